@@ -1,0 +1,108 @@
+# ambit — build, test, demo. `make` builds everything into build/; see README.md.
+# Sources are found by directory so a new .c file needs no Makefile change.
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+O := build
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -I$(O) -MMD -MP
+LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lmicrohttpd -lpthread
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(O) -Iinclude -Ibpf
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(O)/%.skel.h,$(BPF_SRCS))
+
+LIB_SRCS := $(wildcard userspace/lib/*.c)
+LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(LIB_SRCS))
+AGENT_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard userspace/agent/*.c))
+CLI_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard userspace/cli/*.c))
+ZT_SRCS := $(wildcard ztunnel/*.c)
+ZT_OBJS := $(patsubst %.c,$(O)/%.o,$(ZT_SRCS))
+ZT_LIB_OBJS := $(filter-out $(O)/ztunnel/main.o,$(ZT_OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
+BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
+BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
+
+BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel
+
+.PHONY: all deps test unit bpf-test integration demo bench clean format
+all: $(BINS) $(UNIT_BINS) $(BPFT_BINS)
+
+deps:
+	@bash tools/install-deps.sh
+
+$(O)/vmlinux.h:
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(O)/bpf/%.bpf.o: bpf/%.bpf.c $(O)/vmlinux.h $(wildcard bpf/lib/*.h include/ambit/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(O)/%.skel.h: $(O)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# Only the loader (agent) and the BPF tests include skeletons; the rest builds without clang.
+BPFT_OBJS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf/%.o,$(BPFT_SRCS))
+$(AGENT_OBJS) $(BPFT_OBJS): | $(SKELS)
+
+$(O)/libambit.a: $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(O)/ambit-agent: $(AGENT_OBJS) $(O)/libambit.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(O)/ambitctl: $(CLI_OBJS) $(O)/libambit.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(O)/ztunnel: $(ZT_OBJS) $(O)/libambit.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Unit tests link the library and the ztunnel's modules (all but main.c).
+$(O)/tests/%: $(O)/tests/unit/%.o $(ZT_LIB_OBJS) $(O)/libambit.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+$(O)/tests/bpf_%: $(O)/tests/bpf/%.o $(O)/libambit.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+unit: $(UNIT_BINS)
+	@bash tests/run-unit.sh $(UNIT_BINS)
+
+bpf-test: $(BPFT_BINS)
+	@bash tests/run-unit.sh $(BPFT_BINS)
+
+integration: $(BINS)
+	@bash tests/integration/run.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) bpf-test
+	$(MAKE) integration
+
+demo: deps
+	$(MAKE) $(BINS)
+	@bash examples/demo/run.sh
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(O)
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

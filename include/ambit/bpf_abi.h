@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Every struct that crosses the kernel/user boundary, defined once. Included by the BPF programs
+ * (after vmlinux.h) and by user space (after <linux/types.h>). Addresses and ports are stored in
+ * network byte order unless a field name says otherwise.
+ */
+#ifndef AMBIT_BPF_ABI_H
+#define AMBIT_BPF_ABI_H
+
+#include "reasons.h"
+
+/* Ports, compatible with Istio ambient (DESIGN.md §3). */
+#define AMBIT_PORT_OUTBOUND 15001
+#define AMBIT_PORT_INBOUND 15006
+#define AMBIT_PORT_HBONE 15008
+#define AMBIT_PORT_DNS 15053
+#define AMBIT_PORT_ADMIN 15000
+#define AMBIT_PORT_METRICS 15020
+#define AMBIT_PORT_READY 15021
+
+/*
+ * skb mark the tc program sets on packets it assigns to a proxy socket, so that policy routing
+ * (`ip rule fwmark AMBIT_SKB_MARK lookup AMBIT_ROUTE_TABLE`, `local 0.0.0.0/0 dev lo` in that
+ * table) delivers them locally instead of forwarding them (KERNEL_NOTES.md, mechanism 2).
+ */
+#define AMBIT_SKB_MARK 0x539
+#define AMBIT_ROUTE_TABLE 133
+
+/* Indexes of the proxy_socks SOCKMAP: the ztunnel inserts its transparent listeners there. */
+enum ambit_proxy_sock {
+	AMBIT_SOCK_INBOUND = 0, /* 15006, plaintext inbound */
+	AMBIT_SOCK_HBONE = 1,   /* 15008, HBONE (mTLS) inbound */
+	AMBIT_SOCK__COUNT,
+};
+
+/* workloads: pod IPv4 -> what the data path must know about it (all pods of the cluster). */
+#define AMBIT_WL_ENROLLED (1u << 0) /* in the mesh: inbound is captured */
+#define AMBIT_WL_LOCAL (1u << 1)    /* runs on this node */
+
+struct ambit_workload {
+	__u32 flags;   /* AMBIT_WL_* */
+	__u32 ifindex; /* host-side veth in the node netns, 0 if remote */
+	__u32 node_ip; /* IPv4 of the node running it */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ambit_workload) == 16, "ambit_workload ABI");
+
+/* enrolled_cgrp: cgroup v2 id of an enrolled pod -> the pod. Outbound capture keys on this. */
+struct ambit_enrolled {
+	__u32 pod_ip;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ambit_enrolled) == 8, "ambit_enrolled ABI");
+
+/* pod_ifaces: ifindex of a pod's host-side veth -> the only source IP that pod may use. */
+struct ambit_iface {
+	__u32 pod_ip;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ambit_iface) == 8, "ambit_iface ABI");
+
+/* An IPv4 socket address; used as key of orig_dst and services. */
+struct ambit_addr {
+	__u32 ip;
+	__u16 port;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct ambit_addr) == 8, "ambit_addr ABI");
+
+/* Value of sock_orig (by socket cookie) and orig_dst (by the pod socket's local address). */
+#define AMBIT_ORIG_REDIRECTED (1u << 0) /* steered to the ztunnel */
+#define AMBIT_ORIG_SERVICE_LB (1u << 1) /* VIP rewritten to a backend in the kernel */
+
+struct ambit_orig_dst {
+	__u32 ip;     /* destination the application asked for */
+	__u16 port;
+	__u16 flags;  /* AMBIT_ORIG_* */
+	__u64 cgroup; /* cgroup id of the connecting pod */
+};
+_Static_assert(sizeof(struct ambit_orig_dst) == 16, "ambit_orig_dst ABI");
+
+/* services: (ClusterIP, port) -> its backends, which live in backends[(id, 0..count-1)]. */
+struct ambit_service {
+	__u32 id;
+	__u32 backend_count;
+};
+_Static_assert(sizeof(struct ambit_service) == 8, "ambit_service ABI");
+
+struct ambit_backend_key {
+	__u32 service_id;
+	__u32 index;
+};
+_Static_assert(sizeof(struct ambit_backend_key) == 8, "ambit_backend_key ABI");
+
+struct ambit_backend {
+	__u32 ip;
+	__u16 port;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct ambit_backend) == 8, "ambit_backend ABI");
+
+#define AMBIT_MAX_WORKLOADS 65536
+#define AMBIT_MAX_SERVICES 16384
+#define AMBIT_MAX_BACKENDS 131072
+#define AMBIT_MAX_IFACES 4096
+#define AMBIT_MAX_TRACKED_SOCKS 262144
+
+#endif

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The mesh CA (OpenSSL 3): an ECDSA P-256 root kept in a state directory (created on first use,
+ * under an flock so agents of several nodes sharing the directory agree on one root), issuing
+ * ECDSA P-256 workload certificates with a SPIFFE URI SAN.
+ */
+#ifndef AMBIT_CA_H
+#define AMBIT_CA_H
+
+#include <time.h>
+
+struct ambit_ca;
+
+/* Loads the root from @dir/root-cert.pem + root-key.pem, creating them if absent. NULL+errno. */
+struct ambit_ca *ca_open(const char *dir);
+void ca_destroy(struct ambit_ca *ca);
+/* Borrowed PEM of the root certificate. */
+const char *ca_root_pem(const struct ambit_ca *ca);
+
+struct ca_issued {
+	char *cert_pem; /* malloc'd */
+	char *key_pem;  /* malloc'd, PKCS#8 */
+	time_t not_before;
+	time_t not_after;
+};
+
+/* Issues a key and a certificate for @spiffe_id valid @lifetime_s seconds. 0 or -errno. */
+int ca_issue(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, struct ca_issued *out);
+void ca_issued_free(struct ca_issued *out);
+
+/* spiffe://<td>/ns/<ns>/sa/<sa> into @buf; returns 0 or -ENAMETOOLONG. */
+int spiffe_id_format(char *buf, size_t len, const char *trust_domain, const char *ns,
+		     const char *sa);
+
+#endif

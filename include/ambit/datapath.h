@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The BPF data path of one node, from user space: load and pin (or reuse pinned) programs and
+ * maps, attach them, and edit the maps. Used by the agent (owner), ambitctl (read-only) and the
+ * ztunnel (orig_dst look-ups, proxy_socks). Pins live under <pin_root>/, e.g.
+ * /sys/fs/bpf/ambit/ on Kubernetes or /sys/fs/bpf/ambit/<cluster>-<node>/ in the local cluster:
+ *   maps:     workloads enrolled_cgrp pod_ifaces services backends sock_orig orig_dst
+ *             proxy_socks counters
+ *   programs: prog_connect4 prog_getpeer4 prog_sockops prog_tc_ingress
+ *   links:    link_connect4 link_getpeer4 link_sockops (cgroup attachments survive the agent)
+ * Everything below returns 0 or -errno unless it says otherwise.
+ */
+#ifndef AMBIT_DATAPATH_H
+#define AMBIT_DATAPATH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "ambit/bpf_abi.h"
+
+#define AMBIT_PIN_ROOT_DEFAULT "/sys/fs/bpf/ambit"
+
+struct datapath;
+
+struct datapath_opts {
+	const char *pin_root;    /* directory for pins; created if missing */
+	const char *cgroup_path; /* cgroup v2 dir whose descendants are this node's pods */
+	uint32_t ztunnel_ip;     /* network order: where connect4 steers enrolled pods */
+};
+
+/*
+ * Implemented by the agent's loader (userspace/agent/loader.c), the only user of skeletons:
+ * Loads the programs (reusing maps already pinned under pin_root so state survives an agent
+ * restart), pins them, and attaches the cgroup programs to cgroup_path — replacing the program
+ * behind an existing pinned link instead of attaching twice. Returns NULL with errno set.
+ */
+struct datapath *datapath_open(const struct datapath_opts *opts);
+/* Lib (userspace/lib/datapath.c): opens the pinned maps of a running node, for ambitctl.
+ * Map edits below work on either kind of handle. NULL with errno set. */
+struct datapath *datapath_open_pinned(const char *pin_root);
+/* Closes fds; pinned programs, links, maps and tc filters stay in force. Accepts NULL. */
+void datapath_close(struct datapath *dp);
+/* Attaches (or replaces) the tc ingress program on @ifindex in the caller's current netns. */
+int datapath_attach_tc(struct datapath *dp, int ifindex);
+int datapath_detach_tc(struct datapath *dp, int ifindex);
+
+/* Map edits. IPs network order, ports host order. */
+int datapath_set_workload(struct datapath *dp, uint32_t ip, const struct ambit_workload *wl);
+int datapath_del_workload(struct datapath *dp, uint32_t ip);
+int datapath_set_enrolled(struct datapath *dp, uint64_t cgroup_id, uint32_t pod_ip);
+int datapath_del_enrolled(struct datapath *dp, uint64_t cgroup_id);
+int datapath_set_iface(struct datapath *dp, int ifindex, uint32_t pod_ip);
+int datapath_del_iface(struct datapath *dp, int ifindex);
+/* Replaces the backends of (vip, port); @n == 0 keeps the VIP with no backend (connect fails). */
+int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port,
+			 const struct ambit_backend *backends, uint32_t n);
+int datapath_del_service(struct datapath *dp, uint32_t vip, uint16_t port);
+/* Sums the per-CPU counters into @out[AMBIT_REASON__COUNT]. */
+int datapath_read_counters(struct datapath *dp, uint64_t *out);
+/* Map fd by pinned name for iteration (borrowed), or -ENOENT. */
+int datapath_map_fd(struct datapath *dp, const char *name);
+
+/* Printed name of a reason ("drop_spoofed_source"), or "unknown". */
+const char *ambit_reason_name(unsigned int reason);
+
+/* cgroup v2 id of @path (as bpf_get_current_cgroup_id returns), or 0 with errno set. */
+uint64_t cgroup_id_of(const char *path);
+/* The cgroup2 mount point from /proc/mounts, into @buf. */
+int cgroup2_mount(char *buf, size_t len);
+/* Ensures bpffs is mounted at /sys/fs/bpf. */
+int bpffs_ensure_mounted(void);
+/* Removes every pin under @pin_root and the directory (links unpinned detach their programs). */
+int datapath_remove_pins(const char *pin_root);
+
+/* ztunnel side: opens a pinned map of @pin_root by name (fd or -errno). */
+int pinned_map_open(const char *pin_root, const char *name);
+/* Looks up orig_dst for the pod socket (ip, port) that connected to 15001, then deletes it. */
+int orig_dst_take(int orig_dst_fd, uint32_t ip, uint16_t port, struct ambit_orig_dst *out);
+/* Publishes a listening socket in proxy_socks[@slot] for the tc program to assign to. */
+int proxy_sock_publish(int proxy_socks_fd, enum ambit_proxy_sock slot, int sock_fd);
+
+#endif

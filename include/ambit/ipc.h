@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Framing on the agent's Unix socket: each message is a 4-byte big-endian length followed by
+ * that many bytes of JSON. A client sends one request object:
+ *   {"op":"watch"}            the agent replies with the current snapshot and then every new one
+ *                             (the ztunnel uses this; private keys included, socket is 0600 root)
+ *   {"op":"get","what":W}     one reply; W is "snapshot" (public: no keys), "status"
+ *                             (agent view: per-pod enrollment, cgroup, iface, cert expiry)
+ * Replies to "get" are {"ok":true,"result":...} or {"ok":false,"error":"..."}.
+ */
+#ifndef AMBIT_IPC_H
+#define AMBIT_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IPC_MAX_FRAME (64u << 20)
+
+/* Blocking helpers for blocking sockets. Return 0 or -errno. */
+int ipc_write_frame(int fd, const char *buf, size_t len);
+/* Reads one frame into a malloc'd NUL-terminated buffer (*out, caller frees). -EPIPE on EOF. */
+int ipc_read_frame(int fd, char **out, size_t *len);
+/* Connects to a Unix stream socket at @path; returns fd or -errno. */
+int ipc_connect(const char *path);
+/* Creates, binds (mode 0600) and listens on @path, replacing a stale socket; fd or -errno. */
+int ipc_listen(const char *path);
+/* One request/response round trip on a new connection; *reply is malloc'd. 0 or -errno. */
+int ipc_request(const char *path, const char *request_json, char **reply);
+
+#endif

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Logging for every ambit process: one line per message on stderr, level-filtered. */
+#ifndef AMBIT_LOG_H
+#define AMBIT_LOG_H
+
+#include <stdarg.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR = 0,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
+
+/* Sets the process name printed in every line (borrows @name: must outlive logging). */
+void log_init(const char *name, enum log_level level);
+/* Parses "error|warn|info|debug"; returns -EINVAL for anything else. */
+int log_level_parse(const char *s, enum log_level *out);
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Routes libbpf's own messages through log_msg, demoted one level (as xdp-tools does). */
+void log_libbpf_setup(void);
+
+#define pr_err(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define pr_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define pr_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define pr_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The versioned snapshot the agent compiles from config and hands to the ztunnel (and answers
+ * ambitctl with). Encoded as JSON (cJSON) in length-prefixed frames (ipc.h) on the agent's
+ * Unix socket. The ztunnel never reads manifests: this is all it knows.
+ * IPv4 addresses are in network byte order, ports in host order.
+ */
+#ifndef AMBIT_SNAPSHOT_H
+#define AMBIT_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct snap_workload {
+	char *uid;             /* "namespace/name" */
+	char *name;            /* pod name */
+	char *namespace;
+	char *service_account;
+	char *identity;        /* spiffe://<td>/ns/<ns>/sa/<sa> */
+	char *node;            /* node name */
+	char *workload_name;   /* owning Deployment, or the pod name */
+	char *app;             /* label app (or app.kubernetes.io/name), or workload_name */
+	char *version;         /* label version, or "latest" */
+	uint32_t ip;
+	uint32_t node_ip;
+	bool enrolled;
+};
+
+struct snap_service_port {
+	char *name;
+	uint16_t port;
+	uint16_t target_port;
+};
+
+struct snap_service {
+	char *name;
+	char *namespace;
+	char *hostname; /* name.namespace.svc.cluster.local */
+	uint32_t vip;
+	size_t nports;
+	struct snap_service_port *ports;
+	size_t nendpoints;
+	uint32_t *endpoints; /* pod IPs of ready endpoints */
+};
+
+/* A workload certificate for one identity running on this node, with its private key. */
+struct snap_cert {
+	char *identity;
+	char *cert_pem; /* leaf first, then any intermediates */
+	char *key_pem;
+	time_t not_before;
+	time_t not_after;
+};
+
+struct snapshot {
+	uint64_t version; /* strictly increasing per agent run; 0 = none yet */
+	char *node;
+	uint32_t node_ip;
+	char *trust_domain;
+	char *root_pem; /* the mesh trust root */
+	size_t n_workloads, n_services, n_certs;
+	struct snap_workload *workloads;
+	struct snap_service *services;
+	struct snap_cert *certs;
+};
+
+/* Returns a malloc'd NUL-terminated JSON document (caller frees), or NULL with errno set. */
+char *snapshot_encode(const struct snapshot *s);
+/* Encodes without certs' private keys (for ambitctl and logs). */
+char *snapshot_encode_public(const struct snapshot *s);
+/*
+ * Parses @json into a new snapshot (caller frees with snapshot_free). On error returns NULL and
+ * writes a reason naming the offending field into @err.
+ */
+struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t errlen);
+void snapshot_free(struct snapshot *s);
+
+/* Look-ups; borrowed pointers or NULL. */
+const struct snap_workload *snapshot_workload_by_ip(const struct snapshot *s, uint32_t ip);
+const struct snap_service *snapshot_service_by_vip(const struct snapshot *s, uint32_t vip);
+const struct snap_cert *snapshot_cert_by_identity(const struct snapshot *s, const char *id);
+
+#endif

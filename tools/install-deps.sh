@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ambit needs to build, test and run the demo, only where missing.
+# Used by `make deps` (and so by `make test`, `make demo`, `make bench`).
+set -euo pipefail
+
+pkgs=(
+	# build
+	clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
+	libssl-dev libyaml-dev libnghttp2-dev libcjson-dev libmicrohttpd-dev libcmocka-dev
+	libcurl4-openssl-dev
+	# run: topology and workloads
+	iproute2 procps util-linux nginx-light curl openssl
+	# tests: wire checks and transfers
+	iperf3 tcpdump tshark socat
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}; run as root (sudo make ...)" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
