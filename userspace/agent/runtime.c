@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+
+#include "runtime.h"
+
+/* pods.json is written by our own tooling; anything near this size is hostile or broken. */
+#define RUNTIME_MAX_FILE (64u << 20)
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+int runtime_read_file(const char *path, char **out, size_t *len)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > RUNTIME_MAX_FILE) {
+		err = -EFBIG;
+		goto fail;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	close(fd);
+	*out = buf;
+	*len = got;
+	return 0;
+fail:
+	free(buf);
+	close(fd);
+	return err;
+}
+
+static int parse_ip(const char *s, uint32_t *out)
+{
+	struct in_addr a;
+
+	if (!s || inet_pton(AF_INET, s, &a) != 1)
+		return -EINVAL;
+	*out = a.s_addr;
+	return 0;
+}
+
+/* Copies an optional string member; a present member of another type is an error. */
+static int opt_string(const cJSON *obj, const char *key, char **out)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	*out = NULL;
+	if (!it || cJSON_IsNull(it))
+		return 0;
+	if (!cJSON_IsString(it) || !it->valuestring)
+		return -EINVAL;
+	*out = strdup(it->valuestring);
+	return *out ? 0 : -ENOMEM;
+}
+
+static int req_string(const cJSON *obj, const char *key, char **out)
+{
+	int err = opt_string(obj, key, out);
+
+	if (!err && (!*out || !**out)) {
+		free(*out);
+		*out = NULL;
+		return -EINVAL;
+	}
+	return err;
+}
+
+static void labels_free(struct config_labels *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->items[i].key);
+		free(l->items[i].value);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->n = 0;
+}
+
+static int parse_labels(const cJSON *obj, struct config_labels *out)
+{
+	const cJSON *it;
+	size_t n = 0;
+
+	if (!obj || cJSON_IsNull(obj))
+		return 0;
+	if (!cJSON_IsObject(obj))
+		return -EINVAL;
+	n = (size_t)cJSON_GetArraySize(obj);
+	if (!n)
+		return 0;
+	out->items = calloc(n, sizeof(*out->items));
+	if (!out->items)
+		return -ENOMEM;
+	cJSON_ArrayForEach(it, obj) {
+		struct config_label *l = &out->items[out->n];
+
+		if (!cJSON_IsString(it) || !it->string)
+			return -EINVAL;
+		l->key = strdup(it->string);
+		l->value = strdup(it->valuestring);
+		out->n++;
+		if (!l->key || !l->value)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void pod_free(struct rt_pod *p)
+{
+	free(p->namespace);
+	free(p->name);
+	free(p->uid);
+	free(p->owner);
+	free(p->node);
+	free(p->cgroup);
+	free(p->host_iface);
+	free(p->service_account);
+	labels_free(&p->labels);
+}
+
+static int parse_pod(const cJSON *obj, size_t i, struct rt_pod *p, char *err, size_t errlen)
+{
+	char *ip = NULL;
+	int ret;
+
+	if (!cJSON_IsObject(obj))
+		return fail(err, errlen, "pods[%zu]: not an object", i);
+#define REQ(key, field)                                                                         \
+	do {                                                                                     \
+		ret = req_string(obj, key, &p->field);                                           \
+		if (ret == -ENOMEM)                                                              \
+			return ret;                                                              \
+		if (ret)                                                                         \
+			return fail(err, errlen, "pods[%zu].%s: missing or not a string", i, key); \
+	} while (0)
+#define OPT(key, field)                                                                          \
+	do {                                                                                      \
+		ret = opt_string(obj, key, &p->field);                                            \
+		if (ret == -ENOMEM)                                                               \
+			return ret;                                                               \
+		if (ret)                                                                          \
+			return fail(err, errlen, "pods[%zu].%s: not a string", i, key);           \
+	} while (0)
+	REQ("namespace", namespace);
+	REQ("name", name);
+	REQ("node", node);
+	OPT("uid", uid);
+	OPT("owner", owner);
+	OPT("cgroup", cgroup);
+	OPT("hostIface", host_iface);
+	OPT("serviceAccount", service_account);
+#undef REQ
+#undef OPT
+	ret = req_string(obj, "ip", &ip);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret || parse_ip(ip, &p->ip)) {
+		free(ip);
+		return fail(err, errlen, "pods[%zu].ip: missing or not an IPv4 address", i);
+	}
+	free(ip);
+	if (!p->uid && asprintf(&p->uid, "%s/%s", p->namespace, p->name) < 0) {
+		p->uid = NULL;
+		return -ENOMEM;
+	}
+	if (!p->service_account && !(p->service_account = strdup("default")))
+		return -ENOMEM;
+	ret = parse_labels(cJSON_GetObjectItemCaseSensitive(obj, "labels"), &p->labels);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret)
+		return fail(err, errlen, "pods[%zu].labels: not an object of strings", i);
+	return 0;
+}
+
+int runtime_parse(const char *json, size_t len, struct runtime *out, char *err, size_t errlen)
+{
+	const cJSON *pods, *sips, *it;
+	cJSON *root;
+	size_t i = 0;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	root = cJSON_ParseWithLength(json, len);
+	if (!root)
+		return fail(err, errlen, "not valid JSON");
+	if (!cJSON_IsObject(root)) {
+		ret = fail(err, errlen, "top level: not an object");
+		goto out;
+	}
+	pods = cJSON_GetObjectItemCaseSensitive(root, "pods");
+	if (pods && !cJSON_IsNull(pods) && !cJSON_IsArray(pods)) {
+		ret = fail(err, errlen, "pods: not an array");
+		goto out;
+	}
+	if (cJSON_IsArray(pods) && cJSON_GetArraySize(pods) > 0) {
+		out->pods = calloc((size_t)cJSON_GetArraySize(pods), sizeof(*out->pods));
+		if (!out->pods) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		cJSON_ArrayForEach(it, pods) {
+			ret = parse_pod(it, i, &out->pods[i], err, errlen);
+			out->n_pods = ++i;
+			if (ret)
+				goto out;
+		}
+	}
+	sips = cJSON_GetObjectItemCaseSensitive(root, "serviceIPs");
+	if (sips && !cJSON_IsNull(sips) && !cJSON_IsObject(sips)) {
+		ret = fail(err, errlen, "serviceIPs: not an object");
+		goto out;
+	}
+	if (cJSON_IsObject(sips) && cJSON_GetArraySize(sips) > 0) {
+		out->service_ips = calloc((size_t)cJSON_GetArraySize(sips), sizeof(*out->service_ips));
+		if (!out->service_ips) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		cJSON_ArrayForEach(it, sips) {
+			struct rt_service_ip *s = &out->service_ips[out->n_service_ips];
+
+			if (!cJSON_IsString(it) || parse_ip(it->valuestring, &s->ip)) {
+				ret = fail(err, errlen, "serviceIPs[\"%s\"]: not an IPv4 address",
+					   it->string ? it->string : "");
+				goto out;
+			}
+			s->key = strdup(it->string);
+			if (!s->key) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			out->n_service_ips++;
+		}
+	}
+out:
+	if (ret == -ENOMEM)
+		fail(err, errlen, "out of memory");
+	cJSON_Delete(root);
+	return ret;
+}
+
+int runtime_load(const char *path, struct runtime *out, char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = runtime_read_file(path, &buf, &len);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret) {
+		fail(err, errlen, "%s", strerror(-ret));
+		return ret;
+	}
+	ret = runtime_parse(buf, len, out, err, errlen);
+	free(buf);
+	return ret;
+}
+
+void runtime_free(struct runtime *rt)
+{
+	if (!rt)
+		return;
+	for (size_t i = 0; i < rt->n_pods; i++)
+		pod_free(&rt->pods[i]);
+	for (size_t i = 0; i < rt->n_service_ips; i++)
+		free(rt->service_ips[i].key);
+	free(rt->pods);
+	free(rt->service_ips);
+	memset(rt, 0, sizeof(*rt));
+}
+
+uint32_t runtime_service_ip(const struct runtime *rt, const char *ns, const char *name)
+{
+	size_t nl = strlen(ns);
+
+	for (size_t i = 0; i < rt->n_service_ips; i++) {
+		const char *k = rt->service_ips[i].key;
+
+		if (strncmp(k, ns, nl) == 0 && k[nl] == '/' && strcmp(k + nl + 1, name) == 0)
+			return rt->service_ips[i].ip;
+	}
+	return 0;
+}
+
+int runtime_cluster_parse(const char *json, size_t len, struct rt_cluster *out, char *err,
+			  size_t errlen)
+{
+	const cJSON *nodes, *it;
+	cJSON *root;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	root = cJSON_ParseWithLength(json, len);
+	if (!root)
+		return fail(err, errlen, "not valid JSON");
+	nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
+	if (!cJSON_IsArray(nodes)) {
+		ret = fail(err, errlen, "nodes: missing or not an array");
+		goto out;
+	}
+	if (cJSON_GetArraySize(nodes) > 0) {
+		out->nodes = calloc((size_t)cJSON_GetArraySize(nodes), sizeof(*out->nodes));
+		if (!out->nodes) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	cJSON_ArrayForEach(it, nodes) {
+		struct rt_node *n = &out->nodes[out->n_nodes];
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+		const cJSON *ip = cJSON_GetObjectItemCaseSensitive(it, "ip");
+
+		if (!cJSON_IsString(name) || !cJSON_IsString(ip) ||
+		    parse_ip(ip->valuestring, &n->ip)) {
+			ret = fail(err, errlen, "nodes[%zu]: needs string name and IPv4 ip",
+				   out->n_nodes);
+			goto out;
+		}
+		n->name = strdup(name->valuestring);
+		if (!n->name) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		out->n_nodes++;
+	}
+out:
+	cJSON_Delete(root);
+	return ret;
+}
+
+int runtime_cluster_load(const char *path, struct rt_cluster *out, char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = runtime_read_file(path, &buf, &len);
+	if (ret) {
+		fail(err, errlen, "%s", strerror(-ret));
+		return ret;
+	}
+	ret = runtime_cluster_parse(buf, len, out, err, errlen);
+	free(buf);
+	return ret;
+}
+
+void runtime_cluster_free(struct rt_cluster *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_nodes; i++)
+		free(c->nodes[i].name);
+	free(c->nodes);
+	memset(c, 0, sizeof(*c));
+}
+
+uint32_t runtime_node_ip(const struct rt_cluster *c, const char *name)
+{
+	for (size_t i = 0; c && i < c->n_nodes; i++)
+		if (strcmp(c->nodes[i].name, name) == 0)
+			return c->nodes[i].ip;
+	return 0;
+}

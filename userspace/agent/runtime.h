@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the local cluster (or the Kubernetes source) reports about running pods: runtime/pods.json
+ * and cluster.json (docs/INTERNALS.md, "Local cluster runtime layout"). Parsed with cJSON.
+ * IPv4 addresses are kept in network byte order.
+ */
+#ifndef AMBIT_AGENT_RUNTIME_H
+#define AMBIT_AGENT_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ambit/config.h"
+
+struct rt_pod {
+	char *namespace;
+	char *name;
+	char *uid;             /* "ns/name" */
+	char *owner;           /* Deployment name, or NULL */
+	char *node;
+	char *cgroup;          /* absolute cgroup v2 directory, or NULL */
+	char *host_iface;      /* host-side veth in the node netns, or NULL */
+	char *service_account; /* "default" when absent */
+	uint32_t ip;
+	struct config_labels labels;
+};
+
+struct rt_service_ip {
+	char *key; /* "ns/name" */
+	uint32_t ip;
+};
+
+struct runtime {
+	size_t n_pods, n_service_ips;
+	struct rt_pod *pods;
+	struct rt_service_ip *service_ips;
+};
+
+struct rt_node {
+	char *name;
+	uint32_t ip;
+};
+
+struct rt_cluster {
+	size_t n_nodes;
+	struct rt_node *nodes;
+};
+
+/*
+ * Parses a pods.json document into @out (zeroed first; caller frees with runtime_free, also on
+ * error). A malformed document is rejected as a whole: returns -EINVAL and writes a reason naming
+ * the offending field ("pods[3].ip: not an IPv4 address") into @err. Borrows @json.
+ */
+int runtime_parse(const char *json, size_t len, struct runtime *out, char *err, size_t errlen);
+/* Reads and parses @path. A missing file is an empty runtime (no pod started yet): returns 0. */
+int runtime_load(const char *path, struct runtime *out, char *err, size_t errlen);
+void runtime_free(struct runtime *rt);
+/* serviceIPs["ns/name"] in network order, or 0. */
+uint32_t runtime_service_ip(const struct runtime *rt, const char *ns, const char *name);
+
+/* cluster.json: node names and IPs. Same conventions as runtime_parse/runtime_load. */
+int runtime_cluster_parse(const char *json, size_t len, struct rt_cluster *out, char *err,
+			  size_t errlen);
+int runtime_cluster_load(const char *path, struct rt_cluster *out, char *err, size_t errlen);
+void runtime_cluster_free(struct rt_cluster *c);
+/* IP of node @name in network order, or 0 when unknown. */
+uint32_t runtime_node_ip(const struct rt_cluster *c, const char *name);
+
+/* Reads a whole file into a malloc'd NUL-terminated buffer (caller frees). 0 or -errno. */
+int runtime_read_file(const char *path, char **out, size_t *len);
+
+#endif
