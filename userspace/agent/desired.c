@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ambit/ca.h"
+#include "desired.h"
+
+/* Growable array append: *arr has *n used slots; grows by doubling. 0 or -ENOMEM. */
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	void *p;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 8;
+	p = realloc(*arr, ncap * size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+struct builder {
+	struct desired *d;
+	size_t cap_wl, cap_en, cap_if, cap_svc, cap_local, cap_id, cap_swl, cap_ssvc, cap_warn;
+};
+
+static int warn(struct builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int warn(struct builder *b, const char *fmt, ...)
+{
+	struct desired *d = b->d;
+	va_list ap;
+	char *s;
+	int n;
+
+	if (grow((void **)&d->warnings, &b->cap_warn, d->n_warnings, sizeof(char *)))
+		return -ENOMEM;
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	d->warnings[d->n_warnings++] = s;
+	return 0;
+}
+
+static int add_entry(struct dp_entry **arr, size_t *n, size_t *cap, uint64_t key, const void *val,
+		     size_t vlen)
+{
+	struct dp_entry *e;
+
+	if (grow((void **)arr, cap, *n, sizeof(**arr)))
+		return -ENOMEM;
+	e = &(*arr)[(*n)++];
+	memset(e, 0, sizeof(*e));
+	e->key = key;
+	memcpy(e->val, val, vlen);
+	return 0;
+}
+
+static char *xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static const char *label_or(const struct config_labels *l, const char *k1, const char *k2,
+			    const char *dflt)
+{
+	const char *v = config_label_get(l, k1);
+
+	if (!v && k2)
+		v = config_label_get(l, k2);
+	return v ? v : dflt;
+}
+
+static int add_snap_workload(struct builder *b, const struct rt_pod *p, const char *identity,
+			     uint32_t node_ip, bool enrolled)
+{
+	struct desired *d = b->d;
+	struct snap_workload *w;
+	const char *wname = p->owner ? p->owner : p->name;
+
+	if (grow((void **)&d->snap_workloads, &b->cap_swl, d->n_snap_workloads, sizeof(*w)))
+		return -ENOMEM;
+	w = &d->snap_workloads[d->n_snap_workloads++];
+	memset(w, 0, sizeof(*w));
+	w->uid = xstrdup(p->uid);
+	w->name = xstrdup(p->name);
+	w->namespace = xstrdup(p->namespace);
+	w->service_account = xstrdup(p->service_account);
+	w->identity = xstrdup(identity);
+	w->node = xstrdup(p->node);
+	w->workload_name = xstrdup(wname);
+	w->app = xstrdup(label_or(&p->labels, "app", "app.kubernetes.io/name", wname));
+	w->version = xstrdup(label_or(&p->labels, "version", "app.kubernetes.io/version", "latest"));
+	w->ip = p->ip;
+	w->node_ip = node_ip;
+	w->enrolled = enrolled;
+	if (!w->uid || !w->name || !w->namespace || !w->service_account || !w->identity ||
+	    !w->node || !w->workload_name || !w->app || !w->version)
+		return -ENOMEM;
+	return 0;
+}
+
+static bool ip_seen(const struct desired *d, uint32_t ip)
+{
+	for (size_t i = 0; i < d->n_workloads; i++)
+		if (d->workloads[i].key == ip)
+			return true;
+	return false;
+}
+
+static int add_identity(struct builder *b, const char *id)
+{
+	struct desired *d = b->d;
+
+	for (size_t i = 0; i < d->n_identities; i++)
+		if (strcmp(d->identities[i], id) == 0)
+			return 0;
+	if (grow((void **)&d->identities, &b->cap_id, d->n_identities, sizeof(char *)))
+		return -ENOMEM;
+	d->identities[d->n_identities] = strdup(id);
+	if (!d->identities[d->n_identities])
+		return -ENOMEM;
+	d->n_identities++;
+	return 0;
+}
+
+static int add_pod(struct builder *b, const struct config *cfg, const struct rt_pod *p,
+		   const struct desired_env *env)
+{
+	struct desired *d = b->d;
+	struct config_pod view = {0};
+	struct ambit_workload wl = {0};
+	struct desired_local_pod *lp;
+	char identity[512];
+	bool local, enrolled;
+	uint32_t node_ip;
+	int err;
+
+	if (ip_seen(d, p->ip)) {
+		char ip[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &p->ip, ip, sizeof(ip));
+		return warn(b, "pod %s: IP %s already used by another pod; ignored", p->uid, ip);
+	}
+	/* Enrollment uses the namespace labels of the config and the pod's live labels. */
+	view.meta.name = p->name;
+	view.meta.namespace = p->namespace;
+	view.meta.labels = p->labels;
+	enrolled = config_pod_enrolled(cfg, &view);
+	local = strcmp(p->node, env->node) == 0;
+	node_ip = local ? env->node_ip : runtime_node_ip(env->cluster, p->node);
+	if (!node_ip && (err = warn(b, "pod %s: IP of node %s unknown", p->uid, p->node)))
+		return err;
+	if (spiffe_id_format(identity, sizeof(identity), env->trust_domain, p->namespace,
+			     p->service_account))
+		return warn(b, "pod %s: identity too long; ignored", p->uid);
+
+	wl.flags = (enrolled ? AMBIT_WL_ENROLLED : 0) | (local ? AMBIT_WL_LOCAL : 0);
+	wl.node_ip = node_ip;
+	if (local && p->host_iface && env->ifindex_of)
+		wl.ifindex = (__u32)env->ifindex_of(p->host_iface, env->ctx);
+	err = add_entry(&d->workloads, &d->n_workloads, &b->cap_wl, p->ip, &wl, sizeof(wl));
+	if (!err)
+		err = add_snap_workload(b, p, identity, node_ip, enrolled);
+	if (err || !local)
+		return err;
+
+	if (grow((void **)&d->local, &b->cap_local, d->n_local, sizeof(*lp)))
+		return -ENOMEM;
+	lp = &d->local[d->n_local++];
+	memset(lp, 0, sizeof(*lp));
+	lp->uid = xstrdup(p->uid);
+	lp->identity = xstrdup(identity);
+	lp->cgroup = xstrdup(p->cgroup);
+	lp->host_iface = xstrdup(p->host_iface);
+	lp->ip = p->ip;
+	lp->enrolled = enrolled;
+	lp->ifindex = (int)wl.ifindex;
+	if (!lp->uid || !lp->identity || (p->cgroup && !lp->cgroup) ||
+	    (p->host_iface && !lp->host_iface))
+		return -ENOMEM;
+	if (p->cgroup && env->cgroup_id_of)
+		lp->cgroup_id = env->cgroup_id_of(p->cgroup, env->ctx);
+	if (p->host_iface && !lp->ifindex &&
+	    (err = warn(b, "pod %s: interface %s not found", p->uid, p->host_iface)))
+		return err;
+	if (lp->ifindex) {
+		struct ambit_iface v = {.pod_ip = p->ip};
+
+		err = add_entry(&d->ifaces, &d->n_ifaces, &b->cap_if, (uint64_t)lp->ifindex, &v,
+				sizeof(v));
+		if (err)
+			return err;
+	}
+	if (!enrolled)
+		return 0;
+	if (lp->cgroup_id) {
+		struct ambit_enrolled v = {.pod_ip = p->ip};
+
+		err = add_entry(&d->enrolled, &d->n_enrolled, &b->cap_en, lp->cgroup_id, &v,
+				sizeof(v));
+		if (err)
+			return err;
+	} else if ((err = warn(b, "pod %s: enrolled but its cgroup is unknown; outbound not "
+			       "captured", p->uid))) {
+		return err;
+	}
+	return add_identity(b, identity);
+}
+
+/* The container ports of the pod's own spec: its Pod manifest, else its Deployment's template. */
+static const struct config_pod_spec *pod_spec(const struct config *cfg, const struct rt_pod *p)
+{
+	for (size_t i = 0; i < cfg->n_pods; i++) {
+		const struct config_pod *cp = &cfg->pods[i];
+
+		if (strcmp(cp->meta.name, p->name) == 0 && cp->meta.namespace &&
+		    strcmp(cp->meta.namespace, p->namespace) == 0)
+			return &cp->spec;
+	}
+	for (size_t i = 0; p->owner && i < cfg->n_deployments; i++) {
+		const struct config_deployment *dep = &cfg->deployments[i];
+
+		if (strcmp(dep->meta.name, p->owner) == 0 && dep->meta.namespace &&
+		    strcmp(dep->meta.namespace, p->namespace) == 0)
+			return &dep->template;
+	}
+	return NULL;
+}
+
+/* Kubernetes semantics: a named targetPort is looked up per pod; a pod without it is skipped. */
+static uint16_t target_port(const struct config *cfg, const struct rt_pod *p,
+			    const struct config_service_port *sp)
+{
+	const struct config_pod_spec *spec;
+
+	if (!sp->target_port_name)
+		return sp->target_port ? sp->target_port : sp->port;
+	spec = pod_spec(cfg, p);
+	for (size_t i = 0; spec && i < spec->nports; i++)
+		if (spec->ports[i].name && strcmp(spec->ports[i].name, sp->target_port_name) == 0)
+			return spec->ports[i].port;
+	return 0;
+}
+
+static bool selects(const struct config_service *svc, const struct rt_pod *p)
+{
+	/* A Service without selector has no managed endpoints (unlike an empty label match). */
+	return svc->selector.n && strcmp(svc->meta.namespace, p->namespace) == 0 &&
+	       config_labels_match(&svc->selector, &p->labels);
+}
+
+static int add_service(struct builder *b, const struct config *cfg, const struct runtime *rt,
+		       const struct config_service *svc)
+{
+	struct desired *d = b->d;
+	struct snap_service *ss;
+	struct in_addr a;
+	uint32_t vip = 0;
+	int err;
+
+	if (svc->cluster_ip && strcmp(svc->cluster_ip, "None") != 0) {
+		if (inet_pton(AF_INET, svc->cluster_ip, &a) != 1)
+			return warn(b, "service %s/%s: clusterIP %s is not IPv4; ignored",
+				    svc->meta.namespace, svc->meta.name, svc->cluster_ip);
+		vip = a.s_addr;
+	}
+	if (!vip)
+		vip = runtime_service_ip(rt, svc->meta.namespace, svc->meta.name);
+	if (!vip)
+		return warn(b, "service %s/%s: no cluster IP yet; ignored", svc->meta.namespace,
+			    svc->meta.name);
+
+	if (grow((void **)&d->snap_services, &b->cap_ssvc, d->n_snap_services, sizeof(*ss)))
+		return -ENOMEM;
+	ss = &d->snap_services[d->n_snap_services++];
+	memset(ss, 0, sizeof(*ss));
+	ss->name = xstrdup(svc->meta.name);
+	ss->namespace = xstrdup(svc->meta.namespace);
+	if (asprintf(&ss->hostname, "%s.%s.svc.cluster.local", svc->meta.name,
+		     svc->meta.namespace) < 0)
+		ss->hostname = NULL;
+	ss->vip = vip;
+	if (!ss->name || !ss->namespace || !ss->hostname)
+		return -ENOMEM;
+	if (svc->nports) {
+		ss->ports = calloc(svc->nports, sizeof(*ss->ports));
+		if (!ss->ports)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < rt->n_pods; i++) {
+		uint32_t *ep;
+
+		if (!selects(svc, &rt->pods[i]))
+			continue;
+		ep = realloc(ss->endpoints, (ss->nendpoints + 1) * sizeof(*ep));
+		if (!ep)
+			return -ENOMEM;
+		ss->endpoints = ep;
+		ss->endpoints[ss->nendpoints++] = rt->pods[i].ip;
+	}
+
+	for (size_t i = 0; i < svc->nports; i++) {
+		const struct config_service_port *sp = &svc->ports[i];
+		struct snap_service_port *pp = &ss->ports[ss->nports++];
+		struct dp_service *ds;
+
+		pp->name = xstrdup(sp->name);
+		pp->port = sp->port;
+		if (sp->name && !pp->name)
+			return -ENOMEM;
+		if (grow((void **)&d->services, &b->cap_svc, d->n_services, sizeof(*ds)))
+			return -ENOMEM;
+		ds = &d->services[d->n_services++];
+		memset(ds, 0, sizeof(*ds));
+		ds->vip = vip;
+		ds->port = sp->port;
+		ds->known = true;
+		if (ss->nendpoints) {
+			ds->backends = calloc(ss->nendpoints, sizeof(*ds->backends));
+			if (!ds->backends)
+				return -ENOMEM;
+		}
+		for (size_t j = 0; j < rt->n_pods; j++) {
+			uint16_t tp;
+
+			if (!selects(svc, &rt->pods[j]))
+				continue;
+			tp = target_port(cfg, &rt->pods[j], sp);
+			if (!tp) {
+				err = warn(b, "service %s/%s port %u: pod %s has no port named %s",
+					   svc->meta.namespace, svc->meta.name, sp->port,
+					   rt->pods[j].uid, sp->target_port_name);
+				if (err)
+					return err;
+				continue;
+			}
+			/* The snapshot carries one target port: the first endpoint's. */
+			if (!pp->target_port)
+				pp->target_port = tp;
+			ds->backends[ds->n].ip = rt->pods[j].ip;
+			ds->backends[ds->n].port = tp;
+			ds->n++;
+		}
+		if (!pp->target_port && !sp->target_port_name)
+			pp->target_port = sp->target_port ? sp->target_port : sp->port;
+	}
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	uint64_t x = ((const struct dp_entry *)a)->key, y = ((const struct dp_entry *)b)->key;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t svc_key(const struct dp_service *s)
+{
+	return ((uint64_t)ntohl(s->vip) << 16) | s->port;
+}
+
+static int cmp_service(const void *a, const void *b)
+{
+	uint64_t x = svc_key(a), y = svc_key(b);
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_swl(const void *a, const void *b)
+{
+	uint32_t x = ntohl(((const struct snap_workload *)a)->ip);
+	uint32_t y = ntohl(((const struct snap_workload *)b)->ip);
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_ssvc(const void *a, const void *b)
+{
+	const struct snap_service *x = a, *y = b;
+	int c = strcmp(x->namespace, y->namespace);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+int desired_compute(const struct config *cfg, const struct runtime *rt,
+		    const struct desired_env *env, struct desired *out)
+{
+	struct builder b = {.d = out};
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < rt->n_pods && !err; i++)
+		err = add_pod(&b, cfg, &rt->pods[i], env);
+	for (size_t i = 0; i < cfg->n_services && !err; i++)
+		err = add_service(&b, cfg, rt, &cfg->services[i]);
+	if (err)
+		return err;
+	/* Sorted output keeps diffs, snapshots and logs stable from one reload to the next. */
+	if (out->n_workloads)
+		qsort(out->workloads, out->n_workloads, sizeof(*out->workloads), cmp_entry);
+	if (out->n_enrolled)
+		qsort(out->enrolled, out->n_enrolled, sizeof(*out->enrolled), cmp_entry);
+	if (out->n_ifaces)
+		qsort(out->ifaces, out->n_ifaces, sizeof(*out->ifaces), cmp_entry);
+	if (out->n_services)
+		qsort(out->services, out->n_services, sizeof(*out->services), cmp_service);
+	if (out->n_identities)
+		qsort(out->identities, out->n_identities, sizeof(char *), cmp_str);
+	if (out->n_snap_workloads)
+		qsort(out->snap_workloads, out->n_snap_workloads, sizeof(*out->snap_workloads),
+		      cmp_swl);
+	if (out->n_snap_services)
+		qsort(out->snap_services, out->n_snap_services, sizeof(*out->snap_services),
+		      cmp_ssvc);
+	return 0;
+}
+
+void desired_free(struct desired *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n_local; i++) {
+		free(d->local[i].uid);
+		free(d->local[i].identity);
+		free(d->local[i].cgroup);
+		free(d->local[i].host_iface);
+	}
+	for (size_t i = 0; i < d->n_identities; i++)
+		free(d->identities[i]);
+	for (size_t i = 0; i < d->n_snap_workloads; i++) {
+		struct snap_workload *w = &d->snap_workloads[i];
+
+		free(w->uid);
+		free(w->name);
+		free(w->namespace);
+		free(w->service_account);
+		free(w->identity);
+		free(w->node);
+		free(w->workload_name);
+		free(w->app);
+		free(w->version);
+	}
+	for (size_t i = 0; i < d->n_snap_services; i++) {
+		struct snap_service *s = &d->snap_services[i];
+
+		for (size_t j = 0; j < s->nports; j++)
+			free(s->ports[j].name);
+		free(s->ports);
+		free(s->endpoints);
+		free(s->name);
+		free(s->namespace);
+		free(s->hostname);
+	}
+	for (size_t i = 0; i < d->n_warnings; i++)
+		free(d->warnings[i]);
+	dp_services_free(d->services, d->n_services);
+	free(d->workloads);
+	free(d->enrolled);
+	free(d->ifaces);
+	free(d->local);
+	free(d->identities);
+	free(d->snap_workloads);
+	free(d->snap_services);
+	free(d->warnings);
+	memset(d, 0, sizeof(*d));
+}
+
+const struct desired_local_pod *desired_local_pod(const struct desired *d, const char *uid)
+{
+	for (size_t i = 0; i < d->n_local; i++)
+		if (strcmp(d->local[i].uid, uid) == 0)
+			return &d->local[i];
+	return NULL;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The node's desired state, computed purely from the config (state dir), the runtime (pods.json)
+ * and the node's identity; and the diff of one map's desired entries against its current ones.
+ * No BPF, no I/O: everything external comes through struct desired_env callbacks, so this is
+ * unit tested on its own.
+ */
+#ifndef AMBIT_AGENT_DESIRED_H
+#define AMBIT_AGENT_DESIRED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "ambit/bpf_abi.h"
+#include "ambit/config.h"
+#include "ambit/snapshot.h"
+#include "runtime.h"
+
+/* One entry of a fixed-size map (workloads, enrolled_cgrp, pod_ifaces), value zero-padded. */
+struct dp_entry {
+	uint64_t key;
+	uint8_t val[16];
+};
+
+/* One (VIP, port) of the services map with its backends (owned). */
+struct dp_service {
+	uint32_t vip;
+	uint16_t port;
+	uint32_t n;
+	struct ambit_backend *backends;
+	bool known; /* false: read back from the map without its backends; always rewritten */
+};
+
+/* A pod of this node, as the agent sees it (for tc attachment, certificates and status). */
+struct desired_local_pod {
+	char *uid;
+	char *identity;
+	char *cgroup;     /* NULL when the runtime gave none */
+	char *host_iface; /* NULL when the runtime gave none */
+	uint64_t cgroup_id;
+	int ifindex;      /* 0 when unknown or not found */
+	uint32_t ip;
+	bool enrolled;
+};
+
+struct desired {
+	size_t n_workloads, n_enrolled, n_ifaces, n_services, n_local, n_identities;
+	struct dp_entry *workloads; /* key: pod ip; val: struct ambit_workload */
+	struct dp_entry *enrolled;  /* key: cgroup id; val: struct ambit_enrolled */
+	struct dp_entry *ifaces;    /* key: ifindex; val: struct ambit_iface */
+	struct dp_service *services;
+	struct desired_local_pod *local;
+	char **identities; /* sorted, unique: identities of local enrolled pods */
+	/* Snapshot parts (owned; a snapshot built from them borrows them). */
+	size_t n_snap_workloads, n_snap_services;
+	struct snap_workload *snap_workloads;
+	struct snap_service *snap_services;
+	/* Human-readable problems found (unresolvable VIP, unknown node IP, ...). */
+	size_t n_warnings;
+	char **warnings;
+};
+
+struct desired_env {
+	const char *node;
+	uint32_t node_ip; /* network order */
+	const char *trust_domain;
+	const struct rt_cluster *cluster; /* node IPs; may be NULL */
+	/* ifindex of @name in the node netns, or 0. */
+	int (*ifindex_of)(const char *name, void *ctx);
+	/* cgroup v2 id of @path, or 0. */
+	uint64_t (*cgroup_id_of)(const char *path, void *ctx);
+	void *ctx;
+};
+
+/*
+ * Computes the desired state into @out (zeroed first; free with desired_free, also on error).
+ * Borrows @cfg, @rt, @env. Returns 0 or -ENOMEM.
+ */
+int desired_compute(const struct config *cfg, const struct runtime *rt,
+		    const struct desired_env *env, struct desired *out);
+void desired_free(struct desired *d);
+
+/* Returns the local pod with @uid, or NULL (borrowed). */
+const struct desired_local_pod *desired_local_pod(const struct desired *d, const char *uid);
+
+/* What to write and delete to turn @cur into @want. */
+struct dp_diff {
+	size_t n_set, n_del;
+	struct dp_entry *set; /* entries of @want absent from @cur or with another value */
+	uint64_t *del;        /* keys of @cur absent from @want */
+};
+
+/* Borrows both inputs (they need not be sorted). 0 or -ENOMEM; free with dp_diff_free. */
+int dp_diff_compute(const struct dp_entry *cur, size_t ncur, const struct dp_entry *want,
+		    size_t nwant, struct dp_diff *out);
+void dp_diff_free(struct dp_diff *d);
+
+struct dp_service_diff {
+	size_t n_set, n_del;
+	const struct dp_service **set; /* borrowed from @want */
+	struct dp_service *del;        /* vip and port only */
+};
+
+/* Same for services: a (vip, port) is rewritten when its backends differ or are unknown. */
+int dp_service_diff_compute(const struct dp_service *cur, size_t ncur,
+			    const struct dp_service *want, size_t nwant,
+			    struct dp_service_diff *out);
+void dp_service_diff_free(struct dp_service_diff *d);
+
+/* Deep copy of a services array (for remembering what was applied). NULL+errno on failure. */
+struct dp_service *dp_services_dup(const struct dp_service *s, size_t n);
+void dp_services_free(struct dp_service *s, size_t n);
+
+#endif

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Diffs of desired map contents against current ones (declared in desired.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "desired.h"
+
+static int cmp_entry(const void *a, const void *b)
+{
+	uint64_t x = ((const struct dp_entry *)a)->key, y = ((const struct dp_entry *)b)->key;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted private copy, so callers may pass arrays in map-iteration order. */
+static struct dp_entry *sorted_copy(const struct dp_entry *e, size_t n)
+{
+	struct dp_entry *c = malloc((n ? n : 1) * sizeof(*c));
+
+	if (!c)
+		return NULL;
+	if (n) {
+		memcpy(c, e, n * sizeof(*c));
+		qsort(c, n, sizeof(*c), cmp_entry);
+	}
+	return c;
+}
+
+int dp_diff_compute(const struct dp_entry *cur, size_t ncur, const struct dp_entry *want,
+		    size_t nwant, struct dp_diff *out)
+{
+	struct dp_entry *c = NULL, *w = NULL;
+	size_t i = 0, j = 0;
+	int err = -ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	c = sorted_copy(cur, ncur);
+	w = sorted_copy(want, nwant);
+	out->set = malloc((nwant ? nwant : 1) * sizeof(*out->set));
+	out->del = malloc((ncur ? ncur : 1) * sizeof(*out->del));
+	if (!c || !w || !out->set || !out->del)
+		goto out;
+	while (i < ncur || j < nwant) {
+		if (j == nwant || (i < ncur && c[i].key < w[j].key)) {
+			out->del[out->n_del++] = c[i++].key;
+		} else if (i == ncur || w[j].key < c[i].key) {
+			out->set[out->n_set++] = w[j++];
+		} else {
+			if (memcmp(c[i].val, w[j].val, sizeof(c[i].val)) != 0)
+				out->set[out->n_set++] = w[j];
+			i++;
+			j++;
+		}
+	}
+	err = 0;
+out:
+	free(c);
+	free(w);
+	if (err)
+		dp_diff_free(out);
+	return err;
+}
+
+void dp_diff_free(struct dp_diff *d)
+{
+	if (!d)
+		return;
+	free(d->set);
+	free(d->del);
+	memset(d, 0, sizeof(*d));
+}
+
+static uint64_t svc_key(const struct dp_service *s)
+{
+	return ((uint64_t)ntohl(s->vip) << 16) | s->port;
+}
+
+static int cmp_svc_ptr(const void *a, const void *b)
+{
+	uint64_t x = svc_key(*(const struct dp_service *const *)a);
+	uint64_t y = svc_key(*(const struct dp_service *const *)b);
+
+	return x < y ? -1 : x > y;
+}
+
+static const struct dp_service **sorted_ptrs(const struct dp_service *s, size_t n)
+{
+	const struct dp_service **p = malloc((n ? n : 1) * sizeof(*p));
+
+	if (!p)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		p[i] = &s[i];
+	if (n)
+		qsort(p, n, sizeof(*p), cmp_svc_ptr);
+	return p;
+}
+
+static bool same_backends(const struct dp_service *a, const struct dp_service *b)
+{
+	if (!a->known || !b->known || a->n != b->n)
+		return false;
+	for (uint32_t i = 0; i < a->n; i++)
+		if (a->backends[i].ip != b->backends[i].ip ||
+		    a->backends[i].port != b->backends[i].port)
+			return false;
+	return true;
+}
+
+int dp_service_diff_compute(const struct dp_service *cur, size_t ncur,
+			    const struct dp_service *want, size_t nwant,
+			    struct dp_service_diff *out)
+{
+	const struct dp_service **c, **w;
+	size_t i = 0, j = 0;
+	int err = -ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	c = sorted_ptrs(cur, ncur);
+	w = sorted_ptrs(want, nwant);
+	out->set = malloc((nwant ? nwant : 1) * sizeof(*out->set));
+	out->del = calloc(ncur ? ncur : 1, sizeof(*out->del));
+	if (!c || !w || !out->set || !out->del)
+		goto out;
+	while (i < ncur || j < nwant) {
+		uint64_t ck = i < ncur ? svc_key(c[i]) : 0, wk = j < nwant ? svc_key(w[j]) : 0;
+
+		if (j == nwant || (i < ncur && ck < wk)) {
+			out->del[out->n_del].vip = c[i]->vip;
+			out->del[out->n_del++].port = c[i++]->port;
+		} else if (i == ncur || wk < ck) {
+			out->set[out->n_set++] = w[j++];
+		} else {
+			if (!same_backends(c[i], w[j]))
+				out->set[out->n_set++] = w[j];
+			i++;
+			j++;
+		}
+	}
+	err = 0;
+out:
+	free(c);
+	free(w);
+	if (err)
+		dp_service_diff_free(out);
+	return err;
+}
+
+void dp_service_diff_free(struct dp_service_diff *d)
+{
+	if (!d)
+		return;
+	free(d->set);
+	free(d->del);
+	memset(d, 0, sizeof(*d));
+}
+
+struct dp_service *dp_services_dup(const struct dp_service *s, size_t n)
+{
+	struct dp_service *c = calloc(n ? n : 1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		c[i] = s[i];
+		c[i].backends = NULL;
+		if (!s[i].n)
+			continue;
+		c[i].backends = malloc(s[i].n * sizeof(*c[i].backends));
+		if (!c[i].backends) {
+			dp_services_free(c, i);
+			errno = ENOMEM;
+			return NULL;
+		}
+		memcpy(c[i].backends, s[i].backends, s[i].n * sizeof(*c[i].backends));
+	}
+	return c;
+}
+
+void dp_services_free(struct dp_service *s, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++)
+		free(s[i].backends);
+	free(s);
+}
