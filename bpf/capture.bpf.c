@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* cgroup programs of the node's pods cgroup; logic in lib/capture.h. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "lib/capture.h"
+
+SEC("cgroup/connect4")
+int connect4(struct bpf_sock_addr *ctx)
+{
+	return capture_connect4(ctx);
+}
+
+SEC("sockops")
+int sock_ops(struct bpf_sock_ops *skops)
+{
+	capture_sockops(skops);
+	return 1;
+}
+
+SEC("cgroup/getpeername4")
+int getpeer4(struct bpf_sock_addr *ctx)
+{
+	capture_getpeername4(ctx);
+	/* getpeername hooks must return 1; anything else is rejected at load. */
+	return 1;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Outbound capture at the socket layer (KERNEL_NOTES.md, mechanism 1): connect4 steers enrolled
+ * pods to the ztunnel and load-balances Service VIPs for the others; sockops re-keys the original
+ * destination by the pod socket's local address; getpeername4 hides the rewrite.
+ */
+#ifndef AMBIT_BPF_CAPTURE_H
+#define AMBIT_BPF_CAPTURE_H
+
+#include "lib/maps.h"
+#include "lib/counters.h"
+#include <bpf/bpf_endian.h>
+
+#define AF_INET 2
+
+/* cgroup/connect4 return values: 0 makes connect() fail with EPERM. */
+#define CONNECT_REJECT 0
+#define CONNECT_ALLOW 1
+
+/* Set by the loader before load (network order). */
+const volatile __u32 ztunnel_ip = 0;
+
+static __always_inline bool capture_is_loopback(__u32 ip)
+{
+	return (bpf_ntohl(ip) >> 24) == 127;
+}
+
+static __always_inline int capture_redirect(struct bpf_sock_addr *ctx, __u64 cgroup)
+{
+	struct ambit_orig_dst orig = {
+		.ip = ctx->user_ip4,
+		.port = (__u16)ctx->user_port,
+		.flags = AMBIT_ORIG_REDIRECTED,
+		.cgroup = cgroup,
+	};
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+
+	/*
+	 * Without the record the ztunnel could not tell where the pod meant to go: refuse the
+	 * connect rather than deliver it to 15001 with no destination.
+	 */
+	if (bpf_map_update_elem(&sock_orig, &cookie, &orig, BPF_ANY) != 0)
+		return CONNECT_REJECT;
+	ctx->user_ip4 = ztunnel_ip;
+	ctx->user_port = bpf_htons(AMBIT_PORT_OUTBOUND);
+	counter_inc(AMBIT_REDIRECT_OUTBOUND);
+	return CONNECT_ALLOW;
+}
+
+static __always_inline struct ambit_backend *capture_pick_backend(const struct ambit_service *svc)
+{
+	struct ambit_backend_key key = { .service_id = svc->id };
+	struct ambit_backend *be;
+
+	key.index = bpf_get_prandom_u32() % svc->backend_count;
+	be = bpf_map_lookup_elem(&backends, &key);
+	if (be)
+		return be;
+	/*
+	 * The agent shrinks a service by writing the new count before deleting stale indexes, so
+	 * a count read just before a shrink may point past the end: index 0 is always valid then.
+	 */
+	key.index = 0;
+	return bpf_map_lookup_elem(&backends, &key);
+}
+
+static __always_inline int capture_service_lb(struct bpf_sock_addr *ctx,
+					      const struct ambit_service *svc, __u64 cgroup)
+{
+	struct ambit_orig_dst orig = {
+		.ip = ctx->user_ip4,
+		.port = (__u16)ctx->user_port,
+		.flags = AMBIT_ORIG_SERVICE_LB,
+		.cgroup = cgroup,
+	};
+	struct ambit_backend *be = NULL;
+	__u64 cookie;
+
+	if (svc->backend_count > 0)
+		be = capture_pick_backend(svc);
+	if (!be) {
+		counter_inc(AMBIT_DROP_NO_BACKEND);
+		return CONNECT_REJECT;
+	}
+	cookie = bpf_get_socket_cookie(ctx);
+	/* getpeername4 still works from the backend's address if this fails; not fatal. */
+	bpf_map_update_elem(&sock_orig, &cookie, &orig, BPF_ANY);
+	ctx->user_ip4 = be->ip;
+	ctx->user_port = be->port;
+	counter_inc(AMBIT_SERVICE_LB);
+	return CONNECT_ALLOW;
+}
+
+static __always_inline int capture_connect4(struct bpf_sock_addr *ctx)
+{
+	struct ambit_addr key = {};
+	struct ambit_service *svc;
+	__u64 cgroup;
+
+	if (ctx->type != SOCK_STREAM)
+		return CONNECT_ALLOW;
+	key.ip = ctx->user_ip4;
+	key.port = (__u16)ctx->user_port;
+	/* Loopback never leaves the pod; the ztunnel's own address must not loop back to it. */
+	if (capture_is_loopback(key.ip) || key.ip == ztunnel_ip)
+		return CONNECT_ALLOW;
+
+	cgroup = bpf_get_current_cgroup_id();
+	if (bpf_map_lookup_elem(&enrolled_cgrp, &cgroup))
+		return capture_redirect(ctx, cgroup);
+	svc = bpf_map_lookup_elem(&services, &key);
+	if (svc)
+		return capture_service_lb(ctx, svc, cgroup);
+	counter_inc(AMBIT_PASS);
+	return CONNECT_ALLOW;
+}
+
+/* The socket's local port exists only now: re-key by it so the ztunnel finds it from accept(). */
+static __always_inline void capture_sockops(struct bpf_sock_ops *skops)
+{
+	struct ambit_orig_dst *orig;
+	struct ambit_addr key = {};
+	__u64 cookie;
+
+	if (skops->op != BPF_SOCK_OPS_TCP_CONNECT_CB || skops->family != AF_INET)
+		return;
+	cookie = bpf_get_socket_cookie(skops);
+	orig = bpf_map_lookup_elem(&sock_orig, &cookie);
+	if (!orig || !(orig->flags & AMBIT_ORIG_REDIRECTED))
+		return;
+	key.ip = skops->local_ip4;
+	key.port = bpf_htons((__u16)skops->local_port); /* host order in sockops */
+	bpf_map_update_elem(&orig_dst, &key, orig, BPF_ANY);
+}
+
+static __always_inline void capture_getpeername4(struct bpf_sock_addr *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct ambit_orig_dst *orig = bpf_map_lookup_elem(&sock_orig, &cookie);
+
+	if (!orig)
+		return;
+	ctx->user_ip4 = orig->ip;
+	ctx->user_port = orig->port;
+}
+
+#endif

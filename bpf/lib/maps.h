@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The maps shared by capture.bpf.o and steer.bpf.o. Every map is pinned by name under the
+ * loader's pin_root_path, so both objects (and an agent restart) reuse the same instances, and
+ * carries BTF so `bpftool map dump` prints field names. Key/value types come from bpf_abi.h.
+ */
+#ifndef AMBIT_BPF_MAPS_H
+#define AMBIT_BPF_MAPS_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "ambit/bpf_abi.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_WORKLOADS);
+	__type(key, __u32); /* pod IPv4, network order */
+	__type(value, struct ambit_workload);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} workloads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_WORKLOADS);
+	__type(key, __u64); /* cgroup v2 id */
+	__type(value, struct ambit_enrolled);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} enrolled_cgrp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_IFACES);
+	__type(key, __u32); /* ifindex of the host-side veth */
+	__type(value, struct ambit_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pod_ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_SERVICES);
+	__type(key, struct ambit_addr);
+	__type(value, struct ambit_service);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_BACKENDS);
+	__type(key, struct ambit_backend_key);
+	__type(value, struct ambit_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} backends SEC(".maps");
+
+/* LRU: entries of sockets that closed are never deleted explicitly, eviction reclaims them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AMBIT_MAX_TRACKED_SOCKS);
+	__type(key, __u64); /* socket cookie */
+	__type(value, struct ambit_orig_dst);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sock_orig SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AMBIT_MAX_TRACKED_SOCKS);
+	__type(key, struct ambit_addr); /* pod socket's local address */
+	__type(value, struct ambit_orig_dst);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} orig_dst SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, AMBIT_SOCK__COUNT);
+	__type(key, __u32); /* enum ambit_proxy_sock */
+	__type(value, __u64); /* fd on update, socket cookie on user-space lookup */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} proxy_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AMBIT_REASON__COUNT);
+	__type(key, __u32); /* enum ambit_reason */
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} counters SEC(".maps");
+
+#endif

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Inbound steering at tc ingress (node uplink and host side of pod veths): anti-spoofing, then
+ * bpf_sk_assign of packets for enrolled local pods to the ztunnel (KERNEL_NOTES.md, mechanism 2).
+ */
+#ifndef AMBIT_BPF_STEER_H
+#define AMBIT_BPF_STEER_H
+
+#include "lib/maps.h"
+#include "lib/counters.h"
+#include "lib/parse.h"
+
+static __always_inline int steer_verdict(enum ambit_reason reason, int action)
+{
+	counter_inc(reason);
+	return action;
+}
+
+/* A pod veth may only emit its own address; any protocol, since ARP is not IPv4 it is exempt. */
+static __always_inline bool steer_spoofed(struct __sk_buff *skb, const struct iphdr *ip,
+					  bool *from_pod)
+{
+	__u32 ifindex = skb->ingress_ifindex;
+	struct ambit_iface *iface = bpf_map_lookup_elem(&pod_ifaces, &ifindex);
+
+	*from_pod = iface != NULL;
+	return iface && iface->pod_ip != ip->saddr;
+}
+
+/*
+ * Assigns @sk (referenced; released by the caller) and marks the skb for the fwmark policy route
+ * that delivers foreign destinations locally.
+ */
+static __always_inline int steer_assign(struct __sk_buff *skb, struct bpf_sock *sk,
+					enum ambit_reason ok_reason)
+{
+	if (bpf_sk_assign(skb, sk, 0) != 0)
+		return steer_verdict(AMBIT_DROP_ASSIGN_FAILED, TC_ACT_SHOT);
+	skb->mark = AMBIT_SKB_MARK;
+	return steer_verdict(ok_reason, TC_ACT_OK);
+}
+
+/*
+ * A socket of this netns already owns the 4-tuple (an accepted proxied flow, a request socket
+ * mid-handshake, or the ztunnel's own spoofed-source connection): hand the packet to it. Returns
+ * -1 when there is no such socket and the caller must continue.
+ */
+static __always_inline int steer_established(struct __sk_buff *skb, const struct iphdr *ip,
+					     const struct tcphdr *tcp)
+{
+	struct bpf_sock_tuple tuple = {};
+	struct bpf_sock *sk;
+	int ret;
+
+	tuple.ipv4.saddr = ip->saddr;
+	tuple.ipv4.daddr = ip->daddr;
+	tuple.ipv4.sport = tcp->source;
+	tuple.ipv4.dport = tcp->dest;
+	sk = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return -1;
+	/* Listeners only take new flows, and only the ztunnel's (via proxy_socks) may. */
+	if (sk->state == BPF_TCP_LISTEN) {
+		bpf_sk_release(sk);
+		return -1;
+	}
+	ret = steer_assign(skb, sk, AMBIT_ASSIGN_ESTABLISHED);
+	bpf_sk_release(sk);
+	return ret;
+}
+
+/* New flow to an enrolled pod of this node: only the ztunnel may see it (fail closed). */
+static __always_inline int steer_to_proxy(struct __sk_buff *skb, const struct tcphdr *tcp)
+{
+	bool hbone = tcp->dest == bpf_htons(AMBIT_PORT_HBONE);
+	__u32 slot = hbone ? AMBIT_SOCK_HBONE : AMBIT_SOCK_INBOUND;
+	struct bpf_sock *sk;
+	int ret;
+
+	/* A SOCKMAP lookup from BPF returns a referenced socket, released below. */
+	sk = bpf_map_lookup_elem(&proxy_socks, &slot);
+	if (!sk)
+		return steer_verdict(AMBIT_DROP_NO_PROXY, TC_ACT_SHOT);
+	ret = steer_assign(skb, sk, hbone ? AMBIT_ASSIGN_HBONE : AMBIT_ASSIGN_INBOUND);
+	bpf_sk_release(sk);
+	return ret;
+}
+
+static __always_inline int steer_ingress(struct __sk_buff *skb)
+{
+	struct ambit_workload *wl;
+	struct pkt p = {};
+	bool from_pod;
+	bool captured;
+	int ret;
+
+	switch (parse_ipv4_tcp(skb, &p)) {
+	case PARSE_OK:
+		break;
+	case PARSE_NOT_IPV4:
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	default:
+		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
+	}
+	if (steer_spoofed(skb, p.ip, &from_pod))
+		return steer_verdict(AMBIT_DROP_SPOOFED_SOURCE, TC_ACT_SHOT);
+	if (p.ip->protocol != IPPROTO_TCP)
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+
+	wl = bpf_map_lookup_elem(&workloads, &p.ip->daddr);
+	captured = wl && (wl->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL)) ==
+				 (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL);
+	/*
+	 * Fragments cannot all be matched to a socket; letting one through to an enrolled pod would
+	 * bypass the proxy, so fail closed there (TCP stacks set DF, this costs nothing real).
+	 */
+	if (captured && p.fragment)
+		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
+	if (!p.tcp)
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	/*
+	 * Packets from a pod veth are also looked up when the destination is no workload: they may
+	 * be replies to a ztunnel connection whose spoofed source is a client outside the mesh.
+	 */
+	if (wl || from_pod) {
+		ret = steer_established(skb, p.ip, p.tcp);
+		if (ret >= 0)
+			return ret;
+	}
+	if (captured)
+		return steer_to_proxy(skb, p.tcp);
+	return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+}
+
+#endif
