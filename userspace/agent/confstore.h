@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The state directory as per-file last good configs (DESIGN.md §5: invalid input never takes the
+ * node down). Each *.yaml / *.yml file is parsed on its own: a good version replaces that file's
+ * objects, a broken one keeps its last good objects and its diagnostics are "in force", a deleted
+ * file takes its objects away.
+ */
+#ifndef AMBIT_AGENT_CONFSTORE_H
+#define AMBIT_AGENT_CONFSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "ambit/config.h"
+
+struct confstore_file {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	bool has_good;
+	struct config good;         /* last good objects of this file */
+	struct config_diags errors; /* diagnostics of the current (bad) version, or none */
+};
+
+struct confstore {
+	size_t n_files, n_dirs;
+	struct confstore_file *files; /* sorted by path */
+	char **dirs;                  /* the directory and every subdirectory, for inotify */
+};
+
+/*
+ * Rescans @dir recursively and reparses the files whose inode, size or mtime changed. Logs each
+ * new diagnostic at error level. *changed is set when the merged objects may differ.
+ * Returns 0, or -errno when @dir itself cannot be read (then nothing is changed).
+ */
+int confstore_reload(struct confstore *cs, const char *dir, bool *changed);
+/*
+ * Fills @view with every file's good objects. The view borrows them: release it with
+ * confstore_view_free (not config_free), and before the next confstore_reload. 0 or -ENOMEM.
+ */
+int confstore_view(const struct confstore *cs, struct config *view);
+void confstore_view_free(struct config *view);
+/* Number of error diagnostics currently in force. */
+size_t confstore_error_count(const struct confstore *cs);
+void confstore_free(struct confstore *cs);
+
+#endif
