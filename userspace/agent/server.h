@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's Unix socket (include/ambit/ipc.h protocol), served from the agent's epoll loop:
+ * non-blocking, so a slow or dead client never blocks the agent; a client whose unsent output
+ * grows past SERVER_MAX_PENDING is dropped.
+ */
+#ifndef AMBIT_AGENT_SERVER_H
+#define AMBIT_AGENT_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every fd in the agent's epoll set carries one of these in epoll_event.data.ptr. */
+struct agent_source {
+	int fd;
+	void (*handle)(struct agent_source *src, uint32_t events);
+};
+
+#define SERVER_MAX_PENDING (32u << 20)
+/* Requests are one small JSON object; anything longer is refused. */
+#define SERVER_MAX_REQUEST (64u << 10)
+
+struct server_ops {
+	/*
+	 * Answers {"op":"get","what":@what}: returns the malloc'd JSON text of "result" (caller
+	 * frees), or NULL with a reason in @err.
+	 */
+	char *(*get)(void *ctx, const char *what, char *err, size_t errlen);
+	void *ctx;
+};
+
+struct server;
+
+/* Listens on @path and registers with @epfd. Borrows @ops (must outlive the server). NULL+errno. */
+struct server *server_create(const char *path, int epfd, const struct server_ops *ops);
+/* Closes every client and the listener, unlinks nothing (a restart replaces the socket). */
+void server_destroy(struct server *srv);
+/* Makes @json (copied) the current snapshot and sends it to every watcher. 0 or -ENOMEM. */
+int server_publish(struct server *srv, const char *json, size_t len);
+/* Frees dropped clients; call after each epoll_wait batch (events may still name them). */
+void server_reap(struct server *srv);
+size_t server_client_count(const struct server *srv);
+
+#endif
