@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The agent's BPF loader, the only user of skeletons: loads capture and steer over maps pinned
+ * under pin_root (so state survives an agent restart), pins the programs, and attaches the
+ * cgroup programs as pinned bpf_links. A restarted agent swaps the program behind each existing
+ * link (BPF_LINK_UPDATE) instead of attaching again, so live connections never see a gap.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ambit/log.h"
+#include "datapath_priv.h"
+#include "capture.skel.h"
+#include "steer.skel.h"
+
+/* Fixed so that a restarted agent replaces its own filter rather than stacking a second one. */
+#define LOADER_TC_HANDLE 0xa3b1
+#define LOADER_TC_PRIORITY 1
+
+struct loader {
+	struct capture_bpf *capture;
+	struct steer_bpf *steer;
+};
+
+static void loader_release(void *p)
+{
+	struct loader *ld = p;
+
+	if (!ld)
+		return;
+	capture_bpf__destroy(ld->capture);
+	steer_bpf__destroy(ld->steer);
+	free(ld);
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+	char *p;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int loader_path(char *buf, size_t len, const char *pin_root, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", pin_root, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* A pin left by the previous agent names the old program: replace it with this one. */
+static int loader_pin_prog(struct bpf_program *prog, const char *pin_root, const char *name)
+{
+	char path[PATH_MAX];
+	int err;
+
+	err = loader_path(path, sizeof(path), pin_root, name);
+	if (err)
+		return err;
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	err = bpf_program__pin(prog, path);
+	if (err)
+		pr_err("loader: cannot pin %s: %s", path, strerror(-err));
+	return err;
+}
+
+/*
+ * Reuses the pinned link at @path when it still attaches to @cgroup_id with @prog's attach type.
+ * Returns 0 when updated, -ESTALE when the pin must be replaced, or another -errno.
+ */
+static int loader_update_link(struct bpf_program *prog, const char *path, uint64_t cgroup_id)
+{
+	struct bpf_link_info info;
+	uint32_t len = sizeof(info);
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_link__open(path);
+	if (!link)
+		return errno == ENOENT ? -ENOENT : -ESTALE;
+	memset(&info, 0, sizeof(info));
+	err = bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len);
+	if (err || info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.cgroup_id != cgroup_id ||
+	    info.cgroup.attach_type != bpf_program__expected_attach_type(prog)) {
+		err = -ESTALE;
+		goto out;
+	}
+	err = bpf_link__update_program(link, prog);
+	if (err) {
+		pr_warn("loader: cannot update link %s (%s), attaching anew", path, strerror(-err));
+		err = -ESTALE;
+	}
+out:
+	/* Only closes our fd: the pin keeps the attachment. */
+	bpf_link__destroy(link);
+	return err;
+}
+
+static int loader_attach_cgroup(struct bpf_program *prog, int cgroup_fd, uint64_t cgroup_id,
+				const char *pin_root, const char *name)
+{
+	struct bpf_link *link;
+	char path[PATH_MAX];
+	int err;
+
+	err = loader_path(path, sizeof(path), pin_root, name);
+	if (err)
+		return err;
+	err = loader_update_link(prog, path, cgroup_id);
+	if (err == 0) {
+		pr_info("loader: %s updated in place", path);
+		return 0;
+	}
+	if (err == -ESTALE) {
+		/* Unpinning a link nobody holds detaches it; the new one is attached right after. */
+		if (unlink(path) && errno != ENOENT)
+			return -errno;
+	} else if (err != -ENOENT) {
+		return err;
+	}
+	link = bpf_program__attach_cgroup(prog, cgroup_fd);
+	if (!link) {
+		err = -errno;
+		pr_err("loader: cannot attach %s to the cgroup: %s", name, strerror(-err));
+		return err;
+	}
+	err = bpf_link__pin(link, path);
+	if (err)
+		pr_err("loader: cannot pin %s: %s", path, strerror(-err));
+	/* Closes our fd: pinned, the link stays; unpinned (error), it detaches as it should. */
+	bpf_link__destroy(link);
+	return err;
+}
+
+static int loader_load(struct loader *ld, const struct datapath_opts *opts)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = opts->pin_root);
+	int err;
+
+	ld->capture = capture_bpf__open_opts(&oopts);
+	if (!ld->capture)
+		return -errno;
+	ld->capture->rodata->ztunnel_ip = opts->ztunnel_ip;
+	err = capture_bpf__load(ld->capture);
+	if (err) {
+		pr_err("loader: cannot load capture programs: %s", strerror(-err));
+		return err;
+	}
+	ld->steer = steer_bpf__open_opts(&oopts);
+	if (!ld->steer)
+		return -errno;
+	err = steer_bpf__load(ld->steer);
+	if (err)
+		pr_err("loader: cannot load steer program: %s", strerror(-err));
+	return err;
+}
+
+static int loader_attach(struct loader *ld, const struct datapath_opts *opts)
+{
+	struct capture_bpf *c = ld->capture;
+	uint64_t cgroup_id;
+	int cgroup_fd;
+	int err;
+
+	err = loader_pin_prog(c->progs.connect4, opts->pin_root, "prog_connect4");
+	err = err ?: loader_pin_prog(c->progs.getpeer4, opts->pin_root, "prog_getpeer4");
+	err = err ?: loader_pin_prog(c->progs.sock_ops, opts->pin_root, "prog_sockops");
+	err = err ?: loader_pin_prog(ld->steer->progs.tc_ingress, opts->pin_root, "prog_tc_ingress");
+	if (err)
+		return err;
+
+	cgroup_id = cgroup_id_of(opts->cgroup_path);
+	if (!cgroup_id)
+		return -errno;
+	cgroup_fd = open(opts->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgroup_fd < 0)
+		return -errno;
+	/* sockops first: a connect4 redirect is only useful once its re-keying is in place. */
+	err = loader_attach_cgroup(c->progs.sock_ops, cgroup_fd, cgroup_id, opts->pin_root,
+				   "link_sockops");
+	err = err ?: loader_attach_cgroup(c->progs.getpeer4, cgroup_fd, cgroup_id, opts->pin_root,
+					  "link_getpeer4");
+	err = err ?: loader_attach_cgroup(c->progs.connect4, cgroup_fd, cgroup_id, opts->pin_root,
+					  "link_connect4");
+	close(cgroup_fd);
+	return err;
+}
+
+/* Borrows @opts; returns an owned handle (datapath_close) or NULL with errno set. */
+struct datapath *datapath_open(const struct datapath_opts *opts)
+{
+	struct datapath *dp = NULL;
+	struct loader *ld;
+	int err;
+
+	if (!opts || !opts->pin_root || !opts->cgroup_path) {
+		errno = EINVAL;
+		return NULL;
+	}
+	log_libbpf_setup();
+	err = bpffs_ensure_mounted();
+	if (err) {
+		pr_err("loader: bpffs not available: %s", strerror(-err));
+		errno = -err;
+		return NULL;
+	}
+	err = mkdir_p(opts->pin_root);
+	if (err) {
+		pr_err("loader: cannot create %s: %s", opts->pin_root, strerror(-err));
+		errno = -err;
+		return NULL;
+	}
+	ld = calloc(1, sizeof(*ld));
+	if (!ld)
+		return NULL;
+	err = loader_load(ld, opts);
+	err = err ?: loader_attach(ld, opts);
+	if (err)
+		goto fail;
+	dp = datapath_open_pinned(opts->pin_root);
+	if (!dp) {
+		err = -errno;
+		goto fail;
+	}
+	dp->loader = ld;
+	dp->loader_release = loader_release;
+	return dp;
+fail:
+	loader_release(ld);
+	errno = -err;
+	return NULL;
+}
+
+/* Borrows @dp. The filter lives in the caller's netns until detached or the device goes. */
+int datapath_attach_tc(struct datapath *dp, int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = LOADER_TC_HANDLE, .priority = LOADER_TC_PRIORITY,
+		    .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	if (dp->tc_prog_fd < 0)
+		return -ENOENT;
+	tc.prog_fd = dp->tc_prog_fd;
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	return bpf_tc_attach(&hook, &tc);
+}
+
+/* Removes only our filter: the clsact qdisc may carry other users' filters. */
+int datapath_detach_tc(struct datapath *dp, int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = LOADER_TC_HANDLE, .priority = LOADER_TC_PRIORITY);
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	return bpf_tc_detach(&hook, &tc);
+}

@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Map operations on a node's pinned BPF data path (no skeletons: ambitctl and the ztunnel link
+ * this too), plus the cgroup/bpffs helpers the loader and tests share.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mntent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ambit/log.h"
+#include "datapath_priv.h"
+
+#define BPFFS_PATH "/sys/fs/bpf"
+#define ENOTSUPP 524 /* kernel-internal errno some map types return for unsupported ops */
+
+const char *const datapath_map_names[DP_MAP__COUNT] = {
+	[DP_MAP_WORKLOADS] = "workloads",     [DP_MAP_ENROLLED_CGRP] = "enrolled_cgrp",
+	[DP_MAP_POD_IFACES] = "pod_ifaces",   [DP_MAP_SERVICES] = "services",
+	[DP_MAP_BACKENDS] = "backends",       [DP_MAP_SOCK_ORIG] = "sock_orig",
+	[DP_MAP_ORIG_DST] = "orig_dst",       [DP_MAP_PROXY_SOCKS] = "proxy_socks",
+	[DP_MAP_COUNTERS] = "counters",
+};
+
+static const char *const reason_names[AMBIT_REASON__COUNT] = {
+#define AMBIT_REASON_NAME(n, s) [AMBIT_##n] = s,
+	AMBIT_REASONS(AMBIT_REASON_NAME)
+#undef AMBIT_REASON_NAME
+};
+
+const char *ambit_reason_name(unsigned int reason)
+{
+	return reason < AMBIT_REASON__COUNT ? reason_names[reason] : "unknown";
+}
+
+static int pin_path(char *buf, size_t len, const char *pin_root, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", pin_root, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Borrows @pin_root and @name; returns an owned fd or -errno. */
+int pinned_map_open(const char *pin_root, const char *name)
+{
+	char path[PATH_MAX];
+	int err, fd;
+
+	err = pin_path(path, sizeof(path), pin_root, name);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Returns a handle owning one fd per pinned map (and the tc program if pinned); NULL + errno. */
+struct datapath *datapath_open_pinned(const char *pin_root)
+{
+	struct datapath *dp;
+	char path[PATH_MAX];
+	int err = 0;
+	int i;
+
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return NULL;
+	for (i = 0; i < DP_MAP__COUNT; i++)
+		dp->map_fds[i] = -1;
+	dp->tc_prog_fd = -1;
+	if (snprintf(dp->pin_root, sizeof(dp->pin_root), "%s", pin_root) >=
+	    (int)sizeof(dp->pin_root)) {
+		err = -ENAMETOOLONG;
+		goto fail;
+	}
+	for (i = 0; i < DP_MAP__COUNT; i++) {
+		dp->map_fds[i] = pinned_map_open(pin_root, datapath_map_names[i]);
+		if (dp->map_fds[i] < 0) {
+			err = dp->map_fds[i];
+			pr_debug("datapath: no pinned map %s/%s: %s", pin_root,
+				 datapath_map_names[i], strerror(-err));
+			goto fail;
+		}
+	}
+	/* Optional: only the agent's loader pins programs, and only it attaches tc. */
+	if (pin_path(path, sizeof(path), pin_root, "prog_tc_ingress") == 0)
+		dp->tc_prog_fd = bpf_obj_get(path);
+	if (dp->tc_prog_fd < 0)
+		dp->tc_prog_fd = -1;
+	return dp;
+fail:
+	datapath_close(dp);
+	errno = -err;
+	return NULL;
+}
+
+/* Takes @dp (NULL accepted): releases the loader's state, then every fd. Pins stay in force. */
+void datapath_close(struct datapath *dp)
+{
+	int i;
+
+	if (!dp)
+		return;
+	if (dp->loader_release)
+		dp->loader_release(dp->loader);
+	for (i = 0; i < DP_MAP__COUNT; i++) {
+		if (dp->map_fds[i] >= 0)
+			close(dp->map_fds[i]);
+	}
+	if (dp->tc_prog_fd >= 0)
+		close(dp->tc_prog_fd);
+	free(dp);
+}
+
+int datapath_map_fd(struct datapath *dp, const char *name)
+{
+	int i;
+
+	for (i = 0; i < DP_MAP__COUNT; i++) {
+		if (strcmp(name, datapath_map_names[i]) == 0)
+			return dp->map_fds[i];
+	}
+	return -ENOENT;
+}
+
+static int map_update(struct datapath *dp, enum datapath_map m, const void *key, const void *val)
+{
+	return bpf_map_update_elem(dp->map_fds[m], key, val, BPF_ANY) ? -errno : 0;
+}
+
+/* Deleting what is absent is not an error: the caller wants it gone, and it is. */
+static int map_delete(struct datapath *dp, enum datapath_map m, const void *key)
+{
+	if (bpf_map_delete_elem(dp->map_fds[m], key) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int datapath_set_workload(struct datapath *dp, uint32_t ip, const struct ambit_workload *wl)
+{
+	return map_update(dp, DP_MAP_WORKLOADS, &ip, wl);
+}
+
+int datapath_del_workload(struct datapath *dp, uint32_t ip)
+{
+	return map_delete(dp, DP_MAP_WORKLOADS, &ip);
+}
+
+int datapath_set_enrolled(struct datapath *dp, uint64_t cgroup_id, uint32_t pod_ip)
+{
+	struct ambit_enrolled val = { .pod_ip = pod_ip };
+
+	return map_update(dp, DP_MAP_ENROLLED_CGRP, &cgroup_id, &val);
+}
+
+int datapath_del_enrolled(struct datapath *dp, uint64_t cgroup_id)
+{
+	return map_delete(dp, DP_MAP_ENROLLED_CGRP, &cgroup_id);
+}
+
+int datapath_set_iface(struct datapath *dp, int ifindex, uint32_t pod_ip)
+{
+	struct ambit_iface val = { .pod_ip = pod_ip };
+	uint32_t key = (uint32_t)ifindex;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	return map_update(dp, DP_MAP_POD_IFACES, &key, &val);
+}
+
+int datapath_del_iface(struct datapath *dp, int ifindex)
+{
+	uint32_t key = (uint32_t)ifindex;
+
+	return map_delete(dp, DP_MAP_POD_IFACES, &key);
+}
+
+/* Ids are only unique among services; scanning keeps no allocator state to lose on restart. */
+static int service_new_id(struct datapath *dp, uint32_t *out)
+{
+	struct ambit_addr key, next;
+	struct ambit_service svc;
+	uint32_t max = 0;
+	void *prev = NULL;
+	int fd = dp->map_fds[DP_MAP_SERVICES];
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &svc) == 0 && svc.id > max)
+			max = svc.id;
+		key = next;
+		prev = &key;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	if (max == UINT32_MAX)
+		return -ENOSPC;
+	*out = max + 1;
+	return 0;
+}
+
+static void backends_delete_range(struct datapath *dp, uint32_t id, uint32_t from, uint32_t to)
+{
+	struct ambit_backend_key key = { .service_id = id };
+
+	for (key.index = from; key.index < to; key.index++)
+		map_delete(dp, DP_MAP_BACKENDS, &key);
+}
+
+/*
+ * Borrows @backends (ip and port in network order, as stored). New backends are written before
+ * the count that exposes them, and stale indexes deleted after it shrinks, so connect4 never
+ * sees a count larger than what exists except in that last window, which it tolerates.
+ */
+int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port,
+			 const struct ambit_backend *backends, uint32_t n)
+{
+	struct ambit_addr key = { .ip = vip, .port = htons(port) };
+	struct ambit_backend_key bkey;
+	struct ambit_service old = {0}, svc = {0};
+	bool exists;
+	uint32_t i;
+	int err;
+
+	if (n > 0 && !backends)
+		return -EINVAL;
+	if (n > AMBIT_MAX_BACKENDS)
+		return -E2BIG;
+	exists = bpf_map_lookup_elem(dp->map_fds[DP_MAP_SERVICES], &key, &old) == 0;
+	if (!exists && errno != ENOENT)
+		return -errno;
+	if (exists) {
+		svc.id = old.id;
+	} else {
+		err = service_new_id(dp, &svc.id);
+		if (err)
+			return err;
+	}
+	bkey.service_id = svc.id;
+	for (i = 0; i < n; i++) {
+		struct ambit_backend be = backends[i];
+
+		be.pad = 0;
+		bkey.index = i;
+		err = map_update(dp, DP_MAP_BACKENDS, &bkey, &be);
+		if (err)
+			goto fail;
+	}
+	svc.backend_count = n;
+	err = map_update(dp, DP_MAP_SERVICES, &key, &svc);
+	if (err)
+		goto fail;
+	if (exists && old.backend_count > n)
+		backends_delete_range(dp, svc.id, n, old.backend_count);
+	return 0;
+fail:
+	/* Only indexes the (unchanged) service entry does not expose are safe to remove. */
+	backends_delete_range(dp, svc.id, exists ? old.backend_count : 0, i);
+	return err;
+}
+
+int datapath_del_service(struct datapath *dp, uint32_t vip, uint16_t port)
+{
+	struct ambit_addr key = { .ip = vip, .port = htons(port) };
+	struct ambit_service svc;
+	int err;
+
+	if (bpf_map_lookup_elem(dp->map_fds[DP_MAP_SERVICES], &key, &svc))
+		return errno == ENOENT ? 0 : -errno;
+	err = map_delete(dp, DP_MAP_SERVICES, &key);
+	if (err)
+		return err;
+	backends_delete_range(dp, svc.id, 0, svc.backend_count);
+	return 0;
+}
+
+/* @out has AMBIT_REASON__COUNT slots (borrowed). */
+int datapath_read_counters(struct datapath *dp, uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+	uint32_t key;
+	int err = 0;
+	int c;
+
+	if (ncpu <= 0)
+		return ncpu < 0 ? ncpu : -EINVAL;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (key = 0; key < AMBIT_REASON__COUNT; key++) {
+		if (bpf_map_lookup_elem(dp->map_fds[DP_MAP_COUNTERS], &key, vals)) {
+			err = -errno;
+			break;
+		}
+		out[key] = 0;
+		for (c = 0; c < ncpu; c++)
+			out[key] += vals[c];
+	}
+	free(vals);
+	return err;
+}
+
+/* As the kernel's selftests do: the cgroup id is the kernfs node id in the file handle. */
+uint64_t cgroup_id_of(const char *path)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h;
+	uint64_t id;
+	int mount_id;
+
+	memset(&h, 0, sizeof(h));
+	h.fh.handle_bytes = sizeof(h.id);
+	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0))
+		return 0;
+	if (h.fh.handle_bytes != sizeof(uint64_t)) {
+		errno = EINVAL;
+		return 0;
+	}
+	memcpy(&id, h.fh.f_handle, sizeof(id));
+	return id;
+}
+
+int cgroup2_mount(char *buf, size_t len)
+{
+	struct mntent *ent;
+	FILE *f;
+	int err = -ENOENT;
+
+	f = setmntent("/proc/mounts", "re");
+	if (!f)
+		return -errno;
+	while ((ent = getmntent(f))) {
+		if (strcmp(ent->mnt_type, "cgroup2") != 0)
+			continue;
+		err = snprintf(buf, len, "%s", ent->mnt_dir) >= (int)len ? -ENAMETOOLONG : 0;
+		break;
+	}
+	endmntent(f);
+	return err;
+}
+
+int bpffs_ensure_mounted(void)
+{
+	struct statfs st;
+
+	if (statfs(BPFFS_PATH, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mkdir(BPFFS_PATH, 0700) && errno != EEXIST)
+		return -errno;
+	if (mount("bpf", BPFFS_PATH, "bpf", 0, "mode=0700"))
+		return -errno;
+	return 0;
+}
+
+/* Borrows @pin_root. A missing directory is success, so teardown can run twice. */
+int datapath_remove_pins(const char *pin_root)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int err = 0;
+	DIR *d;
+
+	d = opendir(pin_root);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (pin_path(path, sizeof(path), pin_root, de->d_name) || unlink(path)) {
+			err = err ?: -errno;
+			pr_warn("datapath: cannot remove pin %s/%s: %s", pin_root, de->d_name,
+				strerror(errno));
+		}
+	}
+	closedir(d);
+	if (rmdir(pin_root) && !err)
+		err = -errno;
+	return err;
+}
+
+/* @port host order; @out gets the record as stored (network order). Atomic take. */
+int orig_dst_take(int orig_dst_fd, uint32_t ip, uint16_t port, struct ambit_orig_dst *out)
+{
+	struct ambit_addr key = { .ip = ip, .port = htons(port) };
+
+	if (bpf_map_lookup_and_delete_elem(orig_dst_fd, &key, out) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOTSUPP && errno != EOPNOTSUPP)
+		return -errno;
+	/* Kernels before 5.14 cannot lookup-and-delete a hash map. */
+	if (bpf_map_lookup_elem(orig_dst_fd, &key, out))
+		return -errno;
+	bpf_map_delete_elem(orig_dst_fd, &key);
+	return 0;
+}
+
+/* Borrows @sock_fd: the map takes its own reference on the socket. */
+int proxy_sock_publish(int proxy_socks_fd, enum ambit_proxy_sock slot, int sock_fd)
+{
+	uint32_t key = slot;
+	uint64_t val = (uint64_t)sock_fd;
+
+	if (slot >= AMBIT_SOCK__COUNT || sock_fd < 0)
+		return -EINVAL;
+	return bpf_map_update_elem(proxy_socks_fd, &key, &val, BPF_ANY) ? -errno : 0;
+}

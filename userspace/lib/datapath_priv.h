@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * struct datapath, shared by libambit's map operations (datapath.c) and the agent's loader
+ * (userspace/agent/loader.c), which alone holds skeletons. Not for other users.
+ */
+#ifndef AMBIT_DATAPATH_PRIV_H
+#define AMBIT_DATAPATH_PRIV_H
+
+#include <limits.h>
+
+#include "ambit/datapath.h"
+
+enum datapath_map {
+	DP_MAP_WORKLOADS = 0,
+	DP_MAP_ENROLLED_CGRP,
+	DP_MAP_POD_IFACES,
+	DP_MAP_SERVICES,
+	DP_MAP_BACKENDS,
+	DP_MAP_SOCK_ORIG,
+	DP_MAP_ORIG_DST,
+	DP_MAP_PROXY_SOCKS,
+	DP_MAP_COUNTERS,
+	DP_MAP__COUNT,
+};
+
+/* Pinned names, indexed by enum datapath_map (the same names as in bpf/lib/maps.h). */
+extern const char *const datapath_map_names[DP_MAP__COUNT];
+
+struct datapath {
+	char pin_root[PATH_MAX];
+	int map_fds[DP_MAP__COUNT]; /* owned */
+	int tc_prog_fd;             /* owned; -1 when prog_tc_ingress is not pinned */
+	void *loader;               /* the loader's state (skeletons), released by loader_release */
+	void (*loader_release)(void *loader);
+};
+
+#endif
