@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Names, addresses and paths of a local cluster (docs/INTERNALS.md "Local cluster runtime
+ * layout"), and its cluster.json. Everything else derives names from here.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "ambit/datapath.h"
+#include "ctl.h"
+
+static bool cluster_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	/* The name ends up in netns, cgroup, pin and file names: keep it to a safe alphabet. */
+	if (n == 0 || n > 24)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
+			return false;
+	}
+	return name[0] != '-';
+}
+
+int cluster_init(struct ctl_cluster *c, const char *name, int nnodes)
+{
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	if (!cluster_name_valid(name)) {
+		fprintf(stderr, "ambitctl: invalid cluster name '%s' (a-z, 0-9, '-', max 24)\n",
+			name);
+		return -EINVAL;
+	}
+	if (nnodes < 1 || nnodes > CTL_MAX_NODES) {
+		fprintf(stderr, "ambitctl: --nodes must be 1..%d\n", CTL_MAX_NODES);
+		return -EINVAL;
+	}
+	str_fmt(c->name, sizeof(c->name), "%s", name);
+	str_fmt(c->run_dir, sizeof(c->run_dir), CTL_RUN_BASE "/%s", name);
+	ret = cgroup2_mount(c->cg2, sizeof(c->cg2));
+	if (ret) {
+		fprintf(stderr, "ambitctl: no cgroup2 mount found: %s\n", strerror(-ret));
+		return ret;
+	}
+	str_fmt(c->cg_root, sizeof(c->cg_root), "%s/ambit-%s", c->cg2, name);
+	c->nnodes = nnodes;
+	for (int i = 0; i < nnodes; i++) {
+		struct ctl_node *n = &c->nodes[i];
+
+		n->index = i + 1;
+		str_fmt(n->name, sizeof(n->name), "node%d", n->index);
+		str_fmt(n->ip, sizeof(n->ip), "10.99.0.%d", 10 + n->index);
+		str_fmt(n->pod_cidr, sizeof(n->pod_cidr), "10.98.%d.0/24", n->index);
+		str_fmt(n->netns, sizeof(n->netns), "ambit-%s-%s", name, n->name);
+		str_fmt(n->cgroup, sizeof(n->cgroup), "%s/%s/pods", c->cg_root, n->name);
+		str_fmt(n->system_cg, sizeof(n->system_cg), "%s/%s/system", c->cg_root, n->name);
+		str_fmt(n->pin_root, sizeof(n->pin_root), CTL_PIN_BASE "/%s-%s", name, n->name);
+		str_fmt(n->socket, sizeof(n->socket), "%s/%s/agent.sock", c->run_dir, n->name);
+	}
+	return 0;
+}
+
+int cluster_save(const struct ctl_cluster *c)
+{
+	cJSON *root = cJSON_CreateObject(), *nodes;
+	char path[PATH_MAX];
+	char *text = NULL;
+	int ret = -ENOMEM;
+
+	if (!root)
+		return -ENOMEM;
+	if (!cJSON_AddStringToObject(root, "name", c->name) ||
+	    !cJSON_AddStringToObject(root, "sourceDir", c->src_dir) ||
+	    !(nodes = cJSON_AddArrayToObject(root, "nodes")))
+		goto out;
+	for (int i = 0; i < c->nnodes; i++) {
+		const struct ctl_node *n = &c->nodes[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(nodes, o))
+			goto out;
+		if (!cJSON_AddStringToObject(o, "name", n->name) ||
+		    !cJSON_AddStringToObject(o, "ip", n->ip) ||
+		    !cJSON_AddStringToObject(o, "netns", n->netns) ||
+		    !cJSON_AddStringToObject(o, "podCIDR", n->pod_cidr) ||
+		    !cJSON_AddStringToObject(o, "cgroup", n->cgroup) ||
+		    !cJSON_AddStringToObject(o, "pinRoot", n->pin_root) ||
+		    !cJSON_AddStringToObject(o, "agentSocket", n->socket))
+			goto out;
+	}
+	text = cJSON_Print(root);
+	if (!text)
+		goto out;
+	cluster_path(c, path, sizeof(path), "cluster.json");
+	ret = write_file_atomic(path, text);
+out:
+	free(text);
+	cJSON_Delete(root);
+	return ret;
+}
+
+int cluster_load(struct ctl_cluster *c, const char *name)
+{
+	char path[PATH_MAX];
+	cJSON *root, *nodes, *src;
+	char *text;
+	int ret, count;
+
+	str_fmt(path, sizeof(path), CTL_RUN_BASE "/%s/cluster.json", name);
+	text = read_file(path, NULL);
+	if (!text)
+		return -errno;
+	root = cJSON_Parse(text);
+	free(text);
+	nodes = root ? cJSON_GetObjectItemCaseSensitive(root, "nodes") : NULL;
+	count = cJSON_GetArraySize(nodes);
+	if (!cJSON_IsArray(nodes) || count < 1 || count > CTL_MAX_NODES) {
+		fprintf(stderr, "ambitctl: %s: malformed\n", path);
+		cJSON_Delete(root);
+		return -EINVAL;
+	}
+	/* Names and paths are a function of (name, node count): recompute rather than trust. */
+	ret = cluster_init(c, name, count);
+	src = cJSON_GetObjectItemCaseSensitive(root, "sourceDir");
+	if (!ret && cJSON_IsString(src))
+		str_fmt(c->src_dir, sizeof(c->src_dir), "%s", src->valuestring);
+	cJSON_Delete(root);
+	return ret;
+}
+
+const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *name)
+{
+	for (int i = 0; i < c->nnodes; i++) {
+		if (!strcmp(c->nodes[i].name, name))
+			return &c->nodes[i];
+	}
+	return NULL;
+}
+
+int cluster_path(const struct ctl_cluster *c, char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n = str_fmt(buf, len, "%s/", c->run_dir);
+
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	va_start(ap, fmt);
+	int m = vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+	va_end(ap);
+	return m < 0 || (size_t)m >= len - (size_t)n ? -ENAMETOOLONG : 0;
+}
+
+void cluster_pod_netns(const struct ctl_cluster *c, const char *ns, const char *pod, char *buf,
+		       size_t len)
+{
+	char full[512];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	/* Leaves room under NAME_MAX and keeps `ip netns list` readable. */
+	const size_t max = 60;
+
+	str_fmt(full, sizeof(full), "ambit-%s-%s-%s", c->name, ns, pod);
+	if (strlen(full) <= max || len <= max) {
+		str_fmt(buf, len, "%s", full);
+		return;
+	}
+	EVP_Digest(full, strlen(full), md, &mdlen, EVP_sha256(), NULL);
+	str_fmt(buf, len, "%.*s-%02x%02x%02x%02x", (int)(max - 9), full, md[0], md[1], md[2],
+		 md[3]);
+}
+
+/* Appends @s to @store and @argv; the pair keeps argv valid as long as @store lives. */
+static int argv_push(char *store, size_t len, size_t *used, char **argv, size_t max, size_t *n,
+		     const char *s)
+{
+	size_t l = strlen(s) + 1;
+
+	if (*used + l > len || *n + 1 >= max)
+		return -E2BIG;
+	memcpy(store + *used, s, l);
+	argv[(*n)++] = store + *used;
+	argv[*n] = NULL;
+	*used += l;
+	return 0;
+}
+
+static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n, bool agent,
+			  char *store, size_t len, char **argv, size_t max)
+{
+	char bin[PATH_MAX], dir[PATH_MAX], state[PATH_MAX], runtime[PATH_MAX], ca[PATH_MAX];
+	const char *env = getenv(agent ? "AMBIT_AGENT_BIN" : "AMBIT_ZTUNNEL_BIN");
+	size_t used = 0, cnt = 0;
+	int ret;
+
+	if (env && *env) {
+		str_fmt(bin, sizeof(bin), "%s", env);
+	} else {
+		ret = self_dir(dir, sizeof(dir));
+		if (ret)
+			return ret;
+		str_fmt(bin, sizeof(bin), "%s/%s", dir, agent ? "ambit-agent" : "ztunnel");
+	}
+	cluster_path(c, state, sizeof(state), "state");
+	cluster_path(c, runtime, sizeof(runtime), "runtime/pods.json");
+	cluster_path(c, ca, sizeof(ca), "ca");
+	const char *agent_args[] = {bin,	  "--node",   n->name,	 "--node-ip", n->ip,
+				    "--state",	  state,      "--runtime", runtime,   "--ca-dir",
+				    ca,		  "--pin-root", n->pin_root, "--cgroup", n->cgroup,
+				    "--socket",	  n->socket,  "--uplink", "eth0",    NULL};
+	const char *zt_args[] = {bin,	       "--node",     n->name,	  "--agent-socket",
+				 n->socket,    "--pin-root", n->pin_root, NULL};
+	const char **args = agent ? agent_args : zt_args;
+
+	for (size_t i = 0; args[i]; i++) {
+		ret = argv_push(store, len, &used, argv, max, &cnt, args[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int cluster_agent_argv(const struct ctl_cluster *c, const struct ctl_node *n, char *store,
+		       size_t len, char **argv, size_t max)
+{
+	return component_argv(c, n, true, store, len, argv, max);
+}
+
+int cluster_ztunnel_argv(const struct ctl_cluster *c, const struct ctl_node *n, char *store,
+			 size_t len, char **argv, size_t max)
+{
+	return component_argv(c, n, false, store, len, argv, max);
+}

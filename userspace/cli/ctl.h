@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ambitctl internals shared by its modules. The local cluster's layout (names, addresses, files)
+ * is the contract of docs/INTERNALS.md "Local cluster runtime layout"; everything that derives a
+ * name or path from it lives in cluster.c so the rest never formats one by hand.
+ */
+#ifndef AMBIT_CLI_CTL_H
+#define AMBIT_CLI_CTL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "ambit/config.h"
+
+#define CTL_MAX_NODES 8
+#define CTL_NAME_MAX 64
+#define CTL_RUN_BASE "/run/ambit"
+#define CTL_PIN_BASE "/sys/fs/bpf/ambit"
+#define CTL_READY_TIMEOUT_S 30
+
+struct ctl_node {
+	char name[16];     /* node1, node2, ... */
+	int index;         /* 1-based */
+	char ip[16];       /* 10.99.0.(10+index) */
+	char pod_cidr[24]; /* 10.98.<index>.0/24 */
+	char netns[CTL_NAME_MAX * 2];
+	char cgroup[PATH_MAX];   /* <cg2>/ambit-C/<node>/pods */
+	char system_cg[PATH_MAX]; /* <cg2>/ambit-C/<node>/system */
+	char pin_root[PATH_MAX];
+	char socket[PATH_MAX];
+};
+
+struct ctl_cluster {
+	char name[CTL_NAME_MAX];
+	char run_dir[PATH_MAX];
+	char cg2[PATH_MAX];     /* cgroup2 mount */
+	char cg_root[PATH_MAX]; /* <cg2>/ambit-C */
+	char src_dir[PATH_MAX]; /* the -f DIR of `up` (pods' cwd), "" when unknown */
+	int nnodes;
+	struct ctl_node nodes[CTL_MAX_NODES];
+};
+
+/* One pod of the local cluster, as planned from the manifests. Strings owned unless noted. */
+struct ctl_pod {
+	char *namespace;
+	char *name;
+	char *owner; /* Deployment name, or NULL for a bare Pod */
+	const struct ctl_node *node; /* borrowed from the cluster */
+	uint32_t ip;                 /* network order */
+	char ip_str[16];
+	char netns[CTL_NAME_MAX * 2];
+	char iface[16];
+	char cgroup[PATH_MAX];
+	char pod_dir[PATH_MAX];
+	char *service_account;
+	const struct config_labels *labels; /* borrowed from the config */
+	char *const *command;               /* borrowed; NULL: the pod idles */
+};
+
+struct ctl_service_ip {
+	char *key; /* ns/name */
+	char *ip;
+};
+
+struct ctl_plan {
+	size_t npods, nservices;
+	struct ctl_pod *pods;
+	struct ctl_service_ip *services;
+};
+
+/* Common options of every command. */
+struct ctl_opts {
+	const char *cluster; /* --name, default "ambit" */
+	const char *node;    /* --node, or NULL for all */
+	bool json;           /* -o json */
+	bool follow;         /* -f on logs */
+};
+
+/* cluster.c */
+/* Fills @c with every name and path of cluster @name with @nnodes nodes. 0 or -errno. */
+int cluster_init(struct ctl_cluster *c, const char *name, int nnodes);
+/* Reads <run dir>/cluster.json of @name into @c. -ENOENT when the cluster is not up. */
+int cluster_load(struct ctl_cluster *c, const char *name);
+int cluster_save(const struct ctl_cluster *c);
+/* Borrowed node by name, or NULL. */
+const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *name);
+/* Formats a path under the run dir: cluster_path(c, buf, len, "logs/%s.log", x). */
+int cluster_path(const struct ctl_cluster *c, char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Pod netns name ambit-C-<ns>-<pod>, hashed when too long. */
+void cluster_pod_netns(const struct ctl_cluster *c, const char *ns, const char *pod, char *buf,
+		       size_t len);
+/* The ambit-agent / ztunnel argv for @n into @argv (strings point into @store). */
+int cluster_agent_argv(const struct ctl_cluster *c, const struct ctl_node *n, char *store,
+		       size_t len, char **argv, size_t max);
+int cluster_ztunnel_argv(const struct ctl_cluster *c, const struct ctl_node *n, char *store,
+			 size_t len, char **argv, size_t max);
+
+/* plan.c */
+/* Expands @cfg into pods (placed, addressed) and service VIPs. Prints errors; 0 or -errno. */
+int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg);
+void plan_free(struct ctl_plan *p);
+/* Writes runtime/pods.json atomically. */
+int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c);
+/* Writes /etc/netns/<pod netns>/hosts for every pod. */
+int plan_write_hosts(const struct ctl_plan *p, const struct config *cfg);
+/* Loads runtime/pods.json of @c as cJSON (caller deletes), or NULL with errno set. */
+cJSON *plan_read_pods_json(const struct ctl_cluster *c);
+
+/* util.c */
+/* Runs argv (no shell), quiet unless it fails; returns its exit status or -errno. */
+int run_argv(char *const argv[]);
+#define RUN(...) run_argv((char *const[]){__VA_ARGS__, NULL})
+/* Enters netns /run/netns/@name; *saved gets the fd to come back with netns_leave. */
+int netns_enter(const char *name, int *saved);
+int netns_leave(int saved);
+/* snprintf that reports truncation as -ENAMETOOLONG (names here are bounded by construction). */
+int str_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int write_file(const char *path, const char *data);
+/* Writes @data to @path.tmp then renames it over @path. */
+int write_file_atomic(const char *path, const char *data);
+/* Reads a whole file into a malloc'd NUL-terminated buffer. NULL with errno set. */
+char *read_file(const char *path, size_t *len);
+int mkdir_p(const char *path, unsigned int mode);
+int rm_rf(const char *path);
+int sysctl_write(const char *key, const char *value);
+int copy_file(const char *from, const char *to);
+bool pid_alive(int pid);
+int read_pid_file(const char *path);
+/* Loads manifests (a file or a dir) printing every diagnostic; 0 or -EINVAL/-errno. */
+int load_manifests(struct config *cfg, const char *path);
+/* Directory of the running ambitctl binary (where ambit-agent and ztunnel are built). */
+int self_dir(char *buf, size_t len);
+
+/* up.c */
+int local_up(const struct ctl_opts *o, const char *dir, int nnodes);
+int proc_start_component(const struct ctl_cluster *c, const struct ctl_node *n, bool agent);
+int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool agent);
+/* down.c */
+int local_down(const char *name, bool quiet);
+/* local.c */
+int local_exec(const struct ctl_opts *o, const char *pod, char **cmd);
+int local_logs(const struct ctl_opts *o, const char *what);
+int local_component(const struct ctl_opts *o, bool start, const char *what);
+int local_status(const struct ctl_opts *o);
+/* Finds a pod in pods.json by "ns/name" or unique "name"; borrowed from @pods or NULL. */
+cJSON *local_find_pod(cJSON *pods, const char *spec);
+
+/* http.c: GET http://127.0.0.1:@port@path inside @netns; body malloc'd. Returns HTTP status
+ * (>= 100) or -errno. */
+int http_get_in_netns(const char *netns, int port, const char *path, char **body);
+
+/* inspect.c */
+int cmd_workloads(const struct ctl_opts *o);
+int cmd_services(const struct ctl_opts *o);
+int cmd_certs(const struct ctl_opts *o);
+int cmd_connections(const struct ctl_opts *o);
+int cmd_metrics(const struct ctl_opts *o);
+/* maps.c */
+int cmd_maps(const struct ctl_opts *o);
+/* state.c */
+int cmd_apply(const struct ctl_opts *o, const char *path, bool delete);
+int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes, int n);
+
+#endif

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Plain HTTP GETs to a node's ztunnel (readiness, admin, metrics), which listen inside the node
+ * netns: the calling thread enters that netns, libcurl makes the request, the thread comes back.
+ *
+ * libcurl is loaded with dlopen because the shared Makefile does not link -lcurl into the
+ * binaries; the symbols used are the stable easy API of libcurl.so.4.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "ctl.h"
+
+struct curl_api {
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*easy_cleanup)(CURL *);
+	const char *(*easy_strerror)(CURLcode);
+};
+
+static struct curl_api api;
+
+static int curl_api_load(void)
+{
+	static void *lib;
+
+	if (lib)
+		return 0;
+	lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		fprintf(stderr, "ambitctl: cannot load libcurl: %s\n", dlerror());
+		return -ENOENT;
+	}
+	*(void **)&api.easy_init = dlsym(lib, "curl_easy_init");
+	*(void **)&api.easy_setopt = dlsym(lib, "curl_easy_setopt");
+	*(void **)&api.easy_perform = dlsym(lib, "curl_easy_perform");
+	*(void **)&api.easy_getinfo = dlsym(lib, "curl_easy_getinfo");
+	*(void **)&api.easy_cleanup = dlsym(lib, "curl_easy_cleanup");
+	*(void **)&api.easy_strerror = dlsym(lib, "curl_easy_strerror");
+	if (!api.easy_init || !api.easy_setopt || !api.easy_perform || !api.easy_getinfo ||
+	    !api.easy_cleanup || !api.easy_strerror) {
+		fprintf(stderr, "ambitctl: libcurl lacks the easy API\n");
+		dlclose(lib);
+		lib = NULL;
+		return -ENOENT;
+	}
+	return 0;
+}
+
+struct http_buf {
+	char *data;
+	size_t len;
+};
+
+#define HTTP_MAX_BODY (32u << 20)
+
+static size_t http_write(char *ptr, size_t size, size_t nmemb, void *user)
+{
+	struct http_buf *b = user;
+	size_t n = size * nmemb;
+	char *grown;
+
+	if (b->len + n + 1 > HTTP_MAX_BODY)
+		return 0; /* makes curl fail the transfer instead of eating memory */
+	grown = realloc(b->data, b->len + n + 1);
+	if (!grown)
+		return 0;
+	memcpy(grown + b->len, ptr, n);
+	b->data = grown;
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+int http_get_in_netns(const char *netns, int port, const char *path, char **body)
+{
+	struct http_buf buf = {0};
+	char url[512];
+	long code = 0;
+	int saved = -1, ret;
+	CURL *h;
+	CURLcode rc;
+
+	ret = curl_api_load();
+	if (ret)
+		return ret;
+	str_fmt(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	ret = netns_enter(netns, &saved);
+	if (ret)
+		return ret;
+	h = api.easy_init();
+	if (!h) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	api.easy_setopt(h, CURLOPT_URL, url);
+	api.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	api.easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	api.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+	api.easy_setopt(h, CURLOPT_NOPROXY, "*");
+	api.easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write);
+	api.easy_setopt(h, CURLOPT_WRITEDATA, &buf);
+	/* The socket is created by perform: it must happen while we are inside the netns. */
+	rc = api.easy_perform(h);
+	if (rc != CURLE_OK) {
+		ret = rc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED
+		      : rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
+							: -EIO;
+		if (body)
+			fprintf(stderr, "ambitctl: GET %s in %s: %s\n", url, netns,
+				api.easy_strerror(rc));
+		goto out;
+	}
+	api.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	ret = (int)code;
+	if (body) {
+		*body = buf.data ? buf.data : strdup("");
+		buf.data = NULL;
+	}
+out:
+	if (h)
+		api.easy_cleanup(h);
+	free(buf.data);
+	netns_leave(saved);
+	return ret;
+}

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: Apache-2.0
+/* `ambitctl local exec|logs|stop|start|status`: operating a running local cluster. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ambit/ipc.h"
+#include "ctl.h"
+
+static int load_cluster(const struct ctl_opts *o, struct ctl_cluster *c)
+{
+	int ret = cluster_load(c, o->cluster);
+
+	if (ret == -ENOENT)
+		fprintf(stderr, "ambitctl: cluster %s is not up (no %s/%s/cluster.json)\n",
+			o->cluster, CTL_RUN_BASE, o->cluster);
+	else if (ret)
+		fprintf(stderr, "ambitctl: cluster %s: %s\n", o->cluster, strerror(-ret));
+	return ret;
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+cJSON *local_find_pod(cJSON *root, const char *spec)
+{
+	cJSON *pods = cJSON_GetObjectItemCaseSensitive(root, "pods"), *pod, *found = NULL;
+	int matches = 0;
+
+	cJSON_ArrayForEach(pod, pods)
+	{
+		if (strchr(spec, '/')) {
+			if (!strcmp(jstr(pod, "uid"), spec))
+				return pod;
+		} else if (!strcmp(jstr(pod, "name"), spec)) {
+			found = pod;
+			matches++;
+		}
+	}
+	if (matches > 1) {
+		fprintf(stderr, "ambitctl: pod name %s is ambiguous; use namespace/name\n", spec);
+		return NULL;
+	}
+	if (!found)
+		fprintf(stderr, "ambitctl: no pod %s\n", spec);
+	return found;
+}
+
+int local_exec(const struct ctl_opts *o, const char *spec, char **cmd)
+{
+	struct ctl_cluster c;
+	char procs[PATH_MAX + 16], pid[32], netns[CTL_NAME_MAX * 2];
+	char *argv[512];
+	size_t n = 0;
+	cJSON *root, *pod;
+	int ret;
+
+	ret = load_cluster(o, &c);
+	if (ret)
+		return ret;
+	root = plan_read_pods_json(&c);
+	if (!root) {
+		fprintf(stderr, "ambitctl: cannot read pods.json: %s\n", strerror(errno));
+		return -errno;
+	}
+	pod = local_find_pod(root, spec);
+	if (!pod) {
+		cJSON_Delete(root);
+		return -ENOENT;
+	}
+	str_fmt(procs, sizeof(procs), "%s/cgroup.procs", jstr(pod, "cgroup"));
+	str_fmt(netns, sizeof(netns), "%s", jstr(pod, "netns"));
+	cJSON_Delete(root);
+	/* Joining the pod's cgroup is what makes the command's sockets captured like the pod's. */
+	str_fmt(pid, sizeof(pid), "%d\n", getpid());
+	ret = write_file(procs, pid);
+	if (ret) {
+		fprintf(stderr, "ambitctl: join %s: %s\n", procs, strerror(-ret));
+		return ret;
+	}
+	argv[n++] = "ip";
+	argv[n++] = "netns";
+	argv[n++] = "exec";
+	argv[n++] = netns;
+	for (size_t i = 0; cmd[i] && n + 1 < sizeof(argv) / sizeof(argv[0]); i++)
+		argv[n++] = cmd[i];
+	argv[n] = NULL;
+	execvp("ip", argv);
+	ret = -errno;
+	fprintf(stderr, "ambitctl: exec ip: %s\n", strerror(errno));
+	return ret;
+}
+
+int local_logs(const struct ctl_opts *o, const char *what)
+{
+	struct ctl_cluster c;
+	char path[PATH_MAX];
+	cJSON *root = NULL, *pod;
+	int ret;
+
+	ret = load_cluster(o, &c);
+	if (ret)
+		return ret;
+	for (int i = 0; i < c.nnodes; i++) {
+		char a[64], z[64];
+
+		str_fmt(a, sizeof(a), "%s-agent", c.nodes[i].name);
+		str_fmt(z, sizeof(z), "%s-ztunnel", c.nodes[i].name);
+		if (!strcmp(what, a) || !strcmp(what, z)) {
+			cluster_path(&c, path, sizeof(path), "logs/%s.log", what);
+			goto show;
+		}
+	}
+	root = plan_read_pods_json(&c);
+	pod = root ? local_find_pod(root, what) : NULL;
+	if (!pod) {
+		cJSON_Delete(root);
+		return -ENOENT;
+	}
+	cluster_path(&c, path, sizeof(path), "logs/%s_%s.log", jstr(pod, "namespace"),
+		     jstr(pod, "name"));
+	cJSON_Delete(root);
+show:
+	if (o->follow) {
+		execlp("tail", "tail", "-n", "+1", "-F", path, (char *)NULL);
+		return -errno;
+	}
+	size_t len;
+	char *text = read_file(path, &len);
+	if (!text) {
+		ret = -errno;
+		fprintf(stderr, "ambitctl: %s: %s\n", path, strerror(errno));
+		return ret;
+	}
+	fwrite(text, 1, len, stdout);
+	free(text);
+	return 0;
+}
+
+static int component_pid(const struct ctl_cluster *c, const struct ctl_node *n, bool agent,
+			 char *pidf, size_t len)
+{
+	cluster_path(c, pidf, len, "%s/%s.pid", n->name, agent ? "agent" : "ztunnel");
+	return read_pid_file(pidf);
+}
+
+static int component_stop(const struct ctl_cluster *c, const struct ctl_node *n, bool agent)
+{
+	char pidf[PATH_MAX];
+	int pid = component_pid(c, n, agent, pidf, sizeof(pidf));
+
+	if (pid <= 0 || !pid_alive(pid)) {
+		printf("%s %s: not running\n", n->name, agent ? "agent" : "ztunnel");
+		unlink(pidf);
+		return 0;
+	}
+	if (kill(pid, SIGKILL) < 0)
+		return -errno;
+	for (int i = 0; i < 100 && pid_alive(pid); i++)
+		usleep(50 * 1000);
+	if (pid_alive(pid)) {
+		fprintf(stderr, "ambitctl: pid %d did not exit\n", pid);
+		return -EBUSY;
+	}
+	unlink(pidf);
+	printf("%s %s: killed (pid %d)\n", n->name, agent ? "agent" : "ztunnel", pid);
+	return 0;
+}
+
+static int component_start(const struct ctl_cluster *c, const struct ctl_node *n, bool agent)
+{
+	char pidf[PATH_MAX];
+	int pid = component_pid(c, n, agent, pidf, sizeof(pidf));
+	int ret;
+
+	if (pid > 0 && pid_alive(pid)) {
+		printf("%s %s: already running (pid %d)\n", n->name, agent ? "agent" : "ztunnel",
+		       pid);
+		return 0;
+	}
+	ret = proc_start_component(c, n, agent);
+	if (!ret)
+		ret = proc_wait_ready(c, n, agent);
+	if (!ret)
+		printf("%s %s: started and ready\n", n->name, agent ? "agent" : "ztunnel");
+	return ret;
+}
+
+int local_component(const struct ctl_opts *o, bool start, const char *what)
+{
+	struct ctl_cluster c;
+	bool agent;
+	int ret;
+
+	if (!strcmp(what, "agent"))
+		agent = true;
+	else if (!strcmp(what, "ztunnel"))
+		agent = false;
+	else {
+		fprintf(stderr, "ambitctl: local start|stop takes agent or ztunnel\n");
+		return -EINVAL;
+	}
+	ret = load_cluster(o, &c);
+	if (ret)
+		return ret;
+	if (o->node && !cluster_node(&c, o->node)) {
+		fprintf(stderr, "ambitctl: no node %s\n", o->node);
+		return -ENOENT;
+	}
+	for (int i = 0; i < c.nnodes; i++) {
+		if (o->node && strcmp(o->node, c.nodes[i].name))
+			continue;
+		ret = start ? component_start(&c, &c.nodes[i], agent)
+			    : component_stop(&c, &c.nodes[i], agent);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static bool pod_running(const char *cgroup)
+{
+	char path[PATH_MAX + 16];
+	char *ev;
+	bool up;
+
+	str_fmt(path, sizeof(path), "%s/cgroup.events", cgroup);
+	ev = read_file(path, NULL);
+	up = ev && strstr(ev, "populated 1");
+	free(ev);
+	return up;
+}
+
+int local_status(const struct ctl_opts *o)
+{
+	struct ctl_cluster c;
+	cJSON *root, *pod;
+	int ret;
+
+	ret = load_cluster(o, &c);
+	if (ret)
+		return ret;
+	printf("cluster %s (%s), manifests from %s\n", c.name, c.run_dir,
+	       c.src_dir[0] ? c.src_dir : "?");
+	printf("%-7s %-12s %-24s %-24s\n", "NODE", "IP", "AGENT", "ZTUNNEL");
+	for (int i = 0; i < c.nnodes; i++) {
+		const struct ctl_node *n = &c.nodes[i];
+		char pidf[PATH_MAX], a[32], z[32];
+		int apid = component_pid(&c, n, true, pidf, sizeof(pidf));
+		int zpid = component_pid(&c, n, false, pidf, sizeof(pidf));
+		char *reply = NULL;
+		bool aok = pid_alive(apid) &&
+			   !ipc_request(n->socket, "{\"op\":\"get\",\"what\":\"status\"}", &reply);
+		bool zok = pid_alive(zpid) &&
+			   http_get_in_netns(n->netns, 15021, "/healthz/ready", NULL) == 200;
+
+		free(reply);
+		str_fmt(a, sizeof(a), "%s (pid %d)", aok ? "ready" : pid_alive(apid) ? "up" : "down",
+			 apid > 0 ? apid : 0);
+		str_fmt(z, sizeof(z), "%s (pid %d)", zok ? "ready" : pid_alive(zpid) ? "up" : "down",
+			 zpid > 0 ? zpid : 0);
+		printf("%-7s %-12s %-24s %-24s\n", n->name, n->ip, a, z);
+	}
+	root = plan_read_pods_json(&c);
+	if (!root)
+		return 0;
+	printf("\n%-32s %-7s %-12s %s\n", "POD", "NODE", "IP", "STATE");
+	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(root, "pods"))
+	{
+		printf("%-32s %-7s %-12s %s\n", jstr(pod, "uid"), jstr(pod, "node"), jstr(pod, "ip"),
+		       pod_running(jstr(pod, "cgroup")) ? "running" : "exited");
+	}
+	cJSON_Delete(root);
+	return 0;
+}

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * From manifests to a local cluster plan: Deployments expanded into pods, pods placed on nodes
+ * and given addresses, Services given ClusterIPs; then runtime/pods.json and the per-pod hosts
+ * files that stand in for cluster DNS.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+#define PLAN_FIRST_POD_HOST 2 /* .1 of a pod CIDR is left unused, as CNIs do */
+#define PLAN_LAST_POD_HOST 254
+#define PLAN_VIP_FIRST 10     /* 10.96.0.10 upward */
+#define PLAN_VIP_LAST 65534
+
+void plan_free(struct ctl_plan *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->npods; i++) {
+		free(p->pods[i].namespace);
+		free(p->pods[i].name);
+		free(p->pods[i].owner);
+		free(p->pods[i].service_account);
+	}
+	for (size_t i = 0; i < p->nservices; i++) {
+		free(p->services[i].key);
+		free(p->services[i].ip);
+	}
+	free(p->pods);
+	free(p->services);
+	memset(p, 0, sizeof(*p));
+}
+
+static int plan_add_pod(struct ctl_plan *p, const struct ctl_cluster *c, const char *ns,
+			const char *name, const char *owner, const struct config_pod_spec *spec,
+			const struct config_labels *labels, int *next_node, int *next_host)
+{
+	const struct ctl_node *node = NULL;
+	struct ctl_pod *pod, *grown;
+	struct in_addr a;
+
+	for (size_t i = 0; i < p->npods; i++) {
+		if (!strcmp(p->pods[i].namespace, ns) && !strcmp(p->pods[i].name, name)) {
+			fprintf(stderr, "ambitctl: pod %s/%s defined twice\n", ns, name);
+			return -EINVAL;
+		}
+	}
+	if (spec->node_name) {
+		node = cluster_node(c, spec->node_name);
+		if (!node) {
+			fprintf(stderr, "ambitctl: pod %s/%s: spec.nodeName '%s' is not a node of "
+					"this cluster (node1..node%d)\n",
+				ns, name, spec->node_name, c->nnodes);
+			return -EINVAL;
+		}
+	} else {
+		node = &c->nodes[*next_node % c->nnodes];
+		*next_node += 1;
+	}
+	int *host = &next_host[node->index - 1];
+	if (*host > PLAN_LAST_POD_HOST) {
+		fprintf(stderr, "ambitctl: node %s: pod CIDR %s is full\n", node->name,
+			node->pod_cidr);
+		return -ENOSPC;
+	}
+	grown = realloc(p->pods, (p->npods + 1) * sizeof(*p->pods));
+	if (!grown)
+		return -ENOMEM;
+	p->pods = grown;
+	pod = &p->pods[p->npods];
+	memset(pod, 0, sizeof(*pod));
+	pod->namespace = strdup(ns);
+	pod->name = strdup(name);
+	pod->owner = owner ? strdup(owner) : NULL;
+	pod->service_account = strdup(spec->service_account ? spec->service_account : "default");
+	if (!pod->namespace || !pod->name || (owner && !pod->owner) || !pod->service_account) {
+		free(pod->namespace);
+		free(pod->name);
+		free(pod->owner);
+		free(pod->service_account);
+		return -ENOMEM;
+	}
+	p->npods++;
+	pod->node = node;
+	str_fmt(pod->ip_str, sizeof(pod->ip_str), "10.98.%d.%d", node->index, (*host)++);
+	inet_pton(AF_INET, pod->ip_str, &a);
+	pod->ip = a.s_addr;
+	cluster_pod_netns(c, ns, name, pod->netns, sizeof(pod->netns));
+	str_fmt(pod->iface, sizeof(pod->iface), "amb%06zx", p->npods);
+	str_fmt(pod->cgroup, sizeof(pod->cgroup), "%s/%s_%s", node->cgroup, ns, name);
+	cluster_path(c, pod->pod_dir, sizeof(pod->pod_dir), "pods/%s_%s", ns, name);
+	pod->labels = labels;
+	pod->command = spec->command;
+	return 0;
+}
+
+static int plan_add_vip(struct ctl_plan *p, const char *key, const char *ip)
+{
+	struct ctl_service_ip *grown = realloc(p->services, (p->nservices + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -ENOMEM;
+	p->services = grown;
+	grown[p->nservices].key = strdup(key);
+	grown[p->nservices].ip = strdup(ip);
+	if (!grown[p->nservices].key || !grown[p->nservices].ip) {
+		free(grown[p->nservices].key);
+		free(grown[p->nservices].ip);
+		return -ENOMEM;
+	}
+	p->nservices++;
+	return 0;
+}
+
+static bool vip_taken(const struct config *cfg, const struct ctl_plan *p, const char *ip)
+{
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		if (cfg->services[i].cluster_ip && !strcmp(cfg->services[i].cluster_ip, ip))
+			return true;
+	}
+	for (size_t i = 0; i < p->nservices; i++) {
+		if (!strcmp(p->services[i].ip, ip))
+			return true;
+	}
+	return false;
+}
+
+static int plan_services(struct ctl_plan *p, const struct config *cfg)
+{
+	int next = PLAN_VIP_FIRST;
+	int ret;
+
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		const struct config_service *s = &cfg->services[i];
+		char key[512], ip[16];
+
+		str_fmt(key, sizeof(key), "%s/%s", s->meta.namespace, s->meta.name);
+		if (s->cluster_ip && strcmp(s->cluster_ip, "None")) {
+			ret = plan_add_vip(p, key, s->cluster_ip);
+		} else {
+			do {
+				if (next > PLAN_VIP_LAST)
+					return -ENOSPC;
+				str_fmt(ip, sizeof(ip), "10.96.%d.%d", next / 256, next % 256);
+				next++;
+			} while (vip_taken(cfg, p, ip));
+			ret = plan_add_vip(p, key, ip);
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg)
+{
+	int next_host[CTL_MAX_NODES];
+	int next_node = 0;
+	int ret = 0;
+
+	memset(p, 0, sizeof(*p));
+	for (int i = 0; i < CTL_MAX_NODES; i++)
+		next_host[i] = PLAN_FIRST_POD_HOST;
+	for (size_t i = 0; i < cfg->n_deployments && !ret; i++) {
+		const struct config_deployment *d = &cfg->deployments[i];
+
+		for (int r = 0; r < d->replicas && !ret; r++) {
+			char name[300];
+
+			str_fmt(name, sizeof(name), "%s-%d", d->meta.name, r);
+			ret = plan_add_pod(p, c, d->meta.namespace, name, d->meta.name, &d->template,
+					   &d->template_labels, &next_node, next_host);
+		}
+	}
+	for (size_t i = 0; i < cfg->n_pods && !ret; i++) {
+		const struct config_pod *pod = &cfg->pods[i];
+
+		ret = plan_add_pod(p, c, pod->meta.namespace, pod->meta.name, NULL, &pod->spec,
+				   &pod->meta.labels, &next_node, next_host);
+	}
+	if (!ret)
+		ret = plan_services(p, cfg);
+	if (ret)
+		plan_free(p);
+	return ret;
+}
+
+int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
+{
+	cJSON *root = cJSON_CreateObject(), *pods, *ips;
+	char path[PATH_MAX];
+	char *text = NULL;
+	int ret = -ENOMEM;
+
+	if (!root)
+		return -ENOMEM;
+	pods = cJSON_AddArrayToObject(root, "pods");
+	ips = cJSON_AddObjectToObject(root, "serviceIPs");
+	if (!pods || !ips)
+		goto out;
+	for (size_t i = 0; i < p->npods; i++) {
+		const struct ctl_pod *pod = &p->pods[i];
+		cJSON *o = cJSON_CreateObject(), *labels;
+		char uid[600];
+
+		if (!o || !cJSON_AddItemToArray(pods, o))
+			goto out;
+		str_fmt(uid, sizeof(uid), "%s/%s", pod->namespace, pod->name);
+		if (!cJSON_AddStringToObject(o, "namespace", pod->namespace) ||
+		    !cJSON_AddStringToObject(o, "name", pod->name) ||
+		    !cJSON_AddStringToObject(o, "uid", uid) ||
+		    !(pod->owner ? cJSON_AddStringToObject(o, "owner", pod->owner)
+				 : cJSON_AddNullToObject(o, "owner")) ||
+		    !cJSON_AddStringToObject(o, "node", pod->node->name) ||
+		    !cJSON_AddStringToObject(o, "ip", pod->ip_str) ||
+		    !cJSON_AddStringToObject(o, "cgroup", pod->cgroup) ||
+		    !cJSON_AddStringToObject(o, "hostIface", pod->iface) ||
+		    !cJSON_AddStringToObject(o, "netns", pod->netns) ||
+		    !cJSON_AddStringToObject(o, "serviceAccount", pod->service_account) ||
+		    !(labels = cJSON_AddObjectToObject(o, "labels")))
+			goto out;
+		for (size_t l = 0; pod->labels && l < pod->labels->n; l++) {
+			if (!cJSON_AddStringToObject(labels, pod->labels->items[l].key,
+						     pod->labels->items[l].value))
+				goto out;
+		}
+	}
+	for (size_t i = 0; i < p->nservices; i++) {
+		if (!cJSON_AddStringToObject(ips, p->services[i].key, p->services[i].ip))
+			goto out;
+	}
+	text = cJSON_Print(root);
+	if (!text)
+		goto out;
+	cluster_path(c, path, sizeof(path), "runtime/pods.json");
+	ret = write_file_atomic(path, text);
+out:
+	free(text);
+	cJSON_Delete(root);
+	return ret;
+}
+
+cJSON *plan_read_pods_json(const struct ctl_cluster *c)
+{
+	char path[PATH_MAX];
+	char *text;
+	cJSON *root;
+
+	cluster_path(c, path, sizeof(path), "runtime/pods.json");
+	text = read_file(path, NULL);
+	if (!text)
+		return NULL;
+	root = cJSON_Parse(text);
+	free(text);
+	if (!root || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "pods"))) {
+		cJSON_Delete(root);
+		errno = EINVAL;
+		return NULL;
+	}
+	return root;
+}
+
+static const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name)
+{
+	char key[512];
+
+	str_fmt(key, sizeof(key), "%s/%s", ns, name);
+	for (size_t i = 0; i < p->nservices; i++) {
+		if (!strcmp(p->services[i].key, key))
+			return p->services[i].ip;
+	}
+	return NULL;
+}
+
+/* The hosts file of one pod: what cluster DNS would answer it. */
+static int plan_hosts_text(const struct ctl_plan *p, const struct config *cfg,
+			   const struct ctl_pod *pod, char **out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return -errno;
+	fprintf(f, "# written by ambitctl local up: services of the local cluster\n");
+	fprintf(f, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+	fprintf(f, "%s\t%s\n", pod->ip_str, pod->name);
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		const struct config_service *s = &cfg->services[i];
+		const char *ns = s->meta.namespace, *name = s->meta.name;
+		const char *vip = plan_vip(p, ns, name);
+
+		if (!vip)
+			continue;
+		if (!strcmp(ns, pod->namespace))
+			fprintf(f, "%s\t%s %s.%s %s.%s.svc %s.%s.svc.cluster.local\n", vip, name,
+				name, ns, name, ns, name, ns);
+		else
+			fprintf(f, "%s\t%s.%s %s.%s.svc %s.%s.svc.cluster.local\n", vip, name, ns,
+				name, ns, name, ns);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*out = buf;
+	return 0;
+}
+
+int plan_write_hosts(const struct ctl_plan *p, const struct config *cfg)
+{
+	for (size_t i = 0; i < p->npods; i++) {
+		char dir[PATH_MAX], path[PATH_MAX + 8];
+		char *text = NULL;
+		int ret;
+
+		str_fmt(dir, sizeof(dir), "/etc/netns/%s", p->pods[i].netns);
+		ret = mkdir_p(dir, 0755);
+		if (!ret)
+			ret = plan_hosts_text(p, cfg, &p->pods[i], &text);
+		if (!ret) {
+			str_fmt(path, sizeof(path), "%s/hosts", dir);
+			ret = write_file_atomic(path, text);
+		}
+		free(text);
+		if (ret) {
+			fprintf(stderr, "ambitctl: hosts file of %s: %s\n", p->pods[i].netns,
+				strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}

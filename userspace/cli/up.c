@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * `ambitctl local up`: the routed topology of docs/INTERNALS.md, then the node components, then
+ * the pods. Any failure tears everything down with the same code as `local down`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ambit/datapath.h"
+#include "ambit/ipc.h"
+#include "ctl.h"
+
+int state_copy_tree(const char *src, const char *dst_dir);
+
+static int sysctl_in(const char *netns, const char *const *kv)
+{
+	int saved, ret;
+
+	ret = netns_enter(netns, &saved);
+	if (ret)
+		return ret;
+	for (size_t i = 0; kv[i] && !ret; i += 2) {
+		ret = sysctl_write(kv[i], kv[i + 1]);
+		if (ret)
+			fprintf(stderr, "ambitctl: %s: sysctl %s=%s: %s\n", netns, kv[i], kv[i + 1],
+				strerror(-ret));
+	}
+	netns_leave(saved);
+	return ret;
+}
+
+#define TRY(expr)                                                                                \
+	do {                                                                                     \
+		int __r = (expr);                                                                \
+		if (__r)                                                                         \
+			return __r < 0 ? __r : -EIO;                                             \
+	} while (0)
+
+static int up_fabric(const struct ctl_cluster *c, char *fabric)
+{
+	TRY(RUN("ip", "netns", "add", fabric));
+	TRY(RUN("ip", "-n", fabric, "link", "set", "lo", "up"));
+	TRY(RUN("ip", "-n", fabric, "link", "add", "br0", "type", "bridge"));
+	TRY(RUN("ip", "-n", fabric, "addr", "add", "10.99.0.1/24", "dev", "br0"));
+	TRY(RUN("ip", "-n", fabric, "link", "set", "br0", "up"));
+	return 0;
+}
+
+static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *fabric)
+{
+	char port[16], addr[32];
+	const char *kv[] = {"net.ipv4.ip_forward", "1", "net.ipv4.conf.all.rp_filter", "0",
+			    "net.ipv4.conf.default.rp_filter", "0", "net.ipv4.conf.eth0.rp_filter",
+			    "0", "net.ipv4.conf.lo.rp_filter", "0", NULL};
+	char *ns = (char *)n->netns;
+
+	str_fmt(port, sizeof(port), "n%d", n->index);
+	str_fmt(addr, sizeof(addr), "%s/24", n->ip);
+	TRY(RUN("ip", "netns", "add", ns));
+	TRY(RUN("ip", "-n", fabric, "link", "add", port, "type", "veth", "peer", "name", "eth0",
+		"netns", ns));
+	TRY(RUN("ip", "-n", fabric, "link", "set", port, "master", "br0", "up"));
+	TRY(RUN("ip", "-n", ns, "link", "set", "lo", "up"));
+	TRY(RUN("ip", "-n", ns, "addr", "add", "169.254.1.1/32", "dev", "lo"));
+	TRY(RUN("ip", "-n", ns, "addr", "add", addr, "dev", "eth0"));
+	TRY(RUN("ip", "-n", ns, "link", "set", "eth0", "up"));
+	TRY(sysctl_in(ns, kv));
+	for (int i = 0; i < c->nnodes; i++) {
+		const struct ctl_node *o = &c->nodes[i];
+
+		if (o == n)
+			continue;
+		TRY(RUN("ip", "-n", ns, "route", "add", (char *)o->pod_cidr, "via", (char *)o->ip,
+			"dev", "eth0"));
+	}
+	TRY(mkdir_p(n->system_cg, 0755));
+	TRY(mkdir_p(n->cgroup, 0755));
+	return 0;
+}
+
+static int up_pod(const struct ctl_pod *p)
+{
+	char *node = (char *)p->node->netns, *pod = (char *)p->netns, *ifc = (char *)p->iface;
+	char addr[32], k1[96], k2[96];
+	const char *pod_kv[] = {"net.ipv4.conf.all.rp_filter", "0",
+				"net.ipv4.conf.default.rp_filter", "0",
+				"net.ipv4.conf.eth0.rp_filter", "0", NULL};
+	const char *node_kv[] = {k1, "1", k2, "0", NULL};
+
+	str_fmt(addr, sizeof(addr), "%s/32", p->ip_str);
+	str_fmt(k1, sizeof(k1), "net.ipv4.conf.%s.proxy_arp", p->iface);
+	str_fmt(k2, sizeof(k2), "net.ipv4.conf.%s.rp_filter", p->iface);
+	TRY(RUN("ip", "netns", "add", pod));
+	TRY(RUN("ip", "-n", node, "link", "add", ifc, "type", "veth", "peer", "name", "eth0",
+		"netns", pod));
+	TRY(RUN("ip", "-n", pod, "link", "set", "lo", "up"));
+	TRY(RUN("ip", "-n", pod, "addr", "add", addr, "dev", "eth0"));
+	TRY(RUN("ip", "-n", pod, "link", "set", "eth0", "up"));
+	TRY(RUN("ip", "-n", pod, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link"));
+	TRY(RUN("ip", "-n", pod, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0"));
+	TRY(sysctl_in(pod, pod_kv));
+	TRY(RUN("ip", "-n", node, "link", "set", ifc, "up"));
+	TRY(sysctl_in(node, node_kv));
+	TRY(RUN("ip", "-n", node, "route", "add", addr, "dev", ifc, "scope", "link"));
+	TRY(mkdir_p(p->cgroup, 0755));
+	TRY(mkdir_p(p->pod_dir, 0755));
+	return 0;
+}
+
+/* Child side of a spawn: cgroup first, so nothing it forks can escape the cgroup. */
+static void spawn_child(const char *cgroup, const char *netns, const char *log, const char *cwd,
+			char *const argv[])
+{
+	char path[PATH_MAX + 32], pid[32];
+	int fd;
+
+	str_fmt(path, sizeof(path), "%s/cgroup.procs", cgroup);
+	str_fmt(pid, sizeof(pid), "%d\n", getpid());
+	if (write_file(path, pid)) {
+		dprintf(STDERR_FILENO, "ambitctl: join %s failed\n", cgroup);
+		_exit(126);
+	}
+	if (netns) {
+		int saved;
+		if (netns_enter(netns, &saved)) {
+			dprintf(STDERR_FILENO, "ambitctl: enter netns %s failed\n", netns);
+			_exit(126);
+		}
+		close(saved);
+	}
+	setsid();
+	fd = open("/dev/null", O_RDONLY);
+	if (fd >= 0)
+		dup2(fd, STDIN_FILENO);
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd < 0)
+		_exit(126);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (chdir(cwd && *cwd ? cwd : "/") < 0)
+		dprintf(STDERR_FILENO, "ambitctl: chdir %s: %s\n", cwd, strerror(errno));
+	signal(SIGPIPE, SIG_DFL);
+	execvp(argv[0], argv);
+	dprintf(STDERR_FILENO, "ambitctl: exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+int proc_start_component(const struct ctl_cluster *c, const struct ctl_node *n, bool agent)
+{
+	const char *what = agent ? "agent" : "ztunnel";
+	char store[8192], log[PATH_MAX], pidf[PATH_MAX], pidtxt[32];
+	char *argv[40];
+	pid_t pid;
+	int ret;
+
+	ret = agent ? cluster_agent_argv(c, n, store, sizeof(store), argv, 40)
+		    : cluster_ztunnel_argv(c, n, store, sizeof(store), argv, 40);
+	if (ret)
+		return ret;
+	if (access(argv[0], X_OK) < 0) {
+		ret = -errno;
+		fprintf(stderr, "ambitctl: %s: %s (build it with make)\n", argv[0], strerror(-ret));
+		return ret;
+	}
+	cluster_path(c, log, sizeof(log), "logs/%s-%s.log", n->name, what);
+	cluster_path(c, pidf, sizeof(pidf), "%s/%s.pid", n->name, what);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		spawn_child(n->system_cg, n->netns, log, "/", argv);
+	str_fmt(pidtxt, sizeof(pidtxt), "%d\n", (int)pid);
+	return write_file_atomic(pidf, pidtxt);
+}
+
+static int component_alive(const struct ctl_cluster *c, const struct ctl_node *n, bool agent)
+{
+	char pidf[PATH_MAX];
+
+	cluster_path(c, pidf, sizeof(pidf), "%s/%s.pid", n->name, agent ? "agent" : "ztunnel");
+	int pid = read_pid_file(pidf);
+	/* A zombie child of ours still answers kill(0): reap it to see that it died. */
+	if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid)
+		return false;
+	return pid_alive(pid);
+}
+
+int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool agent)
+{
+	struct timespec start, now;
+	char *reply = NULL;
+	int ret = -ETIMEDOUT;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		if (agent) {
+			ret = ipc_request(n->socket, "{\"op\":\"get\",\"what\":\"status\"}", &reply);
+			bool ok = !ret && reply && strstr(reply, "\"ok\":true");
+			free(reply);
+			reply = NULL;
+			if (ok)
+				return 0;
+		} else {
+			ret = http_get_in_netns(n->netns, 15021, "/healthz/ready", NULL);
+			if (ret == 200)
+				return 0;
+		}
+		if (!component_alive(c, n, agent)) {
+			fprintf(stderr, "ambitctl: %s %s exited; see %s/logs/%s-%s.log\n", n->name,
+				agent ? "agent" : "ztunnel", c->run_dir, n->name,
+				agent ? "agent" : "ztunnel");
+			return -ESRCH;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= CTL_READY_TIMEOUT_S) {
+			fprintf(stderr, "ambitctl: %s %s not ready after %ds (last: %d)\n", n->name,
+				agent ? "agent" : "ztunnel", CTL_READY_TIMEOUT_S, ret);
+			return -ETIMEDOUT;
+		}
+		usleep(100 * 1000);
+	}
+}
+
+static int start_pod(const struct ctl_cluster *c, const struct ctl_pod *p)
+{
+	char log[PATH_MAX];
+	char *argv[256];
+	size_t n = 0;
+	pid_t pid;
+	static char *const idle[] = {"sleep", "infinity", NULL};
+	char *const *cmd = p->command ? p->command : idle;
+
+	argv[n++] = "ip";
+	argv[n++] = "netns";
+	argv[n++] = "exec";
+	argv[n++] = (char *)p->netns;
+	for (size_t i = 0; cmd[i]; i++) {
+		if (n + 1 >= sizeof(argv) / sizeof(argv[0]))
+			return -E2BIG;
+		argv[n++] = cmd[i];
+	}
+	argv[n] = NULL;
+	cluster_path(c, log, sizeof(log), "logs/%s_%s.log", p->namespace, p->name);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		setenv("POD_NAME", p->name, 1);
+		setenv("POD_NAMESPACE", p->namespace, 1);
+		setenv("POD_IP", p->ip_str, 1);
+		setenv("NODE_NAME", p->node->name, 1);
+		setenv("AMBIT_POD_DIR", p->pod_dir, 1);
+		spawn_child(p->cgroup, NULL, log, c->src_dir, argv);
+	}
+	return 0;
+}
+
+static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
+{
+	printf("cluster %s is up (%s)\n", c->name, c->run_dir);
+	printf("nodes:\n");
+	for (int i = 0; i < c->nnodes; i++)
+		printf("  %-8s %-12s pods %s  netns %s\n", c->nodes[i].name, c->nodes[i].ip,
+		       c->nodes[i].pod_cidr, c->nodes[i].netns);
+	printf("pods:\n");
+	for (size_t i = 0; i < p->npods; i++)
+		printf("  %-30s %-12s %s\n", p->pods[i].name, p->pods[i].ip_str,
+		       p->pods[i].node->name);
+	printf("services:\n");
+	for (size_t i = 0; i < p->nservices; i++)
+		printf("  %-30s %s\n", p->services[i].key, p->services[i].ip);
+}
+
+static int up_dirs(const struct ctl_cluster *c)
+{
+	const char *sub[] = {"state", "runtime", "logs", "ca", "pods"};
+	char path[PATH_MAX];
+
+	TRY(mkdir_p(c->run_dir, 0755));
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		cluster_path(c, path, sizeof(path), "%s", sub[i]);
+		TRY(mkdir_p(path, i == 3 ? 0700 : 0755));
+	}
+	for (int i = 0; i < c->nnodes; i++) {
+		cluster_path(c, path, sizeof(path), "%s", c->nodes[i].name);
+		TRY(mkdir_p(path, 0700));
+	}
+	return 0;
+}
+
+static int up_all(struct ctl_cluster *c, const struct ctl_plan *p, const struct config *cfg,
+		  const char *dir)
+{
+	char fabric[CTL_NAME_MAX * 2], state[PATH_MAX];
+	int ret;
+
+	TRY(up_dirs(c));
+	TRY(cluster_save(c));
+	cluster_path(c, state, sizeof(state), "state");
+	TRY(state_copy_tree(dir, state));
+	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
+	TRY(up_fabric(c, fabric));
+	for (int i = 0; i < c->nnodes; i++)
+		TRY(up_node(c, &c->nodes[i], fabric));
+	for (size_t i = 0; i < p->npods; i++) {
+		ret = up_pod(&p->pods[i]);
+		if (ret) {
+			fprintf(stderr, "ambitctl: pod %s/%s: setup failed\n", p->pods[i].namespace,
+				p->pods[i].name);
+			return ret;
+		}
+	}
+	TRY(plan_write_hosts(p, cfg));
+	TRY(plan_write_pods_json(p, c));
+	for (int i = 0; i < c->nnodes; i++)
+		TRY(proc_start_component(c, &c->nodes[i], true));
+	for (int i = 0; i < c->nnodes; i++)
+		TRY(proc_wait_ready(c, &c->nodes[i], true));
+	for (int i = 0; i < c->nnodes; i++)
+		TRY(proc_start_component(c, &c->nodes[i], false));
+	for (int i = 0; i < c->nnodes; i++)
+		TRY(proc_wait_ready(c, &c->nodes[i], false));
+	for (size_t i = 0; i < p->npods; i++)
+		TRY(start_pod(c, &p->pods[i]));
+	return 0;
+}
+
+int local_up(const struct ctl_opts *o, const char *dir, int nnodes)
+{
+	struct ctl_cluster c;
+	struct ctl_plan plan = {0};
+	struct config cfg;
+	char path[PATH_MAX];
+	int ret;
+
+	ret = cluster_init(&c, o->cluster, nnodes);
+	if (ret)
+		return ret;
+	if (!realpath(dir, c.src_dir)) {
+		ret = -errno;
+		fprintf(stderr, "ambitctl: %s: %s\n", dir, strerror(-ret));
+		return ret;
+	}
+	cluster_path(&c, path, sizeof(path), "cluster.json");
+	if (access(c.run_dir, F_OK) == 0) {
+		fprintf(stderr, "ambitctl: cluster %s already exists (%s); run `ambitctl local down "
+				"--name %s` first\n",
+			c.name, c.run_dir, c.name);
+		return -EEXIST;
+	}
+	config_init(&cfg);
+	/* Every diagnostic is printed before the host is touched. */
+	ret = load_manifests(&cfg, c.src_dir);
+	if (!ret)
+		ret = plan_build(&plan, &c, &cfg);
+	if (!ret)
+		ret = bpffs_ensure_mounted();
+	if (ret)
+		goto out;
+	ret = up_all(&c, &plan, &cfg, c.src_dir);
+	if (ret) {
+		fprintf(stderr, "ambitctl: local up failed (%s); tearing down\n", strerror(-ret));
+		local_down(c.name, true);
+		goto out;
+	}
+	print_summary(&c, &plan);
+out:
+	plan_free(&plan);
+	config_free(&cfg);
+	return ret;
+}
