@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "ambit/log.h"
+#include "ambit/snapshot.h"
+#include "agent.h"
+
+static int env_ifindex(const char *name, void *ctx)
+{
+	return (int)if_nametoindex(name);
+}
+
+static uint64_t env_cgroup_id(const char *path, void *ctx)
+{
+	uint64_t id = cgroup_id_of(path);
+
+	if (!id)
+		pr_debug("cgroup id of %s: %s", path, strerror(errno));
+	return id;
+}
+
+static int issue_cb(void *ctx, const char *id, long lifetime_s, struct ca_issued *out)
+{
+	return ca_issue(ctx, id, lifetime_s, out);
+}
+
+/* Reads a whole fixed-size map (4- or 8-byte keys) as it is in the kernel now. */
+static int read_map(struct agent *a, const char *name, size_t ksz, size_t vsz,
+		    struct dp_entry **out, size_t *n)
+{
+	uint64_t key = 0, next = 0;
+	struct dp_entry *arr = NULL;
+	size_t cap = 0;
+	void *prev = NULL;
+	int fd;
+
+	*out = NULL;
+	*n = 0;
+	fd = datapath_map_fd(a->dp, name);
+	if (fd < 0)
+		return fd;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct dp_entry e = {0};
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, e.val) < 0)
+			continue; /* deleted under us (an LRU or another writer): nothing to diff */
+		if (ksz == 4) {
+			uint32_t k32;
+
+			memcpy(&k32, &key, sizeof(k32));
+			e.key = k32;
+		} else {
+			e.key = key;
+		}
+		if (*n == cap) {
+			struct dp_entry *p;
+
+			cap = cap ? cap * 2 : 64;
+			p = realloc(arr, cap * sizeof(*p));
+			if (!p) {
+				free(arr);
+				return -ENOMEM;
+			}
+			arr = p;
+		}
+		arr[(*n)++] = e;
+		next = 0;
+	}
+	(void)vsz;
+	*out = arr;
+	return 0;
+}
+
+/* The services map's keys, with the backends we know we wrote for them. */
+static int read_services(struct agent *a, struct dp_service **out, size_t *n)
+{
+	struct ambit_addr key = {0}, next = {0};
+	struct dp_service *arr = NULL;
+	void *prev = NULL;
+	size_t cap = 0;
+	int fd;
+
+	*out = NULL;
+	*n = 0;
+	fd = datapath_map_fd(a->dp, "services");
+	if (fd < 0)
+		return fd;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct dp_service s = {.vip = next.ip, .port = ntohs(next.port)};
+
+		key = next;
+		prev = &key;
+		for (size_t i = 0; i < a->n_applied_svcs; i++) {
+			const struct dp_service *k = &a->applied_svcs[i];
+
+			if (k->vip == s.vip && k->port == s.port && k->known) {
+				/* Borrowed: this array is freed shallowly. */
+				s.n = k->n;
+				s.backends = k->backends;
+				s.known = true;
+			}
+		}
+		if (*n == cap) {
+			struct dp_service *p;
+
+			cap = cap ? cap * 2 : 64;
+			p = realloc(arr, cap * sizeof(*p));
+			if (!p) {
+				free(arr);
+				return -ENOMEM;
+			}
+			arr = p;
+		}
+		arr[(*n)++] = s;
+	}
+	*out = arr;
+	return 0;
+}
+
+static const char *ipstr(uint32_t ip, char *buf)
+{
+	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
+}
+
+static void apply_failed(struct agent *a, const char *what, uint64_t key, int err)
+{
+	a->apply_errors++;
+	pr_err("datapath: %s %llu: %s", what, (unsigned long long)key, strerror(-err));
+}
+
+static int diff_map(struct agent *a, const char *name, size_t ksz, size_t vsz,
+		    const struct dp_entry *want, size_t nwant, struct dp_diff *d)
+{
+	struct dp_entry *cur;
+	size_t ncur;
+	int err;
+
+	err = read_map(a, name, ksz, vsz, &cur, &ncur);
+	if (err) {
+		pr_err("datapath: reading map %s: %s", name, strerror(-err));
+		a->apply_errors++;
+		memset(d, 0, sizeof(*d));
+		return err;
+	}
+	err = dp_diff_compute(cur, ncur, want, nwant, d);
+	free(cur);
+	return err;
+}
+
+static void apply_services(struct agent *a, const struct desired *next)
+{
+	struct dp_service_diff sd;
+	struct dp_service *cur, *applied;
+	size_t ncur;
+	int err;
+
+	if (read_services(a, &cur, &ncur)) {
+		pr_err("datapath: cannot read the services map");
+		a->apply_errors++;
+		return;
+	}
+	err = dp_service_diff_compute(cur, ncur, next->services, next->n_services, &sd);
+	free(cur);
+	if (err)
+		return;
+	applied = dp_services_dup(next->services, next->n_services);
+	for (size_t i = 0; i < sd.n_set; i++) {
+		const struct dp_service *s = sd.set[i];
+		struct ambit_backend *be = calloc(s->n ? s->n : 1, sizeof(*be));
+		char ip[INET_ADDRSTRLEN];
+
+		err = -ENOMEM;
+		if (be) {
+			for (uint32_t j = 0; j < s->n; j++) {
+				be[j].ip = s->backends[j].ip;
+				be[j].port = htons(s->backends[j].port);
+			}
+			err = datapath_set_service(a->dp, s->vip, s->port, be, s->n);
+			free(be);
+		}
+		if (!err) {
+			pr_info("service %s:%u -> %u backend(s)", ipstr(s->vip, ip), s->port, s->n);
+			continue;
+		}
+		apply_failed(a, "set service port", s->port, err);
+		/* Forget what we believed about it so the next reconcile writes it again. */
+		for (size_t j = 0; applied && j < next->n_services; j++)
+			if (applied[j].vip == s->vip && applied[j].port == s->port)
+				applied[j].known = false;
+	}
+	for (size_t i = 0; i < sd.n_del; i++) {
+		char ip[INET_ADDRSTRLEN];
+
+		err = datapath_del_service(a->dp, sd.del[i].vip, sd.del[i].port);
+		if (err && err != -ENOENT)
+			apply_failed(a, "delete service port", sd.del[i].port, err);
+		else
+			pr_info("service %s:%u removed", ipstr(sd.del[i].vip, ip), sd.del[i].port);
+	}
+	dp_service_diff_free(&sd);
+	dp_services_free(a->applied_svcs, a->n_applied_svcs);
+	a->applied_svcs = applied;
+	a->n_applied_svcs = applied ? next->n_services : 0;
+}
+
+static void apply_maps(struct agent *a, const struct desired *next)
+{
+	struct dp_diff wl, en, ifc;
+	int err;
+
+	diff_map(a, "workloads", 4, sizeof(struct ambit_workload), next->workloads,
+		 next->n_workloads, &wl);
+	diff_map(a, "enrolled_cgrp", 8, sizeof(struct ambit_enrolled), next->enrolled,
+		 next->n_enrolled, &en);
+	diff_map(a, "pod_ifaces", 4, sizeof(struct ambit_iface), next->ifaces, next->n_ifaces,
+		 &ifc);
+
+	/* Unenroll first and delete workloads last: capture never points at a missing entry. */
+	for (size_t i = 0; i < en.n_del; i++)
+		if ((err = datapath_del_enrolled(a->dp, en.del[i])) && err != -ENOENT)
+			apply_failed(a, "delete enrolled cgroup", en.del[i], err);
+	for (size_t i = 0; i < wl.n_set; i++) {
+		struct ambit_workload v;
+
+		memcpy(&v, wl.set[i].val, sizeof(v));
+		if ((err = datapath_set_workload(a->dp, (uint32_t)wl.set[i].key, &v)))
+			apply_failed(a, "set workload", wl.set[i].key, err);
+	}
+	for (size_t i = 0; i < ifc.n_set; i++) {
+		struct ambit_iface v;
+
+		memcpy(&v, ifc.set[i].val, sizeof(v));
+		if ((err = datapath_set_iface(a->dp, (int)ifc.set[i].key, v.pod_ip)))
+			apply_failed(a, "set pod iface", ifc.set[i].key, err);
+	}
+	for (size_t i = 0; i < en.n_set; i++) {
+		struct ambit_enrolled v;
+
+		memcpy(&v, en.set[i].val, sizeof(v));
+		if ((err = datapath_set_enrolled(a->dp, en.set[i].key, v.pod_ip)))
+			apply_failed(a, "set enrolled cgroup", en.set[i].key, err);
+	}
+	apply_services(a, next);
+	for (size_t i = 0; i < ifc.n_del; i++)
+		if ((err = datapath_del_iface(a->dp, (int)ifc.del[i])) && err != -ENOENT)
+			apply_failed(a, "delete pod iface", ifc.del[i], err);
+	for (size_t i = 0; i < wl.n_del; i++)
+		if ((err = datapath_del_workload(a->dp, (uint32_t)wl.del[i])) && err != -ENOENT)
+			apply_failed(a, "delete workload", wl.del[i], err);
+	pr_debug("datapath diff: workloads +%zu -%zu, enrolled +%zu -%zu, ifaces +%zu -%zu",
+		 wl.n_set, wl.n_del, en.n_set, en.n_del, ifc.n_set, ifc.n_del);
+	dp_diff_free(&wl);
+	dp_diff_free(&en);
+	dp_diff_free(&ifc);
+}
+
+static bool tc_has(const struct agent *a, int ifindex)
+{
+	for (size_t i = 0; i < a->n_tc; i++)
+		if (a->tc_ifindexes[i] == ifindex)
+			return true;
+	return false;
+}
+
+/* Every local pod's veth gets the tc program, enrolled or not: anti-spoofing covers all. */
+static void apply_tc(struct agent *a, const struct desired *next)
+{
+	size_t k = 0;
+	int err;
+
+	for (size_t i = 0; i < a->n_tc; i++) {
+		bool keep = false;
+
+		for (size_t j = 0; j < next->n_local; j++)
+			keep |= next->local[j].ifindex == a->tc_ifindexes[i];
+		if (keep) {
+			a->tc_ifindexes[k++] = a->tc_ifindexes[i];
+			continue;
+		}
+		err = datapath_detach_tc(a->dp, a->tc_ifindexes[i]);
+		if (err && err != -ENODEV && err != -ENOENT && err != -EINVAL)
+			pr_warn("tc detach from ifindex %d: %s", a->tc_ifindexes[i], strerror(-err));
+	}
+	a->n_tc = k;
+	for (size_t j = 0; j < next->n_local; j++) {
+		const struct desired_local_pod *lp = &next->local[j];
+		int *p;
+
+		if (!lp->ifindex || tc_has(a, lp->ifindex))
+			continue;
+		err = datapath_attach_tc(a->dp, lp->ifindex);
+		if (err) {
+			a->apply_errors++;
+			pr_err("pod %s: tc attach on %s (ifindex %d): %s", lp->uid, lp->host_iface,
+			       lp->ifindex, strerror(-err));
+			continue;
+		}
+		p = realloc(a->tc_ifindexes, (a->n_tc + 1) * sizeof(*p));
+		if (!p)
+			continue; /* attached anyway; we only forget to detach it later */
+		a->tc_ifindexes = p;
+		a->tc_ifindexes[a->n_tc++] = lp->ifindex;
+		pr_info("pod %s: tc attached on %s (ifindex %d)", lp->uid, lp->host_iface,
+			lp->ifindex);
+	}
+}
+
+static bool has_warning(const struct desired *d, const char *w)
+{
+	for (size_t i = 0; i < d->n_warnings; i++)
+		if (strcmp(d->warnings[i], w) == 0)
+			return true;
+	return false;
+}
+
+static const struct snap_service *find_svc(const struct desired *d, const struct snap_service *s)
+{
+	for (size_t i = 0; i < d->n_snap_services; i++)
+		if (strcmp(d->snap_services[i].name, s->name) == 0 &&
+		    strcmp(d->snap_services[i].namespace, s->namespace) == 0)
+			return &d->snap_services[i];
+	return NULL;
+}
+
+static bool svc_equal(const struct snap_service *x, const struct snap_service *y)
+{
+	if (x->vip != y->vip || x->nports != y->nports || x->nendpoints != y->nendpoints)
+		return false;
+	for (size_t i = 0; i < x->nports; i++)
+		if (x->ports[i].port != y->ports[i].port ||
+		    x->ports[i].target_port != y->ports[i].target_port)
+			return false;
+	return !x->nendpoints ||
+	       memcmp(x->endpoints, y->endpoints, x->nendpoints * sizeof(*x->endpoints)) == 0;
+}
+
+/* Says at info level what changed for people reading the node's log. */
+static void log_changes(const struct agent *a, const struct desired *next)
+{
+	static const struct desired empty;
+	const struct desired *cur = a->have_cur ? &a->cur : &empty;
+	char ip[INET_ADDRSTRLEN];
+
+	for (size_t i = 0; i < next->n_warnings; i++)
+		if (!has_warning(cur, next->warnings[i]))
+			pr_warn("%s", next->warnings[i]);
+	for (size_t i = 0; i < next->n_local; i++) {
+		const struct desired_local_pod *lp = &next->local[i];
+		const struct desired_local_pod *old = desired_local_pod(cur, lp->uid);
+
+		if (old && old->enrolled == lp->enrolled && old->ifindex == lp->ifindex &&
+		    old->cgroup_id == lp->cgroup_id)
+			continue;
+		pr_info("pod %s (%s): %s, identity %s, cgroup id %llu, iface %s (ifindex %d)",
+			lp->uid, ipstr(lp->ip, ip), lp->enrolled ? "enrolled" : "not enrolled",
+			lp->identity, (unsigned long long)lp->cgroup_id,
+			lp->host_iface ? lp->host_iface : "-", lp->ifindex);
+	}
+	for (size_t i = 0; i < cur->n_local; i++)
+		if (!desired_local_pod(next, cur->local[i].uid))
+			pr_info("pod %s: gone from this node", cur->local[i].uid);
+	for (size_t i = 0; i < next->n_snap_services; i++) {
+		const struct snap_service *s = &next->snap_services[i];
+		const struct snap_service *old = find_svc(cur, s);
+
+		if (!old || !svc_equal(old, s))
+			pr_info("service %s/%s: VIP %s, %zu port(s), %zu endpoint(s)", s->namespace,
+				s->name, ipstr(s->vip, ip), s->nports, s->nendpoints);
+	}
+	for (size_t i = 0; i < cur->n_snap_services; i++)
+		if (!find_svc(next, &cur->snap_services[i]))
+			pr_info("service %s/%s: removed", cur->snap_services[i].namespace,
+				cur->snap_services[i].name);
+}
+
+/* Fills @s borrowing everything from the agent; never snapshot_free it. */
+static int snapshot_view(const struct agent *a, struct snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->version = a->version;
+	s->node = (char *)a->opts.node;
+	s->node_ip = a->opts.node_ip;
+	s->trust_domain = (char *)a->opts.trust_domain;
+	s->root_pem = (char *)ca_root_pem(a->ca);
+	s->n_workloads = a->cur.n_snap_workloads;
+	s->workloads = a->cur.snap_workloads;
+	s->n_services = a->cur.n_snap_services;
+	s->services = a->cur.snap_services;
+	s->n_certs = a->certs.n;
+	if (!a->certs.n)
+		return 0;
+	s->certs = calloc(a->certs.n, sizeof(*s->certs));
+	if (!s->certs)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->certs.n; i++) {
+		const struct cert_entry *e = &a->certs.items[i];
+
+		s->certs[i].identity = e->identity;
+		s->certs[i].cert_pem = e->issued.cert_pem;
+		s->certs[i].key_pem = e->issued.key_pem;
+		s->certs[i].not_before = e->issued.not_before;
+		s->certs[i].not_after = e->issued.not_after;
+	}
+	return 0;
+}
+
+/* Encodes the current state and publishes it under a new version if anything changed. */
+static void publish(struct agent *a)
+{
+	struct snapshot s;
+	char *json;
+
+	if (snapshot_view(a, &s))
+		goto nomem;
+	json = snapshot_encode(&s);
+	if (!json)
+		goto nomem_s;
+	if (a->snap_json && strcmp(json, a->snap_json) == 0) {
+		free(json);
+		free(s.certs);
+		return;
+	}
+	free(json);
+	s.version = ++a->version;
+	json = snapshot_encode(&s);
+	free(s.certs);
+	if (!json)
+		goto nomem;
+	free(a->snap_json);
+	a->snap_json = json;
+	pr_info("snapshot version %llu: %zu workload(s), %zu service(s), %zu certificate(s)",
+		(unsigned long long)a->version, a->cur.n_snap_workloads, a->cur.n_snap_services,
+		a->certs.n);
+	if (a->srv && server_publish(a->srv, json, strlen(json)))
+		pr_err("snapshot version %llu: cannot publish: out of memory",
+		       (unsigned long long)a->version);
+	return;
+nomem_s:
+	free(s.certs);
+nomem:
+	pr_err("snapshot: cannot encode: %s", strerror(errno ? errno : ENOMEM));
+}
+
+static void sync_certs(struct agent *a)
+{
+	bool changed;
+
+	if (cert_store_sync(&a->certs, a->cur.identities, a->cur.n_identities, time(NULL),
+			    issue_cb, a->ca, &changed))
+		pr_err("certificates: out of memory; retrying later");
+}
+
+static void load_inputs(struct agent *a)
+{
+	struct runtime rt;
+	struct rt_cluster cl;
+	char err[512] = "";
+	bool changed;
+	int ret;
+
+	ret = confstore_reload(&a->conf, a->opts.state_dir, &changed);
+	if (ret)
+		pr_err("state directory %s: %s; keeping the last good config", a->opts.state_dir,
+		       strerror(-ret));
+	ret = runtime_load(a->opts.runtime_path, &rt, err, sizeof(err));
+	if (ret) {
+		runtime_free(&rt);
+		if (strcmp(err, a->rt_error) != 0)
+			pr_err("%s: %s; keeping the last good pod list", a->opts.runtime_path, err);
+		snprintf(a->rt_error, sizeof(a->rt_error), "%s: %s", a->opts.runtime_path, err);
+	} else {
+		runtime_free(&a->rt);
+		a->rt = rt;
+		a->rt_error[0] = '\0';
+	}
+	/* cluster.json is optional (Kubernetes has no such file); remote node IPs need it. */
+	if (runtime_cluster_load(a->opts.cluster_path, &cl, err, sizeof(err)) == 0) {
+		runtime_cluster_free(&a->cluster);
+		a->cluster = cl;
+	} else {
+		runtime_cluster_free(&cl);
+	}
+}
+
+void agent_reconcile(struct agent *a)
+{
+	struct desired_env env = {
+		.node = a->opts.node,
+		.node_ip = a->opts.node_ip,
+		.trust_domain = a->opts.trust_domain,
+		.cluster = &a->cluster,
+		.ifindex_of = env_ifindex,
+		.cgroup_id_of = env_cgroup_id,
+	};
+	struct desired next;
+	struct config view;
+	int err;
+
+	load_inputs(a);
+	err = confstore_view(&a->conf, &view);
+	if (!err)
+		err = desired_compute(&view, &a->rt, &env, &next);
+	confstore_view_free(&view);
+	if (err) {
+		desired_free(&next);
+		pr_err("reconcile: cannot compute the desired state: %s; retrying on the next "
+		       "change", strerror(-err));
+		return;
+	}
+	a->apply_errors = 0;
+	log_changes(a, &next);
+	apply_maps(a, &next);
+	apply_tc(a, &next);
+	desired_free(&a->cur);
+	a->cur = next;
+	a->have_cur = true;
+	sync_certs(a);
+	publish(a);
+	if (a->apply_errors)
+		pr_warn("reconcile: %u datapath operation(s) failed; retried on the next change",
+			a->apply_errors);
+}
+
+void agent_renew_certs(struct agent *a)
+{
+	sync_certs(a);
+	publish(a);
+}
+
+time_t agent_next_cert_deadline(const struct agent *a)
+{
+	return cert_store_next_deadline(&a->certs);
+}
+
+char *agent_get(void *ctx, const char *what, char *err, size_t errlen)
+{
+	struct agent *a = ctx;
+	struct snapshot s;
+	char *json;
+
+	if (strcmp(what, "status") == 0) {
+		json = agent_status_json(a);
+		if (!json)
+			snprintf(err, errlen, "status: out of memory");
+		return json;
+	}
+	if (strcmp(what, "snapshot") != 0) {
+		snprintf(err, errlen, "unknown \"what\" (want \"snapshot\" or \"status\")");
+		return NULL;
+	}
+	if (snapshot_view(a, &s)) {
+		snprintf(err, errlen, "snapshot: out of memory");
+		return NULL;
+	}
+	json = snapshot_encode_public(&s);
+	free(s.certs);
+	if (!json)
+		snprintf(err, errlen, "snapshot: cannot encode");
+	return json;
+}
+
+void agent_cleanup(struct agent *a)
+{
+	server_destroy(a->srv);
+	a->srv = NULL;
+	cert_store_free(&a->certs);
+	desired_free(&a->cur);
+	confstore_free(&a->conf);
+	runtime_free(&a->rt);
+	runtime_cluster_free(&a->cluster);
+	dp_services_free(a->applied_svcs, a->n_applied_svcs);
+	a->applied_svcs = NULL;
+	free(a->tc_ifindexes);
+	a->tc_ifindexes = NULL;
+	free(a->snap_json);
+	a->snap_json = NULL;
+	ca_destroy(a->ca);
+	a->ca = NULL;
+	datapath_close(a->dp);
+	a->dp = NULL;
+}

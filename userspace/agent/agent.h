@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's state and its reconcile step: config + runtime -> desired state -> BPF maps (as a
+ * diff against what the maps hold), tc attachments, certificates and the published snapshot.
+ * main.c owns the event loop; this file knows nothing about epoll except the server it feeds.
+ */
+#ifndef AMBIT_AGENT_AGENT_H
+#define AMBIT_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ambit/ca.h"
+#include "ambit/datapath.h"
+#include "certs.h"
+#include "confstore.h"
+#include "desired.h"
+#include "runtime.h"
+#include "server.h"
+
+struct agent_opts {
+	const char *node;
+	const char *node_ip_str;
+	uint32_t node_ip; /* network order */
+	const char *state_dir;
+	const char *runtime_path;
+	const char *ca_dir;
+	const char *pin_root;
+	const char *cgroup;
+	const char *socket;
+	const char *uplink; /* NULL: none */
+	const char *trust_domain;
+	char cluster_path[4096]; /* dirname(dirname(runtime))/cluster.json */
+};
+
+struct agent {
+	struct agent_opts opts;
+	struct datapath *dp;   /* owned */
+	struct ambit_ca *ca;   /* owned */
+	struct server *srv;    /* owned */
+	struct confstore conf;
+	struct runtime rt;     /* last good pods.json */
+	char rt_error[512];    /* why the current pods.json is not in force, or "" */
+	struct rt_cluster cluster;
+	struct desired cur;    /* what was last applied */
+	bool have_cur;
+	struct dp_service *applied_svcs; /* services as last written (backends known) */
+	size_t n_applied_svcs;
+	int *tc_ifindexes;     /* pod veths we attached tc to */
+	size_t n_tc;
+	int uplink_ifindex;
+	struct cert_store certs;
+	uint64_t version;
+	char *snap_json;       /* last published full encoding */
+	unsigned int apply_errors; /* map/tc failures of the last reconcile */
+};
+
+/* Full reconcile; never fails the process: problems are logged and retried next time. */
+void agent_reconcile(struct agent *a);
+/* Certificate renewal only (timer); republishes the snapshot when a certificate changed. */
+void agent_renew_certs(struct agent *a);
+/* The earliest certificate deadline (0: none). */
+time_t agent_next_cert_deadline(const struct agent *a);
+/* Answers a "get" request (server_ops.get). */
+char *agent_get(void *ctx, const char *what, char *err, size_t errlen);
+/* Frees the agent's memory; closes the datapath handle leaving pins and filters in force. */
+void agent_cleanup(struct agent *a);
+
+/* Status document (JSON text, malloc'd) of the agent view. NULL+errno. */
+char *agent_status_json(const struct agent *a);
+
+#endif

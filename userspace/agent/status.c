@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The agent view answered to {"op":"get","what":"status"} (ambitctl status, tests). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "agent.h"
+
+static bool add_ip(cJSON *o, const char *key, uint32_t ip)
+{
+	char buf[INET_ADDRSTRLEN];
+
+	return inet_ntop(AF_INET, &ip, buf, sizeof(buf)) && cJSON_AddStringToObject(o, key, buf);
+}
+
+static bool add_pod(cJSON *arr, const struct agent *a, const struct desired_local_pod *lp)
+{
+	const struct cert_entry *ce = lp->enrolled ? cert_store_find(&a->certs, lp->identity) : NULL;
+	cJSON *o = cJSON_CreateObject();
+	char id[24];
+
+	if (!o || !cJSON_AddItemToArray(arr, o))
+		return cJSON_Delete(o), false;
+	/* cgroup ids are 64-bit: a JSON number (double) would round them. */
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)lp->cgroup_id);
+	return cJSON_AddStringToObject(o, "uid", lp->uid) && add_ip(o, "ip", lp->ip) &&
+	       cJSON_AddBoolToObject(o, "enrolled", lp->enrolled) &&
+	       cJSON_AddStringToObject(o, "identity", lp->identity) &&
+	       (lp->cgroup ? cJSON_AddStringToObject(o, "cgroup", lp->cgroup)
+			   : cJSON_AddNullToObject(o, "cgroup")) &&
+	       cJSON_AddStringToObject(o, "cgroupId", id) &&
+	       (lp->host_iface ? cJSON_AddStringToObject(o, "iface", lp->host_iface)
+			       : cJSON_AddNullToObject(o, "iface")) &&
+	       cJSON_AddNumberToObject(o, "ifindex", lp->ifindex) &&
+	       (ce ? cJSON_AddNumberToObject(o, "certExpiry", (double)ce->issued.not_after)
+		   : cJSON_AddNullToObject(o, "certExpiry"));
+}
+
+static bool add_cert(cJSON *arr, const struct cert_entry *e)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddItemToArray(arr, o))
+		return cJSON_Delete(o), false;
+	return cJSON_AddStringToObject(o, "identity", e->identity) &&
+	       cJSON_AddNumberToObject(o, "notBefore", (double)e->issued.not_before) &&
+	       cJSON_AddNumberToObject(o, "notAfter", (double)e->issued.not_after) &&
+	       cJSON_AddNumberToObject(o, "renewAt", (double)e->renew_at);
+}
+
+static bool add_errors(cJSON *o, const struct agent *a)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, "configErrors");
+	char line[1024];
+
+	if (!arr)
+		return false;
+	for (size_t i = 0; i < a->conf.n_files; i++) {
+		const struct config_diags *d = &a->conf.files[i].errors;
+
+		for (size_t j = 0; j < d->n; j++) {
+			cJSON *s;
+
+			if (!d->items[j].error)
+				continue;
+			config_diag_format(&d->items[j], line, sizeof(line));
+			s = cJSON_CreateString(line);
+			if (!s || !cJSON_AddItemToArray(arr, s))
+				return cJSON_Delete(s), false;
+		}
+	}
+	if (a->rt_error[0]) {
+		cJSON *s = cJSON_CreateString(a->rt_error);
+
+		if (!s || !cJSON_AddItemToArray(arr, s))
+			return cJSON_Delete(s), false;
+	}
+	return true;
+}
+
+char *agent_status_json(const struct agent *a)
+{
+	cJSON *o = cJSON_CreateObject(), *pods, *certs, *warn;
+	bool ok;
+	char *s = NULL;
+
+	ok = o && cJSON_AddStringToObject(o, "node", a->opts.node) &&
+	     add_ip(o, "nodeIP", a->opts.node_ip) &&
+	     cJSON_AddStringToObject(o, "trustDomain", a->opts.trust_domain) &&
+	     cJSON_AddNumberToObject(o, "version", (double)a->version) &&
+	     cJSON_AddNumberToObject(o, "workloads", (double)a->cur.n_snap_workloads) &&
+	     cJSON_AddNumberToObject(o, "services", (double)a->cur.n_snap_services) &&
+	     cJSON_AddNumberToObject(o, "configFiles", (double)a->conf.n_files) &&
+	     cJSON_AddNumberToObject(o, "applyErrors", a->apply_errors) &&
+	     cJSON_AddNumberToObject(o, "clients",
+				     a->srv ? (double)server_client_count(a->srv) : 0) &&
+	     add_errors(o, a);
+	pods = ok ? cJSON_AddArrayToObject(o, "pods") : NULL;
+	for (size_t i = 0; pods && i < a->cur.n_local; i++)
+		if (!add_pod(pods, a, &a->cur.local[i]))
+			pods = NULL;
+	certs = pods ? cJSON_AddArrayToObject(o, "certs") : NULL;
+	for (size_t i = 0; certs && i < a->certs.n; i++)
+		if (!add_cert(certs, &a->certs.items[i]))
+			certs = NULL;
+	warn = certs ? cJSON_AddArrayToObject(o, "warnings") : NULL;
+	for (size_t i = 0; warn && i < a->cur.n_warnings; i++) {
+		cJSON *w = cJSON_CreateString(a->cur.warnings[i]);
+
+		if (!w || !cJSON_AddItemToArray(warn, w)) {
+			cJSON_Delete(w);
+			warn = NULL;
+		}
+	}
+	if (warn)
+		s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!s)
+		errno = ENOMEM;
+	return s;
+}
