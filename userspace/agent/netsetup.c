@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/types.h>
+
+#include "ambit/bpf_abi.h"
+#include "ambit/log.h"
+#include "netsetup.h"
+
+extern char **environ;
+
+/* Runs argv (PATH lookup, no shell); captures up to @outlen-1 bytes of stdout if @out. */
+static int run(char *const argv[], char *out, size_t outlen)
+{
+	posix_spawn_file_actions_t fa;
+	size_t got = 0;
+	int pfd[2], status, err;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
+	err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	if (err) {
+		close(pfd[0]);
+		return -err;
+	}
+	for (;;) {
+		char sink[256];
+		char *dst = out && got + 1 < outlen ? out + got : sink;
+		size_t room = out && got + 1 < outlen ? outlen - 1 - got : sizeof(sink);
+		ssize_t n = read(pfd[0], dst, room);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (dst != sink)
+			got += (size_t)n;
+	}
+	close(pfd[0]);
+	if (out && outlen)
+		out[got] = '\0';
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -EIO;
+	return 0;
+}
+
+int netsetup_policy_routing(void)
+{
+	char mark[16], table[16], out[4096];
+	char *show_rule[] = {"ip", "-4", "rule", "show", "fwmark", mark, "lookup", table, NULL};
+	char *add_rule[] = {"ip", "-4", "rule", "add", "fwmark", mark, "lookup", table, NULL};
+	char *show_route[] = {"ip", "-4", "route", "show", "table", table, "type", "local", NULL};
+	char *add_route[] = {"ip",    "-4", "route", "add", "local", "0.0.0.0/0",
+			     "dev",   "lo", "table", table, NULL};
+	int err;
+
+	snprintf(mark, sizeof(mark), "0x%x", AMBIT_SKB_MARK);
+	snprintf(table, sizeof(table), "%d", AMBIT_ROUTE_TABLE);
+	err = run(show_rule, out, sizeof(out));
+	if (err) {
+		pr_err("ip rule show: %s", strerror(-err));
+		return err;
+	}
+	if (!strstr(out, "lookup")) {
+		err = run(add_rule, NULL, 0);
+		if (err) {
+			pr_err("ip rule add fwmark %s lookup %s: %s", mark, table, strerror(-err));
+			return err;
+		}
+		pr_info("policy routing: added rule fwmark %s lookup %s", mark, table);
+	}
+	err = run(show_route, out, sizeof(out));
+	if (err) {
+		pr_err("ip route show table %s: %s", table, strerror(-err));
+		return err;
+	}
+	if (!strstr(out, "default dev lo") && !strstr(out, "0.0.0.0/0 dev lo")) {
+		err = run(add_route, NULL, 0);
+		if (err) {
+			pr_err("ip route add local 0.0.0.0/0 dev lo table %s: %s", table,
+			       strerror(-err));
+			return err;
+		}
+		pr_info("policy routing: added local 0.0.0.0/0 dev lo table %s", table);
+	}
+	return 0;
+}

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Policy routing the tc program relies on (KERNEL_NOTES.md, mechanism 2), in the node netns. */
+#ifndef AMBIT_AGENT_NETSETUP_H
+#define AMBIT_AGENT_NETSETUP_H
+
+/*
+ * Ensures `ip rule fwmark AMBIT_SKB_MARK lookup AMBIT_ROUTE_TABLE` and
+ * `local 0.0.0.0/0 dev lo table AMBIT_ROUTE_TABLE` exist in the current netns, adding only what
+ * is missing so restarts are idempotent. Runs ip(8) without a shell. 0 or -errno.
+ */
+int netsetup_policy_routing(void);
+
+#endif
