@@ -23,7 +23,11 @@ static __always_inline bool steer_spoofed(struct __sk_buff *skb, const struct ip
 	__u32 ifindex = skb->ingress_ifindex;
 	struct ambit_iface *iface = bpf_map_lookup_elem(&pod_ifaces, &ifindex);
 
-	*from_pod = iface != NULL;
+	bool found = iface != NULL;
+
+	/* Materialize the bool: otherwise clang ORs the map pointers later, which is refused. */
+	barrier_var(found);
+	*from_pod = found;
 	return iface && iface->pod_ip != ip->saddr;
 }
 
@@ -92,6 +96,7 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 	struct pkt p = {};
 	bool from_pod;
 	bool captured;
+	bool known;
 	int ret;
 
 	switch (parse_ipv4_tcp(skb, &p)) {
@@ -108,6 +113,8 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 
 	wl = bpf_map_lookup_elem(&workloads, &p.ip->daddr);
+	known = wl != NULL;
+	barrier_var(known);
 	captured = wl && (wl->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL)) ==
 				 (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL);
 	/*
@@ -122,7 +129,7 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 	 * Packets from a pod veth are also looked up when the destination is no workload: they may
 	 * be replies to a ztunnel connection whose spoofed source is a client outside the mesh.
 	 */
-	if (wl || from_pod) {
+	if (known || from_pod) {
 		ret = steer_established(skb, p.ip, p.tcp);
 		if (ret >= 0)
 			return ret;
