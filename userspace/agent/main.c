@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ambit-agent: the node's control plane (DESIGN.md §1, §5). One thread around one epoll loop:
+ * signalfd, inotify on the state and runtime directories (debounced), a certificate timer, a
+ * periodic resync, and the agent socket with its clients.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ambit/log.h"
+#include "agent.h"
+#include "netsetup.h"
+
+#define DEBOUNCE_MS 100
+/* Safety net: picks up what no inotify event announces (interfaces, cgroups, cluster.json). */
+#define RESYNC_S 15
+
+#define STATE_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | \
+		    IN_DELETE_SELF | IN_ATTRIB)
+#define RUNTIME_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_CREATE)
+
+struct loop {
+	struct agent agent;
+	int epfd;
+	struct agent_source sig, ino, debounce, certs, resync;
+	char runtime_dir[PATH_MAX];
+	int runtime_wd;
+	bool stop;
+};
+
+static struct loop *the_loop;
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ambit-agent --node N --node-ip IP --state DIR --runtime FILE --ca-dir DIR\n"
+		   "                   --pin-root P --cgroup CG --socket S [--uplink IFNAME]\n"
+		   "                   [--trust-domain cluster.local] [--log-level info]\n");
+}
+
+static int arm(int tfd, long ms)
+{
+	struct itimerspec its = {
+		.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L},
+	};
+
+	return timerfd_settime(tfd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+static void drain(int fd)
+{
+	uint64_t v;
+
+	while (read(fd, &v, sizeof(v)) > 0)
+		;
+}
+
+/* (Re)adds watches on every state subdirectory and the runtime dir; add_watch is idempotent. */
+static void watch_dirs(struct loop *l)
+{
+	const struct confstore *cs = &l->agent.conf;
+
+	for (size_t i = 0; i < cs->n_dirs; i++)
+		if (inotify_add_watch(l->ino.fd, cs->dirs[i], STATE_MASK | IN_ONLYDIR) < 0)
+			pr_debug("inotify watch %s: %s", cs->dirs[i], strerror(errno));
+	if (cs->n_dirs == 0 &&
+	    inotify_add_watch(l->ino.fd, l->agent.opts.state_dir, STATE_MASK | IN_ONLYDIR) < 0)
+		pr_debug("inotify watch %s: %s", l->agent.opts.state_dir, strerror(errno));
+	if (l->runtime_wd < 0) {
+		l->runtime_wd = inotify_add_watch(l->ino.fd, l->runtime_dir, RUNTIME_MASK | IN_ONLYDIR);
+		if (l->runtime_wd < 0)
+			pr_debug("inotify watch %s: %s (retried at resync)", l->runtime_dir,
+				 strerror(errno));
+	}
+}
+
+static void reconcile(struct loop *l)
+{
+	time_t deadline, now;
+
+	agent_reconcile(&l->agent);
+	watch_dirs(l);
+	deadline = agent_next_cert_deadline(&l->agent);
+	if (deadline) {
+		now = time(NULL);
+		arm(l->certs.fd, deadline > now ? (long)(deadline - now) * 1000 : 1);
+	}
+}
+
+static void on_signal(struct agent_source *src, uint32_t events)
+{
+	struct loop *l = the_loop;
+	struct signalfd_siginfo si;
+
+	while (read(src->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			pr_info("SIGHUP: reloading");
+			reconcile(l);
+			continue;
+		}
+		pr_info("signal %u: exiting; the data path stays in force", si.ssi_signo);
+		l->stop = true;
+	}
+}
+
+static void on_inotify(struct agent_source *src, uint32_t events)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct loop *l = the_loop;
+	bool relevant = false;
+	ssize_t n;
+
+	while ((n = read(src->fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			if (ev->mask & IN_IGNORED && ev->wd == l->runtime_wd)
+				l->runtime_wd = -1;
+			/* Dot-files are temporaries of atomic writers; their rename is what counts. */
+			if (!(ev->mask & IN_IGNORED) && !(ev->len && ev->name[0] == '.'))
+				relevant = true;
+			if (ev->mask & IN_Q_OVERFLOW)
+				relevant = true;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	if (relevant)
+		arm(l->debounce.fd, DEBOUNCE_MS);
+}
+
+static void on_debounce(struct agent_source *src, uint32_t events)
+{
+	drain(src->fd);
+	pr_debug("change detected: reconciling");
+	reconcile(the_loop);
+}
+
+static void on_certs(struct agent_source *src, uint32_t events)
+{
+	struct loop *l = the_loop;
+	time_t deadline, now;
+
+	drain(src->fd);
+	agent_renew_certs(&l->agent);
+	deadline = agent_next_cert_deadline(&l->agent);
+	if (deadline) {
+		now = time(NULL);
+		arm(src->fd, deadline > now ? (long)(deadline - now) * 1000 : 1000);
+	}
+}
+
+static void on_resync(struct agent_source *src, uint32_t events)
+{
+	drain(src->fd);
+	reconcile(the_loop);
+}
+
+static int add_source(struct loop *l, struct agent_source *src, int fd,
+		      void (*handle)(struct agent_source *, uint32_t))
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = src};
+
+	src->fd = fd;
+	src->handle = handle;
+	if (fd < 0)
+		return -errno;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_level *lvl)
+{
+	static const struct option longopts[] = {
+		{"node", required_argument, NULL, 'n'},
+		{"node-ip", required_argument, NULL, 'i'},
+		{"state", required_argument, NULL, 's'},
+		{"runtime", required_argument, NULL, 'r'},
+		{"ca-dir", required_argument, NULL, 'c'},
+		{"pin-root", required_argument, NULL, 'p'},
+		{"cgroup", required_argument, NULL, 'g'},
+		{"socket", required_argument, NULL, 'S'},
+		{"uplink", required_argument, NULL, 'u'},
+		{"trust-domain", required_argument, NULL, 't'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	char tmp[PATH_MAX];
+	struct in_addr a;
+	int c;
+
+	o->trust_domain = "cluster.local";
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n': o->node = optarg; break;
+		case 'i': o->node_ip_str = optarg; break;
+		case 's': o->state_dir = optarg; break;
+		case 'r': o->runtime_path = optarg; break;
+		case 'c': o->ca_dir = optarg; break;
+		case 'p': o->pin_root = optarg; break;
+		case 'g': o->cgroup = optarg; break;
+		case 'S': o->socket = optarg; break;
+		case 'u': o->uplink = optarg; break;
+		case 't': o->trust_domain = optarg; break;
+		case 'l':
+			if (log_level_parse(optarg, lvl)) {
+				fprintf(stderr, "ambit-agent: --log-level: want error|warn|info|debug\n");
+				return -EINVAL;
+			}
+			break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -EINVAL;
+		}
+	}
+	if (optind != argc || !o->node || !o->node_ip_str || !o->state_dir || !o->runtime_path ||
+	    !o->ca_dir || !o->pin_root || !o->cgroup || !o->socket) {
+		fprintf(stderr, "ambit-agent: missing or extra arguments\n");
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (inet_pton(AF_INET, o->node_ip_str, &a) != 1) {
+		fprintf(stderr, "ambit-agent: --node-ip %s: not an IPv4 address\n", o->node_ip_str);
+		return -EINVAL;
+	}
+	o->node_ip = a.s_addr;
+	snprintf(tmp, sizeof(tmp), "%s", o->runtime_path);
+	snprintf(o->cluster_path, sizeof(o->cluster_path), "%s/cluster.json",
+		 dirname(dirname(tmp)));
+	return 0;
+}
+
+static int startup(struct loop *l)
+{
+	struct agent *a = &l->agent;
+	struct datapath_opts dpo = {
+		.pin_root = a->opts.pin_root,
+		.cgroup_path = a->opts.cgroup,
+		.ztunnel_ip = a->opts.node_ip,
+	};
+	char tmp[PATH_MAX];
+	int err;
+
+	err = bpffs_ensure_mounted();
+	if (err)
+		pr_warn("bpffs: %s", strerror(-err));
+	a->dp = datapath_open(&dpo);
+	if (!a->dp) {
+		pr_err("datapath under %s (cgroup %s): %s", dpo.pin_root, dpo.cgroup_path,
+		       strerror(errno));
+		return -errno;
+	}
+	pr_info("datapath open: pins %s, cgroup %s", dpo.pin_root, dpo.cgroup_path);
+	err = netsetup_policy_routing();
+	if (err)
+		return err;
+	if (a->opts.uplink) {
+		a->uplink_ifindex = (int)if_nametoindex(a->opts.uplink);
+		if (!a->uplink_ifindex) {
+			pr_err("uplink %s: %s", a->opts.uplink, strerror(errno));
+			return -ENODEV;
+		}
+		err = datapath_attach_tc(a->dp, a->uplink_ifindex);
+		if (err) {
+			pr_err("tc attach on uplink %s: %s", a->opts.uplink, strerror(-err));
+			return err;
+		}
+		pr_info("tc attached on uplink %s (ifindex %d)", a->opts.uplink, a->uplink_ifindex);
+	}
+	a->ca = ca_open(a->opts.ca_dir);
+	if (!a->ca) {
+		pr_err("CA in %s: %s", a->opts.ca_dir, strerror(errno));
+		return -errno;
+	}
+
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0)
+		return -errno;
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	err = add_source(l, &l->sig, signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal);
+	if (!err)
+		err = add_source(l, &l->ino, inotify_init1(IN_NONBLOCK | IN_CLOEXEC), on_inotify);
+	if (!err)
+		err = add_source(l, &l->debounce,
+				 timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+				 on_debounce);
+	if (!err)
+		err = add_source(l, &l->certs,
+				 timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC),
+				 on_certs);
+	if (!err)
+		err = add_source(l, &l->resync,
+				 timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+				 on_resync);
+	if (err) {
+		pr_err("event loop setup: %s", strerror(-err));
+		return err;
+	}
+	struct itimerspec every = {.it_interval = {.tv_sec = RESYNC_S}, .it_value = {.tv_sec = RESYNC_S}};
+
+	if (timerfd_settime(l->resync.fd, 0, &every, NULL) < 0)
+		return -errno;
+	snprintf(tmp, sizeof(tmp), "%s", a->opts.runtime_path);
+	snprintf(l->runtime_dir, sizeof(l->runtime_dir), "%s", dirname(tmp));
+	l->runtime_wd = -1;
+
+	/* First reconcile before listening, so the first watcher gets a full snapshot at once. */
+	reconcile(l);
+	static const struct server_ops ops = {.get = agent_get};
+	static struct server_ops ops_ctx;
+
+	ops_ctx = ops;
+	ops_ctx.ctx = a;
+	a->srv = server_create(a->opts.socket, l->epfd, &ops_ctx);
+	if (!a->srv) {
+		pr_err("agent socket %s: %s", a->opts.socket, strerror(errno));
+		return -errno;
+	}
+	if (a->snap_json)
+		server_publish(a->srv, a->snap_json, strlen(a->snap_json));
+	pr_info("serving %s (node %s, %s, trust domain %s)", a->opts.socket, a->opts.node,
+		a->opts.node_ip_str, a->opts.trust_domain);
+	return 0;
+}
+
+static void close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	static struct loop l = {
+		.epfd = -1,
+		.sig = {.fd = -1}, .ino = {.fd = -1}, .debounce = {.fd = -1},
+		.certs = {.fd = -1}, .resync = {.fd = -1},
+	};
+	enum log_level lvl = LOG_LEVEL_INFO;
+	int err;
+
+	if (parse_args(argc, argv, &l.agent.opts, &lvl))
+		return 2;
+	log_init("ambit-agent", lvl);
+	log_libbpf_setup();
+	the_loop = &l;
+	err = startup(&l);
+	while (!err && !l.stop) {
+		struct epoll_event evs[32];
+		int n = epoll_wait(l.epfd, evs, 32, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pr_err("epoll_wait: %s", strerror(errno));
+			err = -errno;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct agent_source *src = evs[i].data.ptr;
+
+			src->handle(src, evs[i].events);
+		}
+		server_reap(l.agent.srv);
+	}
+	if (l.agent.srv)
+		unlink(l.agent.opts.socket);
+	agent_cleanup(&l.agent);
+	close_fd(l.sig.fd);
+	close_fd(l.ino.fd);
+	close_fd(l.debounce.fd);
+	close_fd(l.certs.fd);
+	close_fd(l.resync.fd);
+	close_fd(l.epfd);
+	if (err)
+		pr_err("exiting: %s", strerror(-err));
+	return err ? 1 : 0;
+}
