@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The config model: ownership, look-ups, mesh semantics, and loading files and directories
+ * all-or-nothing per file (a file's objects are parsed into a staging model and merged only
+ * when the whole file was clean).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config_priv.h"
+
+#define CFG_MAX_DIR_DEPTH 16
+
+char *cfg_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+void config_init(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+void config_labels_free(struct config_labels *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->items[i].key);
+		free(l->items[i].value);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->n = 0;
+}
+
+int config_labels_add(struct config_labels *l, const char *key, const char *value)
+{
+	struct config_label *items = realloc(l->items, (l->n + 1) * sizeof(*items));
+
+	if (!items)
+		return -ENOMEM;
+	l->items = items;
+	items[l->n].key = strdup(key);
+	items[l->n].value = strdup(value);
+	if (!items[l->n].key || !items[l->n].value) {
+		free(items[l->n].key);
+		free(items[l->n].value);
+		return -ENOMEM;
+	}
+	l->n++;
+	return 0;
+}
+
+void config_meta_free(struct config_meta *m)
+{
+	free(m->name);
+	free(m->namespace);
+	config_labels_free(&m->labels);
+	config_labels_free(&m->annotations);
+	free(m->origin.file);
+	memset(m, 0, sizeof(*m));
+}
+
+void config_pod_spec_free(struct config_pod_spec *s)
+{
+	free(s->service_account);
+	free(s->node_name);
+	for (char **c = s->command; c && *c; c++)
+		free(*c);
+	free(s->command);
+	for (size_t i = 0; i < s->nports; i++) {
+		free(s->ports[i].name);
+		free(s->ports[i].protocol);
+	}
+	free(s->ports);
+	memset(s, 0, sizeof(*s));
+}
+
+void config_pod_free(struct config_pod *p)
+{
+	config_meta_free(&p->meta);
+	config_pod_spec_free(&p->spec);
+	free(p->pod_ip);
+	free(p->host_ip);
+}
+
+void config_deployment_free(struct config_deployment *d)
+{
+	config_meta_free(&d->meta);
+	config_labels_free(&d->selector);
+	config_labels_free(&d->template_labels);
+	config_labels_free(&d->template_annotations);
+	config_pod_spec_free(&d->template);
+}
+
+void config_service_free(struct config_service *s)
+{
+	config_meta_free(&s->meta);
+	free(s->cluster_ip);
+	config_labels_free(&s->selector);
+	for (size_t i = 0; i < s->nports; i++) {
+		free(s->ports[i].name);
+		free(s->ports[i].target_port_name);
+		free(s->ports[i].protocol);
+	}
+	free(s->ports);
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_namespaces; i++)
+		config_meta_free(&cfg->namespaces[i].meta);
+	for (size_t i = 0; i < cfg->n_service_accounts; i++)
+		config_meta_free(&cfg->service_accounts[i].meta);
+	for (size_t i = 0; i < cfg->n_pods; i++)
+		config_pod_free(&cfg->pods[i]);
+	for (size_t i = 0; i < cfg->n_deployments; i++)
+		config_deployment_free(&cfg->deployments[i]);
+	for (size_t i = 0; i < cfg->n_services; i++)
+		config_service_free(&cfg->services[i]);
+	free(cfg->namespaces);
+	free(cfg->service_accounts);
+	free(cfg->pods);
+	free(cfg->deployments);
+	free(cfg->services);
+	config_init(cfg);
+}
+
+void config_diags_free(struct config_diags *diags)
+{
+	if (!diags)
+		return;
+	for (size_t i = 0; i < diags->n; i++) {
+		free(diags->items[i].file);
+		free(diags->items[i].object);
+		free(diags->items[i].field);
+		free(diags->items[i].message);
+	}
+	free(diags->items);
+	diags->items = NULL;
+	diags->n = 0;
+}
+
+void config_diag_format(const struct config_diag *d, char *buf, size_t len)
+{
+	if (!len)
+		return;
+	snprintf(buf, len, "%s:%d:%d: %s: %s%s%s%s%s", d->file ? d->file : "<input>", d->line,
+		 d->column, d->error ? "error" : "warning", d->object ? d->object : "",
+		 d->object ? ": " : "", d->field ? d->field : "", d->field ? ": " : "",
+		 d->message ? d->message : "");
+}
+
+/*
+ * Preallocates every destination first so the merge itself cannot fail half-way: a file
+ * contributes either all its objects or none.
+ */
+static int config_merge(struct config *cfg, struct config *stage)
+{
+	void **dst[] = {(void **)&cfg->namespaces, (void **)&cfg->pods, (void **)&cfg->deployments,
+			(void **)&cfg->services, (void **)&cfg->service_accounts};
+	void **src[] = {(void **)&stage->namespaces, (void **)&stage->pods,
+			(void **)&stage->deployments, (void **)&stage->services,
+			(void **)&stage->service_accounts};
+	size_t *ndst[] = {&cfg->n_namespaces, &cfg->n_pods, &cfg->n_deployments, &cfg->n_services,
+			  &cfg->n_service_accounts};
+	size_t *nsrc[] = {&stage->n_namespaces, &stage->n_pods, &stage->n_deployments,
+			  &stage->n_services, &stage->n_service_accounts};
+	size_t sizes[] = {sizeof(struct config_namespace), sizeof(struct config_pod),
+			  sizeof(struct config_deployment), sizeof(struct config_service),
+			  sizeof(struct config_service_account)};
+	size_t i;
+
+	for (i = 0; i < 5; i++) {
+		void *arr;
+
+		if (!*nsrc[i])
+			continue;
+		arr = realloc(*dst[i], (*ndst[i] + *nsrc[i]) * sizes[i]);
+		if (!arr)
+			return -ENOMEM;
+		*dst[i] = arr;
+	}
+	for (i = 0; i < 5; i++) {
+		if (!*nsrc[i])
+			continue;
+		memcpy((char *)*dst[i] + *ndst[i] * sizes[i], *src[i], *nsrc[i] * sizes[i]);
+		*ndst[i] += *nsrc[i];
+		free(*src[i]);
+		*src[i] = NULL;
+		*nsrc[i] = 0;
+	}
+	return 0;
+}
+
+int config_load_buffer(struct config *cfg, const char *name, const char *buf, size_t len,
+		       struct config_diags *diags)
+{
+	struct config stage;
+	struct cfg_ctx ctx;
+	int err;
+
+	config_init(&stage);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.file = name ? name : "<input>";
+	ctx.cfg = cfg;
+	ctx.stage = &stage;
+	ctx.diags = diags;
+	if (len > CFG_MAX_FILE_SIZE) {
+		cfg_error(&ctx, NULL, "file larger than %u bytes", CFG_MAX_FILE_SIZE);
+		return -EFBIG;
+	}
+	err = cfg_parse_stream(&ctx, buf, len);
+	if (!err && ctx.nerrors)
+		err = -EINVAL;
+	if (!err) {
+		err = config_merge(cfg, &stage);
+		if (err)
+			cfg_error(&ctx, NULL, "out of memory");
+	}
+	free(ctx.object);
+	config_free(&stage);
+	return err;
+}
+
+int config_load_file(struct config *cfg, const char *path, struct config_diags *diags)
+{
+	struct cfg_ctx ctx = {.file = path, .diags = diags};
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		err = -errno;
+		cfg_error(&ctx, NULL, "cannot open: %s", strerror(-err));
+		return err;
+	}
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = -EINVAL;
+		cfg_error(&ctx, NULL, "not a regular file");
+		goto out;
+	}
+	if ((unsigned long long)st.st_size > CFG_MAX_FILE_SIZE) {
+		err = -EFBIG;
+		cfg_error(&ctx, NULL, "file larger than %u bytes", CFG_MAX_FILE_SIZE);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	/* The file may change under us (ambitctl apply); read what is there, up to the cap. */
+	while (len <= (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > (size_t)st.st_size) {
+		err = -EAGAIN;
+		cfg_error(&ctx, NULL, "file grew while being read");
+		goto out;
+	}
+	err = config_load_buffer(cfg, path, buf, len, diags);
+	goto out;
+fail:
+	cfg_error(&ctx, NULL, "cannot read: %s", strerror(-err));
+out:
+	free(buf);
+	close(fd);
+	return err;
+}
+
+static bool config_file_wanted(const char *name)
+{
+	size_t n = strlen(name);
+
+	/* Dotfiles (.#x.yaml, .x.yaml.swp) and editor backups (x.yaml~, #x.yaml#) are skipped. */
+	if (name[0] == '.' || name[0] == '#' || name[n - 1] == '~')
+		return false;
+	return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
+	       (n > 4 && strcmp(name + n - 4, ".yml") == 0);
+}
+
+static int name_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int load_dir_rec(struct config *cfg, const char *dir, struct config_diags *diags,
+			int depth)
+{
+	struct cfg_ctx ctx = {.file = dir, .diags = diags};
+	struct dirent **ents = NULL;
+	int n, i, first = 0;
+
+	if (depth > CFG_MAX_DIR_DEPTH) {
+		cfg_error(&ctx, NULL, "directories nested deeper than %d", CFG_MAX_DIR_DEPTH);
+		return -ELOOP;
+	}
+	n = scandir(dir, &ents, NULL, name_cmp);
+	if (n < 0) {
+		first = -errno;
+		cfg_error(&ctx, NULL, "cannot read directory: %s", strerror(-first));
+		return first;
+	}
+	for (i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		struct stat st;
+		char *path;
+		int err = 0;
+
+		if (name[0] == '.' || asprintf(&path, "%s/%s", dir, name) < 0)
+			continue;
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			err = load_dir_rec(cfg, path, diags, depth + 1);
+		else if (config_file_wanted(name))
+			err = config_load_file(cfg, path, diags);
+		if (err && !first)
+			first = err;
+		free(path);
+	}
+	for (i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	return first;
+}
+
+int config_load_dir(struct config *cfg, const char *dir, struct config_diags *diags)
+{
+	return load_dir_rec(cfg, dir, diags, 0);
+}
+
+const struct config_namespace *config_find_namespace(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_namespaces; i++)
+		if (strcmp(cfg->namespaces[i].meta.name, name) == 0)
+			return &cfg->namespaces[i];
+	return NULL;
+}
+
+const char *config_label_get(const struct config_labels *labels, const char *key)
+{
+	for (size_t i = 0; i < labels->n; i++)
+		if (strcmp(labels->items[i].key, key) == 0)
+			return labels->items[i].value;
+	return NULL;
+}
+
+bool config_labels_match(const struct config_labels *selector, const struct config_labels *labels)
+{
+	for (size_t i = 0; i < selector->n; i++) {
+		const char *v = config_label_get(labels, selector->items[i].key);
+
+		if (!v || strcmp(v, selector->items[i].value) != 0)
+			return false;
+	}
+	return true;
+}
+
+bool config_pod_enrolled(const struct config *cfg, const struct config_pod *pod)
+{
+	const struct config_namespace *ns = config_find_namespace(cfg, pod->meta.namespace);
+	const char *mode;
+
+	if (!ns)
+		return false;
+	mode = config_label_get(&ns->meta.labels, AMBIT_LABEL_DATAPLANE_MODE);
+	if (!mode || strcmp(mode, AMBIT_DATAPLANE_AMBIENT) != 0)
+		return false;
+	mode = config_label_get(&pod->meta.labels, AMBIT_LABEL_DATAPLANE_MODE);
+	return !mode || strcmp(mode, AMBIT_DATAPLANE_NONE) != 0;
+}

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to the config loader (config.c, config_yaml.c, config_k8s.c): the parse context that
+ * carries the file name, object name and field path every diagnostic needs, and the schema
+ * walker the kind descriptors are written against.
+ */
+#ifndef AMBIT_CONFIG_PRIV_H
+#define AMBIT_CONFIG_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <yaml.h>
+
+#include "ambit/config.h"
+
+/* Bounds on hostile input (see config_yaml.c). */
+#define CFG_MAX_FILE_SIZE (8u << 20)
+#define CFG_MAX_DEPTH 64
+#define CFG_MAX_EXPANDED_NODES 100000 /* after alias expansion, per document */
+#define CFG_MAX_DIAGS_PER_FILE 64
+
+struct cfg_ctx {
+	const char *file;
+	yaml_document_t *doc;
+	struct config *cfg;   /* what earlier files loaded: duplicates are checked against it */
+	struct config *stage; /* this file's objects, merged into cfg only if it had no errors */
+	struct config_diags *diags;
+	int nerrors;
+	int ndiags;
+	char *object; /* "Kind ns/name" of the object being parsed, or NULL */
+	char path[512];
+	size_t plen;
+};
+
+enum cfg_type {
+	CFG_T_STR,
+	CFG_T_INT,
+	CFG_T_BOOL,
+	CFG_T_MAP,
+	CFG_T_SEQ,
+	CFG_T_ANY,
+	CFG_T_INT_OR_STR,
+};
+
+#define CFG_F_REQUIRED 1u
+
+/* One known field of a mapping; @parse (may be NULL: type check only) gets the value node. */
+struct cfg_field {
+	const char *name;
+	enum cfg_type type;
+	int (*parse)(struct cfg_ctx *ctx, yaml_node_t *value, void *obj);
+	unsigned int flags;
+};
+
+/* What a plain scalar resolves to under the YAML 1.1 rules Kubernetes' decoder uses. */
+enum cfg_scalar {
+	CFG_S_NULL,
+	CFG_S_BOOL,
+	CFG_S_INT,
+	CFG_S_FLOAT,
+	CFG_S_STR,
+};
+
+/* config_yaml.c */
+void cfg_diag(struct cfg_ctx *ctx, const yaml_node_t *node, bool error, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+#define cfg_error(ctx, node, ...) cfg_diag(ctx, node, true, __VA_ARGS__)
+/* Appends ".name" (or "name" at the root) / "[i]" to the path; returns the length to restore. */
+size_t cfg_path_push(struct cfg_ctx *ctx, const char *name);
+size_t cfg_path_push_index(struct cfg_ctx *ctx, size_t i);
+void cfg_path_pop(struct cfg_ctx *ctx, size_t len);
+yaml_node_t *cfg_node(struct cfg_ctx *ctx, int index);
+enum cfg_scalar cfg_scalar_kind(const yaml_node_t *node);
+const char *cfg_type_name(const yaml_node_t *node);
+bool cfg_is_null(const yaml_node_t *node);
+/* Scalar accessors: diagnose a wrong type at @node and return -EINVAL. */
+int cfg_get_str(struct cfg_ctx *ctx, yaml_node_t *node, char **out);
+int cfg_get_int(struct cfg_ctx *ctx, yaml_node_t *node, long long min, long long max,
+		long long *out);
+int cfg_get_bool(struct cfg_ctx *ctx, yaml_node_t *node, bool *out);
+/* Finds @key in mapping @map (NULL when absent or @map is not a mapping). */
+yaml_node_t *cfg_map_get(struct cfg_ctx *ctx, yaml_node_t *map, const char *key);
+/* Type-checks and dispatches every pair of mapping @map against @fields. Returns 0 or -EINVAL. */
+int cfg_walk_map(struct cfg_ctx *ctx, yaml_node_t *map, const struct cfg_field *fields, void *obj);
+/* Checks the bounds of a loaded document (depth, alias expansion, keys). 0 or -EINVAL. */
+int cfg_check_document(struct cfg_ctx *ctx);
+/* Parses every document of @buf, calling config_k8s_document() on each non-empty root. */
+int cfg_parse_stream(struct cfg_ctx *ctx, const char *buf, size_t len);
+
+/* config_k8s.c */
+enum cfg_name_rule {
+	CFG_NAME_SUBDOMAIN, /* RFC 1123 subdomain: most object names */
+	CFG_NAME_LABEL,	    /* RFC 1123 label: namespaces, container names */
+	CFG_NAME_LABEL1035, /* RFC 1035 label: Service names */
+	CFG_NAME_IANA,	    /* IANA service name: port names */
+};
+
+struct cfg_obj;
+
+/* One Kubernetes kind: how to check it and where it is stored in struct config. */
+struct cfg_kind {
+	const char *kind;
+	const char *const *api_versions; /* served versions, NULL-terminated */
+	bool namespaced;
+	enum cfg_name_rule name_rule;
+	const struct cfg_field *fields; /* the top level of the object */
+	/* Cross-field rules and defaults once every field parsed; 0 or -EINVAL. May be NULL. */
+	int (*finish)(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+	const struct config_meta *(*find)(const struct config *c, const char *ns, const char *name);
+	int (*append)(struct config *c, void *obj); /* takes the contents of *obj */
+	void (*free)(void *obj);
+};
+
+/* The object being parsed, handed to top-level field parsers. */
+struct cfg_obj {
+	const struct cfg_kind *kind; /* NULL for a pod template's metadata */
+	enum cfg_name_rule name_rule;
+	struct config_meta *meta;
+	void *obj; /* the kind's model struct */
+};
+
+int config_k8s_document(struct cfg_ctx *ctx, yaml_node_t *root);
+int cfg_parse_meta(struct cfg_ctx *ctx, yaml_node_t *v, void *obj);
+int cfg_get_name(struct cfg_ctx *ctx, yaml_node_t *v, enum cfg_name_rule rule, char **out);
+int cfg_get_labels(struct cfg_ctx *ctx, yaml_node_t *map, bool annotations,
+		   struct config_labels *out);
+/* Checks scalar @v is one of @allowed; copies it to *@out when @out is not NULL. */
+int cfg_check_enum(struct cfg_ctx *ctx, yaml_node_t *v, const char *const *allowed, char **out);
+int cfg_check_protocol(struct cfg_ctx *ctx, yaml_node_t *v, char **out);
+bool cfg_iana_svc_name_ok(const char *s);
+bool cfg_ip_ok(const char *s);
+
+/* config_pod.c */
+extern const struct cfg_field cfg_pod_fields[];
+extern const struct cfg_field cfg_deployment_fields[];
+int cfg_deployment_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+
+/* config.c */
+void config_meta_free(struct config_meta *m);
+void config_labels_free(struct config_labels *l);
+void config_pod_spec_free(struct config_pod_spec *s);
+void config_pod_free(struct config_pod *p);
+void config_deployment_free(struct config_deployment *d);
+void config_service_free(struct config_service *s);
+int config_labels_add(struct config_labels *l, const char *key, const char *value);
+char *cfg_strdup(const char *s);
+
+#endif
