@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * `ambitctl workloads|services|certs|connections|metrics`: what the agents and ztunnels of the
+ * local cluster's nodes hold, asked over the agent socket (ipc.h) and the ztunnel's admin and
+ * metrics ports (inside the node netns).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "ambit/ipc.h"
+#include "ambit/snapshot.h"
+#include "ctl.h"
+
+static int open_cluster(const struct ctl_opts *o, struct ctl_cluster *c)
+{
+	int ret = cluster_load(c, o->cluster);
+
+	if (ret) {
+		fprintf(stderr, "ambitctl: cluster %s is not up: %s\n", o->cluster, strerror(-ret));
+		return ret;
+	}
+	if (o->node && !cluster_node(c, o->node)) {
+		fprintf(stderr, "ambitctl: no node %s in cluster %s\n", o->node, c->name);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static bool node_selected(const struct ctl_opts *o, const struct ctl_node *n)
+{
+	return !o->node || !strcmp(o->node, n->name);
+}
+
+/* {"op":"get","what":@what} to @n's agent; returns the "result" (caller deletes) or NULL. */
+static cJSON *agent_get(const struct ctl_node *n, const char *what)
+{
+	char req[64], *reply = NULL;
+	cJSON *root, *res = NULL;
+	int ret;
+
+	str_fmt(req, sizeof(req), "{\"op\":\"get\",\"what\":\"%s\"}", what);
+	ret = ipc_request(n->socket, req, &reply);
+	if (ret) {
+		fprintf(stderr, "ambitctl: %s agent (%s): %s\n", n->name, n->socket, strerror(-ret));
+		return NULL;
+	}
+	root = cJSON_Parse(reply);
+	free(reply);
+	if (!root || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "ok"))) {
+		const cJSON *err = root ? cJSON_GetObjectItemCaseSensitive(root, "error") : NULL;
+		fprintf(stderr, "ambitctl: %s agent: %s\n", n->name,
+			cJSON_IsString(err) ? err->valuestring : "malformed reply");
+	} else {
+		res = cJSON_DetachItemFromObjectCaseSensitive(root, "result");
+	}
+	cJSON_Delete(root);
+	return res;
+}
+
+static struct snapshot *agent_snapshot(const struct ctl_node *n, cJSON **raw)
+{
+	cJSON *res = agent_get(n, "snapshot");
+	struct snapshot *s = NULL;
+	char err[256] = "", *text;
+
+	if (!res)
+		return NULL;
+	text = cJSON_PrintUnformatted(res);
+	if (text)
+		s = snapshot_decode(text, strlen(text), err, sizeof(err));
+	if (!s)
+		fprintf(stderr, "ambitctl: %s snapshot: %s\n", n->name, err[0] ? err : "no memory");
+	free(text);
+	if (s && raw)
+		*raw = res;
+	else
+		cJSON_Delete(res);
+	return s;
+}
+
+static const char *ip_str(uint32_t ip, char *buf)
+{
+	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN) ? buf : "?";
+}
+
+/* Prints {"node": result...} for -o json. */
+static int print_raw(const struct ctl_opts *o, const struct ctl_cluster *c, const char *what)
+{
+	cJSON *all = cJSON_CreateObject();
+	int ret = 0;
+
+	if (!all)
+		return -ENOMEM;
+	for (int i = 0; i < c->nnodes; i++) {
+		if (!node_selected(o, &c->nodes[i]))
+			continue;
+		cJSON *res = agent_get(&c->nodes[i], what);
+		if (!res) {
+			ret = -EIO;
+			continue;
+		}
+		/* Private keys never reach the CLI (snapshot is the public encoding). */
+		cJSON_AddItemToObject(all, c->nodes[i].name, res);
+	}
+	char *text = cJSON_Print(all);
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	cJSON_Delete(all);
+	return ret;
+}
+
+/* Why a pod is not in the mesh, from the manifests the agents read. */
+static void why_not(const struct config *cfg, const struct snap_workload *w, char *buf,
+		    size_t len)
+{
+	const struct config_namespace *ns = config_find_namespace(cfg, w->namespace);
+	const struct config_labels *pl = NULL;
+
+	for (size_t i = 0; i < cfg->n_pods && !pl; i++)
+		if (!strcmp(cfg->pods[i].meta.namespace, w->namespace) &&
+		    !strcmp(cfg->pods[i].meta.name, w->name))
+			pl = &cfg->pods[i].meta.labels;
+	for (size_t i = 0; i < cfg->n_deployments && !pl; i++)
+		if (!strcmp(cfg->deployments[i].meta.namespace, w->namespace) &&
+		    !strcmp(cfg->deployments[i].meta.name, w->workload_name))
+			pl = &cfg->deployments[i].template_labels;
+	const char *pv = pl ? config_label_get(pl, AMBIT_LABEL_DATAPLANE_MODE) : NULL;
+	const char *nv = ns ? config_label_get(&ns->meta.labels, AMBIT_LABEL_DATAPLANE_MODE) : NULL;
+
+	if (pv && !strcmp(pv, AMBIT_DATAPLANE_NONE))
+		str_fmt(buf, len, "no (pod opts out: %s=none)", AMBIT_LABEL_DATAPLANE_MODE);
+	else if (!ns)
+		str_fmt(buf, len, "no (namespace %s has no Namespace object)", w->namespace);
+	else if (!nv || strcmp(nv, AMBIT_DATAPLANE_AMBIENT))
+		str_fmt(buf, len, "no (namespace not labelled %s=ambient)",
+			AMBIT_LABEL_DATAPLANE_MODE);
+	else
+		str_fmt(buf, len, "no (pending on the agent)");
+}
+
+int cmd_workloads(const struct ctl_opts *o)
+{
+	struct ctl_cluster c;
+	struct snapshot *snaps[CTL_MAX_NODES] = {0};
+	struct config cfg;
+	char state[PATH_MAX];
+	int ret, nok = 0;
+
+	ret = open_cluster(o, &c);
+	if (ret)
+		return ret;
+	if (o->json)
+		return print_raw(o, &c, "snapshot");
+	config_init(&cfg);
+	cluster_path(&c, state, sizeof(state), "state");
+	load_manifests(&cfg, state); /* best effort: only explains "why not" */
+	/* Every agent knows every workload; a pod's own node is the authority on it. */
+	for (int i = 0; i < c.nnodes; i++) {
+		snaps[i] = agent_snapshot(&c.nodes[i], NULL);
+		nok += snaps[i] != NULL;
+	}
+	printf("%-10s %-24s %-7s %-12s %-8s %-46s %s\n", "NAMESPACE", "NAME", "NODE", "IP",
+	       "PROTOCOL", "IDENTITY", "ENROLLED");
+	for (int i = 0; i < c.nnodes; i++) {
+		for (size_t k = 0; snaps[i] && k < snaps[i]->n_workloads; k++) {
+			const struct snap_workload *w = &snaps[i]->workloads[k];
+			bool own = !strcmp(w->node, c.nodes[i].name);
+			char ip[INET_ADDRSTRLEN], why[160];
+
+			/* Shown once: by its node's agent, or by the first answering one if down. */
+			if (!own) {
+				const struct ctl_node *home = cluster_node(&c, w->node);
+				if (home && snaps[home->index - 1])
+					continue;
+				bool earlier = false;
+				for (int j = 0; j < i; j++)
+					earlier |= snaps[j] != NULL;
+				if (earlier)
+					continue;
+			}
+			if (o->node && strcmp(o->node, w->node))
+				continue;
+			if (w->enrolled)
+				str_fmt(why, sizeof(why), "yes");
+			else
+				why_not(&cfg, w, why, sizeof(why));
+			printf("%-10s %-24s %-7s %-12s %-8s %-46s %s\n", w->namespace, w->name,
+			       w->node, ip_str(w->ip, ip), w->enrolled ? "HBONE" : "TCP",
+			       w->identity, why);
+		}
+	}
+	for (int i = 0; i < c.nnodes; i++)
+		snapshot_free(snaps[i]);
+	config_free(&cfg);
+	return nok ? 0 : -EIO;
+}
+
+static const char *pod_of(const struct snapshot *s, uint32_t ip)
+{
+	const struct snap_workload *w = snapshot_workload_by_ip(s, ip);
+
+	return w ? w->name : NULL;
+}
+
+int cmd_services(const struct ctl_opts *o)
+{
+	struct ctl_cluster c;
+	struct snapshot *s = NULL;
+	int ret;
+
+	ret = open_cluster(o, &c);
+	if (ret)
+		return ret;
+	if (o->json)
+		return print_raw(o, &c, "snapshot");
+	/* Services are cluster-wide: any one agent's view is the whole list. */
+	for (int i = 0; i < c.nnodes && !s; i++)
+		if (node_selected(o, &c.nodes[i]))
+			s = agent_snapshot(&c.nodes[i], NULL);
+	if (!s)
+		return -EIO;
+	printf("%-10s %-16s %-12s %-20s %s\n", "NAMESPACE", "NAME", "VIP", "PORTS", "ENDPOINTS");
+	for (size_t i = 0; i < s->n_services; i++) {
+		const struct snap_service *sv = &s->services[i];
+		char vip[INET_ADDRSTRLEN], ports[256] = "", eps[1024] = "";
+		size_t pl = 0, el = 0;
+
+		for (size_t p = 0; p < sv->nports && pl < sizeof(ports); p++)
+			pl += (size_t)snprintf(ports + pl, sizeof(ports) - pl, "%s%u->%u",
+					       p ? "," : "", sv->ports[p].port,
+					       sv->ports[p].target_port);
+		for (size_t e = 0; e < sv->nendpoints && el < sizeof(eps); e++) {
+			char ip[INET_ADDRSTRLEN];
+			const char *pod = pod_of(s, sv->endpoints[e]);
+
+			el += (size_t)snprintf(eps + el, sizeof(eps) - el, "%s%s%s%s%s",
+					       e ? ", " : "", ip_str(sv->endpoints[e], ip),
+					       pod ? " (" : "", pod ? pod : "", pod ? ")" : "");
+		}
+		printf("%-10s %-16s %-12s %-20s %s\n", sv->namespace, sv->name,
+		       ip_str(sv->vip, vip), ports, el ? eps : "<none>");
+	}
+	snapshot_free(s);
+	return 0;
+}
+
+/* Serial of the leaf certificate in @pem as hex, into @buf. */
+static void cert_serial(const char *pem, char *buf, size_t len)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	BIGNUM *bn = x ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL) : NULL;
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+	str_fmt(buf, len, "%s", hex ? hex : "?");
+	OPENSSL_free(hex);
+	BN_free(bn);
+	X509_free(x);
+	BIO_free(bio);
+}
+
+int cmd_certs(const struct ctl_opts *o)
+{
+	struct ctl_cluster c;
+	time_t now = time(NULL);
+	int ret, nok = 0;
+
+	ret = open_cluster(o, &c);
+	if (ret)
+		return ret;
+	if (o->json)
+		return print_raw(o, &c, "snapshot");
+	printf("%-46s %-7s %-34s %-20s %s\n", "IDENTITY", "NODE", "SERIAL", "NOT AFTER (UTC)",
+	       "REMAINING");
+	for (int i = 0; i < c.nnodes; i++) {
+		if (!node_selected(o, &c.nodes[i]))
+			continue;
+		struct snapshot *s = agent_snapshot(&c.nodes[i], NULL);
+		if (!s)
+			continue;
+		nok++;
+		for (size_t k = 0; k < s->n_certs; k++) {
+			const struct snap_cert *ct = &s->certs[k];
+			char serial[128], until[32], left[32];
+			struct tm tm;
+			long rem = (long)(ct->not_after - now);
+
+			cert_serial(ct->cert_pem, serial, sizeof(serial));
+			gmtime_r(&ct->not_after, &tm);
+			strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S", &tm);
+			if (rem <= 0)
+				str_fmt(left, sizeof(left), "expired");
+			else
+				str_fmt(left, sizeof(left), "%ldh%02ldm", rem / 3600,
+					(rem % 3600) / 60);
+			printf("%-46s %-7s %-34s %-20s %s\n", ct->identity, c.nodes[i].name, serial,
+			       until, left);
+		}
+		snapshot_free(s);
+	}
+	return nok ? 0 : -EIO;
+}
+
+static void print_scalar(const cJSON *v)
+{
+	if (cJSON_IsString(v))
+		printf("%s", v->valuestring);
+	else if (cJSON_IsNumber(v))
+		printf("%.0f", v->valuedouble);
+	else if (cJSON_IsBool(v))
+		printf("%s", cJSON_IsTrue(v) ? "true" : "false");
+	else if (cJSON_IsNull(v))
+		printf("-");
+	else {
+		char *t = cJSON_PrintUnformatted(v);
+		printf("%s", t ? t : "?");
+		free(t);
+	}
+}
+
+/* The admin JSON's shape is the ztunnel's: show any list of objects as key=value lines. */
+static void print_connections(const char *node, const cJSON *doc)
+{
+	const cJSON *list = doc, *it;
+
+	if (cJSON_IsObject(doc)) {
+		cJSON_ArrayForEach(it, doc) if (cJSON_IsArray(it))
+		{
+			list = it;
+			break;
+		}
+	}
+	if (!cJSON_IsArray(list)) {
+		print_scalar(doc);
+		printf("\n");
+		return;
+	}
+	printf("%s: %d connection(s)\n", node, cJSON_GetArraySize(list));
+	cJSON_ArrayForEach(it, list)
+	{
+		const cJSON *f;
+		printf("  ");
+		cJSON_ArrayForEach(f, it)
+		{
+			printf("%s=", f->string ? f->string : "?");
+			print_scalar(f);
+			printf(" ");
+		}
+		printf("\n");
+	}
+}
+
+int cmd_connections(const struct ctl_opts *o)
+{
+	struct ctl_cluster c;
+	cJSON *all = cJSON_CreateObject();
+	int ret, nok = 0;
+
+	if (!all)
+		return -ENOMEM;
+	ret = open_cluster(o, &c);
+	if (ret)
+		goto out;
+	for (int i = 0; i < c.nnodes; i++) {
+		char *body = NULL;
+		cJSON *doc;
+
+		if (!node_selected(o, &c.nodes[i]))
+			continue;
+		int code = http_get_in_netns(c.nodes[i].netns, 15000, "/connections", &body);
+		if (code != 200) {
+			if (code > 0)
+				fprintf(stderr, "ambitctl: %s ztunnel admin: HTTP %d\n",
+					c.nodes[i].name, code);
+			free(body);
+			continue;
+		}
+		doc = cJSON_Parse(body);
+		free(body);
+		if (!doc) {
+			fprintf(stderr, "ambitctl: %s: /connections is not JSON\n", c.nodes[i].name);
+			continue;
+		}
+		nok++;
+		if (!o->json)
+			print_connections(c.nodes[i].name, doc);
+		cJSON_AddItemToObject(all, c.nodes[i].name, doc);
+	}
+	if (o->json) {
+		char *t = cJSON_Print(all);
+		printf("%s\n", t ? t : "{}");
+		free(t);
+	}
+	ret = nok ? 0 : -EIO;
+out:
+	cJSON_Delete(all);
+	return ret;
+}
+
+int cmd_metrics(const struct ctl_opts *o)
+{
+	struct ctl_cluster c;
+	int ret, nok = 0;
+
+	ret = open_cluster(o, &c);
+	if (ret)
+		return ret;
+	for (int i = 0; i < c.nnodes; i++) {
+		char *body = NULL;
+
+		if (!node_selected(o, &c.nodes[i]))
+			continue;
+		int code = http_get_in_netns(c.nodes[i].netns, 15020, "/metrics", &body);
+		if (code == 200) {
+			if (!o->node)
+				printf("# node %s\n", c.nodes[i].name);
+			fputs(body, stdout);
+			nok++;
+		} else if (code > 0) {
+			fprintf(stderr, "ambitctl: %s metrics: HTTP %d\n", c.nodes[i].name, code);
+		}
+		free(body);
+	}
+	return nok ? 0 : -EIO;
+}

@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * `ambitctl maps`: the pinned BPF maps of each node, resolved to names (pods, services,
+ * identities, interfaces, reasons). `-o json` prints the entries as bpftool's BTF "formatted"
+ * view does (integers as numbers, structs as objects by field name), so tests can compare the
+ * two directly.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ambit/datapath.h"
+#include "ctl.h"
+
+/* Names for addresses and ids, from pods.json and the node netns. */
+struct resolver {
+	cJSON *pods_json; /* owned */
+	const struct ctl_node *node;
+	size_t npods;
+	struct {
+		uint32_t ip;
+		uint64_t cgroup_id;
+		const char *uid, *ns, *sa;
+	} *pods;
+};
+
+static void resolver_free(struct resolver *r)
+{
+	cJSON_Delete(r->pods_json);
+	free(r->pods);
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static int resolver_init(struct resolver *r, const struct ctl_cluster *c)
+{
+	const cJSON *pod;
+	size_t i = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->pods_json = plan_read_pods_json(c);
+	if (!r->pods_json)
+		return 0; /* raw addresses are still worth printing */
+	const cJSON *pods = cJSON_GetObjectItemCaseSensitive(r->pods_json, "pods");
+	r->pods = calloc((size_t)cJSON_GetArraySize(pods) + 1, sizeof(*r->pods));
+	if (!r->pods)
+		return -ENOMEM;
+	cJSON_ArrayForEach(pod, pods)
+	{
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, jstr(pod, "ip"), &a) != 1)
+			continue;
+		r->pods[i].ip = a.s_addr;
+		r->pods[i].cgroup_id = cgroup_id_of(jstr(pod, "cgroup"));
+		r->pods[i].uid = jstr(pod, "uid");
+		r->pods[i].ns = jstr(pod, "namespace");
+		r->pods[i].sa = jstr(pod, "serviceAccount");
+		i++;
+	}
+	r->npods = i;
+	return 0;
+}
+
+static const char *pod_by_ip(const struct resolver *r, uint32_t ip, char *ident, size_t len)
+{
+	for (size_t i = 0; i < r->npods; i++) {
+		if (r->pods[i].ip != ip)
+			continue;
+		if (ident)
+			str_fmt(ident, len, "spiffe://cluster.local/ns/%s/sa/%s", r->pods[i].ns,
+				r->pods[i].sa[0] ? r->pods[i].sa : "default");
+		return r->pods[i].uid;
+	}
+	return NULL;
+}
+
+static const char *pod_by_cgroup(const struct resolver *r, uint64_t id)
+{
+	for (size_t i = 0; i < r->npods; i++)
+		if (id && r->pods[i].cgroup_id == id)
+			return r->pods[i].uid;
+	return NULL;
+}
+
+static const char *svc_by_vip(const struct resolver *r, uint32_t vip)
+{
+	const cJSON *it;
+	char ip[INET_ADDRSTRLEN];
+
+	if (!r->pods_json || !inet_ntop(AF_INET, &vip, ip, sizeof(ip)))
+		return NULL;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r->pods_json, "serviceIPs"))
+	{
+		if (cJSON_IsString(it) && !strcmp(it->valuestring, ip))
+			return it->string;
+	}
+	return NULL;
+}
+
+static const char *ipstr(uint32_t ip, char *buf)
+{
+	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN) ? buf : "?";
+}
+
+static const char *or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+/* The ifindex names live in the node netns: look them up there. */
+static const char *iface_name(const struct resolver *r, uint32_t ifindex, char *buf)
+{
+	int saved;
+
+	buf[0] = '\0';
+	if (netns_enter(r->node->netns, &saved))
+		return "?";
+	if (!if_indextoname(ifindex, buf))
+		str_fmt(buf, IF_NAMESIZE, "?");
+	netns_leave(saved);
+	return buf;
+}
+
+/* Iterates @fd calling @fn(key, value) for each entry; sizes checked against the ABI. */
+static int map_each(int fd, const char *name, size_t ksz, size_t vsz,
+		    void (*fn)(const void *k, const void *v, void *arg), void *arg)
+{
+	struct bpf_map_info info = {0};
+	__u32 ilen = sizeof(info);
+	unsigned char key[64], next[64], val[256];
+	void *prev = NULL;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		return -errno;
+	if (info.key_size != ksz || info.value_size != vsz || ksz > sizeof(key) ||
+	    vsz > sizeof(val)) {
+		fprintf(stderr, "ambitctl: map %s: key/value sizes %u/%u, expected %zu/%zu\n", name,
+			info.key_size, info.value_size, ksz, vsz);
+		return -EPROTO;
+	}
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(key, next, ksz);
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, val))
+			continue; /* deleted meanwhile (LRU maps churn) */
+		fn(key, val, arg);
+	}
+	return 0;
+}
+
+struct dump_ctx {
+	const struct resolver *r;
+	bool json;
+	cJSON *arr; /* json: entries of the current map */
+	const char *map;
+};
+
+static cJSON *num(double v)
+{
+	return cJSON_CreateNumber(v);
+}
+
+static void add_entry(struct dump_ctx *d, cJSON *key, cJSON *value)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	if (!e || !cJSON_AddItemToArray(d->arr, e)) {
+		cJSON_Delete(e);
+		cJSON_Delete(key);
+		cJSON_Delete(value);
+		return;
+	}
+	cJSON_AddItemToObject(e, "key", key);
+	cJSON_AddItemToObject(e, "value", value);
+}
+
+static cJSON *obj(const char *const *names, const double *vals, size_t n)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	for (size_t i = 0; o && i < n; i++)
+		cJSON_AddNumberToObject(o, names[i], vals[i]);
+	return o;
+}
+
+static void dump_workload(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	uint32_t ip = *(const uint32_t *)k;
+	const struct ambit_workload *w = v;
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], ident[512] = "", ifn[IF_NAMESIZE];
+
+	if (d->json) {
+		static const char *const f[] = {"flags", "ifindex", "node_ip", "pad"};
+		double vals[] = {w->flags, w->ifindex, w->node_ip, w->pad};
+		add_entry(d, num(ip), obj(f, vals, 4));
+		return;
+	}
+	const char *pod = pod_by_ip(d->r, ip, ident, sizeof(ident));
+	printf("  %-12s %-26s %-46s %s%s%s node %s", ipstr(ip, a), or_dash(pod),
+	       ident[0] ? ident : "-", w->flags & AMBIT_WL_ENROLLED ? "enrolled" : "not-enrolled",
+	       w->flags & AMBIT_WL_LOCAL ? ",local" : "", "", ipstr(w->node_ip, b));
+	if (w->ifindex)
+		printf(" iface %s (%u)", iface_name(d->r, w->ifindex, ifn), w->ifindex);
+	printf("\n");
+}
+
+static void dump_enrolled(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	uint64_t id;
+	const struct ambit_enrolled *e = v;
+	char a[INET_ADDRSTRLEN];
+
+	memcpy(&id, k, sizeof(id));
+	if (d->json) {
+		static const char *const f[] = {"pod_ip", "pad"};
+		double vals[] = {e->pod_ip, e->pad};
+		add_entry(d, num((double)id), obj(f, vals, 2));
+		return;
+	}
+	printf("  cgroup %-12llu -> %-26s %s\n", (unsigned long long)id,
+	       or_dash(pod_by_cgroup(d->r, id)), ipstr(e->pod_ip, a));
+}
+
+static void dump_iface(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	uint32_t ifindex = *(const uint32_t *)k;
+	const struct ambit_iface *e = v;
+	char a[INET_ADDRSTRLEN], ifn[IF_NAMESIZE];
+
+	if (d->json) {
+		static const char *const f[] = {"pod_ip", "pad"};
+		double vals[] = {e->pod_ip, e->pad};
+		add_entry(d, num(ifindex), obj(f, vals, 2));
+		return;
+	}
+	printf("  %-10s (%3u) -> %-26s only source %s\n", iface_name(d->r, ifindex, ifn), ifindex,
+	       or_dash(pod_by_ip(d->r, e->pod_ip, NULL, 0)), ipstr(e->pod_ip, a));
+}
+
+static cJSON *addr_json(const struct ambit_addr *a)
+{
+	static const char *const f[] = {"ip", "port", "pad"};
+	double vals[] = {a->ip, a->port, a->pad};
+
+	return obj(f, vals, 3);
+}
+
+static void dump_service(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_addr *a = k;
+	const struct ambit_service *s = v;
+	char ip[INET_ADDRSTRLEN];
+
+	if (d->json) {
+		static const char *const f[] = {"id", "backend_count"};
+		double vals[] = {s->id, s->backend_count};
+		add_entry(d, addr_json(a), obj(f, vals, 2));
+		return;
+	}
+	printf("  %s:%-5u -> %-20s id %u, %u backend(s)\n", ipstr(a->ip, ip), ntohs(a->port),
+	       or_dash(svc_by_vip(d->r, a->ip)), s->id, s->backend_count);
+}
+
+static void dump_backend(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_backend_key *bk = k;
+	const struct ambit_backend *b = v;
+	char ip[INET_ADDRSTRLEN];
+
+	if (d->json) {
+		static const char *const fk[] = {"service_id", "index"};
+		static const char *const fv[] = {"ip", "port", "pad"};
+		double kv[] = {bk->service_id, bk->index}, vv[] = {b->ip, b->port, b->pad};
+		add_entry(d, obj(fk, kv, 2), obj(fv, vv, 3));
+		return;
+	}
+	printf("  service %u #%u -> %s:%u %s\n", bk->service_id, bk->index, ipstr(b->ip, ip),
+	       ntohs(b->port), or_dash(pod_by_ip(d->r, b->ip, NULL, 0)));
+}
+
+static cJSON *orig_json(const struct ambit_orig_dst *o)
+{
+	static const char *const f[] = {"ip", "port", "flags", "cgroup"};
+	double vals[] = {o->ip, o->port, o->flags, (double)o->cgroup};
+
+	return obj(f, vals, 4);
+}
+
+static void print_orig(const struct dump_ctx *d, const struct ambit_orig_dst *o)
+{
+	char ip[INET_ADDRSTRLEN];
+	const char *svc = svc_by_vip(d->r, o->ip);
+	const char *pod = pod_by_ip(d->r, o->ip, NULL, 0);
+
+	printf("-> %s:%u (%s) %s%s by %s\n", ipstr(o->ip, ip), ntohs(o->port),
+	       svc ? svc : or_dash(pod), o->flags & AMBIT_ORIG_REDIRECTED ? "redirected" : "",
+	       o->flags & AMBIT_ORIG_SERVICE_LB ? "service-lb" : "",
+	       or_dash(pod_by_cgroup(d->r, o->cgroup)));
+}
+
+static void dump_sock_orig(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	uint64_t cookie;
+
+	memcpy(&cookie, k, sizeof(cookie));
+	if (d->json) {
+		add_entry(d, num((double)cookie), orig_json(v));
+		return;
+	}
+	printf("  socket cookie %-10llu ", (unsigned long long)cookie);
+	print_orig(d, v);
+}
+
+static void dump_orig_dst(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_addr *a = k;
+	char ip[INET_ADDRSTRLEN];
+
+	if (d->json) {
+		add_entry(d, addr_json(a), orig_json(v));
+		return;
+	}
+	printf("  %s:%-5u %-20s ", ipstr(a->ip, ip), ntohs(a->port),
+	       or_dash(pod_by_ip(d->r, a->ip, NULL, 0)));
+	print_orig(d, v);
+}
+
+static void dump_proxy_sock(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	uint32_t slot = *(const uint32_t *)k;
+	uint64_t cookie;
+
+	memcpy(&cookie, v, sizeof(cookie));
+	if (d->json) {
+		add_entry(d, num(slot), num((double)cookie));
+		return;
+	}
+	printf("  slot %u (%s) -> listener socket cookie %llu\n", slot,
+	       slot == AMBIT_SOCK_INBOUND ? "inbound 15006"
+	       : slot == AMBIT_SOCK_HBONE ? "hbone 15008"
+					  : "?",
+	       (unsigned long long)cookie);
+}
+
+static int dump_counters(struct datapath *dp, struct dump_ctx *d)
+{
+	int fd = datapath_map_fd(dp, "counters");
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+
+	if (fd < 0 || ncpu <= 0)
+		return fd < 0 ? fd : ncpu;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t r = 0; r < AMBIT_REASON__COUNT; r++) {
+		uint64_t sum = 0;
+
+		if (bpf_map_lookup_elem(fd, &r, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			sum += vals[c];
+		if (d->json) {
+			/* bpftool's per-CPU layout: {"key":K,"values":[{"cpu":N,"value":V}]}. */
+			cJSON *e = cJSON_CreateObject(), *arr;
+			if (!e || !cJSON_AddItemToArray(d->arr, e))
+				break;
+			cJSON_AddNumberToObject(e, "key", r);
+			arr = cJSON_AddArrayToObject(e, "values");
+			for (int c = 0; arr && c < ncpu; c++) {
+				cJSON *cv = cJSON_CreateObject();
+				if (!cv || !cJSON_AddItemToArray(arr, cv))
+					break;
+				cJSON_AddNumberToObject(cv, "cpu", c);
+				cJSON_AddNumberToObject(cv, "value", (double)vals[c]);
+			}
+		} else {
+			printf("  %-22s %llu\n", ambit_reason_name(r), (unsigned long long)sum);
+		}
+	}
+	free(vals);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	size_t ksz, vsz;
+	void (*fn)(const void *, const void *, void *);
+	const char *title;
+} map_table[] = {
+	{"workloads", 4, sizeof(struct ambit_workload), dump_workload, "pod IP -> pod, identity"},
+	{"enrolled_cgrp", 8, sizeof(struct ambit_enrolled), dump_enrolled,
+	 "cgroup id -> enrolled pod"},
+	{"pod_ifaces", 4, sizeof(struct ambit_iface), dump_iface, "pod veth -> allowed source"},
+	{"services", sizeof(struct ambit_addr), sizeof(struct ambit_service), dump_service,
+	 "VIP:port -> service"},
+	{"backends", sizeof(struct ambit_backend_key), sizeof(struct ambit_backend), dump_backend,
+	 "service backend -> pod"},
+	{"sock_orig", 8, sizeof(struct ambit_orig_dst), dump_sock_orig,
+	 "socket -> original destination"},
+	{"orig_dst", sizeof(struct ambit_addr), sizeof(struct ambit_orig_dst), dump_orig_dst,
+	 "pod socket -> original destination (waiting for the ztunnel)"},
+	{"proxy_socks", 4, 8, dump_proxy_sock, "ztunnel listeners for bpf_sk_assign"},
+};
+
+static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJSON *out)
+{
+	struct datapath *dp = datapath_open_pinned(n->pin_root);
+	struct dump_ctx d = {.r = r, .json = json};
+	cJSON *node_obj = NULL;
+	int ret = 0;
+
+	if (!dp) {
+		ret = -errno;
+		fprintf(stderr, "ambitctl: %s: no pinned data path at %s: %s\n", n->name,
+			n->pin_root, strerror(errno));
+		return ret;
+	}
+	r->node = n;
+	if (json && !(node_obj = cJSON_AddObjectToObject(out, n->name))) {
+		datapath_close(dp);
+		return -ENOMEM;
+	}
+	if (!json)
+		printf("== %s (%s)\n", n->name, n->pin_root);
+	for (size_t i = 0; i < sizeof(map_table) / sizeof(map_table[0]); i++) {
+		int fd = datapath_map_fd(dp, map_table[i].name);
+
+		if (fd < 0) {
+			fprintf(stderr, "ambitctl: %s: map %s missing\n", n->name, map_table[i].name);
+			ret = fd;
+			continue;
+		}
+		if (json)
+			d.arr = cJSON_AddArrayToObject(node_obj, map_table[i].name);
+		else
+			printf("%s: %s\n", map_table[i].name, map_table[i].title);
+		int r2 = map_each(fd, map_table[i].name, map_table[i].ksz, map_table[i].vsz,
+				  map_table[i].fn, &d);
+		if (r2)
+			ret = r2;
+	}
+	if (json)
+		d.arr = cJSON_AddArrayToObject(node_obj, "counters");
+	else
+		printf("counters: data path verdicts by reason (all CPUs)\n");
+	int r3 = dump_counters(dp, &d);
+	if (r3)
+		ret = r3;
+	datapath_close(dp);
+	return ret;
+}
+
+int cmd_maps(const struct ctl_opts *o)
+{
+	struct ctl_cluster c;
+	struct resolver r;
+	cJSON *out = NULL;
+	int ret, failed = 0, done = 0;
+
+	ret = cluster_load(&c, o->cluster);
+	if (ret) {
+		fprintf(stderr, "ambitctl: cluster %s is not up: %s\n", o->cluster, strerror(-ret));
+		return ret;
+	}
+	if (o->node && !cluster_node(&c, o->node)) {
+		fprintf(stderr, "ambitctl: no node %s\n", o->node);
+		return -ENOENT;
+	}
+	ret = resolver_init(&r, &c);
+	if (ret)
+		return ret;
+	if (o->json && !(out = cJSON_CreateObject())) {
+		resolver_free(&r);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < c.nnodes; i++) {
+		if (o->node && strcmp(o->node, c.nodes[i].name))
+			continue;
+		done++;
+		failed += dump_node(&c.nodes[i], &r, o->json, out) != 0;
+	}
+	if (out) {
+		char *t = cJSON_Print(out);
+		printf("%s\n", t ? t : "{}");
+		free(t);
+		cJSON_Delete(out);
+	}
+	resolver_free(&r);
+	return failed && failed == done ? -EIO : 0;
+}
