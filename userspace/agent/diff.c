@@ -7,7 +7,7 @@
 
 #include "desired.h"
 
-static int cmp_entry(const void *a, const void *b)
+static int diff_cmp_entry(const void *a, const void *b)
 {
 	uint64_t x = ((const struct dp_entry *)a)->key, y = ((const struct dp_entry *)b)->key;
 
@@ -23,7 +23,7 @@ static struct dp_entry *sorted_copy(const struct dp_entry *e, size_t n)
 		return NULL;
 	if (n) {
 		memcpy(c, e, n * sizeof(*c));
-		qsort(c, n, sizeof(*c), cmp_entry);
+		qsort(c, n, sizeof(*c), diff_cmp_entry);
 	}
 	return c;
 }
@@ -72,15 +72,15 @@ void dp_diff_free(struct dp_diff *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static uint64_t svc_key(const struct dp_service *s)
+static uint64_t diff_svc_key(const struct dp_service *s)
 {
 	return ((uint64_t)ntohl(s->vip) << 16) | s->port;
 }
 
 static int cmp_svc_ptr(const void *a, const void *b)
 {
-	uint64_t x = svc_key(*(const struct dp_service *const *)a);
-	uint64_t y = svc_key(*(const struct dp_service *const *)b);
+	uint64_t x = diff_svc_key(*(const struct dp_service *const *)a);
+	uint64_t y = diff_svc_key(*(const struct dp_service *const *)b);
 
 	return x < y ? -1 : x > y;
 }
@@ -125,7 +125,7 @@ int dp_service_diff_compute(const struct dp_service *cur, size_t ncur,
 	if (!c || !w || !out->set || !out->del)
 		goto out;
 	while (i < ncur || j < nwant) {
-		uint64_t ck = i < ncur ? svc_key(c[i]) : 0, wk = j < nwant ? svc_key(w[j]) : 0;
+		uint64_t ck = i < ncur ? diff_svc_key(c[i]) : 0, wk = j < nwant ? diff_svc_key(w[j]) : 0;
 
 		if (j == nwant || (i < ncur && ck < wk)) {
 			out->del[out->n_del].vip = c[i]->vip;

@@ -15,10 +15,10 @@
 /* pods.json is written by our own tooling; anything near this size is hostile or broken. */
 #define RUNTIME_MAX_FILE (64u << 20)
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+static int rt_fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+static int rt_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -172,14 +172,14 @@ static int parse_pod(const cJSON *obj, size_t i, struct rt_pod *p, char *err, si
 	int ret;
 
 	if (!cJSON_IsObject(obj))
-		return fail(err, errlen, "pods[%zu]: not an object", i);
+		return rt_fail(err, errlen, "pods[%zu]: not an object", i);
 #define REQ(key, field)                                                                         \
 	do {                                                                                     \
 		ret = req_string(obj, key, &p->field);                                           \
 		if (ret == -ENOMEM)                                                              \
 			return ret;                                                              \
 		if (ret)                                                                         \
-			return fail(err, errlen, "pods[%zu].%s: missing or not a string", i, key); \
+			return rt_fail(err, errlen, "pods[%zu].%s: missing or not a string", i, key); \
 	} while (0)
 #define OPT(key, field)                                                                          \
 	do {                                                                                      \
@@ -187,7 +187,7 @@ static int parse_pod(const cJSON *obj, size_t i, struct rt_pod *p, char *err, si
 		if (ret == -ENOMEM)                                                               \
 			return ret;                                                               \
 		if (ret)                                                                          \
-			return fail(err, errlen, "pods[%zu].%s: not a string", i, key);           \
+			return rt_fail(err, errlen, "pods[%zu].%s: not a string", i, key);           \
 	} while (0)
 	REQ("namespace", namespace);
 	REQ("name", name);
@@ -204,7 +204,7 @@ static int parse_pod(const cJSON *obj, size_t i, struct rt_pod *p, char *err, si
 		return ret;
 	if (ret || parse_ip(ip, &p->ip)) {
 		free(ip);
-		return fail(err, errlen, "pods[%zu].ip: missing or not an IPv4 address", i);
+		return rt_fail(err, errlen, "pods[%zu].ip: missing or not an IPv4 address", i);
 	}
 	free(ip);
 	if (!p->uid && asprintf(&p->uid, "%s/%s", p->namespace, p->name) < 0) {
@@ -217,7 +217,7 @@ static int parse_pod(const cJSON *obj, size_t i, struct rt_pod *p, char *err, si
 	if (ret == -ENOMEM)
 		return ret;
 	if (ret)
-		return fail(err, errlen, "pods[%zu].labels: not an object of strings", i);
+		return rt_fail(err, errlen, "pods[%zu].labels: not an object of strings", i);
 	return 0;
 }
 
@@ -231,14 +231,14 @@ int runtime_parse(const char *json, size_t len, struct runtime *out, char *err, 
 	memset(out, 0, sizeof(*out));
 	root = cJSON_ParseWithLength(json, len);
 	if (!root)
-		return fail(err, errlen, "not valid JSON");
+		return rt_fail(err, errlen, "not valid JSON");
 	if (!cJSON_IsObject(root)) {
-		ret = fail(err, errlen, "top level: not an object");
+		ret = rt_fail(err, errlen, "top level: not an object");
 		goto out;
 	}
 	pods = cJSON_GetObjectItemCaseSensitive(root, "pods");
 	if (pods && !cJSON_IsNull(pods) && !cJSON_IsArray(pods)) {
-		ret = fail(err, errlen, "pods: not an array");
+		ret = rt_fail(err, errlen, "pods: not an array");
 		goto out;
 	}
 	if (cJSON_IsArray(pods) && cJSON_GetArraySize(pods) > 0) {
@@ -256,7 +256,7 @@ int runtime_parse(const char *json, size_t len, struct runtime *out, char *err, 
 	}
 	sips = cJSON_GetObjectItemCaseSensitive(root, "serviceIPs");
 	if (sips && !cJSON_IsNull(sips) && !cJSON_IsObject(sips)) {
-		ret = fail(err, errlen, "serviceIPs: not an object");
+		ret = rt_fail(err, errlen, "serviceIPs: not an object");
 		goto out;
 	}
 	if (cJSON_IsObject(sips) && cJSON_GetArraySize(sips) > 0) {
@@ -269,7 +269,7 @@ int runtime_parse(const char *json, size_t len, struct runtime *out, char *err, 
 			struct rt_service_ip *s = &out->service_ips[out->n_service_ips];
 
 			if (!cJSON_IsString(it) || parse_ip(it->valuestring, &s->ip)) {
-				ret = fail(err, errlen, "serviceIPs[\"%s\"]: not an IPv4 address",
+				ret = rt_fail(err, errlen, "serviceIPs[\"%s\"]: not an IPv4 address",
 					   it->string ? it->string : "");
 				goto out;
 			}
@@ -283,7 +283,7 @@ int runtime_parse(const char *json, size_t len, struct runtime *out, char *err, 
 	}
 out:
 	if (ret == -ENOMEM)
-		fail(err, errlen, "out of memory");
+		rt_fail(err, errlen, "out of memory");
 	cJSON_Delete(root);
 	return ret;
 }
@@ -299,7 +299,7 @@ int runtime_load(const char *path, struct runtime *out, char *err, size_t errlen
 	if (ret == -ENOENT)
 		return 0;
 	if (ret) {
-		fail(err, errlen, "%s", strerror(-ret));
+		rt_fail(err, errlen, "%s", strerror(-ret));
 		return ret;
 	}
 	ret = runtime_parse(buf, len, out, err, errlen);
@@ -343,10 +343,10 @@ int runtime_cluster_parse(const char *json, size_t len, struct rt_cluster *out, 
 	memset(out, 0, sizeof(*out));
 	root = cJSON_ParseWithLength(json, len);
 	if (!root)
-		return fail(err, errlen, "not valid JSON");
+		return rt_fail(err, errlen, "not valid JSON");
 	nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
 	if (!cJSON_IsArray(nodes)) {
-		ret = fail(err, errlen, "nodes: missing or not an array");
+		ret = rt_fail(err, errlen, "nodes: missing or not an array");
 		goto out;
 	}
 	if (cJSON_GetArraySize(nodes) > 0) {
@@ -363,7 +363,7 @@ int runtime_cluster_parse(const char *json, size_t len, struct rt_cluster *out, 
 
 		if (!cJSON_IsString(name) || !cJSON_IsString(ip) ||
 		    parse_ip(ip->valuestring, &n->ip)) {
-			ret = fail(err, errlen, "nodes[%zu]: needs string name and IPv4 ip",
+			ret = rt_fail(err, errlen, "nodes[%zu]: needs string name and IPv4 ip",
 				   out->n_nodes);
 			goto out;
 		}
@@ -388,7 +388,7 @@ int runtime_cluster_load(const char *path, struct rt_cluster *out, char *err, si
 	memset(out, 0, sizeof(*out));
 	ret = runtime_read_file(path, &buf, &len);
 	if (ret) {
-		fail(err, errlen, "%s", strerror(-ret));
+		rt_fail(err, errlen, "%s", strerror(-ret));
 		return ret;
 	}
 	ret = runtime_cluster_parse(buf, len, out, err, errlen);

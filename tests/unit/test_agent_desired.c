@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The agent's pure logic: pods.json parsing, desired-state computation and map diffs.
+ * The unit-test link line has libambit.a but not the agent's objects, so the modules under test
+ * are compiled into this binary.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../userspace/agent/runtime.c"
+#include "../../userspace/agent/desired.c"
+#include "../../userspace/agent/diff.c"
+
+static uint32_t ip(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a.s_addr;
+}
+
+static const char *MANIFESTS =
+	"apiVersion: v1\n"
+	"kind: Namespace\n"
+	"metadata:\n"
+	"  name: demo\n"
+	"  labels:\n"
+	"    istio.io/dataplane-mode: ambient\n"
+	"---\n"
+	"apiVersion: v1\n"
+	"kind: Namespace\n"
+	"metadata:\n"
+	"  name: legacy\n"
+	"---\n"
+	"apiVersion: apps/v1\n"
+	"kind: Deployment\n"
+	"metadata:\n"
+	"  name: web\n"
+	"  namespace: demo\n"
+	"spec:\n"
+	"  selector:\n"
+	"    matchLabels: {app: web}\n"
+	"  template:\n"
+	"    metadata:\n"
+	"      labels: {app: web}\n"
+	"    spec:\n"
+	"      serviceAccountName: web-sa\n"
+	"      containers:\n"
+	"      - name: web\n"
+	"        image: x\n"
+	"        ports:\n"
+	"        - name: http\n"
+	"          containerPort: 8080\n"
+	"---\n"
+	"apiVersion: v1\n"
+	"kind: Service\n"
+	"metadata:\n"
+	"  name: web\n"
+	"  namespace: demo\n"
+	"spec:\n"
+	"  selector: {app: web}\n"
+	"  ports:\n"
+	"  - name: http\n"
+	"    port: 80\n"
+	"    targetPort: http\n"
+	"  - name: admin\n"
+	"    port: 9000\n"
+	"---\n"
+	"apiVersion: v1\n"
+	"kind: Service\n"
+	"metadata:\n"
+	"  name: db\n"
+	"  namespace: legacy\n"
+	"spec:\n"
+	"  clusterIP: 10.96.0.99\n"
+	"  selector: {app: db}\n"
+	"  ports:\n"
+	"  - port: 5432\n"
+	"    targetPort: 15432\n";
+
+/* web-1 local, web-2 remote, web-3 local but opted out, db-1 local in a plain namespace,
+ * and a pod labelled app=web in another namespace that must not become a web endpoint. */
+static const char *PODS =
+	"{\"pods\":["
+	"{\"namespace\":\"demo\",\"name\":\"web-1\",\"uid\":\"demo/web-1\",\"owner\":\"web\","
+	" \"node\":\"node1\",\"ip\":\"10.98.1.2\",\"cgroup\":\"/cg/demo_web-1\","
+	" \"hostIface\":\"amb000001\",\"serviceAccount\":\"web-sa\",\"labels\":{\"app\":\"web\"}},"
+	"{\"namespace\":\"demo\",\"name\":\"web-2\",\"owner\":\"web\",\"node\":\"node2\","
+	" \"ip\":\"10.98.2.2\",\"cgroup\":\"/cg/demo_web-2\",\"hostIface\":\"amb000002\","
+	" \"serviceAccount\":\"web-sa\",\"labels\":{\"app\":\"web\",\"version\":\"v2\"}},"
+	"{\"namespace\":\"demo\",\"name\":\"web-3\",\"owner\":\"web\",\"node\":\"node1\","
+	" \"ip\":\"10.98.1.3\",\"cgroup\":\"/cg/demo_web-3\",\"hostIface\":\"amb000003\","
+	" \"labels\":{\"app\":\"web\",\"istio.io/dataplane-mode\":\"none\"}},"
+	"{\"namespace\":\"legacy\",\"name\":\"db-1\",\"owner\":null,\"node\":\"node1\","
+	" \"ip\":\"10.98.1.4\",\"cgroup\":\"/cg/legacy_db-1\",\"hostIface\":\"amb000004\","
+	" \"labels\":{\"app\":\"db\"}},"
+	"{\"namespace\":\"legacy\",\"name\":\"imp\",\"node\":\"node2\",\"ip\":\"10.98.2.9\","
+	" \"labels\":{\"app\":\"web\"}}"
+	"],\"serviceIPs\":{\"demo/web\":\"10.96.0.10\",\"legacy/db\":\"10.96.0.11\"}}";
+
+static const char *CLUSTER =
+	"{\"name\":\"ambit\",\"nodes\":[{\"name\":\"node1\",\"ip\":\"10.99.0.11\"},"
+	"{\"name\":\"node2\",\"ip\":\"10.99.0.12\"}]}";
+
+static int fake_ifindex(const char *name, void *ctx)
+{
+	/* amb000001 -> 101, ...; anything else is unknown. */
+	if (strncmp(name, "amb", 3) != 0)
+		return 0;
+	return 100 + atoi(name + 3);
+}
+
+static uint64_t fake_cgroup(const char *path, void *ctx)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *path; path++)
+		h = (h ^ (unsigned char)*path) * 1099511628211ull;
+	return h;
+}
+
+struct fixture {
+	struct config cfg;
+	struct runtime rt;
+	struct rt_cluster cluster;
+	struct desired d;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct config_diags diags = {0};
+	char err[256] = "";
+
+	assert_non_null(f);
+	config_init(&f->cfg);
+	assert_int_equal(config_load_buffer(&f->cfg, "m.yaml", MANIFESTS, strlen(MANIFESTS),
+					    &diags), 0);
+	config_diags_free(&diags);
+	assert_int_equal(runtime_parse(PODS, strlen(PODS), &f->rt, err, sizeof(err)), 0);
+	assert_int_equal(runtime_cluster_parse(CLUSTER, strlen(CLUSTER), &f->cluster, err,
+					       sizeof(err)), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	desired_free(&f->d);
+	runtime_free(&f->rt);
+	runtime_cluster_free(&f->cluster);
+	config_free(&f->cfg);
+	free(f);
+	return 0;
+}
+
+static void compute(struct fixture *f)
+{
+	struct desired_env env = {
+		.node = "node1",
+		.node_ip = ip("10.99.0.11"),
+		.trust_domain = "cluster.local",
+		.cluster = &f->cluster,
+		.ifindex_of = fake_ifindex,
+		.cgroup_id_of = fake_cgroup,
+	};
+
+	desired_free(&f->d);
+	assert_int_equal(desired_compute(&f->cfg, &f->rt, &env, &f->d), 0);
+}
+
+static const struct ambit_workload *wl_of(const struct desired *d, const char *addr)
+{
+	for (size_t i = 0; i < d->n_workloads; i++)
+		if (d->workloads[i].key == ip(addr))
+			return (const struct ambit_workload *)d->workloads[i].val;
+	return NULL;
+}
+
+static void test_enrollment(void **state)
+{
+	struct fixture *f = *state;
+	const struct ambit_workload *w;
+	const struct desired_local_pod *lp;
+
+	compute(f);
+	assert_int_equal(f->d.n_workloads, 5);
+	w = wl_of(&f->d, "10.98.1.2");
+	assert_non_null(w);
+	assert_int_equal(w->flags, AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL);
+	assert_int_equal(w->ifindex, 101);
+	assert_int_equal(w->node_ip, ip("10.99.0.11"));
+	w = wl_of(&f->d, "10.98.2.2"); /* remote: node IP from cluster.json, no ifindex */
+	assert_int_equal(w->flags, AMBIT_WL_ENROLLED);
+	assert_int_equal(w->ifindex, 0);
+	assert_int_equal(w->node_ip, ip("10.99.0.12"));
+	w = wl_of(&f->d, "10.98.1.3"); /* opted out with the pod label */
+	assert_int_equal(w->flags, AMBIT_WL_LOCAL);
+	w = wl_of(&f->d, "10.98.1.4"); /* namespace not ambient */
+	assert_int_equal(w->flags, AMBIT_WL_LOCAL);
+
+	/* Only the local enrolled pod is captured by cgroup; every local pod gets anti-spoofing. */
+	assert_int_equal(f->d.n_enrolled, 1);
+	assert_true(f->d.enrolled[0].key == fake_cgroup("/cg/demo_web-1", NULL));
+	assert_int_equal(((struct ambit_enrolled *)f->d.enrolled[0].val)->pod_ip, ip("10.98.1.2"));
+	assert_int_equal(f->d.n_ifaces, 3);
+	assert_int_equal(f->d.ifaces[0].key, 101);
+	assert_int_equal(((struct ambit_iface *)f->d.ifaces[2].val)->pod_ip, ip("10.98.1.4"));
+	assert_int_equal(f->d.n_local, 3);
+	lp = desired_local_pod(&f->d, "demo/web-3");
+	assert_non_null(lp);
+	assert_false(lp->enrolled);
+	assert_int_equal(lp->ifindex, 103);
+	assert_null(desired_local_pod(&f->d, "demo/web-2"));
+
+	/* Certificates only for identities of local enrolled pods. */
+	assert_int_equal(f->d.n_identities, 1);
+	assert_string_equal(f->d.identities[0], "spiffe://cluster.local/ns/demo/sa/web-sa");
+
+	/* Snapshot workloads carry every pod, sorted by IP, with Istio-style names. */
+	assert_int_equal(f->d.n_snap_workloads, 5);
+	assert_int_equal(f->d.snap_workloads[0].ip, ip("10.98.1.2"));
+	assert_string_equal(f->d.snap_workloads[0].workload_name, "web");
+	assert_string_equal(f->d.snap_workloads[0].app, "web");
+	assert_string_equal(f->d.snap_workloads[0].version, "latest");
+	assert_string_equal(f->d.snap_workloads[3].name, "web-2");
+	assert_string_equal(f->d.snap_workloads[3].version, "v2");
+	assert_string_equal(f->d.snap_workloads[2].service_account, "default");
+	assert_string_equal(f->d.snap_workloads[2].workload_name, "db-1");
+}
+
+static void test_unenroll_namespace_is_live(void **state)
+{
+	struct fixture *f = *state;
+	struct config_namespace *ns = NULL;
+	struct dp_diff diff;
+	struct desired before;
+
+	compute(f);
+	before = f->d;
+	memset(&f->d, 0, sizeof(f->d));
+	for (size_t i = 0; i < f->cfg.n_namespaces; i++)
+		if (strcmp(f->cfg.namespaces[i].meta.name, "demo") == 0)
+			ns = &f->cfg.namespaces[i];
+	assert_non_null(ns);
+	free(ns->meta.labels.items[0].value);
+	ns->meta.labels.items[0].value = strdup("none");
+	compute(f);
+
+	/* Unenrolling removes the capture entry and rewrites flags, nothing else. */
+	assert_int_equal(dp_diff_compute(before.enrolled, before.n_enrolled, f->d.enrolled,
+					 f->d.n_enrolled, &diff), 0);
+	assert_int_equal(diff.n_del, 1);
+	assert_int_equal(diff.n_set, 0);
+	dp_diff_free(&diff);
+	assert_int_equal(dp_diff_compute(before.ifaces, before.n_ifaces, f->d.ifaces,
+					 f->d.n_ifaces, &diff), 0);
+	assert_int_equal(diff.n_del + diff.n_set, 0);
+	dp_diff_free(&diff);
+	assert_int_equal(dp_diff_compute(before.workloads, before.n_workloads, f->d.workloads,
+					 f->d.n_workloads, &diff), 0);
+	assert_int_equal(diff.n_del, 0);
+	assert_int_equal(diff.n_set, 2); /* web-1 and web-2 lose ENROLLED */
+	dp_diff_free(&diff);
+	assert_int_equal(f->d.n_identities, 0);
+	desired_free(&before);
+}
+
+static const struct dp_service *svc_of(const struct desired *d, const char *vip, uint16_t port)
+{
+	for (size_t i = 0; i < d->n_services; i++)
+		if (d->services[i].vip == ip(vip) && d->services[i].port == port)
+			return &d->services[i];
+	return NULL;
+}
+
+static void test_services(void **state)
+{
+	struct fixture *f = *state;
+	const struct dp_service *s;
+
+	compute(f);
+	assert_int_equal(f->d.n_services, 3);
+	/* Named targetPort resolved through the Deployment's container port; same namespace only. */
+	s = svc_of(&f->d, "10.96.0.10", 80);
+	assert_non_null(s);
+	assert_int_equal(s->n, 3);
+	for (uint32_t i = 0; i < s->n; i++) {
+		assert_int_equal(s->backends[i].port, 8080);
+		assert_true(s->backends[i].ip != ip("10.98.2.9"));
+	}
+	/* Omitted targetPort = port. */
+	s = svc_of(&f->d, "10.96.0.10", 9000);
+	assert_non_null(s);
+	assert_int_equal(s->n, 3);
+	assert_int_equal(s->backends[0].port, 9000);
+	/* spec.clusterIP wins over the runtime's allocation. */
+	assert_null(svc_of(&f->d, "10.96.0.11", 5432));
+	s = svc_of(&f->d, "10.96.0.99", 5432);
+	assert_non_null(s);
+	assert_int_equal(s->n, 1);
+	assert_int_equal(s->backends[0].ip, ip("10.98.1.4"));
+	assert_int_equal(s->backends[0].port, 15432);
+
+	assert_int_equal(f->d.n_snap_services, 2);
+	assert_string_equal(f->d.snap_services[0].namespace, "demo");
+	assert_string_equal(f->d.snap_services[0].hostname, "web.demo.svc.cluster.local");
+	assert_int_equal(f->d.snap_services[0].nendpoints, 3);
+	assert_int_equal(f->d.snap_services[0].ports[0].target_port, 8080);
+}
+
+static void test_named_port_unresolvable(void **state)
+{
+	struct fixture *f = *state;
+	const struct dp_service *s;
+
+	/* Without the Deployment nobody declares "http": no backend, and a warning says why. */
+	for (size_t i = 0; i < f->cfg.n_deployments; i++) {
+		free(f->cfg.deployments[i].meta.name);
+		f->cfg.deployments[i].meta.name = strdup("other");
+	}
+	compute(f);
+	s = svc_of(&f->d, "10.96.0.10", 80);
+	assert_non_null(s);
+	assert_int_equal(s->n, 0);
+	assert_true(f->d.n_warnings >= 1);
+	assert_non_null(strstr(f->d.warnings[0], "no port named http"));
+}
+
+static void test_duplicate_ip_and_missing_vip(void **state)
+{
+	struct fixture *f = *state;
+	const char *pods = "{\"pods\":["
+			   "{\"namespace\":\"demo\",\"name\":\"a\",\"node\":\"node1\",\"ip\":\"10.0.0.1\"},"
+			   "{\"namespace\":\"demo\",\"name\":\"b\",\"node\":\"node3\",\"ip\":\"10.0.0.1\"}]}";
+	char err[256];
+
+	runtime_free(&f->rt);
+	assert_int_equal(runtime_parse(pods, strlen(pods), &f->rt, err, sizeof(err)), 0);
+	compute(f);
+	assert_int_equal(f->d.n_workloads, 1);
+	/* demo/web has neither clusterIP nor a runtime IP now: skipped, not a zero VIP. */
+	assert_null(svc_of(&f->d, "0.0.0.0", 80));
+	assert_int_equal(f->d.n_snap_services, 1);
+	assert_true(f->d.n_warnings >= 2);
+}
+
+static void test_diff(void **state)
+{
+	struct dp_entry cur[3] = {{.key = 3, .val = {1}}, {.key = 1, .val = {1}}, {.key = 2}};
+	struct dp_entry want[3] = {{.key = 2}, {.key = 1, .val = {2}}, {.key = 4, .val = {4}}};
+	struct dp_diff d;
+
+	assert_int_equal(dp_diff_compute(cur, 3, want, 3, &d), 0);
+	assert_int_equal(d.n_del, 1);
+	assert_int_equal(d.del[0], 3);
+	assert_int_equal(d.n_set, 2);
+	assert_int_equal(d.set[0].key, 1);
+	assert_int_equal(d.set[0].val[0], 2);
+	assert_int_equal(d.set[1].key, 4);
+	dp_diff_free(&d);
+
+	assert_int_equal(dp_diff_compute(NULL, 0, want, 3, &d), 0);
+	assert_int_equal(d.n_set, 3);
+	assert_int_equal(d.n_del, 0);
+	dp_diff_free(&d);
+	assert_int_equal(dp_diff_compute(cur, 3, NULL, 0, &d), 0);
+	assert_int_equal(d.n_del, 3);
+	dp_diff_free(&d);
+	assert_int_equal(dp_diff_compute(want, 3, want, 3, &d), 0);
+	assert_int_equal(d.n_set + d.n_del, 0);
+	dp_diff_free(&d);
+}
+
+static void test_service_diff(void **state)
+{
+	struct ambit_backend b1[1] = {{.ip = 1, .port = 80}}, b2[1] = {{.ip = 2, .port = 80}};
+	struct dp_service cur[3] = {
+		{.vip = ip("10.96.0.10"), .port = 80, .n = 1, .backends = b1, .known = true},
+		{.vip = ip("10.96.0.11"), .port = 80, .n = 1, .backends = b1, .known = true},
+		{.vip = ip("10.96.0.12"), .port = 80}, /* read back after a restart */
+	};
+	struct dp_service want[3] = {
+		{.vip = ip("10.96.0.10"), .port = 80, .n = 1, .backends = b1, .known = true},
+		{.vip = ip("10.96.0.11"), .port = 80, .n = 1, .backends = b2, .known = true},
+		{.vip = ip("10.96.0.12"), .port = 80, .n = 0, .known = true},
+	};
+	struct dp_service_diff d;
+	struct dp_service *dup;
+
+	assert_int_equal(dp_service_diff_compute(cur, 3, want, 2, &d), 0);
+	assert_int_equal(d.n_set, 1);
+	assert_int_equal(d.set[0]->vip, ip("10.96.0.11"));
+	assert_int_equal(d.n_del, 1);
+	assert_int_equal(d.del[0].vip, ip("10.96.0.12"));
+	dp_service_diff_free(&d);
+	/* Unknown backends are always rewritten, even when the wanted set is empty. */
+	assert_int_equal(dp_service_diff_compute(cur, 3, want, 3, &d), 0);
+	assert_int_equal(d.n_set, 2);
+	assert_int_equal(d.n_del, 0);
+	dp_service_diff_free(&d);
+
+	dup = dp_services_dup(want, 3);
+	assert_non_null(dup);
+	assert_ptr_not_equal(dup[1].backends, want[1].backends);
+	assert_int_equal(dup[1].backends[0].ip, 2);
+	dp_services_free(dup, 3);
+}
+
+static void expect_bad(const char *json, const char *needle)
+{
+	struct runtime rt;
+	char err[256] = "";
+
+	assert_int_equal(runtime_parse(json, strlen(json), &rt, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, needle))
+		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+	runtime_free(&rt);
+}
+
+static void test_runtime_malformed(void **state)
+{
+	expect_bad("", "JSON");
+	expect_bad("{\"pods\":[", "JSON");
+	expect_bad("[]", "top level");
+	expect_bad("{\"pods\":{}}", "pods: not an array");
+	expect_bad("{\"pods\":[42]}", "pods[0]");
+	expect_bad("{\"pods\":[{\"name\":\"a\",\"node\":\"n\",\"ip\":\"10.0.0.1\"}]}",
+		   "pods[0].namespace");
+	expect_bad("{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\"}]}",
+		   "pods[0].ip");
+	expect_bad("{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\","
+		   "\"ip\":\"10.0.0.300\"}]}",
+		   "pods[0].ip");
+	expect_bad("{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\",\"ip\":7}]}",
+		   "pods[0].ip");
+	expect_bad("{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\","
+		   "\"ip\":\"10.0.0.1\",\"labels\":{\"x\":1}}]}",
+		   "pods[0].labels");
+	expect_bad("{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\","
+		   "\"ip\":\"10.0.0.1\",\"hostIface\":[]}]}",
+		   "pods[0].hostIface");
+	expect_bad("{\"pods\":[],\"serviceIPs\":{\"d/s\":\"nope\"}}", "serviceIPs");
+	expect_bad("{\"pods\":[],\"serviceIPs\":[]}", "serviceIPs");
+}
+
+static void test_runtime_good(void **state)
+{
+	const char *json = "{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\","
+			   "\"ip\":\"10.0.0.1\",\"owner\":null,\"labels\":{\"k\":\"v\"}}],"
+			   "\"serviceIPs\":{\"d/s\":\"10.96.0.10\"}}";
+	char path[] = "/tmp/ambit-test-agent-XXXXXX";
+	struct runtime rt;
+	char err[256];
+	int fd;
+
+	assert_int_equal(runtime_parse(json, strlen(json), &rt, err, sizeof(err)), 0);
+	assert_int_equal(rt.n_pods, 1);
+	assert_string_equal(rt.pods[0].uid, "d/a");
+	assert_string_equal(rt.pods[0].service_account, "default");
+	assert_null(rt.pods[0].owner);
+	assert_null(rt.pods[0].cgroup);
+	assert_string_equal(config_label_get(&rt.pods[0].labels, "k"), "v");
+	assert_int_equal(runtime_service_ip(&rt, "d", "s"), ip("10.96.0.10"));
+	assert_int_equal(runtime_service_ip(&rt, "d", "t"), 0);
+	assert_int_equal(runtime_service_ip(&rt, "", "s"), 0);
+	runtime_free(&rt);
+
+	/* Empty object: no pods yet. A missing file is the same. */
+	assert_int_equal(runtime_parse("{}", 2, &rt, err, sizeof(err)), 0);
+	assert_int_equal(rt.n_pods, 0);
+	runtime_free(&rt);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+	close(fd);
+	assert_int_equal(runtime_load(path, &rt, err, sizeof(err)), 0);
+	assert_int_equal(rt.n_pods, 1);
+	runtime_free(&rt);
+	unlink(path);
+	assert_int_equal(runtime_load(path, &rt, err, sizeof(err)), 0);
+	assert_int_equal(rt.n_pods, 0);
+	runtime_free(&rt);
+}
+
+static void test_cluster_json(void **state)
+{
+	struct rt_cluster c;
+	char err[256];
+
+	assert_int_equal(runtime_cluster_parse(CLUSTER, strlen(CLUSTER), &c, err, sizeof(err)), 0);
+	assert_int_equal(runtime_node_ip(&c, "node2"), ip("10.99.0.12"));
+	assert_int_equal(runtime_node_ip(&c, "node9"), 0);
+	runtime_cluster_free(&c);
+	assert_int_equal(runtime_cluster_parse("{\"nodes\":[{\"name\":1}]}", 21, &c, err,
+					       sizeof(err)), -EINVAL);
+	runtime_cluster_free(&c);
+	assert_int_equal(runtime_cluster_parse("{}", 2, &c, err, sizeof(err)), -EINVAL);
+	runtime_cluster_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_enrollment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unenroll_namespace_is_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_services, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_named_port_unresolvable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_ip_and_missing_vip, setup, teardown),
+		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_service_diff),
+		cmocka_unit_test(test_runtime_malformed),
+		cmocka_unit_test(test_runtime_good),
+		cmocka_unit_test(test_cluster_json),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
