@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The cgroup programs (bpf/capture.bpf.c) for real: datapath_open() loads and attaches them to a
+ * private cgroup, and forked children placed in its sub-cgroups connect. Everything runs in a
+ * private netns (it dies with the process) where 10.200.0.0/24 is local on lo, so listeners can
+ * stand in for the ztunnel (10.200.0.1:15001) and for service backends. Pins live in
+ * /sys/fs/bpf/ambit-test-<pid>, cgroups in <cg2>/ambit-test-<pid>; both are removed in teardown,
+ * also when setup fails half way.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+/*
+ * datapath_open() lives in the agent, which the BPF tests do not link (they link libambit.a
+ * only): compile the loader into this test rather than duplicate it.
+ */
+#include "../../userspace/agent/loader.c"
+
+#define ZTUNNEL_IP "10.200.0.1"
+#define BACKEND1_IP "10.200.0.2"
+#define BACKEND2_IP "10.200.0.3"
+#define BACKEND_PORT 8080
+
+struct fixture {
+	char cg[PATH_MAX + 32];
+	char cg_enrolled[PATH_MAX + 48];
+	char cg_plain[PATH_MAX + 48];
+	char pin_root[64];
+	struct datapath *dp;
+	uint64_t enrolled_id;
+	int ztunnel_fd;
+	int backend1_fd;
+	int backend2_fd;
+};
+
+static struct fixture fx = { .ztunnel_fd = -1, .backend1_fd = -1, .backend2_fd = -1 };
+
+struct child_result {
+	int connect_errno; /* 0 when connect() succeeded */
+	struct sockaddr_in local;
+	struct sockaddr_in peer; /* what getpeername() told the application */
+};
+
+static uint32_t ip4(const char *s)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		abort();
+	return a.s_addr;
+}
+
+static int listen_on(const char *ip, uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = ip4(ip) };
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 64)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Accepts one connection within 2 s; returns its fd and the peer address, or -1. */
+static int accept_one(int lfd, struct sockaddr_in *peer)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	socklen_t len = sizeof(*peer);
+
+	if (poll(&p, 1, 2000) != 1)
+		return -1;
+	return accept4(lfd, (struct sockaddr *)peer, &len, SOCK_CLOEXEC);
+}
+
+/* Nothing must be waiting: proves a connection did not land on this listener. */
+static bool queue_empty(int lfd)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 0;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -EIO;
+}
+
+/* Forks a child that joins @cgroup, connects to @ip:@port and reports what it saw. */
+static void run_child(const char *cgroup, const char *ip, uint16_t port, struct child_result *res)
+{
+	char procs[PATH_MAX + 64];
+	int pipefd[2];
+	int status;
+	pid_t pid;
+
+	memset(res, 0, sizeof(*res));
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+					 .sin_addr.s_addr = ip4(ip) };
+		struct child_result r = {0};
+		socklen_t len;
+		char me[32];
+		int fd;
+
+		close(pipefd[0]);
+		snprintf(me, sizeof(me), "%d", (int)getpid());
+		/* The socket must be created after the move: it records its cgroup at birth. */
+		if (write_file(procs, me))
+			_exit(2);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			_exit(3);
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+			r.connect_errno = errno;
+		} else {
+			len = sizeof(r.local);
+			getsockname(fd, (struct sockaddr *)&r.local, &len);
+			len = sizeof(r.peer);
+			getpeername(fd, (struct sockaddr *)&r.peer, &len);
+		}
+		if (write(pipefd[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
+			_exit(4);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	assert_int_equal(read(pipefd[0], res, sizeof(*res)), (ssize_t)sizeof(*res));
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static uint64_t counter(enum ambit_reason r)
+{
+	uint64_t c[AMBIT_REASON__COUNT];
+
+	assert_int_equal(datapath_read_counters(fx.dp, c), 0);
+	return c[r];
+}
+
+static void assert_addr(const struct sockaddr_in *a, const char *ip, uint16_t port)
+{
+	assert_int_equal(a->sin_addr.s_addr, ip4(ip));
+	assert_int_equal(ntohs(a->sin_port), port);
+}
+
+static void link_up_lo(void)
+{
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	assert_int_equal(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
+	ifr.ifr_flags |= IFF_UP;
+	assert_int_equal(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
+	close(fd);
+}
+
+static struct datapath *open_datapath(void)
+{
+	struct datapath_opts opts = { .pin_root = fx.pin_root, .cgroup_path = fx.cg,
+				      .ztunnel_ip = ip4(ZTUNNEL_IP) };
+
+	return datapath_open(&opts);
+}
+
+static int setup_all(void)
+{
+	char cg2[PATH_MAX];
+
+	if (unshare(CLONE_NEWNET))
+		return -1;
+	link_up_lo();
+	/* The whole /24 becomes local, so any address in it can be bound and connected. */
+	if (system("ip route add local 10.200.0.0/24 dev lo"))
+		return -1;
+	if (cgroup2_mount(cg2, sizeof(cg2)))
+		return -1;
+	snprintf(fx.cg, sizeof(fx.cg), "%s/ambit-test-%d", cg2, (int)getpid());
+	snprintf(fx.cg_enrolled, sizeof(fx.cg_enrolled), "%s/enrolled", fx.cg);
+	snprintf(fx.cg_plain, sizeof(fx.cg_plain), "%s/plain", fx.cg);
+	snprintf(fx.pin_root, sizeof(fx.pin_root), "/sys/fs/bpf/ambit-test-%d", (int)getpid());
+	if (mkdir(fx.cg, 0755) || mkdir(fx.cg_enrolled, 0755) || mkdir(fx.cg_plain, 0755))
+		return -1;
+	fx.dp = open_datapath();
+	if (!fx.dp)
+		return -1;
+	fx.enrolled_id = cgroup_id_of(fx.cg_enrolled);
+	if (!fx.enrolled_id || datapath_set_enrolled(fx.dp, fx.enrolled_id, ip4("10.200.0.10")))
+		return -1;
+	fx.ztunnel_fd = listen_on(ZTUNNEL_IP, AMBIT_PORT_OUTBOUND);
+	fx.backend1_fd = listen_on(BACKEND1_IP, BACKEND_PORT);
+	fx.backend2_fd = listen_on(BACKEND2_IP, BACKEND_PORT);
+	return fx.ztunnel_fd < 0 || fx.backend1_fd < 0 || fx.backend2_fd < 0 ? -1 : 0;
+}
+
+static int group_teardown(void **state)
+{
+	int err = 0;
+
+	datapath_close(fx.dp);
+	fx.dp = NULL;
+	/* Unpinning the links detaches the programs from the cgroup. */
+	if (fx.pin_root[0] && datapath_remove_pins(fx.pin_root))
+		err = -1;
+	if (fx.ztunnel_fd >= 0)
+		close(fx.ztunnel_fd);
+	if (fx.backend1_fd >= 0)
+		close(fx.backend1_fd);
+	if (fx.backend2_fd >= 0)
+		close(fx.backend2_fd);
+	fx.ztunnel_fd = fx.backend1_fd = fx.backend2_fd = -1;
+	/* Children have all been reaped, so the cgroups are empty. */
+	if (fx.cg[0]) {
+		if ((rmdir(fx.cg_enrolled) && errno != ENOENT) ||
+		    (rmdir(fx.cg_plain) && errno != ENOENT) || (rmdir(fx.cg) && errno != ENOENT))
+			err = -1;
+	}
+	return err;
+}
+
+static int group_setup(void **state)
+{
+	if (setup_all() == 0)
+		return 0;
+	fprintf(stderr, "test_capture: setup failed: %s\n", strerror(errno));
+	group_teardown(state);
+	return -1;
+}
+
+/* Checks that a redirected connection reached the ztunnel with its original destination. */
+static void expect_redirected(const struct child_result *r, const char *ip, uint16_t port)
+{
+	struct ambit_orig_dst orig;
+	struct sockaddr_in peer;
+	int orig_fd = datapath_map_fd(fx.dp, "orig_dst");
+	int afd;
+
+	assert_int_equal(r->connect_errno, 0);
+	assert_addr(&r->peer, ip, port); /* getpeername4 hid the rewrite */
+	afd = accept_one(fx.ztunnel_fd, &peer);
+	assert_true(afd >= 0);
+	close(afd);
+	assert_int_equal(peer.sin_addr.s_addr, r->local.sin_addr.s_addr);
+	assert_int_equal(peer.sin_port, r->local.sin_port);
+	assert_int_equal(orig_dst_take(orig_fd, peer.sin_addr.s_addr, ntohs(peer.sin_port), &orig),
+			 0);
+	assert_int_equal(orig.ip, ip4(ip));
+	assert_int_equal(orig.port, htons(port));
+	assert_int_equal(orig.flags, AMBIT_ORIG_REDIRECTED);
+	assert_int_equal(orig.cgroup, fx.enrolled_id);
+	/* Taken means gone: a second ztunnel look-up must not find it. */
+	assert_int_equal(orig_dst_take(orig_fd, peer.sin_addr.s_addr, ntohs(peer.sin_port), &orig),
+			 -ENOENT);
+}
+
+static void test_enrolled_redirected_to_ztunnel(void **state)
+{
+	uint64_t before = counter(AMBIT_REDIRECT_OUTBOUND);
+	struct child_result r;
+
+	run_child(fx.cg_enrolled, "10.200.0.99", 80, &r);
+	expect_redirected(&r, "10.200.0.99", 80);
+	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 1);
+}
+
+static void test_enrolled_loopback_untouched(void **state)
+{
+	uint64_t before = counter(AMBIT_REDIRECT_OUTBOUND);
+	struct sockaddr_in peer;
+	struct child_result r;
+	int lfd = listen_on("127.0.0.1", 18080);
+	int afd;
+
+	assert_true(lfd >= 0);
+	run_child(fx.cg_enrolled, "127.0.0.1", 18080, &r);
+	assert_int_equal(r.connect_errno, 0);
+	assert_addr(&r.peer, "127.0.0.1", 18080);
+	afd = accept_one(lfd, &peer);
+	assert_true(afd >= 0);
+	close(afd);
+	close(lfd);
+	assert_true(queue_empty(fx.ztunnel_fd));
+	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before);
+}
+
+static void test_not_enrolled_untouched(void **state)
+{
+	struct child_result r;
+
+	/* Nothing listens on 10.200.0.99:80 and no program may send it to the ztunnel. */
+	run_child(fx.cg_plain, "10.200.0.99", 80, &r);
+	assert_int_equal(r.connect_errno, ECONNREFUSED);
+	assert_true(queue_empty(fx.ztunnel_fd));
+}
+
+static void expect_backend(const struct child_result *r, const char *vip, uint16_t port)
+{
+	struct sockaddr_in peer;
+	int afd;
+
+	assert_int_equal(r->connect_errno, 0);
+	assert_addr(&r->peer, vip, port);
+	afd = accept_one(fx.backend1_fd, &peer);
+	if (afd < 0)
+		afd = accept_one(fx.backend2_fd, &peer);
+	assert_true(afd >= 0);
+	close(afd);
+	assert_int_equal(peer.sin_port, r->local.sin_port);
+	assert_true(queue_empty(fx.ztunnel_fd));
+}
+
+static void test_service_vip_load_balanced(void **state)
+{
+	struct ambit_backend be[2] = {
+		{ .ip = ip4(BACKEND1_IP), .port = htons(BACKEND_PORT) },
+		{ .ip = ip4(BACKEND2_IP), .port = htons(BACKEND_PORT) },
+	};
+	struct ambit_backend_key key = {0};
+	struct ambit_service svc;
+	struct ambit_addr vip = { .ip = ip4("10.200.0.50"), .port = htons(80) };
+	struct ambit_backend got;
+	uint64_t before = counter(AMBIT_SERVICE_LB);
+	struct child_result r;
+	int i;
+
+	assert_int_equal(datapath_set_service(fx.dp, vip.ip, 80, be, 1), 0);
+	run_child(fx.cg_plain, "10.200.0.50", 80, &r);
+	expect_backend(&r, "10.200.0.50", 80);
+	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 1);
+
+	/* Grow to two backends: every connect lands on one of them. */
+	assert_int_equal(datapath_set_service(fx.dp, vip.ip, 80, be, 2), 0);
+	for (i = 0; i < 6; i++) {
+		run_child(fx.cg_plain, "10.200.0.50", 80, &r);
+		expect_backend(&r, "10.200.0.50", 80);
+	}
+	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 7);
+
+	/* Shrink: same id, count 1, the stale index gone. */
+	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "services"), &vip, &svc), 0);
+	assert_int_equal(svc.backend_count, 2);
+	assert_int_equal(datapath_set_service(fx.dp, vip.ip, 80, &be[1], 1), 0);
+	key.service_id = svc.id;
+	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "services"), &vip, &svc), 0);
+	assert_int_equal(svc.id, key.service_id);
+	assert_int_equal(svc.backend_count, 1);
+	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "backends"), &key, &got), 0);
+	assert_int_equal(got.ip, ip4(BACKEND2_IP));
+	key.index = 1;
+	assert_int_not_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "backends"), &key, &got),
+			     0);
+	run_child(fx.cg_plain, "10.200.0.50", 80, &r);
+	assert_int_equal(r.connect_errno, 0);
+	assert_true(accept_one(fx.backend1_fd, &(struct sockaddr_in){0}) < 0);
+	i = accept_one(fx.backend2_fd, &(struct sockaddr_in){0});
+	assert_true(i >= 0);
+	close(i);
+
+	/* An enrolled pod's VIP connect goes to the ztunnel, which does its own balancing. */
+	run_child(fx.cg_enrolled, "10.200.0.50", 80, &r);
+	expect_redirected(&r, "10.200.0.50", 80);
+
+	assert_int_equal(datapath_del_service(fx.dp, vip.ip, 80), 0);
+	key.index = 0;
+	assert_int_not_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "backends"), &key, &got),
+			     0);
+	run_child(fx.cg_plain, "10.200.0.50", 80, &r);
+	assert_int_equal(r.connect_errno, ECONNREFUSED); /* VIP is a plain address again */
+}
+
+static void test_service_without_backends_refused(void **state)
+{
+	uint64_t before = counter(AMBIT_DROP_NO_BACKEND);
+	struct child_result r;
+
+	assert_int_equal(datapath_set_service(fx.dp, ip4("10.200.0.51"), 80, NULL, 0), 0);
+	run_child(fx.cg_plain, "10.200.0.51", 80, &r);
+	assert_int_equal(r.connect_errno, EPERM);
+	assert_int_equal(counter(AMBIT_DROP_NO_BACKEND), before + 1);
+	assert_int_equal(datapath_set_service(fx.dp, ip4("10.200.0.51"), 80, NULL, 1), -EINVAL);
+	assert_int_equal(datapath_del_service(fx.dp, ip4("10.200.0.51"), 80), 0);
+	assert_int_equal(datapath_del_service(fx.dp, ip4("10.200.0.51"), 80), 0);
+}
+
+static uint32_t link_id(const char *name)
+{
+	struct bpf_link_info info = {0};
+	uint32_t len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", fx.pin_root, name);
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	close(fd);
+	return info.id;
+}
+
+static void test_reopen_updates_links_in_place(void **state)
+{
+	uint32_t ids[3] = { link_id("link_connect4"), link_id("link_getpeer4"),
+			    link_id("link_sockops") };
+	struct child_result r;
+	struct ambit_enrolled en;
+
+	/* An agent restart: close everything, open again over the same pins. */
+	datapath_close(fx.dp);
+	fx.dp = open_datapath();
+	assert_non_null(fx.dp);
+	assert_int_equal(link_id("link_connect4"), ids[0]);
+	assert_int_equal(link_id("link_getpeer4"), ids[1]);
+	assert_int_equal(link_id("link_sockops"), ids[2]);
+	/* Map state survived, and the new programs behind the old links work. */
+	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "enrolled_cgrp"),
+					     &fx.enrolled_id, &en), 0);
+	assert_int_equal(en.pod_ip, ip4("10.200.0.10"));
+	run_child(fx.cg_enrolled, "10.200.0.98", 443, &r);
+	expect_redirected(&r, "10.200.0.98", 443);
+}
+
+static void test_pinned_handle(void **state)
+{
+	struct datapath *ro = datapath_open_pinned(fx.pin_root);
+	uint64_t c[AMBIT_REASON__COUNT];
+
+	assert_non_null(ro);
+	assert_int_equal(datapath_read_counters(ro, c), 0);
+	assert_true(c[AMBIT_REDIRECT_OUTBOUND] >= 1);
+	datapath_close(ro);
+	assert_null(datapath_open_pinned("/sys/fs/bpf/ambit-test-nonexistent"));
+	assert_int_equal(errno, ENOENT);
+	datapath_close(NULL);
+}
+
+static void test_remove_pins_detaches(void **state)
+{
+	struct child_result r;
+
+	datapath_close(fx.dp);
+	fx.dp = NULL;
+	assert_int_equal(datapath_remove_pins(fx.pin_root), 0);
+	assert_int_equal(access(fx.pin_root, F_OK), -1);
+	run_child(fx.cg_enrolled, "10.200.0.99", 80, &r);
+	assert_int_equal(r.connect_errno, ECONNREFUSED);
+	assert_true(queue_empty(fx.ztunnel_fd));
+	assert_int_equal(datapath_remove_pins(fx.pin_root), 0); /* safe twice */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_enrolled_redirected_to_ztunnel),
+		cmocka_unit_test(test_enrolled_loopback_untouched),
+		cmocka_unit_test(test_not_enrolled_untouched),
+		cmocka_unit_test(test_service_vip_load_balanced),
+		cmocka_unit_test(test_service_without_backends_refused),
+		cmocka_unit_test(test_reopen_updates_links_in_place),
+		cmocka_unit_test(test_pinned_handle),
+		cmocka_unit_test(test_remove_pins_detaches),
+	};
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_capture: needs root (BPF, cgroups, netns), skipping\n");
+		return 77;
+	}
+	log_init("test_capture", LOG_LEVEL_WARN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
