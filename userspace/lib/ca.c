@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The mesh CA: an ECDSA P-256 root in a state directory, shared by the agents of every node
+ * (the directory's .lock serialises creation so they all agree on one root), issuing short-
+ * lived workload certificates whose only identity is a critical SPIFFE URI SAN (RFC 5280
+ * §4.2.1.6 requires the SAN be critical when the subject is empty). OpenSSL 3 EVP APIs only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ambit/ca.h"
+#include "ambit/log.h"
+
+#define CA_ROOT_DAYS 3650
+#define CA_CLOCK_SKEW_S 300
+#define CA_MAX_LIFETIME_S (366L * 86400)
+#define CA_TRUST_ORG "cluster.local"
+
+struct ambit_ca {
+	X509 *cert;
+	EVP_PKEY *key;
+	char *root_pem;
+};
+
+static void ca_log_ssl(const char *what)
+{
+	char buf[256];
+	unsigned long e = ERR_get_error();
+
+	if (e) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		pr_err("ca: %s: %s", what, buf);
+	} else {
+		pr_err("ca: %s failed", what);
+	}
+	ERR_clear_error();
+}
+
+static int mkdir_p(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, n + 1);
+	for (char *p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = c;
+		if (!c)
+			break;
+	}
+	return 0;
+}
+
+static char *bio_to_string(BIO *bio)
+{
+	char *data, *s;
+	long n = BIO_get_mem_data(bio, &data);
+
+	if (n < 0)
+		return NULL;
+	s = malloc((size_t)n + 1);
+	if (!s)
+		return NULL;
+	memcpy(s, data, (size_t)n);
+	s[n] = '\0';
+	return s;
+}
+
+static char *cert_to_pem(X509 *cert)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *s = NULL;
+
+	if (bio && PEM_write_bio_X509(bio, cert))
+		s = bio_to_string(bio);
+	BIO_free(bio);
+	return s;
+}
+
+/* PEM_write_bio_PrivateKey writes PKCS#8 ("BEGIN PRIVATE KEY") in OpenSSL 3. */
+static char *key_to_pem(EVP_PKEY *key)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *s = NULL;
+
+	if (bio && PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL))
+		s = bio_to_string(bio);
+	BIO_free(bio);
+	return s;
+}
+
+static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	int ok;
+
+	X509V3_set_ctx(&v3, issuer, cert, NULL, NULL, 0);
+	ext = X509V3_EXT_nconf_nid(NULL, &v3, nid, value);
+	if (!ext)
+		return -EINVAL;
+	ok = X509_add_ext(cert, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok ? 0 : -ENOMEM;
+}
+
+/* A positive random 128-bit serial (RFC 5280 §4.1.2.2 allows up to 20 octets). */
+static int set_random_serial(X509 *cert)
+{
+	unsigned char raw[16];
+	ASN1_INTEGER *serial = NULL;
+	BIGNUM *bn;
+	int err = -EIO;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return -EIO;
+	raw[0] &= 0x7f;
+	raw[0] |= 0x40; /* never zero, never a short encoding */
+	bn = BN_bin2bn(raw, sizeof(raw), NULL);
+	if (bn)
+		serial = BN_to_ASN1_INTEGER(bn, NULL);
+	if (serial && X509_set_serialNumber(cert, serial))
+		err = 0;
+	ASN1_INTEGER_free(serial);
+	BN_free(bn);
+	return err;
+}
+
+static EVP_PKEY *new_p256_key(void)
+{
+	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+}
+
+static X509 *root_create(EVP_PKEY *key)
+{
+	X509 *cert = X509_new();
+	X509_NAME *name;
+
+	if (!cert)
+		return NULL;
+	name = X509_get_subject_name(cert);
+	if (!X509_set_version(cert, X509_VERSION_3) || set_random_serial(cert) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(cert), -CA_CLOCK_SKEW_S) ||
+	    !X509_time_adj_ex(X509_getm_notAfter(cert), CA_ROOT_DAYS, 0, NULL) ||
+	    !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+					(const unsigned char *)CA_TRUST_ORG, -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+					(const unsigned char *)"ambit mesh root", -1, -1, 0) ||
+	    !X509_set_issuer_name(cert, name) || !X509_set_pubkey(cert, key) ||
+	    add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE") ||
+	    add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign") ||
+	    add_ext(cert, cert, NID_subject_key_identifier, "hash") ||
+	    add_ext(cert, cert, NID_authority_key_identifier, "keyid:always") ||
+	    !X509_sign(cert, key, EVP_sha256())) {
+		ca_log_ssl("creating the root certificate");
+		X509_free(cert);
+		return NULL;
+	}
+	return cert;
+}
+
+/* Writes @data to @dir/@name via a temporary file and rename, so readers never see half. */
+static int write_atomic(const char *dir, const char *name, const char *data, mode_t mode)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	size_t len = strlen(data), off = 0;
+	int fd, err = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, name, (int)getpid()) >=
+		    (int)sizeof(tmp) ||
+	    snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (!err && fchmod(fd, mode) < 0)
+		err = -errno;
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, dst) < 0)
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+static int read_file(const char *dir, const char *name, char **out)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	long n;
+	int err = 0;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0) {
+		err = -EIO;
+		goto out;
+	}
+	if (n > 64 * 1024) {
+		err = -EFBIG;
+		goto out;
+	}
+	*out = calloc(1, (size_t)n + 1);
+	if (!*out) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (fread(*out, 1, (size_t)n, f) != (size_t)n) {
+		free(*out);
+		*out = NULL;
+		err = -EIO;
+	}
+out:
+	fclose(f);
+	return err;
+}
+
+static int ca_load(struct ambit_ca *ca, const char *dir)
+{
+	char *cert_pem = NULL, *key_pem = NULL;
+	BIO *bio = NULL;
+	int err;
+
+	err = read_file(dir, "root-cert.pem", &cert_pem);
+	if (!err)
+		err = read_file(dir, "root-key.pem", &key_pem);
+	if (err) {
+		pr_err("ca: %s: reading the root: %s", dir, strerror(-err));
+		goto out;
+	}
+	err = -EINVAL;
+	bio = BIO_new_mem_buf(cert_pem, -1);
+	if (!bio || !(ca->cert = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		ca_log_ssl("parsing root-cert.pem");
+		goto out;
+	}
+	BIO_free(bio);
+	bio = BIO_new_mem_buf(key_pem, -1);
+	if (!bio || !(ca->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL))) {
+		ca_log_ssl("parsing root-key.pem");
+		goto out;
+	}
+	if (!EVP_PKEY_is_a(ca->key, "EC") || X509_check_private_key(ca->cert, ca->key) != 1) {
+		pr_err("ca: %s: root-key.pem is not the EC key of root-cert.pem", dir);
+		goto out;
+	}
+	/* X509_check_ca() is 1 only for a v3 cert with basicConstraints CA:TRUE. */
+	if (X509_check_ca(ca->cert) != 1) {
+		pr_err("ca: %s: root-cert.pem is not a CA certificate", dir);
+		goto out;
+	}
+	ca->root_pem = cert_pem;
+	cert_pem = NULL;
+	err = 0;
+out:
+	ERR_clear_error();
+	BIO_free(bio);
+	free(cert_pem);
+	if (key_pem) {
+		OPENSSL_cleanse(key_pem, strlen(key_pem));
+		free(key_pem);
+	}
+	return err;
+}
+
+static int ca_create(struct ambit_ca *ca, const char *dir)
+{
+	char *key_pem = NULL;
+	int err = -ENOMEM;
+
+	ca->key = new_p256_key();
+	if (!ca->key) {
+		ca_log_ssl("generating the root key");
+		return -ENOMEM;
+	}
+	ca->cert = root_create(ca->key);
+	if (!ca->cert)
+		return -ENOMEM;
+	ca->root_pem = cert_to_pem(ca->cert);
+	key_pem = key_to_pem(ca->key);
+	if (!ca->root_pem || !key_pem)
+		goto out;
+	/* Key first: a cert on disk always has its key next to it. */
+	err = write_atomic(dir, "root-key.pem", key_pem, 0600);
+	if (!err)
+		err = write_atomic(dir, "root-cert.pem", ca->root_pem, 0644);
+	if (err)
+		pr_err("ca: %s: writing the root: %s", dir, strerror(-err));
+out:
+	if (key_pem) {
+		OPENSSL_cleanse(key_pem, strlen(key_pem));
+		free(key_pem);
+	}
+	return err;
+}
+
+static bool file_exists(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+struct ambit_ca *ca_open(const char *dir)
+{
+	char lock_path[PATH_MAX];
+	struct ambit_ca *ca = NULL;
+	bool have_cert, have_key;
+	int lock_fd = -1, err;
+
+	if (!dir || !*dir) {
+		errno = EINVAL;
+		return NULL;
+	}
+	err = mkdir_p(dir);
+	if (err)
+		goto fail;
+	if (snprintf(lock_path, sizeof(lock_path), "%s/.lock", dir) >= (int)sizeof(lock_path)) {
+		err = -ENAMETOOLONG;
+		goto fail;
+	}
+	lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock_fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	/* Held only while loading or creating: agents sharing @dir then all see one root. */
+	while (flock(lock_fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			err = -errno;
+			goto fail;
+		}
+	}
+	ca = calloc(1, sizeof(*ca));
+	if (!ca) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	have_cert = file_exists(dir, "root-cert.pem");
+	have_key = file_exists(dir, "root-key.pem");
+	if (have_cert && have_key) {
+		err = ca_load(ca, dir);
+	} else if (have_cert || have_key) {
+		/* Never replace half a root: certificates already issued chain to it. */
+		pr_err("ca: %s: only one of root-cert.pem and root-key.pem exists", dir);
+		err = -EINVAL;
+	} else {
+		err = ca_create(ca, dir);
+	}
+	if (err)
+		goto fail;
+	close(lock_fd);
+	return ca;
+fail:
+	ca_destroy(ca);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	errno = -err;
+	return NULL;
+}
+
+void ca_destroy(struct ambit_ca *ca)
+{
+	if (!ca)
+		return;
+	X509_free(ca->cert);
+	EVP_PKEY_free(ca->key);
+	free(ca->root_pem);
+	free(ca);
+}
+
+const char *ca_root_pem(const struct ambit_ca *ca)
+{
+	return ca->root_pem;
+}
+
+/* Printable ASCII without spaces or commas: nothing that could smuggle a second name. */
+static bool spiffe_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n <= strlen("spiffe://") || n > 2048 || strncmp(id, "spiffe://", 9) != 0)
+		return false;
+	for (const char *p = id; *p; p++)
+		if (*p <= ' ' || *p > '~' || *p == ',')
+			return false;
+	return true;
+}
+
+static int add_uri_san(X509 *cert, const char *uri)
+{
+	GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+	int err = -ENOMEM;
+
+	if (!names || !gn || !ia5 || !ASN1_STRING_set(ia5, uri, -1))
+		goto out;
+	GENERAL_NAME_set0_value(gn, GEN_URI, ia5);
+	ia5 = NULL;
+	if (!sk_GENERAL_NAME_push(names, gn))
+		goto out;
+	gn = NULL;
+	if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 1, X509V3_ADD_DEFAULT) == 1)
+		err = 0;
+out:
+	ASN1_IA5STRING_free(ia5);
+	GENERAL_NAME_free(gn);
+	GENERAL_NAMES_free(names);
+	return err;
+}
+
+int ca_issue(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, struct ca_issued *out)
+{
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	X509_NAME *org;
+	time_t now = time(NULL);
+	int err = -ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	if (!ca || !spiffe_id || !spiffe_id_ok(spiffe_id) || lifetime_s <= 0 ||
+	    lifetime_s > CA_MAX_LIFETIME_S)
+		return -EINVAL;
+	key = new_p256_key();
+	cert = X509_new();
+	if (!key || !cert)
+		goto fail;
+	out->not_before = now - CA_CLOCK_SKEW_S;
+	out->not_after = now + lifetime_s;
+	org = X509_get_subject_name(cert);
+	err = -EIO;
+	if (!X509_set_version(cert, X509_VERSION_3) || set_random_serial(cert) ||
+	    !X509_time_adj_ex(X509_getm_notBefore(cert), 0, 0, &out->not_before) ||
+	    !X509_time_adj_ex(X509_getm_notAfter(cert), 0, 0, &out->not_after) ||
+	    !X509_NAME_add_entry_by_txt(org, "O", MBSTRING_ASC,
+					(const unsigned char *)CA_TRUST_ORG, -1, -1, 0) ||
+	    !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
+	    !X509_set_pubkey(cert, key) || add_uri_san(cert, spiffe_id) ||
+	    add_ext(cert, ca->cert, NID_basic_constraints, "critical,CA:FALSE") ||
+	    add_ext(cert, ca->cert, NID_key_usage, "critical,digitalSignature,keyEncipherment") ||
+	    add_ext(cert, ca->cert, NID_ext_key_usage, "serverAuth,clientAuth") ||
+	    add_ext(cert, ca->cert, NID_authority_key_identifier, "keyid:always") ||
+	    !X509_sign(cert, ca->key, EVP_sha256())) {
+		ca_log_ssl("issuing a certificate");
+		goto fail;
+	}
+	out->cert_pem = cert_to_pem(cert);
+	out->key_pem = key_to_pem(key);
+	if (!out->cert_pem || !out->key_pem) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return 0;
+fail:
+	ca_issued_free(out);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return err;
+}
+
+void ca_issued_free(struct ca_issued *out)
+{
+	if (!out)
+		return;
+	free(out->cert_pem);
+	if (out->key_pem) {
+		OPENSSL_cleanse(out->key_pem, strlen(out->key_pem));
+		free(out->key_pem);
+	}
+	memset(out, 0, sizeof(*out));
+}
+
+int spiffe_id_format(char *buf, size_t len, const char *trust_domain, const char *ns,
+		     const char *sa)
+{
+	int n;
+
+	if (!buf || !trust_domain || !ns || !sa || !*trust_domain || !*ns || !*sa)
+		return -EINVAL;
+	n = snprintf(buf, len, "spiffe://%s/ns/%s/sa/%s", trust_domain, ns, sa);
+	if (n < 0 || (size_t)n >= len) {
+		if (len)
+			buf[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
