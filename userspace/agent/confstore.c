@@ -112,8 +112,9 @@ static void file_free(struct confstore_file *f)
 
 static struct confstore_file *find(struct confstore *cs, const char *path)
 {
+	/* Entries already moved to the new array have no path. */
 	for (size_t i = 0; i < cs->n_files; i++)
-		if (strcmp(cs->files[i].path, path) == 0)
+		if (cs->files[i].path && strcmp(cs->files[i].path, path) == 0)
 			return &cs->files[i];
 	return NULL;
 }
