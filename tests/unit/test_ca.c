@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Tests for the mesh CA (userspace/lib/ca.c): root lifecycle, issued certificates, chains. */
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ambit/ca.h"
+
+static const char *const test_id = "spiffe://cluster.local/ns/demo/sa/web";
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int setup_dir(void **state)
+{
+	char *dir = strdup("/tmp/ambit-test-ca-XXXXXX");
+
+	if (!dir || !mkdtemp(dir)) {
+		free(dir);
+		return -1;
+	}
+	*state = dir;
+	return 0;
+}
+
+static int teardown_dir(void **state)
+{
+	nftw(*state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(*state);
+	return 0;
+}
+
+static X509 *pem_cert(const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+
+	BIO_free(bio);
+	return x;
+}
+
+static EVP_PKEY *pem_key(const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+
+	BIO_free(bio);
+	return k;
+}
+
+/* 1 when @leaf chains to @root_pem, 0 when not. */
+static int verify_chain(const char *root_pem, const char *leaf_pem)
+{
+	X509 *root = pem_cert(root_pem), *leaf = pem_cert(leaf_pem);
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int ok;
+
+	assert_non_null(root);
+	assert_non_null(leaf);
+	assert_int_equal(X509_STORE_add_cert(store, root), 1);
+	assert_int_equal(X509_STORE_CTX_init(ctx, store, leaf, NULL), 1);
+	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+	ok = X509_verify_cert(ctx);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	X509_free(root);
+	X509_free(leaf);
+	return ok == 1;
+}
+
+static void test_root_created_and_reopened(void **state)
+{
+	const char *dir = *state;
+	char path[512];
+	struct ambit_ca *ca, *again;
+	struct stat st;
+	X509 *root;
+
+	ca = ca_open(dir);
+	assert_non_null(ca);
+	snprintf(path, sizeof(path), "%s/root-key.pem", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/root-cert.pem", dir);
+	assert_int_equal(stat(path, &st), 0);
+
+	root = pem_cert(ca_root_pem(ca));
+	assert_non_null(root);
+	assert_int_equal(X509_check_ca(root), 1);
+	assert_true(X509_get_key_usage(root) & KU_KEY_CERT_SIGN);
+	assert_non_null(X509_get0_subject_key_id(root));
+	/* Ten years, give or take the clock-skew allowance. */
+	int days, secs;
+	assert_int_equal(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(root),
+					X509_get0_notAfter(root)), 1);
+	assert_in_range(days, 3650, 3651);
+	X509_free(root);
+
+	again = ca_open(dir);
+	assert_non_null(again);
+	assert_string_equal(ca_root_pem(ca), ca_root_pem(again));
+	ca_destroy(again);
+	ca_destroy(ca);
+	ca_destroy(NULL);
+}
+
+static void test_issue(void **state)
+{
+	struct ambit_ca *ca = ca_open(*state);
+	struct ca_issued out;
+	GENERAL_NAMES *sans;
+	X509 *leaf;
+	EVP_PKEY *key;
+	char group[64];
+	int crit = -1, days, secs;
+
+	assert_non_null(ca);
+	assert_int_equal(ca_issue(ca, test_id, 86400, &out), 0);
+	assert_true(verify_chain(ca_root_pem(ca), out.cert_pem));
+	assert_int_equal(out.not_after - out.not_before, 86400 + 300);
+	assert_non_null(strstr(out.key_pem, "-----BEGIN PRIVATE KEY-----"));
+
+	leaf = pem_cert(out.cert_pem);
+	assert_non_null(leaf);
+	sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, NULL);
+	assert_non_null(sans);
+	assert_int_equal(crit, 1);
+	assert_int_equal(sk_GENERAL_NAME_num(sans), 1);
+	GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, 0);
+	assert_int_equal(gn->type, GEN_URI);
+	assert_int_equal(ASN1_STRING_length(gn->d.uniformResourceIdentifier), strlen(test_id));
+	assert_memory_equal(ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier), test_id,
+			    strlen(test_id));
+	GENERAL_NAMES_free(sans);
+
+	assert_int_equal(X509_check_ca(leaf), 0);
+	assert_true(X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER);
+	assert_true(X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT);
+	assert_int_equal(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(leaf),
+					X509_get0_notAfter(leaf)), 1);
+	assert_int_equal(days * 86400 + secs, 86400 + 300);
+	assert_int_equal(ASN1_TIME_cmp_time_t(X509_get0_notAfter(leaf), out.not_after), 0);
+
+	key = pem_key(out.key_pem);
+	assert_non_null(key);
+	assert_true(EVP_PKEY_is_a(key, "EC"));
+	assert_int_equal(EVP_PKEY_get_group_name(key, group, sizeof(group), NULL), 1);
+	assert_string_equal(group, "prime256v1");
+	assert_int_equal(X509_check_private_key(leaf, key), 1);
+	EVP_PKEY_free(key);
+	X509_free(leaf);
+	ca_issued_free(&out);
+	ca_issued_free(&out);
+	ca_destroy(ca);
+}
+
+static void test_foreign_ca_does_not_verify(void **state)
+{
+	char other[] = "/tmp/ambit-test-ca2-XXXXXX";
+	struct ambit_ca *ca = ca_open(*state), *ca2;
+	struct ca_issued a, b;
+
+	assert_non_null(mkdtemp(other));
+	ca2 = ca_open(other);
+	assert_non_null(ca);
+	assert_non_null(ca2);
+	assert_string_not_equal(ca_root_pem(ca), ca_root_pem(ca2));
+	assert_int_equal(ca_issue(ca, test_id, 3600, &a), 0);
+	assert_int_equal(ca_issue(ca2, test_id, 3600, &b), 0);
+	assert_true(verify_chain(ca_root_pem(ca), a.cert_pem));
+	assert_false(verify_chain(ca_root_pem(ca), b.cert_pem));
+	assert_false(verify_chain(ca_root_pem(ca2), a.cert_pem));
+	ca_issued_free(&a);
+	ca_issued_free(&b);
+	ca_destroy(ca);
+	ca_destroy(ca2);
+	nftw(other, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void test_issue_rejects_bad_input(void **state)
+{
+	struct ambit_ca *ca = ca_open(*state);
+	struct ca_issued out;
+
+	assert_non_null(ca);
+	assert_int_equal(ca_issue(ca, "https://x/ns/a/sa/b", 3600, &out), -EINVAL);
+	assert_int_equal(ca_issue(ca, "spiffe://", 3600, &out), -EINVAL);
+	assert_int_equal(ca_issue(ca, "spiffe://td/ns/a/sa/b,DNS:evil", 3600, &out), -EINVAL);
+	assert_int_equal(ca_issue(ca, "spiffe://td/ns/a b", 3600, &out), -EINVAL);
+	assert_int_equal(ca_issue(ca, test_id, 0, &out), -EINVAL);
+	assert_int_equal(ca_issue(ca, test_id, -5, &out), -EINVAL);
+	assert_null(out.cert_pem);
+	ca_destroy(ca);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char buf[8192];
+	FILE *in = fopen(from, "r"), *out = fopen(to, "w");
+	size_t n;
+
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	fclose(out);
+}
+
+static void test_damaged_roots_are_refused(void **state)
+{
+	const char *dir = *state;
+	char other[] = "/tmp/ambit-test-ca3-XXXXXX";
+	char a[512], b[512];
+	struct ambit_ca *ca;
+
+	ca = ca_open(dir);
+	assert_non_null(ca);
+	ca_destroy(ca);
+	assert_non_null(mkdtemp(other));
+	ca = ca_open(other);
+	assert_non_null(ca);
+	ca_destroy(ca);
+
+	/* Another root's key next to our certificate. */
+	snprintf(a, sizeof(a), "%s/root-key.pem", other);
+	snprintf(b, sizeof(b), "%s/root-key.pem", dir);
+	copy_file(a, b);
+	errno = 0;
+	assert_null(ca_open(dir));
+	assert_int_equal(errno, EINVAL);
+
+	/* A certificate without its key is never silently replaced. */
+	assert_int_equal(unlink(b), 0);
+	assert_null(ca_open(dir));
+	assert_int_equal(errno, EINVAL);
+
+	/* Garbage. */
+	FILE *f = fopen(b, "w");
+	assert_non_null(f);
+	fputs("-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n", f);
+	fclose(f);
+	assert_null(ca_open(dir));
+	assert_int_equal(errno, EINVAL);
+	nftw(other, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Agents of several nodes start together on one directory: they must agree on one root. */
+static void test_concurrent_open_agrees(void **state)
+{
+	char sub[512], expect[4096];
+	pid_t pids[4];
+	struct ambit_ca *ca;
+
+	snprintf(sub, sizeof(sub), "%s/nested/ca", (const char *)*state);
+	for (int i = 0; i < 4; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct ambit_ca *c = ca_open(sub);
+			char out[600];
+			FILE *f;
+
+			/* Each child reports the root it got; without the lock they could differ. */
+			snprintf(out, sizeof(out), "%s/child%d.pem", (const char *)*state, i);
+			f = fopen(out, "w");
+			if (!c || !f || fputs(ca_root_pem(c), f) < 0)
+				_exit(1);
+			_exit(fclose(f) ? 1 : 0);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	ca = ca_open(sub);
+	assert_non_null(ca);
+	snprintf(expect, sizeof(expect), "%s", ca_root_pem(ca));
+	ca_destroy(ca);
+	/* Exactly one root was created: every child saw the one that is on disk. */
+	for (int i = 0; i < 4; i++) {
+		char path[600], got[4096] = {0};
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/child%d.pem", (const char *)*state, i);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		assert_true(fread(got, 1, sizeof(got) - 1, f) > 0);
+		fclose(f);
+		assert_string_equal(got, expect);
+	}
+	struct stat st;
+	assert_int_equal(stat(sub, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+}
+
+static void test_spiffe_id_format(void **state)
+{
+	char buf[64];
+
+	assert_int_equal(spiffe_id_format(buf, sizeof(buf), "cluster.local", "demo", "web"), 0);
+	assert_string_equal(buf, "spiffe://cluster.local/ns/demo/sa/web");
+	assert_int_equal(spiffe_id_format(buf, 20, "cluster.local", "demo", "web"),
+			 -ENAMETOOLONG);
+	assert_int_equal(spiffe_id_format(buf, sizeof(buf), "", "demo", "web"), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_root_created_and_reopened, setup_dir,
+						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_issue, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_foreign_ca_does_not_verify, setup_dir,
+						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_issue_rejects_bad_input, setup_dir,
+						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_damaged_roots_are_refused, setup_dir,
+						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_concurrent_open_agrees, setup_dir,
+						teardown_dir),
+		cmocka_unit_test(test_spiffe_id_format),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
