@@ -148,7 +148,7 @@ const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *nam
 int cluster_path(const struct ctl_cluster *c, char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
-	int n = str_fmt(buf, len, "%s/", c->run_dir);
+	int n = snprintf(buf, len, "%s/", c->run_dir);
 
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
