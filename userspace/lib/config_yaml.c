@@ -423,7 +423,10 @@ static int check_node(struct cfg_ctx *ctx, struct check_state *st, int index, in
 	if (n->type == YAML_SEQUENCE_NODE) {
 		for (yaml_node_item_t *it = n->data.sequence.items.start;
 		     it < n->data.sequence.items.top; it++) {
+			size_t saved = cfg_path_push_index(ctx, (size_t)(it - n->data.sequence.items.start));
+
 			err = check_node(ctx, st, *it, depth + 1);
+			cfg_path_pop(ctx, saved);
 			if (err)
 				return err;
 			size += st->size[*it];
@@ -436,7 +439,11 @@ static int check_node(struct cfg_ctx *ctx, struct check_state *st, int index, in
 			return err;
 		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 		     p < n->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = cfg_node(ctx, p->key);
+			size_t saved = cfg_path_push(ctx, (const char *)k->data.scalar.value);
+
 			err = check_node(ctx, st, p->value, depth + 1);
+			cfg_path_pop(ctx, saved);
 			if (err)
 				return err;
 			size += 1 + st->size[p->value];
@@ -473,6 +480,20 @@ int cfg_check_document(struct cfg_ctx *ctx)
 	return err;
 }
 
+static void offset_to_mark(const char *buf, size_t len, size_t offset, int *line, int *column)
+{
+	*line = 1;
+	*column = 1;
+	for (size_t i = 0; i < offset && i < len; i++) {
+		if (buf[i] == '\n') {
+			(*line)++;
+			*column = 1;
+		} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+			(*column)++; /* columns count characters, as libyaml's marks do */
+		}
+	}
+}
+
 int cfg_parse_stream(struct cfg_ctx *ctx, const char *buf, size_t len)
 {
 	yaml_parser_t parser;
@@ -488,13 +509,17 @@ int cfg_parse_stream(struct cfg_ctx *ctx, const char *buf, size_t len)
 		yaml_node_t *root;
 
 		if (!yaml_parser_load(&parser, &doc)) {
+			int line = (int)parser.problem_mark.line + 1;
+			int column = (int)parser.problem_mark.column + 1;
 			char msg[256];
 
+			/* The reader (encoding) errors carry a byte offset, not a mark. */
+			if (parser.error == YAML_READER_ERROR)
+				offset_to_mark(buf, len, parser.problem_offset, &line, &column);
 			snprintf(msg, sizeof(msg), "invalid YAML: %s%s%s",
 				 parser.problem ? parser.problem : "syntax error",
 				 parser.context ? " " : "", parser.context ? parser.context : "");
-			cfg_diag_at(ctx, (int)parser.problem_mark.line + 1,
-				    (int)parser.problem_mark.column + 1, true, msg);
+			cfg_diag_at(ctx, line, column, true, msg);
 			err = -EINVAL;
 			break;
 		}
