@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Shell helpers for integration tests on the local cluster. Source it from a t_*.sh:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   need_root; need_bins
+#   cluster_up manifests            # unique name, torn down by an EXIT trap (also on failure)
+#   wait_for 20 pod_exec mesh/client-0 curl -sf http://server/
+#   out=$(pod_exec mesh/client-0 curl -s http://server/) || fail "curl failed"
+#   expect_contains "$out" "pod=mesh/server-0"
+#   pass
+#
+# Exit codes: 0 pass, 1 fail, 77 skip (as run.sh and automake expect).
+
+set -u
+
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$LIB_DIR/../.." && pwd)
+AMBITCTL=${AMBITCTL:-$REPO/build/ambitctl}
+TEST_NAME=$(basename "${0%.sh}")
+# Unique per test run: a-z0-9- only, short (it names netns, cgroups and pins).
+CLUSTER=${CLUSTER:-it$$}
+export AMBIT_CLUSTER=$CLUSTER
+CLUSTER_IS_UP=0
+
+log() { echo "[$TEST_NAME] $*" >&2; }
+
+fail() {
+	log "FAIL: $*"
+	exit 1
+}
+
+skip() {
+	log "SKIP: $*"
+	exit 77
+}
+
+pass() {
+	log "PASS"
+	exit 0
+}
+
+need_root() { [ "$(id -u)" -eq 0 ] || skip "needs root"; }
+
+need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "needs $c"
+	done
+}
+
+need_bins() {
+	local b
+	for b in ambitctl ambit-agent ztunnel; do
+		[ -x "$REPO/build/$b" ] || skip "build/$b not built (make)"
+	done
+}
+
+# ambitctl against this test's cluster.
+actl() { "$AMBITCTL" "$@"; }
+
+# Shows what a failing test needs to be debugged, before the cluster (and its logs) go away.
+dump_cluster_state() {
+	local f
+	log "--- cluster $CLUSTER state at failure"
+	actl local status >&2 2>&1 || true
+	for f in /run/ambit/"$CLUSTER"/logs/*.log; do
+		[ -f "$f" ] || continue
+		echo "--- $(basename "$f") (last 20 lines)" >&2
+		tail -n 20 "$f" >&2
+	done
+}
+
+cluster_down() {
+	[ "$CLUSTER_IS_UP" = 1 ] || return 0
+	CLUSTER_IS_UP=0
+	"$AMBITCTL" local down --name "$CLUSTER" >/dev/null 2>&1 || "$AMBITCTL" local down --name "$CLUSTER" >&2
+}
+
+on_exit() {
+	local rc=$?
+	# Only failures (not skips) get the state dump.
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ "$CLUSTER_IS_UP" = 1 ]; then
+		dump_cluster_state
+	fi
+	cluster_down
+	exit "$rc"
+}
+
+# cluster_up DIR [NODES]: brings the cluster up from manifests DIR (relative to this directory
+# or absolute) and arms the teardown trap first, so a half-made cluster is removed too.
+cluster_up() {
+	local dir=$1 nodes=${2:-2}
+	case $dir in /*) ;; *) dir=$LIB_DIR/$dir ;; esac
+	trap on_exit EXIT
+	trap 'exit 130' INT TERM
+	CLUSTER_IS_UP=1
+	"$AMBITCTL" local up -f "$dir" --name "$CLUSTER" --nodes "$nodes" >&2 ||
+		fail "local up -f $dir failed"
+}
+
+# pod_exec POD CMD...: runs CMD inside the pod (its netns and cgroup: captured like the pod).
+pod_exec() {
+	local pod=$1
+	shift
+	"$AMBITCTL" local exec --name "$CLUSTER" "$pod" -- "$@"
+}
+
+# node_exec NODE CMD...: runs CMD in a node's netns (nsenter keeps /sys/fs/bpf visible).
+node_exec() {
+	local node=$1
+	shift
+	nsenter --net=/run/netns/ambit-"$CLUSTER"-"$node" "$@"
+}
+
+# wait_for SECONDS CMD...: retries CMD (quietly) every 0.2 s until it succeeds or time runs out.
+wait_for() {
+	local secs=$1 end
+	shift
+	end=$(($(date +%s) + secs))
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ "$(date +%s)" -ge "$end" ] && break
+		sleep 0.2
+	done
+	log "timed out after ${secs}s waiting for: $*"
+	return 1
+}
+
+# wait_log SECONDS POD|nodeN-agent|nodeN-ztunnel REGEX: waits for a line in that log.
+wait_log() {
+	local secs=$1 what=$2 re=$3
+	wait_for "$secs" bash -c '"$1" local logs --name "$2" "$3" | grep -Eq -- "$4"' _ \
+		"$AMBITCTL" "$CLUSTER" "$what" "$re"
+}
+
+# Path of a node's pinned map (for bpftool).
+pin_path() { echo "/sys/fs/bpf/ambit/$CLUSTER-$1/$2"; }
+
+expect_eq() {
+	[ "$1" = "$2" ] || fail "${3:-values differ}: got '$1', want '$2'"
+}
+
+expect_contains() {
+	case $1 in *"$2"*) ;; *) fail "${3:-missing text}: '$2' not in: $1" ;; esac
+}
+
+expect_not_contains() {
+	case $1 in *"$2"*) fail "${3:-unexpected text}: '$2' in: $1" ;; *) ;; esac
+}
