@@ -194,7 +194,7 @@ static const struct error_case error_cases[] = {
 	{"replicas as string", DEP_HEAD "spec:\n  replicas: \"3\"\n", 6, 13, "Deployment default/d",
 	 "spec.replicas", "expected an integer, got a string"},
 	{"duplicate key", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  name: b\n", 5, 3,
-	 NULL, "metadata", "duplicate key \"name\" (first at line 4)"},
+	 "Namespace a", "metadata", "duplicate key \"name\" (first at line 4)"},
 	{"non-DNS name", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: Bad_Name\n", 4, 9,
 	 "Namespace Bad_Name", "metadata.name", "not a lowercase RFC 1123 label"},
 	{"service name must start with a letter", "apiVersion: v1\nkind: Service\nmetadata:\n"
@@ -545,13 +545,14 @@ static void test_hostile_fixtures(void **state)
 	expect_rejected("hostile/alias_bomb.yaml", ":8:5: error: a5: more than 100000 nodes");
 	expect_rejected("hostile/alias_bomb_in_pod.yaml", "spec.readinessGates: more than 100000");
 	expect_rejected("hostile/recursive_alias.yaml", "recursive alias");
-	expect_rejected("hostile/deep_nesting.yaml", ":6:70: error: metadata.annotations.a[0]");
+	expect_rejected("hostile/deep_nesting.yaml",
+			":6:70: error: Pod default/deep: metadata.annotations.a[0]");
 	expect_rejected("hostile/deep_mapping.yaml", "nesting deeper than 64 levels");
 	expect_rejected("hostile/binary.yaml", "invalid YAML");
 	expect_rejected("hostile/nul_bytes.yaml", ":5:1: error: invalid YAML: control characters");
 	expect_rejected("hostile/unterminated.yaml", "invalid YAML");
 	expect_rejected("hostile/complex_key.yaml", "mapping keys must be scalars");
-	expect_rejected("hostile/many_keys.yaml", ":5006:5: error: metadata.annotations: duplicate");
+	expect_rejected("hostile/many_keys.yaml", ":5006:5: error: Namespace many: metadata.annotations: duplicate");
 }
 
 static void test_hostile_generated(void **state)

@@ -555,6 +555,18 @@ static char *object_name(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 	return out;
 }
 
+char *config_k8s_object_name(struct cfg_ctx *ctx, yaml_node_t *root)
+{
+	yaml_node_t *kind = cfg_map_get(ctx, root, "kind");
+
+	if (!kind || kind->type != YAML_SCALAR_NODE)
+		return NULL;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].kind, (const char *)kind->data.scalar.value) == 0)
+			return object_name(ctx, &kinds[i], root);
+	return NULL;
+}
+
 static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_node_t *root)
 {
 	union {

@@ -120,6 +120,8 @@ struct cfg_obj {
 };
 
 int config_k8s_document(struct cfg_ctx *ctx, yaml_node_t *root);
+/* "Kind ns/name" for @root when its kind is known, else NULL; malloc'd. */
+char *config_k8s_object_name(struct cfg_ctx *ctx, yaml_node_t *root);
 int cfg_parse_meta(struct cfg_ctx *ctx, yaml_node_t *v, void *obj);
 int cfg_get_name(struct cfg_ctx *ctx, yaml_node_t *v, enum cfg_name_rule rule, char **out);
 int cfg_get_labels(struct cfg_ctx *ctx, yaml_node_t *map, bool annotations,

@@ -529,8 +529,12 @@ int cfg_parse_stream(struct cfg_ctx *ctx, const char *buf, size_t len)
 			break;
 		}
 		ctx->doc = &doc;
+		/* Name the object before the bounds check so its errors say whose they are. */
+		ctx->object = config_k8s_object_name(ctx, root);
 		if (!cfg_is_null(root) && cfg_check_document(ctx) == 0)
 			config_k8s_document(ctx, root);
+		free(ctx->object);
+		ctx->object = NULL;
 		ctx->doc = NULL;
 		yaml_document_delete(&doc);
 	}
