@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../../userspace/agent/confstore.c"
+#include "../../userspace/agent/runtime.c"
 
 static char root[64];
 
@@ -133,6 +134,43 @@ static void test_new_file_broken_from_start(void **state)
 	confstore_free(&cs);
 }
 
+static void test_cache_survives_restart(void **state)
+{
+	struct confstore cs = {0};
+	char cache[512], path[512];
+	bool changed;
+
+	snprintf(cache, sizeof(cache), "%s/cache", root);
+	put("a.yaml", NS_A);
+	put("sub/b.yml", SVC_B);
+	cs.cache_dir = cache;
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	confstore_free(&cs);
+
+	/* "Restart" with b broken: its cached last good version still serves, errors in force. */
+	put("sub/b.yml", SVC_B_BAD);
+	cs.cache_dir = cache;
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	assert_true(changed);
+	view_counts(&cs, 1, 1);
+	assert_true(confstore_error_count(&cs) >= 1);
+	assert_string_equal(cs.files[1].good.services[0].meta.origin.file, cs.files[1].path);
+	confstore_free(&cs);
+
+	/* Deleting the file deletes its cache entry: a later broken file has nothing to serve. */
+	snprintf(path, sizeof(path), "%s/sub/b.yml", root);
+	cs.cache_dir = cache;
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	confstore_free(&cs);
+	put("sub/b.yml", SVC_B_BAD);
+	cs.cache_dir = cache;
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	view_counts(&cs, 1, 0);
+	confstore_free(&cs);
+}
+
 static void test_missing_dir(void **state)
 {
 	struct confstore cs = {0};
@@ -148,6 +186,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_last_good_per_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_file_broken_from_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_survives_restart, setup, teardown),
 		cmocka_unit_test(test_missing_dir),
 	};
 

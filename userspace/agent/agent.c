@@ -31,8 +31,8 @@ static int issue_cb(void *ctx, const char *id, long lifetime_s, struct ca_issued
 }
 
 /* Reads a whole fixed-size map (4- or 8-byte keys) as it is in the kernel now. */
-static int read_map(struct agent *a, const char *name, size_t ksz, size_t vsz,
-		    struct dp_entry **out, size_t *n)
+static int read_map(struct agent *a, const char *name, size_t ksz, struct dp_entry **out,
+		    size_t *n)
 {
 	uint64_t key = 0, next = 0;
 	struct dp_entry *arr = NULL;
@@ -74,7 +74,6 @@ static int read_map(struct agent *a, const char *name, size_t ksz, size_t vsz,
 		arr[(*n)++] = e;
 		next = 0;
 	}
-	(void)vsz;
 	*out = arr;
 	return 0;
 }
@@ -136,14 +135,14 @@ static void apply_failed(struct agent *a, const char *what, uint64_t key, int er
 	pr_err("datapath: %s %llu: %s", what, (unsigned long long)key, strerror(-err));
 }
 
-static int diff_map(struct agent *a, const char *name, size_t ksz, size_t vsz,
-		    const struct dp_entry *want, size_t nwant, struct dp_diff *d)
+static int diff_map(struct agent *a, const char *name, size_t ksz, const struct dp_entry *want,
+		    size_t nwant, struct dp_diff *d)
 {
 	struct dp_entry *cur;
 	size_t ncur;
 	int err;
 
-	err = read_map(a, name, ksz, vsz, &cur, &ncur);
+	err = read_map(a, name, ksz, &cur, &ncur);
 	if (err) {
 		pr_err("datapath: reading map %s: %s", name, strerror(-err));
 		a->apply_errors++;
@@ -216,12 +215,11 @@ static void apply_maps(struct agent *a, const struct desired *next)
 	struct dp_diff wl, en, ifc;
 	int err;
 
-	diff_map(a, "workloads", 4, sizeof(struct ambit_workload), next->workloads,
-		 next->n_workloads, &wl);
-	diff_map(a, "enrolled_cgrp", 8, sizeof(struct ambit_enrolled), next->enrolled,
-		 next->n_enrolled, &en);
-	diff_map(a, "pod_ifaces", 4, sizeof(struct ambit_iface), next->ifaces, next->n_ifaces,
-		 &ifc);
+	/* Values are at most 16 bytes (struct dp_entry.val); keys 4 or 8 (bpf/lib/maps.h). */
+	_Static_assert(sizeof(struct ambit_workload) <= sizeof(((struct dp_entry *)0)->val), "val");
+	diff_map(a, "workloads", 4, next->workloads, next->n_workloads, &wl);
+	diff_map(a, "enrolled_cgrp", 8, next->enrolled, next->n_enrolled, &en);
+	diff_map(a, "pod_ifaces", 4, next->ifaces, next->n_ifaces, &ifc);
 
 	/* Unenroll first and delete workloads last: capture never points at a missing entry. */
 	for (size_t i = 0; i < en.n_del; i++)

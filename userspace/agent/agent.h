@@ -31,6 +31,7 @@ struct agent_opts {
 	const char *uplink; /* NULL: none */
 	const char *trust_domain;
 	char cluster_path[4096]; /* dirname(dirname(runtime))/cluster.json */
+	char cache_dir[4096];    /* dirname(socket)/lastgood: config files' last good versions */
 };
 
 struct agent {

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ambit/log.h"
 #include "confstore.h"
+#include "runtime.h"
 
 /* Bounds against a hostile or runaway tree (symlink loops are not followed anyway). */
 #define CONFSTORE_MAX_DEPTH 16
@@ -132,30 +134,139 @@ static void log_diags(const struct config_diags *d)
 	}
 }
 
+/* An unreadable file gets a diagnostic too, so status shows why its objects are stale. */
+static void diag_add(struct config_diags *d, const char *file, const char *msg)
+{
+	struct config_diag *items = realloc(d->items, (d->n + 1) * sizeof(*items));
+
+	if (!items)
+		return;
+	d->items = items;
+	memset(&items[d->n], 0, sizeof(items[d->n]));
+	items[d->n].file = strdup(file);
+	items[d->n].message = strdup(msg);
+	items[d->n].error = true;
+	if (items[d->n].file && items[d->n].message)
+		d->n++;
+	else
+		free(items[d->n].file), free(items[d->n].message);
+}
+
+/* The cache file of @path: the whole path escaped into one name ('%' and '/' as %25, %2F). */
+static char *cache_path(const char *cache_dir, const char *path)
+{
+	size_t n = strlen(cache_dir) + 1 + 3 * strlen(path) + sizeof(".last");
+	char *out = malloc(n), *p;
+
+	if (!out)
+		return NULL;
+	p = out + sprintf(out, "%s/", cache_dir);
+	for (; *path; path++) {
+		if (*path == '/' || *path == '%')
+			p += sprintf(p, "%%%02X", (unsigned char)*path);
+		else
+			*p++ = *path;
+	}
+	/* Not *.yaml: a cache placed under the state directory must never be loaded as config. */
+	strcpy(p, ".last");
+	return out;
+}
+
+/* Best effort: losing the cache only loses restart protection for that file. */
+static void cache_store(const char *cache_dir, const char *path, const char *buf, size_t len)
+{
+	char *cp = cache_dir ? cache_path(cache_dir, path) : NULL;
+	char *tmp = NULL;
+	FILE *f;
+
+	if (!cp || asprintf(&tmp, "%s.tmp", cp) < 0) {
+		free(cp);
+		return;
+	}
+	mkdir(cache_dir, 0700);
+	f = fopen(tmp, "we");
+	if (f && fwrite(buf, 1, len, f) == len && fclose(f) == 0) {
+		if (rename(tmp, cp) < 0)
+			unlink(tmp);
+	} else {
+		if (f)
+			fclose(f);
+		unlink(tmp);
+	}
+	free(tmp);
+	free(cp);
+}
+
+static void cache_remove(const char *cache_dir, const char *path)
+{
+	char *cp = cache_dir ? cache_path(cache_dir, path) : NULL;
+
+	if (cp)
+		unlink(cp);
+	free(cp);
+}
+
+/*
+ * After a restart a broken file has no in-memory last good version: take the copy cached the
+ * last time it parsed, so a restart does not withdraw objects that were serving.
+ */
+static bool cache_load(const char *cache_dir, const char *path, struct config *out)
+{
+	struct config_diags diags = {0};
+	char *cp = cache_dir ? cache_path(cache_dir, path) : NULL;
+	char *buf;
+	size_t len;
+	bool ok = false;
+
+	if (cp && runtime_read_file(cp, &buf, &len) == 0) {
+		config_init(out);
+		ok = config_load_buffer(out, path, buf, len, &diags) == 0;
+		if (!ok)
+			config_free(out);
+		free(buf);
+	}
+	config_diags_free(&diags);
+	free(cp);
+	return ok;
+}
+
 /* Parses @f's current content; returns true when its good objects were replaced. */
-static bool file_parse(struct confstore_file *f)
+static bool file_parse(struct confstore_file *f, const char *cache_dir)
 {
 	struct config cfg;
 	struct config_diags diags = {0};
+	char *buf = NULL;
+	size_t len = 0;
 	int err;
 
 	config_init(&cfg);
-	err = config_load_file(&cfg, f->path, &diags);
+	err = runtime_read_file(f->path, &buf, &len);
+	if (err)
+		diag_add(&diags, f->path, strerror(-err));
+	else
+		err = config_load_buffer(&cfg, f->path, buf, len, &diags);
 	log_diags(&diags);
 	config_diags_free(&f->errors);
+	f->errors = diags;
 	if (err) {
-		if (!diags.n)
-			pr_err("%s: cannot load: %s", f->path, strerror(-err));
+		free(buf);
 		config_free(&cfg);
-		f->errors = diags;
-		if (f->has_good)
+		if (f->has_good) {
 			pr_warn("%s: keeping its last good version", f->path);
-		return false;
+			return false;
+		}
+		if (!cache_load(cache_dir, f->path, &f->good))
+			return false;
+		f->has_good = true;
+		pr_warn("%s: serving its last good version (cached before a restart)", f->path);
+		return true;
 	}
-	config_diags_free(&diags);
+	config_diags_free(&f->errors);
 	config_free(&f->good);
 	f->good = cfg;
 	f->has_good = true;
+	cache_store(cache_dir, f->path, buf, len);
+	free(buf);
 	pr_info("%s: loaded", f->path);
 	return true;
 }
@@ -202,7 +313,7 @@ int confstore_reload(struct confstore *cs, const char *dir, bool *changed)
 		f->dev = st.st_dev;
 		f->size = st.st_size;
 		f->mtime = st.st_mtim;
-		if (file_parse(f))
+		if (file_parse(f, cs->cache_dir))
 			*changed = true;
 	}
 	/* Whatever is left in the old array was deleted from the directory. */
@@ -210,6 +321,7 @@ int confstore_reload(struct confstore *cs, const char *dir, bool *changed)
 		if (!cs->files[i].path)
 			continue;
 		pr_info("%s: removed; its objects are withdrawn", cs->files[i].path);
+		cache_remove(cs->cache_dir, cs->files[i].path);
 		if (cs->files[i].has_good)
 			*changed = true;
 		file_free(&cs->files[i]);

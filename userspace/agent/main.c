@@ -240,6 +240,8 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	snprintf(tmp, sizeof(tmp), "%s", o->runtime_path);
 	snprintf(o->cluster_path, sizeof(o->cluster_path), "%s/cluster.json",
 		 dirname(dirname(tmp)));
+	snprintf(tmp, sizeof(tmp), "%s", o->socket);
+	snprintf(o->cache_dir, sizeof(o->cache_dir), "%s/lastgood", dirname(tmp));
 	return 0;
 }
 
@@ -324,6 +326,7 @@ static int startup(struct loop *l)
 	snprintf(tmp, sizeof(tmp), "%s", a->opts.runtime_path);
 	snprintf(l->runtime_dir, sizeof(l->runtime_dir), "%s", dirname(tmp));
 	l->runtime_wd = -1;
+	a->conf.cache_dir = a->opts.cache_dir;
 
 	/* First reconcile before listening, so the first watcher gets a full snapshot at once. */
 	reconcile(l);

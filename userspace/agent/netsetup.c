@@ -26,6 +26,9 @@ static int run(char *const argv[], char *out, size_t outlen)
 		return -errno;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
+	/* Queries report "absent" on stderr (e.g. a table that does not exist yet): not news. */
+	if (out)
+		posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
 	err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pfd[1]);
@@ -82,11 +85,9 @@ int netsetup_policy_routing(void)
 		}
 		pr_info("policy routing: added rule fwmark %s lookup %s", mark, table);
 	}
-	err = run(show_route, out, sizeof(out));
-	if (err) {
-		pr_err("ip route show table %s: %s", table, strerror(-err));
-		return err;
-	}
+	/* ip fails when the table does not exist yet: that just means the route is absent. */
+	if (run(show_route, out, sizeof(out)))
+		out[0] = '\0';
 	if (!strstr(out, "default dev lo") && !strstr(out, "0.0.0.0/0 dev lo")) {
 		err = run(add_route, NULL, 0);
 		if (err) {
