@@ -271,9 +271,12 @@ static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 		printf("  %-8s %-12s pods %s  netns %s\n", c->nodes[i].name, c->nodes[i].ip,
 		       c->nodes[i].pod_cidr, c->nodes[i].netns);
 	printf("pods:\n");
-	for (size_t i = 0; i < p->npods; i++)
-		printf("  %-30s %-12s %s\n", p->pods[i].name, p->pods[i].ip_str,
-		       p->pods[i].node->name);
+	for (size_t i = 0; i < p->npods; i++) {
+		char uid[300];
+
+		str_fmt(uid, sizeof(uid), "%s/%s", p->pods[i].namespace, p->pods[i].name);
+		printf("  %-30s %-12s %s\n", uid, p->pods[i].ip_str, p->pods[i].node->name);
+	}
 	printf("services:\n");
 	for (size_t i = 0; i < p->nservices; i++)
 		printf("  %-30s %s\n", p->services[i].key, p->services[i].ip);

@@ -79,7 +79,7 @@ static int build_namespace(yaml_document_t *d, const char *ns, const struct conf
 {
 	int root, meta, ret;
 
-	if (!yaml_document_initialize(d, NULL, NULL, NULL, 0, 0))
+	if (!yaml_document_initialize(d, NULL, NULL, NULL, 1, 1))
 		return -ENOMEM;
 	root = yaml_document_add_mapping(d, NULL, YAML_BLOCK_MAPPING_STYLE);
 	ret = root ? 0 : -ENOMEM;
