@@ -66,39 +66,36 @@ struct pkt_spec {
 	size_t truncate; /* bytes kept from the start, 0 = whole packet */
 };
 
-/* Builds Ethernet + IPv4 (+ options) + TCP (or 8 bytes of UDP) into @buf; returns its length. */
+/*
+ * Builds Ethernet + IPv4 (+ options) + TCP (or 8 bytes of UDP) into @buf; returns its length.
+ * Headers are filled in aligned locals and copied: at offset 14 they are misaligned in @buf.
+ */
 static size_t pkt_build(uint8_t *buf, size_t cap, const struct pkt_spec *s)
 {
-	struct ethhdr *eth = (void *)buf;
 	uint8_t ihl = s->ihl ? s->ihl : 5;
-	struct iphdr *ip = (void *)(eth + 1);
-	size_t l4 = s->protocol == IPPROTO_TCP ? sizeof(struct tcphdr) : 8;
-	size_t len = sizeof(*eth) + ihl * 4u + l4;
+	size_t l3 = sizeof(struct ethhdr);
+	size_t l4 = l3 + ihl * 4u;
+	size_t len = l4 + (s->protocol == IPPROTO_TCP ? sizeof(struct tcphdr) : 8);
+	struct ethhdr eth = { .h_proto = htons(s->eth_proto ? s->eth_proto : ETH_P_IP) };
+	struct iphdr ip = { .version = 4, .ihl = ihl, .ttl = 64, .protocol = s->protocol };
 
 	assert_true(len <= cap);
 	memset(buf, 0, cap);
-	eth->h_proto = htons(s->eth_proto ? s->eth_proto : ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = ihl;
-	ip->ttl = 64;
-	ip->protocol = s->protocol;
-	ip->frag_off = htons(s->frag_off);
-	ip->saddr = ip4(s->saddr);
-	ip->daddr = ip4(s->daddr);
-	ip->tot_len = htons((uint16_t)(len - sizeof(*eth)));
+	ip.frag_off = htons(s->frag_off);
+	ip.saddr = ip4(s->saddr);
+	ip.daddr = ip4(s->daddr);
+	ip.tot_len = htons((uint16_t)(len - l3));
+	memcpy(buf, &eth, sizeof(eth));
+	memcpy(buf + l3, &ip, sizeof(ip));
 	if (s->protocol == IPPROTO_TCP) {
-		struct tcphdr *tcp = (void *)((uint8_t *)ip + ihl * 4u);
+		struct tcphdr tcp = { .source = htons(s->sport), .dest = htons(s->dport),
+				      .doff = 5, .syn = 1 };
 
-		tcp->source = htons(s->sport);
-		tcp->dest = htons(s->dport);
-		tcp->doff = 5;
-		tcp->syn = 1;
+		memcpy(buf + l4, &tcp, sizeof(tcp));
 	} else {
-		uint16_t *udp = (void *)((uint8_t *)ip + ihl * 4u);
+		uint16_t udp[4] = { htons(s->sport), htons(s->dport), htons(8), 0 };
 
-		udp[0] = htons(s->sport);
-		udp[1] = htons(s->dport);
-		udp[2] = htons(8);
+		memcpy(buf + l4, udp, sizeof(udp));
 	}
 	return s->truncate ? s->truncate : len;
 }
