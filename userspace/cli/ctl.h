@@ -8,6 +8,7 @@
 #define AMBIT_CLI_CTL_H
 
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -112,6 +113,8 @@ int plan_write_hosts(const struct ctl_plan *p, const struct config *cfg);
 cJSON *plan_read_pods_json(const struct ctl_cluster *c);
 
 /* util.c */
+/* Set by SIGINT/SIGTERM while `local up` runs: the next step fails and everything is undone. */
+extern volatile sig_atomic_t ctl_interrupted;
 /* Runs argv (no shell), quiet unless it fails; returns its exit status or -errno. */
 int run_argv(char *const argv[]);
 #define RUN(...) run_argv((char *const[]){__VA_ARGS__, NULL})

@@ -36,6 +36,17 @@ void plan_free(struct ctl_plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+static bool name_safe(const char *s)
+{
+	if (!*s || *s == '.' || *s == '-' || strlen(s) > 253)
+		return false;
+	for (; *s; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
+			return false;
+	}
+	return true;
+}
+
 static int plan_add_pod(struct ctl_plan *p, const struct ctl_cluster *c, const char *ns,
 			const char *name, const char *owner, const struct config_pod_spec *spec,
 			const struct config_labels *labels, int *next_node, int *next_host)
@@ -44,6 +55,11 @@ static int plan_add_pod(struct ctl_plan *p, const struct ctl_cluster *c, const c
 	struct ctl_pod *pod, *grown;
 	struct in_addr a;
 
+	/* These name netns, cgroups and files: never let a separator or dot-dir through. */
+	if (!name_safe(ns) || !name_safe(name)) {
+		fprintf(stderr, "ambitctl: pod %s/%s: names must be lowercase RFC 1123\n", ns, name);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < p->npods; i++) {
 		if (!strcmp(p->pods[i].namespace, ns) && !strcmp(p->pods[i].name, name)) {
 			fprintf(stderr, "ambitctl: pod %s/%s defined twice\n", ns, name);

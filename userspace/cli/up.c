@@ -219,6 +219,8 @@ int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool 
 				agent ? "agent" : "ztunnel");
 			return -ESRCH;
 		}
+		if (ctl_interrupted)
+			return -EINTR;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec >= CTL_READY_TIMEOUT_S) {
 			fprintf(stderr, "ambitctl: %s %s not ready after %ds (last: %d)\n", n->name,
@@ -336,6 +338,11 @@ static int up_all(struct ctl_cluster *c, const struct ctl_plan *p, const struct 
 	return 0;
 }
 
+static void on_signal(int sig)
+{
+	ctl_interrupted = 1;
+}
+
 int local_up(const struct ctl_opts *o, const char *dir, int nnodes)
 {
 	struct ctl_cluster c;
@@ -368,13 +375,26 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes)
 		ret = bpffs_ensure_mounted();
 	if (ret)
 		goto out;
+	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
 	ret = up_all(&c, &plan, &cfg, c.src_dir);
+	if (!ret && ctl_interrupted)
+		ret = -EINTR;
 	if (ret) {
 		fprintf(stderr, "ambitctl: local up failed (%s); tearing down\n", strerror(-ret));
+		/* Teardown must finish: a second Ctrl-C would leave half a cluster behind. */
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		ctl_interrupted = 0;
 		local_down(c.name, true);
-		goto out;
+		goto out_signals;
 	}
 	print_summary(&c, &plan);
+out_signals:
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
 out:
 	plan_free(&plan);
 	config_free(&cfg);

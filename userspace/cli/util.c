@@ -16,6 +16,8 @@
 
 #include "ctl.h"
 
+volatile sig_atomic_t ctl_interrupted;
+
 int run_argv(char *const argv[])
 {
 	int pipefd[2];
@@ -24,6 +26,8 @@ int run_argv(char *const argv[])
 	int status;
 	pid_t pid;
 
+	if (ctl_interrupted)
+		return -EINTR;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
 	pid = fork();
