@@ -28,10 +28,10 @@ static __always_inline bool capture_is_loopback(__u32 ip)
 static __always_inline int capture_redirect(struct bpf_sock_addr *ctx, __u64 cgroup)
 {
 	struct ambit_orig_dst orig = {
-		.ip = ctx->user_ip4,
-		.port = (__u16)ctx->user_port,
-		.flags = AMBIT_ORIG_REDIRECTED,
-		.cgroup = cgroup,
+	    .ip = ctx->user_ip4,
+	    .port = (__u16)ctx->user_port,
+	    .flags = AMBIT_ORIG_REDIRECTED,
+	    .cgroup = cgroup,
 	};
 	__u64 cookie = bpf_get_socket_cookie(ctx);
 
@@ -49,7 +49,7 @@ static __always_inline int capture_redirect(struct bpf_sock_addr *ctx, __u64 cgr
 
 static __always_inline struct ambit_backend *capture_pick_backend(const struct ambit_service *svc)
 {
-	struct ambit_backend_key key = { .service_id = svc->id };
+	struct ambit_backend_key key = {.service_id = svc->id};
 	struct ambit_backend *be;
 
 	key.index = bpf_get_prandom_u32() % svc->backend_count;
@@ -68,10 +68,10 @@ static __always_inline int capture_service_lb(struct bpf_sock_addr *ctx,
 					      const struct ambit_service *svc, __u64 cgroup)
 {
 	struct ambit_orig_dst orig = {
-		.ip = ctx->user_ip4,
-		.port = (__u16)ctx->user_port,
-		.flags = AMBIT_ORIG_SERVICE_LB,
-		.cgroup = cgroup,
+	    .ip = ctx->user_ip4,
+	    .port = (__u16)ctx->user_port,
+	    .flags = AMBIT_ORIG_SERVICE_LB,
+	    .cgroup = cgroup,
 	};
 	struct ambit_backend *be = NULL;
 	__u64 cookie;

@@ -72,7 +72,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKMAP);
 	__uint(max_entries, AMBIT_SOCK__COUNT);
-	__type(key, __u32); /* enum ambit_proxy_sock */
+	__type(key, __u32);   /* enum ambit_proxy_sock */
 	__type(value, __u64); /* fd on update, socket cookie on user-space lookup */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } proxy_socks SEC(".maps");

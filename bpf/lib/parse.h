@@ -22,7 +22,7 @@ enum parse_result {
 struct pkt {
 	struct iphdr *ip;
 	struct tcphdr *tcp; /* NULL unless protocol is TCP and this is the first fragment */
-	bool fragment;      /* MF set or non-zero offset */
+	bool fragment;	    /* MF set or non-zero offset */
 };
 
 /* Parses up to and including the IPv4 header (options skipped by ihl) and the TCP header. */

@@ -116,7 +116,7 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 	known = wl != NULL;
 	barrier_var(known);
 	captured = wl && (wl->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL)) ==
-				 (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL);
+			     (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL);
 	/*
 	 * Fragments cannot all be matched to a socket; letting one through to an enrolled pod would
 	 * bypass the proxy, so fail closed there (TCP stacks set DF, this costs nothing real).

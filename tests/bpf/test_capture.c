@@ -50,7 +50,7 @@ struct fixture {
 	int backend2_fd;
 };
 
-static struct fixture fx = { .ztunnel_fd = -1, .backend1_fd = -1, .backend2_fd = -1 };
+static struct fixture fx = {.ztunnel_fd = -1, .backend1_fd = -1, .backend2_fd = -1};
 
 struct child_result {
 	int connect_errno; /* 0 when connect() succeeded */
@@ -69,8 +69,8 @@ static uint32_t ip4(const char *s)
 
 static int listen_on(const char *ip, uint16_t port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
-				 .sin_addr.s_addr = ip4(ip) };
+	struct sockaddr_in a = {
+	    .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = ip4(ip)};
 	int one = 1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
@@ -87,7 +87,7 @@ static int listen_on(const char *ip, uint16_t port)
 /* Accepts one connection within 2 s; returns its fd and the peer address, or -1. */
 static int accept_one(int lfd, struct sockaddr_in *peer)
 {
-	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
 	socklen_t len = sizeof(*peer);
 
 	if (poll(&p, 1, 2000) != 1)
@@ -98,7 +98,7 @@ static int accept_one(int lfd, struct sockaddr_in *peer)
 /* Nothing must be waiting: proves a connection did not land on this listener. */
 static bool queue_empty(int lfd)
 {
-	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
 
 	return poll(&p, 1, 0) == 0;
 }
@@ -129,8 +129,8 @@ static void run_child(const char *cgroup, const char *ip, uint16_t port, struct 
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
-					 .sin_addr.s_addr = ip4(ip) };
+		struct sockaddr_in a = {
+		    .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = ip4(ip)};
 		struct child_result r = {0};
 		socklen_t len;
 		char me[32];
@@ -192,8 +192,8 @@ static void link_up_lo(void)
 
 static struct datapath *open_datapath(void)
 {
-	struct datapath_opts opts = { .pin_root = fx.pin_root, .cgroup_path = fx.cg,
-				      .ztunnel_ip = ip4(ZTUNNEL_IP) };
+	struct datapath_opts opts = {
+	    .pin_root = fx.pin_root, .cgroup_path = fx.cg, .ztunnel_ip = ip4(ZTUNNEL_IP)};
 
 	return datapath_open(&opts);
 }
@@ -347,12 +347,12 @@ static void expect_backend(const struct child_result *r, const char *vip, uint16
 static void test_service_vip_load_balanced(void **state)
 {
 	struct ambit_backend be[2] = {
-		{ .ip = ip4(BACKEND1_IP), .port = htons(BACKEND_PORT) },
-		{ .ip = ip4(BACKEND2_IP), .port = htons(BACKEND_PORT) },
+	    {.ip = ip4(BACKEND1_IP), .port = htons(BACKEND_PORT)},
+	    {.ip = ip4(BACKEND2_IP), .port = htons(BACKEND_PORT)},
 	};
 	struct ambit_backend_key key = {0};
 	struct ambit_service svc;
-	struct ambit_addr vip = { .ip = ip4("10.200.0.50"), .port = htons(80) };
+	struct ambit_addr vip = {.ip = ip4("10.200.0.50"), .port = htons(80)};
 	struct ambit_backend got;
 	uint64_t before = counter(AMBIT_SERVICE_LB);
 	struct child_result r;
@@ -434,8 +434,8 @@ static uint32_t link_id(const char *name)
 
 static void test_reopen_updates_links_in_place(void **state)
 {
-	uint32_t ids[3] = { link_id("link_connect4"), link_id("link_getpeer4"),
-			    link_id("link_sockops") };
+	uint32_t ids[3] = {link_id("link_connect4"), link_id("link_getpeer4"),
+			   link_id("link_sockops")};
 	struct child_result r;
 	struct ambit_enrolled en;
 
@@ -447,8 +447,8 @@ static void test_reopen_updates_links_in_place(void **state)
 	assert_int_equal(link_id("link_getpeer4"), ids[1]);
 	assert_int_equal(link_id("link_sockops"), ids[2]);
 	/* Map state survived, and the new programs behind the old links work. */
-	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "enrolled_cgrp"),
-					     &fx.enrolled_id, &en), 0);
+	assert_int_equal(
+	    bpf_map_lookup_elem(datapath_map_fd(fx.dp, "enrolled_cgrp"), &fx.enrolled_id, &en), 0);
 	assert_int_equal(en.pod_ip, ip4("10.200.0.10"));
 	run_child(fx.cg_enrolled, "10.200.0.98", 443, &r);
 	expect_redirected(&r, "10.200.0.98", 443);
@@ -485,14 +485,14 @@ static void test_remove_pins_detaches(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_enrolled_redirected_to_ztunnel),
-		cmocka_unit_test(test_enrolled_loopback_untouched),
-		cmocka_unit_test(test_not_enrolled_untouched),
-		cmocka_unit_test(test_service_vip_load_balanced),
-		cmocka_unit_test(test_service_without_backends_refused),
-		cmocka_unit_test(test_reopen_updates_links_in_place),
-		cmocka_unit_test(test_pinned_handle),
-		cmocka_unit_test(test_remove_pins_detaches),
+	    cmocka_unit_test(test_enrolled_redirected_to_ztunnel),
+	    cmocka_unit_test(test_enrolled_loopback_untouched),
+	    cmocka_unit_test(test_not_enrolled_untouched),
+	    cmocka_unit_test(test_service_vip_load_balanced),
+	    cmocka_unit_test(test_service_without_backends_refused),
+	    cmocka_unit_test(test_reopen_updates_links_in_place),
+	    cmocka_unit_test(test_pinned_handle),
+	    cmocka_unit_test(test_remove_pins_detaches),
 	};
 
 	if (geteuid() != 0) {

@@ -76,8 +76,8 @@ static size_t pkt_build(uint8_t *buf, size_t cap, const struct pkt_spec *s)
 	size_t l3 = sizeof(struct ethhdr);
 	size_t l4 = l3 + ihl * 4u;
 	size_t len = l4 + (s->protocol == IPPROTO_TCP ? sizeof(struct tcphdr) : 8);
-	struct ethhdr eth = { .h_proto = htons(s->eth_proto ? s->eth_proto : ETH_P_IP) };
-	struct iphdr ip = { .version = 4, .ihl = ihl, .ttl = 64, .protocol = s->protocol };
+	struct ethhdr eth = {.h_proto = htons(s->eth_proto ? s->eth_proto : ETH_P_IP)};
+	struct iphdr ip = {.version = 4, .ihl = ihl, .ttl = 64, .protocol = s->protocol};
 
 	assert_true(len <= cap);
 	memset(buf, 0, cap);
@@ -88,12 +88,12 @@ static size_t pkt_build(uint8_t *buf, size_t cap, const struct pkt_spec *s)
 	memcpy(buf, &eth, sizeof(eth));
 	memcpy(buf + l3, &ip, sizeof(ip));
 	if (s->protocol == IPPROTO_TCP) {
-		struct tcphdr tcp = { .source = htons(s->sport), .dest = htons(s->dport),
-				      .doff = 5, .syn = 1 };
+		struct tcphdr tcp = {
+		    .source = htons(s->sport), .dest = htons(s->dport), .doff = 5, .syn = 1};
 
 		memcpy(buf + l4, &tcp, sizeof(tcp));
 	} else {
-		uint16_t udp[4] = { htons(s->sport), htons(s->dport), htons(8), 0 };
+		uint16_t udp[4] = {htons(s->sport), htons(s->dport), htons(8), 0};
 
 		memcpy(buf + l4, udp, sizeof(udp));
 	}
@@ -102,7 +102,7 @@ static size_t pkt_build(uint8_t *buf, size_t cap, const struct pkt_spec *s)
 
 static int run_prog(const void *pkt, size_t len, uint32_t ingress_ifindex, uint32_t *mark)
 {
-	struct __sk_buff ctx = { .ingress_ifindex = ingress_ifindex };
+	struct __sk_buff ctx = {.ingress_ifindex = ingress_ifindex};
 	uint8_t out[256];
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = (uint32_t)len,
 		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
@@ -129,8 +129,9 @@ static void expect_verdict(const struct pkt_spec *s, uint32_t ifindex, int actio
 	assert_int_equal(datapath_read_counters(fx.dp, after), 0);
 	for (i = 0; i < AMBIT_REASON__COUNT; i++) {
 		if (after[i] - before[i] != (i == reason ? 1u : 0u))
-			fail_msg("counter %s moved by %llu, expected verdict %s", ambit_reason_name(i),
-				 (unsigned long long)(after[i] - before[i]), ambit_reason_name(reason));
+			fail_msg("counter %s moved by %llu, expected verdict %s",
+				 ambit_reason_name(i), (unsigned long long)(after[i] - before[i]),
+				 ambit_reason_name(reason));
 	}
 }
 
@@ -158,7 +159,8 @@ static int setup_all(void)
 	link_up_lo();
 	if (bpffs_ensure_mounted())
 		return -1;
-	snprintf(fx.pin_root, sizeof(fx.pin_root), "/sys/fs/bpf/ambit-test-steer-%d", (int)getpid());
+	snprintf(fx.pin_root, sizeof(fx.pin_root), "/sys/fs/bpf/ambit-test-steer-%d",
+		 (int)getpid());
 	if (mkdir(fx.pin_root, 0700))
 		return -1;
 	oopts.pin_root_path = fx.pin_root;
@@ -206,8 +208,10 @@ static int group_setup(void **state)
 
 static void test_non_ipv4_passes(void **state)
 {
-	struct pkt_spec arp = { .eth_proto = ETH_P_ARP, .protocol = IPPROTO_TCP,
-				.saddr = "10.1.0.6", .daddr = "10.1.0.9" };
+	struct pkt_spec arp = {.eth_proto = ETH_P_ARP,
+			       .protocol = IPPROTO_TCP,
+			       .saddr = "10.1.0.6",
+			       .daddr = "10.1.0.9"};
 	struct pkt_spec v6 = arp;
 
 	v6.eth_proto = ETH_P_IPV6;
@@ -218,8 +222,11 @@ static void test_non_ipv4_passes(void **state)
 
 static void test_truncated_dropped(void **state)
 {
-	struct pkt_spec s = { .protocol = IPPROTO_TCP, .saddr = "10.9.0.1", .daddr = "10.1.0.9",
-			      .sport = 40000, .dport = 80 };
+	struct pkt_spec s = {.protocol = IPPROTO_TCP,
+			     .saddr = "10.9.0.1",
+			     .daddr = "10.1.0.9",
+			     .sport = 40000,
+			     .dport = 80};
 
 	/*
 	 * test_run itself refuses an IPv4 frame shorter than 20 bytes of header (-EINVAL), so the
@@ -238,8 +245,12 @@ static void test_truncated_dropped(void **state)
 
 static void test_ip_options(void **state)
 {
-	struct pkt_spec s = { .ihl = 6, .protocol = IPPROTO_TCP, .saddr = "10.9.0.1",
-			      .daddr = "10.1.0.9", .sport = 40000, .dport = 80 };
+	struct pkt_spec s = {.ihl = 6,
+			     .protocol = IPPROTO_TCP,
+			     .saddr = "10.9.0.1",
+			     .daddr = "10.1.0.9",
+			     .sport = 40000,
+			     .dport = 80};
 
 	/* TCP is found past the options: the flow reaches the enrolled-pod decision. */
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
@@ -255,8 +266,11 @@ static void test_ip_options(void **state)
 
 static void test_spoofed_source_dropped(void **state)
 {
-	struct pkt_spec s = { .protocol = IPPROTO_TCP, .saddr = "10.1.0.6", .daddr = "10.3.0.1",
-			      .sport = 40000, .dport = 80 };
+	struct pkt_spec s = {.protocol = IPPROTO_TCP,
+			     .saddr = "10.1.0.6",
+			     .daddr = "10.3.0.1",
+			     .sport = 40000,
+			     .dport = 80};
 
 	expect_verdict(&s, POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_SPOOFED_SOURCE);
 	s.protocol = IPPROTO_UDP; /* any protocol */
@@ -267,8 +281,11 @@ static void test_spoofed_source_dropped(void **state)
 
 static void test_legit_source_passes(void **state)
 {
-	struct pkt_spec s = { .protocol = IPPROTO_TCP, .saddr = "10.1.0.5", .daddr = "10.3.0.1",
-			      .sport = 40000, .dport = 80 };
+	struct pkt_spec s = {.protocol = IPPROTO_TCP,
+			     .saddr = "10.1.0.5",
+			     .daddr = "10.3.0.1",
+			     .sport = 40000,
+			     .dport = 80};
 
 	expect_verdict(&s, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
 	s.protocol = IPPROTO_UDP;
@@ -277,8 +294,11 @@ static void test_legit_source_passes(void **state)
 
 static void test_enrolled_without_proxy_fails_closed(void **state)
 {
-	struct pkt_spec s = { .protocol = IPPROTO_TCP, .saddr = "10.1.0.5", .daddr = "10.1.0.9",
-			      .sport = 40000, .dport = 80 };
+	struct pkt_spec s = {.protocol = IPPROTO_TCP,
+			     .saddr = "10.1.0.5",
+			     .daddr = "10.1.0.9",
+			     .sport = 40000,
+			     .dport = 80};
 
 	expect_verdict(&s, POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
 	s.dport = AMBIT_PORT_HBONE;
@@ -290,8 +310,11 @@ static void test_enrolled_without_proxy_fails_closed(void **state)
 
 static void test_not_captured_passes(void **state)
 {
-	struct pkt_spec s = { .protocol = IPPROTO_TCP, .saddr = "10.9.0.1", .daddr = "10.1.0.5",
-			      .sport = 40000, .dport = 80 };
+	struct pkt_spec s = {.protocol = IPPROTO_TCP,
+			     .saddr = "10.9.0.1",
+			     .daddr = "10.1.0.5",
+			     .sport = 40000,
+			     .dport = 80};
 
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS); /* local, not enrolled */
 	s.daddr = "10.2.0.9";
@@ -302,8 +325,12 @@ static void test_not_captured_passes(void **state)
 
 static void test_fragments(void **state)
 {
-	struct pkt_spec s = { .protocol = IPPROTO_TCP, .saddr = "10.9.0.1", .daddr = "10.1.0.9",
-			      .sport = 40000, .dport = 80, .frag_off = 0x2000 /* MF */ };
+	struct pkt_spec s = {.protocol = IPPROTO_TCP,
+			     .saddr = "10.9.0.1",
+			     .daddr = "10.1.0.9",
+			     .sport = 40000,
+			     .dport = 80,
+			     .frag_off = 0x2000 /* MF */};
 
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_MALFORMED);
 	s.frag_off = 185; /* a later fragment: its payload is no TCP header */
@@ -314,7 +341,7 @@ static void test_fragments(void **state)
 
 static int tcp_listener(uint16_t *port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t alen = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -329,8 +356,11 @@ static int tcp_listener(uint16_t *port)
 static void test_listener_slot_selected(void **state)
 {
 	int socks_fd = datapath_map_fd(fx.dp, "proxy_socks");
-	struct pkt_spec s = { .protocol = IPPROTO_TCP, .saddr = "10.9.0.1", .daddr = "10.1.0.9",
-			      .sport = 40000, .dport = AMBIT_PORT_HBONE };
+	struct pkt_spec s = {.protocol = IPPROTO_TCP,
+			     .saddr = "10.9.0.1",
+			     .daddr = "10.1.0.9",
+			     .sport = 40000,
+			     .dport = AMBIT_PORT_HBONE};
 	uint32_t key = AMBIT_SOCK_HBONE;
 	uint16_t port;
 	int lfd = tcp_listener(&port);
@@ -354,11 +384,11 @@ static void test_listener_slot_selected(void **state)
 
 static void test_established_socket_wins(void **state)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	struct sockaddr_in local;
 	socklen_t alen = sizeof(local);
-	struct ambit_workload wl = { .flags = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL };
-	struct pkt_spec s = { .protocol = IPPROTO_TCP, .saddr = "127.0.0.1", .daddr = "127.0.0.1" };
+	struct ambit_workload wl = {.flags = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL};
+	struct pkt_spec s = {.protocol = IPPROTO_TCP, .saddr = "127.0.0.1", .daddr = "127.0.0.1"};
 	uint16_t port;
 	int lfd = tcp_listener(&port);
 	int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -399,17 +429,17 @@ static void test_reason_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_non_ipv4_passes),
-		cmocka_unit_test(test_truncated_dropped),
-		cmocka_unit_test(test_ip_options),
-		cmocka_unit_test(test_spoofed_source_dropped),
-		cmocka_unit_test(test_legit_source_passes),
-		cmocka_unit_test(test_enrolled_without_proxy_fails_closed),
-		cmocka_unit_test(test_not_captured_passes),
-		cmocka_unit_test(test_fragments),
-		cmocka_unit_test(test_listener_slot_selected),
-		cmocka_unit_test(test_established_socket_wins),
-		cmocka_unit_test(test_reason_names),
+	    cmocka_unit_test(test_non_ipv4_passes),
+	    cmocka_unit_test(test_truncated_dropped),
+	    cmocka_unit_test(test_ip_options),
+	    cmocka_unit_test(test_spoofed_source_dropped),
+	    cmocka_unit_test(test_legit_source_passes),
+	    cmocka_unit_test(test_enrolled_without_proxy_fails_closed),
+	    cmocka_unit_test(test_not_captured_passes),
+	    cmocka_unit_test(test_fragments),
+	    cmocka_unit_test(test_listener_slot_selected),
+	    cmocka_unit_test(test_established_socket_wins),
+	    cmocka_unit_test(test_reason_names),
 	};
 
 	if (geteuid() != 0) {

@@ -52,7 +52,7 @@ struct fixture {
 	int hbone_fd;
 };
 
-static struct fixture fx = { .pod_hold = -1, .inbound_fd = -1, .hbone_fd = -1 };
+static struct fixture fx = {.pod_hold = -1, .inbound_fd = -1, .hbone_fd = -1};
 
 struct conn_result {
 	int err; /* 0 when connect() succeeded */
@@ -94,7 +94,7 @@ static int write_file(const char *path, const char *s)
 
 static int transparent_listener(uint16_t port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
 	int one = 1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
@@ -110,7 +110,7 @@ static int transparent_listener(uint16_t port)
 
 static int accept_one(int lfd, struct sockaddr_in *local, struct sockaddr_in *peer)
 {
-	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
 	socklen_t len = sizeof(*peer);
 	int fd;
 
@@ -125,7 +125,7 @@ static int accept_one(int lfd, struct sockaddr_in *local, struct sockaddr_in *pe
 
 static bool queue_empty(int lfd)
 {
-	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
 
 	return poll(&p, 1, 0) == 0;
 }
@@ -150,10 +150,10 @@ static void pod_connect(const char *src, const char *dst, uint16_t port, struct 
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
-					 .sin_addr.s_addr = ip4(dst) };
-		struct sockaddr_in s = { .sin_family = AF_INET };
-		struct timeval tv = { .tv_sec = 1 };
+		struct sockaddr_in a = {
+		    .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = ip4(dst)};
+		struct sockaddr_in s = {.sin_family = AF_INET};
+		struct timeval tv = {.tv_sec = 1};
 		struct conn_result r = {0};
 		int nsfd = open(fx.pod_ns, O_RDONLY | O_CLOEXEC);
 		int fd;
@@ -245,15 +245,15 @@ static int topology_up(void)
 
 static struct datapath *open_datapath_again(void)
 {
-	struct datapath_opts opts = { .pin_root = fx.pin_root, .cgroup_path = fx.cg,
-				      .ztunnel_ip = ip4("169.254.1.1") };
+	struct datapath_opts opts = {
+	    .pin_root = fx.pin_root, .cgroup_path = fx.cg, .ztunnel_ip = ip4("169.254.1.1")};
 
 	return datapath_open(&opts);
 }
 
 static int setup_all(void)
 {
-	struct ambit_workload wl = { .flags = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL };
+	struct ambit_workload wl = {.flags = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL};
 	int socks_fd;
 	char cg2[PATH_MAX];
 
@@ -349,7 +349,8 @@ static void test_new_flow_assigned_to_inbound(void **state)
 	uint64_t established = counter(AMBIT_ASSIGN_ESTABLISHED);
 
 	expect_assigned(fx.inbound_fd, 80);
-	/* Exactly the SYN took the listener; the final ACK and data found the request/child sock. */
+	/* Exactly the SYN took the listener; the final ACK and data found the request/child sock.
+	 */
 	assert_int_equal(counter(AMBIT_ASSIGN_INBOUND), inbound + 1);
 	assert_true(counter(AMBIT_ASSIGN_ESTABLISHED) >= established + 2);
 	assert_true(queue_empty(fx.hbone_fd));
@@ -398,11 +399,11 @@ static void test_spoofed_source_dropped(void **state)
  */
 static void test_spoofed_source_return_path(void **state)
 {
-	struct sockaddr_in src = { .sin_family = AF_INET, .sin_addr.s_addr = ip4(CLIENT_IP) };
-	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(9000),
-				   .sin_addr.s_addr = ip4(POD_IP) };
+	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = ip4(CLIENT_IP)};
+	struct sockaddr_in dst = {
+	    .sin_family = AF_INET, .sin_port = htons(9000), .sin_addr.s_addr = ip4(POD_IP)};
 	uint64_t established = counter(AMBIT_ASSIGN_ESTABLISHED);
-	struct timeval tv = { .tv_sec = 2 };
+	struct timeval tv = {.tv_sec = 2};
 	struct sockaddr_in seen;
 	int ready[2];
 	int one = 1;
@@ -480,12 +481,12 @@ static void test_reopen_keeps_tc_and_detach(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_new_flow_assigned_to_inbound),
-		cmocka_unit_test(test_hbone_port_assigned_to_hbone),
-		cmocka_unit_test(test_no_listener_fails_closed),
-		cmocka_unit_test(test_spoofed_source_dropped),
-		cmocka_unit_test(test_spoofed_source_return_path),
-		cmocka_unit_test(test_reopen_keeps_tc_and_detach),
+	    cmocka_unit_test(test_new_flow_assigned_to_inbound),
+	    cmocka_unit_test(test_hbone_port_assigned_to_hbone),
+	    cmocka_unit_test(test_no_listener_fails_closed),
+	    cmocka_unit_test(test_spoofed_source_dropped),
+	    cmocka_unit_test(test_spoofed_source_return_path),
+	    cmocka_unit_test(test_reopen_keeps_tc_and_detach),
 	};
 
 	if (geteuid() != 0) {

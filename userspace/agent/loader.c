@@ -133,7 +133,8 @@ static int loader_attach_cgroup(struct bpf_program *prog, int cgroup_fd, uint64_
 		return 0;
 	}
 	if (err == -ESTALE) {
-		/* Unpinning a link nobody holds detaches it; the new one is attached right after. */
+		/* Unpinning a link nobody holds detaches it; the new one is attached right after.
+		 */
 		if (unlink(path) && errno != ENOENT)
 			return -errno;
 	} else if (err != -ENOENT) {
@@ -186,7 +187,8 @@ static int loader_attach(struct loader *ld, const struct datapath_opts *opts)
 	err = loader_pin_prog(c->progs.connect4, opts->pin_root, "prog_connect4");
 	err = err ?: loader_pin_prog(c->progs.getpeer4, opts->pin_root, "prog_getpeer4");
 	err = err ?: loader_pin_prog(c->progs.sock_ops, opts->pin_root, "prog_sockops");
-	err = err ?: loader_pin_prog(ld->steer->progs.tc_ingress, opts->pin_root, "prog_tc_ingress");
+	err =
+	    err ?: loader_pin_prog(ld->steer->progs.tc_ingress, opts->pin_root, "prog_tc_ingress");
 	if (err)
 		return err;
 
@@ -199,9 +201,11 @@ static int loader_attach(struct loader *ld, const struct datapath_opts *opts)
 	/* sockops first: a connect4 redirect is only useful once its re-keying is in place. */
 	err = loader_attach_cgroup(c->progs.sock_ops, cgroup_fd, cgroup_id, opts->pin_root,
 				   "link_sockops");
-	err = err ?: loader_attach_cgroup(c->progs.getpeer4, cgroup_fd, cgroup_id, opts->pin_root,
+	err = err
+		  ?: loader_attach_cgroup(c->progs.getpeer4, cgroup_fd, cgroup_id, opts->pin_root,
 					  "link_getpeer4");
-	err = err ?: loader_attach_cgroup(c->progs.connect4, cgroup_fd, cgroup_id, opts->pin_root,
+	err = err
+		  ?: loader_attach_cgroup(c->progs.connect4, cgroup_fd, cgroup_id, opts->pin_root,
 					  "link_connect4");
 	close(cgroup_fd);
 	return err;

@@ -26,16 +26,16 @@
 #define ENOTSUPP 524 /* kernel-internal errno some map types return for unsupported ops */
 
 const char *const datapath_map_names[DP_MAP__COUNT] = {
-	[DP_MAP_WORKLOADS] = "workloads",     [DP_MAP_ENROLLED_CGRP] = "enrolled_cgrp",
-	[DP_MAP_POD_IFACES] = "pod_ifaces",   [DP_MAP_SERVICES] = "services",
-	[DP_MAP_BACKENDS] = "backends",       [DP_MAP_SOCK_ORIG] = "sock_orig",
-	[DP_MAP_ORIG_DST] = "orig_dst",       [DP_MAP_PROXY_SOCKS] = "proxy_socks",
-	[DP_MAP_COUNTERS] = "counters",
+    [DP_MAP_WORKLOADS] = "workloads",	[DP_MAP_ENROLLED_CGRP] = "enrolled_cgrp",
+    [DP_MAP_POD_IFACES] = "pod_ifaces", [DP_MAP_SERVICES] = "services",
+    [DP_MAP_BACKENDS] = "backends",	[DP_MAP_SOCK_ORIG] = "sock_orig",
+    [DP_MAP_ORIG_DST] = "orig_dst",	[DP_MAP_PROXY_SOCKS] = "proxy_socks",
+    [DP_MAP_COUNTERS] = "counters",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
 #define AMBIT_REASON_NAME(n, s) [AMBIT_##n] = s,
-	AMBIT_REASONS(AMBIT_REASON_NAME)
+    AMBIT_REASONS(AMBIT_REASON_NAME)
 #undef AMBIT_REASON_NAME
 };
 
@@ -158,7 +158,7 @@ int datapath_del_workload(struct datapath *dp, uint32_t ip)
 
 int datapath_set_enrolled(struct datapath *dp, uint64_t cgroup_id, uint32_t pod_ip)
 {
-	struct ambit_enrolled val = { .pod_ip = pod_ip };
+	struct ambit_enrolled val = {.pod_ip = pod_ip};
 
 	return map_update(dp, DP_MAP_ENROLLED_CGRP, &cgroup_id, &val);
 }
@@ -170,7 +170,7 @@ int datapath_del_enrolled(struct datapath *dp, uint64_t cgroup_id)
 
 int datapath_set_iface(struct datapath *dp, int ifindex, uint32_t pod_ip)
 {
-	struct ambit_iface val = { .pod_ip = pod_ip };
+	struct ambit_iface val = {.pod_ip = pod_ip};
 	uint32_t key = (uint32_t)ifindex;
 
 	if (ifindex <= 0)
@@ -210,7 +210,7 @@ static int service_new_id(struct datapath *dp, uint32_t *out)
 
 static void backends_delete_range(struct datapath *dp, uint32_t id, uint32_t from, uint32_t to)
 {
-	struct ambit_backend_key key = { .service_id = id };
+	struct ambit_backend_key key = {.service_id = id};
 
 	for (key.index = from; key.index < to; key.index++)
 		map_delete(dp, DP_MAP_BACKENDS, &key);
@@ -224,7 +224,7 @@ static void backends_delete_range(struct datapath *dp, uint32_t id, uint32_t fro
 int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port,
 			 const struct ambit_backend *backends, uint32_t n)
 {
-	struct ambit_addr key = { .ip = vip, .port = htons(port) };
+	struct ambit_addr key = {.ip = vip, .port = htons(port)};
 	struct ambit_backend_key bkey;
 	struct ambit_service old = {0}, svc = {0};
 	bool exists;
@@ -270,7 +270,7 @@ fail:
 
 int datapath_del_service(struct datapath *dp, uint32_t vip, uint16_t port)
 {
-	struct ambit_addr key = { .ip = vip, .port = htons(port) };
+	struct ambit_addr key = {.ip = vip, .port = htons(port)};
 	struct ambit_service svc;
 	int err;
 
@@ -393,7 +393,7 @@ int datapath_remove_pins(const char *pin_root)
 /* @port host order; @out gets the record as stored (network order). Atomic take. */
 int orig_dst_take(int orig_dst_fd, uint32_t ip, uint16_t port, struct ambit_orig_dst *out)
 {
-	struct ambit_addr key = { .ip = ip, .port = htons(port) };
+	struct ambit_addr key = {.ip = ip, .port = htons(port)};
 
 	if (bpf_map_lookup_and_delete_elem(orig_dst_fd, &key, out) == 0)
 		return 0;

@@ -29,8 +29,8 @@ extern const char *const datapath_map_names[DP_MAP__COUNT];
 struct datapath {
 	char pin_root[PATH_MAX];
 	int map_fds[DP_MAP__COUNT]; /* owned */
-	int tc_prog_fd;             /* owned; -1 when prog_tc_ingress is not pinned */
-	void *loader;               /* the loader's state (skeletons), released by loader_release */
+	int tc_prog_fd;		    /* owned; -1 when prog_tc_ingress is not pinned */
+	void *loader;		    /* the loader's state (skeletons), released by loader_release */
 	void (*loader_release)(void *loader);
 };
 
