@@ -16,8 +16,10 @@ say() { printf '%s\n' "$*"; }
 section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 [ "$(id -u)" -eq 0 ] || { say "demo: run as root (sudo make demo)"; exit 1; }
-for b in ambitctl ambit-agent ztunnel; do
-	[ -x "$repo/build/$b" ] || { say "demo: build/$b is missing; run make first"; exit 1; }
+# ambitctl honours AMBIT_AGENT_BIN / AMBIT_ZTUNNEL_BIN; check what will really run.
+for b in "$AMBITCTL" "${AMBIT_AGENT_BIN:-$repo/build/ambit-agent}" \
+	"${AMBIT_ZTUNNEL_BIN:-$repo/build/ztunnel}"; do
+	[ -x "$b" ] || { say "demo: $b is missing; run make first"; exit 1; }
 done
 case $secs in '' | *[!0-9]*) say "demo: DEMO_SECONDS must be a number"; exit 1 ;; esac
 
@@ -108,8 +110,9 @@ fi
 for ns in demo legacy; do
 	tag=$([ "$ns" = demo ] && echo "mTLS " || echo "plain")
 	# Own process group, so cleanup can stop the whole pipeline (tail -F never exits by itself).
-	setsid bash -c '"$1" local logs -f "$2/client-0" 2>/dev/null | grep --line-buffered -- " GET " |
-		sed -u "s/^/  [$3] /"' _ "$AMBITCTL" "$ns" "$tag" &
+	# Only requests from now on: the first ones were shown above.
+	setsid bash -c 'tail -n 0 -F "$1" 2>/dev/null | grep --line-buffered -- " GET " |
+		sed -u "s/^/  [$2] /"' _ "/run/ambit/$C/logs/${ns}_client-0.log" "$tag" &
 	bg_pids+=($!)
 done
 if [ "$secs" -gt 0 ]; then
