@@ -185,7 +185,10 @@ int datapath_del_iface(struct datapath *dp, int ifindex)
 	return map_delete(dp, DP_MAP_POD_IFACES, &key);
 }
 
-/* Ids are only unique among services; scanning keeps no allocator state to lose on restart. */
+/*
+ * Ids only need to be unique among services. The first allocation scans the map, so nothing is
+ * lost across an agent restart; later ones count up from there (the agent is the only writer).
+ */
 static int service_new_id(struct datapath *dp, uint32_t *out)
 {
 	struct ambit_addr key, next;
@@ -194,17 +197,22 @@ static int service_new_id(struct datapath *dp, uint32_t *out)
 	void *prev = NULL;
 	int fd = dp->map_fds[DP_MAP_SERVICES];
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		if (bpf_map_lookup_elem(fd, &next, &svc) == 0 && svc.id > max)
-			max = svc.id;
-		key = next;
-		prev = &key;
+	if (dp->next_service_id == 0) {
+		while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+			if (bpf_map_lookup_elem(fd, &next, &svc) == 0 && svc.id > max)
+				max = svc.id;
+			key = next;
+			prev = &key;
+		}
+		if (errno != ENOENT)
+			return -errno;
+		if (max == UINT32_MAX)
+			return -ENOSPC;
+		dp->next_service_id = max + 1;
 	}
-	if (errno != ENOENT)
-		return -errno;
-	if (max == UINT32_MAX)
+	if (dp->next_service_id == UINT32_MAX)
 		return -ENOSPC;
-	*out = max + 1;
+	*out = dp->next_service_id++;
 	return 0;
 }
 

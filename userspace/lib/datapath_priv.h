@@ -7,6 +7,7 @@
 #define AMBIT_DATAPATH_PRIV_H
 
 #include <limits.h>
+#include <stdint.h>
 
 #include "ambit/datapath.h"
 
@@ -30,6 +31,7 @@ struct datapath {
 	char pin_root[PATH_MAX];
 	int map_fds[DP_MAP__COUNT]; /* owned */
 	int tc_prog_fd;		    /* owned; -1 when prog_tc_ingress is not pinned */
+	uint32_t next_service_id;   /* 0 until the services map was scanned once */
 	void *loader;		    /* the loader's state (skeletons), released by loader_release */
 	void (*loader_release)(void *loader);
 };
