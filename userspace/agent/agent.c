@@ -460,7 +460,7 @@ static void load_inputs(struct agent *a)
 {
 	struct runtime rt;
 	struct rt_cluster cl;
-	char err[512] = "";
+	char err[256] = "";
 	bool changed;
 	int ret;
 
@@ -478,6 +478,7 @@ static void load_inputs(struct agent *a)
 		runtime_free(&a->rt);
 		a->rt = rt;
 		a->rt_error[0] = '\0';
+		a->rt_ok = true;
 	}
 	/* cluster.json is optional (Kubernetes has no such file); remote node IPs need it. */
 	if (runtime_cluster_load(a->opts.cluster_path, &cl, err, sizeof(err)) == 0) {
@@ -503,6 +504,14 @@ void agent_reconcile(struct agent *a)
 	int err;
 
 	load_inputs(a);
+	/*
+	 * Right after a restart with a broken pods.json we know no pod at all: applying that
+	 * would unenroll and unpublish every pod. Leave the pinned state alone until it parses.
+	 */
+	if (!a->rt_ok) {
+		pr_warn("reconcile: no valid pod list yet; the data path is left as it is");
+		return;
+	}
 	err = confstore_view(&a->conf, &view);
 	if (!err)
 		err = desired_compute(&view, &a->rt, &env, &next);

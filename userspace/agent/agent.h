@@ -42,6 +42,7 @@ struct agent {
 	struct confstore conf;
 	struct runtime rt;     /* last good pods.json */
 	char rt_error[512];    /* why the current pods.json is not in force, or "" */
+	bool rt_ok;            /* a pods.json (or its absence) was accepted at least once */
 	struct rt_cluster cluster;
 	struct desired cur;    /* what was last applied */
 	bool have_cur;
