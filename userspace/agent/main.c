@@ -253,7 +253,13 @@ static int startup(struct loop *l)
 		.cgroup_path = a->opts.cgroup,
 		.ztunnel_ip = a->opts.node_ip,
 	};
+	struct itimerspec every = {
+		.it_interval = {.tv_sec = RESYNC_S},
+		.it_value = {.tv_sec = RESYNC_S},
+	};
+	static struct server_ops ops;
 	char tmp[PATH_MAX];
+	sigset_t mask;
 	int err;
 
 	err = bpffs_ensure_mounted();
@@ -261,9 +267,10 @@ static int startup(struct loop *l)
 		pr_warn("bpffs: %s", strerror(-err));
 	a->dp = datapath_open(&dpo);
 	if (!a->dp) {
+		err = -errno;
 		pr_err("datapath under %s (cgroup %s): %s", dpo.pin_root, dpo.cgroup_path,
-		       strerror(errno));
-		return -errno;
+		       strerror(-err));
+		return err;
 	}
 	pr_info("datapath open: pins %s, cgroup %s", dpo.pin_root, dpo.cgroup_path);
 	err = netsetup_policy_routing();
@@ -272,7 +279,7 @@ static int startup(struct loop *l)
 	if (a->opts.uplink) {
 		a->uplink_ifindex = (int)if_nametoindex(a->opts.uplink);
 		if (!a->uplink_ifindex) {
-			pr_err("uplink %s: %s", a->opts.uplink, strerror(errno));
+			pr_err("uplink %s: no such interface in this netns", a->opts.uplink);
 			return -ENODEV;
 		}
 		err = datapath_attach_tc(a->dp, a->uplink_ifindex);
@@ -284,15 +291,14 @@ static int startup(struct loop *l)
 	}
 	a->ca = ca_open(a->opts.ca_dir);
 	if (!a->ca) {
-		pr_err("CA in %s: %s", a->opts.ca_dir, strerror(errno));
-		return -errno;
+		err = -errno;
+		pr_err("CA in %s: %s", a->opts.ca_dir, strerror(-err));
+		return err;
 	}
 
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0)
 		return -errno;
-	sigset_t mask;
-
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -319,8 +325,6 @@ static int startup(struct loop *l)
 		pr_err("event loop setup: %s", strerror(-err));
 		return err;
 	}
-	struct itimerspec every = {.it_interval = {.tv_sec = RESYNC_S}, .it_value = {.tv_sec = RESYNC_S}};
-
 	if (timerfd_settime(l->resync.fd, 0, &every, NULL) < 0)
 		return -errno;
 	snprintf(tmp, sizeof(tmp), "%s", a->opts.runtime_path);
@@ -330,15 +334,13 @@ static int startup(struct loop *l)
 
 	/* First reconcile before listening, so the first watcher gets a full snapshot at once. */
 	reconcile(l);
-	static const struct server_ops ops = {.get = agent_get};
-	static struct server_ops ops_ctx;
-
-	ops_ctx = ops;
-	ops_ctx.ctx = a;
-	a->srv = server_create(a->opts.socket, l->epfd, &ops_ctx);
+	ops.get = agent_get;
+	ops.ctx = a;
+	a->srv = server_create(a->opts.socket, l->epfd, &ops);
 	if (!a->srv) {
-		pr_err("agent socket %s: %s", a->opts.socket, strerror(errno));
-		return -errno;
+		err = -errno;
+		pr_err("agent socket %s: %s", a->opts.socket, strerror(-err));
+		return err;
 	}
 	if (a->snap_json)
 		server_publish(a->srv, a->snap_json, strlen(a->snap_json));
