@@ -60,6 +60,7 @@ struct ctl_pod {
 	char *service_account;
 	const struct config_labels *labels; /* borrowed from the config */
 	char *const *command;               /* borrowed; NULL: the pod idles */
+	bool running;                       /* already in pods.json: keeps node, IP, veth */
 };
 
 struct ctl_service_ip {
@@ -102,8 +103,13 @@ int cluster_ztunnel_argv(const struct ctl_cluster *c, const struct ctl_node *n, 
 			 size_t len, char **argv, size_t max);
 
 /* plan.c */
-/* Expands @cfg into pods (placed, addressed) and service VIPs. Prints errors; 0 or -errno. */
-int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg);
+/*
+ * Expands @cfg into pods (placed, addressed) and service VIPs. Pods and Services already in
+ * @existing (pods.json of the running cluster, borrowed, may be NULL) keep their node, addresses
+ * and veth names. Prints errors; 0 or -errno.
+ */
+int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg,
+	       const cJSON *existing);
 void plan_free(struct ctl_plan *p);
 /* Writes runtime/pods.json atomically. */
 int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c);
@@ -143,8 +149,14 @@ int self_dir(char *buf, size_t len);
 int local_up(const struct ctl_opts *o, const char *dir, int nnodes);
 int proc_start_component(const struct ctl_cluster *c, const struct ctl_node *n, bool agent);
 int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool agent);
+/* Makes a planned pod's netns, veth pair, routes, cgroup and scratch dir (borrows @p). */
+int pod_create(const struct ctl_pod *p);
+/* Runs a created pod's command in its cgroup and netns (borrows both). */
+int pod_start(const struct ctl_cluster *c, const struct ctl_pod *p);
 /* down.c */
 int local_down(const char *name, bool quiet);
+/* Kills a pod's processes and removes its cgroup, netns (with its veth), hosts and scratch dir. */
+int pod_remove(const struct ctl_cluster *c, const char *ns, const char *name, const char *cgroup);
 /* local.c */
 int local_exec(const struct ctl_opts *o, const char *pod, char **cmd);
 int local_logs(const struct ctl_opts *o, const char *what);

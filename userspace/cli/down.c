@@ -179,6 +179,26 @@ static int down_cgroups(const char *cg_root)
 	return ret ? ret : -EBUSY;
 }
 
+int pod_remove(const struct ctl_cluster *c, const char *ns, const char *name, const char *cgroup)
+{
+	char netns[CTL_NAME_MAX * 2], path[PATH_MAX];
+	int ret = 0, r;
+
+	cluster_pod_netns(c, ns, name, netns, sizeof(netns));
+	if (cgroup && cgroup[0] == '/')
+		ret = down_cgroups(cgroup);
+	str_fmt(path, sizeof(path), "/run/netns/%s", netns);
+	if (access(path, F_OK) == 0 && del_netns("/run/netns", netns) && !ret)
+		ret = -EIO;
+	str_fmt(path, sizeof(path), "/etc/netns/%s", netns);
+	r = rm_rf(path);
+	if (r && !ret)
+		ret = r;
+	cluster_path(c, path, sizeof(path), "pods/%s_%s", ns, name);
+	r = rm_rf(path);
+	return r && !ret ? r : ret;
+}
+
 int local_down(const char *name, bool quiet)
 {
 	struct ctl_cluster c;

@@ -47,13 +47,110 @@ static bool name_safe(const char *s)
 	return true;
 }
 
-static int plan_add_pod(struct ctl_plan *p, const struct ctl_cluster *c, const char *ns,
-			const char *name, const char *owner, const struct config_pod_spec *spec,
-			const struct config_labels *labels, int *next_node, int *next_host)
+/* Allocation state of one plan_build: what is taken, and where round-robin placement is. */
+struct plan_alloc {
+	const cJSON *existing; /* pods.json of the running cluster, or NULL */
+	int next_node;
+	unsigned int next_iface;
+};
+
+static const char *jstr(const cJSON *o, const char *key)
 {
-	const struct ctl_node *node = NULL;
-	struct ctl_pod *pod, *grown;
-	struct in_addr a;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static const cJSON *existing_pod(const struct plan_alloc *a, const char *ns, const char *name)
+{
+	const cJSON *pod;
+
+	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(a->existing, "pods"))
+	{
+		const char *pns = jstr(pod, "namespace"), *pname = jstr(pod, "name");
+		if (pns && pname && !strcmp(pns, ns) && !strcmp(pname, name))
+			return pod;
+	}
+	return NULL;
+}
+
+/* An address or interface name is taken when a planned or a running pod has it. */
+static bool taken(const struct ctl_plan *p, const struct plan_alloc *a, const char *key,
+		  const char *val)
+{
+	const cJSON *pod;
+
+	for (size_t i = 0; i < p->npods; i++) {
+		const char *v = !strcmp(key, "ip") ? p->pods[i].ip_str : p->pods[i].iface;
+		if (!strcmp(v, val))
+			return true;
+	}
+	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(a->existing, "pods"))
+	{
+		const char *v = jstr(pod, key);
+		if (v && !strcmp(v, val))
+			return true;
+	}
+	return false;
+}
+
+/* Keeps a running pod's node, address and veth; places and addresses a new one. */
+static int plan_assign(struct ctl_plan *p, const struct ctl_cluster *c, struct plan_alloc *a,
+		       struct ctl_pod *pod, const struct config_pod_spec *spec)
+{
+	const cJSON *old = existing_pod(a, pod->namespace, pod->name);
+	const struct ctl_node *node;
+
+	if (old) {
+		node = cluster_node(c, jstr(old, "node") ? jstr(old, "node") : "");
+		if (!node || !jstr(old, "ip") || !jstr(old, "hostIface") ||
+		    str_fmt(pod->ip_str, sizeof(pod->ip_str), "%s", jstr(old, "ip")) ||
+		    str_fmt(pod->iface, sizeof(pod->iface), "%s", jstr(old, "hostIface"))) {
+			fprintf(stderr, "ambitctl: pods.json: pod %s/%s is malformed\n",
+				pod->namespace, pod->name);
+			return -EINVAL;
+		}
+		pod->node = node;
+		pod->running = true;
+		return 0;
+	}
+	if (spec->node_name) {
+		node = cluster_node(c, spec->node_name);
+		if (!node) {
+			fprintf(stderr, "ambitctl: pod %s/%s: spec.nodeName '%s' is not a node of "
+					"this cluster (node1..node%d)\n",
+				pod->namespace, pod->name, spec->node_name, c->nnodes);
+			return -EINVAL;
+		}
+	} else {
+		node = &c->nodes[a->next_node++ % c->nnodes];
+	}
+	pod->node = node;
+	for (int h = PLAN_FIRST_POD_HOST;; h++) {
+		if (h > PLAN_LAST_POD_HOST) {
+			fprintf(stderr, "ambitctl: node %s: pod CIDR %s is full\n", node->name,
+				node->pod_cidr);
+			return -ENOSPC;
+		}
+		str_fmt(pod->ip_str, sizeof(pod->ip_str), "10.98.%d.%d", node->index, h);
+		if (!taken(p, a, "ip", pod->ip_str))
+			break;
+	}
+	do {
+		if (a->next_iface > 0xffffff)
+			return -ENOSPC;
+		str_fmt(pod->iface, sizeof(pod->iface), "amb%06x", a->next_iface++);
+	} while (taken(p, a, "hostIface", pod->iface));
+	return 0;
+}
+
+static int plan_add_pod(struct ctl_plan *p, const struct ctl_cluster *c, struct plan_alloc *a,
+			const char *ns, const char *name, const char *owner,
+			const struct config_pod_spec *spec, const struct config_labels *labels)
+{
+	struct ctl_pod pod = {0}, *grown;
+	struct in_addr addr;
+	int ret;
 
 	/* These name netns, cgroups and files: never let a separator or dot-dir through. */
 	if (!name_safe(ns) || !name_safe(name)) {
@@ -66,53 +163,36 @@ static int plan_add_pod(struct ctl_plan *p, const struct ctl_cluster *c, const c
 			return -EINVAL;
 		}
 	}
-	if (spec->node_name) {
-		node = cluster_node(c, spec->node_name);
-		if (!node) {
-			fprintf(stderr, "ambitctl: pod %s/%s: spec.nodeName '%s' is not a node of "
-					"this cluster (node1..node%d)\n",
-				ns, name, spec->node_name, c->nnodes);
-			return -EINVAL;
-		}
-	} else {
-		node = &c->nodes[*next_node % c->nnodes];
-		*next_node += 1;
-	}
-	int *host = &next_host[node->index - 1];
-	if (*host > PLAN_LAST_POD_HOST) {
-		fprintf(stderr, "ambitctl: node %s: pod CIDR %s is full\n", node->name,
-			node->pod_cidr);
-		return -ENOSPC;
-	}
+	pod.namespace = strdup(ns);
+	pod.name = strdup(name);
+	pod.owner = owner ? strdup(owner) : NULL;
+	pod.service_account = strdup(spec->service_account ? spec->service_account : "default");
+	ret = -ENOMEM;
+	if (!pod.namespace || !pod.name || (owner && !pod.owner) || !pod.service_account)
+		goto fail;
+	ret = plan_assign(p, c, a, &pod, spec);
+	if (ret)
+		goto fail;
+	inet_pton(AF_INET, pod.ip_str, &addr);
+	pod.ip = addr.s_addr;
+	cluster_pod_netns(c, ns, name, pod.netns, sizeof(pod.netns));
+	str_fmt(pod.cgroup, sizeof(pod.cgroup), "%s/%s_%s", pod.node->cgroup, ns, name);
+	cluster_path(c, pod.pod_dir, sizeof(pod.pod_dir), "pods/%s_%s", ns, name);
+	pod.labels = labels;
+	pod.command = spec->command;
+	ret = -ENOMEM;
 	grown = realloc(p->pods, (p->npods + 1) * sizeof(*p->pods));
 	if (!grown)
-		return -ENOMEM;
+		goto fail;
 	p->pods = grown;
-	pod = &p->pods[p->npods];
-	memset(pod, 0, sizeof(*pod));
-	pod->namespace = strdup(ns);
-	pod->name = strdup(name);
-	pod->owner = owner ? strdup(owner) : NULL;
-	pod->service_account = strdup(spec->service_account ? spec->service_account : "default");
-	if (!pod->namespace || !pod->name || (owner && !pod->owner) || !pod->service_account) {
-		free(pod->namespace);
-		free(pod->name);
-		free(pod->owner);
-		free(pod->service_account);
-		return -ENOMEM;
-	}
-	p->npods++;
-	pod->node = node;
-	str_fmt(pod->ip_str, sizeof(pod->ip_str), "10.98.%d.%d", node->index, (*host)++);
-	inet_pton(AF_INET, pod->ip_str, &a);
-	pod->ip = a.s_addr;
-	cluster_pod_netns(c, ns, name, pod->netns, sizeof(pod->netns));
-	str_fmt(pod->iface, sizeof(pod->iface), "amb%06zx", p->npods);
-	str_fmt(pod->cgroup, sizeof(pod->cgroup), "%s/%s_%s", node->cgroup, ns, name);
-	cluster_path(c, pod->pod_dir, sizeof(pod->pod_dir), "pods/%s_%s", ns, name);
-	pod->labels = labels;
-	pod->command = spec->command;
+	p->pods[p->npods++] = pod;
 	return 0;
+fail:
+	free(pod.namespace);
+	free(pod.name);
+	free(pod.owner);
+	free(pod.service_account);
+	return ret;
 }
 
 static int plan_add_vip(struct ctl_plan *p, const char *key, const char *ip)
@@ -133,8 +213,11 @@ static int plan_add_vip(struct ctl_plan *p, const char *key, const char *ip)
 	return 0;
 }
 
-static bool vip_taken(const struct config *cfg, const struct ctl_plan *p, const char *ip)
+static bool vip_taken(const struct config *cfg, const struct ctl_plan *p, const cJSON *old,
+		      const char *ip)
 {
+	const cJSON *it;
+
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		if (cfg->services[i].cluster_ip && !strcmp(cfg->services[i].cluster_ip, ip))
 			return true;
@@ -143,28 +226,39 @@ static bool vip_taken(const struct config *cfg, const struct ctl_plan *p, const 
 		if (!strcmp(p->services[i].ip, ip))
 			return true;
 	}
+	cJSON_ArrayForEach(it, old)
+	{
+		if (cJSON_IsString(it) && !strcmp(it->valuestring, ip))
+			return true;
+	}
 	return false;
 }
 
-static int plan_services(struct ctl_plan *p, const struct config *cfg)
+/* A Service keeps the VIP it has while the cluster runs; new ones get the next free one. */
+static int plan_services(struct ctl_plan *p, const struct config *cfg, const cJSON *existing)
 {
+	const cJSON *old = cJSON_GetObjectItemCaseSensitive(existing, "serviceIPs");
 	int next = PLAN_VIP_FIRST;
 	int ret;
 
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct config_service *s = &cfg->services[i];
+		const cJSON *had;
 		char key[512], ip[16];
 
 		str_fmt(key, sizeof(key), "%s/%s", s->meta.namespace, s->meta.name);
+		had = cJSON_GetObjectItemCaseSensitive(old, key);
 		if (s->cluster_ip && strcmp(s->cluster_ip, "None")) {
 			ret = plan_add_vip(p, key, s->cluster_ip);
+		} else if (cJSON_IsString(had) && strlen(had->valuestring) < sizeof(ip)) {
+			ret = plan_add_vip(p, key, had->valuestring);
 		} else {
 			do {
 				if (next > PLAN_VIP_LAST)
 					return -ENOSPC;
 				str_fmt(ip, sizeof(ip), "10.96.%d.%d", next / 256, next % 256);
 				next++;
-			} while (vip_taken(cfg, p, ip));
+			} while (vip_taken(cfg, p, old, ip));
 			ret = plan_add_vip(p, key, ip);
 		}
 		if (ret)
@@ -173,15 +267,24 @@ static int plan_services(struct ctl_plan *p, const struct config *cfg)
 	return 0;
 }
 
-int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg)
+int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg,
+	       const cJSON *existing)
 {
-	int next_host[CTL_MAX_NODES];
-	int next_node = 0;
+	struct plan_alloc a = {.existing = existing, .next_iface = 1};
+	const cJSON *pod;
 	int ret = 0;
 
 	memset(p, 0, sizeof(*p));
-	for (int i = 0; i < CTL_MAX_NODES; i++)
-		next_host[i] = PLAN_FIRST_POD_HOST;
+	/* New pods continue the round robin and never reuse a running pod's veth name. */
+	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(existing, "pods"))
+	{
+		const char *ifc = jstr(pod, "hostIface");
+		unsigned int idx;
+
+		a.next_node++;
+		if (ifc && sscanf(ifc, "amb%x", &idx) == 1 && idx >= a.next_iface)
+			a.next_iface = idx + 1;
+	}
 	for (size_t i = 0; i < cfg->n_deployments && !ret; i++) {
 		const struct config_deployment *d = &cfg->deployments[i];
 
@@ -189,18 +292,18 @@ int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct con
 			char name[300];
 
 			str_fmt(name, sizeof(name), "%s-%d", d->meta.name, r);
-			ret = plan_add_pod(p, c, d->meta.namespace, name, d->meta.name, &d->template,
-					   &d->template_labels, &next_node, next_host);
+			ret = plan_add_pod(p, c, &a, d->meta.namespace, name, d->meta.name,
+					   &d->template, &d->template_labels);
 		}
 	}
 	for (size_t i = 0; i < cfg->n_pods && !ret; i++) {
-		const struct config_pod *pod = &cfg->pods[i];
+		const struct config_pod *cp = &cfg->pods[i];
 
-		ret = plan_add_pod(p, c, pod->meta.namespace, pod->meta.name, NULL, &pod->spec,
-				   &pod->meta.labels, &next_node, next_host);
+		ret = plan_add_pod(p, c, &a, cp->meta.namespace, cp->meta.name, NULL, &cp->spec,
+				   &cp->meta.labels);
 	}
 	if (!ret)
-		ret = plan_services(p, cfg);
+		ret = plan_services(p, cfg, existing);
 	if (ret)
 		plan_free(p);
 	return ret;

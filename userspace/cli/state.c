@@ -109,119 +109,83 @@ int state_copy_tree(const char *src, const char *dst_dir)
 	return walk_manifests(src, "", copy_one, (void *)dst_dir);
 }
 
+static bool plan_has(const struct ctl_plan *p, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < p->npods; i++)
+		if (!strcmp(p->pods[i].namespace, ns) && !strcmp(p->pods[i].name, name))
+			return true;
+	return false;
+}
+
 /*
- * Gives every Service of state/ a VIP (keeping the ones it has) and rewrites pods.json and the
- * pods' hosts files, so a Service applied after `up` resolves and load-balances like the rest.
+ * Brings the running cluster to what state/ now says: pods that appeared are created and
+ * started, pods that went away are removed, Services get (or keep) their VIPs; pods.json and
+ * every pod's hosts file are rewritten. Running pods keep their node, address and veth.
  */
-static int state_refresh_services(const struct ctl_cluster *c)
+static int state_reconcile(const struct ctl_cluster *c)
 {
 	struct ctl_plan p = {0};
 	struct config cfg;
-	char state[PATH_MAX], path[PATH_MAX];
-	cJSON *root, *ips, *newips = NULL, *pod;
-	char *text = NULL;
-	int ret, next = 10;
+	char state[PATH_MAX];
+	cJSON *existing, *pod;
+	int ret;
 
 	config_init(&cfg);
 	cluster_path(c, state, sizeof(state), "state");
-	root = plan_read_pods_json(c);
-	if (!root) {
+	existing = plan_read_pods_json(c);
+	if (!existing) {
 		ret = -errno;
+		fprintf(stderr, "ambitctl: reading pods.json: %s\n", strerror(-ret));
 		goto out;
 	}
 	ret = load_manifests(&cfg, state);
+	if (!ret)
+		ret = plan_build(&p, c, &cfg, existing);
 	if (ret)
 		goto out;
-	ips = cJSON_GetObjectItemCaseSensitive(root, "serviceIPs");
-	newips = cJSON_CreateObject();
-	ret = -ENOMEM;
-	if (!newips)
-		goto out;
-	for (size_t i = 0; i < cfg.n_services; i++) {
-		const struct config_service *s = &cfg.services[i];
-		char key[512], ip[16];
-		const cJSON *old;
-
-		str_fmt(key, sizeof(key), "%s/%s", s->meta.namespace, s->meta.name);
-		old = cJSON_GetObjectItemCaseSensitive(ips, key);
-		if (s->cluster_ip && strcmp(s->cluster_ip, "None")) {
-			str_fmt(ip, sizeof(ip), "%s", s->cluster_ip);
-		} else if (cJSON_IsString(old)) {
-			str_fmt(ip, sizeof(ip), "%s", old->valuestring);
-		} else {
-			bool taken;
-			do {
-				cJSON *it;
-				str_fmt(ip, sizeof(ip), "10.96.%d.%d", next / 256, next % 256);
-				next++;
-				taken = false;
-				cJSON_ArrayForEach(it, ips) taken |=
-					cJSON_IsString(it) && !strcmp(it->valuestring, ip);
-				cJSON_ArrayForEach(it, newips) taken |= !strcmp(it->valuestring, ip);
-				for (size_t k = 0; k < cfg.n_services; k++)
-					taken |= cfg.services[k].cluster_ip &&
-						 !strcmp(cfg.services[k].cluster_ip, ip);
-			} while (taken && next < 65535);
-		}
-		if (!cJSON_AddStringToObject(newips, key, ip))
-			goto out;
-	}
-	cJSON_ReplaceItemInObjectCaseSensitive(root, "serviceIPs", newips);
-	newips = NULL;
-	/* A plan made of the running pods, just enough for their hosts files. */
-	ips = cJSON_GetObjectItemCaseSensitive(root, "serviceIPs");
-	cJSON *it;
-	cJSON_ArrayForEach(it, ips) p.nservices++;
-	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(root, "pods")) p.npods++;
-	p.services = calloc(p.nservices + 1, sizeof(*p.services));
-	p.pods = calloc(p.npods + 1, sizeof(*p.pods));
-	if (!p.services || !p.pods)
-		goto out;
-	size_t k = 0;
-	cJSON_ArrayForEach(it, ips)
+	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(existing, "pods"))
 	{
-		p.services[k].key = strdup(it->string);
-		p.services[k++].ip = strdup(it->valuestring);
-	}
-	k = 0;
-	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(root, "pods"))
-	{
-		struct ctl_pod *cp = &p.pods[k++];
 		const cJSON *ns = cJSON_GetObjectItemCaseSensitive(pod, "namespace");
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(pod, "name");
-		const cJSON *ip = cJSON_GetObjectItemCaseSensitive(pod, "ip");
+		const cJSON *cg = cJSON_GetObjectItemCaseSensitive(pod, "cgroup");
 
-		if (!cJSON_IsString(ns) || !cJSON_IsString(name) || !cJSON_IsString(ip)) {
-			ret = -EINVAL;
-			goto out;
-		}
-		cp->namespace = strdup(ns->valuestring);
-		cp->name = strdup(name->valuestring);
-		str_fmt(cp->ip_str, sizeof(cp->ip_str), "%s", ip->valuestring);
-		cluster_pod_netns(c, ns->valuestring, name->valuestring, cp->netns,
-				  sizeof(cp->netns));
-	}
-	for (size_t i = 0; i < p.nservices; i++) {
-		if (!p.services[i].key || !p.services[i].ip)
-			goto out;
+		if (!cJSON_IsString(ns) || !cJSON_IsString(name) ||
+		    plan_has(&p, ns->valuestring, name->valuestring))
+			continue;
+		int r = pod_remove(c, ns->valuestring, name->valuestring,
+				   cJSON_IsString(cg) ? cg->valuestring : NULL);
+		printf("pod %s/%s %s\n", ns->valuestring, name->valuestring,
+		       r ? "could not be removed completely" : "removed");
 	}
 	for (size_t i = 0; i < p.npods; i++) {
-		if (!p.pods[i].namespace || !p.pods[i].name)
+		struct ctl_pod *pp = &p.pods[i];
+
+		if (pp->running)
+			continue;
+		ret = pod_create(pp);
+		if (ret) {
+			fprintf(stderr, "ambitctl: pod %s/%s: setup failed\n", pp->namespace,
+				pp->name);
+			pod_remove(c, pp->namespace, pp->name, pp->cgroup);
+			pp->running = true; /* not started below; the next apply retries it */
 			goto out;
+		}
 	}
 	ret = plan_write_hosts(&p, &cfg);
-	if (ret)
-		goto out;
-	text = cJSON_Print(root);
-	ret = -ENOMEM;
-	if (!text)
-		goto out;
-	cluster_path(c, path, sizeof(path), "runtime/pods.json");
-	ret = write_file_atomic(path, text);
+	if (!ret)
+		ret = plan_write_pods_json(&p, c);
+	for (size_t i = 0; !ret && i < p.npods; i++) {
+		struct ctl_pod *pp = &p.pods[i];
+
+		if (pp->running)
+			continue;
+		ret = pod_start(c, pp);
+		if (!ret)
+			printf("pod %s/%s started on %s (%s)\n", pp->namespace, pp->name,
+			       pp->node->name, pp->ip_str);
+	}
 out:
-	free(text);
-	cJSON_Delete(newips);
-	cJSON_Delete(root);
+	cJSON_Delete(existing);
 	plan_free(&p);
 	config_free(&cfg);
 	return ret;
@@ -232,7 +196,6 @@ int cmd_apply(const struct ctl_opts *o, const char *path, bool delete)
 	struct ctl_cluster c;
 	struct config cfg;
 	char state[PATH_MAX];
-	size_t before = 0;
 	int ret;
 
 	ret = cluster_load(&c, o->cluster);
@@ -242,7 +205,6 @@ int cmd_apply(const struct ctl_opts *o, const char *path, bool delete)
 	}
 	config_init(&cfg);
 	ret = load_manifests(&cfg, path);
-	before = cfg.n_pods + cfg.n_deployments;
 	config_free(&cfg);
 	if (ret)
 		return ret;
@@ -254,13 +216,9 @@ int cmd_apply(const struct ctl_opts *o, const char *path, bool delete)
 	}
 	if (!delete)
 		printf("applied %s\n", path);
-	if (before)
-		fprintf(stderr, "ambitctl: note: pods and deployments in %s take effect at the next "
-				"`local up`; running pods are not started or stopped by %s\n",
-			path, delete ? "delete" : "apply");
-	ret = state_refresh_services(&c);
+	ret = state_reconcile(&c);
 	if (ret)
-		fprintf(stderr, "ambitctl: refreshing service addresses: %s\n", strerror(-ret));
+		fprintf(stderr, "ambitctl: updating the running cluster: %s\n", strerror(-ret));
 	return ret;
 }
 

@@ -86,7 +86,7 @@ static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *
 	return 0;
 }
 
-static int up_pod(const struct ctl_pod *p)
+int pod_create(const struct ctl_pod *p)
 {
 	char *node = (char *)p->node->netns, *pod = (char *)p->netns, *ifc = (char *)p->iface;
 	char addr[32], k1[96], k2[96];
@@ -231,7 +231,7 @@ int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool 
 	}
 }
 
-static int start_pod(const struct ctl_cluster *c, const struct ctl_pod *p)
+int pod_start(const struct ctl_cluster *c, const struct ctl_pod *p)
 {
 	char log[PATH_MAX];
 	char *argv[256];
@@ -316,7 +316,7 @@ static int up_all(struct ctl_cluster *c, const struct ctl_plan *p, const struct 
 	for (int i = 0; i < c->nnodes; i++)
 		TRY(up_node(c, &c->nodes[i], fabric));
 	for (size_t i = 0; i < p->npods; i++) {
-		ret = up_pod(&p->pods[i]);
+		ret = pod_create(&p->pods[i]);
 		if (ret) {
 			fprintf(stderr, "ambitctl: pod %s/%s: setup failed\n", p->pods[i].namespace,
 				p->pods[i].name);
@@ -334,7 +334,7 @@ static int up_all(struct ctl_cluster *c, const struct ctl_plan *p, const struct 
 	for (int i = 0; i < c->nnodes; i++)
 		TRY(proc_wait_ready(c, &c->nodes[i], false));
 	for (size_t i = 0; i < p->npods; i++)
-		TRY(start_pod(c, &p->pods[i]));
+		TRY(pod_start(c, &p->pods[i]));
 	return 0;
 }
 
@@ -370,7 +370,7 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes)
 	/* Every diagnostic is printed before the host is touched. */
 	ret = load_manifests(&cfg, c.src_dir);
 	if (!ret)
-		ret = plan_build(&plan, &c, &cfg);
+		ret = plan_build(&plan, &c, &cfg, NULL);
 	if (!ret)
 		ret = bpffs_ensure_mounted();
 	if (ret)
