@@ -76,7 +76,11 @@ int local_exec(const struct ctl_opts *o, const char *spec, char **cmd)
 		return -ENOENT;
 	}
 	str_fmt(procs, sizeof(procs), "%s/cgroup.procs", jstr(pod, "cgroup"));
-	str_fmt(netns, sizeof(netns), "%s", jstr(pod, "netns"));
+	if (jstr(pod, "netns")[0])
+		str_fmt(netns, sizeof(netns), "%s", jstr(pod, "netns"));
+	else
+		cluster_pod_netns(&c, jstr(pod, "namespace"), jstr(pod, "name"), netns,
+				  sizeof(netns));
 	cJSON_Delete(root);
 	/* Joining the pod's cgroup is what makes the command's sockets captured like the pod's. */
 	str_fmt(pid, sizeof(pid), "%d\n", getpid());
@@ -238,8 +242,39 @@ static bool pod_running(const char *cgroup)
 	return up;
 }
 
+static const cJSON *status_errors(cJSON *root)
+{
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "result");
+
+	return cJSON_GetObjectItemCaseSensitive(res, "configErrors");
+}
+
+static bool agent_has_errors(const char *reply)
+{
+	cJSON *root = cJSON_Parse(reply);
+	bool any = cJSON_GetArraySize(status_errors(root)) > 0;
+
+	cJSON_Delete(root);
+	return any;
+}
+
+/* The agent keeps serving the last good config; say what it rejected and why. */
+static void agent_print_errors(const char *node, const char *reply)
+{
+	cJSON *root = cJSON_Parse(reply);
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, status_errors(root))
+	{
+		if (cJSON_IsString(e))
+			printf("%s agent rejected: %s\n", node, e->valuestring);
+	}
+	cJSON_Delete(root);
+}
+
 int local_status(const struct ctl_opts *o)
 {
+	bool print_errors = false;
 	struct ctl_cluster c;
 	cJSON *root, *pod;
 	int ret;
@@ -261,12 +296,21 @@ int local_status(const struct ctl_opts *o)
 		bool zok = pid_alive(zpid) &&
 			   http_get_in_netns(n->netns, 15021, "/healthz/ready", NULL) == 200;
 
+		print_errors = print_errors || (aok && agent_has_errors(reply));
 		free(reply);
 		str_fmt(a, sizeof(a), "%s (pid %d)", aok ? "ready" : pid_alive(apid) ? "up" : "down",
 			 apid > 0 ? apid : 0);
 		str_fmt(z, sizeof(z), "%s (pid %d)", zok ? "ready" : pid_alive(zpid) ? "up" : "down",
 			 zpid > 0 ? zpid : 0);
 		printf("%-7s %-12s %-24s %-24s\n", n->name, n->ip, a, z);
+	}
+	for (int i = 0; print_errors && i < c.nnodes; i++) {
+		char *reply = NULL;
+
+		if (!ipc_request(c.nodes[i].socket, "{\"op\":\"get\",\"what\":\"status\"}",
+				 &reply))
+			agent_print_errors(c.nodes[i].name, reply);
+		free(reply);
 	}
 	root = plan_read_pods_json(&c);
 	if (!root)
