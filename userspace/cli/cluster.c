@@ -174,7 +174,7 @@ void cluster_pod_netns(const struct ctl_cluster *c, const char *ns, const char *
 	}
 	EVP_Digest(full, strlen(full), md, &mdlen, EVP_sha256(), NULL);
 	str_fmt(buf, len, "%.*s-%02x%02x%02x%02x", (int)(max - 9), full, md[0], md[1], md[2],
-		 md[3]);
+		md[3]);
 }
 
 /* Appends @s to @store and @argv; the pair keeps argv valid as long as @store lives. */
@@ -211,12 +211,12 @@ static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n,
 	cluster_path(c, state, sizeof(state), "state");
 	cluster_path(c, runtime, sizeof(runtime), "runtime/pods.json");
 	cluster_path(c, ca, sizeof(ca), "ca");
-	const char *agent_args[] = {bin,	  "--node",   n->name,	 "--node-ip", n->ip,
-				    "--state",	  state,      "--runtime", runtime,   "--ca-dir",
-				    ca,		  "--pin-root", n->pin_root, "--cgroup", n->cgroup,
-				    "--socket",	  n->socket,  "--uplink", "eth0",    NULL};
-	const char *zt_args[] = {bin,	       "--node",     n->name,	  "--agent-socket",
-				 n->socket,    "--pin-root", n->pin_root, NULL};
+	const char *agent_args[] = {bin,	"--node",     n->name,	   "--node-ip", n->ip,
+				    "--state",	state,	      "--runtime", runtime,	"--ca-dir",
+				    ca,		"--pin-root", n->pin_root, "--cgroup",	n->cgroup,
+				    "--socket", n->socket,    "--uplink",  "eth0",	NULL};
+	const char *zt_args[] = {bin,	    "--node",	  n->name,     "--agent-socket",
+				 n->socket, "--pin-root", n->pin_root, NULL};
 	const char **args = agent ? agent_args : zt_args;
 
 	for (size_t i = 0; args[i]; i++) {

@@ -24,12 +24,12 @@
 #define CTL_READY_TIMEOUT_S 30
 
 struct ctl_node {
-	char name[16];     /* node1, node2, ... */
-	int index;         /* 1-based */
-	char ip[16];       /* 10.99.0.(10+index) */
+	char name[16];	   /* node1, node2, ... */
+	int index;	   /* 1-based */
+	char ip[16];	   /* 10.99.0.(10+index) */
 	char pod_cidr[24]; /* 10.98.<index>.0/24 */
 	char netns[CTL_NAME_MAX * 2];
-	char cgroup[PATH_MAX];   /* <cg2>/ambit-C/<node>/pods */
+	char cgroup[PATH_MAX];	  /* <cg2>/ambit-C/<node>/pods */
 	char system_cg[PATH_MAX]; /* <cg2>/ambit-C/<node>/system */
 	char pin_root[PATH_MAX];
 	char socket[PATH_MAX];
@@ -38,7 +38,7 @@ struct ctl_node {
 struct ctl_cluster {
 	char name[CTL_NAME_MAX];
 	char run_dir[PATH_MAX];
-	char cg2[PATH_MAX];     /* cgroup2 mount */
+	char cg2[PATH_MAX];	/* cgroup2 mount */
 	char cg_root[PATH_MAX]; /* <cg2>/ambit-C */
 	char src_dir[PATH_MAX]; /* the -f DIR of `up` (pods' cwd), "" when unknown */
 	int nnodes;
@@ -49,9 +49,9 @@ struct ctl_cluster {
 struct ctl_pod {
 	char *namespace;
 	char *name;
-	char *owner; /* Deployment name, or NULL for a bare Pod */
+	char *owner;		     /* Deployment name, or NULL for a bare Pod */
 	const struct ctl_node *node; /* borrowed from the cluster */
-	uint32_t ip;                 /* network order */
+	uint32_t ip;		     /* network order */
 	char ip_str[16];
 	char netns[CTL_NAME_MAX * 2];
 	char iface[16];
@@ -59,8 +59,8 @@ struct ctl_pod {
 	char pod_dir[PATH_MAX];
 	char *service_account;
 	const struct config_labels *labels; /* borrowed from the config */
-	char *const *command;               /* borrowed; NULL: the pod idles */
-	bool running;                       /* already in pods.json: keeps node, IP, veth */
+	char *const *command;		    /* borrowed; NULL: the pod idles */
+	bool running;			    /* already in pods.json: keeps node, IP, veth */
 };
 
 struct ctl_service_ip {
@@ -78,8 +78,8 @@ struct ctl_plan {
 struct ctl_opts {
 	const char *cluster; /* --name, default "ambit" */
 	const char *node;    /* --node, or NULL for all */
-	bool json;           /* -o json */
-	bool follow;         /* -f on logs */
+	bool json;	     /* -o json */
+	bool follow;	     /* -f on logs */
 };
 
 /* cluster.c */
@@ -92,7 +92,7 @@ int cluster_save(const struct ctl_cluster *c);
 const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *name);
 /* Formats a path under the run dir: cluster_path(c, buf, len, "logs/%s.log", x). */
 int cluster_path(const struct ctl_cluster *c, char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Pod netns name ambit-C-<ns>-<pod>, hashed when too long. */
 void cluster_pod_netns(const struct ctl_cluster *c, const char *ns, const char *pod, char *buf,
 		       size_t len);

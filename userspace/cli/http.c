@@ -110,9 +110,9 @@ int http_get_in_netns(const char *netns, int port, const char *path, char **body
 	/* The socket is created by perform: it must happen while we are inside the netns. */
 	rc = api.easy_perform(h);
 	if (rc != CURLE_OK) {
-		ret = rc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED
+		ret = rc == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
 		      : rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
-							: -EIO;
+						       : -EIO;
 		if (body)
 			fprintf(stderr, "ambitctl: GET %s in %s: %s\n", url, netns,
 				api.easy_strerror(rc));

@@ -51,7 +51,8 @@ static cJSON *agent_get(const struct ctl_node *n, const char *what)
 	str_fmt(req, sizeof(req), "{\"op\":\"get\",\"what\":\"%s\"}", what);
 	ret = ipc_request(n->socket, req, &reply);
 	if (ret) {
-		fprintf(stderr, "ambitctl: %s agent (%s): %s\n", n->name, n->socket, strerror(-ret));
+		fprintf(stderr, "ambitctl: %s agent (%s): %s\n", n->name, n->socket,
+			strerror(-ret));
 		return NULL;
 	}
 	root = cJSON_Parse(reply);
@@ -121,8 +122,7 @@ static int print_raw(const struct ctl_opts *o, const struct ctl_cluster *c, cons
 }
 
 /* Why a pod is not in the mesh, from the manifests the agents read. */
-static void why_not(const struct config *cfg, const struct snap_workload *w, char *buf,
-		    size_t len)
+static void why_not(const struct config *cfg, const struct snap_workload *w, char *buf, size_t len)
 {
 	const struct config_namespace *ns = config_find_namespace(cfg, w->namespace);
 	const struct config_labels *pl = NULL;
@@ -178,7 +178,8 @@ int cmd_workloads(const struct ctl_opts *o)
 			bool own = !strcmp(w->node, c.nodes[i].name);
 			char ip[INET_ADDRSTRLEN], why[160];
 
-			/* Shown once: by its node's agent, or by the first answering one if down. */
+			/* Shown once: by its node's agent, or by the first answering one if down.
+			 */
 			if (!own) {
 				const struct ctl_node *home = cluster_node(&c, w->node);
 				if (home && snaps[home->index - 1])
@@ -389,7 +390,8 @@ int cmd_connections(const struct ctl_opts *o)
 		doc = cJSON_Parse(body);
 		free(body);
 		if (!doc) {
-			fprintf(stderr, "ambitctl: %s: /connections is not JSON\n", c.nodes[i].name);
+			fprintf(stderr, "ambitctl: %s: /connections is not JSON\n",
+				c.nodes[i].name);
 			continue;
 		}
 		nok++;

@@ -298,17 +298,22 @@ int local_status(const struct ctl_opts *o)
 
 		print_errors = print_errors || (aok && agent_has_errors(reply));
 		free(reply);
-		str_fmt(a, sizeof(a), "%s (pid %d)", aok ? "ready" : pid_alive(apid) ? "up" : "down",
-			 apid > 0 ? apid : 0);
-		str_fmt(z, sizeof(z), "%s (pid %d)", zok ? "ready" : pid_alive(zpid) ? "up" : "down",
-			 zpid > 0 ? zpid : 0);
+		str_fmt(a, sizeof(a), "%s (pid %d)",
+			aok		  ? "ready"
+			: pid_alive(apid) ? "up"
+					  : "down",
+			apid > 0 ? apid : 0);
+		str_fmt(z, sizeof(z), "%s (pid %d)",
+			zok		  ? "ready"
+			: pid_alive(zpid) ? "up"
+					  : "down",
+			zpid > 0 ? zpid : 0);
 		printf("%-7s %-12s %-24s %-24s\n", n->name, n->ip, a, z);
 	}
 	for (int i = 0; print_errors && i < c.nnodes; i++) {
 		char *reply = NULL;
 
-		if (!ipc_request(c.nodes[i].socket, "{\"op\":\"get\",\"what\":\"status\"}",
-				 &reply))
+		if (!ipc_request(c.nodes[i].socket, "{\"op\":\"get\",\"what\":\"status\"}", &reply))
 			agent_print_errors(c.nodes[i].name, reply);
 		free(reply);
 	}
@@ -318,8 +323,8 @@ int local_status(const struct ctl_opts *o)
 	printf("\n%-32s %-7s %-12s %s\n", "POD", "NODE", "IP", "STATE");
 	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(root, "pods"))
 	{
-		printf("%-32s %-7s %-12s %s\n", jstr(pod, "uid"), jstr(pod, "node"), jstr(pod, "ip"),
-		       pod_running(jstr(pod, "cgroup")) ? "running" : "exited");
+		printf("%-32s %-7s %-12s %s\n", jstr(pod, "uid"), jstr(pod, "node"),
+		       jstr(pod, "ip"), pod_running(jstr(pod, "cgroup")) ? "running" : "exited");
 	}
 	cJSON_Delete(root);
 	return 0;

@@ -10,20 +10,19 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ambitctl COMMAND [options]\n"
-		"local cluster (--name C, default $AMBIT_CLUSTER or ambit):\n"
-		"  local up -f DIR [--nodes 2]     build the cluster from manifests in DIR\n"
-		"  local down                      remove everything the cluster made\n"
-		"  local exec POD -- CMD...        run CMD in a pod (captured like the pod)\n"
-		"  local logs POD|nodeN-agent|nodeN-ztunnel [-f]\n"
-		"  local stop|start agent|ztunnel [--node N]\n"
-		"  local status\n"
-		"config:\n"
-		"  apply -f FILE|DIR, delete -f FILE|DIR\n"
-		"  label namespace NS key=value|key- ...\n"
-		"inspection ([--node N] [-o json]):\n"
-		"  workloads, services, certs, connections, maps, metrics\n");
+	fprintf(f, "usage: ambitctl COMMAND [options]\n"
+		   "local cluster (--name C, default $AMBIT_CLUSTER or ambit):\n"
+		   "  local up -f DIR [--nodes 2]     build the cluster from manifests in DIR\n"
+		   "  local down                      remove everything the cluster made\n"
+		   "  local exec POD -- CMD...        run CMD in a pod (captured like the pod)\n"
+		   "  local logs POD|nodeN-agent|nodeN-ztunnel [-f]\n"
+		   "  local stop|start agent|ztunnel [--node N]\n"
+		   "  local status\n"
+		   "config:\n"
+		   "  apply -f FILE|DIR, delete -f FILE|DIR\n"
+		   "  label namespace NS key=value|key- ...\n"
+		   "inspection ([--node N] [-o json]):\n"
+		   "  workloads, services, certs, connections, maps, metrics\n");
 }
 
 struct args {
@@ -107,7 +106,8 @@ static int run_local(int argc, char **argv, struct args *a)
 		return ret ? ret : local_exec(&a->o, a->pos[0], a->rest);
 	}
 	if (!strcmp(sub, "logs")) {
-		ret = need(a->npos == 1, "usage: ambitctl local logs POD|nodeN-agent|nodeN-ztunnel");
+		ret =
+		    need(a->npos == 1, "usage: ambitctl local logs POD|nodeN-agent|nodeN-ztunnel");
 		return ret ? ret : local_logs(&a->o, a->pos[0]);
 	}
 	if (!strcmp(sub, "stop") || !strcmp(sub, "start")) {
@@ -148,8 +148,8 @@ static int run(int argc, char **argv)
 		const char *name;
 		int (*fn)(const struct ctl_opts *);
 	} inspect[] = {
-		{"workloads", cmd_workloads},	  {"services", cmd_services}, {"certs", cmd_certs},
-		{"connections", cmd_connections}, {"maps", cmd_maps},	      {"metrics", cmd_metrics},
+	    {"workloads", cmd_workloads},     {"services", cmd_services}, {"certs", cmd_certs},
+	    {"connections", cmd_connections}, {"maps", cmd_maps},	  {"metrics", cmd_metrics},
 	};
 	for (size_t i = 0; i < sizeof(inspect) / sizeof(inspect[0]); i++) {
 		if (strcmp(cmd, inspect[i].name))

@@ -27,7 +27,7 @@ struct resolver {
 		uint32_t ip;
 		uint64_t cgroup_id;
 		const char *uid, *ns, *sa;
-	} *pods;
+	} * pods;
 };
 
 static void resolver_free(struct resolver *r)
@@ -408,19 +408,18 @@ static const struct {
 	void (*fn)(const void *, const void *, void *);
 	const char *title;
 } map_table[] = {
-	{"workloads", 4, sizeof(struct ambit_workload), dump_workload, "pod IP -> pod, identity"},
-	{"enrolled_cgrp", 8, sizeof(struct ambit_enrolled), dump_enrolled,
-	 "cgroup id -> enrolled pod"},
-	{"pod_ifaces", 4, sizeof(struct ambit_iface), dump_iface, "pod veth -> allowed source"},
-	{"services", sizeof(struct ambit_addr), sizeof(struct ambit_service), dump_service,
-	 "VIP:port -> service"},
-	{"backends", sizeof(struct ambit_backend_key), sizeof(struct ambit_backend), dump_backend,
-	 "service backend -> pod"},
-	{"sock_orig", 8, sizeof(struct ambit_orig_dst), dump_sock_orig,
-	 "socket -> original destination"},
-	{"orig_dst", sizeof(struct ambit_addr), sizeof(struct ambit_orig_dst), dump_orig_dst,
-	 "pod socket -> original destination (waiting for the ztunnel)"},
-	{"proxy_socks", 4, 8, dump_proxy_sock, "ztunnel listeners for bpf_sk_assign"},
+    {"workloads", 4, sizeof(struct ambit_workload), dump_workload, "pod IP -> pod, identity"},
+    {"enrolled_cgrp", 8, sizeof(struct ambit_enrolled), dump_enrolled, "cgroup id -> enrolled pod"},
+    {"pod_ifaces", 4, sizeof(struct ambit_iface), dump_iface, "pod veth -> allowed source"},
+    {"services", sizeof(struct ambit_addr), sizeof(struct ambit_service), dump_service,
+     "VIP:port -> service"},
+    {"backends", sizeof(struct ambit_backend_key), sizeof(struct ambit_backend), dump_backend,
+     "service backend -> pod"},
+    {"sock_orig", 8, sizeof(struct ambit_orig_dst), dump_sock_orig,
+     "socket -> original destination"},
+    {"orig_dst", sizeof(struct ambit_addr), sizeof(struct ambit_orig_dst), dump_orig_dst,
+     "pod socket -> original destination (waiting for the ztunnel)"},
+    {"proxy_socks", 4, 8, dump_proxy_sock, "ztunnel listeners for bpf_sk_assign"},
 };
 
 static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJSON *out)
@@ -447,7 +446,8 @@ static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJ
 		int fd = datapath_map_fd(dp, map_table[i].name);
 
 		if (fd < 0) {
-			fprintf(stderr, "ambitctl: %s: map %s missing\n", n->name, map_table[i].name);
+			fprintf(stderr, "ambitctl: %s: map %s missing\n", n->name,
+				map_table[i].name);
 			ret = fd;
 			continue;
 		}

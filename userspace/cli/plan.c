@@ -14,7 +14,7 @@
 
 #define PLAN_FIRST_POD_HOST 2 /* .1 of a pod CIDR is left unused, as CNIs do */
 #define PLAN_LAST_POD_HOST 254
-#define PLAN_VIP_FIRST 10     /* 10.96.0.10 upward */
+#define PLAN_VIP_FIRST 10 /* 10.96.0.10 upward */
 #define PLAN_VIP_LAST 65534
 
 void plan_free(struct ctl_plan *p)
@@ -41,7 +41,8 @@ static bool name_safe(const char *s)
 	if (!*s || *s == '.' || *s == '-' || strlen(s) > 253)
 		return false;
 	for (; *s; s++) {
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+		      *s == '.'))
 			return false;
 	}
 	return true;
@@ -117,8 +118,9 @@ static int plan_assign(struct ctl_plan *p, const struct ctl_cluster *c, struct p
 	if (spec->node_name) {
 		node = cluster_node(c, spec->node_name);
 		if (!node) {
-			fprintf(stderr, "ambitctl: pod %s/%s: spec.nodeName '%s' is not a node of "
-					"this cluster (node1..node%d)\n",
+			fprintf(stderr,
+				"ambitctl: pod %s/%s: spec.nodeName '%s' is not a node of "
+				"this cluster (node1..node%d)\n",
 				pod->namespace, pod->name, spec->node_name, c->nnodes);
 			return -EINVAL;
 		}
@@ -154,7 +156,8 @@ static int plan_add_pod(struct ctl_plan *p, const struct ctl_cluster *c, struct 
 
 	/* These name netns, cgroups and files: never let a separator or dot-dir through. */
 	if (!name_safe(ns) || !name_safe(name)) {
-		fprintf(stderr, "ambitctl: pod %s/%s: names must be lowercase RFC 1123\n", ns, name);
+		fprintf(stderr, "ambitctl: pod %s/%s: names must be lowercase RFC 1123\n", ns,
+			name);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < p->npods; i++) {

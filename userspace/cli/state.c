@@ -22,7 +22,8 @@ static bool is_manifest(const char *name)
 {
 	size_t n = strlen(name);
 
-	return (n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml"));
+	return (n > 5 && !strcmp(name + n - 5, ".yaml")) ||
+	       (n > 4 && !strcmp(name + n - 4, ".yml"));
 }
 
 /*
@@ -235,7 +236,8 @@ static int label_apply(struct config_labels *l, const char *change)
 	if (remove)
 		klen--;
 	if (!eq && !remove) {
-		fprintf(stderr, "ambitctl: label change '%s': expected key=value or key-\n", change);
+		fprintf(stderr, "ambitctl: label change '%s': expected key=value or key-\n",
+			change);
 		return -EINVAL;
 	}
 	if (klen == 0 || klen > 316) {

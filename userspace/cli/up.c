@@ -37,11 +37,11 @@ static int sysctl_in(const char *netns, const char *const *kv)
 	return ret;
 }
 
-#define TRY(expr)                                                                                \
-	do {                                                                                     \
-		int __r = (expr);                                                                \
-		if (__r)                                                                         \
-			return __r < 0 ? __r : -EIO;                                             \
+#define TRY(expr)                                                                                  \
+	do {                                                                                       \
+		int __r = (expr);                                                                  \
+		if (__r)                                                                           \
+			return __r < 0 ? __r : -EIO;                                               \
 	} while (0)
 
 static int up_fabric(const struct ctl_cluster *c, char *fabric)
@@ -57,9 +57,17 @@ static int up_fabric(const struct ctl_cluster *c, char *fabric)
 static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *fabric)
 {
 	char port[16], addr[32];
-	const char *kv[] = {"net.ipv4.ip_forward", "1", "net.ipv4.conf.all.rp_filter", "0",
-			    "net.ipv4.conf.default.rp_filter", "0", "net.ipv4.conf.eth0.rp_filter",
-			    "0", "net.ipv4.conf.lo.rp_filter", "0", NULL};
+	const char *kv[] = {"net.ipv4.ip_forward",
+			    "1",
+			    "net.ipv4.conf.all.rp_filter",
+			    "0",
+			    "net.ipv4.conf.default.rp_filter",
+			    "0",
+			    "net.ipv4.conf.eth0.rp_filter",
+			    "0",
+			    "net.ipv4.conf.lo.rp_filter",
+			    "0",
+			    NULL};
 	char *ns = (char *)n->netns;
 
 	str_fmt(port, sizeof(port), "n%d", n->index);
@@ -90,9 +98,13 @@ int pod_create(const struct ctl_pod *p)
 {
 	char *node = (char *)p->node->netns, *pod = (char *)p->netns, *ifc = (char *)p->iface;
 	char addr[32], k1[96], k2[96];
-	const char *pod_kv[] = {"net.ipv4.conf.all.rp_filter", "0",
-				"net.ipv4.conf.default.rp_filter", "0",
-				"net.ipv4.conf.eth0.rp_filter", "0", NULL};
+	const char *pod_kv[] = {"net.ipv4.conf.all.rp_filter",
+				"0",
+				"net.ipv4.conf.default.rp_filter",
+				"0",
+				"net.ipv4.conf.eth0.rp_filter",
+				"0",
+				NULL};
 	const char *node_kv[] = {k1, "1", k2, "0", NULL};
 
 	str_fmt(addr, sizeof(addr), "%s/32", p->ip_str);
@@ -202,7 +214,8 @@ int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		if (agent) {
-			ret = ipc_request(n->socket, "{\"op\":\"get\",\"what\":\"status\"}", &reply);
+			ret =
+			    ipc_request(n->socket, "{\"op\":\"get\",\"what\":\"status\"}", &reply);
 			bool ok = !ret && reply && strstr(reply, "\"ok\":true");
 			free(reply);
 			reply = NULL;
@@ -361,8 +374,9 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes)
 	}
 	cluster_path(&c, path, sizeof(path), "cluster.json");
 	if (access(c.run_dir, F_OK) == 0) {
-		fprintf(stderr, "ambitctl: cluster %s already exists (%s); run `ambitctl local down "
-				"--name %s` first\n",
+		fprintf(stderr,
+			"ambitctl: cluster %s already exists (%s); run `ambitctl local down "
+			"--name %s` first\n",
 			c.name, c.run_dir, c.name);
 		return -EEXIST;
 	}

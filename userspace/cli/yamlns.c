@@ -138,7 +138,8 @@ int state_label_emit(const char *file, const char *ns, const struct config_label
 	}
 	for (;;) {
 		if (!yaml_parser_load(&parser, &doc)) {
-			fprintf(stderr, "ambitctl: %s:%zu: %s\n", file, parser.problem_mark.line + 1,
+			fprintf(stderr, "ambitctl: %s:%zu: %s\n", file,
+				parser.problem_mark.line + 1,
 				parser.problem ? parser.problem : "YAML error");
 			ret = -EINVAL;
 			goto out;
