@@ -29,28 +29,45 @@ static const char *jstr(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-cJSON *local_find_pod(cJSON *root, const char *spec)
+/* Counts pods matching @spec by @key ("name" or "owner"), optionally within namespace @ns. */
+static int match_pods(cJSON *pods, const char *ns, const char *spec, const char *key, cJSON **found)
 {
-	cJSON *pods = cJSON_GetObjectItemCaseSensitive(root, "pods"), *pod, *found = NULL;
-	int matches = 0;
+	cJSON *pod;
+	int n = 0;
 
 	cJSON_ArrayForEach(pod, pods)
 	{
-		if (strchr(spec, '/')) {
-			if (!strcmp(jstr(pod, "uid"), spec))
-				return pod;
-		} else if (!strcmp(jstr(pod, "name"), spec)) {
-			found = pod;
-			matches++;
-		}
+		if ((ns && strcmp(jstr(pod, "namespace"), ns)) || strcmp(jstr(pod, key), spec))
+			continue;
+		*found = pod;
+		n++;
 	}
-	if (matches > 1) {
-		fprintf(stderr, "ambitctl: pod name %s is ambiguous; use namespace/name\n", spec);
+	return n;
+}
+
+cJSON *local_find_pod(cJSON *root, const char *spec)
+{
+	cJSON *pods = cJSON_GetObjectItemCaseSensitive(root, "pods"), *found = NULL;
+	const char *slash = strchr(spec, '/');
+	char ns[256] = "";
+	int n;
+
+	if (slash && str_fmt(ns, sizeof(ns), "%.*s", (int)(slash - spec), spec))
+		return NULL;
+	const char *name = slash ? slash + 1 : spec;
+	const char *in = slash ? ns : NULL;
+
+	n = match_pods(pods, in, name, "name", &found);
+	/* A Deployment name stands for its pod when it has exactly one ("demo/client"). */
+	if (n == 0)
+		n = match_pods(pods, in, name, "owner", &found);
+	if (n > 1) {
+		fprintf(stderr, "ambitctl: %s matches %d pods; use namespace/pod-name\n", spec, n);
 		return NULL;
 	}
-	if (!found)
+	if (n == 0)
 		fprintf(stderr, "ambitctl: no pod %s\n", spec);
-	return found;
+	return n == 1 ? found : NULL;
 }
 
 int local_exec(const struct ctl_opts *o, const char *spec, char **cmd)
