@@ -35,7 +35,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
 
-BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel
+BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/hbone-probe
 
 .PHONY: all deps test unit bpf-test integration demo bench clean format
 all: $(BINS) $(UNIT_BINS) $(BPFT_BINS)
@@ -70,6 +70,9 @@ $(O)/ambit-agent: $(AGENT_OBJS) $(O)/libambit.a
 $(O)/ambitctl: $(CLI_OBJS) $(O)/libambit.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 $(O)/ztunnel: $(ZT_OBJS) $(O)/libambit.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(O)/hbone-probe: $(O)/tools/hbone-probe.o
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Unit tests link the library and the ztunnel's modules (all but main.c).

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Labelling a namespace enrolls its running pods, removing the label unenrolls them; requests
+# keep succeeding throughout, and the pods are never restarted.
+. "$(dirname "$0")/lib.sh"
+need_root; need_bins; need_cmd jq
+cluster_up manifests
+wait_for 30 pod_exec plain/client-0 curl -sf --max-time 2 http://server/ || fail "server never answered"
+
+client_ip=$(pod_ip plain/client-0)
+server_pid_before=$(actl local status -o json 2>/dev/null | jq -r '.. | objects | select(.name? == "server-0" and .namespace? == "plain") | .pid // empty' | head -1)
+
+# enrolled NS/POD: "true"/"false" as the pod's own node reports it.
+enrolled() {
+	actl workloads -o json | jq -r --arg ns "${1%/*}" --arg n "${1#*/}" \
+		'[.[] | .workloads[]? | select(.namespace == $ns and .name == $n) | .enrolled] | any'
+}
+is_enrolled() { [ "$(enrolled "$1")" = "$2" ]; }
+inbound_count() {
+	metric_sum "$(node_metrics node2)" istio_tcp_connections_opened_total \
+		'reporter="destination"' 'source_workload_namespace="plain"'
+}
+# A steady stream of requests in the background; every one must succeed.
+loop_out=$(mktemp /tmp/ambit-it-XXXXXX)
+trap 'kill $loop_pid 2>/dev/null; rm -f "$loop_out"; on_exit' EXIT
+pod_exec plain/client-0 bash -c 'while :; do
+	if curl -sf --max-time 3 http://server/ >/dev/null; then echo ok; else echo FAIL; fi
+	sleep 0.1; done' >"$loop_out" 2>&1 &
+loop_pid=$!
+
+expect_eq "$(enrolled plain/client-0)" "false" "before labelling"
+before=$(inbound_count)
+actl label namespace plain istio.io/dataplane-mode=ambient >/dev/null || fail "label failed"
+wait_for 10 is_enrolled plain/client-0 true ||
+	fail "plain/client-0 not enrolled after labelling its namespace"
+wait_for 10 is_enrolled plain/server-0 true ||
+	fail "plain/server-0 not enrolled"
+sleep 2
+out=$(pod_exec plain/client-0 curl -sf --max-time 5 http://server/) || fail "request after enrolling"
+expect_contains "$out" "from=$client_ip "
+after=$(inbound_count)
+[ "$after" -gt "$before" ] || fail "enrolled traffic did not pass node2's ztunnel ($before -> $after)"
+log "enrolled: node2 ztunnel inbound connections from plain: $before -> $after"
+
+actl label namespace plain istio.io/dataplane-mode- >/dev/null || fail "unlabel failed"
+wait_for 10 is_enrolled plain/client-0 false ||
+	fail "plain/client-0 still enrolled after removing the label"
+sleep 2
+c1=$(inbound_count)
+pod_exec plain/client-0 curl -sf --max-time 5 http://server/ >/dev/null || fail "request after unenrolling"
+sleep 1
+c2=$(inbound_count)
+expect_eq "$c2" "$c1" "unenrolled traffic must bypass the ztunnel"
+
+kill $loop_pid 2>/dev/null; wait $loop_pid 2>/dev/null
+oks=$(grep -c '^ok' "$loop_out" || true); fails=$(grep -c '^FAIL' "$loop_out" || true)
+log "background requests during the transitions: $oks ok, $fails failed"
+[ "$oks" -gt 10 ] || fail "background loop made too few requests ($oks)"
+[ "$fails" -eq 0 ] || fail "$fails requests failed while (un)enrolling"
+if [ -n "$server_pid_before" ]; then
+	after_pid=$(actl local status -o json 2>/dev/null | jq -r '.. | objects | select(.name? == "server-0" and .namespace? == "plain") | .pid // empty' | head -1)
+	expect_eq "$after_pid" "$server_pid_before" "server pod restarted"
+fi
+pass

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The HBONE listener accepts only clients with a certificate from the mesh root whose SPIFFE
+# identity is in the trust domain and owns the client address it claims.
+. "$(dirname "$0")/lib.sh"
+need_root; need_bins; need_cmd openssl
+cluster_up manifests
+wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ || fail "server never answered"
+
+client_ip=$(pod_ip mesh/client-0)
+server_ip=$(pod_ip mesh/server-0)
+ca=/run/ambit/$CLUSTER/ca
+tmp=$(mktemp -d /tmp/ambit-it-XXXXXX)
+trap 'rm -rf "$tmp"; on_exit' EXIT
+
+# mkleaf CA_CERT CA_KEY SAN OUT: an ECDSA P-256 client certificate with one URI SAN.
+mkleaf() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$4.key" \
+		-out "$4.csr" -subj /O=ambit-test 2>/dev/null || return 1
+	printf 'subjectAltName=critical,URI:%s\nextendedKeyUsage=clientAuth,serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n' \
+		"$3" >"$4.ext"
+	openssl x509 -req -in "$4.csr" -CA "$1" -CAkey "$2" -CAcreateserial -days 1 \
+		-out "$4.pem" -extfile "$4.ext" 2>/dev/null
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/foreign-ca.key" \
+	-out "$tmp/foreign-ca.pem" -days 1 -subj /CN=foreign -addext basicConstraints=critical,CA:TRUE \
+	-addext keyUsage=critical,keyCertSign 2>/dev/null || fail "foreign CA"
+good=spiffe://cluster.local/ns/mesh/sa/client
+mkleaf "$ca/root-cert.pem" "$ca/root-key.pem" "$good" "$tmp/good" || fail "mesh leaf"
+mkleaf "$tmp/foreign-ca.pem" "$tmp/foreign-ca.key" "$good" "$tmp/foreign" || fail "foreign leaf"
+mkleaf "$ca/root-cert.pem" "$ca/root-key.pem" spiffe://evil.example/ns/mesh/sa/client "$tmp/otherdomain" || fail "leaf"
+mkleaf "$ca/root-cert.pem" "$ca/root-key.pem" spiffe://cluster.local/ns/mesh/sa/server "$tmp/wrongsa" || fail "leaf"
+
+# probe NAME [FORWARDED]: one CONNECT to the server pod through node2's HBONE listener, from node1.
+probe() {
+	node_exec node1 "$REPO/build/hbone-probe" --connect "$server_ip:15008" \
+		--authority "$server_ip:8080" --cert "$tmp/$1.pem" --key "$tmp/$1.key" \
+		--ca "$ca/root-cert.pem" --forwarded "${2:-$client_ip}" \
+		--expect-san spiffe://cluster.local/ns/mesh/sa/server \
+		--send $'GET / HTTP/1.0\r\n\r\n' --timeout 5
+}
+
+out=$(probe good) || fail "a mesh client with the right identity was refused (exit $?)"
+expect_contains "$out" "pod=mesh/server-0" "positive control"
+expect_contains "$out" "from=$client_ip " "server should see the forwarded client IP"
+
+out=$(probe foreign 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "certificate from another CA: want TLS refusal (2), got $rc: $out"
+out=$(probe otherdomain 2>&1); rc=$?
+[ $rc -eq 2 ] || [ $rc -eq 3 ] || fail "SAN outside the trust domain: want refusal, got $rc: $out"
+[ $rc -eq 3 ] && expect_contains "$out" "status 401"
+out=$(probe wrongsa 2>&1); rc=$?
+[ $rc -eq 3 ] || fail "identity not owning the claimed client IP: want 401, got $rc: $out"
+expect_contains "$out" "status 401"
+
+# The server saw exactly one request: the refused ones never reached it.
+n=$(actl local logs mesh/server-0 | grep -c '"GET / HTTP/1.0"' || true)
+expect_eq "$n" "1" "requests that reached the server"
+pass
