@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Snapshot codec and ipc framing. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ambit/ipc.h"
+#include "ambit/snapshot.h"
+
+static uint32_t ip(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a.s_addr;
+}
+
+static struct snapshot *sample(void)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+
+	s->version = 42;
+	s->node = strdup("node1");
+	s->node_ip = ip("10.99.0.11");
+	s->trust_domain = strdup("cluster.local");
+	s->root_pem = strdup("-----BEGIN CERTIFICATE-----\nroot\n-----END CERTIFICATE-----\n");
+	s->n_workloads = 2;
+	s->workloads = calloc(2, sizeof(*s->workloads));
+	for (int i = 0; i < 2; i++) {
+		struct snap_workload *w = &s->workloads[i];
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "demo/pod%d", i);
+		w->uid = strdup(buf);
+		w->name = strdup(buf + 5);
+		w->namespace = strdup("demo");
+		w->service_account = strdup("default");
+		w->identity = strdup("spiffe://cluster.local/ns/demo/sa/default");
+		w->node = strdup(i ? "node2" : "node1");
+		w->workload_name = strdup("web");
+		w->app = strdup("web");
+		w->version = strdup("v1");
+		w->ip = ip(i ? "10.98.2.2" : "10.98.1.2");
+		w->node_ip = ip(i ? "10.99.0.12" : "10.99.0.11");
+		w->enrolled = i == 0;
+	}
+	s->n_services = 1;
+	s->services = calloc(1, sizeof(*s->services));
+	s->services[0].name = strdup("web");
+	s->services[0].namespace = strdup("demo");
+	s->services[0].hostname = strdup("web.demo.svc.cluster.local");
+	s->services[0].vip = ip("10.96.0.10");
+	s->services[0].nports = 1;
+	s->services[0].ports = calloc(1, sizeof(*s->services[0].ports));
+	s->services[0].ports[0].name = strdup("http");
+	s->services[0].ports[0].port = 80;
+	s->services[0].ports[0].target_port = 8080;
+	s->services[0].nendpoints = 2;
+	s->services[0].endpoints = calloc(2, sizeof(uint32_t));
+	s->services[0].endpoints[0] = ip("10.98.1.2");
+	s->services[0].endpoints[1] = ip("10.98.2.2");
+	s->n_certs = 1;
+	s->certs = calloc(1, sizeof(*s->certs));
+	s->certs[0].identity = strdup("spiffe://cluster.local/ns/demo/sa/default");
+	s->certs[0].cert_pem = strdup("CERT");
+	s->certs[0].key_pem = strdup("SECRET-KEY");
+	s->certs[0].not_before = 1700000000;
+	s->certs[0].not_after = 1700086400;
+	return s;
+}
+
+static void test_round_trip(void **state)
+{
+	struct snapshot *s = sample(), *d;
+	char err[256];
+	char *json = snapshot_encode(s), *json2;
+
+	assert_non_null(json);
+	d = snapshot_decode(json, strlen(json), err, sizeof(err));
+	assert_non_null(d);
+	assert_int_equal(d->version, 42);
+	assert_string_equal(d->node, "node1");
+	assert_int_equal(d->node_ip, s->node_ip);
+	assert_string_equal(d->root_pem, s->root_pem);
+	assert_int_equal(d->n_workloads, 2);
+	assert_string_equal(d->workloads[1].node, "node2");
+	assert_int_equal(d->workloads[1].ip, s->workloads[1].ip);
+	assert_true(d->workloads[0].enrolled);
+	assert_false(d->workloads[1].enrolled);
+	assert_int_equal(d->services[0].ports[0].target_port, 8080);
+	assert_int_equal(d->services[0].endpoints[1], ip("10.98.2.2"));
+	assert_string_equal(d->certs[0].key_pem, "SECRET-KEY");
+	assert_int_equal(d->certs[0].not_after, 1700086400);
+	assert_ptr_equal(snapshot_workload_by_ip(d, ip("10.98.2.2")), &d->workloads[1]);
+	assert_null(snapshot_workload_by_ip(d, ip("10.98.9.9")));
+	assert_ptr_equal(snapshot_service_by_vip(d, ip("10.96.0.10")), &d->services[0]);
+	assert_non_null(snapshot_cert_by_identity(d, "spiffe://cluster.local/ns/demo/sa/default"));
+	assert_null(snapshot_cert_by_identity(d, "spiffe://x/ns/a/sa/b"));
+	/* Re-encoding the decoded snapshot gives the same document. */
+	json2 = snapshot_encode(d);
+	assert_string_equal(json, json2);
+	free(json);
+	free(json2);
+	snapshot_free(s);
+	snapshot_free(d);
+}
+
+static void test_public_omits_keys(void **state)
+{
+	struct snapshot *s = sample(), *d;
+	char *json = snapshot_encode_public(s);
+	char err[256];
+
+	assert_non_null(json);
+	assert_null(strstr(json, "SECRET-KEY"));
+	assert_null(strstr(json, "keyPEM"));
+	assert_non_null(strstr(json, "CERT"));
+	d = snapshot_decode(json, strlen(json), err, sizeof(err));
+	assert_non_null(d);
+	assert_string_equal(d->certs[0].key_pem, "");
+	snapshot_free(d);
+	free(json);
+	snapshot_free(s);
+}
+
+static void expect_error(const char *json, const char *field)
+{
+	char err[256];
+	struct snapshot *d = snapshot_decode(json, strlen(json), err, sizeof(err));
+
+	if (d)
+		fail_msg("accepted: %s", json);
+	assert_int_equal(errno, EINVAL);
+	if (!strstr(err, field))
+		fail_msg("error '%s' does not name '%s'", err, field);
+}
+
+static void test_malformed(void **state)
+{
+	expect_error("{\"version\":1,", "invalid JSON");
+	expect_error("[1,2]", "(root)");
+	expect_error("{}", "version");
+	expect_error("{\"version\":\"1\"}", "version");
+	expect_error("{\"version\":-1}", "version");
+	expect_error("{\"version\":1.5}", "version");
+	expect_error("{\"version\":1,\"node\":5}", "node");
+	expect_error("{\"version\":1,\"nodeIP\":\"300.1.1.1\"}", "nodeIP");
+	expect_error("{\"version\":1,\"workloads\":{}}", "workloads");
+	expect_error("{\"version\":1,\"workloads\":[7]}", "workloads[0]");
+	expect_error("{\"version\":1,\"workloads\":[{\"name\":\"a\",\"namespace\":\"b\"}]}",
+		     "workloads[0].ip");
+	expect_error("{\"version\":1,\"workloads\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"ip\":\"10.0.0.1\",\"enrolled\":\"yes\"}]}",
+		     "workloads[0].enrolled");
+	expect_error("{\"version\":1,\"services\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"vip\":\"10.96.0.1\",\"ports\":[{\"port\":70000}]}]}",
+		     "services[0].ports[0].port");
+	expect_error("{\"version\":1,\"services\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"vip\":\"10.96.0.1\",\"endpoints\":[\"x\"]}]}",
+		     "services[0].endpoints[0]");
+	expect_error("{\"version\":1,\"certs\":[{\"identity\":\"a\"}]}", "certs[0].certPEM");
+}
+
+static void test_minimal(void **state)
+{
+	const char *json = "{\"version\":3}";
+	char err[64];
+	struct snapshot *d = snapshot_decode(json, strlen(json), err, sizeof(err));
+
+	assert_non_null(d);
+	assert_int_equal(d->version, 3);
+	assert_int_equal(d->n_workloads, 0);
+	assert_string_equal(d->node, "");
+	snapshot_free(d);
+	snapshot_free(NULL);
+}
+
+static void test_ipc_frames(void **state)
+{
+	int sv[2];
+	char *out;
+	size_t len;
+	uint8_t huge[4] = {0xff, 0xff, 0xff, 0xff};
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(ipc_write_frame(sv[0], "{\"op\":\"watch\"}", 14), 0);
+	assert_int_equal(ipc_write_frame(sv[0], "", 0), 0);
+	assert_int_equal(ipc_read_frame(sv[1], &out, &len), 0);
+	assert_int_equal(len, 14);
+	assert_string_equal(out, "{\"op\":\"watch\"}");
+	free(out);
+	assert_int_equal(ipc_read_frame(sv[1], &out, &len), 0);
+	assert_int_equal(len, 0);
+	free(out);
+	/* An oversized length is refused without allocating. */
+	assert_int_equal(write(sv[0], huge, 4), 4);
+	assert_int_equal(ipc_read_frame(sv[1], &out, &len), -EMSGSIZE);
+	/* A truncated frame is EOF. */
+	assert_int_equal(write(sv[0], "\0\0\0\x10" "abc", 7), 7);
+	close(sv[0]);
+	assert_int_equal(ipc_read_frame(sv[1], &out, &len), -EPIPE);
+	assert_null(out);
+	close(sv[1]);
+}
+
+static void test_ipc_listen_request(void **state)
+{
+	char path[] = "/tmp/ambit-test-ipc-XXXXXX";
+	char sock[64], *reply = NULL, *req;
+	size_t len;
+	int lfd, cfd;
+	pid_t pid;
+
+	assert_non_null(mkdtemp(path));
+	snprintf(sock, sizeof(sock), "%s/s.sock", path);
+	lfd = ipc_listen(sock);
+	assert_true(lfd >= 0);
+	/* A live listener is not replaced. */
+	assert_int_equal(ipc_listen(sock), -EADDRINUSE);
+	pid = fork();
+	if (pid == 0) {
+		/* The first connection queued is the EADDRINUSE probe, which sends nothing. */
+		do {
+			cfd = accept(lfd, NULL, NULL);
+			if (cfd < 0)
+				_exit(1);
+		} while (ipc_read_frame(cfd, &req, &len) != 0);
+		ipc_write_frame(cfd, "{\"ok\":true}", 11);
+		_exit(strcmp(req, "{\"op\":\"get\"}") != 0);
+	}
+	assert_int_equal(ipc_request(sock, "{\"op\":\"get\"}", &reply), 0);
+	assert_string_equal(reply, "{\"ok\":true}");
+	free(reply);
+	int status;
+	waitpid(pid, &status, 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(lfd);
+	/* A stale socket file (nobody listening) is replaced. */
+	lfd = ipc_listen(sock);
+	assert_true(lfd >= 0);
+	close(lfd);
+	unlink(sock);
+	rmdir(path);
+	assert_true(ipc_connect("/nonexistent/ambit.sock") < 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_public_omits_keys),
+		cmocka_unit_test(test_malformed),       cmocka_unit_test(test_minimal),
+		cmocka_unit_test(test_ipc_frames),      cmocka_unit_test(test_ipc_listen_request),
+	};
+
+	/* A protocol bug must fail the run, not hang it. */
+	alarm(30);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Length-prefixed JSON frames on the agent's Unix socket (ipc.h). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ambit/ipc.h"
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		/* MSG_NOSIGNAL: a vanished peer is an error for this call, not SIGPIPE. */
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == ENOTSOCK)
+			n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* 0, -EPIPE on EOF (also mid-buffer: a truncated frame is a closed peer), or -errno. */
+static int read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int ipc_write_frame(int fd, const char *buf, size_t len)
+{
+	uint8_t hdr[4];
+	int err;
+
+	if (len > IPC_MAX_FRAME)
+		return -EMSGSIZE;
+	hdr[0] = (uint8_t)(len >> 24);
+	hdr[1] = (uint8_t)(len >> 16);
+	hdr[2] = (uint8_t)(len >> 8);
+	hdr[3] = (uint8_t)len;
+	err = write_all(fd, hdr, sizeof(hdr));
+	if (err)
+		return err;
+	return write_all(fd, buf, len);
+}
+
+int ipc_read_frame(int fd, char **out, size_t *len)
+{
+	uint8_t hdr[4];
+	uint32_t n;
+	char *buf;
+	int err;
+
+	*out = NULL;
+	*len = 0;
+	err = read_all(fd, hdr, sizeof(hdr));
+	if (err)
+		return err;
+	n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+	/* The length is untrusted: refuse before allocating. */
+	if (n > IPC_MAX_FRAME)
+		return -EMSGSIZE;
+	buf = malloc((size_t)n + 1);
+	if (!buf)
+		return -ENOMEM;
+	err = read_all(fd, buf, n);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int fill_addr(struct sockaddr_un *sa, const char *path)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+int ipc_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd, err;
+
+	err = fill_addr(&sa, path);
+	if (err)
+		return err;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int ipc_listen(const char *path)
+{
+	struct sockaddr_un sa;
+	mode_t old_mask;
+	int fd, err, probe;
+
+	err = fill_addr(&sa, path);
+	if (err)
+		return err;
+	/* Replace the socket only when nobody answers on it: a live agent keeps its socket. */
+	probe = ipc_connect(path);
+	if (probe >= 0) {
+		close(probe);
+		return -EADDRINUSE;
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Bind under a umask so the socket is never briefly reachable by others (keys flow here). */
+	old_mask = umask(0177);
+	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old_mask);
+	if (err < 0 || chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int ipc_request(const char *path, const char *request_json, char **reply)
+{
+	size_t len;
+	int fd, err;
+
+	*reply = NULL;
+	fd = ipc_connect(path);
+	if (fd < 0)
+		return fd;
+	err = ipc_write_frame(fd, request_json, strlen(request_json));
+	if (!err)
+		err = ipc_read_frame(fd, reply, &len);
+	close(fd);
+	return err;
+}

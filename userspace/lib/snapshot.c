@@ -1,0 +1,562 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Snapshot codec (cJSON). The JSON schema, camelCase like the Kubernetes objects it comes from:
+ *   {"version":N,"node":S,"nodeIP":"a.b.c.d","trustDomain":S,"rootPEM":S,
+ *    "workloads":[{"uid","name","namespace","serviceAccount","identity","node","workloadName",
+ *                  "app","version","ip","nodeIP","enrolled"}],
+ *    "services":[{"name","namespace","hostname","vip","ports":[{"name","port","targetPort"}],
+ *                 "endpoints":["a.b.c.d",...]}],
+ *    "certs":[{"identity","certPEM","keyPEM","notBefore","notAfter"}]}
+ * Addresses travel as dotted quads so `ambitctl` output and logs are readable; times as Unix
+ * seconds. The decoder is strict (wrong types are errors naming the field): the input comes
+ * over a socket and a half-understood snapshot is worse than keeping the previous one.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "ambit/snapshot.h"
+
+/* ---- encode ---- */
+
+static int add_str(cJSON *obj, const char *key, const char *val)
+{
+	return cJSON_AddStringToObject(obj, key, val ? val : "") ? 0 : -ENOMEM;
+}
+
+static int add_ip(cJSON *obj, const char *key, uint32_t ip)
+{
+	char buf[INET_ADDRSTRLEN];
+	struct in_addr a = {.s_addr = ip};
+
+	inet_ntop(AF_INET, &a, buf, sizeof(buf));
+	return add_str(obj, key, buf);
+}
+
+static int add_num(cJSON *obj, const char *key, double v)
+{
+	return cJSON_AddNumberToObject(obj, key, v) ? 0 : -ENOMEM;
+}
+
+static int encode_workload(cJSON *arr, const struct snap_workload *w)
+{
+	cJSON *o = cJSON_CreateObject();
+	int err = 0;
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	err |= add_str(o, "uid", w->uid);
+	err |= add_str(o, "name", w->name);
+	err |= add_str(o, "namespace", w->namespace);
+	err |= add_str(o, "serviceAccount", w->service_account);
+	err |= add_str(o, "identity", w->identity);
+	err |= add_str(o, "node", w->node);
+	err |= add_str(o, "workloadName", w->workload_name);
+	err |= add_str(o, "app", w->app);
+	err |= add_str(o, "version", w->version);
+	err |= add_ip(o, "ip", w->ip);
+	err |= add_ip(o, "nodeIP", w->node_ip);
+	if (!cJSON_AddBoolToObject(o, "enrolled", w->enrolled))
+		err = -ENOMEM;
+	return err ? -ENOMEM : 0;
+}
+
+static int encode_service(cJSON *arr, const struct snap_service *svc)
+{
+	cJSON *o = cJSON_CreateObject(), *ports, *eps;
+	int err = 0;
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	err |= add_str(o, "name", svc->name);
+	err |= add_str(o, "namespace", svc->namespace);
+	err |= add_str(o, "hostname", svc->hostname);
+	err |= add_ip(o, "vip", svc->vip);
+	ports = cJSON_AddArrayToObject(o, "ports");
+	eps = cJSON_AddArrayToObject(o, "endpoints");
+	if (err || !ports || !eps)
+		return -ENOMEM;
+	for (size_t i = 0; i < svc->nports; i++) {
+		cJSON *p = cJSON_CreateObject();
+
+		if (!p || !cJSON_AddItemToArray(ports, p)) {
+			cJSON_Delete(p);
+			return -ENOMEM;
+		}
+		err |= add_str(p, "name", svc->ports[i].name);
+		err |= add_num(p, "port", svc->ports[i].port);
+		err |= add_num(p, "targetPort", svc->ports[i].target_port);
+	}
+	for (size_t i = 0; i < svc->nendpoints; i++) {
+		char buf[INET_ADDRSTRLEN];
+		struct in_addr a = {.s_addr = svc->endpoints[i]};
+		cJSON *s;
+
+		inet_ntop(AF_INET, &a, buf, sizeof(buf));
+		s = cJSON_CreateString(buf);
+		if (!s || !cJSON_AddItemToArray(eps, s)) {
+			cJSON_Delete(s);
+			return -ENOMEM;
+		}
+	}
+	return err ? -ENOMEM : 0;
+}
+
+static int encode_cert(cJSON *arr, const struct snap_cert *c, bool with_keys)
+{
+	cJSON *o = cJSON_CreateObject();
+	int err = 0;
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	err |= add_str(o, "identity", c->identity);
+	err |= add_str(o, "certPEM", c->cert_pem);
+	if (with_keys)
+		err |= add_str(o, "keyPEM", c->key_pem);
+	err |= add_num(o, "notBefore", (double)c->not_before);
+	err |= add_num(o, "notAfter", (double)c->not_after);
+	return err ? -ENOMEM : 0;
+}
+
+static char *encode(const struct snapshot *s, bool with_keys)
+{
+	cJSON *root = cJSON_CreateObject(), *wls, *svcs, *certs;
+	char *out = NULL;
+	int err = 0;
+
+	if (!root)
+		goto nomem;
+	err |= add_num(root, "version", (double)s->version);
+	err |= add_str(root, "node", s->node);
+	err |= add_ip(root, "nodeIP", s->node_ip);
+	err |= add_str(root, "trustDomain", s->trust_domain);
+	err |= add_str(root, "rootPEM", s->root_pem);
+	wls = cJSON_AddArrayToObject(root, "workloads");
+	svcs = cJSON_AddArrayToObject(root, "services");
+	certs = cJSON_AddArrayToObject(root, "certs");
+	if (err || !wls || !svcs || !certs)
+		goto nomem;
+	for (size_t i = 0; i < s->n_workloads; i++)
+		if (encode_workload(wls, &s->workloads[i]))
+			goto nomem;
+	for (size_t i = 0; i < s->n_services; i++)
+		if (encode_service(svcs, &s->services[i]))
+			goto nomem;
+	for (size_t i = 0; i < s->n_certs; i++)
+		if (encode_cert(certs, &s->certs[i], with_keys))
+			goto nomem;
+	out = cJSON_PrintUnformatted(root);
+	if (!out)
+		goto nomem;
+	cJSON_Delete(root);
+	return out;
+nomem:
+	cJSON_Delete(root);
+	errno = ENOMEM;
+	return NULL;
+}
+
+char *snapshot_encode(const struct snapshot *s)
+{
+	return encode(s, true);
+}
+
+char *snapshot_encode_public(const struct snapshot *s)
+{
+	return encode(s, false);
+}
+
+/* ---- decode ---- */
+
+struct dec {
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+static __attribute__((format(printf, 2, 3))) void dec_fail(struct dec *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (d->failed)
+		return;
+	d->failed = true;
+	if (!d->err || !d->errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(d->err, d->errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Optional strings decode to "" so consumers never need NULL checks; wrong types are errors. */
+static char *get_str(struct dec *d, const cJSON *o, const char *key, const char *path,
+		     bool required)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+	char *v;
+
+	if (!it || cJSON_IsNull(it)) {
+		if (required) {
+			dec_fail(d, "%s%s: missing", path, key);
+			return NULL;
+		}
+		v = strdup("");
+	} else if (!cJSON_IsString(it)) {
+		dec_fail(d, "%s%s: expected a string", path, key);
+		return NULL;
+	} else {
+		v = strdup(it->valuestring);
+	}
+	if (!v)
+		dec_fail(d, "%s%s: out of memory", path, key);
+	return v;
+}
+
+static bool get_num(struct dec *d, const cJSON *o, const char *key, const char *path, double min,
+		    double max, bool required, double *out)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	*out = 0;
+	if (!it) {
+		if (required)
+			dec_fail(d, "%s%s: missing", path, key);
+		return !required;
+	}
+	if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) ||
+	    it->valuedouble != floor(it->valuedouble)) {
+		dec_fail(d, "%s%s: expected an integer", path, key);
+		return false;
+	}
+	if (it->valuedouble < min || it->valuedouble > max) {
+		dec_fail(d, "%s%s: %.0f out of range", path, key, it->valuedouble);
+		return false;
+	}
+	*out = it->valuedouble;
+	return true;
+}
+
+static bool parse_ip(const cJSON *it, uint32_t *out)
+{
+	struct in_addr a;
+
+	if (!cJSON_IsString(it) || inet_pton(AF_INET, it->valuestring, &a) != 1)
+		return false;
+	*out = a.s_addr;
+	return true;
+}
+
+static bool get_ip(struct dec *d, const cJSON *o, const char *key, const char *path,
+		   bool required, uint32_t *out)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	*out = 0;
+	if (!it || (cJSON_IsString(it) && !required && !it->valuestring[0]))
+		goto absent;
+	if (!parse_ip(it, out)) {
+		dec_fail(d, "%s%s: expected an IPv4 address string", path, key);
+		return false;
+	}
+	return true;
+absent:
+	if (required)
+		dec_fail(d, "%s%s: missing", path, key);
+	return !required;
+}
+
+/* Returns the array (or NULL when absent: empty), failing on a non-array. */
+static const cJSON *get_arr(struct dec *d, const cJSON *o, const char *key, const char *path,
+			    size_t *n)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	*n = 0;
+	if (!it || cJSON_IsNull(it))
+		return NULL;
+	if (!cJSON_IsArray(it)) {
+		dec_fail(d, "%s%s: expected an array", path, key);
+		return NULL;
+	}
+	*n = (size_t)cJSON_GetArraySize(it);
+	return it;
+}
+
+static void decode_workload(struct dec *d, const cJSON *o, size_t i, struct snap_workload *w)
+{
+	char path[48];
+	const cJSON *en;
+
+	snprintf(path, sizeof(path), "workloads[%zu].", i);
+	if (!cJSON_IsObject(o)) {
+		dec_fail(d, "workloads[%zu]: expected an object", i);
+		return;
+	}
+	w->uid = get_str(d, o, "uid", path, false);
+	w->name = get_str(d, o, "name", path, true);
+	w->namespace = get_str(d, o, "namespace", path, true);
+	w->service_account = get_str(d, o, "serviceAccount", path, false);
+	w->identity = get_str(d, o, "identity", path, false);
+	w->node = get_str(d, o, "node", path, false);
+	w->workload_name = get_str(d, o, "workloadName", path, false);
+	w->app = get_str(d, o, "app", path, false);
+	w->version = get_str(d, o, "version", path, false);
+	get_ip(d, o, "ip", path, true, &w->ip);
+	get_ip(d, o, "nodeIP", path, false, &w->node_ip);
+	en = cJSON_GetObjectItemCaseSensitive(o, "enrolled");
+	if (en && !cJSON_IsBool(en))
+		dec_fail(d, "%senrolled: expected a boolean", path);
+	w->enrolled = en && cJSON_IsTrue(en);
+}
+
+static void decode_service(struct dec *d, const cJSON *o, size_t i, struct snap_service *svc)
+{
+	char path[48], sub[64];
+	const cJSON *arr, *it;
+	size_t j = 0;
+	double v;
+
+	snprintf(path, sizeof(path), "services[%zu].", i);
+	if (!cJSON_IsObject(o)) {
+		dec_fail(d, "services[%zu]: expected an object", i);
+		return;
+	}
+	svc->name = get_str(d, o, "name", path, true);
+	svc->namespace = get_str(d, o, "namespace", path, true);
+	svc->hostname = get_str(d, o, "hostname", path, false);
+	get_ip(d, o, "vip", path, true, &svc->vip);
+	arr = get_arr(d, o, "ports", path, &svc->nports);
+	if (svc->nports) {
+		svc->ports = calloc(svc->nports, sizeof(*svc->ports));
+		if (!svc->ports) {
+			svc->nports = 0;
+			dec_fail(d, "%sports: out of memory", path);
+			return;
+		}
+	}
+	cJSON_ArrayForEach(it, arr) {
+		struct snap_service_port *p = &svc->ports[j];
+
+		snprintf(sub, sizeof(sub), "%sports[%zu].", path, j++);
+		if (!cJSON_IsObject(it)) {
+			dec_fail(d, "%.*s: expected an object", (int)strlen(sub) - 1, sub);
+			return;
+		}
+		p->name = get_str(d, it, "name", sub, false);
+		if (get_num(d, it, "port", sub, 1, 65535, true, &v))
+			p->port = (uint16_t)v;
+		if (get_num(d, it, "targetPort", sub, 0, 65535, false, &v))
+			p->target_port = v ? (uint16_t)v : p->port;
+	}
+	arr = get_arr(d, o, "endpoints", path, &svc->nendpoints);
+	if (svc->nendpoints) {
+		svc->endpoints = calloc(svc->nendpoints, sizeof(*svc->endpoints));
+		if (!svc->endpoints) {
+			svc->nendpoints = 0;
+			dec_fail(d, "%sendpoints: out of memory", path);
+			return;
+		}
+	}
+	j = 0;
+	cJSON_ArrayForEach(it, arr) {
+		if (!parse_ip(it, &svc->endpoints[j])) {
+			dec_fail(d, "%sendpoints[%zu]: expected an IPv4 address string", path, j);
+			return;
+		}
+		j++;
+	}
+}
+
+static void decode_cert(struct dec *d, const cJSON *o, size_t i, struct snap_cert *c)
+{
+	char path[48];
+	double v;
+
+	snprintf(path, sizeof(path), "certs[%zu].", i);
+	if (!cJSON_IsObject(o)) {
+		dec_fail(d, "certs[%zu]: expected an object", i);
+		return;
+	}
+	c->identity = get_str(d, o, "identity", path, true);
+	c->cert_pem = get_str(d, o, "certPEM", path, true);
+	c->key_pem = get_str(d, o, "keyPEM", path, false);
+	if (get_num(d, o, "notBefore", path, 0, 9e15, false, &v))
+		c->not_before = (time_t)v;
+	if (get_num(d, o, "notAfter", path, 0, 9e15, false, &v))
+		c->not_after = (time_t)v;
+}
+
+/* Allocates @n elements of @size for an array member; false (with the error set) on failure. */
+static bool alloc_arr(struct dec *d, void **out, size_t n, size_t size, const char *key)
+{
+	*out = NULL;
+	if (!n)
+		return true;
+	*out = calloc(n, size);
+	if (!*out)
+		dec_fail(d, "%s: out of memory", key);
+	return *out != NULL;
+}
+
+struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t errlen)
+{
+	struct dec d = {.err = err, .errlen = errlen};
+	struct snapshot *s = NULL;
+	const cJSON *arr, *it;
+	cJSON *root;
+	size_t i;
+	double v;
+
+	if (err && errlen)
+		err[0] = '\0';
+	root = cJSON_ParseWithLength(json, len);
+	if (!root) {
+		const char *at = cJSON_GetErrorPtr();
+
+		dec_fail(&d, "invalid JSON near byte %zu",
+			 at && at >= json && at <= json + len ? (size_t)(at - json) : (size_t)0);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!cJSON_IsObject(root)) {
+		dec_fail(&d, "(root): expected an object");
+		goto fail;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		dec_fail(&d, "out of memory");
+		goto fail;
+	}
+	if (get_num(&d, root, "version", "", 0, 9007199254740992.0, true, &v))
+		s->version = (uint64_t)v;
+	s->node = get_str(&d, root, "node", "", false);
+	get_ip(&d, root, "nodeIP", "", false, &s->node_ip);
+	s->trust_domain = get_str(&d, root, "trustDomain", "", false);
+	s->root_pem = get_str(&d, root, "rootPEM", "", false);
+	if (d.failed)
+		goto fail;
+
+	arr = get_arr(&d, root, "workloads", "", &i);
+	if (d.failed || !alloc_arr(&d, (void **)&s->workloads, i, sizeof(*s->workloads), "workloads"))
+		goto fail;
+	s->n_workloads = i;
+	i = 0;
+	cJSON_ArrayForEach(it, arr) {
+		decode_workload(&d, it, i, &s->workloads[i]);
+		i++;
+		if (d.failed)
+			goto fail;
+	}
+
+	arr = get_arr(&d, root, "services", "", &i);
+	if (d.failed || !alloc_arr(&d, (void **)&s->services, i, sizeof(*s->services), "services"))
+		goto fail;
+	s->n_services = i;
+	i = 0;
+	cJSON_ArrayForEach(it, arr) {
+		decode_service(&d, it, i, &s->services[i]);
+		i++;
+		if (d.failed)
+			goto fail;
+	}
+
+	arr = get_arr(&d, root, "certs", "", &i);
+	if (d.failed || !alloc_arr(&d, (void **)&s->certs, i, sizeof(*s->certs), "certs"))
+		goto fail;
+	s->n_certs = i;
+	i = 0;
+	cJSON_ArrayForEach(it, arr) {
+		decode_cert(&d, it, i, &s->certs[i]);
+		i++;
+		if (d.failed)
+			goto fail;
+	}
+	cJSON_Delete(root);
+	return s;
+fail:
+	cJSON_Delete(root);
+	snapshot_free(s);
+	errno = EINVAL;
+	return NULL;
+}
+
+void snapshot_free(struct snapshot *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_workloads; i++) {
+		struct snap_workload *w = &s->workloads[i];
+
+		free(w->uid);
+		free(w->name);
+		free(w->namespace);
+		free(w->service_account);
+		free(w->identity);
+		free(w->node);
+		free(w->workload_name);
+		free(w->app);
+		free(w->version);
+	}
+	for (size_t i = 0; i < s->n_services; i++) {
+		struct snap_service *svc = &s->services[i];
+
+		free(svc->name);
+		free(svc->namespace);
+		free(svc->hostname);
+		for (size_t j = 0; j < svc->nports; j++)
+			free(svc->ports[j].name);
+		free(svc->ports);
+		free(svc->endpoints);
+	}
+	for (size_t i = 0; i < s->n_certs; i++) {
+		free(s->certs[i].identity);
+		free(s->certs[i].cert_pem);
+		/* Keys are secrets: do not leave them in freed heap memory. */
+		if (s->certs[i].key_pem) {
+			explicit_bzero(s->certs[i].key_pem, strlen(s->certs[i].key_pem));
+			free(s->certs[i].key_pem);
+		}
+	}
+	free(s->workloads);
+	free(s->services);
+	free(s->certs);
+	free(s->node);
+	free(s->trust_domain);
+	free(s->root_pem);
+	free(s);
+}
+
+const struct snap_workload *snapshot_workload_by_ip(const struct snapshot *s, uint32_t ip)
+{
+	for (size_t i = 0; s && i < s->n_workloads; i++)
+		if (s->workloads[i].ip == ip)
+			return &s->workloads[i];
+	return NULL;
+}
+
+const struct snap_service *snapshot_service_by_vip(const struct snapshot *s, uint32_t vip)
+{
+	for (size_t i = 0; s && i < s->n_services; i++)
+		if (s->services[i].vip == vip)
+			return &s->services[i];
+	return NULL;
+}
+
+const struct snap_cert *snapshot_cert_by_identity(const struct snapshot *s, const char *id)
+{
+	for (size_t i = 0; s && id && i < s->n_certs; i++)
+		if (s->certs[i].identity && strcmp(s->certs[i].identity, id) == 0)
+			return &s->certs[i];
+	return NULL;
+}
