@@ -72,7 +72,7 @@ section "live proxied connections on the ztunnels (ambitctl connections)"
 
 section "on the wire: 4 seconds of the fabric bridge between the nodes"
 pcap=$(mktemp /tmp/ambit-demo.XXXXXX.pcap)
-timeout 4 ip netns exec "ambit-$C-fabric" tcpdump -i br0 -nn -s 0 -U -w "$pcap" tcp 2>/dev/null
+timeout 4 ip netns exec "ambit-$C-fabric" tcpdump -i br0 -nn -s 0 -U --immediate-mode -w "$pcap" tcp 2>/dev/null
 if command -v tshark >/dev/null 2>&1; then
 	tls=$(tshark -r "$pcap" -d tcp.port==15008,tls -Y 'tls && tcp.port == 15008' \
 		-T fields -e ip.src -e ip.dst -e tls.record.version 2>/dev/null | sort | uniq -c)

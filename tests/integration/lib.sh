@@ -24,18 +24,25 @@ CLUSTER_IS_UP=0
 
 log() { echo "[$TEST_NAME] $*" >&2; }
 
+# How the test ended, as fail/skip/pass said it; on_exit cannot rely on $? because tests chain
+# their own cleanup before it in the trap (trap 'rm -f "$tmp"; on_exit' EXIT).
+LIB_RC=
+
 fail() {
 	log "FAIL: $*"
+	LIB_RC=1
 	exit 1
 }
 
 skip() {
 	log "SKIP: $*"
+	LIB_RC=77
 	exit 77
 }
 
 pass() {
 	log "PASS"
+	LIB_RC=0
 	exit 0
 }
 
@@ -76,14 +83,15 @@ cluster_down() {
 	"$AMBITCTL" local down --name "$CLUSTER" >/dev/null 2>&1 || "$AMBITCTL" local down --name "$CLUSTER" >&2
 }
 
+# The EXIT trap. It never calls exit itself, so the test's own exit status stands.
 on_exit() {
-	local rc=$?
+	local rc=${LIB_RC:-$?}
+	fabric_capture_stop
 	# Only failures (not skips) get the state dump.
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ "$CLUSTER_IS_UP" = 1 ]; then
 		dump_cluster_state
 	fi
 	cluster_down
-	exit "$rc"
 }
 
 # cluster_up DIR [NODES]: brings the cluster up from manifests DIR (relative to this directory
@@ -146,4 +154,46 @@ expect_contains() {
 
 expect_not_contains() {
 	case $1 in *"$2"*) fail "${3:-unexpected text}: '$2' in: $1" ;; *) ;; esac
+}
+
+# pod_ip NS/POD: the pod's IP (from the cluster's pod table).
+pod_ip() {
+	actl local status 2>/dev/null | awk -v p="$1" '$1 == p { print $3; exit }'
+}
+
+# node_metrics NODE: the Prometheus text of that node's ztunnel.
+node_metrics() { actl metrics --node "$1"; }
+
+# metric_sum TEXT NAME [label="value" ...]: sum of the samples of NAME whose labels contain every
+# given label="value" (0 when none); printed as an integer when the sum is one.
+metric_sum() {
+	local text=$1 name=$2
+	shift 2
+	printf '%s\n' "$text" | awk -v name="$name" -v want="$(printf '%s\034' "$@")" '
+		BEGIN { n = split(want, labels, "\034") }
+		$1 == name || index($1, name "{") == 1 {
+			for (i = 1; i < n; i++) if (labels[i] != "" && index($0, labels[i]) == 0) next
+			sum += $NF
+		}
+		END { if (sum == int(sum)) printf "%d\n", sum; else printf "%s\n", sum }'
+}
+
+# fabric_capture_start PCAP: records every TCP packet crossing the fabric bridge (between the
+# nodes) into PCAP until fabric_capture_stop (on_exit stops it too).
+FABRIC_CAP_PID=
+fabric_capture_start() {
+	local pcap=$1 errf
+	errf=$(mktemp /tmp/ambit-it-XXXXXX)
+	ip netns exec "ambit-$CLUSTER-fabric" tcpdump -i br0 -nn -s 0 -U --immediate-mode -w "$pcap" tcp 2>"$errf" &
+	FABRIC_CAP_PID=$!
+	# tcpdump says "listening on" once the capture is armed.
+	wait_for 5 grep -q 'listening on' "$errf" || { rm -f "$errf"; fail "tcpdump did not start"; }
+	rm -f "$errf"
+}
+
+fabric_capture_stop() {
+	[ -n "$FABRIC_CAP_PID" ] || return 0
+	kill -INT "$FABRIC_CAP_PID" 2>/dev/null
+	wait "$FABRIC_CAP_PID" 2>/dev/null
+	FABRIC_CAP_PID=
 }

@@ -289,6 +289,82 @@ static void agent_print_errors(const char *node, const char *reply)
 	cJSON_Delete(root);
 }
 
+/* `local status -o json`: the same facts for scripts (tests look pods' pids up here). */
+static int local_status_json(const struct ctl_cluster *c)
+{
+	cJSON *out = cJSON_CreateObject(), *nodes, *pods, *root, *pod;
+	char *text;
+
+	if (!out)
+		return -ENOMEM;
+	cJSON_AddStringToObject(out, "name", c->name);
+	cJSON_AddStringToObject(out, "runDir", c->run_dir);
+	cJSON_AddStringToObject(out, "sourceDir", c->src_dir);
+	nodes = cJSON_AddArrayToObject(out, "nodes");
+	pods = cJSON_AddArrayToObject(out, "pods");
+	for (int i = 0; nodes && i < c->nnodes; i++) {
+		const struct ctl_node *n = &c->nodes[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(nodes, o))
+			break;
+		cJSON_AddStringToObject(o, "name", n->name);
+		cJSON_AddStringToObject(o, "ip", n->ip);
+		cJSON_AddStringToObject(o, "netns", n->netns);
+		for (int a = 0; a < 2; a++) {
+			char pidf[PATH_MAX], *reply = NULL;
+			int pid = component_pid(c, n, a == 0, pidf, sizeof(pidf));
+			cJSON *comp = cJSON_AddObjectToObject(o, a == 0 ? "agent" : "ztunnel");
+			bool alive = pid_alive(pid);
+			bool ready =
+			    alive && (a == 0 ? !ipc_request(n->socket,
+							    "{\"op\":\"get\",\"what\":"
+							    "\"status\"}",
+							    &reply)
+					     : http_get_in_netns(n->netns, 15021, "/healthz/ready",
+								 NULL) == 200);
+
+			free(reply);
+			if (!comp)
+				continue;
+			cJSON_AddNumberToObject(comp, "pid", pid > 0 ? pid : 0);
+			cJSON_AddBoolToObject(comp, "running", alive);
+			cJSON_AddBoolToObject(comp, "ready", ready);
+		}
+	}
+	root = plan_read_pods_json(c);
+	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(root, "pods"))
+	{
+		cJSON *o = cJSON_CreateObject();
+		char pidf[PATH_MAX];
+		int pid;
+
+		if (!pods || !o || !cJSON_AddItemToArray(pods, o)) {
+			cJSON_Delete(o);
+			break;
+		}
+		cluster_path(c, pidf, sizeof(pidf), "pods/%s_%s.pid", jstr(pod, "namespace"),
+			     jstr(pod, "name"));
+		pid = read_pid_file(pidf);
+		cJSON_AddStringToObject(o, "namespace", jstr(pod, "namespace"));
+		cJSON_AddStringToObject(o, "name", jstr(pod, "name"));
+		cJSON_AddStringToObject(o, "node", jstr(pod, "node"));
+		cJSON_AddStringToObject(o, "ip", jstr(pod, "ip"));
+		cJSON_AddStringToObject(o, "netns", jstr(pod, "netns"));
+		cJSON_AddStringToObject(o, "cgroup", jstr(pod, "cgroup"));
+		cJSON_AddNumberToObject(o, "pid", pid > 0 ? pid : 0);
+		cJSON_AddBoolToObject(o, "running", pid_alive(pid));
+	}
+	cJSON_Delete(root);
+	text = cJSON_Print(out);
+	cJSON_Delete(out);
+	if (!text)
+		return -ENOMEM;
+	printf("%s\n", text);
+	free(text);
+	return 0;
+}
+
 int local_status(const struct ctl_opts *o)
 {
 	bool print_errors = false;
@@ -299,6 +375,8 @@ int local_status(const struct ctl_opts *o)
 	ret = load_cluster(o, &c);
 	if (ret)
 		return ret;
+	if (o->json)
+		return local_status_json(&c);
 	printf("cluster %s (%s), manifests from %s\n", c.name, c.run_dir,
 	       c.src_dir[0] ? c.src_dir : "?");
 	printf("%-7s %-12s %-24s %-24s\n", "NODE", "IP", "AGENT", "ZTUNNEL");

@@ -275,7 +275,11 @@ int pod_start(const struct ctl_cluster *c, const struct ctl_pod *p)
 		setenv("AMBIT_POD_DIR", p->pod_dir, 1);
 		spawn_child(p->cgroup, NULL, log, c->src_dir, argv);
 	}
-	return 0;
+	/* `ip netns exec` execs the command, so this stays the pod's main pid (local status). */
+	char pidf[PATH_MAX], pidtxt[32];
+	cluster_path(c, pidf, sizeof(pidf), "pods/%s_%s.pid", p->namespace, p->name);
+	str_fmt(pidtxt, sizeof(pidtxt), "%d\n", (int)pid);
+	return write_file_atomic(pidf, pidtxt);
 }
 
 static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
