@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * HBONE client and server in process, over real loopback sockets, with certificates from a test
+ * mesh root (and a foreign root): app -> [client loop: pool] =TLS/h2= [server loop] -> upstream.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ambit/ca.h"
+#include "../../ztunnel/hbone.h"
+
+#define ID_CLIENT "spiffe://cluster.local/ns/a/sa/client"
+#define ID_SERVER "spiffe://cluster.local/ns/b/sa/server"
+
+struct side {
+	struct loop *loop;
+	pthread_t thread;
+	struct loop_handler h;
+	int lfd;
+	struct sockaddr_in addr;
+	int accepted; /* atomic */
+};
+
+static struct side srv, cli;
+static struct tls_ctx *srv_ctx, *cli_ctx, *foreign_ctx;
+static struct hbone_pool *pool;
+static int upstream_fd = -1;
+static struct sockaddr_in upstream_addr;
+static char dirs[2][64];
+
+/* What the client loop uses for the next accepted app connection (set before connecting). */
+static struct {
+	struct tls_ctx *ctx;
+	const char *identity, *expect_san;
+} target;
+
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static char seen_identity[256], seen_forwarded[256];
+
+static int listen_any(struct sockaddr_in *addr, bool nonblock)
+{
+	socklen_t sl = sizeof(*addr);
+	int fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
+
+	assert_true(fd >= 0);
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)addr, sizeof(*addr)), 0);
+	assert_int_equal(listen(fd, 128), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)addr, &sl), 0);
+	return fd;
+}
+
+static int on_connect(void *user, const struct hbone_request *req, int *fd, struct connrec **rec)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET};
+	char ip[32];
+	unsigned int port;
+	int s;
+
+	pthread_mutex_lock(&seen_lock);
+	snprintf(seen_identity, sizeof(seen_identity), "%s", req->peer_identity);
+	snprintf(seen_forwarded, sizeof(seen_forwarded), "%s", req->forwarded ? req->forwarded : "");
+	pthread_mutex_unlock(&seen_lock);
+	if (sscanf(req->authority, "%31[0-9.]:%u", ip, &port) != 2 ||
+	    inet_pton(AF_INET, ip, &to.sin_addr) != 1 || port > 65535)
+		return 400;
+	to.sin_port = htons((uint16_t)port);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return 503;
+	if (connect(s, (struct sockaddr *)&to, sizeof(to)) < 0 && errno != EINPROGRESS) {
+		close(s);
+		return 503;
+	}
+	*fd = s;
+	*rec = NULL;
+	return 0;
+}
+
+static void on_accept(struct loop_handler *h, uint32_t events)
+{
+	struct side *side = (struct side *)((char *)h - offsetof(struct side, h));
+	int fd;
+
+	while ((fd = accept4(side->lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+		__atomic_add_fetch(&side->accepted, 1, __ATOMIC_SEQ_CST);
+		if (side == &srv) {
+			hbone_server_start(srv.loop, fd, srv_ctx, on_connect, NULL);
+		} else {
+			char auth[32];
+			struct hbone_target t = {
+				.addr = srv.addr,
+				.authority = auth,
+				.forwarded_for = "10.1.2.3",
+				.identity = target.identity,
+				.expect_san = target.expect_san,
+				.ctx = target.ctx,
+			};
+
+			snprintf(auth, sizeof(auth), "127.0.0.1:%u", ntohs(upstream_addr.sin_port));
+			hbone_pool_open(pool, &t, fd, NULL);
+		}
+	}
+}
+
+static void *run(void *arg)
+{
+	loop_run(arg);
+	return NULL;
+}
+
+static struct tls_ctx *issue_ctx(const char *dir, const char *id, bool server, const char *root)
+{
+	struct ambit_ca *ca = ca_open(dir);
+	struct ca_issued is;
+	struct tls_ctx *ctx;
+
+	assert_non_null(ca);
+	assert_int_equal(ca_issue(ca, id, 3600, &is), 0);
+	ctx = tls_ctx_create(server, is.cert_pem, is.key_pem, root ? root : ca_root_pem(ca));
+	assert_non_null(ctx);
+	ca_issued_free(&is);
+	ca_destroy(ca);
+	return ctx;
+}
+
+static int setup(void **state)
+{
+	struct ambit_ca *ca;
+	char *root;
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(dirs[i], sizeof(dirs[i]), "/tmp/ambit-test-hbone-XXXXXX");
+		assert_non_null(mkdtemp(dirs[i]));
+	}
+	ca = ca_open(dirs[0]);
+	assert_non_null(ca);
+	root = strdup(ca_root_pem(ca));
+	ca_destroy(ca);
+	srv_ctx = issue_ctx(dirs[0], ID_SERVER, true, NULL);
+	cli_ctx = issue_ctx(dirs[0], ID_CLIENT, false, NULL);
+	/* Same identity, signed by another root: must be refused by the server. */
+	foreign_ctx = issue_ctx(dirs[1], ID_CLIENT, false, root);
+	free(root);
+	assert_null(tls_ctx_create(true, "garbage", "garbage", "garbage"));
+
+	upstream_fd = listen_any(&upstream_addr, false);
+	struct side *sides[] = {&srv, &cli};
+	for (int i = 0; i < 2; i++) {
+		struct side *s = sides[i];
+
+		s->loop = loop_create();
+		assert_non_null(s->loop);
+		s->lfd = listen_any(&s->addr, true);
+		s->h.fn = on_accept;
+		assert_int_equal(loop_add(s->loop, s->lfd, EPOLLIN, &s->h), 0);
+	}
+	pool = hbone_pool_create(cli.loop);
+	assert_non_null(pool);
+	assert_int_equal(pthread_create(&srv.thread, NULL, run, srv.loop), 0);
+	assert_int_equal(pthread_create(&cli.thread, NULL, run, cli.loop), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[160];
+
+	loop_stop(srv.loop);
+	loop_stop(cli.loop);
+	pthread_join(srv.thread, NULL);
+	pthread_join(cli.thread, NULL);
+	hbone_pool_destroy(pool);
+	loop_destroy(cli.loop);
+	loop_destroy(srv.loop);
+	close(srv.lfd);
+	close(cli.lfd);
+	close(upstream_fd);
+	tls_ctx_put(srv_ctx);
+	tls_ctx_put(cli_ctx);
+	tls_ctx_put(foreign_ctx);
+	for (int i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dirs[i]);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int app_connect(struct tls_ctx *ctx, const char *identity, const char *expect)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct timeval tv = {.tv_sec = 10};
+
+	target.ctx = ctx;
+	target.identity = identity;
+	target.expect_san = expect;
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&cli.addr, sizeof(cli.addr)), 0);
+	return fd;
+}
+
+/* Accepts the upstream connection, or -1 if none arrives within @ms. */
+static int upstream_accept(int ms)
+{
+	struct pollfd p = {.fd = upstream_fd, .events = POLLIN};
+	struct timeval tv = {.tv_sec = 10};
+	int fd;
+
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	fd = accept(upstream_fd, NULL, NULL);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static size_t read_all(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len && (n = read(fd, buf + got, len - got)) > 0)
+		got += (size_t)n;
+	return got;
+}
+
+static void test_connect_half_close(void **state)
+{
+	int app = app_connect(cli_ctx, ID_CLIENT, ID_SERVER), up;
+	char buf[64] = "";
+
+	assert_int_equal(write(app, "hello", 5), 5);
+	assert_int_equal(shutdown(app, SHUT_WR), 0);
+	up = upstream_accept(5000);
+	assert_true(up >= 0);
+	/* The client's FIN arrives as EOF after the data, while the other direction stays open. */
+	assert_int_equal(read_all(up, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "hello", 5);
+	assert_int_equal(write(up, "world!", 6), 6);
+	close(up);
+	assert_int_equal(read_all(app, buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "world!", 6);
+	close(app);
+	pthread_mutex_lock(&seen_lock);
+	assert_string_equal(seen_identity, ID_CLIENT);
+	assert_string_equal(seen_forwarded, "for=10.1.2.3");
+	pthread_mutex_unlock(&seen_lock);
+}
+
+/* The app connection must end without data and no upstream connection may appear. */
+static void expect_refused(int app)
+{
+	char buf[16];
+	ssize_t n = read(app, buf, sizeof(buf));
+
+	assert_true(n <= 0);
+	if (n < 0)
+		assert_true(errno == ECONNRESET);
+	assert_int_equal(upstream_accept(300), -1);
+	close(app);
+}
+
+static void test_foreign_client_cert_refused(void **state)
+{
+	int app = app_connect(foreign_ctx, "foreign", ID_SERVER);
+
+	assert_int_equal(write(app, "x", 1), 1);
+	expect_refused(app);
+}
+
+static void test_server_san_mismatch_refused(void **state)
+{
+	int app = app_connect(cli_ctx, ID_CLIENT, "spiffe://cluster.local/ns/b/sa/impostor");
+
+	assert_int_equal(write(app, "x", 1), 1);
+	expect_refused(app);
+}
+
+static void test_streams_share_connection(void **state)
+{
+	enum { N = 6 };
+	int apps[N], ups[N];
+	int before = __atomic_load_n(&srv.accepted, __ATOMIC_SEQ_CST);
+	char buf[32], want[32];
+
+	for (int i = 0; i < N; i++) {
+		apps[i] = app_connect(cli_ctx, "shared", ID_SERVER);
+		snprintf(want, sizeof(want), "stream-%d", i);
+		assert_int_equal(write(apps[i], want, strlen(want)), (ssize_t)strlen(want));
+		ups[i] = upstream_accept(5000);
+		assert_true(ups[i] >= 0);
+		/* Upstream order equals app order because each waits for the previous accept. */
+		ssize_t n = read(ups[i], buf, sizeof(buf));
+		assert_int_equal(n, (ssize_t)strlen(want));
+		assert_memory_equal(buf, want, strlen(want));
+	}
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(write(ups[i], "ok", 2), 2);
+		assert_int_equal(read(apps[i], buf, sizeof(buf)), 2);
+		close(ups[i]);
+		close(apps[i]);
+	}
+	/* One TLS connection carried all streams of the "shared" pool key. */
+	assert_int_equal(__atomic_load_n(&srv.accepted, __ATOMIC_SEQ_CST) - before, 1);
+}
+
+struct writer {
+	int fd;
+	const char *data;
+	size_t len;
+};
+
+static void *write_then_shut(void *arg)
+{
+	struct writer *w = arg;
+	size_t off = 0;
+
+	while (off < w->len) {
+		ssize_t n = write(w->fd, w->data + off, w->len - off);
+
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	shutdown(w->fd, SHUT_WR);
+	return NULL;
+}
+
+static void test_large_transfer(void **state)
+{
+	const size_t len = 16u << 20;
+	char *up_data = malloc(len), *down_data = malloc(len), *got = malloc(len);
+	struct writer w1, w2;
+	pthread_t t1, t2;
+	int app, up;
+
+	assert_non_null(up_data);
+	assert_non_null(down_data);
+	assert_non_null(got);
+	for (size_t i = 0; i < len; i++) {
+		up_data[i] = (char)(i * 7 + (i >> 12));
+		down_data[i] = (char)(i * 13 + (i >> 10));
+	}
+	app = app_connect(cli_ctx, ID_CLIENT, ID_SERVER);
+	assert_int_equal(write(app, up_data, 1), 1);
+	up = upstream_accept(5000);
+	assert_true(up >= 0);
+	w1 = (struct writer){app, up_data + 1, len - 1};
+	w2 = (struct writer){up, down_data, len};
+	/* Both directions at once: the splice must not deadlock on full buffers. */
+	assert_int_equal(pthread_create(&t1, NULL, write_then_shut, &w1), 0);
+	assert_int_equal(pthread_create(&t2, NULL, write_then_shut, &w2), 0);
+	assert_int_equal(read_all(up, got, len), len);
+	assert_true(memcmp(got, up_data, len) == 0);
+	assert_int_equal(read_all(app, got, len), len);
+	assert_true(memcmp(got, down_data, len) == 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	/* Both ends see EOF once the transfer is complete. */
+	assert_int_equal(read(up, got, 1), 0);
+	assert_int_equal(read(app, got, 1), 0);
+	close(app);
+	close(up);
+	free(up_data);
+	free(down_data);
+	free(got);
+}
+
+static void test_fuzz_seam_rejects_garbage(void **state)
+{
+	static const uint8_t junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+	assert_true(hbone_fuzz_server_input(junk, sizeof(junk) - 1) < 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_connect_half_close),
+		cmocka_unit_test(test_foreign_client_cert_refused),
+		cmocka_unit_test(test_server_san_mismatch_refused),
+		cmocka_unit_test(test_streams_share_connection),
+		cmocka_unit_test(test_large_transfer),
+		cmocka_unit_test(test_fuzz_seam_rejects_garbage),
+	};
+
+	alarm(120);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

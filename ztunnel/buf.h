@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A bounded byte queue for one direction of a spliced connection (backpressure lives here). */
+#ifndef ZT_BUF_H
+#define ZT_BUF_H
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct buf {
+	char *data;
+	size_t cap, off, len;
+};
+
+static inline char *buf_head(const struct buf *b)
+{
+	return b->data + b->off;
+}
+
+static inline void buf_consume(struct buf *b, size_t n)
+{
+	b->off += n;
+	b->len -= n;
+	if (!b->len)
+		b->off = 0;
+}
+
+/* Room for at least @n more bytes at the tail, growing up to @limit. Pointer or NULL. */
+static inline char *buf_reserve(struct buf *b, size_t n, size_t limit)
+{
+	if (b->len + n > limit)
+		return NULL;
+	if (b->off + b->len + n > b->cap && b->off) {
+		memmove(b->data, b->data + b->off, b->len);
+		b->off = 0;
+	}
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 16384;
+		char *p;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		if (cap > limit)
+			cap = limit;
+		p = realloc(b->data, cap);
+		if (!p)
+			return NULL;
+		b->data = p;
+		b->cap = cap;
+	}
+	return b->data + b->off + b->len;
+}
+
+static inline void buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->cap = b->off = b->len = 0;
+}
+
+#endif

@@ -1,0 +1,924 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * HBONE connections and streams over nghttp2 (memory I/O: nghttp2 never touches sockets, TLS
+ * does). Invariants: a stream object lives until both its HTTP/2 stream is closed and its TCP
+ * side is finished; every DATA byte received is eventually returned to the peer's window, by
+ * nghttp2_session_consume once written to TCP or immediately when the stream is gone.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <nghttp2/nghttp2.h>
+
+#include "ambit/log.h"
+#include "buf.h"
+#include "connrec.h"
+#include "hbone.h"
+
+#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define TLS_OUT_CHUNK (64u << 10)
+#define TLS_IN_CHUNK (64u << 10)
+#define HDR_MAX 512
+
+struct hbone_stream {
+	struct loop_handler h; /* TCP socket events */
+	struct hbone_conn *conn;
+	struct hbone_stream *next, *prev;
+	int32_t id;
+	int fd;
+	bool connecting;  /* server: upstream connect() in progress */
+	bool established; /* 200 sent (server) / received (client) */
+	bool tcp_eof, tcp_shut, h2_eof_rcvd, h2_closed, deferred, finished, method_connect;
+	int status; /* client: :status of the response */
+	uint32_t events;
+	struct buf to_h2, to_tcp;
+	struct connrec *rec;
+	char *authority, *forwarded;
+};
+
+struct hbone_conn {
+	struct loop_handler h;
+	struct loop_task flush;
+	struct loop *loop;
+	struct hbone_pool *pool;
+	struct hbone_conn *pnext, *pprev;
+	char *key;
+	int fd;
+	bool client, tcp_connecting, handshaken, dead, goaway, fatal;
+	uint32_t events;
+	struct tls_conn *tls;
+	struct tls_ctx *ctx;
+	nghttp2_session *h2;
+	struct buf out;
+	struct hbone_stream *streams;
+	size_t nstreams;
+	hbone_accept_fn on_accept;
+	void *user;
+	struct sockaddr_in local, peer;
+};
+
+struct hbone_pool {
+	struct loop *loop;
+	struct hbone_conn *conns;
+	size_t n;
+};
+
+static void conn_kick(struct hbone_conn *c)
+{
+	if (!c->dead && c->loop)
+		loop_queue(c->loop, &c->flush);
+}
+
+static void close_reset(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	/* Linger 0 turns close() into a RST so the application sees the failure as a reset. */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/* ---- streams ---- */
+
+static void stream_free(void *p)
+{
+	struct hbone_stream *s = p;
+
+	buf_free(&s->to_h2);
+	buf_free(&s->to_tcp);
+	free(s->authority);
+	free(s->forwarded);
+	free(s);
+}
+
+static void stream_finish(struct hbone_stream *s, const char *reason, bool reset)
+{
+	struct hbone_conn *c = s->conn;
+
+	if (s->finished)
+		return;
+	s->finished = true;
+	s->h.dead = true;
+	if (c) {
+		if (s->prev)
+			s->prev->next = s->next;
+		else
+			c->streams = s->next;
+		if (s->next)
+			s->next->prev = s->prev;
+		c->nstreams--;
+		if (!s->h2_closed && c->h2)
+			nghttp2_session_set_stream_user_data(c->h2, s->id, NULL);
+		/* Bytes we will never write still occupy the peer's connection window. */
+		if (s->to_tcp.len && c->h2)
+			nghttp2_session_consume_connection(c->h2, s->to_tcp.len);
+	}
+	if (s->fd >= 0) {
+		if (c && c->loop)
+			loop_del(c->loop, s->fd);
+		if (reset)
+			close_reset(s->fd);
+		else
+			close(s->fd);
+		s->fd = -1;
+	}
+	connrec_close(s->rec, reason);
+	s->rec = NULL;
+	if (c && c->loop)
+		loop_defer_free(c->loop, s, stream_free);
+	else
+		stream_free(s);
+}
+
+/* TCP side failed or must be dropped: reset both sides. */
+static void stream_abort(struct hbone_stream *s, const char *reason)
+{
+	struct hbone_conn *c = s->conn;
+
+	if (!s->h2_closed && c && c->h2) {
+		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CONNECT_ERROR);
+		conn_kick(c);
+	}
+	stream_finish(s, reason, true);
+}
+
+static void stream_update_events(struct hbone_stream *s)
+{
+	uint32_t ev = 0;
+
+	if (s->fd < 0 || s->finished || !s->conn || !s->conn->loop)
+		return;
+	if (s->connecting)
+		ev = EPOLLOUT;
+	else if (s->established) {
+		if (!s->tcp_eof && s->to_h2.len < HBONE_TCP_BUF)
+			ev |= EPOLLIN;
+		if (s->to_tcp.len)
+			ev |= EPOLLOUT;
+	}
+	if (ev != s->events && loop_mod(s->conn->loop, s->fd, ev, &s->h) == 0)
+		s->events = ev;
+}
+
+static void stream_check_done(struct hbone_stream *s)
+{
+	if (s->finished)
+		return;
+	if (s->h2_closed && s->tcp_shut && !s->to_tcp.len && s->tcp_eof)
+		stream_finish(s, "eof", false);
+}
+
+static void stream_write_tcp(struct hbone_stream *s)
+{
+	struct hbone_conn *c = s->conn;
+
+	if (!s->established || s->fd < 0)
+		return;
+	while (s->to_tcp.len) {
+		ssize_t n = send(s->fd, buf_head(&s->to_tcp), s->to_tcp.len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			stream_abort(s, "tcp write failed");
+			return;
+		}
+		buf_consume(&s->to_tcp, (size_t)n);
+		connrec_bytes(s->rec, !c->client, (size_t)n);
+		/* The window opens only now that the bytes left our buffer (backpressure). */
+		if (!s->h2_closed)
+			nghttp2_session_consume(c->h2, s->id, (size_t)n);
+		else
+			nghttp2_session_consume_connection(c->h2, (size_t)n);
+		conn_kick(c);
+	}
+	if (!s->to_tcp.len && s->h2_eof_rcvd && !s->tcp_shut) {
+		shutdown(s->fd, SHUT_WR);
+		s->tcp_shut = true;
+	}
+	stream_update_events(s);
+	stream_check_done(s);
+}
+
+static void stream_read_tcp(struct hbone_stream *s)
+{
+	while (!s->tcp_eof && s->to_h2.len < HBONE_TCP_BUF) {
+		size_t room = HBONE_TCP_BUF - s->to_h2.len;
+		char *p = buf_reserve(&s->to_h2, room, HBONE_TCP_BUF);
+		ssize_t n;
+
+		if (!p) {
+			stream_abort(s, "out of memory");
+			return;
+		}
+		n = read(s->fd, p, room);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			stream_abort(s, errno == ECONNRESET ? "tcp reset" : "tcp read failed");
+			return;
+		}
+		if (n == 0) {
+			s->tcp_eof = true;
+			break;
+		}
+		s->to_h2.len += (size_t)n;
+		connrec_bytes(s->rec, s->conn->client, (size_t)n);
+	}
+	if (s->deferred && (s->to_h2.len || s->tcp_eof)) {
+		s->deferred = false;
+		nghttp2_session_resume_data(s->conn->h2, s->id);
+	}
+	conn_kick(s->conn);
+	stream_update_events(s);
+}
+
+static ssize_t stream_provide(nghttp2_session *session, int32_t id, uint8_t *out, size_t length,
+			      uint32_t *flags, nghttp2_data_source *source, void *user)
+{
+	struct hbone_stream *s = source->ptr;
+	size_t n = s->to_h2.len < length ? s->to_h2.len : length;
+	bool was_full = s->to_h2.len >= HBONE_TCP_BUF;
+
+	memcpy(out, buf_head(&s->to_h2), n);
+	buf_consume(&s->to_h2, n);
+	if (!s->to_h2.len && s->tcp_eof) {
+		/* TCP half-close becomes END_STREAM; the other direction stays open. */
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	} else if (!n) {
+		s->deferred = true;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	if (was_full)
+		stream_update_events(s);
+	return (ssize_t)n;
+}
+
+static void stream_on_io(struct loop_handler *h, uint32_t events)
+{
+	struct hbone_stream *s = container_of(h, struct hbone_stream, h);
+	struct hbone_conn *c = s->conn;
+
+	if (s->connecting) {
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+		nghttp2_data_provider prd = {.source.ptr = s, .read_callback = stream_provide};
+		nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE};
+
+		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+			soerr = errno;
+		if (soerr == EINPROGRESS || (!soerr && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))))
+			return;
+		s->connecting = false;
+		if (soerr) {
+			static nghttp2_nv nv503 = {(uint8_t *)":status", (uint8_t *)"503", 7, 3,
+						   NGHTTP2_NV_FLAG_NONE};
+
+			pr_debug("hbone: upstream %s connect failed: %s", s->authority, strerror(soerr));
+			nghttp2_submit_response(c->h2, s->id, &nv503, 1, NULL);
+			loop_del(c->loop, s->fd);
+			close(s->fd);
+			s->fd = -1;
+			connrec_close(s->rec, "upstream connect failed");
+			s->rec = NULL;
+			conn_kick(c);
+			return;
+		}
+		/* DESIGN.md §3: 200 only after the upstream connection is up. */
+		s->established = true;
+		nghttp2_submit_response(c->h2, s->id, &nv, 1, &prd);
+		conn_kick(c);
+		stream_write_tcp(s);
+		if (!s->finished)
+			stream_update_events(s);
+		return;
+	}
+	if (events & EPOLLERR) {
+		stream_abort(s, "tcp error");
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLHUP))
+		stream_read_tcp(s);
+	if (!s->finished && (events & EPOLLOUT))
+		stream_write_tcp(s);
+	if (!s->finished && (events & EPOLLHUP) && !s->tcp_shut) {
+		stream_abort(s, "tcp hangup");
+		return;
+	}
+	/* Both TCP directions are finished: stop polling a socket that reports HUP forever. */
+	if (!s->finished && (events & EPOLLHUP) && s->events) {
+		loop_mod(c->loop, s->fd, 0, &s->h);
+		s->events = 0;
+	}
+}
+
+static struct hbone_stream *stream_new(struct hbone_conn *c, int fd)
+{
+	struct hbone_stream *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->h.fn = stream_on_io;
+	s->conn = c;
+	s->fd = fd;
+	s->id = -1;
+	s->next = c->streams;
+	if (c->streams)
+		c->streams->prev = s;
+	c->streams = s;
+	c->nstreams++;
+	return s;
+}
+
+/* ---- nghttp2 callbacks ---- */
+
+static void server_dispatch(struct hbone_conn *c, struct hbone_stream *s)
+{
+	struct hbone_request req = {
+		.authority = s->authority,
+		.forwarded = s->forwarded,
+		.peer_identity = c->tls ? tls_conn_peer_identity(c->tls) : NULL,
+		.local = c->local,
+		.peer = c->peer,
+	};
+	char code[8];
+	nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
+	int status = 400, fd = -1;
+
+	if (s->method_connect && s->authority && req.peer_identity)
+		status = c->on_accept(c->user, &req, &fd, &s->rec);
+	else if (s->method_connect && s->authority)
+		status = 401;
+	if (status == 0) {
+		s->fd = fd;
+		s->connecting = true;
+		if (loop_add(c->loop, fd, EPOLLOUT, &s->h) == 0) {
+			s->events = EPOLLOUT;
+			return;
+		}
+		close(fd);
+		s->fd = -1;
+		s->connecting = false;
+		status = 503;
+	}
+	if (status < 100 || status > 599)
+		status = 503;
+	snprintf(code, sizeof(code), "%d", status);
+	connrec_close(s->rec, "refused");
+	s->rec = NULL;
+	nghttp2_submit_response(c->h2, s->id, &nv, 1, NULL);
+}
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+	struct hbone_conn *c = user;
+	struct hbone_stream *s;
+
+	if (c->client || frame->hd.type != NGHTTP2_HEADERS ||
+	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	s = stream_new(c, -1);
+	if (!s) {
+		nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+					  NGHTTP2_INTERNAL_ERROR);
+		return 0;
+	}
+	s->id = frame->hd.stream_id;
+	nghttp2_session_set_stream_user_data(session, s->id, s);
+	return 0;
+}
+
+static bool hdr_is(const uint8_t *name, size_t len, const char *want)
+{
+	return len == strlen(want) && memcmp(name, want, len) == 0;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+		     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+		     void *user)
+{
+	struct hbone_conn *c = user;
+	struct hbone_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+
+	if (!s || frame->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	if (c->client) {
+		if (hdr_is(name, namelen, ":status") && valuelen == 3)
+			s->status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
+		return 0;
+	}
+	if (valuelen > HDR_MAX)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets just this stream */
+	if (hdr_is(name, namelen, ":method"))
+		s->method_connect = hdr_is(value, valuelen, "CONNECT");
+	else if (hdr_is(name, namelen, ":authority") && !s->authority)
+		s->authority = strndup((const char *)value, valuelen);
+	else if (hdr_is(name, namelen, "forwarded") && !s->forwarded)
+		s->forwarded = strndup((const char *)value, valuelen);
+	return 0;
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+	struct hbone_conn *c = user;
+	struct hbone_stream *s;
+
+	if (frame->hd.type == NGHTTP2_GOAWAY) {
+		c->goaway = true;
+		return 0;
+	}
+	s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+	if (!s || s->finished)
+		return 0;
+	if (frame->hd.type == NGHTTP2_HEADERS && !c->client &&
+	    frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+		server_dispatch(c, s);
+	} else if (frame->hd.type == NGHTTP2_HEADERS && c->client &&
+		   frame->headers.cat == NGHTTP2_HCAT_RESPONSE && !s->established) {
+		if (s->status != 200) {
+			pr_info("hbone: CONNECT %d from %s", s->status,
+				c->tls ? tls_conn_peer_identity(c->tls) : "?");
+			nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+			stream_finish(s, s->status == 401 ? "denied" : "upstream refused", true);
+			return 0;
+		}
+		s->established = true;
+		stream_update_events(s);
+		if (s->deferred) {
+			s->deferred = false;
+			nghttp2_session_resume_data(session, s->id);
+		}
+	}
+	if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+	    (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && !s->finished) {
+		s->h2_eof_rcvd = true;
+		stream_write_tcp(s);
+	}
+	return 0;
+}
+
+static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, const uint8_t *data,
+			 size_t len, void *user)
+{
+	struct hbone_stream *s = nghttp2_session_get_stream_user_data(session, id);
+	char *p;
+
+	if (!s || s->finished || (s->fd < 0 && !s->connecting)) {
+		nghttp2_session_consume(session, id, len);
+		return 0;
+	}
+	/* The window bounds what the peer may send; the slack tolerates a late SETTINGS. */
+	p = buf_reserve(&s->to_tcp, len, HBONE_STREAM_WINDOW + (64u << 10));
+	if (!p) {
+		nghttp2_session_consume(session, id, len);
+		stream_abort(s, "receive buffer overflow");
+		return 0;
+	}
+	memcpy(p, data, len);
+	s->to_tcp.len += len;
+	stream_write_tcp(s);
+	return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_code, void *user)
+{
+	struct hbone_stream *s = nghttp2_session_get_stream_user_data(session, id);
+
+	if (!s || s->finished)
+		return 0;
+	s->h2_closed = true;
+	if (error_code != NGHTTP2_NO_ERROR || !s->established || s->fd < 0) {
+		stream_finish(s, error_code ? "stream reset" : "closed", error_code != 0);
+		return 0;
+	}
+	stream_write_tcp(s);
+	stream_check_done(s);
+	return 0;
+}
+
+static nghttp2_session_callbacks *callbacks_new(void)
+{
+	nghttp2_session_callbacks *cbs;
+
+	if (nghttp2_session_callbacks_new(&cbs))
+		return NULL;
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+	return cbs;
+}
+
+static int session_init(struct hbone_conn *c)
+{
+	nghttp2_settings_entry iv[] = {
+		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, HBONE_MAX_STREAMS},
+		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, HBONE_STREAM_WINDOW},
+	};
+	nghttp2_session_callbacks *cbs = callbacks_new();
+	nghttp2_option *opt = NULL;
+	int rv = -ENOMEM;
+
+	if (!cbs || nghttp2_option_new(&opt))
+		goto out;
+	/* Flow control is ours: the window reopens only as bytes reach the TCP side. */
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	if (c->client)
+		rv = nghttp2_session_client_new2(&c->h2, cbs, c, opt);
+	else
+		rv = nghttp2_session_server_new2(&c->h2, cbs, c, opt);
+	if (rv) {
+		rv = -ENOMEM;
+		goto out;
+	}
+	rv = -ENOMEM;
+	if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 2) ||
+	    nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, HBONE_CONN_WINDOW))
+		goto out;
+	rv = 0;
+out:
+	nghttp2_option_del(opt);
+	nghttp2_session_callbacks_del(cbs);
+	return rv;
+}
+
+/* ---- connections ---- */
+
+static void conn_free(void *p)
+{
+	struct hbone_conn *c = p;
+
+	nghttp2_session_del(c->h2);
+	tls_conn_destroy(c->tls);
+	tls_ctx_put(c->ctx);
+	buf_free(&c->out);
+	free(c->key);
+	free(c);
+}
+
+static void conn_close(struct hbone_conn *c, const char *reason)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	c->h.dead = true;
+	if (reason)
+		pr_debug("hbone: connection %s closed: %s", c->key ? c->key : "(server)", reason);
+	while (c->streams) {
+		struct hbone_stream *s = c->streams;
+
+		s->h2_closed = true;
+		stream_finish(s, reason ? reason : "connection closed", true);
+	}
+	if (c->pool) {
+		if (c->pprev)
+			c->pprev->pnext = c->pnext;
+		else
+			c->pool->conns = c->pnext;
+		if (c->pnext)
+			c->pnext->pprev = c->pprev;
+		c->pool->n--;
+		c->pool = NULL;
+	}
+	if (c->fd >= 0) {
+		loop_del(c->loop, c->fd);
+		close(c->fd);
+		c->fd = -1;
+	}
+	loop_defer_free(c->loop, c, conn_free);
+}
+
+static void conn_update_events(struct hbone_conn *c)
+{
+	uint32_t ev = EPOLLIN;
+
+	if (c->dead)
+		return;
+	if (c->tcp_connecting || c->out.len || tls_conn_want_write(c->tls))
+		ev |= EPOLLOUT;
+	if (ev != c->events && loop_mod(c->loop, c->fd, ev, &c->h) == 0)
+		c->events = ev;
+}
+
+static void conn_flush(struct hbone_conn *c)
+{
+	if (c->dead || !c->handshaken)
+		return;
+	for (;;) {
+		/* Coalesce frames so TLS writes full 16 KiB records instead of one per frame. */
+		while (c->out.len < TLS_OUT_CHUNK) {
+			const uint8_t *data;
+			ssize_t n = nghttp2_session_mem_send(c->h2, &data);
+			char *p;
+
+			if (n < 0) {
+				conn_close(c, nghttp2_strerror((int)n));
+				return;
+			}
+			if (n == 0)
+				break;
+			p = buf_reserve(&c->out, (size_t)n, 4 * TLS_OUT_CHUNK);
+			if (!p) {
+				conn_close(c, "out of memory");
+				return;
+			}
+			memcpy(p, data, (size_t)n);
+			c->out.len += (size_t)n;
+		}
+		if (c->dead)
+			return;
+		if (!c->out.len)
+			break;
+		ssize_t w = tls_conn_write(c->tls, buf_head(&c->out), c->out.len);
+
+		if (w == -EAGAIN)
+			break;
+		if (w < 0) {
+			conn_close(c, tls_conn_error(c->tls));
+			return;
+		}
+		buf_consume(&c->out, (size_t)w);
+	}
+	if (!c->out.len && !nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2)) {
+		conn_close(c, "session ended");
+		return;
+	}
+	conn_update_events(c);
+}
+
+static void conn_flush_task(struct loop_task *t)
+{
+	conn_flush(container_of(t, struct hbone_conn, flush));
+}
+
+static void conn_read(struct hbone_conn *c)
+{
+	uint8_t in[TLS_IN_CHUNK];
+
+	for (;;) {
+		ssize_t n = tls_conn_read(c->tls, in, sizeof(in)), rv;
+
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0) {
+			conn_close(c, n == 0 ? "peer closed" : tls_conn_error(c->tls));
+			return;
+		}
+		rv = nghttp2_session_mem_recv(c->h2, in, (size_t)n);
+		if (rv < 0) {
+			conn_close(c, nghttp2_strerror((int)rv));
+			return;
+		}
+		if (c->dead)
+			return;
+	}
+}
+
+static void conn_on_io(struct loop_handler *h, uint32_t events)
+{
+	struct hbone_conn *c = container_of(h, struct hbone_conn, h);
+	int rv;
+
+	if (c->tcp_connecting) {
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+		if (soerr) {
+			conn_close(c, strerror(soerr));
+			return;
+		}
+		if (!(events & EPOLLOUT))
+			return;
+		c->tcp_connecting = false;
+	}
+	if (!c->handshaken) {
+		rv = tls_conn_handshake(c->tls);
+		if (rv == -EAGAIN) {
+			conn_update_events(c);
+			return;
+		}
+		if (rv) {
+			pr_info("hbone: TLS with %s:%u failed: %s", inet_ntoa(c->peer.sin_addr),
+				ntohs(c->peer.sin_port), tls_conn_error(c->tls));
+			conn_close(c, tls_conn_error(c->tls));
+			return;
+		}
+		c->handshaken = true;
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		conn_read(c);
+	if (!c->dead)
+		conn_flush(c);
+}
+
+static struct hbone_conn *conn_new(struct loop *l, int fd, struct tls_ctx *ctx, bool client,
+				   const char *expect_san)
+{
+	struct hbone_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->h.fn = conn_on_io;
+	c->flush.fn = conn_flush_task;
+	c->loop = l;
+	c->fd = fd;
+	c->client = client;
+	c->ctx = tls_ctx_get(ctx);
+	c->tls = tls_conn_create(ctx, fd, expect_san);
+	if (!c->tls || session_init(c)) {
+		c->fd = -1; /* the caller still owns and closes it */
+		conn_free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return c;
+}
+
+int hbone_server_start(struct loop *l, int fd, struct tls_ctx *ctx, hbone_accept_fn on_accept,
+		       void *user)
+{
+	socklen_t sl = sizeof(struct sockaddr_in);
+	struct hbone_conn *c = conn_new(l, fd, ctx, false, NULL);
+	int err;
+
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->on_accept = on_accept;
+	c->user = user;
+	getsockname(fd, (struct sockaddr *)&c->local, &sl);
+	sl = sizeof(struct sockaddr_in);
+	getpeername(fd, (struct sockaddr *)&c->peer, &sl);
+	c->events = EPOLLIN;
+	err = loop_add(l, fd, EPOLLIN, &c->h);
+	if (err) {
+		c->fd = -1;
+		conn_free(c);
+		close(fd);
+	}
+	return err;
+}
+
+/* ---- client pool ---- */
+
+struct hbone_pool *hbone_pool_create(struct loop *l)
+{
+	struct hbone_pool *p = calloc(1, sizeof(*p));
+
+	if (p)
+		p->loop = l;
+	return p;
+}
+
+void hbone_pool_destroy(struct hbone_pool *p)
+{
+	if (!p)
+		return;
+	while (p->conns)
+		conn_close(p->conns, "pool destroyed");
+	free(p);
+}
+
+size_t hbone_pool_size(const struct hbone_pool *p)
+{
+	return p ? p->n : 0;
+}
+
+static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_target *t,
+				       const char *key)
+{
+	struct hbone_conn *c;
+	int fd, one = 1;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)&t->addr, sizeof(t->addr)) < 0 &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		return NULL;
+	}
+	c = conn_new(p->loop, fd, t->ctx, true, t->expect_san);
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	c->key = strdup(key);
+	c->peer = t->addr;
+	c->tcp_connecting = true;
+	c->events = EPOLLOUT | EPOLLIN;
+	if (!c->key || loop_add(p->loop, fd, c->events, &c->h)) {
+		conn_free(c);
+		close(fd);
+		return NULL;
+	}
+	c->pool = p;
+	c->pnext = p->conns;
+	if (p->conns)
+		p->conns->pprev = c;
+	p->conns = c;
+	p->n++;
+	return c;
+}
+
+int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd,
+		    struct connrec *rec)
+{
+	nghttp2_data_provider prd = {.read_callback = stream_provide};
+	nghttp2_nv nv[3];
+	char key[512], fwd[64];
+	struct hbone_conn *c;
+	struct hbone_stream *s;
+	size_t nnv = 2;
+	int32_t id;
+
+	snprintf(key, sizeof(key), "%s|%s:%u|%s", t->identity, inet_ntoa(t->addr.sin_addr),
+		 ntohs(t->addr.sin_port), t->expect_san);
+	for (c = p->conns; c; c = c->pnext)
+		if (!c->dead && !c->goaway && c->nstreams < HBONE_MAX_STREAMS &&
+		    strcmp(c->key, key) == 0)
+			break;
+	if (!c)
+		c = pool_connect(p, t, key);
+	if (!c || !(s = stream_new(c, fd)))
+		goto fail;
+	if (loop_add(p->loop, fd, 0, &s->h)) {
+		s->fd = -1;
+		stream_finish(s, "loop", false);
+		goto fail;
+	}
+	s->rec = rec;
+	rec = NULL;
+	fd = -1;
+	nv[0] = (nghttp2_nv){(uint8_t *)":method", (uint8_t *)"CONNECT", 7, 7, NGHTTP2_NV_FLAG_NONE};
+	nv[1] = (nghttp2_nv){(uint8_t *)":authority", (uint8_t *)t->authority, 10,
+			     strlen(t->authority), NGHTTP2_NV_FLAG_NONE};
+	if (t->forwarded_for) {
+		snprintf(fwd, sizeof(fwd), "for=%s", t->forwarded_for);
+		nv[nnv++] = (nghttp2_nv){(uint8_t *)"forwarded", (uint8_t *)fwd, 9, strlen(fwd),
+					 NGHTTP2_NV_FLAG_NONE};
+	}
+	prd.source.ptr = s;
+	id = nghttp2_submit_request(c->h2, NULL, nv, nnv, &prd, s);
+	if (id < 0) {
+		stream_finish(s, nghttp2_strerror(id), true);
+		return -EIO;
+	}
+	s->id = id;
+	conn_kick(c);
+	return 0;
+fail:
+	if (fd >= 0)
+		close_reset(fd);
+	connrec_close(rec, "hbone connect failed");
+	return -ENOMEM;
+}
+
+/* ---- fuzzing seam ---- */
+
+static int fuzz_refuse(void *user, const struct hbone_request *req, int *fd, struct connrec **rec)
+{
+	return 503;
+}
+
+int hbone_fuzz_server_input(const uint8_t *data, size_t len)
+{
+	struct hbone_conn *c = calloc(1, sizeof(*c));
+	const uint8_t *out;
+	ssize_t rv = -ENOMEM;
+
+	if (!c)
+		return -ENOMEM;
+	c->fd = -1;
+	c->on_accept = fuzz_refuse;
+	c->loop = loop_create();
+	if (!c->loop || session_init(c))
+		goto out;
+	rv = nghttp2_session_mem_recv(c->h2, data, len);
+	while (nghttp2_session_mem_send(c->h2, &out) > 0)
+		;
+out:
+	while (c->streams) {
+		c->streams->h2_closed = true;
+		stream_finish(c->streams, "fuzz", false);
+	}
+	loop_destroy(c->loop);
+	nghttp2_session_del(c->h2);
+	free(c);
+	return rv < 0 ? (int)rv : 0;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One epoll event loop per worker thread. Objects embed a struct loop_handler and register
+ * their fds with it; everything registered on a loop is touched only by that loop's thread
+ * (shared-nothing), except loop_stop. Objects closed while a batch of events is being handled
+ * are freed after the batch (loop_defer_free), so a later event of the same batch never touches
+ * freed memory.
+ */
+#ifndef ZT_LOOP_H
+#define ZT_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct loop;
+struct loop_handler;
+
+typedef void (*loop_fn)(struct loop_handler *h, uint32_t events);
+
+struct loop_handler {
+	loop_fn fn;
+	bool dead; /* set by the owner when closing: pending events are dropped */
+};
+
+/* Per-loop work run after each batch of events (e.g. flushing HTTP/2 output). */
+struct loop_task {
+	void (*fn)(struct loop_task *t);
+	struct loop_task *next;
+	bool queued;
+};
+
+/* NULL + errno. */
+struct loop *loop_create(void);
+/* Accepts NULL. Does not free registered objects: their owners do. */
+void loop_destroy(struct loop *l);
+/* Registers @fd (borrowed) with @events for @h (borrowed: must outlive the registration). */
+int loop_add(struct loop *l, int fd, uint32_t events, struct loop_handler *h);
+int loop_mod(struct loop *l, int fd, uint32_t events, struct loop_handler *h);
+int loop_del(struct loop *l, int fd);
+/* Runs until loop_stop. 0 or -errno. */
+int loop_run(struct loop *l);
+/* Thread-safe and async-signal-safe. */
+void loop_stop(struct loop *l);
+/* Takes @ptr: freed with @free_fn after the current batch. */
+void loop_defer_free(struct loop *l, void *ptr, void (*free_fn)(void *));
+/* Queues @t (borrowed) to run once after the current batch; no-op if already queued. */
+void loop_queue(struct loop *l, struct loop_task *t);
+
+#endif

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cjson/cJSON.h>
+
+#include "ambit/log.h"
+#include "metrics.h"
+
+struct series {
+	char *labels; /* rendered `k="v",...`, the identity of the series */
+	uint64_t opened, closed, sent, received; /* atomics */
+	struct series *next;
+};
+
+struct connrec {
+	struct series *series;
+	struct connrec *next, *prev;
+	struct sockaddr_in src, dst;
+	char *src_id, *dst_id, *direction, *dst_workload, *policy;
+	struct timespec start;
+	uint64_t received, sent; /* atomics: client->server, server->client */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct series *all_series;
+static struct connrec *open_recs;
+static unsigned long n_open;
+
+static void append_escaped(char **p, char *end, const char *v)
+{
+	if (!v || !*v)
+		v = "unknown";
+	for (; *v && *p < end - 2; v++) {
+		if (*v == '"' || *v == '\\' || *v == '\n') {
+			*(*p)++ = '\\';
+			*(*p)++ = *v == '\n' ? 'n' : *v;
+		} else {
+			*(*p)++ = *v;
+		}
+	}
+}
+
+static void render_labels(const struct metrics_labels *l, char *buf, size_t len)
+{
+	const struct {
+		const char *k, *v;
+	} kv[] = {
+		{"reporter", l->reporter},
+		{"source_workload", l->source_workload},
+		{"source_workload_namespace", l->source_workload_namespace},
+		{"source_principal", l->source_principal},
+		{"source_app", l->source_app},
+		{"source_version", l->source_version},
+		{"source_cluster", l->source_cluster},
+		{"destination_service", l->destination_service},
+		{"destination_service_namespace", l->destination_service_namespace},
+		{"destination_service_name", l->destination_service_name},
+		{"destination_workload", l->destination_workload},
+		{"destination_workload_namespace", l->destination_workload_namespace},
+		{"destination_principal", l->destination_principal},
+		{"destination_app", l->destination_app},
+		{"destination_version", l->destination_version},
+		{"destination_cluster", l->destination_cluster},
+		{"request_protocol", "tcp"},
+		{"response_flags", "-"},
+		{"connection_security_policy", l->connection_security_policy},
+	};
+	char *p = buf, *end = buf + len;
+
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]) && p < end - 8; i++) {
+		p += snprintf(p, (size_t)(end - p), "%s%s=\"", i ? "," : "", kv[i].k);
+		if (p >= end - 2)
+			break;
+		append_escaped(&p, end, kv[i].v);
+		*p++ = '"';
+	}
+	*(p < end ? p : end - 1) = '\0';
+}
+
+static char *fmt_addr(const struct sockaddr_in *a, char *buf, size_t len)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+	snprintf(buf, len, "%s:%u", ip, ntohs(a->sin_port));
+	return buf;
+}
+
+static char *dup_or(const char *s)
+{
+	return strdup(s && *s ? s : "unknown");
+}
+
+struct connrec *connrec_open(const struct metrics_labels *labels, const struct sockaddr_in *src,
+			     const struct sockaddr_in *dst, const char *direction)
+{
+	struct connrec *r = calloc(1, sizeof(*r));
+	char text[4096];
+	struct series *s;
+
+	if (!r)
+		return NULL;
+	render_labels(labels, text, sizeof(text));
+	r->src = *src;
+	r->dst = *dst;
+	r->src_id = dup_or(labels->source_principal);
+	r->dst_id = dup_or(labels->destination_principal);
+	r->direction = dup_or(direction);
+	r->dst_workload = dup_or(labels->destination_workload);
+	r->policy = dup_or(labels->connection_security_policy);
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	if (!r->src_id || !r->dst_id || !r->direction || !r->dst_workload || !r->policy)
+		goto fail;
+	pthread_mutex_lock(&lock);
+	for (s = all_series; s; s = s->next)
+		if (strcmp(s->labels, text) == 0)
+			break;
+	if (!s && (s = calloc(1, sizeof(*s)))) {
+		s->labels = strdup(text);
+		if (!s->labels) {
+			free(s);
+			s = NULL;
+		} else {
+			s->next = all_series;
+			all_series = s;
+		}
+	}
+	if (!s) {
+		pthread_mutex_unlock(&lock);
+		goto fail;
+	}
+	__atomic_add_fetch(&s->opened, 1, __ATOMIC_RELAXED);
+	r->series = s;
+	r->next = open_recs;
+	if (open_recs)
+		open_recs->prev = r;
+	open_recs = r;
+	n_open++;
+	pthread_mutex_unlock(&lock);
+	return r;
+fail:
+	free(r->src_id);
+	free(r->dst_id);
+	free(r->direction);
+	free(r->dst_workload);
+	free(r->policy);
+	free(r);
+	return NULL;
+}
+
+void connrec_bytes(struct connrec *r, bool request_dir, size_t n)
+{
+	if (!r)
+		return;
+	if (request_dir) {
+		__atomic_add_fetch(&r->received, n, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&r->series->received, n, __ATOMIC_RELAXED);
+	} else {
+		__atomic_add_fetch(&r->sent, n, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&r->series->sent, n, __ATOMIC_RELAXED);
+	}
+}
+
+static double age_of(const struct connrec *r)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - r->start.tv_sec) + (now.tv_nsec - r->start.tv_nsec) / 1e9;
+}
+
+void connrec_close(struct connrec *r, const char *reason)
+{
+	char src[32], dst[32];
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&lock);
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		open_recs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	n_open--;
+	pthread_mutex_unlock(&lock);
+	__atomic_add_fetch(&r->series->closed, 1, __ATOMIC_RELAXED);
+	/* The access log: one structured line per connection, as Istio's ztunnel writes it. */
+	pr_info("access direction=%s src.addr=%s dst.addr=%s src.identity=%s dst.identity=%s "
+		"dst.workload=%s security=%s bytes_sent=%llu bytes_recv=%llu duration=%.0fms "
+		"reason=\"%s\"",
+		r->direction, fmt_addr(&r->src, src, sizeof(src)),
+		fmt_addr(&r->dst, dst, sizeof(dst)), r->src_id, r->dst_id, r->dst_workload,
+		r->policy, (unsigned long long)r->sent, (unsigned long long)r->received,
+		age_of(r) * 1000, reason ? reason : "-");
+	free(r->src_id);
+	free(r->dst_id);
+	free(r->direction);
+	free(r->dst_workload);
+	free(r->policy);
+	free(r);
+}
+
+static __attribute__((format(printf, 4, 5))) int append(char **out, size_t *cap, size_t *len,
+							   const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(*out + *len, *cap - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if (*len + (size_t)n + 1 > *cap) {
+		size_t ncap = (*cap + (size_t)n + 1) * 2;
+		char *p = realloc(*out, ncap);
+
+		if (!p)
+			return -1;
+		*out = p;
+		*cap = ncap;
+		va_start(ap, fmt);
+		vsnprintf(*out + *len, *cap - *len, fmt, ap);
+		va_end(ap);
+	}
+	*len += (size_t)n;
+	return 0;
+}
+
+char *metrics_render(void)
+{
+	static const char *const names[] = {
+		"istio_tcp_connections_opened_total", "istio_tcp_connections_closed_total",
+		"istio_tcp_sent_bytes_total", "istio_tcp_received_bytes_total"};
+	size_t cap = 4096, len = 0;
+	char *out = malloc(cap);
+
+	if (!out)
+		return NULL;
+	out[0] = '\0';
+	pthread_mutex_lock(&lock);
+	for (int m = 0; m < 4; m++) {
+		if (append(&out, &cap, &len, "# TYPE %s counter\n", names[m]))
+			goto fail;
+		for (struct series *s = all_series; s; s = s->next) {
+			uint64_t *c = m == 0 ? &s->opened : m == 1 ? &s->closed
+					: m == 2 ? &s->sent : &s->received;
+
+			if (append(&out, &cap, &len, "%s{%s} %llu\n", names[m], s->labels,
+				   (unsigned long long)__atomic_load_n(c, __ATOMIC_RELAXED)))
+				goto fail;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return out;
+fail:
+	pthread_mutex_unlock(&lock);
+	free(out);
+	return NULL;
+}
+
+char *metrics_connections_json(void)
+{
+	cJSON *arr = cJSON_CreateArray();
+	char *out = NULL, buf[32];
+
+	if (!arr)
+		return NULL;
+	pthread_mutex_lock(&lock);
+	for (struct connrec *r = open_recs; r; r = r->next) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			goto out;
+		}
+		cJSON_AddStringToObject(o, "src", fmt_addr(&r->src, buf, sizeof(buf)));
+		cJSON_AddStringToObject(o, "dst", fmt_addr(&r->dst, buf, sizeof(buf)));
+		cJSON_AddStringToObject(o, "srcIdentity", r->src_id);
+		cJSON_AddStringToObject(o, "dstIdentity", r->dst_id);
+		cJSON_AddStringToObject(o, "direction", r->direction);
+		cJSON_AddStringToObject(o, "security", r->policy);
+		cJSON_AddNumberToObject(o, "bytesSent",
+					(double)__atomic_load_n(&r->sent, __ATOMIC_RELAXED));
+		cJSON_AddNumberToObject(o, "bytesReceived",
+					(double)__atomic_load_n(&r->received, __ATOMIC_RELAXED));
+		cJSON_AddNumberToObject(o, "ageSeconds", age_of(r));
+	}
+	out = cJSON_PrintUnformatted(arr);
+out:
+	pthread_mutex_unlock(&lock);
+	cJSON_Delete(arr);
+	return out;
+}
+
+unsigned long metrics_open_count(void)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&lock);
+	n = n_open;
+	pthread_mutex_unlock(&lock);
+	return n;
+}

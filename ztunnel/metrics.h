@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Istio-compatible TCP metrics (DESIGN.md §3), the per-connection access log and the registry
+ * of open connections behind the admin /connections endpoint. Thread-safe: workers open, count
+ * and close records; the HTTP threads render.
+ */
+#ifndef ZT_METRICS_H
+#define ZT_METRICS_H
+
+#include <netinet/in.h>
+
+#include "connrec.h"
+
+/* Istio's standard labels; NULL or "" prints "unknown" like Istio does. All borrowed. */
+struct metrics_labels {
+	const char *reporter; /* "source" (client side) or "destination" */
+	const char *source_workload, *source_workload_namespace, *source_principal;
+	const char *source_app, *source_version, *source_cluster;
+	const char *destination_service, *destination_service_namespace;
+	const char *destination_service_name;
+	const char *destination_workload, *destination_workload_namespace;
+	const char *destination_principal, *destination_app, *destination_version;
+	const char *destination_cluster;
+	const char *connection_security_policy; /* "mutual_tls" or "none" */
+};
+
+/*
+ * Counts a new connection in its series and registers it. @direction is "outbound" or
+ * "inbound"; everything is copied. Returns a record (caller owns: end with connrec_close) or
+ * NULL when out of memory (callers treat NULL as "not recorded", never as failure).
+ */
+struct connrec *connrec_open(const struct metrics_labels *labels, const struct sockaddr_in *src,
+			     const struct sockaddr_in *dst, const char *direction);
+
+/* Prometheus text exposition of every series; malloc'd (caller frees) or NULL. */
+char *metrics_render(void);
+/* JSON array of the open connections; malloc'd (caller frees) or NULL. */
+char *metrics_connections_json(void);
+/* Number of open connection records (tests). */
+unsigned long metrics_open_count(void);
+
+#endif

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "tls.h"
+
+struct tls_ctx {
+	SSL_CTX *ssl;
+	bool server;
+	int refs;
+};
+
+struct tls_conn {
+	SSL *ssl;
+	bool server;
+	bool want_write;
+	bool handshaken;
+	char *expect_san;
+	char *peer_id;
+	char err[160];
+};
+
+static const unsigned char alpn_h2[] = {2, 'h', '2'};
+
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	unsigned char *sel;
+
+	/* HBONE is HTTP/2 only: no h2 offered means no connection. */
+	if (SSL_select_next_proto(&sel, outlen, alpn_h2, sizeof(alpn_h2), in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static int load_root(SSL_CTX *ssl, const char *root_pem)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ssl);
+	BIO *bio = BIO_new_mem_buf(root_pem, -1);
+	X509 *x;
+	int n = 0;
+
+	if (!bio)
+		return -ENOMEM;
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		if (X509_STORE_add_cert(store, x) == 1)
+			n++;
+		X509_free(x);
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	return n ? 0 : -EINVAL;
+}
+
+static int load_identity(SSL_CTX *ssl, const char *cert_pem, const char *key_pem)
+{
+	BIO *bio = BIO_new_mem_buf(cert_pem, -1);
+	EVP_PKEY *key = NULL;
+	X509 *x;
+	int err = -EINVAL;
+
+	if (!bio)
+		return -ENOMEM;
+	x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	if (!x || SSL_CTX_use_certificate(ssl, x) != 1)
+		goto out;
+	X509_free(x);
+	/* Intermediates follow the leaf in the same PEM. */
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		if (SSL_CTX_add_extra_chain_cert(ssl, x) != 1) {
+			X509_free(x);
+			goto out;
+		}
+	}
+	BIO_free(bio);
+	x = NULL;
+	bio = BIO_new_mem_buf(key_pem, -1);
+	if (!bio)
+		return -ENOMEM;
+	key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	if (!key || SSL_CTX_use_PrivateKey(ssl, key) != 1 || SSL_CTX_check_private_key(ssl) != 1)
+		goto out;
+	err = 0;
+out:
+	X509_free(x);
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	ERR_clear_error();
+	return err;
+}
+
+struct tls_ctx *tls_ctx_create(bool server, const char *cert_pem, const char *key_pem,
+			       const char *root_pem)
+{
+	struct tls_ctx *ctx = calloc(1, sizeof(*ctx));
+	int err = -ENOMEM;
+
+	if (!ctx)
+		return NULL;
+	ctx->server = server;
+	ctx->refs = 1;
+	ctx->ssl = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+	if (!ctx->ssl)
+		goto fail;
+	SSL_CTX_set_min_proto_version(ctx->ssl, TLS1_3_VERSION);
+	SSL_CTX_set_mode(ctx->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+					   SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+					   SSL_MODE_RELEASE_BUFFERS);
+	/* Compression and renegotiation do not exist in 1.3; tickets would only add state. */
+	SSL_CTX_set_options(ctx->ssl, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ctx->ssl, 0);
+	SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	err = load_root(ctx->ssl, root_pem ? root_pem : "");
+	if (err)
+		goto fail;
+	err = load_identity(ctx->ssl, cert_pem ? cert_pem : "", key_pem ? key_pem : "");
+	if (err)
+		goto fail;
+	if (server) {
+		SSL_CTX_set_alpn_select_cb(ctx->ssl, alpn_select, NULL);
+		SSL_CTX_set_session_cache_mode(ctx->ssl, SSL_SESS_CACHE_OFF);
+	} else if (SSL_CTX_set_alpn_protos(ctx->ssl, alpn_h2, sizeof(alpn_h2)) != 0) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx->ssl);
+	free(ctx);
+	errno = -err;
+	return NULL;
+}
+
+struct tls_ctx *tls_ctx_get(struct tls_ctx *ctx)
+{
+	__atomic_add_fetch(&ctx->refs, 1, __ATOMIC_RELAXED);
+	return ctx;
+}
+
+void tls_ctx_put(struct tls_ctx *ctx)
+{
+	if (!ctx || __atomic_sub_fetch(&ctx->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	SSL_CTX_free(ctx->ssl);
+	free(ctx);
+}
+
+static void set_err(struct tls_conn *c, const char *what)
+{
+	unsigned long e = ERR_peek_last_error();
+	char ebuf[120] = "";
+	long vr = SSL_get_verify_result(c->ssl);
+
+	if (e)
+		ERR_error_string_n(e, ebuf, sizeof(ebuf));
+	if (vr != X509_V_OK)
+		snprintf(c->err, sizeof(c->err), "%s: certificate verify failed: %s", what,
+			 X509_verify_cert_error_string(vr));
+	else
+		snprintf(c->err, sizeof(c->err), "%s: %s", what, e ? ebuf : "failed");
+	ERR_clear_error();
+}
+
+struct tls_conn *tls_conn_create(struct tls_ctx *ctx, int fd, const char *expect_san)
+{
+	struct tls_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->server = ctx->server;
+	c->ssl = SSL_new(ctx->ssl);
+	if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1)
+		goto fail;
+	if (expect_san && !(c->expect_san = strdup(expect_san)))
+		goto fail;
+	if (c->server)
+		SSL_set_accept_state(c->ssl);
+	else
+		SSL_set_connect_state(c->ssl);
+	return c;
+fail:
+	tls_conn_destroy(c);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void tls_conn_destroy(struct tls_conn *c)
+{
+	if (!c)
+		return;
+	SSL_free(c->ssl);
+	free(c->expect_san);
+	free(c->peer_id);
+	free(c);
+}
+
+/* The first URI SAN starting with spiffe:// (Istio puts exactly one). */
+static char *spiffe_of(X509 *x)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	char *out = NULL;
+
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && !out; i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+		const unsigned char *p;
+		int len;
+
+		if (gn->type != GEN_URI)
+			continue;
+		p = ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
+		len = ASN1_STRING_length(gn->d.uniformResourceIdentifier);
+		/* Embedded NULs would let "spiffe://a\0evil" compare equal to "spiffe://a". */
+		if (len > 9 && memcmp(p, "spiffe://", 9) == 0 && !memchr(p, 0, (size_t)len))
+			out = strndup((const char *)p, (size_t)len);
+	}
+	GENERAL_NAMES_free(names);
+	return out;
+}
+
+static int io_result(struct tls_conn *c, int ret, const char *what)
+{
+	int e = SSL_get_error(c->ssl, ret);
+
+	c->want_write = false;
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		return -EAGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		c->want_write = true;
+		return -EAGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		snprintf(c->err, sizeof(c->err), "%s: %s", what,
+			 errno ? strerror(errno) : "unexpected EOF");
+		ERR_clear_error();
+		return errno == EPIPE ? -EPIPE : -ECONNRESET;
+	default:
+		set_err(c, what);
+		return -EPROTO;
+	}
+}
+
+int tls_conn_handshake(struct tls_conn *c)
+{
+	const unsigned char *alpn;
+	unsigned int alpn_len;
+	X509 *peer;
+	int ret;
+
+	if (c->handshaken)
+		return 0;
+	ERR_clear_error();
+	ret = SSL_do_handshake(c->ssl);
+	if (ret != 1) {
+		ret = io_result(c, ret, "handshake");
+		return ret == 0 ? -EPROTO : ret;
+	}
+	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+	if (alpn_len != 2 || memcmp(alpn, "h2", 2) != 0) {
+		snprintf(c->err, sizeof(c->err), "handshake: peer did not negotiate ALPN h2");
+		return -EPROTO;
+	}
+	peer = SSL_get1_peer_certificate(c->ssl);
+	if (!peer) {
+		snprintf(c->err, sizeof(c->err), "handshake: no peer certificate");
+		return -EPROTO;
+	}
+	c->peer_id = spiffe_of(peer);
+	X509_free(peer);
+	if (!c->peer_id) {
+		snprintf(c->err, sizeof(c->err), "handshake: peer certificate has no spiffe URI SAN");
+		return -EPROTO;
+	}
+	if (c->expect_san && strcmp(c->expect_san, c->peer_id) != 0) {
+		snprintf(c->err, sizeof(c->err), "handshake: peer identity %.60s, expected %.60s",
+			 c->peer_id, c->expect_san);
+		return -EPROTO;
+	}
+	c->handshaken = true;
+	return 0;
+}
+
+ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len)
+{
+	size_t n = 0;
+	int ret;
+
+	ERR_clear_error();
+	ret = SSL_read_ex(c->ssl, buf, len, &n);
+	if (ret == 1) {
+		c->want_write = false;
+		return (ssize_t)n;
+	}
+	return io_result(c, 0, "read");
+}
+
+ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)
+{
+	size_t n = 0;
+	int ret;
+
+	ERR_clear_error();
+	ret = SSL_write_ex(c->ssl, buf, len, &n);
+	if (ret == 1) {
+		c->want_write = false;
+		return (ssize_t)n;
+	}
+	ret = io_result(c, 0, "write");
+	return ret == 0 ? -EPIPE : ret;
+}
+
+void tls_conn_shutdown(struct tls_conn *c)
+{
+	ERR_clear_error();
+	if (c->handshaken)
+		SSL_shutdown(c->ssl);
+	ERR_clear_error();
+}
+
+bool tls_conn_want_write(const struct tls_conn *c)
+{
+	return c->want_write;
+}
+
+const char *tls_conn_peer_identity(const struct tls_conn *c)
+{
+	return c->handshaken || c->peer_id ? c->peer_id : NULL;
+}
+
+const char *tls_conn_error(const struct tls_conn *c)
+{
+	return c->err[0] ? c->err : "no error";
+}

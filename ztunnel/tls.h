@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The one seam to OpenSSL (STYLE.md rule 8): TLS 1.3 only, ALPN "h2", mutual authentication
+ * against the mesh root, SPIFFE URI SAN extraction. Non-blocking: operations return -EAGAIN and
+ * tls_conn_want_write() says whether to wait for EPOLLOUT instead of EPOLLIN.
+ */
+#ifndef ZT_TLS_H
+#define ZT_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct tls_ctx;
+struct tls_conn;
+
+/*
+ * A context presenting @cert_pem/@key_pem (borrowed, copied into OpenSSL) and trusting only
+ * @root_pem. A server context requires a client certificate. NULL + errno (EINVAL on bad PEM).
+ * Contexts are reference counted and may be shared between threads.
+ */
+struct tls_ctx *tls_ctx_create(bool server, const char *cert_pem, const char *key_pem,
+			       const char *root_pem);
+void tls_ctx_put(struct tls_ctx *ctx); /* accepts NULL */
+struct tls_ctx *tls_ctx_get(struct tls_ctx *ctx);
+
+/*
+ * Wraps the connected non-blocking socket @fd (borrowed: the caller closes it after destroying
+ * the connection). A client connection (@ctx from a client context) accepts the server only if
+ * its URI SAN equals @expect_san (copied). NULL + errno.
+ */
+struct tls_conn *tls_conn_create(struct tls_ctx *ctx, int fd, const char *expect_san);
+void tls_conn_destroy(struct tls_conn *c);
+/* 0 when done, -EAGAIN to retry when the fd is ready, -EPROTO (reason in tls_conn_error). */
+int tls_conn_handshake(struct tls_conn *c);
+/* >0 bytes, 0 on clean close, -EAGAIN, -EPROTO / -ECONNRESET. */
+ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len);
+/* >0 bytes (possibly fewer than @len), -EAGAIN, -EPROTO / -EPIPE. */
+ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len);
+/* Sends close_notify (best effort). */
+void tls_conn_shutdown(struct tls_conn *c);
+bool tls_conn_want_write(const struct tls_conn *c);
+/* The peer's spiffe:// URI SAN once the handshake is done (borrowed), or NULL. */
+const char *tls_conn_peer_identity(const struct tls_conn *c);
+/* Human-readable reason of the last failure (borrowed). */
+const char *tls_conn_error(const struct tls_conn *c);
+
+#endif
