@@ -25,6 +25,8 @@ struct connrec {
 	char *src_id, *dst_id, *direction, *dst_workload, *policy;
 	struct timespec start;
 	uint64_t received, sent; /* atomics: client->server, server->client */
+	void (*on_close)(uint32_t key);
+	uint32_t on_close_key;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -154,6 +156,14 @@ fail:
 	return NULL;
 }
 
+void connrec_on_close(struct connrec *r, void (*fn)(uint32_t key), uint32_t key)
+{
+	if (!r)
+		return;
+	r->on_close = fn;
+	r->on_close_key = key;
+}
+
 void connrec_bytes(struct connrec *r, bool request_dir, size_t n)
 {
 	if (!r)
@@ -199,6 +209,8 @@ void connrec_close(struct connrec *r, const char *reason)
 		fmt_addr(&r->dst, dst, sizeof(dst)), r->src_id, r->dst_id, r->dst_workload,
 		r->policy, (unsigned long long)r->sent, (unsigned long long)r->received,
 		age_of(r) * 1000, reason ? reason : "-");
+	if (r->on_close)
+		r->on_close(r->on_close_key);
 	free(r->src_id);
 	free(r->dst_id);
 	free(r->direction);

@@ -7,6 +7,7 @@
 #ifndef ZT_METRICS_H
 #define ZT_METRICS_H
 
+#include <stdint.h>
 #include <netinet/in.h>
 
 #include "connrec.h"
@@ -31,6 +32,9 @@ struct metrics_labels {
  */
 struct connrec *connrec_open(const struct metrics_labels *labels, const struct sockaddr_in *src,
 			     const struct sockaddr_in *dst, const char *direction);
+
+/* Runs @fn(@key) when @r closes (least-connections bookkeeping). Accepts NULL @r. */
+void connrec_on_close(struct connrec *r, void (*fn)(uint32_t key), uint32_t key);
 
 /* Prometheus text exposition of every series; malloc'd (caller frees) or NULL. */
 char *metrics_render(void);

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <microhttpd.h>
+
+#include "admin.h"
+#include "metrics.h"
+
+enum { S_METRICS, S_READY, S_ADMIN, S__COUNT };
+
+struct zt_admin;
+
+struct ctx {
+	struct zt_admin *a;
+	int kind;
+};
+
+struct zt_admin {
+	struct zt_state *st;
+	struct MHD_Daemon *d[S__COUNT];
+	struct ctx ctx[S__COUNT]; /* the callback argument of each daemon */
+};
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, char *body,
+			     const char *type)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (!body)
+		return reply(conn, 500, strdup("internal error\n"), "text/plain");
+	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_len, void **req_cls)
+{
+	struct ctx *c = cls;
+	struct zt_snap *zs;
+	char *body;
+
+	if (strcmp(method, "GET") != 0)
+		return reply(conn, 405, strdup("method not allowed\n"), "text/plain");
+	switch (c->kind) {
+	case S_METRICS:
+		if (strcmp(url, "/metrics") == 0)
+			return reply(conn, 200, metrics_render(), "text/plain; version=0.0.4");
+		break;
+	case S_READY:
+		if (strcmp(url, "/healthz/ready") == 0) {
+			zs = zt_state_get(c->a->st);
+			zt_snap_put(zs);
+			return zs ? reply(conn, 200, strdup("ready\n"), "text/plain")
+				  : reply(conn, 503, strdup("no snapshot yet\n"), "text/plain");
+		}
+		break;
+	case S_ADMIN:
+		if (strcmp(url, "/connections") == 0)
+			return reply(conn, 200, metrics_connections_json(), "application/json");
+		if (strcmp(url, "/config_dump") == 0) {
+			zs = zt_state_get(c->a->st);
+			body = zs ? snapshot_encode_public(zs->snap) : strdup("{}");
+			zt_snap_put(zs);
+			return reply(conn, 200, body, "application/json");
+		}
+		break;
+	}
+	return reply(conn, 404, strdup("not found\n"), "text/plain");
+}
+
+struct zt_admin *zt_admin_start(struct zt_state *st, const struct zt_admin_opts *opts)
+{
+	struct zt_admin *a = calloc(1, sizeof(*a));
+	const uint32_t ips[S__COUNT] = {opts->metrics_ip, opts->ready_ip, opts->admin_ip};
+	const uint16_t ports[S__COUNT] = {opts->metrics_port, opts->ready_port, opts->admin_port};
+
+	if (!a)
+		return NULL;
+	a->st = st;
+	for (int i = 0; i < S__COUNT; i++) {
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = ips[i],
+					 .sin_port = htons(ports[i])};
+
+		if (!ports[i])
+			continue;
+		a->ctx[i] = (struct ctx){a, i};
+		a->d[i] = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+						   MHD_USE_ERROR_LOG,
+					   0, NULL, NULL, handle, &a->ctx[i], MHD_OPTION_SOCK_ADDR,
+					   (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
+					   (unsigned int)10, MHD_OPTION_CONNECTION_LIMIT,
+					   (unsigned int)64, MHD_OPTION_END);
+		if (!a->d[i]) {
+			zt_admin_stop(a);
+			errno = EADDRINUSE;
+			return NULL;
+		}
+	}
+	return a;
+}
+
+void zt_admin_stop(struct zt_admin *a)
+{
+	if (!a)
+		return;
+	for (int i = 0; i < S__COUNT; i++)
+		if (a->d[i])
+			MHD_stop_daemon(a->d[i]);
+	free(a);
+}

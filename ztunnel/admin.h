@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The ztunnel's HTTP surfaces (libmicrohttpd, each on its own internal thread): metrics
+ * (/metrics), readiness (/healthz/ready: 200 once a snapshot is held) and the local admin
+ * endpoint (/connections, /config_dump with the public snapshot).
+ */
+#ifndef ZT_ADMIN_H
+#define ZT_ADMIN_H
+
+#include <stdint.h>
+
+#include "state.h"
+
+struct zt_admin;
+
+struct zt_admin_opts {
+	uint32_t metrics_ip, ready_ip, admin_ip; /* network order */
+	uint16_t metrics_port, ready_port, admin_port; /* host order; 0 skips that server */
+};
+
+/* Borrows @st. NULL + errno. */
+struct zt_admin *zt_admin_start(struct zt_state *st, const struct zt_admin_opts *opts);
+void zt_admin_stop(struct zt_admin *a); /* accepts NULL */
+
+#endif

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ztunnel --node N --agent-socket S [--pin-root P] [--workers 2] [--log-level info]
+ *         [--lb round-robin|least-conn]
+ * Start-up only: everything that carries traffic lives in the modules (tested without main).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <linux/types.h>
+
+#include "ambit/datapath.h" /* and bpf_abi.h */
+#include "ambit/log.h"
+#include "admin.h"
+#include "proxy.h"
+#include "sock.h"
+#include "state.h"
+
+#define MAX_WORKERS 64
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: ztunnel --node N --agent-socket S [--pin-root P] [--workers 2] "
+			"[--log-level info] [--lb round-robin|least-conn]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"node", required_argument, NULL, 'n'},
+		{"agent-socket", required_argument, NULL, 's'},
+		{"pin-root", required_argument, NULL, 'p'},
+		{"workers", required_argument, NULL, 'w'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"lb", required_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	const char *node = NULL, *sock_path = NULL, *pin_root = NULL;
+	struct zt_proxy_opts popts = {.orig_dst_fd = -1, .hbone_port = AMBIT_PORT_HBONE};
+	struct zt_admin_opts aopts = {
+		.metrics_ip = htonl(INADDR_ANY), .metrics_port = AMBIT_PORT_METRICS,
+		.ready_ip = htonl(INADDR_ANY), .ready_port = AMBIT_PORT_READY,
+		.admin_ip = htonl(INADDR_LOOPBACK), .admin_port = AMBIT_PORT_ADMIN,
+	};
+	struct zt_worker *workers[MAX_WORKERS] = {};
+	enum log_level level = LOG_LEVEL_INFO;
+	struct zt_state *st = NULL;
+	struct zt_agent *agent = NULL;
+	struct zt_admin *admin = NULL;
+	int nworkers = 2, socks_fd = -1, rc = 1, opt, sig;
+	sigset_t sigs;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'n': node = optarg; break;
+		case 's': sock_path = optarg; break;
+		case 'p': pin_root = optarg; break;
+		case 'w': nworkers = atoi(optarg); break;
+		case 'l':
+			if (log_level_parse(optarg, &level)) {
+				usage();
+				return 2;
+			}
+			break;
+		case 'b':
+			if (strcmp(optarg, "least-conn") == 0)
+				popts.lb = ZT_LB_LEAST_CONN;
+			else if (strcmp(optarg, "round-robin") != 0) {
+				usage();
+				return 2;
+			}
+			break;
+		default: usage(); return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (!node || !sock_path || nworkers < 1 || nworkers > MAX_WORKERS) {
+		usage();
+		return 2;
+	}
+	log_init("ztunnel", level);
+	log_libbpf_setup();
+	/* Signals are taken synchronously by main; workers and HTTP threads inherit the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	popts.outbound_fd = sock_listen(htonl(INADDR_ANY), AMBIT_PORT_OUTBOUND, false);
+	popts.inbound_fd = sock_listen(htonl(INADDR_ANY), AMBIT_PORT_INBOUND, true);
+	popts.hbone_fd = sock_listen(htonl(INADDR_ANY), AMBIT_PORT_HBONE, true);
+	if (popts.outbound_fd < 0 || popts.inbound_fd < 0 || popts.hbone_fd < 0) {
+		pr_err("cannot listen on 15001/15006/15008: %s",
+		       strerror(-(popts.outbound_fd < 0   ? popts.outbound_fd
+				  : popts.inbound_fd < 0 ? popts.inbound_fd
+							 : popts.hbone_fd)));
+		goto out;
+	}
+	if (pin_root) {
+		popts.orig_dst_fd = pinned_map_open(pin_root, "orig_dst");
+		socks_fd = pinned_map_open(pin_root, "proxy_socks");
+		if (popts.orig_dst_fd < 0 || socks_fd < 0) {
+			pr_err("cannot open pinned maps under %s: %s", pin_root,
+			       strerror(-(popts.orig_dst_fd < 0 ? popts.orig_dst_fd : socks_fd)));
+			goto out;
+		}
+		if (proxy_sock_publish(socks_fd, AMBIT_SOCK_INBOUND, popts.inbound_fd) ||
+		    proxy_sock_publish(socks_fd, AMBIT_SOCK_HBONE, popts.hbone_fd)) {
+			pr_err("cannot publish listeners in %s/proxy_socks", pin_root);
+			goto out;
+		}
+	} else {
+		pr_warn("no --pin-root: outbound capture and inbound steering are unavailable");
+	}
+	st = zt_state_create();
+	if (!st)
+		goto out;
+	admin = zt_admin_start(st, &aopts);
+	if (!admin) {
+		pr_err("cannot start the metrics/readiness/admin servers");
+		goto out;
+	}
+	agent = zt_agent_start(st, sock_path);
+	if (!agent)
+		goto out;
+	for (int i = 0; i < nworkers; i++) {
+		workers[i] = zt_worker_start(st, &popts);
+		if (!workers[i]) {
+			pr_err("cannot start worker %d: %s", i, strerror(errno));
+			goto out;
+		}
+	}
+	pr_info("ztunnel for node %s up: %d workers, agent %s", node, nworkers, sock_path);
+	while (sigwait(&sigs, &sig) == 0 && sig != SIGINT && sig != SIGTERM)
+		;
+	pr_info("shutting down");
+	rc = 0;
+out:
+	for (int i = 0; i < MAX_WORKERS; i++)
+		zt_worker_stop(workers[i]);
+	zt_agent_stop(agent);
+	zt_admin_stop(admin);
+	zt_state_destroy(st);
+	if (popts.outbound_fd >= 0)
+		close(popts.outbound_fd);
+	if (popts.inbound_fd >= 0)
+		close(popts.inbound_fd);
+	if (popts.hbone_fd >= 0)
+		close(popts.hbone_fd);
+	if (popts.orig_dst_fd >= 0)
+		close(popts.orig_dst_fd);
+	if (socks_fd >= 0)
+		close(socks_fd);
+	return rc;
+}

@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ambit/datapath.h"
+#include "ambit/log.h"
+#include "hbone.h"
+#include "metrics.h"
+#include "proxy.h"
+#include "sock.h"
+#include "splice.h"
+
+#define CLUSTER_ID "Kubernetes" /* Istio's default cluster id, as dashboards expect */
+
+enum { L_OUTBOUND, L_INBOUND, L_HBONE, L__COUNT };
+
+struct zt_worker;
+
+struct listener {
+	struct loop_handler h;
+	struct zt_worker *w;
+	int kind;
+	int fd; /* borrowed, shared by all workers */
+};
+
+struct zt_worker {
+	struct zt_state *st;
+	struct zt_proxy_opts o;
+	struct loop *loop;
+	struct hbone_pool *pool;
+	pthread_t thread;
+	struct listener ls[L__COUNT];
+	unsigned int rr;
+};
+
+/* ---- least-connections bookkeeping, shared by workers (atomics, fixed table) ---- */
+
+#define LC_SLOTS 4096
+static struct {
+	uint32_t ip;
+	unsigned int n;
+} lc_table[LC_SLOTS];
+
+static unsigned int *lc_slot(uint32_t ip, bool insert)
+{
+	for (unsigned int i = 0, h = (ip * 2654435761u) % LC_SLOTS; i < 64; i++) {
+		unsigned int k = (h + i) % LC_SLOTS;
+		uint32_t cur = __atomic_load_n(&lc_table[k].ip, __ATOMIC_ACQUIRE);
+
+		if (cur == ip)
+			return &lc_table[k].n;
+		if (cur == 0) {
+			uint32_t zero = 0;
+
+			if (!insert)
+				return NULL;
+			if (__atomic_compare_exchange_n(&lc_table[k].ip, &zero, ip, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
+			    zero == ip)
+				return &lc_table[k].n;
+		}
+	}
+	return NULL; /* table full: the endpoint counts as idle */
+}
+
+static unsigned int lc_active(uint32_t ip)
+{
+	unsigned int *n = lc_slot(ip, false);
+
+	return n ? __atomic_load_n(n, __ATOMIC_RELAXED) : 0;
+}
+
+static void lc_release(uint32_t ip)
+{
+	unsigned int *n = lc_slot(ip, false);
+
+	if (n)
+		__atomic_sub_fetch(n, 1, __ATOMIC_RELAXED);
+}
+
+static void lc_acquire(struct connrec *rec, uint32_t ip)
+{
+	unsigned int *n = lc_slot(ip, true);
+
+	if (n && rec) {
+		__atomic_add_fetch(n, 1, __ATOMIC_RELAXED);
+		connrec_on_close(rec, lc_release, ip);
+	}
+}
+
+/* ---- decisions ---- */
+
+int zt_route_outbound(const struct snapshot *s, const struct sockaddr_in *dst, enum zt_lb lb,
+		      unsigned int *rr, unsigned int (*active)(uint32_t ip), struct zt_route *out)
+{
+	const struct snap_service *svc = snapshot_service_by_vip(s, dst->sin_addr.s_addr);
+	const struct snap_service_port *port = NULL;
+	size_t pick;
+
+	memset(out, 0, sizeof(*out));
+	if (!svc) {
+		out->addr = *dst;
+		out->dst_wl = snapshot_workload_by_ip(s, dst->sin_addr.s_addr);
+		return 0;
+	}
+	for (size_t i = 0; i < svc->nports; i++)
+		if (svc->ports[i].port == ntohs(dst->sin_port))
+			port = &svc->ports[i];
+	if (!port || !svc->nendpoints)
+		return -EHOSTUNREACH;
+	pick = (*rr)++ % svc->nendpoints;
+	if (lb == ZT_LB_LEAST_CONN && active) {
+		unsigned int best = active(svc->endpoints[pick]);
+
+		/* Scan from the round-robin pick so ties still rotate. */
+		for (size_t i = 1; i < svc->nendpoints; i++) {
+			size_t j = (pick + i) % svc->nendpoints;
+			unsigned int a = active(svc->endpoints[j]);
+
+			if (a < best) {
+				best = a;
+				pick = j;
+			}
+		}
+	}
+	out->svc = svc;
+	out->addr.sin_family = AF_INET;
+	out->addr.sin_addr.s_addr = svc->endpoints[pick];
+	out->addr.sin_port = htons(port->target_port ? port->target_port : port->port);
+	out->dst_wl = snapshot_workload_by_ip(s, svc->endpoints[pick]);
+	return 0;
+}
+
+static bool local_enrolled(const struct snapshot *s, const struct snap_workload *wl)
+{
+	return wl && wl->enrolled && wl->node && s->node && strcmp(wl->node, s->node) == 0;
+}
+
+int zt_check_connect(const struct snapshot *s, const char *authority, const char *forwarded,
+		     const char *peer_id, struct sockaddr_in *dst,
+		     const struct snap_workload **dst_wl, struct in_addr *client)
+{
+	const struct snap_workload *src;
+
+	client->s_addr = INADDR_ANY;
+	if (sock_parse_authority(authority, dst))
+		return 400;
+	*dst_wl = snapshot_workload_by_ip(s, dst->sin_addr.s_addr);
+	if (!local_enrolled(s, *dst_wl))
+		return 400;
+	if (!forwarded)
+		return 0;
+	/*
+	 * The claimed client IP decides the source address the pod sees (and later, policy). A
+	 * peer may only claim IPs of workloads running as its own identity: anything else is
+	 * refused with 401 rather than silently downgraded, so a misbehaving peer is visible.
+	 */
+	if (sock_parse_forwarded_for(forwarded, client))
+		return 400;
+	src = snapshot_workload_by_ip(s, client->s_addr);
+	if (!src || !peer_id || !src->identity || strcmp(src->identity, peer_id) != 0)
+		return 401;
+	return 0;
+}
+
+bool zt_policy_allow(const struct snapshot *s, const char *src_identity, uint32_t src_ip,
+		     const struct snap_workload *dst, uint16_t port)
+{
+	/* PERMISSIVE by default; AuthorizationPolicy/PeerAuthentication plug in here. */
+	return true;
+}
+
+static void fill_labels(struct metrics_labels *l, const char *reporter,
+			const struct snap_workload *src, const char *src_principal,
+			const struct snap_workload *dst, const struct snap_service *svc,
+			bool mtls)
+{
+	memset(l, 0, sizeof(*l));
+	l->reporter = reporter;
+	if (src) {
+		l->source_workload = src->workload_name;
+		l->source_workload_namespace = src->namespace;
+		l->source_app = src->app;
+		l->source_version = src->version;
+	}
+	l->source_principal = src_principal ? src_principal : src ? src->identity : NULL;
+	l->source_cluster = CLUSTER_ID;
+	if (svc) {
+		l->destination_service = svc->hostname;
+		l->destination_service_namespace = svc->namespace;
+		l->destination_service_name = svc->name;
+	}
+	if (dst) {
+		l->destination_workload = dst->workload_name;
+		l->destination_workload_namespace = dst->namespace;
+		l->destination_principal = dst->identity;
+		l->destination_app = dst->app;
+		l->destination_version = dst->version;
+	}
+	l->destination_cluster = CLUSTER_ID;
+	l->connection_security_policy = mtls ? "mutual_tls" : "none";
+}
+
+static bool addr_of(int fd, bool peer, struct sockaddr_in *out)
+{
+	socklen_t sl = sizeof(*out);
+
+	return (peer ? getpeername(fd, (struct sockaddr *)out, &sl)
+		     : getsockname(fd, (struct sockaddr *)out, &sl)) == 0 &&
+	       out->sin_family == AF_INET;
+}
+
+/* ---- the three listeners ---- */
+
+static void outbound(struct zt_worker *w, int fd, const struct snapshot *s, struct zt_snap *zs)
+{
+	const struct snap_workload *src;
+	struct sockaddr_in peer, dst = {.sin_family = AF_INET}, from;
+	struct ambit_orig_dst od;
+	struct metrics_labels labels;
+	struct zt_route r;
+	struct connrec *rec;
+	bool mesh;
+	int up, err;
+
+	if (!addr_of(fd, true, &peer))
+		goto drop;
+	src = snapshot_workload_by_ip(s, peer.sin_addr.s_addr);
+	if (!local_enrolled(s, src)) {
+		pr_debug("outbound: %s is not an enrolled pod of this node", inet_ntoa(peer.sin_addr));
+		goto drop;
+	}
+	if (w->o.orig_dst_fd < 0 ||
+	    (err = orig_dst_take(w->o.orig_dst_fd, peer.sin_addr.s_addr, ntohs(peer.sin_port),
+				 &od))) {
+		pr_info("outbound: no original destination for %s:%u", inet_ntoa(peer.sin_addr),
+			ntohs(peer.sin_port));
+		goto drop;
+	}
+	dst.sin_addr.s_addr = od.ip;
+	dst.sin_port = od.port;
+	if (zt_route_outbound(s, &dst, w->o.lb, &w->rr, lc_active, &r)) {
+		pr_info("outbound: %s:%u has no ready endpoint", inet_ntoa(dst.sin_addr),
+			ntohs(dst.sin_port));
+		goto drop;
+	}
+	mesh = r.dst_wl && r.dst_wl->enrolled;
+	fill_labels(&labels, "source", src, NULL, r.dst_wl, r.svc, mesh);
+	rec = connrec_open(&labels, &peer, &r.addr, "outbound");
+	if (r.svc)
+		lc_acquire(rec, r.addr.sin_addr.s_addr);
+	if (mesh && !local_enrolled(s, r.dst_wl)) {
+		char auth[32], client[INET_ADDRSTRLEN];
+		struct hbone_target t = {
+			.addr = {.sin_family = AF_INET, .sin_addr = r.addr.sin_addr,
+				 .sin_port = htons(w->o.hbone_port)},
+			.authority = auth,
+			.forwarded_for = client,
+			.identity = src->identity,
+			.expect_san = r.dst_wl->identity,
+			.ctx = zt_snap_ctx(zs, src->identity, false),
+		};
+
+		inet_ntop(AF_INET, &peer.sin_addr, client, sizeof(client));
+		snprintf(auth, sizeof(auth), "%s:%u", inet_ntoa(r.addr.sin_addr),
+			 ntohs(r.addr.sin_port));
+		if (!t.ctx) {
+			pr_warn("outbound: no certificate for %s", src->identity);
+			connrec_close(rec, "no certificate");
+			goto drop;
+		}
+		hbone_pool_open(w->pool, &t, fd, rec);
+		return;
+	}
+	if (mesh && !zt_policy_allow(s, src->identity, peer.sin_addr.s_addr, r.dst_wl,
+				     ntohs(r.addr.sin_port))) {
+		connrec_close(rec, "denied");
+		goto drop;
+	}
+	/* Same node: no TLS on the wire, the pod sees the client's IP. Else plain from the node. */
+	from = peer;
+	up = sock_connect(&r.addr, mesh ? &from : NULL);
+	if (up < 0) {
+		connrec_close(rec, "upstream connect failed");
+		goto drop;
+	}
+	splice_start(w->loop, fd, up, rec);
+	return;
+drop:
+	close(fd);
+}
+
+static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s)
+{
+	struct sockaddr_in local, peer;
+	const struct snap_workload *dst;
+	struct metrics_labels labels;
+	struct connrec *rec;
+	int up;
+
+	if (!addr_of(fd, false, &local) || !addr_of(fd, true, &peer))
+		goto drop;
+	dst = snapshot_workload_by_ip(s, local.sin_addr.s_addr);
+	if (!local_enrolled(s, dst))
+		goto drop;
+	if (!zt_policy_allow(s, NULL, peer.sin_addr.s_addr, dst, ntohs(local.sin_port)))
+		goto drop;
+	fill_labels(&labels, "destination", snapshot_workload_by_ip(s, peer.sin_addr.s_addr),
+		    NULL, dst, NULL, false);
+	/* No identity was proven on plaintext: do not claim the workload's principal. */
+	labels.source_principal = NULL;
+	rec = connrec_open(&labels, &peer, &local, "inbound");
+	up = sock_connect(&local, &peer);
+	if (up < 0) {
+		connrec_close(rec, "upstream connect failed");
+		goto drop;
+	}
+	splice_start(w->loop, fd, up, rec);
+	return;
+drop:
+	close(fd);
+}
+
+static int hbone_accept(void *user, const struct hbone_request *req, int *fd,
+			struct connrec **rec)
+{
+	struct zt_worker *w = user;
+	struct zt_snap *zs = zt_state_get(w->st);
+	const struct snap_workload *dst_wl = NULL;
+	struct sockaddr_in dst, src = {.sin_family = AF_INET};
+	struct metrics_labels labels;
+	struct in_addr client;
+	int rv, up;
+
+	if (!zs)
+		return 503;
+	rv = zt_check_connect(zs->snap, req->authority, req->forwarded, req->peer_identity, &dst,
+			      &dst_wl, &client);
+	if (rv) {
+		pr_info("hbone: refused CONNECT %s from %s: %d", req->authority, req->peer_identity,
+			rv);
+		goto out;
+	}
+	if (!zt_policy_allow(zs->snap, req->peer_identity, client.s_addr, dst_wl,
+			     ntohs(dst.sin_port))) {
+		rv = 401;
+		goto out;
+	}
+	src.sin_addr = client;
+	up = sock_connect(&dst, client.s_addr ? &src : NULL);
+	if (up < 0) {
+		rv = 503;
+		goto out;
+	}
+	fill_labels(&labels, "destination", snapshot_workload_by_ip(zs->snap, client.s_addr),
+		    req->peer_identity, dst_wl, NULL, true);
+	*rec = connrec_open(&labels, client.s_addr ? &src : &req->peer, &dst, "inbound");
+	*fd = up;
+out:
+	zt_snap_put(zs);
+	return rv;
+}
+
+static void inbound_hbone(struct zt_worker *w, int fd, struct zt_snap *zs)
+{
+	const struct snap_workload *dst;
+	struct sockaddr_in local;
+	struct tls_ctx *ctx;
+
+	/* tc assigned this flow to us: the local address names the destination pod. */
+	if (!addr_of(fd, false, &local))
+		goto drop;
+	dst = snapshot_workload_by_ip(zs->snap, local.sin_addr.s_addr);
+	if (!local_enrolled(zs->snap, dst) || !(ctx = zt_snap_ctx(zs, dst->identity, true))) {
+		pr_info("hbone: %s is not an enrolled pod with a certificate here",
+			inet_ntoa(local.sin_addr));
+		goto drop;
+	}
+	hbone_server_start(w->loop, fd, ctx, hbone_accept, w);
+	return;
+drop:
+	close(fd);
+}
+
+static void on_listen(struct loop_handler *h, uint32_t events)
+{
+	struct listener *li = (struct listener *)((char *)h - offsetof(struct listener, h));
+	struct zt_worker *w = li->w;
+
+	/* Bounded batch: EPOLLEXCLUSIVE wakes one worker; leave the rest to the others. */
+	for (int n = 0; n < 32; n++) {
+		int fd = accept4(li->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct zt_snap *zs;
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				pr_warn("accept: %s", strerror(errno));
+			return;
+		}
+		zs = zt_state_get(w->st);
+		if (!zs) {
+			/* Not ready: without a snapshot nothing can be decided safely. */
+			close(fd);
+			continue;
+		}
+		if (li->kind == L_OUTBOUND)
+			outbound(w, fd, zs->snap, zs);
+		else if (li->kind == L_INBOUND)
+			inbound_plain(w, fd, zs->snap);
+		else
+			inbound_hbone(w, fd, zs);
+		zt_snap_put(zs);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct zt_worker *w = arg;
+	int err = loop_run(w->loop);
+
+	if (err)
+		pr_err("worker loop failed: %s", strerror(-err));
+	return NULL;
+}
+
+struct zt_worker *zt_worker_start(struct zt_state *st, const struct zt_proxy_opts *opts)
+{
+	struct zt_worker *w = calloc(1, sizeof(*w));
+	const int fds[L__COUNT] = {opts->outbound_fd, opts->inbound_fd, opts->hbone_fd};
+	int err = ENOMEM;
+
+	if (!w)
+		return NULL;
+	w->st = st;
+	w->o = *opts;
+	w->loop = loop_create();
+	if (!w->loop || !(w->pool = hbone_pool_create(w->loop)))
+		goto fail;
+	for (int i = 0; i < L__COUNT; i++) {
+		struct listener *li = &w->ls[i];
+
+		li->h.fn = on_listen;
+		li->w = w;
+		li->kind = i;
+		li->fd = fds[i];
+		if (li->fd < 0)
+			continue;
+		err = -loop_add(w->loop, li->fd, EPOLLIN | EPOLLEXCLUSIVE, &li->h);
+		if (err)
+			goto fail;
+	}
+	err = pthread_create(&w->thread, NULL, worker_main, w);
+	if (err)
+		goto fail;
+	return w;
+fail:
+	hbone_pool_destroy(w->pool);
+	loop_destroy(w->loop);
+	free(w);
+	errno = err;
+	return NULL;
+}
+
+void zt_worker_stop(struct zt_worker *w)
+{
+	if (!w)
+		return;
+	loop_stop(w->loop);
+	pthread_join(w->thread, NULL);
+	hbone_pool_destroy(w->pool);
+	loop_destroy(w->loop);
+	free(w);
+}

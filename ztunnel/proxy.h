@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The ztunnel workers: each runs its own loop over the shared listening sockets (EPOLLEXCLUSIVE)
+ * and keeps every connection it accepts, with its own HBONE pool (shared-nothing).
+ */
+#ifndef ZT_PROXY_H
+#define ZT_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "state.h"
+
+enum zt_lb {
+	ZT_LB_ROUND_ROBIN = 0,
+	ZT_LB_LEAST_CONN,
+};
+
+struct zt_proxy_opts {
+	int outbound_fd; /* listening sockets, borrowed; -1 to skip */
+	int inbound_fd;
+	int hbone_fd;
+	int orig_dst_fd; /* pinned orig_dst map, borrowed; -1 without BPF */
+	uint16_t hbone_port; /* where peers listen for HBONE (15008; tests change it) */
+	enum zt_lb lb;
+};
+
+struct zt_worker;
+
+/* Borrows @st and @opts' fds for the worker's lifetime. NULL + errno. */
+struct zt_worker *zt_worker_start(struct zt_state *st, const struct zt_proxy_opts *opts);
+/* Stops the thread, resets its connections and frees it. Accepts NULL. */
+void zt_worker_stop(struct zt_worker *w);
+
+/* Decisions, exposed for unit tests. All pointers borrowed from @s. */
+struct zt_route {
+	const struct snap_workload *dst_wl; /* NULL: not a known workload */
+	const struct snap_service *svc;     /* the Service when @dst was a VIP */
+	struct sockaddr_in addr;            /* the endpoint (pod ip:target port) or @dst as is */
+};
+
+/*
+ * Resolves an outbound destination: a Service VIP:port becomes a ready endpoint picked with @lb
+ * (@rr is the worker's round-robin cursor, @active the per-endpoint open counts for
+ * least-connections, may be NULL). 0, or -EHOSTUNREACH for a VIP without a ready endpoint or
+ * matching port.
+ */
+int zt_route_outbound(const struct snapshot *s, const struct sockaddr_in *dst, enum zt_lb lb,
+		      unsigned int *rr, unsigned int (*active)(uint32_t ip), struct zt_route *out);
+
+/*
+ * Checks a CONNECT (HBONE inbound): @authority must name an enrolled workload of this node, and
+ * a `forwarded: for=` client IP is trusted only when it is a workload whose identity equals
+ * @peer_id. Returns 0 (with *@dst, *@dst_wl and *@client: the IP to connect from, or INADDR_ANY
+ * when none was claimed), 400 for a malformed request or a destination not served here, or 401
+ * for a claimed client IP that does not belong to @peer_id.
+ */
+int zt_check_connect(const struct snapshot *s, const char *authority, const char *forwarded,
+		     const char *peer_id, struct sockaddr_in *dst,
+		     const struct snap_workload **dst_wl, struct in_addr *client);
+
+/* The policy hook of both inbound paths. PERMISSIVE: every request passes for now. */
+bool zt_policy_allow(const struct snapshot *s, const char *src_identity, uint32_t src_ip,
+		     const struct snap_workload *dst, uint16_t port);
+
+#endif

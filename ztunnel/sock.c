@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sock.h"
+
+int sock_listen(uint32_t ip, uint16_t port, bool transparent)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = ip,
+				 .sin_port = htons(port)};
+	int fd, one = 1, err;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (transparent && setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one))) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1024)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int sock_connect(const struct sockaddr_in *dst, const struct sockaddr_in *src)
+{
+	int fd, one = 1, err;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (src) {
+		struct sockaddr_in b = *src;
+
+		b.sin_port = 0;
+		/* Let connect() pick the port so the 4-tuple, not the bind, decides uniqueness. */
+		setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) ||
+		    bind(fd, (struct sockaddr *)&b, sizeof(b)))
+			goto fail;
+	}
+	if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) && errno != EINPROGRESS)
+		goto fail;
+	return fd;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+int sock_parse_authority(const char *s, struct sockaddr_in *out)
+{
+	char ip[INET_ADDRSTRLEN];
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	char *end;
+	unsigned long port;
+
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(ip))
+		return -EINVAL;
+	memcpy(ip, s, (size_t)(colon - s));
+	ip[colon - s] = '\0';
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	if (inet_pton(AF_INET, ip, &out->sin_addr) != 1 || !colon[1] || colon[1] == '-' ||
+	    colon[1] == '+')
+		return -EINVAL;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || port == 0 || port > 65535)
+		return -EINVAL;
+	out->sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+int sock_parse_forwarded_for(const char *s, struct in_addr *out)
+{
+	char ip[INET_ADDRSTRLEN];
+	const char *p;
+	size_t n = 0;
+
+	if (!s)
+		return -EINVAL;
+	/* Only the first forwarded-element counts: it was added by the client ztunnel. */
+	for (p = s; *p && *p != ','; p++) {
+		if ((p == s || p[-1] == ';' || p[-1] == ' ') && strncasecmp(p, "for=", 4) == 0)
+			break;
+	}
+	if (!*p || *p == ',')
+		return -EINVAL;
+	p += 4;
+	if (*p == '"')
+		p++;
+	while (p[n] && (p[n] == '.' || (p[n] >= '0' && p[n] <= '9')) && n < sizeof(ip) - 1) {
+		ip[n] = p[n];
+		n++;
+	}
+	ip[n] = '\0';
+	/* Allow an optional :port or closing quote, nothing else. */
+	if (p[n] && p[n] != ';' && p[n] != ',' && p[n] != '"' && p[n] != ':' && p[n] != ' ')
+		return -EINVAL;
+	return inet_pton(AF_INET, ip, out) == 1 ? 0 : -EINVAL;
+}

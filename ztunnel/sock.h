@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Socket set-up shared by the listeners and the upstream connectors. */
+#ifndef ZT_SOCK_H
+#define ZT_SOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+/*
+ * Non-blocking listener on @ip:@port (network order ip, host order port). @transparent sets
+ * IP_TRANSPARENT (needed to accept flows bpf_sk_assign()ed with a foreign local address);
+ * never SO_REUSEPORT, which sk_assign refuses (KERNEL_NOTES.md). fd or -errno.
+ */
+int sock_listen(uint32_t ip, uint16_t port, bool transparent);
+/*
+ * Starts a non-blocking connect to @dst. With @src, binds to that address first with
+ * IP_TRANSPARENT so the server sees the original client IP. fd (connecting) or -errno.
+ */
+int sock_connect(const struct sockaddr_in *dst, const struct sockaddr_in *src);
+/* Parses "a.b.c.d:port" strictly. 0 or -EINVAL. */
+int sock_parse_authority(const char *s, struct sockaddr_in *out);
+/* Parses the `for=` address of a `forwarded` header (RFC 7239, first element). 0 or -EINVAL. */
+int sock_parse_forwarded_for(const char *s, struct in_addr *out);
+
+#endif

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "connrec.h"
+#include "splice.h"
+
+struct splice;
+
+struct side {
+	struct loop_handler h;
+	struct splice *sp;
+	int fd;
+	uint32_t events;
+	bool eof;  /* read EOF from this socket */
+	bool shut; /* shutdown(SHUT_WR) done on this socket */
+	struct buf in; /* read from this socket, to be written to the other */
+};
+
+struct splice {
+	struct side s[2]; /* 0: client, 1: server */
+	struct loop *loop;
+	bool connecting, done;
+	struct connrec *rec;
+};
+
+static void splice_free(void *p)
+{
+	struct splice *sp = p;
+
+	buf_free(&sp->s[0].in);
+	buf_free(&sp->s[1].in);
+	free(sp);
+}
+
+static void splice_end(struct splice *sp, const char *reason, bool reset)
+{
+	if (sp->done)
+		return;
+	sp->done = true;
+	for (int i = 0; i < 2; i++) {
+		struct side *s = &sp->s[i];
+
+		s->h.dead = true;
+		loop_del(sp->loop, s->fd);
+		if (reset) {
+			struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+			setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
+		close(s->fd);
+	}
+	connrec_close(sp->rec, reason);
+	loop_defer_free(sp->loop, sp, splice_free);
+}
+
+static void update(struct side *s)
+{
+	struct splice *sp = s->sp;
+	struct side *o = &sp->s[s == &sp->s[0]];
+	uint32_t ev = 0;
+
+	if (sp->connecting) {
+		ev = s == &sp->s[1] ? EPOLLOUT : 0;
+	} else {
+		if (!s->eof && s->in.len < SPLICE_BUF)
+			ev |= EPOLLIN;
+		if (o->in.len)
+			ev |= EPOLLOUT;
+	}
+	if (ev != s->events && loop_mod(sp->loop, s->fd, ev, &s->h) == 0)
+		s->events = ev;
+}
+
+/* Writes what the other side read into @dst. false when the splice ended. */
+static bool flush_to(struct side *dst)
+{
+	struct splice *sp = dst->sp;
+	struct side *src = &sp->s[dst == &sp->s[0]];
+
+	while (src->in.len) {
+		ssize_t n = send(dst->fd, buf_head(&src->in), src->in.len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			splice_end(sp, "write failed", true);
+			return false;
+		}
+		buf_consume(&src->in, (size_t)n);
+		connrec_bytes(sp->rec, src == &sp->s[0], (size_t)n);
+	}
+	if (!src->in.len && src->eof && !dst->shut) {
+		shutdown(dst->fd, SHUT_WR);
+		dst->shut = true;
+	}
+	return true;
+}
+
+static bool fill(struct side *s)
+{
+	while (!s->eof && s->in.len < SPLICE_BUF) {
+		size_t room = SPLICE_BUF - s->in.len;
+		char *p = buf_reserve(&s->in, room, SPLICE_BUF);
+		ssize_t n;
+
+		if (!p) {
+			splice_end(s->sp, "out of memory", true);
+			return false;
+		}
+		n = read(s->fd, p, room);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			splice_end(s->sp, errno == ECONNRESET ? "reset" : "read failed", true);
+			return false;
+		}
+		if (n == 0)
+			s->eof = true;
+		else
+			s->in.len += (size_t)n;
+	}
+	return true;
+}
+
+static void on_io(struct loop_handler *h, uint32_t events)
+{
+	struct side *s = (struct side *)((char *)h - offsetof(struct side, h));
+	struct splice *sp = s->sp;
+	struct side *o = &sp->s[s == &sp->s[0]];
+
+	if (sp->connecting && s == &sp->s[0]) {
+		/* The client went away (reset) before the upstream was up. */
+		if (events & (EPOLLERR | EPOLLHUP))
+			splice_end(sp, "client reset", true);
+		return;
+	}
+	if (sp->connecting) {
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+		if (soerr) {
+			splice_end(sp, "upstream connect failed", true);
+			return;
+		}
+		if (!(events & EPOLLOUT))
+			return;
+		sp->connecting = false;
+		update(o);
+	}
+	if (events & EPOLLERR) {
+		splice_end(sp, "socket error", true);
+		return;
+	}
+	if ((events & (EPOLLIN | EPOLLHUP)) && !(fill(s) && flush_to(o)))
+		return;
+	if ((events & EPOLLOUT) && !flush_to(s))
+		return;
+	if ((events & EPOLLHUP) && !s->shut) {
+		splice_end(sp, "reset", true);
+		return;
+	}
+	if (s->eof && o->eof && s->shut && o->shut) {
+		splice_end(sp, "eof", false);
+		return;
+	}
+	update(s);
+	update(o);
+}
+
+int splice_start(struct loop *l, int client, int server, struct connrec *rec)
+{
+	struct splice *sp = calloc(1, sizeof(*sp));
+	int err = -ENOMEM;
+
+	if (!sp)
+		goto fail;
+	sp->loop = l;
+	sp->rec = rec;
+	sp->connecting = true;
+	sp->s[0].fd = client;
+	sp->s[1].fd = server;
+	for (int i = 0; i < 2; i++) {
+		sp->s[i].sp = sp;
+		sp->s[i].h.fn = on_io;
+	}
+	sp->s[1].events = EPOLLOUT;
+	err = loop_add(l, client, 0, &sp->s[0].h);
+	if (err)
+		goto fail;
+	err = loop_add(l, server, EPOLLOUT, &sp->s[1].h);
+	if (err) {
+		loop_del(l, client);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(sp);
+	close(client);
+	close(server);
+	connrec_close(rec, "splice setup failed");
+	return err;
+}

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ambit/ipc.h"
+#include "ambit/log.h"
+#include "state.h"
+
+struct zt_state {
+	pthread_mutex_t lock;
+	struct zt_snap *cur;
+};
+
+struct zt_state *zt_state_create(void)
+{
+	struct zt_state *st = calloc(1, sizeof(*st));
+
+	if (st)
+		pthread_mutex_init(&st->lock, NULL);
+	return st;
+}
+
+static void snap_free(struct zt_snap *zs)
+{
+	for (size_t i = 0; i < zs->nids; i++) {
+		tls_ctx_put(zs->ids[i].client);
+		tls_ctx_put(zs->ids[i].server);
+	}
+	free(zs->ids);
+	snapshot_free(zs->snap);
+	free(zs);
+}
+
+void zt_snap_put(struct zt_snap *zs)
+{
+	if (zs && __atomic_sub_fetch(&zs->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		snap_free(zs);
+}
+
+void zt_state_destroy(struct zt_state *st)
+{
+	if (!st)
+		return;
+	zt_snap_put(st->cur);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+int zt_state_install(struct zt_state *st, struct snapshot *s)
+{
+	struct zt_snap *zs = calloc(1, sizeof(*zs)), *old;
+
+	if (!zs || (s->n_certs && !(zs->ids = calloc(s->n_certs, sizeof(*zs->ids))))) {
+		free(zs);
+		snapshot_free(s);
+		return -ENOMEM;
+	}
+	zs->snap = s;
+	zs->refs = 1;
+	for (size_t i = 0; i < s->n_certs; i++) {
+		const struct snap_cert *c = &s->certs[i];
+		struct zt_ident *id = &zs->ids[zs->nids];
+
+		id->identity = c->identity;
+		id->client = tls_ctx_create(false, c->cert_pem, c->key_pem, s->root_pem);
+		id->server = tls_ctx_create(true, c->cert_pem, c->key_pem, s->root_pem);
+		if (!id->client || !id->server) {
+			pr_warn("snapshot %llu: certificate of %s unusable, skipped",
+				(unsigned long long)s->version, c->identity);
+			tls_ctx_put(id->client);
+			tls_ctx_put(id->server);
+			continue;
+		}
+		zs->nids++;
+	}
+	pthread_mutex_lock(&st->lock);
+	old = st->cur;
+	st->cur = zs;
+	pthread_mutex_unlock(&st->lock);
+	zt_snap_put(old);
+	pr_info("snapshot %llu installed: %zu workloads, %zu services, %zu identities",
+		(unsigned long long)s->version, s->n_workloads, s->n_services, zs->nids);
+	return 0;
+}
+
+struct zt_snap *zt_state_get(struct zt_state *st)
+{
+	struct zt_snap *zs;
+
+	pthread_mutex_lock(&st->lock);
+	zs = st->cur;
+	if (zs)
+		__atomic_add_fetch(&zs->refs, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&st->lock);
+	return zs;
+}
+
+struct tls_ctx *zt_snap_ctx(const struct zt_snap *zs, const char *identity, bool server)
+{
+	for (size_t i = 0; zs && identity && i < zs->nids; i++)
+		if (strcmp(zs->ids[i].identity, identity) == 0)
+			return server ? zs->ids[i].server : zs->ids[i].client;
+	return NULL;
+}
+
+/* ---- agent watcher ---- */
+
+struct zt_agent {
+	struct zt_state *st;
+	char *path;
+	pthread_t thread;
+	int stopfd;
+	volatile int stopping;
+};
+
+/* Sleeps @ms unless stopped; false when stopping. */
+static bool nap(struct zt_agent *a, int ms)
+{
+	struct pollfd p = {.fd = a->stopfd, .events = POLLIN};
+
+	poll(&p, 1, ms);
+	return !a->stopping;
+}
+
+/* Reads frames until the agent goes away. Keeps the last snapshot: traffic must not notice. */
+static void follow(struct zt_agent *a, int fd)
+{
+	static const char req[] = "{\"op\":\"watch\"}";
+	char err[256];
+
+	if (ipc_write_frame(fd, req, sizeof(req) - 1))
+		return;
+	while (!a->stopping) {
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = a->stopfd, .events = POLLIN}};
+		struct snapshot *s;
+		size_t len;
+		char *buf;
+		int rv;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return;
+		if (a->stopping || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		/* A frame, once started, arrives whole from a healthy agent. */
+		rv = ipc_read_frame(fd, &buf, &len);
+		if (rv) {
+			pr_warn("agent connection lost: %s", strerror(-rv));
+			return;
+		}
+		s = snapshot_decode(buf, len, err, sizeof(err));
+		free(buf);
+		if (!s) {
+			pr_warn("agent sent an invalid snapshot (kept the previous one): %s", err);
+			continue;
+		}
+		zt_state_install(a->st, s);
+	}
+}
+
+static void *agent_main(void *arg)
+{
+	struct zt_agent *a = arg;
+	int backoff = 100;
+
+	while (!a->stopping) {
+		int fd = ipc_connect(a->path);
+
+		if (fd < 0) {
+			pr_debug("agent %s unreachable: %s; retry in %d ms", a->path, strerror(-fd),
+				 backoff);
+			if (!nap(a, backoff))
+				break;
+			backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+			continue;
+		}
+		/* Bounded blocking reads: a wedged agent must not stall the watcher forever. */
+		struct timeval tv = {.tv_sec = 30};
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		pr_info("connected to agent %s", a->path);
+		backoff = 100;
+		follow(a, fd);
+		close(fd);
+		if (!nap(a, backoff))
+			break;
+	}
+	return NULL;
+}
+
+struct zt_agent *zt_agent_start(struct zt_state *st, const char *socket_path)
+{
+	struct zt_agent *a = calloc(1, sizeof(*a));
+	int err;
+
+	if (!a)
+		return NULL;
+	a->st = st;
+	a->stopfd = eventfd(0, EFD_CLOEXEC);
+	a->path = strdup(socket_path);
+	if (a->stopfd < 0 || !a->path)
+		goto fail;
+	err = pthread_create(&a->thread, NULL, agent_main, a);
+	if (err) {
+		errno = err;
+		goto fail;
+	}
+	return a;
+fail:
+	err = errno;
+	if (a->stopfd >= 0)
+		close(a->stopfd);
+	free(a->path);
+	free(a);
+	errno = err;
+	return NULL;
+}
+
+void zt_agent_stop(struct zt_agent *a)
+{
+	uint64_t one = 1;
+
+	if (!a)
+		return;
+	a->stopping = 1;
+	if (write(a->stopfd, &one, sizeof(one)) < 0)
+		pr_warn("agent watcher wakeup failed");
+	pthread_join(a->thread, NULL);
+	close(a->stopfd);
+	free(a->path);
+	free(a);
+}
