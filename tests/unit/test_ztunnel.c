@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ztunnel decisions (routing, CONNECT checks, forwarded parsing), snapshot state, metrics, and
+ * two whole ztunnels (workers, listeners, HBONE, splice) on loopback addresses standing in for
+ * pods: 127.0.0.1 = client pod A (node n1), 127.0.0.2 = server pod B (node n2), 127.0.0.3 = pod C
+ * (node n1, same-node path), 127.0.0.4 = outside the mesh. orig_dst is a real BPF hash map
+ * filled by the test as the sockops program would (root needed for that part, else skipped).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <cmocka.h>
+#include <linux/types.h>
+
+#include "ambit/ca.h"
+#include "ambit/datapath.h"
+#include "../../ztunnel/metrics.h"
+#include "../../ztunnel/proxy.h"
+#include "../../ztunnel/sock.h"
+
+#define ID_A "spiffe://cluster.local/ns/demo/sa/a"
+#define ID_B "spiffe://cluster.local/ns/demo/sa/b"
+#define ID_C "spiffe://cluster.local/ns/demo/sa/c"
+
+static uint32_t ip4(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a.s_addr;
+}
+
+static void add_wl(struct snapshot *s, const char *name, const char *ip, const char *node,
+		   const char *id, bool enrolled)
+{
+	struct snap_workload *w = &s->workloads[s->n_workloads++];
+
+	w->uid = strdup(name);
+	w->name = strdup(name);
+	w->namespace = strdup("demo");
+	w->service_account = strdup(name);
+	w->identity = strdup(id);
+	w->node = strdup(node);
+	w->workload_name = strdup(name);
+	w->app = strdup(name);
+	w->version = strdup("v1");
+	w->ip = ip4(ip);
+	w->enrolled = enrolled;
+}
+
+/* The cluster as node @node sees it; @certs (may be empty) issued by @ca. */
+static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const char **ids,
+				  int nids, uint16_t svc_target)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+
+	s->version = 1;
+	s->node = strdup(node);
+	s->trust_domain = strdup("cluster.local");
+	s->root_pem = strdup(ca ? ca_root_pem(ca) : "");
+	s->workloads = calloc(4, sizeof(*s->workloads));
+	add_wl(s, "a", "127.0.0.1", "n1", ID_A, true);
+	add_wl(s, "b", "127.0.0.2", "n2", ID_B, true);
+	add_wl(s, "c", "127.0.0.3", "n1", ID_C, true);
+	add_wl(s, "legacy", "127.0.0.5", "n1", "spiffe://cluster.local/ns/x/sa/l", false);
+	s->n_services = 1;
+	s->services = calloc(1, sizeof(*s->services));
+	s->services[0].name = strdup("web");
+	s->services[0].namespace = strdup("demo");
+	s->services[0].hostname = strdup("web.demo.svc.cluster.local");
+	s->services[0].vip = ip4("127.0.0.10");
+	s->services[0].nports = 1;
+	s->services[0].ports = calloc(1, sizeof(struct snap_service_port));
+	s->services[0].ports[0].name = strdup("http");
+	s->services[0].ports[0].port = 80;
+	s->services[0].ports[0].target_port = svc_target;
+	s->services[0].nendpoints = 2;
+	s->services[0].endpoints = calloc(2, sizeof(uint32_t));
+	s->services[0].endpoints[0] = ip4("127.0.0.2");
+	s->services[0].endpoints[1] = ip4("127.0.0.3");
+	s->certs = calloc(nids ? nids : 1, sizeof(*s->certs));
+	for (int i = 0; i < nids; i++) {
+		struct ca_issued is;
+
+		assert_int_equal(ca_issue(ca, ids[i], 3600, &is), 0);
+		s->certs[i].identity = strdup(ids[i]);
+		s->certs[i].cert_pem = is.cert_pem;
+		s->certs[i].key_pem = is.key_pem;
+		s->n_certs++;
+	}
+	return s;
+}
+
+static struct sockaddr_in sin_of(const char *ip, uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+	a.sin_addr.s_addr = ip4(ip);
+	return a;
+}
+
+static unsigned int active_b_busy(uint32_t ip)
+{
+	return ip == ip4("127.0.0.2") ? 5 : 1;
+}
+
+static void test_route_outbound(void **state)
+{
+	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
+	struct sockaddr_in vip = sin_of("127.0.0.10", 80), other = sin_of("127.0.0.10", 81);
+	struct sockaddr_in pod = sin_of("127.0.0.2", 9000), ext = sin_of("1.1.1.1", 443);
+	struct zt_route r;
+	unsigned int rr = 0;
+	uint32_t first;
+
+	assert_int_equal(zt_route_outbound(s, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_ptr_equal(r.svc, &s->services[0]);
+	assert_int_equal(ntohs(r.addr.sin_port), 8080);
+	first = r.addr.sin_addr.s_addr;
+	assert_non_null(r.dst_wl);
+	assert_int_equal(zt_route_outbound(s, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_int_not_equal(r.addr.sin_addr.s_addr, first); /* round robin alternates */
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(zt_route_outbound(s, &vip, ZT_LB_LEAST_CONN, &rr, active_b_busy,
+						   &r), 0);
+		assert_int_equal(r.addr.sin_addr.s_addr, ip4("127.0.0.3"));
+	}
+	assert_int_equal(zt_route_outbound(s, &other, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+			 -EHOSTUNREACH);
+	s->services[0].nendpoints = 0;
+	assert_int_equal(zt_route_outbound(s, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+			 -EHOSTUNREACH);
+	assert_int_equal(zt_route_outbound(s, &pod, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_null(r.svc);
+	assert_string_equal(r.dst_wl->name, "b");
+	assert_int_equal(ntohs(r.addr.sin_port), 9000);
+	assert_int_equal(zt_route_outbound(s, &ext, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_null(r.dst_wl);
+	s->services[0].nendpoints = 2;
+	snapshot_free(s);
+}
+
+static void test_check_connect(void **state)
+{
+	struct snapshot *s = make_snap("n2", NULL, NULL, 0, 8080);
+	const struct snap_workload *wl;
+	struct sockaddr_in dst;
+	struct in_addr client;
+	static const char *const bad[] = {"", "abc", "127.0.0.2", "127.0.0.2:", "127.0.0.2:0",
+					  "127.0.0.2:65536", "127.0.0.2:-1", "127.0.0.2:80x",
+					  "300.0.0.2:80", ":80"};
+
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client), 0);
+	assert_string_equal(wl->name, "b");
+	assert_int_equal(ntohs(dst.sin_port), 8080);
+	assert_int_equal(client.s_addr, INADDR_ANY);
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", "for=127.0.0.1", ID_A, &dst, &wl,
+					  &client), 0);
+	assert_int_equal(client.s_addr, ip4("127.0.0.1"));
+	/* Claiming another identity's IP, or an unknown IP, is refused. */
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", "for=127.0.0.3", ID_A, &dst, &wl,
+					  &client), 401);
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", "for=10.9.9.9", ID_A, &dst, &wl,
+					  &client), 401);
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", "for=\"_hidden\"", ID_A, &dst, &wl,
+					  &client), 400);
+	/* Pods of another node and non-enrolled pods are not served here. */
+	assert_int_equal(zt_check_connect(s, "127.0.0.1:80", NULL, ID_A, &dst, &wl, &client), 400);
+	assert_int_equal(zt_check_connect(s, "127.0.0.5:80", NULL, ID_A, &dst, &wl, &client), 400);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(zt_check_connect(s, bad[i], NULL, ID_A, &dst, &wl, &client), 400);
+	assert_int_equal(zt_check_connect(s, NULL, NULL, ID_A, &dst, &wl, &client), 400);
+	snapshot_free(s);
+}
+
+static void test_forwarded(void **state)
+{
+	struct in_addr a;
+
+	assert_int_equal(sock_parse_forwarded_for("for=10.1.2.3", &a), 0);
+	assert_int_equal(a.s_addr, ip4("10.1.2.3"));
+	assert_int_equal(sock_parse_forwarded_for("proto=http;for=\"10.1.2.4:555\"", &a), 0);
+	assert_int_equal(a.s_addr, ip4("10.1.2.4"));
+	assert_int_equal(sock_parse_forwarded_for("For=10.1.2.5, for=1.1.1.1", &a), 0);
+	assert_int_equal(a.s_addr, ip4("10.1.2.5"));
+	assert_int_equal(sock_parse_forwarded_for("by=1.1.1.1", &a), -EINVAL);
+	assert_int_equal(sock_parse_forwarded_for("for=unknown", &a), -EINVAL);
+	assert_int_equal(sock_parse_forwarded_for("for=1.2.3.4.5.6.7.8.9.10.11.12", &a), -EINVAL);
+	assert_int_equal(sock_parse_forwarded_for("xfor=1.2.3.4", &a), -EINVAL);
+	assert_int_equal(sock_parse_forwarded_for(NULL, &a), -EINVAL);
+}
+
+static void test_state_swap(void **state)
+{
+	char dir[] = "/tmp/ambit-test-zt-XXXXXX", cmd[80];
+	struct zt_state *st = zt_state_create();
+	struct ambit_ca *ca;
+	struct zt_snap *a, *b;
+	const char *ids[] = {ID_A};
+
+	assert_non_null(mkdtemp(dir));
+	ca = ca_open(dir);
+	assert_non_null(ca);
+	assert_null(zt_state_get(st));
+	assert_int_equal(zt_state_install(st, make_snap("n1", ca, ids, 1, 80)), 0);
+	a = zt_state_get(st);
+	assert_non_null(zt_snap_ctx(a, ID_A, false));
+	assert_non_null(zt_snap_ctx(a, ID_A, true));
+	assert_null(zt_snap_ctx(a, ID_B, false));
+	assert_int_equal(zt_state_install(st, make_snap("n1", ca, NULL, 0, 80)), 0);
+	b = zt_state_get(st);
+	assert_ptr_not_equal(a, b);
+	/* The old snapshot stays usable by whoever still holds it. */
+	assert_string_equal(a->snap->certs[0].identity, ID_A);
+	assert_null(zt_snap_ctx(b, ID_A, false));
+	zt_snap_put(a);
+	zt_snap_put(b);
+	zt_state_destroy(st);
+	ca_destroy(ca);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_metrics(void **state)
+{
+	struct metrics_labels l = {.reporter = "source", .source_workload = "we\"ird",
+				   .connection_security_policy = "none"};
+	struct sockaddr_in a = sin_of("10.0.0.1", 1000), b = sin_of("10.0.0.2", 80);
+	unsigned long before = metrics_open_count();
+	struct connrec *r = connrec_open(&l, &a, &b, "outbound");
+	char *text, *json;
+
+	assert_non_null(r);
+	assert_int_equal(metrics_open_count(), before + 1);
+	connrec_bytes(r, true, 100);
+	connrec_bytes(r, false, 7);
+	json = metrics_connections_json();
+	assert_non_null(strstr(json, "\"src\":\"10.0.0.1:1000\""));
+	free(json);
+	connrec_close(r, "test");
+	assert_int_equal(metrics_open_count(), before);
+	text = metrics_render();
+	assert_non_null(strstr(text, "# TYPE istio_tcp_connections_opened_total counter"));
+	assert_non_null(strstr(text, "source_workload=\"we\\\"ird\""));
+	assert_non_null(strstr(text, "destination_workload=\"unknown\""));
+	assert_non_null(strstr(text, "request_protocol=\"tcp\",response_flags=\"-\""));
+	assert_non_null(strstr(text, "connection_security_policy=\"none\"} 100\n"));
+	assert_non_null(strstr(text, "istio_tcp_sent_bytes_total{reporter=\"source\""));
+	free(text);
+}
+
+/* ---- two ztunnels on loopback ---- */
+
+static int listen_on(const char *ip, uint16_t *port)
+{
+	struct sockaddr_in a = sin_of(ip, 0);
+	socklen_t sl = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	getsockname(fd, (struct sockaddr *)&a, &sl);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static int accept_within(int lfd, int ms, struct sockaddr_in *peer)
+{
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+	socklen_t sl = sizeof(*peer);
+	struct timeval tv = {.tv_sec = 10};
+	int fd;
+
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	fd = accept(lfd, (struct sockaddr *)peer, &sl);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Connects as pod A to the outbound listener, registering @orig as its original destination. */
+static int pod_a_connect(int orig_fd, uint16_t outbound_port, const char *ip, uint16_t port)
+{
+	struct sockaddr_in a = sin_of("127.0.0.1", 0), to = sin_of("127.0.0.1", outbound_port);
+	struct ambit_addr key = {0};
+	struct ambit_orig_dst od = {.ip = ip4(ip), .port = htons(port),
+				    .flags = AMBIT_ORIG_REDIRECTED};
+	socklen_t sl = sizeof(a);
+	struct timeval tv = {.tv_sec = 10};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &sl);
+	key.ip = a.sin_addr.s_addr;
+	key.port = a.sin_port;
+	assert_int_equal(bpf_map_update_elem(orig_fd, &key, &od, BPF_ANY), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	return fd;
+}
+
+static void round_trip(int app, int server_lfd, const char *want_peer)
+{
+	struct sockaddr_in peer;
+	char buf[64];
+	int up;
+
+	assert_int_equal(write(app, "ping", 4), 4);
+	up = accept_within(server_lfd, 5000, &peer);
+	assert_true(up >= 0);
+	if (want_peer)
+		assert_int_equal(peer.sin_addr.s_addr, ip4(want_peer));
+	assert_int_equal(read(up, buf, sizeof(buf)), 4);
+	assert_int_equal(shutdown(app, SHUT_WR), 0);
+	assert_int_equal(read(up, buf, sizeof(buf)), 0); /* half-close crossed the mesh */
+	assert_int_equal(write(up, "pong", 4), 4);
+	close(up);
+	assert_int_equal(read(app, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "pong", 4);
+	assert_int_equal(read(app, buf, sizeof(buf)), 0);
+	close(app);
+}
+
+static void test_two_ztunnels(void **state)
+{
+	char dir[] = "/tmp/ambit-test-zt-XXXXXX", cmd[80];
+	const char *ids1[] = {ID_A, ID_C}, *ids2[] = {ID_B};
+	struct zt_state *st1, *st2;
+	struct zt_worker *w1, *w2;
+	struct snapshot *snap1;
+	struct ambit_ca *ca;
+	uint16_t p_out, p_hbone, p_b, p_c, p_ext;
+	int orig_fd, out_fd, hbone_fd, srv_b, srv_c, srv_ext, app;
+	char *text;
+
+	orig_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_orig_dst", sizeof(struct ambit_addr),
+				 sizeof(struct ambit_orig_dst), 1024, NULL);
+	if (orig_fd < 0)
+		skip(); /* needs CAP_BPF */
+	assert_non_null(mkdtemp(dir));
+	ca = ca_open(dir);
+	assert_non_null(ca);
+	srv_b = listen_on("127.0.0.2", &p_b);
+	srv_c = listen_on("127.0.0.3", &p_c);
+	srv_ext = listen_on("127.0.0.4", &p_ext);
+	out_fd = sock_listen(ip4("127.0.0.1"), 0, false);
+	hbone_fd = sock_listen(ip4("127.0.0.2"), 0, true);
+	assert_true(out_fd >= 0 && hbone_fd >= 0);
+	{
+		struct sockaddr_in a;
+		socklen_t sl = sizeof(a);
+
+		getsockname(out_fd, (struct sockaddr *)&a, &sl);
+		p_out = ntohs(a.sin_port);
+		sl = sizeof(a);
+		getsockname(hbone_fd, (struct sockaddr *)&a, &sl);
+		p_hbone = ntohs(a.sin_port);
+	}
+	st1 = zt_state_create();
+	st2 = zt_state_create();
+	snap1 = make_snap("n1", ca, ids1, 2, p_b);
+	snap1->services[0].nendpoints = 1; /* B only: C listens on another port */
+	assert_int_equal(zt_state_install(st1, snap1), 0);
+	assert_int_equal(zt_state_install(st2, make_snap("n2", ca, ids2, 1, p_b)), 0);
+	struct zt_proxy_opts o1 = {.outbound_fd = out_fd, .inbound_fd = -1, .hbone_fd = -1,
+				   .orig_dst_fd = orig_fd, .hbone_port = p_hbone};
+	struct zt_proxy_opts o2 = {.outbound_fd = -1, .inbound_fd = -1, .hbone_fd = hbone_fd,
+				   .orig_dst_fd = -1, .hbone_port = p_hbone};
+	w1 = zt_worker_start(st1, &o1);
+	w2 = zt_worker_start(st2, &o2);
+	assert_non_null(w1);
+	assert_non_null(w2);
+
+	/* A -> B (other node): HBONE; B sees A's IP (trusted forwarded: for=). */
+	round_trip(pod_a_connect(orig_fd, p_out, "127.0.0.2", p_b), srv_b, "127.0.0.1");
+	/* A -> Service VIP:80: endpoint B, target port, over HBONE. */
+	round_trip(pod_a_connect(orig_fd, p_out, "127.0.0.10", 80), srv_b, "127.0.0.1");
+	/* A -> C (same node): short-circuit, C sees A's IP. */
+	round_trip(pod_a_connect(orig_fd, p_out, "127.0.0.3", p_c), srv_c, "127.0.0.1");
+	/* A -> outside the mesh: plain TCP from the node. */
+	round_trip(pod_a_connect(orig_fd, p_out, "127.0.0.4", p_ext), srv_ext, NULL);
+	/* No original destination recorded: the connection is closed, nothing leaks out. */
+	{
+		struct sockaddr_in to = sin_of("127.0.0.1", p_out);
+		char buf[4];
+
+		app = socket(AF_INET, SOCK_STREAM, 0);
+		assert_int_equal(connect(app, (struct sockaddr *)&to, sizeof(to)), 0);
+		assert_true(read(app, buf, sizeof(buf)) <= 0);
+		close(app);
+	}
+	text = metrics_render();
+	assert_non_null(strstr(text, "reporter=\"source\",source_workload=\"a\""));
+	assert_non_null(strstr(text, "reporter=\"destination\",source_workload=\"a\""));
+	assert_non_null(strstr(text, "destination_principal=\"" ID_B "\""));
+	assert_non_null(strstr(text, "connection_security_policy=\"mutual_tls\""));
+	free(text);
+
+	zt_worker_stop(w1);
+	zt_worker_stop(w2);
+	zt_state_destroy(st1);
+	zt_state_destroy(st2);
+	close(out_fd);
+	close(hbone_fd);
+	close(srv_b);
+	close(srv_c);
+	close(srv_ext);
+	close(orig_fd);
+	ca_destroy(ca);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_route_outbound), cmocka_unit_test(test_check_connect),
+		cmocka_unit_test(test_forwarded),      cmocka_unit_test(test_state_swap),
+		cmocka_unit_test(test_metrics),        cmocka_unit_test(test_two_ztunnels),
+	};
+
+	alarm(120);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
