@@ -19,7 +19,7 @@ section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # ambitctl honours AMBIT_AGENT_BIN / AMBIT_ZTUNNEL_BIN; check what will really run.
 for b in "$AMBITCTL" "${AMBIT_AGENT_BIN:-$repo/build/ambit-agent}" \
 	"${AMBIT_ZTUNNEL_BIN:-$repo/build/ztunnel}"; do
-	[ -x "$b" ] || { say "demo: $b is missing; run make first"; exit 1; }
+	[ -f "$b" ] && [ -x "$b" ] || { say "demo: $b is missing; run make first"; exit 1; }
 done
 case $secs in '' | *[!0-9]*) say "demo: DEMO_SECONDS must be a number"; exit 1 ;; esac
 
@@ -68,7 +68,18 @@ say "  ${id_client:-?}  and  ${id_web:-?}"
 say "legacy/client-0 -> legacy/web-0 is plain TCP: the legacy pods are not enrolled."
 
 section "live proxied connections on the ztunnels (ambitctl connections)"
+say "(holding one connection open from demo/client-0 to web:80 for a moment, to have one to show)"
+"$AMBITCTL" local exec demo/client-0 -- bash -c 'exec 3<>/dev/tcp/web/80; sleep 3' 2>/dev/null &
+hold=$!
+sleep 1
 "$AMBITCTL" connections 2>&1 | head -n 12
+wait "$hold" 2>/dev/null
+opened=$("$AMBITCTL" metrics --node node2 2>/dev/null | awk '
+	/^istio_tcp_connections_opened_total\{/ && /reporter="destination"/ &&
+	/source_principal="spiffe:\/\/cluster.local\/ns\/demo\/sa\/client"/ &&
+	/connection_security_policy="mutual_tls"/ { n += $NF } END { printf "%d", n }')
+say "node2's ztunnel metrics: ${opened:-0} connection(s) from spiffe://cluster.local/ns/demo/sa/client"
+say "accepted with connection_security_policy=\"mutual_tls\" (istio_tcp_connections_opened_total)."
 
 section "on the wire: 4 seconds of the fabric bridge between the nodes"
 pcap=$(mktemp /tmp/ambit-demo.XXXXXX.pcap)

@@ -55,10 +55,12 @@ need_cmd() {
 	done
 }
 
+# The binaries ambitctl will run (it honours AMBIT_AGENT_BIN / AMBIT_ZTUNNEL_BIN).
 need_bins() {
 	local b
-	for b in ambitctl ambit-agent ztunnel; do
-		[ -x "$REPO/build/$b" ] || skip "build/$b not built (make)"
+	for b in "$AMBITCTL" "${AMBIT_AGENT_BIN:-$REPO/build/ambit-agent}" \
+		"${AMBIT_ZTUNNEL_BIN:-$REPO/build/ztunnel}"; do
+		[ -f "$b" ] && [ -x "$b" ] || skip "$b not built (make)"
 	done
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -177,9 +178,15 @@ int proc_start_component(const struct ctl_cluster *c, const struct ctl_node *n, 
 		    : cluster_ztunnel_argv(c, n, store, sizeof(store), argv, 40);
 	if (ret)
 		return ret;
-	if (access(argv[0], X_OK) < 0) {
+	struct stat st;
+	/* A directory passes access(X_OK): build/ztunnel/ also holds the ztunnel's objects. */
+	if (stat(argv[0], &st) < 0)
 		ret = -errno;
-		fprintf(stderr, "ambitctl: %s: %s (build it with make)\n", argv[0], strerror(-ret));
+	else if (!S_ISREG(st.st_mode) || access(argv[0], X_OK) < 0)
+		ret = -ENOEXEC;
+	if (ret) {
+		fprintf(stderr, "ambitctl: %s: %s (build it with make)\n", argv[0],
+			ret == -ENOEXEC ? "not an executable file" : strerror(-ret));
 		return ret;
 	}
 	cluster_path(c, log, sizeof(log), "logs/%s-%s.log", n->name, what);
