@@ -23,12 +23,13 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(O)/%.skel.h,$(BPF_SRCS))
 
 LIB_SRCS := $(wildcard userspace/lib/*.c)
-LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(LIB_SRCS))
-AGENT_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard userspace/agent/*.c))
-CLI_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard userspace/cli/*.c))
+OBJ := $(O)/obj
+LIB_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRCS))
+AGENT_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard userspace/agent/*.c))
+CLI_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard userspace/cli/*.c))
 ZT_SRCS := $(wildcard ztunnel/*.c)
-ZT_OBJS := $(patsubst %.c,$(O)/%.o,$(ZT_SRCS))
-ZT_LIB_OBJS := $(filter-out $(O)/ztunnel/main.o,$(ZT_OBJS))
+ZT_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(ZT_SRCS))
+ZT_LIB_OBJS := $(filter-out $(OBJ)/ztunnel/main.o,$(ZT_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
@@ -54,12 +55,12 @@ $(O)/bpf/%.bpf.o: bpf/%.bpf.c $(O)/vmlinux.h $(wildcard bpf/lib/*.h include/ambi
 $(O)/%.skel.h: $(O)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
-$(O)/%.o: %.c
+$(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Only the loader (agent) and the BPF tests include skeletons; the rest builds without clang.
-BPFT_OBJS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf/%.o,$(BPFT_SRCS))
+BPFT_OBJS := $(patsubst tests/bpf/%.c,$(OBJ)/tests/bpf/%.o,$(BPFT_SRCS))
 $(AGENT_OBJS) $(BPFT_OBJS): | $(SKELS)
 
 $(O)/libambit.a: $(LIB_OBJS)
@@ -72,14 +73,14 @@ $(O)/ambitctl: $(CLI_OBJS) $(O)/libambit.a
 $(O)/ztunnel: $(ZT_OBJS) $(O)/libambit.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(O)/hbone-probe: $(O)/tools/hbone-probe.o
+$(O)/hbone-probe: $(OBJ)/tools/hbone-probe.o
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Unit tests link the library and the ztunnel's modules (all but main.c).
-$(O)/tests/%: $(O)/tests/unit/%.o $(ZT_LIB_OBJS) $(O)/libambit.a
+$(O)/tests/%: $(OBJ)/tests/unit/%.o $(ZT_LIB_OBJS) $(O)/libambit.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
-$(O)/tests/bpf_%: $(O)/tests/bpf/%.o $(O)/libambit.a
+$(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(O)/libambit.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
