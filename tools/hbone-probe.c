@@ -233,19 +233,26 @@ int main(int argc, char **argv)
 
 	/* Blocking loop: write what nghttp2 has, then read until the stream ends or times out. */
 	rc = 4;
+	bool got_bytes = false;
 	while (!p.stream_closed) {
 		if (nghttp2_session_send(h2))
 			break;
 		uint8_t buf[16384];
 		int n = SSL_read(p.ssl, buf, sizeof(buf));
 		if (n <= 0) {
-			/* In TLS 1.3 a refused client certificate shows up as an alert on first read. */
-			if (p.status == 0 && ERR_peek_error()) {
+			/*
+			 * In TLS 1.3 the server judges the client certificate after the client's
+			 * handshake completed: a refusal shows up as an alert or a close before
+			 * the server's first HTTP/2 frame (its SETTINGS) ever arrives.
+			 */
+			if (!got_bytes) {
+				fprintf(stderr, "hbone-probe: TLS refused by the server\n");
 				ERR_print_errors_fp(stderr);
 				rc = 2;
 			}
 			break;
 		}
+		got_bytes = true;
 		if (nghttp2_session_mem_recv(h2, buf, n) < 0)
 			break;
 		if (p.status && p.status != 200)
