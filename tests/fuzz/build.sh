@@ -1,25 +1,19 @@
 #!/usr/bin/env bash
-# Builds every tests/fuzz/fuzz_*.c into build/fuzz/<name> with libFuzzer, ASan and UBSan.
-# Run one with e.g. `build/fuzz/fuzz_config -max_total_time=60 CORPUS_DIR`.
+# Builds the libFuzzer targets into build/fuzz/ (clang -fsanitize=fuzzer,address,undefined).
+# Usage: tests/fuzz/build.sh [OUTDIR]; run e.g. build/fuzz/fuzz_hbone -max_total_time=60
+# tests/fuzz/corpus/<target>/ when present.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-
-CLANG=${CLANG:-clang}
-OUT=${OUT:-build/fuzz}
-CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -std=gnu11 \
-	-D_GNU_SOURCE -Iinclude -Iuserspace/lib -I build"
-LDLIBS="-lbpf -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lmicrohttpd -lpthread"
-
-# The library sources each fuzzer links (a glob); one line per fuzzer, whole library if absent.
-declare -A SRCS=(
-	[fuzz_config]="userspace/lib/config*.c"
-)
-
-mkdir -p "$OUT"
-for f in tests/fuzz/fuzz_*.c; do
-	name=$(basename "$f" .c)
-	srcs=${SRCS[$name]:-userspace/lib/*.c}
-	echo "  FUZZ    $OUT/$name"
-	# shellcheck disable=SC2086 # $srcs is a glob, $CFLAGS/$LDLIBS are word lists
-	$CLANG $CFLAGS "$f" $srcs $LDLIBS -o "$OUT/$name"
-done
+out=${1:-build/fuzz}
+mkdir -p "$out"
+CC=${CLANG:-clang}
+flags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -fsanitize=fuzzer,address,undefined
+	-fno-omit-frame-pointer)
+libs=(-lssl -lcrypto -lnghttp2 -lcjson -lpthread)
+# Library sources each target needs, built with the same sanitizers (not libambit.a: it is not
+# instrumented and pulls in libbpf).
+"$CC" "${flags[@]}" tests/fuzz/fuzz_snapshot.c userspace/lib/snapshot.c "${libs[@]}" \
+	-o "$out/fuzz_snapshot"
+"$CC" "${flags[@]}" tests/fuzz/fuzz_hbone.c ztunnel/hbone.c ztunnel/loop.c ztunnel/tls.c \
+	ztunnel/metrics.c userspace/lib/log.c "${libs[@]}" -lbpf -o "$out/fuzz_hbone"
+echo "built: $out/fuzz_snapshot $out/fuzz_hbone"
