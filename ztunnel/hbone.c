@@ -251,8 +251,10 @@ static ssize_t stream_provide(nghttp2_session *session, int32_t id, uint8_t *out
 	size_t n = s->to_h2.len < length ? s->to_h2.len : length;
 	bool was_full = s->to_h2.len >= HBONE_TCP_BUF;
 
-	memcpy(out, buf_head(&s->to_h2), n);
-	buf_consume(&s->to_h2, n);
+	if (n) {
+		memcpy(out, buf_head(&s->to_h2), n);
+		buf_consume(&s->to_h2, n);
+	}
 	if (!s->to_h2.len && s->tcp_eof) {
 		/* TCP half-close becomes END_STREAM; the other direction stays open. */
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -747,11 +749,21 @@ static struct hbone_conn *conn_new(struct loop *l, int fd, struct tls_ctx *ctx, 
 	return c;
 }
 
-int hbone_server_start(struct loop *l, int fd, struct tls_ctx *ctx, hbone_accept_fn on_accept,
-		       void *user)
+static void pool_link(struct hbone_pool *p, struct hbone_conn *c)
+{
+	c->pool = p;
+	c->pnext = p->conns;
+	if (p->conns)
+		p->conns->pprev = c;
+	p->conns = c;
+	p->n++;
+}
+
+int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx,
+		       hbone_accept_fn on_accept, void *user)
 {
 	socklen_t sl = sizeof(struct sockaddr_in);
-	struct hbone_conn *c = conn_new(l, fd, ctx, false, NULL);
+	struct hbone_conn *c = conn_new(p->loop, fd, ctx, false, NULL);
 	int err;
 
 	if (!c) {
@@ -764,13 +776,16 @@ int hbone_server_start(struct loop *l, int fd, struct tls_ctx *ctx, hbone_accept
 	sl = sizeof(struct sockaddr_in);
 	getpeername(fd, (struct sockaddr *)&c->peer, &sl);
 	c->events = EPOLLIN;
-	err = loop_add(l, fd, EPOLLIN, &c->h);
+	err = loop_add(p->loop, fd, EPOLLIN, &c->h);
 	if (err) {
 		c->fd = -1;
 		conn_free(c);
 		close(fd);
+		return err;
 	}
-	return err;
+	/* Server connections carry no key: listed only so that shutdown can close them. */
+	pool_link(p, c);
+	return 0;
 }
 
 /* ---- client pool ---- */
@@ -827,12 +842,7 @@ static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_
 		close(fd);
 		return NULL;
 	}
-	c->pool = p;
-	c->pnext = p->conns;
-	if (p->conns)
-		p->conns->pprev = c;
-	p->conns = c;
-	p->n++;
+	pool_link(p, c);
 	return c;
 }
 
@@ -850,7 +860,7 @@ int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd,
 	snprintf(key, sizeof(key), "%s|%s:%u|%s", t->identity, inet_ntoa(t->addr.sin_addr),
 		 ntohs(t->addr.sin_port), t->expect_san);
 	for (c = p->conns; c; c = c->pnext)
-		if (!c->dead && !c->goaway && c->nstreams < HBONE_MAX_STREAMS &&
+		if (c->client && !c->dead && !c->goaway && c->nstreams < HBONE_MAX_STREAMS &&
 		    strcmp(c->key, key) == 0)
 			break;
 	if (!c)

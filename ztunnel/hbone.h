@@ -43,19 +43,22 @@ typedef int (*hbone_accept_fn)(void *user, const struct hbone_request *req, int 
 			       struct connrec **rec);
 
 /*
- * Serves HBONE on the accepted socket @fd (taken) with @ctx (a server context; a reference is
- * taken). @on_accept/@user are borrowed and must outlive the connection. 0 or -errno (then
- * @fd is closed).
+ * Per-worker set of HBONE connections: client connections keyed by (source identity,
+ * destination) for reuse, and the server connections the worker accepted.
  */
-int hbone_server_start(struct loop *l, int fd, struct tls_ctx *ctx, hbone_accept_fn on_accept,
-		       void *user);
-
-/* Per-worker pool of client connections, keyed by (source identity, destination). */
 struct hbone_pool *hbone_pool_create(struct loop *l);
 /* Resets every connection of the pool and frees it. Accepts NULL. */
 void hbone_pool_destroy(struct hbone_pool *p);
-/* Number of live client connections (for tests and /connections). */
+/* Number of live connections, client and server (for tests). */
 size_t hbone_pool_size(const struct hbone_pool *p);
+
+/*
+ * Serves HBONE on the accepted socket @fd (taken) on @p's loop with @ctx (a server context; a
+ * reference is taken). @on_accept/@user are borrowed and must outlive the connection. 0 or
+ * -errno (then @fd is closed).
+ */
+int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx,
+		       hbone_accept_fn on_accept, void *user);
 
 struct hbone_target {
 	struct sockaddr_in addr;  /* where to open TLS: destPodIP:15008 */

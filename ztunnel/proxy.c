@@ -384,7 +384,7 @@ static void inbound_hbone(struct zt_worker *w, int fd, struct zt_snap *zs)
 			inet_ntoa(local.sin_addr));
 		goto drop;
 	}
-	hbone_server_start(w->loop, fd, ctx, hbone_accept, w);
+	hbone_server_start(w->pool, fd, ctx, hbone_accept, w);
 	return;
 drop:
 	close(fd);

@@ -36,7 +36,7 @@ struct side {
 
 static struct side srv, cli;
 static struct tls_ctx *srv_ctx, *cli_ctx, *foreign_ctx;
-static struct hbone_pool *pool;
+static struct hbone_pool *pool, *srv_pool;
 static int upstream_fd = -1;
 static struct sockaddr_in upstream_addr;
 static char dirs[2][64];
@@ -100,7 +100,7 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 	while ((fd = accept4(side->lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
 		__atomic_add_fetch(&side->accepted, 1, __ATOMIC_SEQ_CST);
 		if (side == &srv) {
-			hbone_server_start(srv.loop, fd, srv_ctx, on_connect, NULL);
+			hbone_server_start(srv_pool, fd, srv_ctx, on_connect, NULL);
 		} else {
 			char auth[32];
 			struct hbone_target t = {
@@ -171,7 +171,9 @@ static int setup(void **state)
 		assert_int_equal(loop_add(s->loop, s->lfd, EPOLLIN, &s->h), 0);
 	}
 	pool = hbone_pool_create(cli.loop);
+	srv_pool = hbone_pool_create(srv.loop);
 	assert_non_null(pool);
+	assert_non_null(srv_pool);
 	assert_int_equal(pthread_create(&srv.thread, NULL, run, srv.loop), 0);
 	assert_int_equal(pthread_create(&cli.thread, NULL, run, cli.loop), 0);
 	return 0;
@@ -186,6 +188,7 @@ static int teardown(void **state)
 	pthread_join(srv.thread, NULL);
 	pthread_join(cli.thread, NULL);
 	hbone_pool_destroy(pool);
+	hbone_pool_destroy(srv_pool);
 	loop_destroy(cli.loop);
 	loop_destroy(srv.loop);
 	close(srv.lfd);
