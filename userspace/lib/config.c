@@ -217,7 +217,8 @@ int config_load_buffer(struct config *cfg, const char *name, const char *buf, si
 		cfg_error(&ctx, NULL, "file larger than %u bytes", CFG_MAX_FILE_SIZE);
 		return -EFBIG;
 	}
-	err = cfg_parse_stream(&ctx, buf, len);
+	/* libyaml asserts on a NULL input even when it is empty. */
+	err = cfg_parse_stream(&ctx, buf ? buf : "", buf ? len : 0);
 	if (!err && ctx.nerrors)
 		err = -EINVAL;
 	if (!err) {
