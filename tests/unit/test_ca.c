@@ -107,8 +107,8 @@ static void test_root_created_and_reopened(void **state)
 	assert_non_null(X509_get0_subject_key_id(root));
 	/* Ten years, give or take the clock-skew allowance. */
 	int days, secs;
-	assert_int_equal(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(root),
-					X509_get0_notAfter(root)), 1);
+	assert_int_equal(
+	    ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(root), X509_get0_notAfter(root)), 1);
 	assert_in_range(days, 3650, 3651);
 	X509_free(root);
 
@@ -152,8 +152,8 @@ static void test_issue(void **state)
 	assert_int_equal(X509_check_ca(leaf), 0);
 	assert_true(X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER);
 	assert_true(X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT);
-	assert_int_equal(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(leaf),
-					X509_get0_notAfter(leaf)), 1);
+	assert_int_equal(
+	    ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(leaf), X509_get0_notAfter(leaf)), 1);
 	assert_int_equal(days * 86400 + secs, 86400 + 300);
 	assert_int_equal(ASN1_TIME_cmp_time_t(X509_get0_notAfter(leaf), out.not_after), 0);
 
@@ -277,7 +277,8 @@ static void test_concurrent_open_agrees(void **state)
 			char out[600];
 			FILE *f;
 
-			/* Each child reports the root it got; without the lock they could differ. */
+			/* Each child reports the root it got; without the lock they could differ.
+			 */
 			snprintf(out, sizeof(out), "%s/child%d.pem", (const char *)*state, i);
 			f = fopen(out, "w");
 			if (!c || !f || fputs(ca_root_pem(c), f) < 0)
@@ -319,26 +320,23 @@ static void test_spiffe_id_format(void **state)
 
 	assert_int_equal(spiffe_id_format(buf, sizeof(buf), "cluster.local", "demo", "web"), 0);
 	assert_string_equal(buf, "spiffe://cluster.local/ns/demo/sa/web");
-	assert_int_equal(spiffe_id_format(buf, 20, "cluster.local", "demo", "web"),
-			 -ENAMETOOLONG);
+	assert_int_equal(spiffe_id_format(buf, 20, "cluster.local", "demo", "web"), -ENAMETOOLONG);
 	assert_int_equal(spiffe_id_format(buf, sizeof(buf), "", "demo", "web"), -EINVAL);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_root_created_and_reopened, setup_dir,
-						teardown_dir),
-		cmocka_unit_test_setup_teardown(test_issue, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_foreign_ca_does_not_verify, setup_dir,
-						teardown_dir),
-		cmocka_unit_test_setup_teardown(test_issue_rejects_bad_input, setup_dir,
-						teardown_dir),
-		cmocka_unit_test_setup_teardown(test_damaged_roots_are_refused, setup_dir,
-						teardown_dir),
-		cmocka_unit_test_setup_teardown(test_concurrent_open_agrees, setup_dir,
-						teardown_dir),
-		cmocka_unit_test(test_spiffe_id_format),
+	    cmocka_unit_test_setup_teardown(test_root_created_and_reopened, setup_dir,
+					    teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_issue, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_foreign_ca_does_not_verify, setup_dir,
+					    teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_issue_rejects_bad_input, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_damaged_roots_are_refused, setup_dir,
+					    teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_concurrent_open_agrees, setup_dir, teardown_dir),
+	    cmocka_unit_test(test_spiffe_id_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

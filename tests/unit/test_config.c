@@ -163,8 +163,8 @@ struct error_case {
 	const char *name;
 	const char *yaml;
 	int line, column;
-	const char *object; /* NULL: the diagnostic names no object */
-	const char *field;  /* NULL: no field path */
+	const char *object;  /* NULL: the diagnostic names no object */
+	const char *field;   /* NULL: no field path */
 	const char *message; /* a substring of the message */
 };
 
@@ -173,89 +173,99 @@ struct error_case {
 #define DEP_HEAD "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n"
 
 static const struct error_case error_cases[] = {
-	{"mapping expected", "apiVersion: v1\nkind: Namespace\nmetadata: oops\n", 3, 11,
-	 "Namespace <unnamed>", "metadata", "expected a mapping, got a string"},
-	{"port out of range", SVC_HEAD "spec:\n  ports:\n  - port: 70000\n", 7, 11,
-	 "Service default/s", "spec.ports[0].port", "70000 is out of range 1..65535"},
-	{"target port out of range", SVC_HEAD "spec:\n  ports:\n  - port: 80\n    targetPort: 0\n",
-	 8, 17, "Service default/s", "spec.ports[0].targetPort", "out of range"},
-	{"numeric string target port",
-	 SVC_HEAD "spec:\n  ports:\n  - port: 80\n    targetPort: \"8080\"\n", 8, 17,
-	 "Service default/s", "spec.ports[0].targetPort", "not an IANA service name"},
-	{"unknown field", SVC_HEAD "spec:\n  ports:\n  - port: 80\n    targetPrt: 80\n", 8, 5,
-	 "Service default/s", "spec.ports[0].targetPrt", "unknown field \"targetPrt\""},
-	{"unknown top-level field", SVC_HEAD "spce: {}\n", 5, 1, "Service default/s", "spce",
-	 "unknown field"},
-	{"negative replicas",
-	 DEP_HEAD "spec:\n  replicas: -1\n  selector: {matchLabels: {a: b}}\n"
-		  "  template:\n    metadata: {labels: {a: b}}\n"
-		  "    spec: {containers: [{name: c}]}\n",
-	 6, 13, "Deployment default/d", "spec.replicas", "-1 is out of range"},
-	{"replicas as string", DEP_HEAD "spec:\n  replicas: \"3\"\n", 6, 13, "Deployment default/d",
-	 "spec.replicas", "expected an integer, got a string"},
-	{"duplicate key", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  name: b\n", 5, 3,
-	 "Namespace a", "metadata", "duplicate key \"name\" (first at line 4)"},
-	{"non-DNS name", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: Bad_Name\n", 4, 9,
-	 "Namespace Bad_Name", "metadata.name", "not a lowercase RFC 1123 label"},
-	{"service name must start with a letter", "apiVersion: v1\nkind: Service\nmetadata:\n"
-						  "  name: 1abc\n",
-	 4, 9, "Service default/1abc", "metadata.name", "RFC 1035"},
-	{"missing name", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  labels: {a: b}\n", 4,
-	 3, "ServiceAccount default/<unnamed>", "metadata.name", "required field \"name\""},
-	{"bad label value", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: n\n"
-			    "  labels:\n    app: \"has space\"\n",
-	 6, 10, "Namespace n", "metadata.labels", "invalid value \"has space\" for label app"},
-	{"boolean label value", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: n\n"
-				"  labels:\n    enabled: yes\n",
-	 6, 14, "Namespace n", "metadata.labels", "expected a string, got a boolean"},
-	{"unknown kind", "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
-			 "metadata: {name: v}\n",
-	 2, 7, NULL, "kind", "unknown kind \"VirtualService\""},
-	{"apiVersion mismatch", "apiVersion: v1\nkind: Deployment\nmetadata: {name: d}\n", 1, 13,
-	 "Deployment default/d", "apiVersion", "does not serve kind Deployment (want apps/v1)"},
-	{"missing kind", "apiVersion: v1\nmetadata: {name: d}\n", 1, 1, NULL, "kind",
-	 "needs string \"apiVersion\" and \"kind\""},
-	{"missing containers", POD_HEAD "spec:\n  nodeName: n1\n", 6, 3, "Pod default/p",
-	 "spec.containers", "required field \"containers\" is missing"},
-	{"empty containers", POD_HEAD "spec:\n  containers: []\n", 6, 15, "Pod default/p",
-	 "spec.containers", "at least one container"},
-	{"container port range", POD_HEAD "spec:\n  containers:\n  - name: c\n    ports:\n"
-				 "    - containerPort: 65536\n",
-	 9, 22, "Pod default/p", "spec.containers[0].ports[0].containerPort", "out of range"},
-	{"args must be strings", POD_HEAD "spec:\n  containers:\n  - name: c\n"
-				 "    args: [--port, 8080]\n",
-	 8, 20, "Pod default/p", "spec.containers[0].args[1]", "expected a string, got an integer"},
-	{"bad pull policy", POD_HEAD "spec:\n  containers:\n  - name: c\n"
-			    "    imagePullPolicy: Sometimes\n",
-	 8, 22, "Pod default/p", "spec.containers[0].imagePullPolicy", "\"Sometimes\" is not one of"},
-	{"bad pod IP", POD_HEAD "spec:\n  containers: [{name: c}]\nstatus:\n  podIP: 10.1.2\n", 8,
-	 10, "Pod default/p", "status.podIP", "not an IP address"},
-	{"duplicate container", POD_HEAD "spec:\n  containers:\n  - name: c\n  - name: c\n", 8, 5,
-	 "Pod default/p", "spec.containers[1]", "duplicate container name"},
-	{"unnamed ports", SVC_HEAD "spec:\n  ports:\n  - {name: a, port: 80}\n  - port: 81\n", 8, 5,
-	 "Service default/s", "spec.ports[1]", "need a name"},
-	{"selector mismatch",
-	 DEP_HEAD "spec:\n  selector:\n    matchLabels: {app: x}\n"
-		  "  template:\n    metadata: {labels: {app: y}}\n"
-		  "    spec: {containers: [{name: c}]}\n",
-	 7, 5, "Deployment default/d", "spec.selector", "does not match the template's labels"},
-	{"strategy type", DEP_HEAD "spec:\n  strategy: {type: Sideways}\n", 6, 20,
-	 "Deployment default/d", "spec.strategy.type", "not one of"},
-	{"root is a sequence", "- a\n- b\n", 1, 1, NULL, NULL, "must be a mapping, got a sequence"},
-	{"syntax error", "apiVersion: v1\nkind: [Namespace\nmetadata: {}\n", 3, 9, NULL, NULL,
-	 "invalid YAML"},
-	{"merge key", "apiVersion: v1\nkind: Namespace\nmetadata:\n  <<: {name: a}\n", 4, 3,
-	 "Namespace <unnamed>", "metadata.<<", "merge keys"},
-	{"list item error", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n"
-			    "  kind: Namespace\n  metadata: {name: ok}\n- apiVersion: v1\n"
-			    "  kind: Namespace\n  metadata: {name: x, uid: 5}\n",
-	 9, 28, "Namespace x", "items[1].metadata.uid", "expected a string, got an integer"},
-	{"namespaced field on cluster kind", "apiVersion: v1\nkind: Namespace\nmetadata:\n"
-					     "  name: a\n  namespace: b\n",
-	 5, 14, "Namespace a", "metadata.namespace", "Namespace is not namespaced"},
-	{"duplicate object", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n---\n"
-			     "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n",
-	 5, 1, "ServiceAccount default/a", "metadata.name", "defined twice (first at test.yaml:1)"},
+    {"mapping expected", "apiVersion: v1\nkind: Namespace\nmetadata: oops\n", 3, 11,
+     "Namespace <unnamed>", "metadata", "expected a mapping, got a string"},
+    {"port out of range", SVC_HEAD "spec:\n  ports:\n  - port: 70000\n", 7, 11, "Service default/s",
+     "spec.ports[0].port", "70000 is out of range 1..65535"},
+    {"target port out of range", SVC_HEAD "spec:\n  ports:\n  - port: 80\n    targetPort: 0\n", 8,
+     17, "Service default/s", "spec.ports[0].targetPort", "out of range"},
+    {"numeric string target port",
+     SVC_HEAD "spec:\n  ports:\n  - port: 80\n    targetPort: \"8080\"\n", 8, 17,
+     "Service default/s", "spec.ports[0].targetPort", "not an IANA service name"},
+    {"unknown field", SVC_HEAD "spec:\n  ports:\n  - port: 80\n    targetPrt: 80\n", 8, 5,
+     "Service default/s", "spec.ports[0].targetPrt", "unknown field \"targetPrt\""},
+    {"unknown top-level field", SVC_HEAD "spce: {}\n", 5, 1, "Service default/s", "spce",
+     "unknown field"},
+    {"negative replicas",
+     DEP_HEAD "spec:\n  replicas: -1\n  selector: {matchLabels: {a: b}}\n"
+	      "  template:\n    metadata: {labels: {a: b}}\n"
+	      "    spec: {containers: [{name: c}]}\n",
+     6, 13, "Deployment default/d", "spec.replicas", "-1 is out of range"},
+    {"replicas as string", DEP_HEAD "spec:\n  replicas: \"3\"\n", 6, 13, "Deployment default/d",
+     "spec.replicas", "expected an integer, got a string"},
+    {"duplicate key", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  name: b\n", 5, 3,
+     "Namespace a", "metadata", "duplicate key \"name\" (first at line 4)"},
+    {"non-DNS name", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: Bad_Name\n", 4, 9,
+     "Namespace Bad_Name", "metadata.name", "not a lowercase RFC 1123 label"},
+    {"service name must start with a letter",
+     "apiVersion: v1\nkind: Service\nmetadata:\n"
+     "  name: 1abc\n",
+     4, 9, "Service default/1abc", "metadata.name", "RFC 1035"},
+    {"missing name", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  labels: {a: b}\n", 4, 3,
+     "ServiceAccount default/<unnamed>", "metadata.name", "required field \"name\""},
+    {"bad label value",
+     "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: n\n"
+     "  labels:\n    app: \"has space\"\n",
+     6, 10, "Namespace n", "metadata.labels", "invalid value \"has space\" for label app"},
+    {"boolean label value",
+     "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: n\n"
+     "  labels:\n    enabled: yes\n",
+     6, 14, "Namespace n", "metadata.labels", "expected a string, got a boolean"},
+    {"unknown kind",
+     "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+     "metadata: {name: v}\n",
+     2, 7, NULL, "kind", "unknown kind \"VirtualService\""},
+    {"apiVersion mismatch", "apiVersion: v1\nkind: Deployment\nmetadata: {name: d}\n", 1, 13,
+     "Deployment default/d", "apiVersion", "does not serve kind Deployment (want apps/v1)"},
+    {"missing kind", "apiVersion: v1\nmetadata: {name: d}\n", 1, 1, NULL, "kind",
+     "needs string \"apiVersion\" and \"kind\""},
+    {"missing containers", POD_HEAD "spec:\n  nodeName: n1\n", 6, 3, "Pod default/p",
+     "spec.containers", "required field \"containers\" is missing"},
+    {"empty containers", POD_HEAD "spec:\n  containers: []\n", 6, 15, "Pod default/p",
+     "spec.containers", "at least one container"},
+    {"container port range",
+     POD_HEAD "spec:\n  containers:\n  - name: c\n    ports:\n"
+	      "    - containerPort: 65536\n",
+     9, 22, "Pod default/p", "spec.containers[0].ports[0].containerPort", "out of range"},
+    {"args must be strings",
+     POD_HEAD "spec:\n  containers:\n  - name: c\n"
+	      "    args: [--port, 8080]\n",
+     8, 20, "Pod default/p", "spec.containers[0].args[1]", "expected a string, got an integer"},
+    {"bad pull policy",
+     POD_HEAD "spec:\n  containers:\n  - name: c\n"
+	      "    imagePullPolicy: Sometimes\n",
+     8, 22, "Pod default/p", "spec.containers[0].imagePullPolicy", "\"Sometimes\" is not one of"},
+    {"bad pod IP", POD_HEAD "spec:\n  containers: [{name: c}]\nstatus:\n  podIP: 10.1.2\n", 8, 10,
+     "Pod default/p", "status.podIP", "not an IP address"},
+    {"duplicate container", POD_HEAD "spec:\n  containers:\n  - name: c\n  - name: c\n", 8, 5,
+     "Pod default/p", "spec.containers[1]", "duplicate container name"},
+    {"unnamed ports", SVC_HEAD "spec:\n  ports:\n  - {name: a, port: 80}\n  - port: 81\n", 8, 5,
+     "Service default/s", "spec.ports[1]", "need a name"},
+    {"selector mismatch",
+     DEP_HEAD "spec:\n  selector:\n    matchLabels: {app: x}\n"
+	      "  template:\n    metadata: {labels: {app: y}}\n"
+	      "    spec: {containers: [{name: c}]}\n",
+     7, 5, "Deployment default/d", "spec.selector", "does not match the template's labels"},
+    {"strategy type", DEP_HEAD "spec:\n  strategy: {type: Sideways}\n", 6, 20,
+     "Deployment default/d", "spec.strategy.type", "not one of"},
+    {"root is a sequence", "- a\n- b\n", 1, 1, NULL, NULL, "must be a mapping, got a sequence"},
+    {"syntax error", "apiVersion: v1\nkind: [Namespace\nmetadata: {}\n", 3, 9, NULL, NULL,
+     "invalid YAML"},
+    {"merge key", "apiVersion: v1\nkind: Namespace\nmetadata:\n  <<: {name: a}\n", 4, 3,
+     "Namespace <unnamed>", "metadata.<<", "merge keys"},
+    {"list item error",
+     "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n"
+     "  kind: Namespace\n  metadata: {name: ok}\n- apiVersion: v1\n"
+     "  kind: Namespace\n  metadata: {name: x, uid: 5}\n",
+     9, 28, "Namespace x", "items[1].metadata.uid", "expected a string, got an integer"},
+    {"namespaced field on cluster kind",
+     "apiVersion: v1\nkind: Namespace\nmetadata:\n"
+     "  name: a\n  namespace: b\n",
+     5, 14, "Namespace a", "metadata.namespace", "Namespace is not namespaced"},
+    {"duplicate object",
+     "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n---\n"
+     "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n",
+     5, 1, "ServiceAccount default/a", "metadata.name", "defined twice (first at test.yaml:1)"},
 };
 
 static void test_errors(void **state)
@@ -287,7 +297,7 @@ static void test_errors(void **state)
 		}
 		/* All or nothing: a file with an error contributes no object at all. */
 		assert_int_equal(cfg.n_namespaces + cfg.n_pods + cfg.n_deployments +
-					 cfg.n_services + cfg.n_service_accounts,
+				     cfg.n_services + cfg.n_service_accounts,
 				 0);
 		config_free(&cfg);
 		config_diags_free(&d);
@@ -296,8 +306,12 @@ static void test_errors(void **state)
 
 static void test_diag_format(void **state)
 {
-	struct config_diag d = {.file = "f.yaml", .line = 7, .column = 11, .error = true,
-				.object = "Service default/s", .field = "spec.ports[0].port",
+	struct config_diag d = {.file = "f.yaml",
+				.line = 7,
+				.column = 11,
+				.error = true,
+				.object = "Service default/s",
+				.field = "spec.ports[0].port",
 				.message = "70000 is out of range 1..65535"};
 	char buf[256];
 
@@ -340,8 +354,9 @@ static void test_all_or_nothing_per_file(void **state)
 
 static void test_empty_documents(void **state)
 {
-	static const char yaml[] = "---\n# nothing\n---\n...\n---\n"
-				   "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n---\n";
+	static const char yaml[] =
+	    "---\n# nothing\n---\n...\n---\n"
+	    "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n---\n";
 	struct config cfg;
 	struct config_diags d = {0};
 
@@ -382,19 +397,19 @@ static void test_load_dir(void **state)
 static void test_enrollment(void **state)
 {
 	static const char yaml[] =
-		"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: mesh\n"
-		"  labels: {istio.io/dataplane-mode: ambient}\n---\n"
-		"apiVersion: v1\nkind: Namespace\nmetadata: {name: plain}\n---\n"
-		"apiVersion: v1\nkind: Pod\nmetadata: {name: in, namespace: mesh}\n"
-		"spec: {containers: [{name: c}]}\n---\n"
-		"apiVersion: v1\nkind: Pod\nmetadata:\n  name: out\n  namespace: mesh\n"
-		"  labels: {istio.io/dataplane-mode: none}\n"
-		"spec: {containers: [{name: c}]}\n---\n"
-		"apiVersion: v1\nkind: Pod\nmetadata:\n  name: legacy\n  namespace: plain\n"
-		"  labels: {istio.io/dataplane-mode: ambient}\n"
-		"spec: {containers: [{name: c}]}\n---\n"
-		"apiVersion: v1\nkind: Pod\nmetadata: {name: orphan, namespace: nowhere}\n"
-		"spec: {containers: [{name: c}]}\n";
+	    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: mesh\n"
+	    "  labels: {istio.io/dataplane-mode: ambient}\n---\n"
+	    "apiVersion: v1\nkind: Namespace\nmetadata: {name: plain}\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: in, namespace: mesh}\n"
+	    "spec: {containers: [{name: c}]}\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: out\n  namespace: mesh\n"
+	    "  labels: {istio.io/dataplane-mode: none}\n"
+	    "spec: {containers: [{name: c}]}\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: legacy\n  namespace: plain\n"
+	    "  labels: {istio.io/dataplane-mode: ambient}\n"
+	    "spec: {containers: [{name: c}]}\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: orphan, namespace: nowhere}\n"
+	    "spec: {containers: [{name: c}]}\n";
 	struct config cfg;
 	struct config_diags d = {0};
 
@@ -443,7 +458,7 @@ static void check_sample(const char *path, size_t min_objects)
 	}
 	if (!err)
 		assert_true(cfg.n_namespaces + cfg.n_pods + cfg.n_deployments + cfg.n_services +
-				    cfg.n_service_accounts >=
+				cfg.n_service_accounts >=
 			    min_objects);
 	else
 		assert_int_equal(err, -EINVAL);
@@ -454,13 +469,20 @@ static void check_sample(const char *path, size_t min_objects)
 static void test_istio_samples(void **state)
 {
 	static const char *const kinds_only[] = {
-		"bookinfo/platform/kube/bookinfo.yaml", "bookinfo/platform/kube/bookinfo-db.yaml",
-		"bookinfo/platform/kube/bookinfo-versions.yaml", "sleep/sleep.yaml",
-		"curl/curl.yaml", "httpbin/httpbin.yaml", "httpbin/httpbin-nodeport.yaml",
-		"tcp-echo/tcp-echo.yaml", "tcp-echo/tcp-echo-dual-stack.yaml",
-		"tcp-echo/tcp-echo-services.yaml", "helloworld/helloworld.yaml",
-		"ratelimit/rate-limit-service.yaml", "websockets/app.yaml",
-		"extauthz/ext-authz.yaml",
+	    "bookinfo/platform/kube/bookinfo.yaml",
+	    "bookinfo/platform/kube/bookinfo-db.yaml",
+	    "bookinfo/platform/kube/bookinfo-versions.yaml",
+	    "sleep/sleep.yaml",
+	    "curl/curl.yaml",
+	    "httpbin/httpbin.yaml",
+	    "httpbin/httpbin-nodeport.yaml",
+	    "tcp-echo/tcp-echo.yaml",
+	    "tcp-echo/tcp-echo-dual-stack.yaml",
+	    "tcp-echo/tcp-echo-services.yaml",
+	    "helloworld/helloworld.yaml",
+	    "ratelimit/rate-limit-service.yaml",
+	    "websockets/app.yaml",
+	    "extauthz/ext-authz.yaml",
 	};
 	const char *root = getenv("AMBIT_ISTIO_SAMPLES");
 	char path[1024], cmd[1200];
@@ -552,7 +574,8 @@ static void test_hostile_fixtures(void **state)
 	expect_rejected("hostile/nul_bytes.yaml", ":5:1: error: invalid YAML: control characters");
 	expect_rejected("hostile/unterminated.yaml", "invalid YAML");
 	expect_rejected("hostile/complex_key.yaml", "mapping keys must be scalars");
-	expect_rejected("hostile/many_keys.yaml", ":5006:5: error: Namespace many: metadata.annotations: duplicate");
+	expect_rejected("hostile/many_keys.yaml",
+			":5006:5: error: Namespace many: metadata.annotations: duplicate");
 }
 
 static void test_hostile_generated(void **state)
@@ -569,8 +592,9 @@ static void test_hostile_generated(void **state)
 	memset(buf, 'a', big);
 	assert_int_equal(config_load_buffer(&cfg, "big.yaml", buf, big, &d), -EFBIG);
 	/* A 2 MiB label value: loads as YAML, rejected by the label rules, quickly. */
-	n = (size_t)snprintf(buf, 128, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n"
-				       "  labels:\n    k: ");
+	n = (size_t)snprintf(buf, 128,
+			     "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n"
+			     "  labels:\n    k: ");
 	memset(buf + n, 'v', 2u << 20);
 	n += 2u << 20;
 	assert_int_equal(config_load_buffer(&cfg, "huge.yaml", buf, n, &d), -EINVAL);
@@ -595,18 +619,18 @@ static void test_hostile_generated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_all_kinds),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_diag_format),
-		cmocka_unit_test(test_all_or_nothing_per_file),
-		cmocka_unit_test(test_empty_documents),
-		cmocka_unit_test(test_load_dir),
-		cmocka_unit_test(test_enrollment),
-		cmocka_unit_test(test_labels_match),
-		cmocka_unit_test(test_istio_samples),
-		cmocka_unit_test(test_hostile_fixtures),
-		cmocka_unit_test(test_hostile_generated),
+	    cmocka_unit_test(test_all_kinds),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_diag_format),
+	    cmocka_unit_test(test_all_or_nothing_per_file),
+	    cmocka_unit_test(test_empty_documents),
+	    cmocka_unit_test(test_load_dir),
+	    cmocka_unit_test(test_enrollment),
+	    cmocka_unit_test(test_labels_match),
+	    cmocka_unit_test(test_istio_samples),
+	    cmocka_unit_test(test_hostile_fixtures),
+	    cmocka_unit_test(test_hostile_generated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

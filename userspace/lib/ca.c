@@ -190,7 +190,7 @@ static int write_atomic(const char *dir, const char *name, const char *data, mod
 	int fd, err = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, name, (int)getpid()) >=
-		    (int)sizeof(tmp) ||
+		(int)sizeof(tmp) ||
 	    snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst))
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
@@ -474,8 +474,8 @@ int ca_issue(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, struct
 	if (!X509_set_version(cert, X509_VERSION_3) || set_random_serial(cert) ||
 	    !X509_time_adj_ex(X509_getm_notBefore(cert), 0, 0, &out->not_before) ||
 	    !X509_time_adj_ex(X509_getm_notAfter(cert), 0, 0, &out->not_after) ||
-	    !X509_NAME_add_entry_by_txt(org, "O", MBSTRING_ASC,
-					(const unsigned char *)CA_TRUST_ORG, -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(org, "O", MBSTRING_ASC, (const unsigned char *)CA_TRUST_ORG,
+					-1, -1, 0) ||
 	    !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
 	    !X509_set_pubkey(cert, key) || add_uri_san(cert, spiffe_id) ||
 	    add_ext(cert, ca->cert, NID_basic_constraints, "critical,CA:FALSE") ||

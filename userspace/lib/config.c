@@ -309,8 +309,7 @@ static int name_cmp(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static int load_dir_rec(struct config *cfg, const char *dir, struct config_diags *diags,
-			int depth)
+static int load_dir_rec(struct config *cfg, const char *dir, struct config_diags *diags, int depth)
 {
 	struct cfg_ctx ctx = {.file = dir, .diags = diags};
 	struct dirent **ents = NULL;

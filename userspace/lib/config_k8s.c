@@ -104,10 +104,10 @@ bool cfg_ip_ok(const char *s)
 int cfg_get_name(struct cfg_ctx *ctx, yaml_node_t *v, enum cfg_name_rule rule, char **out)
 {
 	static const char *const what[] = {
-		[CFG_NAME_SUBDOMAIN] = "a lowercase RFC 1123 subdomain",
-		[CFG_NAME_LABEL] = "a lowercase RFC 1123 label",
-		[CFG_NAME_LABEL1035] = "a lowercase RFC 1035 label (starting with a letter)",
-		[CFG_NAME_IANA] = "an IANA service name (at most 15 of a-z, 0-9, -)",
+	    [CFG_NAME_SUBDOMAIN] = "a lowercase RFC 1123 subdomain",
+	    [CFG_NAME_LABEL] = "a lowercase RFC 1123 label",
+	    [CFG_NAME_LABEL1035] = "a lowercase RFC 1035 label (starting with a letter)",
+	    [CFG_NAME_IANA] = "an IANA service name (at most 15 of a-z, 0-9, -)",
 	};
 	bool ok;
 
@@ -149,9 +149,8 @@ int cfg_check_enum(struct cfg_ctx *ctx, yaml_node_t *v, const char *const *allow
 			return 0;
 		}
 	}
-	cfg_error(ctx, v, "\"%.64s\" is not one of %s%s%s%s", s, allowed[0],
-		  allowed[1] ? ", " : "", allowed[1] ? allowed[1] : "",
-		  allowed[1] && allowed[2] ? ", ..." : "");
+	cfg_error(ctx, v, "\"%.64s\" is not one of %s%s%s%s", s, allowed[0], allowed[1] ? ", " : "",
+		  allowed[1] ? allowed[1] : "", allowed[1] && allowed[2] ? ", ..." : "");
 	return -EINVAL;
 }
 
@@ -176,8 +175,10 @@ int cfg_get_labels(struct cfg_ctx *ctx, yaml_node_t *map, bool annotations,
 		char *value = NULL;
 
 		if (!qualified_name_ok(key)) {
-			cfg_error(ctx, k, "invalid key \"%.64s\": want [prefix/]name, name at most 63 "
-				  "alphanumerics, '-', '_' or '.'", key);
+			cfg_error(ctx, k,
+				  "invalid key \"%.64s\": want [prefix/]name, name at most 63 "
+				  "alphanumerics, '-', '_' or '.'",
+				  key);
 			continue;
 		}
 		if (cfg_is_null(v)) {
@@ -191,8 +192,10 @@ int cfg_get_labels(struct cfg_ctx *ctx, yaml_node_t *map, bool annotations,
 		}
 		total += strlen(key) + strlen(value);
 		if (!annotations && *value && !label_name_ok(value, strlen(value)))
-			cfg_error(ctx, v, "invalid value \"%.64s\" for label %s: at most 63 "
-				  "alphanumerics, '-', '_' or '.'", value, key);
+			cfg_error(ctx, v,
+				  "invalid value \"%.64s\" for label %s: at most 63 "
+				  "alphanumerics, '-', '_' or '.'",
+				  value, key);
 		else if (config_labels_add(out, key, value))
 			cfg_error(ctx, v, "out of memory");
 		free(value);
@@ -230,22 +233,22 @@ static int meta_annotations(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 
 static const struct cfg_field meta_fields[] = {
-	{"name", CFG_T_STR, meta_name, 0},
-	{"generateName", CFG_T_STR, NULL, 0},
-	{"namespace", CFG_T_STR, meta_namespace, 0},
-	{"labels", CFG_T_MAP, meta_labels, 0},
-	{"annotations", CFG_T_MAP, meta_annotations, 0},
-	{"uid", CFG_T_STR, NULL, 0},
-	{"resourceVersion", CFG_T_STR, NULL, 0},
-	{"generation", CFG_T_INT, NULL, 0},
-	{"creationTimestamp", CFG_T_STR, NULL, 0},
-	{"deletionTimestamp", CFG_T_STR, NULL, 0},
-	{"deletionGracePeriodSeconds", CFG_T_INT, NULL, 0},
-	{"ownerReferences", CFG_T_SEQ, NULL, 0},
-	{"finalizers", CFG_T_SEQ, NULL, 0},
-	{"managedFields", CFG_T_SEQ, NULL, 0},
-	{"selfLink", CFG_T_STR, NULL, 0},
-	{NULL, 0, NULL, 0},
+    {"name", CFG_T_STR, meta_name, 0},
+    {"generateName", CFG_T_STR, NULL, 0},
+    {"namespace", CFG_T_STR, meta_namespace, 0},
+    {"labels", CFG_T_MAP, meta_labels, 0},
+    {"annotations", CFG_T_MAP, meta_annotations, 0},
+    {"uid", CFG_T_STR, NULL, 0},
+    {"resourceVersion", CFG_T_STR, NULL, 0},
+    {"generation", CFG_T_INT, NULL, 0},
+    {"creationTimestamp", CFG_T_STR, NULL, 0},
+    {"deletionTimestamp", CFG_T_STR, NULL, 0},
+    {"deletionGracePeriodSeconds", CFG_T_INT, NULL, 0},
+    {"ownerReferences", CFG_T_SEQ, NULL, 0},
+    {"finalizers", CFG_T_SEQ, NULL, 0},
+    {"managedFields", CFG_T_SEQ, NULL, 0},
+    {"selfLink", CFG_T_STR, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 int cfg_parse_meta(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
@@ -278,12 +281,15 @@ int cfg_parse_meta(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 /* ---- Namespace, ServiceAccount ---- */
 
 #define OBJECT_FIELDS                                                                              \
-	{"apiVersion", CFG_T_STR, NULL, CFG_F_REQUIRED}, {"kind", CFG_T_STR, NULL, CFG_F_REQUIRED},  \
-		{"metadata", CFG_T_MAP, cfg_parse_meta, CFG_F_REQUIRED}
+	{"apiVersion", CFG_T_STR, NULL, CFG_F_REQUIRED},                                           \
+	    {"kind", CFG_T_STR, NULL, CFG_F_REQUIRED},                                             \
+	{                                                                                          \
+		"metadata", CFG_T_MAP, cfg_parse_meta, CFG_F_REQUIRED                              \
+	}
 
 static const struct cfg_field namespace_spec_fields[] = {
-	{"finalizers", CFG_T_SEQ, NULL, 0},
-	{NULL, 0, NULL, 0},
+    {"finalizers", CFG_T_SEQ, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static int namespace_spec(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
@@ -292,18 +298,18 @@ static int namespace_spec(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 
 static const struct cfg_field namespace_fields[] = {
-	OBJECT_FIELDS,
-	{"spec", CFG_T_MAP, namespace_spec, 0},
-	{"status", CFG_T_MAP, NULL, 0},
-	{NULL, 0, NULL, 0},
+    OBJECT_FIELDS,
+    {"spec", CFG_T_MAP, namespace_spec, 0},
+    {"status", CFG_T_MAP, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static const struct cfg_field service_account_fields[] = {
-	OBJECT_FIELDS,
-	{"secrets", CFG_T_SEQ, NULL, 0},
-	{"imagePullSecrets", CFG_T_SEQ, NULL, 0},
-	{"automountServiceAccountToken", CFG_T_BOOL, NULL, 0},
-	{NULL, 0, NULL, 0},
+    OBJECT_FIELDS,
+    {"secrets", CFG_T_SEQ, NULL, 0},
+    {"imagePullSecrets", CFG_T_SEQ, NULL, 0},
+    {"automountServiceAccountToken", CFG_T_BOOL, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 /* ---- Service ---- */
@@ -353,13 +359,13 @@ static int node_port(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 
 static const struct cfg_field service_port_fields[] = {
-	{"name", CFG_T_STR, svc_port_name, 0},
-	{"protocol", CFG_T_STR, svc_port_protocol, 0},
-	{"appProtocol", CFG_T_STR, NULL, 0},
-	{"port", CFG_T_INT, svc_port_port, CFG_F_REQUIRED},
-	{"targetPort", CFG_T_INT_OR_STR, svc_port_target, 0},
-	{"nodePort", CFG_T_INT, node_port, 0},
-	{NULL, 0, NULL, 0},
+    {"name", CFG_T_STR, svc_port_name, 0},
+    {"protocol", CFG_T_STR, svc_port_protocol, 0},
+    {"appProtocol", CFG_T_STR, NULL, 0},
+    {"port", CFG_T_INT, svc_port_port, CFG_F_REQUIRED},
+    {"targetPort", CFG_T_INT_OR_STR, svc_port_target, 0},
+    {"nodePort", CFG_T_INT, node_port, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static int service_ports(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
@@ -439,27 +445,27 @@ ENUM_FIELD(service_family_policy, "SingleStack", "PreferDualStack", "RequireDual
 ENUM_FIELD(service_traffic_policy, "Cluster", "Local")
 
 static const struct cfg_field service_spec_fields[] = {
-	{"ports", CFG_T_SEQ, service_ports, 0},
-	{"selector", CFG_T_MAP, service_selector, 0},
-	{"clusterIP", CFG_T_STR, service_cluster_ip, 0},
-	{"clusterIPs", CFG_T_SEQ, NULL, 0},
-	{"type", CFG_T_STR, service_type, 0},
-	{"externalIPs", CFG_T_SEQ, NULL, 0},
-	{"sessionAffinity", CFG_T_STR, service_affinity, 0},
-	{"sessionAffinityConfig", CFG_T_MAP, NULL, 0},
-	{"loadBalancerIP", CFG_T_STR, NULL, 0},
-	{"loadBalancerSourceRanges", CFG_T_SEQ, NULL, 0},
-	{"loadBalancerClass", CFG_T_STR, NULL, 0},
-	{"allocateLoadBalancerNodePorts", CFG_T_BOOL, NULL, 0},
-	{"externalName", CFG_T_STR, NULL, 0},
-	{"externalTrafficPolicy", CFG_T_STR, service_traffic_policy, 0},
-	{"internalTrafficPolicy", CFG_T_STR, service_traffic_policy, 0},
-	{"healthCheckNodePort", CFG_T_INT, node_port, 0},
-	{"publishNotReadyAddresses", CFG_T_BOOL, NULL, 0},
-	{"ipFamilies", CFG_T_SEQ, NULL, 0},
-	{"ipFamilyPolicy", CFG_T_STR, service_family_policy, 0},
-	{"trafficDistribution", CFG_T_STR, NULL, 0},
-	{NULL, 0, NULL, 0},
+    {"ports", CFG_T_SEQ, service_ports, 0},
+    {"selector", CFG_T_MAP, service_selector, 0},
+    {"clusterIP", CFG_T_STR, service_cluster_ip, 0},
+    {"clusterIPs", CFG_T_SEQ, NULL, 0},
+    {"type", CFG_T_STR, service_type, 0},
+    {"externalIPs", CFG_T_SEQ, NULL, 0},
+    {"sessionAffinity", CFG_T_STR, service_affinity, 0},
+    {"sessionAffinityConfig", CFG_T_MAP, NULL, 0},
+    {"loadBalancerIP", CFG_T_STR, NULL, 0},
+    {"loadBalancerSourceRanges", CFG_T_SEQ, NULL, 0},
+    {"loadBalancerClass", CFG_T_STR, NULL, 0},
+    {"allocateLoadBalancerNodePorts", CFG_T_BOOL, NULL, 0},
+    {"externalName", CFG_T_STR, NULL, 0},
+    {"externalTrafficPolicy", CFG_T_STR, service_traffic_policy, 0},
+    {"internalTrafficPolicy", CFG_T_STR, service_traffic_policy, 0},
+    {"healthCheckNodePort", CFG_T_INT, node_port, 0},
+    {"publishNotReadyAddresses", CFG_T_BOOL, NULL, 0},
+    {"ipFamilies", CFG_T_SEQ, NULL, 0},
+    {"ipFamilyPolicy", CFG_T_STR, service_family_policy, 0},
+    {"trafficDistribution", CFG_T_STR, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static int service_spec(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
@@ -468,16 +474,16 @@ static int service_spec(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 
 static const struct cfg_field service_fields[] = {
-	OBJECT_FIELDS,
-	{"spec", CFG_T_MAP, service_spec, 0},
-	{"status", CFG_T_MAP, NULL, 0},
-	{NULL, 0, NULL, 0},
+    OBJECT_FIELDS,
+    {"spec", CFG_T_MAP, service_spec, 0},
+    {"status", CFG_T_MAP, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 /* ---- the kind table ---- */
 
 #define KIND_STORE(fn, arr, n, type, free_fn)                                                      \
-	static const struct config_meta *fn##_find(const struct config *c, const char *ns,          \
+	static const struct config_meta *fn##_find(const struct config *c, const char *ns,         \
 						   const char *name)                               \
 	{                                                                                          \
 		for (size_t i = 0; i < c->n; i++)                                                  \
@@ -488,7 +494,7 @@ static const struct cfg_field service_fields[] = {
 	}                                                                                          \
 	static int fn##_append(struct config *c, void *obj)                                        \
 	{                                                                                          \
-		type *a = realloc(c->arr, (c->n + 1) * sizeof(*a));                               \
+		type *a = realloc(c->arr, (c->n + 1) * sizeof(*a));                                \
 		if (!a)                                                                            \
 			return -ENOMEM;                                                            \
 		c->arr = a;                                                                        \
@@ -522,16 +528,16 @@ static const char *const apps_v1[] = {"apps/v1", NULL};
 
 /* Adding a kind: a field table, a finish hook if it has cross-field rules, and a store. */
 static const struct cfg_kind kinds[] = {
-	{"Namespace", core_v1, false, CFG_NAME_LABEL, namespace_fields, NULL, ns_find, ns_append,
-	 ns_free},
-	{"ServiceAccount", core_v1, true, CFG_NAME_SUBDOMAIN, service_account_fields, NULL, sa_find,
-	 sa_append, sa_free},
-	{"Service", core_v1, true, CFG_NAME_LABEL1035, service_fields, NULL, svc_find, svc_append,
-	 svc_free},
-	{"Pod", core_v1, true, CFG_NAME_SUBDOMAIN, cfg_pod_fields, NULL, pod_find,
-	 pod_append, pod_free},
-	{"Deployment", apps_v1, true, CFG_NAME_SUBDOMAIN, cfg_deployment_fields,
-	 cfg_deployment_finish, dep_find, dep_append, dep_free},
+    {"Namespace", core_v1, false, CFG_NAME_LABEL, namespace_fields, NULL, ns_find, ns_append,
+     ns_free},
+    {"ServiceAccount", core_v1, true, CFG_NAME_SUBDOMAIN, service_account_fields, NULL, sa_find,
+     sa_append, sa_free},
+    {"Service", core_v1, true, CFG_NAME_LABEL1035, service_fields, NULL, svc_find, svc_append,
+     svc_free},
+    {"Pod", core_v1, true, CFG_NAME_SUBDOMAIN, cfg_pod_fields, NULL, pod_find, pod_append,
+     pod_free},
+    {"Deployment", apps_v1, true, CFG_NAME_SUBDOMAIN, cfg_deployment_fields, cfg_deployment_finish,
+     dep_find, dep_append, dep_free},
 };
 
 static char *object_name(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_node_t *root)
@@ -616,11 +622,11 @@ fail:
 static void parse_one(struct cfg_ctx *ctx, yaml_node_t *root, bool in_list);
 
 static const struct cfg_field list_fields[] = {
-	{"apiVersion", CFG_T_STR, NULL, CFG_F_REQUIRED},
-	{"kind", CFG_T_STR, NULL, CFG_F_REQUIRED},
-	{"metadata", CFG_T_MAP, NULL, 0},
-	{"items", CFG_T_SEQ, NULL, CFG_F_REQUIRED},
-	{NULL, 0, NULL, 0},
+    {"apiVersion", CFG_T_STR, NULL, CFG_F_REQUIRED},
+    {"kind", CFG_T_STR, NULL, CFG_F_REQUIRED},
+    {"metadata", CFG_T_MAP, NULL, 0},
+    {"items", CFG_T_SEQ, NULL, CFG_F_REQUIRED},
+    {NULL, 0, NULL, 0},
 };
 
 static void parse_list(struct cfg_ctx *ctx, yaml_node_t *root)
@@ -659,8 +665,8 @@ static void parse_one(struct cfg_ctx *ctx, yaml_node_t *root, bool in_list)
 	    cfg_scalar_kind(kind) != CFG_S_STR || cfg_scalar_kind(api) != CFG_S_STR) {
 		saved = cfg_path_push(ctx, !kind || kind->type != YAML_SCALAR_NODE ||
 						   cfg_scalar_kind(kind) != CFG_S_STR
-					   ? "kind"
-					   : "apiVersion");
+					       ? "kind"
+					       : "apiVersion");
 		cfg_error(ctx, kind && api ? (kind->type != YAML_SCALAR_NODE ? kind : api) : root,
 			  "every object needs string \"apiVersion\" and \"kind\" fields");
 		cfg_path_pop(ctx, saved);

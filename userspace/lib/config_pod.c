@@ -112,12 +112,12 @@ static int cport_protocol(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 
 static const struct cfg_field container_port_fields[] = {
-	{"name", CFG_T_STR, cport_name, 0},
-	{"containerPort", CFG_T_INT, cport_port, CFG_F_REQUIRED},
-	{"protocol", CFG_T_STR, cport_protocol, 0},
-	{"hostPort", CFG_T_INT, port_range, 0},
-	{"hostIP", CFG_T_STR, NULL, 0},
-	{NULL, 0, NULL, 0},
+    {"name", CFG_T_STR, cport_name, 0},
+    {"containerPort", CFG_T_INT, cport_port, CFG_F_REQUIRED},
+    {"protocol", CFG_T_STR, cport_protocol, 0},
+    {"hostPort", CFG_T_INT, port_range, 0},
+    {"hostIP", CFG_T_STR, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static void container_port_free(struct config_container_port *p)
@@ -163,31 +163,31 @@ static int container_ports(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 
 static const struct cfg_field container_fields[] = {
-	{"name", CFG_T_STR, container_name, CFG_F_REQUIRED},
-	{"image", CFG_T_STR, NULL, 0},
-	{"imagePullPolicy", CFG_T_STR, pull_policy, 0},
-	{"command", CFG_T_SEQ, container_command, 0},
-	{"args", CFG_T_SEQ, container_args, 0},
-	{"workingDir", CFG_T_STR, NULL, 0},
-	{"ports", CFG_T_SEQ, container_ports, 0},
-	{"env", CFG_T_SEQ, NULL, 0},
-	{"envFrom", CFG_T_SEQ, NULL, 0},
-	{"resources", CFG_T_MAP, NULL, 0},
-	{"resizePolicy", CFG_T_SEQ, NULL, 0},
-	{"restartPolicy", CFG_T_STR, NULL, 0},
-	{"volumeMounts", CFG_T_SEQ, NULL, 0},
-	{"volumeDevices", CFG_T_SEQ, NULL, 0},
-	{"livenessProbe", CFG_T_MAP, NULL, 0},
-	{"readinessProbe", CFG_T_MAP, NULL, 0},
-	{"startupProbe", CFG_T_MAP, NULL, 0},
-	{"lifecycle", CFG_T_MAP, NULL, 0},
-	{"terminationMessagePath", CFG_T_STR, NULL, 0},
-	{"terminationMessagePolicy", CFG_T_STR, termination_message_policy, 0},
-	{"securityContext", CFG_T_MAP, NULL, 0},
-	{"stdin", CFG_T_BOOL, NULL, 0},
-	{"stdinOnce", CFG_T_BOOL, NULL, 0},
-	{"tty", CFG_T_BOOL, NULL, 0},
-	{NULL, 0, NULL, 0},
+    {"name", CFG_T_STR, container_name, CFG_F_REQUIRED},
+    {"image", CFG_T_STR, NULL, 0},
+    {"imagePullPolicy", CFG_T_STR, pull_policy, 0},
+    {"command", CFG_T_SEQ, container_command, 0},
+    {"args", CFG_T_SEQ, container_args, 0},
+    {"workingDir", CFG_T_STR, NULL, 0},
+    {"ports", CFG_T_SEQ, container_ports, 0},
+    {"env", CFG_T_SEQ, NULL, 0},
+    {"envFrom", CFG_T_SEQ, NULL, 0},
+    {"resources", CFG_T_MAP, NULL, 0},
+    {"resizePolicy", CFG_T_SEQ, NULL, 0},
+    {"restartPolicy", CFG_T_STR, NULL, 0},
+    {"volumeMounts", CFG_T_SEQ, NULL, 0},
+    {"volumeDevices", CFG_T_SEQ, NULL, 0},
+    {"livenessProbe", CFG_T_MAP, NULL, 0},
+    {"readinessProbe", CFG_T_MAP, NULL, 0},
+    {"startupProbe", CFG_T_MAP, NULL, 0},
+    {"lifecycle", CFG_T_MAP, NULL, 0},
+    {"terminationMessagePath", CFG_T_STR, NULL, 0},
+    {"terminationMessagePolicy", CFG_T_STR, termination_message_policy, 0},
+    {"securityContext", CFG_T_MAP, NULL, 0},
+    {"stdin", CFG_T_BOOL, NULL, 0},
+    {"stdinOnce", CFG_T_BOOL, NULL, 0},
+    {"tty", CFG_T_BOOL, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static void container_ctx_free(struct container_ctx *c)
@@ -243,7 +243,8 @@ static int containers(struct cfg_ctx *ctx, yaml_node_t *v, struct config_pod_spe
 		if (cfg_walk_map(ctx, item, container_fields, &c) == 0) {
 			for (size_t j = 0; j < i; j++)
 				if (names[j] && strcmp(names[j], c.name) == 0)
-					cfg_error(ctx, item, "duplicate container name \"%s\"", c.name);
+					cfg_error(ctx, item, "duplicate container name \"%s\"",
+						  c.name);
 			if (spec && i == 0 && set_command(spec, &c))
 				cfg_error(ctx, item, "out of memory");
 			names[i] = c.name;
@@ -301,7 +302,8 @@ static int spec_service_account(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 
 static int spec_node_name(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
-	return cfg_get_name(ctx, v, CFG_NAME_SUBDOMAIN, &((struct config_pod_spec *)obj)->node_name);
+	return cfg_get_name(ctx, v, CFG_NAME_SUBDOMAIN,
+			    &((struct config_pod_spec *)obj)->node_name);
 }
 
 static int spec_node_selector(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
@@ -314,47 +316,47 @@ static int spec_node_selector(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 
 static const struct cfg_field pod_spec_fields[] = {
-	{"containers", CFG_T_SEQ, spec_containers, CFG_F_REQUIRED},
-	{"initContainers", CFG_T_SEQ, spec_init_containers, 0},
-	{"ephemeralContainers", CFG_T_SEQ, NULL, 0},
-	{"volumes", CFG_T_SEQ, NULL, 0},
-	{"restartPolicy", CFG_T_STR, restart_policy, 0},
-	{"terminationGracePeriodSeconds", CFG_T_INT, non_negative, 0},
-	{"activeDeadlineSeconds", CFG_T_INT, positive, 0},
-	{"dnsPolicy", CFG_T_STR, dns_policy, 0},
-	{"dnsConfig", CFG_T_MAP, NULL, 0},
-	{"nodeSelector", CFG_T_MAP, spec_node_selector, 0},
-	{"serviceAccountName", CFG_T_STR, spec_service_account_name, 0},
-	{"serviceAccount", CFG_T_STR, spec_service_account, 0},
-	{"automountServiceAccountToken", CFG_T_BOOL, NULL, 0},
-	{"nodeName", CFG_T_STR, spec_node_name, 0},
-	{"hostNetwork", CFG_T_BOOL, NULL, 0},
-	{"hostPID", CFG_T_BOOL, NULL, 0},
-	{"hostIPC", CFG_T_BOOL, NULL, 0},
-	{"hostUsers", CFG_T_BOOL, NULL, 0},
-	{"shareProcessNamespace", CFG_T_BOOL, NULL, 0},
-	{"securityContext", CFG_T_MAP, NULL, 0},
-	{"imagePullSecrets", CFG_T_SEQ, NULL, 0},
-	{"hostname", CFG_T_STR, NULL, 0},
-	{"subdomain", CFG_T_STR, NULL, 0},
-	{"setHostnameAsFQDN", CFG_T_BOOL, NULL, 0},
-	{"affinity", CFG_T_MAP, NULL, 0},
-	{"schedulerName", CFG_T_STR, NULL, 0},
-	{"tolerations", CFG_T_SEQ, NULL, 0},
-	{"hostAliases", CFG_T_SEQ, NULL, 0},
-	{"priorityClassName", CFG_T_STR, NULL, 0},
-	{"priority", CFG_T_INT, any_int32, 0},
-	{"preemptionPolicy", CFG_T_STR, NULL, 0},
-	{"readinessGates", CFG_T_SEQ, NULL, 0},
-	{"runtimeClassName", CFG_T_STR, NULL, 0},
-	{"enableServiceLinks", CFG_T_BOOL, NULL, 0},
-	{"overhead", CFG_T_MAP, NULL, 0},
-	{"topologySpreadConstraints", CFG_T_SEQ, NULL, 0},
-	{"os", CFG_T_MAP, NULL, 0},
-	{"schedulingGates", CFG_T_SEQ, NULL, 0},
-	{"resourceClaims", CFG_T_SEQ, NULL, 0},
-	{"resources", CFG_T_MAP, NULL, 0},
-	{NULL, 0, NULL, 0},
+    {"containers", CFG_T_SEQ, spec_containers, CFG_F_REQUIRED},
+    {"initContainers", CFG_T_SEQ, spec_init_containers, 0},
+    {"ephemeralContainers", CFG_T_SEQ, NULL, 0},
+    {"volumes", CFG_T_SEQ, NULL, 0},
+    {"restartPolicy", CFG_T_STR, restart_policy, 0},
+    {"terminationGracePeriodSeconds", CFG_T_INT, non_negative, 0},
+    {"activeDeadlineSeconds", CFG_T_INT, positive, 0},
+    {"dnsPolicy", CFG_T_STR, dns_policy, 0},
+    {"dnsConfig", CFG_T_MAP, NULL, 0},
+    {"nodeSelector", CFG_T_MAP, spec_node_selector, 0},
+    {"serviceAccountName", CFG_T_STR, spec_service_account_name, 0},
+    {"serviceAccount", CFG_T_STR, spec_service_account, 0},
+    {"automountServiceAccountToken", CFG_T_BOOL, NULL, 0},
+    {"nodeName", CFG_T_STR, spec_node_name, 0},
+    {"hostNetwork", CFG_T_BOOL, NULL, 0},
+    {"hostPID", CFG_T_BOOL, NULL, 0},
+    {"hostIPC", CFG_T_BOOL, NULL, 0},
+    {"hostUsers", CFG_T_BOOL, NULL, 0},
+    {"shareProcessNamespace", CFG_T_BOOL, NULL, 0},
+    {"securityContext", CFG_T_MAP, NULL, 0},
+    {"imagePullSecrets", CFG_T_SEQ, NULL, 0},
+    {"hostname", CFG_T_STR, NULL, 0},
+    {"subdomain", CFG_T_STR, NULL, 0},
+    {"setHostnameAsFQDN", CFG_T_BOOL, NULL, 0},
+    {"affinity", CFG_T_MAP, NULL, 0},
+    {"schedulerName", CFG_T_STR, NULL, 0},
+    {"tolerations", CFG_T_SEQ, NULL, 0},
+    {"hostAliases", CFG_T_SEQ, NULL, 0},
+    {"priorityClassName", CFG_T_STR, NULL, 0},
+    {"priority", CFG_T_INT, any_int32, 0},
+    {"preemptionPolicy", CFG_T_STR, NULL, 0},
+    {"readinessGates", CFG_T_SEQ, NULL, 0},
+    {"runtimeClassName", CFG_T_STR, NULL, 0},
+    {"enableServiceLinks", CFG_T_BOOL, NULL, 0},
+    {"overhead", CFG_T_MAP, NULL, 0},
+    {"topologySpreadConstraints", CFG_T_SEQ, NULL, 0},
+    {"os", CFG_T_MAP, NULL, 0},
+    {"schedulingGates", CFG_T_SEQ, NULL, 0},
+    {"resourceClaims", CFG_T_SEQ, NULL, 0},
+    {"resources", CFG_T_MAP, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static int pod_spec(struct cfg_ctx *ctx, yaml_node_t *v, struct config_pod_spec *spec)
@@ -364,7 +366,8 @@ static int pod_spec(struct cfg_ctx *ctx, yaml_node_t *v, struct config_pod_spec 
 	/* Kubernetes rejects one port name used by two containers of a pod. */
 	for (size_t i = 0; i < spec->nports; i++) {
 		for (size_t j = 0; spec->ports[i].name && j < i; j++) {
-			if (spec->ports[j].name && !strcmp(spec->ports[i].name, spec->ports[j].name)) {
+			if (spec->ports[j].name &&
+			    !strcmp(spec->ports[i].name, spec->ports[j].name)) {
 				size_t saved = cfg_path_push(ctx, "containers");
 
 				cfg_error(ctx, v, "port name \"%s\" is used twice",
@@ -407,23 +410,23 @@ static int status_host_ip(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 
 static const struct cfg_field pod_status_fields[] = {
-	{"phase", CFG_T_STR, NULL, 0},
-	{"conditions", CFG_T_SEQ, NULL, 0},
-	{"message", CFG_T_STR, NULL, 0},
-	{"reason", CFG_T_STR, NULL, 0},
-	{"nominatedNodeName", CFG_T_STR, NULL, 0},
-	{"hostIP", CFG_T_STR, status_host_ip, 0},
-	{"hostIPs", CFG_T_SEQ, NULL, 0},
-	{"podIP", CFG_T_STR, status_pod_ip, 0},
-	{"podIPs", CFG_T_SEQ, NULL, 0},
-	{"startTime", CFG_T_STR, NULL, 0},
-	{"initContainerStatuses", CFG_T_SEQ, NULL, 0},
-	{"containerStatuses", CFG_T_SEQ, NULL, 0},
-	{"ephemeralContainerStatuses", CFG_T_SEQ, NULL, 0},
-	{"qosClass", CFG_T_STR, NULL, 0},
-	{"resize", CFG_T_STR, NULL, 0},
-	{"resourceClaimStatuses", CFG_T_SEQ, NULL, 0},
-	{NULL, 0, NULL, 0},
+    {"phase", CFG_T_STR, NULL, 0},
+    {"conditions", CFG_T_SEQ, NULL, 0},
+    {"message", CFG_T_STR, NULL, 0},
+    {"reason", CFG_T_STR, NULL, 0},
+    {"nominatedNodeName", CFG_T_STR, NULL, 0},
+    {"hostIP", CFG_T_STR, status_host_ip, 0},
+    {"hostIPs", CFG_T_SEQ, NULL, 0},
+    {"podIP", CFG_T_STR, status_pod_ip, 0},
+    {"podIPs", CFG_T_SEQ, NULL, 0},
+    {"startTime", CFG_T_STR, NULL, 0},
+    {"initContainerStatuses", CFG_T_SEQ, NULL, 0},
+    {"containerStatuses", CFG_T_SEQ, NULL, 0},
+    {"ephemeralContainerStatuses", CFG_T_SEQ, NULL, 0},
+    {"qosClass", CFG_T_STR, NULL, 0},
+    {"resize", CFG_T_STR, NULL, 0},
+    {"resourceClaimStatuses", CFG_T_SEQ, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static int pod_root_spec(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
@@ -437,12 +440,12 @@ static int pod_root_status(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 
 const struct cfg_field cfg_pod_fields[] = {
-	{"apiVersion", CFG_T_STR, NULL, CFG_F_REQUIRED},
-	{"kind", CFG_T_STR, NULL, CFG_F_REQUIRED},
-	{"metadata", CFG_T_MAP, cfg_parse_meta, CFG_F_REQUIRED},
-	{"spec", CFG_T_MAP, pod_root_spec, CFG_F_REQUIRED},
-	{"status", CFG_T_MAP, pod_root_status, 0},
-	{NULL, 0, NULL, 0},
+    {"apiVersion", CFG_T_STR, NULL, CFG_F_REQUIRED},
+    {"kind", CFG_T_STR, NULL, CFG_F_REQUIRED},
+    {"metadata", CFG_T_MAP, cfg_parse_meta, CFG_F_REQUIRED},
+    {"spec", CFG_T_MAP, pod_root_spec, CFG_F_REQUIRED},
+    {"status", CFG_T_MAP, pod_root_status, 0},
+    {NULL, 0, NULL, 0},
 };
 
 /* ---- Deployment ---- */
@@ -453,9 +456,9 @@ static int selector_match_labels(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 
 static const struct cfg_field selector_fields[] = {
-	{"matchLabels", CFG_T_MAP, selector_match_labels, 0},
-	{"matchExpressions", CFG_T_SEQ, NULL, 0},
-	{NULL, 0, NULL, 0},
+    {"matchLabels", CFG_T_MAP, selector_match_labels, 0},
+    {"matchExpressions", CFG_T_SEQ, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static int dep_selector(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
@@ -484,9 +487,9 @@ static int template_spec(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 
 static const struct cfg_field template_fields[] = {
-	{"metadata", CFG_T_MAP, template_meta, 0},
-	{"spec", CFG_T_MAP, template_spec, CFG_F_REQUIRED},
-	{NULL, 0, NULL, 0},
+    {"metadata", CFG_T_MAP, template_meta, 0},
+    {"spec", CFG_T_MAP, template_spec, CFG_F_REQUIRED},
+    {NULL, 0, NULL, 0},
 };
 
 static int dep_template(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
@@ -505,9 +508,9 @@ static int dep_replicas(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 
 static const struct cfg_field strategy_fields[] = {
-	{"type", CFG_T_STR, strategy_type, 0},
-	{"rollingUpdate", CFG_T_MAP, NULL, 0},
-	{NULL, 0, NULL, 0},
+    {"type", CFG_T_STR, strategy_type, 0},
+    {"rollingUpdate", CFG_T_MAP, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static int dep_strategy(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
@@ -516,15 +519,15 @@ static int dep_strategy(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 
 static const struct cfg_field deployment_spec_fields[] = {
-	{"replicas", CFG_T_INT, dep_replicas, 0},
-	{"selector", CFG_T_MAP, dep_selector, CFG_F_REQUIRED},
-	{"template", CFG_T_MAP, dep_template, CFG_F_REQUIRED},
-	{"strategy", CFG_T_MAP, dep_strategy, 0},
-	{"minReadySeconds", CFG_T_INT, non_negative, 0},
-	{"revisionHistoryLimit", CFG_T_INT, non_negative, 0},
-	{"progressDeadlineSeconds", CFG_T_INT, positive, 0},
-	{"paused", CFG_T_BOOL, NULL, 0},
-	{NULL, 0, NULL, 0},
+    {"replicas", CFG_T_INT, dep_replicas, 0},
+    {"selector", CFG_T_MAP, dep_selector, CFG_F_REQUIRED},
+    {"template", CFG_T_MAP, dep_template, CFG_F_REQUIRED},
+    {"strategy", CFG_T_MAP, dep_strategy, 0},
+    {"minReadySeconds", CFG_T_INT, non_negative, 0},
+    {"revisionHistoryLimit", CFG_T_INT, non_negative, 0},
+    {"progressDeadlineSeconds", CFG_T_INT, positive, 0},
+    {"paused", CFG_T_BOOL, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static int dep_spec(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
@@ -538,12 +541,12 @@ static int dep_spec(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 
 const struct cfg_field cfg_deployment_fields[] = {
-	{"apiVersion", CFG_T_STR, NULL, CFG_F_REQUIRED},
-	{"kind", CFG_T_STR, NULL, CFG_F_REQUIRED},
-	{"metadata", CFG_T_MAP, cfg_parse_meta, CFG_F_REQUIRED},
-	{"spec", CFG_T_MAP, dep_spec, CFG_F_REQUIRED},
-	{"status", CFG_T_MAP, NULL, 0},
-	{NULL, 0, NULL, 0},
+    {"apiVersion", CFG_T_STR, NULL, CFG_F_REQUIRED},
+    {"kind", CFG_T_STR, NULL, CFG_F_REQUIRED},
+    {"metadata", CFG_T_MAP, cfg_parse_meta, CFG_F_REQUIRED},
+    {"spec", CFG_T_MAP, dep_spec, CFG_F_REQUIRED},
+    {"status", CFG_T_MAP, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 int cfg_deployment_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o)

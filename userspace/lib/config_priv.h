@@ -63,7 +63,7 @@ enum cfg_scalar {
 
 /* config_yaml.c */
 void cfg_diag(struct cfg_ctx *ctx, const yaml_node_t *node, bool error, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 #define cfg_error(ctx, node, ...) cfg_diag(ctx, node, true, __VA_ARGS__)
 /* Appends ".name" (or "name" at the root) / "[i]" to the path; returns the length to restore. */
 size_t cfg_path_push(struct cfg_ctx *ctx, const char *name);

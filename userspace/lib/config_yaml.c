@@ -128,8 +128,8 @@ static bool is_int_literal(const char *s)
 
 static bool is_float_literal(const char *s)
 {
-	static const char *const special[] = {".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF",
-					      "+.inf", ".nan", ".NaN", ".NAN", NULL};
+	static const char *const special[] = {".inf",  ".Inf", ".INF", "-.inf", "-.Inf", "-.INF",
+					      "+.inf", ".nan", ".NaN", ".NAN",	NULL};
 	char *end;
 
 	if (str_in(s, special))
@@ -147,9 +147,9 @@ static bool is_float_literal(const char *s)
 enum cfg_scalar cfg_scalar_kind(const yaml_node_t *node)
 {
 	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-	static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE",
-					    "yes", "Yes", "YES", "no", "No", "NO",
-					    "on", "On", "ON", "off", "Off", "OFF", NULL};
+	static const char *const bools[] = {
+	    "true", "True", "TRUE", "false", "False", "FALSE", "yes", "Yes", "YES", "no",
+	    "No",   "NO",   "on",   "On",    "ON",    "off",   "Off", "OFF", NULL};
 	const char *s = (const char *)node->data.scalar.value;
 
 	if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
@@ -285,10 +285,13 @@ static bool cfg_type_ok(const yaml_node_t *v, enum cfg_type type)
 }
 
 static const char *const cfg_type_names[] = {
-	[CFG_T_STR] = "a string",	  [CFG_T_INT] = "an integer",
-	[CFG_T_BOOL] = "a boolean",	  [CFG_T_MAP] = "a mapping",
-	[CFG_T_SEQ] = "a sequence",	  [CFG_T_ANY] = "anything",
-	[CFG_T_INT_OR_STR] = "an integer or a string",
+    [CFG_T_STR] = "a string",
+    [CFG_T_INT] = "an integer",
+    [CFG_T_BOOL] = "a boolean",
+    [CFG_T_MAP] = "a mapping",
+    [CFG_T_SEQ] = "a sequence",
+    [CFG_T_ANY] = "anything",
+    [CFG_T_INT_OR_STR] = "an integer or a string",
 };
 
 int cfg_walk_map(struct cfg_ctx *ctx, yaml_node_t *map, const struct cfg_field *fields, void *obj)
@@ -423,7 +426,8 @@ static int check_node(struct cfg_ctx *ctx, struct check_state *st, int index, in
 	if (n->type == YAML_SEQUENCE_NODE) {
 		for (yaml_node_item_t *it = n->data.sequence.items.start;
 		     it < n->data.sequence.items.top; it++) {
-			size_t saved = cfg_path_push_index(ctx, (size_t)(it - n->data.sequence.items.start));
+			size_t saved =
+			    cfg_path_push_index(ctx, (size_t)(it - n->data.sequence.items.start));
 
 			err = check_node(ctx, st, *it, depth + 1);
 			cfg_path_pop(ctx, saved);
