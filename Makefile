@@ -9,7 +9,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -I$(O) -MMD -MP
+CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/agent -I$(O) -MMD -MP
 LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lmicrohttpd -lpthread
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -30,8 +30,10 @@ CLI_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard userspace/cli/*.c))
 ZT_SRCS := $(wildcard ztunnel/*.c)
 ZT_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(ZT_SRCS))
 ZT_LIB_OBJS := $(filter-out $(OBJ)/ztunnel/main.o,$(ZT_OBJS))
+AGENT_LIB_OBJS := $(filter-out $(OBJ)/userspace/agent/main.o,$(AGENT_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_OBJS := $(patsubst tests/unit/%.c,$(OBJ)/tests/unit/%.o,$(UNIT_SRCS))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
@@ -61,7 +63,7 @@ $(OBJ)/%.o: %.c
 
 # Only the loader (agent) and the BPF tests include skeletons; the rest builds without clang.
 BPFT_OBJS := $(patsubst tests/bpf/%.c,$(OBJ)/tests/bpf/%.o,$(BPFT_SRCS))
-$(AGENT_OBJS) $(BPFT_OBJS): | $(SKELS)
+$(AGENT_OBJS) $(BPFT_OBJS) $(UNIT_OBJS): | $(SKELS)
 
 $(O)/libambit.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
@@ -76,11 +78,14 @@ $(O)/ztunnel: $(ZT_OBJS) $(O)/libambit.a
 $(O)/hbone-probe: $(OBJ)/tools/hbone-probe.o
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-# Unit tests link the library and the ztunnel's modules (all but main.c).
-$(O)/tests/%: $(OBJ)/tests/unit/%.o $(ZT_LIB_OBJS) $(O)/libambit.a
+$(O)/libagent.a: $(AGENT_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+# Tests link the library and the agent's and ztunnel's modules (all but their main.c).
+$(O)/tests/%: $(OBJ)/tests/unit/%.o $(ZT_LIB_OBJS) $(O)/libagent.a $(O)/libambit.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
-$(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(O)/libambit.a
+$(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(O)/libagent.a $(O)/libambit.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 

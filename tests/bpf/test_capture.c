@@ -26,12 +26,14 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
-/*
- * datapath_open() lives in the agent, which the BPF tests do not link (they link libambit.a
- * only): compile the loader into this test rather than duplicate it.
- */
-#include "../../userspace/agent/loader.c"
+#include "ambit/datapath.h"
+#include "ambit/log.h"
+
 
 #define ZTUNNEL_IP "10.200.0.1"
 #define BACKEND1_IP "10.200.0.2"

@@ -31,9 +31,16 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ambit/datapath.h"
+#include "ambit/log.h"
 
 /* datapath_open/attach_tc live in the agent, which BPF tests do not link: compile it in. */
-#include "../../userspace/agent/loader.c"
+
 
 #define POD_IP "10.201.0.2"
 #define SPOOF_IP "10.201.0.3"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../userspace/agent/certs.c"
+#include "certs.h"
 
 /* A CA stand-in: counts issuances, can be told to fail, stamps validity from a fake clock. */
 struct fake_ca {

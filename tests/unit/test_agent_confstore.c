@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../userspace/agent/confstore.c"
-#include "../../userspace/agent/runtime.c"
+#include "confstore.h"
+#include "runtime.h"
 
 static char root[64];
 

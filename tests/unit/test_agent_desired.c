@@ -16,9 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../userspace/agent/runtime.c"
-#include "../../userspace/agent/desired.c"
-#include "../../userspace/agent/diff.c"
+#include "runtime.h"
+#include "desired.h"
 
 static uint32_t ip(const char *s)
 {

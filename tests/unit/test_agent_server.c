@@ -12,7 +12,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "../../userspace/agent/server.c"
+#include <arpa/inet.h>
+
+#include "ambit/ipc.h"
+#include "server.h"
 
 static char dir[64], path[128];
 
