@@ -2,11 +2,7 @@
 /*
  * Plain HTTP GETs to a node's ztunnel (readiness, admin, metrics), which listen inside the node
  * netns: the calling thread enters that netns, libcurl makes the request, the thread comes back.
- *
- * libcurl is loaded with dlopen because the shared Makefile does not link -lcurl into the
- * binaries; the symbols used are the stable easy API of libcurl.so.4.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,44 +11,6 @@
 #include <curl/curl.h>
 
 #include "ctl.h"
-
-struct curl_api {
-	CURL *(*easy_init)(void);
-	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
-	CURLcode (*easy_perform)(CURL *);
-	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
-	void (*easy_cleanup)(CURL *);
-	const char *(*easy_strerror)(CURLcode);
-};
-
-static struct curl_api api;
-
-static int curl_api_load(void)
-{
-	static void *lib;
-
-	if (lib)
-		return 0;
-	lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-	if (!lib) {
-		fprintf(stderr, "ambitctl: cannot load libcurl: %s\n", dlerror());
-		return -ENOENT;
-	}
-	*(void **)&api.easy_init = dlsym(lib, "curl_easy_init");
-	*(void **)&api.easy_setopt = dlsym(lib, "curl_easy_setopt");
-	*(void **)&api.easy_perform = dlsym(lib, "curl_easy_perform");
-	*(void **)&api.easy_getinfo = dlsym(lib, "curl_easy_getinfo");
-	*(void **)&api.easy_cleanup = dlsym(lib, "curl_easy_cleanup");
-	*(void **)&api.easy_strerror = dlsym(lib, "curl_easy_strerror");
-	if (!api.easy_init || !api.easy_setopt || !api.easy_perform || !api.easy_getinfo ||
-	    !api.easy_cleanup || !api.easy_strerror) {
-		fprintf(stderr, "ambitctl: libcurl lacks the easy API\n");
-		dlclose(lib);
-		lib = NULL;
-		return -ENOENT;
-	}
-	return 0;
-}
 
 struct http_buf {
 	char *data;
@@ -85,40 +43,37 @@ int http_get_in_netns(const char *netns, int port, const char *path, char **body
 	char url[512];
 	long code = 0;
 	int saved = -1, ret;
-	CURL *h;
+	CURL *h = NULL;
 	CURLcode rc;
 
-	ret = curl_api_load();
-	if (ret)
-		return ret;
 	str_fmt(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
 	ret = netns_enter(netns, &saved);
 	if (ret)
 		return ret;
-	h = api.easy_init();
+	h = curl_easy_init();
 	if (!h) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	api.easy_setopt(h, CURLOPT_URL, url);
-	api.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	api.easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
-	api.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-	api.easy_setopt(h, CURLOPT_NOPROXY, "*");
-	api.easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write);
-	api.easy_setopt(h, CURLOPT_WRITEDATA, &buf);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &buf);
 	/* The socket is created by perform: it must happen while we are inside the netns. */
-	rc = api.easy_perform(h);
+	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {
 		ret = rc == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
 		      : rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
 						       : -EIO;
 		if (body)
 			fprintf(stderr, "ambitctl: GET %s in %s: %s\n", url, netns,
-				api.easy_strerror(rc));
+				curl_easy_strerror(rc));
 		goto out;
 	}
-	api.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	ret = (int)code;
 	if (body) {
 		*body = buf.data ? buf.data : strdup("");
@@ -126,7 +81,7 @@ int http_get_in_netns(const char *netns, int port, const char *path, char **body
 	}
 out:
 	if (h)
-		api.easy_cleanup(h);
+		curl_easy_cleanup(h);
 	free(buf.data);
 	netns_leave(saved);
 	return ret;
