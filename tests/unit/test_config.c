@@ -234,7 +234,8 @@ static const struct error_case error_cases[] = {
     {"bad pull policy",
      POD_HEAD "spec:\n  containers:\n  - name: c\n"
 	      "    imagePullPolicy: Sometimes\n",
-     8, 22, "Pod default/p", "spec.containers[0].imagePullPolicy", "\"Sometimes\" is not one of"},
+     8, 22, "Pod default/p", "spec.containers[0].imagePullPolicy",
+     "\"Sometimes\" is not one of Always, IfNotPresent, Never"},
     {"bad pod IP", POD_HEAD "spec:\n  containers: [{name: c}]\nstatus:\n  podIP: 10.1.2\n", 8, 10,
      "Pod default/p", "status.podIP", "not an IP address"},
     {"duplicate container", POD_HEAD "spec:\n  containers:\n  - name: c\n  - name: c\n", 8, 5,

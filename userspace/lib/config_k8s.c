@@ -139,6 +139,7 @@ int cfg_get_name(struct cfg_ctx *ctx, yaml_node_t *v, enum cfg_name_rule rule, c
 int cfg_check_enum(struct cfg_ctx *ctx, yaml_node_t *v, const char *const *allowed, char **out)
 {
 	const char *s = (const char *)v->data.scalar.value;
+	char list[256];
 
 	for (const char *const *a = allowed; *a; a++) {
 		if (strcmp(s, *a) == 0) {
@@ -149,8 +150,13 @@ int cfg_check_enum(struct cfg_ctx *ctx, yaml_node_t *v, const char *const *allow
 			return 0;
 		}
 	}
-	cfg_error(ctx, v, "\"%.64s\" is not one of %s%s%s%s", s, allowed[0], allowed[1] ? ", " : "",
-		  allowed[1] ? allowed[1] : "", allowed[1] && allowed[2] ? ", ..." : "");
+	list[0] = '\0';
+	for (const char *const *a = allowed; *a; a++) {
+		size_t used = strlen(list);
+
+		snprintf(list + used, sizeof(list) - used, "%s%s", a == allowed ? "" : ", ", *a);
+	}
+	cfg_error(ctx, v, "\"%.64s\" is not one of %s", s, list);
 	return -EINVAL;
 }
 
