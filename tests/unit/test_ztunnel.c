@@ -23,6 +23,7 @@
 
 #include "ambit/ca.h"
 #include "ambit/datapath.h"
+#include "ambit/ipc.h"
 #include "../../ztunnel/metrics.h"
 #include "../../ztunnel/proxy.h"
 #include "../../ztunnel/sock.h"
@@ -258,6 +259,78 @@ static void test_metrics(void **state)
 	free(text);
 }
 
+/* Serves one watcher: expects {"op":"watch"}, sends snapshot @version, keeps it open. */
+static int agent_serve(int lfd, uint64_t version)
+{
+	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 80);
+	char *req, *json;
+	size_t len;
+	int fd;
+
+	s->version = version;
+	json = snapshot_encode(s);
+	snapshot_free(s);
+	fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(ipc_read_frame(fd, &req, &len), 0);
+	assert_string_equal(req, "{\"op\":\"watch\"}");
+	free(req);
+	/* Garbage first: it must be ignored, not installed, not fatal. */
+	assert_int_equal(ipc_write_frame(fd, "{\"version\":\"x\"}", 15), 0);
+	assert_int_equal(ipc_write_frame(fd, json, strlen(json)), 0);
+	free(json);
+	return fd;
+}
+
+static uint64_t wait_version(struct zt_state *st, uint64_t want)
+{
+	for (int i = 0; i < 500; i++) {
+		struct zt_snap *zs = zt_state_get(st);
+		uint64_t v = zs ? zs->snap->version : 0;
+
+		zt_snap_put(zs);
+		if (v == want)
+			return v;
+		usleep(10000);
+	}
+	return 0;
+}
+
+static void test_agent_watch_reconnect(void **state)
+{
+	char dir[] = "/tmp/ambit-test-zt-XXXXXX", path[64];
+	struct zt_state *st = zt_state_create();
+	struct zt_agent *a;
+	int lfd, fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/agent.sock", dir);
+	/* The watcher starts before the agent exists and keeps retrying. */
+	a = zt_agent_start(st, path);
+	assert_non_null(a);
+	usleep(150000);
+	lfd = ipc_listen(path);
+	assert_true(lfd >= 0);
+	fd = agent_serve(lfd, 7);
+	assert_int_equal(wait_version(st, 7), 7);
+	/* Agent restart: the snapshot stays while it is away, then the new one replaces it. */
+	close(fd);
+	close(lfd);
+	unlink(path);
+	usleep(200000);
+	assert_int_equal(wait_version(st, 7), 7);
+	lfd = ipc_listen(path);
+	assert_true(lfd >= 0);
+	fd = agent_serve(lfd, 1);
+	assert_int_equal(wait_version(st, 1), 1);
+	zt_agent_stop(a);
+	close(fd);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+	zt_state_destroy(st);
+}
+
 /* ---- two ztunnels on loopback ---- */
 
 static int listen_on(const char *ip, uint16_t *port)
@@ -427,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_route_outbound), cmocka_unit_test(test_check_connect),
 		cmocka_unit_test(test_forwarded),      cmocka_unit_test(test_state_swap),
 		cmocka_unit_test(test_metrics),        cmocka_unit_test(test_two_ztunnels),
+		cmocka_unit_test(test_agent_watch_reconnect),
 	};
 
 	alarm(120);
