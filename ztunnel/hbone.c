@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <nghttp2/nghttp2.h>
 
@@ -26,6 +27,8 @@
 #define TLS_OUT_CHUNK (64u << 10)
 #define TLS_IN_CHUNK (64u << 10)
 #define HDR_MAX 512
+/* An unused pooled client connection is closed (GOAWAY) after this many seconds. */
+#define POOL_IDLE_S 60
 
 struct hbone_stream {
 	struct loop_handler h; /* TCP socket events */
@@ -59,6 +62,7 @@ struct hbone_conn {
 	struct buf out;
 	struct hbone_stream *streams;
 	size_t nstreams;
+	time_t idle_since; /* monotonic seconds when nstreams dropped to 0 */
 	hbone_accept_fn on_accept;
 	void *user;
 	struct sockaddr_in local, peer;
@@ -69,6 +73,14 @@ struct hbone_pool {
 	struct hbone_conn *conns;
 	size_t n;
 };
+
+static time_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 static void conn_kick(struct hbone_conn *c)
 {
@@ -113,7 +125,8 @@ static void stream_finish(struct hbone_stream *s, const char *reason, bool reset
 			c->streams = s->next;
 		if (s->next)
 			s->next->prev = s->prev;
-		c->nstreams--;
+		if (--c->nstreams == 0)
+			c->idle_since = mono_now();
 		if (!s->h2_closed && c->h2)
 			nghttp2_session_set_stream_user_data(c->h2, s->id, NULL);
 		/* Bytes we will never write still occupy the peer's connection window. */
@@ -790,12 +803,31 @@ int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx,
 
 /* ---- client pool ---- */
 
+/* Closes client connections nobody used for POOL_IDLE_S: peers restart and pods go away. */
+static void pool_sweep(void *arg)
+{
+	struct hbone_pool *p = arg;
+	time_t now = mono_now();
+
+	for (struct hbone_conn *c = p->conns; c; c = c->pnext) {
+		if (!c->client || c->dead || c->goaway || c->nstreams || !c->handshaken ||
+		    now - c->idle_since < POOL_IDLE_S)
+			continue;
+		/* GOAWAY: the session ends (and the connection closes) once it is written. */
+		c->goaway = true;
+		nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR);
+		conn_kick(c);
+	}
+}
+
 struct hbone_pool *hbone_pool_create(struct loop *l)
 {
 	struct hbone_pool *p = calloc(1, sizeof(*p));
 
-	if (p)
-		p->loop = l;
+	if (!p)
+		return NULL;
+	p->loop = l;
+	loop_set_tick(l, pool_sweep, p);
 	return p;
 }
 
@@ -803,6 +835,7 @@ void hbone_pool_destroy(struct hbone_pool *p)
 {
 	if (!p)
 		return;
+	loop_set_tick(p->loop, NULL, NULL);
 	while (p->conns)
 		conn_close(p->conns, "pool destroyed");
 	free(p);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -20,6 +21,9 @@ struct loop {
 	volatile int stopping;
 	struct deferred *deferred;
 	struct loop_task *tasks;
+	void (*tick)(void *arg);
+	void *tick_arg;
+	time_t last_tick;
 };
 
 static void on_stop(struct loop_handler *h, uint32_t events)
@@ -149,6 +153,16 @@ int loop_run(struct loop *l)
 				h->fn(h, evs[i].events);
 		}
 		run_tasks(l);
+		if (l->tick) {
+			struct timespec now;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec != l->last_tick) {
+				l->last_tick = now.tv_sec;
+				l->tick(l->tick_arg);
+				run_tasks(l);
+			}
+		}
 		run_deferred(l);
 	}
 	return 0;
@@ -162,4 +176,10 @@ void loop_stop(struct loop *l)
 	if (write(l->stopfd, &one, sizeof(one)) < 0) {
 		/* The counter is saturated: a wakeup is already pending. */
 	}
+}
+
+void loop_set_tick(struct loop *l, void (*fn)(void *arg), void *arg)
+{
+	l->tick = fn;
+	l->tick_arg = arg;
 }

@@ -46,4 +46,7 @@ void loop_defer_free(struct loop *l, void *ptr, void (*free_fn)(void *));
 /* Queues @t (borrowed) to run once after the current batch; no-op if already queued. */
 void loop_queue(struct loop *l, struct loop_task *t);
 
+/* Calls @fn(@arg) about once a second from the loop thread (one tick per loop; NULL clears). */
+void loop_set_tick(struct loop *l, void (*fn)(void *arg), void *arg);
+
 #endif
