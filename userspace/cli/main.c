@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* ambitctl: operate a local cluster and inspect the mesh of its nodes. */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +14,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ambitctl COMMAND [options]\n"
-		   "local cluster (--name C, default $AMBIT_CLUSTER or ambit):\n"
+		   "local cluster (--name C, default $AMBIT_CLUSTER, else the one cluster up, else ambit):\n"
 		   "  local up -f DIR [--nodes 2]     build the cluster from manifests in DIR\n"
 		   "  local down                      remove everything the cluster made\n"
 		   "  local exec POD -- CMD...        run CMD in a pod (captured like the pod)\n"
@@ -120,6 +123,33 @@ static int run_local(int argc, char **argv, struct args *a)
 	return -EINVAL;
 }
 
+/*
+ * Without --name or $AMBIT_CLUSTER, commands other than `local up` address the one cluster that
+ * is up (e.g. "demo" while `make demo` runs); with none or several, the default name "ambit".
+ */
+static const char *only_running_cluster(void)
+{
+	static char name[NAME_MAX + 1];
+	char path[PATH_MAX];
+	struct dirent *e;
+	int found = 0;
+	DIR *d = opendir(CTL_RUN_BASE);
+
+	if (!d)
+		return NULL;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		str_fmt(path, sizeof(path), "%s/%s/cluster.json", CTL_RUN_BASE, e->d_name);
+		if (access(path, F_OK))
+			continue;
+		if (found++ == 0)
+			str_fmt(name, sizeof(name), "%s", e->d_name);
+	}
+	closedir(d);
+	return found == 1 ? name : NULL;
+}
+
 static int run(int argc, char **argv)
 {
 	struct args a = {.o = {.cluster = "ambit"}, .nodes = 2};
@@ -129,6 +159,9 @@ static int run(int argc, char **argv)
 
 	if (env && *env)
 		a.o.cluster = env;
+	else if (!(argc > 2 && !strcmp(cmd, "local") && !strcmp(argv[2], "up")) &&
+		 only_running_cluster())
+		a.o.cluster = only_running_cluster();
 	if (!strcmp(cmd, "local"))
 		return run_local(argc, argv, &a);
 	if (!strcmp(cmd, "apply") || !strcmp(cmd, "delete")) {
