@@ -33,6 +33,7 @@ struct config_meta {
 	struct config_labels labels;
 	struct config_labels annotations;
 	struct config_origin origin;
+	char *creation_timestamp; /* metadata.creationTimestamp (RFC 3339) or NULL: Istio tie-breaks */
 };
 
 struct config_namespace {
@@ -90,6 +91,94 @@ struct config_service {
 	struct config_service_port *ports;
 };
 
+/*
+ * Istio security kinds (security.istio.io v1 and v1beta1, same schema). Strings are kept as
+ * written (Istio match syntax: "exact", "prefix*", "*suffix", "*" = present); the policy compiler
+ * (include/ambit/policy.h) gives them meaning. Every list keeps the YAML line of its rule so
+ * diagnostics can point at it.
+ */
+struct config_strings {
+	size_t n;
+	char **items;
+};
+
+struct config_authz_source {
+	struct config_strings principals, not_principals;
+	struct config_strings request_principals, not_request_principals;
+	struct config_strings namespaces, not_namespaces;
+	struct config_strings service_accounts, not_service_accounts;
+	struct config_strings ip_blocks, not_ip_blocks;
+	struct config_strings remote_ip_blocks, not_remote_ip_blocks;
+};
+
+struct config_authz_operation {
+	struct config_strings hosts, not_hosts;
+	struct config_strings ports, not_ports;
+	struct config_strings methods, not_methods;
+	struct config_strings paths, not_paths;
+};
+
+struct config_authz_condition {
+	char *key;
+	struct config_strings values, not_values;
+};
+
+struct config_authz_rule {
+	int line;
+	size_t n_from, n_to, n_when;
+	struct config_authz_source *from;   /* rules[].from[].source */
+	struct config_authz_operation *to;  /* rules[].to[].operation */
+	struct config_authz_condition *when;
+};
+
+enum config_authz_action {
+	CONFIG_AUTHZ_ALLOW = 0, /* the default */
+	CONFIG_AUTHZ_DENY,
+	CONFIG_AUTHZ_AUDIT,
+	CONFIG_AUTHZ_CUSTOM,
+};
+
+struct config_target_ref {
+	char *group;
+	char *kind;
+	char *name;
+	char *namespace; /* NULL: the policy's namespace */
+};
+
+struct config_authorization_policy {
+	struct config_meta meta;
+	bool has_selector; /* spec.selector present (matchLabels may still be empty) */
+	struct config_labels selector;
+	size_t n_target_refs; /* targetRef and targetRefs[] merged */
+	struct config_target_ref *target_refs;
+	enum config_authz_action action;
+	char *provider; /* provider.name for CUSTOM */
+	bool dry_run;   /* annotation istio.io/dry-run: "true" */
+	size_t n_rules; /* 0 with no `rules`: matches nothing ("allow nothing" for ALLOW) */
+	struct config_authz_rule *rules;
+};
+
+enum config_mtls_mode {
+	CONFIG_MTLS_UNSET = 0,
+	CONFIG_MTLS_PERMISSIVE,
+	CONFIG_MTLS_STRICT,
+	CONFIG_MTLS_DISABLE,
+};
+
+struct config_port_mtls {
+	uint16_t port; /* workload (container) port */
+	enum config_mtls_mode mode;
+};
+
+struct config_peer_authentication {
+	struct config_meta meta;
+	bool has_selector;
+	struct config_labels selector;
+	enum config_mtls_mode mode; /* spec.mtls.mode, UNSET when absent */
+	size_t n_port_mtls;
+	struct config_port_mtls *port_mtls;
+};
+
 /* Everything loaded from a set of files. Arrays are owned by the struct. */
 struct config {
 	size_t n_namespaces, n_pods, n_deployments, n_services, n_service_accounts;
@@ -98,6 +187,10 @@ struct config {
 	struct config_deployment *deployments;
 	struct config_service *services;
 	struct config_service_account *service_accounts;
+	size_t n_authorization_policies, n_peer_authentications;
+	struct config_authorization_policy *authorization_policies;
+	struct config_peer_authentication *peer_authentications;
+	/* VirtualService, DestinationRule, Gateway, ServiceEntry: added by the Istio loader. */
 };
 
 /* One problem found while loading: "file:line:col: kind/ns/name: field: reason". */
