@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <time.h>
 
+struct policy_set;
+
 struct snap_workload {
 	char *uid;             /* "namespace/name" */
 	char *name;            /* pod name */
@@ -64,6 +66,11 @@ struct snapshot {
 	struct snap_workload *workloads;
 	struct snap_service *services;
 	struct snap_cert *certs;
+	/*
+	 * Compiled L4 policy (include/ambit/policy.h), JSON "policies"; NULL: none (allow all,
+	 * PERMISSIVE). Owned by a decoded snapshot (snapshot_free frees it).
+	 */
+	struct policy_set *policies;
 };
 
 /* Returns a malloc'd NUL-terminated JSON document (caller frees), or NULL with errno set. */
