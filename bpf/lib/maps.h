@@ -78,6 +78,23 @@ struct {
 } proxy_socks SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_STRICT_PORTS);
+	__type(key, struct ambit_addr); /* pod IPv4, workload port (0: the pod's default) */
+	__type(value, struct ambit_strict_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strict_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, AMBIT_MAX_DENY_SRC);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* required for LPM tries */
+	__type(key, struct ambit_deny_src_key);
+	__type(value, struct ambit_deny_src);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} deny_src SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, AMBIT_REASON__COUNT);
 	__type(key, __u32); /* enum ambit_reason */

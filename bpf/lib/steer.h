@@ -8,6 +8,7 @@
 
 #include "lib/maps.h"
 #include "lib/counters.h"
+#include "lib/fastdrop.h"
 #include "lib/parse.h"
 
 static __always_inline int steer_verdict(enum ambit_reason reason, int action)
@@ -74,12 +75,19 @@ static __always_inline int steer_established(struct __sk_buff *skb, const struct
 }
 
 /* New flow to an enrolled pod of this node: only the ztunnel may see it (fail closed). */
-static __always_inline int steer_to_proxy(struct __sk_buff *skb, const struct tcphdr *tcp)
+static __always_inline int steer_to_proxy(struct __sk_buff *skb, const struct iphdr *ip,
+					  const struct tcphdr *tcp)
 {
 	bool hbone = tcp->dest == bpf_htons(AMBIT_PORT_HBONE);
 	__u32 slot = hbone ? AMBIT_SOCK_HBONE : AMBIT_SOCK_INBOUND;
 	struct bpf_sock *sk;
 	int ret;
+
+	/* New plaintext flows only: policy forbids these before any byte reaches the proxy. */
+	if (!hbone && fastdrop_denied_source(ip->saddr, ip->daddr))
+		return steer_verdict(AMBIT_DROP_DENY_SOURCE, TC_ACT_SHOT);
+	if (!hbone && fastdrop_strict(ip->daddr, tcp->dest))
+		return steer_verdict(AMBIT_DROP_STRICT_PLAINTEXT, TC_ACT_SHOT);
 
 	/* A SOCKMAP lookup from BPF returns a referenced socket, released below. */
 	sk = bpf_map_lookup_elem(&proxy_socks, &slot);
@@ -135,7 +143,7 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 			return ret;
 	}
 	if (captured)
-		return steer_to_proxy(skb, p.tcp);
+		return steer_to_proxy(skb, p.ip, p.tcp);
 	return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 }
 

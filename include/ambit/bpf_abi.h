@@ -99,10 +99,47 @@ struct ambit_backend {
 };
 _Static_assert(sizeof(struct ambit_backend) == 8, "ambit_backend ABI");
 
+/*
+ * Kernel fast drops of what L4 policy forbids before any handshake (DESIGN.md §2). The agent
+ * writes these from the compiled policy set; the ztunnel still enforces the same policy, so
+ * an entry missing here costs a handshake, never a wrong decision.
+ *
+ * strict_ports: (local enrolled pod IPv4, workload port in network order, or 0 = every port
+ * without its own entry) -> what plaintext (non-HBONE) new flows to it get.
+ */
+#define AMBIT_PLAINTEXT_ALLOW 0 /* PERMISSIVE/DISABLE: the ztunnel's 15006 listener decides */
+#define AMBIT_PLAINTEXT_DROP 1  /* STRICT PeerAuthentication: no peer identity, no entry */
+
+struct ambit_strict_port {
+	__u32 mode;  /* AMBIT_PLAINTEXT_* */
+	__u32 pad;
+	__u64 drops; /* packets dropped by this entry (atomic add in BPF) */
+};
+_Static_assert(sizeof(struct ambit_strict_port) == 16, "ambit_strict_port ABI");
+
+/*
+ * deny_src (LPM trie): a DENY AuthorizationPolicy whose rule constrains nothing but the
+ * source ipBlocks, expanded per destination pod it selects. The destination is matched
+ * whole (prefixlen = 32 + source prefix length), so one trie serves every pod of the node.
+ */
+struct ambit_deny_src_key {
+	__u32 prefixlen; /* 32 + source prefix length */
+	__u32 dst_ip;    /* local enrolled pod */
+	__u32 src_ip;    /* source block address (host bits zero) */
+};
+_Static_assert(sizeof(struct ambit_deny_src_key) == 12, "ambit_deny_src_key ABI");
+
+struct ambit_deny_src {
+	__u64 drops; /* packets dropped by this entry (atomic add in BPF) */
+};
+_Static_assert(sizeof(struct ambit_deny_src) == 8, "ambit_deny_src ABI");
+
 #define AMBIT_MAX_WORKLOADS 65536
 #define AMBIT_MAX_SERVICES 16384
 #define AMBIT_MAX_BACKENDS 131072
 #define AMBIT_MAX_IFACES 4096
 #define AMBIT_MAX_TRACKED_SOCKS 262144
+#define AMBIT_MAX_STRICT_PORTS 65536
+#define AMBIT_MAX_DENY_SRC 65536
 
 #endif

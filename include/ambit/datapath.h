@@ -5,7 +5,7 @@
  * ztunnel (orig_dst look-ups, proxy_socks). Pins live under <pin_root>/, e.g.
  * /sys/fs/bpf/ambit/ on Kubernetes or /sys/fs/bpf/ambit/<cluster>-<node>/ in the local cluster:
  *   maps:     workloads enrolled_cgrp pod_ifaces services backends sock_orig orig_dst
- *             proxy_socks counters
+ *             proxy_socks counters strict_ports deny_src
  *   programs: prog_connect4 prog_getpeer4 prog_sockops prog_tc_ingress
  *   links:    link_connect4 link_getpeer4 link_sockops (cgroup attachments survive the agent)
  * Everything below returns 0 or -errno unless it says otherwise.
@@ -56,6 +56,17 @@ int datapath_del_iface(struct datapath *dp, int ifindex);
 int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port,
 			 const struct ambit_backend *backends, uint32_t n);
 int datapath_del_service(struct datapath *dp, uint32_t vip, uint16_t port);
+/*
+ * Kernel fast drops (bpf_abi.h): @port host order, 0 = the pod's default; @mode
+ * AMBIT_PLAINTEXT_*. Writing an entry that is already there keeps its drop count.
+ */
+int datapath_set_strict_port(struct datapath *dp, uint32_t ip, uint16_t port, uint32_t mode);
+int datapath_del_strict_port(struct datapath *dp, uint32_t ip, uint16_t port);
+/* DENY ipBlocks entry: sources in @src_ip/@prefix (0..32) to local pod @dst_ip. */
+int datapath_set_deny_src(struct datapath *dp, uint32_t dst_ip, uint32_t src_ip,
+			  unsigned int prefix);
+int datapath_del_deny_src(struct datapath *dp, uint32_t dst_ip, uint32_t src_ip,
+			  unsigned int prefix);
 /* Sums the per-CPU counters into @out[AMBIT_REASON__COUNT]. */
 int datapath_read_counters(struct datapath *dp, uint64_t *out);
 /* Map fd by pinned name for iteration (borrowed), or -ENOENT. */

@@ -18,7 +18,9 @@
 	X(DROP_NO_PROXY, "drop_no_proxy")         /* ztunnel listener absent: fail closed */\
 	X(DROP_ASSIGN_FAILED, "drop_assign_failed") /* bpf_sk_assign refused */         \
 	X(DROP_MALFORMED, "drop_malformed")       /* truncated or invalid headers */     \
-	X(DROP_NO_BACKEND, "drop_no_backend")     /* Service VIP with no ready endpoint */
+	X(DROP_NO_BACKEND, "drop_no_backend")     /* Service VIP with no ready endpoint */\
+	X(DROP_STRICT_PLAINTEXT, "drop_strict_plaintext") /* plaintext to a STRICT pod port */\
+	X(DROP_DENY_SOURCE, "drop_deny_source")   /* source in a DENY ipBlocks policy */
 
 enum ambit_reason {
 #define AMBIT_REASON_ENUM(n, s) AMBIT_##n,

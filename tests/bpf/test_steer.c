@@ -417,11 +417,154 @@ static void test_established_socket_wins(void **state)
 	close(lfd);
 }
 
+static uint64_t strict_drops(uint32_t ip, uint16_t port)
+{
+	struct ambit_addr key = {.ip = ip, .port = htons(port)};
+	struct ambit_strict_port v;
+
+	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "strict_ports"), &key, &v), 0);
+	return v.drops;
+}
+
+static void test_strict_plaintext_dropped(void **state)
+{
+	struct pkt_spec s = {.protocol = IPPROTO_TCP,
+			     .saddr = "10.9.0.1",
+			     .daddr = "10.1.0.9",
+			     .sport = 40000,
+			     .dport = 80};
+	uint32_t pod = ip4("10.1.0.9");
+
+	/* Pod-wide STRICT: plaintext to any port is dropped, HBONE still reaches the proxy. */
+	assert_int_equal(datapath_set_strict_port(fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
+	expect_verdict(&s, POD_IFINDEX - 1, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
+	assert_int_equal(strict_drops(pod, 0), 2);
+	s.dport = AMBIT_PORT_HBONE;
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	/* A port-level PERMISSIVE exception under STRICT. */
+	assert_int_equal(datapath_set_strict_port(fx.dp, pod, 8080, AMBIT_PLAINTEXT_ALLOW), 0);
+	s.dport = 8080;
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	s.dport = 80;
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
+	/* Rewriting the same mode keeps the count; the pod default can be removed alone. */
+	assert_int_equal(datapath_set_strict_port(fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	assert_int_equal(strict_drops(pod, 0), 3);
+	assert_int_equal(datapath_del_strict_port(fx.dp, pod, 0), 0);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	/* Port-level STRICT under a PERMISSIVE pod: only that port. */
+	assert_int_equal(datapath_set_strict_port(fx.dp, pod, 8080, AMBIT_PLAINTEXT_DROP), 0);
+	assert_int_equal(strict_drops(pod, 8080), 0);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	s.dport = 8080;
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
+	/* A pod that is not a captured local workload is never judged. */
+	assert_int_equal(datapath_set_strict_port(fx.dp, ip4("10.1.0.5"), 0, AMBIT_PLAINTEXT_DROP),
+			 0);
+	s.daddr = "10.1.0.5";
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	assert_int_equal(datapath_set_strict_port(fx.dp, pod, 80, 7), -EINVAL);
+	assert_int_equal(datapath_del_strict_port(fx.dp, ip4("10.1.0.5"), 0), 0);
+	assert_int_equal(datapath_del_strict_port(fx.dp, pod, 8080), 0);
+	assert_int_equal(datapath_del_strict_port(fx.dp, pod, 8080), 0); /* absent: fine */
+}
+
+static uint64_t deny_drops(uint32_t dst, const char *src, unsigned int prefix)
+{
+	struct ambit_deny_src_key key = {.prefixlen = 32 + prefix, .dst_ip = dst, .src_ip = ip4(src)};
+	struct ambit_deny_src v;
+
+	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "deny_src"), &key, &v), 0);
+	return v.drops;
+}
+
+static void test_deny_source_dropped(void **state)
+{
+	struct pkt_spec s = {.protocol = IPPROTO_TCP,
+			     .saddr = "10.9.3.4",
+			     .daddr = "10.1.0.9",
+			     .sport = 40000,
+			     .dport = 80};
+	uint32_t pod = ip4("10.1.0.9");
+
+	/* Host bits of the block are ignored (stored canonical). */
+	assert_int_equal(datapath_set_deny_src(fx.dp, pod, ip4("10.9.77.1"), 16), 0);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_DENY_SOURCE);
+	assert_int_equal(deny_drops(pod, "10.9.0.0", 16), 1);
+	s.saddr = "10.8.255.255"; /* just outside */
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	/* The source IP of HBONE is the peer node, not the client: never judged here. */
+	s.saddr = "10.9.0.1";
+	s.dport = AMBIT_PORT_HBONE;
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	/* Scoped to the destination pod: another workload is not affected. */
+	s.dport = 80;
+	s.daddr = "10.1.0.5";
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	/* A DENY of a single address, alongside a STRICT entry: the source decides first. */
+	s.daddr = "10.1.0.9";
+	s.saddr = "10.7.0.1";
+	assert_int_equal(datapath_set_deny_src(fx.dp, pod, ip4("10.7.0.1"), 32), 0);
+	assert_int_equal(datapath_set_strict_port(fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_DENY_SOURCE);
+	assert_int_equal(datapath_del_strict_port(fx.dp, pod, 0), 0);
+	/* 0.0.0.0/0 denies every source. */
+	assert_int_equal(datapath_set_deny_src(fx.dp, pod, 0, 0), 0);
+	s.saddr = "192.0.2.1";
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_DENY_SOURCE);
+	assert_int_equal(datapath_set_deny_src(fx.dp, pod, 0, 33), -EINVAL);
+	assert_int_equal(datapath_del_deny_src(fx.dp, pod, 0, 0), 0);
+	assert_int_equal(datapath_del_deny_src(fx.dp, pod, ip4("10.7.0.1"), 32), 0);
+	assert_int_equal(datapath_del_deny_src(fx.dp, pod, ip4("10.9.0.0"), 16), 0);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+}
+
+/* A flow that was established before a policy change is the proxy's to judge, not tc's. */
+static void test_established_flow_not_fast_dropped(void **state)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in local;
+	socklen_t alen = sizeof(local);
+	struct ambit_workload wl = {.flags = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL};
+	struct pkt_spec s = {.protocol = IPPROTO_TCP, .saddr = "127.0.0.1", .daddr = "127.0.0.1"};
+	uint32_t lo = htonl(INADDR_LOOPBACK);
+	uint16_t port;
+	int lfd = tcp_listener(&port);
+	int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int afd;
+
+	assert_true(cfd >= 0);
+	a.sin_port = htons(port);
+	assert_int_equal(connect(cfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	afd = accept(lfd, NULL, NULL);
+	assert_true(afd >= 0);
+	assert_int_equal(getsockname(cfd, (struct sockaddr *)&local, &alen), 0);
+	assert_int_equal(datapath_set_workload(fx.dp, lo, &wl), 0);
+	assert_int_equal(datapath_set_strict_port(fx.dp, lo, 0, AMBIT_PLAINTEXT_DROP), 0);
+	assert_int_equal(datapath_set_deny_src(fx.dp, lo, lo, 32), 0);
+
+	s.sport = ntohs(local.sin_port);
+	s.dport = port;
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
+	s.sport = (uint16_t)(s.sport == 65535 ? 1024 : s.sport + 1);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_DENY_SOURCE);
+
+	assert_int_equal(datapath_del_deny_src(fx.dp, lo, lo, 32), 0);
+	assert_int_equal(datapath_del_strict_port(fx.dp, lo, 0), 0);
+	assert_int_equal(datapath_del_workload(fx.dp, lo), 0);
+	close(afd);
+	close(cfd);
+	close(lfd);
+}
+
 static void test_reason_names(void **state)
 {
 	assert_string_equal(ambit_reason_name(AMBIT_PASS), "pass");
 	assert_string_equal(ambit_reason_name(AMBIT_DROP_SPOOFED_SOURCE), "drop_spoofed_source");
 	assert_string_equal(ambit_reason_name(AMBIT_DROP_NO_BACKEND), "drop_no_backend");
+	assert_string_equal(ambit_reason_name(AMBIT_DROP_STRICT_PLAINTEXT), "drop_strict_plaintext");
+	assert_string_equal(ambit_reason_name(AMBIT_DROP_DENY_SOURCE), "drop_deny_source");
 	assert_string_equal(ambit_reason_name(AMBIT_REASON__COUNT), "unknown");
 	assert_int_equal(datapath_map_fd(fx.dp, "nonexistent"), -ENOENT);
 }
@@ -439,6 +582,9 @@ int main(void)
 	    cmocka_unit_test(test_fragments),
 	    cmocka_unit_test(test_listener_slot_selected),
 	    cmocka_unit_test(test_established_socket_wins),
+	    cmocka_unit_test(test_strict_plaintext_dropped),
+	    cmocka_unit_test(test_deny_source_dropped),
+	    cmocka_unit_test(test_established_flow_not_fast_dropped),
 	    cmocka_unit_test(test_reason_names),
 	};
 

@@ -154,6 +154,41 @@ static int loader_attach_cgroup(struct bpf_program *prog, int cgroup_fd, uint64_
 	return err;
 }
 
+/*
+ * A map pinned by an older agent whose layout differs (e.g. `counters` grew with a new reason)
+ * would make libbpf refuse to load. Such a pin is removed so the load creates the new layout;
+ * the programs still using the old map are replaced by this load's attachments.
+ */
+static void loader_unpin_stale(struct bpf_object *obj, const char *pin_root)
+{
+	struct bpf_map_info info;
+	struct bpf_map *map;
+	char path[PATH_MAX];
+
+	bpf_object__for_each_map(map, obj) {
+		uint32_t len = sizeof(info);
+		int fd;
+
+		if (!bpf_map__pin_path(map) ||
+		    loader_path(path, sizeof(path), pin_root, bpf_map__name(map)))
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
+		     info.value_size != bpf_map__value_size(map) ||
+		     info.max_entries != bpf_map__max_entries(map) ||
+		     info.map_flags != bpf_map__map_flags(map))) {
+			pr_warn("loader: pinned map %s has an older layout; recreating it", path);
+			if (unlink(path))
+				pr_warn("loader: cannot unpin %s: %s", path, strerror(errno));
+		}
+		close(fd);
+	}
+}
+
 static int loader_load(struct loader *ld, const struct datapath_opts *opts)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = opts->pin_root);
@@ -162,6 +197,7 @@ static int loader_load(struct loader *ld, const struct datapath_opts *opts)
 	ld->capture = capture_bpf__open_opts(&oopts);
 	if (!ld->capture)
 		return -errno;
+	loader_unpin_stale(ld->capture->obj, opts->pin_root);
 	ld->capture->rodata->ztunnel_ip = opts->ztunnel_ip;
 	err = capture_bpf__load(ld->capture);
 	if (err) {

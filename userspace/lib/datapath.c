@@ -30,7 +30,8 @@ const char *const datapath_map_names[DP_MAP__COUNT] = {
     [DP_MAP_POD_IFACES] = "pod_ifaces", [DP_MAP_SERVICES] = "services",
     [DP_MAP_BACKENDS] = "backends",	[DP_MAP_SOCK_ORIG] = "sock_orig",
     [DP_MAP_ORIG_DST] = "orig_dst",	[DP_MAP_PROXY_SOCKS] = "proxy_socks",
-    [DP_MAP_COUNTERS] = "counters",
+    [DP_MAP_COUNTERS] = "counters",	[DP_MAP_STRICT_PORTS] = "strict_ports",
+    [DP_MAP_DENY_SRC] = "deny_src",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
@@ -289,6 +290,69 @@ int datapath_del_service(struct datapath *dp, uint32_t vip, uint16_t port)
 		return err;
 	backends_delete_range(dp, svc.id, 0, svc.backend_count);
 	return 0;
+}
+
+/* An entry that exists with the same mode keeps its drop count: only changes are written. */
+int datapath_set_strict_port(struct datapath *dp, uint32_t ip, uint16_t port, uint32_t mode)
+{
+	struct ambit_addr key = {.ip = ip, .port = htons(port)};
+	struct ambit_strict_port val = {.mode = mode};
+	int fd = dp->map_fds[DP_MAP_STRICT_PORTS];
+
+	if (mode != AMBIT_PLAINTEXT_ALLOW && mode != AMBIT_PLAINTEXT_DROP)
+		return -EINVAL;
+	if (bpf_map_update_elem(fd, &key, &val, BPF_NOEXIST) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &key, &val) == 0 && val.mode == mode)
+		return 0;
+	val.mode = mode;
+	val.pad = 0;
+	return map_update(dp, DP_MAP_STRICT_PORTS, &key, &val);
+}
+
+int datapath_del_strict_port(struct datapath *dp, uint32_t ip, uint16_t port)
+{
+	struct ambit_addr key = {.ip = ip, .port = htons(port)};
+
+	return map_delete(dp, DP_MAP_STRICT_PORTS, &key);
+}
+
+static int deny_src_key(struct ambit_deny_src_key *key, uint32_t dst_ip, uint32_t src_ip,
+			unsigned int prefix)
+{
+	if (prefix > 32)
+		return -EINVAL;
+	key->prefixlen = 32 + prefix;
+	key->dst_ip = dst_ip;
+	/* The trie ignores bits past the prefix, but a canonical key makes the dump readable. */
+	key->src_ip = prefix ? src_ip & htonl(~0u << (32 - prefix)) : 0;
+	return 0;
+}
+
+int datapath_set_deny_src(struct datapath *dp, uint32_t dst_ip, uint32_t src_ip,
+			  unsigned int prefix)
+{
+	struct ambit_deny_src_key key;
+	struct ambit_deny_src val = {0};
+	int err = deny_src_key(&key, dst_ip, src_ip, prefix);
+
+	if (err)
+		return err;
+	if (bpf_map_update_elem(dp->map_fds[DP_MAP_DENY_SRC], &key, &val, BPF_NOEXIST) == 0 ||
+	    errno == EEXIST)
+		return 0;
+	return -errno;
+}
+
+int datapath_del_deny_src(struct datapath *dp, uint32_t dst_ip, uint32_t src_ip,
+			  unsigned int prefix)
+{
+	struct ambit_deny_src_key key;
+	int err = deny_src_key(&key, dst_ip, src_ip, prefix);
+
+	return err ?: map_delete(dp, DP_MAP_DENY_SRC, &key);
 }
 
 /* @out has AMBIT_REASON__COUNT slots (borrowed). */
