@@ -1,0 +1,926 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Policy compiler: config AuthorizationPolicy + PeerAuthentication + workloads -> an indexed,
+ * immutable policy set (include/ambit/policy.h). What istiod's ambient authorization.go does for
+ * ztunnel: keep the L4 part of each rule (dropping ALLOW rules that need L7, trimming DENY rules),
+ * resolve selectors to workloads once, and resolve PeerAuthentication precedence per workload so
+ * that evaluation is a few short list walks and binary searches.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy_priv.h"
+
+struct comp {
+	const struct config *cfg;
+	const struct policy_workload_input *wls;
+	size_t n_wls;
+	size_t *by_ns; /* indexes into wls sorted by namespace, then uid */
+	const char *root;
+	struct config_diags *diags;
+	struct policy_set *ps;
+};
+
+/* ---- diagnostics ---- */
+
+static __attribute__((format(printf, 5, 6))) void warn(struct comp *c,
+							const struct config_meta *m,
+							const char *kind, int line, const char *fmt, ...)
+{
+	struct config_diag *d, *items;
+	va_list ap;
+	int n;
+
+	if (!c->diags)
+		return;
+	items = realloc(c->diags->items, (c->diags->n + 1) * sizeof(*items));
+	if (!items)
+		return;
+	c->diags->items = items;
+	d = &items[c->diags->n];
+	memset(d, 0, sizeof(*d));
+	d->file = strdup(m->origin.file ? m->origin.file : "<input>");
+	d->line = line ? line : m->origin.line;
+	d->column = 1;
+	d->error = false;
+	if (asprintf(&d->object, "%s %s/%s", kind, m->namespace, m->name) < 0)
+		d->object = NULL;
+	va_start(ap, fmt);
+	n = vasprintf(&d->message, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		d->message = NULL;
+	c->diags->n++;
+}
+
+/* ---- small builders ---- */
+
+static int strs_add(struct policy_strs *l, const char *text)
+{
+	struct policy_str *items = realloc(l->items, (l->n + 1) * sizeof(*items));
+
+	if (!items)
+		return -ENOMEM;
+	l->items = items;
+	if (text && !strncmp(text, "spiffe://", 9) && text[9])
+		text += 9;
+	if (policy_str_init(&items[l->n], text ? text : "") == -ENOMEM)
+		return -ENOMEM;
+	if (!items[l->n].s) /* empty string: validation rejects it; it matches nothing */
+		policy_str_init(&items[l->n], "\x01");
+	if (!items[l->n].s)
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+static int strs_from(struct policy_strs *l, const struct config_strings *in)
+{
+	for (size_t i = 0; i < in->n; i++)
+		if (strs_add(l, in->items[i]))
+			return -ENOMEM;
+	return 0;
+}
+
+/* serviceAccounts "ns/sa" or "sa" (in the policy's namespace) -> principal suffix. */
+static int sas_from(struct policy_strs *l, const struct config_strings *in, const char *pol_ns)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		const char *sa = in->items[i], *slash = strchr(sa, '/');
+		char *t;
+		int err;
+
+		if (slash)
+			err = asprintf(&t, "*/ns/%.*s/sa/%s", (int)(slash - sa), sa, slash + 1);
+		else
+			err = asprintf(&t, "*/ns/%s/sa/%s", pol_ns, sa);
+		if (err < 0)
+			return -ENOMEM;
+		err = strs_add(l, t);
+		free(t);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* An unparseable positive entry must not widen the match: it becomes a never-matching one. */
+static int cidrs_from(struct policy_cidrs *l, const struct config_strings *in, bool positive)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		struct policy_cidr cd;
+		void *p;
+
+		if (policy_cidr_parse(in->items[i], &cd)) {
+			if (!positive)
+				continue;
+			cd.addr = POLICY_CIDR_NONE_ADDR;
+			cd.mask = 0;
+		}
+		p = realloc(l->items, (l->n + 1) * sizeof(cd));
+		if (!p)
+			return -ENOMEM;
+		l->items = p;
+		l->items[l->n++] = cd;
+	}
+	return 0;
+}
+
+/* Same for ports: port 0 never matches a connection. */
+static int ports_from(struct policy_ports *l, const struct config_strings *in, bool positive)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		char *end;
+		long v;
+		void *p;
+
+		errno = 0;
+		v = strtol(in->items[i], &end, 10);
+		if (!in->items[i][0] || *end || errno || v < 0 || v > 65535) {
+			if (!positive)
+				continue;
+			v = 0;
+		}
+		p = realloc(l->items, (l->n + 1) * sizeof(uint16_t));
+		if (!p)
+			return -ENOMEM;
+		l->items = p;
+		l->items[l->n++] = (uint16_t)v;
+	}
+	return 0;
+}
+
+static struct policy_match *clause_add(struct policy_clause *cl)
+{
+	struct policy_match *m = realloc(cl->items, (cl->n + 1) * sizeof(*m));
+
+	if (!m)
+		return NULL;
+	cl->items = m;
+	m = &m[cl->n++];
+	memset(m, 0, sizeof(*m));
+	return m;
+}
+
+static struct policy_clause *rule_add(struct policy_rule *r)
+{
+	struct policy_clause *cl = realloc(r->clauses, (r->n_clauses + 1) * sizeof(*cl));
+
+	if (!cl)
+		return NULL;
+	r->clauses = cl;
+	cl = &cl[r->n_clauses++];
+	memset(cl, 0, sizeof(*cl));
+	return cl;
+}
+
+/* ---- rules ---- */
+
+static bool l4_when_key(const char *k)
+{
+	return k && (!strcmp(k, "source.ip") || !strcmp(k, "source.namespace") ||
+		     !strcmp(k, "source.principal") || !strcmp(k, "destination.ip") ||
+		     !strcmp(k, "destination.port"));
+}
+
+static void note_field(char *buf, size_t len, const char *field)
+{
+	size_t n = strlen(buf);
+
+	if (strstr(buf, field))
+		return;
+	snprintf(buf + n, len - n, "%s%s", n ? ", " : "", field);
+}
+
+/* The fields of @r the ztunnel cannot evaluate, as a list, into @buf ("" when none). */
+static void l7_fields(const struct config_authz_rule *r, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->n_from; i++) {
+		const struct config_authz_source *s = &r->from[i];
+
+		if (s->request_principals.n)
+			note_field(buf, len, "requestPrincipals");
+		if (s->not_request_principals.n)
+			note_field(buf, len, "notRequestPrincipals");
+		if (s->remote_ip_blocks.n)
+			note_field(buf, len, "remoteIpBlocks");
+		if (s->not_remote_ip_blocks.n)
+			note_field(buf, len, "notRemoteIpBlocks");
+	}
+	for (size_t i = 0; i < r->n_to; i++) {
+		const struct config_authz_operation *o = &r->to[i];
+
+		if (o->hosts.n)
+			note_field(buf, len, "hosts");
+		if (o->not_hosts.n)
+			note_field(buf, len, "notHosts");
+		if (o->methods.n)
+			note_field(buf, len, "methods");
+		if (o->not_methods.n)
+			note_field(buf, len, "notMethods");
+		if (o->paths.n)
+			note_field(buf, len, "paths");
+		if (o->not_paths.n)
+			note_field(buf, len, "notPaths");
+	}
+	for (size_t i = 0; i < r->n_when; i++)
+		if (!l4_when_key(r->when[i].key))
+			note_field(buf, len, r->when[i].key ? r->when[i].key : "(empty when key)");
+}
+
+static int compile_source(struct policy_match *m, const struct config_authz_source *s,
+			  const char *pol_ns)
+{
+	if (strs_from(&m->principals, &s->principals) ||
+	    strs_from(&m->not_principals, &s->not_principals) ||
+	    sas_from(&m->principals, &s->service_accounts, pol_ns) ||
+	    sas_from(&m->not_principals, &s->not_service_accounts, pol_ns) ||
+	    strs_from(&m->namespaces, &s->namespaces) ||
+	    strs_from(&m->not_namespaces, &s->not_namespaces) ||
+	    cidrs_from(&m->src_ips, &s->ip_blocks, true) ||
+	    cidrs_from(&m->not_src_ips, &s->not_ip_blocks, false))
+		return -ENOMEM;
+	return 0;
+}
+
+static int compile_when(struct policy_match *m, const struct config_authz_condition *w)
+{
+	const char *k = w->key ? w->key : "";
+
+	if (!strcmp(k, "source.ip"))
+		return cidrs_from(&m->src_ips, &w->values, true) ?:
+		       cidrs_from(&m->not_src_ips, &w->not_values, false);
+	if (!strcmp(k, "destination.ip"))
+		return cidrs_from(&m->dst_ips, &w->values, true) ?:
+		       cidrs_from(&m->not_dst_ips, &w->not_values, false);
+	if (!strcmp(k, "destination.port"))
+		return ports_from(&m->ports, &w->values, true) ?:
+		       ports_from(&m->not_ports, &w->not_values, false);
+	if (!strcmp(k, "source.namespace"))
+		return strs_from(&m->namespaces, &w->values) ?:
+		       strs_from(&m->not_namespaces, &w->not_values);
+	if (!strcmp(k, "source.principal"))
+		return strs_from(&m->principals, &w->values) ?:
+		       strs_from(&m->not_principals, &w->not_values);
+	return 0; /* L7 condition of a DENY rule: left empty, it matches nothing */
+}
+
+static int compile_rule(struct comp *c, const struct config_authorization_policy *ap, size_t ri,
+			struct policy_rule *out)
+{
+	const struct config_authz_rule *r = &ap->rules[ri];
+	const char *ns = ap->meta.namespace;
+	bool allow_like = ap->action != CONFIG_AUTHZ_DENY;
+	struct policy_clause *cl;
+	char l7[256];
+
+	memset(out, 0, sizeof(*out));
+	out->line = r->line;
+	l7_fields(r, l7, sizeof(l7));
+	if (l7[0] && allow_like) {
+		out->dropped = true;
+		if (asprintf(&out->note,
+			     "ztunnel cannot enforce %s: the rule is dropped and never matches, so "
+			     "this policy is stricter than written (use a waypoint for L7 policy)",
+			     l7) < 0)
+			return -ENOMEM;
+		warn(c, &ap->meta, "AuthorizationPolicy", r->line,
+		     "spec.rules[%zu]: ztunnel does not support %s; within an %s policy the rule is "
+		     "omitted, which is more restrictive than requested (bind a waypoint to enforce "
+		     "HTTP attributes)",
+		     ri, l7, ap->action == CONFIG_AUTHZ_AUDIT ? "AUDIT" : "ALLOW");
+		return 0;
+	}
+	if (l7[0]) {
+		if (asprintf(&out->note,
+			     "ztunnel ignores %s: the rule keeps only its L4 parts; a part left "
+			     "with none matches nothing", l7) < 0)
+			return -ENOMEM;
+		warn(c, &ap->meta, "AuthorizationPolicy", r->line,
+		     "spec.rules[%zu]: ztunnel does not support %s; within a DENY policy these "
+		     "attributes are ignored and the rest of the rule is enforced (a source, "
+		     "operation or condition with only HTTP attributes matches nothing)",
+		     ri, l7);
+	}
+	if (r->n_from) {
+		if (!(cl = rule_add(out)))
+			return -ENOMEM;
+		for (size_t i = 0; i < r->n_from; i++) {
+			struct policy_match *m = clause_add(cl);
+
+			if (!m || compile_source(m, &r->from[i], ns))
+				return -ENOMEM;
+		}
+	}
+	if (r->n_to) {
+		if (!(cl = rule_add(out)))
+			return -ENOMEM;
+		for (size_t i = 0; i < r->n_to; i++) {
+			struct policy_match *m = clause_add(cl);
+
+			if (!m || ports_from(&m->ports, &r->to[i].ports, true) ||
+			    ports_from(&m->not_ports, &r->to[i].not_ports, false))
+				return -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < r->n_when; i++) {
+		struct policy_match *m;
+
+		if (!(cl = rule_add(out)) || !(m = clause_add(cl)) || compile_when(m, &r->when[i]))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- selection ---- */
+
+static int cmp_wl_ns(const void *a, const void *b, void *arg)
+{
+	const struct policy_workload_input *w = arg;
+	const struct policy_workload_input *x = &w[*(const size_t *)a], *y = &w[*(const size_t *)b];
+	int r = strcmp(x->namespace, y->namespace);
+
+	return r ? r : strcmp(x->uid, y->uid);
+}
+
+/* [*lo, *hi) of c->by_ns in namespace @ns; all workloads for NULL. */
+static void ns_range(const struct comp *c, const char *ns, size_t *lo, size_t *hi)
+{
+	size_t l = 0, h = c->n_wls;
+
+	if (!ns) {
+		*lo = 0;
+		*hi = c->n_wls;
+		return;
+	}
+	while (l < h) {
+		size_t mid = l + (h - l) / 2;
+
+		if (strcmp(c->wls[c->by_ns[mid]].namespace, ns) < 0)
+			l = mid + 1;
+		else
+			h = mid;
+	}
+	*lo = l;
+	for (h = l; h < c->n_wls && !strcmp(c->wls[c->by_ns[h]].namespace, ns); h++)
+		;
+	*hi = h;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Uids of workloads @sel selects in @ns (NULL: every namespace), sorted, into @out. */
+static int select_workloads(const struct comp *c, const char *ns,
+			    const struct config_labels *sel, char ***out, size_t *n)
+{
+	size_t lo, hi;
+
+	*out = NULL;
+	*n = 0;
+	ns_range(c, ns, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		const struct policy_workload_input *w = &c->wls[c->by_ns[i]];
+		char **p;
+
+		if (w->labels ? !config_labels_match(sel, w->labels) : sel->n > 0)
+			continue;
+		p = realloc(*out, (*n + 1) * sizeof(char *));
+		if (!p)
+			return -ENOMEM;
+		*out = p;
+		if (!(p[*n] = strdup(w->uid)))
+			return -ENOMEM;
+		(*n)++;
+	}
+	if (*n > 1)
+		qsort(*out, *n, sizeof(char *), cmp_strp);
+	return 0;
+}
+
+/* ---- AuthorizationPolicy ---- */
+
+static int compile_authz(struct comp *c, const struct config_authorization_policy *ap,
+			 struct policy_authz *out)
+{
+	const char *ns = ap->meta.namespace;
+	bool root = !strcmp(ns, c->root);
+	static const enum policy_action act[] = {
+		[CONFIG_AUTHZ_ALLOW] = POLICY_ACTION_ALLOW,
+		[CONFIG_AUTHZ_DENY] = POLICY_ACTION_DENY,
+		[CONFIG_AUTHZ_AUDIT] = POLICY_ACTION_AUDIT,
+		[CONFIG_AUTHZ_CUSTOM] = POLICY_ACTION_CUSTOM,
+	};
+
+	memset(out, 0, sizeof(*out));
+	out->namespace = strdup(ns);
+	out->name = strdup(ap->meta.name);
+	if (!out->namespace || !out->name || asprintf(&out->key, "%s/%s", ns, ap->meta.name) < 0)
+		return -ENOMEM;
+	out->action = (unsigned int)ap->action < 4 ? act[ap->action] : POLICY_ACTION_ALLOW;
+	out->dry_run = ap->dry_run;
+	if (ap->n_target_refs || ap->action == CONFIG_AUTHZ_CUSTOM) {
+		out->scope = POLICY_SCOPE_NONE;
+		if (!(out->note = strdup(ap->n_target_refs
+						 ? "targetRefs: enforced by a waypoint, not the ztunnel"
+						 : "CUSTOM: needs a waypoint with an ext-authz provider; "
+						   "the ztunnel ignores it")))
+			return -ENOMEM;
+		warn(c, &ap->meta, "AuthorizationPolicy", 0, "%s", out->note);
+		return 0;
+	}
+	if (ap->has_selector)
+		out->scope = POLICY_SCOPE_WORKLOAD;
+	else
+		out->scope = root ? POLICY_SCOPE_GLOBAL : POLICY_SCOPE_NAMESPACE;
+	if (out->action == POLICY_ACTION_ALLOW && !ap->n_rules)
+		warn(c, &ap->meta, "AuthorizationPolicy", 0,
+		     "ALLOW policy with no rules allows nothing: every connection to the %s it "
+		     "applies to is denied unless another ALLOW policy matches it",
+		     out->scope == POLICY_SCOPE_GLOBAL	  ? "mesh"
+		     : out->scope == POLICY_SCOPE_WORKLOAD ? "workloads"
+							   : "namespace");
+	if (ap->n_rules) {
+		out->rules = calloc(ap->n_rules, sizeof(*out->rules));
+		if (!out->rules)
+			return -ENOMEM;
+		out->n_rules = ap->n_rules;
+		for (size_t i = 0; i < ap->n_rules; i++)
+			if (compile_rule(c, ap, i, &out->rules[i]))
+				return -ENOMEM;
+	}
+	if (out->scope == POLICY_SCOPE_WORKLOAD) {
+		if (select_workloads(c, root ? NULL : ns, &ap->selector, &out->workloads,
+				     &out->n_workloads))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- PeerAuthentication ---- */
+
+/* Oldest creationTimestamp first (RFC 3339 UTC strings order as times); none = newest. */
+static int cmp_pa_age(const void *a, const void *b, void *arg)
+{
+	const struct config_peer_authentication *pas = arg;
+	const struct config_meta *x = &pas[*(const size_t *)a].meta, *y = &pas[*(const size_t *)b].meta;
+	int r;
+
+	if (x->creation_timestamp && y->creation_timestamp)
+		r = strcmp(x->creation_timestamp, y->creation_timestamp);
+	else
+		r = !!y->creation_timestamp - !!x->creation_timestamp;
+	if (!r)
+		r = strcmp(x->namespace, y->namespace);
+	return r ? r : strcmp(x->name, y->name);
+}
+
+static int mtls_set(struct policy_mtls *m, enum config_mtls_mode mode,
+		    const struct config_meta *from)
+{
+	m->mode = mode;
+	free(m->source);
+	m->source = NULL;
+	if (from && asprintf(&m->source, "PeerAuthentication %s/%s", from->namespace, from->name) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int mtls_copy(struct policy_mtls *dst, const struct policy_mtls *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->mode = src->mode;
+	if (src->source && !(dst->source = strdup(src->source)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Replaces @dst's mode and source with @src's (ports untouched). */
+static int mtls_copy_into(struct policy_mtls *dst, const struct policy_mtls *src)
+{
+	dst->mode = src->mode;
+	free(dst->source);
+	dst->source = NULL;
+	if (src->source && !(dst->source = strdup(src->source)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Workload PA: its mode (unless UNSET) and its resolved portLevelMtls over the inherited mode. */
+static int workload_mtls(struct policy_workload *w, const struct config_peer_authentication *pa)
+{
+	enum config_mtls_mode base;
+
+	if (pa->mode != CONFIG_MTLS_UNSET && mtls_set(&w->mtls, pa->mode, &pa->meta))
+		return -ENOMEM;
+	base = w->mtls.mode;
+	if (!pa->n_port_mtls)
+		return 0;
+	w->mtls.ports = calloc(pa->n_port_mtls, sizeof(*w->mtls.ports));
+	if (!w->mtls.ports ||
+	    asprintf(&w->mtls.port_source, "PeerAuthentication %s/%s", pa->meta.namespace,
+		     pa->meta.name) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < pa->n_port_mtls; i++) {
+		w->mtls.ports[i].port = pa->port_mtls[i].port;
+		w->mtls.ports[i].mode =
+		    pa->port_mtls[i].mode == CONFIG_MTLS_UNSET ? base : pa->port_mtls[i].mode;
+	}
+	w->mtls.n_ports = pa->n_port_mtls;
+	qsort(w->mtls.ports, w->mtls.n_ports, sizeof(*w->mtls.ports), policy_cmp_port);
+	return 0;
+}
+
+static int compile_peer_auths(struct comp *c)
+{
+	const struct config *cfg = c->cfg;
+	const struct config_peer_authentication *pas = cfg->peer_authentications;
+	size_t n = cfg->n_peer_authentications, *order = NULL;
+	const struct config_peer_authentication **wl_pa = NULL, **ns_pa = NULL;
+	const struct config_peer_authentication *mesh = NULL;
+	struct policy_set *ps = c->ps;
+	int err = -ENOMEM;
+
+	if (mtls_set(&ps->mesh, CONFIG_MTLS_PERMISSIVE, NULL))
+		return -ENOMEM;
+	for (size_t i = 0; i < ps->n_namespaces; i++)
+		if (mtls_set(&ps->namespaces[i].mtls, CONFIG_MTLS_PERMISSIVE, NULL))
+			return -ENOMEM;
+	ps->peer_auths = n ? calloc(n, sizeof(*ps->peer_auths)) : NULL;
+	order = calloc(n + 1, sizeof(*order));
+	wl_pa = calloc(ps->n_workloads + 1, sizeof(*wl_pa));
+	ns_pa = calloc(ps->n_namespaces + 1, sizeof(*ns_pa));
+	if ((n && !ps->peer_auths) || !order || !wl_pa || !ns_pa)
+		goto out;
+	ps->n_peer_auths = n;
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof(*order), cmp_pa_age, (void *)pas);
+
+	/* Levels in age order: the first PA of a level and target wins, later ones conflict. */
+	for (size_t k = 0; k < n; k++) {
+		const struct config_peer_authentication *pa = &pas[order[k]];
+		struct policy_peer_auth *out = &ps->peer_auths[order[k]];
+		bool root = !strcmp(pa->meta.namespace, c->root);
+
+		out->namespace = strdup(pa->meta.namespace);
+		out->name = strdup(pa->meta.name);
+		if (!out->namespace || !out->name)
+			goto out;
+		out->mode = pa->mode;
+		out->in_force = true;
+		if (pa->has_selector && root) {
+			out->scope = POLICY_SCOPE_NONE;
+			out->in_force = false;
+			warn(c, &pa->meta, "PeerAuthentication", 0,
+			     "a PeerAuthentication with a selector in the root namespace %s is "
+			     "ignored (Istio applies only selector-less ones there, mesh-wide)",
+			     c->root);
+		} else if (!pa->has_selector) {
+			const struct policy_namespace *nsx;
+
+			out->scope = root ? POLICY_SCOPE_GLOBAL : POLICY_SCOPE_NAMESPACE;
+			if (pa->n_port_mtls)
+				warn(c, &pa->meta, "PeerAuthentication", 0,
+				     "portLevelMtls needs a selector; ignored");
+			if (root && mesh) {
+				out->in_force = false;
+				warn(c, &pa->meta, "PeerAuthentication", 0,
+				     "conflicts with the older mesh-wide PeerAuthentication %s/%s, "
+				     "which wins", mesh->meta.namespace, mesh->meta.name);
+			} else if (root) {
+				mesh = pa;
+			} else if ((nsx = policy_set_namespace(ps, pa->meta.namespace))) {
+				size_t ni = (size_t)(nsx - ps->namespaces);
+
+				if (ns_pa[ni]) {
+					out->in_force = false;
+					warn(c, &pa->meta, "PeerAuthentication", 0,
+					     "conflicts with the older namespace-wide "
+					     "PeerAuthentication %s/%s, which wins",
+					     ns_pa[ni]->meta.namespace, ns_pa[ni]->meta.name);
+				} else {
+					ns_pa[ni] = pa;
+				}
+			}
+		} else {
+			size_t won = 0, lost = 0;
+
+			out->scope = POLICY_SCOPE_WORKLOAD;
+			if (select_workloads(c, pa->meta.namespace, &pa->selector, &out->workloads,
+					     &out->n_workloads))
+				goto out;
+			for (size_t i = 0; i < out->n_workloads; i++) {
+				const struct policy_workload *w = policy_set_workload(ps, out->workloads[i]);
+				size_t wi;
+
+				if (!w)
+					continue;
+				wi = (size_t)(w - ps->workloads);
+				if (wl_pa[wi])
+					lost++;
+				else {
+					wl_pa[wi] = pa;
+					won++;
+				}
+			}
+			if (lost) {
+				out->in_force = won > 0;
+				warn(c, &pa->meta, "PeerAuthentication", 0,
+				     "conflicts on %zu workload(s) with an older workload "
+				     "PeerAuthentication, which wins there", lost);
+			}
+		}
+	}
+	/* Effective modes: mesh, then namespace over mesh, then workload over namespace. */
+	if (mesh && mesh->mode != CONFIG_MTLS_UNSET && mtls_set(&ps->mesh, mesh->mode, &mesh->meta))
+		goto out;
+	for (size_t i = 0; i < ps->n_namespaces; i++) {
+		struct policy_namespace *nsx = &ps->namespaces[i];
+
+		if (ns_pa[i] && ns_pa[i]->mode != CONFIG_MTLS_UNSET)
+			err = mtls_set(&nsx->mtls, ns_pa[i]->mode, &ns_pa[i]->meta);
+		else
+			err = mtls_copy_into(&nsx->mtls, &ps->mesh);
+		if (err)
+			goto out;
+	}
+	err = -ENOMEM;
+	for (size_t i = 0; i < ps->n_workloads; i++) {
+		struct policy_workload *w = &ps->workloads[i];
+		const struct policy_namespace *nsx = policy_set_namespace(ps, w->namespace);
+
+		if (mtls_copy(&w->mtls, nsx ? &nsx->mtls : &ps->mesh))
+			goto out;
+		if (wl_pa[i] && workload_mtls(w, wl_pa[i]))
+			goto out;
+	}
+	err = 0;
+out:
+	free(order);
+	free(wl_pa);
+	free(ns_pa);
+	return err;
+}
+
+/* ---- the set ---- */
+
+static int build_namespaces(struct comp *c)
+{
+	const struct config *cfg = c->cfg;
+	struct policy_set *ps = c->ps;
+	size_t cap = c->n_wls + ps->n_policies + cfg->n_peer_authentications + cfg->n_namespaces + 1;
+	const char **names = calloc(cap, sizeof(char *));
+	size_t n = 0, u = 0;
+
+	if (!names)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_wls; i++)
+		names[n++] = c->wls[i].namespace;
+	for (size_t i = 0; i < ps->n_policies; i++)
+		names[n++] = ps->policies[i].namespace;
+	for (size_t i = 0; i < cfg->n_peer_authentications; i++)
+		names[n++] = cfg->peer_authentications[i].meta.namespace;
+	for (size_t i = 0; i < cfg->n_namespaces; i++)
+		names[n++] = cfg->namespaces[i].meta.name;
+	qsort(names, n, sizeof(char *), cmp_strp);
+	ps->namespaces = calloc(n + 1, sizeof(*ps->namespaces));
+	if (!ps->namespaces)
+		goto nomem;
+	for (size_t i = 0; i < n; i++) {
+		if (!names[i] || (u && !strcmp(ps->namespaces[u - 1].name, names[i])))
+			continue;
+		if (!(ps->namespaces[u].name = strdup(names[i])))
+			goto nomem;
+		ps->n_namespaces = ++u;
+	}
+	free(names);
+	return 0;
+nomem:
+	free(names);
+	return -ENOMEM;
+}
+
+static int build_workloads(struct comp *c)
+{
+	struct policy_set *ps = c->ps;
+	size_t u = 0;
+
+	ps->workloads = calloc(c->n_wls + 1, sizeof(*ps->workloads));
+	if (!ps->workloads)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_wls; i++) {
+		const struct policy_workload_input *w = &c->wls[c->by_ns[i]];
+
+		if (u && !strcmp(ps->workloads[u - 1].uid, w->uid))
+			continue; /* a duplicate uid: the first one stands */
+		ps->workloads[u].uid = strdup(w->uid);
+		ps->workloads[u].namespace = strdup(w->namespace);
+		ps->n_workloads = ++u;
+		if (!ps->workloads[u - 1].uid || !ps->workloads[u - 1].namespace)
+			return -ENOMEM;
+	}
+	qsort(ps->workloads, ps->n_workloads, sizeof(*ps->workloads), policy_cmp_workload);
+	return 0;
+}
+
+/* Two passes (count, fill) so each list is allocated once. */
+static int build_index(struct policy_set *ps)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		ps->n_global = 0;
+		for (size_t i = 0; i < ps->n_namespaces; i++)
+			ps->namespaces[i].n_policies = 0;
+		for (size_t i = 0; i < ps->n_workloads; i++)
+			ps->workloads[i].n_policies = 0;
+		for (size_t i = 0; i < ps->n_policies; i++) {
+			const struct policy_authz *p = &ps->policies[i];
+			struct policy_namespace *nsx;
+			struct policy_workload *w;
+
+			switch (p->scope) {
+			case POLICY_SCOPE_GLOBAL:
+				if (pass)
+					ps->global[ps->n_global] = (uint32_t)i;
+				ps->n_global++;
+				break;
+			case POLICY_SCOPE_NAMESPACE:
+				nsx = (struct policy_namespace *)policy_set_namespace(ps, p->namespace);
+				if (!nsx)
+					break;
+				if (pass)
+					nsx->policies[nsx->n_policies] = (uint32_t)i;
+				nsx->n_policies++;
+				break;
+			case POLICY_SCOPE_WORKLOAD:
+				for (size_t k = 0; k < p->n_workloads; k++) {
+					w = (struct policy_workload *)policy_set_workload(ps,
+											  p->workloads[k]);
+					if (!w)
+						continue;
+					if (pass)
+						w->policies[w->n_policies] = (uint32_t)i;
+					w->n_policies++;
+				}
+				break;
+			case POLICY_SCOPE_NONE:
+				break;
+			}
+		}
+		if (pass)
+			break;
+		if (!(ps->global = calloc(ps->n_global + 1, sizeof(uint32_t))))
+			return -ENOMEM;
+		for (size_t i = 0; i < ps->n_namespaces; i++)
+			if (!(ps->namespaces[i].policies =
+				  calloc(ps->namespaces[i].n_policies + 1, sizeof(uint32_t))))
+				return -ENOMEM;
+		for (size_t i = 0; i < ps->n_workloads; i++)
+			if (!(ps->workloads[i].policies =
+				  calloc(ps->workloads[i].n_policies + 1, sizeof(uint32_t))))
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+struct policy_set *policy_compile(const struct config *cfg, const struct policy_workload_input *wls,
+				  size_t n_wls, const char *root_ns, struct config_diags *diags)
+{
+	struct comp c = {.cfg = cfg, .wls = wls, .n_wls = n_wls, .diags = diags};
+	size_t n_ap = cfg->n_authorization_policies;
+	struct policy_set *ps;
+
+	c.root = root_ns && *root_ns ? root_ns : POLICY_ROOT_NAMESPACE_DEFAULT;
+	ps = calloc(1, sizeof(*ps));
+	c.by_ns = calloc(n_wls + 1, sizeof(size_t));
+	if (!ps || !c.by_ns || !(ps->root_namespace = strdup(c.root)))
+		goto nomem;
+	c.ps = ps;
+	for (size_t i = 0; i < n_wls; i++)
+		c.by_ns[i] = i;
+	qsort_r(c.by_ns, n_wls, sizeof(size_t), cmp_wl_ns, (void *)wls);
+
+	ps->policies = calloc(n_ap + 1, sizeof(*ps->policies));
+	if (!ps->policies)
+		goto nomem;
+	for (size_t i = 0; i < n_ap; i++) {
+		ps->n_policies = i + 1;
+		if (compile_authz(&c, &cfg->authorization_policies[i], &ps->policies[i]))
+			goto nomem;
+	}
+	qsort(ps->policies, ps->n_policies, sizeof(*ps->policies), policy_cmp_authz);
+	if (build_workloads(&c) || build_namespaces(&c) || build_index(ps) ||
+	    compile_peer_auths(&c))
+		goto nomem;
+	free(c.by_ns);
+	return ps;
+nomem:
+	free(c.by_ns);
+	policy_set_free(ps);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* ---- freeing ---- */
+
+static void strs_free(struct policy_strs *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->items[i].text);
+		free(l->items[i].s);
+	}
+	free(l->items);
+}
+
+void policy_match_free(struct policy_match *m)
+{
+	strs_free(&m->principals);
+	strs_free(&m->not_principals);
+	strs_free(&m->namespaces);
+	strs_free(&m->not_namespaces);
+	free(m->src_ips.items);
+	free(m->not_src_ips.items);
+	free(m->dst_ips.items);
+	free(m->not_dst_ips.items);
+	free(m->ports.items);
+	free(m->not_ports.items);
+}
+
+void policy_rule_free(struct policy_rule *r)
+{
+	for (size_t i = 0; i < r->n_clauses; i++) {
+		for (size_t j = 0; j < r->clauses[i].n; j++)
+			policy_match_free(&r->clauses[i].items[j]);
+		free(r->clauses[i].items);
+	}
+	free(r->clauses);
+	free(r->note);
+}
+
+static void uids_free(char **u, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(u[i]);
+	free(u);
+}
+
+void policy_authz_free(struct policy_authz *p)
+{
+	free(p->namespace);
+	free(p->name);
+	free(p->key);
+	free(p->note);
+	for (size_t i = 0; i < p->n_rules; i++)
+		policy_rule_free(&p->rules[i]);
+	free(p->rules);
+	uids_free(p->workloads, p->n_workloads);
+}
+
+void policy_mtls_free(struct policy_mtls *m)
+{
+	free(m->source);
+	free(m->ports);
+	free(m->port_source);
+}
+
+void policy_peer_auth_free(struct policy_peer_auth *pa)
+{
+	free(pa->namespace);
+	free(pa->name);
+	uids_free(pa->workloads, pa->n_workloads);
+}
+
+void policy_set_free(struct policy_set *ps)
+{
+	if (!ps)
+		return;
+	for (size_t i = 0; i < ps->n_policies; i++)
+		policy_authz_free(&ps->policies[i]);
+	for (size_t i = 0; i < ps->n_peer_auths; i++)
+		policy_peer_auth_free(&ps->peer_auths[i]);
+	for (size_t i = 0; i < ps->n_namespaces; i++) {
+		free(ps->namespaces[i].name);
+		policy_mtls_free(&ps->namespaces[i].mtls);
+		free(ps->namespaces[i].policies);
+	}
+	for (size_t i = 0; i < ps->n_workloads; i++) {
+		free(ps->workloads[i].uid);
+		free(ps->workloads[i].namespace);
+		policy_mtls_free(&ps->workloads[i].mtls);
+		free(ps->workloads[i].policies);
+	}
+	policy_mtls_free(&ps->mesh);
+	free(ps->policies);
+	free(ps->peer_auths);
+	free(ps->global);
+	free(ps->namespaces);
+	free(ps->workloads);
+	free(ps->root_namespace);
+	free(ps);
+}
