@@ -109,6 +109,7 @@ struct config_authz_source {
 	struct config_strings service_accounts, not_service_accounts;
 	struct config_strings ip_blocks, not_ip_blocks;
 	struct config_strings remote_ip_blocks, not_remote_ip_blocks;
+	struct config_strings trust_domains, not_trust_domains;
 };
 
 struct config_authz_operation {
@@ -119,6 +120,7 @@ struct config_authz_operation {
 };
 
 struct config_authz_condition {
+	int line;
 	char *key;
 	struct config_strings values, not_values;
 };
@@ -179,6 +181,182 @@ struct config_peer_authentication {
 	struct config_port_mtls *port_mtls;
 };
 
+/*
+ * Istio networking kinds (networking.istio.io v1, v1beta1, v1alpha3; same schema). The loader
+ * validates every field of the API; the model keeps what routing and analysis use. Host names
+ * are kept as written (short names are expanded against meta.namespace by the consumer).
+ */
+struct config_destination {
+	char *host;
+	char *subset; /* NULL: the whole service */
+	uint16_t port; /* destination.port.number, 0 when omitted */
+	bool has_weight;
+	int32_t weight;
+};
+
+struct config_string_match {
+	enum { CONFIG_MATCH_NONE = 0, CONFIG_MATCH_EXACT, CONFIG_MATCH_PREFIX, CONFIG_MATCH_REGEX } type;
+	char *value;
+};
+
+struct config_header_match {
+	char *name;
+	struct config_string_match match; /* NONE: presence */
+};
+
+/* One http[].match[] / tcp[].match[] / tls[].match[] block; fields AND. */
+struct config_route_match {
+	int line;
+	char *name;
+	struct config_string_match uri, scheme, method, authority;
+	size_t n_headers, n_without_headers;
+	struct config_header_match *headers, *without_headers;
+	uint16_t port; /* 0: any */
+	struct config_labels source_labels;
+	char *source_namespace;
+	struct config_strings gateways;
+	struct config_strings sni_hosts;	 /* tls */
+	struct config_strings destination_subnets; /* tcp/tls */
+};
+
+enum config_route_type {
+	CONFIG_ROUTE_HTTP = 0,
+	CONFIG_ROUTE_TCP,
+	CONFIG_ROUTE_TLS,
+};
+
+struct config_http_fault {
+	bool has_delay, has_abort;
+	uint64_t delay_ms;
+	double delay_percent; /* 0..100; 100 when percentage is omitted */
+	int abort_status;     /* httpStatus, 0 when grpcStatus/http2Error */
+	char *abort_grpc_status;
+	double abort_percent;
+};
+
+struct config_vs_route {
+	enum config_route_type type;
+	int line;
+	char *name;
+	size_t n_match; /* 0: matches everything (a catch-all) */
+	struct config_route_match *match;
+	size_t n_route;
+	struct config_destination *route;
+	bool has_redirect, has_direct_response, has_delegate;
+	int direct_response_status;
+	uint64_t timeout_ms; /* 0: none */
+	bool has_retries;
+	int retry_attempts;
+	uint64_t retry_per_try_timeout_ms;
+	char *retry_on;
+	bool has_fault;
+	struct config_http_fault fault;
+	char *rewrite_uri, *rewrite_authority;
+	bool has_mirror;
+	struct config_destination mirror;
+	double mirror_percent; /* 100 when omitted */
+};
+
+struct config_virtual_service {
+	struct config_meta meta;
+	struct config_strings hosts;
+	struct config_strings gateways; /* empty: ["mesh"] */
+	struct config_strings export_to;
+	size_t n_routes; /* http[], then tcp[], then tls[] in file order within each */
+	struct config_vs_route *routes;
+};
+
+struct config_traffic_policy {
+	bool present;
+	char *lb_simple; /* loadBalancer.simple or NULL */
+	bool lb_consistent_hash;
+	char *tls_mode;  /* tls.mode or NULL (auto mTLS) */
+	bool has_connection_pool, has_outlier_detection;
+	uint32_t max_connections; /* 0: unset */
+	uint64_t connect_timeout_ms;
+	uint32_t http1_max_pending, http2_max_requests, max_requests_per_connection;
+	uint32_t consecutive_5xx; /* outlierDetection.consecutive5xxErrors, 0 unset */
+	uint64_t base_ejection_ms, interval_ms;
+	int max_ejection_percent; /* -1: unset */
+};
+
+struct config_subset {
+	int line;
+	char *name;
+	struct config_labels labels;
+	struct config_traffic_policy policy;
+};
+
+struct config_destination_rule {
+	struct config_meta meta;
+	char *host;
+	struct config_traffic_policy policy;
+	size_t n_subsets;
+	struct config_subset *subsets;
+	struct config_strings export_to;
+	bool has_workload_selector;
+	struct config_labels workload_selector;
+};
+
+struct config_gateway_server {
+	int line;
+	uint32_t port;
+	char *protocol;
+	char *port_name;
+	char *name;
+	struct config_strings hosts;
+	char *tls_mode; /* NULL: no tls block */
+	bool https_redirect;
+	char *credential_name;
+};
+
+struct config_gateway {
+	struct config_meta meta;
+	struct config_labels selector;
+	size_t n_servers;
+	struct config_gateway_server *servers;
+};
+
+struct config_se_port {
+	uint32_t number;
+	char *protocol; /* NULL when omitted */
+	char *name;
+	uint32_t target_port; /* 0 when omitted */
+};
+
+struct config_se_endpoint {
+	char *address;
+	struct config_labels ports; /* port name -> number, as strings */
+	struct config_labels labels;
+	char *network, *locality, *service_account;
+	uint32_t weight;
+};
+
+enum config_se_location { CONFIG_SE_MESH_EXTERNAL = 0, CONFIG_SE_MESH_INTERNAL };
+enum config_se_resolution {
+	CONFIG_SE_RESOLUTION_NONE = 0,
+	CONFIG_SE_RESOLUTION_STATIC,
+	CONFIG_SE_RESOLUTION_DNS,
+	CONFIG_SE_RESOLUTION_DNS_ROUND_ROBIN,
+	CONFIG_SE_RESOLUTION_DYNAMIC_DNS,
+};
+
+struct config_service_entry {
+	struct config_meta meta;
+	struct config_strings hosts;
+	struct config_strings addresses;
+	size_t n_ports;
+	struct config_se_port *ports;
+	enum config_se_location location;
+	enum config_se_resolution resolution;
+	size_t n_endpoints;
+	struct config_se_endpoint *endpoints;
+	bool has_workload_selector;
+	struct config_labels workload_selector;
+	struct config_strings export_to;
+	struct config_strings subject_alt_names;
+};
+
 /* Everything loaded from a set of files. Arrays are owned by the struct. */
 struct config {
 	size_t n_namespaces, n_pods, n_deployments, n_services, n_service_accounts;
@@ -190,7 +368,11 @@ struct config {
 	size_t n_authorization_policies, n_peer_authentications;
 	struct config_authorization_policy *authorization_policies;
 	struct config_peer_authentication *peer_authentications;
-	/* VirtualService, DestinationRule, Gateway, ServiceEntry: added by the Istio loader. */
+	size_t n_virtual_services, n_destination_rules, n_gateways, n_service_entries;
+	struct config_virtual_service *virtual_services;
+	struct config_destination_rule *destination_rules;
+	struct config_gateway *gateways;
+	struct config_service_entry *service_entries;
 };
 
 /* One problem found while loading: "file:line:col: kind/ns/name: field: reason". */
@@ -233,6 +415,21 @@ const struct config_namespace *config_find_namespace(const struct config *cfg, c
 const char *config_label_get(const struct config_labels *labels, const char *key);
 /* True when every selector label is present with the same value in @labels (empty matches all). */
 bool config_labels_match(const struct config_labels *selector, const struct config_labels *labels);
+
+void config_strings_free(struct config_strings *s);
+bool config_strings_has(const struct config_strings *s, const char *v);
+
+/*
+ * What the ztunnel can evaluate of an AuthorizationPolicy rule (Istio ambient's L4 subset).
+ * config_authz_rule_l7_fields() lists, comma-separated into @buf, the fields of @r the ztunnel
+ * cannot evaluate (HTTP-only, remoteIpBlocks, when keys other than source.ip, source.namespace,
+ * source.principal, destination.ip, destination.port); false when there are none. An ALLOW rule
+ * with any is dropped at the ztunnel; a DENY rule keeps its L4 parts, and when
+ * config_authz_rule_has_l4() is false nothing is left and the rule matches nothing.
+ */
+bool config_authz_when_key_l4(const char *key);
+bool config_authz_rule_l7_fields(const struct config_authz_rule *r, char *buf, size_t len);
+bool config_authz_rule_has_l4(const struct config_authz_rule *r);
 
 /* Mesh semantics (DESIGN.md §3). */
 #define AMBIT_LABEL_DATAPLANE_MODE "istio.io/dataplane-mode"

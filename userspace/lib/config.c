@@ -63,6 +63,7 @@ void config_meta_free(struct config_meta *m)
 	config_labels_free(&m->labels);
 	config_labels_free(&m->annotations);
 	free(m->origin.file);
+	free(m->creation_timestamp);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -125,6 +126,24 @@ void config_free(struct config *cfg)
 		config_deployment_free(&cfg->deployments[i]);
 	for (size_t i = 0; i < cfg->n_services; i++)
 		config_service_free(&cfg->services[i]);
+	for (size_t i = 0; i < cfg->n_authorization_policies; i++)
+		config_authorization_policy_free(&cfg->authorization_policies[i]);
+	for (size_t i = 0; i < cfg->n_peer_authentications; i++)
+		config_peer_authentication_free(&cfg->peer_authentications[i]);
+	for (size_t i = 0; i < cfg->n_virtual_services; i++)
+		config_virtual_service_free(&cfg->virtual_services[i]);
+	for (size_t i = 0; i < cfg->n_destination_rules; i++)
+		config_destination_rule_free(&cfg->destination_rules[i]);
+	for (size_t i = 0; i < cfg->n_gateways; i++)
+		config_gateway_free(&cfg->gateways[i]);
+	for (size_t i = 0; i < cfg->n_service_entries; i++)
+		config_service_entry_free(&cfg->service_entries[i]);
+	free(cfg->authorization_policies);
+	free(cfg->peer_authentications);
+	free(cfg->virtual_services);
+	free(cfg->destination_rules);
+	free(cfg->gateways);
+	free(cfg->service_entries);
 	free(cfg->namespaces);
 	free(cfg->service_accounts);
 	free(cfg->pods);
@@ -164,38 +183,48 @@ void config_diag_format(const struct config_diag *d, char *buf, size_t len)
  */
 static int config_merge(struct config *cfg, struct config *stage)
 {
-	void **dst[] = {(void **)&cfg->namespaces, (void **)&cfg->pods, (void **)&cfg->deployments,
-			(void **)&cfg->services, (void **)&cfg->service_accounts};
-	void **src[] = {(void **)&stage->namespaces, (void **)&stage->pods,
-			(void **)&stage->deployments, (void **)&stage->services,
-			(void **)&stage->service_accounts};
-	size_t *ndst[] = {&cfg->n_namespaces, &cfg->n_pods, &cfg->n_deployments, &cfg->n_services,
-			  &cfg->n_service_accounts};
-	size_t *nsrc[] = {&stage->n_namespaces, &stage->n_pods, &stage->n_deployments,
-			  &stage->n_services, &stage->n_service_accounts};
-	size_t sizes[] = {sizeof(struct config_namespace), sizeof(struct config_pod),
-			  sizeof(struct config_deployment), sizeof(struct config_service),
-			  sizeof(struct config_service_account)};
-	size_t i;
+#define ARR(field, nfield)                                                                         \
+	{(void **)&cfg->field, (void **)&stage->field, &cfg->nfield, &stage->nfield,                 \
+	 sizeof(*cfg->field)}
+	struct {
+		void **dst, **src;
+		size_t *ndst, *nsrc;
+		size_t size;
+	} arrs[] = {
+	    ARR(namespaces, n_namespaces),
+	    ARR(pods, n_pods),
+	    ARR(deployments, n_deployments),
+	    ARR(services, n_services),
+	    ARR(service_accounts, n_service_accounts),
+	    ARR(authorization_policies, n_authorization_policies),
+	    ARR(peer_authentications, n_peer_authentications),
+	    ARR(virtual_services, n_virtual_services),
+	    ARR(destination_rules, n_destination_rules),
+	    ARR(gateways, n_gateways),
+	    ARR(service_entries, n_service_entries),
+	};
+#undef ARR
+	size_t i, n = sizeof(arrs) / sizeof(arrs[0]);
 
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < n; i++) {
 		void *arr;
 
-		if (!*nsrc[i])
+		if (!*arrs[i].nsrc)
 			continue;
-		arr = realloc(*dst[i], (*ndst[i] + *nsrc[i]) * sizes[i]);
+		arr = realloc(*arrs[i].dst, (*arrs[i].ndst + *arrs[i].nsrc) * arrs[i].size);
 		if (!arr)
 			return -ENOMEM;
-		*dst[i] = arr;
+		*arrs[i].dst = arr;
 	}
-	for (i = 0; i < 5; i++) {
-		if (!*nsrc[i])
+	for (i = 0; i < n; i++) {
+		if (!*arrs[i].nsrc)
 			continue;
-		memcpy((char *)*dst[i] + *ndst[i] * sizes[i], *src[i], *nsrc[i] * sizes[i]);
-		*ndst[i] += *nsrc[i];
-		free(*src[i]);
-		*src[i] = NULL;
-		*nsrc[i] = 0;
+		memcpy((char *)*arrs[i].dst + *arrs[i].ndst * arrs[i].size, *arrs[i].src,
+		       *arrs[i].nsrc * arrs[i].size);
+		*arrs[i].ndst += *arrs[i].nsrc;
+		free(*arrs[i].src);
+		*arrs[i].src = NULL;
+		*arrs[i].nsrc = 0;
 	}
 	return 0;
 }

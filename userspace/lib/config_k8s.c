@@ -101,6 +101,20 @@ bool cfg_ip_ok(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
+bool cfg_name_ok(const char *s, enum cfg_name_rule rule)
+{
+	switch (rule) {
+	case CFG_NAME_SUBDOMAIN:
+		return dns_subdomain_ok(s);
+	case CFG_NAME_LABEL:
+		return dns_label_ok(s, strlen(s), false);
+	case CFG_NAME_LABEL1035:
+		return dns_label_ok(s, strlen(s), true);
+	default:
+		return cfg_iana_svc_name_ok(s);
+	}
+}
+
 int cfg_get_name(struct cfg_ctx *ctx, yaml_node_t *v, enum cfg_name_rule rule, char **out)
 {
 	static const char *const what[] = {
@@ -109,25 +123,10 @@ int cfg_get_name(struct cfg_ctx *ctx, yaml_node_t *v, enum cfg_name_rule rule, c
 	    [CFG_NAME_LABEL1035] = "a lowercase RFC 1035 label (starting with a letter)",
 	    [CFG_NAME_IANA] = "an IANA service name (at most 15 of a-z, 0-9, -)",
 	};
-	bool ok;
 
 	if (cfg_get_str(ctx, v, out))
 		return -EINVAL;
-	switch (rule) {
-	case CFG_NAME_SUBDOMAIN:
-		ok = dns_subdomain_ok(*out);
-		break;
-	case CFG_NAME_LABEL:
-		ok = dns_label_ok(*out, strlen(*out), false);
-		break;
-	case CFG_NAME_LABEL1035:
-		ok = dns_label_ok(*out, strlen(*out), true);
-		break;
-	default:
-		ok = cfg_iana_svc_name_ok(*out);
-		break;
-	}
-	if (!ok) {
+	if (!cfg_name_ok(*out, rule)) {
 		cfg_error(ctx, v, "\"%.64s\" is not %s", *out, what[rule]);
 		free(*out);
 		*out = NULL;
@@ -238,6 +237,11 @@ static int meta_annotations(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	return cfg_get_labels(ctx, v, true, &((struct cfg_obj *)obj)->meta->annotations);
 }
 
+static int meta_created(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	return cfg_get_str(ctx, v, &((struct cfg_obj *)obj)->meta->creation_timestamp);
+}
+
 static const struct cfg_field meta_fields[] = {
     {"name", CFG_T_STR, meta_name, 0},
     {"generateName", CFG_T_STR, NULL, 0},
@@ -247,7 +251,7 @@ static const struct cfg_field meta_fields[] = {
     {"uid", CFG_T_STR, NULL, 0},
     {"resourceVersion", CFG_T_STR, NULL, 0},
     {"generation", CFG_T_INT, NULL, 0},
-    {"creationTimestamp", CFG_T_STR, NULL, 0},
+    {"creationTimestamp", CFG_T_STR, meta_created, 0},
     {"deletionTimestamp", CFG_T_STR, NULL, 0},
     {"deletionGracePeriodSeconds", CFG_T_INT, NULL, 0},
     {"ownerReferences", CFG_T_SEQ, NULL, 0},
@@ -528,9 +532,15 @@ KIND_STORE(sa, service_accounts, n_service_accounts, struct config_service_accou
 KIND_STORE(svc, services, n_services, struct config_service, config_service_free)
 KIND_STORE(pod, pods, n_pods, struct config_pod, config_pod_free)
 KIND_STORE(dep, deployments, n_deployments, struct config_deployment, config_deployment_free)
+KIND_STORE(ap, authorization_policies, n_authorization_policies,
+	   struct config_authorization_policy, config_authorization_policy_free)
+KIND_STORE(pa, peer_authentications, n_peer_authentications, struct config_peer_authentication,
+	   config_peer_authentication_free)
 
 static const char *const core_v1[] = {"v1", NULL};
 static const char *const apps_v1[] = {"apps/v1", NULL};
+static const char *const security_istio[] = {"security.istio.io/v1", "security.istio.io/v1beta1",
+					     NULL};
 
 /* Adding a kind: a field table, a finish hook if it has cross-field rules, and a store. */
 static const struct cfg_kind kinds[] = {
@@ -544,6 +554,10 @@ static const struct cfg_kind kinds[] = {
      pod_free},
     {"Deployment", apps_v1, true, CFG_NAME_SUBDOMAIN, cfg_deployment_fields, cfg_deployment_finish,
      dep_find, dep_append, dep_free},
+    {"AuthorizationPolicy", security_istio, true, CFG_NAME_SUBDOMAIN, cfg_authz_fields,
+     cfg_authz_finish, ap_find, ap_append, ap_free},
+    {"PeerAuthentication", security_istio, true, CFG_NAME_SUBDOMAIN, cfg_peerauth_fields,
+     cfg_peerauth_finish, pa_find, pa_append, pa_free},
 };
 
 static char *object_name(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_node_t *root)
@@ -587,6 +601,8 @@ static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 		struct config_pod pod;
 		struct config_deployment dep;
 		struct config_service svc;
+		struct config_authorization_policy ap;
+		struct config_peer_authentication pa;
 	} u;
 	struct cfg_obj o = {.kind = kd, .name_rule = kd->name_rule, .meta = &u.ns.meta, .obj = &u};
 	const struct config_meta *dup;

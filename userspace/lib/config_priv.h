@@ -130,12 +130,56 @@ int cfg_get_labels(struct cfg_ctx *ctx, yaml_node_t *map, bool annotations,
 int cfg_check_enum(struct cfg_ctx *ctx, yaml_node_t *v, const char *const *allowed, char **out);
 int cfg_check_protocol(struct cfg_ctx *ctx, yaml_node_t *v, char **out);
 bool cfg_iana_svc_name_ok(const char *s);
+bool cfg_name_ok(const char *s, enum cfg_name_rule rule);
 bool cfg_ip_ok(const char *s);
 
 /* config_pod.c */
 extern const struct cfg_field cfg_pod_fields[];
 extern const struct cfg_field cfg_deployment_fields[];
 int cfg_deployment_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+
+/* config_istio.c: value rules shared by the Istio kinds (API_SEMANTICS.md §0). */
+#define CFG_MAX_LIST 4096
+#define CFG_S_NONEMPTY 1u /* cfg_get_strings: reject "" */
+size_t cfg_seq_len(const yaml_node_t *v);
+yaml_node_t *cfg_seq_item(struct cfg_ctx *ctx, const yaml_node_t *v, size_t i);
+int cfg_get_strings(struct cfg_ctx *ctx, yaml_node_t *v, unsigned int flags,
+		    struct config_strings *out);
+int cfg_get_selector_labels(struct cfg_ctx *ctx, yaml_node_t *map, struct config_labels *out);
+/* {matchLabels: {...}} */
+int cfg_get_workload_selector(struct cfg_ctx *ctx, yaml_node_t *v, struct config_labels *out);
+int cfg_parse_duration_ms(const char *s, uint64_t *ms, const char **why);
+int cfg_get_duration(struct cfg_ctx *ctx, yaml_node_t *v, uint64_t *ms); /* @ms may be NULL */
+int cfg_get_double(struct cfg_ctx *ctx, yaml_node_t *v, double *out);
+int cfg_get_percent(struct cfg_ctx *ctx, yaml_node_t *v, double *out); /* {value: double} */
+bool cfg_wildcard_host_ok(const char *h, bool allow_star);
+bool cfg_cidr_ok(const char *s);
+bool cfg_port_string_ok(const char *s, long min, long *out);
+int cfg_get_export_to(struct cfg_ctx *ctx, yaml_node_t *v, struct config_strings *out);
+
+/* config_security.c, config_vs.c, config_net.c: the Istio kind descriptors' parts. */
+extern const struct cfg_field cfg_authz_fields[], cfg_peerauth_fields[];
+int cfg_authz_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+int cfg_peerauth_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+void config_authorization_policy_free(struct config_authorization_policy *p);
+/* config_authz_l4.c: warnings for what the ztunnel enforces differently from what is written. */
+void cfg_authz_warn(struct cfg_ctx *ctx, yaml_node_t *root,
+		    const struct config_authorization_policy *p);
+void config_peer_authentication_free(struct config_peer_authentication *p);
+extern const struct cfg_field cfg_vs_fields[];
+int cfg_vs_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+void config_virtual_service_free(struct config_virtual_service *vs);
+extern const struct cfg_field cfg_dr_fields[], cfg_gw_fields[], cfg_se_fields[];
+int cfg_dr_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+int cfg_gw_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+int cfg_se_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+void config_destination_rule_free(struct config_destination_rule *dr);
+void config_gateway_free(struct config_gateway *gw);
+void config_service_entry_free(struct config_service_entry *se);
+void config_destination_free(struct config_destination *d);
+void config_route_match_free(struct config_route_match *m);
+void config_vs_route_free(struct config_vs_route *r);
+void config_traffic_policy_free(struct config_traffic_policy *p);
 
 /* config.c */
 void config_meta_free(struct config_meta *m);

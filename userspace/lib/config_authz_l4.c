@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * What the ztunnel can enforce of an AuthorizationPolicy (API_SEMANTICS.md §3 "L7 attributes on
+ * L4 traffic", from Istio's pilot/pkg/serviceregistry/ambient/authorization.go), and the
+ * warnings the loader attaches to policies whose effect differs from what is written.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "config_priv.h"
+
+static const char *const l4_when_keys[] = {"source.ip", "source.namespace", "source.principal",
+					   "destination.ip", "destination.port", NULL};
+
+bool config_authz_when_key_l4(const char *key)
+{
+	for (const char *const *k = l4_when_keys; *k; k++)
+		if (!strcmp(key, *k))
+			return true;
+	return false;
+}
+
+static void add(char *buf, size_t len, const char *what)
+{
+	size_t used = strlen(buf);
+
+	if (strstr(buf, what))
+		return;
+	snprintf(buf + used, len - used, "%s%s", used ? ", " : "", what);
+}
+
+bool config_authz_rule_l7_fields(const struct config_authz_rule *r, char *buf, size_t len)
+{
+	if (len)
+		buf[0] = '\0';
+	for (size_t i = 0; i < r->n_from; i++) {
+		const struct config_authz_source *s = &r->from[i];
+
+		if (s->request_principals.n)
+			add(buf, len, "requestPrincipals");
+		if (s->not_request_principals.n)
+			add(buf, len, "notRequestPrincipals");
+		if (s->remote_ip_blocks.n)
+			add(buf, len, "remoteIpBlocks");
+		if (s->not_remote_ip_blocks.n)
+			add(buf, len, "notRemoteIpBlocks");
+	}
+	for (size_t i = 0; i < r->n_to; i++) {
+		const struct config_authz_operation *o = &r->to[i];
+
+		if (o->hosts.n)
+			add(buf, len, "hosts");
+		if (o->not_hosts.n)
+			add(buf, len, "notHosts");
+		if (o->methods.n)
+			add(buf, len, "methods");
+		if (o->not_methods.n)
+			add(buf, len, "notMethods");
+		if (o->paths.n)
+			add(buf, len, "paths");
+		if (o->not_paths.n)
+			add(buf, len, "notPaths");
+	}
+	for (size_t i = 0; i < r->n_when; i++) {
+		char what[96];
+
+		if (config_authz_when_key_l4(r->when[i].key))
+			continue;
+		snprintf(what, sizeof(what), "when %.80s", r->when[i].key);
+		add(buf, len, what);
+	}
+	return len && buf[0];
+}
+
+static bool source_has_l4(const struct config_authz_source *s)
+{
+	return s->principals.n || s->not_principals.n || s->namespaces.n || s->not_namespaces.n ||
+	       s->service_accounts.n || s->not_service_accounts.n || s->ip_blocks.n ||
+	       s->not_ip_blocks.n || s->trust_domains.n || s->not_trust_domains.n;
+}
+
+bool config_authz_rule_has_l4(const struct config_authz_rule *r)
+{
+	if (!r->n_from && !r->n_to && !r->n_when)
+		return true; /* {}: matches everything, nothing to drop */
+	for (size_t i = 0; i < r->n_from; i++)
+		if (source_has_l4(&r->from[i]))
+			return true;
+	for (size_t i = 0; i < r->n_to; i++)
+		if (r->to[i].ports.n || r->to[i].not_ports.n)
+			return true;
+	for (size_t i = 0; i < r->n_when; i++)
+		if (config_authz_when_key_l4(r->when[i].key))
+			return true;
+	return false;
+}
+
+void cfg_authz_warn(struct cfg_ctx *ctx, yaml_node_t *root, const struct config_authorization_policy *p)
+{
+	yaml_node_t *spec = cfg_map_get(ctx, root, "spec");
+	yaml_node_t *rules = cfg_map_get(ctx, spec, "rules");
+	size_t saved;
+
+	/* targetRefs policies are the waypoint's: it evaluates every field. */
+	if (p->n_target_refs)
+		return;
+	saved = cfg_path_push(ctx, "spec");
+	if (p->action == CONFIG_AUTHZ_ALLOW && !p->n_rules)
+		cfg_diag(ctx, spec ? spec : root, false,
+			 "ALLOW policy with no rules allows nothing: every connection to the "
+			 "workloads in its scope is denied unless another ALLOW policy matches it "
+			 "(add `rules: [{}]` to allow everything)");
+	if (p->action == CONFIG_AUTHZ_AUDIT || p->action == CONFIG_AUTHZ_CUSTOM)
+		cfg_diag(ctx, spec ? spec : root, false,
+			 "the ztunnel enforces only ALLOW and DENY: this %s policy has no effect "
+			 "without a waypoint (use targetRefs)",
+			 p->action == CONFIG_AUTHZ_AUDIT ? "AUDIT" : "CUSTOM");
+	cfg_path_pop(ctx, saved);
+	if (p->action != CONFIG_AUTHZ_ALLOW && p->action != CONFIG_AUTHZ_DENY)
+		return;
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const struct config_authz_rule *r = &p->rules[i];
+		yaml_node_t *node = rules ? cfg_seq_item(ctx, rules, i) : root;
+		char l7[512];
+
+		if (!config_authz_rule_l7_fields(r, l7, sizeof(l7)))
+			continue;
+		saved = cfg_path_push(ctx, "spec.rules");
+		cfg_path_push_index(ctx, i);
+		if (p->action == CONFIG_AUTHZ_ALLOW)
+			cfg_diag(ctx, node, false,
+				 "the ztunnel cannot evaluate %s (HTTP-only or "
+				 "not supported at L4), so it drops this whole ALLOW rule: it never "
+				 "matches, which is stricter than written (traffic it was meant to "
+				 "allow is denied unless another rule allows it); attach the policy "
+				 "to a waypoint with targetRefs to enforce it as written",
+				 l7);
+		else if (config_authz_rule_has_l4(r))
+			cfg_diag(ctx, node, false,
+				 "the ztunnel cannot evaluate %s, so it ignores those parts of this "
+				 "DENY rule and denies every connection matching the rest of it "
+				 "regardless of them, which is stricter than written",
+				 l7);
+		else
+			cfg_diag(ctx, node, false,
+				 "the ztunnel cannot evaluate %s and nothing else is left in this "
+				 "DENY rule, so at the ztunnel it matches nothing and has no effect; "
+				 "attach the policy to a waypoint with targetRefs to enforce it",
+				 l7);
+		cfg_path_pop(ctx, saved);
+	}
+}
