@@ -103,6 +103,16 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) bpf-test
 	$(MAKE) integration
+	$(MAKE) bench QUICK=1
+
+# Benchmarks (tools/bench/run.sh; QUICK=1 is the smoke run `make test` ends with).
+$(O)/bench-holdconns: tools/bench/holdconns.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@
+
+bench: deps
+	$(MAKE) $(BINS) $(O)/bench-holdconns
+	@QUICK=$(QUICK) bash tools/bench/run.sh
 
 demo: deps
 	$(MAKE) $(BINS)

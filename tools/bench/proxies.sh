@@ -1,0 +1,188 @@
+# Reference mTLS tunnels for tools/bench/run.sh (sourced): stunnel4 and nginx `stream`, each a
+# client-side instance in node1's netns and a server-side one in node2's, with certificates from
+# the cluster's own mesh CA, TLS 1.3 only and the cipher suite ambit's ztunnel negotiates
+# (OpenSSL 3.0's first TLS 1.3 default, TLS_AES_256_GCM_SHA384). Each instance runs in its own
+# cgroup under the node's cluster cgroup, so `ambitctl local down` would remove it even if this
+# script's own cleanup did not run.
+#
+# Needs: CLUSTER, RUN_DIR (/run/ambit/$CLUSTER), WORK (scratch dir), NODE1_IP, NODE2_IP,
+# PLAIN_SERVER_IP (the non-enrolled server pod on node2), SVC_PORTS (name:port ...).
+
+TLS13_SUITE=TLS_AES_256_GCM_SHA384
+
+# Client-side (node1) and server-side (node2) listening port of service port P on tunnel T.
+tunnel_port() {
+	local t=$1 side=$2 p=$3 base
+	case $t in stunnel) base=31000 ;; nginx) base=33000 ;; esac
+	[ "$side" = server ] && base=$((base + 1000))
+	echo $((base + p % 1000))
+}
+
+# cert_issue NAME IP: an ECDSA P-256 certificate signed by the mesh root for a tunnel endpoint,
+# with a SPIFFE URI (like the ztunnel's), the node IP (stunnel's checkIP) and a DNS name (nginx
+# verifies the upstream by name only).
+cert_issue() {
+	local name=$1 ip=$2 d=$WORK/pki
+	mkdir -p "$d"
+	openssl ecparam -name prime256v1 -genkey -noout -out "$d/$name.key" 2>/dev/null &&
+		openssl req -new -key "$d/$name.key" -subj "/O=ambit-bench/CN=$name" \
+			-out "$d/$name.csr" 2>/dev/null &&
+		printf 'subjectAltName=URI:spiffe://cluster.local/ns/bplain/sa/%s,DNS:%s.bench,IP:%s\n%s\n' \
+			"$name" "$name" "$ip" 'extendedKeyUsage=serverAuth,clientAuth' >"$d/$name.ext" &&
+		openssl x509 -req -in "$d/$name.csr" -CA "$RUN_DIR/ca/root-cert.pem" \
+			-CAkey "$RUN_DIR/ca/root-key.pem" -CAcreateserial -days 1 -sha256 \
+			-extfile "$d/$name.ext" -out "$d/$name.crt" 2>/dev/null
+}
+
+# proxy_start NAME NODE CMD...: runs CMD in NODE's netns inside the cgroup of proxy NAME.
+proxy_start() {
+	local name=$1 node=$2 cg
+	shift 2
+	cg=$(proxy_cgroup "$name")
+	mkdir -p "$cg"
+	bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec ip netns exec "$@"' _ "$cg" \
+		"ambit-$CLUSTER-$node" "$@" >>"$WORK/$name.log" 2>&1 &
+	disown # proxy_stop_all kills them through the cgroup; no job-control noise
+}
+
+proxy_cgroup() {
+	local node=${1##*-}
+	echo "$CG_ROOT/$node/bench-${1%-*}"
+}
+
+# Pids of the processes in proxy NAME's cgroup.
+proxy_pids() { cat "$(proxy_cgroup "$1")/cgroup.procs" 2>/dev/null; }
+
+proxy_stop_all() {
+	local name cg
+	for name in stunnel-node1 stunnel-node2 nginx-node1 nginx-node2; do
+		cg=$(proxy_cgroup "$name")
+		[ -d "$cg" ] || continue
+		echo 1 >"$cg/cgroup.kill" 2>/dev/null
+		for _ in $(seq 50); do
+			[ -s "$cg/cgroup.procs" ] || break
+			sleep 0.1
+		done
+		rmdir "$cg" 2>/dev/null
+	done
+}
+
+stunnel_conf() {
+	local side=$1 d=$WORK/pki name p
+	name=stunnel-$([ "$side" = client ] && echo node1 || echo node2)
+	cat <<CONF
+foreground = yes
+pid =
+syslog = no
+debug = 3
+cert = $d/$name.crt
+key = $d/$name.key
+CAfile = $RUN_DIR/ca/root-cert.pem
+verifyChain = yes
+sslVersionMin = TLSv1.3
+ciphersuites = $TLS13_SUITE
+socket = l:TCP_NODELAY=1
+socket = r:TCP_NODELAY=1
+CONF
+	for p in $SVC_PORTS; do
+		echo "[${p%%:*}]"
+		p=${p#*:}
+		if [ "$side" = client ]; then
+			echo "client = yes"
+			echo "accept = $NODE1_IP:$(tunnel_port stunnel client "$p")"
+			echo "connect = $NODE2_IP:$(tunnel_port stunnel server "$p")"
+			echo "checkIP = $NODE2_IP"
+		else
+			echo "accept = $NODE2_IP:$(tunnel_port stunnel server "$p")"
+			echo "connect = $PLAIN_SERVER_IP:$p"
+		fi
+	done
+}
+
+nginx_conf() {
+	local side=$1 d=$WORK/pki name p dir
+	name=nginx-$([ "$side" = client ] && echo node1 || echo node2)
+	dir=$WORK/$name
+	mkdir -p "$dir"
+	cat <<CONF
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes auto;
+worker_rlimit_nofile 20000;
+pid $dir/nginx.pid;
+error_log $WORK/$name.log warn;
+daemon off;
+events { worker_connections 8192; }
+stream {
+	tcp_nodelay on;
+CONF
+	for p in $SVC_PORTS; do
+		p=${p#*:}
+		if [ "$side" = client ]; then
+			cat <<CONF
+	server {
+		listen $NODE1_IP:$(tunnel_port nginx client "$p");
+		proxy_pass $NODE2_IP:$(tunnel_port nginx server "$p");
+		proxy_ssl on;
+		proxy_ssl_certificate $d/$name.crt;
+		proxy_ssl_certificate_key $d/$name.key;
+		proxy_ssl_trusted_certificate $RUN_DIR/ca/root-cert.pem;
+		proxy_ssl_verify on;
+		proxy_ssl_name nginx-node2.bench; # nginx checks names, not IP SANs
+		proxy_ssl_protocols TLSv1.3;
+		proxy_ssl_conf_command Ciphersuites $TLS13_SUITE;
+		proxy_ssl_session_reuse on;
+	}
+CONF
+		else
+			cat <<CONF
+	server {
+		listen $NODE2_IP:$(tunnel_port nginx server "$p") ssl;
+		ssl_certificate $d/$name.crt;
+		ssl_certificate_key $d/$name.key;
+		ssl_client_certificate $RUN_DIR/ca/root-cert.pem;
+		ssl_verify_client on;
+		ssl_protocols TLSv1.3;
+		ssl_conf_command Ciphersuites $TLS13_SUITE;
+		proxy_pass $PLAIN_SERVER_IP:$p;
+	}
+CONF
+		fi
+	done
+	echo "}"
+}
+
+# Issues the certificates, starts both tunnels and waits until each client-side port answers.
+proxies_up() {
+	local n p
+	for n in stunnel-node1 stunnel-node2 nginx-node1 nginx-node2; do
+		local ip=$NODE1_IP
+		[ "${n##*-}" = node2 ] && ip=$NODE2_IP
+		cert_issue "$n" "$ip" || return 1
+	done
+	stunnel_conf client >"$WORK/stunnel-node1.conf"
+	stunnel_conf server >"$WORK/stunnel-node2.conf"
+	nginx_conf client >"$WORK/nginx-node1.conf"
+	nginx_conf server >"$WORK/nginx-node2.conf"
+	proxy_start stunnel-node2 node2 stunnel4 "$WORK/stunnel-node2.conf"
+	proxy_start stunnel-node1 node1 stunnel4 "$WORK/stunnel-node1.conf"
+	proxy_start nginx-node2 node2 nginx -c "$WORK/nginx-node2.conf"
+	proxy_start nginx-node1 node1 nginx -c "$WORK/nginx-node1.conf"
+	for p in $SVC_PORTS; do
+		p=${p#*:}
+		for t in stunnel nginx; do
+			wait_port node1 "$NODE1_IP" "$(tunnel_port "$t" client "$p")" || return 1
+			wait_port node2 "$NODE2_IP" "$(tunnel_port "$t" server "$p")" || return 1
+		done
+	done
+}
+
+# wait_port NODE IP PORT: up to 10 s for a listener on IP:PORT in NODE's netns.
+wait_port() {
+	local i
+	for i in $(seq 100); do
+		ip netns exec "ambit-$CLUSTER-$1" ss -Hltn "src $2:$3" 2>/dev/null | grep -q . && return 0
+		sleep 0.1
+	done
+	echo "bench: nothing listens on $2:$3 in $1 (see $WORK/*.log)" >&2
+	return 1
+}

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# `make bench`: ambit against no mesh and against reference mTLS tunnels (stunnel4, nginx stream)
+# on a two-node local cluster. Every workload runs on every path, repetitions interleaved
+# (rep 1: A B C ..., rep 2: A B C ...) so machine drift lands on all paths alike; report.sh turns
+# the raw records into medians (min, max) and pair-by-pair ratios.
+#
+# Knobs (environment; defaults in brackets, QUICK=1 values after the slash):
+#   REPS [5/1]            repetitions of every case
+#   IPERF_SECS [10/1]     iperf3 duration, 1 and 8 streams
+#   LAT_SECS [5/1]        sockperf ping-pong duration at each rate; LAT_MSG [64] bytes
+#   LAT_RATES ["1000 10000"]  sockperf --mps rates
+#   HTTP_SECS [4/1]       wrk keep-alive duration, HTTP_CONNS [16] connections
+#   CONN_SECS [4/1]       wrk "Connection: close" duration, CONN_CONNS [8] connections
+#   SCALE_CONNS [1000/50] SCALE_SECS [60/2] long-lived connections and how long they are held
+#   SCALE_PATHS ["ambit stunnel nginx"]  paths the scale case runs on (no-mesh has no proxy)
+#   WORKLOADS ["tput1 tput8 lat1k lat10k http connrate scale"]  PATHS ["nomesh ambit stunnel
+#   nginx nomesh-local ambit-local"]  subsets for exploration
+#   OUT [bench/results/latest; QUICK: build/bench/quick]  writes OUT.json, OUT.md, OUT.raw.jsonl
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+AMBITCTL=${AMBITCTL:-$REPO/build/ambitctl}
+HOLDCONNS=$REPO/build/bench-holdconns
+QUICK=${QUICK:-}
+[ "$QUICK" = 0 ] && QUICK=
+q() { if [ -n "$QUICK" ]; then echo "$2"; else echo "$1"; fi; }
+REPS=${REPS:-$(q 5 1)}
+IPERF_SECS=${IPERF_SECS:-$(q 10 1)}
+LAT_SECS=${LAT_SECS:-$(q 5 1)}
+LAT_MSG=${LAT_MSG:-64}
+LAT_RATES=${LAT_RATES:-1000 10000}
+HTTP_SECS=${HTTP_SECS:-$(q 4 1)}
+HTTP_CONNS=${HTTP_CONNS:-16}
+CONN_SECS=${CONN_SECS:-$(q 4 1)}
+CONN_CONNS=${CONN_CONNS:-8}
+SCALE_CONNS=${SCALE_CONNS:-$(q 1000 50)}
+SCALE_SECS=${SCALE_SECS:-$(q 60 2)}
+SCALE_PATHS=${SCALE_PATHS:-ambit stunnel nginx}
+WORKLOADS=${WORKLOADS:-tput1 tput8 lat1k lat10k http connrate scale}
+PATHS=${PATHS:-nomesh ambit stunnel nginx nomesh-local ambit-local}
+OUT=${OUT:-$REPO/$(q bench/results/latest build/bench/quick)}
+
+CLUSTER=${BENCH_CLUSTER:-bench$$}
+RUN_DIR=/run/ambit/$CLUSTER
+# Service name:port; the tunnels get one listener per service (proxies.sh).
+SVC_PORTS="http:8080 iperf:5201 sockperf:11111 hold:9100"
+
+log() { echo "[bench] $*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+[ "$(id -u)" -eq 0 ] || die "needs root (sudo make bench)"
+for c in jq iperf3 sockperf wrk stunnel4 nginx openssl ss; do
+	command -v "$c" >/dev/null || die "needs $c (make deps)"
+done
+[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || die "needs libnginx-mod-stream (make deps)"
+for b in "$AMBITCTL" "$HOLDCONNS" "$REPO/build/ztunnel" "$REPO/build/ambit-agent"; do
+	[ -f "$b" ] && [ -x "$b" ] || die "$b not built (make bench builds it)"
+done
+
+. "$HERE/proxies.sh"
+. "$HERE/workloads.sh"
+
+actl() { "$AMBITCTL" "$@"; }
+pod_exec() {
+	local pod=$1
+	shift
+	actl local exec --name "$CLUSTER" "$pod" -- "$@"
+}
+
+WORK=$(mktemp -d /tmp/ambit-bench-XXXXXX)
+CLUSTER_UP=0
+cleanup() {
+	local rc=$? f
+	# A failed run shows what the tunnels said before their logs go away.
+	if [ "$rc" -ne 0 ]; then
+		for f in "$WORK"/*.log; do
+			[ -s "$f" ] && { echo "--- $(basename "$f") (last 15 lines)"; tail -n 15 "$f"; } >&2
+		done
+	fi
+	proxy_stop_all
+	[ "$CLUSTER_UP" = 1 ] && { actl local down --name "$CLUSTER" >/dev/null 2>&1 ||
+		actl local down --name "$CLUSTER" >&2; }
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 1,000 connections through a proxy need ~2,000 descriptors in it: raise the limit once here,
+# before anything starts, so the ztunnels, stunnel, nginx, servers and clients all inherit it.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+
+start_s=$(date +%s)
+log "cluster $CLUSTER up (reps=$REPS${QUICK:+, QUICK})"
+CLUSTER_UP=1
+actl local up -f "$HERE/manifests" --name "$CLUSTER" --nodes 2 >"$WORK/up.log" 2>&1 ||
+	{ cat "$WORK/up.log" >&2; die "local up failed"; }
+
+status() { actl local status --name "$CLUSTER" -o json; }
+ready() {
+	status | jq -e '([.nodes[] | .ztunnel.ready and .agent.ready] | all) and
+		([.pods[].running] | all)' >/dev/null
+}
+for _ in $(seq 150); do ready && break; sleep 0.2; done
+ready || die "cluster not ready (logs in $RUN_DIR/logs)"
+
+st=$(status)
+NODE1_IP=$(jq -r '.nodes[] | select(.name == "node1") | .ip' <<<"$st")
+NODE2_IP=$(jq -r '.nodes[] | select(.name == "node2") | .ip' <<<"$st")
+ZT_PIDS=$(jq -r '[.nodes[].ztunnel.pid] | join(" ")' <<<"$st")
+PLAIN_SERVER_IP=$(jq -r '.pods[] | select(.namespace == "bplain" and .name == "server-0") | .ip' <<<"$st")
+# <cg2>/ambit-C/node1/pods/ns_pod → <cg2>/ambit-C
+CG_ROOT=$(jq -r '.pods[0].cgroup' <<<"$st")
+CG_ROOT=${CG_ROOT%/*/*/*}
+VIPS=$(jq -c '.serviceIPs' "$RUN_DIR/runtime/pods.json")
+vip() { jq -r --arg s "$1" '.[$s]' <<<"$VIPS"; }
+
+proxies_up || die "reference tunnels did not start"
+
+# Path → client pod, and host/port for a service port.
+path_pod() { case $1 in ambit*) echo bmesh/client-0 ;; *) echo bplain/client-0 ;; esac; }
+path_dest() {
+	local path=$1 port=$2
+	case $path in
+	nomesh) echo "$(vip bplain/server) $port" ;;
+	ambit) echo "$(vip bmesh/server) $port" ;;
+	nomesh-local) echo "$(vip bplain/server-local) $port" ;;
+	ambit-local) echo "$(vip bmesh/server-local) $port" ;;
+	stunnel | nginx) echo "$NODE1_IP $(tunnel_port "$path" client "$port")" ;;
+	esac
+}
+# The proxies a path goes through: both ztunnels, both stunnels, both nginx (master + workers).
+path_pids() {
+	case $1 in
+	ambit*) echo "$ZT_PIDS" ;;
+	stunnel | nginx) echo $(proxy_pids "$1-node1") $(proxy_pids "$1-node2") ;;
+	esac
+}
+
+# Every server must answer on every path before anything is measured.
+for path in $PATHS; do
+	read -r h p <<<"$(path_dest "$path" 8080)"
+	answered=0
+	for _ in $(seq 50); do
+		pod_exec "$(path_pod "$path")" curl -sf -o /dev/null "http://$h:$p/" &&
+			{ answered=1; break; }
+		sleep 0.2
+	done
+	[ "$answered" = 1 ] || die "path $path: http://$h:$p/ does not answer"
+done
+log "paths ready: $PATHS ($(($(date +%s) - start_s)) s)"
+
+RAW=$WORK/raw.jsonl
+: >"$RAW"
+CLK_TCK=$(getconf CLK_TCK)
+
+# run_case WORKLOAD PATH REP: one measurement, appended to RAW with the proxies' CPU and peak RSS.
+run_case() {
+	local wl=$1 path=$2 rep=$3 pod pids h p t0 t1 res rc hwm
+	pod=$(path_pod "$path")
+	pids=$(path_pids "$path")
+	for p in $pids; do echo 5 >"/proc/$p/clear_refs" 2>/dev/null; done # reset VmHWM
+	t0=$(cpu_ticks $pids)
+	case $wl in
+	tput1) read -r h p <<<"$(path_dest "$path" 5201)"; res=$(wl_tput "$pod" "$h" "$p" 1) ;;
+	tput8) read -r h p <<<"$(path_dest "$path" 5201)"; res=$(wl_tput "$pod" "$h" "$p" 8) ;;
+	lat1k) read -r h p <<<"$(path_dest "$path" 11111)"; res=$(wl_lat "$pod" "$h" "$p" 1000) ;;
+	lat10k) read -r h p <<<"$(path_dest "$path" 11111)"; res=$(wl_lat "$pod" "$h" "$p" 10000) ;;
+	http) read -r h p <<<"$(path_dest "$path" 8080)"; res=$(wl_http "$pod" "$h" "$p") ;;
+	connrate) read -r h p <<<"$(path_dest "$path" 8080)"; res=$(wl_connrate "$pod" "$h" "$p") ;;
+	scale) read -r h p <<<"$(path_dest "$path" 9100)"; res=$(wl_scale "$pod" "$h" "$p" "$pids") ;;
+	esac
+	rc=$?
+	t1=$(cpu_ticks $pids)
+	hwm=$(proc_sum VmHWM $pids)
+	if [ $rc -ne 0 ] || [ -z "$res" ]; then
+		log "  $wl/$path rep $rep: FAILED"
+		jq -cn --arg w "$wl" --arg p "$path" --argjson r "$rep" \
+			'{workload: $w, path: $p, rep: $r, ok: false}' >>"$RAW"
+		return 0
+	fi
+	jq -c --arg w "$wl" --arg p "$path" --argjson r "$rep" --arg np "$(wc -w <<<"$pids")" \
+		--argjson cpu "$(awk -v a="$t0" -v b="$t1" -v h="$CLK_TCK" 'BEGIN { print (b - a) / h }')" \
+		--argjson hwm "$hwm" '
+		. as $m | ($m.work.requests // null) as $req | ($m.work.bytes // null) as $by |
+		{workload: $w, path: $p, rep: $r, ok: true, m: ($m | del(.work))} |
+		if $np != "0" then
+			.m.proxy_cpu_s = $cpu | .m.proxy_peak_rss_mb = ($hwm / 1024) |
+			if $req != null and $req > 0 then .m.proxy_cpu_s_per_1k = ($cpu / $req * 1000)
+			elif $by != null and $by > 0 then .m.proxy_cpu_s_per_gb = ($cpu / $by * 1e9)
+			else . end
+		else . end' <<<"$res" >>"$RAW"
+	log "  $wl/$path rep $rep: $(tail -n 1 "$RAW" | jq -c .m)"
+}
+
+for rep in $(seq "$REPS"); do
+	log "rep $rep/$REPS ($(($(date +%s) - start_s)) s)"
+	for wl in $WORKLOADS; do
+		for path in $PATHS; do
+			[ "$wl" = scale ] && [[ " $SCALE_PATHS " != *" $path "* ]] && continue
+			run_case "$wl" "$path" "$rep"
+		done
+	done
+done
+
+elapsed=$(($(date +%s) - start_s))
+mkdir -p "$(dirname "$OUT")"
+cp "$RAW" "$OUT.raw.jsonl"
+bash "$HERE/report.sh" "$RAW" "$OUT" "$elapsed" || die "report failed"
+log "wrote $OUT.json and $OUT.md (${elapsed} s)"
+# The smoke run's only promise: every case produced its figures.
+failed=$(jq -s '[.[] | select((.ok | not) or (.workload == "scale" and .m.ok != 1))] | length' "$RAW")
+[ "$failed" -eq 0 ] || die "$failed case(s) produced no figures"
+exit 0

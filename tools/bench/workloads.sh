@@ -1,0 +1,116 @@
+# Workloads for tools/bench/run.sh (sourced). Each wl_* runs one case from the client pod against
+# HOST PORT and prints one JSON object: the figures, plus "work" (requests or bytes it moved) that
+# run.sh divides the proxies' CPU by. A tool that fails or prints nothing parseable makes the
+# function return non-zero; run.sh records the case as failed rather than inventing a number.
+#
+# Needs: actl, knobs IPERF_SECS LAT_SECS LAT_MSG HTTP_SECS HTTP_CONNS CONN_SECS CONN_CONNS
+# SCALE_CONNS SCALE_SECS, HOLDCONNS (binary path).
+
+# iperf3 throughput, N parallel streams.
+wl_tput() {
+	local pod=$1 host=$2 port=$3 streams=$4 out
+	out=$(pod_exec "$pod" iperf3 -c "$host" -p "$port" -t "$IPERF_SECS" -P "$streams" -J) ||
+		return 1
+	jq -ce '.end.sum_received | select(.bytes > 0) |
+		{gbps: (.bits_per_second / 1e9), work: {bytes: .bytes}}' <<<"$out"
+}
+
+# sockperf ping-pong at a fixed rate over one persistent connection; round-trip percentiles.
+wl_lat() {
+	local pod=$1 host=$2 port=$3 mps=$4 out
+	out=$(pod_exec "$pod" sockperf ping-pong --tcp -i "$host" -p "$port" --mps "$mps" \
+		-t "$LAT_SECS" -m "$LAT_MSG" --full-rtt 2>&1) || return 1
+	awk '
+		/\[Total Run\]/ { for (i = 1; i <= NF; i++) if ($i ~ /^ReceivedMessages=/) {
+			split($i, a, "="); n = a[2] + 0 } }
+		/dropped messages/ { split($0, d, "dropped messages = "); drop = d[2] + 0 }
+		/percentile 50.000/ { p50 = $NF } /percentile 90.000/ { p90 = $NF }
+		/percentile 99.000/ { p99 = $NF } /percentile 99.900/ { p999 = $NF }
+		END {
+			if (p50 == "" || p999 == "" || n == 0) exit 1
+			printf "{\"p50_us\":%s,\"p90_us\":%s,\"p99_us\":%s,\"p999_us\":%s,", p50, p90, p99, p999
+			printf "\"dropped\":%d,\"work\":{\"requests\":%d}}\n", drop, n
+		}' <<<"$out"
+}
+
+# wrk output → JSON: requests/s, latency percentiles in microseconds, errors.
+wrk_json() {
+	awk '
+		function us(v) {
+			if (v ~ /us$/) return v + 0
+			if (v ~ /ms$/) return v * 1000
+			if (v ~ /s$/) return v * 1000000
+			return v + 0
+		}
+		$1 == "50%" { p50 = us($2) } $1 == "90%" { p90 = us($2) } $1 == "99%" { p99 = us($2) }
+		/requests in/ { n = $1 }
+		/Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
+		/Non-2xx or 3xx/ { err += $NF }
+		/^Requests\/sec:/ { rps = $2 }
+		END {
+			if (rps == "" || n == 0) exit 1
+			printf "{\"rps\":%s,\"p50_us\":%s,\"p90_us\":%s,\"p99_us\":%s,", rps, p50, p90, p99
+			printf "\"errors\":%d,\"work\":{\"requests\":%d}}\n", err, n
+		}'
+}
+
+# HTTP/1.1 keep-alive requests against nginx in the server pod.
+wl_http() {
+	local pod=$1 host=$2 port=$3 out
+	out=$(pod_exec "$pod" wrk -t1 -c "$HTTP_CONNS" -d "${HTTP_SECS}s" --latency \
+		"http://$host:$port/") || return 1
+	wrk_json <<<"$out"
+}
+
+# New connections per second: every request carries "Connection: close", so nginx closes after
+# each response and wrk connects again (connect, one small request, close).
+wl_connrate() {
+	local pod=$1 host=$2 port=$3 out
+	out=$(pod_exec "$pod" wrk -t1 -c "$CONN_CONNS" -d "${CONN_SECS}s" --latency \
+		-H 'Connection: close' "http://$host:$port/") || return 1
+	wrk_json <<<"$out" | jq -ce '{conn_per_s: .rps, p99_us, errors, work}'
+}
+
+# SCALE_CONNS long-lived connections held SCALE_SECS, every byte echoed and checked; the proxies'
+# resident memory is sampled each second while they are open (PIDS: the proxies' pids).
+wl_scale() {
+	local pod=$1 host=$2 port=$3 pids=$4 out rc max=0 rss bg
+	out=$WORK/scale.out
+	pod_exec "$pod" "$HOLDCONNS" hold "$host" "$port" "$SCALE_CONNS" "$SCALE_SECS" \
+		>"$out" 2>"$WORK/scale.err" &
+	bg=$!
+	while kill -0 "$bg" 2>/dev/null; do
+		if [ -n "$pids" ]; then
+			rss=$(proc_sum VmRSS $pids)
+			[ "$rss" -gt "$max" ] && max=$rss
+		fi
+		sleep 1
+	done
+	wait "$bg"
+	rc=$?
+	[ -s "$out" ] || return 1
+	jq -ce --argjson max "$max" --argjson rc "$rc" '{ok: (if .ok and $rc == 0 then 1 else 0 end),
+		established, mismatched_bytes, closed_early,
+		open_rss_mb: (if $max > 0 then $max / 1024 else null end), work: {}}' "$out"
+}
+
+# proc_sum FIELD PID...: sum of a /proc/PID/status field (kB) over the pids.
+proc_sum() {
+	local f=$1 p s=0 v
+	shift
+	for p in "$@"; do
+		v=$(awk -v f="$f:" '$1 == f { print $2 }' "/proc/$p/status" 2>/dev/null)
+		s=$((s + ${v:-0}))
+	done
+	echo "$s"
+}
+
+# cpu_ticks PID...: user+system clock ticks of the processes (all their threads).
+cpu_ticks() {
+	local p s=0 v
+	for p in "$@"; do
+		v=$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null)
+		s=$((s + ${v:-0}))
+	done
+	echo "$s"
+}
