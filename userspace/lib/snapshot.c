@@ -6,7 +6,8 @@
  *                  "app","version","ip","nodeIP","enrolled"}],
  *    "services":[{"name","namespace","hostname","vip","ports":[{"name","port","targetPort"}],
  *                 "endpoints":["a.b.c.d",...]}],
- *    "certs":[{"identity","certPEM","keyPEM","notBefore","notAfter"}]}
+ *    "certs":[{"identity","certPEM","keyPEM","notBefore","notAfter"}],
+ *    "policies":{...}}  (optional: include/ambit/policy.h, docs/INTERNALS.md)
  * Addresses travel as dotted quads so `ambitctl` output and logs are readable; times as Unix
  * seconds. The decoder is strict (wrong types are errors naming the field): the input comes
  * over a socket and a half-understood snapshot is worse than keeping the previous one.
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/policy.h"
 #include "ambit/snapshot.h"
 
 /* ---- encode ---- */
@@ -156,6 +158,14 @@ static char *encode(const struct snapshot *s, bool with_keys)
 	for (size_t i = 0; i < s->n_certs; i++)
 		if (encode_cert(certs, &s->certs[i], with_keys))
 			goto nomem;
+	if (s->policies) {
+		cJSON *pol = policy_set_to_json(s->policies);
+
+		if (!pol || !cJSON_AddItemToObject(root, "policies", pol)) {
+			cJSON_Delete(pol);
+			goto nomem;
+		}
+	}
 	out = cJSON_PrintUnformatted(root);
 	if (!out)
 		goto nomem;
@@ -482,6 +492,17 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 		if (d.failed)
 			goto fail;
 	}
+
+	it = cJSON_GetObjectItemCaseSensitive(root, "policies");
+	if (it && !cJSON_IsNull(it)) {
+		char perr[256];
+
+		s->policies = policy_set_from_json(it, perr, sizeof(perr));
+		if (!s->policies) {
+			dec_fail(&d, "%s", perr);
+			goto fail;
+		}
+	}
 	cJSON_Delete(root);
 	return s;
 fail:
@@ -528,6 +549,7 @@ void snapshot_free(struct snapshot *s)
 			free(s->certs[i].key_pem);
 		}
 	}
+	policy_set_free(s->policies);
 	free(s->workloads);
 	free(s->services);
 	free(s->certs);

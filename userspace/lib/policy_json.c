@@ -1,0 +1,809 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The policy set's JSON form (the snapshot's "policies"; schema in docs/INTERNALS.md). The
+ * decoder is strict like the rest of the snapshot: a wrong type, an unknown enum name, a bad
+ * CIDR, an out-of-range index or an unsorted index array is an error naming the field, because
+ * the ztunnel would rather keep its previous policy than enforce a half-understood one.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "policy_priv.h"
+
+/* ---- encode ---- */
+
+static bool put_str(cJSON *o, const char *k, const char *v)
+{
+	return v ? cJSON_AddStringToObject(o, k, v) != NULL : true;
+}
+
+static bool put_strs(cJSON *o, const char *k, const struct policy_strs *l)
+{
+	cJSON *a;
+
+	if (!l->n)
+		return true;
+	if (!(a = cJSON_AddArrayToObject(o, k)))
+		return false;
+	for (size_t i = 0; i < l->n; i++) {
+		cJSON *s = cJSON_CreateString(l->items[i].text);
+
+		if (!s || !cJSON_AddItemToArray(a, s)) {
+			cJSON_Delete(s);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool put_cidrs(cJSON *o, const char *k, const struct policy_cidrs *l)
+{
+	cJSON *a;
+
+	if (!l->n)
+		return true;
+	if (!(a = cJSON_AddArrayToObject(o, k)))
+		return false;
+	for (size_t i = 0; i < l->n; i++) {
+		char buf[32];
+		cJSON *s;
+
+		policy_cidr_format(&l->items[i], buf, sizeof(buf));
+		s = cJSON_CreateString(buf);
+		if (!s || !cJSON_AddItemToArray(a, s)) {
+			cJSON_Delete(s);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool put_u32s(cJSON *o, const char *k, const void *items, size_t n, bool u16)
+{
+	cJSON *a = cJSON_AddArrayToObject(o, k);
+
+	if (!a)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		double v = u16 ? ((const uint16_t *)items)[i] : ((const uint32_t *)items)[i];
+		cJSON *x = cJSON_CreateNumber(v);
+
+		if (!x || !cJSON_AddItemToArray(a, x)) {
+			cJSON_Delete(x);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool put_uids(cJSON *o, const char *k, char **u, size_t n)
+{
+	cJSON *a = cJSON_AddArrayToObject(o, k);
+
+	if (!a)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		cJSON *s = cJSON_CreateString(u[i]);
+
+		if (!s || !cJSON_AddItemToArray(a, s)) {
+			cJSON_Delete(s);
+			return false;
+		}
+	}
+	return true;
+}
+
+static cJSON *enc_match(const struct policy_match *m)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !put_strs(o, "principals", &m->principals) ||
+	    !put_strs(o, "notPrincipals", &m->not_principals) ||
+	    !put_strs(o, "namespaces", &m->namespaces) ||
+	    !put_strs(o, "notNamespaces", &m->not_namespaces) ||
+	    !put_cidrs(o, "srcIPs", &m->src_ips) || !put_cidrs(o, "notSrcIPs", &m->not_src_ips) ||
+	    !put_cidrs(o, "dstIPs", &m->dst_ips) || !put_cidrs(o, "notDstIPs", &m->not_dst_ips) ||
+	    (m->ports.n && !put_u32s(o, "ports", m->ports.items, m->ports.n, true)) ||
+	    (m->not_ports.n && !put_u32s(o, "notPorts", m->not_ports.items, m->not_ports.n, true))) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static cJSON *enc_rule(const struct policy_rule *r)
+{
+	cJSON *o = cJSON_CreateObject(), *cls;
+
+	if (!o || !cJSON_AddNumberToObject(o, "line", r->line) ||
+	    !cJSON_AddBoolToObject(o, "dropped", r->dropped) || !put_str(o, "note", r->note) ||
+	    !(cls = cJSON_AddArrayToObject(o, "clauses")))
+		goto fail;
+	for (size_t i = 0; i < r->n_clauses; i++) {
+		cJSON *cl = cJSON_CreateArray();
+
+		if (!cl || !cJSON_AddItemToArray(cls, cl)) {
+			cJSON_Delete(cl);
+			goto fail;
+		}
+		for (size_t j = 0; j < r->clauses[i].n; j++) {
+			cJSON *m = enc_match(&r->clauses[i].items[j]);
+
+			if (!m || !cJSON_AddItemToArray(cl, m)) {
+				cJSON_Delete(m);
+				goto fail;
+			}
+		}
+	}
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+static cJSON *enc_authz(const struct policy_authz *p)
+{
+	cJSON *o = cJSON_CreateObject(), *rules;
+
+	if (!o || !put_str(o, "namespace", p->namespace) || !put_str(o, "name", p->name) ||
+	    !put_str(o, "scope", policy_scope_str(p->scope)) ||
+	    !put_str(o, "action", policy_action_str(p->action)) ||
+	    !cJSON_AddBoolToObject(o, "dryRun", p->dry_run) || !put_str(o, "note", p->note) ||
+	    !put_uids(o, "workloads", p->workloads, p->n_workloads) ||
+	    !(rules = cJSON_AddArrayToObject(o, "rules")))
+		goto fail;
+	for (size_t i = 0; i < p->n_rules; i++) {
+		cJSON *r = enc_rule(&p->rules[i]);
+
+		if (!r || !cJSON_AddItemToArray(rules, r)) {
+			cJSON_Delete(r);
+			goto fail;
+		}
+	}
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+static bool put_mtls(cJSON *parent, const char *k, const struct policy_mtls *m)
+{
+	cJSON *o = cJSON_AddObjectToObject(parent, k), *ports;
+
+	if (!o || !put_str(o, "mode", policy_mtls_str(m->mode)) || !put_str(o, "source", m->source) ||
+	    !put_str(o, "portSource", m->port_source) ||
+	    !(ports = cJSON_AddArrayToObject(o, "ports")))
+		return false;
+	for (size_t i = 0; i < m->n_ports; i++) {
+		cJSON *p = cJSON_CreateObject();
+
+		if (!p || !cJSON_AddItemToArray(ports, p)) {
+			cJSON_Delete(p);
+			return false;
+		}
+		if (!cJSON_AddNumberToObject(p, "port", m->ports[i].port) ||
+		    !put_str(p, "mode", policy_mtls_str(m->ports[i].mode)))
+			return false;
+	}
+	return true;
+}
+
+static bool enc_peer_auth(cJSON *arr, const struct policy_peer_auth *pa)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return false;
+	}
+	return put_str(o, "namespace", pa->namespace) && put_str(o, "name", pa->name) &&
+	       put_str(o, "scope", policy_scope_str(pa->scope)) &&
+	       put_str(o, "mode", policy_mtls_str(pa->mode)) &&
+	       cJSON_AddBoolToObject(o, "inForce", pa->in_force) &&
+	       put_uids(o, "workloads", pa->workloads, pa->n_workloads);
+}
+
+struct cJSON *policy_set_to_json(const struct policy_set *ps)
+{
+	cJSON *root = cJSON_CreateObject(), *pols, *pas, *nss, *wls;
+
+	if (!root || !put_str(root, "rootNamespace", ps->root_namespace) ||
+	    !put_mtls(root, "mesh", &ps->mesh) || !(pols = cJSON_AddArrayToObject(root, "policies")) ||
+	    !(pas = cJSON_AddArrayToObject(root, "peerAuthentications")) ||
+	    !(nss = cJSON_AddArrayToObject(root, "namespaces")) ||
+	    !(wls = cJSON_AddArrayToObject(root, "workloads")))
+		goto fail;
+	for (size_t i = 0; i < ps->n_policies; i++) {
+		cJSON *p = enc_authz(&ps->policies[i]);
+
+		if (!p || !cJSON_AddItemToArray(pols, p)) {
+			cJSON_Delete(p);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < ps->n_peer_auths; i++)
+		if (!enc_peer_auth(pas, &ps->peer_auths[i]))
+			goto fail;
+	for (size_t i = 0; i < ps->n_namespaces; i++) {
+		const struct policy_namespace *n = &ps->namespaces[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(nss, o)) {
+			cJSON_Delete(o);
+			goto fail;
+		}
+		if (!put_str(o, "name", n->name) || !put_mtls(o, "mtls", &n->mtls) ||
+		    !put_u32s(o, "policies", n->policies, n->n_policies, false))
+			goto fail;
+	}
+	for (size_t i = 0; i < ps->n_workloads; i++) {
+		const struct policy_workload *w = &ps->workloads[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(wls, o)) {
+			cJSON_Delete(o);
+			goto fail;
+		}
+		if (!put_str(o, "uid", w->uid) || !put_str(o, "namespace", w->namespace) ||
+		    !put_mtls(o, "mtls", &w->mtls) ||
+		    !put_u32s(o, "policies", w->policies, w->n_policies, false))
+			goto fail;
+	}
+	return root;
+fail:
+	cJSON_Delete(root);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* ---- decode ---- */
+
+struct dec {
+	char *err;
+	size_t errlen;
+	bool failed;
+	char path[160];
+};
+
+static __attribute__((format(printf, 2, 3))) void fail(struct dec *d, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (d->failed)
+		return;
+	d->failed = true;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (d->err && d->errlen)
+		snprintf(d->err, d->errlen, "policies%s: %s", d->path, msg);
+}
+
+/* Appends a path element; returns the length to restore with pop(). */
+static size_t push(struct dec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static size_t push(struct dec *d, const char *fmt, ...)
+{
+	size_t n = strlen(d->path);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->path + n, sizeof(d->path) - n, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+static void pop(struct dec *d, size_t n)
+{
+	d->path[n] = '\0';
+}
+
+static const cJSON *get(struct dec *d, const cJSON *o, const char *k, bool required)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	if (!it && required) {
+		size_t n = push(d, ".%s", k);
+
+		fail(d, "missing");
+		pop(d, n);
+	}
+	return it;
+}
+
+static char *dec_str(struct dec *d, const cJSON *o, const char *k, bool required)
+{
+	const cJSON *it = get(d, o, k, required);
+	size_t n;
+	char *s;
+
+	if (!it)
+		return NULL;
+	n = push(d, ".%s", k);
+	if (!cJSON_IsString(it))
+		fail(d, "expected a string");
+	else if (!(s = strdup(it->valuestring)))
+		fail(d, "out of memory");
+	else {
+		pop(d, n);
+		return s;
+	}
+	pop(d, n);
+	return NULL;
+}
+
+static bool dec_bool(struct dec *d, const cJSON *o, const char *k)
+{
+	const cJSON *it = get(d, o, k, false);
+
+	if (it && !cJSON_IsBool(it)) {
+		size_t n = push(d, ".%s", k);
+
+		fail(d, "expected a boolean");
+		pop(d, n);
+	}
+	return it && cJSON_IsTrue(it);
+}
+
+static bool dec_int(struct dec *d, const cJSON *it, double max, uint32_t *out)
+{
+	if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < 0 ||
+	    it->valuedouble > max || it->valuedouble != floor(it->valuedouble)) {
+		fail(d, "expected an integer in 0..%.0f", max);
+		return false;
+	}
+	*out = (uint32_t)it->valuedouble;
+	return true;
+}
+
+/* The array at @k (absent: NULL, 0); a non-array fails. */
+static const cJSON *dec_arr(struct dec *d, const cJSON *o, const char *k, size_t *n)
+{
+	const cJSON *it = get(d, o, k, false);
+
+	*n = 0;
+	if (!it)
+		return NULL;
+	if (!cJSON_IsArray(it)) {
+		size_t l = push(d, ".%s", k);
+
+		fail(d, "expected an array");
+		pop(d, l);
+		return NULL;
+	}
+	*n = (size_t)cJSON_GetArraySize(it);
+	return it;
+}
+
+static void *dec_alloc(struct dec *d, size_t n, size_t size)
+{
+	void *p = calloc(n + 1, size);
+
+	if (!p)
+		fail(d, "out of memory");
+	return p;
+}
+
+static int enum_of(struct dec *d, const cJSON *o, const char *k, const char *(*name)(int),
+		   int count, int dflt)
+{
+	char *s = dec_str(d, o, k, false);
+	int v = -1;
+
+	if (!s)
+		return dflt;
+	for (int i = 0; i < count && v < 0; i++)
+		if (!strcmp(s, name(i)))
+			v = i;
+	if (v < 0) {
+		size_t n = push(d, ".%s", k);
+
+		fail(d, "unknown value \"%.40s\"", s);
+		pop(d, n);
+		v = dflt;
+	}
+	free(s);
+	return v;
+}
+
+static const char *scope_name(int i)
+{
+	return policy_scope_str((enum policy_scope)i);
+}
+
+static const char *action_name(int i)
+{
+	return policy_action_str((enum policy_action)i);
+}
+
+static const char *mode_name(int i)
+{
+	return policy_mtls_str((enum config_mtls_mode)i);
+}
+
+#define FOR_ITEMS(d, arr, i, it)                                                                 \
+	for (size_t _n = 0, i = 0; !_n; _n = 1)                                                   \
+		for (const cJSON *it = (arr) ? (arr)->child : NULL; it && !(d)->failed;          \
+		     it = it->next, i++)
+
+static void dec_strs(struct dec *d, const cJSON *o, const char *k, struct policy_strs *l)
+{
+	const cJSON *arr = dec_arr(d, o, k, &l->n);
+	size_t n = l->n;
+
+	l->n = 0;
+	if (!arr || !n || !(l->items = dec_alloc(d, n, sizeof(*l->items))))
+		return;
+	FOR_ITEMS(d, arr, i, it) {
+		size_t p = push(d, ".%s[%zu]", k, i);
+		int err = cJSON_IsString(it) ? policy_str_init(&l->items[i], it->valuestring) : -EINVAL;
+
+		if (err)
+			fail(d, err == -ENOMEM ? "out of memory" : "expected a non-empty string");
+		else
+			l->n = i + 1;
+		pop(d, p);
+	}
+}
+
+static void dec_cidrs(struct dec *d, const cJSON *o, const char *k, struct policy_cidrs *l)
+{
+	const cJSON *arr = dec_arr(d, o, k, &l->n);
+	size_t n = l->n;
+
+	l->n = 0;
+	if (!arr || !n || !(l->items = dec_alloc(d, n, sizeof(*l->items))))
+		return;
+	FOR_ITEMS(d, arr, i, it) {
+		size_t p = push(d, ".%s[%zu]", k, i);
+
+		if (cJSON_IsString(it) && !strcmp(it->valuestring, "none")) {
+			l->items[i].addr = POLICY_CIDR_NONE_ADDR;
+			l->items[i].mask = 0;
+		} else if (!cJSON_IsString(it) || policy_cidr_parse(it->valuestring, &l->items[i])) {
+			fail(d, "expected an IPv4 CIDR string");
+		}
+		l->n = i + 1;
+		pop(d, p);
+	}
+}
+
+static void dec_ports(struct dec *d, const cJSON *o, const char *k, struct policy_ports *l)
+{
+	const cJSON *arr = dec_arr(d, o, k, &l->n);
+	size_t n = l->n;
+
+	l->n = 0;
+	if (!arr || !n || !(l->items = dec_alloc(d, n, sizeof(*l->items))))
+		return;
+	FOR_ITEMS(d, arr, i, it) {
+		size_t p = push(d, ".%s[%zu]", k, i);
+		uint32_t v;
+
+		if (dec_int(d, it, 65535, &v))
+			l->items[i] = (uint16_t)v;
+		l->n = i + 1;
+		pop(d, p);
+	}
+}
+
+static const char *const match_keys[] = {"principals", "notPrincipals", "namespaces",
+					 "notNamespaces", "srcIPs", "notSrcIPs", "dstIPs",
+					 "notDstIPs", "ports", "notPorts", NULL};
+
+static void dec_match(struct dec *d, const cJSON *o, struct policy_match *m)
+{
+	const cJSON *it;
+
+	if (!cJSON_IsObject(o)) {
+		fail(d, "expected an object");
+		return;
+	}
+	cJSON_ArrayForEach(it, o) {
+		bool known = false;
+
+		for (size_t i = 0; match_keys[i] && !known; i++)
+			known = !strcmp(it->string, match_keys[i]);
+		if (!known) {
+			fail(d, "unknown field \"%.40s\"", it->string);
+			return;
+		}
+	}
+	dec_strs(d, o, "principals", &m->principals);
+	dec_strs(d, o, "notPrincipals", &m->not_principals);
+	dec_strs(d, o, "namespaces", &m->namespaces);
+	dec_strs(d, o, "notNamespaces", &m->not_namespaces);
+	dec_cidrs(d, o, "srcIPs", &m->src_ips);
+	dec_cidrs(d, o, "notSrcIPs", &m->not_src_ips);
+	dec_cidrs(d, o, "dstIPs", &m->dst_ips);
+	dec_cidrs(d, o, "notDstIPs", &m->not_dst_ips);
+	dec_ports(d, o, "ports", &m->ports);
+	dec_ports(d, o, "notPorts", &m->not_ports);
+}
+
+static void dec_rule(struct dec *d, const cJSON *o, struct policy_rule *r)
+{
+	const cJSON *arr, *line;
+	size_t n;
+	uint32_t v;
+
+	if (!cJSON_IsObject(o)) {
+		fail(d, "expected an object");
+		return;
+	}
+	if ((line = get(d, o, "line", false)) && dec_int(d, line, 1e9, &v))
+		r->line = (int)v;
+	r->dropped = dec_bool(d, o, "dropped");
+	r->note = dec_str(d, o, "note", false);
+	arr = dec_arr(d, o, "clauses", &n);
+	if (!arr || !n || !(r->clauses = dec_alloc(d, n, sizeof(*r->clauses))))
+		return;
+	FOR_ITEMS(d, arr, i, cl) {
+		size_t p = push(d, ".clauses[%zu]", i), m;
+		struct policy_clause *c = &r->clauses[i];
+
+		r->n_clauses = i + 1;
+		if (!cJSON_IsArray(cl) || !(m = (size_t)cJSON_GetArraySize(cl))) {
+			fail(d, "expected a non-empty array");
+		} else if ((c->items = dec_alloc(d, m, sizeof(*c->items)))) {
+			FOR_ITEMS(d, cl, j, mo) {
+				size_t q = push(d, "[%zu]", j);
+
+				c->n = j + 1;
+				dec_match(d, mo, &c->items[j]);
+				pop(d, q);
+			}
+		}
+		pop(d, p);
+	}
+}
+
+static void dec_uids(struct dec *d, const cJSON *o, char ***out, size_t *nout)
+{
+	const cJSON *arr = dec_arr(d, o, "workloads", nout);
+	size_t n = *nout;
+
+	*nout = 0;
+	if (!arr || !n || !(*out = dec_alloc(d, n, sizeof(char *))))
+		return;
+	FOR_ITEMS(d, arr, i, it) {
+		size_t p = push(d, ".workloads[%zu]", i);
+
+		if (!cJSON_IsString(it) || !((*out)[i] = strdup(it->valuestring)))
+			fail(d, "expected a string");
+		else
+			*nout = i + 1;
+		pop(d, p);
+	}
+}
+
+static void dec_authz(struct dec *d, const cJSON *o, struct policy_authz *p)
+{
+	const cJSON *arr;
+	size_t n;
+
+	if (!cJSON_IsObject(o)) {
+		fail(d, "expected an object");
+		return;
+	}
+	p->namespace = dec_str(d, o, "namespace", true);
+	p->name = dec_str(d, o, "name", true);
+	if (d->failed)
+		return;
+	if (asprintf(&p->key, "%s/%s", p->namespace, p->name) < 0) {
+		p->key = NULL;
+		fail(d, "out of memory");
+		return;
+	}
+	p->scope = (enum policy_scope)enum_of(d, o, "scope", scope_name, 4, 0);
+	p->action = (enum policy_action)enum_of(d, o, "action", action_name, 4, 0);
+	p->dry_run = dec_bool(d, o, "dryRun");
+	p->note = dec_str(d, o, "note", false);
+	dec_uids(d, o, &p->workloads, &p->n_workloads);
+	arr = dec_arr(d, o, "rules", &n);
+	if (!arr || !n || d->failed || !(p->rules = dec_alloc(d, n, sizeof(*p->rules))))
+		return;
+	FOR_ITEMS(d, arr, i, it) {
+		size_t q = push(d, ".rules[%zu]", i);
+
+		p->n_rules = i + 1;
+		dec_rule(d, it, &p->rules[i]);
+		pop(d, q);
+	}
+}
+
+static void dec_mtls(struct dec *d, const cJSON *parent, const char *k, struct policy_mtls *m)
+{
+	const cJSON *o = get(d, parent, k, true), *arr;
+	size_t n, p;
+
+	if (d->failed)
+		return;
+	p = push(d, ".%s", k);
+	if (!cJSON_IsObject(o)) {
+		fail(d, "expected an object");
+		return;
+	}
+	m->mode = (enum config_mtls_mode)enum_of(d, o, "mode", mode_name, 4, CONFIG_MTLS_PERMISSIVE);
+	m->source = dec_str(d, o, "source", false);
+	m->port_source = dec_str(d, o, "portSource", false);
+	arr = dec_arr(d, o, "ports", &n);
+	if (arr && n && (m->ports = dec_alloc(d, n, sizeof(*m->ports)))) {
+		FOR_ITEMS(d, arr, i, it) {
+			size_t q = push(d, ".ports[%zu]", i);
+			const cJSON *port = cJSON_IsObject(it) ? get(d, it, "port", true) : NULL;
+			uint32_t v;
+
+			m->n_ports = i + 1;
+			if (!cJSON_IsObject(it))
+				fail(d, "expected an object");
+			else if (port && dec_int(d, port, 65535, &v))
+				m->ports[i].port = (uint16_t)v;
+			if (!d->failed)
+				m->ports[i].mode = (enum config_mtls_mode)enum_of(
+				    d, it, "mode", mode_name, 4, CONFIG_MTLS_PERMISSIVE);
+			if (i && !d->failed && m->ports[i].port <= m->ports[i - 1].port)
+				fail(d, "ports not sorted");
+			pop(d, q);
+		}
+	}
+	if (!d->failed)
+		pop(d, p);
+}
+
+/* An index array into the policies, each < @max. */
+static void dec_idx(struct dec *d, const cJSON *o, size_t max, uint32_t **out, size_t *nout)
+{
+	const cJSON *arr = dec_arr(d, o, "policies", nout);
+	size_t n = *nout;
+
+	*nout = 0;
+	if (!arr || !n || !(*out = dec_alloc(d, n, sizeof(uint32_t))))
+		return;
+	FOR_ITEMS(d, arr, i, it) {
+		size_t p = push(d, ".policies[%zu]", i);
+		uint32_t v;
+
+		if (dec_int(d, it, 4294967295.0, &v) && v >= max)
+			fail(d, "index %u out of range (%zu policies)", v, max);
+		(*out)[i] = v;
+		*nout = i + 1;
+		pop(d, p);
+	}
+}
+
+static void dec_policies(struct dec *d, const cJSON *root, struct policy_set *ps)
+{
+	size_t n;
+	const cJSON *arr = dec_arr(d, root, "policies", &n);
+
+	if (!arr || !n || !(ps->policies = dec_alloc(d, n, sizeof(*ps->policies))))
+		return;
+	FOR_ITEMS(d, arr, i, it) {
+		size_t p = push(d, ".policies[%zu]", i);
+
+		ps->n_policies = i + 1;
+		dec_authz(d, it, &ps->policies[i]);
+		if (!d->failed && i && strcmp(ps->policies[i - 1].key, ps->policies[i].key) >= 0)
+			fail(d, "not sorted by namespace/name");
+		pop(d, p);
+	}
+	if (d->failed)
+		return;
+	for (size_t i = 0; i < ps->n_policies; i++)
+		if (ps->policies[i].scope == POLICY_SCOPE_GLOBAL)
+			ps->n_global++;
+	if (!(ps->global = dec_alloc(d, ps->n_global, sizeof(uint32_t))))
+		return;
+	ps->n_global = 0;
+	for (size_t i = 0; i < ps->n_policies; i++)
+		if (ps->policies[i].scope == POLICY_SCOPE_GLOBAL)
+			ps->global[ps->n_global++] = (uint32_t)i;
+}
+
+static void dec_peer_auths(struct dec *d, const cJSON *root, struct policy_set *ps)
+{
+	size_t n;
+	const cJSON *arr = dec_arr(d, root, "peerAuthentications", &n);
+
+	if (!arr || !n || !(ps->peer_auths = dec_alloc(d, n, sizeof(*ps->peer_auths))))
+		return;
+	FOR_ITEMS(d, arr, i, it) {
+		struct policy_peer_auth *pa = &ps->peer_auths[i];
+		size_t p = push(d, ".peerAuthentications[%zu]", i);
+
+		ps->n_peer_auths = i + 1;
+		if (!cJSON_IsObject(it)) {
+			fail(d, "expected an object");
+			break;
+		}
+		pa->namespace = dec_str(d, it, "namespace", true);
+		pa->name = dec_str(d, it, "name", true);
+		pa->scope = (enum policy_scope)enum_of(d, it, "scope", scope_name, 4, 0);
+		pa->mode = (enum config_mtls_mode)enum_of(d, it, "mode", mode_name, 4, 0);
+		pa->in_force = dec_bool(d, it, "inForce");
+		dec_uids(d, it, &pa->workloads, &pa->n_workloads);
+		pop(d, p);
+	}
+}
+
+static void dec_scopes(struct dec *d, const cJSON *root, struct policy_set *ps)
+{
+	size_t n;
+	const cJSON *arr = dec_arr(d, root, "namespaces", &n);
+
+	if (arr && n && (ps->namespaces = dec_alloc(d, n, sizeof(*ps->namespaces)))) {
+		FOR_ITEMS(d, arr, i, it) {
+			struct policy_namespace *x = &ps->namespaces[i];
+			size_t p = push(d, ".namespaces[%zu]", i);
+
+			ps->n_namespaces = i + 1;
+			if (!cJSON_IsObject(it)) {
+				fail(d, "expected an object");
+				break;
+			}
+			x->name = dec_str(d, it, "name", true);
+			dec_mtls(d, it, "mtls", &x->mtls);
+			dec_idx(d, it, ps->n_policies, &x->policies, &x->n_policies);
+			if (!d->failed && i && strcmp(ps->namespaces[i - 1].name, x->name) >= 0)
+				fail(d, "not sorted by name");
+			pop(d, p);
+		}
+	}
+	arr = dec_arr(d, root, "workloads", &n);
+	if (d->failed || !arr || !n || !(ps->workloads = dec_alloc(d, n, sizeof(*ps->workloads))))
+		return;
+	FOR_ITEMS(d, arr, i, it) {
+		struct policy_workload *w = &ps->workloads[i];
+		size_t p = push(d, ".workloads[%zu]", i);
+
+		ps->n_workloads = i + 1;
+		if (!cJSON_IsObject(it)) {
+			fail(d, "expected an object");
+			break;
+		}
+		w->uid = dec_str(d, it, "uid", true);
+		w->namespace = dec_str(d, it, "namespace", true);
+		dec_mtls(d, it, "mtls", &w->mtls);
+		dec_idx(d, it, ps->n_policies, &w->policies, &w->n_policies);
+		if (!d->failed && i && strcmp(ps->workloads[i - 1].uid, w->uid) >= 0)
+			fail(d, "not sorted by uid");
+		pop(d, p);
+	}
+}
+
+struct policy_set *policy_set_from_json(const struct cJSON *obj, char *err, size_t errlen)
+{
+	struct dec d = {.err = err, .errlen = errlen};
+	struct policy_set *ps;
+
+	if (err && errlen)
+		err[0] = '\0';
+	ps = calloc(1, sizeof(*ps));
+	if (!ps) {
+		fail(&d, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (!cJSON_IsObject(obj)) {
+		fail(&d, "expected an object");
+		goto out;
+	}
+	ps->root_namespace = dec_str(&d, obj, "rootNamespace", true);
+	dec_mtls(&d, obj, "mesh", &ps->mesh);
+	dec_policies(&d, obj, ps);
+	dec_peer_auths(&d, obj, ps);
+	dec_scopes(&d, obj, ps);
+out:
+	if (!d.failed)
+		return ps;
+	policy_set_free(ps);
+	errno = EINVAL;
+	return NULL;
+}
