@@ -72,6 +72,11 @@ pod_exec() {
 }
 
 WORK=$(mktemp -d /tmp/ambit-bench-XXXXXX)
+# Private copies of the binaries: a rebuild in the tree during a long run must not change them.
+mkdir -p "$WORK/bin"
+cp "$REPO/build/ztunnel" "$REPO/build/ambit-agent" "$HOLDCONNS" "$WORK/bin/"
+export AMBIT_ZTUNNEL_BIN=$WORK/bin/ztunnel AMBIT_AGENT_BIN=$WORK/bin/ambit-agent
+HOLDCONNS=$WORK/bin/bench-holdconns
 CLUSTER_UP=0
 cleanup() {
 	local rc=$? f
