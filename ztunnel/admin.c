@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
 
 #include "admin.h"
+#include "authz.h"
 #include "metrics.h"
 
 enum { S_METRICS, S_READY, S_ADMIN, S__COUNT };
@@ -42,6 +44,18 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, c
 	return ret;
 }
 
+/* Istio's connection metrics, then the policy decision counters (docs/INTERNALS.md). */
+static char *render_metrics(void)
+{
+	char *a = metrics_render(), *b = authz_metrics_render(), *out = NULL;
+
+	if (a && b && asprintf(&out, "%s%s", a, b) < 0)
+		out = NULL;
+	free(a);
+	free(b);
+	return out;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_len, void **req_cls)
@@ -55,7 +69,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	switch (c->kind) {
 	case S_METRICS:
 		if (strcmp(url, "/metrics") == 0)
-			return reply(conn, 200, metrics_render(), "text/plain; version=0.0.4");
+			return reply(conn, 200, render_metrics(), "text/plain; version=0.0.4");
 		break;
 	case S_READY:
 		if (strcmp(url, "/healthz/ready") == 0) {
@@ -68,6 +82,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	case S_ADMIN:
 		if (strcmp(url, "/connections") == 0)
 			return reply(conn, 200, metrics_connections_json(), "application/json");
+		if (strcmp(url, "/policies") == 0)
+			return reply(conn, 200, authz_policies_json(), "application/json");
 		if (strcmp(url, "/config_dump") == 0) {
 			zs = zt_state_get(c->a->st);
 			body = zs ? snapshot_encode_public(zs->snap) : strdup("{}");

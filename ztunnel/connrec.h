@@ -16,4 +16,16 @@ void connrec_bytes(struct connrec *r, bool request_dir, size_t n);
 /* Ends the record (counts it closed, logs it, frees it: takes @r). @reason is borrowed. */
 void connrec_close(struct connrec *r, const char *reason);
 
+/*
+ * Set by the module owning the connection's sockets (splice, HBONE stream) once it holds them:
+ * how to end the connection early, resetting it (a policy change revoked it). @fn runs on the
+ * owner's loop thread only and ends in connrec_close. Accepts NULL @r.
+ */
+void connrec_set_abort(struct connrec *r, void (*fn)(void *arg, const char *reason), void *arg);
+/*
+ * Ends the connection through its owner's abort hook (call on the owner's loop thread). Returns
+ * false when no owner registered one yet (nothing happened). @r is freed when this returns true.
+ */
+bool connrec_abort(struct connrec *r, const char *reason);
+
 #endif

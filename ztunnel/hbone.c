@@ -162,6 +162,12 @@ static void stream_abort(struct hbone_stream *s, const char *reason)
 	stream_finish(s, reason, true);
 }
 
+/* connrec abort hook (server streams): a policy change revoked the connection. */
+static void stream_revoke(void *arg, const char *reason)
+{
+	stream_abort(arg, reason);
+}
+
 static void stream_update_events(struct hbone_stream *s)
 {
 	uint32_t ev = 0;
@@ -380,6 +386,7 @@ static void server_dispatch(struct hbone_conn *c, struct hbone_stream *s)
 		s->connecting = true;
 		if (loop_add(c->loop, fd, EPOLLOUT, &s->h) == 0) {
 			s->events = EPOLLOUT;
+			connrec_set_abort(s->rec, stream_revoke, s);
 			return;
 		}
 		close(fd);

@@ -23,10 +23,15 @@ struct connrec {
 	struct connrec *next, *prev;
 	struct sockaddr_in src, dst;
 	char *src_id, *dst_id, *direction, *dst_workload, *policy;
+	char *decision, *authz_policy; /* access log: authorization decision and deciding object */
 	struct timespec start;
 	uint64_t received, sent; /* atomics: client->server, server->client */
 	void (*on_close)(uint32_t key);
 	uint32_t on_close_key;
+	void (*on_close_ptr)(void *arg);
+	void *on_close_arg;
+	void (*abort_fn)(void *arg, const char *reason);
+	void *abort_arg;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -70,7 +75,7 @@ static void render_labels(const struct metrics_labels *l, char *buf, size_t len)
 		{"destination_version", l->destination_version},
 		{"destination_cluster", l->destination_cluster},
 		{"request_protocol", "tcp"},
-		{"response_flags", "-"},
+		{"response_flags", l->response_flags ? l->response_flags : "-"},
 		{"connection_security_policy", l->connection_security_policy},
 	};
 	char *p = buf, *end = buf + len;
@@ -164,6 +169,50 @@ void connrec_on_close(struct connrec *r, void (*fn)(uint32_t key), uint32_t key)
 	r->on_close_key = key;
 }
 
+void connrec_on_close_ptr(struct connrec *r, void (*fn)(void *arg), void *arg)
+{
+	if (!r)
+		return;
+	r->on_close_ptr = fn;
+	r->on_close_arg = arg;
+}
+
+void connrec_set_abort(struct connrec *r, void (*fn)(void *arg, const char *reason), void *arg)
+{
+	if (!r)
+		return;
+	r->abort_fn = fn;
+	r->abort_arg = arg;
+}
+
+bool connrec_abort(struct connrec *r, const char *reason)
+{
+	if (!r || !r->abort_fn)
+		return false;
+	r->abort_fn(r->abort_arg, reason);
+	return true;
+}
+
+void connrec_set_decision(struct connrec *r, const char *decision, const char *policy)
+{
+	char *d, *p;
+
+	if (!r)
+		return;
+	d = strdup(decision ? decision : "-");
+	p = strdup(policy && *policy ? policy : "-");
+	/* Out of memory keeps the previous values: the log line loses detail, not the record. */
+	if (!d || !p) {
+		free(d);
+		free(p);
+		return;
+	}
+	free(r->decision);
+	free(r->authz_policy);
+	r->decision = d;
+	r->authz_policy = p;
+}
+
 void connrec_bytes(struct connrec *r, bool request_dir, size_t n)
 {
 	if (!r)
@@ -203,14 +252,19 @@ void connrec_close(struct connrec *r, const char *reason)
 	__atomic_add_fetch(&r->series->closed, 1, __ATOMIC_RELAXED);
 	/* The access log: one structured line per connection, as Istio's ztunnel writes it. */
 	pr_info("access direction=%s src.addr=%s dst.addr=%s src.identity=%s dst.identity=%s "
-		"dst.workload=%s security=%s bytes_sent=%llu bytes_recv=%llu duration=%.0fms "
-		"reason=\"%s\"",
+		"dst.workload=%s security=%s decision=%s policy=\"%s\" bytes_sent=%llu "
+		"bytes_recv=%llu duration=%.0fms reason=\"%s\"",
 		r->direction, fmt_addr(&r->src, src, sizeof(src)),
 		fmt_addr(&r->dst, dst, sizeof(dst)), r->src_id, r->dst_id, r->dst_workload,
-		r->policy, (unsigned long long)r->sent, (unsigned long long)r->received,
-		age_of(r) * 1000, reason ? reason : "-");
+		r->policy, r->decision ? r->decision : "-",
+		r->authz_policy ? r->authz_policy : "-", (unsigned long long)r->sent,
+		(unsigned long long)r->received, age_of(r) * 1000, reason ? reason : "-");
 	if (r->on_close)
 		r->on_close(r->on_close_key);
+	if (r->on_close_ptr)
+		r->on_close_ptr(r->on_close_arg);
+	free(r->decision);
+	free(r->authz_policy);
 	free(r->src_id);
 	free(r->dst_id);
 	free(r->direction);

@@ -23,6 +23,7 @@ struct metrics_labels {
 	const char *destination_principal, *destination_app, *destination_version;
 	const char *destination_cluster;
 	const char *connection_security_policy; /* "mutual_tls" or "none" */
+	const char *response_flags; /* Istio ztunnel's: "DENY" (policy), "CONNECT"; NULL: "-" */
 };
 
 /*
@@ -35,6 +36,13 @@ struct connrec *connrec_open(const struct metrics_labels *labels, const struct s
 
 /* Runs @fn(@key) when @r closes (least-connections bookkeeping). Accepts NULL @r. */
 void connrec_on_close(struct connrec *r, void (*fn)(uint32_t key), uint32_t key);
+/* Runs @fn(@arg) when @r closes, before it is freed (policy tracking). Accepts NULL @r. */
+void connrec_on_close_ptr(struct connrec *r, void (*fn)(void *arg), void *arg);
+/*
+ * The authorization decision for the access log: @decision "allow"/"deny", @policy the deciding
+ * object ("ns/name", "PeerAuthentication ns/name") or NULL for none. Copied; accepts NULL @r.
+ */
+void connrec_set_decision(struct connrec *r, const char *decision, const char *policy);
 
 /* Prometheus text exposition of every series; malloc'd (caller frees) or NULL. */
 char *metrics_render(void);

@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "ambit/datapath.h"
 #include "ambit/log.h"
+#include "authz.h"
 #include "hbone.h"
 #include "metrics.h"
 #include "proxy.h"
@@ -39,6 +41,9 @@ struct zt_worker {
 	pthread_t thread;
 	struct listener ls[L__COUNT];
 	unsigned int rr;
+	struct authz_tracker *tracker; /* open inbound connections, for policy revocation */
+	int policy_efd;                /* written when a snapshot is installed */
+	struct loop_handler policy_h;
 };
 
 /* ---- least-connections bookkeeping, shared by workers (atomics, fixed table) ---- */
@@ -171,13 +176,6 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 	return 0;
 }
 
-bool zt_policy_allow(const struct snapshot *s, const char *src_identity, uint32_t src_ip,
-		     const struct snap_workload *dst, uint16_t port)
-{
-	/* PERMISSIVE by default; AuthorizationPolicy/PeerAuthentication plug in here. */
-	return true;
-}
-
 static void fill_labels(struct metrics_labels *l, const char *reporter,
 			const struct snap_workload *src, const char *src_principal,
 			const struct snap_workload *dst, const struct snap_service *svc,
@@ -218,6 +216,33 @@ static bool addr_of(int fd, bool peer, struct sockaddr_in *out)
 	       out->sin_family == AF_INET;
 }
 
+/* Linger 0 turns close() into a RST: a refused plaintext client sees a reset, as in Istio. */
+static void close_reset(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/*
+ * A denied connection is still a connection in the metrics (response_flags="DENY", as Istio
+ * ztunnel reports it) and one access-log line naming the deciding policy.
+ */
+static void record_denial(struct metrics_labels *labels, const struct sockaddr_in *src,
+			  const struct sockaddr_in *dst, const char *direction,
+			  const struct authz_result *ar)
+{
+	struct connrec *rec;
+	char reason[600];
+
+	labels->response_flags = "DENY";
+	rec = connrec_open(labels, src, dst, direction);
+	connrec_set_decision(rec, "deny", ar->name);
+	snprintf(reason, sizeof(reason), "denied: %s", ar->explain);
+	connrec_close(rec, reason);
+}
+
 /* ---- the three listeners ---- */
 
 static void outbound(struct zt_worker *w, int fd, const struct snapshot *s, struct zt_snap *zs)
@@ -226,9 +251,10 @@ static void outbound(struct zt_worker *w, int fd, const struct snapshot *s, stru
 	struct sockaddr_in peer, dst = {.sin_family = AF_INET}, from;
 	struct ambit_orig_dst od;
 	struct metrics_labels labels;
+	struct authz_result ar;
 	struct zt_route r;
 	struct connrec *rec;
-	bool mesh;
+	bool mesh, local_dst;
 	int up, err;
 
 	if (!addr_of(fd, true, &peer))
@@ -254,10 +280,23 @@ static void outbound(struct zt_worker *w, int fd, const struct snapshot *s, stru
 	}
 	mesh = r.dst_wl && r.dst_wl->enrolled;
 	fill_labels(&labels, "source", src, NULL, r.dst_wl, r.svc, mesh);
+	/* Same node: this ztunnel is also the destination's, so its inbound policy applies here. */
+	local_dst = mesh && local_enrolled(s, r.dst_wl);
+	if (local_dst && !authz_decide(s, r.dst_wl, ntohs(r.addr.sin_port), peer.sin_addr.s_addr,
+				       src->identity, &ar)) {
+		record_denial(&labels, &peer, &r.addr, "outbound", &ar);
+		close_reset(fd);
+		return;
+	}
 	rec = connrec_open(&labels, &peer, &r.addr, "outbound");
+	if (local_dst) {
+		connrec_set_decision(rec, "allow", ar.name);
+		authz_track(w->tracker, rec, r.addr.sin_addr.s_addr, ntohs(r.addr.sin_port),
+			    peer.sin_addr.s_addr, src->identity);
+	}
 	if (r.svc)
 		lc_acquire(rec, r.addr.sin_addr.s_addr);
-	if (mesh && !local_enrolled(s, r.dst_wl)) {
+	if (mesh && !local_dst) {
 		char auth[32], client[INET_ADDRSTRLEN];
 		struct hbone_target t = {
 			.addr = {.sin_family = AF_INET, .sin_addr = r.addr.sin_addr,
@@ -280,11 +319,6 @@ static void outbound(struct zt_worker *w, int fd, const struct snapshot *s, stru
 		hbone_pool_open(w->pool, &t, fd, rec);
 		return;
 	}
-	if (mesh && !zt_policy_allow(s, src->identity, peer.sin_addr.s_addr, r.dst_wl,
-				     ntohs(r.addr.sin_port))) {
-		connrec_close(rec, "denied");
-		goto drop;
-	}
 	/* Same node: no TLS on the wire, the pod sees the client's IP. Else plain from the node. */
 	from = peer;
 	up = sock_connect(&r.addr, mesh ? &from : NULL);
@@ -303,6 +337,7 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s)
 	struct sockaddr_in local, peer;
 	const struct snap_workload *dst;
 	struct metrics_labels labels;
+	struct authz_result ar;
 	struct connrec *rec;
 	int up;
 
@@ -311,13 +346,20 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s)
 	dst = snapshot_workload_by_ip(s, local.sin_addr.s_addr);
 	if (!local_enrolled(s, dst))
 		goto drop;
-	if (!zt_policy_allow(s, NULL, peer.sin_addr.s_addr, dst, ntohs(local.sin_port)))
-		goto drop;
 	fill_labels(&labels, "destination", snapshot_workload_by_ip(s, peer.sin_addr.s_addr),
 		    NULL, dst, NULL, false);
 	/* No identity was proven on plaintext: do not claim the workload's principal. */
 	labels.source_principal = NULL;
+	/* Plaintext has no principal: STRICT refuses it, PERMISSIVE decides it identity-less. */
+	if (!authz_decide(s, dst, ntohs(local.sin_port), peer.sin_addr.s_addr, NULL, &ar)) {
+		record_denial(&labels, &peer, &local, "inbound", &ar);
+		close_reset(fd);
+		return;
+	}
 	rec = connrec_open(&labels, &peer, &local, "inbound");
+	connrec_set_decision(rec, "allow", ar.name);
+	authz_track(w->tracker, rec, local.sin_addr.s_addr, ntohs(local.sin_port),
+		    peer.sin_addr.s_addr, NULL);
 	up = sock_connect(&local, &peer);
 	if (up < 0) {
 		connrec_close(rec, "upstream connect failed");
@@ -337,7 +379,9 @@ static int hbone_accept(void *user, const struct hbone_request *req, int *fd,
 	const struct snap_workload *dst_wl = NULL;
 	struct sockaddr_in dst, src = {.sin_family = AF_INET};
 	struct metrics_labels labels;
+	struct authz_result ar;
 	struct in_addr client;
+	uint32_t src_ip;
 	int rv, up;
 
 	if (!zs)
@@ -349,20 +393,26 @@ static int hbone_accept(void *user, const struct hbone_request *req, int *fd,
 			rv);
 		goto out;
 	}
-	if (!zt_policy_allow(zs->snap, req->peer_identity, client.s_addr, dst_wl,
-			     ntohs(dst.sin_port))) {
+	/* The client's own address when it claimed one (verified above), else its node's. */
+	src_ip = client.s_addr ? client.s_addr : req->peer.sin_addr.s_addr;
+	src.sin_addr = client;
+	fill_labels(&labels, "destination", snapshot_workload_by_ip(zs->snap, client.s_addr),
+		    req->peer_identity, dst_wl, NULL, true);
+	if (!authz_decide(zs->snap, dst_wl, ntohs(dst.sin_port), src_ip, req->peer_identity,
+			  &ar)) {
+		record_denial(&labels, client.s_addr ? &src : &req->peer, &dst, "inbound", &ar);
 		rv = 401;
 		goto out;
 	}
-	src.sin_addr = client;
 	up = sock_connect(&dst, client.s_addr ? &src : NULL);
 	if (up < 0) {
 		rv = 503;
 		goto out;
 	}
-	fill_labels(&labels, "destination", snapshot_workload_by_ip(zs->snap, client.s_addr),
-		    req->peer_identity, dst_wl, NULL, true);
 	*rec = connrec_open(&labels, client.s_addr ? &src : &req->peer, &dst, "inbound");
+	connrec_set_decision(*rec, "allow", ar.name);
+	authz_track(w->tracker, *rec, dst.sin_addr.s_addr, ntohs(dst.sin_port), src_ip,
+		    req->peer_identity);
 	*fd = up;
 out:
 	zt_snap_put(zs);
@@ -421,6 +471,36 @@ static void on_listen(struct loop_handler *h, uint32_t events)
 	}
 }
 
+/* Snapshot installed (agent watcher thread): wake the worker, which owns its connections. */
+static void worker_wake(void *arg)
+{
+	struct zt_worker *w = arg;
+	uint64_t one = 1;
+
+	if (write(w->policy_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		pr_warn("worker: policy wake-up failed: %s", strerror(errno));
+}
+
+/* On the worker's thread: re-decide its open inbound connections with the new policy. */
+static void on_policy(struct loop_handler *h, uint32_t events)
+{
+	struct zt_worker *w = (struct zt_worker *)((char *)h - offsetof(struct zt_worker, policy_h));
+	struct zt_snap *zs;
+	uint64_t n;
+	unsigned int closed;
+
+	if (read(w->policy_efd, &n, sizeof(n)) < 0)
+		return;
+	zs = zt_state_get(w->st);
+	if (!zs)
+		return;
+	closed = authz_reevaluate(w->tracker, zs->snap);
+	if (closed)
+		pr_info("snapshot %llu: closed %u open connection(s) the new policy denies",
+			(unsigned long long)zs->snap->version, closed);
+	zt_snap_put(zs);
+}
+
 static void *worker_main(void *arg)
 {
 	struct zt_worker *w = arg;
@@ -441,8 +521,19 @@ struct zt_worker *zt_worker_start(struct zt_state *st, const struct zt_proxy_opt
 		return NULL;
 	w->st = st;
 	w->o = *opts;
+	w->policy_efd = -1;
 	w->loop = loop_create();
-	if (!w->loop || !(w->pool = hbone_pool_create(w->loop)))
+	if (!w->loop || !(w->pool = hbone_pool_create(w->loop)) ||
+	    !(w->tracker = authz_tracker_create()))
+		goto fail;
+	w->policy_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->policy_efd < 0) {
+		err = errno;
+		goto fail;
+	}
+	w->policy_h.fn = on_policy;
+	err = -loop_add(w->loop, w->policy_efd, EPOLLIN, &w->policy_h);
+	if (err)
 		goto fail;
 	for (int i = 0; i < L__COUNT; i++) {
 		struct listener *li = &w->ls[i];
@@ -457,13 +548,21 @@ struct zt_worker *zt_worker_start(struct zt_state *st, const struct zt_proxy_opt
 		if (err)
 			goto fail;
 	}
-	err = pthread_create(&w->thread, NULL, worker_main, w);
+	err = -zt_state_subscribe(st, worker_wake, w);
 	if (err)
 		goto fail;
+	err = pthread_create(&w->thread, NULL, worker_main, w);
+	if (err) {
+		zt_state_unsubscribe(st, worker_wake, w);
+		goto fail;
+	}
 	return w;
 fail:
 	hbone_pool_destroy(w->pool);
+	authz_tracker_destroy(w->tracker);
 	loop_destroy(w->loop);
+	if (w->policy_efd >= 0)
+		close(w->policy_efd);
 	free(w);
 	errno = err;
 	return NULL;
@@ -473,9 +572,13 @@ void zt_worker_stop(struct zt_worker *w)
 {
 	if (!w)
 		return;
+	zt_state_unsubscribe(w->st, worker_wake, w);
 	loop_stop(w->loop);
 	pthread_join(w->thread, NULL);
+	/* The pool's connections close through the tracker's hooks: destroy it after them. */
 	hbone_pool_destroy(w->pool);
+	authz_tracker_destroy(w->tracker);
 	loop_destroy(w->loop);
+	close(w->policy_efd);
 	free(w);
 }

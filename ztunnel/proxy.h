@@ -60,8 +60,9 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 		     const char *peer_id, struct sockaddr_in *dst,
 		     const struct snap_workload **dst_wl, struct in_addr *client);
 
-/* The policy hook of both inbound paths. PERMISSIVE: every request passes for now. */
-bool zt_policy_allow(const struct snapshot *s, const char *src_identity, uint32_t src_ip,
-		     const struct snap_workload *dst, uint16_t port);
+/*
+ * Inbound connections (plaintext 15006, HBONE 15008, same-node short circuit) are decided by
+ * authz.h with the snapshot's policy set; a new snapshot re-decides each worker's open ones.
+ */
 
 #endif

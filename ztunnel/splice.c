@@ -59,6 +59,12 @@ static void splice_end(struct splice *sp, const char *reason, bool reset)
 	loop_defer_free(sp->loop, sp, splice_free);
 }
 
+/* connrec abort hook: a policy change revoked the connection; both sides see a reset. */
+static void splice_abort(void *arg, const char *reason)
+{
+	splice_end(arg, reason, true);
+}
+
 static void update(struct side *s)
 {
 	struct splice *sp = s->sp;
@@ -203,6 +209,7 @@ int splice_start(struct loop *l, int client, int server, struct connrec *rec)
 		loop_del(l, client);
 		goto fail;
 	}
+	connrec_set_abort(rec, splice_abort, sp);
 	return 0;
 fail:
 	free(sp);

@@ -12,9 +12,15 @@
 #include "ambit/log.h"
 #include "state.h"
 
+#define STATE_MAX_SUBS 64 /* one per worker */
+
 struct zt_state {
 	pthread_mutex_t lock;
 	struct zt_snap *cur;
+	struct {
+		void (*fn)(void *arg);
+		void *arg;
+	} subs[STATE_MAX_SUBS];
 };
 
 struct zt_state *zt_state_create(void)
@@ -82,11 +88,43 @@ int zt_state_install(struct zt_state *st, struct snapshot *s)
 	pthread_mutex_lock(&st->lock);
 	old = st->cur;
 	st->cur = zs;
+	for (int i = 0; i < STATE_MAX_SUBS; i++)
+		if (st->subs[i].fn)
+			st->subs[i].fn(st->subs[i].arg);
 	pthread_mutex_unlock(&st->lock);
 	zt_snap_put(old);
 	pr_info("snapshot %llu installed: %zu workloads, %zu services, %zu identities",
 		(unsigned long long)s->version, s->n_workloads, s->n_services, zs->nids);
 	return 0;
+}
+
+int zt_state_subscribe(struct zt_state *st, void (*fn)(void *arg), void *arg)
+{
+	int err = -ENOSPC;
+
+	pthread_mutex_lock(&st->lock);
+	for (int i = 0; i < STATE_MAX_SUBS; i++) {
+		if (!st->subs[i].fn) {
+			st->subs[i].fn = fn;
+			st->subs[i].arg = arg;
+			err = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+void zt_state_unsubscribe(struct zt_state *st, void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&st->lock);
+	for (int i = 0; i < STATE_MAX_SUBS; i++) {
+		if (st->subs[i].fn == fn && st->subs[i].arg == arg) {
+			st->subs[i].fn = NULL;
+			st->subs[i].arg = NULL;
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
 }
 
 struct zt_snap *zt_state_get(struct zt_state *st)

@@ -38,6 +38,13 @@ void zt_state_destroy(struct zt_state *st);
  * @s is freed and the previous snapshot stays current).
  */
 int zt_state_install(struct zt_state *st, struct snapshot *s);
+/*
+ * Calls @fn(@arg) after every install, on the installing thread with the state locked: keep it
+ * to a wake-up (the workers re-evaluate open connections on their own threads). 0 or -ENOSPC.
+ */
+int zt_state_subscribe(struct zt_state *st, void (*fn)(void *arg), void *arg);
+/* Once this returns, @fn(@arg) is not running and will not run again. */
+void zt_state_unsubscribe(struct zt_state *st, void (*fn)(void *arg), void *arg);
 /* A new reference to the current snapshot, or NULL before the first one. */
 struct zt_snap *zt_state_get(struct zt_state *st);
 void zt_snap_put(struct zt_snap *zs); /* accepts NULL */
