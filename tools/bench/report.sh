@@ -61,10 +61,27 @@ jq -r '
 	"computed pair by pair (same workload, same repetition), then summarised the same way.\n",
 	"| workload | figure | " + ($cols | join(" | ")) + " | " + ($rcols | join(" | ")) + " |",
 	"|" + ([range(0; 2 + ($cols | length) + ($rcols | length))] | map("---") | join("|")) + "|",
-	(.workloads | to_entries[] | .key as $w | .value | to_entries[] |
+	(.workloads as $all | (["tput1", "tput8", "lat1k", "lat10k", "http", "connrate", "scale"] +
+		($all | keys) | reduce .[] as $k ([]; if index([$k]) then . else . + [$k] end))[] |
+		select($all[.]) as $w | $all[$w] | to_entries[] |
+		select(.key | IN("dropped", "closed_early", "proxy_cpu_s") | not) |
 		"| \($w) | \(.key) | " +
 		([.value.paths[$cols[]] | cell] | join(" | ")) + " | " +
 		([.value.ratios[$rcols[]] | cell] | join(" | ")) + " |"),
+	"",
+	"Figures: `gbps` iperf3 goodput; `p50_us`…`p999_us` round-trip latency (µs; sockperf " +
+	"ping-pong at a fixed rate, or wrk); `rps` HTTP/1.1 requests/s; `conn_per_s` new connections " +
+	"per second (connect, one request, close); `proxy_cpu_s_per_gb` / `proxy_cpu_s_per_1k` user+" +
+	"system CPU seconds of all proxy processes on both nodes (/proc/PID/stat) per GB moved or per " +
+	"1,000 requests/connections; `proxy_peak_rss_mb` summed VmHWM of those processes during the case " +
+	"(reset before it); `open_rss_mb` their peak summed VmRSS while the scale connections are open; " +
+	"`ok` 1 when every connection was established, held and every byte echoed intact. " +
+	"Workloads: `tput1`/`tput8` iperf3 1/8 streams, `lat1k`/`lat10k` sockperf at 1,000/10,000 " +
+	"msg/s, `http` wrk keep-alive, `connrate` wrk with `Connection: close`, `scale` long-lived " +
+	"connections (bench-holdconns). Paths: `nomesh` namespace not enrolled; `ambit` enrolled " +
+	"(BPF capture, two ztunnels, HBONE); `stunnel`/`nginx` client-side tunnel on node 1 and " +
+	"server-side on node 2, TLS 1.3 TLS_AES_256_GCM_SHA384, certificates from the mesh CA; " +
+	"`-local` variants have client and server on the same node.",
 	"",
 	(if (.failed_cases | length) > 0 then "Failed cases (no figures): " +
 		(.failed_cases | map("\(.workload)/\(.path)#\(.rep)") | join(", ")) else empty end)
