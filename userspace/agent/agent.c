@@ -9,6 +9,7 @@
 
 #include "ambit/log.h"
 #include "ambit/snapshot.h"
+#include "fastdrop.h"
 #include "agent.h"
 
 static int env_ifindex(const char *name, void *ctx)
@@ -418,6 +419,8 @@ static void publish(struct agent *a)
 
 	if (snapshot_view(a, &s))
 		goto nomem;
+	/* The kernel's fast drops follow the policy set the ztunnel is about to get. */
+	a->apply_errors += fastdrop_sync(a->dp, &s);
 	json = snapshot_encode(&s);
 	if (!json)
 		goto nomem_s;
