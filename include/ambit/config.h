@@ -217,6 +217,8 @@ struct config_route_match {
 	struct config_strings gateways;
 	struct config_strings sni_hosts;	 /* tls */
 	struct config_strings destination_subnets; /* tcp/tls */
+	size_t n_query_params; /* queryParams entries (validated, not modelled) */
+	bool empty; /* no condition at all: the block matches every request (a catch-all) */
 };
 
 enum config_route_type {

@@ -381,3 +381,37 @@ int cfg_get_export_to(struct cfg_ctx *ctx, yaml_node_t *v, struct config_strings
 	}
 	return ctx->nerrors == before ? 0 : -EINVAL;
 }
+
+/* Parses a sequence of mappings into a calloc'd array of @size-byte elements. */
+int cfg_parse_seq(struct cfg_ctx *ctx, yaml_node_t *v, const struct cfg_field *fields,
+		     size_t size, void **arr, size_t *n, bool nonempty, const char *what)
+{
+	size_t len = cfg_seq_len(v);
+	int before = ctx->nerrors;
+
+	if (nonempty && !len) {
+		cfg_error(ctx, v, "empty %s list: remove the field or add an entry", what);
+		return -EINVAL;
+	}
+	if (len > CFG_MAX_LIST) {
+		cfg_error(ctx, v, "more than %d entries", CFG_MAX_LIST);
+		return -EINVAL;
+	}
+	*arr = calloc(len ? len : 1, size);
+	if (!*arr) {
+		cfg_error(ctx, v, "out of memory");
+		return -ENOMEM;
+	}
+	*n = len;
+	for (size_t i = 0; i < len; i++) {
+		yaml_node_t *item = cfg_seq_item(ctx, v, i);
+		size_t saved = cfg_path_push_index(ctx, i);
+
+		if (cfg_is_null(item))
+			cfg_error(ctx, item, "null %s entry", what);
+		else
+			cfg_walk_map(ctx, item, fields, (char *)*arr + i * size);
+		cfg_path_pop(ctx, saved);
+	}
+	return ctx->nerrors == before ? 0 : -EINVAL;
+}

@@ -534,11 +534,20 @@ KIND_STORE(pod, pods, n_pods, struct config_pod, config_pod_free)
 KIND_STORE(dep, deployments, n_deployments, struct config_deployment, config_deployment_free)
 KIND_STORE(ap, authorization_policies, n_authorization_policies,
 	   struct config_authorization_policy, config_authorization_policy_free)
+KIND_STORE(vs, virtual_services, n_virtual_services, struct config_virtual_service,
+	   config_virtual_service_free)
+KIND_STORE(dr, destination_rules, n_destination_rules, struct config_destination_rule,
+	   config_destination_rule_free)
+KIND_STORE(gw, gateways, n_gateways, struct config_gateway, config_gateway_free)
+KIND_STORE(se, service_entries, n_service_entries, struct config_service_entry,
+	   config_service_entry_free)
 KIND_STORE(pa, peer_authentications, n_peer_authentications, struct config_peer_authentication,
 	   config_peer_authentication_free)
 
 static const char *const core_v1[] = {"v1", NULL};
 static const char *const apps_v1[] = {"apps/v1", NULL};
+static const char *const networking_istio[] = {
+    "networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3", NULL};
 static const char *const security_istio[] = {"security.istio.io/v1", "security.istio.io/v1beta1",
 					     NULL};
 
@@ -558,6 +567,14 @@ static const struct cfg_kind kinds[] = {
      cfg_authz_finish, ap_find, ap_append, ap_free},
     {"PeerAuthentication", security_istio, true, CFG_NAME_SUBDOMAIN, cfg_peerauth_fields,
      cfg_peerauth_finish, pa_find, pa_append, pa_free},
+    {"VirtualService", networking_istio, true, CFG_NAME_SUBDOMAIN, cfg_vs_fields, cfg_vs_finish,
+     vs_find, vs_append, vs_free},
+    {"DestinationRule", networking_istio, true, CFG_NAME_SUBDOMAIN, cfg_dr_fields,
+     cfg_dr_finish, dr_find, dr_append, dr_free},
+    {"Gateway", networking_istio, true, CFG_NAME_SUBDOMAIN, cfg_gw_fields, NULL, gw_find,
+     gw_append, gw_free},
+    {"ServiceEntry", networking_istio, true, CFG_NAME_SUBDOMAIN, cfg_se_fields, cfg_se_finish,
+     se_find, se_append, se_free},
 };
 
 static char *object_name(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_node_t *root)
@@ -603,6 +620,10 @@ static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 		struct config_service svc;
 		struct config_authorization_policy ap;
 		struct config_peer_authentication pa;
+		struct config_virtual_service vs;
+		struct config_destination_rule dr;
+		struct config_gateway gw;
+		struct config_service_entry se;
 	} u;
 	struct cfg_obj o = {.kind = kd, .name_rule = kd->name_rule, .meta = &u.ns.meta, .obj = &u};
 	const struct config_meta *dup;

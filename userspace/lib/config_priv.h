@@ -155,6 +155,10 @@ int cfg_get_percent(struct cfg_ctx *ctx, yaml_node_t *v, double *out); /* {value
 bool cfg_wildcard_host_ok(const char *h, bool allow_star);
 bool cfg_cidr_ok(const char *s);
 bool cfg_port_string_ok(const char *s, long min, long *out);
+/* Parses a sequence of mappings into a calloc'd array of @size-byte elements via @fields. */
+int cfg_parse_seq(struct cfg_ctx *ctx, yaml_node_t *v, const struct cfg_field *fields,
+		  size_t size, void **arr, size_t *n, bool nonempty, const char *what);
+int cfg_check_istio_protocol(struct cfg_ctx *ctx, yaml_node_t *v, char **out);
 int cfg_get_export_to(struct cfg_ctx *ctx, yaml_node_t *v, struct config_strings *out);
 
 /* config_security.c, config_vs.c, config_net.c: the Istio kind descriptors' parts. */
@@ -169,9 +173,15 @@ void config_peer_authentication_free(struct config_peer_authentication *p);
 extern const struct cfg_field cfg_vs_fields[];
 int cfg_vs_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 void config_virtual_service_free(struct config_virtual_service *vs);
+/* config_vs.c pieces shared with config_vs_http.c */
+int cfg_vs_http_route(struct cfg_ctx *ctx, yaml_node_t *v, struct config_vs_route *r);
+int cfg_vs_http_match(struct cfg_ctx *ctx, yaml_node_t *v, void *route);
+int cfg_vs_route_dests(struct cfg_ctx *ctx, yaml_node_t *v, void *route);
+int cfg_vs_destination(struct cfg_ctx *ctx, yaml_node_t *v, void *dest);
+int cfg_vs_headers(struct cfg_ctx *ctx, yaml_node_t *v, void *unused);
+int cfg_vs_duration(struct cfg_ctx *ctx, yaml_node_t *v, void *unused);
 extern const struct cfg_field cfg_dr_fields[], cfg_gw_fields[], cfg_se_fields[];
 int cfg_dr_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
-int cfg_gw_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 int cfg_se_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 void config_destination_rule_free(struct config_destination_rule *dr);
 void config_gateway_free(struct config_gateway *gw);

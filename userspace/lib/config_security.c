@@ -322,40 +322,6 @@ static void when_check_values(struct cfg_ctx *ctx, yaml_node_t *item,
 	}
 }
 
-/* Parses a sequence of mappings into a calloc'd array of @size-byte elements. */
-static int parse_seq(struct cfg_ctx *ctx, yaml_node_t *v, const struct cfg_field *fields,
-		     size_t size, void **arr, size_t *n, bool nonempty, const char *what)
-{
-	size_t len = cfg_seq_len(v);
-	int before = ctx->nerrors;
-
-	if (nonempty && !len) {
-		cfg_error(ctx, v, "empty %s list: remove the field or add an entry", what);
-		return -EINVAL;
-	}
-	if (len > CFG_MAX_LIST) {
-		cfg_error(ctx, v, "more than %d entries", CFG_MAX_LIST);
-		return -EINVAL;
-	}
-	*arr = calloc(len ? len : 1, size);
-	if (!*arr) {
-		cfg_error(ctx, v, "out of memory");
-		return -ENOMEM;
-	}
-	*n = len;
-	for (size_t i = 0; i < len; i++) {
-		yaml_node_t *item = cfg_seq_item(ctx, v, i);
-		size_t saved = cfg_path_push_index(ctx, i);
-
-		if (cfg_is_null(item))
-			cfg_error(ctx, item, "null %s entry", what);
-		else
-			cfg_walk_map(ctx, item, fields, (char *)*arr + i * size);
-		cfg_path_pop(ctx, saved);
-	}
-	return ctx->nerrors == before ? 0 : -EINVAL;
-}
-
 static bool source_empty(const struct config_authz_source *s)
 {
 	const struct config_strings *all = &s->principals;
@@ -380,7 +346,7 @@ static bool operation_empty(const struct config_authz_operation *o)
 static int rule_from(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	struct config_authz_rule *r = obj;
-	int err = parse_seq(ctx, v, from_fields, sizeof(*r->from), (void **)&r->from, &r->n_from,
+	int err = cfg_parse_seq(ctx, v, from_fields, sizeof(*r->from), (void **)&r->from, &r->n_from,
 			    true, "from");
 
 	for (size_t i = 0; !err && i < r->n_from; i++) {
@@ -405,7 +371,7 @@ static int rule_to(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	struct config_authz_rule *r = obj;
 	int err =
-	    parse_seq(ctx, v, to_fields, sizeof(*r->to), (void **)&r->to, &r->n_to, true, "to");
+	    cfg_parse_seq(ctx, v, to_fields, sizeof(*r->to), (void **)&r->to, &r->n_to, true, "to");
 
 	for (size_t i = 0; !err && i < r->n_to; i++) {
 		size_t saved = cfg_path_push_index(ctx, i);
@@ -422,7 +388,7 @@ static int rule_to(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 static int rule_when(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	struct config_authz_rule *r = obj;
-	int err = parse_seq(ctx, v, when_fields, sizeof(*r->when), (void **)&r->when, &r->n_when,
+	int err = cfg_parse_seq(ctx, v, when_fields, sizeof(*r->when), (void **)&r->when, &r->n_when,
 			    false, "when");
 
 	for (size_t i = 0; !err && i < r->n_when; i++) {
@@ -446,7 +412,7 @@ static const struct cfg_field rule_fields[] = {
 static int ap_rules(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	struct config_authorization_policy *p = obj;
-	int err = parse_seq(ctx, v, rule_fields, sizeof(*p->rules), (void **)&p->rules,
+	int err = cfg_parse_seq(ctx, v, rule_fields, sizeof(*p->rules), (void **)&p->rules,
 			    &p->n_rules, false, "rules");
 
 	for (size_t i = 0; i < p->n_rules; i++)
