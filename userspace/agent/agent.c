@@ -393,6 +393,7 @@ static int snapshot_view(const struct agent *a, struct snapshot *s)
 	s->workloads = a->cur.snap_workloads;
 	s->n_services = a->cur.n_snap_services;
 	s->services = a->cur.snap_services;
+	s->policies = a->policy.set;
 	s->n_certs = a->certs.n;
 	if (!a->certs.n)
 		return 0;
@@ -518,6 +519,8 @@ void agent_reconcile(struct agent *a)
 	err = confstore_view(&a->conf, &view);
 	if (!err)
 		err = desired_compute(&view, &a->rt, &env, &next);
+	if (!err)
+		policy_sync_update(&a->policy, &view, &a->rt, a->opts.root_namespace);
 	confstore_view_free(&view);
 	if (err) {
 		desired_free(&next);
@@ -582,6 +585,7 @@ void agent_cleanup(struct agent *a)
 	server_destroy(a->srv);
 	a->srv = NULL;
 	cert_store_free(&a->certs);
+	policy_sync_free(&a->policy);
 	desired_free(&a->cur);
 	confstore_free(&a->conf);
 	runtime_free(&a->rt);

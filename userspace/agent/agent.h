@@ -15,6 +15,7 @@
 #include "certs.h"
 #include "confstore.h"
 #include "desired.h"
+#include "policy_sync.h"
 #include "runtime.h"
 #include "server.h"
 
@@ -30,6 +31,7 @@ struct agent_opts {
 	const char *socket;
 	const char *uplink; /* NULL: none */
 	const char *trust_domain;
+	const char *root_namespace; /* Istio root namespace (mesh-wide policy), istio-system */
 	char cluster_path[4096]; /* dirname(dirname(runtime))/cluster.json */
 	char cache_dir[4096];    /* dirname(socket)/lastgood: config files' last good versions */
 };
@@ -52,6 +54,7 @@ struct agent {
 	size_t n_tc;
 	int uplink_ifindex;
 	struct cert_store certs;
+	struct policy_sync policy; /* the compiled L4 policy the snapshot carries */
 	uint64_t version;
 	char *snap_json;       /* last published full encoding */
 	unsigned int apply_errors; /* map/tc failures of the last reconcile */

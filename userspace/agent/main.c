@@ -48,7 +48,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: ambit-agent --node N --node-ip IP --state DIR --runtime FILE --ca-dir DIR\n"
 		   "                   --pin-root P --cgroup CG --socket S [--uplink IFNAME]\n"
-		   "                   [--trust-domain cluster.local] [--log-level info]\n");
+		   "                   [--trust-domain cluster.local] [--root-namespace istio-system]\n"
+		   "                   [--log-level info]\n");
 }
 
 static int arm(int tfd, long ms)
@@ -195,6 +196,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 		{"socket", required_argument, NULL, 'S'},
 		{"uplink", required_argument, NULL, 'u'},
 		{"trust-domain", required_argument, NULL, 't'},
+		{"root-namespace", required_argument, NULL, 'R'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -204,6 +206,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	int c;
 
 	o->trust_domain = "cluster.local";
+	o->root_namespace = POLICY_ROOT_NAMESPACE_DEFAULT;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': o->node = optarg; break;
@@ -216,6 +219,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 		case 'S': o->socket = optarg; break;
 		case 'u': o->uplink = optarg; break;
 		case 't': o->trust_domain = optarg; break;
+		case 'R': o->root_namespace = optarg; break;
 		case 'l':
 			if (log_level_parse(optarg, lvl)) {
 				fprintf(stderr, "ambit-agent: --log-level: want error|warn|info|debug\n");
