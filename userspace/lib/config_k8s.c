@@ -598,17 +598,6 @@ static char *object_name(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 	return out;
 }
 
-char *config_k8s_object_name(struct cfg_ctx *ctx, yaml_node_t *root)
-{
-	yaml_node_t *kind = cfg_map_get(ctx, root, "kind");
-
-	if (!kind || kind->type != YAML_SCALAR_NODE)
-		return NULL;
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strcmp(kinds[i].kind, (const char *)kind->data.scalar.value) == 0)
-			return object_name(ctx, &kinds[i], root);
-	return NULL;
-}
 
 static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_node_t *root)
 {
@@ -691,6 +680,46 @@ static void parse_list(struct cfg_ctx *ctx, yaml_node_t *root)
 	}
 }
 
+/* The group of "group/version" ("" for the core "v1"). */
+static size_t api_group_len(const char *api)
+{
+	const char *slash = strchr(api, '/');
+
+	return slash ? (size_t)(slash - api) : 0;
+}
+
+/*
+ * False only for a CRD group (it has a dot) none of @kd's versions is in: another API's kind
+ * of the same name. Core and built-in groups keep the "does not serve" diagnosis.
+ */
+static bool api_group_served(const struct cfg_kind *kd, const char *api)
+{
+	size_t n = api_group_len(api);
+
+	if (!memchr(api, '.', n))
+		return true;
+
+	for (const char *const *v = kd->api_versions; *v; v++)
+		if (api_group_len(*v) == n && !strncmp(*v, api, n))
+			return true;
+	return false;
+}
+
+char *config_k8s_object_name(struct cfg_ctx *ctx, yaml_node_t *root)
+{
+	yaml_node_t *kind = cfg_map_get(ctx, root, "kind");
+	yaml_node_t *api = cfg_map_get(ctx, root, "apiVersion");
+
+	if (!kind || kind->type != YAML_SCALAR_NODE)
+		return NULL;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].kind, (const char *)kind->data.scalar.value) == 0 &&
+		    (!api || api->type != YAML_SCALAR_NODE ||
+		     api_group_served(&kinds[i], (const char *)api->data.scalar.value)))
+			return object_name(ctx, &kinds[i], root);
+	return NULL;
+}
+
 static void parse_one(struct cfg_ctx *ctx, yaml_node_t *root, bool in_list)
 {
 	yaml_node_t *kind, *api;
@@ -727,6 +756,18 @@ static void parse_one(struct cfg_ctx *ctx, yaml_node_t *root, bool in_list)
 	if (!kd) {
 		saved = cfg_path_push(ctx, "kind");
 		cfg_error(ctx, kind, "unknown kind \"%.64s\" (apiVersion \"%.64s\")", k, a);
+		cfg_path_pop(ctx, saved);
+		return;
+	}
+	/*
+	 * Same kind name, another API group (gateway.networking.k8s.io's Gateway is not
+	 * networking.istio.io's): that kind is not one we load.
+	 */
+	if (!api_group_served(kd, a)) {
+		saved = cfg_path_push(ctx, "kind");
+		cfg_error(ctx, kind, "unknown kind \"%.64s\" (apiVersion \"%.64s\"; ambit loads %s "
+				     "from %s)",
+			  k, a, kd->kind, kd->api_versions[0]);
 		cfg_path_pop(ctx, saved);
 		return;
 	}
