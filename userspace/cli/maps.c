@@ -362,6 +362,49 @@ static void dump_proxy_sock(const void *k, const void *v, void *arg)
 	       (unsigned long long)cookie);
 }
 
+static void dump_strict_port(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_addr *a = k;
+	const struct ambit_strict_port *sp = v;
+	char ip[INET_ADDRSTRLEN], port[16] = "*";
+
+	if (d->json) {
+		static const char *const f[] = {"mode", "pad", "drops"};
+		double vals[] = {sp->mode, sp->pad, (double)sp->drops};
+
+		add_entry(d, addr_json(a), obj(f, vals, 3));
+		return;
+	}
+	if (a->port)
+		snprintf(port, sizeof(port), "%u", ntohs(a->port));
+	printf("  %s:%-5s %-28s plaintext %-5s drops %llu\n", ipstr(a->ip, ip), port,
+	       or_dash(pod_by_ip(d->r, a->ip, NULL, 0)),
+	       sp->mode == AMBIT_PLAINTEXT_DROP ? "drop" : "allow",
+	       (unsigned long long)sp->drops);
+}
+
+static void dump_deny_src(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_deny_src_key *key = k;
+	const struct ambit_deny_src *ds = v;
+	char dst[INET_ADDRSTRLEN], src[INET_ADDRSTRLEN];
+
+	if (d->json) {
+		static const char *const fk[] = {"prefixlen", "dst_ip", "src_ip"};
+		static const char *const fv[] = {"drops"};
+		double kv[] = {key->prefixlen, key->dst_ip, key->src_ip};
+		double vv[] = {(double)ds->drops};
+
+		add_entry(d, obj(fk, kv, 3), obj(fv, vv, 1));
+		return;
+	}
+	printf("  from %s/%u to %s %-28s drops %llu\n", ipstr(key->src_ip, src),
+	       key->prefixlen >= 32 ? key->prefixlen - 32 : 0, ipstr(key->dst_ip, dst),
+	       or_dash(pod_by_ip(d->r, key->dst_ip, NULL, 0)), (unsigned long long)ds->drops);
+}
+
 static int dump_counters(struct datapath *dp, struct dump_ctx *d)
 {
 	int fd = datapath_map_fd(dp, "counters");
@@ -420,6 +463,10 @@ static const struct {
     {"orig_dst", sizeof(struct ambit_addr), sizeof(struct ambit_orig_dst), dump_orig_dst,
      "pod socket -> original destination (waiting for the ztunnel)"},
     {"proxy_socks", 4, 8, dump_proxy_sock, "ztunnel listeners for bpf_sk_assign"},
+    {"strict_ports", sizeof(struct ambit_addr), sizeof(struct ambit_strict_port),
+     dump_strict_port, "pod:port (* = default) -> plaintext verdict (STRICT PeerAuthentication)"},
+    {"deny_src", sizeof(struct ambit_deny_src_key), sizeof(struct ambit_deny_src), dump_deny_src,
+     "source block -> pod denied (DENY ipBlocks AuthorizationPolicy)"},
 };
 
 static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJSON *out)
