@@ -25,7 +25,9 @@ static void usage(FILE *f)
 		   "  apply -f FILE|DIR, delete -f FILE|DIR\n"
 		   "  label namespace NS key=value|key- ...\n"
 		   "inspection ([--node N] [-o json]):\n"
-		   "  workloads, services, certs, connections, maps, metrics\n");
+		   "  workloads, services, certs, connections, maps, metrics, policies\n"
+		   "  check SRC DST:PORT              which policy decides SRC -> DST and why\n"
+		   "                                  (SRC, DST: ns/pod, pod or IP)\n");
 }
 
 struct args {
@@ -177,12 +179,19 @@ static int run(int argc, char **argv)
 				   "usage: ambitctl label namespace NS key=value|key- ...");
 		return ret ? ret : cmd_label_namespace(&a.o, a.pos[1], &a.pos[2], a.npos - 2);
 	}
+	if (!strcmp(cmd, "check")) {
+		ret = parse(argc, argv, 2, false, &a);
+		if (!ret)
+			ret = need(a.npos == 2, "usage: ambitctl check SRC DST:PORT");
+		return ret ? ret : cmd_check(&a.o, a.pos[0], a.pos[1]);
+	}
 	static const struct {
 		const char *name;
 		int (*fn)(const struct ctl_opts *);
 	} inspect[] = {
 	    {"workloads", cmd_workloads},     {"services", cmd_services}, {"certs", cmd_certs},
 	    {"connections", cmd_connections}, {"maps", cmd_maps},	  {"metrics", cmd_metrics},
+	    {"policies", cmd_policies},
 	};
 	for (size_t i = 0; i < sizeof(inspect) / sizeof(inspect[0]); i++) {
 		if (strcmp(cmd, inspect[i].name))

@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * `ambitctl policies` and `ambitctl check SRC DST:PORT`. The policy set is the one the agents
+ * publish in their snapshot (every node compiles the same set); the allow/deny counts are the
+ * ztunnels' (admin /policies, summed over nodes). `check` decides with policy_evaluate, the very
+ * code the destination ztunnel runs, so its answer is the data path's.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ambit/ipc.h"
+#include "ambit/policy.h"
+#include "ambit/snapshot.h"
+#include "ctl.h"
+
+static int open_cluster(const struct ctl_opts *o, struct ctl_cluster *c)
+{
+	int ret = cluster_load(c, o->cluster);
+
+	if (ret) {
+		fprintf(stderr, "ambitctl: cluster %s is not up: %s\n", o->cluster, strerror(-ret));
+		return ret;
+	}
+	if (o->node && !cluster_node(c, o->node)) {
+		fprintf(stderr, "ambitctl: no node %s in cluster %s\n", o->node, c->name);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* The public snapshot of @n's agent, decoded (strictly, policies included), or NULL. */
+static struct snapshot *node_snapshot(const struct ctl_node *n)
+{
+	char *reply = NULL, *text = NULL, err[256] = "";
+	struct snapshot *s = NULL;
+	const cJSON *res, *e;
+	cJSON *root;
+	int ret;
+
+	ret = ipc_request(n->socket, "{\"op\":\"get\",\"what\":\"snapshot\"}", &reply);
+	if (ret) {
+		fprintf(stderr, "ambitctl: %s agent (%s): %s\n", n->name, n->socket,
+			strerror(-ret));
+		return NULL;
+	}
+	root = cJSON_Parse(reply);
+	free(reply);
+	res = root ? cJSON_GetObjectItemCaseSensitive(root, "result") : NULL;
+	if (!root || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "ok")) || !res) {
+		e = root ? cJSON_GetObjectItemCaseSensitive(root, "error") : NULL;
+		fprintf(stderr, "ambitctl: %s agent: %s\n", n->name,
+			cJSON_IsString(e) ? e->valuestring : "malformed reply");
+		cJSON_Delete(root);
+		return NULL;
+	}
+	text = cJSON_PrintUnformatted(res);
+	if (text)
+		s = snapshot_decode(text, strlen(text), err, sizeof(err));
+	if (!s)
+		fprintf(stderr, "ambitctl: %s snapshot: %s\n", n->name, err[0] ? err : "no memory");
+	free(text);
+	cJSON_Delete(root);
+	return s;
+}
+
+/* The first selected node's snapshot that carries a policy set. */
+static struct snapshot *cluster_snapshot(const struct ctl_opts *o, const struct ctl_cluster *c)
+{
+	for (int i = 0; i < c->nnodes; i++) {
+		struct snapshot *s;
+
+		if (o->node && strcmp(o->node, c->nodes[i].name))
+			continue;
+		s = node_snapshot(&c->nodes[i]);
+		if (s && s->policies)
+			return s;
+		if (s)
+			fprintf(stderr, "ambitctl: %s: the snapshot carries no policy set yet\n",
+				c->nodes[i].name);
+		snapshot_free(s);
+	}
+	return NULL;
+}
+
+/* ---- counts ---- */
+
+struct count {
+	char *policy;
+	double allow, deny;
+};
+
+struct counts {
+	size_t n;
+	struct count *items;
+};
+
+static struct count *count_of(struct counts *cs, const char *policy, bool create)
+{
+	struct count *p;
+
+	for (size_t i = 0; i < cs->n; i++)
+		if (!strcmp(cs->items[i].policy, policy))
+			return &cs->items[i];
+	if (!create || !(p = realloc(cs->items, (cs->n + 1) * sizeof(*p))))
+		return NULL;
+	cs->items = p;
+	p = &p[cs->n];
+	memset(p, 0, sizeof(*p));
+	if (!(p->policy = strdup(policy)))
+		return NULL;
+	cs->n++;
+	return p;
+}
+
+/* Sums every selected node's ztunnel admin /policies; an unreachable ztunnel is reported. */
+static void collect_counts(const struct ctl_opts *o, const struct ctl_cluster *c,
+			   struct counts *cs)
+{
+	for (int i = 0; i < c->nnodes; i++) {
+		const cJSON *arr, *it;
+		char *body = NULL;
+		cJSON *root;
+		int code;
+
+		if (o->node && strcmp(o->node, c->nodes[i].name))
+			continue;
+		code = http_get_in_netns(c->nodes[i].netns, 15000, "/policies", &body);
+		if (code != 200) {
+			fprintf(stderr, "ambitctl: %s ztunnel admin /policies: %s%d; counts omitted\n",
+				c->nodes[i].name, code < 0 ? "error " : "HTTP ",
+				code < 0 ? -code : code);
+			free(body);
+			continue;
+		}
+		root = cJSON_Parse(body);
+		free(body);
+		arr = root ? cJSON_GetObjectItemCaseSensitive(root, "policies") : NULL;
+		if (!cJSON_IsArray(arr))
+			arr = NULL;
+		cJSON_ArrayForEach(it, arr) {
+			const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "policy");
+			const cJSON *al = cJSON_GetObjectItemCaseSensitive(it, "allow");
+			const cJSON *de = cJSON_GetObjectItemCaseSensitive(it, "deny");
+			struct count *ct;
+
+			if (!cJSON_IsString(p) || !(ct = count_of(cs, p->valuestring, true)))
+				continue;
+			ct->allow += cJSON_IsNumber(al) ? al->valuedouble : 0;
+			ct->deny += cJSON_IsNumber(de) ? de->valuedouble : 0;
+		}
+		cJSON_Delete(root);
+	}
+}
+
+static void counts_free(struct counts *cs)
+{
+	for (size_t i = 0; i < cs->n; i++)
+		free(cs->items[i].policy);
+	free(cs->items);
+}
+
+/* ---- policies ---- */
+
+static size_t ns_workloads(const struct policy_set *ps, const char *ns)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ps->n_workloads; i++)
+		n += !ns || !strcmp(ps->workloads[i].namespace, ns);
+	return n;
+}
+
+/* "what it applies to" as text: every workload of a scope, or the selected ones. */
+static void applies_to(const struct policy_set *ps, enum policy_scope scope, const char *ns,
+		       char **wls, size_t n, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	switch (scope) {
+	case POLICY_SCOPE_GLOBAL:
+		snprintf(buf, len, "every workload (%zu)", ns_workloads(ps, NULL));
+		return;
+	case POLICY_SCOPE_NAMESPACE:
+		snprintf(buf, len, "every workload in %s (%zu)", ns, ns_workloads(ps, ns));
+		return;
+	case POLICY_SCOPE_NONE:
+		snprintf(buf, len, "-");
+		return;
+	case POLICY_SCOPE_WORKLOAD:
+		break;
+	}
+	if (!n) {
+		snprintf(buf, len, "no workload (selector matches none)");
+		return;
+	}
+	for (size_t i = 0; i < n && off + 1 < len; i++) {
+		int w = (i < 4) ? snprintf(buf + off, len - off, "%s%s", i ? "," : "", wls[i])
+				: snprintf(buf + off, len - off, ",+%zu more", n - i);
+
+		if (w < 0)
+			return;
+		off += (size_t)w;
+		if (i >= 4)
+			break;
+	}
+}
+
+static cJSON *policies_json(const struct policy_set *ps, struct counts *cs)
+{
+	cJSON *root = cJSON_CreateObject(), *pols, *pas;
+
+	if (!root || !(pols = cJSON_AddArrayToObject(root, "authorizationPolicies")) ||
+	    !(pas = cJSON_AddArrayToObject(root, "peerAuthentications")))
+		goto fail;
+	for (size_t i = 0; i < ps->n_policies; i++) {
+		const struct policy_authz *p = &ps->policies[i];
+		struct count *ct = count_of(cs, p->key, false);
+		cJSON *o = cJSON_CreateObject(), *w;
+
+		if (!o || !cJSON_AddItemToArray(pols, o))
+			goto fail_o;
+		cJSON_AddStringToObject(o, "policy", p->key);
+		cJSON_AddStringToObject(o, "scope", policy_scope_str(p->scope));
+		cJSON_AddStringToObject(o, "action", policy_action_str(p->action));
+		cJSON_AddBoolToObject(o, "dryRun", p->dry_run);
+		if (p->note)
+			cJSON_AddStringToObject(o, "note", p->note);
+		w = cJSON_AddArrayToObject(o, "workloads");
+		for (size_t k = 0; w && k < ps->n_workloads; k++) {
+			const struct policy_workload *wl = &ps->workloads[k];
+			bool in = p->scope == POLICY_SCOPE_GLOBAL ||
+				  (p->scope == POLICY_SCOPE_NAMESPACE &&
+				   !strcmp(wl->namespace, p->namespace));
+
+			for (size_t j = 0; !in && p->scope == POLICY_SCOPE_WORKLOAD &&
+					   j < p->n_workloads; j++)
+				in = !strcmp(p->workloads[j], wl->uid);
+			if (in)
+				cJSON_AddItemToArray(w, cJSON_CreateString(wl->uid));
+		}
+		cJSON_AddNumberToObject(o, "allow", ct ? ct->allow : 0);
+		cJSON_AddNumberToObject(o, "deny", ct ? ct->deny : 0);
+		continue;
+fail_o:
+		cJSON_Delete(o);
+		goto fail;
+	}
+	for (size_t i = 0; i < ps->n_peer_auths; i++) {
+		const struct policy_peer_auth *pa = &ps->peer_auths[i];
+		char key[300];
+		struct count *ct;
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(pas, o)) {
+			cJSON_Delete(o);
+			goto fail;
+		}
+		snprintf(key, sizeof(key), "PeerAuthentication %s/%s", pa->namespace, pa->name);
+		ct = count_of(cs, key, false);
+		cJSON_AddStringToObject(o, "policy", key);
+		cJSON_AddStringToObject(o, "scope", policy_scope_str(pa->scope));
+		cJSON_AddStringToObject(o, "mode", policy_mtls_str(pa->mode));
+		cJSON_AddBoolToObject(o, "inForce", pa->in_force);
+		cJSON_AddNumberToObject(o, "deny", ct ? ct->deny : 0);
+	}
+	return root;
+fail:
+	cJSON_Delete(root);
+	return NULL;
+}
+
+int cmd_policies(const struct ctl_opts *o)
+{
+	struct counts cs = {0};
+	struct ctl_cluster c;
+	struct snapshot *s;
+	char buf[512];
+	int ret;
+
+	ret = open_cluster(o, &c);
+	if (ret)
+		return ret;
+	s = cluster_snapshot(o, &c);
+	if (!s)
+		return -EIO;
+	collect_counts(o, &c, &cs);
+	if (o->json) {
+		cJSON *j = policies_json(s->policies, &cs);
+		char *text = j ? cJSON_Print(j) : NULL;
+
+		if (text)
+			printf("%s\n", text);
+		ret = text ? 0 : -ENOMEM;
+		free(text);
+		cJSON_Delete(j);
+		goto out;
+	}
+	printf("root namespace %s; mesh mTLS %s%s%s\n", s->policies->root_namespace,
+	       policy_mtls_str(s->policies->mesh.mode), s->policies->mesh.source ? " by " : "",
+	       s->policies->mesh.source ? s->policies->mesh.source : " (default)");
+	printf("%-40s %-9s %-6s %8s %8s  %s\n", "AUTHORIZATIONPOLICY", "SCOPE", "ACTION", "ALLOW",
+	       "DENY", "APPLIES TO");
+	for (size_t i = 0; i < s->policies->n_policies; i++) {
+		const struct policy_authz *p = &s->policies->policies[i];
+		struct count *ct = count_of(&cs, p->key, false);
+		char action[16];
+
+		applies_to(s->policies, p->scope, p->namespace, p->workloads, p->n_workloads, buf,
+			   sizeof(buf));
+		snprintf(action, sizeof(action), "%s%s", policy_action_str(p->action),
+			 p->dry_run ? "*" : "");
+		printf("%-40s %-9s %-6s %8.0f %8.0f  %s\n", p->key, policy_scope_str(p->scope),
+		       action, ct ? ct->allow : 0, ct ? ct->deny : 0, buf);
+		if (p->note)
+			printf("%-40s   note: %s\n", "", p->note);
+		for (size_t r = 0; r < p->n_rules; r++)
+			if (p->rules[r].note)
+				printf("%-40s   rule %zu: %s\n", "", r, p->rules[r].note);
+	}
+	printf("\n%-40s %-9s %-10s %-8s %8s  %s\n", "PEERAUTHENTICATION", "SCOPE", "MODE",
+	       "IN FORCE", "REFUSED", "APPLIES TO");
+	for (size_t i = 0; i < s->policies->n_peer_auths; i++) {
+		const struct policy_peer_auth *pa = &s->policies->peer_auths[i];
+		char key[340], name[300];
+		struct count *ct;
+
+		snprintf(name, sizeof(name), "%s/%s", pa->namespace, pa->name);
+		snprintf(key, sizeof(key), "PeerAuthentication %s", name);
+		ct = count_of(&cs, key, false);
+		applies_to(s->policies, pa->scope, pa->namespace, pa->workloads, pa->n_workloads,
+			   buf, sizeof(buf));
+		printf("%-40s %-9s %-10s %-8s %8.0f  %s\n", name, policy_scope_str(pa->scope),
+		       policy_mtls_str(pa->mode), pa->in_force ? "yes" : "no", ct ? ct->deny : 0,
+		       buf);
+	}
+	printf("(* dry-run: evaluated and logged, not enforced)\n");
+out:
+	counts_free(&cs);
+	snapshot_free(s);
+	return ret;
+}
+
+/* ---- check ---- */
+
+/* A workload by "ns/name", unique "name" or IP; NULL if none. */
+static const struct snap_workload *find_workload(const struct snapshot *s, const char *spec)
+{
+	const struct snap_workload *hit = NULL;
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, spec, &a) == 1)
+		return snapshot_workload_by_ip(s, a.s_addr);
+	for (size_t i = 0; i < s->n_workloads; i++) {
+		const struct snap_workload *w = &s->workloads[i];
+
+		if (!strcmp(w->uid, spec))
+			return w;
+		if (!strcmp(w->name, spec)) {
+			if (hit)
+				return NULL; /* ambiguous: ask for ns/name */
+			hit = w;
+		}
+	}
+	return hit;
+}
+
+static void print_applicable(const struct policy_set *ps, const struct snap_workload *dst)
+{
+	const struct policy_namespace *n = policy_set_namespace(ps, dst->namespace);
+	const struct policy_workload *w = policy_set_workload(ps, dst->uid);
+	const uint32_t *lists[3] = {ps->global, n ? n->policies : NULL, w ? w->policies : NULL};
+	size_t counts[3] = {ps->n_global, n ? n->n_policies : 0, w ? w->n_policies : 0};
+	size_t total = 0;
+
+	for (int l = 0; l < 3; l++) {
+		for (size_t i = 0; i < counts[l]; i++) {
+			const struct policy_authz *p = &ps->policies[lists[l][i]];
+
+			printf("%s %s %s%s (%s)", total++ ? "," : "policies:   ", p->key,
+			       policy_action_str(p->action), p->dry_run ? " dry-run" : "",
+			       policy_scope_str(p->scope));
+		}
+	}
+	printf("%s\n", total ? "" : "policies:    none apply");
+}
+
+int cmd_check(const struct ctl_opts *o, const char *src, const char *dst)
+{
+	const struct snap_workload *sw, *dw;
+	struct policy_decision d;
+	struct policy_conn conn = {0};
+	char dspec[256], *colon, *end, name[300], why[1024], ipb[INET_ADDRSTRLEN];
+	struct ctl_cluster c;
+	struct snapshot *s;
+	struct in_addr a;
+	long port;
+	int ret;
+
+	snprintf(dspec, sizeof(dspec), "%s", dst);
+	colon = strrchr(dspec, ':');
+	if (!colon) {
+		fprintf(stderr, "ambitctl: check: DST must be ns/pod:PORT or IP:PORT\n");
+		return -EINVAL;
+	}
+	*colon = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port < 1 || port > 65535) {
+		fprintf(stderr, "ambitctl: check: port \"%s\": want 1..65535\n", colon + 1);
+		return -EINVAL;
+	}
+	ret = open_cluster(o, &c);
+	if (ret)
+		return ret;
+	s = cluster_snapshot(o, &c);
+	if (!s)
+		return -EIO;
+	ret = -ENOENT;
+	dw = find_workload(s, dspec);
+	if (!dw) {
+		fprintf(stderr, "ambitctl: check: no (unique) workload %s: use ns/pod or a pod IP\n",
+			dspec);
+		goto out;
+	}
+	sw = find_workload(s, src);
+	if (!sw && inet_pton(AF_INET, src, &a) != 1) {
+		fprintf(stderr, "ambitctl: check: no (unique) workload %s: use ns/pod or an IP\n",
+			src);
+		goto out;
+	}
+	conn.dst_uid = dw->uid;
+	conn.dst_namespace = dw->namespace;
+	conn.dst_ip = dw->ip;
+	conn.dst_port = (uint16_t)port;
+	conn.src_ip = sw ? sw->ip : a.s_addr;
+	/* Only an enrolled source reaches the destination over HBONE with its identity. */
+	conn.src_identity = sw && sw->enrolled && sw->identity[0] ? sw->identity : NULL;
+	policy_evaluate(s->policies, &conn, &d);
+	policy_decision_name(&d, name, sizeof(name));
+	policy_decision_explain(&d, &conn, why, sizeof(why));
+	inet_ntop(AF_INET, &conn.src_ip, ipb, sizeof(ipb));
+	if (o->json) {
+		cJSON *j = cJSON_CreateObject();
+		char *text;
+
+		cJSON_AddStringToObject(j, "source", sw ? sw->uid : ipb);
+		cJSON_AddStringToObject(j, "identity", conn.src_identity ? conn.src_identity : "");
+		cJSON_AddStringToObject(j, "destination", dw->uid);
+		cJSON_AddNumberToObject(j, "port", (double)port);
+		cJSON_AddStringToObject(j, "mtls", policy_mtls_str(d.mtls));
+		cJSON_AddStringToObject(j, "decision", policy_verdict_str(d.verdict));
+		cJSON_AddStringToObject(j, "reason", policy_reason_str(d.reason));
+		cJSON_AddStringToObject(j, "policy", name);
+		cJSON_AddStringToObject(j, "why", why);
+		text = cJSON_Print(j);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+		cJSON_Delete(j);
+		ret = 0;
+		goto out;
+	}
+	printf("source:      %s (%s) %s\n", sw ? sw->uid : "outside the mesh", ipb,
+	       conn.src_identity ? conn.src_identity : "plaintext, no identity");
+	inet_ntop(AF_INET, &dw->ip, ipb, sizeof(ipb));
+	printf("destination: %s (%s) port %ld%s\n", dw->uid, ipb, port,
+	       dw->enrolled ? "" : " (not enrolled: the mesh enforces nothing)");
+	printf("mTLS:        %s (%s)\n", policy_mtls_str(d.mtls),
+	       d.mtls_source ? d.mtls_source : "mesh default");
+	print_applicable(s->policies, dw);
+	printf("decision:    %s%s%s\n", policy_verdict_str(d.verdict), name[0] ? " by " : "", name);
+	printf("why:         %s\n", why);
+	ret = 0;
+out:
+	snapshot_free(s);
+	return ret;
+}
