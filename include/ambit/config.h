@@ -433,6 +433,26 @@ bool config_authz_when_key_l4(const char *key);
 bool config_authz_rule_l7_fields(const struct config_authz_rule *r, char *buf, size_t len);
 bool config_authz_rule_has_l4(const struct config_authz_rule *r);
 
+/*
+ * Cross-object analysis, as `istioctl analyze` does on top of schema validation: references to
+ * hosts, subsets, gateways and namespaces that do not exist, unreachable routes, conflicting
+ * PeerAuthentications, selectors matching no workload. Findings are appended to @diags (error
+ * true for what Istio reports as an Error, false for a Warning), naming file, line, object and
+ * field, with Istio's IST codes where one exists. Only objects of @cfg are reported on; @context
+ * (may be NULL: e.g. the running cluster's objects) only helps resolve references.
+ * Returns 0 or -ENOMEM. Borrows everything; @diags takes ownership of what is appended.
+ */
+struct config_analyze_opts {
+	const char *root_namespace;   /* NULL: "istio-system" */
+	const struct config *context; /* NULL: none */
+};
+int config_analyze(const struct config *cfg, const struct config_analyze_opts *opts,
+		   struct config_diags *diags);
+/* Appends one finding; @fmt is printf-like. 0 or -ENOMEM. */
+int config_diags_add(struct config_diags *diags, const struct config_origin *where, int line,
+		     bool error, const char *object, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
 /* Mesh semantics (DESIGN.md §3). */
 #define AMBIT_LABEL_DATAPLANE_MODE "istio.io/dataplane-mode"
 #define AMBIT_DATAPLANE_AMBIENT "ambient"

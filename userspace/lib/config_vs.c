@@ -106,6 +106,9 @@ static int string_match(struct cfg_ctx *ctx, yaml_node_t *v, struct config_strin
 
 static bool header_name_ok(const char *s)
 {
+	/* JWT claim routing: @request.auth.claims.<c> or @request.auth.claims[<c>]. */
+	if (!strncmp(s, "@request.auth.claims", 20))
+		return (s[20] == '.' && s[21]) || (s[20] == '[' && s[21] && s[strlen(s) - 1] == ']');
 	if (*s == ':')
 		s++;
 	return *s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

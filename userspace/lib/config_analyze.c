@@ -1,0 +1,487 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Cross-object analysis (API_SEMANTICS.md §8), the part of `istioctl analyze` that needs more
+ * than one object: what a reference names must exist, routes after a catch-all are dead,
+ * PeerAuthentications at one level must not compete, selectors should select something.
+ * Per-object findings (allow-nothing, L7 fields at the ztunnel, deprecated fields) are the
+ * loader's warnings, so `apply` prints them too.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_priv.h"
+
+#define DEFAULT_ROOT_NS "istio-system"
+
+int config_diags_add(struct config_diags *diags, const struct config_origin *where, int line,
+		     bool error, const char *object, const char *field, const char *fmt, ...)
+{
+	struct config_diag *items, *d;
+	char *msg = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	items = realloc(diags->items, (diags->n + 1) * sizeof(*items));
+	if (!items) {
+		free(msg);
+		return -ENOMEM;
+	}
+	diags->items = items;
+	d = &items[diags->n];
+	memset(d, 0, sizeof(*d));
+	d->file = cfg_strdup(where && where->file ? where->file : "<input>");
+	d->line = line ? line : (where ? where->line : 0);
+	d->column = 1;
+	d->error = error;
+	d->object = cfg_strdup(object);
+	d->field = cfg_strdup(field);
+	d->message = msg;
+	if (!d->file || (object && !d->object) || (field && !d->field)) {
+		free(d->file);
+		free(d->object);
+		free(d->field);
+		free(msg);
+		return -ENOMEM;
+	}
+	diags->n++;
+	return 0;
+}
+
+struct an {
+	const struct config *sets[2]; /* the analyzed objects, then the context (or NULL) */
+	const char *root;
+	struct config_diags *diags;
+	int err;
+};
+
+#define FOR_SETS(a, c)                                                                             \
+	for (const struct config *const *c##_p = (a)->sets, *c;                                   \
+	     c##_p < (a)->sets + 2 && ((c = *c##_p), 1); c##_p++)                                  \
+		if (c)
+
+static void add(struct an *a, const struct config_meta *m, const char *kind, int line, bool error,
+		const char *field, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static void add(struct an *a, const struct config_meta *m, const char *kind, int line, bool error,
+		const char *field, const char *fmt, ...)
+{
+	char object[384], *msg = NULL;
+	va_list ap;
+
+	snprintf(object, sizeof(object), "%s %s/%s", kind, m->namespace ? m->namespace : "",
+		 m->name);
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (!msg || config_diags_add(a->diags, &m->origin, line, error, object, field, "%s", msg))
+		a->err = -ENOMEM;
+	free(msg);
+}
+
+/* ---- host names ---- */
+
+/* Short names are expanded with the namespace of the object that wrote them (§0). */
+static void fqdn(const char *host, const char *ns, char *out, size_t len)
+{
+	if (strchr(host, '.') || !strcmp(host, "*"))
+		snprintf(out, len, "%s", host);
+	else
+		snprintf(out, len, "%s.%s.svc.cluster.local", host, ns);
+}
+
+/* "*.foo.com" covers "a.foo.com" and "*.b.foo.com"; otherwise names must be equal. */
+static bool host_covers(const char *pattern, const char *host)
+{
+	size_t pl, hl;
+
+	if (!strcmp(pattern, host) || !strcmp(pattern, "*"))
+		return true;
+	if (strncmp(pattern, "*.", 2))
+		return false;
+	pl = strlen(pattern) - 1; /* ".foo.com" */
+	hl = strlen(host);
+	return hl > pl && !strcmp(host + hl - pl, pattern + 1);
+}
+
+static bool host_known(struct an *a, const char *host)
+{
+	char name[512];
+
+	FOR_SETS(a, c)
+	{
+		for (size_t i = 0; i < c->n_services; i++) {
+			fqdn(c->services[i].meta.name, c->services[i].meta.namespace, name,
+			     sizeof(name));
+			if (host_covers(host, name))
+				return true;
+		}
+		for (size_t i = 0; i < c->n_service_entries; i++) {
+			const struct config_service_entry *se = &c->service_entries[i];
+
+			for (size_t j = 0; j < se->hosts.n; j++) {
+				fqdn(se->hosts.items[j], se->meta.namespace, name, sizeof(name));
+				if (host_covers(name, host) || host_covers(host, name))
+					return true;
+			}
+		}
+	}
+	return false;
+}
+
+static bool namespace_known(struct an *a, const char *ns, bool *any_known)
+{
+	*any_known = false;
+	if (!strcmp(ns, "default") || !strcmp(ns, a->root))
+		return true;
+	FOR_SETS(a, c)
+	{
+		*any_known |= c->n_namespaces > 0;
+		if (config_find_namespace(c, ns))
+			return true;
+	}
+	return false;
+}
+
+/* ---- VirtualService ---- */
+
+static bool subset_known(struct an *a, const char *host, const char *subset, bool *has_dr)
+{
+	char name[512];
+
+	*has_dr = false;
+	FOR_SETS(a, c)
+	{
+		for (size_t i = 0; i < c->n_destination_rules; i++) {
+			const struct config_destination_rule *dr = &c->destination_rules[i];
+
+			fqdn(dr->host, dr->meta.namespace, name, sizeof(name));
+			if (!host_covers(name, host))
+				continue;
+			*has_dr = true;
+			for (size_t j = 0; j < dr->n_subsets; j++)
+				if (!strcmp(dr->subsets[j].name, subset))
+					return true;
+		}
+	}
+	return false;
+}
+
+static void check_destination(struct an *a, const struct config_virtual_service *vs,
+			      const struct config_destination *d, int line, const char *field)
+{
+	char host[512];
+	bool has_dr;
+
+	fqdn(d->host, vs->meta.namespace, host, sizeof(host));
+	if (!host_known(a, host)) {
+		add(a, &vs->meta, "VirtualService", line, true, field,
+		    "IST0101 referenced host not found: \"%s\" (%s) is neither a Service nor a "
+		    "ServiceEntry host",
+		    d->host, host);
+		return;
+	}
+	if (d->subset && !subset_known(a, host, d->subset, &has_dr))
+		add(a, &vs->meta, "VirtualService", line, true, field,
+		    "IST0101 referenced subset not found: \"%s\" of host %s (%s)", d->subset, host,
+		    has_dr ? "no DestinationRule for it defines that subset"
+			   : "no DestinationRule for the host defines subsets");
+}
+
+static bool gateway_known(struct an *a, const char *ref, const char *ns)
+{
+	const char *slash = strchr(ref, '/');
+	const char *name = slash ? slash + 1 : ref;
+	size_t nl = slash ? (size_t)(slash - ref) : strlen(ns);
+	const char *gns = slash ? ref : ns;
+
+	FOR_SETS(a, c)
+	{
+		for (size_t i = 0; i < c->n_gateways; i++)
+			if (!strcmp(c->gateways[i].meta.name, name) &&
+			    strlen(c->gateways[i].meta.namespace) == nl &&
+			    !strncmp(c->gateways[i].meta.namespace, gns, nl))
+				return true;
+	}
+	return false;
+}
+
+static const char *route_kind(enum config_route_type t)
+{
+	return t == CONFIG_ROUTE_HTTP ? "http" : t == CONFIG_ROUTE_TCP ? "tcp" : "tls";
+}
+
+static void analyze_vs(struct an *a, const struct config_virtual_service *vs)
+{
+	size_t idx[3] = {0, 0, 0};
+	int catch_all[3] = {0, 0, 0}; /* line of the first catch-all rule per type */
+	char field[128];
+
+	for (size_t i = 0; i < vs->gateways.n; i++) {
+		const char *g = vs->gateways.items[i];
+
+		snprintf(field, sizeof(field), "spec.gateways[%zu]", i);
+		if (strcmp(g, "mesh") && !gateway_known(a, g, vs->meta.namespace))
+			add(a, &vs->meta, "VirtualService", 0, true, field,
+			    "IST0101 referenced gateway not found: \"%s\"", g);
+	}
+	for (size_t i = 0; i < vs->n_routes; i++) {
+		const struct config_vs_route *r = &vs->routes[i];
+		size_t k = r->type, n = idx[k]++;
+		bool all = !r->n_match;
+
+		if (catch_all[k]) {
+			snprintf(field, sizeof(field), "spec.%s[%zu]", route_kind(r->type), n);
+			add(a, &vs->meta, "VirtualService", r->line, false, field,
+			    "IST0130 VirtualServiceUnreachableRule: this rule is never used: the "
+			    "rule at line %d matches every request first",
+			    catch_all[k]);
+		}
+		for (size_t j = 0; j < r->n_match; j++)
+			all |= r->match[j].empty;
+		if (all && !catch_all[k])
+			catch_all[k] = r->line;
+		for (size_t j = 0; j < r->n_route; j++) {
+			snprintf(field, sizeof(field), "spec.%s[%zu].route[%zu].destination",
+				 route_kind(r->type), n, j);
+			check_destination(a, vs, &r->route[j], r->line, field);
+		}
+		if (r->has_mirror) {
+			snprintf(field, sizeof(field), "spec.%s[%zu].mirror", route_kind(r->type), n);
+			check_destination(a, vs, &r->mirror, r->line, field);
+		}
+	}
+}
+
+/* IST0109: two mesh-bound VSs for one host; only the oldest is used. */
+static void analyze_vs_conflicts(struct an *a)
+{
+	const struct config *c = a->sets[0];
+	char hi[512], hj[512];
+
+	for (size_t i = 0; i < c->n_virtual_services; i++) {
+		const struct config_virtual_service *v = &c->virtual_services[i];
+		bool mesh_i = !v->gateways.n || config_strings_has(&v->gateways, "mesh");
+
+		for (size_t j = 0; mesh_i && j < i; j++) {
+			const struct config_virtual_service *w = &c->virtual_services[j];
+
+			if (w->gateways.n && !config_strings_has(&w->gateways, "mesh"))
+				continue;
+			for (size_t x = 0; x < v->hosts.n; x++) {
+				fqdn(v->hosts.items[x], v->meta.namespace, hi, sizeof(hi));
+				for (size_t y = 0; y < w->hosts.n; y++) {
+					fqdn(w->hosts.items[y], w->meta.namespace, hj, sizeof(hj));
+					if (strcmp(hi, hj))
+						continue;
+					add(a, &v->meta, "VirtualService", 0, true, "spec.hosts",
+					    "IST0109 ConflictingMeshGatewayVirtualServiceHosts: host %s "
+					    "is also defined by VirtualService %s/%s (%s:%d); only one "
+					    "takes effect (the oldest)",
+					    hi, w->meta.namespace, w->meta.name, w->meta.origin.file,
+					    w->meta.origin.line);
+				}
+			}
+		}
+	}
+}
+
+/* ---- DestinationRule ---- */
+
+static void analyze_dr(struct an *a, const struct config_destination_rule *dr)
+{
+	char host[512];
+
+	fqdn(dr->host, dr->meta.namespace, host, sizeof(host));
+	if (!strchr(dr->host, '*') && !host_known(a, host))
+		add(a, &dr->meta, "DestinationRule", 0, false, "spec.host",
+		    "IST0101 referenced host not found: \"%s\" (%s): the rule applies to nothing",
+		    dr->host, host);
+}
+
+/* ---- selectors ---- */
+
+static bool selects_workload(struct an *a, const struct config_labels *sel, const char *ns,
+			     bool any_ns)
+{
+	FOR_SETS(a, c)
+	{
+		for (size_t i = 0; i < c->n_pods; i++)
+			if ((any_ns || !strcmp(c->pods[i].meta.namespace, ns)) &&
+			    config_labels_match(sel, &c->pods[i].meta.labels))
+				return true;
+		for (size_t i = 0; i < c->n_deployments; i++)
+			if ((any_ns || !strcmp(c->deployments[i].meta.namespace, ns)) &&
+			    config_labels_match(sel, &c->deployments[i].template_labels))
+				return true;
+	}
+	return false;
+}
+
+static bool any_workloads(struct an *a)
+{
+	FOR_SETS(a, c)
+	{
+		if (c->n_pods || c->n_deployments)
+			return true;
+	}
+	return false;
+}
+
+static void check_selector(struct an *a, const struct config_meta *m, const char *kind,
+			   const struct config_labels *sel)
+{
+	bool root = !strcmp(m->namespace, a->root);
+
+	if (!any_workloads(a) || selects_workload(a, sel, m->namespace, root))
+		return;
+	add(a, m, kind, 0, false, "spec.selector",
+	    "IST0127 NoMatchingWorkloadsFound: the selector matches no workload in %s%s",
+	    root ? "any namespace" : "namespace ", root ? "" : m->namespace);
+}
+
+/* ---- AuthorizationPolicy ---- */
+
+static void analyze_ap(struct an *a, const struct config_authorization_policy *p)
+{
+	char field[160];
+	bool any;
+
+	if (p->has_selector)
+		check_selector(a, &p->meta, "AuthorizationPolicy", &p->selector);
+	if (!namespace_known(a, p->meta.namespace, &any) && any)
+		add(a, &p->meta, "AuthorizationPolicy", 0, false, "metadata.namespace",
+		    "IST0101 referenced namespace not found: \"%s\"", p->meta.namespace);
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const struct config_authz_rule *r = &p->rules[i];
+
+		for (size_t j = 0; j < r->n_from; j++) {
+			const struct config_strings *lists[] = {&r->from[j].namespaces,
+								&r->from[j].not_namespaces};
+
+			for (int l = 0; l < 2; l++) {
+				for (size_t k = 0; k < lists[l]->n; k++) {
+					const char *ns = lists[l]->items[k];
+
+					if (strchr(ns, '*') || namespace_known(a, ns, &any) || !any)
+						continue;
+					snprintf(field, sizeof(field),
+						 "spec.rules[%zu].from[%zu].source.%s[%zu]", i, j,
+						 l ? "notNamespaces" : "namespaces", k);
+					add(a, &p->meta, "AuthorizationPolicy", r->line, false, field,
+					    "IST0101 referenced namespace not found: \"%s\"", ns);
+				}
+			}
+		}
+	}
+}
+
+/* ---- PeerAuthentication ---- */
+
+static const char *pa_level(const struct config_peer_authentication *p, const char *root)
+{
+	if (p->has_selector)
+		return "workload";
+	return !strcmp(p->meta.namespace, root) ? "mesh" : "namespace";
+}
+
+/* Istio keeps the oldest of competing policies; without timestamps, the first loaded. */
+static const struct config_peer_authentication *
+pa_winner(const struct config_peer_authentication *x, const struct config_peer_authentication *y)
+{
+	const char *tx = x->meta.creation_timestamp, *ty = y->meta.creation_timestamp;
+
+	if (tx && ty && strcmp(tx, ty))
+		return strcmp(tx, ty) < 0 ? x : y;
+	return x; /* x was loaded first */
+}
+
+/* Two PeerAuthentications of one level that can apply to one workload. */
+static bool pa_compete(struct an *a, const struct config_peer_authentication *x,
+		       const struct config_peer_authentication *y)
+{
+	if (strcmp(x->meta.namespace, y->meta.namespace) || x->has_selector != y->has_selector)
+		return false;
+	if (!x->has_selector)
+		return true;
+	FOR_SETS(a, c)
+	{
+		for (size_t i = 0; i < c->n_pods; i++)
+			if (!strcmp(c->pods[i].meta.namespace, x->meta.namespace) &&
+			    config_labels_match(&x->selector, &c->pods[i].meta.labels) &&
+			    config_labels_match(&y->selector, &c->pods[i].meta.labels))
+				return true;
+		for (size_t i = 0; i < c->n_deployments; i++)
+			if (!strcmp(c->deployments[i].meta.namespace, x->meta.namespace) &&
+			    config_labels_match(&x->selector, &c->deployments[i].template_labels) &&
+			    config_labels_match(&y->selector, &c->deployments[i].template_labels))
+				return true;
+	}
+	return false;
+}
+
+static void analyze_pa(struct an *a)
+{
+	const struct config *c = a->sets[0];
+
+	for (size_t i = 0; i < c->n_peer_authentications; i++) {
+		const struct config_peer_authentication *p = &c->peer_authentications[i];
+
+		if (p->has_selector && !strcmp(p->meta.namespace, a->root)) {
+			add(a, &p->meta, "PeerAuthentication", 0, false, "spec.selector",
+			    "a PeerAuthentication with a selector in the root namespace %s is "
+			    "ignored: workload policies belong in the workload's namespace",
+			    a->root);
+			continue;
+		}
+		if (p->has_selector)
+			check_selector(a, &p->meta, "PeerAuthentication", &p->selector);
+		for (size_t j = 0; j < i; j++) {
+			const struct config_peer_authentication *q = &c->peer_authentications[j];
+			const struct config_peer_authentication *w;
+
+			if (!pa_compete(a, q, p))
+				continue;
+			w = pa_winner(q, p);
+			add(a, &p->meta, "PeerAuthentication", 0, false,
+			    p->has_selector ? "spec.selector" : NULL,
+			    "conflicting %s-level PeerAuthentications: this one and %s/%s (%s:%d) "
+			    "apply to the same %s; only %s/%s takes effect (the oldest by "
+			    "creationTimestamp, else the first loaded)",
+			    pa_level(p, a->root), q->meta.namespace, q->meta.name, q->meta.origin.file,
+			    q->meta.origin.line,
+			    p->has_selector ? "workloads" : !strcmp(p->meta.namespace, a->root)
+								? "mesh"
+								: "namespace",
+			    w->meta.namespace, w->meta.name);
+		}
+	}
+}
+
+int config_analyze(const struct config *cfg, const struct config_analyze_opts *opts,
+		   struct config_diags *diags)
+{
+	struct an a = {
+	    .sets = {cfg, opts ? opts->context : NULL},
+	    .root = opts && opts->root_namespace ? opts->root_namespace : DEFAULT_ROOT_NS,
+	    .diags = diags,
+	};
+
+	for (size_t i = 0; i < cfg->n_virtual_services; i++)
+		analyze_vs(&a, &cfg->virtual_services[i]);
+	analyze_vs_conflicts(&a);
+	for (size_t i = 0; i < cfg->n_destination_rules; i++)
+		analyze_dr(&a, &cfg->destination_rules[i]);
+	for (size_t i = 0; i < cfg->n_authorization_policies; i++)
+		analyze_ap(&a, &cfg->authorization_policies[i]);
+	analyze_pa(&a);
+	return a.err;
+}
