@@ -114,6 +114,15 @@ bench: deps
 	$(MAKE) $(BINS) $(O)/bench-holdconns
 	@QUICK=$(QUICK) bash tools/bench/run.sh
 
+# Policy benchmark (not a test): 10,000 workloads x 10,000 policies, compile and decision times.
+.PHONY: bench-policy
+$(O)/bench-policy: tools/bench/policy-bench.c $(O)/libambit.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(O)/libambit.a $(LDLIBS) -o $@
+
+bench-policy: $(O)/bench-policy
+	@$(O)/bench-policy
+
 demo: deps
 	$(MAKE) $(BINS)
 	@bash examples/demo/run.sh

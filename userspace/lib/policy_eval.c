@@ -331,12 +331,9 @@ struct applicable {
 	size_t n[3];
 };
 
-static void applicable_init(const struct policy_set *ps, const struct policy_conn *c,
-			    struct applicable *a)
+static void applicable_init(const struct policy_set *ps, const struct policy_namespace *n,
+			    const struct policy_workload *w, struct applicable *a)
 {
-	const struct policy_namespace *n = policy_set_namespace(ps, c->dst_namespace);
-	const struct policy_workload *w = policy_set_workload(ps, c->dst_uid);
-
 	a->list[0] = ps->global;
 	a->n[0] = ps->n_global;
 	a->list[1] = n ? n->policies : NULL;
@@ -399,15 +396,21 @@ void policy_evaluate(const struct policy_set *ps, const struct policy_conn *conn
 	bool any_dry = false;
 	struct peer p;
 
+	const struct policy_namespace *n;
+	const struct policy_workload *w;
+
 	memset(out, 0, sizeof(*out));
 	out->rule = -1;
 	out->mtls = CONFIG_MTLS_PERMISSIVE;
 	if (!ps)
 		return;
 	peer_init(&p, conn);
-	out->mtls = policy_mtls_mode(ps, conn->dst_uid, conn->dst_namespace, conn->dst_port,
-				     &out->mtls_source);
-	applicable_init(ps, conn, &a);
+	/* One look-up of each: this is the per-connection path. */
+	n = policy_set_namespace(ps, conn->dst_namespace);
+	w = policy_set_workload(ps, conn->dst_uid);
+	out->mtls = mtls_on_port(w ? &w->mtls : n ? &n->mtls : &ps->mesh, conn->dst_port,
+				 &out->mtls_source);
+	applicable_init(ps, n, w, &a);
 	FOR_EACH_APPLICABLE(ps, &a, pol) {
 		if (pol->action == POLICY_ACTION_AUDIT) {
 			if (policy_matches(pol, &p) >= 0 && out->n_audit < POLICY_MAX_AUDIT)
@@ -509,7 +512,6 @@ static bool match_only_src_ips(const struct policy_match *m)
 int policy_deny_src_cidrs(const struct policy_set *ps, const char *uid, const char *ns,
 			  struct policy_cidrs *out)
 {
-	struct policy_conn c = {.dst_uid = uid, .dst_namespace = ns};
 	const struct policy_authz *pol;
 	struct applicable a;
 	size_t cap = 0;
@@ -517,7 +519,7 @@ int policy_deny_src_cidrs(const struct policy_set *ps, const char *uid, const ch
 	memset(out, 0, sizeof(*out));
 	if (!ps)
 		return 0;
-	applicable_init(ps, &c, &a);
+	applicable_init(ps, policy_set_namespace(ps, ns), policy_set_workload(ps, uid), &a);
 	FOR_EACH_APPLICABLE(ps, &a, pol) {
 		if (pol->action != POLICY_ACTION_DENY || pol->dry_run)
 			continue;
