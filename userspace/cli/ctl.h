@@ -180,6 +180,8 @@ int cmd_maps(const struct ctl_opts *o);
 /* policy.c: `policies` (each policy, scope, workloads, counts) and `check SRC DST:PORT`. */
 int cmd_policies(const struct ctl_opts *o);
 int cmd_check(const struct ctl_opts *o, const char *src, const char *dst);
+/* analyze.c: `analyze [-f FILE|DIR] [--root-namespace NS]`; -EINVAL when there are errors. */
+int cmd_analyze(const struct ctl_opts *o, int argc, char **argv);
 /* state.c */
 int cmd_apply(const struct ctl_opts *o, const char *path, bool delete);
 int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes, int n);

@@ -23,6 +23,7 @@ static void usage(FILE *f)
 		   "  local status\n"
 		   "config:\n"
 		   "  apply -f FILE|DIR, delete -f FILE|DIR\n"
+		   "  analyze [-f FILE|DIR] [--root-namespace NS]   schema, Istio rules, references\n"
 		   "  label namespace NS key=value|key- ...\n"
 		   "inspection ([--node N] [-o json]):\n"
 		   "  workloads, services, certs, connections, maps, metrics, policies\n"
@@ -172,6 +173,8 @@ static int run(int argc, char **argv)
 			ret = need(a.file && !a.npos, "usage: ambitctl apply|delete -f FILE|DIR");
 		return ret ? ret : cmd_apply(&a.o, a.file, !strcmp(cmd, "delete"));
 	}
+	if (!strcmp(cmd, "analyze"))
+		return cmd_analyze(&a.o, argc - 2, argv + 2);
 	if (!strcmp(cmd, "label")) {
 		ret = parse(argc, argv, 2, false, &a);
 		if (!ret)
