@@ -367,6 +367,8 @@ int confstore_view(const struct confstore *cs, struct config *view)
 	APPEND(deployments);
 	APPEND(services);
 	APPEND(service_accounts);
+	APPEND(authorization_policies);
+	APPEND(peer_authentications);
 	return 0;
 nomem:
 	confstore_view_free(view);
@@ -383,6 +385,8 @@ void confstore_view_free(struct config *view)
 	free(view->deployments);
 	free(view->services);
 	free(view->service_accounts);
+	free(view->authorization_policies);
+	free(view->peer_authentications);
 	memset(view, 0, sizeof(*view));
 }
 
