@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Every finding of `ambitctl analyze`: the loader's per-object warnings and config_analyze()'s
+ * cross-object ones, each checked for severity, file, line, object, field and message, and
+ * the clean case checked to produce nothing.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ambit/config.h"
+
+static const char workloads[] =
+    "apiVersion: v1\nkind: Namespace\nmetadata: {name: bookinfo}\n---\n"
+    "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: bookinfo}\n"
+    "spec: {selector: {app: reviews}, ports: [{port: 9080}]}\n---\n"
+    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: reviews-v1\n  namespace: bookinfo\n"
+    "  labels: {app: reviews, version: v1}\n"
+    "spec: {containers: [{name: c, ports: [{containerPort: 9080}]}]}\n---\n"
+    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+    "metadata: {name: reviews, namespace: bookinfo}\n"
+    "spec:\n  host: reviews\n  subsets:\n  - name: v1\n    labels: {version: v1}\n";
+
+struct run {
+	struct config cfg, ctx;
+	struct config_diags diags;
+};
+
+/* Loads @yaml (as "t.yaml") on top of @context_yaml (as "ctx.yaml", or in the same set). */
+static void run(struct run *r, const char *yaml, const char *context_yaml, bool same_set)
+{
+	struct config_analyze_opts opts = {.root_namespace = "istio-system"};
+	struct config_diags cdiags = {0};
+
+	config_init(&r->cfg);
+	config_init(&r->ctx);
+	memset(&r->diags, 0, sizeof(r->diags));
+	if (context_yaml) {
+		struct config *into = same_set ? &r->cfg : &r->ctx;
+
+		assert_int_equal(config_load_buffer(into, "ctx.yaml", context_yaml,
+						    strlen(context_yaml), &cdiags),
+				 0);
+		config_diags_free(&cdiags);
+		if (!same_set)
+			opts.context = &r->ctx;
+	}
+	if (config_load_buffer(&r->cfg, "t.yaml", yaml, strlen(yaml), &r->diags)) {
+		char buf[2048];
+
+		for (size_t i = 0; i < r->diags.n; i++) {
+			config_diag_format(&r->diags.items[i], buf, sizeof(buf));
+			print_error("%s\n", buf);
+		}
+		fail_msg("t.yaml does not load");
+	}
+	assert_int_equal(config_analyze(&r->cfg, &opts, &r->diags), 0);
+}
+
+static void done(struct run *r)
+{
+	config_diags_free(&r->diags);
+	config_free(&r->cfg);
+	config_free(&r->ctx);
+}
+
+/* Exactly one finding containing @msg: with this severity, line, object and field. */
+static void expect(struct run *r, bool error, int line, const char *object, const char *field,
+		   const char *msg)
+{
+	int found = 0;
+	char buf[2048];
+
+	for (size_t i = 0; i < r->diags.n; i++) {
+		const struct config_diag *d = &r->diags.items[i];
+
+		if (!d->message || !strstr(d->message, msg))
+			continue;
+		found++;
+		config_diag_format(d, buf, sizeof(buf));
+		if (d->error != error || d->line != line || strcmp(d->file, "t.yaml") ||
+		    !d->object || strcmp(d->object, object) ||
+		    (field ? !d->field || strcmp(d->field, field) : d->field != NULL)) {
+			print_error("unexpected: %s\n", buf);
+			fail();
+		}
+	}
+	if (found != 1) {
+		for (size_t i = 0; i < r->diags.n; i++) {
+			config_diag_format(&r->diags.items[i], buf, sizeof(buf));
+			print_error("  have: %s\n", buf);
+		}
+		fail_msg("%d findings contain \"%s\"", found, msg);
+	}
+}
+
+static void expect_count(struct run *r, size_t n)
+{
+	char buf[2048];
+
+	if (r->diags.n != n) {
+		for (size_t i = 0; i < r->diags.n; i++) {
+			config_diag_format(&r->diags.items[i], buf, sizeof(buf));
+			print_error("  have: %s\n", buf);
+		}
+		fail_msg("%zu findings, want %zu", r->diags.n, n);
+	}
+}
+
+static void test_clean(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	    "metadata: {name: reviews, namespace: bookinfo}\n"
+	    "spec:\n  hosts: [reviews]\n  http:\n  - route:\n"
+	    "    - destination: {host: reviews, subset: v1}\n---\n"
+	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+	    "metadata: {name: ok, namespace: bookinfo}\n"
+	    "spec:\n  selector: {matchLabels: {app: reviews}}\n  rules:\n"
+	    "  - from: [{source: {namespaces: [bookinfo]}}]\n    to: [{operation: {ports: ['9080']}}]\n"
+	    "---\n"
+	    "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+	    "metadata: {name: strict, namespace: bookinfo}\nspec: {mtls: {mode: STRICT}}\n";
+	struct run r;
+
+	run(&r, yaml, workloads, false);
+	expect_count(&r, 0);
+	done(&r);
+	/* The same references resolve when the workloads are in the analyzed set itself. */
+	run(&r, yaml, workloads, true);
+	expect_count(&r, 0);
+	done(&r);
+}
+
+static void test_vs_references(void **state)
+{
+	static const char yaml[] = "apiVersion: networking.istio.io/v1beta1\n" /* 1 */
+				   "kind: VirtualService\n"
+				   "metadata: {name: r, namespace: bookinfo}\n"
+				   "spec:\n"
+				   "  hosts: [reviews]\n" /* 5 */
+				   "  gateways: [mesh, edge]\n"
+				   "  http:\n"
+				   "  - match: [{uri: {prefix: /a}}]\n" /* 8 */
+				   "    route:\n"
+				   "    - destination: {host: reviews, subset: v7}\n"
+				   "  - route:\n" /* 11: catch-all */
+				   "    - destination: {host: nosuch.example.com}\n"
+				   "  - match: [{headers: {x: {exact: y}}}]\n" /* 13 */
+				   "    route:\n"
+				   "    - destination: {host: reviews}\n";
+	struct run r;
+
+	run(&r, yaml, workloads, false);
+	expect(&r, true, 8, "VirtualService bookinfo/r", "spec.http[0].route[0].destination",
+	       "IST0101 referenced subset not found: \"v7\"");
+	expect(&r, true, 11, "VirtualService bookinfo/r", "spec.http[1].route[0].destination",
+	       "IST0101 referenced host not found: \"nosuch.example.com\"");
+	expect(&r, false, 13, "VirtualService bookinfo/r", "spec.http[2]",
+	       "IST0130 VirtualServiceUnreachableRule");
+	expect(&r, true, 1, "VirtualService bookinfo/r", "spec.gateways[1]",
+	       "IST0101 referenced gateway not found: \"edge\"");
+	expect_count(&r, 4);
+	done(&r);
+}
+
+static void test_vs_conflict_and_dr_host(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	    "metadata: {name: a, namespace: bookinfo}\n"
+	    "spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews}}]}]}\n---\n"
+	    "apiVersion: networking.istio.io/v1alpha3\nkind: VirtualService\n" /* 6 */
+	    "metadata: {name: b, namespace: bookinfo}\n"
+	    "spec: {hosts: [reviews.bookinfo.svc.cluster.local], "
+	    "tcp: [{route: [{destination: {host: reviews}}]}]}\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n" /* 11 */
+	    "metadata: {name: gone, namespace: bookinfo}\nspec: {host: gone}\n";
+	struct run r;
+
+	run(&r, yaml, workloads, false);
+	expect(&r, true, 6, "VirtualService bookinfo/b", "spec.hosts",
+	       "IST0109 ConflictingMeshGatewayVirtualServiceHosts");
+	expect(&r, false, 11, "DestinationRule bookinfo/gone", "spec.host",
+	       "IST0101 referenced host not found: \"gone\"");
+	expect_count(&r, 2);
+	done(&r);
+}
+
+static void test_authz_findings(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n" /* 1 */
+	    "metadata: {name: nothing, namespace: bookinfo}\n"
+	    "spec: {}\n" /* 4 */
+	    "---\n"
+	    "apiVersion: security.istio.io/v1beta1\nkind: AuthorizationPolicy\n" /* 6 */
+	    "metadata: {name: l7, namespace: bookinfo}\n"
+	    "spec:\n"
+	    "  selector: {matchLabels: {app: ratings}}\n" /* 10 */
+	    "  rules:\n"
+	    "  - to: [{operation: {methods: [GET]}}]\n" /* 12 */
+	    "  - from: [{source: {namespaces: [ghost]}}]\n" /* 13 */
+	    "---\n"
+	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n" /* 15 */
+	    "metadata: {name: deny-get, namespace: bookinfo}\n"
+	    "spec:\n"
+	    "  action: DENY\n"
+	    "  rules:\n"
+	    "  - to: [{operation: {methods: [GET]}}]\n" /* 21 */
+	    "  - to: [{operation: {paths: [/admin], ports: ['9080']}}]\n" /* 22 */
+	    "---\n"
+	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n" /* 24 */
+	    "metadata: {name: waypoint, namespace: bookinfo}\n"
+	    "spec:\n"
+	    "  targetRefs: [{kind: Service, group: '', name: reviews}]\n"
+	    "  rules:\n"
+	    "  - to: [{operation: {methods: [GET]}}]\n";
+	struct run r;
+
+	run(&r, yaml, workloads, false);
+	expect(&r, false, 4, "AuthorizationPolicy bookinfo/nothing", "spec",
+	       "ALLOW policy with no rules allows nothing");
+	expect(&r, false, 12, "AuthorizationPolicy bookinfo/l7", "spec.rules[0]",
+	       "cannot evaluate methods (HTTP-only or not supported at L4), so it drops this "
+	       "whole ALLOW rule");
+	expect(&r, false, 6, "AuthorizationPolicy bookinfo/l7", "spec.selector",
+	       "IST0127 NoMatchingWorkloadsFound");
+	expect(&r, false, 13, "AuthorizationPolicy bookinfo/l7",
+	       "spec.rules[1].from[0].source.namespaces[0]",
+	       "IST0101 referenced namespace not found: \"ghost\"");
+	expect(&r, false, 21, "AuthorizationPolicy bookinfo/deny-get", "spec.rules[0]",
+	       "nothing else is left in this DENY rule, so at the ztunnel it matches nothing and "
+	       "has no effect");
+	expect(&r, false, 22, "AuthorizationPolicy bookinfo/deny-get", "spec.rules[1]",
+	       "cannot evaluate paths, so it ignores those parts of this DENY rule and denies "
+	       "every connection matching the rest of it");
+	/* The targetRefs policy is the waypoint's: no ztunnel warning. */
+	expect_count(&r, 6);
+	done(&r);
+}
+
+static void test_peer_authentication_findings(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n" /* 1 */
+	    "metadata: {name: old, namespace: bookinfo, "
+	    "creationTimestamp: '2024-01-02T00:00:00Z'}\n"
+	    "spec: {mtls: {mode: STRICT}}\n---\n"
+	    "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n" /* 6 */
+	    "metadata: {name: older, namespace: bookinfo, "
+	    "creationTimestamp: '2024-01-01T00:00:00Z'}\n"
+	    "spec: {mtls: {mode: PERMISSIVE}}\n---\n"
+	    "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n" /* 11 */
+	    "metadata: {name: w1, namespace: bookinfo}\n"
+	    "spec: {selector: {matchLabels: {app: reviews}}, mtls: {mode: STRICT}}\n---\n"
+	    "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n" /* 16 */
+	    "metadata: {name: w2, namespace: bookinfo}\n"
+	    "spec:\n  selector: {matchLabels: {version: v1}}\n"
+	    "  portLevelMtls: {'9080': {mode: DISABLE}}\n---\n"
+	    "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n" /* 23 */
+	    "metadata: {name: in-root, namespace: istio-system}\n"
+	    "spec: {selector: {matchLabels: {app: reviews}}, mtls: {mode: STRICT}}\n---\n"
+	    "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n" /* 28 */
+	    "metadata: {name: plain, namespace: default}\nspec: {mtls: {mode: DISABLE}}\n";
+	struct run r;
+
+	run(&r, yaml, workloads, false);
+	expect(&r, false, 6, "PeerAuthentication bookinfo/older", NULL,
+	       "only bookinfo/older takes effect");
+	expect(&r, false, 16, "PeerAuthentication bookinfo/w2", "spec.selector",
+	       "conflicting workload-level PeerAuthentications: this one and bookinfo/w1");
+	expect(&r, false, 23, "PeerAuthentication istio-system/in-root", "spec.selector",
+	       "in the root namespace istio-system is ignored");
+	expect(&r, false, 31, "PeerAuthentication default/plain", "spec.mtls.mode",
+	       "DISABLE is not supported in ambient mode");
+	expect_count(&r, 4);
+	done(&r);
+}
+
+/* Warnings do not make a load fail; errors do, and name file:line:col and the field. */
+static void test_warnings_do_not_block(void **state)
+{
+	static const char yaml[] = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+				   "metadata: {name: nothing}\nspec: {}\n";
+	struct config cfg;
+	struct config_diags d = {0};
+	char line[1024];
+
+	config_init(&cfg);
+	assert_int_equal(config_load_buffer(&cfg, "t.yaml", yaml, strlen(yaml), &d), 0);
+	assert_int_equal(cfg.n_authorization_policies, 1);
+	assert_int_equal(d.n, 1);
+	assert_false(d.items[0].error);
+	config_diag_format(&d.items[0], line, sizeof(line));
+	assert_non_null(strstr(line, "t.yaml:4:7: warning: AuthorizationPolicy default/nothing: "
+				     "spec: ALLOW policy with no rules allows nothing"));
+	config_diags_free(&d);
+	config_free(&cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_clean),
+	    cmocka_unit_test(test_vs_references),
+	    cmocka_unit_test(test_vs_conflict_and_dr_host),
+	    cmocka_unit_test(test_authz_findings),
+	    cmocka_unit_test(test_peer_authentication_findings),
+	    cmocka_unit_test(test_warnings_do_not_block),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
