@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# PeerAuthentication on bookinfo-shaped workloads: STRICT (namespace, mesh-wide from the root
+# namespace, port-level exceptions) refuses plaintext from outside the mesh and PERMISSIVE
+# admits it; mesh traffic (HBONE, same-node) keeps working. The kernel drops such plaintext
+# before any handshake (drop_strict_plaintext); without the kernel entry the ztunnel refuses it
+# itself with a reset, a DENY metric and an access-log line naming the PeerAuthentication.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/manifests-policy/policy-lib.sh"
+need_root; need_bins; need_cmd bpftool
+cluster_up manifests-policy
+POLICY_DIR=$(mktemp -d /tmp/ambit-it-XXXXXX)
+trap 'rm -rf "$POLICY_DIR"; on_exit' EXIT
+
+wait_for 40 allowed bookinfo/productpage-0 details:9080 || fail "mesh never came up"
+expect_allowed legacy/client-0 details.bookinfo:9080 "no PeerAuthentication (PERMISSIVE)"
+
+before=$(drops node2 drop_strict_plaintext)
+policy ns-strict <<'YAML'
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: bookinfo
+spec:
+  mtls:
+    mode: STRICT
+YAML
+expect_denied legacy/client-0 details.bookinfo:9080 "namespace STRICT"
+expect_allowed bookinfo/productpage-0 details:9080 "namespace STRICT, mesh client (HBONE)"
+expect_allowed other/client-0 reviews.bookinfo:9080 "namespace STRICT, other enrolled namespace"
+after=$(drops node2 drop_strict_plaintext)
+[ "$after" -gt "$before" ] || fail "drop_strict_plaintext on node2 did not move ($before -> $after)"
+actl maps --node node2 | grep -q "bookinfo/details-0 .*plaintext drop" ||
+	fail "ambitctl maps does not show details' strict_ports entry"
+
+# Port-level exception (workload selector): 9081 takes plaintext, 9080 stays STRICT.
+policy details-port <<'YAML'
+apiVersion: security.istio.io/v1beta1
+kind: PeerAuthentication
+metadata:
+  name: details-9081
+  namespace: bookinfo
+spec:
+  selector:
+    matchLabels:
+      app: details
+  portLevelMtls:
+    9081:
+      mode: PERMISSIVE
+YAML
+expect_allowed legacy/client-0 details.bookinfo:9081 "port-level PERMISSIVE under STRICT"
+expect_denied legacy/client-0 details.bookinfo:9080 "port-level exception is for 9081 only"
+
+# The namespace back to PERMISSIVE: plaintext admitted (and decided identity-less).
+sed -i 's/STRICT/PERMISSIVE/' "$POLICY_DIR/ns-strict.yaml"
+actl apply -f "$POLICY_DIR/ns-strict.yaml" >&2 || fail "apply PERMISSIVE"
+expect_allowed legacy/client-0 reviews.bookinfo:9080 "namespace PERMISSIVE"
+expect_allowed legacy/client-0 details.bookinfo:9080 "namespace PERMISSIVE"
+
+# Mesh-wide STRICT from the root namespace; same-node plaintext (legacy and ratings on node1).
+unpolicy ns-strict
+unpolicy details-port
+before=$(drops node1 drop_strict_plaintext)
+policy mesh-strict <<'YAML'
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: mesh
+  namespace: istio-system
+spec:
+  mtls:
+    mode: STRICT
+YAML
+expect_denied legacy/client-0 ratings.bookinfo:9080 "mesh-wide STRICT, same node"
+expect_allowed bookinfo/productpage-0 ratings:9080 "mesh-wide STRICT, same-node mesh client"
+expect_allowed bookinfo/productpage-0 details:9080 "mesh-wide STRICT, HBONE"
+after=$(drops node1 drop_strict_plaintext)
+[ "$after" -gt "$before" ] || fail "drop_strict_plaintext on node1 did not move ($before -> $after)"
+
+# Without the kernel entry the ztunnel is the enforcement point: a reset, not a timeout.
+ratings_ip=$(pod_ip bookinfo/ratings-0)
+key=$(echo "$ratings_ip" | tr . ' ')
+node_exec node1 bpftool map delete pinned "$(pin_path node1 strict_ports)" key $key 0 0 0 0 ||
+	fail "cannot remove the strict_ports entry of ratings"
+out=$(fetch legacy/client-0 "$ratings_ip:9080" 5); rc=$?
+[ "$rc" -eq 56 ] || [ "$rc" -eq 52 ] || fail "ztunnel STRICT refusal: want a reset (curl 56/52), got $rc: $out"
+wait_log 5 node1-ztunnel 'decision=deny policy="PeerAuthentication istio-system/mesh"' ||
+	fail "no access-log line naming the PeerAuthentication"
+m=$(node_metrics node1)
+n=$(metric_sum "$m" istio_tcp_connections_opened_total 'response_flags="DENY"' \
+	'destination_workload="ratings"')
+[ "$n" -ge 1 ] || fail "denied connection not counted with response_flags=DENY"
+n=$(decisions node1 "PeerAuthentication istio-system/mesh" deny)
+[ "$n" -ge 1 ] || fail "ambit_policy_decisions_total has no STRICT denial"
+
+unpolicy mesh-strict
+expect_allowed legacy/client-0 ratings.bookinfo:9080 "STRICT removed"
+pass
