@@ -13,12 +13,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
 #include "ambit/config.h"
 #include "ambit/policy.h"
+#include "confstore.h"
+#include "policy_sync.h"
+#include "runtime.h"
 
 #define AP(ns, name) "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n" \
 		     "  name: " name "\n  namespace: " ns "\n"
@@ -519,6 +525,105 @@ static void test_json_strict(void **state)
 	}
 }
 
+static void put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Recompiles as the agent does on a change: confstore view -> policy_sync_update. */
+static void agent_recompile(struct confstore *cs, const char *dir, struct policy_sync *sync,
+			    const struct runtime *rt)
+{
+	struct config view;
+	bool changed;
+
+	assert_int_equal(confstore_reload(cs, dir, &changed), 0);
+	assert_int_equal(confstore_view(cs, &view), 0);
+	assert_int_equal(policy_sync_update(sync, &view, rt, NULL), 0);
+	confstore_view_free(&view);
+}
+
+/*
+ * Malformed or hostile policy YAML is rejected with a message and the previous policy stays
+ * in force (the agent keeps each file's last good version); deleting the file removes it.
+ */
+static void test_bad_yaml_keeps_previous(void **state)
+{
+	static const char *const hostile[] = {
+	    /* unknown field */
+	    AP("bookinfo", "rat") "spec:\n  action: DENY\n  rules:\n  - from:\n    - source:\n"
+				  "        namespaces: [other]\n        bogus: 1\n",
+	    /* bad CIDR, bad port, DENY without rules */
+	    AP("bookinfo", "rat") "spec:\n  action: DENY\n  rules:\n  - from:\n    - source:\n"
+				  "        ipBlocks: [10.0.0.300/8]\n",
+	    AP("bookinfo", "rat") "spec:\n  action: DENY\n  rules:\n  - to:\n    - operation:\n"
+				  "        ports: [\"70000\"]\n",
+	    AP("bookinfo", "rat") "spec:\n  action: DENY\n",
+	    /* not YAML at all, a billion-laughs style alias bomb, a wrong type */
+	    "\x01\x02: [: {",
+	    "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n"
+	    "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n",
+	    AP("bookinfo", "rat") "spec:\n  action: [DENY]\n  rules: {}\n",
+	};
+	const char *good = AP("bookinfo", "rat") "spec:\n  action: DENY\n  rules:\n  - from:\n"
+						 "    - source:\n        namespaces: [other]\n";
+	char dir[] = "/tmp/ambit-test-policy-XXXXXX", path[128];
+	struct confstore cs = {0};
+	struct policy_sync sync = {0};
+	struct runtime rt = {0};
+	struct rt_pod pod = {0};
+	struct policy_decision d;
+	struct policy_conn conn = {
+	    .dst_uid = "bookinfo/ratings-v1-0",
+	    .dst_namespace = "bookinfo",
+	    .dst_port = 9080,
+	    .src_identity = ID_SLEEP,
+	};
+
+	pod.uid = "bookinfo/ratings-v1-0";
+	pod.namespace = "bookinfo";
+	pod.name = "ratings-v1-0";
+	pod.labels = LS_RAT;
+	rt.n_pods = 1;
+	rt.pods = &pod;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
+	put_file(path, good);
+	agent_recompile(&cs, dir, &sync, &rt);
+	policy_evaluate(sync.set, &conn, &d);
+	assert_int_equal(d.verdict, POLICY_VERDICT_DENY);
+	assert_string_equal(d.policy->key, "bookinfo/rat");
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		struct timespec ts[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+
+		put_file(path, hostile[i]);
+		/* A rewrite within the same mtime tick must still be seen as a change. */
+		ts[1].tv_sec = 1000 + (time_t)i;
+		ts[1].tv_nsec = 0;
+		assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+		agent_recompile(&cs, dir, &sync, &rt);
+		assert_true(confstore_error_count(&cs) > 0);
+		policy_evaluate(sync.set, &conn, &d);
+		if (d.verdict != POLICY_VERDICT_DENY)
+			print_error("hostile document %zu replaced the previous policy\n", i);
+		assert_int_equal(d.verdict, POLICY_VERDICT_DENY);
+		assert_string_equal(d.policy->key, "bookinfo/rat");
+	}
+	assert_int_equal(unlink(path), 0);
+	agent_recompile(&cs, dir, &sync, &rt);
+	policy_evaluate(sync.set, &conn, &d);
+	assert_int_equal(d.verdict, POLICY_VERDICT_ALLOW);
+	assert_int_equal(sync.set->n_policies, 0);
+	policy_sync_free(&sync);
+	confstore_free(&cs);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -526,6 +631,7 @@ int main(void)
 		cmocka_unit_test(test_warnings_and_reports),
 		cmocka_unit_test(test_deny_src_cidrs),
 		cmocka_unit_test(test_json_strict),
+		cmocka_unit_test(test_bad_yaml_keeps_previous),
 	};
 
 	alarm(30);

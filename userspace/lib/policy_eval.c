@@ -467,8 +467,9 @@ void policy_decision_explain(const struct policy_decision *d, const struct polic
 		snprintf(line, sizeof(line), " (line %d)", r->line);
 	switch (d->reason) {
 	case POLICY_REASON_MTLS_REQUIRED:
-		n = snprintf(buf, len, "deny: mTLS is STRICT on port %u (%s) and %s has no identity",
-			     conn->dst_port, d->mtls_source ? d->mtls_source : "mesh default", who);
+		n = snprintf(buf, len, "deny: mTLS is STRICT on port %u (%s) and the peer is "
+				       "plaintext (no identity)",
+			     conn->dst_port, d->mtls_source ? d->mtls_source : "mesh default");
 		break;
 	case POLICY_REASON_DENY_MATCHED:
 		n = snprintf(buf, len, "deny: DENY policy %s rule %d%s matches %s", d->policy->key,
@@ -480,9 +481,9 @@ void policy_decision_explain(const struct policy_decision *d, const struct polic
 		break;
 	case POLICY_REASON_NO_ALLOW_MATCHED:
 		n = snprintf(buf, len,
-			     "deny: %zu policy(ies) apply, ALLOW policies exist and none matches %s "
-			     "(an ALLOW policy with no rules allows nothing)",
-			     d->n_applicable, who);
+			     "deny: ALLOW policies apply to the destination (%zu policy(ies) in "
+			     "all) and none has a rule matching %s on port %u",
+			     d->n_applicable, who, conn->dst_port);
 		break;
 	case POLICY_REASON_NO_ALLOW_POLICY:
 		n = snprintf(buf, len, "allow: no DENY matches and no ALLOW policy applies (%zu "
