@@ -22,6 +22,7 @@
 
 #include "ambit/config.h"
 #include "ambit/policy.h"
+#include "ambit/snapshot.h"
 #include "confstore.h"
 #include "policy_sync.h"
 #include "runtime.h"
@@ -525,6 +526,48 @@ static void test_json_strict(void **state)
 	}
 }
 
+/* The policy set travels in the snapshot; a bad "policies" rejects the whole snapshot. */
+static void test_snapshot_carries_policies(void **state)
+{
+	const char *yaml = PA("bookinfo", "ns") "spec:\n  mtls:\n    mode: STRICT\n" SEP
+	    RAT_ALLOW("  - from:\n    - source:\n        namespaces: [other]\n");
+	struct snapshot snap = {.version = 7, .node = "node1", .trust_domain = "cluster.local"};
+	struct config_diags diags = {0};
+	struct snapshot *back;
+	struct policy_decision d;
+	struct policy_conn conn;
+	struct config cfg;
+	char err[256], *json, *bad;
+
+	snap.policies = compile_yaml(yaml, &cfg, &diags);
+	assert_non_null(snap.policies);
+	json = snapshot_encode(&snap);
+	assert_non_null(json);
+	back = snapshot_decode(json, strlen(json), err, sizeof(err));
+	assert_non_null(back);
+	assert_non_null(back->policies);
+	conn_of(&CASES[0], &conn);
+	conn.src_identity = ID_SLEEP;
+	policy_evaluate(back->policies, &conn, &d);
+	assert_int_equal(d.verdict, POLICY_VERDICT_ALLOW);
+	assert_string_equal(d.policy->key, "bookinfo/rat");
+	conn.src_identity = NULL;
+	policy_evaluate(back->policies, &conn, &d);
+	assert_int_equal(d.reason, POLICY_REASON_MTLS_REQUIRED);
+	snapshot_free(back);
+
+	bad = strstr(json, "\"mode\":\"STRICT\"");
+	assert_non_null(bad);
+	bad[13] = 'X';
+	assert_null(snapshot_decode(json, strlen(json), err, sizeof(err)));
+	assert_non_null(strstr(err, "policies"));
+	assert_non_null(strstr(err, "STRICX"));
+	free(json);
+	policy_set_free(snap.policies);
+	config_free(&cfg);
+	config_diags_free(&diags);
+}
+
 static void put_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -632,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_deny_src_cidrs),
 		cmocka_unit_test(test_json_strict),
 		cmocka_unit_test(test_bad_yaml_keeps_previous),
+		cmocka_unit_test(test_snapshot_carries_policies),
 	};
 
 	alarm(30);

@@ -575,6 +575,10 @@ static int compile_peer_auths(struct comp *c)
 			goto out;
 		out->mode = pa->mode;
 		out->in_force = true;
+		if (pa->mode == CONFIG_MTLS_DISABLE)
+			warn(c, &pa->meta, "PeerAuthentication", 0,
+			     "mode DISABLE is not supported in ambient mode: the ztunnel accepts "
+			     "plaintext and mTLS as under PERMISSIVE");
 		if (pa->has_selector && root) {
 			out->scope = POLICY_SCOPE_NONE;
 			out->in_force = false;
