@@ -110,7 +110,7 @@ static size_t split_docs(char *buf, struct doc *docs, size_t max)
 
 	while (*p && n < max) {
 		struct doc *d = &docs[n];
-		size_t cap = strlen(p) + 1, used = 0;
+		size_t cap = strlen(p) + 2, used = 0; /* + a newline the last line may lack */
 
 		memset(d, 0, sizeof(*d));
 		d->text = calloc(1, cap);
