@@ -90,10 +90,10 @@ struct policy_clause {
 };
 
 struct policy_rule {
-	int line;        /* YAML line of the rule (0: unknown) */
-	bool dropped;    /* ALLOW rule with L7-only fields: never matches */
-	char *note;      /* why it was dropped or trimmed, or NULL */
-	size_t n_clauses; /* 0: matches everything (`rules: [{}]`) */
+	int line;		       /* YAML line of the rule (0: unknown) */
+	bool dropped;		       /* ALLOW rule with L7-only fields: never matches */
+	char *note;		       /* why it was dropped or trimmed, or NULL */
+	size_t n_clauses;	       /* 0: matches everything (`rules: [{}]`) */
 	struct policy_clause *clauses; /* from[], to[], then one per `when` condition */
 };
 
@@ -106,9 +106,9 @@ enum policy_action {
 
 enum policy_scope {
 	POLICY_SCOPE_GLOBAL = 0, /* root namespace, no selector */
-	POLICY_SCOPE_NAMESPACE,  /* no selector */
-	POLICY_SCOPE_WORKLOAD,   /* selector */
-	POLICY_SCOPE_NONE,       /* targetRefs or CUSTOM: for waypoints, not the ztunnel */
+	POLICY_SCOPE_NAMESPACE,	 /* no selector */
+	POLICY_SCOPE_WORKLOAD,	 /* selector */
+	POLICY_SCOPE_NONE,	 /* targetRefs or CUSTOM: for waypoints, not the ztunnel */
 };
 
 struct policy_authz {
@@ -118,7 +118,7 @@ struct policy_authz {
 	enum policy_scope scope;
 	enum policy_action action;
 	bool dry_run;
-	char *note; /* why the ztunnel ignores it (scope NONE), or NULL */
+	char *note;	/* why the ztunnel ignores it (scope NONE), or NULL */
 	size_t n_rules; /* 0 on ALLOW: allow nothing (deny everything in scope) */
 	struct policy_rule *rules;
 	size_t n_workloads; /* WORKLOAD scope: uids it selects, sorted */
@@ -132,11 +132,11 @@ struct policy_port_mtls {
 };
 
 struct policy_mtls {
-	enum config_mtls_mode mode;   /* PERMISSIVE when no PeerAuthentication sets one */
-	char *source;                 /* "PeerAuthentication ns/name" that set @mode, or NULL */
+	enum config_mtls_mode mode; /* PERMISSIVE when no PeerAuthentication sets one */
+	char *source;		    /* "PeerAuthentication ns/name" that set @mode, or NULL */
 	size_t n_ports;
 	struct policy_port_mtls *ports; /* portLevelMtls overrides (resolved), sorted by port */
-	char *port_source;            /* the workload PeerAuthentication giving them, or NULL */
+	char *port_source;		/* the workload PeerAuthentication giving them, or NULL */
 };
 
 /* A PeerAuthentication as compiled, for display (`ambitctl policies`). */
@@ -145,7 +145,7 @@ struct policy_peer_auth {
 	char *name;
 	enum policy_scope scope; /* NONE: a selector PA in the root namespace (ignored) */
 	enum config_mtls_mode mode;
-	bool in_force; /* false: an older PA of the same level and target wins */
+	bool in_force;	    /* false: an older PA of the same level and target wins */
 	size_t n_workloads; /* WORKLOAD scope: uids it selects, sorted */
 	char **workloads;
 };
@@ -209,12 +209,12 @@ struct policy_set *policy_set_from_json(const struct cJSON *obj, char *err, size
 
 /* The connection to decide, as the destination ztunnel sees it. Borrowed strings. */
 struct policy_conn {
-	const char *dst_uid;       /* destination workload "ns/name" */
+	const char *dst_uid;	   /* destination workload "ns/name" */
 	const char *dst_namespace; /* its namespace */
 	uint32_t dst_ip;
-	uint16_t dst_port;         /* workload port */
+	uint16_t dst_port; /* workload port */
 	uint32_t src_ip;
-	const char *src_identity;  /* "spiffe://td/ns/x/sa/y" from the peer cert, NULL: plaintext */
+	const char *src_identity; /* "spiffe://td/ns/x/sa/y" from the peer cert, NULL: plaintext */
 };
 
 enum policy_verdict {
@@ -224,10 +224,10 @@ enum policy_verdict {
 
 enum policy_reason {
 	POLICY_REASON_NO_ALLOW_POLICY = 0, /* allowed: no ALLOW policy applies */
-	POLICY_REASON_ALLOW_MATCHED,       /* allowed by @policy rule @rule */
-	POLICY_REASON_DENY_MATCHED,        /* denied by @policy rule @rule */
-	POLICY_REASON_NO_ALLOW_MATCHED,    /* denied: ALLOW policies apply, none matched */
-	POLICY_REASON_MTLS_REQUIRED,       /* denied: plaintext under STRICT (@mtls_source) */
+	POLICY_REASON_ALLOW_MATCHED,	   /* allowed by @policy rule @rule */
+	POLICY_REASON_DENY_MATCHED,	   /* denied by @policy rule @rule */
+	POLICY_REASON_NO_ALLOW_MATCHED,	   /* denied: ALLOW policies apply, none matched */
+	POLICY_REASON_MTLS_REQUIRED,	   /* denied: plaintext under STRICT (@mtls_source) */
 };
 
 #define POLICY_MAX_AUDIT 8
@@ -236,11 +236,11 @@ struct policy_decision {
 	enum policy_verdict verdict;
 	enum policy_reason reason;
 	const struct policy_authz *policy; /* deciding policy (borrowed from the set) or NULL */
-	int rule;                          /* its matching rule, or -1 */
-	enum config_mtls_mode mtls;        /* effective mode for the destination workload and port */
-	const char *mtls_source;           /* "PeerAuthentication ns/name" or NULL (default) */
-	size_t n_applicable;               /* ALLOW/DENY policies that applied (enforced) */
-	size_t n_audit;                    /* AUDIT policies that matched (first POLICY_MAX_AUDIT) */
+	int rule;			   /* its matching rule, or -1 */
+	enum config_mtls_mode mtls; /* effective mode for the destination workload and port */
+	const char *mtls_source;    /* "PeerAuthentication ns/name" or NULL (default) */
+	size_t n_applicable;	    /* ALLOW/DENY policies that applied (enforced) */
+	size_t n_audit;		    /* AUDIT policies that matched (first POLICY_MAX_AUDIT) */
 	const struct policy_authz *audit[POLICY_MAX_AUDIT];
 	/* Dry-run policies: the decision had they been enforced, when it differs. */
 	bool shadow;
@@ -262,8 +262,8 @@ void policy_decision_explain(const struct policy_decision *d, const struct polic
 			     char *buf, size_t len);
 
 /* Effective mTLS mode of workload @uid (namespace @ns) on @port; @source gets the deciding PA. */
-enum config_mtls_mode policy_mtls_mode(const struct policy_set *ps, const char *uid,
-				       const char *ns, uint16_t port, const char **source);
+enum config_mtls_mode policy_mtls_mode(const struct policy_set *ps, const char *uid, const char *ns,
+				       uint16_t port, const char **source);
 
 /*
  * Source CIDRs that enforced DENY policies applying to @uid deny on every port without any other

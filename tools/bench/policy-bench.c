@@ -77,50 +77,61 @@ static void policy_doc(FILE *f, size_t i, size_t nns, size_t nwl)
 	fprintf(f, "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n");
 	if (i < 10) {
 		/* mesh-wide: DENY source blocks and a namespace */
-		fprintf(f, "metadata: {name: global-%zu, namespace: istio-system}\nspec:\n"
-			   "  action: DENY\n  rules:\n  - from:\n    - source:\n"
-			   "        ipBlocks: [192.168.%zu.0/24]\n        notNamespaces: [ns-%zu]\n",
+		fprintf(f,
+			"metadata: {name: global-%zu, namespace: istio-system}\nspec:\n"
+			"  action: DENY\n  rules:\n  - from:\n    - source:\n"
+			"        ipBlocks: [192.168.%zu.0/24]\n        notNamespaces: [ns-%zu]\n",
 			i, i, peer);
 		return;
 	}
 	if (i < 10 + nns) {
 		ns = i - 10;
-		fprintf(f, "metadata: {name: ns-wide, namespace: ns-%zu}\nspec:\n  rules:\n"
-			   "  - from:\n    - source:\n        namespaces: [ns-%zu, ns-%zu]\n"
-			   "  - from:\n    - source:\n        principals: [\"cluster.local/ns/ns-%zu/*\"]\n"
-			   "    to:\n    - operation:\n        ports: [\"8080\", \"9090\"]\n",
+		fprintf(f,
+			"metadata: {name: ns-wide, namespace: ns-%zu}\nspec:\n  rules:\n"
+			"  - from:\n    - source:\n        namespaces: [ns-%zu, ns-%zu]\n"
+			"  - from:\n    - source:\n        principals: "
+			"[\"cluster.local/ns/ns-%zu/*\"]\n"
+			"    to:\n    - operation:\n        ports: [\"8080\", \"9090\"]\n",
 			ns, ns, peer, (size_t)rnd((uint32_t)nns));
 		return;
 	}
 	if (i % 2)
-		fprintf(f, "metadata: {name: p-%zu, namespace: ns-%zu}\nspec:\n  selector:\n"
-			   "    matchLabels: {app: app-%u}\n",
+		fprintf(f,
+			"metadata: {name: p-%zu, namespace: ns-%zu}\nspec:\n  selector:\n"
+			"    matchLabels: {app: app-%u}\n",
 			i, ns, rnd(APPS));
 	else
-		fprintf(f, "metadata: {name: p-%zu, namespace: ns-%zu}\nspec:\n  selector:\n"
-			   "    matchLabels: {id: \"%zu\"}\n",
+		fprintf(f,
+			"metadata: {name: p-%zu, namespace: ns-%zu}\nspec:\n  selector:\n"
+			"    matchLabels: {id: \"%zu\"}\n",
 			i, ns, ns * PODS_PER_NS + rnd(PODS_PER_NS) % (nwl ? nwl : 1));
-	fprintf(f, "  action: %s\n  rules:\n  - from:\n    - source:\n"
-		   "        principals: [\"cluster.local/ns/ns-%zu/sa/sa-%u\"]\n"
-		   "    to:\n    - operation:\n        ports: [\"%u\"]\n"
-		   "  - from:\n    - source:\n        ipBlocks: [10.%u.0.0/16]\n"
-		   "    when:\n    - key: destination.port\n      notValues: [\"22\"]\n",
+	fprintf(f,
+		"  action: %s\n  rules:\n  - from:\n    - source:\n"
+		"        principals: [\"cluster.local/ns/ns-%zu/sa/sa-%u\"]\n"
+		"    to:\n    - operation:\n        ports: [\"%u\"]\n"
+		"  - from:\n    - source:\n        ipBlocks: [10.%u.0.0/16]\n"
+		"    when:\n    - key: destination.port\n      notValues: [\"22\"]\n",
 		action, peer, rnd(APPS), 8000 + rnd(4) * 10, rnd(256));
 }
 
 static void pa_docs(FILE *f, size_t nns)
 {
-	fprintf(f, "---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
-		   "metadata: {name: default, namespace: istio-system}\nspec:\n  mtls: {mode: STRICT}\n");
+	fprintf(
+	    f,
+	    "---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+	    "metadata: {name: default, namespace: istio-system}\nspec:\n  mtls: {mode: STRICT}\n");
 	for (size_t ns = 0; ns < nns; ns += 10)
-		fprintf(f, "---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
-			   "metadata: {name: ns, namespace: ns-%zu}\nspec:\n  mtls: {mode: PERMISSIVE}\n",
-			ns);
+		fprintf(
+		    f,
+		    "---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+		    "metadata: {name: ns, namespace: ns-%zu}\nspec:\n  mtls: {mode: PERMISSIVE}\n",
+		    ns);
 	for (size_t ns = 5; ns < nns; ns += 10)
-		fprintf(f, "---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
-			   "metadata: {name: wl, namespace: ns-%zu}\nspec:\n  selector:\n"
-			   "    matchLabels: {app: app-1}\n  mtls: {mode: STRICT}\n"
-			   "  portLevelMtls:\n    8080: {mode: PERMISSIVE}\n",
+		fprintf(f,
+			"---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+			"metadata: {name: wl, namespace: ns-%zu}\nspec:\n  selector:\n"
+			"    matchLabels: {app: app-1}\n  mtls: {mode: STRICT}\n"
+			"  portLevelMtls:\n    8080: {mode: PERMISSIVE}\n",
 			ns);
 }
 
@@ -198,10 +209,11 @@ static int run(size_t nwl, size_t npol)
 		denied += d.verdict == POLICY_VERDICT_DENY;
 	}
 	t_eval = now_ms() - t0;
-	printf("%6zu workloads %6zu policies %4zu PAs | load %8.1f ms  compile %7.1f ms  "
-	       "encode %6.1f ms (%zu KiB)  decode %6.1f ms | decision %6.0f ns/conn (%zu%% denied)\n",
-	       nwl, npol, cfg.n_peer_authentications, t_load, t_comp, t_enc, strlen(json) / 1024,
-	       t_dec, t_eval * 1e6 / NCONNS, denied * 100 / NCONNS);
+	printf(
+	    "%6zu workloads %6zu policies %4zu PAs | load %8.1f ms  compile %7.1f ms  "
+	    "encode %6.1f ms (%zu KiB)  decode %6.1f ms | decision %6.0f ns/conn (%zu%% denied)\n",
+	    nwl, npol, cfg.n_peer_authentications, t_load, t_comp, t_enc, strlen(json) / 1024,
+	    t_dec, t_eval * 1e6 / NCONNS, denied * 100 / NCONNS);
 	ret = 0;
 out:
 	if (ret)
@@ -226,7 +238,8 @@ int main(int argc, char **argv)
 	size_t npol = argc > 2 ? strtoul(argv[2], NULL, 10) : 10000;
 
 	if (nwl < PODS_PER_NS || npol < 10 + nwl / PODS_PER_NS) {
-		fprintf(stderr, "usage: bench-policy [WORKLOADS>=10 [POLICIES>=10+WORKLOADS/10]]\n");
+		fprintf(stderr,
+			"usage: bench-policy [WORKLOADS>=10 [POLICIES>=10+WORKLOADS/10]]\n");
 		return 2;
 	}
 	printf("policy benchmark: %d random connections per run; times are wall clock\n", NCONNS);

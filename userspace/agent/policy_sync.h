@@ -12,7 +12,7 @@
 
 struct policy_sync {
 	struct policy_set *set; /* owned; NULL until the first compile */
-	char *warnings;         /* the last compile's warnings, one per line (to log changes only) */
+	char *warnings; /* the last compile's warnings, one per line (to log changes only) */
 };
 
 /*

@@ -116,8 +116,7 @@ static struct count *count_of(struct counts *cs, const char *policy, bool create
 }
 
 /* Sums every selected node's ztunnel admin /policies; an unreachable ztunnel is reported. */
-static void collect_counts(const struct ctl_opts *o, const struct ctl_cluster *c,
-			   struct counts *cs)
+static void collect_counts(const struct ctl_opts *o, const struct ctl_cluster *c, struct counts *cs)
 {
 	for (int i = 0; i < c->nnodes; i++) {
 		const cJSON *arr, *it;
@@ -129,7 +128,8 @@ static void collect_counts(const struct ctl_opts *o, const struct ctl_cluster *c
 			continue;
 		code = http_get_in_netns(c->nodes[i].netns, 15000, "/policies", &body);
 		if (code != 200) {
-			fprintf(stderr, "ambitctl: %s ztunnel admin /policies: %s%d; counts omitted\n",
+			fprintf(stderr,
+				"ambitctl: %s ztunnel admin /policies: %s%d; counts omitted\n",
 				c->nodes[i].name, code < 0 ? "error " : "HTTP ",
 				code < 0 ? -code : code);
 			free(body);
@@ -140,7 +140,8 @@ static void collect_counts(const struct ctl_opts *o, const struct ctl_cluster *c
 		arr = root ? cJSON_GetObjectItemCaseSensitive(root, "policies") : NULL;
 		if (!cJSON_IsArray(arr))
 			arr = NULL;
-		cJSON_ArrayForEach(it, arr) {
+		cJSON_ArrayForEach(it, arr)
+		{
 			const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "policy");
 			const cJSON *al = cJSON_GetObjectItemCaseSensitive(it, "allow");
 			const cJSON *de = cJSON_GetObjectItemCaseSensitive(it, "deny");
@@ -236,8 +237,8 @@ static cJSON *policies_json(const struct policy_set *ps, struct counts *cs)
 				  (p->scope == POLICY_SCOPE_NAMESPACE &&
 				   !strcmp(wl->namespace, p->namespace));
 
-			for (size_t j = 0; !in && p->scope == POLICY_SCOPE_WORKLOAD &&
-					   j < p->n_workloads; j++)
+			for (size_t j = 0;
+			     !in && p->scope == POLICY_SCOPE_WORKLOAD && j < p->n_workloads; j++)
 				in = !strcmp(p->workloads[j], wl->uid);
 			if (in)
 				cJSON_AddItemToArray(w, cJSON_CreateString(wl->uid));
@@ -245,7 +246,7 @@ static cJSON *policies_json(const struct policy_set *ps, struct counts *cs)
 		cJSON_AddNumberToObject(o, "allow", ct ? ct->allow : 0);
 		cJSON_AddNumberToObject(o, "deny", ct ? ct->deny : 0);
 		continue;
-fail_o:
+	fail_o:
 		cJSON_Delete(o);
 		goto fail;
 	}
@@ -422,7 +423,8 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst)
 	ret = -ENOENT;
 	dw = find_workload(s, dspec);
 	if (!dw) {
-		fprintf(stderr, "ambitctl: check: no (unique) workload %s: use ns/pod or a pod IP\n",
+		fprintf(stderr,
+			"ambitctl: check: no (unique) workload %s: use ns/pod or a pod IP\n",
 			dspec);
 		goto out;
 	}

@@ -14,21 +14,10 @@
 
 #include "policy_priv.h"
 
-struct comp {
-	const struct config *cfg;
-	const struct policy_workload_input *wls;
-	size_t n_wls;
-	size_t *by_ns; /* indexes into wls sorted by namespace, then uid */
-	const char *root;
-	struct config_diags *diags;
-	struct policy_set *ps;
-};
-
 /* ---- diagnostics ---- */
 
-static __attribute__((format(printf, 5, 6))) void warn(struct comp *c,
-							const struct config_meta *m,
-							const char *kind, int line, const char *fmt, ...)
+void policy_warn(struct policy_comp *c, const struct config_meta *m, const char *kind, int line,
+		 const char *fmt, ...)
 {
 	struct config_diag *d, *items;
 	va_list ap;
@@ -252,25 +241,25 @@ static int compile_when(struct policy_match *m, const struct config_authz_condit
 	const char *k = w->key ? w->key : "";
 
 	if (!strcmp(k, "source.ip"))
-		return cidrs_from(&m->src_ips, &w->values, true) ?:
-		       cidrs_from(&m->not_src_ips, &w->not_values, false);
+		return cidrs_from(&m->src_ips, &w->values, true)
+			   ?: cidrs_from(&m->not_src_ips, &w->not_values, false);
 	if (!strcmp(k, "destination.ip"))
-		return cidrs_from(&m->dst_ips, &w->values, true) ?:
-		       cidrs_from(&m->not_dst_ips, &w->not_values, false);
+		return cidrs_from(&m->dst_ips, &w->values, true)
+			   ?: cidrs_from(&m->not_dst_ips, &w->not_values, false);
 	if (!strcmp(k, "destination.port"))
-		return ports_from(&m->ports, &w->values, true) ?:
-		       ports_from(&m->not_ports, &w->not_values, false);
+		return ports_from(&m->ports, &w->values, true)
+			   ?: ports_from(&m->not_ports, &w->not_values, false);
 	if (!strcmp(k, "source.namespace"))
-		return strs_from(&m->namespaces, &w->values) ?:
-		       strs_from(&m->not_namespaces, &w->not_values);
+		return strs_from(&m->namespaces, &w->values)
+			   ?: strs_from(&m->not_namespaces, &w->not_values);
 	if (!strcmp(k, "source.principal"))
-		return strs_from(&m->principals, &w->values) ?:
-		       strs_from(&m->not_principals, &w->not_values);
+		return strs_from(&m->principals, &w->values)
+			   ?: strs_from(&m->not_principals, &w->not_values);
 	return 0; /* L7 condition of a DENY rule: left empty, it matches nothing */
 }
 
-static int compile_rule(struct comp *c, const struct config_authorization_policy *ap, size_t ri,
-			struct policy_rule *out)
+static int compile_rule(struct policy_comp *c, const struct config_authorization_policy *ap,
+			size_t ri, struct policy_rule *out)
 {
 	const struct config_authz_rule *r = &ap->rules[ri];
 	const char *ns = ap->meta.namespace;
@@ -288,23 +277,26 @@ static int compile_rule(struct comp *c, const struct config_authorization_policy
 			     "this policy is stricter than written (use a waypoint for L7 policy)",
 			     l7) < 0)
 			return -ENOMEM;
-		warn(c, &ap->meta, "AuthorizationPolicy", r->line,
-		     "spec.rules[%zu]: ztunnel does not support %s; within an %s policy the rule is "
-		     "omitted, which is more restrictive than requested (bind a waypoint to enforce "
-		     "HTTP attributes)",
-		     ri, l7, ap->action == CONFIG_AUTHZ_AUDIT ? "AUDIT" : "ALLOW");
+		policy_warn(
+		    c, &ap->meta, "AuthorizationPolicy", r->line,
+		    "spec.rules[%zu]: ztunnel does not support %s; within an %s policy the rule is "
+		    "omitted, which is more restrictive than requested (bind a waypoint to enforce "
+		    "HTTP attributes)",
+		    ri, l7, ap->action == CONFIG_AUTHZ_AUDIT ? "AUDIT" : "ALLOW");
 		return 0;
 	}
 	if (l7[0]) {
 		if (asprintf(&out->note,
 			     "ztunnel ignores %s: the rule keeps only its L4 parts; a part left "
-			     "with none matches nothing", l7) < 0)
+			     "with none matches nothing",
+			     l7) < 0)
 			return -ENOMEM;
-		warn(c, &ap->meta, "AuthorizationPolicy", r->line,
-		     "spec.rules[%zu]: ztunnel does not support %s; within a DENY policy these "
-		     "attributes are ignored and the rest of the rule is enforced (a source, "
-		     "operation or condition with only HTTP attributes matches nothing)",
-		     ri, l7);
+		policy_warn(
+		    c, &ap->meta, "AuthorizationPolicy", r->line,
+		    "spec.rules[%zu]: ztunnel does not support %s; within a DENY policy these "
+		    "attributes are ignored and the rest of the rule is enforced (a source, "
+		    "operation or condition with only HTTP attributes matches nothing)",
+		    ri, l7);
 	}
 	if (r->n_from) {
 		if (!(cl = rule_add(out)))
@@ -348,7 +340,7 @@ static int cmp_wl_ns(const void *a, const void *b, void *arg)
 }
 
 /* [*lo, *hi) of c->by_ns in namespace @ns; all workloads for NULL. */
-static void ns_range(const struct comp *c, const char *ns, size_t *lo, size_t *hi)
+static void ns_range(const struct policy_comp *c, const char *ns, size_t *lo, size_t *hi)
 {
 	size_t l = 0, h = c->n_wls;
 
@@ -377,7 +369,7 @@ static int cmp_strp(const void *a, const void *b)
 }
 
 /* Uids of workloads @sel selects in @ns (NULL: every namespace), sorted, into @out. */
-static int select_workloads(const struct comp *c, const char *ns,
+int policy_select_workloads(const struct policy_comp *c, const char *ns,
 			    const struct config_labels *sel, char ***out, size_t *n)
 {
 	size_t lo, hi;
@@ -406,16 +398,16 @@ static int select_workloads(const struct comp *c, const char *ns,
 
 /* ---- AuthorizationPolicy ---- */
 
-static int compile_authz(struct comp *c, const struct config_authorization_policy *ap,
+static int compile_authz(struct policy_comp *c, const struct config_authorization_policy *ap,
 			 struct policy_authz *out)
 {
 	const char *ns = ap->meta.namespace;
 	bool root = !strcmp(ns, c->root);
 	static const enum policy_action act[] = {
-		[CONFIG_AUTHZ_ALLOW] = POLICY_ACTION_ALLOW,
-		[CONFIG_AUTHZ_DENY] = POLICY_ACTION_DENY,
-		[CONFIG_AUTHZ_AUDIT] = POLICY_ACTION_AUDIT,
-		[CONFIG_AUTHZ_CUSTOM] = POLICY_ACTION_CUSTOM,
+	    [CONFIG_AUTHZ_ALLOW] = POLICY_ACTION_ALLOW,
+	    [CONFIG_AUTHZ_DENY] = POLICY_ACTION_DENY,
+	    [CONFIG_AUTHZ_AUDIT] = POLICY_ACTION_AUDIT,
+	    [CONFIG_AUTHZ_CUSTOM] = POLICY_ACTION_CUSTOM,
 	};
 
 	memset(out, 0, sizeof(*out));
@@ -427,12 +419,13 @@ static int compile_authz(struct comp *c, const struct config_authorization_polic
 	out->dry_run = ap->dry_run;
 	if (ap->n_target_refs || ap->action == CONFIG_AUTHZ_CUSTOM) {
 		out->scope = POLICY_SCOPE_NONE;
-		if (!(out->note = strdup(ap->n_target_refs
-						 ? "targetRefs: enforced by a waypoint, not the ztunnel"
-						 : "CUSTOM: needs a waypoint with an ext-authz provider; "
-						   "the ztunnel ignores it")))
+		if (!(out->note =
+			  strdup(ap->n_target_refs
+				     ? "targetRefs: enforced by a waypoint, not the ztunnel"
+				     : "CUSTOM: needs a waypoint with an ext-authz provider; "
+				       "the ztunnel ignores it")))
 			return -ENOMEM;
-		warn(c, &ap->meta, "AuthorizationPolicy", 0, "%s", out->note);
+		policy_warn(c, &ap->meta, "AuthorizationPolicy", 0, "%s", out->note);
 		return 0;
 	}
 	if (ap->has_selector)
@@ -440,12 +433,13 @@ static int compile_authz(struct comp *c, const struct config_authorization_polic
 	else
 		out->scope = root ? POLICY_SCOPE_GLOBAL : POLICY_SCOPE_NAMESPACE;
 	if (out->action == POLICY_ACTION_ALLOW && !ap->n_rules)
-		warn(c, &ap->meta, "AuthorizationPolicy", 0,
-		     "ALLOW policy with no rules allows nothing: every connection to the %s it "
-		     "applies to is denied unless another ALLOW policy matches it",
-		     out->scope == POLICY_SCOPE_GLOBAL	  ? "mesh"
-		     : out->scope == POLICY_SCOPE_WORKLOAD ? "workloads"
-							   : "namespace");
+		policy_warn(
+		    c, &ap->meta, "AuthorizationPolicy", 0,
+		    "ALLOW policy with no rules allows nothing: every connection to the %s it "
+		    "applies to is denied unless another ALLOW policy matches it",
+		    out->scope == POLICY_SCOPE_GLOBAL	  ? "mesh"
+		    : out->scope == POLICY_SCOPE_WORKLOAD ? "workloads"
+							  : "namespace");
 	if (ap->n_rules) {
 		out->rules = calloc(ap->n_rules, sizeof(*out->rules));
 		if (!out->rules)
@@ -456,230 +450,21 @@ static int compile_authz(struct comp *c, const struct config_authorization_polic
 				return -ENOMEM;
 	}
 	if (out->scope == POLICY_SCOPE_WORKLOAD) {
-		if (select_workloads(c, root ? NULL : ns, &ap->selector, &out->workloads,
-				     &out->n_workloads))
+		if (policy_select_workloads(c, root ? NULL : ns, &ap->selector, &out->workloads,
+					    &out->n_workloads))
 			return -ENOMEM;
 	}
 	return 0;
-}
-
-/* ---- PeerAuthentication ---- */
-
-/* Oldest creationTimestamp first (RFC 3339 UTC strings order as times); none = newest. */
-static int cmp_pa_age(const void *a, const void *b, void *arg)
-{
-	const struct config_peer_authentication *pas = arg;
-	const struct config_meta *x = &pas[*(const size_t *)a].meta, *y = &pas[*(const size_t *)b].meta;
-	int r;
-
-	if (x->creation_timestamp && y->creation_timestamp)
-		r = strcmp(x->creation_timestamp, y->creation_timestamp);
-	else
-		r = !!y->creation_timestamp - !!x->creation_timestamp;
-	if (!r)
-		r = strcmp(x->namespace, y->namespace);
-	return r ? r : strcmp(x->name, y->name);
-}
-
-static int mtls_set(struct policy_mtls *m, enum config_mtls_mode mode,
-		    const struct config_meta *from)
-{
-	m->mode = mode;
-	free(m->source);
-	m->source = NULL;
-	if (from && asprintf(&m->source, "PeerAuthentication %s/%s", from->namespace, from->name) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-static int mtls_copy(struct policy_mtls *dst, const struct policy_mtls *src)
-{
-	memset(dst, 0, sizeof(*dst));
-	dst->mode = src->mode;
-	if (src->source && !(dst->source = strdup(src->source)))
-		return -ENOMEM;
-	return 0;
-}
-
-/* Replaces @dst's mode and source with @src's (ports untouched). */
-static int mtls_copy_into(struct policy_mtls *dst, const struct policy_mtls *src)
-{
-	dst->mode = src->mode;
-	free(dst->source);
-	dst->source = NULL;
-	if (src->source && !(dst->source = strdup(src->source)))
-		return -ENOMEM;
-	return 0;
-}
-
-/* Workload PA: its mode (unless UNSET) and its resolved portLevelMtls over the inherited mode. */
-static int workload_mtls(struct policy_workload *w, const struct config_peer_authentication *pa)
-{
-	enum config_mtls_mode base;
-
-	if (pa->mode != CONFIG_MTLS_UNSET && mtls_set(&w->mtls, pa->mode, &pa->meta))
-		return -ENOMEM;
-	base = w->mtls.mode;
-	if (!pa->n_port_mtls)
-		return 0;
-	w->mtls.ports = calloc(pa->n_port_mtls, sizeof(*w->mtls.ports));
-	if (!w->mtls.ports ||
-	    asprintf(&w->mtls.port_source, "PeerAuthentication %s/%s", pa->meta.namespace,
-		     pa->meta.name) < 0)
-		return -ENOMEM;
-	for (size_t i = 0; i < pa->n_port_mtls; i++) {
-		w->mtls.ports[i].port = pa->port_mtls[i].port;
-		w->mtls.ports[i].mode =
-		    pa->port_mtls[i].mode == CONFIG_MTLS_UNSET ? base : pa->port_mtls[i].mode;
-	}
-	w->mtls.n_ports = pa->n_port_mtls;
-	qsort(w->mtls.ports, w->mtls.n_ports, sizeof(*w->mtls.ports), policy_cmp_port);
-	return 0;
-}
-
-static int compile_peer_auths(struct comp *c)
-{
-	const struct config *cfg = c->cfg;
-	const struct config_peer_authentication *pas = cfg->peer_authentications;
-	size_t n = cfg->n_peer_authentications, *order = NULL;
-	const struct config_peer_authentication **wl_pa = NULL, **ns_pa = NULL;
-	const struct config_peer_authentication *mesh = NULL;
-	struct policy_set *ps = c->ps;
-	int err = -ENOMEM;
-
-	if (mtls_set(&ps->mesh, CONFIG_MTLS_PERMISSIVE, NULL))
-		return -ENOMEM;
-	for (size_t i = 0; i < ps->n_namespaces; i++)
-		if (mtls_set(&ps->namespaces[i].mtls, CONFIG_MTLS_PERMISSIVE, NULL))
-			return -ENOMEM;
-	ps->peer_auths = n ? calloc(n, sizeof(*ps->peer_auths)) : NULL;
-	order = calloc(n + 1, sizeof(*order));
-	wl_pa = calloc(ps->n_workloads + 1, sizeof(*wl_pa));
-	ns_pa = calloc(ps->n_namespaces + 1, sizeof(*ns_pa));
-	if ((n && !ps->peer_auths) || !order || !wl_pa || !ns_pa)
-		goto out;
-	ps->n_peer_auths = n;
-	for (size_t i = 0; i < n; i++)
-		order[i] = i;
-	qsort_r(order, n, sizeof(*order), cmp_pa_age, (void *)pas);
-
-	/* Levels in age order: the first PA of a level and target wins, later ones conflict. */
-	for (size_t k = 0; k < n; k++) {
-		const struct config_peer_authentication *pa = &pas[order[k]];
-		struct policy_peer_auth *out = &ps->peer_auths[order[k]];
-		bool root = !strcmp(pa->meta.namespace, c->root);
-
-		out->namespace = strdup(pa->meta.namespace);
-		out->name = strdup(pa->meta.name);
-		if (!out->namespace || !out->name)
-			goto out;
-		out->mode = pa->mode;
-		out->in_force = true;
-		if (pa->mode == CONFIG_MTLS_DISABLE)
-			warn(c, &pa->meta, "PeerAuthentication", 0,
-			     "mode DISABLE is not supported in ambient mode: the ztunnel accepts "
-			     "plaintext and mTLS as under PERMISSIVE");
-		if (pa->has_selector && root) {
-			out->scope = POLICY_SCOPE_NONE;
-			out->in_force = false;
-			warn(c, &pa->meta, "PeerAuthentication", 0,
-			     "a PeerAuthentication with a selector in the root namespace %s is "
-			     "ignored (Istio applies only selector-less ones there, mesh-wide)",
-			     c->root);
-		} else if (!pa->has_selector) {
-			const struct policy_namespace *nsx;
-
-			out->scope = root ? POLICY_SCOPE_GLOBAL : POLICY_SCOPE_NAMESPACE;
-			if (pa->n_port_mtls)
-				warn(c, &pa->meta, "PeerAuthentication", 0,
-				     "portLevelMtls needs a selector; ignored");
-			if (root && mesh) {
-				out->in_force = false;
-				warn(c, &pa->meta, "PeerAuthentication", 0,
-				     "conflicts with the older mesh-wide PeerAuthentication %s/%s, "
-				     "which wins", mesh->meta.namespace, mesh->meta.name);
-			} else if (root) {
-				mesh = pa;
-			} else if ((nsx = policy_set_namespace(ps, pa->meta.namespace))) {
-				size_t ni = (size_t)(nsx - ps->namespaces);
-
-				if (ns_pa[ni]) {
-					out->in_force = false;
-					warn(c, &pa->meta, "PeerAuthentication", 0,
-					     "conflicts with the older namespace-wide "
-					     "PeerAuthentication %s/%s, which wins",
-					     ns_pa[ni]->meta.namespace, ns_pa[ni]->meta.name);
-				} else {
-					ns_pa[ni] = pa;
-				}
-			}
-		} else {
-			size_t won = 0, lost = 0;
-
-			out->scope = POLICY_SCOPE_WORKLOAD;
-			if (select_workloads(c, pa->meta.namespace, &pa->selector, &out->workloads,
-					     &out->n_workloads))
-				goto out;
-			for (size_t i = 0; i < out->n_workloads; i++) {
-				const struct policy_workload *w = policy_set_workload(ps, out->workloads[i]);
-				size_t wi;
-
-				if (!w)
-					continue;
-				wi = (size_t)(w - ps->workloads);
-				if (wl_pa[wi])
-					lost++;
-				else {
-					wl_pa[wi] = pa;
-					won++;
-				}
-			}
-			if (lost) {
-				out->in_force = won > 0;
-				warn(c, &pa->meta, "PeerAuthentication", 0,
-				     "conflicts on %zu workload(s) with an older workload "
-				     "PeerAuthentication, which wins there", lost);
-			}
-		}
-	}
-	/* Effective modes: mesh, then namespace over mesh, then workload over namespace. */
-	if (mesh && mesh->mode != CONFIG_MTLS_UNSET && mtls_set(&ps->mesh, mesh->mode, &mesh->meta))
-		goto out;
-	for (size_t i = 0; i < ps->n_namespaces; i++) {
-		struct policy_namespace *nsx = &ps->namespaces[i];
-
-		if (ns_pa[i] && ns_pa[i]->mode != CONFIG_MTLS_UNSET)
-			err = mtls_set(&nsx->mtls, ns_pa[i]->mode, &ns_pa[i]->meta);
-		else
-			err = mtls_copy_into(&nsx->mtls, &ps->mesh);
-		if (err)
-			goto out;
-	}
-	err = -ENOMEM;
-	for (size_t i = 0; i < ps->n_workloads; i++) {
-		struct policy_workload *w = &ps->workloads[i];
-		const struct policy_namespace *nsx = policy_set_namespace(ps, w->namespace);
-
-		if (mtls_copy(&w->mtls, nsx ? &nsx->mtls : &ps->mesh))
-			goto out;
-		if (wl_pa[i] && workload_mtls(w, wl_pa[i]))
-			goto out;
-	}
-	err = 0;
-out:
-	free(order);
-	free(wl_pa);
-	free(ns_pa);
-	return err;
 }
 
 /* ---- the set ---- */
 
-static int build_namespaces(struct comp *c)
+static int build_namespaces(struct policy_comp *c)
 {
 	const struct config *cfg = c->cfg;
 	struct policy_set *ps = c->ps;
-	size_t cap = c->n_wls + ps->n_policies + cfg->n_peer_authentications + cfg->n_namespaces + 1;
+	size_t cap =
+	    c->n_wls + ps->n_policies + cfg->n_peer_authentications + cfg->n_namespaces + 1;
 	const char **names = calloc(cap, sizeof(char *));
 	size_t n = 0, u = 0;
 
@@ -711,7 +496,7 @@ nomem:
 	return -ENOMEM;
 }
 
-static int build_workloads(struct comp *c)
+static int build_workloads(struct policy_comp *c)
 {
 	struct policy_set *ps = c->ps;
 	size_t u = 0;
@@ -755,7 +540,8 @@ static int build_index(struct policy_set *ps)
 				ps->n_global++;
 				break;
 			case POLICY_SCOPE_NAMESPACE:
-				nsx = (struct policy_namespace *)policy_set_namespace(ps, p->namespace);
+				nsx = (struct policy_namespace *)policy_set_namespace(ps,
+										      p->namespace);
 				if (!nsx)
 					break;
 				if (pass)
@@ -764,8 +550,8 @@ static int build_index(struct policy_set *ps)
 				break;
 			case POLICY_SCOPE_WORKLOAD:
 				for (size_t k = 0; k < p->n_workloads; k++) {
-					w = (struct policy_workload *)policy_set_workload(ps,
-											  p->workloads[k]);
+					w = (struct policy_workload *)policy_set_workload(
+					    ps, p->workloads[k]);
 					if (!w)
 						continue;
 					if (pass)
@@ -796,7 +582,7 @@ static int build_index(struct policy_set *ps)
 struct policy_set *policy_compile(const struct config *cfg, const struct policy_workload_input *wls,
 				  size_t n_wls, const char *root_ns, struct config_diags *diags)
 {
-	struct comp c = {.cfg = cfg, .wls = wls, .n_wls = n_wls, .diags = diags};
+	struct policy_comp c = {.cfg = cfg, .wls = wls, .n_wls = n_wls, .diags = diags};
 	size_t n_ap = cfg->n_authorization_policies;
 	struct policy_set *ps;
 
@@ -820,7 +606,7 @@ struct policy_set *policy_compile(const struct config *cfg, const struct policy_
 	}
 	qsort(ps->policies, ps->n_policies, sizeof(*ps->policies), policy_cmp_authz);
 	if (build_workloads(&c) || build_namespaces(&c) || build_index(ps) ||
-	    compile_peer_auths(&c))
+	    policy_compile_peer_auths(&c))
 		goto nomem;
 	free(c.by_ns);
 	return ps;
@@ -867,7 +653,7 @@ void policy_rule_free(struct policy_rule *r)
 	free(r->note);
 }
 
-static void uids_free(char **u, size_t n)
+void policy_uids_free(char **u, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(u[i]);
@@ -883,21 +669,7 @@ void policy_authz_free(struct policy_authz *p)
 	for (size_t i = 0; i < p->n_rules; i++)
 		policy_rule_free(&p->rules[i]);
 	free(p->rules);
-	uids_free(p->workloads, p->n_workloads);
-}
-
-void policy_mtls_free(struct policy_mtls *m)
-{
-	free(m->source);
-	free(m->ports);
-	free(m->port_source);
-}
-
-void policy_peer_auth_free(struct policy_peer_auth *pa)
-{
-	free(pa->namespace);
-	free(pa->name);
-	uids_free(pa->workloads, pa->n_workloads);
+	policy_uids_free(p->workloads, p->n_workloads);
 }
 
 void policy_set_free(struct policy_set *ps)

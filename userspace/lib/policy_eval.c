@@ -302,8 +302,8 @@ static enum config_mtls_mode mtls_on_port(const struct policy_mtls *m, uint16_t 
 	return m->mode;
 }
 
-enum config_mtls_mode policy_mtls_mode(const struct policy_set *ps, const char *uid,
-				       const char *ns, uint16_t port, const char **source)
+enum config_mtls_mode policy_mtls_mode(const struct policy_set *ps, const char *uid, const char *ns,
+				       uint16_t port, const char **source)
 {
 	const struct policy_workload *w;
 	const struct policy_namespace *n;
@@ -342,11 +342,10 @@ static void applicable_init(const struct policy_set *ps, const struct policy_nam
 	a->n[2] = w ? w->n_policies : 0;
 }
 
-#define FOR_EACH_APPLICABLE(ps, a, pol)                                                          \
-	for (size_t _l = 0; _l < 3; _l++)                                                        \
-		for (size_t _i = 0; _i < (a)->n[_l] &&                                           \
-				    ((pol) = &(ps)->policies[(a)->list[_l][_i]], true);          \
-		     _i++)
+#define FOR_EACH_APPLICABLE(ps, a, pol)                                                            \
+	for (size_t _l = 0; _l < 3; _l++)                                                          \
+		for (size_t _i = 0;                                                                \
+		     _i < (a)->n[_l] && ((pol) = &(ps)->policies[(a)->list[_l][_i]], true); _i++)
 
 /* The ALLOW/DENY decision; @with_dry_run also enforces dry-run policies (the shadow run). */
 static void decide(const struct policy_set *ps, const struct applicable *a, const struct peer *p,
@@ -356,7 +355,8 @@ static void decide(const struct policy_set *ps, const struct applicable *a, cons
 	bool any_allow = false;
 	int rule;
 
-	FOR_EACH_APPLICABLE(ps, a, pol) {
+	FOR_EACH_APPLICABLE(ps, a, pol)
+	{
 		if (pol->action != POLICY_ACTION_DENY || (pol->dry_run && !with_dry_run))
 			continue;
 		rule = policy_matches(pol, p);
@@ -368,7 +368,8 @@ static void decide(const struct policy_set *ps, const struct applicable *a, cons
 			return;
 		}
 	}
-	FOR_EACH_APPLICABLE(ps, a, pol) {
+	FOR_EACH_APPLICABLE(ps, a, pol)
+	{
 		if (pol->action != POLICY_ACTION_ALLOW || (pol->dry_run && !with_dry_run))
 			continue;
 		any_allow = true;
@@ -408,14 +409,18 @@ void policy_evaluate(const struct policy_set *ps, const struct policy_conn *conn
 	/* One look-up of each: this is the per-connection path. */
 	n = policy_set_namespace(ps, conn->dst_namespace);
 	w = policy_set_workload(ps, conn->dst_uid);
-	out->mtls = mtls_on_port(w ? &w->mtls : n ? &n->mtls : &ps->mesh, conn->dst_port,
-				 &out->mtls_source);
+	out->mtls = mtls_on_port(w   ? &w->mtls
+				 : n ? &n->mtls
+				     : &ps->mesh,
+				 conn->dst_port, &out->mtls_source);
 	applicable_init(ps, n, w, &a);
-	FOR_EACH_APPLICABLE(ps, &a, pol) {
+	FOR_EACH_APPLICABLE(ps, &a, pol)
+	{
 		if (pol->action == POLICY_ACTION_AUDIT) {
 			if (policy_matches(pol, &p) >= 0 && out->n_audit < POLICY_MAX_AUDIT)
 				out->audit[out->n_audit++] = pol;
-		} else if (pol->action == POLICY_ACTION_ALLOW || pol->action == POLICY_ACTION_DENY) {
+		} else if (pol->action == POLICY_ACTION_ALLOW ||
+			   pol->action == POLICY_ACTION_DENY) {
 			if (pol->dry_run)
 				any_dry = true;
 			else
@@ -455,8 +460,9 @@ void policy_decision_name(const struct policy_decision *d, char *buf, size_t len
 void policy_decision_explain(const struct policy_decision *d, const struct policy_conn *conn,
 			     char *buf, size_t len)
 {
-	const char *who = conn->src_identity && *conn->src_identity ? conn->src_identity
-								    : "a plaintext peer (no identity)";
+	const char *who = conn->src_identity && *conn->src_identity
+			      ? conn->src_identity
+			      : "a plaintext peer (no identity)";
 	const struct policy_rule *r = d->policy && d->rule >= 0 ? &d->policy->rules[d->rule] : NULL;
 	char line[32] = "";
 	int n = 0;
@@ -467,8 +473,9 @@ void policy_decision_explain(const struct policy_decision *d, const struct polic
 		snprintf(line, sizeof(line), " (line %d)", r->line);
 	switch (d->reason) {
 	case POLICY_REASON_MTLS_REQUIRED:
-		n = snprintf(buf, len, "deny: mTLS is STRICT on port %u (%s) and the peer is "
-				       "plaintext (no identity)",
+		n = snprintf(buf, len,
+			     "deny: mTLS is STRICT on port %u (%s) and the peer is "
+			     "plaintext (no identity)",
 			     conn->dst_port, d->mtls_source ? d->mtls_source : "mesh default");
 		break;
 	case POLICY_REASON_DENY_MATCHED:
@@ -476,8 +483,8 @@ void policy_decision_explain(const struct policy_decision *d, const struct polic
 			     d->rule, line, who);
 		break;
 	case POLICY_REASON_ALLOW_MATCHED:
-		n = snprintf(buf, len, "allow: ALLOW policy %s rule %d%s matches %s", d->policy->key,
-			     d->rule, line, who);
+		n = snprintf(buf, len, "allow: ALLOW policy %s rule %d%s matches %s",
+			     d->policy->key, d->rule, line, who);
 		break;
 	case POLICY_REASON_NO_ALLOW_MATCHED:
 		n = snprintf(buf, len,
@@ -486,8 +493,9 @@ void policy_decision_explain(const struct policy_decision *d, const struct polic
 			     d->n_applicable, who, conn->dst_port);
 		break;
 	case POLICY_REASON_NO_ALLOW_POLICY:
-		n = snprintf(buf, len, "allow: no DENY matches and no ALLOW policy applies (%zu "
-				       "policy(ies) apply)",
+		n = snprintf(buf, len,
+			     "allow: no DENY matches and no ALLOW policy applies (%zu "
+			     "policy(ies) apply)",
 			     d->n_applicable);
 		break;
 	}
@@ -521,7 +529,8 @@ int policy_deny_src_cidrs(const struct policy_set *ps, const char *uid, const ch
 	if (!ps)
 		return 0;
 	applicable_init(ps, policy_set_namespace(ps, ns), policy_set_workload(ps, uid), &a);
-	FOR_EACH_APPLICABLE(ps, &a, pol) {
+	FOR_EACH_APPLICABLE(ps, &a, pol)
+	{
 		if (pol->action != POLICY_ACTION_DENY || pol->dry_run)
 			continue;
 		for (size_t r = 0; r < pol->n_rules; r++) {
@@ -540,7 +549,8 @@ int policy_deny_src_cidrs(const struct policy_set *ps, const char *uid, const ch
 						continue;
 					if (out->n == cap) {
 						size_t nc = cap ? cap * 2 : 8;
-						void *p = realloc(out->items, nc * sizeof(*out->items));
+						void *p =
+						    realloc(out->items, nc * sizeof(*out->items));
 
 						if (!p) {
 							free(out->items);

@@ -109,7 +109,8 @@ static cJSON *enc_match(const struct policy_match *m)
 	    !put_cidrs(o, "srcIPs", &m->src_ips) || !put_cidrs(o, "notSrcIPs", &m->not_src_ips) ||
 	    !put_cidrs(o, "dstIPs", &m->dst_ips) || !put_cidrs(o, "notDstIPs", &m->not_dst_ips) ||
 	    (m->ports.n && !put_u32s(o, "ports", m->ports.items, m->ports.n, true)) ||
-	    (m->not_ports.n && !put_u32s(o, "notPorts", m->not_ports.items, m->not_ports.n, true))) {
+	    (m->not_ports.n &&
+	     !put_u32s(o, "notPorts", m->not_ports.items, m->not_ports.n, true))) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -175,8 +176,8 @@ static bool put_mtls(cJSON *parent, const char *k, const struct policy_mtls *m)
 {
 	cJSON *o = cJSON_AddObjectToObject(parent, k), *ports;
 
-	if (!o || !put_str(o, "mode", policy_mtls_str(m->mode)) || !put_str(o, "source", m->source) ||
-	    !put_str(o, "portSource", m->port_source) ||
+	if (!o || !put_str(o, "mode", policy_mtls_str(m->mode)) ||
+	    !put_str(o, "source", m->source) || !put_str(o, "portSource", m->port_source) ||
 	    !(ports = cJSON_AddArrayToObject(o, "ports")))
 		return false;
 	for (size_t i = 0; i < m->n_ports; i++) {
@@ -213,7 +214,8 @@ struct cJSON *policy_set_to_json(const struct policy_set *ps)
 	cJSON *root = cJSON_CreateObject(), *pols, *pas, *nss, *wls;
 
 	if (!root || !put_str(root, "rootNamespace", ps->root_namespace) ||
-	    !put_mtls(root, "mesh", &ps->mesh) || !(pols = cJSON_AddArrayToObject(root, "policies")) ||
+	    !put_mtls(root, "mesh", &ps->mesh) ||
+	    !(pols = cJSON_AddArrayToObject(root, "policies")) ||
 	    !(pas = cJSON_AddArrayToObject(root, "peerAuthentications")) ||
 	    !(nss = cJSON_AddArrayToObject(root, "namespaces")) ||
 	    !(wls = cJSON_AddArrayToObject(root, "workloads")))
@@ -427,9 +429,9 @@ static const char *mode_name(int i)
 	return policy_mtls_str((enum config_mtls_mode)i);
 }
 
-#define FOR_ITEMS(d, arr, i, it)                                                                 \
-	for (size_t _n = 0, i = 0; !_n; _n = 1)                                                   \
-		for (const cJSON *it = (arr) ? (arr)->child : NULL; it && !(d)->failed;          \
+#define FOR_ITEMS(d, arr, i, it)                                                                   \
+	for (size_t _n = 0, i = 0; !_n; _n = 1)                                                    \
+		for (const cJSON *it = (arr) ? (arr)->child : NULL; it && !(d)->failed;            \
 		     it = it->next, i++)
 
 static void dec_strs(struct dec *d, const cJSON *o, const char *k, struct policy_strs *l)
@@ -440,9 +442,11 @@ static void dec_strs(struct dec *d, const cJSON *o, const char *k, struct policy
 	l->n = 0;
 	if (!arr || !n || !(l->items = dec_alloc(d, n, sizeof(*l->items))))
 		return;
-	FOR_ITEMS(d, arr, i, it) {
+	FOR_ITEMS(d, arr, i, it)
+	{
 		size_t p = push(d, ".%s[%zu]", k, i);
-		int err = cJSON_IsString(it) ? policy_str_init(&l->items[i], it->valuestring) : -EINVAL;
+		int err =
+		    cJSON_IsString(it) ? policy_str_init(&l->items[i], it->valuestring) : -EINVAL;
 
 		if (err)
 			fail(d, err == -ENOMEM ? "out of memory" : "expected a non-empty string");
@@ -460,13 +464,15 @@ static void dec_cidrs(struct dec *d, const cJSON *o, const char *k, struct polic
 	l->n = 0;
 	if (!arr || !n || !(l->items = dec_alloc(d, n, sizeof(*l->items))))
 		return;
-	FOR_ITEMS(d, arr, i, it) {
+	FOR_ITEMS(d, arr, i, it)
+	{
 		size_t p = push(d, ".%s[%zu]", k, i);
 
 		if (cJSON_IsString(it) && !strcmp(it->valuestring, "none")) {
 			l->items[i].addr = POLICY_CIDR_NONE_ADDR;
 			l->items[i].mask = 0;
-		} else if (!cJSON_IsString(it) || policy_cidr_parse(it->valuestring, &l->items[i])) {
+		} else if (!cJSON_IsString(it) ||
+			   policy_cidr_parse(it->valuestring, &l->items[i])) {
 			fail(d, "expected an IPv4 CIDR string");
 		}
 		l->n = i + 1;
@@ -482,7 +488,8 @@ static void dec_ports(struct dec *d, const cJSON *o, const char *k, struct polic
 	l->n = 0;
 	if (!arr || !n || !(l->items = dec_alloc(d, n, sizeof(*l->items))))
 		return;
-	FOR_ITEMS(d, arr, i, it) {
+	FOR_ITEMS(d, arr, i, it)
+	{
 		size_t p = push(d, ".%s[%zu]", k, i);
 		uint32_t v;
 
@@ -493,9 +500,9 @@ static void dec_ports(struct dec *d, const cJSON *o, const char *k, struct polic
 	}
 }
 
-static const char *const match_keys[] = {"principals", "notPrincipals", "namespaces",
-					 "notNamespaces", "srcIPs", "notSrcIPs", "dstIPs",
-					 "notDstIPs", "ports", "notPorts", NULL};
+static const char *const match_keys[] = {
+    "principals", "notPrincipals", "namespaces", "notNamespaces", "srcIPs", "notSrcIPs",
+    "dstIPs",	  "notDstIPs",	   "ports",	 "notPorts",	  NULL};
 
 static void dec_match(struct dec *d, const cJSON *o, struct policy_match *m)
 {
@@ -505,7 +512,8 @@ static void dec_match(struct dec *d, const cJSON *o, struct policy_match *m)
 		fail(d, "expected an object");
 		return;
 	}
-	cJSON_ArrayForEach(it, o) {
+	cJSON_ArrayForEach(it, o)
+	{
 		bool known = false;
 
 		for (size_t i = 0; match_keys[i] && !known; i++)
@@ -544,7 +552,8 @@ static void dec_rule(struct dec *d, const cJSON *o, struct policy_rule *r)
 	arr = dec_arr(d, o, "clauses", &n);
 	if (!arr || !n || !(r->clauses = dec_alloc(d, n, sizeof(*r->clauses))))
 		return;
-	FOR_ITEMS(d, arr, i, cl) {
+	FOR_ITEMS(d, arr, i, cl)
+	{
 		size_t p = push(d, ".clauses[%zu]", i), m;
 		struct policy_clause *c = &r->clauses[i];
 
@@ -552,7 +561,8 @@ static void dec_rule(struct dec *d, const cJSON *o, struct policy_rule *r)
 		if (!cJSON_IsArray(cl) || !(m = (size_t)cJSON_GetArraySize(cl))) {
 			fail(d, "expected a non-empty array");
 		} else if ((c->items = dec_alloc(d, m, sizeof(*c->items)))) {
-			FOR_ITEMS(d, cl, j, mo) {
+			FOR_ITEMS(d, cl, j, mo)
+			{
 				size_t q = push(d, "[%zu]", j);
 
 				c->n = j + 1;
@@ -572,7 +582,8 @@ static void dec_uids(struct dec *d, const cJSON *o, char ***out, size_t *nout)
 	*nout = 0;
 	if (!arr || !n || !(*out = dec_alloc(d, n, sizeof(char *))))
 		return;
-	FOR_ITEMS(d, arr, i, it) {
+	FOR_ITEMS(d, arr, i, it)
+	{
 		size_t p = push(d, ".workloads[%zu]", i);
 
 		if (!cJSON_IsString(it) || !((*out)[i] = strdup(it->valuestring)))
@@ -609,7 +620,8 @@ static void dec_authz(struct dec *d, const cJSON *o, struct policy_authz *p)
 	arr = dec_arr(d, o, "rules", &n);
 	if (!arr || !n || d->failed || !(p->rules = dec_alloc(d, n, sizeof(*p->rules))))
 		return;
-	FOR_ITEMS(d, arr, i, it) {
+	FOR_ITEMS(d, arr, i, it)
+	{
 		size_t q = push(d, ".rules[%zu]", i);
 
 		p->n_rules = i + 1;
@@ -630,12 +642,14 @@ static void dec_mtls(struct dec *d, const cJSON *parent, const char *k, struct p
 		fail(d, "expected an object");
 		return;
 	}
-	m->mode = (enum config_mtls_mode)enum_of(d, o, "mode", mode_name, 4, CONFIG_MTLS_PERMISSIVE);
+	m->mode =
+	    (enum config_mtls_mode)enum_of(d, o, "mode", mode_name, 4, CONFIG_MTLS_PERMISSIVE);
 	m->source = dec_str(d, o, "source", false);
 	m->port_source = dec_str(d, o, "portSource", false);
 	arr = dec_arr(d, o, "ports", &n);
 	if (arr && n && (m->ports = dec_alloc(d, n, sizeof(*m->ports)))) {
-		FOR_ITEMS(d, arr, i, it) {
+		FOR_ITEMS(d, arr, i, it)
+		{
 			size_t q = push(d, ".ports[%zu]", i);
 			const cJSON *port = cJSON_IsObject(it) ? get(d, it, "port", true) : NULL;
 			uint32_t v;
@@ -666,7 +680,8 @@ static void dec_idx(struct dec *d, const cJSON *o, size_t max, uint32_t **out, s
 	*nout = 0;
 	if (!arr || !n || !(*out = dec_alloc(d, n, sizeof(uint32_t))))
 		return;
-	FOR_ITEMS(d, arr, i, it) {
+	FOR_ITEMS(d, arr, i, it)
+	{
 		size_t p = push(d, ".policies[%zu]", i);
 		uint32_t v;
 
@@ -685,7 +700,8 @@ static void dec_policies(struct dec *d, const cJSON *root, struct policy_set *ps
 
 	if (!arr || !n || !(ps->policies = dec_alloc(d, n, sizeof(*ps->policies))))
 		return;
-	FOR_ITEMS(d, arr, i, it) {
+	FOR_ITEMS(d, arr, i, it)
+	{
 		size_t p = push(d, ".policies[%zu]", i);
 
 		ps->n_policies = i + 1;
@@ -714,7 +730,8 @@ static void dec_peer_auths(struct dec *d, const cJSON *root, struct policy_set *
 
 	if (!arr || !n || !(ps->peer_auths = dec_alloc(d, n, sizeof(*ps->peer_auths))))
 		return;
-	FOR_ITEMS(d, arr, i, it) {
+	FOR_ITEMS(d, arr, i, it)
+	{
 		struct policy_peer_auth *pa = &ps->peer_auths[i];
 		size_t p = push(d, ".peerAuthentications[%zu]", i);
 
@@ -739,7 +756,8 @@ static void dec_scopes(struct dec *d, const cJSON *root, struct policy_set *ps)
 	const cJSON *arr = dec_arr(d, root, "namespaces", &n);
 
 	if (arr && n && (ps->namespaces = dec_alloc(d, n, sizeof(*ps->namespaces)))) {
-		FOR_ITEMS(d, arr, i, it) {
+		FOR_ITEMS(d, arr, i, it)
+		{
 			struct policy_namespace *x = &ps->namespaces[i];
 			size_t p = push(d, ".namespaces[%zu]", i);
 
@@ -759,7 +777,8 @@ static void dec_scopes(struct dec *d, const cJSON *root, struct policy_set *ps)
 	arr = dec_arr(d, root, "workloads", &n);
 	if (d->failed || !arr || !n || !(ps->workloads = dec_alloc(d, n, sizeof(*ps->workloads))))
 		return;
-	FOR_ITEMS(d, arr, i, it) {
+	FOR_ITEMS(d, arr, i, it)
+	{
 		struct policy_workload *w = &ps->workloads[i];
 		size_t p = push(d, ".workloads[%zu]", i);
 

@@ -5,6 +5,27 @@
 
 #include "ambit/policy.h"
 
+/* The compiler's state (policy.c, policy_mtls.c). */
+struct policy_comp {
+	const struct config *cfg;
+	const struct policy_workload_input *wls;
+	size_t n_wls;
+	size_t *by_ns; /* indexes into wls sorted by namespace, then uid */
+	const char *root;
+	struct config_diags *diags;
+	struct policy_set *ps;
+};
+
+/* Appends a warning about object @m (line 0: the object's) to c->diags, if any. */
+void policy_warn(struct policy_comp *c, const struct config_meta *m, const char *kind, int line,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Uids of the workloads @sel selects in @ns (NULL: every namespace), sorted. 0 or -ENOMEM. */
+int policy_select_workloads(const struct policy_comp *c, const char *ns,
+			    const struct config_labels *sel, char ***out, size_t *n);
+/* Resolves the PeerAuthentications into c->ps (namespaces and workloads built). 0 or -ENOMEM. */
+int policy_compile_peer_auths(struct policy_comp *c);
+void policy_uids_free(char **u, size_t n);
+
 /*
  * An address list entry that never matches (an IPv6 block: the mesh is IPv4 only). Its address
  * has bits outside its (empty) mask, which no parsed CIDR can have.
