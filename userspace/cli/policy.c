@@ -389,22 +389,96 @@ static void print_applicable(const struct policy_set *ps, const struct snap_work
 	printf("%s\n", total ? "" : "policies:    none apply");
 }
 
+/* A Service by VIP, "ns/name", "name.ns" or its hostname; NULL if none. */
+static const struct snap_service *find_service(const struct snapshot *s, const char *spec)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, spec, &a) == 1)
+		return snapshot_service_by_vip(s, a.s_addr);
+	for (size_t i = 0; i < s->n_services; i++) {
+		const struct snap_service *svc = &s->services[i];
+		char buf[512];
+
+		snprintf(buf, sizeof(buf), "%s/%s", svc->namespace, svc->name);
+		if (!strcmp(buf, spec) || !strcmp(svc->hostname, spec))
+			return svc;
+		snprintf(buf, sizeof(buf), "%s.%s", svc->name, svc->namespace);
+		if (!strcmp(buf, spec))
+			return svc;
+	}
+	return NULL;
+}
+
+/* Decides and prints one source -> destination workload connection. */
+static void check_one(const struct ctl_opts *o, const struct policy_set *ps,
+		      const struct snap_workload *sw, uint32_t src_ip,
+		      const struct snap_workload *dw, uint16_t port, cJSON *out)
+{
+	char name[300], why[1024], ipb[INET_ADDRSTRLEN], dipb[INET_ADDRSTRLEN];
+	struct policy_conn conn = {
+	    .dst_uid = dw->uid,
+	    .dst_namespace = dw->namespace,
+	    .dst_ip = dw->ip,
+	    .dst_port = port,
+	    .src_ip = src_ip,
+	    /* Only an enrolled source reaches the destination over HBONE with its identity. */
+	    .src_identity = sw && sw->enrolled && sw->identity[0] ? sw->identity : NULL,
+	};
+	struct policy_decision d;
+
+	policy_evaluate(ps, &conn, &d);
+	policy_decision_name(&d, name, sizeof(name));
+	policy_decision_explain(&d, &conn, why, sizeof(why));
+	inet_ntop(AF_INET, &conn.src_ip, ipb, sizeof(ipb));
+	inet_ntop(AF_INET, &dw->ip, dipb, sizeof(dipb));
+	if (o->json) {
+		cJSON *j = cJSON_CreateObject();
+
+		if (!j || !cJSON_AddItemToArray(out, j)) {
+			cJSON_Delete(j);
+			return;
+		}
+		cJSON_AddStringToObject(j, "source", sw ? sw->uid : ipb);
+		cJSON_AddStringToObject(j, "identity", conn.src_identity ? conn.src_identity : "");
+		cJSON_AddStringToObject(j, "destination", dw->uid);
+		cJSON_AddNumberToObject(j, "port", port);
+		cJSON_AddStringToObject(j, "mtls", policy_mtls_str(d.mtls));
+		cJSON_AddStringToObject(j, "decision", policy_verdict_str(d.verdict));
+		cJSON_AddStringToObject(j, "reason", policy_reason_str(d.reason));
+		cJSON_AddStringToObject(j, "policy", name);
+		cJSON_AddStringToObject(j, "why", why);
+		return;
+	}
+	printf("source:      %s (%s) %s\n", sw ? sw->uid : "outside the mesh", ipb,
+	       conn.src_identity ? conn.src_identity : "plaintext, no identity");
+	printf("destination: %s (%s) port %u%s\n", dw->uid, dipb, port,
+	       dw->enrolled ? "" : " (not enrolled: the mesh enforces nothing)");
+	printf("mTLS:        %s (%s)\n", policy_mtls_str(d.mtls),
+	       d.mtls_source ? d.mtls_source : "mesh default");
+	print_applicable(ps, dw);
+	printf("decision:    %s%s%s\n", policy_verdict_str(d.verdict), name[0] ? " by " : "", name);
+	printf("why:         %s\n", why);
+}
+
 int cmd_check(const struct ctl_opts *o, const char *src, const char *dst)
 {
 	const struct snap_workload *sw, *dw;
-	struct policy_decision d;
-	struct policy_conn conn = {0};
-	char dspec[256], *colon, *end, name[300], why[1024], ipb[INET_ADDRSTRLEN];
+	const struct snap_service *svc = NULL;
+	char dspec[256], *colon, *end;
 	struct ctl_cluster c;
 	struct snapshot *s;
+	cJSON *out = NULL;
 	struct in_addr a;
+	uint16_t tport;
 	long port;
 	int ret;
 
 	snprintf(dspec, sizeof(dspec), "%s", dst);
 	colon = strrchr(dspec, ':');
 	if (!colon) {
-		fprintf(stderr, "ambitctl: check: DST must be ns/pod:PORT or IP:PORT\n");
+		fprintf(stderr,
+			"ambitctl: check: DST must be ns/pod:PORT, a Service:PORT or IP:PORT\n");
 		return -EINVAL;
 	}
 	*colon = '\0';
@@ -422,10 +496,14 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst)
 		return -EIO;
 	ret = -ENOENT;
 	dw = find_workload(s, dspec);
-	if (!dw) {
-		fprintf(stderr,
-			"ambitctl: check: no (unique) workload %s: use ns/pod or a pod IP\n",
-			dspec);
+	if (!dw)
+		svc = find_service(s, dspec);
+	if (!dw && !svc) {
+		fprintf(
+		    stderr,
+		    "ambitctl: check: no (unique) workload or Service %s: use ns/pod, a pod IP, "
+		    "ns/service or a Service VIP\n",
+		    dspec);
 		goto out;
 	}
 	sw = find_workload(s, src);
@@ -434,50 +512,48 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst)
 			src);
 		goto out;
 	}
-	conn.dst_uid = dw->uid;
-	conn.dst_namespace = dw->namespace;
-	conn.dst_ip = dw->ip;
-	conn.dst_port = (uint16_t)port;
-	conn.src_ip = sw ? sw->ip : a.s_addr;
-	/* Only an enrolled source reaches the destination over HBONE with its identity. */
-	conn.src_identity = sw && sw->enrolled && sw->identity[0] ? sw->identity : NULL;
-	policy_evaluate(s->policies, &conn, &d);
-	policy_decision_name(&d, name, sizeof(name));
-	policy_decision_explain(&d, &conn, why, sizeof(why));
-	inet_ntop(AF_INET, &conn.src_ip, ipb, sizeof(ipb));
-	if (o->json) {
-		cJSON *j = cJSON_CreateObject();
-		char *text;
+	if (o->json && !(out = cJSON_CreateArray())) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (dw) {
+		check_one(o, s->policies, sw, sw ? sw->ip : a.s_addr, dw, (uint16_t)port, out);
+	} else {
+		/* Policy ports are workload ports: translate the Service port, then each endpoint.
+		 */
+		tport = 0;
+		for (size_t i = 0; i < svc->nports; i++)
+			if (svc->ports[i].port == port)
+				tport = svc->ports[i].target_port;
+		if (!tport) {
+			fprintf(stderr, "ambitctl: check: Service %s/%s has no port %ld\n",
+				svc->namespace, svc->name, port);
+			goto out;
+		}
+		if (!o->json)
+			printf("Service %s/%s port %ld -> target port %u, %zu endpoint(s)\n",
+			       svc->namespace, svc->name, port, tport, svc->nendpoints);
+		for (size_t i = 0; i < svc->nendpoints; i++) {
+			const struct snap_workload *ep =
+			    snapshot_workload_by_ip(s, svc->endpoints[i]);
 
-		cJSON_AddStringToObject(j, "source", sw ? sw->uid : ipb);
-		cJSON_AddStringToObject(j, "identity", conn.src_identity ? conn.src_identity : "");
-		cJSON_AddStringToObject(j, "destination", dw->uid);
-		cJSON_AddNumberToObject(j, "port", (double)port);
-		cJSON_AddStringToObject(j, "mtls", policy_mtls_str(d.mtls));
-		cJSON_AddStringToObject(j, "decision", policy_verdict_str(d.verdict));
-		cJSON_AddStringToObject(j, "reason", policy_reason_str(d.reason));
-		cJSON_AddStringToObject(j, "policy", name);
-		cJSON_AddStringToObject(j, "why", why);
-		text = cJSON_Print(j);
+			if (!ep)
+				continue;
+			if (!o->json)
+				printf("\n");
+			check_one(o, s->policies, sw, sw ? sw->ip : a.s_addr, ep, tport, out);
+		}
+	}
+	if (out) {
+		char *text = cJSON_Print(dw ? cJSON_GetArrayItem(out, 0) : out);
+
 		if (text)
 			printf("%s\n", text);
 		free(text);
-		cJSON_Delete(j);
-		ret = 0;
-		goto out;
 	}
-	printf("source:      %s (%s) %s\n", sw ? sw->uid : "outside the mesh", ipb,
-	       conn.src_identity ? conn.src_identity : "plaintext, no identity");
-	inet_ntop(AF_INET, &dw->ip, ipb, sizeof(ipb));
-	printf("destination: %s (%s) port %ld%s\n", dw->uid, ipb, port,
-	       dw->enrolled ? "" : " (not enrolled: the mesh enforces nothing)");
-	printf("mTLS:        %s (%s)\n", policy_mtls_str(d.mtls),
-	       d.mtls_source ? d.mtls_source : "mesh default");
-	print_applicable(s->policies, dw);
-	printf("decision:    %s%s%s\n", policy_verdict_str(d.verdict), name[0] ? " by " : "", name);
-	printf("why:         %s\n", why);
 	ret = 0;
 out:
+	cJSON_Delete(out);
 	snapshot_free(s);
 	return ret;
 }
