@@ -156,6 +156,24 @@ static void test_deny_and_allow_nothing_named(void **state)
 	snap_drop(s);
 }
 
+static void test_audit_counted_not_enforced(void **state)
+{
+	struct snapshot *s = snap_with(
+		"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+		"metadata:\n  name: audit-all\n  namespace: bookinfo\nspec:\n  action: AUDIT\n"
+		"  rules:\n  - {}\n");
+	struct authz_result r;
+	char *json;
+
+	assert_true(authz_decide(s, &details, 9080, ip4("10.98.2.7"), ID_PP, &r));
+	assert_int_equal(r.d.n_audit, 1);
+	json = authz_policies_json();
+	assert_non_null(strstr(json, "{\"policy\":\"bookinfo/audit-all\",\"action\":\"AUDIT\","
+				     "\"allow\":1,\"deny\":0}"));
+	free(json);
+	snap_drop(s);
+}
+
 /* Stands in for a splice/HBONE stream: its abort hook closes the record, as theirs do. */
 static int aborted;
 static void fake_abort(void *arg, const char *reason)
@@ -219,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_no_policy_allows),
 		cmocka_unit_test(test_strict_refuses_plaintext_only),
 		cmocka_unit_test(test_deny_and_allow_nothing_named),
+		cmocka_unit_test(test_audit_counted_not_enforced),
 		cmocka_unit_test(test_revocation_closes_only_denied),
 	};
 
