@@ -181,6 +181,44 @@ struct config_peer_authentication {
 	struct config_port_mtls *port_mtls;
 };
 
+/* RequestAuthentication (security.istio.io v1, v1beta1): JWT rules, enforced by a waypoint. */
+struct config_jwt_header {
+	char *name;
+	char *prefix;
+};
+
+struct config_claim_header {
+	char *claim;
+	char *header;
+};
+
+struct config_jwt_rule {
+	int line;
+	char *issuer;
+	struct config_strings audiences;
+	char *jwks_uri, *jwks;
+	size_t n_from_headers;
+	struct config_jwt_header *from_headers;
+	struct config_strings from_params, from_cookies;
+	char *output_payload_to_header;
+	bool forward_original_token;
+	size_t n_output_claim_to_headers;
+	struct config_claim_header *output_claim_to_headers;
+	uint64_t timeout_ms; /* 0: the default */
+	struct config_strings space_delimited_claims;
+	char *presence; /* NULL, "OPTIONAL" or "REQUIRED" */
+};
+
+struct config_request_authentication {
+	struct config_meta meta;
+	bool has_selector;
+	struct config_labels selector;
+	size_t n_target_refs;
+	struct config_target_ref *target_refs;
+	size_t n_jwt_rules;
+	struct config_jwt_rule *jwt_rules;
+};
+
 /*
  * Istio networking kinds (networking.istio.io v1, v1beta1, v1alpha3; same schema). The loader
  * validates every field of the API; the model keeps what routing and analysis use. Host names
@@ -375,6 +413,8 @@ struct config {
 	struct config_destination_rule *destination_rules;
 	struct config_gateway *gateways;
 	struct config_service_entry *service_entries;
+	size_t n_request_authentications;
+	struct config_request_authentication *request_authentications;
 };
 
 /* One problem found while loading: "file:line:col: kind/ns/name: field: reason". */

@@ -138,6 +138,9 @@ void config_free(struct config *cfg)
 		config_gateway_free(&cfg->gateways[i]);
 	for (size_t i = 0; i < cfg->n_service_entries; i++)
 		config_service_entry_free(&cfg->service_entries[i]);
+	for (size_t i = 0; i < cfg->n_request_authentications; i++)
+		config_request_authentication_free(&cfg->request_authentications[i]);
+	free(cfg->request_authentications);
 	free(cfg->authorization_policies);
 	free(cfg->peer_authentications);
 	free(cfg->virtual_services);
@@ -202,6 +205,7 @@ static int config_merge(struct config *cfg, struct config *stage)
 	    ARR(destination_rules, n_destination_rules),
 	    ARR(gateways, n_gateways),
 	    ARR(service_entries, n_service_entries),
+	    ARR(request_authentications, n_request_authentications),
 	};
 #undef ARR
 	size_t i, n = sizeof(arrs) / sizeof(arrs[0]);

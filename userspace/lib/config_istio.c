@@ -415,3 +415,110 @@ int cfg_parse_seq(struct cfg_ctx *ctx, yaml_node_t *v, const struct cfg_field *f
 	}
 	return ctx->nerrors == before ? 0 : -EINVAL;
 }
+
+/* ---- targetRef / targetRefs ---- */
+
+#define TREF struct config_target_ref
+static int tref_str(struct cfg_ctx *ctx, yaml_node_t *v, char **out, bool required)
+{
+	if (cfg_get_str(ctx, v, out))
+		return -EINVAL;
+	if (required && !**out) {
+		cfg_error(ctx, v, "must not be empty");
+		return -EINVAL;
+	}
+	return 0;
+}
+/* Kubernetes group: empty (core) or a DNS subdomain. */
+static int tref_group(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	TREF *r = o;
+
+	if (tref_str(ctx, v, &r->group, false))
+		return -EINVAL;
+	if (*r->group && !cfg_name_ok(r->group, CFG_NAME_SUBDOMAIN)) {
+		cfg_error(ctx, v, "group \"%.64s\" should match a DNS subdomain (or be empty)",
+			  r->group);
+		return -EINVAL;
+	}
+	return 0;
+}
+static int tref_kind(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	static const char *const kinds[] = {"Gateway", "GatewayClass", "Service", "ServiceEntry",
+					    NULL};
+
+	return cfg_check_enum(ctx, v, kinds, &((TREF *)o)->kind);
+}
+static int tref_name(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return tref_str(ctx, v, &((TREF *)o)->name, true);
+}
+static int tref_namespace(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_name(ctx, v, CFG_NAME_LABEL, &((TREF *)o)->namespace);
+}
+
+static const struct cfg_field target_ref_fields[] = {
+    {"group", CFG_T_STR, tref_group, 0},
+    {"kind", CFG_T_STR, tref_kind, CFG_F_REQUIRED},
+    {"name", CFG_T_STR, tref_name, CFG_F_REQUIRED},
+    {"namespace", CFG_T_STR, tref_namespace, 0},
+    {NULL, 0, NULL, 0},
+};
+
+int cfg_get_target_refs(struct cfg_ctx *ctx, yaml_node_t *v, bool single,
+			struct config_target_ref **out, size_t *nout)
+{
+	size_t n = single ? 1 : cfg_seq_len(v), base = *nout;
+	struct config_target_ref *refs;
+	int before = ctx->nerrors;
+
+	if (n > 16) {
+		cfg_error(ctx, v, "at most 16 targetRefs");
+		return -EINVAL;
+	}
+	refs = realloc(*out, (base + n + 1) * sizeof(*refs));
+	if (!refs) {
+		cfg_error(ctx, v, "out of memory");
+		return -ENOMEM;
+	}
+	*out = refs;
+	memset(refs + base, 0, n * sizeof(*refs));
+	*nout += n;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = single ? v : cfg_seq_item(ctx, v, i);
+		size_t saved = single ? ctx->plen : cfg_path_push_index(ctx, i);
+
+		cfg_walk_map(ctx, item, target_ref_fields, &refs[base + i]);
+		cfg_path_pop(ctx, saved);
+	}
+	return ctx->nerrors == before ? 0 : -EINVAL;
+}
+
+/* CEL rule of Istio's PolicyTargetReference: a policy only targets its own namespace. */
+int cfg_check_target_ref_namespaces(struct cfg_ctx *ctx, yaml_node_t *spec,
+				    const struct config_target_ref *refs, size_t n, const char *ns)
+{
+	int before = ctx->nerrors;
+
+	for (size_t i = 0; i < n; i++)
+		if (refs[i].namespace && ns && strcmp(refs[i].namespace, ns))
+			cfg_error(ctx, spec,
+				  "targetRef %s/%s in namespace %s: cross namespace referencing is "
+				  "not currently supported",
+				  refs[i].kind ? refs[i].kind : "?", refs[i].name ? refs[i].name : "?",
+				  refs[i].namespace);
+	return ctx->nerrors == before ? 0 : -EINVAL;
+}
+
+void config_target_refs_free(struct config_target_ref *refs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(refs[i].group);
+		free(refs[i].kind);
+		free(refs[i].name);
+		free(refs[i].namespace);
+	}
+	free(refs);
+}

@@ -541,6 +541,8 @@ KIND_STORE(dr, destination_rules, n_destination_rules, struct config_destination
 KIND_STORE(gw, gateways, n_gateways, struct config_gateway, config_gateway_free)
 KIND_STORE(se, service_entries, n_service_entries, struct config_service_entry,
 	   config_service_entry_free)
+KIND_STORE(ra, request_authentications, n_request_authentications,
+	   struct config_request_authentication, config_request_authentication_free)
 KIND_STORE(pa, peer_authentications, n_peer_authentications, struct config_peer_authentication,
 	   config_peer_authentication_free)
 
@@ -567,6 +569,8 @@ static const struct cfg_kind kinds[] = {
      cfg_authz_finish, ap_find, ap_append, ap_free},
     {"PeerAuthentication", security_istio, true, CFG_NAME_SUBDOMAIN, cfg_peerauth_fields,
      cfg_peerauth_finish, pa_find, pa_append, pa_free},
+    {"RequestAuthentication", security_istio, true, CFG_NAME_SUBDOMAIN, cfg_reqauth_fields,
+     cfg_reqauth_finish, ra_find, ra_append, ra_free},
     {"VirtualService", networking_istio, true, CFG_NAME_SUBDOMAIN, cfg_vs_fields, cfg_vs_finish,
      vs_find, vs_append, vs_free},
     {"DestinationRule", networking_istio, true, CFG_NAME_SUBDOMAIN, cfg_dr_fields,
@@ -613,6 +617,7 @@ static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 		struct config_destination_rule dr;
 		struct config_gateway gw;
 		struct config_service_entry se;
+		struct config_request_authentication ra;
 	} u;
 	struct cfg_obj o = {.kind = kd, .name_rule = kd->name_rule, .meta = &u.ns.meta, .obj = &u};
 	const struct config_meta *dup;

@@ -159,6 +159,12 @@ bool cfg_port_string_ok(const char *s, long min, long *out);
 int cfg_parse_seq(struct cfg_ctx *ctx, yaml_node_t *v, const struct cfg_field *fields,
 		  size_t size, void **arr, size_t *n, bool nonempty, const char *what);
 int cfg_check_istio_protocol(struct cfg_ctx *ctx, yaml_node_t *v, char **out);
+/* targetRef (@single) or targetRefs appended to *@out / *@n. */
+int cfg_get_target_refs(struct cfg_ctx *ctx, yaml_node_t *v, bool single,
+			struct config_target_ref **out, size_t *n);
+int cfg_check_target_ref_namespaces(struct cfg_ctx *ctx, yaml_node_t *spec,
+				    const struct config_target_ref *refs, size_t n, const char *ns);
+void config_target_refs_free(struct config_target_ref *refs, size_t n);
 int cfg_get_export_to(struct cfg_ctx *ctx, yaml_node_t *v, struct config_strings *out);
 
 /* config_security.c, config_vs.c, config_net.c: the Istio kind descriptors' parts. */
@@ -170,6 +176,9 @@ void config_authorization_policy_free(struct config_authorization_policy *p);
 void cfg_authz_warn(struct cfg_ctx *ctx, yaml_node_t *root,
 		    const struct config_authorization_policy *p);
 void config_peer_authentication_free(struct config_peer_authentication *p);
+extern const struct cfg_field cfg_reqauth_fields[];
+int cfg_reqauth_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+void config_request_authentication_free(struct config_request_authentication *ra);
 extern const struct cfg_field cfg_vs_fields[];
 int cfg_vs_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 void config_virtual_service_free(struct config_virtual_service *vs);

@@ -56,13 +56,7 @@ void config_authorization_policy_free(struct config_authorization_policy *p)
 {
 	config_meta_free(&p->meta);
 	config_labels_free(&p->selector);
-	for (size_t i = 0; i < p->n_target_refs; i++) {
-		free(p->target_refs[i].group);
-		free(p->target_refs[i].kind);
-		free(p->target_refs[i].name);
-		free(p->target_refs[i].namespace);
-	}
-	free(p->target_refs);
+	config_target_refs_free(p->target_refs, p->n_target_refs);
 	free(p->provider);
 	for (size_t i = 0; i < p->n_rules; i++)
 		authz_rule_free(&p->rules[i]);
@@ -458,82 +452,18 @@ static int ap_provider(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	return cfg_walk_map(ctx, v, provider_fields, obj);
 }
 
-#define TREF struct config_target_ref
-static int tref_str(struct cfg_ctx *ctx, yaml_node_t *v, char **out, bool required)
-{
-	if (cfg_get_str(ctx, v, out))
-		return -EINVAL;
-	if (required && !**out) {
-		cfg_error(ctx, v, "must not be empty");
-		return -EINVAL;
-	}
-	return 0;
-}
-static int tref_group(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
-{
-	return tref_str(ctx, v, &((TREF *)o)->group, false);
-}
-static int tref_kind(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
-{
-	static const char *const kinds[] = {"Gateway", "GatewayClass", "Service", "ServiceEntry",
-					    NULL};
-
-	return cfg_check_enum(ctx, v, kinds, &((TREF *)o)->kind);
-}
-static int tref_name(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
-{
-	return tref_str(ctx, v, &((TREF *)o)->name, true);
-}
-static int tref_namespace(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
-{
-	return cfg_get_name(ctx, v, CFG_NAME_LABEL, &((TREF *)o)->namespace);
-}
-
-static const struct cfg_field target_ref_fields[] = {
-    {"group", CFG_T_STR, tref_group, 0},
-    {"kind", CFG_T_STR, tref_kind, CFG_F_REQUIRED},
-    {"name", CFG_T_STR, tref_name, CFG_F_REQUIRED},
-    {"namespace", CFG_T_STR, tref_namespace, 0},
-    {NULL, 0, NULL, 0},
-};
-
-static int append_target_refs(struct cfg_ctx *ctx, yaml_node_t *v, bool single,
-			      struct config_authorization_policy *p)
-{
-	size_t n = single ? 1 : cfg_seq_len(v), base = p->n_target_refs;
-	struct config_target_ref *refs;
-	int before = ctx->nerrors;
-
-	if (n > 16) {
-		cfg_error(ctx, v, "at most 16 targetRefs");
-		return -EINVAL;
-	}
-	refs = realloc(p->target_refs, (base + n + 1) * sizeof(*refs));
-	if (!refs) {
-		cfg_error(ctx, v, "out of memory");
-		return -ENOMEM;
-	}
-	p->target_refs = refs;
-	memset(refs + base, 0, n * sizeof(*refs));
-	p->n_target_refs += n;
-	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item = single ? v : cfg_seq_item(ctx, v, i);
-		size_t saved = single ? ctx->plen : cfg_path_push_index(ctx, i);
-
-		cfg_walk_map(ctx, item, target_ref_fields, &refs[base + i]);
-		cfg_path_pop(ctx, saved);
-	}
-	return ctx->nerrors == before ? 0 : -EINVAL;
-}
-
 static int ap_target_ref(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
-	return append_target_refs(ctx, v, true, obj);
+	struct config_authorization_policy *p = obj;
+
+	return cfg_get_target_refs(ctx, v, true, &p->target_refs, &p->n_target_refs);
 }
 
 static int ap_target_refs(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
-	return append_target_refs(ctx, v, false, obj);
+	struct config_authorization_policy *p = obj;
+
+	return cfg_get_target_refs(ctx, v, false, &p->target_refs, &p->n_target_refs);
 }
 
 static const struct cfg_field ap_spec_fields[] = {
@@ -591,6 +521,8 @@ int cfg_authz_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o)
 
 	if (p->has_selector && p->n_target_refs)
 		cfg_error(ctx, spec, "only one of selector or targetRefs can be set");
+	cfg_check_target_ref_namespaces(ctx, spec, p->target_refs, p->n_target_refs,
+					p->meta.namespace);
 	if (p->provider && p->action != CONFIG_AUTHZ_CUSTOM)
 		cfg_error(ctx, cfg_map_get(ctx, spec, "provider"),
 			  "provider can only be used with action CUSTOM");
