@@ -124,7 +124,8 @@ static void test_clean(void **state)
 	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
 	    "metadata: {name: ok, namespace: bookinfo}\n"
 	    "spec:\n  selector: {matchLabels: {app: reviews}}\n  rules:\n"
-	    "  - from: [{source: {namespaces: [bookinfo]}}]\n    to: [{operation: {ports: ['9080']}}]\n"
+	    "  - from: [{source: {namespaces: [bookinfo]}}]\n    to: [{operation: {ports: "
+	    "['9080']}}]\n"
 	    "---\n"
 	    "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
 	    "metadata: {name: strict, namespace: bookinfo}\nspec: {mtls: {mode: STRICT}}\n";
@@ -206,7 +207,7 @@ static void test_authz_findings(void **state)
 	    "spec:\n"
 	    "  selector: {matchLabels: {app: ratings}}\n" /* 10 */
 	    "  rules:\n"
-	    "  - to: [{operation: {methods: [GET]}}]\n" /* 12 */
+	    "  - to: [{operation: {methods: [GET]}}]\n"	    /* 12 */
 	    "  - from: [{source: {namespaces: [ghost]}}]\n" /* 13 */
 	    "---\n"
 	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n" /* 15 */
@@ -214,7 +215,7 @@ static void test_authz_findings(void **state)
 	    "spec:\n"
 	    "  action: DENY\n"
 	    "  rules:\n"
-	    "  - to: [{operation: {methods: [GET]}}]\n" /* 21 */
+	    "  - to: [{operation: {methods: [GET]}}]\n"			  /* 21 */
 	    "  - to: [{operation: {paths: [/admin], ports: ['9080']}}]\n" /* 22 */
 	    "---\n"
 	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n" /* 24 */

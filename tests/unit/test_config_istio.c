@@ -146,11 +146,13 @@ static void test_networking_model(void **state)
 	    "    outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 3m,\n"
 	    "                       maxEjectionPercent: 100}\n"
 	    "  subsets:\n  - name: v1\n    labels: {version: v1}\n"
-	    "  - name: v2\n    labels: {version: v2}\n    trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n"
+	    "  - name: v2\n    labels: {version: v2}\n    trafficPolicy: {tls: {mode: "
+	    "ISTIO_MUTUAL}}\n"
 	    "---\n"
 	    "apiVersion: networking.istio.io/v1beta1\nkind: Gateway\nmetadata: {name: gw}\n"
 	    "spec:\n  selector: {istio: ingressgateway}\n  servers:\n"
-	    "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: ['./*.example.com']\n"
+	    "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: "
+	    "['./*.example.com']\n"
 	    "    tls: {mode: SIMPLE, credentialName: cert}\n---\n"
 	    "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext}\n"
 	    "spec:\n  hosts: [api.example.com]\n  location: MESH_EXTERNAL\n  resolution: STATIC\n"
@@ -221,8 +223,8 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
     {"DENY without rules", "spec: {action: DENY}\n", false, 4, 7, "spec", "meaningless"},
     {"selector and targetRefs",
-     "spec:\n  selector: {matchLabels: {a: b}}\n  targetRefs: [{kind: Service, name: s}]\n",
-     false, 5, 3, "spec", "only one of selector or targetRefs"},
+     "spec:\n  selector: {matchLabels: {a: b}}\n  targetRefs: [{kind: Service, name: s}]\n", false,
+     5, 3, "spec", "only one of selector or targetRefs"},
     {"empty from", "spec:\n  rules: [{from: []}]\n", false, 5, 18, "spec.rules[0].from",
      "empty from list"},
     {"empty source", "spec:\n  rules: [{from: [{source: {}}]}]\n", false, 5, 19,
@@ -231,29 +233,27 @@ static const struct bad_case bad_cases[] = {
      "spec.rules[0].from[0].source", "required field is null"},
     {"empty operation", "spec:\n  rules: [{to: [{operation: {}}]}]\n", false, 5, 17,
      "spec.rules[0].to[0].operation", "empty operation"},
-    {"bad CIDR", "spec:\n  rules: [{from: [{source: {ipBlocks: [10.0.0.0/33]}}]}]\n", false, 5,
-     40, "spec.rules[0].from[0].source.ipBlocks[0]", "not an IP address or CIDR block"},
+    {"bad CIDR", "spec:\n  rules: [{from: [{source: {ipBlocks: [10.0.0.0/33]}}]}]\n", false, 5, 40,
+     "spec.rules[0].from[0].source.ipBlocks[0]", "not an IP address or CIDR block"},
     {"port name", "spec:\n  rules: [{to: [{operation: {ports: [http]}}]}]\n", false, 5, 38,
      "spec.rules[0].to[0].operation.ports[0]", "\"http\" is not a port"},
     {"unquoted port", "spec:\n  rules: [{to: [{operation: {ports: [80]}}]}]\n", false, 5, 38,
      "spec.rules[0].to[0].operation.ports[0]", "expected a string, got an integer (quote it)"},
-    {"port out of range", "spec:\n  rules: [{to: [{operation: {notPorts: ['70000']}}]}]\n",
-     false, 5, 41, "spec.rules[0].to[0].operation.notPorts[0]", "is not a port"},
-    {"rejected when key",
-     "spec:\n  rules: [{when: [{key: destination.namespace, values: [a]}]}]\n", false, 5, 25,
-     "spec.rules[0].when[0].key", "is not supported"},
-    {"unknown when key", "spec:\n  rules: [{when: [{key: source.pod, values: [a]}]}]\n", false,
-     5, 25, "spec.rules[0].when[0].key", "unknown attribute"},
+    {"port out of range", "spec:\n  rules: [{to: [{operation: {notPorts: ['70000']}}]}]\n", false,
+     5, 41, "spec.rules[0].to[0].operation.notPorts[0]", "is not a port"},
+    {"rejected when key", "spec:\n  rules: [{when: [{key: destination.namespace, values: [a]}]}]\n",
+     false, 5, 25, "spec.rules[0].when[0].key", "is not supported"},
+    {"unknown when key", "spec:\n  rules: [{when: [{key: source.pod, values: [a]}]}]\n", false, 5,
+     25, "spec.rules[0].when[0].key", "unknown attribute"},
     {"when without values", "spec:\n  rules: [{when: [{key: source.ip}]}]\n", false, 5, 19,
      "spec.rules[0].when[0]", "needs values or notValues"},
     {"when IP value", "spec:\n  rules: [{when: [{key: source.ip, values: [nope]}]}]\n", false, 5,
      45, "spec.rules[0].when[0].values[0]", "not an IP address"},
-    {"unknown field", "spec:\n  rule: [{}]\n", false, 5, 3, "spec.rule",
-     "unknown field \"rule\""},
+    {"unknown field", "spec:\n  rule: [{}]\n", false, 5, 3, "spec.rule", "unknown field \"rule\""},
     {"lowercase action", "spec: {action: deny}\n", false, 4, 16, "spec.action",
      "\"deny\" is not one of ALLOW, DENY, AUDIT, CUSTOM"},
-    {"provider on ALLOW", "spec: {provider: {name: ext}, rules: [{}]}\n", false, 4, 18,
-     "spec", "provider can only be used with action CUSTOM"},
+    {"provider on ALLOW", "spec: {provider: {name: ext}, rules: [{}]}\n", false, 4, 18, "spec",
+     "provider can only be used with action CUSTOM"},
     {"CUSTOM with identity",
      "spec:\n  action: CUSTOM\n  provider: {name: ext}\n"
      "  rules: [{from: [{source: {principals: [a]}}]}]\n",
@@ -265,8 +265,8 @@ static const struct bad_case bad_cases[] = {
     {"serviceAccounts wildcard",
      "spec:\n  rules: [{from: [{source: {serviceAccounts: ['ns/*']}}]}]\n", false, 5, 47,
      "spec.rules[0].from[0].source.serviceAccounts[0]", "wildcards are not allowed"},
-    {"PA portLevelMtls without selector", "spec:\n  portLevelMtls: {'80': {mode: STRICT}}\n",
-     true, 5, 18, "spec.portLevelMtls", "portLevelMtls requires selector"},
+    {"PA portLevelMtls without selector", "spec:\n  portLevelMtls: {'80': {mode: STRICT}}\n", true,
+     5, 18, "spec.portLevelMtls", "portLevelMtls requires selector"},
     {"PA lowercase mode", "spec: {mtls: {mode: strict}}\n", true, 4, 21, "spec.mtls.mode",
      "\"strict\" is not one of UNSET, PERMISSIVE, STRICT, DISABLE"},
     {"PA mtls scalar", "spec: {mtls: STRICT}\n", true, 4, 14, "spec.mtls",
@@ -348,8 +348,9 @@ static void test_hostile_sizes(void **state)
 	/* Billion laughs aimed at a policy: bounded before any schema walk. */
 	p = yaml + sprintf(yaml, AP_HEAD "status:\n  l0: &l0 [x,x,x,x,x,x,x,x,x,x]\n");
 	for (int l = 1; l < 8; l++)
-		p += sprintf(p, "  l%d: &l%d [*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d]\n", l,
-			     l, l - 1, l - 1, l - 1, l - 1, l - 1, l - 1, l - 1, l - 1, l - 1, l - 1);
+		p += sprintf(p, "  l%d: &l%d [*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d]\n",
+			     l, l, l - 1, l - 1, l - 1, l - 1, l - 1, l - 1, l - 1, l - 1, l - 1,
+			     l - 1);
 	strcpy(p, "spec:\n  rules: [{from: [{source: {principals: *l7}}]}]\n");
 	config_init(&cfg);
 	assert_int_equal(load(&cfg, yaml, &d), -EINVAL);
@@ -367,10 +368,18 @@ static void test_durations(void **state)
 		const char *message; /* NULL: valid */
 		uint64_t ms;
 	} cases[] = {
-	    {"1h", NULL, 3600000},   {"1m30s", NULL, 90000}, {"0.1s", NULL, 100},
-	    {"250ms", NULL, 250},    {"1500us", "whole number of milliseconds", 0},
-	    {"0.5ms", "at least 1ms", 0}, {"1.5ms", "whole number", 0}, {"0s", "at least 1ms", 0}, {"-1s", "negative", 0},
-	    {"10", "not a duration", 0}, {"1d", "not a duration", 0}, {"s", "not a duration", 0},
+	    {"1h", NULL, 3600000},
+	    {"1m30s", NULL, 90000},
+	    {"0.1s", NULL, 100},
+	    {"250ms", NULL, 250},
+	    {"1500us", "whole number of milliseconds", 0},
+	    {"0.5ms", "at least 1ms", 0},
+	    {"1.5ms", "whole number", 0},
+	    {"0s", "at least 1ms", 0},
+	    {"-1s", "negative", 0},
+	    {"10", "not a duration", 0},
+	    {"1d", "not a duration", 0},
+	    {"s", "not a duration", 0},
 	    {"99999999999999999999h", "too large", 0},
 	};
 

@@ -33,7 +33,8 @@ static const char *const fixture_dirs[] = {
     NULL,
 };
 
-/* Kinds of the fixtures that ambit does not model (none today: all ten fixture files' kinds load). */
+/* Kinds of the fixtures that ambit does not model (none today: all ten fixture files' kinds load).
+ */
 static const char *const not_loaded[] = {NULL};
 
 /*
@@ -94,11 +95,11 @@ static char *read_all(const char *path)
 }
 
 struct doc {
-	char *text;	 /* the document without its _err line */
-	char *expected;	 /* Istio's expected message, or NULL */
+	char *text;	  /* the document without its _err line */
+	char *expected;	  /* Istio's expected message, or NULL */
 	const char *kind; /* points into text, not terminated at the line end */
-	int first_line;	 /* in the file */
-	bool content;	 /* not only comments and blank lines */
+	int first_line;	  /* in the file */
+	bool content;	  /* not only comments and blank lines */
 };
 
 /* Splits @buf at "---" lines into documents; strips and remembers "_err:" lines. */
@@ -189,7 +190,8 @@ static void check_doc(const char *file, const struct doc *d, bool want_valid, st
 				      strstr(diags.items[i].message, "invalid YAML") != NULL;
 		if (!ret || !yaml_error) {
 			print_error("%s: listed as a libyaml difference but %s\n", name,
-				    ret ? "rejected for another reason" : "now accepted: unlist it");
+				    ret ? "rejected for another reason"
+					: "now accepted: unlist it");
 			t->failures++;
 		} else {
 			print_message("NOT SUPPORTED %s: libyaml cannot parse it (see "

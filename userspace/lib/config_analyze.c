@@ -63,7 +63,7 @@ struct an {
 };
 
 #define FOR_SETS(a, c)                                                                             \
-	for (const struct config *const *c##_p = (a)->sets, *c;                                   \
+	for (const struct config *const *c##_p = (a)->sets, *c;                                    \
 	     c##_p < (a)->sets + 2 && ((c = *c##_p), 1); c##_p++)                                  \
 		if (c)
 
@@ -255,7 +255,8 @@ static void analyze_vs(struct an *a, const struct config_virtual_service *vs)
 			check_destination(a, vs, &r->route[j], r->line, field);
 		}
 		if (r->has_mirror) {
-			snprintf(field, sizeof(field), "spec.%s[%zu].mirror", route_kind(r->type), n);
+			snprintf(field, sizeof(field), "spec.%s[%zu].mirror", route_kind(r->type),
+				 n);
 			check_destination(a, vs, &r->mirror, r->line, field);
 		}
 	}
@@ -283,11 +284,13 @@ static void analyze_vs_conflicts(struct an *a)
 					if (strcmp(hi, hj))
 						continue;
 					add(a, &v->meta, "VirtualService", 0, true, "spec.hosts",
-					    "IST0109 ConflictingMeshGatewayVirtualServiceHosts: host %s "
-					    "is also defined by VirtualService %s/%s (%s:%d); only one "
+					    "IST0109 ConflictingMeshGatewayVirtualServiceHosts: "
+					    "host %s "
+					    "is also defined by VirtualService %s/%s (%s:%d); only "
+					    "one "
 					    "takes effect (the oldest)",
-					    hi, w->meta.namespace, w->meta.name, w->meta.origin.file,
-					    w->meta.origin.line);
+					    hi, w->meta.namespace, w->meta.name,
+					    w->meta.origin.file, w->meta.origin.line);
 				}
 			}
 		}
@@ -376,8 +379,9 @@ static void analyze_ap(struct an *a, const struct config_authorization_policy *p
 					snprintf(field, sizeof(field),
 						 "spec.rules[%zu].from[%zu].source.%s[%zu]", i, j,
 						 l ? "notNamespaces" : "namespaces", k);
-					add(a, &p->meta, "AuthorizationPolicy", r->line, false, field,
-					    "IST0101 referenced namespace not found: \"%s\"", ns);
+					add(a, &p->meta, "AuthorizationPolicy", r->line, false,
+					    field, "IST0101 referenced namespace not found: \"%s\"",
+					    ns);
 				}
 			}
 		}
@@ -456,11 +460,11 @@ static void analyze_pa(struct an *a)
 			    "conflicting %s-level PeerAuthentications: this one and %s/%s (%s:%d) "
 			    "apply to the same %s; only %s/%s takes effect (the oldest by "
 			    "creationTimestamp, else the first loaded)",
-			    pa_level(p, a->root), q->meta.namespace, q->meta.name, q->meta.origin.file,
-			    q->meta.origin.line,
-			    p->has_selector ? "workloads" : !strcmp(p->meta.namespace, a->root)
-								? "mesh"
-								: "namespace",
+			    pa_level(p, a->root), q->meta.namespace, q->meta.name,
+			    q->meta.origin.file, q->meta.origin.line,
+			    p->has_selector			  ? "workloads"
+			    : !strcmp(p->meta.namespace, a->root) ? "mesh"
+								  : "namespace",
 			    w->meta.namespace, w->meta.name);
 		}
 	}

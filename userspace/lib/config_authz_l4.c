@@ -9,7 +9,7 @@
 
 #include "config_priv.h"
 
-static const char *const l4_when_keys[] = {"source.ip", "source.namespace", "source.principal",
+static const char *const l4_when_keys[] = {"source.ip",	     "source.namespace", "source.principal",
 					   "destination.ip", "destination.port", NULL};
 
 bool config_authz_when_key_l4(const char *key)
@@ -95,7 +95,8 @@ bool config_authz_rule_has_l4(const struct config_authz_rule *r)
 	return false;
 }
 
-void cfg_authz_warn(struct cfg_ctx *ctx, yaml_node_t *root, const struct config_authorization_policy *p)
+void cfg_authz_warn(struct cfg_ctx *ctx, yaml_node_t *root,
+		    const struct config_authorization_policy *p)
 {
 	yaml_node_t *spec = cfg_map_get(ctx, root, "spec");
 	yaml_node_t *rules = cfg_map_get(ctx, spec, "rules");
@@ -128,25 +129,28 @@ void cfg_authz_warn(struct cfg_ctx *ctx, yaml_node_t *root, const struct config_
 		saved = cfg_path_push(ctx, "spec.rules");
 		cfg_path_push_index(ctx, i);
 		if (p->action == CONFIG_AUTHZ_ALLOW)
-			cfg_diag(ctx, node, false,
-				 "the ztunnel cannot evaluate %s (HTTP-only or "
-				 "not supported at L4), so it drops this whole ALLOW rule: it never "
-				 "matches, which is stricter than written (traffic it was meant to "
-				 "allow is denied unless another rule allows it); attach the policy "
-				 "to a waypoint with targetRefs to enforce it as written",
-				 l7);
+			cfg_diag(
+			    ctx, node, false,
+			    "the ztunnel cannot evaluate %s (HTTP-only or "
+			    "not supported at L4), so it drops this whole ALLOW rule: it never "
+			    "matches, which is stricter than written (traffic it was meant to "
+			    "allow is denied unless another rule allows it); attach the policy "
+			    "to a waypoint with targetRefs to enforce it as written",
+			    l7);
 		else if (config_authz_rule_has_l4(r))
-			cfg_diag(ctx, node, false,
-				 "the ztunnel cannot evaluate %s, so it ignores those parts of this "
-				 "DENY rule and denies every connection matching the rest of it "
-				 "regardless of them, which is stricter than written",
-				 l7);
+			cfg_diag(
+			    ctx, node, false,
+			    "the ztunnel cannot evaluate %s, so it ignores those parts of this "
+			    "DENY rule and denies every connection matching the rest of it "
+			    "regardless of them, which is stricter than written",
+			    l7);
 		else
-			cfg_diag(ctx, node, false,
-				 "the ztunnel cannot evaluate %s and nothing else is left in this "
-				 "DENY rule, so at the ztunnel it matches nothing and has no effect; "
-				 "attach the policy to a waypoint with targetRefs to enforce it",
-				 l7);
+			cfg_diag(
+			    ctx, node, false,
+			    "the ztunnel cannot evaluate %s and nothing else is left in this "
+			    "DENY rule, so at the ztunnel it matches nothing and has no effect; "
+			    "attach the policy to a waypoint with targetRefs to enforce it",
+			    l7);
 		cfg_path_pop(ctx, saved);
 	}
 }

@@ -34,7 +34,7 @@ static int u32_into(struct cfg_ctx *ctx, yaml_node_t *v, uint32_t *out)
 
 static int lb_simple(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	static const char *const lbs[] = {"UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH",
+	static const char *const lbs[] = {"UNSPECIFIED", "LEAST_CONN",	  "RANDOM", "PASSTHROUGH",
 					  "ROUND_ROBIN", "LEAST_REQUEST", NULL};
 
 	return cfg_check_enum(ctx, v, lbs, &((TP *)o)->lb_simple);
@@ -104,14 +104,10 @@ static int ch_maglev(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 }
 
 static const struct cfg_field consistent_hash_fields[] = {
-    {"httpHeaderName", CFG_T_STR, NULL, 0},
-    {"httpCookie", CFG_T_MAP, ch_cookie, 0},
-    {"useSourceIp", CFG_T_BOOL, NULL, 0},
-    {"httpQueryParameterName", CFG_T_STR, NULL, 0},
-    {"ringHash", CFG_T_MAP, ch_ring, 0},
-    {"maglev", CFG_T_MAP, ch_maglev, 0},
-    {"minimumRingSize", CFG_T_INT, ring_size, 0},
-    {NULL, 0, NULL, 0},
+    {"httpHeaderName", CFG_T_STR, NULL, 0},	  {"httpCookie", CFG_T_MAP, ch_cookie, 0},
+    {"useSourceIp", CFG_T_BOOL, NULL, 0},	  {"httpQueryParameterName", CFG_T_STR, NULL, 0},
+    {"ringHash", CFG_T_MAP, ch_ring, 0},	  {"maglev", CFG_T_MAP, ch_maglev, 0},
+    {"minimumRingSize", CFG_T_INT, ring_size, 0}, {NULL, 0, NULL, 0},
 };
 
 static int lb_consistent_hash(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
@@ -125,8 +121,9 @@ static int lb_consistent_hash(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	for (const char *const *k = keys; *k; k++)
 		nkeys += cfg_map_get(ctx, v, *k) != NULL;
 	if (nkeys != 1) {
-		cfg_error(ctx, v, "consistentHash needs exactly one of httpHeaderName, httpCookie, "
-				  "useSourceIp, httpQueryParameterName");
+		cfg_error(ctx, v,
+			  "consistentHash needs exactly one of httpHeaderName, httpCookie, "
+			  "useSourceIp, httpQueryParameterName");
 		return -EINVAL;
 	}
 	if (cfg_map_get(ctx, v, "ringHash") && cfg_map_get(ctx, v, "maglev")) {
@@ -176,12 +173,9 @@ static int lb_warmup(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 }
 
 static const struct cfg_field lb_fields[] = {
-    {"simple", CFG_T_STR, lb_simple, 0},
-    {"consistentHash", CFG_T_MAP, lb_consistent_hash, 0},
-    {"localityLbSetting", CFG_T_MAP, NULL, 0},
-    {"warmupDurationSecs", CFG_T_STR, dur, 0},
-    {"warmup", CFG_T_MAP, lb_warmup, 0},
-    {NULL, 0, NULL, 0},
+    {"simple", CFG_T_STR, lb_simple, 0},       {"consistentHash", CFG_T_MAP, lb_consistent_hash, 0},
+    {"localityLbSetting", CFG_T_MAP, NULL, 0}, {"warmupDurationSecs", CFG_T_STR, dur, 0},
+    {"warmup", CFG_T_MAP, lb_warmup, 0},       {NULL, 0, NULL, 0},
 };
 
 static int tp_lb(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
@@ -292,7 +286,8 @@ static const struct cfg_field pool_fields[] = {
 
 static int tp_pool(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	if (!v->data.mapping.pairs.top || v->data.mapping.pairs.top == v->data.mapping.pairs.start) {
+	if (!v->data.mapping.pairs.top ||
+	    v->data.mapping.pairs.top == v->data.mapping.pairs.start) {
 		cfg_error(ctx, v, "connection pool settings must set at least tcp or http");
 		return -EINVAL;
 	}
@@ -367,8 +362,9 @@ static int tp_outlier(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 		return -EINVAL;
 	if (cfg_map_get(ctx, v, "consecutiveLocalOriginFailures") &&
 	    (!split || strcmp((const char *)split->data.scalar.value, "true"))) {
-		cfg_error(ctx, v, "consecutiveLocalOriginFailures requires "
-				  "splitExternalLocalOriginErrors: true");
+		cfg_error(ctx, v,
+			  "consecutiveLocalOriginFailures requires "
+			  "splitExternalLocalOriginErrors: true");
 		return -EINVAL;
 	}
 	return 0;
@@ -407,13 +403,15 @@ static int tp_tls(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	if (!strcmp(mode, "ISTIO_MUTUAL") &&
 	    (cfg_map_get(ctx, v, "clientCertificate") || cfg_map_get(ctx, v, "privateKey") ||
 	     cfg_map_get(ctx, v, "caCertificates") || cfg_map_get(ctx, v, "credentialName"))) {
-		cfg_error(ctx, v, "ISTIO_MUTUAL uses the mesh certificates: clientCertificate, "
-				  "privateKey, caCertificates and credentialName must be empty");
+		cfg_error(ctx, v,
+			  "ISTIO_MUTUAL uses the mesh certificates: clientCertificate, "
+			  "privateKey, caCertificates and credentialName must be empty");
 		return -EINVAL;
 	}
 	if (!strcmp(mode, "MUTUAL") && !cfg_map_get(ctx, v, "credentialName") &&
 	    (!cfg_map_get(ctx, v, "clientCertificate") || !cfg_map_get(ctx, v, "privateKey"))) {
-		cfg_error(ctx, v, "MUTUAL needs clientCertificate and privateKey (or credentialName)");
+		cfg_error(ctx, v,
+			  "MUTUAL needs clientCertificate and privateKey (or credentialName)");
 		return -EINVAL;
 	}
 	if ((!strcmp(mode, "SIMPLE") || !strcmp(mode, "MUTUAL")) &&
@@ -465,8 +463,9 @@ static int tp_port_level(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 		/* The port's settings replace the whole policy for that port; not modelled yet. */
 		if (cfg_walk_map(ctx, item, pls_fields, &tmp) == 0 &&
 		    item->data.mapping.pairs.top - item->data.mapping.pairs.start < 2)
-			cfg_error(ctx, item, "port level settings need at least one setting besides "
-					     "the port");
+			cfg_error(ctx, item,
+				  "port level settings need at least one setting besides "
+				  "the port");
 		config_traffic_policy_free(&tmp);
 		cfg_path_pop(ctx, saved);
 	}
@@ -577,12 +576,9 @@ static int dr_selector(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 }
 
 static const struct cfg_field dr_spec_fields[] = {
-    {"host", CFG_T_STR, dr_host, CFG_F_REQUIRED},
-    {"trafficPolicy", CFG_T_MAP, dr_policy, 0},
-    {"subsets", CFG_T_SEQ, dr_subsets, 0},
-    {"exportTo", CFG_T_SEQ, dr_export_to, 0},
-    {"workloadSelector", CFG_T_MAP, dr_selector, 0},
-    {NULL, 0, NULL, 0},
+    {"host", CFG_T_STR, dr_host, CFG_F_REQUIRED},    {"trafficPolicy", CFG_T_MAP, dr_policy, 0},
+    {"subsets", CFG_T_SEQ, dr_subsets, 0},	     {"exportTo", CFG_T_SEQ, dr_export_to, 0},
+    {"workloadSelector", CFG_T_MAP, dr_selector, 0}, {NULL, 0, NULL, 0},
 };
 
 static int dr_spec(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
@@ -610,7 +606,8 @@ int cfg_dr_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o)
 		if (!dr->subsets[i].policy.present)
 			dr->subsets[i].policy.max_ejection_percent = -1;
 	if (dr->has_workload_selector &&
-	    (dr->export_to.n > 1 || (dr->export_to.n == 1 && strcmp(dr->export_to.items[0], ".")))) {
+	    (dr->export_to.n > 1 ||
+	     (dr->export_to.n == 1 && strcmp(dr->export_to.items[0], ".")))) {
 		size_t saved = cfg_path_push(ctx, "spec.exportTo");
 
 		cfg_error(ctx, cfg_map_get(ctx, spec, "exportTo"),

@@ -68,13 +68,16 @@ static int srv_hosts(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 			size_t l = (size_t)(slash - h);
 
 			if (l >= sizeof(ns) || !l)
-				cfg_error(ctx, cfg_seq_item(ctx, v, i), "invalid namespace in \"%.64s\"", h);
+				cfg_error(ctx, cfg_seq_item(ctx, v, i),
+					  "invalid namespace in \"%.64s\"", h);
 			else {
 				memcpy(ns, h, l);
 				ns[l] = '\0';
-				if (strcmp(ns, ".") && strcmp(ns, "*") && !cfg_name_ok(ns, CFG_NAME_LABEL))
+				if (strcmp(ns, ".") && strcmp(ns, "*") &&
+				    !cfg_name_ok(ns, CFG_NAME_LABEL))
 					cfg_error(ctx, cfg_seq_item(ctx, v, i),
-						  "\"%.64s\": namespace must be \".\", \"*\" or a namespace name",
+						  "\"%.64s\": namespace must be \".\", \"*\" or a "
+						  "namespace name",
 						  h);
 			}
 			h = slash + 1;
@@ -88,9 +91,9 @@ static int srv_hosts(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 
 static int tls_mode(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	static const char *const modes[] = {"PASSTHROUGH",     "SIMPLE",       "MUTUAL",
-					    "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL",
-					    NULL};
+	static const char *const modes[] = {
+	    "PASSTHROUGH",  "SIMPLE",	       "MUTUAL", "AUTO_PASSTHROUGH",
+	    "ISTIO_MUTUAL", "OPTIONAL_MUTUAL", NULL};
 	SRV *s = o;
 
 	free(s->tls_mode);
@@ -110,8 +113,8 @@ static int tls_credential(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 
 static int tls_version(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	static const char *const versions[] = {"TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2",
-					       "TLSV1_3", NULL};
+	static const char *const versions[] = {"TLS_AUTO", "TLSV1_0", "TLSV1_1",
+					       "TLSV1_2",  "TLSV1_3", NULL};
 
 	return cfg_check_enum(ctx, v, versions, NULL);
 }
@@ -156,8 +159,9 @@ static int srv_tls(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 			    (cfg_map_get(ctx, v, "serverCertificate") ? 1 : 0) +
 			    (cfg_map_get(ctx, v, "tlsCertificates") ? 1 : 0) >
 			1) {
-		cfg_error(ctx, v, "only one of credentialName, credentialNames, serverCertificate "
-				  "or tlsCertificates can be set");
+		cfg_error(ctx, v,
+			  "only one of credentialName, credentialNames, serverCertificate "
+			  "or tlsCertificates can be set");
 		err = -EINVAL;
 	}
 	return err;
@@ -197,17 +201,21 @@ static int gw_servers(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 
 		s->line = (int)item->start_mark.line + 1;
 		if (tls_proto && !s->tls_mode)
-			cfg_error(ctx, item, "server config must contain tls settings for HTTPS/TLS "
-					     "servers");
+			cfg_error(ctx, item,
+				  "server config must contain tls settings for HTTPS/TLS "
+				  "servers");
 		else if (http_proto && s->tls_mode && !s->https_redirect)
-			cfg_error(ctx, item, "a plaintext %s server can only set tls.httpsRedirect", p);
+			cfg_error(ctx, item, "a plaintext %s server can only set tls.httpsRedirect",
+				  p);
 		else if (!tls_proto && !http_proto && s->tls_mode)
 			cfg_error(ctx, item, "a %s server cannot have tls settings", p);
 		for (size_t j = 0; j < i; j++)
 			if (s->port_name && gw->servers[j].port_name &&
 			    !strcmp(s->port_name, gw->servers[j].port_name))
-				cfg_error(ctx, item, "port names in servers must be unique: "
-						     "duplicate name \"%.64s\"", s->port_name);
+				cfg_error(ctx, item,
+					  "port names in servers must be unique: "
+					  "duplicate name \"%.64s\"",
+					  s->port_name);
 		cfg_path_pop(ctx, saved);
 	}
 	return ctx->nerrors == before ? 0 : -EINVAL;

@@ -92,8 +92,10 @@ int cfg_get_selector_labels(struct cfg_ctx *ctx, yaml_node_t *map, struct config
 		if (!*key)
 			cfg_error(ctx, k, "empty key is not supported in selector");
 		else if (strchr(key, '*'))
-			cfg_error(ctx, k, "wildcard is not supported in selector key \"%.64s\"", key);
-		else if (v->type == YAML_SCALAR_NODE && strchr((const char *)v->data.scalar.value, '*'))
+			cfg_error(ctx, k, "wildcard is not supported in selector key \"%.64s\"",
+				  key);
+		else if (v->type == YAML_SCALAR_NODE &&
+			 strchr((const char *)v->data.scalar.value, '*'))
 			cfg_error(ctx, v, "wildcard is not supported in selector value \"%.64s\"",
 				  (const char *)v->data.scalar.value);
 	}
@@ -127,8 +129,8 @@ int cfg_parse_duration_ms(const char *s, uint64_t *ms, const char **why)
 	static const struct {
 		const char *unit;
 		uint64_t ns;
-	} units[] = {{"ns", 1ull},	    {"us", 1000ull},	   {"\xc2\xb5s", 1000ull},
-		     {"ms", 1000000ull},    {"s", 1000000000ull}, {"m", 60000000000ull},
+	} units[] = {{"ns", 1ull},	     {"us", 1000ull},	   {"\xc2\xb5s", 1000ull},
+		     {"ms", 1000000ull},     {"s", 1000000000ull}, {"m", 60000000000ull},
 		     {"h", 3600000000000ull}};
 	const uint64_t max_ns = 315576000000ull * 1000000000ull / 1000; /* ~10,000 years in ms */
 	uint64_t total = 0;
@@ -371,9 +373,11 @@ int cfg_get_export_to(struct cfg_ctx *ctx, yaml_node_t *v, struct config_strings
 
 		if (strcmp(e, ".") && strcmp(e, "*") && strcmp(e, "~") &&
 		    !cfg_name_ok(e, CFG_NAME_LABEL))
-			cfg_error(ctx, item, "\"%.64s\" is not \".\", \"*\", \"~\" or a namespace", e);
+			cfg_error(ctx, item, "\"%.64s\" is not \".\", \"*\", \"~\" or a namespace",
+				  e);
 		else if (!strcmp(e, "~") && out->n > 1)
-			cfg_error(ctx, item, "\"~\" (export to none) cannot be combined with others");
+			cfg_error(ctx, item,
+				  "\"~\" (export to none) cannot be combined with others");
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(out->items[j], e))
 				cfg_error(ctx, item, "duplicate entry \"%.64s\"", e);
@@ -383,8 +387,8 @@ int cfg_get_export_to(struct cfg_ctx *ctx, yaml_node_t *v, struct config_strings
 }
 
 /* Parses a sequence of mappings into a calloc'd array of @size-byte elements. */
-int cfg_parse_seq(struct cfg_ctx *ctx, yaml_node_t *v, const struct cfg_field *fields,
-		     size_t size, void **arr, size_t *n, bool nonempty, const char *what)
+int cfg_parse_seq(struct cfg_ctx *ctx, yaml_node_t *v, const struct cfg_field *fields, size_t size,
+		  void **arr, size_t *n, bool nonempty, const char *what)
 {
 	size_t len = cfg_seq_len(v);
 	int before = ctx->nerrors;
@@ -507,8 +511,8 @@ int cfg_check_target_ref_namespaces(struct cfg_ctx *ctx, yaml_node_t *spec,
 			cfg_error(ctx, spec,
 				  "targetRef %s/%s in namespace %s: cross namespace referencing is "
 				  "not currently supported",
-				  refs[i].kind ? refs[i].kind : "?", refs[i].name ? refs[i].name : "?",
-				  refs[i].namespace);
+				  refs[i].kind ? refs[i].kind : "?",
+				  refs[i].name ? refs[i].name : "?", refs[i].namespace);
 	return ctx->nerrors == before ? 0 : -EINVAL;
 }
 

@@ -79,7 +79,8 @@ static int jr_jwks_uri(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	if (cfg_get_str(ctx, v, &r->jwks_uri))
 		return -EINVAL;
 	if (strncasecmp(r->jwks_uri, "http://", 7) && strncasecmp(r->jwks_uri, "https://", 8)) {
-		cfg_error(ctx, v, "\"%.64s\": url must have scheme http:// or https://", r->jwks_uri);
+		cfg_error(ctx, v, "\"%.64s\": url must have scheme http:// or https://",
+			  r->jwks_uri);
 		return -EINVAL;
 	}
 	return 0;

@@ -41,8 +41,8 @@ static int se_hosts(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 
 		if (!strcmp(h, "*"))
 			cfg_error(ctx, cfg_seq_item(ctx, v, i), "hostname cannot be wildcard");
-		else if (strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._*") !=
-			 strlen(h))
+		else if (strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
+				   "._*") != strlen(h))
 			cfg_error(ctx, cfg_seq_item(ctx, v, i), "\"%.64s\" is not a host name", h);
 		cfg_path_pop(ctx, saved);
 	}
@@ -98,16 +98,18 @@ static int se_port_target(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 
 int cfg_check_istio_protocol(struct cfg_ctx *ctx, yaml_node_t *v, char **out)
 {
-	static const char *const protos[] = {"HTTP",  "HTTPS", "GRPC",  "GRPC-WEB", "HTTP2",
-					     "MONGO", "TCP",   "TLS",   "MYSQL",    "REDIS",
+	static const char *const protos[] = {"HTTP",  "HTTPS", "GRPC", "GRPC-WEB", "HTTP2",
+					     "MONGO", "TCP",   "TLS",  "MYSQL",	   "REDIS",
 					     "UDP",   "HBONE", NULL};
 	const char *s = (const char *)v->data.scalar.value;
 
 	for (const char *const *p = protos; *p; p++)
 		if (!strcasecmp(s, *p))
 			return (*out = strdup(s)) ? 0 : -ENOMEM;
-	cfg_error(ctx, v, "unsupported protocol \"%.32s\" (want HTTP, HTTPS, GRPC, GRPC-WEB, HTTP2, "
-		  "MONGO, TCP, TLS, MYSQL, REDIS, UDP)", s);
+	cfg_error(ctx, v,
+		  "unsupported protocol \"%.32s\" (want HTTP, HTTPS, GRPC, GRPC-WEB, HTTP2, "
+		  "MONGO, TCP, TLS, MYSQL, REDIS, UDP)",
+		  s);
 	return -EINVAL;
 }
 
@@ -145,7 +147,8 @@ static int se_ports(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 			if (se->ports[i].name && se->ports[j].name &&
 			    !strcmp(se->ports[i].name, se->ports[j].name))
 				cfg_error(ctx, cfg_seq_item(ctx, v, i),
-					  "Duplicate value: port name \"%.64s\"", se->ports[i].name);
+					  "Duplicate value: port name \"%.64s\"",
+					  se->ports[i].name);
 			if (se->ports[i].number == se->ports[j].number)
 				cfg_error(ctx, cfg_seq_item(ctx, v, i),
 					  "port number cannot be duplicated (%u)",
@@ -170,7 +173,7 @@ static int se_location(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 
 static int se_resolution(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
-	static const char *const res[] = {"NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN",
+	static const char *const res[] = {"NONE",	 "STATIC", "DNS", "DNS_ROUND_ROBIN",
 					  "DYNAMIC_DNS", NULL};
 	const char *s = (const char *)v->data.scalar.value;
 	size_t i;
@@ -235,14 +238,10 @@ static int ep_ports(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 }
 
 static const struct cfg_field endpoint_fields[] = {
-    {"address", CFG_T_STR, ep_address, 0},
-    {"ports", CFG_T_MAP, ep_ports, 0},
-    {"labels", CFG_T_MAP, ep_labels, 0},
-    {"network", CFG_T_STR, ep_network, 0},
-    {"locality", CFG_T_STR, ep_locality, 0},
-    {"weight", CFG_T_INT, ep_weight, 0},
-    {"serviceAccount", CFG_T_STR, ep_sa, 0},
-    {NULL, 0, NULL, 0},
+    {"address", CFG_T_STR, ep_address, 0},   {"ports", CFG_T_MAP, ep_ports, 0},
+    {"labels", CFG_T_MAP, ep_labels, 0},     {"network", CFG_T_STR, ep_network, 0},
+    {"locality", CFG_T_STR, ep_locality, 0}, {"weight", CFG_T_INT, ep_weight, 0},
+    {"serviceAccount", CFG_T_STR, ep_sa, 0}, {NULL, 0, NULL, 0},
 };
 
 static int se_endpoints(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
@@ -333,7 +332,8 @@ int cfg_se_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o)
 		cfg_error(ctx, cfg_map_get(ctx, spec, "addresses"),
 			  "CIDR addresses are allowed only for NONE/STATIC resolution types");
 	if (se->resolution == CONFIG_SE_RESOLUTION_NONE && se->n_endpoints)
-		cfg_error(ctx, cfg_map_get(ctx, spec, "endpoints"), "NONE mode cannot set endpoints");
+		cfg_error(ctx, cfg_map_get(ctx, spec, "endpoints"),
+			  "NONE mode cannot set endpoints");
 	if (se->resolution == CONFIG_SE_RESOLUTION_DNS_ROUND_ROBIN && se->n_endpoints > 1)
 		cfg_error(ctx, cfg_map_get(ctx, spec, "endpoints"),
 			  "DNS_ROUND_ROBIN mode cannot have multiple endpoints");
@@ -345,7 +345,8 @@ int cfg_se_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o)
 	if (se->resolution == CONFIG_SE_RESOLUTION_DYNAMIC_DNS) {
 		for (size_t i = 0; i < se->hosts.n; i++)
 			if (strncmp(se->hosts.items[i], "*.", 2))
-				cfg_error(ctx, spec, "DYNAMIC_DNS needs wildcard hosts, got \"%.64s\"",
+				cfg_error(ctx, spec,
+					  "DYNAMIC_DNS needs wildcard hosts, got \"%.64s\"",
 					  se->hosts.items[i]);
 		if (se->addresses.n || se->n_endpoints)
 			cfg_error(ctx, spec, "DYNAMIC_DNS cannot set addresses or endpoints");
@@ -361,7 +362,8 @@ int cfg_se_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o)
 				  e->address ? e->address : "");
 		for (size_t j = 0; j < e->ports.n; j++)
 			if (!port_name_declared(se, e->ports.items[j].key))
-				cfg_error(ctx, spec, "endpoint port \"%.64s\" is not a declared port name",
+				cfg_error(ctx, spec,
+					  "endpoint port \"%.64s\" is not a declared port name",
 					  e->ports.items[j].key);
 		cfg_path_pop(ctx, s2);
 	}

@@ -16,11 +16,13 @@
 static void authz_source_free(struct config_authz_source *s)
 {
 	struct config_strings *all[] = {
-	    &s->principals,	  &s->not_principals,	    &s->request_principals,
-	    &s->not_request_principals, &s->namespaces,	    &s->not_namespaces,
-	    &s->service_accounts, &s->not_service_accounts, &s->ip_blocks,
-	    &s->not_ip_blocks,	  &s->remote_ip_blocks,	    &s->not_remote_ip_blocks,
-	    &s->trust_domains,	  &s->not_trust_domains,
+	    &s->principals,	    &s->not_principals,
+	    &s->request_principals, &s->not_request_principals,
+	    &s->namespaces,	    &s->not_namespaces,
+	    &s->service_accounts,   &s->not_service_accounts,
+	    &s->ip_blocks,	    &s->not_ip_blocks,
+	    &s->remote_ip_blocks,   &s->not_remote_ip_blocks,
+	    &s->trust_domains,	    &s->not_trust_domains,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -29,7 +31,7 @@ static void authz_source_free(struct config_authz_source *s)
 
 static void authz_operation_free(struct config_authz_operation *o)
 {
-	struct config_strings *all[] = {&o->hosts, &o->not_hosts,   &o->ports, &o->not_ports,
+	struct config_strings *all[] = {&o->hosts,   &o->not_hosts,   &o->ports, &o->not_ports,
 					&o->methods, &o->not_methods, &o->paths, &o->not_paths};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -178,10 +180,14 @@ LIST_FIELD(op_ports, OP, ports, port_list)
 LIST_FIELD(op_not_ports, OP, not_ports, port_list)
 
 static const struct cfg_field operation_fields[] = {
-    {"hosts", CFG_T_SEQ, op_hosts, 0},	   {"notHosts", CFG_T_SEQ, op_not_hosts, 0},
-    {"ports", CFG_T_SEQ, op_ports, 0},	   {"notPorts", CFG_T_SEQ, op_not_ports, 0},
-    {"methods", CFG_T_SEQ, op_methods, 0}, {"notMethods", CFG_T_SEQ, op_not_methods, 0},
-    {"paths", CFG_T_SEQ, op_paths, 0},	   {"notPaths", CFG_T_SEQ, op_not_paths, 0},
+    {"hosts", CFG_T_SEQ, op_hosts, 0},
+    {"notHosts", CFG_T_SEQ, op_not_hosts, 0},
+    {"ports", CFG_T_SEQ, op_ports, 0},
+    {"notPorts", CFG_T_SEQ, op_not_ports, 0},
+    {"methods", CFG_T_SEQ, op_methods, 0},
+    {"notMethods", CFG_T_SEQ, op_not_methods, 0},
+    {"paths", CFG_T_SEQ, op_paths, 0},
+    {"notPaths", CFG_T_SEQ, op_not_paths, 0},
     {NULL, 0, NULL, 0},
 };
 
@@ -208,11 +214,19 @@ static const struct cfg_field to_fields[] = {
 /* The when-keys Istio's webhook accepts (security/pkg/.../validation: ValidateAttribute). */
 static bool when_key_ok(const char *k, const char **why)
 {
-	static const char *const exact[] = {
-	    "source.ip",	"remote.ip",	  "source.namespace",	    "source.principal",
-	    "source.serviceAccount", "source.trustDomain", "request.auth.principal",
-	    "request.auth.audiences", "request.auth.presenter", "destination.ip",
-	    "destination.port", "connection.sni", NULL};
+	static const char *const exact[] = {"source.ip",
+					    "remote.ip",
+					    "source.namespace",
+					    "source.principal",
+					    "source.serviceAccount",
+					    "source.trustDomain",
+					    "request.auth.principal",
+					    "request.auth.audiences",
+					    "request.auth.presenter",
+					    "destination.ip",
+					    "destination.port",
+					    "connection.sni",
+					    NULL};
 	static const char *const rejected[] = {"destination.namespace", "destination.name",
 					       "destination.user", NULL};
 	size_t n = strlen(k);
@@ -223,8 +237,9 @@ static bool when_key_ok(const char *k, const char **why)
 			return true;
 	for (const char *const *e = rejected; *e; e++)
 		if (!strcmp(k, *e)) {
-			*why = "attribute is not supported (it is a property of the destination the "
-			       "policy is already scoped to)";
+			*why =
+			    "attribute is not supported (it is a property of the destination the "
+			    "policy is already scoped to)";
 			return false;
 		}
 	if (!strncmp(k, "destination.labels", 18)) {
@@ -340,8 +355,8 @@ static bool operation_empty(const struct config_authz_operation *o)
 static int rule_from(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	struct config_authz_rule *r = obj;
-	int err = cfg_parse_seq(ctx, v, from_fields, sizeof(*r->from), (void **)&r->from, &r->n_from,
-			    true, "from");
+	int err = cfg_parse_seq(ctx, v, from_fields, sizeof(*r->from), (void **)&r->from,
+				&r->n_from, true, "from");
 
 	for (size_t i = 0; !err && i < r->n_from; i++) {
 		const struct config_authz_source *s = &r->from[i];
@@ -382,8 +397,8 @@ static int rule_to(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 static int rule_when(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	struct config_authz_rule *r = obj;
-	int err = cfg_parse_seq(ctx, v, when_fields, sizeof(*r->when), (void **)&r->when, &r->n_when,
-			    false, "when");
+	int err = cfg_parse_seq(ctx, v, when_fields, sizeof(*r->when), (void **)&r->when,
+				&r->n_when, false, "when");
 
 	for (size_t i = 0; !err && i < r->n_when; i++) {
 		yaml_node_t *item = cfg_seq_item(ctx, v, i);
@@ -407,7 +422,7 @@ static int ap_rules(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	struct config_authorization_policy *p = obj;
 	int err = cfg_parse_seq(ctx, v, rule_fields, sizeof(*p->rules), (void **)&p->rules,
-			    &p->n_rules, false, "rules");
+				&p->n_rules, false, "rules");
 
 	for (size_t i = 0; i < p->n_rules; i++)
 		p->rules[i].line = (int)cfg_seq_item(ctx, v, i)->start_mark.line + 1;
@@ -430,8 +445,8 @@ static int ap_action(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 
 	if (cfg_check_enum(ctx, v, actions, NULL))
 		return -EINVAL;
-	p->action = !strcmp(s, "DENY")	  ? CONFIG_AUTHZ_DENY
-		    : !strcmp(s, "AUDIT") ? CONFIG_AUTHZ_AUDIT
+	p->action = !strcmp(s, "DENY")	   ? CONFIG_AUTHZ_DENY
+		    : !strcmp(s, "AUDIT")  ? CONFIG_AUTHZ_AUDIT
 		    : !strcmp(s, "CUSTOM") ? CONFIG_AUTHZ_CUSTOM
 					   : CONFIG_AUTHZ_ALLOW;
 	return 0;

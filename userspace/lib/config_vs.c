@@ -49,8 +49,10 @@ static int check_regex(struct cfg_ctx *ctx, yaml_node_t *v, const char *re)
 		return -EINVAL;
 	}
 	if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB)) {
-		cfg_diag(ctx, v, false, "\"%.64s\" is not a POSIX extended regex; check it is valid "
-					"RE2", re);
+		cfg_diag(ctx, v, false,
+			 "\"%.64s\" is not a POSIX extended regex; check it is valid "
+			 "RE2",
+			 re);
 		return 0;
 	}
 	regfree(&rx);
@@ -108,7 +110,8 @@ static bool header_name_ok(const char *s)
 {
 	/* JWT claim routing: @request.auth.claims.<c> or @request.auth.claims[<c>]. */
 	if (!strncmp(s, "@request.auth.claims", 20))
-		return (s[20] == '.' && s[21]) || (s[20] == '[' && s[21] && s[strlen(s) - 1] == ']');
+		return (s[20] == '.' && s[21]) ||
+		       (s[20] == '[' && s[21] && s[strlen(s) - 1] == ']');
 	if (*s == ':')
 		s++;
 	return *s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -136,8 +139,8 @@ static int header_map(struct cfg_ctx *ctx, yaml_node_t *v, struct config_header_
 		if (!header_name_ok(name)) {
 			cfg_error(ctx, k, "invalid header name \"%.64s\"", name);
 		} else if (cfg_is_null(val)) {
-			cfg_error(ctx, val, "null header match for \"%.64s\": use {} to test presence",
-				  name);
+			cfg_error(ctx, val,
+				  "null header match for \"%.64s\": use {} to test presence", name);
 		} else if (string_match(ctx, val, &h->match, false) == 0) {
 			if (!(h->name = strdup(name)))
 				cfg_error(ctx, k, "out of memory");
@@ -390,22 +393,23 @@ static int route_dests(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	for (size_t i = 0; i < r->n_route; i++)
 		sum += r->route[i].weight;
 	if (r->n_route > 1 && sum == 0) {
-		cfg_error(ctx, v, "total destination weight is 0: with several destinations the "
-				  "weights must not all be 0 (nothing would receive traffic)");
+		cfg_error(ctx, v,
+			  "total destination weight is 0: with several destinations the "
+			  "weights must not all be 0 (nothing would receive traffic)");
 		return -EINVAL;
 	}
 	return 0;
 }
 
-static int parse_matches(struct cfg_ctx *ctx, yaml_node_t *v, RT *r,
-			 const struct cfg_field *fields)
+static int parse_matches(struct cfg_ctx *ctx, yaml_node_t *v, RT *r, const struct cfg_field *fields)
 {
-	if (cfg_parse_seq(ctx, v, fields, sizeof(*r->match), (void **)&r->match, &r->n_match,
-			  false, "match"))
+	if (cfg_parse_seq(ctx, v, fields, sizeof(*r->match), (void **)&r->match, &r->n_match, false,
+			  "match"))
 		return -EINVAL;
 	for (size_t i = 0; i < r->n_match; i++) {
 		yaml_node_t *item = cfg_seq_item(ctx, v, i);
-		size_t keys = (size_t)(item->data.mapping.pairs.top - item->data.mapping.pairs.start);
+		size_t keys =
+		    (size_t)(item->data.mapping.pairs.top - item->data.mapping.pairs.start);
 		size_t inert = (cfg_map_get(ctx, item, "name") != NULL) +
 			       (cfg_map_get(ctx, item, "ignoreUriCase") != NULL) +
 			       (cfg_map_get(ctx, item, "statPrefix") != NULL);
@@ -413,7 +417,8 @@ static int parse_matches(struct cfg_ctx *ctx, yaml_node_t *v, RT *r,
 
 		m->line = (int)item->start_mark.line + 1;
 		/* uri prefix "/" or "" also matches every request. */
-		if (m->uri.type == CONFIG_MATCH_PREFIX && (!strcmp(m->uri.value, "/") || !*m->uri.value))
+		if (m->uri.type == CONFIG_MATCH_PREFIX &&
+		    (!strcmp(m->uri.value, "/") || !*m->uri.value))
 			inert++;
 		m->empty = keys == inert;
 	}
@@ -497,8 +502,9 @@ static int routes(struct cfg_ctx *ctx, yaml_node_t *v, VS *vs, enum config_route
 			cfg_error(ctx, item, "null route");
 		else if (type == CONFIG_ROUTE_HTTP)
 			cfg_vs_http_route(ctx, item, r);
-		else if (cfg_walk_map(ctx, item, type == CONFIG_ROUTE_TCP ? tcp_route_fields
-									  : tls_route_fields,
+		else if (cfg_walk_map(ctx, item,
+				      type == CONFIG_ROUTE_TCP ? tcp_route_fields
+							       : tls_route_fields,
 				      r) == 0 &&
 			 !r->n_route)
 			cfg_error(ctx, item, "%s route must have at least one destination",
@@ -537,7 +543,8 @@ static int vs_hosts(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 			cfg_error(ctx, cfg_seq_item(ctx, v, i), "\"%.64s\" is not a valid host", h);
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(vs->hosts.items[j], h))
-				cfg_error(ctx, cfg_seq_item(ctx, v, i), "duplicate host \"%.64s\"", h);
+				cfg_error(ctx, cfg_seq_item(ctx, v, i), "duplicate host \"%.64s\"",
+					  h);
 		cfg_path_pop(ctx, saved);
 	}
 	return ctx->nerrors == before ? 0 : -EINVAL;
@@ -620,12 +627,14 @@ int cfg_vs_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o)
 	/* No hosts: a delegate VS, which only carries http routes for its parent. */
 	if (!vs->hosts.n) {
 		if (vs->gateways.n)
-			cfg_error(ctx, spec, "a delegate virtual service (no hosts) must not set "
-					     "gateways");
+			cfg_error(ctx, spec,
+				  "a delegate virtual service (no hosts) must not set "
+				  "gateways");
 		for (size_t i = 0; i < vs->n_routes; i++)
 			if (vs->routes[i].type != CONFIG_ROUTE_HTTP) {
-				cfg_error(ctx, spec, "a delegate virtual service (no hosts) can only "
-						     "have http routes");
+				cfg_error(ctx, spec,
+					  "a delegate virtual service (no hosts) can only "
+					  "have http routes");
 				break;
 			}
 	}

@@ -181,13 +181,23 @@ static int retry_per_try(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 /* Envoy's retry_on conditions (HTTP and gRPC) and bare HTTP status codes, as Istio accepts. */
 static bool retry_token_ok(const char *t)
 {
-	static const char *const ok[] = {
-	    "5xx",		 "gateway-error",	 "reset",
-	    "reset-before-request", "connect-failure",	 "envoy-ratelimited",
-	    "retriable-4xx",	 "refused-stream",	 "retriable-status-codes",
-	    "retriable-headers", "http3-post-connect-failure", "cancelled",
-	    "deadline-exceeded", "internal",		 "resource-exhausted",
-	    "unavailable",	 NULL};
+	static const char *const ok[] = {"5xx",
+					 "gateway-error",
+					 "reset",
+					 "reset-before-request",
+					 "connect-failure",
+					 "envoy-ratelimited",
+					 "retriable-4xx",
+					 "refused-stream",
+					 "retriable-status-codes",
+					 "retriable-headers",
+					 "http3-post-connect-failure",
+					 "cancelled",
+					 "deadline-exceeded",
+					 "internal",
+					 "resource-exhausted",
+					 "unavailable",
+					 NULL};
 	size_t n = strlen(t);
 
 	for (const char *const *p = ok; *p; p++)
@@ -252,7 +262,8 @@ static int r_retries(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	if (cfg_map_get(ctx, v, "attempts") && !r->retry_attempts &&
 	    (cfg_map_get(ctx, v, "perTryTimeout") || cfg_map_get(ctx, v, "retryOn") ||
 	     cfg_map_get(ctx, v, "retryRemoteLocalities"))) {
-		cfg_error(ctx, v, "attempts is 0 (retries disabled) but other retry fields are set");
+		cfg_error(ctx, v,
+			  "attempts is 0 (retries disabled) but other retry fields are set");
 		return -EINVAL;
 	}
 	return 0;
@@ -324,12 +335,24 @@ static int abort_http(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 
 static int abort_grpc(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	static const char *const codes[] = {
-	    "OK",	      "CANCELLED",	    "UNKNOWN",	      "INVALID_ARGUMENT",
-	    "DEADLINE_EXCEEDED", "NOT_FOUND",	    "ALREADY_EXISTS", "PERMISSION_DENIED",
-	    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",	      "OUT_OF_RANGE",
-	    "UNIMPLEMENTED",	  "INTERNAL",	    "UNAVAILABLE",    "DATA_LOSS",
-	    "UNAUTHENTICATED",	  NULL};
+	static const char *const codes[] = {"OK",
+					    "CANCELLED",
+					    "UNKNOWN",
+					    "INVALID_ARGUMENT",
+					    "DEADLINE_EXCEEDED",
+					    "NOT_FOUND",
+					    "ALREADY_EXISTS",
+					    "PERMISSION_DENIED",
+					    "RESOURCE_EXHAUSTED",
+					    "FAILED_PRECONDITION",
+					    "ABORTED",
+					    "OUT_OF_RANGE",
+					    "UNIMPLEMENTED",
+					    "INTERNAL",
+					    "UNAVAILABLE",
+					    "DATA_LOSS",
+					    "UNAUTHENTICATED",
+					    NULL};
 
 	return cfg_check_enum(ctx, v, codes, &((FAULT *)o)->abort_grpc_status);
 }
@@ -538,12 +561,14 @@ int cfg_vs_http_route(struct cfg_ctx *ctx, yaml_node_t *v, RT *r)
 		return -EINVAL;
 	actions = (r->n_route > 0) + r->has_redirect + r->has_direct_response + r->has_delegate;
 	if (actions != 1)
-		cfg_error(ctx, v, "an http route needs exactly one of route, redirect, "
-				  "directResponse or delegate (got %d)",
+		cfg_error(ctx, v,
+			  "an http route needs exactly one of route, redirect, "
+			  "directResponse or delegate (got %d)",
 			  actions);
 	if ((r->has_redirect || r->has_direct_response) &&
 	    (cfg_map_get(ctx, v, "fault") || cfg_map_get(ctx, v, "rewrite")))
-		cfg_error(ctx, v, "fault and rewrite cannot be used with redirect or directResponse");
+		cfg_error(ctx, v,
+			  "fault and rewrite cannot be used with redirect or directResponse");
 	if (r->has_redirect && r->has_direct_response)
 		cfg_error(ctx, v, "redirect and directResponse cannot both be set");
 	if (cfg_map_get(ctx, v, "mirror") && cfg_map_get(ctx, v, "mirrors"))
