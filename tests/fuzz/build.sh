@@ -12,8 +12,9 @@ flags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -fsanitize=fuzz
 libs=(-lssl -lcrypto -lnghttp2 -lcjson -lpthread)
 # Library sources each target needs, built with the same sanitizers (not libambit.a: it is not
 # instrumented and pulls in libbpf).
-"$CC" "${flags[@]}" tests/fuzz/fuzz_snapshot.c userspace/lib/snapshot.c "${libs[@]}" \
-	-o "$out/fuzz_snapshot"
+# The snapshot carries the policy set (policy_json.c), whose compiler needs the config model.
+"$CC" "${flags[@]}" tests/fuzz/fuzz_snapshot.c userspace/lib/snapshot.c userspace/lib/policy*.c \
+	userspace/lib/config*.c userspace/lib/log.c "${libs[@]}" -lyaml -lbpf -o "$out/fuzz_snapshot"
 "$CC" "${flags[@]}" tests/fuzz/fuzz_hbone.c ztunnel/hbone.c ztunnel/loop.c ztunnel/tls.c \
 	ztunnel/metrics.c userspace/lib/log.c "${libs[@]}" -lbpf -o "$out/fuzz_hbone"
 echo "built: $out/fuzz_snapshot $out/fuzz_hbone"

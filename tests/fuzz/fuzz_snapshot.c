@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ambit/policy.h"
 #include "ambit/snapshot.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -24,6 +25,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snapshot_workload_by_ip(s, 0x0100007f);
 	snapshot_service_by_vip(s, 0x0a00600a);
 	snapshot_cert_by_identity(s, "spiffe://cluster.local/ns/a/sa/b");
+	/* A decoded (hostile) policy set must be safe to evaluate against any of its workloads. */
+	for (size_t i = 0; s->policies && i < s->policies->n_workloads; i++) {
+		const struct policy_workload *w = &s->policies->workloads[i];
+		struct policy_conn c = {.dst_uid = w->uid, .dst_namespace = w->namespace,
+					.dst_port = 9080, .src_ip = 0x0100007f,
+					.src_identity = i % 2 ? NULL : "spiffe://td/ns/a/sa/b"};
+		struct policy_decision d;
+		struct policy_cidrs cidrs;
+		char buf[512];
+
+		policy_evaluate(s->policies, &c, &d);
+		policy_decision_name(&d, buf, sizeof(buf));
+		policy_decision_explain(&d, &c, buf, sizeof(buf));
+		if (!policy_deny_src_cidrs(s->policies, w->uid, w->namespace, &cidrs))
+			free(cidrs.items);
+	}
 	free(json);
 	snapshot_free(s);
 	return 0;
