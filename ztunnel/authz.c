@@ -67,10 +67,10 @@ static void count(const char *policy, const char *action, bool allow)
 	pthread_mutex_unlock(&counters_lock);
 }
 
-static void append_escaped(char **out, size_t *len, size_t *cap, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static void appendf(char **out, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static void append_escaped(char **out, size_t *len, size_t *cap, const char *fmt, ...)
+static void appendf(char **out, size_t *len, size_t *cap, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -127,19 +127,19 @@ char *authz_metrics_render(void)
 	if (!out)
 		return NULL;
 	out[0] = '\0';
-	append_escaped(&out, &len, &cap, "# TYPE %s counter\n", name);
+	appendf(&out, &len, &cap, "# TYPE %s counter\n", name);
 	pthread_mutex_lock(&counters_lock);
 	for (unsigned int b = 0; b < COUNTER_BUCKETS && out; b++) {
 		for (struct counter *c = counters[b]; c && out; c = c->next) {
 			label_value(c->policy, esc, sizeof(esc));
 			if (c->allow)
-				append_escaped(&out, &len, &cap,
-					       "%s{policy=\"%s\",action=\"%s\",decision=\"allow\"} %llu\n",
-					       name, esc, c->action, (unsigned long long)c->allow);
+				appendf(&out, &len, &cap,
+					"%s{policy=\"%s\",action=\"%s\",decision=\"allow\"} %llu\n",
+					name, esc, c->action, (unsigned long long)c->allow);
 			if (c->deny)
-				append_escaped(&out, &len, &cap,
-					       "%s{policy=\"%s\",action=\"%s\",decision=\"deny\"} %llu\n",
-					       name, esc, c->action, (unsigned long long)c->deny);
+				appendf(&out, &len, &cap,
+					"%s{policy=\"%s\",action=\"%s\",decision=\"deny\"} %llu\n",
+					name, esc, c->action, (unsigned long long)c->deny);
 		}
 	}
 	pthread_mutex_unlock(&counters_lock);
@@ -248,12 +248,12 @@ static bool decide(const struct snapshot *s, const struct snap_workload *dst, ui
 		   bool revisit)
 {
 	struct policy_conn c = {
-		.dst_uid = dst->uid,
-		.dst_namespace = dst->namespace,
-		.dst_ip = dst->ip,
-		.dst_port = port,
-		.src_ip = src_ip,
-		.src_identity = src_identity,
+	    .dst_uid = dst->uid,
+	    .dst_namespace = dst->namespace,
+	    .dst_ip = dst->ip,
+	    .dst_port = port,
+	    .src_ip = src_ip,
+	    .src_identity = src_identity,
 	};
 	char sip[INET_ADDRSTRLEN], dip[INET_ADDRSTRLEN];
 	bool allow;
@@ -272,10 +272,11 @@ static bool decide(const struct snapshot *s, const struct snap_workload *dst, ui
 	count_decision(out, allow);
 	for (size_t i = 0; i < out->d.n_audit && i < POLICY_MAX_AUDIT; i++) {
 		count(out->d.audit[i]->key, "AUDIT", allow);
-		pr_info("audit policy=%s src.addr=%s src.identity=%s dst.addr=%s:%u dst.workload=%s "
-			"decision=%s",
-			out->d.audit[i]->key, ipstr(src_ip, sip), src_identity ? src_identity : "-",
-			ipstr(dst->ip, dip), port, dst->uid, allow ? "allow" : "deny");
+		pr_info(
+		    "audit policy=%s src.addr=%s src.identity=%s dst.addr=%s:%u dst.workload=%s "
+		    "decision=%s",
+		    out->d.audit[i]->key, ipstr(src_ip, sip), src_identity ? src_identity : "-",
+		    ipstr(dst->ip, dip), port, dst->uid, allow ? "allow" : "deny");
 	}
 	if (out->d.shadow)
 		pr_info("dry-run policy=%s would %s src.addr=%s src.identity=%s dst.addr=%s:%u "

@@ -20,7 +20,7 @@ struct connrec;
 
 struct authz_result {
 	struct policy_decision d;
-	char name[256];    /* deciding object ("ns/name", "PeerAuthentication ns/name") or "" */
+	char name[256];	   /* deciding object ("ns/name", "PeerAuthentication ns/name") or "" */
 	char explain[512]; /* one sentence: why (for the access log of a denial) */
 };
 

@@ -24,19 +24,19 @@
 #define ID_RV "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews"
 
 static const char workloads_yaml[] =
-	"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bookinfo\n"
-	"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: details-0\n  namespace: bookinfo\n"
-	"  labels:\n    app: details\nspec:\n  serviceAccountName: bookinfo-details\n"
-	"  containers:\n  - name: c\n    image: x\n";
+    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bookinfo\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: details-0\n  namespace: bookinfo\n"
+    "  labels:\n    app: details\nspec:\n  serviceAccountName: bookinfo-details\n"
+    "  containers:\n  - name: c\n    image: x\n";
 
 static struct snap_workload details = {
-	.uid = "bookinfo/details-0",
-	.name = "details-0",
-	.namespace = "bookinfo",
-	.identity = "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-details",
-	.node = "node1",
-	.ip = 0x0201620a, /* 10.98.1.2 */
-	.enrolled = true,
+    .uid = "bookinfo/details-0",
+    .name = "details-0",
+    .namespace = "bookinfo",
+    .identity = "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-details",
+    .node = "node1",
+    .ip = 0x0201620a, /* 10.98.1.2 */
+    .enrolled = true,
 };
 
 static uint32_t ip4(const char *s)
@@ -83,18 +83,18 @@ static void snap_drop(struct snapshot *s)
 }
 
 static const char strict_ns[] =
-	"apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
-	"metadata:\n  name: strict\n  namespace: bookinfo\nspec:\n  mtls:\n    mode: STRICT\n";
+    "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+    "metadata:\n  name: strict\n  namespace: bookinfo\nspec:\n  mtls:\n    mode: STRICT\n";
 
 static const char deny_reviews[] =
-	"apiVersion: security.istio.io/v1beta1\nkind: AuthorizationPolicy\n"
-	"metadata:\n  name: deny-reviews\n  namespace: bookinfo\nspec:\n  action: DENY\n"
-	"  rules:\n  - from:\n    - source:\n        principals: [\"cluster.local/ns/bookinfo/sa/"
-	"bookinfo-reviews\"]\n";
+    "apiVersion: security.istio.io/v1beta1\nkind: AuthorizationPolicy\n"
+    "metadata:\n  name: deny-reviews\n  namespace: bookinfo\nspec:\n  action: DENY\n"
+    "  rules:\n  - from:\n    - source:\n        principals: [\"cluster.local/ns/bookinfo/sa/"
+    "bookinfo-reviews\"]\n";
 
 static const char allow_nothing[] =
-	"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
-	"metadata:\n  name: allow-nothing\n  namespace: bookinfo\nspec: {}\n";
+    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+    "metadata:\n  name: allow-nothing\n  namespace: bookinfo\nspec: {}\n";
 
 static void test_no_policy_allows(void **state)
 {
@@ -159,9 +159,9 @@ static void test_deny_and_allow_nothing_named(void **state)
 static void test_audit_counted_not_enforced(void **state)
 {
 	struct snapshot *s = snap_with(
-		"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
-		"metadata:\n  name: audit-all\n  namespace: bookinfo\nspec:\n  action: AUDIT\n"
-		"  rules:\n  - {}\n");
+	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+	    "metadata:\n  name: audit-all\n  namespace: bookinfo\nspec:\n  action: AUDIT\n"
+	    "  rules:\n  - {}\n");
 	struct authz_result r;
 	char *json;
 
@@ -234,11 +234,11 @@ static void test_revocation_closes_only_denied(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_no_policy_allows),
-		cmocka_unit_test(test_strict_refuses_plaintext_only),
-		cmocka_unit_test(test_deny_and_allow_nothing_named),
-		cmocka_unit_test(test_audit_counted_not_enforced),
-		cmocka_unit_test(test_revocation_closes_only_denied),
+	    cmocka_unit_test(test_no_policy_allows),
+	    cmocka_unit_test(test_strict_refuses_plaintext_only),
+	    cmocka_unit_test(test_deny_and_allow_nothing_named),
+	    cmocka_unit_test(test_audit_counted_not_enforced),
+	    cmocka_unit_test(test_revocation_closes_only_denied),
 	};
 
 	log_init("test_authz", LOG_LEVEL_WARN);

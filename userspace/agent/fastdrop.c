@@ -79,12 +79,13 @@ static int want_workload(struct want *w, const struct policy_set *ps,
 		err = want_strict(w, wl->ip, 0, AMBIT_PLAINTEXT_DROP);
 	for (size_t i = 0; !err && pw && i < pw->mtls.n_ports; i++) {
 		uint16_t port = pw->mtls.ports[i].port;
-		bool port_strict = policy_mtls_mode(ps, wl->uid, wl->namespace, port, NULL) ==
-				   CONFIG_MTLS_STRICT;
+		bool port_strict =
+		    policy_mtls_mode(ps, wl->uid, wl->namespace, port, NULL) == CONFIG_MTLS_STRICT;
 
 		if (port_strict != strict)
-			err = want_strict(w, wl->ip, port,
-					  port_strict ? AMBIT_PLAINTEXT_DROP : AMBIT_PLAINTEXT_ALLOW);
+			err =
+			    want_strict(w, wl->ip, port,
+					port_strict ? AMBIT_PLAINTEXT_DROP : AMBIT_PLAINTEXT_ALLOW);
 	}
 	if (err || policy_deny_src_cidrs(ps, wl->uid, wl->namespace, &cidrs))
 		return -ENOMEM;
@@ -193,7 +194,8 @@ unsigned int fastdrop_sync(struct datapath *dp, const struct snapshot *s)
 		if (!wl->enrolled || !wl->node || !s->node || strcmp(wl->node, s->node) != 0)
 			continue;
 		if (want_workload(&w, s->policies, wl)) {
-			/* Half a picture could drop what policy allows: change nothing this time. */
+			/* Half a picture could drop what policy allows: change nothing this time.
+			 */
 			pr_err("fastdrop: out of memory; kernel drop maps left as they were");
 			failed = 1;
 			goto out;
