@@ -203,12 +203,21 @@ static int run(size_t nwl, size_t npol)
 		    .src_identity = rnd(10) ? src->identity : NULL,
 		};
 	}
-	t0 = now_ms();
-	for (size_t i = 0; i < NCONNS; i++) {
-		policy_evaluate(back, &conns[i], &d);
-		denied += d.verdict == POLICY_VERDICT_DENY;
+	/* Best of five passes: the machine is shared, the minimum is the code's own cost. */
+	t_eval = 1e18;
+	for (int pass = 0; pass < 5; pass++) {
+		double t;
+
+		denied = 0;
+		t0 = now_ms();
+		for (size_t i = 0; i < NCONNS; i++) {
+			policy_evaluate(back, &conns[i], &d);
+			denied += d.verdict == POLICY_VERDICT_DENY;
+		}
+		t = now_ms() - t0;
+		if (t < t_eval)
+			t_eval = t;
 	}
-	t_eval = now_ms() - t0;
 	printf(
 	    "%6zu workloads %6zu policies %4zu PAs | load %8.1f ms  compile %7.1f ms  "
 	    "encode %6.1f ms (%zu KiB)  decode %6.1f ms | decision %6.0f ns/conn (%zu%% denied)\n",
@@ -242,7 +251,7 @@ int main(int argc, char **argv)
 			"usage: bench-policy [WORKLOADS>=10 [POLICIES>=10+WORKLOADS/10]]\n");
 		return 2;
 	}
-	printf("policy benchmark: %d random connections per run; times are wall clock\n", NCONNS);
+	printf("policy benchmark: %d random connections, best of 5 passes; wall clock\n", NCONNS);
 	/* The same workloads under growing policy counts: decisions must stay flat. */
 	if (npol > 10 + nwl / PODS_PER_NS + 100 && run(nwl, 10 + nwl / PODS_PER_NS + 100))
 		return 1;
