@@ -417,8 +417,11 @@ static int tp_tls(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	if ((!strcmp(mode, "SIMPLE") || !strcmp(mode, "MUTUAL")) &&
 	    !cfg_map_get(ctx, v, "caCertificates") && !cfg_map_get(ctx, v, "credentialName"))
 		cfg_diag(ctx, v, false,
-			 "%s: IST0128/IST0129 no caCertificates: the server certificate is checked "
-			 "against the system roots",
+			 "%s: TLS mode %s but no caCertificates are set to validate the server's "
+			 "identity",
+			 strstr(ctx->path, "portLevelSettings")
+			     ? "IST0129 NoServerCertificateVerificationPortLevel"
+			     : "IST0128 NoServerCertificateVerificationDestinationLevel",
 			 mode);
 	return 0;
 }
