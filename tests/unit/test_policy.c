@@ -457,6 +457,40 @@ static void test_warnings_and_reports(void **state)
 	config_diags_free(&diags);
 }
 
+/* A policy defined in two files is compiled once (keys stay unique for the ztunnel). */
+static void test_duplicate_policy(void **state)
+{
+	struct config_diags diags = {0};
+	struct policy_set *ps, *back;
+	struct config ca, cb, merged;
+	struct config_authorization_policy both[2];
+	const char *a = AP("bookinfo", "twice") "spec:\n  action: DENY\n  rules:\n  - {}\n";
+	const char *b = AP("bookinfo", "twice") "spec:\n  rules:\n  - {}\n";
+
+	/* Each file loads on its own (as the agent's confstore does); the merged view has both. */
+	config_init(&ca);
+	config_init(&cb);
+	config_init(&merged);
+	assert_int_equal(config_load_buffer(&ca, "a.yaml", a, strlen(a), &diags), 0);
+	assert_int_equal(config_load_buffer(&cb, "b.yaml", b, strlen(b), &diags), 0);
+	both[0] = ca.authorization_policies[0];
+	both[1] = cb.authorization_policies[0];
+	merged.n_authorization_policies = 2;
+	merged.authorization_policies = both;
+	ps = policy_compile(&merged, WLS, sizeof(WLS) / sizeof(WLS[0]), NULL, &diags);
+	assert_non_null(ps);
+	assert_int_equal(ps->n_policies, 1);
+	assert_int_equal(ps->policies[0].action, POLICY_ACTION_DENY);
+	assert_true(has_diag(&diags, "this copy is ignored"));
+	back = round_trip(ps);
+	assert_int_equal(back->n_policies, 1);
+	policy_set_free(back);
+	policy_set_free(ps);
+	config_free(&ca);
+	config_free(&cb);
+	config_diags_free(&diags);
+}
+
 /* The kernel may drop what an unconditional source DENY forbids, nothing more. */
 static void test_deny_src_cidrs(void **state)
 {
@@ -676,6 +710,7 @@ int main(void)
 		cmocka_unit_test(test_json_strict),
 		cmocka_unit_test(test_bad_yaml_keeps_previous),
 		cmocka_unit_test(test_snapshot_carries_policies),
+		cmocka_unit_test(test_duplicate_policy),
 	};
 
 	alarm(30);

@@ -579,10 +579,56 @@ static int build_index(struct policy_set *ps)
 	return 0;
 }
 
+static int cmp_ap_key(const void *a, const void *b, void *arg)
+{
+	const struct config_authorization_policy *aps = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int r = strcmp(aps[x].meta.namespace, aps[y].meta.namespace);
+
+	if (!r)
+		r = strcmp(aps[x].meta.name, aps[y].meta.name);
+	return r ? r : (x > y) - (x < y);
+}
+
+/*
+ * Marks the later copies of a namespace/name that several files define (each file is loaded on
+ * its own, so the loader cannot see it): the first one loaded stands, as with any duplicate
+ * object, and keys stay unique (the ztunnel's decoder insists on it). NULL on ENOMEM.
+ */
+static bool *duplicate_authz(struct policy_comp *c)
+{
+	const struct config_authorization_policy *aps = c->cfg->authorization_policies;
+	size_t n = c->cfg->n_authorization_policies, *idx = calloc(n + 1, sizeof(size_t));
+	bool *dup = calloc(n + 1, sizeof(bool));
+
+	if (!idx || !dup) {
+		free(idx);
+		free(dup);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	qsort_r(idx, n, sizeof(size_t), cmp_ap_key, (void *)aps);
+	for (size_t i = 1; i < n; i++) {
+		const struct config_meta *a = &aps[idx[i - 1]].meta, *b = &aps[idx[i]].meta;
+
+		if (strcmp(a->namespace, b->namespace) || strcmp(a->name, b->name))
+			continue;
+		dup[idx[i]] = true;
+		idx[i] = idx[i - 1]; /* compare further copies with the one that stands */
+		policy_warn(c, b, "AuthorizationPolicy", 0,
+			    "also defined in %s:%d, which stands; this copy is ignored",
+			    a->origin.file ? a->origin.file : "<input>", a->origin.line);
+	}
+	free(idx);
+	return dup;
+}
+
 struct policy_set *policy_compile(const struct config *cfg, const struct policy_workload_input *wls,
 				  size_t n_wls, const char *root_ns, struct config_diags *diags)
 {
 	struct policy_comp c = {.cfg = cfg, .wls = wls, .n_wls = n_wls, .diags = diags};
+	bool *dup = NULL;
 	size_t n_ap = cfg->n_authorization_policies;
 	struct policy_set *ps;
 
@@ -597,13 +643,17 @@ struct policy_set *policy_compile(const struct config *cfg, const struct policy_
 	qsort_r(c.by_ns, n_wls, sizeof(size_t), cmp_wl_ns, (void *)wls);
 
 	ps->policies = calloc(n_ap + 1, sizeof(*ps->policies));
-	if (!ps->policies)
+	if (!ps->policies || !(dup = duplicate_authz(&c)))
 		goto nomem;
 	for (size_t i = 0; i < n_ap; i++) {
-		ps->n_policies = i + 1;
-		if (compile_authz(&c, &cfg->authorization_policies[i], &ps->policies[i]))
+		if (dup[i])
+			continue;
+		if (compile_authz(&c, &cfg->authorization_policies[i],
+				  &ps->policies[ps->n_policies++]))
 			goto nomem;
 	}
+	free(dup);
+	dup = NULL;
 	qsort(ps->policies, ps->n_policies, sizeof(*ps->policies), policy_cmp_authz);
 	if (build_workloads(&c) || build_namespaces(&c) || build_index(ps) ||
 	    policy_compile_peer_auths(&c))
@@ -611,6 +661,7 @@ struct policy_set *policy_compile(const struct config *cfg, const struct policy_
 	free(c.by_ns);
 	return ps;
 nomem:
+	free(dup);
 	free(c.by_ns);
 	policy_set_free(ps);
 	errno = ENOMEM;
