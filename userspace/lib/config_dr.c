@@ -508,7 +508,7 @@ static int dr_host(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 
 	if (cfg_get_str(ctx, v, &dr->host))
 		return -EINVAL;
-	if (!cfg_wildcard_host_ok(dr->host, false)) {
+	if (!cfg_wildcard_host_ok(dr->host, true)) {
 		cfg_error(ctx, v, "\"%.64s\" is not a valid host (a name, optionally \"*.\" first)",
 			  dr->host);
 		return -EINVAL;

@@ -284,28 +284,32 @@ static bool host_label_ok(const char *s, size_t n)
 	return true;
 }
 
-/* A FQDN or short name, optionally with a leading "*." (or "*" alone when @allow_star). */
+/*
+ * Istio's ValidateWildcardDomain: labels of letters, digits, '-' ('_' tolerated in service
+ * names), and only the first label may be a wildcard: "*", "*label" or "*-label"
+ * ("*.example.com", "*x.example.com"). "*" alone only when @allow_star.
+ */
 bool cfg_wildcard_host_ok(const char *h, bool allow_star)
 {
 	size_t n = strlen(h);
 
 	if (strcmp(h, "*") == 0)
 		return allow_star;
-	if (n == 0 || n > 255)
-		return false;
-	if (h[0] == '*') {
-		if (h[1] != '.')
-			return false;
-		h += 2;
-	}
-	if (h[strlen(h) - 1] == '.')
+	if (n == 0 || n > 255 || h[n - 1] == '.')
 		return false;
 	for (const char *p = h;;) {
 		const char *dot = strchr(p, '.');
 		size_t len = dot ? (size_t)(dot - p) : strlen(p);
 
-		if (!host_label_ok(p, len))
+		if (p == h && len && p[0] == '*') {
+			/* "*", "*label" or "*-label" (Istio's wildcardPrefix). */
+			size_t skip = len > 1 && p[1] == '-' ? 2 : 1;
+
+			if (len > 1 && !host_label_ok(p + skip, len - skip))
+				return false;
+		} else if (!host_label_ok(p, len)) {
 			return false;
+		}
 		if (!dot)
 			return true;
 		p = dot + 1;
