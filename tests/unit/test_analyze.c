@@ -183,7 +183,12 @@ static void test_vs_conflict_and_dr_host(void **state)
 	    "spec: {hosts: [reviews.bookinfo.svc.cluster.local], "
 	    "tcp: [{route: [{destination: {host: reviews}}]}]}\n---\n"
 	    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n" /* 11 */
-	    "metadata: {name: gone, namespace: bookinfo}\nspec: {host: gone}\n";
+	    "metadata: {name: gone, namespace: bookinfo}\nspec: {host: gone}\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n" /* 16 */
+	    "metadata: {name: reviews-extra, namespace: bookinfo}\n"
+	    "spec:\n  host: reviews.bookinfo.svc.cluster.local\n  subsets:\n"
+	    "  - {name: v1, labels: {version: v1}}\n"  /* 22 */
+	    "  - {name: v9, labels: {version: v9}}\n"; /* 23 */
 	struct run r;
 
 	run(&r, yaml, workloads, false);
@@ -191,7 +196,9 @@ static void test_vs_conflict_and_dr_host(void **state)
 	       "IST0109 ConflictingMeshGatewayVirtualServiceHosts");
 	expect(&r, false, 11, "DestinationRule bookinfo/gone", "spec.host",
 	       "IST0101 referenced host not found: \"gone\"");
-	expect_count(&r, 2);
+	expect(&r, false, 23, "DestinationRule bookinfo/reviews-extra", "spec.subsets[1]",
+	       "IST0173 DestinationRuleSubsetNotSelectPods: subset \"v9\"");
+	expect_count(&r, 3);
 	done(&r);
 }
 

@@ -299,15 +299,71 @@ static void analyze_vs_conflicts(struct an *a)
 
 /* ---- DestinationRule ---- */
 
+static bool any_workloads(struct an *a);
+
+/* A workload of @svc's namespace selected by both the Service and @labels. */
+static bool subset_selects(struct an *a, const struct config_service *svc,
+			   const struct config_labels *labels)
+{
+	const char *ns = svc->meta.namespace;
+
+	FOR_SETS(a, c)
+	{
+		for (size_t i = 0; i < c->n_pods; i++)
+			if (!strcmp(c->pods[i].meta.namespace, ns) &&
+			    config_labels_match(&svc->selector, &c->pods[i].meta.labels) &&
+			    config_labels_match(labels, &c->pods[i].meta.labels))
+				return true;
+		for (size_t i = 0; i < c->n_deployments; i++)
+			if (!strcmp(c->deployments[i].meta.namespace, ns) &&
+			    config_labels_match(&svc->selector,
+						&c->deployments[i].template_labels) &&
+			    config_labels_match(labels, &c->deployments[i].template_labels))
+				return true;
+	}
+	return false;
+}
+
+static const struct config_service *find_service(struct an *a, const char *host)
+{
+	char name[512];
+
+	FOR_SETS(a, c)
+	{
+		for (size_t i = 0; i < c->n_services; i++) {
+			fqdn(c->services[i].meta.name, c->services[i].meta.namespace, name,
+			     sizeof(name));
+			if (!strcmp(name, host))
+				return &c->services[i];
+		}
+	}
+	return NULL;
+}
+
 static void analyze_dr(struct an *a, const struct config_destination_rule *dr)
 {
-	char host[512];
+	const struct config_service *svc;
+	char host[512], field[64];
 
 	fqdn(dr->host, dr->meta.namespace, host, sizeof(host));
-	if (!strchr(dr->host, '*') && !host_known(a, host))
+	if (!strchr(dr->host, '*') && !host_known(a, host)) {
 		add(a, &dr->meta, "DestinationRule", 0, false, "spec.host",
 		    "IST0101 referenced host not found: \"%s\" (%s): the rule applies to nothing",
 		    dr->host, host);
+		return;
+	}
+	svc = find_service(a, host);
+	if (!svc || !svc->selector.n || !any_workloads(a))
+		return;
+	for (size_t i = 0; i < dr->n_subsets; i++) {
+		if (subset_selects(a, svc, &dr->subsets[i].labels))
+			continue;
+		snprintf(field, sizeof(field), "spec.subsets[%zu]", i);
+		add(a, &dr->meta, "DestinationRule", dr->subsets[i].line, false, field,
+		    "IST0173 DestinationRuleSubsetNotSelectPods: subset \"%s\" selects no workload "
+		    "of Service %s/%s: traffic routed to it fails",
+		    dr->subsets[i].name, svc->meta.namespace, svc->meta.name);
+	}
 }
 
 /* ---- selectors ---- */
