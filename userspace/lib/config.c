@@ -260,6 +260,7 @@ int config_load_buffer(struct config *cfg, const char *name, const char *buf, si
 			cfg_error(&ctx, NULL, "out of memory");
 	}
 	free(ctx.object);
+	cfg_index_free(ctx.index);
 	config_free(&stage);
 	return err;
 }

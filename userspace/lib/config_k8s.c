@@ -493,14 +493,13 @@ static const struct cfg_field service_fields[] = {
 /* ---- the kind table ---- */
 
 #define KIND_STORE(fn, arr, n, type, free_fn)                                                      \
-	static const struct config_meta *fn##_find(const struct config *c, const char *ns,         \
-						   const char *name)                               \
+	static size_t fn##_count(const struct config *c)                                           \
 	{                                                                                          \
-		for (size_t i = 0; i < c->n; i++)                                                  \
-			if (strcmp(c->arr[i].meta.name, name) == 0 &&                              \
-			    (!ns || strcmp(c->arr[i].meta.namespace, ns) == 0))                    \
-				return &c->arr[i].meta;                                            \
-		return NULL;                                                                       \
+		return c->n;                                                                       \
+	}                                                                                          \
+	static const struct config_meta *fn##_meta_at(const struct config *c, size_t i)            \
+	{                                                                                          \
+		return &c->arr[i].meta;                                                            \
 	}                                                                                          \
 	static int fn##_append(struct config *c, void *obj)                                        \
 	{                                                                                          \
@@ -532,8 +531,8 @@ KIND_STORE(sa, service_accounts, n_service_accounts, struct config_service_accou
 KIND_STORE(svc, services, n_services, struct config_service, config_service_free)
 KIND_STORE(pod, pods, n_pods, struct config_pod, config_pod_free)
 KIND_STORE(dep, deployments, n_deployments, struct config_deployment, config_deployment_free)
-KIND_STORE(ap, authorization_policies, n_authorization_policies,
-	   struct config_authorization_policy, config_authorization_policy_free)
+KIND_STORE(ap, authorization_policies, n_authorization_policies, struct config_authorization_policy,
+	   config_authorization_policy_free)
 KIND_STORE(vs, virtual_services, n_virtual_services, struct config_virtual_service,
 	   config_virtual_service_free)
 KIND_STORE(dr, destination_rules, n_destination_rules, struct config_destination_rule,
@@ -555,31 +554,37 @@ static const char *const security_istio[] = {"security.istio.io/v1", "security.i
 
 /* Adding a kind: a field table, a finish hook if it has cross-field rules, and a store. */
 static const struct cfg_kind kinds[] = {
-    {"Namespace", core_v1, false, CFG_NAME_LABEL, namespace_fields, NULL, ns_find, ns_append,
-     ns_free},
-    {"ServiceAccount", core_v1, true, CFG_NAME_SUBDOMAIN, service_account_fields, NULL, sa_find,
-     sa_append, sa_free},
-    {"Service", core_v1, true, CFG_NAME_LABEL1035, service_fields, NULL, svc_find, svc_append,
-     svc_free},
-    {"Pod", core_v1, true, CFG_NAME_SUBDOMAIN, cfg_pod_fields, NULL, pod_find, pod_append,
-     pod_free},
+    {"Namespace", core_v1, false, CFG_NAME_LABEL, namespace_fields, NULL, ns_count, ns_meta_at,
+     ns_append, ns_free},
+    {"ServiceAccount", core_v1, true, CFG_NAME_SUBDOMAIN, service_account_fields, NULL, sa_count,
+     sa_meta_at, sa_append, sa_free},
+    {"Service", core_v1, true, CFG_NAME_LABEL1035, service_fields, NULL, svc_count, svc_meta_at,
+     svc_append, svc_free},
+    {"Pod", core_v1, true, CFG_NAME_SUBDOMAIN, cfg_pod_fields, NULL, pod_count, pod_meta_at,
+     pod_append, pod_free},
     {"Deployment", apps_v1, true, CFG_NAME_SUBDOMAIN, cfg_deployment_fields, cfg_deployment_finish,
-     dep_find, dep_append, dep_free},
+     dep_count, dep_meta_at, dep_append, dep_free},
     {"AuthorizationPolicy", security_istio, true, CFG_NAME_SUBDOMAIN, cfg_authz_fields,
-     cfg_authz_finish, ap_find, ap_append, ap_free},
+     cfg_authz_finish, ap_count, ap_meta_at, ap_append, ap_free},
     {"PeerAuthentication", security_istio, true, CFG_NAME_SUBDOMAIN, cfg_peerauth_fields,
-     cfg_peerauth_finish, pa_find, pa_append, pa_free},
+     cfg_peerauth_finish, pa_count, pa_meta_at, pa_append, pa_free},
     {"RequestAuthentication", security_istio, true, CFG_NAME_SUBDOMAIN, cfg_reqauth_fields,
-     cfg_reqauth_finish, ra_find, ra_append, ra_free},
+     cfg_reqauth_finish, ra_count, ra_meta_at, ra_append, ra_free},
     {"VirtualService", networking_istio, true, CFG_NAME_SUBDOMAIN, cfg_vs_fields, cfg_vs_finish,
-     vs_find, vs_append, vs_free},
-    {"DestinationRule", networking_istio, true, CFG_NAME_SUBDOMAIN, cfg_dr_fields,
-     cfg_dr_finish, dr_find, dr_append, dr_free},
-    {"Gateway", networking_istio, true, CFG_NAME_SUBDOMAIN, cfg_gw_fields, NULL, gw_find,
-     gw_append, gw_free},
+     vs_count, vs_meta_at, vs_append, vs_free},
+    {"DestinationRule", networking_istio, true, CFG_NAME_SUBDOMAIN, cfg_dr_fields, cfg_dr_finish,
+     dr_count, dr_meta_at, dr_append, dr_free},
+    {"Gateway", networking_istio, true, CFG_NAME_SUBDOMAIN, cfg_gw_fields, NULL, gw_count,
+     gw_meta_at, gw_append, gw_free},
     {"ServiceEntry", networking_istio, true, CFG_NAME_SUBDOMAIN, cfg_se_fields, cfg_se_finish,
-     se_find, se_append, se_free},
+     se_count, se_meta_at, se_append, se_free},
 };
+
+const struct cfg_kind *cfg_kinds(size_t *n)
+{
+	*n = sizeof(kinds) / sizeof(kinds[0]);
+	return kinds;
+}
 
 static char *object_name(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_node_t *root)
 {
@@ -602,7 +607,6 @@ static char *object_name(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 	return out;
 }
 
-
 static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_node_t *root)
 {
 	union {
@@ -620,8 +624,8 @@ static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 		struct config_request_authentication ra;
 	} u;
 	struct cfg_obj o = {.kind = kd, .name_rule = kd->name_rule, .meta = &u.ns.meta, .obj = &u};
-	const struct config_meta *dup;
-	int before = ctx->nerrors;
+	const char *dup_file = NULL;
+	int before = ctx->nerrors, dup, dup_line = 0;
 
 	/* Every model struct starts with its config_meta, so &u is also the meta. */
 	memset(&u, 0, sizeof(u));
@@ -636,18 +640,21 @@ static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 		goto oom;
 	if (kd->finish && kd->finish(ctx, root, &o))
 		goto fail;
-	dup = kd->find(ctx->stage, o.meta->namespace, o.meta->name);
-	if (!dup)
-		dup = kd->find(ctx->cfg, o.meta->namespace, o.meta->name);
+	dup = cfg_index_find(ctx, kd->kind, o.meta->namespace, o.meta->name, &dup_file, &dup_line);
+	if (dup < 0)
+		goto oom;
 	if (dup) {
 		size_t saved = cfg_path_push(ctx, "metadata.name");
 
-		cfg_error(ctx, root, "%s is defined twice (first at %s:%d)", ctx->object,
-			  dup->origin.file, dup->origin.line);
+		cfg_error(ctx, root, "%s is defined twice (first at %s:%d)", ctx->object, dup_file,
+			  dup_line);
 		cfg_path_pop(ctx, saved);
 		goto fail;
 	}
-	if (kd->append(ctx->stage, &u))
+	/* ctx->file outlives the load call's index; the stage's copy may move on append. */
+	if (cfg_index_add(ctx, kd->kind, o.meta->namespace, o.meta->name, ctx->file,
+			  o.meta->origin.line) ||
+	    kd->append(ctx->stage, &u))
 		goto oom;
 	return;
 oom:
@@ -770,8 +777,9 @@ static void parse_one(struct cfg_ctx *ctx, yaml_node_t *root, bool in_list)
 	 */
 	if (!api_group_served(kd, a)) {
 		saved = cfg_path_push(ctx, "kind");
-		cfg_error(ctx, kind, "unknown kind \"%.64s\" (apiVersion \"%.64s\"; ambit loads %s "
-				     "from %s)",
+		cfg_error(ctx, kind,
+			  "unknown kind \"%.64s\" (apiVersion \"%.64s\"; ambit loads %s "
+			  "from %s)",
 			  k, a, kd->kind, kd->api_versions[0]);
 		cfg_path_pop(ctx, saved);
 		return;

@@ -30,6 +30,7 @@ struct cfg_ctx {
 	char *object; /* "Kind ns/name" of the object being parsed, or NULL */
 	char path[512];
 	size_t plen;
+	struct cfg_index *index; /* names of cfg's and stage's objects, built on first use */
 };
 
 enum cfg_type {
@@ -106,7 +107,8 @@ struct cfg_kind {
 	const struct cfg_field *fields; /* the top level of the object */
 	/* Cross-field rules and defaults once every field parsed; 0 or -EINVAL. May be NULL. */
 	int (*finish)(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
-	const struct config_meta *(*find)(const struct config *c, const char *ns, const char *name);
+	size_t (*count)(const struct config *c);
+	const struct config_meta *(*meta_at)(const struct config *c, size_t i);
 	int (*append)(struct config *c, void *obj); /* takes the contents of *obj */
 	void (*free)(void *obj);
 };
@@ -120,6 +122,18 @@ struct cfg_obj {
 };
 
 int config_k8s_document(struct cfg_ctx *ctx, yaml_node_t *root);
+/* The kind table (borrowed, @n entries). */
+const struct cfg_kind *cfg_kinds(size_t *n);
+
+/* config_index.c: duplicate detection in linear time. */
+struct cfg_index;
+/* 1 and the first definition's origin when Kind/ns/name is known, 0 when not, or -ENOMEM. */
+int cfg_index_find(struct cfg_ctx *ctx, const char *kind, const char *ns, const char *name,
+		   const char **file, int *line);
+/* Records an object; @file is borrowed and must outlive the load call. 0 or -ENOMEM. */
+int cfg_index_add(struct cfg_ctx *ctx, const char *kind, const char *ns, const char *name,
+		  const char *file, int line);
+void cfg_index_free(struct cfg_index *ix);
 /* "Kind ns/name" for @root when its kind is known, else NULL; malloc'd. */
 char *config_k8s_object_name(struct cfg_ctx *ctx, yaml_node_t *root);
 int cfg_parse_meta(struct cfg_ctx *ctx, yaml_node_t *v, void *obj);
