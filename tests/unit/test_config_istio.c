@@ -328,6 +328,46 @@ static void test_previous_policy_stays(void **state)
 	config_free(&cfg);
 }
 
+/* Names are unique per kind and namespace, across the files of one load as within a file. */
+static void test_duplicates(void **state)
+{
+	static const char first[] = AP_HEAD "spec: {}\n---\n" PA_HEAD "spec: {}\n";
+	static const char other_ns[] =
+	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+	    "metadata: {name: p, namespace: other}\nspec: {}\n";
+	struct config cfg;
+	struct config_diags d = {0};
+	char line[1024];
+	size_t nerr;
+
+	config_init(&cfg);
+	assert_int_equal(config_load_buffer(&cfg, "a.yaml", first, strlen(first), &d), 0);
+	assert_int_equal(config_load_buffer(&cfg, "b.yaml", other_ns, strlen(other_ns), &d), 0);
+	config_diags_free(&d);
+	assert_int_equal(config_load_buffer(&cfg, "c.yaml", first, strlen(first), &d), -EINVAL);
+	/* d also holds the allow-nothing warning of the rejected copy: look at the errors. */
+	nerr = 0;
+	for (size_t i = 0; i < d.n; i++) {
+		if (!d.items[i].error)
+			continue;
+		config_diag_format(&d.items[i], line, sizeof(line));
+		if (nerr++ == 0)
+			assert_string_equal(line,
+					    "c.yaml:1:1: error: AuthorizationPolicy default/p: "
+					    "metadata.name: AuthorizationPolicy default/p is "
+					    "defined twice (first at a.yaml:1)");
+		else
+			assert_non_null(strstr(line,
+					       "PeerAuthentication default/p is defined twice "
+					       "(first at a.yaml:6)"));
+	}
+	assert_int_equal(nerr, 2);
+	assert_int_equal(cfg.n_authorization_policies, 2);
+	assert_int_equal(cfg.n_peer_authentications, 1);
+	config_diags_free(&d);
+	config_free(&cfg);
+}
+
 static void test_hostile_sizes(void **state)
 {
 	size_t n = 5000, cap = 64 + n * 4;
@@ -417,6 +457,7 @@ int main(void)
 	    cmocka_unit_test(test_networking_model),
 	    cmocka_unit_test(test_malformed_policies),
 	    cmocka_unit_test(test_previous_policy_stays),
+	    cmocka_unit_test(test_duplicates),
 	    cmocka_unit_test(test_hostile_sizes),
 	    cmocka_unit_test(test_durations),
 	};
