@@ -202,6 +202,31 @@ static void test_vs_conflict_and_dr_host(void **state)
 	done(&r);
 }
 
+/* IST0132 with Istio's own case: "./host" admits only VSs of the gateway's namespace. */
+static void test_gateway_hosts(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
+	    "metadata: {name: gw, namespace: istio-system}\n"
+	    "spec:\n  servers:\n  - hosts: [./a.example.com, '*/b.example.com']\n"
+	    "    port: {number: 80, name: http, protocol: HTTP}\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: VirtualService\n" /* 9 */
+	    "metadata: {name: same-ns, namespace: istio-system}\n"
+	    "spec: {hosts: [a.example.com], gateways: [gw],"
+	    " http: [{route: [{destination: {host: reviews.bookinfo.svc.cluster.local}}]}]}\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: VirtualService\n" /* 14 */
+	    "metadata: {name: other-ns, namespace: bookinfo}\n"
+	    "spec: {hosts: [a.example.com, b.example.com], gateways: [istio-system/gw],"
+	    " http: [{route: [{destination: {host: reviews}}]}]}\n";
+	struct run r;
+
+	run(&r, yaml, workloads, false);
+	expect(&r, false, 14, "VirtualService bookinfo/other-ns", "spec.hosts[0]",
+	       "IST0132 VirtualServiceHostNotFoundInGateway: host \"a.example.com\"");
+	expect_count(&r, 1);
+	done(&r);
+}
+
 static void test_authz_findings(void **state)
 {
 	static const char yaml[] =
@@ -320,6 +345,7 @@ int main(void)
 	    cmocka_unit_test(test_clean),
 	    cmocka_unit_test(test_vs_references),
 	    cmocka_unit_test(test_vs_conflict_and_dr_host),
+	    cmocka_unit_test(test_gateway_hosts),
 	    cmocka_unit_test(test_authz_findings),
 	    cmocka_unit_test(test_peer_authentication_findings),
 	    cmocka_unit_test(test_warnings_do_not_block),

@@ -196,7 +196,7 @@ static void check_destination(struct an *a, const struct config_virtual_service 
 			   : "no DestinationRule for the host defines subsets");
 }
 
-static bool gateway_known(struct an *a, const char *ref, const char *ns)
+static const struct config_gateway *find_gateway(struct an *a, const char *ref, const char *ns)
 {
 	const char *slash = strchr(ref, '/');
 	const char *name = slash ? slash + 1 : ref;
@@ -209,9 +209,55 @@ static bool gateway_known(struct an *a, const char *ref, const char *ns)
 			if (!strcmp(c->gateways[i].meta.name, name) &&
 			    strlen(c->gateways[i].meta.namespace) == nl &&
 			    !strncmp(c->gateways[i].meta.namespace, gns, nl))
-				return true;
+				return &c->gateways[i];
 	}
-	return false;
+	return NULL;
+}
+
+/* A server host "[ns/]host" admits VS @host of namespace @vs_ns (§6). */
+static bool server_host_admits(const char *server_host, const char *gw_ns, const char *vs_ns,
+			       const char *host)
+{
+	const char *slash = strchr(server_host, '/');
+	const char *h = slash ? slash + 1 : server_host;
+
+	if (slash) {
+		size_t l = (size_t)(slash - server_host);
+
+		if (!(l == 1 && server_host[0] == '*')) {
+			const char *want = l == 1 && server_host[0] == '.' ? gw_ns : server_host;
+			size_t wl = l == 1 && server_host[0] == '.' ? strlen(gw_ns) : l;
+
+			if (strlen(vs_ns) != wl || strncmp(vs_ns, want, wl))
+				return false;
+		}
+	}
+	return host_covers(h, host) || host_covers(host, h);
+}
+
+/* IST0132: a VS host that no server of a gateway it binds to accepts. */
+static void check_gateway_hosts(struct an *a, const struct config_virtual_service *vs,
+				const struct config_gateway *gw, const char *ref)
+{
+	for (size_t h = 0; h < vs->hosts.n; h++) {
+		bool ok = false;
+
+		for (size_t s = 0; s < gw->n_servers && !ok; s++)
+			for (size_t k = 0; k < gw->servers[s].hosts.n && !ok; k++)
+				ok = server_host_admits(gw->servers[s].hosts.items[k],
+							gw->meta.namespace, vs->meta.namespace,
+							vs->hosts.items[h]);
+		if (!ok) {
+			char field[64];
+
+			snprintf(field, sizeof(field), "spec.hosts[%zu]", h);
+			add(a, &vs->meta, "VirtualService", 0, false, field,
+			    "IST0132 VirtualServiceHostNotFoundInGateway: host \"%s\" is not "
+			    "accepted "
+			    "by any server of gateway %s, so that gateway does not route it",
+			    vs->hosts.items[h], ref);
+		}
+	}
 }
 
 static const char *route_kind(enum config_route_type t)
@@ -228,10 +274,17 @@ static void analyze_vs(struct an *a, const struct config_virtual_service *vs)
 	for (size_t i = 0; i < vs->gateways.n; i++) {
 		const char *g = vs->gateways.items[i];
 
+		const struct config_gateway *gw;
+
+		if (!strcmp(g, "mesh"))
+			continue;
 		snprintf(field, sizeof(field), "spec.gateways[%zu]", i);
-		if (strcmp(g, "mesh") && !gateway_known(a, g, vs->meta.namespace))
+		gw = find_gateway(a, g, vs->meta.namespace);
+		if (!gw)
 			add(a, &vs->meta, "VirtualService", 0, true, field,
 			    "IST0101 referenced gateway not found: \"%s\"", g);
+		else
+			check_gateway_hosts(a, vs, gw, g);
 	}
 	for (size_t i = 0; i < vs->n_routes; i++) {
 		const struct config_vs_route *r = &vs->routes[i];
