@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 #include <nghttp2/nghttp2.h>
@@ -44,16 +45,22 @@ struct hbone_stream {
 	struct buf to_h2, to_tcp;
 	struct connrec *rec;
 	char *authority, *forwarded;
+	/* Client: the owner of the opening phase until the 200 (hbone_target.ops), and its start. */
+	const struct hbone_open_ops *ops;
+	void *ops_arg;
+	time_t opened;
 };
 
 struct hbone_conn {
 	struct loop_handler h;
+	struct loop_handler th; /* client: connect/handshake timer */
 	struct loop_task flush;
 	struct loop *loop;
 	struct hbone_pool *pool;
 	struct hbone_conn *pnext, *pprev;
 	char *key;
 	int fd;
+	int tfd; /* timerfd while a client connection is opening, else -1 */
 	bool client, tcp_connecting, handshaken, dead, goaway, fatal;
 	uint32_t events;
 	struct tls_conn *tls;
@@ -72,6 +79,7 @@ struct hbone_pool {
 	struct loop *loop;
 	struct hbone_conn *conns;
 	size_t n;
+	bool closing; /* being destroyed: failures are final */
 };
 
 static time_t mono_now(void)
@@ -113,10 +121,24 @@ static void stream_free(void *p)
 static void stream_finish(struct hbone_stream *s, const char *reason, bool reset)
 {
 	struct hbone_conn *c = s->conn;
+	const struct hbone_open_ops *ops = NULL;
+	bool retryable = false;
+	int back = -1;
 
 	if (s->finished)
 		return;
 	s->finished = true;
+	/*
+	 * Never established: the client socket was never read, so its owner may try again
+	 * elsewhere. Only a policy refusal (401) or shutdown make the failure final.
+	 */
+	if (s->ops && !s->established && s->fd >= 0 && c && c->loop) {
+		ops = s->ops;
+		retryable = s->status != 401 && !(c->pool && c->pool->closing);
+		loop_del(c->loop, s->fd);
+		back = s->fd;
+		s->fd = -1;
+	}
 	s->h.dead = true;
 	if (c) {
 		if (s->prev)
@@ -144,6 +166,8 @@ static void stream_finish(struct hbone_stream *s, const char *reason, bool reset
 	}
 	connrec_close(s->rec, reason);
 	s->rec = NULL;
+	if (ops)
+		ops->failed(s->ops_arg, back, s->status, reason, retryable);
 	if (c && c->loop)
 		loop_defer_free(c->loop, s, stream_free);
 	else
@@ -469,11 +493,25 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 	} else if (frame->hd.type == NGHTTP2_HEADERS && c->client &&
 		   frame->headers.cat == NGHTTP2_HCAT_RESPONSE && !s->established) {
 		if (s->status != 200) {
-			pr_info("hbone: CONNECT %d from %s", s->status,
-				c->tls ? tls_conn_peer_identity(c->tls) : "?");
+			char why[48];
+
+			/* With an owner that may retry, it reports the final outcome. */
+			if (s->ops)
+				pr_debug("hbone: CONNECT %s answered %d by %s", s->authority, s->status,
+					 c->tls ? tls_conn_peer_identity(c->tls) : "?");
+			else
+				pr_info("hbone: CONNECT %d from %s", s->status,
+					c->tls ? tls_conn_peer_identity(c->tls) : "?");
+			snprintf(why, sizeof(why), "%s (CONNECT %d)",
+				 s->status == 401 ? "denied" : "upstream refused", s->status);
 			nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
-			stream_finish(s, s->status == 401 ? "denied" : "upstream refused", true);
+			stream_finish(s, why, true);
 			return 0;
+		}
+		/* From here on the stream owns the connection and its record. */
+		if (s->ops) {
+			s->rec = s->ops->established(s->ops_arg);
+			s->ops = NULL;
 		}
 		s->established = true;
 		stream_update_events(s);
@@ -582,12 +620,34 @@ static void conn_free(void *p)
 {
 	struct hbone_conn *c = p;
 
+	if (c->tfd >= 0)
+		close(c->tfd);
 	nghttp2_session_del(c->h2);
 	tls_conn_destroy(c->tls);
 	tls_ctx_put(c->ctx);
 	buf_free(&c->out);
 	free(c->key);
 	free(c);
+}
+
+/* The opening phase is over (or the connection is): no more deadline. */
+static void conn_timer_stop(struct hbone_conn *c)
+{
+	if (c->tfd < 0)
+		return;
+	c->th.dead = true;
+	loop_del(c->loop, c->tfd);
+	close(c->tfd);
+	c->tfd = -1;
+}
+
+static void conn_timer_arm(struct hbone_conn *c, unsigned int ms)
+{
+	struct itimerspec its = {.it_value = {.tv_sec = ms / 1000,
+					      .tv_nsec = (long)(ms % 1000) * 1000000}};
+
+	if (c->tfd >= 0)
+		timerfd_settime(c->tfd, 0, &its, NULL);
 }
 
 static void conn_close(struct hbone_conn *c, const char *reason)
@@ -619,6 +679,7 @@ static void conn_close(struct hbone_conn *c, const char *reason)
 		close(c->fd);
 		c->fd = -1;
 	}
+	conn_timer_stop(c);
 	loop_defer_free(c->loop, c, conn_free);
 }
 
@@ -725,6 +786,8 @@ static void conn_on_io(struct loop_handler *h, uint32_t events)
 		if (!(events & EPOLLOUT))
 			return;
 		c->tcp_connecting = false;
+		/* A peer answered: the handshake gets its own, more generous, deadline. */
+		conn_timer_arm(c, HBONE_HANDSHAKE_TIMEOUT_MS);
 	}
 	if (!c->handshaken) {
 		rv = tls_conn_handshake(c->tls);
@@ -733,17 +796,28 @@ static void conn_on_io(struct loop_handler *h, uint32_t events)
 			return;
 		}
 		if (rv) {
-			pr_info("hbone: TLS with %s:%u failed: %s", inet_ntoa(c->peer.sin_addr),
-				ntohs(c->peer.sin_port), tls_conn_error(c->tls));
+			/* Each stream's owner (or its access log line) reports it as final. */
+			pr_debug("hbone: TLS with %s:%u failed: %s", inet_ntoa(c->peer.sin_addr),
+				 ntohs(c->peer.sin_port), tls_conn_error(c->tls));
 			conn_close(c, tls_conn_error(c->tls));
 			return;
 		}
 		c->handshaken = true;
+		conn_timer_stop(c);
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		conn_read(c);
 	if (!c->dead)
 		conn_flush(c);
+}
+
+static void conn_on_timer(struct loop_handler *h, uint32_t events)
+{
+	struct hbone_conn *c = container_of(h, struct hbone_conn, th);
+
+	pr_debug("hbone: %s:%u: %s timed out", inet_ntoa(c->peer.sin_addr),
+		 ntohs(c->peer.sin_port), c->tcp_connecting ? "connect" : "TLS handshake");
+	conn_close(c, c->tcp_connecting ? "connect timed out" : "TLS handshake timed out");
 }
 
 static struct hbone_conn *conn_new(struct loop *l, int fd, struct tls_ctx *ctx, bool client,
@@ -753,6 +827,8 @@ static struct hbone_conn *conn_new(struct loop *l, int fd, struct tls_ctx *ctx, 
 
 	if (!c)
 		return NULL;
+	c->tfd = -1;
+	c->th.fn = conn_on_timer;
 	c->h.fn = conn_on_io;
 	c->flush.fn = conn_flush_task;
 	c->loop = l;
@@ -817,6 +893,14 @@ static void pool_sweep(void *arg)
 	time_t now = mono_now();
 
 	for (struct hbone_conn *c = p->conns; c; c = c->pnext) {
+		struct hbone_stream *s, *next;
+
+		/* A CONNECT nobody answers must not hold its client forever. */
+		for (s = c->client && !c->dead ? c->streams : NULL; s; s = next) {
+			next = s->next;
+			if (!s->established && now - s->opened >= HBONE_RESPONSE_S)
+				stream_abort(s, "no CONNECT response");
+		}
 		if (!c->client || c->dead || c->goaway || c->nstreams || !c->handshaken ||
 		    now - c->idle_since < POOL_IDLE_S)
 			continue;
@@ -843,6 +927,7 @@ void hbone_pool_destroy(struct hbone_pool *p)
 	if (!p)
 		return;
 	loop_set_tick(p->loop, NULL, NULL);
+	p->closing = true;
 	while (p->conns)
 		conn_close(p->conns, "pool destroyed");
 	free(p);
@@ -877,7 +962,18 @@ static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_
 	c->peer = t->addr;
 	c->tcp_connecting = true;
 	c->events = EPOLLOUT | EPOLLIN;
-	if (!c->key || loop_add(p->loop, fd, c->events, &c->h)) {
+	/* A peer that is down drops SYNs: without a deadline the client would wait minutes. */
+	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (!c->key || c->tfd < 0 || loop_add(p->loop, c->tfd, EPOLLIN, &c->th)) {
+		c->fd = -1;
+		conn_free(c);
+		close(fd);
+		return NULL;
+	}
+	conn_timer_arm(c, HBONE_CONNECT_TIMEOUT_MS);
+	if (loop_add(p->loop, fd, c->events, &c->h)) {
+		loop_del(p->loop, c->tfd);
+		c->fd = -1;
 		conn_free(c);
 		close(fd);
 		return NULL;
@@ -914,7 +1010,8 @@ int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd,
 	}
 	s->rec = rec;
 	rec = NULL;
-	fd = -1;
+	s->opened = mono_now();
+	s->authority = strdup(t->authority); /* for the logs only: NULL is fine */
 	nv[0] = (nghttp2_nv){(uint8_t *)":method", (uint8_t *)"CONNECT", 7, 7, NGHTTP2_NV_FLAG_NONE};
 	nv[1] = (nghttp2_nv){(uint8_t *)":authority", (uint8_t *)t->authority, 10,
 			     strlen(t->authority), NGHTTP2_NV_FLAG_NONE};
@@ -926,14 +1023,22 @@ int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd,
 	prd.source.ptr = s;
 	id = nghttp2_submit_request(c->h2, NULL, nv, nnv, &prd, s);
 	if (id < 0) {
+		if (t->ops) {
+			/* Not handed back through ops: the caller keeps @fd. */
+			loop_del(p->loop, fd);
+			s->fd = -1;
+		}
 		stream_finish(s, nghttp2_strerror(id), true);
 		return -EIO;
 	}
 	s->id = id;
+	/* Only now: ops never run from inside this call. */
+	s->ops = t->ops;
+	s->ops_arg = t->ops_arg;
 	conn_kick(c);
 	return 0;
 fail:
-	if (fd >= 0)
+	if (fd >= 0 && !t->ops)
 		close_reset(fd);
 	connrec_close(rec, "hbone connect failed");
 	return -ENOMEM;
@@ -955,6 +1060,7 @@ int hbone_fuzz_server_input(const uint8_t *data, size_t len)
 	if (!c)
 		return -ENOMEM;
 	c->fd = -1;
+	c->tfd = -1;
 	c->on_accept = fuzz_refuse;
 	c->loop = loop_create();
 	if (!c->loop || session_init(c))

@@ -60,6 +60,23 @@ size_t hbone_pool_size(const struct hbone_pool *p);
 int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx,
 		       hbone_accept_fn on_accept, void *user);
 
+/*
+ * The owner of a client stream's opening phase (the proxy, which retries). With it the stream
+ * starts without a connection record, and exactly one of the two runs, on the pool's loop thread
+ * and never from inside hbone_pool_open itself.
+ */
+struct hbone_open_ops {
+	/* The server answered 200: returns the stream's record (taken by the stream, may be NULL). */
+	struct connrec *(*established)(void *arg);
+	/*
+	 * The stream ended before a 200: TCP connect refused, reset or timed out, TLS failed or was
+	 * closed, the connection died, or the CONNECT was answered @status (0: no answer). @fd, the
+	 * client socket, is handed back untouched (taken: never read). @reason is borrowed for the
+	 * call. @retryable is false for a 401 (policy) and when the pool is going away.
+	 */
+	void (*failed)(void *arg, int fd, int status, const char *reason, bool retryable);
+};
+
 struct hbone_target {
 	struct sockaddr_in addr;  /* where to open TLS: destPodIP:15008 */
 	const char *authority;    /* CONNECT :authority, "podIP:port" */
@@ -67,12 +84,23 @@ struct hbone_target {
 	const char *identity;     /* source identity: pool key, and the certificate in @ctx */
 	const char *expect_san;   /* the destination workload's identity */
 	struct tls_ctx *ctx;      /* client context of @identity (a reference is taken) */
+	const struct hbone_open_ops *ops; /* borrowed, may be NULL: see hbone_pool_open */
+	void *ops_arg;            /* borrowed: must stay valid until one of @ops has run */
 };
+
+/* A new client connection must complete its TCP handshake within this (the peer is down). */
+#define HBONE_CONNECT_TIMEOUT_MS 1000
+/* ... and its TLS handshake within this; a CONNECT must be answered within HBONE_RESPONSE_S. */
+#define HBONE_HANDSHAKE_TIMEOUT_MS 5000
+#define HBONE_RESPONSE_S 5
 
 /*
  * Opens a CONNECT stream on a pooled (or new) connection to @t and splices it with the client
- * socket @fd (taken, non-blocking) once the server answers 200. @rec (taken, may be NULL) is
- * closed when the stream ends. 0 or -errno; on error @fd and @rec are closed.
+ * socket @fd (taken, non-blocking) once the server answers 200; nothing is read from @fd before.
+ * @rec (taken, may be NULL) is closed when the stream ends. 0 or -errno; on error @fd and @rec
+ * are closed.
+ * With @t->ops, @rec must be NULL (the record comes from ops->established), a failure before the
+ * 200 hands @fd back through ops->failed, and on an error return @fd stays the caller's.
  */
 int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd,
 		    struct connrec *rec);

@@ -9,6 +9,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ambit/datapath.h"
@@ -24,7 +26,37 @@
 
 enum { L_OUTBOUND, L_INBOUND, L_HBONE, L__COUNT };
 
+/*
+ * The two nodes' agents apply a (un)enrollment at slightly different moments, so an HBONE open
+ * can fail only because the destination node has not caught up (its tc still hands the SYN to
+ * the pod, or its ztunnel has no certificate or workload for it yet), or has moved on. Such a
+ * failure before the CONNECT is established is retried after these pauses, routing again with
+ * the newest snapshot each time; no retry starts later than RETRY_BOUND_MS after the accept.
+ */
+static const unsigned int retry_ms[] = {25, 50, 100, 200, 400};
+#define RETRY_BOUND_MS 1000
+
 struct zt_worker;
+
+/*
+ * An outbound connection whose HBONE upstream is opening: the client socket was accepted and is
+ * not read until the CONNECT is established, so a failed try can be repeated elsewhere or as
+ * plain TCP without the application noticing. Lives on the worker's thread only.
+ */
+struct held {
+	struct loop_handler h; /* retry timer */
+	struct zt_worker *w;
+	struct held *next, *prev;
+	int fd;  /* the client socket while waiting to retry; -1 while an HBONE stream holds it */
+	int tfd; /* retry timerfd, -1 until the first retry */
+	struct sockaddr_in peer, dst; /* the client and its original destination */
+	struct timespec start;
+	unsigned int tries;
+	/* The try in flight: its snapshot (a reference) and the route and source decided with it. */
+	struct zt_snap *zs;
+	struct zt_route r;
+	const struct snap_workload *src;
+};
 
 struct listener {
 	struct loop_handler h;
@@ -44,6 +76,8 @@ struct zt_worker {
 	struct authz_tracker *tracker; /* open inbound connections, for policy revocation */
 	int policy_efd;                /* written when a snapshot is installed */
 	struct loop_handler policy_h;
+	struct held *held;             /* outbound connections waiting for their upstream */
+	bool stopping;                 /* failures are final: no retry is scheduled */
 };
 
 /* ---- least-connections bookkeeping, shared by workers (atomics, fixed table) ---- */
@@ -245,22 +279,314 @@ static void record_denial(struct metrics_labels *labels, const struct sockaddr_i
 
 /* ---- the three listeners ---- */
 
-static void outbound(struct zt_worker *w, int fd, const struct snapshot *s, struct zt_snap *zs)
+/* ---- outbound, with retries of the HBONE open ---- */
+
+static unsigned long ms_since(const struct timespec *t)
 {
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (unsigned long)((now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000);
+}
+
+static void held_free(void *p)
+{
+	free(p);
+}
+
+/* Forgets @hd (its client socket is someone else's or closed by now). */
+static void held_release(struct held *hd)
+{
+	struct zt_worker *w = hd->w;
+
+	if (hd->prev)
+		hd->prev->next = hd->next;
+	else
+		w->held = hd->next;
+	if (hd->next)
+		hd->next->prev = hd->prev;
+	if (hd->tfd >= 0) {
+		loop_del(w->loop, hd->tfd);
+		close(hd->tfd);
+	}
+	hd->h.dead = true;
+	zt_snap_put(hd->zs);
+	/* A timer event of the same batch may still point here. */
+	loop_defer_free(w->loop, hd, held_free);
+}
+
+static void held_labels(const struct held *hd, struct metrics_labels *l)
+{
+	fill_labels(l, "source", hd->src, NULL, hd->r.dst_wl, hd->r.svc, true);
+}
+
+/*
+ * Out of tries, time, or a final answer: one connection record for all the tries (not one per
+ * try), its access-log line at info, and the client is reset, never let out in plaintext.
+ */
+static void held_fail(struct held *hd, const char *reason)
+{
+	struct metrics_labels labels;
+	struct connrec *rec;
+	char why[200];
+
+	held_labels(hd, &labels);
+	snprintf(why, sizeof(why), "hbone: %s (%u %s, %lums)", reason, hd->tries,
+		 hd->tries == 1 ? "try" : "tries", ms_since(&hd->start));
+	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
+	if (!rec)
+		pr_info("outbound: %s -> %s:%u failed: %s", inet_ntoa(hd->peer.sin_addr),
+			inet_ntoa(hd->r.addr.sin_addr), ntohs(hd->r.addr.sin_port), why);
+	connrec_close(rec, why);
+	if (hd->fd >= 0)
+		close_reset(hd->fd);
+	hd->fd = -1;
+	held_release(hd);
+}
+
+/* hbone_open_ops: the CONNECT is established; the stream takes the record and the socket. */
+static struct connrec *held_established(void *arg)
+{
+	struct held *hd = arg;
+	struct metrics_labels labels;
+	struct connrec *rec;
+
+	if (hd->tries > 1)
+		pr_debug("outbound: %s -> %s established on try %u after %lums",
+			 inet_ntoa(hd->peer.sin_addr), hd->r.dst_wl->identity, hd->tries,
+			 ms_since(&hd->start));
+	held_labels(hd, &labels);
+	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
+	if (hd->r.svc)
+		lc_acquire(rec, hd->r.addr.sin_addr.s_addr);
+	held_release(hd);
+	return rec;
+}
+
+/* hbone_open_ops: the try failed before the CONNECT was established; @fd comes back to us. */
+static void held_failed(void *arg, int fd, int status, const char *reason, bool retryable)
+{
+	struct held *hd = arg;
+	struct zt_worker *w = hd->w;
+	unsigned long elapsed = ms_since(&hd->start);
+	unsigned int pause = hd->tries <= 5 ? retry_ms[hd->tries - 1] : 0;
+	struct itimerspec its = {.it_value = {.tv_nsec = (long)pause * 1000000}};
+
+	hd->fd = fd;
+	if (!retryable || w->stopping || !pause || elapsed + pause > RETRY_BOUND_MS) {
+		held_fail(hd, reason ? reason : "failed");
+		return;
+	}
+	pr_debug("outbound: %s -> %s:%u try %u failed (%s, status %d); retrying in %ums",
+		 inet_ntoa(hd->peer.sin_addr), inet_ntoa(hd->r.addr.sin_addr),
+		 ntohs(hd->r.addr.sin_port), hd->tries, reason ? reason : "?", status, pause);
+	if (hd->tfd < 0) {
+		hd->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (hd->tfd >= 0 && loop_add(w->loop, hd->tfd, EPOLLIN, &hd->h)) {
+			close(hd->tfd);
+			hd->tfd = -1;
+		}
+	}
+	if (hd->tfd < 0 || timerfd_settime(hd->tfd, 0, &its, NULL)) {
+		held_fail(hd, "cannot schedule a retry");
+		return;
+	}
+}
+
+static const struct hbone_open_ops held_ops = {
+	.established = held_established,
+	.failed = held_failed,
+};
+
+static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
+			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd);
+
+/* Retry timer: route again with the newest snapshot, which may no longer say "mesh". */
+static void on_retry(struct loop_handler *h, uint32_t events)
+{
+	struct held *hd = (struct held *)((char *)h - offsetof(struct held, h));
+	struct zt_snap *zs;
+	uint64_t n;
+
+	if (read(hd->tfd, &n, sizeof(n)) < 0)
+		return;
+	zs = zt_state_get(hd->w->st);
+	if (!zs) {
+		held_fail(hd, "no snapshot");
+		return;
+	}
+	/* hd keeps the previous try's snapshot until this try replaces it (its final record). */
+	outbound_route(hd->w, hd->fd, &hd->peer, &hd->dst, zs, hd);
+}
+
+/*
+ * Starts an HBONE try for @fd (taken); @zs (taken) is the snapshot @r and @src come from and
+ * replaces the previous try's in @hd.
+ */
+static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
+			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd,
+			   const struct zt_route *r, const struct snap_workload *src)
+{
+	char auth[32], client[INET_ADDRSTRLEN];
+	struct hbone_target t = {
+		.addr = {.sin_family = AF_INET, .sin_addr = r->addr.sin_addr,
+			 .sin_port = htons(w->o.hbone_port)},
+		.authority = auth,
+		.forwarded_for = client,
+		.identity = src->identity,
+		.expect_san = r->dst_wl->identity,
+		.ctx = zt_snap_ctx(zs, src->identity, false),
+		.ops = &held_ops,
+	};
+
+	if (!hd) {
+		hd = calloc(1, sizeof(*hd));
+		if (!hd) {
+			zt_snap_put(zs);
+			close_reset(fd);
+			return;
+		}
+		hd->h.fn = on_retry;
+		hd->w = w;
+		hd->tfd = -1;
+		hd->peer = *peer;
+		hd->dst = *dst;
+		clock_gettime(CLOCK_MONOTONIC, &hd->start);
+		hd->next = w->held;
+		if (w->held)
+			w->held->prev = hd;
+		w->held = hd;
+	}
+	zt_snap_put(hd->zs);
+	hd->fd = fd;
+	hd->zs = zs;
+	hd->r = *r;
+	hd->src = src;
+	hd->tries++;
+	t.ops_arg = hd;
+	if (!t.ctx) {
+		pr_warn("outbound: no certificate for %s", src->identity);
+		held_fail(hd, "no certificate");
+		return;
+	}
+	inet_ntop(AF_INET, &peer->sin_addr, client, sizeof(client));
+	snprintf(auth, sizeof(auth), "%s:%u", inet_ntoa(r->addr.sin_addr), ntohs(r->addr.sin_port));
+	hd->fd = -1;
+	if (hbone_pool_open(w->pool, &t, fd, NULL) == 0)
+		return;
+	/* Could not even start (no memory, no route to the peer): the socket is still ours. */
+	held_failed(hd, fd, 0, "cannot open an HBONE stream", true);
+}
+
+/*
+ * Routes the client connection @fd (taken) to its original destination @dst with @zs (taken):
+ * HBONE to another node's enrolled pod, the same-node short circuit, or plain TCP for
+ * destinations outside the mesh. @hd is NULL on the first try, else the held connection being
+ * retried (ended here unless it tries HBONE again).
+ */
+static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
+			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd)
+{
+	const struct snapshot *s = zs->snap;
 	const struct snap_workload *src;
-	struct sockaddr_in peer, dst = {.sin_family = AF_INET}, from;
-	struct ambit_orig_dst od;
+	struct sockaddr_in from;
 	struct metrics_labels labels;
 	struct authz_result ar;
 	struct zt_route r;
 	struct connrec *rec;
 	bool mesh, local_dst;
-	int up, err;
+	int up;
+
+	src = snapshot_workload_by_ip(s, peer->sin_addr.s_addr);
+	if (!local_enrolled(s, src)) {
+		if (!hd) {
+			pr_debug("outbound: %s is not an enrolled pod of this node",
+				 inet_ntoa(peer->sin_addr));
+			goto drop;
+		}
+		/* Unenrolled since its accept: it has no identity to speak HBONE with any more. */
+		src = NULL;
+	}
+	if (zt_route_outbound(s, dst, w->o.lb, &w->rr, lc_active, &r)) {
+		pr_info("outbound: %s:%u has no ready endpoint", inet_ntoa(dst->sin_addr),
+			ntohs(dst->sin_port));
+		goto drop;
+	}
+	mesh = r.dst_wl && r.dst_wl->enrolled;
+	local_dst = mesh && local_enrolled(s, r.dst_wl);
+	if (mesh && !src) {
+		/* Fail closed: the newest snapshot still says the destination is in the mesh. */
+		if (hd) {
+			zt_snap_put(zs);
+			hd->fd = fd;
+			held_fail(hd, "source no longer enrolled");
+			return;
+		}
+		goto drop;
+	}
+	if (mesh && !local_dst) {
+		outbound_hbone(w, fd, peer, dst, zs, hd, &r, src);
+		return;
+	}
+	/* Not (or no longer) HBONE: from here on the connection is handled as a fresh one. */
+	if (hd) {
+		pr_debug("outbound: %s -> %s:%u: no longer HBONE after %u tries, %s",
+			 inet_ntoa(peer->sin_addr), inet_ntoa(r.addr.sin_addr),
+			 ntohs(r.addr.sin_port), hd->tries, local_dst ? "same node" : "plain TCP");
+		held_release(hd);
+		hd = NULL;
+	}
+	fill_labels(&labels, "source", src, NULL, r.dst_wl, r.svc, mesh);
+	/* Same node: this ztunnel is also the destination's, so its inbound policy applies here. */
+	if (local_dst && !authz_decide(s, r.dst_wl, ntohs(r.addr.sin_port), peer->sin_addr.s_addr,
+				       src->identity, &ar)) {
+		record_denial(&labels, peer, &r.addr, "outbound", &ar);
+		zt_snap_put(zs);
+		close_reset(fd);
+		return;
+	}
+	rec = connrec_open(&labels, peer, &r.addr, "outbound");
+	if (local_dst) {
+		connrec_set_decision(rec, "allow", ar.name);
+		authz_track(w->tracker, rec, r.addr.sin_addr.s_addr, ntohs(r.addr.sin_port),
+			    peer->sin_addr.s_addr, src->identity);
+	}
+	if (r.svc)
+		lc_acquire(rec, r.addr.sin_addr.s_addr);
+	zt_snap_put(zs);
+	/* Same node: no TLS on the wire, the pod sees the client's IP. Else plain from the node. */
+	from = *peer;
+	up = sock_connect(&r.addr, mesh ? &from : NULL);
+	if (up < 0) {
+		connrec_close(rec, "upstream connect failed");
+		close(fd);
+		return;
+	}
+	splice_start(w->loop, fd, up, rec);
+	return;
+drop:
+	zt_snap_put(zs);
+	if (hd) {
+		/* Recorded with the previous try's route: the one that was tried. */
+		hd->fd = fd;
+		held_fail(hd, "no route any more");
+		return;
+	}
+	close(fd);
+}
+
+/* A new outbound connection: @zs (taken) is the snapshot current at its accept. */
+static void outbound(struct zt_worker *w, int fd, struct zt_snap *zs)
+{
+	const struct snap_workload *src;
+	struct sockaddr_in peer, dst = {.sin_family = AF_INET};
+	struct ambit_orig_dst od;
+	int err;
 
 	if (!addr_of(fd, true, &peer))
 		goto drop;
-	src = snapshot_workload_by_ip(s, peer.sin_addr.s_addr);
-	if (!local_enrolled(s, src)) {
+	src = snapshot_workload_by_ip(zs->snap, peer.sin_addr.s_addr);
+	if (!local_enrolled(zs->snap, src)) {
 		pr_debug("outbound: %s is not an enrolled pod of this node", inet_ntoa(peer.sin_addr));
 		goto drop;
 	}
@@ -273,62 +599,10 @@ static void outbound(struct zt_worker *w, int fd, const struct snapshot *s, stru
 	}
 	dst.sin_addr.s_addr = od.ip;
 	dst.sin_port = od.port;
-	if (zt_route_outbound(s, &dst, w->o.lb, &w->rr, lc_active, &r)) {
-		pr_info("outbound: %s:%u has no ready endpoint", inet_ntoa(dst.sin_addr),
-			ntohs(dst.sin_port));
-		goto drop;
-	}
-	mesh = r.dst_wl && r.dst_wl->enrolled;
-	fill_labels(&labels, "source", src, NULL, r.dst_wl, r.svc, mesh);
-	/* Same node: this ztunnel is also the destination's, so its inbound policy applies here. */
-	local_dst = mesh && local_enrolled(s, r.dst_wl);
-	if (local_dst && !authz_decide(s, r.dst_wl, ntohs(r.addr.sin_port), peer.sin_addr.s_addr,
-				       src->identity, &ar)) {
-		record_denial(&labels, &peer, &r.addr, "outbound", &ar);
-		close_reset(fd);
-		return;
-	}
-	rec = connrec_open(&labels, &peer, &r.addr, "outbound");
-	if (local_dst) {
-		connrec_set_decision(rec, "allow", ar.name);
-		authz_track(w->tracker, rec, r.addr.sin_addr.s_addr, ntohs(r.addr.sin_port),
-			    peer.sin_addr.s_addr, src->identity);
-	}
-	if (r.svc)
-		lc_acquire(rec, r.addr.sin_addr.s_addr);
-	if (mesh && !local_dst) {
-		char auth[32], client[INET_ADDRSTRLEN];
-		struct hbone_target t = {
-			.addr = {.sin_family = AF_INET, .sin_addr = r.addr.sin_addr,
-				 .sin_port = htons(w->o.hbone_port)},
-			.authority = auth,
-			.forwarded_for = client,
-			.identity = src->identity,
-			.expect_san = r.dst_wl->identity,
-			.ctx = zt_snap_ctx(zs, src->identity, false),
-		};
-
-		inet_ntop(AF_INET, &peer.sin_addr, client, sizeof(client));
-		snprintf(auth, sizeof(auth), "%s:%u", inet_ntoa(r.addr.sin_addr),
-			 ntohs(r.addr.sin_port));
-		if (!t.ctx) {
-			pr_warn("outbound: no certificate for %s", src->identity);
-			connrec_close(rec, "no certificate");
-			goto drop;
-		}
-		hbone_pool_open(w->pool, &t, fd, rec);
-		return;
-	}
-	/* Same node: no TLS on the wire, the pod sees the client's IP. Else plain from the node. */
-	from = peer;
-	up = sock_connect(&r.addr, mesh ? &from : NULL);
-	if (up < 0) {
-		connrec_close(rec, "upstream connect failed");
-		goto drop;
-	}
-	splice_start(w->loop, fd, up, rec);
+	outbound_route(w, fd, &peer, &dst, zs, NULL);
 	return;
 drop:
+	zt_snap_put(zs);
 	close(fd);
 }
 
@@ -461,9 +735,11 @@ static void on_listen(struct loop_handler *h, uint32_t events)
 			close(fd);
 			continue;
 		}
-		if (li->kind == L_OUTBOUND)
-			outbound(w, fd, zs->snap, zs);
-		else if (li->kind == L_INBOUND)
+		if (li->kind == L_OUTBOUND) {
+			outbound(w, fd, zs); /* keeps the reference while it holds the client */
+			continue;
+		}
+		if (li->kind == L_INBOUND)
 			inbound_plain(w, fd, zs->snap);
 		else
 			inbound_hbone(w, fd, zs);
@@ -575,8 +851,12 @@ void zt_worker_stop(struct zt_worker *w)
 	zt_state_unsubscribe(w->st, worker_wake, w);
 	loop_stop(w->loop);
 	pthread_join(w->thread, NULL);
+	/* Held connections fail for good now: those in HBONE through the pool, the rest here. */
+	w->stopping = true;
 	/* The pool's connections close through the tracker's hooks: destroy it after them. */
 	hbone_pool_destroy(w->pool);
+	while (w->held)
+		held_fail(w->held, "ztunnel stopping");
 	authz_tracker_destroy(w->tracker);
 	loop_destroy(w->loop);
 	close(w->policy_efd);

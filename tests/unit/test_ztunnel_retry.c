@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The outbound retry of HBONE opens that fail before the CONNECT is established (the two nodes
+ * apply an (un)enrollment at different moments), with two ztunnels on loopback addresses
+ * standing in for pods: 127.0.0.1 = client pod A (node n1), 127.0.0.2 = server pod B (node n2).
+ * The "HBONE port" of node n2 is a socket the test controls: bound but not listening (the SYN
+ * meets a reset, as when n2's tc does not capture B yet), listening with n2's ztunnel behind it,
+ * or with a full accept queue (SYNs dropped, as when n2's ztunnel is down). orig_dst is a real
+ * BPF hash map (root needed, else skipped).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <cmocka.h>
+#include <linux/types.h>
+
+#include "ambit/ca.h"
+#include "ambit/datapath.h"
+#include "../../ztunnel/hbone.h"
+#include "../../ztunnel/metrics.h"
+#include "../../ztunnel/proxy.h"
+#include "../../ztunnel/sock.h"
+
+#define ID_A "spiffe://cluster.local/ns/demo/sa/a"
+#define ID_B "spiffe://cluster.local/ns/demo/sa/b"
+
+/* The series of A -> B connections as node n1 reports them, by transport. */
+#define SERIES_MTLS "destination_workload=\"b\"", "connection_security_policy=\"mutual_tls\""
+#define SERIES_PLAIN "destination_workload=\"b\"", "connection_security_policy=\"none\""
+
+static uint32_t ip4(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a.s_addr;
+}
+
+static struct sockaddr_in sin_of(const char *ip, uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+	a.sin_addr.s_addr = ip4(ip);
+	return a;
+}
+
+static void add_wl(struct snapshot *s, const char *name, const char *ip, const char *node,
+		   const char *id, bool enrolled)
+{
+	struct snap_workload *w = &s->workloads[s->n_workloads++];
+
+	w->uid = strdup(name);
+	w->name = strdup(name);
+	w->namespace = strdup("demo");
+	w->service_account = strdup(name);
+	w->identity = strdup(id);
+	w->node = strdup(node);
+	w->workload_name = strdup(name);
+	w->app = strdup(name);
+	w->version = strdup("v1");
+	w->ip = ip4(ip);
+	w->enrolled = enrolled;
+}
+
+/* The cluster as @node sees it, B enrolled or not, with a certificate for @id (or none). */
+static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const char *id,
+				  bool b_enrolled)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	struct ca_issued is;
+
+	s->version = 1;
+	s->node = strdup(node);
+	s->trust_domain = strdup("cluster.local");
+	s->root_pem = strdup(ca_root_pem(ca));
+	s->workloads = calloc(2, sizeof(*s->workloads));
+	add_wl(s, "a", "127.0.0.1", "n1", ID_A, true);
+	add_wl(s, "b", "127.0.0.2", "n2", ID_B, b_enrolled);
+	s->certs = calloc(1, sizeof(*s->certs));
+	if (id) {
+		assert_int_equal(ca_issue(ca, id, 3600, &is), 0);
+		s->certs[0].identity = strdup(id);
+		s->certs[0].cert_pem = is.cert_pem;
+		s->certs[0].key_pem = is.key_pem;
+		s->n_certs = 1;
+	}
+	return s;
+}
+
+static int listen_on(const char *ip, uint16_t *port)
+{
+	struct sockaddr_in a = sin_of(ip, 0);
+	socklen_t sl = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	getsockname(fd, (struct sockaddr *)&a, &sl);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* Node n2's HBONE port: bound on B's address, not listening yet (connections are refused). */
+static int hbone_port_closed(uint16_t *port)
+{
+	struct sockaddr_in a = sin_of("127.0.0.2", 0);
+	socklen_t sl = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &sl);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static int accept_within(int lfd, int ms, struct sockaddr_in *peer)
+{
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+	socklen_t sl = sizeof(*peer);
+	struct timeval tv = {.tv_sec = 10};
+	int fd;
+
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	fd = accept(lfd, (struct sockaddr *)peer, &sl);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Sum of istio_tcp_connections_@what_total over the source-reported series matching both. */
+static unsigned long series(const char *what, const char *m1, const char *m2)
+{
+	char *text = metrics_render(), *line, *save = NULL, name[64];
+	unsigned long sum = 0;
+
+	assert_non_null(text);
+	snprintf(name, sizeof(name), "istio_tcp_connections_%s_total{", what);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *v = strrchr(line, ' ');
+
+		if (strncmp(line, name, strlen(name)) == 0 && strstr(line, "reporter=\"source\"") &&
+		    strstr(line, m1) && strstr(line, m2) && v)
+			sum += strtoul(v + 1, NULL, 10);
+	}
+	free(text);
+	return sum;
+}
+
+/* Node n1 (A's ztunnel, outbound only) and node n2's state; n2's worker starts on demand. */
+struct env {
+	char dir[32];
+	struct ambit_ca *ca;
+	int orig_fd, out_fd, srv_b;
+	uint16_t p_out, p_b;
+	struct zt_state *st1, *st2;
+	struct zt_worker *w1, *w2;
+};
+
+static bool env_up(struct env *e, uint16_t p_hbone, bool b_enrolled_n2)
+{
+	struct sockaddr_in a;
+	socklen_t sl = sizeof(a);
+	struct zt_proxy_opts o1 = {.inbound_fd = -1, .hbone_fd = -1, .hbone_port = p_hbone};
+
+	memset(e, 0, sizeof(*e));
+	e->orig_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_orig_dst", sizeof(struct ambit_addr),
+				    sizeof(struct ambit_orig_dst), 1024, NULL);
+	if (e->orig_fd < 0)
+		return false; /* needs CAP_BPF */
+	snprintf(e->dir, sizeof(e->dir), "/tmp/ambit-test-ztr-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	e->ca = ca_open(e->dir);
+	assert_non_null(e->ca);
+	e->srv_b = listen_on("127.0.0.2", &e->p_b);
+	e->out_fd = sock_listen(ip4("127.0.0.1"), 0, false);
+	assert_true(e->out_fd >= 0);
+	getsockname(e->out_fd, (struct sockaddr *)&a, &sl);
+	e->p_out = ntohs(a.sin_port);
+	e->st1 = zt_state_create();
+	e->st2 = zt_state_create();
+	assert_int_equal(zt_state_install(e->st1, make_snap("n1", e->ca, ID_A, true)), 0);
+	assert_int_equal(zt_state_install(e->st2, make_snap("n2", e->ca, ID_B, b_enrolled_n2)), 0);
+	o1.outbound_fd = e->out_fd;
+	o1.orig_dst_fd = e->orig_fd;
+	e->w1 = zt_worker_start(e->st1, &o1);
+	assert_non_null(e->w1);
+	return true;
+}
+
+/* n2's ztunnel comes up behind the (listening) HBONE socket @hfd. */
+static void env_start_n2(struct env *e, int hfd, uint16_t p_hbone)
+{
+	struct zt_proxy_opts o2 = {.outbound_fd = -1, .inbound_fd = -1, .hbone_fd = hfd,
+				   .orig_dst_fd = -1, .hbone_port = p_hbone};
+
+	e->w2 = zt_worker_start(e->st2, &o2);
+	assert_non_null(e->w2);
+}
+
+static void env_down(struct env *e)
+{
+	char cmd[80];
+
+	zt_worker_stop(e->w1);
+	zt_worker_stop(e->w2);
+	zt_state_destroy(e->st1);
+	zt_state_destroy(e->st2);
+	close(e->out_fd);
+	close(e->srv_b);
+	close(e->orig_fd);
+	ca_destroy(e->ca);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Connects as pod A to the outbound listener with B:p_b as its original destination. */
+static int pod_a_connect(struct env *e)
+{
+	struct sockaddr_in a = sin_of("127.0.0.1", 0), to = sin_of("127.0.0.1", e->p_out);
+	struct ambit_addr key = {0};
+	struct ambit_orig_dst od = {.ip = ip4("127.0.0.2"), .port = htons(e->p_b),
+				    .flags = AMBIT_ORIG_REDIRECTED};
+	socklen_t sl = sizeof(a);
+	struct timeval tv = {.tv_sec = 10};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &sl);
+	key.ip = a.sin_addr.s_addr;
+	key.port = a.sin_port;
+	assert_int_equal(bpf_map_update_elem(e->orig_fd, &key, &od, BPF_ANY), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	assert_int_equal(write(fd, "ping", 4), 4);
+	return fd;
+}
+
+/* B answers the held request: @app's "ping" arrives (from @want_peer if set), "pong" returns. */
+static void serve_b(struct env *e, int app, const char *want_peer)
+{
+	struct sockaddr_in peer;
+	char buf[64];
+	int up = accept_within(e->srv_b, 5000, &peer);
+
+	assert_true(up >= 0);
+	if (want_peer)
+		assert_int_equal(peer.sin_addr.s_addr, ip4(want_peer));
+	assert_int_equal(read(up, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(write(up, "pong", 4), 4);
+	close(up);
+	assert_int_equal(read(app, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "pong", 4);
+	assert_int_equal(read(app, buf, sizeof(buf)), 0);
+	close(app);
+}
+
+/* Waits for @app to be closed by the ztunnel; returns how long it took (ms). */
+static double wait_closed(int app, double since)
+{
+	char buf[8];
+
+	assert_true(read(app, buf, sizeof(buf)) <= 0);
+	close(app);
+	return now_ms() - since;
+}
+
+/* n2 does not capture B yet (SYN reset), then its ztunnel comes up: the request succeeds. */
+static void test_refused_then_accepted(void **state)
+{
+	unsigned long opened = series("opened", SERIES_MTLS);
+	unsigned long plain = series("opened", SERIES_PLAIN);
+	struct env e;
+	uint16_t p_hbone;
+	int hfd = hbone_port_closed(&p_hbone), app;
+
+	if (!env_up(&e, p_hbone, true)) {
+		close(hfd);
+		skip();
+	}
+	app = pod_a_connect(&e);
+	usleep(120 * 1000); /* the tries at 0, 25 and 75 ms meet a reset */
+	assert_int_equal(listen(hfd, 16), 0);
+	env_start_n2(&e, hfd, p_hbone);
+	serve_b(&e, app, "127.0.0.1"); /* over HBONE: B sees A's own IP */
+	/* One connection, one record: the failed tries are not counted. */
+	assert_int_equal(series("opened", SERIES_MTLS), opened + 1);
+	assert_int_equal(series("opened", SERIES_PLAIN), plain);
+	env_down(&e);
+	close(hfd);
+}
+
+/* n2's ztunnel has no workload for B yet (it closes the TLS), then its snapshot catches up. */
+static void test_tls_closed_then_enrolled(void **state)
+{
+	struct env e;
+	uint16_t p_hbone;
+	int hfd = sock_listen(ip4("127.0.0.2"), 0, false), app;
+	struct sockaddr_in a;
+	socklen_t sl = sizeof(a);
+
+	assert_true(hfd >= 0);
+	getsockname(hfd, (struct sockaddr *)&a, &sl);
+	p_hbone = ntohs(a.sin_port);
+	if (!env_up(&e, p_hbone, false)) {
+		close(hfd);
+		skip();
+	}
+	env_start_n2(&e, hfd, p_hbone);
+	app = pod_a_connect(&e);
+	usleep(120 * 1000);
+	assert_int_equal(zt_state_install(e.st2, make_snap("n2", e.ca, ID_B, true)), 0);
+	serve_b(&e, app, "127.0.0.1");
+	env_down(&e);
+	close(hfd);
+}
+
+/* n2 never captures B while n1 says it is enrolled: fail closed once the bound is spent. */
+static void test_refused_until_bound(void **state)
+{
+	unsigned long opened = series("opened", SERIES_MTLS);
+	unsigned long closed = series("closed", SERIES_MTLS);
+	unsigned long plain = series("opened", SERIES_PLAIN);
+	struct sockaddr_in peer;
+	struct env e;
+	uint16_t p_hbone;
+	int hfd = hbone_port_closed(&p_hbone);
+	double t0, took;
+
+	if (!env_up(&e, p_hbone, true)) {
+		close(hfd);
+		skip();
+	}
+	t0 = now_ms();
+	took = wait_closed(pod_a_connect(&e), t0);
+	/* Every pause was waited (25+50+100+200+400 ms) and nothing past the ~1 s bound. */
+	assert_true(took >= 700);
+	assert_true(took < 2500);
+	/* Never plaintext while n1's snapshot says B is enrolled. */
+	assert_true(accept_within(e.srv_b, 0, &peer) < 0);
+	assert_int_equal(series("opened", SERIES_PLAIN), plain);
+	/* One record for the six tries, closed. */
+	assert_int_equal(series("opened", SERIES_MTLS), opened + 1);
+	assert_int_equal(series("closed", SERIES_MTLS), closed + 1);
+	assert_int_equal(metrics_open_count(), 0);
+	env_down(&e);
+	close(hfd);
+}
+
+/* n2's ztunnel is down (its SYNs are dropped): the client is closed within the bound. */
+static void test_destination_down(void **state)
+{
+	struct sockaddr_in a = sin_of("127.0.0.2", 0), peer;
+	socklen_t sl = sizeof(a);
+	int hfd = socket(AF_INET, SOCK_STREAM, 0), filler = socket(AF_INET, SOCK_STREAM, 0);
+	struct env e;
+	double t0, took;
+
+	/* A full accept queue drops further SYNs, as n2's tc does with no ztunnel to assign to. */
+	assert_int_equal(bind(hfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(hfd, 0), 0);
+	getsockname(hfd, (struct sockaddr *)&a, &sl);
+	assert_int_equal(connect(filler, (struct sockaddr *)&a, sizeof(a)), 0);
+	if (!env_up(&e, ntohs(a.sin_port), true)) {
+		close(filler);
+		close(hfd);
+		skip();
+	}
+	t0 = now_ms();
+	took = wait_closed(pod_a_connect(&e), t0);
+	assert_true(took >= HBONE_CONNECT_TIMEOUT_MS - 50);
+	assert_true(took < 3000);
+	assert_true(accept_within(e.srv_b, 0, &peer) < 0);
+	env_down(&e);
+	close(filler);
+	close(hfd);
+}
+
+/* n1's snapshot says B left the mesh between two tries: plain TCP, as a new connection goes. */
+static void test_non_mesh_between_tries(void **state)
+{
+	unsigned long opened = series("opened", SERIES_MTLS);
+	unsigned long plain = series("opened", SERIES_PLAIN);
+	struct sockaddr_in a;
+	socklen_t sl = sizeof(a);
+	struct env e;
+	uint16_t p_hbone;
+	int hfd = sock_listen(ip4("127.0.0.2"), 0, false), app, first;
+
+	assert_true(hfd >= 0);
+	getsockname(hfd, (struct sockaddr *)&a, &sl);
+	p_hbone = ntohs(a.sin_port);
+	if (!env_up(&e, p_hbone, true)) {
+		close(hfd);
+		skip();
+	}
+	app = pod_a_connect(&e);
+	/* The first try reaches n2's HBONE port; n1 learns B left before n2 closes it. */
+	first = accept_within(hfd, 5000, &a);
+	assert_true(first >= 0);
+	assert_int_equal(zt_state_install(e.st1, make_snap("n1", e.ca, ID_A, false)), 0);
+	close(first);
+	serve_b(&e, app, NULL); /* plain TCP from the node */
+	assert_int_equal(series("opened", SERIES_PLAIN), plain + 1);
+	assert_int_equal(series("opened", SERIES_MTLS), opened);
+	env_down(&e);
+	close(hfd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_refused_then_accepted),
+		cmocka_unit_test(test_tls_closed_then_enrolled),
+		cmocka_unit_test(test_refused_until_bound),
+		cmocka_unit_test(test_destination_down),
+		cmocka_unit_test(test_non_mesh_between_tries),
+	};
+
+	/* As ztunnel's main does: a peer closing mid-handshake must not kill the process. */
+	signal(SIGPIPE, SIG_IGN);
+	alarm(120);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
