@@ -235,8 +235,15 @@ int main(int argc, char **argv)
 	rc = 4;
 	bool got_bytes = false;
 	while (!p.stream_closed) {
-		if (nghttp2_session_send(h2))
+		if (nghttp2_session_send(h2)) {
+			/* Our first flight can hit a connection the server already refused. */
+			if (!got_bytes) {
+				fprintf(stderr, "hbone-probe: TLS refused by the server (write failed)\n");
+				ERR_print_errors_fp(stderr);
+				rc = 2;
+			}
 			break;
+		}
 		uint8_t buf[16384];
 		int n = SSL_read(p.ssl, buf, sizeof(buf));
 		if (n <= 0) {
