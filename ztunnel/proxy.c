@@ -331,7 +331,7 @@ static void held_fail(struct held *hd, const char *reason)
 	char why[200];
 
 	held_labels(hd, &labels);
-	snprintf(why, sizeof(why), "hbone: %s (%u %s, %lums)", reason, hd->tries,
+	snprintf(why, sizeof(why), "%s (%u %s, %lums)", reason, hd->tries,
 		 hd->tries == 1 ? "try" : "tries", ms_since(&hd->start));
 	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
 	if (!rec)
@@ -420,6 +420,43 @@ static void on_retry(struct loop_handler *h, uint32_t events)
 }
 
 /*
+ * Holds the client @fd (taken) for a try decided with @zs (taken: it replaces the previous
+ * try's) and returns the held connection, created on the first try. NULL (and @fd and @zs
+ * released) when out of memory.
+ */
+static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
+			     const struct sockaddr_in *peer, const struct sockaddr_in *dst,
+			     struct zt_snap *zs, const struct zt_route *r,
+			     const struct snap_workload *src)
+{
+	if (!hd) {
+		hd = calloc(1, sizeof(*hd));
+		if (!hd) {
+			zt_snap_put(zs);
+			close_reset(fd);
+			return NULL;
+		}
+		hd->h.fn = on_retry;
+		hd->w = w;
+		hd->tfd = -1;
+		hd->peer = *peer;
+		hd->dst = *dst;
+		clock_gettime(CLOCK_MONOTONIC, &hd->start);
+		hd->next = w->held;
+		if (w->held)
+			w->held->prev = hd;
+		w->held = hd;
+	}
+	zt_snap_put(hd->zs);
+	hd->fd = fd;
+	hd->zs = zs;
+	hd->r = *r;
+	hd->src = src;
+	hd->tries++;
+	return hd;
+}
+
+/*
  * Starts an HBONE try for @fd (taken); @zs (taken) is the snapshot @r and @src come from and
  * replaces the previous try's in @hd.
  */
@@ -439,34 +476,13 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 		.ops = &held_ops,
 	};
 
-	if (!hd) {
-		hd = calloc(1, sizeof(*hd));
-		if (!hd) {
-			zt_snap_put(zs);
-			close_reset(fd);
-			return;
-		}
-		hd->h.fn = on_retry;
-		hd->w = w;
-		hd->tfd = -1;
-		hd->peer = *peer;
-		hd->dst = *dst;
-		clock_gettime(CLOCK_MONOTONIC, &hd->start);
-		hd->next = w->held;
-		if (w->held)
-			w->held->prev = hd;
-		w->held = hd;
-	}
-	zt_snap_put(hd->zs);
-	hd->fd = fd;
-	hd->zs = zs;
-	hd->r = *r;
-	hd->src = src;
-	hd->tries++;
+	hd = held_try(w, hd, fd, peer, dst, zs, r, src);
+	if (!hd)
+		return;
 	t.ops_arg = hd;
 	if (!t.ctx) {
-		pr_warn("outbound: no certificate for %s", src->identity);
-		held_fail(hd, "no certificate");
+		/* The snapshot with its certificate may be on its way: as any other failed try. */
+		held_failed(hd, fd, 0, "no certificate for the source", true);
 		return;
 	}
 	inet_ntop(AF_INET, &peer->sin_addr, client, sizeof(client));
@@ -498,15 +514,13 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	int up;
 
 	src = snapshot_workload_by_ip(s, peer->sin_addr.s_addr);
-	if (!local_enrolled(s, src)) {
-		if (!hd) {
-			pr_debug("outbound: %s is not an enrolled pod of this node",
-				 inet_ntoa(peer->sin_addr));
-			goto drop;
-		}
-		/* Unenrolled since its accept: it has no identity to speak HBONE with any more. */
+	/*
+	 * Captured, but this snapshot does not (or no longer) enroll the source: the agent
+	 * updates the capture map before the ztunnel gets the snapshot saying so, and may drop it
+	 * in either order. Without an identity it can only go out as plain TCP.
+	 */
+	if (!local_enrolled(s, src))
 		src = NULL;
-	}
 	if (zt_route_outbound(s, dst, w->o.lb, &w->rr, lc_active, &r)) {
 		pr_info("outbound: %s:%u has no ready endpoint", inet_ntoa(dst->sin_addr),
 			ntohs(dst->sin_port));
@@ -515,14 +529,14 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	mesh = r.dst_wl && r.dst_wl->enrolled;
 	local_dst = mesh && local_enrolled(s, r.dst_wl);
 	if (mesh && !src) {
-		/* Fail closed: the newest snapshot still says the destination is in the mesh. */
-		if (hd) {
-			zt_snap_put(zs);
-			hd->fd = fd;
-			held_fail(hd, "source no longer enrolled");
-			return;
-		}
-		goto drop;
+		/*
+		 * Never plaintext to a mesh destination: wait (bounded) for the snapshot that
+		 * enrolls the source, then fail closed.
+		 */
+		hd = held_try(w, hd, fd, peer, dst, zs, &r, NULL);
+		if (hd)
+			held_failed(hd, fd, 0, "source not enrolled in the snapshot", true);
+		return;
 	}
 	if (mesh && !local_dst) {
 		outbound_hbone(w, fd, peer, dst, zs, hd, &r, src);
@@ -585,9 +599,10 @@ static void outbound(struct zt_worker *w, int fd, struct zt_snap *zs)
 
 	if (!addr_of(fd, true, &peer))
 		goto drop;
+	/* Only pods of this node; whether enrolled yet is the route's business. */
 	src = snapshot_workload_by_ip(zs->snap, peer.sin_addr.s_addr);
-	if (!local_enrolled(zs->snap, src)) {
-		pr_debug("outbound: %s is not an enrolled pod of this node", inet_ntoa(peer.sin_addr));
+	if (!src || !src->node || !zs->snap->node || strcmp(src->node, zs->snap->node) != 0) {
+		pr_debug("outbound: %s is not a pod of this node", inet_ntoa(peer.sin_addr));
 		goto drop;
 	}
 	if (w->o.orig_dst_fd < 0 ||

@@ -73,9 +73,9 @@ static void add_wl(struct snapshot *s, const char *name, const char *ip, const c
 	w->enrolled = enrolled;
 }
 
-/* The cluster as @node sees it, B enrolled or not, with a certificate for @id (or none). */
-static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const char *id,
-				  bool b_enrolled)
+/* The cluster as @node sees it, A and B enrolled or not, with a certificate for @id (or none). */
+static struct snapshot *make_snap2(const char *node, struct ambit_ca *ca, const char *id,
+				   bool a_enrolled, bool b_enrolled)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
 	struct ca_issued is;
@@ -85,7 +85,7 @@ static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const c
 	s->trust_domain = strdup("cluster.local");
 	s->root_pem = strdup(ca_root_pem(ca));
 	s->workloads = calloc(2, sizeof(*s->workloads));
-	add_wl(s, "a", "127.0.0.1", "n1", ID_A, true);
+	add_wl(s, "a", "127.0.0.1", "n1", ID_A, a_enrolled);
 	add_wl(s, "b", "127.0.0.2", "n2", ID_B, b_enrolled);
 	s->certs = calloc(1, sizeof(*s->certs));
 	if (id) {
@@ -96,6 +96,12 @@ static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const c
 		s->n_certs = 1;
 	}
 	return s;
+}
+
+static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const char *id,
+				  bool b_enrolled)
+{
+	return make_snap2(node, ca, id, true, b_enrolled);
 }
 
 static int listen_on(const char *ip, uint16_t *port)
@@ -428,6 +434,40 @@ static void test_non_mesh_between_tries(void **state)
 	close(hfd);
 }
 
+/*
+ * n1's capture map enrolls A before n1's ztunnel has the snapshot saying so (and A's
+ * certificate): the connection waits for it instead of being dropped. Meanwhile, a destination
+ * outside the mesh goes out as plain TCP at once, as a new connection would either way.
+ */
+static void test_source_snapshot_late(void **state)
+{
+	unsigned long opened = series("opened", SERIES_MTLS);
+	struct sockaddr_in a;
+	socklen_t sl = sizeof(a);
+	struct env e;
+	uint16_t p_hbone;
+	int hfd = sock_listen(ip4("127.0.0.2"), 0, false), app;
+
+	assert_true(hfd >= 0);
+	getsockname(hfd, (struct sockaddr *)&a, &sl);
+	p_hbone = ntohs(a.sin_port);
+	if (!env_up(&e, p_hbone, true)) {
+		close(hfd);
+		skip();
+	}
+	env_start_n2(&e, hfd, p_hbone);
+	assert_int_equal(zt_state_install(e.st1, make_snap2("n1", e.ca, NULL, false, false)), 0);
+	serve_b(&e, pod_a_connect(&e), NULL); /* B outside the mesh: plain from the node */
+	assert_int_equal(zt_state_install(e.st1, make_snap2("n1", e.ca, NULL, false, true)), 0);
+	app = pod_a_connect(&e);
+	usleep(120 * 1000);
+	assert_int_equal(zt_state_install(e.st1, make_snap2("n1", e.ca, ID_A, true, true)), 0);
+	serve_b(&e, app, "127.0.0.1"); /* over HBONE once A's identity arrived */
+	assert_int_equal(series("opened", SERIES_MTLS), opened + 1);
+	env_down(&e);
+	close(hfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_refused_until_bound),
 		cmocka_unit_test(test_destination_down),
 		cmocka_unit_test(test_non_mesh_between_tries),
+		cmocka_unit_test(test_source_snapshot_late),
 	};
 
 	/* As ztunnel's main does: a peer closing mid-handshake must not kill the process. */
