@@ -52,6 +52,7 @@ struct held {
 	struct sockaddr_in peer, dst; /* the client and its original destination */
 	struct timespec start;
 	unsigned int tries;
+	unsigned int early; /* tries a new snapshot started before their pause ended */
 	/* The try in flight: its snapshot (a reference) and the route and source decided with it. */
 	struct zt_snap *zs;
 	struct zt_route r;
@@ -369,7 +370,8 @@ static void held_failed(void *arg, int fd, int status, const char *reason, bool 
 	struct held *hd = arg;
 	struct zt_worker *w = hd->w;
 	unsigned long elapsed = ms_since(&hd->start);
-	unsigned int pause = hd->tries <= 5 ? retry_ms[hd->tries - 1] : 0;
+	unsigned int step = hd->tries - hd->early;
+	unsigned int pause = step >= 1 && step <= 5 ? retry_ms[step - 1] : 0;
 	struct itimerspec its = {.it_value = {.tv_nsec = (long)pause * 1000000}};
 
 	hd->fd = fd;
@@ -402,21 +404,46 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd);
 
 /* Retry timer: route again with the newest snapshot, which may no longer say "mesh". */
-static void on_retry(struct loop_handler *h, uint32_t events)
+static void held_retry(struct held *hd)
 {
-	struct held *hd = (struct held *)((char *)h - offsetof(struct held, h));
-	struct zt_snap *zs;
-	uint64_t n;
+	struct zt_snap *zs = zt_state_get(hd->w->st);
 
-	if (read(hd->tfd, &n, sizeof(n)) < 0)
-		return;
-	zs = zt_state_get(hd->w->st);
 	if (!zs) {
 		held_fail(hd, "no snapshot");
 		return;
 	}
 	/* hd keeps the previous try's snapshot until this try replaces it (its final record). */
 	outbound_route(hd->w, hd->fd, &hd->peer, &hd->dst, zs, hd);
+}
+
+static void on_retry(struct loop_handler *h, uint32_t events)
+{
+	struct held *hd = (struct held *)((char *)h - offsetof(struct held, h));
+	uint64_t n;
+
+	if (read(hd->tfd, &n, sizeof(n)) < 0)
+		return;
+	held_retry(hd);
+}
+
+/*
+ * A new snapshot may be the one a held connection waits for (its source enrolled, the
+ * destination gone from the mesh): those waiting out a pause try again at once. Such a try does
+ * not use up a step of the backoff; the time bound still holds.
+ */
+static void held_snapshot(struct zt_worker *w, const struct zt_snap *zs)
+{
+	const struct itimerspec off = {{0, 0}, {0, 0}};
+	struct held *hd, *next;
+
+	for (hd = w->held; hd; hd = next) {
+		next = hd->next;
+		if (hd->fd < 0 || hd->tfd < 0 || hd->zs == zs) /* in flight, or tried with it */
+			continue;
+		timerfd_settime(hd->tfd, 0, &off, NULL);
+		hd->early++;
+		held_retry(hd);
+	}
 }
 
 /*
@@ -785,6 +812,7 @@ static void on_policy(struct loop_handler *h, uint32_t events)
 	zs = zt_state_get(w->st);
 	if (!zs)
 		return;
+	held_snapshot(w, zs);
 	closed = authz_reevaluate(w->tracker, zs->snap);
 	if (closed)
 		pr_info("snapshot %llu: closed %u open connection(s) the new policy denies",
