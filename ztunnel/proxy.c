@@ -660,8 +660,11 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s)
 	if (!addr_of(fd, false, &local) || !addr_of(fd, true, &peer))
 		goto drop;
 	dst = snapshot_workload_by_ip(s, local.sin_addr.s_addr);
-	if (!local_enrolled(s, dst))
+	if (!local_enrolled(s, dst)) {
+		pr_debug("inbound: %s is not an enrolled pod of this node (snapshot %llu)",
+			 inet_ntoa(local.sin_addr), (unsigned long long)s->version);
 		goto drop;
+	}
 	fill_labels(&labels, "destination", snapshot_workload_by_ip(s, peer.sin_addr.s_addr),
 		    NULL, dst, NULL, false);
 	/* No identity was proven on plaintext: do not claim the workload's principal. */
