@@ -45,7 +45,7 @@ struct hbone_stream {
 	struct buf to_h2, to_tcp;
 	struct connrec *rec;
 	char *authority, *forwarded;
-	/* Client: the owner of the opening phase until the 200 (hbone_target.ops), and its start. */
+	/* Client: who owns the opening phase until the 200 (hbone_target.ops), and its start. */
 	const struct hbone_open_ops *ops;
 	void *ops_arg;
 	time_t opened;
@@ -497,8 +497,8 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 
 			/* With an owner that may retry, it reports the final outcome. */
 			if (s->ops)
-				pr_debug("hbone: CONNECT %s answered %d by %s", s->authority, s->status,
-					 c->tls ? tls_conn_peer_identity(c->tls) : "?");
+				pr_debug("hbone: CONNECT %s answered %d by %s", s->authority,
+					 s->status, c->tls ? tls_conn_peer_identity(c->tls) : "?");
 			else
 				pr_info("hbone: CONNECT %d from %s", s->status,
 					c->tls ? tls_conn_peer_identity(c->tls) : "?");

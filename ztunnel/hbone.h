@@ -66,7 +66,7 @@ int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx,
  * and never from inside hbone_pool_open itself.
  */
 struct hbone_open_ops {
-	/* The server answered 200: returns the stream's record (taken by the stream, may be NULL). */
+	/* The server answered 200: returns the record the stream takes (may be NULL). */
 	struct connrec *(*established)(void *arg);
 	/*
 	 * The stream ended before a 200: TCP connect refused, reset or timed out, TLS failed or was

@@ -9,8 +9,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ambit/datapath.h"
@@ -18,68 +16,11 @@
 #include "authz.h"
 #include "hbone.h"
 #include "metrics.h"
-#include "proxy.h"
+#include "proxy_priv.h"
 #include "sock.h"
 #include "splice.h"
 
 #define CLUSTER_ID "Kubernetes" /* Istio's default cluster id, as dashboards expect */
-
-enum { L_OUTBOUND, L_INBOUND, L_HBONE, L__COUNT };
-
-/*
- * The two nodes' agents apply a (un)enrollment at slightly different moments, so an HBONE open
- * can fail only because the destination node has not caught up (its tc still hands the SYN to
- * the pod, or its ztunnel has no certificate or workload for it yet), or has moved on. Such a
- * failure before the CONNECT is established is retried after these pauses, routing again with
- * the newest snapshot each time; no retry starts later than RETRY_BOUND_MS after the accept.
- */
-static const unsigned int retry_ms[] = {25, 50, 100, 200, 400};
-#define RETRY_BOUND_MS 1000
-
-struct zt_worker;
-
-/*
- * An outbound connection whose HBONE upstream is opening: the client socket was accepted and is
- * not read until the CONNECT is established, so a failed try can be repeated elsewhere or as
- * plain TCP without the application noticing. Lives on the worker's thread only.
- */
-struct held {
-	struct loop_handler h; /* retry timer */
-	struct zt_worker *w;
-	struct held *next, *prev;
-	int fd;  /* the client socket while waiting to retry; -1 while an HBONE stream holds it */
-	int tfd; /* retry timerfd, -1 until the first retry */
-	struct sockaddr_in peer, dst; /* the client and its original destination */
-	struct timespec start;
-	unsigned int tries;
-	unsigned int early; /* tries a new snapshot started before their pause ended */
-	/* The try in flight: its snapshot (a reference) and the route and source decided with it. */
-	struct zt_snap *zs;
-	struct zt_route r;
-	const struct snap_workload *src;
-};
-
-struct listener {
-	struct loop_handler h;
-	struct zt_worker *w;
-	int kind;
-	int fd; /* borrowed, shared by all workers */
-};
-
-struct zt_worker {
-	struct zt_state *st;
-	struct zt_proxy_opts o;
-	struct loop *loop;
-	struct hbone_pool *pool;
-	pthread_t thread;
-	struct listener ls[L__COUNT];
-	unsigned int rr;
-	struct authz_tracker *tracker; /* open inbound connections, for policy revocation */
-	int policy_efd;                /* written when a snapshot is installed */
-	struct loop_handler policy_h;
-	struct held *held;             /* outbound connections waiting for their upstream */
-	bool stopping;                 /* failures are final: no retry is scheduled */
-};
 
 /* ---- least-connections bookkeeping, shared by workers (atomics, fixed table) ---- */
 
@@ -111,7 +52,7 @@ static unsigned int *lc_slot(uint32_t ip, bool insert)
 	return NULL; /* table full: the endpoint counts as idle */
 }
 
-static unsigned int lc_active(uint32_t ip)
+unsigned int zt_lc_active(uint32_t ip)
 {
 	unsigned int *n = lc_slot(ip, false);
 
@@ -126,7 +67,7 @@ static void lc_release(uint32_t ip)
 		__atomic_sub_fetch(n, 1, __ATOMIC_RELAXED);
 }
 
-static void lc_acquire(struct connrec *rec, uint32_t ip)
+void zt_lc_acquire(struct connrec *rec, uint32_t ip)
 {
 	unsigned int *n = lc_slot(ip, true);
 
@@ -179,7 +120,7 @@ int zt_route_outbound(const struct snapshot *s, const struct sockaddr_in *dst, e
 	return 0;
 }
 
-static bool local_enrolled(const struct snapshot *s, const struct snap_workload *wl)
+bool zt_local_enrolled(const struct snapshot *s, const struct snap_workload *wl)
 {
 	return wl && wl->enrolled && wl->node && s->node && strcmp(wl->node, s->node) == 0;
 }
@@ -194,7 +135,7 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 	if (sock_parse_authority(authority, dst))
 		return 400;
 	*dst_wl = snapshot_workload_by_ip(s, dst->sin_addr.s_addr);
-	if (!local_enrolled(s, *dst_wl))
+	if (!zt_local_enrolled(s, *dst_wl))
 		return 400;
 	if (!forwarded)
 		return 0;
@@ -211,7 +152,7 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 	return 0;
 }
 
-static void fill_labels(struct metrics_labels *l, const char *reporter,
+void zt_fill_labels(struct metrics_labels *l, const char *reporter,
 			const struct snap_workload *src, const char *src_principal,
 			const struct snap_workload *dst, const struct snap_service *svc,
 			bool mtls)
@@ -242,7 +183,7 @@ static void fill_labels(struct metrics_labels *l, const char *reporter,
 	l->connection_security_policy = mtls ? "mutual_tls" : "none";
 }
 
-static bool addr_of(int fd, bool peer, struct sockaddr_in *out)
+bool zt_addr_of(int fd, bool peer, struct sockaddr_in *out)
 {
 	socklen_t sl = sizeof(*out);
 
@@ -252,7 +193,7 @@ static bool addr_of(int fd, bool peer, struct sockaddr_in *out)
 }
 
 /* Linger 0 turns close() into a RST: a refused plaintext client sees a reset, as in Istio. */
-static void close_reset(int fd)
+void zt_close_reset(int fd)
 {
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
@@ -264,7 +205,7 @@ static void close_reset(int fd)
  * A denied connection is still a connection in the metrics (response_flags="DENY", as Istio
  * ztunnel reports it) and one access-log line naming the deciding policy.
  */
-static void record_denial(struct metrics_labels *labels, const struct sockaddr_in *src,
+void zt_record_denial(struct metrics_labels *labels, const struct sockaddr_in *src,
 			  const struct sockaddr_in *dst, const char *direction,
 			  const struct authz_result *ar)
 {
@@ -280,374 +221,6 @@ static void record_denial(struct metrics_labels *labels, const struct sockaddr_i
 
 /* ---- the three listeners ---- */
 
-/* ---- outbound, with retries of the HBONE open ---- */
-
-static unsigned long ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (unsigned long)((now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000);
-}
-
-static void held_free(void *p)
-{
-	free(p);
-}
-
-/* Forgets @hd (its client socket is someone else's or closed by now). */
-static void held_release(struct held *hd)
-{
-	struct zt_worker *w = hd->w;
-
-	if (hd->prev)
-		hd->prev->next = hd->next;
-	else
-		w->held = hd->next;
-	if (hd->next)
-		hd->next->prev = hd->prev;
-	if (hd->tfd >= 0) {
-		loop_del(w->loop, hd->tfd);
-		close(hd->tfd);
-	}
-	hd->h.dead = true;
-	zt_snap_put(hd->zs);
-	/* A timer event of the same batch may still point here. */
-	loop_defer_free(w->loop, hd, held_free);
-}
-
-static void held_labels(const struct held *hd, struct metrics_labels *l)
-{
-	fill_labels(l, "source", hd->src, NULL, hd->r.dst_wl, hd->r.svc, true);
-}
-
-/*
- * Out of tries, time, or a final answer: one connection record for all the tries (not one per
- * try), its access-log line at info, and the client is reset, never let out in plaintext.
- */
-static void held_fail(struct held *hd, const char *reason)
-{
-	struct metrics_labels labels;
-	struct connrec *rec;
-	char why[200];
-
-	held_labels(hd, &labels);
-	snprintf(why, sizeof(why), "%s (%u %s, %lums)", reason, hd->tries,
-		 hd->tries == 1 ? "try" : "tries", ms_since(&hd->start));
-	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
-	if (!rec)
-		pr_info("outbound: %s -> %s:%u failed: %s", inet_ntoa(hd->peer.sin_addr),
-			inet_ntoa(hd->r.addr.sin_addr), ntohs(hd->r.addr.sin_port), why);
-	connrec_close(rec, why);
-	if (hd->fd >= 0)
-		close_reset(hd->fd);
-	hd->fd = -1;
-	held_release(hd);
-}
-
-/* hbone_open_ops: the CONNECT is established; the stream takes the record and the socket. */
-static struct connrec *held_established(void *arg)
-{
-	struct held *hd = arg;
-	struct metrics_labels labels;
-	struct connrec *rec;
-
-	if (hd->tries > 1)
-		pr_debug("outbound: %s -> %s established on try %u after %lums",
-			 inet_ntoa(hd->peer.sin_addr), hd->r.dst_wl->identity, hd->tries,
-			 ms_since(&hd->start));
-	held_labels(hd, &labels);
-	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
-	if (hd->r.svc)
-		lc_acquire(rec, hd->r.addr.sin_addr.s_addr);
-	held_release(hd);
-	return rec;
-}
-
-/* hbone_open_ops: the try failed before the CONNECT was established; @fd comes back to us. */
-static void held_failed(void *arg, int fd, int status, const char *reason, bool retryable)
-{
-	struct held *hd = arg;
-	struct zt_worker *w = hd->w;
-	unsigned long elapsed = ms_since(&hd->start);
-	unsigned int step = hd->tries - hd->early;
-	unsigned int pause = step >= 1 && step <= 5 ? retry_ms[step - 1] : 0;
-	struct itimerspec its = {.it_value = {.tv_nsec = (long)pause * 1000000}};
-
-	hd->fd = fd;
-	if (!retryable || w->stopping || !pause || elapsed + pause > RETRY_BOUND_MS) {
-		held_fail(hd, reason ? reason : "failed");
-		return;
-	}
-	pr_debug("outbound: %s -> %s:%u try %u failed (%s, status %d); retrying in %ums",
-		 inet_ntoa(hd->peer.sin_addr), inet_ntoa(hd->r.addr.sin_addr),
-		 ntohs(hd->r.addr.sin_port), hd->tries, reason ? reason : "?", status, pause);
-	if (hd->tfd < 0) {
-		hd->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (hd->tfd >= 0 && loop_add(w->loop, hd->tfd, EPOLLIN, &hd->h)) {
-			close(hd->tfd);
-			hd->tfd = -1;
-		}
-	}
-	if (hd->tfd < 0 || timerfd_settime(hd->tfd, 0, &its, NULL)) {
-		held_fail(hd, "cannot schedule a retry");
-		return;
-	}
-}
-
-static const struct hbone_open_ops held_ops = {
-	.established = held_established,
-	.failed = held_failed,
-};
-
-static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
-			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd);
-
-/* Retry timer: route again with the newest snapshot, which may no longer say "mesh". */
-static void held_retry(struct held *hd)
-{
-	struct zt_snap *zs = zt_state_get(hd->w->st);
-
-	if (!zs) {
-		held_fail(hd, "no snapshot");
-		return;
-	}
-	/* hd keeps the previous try's snapshot until this try replaces it (its final record). */
-	outbound_route(hd->w, hd->fd, &hd->peer, &hd->dst, zs, hd);
-}
-
-static void on_retry(struct loop_handler *h, uint32_t events)
-{
-	struct held *hd = (struct held *)((char *)h - offsetof(struct held, h));
-	uint64_t n;
-
-	if (read(hd->tfd, &n, sizeof(n)) < 0)
-		return;
-	held_retry(hd);
-}
-
-/*
- * A new snapshot may be the one a held connection waits for (its source enrolled, the
- * destination gone from the mesh): those waiting out a pause try again at once. Such a try does
- * not use up a step of the backoff; the time bound still holds.
- */
-static void held_snapshot(struct zt_worker *w, const struct zt_snap *zs)
-{
-	const struct itimerspec off = {{0, 0}, {0, 0}};
-	struct held *hd, *next;
-
-	for (hd = w->held; hd; hd = next) {
-		next = hd->next;
-		if (hd->fd < 0 || hd->tfd < 0 || hd->zs == zs) /* in flight, or tried with it */
-			continue;
-		timerfd_settime(hd->tfd, 0, &off, NULL);
-		hd->early++;
-		held_retry(hd);
-	}
-}
-
-/*
- * Holds the client @fd (taken) for a try decided with @zs (taken: it replaces the previous
- * try's) and returns the held connection, created on the first try. NULL (and @fd and @zs
- * released) when out of memory.
- */
-static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
-			     const struct sockaddr_in *peer, const struct sockaddr_in *dst,
-			     struct zt_snap *zs, const struct zt_route *r,
-			     const struct snap_workload *src)
-{
-	if (!hd) {
-		hd = calloc(1, sizeof(*hd));
-		if (!hd) {
-			zt_snap_put(zs);
-			close_reset(fd);
-			return NULL;
-		}
-		hd->h.fn = on_retry;
-		hd->w = w;
-		hd->tfd = -1;
-		hd->peer = *peer;
-		hd->dst = *dst;
-		clock_gettime(CLOCK_MONOTONIC, &hd->start);
-		hd->next = w->held;
-		if (w->held)
-			w->held->prev = hd;
-		w->held = hd;
-	}
-	zt_snap_put(hd->zs);
-	hd->fd = fd;
-	hd->zs = zs;
-	hd->r = *r;
-	hd->src = src;
-	hd->tries++;
-	return hd;
-}
-
-/*
- * Starts an HBONE try for @fd (taken); @zs (taken) is the snapshot @r and @src come from and
- * replaces the previous try's in @hd.
- */
-static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
-			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd,
-			   const struct zt_route *r, const struct snap_workload *src)
-{
-	char auth[32], client[INET_ADDRSTRLEN];
-	struct hbone_target t = {
-		.addr = {.sin_family = AF_INET, .sin_addr = r->addr.sin_addr,
-			 .sin_port = htons(w->o.hbone_port)},
-		.authority = auth,
-		.forwarded_for = client,
-		.identity = src->identity,
-		.expect_san = r->dst_wl->identity,
-		.ctx = zt_snap_ctx(zs, src->identity, false),
-		.ops = &held_ops,
-	};
-
-	hd = held_try(w, hd, fd, peer, dst, zs, r, src);
-	if (!hd)
-		return;
-	t.ops_arg = hd;
-	if (!t.ctx) {
-		/* The snapshot with its certificate may be on its way: as any other failed try. */
-		held_failed(hd, fd, 0, "no certificate for the source", true);
-		return;
-	}
-	inet_ntop(AF_INET, &peer->sin_addr, client, sizeof(client));
-	snprintf(auth, sizeof(auth), "%s:%u", inet_ntoa(r->addr.sin_addr), ntohs(r->addr.sin_port));
-	hd->fd = -1;
-	if (hbone_pool_open(w->pool, &t, fd, NULL) == 0)
-		return;
-	/* Could not even start (no memory, no route to the peer): the socket is still ours. */
-	held_failed(hd, fd, 0, "cannot open an HBONE stream", true);
-}
-
-/*
- * Routes the client connection @fd (taken) to its original destination @dst with @zs (taken):
- * HBONE to another node's enrolled pod, the same-node short circuit, or plain TCP for
- * destinations outside the mesh. @hd is NULL on the first try, else the held connection being
- * retried (ended here unless it tries HBONE again).
- */
-static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
-			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd)
-{
-	const struct snapshot *s = zs->snap;
-	const struct snap_workload *src;
-	struct sockaddr_in from;
-	struct metrics_labels labels;
-	struct authz_result ar;
-	struct zt_route r;
-	struct connrec *rec;
-	bool mesh, local_dst;
-	int up;
-
-	src = snapshot_workload_by_ip(s, peer->sin_addr.s_addr);
-	/*
-	 * Captured, but this snapshot does not (or no longer) enroll the source: the agent
-	 * updates the capture map before the ztunnel gets the snapshot saying so, and may drop it
-	 * in either order. Without an identity it can only go out as plain TCP.
-	 */
-	if (!local_enrolled(s, src))
-		src = NULL;
-	if (zt_route_outbound(s, dst, w->o.lb, &w->rr, lc_active, &r)) {
-		pr_info("outbound: %s:%u has no ready endpoint", inet_ntoa(dst->sin_addr),
-			ntohs(dst->sin_port));
-		goto drop;
-	}
-	mesh = r.dst_wl && r.dst_wl->enrolled;
-	local_dst = mesh && local_enrolled(s, r.dst_wl);
-	if (mesh && !src) {
-		/*
-		 * Never plaintext to a mesh destination: wait (bounded) for the snapshot that
-		 * enrolls the source, then fail closed.
-		 */
-		hd = held_try(w, hd, fd, peer, dst, zs, &r, NULL);
-		if (hd)
-			held_failed(hd, fd, 0, "source not enrolled in the snapshot", true);
-		return;
-	}
-	if (mesh && !local_dst) {
-		outbound_hbone(w, fd, peer, dst, zs, hd, &r, src);
-		return;
-	}
-	/* Not (or no longer) HBONE: from here on the connection is handled as a fresh one. */
-	if (hd) {
-		pr_debug("outbound: %s -> %s:%u: no longer HBONE after %u tries, %s",
-			 inet_ntoa(peer->sin_addr), inet_ntoa(r.addr.sin_addr),
-			 ntohs(r.addr.sin_port), hd->tries, local_dst ? "same node" : "plain TCP");
-		held_release(hd);
-		hd = NULL;
-	}
-	fill_labels(&labels, "source", src, NULL, r.dst_wl, r.svc, mesh);
-	/* Same node: this ztunnel is also the destination's, so its inbound policy applies here. */
-	if (local_dst && !authz_decide(s, r.dst_wl, ntohs(r.addr.sin_port), peer->sin_addr.s_addr,
-				       src->identity, &ar)) {
-		record_denial(&labels, peer, &r.addr, "outbound", &ar);
-		zt_snap_put(zs);
-		close_reset(fd);
-		return;
-	}
-	rec = connrec_open(&labels, peer, &r.addr, "outbound");
-	if (local_dst) {
-		connrec_set_decision(rec, "allow", ar.name);
-		authz_track(w->tracker, rec, r.addr.sin_addr.s_addr, ntohs(r.addr.sin_port),
-			    peer->sin_addr.s_addr, src->identity);
-	}
-	if (r.svc)
-		lc_acquire(rec, r.addr.sin_addr.s_addr);
-	zt_snap_put(zs);
-	/* Same node: no TLS on the wire, the pod sees the client's IP. Else plain from the node. */
-	from = *peer;
-	up = sock_connect(&r.addr, mesh ? &from : NULL);
-	if (up < 0) {
-		connrec_close(rec, "upstream connect failed");
-		close(fd);
-		return;
-	}
-	splice_start(w->loop, fd, up, rec);
-	return;
-drop:
-	zt_snap_put(zs);
-	if (hd) {
-		/* Recorded with the previous try's route: the one that was tried. */
-		hd->fd = fd;
-		held_fail(hd, "no route any more");
-		return;
-	}
-	close(fd);
-}
-
-/* A new outbound connection: @zs (taken) is the snapshot current at its accept. */
-static void outbound(struct zt_worker *w, int fd, struct zt_snap *zs)
-{
-	const struct snap_workload *src;
-	struct sockaddr_in peer, dst = {.sin_family = AF_INET};
-	struct ambit_orig_dst od;
-	int err;
-
-	if (!addr_of(fd, true, &peer))
-		goto drop;
-	/* Only pods of this node; whether enrolled yet is the route's business. */
-	src = snapshot_workload_by_ip(zs->snap, peer.sin_addr.s_addr);
-	if (!src || !src->node || !zs->snap->node || strcmp(src->node, zs->snap->node) != 0) {
-		pr_debug("outbound: %s is not a pod of this node", inet_ntoa(peer.sin_addr));
-		goto drop;
-	}
-	if (w->o.orig_dst_fd < 0 ||
-	    (err = orig_dst_take(w->o.orig_dst_fd, peer.sin_addr.s_addr, ntohs(peer.sin_port),
-				 &od))) {
-		pr_info("outbound: no original destination for %s:%u", inet_ntoa(peer.sin_addr),
-			ntohs(peer.sin_port));
-		goto drop;
-	}
-	dst.sin_addr.s_addr = od.ip;
-	dst.sin_port = od.port;
-	outbound_route(w, fd, &peer, &dst, zs, NULL);
-	return;
-drop:
-	zt_snap_put(zs);
-	close(fd);
-}
-
 static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s)
 {
 	struct sockaddr_in local, peer;
@@ -657,22 +230,22 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s)
 	struct connrec *rec;
 	int up;
 
-	if (!addr_of(fd, false, &local) || !addr_of(fd, true, &peer))
+	if (!zt_addr_of(fd, false, &local) || !zt_addr_of(fd, true, &peer))
 		goto drop;
 	dst = snapshot_workload_by_ip(s, local.sin_addr.s_addr);
-	if (!local_enrolled(s, dst)) {
+	if (!zt_local_enrolled(s, dst)) {
 		pr_debug("inbound: %s is not an enrolled pod of this node (snapshot %llu)",
 			 inet_ntoa(local.sin_addr), (unsigned long long)s->version);
 		goto drop;
 	}
-	fill_labels(&labels, "destination", snapshot_workload_by_ip(s, peer.sin_addr.s_addr),
+	zt_fill_labels(&labels, "destination", snapshot_workload_by_ip(s, peer.sin_addr.s_addr),
 		    NULL, dst, NULL, false);
 	/* No identity was proven on plaintext: do not claim the workload's principal. */
 	labels.source_principal = NULL;
 	/* Plaintext has no principal: STRICT refuses it, PERMISSIVE decides it identity-less. */
 	if (!authz_decide(s, dst, ntohs(local.sin_port), peer.sin_addr.s_addr, NULL, &ar)) {
-		record_denial(&labels, &peer, &local, "inbound", &ar);
-		close_reset(fd);
+		zt_record_denial(&labels, &peer, &local, "inbound", &ar);
+		zt_close_reset(fd);
 		return;
 	}
 	rec = connrec_open(&labels, &peer, &local, "inbound");
@@ -715,11 +288,11 @@ static int hbone_accept(void *user, const struct hbone_request *req, int *fd,
 	/* The client's own address when it claimed one (verified above), else its node's. */
 	src_ip = client.s_addr ? client.s_addr : req->peer.sin_addr.s_addr;
 	src.sin_addr = client;
-	fill_labels(&labels, "destination", snapshot_workload_by_ip(zs->snap, client.s_addr),
+	zt_fill_labels(&labels, "destination", snapshot_workload_by_ip(zs->snap, client.s_addr),
 		    req->peer_identity, dst_wl, NULL, true);
 	if (!authz_decide(zs->snap, dst_wl, ntohs(dst.sin_port), src_ip, req->peer_identity,
 			  &ar)) {
-		record_denial(&labels, client.s_addr ? &src : &req->peer, &dst, "inbound", &ar);
+		zt_record_denial(&labels, client.s_addr ? &src : &req->peer, &dst, "inbound", &ar);
 		rv = 401;
 		goto out;
 	}
@@ -745,10 +318,10 @@ static void inbound_hbone(struct zt_worker *w, int fd, struct zt_snap *zs)
 	struct tls_ctx *ctx;
 
 	/* tc assigned this flow to us: the local address names the destination pod. */
-	if (!addr_of(fd, false, &local))
+	if (!zt_addr_of(fd, false, &local))
 		goto drop;
 	dst = snapshot_workload_by_ip(zs->snap, local.sin_addr.s_addr);
-	if (!local_enrolled(zs->snap, dst) || !(ctx = zt_snap_ctx(zs, dst->identity, true))) {
+	if (!zt_local_enrolled(zs->snap, dst) || !(ctx = zt_snap_ctx(zs, dst->identity, true))) {
 		pr_info("hbone: %s is not an enrolled pod with a certificate here",
 			inet_ntoa(local.sin_addr));
 		goto drop;
@@ -781,7 +354,7 @@ static void on_listen(struct loop_handler *h, uint32_t events)
 			continue;
 		}
 		if (li->kind == L_OUTBOUND) {
-			outbound(w, fd, zs); /* keeps the reference while it holds the client */
+			zt_outbound(w, fd, zs); /* keeps the reference while it holds the client */
 			continue;
 		}
 		if (li->kind == L_INBOUND)
@@ -815,7 +388,7 @@ static void on_policy(struct loop_handler *h, uint32_t events)
 	zs = zt_state_get(w->st);
 	if (!zs)
 		return;
-	held_snapshot(w, zs);
+	zt_outbound_snapshot(w, zs);
 	closed = authz_reevaluate(w->tracker, zs->snap);
 	if (closed)
 		pr_info("snapshot %llu: closed %u open connection(s) the new policy denies",
@@ -901,8 +474,7 @@ void zt_worker_stop(struct zt_worker *w)
 	w->stopping = true;
 	/* The pool's connections close through the tracker's hooks: destroy it after them. */
 	hbone_pool_destroy(w->pool);
-	while (w->held)
-		held_fail(w->held, "ztunnel stopping");
+	zt_outbound_stop(w);
 	authz_tracker_destroy(w->tracker);
 	loop_destroy(w->loop);
 	close(w->policy_efd);

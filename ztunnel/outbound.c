@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The outbound path (15001): a captured connection of a local pod is routed with the snapshot
+ * and goes out as HBONE to another node, through the same-node short circuit, or as plain TCP
+ * to a destination outside the mesh. An HBONE open that fails before its CONNECT is established
+ * is retried (see retry_ms) while the client socket waits, unread.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ambit/datapath.h"
+#include "ambit/log.h"
+#include "authz.h"
+#include "hbone.h"
+#include "proxy_priv.h"
+#include "sock.h"
+#include "splice.h"
+
+/*
+ * The two nodes' agents apply a (un)enrollment at slightly different moments, so an HBONE open
+ * can fail only because the destination node has not caught up (its tc still hands the SYN to
+ * the pod, or its ztunnel has no certificate or workload for it yet), or has moved on. Such a
+ * failure before the CONNECT is established is retried after these pauses, routing again with
+ * the newest snapshot each time; no retry starts later than RETRY_BOUND_MS after the accept.
+ */
+static const unsigned int retry_ms[] = {25, 50, 100, 200, 400};
+#define RETRY_BOUND_MS 1000
+
+/*
+ * An outbound connection whose HBONE upstream is opening: the client socket was accepted and is
+ * not read until the CONNECT is established, so a failed try can be repeated elsewhere or as
+ * plain TCP without the application noticing. Lives on the worker's thread only.
+ */
+struct held {
+	struct loop_handler h; /* retry timer */
+	struct zt_worker *w;
+	struct held *next, *prev;
+	int fd;  /* the client socket while waiting to retry; -1 while an HBONE stream holds it */
+	int tfd; /* retry timerfd, -1 until the first retry */
+	struct sockaddr_in peer, dst; /* the client and its original destination */
+	struct timespec start;
+	unsigned int tries;
+	unsigned int early; /* tries a new snapshot started before their pause ended */
+	/* The try in flight: its snapshot (a reference), the route and source decided with it. */
+	struct zt_snap *zs;
+	struct zt_route r;
+	const struct snap_workload *src;
+};
+
+static unsigned long ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (unsigned long)((now.tv_sec - t->tv_sec) * 1000 +
+			       (now.tv_nsec - t->tv_nsec) / 1000000);
+}
+
+static void held_free(void *p)
+{
+	free(p);
+}
+
+/* Forgets @hd (its client socket is someone else's or closed by now). */
+static void held_release(struct held *hd)
+{
+	struct zt_worker *w = hd->w;
+
+	if (hd->prev)
+		hd->prev->next = hd->next;
+	else
+		w->held = hd->next;
+	if (hd->next)
+		hd->next->prev = hd->prev;
+	if (hd->tfd >= 0) {
+		loop_del(w->loop, hd->tfd);
+		close(hd->tfd);
+	}
+	hd->h.dead = true;
+	zt_snap_put(hd->zs);
+	/* A timer event of the same batch may still point here. */
+	loop_defer_free(w->loop, hd, held_free);
+}
+
+static void held_labels(const struct held *hd, struct metrics_labels *l)
+{
+	zt_fill_labels(l, "source", hd->src, NULL, hd->r.dst_wl, hd->r.svc, true);
+}
+
+/*
+ * Out of tries, time, or a final answer: one connection record for all the tries (not one per
+ * try), its access-log line at info, and the client is reset, never let out in plaintext.
+ */
+static void held_fail(struct held *hd, const char *reason)
+{
+	struct metrics_labels labels;
+	struct connrec *rec;
+	char why[200];
+
+	held_labels(hd, &labels);
+	snprintf(why, sizeof(why), "%s (%u %s, %lums)", reason, hd->tries,
+		 hd->tries == 1 ? "try" : "tries", ms_since(&hd->start));
+	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
+	if (!rec)
+		pr_info("outbound: %s -> %s:%u failed: %s", inet_ntoa(hd->peer.sin_addr),
+			inet_ntoa(hd->r.addr.sin_addr), ntohs(hd->r.addr.sin_port), why);
+	connrec_close(rec, why);
+	if (hd->fd >= 0)
+		zt_close_reset(hd->fd);
+	hd->fd = -1;
+	held_release(hd);
+}
+
+/* hbone_open_ops: the CONNECT is established; the stream takes the record and the socket. */
+static struct connrec *held_established(void *arg)
+{
+	struct held *hd = arg;
+	struct metrics_labels labels;
+	struct connrec *rec;
+
+	if (hd->tries > 1)
+		pr_debug("outbound: %s -> %s established on try %u after %lums",
+			 inet_ntoa(hd->peer.sin_addr), hd->r.dst_wl->identity, hd->tries,
+			 ms_since(&hd->start));
+	held_labels(hd, &labels);
+	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
+	if (hd->r.svc)
+		zt_lc_acquire(rec, hd->r.addr.sin_addr.s_addr);
+	held_release(hd);
+	return rec;
+}
+
+/* hbone_open_ops: the try failed before the CONNECT was established; @fd comes back to us. */
+static void held_failed(void *arg, int fd, int status, const char *reason, bool retryable)
+{
+	struct held *hd = arg;
+	struct zt_worker *w = hd->w;
+	unsigned long elapsed = ms_since(&hd->start);
+	unsigned int step = hd->tries - hd->early;
+	unsigned int pause = step >= 1 && step <= 5 ? retry_ms[step - 1] : 0;
+	struct itimerspec its = {.it_value = {.tv_nsec = (long)pause * 1000000}};
+
+	hd->fd = fd;
+	if (!retryable || w->stopping || !pause || elapsed + pause > RETRY_BOUND_MS) {
+		held_fail(hd, reason ? reason : "failed");
+		return;
+	}
+	pr_debug("outbound: %s -> %s:%u try %u failed (%s, status %d); retrying in %ums",
+		 inet_ntoa(hd->peer.sin_addr), inet_ntoa(hd->r.addr.sin_addr),
+		 ntohs(hd->r.addr.sin_port), hd->tries, reason ? reason : "?", status, pause);
+	if (hd->tfd < 0) {
+		hd->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (hd->tfd >= 0 && loop_add(w->loop, hd->tfd, EPOLLIN, &hd->h)) {
+			close(hd->tfd);
+			hd->tfd = -1;
+		}
+	}
+	if (hd->tfd < 0 || timerfd_settime(hd->tfd, 0, &its, NULL)) {
+		held_fail(hd, "cannot schedule a retry");
+		return;
+	}
+}
+
+static const struct hbone_open_ops held_ops = {
+	.established = held_established,
+	.failed = held_failed,
+};
+
+static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
+			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd);
+
+/* Retry timer: route again with the newest snapshot, which may no longer say "mesh". */
+static void held_retry(struct held *hd)
+{
+	struct zt_snap *zs = zt_state_get(hd->w->st);
+
+	if (!zs) {
+		held_fail(hd, "no snapshot");
+		return;
+	}
+	/* hd keeps the previous try's snapshot until this try replaces it (its final record). */
+	outbound_route(hd->w, hd->fd, &hd->peer, &hd->dst, zs, hd);
+}
+
+static void on_retry(struct loop_handler *h, uint32_t events)
+{
+	struct held *hd = (struct held *)((char *)h - offsetof(struct held, h));
+	uint64_t n;
+
+	if (read(hd->tfd, &n, sizeof(n)) < 0)
+		return;
+	held_retry(hd);
+}
+
+/*
+ * A new snapshot may be the one a held connection waits for (its source enrolled, the
+ * destination gone from the mesh): those waiting out a pause try again at once. Such a try does
+ * not use up a step of the backoff; the time bound still holds.
+ */
+void zt_outbound_snapshot(struct zt_worker *w, const struct zt_snap *zs)
+{
+	const struct itimerspec off = {{0, 0}, {0, 0}};
+	struct held *hd, *next;
+
+	for (hd = w->held; hd; hd = next) {
+		next = hd->next;
+		if (hd->fd < 0 || hd->tfd < 0 || hd->zs == zs) /* in flight, or tried with it */
+			continue;
+		timerfd_settime(hd->tfd, 0, &off, NULL);
+		hd->early++;
+		held_retry(hd);
+	}
+}
+
+/*
+ * Holds the client @fd (taken) for a try decided with @zs (taken: it replaces the previous
+ * try's) and returns the held connection, created on the first try. NULL (and @fd and @zs
+ * released) when out of memory.
+ */
+static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
+			     const struct sockaddr_in *peer, const struct sockaddr_in *dst,
+			     struct zt_snap *zs, const struct zt_route *r,
+			     const struct snap_workload *src)
+{
+	if (!hd) {
+		hd = calloc(1, sizeof(*hd));
+		if (!hd) {
+			zt_snap_put(zs);
+			zt_close_reset(fd);
+			return NULL;
+		}
+		hd->h.fn = on_retry;
+		hd->w = w;
+		hd->tfd = -1;
+		hd->peer = *peer;
+		hd->dst = *dst;
+		clock_gettime(CLOCK_MONOTONIC, &hd->start);
+		hd->next = w->held;
+		if (w->held)
+			w->held->prev = hd;
+		w->held = hd;
+	}
+	zt_snap_put(hd->zs);
+	hd->fd = fd;
+	hd->zs = zs;
+	hd->r = *r;
+	hd->src = src;
+	hd->tries++;
+	return hd;
+}
+
+/*
+ * Starts an HBONE try for @fd (taken); @zs (taken) is the snapshot @r and @src come from and
+ * replaces the previous try's in @hd.
+ */
+static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
+			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd,
+			   const struct zt_route *r, const struct snap_workload *src)
+{
+	char auth[32], client[INET_ADDRSTRLEN];
+	struct hbone_target t = {
+		.addr = {.sin_family = AF_INET, .sin_addr = r->addr.sin_addr,
+			 .sin_port = htons(w->o.hbone_port)},
+		.authority = auth,
+		.forwarded_for = client,
+		.identity = src->identity,
+		.expect_san = r->dst_wl->identity,
+		.ctx = zt_snap_ctx(zs, src->identity, false),
+		.ops = &held_ops,
+	};
+
+	hd = held_try(w, hd, fd, peer, dst, zs, r, src);
+	if (!hd)
+		return;
+	t.ops_arg = hd;
+	if (!t.ctx) {
+		/* The snapshot with its certificate may be on its way: as any other failed try. */
+		held_failed(hd, fd, 0, "no certificate for the source", true);
+		return;
+	}
+	inet_ntop(AF_INET, &peer->sin_addr, client, sizeof(client));
+	snprintf(auth, sizeof(auth), "%s:%u", inet_ntoa(r->addr.sin_addr), ntohs(r->addr.sin_port));
+	hd->fd = -1;
+	if (hbone_pool_open(w->pool, &t, fd, NULL) == 0)
+		return;
+	/* Could not even start (no memory, no route to the peer): the socket is still ours. */
+	held_failed(hd, fd, 0, "cannot open an HBONE stream", true);
+}
+
+/*
+ * Routes the client connection @fd (taken) to its original destination @dst with @zs (taken):
+ * HBONE to another node's enrolled pod, the same-node short circuit, or plain TCP for
+ * destinations outside the mesh. @hd is NULL on the first try, else the held connection being
+ * retried (ended here unless it tries HBONE again).
+ */
+static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
+			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd)
+{
+	const struct snapshot *s = zs->snap;
+	const struct snap_workload *src;
+	struct sockaddr_in from;
+	struct metrics_labels labels;
+	struct authz_result ar;
+	struct zt_route r;
+	struct connrec *rec;
+	bool mesh, local_dst;
+	int up;
+
+	src = snapshot_workload_by_ip(s, peer->sin_addr.s_addr);
+	/*
+	 * Captured, but this snapshot does not (or no longer) enroll the source: the agent
+	 * updates the capture map before the ztunnel gets the snapshot saying so, and may drop it
+	 * in either order. Without an identity it can only go out as plain TCP.
+	 */
+	if (!zt_local_enrolled(s, src))
+		src = NULL;
+	if (zt_route_outbound(s, dst, w->o.lb, &w->rr, zt_lc_active, &r)) {
+		pr_info("outbound: %s:%u has no ready endpoint", inet_ntoa(dst->sin_addr),
+			ntohs(dst->sin_port));
+		goto drop;
+	}
+	mesh = r.dst_wl && r.dst_wl->enrolled;
+	local_dst = mesh && zt_local_enrolled(s, r.dst_wl);
+	if (mesh && !src) {
+		/*
+		 * Never plaintext to a mesh destination: wait (bounded) for the snapshot that
+		 * enrolls the source, then fail closed.
+		 */
+		hd = held_try(w, hd, fd, peer, dst, zs, &r, NULL);
+		if (hd)
+			held_failed(hd, fd, 0, "source not enrolled in the snapshot", true);
+		return;
+	}
+	if (mesh && !local_dst) {
+		outbound_hbone(w, fd, peer, dst, zs, hd, &r, src);
+		return;
+	}
+	/* Not (or no longer) HBONE: from here on the connection is handled as a fresh one. */
+	if (hd) {
+		pr_debug("outbound: %s -> %s:%u: no longer HBONE after %u tries, %s",
+			 inet_ntoa(peer->sin_addr), inet_ntoa(r.addr.sin_addr),
+			 ntohs(r.addr.sin_port), hd->tries, local_dst ? "same node" : "plain TCP");
+		held_release(hd);
+		hd = NULL;
+	}
+	zt_fill_labels(&labels, "source", src, NULL, r.dst_wl, r.svc, mesh);
+	/* Same node: this ztunnel is also the destination's, so its inbound policy applies here. */
+	if (local_dst && !authz_decide(s, r.dst_wl, ntohs(r.addr.sin_port), peer->sin_addr.s_addr,
+				       src->identity, &ar)) {
+		zt_record_denial(&labels, peer, &r.addr, "outbound", &ar);
+		zt_snap_put(zs);
+		zt_close_reset(fd);
+		return;
+	}
+	rec = connrec_open(&labels, peer, &r.addr, "outbound");
+	if (local_dst) {
+		connrec_set_decision(rec, "allow", ar.name);
+		authz_track(w->tracker, rec, r.addr.sin_addr.s_addr, ntohs(r.addr.sin_port),
+			    peer->sin_addr.s_addr, src->identity);
+	}
+	if (r.svc)
+		zt_lc_acquire(rec, r.addr.sin_addr.s_addr);
+	zt_snap_put(zs);
+	/* Same node: no TLS on the wire, the pod sees the client's IP. Else plain from the node. */
+	from = *peer;
+	up = sock_connect(&r.addr, mesh ? &from : NULL);
+	if (up < 0) {
+		connrec_close(rec, "upstream connect failed");
+		close(fd);
+		return;
+	}
+	splice_start(w->loop, fd, up, rec);
+	return;
+drop:
+	zt_snap_put(zs);
+	if (hd) {
+		/* Recorded with the previous try's route: the one that was tried. */
+		hd->fd = fd;
+		held_fail(hd, "no route any more");
+		return;
+	}
+	close(fd);
+}
+
+void zt_outbound(struct zt_worker *w, int fd, struct zt_snap *zs)
+{
+	const struct snap_workload *src;
+	struct sockaddr_in peer, dst = {.sin_family = AF_INET};
+	struct ambit_orig_dst od;
+	int err;
+
+	if (!zt_addr_of(fd, true, &peer))
+		goto drop;
+	/* Only pods of this node; whether enrolled yet is the route's business. */
+	src = snapshot_workload_by_ip(zs->snap, peer.sin_addr.s_addr);
+	if (!src || !src->node || !zs->snap->node || strcmp(src->node, zs->snap->node) != 0) {
+		pr_debug("outbound: %s is not a pod of this node", inet_ntoa(peer.sin_addr));
+		goto drop;
+	}
+	if (w->o.orig_dst_fd < 0 ||
+	    (err = orig_dst_take(w->o.orig_dst_fd, peer.sin_addr.s_addr, ntohs(peer.sin_port),
+				 &od))) {
+		pr_info("outbound: no original destination for %s:%u", inet_ntoa(peer.sin_addr),
+			ntohs(peer.sin_port));
+		goto drop;
+	}
+	dst.sin_addr.s_addr = od.ip;
+	dst.sin_port = od.port;
+	outbound_route(w, fd, &peer, &dst, zs, NULL);
+	return;
+drop:
+	zt_snap_put(zs);
+	close(fd);
+}
+
+void zt_outbound_stop(struct zt_worker *w)
+{
+	while (w->held)
+		held_fail(w->held, "ztunnel stopping");
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Inside the ztunnel workers: what proxy.c (workers, listeners, inbound) and outbound.c (the
+ * outbound path and its retries) share. Everything here runs on the worker's own loop thread
+ * unless said otherwise.
+ */
+#ifndef ZT_PROXY_PRIV_H
+#define ZT_PROXY_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "loop.h"
+#include "metrics.h"
+#include "proxy.h"
+
+enum { L_OUTBOUND, L_INBOUND, L_HBONE, L__COUNT };
+
+struct authz_result;
+struct held;
+struct zt_worker;
+
+struct listener {
+	struct loop_handler h;
+	struct zt_worker *w;
+	int kind;
+	int fd; /* borrowed, shared by all workers */
+};
+
+struct zt_worker {
+	struct zt_state *st;
+	struct zt_proxy_opts o;
+	struct loop *loop;
+	struct hbone_pool *pool;
+	pthread_t thread;
+	struct listener ls[L__COUNT];
+	unsigned int rr;
+	struct authz_tracker *tracker; /* open inbound connections, for policy revocation */
+	int policy_efd;                /* written when a snapshot is installed */
+	struct loop_handler policy_h;
+	struct held *held;             /* outbound connections waiting for their upstream */
+	bool stopping;                 /* failures are final: no retry is scheduled */
+};
+
+/* Least-connections counts, shared by all workers (atomics). */
+unsigned int zt_lc_active(uint32_t ip);
+/* Counts @ip busy until @rec (borrowed, may be NULL) closes. */
+void zt_lc_acquire(struct connrec *rec, uint32_t ip);
+
+/* @wl (may be NULL) is an enrolled workload of @s's node. */
+bool zt_local_enrolled(const struct snapshot *s, const struct snap_workload *wl);
+/* Istio's labels of a connection; all strings borrowed from the arguments (and the snapshot). */
+void zt_fill_labels(struct metrics_labels *l, const char *reporter,
+		    const struct snap_workload *src, const char *src_principal,
+		    const struct snap_workload *dst, const struct snap_service *svc, bool mtls);
+/* The peer (@peer) or local address of @fd, if IPv4. */
+bool zt_addr_of(int fd, bool peer, struct sockaddr_in *out);
+/* Closes @fd (taken) with a TCP reset. */
+void zt_close_reset(int fd);
+/* One record and access-log line for a connection @ar denied. All borrowed. */
+void zt_record_denial(struct metrics_labels *labels, const struct sockaddr_in *src,
+		      const struct sockaddr_in *dst, const char *direction,
+		      const struct authz_result *ar);
+
+/* outbound.c: a connection accepted on 15001; @fd and @zs (current at the accept) taken. */
+void zt_outbound(struct zt_worker *w, int fd, struct zt_snap *zs);
+/* outbound.c: @zs (borrowed) was just installed: held connections waiting to retry try now. */
+void zt_outbound_snapshot(struct zt_worker *w, const struct zt_snap *zs);
+/* outbound.c: at shutdown, after the HBONE pool is gone: ends every held connection. */
+void zt_outbound_stop(struct zt_worker *w);
+
+#endif
