@@ -107,6 +107,8 @@ static void held_fail(struct held *hd, const char *reason)
 	char why[200];
 
 	held_labels(hd, &labels);
+	/* Istio ztunnel's flag for a connection its upstream never accepted. */
+	labels.response_flags = "CONNECT";
 	snprintf(why, sizeof(why), "%s (%u %s, %lums)", reason, hd->tries,
 		 hd->tries == 1 ? "try" : "tries", ms_since(&hd->start));
 	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");

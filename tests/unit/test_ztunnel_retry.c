@@ -38,6 +38,7 @@
 /* The series of A -> B connections as node n1 reports them, by transport. */
 #define SERIES_MTLS "destination_workload=\"b\"", "connection_security_policy=\"mutual_tls\""
 #define SERIES_PLAIN "destination_workload=\"b\"", "connection_security_policy=\"none\""
+#define SERIES_CONNECT_FAILED "destination_workload=\"b\"", "response_flags=\"CONNECT\""
 
 static uint32_t ip4(const char *s)
 {
@@ -348,6 +349,7 @@ static void test_refused_until_bound(void **state)
 	unsigned long opened = series("opened", SERIES_MTLS);
 	unsigned long closed = series("closed", SERIES_MTLS);
 	unsigned long plain = series("opened", SERIES_PLAIN);
+	unsigned long flagged = series("opened", SERIES_CONNECT_FAILED);
 	struct sockaddr_in peer;
 	struct env e;
 	uint16_t p_hbone;
@@ -366,9 +368,10 @@ static void test_refused_until_bound(void **state)
 	/* Never plaintext while n1's snapshot says B is enrolled. */
 	assert_true(accept_within(e.srv_b, 0, &peer) < 0);
 	assert_int_equal(series("opened", SERIES_PLAIN), plain);
-	/* One record for the six tries, closed. */
+	/* One record for the six tries, closed, flagged as an upstream connect failure. */
 	assert_int_equal(series("opened", SERIES_MTLS), opened + 1);
 	assert_int_equal(series("closed", SERIES_MTLS), closed + 1);
+	assert_int_equal(series("opened", SERIES_CONNECT_FAILED), flagged + 1);
 	assert_int_equal(metrics_open_count(), 0);
 	env_down(&e);
 	close(hfd);
