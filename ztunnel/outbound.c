@@ -56,13 +56,32 @@ struct held {
 	const struct snap_workload *src;
 };
 
-static unsigned long ms_since(const struct timespec *t)
+unsigned int zt_retry_pause(unsigned int step, unsigned long elapsed_ms)
+{
+	unsigned int pause = step >= 1 && step <= 5 ? retry_ms[step - 1] : 0;
+
+	return pause && elapsed_ms + pause <= RETRY_BOUND_MS ? pause : 0;
+}
+
+unsigned long zt_ms_since(const struct timespec *t)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (unsigned long)((now.tv_sec - t->tv_sec) * 1000 +
 			       (now.tv_nsec - t->tv_nsec) / 1000000);
+}
+
+/* "client -> ip:port" for the logs (inet_ntoa's one buffer cannot print two addresses). */
+static const char *flow_str(const struct sockaddr_in *from, const struct sockaddr_in *to,
+			    char *buf, size_t len)
+{
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &from->sin_addr, a, sizeof(a));
+	inet_ntop(AF_INET, &to->sin_addr, b, sizeof(b));
+	snprintf(buf, len, "%s -> %s:%u", a, b, ntohs(to->sin_port));
+	return buf;
 }
 
 static void held_free(void *p)
@@ -104,17 +123,17 @@ static void held_fail(struct held *hd, const char *reason)
 {
 	struct metrics_labels labels;
 	struct connrec *rec;
-	char why[200];
+	char why[200], flow[64];
 
 	held_labels(hd, &labels);
 	/* Istio ztunnel's flag for a connection its upstream never accepted. */
 	labels.response_flags = "CONNECT";
 	snprintf(why, sizeof(why), "%s (%u %s, %lums)", reason, hd->tries,
-		 hd->tries == 1 ? "try" : "tries", ms_since(&hd->start));
+		 hd->tries == 1 ? "try" : "tries", zt_ms_since(&hd->start));
 	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
 	if (!rec)
-		pr_info("outbound: %s -> %s:%u failed: %s", inet_ntoa(hd->peer.sin_addr),
-			inet_ntoa(hd->r.addr.sin_addr), ntohs(hd->r.addr.sin_port), why);
+		pr_info("outbound: %s failed: %s",
+			flow_str(&hd->peer, &hd->r.addr, flow, sizeof(flow)), why);
 	connrec_close(rec, why);
 	if (hd->fd >= 0)
 		zt_close_reset(hd->fd);
@@ -132,7 +151,7 @@ static struct connrec *held_established(void *arg)
 	if (hd->tries > 1)
 		pr_debug("outbound: %s -> %s established on try %u after %lums",
 			 inet_ntoa(hd->peer.sin_addr), hd->r.dst_wl->identity, hd->tries,
-			 ms_since(&hd->start));
+			 zt_ms_since(&hd->start));
 	held_labels(hd, &labels);
 	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
 	if (hd->r.svc)
@@ -146,19 +165,19 @@ static void held_failed(void *arg, int fd, int status, const char *reason, bool 
 {
 	struct held *hd = arg;
 	struct zt_worker *w = hd->w;
-	unsigned long elapsed = ms_since(&hd->start);
-	unsigned int step = hd->tries - hd->early;
-	unsigned int pause = step >= 1 && step <= 5 ? retry_ms[step - 1] : 0;
+	unsigned long elapsed = zt_ms_since(&hd->start);
+	unsigned int pause = zt_retry_pause(hd->tries - hd->early, elapsed);
 	struct itimerspec its = {.it_value = {.tv_nsec = (long)pause * 1000000}};
+	char flow[64];
 
 	hd->fd = fd;
-	if (!retryable || w->stopping || !pause || elapsed + pause > RETRY_BOUND_MS) {
+	if (!retryable || w->stopping || !pause) {
 		held_fail(hd, reason ? reason : "failed");
 		return;
 	}
-	pr_debug("outbound: %s -> %s:%u try %u failed (%s, status %d); retrying in %ums",
-		 inet_ntoa(hd->peer.sin_addr), inet_ntoa(hd->r.addr.sin_addr),
-		 ntohs(hd->r.addr.sin_port), hd->tries, reason ? reason : "?", status, pause);
+	pr_debug("outbound: %s try %u failed (%s, status %d); retrying in %ums",
+		 flow_str(&hd->peer, &hd->r.addr, flow, sizeof(flow)), hd->tries,
+		 reason ? reason : "?", status, pause);
 	if (hd->tfd < 0) {
 		hd->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		if (hd->tfd >= 0 && loop_add(w->loop, hd->tfd, EPOLLIN, &hd->h)) {
@@ -348,9 +367,11 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	}
 	/* Not (or no longer) HBONE: from here on the connection is handled as a fresh one. */
 	if (hd) {
-		pr_debug("outbound: %s -> %s:%u: no longer HBONE after %u tries, %s",
-			 inet_ntoa(peer->sin_addr), inet_ntoa(r.addr.sin_addr),
-			 ntohs(r.addr.sin_port), hd->tries, local_dst ? "same node" : "plain TCP");
+		char flow[64];
+
+		pr_debug("outbound: %s: no longer HBONE after %u tries, %s",
+			 flow_str(peer, &r.addr, flow, sizeof(flow)), hd->tries,
+			 local_dst ? "same node" : "plain TCP");
 		held_release(hd);
 		hd = NULL;
 	}

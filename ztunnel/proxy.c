@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "ambit/datapath.h"
@@ -221,7 +222,130 @@ void zt_record_denial(struct metrics_labels *labels, const struct sockaddr_in *s
 
 /* ---- the three listeners ---- */
 
-static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s)
+/*
+ * A plaintext connection tc handed over for a pod this snapshot does not enroll: the agent
+ * updates tc's map before the ztunnel gets the snapshot saying so. It waits, unread, for that
+ * snapshot (the outbound retry pauses, ~1 s bound) and is then decided as usual; a pod still
+ * not enrolled by then is refused (fail closed: tc had it in the mesh).
+ */
+struct held_in {
+	struct loop_handler h; /* retry timer */
+	struct zt_worker *w;
+	struct held_in *next, *prev;
+	int fd, tfd;
+	struct timespec start;
+	unsigned int tries, early;
+	uint64_t version; /* of the snapshot last tried */
+};
+
+static void held_in_free(void *p)
+{
+	free(p);
+}
+
+static void held_in_release(struct held_in *hi, bool close_fd)
+{
+	struct zt_worker *w = hi->w;
+
+	if (hi->prev)
+		hi->prev->next = hi->next;
+	else
+		w->held_in = hi->next;
+	if (hi->next)
+		hi->next->prev = hi->prev;
+	if (hi->tfd >= 0) {
+		loop_del(w->loop, hi->tfd);
+		close(hi->tfd);
+	}
+	if (close_fd)
+		close(hi->fd);
+	hi->h.dead = true;
+	loop_defer_free(w->loop, hi, held_in_free);
+}
+
+static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
+			  struct held_in *hi);
+
+static void held_in_retry(struct held_in *hi)
+{
+	struct zt_snap *zs = zt_state_get(hi->w->st);
+
+	if (!zs) {
+		held_in_release(hi, true);
+		return;
+	}
+	inbound_plain(hi->w, hi->fd, zs->snap, hi);
+	zt_snap_put(zs);
+}
+
+static void on_held_in(struct loop_handler *h, uint32_t events)
+{
+	struct held_in *hi = (struct held_in *)((char *)h - offsetof(struct held_in, h));
+	uint64_t n;
+
+	if (read(hi->tfd, &n, sizeof(n)) >= 0)
+		held_in_retry(hi);
+}
+
+/* Holds @fd for a later try; false (nothing held, @hi released but @fd kept) to give up. */
+static bool held_in_wait(struct zt_worker *w, int fd, struct held_in **hip, uint64_t version)
+{
+	struct held_in *hi = *hip;
+	struct itimerspec its = {{0, 0}, {0, 0}};
+	unsigned int pause;
+
+	if (!hi) {
+		hi = calloc(1, sizeof(*hi));
+		if (!hi)
+			return false;
+		hi->h.fn = on_held_in;
+		hi->w = w;
+		hi->fd = fd;
+		clock_gettime(CLOCK_MONOTONIC, &hi->start);
+		hi->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (hi->tfd < 0 || loop_add(w->loop, hi->tfd, EPOLLIN, &hi->h)) {
+			if (hi->tfd >= 0)
+				close(hi->tfd);
+			free(hi);
+			return false;
+		}
+		hi->next = w->held_in;
+		if (w->held_in)
+			w->held_in->prev = hi;
+		w->held_in = hi;
+		*hip = hi;
+	}
+	hi->tries++;
+	hi->version = version;
+	pause = w->stopping ? 0 : zt_retry_pause(hi->tries - hi->early, zt_ms_since(&hi->start));
+	its.it_value.tv_nsec = (long)pause * 1000000;
+	if (!pause || timerfd_settime(hi->tfd, 0, &its, NULL)) {
+		held_in_release(hi, false);
+		*hip = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* A new snapshot: plaintext inbound waiting for one try again at once (not a backoff step). */
+static void held_in_snapshot(struct zt_worker *w, const struct zt_snap *zs)
+{
+	const struct itimerspec off = {{0, 0}, {0, 0}};
+	struct held_in *hi, *next;
+
+	for (hi = w->held_in; hi; hi = next) {
+		next = hi->next;
+		if (hi->version == zs->snap->version)
+			continue;
+		timerfd_settime(hi->tfd, 0, &off, NULL);
+		hi->early++;
+		held_in_retry(hi);
+	}
+}
+
+/* @fd (taken) was accepted on 15006; @hi is its held state when this is a retry, else NULL. */
+static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
+			  struct held_in *hi)
 {
 	struct sockaddr_in local, peer;
 	const struct snap_workload *dst;
@@ -234,9 +358,19 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s)
 		goto drop;
 	dst = snapshot_workload_by_ip(s, local.sin_addr.s_addr);
 	if (!zt_local_enrolled(s, dst)) {
-		pr_debug("inbound: %s is not an enrolled pod of this node (snapshot %llu)",
-			 inet_ntoa(local.sin_addr), (unsigned long long)s->version);
+		if (held_in_wait(w, fd, &hi, s->version))
+			return;
+		pr_info("inbound: %s:%u is not an enrolled pod of this node (snapshot %llu)",
+			inet_ntoa(local.sin_addr), ntohs(local.sin_port),
+			(unsigned long long)s->version);
 		goto drop;
+	}
+	if (hi) {
+		pr_debug("inbound: %s enrolled by snapshot %llu after %lums",
+			 inet_ntoa(local.sin_addr), (unsigned long long)s->version,
+			 zt_ms_since(&hi->start));
+		held_in_release(hi, false);
+		hi = NULL;
 	}
 	zt_fill_labels(&labels, "destination", snapshot_workload_by_ip(s, peer.sin_addr.s_addr),
 		    NULL, dst, NULL, false);
@@ -260,6 +394,8 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s)
 	splice_start(w->loop, fd, up, rec);
 	return;
 drop:
+	if (hi)
+		held_in_release(hi, false);
 	close(fd);
 }
 
@@ -358,7 +494,7 @@ static void on_listen(struct loop_handler *h, uint32_t events)
 			continue;
 		}
 		if (li->kind == L_INBOUND)
-			inbound_plain(w, fd, zs->snap);
+			inbound_plain(w, fd, zs->snap, NULL);
 		else
 			inbound_hbone(w, fd, zs);
 		zt_snap_put(zs);
@@ -389,6 +525,7 @@ static void on_policy(struct loop_handler *h, uint32_t events)
 	if (!zs)
 		return;
 	zt_outbound_snapshot(w, zs);
+	held_in_snapshot(w, zs);
 	closed = authz_reevaluate(w->tracker, zs->snap);
 	if (closed)
 		pr_info("snapshot %llu: closed %u open connection(s) the new policy denies",
@@ -475,6 +612,8 @@ void zt_worker_stop(struct zt_worker *w)
 	/* The pool's connections close through the tracker's hooks: destroy it after them. */
 	hbone_pool_destroy(w->pool);
 	zt_outbound_stop(w);
+	while (w->held_in)
+		held_in_release(w->held_in, true);
 	authz_tracker_destroy(w->tracker);
 	loop_destroy(w->loop);
 	close(w->policy_efd);

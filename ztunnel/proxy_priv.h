@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <netinet/in.h>
 
 #include "loop.h"
@@ -20,6 +21,7 @@ enum { L_OUTBOUND, L_INBOUND, L_HBONE, L__COUNT };
 
 struct authz_result;
 struct held;
+struct held_in;
 struct zt_worker;
 
 struct listener {
@@ -41,6 +43,7 @@ struct zt_worker {
 	int policy_efd;                /* written when a snapshot is installed */
 	struct loop_handler policy_h;
 	struct held *held;             /* outbound connections waiting for their upstream */
+	struct held_in *held_in;       /* plaintext inbound waiting for their pod's snapshot */
 	bool stopping;                 /* failures are final: no retry is scheduled */
 };
 
@@ -63,6 +66,14 @@ void zt_close_reset(int fd);
 void zt_record_denial(struct metrics_labels *labels, const struct sockaddr_in *src,
 		      const struct sockaddr_in *dst, const char *direction,
 		      const struct authz_result *ar);
+
+/*
+ * outbound.c: the pause (ms) before retry number @step (1..) of a held connection held for
+ * @elapsed_ms so far, or 0 when it must give up (the schedule or the ~1 s bound is spent).
+ */
+unsigned int zt_retry_pause(unsigned int step, unsigned long elapsed_ms);
+/* outbound.c: milliseconds since @t (CLOCK_MONOTONIC). */
+unsigned long zt_ms_since(const struct timespec *t);
 
 /* outbound.c: a connection accepted on 15001; @fd and @zs (current at the accept) taken. */
 void zt_outbound(struct zt_worker *w, int fd, struct zt_snap *zs);
