@@ -1,53 +1,57 @@
 #!/usr/bin/env bash
 # report.sh RAW.jsonl OUT ELAPSED: medians (min, max) per workload/metric/path and ratios computed
 # pair by pair (same workload, same repetition) → OUT.json and OUT.md.
+# report.sh --md OUT: renders OUT.md again from an existing OUT.json.
 set -euo pipefail
-raw=$1 out=$2 elapsed=$3
 
-meta=$(jq -n --arg host "$(uname -n)" --arg kernel "$(uname -r)" --arg cpu \
-	"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" --argjson cores "$(nproc)" \
-	--arg date "$(date -u +%FT%TZ)" --arg commit "$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-	--argjson elapsed "$elapsed" --arg knobs "$(env | grep -E '^(QUICK|REPS|IPERF_SECS|LAT_SECS|LAT_MSG|LAT_RATES|HTTP_SECS|HTTP_CONNS|CONN_SECS|CONN_CONNS|SCALE_CONNS|SCALE_SECS)=' | sort | tr '\n' ' ')" \
-	'{date: $date, commit: $commit, kernel: $kernel, cpu: $cpu, cores: $cores,
-	  elapsed_s: $elapsed, knobs_overridden: $knobs}')
+summarise() {
+	local raw=$1 out=$2 elapsed=$3 meta
+	meta=$(jq -n --arg host "$(uname -n)" --arg kernel "$(uname -r)" --arg cpu \
+		"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" --argjson cores "$(nproc)" \
+		--arg date "$(date -u +%FT%TZ)" --arg commit "$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+		--argjson elapsed "$elapsed" --arg knobs "$(env | grep -E '^(QUICK|REPS|IPERF_SECS|LAT_SECS|LAT_MSG|LAT_RATES|HTTP_SECS|HTTP_CONNS|CONN_SECS|CONN_CONNS|SCALE_CONNS|SCALE_SECS)=' | sort | tr '\n' ' ')" \
+		'{date: $date, commit: $commit, kernel: $kernel, cpu: $cpu, cores: $cores,
+		  elapsed_s: $elapsed, knobs_overridden: $knobs}')
 
-jq -s --argjson meta "$meta" '
-	def median: sort | length as $n |
-		if $n == 0 then null elif $n % 2 == 1 then .[($n - 1) / 2]
-		else (.[$n / 2 - 1] + .[$n / 2]) / 2 end;
-	def stats: { median: median, min: min, max: max, n: length };
-	[.[] | select(.ok)] as $ok |
-	[["ambit", "nomesh"], ["ambit", "stunnel"], ["ambit", "nginx"],
-	 ["ambit-local", "nomesh-local"]] as $pairs |
-	($ok | map(.workload) | unique) as $wls |
-	{
-		meta: $meta,
-		paths: ($ok | map(.path) | unique),
-		failed_cases: [.[] | select(.ok | not) | {workload, path, rep}],
-		workloads: ($wls | map(. as $w | {
-			key: $w,
-			value: ([$ok[] | select(.workload == $w) | .m | keys[]] | unique | map(. as $k | {
-				key: $k,
-				value: {
-					paths: ([$ok[] | select(.workload == $w and .m[$k] != null)] |
-						group_by(.path) | map({key: .[0].path,
-							value: (map(.m[$k]) | stats)}) | from_entries),
-					ratios: ($pairs | map(. as $pr | {
-						key: "\($pr[0])/\($pr[1])",
-						value: ([$ok[] | select(.workload == $w and .path == $pr[0] and
-								.m[$k] != null) as $a |
-							$ok[] | select(.workload == $w and .path == $pr[1] and
-								.rep == $a.rep and .m[$k] != null and .m[$k] != 0) |
-							$a.m[$k] / .m[$k]] |
-							if length > 0 then stats else null end)
-					}) | map(select(.value != null)) | from_entries)
-				}
+	jq -s --argjson meta "$meta" '
+		def median: sort | length as $n |
+			if $n == 0 then null elif $n % 2 == 1 then .[($n - 1) / 2]
+			else (.[$n / 2 - 1] + .[$n / 2]) / 2 end;
+		def stats: { median: median, min: min, max: max, n: length };
+		[.[] | select(.ok)] as $ok |
+		[["ambit", "nomesh"], ["ambit", "stunnel"], ["ambit", "nginx"],
+		 ["ambit-local", "nomesh-local"]] as $pairs |
+		($ok | map(.workload) | unique) as $wls |
+		{
+			meta: $meta,
+			paths: ($ok | map(.path) | unique),
+			failed_cases: [.[] | select(.ok | not) | {workload, path, rep}],
+			workloads: ($wls | map(. as $w | {
+				key: $w,
+				value: ([$ok[] | select(.workload == $w) | .m | keys[]] | unique | map(. as $k | {
+					key: $k,
+					value: {
+						paths: ([$ok[] | select(.workload == $w and .m[$k] != null)] |
+							group_by(.path) | map({key: .[0].path,
+								value: (map(.m[$k]) | stats)}) | from_entries),
+						ratios: ($pairs | map(. as $pr | {
+							key: "\($pr[0])/\($pr[1])",
+							value: ([$ok[] | select(.workload == $w and .path == $pr[0] and
+									.m[$k] != null) as $a |
+								$ok[] | select(.workload == $w and .path == $pr[1] and
+									.rep == $a.rep and .m[$k] != null and .m[$k] != 0) |
+								$a.m[$k] / .m[$k]] |
+								if length > 0 then stats else null end)
+						}) | map(select(.value != null)) | from_entries)
+					}
+				}) | from_entries)
 			}) | from_entries)
-		}) | from_entries)
-	}' "$raw" >"$out.json"
+		}' "$raw" >"$out.json"
+}
 
 # Markdown: one row per workload figure; cells are "median (min–max)".
-jq -r '
+render_md() {
+	jq -r '
 	def num: if . == null then "" elif (. | fabs) >= 100 then (. | round | tostring)
 		elif (. | fabs) >= 10 then ((. * 10 | round) / 10 | tostring)
 		elif (. | fabs) >= 1 then ((. * 100 | round) / 100 | tostring)
@@ -63,7 +67,8 @@ jq -r '
 	"|" + ([range(0; 2 + ($cols | length) + ($rcols | length))] | map("---") | join("|")) + "|",
 	(.workloads as $all | (["tput1", "tput8", "lat1k", "lat10k", "http", "connrate", "scale"] +
 		($all | keys) | reduce .[] as $k ([]; if index([$k]) then . else . + [$k] end))[] |
-		select($all[.]) as $w | $all[$w] | to_entries[] |
+		select($all[.]) as $w | $all[$w] | to_entries |
+		sort_by(.key | sub("^p999_us$"; "p99_z")) | .[] |
 		select(.key | IN("dropped", "closed_early", "proxy_cpu_s") | not) |
 		"| \($w) | \(.key) | " +
 		([.value.paths[$cols[]] | cell] | join(" | ")) + " | " +
@@ -85,4 +90,12 @@ jq -r '
 	"",
 	(if (.failed_cases | length) > 0 then "Failed cases (no figures): " +
 		(.failed_cases | map("\(.workload)/\(.path)#\(.rep)") | join(", ")) else empty end)
-	' "$out.json" >"$out.md"
+	' "$1.json" >"$1.md"
+}
+
+if [ "${1:-}" = --md ]; then
+	render_md "$2"
+else
+	summarise "$1" "$2" "$3"
+	render_md "$2"
+fi
