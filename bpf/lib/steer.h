@@ -142,7 +142,13 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 		if (ret >= 0)
 			return ret;
 	}
-	if (captured)
+	/*
+	 * Only a SYN opens a flow the proxy can take. Any other packet with no socket here belongs
+	 * to a connection the pod had before it was enrolled: it stays direct, as Istio ambient
+	 * leaves existing connections alone at enrollment (sending it to the listener would
+	 * black-hole it). It cannot start a new connection to the pod.
+	 */
+	if (captured && p.tcp->syn && !p.tcp->ack)
 		return steer_to_proxy(skb, p.ip, p.tcp);
 	return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 }
