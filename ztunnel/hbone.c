@@ -734,7 +734,13 @@ static void conn_flush(struct hbone_conn *c)
 		}
 		buf_consume(&c->out, (size_t)w);
 	}
-	if (!c->out.len && !nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2)) {
+	/* The records of this round leave together (tls.c buffers them). */
+	if (tls_conn_flush(c->tls) == -EPIPE) {
+		conn_close(c, tls_conn_error(c->tls));
+		return;
+	}
+	if (!c->out.len && !tls_conn_want_write(c->tls) && !nghttp2_session_want_read(c->h2) &&
+	    !nghttp2_session_want_write(c->h2)) {
 		conn_close(c, "session ended");
 		return;
 	}

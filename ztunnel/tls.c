@@ -11,6 +11,11 @@
 
 #include "tls.h"
 
+/* Bytes OpenSSL may pull from the socket per read (four full records and their overhead). */
+#define TLS_READ_BUF (4 * (16384 + 256))
+/* Records gathered before one send(): a flush of the HTTP/2 coalescing buffer and more. */
+#define TLS_WRITE_BUF (256 << 10)
+
 struct tls_ctx {
 	SSL_CTX *ssl;
 	bool server;
@@ -118,6 +123,12 @@ struct tls_ctx *tls_ctx_create(bool server, const char *cert_pem, const char *ke
 	/* Compression and renegotiation do not exist in 1.3; tickets would only add state. */
 	SSL_CTX_set_options(ctx->ssl, SSL_OP_NO_TICKET);
 	SSL_CTX_set_num_tickets(ctx->ssl, 0);
+	/*
+	 * Read-ahead with a buffer of several records: one recv() brings in many records instead
+	 * of two (header, then body) per 16 KiB record.
+	 */
+	SSL_CTX_set_read_ahead(ctx->ssl, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx->ssl, TLS_READ_BUF);
 	SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	err = load_root(ctx->ssl, root_pem ? root_pem : "");
 	if (err)
@@ -170,6 +181,27 @@ static void set_err(struct tls_conn *c, const char *what)
 	ERR_clear_error();
 }
 
+/*
+ * Reads go straight to the socket; writes go through a buffer BIO so that the records of one
+ * flush leave in one send() (OpenSSL writes each record separately) and tls_conn_flush()
+ * pushes them out. Handshake flights and alerts are flushed by OpenSSL itself.
+ */
+static int set_bios(SSL *ssl, int fd)
+{
+	BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE), *wbuf = BIO_new(BIO_f_buffer());
+
+	if (!sock || !wbuf || BIO_set_write_buffer_size(wbuf, TLS_WRITE_BUF) != 1) {
+		BIO_free(sock);
+		BIO_free(wbuf);
+		return -ENOMEM;
+	}
+	/* One reference for the read side, one for the chain under the buffer. */
+	BIO_up_ref(sock);
+	BIO_push(wbuf, sock);
+	SSL_set_bio(ssl, sock, wbuf);
+	return 0;
+}
+
 struct tls_conn *tls_conn_create(struct tls_ctx *ctx, int fd, const char *expect_san)
 {
 	struct tls_conn *c = calloc(1, sizeof(*c));
@@ -178,7 +210,7 @@ struct tls_conn *tls_conn_create(struct tls_ctx *ctx, int fd, const char *expect
 		return NULL;
 	c->server = ctx->server;
 	c->ssl = SSL_new(ctx->ssl);
-	if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1)
+	if (!c->ssl || set_bios(c->ssl, fd))
 		goto fail;
 	if (expect_san && !(c->expect_san = strdup(expect_san)))
 		goto fail;
@@ -319,17 +351,34 @@ ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)
 	return ret == 0 ? -EPIPE : ret;
 }
 
+int tls_conn_flush(struct tls_conn *c)
+{
+	BIO *w = SSL_get_wbio(c->ssl);
+
+	if (!BIO_wpending(w))
+		return 0;
+	if (BIO_flush(w) == 1)
+		return 0;
+	if (BIO_should_retry(w))
+		return -EAGAIN;
+	snprintf(c->err, sizeof(c->err), "write: %s", errno ? strerror(errno) : "failed");
+	ERR_clear_error();
+	return -EPIPE;
+}
+
 void tls_conn_shutdown(struct tls_conn *c)
 {
 	ERR_clear_error();
-	if (c->handshaken)
+	if (c->handshaken) {
 		SSL_shutdown(c->ssl);
+		(void)BIO_flush(SSL_get_wbio(c->ssl));
+	}
 	ERR_clear_error();
 }
 
 bool tls_conn_want_write(const struct tls_conn *c)
 {
-	return c->want_write;
+	return c->want_write || BIO_wpending(SSL_get_wbio(c->ssl)) > 0;
 }
 
 const char *tls_conn_peer_identity(const struct tls_conn *c)

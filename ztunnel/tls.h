@@ -35,8 +35,13 @@ void tls_conn_destroy(struct tls_conn *c);
 int tls_conn_handshake(struct tls_conn *c);
 /* >0 bytes, 0 on clean close, -EAGAIN, -EPROTO / -ECONNRESET. */
 ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len);
-/* >0 bytes (possibly fewer than @len), -EAGAIN, -EPROTO / -EPIPE. */
+/*
+ * >0 bytes (possibly fewer than @len), -EAGAIN, -EPROTO / -EPIPE. Records may stay buffered
+ * until tls_conn_flush().
+ */
 ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len);
+/* Sends what tls_conn_write() buffered: 0 when all is out, -EAGAIN (wait for EPOLLOUT), -EPIPE. */
+int tls_conn_flush(struct tls_conn *c);
 /* Sends close_notify (best effort). */
 void tls_conn_shutdown(struct tls_conn *c);
 bool tls_conn_want_write(const struct tls_conn *c);
