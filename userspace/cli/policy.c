@@ -495,8 +495,21 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst)
 	if (!s)
 		return -EIO;
 	ret = -ENOENT;
-	dw = find_workload(s, dspec);
-	if (!dw)
+	sw = find_workload(s, src);
+	if (!sw && inet_pton(AF_INET, src, &a) != 1) {
+		fprintf(stderr, "ambitctl: check: no (unique) workload %s: use ns/pod or an IP\n",
+			src);
+		goto out;
+	}
+	/* A bare Service name means the one in the source's namespace, as the pod's DNS would. */
+	if (sw && !strchr(dspec, '/') && !strchr(dspec, '.')) {
+		char scoped[512];
+
+		snprintf(scoped, sizeof(scoped), "%s/%s", sw->namespace, dspec);
+		svc = find_service(s, scoped);
+	}
+	dw = svc ? NULL : find_workload(s, dspec);
+	if (!dw && !svc)
 		svc = find_service(s, dspec);
 	if (!dw && !svc) {
 		fprintf(
@@ -504,12 +517,6 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst)
 		    "ambitctl: check: no (unique) workload or Service %s: use ns/pod, a pod IP, "
 		    "ns/service or a Service VIP\n",
 		    dspec);
-		goto out;
-	}
-	sw = find_workload(s, src);
-	if (!sw && inet_pton(AF_INET, src, &a) != 1) {
-		fprintf(stderr, "ambitctl: check: no (unique) workload %s: use ns/pod or an IP\n",
-			src);
 		goto out;
 	}
 	if (o->json && !(out = cJSON_CreateArray())) {
