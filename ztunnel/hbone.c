@@ -27,6 +27,8 @@
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 #define TLS_OUT_CHUNK (64u << 10)
 #define TLS_IN_CHUNK (64u << 10)
+#define TLS_RECORD 16384 /* TLS 1.3 maximum plaintext per record */
+#define H2_FRAME_HDR 9
 #define HDR_MAX 512
 /* An unused pooled client connection is closed (GOAWAY) after this many seconds. */
 #define POOL_IDLE_S 60
@@ -567,6 +569,24 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_
 	return 0;
 }
 
+/*
+ * DATA payload so that the 9-byte frame header and the payload fill exactly one 16 KiB TLS
+ * record: 16,384 of payload would make every frame two records, one of them 9 bytes.
+ */
+static ssize_t data_length(nghttp2_session *session, uint8_t type, int32_t id, int32_t conn_win,
+			   int32_t stream_win, uint32_t max_frame, void *user)
+{
+	ssize_t n = TLS_RECORD - H2_FRAME_HDR;
+
+	if (conn_win < n)
+		n = conn_win;
+	if (stream_win < n)
+		n = stream_win;
+	if ((ssize_t)max_frame < n)
+		n = (ssize_t)max_frame;
+	return n > 0 ? n : 1;
+}
+
 static nghttp2_session_callbacks *callbacks_new(void)
 {
 	nghttp2_session_callbacks *cbs;
@@ -578,6 +598,7 @@ static nghttp2_session_callbacks *callbacks_new(void)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+	nghttp2_session_callbacks_set_data_source_read_length_callback(cbs, data_length);
 	return cbs;
 }
 
