@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/fileutil.h"
 #include "runtime.h"
 
 /* pods.json is written by our own tooling; anything near this size is hostile or broken. */
@@ -53,19 +54,9 @@ int runtime_read_file(const char *path, char **out, size_t *len)
 		err = -ENOMEM;
 		goto fail;
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
+	err = fileutil_read_upto(fd, buf, (size_t)st.st_size, &got);
+	if (err)
+		goto fail;
 	buf[got] = '\0';
 	close(fd);
 	*out = buf;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ambit/fileutil.h"
 #include "config_priv.h"
 
 #define CFG_MAX_DIR_DEPTH 16
@@ -299,19 +300,9 @@ int config_load_file(struct config *cfg, const char *path, struct config_diags *
 		goto fail;
 	}
 	/* The file may change under us (ambitctl apply); read what is there, up to the cap. */
-	while (len <= (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	err = fileutil_read_upto(fd, buf, (size_t)st.st_size + 1, &len);
+	if (err)
+		goto fail;
 	if (len > (size_t)st.st_size) {
 		err = -EAGAIN;
 		cfg_error(&ctx, NULL, "file grew while being read");

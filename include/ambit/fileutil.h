@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Small file helpers shared by the library, the agent and the CLI. */
+#ifndef AMBIT_FILEUTIL_H
+#define AMBIT_FILEUTIL_H
+
+#include <stddef.h>
+
+/*
+ * Reads from @fd into @buf (caller-owned, at least @cap bytes) until @cap bytes are in or the
+ * file ends, retrying on EINTR. *@got is set to the bytes read, also on error.
+ * Returns 0 (end of file or @cap reached) or -errno of the failing read.
+ */
+int fileutil_read_upto(int fd, char *buf, size_t cap, size_t *got);
+
+#endif
