@@ -540,6 +540,26 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
 		nghttp2_session_consume(session, id, len);
 		return 0;
 	}
+	/* Nothing queued before it: straight to the socket, buffering only what it refuses. */
+	if (!s->to_tcp.len && s->established && s->fd >= 0) {
+		ssize_t n = send(s->fd, data, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			nghttp2_session_consume(session, id, len);
+			stream_abort(s, "tcp write failed");
+			return 0;
+		}
+		if (n > 0) {
+			connrec_bytes(s->rec, !s->conn->client, (size_t)n);
+			/* The window opens only now that the bytes left us (backpressure). */
+			nghttp2_session_consume(session, id, (size_t)n);
+			conn_kick(s->conn);
+			data += n;
+			len -= (size_t)n;
+		}
+		if (!len)
+			return 0;
+	}
 	/* The window bounds what the peer may send; the slack tolerates a late SETTINGS. */
 	p = buf_reserve(&s->to_tcp, len, HBONE_STREAM_WINDOW + (64u << 10));
 	if (!p) {
