@@ -434,70 +434,79 @@ static const char *mode_name(int i)
 		for (const cJSON *it = (arr) ? (arr)->child : NULL; it && !(d)->failed;            \
 		     it = it->next, i++)
 
-static void dec_strs(struct dec *d, const cJSON *o, const char *k, struct policy_strs *l)
-{
-	const cJSON *arr = dec_arr(d, o, k, &l->n);
-	size_t n = l->n;
+/* Decodes one array element into @item (zeroed); false when it holds nothing to free. */
+typedef bool (*dec_item_fn)(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx);
 
-	l->n = 0;
-	if (!arr || !n || !(l->items = dec_alloc(d, n, sizeof(*l->items))))
-		return;
+/*
+ * The array at @k of @o, decoded by @item into a new zeroed array of @size-byte items (one spare)
+ * which the caller owns; NULL when absent or empty, or after a failure. *@count: the items that
+ * hold something to free, which the caller's destructor walks. Stops at the first failure.
+ */
+static void *dec_list(struct dec *d, const cJSON *o, const char *k, size_t size, size_t *count,
+		      dec_item_fn item, void *ctx)
+{
+	size_t n;
+	const cJSON *arr = dec_arr(d, o, k, &n);
+	char *items;
+
+	*count = 0;
+	if (!arr || !n || d->failed || !(items = dec_alloc(d, n, size)))
+		return NULL;
 	FOR_ITEMS(d, arr, i, it)
 	{
 		size_t p = push(d, ".%s[%zu]", k, i);
-		int err =
-		    cJSON_IsString(it) ? policy_str_init(&l->items[i], it->valuestring) : -EINVAL;
 
-		if (err)
-			fail(d, err == -ENOMEM ? "out of memory" : "expected a non-empty string");
-		else
-			l->n = i + 1;
+		if (item(d, it, items + i * size, i, ctx))
+			*count = i + 1;
 		pop(d, p);
 	}
+	return items;
+}
+
+static bool dec_str_item(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx)
+{
+	int err = cJSON_IsString(it) ? policy_str_init(item, it->valuestring) : -EINVAL;
+
+	if (err)
+		fail(d, err == -ENOMEM ? "out of memory" : "expected a non-empty string");
+	return !err;
+}
+
+static void dec_strs(struct dec *d, const cJSON *o, const char *k, struct policy_strs *l)
+{
+	l->items = dec_list(d, o, k, sizeof(*l->items), &l->n, dec_str_item, NULL);
+}
+
+static bool dec_cidr_item(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx)
+{
+	struct policy_cidr *c = item;
+
+	if (cJSON_IsString(it) && !strcmp(it->valuestring, "none")) {
+		c->addr = POLICY_CIDR_NONE_ADDR;
+		c->mask = 0;
+	} else if (!cJSON_IsString(it) || policy_cidr_parse(it->valuestring, c)) {
+		fail(d, "expected an IPv4 CIDR string");
+	}
+	return true;
 }
 
 static void dec_cidrs(struct dec *d, const cJSON *o, const char *k, struct policy_cidrs *l)
 {
-	const cJSON *arr = dec_arr(d, o, k, &l->n);
-	size_t n = l->n;
+	l->items = dec_list(d, o, k, sizeof(*l->items), &l->n, dec_cidr_item, NULL);
+}
 
-	l->n = 0;
-	if (!arr || !n || !(l->items = dec_alloc(d, n, sizeof(*l->items))))
-		return;
-	FOR_ITEMS(d, arr, i, it)
-	{
-		size_t p = push(d, ".%s[%zu]", k, i);
+static bool dec_port_item(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx)
+{
+	uint32_t v;
 
-		if (cJSON_IsString(it) && !strcmp(it->valuestring, "none")) {
-			l->items[i].addr = POLICY_CIDR_NONE_ADDR;
-			l->items[i].mask = 0;
-		} else if (!cJSON_IsString(it) ||
-			   policy_cidr_parse(it->valuestring, &l->items[i])) {
-			fail(d, "expected an IPv4 CIDR string");
-		}
-		l->n = i + 1;
-		pop(d, p);
-	}
+	if (dec_int(d, it, 65535, &v))
+		*(uint16_t *)item = (uint16_t)v;
+	return true;
 }
 
 static void dec_ports(struct dec *d, const cJSON *o, const char *k, struct policy_ports *l)
 {
-	const cJSON *arr = dec_arr(d, o, k, &l->n);
-	size_t n = l->n;
-
-	l->n = 0;
-	if (!arr || !n || !(l->items = dec_alloc(d, n, sizeof(*l->items))))
-		return;
-	FOR_ITEMS(d, arr, i, it)
-	{
-		size_t p = push(d, ".%s[%zu]", k, i);
-		uint32_t v;
-
-		if (dec_int(d, it, 65535, &v))
-			l->items[i] = (uint16_t)v;
-		l->n = i + 1;
-		pop(d, p);
-	}
+	l->items = dec_list(d, o, k, sizeof(*l->items), &l->n, dec_port_item, NULL);
 }
 
 static const char *const match_keys[] = {
@@ -535,10 +544,29 @@ static void dec_match(struct dec *d, const cJSON *o, struct policy_match *m)
 	dec_ports(d, o, "notPorts", &m->not_ports);
 }
 
+static bool dec_clause_item(struct dec *d, const cJSON *cl, void *item, size_t i, void *ctx)
+{
+	struct policy_clause *c = item;
+	size_t m;
+
+	if (!cJSON_IsArray(cl) || !(m = (size_t)cJSON_GetArraySize(cl))) {
+		fail(d, "expected a non-empty array");
+	} else if ((c->items = dec_alloc(d, m, sizeof(*c->items)))) {
+		FOR_ITEMS(d, cl, j, mo)
+		{
+			size_t q = push(d, "[%zu]", j);
+
+			c->n = j + 1;
+			dec_match(d, mo, &c->items[j]);
+			pop(d, q);
+		}
+	}
+	return true;
+}
+
 static void dec_rule(struct dec *d, const cJSON *o, struct policy_rule *r)
 {
-	const cJSON *arr, *line;
-	size_t n;
+	const cJSON *line;
 	uint32_t v;
 
 	if (!cJSON_IsObject(o)) {
@@ -549,56 +577,34 @@ static void dec_rule(struct dec *d, const cJSON *o, struct policy_rule *r)
 		r->line = (int)v;
 	r->dropped = dec_bool(d, o, "dropped");
 	r->note = dec_str(d, o, "note", false);
-	arr = dec_arr(d, o, "clauses", &n);
-	if (!arr || !n || !(r->clauses = dec_alloc(d, n, sizeof(*r->clauses))))
-		return;
-	FOR_ITEMS(d, arr, i, cl)
-	{
-		size_t p = push(d, ".clauses[%zu]", i), m;
-		struct policy_clause *c = &r->clauses[i];
+	r->clauses = dec_list(d, o, "clauses", sizeof(*r->clauses), &r->n_clauses,
+			      dec_clause_item, NULL);
+}
 
-		r->n_clauses = i + 1;
-		if (!cJSON_IsArray(cl) || !(m = (size_t)cJSON_GetArraySize(cl))) {
-			fail(d, "expected a non-empty array");
-		} else if ((c->items = dec_alloc(d, m, sizeof(*c->items)))) {
-			FOR_ITEMS(d, cl, j, mo)
-			{
-				size_t q = push(d, "[%zu]", j);
+static bool dec_uid_item(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx)
+{
+	char **uid = item;
 
-				c->n = j + 1;
-				dec_match(d, mo, &c->items[j]);
-				pop(d, q);
-			}
-		}
-		pop(d, p);
+	if (!cJSON_IsString(it) || !(*uid = strdup(it->valuestring))) {
+		fail(d, "expected a string");
+		return false;
 	}
+	return true;
 }
 
 static void dec_uids(struct dec *d, const cJSON *o, char ***out, size_t *nout)
 {
-	const cJSON *arr = dec_arr(d, o, "workloads", nout);
-	size_t n = *nout;
+	*out = dec_list(d, o, "workloads", sizeof(char *), nout, dec_uid_item, NULL);
+}
 
-	*nout = 0;
-	if (!arr || !n || !(*out = dec_alloc(d, n, sizeof(char *))))
-		return;
-	FOR_ITEMS(d, arr, i, it)
-	{
-		size_t p = push(d, ".workloads[%zu]", i);
-
-		if (!cJSON_IsString(it) || !((*out)[i] = strdup(it->valuestring)))
-			fail(d, "expected a string");
-		else
-			*nout = i + 1;
-		pop(d, p);
-	}
+static bool dec_rule_item(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx)
+{
+	dec_rule(d, it, item);
+	return true;
 }
 
 static void dec_authz(struct dec *d, const cJSON *o, struct policy_authz *p)
 {
-	const cJSON *arr;
-	size_t n;
-
 	if (!cJSON_IsObject(o)) {
 		fail(d, "expected an object");
 		return;
@@ -617,23 +623,31 @@ static void dec_authz(struct dec *d, const cJSON *o, struct policy_authz *p)
 	p->dry_run = dec_bool(d, o, "dryRun");
 	p->note = dec_str(d, o, "note", false);
 	dec_uids(d, o, &p->workloads, &p->n_workloads);
-	arr = dec_arr(d, o, "rules", &n);
-	if (!arr || !n || d->failed || !(p->rules = dec_alloc(d, n, sizeof(*p->rules))))
-		return;
-	FOR_ITEMS(d, arr, i, it)
-	{
-		size_t q = push(d, ".rules[%zu]", i);
+	p->rules = dec_list(d, o, "rules", sizeof(*p->rules), &p->n_rules, dec_rule_item, NULL);
+}
 
-		p->n_rules = i + 1;
-		dec_rule(d, it, &p->rules[i]);
-		pop(d, q);
-	}
+static bool dec_mtls_port_item(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx)
+{
+	struct policy_port_mtls *mp = item;
+	const cJSON *port = cJSON_IsObject(it) ? get(d, it, "port", true) : NULL;
+	uint32_t v;
+
+	if (!cJSON_IsObject(it))
+		fail(d, "expected an object");
+	else if (port && dec_int(d, port, 65535, &v))
+		mp->port = (uint16_t)v;
+	if (!d->failed)
+		mp->mode = (enum config_mtls_mode)enum_of(d, it, "mode", mode_name, 4,
+							  CONFIG_MTLS_PERMISSIVE);
+	if (i && !d->failed && mp->port <= mp[-1].port)
+		fail(d, "ports not sorted");
+	return true;
 }
 
 static void dec_mtls(struct dec *d, const cJSON *parent, const char *k, struct policy_mtls *m)
 {
-	const cJSON *o = get(d, parent, k, true), *arr;
-	size_t n, p;
+	const cJSON *o = get(d, parent, k, true);
+	size_t p;
 
 	if (d->failed)
 		return;
@@ -646,71 +660,43 @@ static void dec_mtls(struct dec *d, const cJSON *parent, const char *k, struct p
 	    (enum config_mtls_mode)enum_of(d, o, "mode", mode_name, 4, CONFIG_MTLS_PERMISSIVE);
 	m->source = dec_str(d, o, "source", false);
 	m->port_source = dec_str(d, o, "portSource", false);
-	arr = dec_arr(d, o, "ports", &n);
-	if (arr && n && (m->ports = dec_alloc(d, n, sizeof(*m->ports)))) {
-		FOR_ITEMS(d, arr, i, it)
-		{
-			size_t q = push(d, ".ports[%zu]", i);
-			const cJSON *port = cJSON_IsObject(it) ? get(d, it, "port", true) : NULL;
-			uint32_t v;
-
-			m->n_ports = i + 1;
-			if (!cJSON_IsObject(it))
-				fail(d, "expected an object");
-			else if (port && dec_int(d, port, 65535, &v))
-				m->ports[i].port = (uint16_t)v;
-			if (!d->failed)
-				m->ports[i].mode = (enum config_mtls_mode)enum_of(
-				    d, it, "mode", mode_name, 4, CONFIG_MTLS_PERMISSIVE);
-			if (i && !d->failed && m->ports[i].port <= m->ports[i - 1].port)
-				fail(d, "ports not sorted");
-			pop(d, q);
-		}
-	}
+	m->ports = dec_list(d, o, "ports", sizeof(*m->ports), &m->n_ports, dec_mtls_port_item, NULL);
 	if (!d->failed)
 		pop(d, p);
+}
+
+/* @ctx: the number of policies, which each index must be below. */
+static bool dec_idx_item(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx)
+{
+	size_t max = *(const size_t *)ctx;
+	uint32_t *v = item;
+
+	if (dec_int(d, it, 4294967295.0, v) && *v >= max)
+		fail(d, "index %u out of range (%zu policies)", *v, max);
+	return true;
 }
 
 /* An index array into the policies, each < @max. */
 static void dec_idx(struct dec *d, const cJSON *o, size_t max, uint32_t **out, size_t *nout)
 {
-	const cJSON *arr = dec_arr(d, o, "policies", nout);
-	size_t n = *nout;
+	*out = dec_list(d, o, "policies", sizeof(uint32_t), nout, dec_idx_item, &max);
+}
 
-	*nout = 0;
-	if (!arr || !n || !(*out = dec_alloc(d, n, sizeof(uint32_t))))
-		return;
-	FOR_ITEMS(d, arr, i, it)
-	{
-		size_t p = push(d, ".policies[%zu]", i);
-		uint32_t v;
+static bool dec_authz_item(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx)
+{
+	struct policy_authz *p = item;
 
-		if (dec_int(d, it, 4294967295.0, &v) && v >= max)
-			fail(d, "index %u out of range (%zu policies)", v, max);
-		(*out)[i] = v;
-		*nout = i + 1;
-		pop(d, p);
-	}
+	dec_authz(d, it, p);
+	if (!d->failed && i && strcmp(p[-1].key, p->key) >= 0)
+		fail(d, "not sorted by namespace/name");
+	return true;
 }
 
 static void dec_policies(struct dec *d, const cJSON *root, struct policy_set *ps)
 {
-	size_t n;
-	const cJSON *arr = dec_arr(d, root, "policies", &n);
-
-	if (!arr || !n || !(ps->policies = dec_alloc(d, n, sizeof(*ps->policies))))
-		return;
-	FOR_ITEMS(d, arr, i, it)
-	{
-		size_t p = push(d, ".policies[%zu]", i);
-
-		ps->n_policies = i + 1;
-		dec_authz(d, it, &ps->policies[i]);
-		if (!d->failed && i && strcmp(ps->policies[i - 1].key, ps->policies[i].key) >= 0)
-			fail(d, "not sorted by namespace/name");
-		pop(d, p);
-	}
-	if (d->failed)
+	ps->policies = dec_list(d, root, "policies", sizeof(*ps->policies), &ps->n_policies,
+				dec_authz_item, NULL);
+	if (d->failed || !ps->policies)
 		return;
 	for (size_t i = 0; i < ps->n_policies; i++)
 		if (ps->policies[i].scope == POLICY_SCOPE_GLOBAL)
@@ -723,78 +709,72 @@ static void dec_policies(struct dec *d, const cJSON *root, struct policy_set *ps
 			ps->global[ps->n_global++] = (uint32_t)i;
 }
 
+static bool dec_peer_auth_item(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx)
+{
+	struct policy_peer_auth *pa = item;
+
+	if (!cJSON_IsObject(it)) {
+		fail(d, "expected an object");
+		return true;
+	}
+	pa->namespace = dec_str(d, it, "namespace", true);
+	pa->name = dec_str(d, it, "name", true);
+	pa->scope = (enum policy_scope)enum_of(d, it, "scope", scope_name, 4, 0);
+	pa->mode = (enum config_mtls_mode)enum_of(d, it, "mode", mode_name, 4, 0);
+	pa->in_force = dec_bool(d, it, "inForce");
+	dec_uids(d, it, &pa->workloads, &pa->n_workloads);
+	return true;
+}
+
 static void dec_peer_auths(struct dec *d, const cJSON *root, struct policy_set *ps)
 {
-	size_t n;
-	const cJSON *arr = dec_arr(d, root, "peerAuthentications", &n);
+	ps->peer_auths = dec_list(d, root, "peerAuthentications", sizeof(*ps->peer_auths),
+				  &ps->n_peer_auths, dec_peer_auth_item, NULL);
+}
 
-	if (!arr || !n || !(ps->peer_auths = dec_alloc(d, n, sizeof(*ps->peer_auths))))
-		return;
-	FOR_ITEMS(d, arr, i, it)
-	{
-		struct policy_peer_auth *pa = &ps->peer_auths[i];
-		size_t p = push(d, ".peerAuthentications[%zu]", i);
+/* @ctx: the policy set, whose policies are decoded already. */
+static bool dec_namespace_item(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx)
+{
+	const struct policy_set *ps = ctx;
+	struct policy_namespace *x = item;
 
-		ps->n_peer_auths = i + 1;
-		if (!cJSON_IsObject(it)) {
-			fail(d, "expected an object");
-			break;
-		}
-		pa->namespace = dec_str(d, it, "namespace", true);
-		pa->name = dec_str(d, it, "name", true);
-		pa->scope = (enum policy_scope)enum_of(d, it, "scope", scope_name, 4, 0);
-		pa->mode = (enum config_mtls_mode)enum_of(d, it, "mode", mode_name, 4, 0);
-		pa->in_force = dec_bool(d, it, "inForce");
-		dec_uids(d, it, &pa->workloads, &pa->n_workloads);
-		pop(d, p);
+	if (!cJSON_IsObject(it)) {
+		fail(d, "expected an object");
+		return true;
 	}
+	x->name = dec_str(d, it, "name", true);
+	dec_mtls(d, it, "mtls", &x->mtls);
+	dec_idx(d, it, ps->n_policies, &x->policies, &x->n_policies);
+	if (!d->failed && i && strcmp(x[-1].name, x->name) >= 0)
+		fail(d, "not sorted by name");
+	return true;
+}
+
+/* @ctx: the policy set, whose policies are decoded already. */
+static bool dec_workload_item(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx)
+{
+	const struct policy_set *ps = ctx;
+	struct policy_workload *w = item;
+
+	if (!cJSON_IsObject(it)) {
+		fail(d, "expected an object");
+		return true;
+	}
+	w->uid = dec_str(d, it, "uid", true);
+	w->namespace = dec_str(d, it, "namespace", true);
+	dec_mtls(d, it, "mtls", &w->mtls);
+	dec_idx(d, it, ps->n_policies, &w->policies, &w->n_policies);
+	if (!d->failed && i && strcmp(w[-1].uid, w->uid) >= 0)
+		fail(d, "not sorted by uid");
+	return true;
 }
 
 static void dec_scopes(struct dec *d, const cJSON *root, struct policy_set *ps)
 {
-	size_t n;
-	const cJSON *arr = dec_arr(d, root, "namespaces", &n);
-
-	if (arr && n && (ps->namespaces = dec_alloc(d, n, sizeof(*ps->namespaces)))) {
-		FOR_ITEMS(d, arr, i, it)
-		{
-			struct policy_namespace *x = &ps->namespaces[i];
-			size_t p = push(d, ".namespaces[%zu]", i);
-
-			ps->n_namespaces = i + 1;
-			if (!cJSON_IsObject(it)) {
-				fail(d, "expected an object");
-				break;
-			}
-			x->name = dec_str(d, it, "name", true);
-			dec_mtls(d, it, "mtls", &x->mtls);
-			dec_idx(d, it, ps->n_policies, &x->policies, &x->n_policies);
-			if (!d->failed && i && strcmp(ps->namespaces[i - 1].name, x->name) >= 0)
-				fail(d, "not sorted by name");
-			pop(d, p);
-		}
-	}
-	arr = dec_arr(d, root, "workloads", &n);
-	if (d->failed || !arr || !n || !(ps->workloads = dec_alloc(d, n, sizeof(*ps->workloads))))
-		return;
-	FOR_ITEMS(d, arr, i, it)
-	{
-		struct policy_workload *w = &ps->workloads[i];
-		size_t p = push(d, ".workloads[%zu]", i);
-
-		ps->n_workloads = i + 1;
-		if (!cJSON_IsObject(it)) {
-			fail(d, "expected an object");
-			break;
-		}
-		w->uid = dec_str(d, it, "uid", true);
-		w->namespace = dec_str(d, it, "namespace", true);
-		dec_mtls(d, it, "mtls", &w->mtls);
-		dec_idx(d, it, ps->n_policies, &w->policies, &w->n_policies);
-		if (!d->failed && i && strcmp(ps->workloads[i - 1].uid, w->uid) >= 0)
-			fail(d, "not sorted by uid");
-		pop(d, p);
-	}
+	ps->namespaces = dec_list(d, root, "namespaces", sizeof(*ps->namespaces),
+				  &ps->n_namespaces, dec_namespace_item, ps);
+	ps->workloads = dec_list(d, root, "workloads", sizeof(*ps->workloads), &ps->n_workloads,
+				 dec_workload_item, ps);
 }
 
 struct policy_set *policy_set_from_json(const struct cJSON *obj, char *err, size_t errlen)
