@@ -28,6 +28,19 @@ static struct dp_entry *sorted_copy(const struct dp_entry *e, size_t n)
 	return c;
 }
 
+/*
+ * One step of walking two arrays sorted by key in step (@has_c/@has_w: the side is not used up):
+ * < 0 the next key is only in the current array, > 0 only in the wanted one, 0 in both.
+ */
+static int merge_side(bool has_c, uint64_t ck, bool has_w, uint64_t wk)
+{
+	if (!has_w || (has_c && ck < wk))
+		return -1;
+	if (!has_c || wk < ck)
+		return 1;
+	return 0;
+}
+
 int dp_diff_compute(const struct dp_entry *cur, size_t ncur, const struct dp_entry *want,
 		    size_t nwant, struct dp_diff *out)
 {
@@ -43,9 +56,12 @@ int dp_diff_compute(const struct dp_entry *cur, size_t ncur, const struct dp_ent
 	if (!c || !w || !out->set || !out->del)
 		goto out;
 	while (i < ncur || j < nwant) {
-		if (j == nwant || (i < ncur && c[i].key < w[j].key)) {
+		int side = merge_side(i < ncur, i < ncur ? c[i].key : 0, j < nwant,
+				      j < nwant ? w[j].key : 0);
+
+		if (side < 0) {
 			out->del[out->n_del++] = c[i++].key;
-		} else if (i == ncur || w[j].key < c[i].key) {
+		} else if (side > 0) {
 			out->set[out->n_set++] = w[j++];
 		} else {
 			if (memcmp(c[i].val, w[j].val, sizeof(c[i].val)) != 0)
@@ -125,12 +141,13 @@ int dp_service_diff_compute(const struct dp_service *cur, size_t ncur,
 	if (!c || !w || !out->set || !out->del)
 		goto out;
 	while (i < ncur || j < nwant) {
-		uint64_t ck = i < ncur ? diff_svc_key(c[i]) : 0, wk = j < nwant ? diff_svc_key(w[j]) : 0;
+		int side = merge_side(i < ncur, i < ncur ? diff_svc_key(c[i]) : 0, j < nwant,
+				      j < nwant ? diff_svc_key(w[j]) : 0);
 
-		if (j == nwant || (i < ncur && ck < wk)) {
+		if (side < 0) {
 			out->del[out->n_del].vip = c[i]->vip;
 			out->del[out->n_del++].port = c[i++]->port;
-		} else if (i == ncur || wk < ck) {
+		} else if (side > 0) {
 			out->set[out->n_set++] = w[j++];
 		} else {
 			if (!same_backends(c[i], w[j]))
