@@ -31,6 +31,23 @@ static int issue_cb(void *ctx, const char *id, long lifetime_s, struct ca_issued
 	return ca_issue(ctx, id, lifetime_s, out);
 }
 
+/*
+ * Room for element @n of @arr (@size bytes each, *@cap allocated), doubling from 64: @arr or its
+ * replacement; NULL with @arr freed when memory runs out.
+ */
+static void *grow(void *arr, size_t n, size_t *cap, size_t size)
+{
+	void *p;
+
+	if (n < *cap)
+		return arr;
+	*cap = *cap ? *cap * 2 : 64;
+	p = realloc(arr, *cap * size);
+	if (!p)
+		free(arr);
+	return p;
+}
+
 /* Reads a whole fixed-size map (4- or 8-byte keys) as it is in the kernel now. */
 static int read_map(struct agent *a, const char *name, size_t ksz, struct dp_entry **out,
 		    size_t *n)
@@ -61,17 +78,8 @@ static int read_map(struct agent *a, const char *name, size_t ksz, struct dp_ent
 		} else {
 			e.key = key;
 		}
-		if (*n == cap) {
-			struct dp_entry *p;
-
-			cap = cap ? cap * 2 : 64;
-			p = realloc(arr, cap * sizeof(*p));
-			if (!p) {
-				free(arr);
-				return -ENOMEM;
-			}
-			arr = p;
-		}
+		if (!(arr = grow(arr, *n, &cap, sizeof(*arr))))
+			return -ENOMEM;
 		arr[(*n)++] = e;
 		next = 0;
 	}
@@ -108,17 +116,8 @@ static int read_services(struct agent *a, struct dp_service **out, size_t *n)
 				s.known = true;
 			}
 		}
-		if (*n == cap) {
-			struct dp_service *p;
-
-			cap = cap ? cap * 2 : 64;
-			p = realloc(arr, cap * sizeof(*p));
-			if (!p) {
-				free(arr);
-				return -ENOMEM;
-			}
-			arr = p;
-		}
+		if (!(arr = grow(arr, *n, &cap, sizeof(*arr))))
+			return -ENOMEM;
 		arr[(*n)++] = s;
 	}
 	*out = arr;
