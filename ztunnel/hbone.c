@@ -753,6 +753,22 @@ static void conn_flush(struct hbone_conn *c)
 			}
 			if (n == 0)
 				break;
+			if (!c->out.len && n >= TLS_RECORD) {
+				/* A whole-record DATA frame: encrypted from nghttp2's buffer, no copy. */
+				ssize_t w = tls_conn_write(c->tls, data, (size_t)n);
+
+				if (w < 0 && w != -EAGAIN) {
+					conn_close(c, tls_conn_error(c->tls));
+					return;
+				}
+				if (w == n)
+					continue;
+				/* The rest waits in out (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER). */
+				if (w > 0) {
+					data += w;
+					n -= w;
+				}
+			}
 			p = buf_reserve(&c->out, (size_t)n, 4 * TLS_OUT_CHUNK);
 			if (!p) {
 				conn_close(c, "out of memory");
