@@ -145,6 +145,21 @@ const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *nam
 	return NULL;
 }
 
+int cluster_open(struct ctl_cluster *c, const struct ctl_opts *o)
+{
+	int ret = cluster_load(c, o->cluster);
+
+	if (ret) {
+		fprintf(stderr, "ambitctl: cluster %s is not up: %s\n", o->cluster, strerror(-ret));
+		return ret;
+	}
+	if (o->node && !cluster_node(c, o->node)) {
+		fprintf(stderr, "ambitctl: no node %s in cluster %s\n", o->node, c->name);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int cluster_path(const struct ctl_cluster *c, char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;

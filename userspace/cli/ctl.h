@@ -90,6 +90,11 @@ int cluster_load(struct ctl_cluster *c, const char *name);
 int cluster_save(const struct ctl_cluster *c);
 /* Borrowed node by name, or NULL. */
 const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *name);
+/*
+ * cluster_load of the -c cluster of @o into @c, and its -n node must exist; both errors are
+ * told on stderr. 0 or -errno.
+ */
+int cluster_open(struct ctl_cluster *c, const struct ctl_opts *o);
 /* Formats a path under the run dir: cluster_path(c, buf, len, "logs/%s.log", x). */
 int cluster_path(const struct ctl_cluster *c, char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -168,6 +173,16 @@ cJSON *local_find_pod(cJSON *pods, const char *spec);
 /* http.c: GET http://127.0.0.1:@port@path inside @netns; body malloc'd. Returns HTTP status
  * (>= 100) or -errno. */
 int http_get_in_netns(const char *netns, int port, const char *path, char **body);
+
+/* agentq.c */
+struct snapshot;
+/* {"op":"get","what":@what} to @n's agent: its "result" (caller deletes) or NULL, told on stderr. */
+cJSON *agent_get(const struct ctl_node *n, const char *what);
+/*
+ * @n's public snapshot, decoded strictly (policies included); caller frees. With @raw, also the
+ * JSON it came from (caller deletes). NULL, told on stderr, when it cannot be had.
+ */
+struct snapshot *agent_snapshot(const struct ctl_node *n, cJSON **raw);
 
 /* inspect.c */
 int cmd_workloads(const struct ctl_opts *o);

@@ -21,72 +21,9 @@
 #include "ambit/snapshot.h"
 #include "ctl.h"
 
-static int open_cluster(const struct ctl_opts *o, struct ctl_cluster *c)
-{
-	int ret = cluster_load(c, o->cluster);
-
-	if (ret) {
-		fprintf(stderr, "ambitctl: cluster %s is not up: %s\n", o->cluster, strerror(-ret));
-		return ret;
-	}
-	if (o->node && !cluster_node(c, o->node)) {
-		fprintf(stderr, "ambitctl: no node %s in cluster %s\n", o->node, c->name);
-		return -ENOENT;
-	}
-	return 0;
-}
-
 static bool node_selected(const struct ctl_opts *o, const struct ctl_node *n)
 {
 	return !o->node || !strcmp(o->node, n->name);
-}
-
-/* {"op":"get","what":@what} to @n's agent; returns the "result" (caller deletes) or NULL. */
-static cJSON *agent_get(const struct ctl_node *n, const char *what)
-{
-	char req[64], *reply = NULL;
-	cJSON *root, *res = NULL;
-	int ret;
-
-	str_fmt(req, sizeof(req), "{\"op\":\"get\",\"what\":\"%s\"}", what);
-	ret = ipc_request(n->socket, req, &reply);
-	if (ret) {
-		fprintf(stderr, "ambitctl: %s agent (%s): %s\n", n->name, n->socket,
-			strerror(-ret));
-		return NULL;
-	}
-	root = cJSON_Parse(reply);
-	free(reply);
-	if (!root || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "ok"))) {
-		const cJSON *err = root ? cJSON_GetObjectItemCaseSensitive(root, "error") : NULL;
-		fprintf(stderr, "ambitctl: %s agent: %s\n", n->name,
-			cJSON_IsString(err) ? err->valuestring : "malformed reply");
-	} else {
-		res = cJSON_DetachItemFromObjectCaseSensitive(root, "result");
-	}
-	cJSON_Delete(root);
-	return res;
-}
-
-static struct snapshot *agent_snapshot(const struct ctl_node *n, cJSON **raw)
-{
-	cJSON *res = agent_get(n, "snapshot");
-	struct snapshot *s = NULL;
-	char err[256] = "", *text;
-
-	if (!res)
-		return NULL;
-	text = cJSON_PrintUnformatted(res);
-	if (text)
-		s = snapshot_decode(text, strlen(text), err, sizeof(err));
-	if (!s)
-		fprintf(stderr, "ambitctl: %s snapshot: %s\n", n->name, err[0] ? err : "no memory");
-	free(text);
-	if (s && raw)
-		*raw = res;
-	else
-		cJSON_Delete(res);
-	return s;
 }
 
 static const char *ip_str(uint32_t ip, char *buf)
@@ -157,7 +94,7 @@ int cmd_workloads(const struct ctl_opts *o)
 	char state[PATH_MAX];
 	int ret, nok = 0;
 
-	ret = open_cluster(o, &c);
+	ret = cluster_open(&c, o);
 	if (ret)
 		return ret;
 	if (o->json)
@@ -220,7 +157,7 @@ int cmd_services(const struct ctl_opts *o)
 	struct snapshot *s = NULL;
 	int ret;
 
-	ret = open_cluster(o, &c);
+	ret = cluster_open(&c, o);
 	if (ret)
 		return ret;
 	if (o->json)
@@ -277,7 +214,7 @@ int cmd_certs(const struct ctl_opts *o)
 	time_t now = time(NULL);
 	int ret, nok = 0;
 
-	ret = open_cluster(o, &c);
+	ret = cluster_open(&c, o);
 	if (ret)
 		return ret;
 	if (o->json)
@@ -370,7 +307,7 @@ int cmd_connections(const struct ctl_opts *o)
 
 	if (!all)
 		return -ENOMEM;
-	ret = open_cluster(o, &c);
+	ret = cluster_open(&c, o);
 	if (ret)
 		goto out;
 	for (int i = 0; i < c.nnodes; i++) {
@@ -415,7 +352,7 @@ int cmd_metrics(const struct ctl_opts *o)
 	struct ctl_cluster c;
 	int ret, nok = 0;
 
-	ret = open_cluster(o, &c);
+	ret = cluster_open(&c, o);
 	if (ret)
 		return ret;
 	for (int i = 0; i < c.nnodes; i++) {

@@ -16,56 +16,6 @@
 #include "ambit/snapshot.h"
 #include "ctl.h"
 
-static int open_cluster(const struct ctl_opts *o, struct ctl_cluster *c)
-{
-	int ret = cluster_load(c, o->cluster);
-
-	if (ret) {
-		fprintf(stderr, "ambitctl: cluster %s is not up: %s\n", o->cluster, strerror(-ret));
-		return ret;
-	}
-	if (o->node && !cluster_node(c, o->node)) {
-		fprintf(stderr, "ambitctl: no node %s in cluster %s\n", o->node, c->name);
-		return -ENOENT;
-	}
-	return 0;
-}
-
-/* The public snapshot of @n's agent, decoded (strictly, policies included), or NULL. */
-static struct snapshot *node_snapshot(const struct ctl_node *n)
-{
-	char *reply = NULL, *text = NULL, err[256] = "";
-	struct snapshot *s = NULL;
-	const cJSON *res, *e;
-	cJSON *root;
-	int ret;
-
-	ret = ipc_request(n->socket, "{\"op\":\"get\",\"what\":\"snapshot\"}", &reply);
-	if (ret) {
-		fprintf(stderr, "ambitctl: %s agent (%s): %s\n", n->name, n->socket,
-			strerror(-ret));
-		return NULL;
-	}
-	root = cJSON_Parse(reply);
-	free(reply);
-	res = root ? cJSON_GetObjectItemCaseSensitive(root, "result") : NULL;
-	if (!root || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "ok")) || !res) {
-		e = root ? cJSON_GetObjectItemCaseSensitive(root, "error") : NULL;
-		fprintf(stderr, "ambitctl: %s agent: %s\n", n->name,
-			cJSON_IsString(e) ? e->valuestring : "malformed reply");
-		cJSON_Delete(root);
-		return NULL;
-	}
-	text = cJSON_PrintUnformatted(res);
-	if (text)
-		s = snapshot_decode(text, strlen(text), err, sizeof(err));
-	if (!s)
-		fprintf(stderr, "ambitctl: %s snapshot: %s\n", n->name, err[0] ? err : "no memory");
-	free(text);
-	cJSON_Delete(root);
-	return s;
-}
-
 /* The first selected node's snapshot that carries a policy set. */
 static struct snapshot *cluster_snapshot(const struct ctl_opts *o, const struct ctl_cluster *c)
 {
@@ -74,7 +24,7 @@ static struct snapshot *cluster_snapshot(const struct ctl_opts *o, const struct 
 
 		if (o->node && strcmp(o->node, c->nodes[i].name))
 			continue;
-		s = node_snapshot(&c->nodes[i]);
+		s = agent_snapshot(&c->nodes[i], NULL);
 		if (s && s->policies)
 			return s;
 		if (s)
@@ -282,7 +232,7 @@ int cmd_policies(const struct ctl_opts *o)
 	char buf[512];
 	int ret;
 
-	ret = open_cluster(o, &c);
+	ret = cluster_open(&c, o);
 	if (ret)
 		return ret;
 	s = cluster_snapshot(o, &c);
@@ -488,7 +438,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst)
 		fprintf(stderr, "ambitctl: check: port \"%s\": want 1..65535\n", colon + 1);
 		return -EINVAL;
 	}
-	ret = open_cluster(o, &c);
+	ret = cluster_open(&c, o);
 	if (ret)
 		return ret;
 	s = cluster_snapshot(o, &c);
