@@ -83,6 +83,9 @@ char *snapshot_encode_public(const struct snapshot *s);
  */
 struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t errlen);
 void snapshot_free(struct snapshot *s);
+/* Free the strings and arrays one workload / service owns, not the struct itself. */
+void snapshot_workload_clear(struct snap_workload *w);
+void snapshot_service_clear(struct snap_service *svc);
 
 /* Look-ups; borrowed pointers or NULL. */
 const struct snap_workload *snapshot_workload_by_ip(const struct snapshot *s, uint32_t ip);

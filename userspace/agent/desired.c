@@ -442,30 +442,10 @@ void desired_free(struct desired *d)
 	}
 	for (size_t i = 0; i < d->n_identities; i++)
 		free(d->identities[i]);
-	for (size_t i = 0; i < d->n_snap_workloads; i++) {
-		struct snap_workload *w = &d->snap_workloads[i];
-
-		free(w->uid);
-		free(w->name);
-		free(w->namespace);
-		free(w->service_account);
-		free(w->identity);
-		free(w->node);
-		free(w->workload_name);
-		free(w->app);
-		free(w->version);
-	}
-	for (size_t i = 0; i < d->n_snap_services; i++) {
-		struct snap_service *s = &d->snap_services[i];
-
-		for (size_t j = 0; j < s->nports; j++)
-			free(s->ports[j].name);
-		free(s->ports);
-		free(s->endpoints);
-		free(s->name);
-		free(s->namespace);
-		free(s->hostname);
-	}
+	for (size_t i = 0; i < d->n_snap_workloads; i++)
+		snapshot_workload_clear(&d->snap_workloads[i]);
+	for (size_t i = 0; i < d->n_snap_services; i++)
+		snapshot_service_clear(&d->snap_services[i]);
 	for (size_t i = 0; i < d->n_warnings; i++)
 		free(d->warnings[i]);
 	dp_services_free(d->services, d->n_services);

@@ -512,34 +512,38 @@ fail:
 	return NULL;
 }
 
+void snapshot_workload_clear(struct snap_workload *w)
+{
+	free(w->uid);
+	free(w->name);
+	free(w->namespace);
+	free(w->service_account);
+	free(w->identity);
+	free(w->node);
+	free(w->workload_name);
+	free(w->app);
+	free(w->version);
+}
+
+void snapshot_service_clear(struct snap_service *svc)
+{
+	free(svc->name);
+	free(svc->namespace);
+	free(svc->hostname);
+	for (size_t j = 0; j < svc->nports; j++)
+		free(svc->ports[j].name);
+	free(svc->ports);
+	free(svc->endpoints);
+}
+
 void snapshot_free(struct snapshot *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n_workloads; i++) {
-		struct snap_workload *w = &s->workloads[i];
-
-		free(w->uid);
-		free(w->name);
-		free(w->namespace);
-		free(w->service_account);
-		free(w->identity);
-		free(w->node);
-		free(w->workload_name);
-		free(w->app);
-		free(w->version);
-	}
-	for (size_t i = 0; i < s->n_services; i++) {
-		struct snap_service *svc = &s->services[i];
-
-		free(svc->name);
-		free(svc->namespace);
-		free(svc->hostname);
-		for (size_t j = 0; j < svc->nports; j++)
-			free(svc->ports[j].name);
-		free(svc->ports);
-		free(svc->endpoints);
-	}
+	for (size_t i = 0; i < s->n_workloads; i++)
+		snapshot_workload_clear(&s->workloads[i]);
+	for (size_t i = 0; i < s->n_services; i++)
+		snapshot_service_clear(&s->services[i]);
 	for (size_t i = 0; i < s->n_certs; i++) {
 		free(s->certs[i].identity);
 		free(s->certs[i].cert_pem);
