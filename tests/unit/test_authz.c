@@ -19,6 +19,7 @@
 #include "ambit/policy.h"
 #include "../../ztunnel/authz.h"
 #include "../../ztunnel/metrics.h"
+#include "../lib/harness.h"
 
 #define ID_PP "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage"
 #define ID_RV "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews"
@@ -38,14 +39,6 @@ static struct snap_workload details = {
     .ip = 0x0201620a, /* 10.98.1.2 */
     .enrolled = true,
 };
-
-static uint32_t ip4(const char *s)
-{
-	struct in_addr a;
-
-	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
-	return a.s_addr;
-}
 
 /* A snapshot (on the heap, policies compiled from @policy_yaml) holding only `details`. */
 static struct snapshot *snap_with(const char *policy_yaml)
@@ -101,9 +94,9 @@ static void test_no_policy_allows(void **state)
 	struct snapshot *s = snap_with(NULL);
 	struct authz_result r;
 
-	assert_true(authz_decide(s, &details, 9080, ip4("10.98.1.9"), NULL, &r));
+	assert_true(authz_decide(s, &details, 9080, harness_ip4("10.98.1.9"), NULL, &r));
 	assert_int_equal(r.d.reason, POLICY_REASON_NO_ALLOW_POLICY);
-	assert_true(authz_decide(s, &details, 9080, ip4("10.98.1.9"), ID_PP, &r));
+	assert_true(authz_decide(s, &details, 9080, harness_ip4("10.98.1.9"), ID_PP, &r));
 	snap_drop(s);
 }
 
@@ -113,11 +106,11 @@ static void test_strict_refuses_plaintext_only(void **state)
 	struct authz_result r;
 	char *json, *text;
 
-	assert_false(authz_decide(s, &details, 9080, ip4("10.98.2.7"), NULL, &r));
+	assert_false(authz_decide(s, &details, 9080, harness_ip4("10.98.2.7"), NULL, &r));
 	assert_int_equal(r.d.reason, POLICY_REASON_MTLS_REQUIRED);
 	assert_string_equal(r.name, "PeerAuthentication bookinfo/strict");
 	assert_non_null(strstr(r.explain, "STRICT"));
-	assert_true(authz_decide(s, &details, 9080, ip4("10.98.2.7"), ID_PP, &r));
+	assert_true(authz_decide(s, &details, 9080, harness_ip4("10.98.2.7"), ID_PP, &r));
 	json = authz_policies_json();
 	assert_non_null(json);
 	assert_non_null(strstr(json, "{\"policy\":\"PeerAuthentication bookinfo/strict\","
@@ -136,14 +129,14 @@ static void test_deny_and_allow_nothing_named(void **state)
 	struct authz_result r;
 	char *text;
 
-	assert_false(authz_decide(s, &details, 9080, ip4("10.98.2.7"), ID_RV, &r));
+	assert_false(authz_decide(s, &details, 9080, harness_ip4("10.98.2.7"), ID_RV, &r));
 	assert_int_equal(r.d.reason, POLICY_REASON_DENY_MATCHED);
 	assert_string_equal(r.name, "bookinfo/deny-reviews");
-	assert_true(authz_decide(s, &details, 9080, ip4("10.98.2.7"), ID_PP, &r));
+	assert_true(authz_decide(s, &details, 9080, harness_ip4("10.98.2.7"), ID_PP, &r));
 	snap_drop(s);
 
 	s = snap_with(allow_nothing);
-	assert_false(authz_decide(s, &details, 9080, ip4("10.98.2.7"), ID_PP, &r));
+	assert_false(authz_decide(s, &details, 9080, harness_ip4("10.98.2.7"), ID_PP, &r));
 	assert_int_equal(r.d.reason, POLICY_REASON_NO_ALLOW_MATCHED);
 	/* No single deciding policy: the ALLOW policies that applied are named and counted. */
 	assert_string_equal(r.name, "bookinfo/allow-nothing");
@@ -165,7 +158,7 @@ static void test_audit_counted_not_enforced(void **state)
 	struct authz_result r;
 	char *json;
 
-	assert_true(authz_decide(s, &details, 9080, ip4("10.98.2.7"), ID_PP, &r));
+	assert_true(authz_decide(s, &details, 9080, harness_ip4("10.98.2.7"), ID_PP, &r));
 	assert_int_equal(r.d.n_audit, 1);
 	json = authz_policies_json();
 	assert_non_null(strstr(json, "{\"policy\":\"bookinfo/audit-all\",\"action\":\"AUDIT\","
@@ -204,10 +197,10 @@ static void test_revocation_closes_only_denied(void **state)
 	unsigned long before = metrics_open_count();
 
 	assert_non_null(t);
-	assert_int_equal(authz_track(t, rv, details.ip, 9080, ip4("10.98.2.7"), ID_RV), 0);
-	assert_int_equal(authz_track(t, pp, details.ip, 9080, ip4("10.98.2.8"), ID_PP), 0);
-	assert_int_equal(authz_track(t, plain, details.ip, 9080, ip4("10.98.9.9"), NULL), 0);
-	assert_int_equal(authz_track(t, gone, details.ip, 9080, ip4("10.98.9.8"), NULL), 0);
+	assert_int_equal(authz_track(t, rv, details.ip, 9080, harness_ip4("10.98.2.7"), ID_RV), 0);
+	assert_int_equal(authz_track(t, pp, details.ip, 9080, harness_ip4("10.98.2.8"), ID_PP), 0);
+	assert_int_equal(authz_track(t, plain, details.ip, 9080, harness_ip4("10.98.9.9"), NULL), 0);
+	assert_int_equal(authz_track(t, gone, details.ip, 9080, harness_ip4("10.98.9.8"), NULL), 0);
 	assert_int_equal(authz_track(t, NULL, details.ip, 9080, 0, NULL), -EINVAL);
 	assert_int_equal(authz_tracked(t), 4);
 	/* A connection that ends by itself leaves the tracker. */

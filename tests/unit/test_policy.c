@@ -26,6 +26,7 @@
 #include "confstore.h"
 #include "policy_sync.h"
 #include "runtime.h"
+#include "../lib/harness.h"
 
 #define AP(ns, name) "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n" \
 		     "  name: " name "\n  namespace: " ns "\n"
@@ -303,14 +304,6 @@ static const struct pcase CASES[] = {
 	 D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "PeerAuthentication bookinfo/ns", R_MTLS},
 };
 
-static uint32_t ip4(const char *s)
-{
-	struct in_addr a;
-
-	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
-	return a.s_addr;
-}
-
 static void conn_of(const struct pcase *c, struct policy_conn *conn)
 {
 	static const char *const ips[] = {IP_PP, IP_REV, IP_RAT, IP_SLEEP};
@@ -318,9 +311,9 @@ static void conn_of(const struct pcase *c, struct policy_conn *conn)
 	memset(conn, 0, sizeof(*conn));
 	conn->dst_uid = WLS[c->dst].uid;
 	conn->dst_namespace = WLS[c->dst].namespace;
-	conn->dst_ip = ip4(ips[c->dst]);
+	conn->dst_ip = harness_ip4(ips[c->dst]);
 	conn->dst_port = c->port;
-	conn->src_ip = ip4(c->src_ip);
+	conn->src_ip = harness_ip4(c->src_ip);
 	conn->src_identity = c->src_id;
 }
 
@@ -508,8 +501,8 @@ static void test_deny_src_cidrs(void **state)
 	assert_non_null(ps);
 	assert_int_equal(policy_deny_src_cidrs(ps, WLS[D_RAT].uid, "bookinfo", &out), 0);
 	assert_int_equal(out.n, 1);
-	assert_int_equal(out.items[0].addr, ip4("10.99.0.0"));
-	assert_int_equal(out.items[0].mask, ip4("255.255.255.0"));
+	assert_int_equal(out.items[0].addr, harness_ip4("10.99.0.0"));
+	assert_int_equal(out.items[0].mask, harness_ip4("255.255.255.0"));
 	free(out.items);
 	assert_int_equal(policy_deny_src_cidrs(ps, WLS[D_SLEEP].uid, "other", &out), 0);
 	assert_int_equal(out.n, 0);

@@ -25,38 +25,13 @@
 #include "ambit/datapath.h"
 #include "ambit/ipc.h"
 #include "../../ztunnel/metrics.h"
+#include "../lib/harness.h"
 #include "../../ztunnel/proxy.h"
 #include "../../ztunnel/sock.h"
 
 #define ID_A "spiffe://cluster.local/ns/demo/sa/a"
 #define ID_B "spiffe://cluster.local/ns/demo/sa/b"
 #define ID_C "spiffe://cluster.local/ns/demo/sa/c"
-
-static uint32_t ip4(const char *s)
-{
-	struct in_addr a;
-
-	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
-	return a.s_addr;
-}
-
-static void add_wl(struct snapshot *s, const char *name, const char *ip, const char *node,
-		   const char *id, bool enrolled)
-{
-	struct snap_workload *w = &s->workloads[s->n_workloads++];
-
-	w->uid = strdup(name);
-	w->name = strdup(name);
-	w->namespace = strdup("demo");
-	w->service_account = strdup(name);
-	w->identity = strdup(id);
-	w->node = strdup(node);
-	w->workload_name = strdup(name);
-	w->app = strdup(name);
-	w->version = strdup("v1");
-	w->ip = ip4(ip);
-	w->enrolled = enrolled;
-}
 
 /* The cluster as node @node sees it; @certs (may be empty) issued by @ca. */
 static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const char **ids,
@@ -69,16 +44,16 @@ static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const c
 	s->trust_domain = strdup("cluster.local");
 	s->root_pem = strdup(ca ? ca_root_pem(ca) : "");
 	s->workloads = calloc(4, sizeof(*s->workloads));
-	add_wl(s, "a", "127.0.0.1", "n1", ID_A, true);
-	add_wl(s, "b", "127.0.0.2", "n2", ID_B, true);
-	add_wl(s, "c", "127.0.0.3", "n1", ID_C, true);
-	add_wl(s, "legacy", "127.0.0.5", "n1", "spiffe://cluster.local/ns/x/sa/l", false);
+	harness_add_wl(s, "a", "127.0.0.1", "n1", ID_A, true);
+	harness_add_wl(s, "b", "127.0.0.2", "n2", ID_B, true);
+	harness_add_wl(s, "c", "127.0.0.3", "n1", ID_C, true);
+	harness_add_wl(s, "legacy", "127.0.0.5", "n1", "spiffe://cluster.local/ns/x/sa/l", false);
 	s->n_services = 1;
 	s->services = calloc(1, sizeof(*s->services));
 	s->services[0].name = strdup("web");
 	s->services[0].namespace = strdup("demo");
 	s->services[0].hostname = strdup("web.demo.svc.cluster.local");
-	s->services[0].vip = ip4("127.0.0.10");
+	s->services[0].vip = harness_ip4("127.0.0.10");
 	s->services[0].nports = 1;
 	s->services[0].ports = calloc(1, sizeof(struct snap_service_port));
 	s->services[0].ports[0].name = strdup("http");
@@ -86,8 +61,8 @@ static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const c
 	s->services[0].ports[0].target_port = svc_target;
 	s->services[0].nendpoints = 2;
 	s->services[0].endpoints = calloc(2, sizeof(uint32_t));
-	s->services[0].endpoints[0] = ip4("127.0.0.2");
-	s->services[0].endpoints[1] = ip4("127.0.0.3");
+	s->services[0].endpoints[0] = harness_ip4("127.0.0.2");
+	s->services[0].endpoints[1] = harness_ip4("127.0.0.3");
 	s->certs = calloc(nids ? nids : 1, sizeof(*s->certs));
 	for (int i = 0; i < nids; i++) {
 		struct ca_issued is;
@@ -101,24 +76,16 @@ static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const c
 	return s;
 }
 
-static struct sockaddr_in sin_of(const char *ip, uint16_t port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-
-	a.sin_addr.s_addr = ip4(ip);
-	return a;
-}
-
 static unsigned int active_b_busy(uint32_t ip)
 {
-	return ip == ip4("127.0.0.2") ? 5 : 1;
+	return ip == harness_ip4("127.0.0.2") ? 5 : 1;
 }
 
 static void test_route_outbound(void **state)
 {
 	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
-	struct sockaddr_in vip = sin_of("127.0.0.10", 80), other = sin_of("127.0.0.10", 81);
-	struct sockaddr_in pod = sin_of("127.0.0.2", 9000), ext = sin_of("1.1.1.1", 443);
+	struct sockaddr_in vip = harness_sin("127.0.0.10", 80), other = harness_sin("127.0.0.10", 81);
+	struct sockaddr_in pod = harness_sin("127.0.0.2", 9000), ext = harness_sin("1.1.1.1", 443);
 	struct zt_route r;
 	unsigned int rr = 0;
 	uint32_t first;
@@ -133,7 +100,7 @@ static void test_route_outbound(void **state)
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(zt_route_outbound(s, &vip, ZT_LB_LEAST_CONN, &rr, active_b_busy,
 						   &r), 0);
-		assert_int_equal(r.addr.sin_addr.s_addr, ip4("127.0.0.3"));
+		assert_int_equal(r.addr.sin_addr.s_addr, harness_ip4("127.0.0.3"));
 	}
 	assert_int_equal(zt_route_outbound(s, &other, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
 			 -EHOSTUNREACH);
@@ -166,7 +133,7 @@ static void test_check_connect(void **state)
 	assert_int_equal(client.s_addr, INADDR_ANY);
 	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", "for=127.0.0.1", ID_A, &dst, &wl,
 					  &client), 0);
-	assert_int_equal(client.s_addr, ip4("127.0.0.1"));
+	assert_int_equal(client.s_addr, harness_ip4("127.0.0.1"));
 	/* Claiming another identity's IP, or an unknown IP, is refused. */
 	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", "for=127.0.0.3", ID_A, &dst, &wl,
 					  &client), 401);
@@ -188,11 +155,11 @@ static void test_forwarded(void **state)
 	struct in_addr a;
 
 	assert_int_equal(sock_parse_forwarded_for("for=10.1.2.3", &a), 0);
-	assert_int_equal(a.s_addr, ip4("10.1.2.3"));
+	assert_int_equal(a.s_addr, harness_ip4("10.1.2.3"));
 	assert_int_equal(sock_parse_forwarded_for("proto=http;for=\"10.1.2.4:555\"", &a), 0);
-	assert_int_equal(a.s_addr, ip4("10.1.2.4"));
+	assert_int_equal(a.s_addr, harness_ip4("10.1.2.4"));
 	assert_int_equal(sock_parse_forwarded_for("For=10.1.2.5, for=1.1.1.1", &a), 0);
-	assert_int_equal(a.s_addr, ip4("10.1.2.5"));
+	assert_int_equal(a.s_addr, harness_ip4("10.1.2.5"));
 	assert_int_equal(sock_parse_forwarded_for("by=1.1.1.1", &a), -EINVAL);
 	assert_int_equal(sock_parse_forwarded_for("for=unknown", &a), -EINVAL);
 	assert_int_equal(sock_parse_forwarded_for("for=1.2.3.4.5.6.7.8.9.10.11.12", &a), -EINVAL);
@@ -235,7 +202,7 @@ static void test_metrics(void **state)
 {
 	struct metrics_labels l = {.reporter = "source", .source_workload = "we\"ird",
 				   .connection_security_policy = "none"};
-	struct sockaddr_in a = sin_of("10.0.0.1", 1000), b = sin_of("10.0.0.2", 80);
+	struct sockaddr_in a = harness_sin("10.0.0.1", 1000), b = harness_sin("10.0.0.2", 80);
 	unsigned long before = metrics_open_count();
 	struct connrec *r = connrec_open(&l, &a, &b, "outbound");
 	char *text, *json;
@@ -333,55 +300,6 @@ static void test_agent_watch_reconnect(void **state)
 
 /* ---- two ztunnels on loopback ---- */
 
-static int listen_on(const char *ip, uint16_t *port)
-{
-	struct sockaddr_in a = sin_of(ip, 0);
-	socklen_t sl = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(fd, 16), 0);
-	getsockname(fd, (struct sockaddr *)&a, &sl);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
-static int accept_within(int lfd, int ms, struct sockaddr_in *peer)
-{
-	struct pollfd p = {.fd = lfd, .events = POLLIN};
-	socklen_t sl = sizeof(*peer);
-	struct timeval tv = {.tv_sec = 10};
-	int fd;
-
-	if (poll(&p, 1, ms) != 1)
-		return -1;
-	fd = accept(lfd, (struct sockaddr *)peer, &sl);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-/* Connects as pod A to the outbound listener, registering @orig as its original destination. */
-static int pod_a_connect(int orig_fd, uint16_t outbound_port, const char *ip, uint16_t port)
-{
-	struct sockaddr_in a = sin_of("127.0.0.1", 0), to = sin_of("127.0.0.1", outbound_port);
-	struct ambit_addr key = {0};
-	struct ambit_orig_dst od = {.ip = ip4(ip), .port = htons(port),
-				    .flags = AMBIT_ORIG_REDIRECTED};
-	socklen_t sl = sizeof(a);
-	struct timeval tv = {.tv_sec = 10};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	getsockname(fd, (struct sockaddr *)&a, &sl);
-	key.ip = a.sin_addr.s_addr;
-	key.port = a.sin_port;
-	assert_int_equal(bpf_map_update_elem(orig_fd, &key, &od, BPF_ANY), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
-	return fd;
-}
-
 static void round_trip(int app, int server_lfd, const char *want_peer)
 {
 	struct sockaddr_in peer;
@@ -389,10 +307,10 @@ static void round_trip(int app, int server_lfd, const char *want_peer)
 	int up;
 
 	assert_int_equal(write(app, "ping", 4), 4);
-	up = accept_within(server_lfd, 5000, &peer);
+	up = harness_accept_within(server_lfd, 5000, &peer);
 	assert_true(up >= 0);
 	if (want_peer)
-		assert_int_equal(peer.sin_addr.s_addr, ip4(want_peer));
+		assert_int_equal(peer.sin_addr.s_addr, harness_ip4(want_peer));
 	assert_int_equal(read(up, buf, sizeof(buf)), 4);
 	assert_int_equal(shutdown(app, SHUT_WR), 0);
 	assert_int_equal(read(up, buf, sizeof(buf)), 0); /* half-close crossed the mesh */
@@ -423,11 +341,11 @@ static void test_two_ztunnels(void **state)
 	assert_non_null(mkdtemp(dir));
 	ca = ca_open(dir);
 	assert_non_null(ca);
-	srv_b = listen_on("127.0.0.2", &p_b);
-	srv_c = listen_on("127.0.0.3", &p_c);
-	srv_ext = listen_on("127.0.0.4", &p_ext);
-	out_fd = sock_listen(ip4("127.0.0.1"), 0, false);
-	hbone_fd = sock_listen(ip4("127.0.0.2"), 0, true);
+	srv_b = harness_listen("127.0.0.2", &p_b);
+	srv_c = harness_listen("127.0.0.3", &p_c);
+	srv_ext = harness_listen("127.0.0.4", &p_ext);
+	out_fd = sock_listen(harness_ip4("127.0.0.1"), 0, false);
+	hbone_fd = sock_listen(harness_ip4("127.0.0.2"), 0, true);
 	assert_true(out_fd >= 0 && hbone_fd >= 0);
 	{
 		struct sockaddr_in a;
@@ -455,16 +373,16 @@ static void test_two_ztunnels(void **state)
 	assert_non_null(w2);
 
 	/* A -> B (other node): HBONE; B sees A's IP (trusted forwarded: for=). */
-	round_trip(pod_a_connect(orig_fd, p_out, "127.0.0.2", p_b), srv_b, "127.0.0.1");
+	round_trip(harness_pod_a_connect(orig_fd, p_out, "127.0.0.2", p_b), srv_b, "127.0.0.1");
 	/* A -> Service VIP:80: endpoint B, target port, over HBONE. */
-	round_trip(pod_a_connect(orig_fd, p_out, "127.0.0.10", 80), srv_b, "127.0.0.1");
+	round_trip(harness_pod_a_connect(orig_fd, p_out, "127.0.0.10", 80), srv_b, "127.0.0.1");
 	/* A -> C (same node): short-circuit, C sees A's IP. */
-	round_trip(pod_a_connect(orig_fd, p_out, "127.0.0.3", p_c), srv_c, "127.0.0.1");
+	round_trip(harness_pod_a_connect(orig_fd, p_out, "127.0.0.3", p_c), srv_c, "127.0.0.1");
 	/* A -> outside the mesh: plain TCP from the node. */
-	round_trip(pod_a_connect(orig_fd, p_out, "127.0.0.4", p_ext), srv_ext, NULL);
+	round_trip(harness_pod_a_connect(orig_fd, p_out, "127.0.0.4", p_ext), srv_ext, NULL);
 	/* No original destination recorded: the connection is closed, nothing leaks out. */
 	{
-		struct sockaddr_in to = sin_of("127.0.0.1", p_out);
+		struct sockaddr_in to = harness_sin("127.0.0.1", p_out);
 		char buf[4];
 
 		app = socket(AF_INET, SOCK_STREAM, 0);

@@ -29,6 +29,7 @@
 #include "ambit/datapath.h"
 #include "../../ztunnel/hbone.h"
 #include "../../ztunnel/metrics.h"
+#include "../lib/harness.h"
 #include "../../ztunnel/proxy.h"
 #include "../../ztunnel/sock.h"
 
@@ -39,40 +40,6 @@
 #define SERIES_MTLS "destination_workload=\"b\"", "connection_security_policy=\"mutual_tls\""
 #define SERIES_PLAIN "destination_workload=\"b\"", "connection_security_policy=\"none\""
 #define SERIES_CONNECT_FAILED "destination_workload=\"b\"", "response_flags=\"CONNECT\""
-
-static uint32_t ip4(const char *s)
-{
-	struct in_addr a;
-
-	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
-	return a.s_addr;
-}
-
-static struct sockaddr_in sin_of(const char *ip, uint16_t port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-
-	a.sin_addr.s_addr = ip4(ip);
-	return a;
-}
-
-static void add_wl(struct snapshot *s, const char *name, const char *ip, const char *node,
-		   const char *id, bool enrolled)
-{
-	struct snap_workload *w = &s->workloads[s->n_workloads++];
-
-	w->uid = strdup(name);
-	w->name = strdup(name);
-	w->namespace = strdup("demo");
-	w->service_account = strdup(name);
-	w->identity = strdup(id);
-	w->node = strdup(node);
-	w->workload_name = strdup(name);
-	w->app = strdup(name);
-	w->version = strdup("v1");
-	w->ip = ip4(ip);
-	w->enrolled = enrolled;
-}
 
 /* The cluster as @node sees it, A and B enrolled or not, with a certificate for @id (or none). */
 static struct snapshot *make_snap2(const char *node, struct ambit_ca *ca, const char *id,
@@ -86,8 +53,8 @@ static struct snapshot *make_snap2(const char *node, struct ambit_ca *ca, const 
 	s->trust_domain = strdup("cluster.local");
 	s->root_pem = strdup(ca_root_pem(ca));
 	s->workloads = calloc(2, sizeof(*s->workloads));
-	add_wl(s, "a", "127.0.0.1", "n1", ID_A, a_enrolled);
-	add_wl(s, "b", "127.0.0.2", "n2", ID_B, b_enrolled);
+	harness_add_wl(s, "a", "127.0.0.1", "n1", ID_A, a_enrolled);
+	harness_add_wl(s, "b", "127.0.0.2", "n2", ID_B, b_enrolled);
 	s->certs = calloc(1, sizeof(*s->certs));
 	if (id) {
 		assert_int_equal(ca_issue(ca, id, 3600, &is), 0);
@@ -105,24 +72,10 @@ static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const c
 	return make_snap2(node, ca, id, true, b_enrolled);
 }
 
-static int listen_on(const char *ip, uint16_t *port)
-{
-	struct sockaddr_in a = sin_of(ip, 0);
-	socklen_t sl = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(fd, 16), 0);
-	getsockname(fd, (struct sockaddr *)&a, &sl);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
 /* Node n2's HBONE port: bound on B's address, not listening yet (connections are refused). */
 static int hbone_port_closed(uint16_t *port)
 {
-	struct sockaddr_in a = sin_of("127.0.0.2", 0);
+	struct sockaddr_in a = harness_sin("127.0.0.2", 0);
 	socklen_t sl = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -130,20 +83,6 @@ static int hbone_port_closed(uint16_t *port)
 	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	getsockname(fd, (struct sockaddr *)&a, &sl);
 	*port = ntohs(a.sin_port);
-	return fd;
-}
-
-static int accept_within(int lfd, int ms, struct sockaddr_in *peer)
-{
-	struct pollfd p = {.fd = lfd, .events = POLLIN};
-	socklen_t sl = sizeof(*peer);
-	struct timeval tv = {.tv_sec = 10};
-	int fd;
-
-	if (poll(&p, 1, ms) != 1)
-		return -1;
-	fd = accept(lfd, (struct sockaddr *)peer, &sl);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
 }
 
@@ -199,8 +138,8 @@ static bool env_up(struct env *e, uint16_t p_hbone, bool b_enrolled_n2)
 	assert_non_null(mkdtemp(e->dir));
 	e->ca = ca_open(e->dir);
 	assert_non_null(e->ca);
-	e->srv_b = listen_on("127.0.0.2", &e->p_b);
-	e->out_fd = sock_listen(ip4("127.0.0.1"), 0, false);
+	e->srv_b = harness_listen("127.0.0.2", &e->p_b);
+	e->out_fd = sock_listen(harness_ip4("127.0.0.1"), 0, false);
 	assert_true(e->out_fd >= 0);
 	getsockname(e->out_fd, (struct sockaddr *)&a, &sl);
 	e->p_out = ntohs(a.sin_port);
@@ -244,21 +183,8 @@ static void env_down(struct env *e)
 /* Connects as pod A to the outbound listener with B:p_b as its original destination. */
 static int pod_a_connect(struct env *e)
 {
-	struct sockaddr_in a = sin_of("127.0.0.1", 0), to = sin_of("127.0.0.1", e->p_out);
-	struct ambit_addr key = {0};
-	struct ambit_orig_dst od = {.ip = ip4("127.0.0.2"), .port = htons(e->p_b),
-				    .flags = AMBIT_ORIG_REDIRECTED};
-	socklen_t sl = sizeof(a);
-	struct timeval tv = {.tv_sec = 10};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = harness_pod_a_connect(e->orig_fd, e->p_out, "127.0.0.2", e->p_b);
 
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	getsockname(fd, (struct sockaddr *)&a, &sl);
-	key.ip = a.sin_addr.s_addr;
-	key.port = a.sin_port;
-	assert_int_equal(bpf_map_update_elem(e->orig_fd, &key, &od, BPF_ANY), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
 	assert_int_equal(write(fd, "ping", 4), 4);
 	return fd;
 }
@@ -268,11 +194,11 @@ static void serve_b(struct env *e, int app, const char *want_peer)
 {
 	struct sockaddr_in peer;
 	char buf[64];
-	int up = accept_within(e->srv_b, 5000, &peer);
+	int up = harness_accept_within(e->srv_b, 5000, &peer);
 
 	assert_true(up >= 0);
 	if (want_peer)
-		assert_int_equal(peer.sin_addr.s_addr, ip4(want_peer));
+		assert_int_equal(peer.sin_addr.s_addr, harness_ip4(want_peer));
 	assert_int_equal(read(up, buf, sizeof(buf)), 4);
 	assert_memory_equal(buf, "ping", 4);
 	assert_int_equal(write(up, "pong", 4), 4);
@@ -323,7 +249,7 @@ static void test_tls_closed_then_enrolled(void **state)
 {
 	struct env e;
 	uint16_t p_hbone;
-	int hfd = sock_listen(ip4("127.0.0.2"), 0, false), app;
+	int hfd = sock_listen(harness_ip4("127.0.0.2"), 0, false), app;
 	struct sockaddr_in a;
 	socklen_t sl = sizeof(a);
 
@@ -366,7 +292,7 @@ static void test_refused_until_bound(void **state)
 	assert_true(took >= 700);
 	assert_true(took < 2500);
 	/* Never plaintext while n1's snapshot says B is enrolled. */
-	assert_true(accept_within(e.srv_b, 0, &peer) < 0);
+	assert_true(harness_accept_within(e.srv_b, 0, &peer) < 0);
 	assert_int_equal(series("opened", SERIES_PLAIN), plain);
 	/* One record for the six tries, closed, flagged as an upstream connect failure. */
 	assert_int_equal(series("opened", SERIES_MTLS), opened + 1);
@@ -380,7 +306,7 @@ static void test_refused_until_bound(void **state)
 /* n2's ztunnel is down (its SYNs are dropped): the client is closed within the bound. */
 static void test_destination_down(void **state)
 {
-	struct sockaddr_in a = sin_of("127.0.0.2", 0), peer;
+	struct sockaddr_in a = harness_sin("127.0.0.2", 0), peer;
 	socklen_t sl = sizeof(a);
 	int hfd = socket(AF_INET, SOCK_STREAM, 0), filler = socket(AF_INET, SOCK_STREAM, 0);
 	struct env e;
@@ -400,7 +326,7 @@ static void test_destination_down(void **state)
 	took = wait_closed(pod_a_connect(&e), t0);
 	assert_true(took >= HBONE_CONNECT_TIMEOUT_MS - 50);
 	assert_true(took < 3000);
-	assert_true(accept_within(e.srv_b, 0, &peer) < 0);
+	assert_true(harness_accept_within(e.srv_b, 0, &peer) < 0);
 	env_down(&e);
 	close(filler);
 	close(hfd);
@@ -415,7 +341,7 @@ static void test_non_mesh_between_tries(void **state)
 	socklen_t sl = sizeof(a);
 	struct env e;
 	uint16_t p_hbone;
-	int hfd = sock_listen(ip4("127.0.0.2"), 0, false), app, first;
+	int hfd = sock_listen(harness_ip4("127.0.0.2"), 0, false), app, first;
 
 	assert_true(hfd >= 0);
 	getsockname(hfd, (struct sockaddr *)&a, &sl);
@@ -426,7 +352,7 @@ static void test_non_mesh_between_tries(void **state)
 	}
 	app = pod_a_connect(&e);
 	/* The first try reaches n2's HBONE port; n1 learns B left before n2 closes it. */
-	first = accept_within(hfd, 5000, &a);
+	first = harness_accept_within(hfd, 5000, &a);
 	assert_true(first >= 0);
 	assert_int_equal(zt_state_install(e.st1, make_snap("n1", e.ca, ID_A, false)), 0);
 	close(first);
@@ -449,7 +375,7 @@ static void test_source_snapshot_late(void **state)
 	socklen_t sl = sizeof(a);
 	struct env e;
 	uint16_t p_hbone;
-	int hfd = sock_listen(ip4("127.0.0.2"), 0, false), app;
+	int hfd = sock_listen(harness_ip4("127.0.0.2"), 0, false), app;
 
 	assert_true(hfd >= 0);
 	getsockname(hfd, (struct sockaddr *)&a, &sl);

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <arpa/inet.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <bpf/bpf.h>
+#include <cmocka.h>
+
+#include "ambit/bpf_abi.h"
+#include "harness.h"
+
+uint32_t harness_ip4(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a.s_addr;
+}
+
+struct sockaddr_in harness_sin(const char *ip, uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+	a.sin_addr.s_addr = harness_ip4(ip);
+	return a;
+}
+
+void harness_add_wl(struct snapshot *s, const char *name, const char *ip, const char *node,
+		    const char *id, bool enrolled)
+{
+	struct snap_workload *w = &s->workloads[s->n_workloads++];
+
+	w->uid = strdup(name);
+	w->name = strdup(name);
+	w->namespace = strdup("demo");
+	w->service_account = strdup(name);
+	w->identity = strdup(id);
+	w->node = strdup(node);
+	w->workload_name = strdup(name);
+	w->app = strdup(name);
+	w->version = strdup("v1");
+	w->ip = harness_ip4(ip);
+	w->enrolled = enrolled;
+}
+
+int harness_listen(const char *ip, uint16_t *port)
+{
+	struct sockaddr_in a = harness_sin(ip, 0);
+	socklen_t sl = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	getsockname(fd, (struct sockaddr *)&a, &sl);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+int harness_accept_within(int lfd, int ms, struct sockaddr_in *peer)
+{
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+	socklen_t sl = sizeof(*peer);
+	struct timeval tv = {.tv_sec = 10};
+	int fd;
+
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	fd = accept(lfd, (struct sockaddr *)peer, &sl);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+int harness_pod_a_connect(int orig_fd, uint16_t outbound_port, const char *ip, uint16_t port)
+{
+	struct sockaddr_in a = harness_sin("127.0.0.1", 0);
+	struct sockaddr_in to = harness_sin("127.0.0.1", outbound_port);
+	struct ambit_addr key = {0};
+	struct ambit_orig_dst od = {.ip = harness_ip4(ip), .port = htons(port),
+				    .flags = AMBIT_ORIG_REDIRECTED};
+	socklen_t sl = sizeof(a);
+	struct timeval tv = {.tv_sec = 10};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &sl);
+	key.ip = a.sin_addr.s_addr;
+	key.port = a.sin_port;
+	assert_int_equal(bpf_map_update_elem(orig_fd, &key, &od, BPF_ANY), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	return fd;
+}
