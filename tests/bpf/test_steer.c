@@ -32,6 +32,7 @@
 #include "ambit/datapath.h"
 #include "ambit/log.h"
 #include "steer.skel.h"
+#include "../lib/harness.h"
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
@@ -48,14 +49,6 @@ struct fixture {
 
 static struct fixture fx;
 
-static uint32_t ip4(const char *s)
-{
-	struct in_addr a;
-
-	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
-	return a.s_addr;
-}
-
 struct pkt_spec {
 	uint16_t eth_proto;
 	uint8_t ihl; /* 32-bit words, options zero-filled */
@@ -65,6 +58,13 @@ struct pkt_spec {
 	uint16_t sport, dport;
 	size_t truncate; /* bytes kept from the start, 0 = whole packet */
 };
+
+/* A TCP packet @saddr:40000 -> @daddr:80, the flow most cases start from. */
+static struct pkt_spec tcp_flow(const char *saddr, const char *daddr)
+{
+	return (struct pkt_spec){
+	    .protocol = IPPROTO_TCP, .saddr = saddr, .daddr = daddr, .sport = 40000, .dport = 80};
+}
 
 /*
  * Builds Ethernet + IPv4 (+ options) + TCP (or 8 bytes of UDP) into @buf; returns its length.
@@ -82,8 +82,8 @@ static size_t pkt_build(uint8_t *buf, size_t cap, const struct pkt_spec *s)
 	assert_true(len <= cap);
 	memset(buf, 0, cap);
 	ip.frag_off = htons(s->frag_off);
-	ip.saddr = ip4(s->saddr);
-	ip.daddr = ip4(s->daddr);
+	ip.saddr = harness_ip4(s->saddr);
+	ip.daddr = harness_ip4(s->daddr);
 	ip.tot_len = htons((uint16_t)(len - l3));
 	memcpy(buf, &eth, sizeof(eth));
 	memcpy(buf + l3, &ip, sizeof(ip));
@@ -172,19 +172,19 @@ static int setup_all(void)
 	if (!fx.dp)
 		return -1;
 
-	if (datapath_set_iface(fx.dp, POD_IFINDEX, ip4("10.1.0.5")))
+	if (datapath_set_iface(fx.dp, POD_IFINDEX, harness_ip4("10.1.0.5")))
 		return -1;
 	wl.flags = AMBIT_WL_LOCAL;
 	wl.ifindex = POD_IFINDEX;
-	if (datapath_set_workload(fx.dp, ip4("10.1.0.5"), &wl))
+	if (datapath_set_workload(fx.dp, harness_ip4("10.1.0.5"), &wl))
 		return -1;
 	wl.flags = AMBIT_WL_LOCAL | AMBIT_WL_ENROLLED;
 	wl.ifindex = POD_IFINDEX + 1;
-	if (datapath_set_workload(fx.dp, ip4("10.1.0.9"), &wl))
+	if (datapath_set_workload(fx.dp, harness_ip4("10.1.0.9"), &wl))
 		return -1;
 	wl.flags = AMBIT_WL_ENROLLED;
 	wl.ifindex = 0;
-	return datapath_set_workload(fx.dp, ip4("10.2.0.9"), &wl);
+	return datapath_set_workload(fx.dp, harness_ip4("10.2.0.9"), &wl);
 }
 
 static int group_teardown(void **state)
@@ -222,11 +222,7 @@ static void test_non_ipv4_passes(void **state)
 
 static void test_truncated_dropped(void **state)
 {
-	struct pkt_spec s = {.protocol = IPPROTO_TCP,
-			     .saddr = "10.9.0.1",
-			     .daddr = "10.1.0.9",
-			     .sport = 40000,
-			     .dport = 80};
+	struct pkt_spec s = tcp_flow("10.9.0.1", "10.1.0.9");
 
 	/*
 	 * test_run itself refuses an IPv4 frame shorter than 20 bytes of header (-EINVAL), so the
@@ -245,13 +241,9 @@ static void test_truncated_dropped(void **state)
 
 static void test_ip_options(void **state)
 {
-	struct pkt_spec s = {.ihl = 6,
-			     .protocol = IPPROTO_TCP,
-			     .saddr = "10.9.0.1",
-			     .daddr = "10.1.0.9",
-			     .sport = 40000,
-			     .dport = 80};
+	struct pkt_spec s = tcp_flow("10.9.0.1", "10.1.0.9");
 
+	s.ihl = 6;
 	/* TCP is found past the options: the flow reaches the enrolled-pod decision. */
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
 	/* Options claimed longer than the packet. */
@@ -266,11 +258,7 @@ static void test_ip_options(void **state)
 
 static void test_spoofed_source_dropped(void **state)
 {
-	struct pkt_spec s = {.protocol = IPPROTO_TCP,
-			     .saddr = "10.1.0.6",
-			     .daddr = "10.3.0.1",
-			     .sport = 40000,
-			     .dport = 80};
+	struct pkt_spec s = tcp_flow("10.1.0.6", "10.3.0.1");
 
 	expect_verdict(&s, POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_SPOOFED_SOURCE);
 	s.protocol = IPPROTO_UDP; /* any protocol */
@@ -281,11 +269,7 @@ static void test_spoofed_source_dropped(void **state)
 
 static void test_legit_source_passes(void **state)
 {
-	struct pkt_spec s = {.protocol = IPPROTO_TCP,
-			     .saddr = "10.1.0.5",
-			     .daddr = "10.3.0.1",
-			     .sport = 40000,
-			     .dport = 80};
+	struct pkt_spec s = tcp_flow("10.1.0.5", "10.3.0.1");
 
 	expect_verdict(&s, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
 	s.protocol = IPPROTO_UDP;
@@ -294,11 +278,7 @@ static void test_legit_source_passes(void **state)
 
 static void test_enrolled_without_proxy_fails_closed(void **state)
 {
-	struct pkt_spec s = {.protocol = IPPROTO_TCP,
-			     .saddr = "10.1.0.5",
-			     .daddr = "10.1.0.9",
-			     .sport = 40000,
-			     .dport = 80};
+	struct pkt_spec s = tcp_flow("10.1.0.5", "10.1.0.9");
 
 	expect_verdict(&s, POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
 	s.dport = AMBIT_PORT_HBONE;
@@ -310,11 +290,7 @@ static void test_enrolled_without_proxy_fails_closed(void **state)
 
 static void test_not_captured_passes(void **state)
 {
-	struct pkt_spec s = {.protocol = IPPROTO_TCP,
-			     .saddr = "10.9.0.1",
-			     .daddr = "10.1.0.5",
-			     .sport = 40000,
-			     .dport = 80};
+	struct pkt_spec s = tcp_flow("10.9.0.1", "10.1.0.5");
 
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS); /* local, not enrolled */
 	s.daddr = "10.2.0.9";
@@ -325,13 +301,9 @@ static void test_not_captured_passes(void **state)
 
 static void test_fragments(void **state)
 {
-	struct pkt_spec s = {.protocol = IPPROTO_TCP,
-			     .saddr = "10.9.0.1",
-			     .daddr = "10.1.0.9",
-			     .sport = 40000,
-			     .dport = 80,
-			     .frag_off = 0x2000 /* MF */};
+	struct pkt_spec s = tcp_flow("10.9.0.1", "10.1.0.9");
 
+	s.frag_off = 0x2000; /* MF */
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_MALFORMED);
 	s.frag_off = 185; /* a later fragment: its payload is no TCP header */
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_MALFORMED);
@@ -356,15 +328,12 @@ static int tcp_listener(uint16_t *port)
 static void test_listener_slot_selected(void **state)
 {
 	int socks_fd = datapath_map_fd(fx.dp, "proxy_socks");
-	struct pkt_spec s = {.protocol = IPPROTO_TCP,
-			     .saddr = "10.9.0.1",
-			     .daddr = "10.1.0.9",
-			     .sport = 40000,
-			     .dport = AMBIT_PORT_HBONE};
+	struct pkt_spec s = tcp_flow("10.9.0.1", "10.1.0.9");
 	uint32_t key = AMBIT_SOCK_HBONE;
 	uint16_t port;
 	int lfd = tcp_listener(&port);
 
+	s.dport = AMBIT_PORT_HBONE;
 	assert_true(socks_fd >= 0);
 	assert_int_equal(proxy_sock_publish(socks_fd, AMBIT_SOCK_HBONE, lfd), 0);
 	/* 15008 finds the HBONE listener and tries to assign it (refused outside tc ingress). */
@@ -428,12 +397,8 @@ static uint64_t strict_drops(uint32_t ip, uint16_t port)
 
 static void test_strict_plaintext_dropped(void **state)
 {
-	struct pkt_spec s = {.protocol = IPPROTO_TCP,
-			     .saddr = "10.9.0.1",
-			     .daddr = "10.1.0.9",
-			     .sport = 40000,
-			     .dport = 80};
-	uint32_t pod = ip4("10.1.0.9");
+	struct pkt_spec s = tcp_flow("10.9.0.1", "10.1.0.9");
+	uint32_t pod = harness_ip4("10.1.0.9");
 
 	/* Pod-wide STRICT: plaintext to any port is dropped, HBONE still reaches the proxy. */
 	assert_int_equal(datapath_set_strict_port(fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
@@ -460,19 +425,19 @@ static void test_strict_plaintext_dropped(void **state)
 	s.dport = 8080;
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
 	/* A pod that is not a captured local workload is never judged. */
-	assert_int_equal(datapath_set_strict_port(fx.dp, ip4("10.1.0.5"), 0, AMBIT_PLAINTEXT_DROP),
+	assert_int_equal(datapath_set_strict_port(fx.dp, harness_ip4("10.1.0.5"), 0, AMBIT_PLAINTEXT_DROP),
 			 0);
 	s.daddr = "10.1.0.5";
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
 	assert_int_equal(datapath_set_strict_port(fx.dp, pod, 80, 7), -EINVAL);
-	assert_int_equal(datapath_del_strict_port(fx.dp, ip4("10.1.0.5"), 0), 0);
+	assert_int_equal(datapath_del_strict_port(fx.dp, harness_ip4("10.1.0.5"), 0), 0);
 	assert_int_equal(datapath_del_strict_port(fx.dp, pod, 8080), 0);
 	assert_int_equal(datapath_del_strict_port(fx.dp, pod, 8080), 0); /* absent: fine */
 }
 
 static uint64_t deny_drops(uint32_t dst, const char *src, unsigned int prefix)
 {
-	struct ambit_deny_src_key key = {.prefixlen = 32 + prefix, .dst_ip = dst, .src_ip = ip4(src)};
+	struct ambit_deny_src_key key = {.prefixlen = 32 + prefix, .dst_ip = dst, .src_ip = harness_ip4(src)};
 	struct ambit_deny_src v;
 
 	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "deny_src"), &key, &v), 0);
@@ -481,15 +446,11 @@ static uint64_t deny_drops(uint32_t dst, const char *src, unsigned int prefix)
 
 static void test_deny_source_dropped(void **state)
 {
-	struct pkt_spec s = {.protocol = IPPROTO_TCP,
-			     .saddr = "10.9.3.4",
-			     .daddr = "10.1.0.9",
-			     .sport = 40000,
-			     .dport = 80};
-	uint32_t pod = ip4("10.1.0.9");
+	struct pkt_spec s = tcp_flow("10.9.3.4", "10.1.0.9");
+	uint32_t pod = harness_ip4("10.1.0.9");
 
 	/* Host bits of the block are ignored (stored canonical). */
-	assert_int_equal(datapath_set_deny_src(fx.dp, pod, ip4("10.9.77.1"), 16), 0);
+	assert_int_equal(datapath_set_deny_src(fx.dp, pod, harness_ip4("10.9.77.1"), 16), 0);
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_DENY_SOURCE);
 	assert_int_equal(deny_drops(pod, "10.9.0.0", 16), 1);
 	s.saddr = "10.8.255.255"; /* just outside */
@@ -505,7 +466,7 @@ static void test_deny_source_dropped(void **state)
 	/* A DENY of a single address, alongside a STRICT entry: the source decides first. */
 	s.daddr = "10.1.0.9";
 	s.saddr = "10.7.0.1";
-	assert_int_equal(datapath_set_deny_src(fx.dp, pod, ip4("10.7.0.1"), 32), 0);
+	assert_int_equal(datapath_set_deny_src(fx.dp, pod, harness_ip4("10.7.0.1"), 32), 0);
 	assert_int_equal(datapath_set_strict_port(fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_DENY_SOURCE);
 	assert_int_equal(datapath_del_strict_port(fx.dp, pod, 0), 0);
@@ -515,8 +476,8 @@ static void test_deny_source_dropped(void **state)
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_DENY_SOURCE);
 	assert_int_equal(datapath_set_deny_src(fx.dp, pod, 0, 33), -EINVAL);
 	assert_int_equal(datapath_del_deny_src(fx.dp, pod, 0, 0), 0);
-	assert_int_equal(datapath_del_deny_src(fx.dp, pod, ip4("10.7.0.1"), 32), 0);
-	assert_int_equal(datapath_del_deny_src(fx.dp, pod, ip4("10.9.0.0"), 16), 0);
+	assert_int_equal(datapath_del_deny_src(fx.dp, pod, harness_ip4("10.7.0.1"), 32), 0);
+	assert_int_equal(datapath_del_deny_src(fx.dp, pod, harness_ip4("10.9.0.0"), 16), 0);
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
 }
 
