@@ -17,6 +17,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,8 @@ int main(int argc, char **argv)
 	SSL_CTX *ctx = NULL;
 	nghttp2_session *h2 = NULL;
 
+	/* A server refusing us closes the socket under our first write: see EPIPE, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': connect_to = optarg; break;
