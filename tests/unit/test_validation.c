@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -102,6 +103,15 @@ struct doc {
 	bool content;	  /* not only comments and blank lines */
 };
 
+/* True when the @n characters at @s are all spaces or tabs. */
+static bool blank_tail(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t')
+			return false;
+	return true;
+}
+
 /* Splits @buf at "---" lines into documents; strips and remembers "_err:" lines. */
 static size_t split_docs(char *buf, struct doc *docs, size_t max)
 {
@@ -123,7 +133,7 @@ static size_t split_docs(char *buf, struct doc *docs, size_t max)
 			char *next = eol ? eol + 1 : p + l;
 
 			line++;
-			if (l >= 3 && !strncmp(p, "---", 3) && strspn(p + 3, " \t") == l - 3) {
+			if (l >= 3 && !strncmp(p, "---", 3) && blank_tail(p + 3, l - 3)) {
 				p = next;
 				break;
 			}
