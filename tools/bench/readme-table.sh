@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Prints the README's "Performance" summary table from a bench results JSON (default: the
+# committed latest), so the README shows exactly the figures of one run.
+set -euo pipefail
+json=${1:-$(dirname "$0")/../../bench/results/latest.json}
+jq -r '
+def f: if . == null then "–" elif . >= 100 then (. | round | tostring)
+	elif . >= 10 then ((. * 10 | round) / 10 | tostring) else ((. * 1000 | round) / 1000 | tostring) end;
+def row(w; fig; name):
+	.workloads[w][fig] as $x
+	| if $x == null then empty else
+	"| \(name) | \($x.paths.nomesh.median | f) | \($x.paths.ambit.median | f) | \($x.paths.stunnel.median | f) | \($x.paths.nginx.median | f) | \($x.ratios["ambit/nomesh"].median | f) | \($x.ratios["ambit/stunnel"].median | f) | \($x.ratios["ambit/nginx"].median | f) |" end;
+"| figure (this machine) | no mesh | ambit | stunnel4 | nginx stream | ambit/no-mesh | ambit/stunnel4 | ambit/nginx |",
+"|---|---|---|---|---|---|---|---|",
+row("tput1"; "gbps"; "1-stream throughput, Gbit/s"),
+row("tput8"; "gbps"; "8-stream throughput, Gbit/s"),
+row("lat1k"; "p99_us"; "p99 RTT at 1k msg/s, µs"),
+row("lat10k"; "p99_us"; "p99 RTT at 10k msg/s, µs"),
+row("http"; "rps"; "HTTP/1.1 req/s (wrk, keep-alive)"),
+row("connrate"; "conn_per_s"; "new connections/s"),
+row("tput1"; "proxy_cpu_s_per_gb"; "proxy CPU s per GB (1 stream)"),
+row("http"; "proxy_cpu_s_per_1k"; "proxy CPU s per 1k HTTP requests"),
+row("scale"; "open_rss_mb"; "proxy RSS, 1,000 conns open, MB"),
+"",
+"Run \(.meta.date) at commit \(.meta.commit), \(.meta.elapsed_s) s."
+' "$json"
