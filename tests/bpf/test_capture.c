@@ -32,6 +32,7 @@
 #include <bpf/libbpf.h>
 
 #include "ambit/datapath.h"
+#include "../lib/harness.h"
 #include "ambit/log.h"
 
 
@@ -179,19 +180,6 @@ static void assert_addr(const struct sockaddr_in *a, const char *ip, uint16_t po
 	assert_int_equal(ntohs(a->sin_port), port);
 }
 
-static void link_up_lo(void)
-{
-	struct ifreq ifr = {0};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	assert_int_equal(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-	ifr.ifr_flags |= IFF_UP;
-	assert_int_equal(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
-	close(fd);
-}
-
 static struct datapath *open_datapath(void)
 {
 	struct datapath_opts opts = {
@@ -206,7 +194,7 @@ static int setup_all(void)
 
 	if (unshare(CLONE_NEWNET))
 		return -1;
-	link_up_lo();
+	harness_link_up_lo();
 	/* The whole /24 becomes local, so any address in it can be bound and connected. */
 	if (system("ip route add local 10.200.0.0/24 dev lo"))
 		return -1;

@@ -135,19 +135,6 @@ static void expect_verdict(const struct pkt_spec *s, uint32_t ifindex, int actio
 	}
 }
 
-static void link_up_lo(void)
-{
-	struct ifreq ifr = {0};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	assert_int_equal(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-	ifr.ifr_flags |= IFF_UP;
-	assert_int_equal(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
-	close(fd);
-}
-
 static int setup_all(void)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts);
@@ -156,7 +143,7 @@ static int setup_all(void)
 	/* A private netns: socket look-ups and test sockets never see the host's. */
 	if (unshare(CLONE_NEWNET))
 		return -1;
-	link_up_lo();
+	harness_link_up_lo();
 	if (bpffs_ensure_mounted())
 		return -1;
 	snprintf(fx.pin_root, sizeof(fx.pin_root), "/sys/fs/bpf/ambit-test-steer-%d",

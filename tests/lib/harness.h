@@ -37,4 +37,7 @@ int harness_accept_within(int lfd, int ms, struct sockaddr_in *peer);
  */
 int harness_pod_a_connect(int orig_fd, uint16_t outbound_port, const char *ip, uint16_t port);
 
+/* Brings "lo" up in the current netns (a fresh netns starts with it down). */
+void harness_link_up_lo(void);
+
 #endif
