@@ -280,6 +280,9 @@ static void stream_read_tcp(struct hbone_stream *s)
 		}
 		s->to_h2.len += (size_t)n;
 		connrec_bytes(s->rec, s->conn->client, (size_t)n);
+		/* A short read drained the socket: epoll (level-triggered) reports the next bytes. */
+		if ((size_t)n < room)
+			break;
 	}
 	if (s->deferred && (s->to_h2.len || s->tcp_eof)) {
 		s->deferred = false;
@@ -829,6 +832,9 @@ static void conn_read(struct hbone_conn *c)
 		}
 		if (c->dead)
 			return;
+		/* Nothing buffered and the socket drained: skip the read that would say EAGAIN. */
+		if (tls_conn_read_drained(c->tls))
+			break;
 	}
 }
 

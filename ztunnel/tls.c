@@ -27,6 +27,7 @@ struct tls_conn {
 	bool server;
 	bool want_write;
 	bool handshaken;
+	bool drained; /* the last socket read returned less than asked: the socket is empty */
 	char *expect_san;
 	char *peer_id;
 	char err[160];
@@ -186,7 +187,19 @@ static void set_err(struct tls_conn *c, const char *what)
  * flush leave in one send() (OpenSSL writes each record separately) and tls_conn_flush()
  * pushes them out. Handshake flights and alerts are flushed by OpenSSL itself.
  */
-static int set_bios(SSL *ssl, int fd)
+/* Socket BIO callback: notes whether the last read drained the socket (see tls_conn_read_drained). */
+static long sock_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+			 int ret, size_t *processed)
+{
+	struct tls_conn *c = (struct tls_conn *)BIO_get_callback_arg(b);
+
+	(void)argp, (void)argi, (void)argl;
+	if (c && oper == (BIO_CB_READ | BIO_CB_RETURN))
+		c->drained = ret <= 0 || !processed || *processed < len;
+	return ret;
+}
+
+static int set_bios(struct tls_conn *c, SSL *ssl, int fd)
 {
 	BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE), *wbuf = BIO_new(BIO_f_buffer());
 
@@ -195,6 +208,8 @@ static int set_bios(SSL *ssl, int fd)
 		BIO_free(wbuf);
 		return -ENOMEM;
 	}
+	BIO_set_callback_ex(sock, sock_read_cb);
+	BIO_set_callback_arg(sock, (char *)c);
 	/* One reference for the read side, one for the chain under the buffer. */
 	BIO_up_ref(sock);
 	BIO_push(wbuf, sock);
@@ -210,7 +225,7 @@ struct tls_conn *tls_conn_create(struct tls_ctx *ctx, int fd, const char *expect
 		return NULL;
 	c->server = ctx->server;
 	c->ssl = SSL_new(ctx->ssl);
-	if (!c->ssl || set_bios(c->ssl, fd))
+	if (!c->ssl || set_bios(c, c->ssl, fd))
 		goto fail;
 	if (expect_san && !(c->expect_san = strdup(expect_san)))
 		goto fail;
@@ -334,6 +349,11 @@ ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len)
 		return (ssize_t)n;
 	}
 	return io_result(c, 0, "read");
+}
+
+bool tls_conn_read_drained(struct tls_conn *c)
+{
+	return c->drained && !SSL_has_pending(c->ssl);
 }
 
 ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)

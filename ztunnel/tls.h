@@ -35,6 +35,8 @@ void tls_conn_destroy(struct tls_conn *c);
 int tls_conn_handshake(struct tls_conn *c);
 /* >0 bytes, 0 on clean close, -EAGAIN, -EPROTO / -ECONNRESET. */
 ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len);
+/* True when nothing is buffered in OpenSSL and the last socket read came back short. */
+bool tls_conn_read_drained(struct tls_conn *c);
 /*
  * >0 bytes (possibly fewer than @len), -EAGAIN, -EPROTO / -EPIPE. Records may stay buffered
  * until tls_conn_flush().
