@@ -1,9 +1,13 @@
-# Reference mTLS tunnels for tools/bench/run.sh (sourced): stunnel4 and nginx `stream`, each a
+# Reference tunnels for tools/bench/run.sh (sourced): stunnel4 and nginx `stream`, each a
 # client-side instance in node1's netns and a server-side one in node2's, with certificates from
 # the cluster's own mesh CA, TLS 1.3 only and the cipher suite ambit's ztunnel negotiates
 # (OpenSSL 3.0's first TLS 1.3 default, TLS_AES_256_GCM_SHA384). Each instance runs in its own
 # cgroup under the node's cluster cgroup, so `ambitctl local down` would remove it even if this
 # script's own cleanup did not run.
+#
+# "relay" is the same nginx `stream` pair without TLS: two user-space hops that do no work on
+# the bytes. It is the floor of any design with a proxy on each node (the process hops and
+# their copies, no crypto), so ambit/relay is what the mesh costs above that floor.
 #
 # Needs: CLUSTER, RUN_DIR (/run/ambit/$CLUSTER), WORK (scratch dir), NODE1_IP, NODE2_IP,
 # PLAIN_SERVER_IP (the non-enrolled server pod on node2), SVC_PORTS (name:port ...).
@@ -13,7 +17,7 @@ TLS13_SUITE=TLS_AES_256_GCM_SHA384
 # Client-side (node1) and server-side (node2) listening port of service port P on tunnel T.
 tunnel_port() {
 	local t=$1 side=$2 p=$3 base
-	case $t in stunnel) base=31000 ;; nginx) base=33000 ;; esac
+	case $t in stunnel) base=31000 ;; nginx) base=33000 ;; relay) base=35000 ;; esac
 	[ "$side" = server ] && base=$((base + 1000))
 	echo $((base + p % 1000))
 }
@@ -55,7 +59,7 @@ proxy_pids() { cat "$(proxy_cgroup "$1")/cgroup.procs" 2>/dev/null; }
 
 proxy_stop_all() {
 	local name cg
-	for name in stunnel-node1 stunnel-node2 nginx-node1 nginx-node2; do
+	for name in stunnel-node1 stunnel-node2 nginx-node1 nginx-node2 relay-node1 relay-node2; do
 		cg=$(proxy_cgroup "$name")
 		[ -d "$cg" ] || continue
 		echo 1 >"$cg/cgroup.kill" 2>/dev/null
@@ -99,9 +103,11 @@ CONF
 	done
 }
 
+# nginx_conf SIDE [relay]: the nginx stream tunnel's client (node1) or server (node2) side; with
+# "relay", plain TCP forwarding between the same addresses (no TLS).
 nginx_conf() {
-	local side=$1 d=$WORK/pki name p dir
-	name=nginx-$([ "$side" = client ] && echo node1 || echo node2)
+	local side=$1 kind=${2:-nginx} d=$WORK/pki name p dir
+	name=$kind-$([ "$side" = client ] && echo node1 || echo node2)
 	dir=$WORK/$name
 	mkdir -p "$dir"
 	cat <<CONF
@@ -117,7 +123,15 @@ stream {
 CONF
 	for p in $SVC_PORTS; do
 		p=${p#*:}
-		if [ "$side" = client ]; then
+		if [ "$kind" = relay ]; then
+			if [ "$side" = client ]; then
+				echo "	server { listen $NODE1_IP:$(tunnel_port relay client "$p");" \
+					"proxy_pass $NODE2_IP:$(tunnel_port relay server "$p"); }"
+			else
+				echo "	server { listen $NODE2_IP:$(tunnel_port relay server "$p");" \
+					"proxy_pass $PLAIN_SERVER_IP:$p; }"
+			fi
+		elif [ "$side" = client ]; then
 			cat <<CONF
 	server {
 		listen $NODE1_IP:$(tunnel_port nginx client "$p");
@@ -163,13 +177,17 @@ proxies_up() {
 	stunnel_conf server >"$WORK/stunnel-node2.conf"
 	nginx_conf client >"$WORK/nginx-node1.conf"
 	nginx_conf server >"$WORK/nginx-node2.conf"
+	nginx_conf client relay >"$WORK/relay-node1.conf"
+	nginx_conf server relay >"$WORK/relay-node2.conf"
 	proxy_start stunnel-node2 node2 stunnel4 "$WORK/stunnel-node2.conf"
 	proxy_start stunnel-node1 node1 stunnel4 "$WORK/stunnel-node1.conf"
 	proxy_start nginx-node2 node2 nginx -c "$WORK/nginx-node2.conf"
 	proxy_start nginx-node1 node1 nginx -c "$WORK/nginx-node1.conf"
+	proxy_start relay-node2 node2 nginx -c "$WORK/relay-node2.conf"
+	proxy_start relay-node1 node1 nginx -c "$WORK/relay-node1.conf"
 	for p in $SVC_PORTS; do
 		p=${p#*:}
-		for t in stunnel nginx; do
+		for t in stunnel nginx relay; do
 			wait_port node1 "$NODE1_IP" "$(tunnel_port "$t" client "$p")" || return 1
 			wait_port node2 "$NODE2_IP" "$(tunnel_port "$t" server "$p")" || return 1
 		done

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# report.sh RAW.jsonl OUT ELAPSED: medians (min, max) per workload/metric/path and ratios computed
-# pair by pair (same workload, same repetition) → OUT.json and OUT.md.
+# report.sh RAW.jsonl OUT ELAPSED [MACHINE.json]: medians (min, max) per workload/metric/path and
+# ratios computed pair by pair (same workload, same repetition) → OUT.json and OUT.md. MACHINE.json
+# (run.sh) carries the AES-GCM rate, from which the throughput ceiling of any mTLS proxy pair is
+# derived together with the plain relay's measured system CPU per GB.
 # report.sh --md OUT: renders OUT.md again from an existing OUT.json.
 set -euo pipefail
 
 summarise() {
-	local raw=$1 out=$2 elapsed=$3 meta
+	local raw=$1 out=$2 elapsed=$3 machine=${4:-} meta
 	meta=$(jq -n --arg host "$(uname -n)" --arg kernel "$(uname -r)" --arg cpu \
 		"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" --argjson cores "$(nproc)" \
 		--arg date "$(date -u +%FT%TZ)" --arg commit "$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
 		--argjson elapsed "$elapsed" --arg knobs "$(env | grep -E '^(QUICK|REPS|IPERF_SECS|LAT_SECS|LAT_MSG|LAT_RATES|HTTP_SECS|HTTP_CONNS|CONN_SECS|CONN_CONNS|SCALE_CONNS|SCALE_SECS)=' | sort | tr '\n' ' ')" \
 		'{date: $date, commit: $commit, kernel: $kernel, cpu: $cpu, cores: $cores,
 		  elapsed_s: $elapsed, knobs_overridden: $knobs}')
+	[ -n "$machine" ] && [ -s "$machine" ] && meta=$(jq -c --slurpfile m "$machine" '. + $m[0]' <<<"$meta")
 
 	jq -s --argjson meta "$meta" '
 		def median: sort | length as $n |
@@ -19,8 +22,8 @@ summarise() {
 			else (.[$n / 2 - 1] + .[$n / 2]) / 2 end;
 		def stats: { median: median, min: min, max: max, n: length };
 		[.[] | select(.ok)] as $ok |
-		[["ambit", "nomesh"], ["ambit", "stunnel"], ["ambit", "nginx"],
-		 ["ambit-local", "nomesh-local"]] as $pairs |
+		[["ambit", "nomesh"], ["ambit", "stunnel"], ["ambit", "nginx"], ["ambit", "relay"],
+		 ["relay", "nomesh"], ["ambit-local", "nomesh-local"]] as $pairs |
 		($ok | map(.workload) | unique) as $wls |
 		{
 			meta: $meta,
@@ -46,7 +49,22 @@ summarise() {
 					}
 				}) | from_entries)
 			}) | from_entries)
-		}' "$raw" >"$out.json"
+		} |
+		# Ceiling of any mTLS proxy pair on this machine: the plain relay'"'"'s measured system CPU per
+		# GB (two user-space hops, their copies and TCP legs) plus AES-GCM twice per byte at the
+		# machine'"'"'s measured rate, with every core busy. No TLS records, framing or extra copy is
+		# counted, so a real implementation stays below it.
+		.ceiling = (
+			.meta.aes_gcm_gbytes_per_core_s as $aes |
+			.workloads.tput1.sys_cpu_s_per_gb.paths.relay.median as $relay |
+			if $aes == null or $relay == null then null else
+			(.meta.cores / ($relay + 2 / $aes) * 8) as $g |
+			{ tput1_gbps: $g, cores: .meta.cores, relay_sys_cpu_s_per_gb: $relay, aes_gcm_gbytes_per_core_s: $aes,
+			  vs_nomesh: ($g / .workloads.tput1.gbps.paths.nomesh.median),
+			  vs_stunnel: ($g / .workloads.tput1.gbps.paths.stunnel.median),
+			  relay_vs_nomesh_tput1: .workloads.tput1.gbps.ratios["relay/nomesh"].median,
+			  relay_vs_nomesh_lat1k_p99: .workloads.lat1k.p99_us.ratios["relay/nomesh"].median }
+			end)' "$raw" >"$out.json"
 }
 
 # Markdown: one row per workload figure; cells are "median (min–max)".
@@ -57,8 +75,9 @@ render_md() {
 		elif (. | fabs) >= 1 then ((. * 100 | round) / 100 | tostring)
 		else ((. * 1000 | round) / 1000 | tostring) end;
 	def cell: if . == null then "–" else "\(.median | num) (\(.min | num)–\(.max | num))" end;
-	["nomesh", "ambit", "stunnel", "nginx", "nomesh-local", "ambit-local"] as $cols |
-	["ambit/nomesh", "ambit/stunnel", "ambit/nginx", "ambit-local/nomesh-local"] as $rcols |
+	["nomesh", "ambit", "stunnel", "nginx", "relay", "nomesh-local", "ambit-local"] as $cols |
+	["ambit/nomesh", "ambit/stunnel", "ambit/nginx", "ambit/relay", "relay/nomesh",
+	 "ambit-local/nomesh-local"] as $rcols |
 	"Results of `make bench` on **this machine** (\(.meta.cpu), \(.meta.cores) cores, Linux " +
 	"\(.meta.kernel); commit \(.meta.commit), \(.meta.date), \(.meta.elapsed_s) s). " +
 	"Absolute figures are this-machine medians with (min–max) over the repetitions; ratios are " +
@@ -86,8 +105,19 @@ render_md() {
 	"connections (bench-holdconns). Paths: `nomesh` namespace not enrolled; `ambit` enrolled " +
 	"(BPF capture, two ztunnels, HBONE); `stunnel`/`nginx` client-side tunnel on node 1 and " +
 	"server-side on node 2, TLS 1.3 TLS_AES_256_GCM_SHA384, certificates from the mesh CA; " +
-	"`-local` variants have client and server on the same node.",
+	"`relay` is the same nginx stream pair without TLS (two user-space hops doing no work on the " +
+	"bytes: the floor of any design with a proxy on each node); `-local` variants have client and " +
+	"server on the same node. `sys_cpu_s_per_gb`: CPU seconds of the whole machine (all processes " +
+	"and the kernel, from /proc/stat) per GB moved.",
 	"",
+	(.ceiling | if . == null then empty else
+		"**Ceiling of any mTLS proxy pair here** (1 stream): the relay'"'"'s system CPU per GB " +
+		"(\(.relay_sys_cpu_s_per_gb | num) s) plus AES-256-GCM twice per byte at this machine'"'"'s " +
+		"\(.aes_gcm_gbytes_per_core_s | num) GB/s per core (`openssl speed -multi`), all \(.cores) " +
+		"cores busy: \(.tput1_gbps | num) Gbit/s = \(.vs_nomesh | num)× no mesh, " +
+		"\(.vs_stunnel | num)× stunnel4. The relay itself reaches \(.relay_vs_nomesh_tput1 | num)× " +
+		"no-mesh throughput and \(.relay_vs_nomesh_lat1k_p99 // null | num)× the no-mesh p99 at " +
+		"1k msg/s.\n" end),
 	(if (.failed_cases | length) > 0 then "Failed cases (no figures): " +
 		(.failed_cases | map("\(.workload)/\(.path)#\(.rep)") | join(", ")) else empty end)
 	' "$1.json" >"$1.md"
@@ -96,6 +126,6 @@ render_md() {
 if [ "${1:-}" = --md ]; then
 	render_md "$2"
 else
-	summarise "$1" "$2" "$3"
+	summarise "$1" "$2" "$3" "${4:-}"
 	render_md "$2"
 fi

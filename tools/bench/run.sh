@@ -14,7 +14,7 @@
 #   SCALE_CONNS [1000/50] SCALE_SECS [60/2] long-lived connections and how long they are held
 #   SCALE_PATHS ["ambit stunnel nginx"]  paths the scale case runs on (no-mesh has no proxy)
 #   WORKLOADS ["tput1 tput8 lat1k lat10k http connrate scale"]  PATHS ["nomesh ambit stunnel
-#   nginx nomesh-local ambit-local"]  subsets for exploration
+#   nginx relay nomesh-local ambit-local"]  subsets for exploration
 #   OUT [bench/results/latest; QUICK: build/bench/quick]  writes OUT.json, OUT.md, OUT.raw.jsonl
 set -u
 
@@ -38,7 +38,7 @@ SCALE_CONNS=${SCALE_CONNS:-$(q 1000 50)}
 SCALE_SECS=${SCALE_SECS:-$(q 60 2)}
 SCALE_PATHS=${SCALE_PATHS:-ambit stunnel nginx}
 WORKLOADS=${WORKLOADS:-tput1 tput8 lat1k lat10k http connrate scale}
-PATHS=${PATHS:-nomesh ambit stunnel nginx nomesh-local ambit-local}
+PATHS=${PATHS:-nomesh ambit stunnel nginx relay nomesh-local ambit-local}
 OUT=${OUT:-$REPO/$(q bench/results/latest build/bench/quick)}
 
 CLUSTER=${BENCH_CLUSTER:-bench$$}
@@ -134,14 +134,14 @@ path_dest() {
 	ambit) echo "$(vip bmesh/server) $port" ;;
 	nomesh-local) echo "$(vip bplain/server-local) $port" ;;
 	ambit-local) echo "$(vip bmesh/server-local) $port" ;;
-	stunnel | nginx) echo "$NODE1_IP $(tunnel_port "$path" client "$port")" ;;
+	stunnel | nginx | relay) echo "$NODE1_IP $(tunnel_port "$path" client "$port")" ;;
 	esac
 }
 # The proxies a path goes through: both ztunnels, both stunnels, both nginx (master + workers).
 path_pids() {
 	case $1 in
 	ambit*) echo "$ZT_PIDS" ;;
-	stunnel | nginx) echo $(proxy_pids "$1-node1") $(proxy_pids "$1-node2") ;;
+	stunnel | nginx | relay) echo $(proxy_pids "$1-node1") $(proxy_pids "$1-node2") ;;
 	esac
 }
 
@@ -162,13 +162,21 @@ RAW=$WORK/raw.jsonl
 : >"$RAW"
 CLK_TCK=$(getconf CLK_TCK)
 
+# The machine's AES-256-GCM rate (16 KiB blocks, every core at once): the crypto cost any mTLS
+# path pays twice per byte (encrypt, decrypt). report.sh derives the throughput ceiling from it.
+aes=$(openssl speed -multi "$(nproc)" -seconds "$(q 3 1)" -bytes 16384 -evp aes-256-gcm 2>/dev/null |
+	awk '$1 == "AES-256-GCM" { v = $2; sub(/k$/, "", v); print v * 1000 / 1e9 / '"$(nproc)"' }')
+jq -n --argjson a "${aes:-null}" '{aes_gcm_gbytes_per_core_s: $a}' >"$WORK/machine.json"
+log "AES-256-GCM: ${aes:-?} GB/s per core"
+
 # run_case WORKLOAD PATH REP: one measurement, appended to RAW with the proxies' CPU and peak RSS.
 run_case() {
-	local wl=$1 path=$2 rep=$3 pod pids h p t0 t1 res rc hwm
+	local wl=$1 path=$2 rep=$3 pod pids h p t0 t1 s0 s1 res rc hwm
 	pod=$(path_pod "$path")
 	pids=$(path_pids "$path")
 	for p in $pids; do echo 5 >"/proc/$p/clear_refs" 2>/dev/null; done # reset VmHWM
 	t0=$(cpu_ticks $pids)
+	s0=$(sys_busy_ticks)
 	case $wl in
 	tput1) read -r h p <<<"$(path_dest "$path" 5201)"; res=$(wl_tput "$pod" "$h" "$p" 1) ;;
 	tput8) read -r h p <<<"$(path_dest "$path" 5201)"; res=$(wl_tput "$pod" "$h" "$p" 8) ;;
@@ -180,6 +188,7 @@ run_case() {
 	esac
 	rc=$?
 	t1=$(cpu_ticks $pids)
+	s1=$(sys_busy_ticks)
 	hwm=$(proc_sum VmHWM $pids)
 	if [ $rc -ne 0 ] || [ -z "$res" ]; then
 		log "  $wl/$path rep $rep: FAILED"
@@ -189,9 +198,11 @@ run_case() {
 	fi
 	jq -c --arg w "$wl" --arg p "$path" --argjson r "$rep" --arg np "$(wc -w <<<"$pids")" \
 		--argjson cpu "$(awk -v a="$t0" -v b="$t1" -v h="$CLK_TCK" 'BEGIN { print (b - a) / h }')" \
-		--argjson hwm "$hwm" '
+		--argjson hwm "$hwm" \
+		--argjson sys "$(awk -v a="$s0" -v b="$s1" -v h="$CLK_TCK" 'BEGIN { print (b - a) / h }')" '
 		. as $m | ($m.work.requests // null) as $req | ($m.work.bytes // null) as $by |
 		{workload: $w, path: $p, rep: $r, ok: true, m: ($m | del(.work))} |
+		if $by != null and $by > 0 then .m.sys_cpu_s_per_gb = ($sys / $by * 1e9) else . end |
 		if $np != "0" then
 			.m.proxy_cpu_s = $cpu | .m.proxy_peak_rss_mb = ($hwm / 1024) |
 			if $req != null and $req > 0 then .m.proxy_cpu_s_per_1k = ($cpu / $req * 1000)
@@ -214,7 +225,7 @@ done
 elapsed=$(($(date +%s) - start_s))
 mkdir -p "$(dirname "$OUT")"
 cp "$RAW" "$OUT.raw.jsonl"
-bash "$HERE/report.sh" "$RAW" "$OUT" "$elapsed" || die "report failed"
+bash "$HERE/report.sh" "$RAW" "$OUT" "$elapsed" "$WORK/machine.json" || die "report failed"
 log "wrote $OUT.json and $OUT.md (${elapsed} s)"
 # The smoke run's only promise: every case produced its figures.
 failed=$(jq -s '[.[] | select((.ok | not) or (.workload == "scale" and .m.ok != 1))] | length' "$RAW")

@@ -114,3 +114,7 @@ cpu_ticks() {
 	done
 	echo "$s"
 }
+
+# sys_busy_ticks: clock ticks all CPUs spent busy (user, nice, system, irq, softirq) since boot;
+# idle, iowait and steal (time the hypervisor ran something else) are not ours.
+sys_busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
