@@ -23,82 +23,15 @@
 #include "buf.h"
 #include "connrec.h"
 #include "hbone.h"
+#include "hbone_priv.h"
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 #define TLS_OUT_CHUNK (64u << 10)
 #define TLS_IN_CHUNK (64u << 10)
 #define TLS_RECORD 16384 /* TLS 1.3 maximum plaintext per record */
 #define H2_FRAME_HDR 9
 #define HDR_MAX 512
-/* An unused pooled client connection is closed (GOAWAY) after this many seconds. */
-#define POOL_IDLE_S 60
 
-struct hbone_stream {
-	struct loop_handler h; /* TCP socket events */
-	struct hbone_conn *conn;
-	struct hbone_stream *next, *prev;
-	int32_t id;
-	int fd;
-	bool connecting;  /* server: upstream connect() in progress */
-	bool established; /* 200 sent (server) / received (client) */
-	bool tcp_eof, tcp_shut, h2_eof_rcvd, h2_closed, deferred, finished, method_connect;
-	int status; /* client: :status of the response */
-	uint32_t events;
-	struct buf to_h2, to_tcp;
-	struct connrec *rec;
-	char *authority, *forwarded;
-	/* Client: who owns the opening phase until the 200 (hbone_target.ops), and its start. */
-	const struct hbone_open_ops *ops;
-	void *ops_arg;
-	time_t opened;
-};
-
-struct hbone_conn {
-	struct loop_handler h;
-	struct loop_handler th; /* client: connect/handshake timer */
-	struct loop_task flush;
-	struct loop *loop;
-	struct hbone_pool *pool;
-	struct hbone_conn *pnext, *pprev;
-	char *key;
-	int fd;
-	int tfd; /* timerfd while a client connection is opening, else -1 */
-	bool client, tcp_connecting, handshaken, dead, goaway, fatal;
-	uint32_t events;
-	struct tls_conn *tls;
-	struct tls_ctx *ctx;
-	nghttp2_session *h2;
-	struct buf out;
-	struct hbone_stream *streams;
-	size_t nstreams;
-	time_t idle_since; /* monotonic seconds when nstreams dropped to 0 */
-	hbone_accept_fn on_accept;
-	void *user;
-	struct sockaddr_in local, peer;
-};
-
-struct hbone_pool {
-	struct loop *loop;
-	struct hbone_conn *conns;
-	size_t n;
-	bool closing; /* being destroyed: failures are final */
-};
-
-static time_t mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
-static void conn_kick(struct hbone_conn *c)
-{
-	if (!c->dead && c->loop)
-		loop_queue(c->loop, &c->flush);
-}
-
-static void close_reset(int fd)
+void hb_close_reset(int fd)
 {
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
@@ -120,7 +53,7 @@ static void stream_free(void *p)
 	free(s);
 }
 
-static void stream_finish(struct hbone_stream *s, const char *reason, bool reset)
+void hb_stream_finish(struct hbone_stream *s, const char *reason, bool reset)
 {
 	struct hbone_conn *c = s->conn;
 	const struct hbone_open_ops *ops = NULL;
@@ -161,7 +94,7 @@ static void stream_finish(struct hbone_stream *s, const char *reason, bool reset
 		if (c && c->loop)
 			loop_del(c->loop, s->fd);
 		if (reset)
-			close_reset(s->fd);
+			hb_close_reset(s->fd);
 		else
 			close(s->fd);
 		s->fd = -1;
@@ -177,7 +110,7 @@ static void stream_finish(struct hbone_stream *s, const char *reason, bool reset
 }
 
 /* TCP side failed or must be dropped: reset both sides. */
-static void stream_abort(struct hbone_stream *s, const char *reason)
+void hb_stream_abort(struct hbone_stream *s, const char *reason)
 {
 	struct hbone_conn *c = s->conn;
 
@@ -185,13 +118,13 @@ static void stream_abort(struct hbone_stream *s, const char *reason)
 		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CONNECT_ERROR);
 		conn_kick(c);
 	}
-	stream_finish(s, reason, true);
+	hb_stream_finish(s, reason, true);
 }
 
 /* connrec abort hook (server streams): a policy change revoked the connection. */
 static void stream_revoke(void *arg, const char *reason)
 {
-	stream_abort(arg, reason);
+	hb_stream_abort(arg, reason);
 }
 
 static void stream_update_events(struct hbone_stream *s)
@@ -217,7 +150,7 @@ static void stream_check_done(struct hbone_stream *s)
 	if (s->finished)
 		return;
 	if (s->h2_closed && s->tcp_shut && !s->to_tcp.len && s->tcp_eof)
-		stream_finish(s, "eof", false);
+		hb_stream_finish(s, "eof", false);
 }
 
 static void stream_write_tcp(struct hbone_stream *s)
@@ -234,7 +167,7 @@ static void stream_write_tcp(struct hbone_stream *s)
 				continue;
 			if (errno == EAGAIN)
 				break;
-			stream_abort(s, "tcp write failed");
+			hb_stream_abort(s, "tcp write failed");
 			return;
 		}
 		buf_consume(&s->to_tcp, (size_t)n);
@@ -262,7 +195,7 @@ static void stream_read_tcp(struct hbone_stream *s)
 		ssize_t n;
 
 		if (!p) {
-			stream_abort(s, "out of memory");
+			hb_stream_abort(s, "out of memory");
 			return;
 		}
 		n = read(s->fd, p, room);
@@ -271,7 +204,7 @@ static void stream_read_tcp(struct hbone_stream *s)
 				continue;
 			if (errno == EAGAIN)
 				break;
-			stream_abort(s, errno == ECONNRESET ? "tcp reset" : "tcp read failed");
+			hb_stream_abort(s, errno == ECONNRESET ? "tcp reset" : "tcp read failed");
 			return;
 		}
 		if (n == 0) {
@@ -280,9 +213,6 @@ static void stream_read_tcp(struct hbone_stream *s)
 		}
 		s->to_h2.len += (size_t)n;
 		connrec_bytes(s->rec, s->conn->client, (size_t)n);
-		/* A short read drained the socket: epoll (level-triggered) reports the next bytes. */
-		if ((size_t)n < room)
-			break;
 	}
 	if (s->deferred && (s->to_h2.len || s->tcp_eof)) {
 		s->deferred = false;
@@ -292,8 +222,8 @@ static void stream_read_tcp(struct hbone_stream *s)
 	stream_update_events(s);
 }
 
-static ssize_t stream_provide(nghttp2_session *session, int32_t id, uint8_t *out, size_t length,
-			      uint32_t *flags, nghttp2_data_source *source, void *user)
+ssize_t hb_stream_provide(nghttp2_session *session, int32_t id, uint8_t *out, size_t length,
+			  uint32_t *flags, nghttp2_data_source *source, void *user)
 {
 	struct hbone_stream *s = source->ptr;
 	size_t n = s->to_h2.len < length ? s->to_h2.len : length;
@@ -323,7 +253,7 @@ static void stream_on_io(struct loop_handler *h, uint32_t events)
 	if (s->connecting) {
 		int soerr = 0;
 		socklen_t sl = sizeof(soerr);
-		nghttp2_data_provider prd = {.source.ptr = s, .read_callback = stream_provide};
+		nghttp2_data_provider prd = {.source.ptr = s, .read_callback = hb_stream_provide};
 		nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE};
 
 		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
@@ -355,7 +285,7 @@ static void stream_on_io(struct loop_handler *h, uint32_t events)
 		return;
 	}
 	if (events & EPOLLERR) {
-		stream_abort(s, "tcp error");
+		hb_stream_abort(s, "tcp error");
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP))
@@ -363,7 +293,7 @@ static void stream_on_io(struct loop_handler *h, uint32_t events)
 	if (!s->finished && (events & EPOLLOUT))
 		stream_write_tcp(s);
 	if (!s->finished && (events & EPOLLHUP) && !s->tcp_shut) {
-		stream_abort(s, "tcp hangup");
+		hb_stream_abort(s, "tcp hangup");
 		return;
 	}
 	/* Both TCP directions are finished: stop polling a socket that reports HUP forever. */
@@ -373,7 +303,7 @@ static void stream_on_io(struct loop_handler *h, uint32_t events)
 	}
 }
 
-static struct hbone_stream *stream_new(struct hbone_conn *c, int fd)
+struct hbone_stream *hb_stream_new(struct hbone_conn *c, int fd)
 {
 	struct hbone_stream *s = calloc(1, sizeof(*s));
 
@@ -439,7 +369,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 	if (c->client || frame->hd.type != NGHTTP2_HEADERS ||
 	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
-	s = stream_new(c, -1);
+	s = hb_stream_new(c, -1);
 	if (!s) {
 		nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
 					  NGHTTP2_INTERNAL_ERROR);
@@ -510,7 +440,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 			snprintf(why, sizeof(why), "%s (CONNECT %d)",
 				 s->status == 401 ? "denied" : "upstream refused", s->status);
 			nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
-			stream_finish(s, why, true);
+			hb_stream_finish(s, why, true);
 			return 0;
 		}
 		/* From here on the stream owns the connection and its record. */
@@ -549,7 +479,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
 
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			nghttp2_session_consume(session, id, len);
-			stream_abort(s, "tcp write failed");
+			hb_stream_abort(s, "tcp write failed");
 			return 0;
 		}
 		if (n > 0) {
@@ -567,7 +497,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
 	p = buf_reserve(&s->to_tcp, len, HBONE_STREAM_WINDOW + (64u << 10));
 	if (!p) {
 		nghttp2_session_consume(session, id, len);
-		stream_abort(s, "receive buffer overflow");
+		hb_stream_abort(s, "receive buffer overflow");
 		return 0;
 	}
 	memcpy(p, data, len);
@@ -584,7 +514,7 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_
 		return 0;
 	s->h2_closed = true;
 	if (error_code != NGHTTP2_NO_ERROR || !s->established || s->fd < 0) {
-		stream_finish(s, error_code ? "stream reset" : "closed", error_code != 0);
+		hb_stream_finish(s, error_code ? "stream reset" : "closed", error_code != 0);
 		return 0;
 	}
 	stream_write_tcp(s);
@@ -660,7 +590,7 @@ out:
 
 /* ---- connections ---- */
 
-static void conn_free(void *p)
+void hb_conn_free(void *p)
 {
 	struct hbone_conn *c = p;
 
@@ -685,7 +615,7 @@ static void conn_timer_stop(struct hbone_conn *c)
 	c->tfd = -1;
 }
 
-static void conn_timer_arm(struct hbone_conn *c, unsigned int ms)
+void hb_conn_timer_arm(struct hbone_conn *c, unsigned int ms)
 {
 	struct itimerspec its = {.it_value = {.tv_sec = ms / 1000,
 					      .tv_nsec = (long)(ms % 1000) * 1000000}};
@@ -694,7 +624,7 @@ static void conn_timer_arm(struct hbone_conn *c, unsigned int ms)
 		timerfd_settime(c->tfd, 0, &its, NULL);
 }
 
-static void conn_close(struct hbone_conn *c, const char *reason)
+void hb_conn_close(struct hbone_conn *c, const char *reason)
 {
 	if (c->dead)
 		return;
@@ -706,7 +636,7 @@ static void conn_close(struct hbone_conn *c, const char *reason)
 		struct hbone_stream *s = c->streams;
 
 		s->h2_closed = true;
-		stream_finish(s, reason ? reason : "connection closed", true);
+		hb_stream_finish(s, reason ? reason : "connection closed", true);
 	}
 	if (c->pool) {
 		if (c->pprev)
@@ -724,7 +654,7 @@ static void conn_close(struct hbone_conn *c, const char *reason)
 		c->fd = -1;
 	}
 	conn_timer_stop(c);
-	loop_defer_free(c->loop, c, conn_free);
+	loop_defer_free(c->loop, c, hb_conn_free);
 }
 
 static void conn_update_events(struct hbone_conn *c)
@@ -751,7 +681,7 @@ static void conn_flush(struct hbone_conn *c)
 			char *p;
 
 			if (n < 0) {
-				conn_close(c, nghttp2_strerror((int)n));
+				hb_conn_close(c, nghttp2_strerror((int)n));
 				return;
 			}
 			if (n == 0)
@@ -761,7 +691,7 @@ static void conn_flush(struct hbone_conn *c)
 				ssize_t w = tls_conn_write(c->tls, data, (size_t)n);
 
 				if (w < 0 && w != -EAGAIN) {
-					conn_close(c, tls_conn_error(c->tls));
+					hb_conn_close(c, tls_conn_error(c->tls));
 					return;
 				}
 				if (w == n)
@@ -774,7 +704,7 @@ static void conn_flush(struct hbone_conn *c)
 			}
 			p = buf_reserve(&c->out, (size_t)n, 4 * TLS_OUT_CHUNK);
 			if (!p) {
-				conn_close(c, "out of memory");
+				hb_conn_close(c, "out of memory");
 				return;
 			}
 			memcpy(p, data, (size_t)n);
@@ -789,19 +719,19 @@ static void conn_flush(struct hbone_conn *c)
 		if (w == -EAGAIN)
 			break;
 		if (w < 0) {
-			conn_close(c, tls_conn_error(c->tls));
+			hb_conn_close(c, tls_conn_error(c->tls));
 			return;
 		}
 		buf_consume(&c->out, (size_t)w);
 	}
 	/* The records of this round leave together (tls.c buffers them). */
 	if (tls_conn_flush(c->tls) == -EPIPE) {
-		conn_close(c, tls_conn_error(c->tls));
+		hb_conn_close(c, tls_conn_error(c->tls));
 		return;
 	}
 	if (!c->out.len && !tls_conn_want_write(c->tls) && !nghttp2_session_want_read(c->h2) &&
 	    !nghttp2_session_want_write(c->h2)) {
-		conn_close(c, "session ended");
+		hb_conn_close(c, "session ended");
 		return;
 	}
 	conn_update_events(c);
@@ -822,12 +752,12 @@ static void conn_read(struct hbone_conn *c)
 		if (n == -EAGAIN)
 			break;
 		if (n <= 0) {
-			conn_close(c, n == 0 ? "peer closed" : tls_conn_error(c->tls));
+			hb_conn_close(c, n == 0 ? "peer closed" : tls_conn_error(c->tls));
 			return;
 		}
 		rv = nghttp2_session_mem_recv(c->h2, in, (size_t)n);
 		if (rv < 0) {
-			conn_close(c, nghttp2_strerror((int)rv));
+			hb_conn_close(c, nghttp2_strerror((int)rv));
 			return;
 		}
 		if (c->dead)
@@ -849,14 +779,14 @@ static void conn_on_io(struct loop_handler *h, uint32_t events)
 
 		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
 		if (soerr) {
-			conn_close(c, strerror(soerr));
+			hb_conn_close(c, strerror(soerr));
 			return;
 		}
 		if (!(events & EPOLLOUT))
 			return;
 		c->tcp_connecting = false;
 		/* A peer answered: the handshake gets its own, more generous, deadline. */
-		conn_timer_arm(c, HBONE_HANDSHAKE_TIMEOUT_MS);
+		hb_conn_timer_arm(c, HBONE_HANDSHAKE_TIMEOUT_MS);
 	}
 	if (!c->handshaken) {
 		rv = tls_conn_handshake(c->tls);
@@ -868,7 +798,7 @@ static void conn_on_io(struct loop_handler *h, uint32_t events)
 			/* Each stream's owner (or its access log line) reports it as final. */
 			pr_debug("hbone: TLS with %s:%u failed: %s", inet_ntoa(c->peer.sin_addr),
 				 ntohs(c->peer.sin_port), tls_conn_error(c->tls));
-			conn_close(c, tls_conn_error(c->tls));
+			hb_conn_close(c, tls_conn_error(c->tls));
 			return;
 		}
 		c->handshaken = true;
@@ -886,11 +816,11 @@ static void conn_on_timer(struct loop_handler *h, uint32_t events)
 
 	pr_debug("hbone: %s:%u: %s timed out", inet_ntoa(c->peer.sin_addr),
 		 ntohs(c->peer.sin_port), c->tcp_connecting ? "connect" : "TLS handshake");
-	conn_close(c, c->tcp_connecting ? "connect timed out" : "TLS handshake timed out");
+	hb_conn_close(c, c->tcp_connecting ? "connect timed out" : "TLS handshake timed out");
 }
 
-static struct hbone_conn *conn_new(struct loop *l, int fd, struct tls_ctx *ctx, bool client,
-				   const char *expect_san)
+struct hbone_conn *hb_conn_new(struct loop *l, int fd, struct tls_ctx *ctx, bool client,
+			       const char *expect_san)
 {
 	struct hbone_conn *c = calloc(1, sizeof(*c));
 
@@ -907,210 +837,11 @@ static struct hbone_conn *conn_new(struct loop *l, int fd, struct tls_ctx *ctx, 
 	c->tls = tls_conn_create(ctx, fd, expect_san);
 	if (!c->tls || session_init(c)) {
 		c->fd = -1; /* the caller still owns and closes it */
-		conn_free(c);
+		hb_conn_free(c);
 		errno = ENOMEM;
 		return NULL;
 	}
 	return c;
-}
-
-static void pool_link(struct hbone_pool *p, struct hbone_conn *c)
-{
-	c->pool = p;
-	c->pnext = p->conns;
-	if (p->conns)
-		p->conns->pprev = c;
-	p->conns = c;
-	p->n++;
-}
-
-int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx,
-		       hbone_accept_fn on_accept, void *user)
-{
-	socklen_t sl = sizeof(struct sockaddr_in);
-	struct hbone_conn *c = conn_new(p->loop, fd, ctx, false, NULL);
-	int err;
-
-	if (!c) {
-		close(fd);
-		return -ENOMEM;
-	}
-	c->on_accept = on_accept;
-	c->user = user;
-	getsockname(fd, (struct sockaddr *)&c->local, &sl);
-	sl = sizeof(struct sockaddr_in);
-	getpeername(fd, (struct sockaddr *)&c->peer, &sl);
-	c->events = EPOLLIN;
-	err = loop_add(p->loop, fd, EPOLLIN, &c->h);
-	if (err) {
-		c->fd = -1;
-		conn_free(c);
-		close(fd);
-		return err;
-	}
-	/* Server connections carry no key: listed only so that shutdown can close them. */
-	pool_link(p, c);
-	return 0;
-}
-
-/* ---- client pool ---- */
-
-/* Closes client connections nobody used for POOL_IDLE_S: peers restart and pods go away. */
-static void pool_sweep(void *arg)
-{
-	struct hbone_pool *p = arg;
-	time_t now = mono_now();
-
-	for (struct hbone_conn *c = p->conns; c; c = c->pnext) {
-		struct hbone_stream *s, *next;
-
-		/* A CONNECT nobody answers must not hold its client forever. */
-		for (s = c->client && !c->dead ? c->streams : NULL; s; s = next) {
-			next = s->next;
-			if (!s->established && now - s->opened >= HBONE_RESPONSE_S)
-				stream_abort(s, "no CONNECT response");
-		}
-		if (!c->client || c->dead || c->goaway || c->nstreams || !c->handshaken ||
-		    now - c->idle_since < POOL_IDLE_S)
-			continue;
-		/* GOAWAY: the session ends (and the connection closes) once it is written. */
-		c->goaway = true;
-		nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR);
-		conn_kick(c);
-	}
-}
-
-struct hbone_pool *hbone_pool_create(struct loop *l)
-{
-	struct hbone_pool *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return NULL;
-	p->loop = l;
-	loop_set_tick(l, pool_sweep, p);
-	return p;
-}
-
-void hbone_pool_destroy(struct hbone_pool *p)
-{
-	if (!p)
-		return;
-	loop_set_tick(p->loop, NULL, NULL);
-	p->closing = true;
-	while (p->conns)
-		conn_close(p->conns, "pool destroyed");
-	free(p);
-}
-
-size_t hbone_pool_size(const struct hbone_pool *p)
-{
-	return p ? p->n : 0;
-}
-
-static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_target *t,
-				       const char *key)
-{
-	struct hbone_conn *c;
-	int fd, one = 1;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return NULL;
-	setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
-	if (connect(fd, (const struct sockaddr *)&t->addr, sizeof(t->addr)) < 0 &&
-	    errno != EINPROGRESS) {
-		close(fd);
-		return NULL;
-	}
-	c = conn_new(p->loop, fd, t->ctx, true, t->expect_san);
-	if (!c) {
-		close(fd);
-		return NULL;
-	}
-	c->key = strdup(key);
-	c->peer = t->addr;
-	c->tcp_connecting = true;
-	c->events = EPOLLOUT | EPOLLIN;
-	/* A peer that is down drops SYNs: without a deadline the client would wait minutes. */
-	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (!c->key || c->tfd < 0 || loop_add(p->loop, c->tfd, EPOLLIN, &c->th)) {
-		c->fd = -1;
-		conn_free(c);
-		close(fd);
-		return NULL;
-	}
-	conn_timer_arm(c, HBONE_CONNECT_TIMEOUT_MS);
-	if (loop_add(p->loop, fd, c->events, &c->h)) {
-		loop_del(p->loop, c->tfd);
-		c->fd = -1;
-		conn_free(c);
-		close(fd);
-		return NULL;
-	}
-	pool_link(p, c);
-	return c;
-}
-
-int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd,
-		    struct connrec *rec)
-{
-	nghttp2_data_provider prd = {.read_callback = stream_provide};
-	nghttp2_nv nv[3];
-	char key[512], fwd[64];
-	struct hbone_conn *c;
-	struct hbone_stream *s;
-	size_t nnv = 2;
-	int32_t id;
-
-	snprintf(key, sizeof(key), "%s|%s:%u|%s", t->identity, inet_ntoa(t->addr.sin_addr),
-		 ntohs(t->addr.sin_port), t->expect_san);
-	for (c = p->conns; c; c = c->pnext)
-		if (c->client && !c->dead && !c->goaway && c->nstreams < HBONE_MAX_STREAMS &&
-		    strcmp(c->key, key) == 0)
-			break;
-	if (!c)
-		c = pool_connect(p, t, key);
-	if (!c || !(s = stream_new(c, fd)))
-		goto fail;
-	if (loop_add(p->loop, fd, 0, &s->h)) {
-		s->fd = -1;
-		stream_finish(s, "loop", false);
-		goto fail;
-	}
-	s->rec = rec;
-	rec = NULL;
-	s->opened = mono_now();
-	s->authority = strdup(t->authority); /* for the logs only: NULL is fine */
-	nv[0] = (nghttp2_nv){(uint8_t *)":method", (uint8_t *)"CONNECT", 7, 7, NGHTTP2_NV_FLAG_NONE};
-	nv[1] = (nghttp2_nv){(uint8_t *)":authority", (uint8_t *)t->authority, 10,
-			     strlen(t->authority), NGHTTP2_NV_FLAG_NONE};
-	if (t->forwarded_for) {
-		snprintf(fwd, sizeof(fwd), "for=%s", t->forwarded_for);
-		nv[nnv++] = (nghttp2_nv){(uint8_t *)"forwarded", (uint8_t *)fwd, 9, strlen(fwd),
-					 NGHTTP2_NV_FLAG_NONE};
-	}
-	prd.source.ptr = s;
-	id = nghttp2_submit_request(c->h2, NULL, nv, nnv, &prd, s);
-	if (id < 0) {
-		if (t->ops) {
-			/* Not handed back through ops: the caller keeps @fd. */
-			loop_del(p->loop, fd);
-			s->fd = -1;
-		}
-		stream_finish(s, nghttp2_strerror(id), true);
-		return -EIO;
-	}
-	s->id = id;
-	/* Only now: ops never run from inside this call. */
-	s->ops = t->ops;
-	s->ops_arg = t->ops_arg;
-	conn_kick(c);
-	return 0;
-fail:
-	if (fd >= 0 && !t->ops)
-		close_reset(fd);
-	connrec_close(rec, "hbone connect failed");
-	return -ENOMEM;
 }
 
 /* ---- fuzzing seam ---- */
@@ -1140,7 +871,7 @@ int hbone_fuzz_server_input(const uint8_t *data, size_t len)
 out:
 	while (c->streams) {
 		c->streams->h2_closed = true;
-		stream_finish(c->streams, "fuzz", false);
+		hb_stream_finish(c->streams, "fuzz", false);
 	}
 	loop_destroy(c->loop);
 	nghttp2_session_del(c->h2);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -475,7 +476,7 @@ static void on_listen(struct loop_handler *h, uint32_t events)
 
 	/* Bounded batch: EPOLLEXCLUSIVE wakes one worker; leave the rest to the others. */
 	for (int n = 0; n < 32; n++) {
-		int fd = accept4(li->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(li->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
 		struct zt_snap *zs;
 
 		if (fd < 0) {
@@ -483,6 +484,11 @@ static void on_listen(struct loop_handler *h, uint32_t events)
 				pr_warn("accept: %s", strerror(errno));
 			return;
 		}
+		/*
+		 * No Nagle on any leg: a proxy writes what it just received, and a small write held
+		 * behind an unacknowledged one waits for the peer's delayed ACK (40 ms).
+		 */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		zs = zt_state_get(w->st);
 		if (!zs) {
 			/* Not ready: without a snapshot nothing can be decided safely. */

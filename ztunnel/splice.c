@@ -130,14 +130,10 @@ static bool fill(struct side *s)
 			splice_end(s->sp, errno == ECONNRESET ? "reset" : "read failed", true);
 			return false;
 		}
-		if (n == 0) {
+		if (n == 0)
 			s->eof = true;
-		} else {
+		else
 			s->in.len += (size_t)n;
-			/* A short read drained the socket; epoll reports the next bytes. */
-			if ((size_t)n < room)
-				break;
-		}
 	}
 	return true;
 }
