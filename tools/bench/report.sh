@@ -110,6 +110,23 @@ render_md() {
 	"server on the same node. `sys_cpu_s_per_gb`: CPU seconds of the whole machine (all processes " +
 	"and the kernel, from /proc/stat) per GB moved.",
 	"",
+	# The targets of the benchmark issue, judged on this run'"'"'s pair-by-pair medians.
+	def judge($v; $ok): if $v == null then "not measured" elif $ok then "met" else "missed" end;
+	(.workloads.tput1.gbps.ratios["ambit/stunnel"].median) as $ts |
+	(.workloads.tput1.gbps.ratios["ambit/nomesh"].median) as $tn |
+	(.workloads.lat1k.p99_us.ratios["ambit/nomesh"].median) as $lr |
+	(.workloads.http.proxy_cpu_s_per_1k.ratios["ambit/stunnel"].median) as $ch |
+	(.workloads.lat1k.proxy_cpu_s_per_1k.ratios["ambit/stunnel"].median) as $cl |
+	(.workloads.connrate.proxy_cpu_s_per_1k.ratios["ambit/stunnel"].median) as $cc |
+	"| target | this run | verdict |",
+	"|---|---|---|",
+	"| 1-stream throughput ≥ 1.3× stunnel4 | \($ts | num)× | \(judge($ts; $ts >= 1.3)) |",
+	"| 1-stream throughput ≥ 0.5× no mesh | \($tn | num)× | \(judge($tn; $tn >= 0.5)) |",
+	"| added p99 at 1k msg/s ≤ 1.5× no-mesh p99 | added \(if $lr == null then null else $lr - 1 end | num)× (p99 \($lr | num)× no mesh) | \(judge($lr; $lr - 1 <= 1.5)) |",
+	"| proxy CPU per 1k HTTP requests ≤ stunnel4 | \($ch | num)× | \(judge($ch; $ch <= 1)) |",
+	"| proxy CPU per 1k new connections ≤ stunnel4 | \($cc | num)× | \(judge($cc; $cc <= 1)) |",
+	"| proxy CPU per 1k sockperf messages (1k/s) ≤ stunnel4 | \($cl | num)× | \(judge($cl; $cl <= 1)) |",
+	"",
 	(.ceiling | if . == null then empty else
 		"**Ceiling of any mTLS proxy pair here** (1 stream): the relay'"'"'s system CPU per GB " +
 		"(\(.relay_sys_cpu_s_per_gb | num) s) plus AES-256-GCM twice per byte at this machine'"'"'s " +
