@@ -182,12 +182,7 @@ static void set_err(struct tls_conn *c, const char *what)
 	ERR_clear_error();
 }
 
-/*
- * Reads go straight to the socket; writes go through a buffer BIO so that the records of one
- * flush leave in one send() (OpenSSL writes each record separately) and tls_conn_flush()
- * pushes them out. Handshake flights and alerts are flushed by OpenSSL itself.
- */
-/* Socket BIO callback: notes whether the last read drained the socket (see tls_conn_read_drained). */
+/* Socket BIO callback: notes whether the last read drained the socket (tls_conn_read_drained). */
 static long sock_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
 			 int ret, size_t *processed)
 {
@@ -199,6 +194,11 @@ static long sock_read_cb(BIO *b, int oper, const char *argp, size_t len, int arg
 	return ret;
 }
 
+/*
+ * Reads go straight to the socket; writes go through a buffer BIO so that the records of one
+ * flush leave in one send() (OpenSSL writes each record separately) and tls_conn_flush()
+ * pushes them out. Handshake flights and alerts are flushed by OpenSSL itself.
+ */
 static int set_bios(struct tls_conn *c, SSL *ssl, int fd)
 {
 	BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE), *wbuf = BIO_new(BIO_f_buffer());
