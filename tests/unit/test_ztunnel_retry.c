@@ -86,6 +86,19 @@ static int hbone_port_closed(uint16_t *port)
 	return fd;
 }
 
+/* A listening socket on 127.0.0.2 for n2's HBONE port (*@port), accepting from the start. */
+static int hbone_port_listening(uint16_t *port)
+{
+	int fd = sock_listen(harness_ip4("127.0.0.2"), 0, false);
+	struct sockaddr_in a;
+	socklen_t sl = sizeof(a);
+
+	assert_true(fd >= 0);
+	getsockname(fd, (struct sockaddr *)&a, &sl);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -249,13 +262,8 @@ static void test_tls_closed_then_enrolled(void **state)
 {
 	struct env e;
 	uint16_t p_hbone;
-	int hfd = sock_listen(harness_ip4("127.0.0.2"), 0, false), app;
-	struct sockaddr_in a;
-	socklen_t sl = sizeof(a);
+	int hfd = hbone_port_listening(&p_hbone), app;
 
-	assert_true(hfd >= 0);
-	getsockname(hfd, (struct sockaddr *)&a, &sl);
-	p_hbone = ntohs(a.sin_port);
 	if (!env_up(&e, p_hbone, false)) {
 		close(hfd);
 		skip();
@@ -337,15 +345,11 @@ static void test_non_mesh_between_tries(void **state)
 {
 	unsigned long opened = series("opened", SERIES_MTLS);
 	unsigned long plain = series("opened", SERIES_PLAIN);
-	struct sockaddr_in a;
-	socklen_t sl = sizeof(a);
 	struct env e;
 	uint16_t p_hbone;
-	int hfd = sock_listen(harness_ip4("127.0.0.2"), 0, false), app, first;
+	int hfd = hbone_port_listening(&p_hbone), app, first;
+	struct sockaddr_in a;
 
-	assert_true(hfd >= 0);
-	getsockname(hfd, (struct sockaddr *)&a, &sl);
-	p_hbone = ntohs(a.sin_port);
 	if (!env_up(&e, p_hbone, true)) {
 		close(hfd);
 		skip();
@@ -371,15 +375,10 @@ static void test_non_mesh_between_tries(void **state)
 static void test_source_snapshot_late(void **state)
 {
 	unsigned long opened = series("opened", SERIES_MTLS);
-	struct sockaddr_in a;
-	socklen_t sl = sizeof(a);
 	struct env e;
 	uint16_t p_hbone;
-	int hfd = sock_listen(harness_ip4("127.0.0.2"), 0, false), app;
+	int hfd = hbone_port_listening(&p_hbone), app;
 
-	assert_true(hfd >= 0);
-	getsockname(hfd, (struct sockaddr *)&a, &sl);
-	p_hbone = ntohs(a.sin_port);
 	if (!env_up(&e, p_hbone, true)) {
 		close(hfd);
 		skip();
