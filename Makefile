@@ -41,7 +41,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
 
 BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/hbone-probe
 
-.PHONY: all deps test unit bpf-test integration demo bench clean format
+.PHONY: all deps test unit bpf-test integration demo bench clean format format-check
 all: $(BINS) $(UNIT_BINS) $(BPFT_BINS)
 
 deps:
@@ -100,6 +100,7 @@ integration: $(BINS)
 	@bash tests/integration/run.sh
 
 test: deps
+	@bash tools/format-check.sh
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) bpf-test
@@ -130,6 +131,9 @@ demo: deps
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+format-check:
+	@bash tools/format-check.sh
 
 clean:
 	rm -rf $(O)

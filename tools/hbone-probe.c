@@ -76,8 +76,8 @@ static int header_cb(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 	return 0;
 }
 
-static int data_cb(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
-		   size_t len, void *u)
+static int data_cb(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
+		   void *u)
 {
 	struct probe *p = u;
 	size_t room = sizeof(p->reply) - 1 - p->reply_len;
@@ -100,8 +100,8 @@ static int close_cb(nghttp2_session *s, int32_t id, uint32_t error, void *u)
 	return 0;
 }
 
-static ssize_t body_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
-		       uint32_t *flags, nghttp2_data_source *src, void *u)
+static ssize_t body_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+		       nghttp2_data_source *src, void *u)
 {
 	struct probe *p = u;
 	size_t left = strlen(p->send) - p->send_off;
@@ -142,10 +142,11 @@ static bool san_matches(X509 *cert, const char *want)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"connect", 1, 0, 'c'}, {"authority", 1, 0, 'a'}, {"cert", 1, 0, 'C'},
-		{"key", 1, 0, 'K'},     {"ca", 1, 0, 'A'},        {"forwarded", 1, 0, 'f'},
-		{"expect-san", 1, 0, 's'}, {"send", 1, 0, 'd'},   {"timeout", 1, 0, 't'},
-		{0, 0, 0, 0},
+	    {"connect", 1, 0, 'c'},    {"authority", 1, 0, 'a'},
+	    {"cert", 1, 0, 'C'},       {"key", 1, 0, 'K'},
+	    {"ca", 1, 0, 'A'},	       {"forwarded", 1, 0, 'f'},
+	    {"expect-san", 1, 0, 's'}, {"send", 1, 0, 'd'},
+	    {"timeout", 1, 0, 't'},    {0, 0, 0, 0},
 	};
 	const char *connect_to = NULL, *authority = NULL, *cert = NULL, *key = NULL, *ca = NULL;
 	const char *forwarded = NULL, *expect_san = NULL;
@@ -219,9 +220,9 @@ int main(int argc, char **argv)
 
 	char fwd[80];
 	nghttp2_nv hdrs[3] = {
-		{(uint8_t *)":method", (uint8_t *)"CONNECT", 7, 7, NGHTTP2_NV_FLAG_NONE},
-		{(uint8_t *)":authority", (uint8_t *)authority, 10, strlen(authority),
-		 NGHTTP2_NV_FLAG_NONE},
+	    {(uint8_t *)":method", (uint8_t *)"CONNECT", 7, 7, NGHTTP2_NV_FLAG_NONE},
+	    {(uint8_t *)":authority", (uint8_t *)authority, 10, strlen(authority),
+	     NGHTTP2_NV_FLAG_NONE},
 	};
 	size_t nh = 2;
 	if (forwarded) {
@@ -241,7 +242,8 @@ int main(int argc, char **argv)
 		if (nghttp2_session_send(h2)) {
 			/* Our first flight can hit a connection the server already refused. */
 			if (!got_bytes) {
-				fprintf(stderr, "hbone-probe: TLS refused by the server (write failed)\n");
+				fprintf(stderr,
+					"hbone-probe: TLS refused by the server (write failed)\n");
 				ERR_print_errors_fp(stderr);
 				rc = 2;
 			}

@@ -105,18 +105,17 @@ struct zt_admin *zt_admin_start(struct zt_state *st, const struct zt_admin_opts 
 		return NULL;
 	a->st = st;
 	for (int i = 0; i < S__COUNT; i++) {
-		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = ips[i],
-					 .sin_port = htons(ports[i])};
+		struct sockaddr_in sa = {
+		    .sin_family = AF_INET, .sin_addr.s_addr = ips[i], .sin_port = htons(ports[i])};
 
 		if (!ports[i])
 			continue;
 		a->ctx[i] = (struct ctx){a, i};
-		a->d[i] = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-						   MHD_USE_ERROR_LOG,
-					   0, NULL, NULL, handle, &a->ctx[i], MHD_OPTION_SOCK_ADDR,
-					   (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
-					   (unsigned int)10, MHD_OPTION_CONNECTION_LIMIT,
-					   (unsigned int)64, MHD_OPTION_END);
+		a->d[i] = MHD_start_daemon(
+		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL,
+		    NULL, handle, &a->ctx[i], MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_CONNECTION_LIMIT,
+		    (unsigned int)64, MHD_OPTION_END);
 		if (!a->d[i]) {
 			zt_admin_stop(a);
 			errno = EADDRINUSE;

@@ -14,7 +14,7 @@
 struct zt_admin;
 
 struct zt_admin_opts {
-	uint32_t metrics_ip, ready_ip, admin_ip; /* network order */
+	uint32_t metrics_ip, ready_ip, admin_ip;       /* network order */
 	uint16_t metrics_port, ready_port, admin_port; /* host order; 0 skips that server */
 };
 

@@ -254,18 +254,21 @@ static void stream_on_io(struct loop_handler *h, uint32_t events)
 		int soerr = 0;
 		socklen_t sl = sizeof(soerr);
 		nghttp2_data_provider prd = {.source.ptr = s, .read_callback = hb_stream_provide};
-		nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE};
+		nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)"200", 7, 3,
+				 NGHTTP2_NV_FLAG_NONE};
 
 		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
 			soerr = errno;
-		if (soerr == EINPROGRESS || (!soerr && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))))
+		if (soerr == EINPROGRESS ||
+		    (!soerr && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))))
 			return;
 		s->connecting = false;
 		if (soerr) {
 			static nghttp2_nv nv503 = {(uint8_t *)":status", (uint8_t *)"503", 7, 3,
 						   NGHTTP2_NV_FLAG_NONE};
 
-			pr_debug("hbone: upstream %s connect failed: %s", s->authority, strerror(soerr));
+			pr_debug("hbone: upstream %s connect failed: %s", s->authority,
+				 strerror(soerr));
 			nghttp2_submit_response(c->h2, s->id, &nv503, 1, NULL);
 			loop_del(c->loop, s->fd);
 			close(s->fd);
@@ -326,11 +329,11 @@ struct hbone_stream *hb_stream_new(struct hbone_conn *c, int fd)
 static void server_dispatch(struct hbone_conn *c, struct hbone_stream *s)
 {
 	struct hbone_request req = {
-		.authority = s->authority,
-		.forwarded = s->forwarded,
-		.peer_identity = c->tls ? tls_conn_peer_identity(c->tls) : NULL,
-		.local = c->local,
-		.peer = c->peer,
+	    .authority = s->authority,
+	    .forwarded = s->forwarded,
+	    .peer_identity = c->tls ? tls_conn_peer_identity(c->tls) : NULL,
+	    .local = c->local,
+	    .peer = c->peer,
 	};
 	char code[8];
 	nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
@@ -396,7 +399,8 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 		return 0;
 	if (c->client) {
 		if (hdr_is(name, namelen, ":status") && valuelen == 3)
-			s->status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
+			s->status =
+			    (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
 		return 0;
 	}
 	if (valuelen > HDR_MAX)
@@ -439,7 +443,8 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 					c->tls ? tls_conn_peer_identity(c->tls) : "?");
 			snprintf(why, sizeof(why), "%s (CONNECT %d)",
 				 s->status == 401 ? "denied" : "upstream refused", s->status);
-			nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+			nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id,
+						  NGHTTP2_CANCEL);
 			hb_stream_finish(s, why, true);
 			return 0;
 		}
@@ -558,8 +563,8 @@ static nghttp2_session_callbacks *callbacks_new(void)
 static int session_init(struct hbone_conn *c)
 {
 	nghttp2_settings_entry iv[] = {
-		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, HBONE_MAX_STREAMS},
-		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, HBONE_STREAM_WINDOW},
+	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, HBONE_MAX_STREAMS},
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, HBONE_STREAM_WINDOW},
 	};
 	nghttp2_session_callbacks *cbs = callbacks_new();
 	nghttp2_option *opt = NULL;
@@ -617,8 +622,8 @@ static void conn_timer_stop(struct hbone_conn *c)
 
 void hb_conn_timer_arm(struct hbone_conn *c, unsigned int ms)
 {
-	struct itimerspec its = {.it_value = {.tv_sec = ms / 1000,
-					      .tv_nsec = (long)(ms % 1000) * 1000000}};
+	struct itimerspec its = {
+	    .it_value = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000}};
 
 	if (c->tfd >= 0)
 		timerfd_settime(c->tfd, 0, &its, NULL);
@@ -687,7 +692,8 @@ static void conn_flush(struct hbone_conn *c)
 			if (n == 0)
 				break;
 			if (!c->out.len && n >= TLS_RECORD) {
-				/* A whole-record DATA frame: encrypted from nghttp2's buffer, no copy. */
+				/* A whole-record DATA frame: encrypted from nghttp2's buffer, no
+				 * copy. */
 				ssize_t w = tls_conn_write(c->tls, data, (size_t)n);
 
 				if (w < 0 && w != -EAGAIN) {
@@ -814,8 +820,8 @@ static void conn_on_timer(struct loop_handler *h, uint32_t events)
 {
 	struct hbone_conn *c = container_of(h, struct hbone_conn, th);
 
-	pr_debug("hbone: %s:%u: %s timed out", inet_ntoa(c->peer.sin_addr),
-		 ntohs(c->peer.sin_port), c->tcp_connecting ? "connect" : "TLS handshake");
+	pr_debug("hbone: %s:%u: %s timed out", inet_ntoa(c->peer.sin_addr), ntohs(c->peer.sin_port),
+		 c->tcp_connecting ? "connect" : "TLS handshake");
 	hb_conn_close(c, c->tcp_connecting ? "connect timed out" : "TLS handshake timed out");
 }
 

@@ -28,8 +28,8 @@ struct hbone_pool;
 
 /* A CONNECT received by a server connection. All strings borrowed for the callback only. */
 struct hbone_request {
-	const char *authority;     /* "ip:port" as sent */
-	const char *forwarded;     /* raw `forwarded` header, or NULL */
+	const char *authority;	   /* "ip:port" as sent */
+	const char *forwarded;	   /* raw `forwarded` header, or NULL */
 	const char *peer_identity; /* the client's verified spiffe:// URI SAN */
 	struct sockaddr_in local;  /* accepted socket's local address (the destination pod) */
 	struct sockaddr_in peer;   /* the TCP peer (the client's node) */
@@ -57,8 +57,8 @@ size_t hbone_pool_size(const struct hbone_pool *p);
  * reference is taken). @on_accept/@user are borrowed and must outlive the connection. 0 or
  * -errno (then @fd is closed).
  */
-int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx,
-		       hbone_accept_fn on_accept, void *user);
+int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx, hbone_accept_fn on_accept,
+		       void *user);
 
 /*
  * The owner of a client stream's opening phase (the proxy, which retries). With it the stream
@@ -78,14 +78,14 @@ struct hbone_open_ops {
 };
 
 struct hbone_target {
-	struct sockaddr_in addr;  /* where to open TLS: destPodIP:15008 */
-	const char *authority;    /* CONNECT :authority, "podIP:port" */
+	struct sockaddr_in addr;   /* where to open TLS: destPodIP:15008 */
+	const char *authority;	   /* CONNECT :authority, "podIP:port" */
 	const char *forwarded_for; /* client IP for `forwarded: for=`, or NULL */
-	const char *identity;     /* source identity: pool key, and the certificate in @ctx */
-	const char *expect_san;   /* the destination workload's identity */
-	struct tls_ctx *ctx;      /* client context of @identity (a reference is taken) */
+	const char *identity;	   /* source identity: pool key, and the certificate in @ctx */
+	const char *expect_san;	   /* the destination workload's identity */
+	struct tls_ctx *ctx;	   /* client context of @identity (a reference is taken) */
 	const struct hbone_open_ops *ops; /* borrowed, may be NULL: see hbone_pool_open */
-	void *ops_arg;            /* borrowed: must stay valid until one of @ops has run */
+	void *ops_arg;			  /* borrowed: must stay valid until one of @ops has run */
 };
 
 /* A new client connection must complete its TCP handshake within this (the peer is down). */

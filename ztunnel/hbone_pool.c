@@ -31,8 +31,8 @@ static void pool_link(struct hbone_pool *p, struct hbone_conn *c)
 	p->n++;
 }
 
-int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx,
-		       hbone_accept_fn on_accept, void *user)
+int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx, hbone_accept_fn on_accept,
+		       void *user)
 {
 	socklen_t sl = sizeof(struct sockaddr_in);
 	struct hbone_conn *c = hb_conn_new(p->loop, fd, ctx, false, NULL);
@@ -156,8 +156,7 @@ static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_
 	return c;
 }
 
-int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd,
-		    struct connrec *rec)
+int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd, struct connrec *rec)
 {
 	nghttp2_data_provider prd = {.read_callback = hb_stream_provide};
 	nghttp2_nv nv[3];
@@ -186,7 +185,8 @@ int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd,
 	rec = NULL;
 	s->opened = mono_now();
 	s->authority = strdup(t->authority); /* for the logs only: NULL is fine */
-	nv[0] = (nghttp2_nv){(uint8_t *)":method", (uint8_t *)"CONNECT", 7, 7, NGHTTP2_NV_FLAG_NONE};
+	nv[0] =
+	    (nghttp2_nv){(uint8_t *)":method", (uint8_t *)"CONNECT", 7, 7, NGHTTP2_NV_FLAG_NONE};
 	nv[1] = (nghttp2_nv){(uint8_t *)":authority", (uint8_t *)t->authority, 10,
 			     strlen(t->authority), NGHTTP2_NV_FLAG_NONE};
 	if (t->forwarded_for) {

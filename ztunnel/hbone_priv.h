@@ -19,7 +19,7 @@
 #include "loop.h"
 #include "tls.h"
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 
 struct hbone_stream {
 	struct loop_handler h; /* TCP socket events */

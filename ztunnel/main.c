@@ -33,21 +33,24 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"node", required_argument, NULL, 'n'},
-		{"agent-socket", required_argument, NULL, 's'},
-		{"pin-root", required_argument, NULL, 'p'},
-		{"workers", required_argument, NULL, 'w'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"lb", required_argument, NULL, 'b'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"node", required_argument, NULL, 'n'},
+	    {"agent-socket", required_argument, NULL, 's'},
+	    {"pin-root", required_argument, NULL, 'p'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"lb", required_argument, NULL, 'b'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	const char *node = NULL, *sock_path = NULL, *pin_root = NULL;
 	struct zt_proxy_opts popts = {.orig_dst_fd = -1, .hbone_port = AMBIT_PORT_HBONE};
 	struct zt_admin_opts aopts = {
-		.metrics_ip = htonl(INADDR_ANY), .metrics_port = AMBIT_PORT_METRICS,
-		.ready_ip = htonl(INADDR_ANY), .ready_port = AMBIT_PORT_READY,
-		.admin_ip = htonl(INADDR_LOOPBACK), .admin_port = AMBIT_PORT_ADMIN,
+	    .metrics_ip = htonl(INADDR_ANY),
+	    .metrics_port = AMBIT_PORT_METRICS,
+	    .ready_ip = htonl(INADDR_ANY),
+	    .ready_port = AMBIT_PORT_READY,
+	    .admin_ip = htonl(INADDR_LOOPBACK),
+	    .admin_port = AMBIT_PORT_ADMIN,
 	};
 	struct zt_worker *workers[MAX_WORKERS] = {};
 	enum log_level level = LOG_LEVEL_INFO;
@@ -98,7 +101,7 @@ int main(int argc, char **argv)
 	popts.hbone_fd = sock_listen(htonl(INADDR_ANY), AMBIT_PORT_HBONE, true);
 	if (popts.outbound_fd < 0 || popts.inbound_fd < 0 || popts.hbone_fd < 0) {
 		pr_err("cannot listen on 15001/15006/15008: %s",
-		       strerror(-(popts.outbound_fd < 0   ? popts.outbound_fd
+		       strerror(-(popts.outbound_fd < 0	 ? popts.outbound_fd
 				  : popts.inbound_fd < 0 ? popts.inbound_fd
 							 : popts.hbone_fd)));
 		goto out;

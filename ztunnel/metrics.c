@@ -58,25 +58,25 @@ static void render_labels(const struct metrics_labels *l, char *buf, size_t len)
 	const struct {
 		const char *k, *v;
 	} kv[] = {
-		{"reporter", l->reporter},
-		{"source_workload", l->source_workload},
-		{"source_workload_namespace", l->source_workload_namespace},
-		{"source_principal", l->source_principal},
-		{"source_app", l->source_app},
-		{"source_version", l->source_version},
-		{"source_cluster", l->source_cluster},
-		{"destination_service", l->destination_service},
-		{"destination_service_namespace", l->destination_service_namespace},
-		{"destination_service_name", l->destination_service_name},
-		{"destination_workload", l->destination_workload},
-		{"destination_workload_namespace", l->destination_workload_namespace},
-		{"destination_principal", l->destination_principal},
-		{"destination_app", l->destination_app},
-		{"destination_version", l->destination_version},
-		{"destination_cluster", l->destination_cluster},
-		{"request_protocol", "tcp"},
-		{"response_flags", l->response_flags ? l->response_flags : "-"},
-		{"connection_security_policy", l->connection_security_policy},
+	    {"reporter", l->reporter},
+	    {"source_workload", l->source_workload},
+	    {"source_workload_namespace", l->source_workload_namespace},
+	    {"source_principal", l->source_principal},
+	    {"source_app", l->source_app},
+	    {"source_version", l->source_version},
+	    {"source_cluster", l->source_cluster},
+	    {"destination_service", l->destination_service},
+	    {"destination_service_namespace", l->destination_service_namespace},
+	    {"destination_service_name", l->destination_service_name},
+	    {"destination_workload", l->destination_workload},
+	    {"destination_workload_namespace", l->destination_workload_namespace},
+	    {"destination_principal", l->destination_principal},
+	    {"destination_app", l->destination_app},
+	    {"destination_version", l->destination_version},
+	    {"destination_cluster", l->destination_cluster},
+	    {"request_protocol", "tcp"},
+	    {"response_flags", l->response_flags ? l->response_flags : "-"},
+	    {"connection_security_policy", l->connection_security_policy},
 	};
 	char *p = buf, *end = buf + len;
 
@@ -256,9 +256,9 @@ void connrec_close(struct connrec *r, const char *reason)
 		"bytes_recv=%llu duration=%.0fms reason=\"%s\"",
 		r->direction, fmt_addr(&r->src, src, sizeof(src)),
 		fmt_addr(&r->dst, dst, sizeof(dst)), r->src_id, r->dst_id, r->dst_workload,
-		r->policy, r->decision ? r->decision : "-",
-		r->authz_policy ? r->authz_policy : "-", (unsigned long long)r->sent,
-		(unsigned long long)r->received, age_of(r) * 1000, reason ? reason : "-");
+		r->policy, r->decision ? r->decision : "-", r->authz_policy ? r->authz_policy : "-",
+		(unsigned long long)r->sent, (unsigned long long)r->received, age_of(r) * 1000,
+		reason ? reason : "-");
 	if (r->on_close)
 		r->on_close(r->on_close_key);
 	if (r->on_close_ptr)
@@ -274,7 +274,7 @@ void connrec_close(struct connrec *r, const char *reason)
 }
 
 static __attribute__((format(printf, 4, 5))) int append(char **out, size_t *cap, size_t *len,
-							   const char *fmt, ...)
+							const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -303,8 +303,8 @@ static __attribute__((format(printf, 4, 5))) int append(char **out, size_t *cap,
 char *metrics_render(void)
 {
 	static const char *const names[] = {
-		"istio_tcp_connections_opened_total", "istio_tcp_connections_closed_total",
-		"istio_tcp_sent_bytes_total", "istio_tcp_received_bytes_total"};
+	    "istio_tcp_connections_opened_total", "istio_tcp_connections_closed_total",
+	    "istio_tcp_sent_bytes_total", "istio_tcp_received_bytes_total"};
 	size_t cap = 4096, len = 0;
 	char *out = malloc(cap);
 
@@ -316,8 +316,10 @@ char *metrics_render(void)
 		if (append(&out, &cap, &len, "# TYPE %s counter\n", names[m]))
 			goto fail;
 		for (struct series *s = all_series; s; s = s->next) {
-			uint64_t *c = m == 0 ? &s->opened : m == 1 ? &s->closed
-					: m == 2 ? &s->sent : &s->received;
+			uint64_t *c = m == 0   ? &s->opened
+				      : m == 1 ? &s->closed
+				      : m == 2 ? &s->sent
+					       : &s->received;
 
 			if (append(&out, &cap, &len, "%s{%s} %llu\n", names[m], s->labels,
 				   (unsigned long long)__atomic_load_n(c, __ATOMIC_RELAXED)))

@@ -44,7 +44,7 @@ struct held {
 	struct loop_handler h; /* retry timer */
 	struct zt_worker *w;
 	struct held *next, *prev;
-	int fd;  /* the client socket while waiting to retry; -1 while an HBONE stream holds it */
+	int fd;	 /* the client socket while waiting to retry; -1 while an HBONE stream holds it */
 	int tfd; /* retry timerfd, -1 until the first retry */
 	struct sockaddr_in peer, dst; /* the client and its original destination */
 	struct timespec start;
@@ -73,8 +73,8 @@ unsigned long zt_ms_since(const struct timespec *t)
 }
 
 /* "client -> ip:port" for the logs (inet_ntoa's one buffer cannot print two addresses). */
-static const char *flow_str(const struct sockaddr_in *from, const struct sockaddr_in *to,
-			    char *buf, size_t len)
+static const char *flow_str(const struct sockaddr_in *from, const struct sockaddr_in *to, char *buf,
+			    size_t len)
 {
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
 
@@ -192,8 +192,8 @@ static void held_failed(void *arg, int fd, int status, const char *reason, bool 
 }
 
 static const struct hbone_open_ops held_ops = {
-	.established = held_established,
-	.failed = held_failed,
+    .established = held_established,
+    .failed = held_failed,
 };
 
 static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
@@ -289,14 +289,15 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 {
 	char auth[32], client[INET_ADDRSTRLEN];
 	struct hbone_target t = {
-		.addr = {.sin_family = AF_INET, .sin_addr = r->addr.sin_addr,
-			 .sin_port = htons(w->o.hbone_port)},
-		.authority = auth,
-		.forwarded_for = client,
-		.identity = src->identity,
-		.expect_san = r->dst_wl->identity,
-		.ctx = zt_snap_ctx(zs, src->identity, false),
-		.ops = &held_ops,
+	    .addr = {.sin_family = AF_INET,
+		     .sin_addr = r->addr.sin_addr,
+		     .sin_port = htons(w->o.hbone_port)},
+	    .authority = auth,
+	    .forwarded_for = client,
+	    .identity = src->identity,
+	    .expect_san = r->dst_wl->identity,
+	    .ctx = zt_snap_ctx(zs, src->identity, false),
+	    .ops = &held_ops,
 	};
 
 	hd = held_try(w, hd, fd, peer, dst, zs, r, src);
@@ -429,9 +430,8 @@ void zt_outbound(struct zt_worker *w, int fd, struct zt_snap *zs)
 		pr_debug("outbound: %s is not a pod of this node", inet_ntoa(peer.sin_addr));
 		goto drop;
 	}
-	if (w->o.orig_dst_fd < 0 ||
-	    (err = orig_dst_take(w->o.orig_dst_fd, peer.sin_addr.s_addr, ntohs(peer.sin_port),
-				 &od))) {
+	if (w->o.orig_dst_fd < 0 || (err = orig_dst_take(w->o.orig_dst_fd, peer.sin_addr.s_addr,
+							 ntohs(peer.sin_port), &od))) {
 		pr_info("outbound: no original destination for %s:%u", inet_ntoa(peer.sin_addr),
 			ntohs(peer.sin_port));
 		goto drop;

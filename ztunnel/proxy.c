@@ -154,10 +154,9 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 	return 0;
 }
 
-void zt_fill_labels(struct metrics_labels *l, const char *reporter,
-			const struct snap_workload *src, const char *src_principal,
-			const struct snap_workload *dst, const struct snap_service *svc,
-			bool mtls)
+void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct snap_workload *src,
+		    const char *src_principal, const struct snap_workload *dst,
+		    const struct snap_service *svc, bool mtls)
 {
 	memset(l, 0, sizeof(*l));
 	l->reporter = reporter;
@@ -208,8 +207,8 @@ void zt_close_reset(int fd)
  * ztunnel reports it) and one access-log line naming the deciding policy.
  */
 void zt_record_denial(struct metrics_labels *labels, const struct sockaddr_in *src,
-			  const struct sockaddr_in *dst, const char *direction,
-			  const struct authz_result *ar)
+		      const struct sockaddr_in *dst, const char *direction,
+		      const struct authz_result *ar)
 {
 	struct connrec *rec;
 	char reason[600];
@@ -345,8 +344,7 @@ static void held_in_snapshot(struct zt_worker *w, const struct zt_snap *zs)
 }
 
 /* @fd (taken) was accepted on 15006; @hi is its held state when this is a retry, else NULL. */
-static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
-			  struct held_in *hi)
+static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s, struct held_in *hi)
 {
 	struct sockaddr_in local, peer;
 	const struct snap_workload *dst;
@@ -374,7 +372,7 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
 		hi = NULL;
 	}
 	zt_fill_labels(&labels, "destination", snapshot_workload_by_ip(s, peer.sin_addr.s_addr),
-		    NULL, dst, NULL, false);
+		       NULL, dst, NULL, false);
 	/* No identity was proven on plaintext: do not claim the workload's principal. */
 	labels.source_principal = NULL;
 	/* Plaintext has no principal: STRICT refuses it, PERMISSIVE decides it identity-less. */
@@ -400,8 +398,7 @@ drop:
 	close(fd);
 }
 
-static int hbone_accept(void *user, const struct hbone_request *req, int *fd,
-			struct connrec **rec)
+static int hbone_accept(void *user, const struct hbone_request *req, int *fd, struct connrec **rec)
 {
 	struct zt_worker *w = user;
 	struct zt_snap *zs = zt_state_get(w->st);
@@ -426,9 +423,8 @@ static int hbone_accept(void *user, const struct hbone_request *req, int *fd,
 	src_ip = client.s_addr ? client.s_addr : req->peer.sin_addr.s_addr;
 	src.sin_addr = client;
 	zt_fill_labels(&labels, "destination", snapshot_workload_by_ip(zs->snap, client.s_addr),
-		    req->peer_identity, dst_wl, NULL, true);
-	if (!authz_decide(zs->snap, dst_wl, ntohs(dst.sin_port), src_ip, req->peer_identity,
-			  &ar)) {
+		       req->peer_identity, dst_wl, NULL, true);
+	if (!authz_decide(zs->snap, dst_wl, ntohs(dst.sin_port), src_ip, req->peer_identity, &ar)) {
 		zt_record_denial(&labels, client.s_addr ? &src : &req->peer, &dst, "inbound", &ar);
 		rv = 401;
 		goto out;
@@ -520,7 +516,8 @@ static void worker_wake(void *arg)
 /* On the worker's thread: re-decide its open inbound connections with the new policy. */
 static void on_policy(struct loop_handler *h, uint32_t events)
 {
-	struct zt_worker *w = (struct zt_worker *)((char *)h - offsetof(struct zt_worker, policy_h));
+	struct zt_worker *w =
+	    (struct zt_worker *)((char *)h - offsetof(struct zt_worker, policy_h));
 	struct zt_snap *zs;
 	uint64_t n;
 	unsigned int closed;

@@ -21,7 +21,7 @@ struct zt_proxy_opts {
 	int outbound_fd; /* listening sockets, borrowed; -1 to skip */
 	int inbound_fd;
 	int hbone_fd;
-	int orig_dst_fd; /* pinned orig_dst map, borrowed; -1 without BPF */
+	int orig_dst_fd;     /* pinned orig_dst map, borrowed; -1 without BPF */
 	uint16_t hbone_port; /* where peers listen for HBONE (15008; tests change it) */
 	enum zt_lb lb;
 };
@@ -36,8 +36,8 @@ void zt_worker_stop(struct zt_worker *w);
 /* Decisions, exposed for unit tests. All pointers borrowed from @s. */
 struct zt_route {
 	const struct snap_workload *dst_wl; /* NULL: not a known workload */
-	const struct snap_service *svc;     /* the Service when @dst was a VIP */
-	struct sockaddr_in addr;            /* the endpoint (pod ip:target port) or @dst as is */
+	const struct snap_service *svc;	    /* the Service when @dst was a VIP */
+	struct sockaddr_in addr;	    /* the endpoint (pod ip:target port) or @dst as is */
 };
 
 /*

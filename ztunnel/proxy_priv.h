@@ -40,11 +40,11 @@ struct zt_worker {
 	struct listener ls[L__COUNT];
 	unsigned int rr;
 	struct authz_tracker *tracker; /* open inbound connections, for policy revocation */
-	int policy_efd;                /* written when a snapshot is installed */
+	int policy_efd;		       /* written when a snapshot is installed */
 	struct loop_handler policy_h;
-	struct held *held;             /* outbound connections waiting for their upstream */
-	struct held_in *held_in;       /* plaintext inbound waiting for their pod's snapshot */
-	bool stopping;                 /* failures are final: no retry is scheduled */
+	struct held *held;	 /* outbound connections waiting for their upstream */
+	struct held_in *held_in; /* plaintext inbound waiting for their pod's snapshot */
+	bool stopping;		 /* failures are final: no retry is scheduled */
 };
 
 /* Least-connections counts, shared by all workers (atomics). */
@@ -55,9 +55,9 @@ void zt_lc_acquire(struct connrec *rec, uint32_t ip);
 /* @wl (may be NULL) is an enrolled workload of @s's node. */
 bool zt_local_enrolled(const struct snapshot *s, const struct snap_workload *wl);
 /* Istio's labels of a connection; all strings borrowed from the arguments (and the snapshot). */
-void zt_fill_labels(struct metrics_labels *l, const char *reporter,
-		    const struct snap_workload *src, const char *src_principal,
-		    const struct snap_workload *dst, const struct snap_service *svc, bool mtls);
+void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct snap_workload *src,
+		    const char *src_principal, const struct snap_workload *dst,
+		    const struct snap_service *svc, bool mtls);
 /* The peer (@peer) or local address of @fd, if IPv4. */
 bool zt_addr_of(int fd, bool peer, struct sockaddr_in *out);
 /* Closes @fd (taken) with a TCP reset. */

@@ -13,8 +13,8 @@
 
 int sock_listen(uint32_t ip, uint16_t port, bool transparent)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = ip,
-				 .sin_port = htons(port)};
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_addr.s_addr = ip, .sin_port = htons(port)};
 	int fd, one = 1, err;
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

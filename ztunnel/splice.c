@@ -17,8 +17,8 @@ struct side {
 	struct splice *sp;
 	int fd;
 	uint32_t events;
-	bool eof;  /* read EOF from this socket */
-	bool shut; /* shutdown(SHUT_WR) done on this socket */
+	bool eof;      /* read EOF from this socket */
+	bool shut;     /* shutdown(SHUT_WR) done on this socket */
 	struct buf in; /* read from this socket, to be written to the other */
 };
 

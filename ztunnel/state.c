@@ -175,7 +175,8 @@ static void follow(struct zt_agent *a, int fd)
 	if (ipc_write_frame(fd, req, sizeof(req) - 1))
 		return;
 	while (!a->stopping) {
-		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = a->stopfd, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+				      {.fd = a->stopfd, .events = POLLIN}};
 		struct snapshot *s;
 		size_t len;
 		char *buf;

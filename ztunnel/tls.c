@@ -119,8 +119,8 @@ struct tls_ctx *tls_ctx_create(bool server, const char *cert_pem, const char *ke
 		goto fail;
 	SSL_CTX_set_min_proto_version(ctx->ssl, TLS1_3_VERSION);
 	SSL_CTX_set_mode(ctx->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-					   SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-					   SSL_MODE_RELEASE_BUFFERS);
+				       SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				       SSL_MODE_RELEASE_BUFFERS);
 	/* Compression and renegotiation do not exist in 1.3; tickets would only add state. */
 	SSL_CTX_set_options(ctx->ssl, SSL_OP_NO_TICKET);
 	SSL_CTX_set_num_tickets(ctx->ssl, 0);
@@ -279,21 +279,15 @@ static int io_result(struct tls_conn *c, int ret, const char *what)
 
 	c->want_write = false;
 	switch (e) {
-	case SSL_ERROR_WANT_READ:
-		return -EAGAIN;
-	case SSL_ERROR_WANT_WRITE:
-		c->want_write = true;
-		return -EAGAIN;
-	case SSL_ERROR_ZERO_RETURN:
-		return 0;
+	case SSL_ERROR_WANT_READ: return -EAGAIN;
+	case SSL_ERROR_WANT_WRITE: c->want_write = true; return -EAGAIN;
+	case SSL_ERROR_ZERO_RETURN: return 0;
 	case SSL_ERROR_SYSCALL:
 		snprintf(c->err, sizeof(c->err), "%s: %s", what,
 			 errno ? strerror(errno) : "unexpected EOF");
 		ERR_clear_error();
 		return errno == EPIPE ? -EPIPE : -ECONNRESET;
-	default:
-		set_err(c, what);
-		return -EPROTO;
+	default: set_err(c, what); return -EPROTO;
 	}
 }
 
@@ -325,7 +319,8 @@ int tls_conn_handshake(struct tls_conn *c)
 	c->peer_id = spiffe_of(peer);
 	X509_free(peer);
 	if (!c->peer_id) {
-		snprintf(c->err, sizeof(c->err), "handshake: peer certificate has no spiffe URI SAN");
+		snprintf(c->err, sizeof(c->err),
+			 "handshake: peer certificate has no spiffe URI SAN");
 		return -EPROTO;
 	}
 	if (c->expect_san && strcmp(c->expect_san, c->peer_id) != 0) {

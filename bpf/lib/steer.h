@@ -108,12 +108,9 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 	int ret;
 
 	switch (parse_ipv4_tcp(skb, &p)) {
-	case PARSE_OK:
-		break;
-	case PARSE_NOT_IPV4:
-		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
-	default:
-		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
+	case PARSE_OK: break;
+	case PARSE_NOT_IPV4: return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	default: return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
 	}
 	if (steer_spoofed(skb, p.ip, &from_pod))
 		return steer_verdict(AMBIT_DROP_SPOOFED_SOURCE, TC_ACT_SHOT);

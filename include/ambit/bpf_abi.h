@@ -29,7 +29,7 @@
 /* Indexes of the proxy_socks SOCKMAP: the ztunnel inserts its transparent listeners there. */
 enum ambit_proxy_sock {
 	AMBIT_SOCK_INBOUND = 0, /* 15006, plaintext inbound */
-	AMBIT_SOCK_HBONE = 1,   /* 15008, HBONE (mTLS) inbound */
+	AMBIT_SOCK_HBONE = 1,	/* 15008, HBONE (mTLS) inbound */
 	AMBIT_SOCK__COUNT,
 };
 
@@ -72,7 +72,7 @@ _Static_assert(sizeof(struct ambit_addr) == 8, "ambit_addr ABI");
 #define AMBIT_ORIG_SERVICE_LB (1u << 1) /* VIP rewritten to a backend in the kernel */
 
 struct ambit_orig_dst {
-	__u32 ip;     /* destination the application asked for */
+	__u32 ip; /* destination the application asked for */
 	__u16 port;
 	__u16 flags;  /* AMBIT_ORIG_* */
 	__u64 cgroup; /* cgroup id of the connecting pod */
@@ -108,10 +108,10 @@ _Static_assert(sizeof(struct ambit_backend) == 8, "ambit_backend ABI");
  * without its own entry) -> what plaintext (non-HBONE) new flows to it get.
  */
 #define AMBIT_PLAINTEXT_ALLOW 0 /* PERMISSIVE/DISABLE: the ztunnel's 15006 listener decides */
-#define AMBIT_PLAINTEXT_DROP 1  /* STRICT PeerAuthentication: no peer identity, no entry */
+#define AMBIT_PLAINTEXT_DROP 1	/* STRICT PeerAuthentication: no peer identity, no entry */
 
 struct ambit_strict_port {
-	__u32 mode;  /* AMBIT_PLAINTEXT_* */
+	__u32 mode; /* AMBIT_PLAINTEXT_* */
 	__u32 pad;
 	__u64 drops; /* packets dropped by this entry (atomic add in BPF) */
 };
@@ -124,8 +124,8 @@ _Static_assert(sizeof(struct ambit_strict_port) == 16, "ambit_strict_port ABI");
  */
 struct ambit_deny_src_key {
 	__u32 prefixlen; /* 32 + source prefix length */
-	__u32 dst_ip;    /* local enrolled pod */
-	__u32 src_ip;    /* source block address (host bits zero) */
+	__u32 dst_ip;	 /* local enrolled pod */
+	__u32 src_ip;	 /* source block address (host bits zero) */
 };
 _Static_assert(sizeof(struct ambit_deny_src_key) == 12, "ambit_deny_src_key ABI");
 

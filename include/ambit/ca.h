@@ -19,7 +19,7 @@ const char *ca_root_pem(const struct ambit_ca *ca);
 
 struct ca_issued {
 	char *cert_pem; /* malloc'd */
-	char *key_pem;  /* malloc'd, PKCS#8 */
+	char *key_pem;	/* malloc'd, PKCS#8 */
 	time_t not_before;
 	time_t not_after;
 };

@@ -33,7 +33,8 @@ struct config_meta {
 	struct config_labels labels;
 	struct config_labels annotations;
 	struct config_origin origin;
-	char *creation_timestamp; /* metadata.creationTimestamp (RFC 3339) or NULL: Istio tie-breaks */
+	char *creation_timestamp; /* metadata.creationTimestamp (RFC 3339) or NULL: Istio tie-breaks
+				   */
 };
 
 struct config_namespace {
@@ -54,7 +55,7 @@ struct config_container_port {
 struct config_pod_spec {
 	char *service_account; /* "default" when omitted */
 	char *node_name;       /* spec.nodeName, or NULL: the local cluster places the pod */
-	char **command;        /* containers[0].command + args, NULL-terminated, or NULL */
+	char **command;	       /* containers[0].command + args, NULL-terminated, or NULL */
 	size_t nports;
 	struct config_container_port *ports; /* containers[*].ports */
 };
@@ -68,7 +69,7 @@ struct config_pod {
 
 struct config_deployment {
 	struct config_meta meta;
-	int replicas; /* 1 when omitted */
+	int replicas;		       /* 1 when omitted */
 	struct config_labels selector; /* spec.selector.matchLabels */
 	struct config_labels template_labels;
 	struct config_labels template_annotations;
@@ -128,8 +129,8 @@ struct config_authz_condition {
 struct config_authz_rule {
 	int line;
 	size_t n_from, n_to, n_when;
-	struct config_authz_source *from;   /* rules[].from[].source */
-	struct config_authz_operation *to;  /* rules[].to[].operation */
+	struct config_authz_source *from;  /* rules[].from[].source */
+	struct config_authz_operation *to; /* rules[].to[].operation */
 	struct config_authz_condition *when;
 };
 
@@ -155,7 +156,7 @@ struct config_authorization_policy {
 	struct config_target_ref *target_refs;
 	enum config_authz_action action;
 	char *provider; /* provider.name for CUSTOM */
-	bool dry_run;   /* annotation istio.io/dry-run: "true" */
+	bool dry_run;	/* annotation istio.io/dry-run: "true" */
 	size_t n_rules; /* 0 with no `rules`: matches nothing ("allow nothing" for ALLOW) */
 	struct config_authz_rule *rules;
 };
@@ -226,14 +227,19 @@ struct config_request_authentication {
  */
 struct config_destination {
 	char *host;
-	char *subset; /* NULL: the whole service */
+	char *subset;  /* NULL: the whole service */
 	uint16_t port; /* destination.port.number, 0 when omitted */
 	bool has_weight;
 	int32_t weight;
 };
 
 struct config_string_match {
-	enum { CONFIG_MATCH_NONE = 0, CONFIG_MATCH_EXACT, CONFIG_MATCH_PREFIX, CONFIG_MATCH_REGEX } type;
+	enum {
+		CONFIG_MATCH_NONE = 0,
+		CONFIG_MATCH_EXACT,
+		CONFIG_MATCH_PREFIX,
+		CONFIG_MATCH_REGEX
+	} type;
 	char *value;
 };
 
@@ -253,7 +259,7 @@ struct config_route_match {
 	struct config_labels source_labels;
 	char *source_namespace;
 	struct config_strings gateways;
-	struct config_strings sni_hosts;	 /* tls */
+	struct config_strings sni_hosts;	   /* tls */
 	struct config_strings destination_subnets; /* tcp/tls */
 	size_t n_query_params; /* queryParams entries (validated, not modelled) */
 	bool empty; /* no condition at all: the block matches every request (a catch-all) */
@@ -310,7 +316,7 @@ struct config_traffic_policy {
 	bool present;
 	char *lb_simple; /* loadBalancer.simple or NULL */
 	bool lb_consistent_hash;
-	char *tls_mode;  /* tls.mode or NULL (auto mTLS) */
+	char *tls_mode; /* tls.mode or NULL (auto mTLS) */
 	bool has_connection_pool, has_outlier_detection;
 	uint32_t max_connections; /* 0: unset */
 	uint64_t connect_timeout_ms;
@@ -422,7 +428,7 @@ struct config_diag {
 	char *file;
 	int line;
 	int column;
-	bool error; /* false: a warning */
+	bool error;   /* false: a warning */
 	char *object; /* "Kind ns/name" when known, else NULL */
 	char *field;  /* dotted path, e.g. "spec.ports[0].port", or NULL */
 	char *message;
@@ -498,7 +504,7 @@ int config_diags_add(struct config_diags *diags, const struct config_origin *whe
 #define AMBIT_DATAPLANE_AMBIENT "ambient"
 #define AMBIT_DATAPLANE_NONE "none"
 /* Pod annotations written by the local cluster (or by the agent's Kubernetes source). */
-#define AMBIT_ANNOT_CGROUP "ambit.io/cgroup"       /* cgroup v2 path of the pod */
+#define AMBIT_ANNOT_CGROUP "ambit.io/cgroup"	     /* cgroup v2 path of the pod */
 #define AMBIT_ANNOT_HOST_IFACE "ambit.io/host-iface" /* host-side veth name in the node netns */
 
 /* A pod is enrolled when its namespace is labelled ambient and the pod does not opt out. */

@@ -24,9 +24,9 @@
 struct datapath;
 
 struct datapath_opts {
-	const char *pin_root;    /* directory for pins; created if missing */
+	const char *pin_root;	 /* directory for pins; created if missing */
 	const char *cgroup_path; /* cgroup v2 dir whose descendants are this node's pods */
-	uint32_t ztunnel_ip;     /* network order: where connect4 steers enrolled pods */
+	uint32_t ztunnel_ip;	 /* network order: where connect4 steers enrolled pods */
 };
 
 /*

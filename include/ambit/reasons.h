@@ -7,26 +7,26 @@
 #ifndef AMBIT_REASONS_H
 #define AMBIT_REASONS_H
 
-#define AMBIT_REASONS(X)                                                                   \
-	X(PASS, "pass")                           /* not mesh traffic, left alone */      \
-	X(REDIRECT_OUTBOUND, "redirect_outbound") /* connect4 steered to ztunnel 15001 */ \
-	X(SERVICE_LB, "service_lb")               /* VIP rewritten for a non-enrolled pod */\
-	X(ASSIGN_ESTABLISHED, "assign_established") /* packet of a proxy-owned flow */    \
-	X(ASSIGN_HBONE, "assign_hbone")           /* new flow to port 15008 */           \
-	X(ASSIGN_INBOUND, "assign_inbound")       /* new plaintext flow to 15006 */      \
-	X(DROP_SPOOFED_SOURCE, "drop_spoofed_source") /* pod sent another IP as source */ \
-	X(DROP_NO_PROXY, "drop_no_proxy")         /* ztunnel listener absent: fail closed */\
-	X(DROP_ASSIGN_FAILED, "drop_assign_failed") /* bpf_sk_assign refused */         \
-	X(DROP_MALFORMED, "drop_malformed")       /* truncated or invalid headers */     \
-	X(DROP_NO_BACKEND, "drop_no_backend")     /* Service VIP with no ready endpoint */\
-	X(DROP_STRICT_PLAINTEXT, "drop_strict_plaintext") /* plaintext to a STRICT pod port */\
-	X(DROP_DENY_SOURCE, "drop_deny_source")   /* source in a DENY ipBlocks policy */
+#define AMBIT_REASONS(X)                                                                           \
+	X(PASS, "pass")				      /* not mesh traffic, left alone */           \
+	X(REDIRECT_OUTBOUND, "redirect_outbound")     /* connect4 steered to ztunnel 15001 */      \
+	X(SERVICE_LB, "service_lb")		      /* VIP rewritten for a non-enrolled pod */   \
+	X(ASSIGN_ESTABLISHED, "assign_established")   /* packet of a proxy-owned flow */           \
+	X(ASSIGN_HBONE, "assign_hbone")		      /* new flow to port 15008 */                 \
+	X(ASSIGN_INBOUND, "assign_inbound")	      /* new plaintext flow to 15006 */            \
+	X(DROP_SPOOFED_SOURCE, "drop_spoofed_source") /* pod sent another IP as source */          \
+	X(DROP_NO_PROXY, "drop_no_proxy")	      /* ztunnel listener absent: fail closed */   \
+	X(DROP_ASSIGN_FAILED, "drop_assign_failed")   /* bpf_sk_assign refused */                  \
+	X(DROP_MALFORMED, "drop_malformed")	      /* truncated or invalid headers */           \
+	X(DROP_NO_BACKEND, "drop_no_backend")	      /* Service VIP with no ready endpoint */     \
+	X(DROP_STRICT_PLAINTEXT, "drop_strict_plaintext") /* plaintext to a STRICT pod port */     \
+	X(DROP_DENY_SOURCE, "drop_deny_source")		  /* source in a DENY ipBlocks policy */
 
 enum ambit_reason {
 #define AMBIT_REASON_ENUM(n, s) AMBIT_##n,
 	AMBIT_REASONS(AMBIT_REASON_ENUM)
 #undef AMBIT_REASON_ENUM
-	AMBIT_REASON__COUNT,
+	    AMBIT_REASON__COUNT,
 };
 
 #endif

@@ -16,15 +16,15 @@
 struct policy_set;
 
 struct snap_workload {
-	char *uid;             /* "namespace/name" */
-	char *name;            /* pod name */
+	char *uid;  /* "namespace/name" */
+	char *name; /* pod name */
 	char *namespace;
 	char *service_account;
-	char *identity;        /* spiffe://<td>/ns/<ns>/sa/<sa> */
-	char *node;            /* node name */
-	char *workload_name;   /* owning Deployment, or the pod name */
-	char *app;             /* label app (or app.kubernetes.io/name), or workload_name */
-	char *version;         /* label version, or "latest" */
+	char *identity;	     /* spiffe://<td>/ns/<ns>/sa/<sa> */
+	char *node;	     /* node name */
+	char *workload_name; /* owning Deployment, or the pod name */
+	char *app;	     /* label app (or app.kubernetes.io/name), or workload_name */
+	char *version;	     /* label version, or "latest" */
 	uint32_t ip;
 	uint32_t node_ip;
 	bool enrolled;

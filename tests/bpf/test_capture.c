@@ -35,7 +35,6 @@
 #include "../lib/harness.h"
 #include "ambit/log.h"
 
-
 #define ZTUNNEL_IP "10.200.0.1"
 #define BACKEND1_IP "10.200.0.2"
 #define BACKEND2_IP "10.200.0.3"

@@ -412,8 +412,8 @@ static void test_strict_plaintext_dropped(void **state)
 	s.dport = 8080;
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
 	/* A pod that is not a captured local workload is never judged. */
-	assert_int_equal(datapath_set_strict_port(fx.dp, harness_ip4("10.1.0.5"), 0, AMBIT_PLAINTEXT_DROP),
-			 0);
+	assert_int_equal(
+	    datapath_set_strict_port(fx.dp, harness_ip4("10.1.0.5"), 0, AMBIT_PLAINTEXT_DROP), 0);
 	s.daddr = "10.1.0.5";
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
 	assert_int_equal(datapath_set_strict_port(fx.dp, pod, 80, 7), -EINVAL);
@@ -424,7 +424,8 @@ static void test_strict_plaintext_dropped(void **state)
 
 static uint64_t deny_drops(uint32_t dst, const char *src, unsigned int prefix)
 {
-	struct ambit_deny_src_key key = {.prefixlen = 32 + prefix, .dst_ip = dst, .src_ip = harness_ip4(src)};
+	struct ambit_deny_src_key key = {
+	    .prefixlen = 32 + prefix, .dst_ip = dst, .src_ip = harness_ip4(src)};
 	struct ambit_deny_src v;
 
 	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "deny_src"), &key, &v), 0);
@@ -511,7 +512,8 @@ static void test_reason_names(void **state)
 	assert_string_equal(ambit_reason_name(AMBIT_PASS), "pass");
 	assert_string_equal(ambit_reason_name(AMBIT_DROP_SPOOFED_SOURCE), "drop_spoofed_source");
 	assert_string_equal(ambit_reason_name(AMBIT_DROP_NO_BACKEND), "drop_no_backend");
-	assert_string_equal(ambit_reason_name(AMBIT_DROP_STRICT_PLAINTEXT), "drop_strict_plaintext");
+	assert_string_equal(ambit_reason_name(AMBIT_DROP_STRICT_PLAINTEXT),
+			    "drop_strict_plaintext");
 	assert_string_equal(ambit_reason_name(AMBIT_DROP_DENY_SOURCE), "drop_deny_source");
 	assert_string_equal(ambit_reason_name(AMBIT_REASON__COUNT), "unknown");
 	assert_int_equal(datapath_map_fd(fx.dp, "nonexistent"), -ENOENT);

@@ -41,7 +41,6 @@
 
 /* datapath_open/attach_tc live in the agent, which BPF tests do not link: compile it in. */
 
-
 #define POD_IP "10.201.0.2"
 #define SPOOF_IP "10.201.0.3"
 #define ENROLLED_IP "10.201.0.9"

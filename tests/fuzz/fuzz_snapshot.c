@@ -28,8 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* A decoded (hostile) policy set must be safe to evaluate against any of its workloads. */
 	for (size_t i = 0; s->policies && i < s->policies->n_workloads; i++) {
 		const struct policy_workload *w = &s->policies->workloads[i];
-		struct policy_conn c = {.dst_uid = w->uid, .dst_namespace = w->namespace,
-					.dst_port = 9080, .src_ip = 0x0100007f,
+		struct policy_conn c = {.dst_uid = w->uid,
+					.dst_namespace = w->namespace,
+					.dst_port = 9080,
+					.src_ip = 0x0100007f,
 					.src_identity = i % 2 ? NULL : "spiffe://td/ns/a/sa/b"};
 		struct policy_decision d;
 		struct policy_cidrs cidrs;

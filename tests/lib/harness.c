@@ -87,8 +87,8 @@ int harness_pod_a_connect(int orig_fd, uint16_t outbound_port, const char *ip, u
 	struct sockaddr_in a = harness_sin("127.0.0.1", 0);
 	struct sockaddr_in to = harness_sin("127.0.0.1", outbound_port);
 	struct ambit_addr key = {0};
-	struct ambit_orig_dst od = {.ip = harness_ip4(ip), .port = htons(port),
-				    .flags = AMBIT_ORIG_REDIRECTED};
+	struct ambit_orig_dst od = {
+	    .ip = harness_ip4(ip), .port = htons(port), .flags = AMBIT_ORIG_REDIRECTED};
 	socklen_t sl = sizeof(a);
 	struct timeval tv = {.tv_sec = 10};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Certificate renewal scheduling of the agent (certs.c is compiled in: see test_agent_desired.c). */
+/* Certificate renewal scheduling of the agent (certs.c is compiled in: see test_agent_desired.c).
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -137,9 +138,9 @@ static void test_failure_keeps_old_and_retries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_renew_time),
-		cmocka_unit_test(test_issue_renew_drop),
-		cmocka_unit_test(test_failure_keeps_old_and_retries),
+	    cmocka_unit_test(test_renew_time),
+	    cmocka_unit_test(test_issue_renew_drop),
+	    cmocka_unit_test(test_failure_keeps_old_and_retries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

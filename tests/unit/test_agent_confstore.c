@@ -184,10 +184,10 @@ static void test_missing_dir(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_last_good_per_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_new_file_broken_from_start, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cache_survives_restart, setup, teardown),
-		cmocka_unit_test(test_missing_dir),
+	    cmocka_unit_test_setup_teardown(test_last_good_per_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_file_broken_from_start, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_survives_restart, setup, teardown),
+	    cmocka_unit_test(test_missing_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

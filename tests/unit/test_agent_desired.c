@@ -27,88 +27,87 @@ static uint32_t ip(const char *s)
 	return a.s_addr;
 }
 
-static const char *MANIFESTS =
-	"apiVersion: v1\n"
-	"kind: Namespace\n"
-	"metadata:\n"
-	"  name: demo\n"
-	"  labels:\n"
-	"    istio.io/dataplane-mode: ambient\n"
-	"---\n"
-	"apiVersion: v1\n"
-	"kind: Namespace\n"
-	"metadata:\n"
-	"  name: legacy\n"
-	"---\n"
-	"apiVersion: apps/v1\n"
-	"kind: Deployment\n"
-	"metadata:\n"
-	"  name: web\n"
-	"  namespace: demo\n"
-	"spec:\n"
-	"  selector:\n"
-	"    matchLabels: {app: web}\n"
-	"  template:\n"
-	"    metadata:\n"
-	"      labels: {app: web}\n"
-	"    spec:\n"
-	"      serviceAccountName: web-sa\n"
-	"      containers:\n"
-	"      - name: web\n"
-	"        image: x\n"
-	"        ports:\n"
-	"        - name: http\n"
-	"          containerPort: 8080\n"
-	"---\n"
-	"apiVersion: v1\n"
-	"kind: Service\n"
-	"metadata:\n"
-	"  name: web\n"
-	"  namespace: demo\n"
-	"spec:\n"
-	"  selector: {app: web}\n"
-	"  ports:\n"
-	"  - name: http\n"
-	"    port: 80\n"
-	"    targetPort: http\n"
-	"  - name: admin\n"
-	"    port: 9000\n"
-	"---\n"
-	"apiVersion: v1\n"
-	"kind: Service\n"
-	"metadata:\n"
-	"  name: db\n"
-	"  namespace: legacy\n"
-	"spec:\n"
-	"  clusterIP: 10.96.0.99\n"
-	"  selector: {app: db}\n"
-	"  ports:\n"
-	"  - port: 5432\n"
-	"    targetPort: 15432\n";
+static const char *MANIFESTS = "apiVersion: v1\n"
+			       "kind: Namespace\n"
+			       "metadata:\n"
+			       "  name: demo\n"
+			       "  labels:\n"
+			       "    istio.io/dataplane-mode: ambient\n"
+			       "---\n"
+			       "apiVersion: v1\n"
+			       "kind: Namespace\n"
+			       "metadata:\n"
+			       "  name: legacy\n"
+			       "---\n"
+			       "apiVersion: apps/v1\n"
+			       "kind: Deployment\n"
+			       "metadata:\n"
+			       "  name: web\n"
+			       "  namespace: demo\n"
+			       "spec:\n"
+			       "  selector:\n"
+			       "    matchLabels: {app: web}\n"
+			       "  template:\n"
+			       "    metadata:\n"
+			       "      labels: {app: web}\n"
+			       "    spec:\n"
+			       "      serviceAccountName: web-sa\n"
+			       "      containers:\n"
+			       "      - name: web\n"
+			       "        image: x\n"
+			       "        ports:\n"
+			       "        - name: http\n"
+			       "          containerPort: 8080\n"
+			       "---\n"
+			       "apiVersion: v1\n"
+			       "kind: Service\n"
+			       "metadata:\n"
+			       "  name: web\n"
+			       "  namespace: demo\n"
+			       "spec:\n"
+			       "  selector: {app: web}\n"
+			       "  ports:\n"
+			       "  - name: http\n"
+			       "    port: 80\n"
+			       "    targetPort: http\n"
+			       "  - name: admin\n"
+			       "    port: 9000\n"
+			       "---\n"
+			       "apiVersion: v1\n"
+			       "kind: Service\n"
+			       "metadata:\n"
+			       "  name: db\n"
+			       "  namespace: legacy\n"
+			       "spec:\n"
+			       "  clusterIP: 10.96.0.99\n"
+			       "  selector: {app: db}\n"
+			       "  ports:\n"
+			       "  - port: 5432\n"
+			       "    targetPort: 15432\n";
 
 /* web-1 local, web-2 remote, web-3 local but opted out, db-1 local in a plain namespace,
  * and a pod labelled app=web in another namespace that must not become a web endpoint. */
 static const char *PODS =
-	"{\"pods\":["
-	"{\"namespace\":\"demo\",\"name\":\"web-1\",\"uid\":\"demo/web-1\",\"owner\":\"web\","
-	" \"node\":\"node1\",\"ip\":\"10.98.1.2\",\"cgroup\":\"/cg/demo_web-1\","
-	" \"hostIface\":\"amb000001\",\"serviceAccount\":\"web-sa\",\"labels\":{\"app\":\"web\"}},"
-	"{\"namespace\":\"demo\",\"name\":\"web-2\",\"owner\":\"web\",\"node\":\"node2\","
-	" \"ip\":\"10.98.2.2\",\"cgroup\":\"/cg/demo_web-2\",\"hostIface\":\"amb000002\","
-	" \"serviceAccount\":\"web-sa\",\"labels\":{\"app\":\"web\",\"version\":\"v2\"}},"
-	"{\"namespace\":\"demo\",\"name\":\"web-3\",\"owner\":\"web\",\"node\":\"node1\","
-	" \"ip\":\"10.98.1.3\",\"cgroup\":\"/cg/demo_web-3\",\"hostIface\":\"amb000003\","
-	" \"labels\":{\"app\":\"web\",\"istio.io/dataplane-mode\":\"none\"}},"
-	"{\"namespace\":\"legacy\",\"name\":\"db-1\",\"owner\":null,\"node\":\"node1\","
-	" \"ip\":\"10.98.1.4\",\"cgroup\":\"/cg/legacy_db-1\",\"hostIface\":\"amb000004\","
-	" \"labels\":{\"app\":\"db\"}},"
-	"{\"namespace\":\"legacy\",\"name\":\"imp\",\"node\":\"node2\",\"ip\":\"10.98.2.9\","
-	" \"labels\":{\"app\":\"web\"}}"
-	"],\"serviceIPs\":{\"demo/web\":\"10.96.0.10\",\"legacy/db\":\"10.96.0.11\"}}";
+    "{\"pods\":["
+    "{\"namespace\":\"demo\",\"name\":\"web-1\",\"uid\":\"demo/web-1\",\"owner\":\"web\","
+    " \"node\":\"node1\",\"ip\":\"10.98.1.2\",\"cgroup\":\"/cg/demo_web-1\","
+    " \"hostIface\":\"amb000001\",\"serviceAccount\":\"web-sa\",\"labels\":{\"app\":\"web\"}},"
+    "{\"namespace\":\"demo\",\"name\":\"web-2\",\"owner\":\"web\",\"node\":\"node2\","
+    " \"ip\":\"10.98.2.2\",\"cgroup\":\"/cg/demo_web-2\",\"hostIface\":\"amb000002\","
+    " \"serviceAccount\":\"web-sa\",\"labels\":{\"app\":\"web\",\"version\":\"v2\"}},"
+    "{\"namespace\":\"demo\",\"name\":\"web-3\",\"owner\":\"web\",\"node\":\"node1\","
+    " \"ip\":\"10.98.1.3\",\"cgroup\":\"/cg/demo_web-3\",\"hostIface\":\"amb000003\","
+    " \"labels\":{\"app\":\"web\",\"istio.io/dataplane-mode\":\"none\"}},"
+    "{\"namespace\":\"legacy\",\"name\":\"db-1\",\"owner\":null,\"node\":\"node1\","
+    " \"ip\":\"10.98.1.4\",\"cgroup\":\"/cg/legacy_db-1\",\"hostIface\":\"amb000004\","
+    " \"labels\":{\"app\":\"db\"}},"
+    "{\"namespace\":\"legacy\",\"name\":\"imp\",\"node\":\"node2\",\"ip\":\"10.98.2.9\","
+    " \"labels\":{\"app\":\"web\"}}"
+    "],\"serviceIPs\":{\"demo/web\":\"10.96.0.10\",\"legacy/db\":\"10.96.0.11\"}}";
 
 static const char *CLUSTER =
-	"{\"name\":\"ambit\",\"nodes\":[{\"name\":\"node1\",\"ip\":\"10.99.0.11\"},"
-	"{\"name\":\"node2\",\"ip\":\"10.99.0.12\"}]}";
+    "{\"name\":\"ambit\",\"nodes\":[{\"name\":\"node1\",\"ip\":\"10.99.0.11\"},"
+    "{\"name\":\"node2\",\"ip\":\"10.99.0.12\"}]}";
 
 static int fake_ifindex(const char *name, void *ctx)
 {
@@ -142,12 +141,12 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	config_init(&f->cfg);
-	assert_int_equal(config_load_buffer(&f->cfg, "m.yaml", MANIFESTS, strlen(MANIFESTS),
-					    &diags), 0);
+	assert_int_equal(
+	    config_load_buffer(&f->cfg, "m.yaml", MANIFESTS, strlen(MANIFESTS), &diags), 0);
 	config_diags_free(&diags);
 	assert_int_equal(runtime_parse(PODS, strlen(PODS), &f->rt, err, sizeof(err)), 0);
-	assert_int_equal(runtime_cluster_parse(CLUSTER, strlen(CLUSTER), &f->cluster, err,
-					       sizeof(err)), 0);
+	assert_int_equal(
+	    runtime_cluster_parse(CLUSTER, strlen(CLUSTER), &f->cluster, err, sizeof(err)), 0);
 	*state = f;
 	return 0;
 }
@@ -167,12 +166,12 @@ static int teardown(void **state)
 static void compute(struct fixture *f)
 {
 	struct desired_env env = {
-		.node = "node1",
-		.node_ip = ip("10.99.0.11"),
-		.trust_domain = "cluster.local",
-		.cluster = &f->cluster,
-		.ifindex_of = fake_ifindex,
-		.cgroup_id_of = fake_cgroup,
+	    .node = "node1",
+	    .node_ip = ip("10.99.0.11"),
+	    .trust_domain = "cluster.local",
+	    .cluster = &f->cluster,
+	    .ifindex_of = fake_ifindex,
+	    .cgroup_id_of = fake_cgroup,
 	};
 
 	desired_free(&f->d);
@@ -259,16 +258,18 @@ static void test_unenroll_namespace_is_live(void **state)
 
 	/* Unenrolling removes the capture entry and rewrites flags, nothing else. */
 	assert_int_equal(dp_diff_compute(before.enrolled, before.n_enrolled, f->d.enrolled,
-					 f->d.n_enrolled, &diff), 0);
+					 f->d.n_enrolled, &diff),
+			 0);
 	assert_int_equal(diff.n_del, 1);
 	assert_int_equal(diff.n_set, 0);
 	dp_diff_free(&diff);
-	assert_int_equal(dp_diff_compute(before.ifaces, before.n_ifaces, f->d.ifaces,
-					 f->d.n_ifaces, &diff), 0);
+	assert_int_equal(
+	    dp_diff_compute(before.ifaces, before.n_ifaces, f->d.ifaces, f->d.n_ifaces, &diff), 0);
 	assert_int_equal(diff.n_del + diff.n_set, 0);
 	dp_diff_free(&diff);
 	assert_int_equal(dp_diff_compute(before.workloads, before.n_workloads, f->d.workloads,
-					 f->d.n_workloads, &diff), 0);
+					 f->d.n_workloads, &diff),
+			 0);
 	assert_int_equal(diff.n_del, 0);
 	assert_int_equal(diff.n_set, 2); /* web-1 and web-2 lose ENROLLED */
 	dp_diff_free(&diff);
@@ -291,7 +292,8 @@ static void test_services(void **state)
 
 	compute(f);
 	assert_int_equal(f->d.n_services, 3);
-	/* Named targetPort resolved through the Deployment's container port; same namespace only. */
+	/* Named targetPort resolved through the Deployment's container port; same namespace only.
+	 */
 	s = svc_of(&f->d, "10.96.0.10", 80);
 	assert_non_null(s);
 	assert_int_equal(s->n, 3);
@@ -340,9 +342,10 @@ static void test_named_port_unresolvable(void **state)
 static void test_duplicate_ip_and_missing_vip(void **state)
 {
 	struct fixture *f = *state;
-	const char *pods = "{\"pods\":["
-			   "{\"namespace\":\"demo\",\"name\":\"a\",\"node\":\"node1\",\"ip\":\"10.0.0.1\"},"
-			   "{\"namespace\":\"demo\",\"name\":\"b\",\"node\":\"node3\",\"ip\":\"10.0.0.1\"}]}";
+	const char *pods =
+	    "{\"pods\":["
+	    "{\"namespace\":\"demo\",\"name\":\"a\",\"node\":\"node1\",\"ip\":\"10.0.0.1\"},"
+	    "{\"namespace\":\"demo\",\"name\":\"b\",\"node\":\"node3\",\"ip\":\"10.0.0.1\"}]}";
 	char err[256];
 
 	runtime_free(&f->rt);
@@ -386,14 +389,14 @@ static void test_service_diff(void **state)
 {
 	struct ambit_backend b1[1] = {{.ip = 1, .port = 80}}, b2[1] = {{.ip = 2, .port = 80}};
 	struct dp_service cur[3] = {
-		{.vip = ip("10.96.0.10"), .port = 80, .n = 1, .backends = b1, .known = true},
-		{.vip = ip("10.96.0.11"), .port = 80, .n = 1, .backends = b1, .known = true},
-		{.vip = ip("10.96.0.12"), .port = 80}, /* read back after a restart */
+	    {.vip = ip("10.96.0.10"), .port = 80, .n = 1, .backends = b1, .known = true},
+	    {.vip = ip("10.96.0.11"), .port = 80, .n = 1, .backends = b1, .known = true},
+	    {.vip = ip("10.96.0.12"), .port = 80}, /* read back after a restart */
 	};
 	struct dp_service want[3] = {
-		{.vip = ip("10.96.0.10"), .port = 80, .n = 1, .backends = b1, .known = true},
-		{.vip = ip("10.96.0.11"), .port = 80, .n = 1, .backends = b2, .known = true},
-		{.vip = ip("10.96.0.12"), .port = 80, .n = 0, .known = true},
+	    {.vip = ip("10.96.0.10"), .port = 80, .n = 1, .backends = b1, .known = true},
+	    {.vip = ip("10.96.0.11"), .port = 80, .n = 1, .backends = b2, .known = true},
+	    {.vip = ip("10.96.0.12"), .port = 80, .n = 0, .known = true},
 	};
 	struct dp_service_diff d;
 	struct dp_service *dup;
@@ -502,8 +505,8 @@ static void test_cluster_json(void **state)
 	assert_int_equal(runtime_node_ip(&c, "node2"), ip("10.99.0.12"));
 	assert_int_equal(runtime_node_ip(&c, "node9"), 0);
 	runtime_cluster_free(&c);
-	assert_int_equal(runtime_cluster_parse("{\"nodes\":[{\"name\":1}]}", 21, &c, err,
-					       sizeof(err)), -EINVAL);
+	assert_int_equal(
+	    runtime_cluster_parse("{\"nodes\":[{\"name\":1}]}", 21, &c, err, sizeof(err)), -EINVAL);
 	runtime_cluster_free(&c);
 	assert_int_equal(runtime_cluster_parse("{}", 2, &c, err, sizeof(err)), -EINVAL);
 	runtime_cluster_free(&c);
@@ -512,16 +515,16 @@ static void test_cluster_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_enrollment, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unenroll_namespace_is_live, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_services, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_named_port_unresolvable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_duplicate_ip_and_missing_vip, setup, teardown),
-		cmocka_unit_test(test_diff),
-		cmocka_unit_test(test_service_diff),
-		cmocka_unit_test(test_runtime_malformed),
-		cmocka_unit_test(test_runtime_good),
-		cmocka_unit_test(test_cluster_json),
+	    cmocka_unit_test_setup_teardown(test_enrollment, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unenroll_namespace_is_live, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_services, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_named_port_unresolvable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicate_ip_and_missing_vip, setup, teardown),
+	    cmocka_unit_test(test_diff),
+	    cmocka_unit_test(test_service_diff),
+	    cmocka_unit_test(test_runtime_malformed),
+	    cmocka_unit_test(test_runtime_good),
+	    cmocka_unit_test(test_cluster_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -126,7 +126,8 @@ static void test_slow_watcher_dropped(void **state)
 	send_req(c, "{\"op\":\"watch\"}");
 	pump(epfd, srv, 50);
 	assert_int_equal(server_client_count(srv), 1);
-	/* The client never reads: past SERVER_MAX_PENDING it is dropped, and publish never blocks. */
+	/* The client never reads: past SERVER_MAX_PENDING it is dropped, and publish never blocks.
+	 */
 	for (int i = 0; i < 2 * (int)(SERVER_MAX_PENDING / big) + 2; i++)
 		assert_int_equal(server_publish(srv, snap, big), 0);
 	server_reap(srv);
@@ -164,9 +165,9 @@ static void test_oversized_request(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_get_and_watch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_slow_watcher_dropped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_oversized_request, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_get_and_watch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_slow_watcher_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oversized_request, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

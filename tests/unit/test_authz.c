@@ -199,7 +199,8 @@ static void test_revocation_closes_only_denied(void **state)
 	assert_non_null(t);
 	assert_int_equal(authz_track(t, rv, details.ip, 9080, harness_ip4("10.98.2.7"), ID_RV), 0);
 	assert_int_equal(authz_track(t, pp, details.ip, 9080, harness_ip4("10.98.2.8"), ID_PP), 0);
-	assert_int_equal(authz_track(t, plain, details.ip, 9080, harness_ip4("10.98.9.9"), NULL), 0);
+	assert_int_equal(authz_track(t, plain, details.ip, 9080, harness_ip4("10.98.9.9"), NULL),
+			 0);
 	assert_int_equal(authz_track(t, gone, details.ip, 9080, harness_ip4("10.98.9.8"), NULL), 0);
 	assert_int_equal(authz_track(t, NULL, details.ip, 9080, 0, NULL), -EINVAL);
 	assert_int_equal(authz_tracked(t), 4);

@@ -74,7 +74,8 @@ static int on_connect(void *user, const struct hbone_request *req, int *fd, stru
 
 	pthread_mutex_lock(&seen_lock);
 	snprintf(seen_identity, sizeof(seen_identity), "%s", req->peer_identity);
-	snprintf(seen_forwarded, sizeof(seen_forwarded), "%s", req->forwarded ? req->forwarded : "");
+	snprintf(seen_forwarded, sizeof(seen_forwarded), "%s",
+		 req->forwarded ? req->forwarded : "");
 	pthread_mutex_unlock(&seen_lock);
 	if (sscanf(req->authority, "%31[0-9.]:%u", ip, &port) != 2 ||
 	    inet_pton(AF_INET, ip, &to.sin_addr) != 1 || port > 65535)
@@ -104,12 +105,12 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 		} else {
 			char auth[32];
 			struct hbone_target t = {
-				.addr = srv.addr,
-				.authority = auth,
-				.forwarded_for = "10.1.2.3",
-				.identity = target.identity,
-				.expect_san = target.expect_san,
-				.ctx = target.ctx,
+			    .addr = srv.addr,
+			    .authority = auth,
+			    .forwarded_for = "10.1.2.3",
+			    .identity = target.identity,
+			    .expect_san = target.expect_san,
+			    .ctx = target.ctx,
 			};
 
 			snprintf(auth, sizeof(auth), "127.0.0.1:%u", ntohs(upstream_addr.sin_port));
@@ -395,12 +396,12 @@ static void test_fuzz_seam_rejects_garbage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_connect_half_close),
-		cmocka_unit_test(test_foreign_client_cert_refused),
-		cmocka_unit_test(test_server_san_mismatch_refused),
-		cmocka_unit_test(test_streams_share_connection),
-		cmocka_unit_test(test_large_transfer),
-		cmocka_unit_test(test_fuzz_seam_rejects_garbage),
+	    cmocka_unit_test(test_connect_half_close),
+	    cmocka_unit_test(test_foreign_client_cert_refused),
+	    cmocka_unit_test(test_server_san_mismatch_refused),
+	    cmocka_unit_test(test_streams_share_connection),
+	    cmocka_unit_test(test_large_transfer),
+	    cmocka_unit_test(test_fuzz_seam_rejects_garbage),
 	};
 
 	alarm(120);

@@ -28,10 +28,12 @@
 #include "runtime.h"
 #include "../lib/harness.h"
 
-#define AP(ns, name) "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n" \
-		     "  name: " name "\n  namespace: " ns "\n"
-#define PA(ns, name) "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\n"     \
-		     "metadata:\n  name: " name "\n  namespace: " ns "\n"
+#define AP(ns, name)                                                                               \
+	"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n"                 \
+	"  name: " name "\n  namespace: " ns "\n"
+#define PA(ns, name)                                                                               \
+	"apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\n"                        \
+	"metadata:\n  name: " name "\n  namespace: " ns "\n"
 #define SEP "---\n"
 
 /* Bookinfo-shaped workloads: sample namespaces, service accounts and ports. */
@@ -42,10 +44,10 @@ static struct config_label L_SLEEP[] = {{"app", "sleep"}};
 static struct config_labels LS_PP = {2, L_PP}, LS_REV = {2, L_REV}, LS_RAT = {2, L_RAT},
 			    LS_SLEEP = {1, L_SLEEP};
 static const struct policy_workload_input WLS[] = {
-	{"bookinfo/productpage-v1-0", "bookinfo", &LS_PP},
-	{"bookinfo/reviews-v2-0", "bookinfo", &LS_REV},
-	{"bookinfo/ratings-v1-0", "bookinfo", &LS_RAT},
-	{"other/sleep-0", "other", &LS_SLEEP},
+    {"bookinfo/productpage-v1-0", "bookinfo", &LS_PP},
+    {"bookinfo/reviews-v2-0", "bookinfo", &LS_REV},
+    {"bookinfo/ratings-v1-0", "bookinfo", &LS_RAT},
+    {"other/sleep-0", "other", &LS_SLEEP},
 };
 
 #define ID_PP "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage"
@@ -64,7 +66,7 @@ struct pcase {
 	const char *yaml;
 	enum dst dst;
 	uint16_t port;
-	const char *src_id;  /* NULL: plaintext */
+	const char *src_id; /* NULL: plaintext */
 	const char *src_ip;
 	enum policy_verdict verdict;
 	const char *decider; /* policy_decision_name, "" for none */
@@ -80,228 +82,284 @@ struct pcase {
 #define R_MTLS POLICY_REASON_MTLS_REQUIRED
 
 /* ALLOW on ratings (workload scope) with one source/operation/condition field. */
-#define RAT_ALLOW(body) AP("bookinfo", "rat") "spec:\n  selector:\n    matchLabels: {app: ratings}\n" \
-					      "  rules:\n" body
+#define RAT_ALLOW(body)                                                                            \
+	AP("bookinfo", "rat")                                                                      \
+	"spec:\n  selector:\n    matchLabels: {app: ratings}\n"                                    \
+	"  rules:\n" body
 
 static const struct pcase CASES[] = {
-	{"no policy", "", D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
-	/* principals: exact, prefix, suffix, presence, and not* */
-	{"principal exact", RAT_ALLOW("  - from:\n    - source:\n        principals: "
-				       "[cluster.local/ns/bookinfo/sa/bookinfo-reviews]\n"),
-	 D_RAT, 9080, ID_REV, IP_REV, ALLOW_V, "bookinfo/rat", R_AM},
-	{"principal exact, other peer", RAT_ALLOW("  - from:\n    - source:\n        principals: "
-						   "[cluster.local/ns/bookinfo/sa/bookinfo-reviews]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
-	{"principal prefix", RAT_ALLOW("  - from:\n    - source:\n        principals: "
-					"[\"cluster.local/ns/bookinfo/*\"]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
-	{"principal prefix, other ns", RAT_ALLOW("  - from:\n    - source:\n        principals: "
-						  "[\"cluster.local/ns/bookinfo/*\"]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
-	{"principal suffix", RAT_ALLOW("  - from:\n    - source:\n        principals: [\"*/sa/sleep\"]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, ALLOW_V, "bookinfo/rat", R_AM},
-	{"principal presence, plaintext", RAT_ALLOW("  - from:\n    - source:\n        principals: [\"*\"]\n"),
-	 D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "", R_NAM},
-	{"principal presence, mTLS", RAT_ALLOW("  - from:\n    - source:\n        principals: [\"*\"]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, ALLOW_V, "bookinfo/rat", R_AM},
-	{"notPrincipals excludes", RAT_ALLOW("  - from:\n    - source:\n        notPrincipals: "
-					      "[cluster.local/ns/other/sa/sleep]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
-	{"notPrincipals admits others", RAT_ALLOW("  - from:\n    - source:\n        notPrincipals: "
-						   "[cluster.local/ns/other/sa/sleep]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
-	{"notPrincipals * matches plaintext", RAT_ALLOW("  - from:\n    - source:\n        notPrincipals: [\"*\"]\n"),
-	 D_RAT, 9080, NULL, IP_LEGACY, ALLOW_V, "bookinfo/rat", R_AM},
-	/* namespaces */
-	{"namespaces", RAT_ALLOW("  - from:\n    - source:\n        namespaces: [other]\n"), D_RAT,
-	 9080, ID_SLEEP, IP_SLEEP, ALLOW_V, "bookinfo/rat", R_AM},
-	{"namespaces, other", RAT_ALLOW("  - from:\n    - source:\n        namespaces: [other]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
-	{"namespaces, plaintext", RAT_ALLOW("  - from:\n    - source:\n        namespaces: [\"*\"]\n"),
-	 D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "", R_NAM},
-	{"notNamespaces", RAT_ALLOW("  - from:\n    - source:\n        notNamespaces: [other]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
-	{"notNamespaces, admitted", RAT_ALLOW("  - from:\n    - source:\n        notNamespaces: [other]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
-	/* serviceAccounts: "ns/sa" and "sa" (the policy's namespace) */
-	{"serviceAccounts ns/sa", RAT_ALLOW("  - from:\n    - source:\n        serviceAccounts: [other/sleep]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, ALLOW_V, "bookinfo/rat", R_AM},
-	{"serviceAccounts bare", RAT_ALLOW("  - from:\n    - source:\n        serviceAccounts: [bookinfo-reviews]\n"),
-	 D_RAT, 9080, ID_REV, IP_REV, ALLOW_V, "bookinfo/rat", R_AM},
-	{"serviceAccounts bare, other ns", RAT_ALLOW("  - from:\n    - source:\n        serviceAccounts: [sleep]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
-	{"notServiceAccounts", RAT_ALLOW("  - from:\n    - source:\n        notServiceAccounts: [other/sleep]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
-	{"notServiceAccounts, admitted", RAT_ALLOW("  - from:\n    - source:\n        notServiceAccounts: [other/sleep]\n"),
-	 D_RAT, 9080, ID_REV, IP_REV, ALLOW_V, "bookinfo/rat", R_AM},
-	/* ipBlocks */
-	{"ipBlocks CIDR", RAT_ALLOW("  - from:\n    - source:\n        ipBlocks: [10.98.1.0/24]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
-	{"ipBlocks CIDR, outside", RAT_ALLOW("  - from:\n    - source:\n        ipBlocks: [10.98.1.0/24]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
-	{"ipBlocks single address", RAT_ALLOW("  - from:\n    - source:\n        ipBlocks: [10.99.0.77]\n"),
-	 D_RAT, 9080, NULL, IP_LEGACY, ALLOW_V, "bookinfo/rat", R_AM},
-	{"notIpBlocks", RAT_ALLOW("  - from:\n    - source:\n        notIpBlocks: [10.98.2.0/24]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
-	{"notIpBlocks, admitted", RAT_ALLOW("  - from:\n    - source:\n        notIpBlocks: [10.98.2.0/24]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
-	/* ports */
-	{"ports", RAT_ALLOW("  - to:\n    - operation:\n        ports: [\"9080\"]\n"), D_RAT, 9080,
-	 ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
-	{"ports, other port", RAT_ALLOW("  - to:\n    - operation:\n        ports: [\"9080\"]\n"),
-	 D_RAT, 9090, ID_PP, IP_PP, DENY_V, "", R_NAM},
-	{"notPorts", RAT_ALLOW("  - to:\n    - operation:\n        notPorts: [\"9080\"]\n"), D_RAT,
-	 9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
-	{"notPorts, admitted", RAT_ALLOW("  - to:\n    - operation:\n        notPorts: [\"9080\"]\n"),
-	 D_RAT, 9090, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
-	/* from AND to; values ORed */
-	{"from and to", RAT_ALLOW("  - from:\n    - source:\n        namespaces: [bookinfo]\n"
-				   "    to:\n    - operation:\n        ports: [\"9080\", \"9091\"]\n"),
-	 D_RAT, 9091, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
-	{"from and to, from fails", RAT_ALLOW("  - from:\n    - source:\n        namespaces: [bookinfo]\n"
-					       "    to:\n    - operation:\n        ports: [\"9080\"]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
-	/* when: the five L4 keys, values and notValues */
-	{"when source.ip", RAT_ALLOW("  - when:\n    - key: source.ip\n      values: [10.98.2.0/24]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, ALLOW_V, "bookinfo/rat", R_AM},
-	{"when source.ip notValues", RAT_ALLOW("  - when:\n    - key: source.ip\n      notValues: [10.98.2.0/24]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
-	{"when source.namespace", RAT_ALLOW("  - when:\n    - key: source.namespace\n      values: [other]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, ALLOW_V, "bookinfo/rat", R_AM},
-	{"when source.namespace notValues", RAT_ALLOW("  - when:\n    - key: source.namespace\n      notValues: [other]\n"),
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
-	{"when source.principal", RAT_ALLOW("  - when:\n    - key: source.principal\n      values: [\"*/sa/bookinfo-reviews\"]\n"),
-	 D_RAT, 9080, ID_REV, IP_REV, ALLOW_V, "bookinfo/rat", R_AM},
-	{"when source.principal notValues", RAT_ALLOW("  - when:\n    - key: source.principal\n      notValues: [\"*/sa/bookinfo-reviews\"]\n"),
-	 D_RAT, 9080, ID_REV, IP_REV, DENY_V, "", R_NAM},
-	{"when destination.ip", RAT_ALLOW("  - when:\n    - key: destination.ip\n      values: [10.98.2.4]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
-	{"when destination.ip notValues", RAT_ALLOW("  - when:\n    - key: destination.ip\n      notValues: [10.98.2.0/24]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
-	{"when destination.port", RAT_ALLOW("  - when:\n    - key: destination.port\n      values: [\"9080\"]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
-	{"when destination.port notValues", RAT_ALLOW("  - when:\n    - key: destination.port\n      notValues: [\"9080\"]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
-	/* allow nothing, allow all, DENY before ALLOW */
-	{"ALLOW with no rules allows nothing", AP("bookinfo", "nothing") "spec: {}\n", D_RAT, 9080,
-	 ID_PP, IP_PP, DENY_V, "", R_NAM},
-	{"ALLOW rules [{}] allows all", AP("bookinfo", "all") "spec:\n  rules:\n  - {}\n", D_RAT, 9080,
-	 NULL, IP_LEGACY, ALLOW_V, "bookinfo/all", R_AM},
-	{"DENY before ALLOW",
-	 AP("bookinfo", "all") "spec:\n  rules:\n  - {}\n" SEP AP("bookinfo", "no-other")
-	     "spec:\n  action: DENY\n  rules:\n  - from:\n    - source:\n        namespaces: [other]\n",
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "bookinfo/no-other", R_DM},
-	{"DENY not matching, ALLOW decides",
-	 AP("bookinfo", "all") "spec:\n  rules:\n  - {}\n" SEP AP("bookinfo", "no-other")
-	     "spec:\n  action: DENY\n  rules:\n  - from:\n    - source:\n        namespaces: [other]\n",
-	 D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/all", R_AM},
-	{"DENY only: no ALLOW applies", AP("bookinfo", "no-other")
-	     "spec:\n  action: DENY\n  rules:\n  - from:\n    - source:\n        namespaces: [other]\n",
-	 D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
-	/* scope precedence */
-	{"workload scope: unselected workload unaffected", RAT_ALLOW("  - from:\n    - source:\n        namespaces: [other]\n"),
-	 D_REV, 9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
-	{"namespace scope: other namespace unaffected", AP("bookinfo", "nothing") "spec: {}\n",
-	 D_SLEEP, 80, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
-	{"global DENY applies everywhere", AP("istio-system", "deny-legacy")
-	     "spec:\n  action: DENY\n  rules:\n  - from:\n    - source:\n        ipBlocks: [10.99.0.0/24]\n",
-	 D_SLEEP, 80, NULL, IP_LEGACY, DENY_V, "istio-system/deny-legacy", R_DM},
-	{"root selector policy selects in every namespace", AP("istio-system", "sleep-nothing")
-	     "spec:\n  selector:\n    matchLabels: {app: sleep}\n",
-	 D_SLEEP, 80, ID_PP, IP_PP, DENY_V, "", R_NAM},
-	{"root selector policy, unselected", AP("istio-system", "sleep-nothing")
-	     "spec:\n  selector:\n    matchLabels: {app: sleep}\n",
-	 D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
-	{"global ALLOW + namespace ALLOW: either allows",
-	 AP("istio-system", "g") "spec:\n  rules:\n  - from:\n    - source:\n        namespaces: [other]\n" SEP
-	 AP("bookinfo", "n") "spec:\n  rules:\n  - from:\n    - source:\n        namespaces: [bookinfo]\n",
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, ALLOW_V, "istio-system/g", R_AM},
-	{"workload DENY over namespace ALLOW",
-	 AP("bookinfo", "n") "spec:\n  rules:\n  - {}\n" SEP
-	 RAT_ALLOW("  - from:\n    - source:\n        namespaces: [other]\n")
-	 "  action: DENY\n",
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "bookinfo/rat", R_DM},
-	/* L7 fields at the ztunnel */
-	{"ALLOW rule with methods is dropped", RAT_ALLOW("  - to:\n    - operation:\n        methods: [GET]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
-	{"ALLOW: L7 rule dropped, L4 rule kept",
-	 RAT_ALLOW("  - to:\n    - operation:\n        methods: [GET]\n"
-		   "  - from:\n    - source:\n        namespaces: [bookinfo]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
-	{"ALLOW with remoteIpBlocks dropped", RAT_ALLOW("  - from:\n    - source:\n        remoteIpBlocks: [10.0.0.0/8]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
-	{"ALLOW with request.headers when dropped",
-	 RAT_ALLOW("  - when:\n    - key: request.headers[x-user]\n      values: [admin]\n"),
-	 D_RAT, 9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
-	{"DENY methods only: no effect at ztunnel",
-	 RAT_ALLOW("  - to:\n    - operation:\n        methods: [GET]\n") "  action: DENY\n",
-	 D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
-	{"DENY ports + methods: denies the port",
-	 RAT_ALLOW("  - to:\n    - operation:\n        ports: [\"9080\"]\n        methods: [GET]\n")
-	 "  action: DENY\n",
-	 D_RAT, 9080, ID_PP, IP_PP, DENY_V, "bookinfo/rat", R_DM},
-	{"DENY ports + methods: other port",
-	 RAT_ALLOW("  - to:\n    - operation:\n        ports: [\"9080\"]\n        methods: [GET]\n")
-	 "  action: DENY\n",
-	 D_RAT, 9090, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
-	/* AUDIT, dry-run, CUSTOM never decide */
-	{"AUDIT never changes the decision", RAT_ALLOW("  - {}\n") "  action: AUDIT\n", D_RAT, 9080,
-	 ID_PP, IP_PP, ALLOW_V, "", R_NONE},
-	{"dry-run DENY is not enforced",
-	 "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: dry\n"
-	 "  namespace: bookinfo\n  annotations:\n    istio.io/dry-run: \"true\"\n"
-	 "spec:\n  action: DENY\n  rules:\n  - {}\n",
-	 D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
-	{"CUSTOM ignored by ztunnel",
-	 RAT_ALLOW("  - {}\n") "  action: CUSTOM\n  provider:\n    name: ext\n", D_RAT, 9080,
-	 ID_PP, IP_PP, ALLOW_V, "", R_NONE},
-	/* PeerAuthentication */
-	{"mesh STRICT refuses plaintext", PA("istio-system", "default") "spec:\n  mtls:\n    mode: STRICT\n",
-	 D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "PeerAuthentication istio-system/default", R_MTLS},
-	{"mesh STRICT admits mTLS", PA("istio-system", "default") "spec:\n  mtls:\n    mode: STRICT\n",
-	 D_RAT, 9080, ID_SLEEP, IP_SLEEP, ALLOW_V, "", R_NONE},
-	{"default PERMISSIVE admits plaintext", PA("bookinfo", "unset") "spec: {}\n", D_RAT, 9080,
-	 NULL, IP_LEGACY, ALLOW_V, "", R_NONE},
-	{"namespace PERMISSIVE over mesh STRICT",
-	 PA("istio-system", "default") "spec:\n  mtls:\n    mode: STRICT\n" SEP
-	 PA("bookinfo", "ns") "spec:\n  mtls:\n    mode: PERMISSIVE\n",
-	 D_RAT, 9080, NULL, IP_LEGACY, ALLOW_V, "", R_NONE},
-	{"namespace UNSET inherits mesh STRICT",
-	 PA("istio-system", "default") "spec:\n  mtls:\n    mode: STRICT\n" SEP
-	 PA("bookinfo", "ns") "spec:\n  mtls:\n    mode: UNSET\n",
-	 D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "PeerAuthentication istio-system/default", R_MTLS},
-	{"workload STRICT over namespace PERMISSIVE",
-	 PA("bookinfo", "ns") "spec:\n  mtls:\n    mode: PERMISSIVE\n" SEP
-	 PA("bookinfo", "rat") "spec:\n  selector:\n    matchLabels: {app: ratings}\n  mtls:\n    mode: STRICT\n",
-	 D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "PeerAuthentication bookinfo/rat", R_MTLS},
-	{"workload STRICT: other workload PERMISSIVE",
-	 PA("bookinfo", "rat") "spec:\n  selector:\n    matchLabels: {app: ratings}\n  mtls:\n    mode: STRICT\n",
-	 D_REV, 9080, NULL, IP_LEGACY, ALLOW_V, "", R_NONE},
-	{"portLevelMtls PERMISSIVE under STRICT",
-	 PA("bookinfo", "rat") "spec:\n  selector:\n    matchLabels: {app: ratings}\n  mtls:\n    mode: STRICT\n"
-	 "  portLevelMtls:\n    9080:\n      mode: PERMISSIVE\n",
-	 D_RAT, 9080, NULL, IP_LEGACY, ALLOW_V, "", R_NONE},
-	{"portLevelMtls: other port stays STRICT",
-	 PA("bookinfo", "rat") "spec:\n  selector:\n    matchLabels: {app: ratings}\n  mtls:\n    mode: STRICT\n"
-	 "  portLevelMtls:\n    9080:\n      mode: PERMISSIVE\n",
-	 D_RAT, 9090, NULL, IP_LEGACY, DENY_V, "PeerAuthentication bookinfo/rat", R_MTLS},
-	{"portLevelMtls STRICT under PERMISSIVE",
-	 PA("bookinfo", "rat") "spec:\n  selector:\n    matchLabels: {app: ratings}\n"
-	 "  portLevelMtls:\n    9080:\n      mode: STRICT\n",
-	 D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "PeerAuthentication bookinfo/rat", R_MTLS},
-	{"root-namespace selector PA is ignored",
-	 PA("istio-system", "sel") "spec:\n  selector:\n    matchLabels: {app: ratings}\n  mtls:\n    mode: STRICT\n",
-	 D_RAT, 9080, NULL, IP_LEGACY, ALLOW_V, "", R_NONE},
-	{"oldest namespace PA wins",
-	 "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: b-newer\n"
-	 "  namespace: bookinfo\n  creationTimestamp: \"2025-02-01T00:00:00Z\"\nspec:\n  mtls:\n    mode: PERMISSIVE\n" SEP
-	 "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: z-older\n"
-	 "  namespace: bookinfo\n  creationTimestamp: \"2025-01-01T00:00:00Z\"\nspec:\n  mtls:\n    mode: STRICT\n",
-	 D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "PeerAuthentication bookinfo/z-older", R_MTLS},
-	{"STRICT before DENY/ALLOW",
-	 PA("bookinfo", "ns") "spec:\n  mtls:\n    mode: STRICT\n" SEP AP("bookinfo", "all")
-	 "spec:\n  rules:\n  - {}\n",
-	 D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "PeerAuthentication bookinfo/ns", R_MTLS},
+    {"no policy", "", D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
+    /* principals: exact, prefix, suffix, presence, and not* */
+    {"principal exact",
+     RAT_ALLOW("  - from:\n    - source:\n        principals: "
+	       "[cluster.local/ns/bookinfo/sa/bookinfo-reviews]\n"),
+     D_RAT, 9080, ID_REV, IP_REV, ALLOW_V, "bookinfo/rat", R_AM},
+    {"principal exact, other peer",
+     RAT_ALLOW("  - from:\n    - source:\n        principals: "
+	       "[cluster.local/ns/bookinfo/sa/bookinfo-reviews]\n"),
+     D_RAT, 9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
+    {"principal prefix",
+     RAT_ALLOW("  - from:\n    - source:\n        principals: "
+	       "[\"cluster.local/ns/bookinfo/*\"]\n"),
+     D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"principal prefix, other ns",
+     RAT_ALLOW("  - from:\n    - source:\n        principals: "
+	       "[\"cluster.local/ns/bookinfo/*\"]\n"),
+     D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
+    {"principal suffix",
+     RAT_ALLOW("  - from:\n    - source:\n        principals: [\"*/sa/sleep\"]\n"), D_RAT, 9080,
+     ID_SLEEP, IP_SLEEP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"principal presence, plaintext",
+     RAT_ALLOW("  - from:\n    - source:\n        principals: [\"*\"]\n"), D_RAT, 9080, NULL,
+     IP_LEGACY, DENY_V, "", R_NAM},
+    {"principal presence, mTLS",
+     RAT_ALLOW("  - from:\n    - source:\n        principals: [\"*\"]\n"), D_RAT, 9080, ID_SLEEP,
+     IP_SLEEP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"notPrincipals excludes",
+     RAT_ALLOW("  - from:\n    - source:\n        notPrincipals: "
+	       "[cluster.local/ns/other/sa/sleep]\n"),
+     D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
+    {"notPrincipals admits others",
+     RAT_ALLOW("  - from:\n    - source:\n        notPrincipals: "
+	       "[cluster.local/ns/other/sa/sleep]\n"),
+     D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"notPrincipals * matches plaintext",
+     RAT_ALLOW("  - from:\n    - source:\n        notPrincipals: [\"*\"]\n"), D_RAT, 9080, NULL,
+     IP_LEGACY, ALLOW_V, "bookinfo/rat", R_AM},
+    /* namespaces */
+    {"namespaces", RAT_ALLOW("  - from:\n    - source:\n        namespaces: [other]\n"), D_RAT,
+     9080, ID_SLEEP, IP_SLEEP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"namespaces, other", RAT_ALLOW("  - from:\n    - source:\n        namespaces: [other]\n"),
+     D_RAT, 9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
+    {"namespaces, plaintext", RAT_ALLOW("  - from:\n    - source:\n        namespaces: [\"*\"]\n"),
+     D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "", R_NAM},
+    {"notNamespaces", RAT_ALLOW("  - from:\n    - source:\n        notNamespaces: [other]\n"),
+     D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
+    {"notNamespaces, admitted",
+     RAT_ALLOW("  - from:\n    - source:\n        notNamespaces: [other]\n"), D_RAT, 9080, ID_PP,
+     IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
+    /* serviceAccounts: "ns/sa" and "sa" (the policy's namespace) */
+    {"serviceAccounts ns/sa",
+     RAT_ALLOW("  - from:\n    - source:\n        serviceAccounts: [other/sleep]\n"), D_RAT, 9080,
+     ID_SLEEP, IP_SLEEP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"serviceAccounts bare",
+     RAT_ALLOW("  - from:\n    - source:\n        serviceAccounts: [bookinfo-reviews]\n"), D_RAT,
+     9080, ID_REV, IP_REV, ALLOW_V, "bookinfo/rat", R_AM},
+    {"serviceAccounts bare, other ns",
+     RAT_ALLOW("  - from:\n    - source:\n        serviceAccounts: [sleep]\n"), D_RAT, 9080,
+     ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
+    {"notServiceAccounts",
+     RAT_ALLOW("  - from:\n    - source:\n        notServiceAccounts: [other/sleep]\n"), D_RAT,
+     9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
+    {"notServiceAccounts, admitted",
+     RAT_ALLOW("  - from:\n    - source:\n        notServiceAccounts: [other/sleep]\n"), D_RAT,
+     9080, ID_REV, IP_REV, ALLOW_V, "bookinfo/rat", R_AM},
+    /* ipBlocks */
+    {"ipBlocks CIDR", RAT_ALLOW("  - from:\n    - source:\n        ipBlocks: [10.98.1.0/24]\n"),
+     D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"ipBlocks CIDR, outside",
+     RAT_ALLOW("  - from:\n    - source:\n        ipBlocks: [10.98.1.0/24]\n"), D_RAT, 9080,
+     ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
+    {"ipBlocks single address",
+     RAT_ALLOW("  - from:\n    - source:\n        ipBlocks: [10.99.0.77]\n"), D_RAT, 9080, NULL,
+     IP_LEGACY, ALLOW_V, "bookinfo/rat", R_AM},
+    {"notIpBlocks", RAT_ALLOW("  - from:\n    - source:\n        notIpBlocks: [10.98.2.0/24]\n"),
+     D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
+    {"notIpBlocks, admitted",
+     RAT_ALLOW("  - from:\n    - source:\n        notIpBlocks: [10.98.2.0/24]\n"), D_RAT, 9080,
+     ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
+    /* ports */
+    {"ports", RAT_ALLOW("  - to:\n    - operation:\n        ports: [\"9080\"]\n"), D_RAT, 9080,
+     ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"ports, other port", RAT_ALLOW("  - to:\n    - operation:\n        ports: [\"9080\"]\n"),
+     D_RAT, 9090, ID_PP, IP_PP, DENY_V, "", R_NAM},
+    {"notPorts", RAT_ALLOW("  - to:\n    - operation:\n        notPorts: [\"9080\"]\n"), D_RAT,
+     9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
+    {"notPorts, admitted", RAT_ALLOW("  - to:\n    - operation:\n        notPorts: [\"9080\"]\n"),
+     D_RAT, 9090, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
+    /* from AND to; values ORed */
+    {"from and to",
+     RAT_ALLOW("  - from:\n    - source:\n        namespaces: [bookinfo]\n"
+	       "    to:\n    - operation:\n        ports: [\"9080\", \"9091\"]\n"),
+     D_RAT, 9091, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"from and to, from fails",
+     RAT_ALLOW("  - from:\n    - source:\n        namespaces: [bookinfo]\n"
+	       "    to:\n    - operation:\n        ports: [\"9080\"]\n"),
+     D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
+    /* when: the five L4 keys, values and notValues */
+    {"when source.ip", RAT_ALLOW("  - when:\n    - key: source.ip\n      values: [10.98.2.0/24]\n"),
+     D_RAT, 9080, ID_SLEEP, IP_SLEEP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"when source.ip notValues",
+     RAT_ALLOW("  - when:\n    - key: source.ip\n      notValues: [10.98.2.0/24]\n"), D_RAT, 9080,
+     ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
+    {"when source.namespace",
+     RAT_ALLOW("  - when:\n    - key: source.namespace\n      values: [other]\n"), D_RAT, 9080,
+     ID_SLEEP, IP_SLEEP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"when source.namespace notValues",
+     RAT_ALLOW("  - when:\n    - key: source.namespace\n      notValues: [other]\n"), D_RAT, 9080,
+     ID_SLEEP, IP_SLEEP, DENY_V, "", R_NAM},
+    {"when source.principal",
+     RAT_ALLOW(
+	 "  - when:\n    - key: source.principal\n      values: [\"*/sa/bookinfo-reviews\"]\n"),
+     D_RAT, 9080, ID_REV, IP_REV, ALLOW_V, "bookinfo/rat", R_AM},
+    {"when source.principal notValues",
+     RAT_ALLOW(
+	 "  - when:\n    - key: source.principal\n      notValues: [\"*/sa/bookinfo-reviews\"]\n"),
+     D_RAT, 9080, ID_REV, IP_REV, DENY_V, "", R_NAM},
+    {"when destination.ip",
+     RAT_ALLOW("  - when:\n    - key: destination.ip\n      values: [10.98.2.4]\n"), D_RAT, 9080,
+     ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"when destination.ip notValues",
+     RAT_ALLOW("  - when:\n    - key: destination.ip\n      notValues: [10.98.2.0/24]\n"), D_RAT,
+     9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
+    {"when destination.port",
+     RAT_ALLOW("  - when:\n    - key: destination.port\n      values: [\"9080\"]\n"), D_RAT, 9080,
+     ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"when destination.port notValues",
+     RAT_ALLOW("  - when:\n    - key: destination.port\n      notValues: [\"9080\"]\n"), D_RAT,
+     9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
+    /* allow nothing, allow all, DENY before ALLOW */
+    {"ALLOW with no rules allows nothing", AP("bookinfo", "nothing") "spec: {}\n", D_RAT, 9080,
+     ID_PP, IP_PP, DENY_V, "", R_NAM},
+    {"ALLOW rules [{}] allows all", AP("bookinfo", "all") "spec:\n  rules:\n  - {}\n", D_RAT, 9080,
+     NULL, IP_LEGACY, ALLOW_V, "bookinfo/all", R_AM},
+    {"DENY before ALLOW",
+     AP("bookinfo", "all") "spec:\n  rules:\n  - {}\n" SEP AP(
+	 "bookinfo", "no-other") "spec:\n  action: DENY\n  rules:\n  - from:\n    - source:\n      "
+				 "  namespaces: [other]\n",
+     D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "bookinfo/no-other", R_DM},
+    {"DENY not matching, ALLOW decides",
+     AP("bookinfo", "all") "spec:\n  rules:\n  - {}\n" SEP AP(
+	 "bookinfo", "no-other") "spec:\n  action: DENY\n  rules:\n  - from:\n    - source:\n      "
+				 "  namespaces: [other]\n",
+     D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/all", R_AM},
+    {"DENY only: no ALLOW applies",
+     AP("bookinfo", "no-other") "spec:\n  action: DENY\n  rules:\n  - from:\n    - source:\n       "
+				" namespaces: [other]\n",
+     D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
+    /* scope precedence */
+    {"workload scope: unselected workload unaffected",
+     RAT_ALLOW("  - from:\n    - source:\n        namespaces: [other]\n"), D_REV, 9080, ID_PP,
+     IP_PP, ALLOW_V, "", R_NONE},
+    {"namespace scope: other namespace unaffected", AP("bookinfo", "nothing") "spec: {}\n", D_SLEEP,
+     80, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
+    {"global DENY applies everywhere",
+     AP("istio-system", "deny-legacy") "spec:\n  action: DENY\n  rules:\n  - from:\n    - "
+				       "source:\n        ipBlocks: [10.99.0.0/24]\n",
+     D_SLEEP, 80, NULL, IP_LEGACY, DENY_V, "istio-system/deny-legacy", R_DM},
+    {"root selector policy selects in every namespace",
+     AP("istio-system", "sleep-nothing") "spec:\n  selector:\n    matchLabels: {app: sleep}\n",
+     D_SLEEP, 80, ID_PP, IP_PP, DENY_V, "", R_NAM},
+    {"root selector policy, unselected",
+     AP("istio-system", "sleep-nothing") "spec:\n  selector:\n    matchLabels: {app: sleep}\n",
+     D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
+    {"global ALLOW + namespace ALLOW: either allows",
+     AP("istio-system",
+	"g") "spec:\n  rules:\n  - from:\n    - source:\n        namespaces: [other]\n" SEP
+	 AP("bookinfo",
+	    "n") "spec:\n  rules:\n  - from:\n    - source:\n        namespaces: [bookinfo]\n",
+     D_RAT, 9080, ID_SLEEP, IP_SLEEP, ALLOW_V, "istio-system/g", R_AM},
+    {"workload DENY over namespace ALLOW",
+     AP("bookinfo", "n") "spec:\n  rules:\n  - {}\n" SEP RAT_ALLOW(
+	 "  - from:\n    - source:\n        namespaces: [other]\n") "  action: DENY\n",
+     D_RAT, 9080, ID_SLEEP, IP_SLEEP, DENY_V, "bookinfo/rat", R_DM},
+    /* L7 fields at the ztunnel */
+    {"ALLOW rule with methods is dropped",
+     RAT_ALLOW("  - to:\n    - operation:\n        methods: [GET]\n"), D_RAT, 9080, ID_PP, IP_PP,
+     DENY_V, "", R_NAM},
+    {"ALLOW: L7 rule dropped, L4 rule kept",
+     RAT_ALLOW("  - to:\n    - operation:\n        methods: [GET]\n"
+	       "  - from:\n    - source:\n        namespaces: [bookinfo]\n"),
+     D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"ALLOW with remoteIpBlocks dropped",
+     RAT_ALLOW("  - from:\n    - source:\n        remoteIpBlocks: [10.0.0.0/8]\n"), D_RAT, 9080,
+     ID_PP, IP_PP, DENY_V, "", R_NAM},
+    {"ALLOW with request.headers when dropped",
+     RAT_ALLOW("  - when:\n    - key: request.headers[x-user]\n      values: [admin]\n"), D_RAT,
+     9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
+    {"DENY methods only: no effect at ztunnel",
+     RAT_ALLOW("  - to:\n    - operation:\n        methods: [GET]\n") "  action: DENY\n", D_RAT,
+     9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
+    {"DENY ports + methods: denies the port",
+     RAT_ALLOW(
+	 "  - to:\n    - operation:\n        ports: [\"9080\"]\n        methods: [GET]\n") "  "
+											   "action:"
+											   " DENY"
+											   "\n",
+     D_RAT, 9080, ID_PP, IP_PP, DENY_V, "bookinfo/rat", R_DM},
+    {"DENY ports + methods: other port",
+     RAT_ALLOW(
+	 "  - to:\n    - operation:\n        ports: [\"9080\"]\n        methods: [GET]\n") "  "
+											   "action:"
+											   " DENY"
+											   "\n",
+     D_RAT, 9090, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
+    /* AUDIT, dry-run, CUSTOM never decide */
+    {"AUDIT never changes the decision", RAT_ALLOW("  - {}\n") "  action: AUDIT\n", D_RAT, 9080,
+     ID_PP, IP_PP, ALLOW_V, "", R_NONE},
+    {"dry-run DENY is not enforced",
+     "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: dry\n"
+     "  namespace: bookinfo\n  annotations:\n    istio.io/dry-run: \"true\"\n"
+     "spec:\n  action: DENY\n  rules:\n  - {}\n",
+     D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
+    {"CUSTOM ignored by ztunnel",
+     RAT_ALLOW("  - {}\n") "  action: CUSTOM\n  provider:\n    name: ext\n", D_RAT, 9080, ID_PP,
+     IP_PP, ALLOW_V, "", R_NONE},
+    /* PeerAuthentication */
+    {"mesh STRICT refuses plaintext",
+     PA("istio-system", "default") "spec:\n  mtls:\n    mode: STRICT\n", D_RAT, 9080, NULL,
+     IP_LEGACY, DENY_V, "PeerAuthentication istio-system/default", R_MTLS},
+    {"mesh STRICT admits mTLS", PA("istio-system", "default") "spec:\n  mtls:\n    mode: STRICT\n",
+     D_RAT, 9080, ID_SLEEP, IP_SLEEP, ALLOW_V, "", R_NONE},
+    {"default PERMISSIVE admits plaintext", PA("bookinfo", "unset") "spec: {}\n", D_RAT, 9080, NULL,
+     IP_LEGACY, ALLOW_V, "", R_NONE},
+    {"namespace PERMISSIVE over mesh STRICT",
+     PA("istio-system", "default") "spec:\n  mtls:\n    mode: STRICT\n" SEP PA(
+	 "bookinfo", "ns") "spec:\n  mtls:\n    mode: PERMISSIVE\n",
+     D_RAT, 9080, NULL, IP_LEGACY, ALLOW_V, "", R_NONE},
+    {"namespace UNSET inherits mesh STRICT",
+     PA("istio-system", "default") "spec:\n  mtls:\n    mode: STRICT\n" SEP PA(
+	 "bookinfo", "ns") "spec:\n  mtls:\n    mode: UNSET\n",
+     D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "PeerAuthentication istio-system/default", R_MTLS},
+    {"workload STRICT over namespace PERMISSIVE",
+     PA("bookinfo", "ns") "spec:\n  mtls:\n    mode: PERMISSIVE\n" SEP PA(
+	 "bookinfo",
+	 "rat") "spec:\n  selector:\n    matchLabels: {app: ratings}\n  mtls:\n    mode: STRICT\n",
+     D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "PeerAuthentication bookinfo/rat", R_MTLS},
+    {"workload STRICT: other workload PERMISSIVE",
+     PA("bookinfo",
+	"rat") "spec:\n  selector:\n    matchLabels: {app: ratings}\n  mtls:\n    mode: STRICT\n",
+     D_REV, 9080, NULL, IP_LEGACY, ALLOW_V, "", R_NONE},
+    {"portLevelMtls PERMISSIVE under STRICT",
+     PA("bookinfo",
+	"rat") "spec:\n  selector:\n    matchLabels: {app: ratings}\n  mtls:\n    mode: STRICT\n"
+	       "  portLevelMtls:\n    9080:\n      mode: PERMISSIVE\n",
+     D_RAT, 9080, NULL, IP_LEGACY, ALLOW_V, "", R_NONE},
+    {"portLevelMtls: other port stays STRICT",
+     PA("bookinfo",
+	"rat") "spec:\n  selector:\n    matchLabels: {app: ratings}\n  mtls:\n    mode: STRICT\n"
+	       "  portLevelMtls:\n    9080:\n      mode: PERMISSIVE\n",
+     D_RAT, 9090, NULL, IP_LEGACY, DENY_V, "PeerAuthentication bookinfo/rat", R_MTLS},
+    {"portLevelMtls STRICT under PERMISSIVE",
+     PA("bookinfo", "rat") "spec:\n  selector:\n    matchLabels: {app: ratings}\n"
+			   "  portLevelMtls:\n    9080:\n      mode: STRICT\n",
+     D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "PeerAuthentication bookinfo/rat", R_MTLS},
+    {"root-namespace selector PA is ignored",
+     PA("istio-system",
+	"sel") "spec:\n  selector:\n    matchLabels: {app: ratings}\n  mtls:\n    mode: STRICT\n",
+     D_RAT, 9080, NULL, IP_LEGACY, ALLOW_V, "", R_NONE},
+    {"oldest namespace PA wins",
+     "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: b-newer\n"
+     "  namespace: bookinfo\n  creationTimestamp: \"2025-02-01T00:00:00Z\"\nspec:\n  mtls:\n    "
+     "mode: PERMISSIVE\n" SEP
+     "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: z-older\n"
+     "  namespace: bookinfo\n  creationTimestamp: \"2025-01-01T00:00:00Z\"\nspec:\n  mtls:\n    "
+     "mode: STRICT\n",
+     D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "PeerAuthentication bookinfo/z-older", R_MTLS},
+    {"STRICT before DENY/ALLOW",
+     PA("bookinfo", "ns") "spec:\n  mtls:\n    mode: STRICT\n" SEP AP(
+	 "bookinfo", "all") "spec:\n  rules:\n  - {}\n",
+     D_RAT, 9080, NULL, IP_LEGACY, DENY_V, "PeerAuthentication bookinfo/ns", R_MTLS},
 };
 
 static void conn_of(const struct pcase *c, struct policy_conn *conn)
@@ -407,13 +465,12 @@ static bool has_diag(const struct config_diags *d, const char *needle)
 /* Warnings name the effect, the decision names the policy, dry-run and AUDIT are reported. */
 static void test_warnings_and_reports(void **state)
 {
-	const char *yaml =
-	    AP("bookinfo", "nothing") "spec: {}\n" SEP
-	    RAT_ALLOW("  - to:\n    - operation:\n        methods: [GET]\n") SEP
+	const char *yaml = AP("bookinfo", "nothing") "spec: {}\n" SEP RAT_ALLOW(
+	    "  - to:\n    - operation:\n        methods: [GET]\n") SEP
 	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: dry\n"
 	    "  namespace: other\n  annotations:\n    istio.io/dry-run: \"true\"\n"
-	    "spec:\n  action: DENY\n  rules:\n  - {}\n" SEP
-	    AP("other", "audit") "spec:\n  action: AUDIT\n  rules:\n  - {}\n";
+	    "spec:\n  action: DENY\n  rules:\n  - {}\n" SEP AP(
+		"other", "audit") "spec:\n  action: AUDIT\n  rules:\n  - {}\n";
 	struct config_diags diags = {0};
 	struct policy_decision d;
 	struct policy_conn conn;
@@ -488,10 +545,14 @@ static void test_duplicate_policy(void **state)
 static void test_deny_src_cidrs(void **state)
 {
 	const char *yaml =
-	    AP("bookinfo", "deny-ips") "spec:\n  action: DENY\n  rules:\n  - from:\n    - source:\n"
-	    "        ipBlocks: [10.99.0.0/24, \"2001:db8::/32\"]\n" SEP
-	    AP("bookinfo", "deny-ip-port") "spec:\n  action: DENY\n  rules:\n  - from:\n    - source:\n"
-	    "        ipBlocks: [10.50.0.0/16]\n    to:\n    - operation:\n        ports: [\"9080\"]\n";
+	    AP("bookinfo",
+	       "deny-ips") "spec:\n  action: DENY\n  rules:\n  - from:\n    - source:\n"
+			   "        ipBlocks: [10.99.0.0/24, \"2001:db8::/32\"]\n" SEP AP(
+			       "bookinfo",
+			       "deny-ip-port") "spec:\n  action: DENY\n  rules:\n  - from:\n    - "
+					       "source:\n"
+					       "        ipBlocks: [10.50.0.0/16]\n    to:\n    - "
+					       "operation:\n        ports: [\"9080\"]\n";
 	struct config_diags diags = {0};
 	struct policy_cidrs out;
 	struct policy_set *ps;
@@ -531,7 +592,8 @@ static void test_json_strict(void **state)
 	    "\"a\",\"name\":\"b\",\"rules\":[{\"clauses\":[[{\"methods\":[\"GET\"]}]]}]}]}",
 	    "{\"rootNamespace\":\"x\",\"mesh\":{\"mode\":\"STRICT\"},\"policies\":[{\"namespace\":"
 	    "\"a\",\"name\":\"b\",\"rules\":[{\"clauses\":[[]]}]}]}",
-	    "{\"rootNamespace\":\"x\",\"mesh\":{\"mode\":\"STRICT\"},\"workloads\":[{\"uid\":\"a/b\","
+	    "{\"rootNamespace\":\"x\",\"mesh\":{\"mode\":\"STRICT\"},\"workloads\":[{\"uid\":\"a/"
+	    "b\","
 	    "\"namespace\":\"a\",\"mtls\":{\"mode\":\"STRICT\"},\"policies\":[0]}]}",
 	    "{\"rootNamespace\":\"x\",\"mesh\":{\"mode\":\"STRICT\"},\"policies\":[{\"namespace\":"
 	    "\"b\",\"name\":\"b\"},{\"namespace\":\"a\",\"name\":\"b\"}]}",
@@ -556,8 +618,8 @@ static void test_json_strict(void **state)
 /* The policy set travels in the snapshot; a bad "policies" rejects the whole snapshot. */
 static void test_snapshot_carries_policies(void **state)
 {
-	const char *yaml = PA("bookinfo", "ns") "spec:\n  mtls:\n    mode: STRICT\n" SEP
-	    RAT_ALLOW("  - from:\n    - source:\n        namespaces: [other]\n");
+	const char *yaml = PA("bookinfo", "ns") "spec:\n  mtls:\n    mode: STRICT\n" SEP RAT_ALLOW(
+	    "  - from:\n    - source:\n        namespaces: [other]\n");
 	struct snapshot snap = {.version = 7, .node = "node1", .trust_domain = "cluster.local"};
 	struct config_diags diags = {0};
 	struct snapshot *back;
@@ -697,13 +759,13 @@ static void test_bad_yaml_keeps_previous(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_warnings_and_reports),
-		cmocka_unit_test(test_deny_src_cidrs),
-		cmocka_unit_test(test_json_strict),
-		cmocka_unit_test(test_bad_yaml_keeps_previous),
-		cmocka_unit_test(test_snapshot_carries_policies),
-		cmocka_unit_test(test_duplicate_policy),
+	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_warnings_and_reports),
+	    cmocka_unit_test(test_deny_src_cidrs),
+	    cmocka_unit_test(test_json_strict),
+	    cmocka_unit_test(test_bad_yaml_keeps_previous),
+	    cmocka_unit_test(test_snapshot_carries_policies),
+	    cmocka_unit_test(test_duplicate_policy),
 	};
 
 	alarm(30);

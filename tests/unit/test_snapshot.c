@@ -205,7 +205,11 @@ static void test_ipc_frames(void **state)
 	assert_int_equal(write(sv[0], huge, 4), 4);
 	assert_int_equal(ipc_read_frame(sv[1], &out, &len), -EMSGSIZE);
 	/* A truncated frame is EOF. */
-	assert_int_equal(write(sv[0], "\0\0\0\x10" "abc", 7), 7);
+	assert_int_equal(write(sv[0],
+			       "\0\0\0\x10"
+			       "abc",
+			       7),
+			 7);
 	close(sv[0]);
 	assert_int_equal(ipc_read_frame(sv[1], &out, &len), -EPIPE);
 	assert_null(out);
@@ -256,9 +260,9 @@ static void test_ipc_listen_request(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_public_omits_keys),
-		cmocka_unit_test(test_malformed),       cmocka_unit_test(test_minimal),
-		cmocka_unit_test(test_ipc_frames),      cmocka_unit_test(test_ipc_listen_request),
+	    cmocka_unit_test(test_round_trip), cmocka_unit_test(test_public_omits_keys),
+	    cmocka_unit_test(test_malformed),  cmocka_unit_test(test_minimal),
+	    cmocka_unit_test(test_ipc_frames), cmocka_unit_test(test_ipc_listen_request),
 	};
 
 	/* A protocol bug must fail the run, not hang it. */

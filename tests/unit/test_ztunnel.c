@@ -34,8 +34,8 @@
 #define ID_C "spiffe://cluster.local/ns/demo/sa/c"
 
 /* The cluster as node @node sees it; @certs (may be empty) issued by @ca. */
-static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const char **ids,
-				  int nids, uint16_t svc_target)
+static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const char **ids, int nids,
+				  uint16_t svc_target)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
 
@@ -84,7 +84,8 @@ static unsigned int active_b_busy(uint32_t ip)
 static void test_route_outbound(void **state)
 {
 	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
-	struct sockaddr_in vip = harness_sin("127.0.0.10", 80), other = harness_sin("127.0.0.10", 81);
+	struct sockaddr_in vip = harness_sin("127.0.0.10", 80),
+			   other = harness_sin("127.0.0.10", 81);
 	struct sockaddr_in pod = harness_sin("127.0.0.2", 9000), ext = harness_sin("1.1.1.1", 443);
 	struct zt_route r;
 	unsigned int rr = 0;
@@ -98,8 +99,8 @@ static void test_route_outbound(void **state)
 	assert_int_equal(zt_route_outbound(s, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_int_not_equal(r.addr.sin_addr.s_addr, first); /* round robin alternates */
 	for (int i = 0; i < 4; i++) {
-		assert_int_equal(zt_route_outbound(s, &vip, ZT_LB_LEAST_CONN, &rr, active_b_busy,
-						   &r), 0);
+		assert_int_equal(
+		    zt_route_outbound(s, &vip, ZT_LB_LEAST_CONN, &rr, active_b_busy, &r), 0);
 		assert_int_equal(r.addr.sin_addr.s_addr, harness_ip4("127.0.0.3"));
 	}
 	assert_int_equal(zt_route_outbound(s, &other, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
@@ -123,24 +124,32 @@ static void test_check_connect(void **state)
 	const struct snap_workload *wl;
 	struct sockaddr_in dst;
 	struct in_addr client;
-	static const char *const bad[] = {"", "abc", "127.0.0.2", "127.0.0.2:", "127.0.0.2:0",
-					  "127.0.0.2:65536", "127.0.0.2:-1", "127.0.0.2:80x",
-					  "300.0.0.2:80", ":80"};
+	static const char *const bad[] = {"",
+					  "abc",
+					  "127.0.0.2",
+					  "127.0.0.2:",
+					  "127.0.0.2:0",
+					  "127.0.0.2:65536",
+					  "127.0.0.2:-1",
+					  "127.0.0.2:80x",
+					  "300.0.0.2:80",
+					  ":80"};
 
 	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client), 0);
 	assert_string_equal(wl->name, "b");
 	assert_int_equal(ntohs(dst.sin_port), 8080);
 	assert_int_equal(client.s_addr, INADDR_ANY);
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", "for=127.0.0.1", ID_A, &dst, &wl,
-					  &client), 0);
+	assert_int_equal(
+	    zt_check_connect(s, "127.0.0.2:8080", "for=127.0.0.1", ID_A, &dst, &wl, &client), 0);
 	assert_int_equal(client.s_addr, harness_ip4("127.0.0.1"));
 	/* Claiming another identity's IP, or an unknown IP, is refused. */
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", "for=127.0.0.3", ID_A, &dst, &wl,
-					  &client), 401);
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", "for=10.9.9.9", ID_A, &dst, &wl,
-					  &client), 401);
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", "for=\"_hidden\"", ID_A, &dst, &wl,
-					  &client), 400);
+	assert_int_equal(
+	    zt_check_connect(s, "127.0.0.2:8080", "for=127.0.0.3", ID_A, &dst, &wl, &client), 401);
+	assert_int_equal(
+	    zt_check_connect(s, "127.0.0.2:8080", "for=10.9.9.9", ID_A, &dst, &wl, &client), 401);
+	assert_int_equal(
+	    zt_check_connect(s, "127.0.0.2:8080", "for=\"_hidden\"", ID_A, &dst, &wl, &client),
+	    400);
 	/* Pods of another node and non-enrolled pods are not served here. */
 	assert_int_equal(zt_check_connect(s, "127.0.0.1:80", NULL, ID_A, &dst, &wl, &client), 400);
 	assert_int_equal(zt_check_connect(s, "127.0.0.5:80", NULL, ID_A, &dst, &wl, &client), 400);
@@ -200,7 +209,8 @@ static void test_state_swap(void **state)
 
 static void test_metrics(void **state)
 {
-	struct metrics_labels l = {.reporter = "source", .source_workload = "we\"ird",
+	struct metrics_labels l = {.reporter = "source",
+				   .source_workload = "we\"ird",
 				   .connection_security_policy = "none"};
 	struct sockaddr_in a = harness_sin("10.0.0.1", 1000), b = harness_sin("10.0.0.2", 80);
 	unsigned long before = metrics_open_count();
@@ -363,10 +373,16 @@ static void test_two_ztunnels(void **state)
 	snap1->services[0].nendpoints = 1; /* B only: C listens on another port */
 	assert_int_equal(zt_state_install(st1, snap1), 0);
 	assert_int_equal(zt_state_install(st2, make_snap("n2", ca, ids2, 1, p_b)), 0);
-	struct zt_proxy_opts o1 = {.outbound_fd = out_fd, .inbound_fd = -1, .hbone_fd = -1,
-				   .orig_dst_fd = orig_fd, .hbone_port = p_hbone};
-	struct zt_proxy_opts o2 = {.outbound_fd = -1, .inbound_fd = -1, .hbone_fd = hbone_fd,
-				   .orig_dst_fd = -1, .hbone_port = p_hbone};
+	struct zt_proxy_opts o1 = {.outbound_fd = out_fd,
+				   .inbound_fd = -1,
+				   .hbone_fd = -1,
+				   .orig_dst_fd = orig_fd,
+				   .hbone_port = p_hbone};
+	struct zt_proxy_opts o2 = {.outbound_fd = -1,
+				   .inbound_fd = -1,
+				   .hbone_fd = hbone_fd,
+				   .orig_dst_fd = -1,
+				   .hbone_port = p_hbone};
 	w1 = zt_worker_start(st1, &o1);
 	w2 = zt_worker_start(st2, &o2);
 	assert_non_null(w1);
@@ -415,10 +431,13 @@ static void test_two_ztunnels(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_route_outbound), cmocka_unit_test(test_check_connect),
-		cmocka_unit_test(test_forwarded),      cmocka_unit_test(test_state_swap),
-		cmocka_unit_test(test_metrics),        cmocka_unit_test(test_two_ztunnels),
-		cmocka_unit_test(test_agent_watch_reconnect),
+	    cmocka_unit_test(test_route_outbound),
+	    cmocka_unit_test(test_check_connect),
+	    cmocka_unit_test(test_forwarded),
+	    cmocka_unit_test(test_state_swap),
+	    cmocka_unit_test(test_metrics),
+	    cmocka_unit_test(test_two_ztunnels),
+	    cmocka_unit_test(test_agent_watch_reconnect),
 	};
 
 	alarm(120);

@@ -170,8 +170,11 @@ static bool env_up(struct env *e, uint16_t p_hbone, bool b_enrolled_n2)
 /* n2's ztunnel comes up behind the (listening) HBONE socket @hfd. */
 static void env_start_n2(struct env *e, int hfd, uint16_t p_hbone)
 {
-	struct zt_proxy_opts o2 = {.outbound_fd = -1, .inbound_fd = -1, .hbone_fd = hfd,
-				   .orig_dst_fd = -1, .hbone_port = p_hbone};
+	struct zt_proxy_opts o2 = {.outbound_fd = -1,
+				   .inbound_fd = -1,
+				   .hbone_fd = hfd,
+				   .orig_dst_fd = -1,
+				   .hbone_port = p_hbone};
 
 	e->w2 = zt_worker_start(e->st2, &o2);
 	assert_non_null(e->w2);
@@ -399,12 +402,12 @@ static void test_source_snapshot_late(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_refused_then_accepted),
-		cmocka_unit_test(test_tls_closed_then_enrolled),
-		cmocka_unit_test(test_refused_until_bound),
-		cmocka_unit_test(test_destination_down),
-		cmocka_unit_test(test_non_mesh_between_tries),
-		cmocka_unit_test(test_source_snapshot_late),
+	    cmocka_unit_test(test_refused_then_accepted),
+	    cmocka_unit_test(test_tls_closed_then_enrolled),
+	    cmocka_unit_test(test_refused_until_bound),
+	    cmocka_unit_test(test_destination_down),
+	    cmocka_unit_test(test_non_mesh_between_tries),
+	    cmocka_unit_test(test_source_snapshot_late),
 	};
 
 	/* As ztunnel's main does: a peer closing mid-handshake must not kill the process. */

@@ -75,7 +75,7 @@ static int parse_addr(const char *ip, const char *port, struct sockaddr_in *sa)
 /* Echoes what it reads; a connection whose peer stalls stops being read until it drains. */
 static int echo_event(int ep, struct echo_conn *c)
 {
-	struct epoll_event ev = { .data.ptr = c };
+	struct epoll_event ev = {.data.ptr = c};
 	ssize_t n;
 
 	for (;;) {

@@ -49,8 +49,7 @@ static void *grow(void *arr, size_t n, size_t *cap, size_t size)
 }
 
 /* Reads a whole fixed-size map (4- or 8-byte keys) as it is in the kernel now. */
-static int read_map(struct agent *a, const char *name, size_t ksz, struct dp_entry **out,
-		    size_t *n)
+static int read_map(struct agent *a, const char *name, size_t ksz, struct dp_entry **out, size_t *n)
 {
 	uint64_t key = 0, next = 0;
 	struct dp_entry *arr = NULL;
@@ -285,7 +284,8 @@ static void apply_tc(struct agent *a, const struct desired *next)
 		}
 		err = datapath_detach_tc(a->dp, a->tc_ifindexes[i]);
 		if (err && err != -ENODEV && err != -ENOENT && err != -EINVAL)
-			pr_warn("tc detach from ifindex %d: %s", a->tc_ifindexes[i], strerror(-err));
+			pr_warn("tc detach from ifindex %d: %s", a->tc_ifindexes[i],
+				strerror(-err));
 	}
 	a->n_tc = k;
 	for (size_t j = 0; j < next->n_local; j++) {
@@ -454,8 +454,8 @@ static void sync_certs(struct agent *a)
 {
 	bool changed;
 
-	if (cert_store_sync(&a->certs, a->cur.identities, a->cur.n_identities, time(NULL),
-			    issue_cb, a->ca, &changed))
+	if (cert_store_sync(&a->certs, a->cur.identities, a->cur.n_identities, time(NULL), issue_cb,
+			    a->ca, &changed))
 		pr_err("certificates: out of memory; retrying later");
 }
 
@@ -495,12 +495,12 @@ static void load_inputs(struct agent *a)
 void agent_reconcile(struct agent *a)
 {
 	struct desired_env env = {
-		.node = a->opts.node,
-		.node_ip = a->opts.node_ip,
-		.trust_domain = a->opts.trust_domain,
-		.cluster = &a->cluster,
-		.ifindex_of = env_ifindex,
-		.cgroup_id_of = env_cgroup_id,
+	    .node = a->opts.node,
+	    .node_ip = a->opts.node_ip,
+	    .trust_domain = a->opts.trust_domain,
+	    .cluster = &a->cluster,
+	    .ifindex_of = env_ifindex,
+	    .cgroup_id_of = env_cgroup_id,
 	};
 	struct desired next;
 	struct config view;
@@ -524,7 +524,8 @@ void agent_reconcile(struct agent *a)
 	if (err) {
 		desired_free(&next);
 		pr_err("reconcile: cannot compute the desired state: %s; retrying on the next "
-		       "change", strerror(-err));
+		       "change",
+		       strerror(-err));
 		return;
 	}
 	a->apply_errors = 0;

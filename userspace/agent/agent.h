@@ -32,31 +32,31 @@ struct agent_opts {
 	const char *uplink; /* NULL: none */
 	const char *trust_domain;
 	const char *root_namespace; /* Istio root namespace (mesh-wide policy), istio-system */
-	char cluster_path[4096]; /* dirname(dirname(runtime))/cluster.json */
-	char cache_dir[4096];    /* dirname(socket)/lastgood: config files' last good versions */
+	char cluster_path[4096];    /* dirname(dirname(runtime))/cluster.json */
+	char cache_dir[4096];	    /* dirname(socket)/lastgood: config files' last good versions */
 };
 
 struct agent {
 	struct agent_opts opts;
-	struct datapath *dp;   /* owned */
-	struct ambit_ca *ca;   /* owned */
-	struct server *srv;    /* owned */
+	struct datapath *dp; /* owned */
+	struct ambit_ca *ca; /* owned */
+	struct server *srv;  /* owned */
 	struct confstore conf;
-	struct runtime rt;     /* last good pods.json */
-	char rt_error[512];    /* why the current pods.json is not in force, or "" */
-	bool rt_ok;            /* a pods.json (or its absence) was accepted at least once */
+	struct runtime rt;  /* last good pods.json */
+	char rt_error[512]; /* why the current pods.json is not in force, or "" */
+	bool rt_ok;	    /* a pods.json (or its absence) was accepted at least once */
 	struct rt_cluster cluster;
-	struct desired cur;    /* what was last applied */
+	struct desired cur; /* what was last applied */
 	bool have_cur;
 	struct dp_service *applied_svcs; /* services as last written (backends known) */
 	size_t n_applied_svcs;
-	int *tc_ifindexes;     /* pod veths we attached tc to */
+	int *tc_ifindexes; /* pod veths we attached tc to */
 	size_t n_tc;
 	int uplink_ifindex;
 	struct cert_store certs;
 	struct policy_sync policy; /* the compiled L4 policy the snapshot carries */
 	uint64_t version;
-	char *snap_json;       /* last published full encoding */
+	char *snap_json;	   /* last published full encoding */
 	unsigned int apply_errors; /* map/tc failures of the last reconcile */
 };
 

@@ -26,7 +26,7 @@ struct cert_entry {
 struct cert_store {
 	size_t n;
 	struct cert_entry *items; /* sorted by identity */
-	time_t retry_at;          /* 0, or when to retry identities that failed to issue */
+	time_t retry_at;	  /* 0, or when to retry identities that failed to issue */
 };
 
 /* Issues a certificate for @id valid @lifetime_s seconds into @out. 0 or -errno. */

@@ -86,7 +86,7 @@ static int scan_dir(struct scan *sc, const char *dir, int depth)
 		} else {
 			free(path);
 		}
-next:
+	next:
 		free(de);
 	}
 	free(ents);
@@ -340,23 +340,23 @@ int confstore_reload(struct confstore *cs, const char *dir, bool *changed)
 	return 0;
 }
 
-#define APPEND(kind)                                                                            \
-	do {                                                                                     \
-		size_t total = 0, at = 0;                                                        \
-		for (size_t i = 0; i < cs->n_files; i++)                                         \
-			total += cs->files[i].good.n_##kind;                                     \
-		if (!total)                                                                      \
-			break;                                                                   \
-		view->kind = calloc(total, sizeof(*view->kind));                                 \
-		if (!view->kind)                                                                 \
-			goto nomem;                                                              \
-		for (size_t i = 0; i < cs->n_files; i++) {                                       \
-			const struct config *g = &cs->files[i].good;                             \
-			if (g->n_##kind)                                                         \
-				memcpy(&view->kind[at], g->kind, g->n_##kind * sizeof(*g->kind)); \
-			at += g->n_##kind;                                                       \
-		}                                                                                \
-		view->n_##kind = total;                                                          \
+#define APPEND(kind)                                                                               \
+	do {                                                                                       \
+		size_t total = 0, at = 0;                                                          \
+		for (size_t i = 0; i < cs->n_files; i++)                                           \
+			total += cs->files[i].good.n_##kind;                                       \
+		if (!total)                                                                        \
+			break;                                                                     \
+		view->kind = calloc(total, sizeof(*view->kind));                                   \
+		if (!view->kind)                                                                   \
+			goto nomem;                                                                \
+		for (size_t i = 0; i < cs->n_files; i++) {                                         \
+			const struct config *g = &cs->files[i].good;                               \
+			if (g->n_##kind)                                                           \
+				memcpy(&view->kind[at], g->kind, g->n_##kind * sizeof(*g->kind));  \
+			at += g->n_##kind;                                                         \
+		}                                                                                  \
+		view->n_##kind = total;                                                            \
 	} while (0)
 
 int confstore_view(const struct confstore *cs, struct config *view)

@@ -21,14 +21,14 @@ struct confstore_file {
 	off_t size;
 	struct timespec mtime;
 	bool has_good;
-	struct config good;         /* last good objects of this file */
+	struct config good;	    /* last good objects of this file */
 	struct config_diags errors; /* diagnostics of the current (bad) version, or none */
 };
 
 struct confstore {
 	size_t n_files, n_dirs;
 	struct confstore_file *files; /* sorted by path */
-	char **dirs;                  /* the directory and every subdirectory, for inotify */
+	char **dirs;		      /* the directory and every subdirectory, for inotify */
 	/*
 	 * Optional (borrowed): where a copy of each file's last good version is kept, so a file
 	 * that is broken when the agent restarts still serves what it served before.
@@ -39,8 +39,8 @@ struct confstore {
 /*
  * Rescans @dir recursively and reparses the files whose inode, size or mtime changed. Logs each
  * new diagnostic at error level. A file that fails to parse keeps its last good objects: from
- * memory, or after a restart from cs->cache_dir. *changed is set when the merged objects may differ.
- * Returns 0, or -errno when @dir itself cannot be read (then nothing is changed).
+ * memory, or after a restart from cs->cache_dir. *changed is set when the merged objects may
+ * differ. Returns 0, or -errno when @dir itself cannot be read (then nothing is changed).
  */
 int confstore_reload(struct confstore *cs, const char *dir, bool *changed);
 /*

@@ -99,7 +99,8 @@ static int add_snap_workload(struct builder *b, const struct rt_pod *p, const ch
 	w->node = xstrdup(p->node);
 	w->workload_name = xstrdup(wname);
 	w->app = xstrdup(label_or(&p->labels, "app", "app.kubernetes.io/name", wname));
-	w->version = xstrdup(label_or(&p->labels, "version", "app.kubernetes.io/version", "latest"));
+	w->version =
+	    xstrdup(label_or(&p->labels, "version", "app.kubernetes.io/version", "latest"));
 	w->ip = p->ip;
 	w->node_ip = node_ip;
 	w->enrolled = enrolled;
@@ -210,8 +211,10 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 				sizeof(v));
 		if (err)
 			return err;
-	} else if ((err = warn(b, "pod %s: enrolled but its cgroup is unknown; outbound not "
-			       "captured", p->uid))) {
+	} else if ((err = warn(b,
+			       "pod %s: enrolled but its cgroup is unknown; outbound not "
+			       "captured",
+			       p->uid))) {
 		return err;
 	}
 	return add_identity(b, identity);

@@ -37,10 +37,10 @@ struct dp_service {
 struct desired_local_pod {
 	char *uid;
 	char *identity;
-	char *cgroup;     /* NULL when the runtime gave none */
+	char *cgroup;	  /* NULL when the runtime gave none */
 	char *host_iface; /* NULL when the runtime gave none */
 	uint64_t cgroup_id;
-	int ifindex;      /* 0 when unknown or not found */
+	int ifindex; /* 0 when unknown or not found */
 	uint32_t ip;
 	bool enrolled;
 };
@@ -89,7 +89,7 @@ const struct desired_local_pod *desired_local_pod(const struct desired *d, const
 struct dp_diff {
 	size_t n_set, n_del;
 	struct dp_entry *set; /* entries of @want absent from @cur or with another value */
-	uint64_t *del;        /* keys of @cur absent from @want */
+	uint64_t *del;	      /* keys of @cur absent from @want */
 };
 
 /* Borrows both inputs (they need not be sorted). 0 or -ENOMEM; free with dp_diff_free. */
@@ -100,7 +100,7 @@ void dp_diff_free(struct dp_diff *d);
 struct dp_service_diff {
 	size_t n_set, n_del;
 	const struct dp_service **set; /* borrowed from @want */
-	struct dp_service *del;        /* vip and port only */
+	struct dp_service *del;	       /* vip and port only */
 };
 
 /* Same for services: a (vip, port) is rewritten when its backends differ or are unknown. */

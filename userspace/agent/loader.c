@@ -165,7 +165,8 @@ static void loader_unpin_stale(struct bpf_object *obj, const char *pin_root)
 	struct bpf_map *map;
 	char path[PATH_MAX];
 
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map(map, obj)
+	{
 		uint32_t len = sizeof(info);
 		int fd;
 

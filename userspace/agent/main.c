@@ -29,8 +29,9 @@
 /* Safety net: picks up what no inotify event announces (interfaces, cgroups, cluster.json). */
 #define RESYNC_S 15
 
-#define STATE_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | \
-		    IN_DELETE_SELF | IN_ATTRIB)
+#define STATE_MASK                                                                                 \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF |   \
+	 IN_ATTRIB)
 #define RUNTIME_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_CREATE)
 
 struct loop {
@@ -46,16 +47,17 @@ static struct loop *the_loop;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ambit-agent --node N --node-ip IP --state DIR --runtime FILE --ca-dir DIR\n"
-		   "                   --pin-root P --cgroup CG --socket S [--uplink IFNAME]\n"
-		   "                   [--trust-domain cluster.local] [--root-namespace istio-system]\n"
-		   "                   [--log-level info]\n");
+	fprintf(
+	    f, "usage: ambit-agent --node N --node-ip IP --state DIR --runtime FILE --ca-dir DIR\n"
+	       "                   --pin-root P --cgroup CG --socket S [--uplink IFNAME]\n"
+	       "                   [--trust-domain cluster.local] [--root-namespace istio-system]\n"
+	       "                   [--log-level info]\n");
 }
 
 static int arm(int tfd, long ms)
 {
 	struct itimerspec its = {
-		.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L},
+	    .it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L},
 	};
 
 	return timerfd_settime(tfd, 0, &its, NULL) < 0 ? -errno : 0;
@@ -81,7 +83,8 @@ static void watch_dirs(struct loop *l)
 	    inotify_add_watch(l->ino.fd, l->agent.opts.state_dir, STATE_MASK | IN_ONLYDIR) < 0)
 		pr_debug("inotify watch %s: %s", l->agent.opts.state_dir, strerror(errno));
 	if (l->runtime_wd < 0) {
-		l->runtime_wd = inotify_add_watch(l->ino.fd, l->runtime_dir, RUNTIME_MASK | IN_ONLYDIR);
+		l->runtime_wd =
+		    inotify_add_watch(l->ino.fd, l->runtime_dir, RUNTIME_MASK | IN_ONLYDIR);
 		if (l->runtime_wd < 0)
 			pr_debug("inotify watch %s: %s (retried at resync)", l->runtime_dir,
 				 strerror(errno));
@@ -130,7 +133,8 @@ static void on_inotify(struct agent_source *src, uint32_t events)
 
 			if (ev->mask & IN_IGNORED && ev->wd == l->runtime_wd)
 				l->runtime_wd = -1;
-			/* Dot-files are temporaries of atomic writers; their rename is what counts. */
+			/* Dot-files are temporaries of atomic writers; their rename is what counts.
+			 */
 			if (!(ev->mask & IN_IGNORED) && !(ev->len && ev->name[0] == '.'))
 				relevant = true;
 			if (ev->mask & IN_Q_OVERFLOW)
@@ -186,20 +190,20 @@ static int add_source(struct loop *l, struct agent_source *src, int fd,
 static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_level *lvl)
 {
 	static const struct option longopts[] = {
-		{"node", required_argument, NULL, 'n'},
-		{"node-ip", required_argument, NULL, 'i'},
-		{"state", required_argument, NULL, 's'},
-		{"runtime", required_argument, NULL, 'r'},
-		{"ca-dir", required_argument, NULL, 'c'},
-		{"pin-root", required_argument, NULL, 'p'},
-		{"cgroup", required_argument, NULL, 'g'},
-		{"socket", required_argument, NULL, 'S'},
-		{"uplink", required_argument, NULL, 'u'},
-		{"trust-domain", required_argument, NULL, 't'},
-		{"root-namespace", required_argument, NULL, 'R'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"node", required_argument, NULL, 'n'},
+	    {"node-ip", required_argument, NULL, 'i'},
+	    {"state", required_argument, NULL, 's'},
+	    {"runtime", required_argument, NULL, 'r'},
+	    {"ca-dir", required_argument, NULL, 'c'},
+	    {"pin-root", required_argument, NULL, 'p'},
+	    {"cgroup", required_argument, NULL, 'g'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"uplink", required_argument, NULL, 'u'},
+	    {"trust-domain", required_argument, NULL, 't'},
+	    {"root-namespace", required_argument, NULL, 'R'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	char tmp[PATH_MAX];
 	struct in_addr a;
@@ -222,7 +226,8 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 		case 'R': o->root_namespace = optarg; break;
 		case 'l':
 			if (log_level_parse(optarg, lvl)) {
-				fprintf(stderr, "ambit-agent: --log-level: want error|warn|info|debug\n");
+				fprintf(stderr,
+					"ambit-agent: --log-level: want error|warn|info|debug\n");
 				return -EINVAL;
 			}
 			break;
@@ -253,13 +258,13 @@ static int startup(struct loop *l)
 {
 	struct agent *a = &l->agent;
 	struct datapath_opts dpo = {
-		.pin_root = a->opts.pin_root,
-		.cgroup_path = a->opts.cgroup,
-		.ztunnel_ip = a->opts.node_ip,
+	    .pin_root = a->opts.pin_root,
+	    .cgroup_path = a->opts.cgroup,
+	    .ztunnel_ip = a->opts.node_ip,
 	};
 	struct itimerspec every = {
-		.it_interval = {.tv_sec = RESYNC_S},
-		.it_value = {.tv_sec = RESYNC_S},
+	    .it_interval = {.tv_sec = RESYNC_S},
+	    .it_value = {.tv_sec = RESYNC_S},
 	};
 	static struct server_ops ops;
 	char tmp[PATH_MAX];
@@ -362,9 +367,12 @@ static void close_fd(int fd)
 int main(int argc, char **argv)
 {
 	static struct loop l = {
-		.epfd = -1,
-		.sig = {.fd = -1}, .ino = {.fd = -1}, .debounce = {.fd = -1},
-		.certs = {.fd = -1}, .resync = {.fd = -1},
+	    .epfd = -1,
+	    .sig = {.fd = -1},
+	    .ino = {.fd = -1},
+	    .debounce = {.fd = -1},
+	    .certs = {.fd = -1},
+	    .resync = {.fd = -1},
 	};
 	enum log_level lvl = LOG_LEVEL_INFO;
 	int err;

@@ -66,8 +66,8 @@ int netsetup_policy_routing(void)
 	char *show_rule[] = {"ip", "-4", "rule", "show", "fwmark", mark, "lookup", table, NULL};
 	char *add_rule[] = {"ip", "-4", "rule", "add", "fwmark", mark, "lookup", table, NULL};
 	char *show_route[] = {"ip", "-4", "route", "show", "table", table, "type", "local", NULL};
-	char *add_route[] = {"ip",    "-4", "route", "add", "local", "0.0.0.0/0",
-			     "dev",   "lo", "table", table, NULL};
+	char *add_route[] = {"ip",  "-4", "route", "add", "local", "0.0.0.0/0",
+			     "dev", "lo", "table", table, NULL};
 	int err;
 
 	snprintf(mark, sizeof(mark), "0x%x", AMBIT_SKB_MARK);

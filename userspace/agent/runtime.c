@@ -17,7 +17,7 @@
 #define RUNTIME_MAX_FILE (64u << 20)
 
 static int rt_fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int rt_fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -130,7 +130,8 @@ static int parse_labels(const cJSON *obj, struct config_labels *out)
 	out->items = calloc(n, sizeof(*out->items));
 	if (!out->items)
 		return -ENOMEM;
-	cJSON_ArrayForEach(it, obj) {
+	cJSON_ArrayForEach(it, obj)
+	{
 		struct config_label *l = &out->items[out->n];
 
 		if (!cJSON_IsString(it) || !it->string)
@@ -164,21 +165,22 @@ static int parse_pod(const cJSON *obj, size_t i, struct rt_pod *p, char *err, si
 
 	if (!cJSON_IsObject(obj))
 		return rt_fail(err, errlen, "pods[%zu]: not an object", i);
-#define REQ(key, field)                                                                         \
-	do {                                                                                     \
-		ret = req_string(obj, key, &p->field);                                           \
-		if (ret == -ENOMEM)                                                              \
-			return ret;                                                              \
-		if (ret)                                                                         \
-			return rt_fail(err, errlen, "pods[%zu].%s: missing or not a string", i, key); \
+#define REQ(key, field)                                                                            \
+	do {                                                                                       \
+		ret = req_string(obj, key, &p->field);                                             \
+		if (ret == -ENOMEM)                                                                \
+			return ret;                                                                \
+		if (ret)                                                                           \
+			return rt_fail(err, errlen, "pods[%zu].%s: missing or not a string", i,    \
+				       key);                                                       \
 	} while (0)
-#define OPT(key, field)                                                                          \
-	do {                                                                                      \
-		ret = opt_string(obj, key, &p->field);                                            \
-		if (ret == -ENOMEM)                                                               \
-			return ret;                                                               \
-		if (ret)                                                                          \
-			return rt_fail(err, errlen, "pods[%zu].%s: not a string", i, key);           \
+#define OPT(key, field)                                                                            \
+	do {                                                                                       \
+		ret = opt_string(obj, key, &p->field);                                             \
+		if (ret == -ENOMEM)                                                                \
+			return ret;                                                                \
+		if (ret)                                                                           \
+			return rt_fail(err, errlen, "pods[%zu].%s: not a string", i, key);         \
 	} while (0)
 	REQ("namespace", namespace);
 	REQ("name", name);
@@ -238,7 +240,8 @@ int runtime_parse(const char *json, size_t len, struct runtime *out, char *err, 
 			ret = -ENOMEM;
 			goto out;
 		}
-		cJSON_ArrayForEach(it, pods) {
+		cJSON_ArrayForEach(it, pods)
+		{
 			ret = parse_pod(it, i, &out->pods[i], err, errlen);
 			out->n_pods = ++i;
 			if (ret)
@@ -251,17 +254,20 @@ int runtime_parse(const char *json, size_t len, struct runtime *out, char *err, 
 		goto out;
 	}
 	if (cJSON_IsObject(sips) && cJSON_GetArraySize(sips) > 0) {
-		out->service_ips = calloc((size_t)cJSON_GetArraySize(sips), sizeof(*out->service_ips));
+		out->service_ips =
+		    calloc((size_t)cJSON_GetArraySize(sips), sizeof(*out->service_ips));
 		if (!out->service_ips) {
 			ret = -ENOMEM;
 			goto out;
 		}
-		cJSON_ArrayForEach(it, sips) {
+		cJSON_ArrayForEach(it, sips)
+		{
 			struct rt_service_ip *s = &out->service_ips[out->n_service_ips];
 
 			if (!cJSON_IsString(it) || parse_ip(it->valuestring, &s->ip)) {
-				ret = rt_fail(err, errlen, "serviceIPs[\"%s\"]: not an IPv4 address",
-					   it->string ? it->string : "");
+				ret =
+				    rt_fail(err, errlen, "serviceIPs[\"%s\"]: not an IPv4 address",
+					    it->string ? it->string : "");
 				goto out;
 			}
 			s->key = strdup(it->string);
@@ -347,7 +353,8 @@ int runtime_cluster_parse(const char *json, size_t len, struct rt_cluster *out, 
 			goto out;
 		}
 	}
-	cJSON_ArrayForEach(it, nodes) {
+	cJSON_ArrayForEach(it, nodes)
+	{
 		struct rt_node *n = &out->nodes[out->n_nodes];
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
 		const cJSON *ip = cJSON_GetObjectItemCaseSensitive(it, "ip");
@@ -355,7 +362,7 @@ int runtime_cluster_parse(const char *json, size_t len, struct rt_cluster *out, 
 		if (!cJSON_IsString(name) || !cJSON_IsString(ip) ||
 		    parse_ip(ip->valuestring, &n->ip)) {
 			ret = rt_fail(err, errlen, "nodes[%zu]: needs string name and IPv4 ip",
-				   out->n_nodes);
+				      out->n_nodes);
 			goto out;
 		}
 		n->name = strdup(name->valuestring);

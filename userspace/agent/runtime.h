@@ -15,10 +15,10 @@
 struct rt_pod {
 	char *namespace;
 	char *name;
-	char *uid;             /* "ns/name" */
-	char *owner;           /* Deployment name, or NULL */
+	char *uid;   /* "ns/name" */
+	char *owner; /* Deployment name, or NULL */
 	char *node;
-	char *cgroup;          /* absolute cgroup v2 directory, or NULL */
+	char *cgroup;	       /* absolute cgroup v2 directory, or NULL */
 	char *host_iface;      /* host-side veth in the node netns, or NULL */
 	char *service_account; /* "default" when absent */
 	uint32_t ip;

@@ -18,7 +18,8 @@ static bool add_ip(cJSON *o, const char *key, uint32_t ip)
 
 static bool add_pod(cJSON *arr, const struct agent *a, const struct desired_local_pod *lp)
 {
-	const struct cert_entry *ce = lp->enrolled ? cert_store_find(&a->certs, lp->identity) : NULL;
+	const struct cert_entry *ce =
+	    lp->enrolled ? cert_store_find(&a->certs, lp->identity) : NULL;
 	cJSON *o = cJSON_CreateObject();
 	char id[24];
 

@@ -176,7 +176,8 @@ int http_get_in_netns(const char *netns, int port, const char *path, char **body
 
 /* agentq.c */
 struct snapshot;
-/* {"op":"get","what":@what} to @n's agent: its "result" (caller deletes) or NULL, told on stderr. */
+/* {"op":"get","what":@what} to @n's agent: its "result" (caller deletes) or NULL, told on stderr.
+ */
 cJSON *agent_get(const struct ctl_node *n, const char *what);
 /*
  * @n's public snapshot, decoded strictly (policies included); caller frees. With @raw, also the

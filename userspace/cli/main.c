@@ -13,22 +13,24 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ambitctl COMMAND [options]\n"
-		   "local cluster (--name C, default $AMBIT_CLUSTER, else the one cluster up, else ambit):\n"
-		   "  local up -f DIR [--nodes 2]     build the cluster from manifests in DIR\n"
-		   "  local down                      remove everything the cluster made\n"
-		   "  local exec POD -- CMD...        run CMD in a pod (captured like the pod)\n"
-		   "  local logs POD|nodeN-agent|nodeN-ztunnel [-f]\n"
-		   "  local stop|start agent|ztunnel [--node N]\n"
-		   "  local status\n"
-		   "config:\n"
-		   "  apply -f FILE|DIR, delete -f FILE|DIR\n"
-		   "  analyze [-f FILE|DIR] [--root-namespace NS]   schema, Istio rules, references\n"
-		   "  label namespace NS key=value|key- ...\n"
-		   "inspection ([--node N] [-o json]):\n"
-		   "  workloads, services, certs, connections, maps, metrics, policies\n"
-		   "  check SRC DST:PORT              which policy decides SRC -> DST and why\n"
-		   "                                  (SRC, DST: ns/pod, pod or IP)\n");
+	fprintf(f,
+		"usage: ambitctl COMMAND [options]\n"
+		"local cluster (--name C, default $AMBIT_CLUSTER, else the one cluster up, else "
+		"ambit):\n"
+		"  local up -f DIR [--nodes 2]     build the cluster from manifests in DIR\n"
+		"  local down                      remove everything the cluster made\n"
+		"  local exec POD -- CMD...        run CMD in a pod (captured like the pod)\n"
+		"  local logs POD|nodeN-agent|nodeN-ztunnel [-f]\n"
+		"  local stop|start agent|ztunnel [--node N]\n"
+		"  local status\n"
+		"config:\n"
+		"  apply -f FILE|DIR, delete -f FILE|DIR\n"
+		"  analyze [-f FILE|DIR] [--root-namespace NS]   schema, Istio rules, references\n"
+		"  label namespace NS key=value|key- ...\n"
+		"inspection ([--node N] [-o json]):\n"
+		"  workloads, services, certs, connections, maps, metrics, policies\n"
+		"  check SRC DST:PORT              which policy decides SRC -> DST and why\n"
+		"                                  (SRC, DST: ns/pod, pod or IP)\n");
 }
 
 struct args {

@@ -380,8 +380,7 @@ static void dump_strict_port(const void *k, const void *v, void *arg)
 		snprintf(port, sizeof(port), "%u", ntohs(a->port));
 	printf("  %s:%-5s %-28s plaintext %-5s drops %llu\n", ipstr(a->ip, ip), port,
 	       or_dash(pod_by_ip(d->r, a->ip, NULL, 0)),
-	       sp->mode == AMBIT_PLAINTEXT_DROP ? "drop" : "allow",
-	       (unsigned long long)sp->drops);
+	       sp->mode == AMBIT_PLAINTEXT_DROP ? "drop" : "allow", (unsigned long long)sp->drops);
 }
 
 static void dump_deny_src(const void *k, const void *v, void *arg)
@@ -463,8 +462,8 @@ static const struct {
     {"orig_dst", sizeof(struct ambit_addr), sizeof(struct ambit_orig_dst), dump_orig_dst,
      "pod socket -> original destination (waiting for the ztunnel)"},
     {"proxy_socks", 4, 8, dump_proxy_sock, "ztunnel listeners for bpf_sk_assign"},
-    {"strict_ports", sizeof(struct ambit_addr), sizeof(struct ambit_strict_port),
-     dump_strict_port, "pod:port (* = default) -> plaintext verdict (STRICT PeerAuthentication)"},
+    {"strict_ports", sizeof(struct ambit_addr), sizeof(struct ambit_strict_port), dump_strict_port,
+     "pod:port (* = default) -> plaintext verdict (STRICT PeerAuthentication)"},
     {"deny_src", sizeof(struct ambit_deny_src_key), sizeof(struct ambit_deny_src), dump_deny_src,
      "source block -> pod denied (DENY ipBlocks AuthorizationPolicy)"},
 };

@@ -138,11 +138,8 @@ static void applies_to(const struct policy_set *ps, enum policy_scope scope, con
 	case POLICY_SCOPE_NAMESPACE:
 		snprintf(buf, len, "every workload in %s (%zu)", ns, ns_workloads(ps, ns));
 		return;
-	case POLICY_SCOPE_NONE:
-		snprintf(buf, len, "-");
-		return;
-	case POLICY_SCOPE_WORKLOAD:
-		break;
+	case POLICY_SCOPE_NONE: snprintf(buf, len, "-"); return;
+	case POLICY_SCOPE_WORKLOAD: break;
 	}
 	if (!n) {
 		snprintf(buf, len, "no workload (selector matches none)");

@@ -188,8 +188,10 @@ void config_diag_format(const struct config_diag *d, char *buf, size_t len)
 static int config_merge(struct config *cfg, struct config *stage)
 {
 #define ARR(field, nfield)                                                                         \
-	{(void **)&cfg->field, (void **)&stage->field, &cfg->nfield, &stage->nfield,                 \
-	 sizeof(*cfg->field)}
+	{                                                                                          \
+		(void **)&cfg->field, (void **)&stage->field, &cfg->nfield, &stage->nfield,        \
+		    sizeof(*cfg->field)                                                            \
+	}
 	struct {
 		void **dst, **src;
 		size_t *ndst, *nsrc;

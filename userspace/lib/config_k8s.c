@@ -104,14 +104,10 @@ bool cfg_ip_ok(const char *s)
 bool cfg_name_ok(const char *s, enum cfg_name_rule rule)
 {
 	switch (rule) {
-	case CFG_NAME_SUBDOMAIN:
-		return dns_subdomain_ok(s);
-	case CFG_NAME_LABEL:
-		return dns_label_ok(s, strlen(s), false);
-	case CFG_NAME_LABEL1035:
-		return dns_label_ok(s, strlen(s), true);
-	default:
-		return cfg_iana_svc_name_ok(s);
+	case CFG_NAME_SUBDOMAIN: return dns_subdomain_ok(s);
+	case CFG_NAME_LABEL: return dns_label_ok(s, strlen(s), false);
+	case CFG_NAME_LABEL1035: return dns_label_ok(s, strlen(s), true);
+	default: return cfg_iana_svc_name_ok(s);
 	}
 }
 

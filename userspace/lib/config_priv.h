@@ -170,8 +170,8 @@ bool cfg_wildcard_host_ok(const char *h, bool allow_star);
 bool cfg_cidr_ok(const char *s);
 bool cfg_port_string_ok(const char *s, long min, long *out);
 /* Parses a sequence of mappings into a calloc'd array of @size-byte elements via @fields. */
-int cfg_parse_seq(struct cfg_ctx *ctx, yaml_node_t *v, const struct cfg_field *fields,
-		  size_t size, void **arr, size_t *n, bool nonempty, const char *what);
+int cfg_parse_seq(struct cfg_ctx *ctx, yaml_node_t *v, const struct cfg_field *fields, size_t size,
+		  void **arr, size_t *n, bool nonempty, const char *what);
 int cfg_check_istio_protocol(struct cfg_ctx *ctx, yaml_node_t *v, char **out);
 /* targetRef (@single) or targetRefs appended to *@out / *@n. */
 int cfg_get_target_refs(struct cfg_ctx *ctx, yaml_node_t *v, bool single,

@@ -173,14 +173,10 @@ const char *cfg_type_name(const yaml_node_t *node)
 					    "a string"};
 
 	switch (node->type) {
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	case YAML_SEQUENCE_NODE:
-		return "a sequence";
-	case YAML_SCALAR_NODE:
-		return names[cfg_scalar_kind(node)];
-	default:
-		return "nothing";
+	case YAML_MAPPING_NODE: return "a mapping";
+	case YAML_SEQUENCE_NODE: return "a sequence";
+	case YAML_SCALAR_NODE: return names[cfg_scalar_kind(node)];
+	default: return "nothing";
 	}
 }
 
@@ -266,20 +262,14 @@ static bool cfg_type_ok(const yaml_node_t *v, enum cfg_type type)
 	enum cfg_scalar sk = v->type == YAML_SCALAR_NODE ? cfg_scalar_kind(v) : CFG_S_NULL;
 
 	switch (type) {
-	case CFG_T_STR:
-		return v->type == YAML_SCALAR_NODE && sk == CFG_S_STR;
-	case CFG_T_INT:
-		return v->type == YAML_SCALAR_NODE && sk == CFG_S_INT;
-	case CFG_T_BOOL:
-		return v->type == YAML_SCALAR_NODE && sk == CFG_S_BOOL;
+	case CFG_T_STR: return v->type == YAML_SCALAR_NODE && sk == CFG_S_STR;
+	case CFG_T_INT: return v->type == YAML_SCALAR_NODE && sk == CFG_S_INT;
+	case CFG_T_BOOL: return v->type == YAML_SCALAR_NODE && sk == CFG_S_BOOL;
 	case CFG_T_INT_OR_STR:
 		return v->type == YAML_SCALAR_NODE && (sk == CFG_S_INT || sk == CFG_S_STR);
-	case CFG_T_MAP:
-		return v->type == YAML_MAPPING_NODE;
-	case CFG_T_SEQ:
-		return v->type == YAML_SEQUENCE_NODE;
-	case CFG_T_ANY:
-		return true;
+	case CFG_T_MAP: return v->type == YAML_MAPPING_NODE;
+	case CFG_T_SEQ: return v->type == YAML_SEQUENCE_NODE;
+	case CFG_T_ANY: return true;
 	}
 	return false;
 }

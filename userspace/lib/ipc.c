@@ -149,7 +149,8 @@ int ipc_listen(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	/* Bind under a umask so the socket is never briefly reachable by others (keys flow here). */
+	/* Bind under a umask so the socket is never briefly reachable by others (keys flow here).
+	 */
 	old_mask = umask(0177);
 	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old_mask);

@@ -559,8 +559,7 @@ static int build_index(struct policy_set *ps)
 					w->n_policies++;
 				}
 				break;
-			case POLICY_SCOPE_NONE:
-				break;
+			case POLICY_SCOPE_NONE: break;
 			}
 		}
 		if (pass)

@@ -54,14 +54,10 @@ bool policy_str_match(const struct policy_str *p, const char *value)
 		return false;
 	n = strlen(value);
 	switch (p->kind) {
-	case POLICY_STR_EXACT:
-		return n == p->len && memcmp(value, p->s, n) == 0;
-	case POLICY_STR_PREFIX:
-		return n >= p->len && memcmp(value, p->s, p->len) == 0;
-	case POLICY_STR_SUFFIX:
-		return n >= p->len && memcmp(value + n - p->len, p->s, p->len) == 0;
-	case POLICY_STR_PRESENT:
-		return n > 0;
+	case POLICY_STR_EXACT: return n == p->len && memcmp(value, p->s, n) == 0;
+	case POLICY_STR_PREFIX: return n >= p->len && memcmp(value, p->s, p->len) == 0;
+	case POLICY_STR_SUFFIX: return n >= p->len && memcmp(value + n - p->len, p->s, p->len) == 0;
+	case POLICY_STR_PRESENT: return n > 0;
 	}
 	return false;
 }

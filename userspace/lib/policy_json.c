@@ -577,8 +577,8 @@ static void dec_rule(struct dec *d, const cJSON *o, struct policy_rule *r)
 		r->line = (int)v;
 	r->dropped = dec_bool(d, o, "dropped");
 	r->note = dec_str(d, o, "note", false);
-	r->clauses = dec_list(d, o, "clauses", sizeof(*r->clauses), &r->n_clauses,
-			      dec_clause_item, NULL);
+	r->clauses =
+	    dec_list(d, o, "clauses", sizeof(*r->clauses), &r->n_clauses, dec_clause_item, NULL);
 }
 
 static bool dec_uid_item(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx)
@@ -660,7 +660,8 @@ static void dec_mtls(struct dec *d, const cJSON *parent, const char *k, struct p
 	    (enum config_mtls_mode)enum_of(d, o, "mode", mode_name, 4, CONFIG_MTLS_PERMISSIVE);
 	m->source = dec_str(d, o, "source", false);
 	m->port_source = dec_str(d, o, "portSource", false);
-	m->ports = dec_list(d, o, "ports", sizeof(*m->ports), &m->n_ports, dec_mtls_port_item, NULL);
+	m->ports =
+	    dec_list(d, o, "ports", sizeof(*m->ports), &m->n_ports, dec_mtls_port_item, NULL);
 	if (!d->failed)
 		pop(d, p);
 }
@@ -771,8 +772,8 @@ static bool dec_workload_item(struct dec *d, const cJSON *it, void *item, size_t
 
 static void dec_scopes(struct dec *d, const cJSON *root, struct policy_set *ps)
 {
-	ps->namespaces = dec_list(d, root, "namespaces", sizeof(*ps->namespaces),
-				  &ps->n_namespaces, dec_namespace_item, ps);
+	ps->namespaces = dec_list(d, root, "namespaces", sizeof(*ps->namespaces), &ps->n_namespaces,
+				  dec_namespace_item, ps);
 	ps->workloads = dec_list(d, root, "workloads", sizeof(*ps->workloads), &ps->n_workloads,
 				 dec_workload_item, ps);
 }

@@ -267,8 +267,8 @@ static bool parse_ip(const cJSON *it, uint32_t *out)
 	return true;
 }
 
-static bool get_ip(struct dec *d, const cJSON *o, const char *key, const char *path,
-		   bool required, uint32_t *out)
+static bool get_ip(struct dec *d, const cJSON *o, const char *key, const char *path, bool required,
+		   uint32_t *out)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
 
@@ -355,7 +355,8 @@ static void decode_service(struct dec *d, const cJSON *o, size_t i, struct snap_
 			return;
 		}
 	}
-	cJSON_ArrayForEach(it, arr) {
+	cJSON_ArrayForEach(it, arr)
+	{
 		struct snap_service_port *p = &svc->ports[j];
 
 		snprintf(sub, sizeof(sub), "%sports[%zu].", path, j++);
@@ -379,7 +380,8 @@ static void decode_service(struct dec *d, const cJSON *o, size_t i, struct snap_
 		}
 	}
 	j = 0;
-	cJSON_ArrayForEach(it, arr) {
+	cJSON_ArrayForEach(it, arr)
+	{
 		if (!parse_ip(it, &svc->endpoints[j])) {
 			dec_fail(d, "%sendpoints[%zu]: expected an IPv4 address string", path, j);
 			return;
@@ -458,11 +460,13 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 		goto fail;
 
 	arr = get_arr(&d, root, "workloads", "", &i);
-	if (d.failed || !alloc_arr(&d, (void **)&s->workloads, i, sizeof(*s->workloads), "workloads"))
+	if (d.failed ||
+	    !alloc_arr(&d, (void **)&s->workloads, i, sizeof(*s->workloads), "workloads"))
 		goto fail;
 	s->n_workloads = i;
 	i = 0;
-	cJSON_ArrayForEach(it, arr) {
+	cJSON_ArrayForEach(it, arr)
+	{
 		decode_workload(&d, it, i, &s->workloads[i]);
 		i++;
 		if (d.failed)
@@ -474,7 +478,8 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 		goto fail;
 	s->n_services = i;
 	i = 0;
-	cJSON_ArrayForEach(it, arr) {
+	cJSON_ArrayForEach(it, arr)
+	{
 		decode_service(&d, it, i, &s->services[i]);
 		i++;
 		if (d.failed)
@@ -486,7 +491,8 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 		goto fail;
 	s->n_certs = i;
 	i = 0;
-	cJSON_ArrayForEach(it, arr) {
+	cJSON_ArrayForEach(it, arr)
+	{
 		decode_cert(&d, it, i, &s->certs[i]);
 		i++;
 		if (d.failed)
