@@ -330,6 +330,12 @@ static void test_diag_format(void **state)
 	assert_string_equal(buf, "f.yaml:7:11: warning: 70000 is out of range 1..65535");
 	config_diag_format(&d, buf, 8);
 	assert_string_equal(buf, "f.yaml:");
+	/* A whole-file problem has no position. */
+	d.line = d.column = 0;
+	d.error = true;
+	d.message = "file larger than 8388608 bytes";
+	config_diag_format(&d, buf, sizeof(buf));
+	assert_string_equal(buf, "f.yaml: error: file larger than 8388608 bytes");
 }
 
 static void test_all_or_nothing_per_file(void **state)
@@ -576,8 +582,9 @@ static void test_hostile_fixtures(void **state)
 	expect_rejected("hostile/alias_bomb.yaml", ":8:5: error: a5: more than 100000 nodes");
 	expect_rejected("hostile/alias_bomb_in_pod.yaml", "spec.readinessGates: more than 100000");
 	expect_rejected("hostile/recursive_alias.yaml", "recursive alias");
+	/* Judged on tokens before libyaml builds the document (bounded time, see below). */
 	expect_rejected("hostile/deep_nesting.yaml",
-			":6:70: error: Pod default/deep: metadata.annotations.a[0]");
+			":6:69: error: nesting deeper than 64 levels (parsing stopped here)");
 	expect_rejected("hostile/deep_mapping.yaml", "nesting deeper than 64 levels");
 	expect_rejected("hostile/binary.yaml", "invalid YAML");
 	expect_rejected("hostile/nul_bytes.yaml", ":5:1: error: invalid YAML: control characters");
@@ -625,6 +632,90 @@ static void test_hostile_generated(void **state)
 	free(buf);
 }
 
+/* @n copies of @unit after @head, NUL-terminated; the caller frees. */
+static char *repeat(const char *head, const char *unit, size_t n, const char *tail, size_t *len)
+{
+	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+	char *buf = malloc(hl + ul * n + tl + 1), *p;
+
+	assert_non_null(buf);
+	memcpy(buf, head, hl);
+	p = buf + hl;
+	for (size_t i = 0; i < n; i++, p += ul)
+		memcpy(p, unit, ul);
+	memcpy(p, tail, tl + 1);
+	*len = hl + ul * n + tl;
+	return buf;
+}
+
+static void expect_buffer_rejected(const char *buf, size_t len, const char *message)
+{
+	struct config cfg;
+	struct config_diags d = {0};
+	char line[1024];
+
+	config_init(&cfg);
+	assert_int_equal(config_load_buffer(&cfg, "gen.yaml", buf, len, &d), -EINVAL);
+	assert_int_equal(d.n, 1);
+	config_diag_format(&d.items[0], line, sizeof(line));
+	if (!strstr(line, message)) {
+		print_error("got \"%s\", want \"%s\"\n", line, message);
+		fail();
+	}
+	config_free(&cfg);
+	config_diags_free(&d);
+}
+
+/*
+ * Inputs libyaml takes super-linear time over are refused while scanning, at the first token
+ * past a bound: an 8 MB document nested 4 million levels deep took hours to load (20 s for
+ * 200 KB) before the depth check on the loaded document could run, and an agent judging it
+ * answered nothing meanwhile. The messages say parsing stopped where the bound was crossed.
+ */
+static void test_hostile_bounded_while_parsing(void **state)
+{
+	size_t len, half = 4u << 20;
+	char *buf;
+
+	/* Flow nesting up to the size cap: "[[[[...]]]]". */
+	buf = repeat("a: ", "[", half - 8, "", &len);
+	expect_buffer_rejected(buf, len,
+			       "gen.yaml:1:67: error: nesting deeper than 64 levels "
+			       "(parsing stopped here)");
+	free(buf);
+	/* Flow mappings, with a key each: "{a: {a: ...". */
+	buf = repeat("", "{a: ", (2u << 20) - 1, "", &len);
+	expect_buffer_rejected(buf, len, ":1:257: error: nesting deeper than 64 levels");
+	free(buf);
+	/* Anchors: each alias is looked up among every anchor of its document. */
+	buf = repeat("a:\n", "- &x y\n", 100000, "", &len);
+	expect_buffer_rejected(buf, len, ":4098:3: error: more than 4096 anchors in one document");
+	free(buf);
+	buf = repeat("a: &x y\nb:\n", "- *x\n", 100000, "", &len);
+	expect_buffer_rejected(buf, len,
+			       ":16387:3: error: more than 16384 aliases in one document");
+	free(buf);
+	/* The bounds are per document: two documents of 3,000 anchors each are not refused. */
+	{
+		struct config cfg;
+		struct config_diags d = {0};
+		char *doc = repeat("---\nx:\n", "- &a v\n", 3000, "", &len), *two;
+
+		two = malloc(2 * len + 1);
+		assert_non_null(two);
+		memcpy(two, doc, len);
+		memcpy(two + len, doc, len + 1);
+		config_init(&cfg);
+		config_load_buffer(&cfg, "two.yaml", two, 2 * len, &d);
+		for (size_t i = 0; i < d.n; i++)
+			assert_null(strstr(d.items[i].message, "anchors"));
+		free(doc);
+		free(two);
+		config_free(&cfg);
+		config_diags_free(&d);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -640,6 +731,7 @@ int main(void)
 	    cmocka_unit_test(test_istio_samples),
 	    cmocka_unit_test(test_hostile_fixtures),
 	    cmocka_unit_test(test_hostile_generated),
+	    cmocka_unit_test(test_hostile_bounded_while_parsing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,7 +74,8 @@ int cmd_analyze(const struct ctl_opts *o, int argc, char **argv)
 		opts.context = &context;
 	}
 	ret = load_quiet(&cfg, file ? file : state, &diags);
-	if (ret && ret != -EINVAL)
+	/* A file over the size cap or unreadable has its own diagnostic: print it like the rest. */
+	if (ret && !diags.n)
 		goto out;
 	for (size_t i = 0; i < diags.n; i++)
 		load_errors += diags.items[i].error;

@@ -173,12 +173,16 @@ void config_diags_free(struct config_diags *diags)
 
 void config_diag_format(const struct config_diag *d, char *buf, size_t len)
 {
+	char where[32] = "";
+
 	if (!len)
 		return;
-	snprintf(buf, len, "%s:%d:%d: %s: %s%s%s%s%s", d->file ? d->file : "<input>", d->line,
-		 d->column, d->error ? "error" : "warning", d->object ? d->object : "",
-		 d->object ? ": " : "", d->field ? d->field : "", d->field ? ": " : "",
-		 d->message ? d->message : "");
+	/* Whole-file problems (size, unreadable) have no position: no ":0:0". */
+	if (d->line > 0)
+		snprintf(where, sizeof(where), ":%d:%d", d->line, d->column);
+	snprintf(buf, len, "%s%s: %s: %s%s%s%s%s", d->file ? d->file : "<input>", where,
+		 d->error ? "error" : "warning", d->object ? d->object : "", d->object ? ": " : "",
+		 d->field ? d->field : "", d->field ? ": " : "", d->message ? d->message : "");
 }
 
 /*

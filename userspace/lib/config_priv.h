@@ -18,6 +18,12 @@
 #define CFG_MAX_DEPTH 64
 #define CFG_MAX_EXPANDED_NODES 100000 /* after alias expansion, per document */
 #define CFG_MAX_DIAGS_PER_FILE 64
+/*
+ * libyaml's loader finds an alias's anchor by a linear search and its scanner re-checks every
+ * open flow level per token: both are judged on tokens before the loader runs (config_yaml.c).
+ */
+#define CFG_MAX_ANCHORS 4096 /* per document */
+#define CFG_MAX_ALIASES 16384
 
 struct cfg_ctx {
 	const char *file;

@@ -488,11 +488,88 @@ static void offset_to_mark(const char *buf, size_t len, size_t offset, int *line
 	}
 }
 
+/*
+ * The bounds that must hold before libyaml builds a document, judged on the token stream in one
+ * linear pass: nesting (the scanner's per-token work grows with the open flow levels, so 200 KB
+ * of "[[[[" took 20 s to load before the depth check on the loaded document could run) and
+ * anchors and aliases (the loader resolves each alias by a linear search of the anchors).
+ * Stops at the first token past a bound, so any input up to the size cap is judged in time
+ * linear in the bytes read.
+ */
+static int prescan(struct cfg_ctx *ctx, const char *buf, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_token_t tok;
+	int depth = 0, anchors = 0, aliases = 0, err = 0;
+	const char *what = NULL;
+
+	if (!yaml_parser_initialize(&parser)) {
+		cfg_error(ctx, NULL, "out of memory");
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	for (;;) {
+		if (!yaml_parser_scan(&parser, &tok))
+			break; /* a syntax error: the loader reports it with its context */
+		switch (tok.type) {
+		case YAML_BLOCK_SEQUENCE_START_TOKEN:
+		case YAML_BLOCK_MAPPING_START_TOKEN:
+		case YAML_FLOW_SEQUENCE_START_TOKEN:
+		case YAML_FLOW_MAPPING_START_TOKEN:
+			if (++depth > CFG_MAX_DEPTH)
+				what = "nesting deeper than the limit";
+			break;
+		case YAML_BLOCK_END_TOKEN:
+		case YAML_FLOW_SEQUENCE_END_TOKEN:
+		case YAML_FLOW_MAPPING_END_TOKEN: depth--; break;
+		case YAML_DOCUMENT_START_TOKEN:
+		case YAML_DOCUMENT_END_TOKEN: anchors = aliases = 0; break;
+		case YAML_ANCHOR_TOKEN:
+			if (++anchors > CFG_MAX_ANCHORS)
+				what = "too many anchors";
+			break;
+		case YAML_ALIAS_TOKEN:
+			if (++aliases > CFG_MAX_ALIASES)
+				what = "too many aliases";
+			break;
+		default: break;
+		}
+		if (what) {
+			char msg[160];
+
+			if (depth > CFG_MAX_DEPTH)
+				snprintf(msg, sizeof(msg),
+					 "nesting deeper than %d levels (parsing stopped here)",
+					 CFG_MAX_DEPTH);
+			else
+				snprintf(msg, sizeof(msg),
+					 "more than %d %s in one document (parsing stopped here)",
+					 anchors > CFG_MAX_ANCHORS ? CFG_MAX_ANCHORS
+								   : CFG_MAX_ALIASES,
+					 anchors > CFG_MAX_ANCHORS ? "anchors" : "aliases");
+			cfg_diag_at(ctx, (int)tok.start_mark.line + 1,
+				    (int)tok.start_mark.column + 1, true, msg);
+			err = -EINVAL;
+		}
+		if (tok.type == YAML_STREAM_END_TOKEN || err) {
+			yaml_token_delete(&tok);
+			break;
+		}
+		yaml_token_delete(&tok);
+	}
+	yaml_parser_delete(&parser);
+	return err;
+}
+
 int cfg_parse_stream(struct cfg_ctx *ctx, const char *buf, size_t len)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	int err = 0;
+	int err;
+
+	err = prescan(ctx, buf, len);
+	if (err)
+		return err;
 
 	if (!yaml_parser_initialize(&parser)) {
 		cfg_error(ctx, NULL, "out of memory");
