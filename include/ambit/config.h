@@ -455,6 +455,38 @@ int config_load_file(struct config *cfg, const char *path, struct config_diags *
 /* Same for a memory buffer; @name is used as the file name in diagnostics. */
 int config_load_buffer(struct config *cfg, const char *name, const char *buf, size_t len,
 		       struct config_diags *diags);
+/* One object of a manifest as `ambitctl apply` stores it. All borrowed for the callback only. */
+struct config_object {
+	const char *api_version; /* as written: "v1", "security.istio.io/v1", ... */
+	const char *kind;
+	const char *namespace; /* NULL for a cluster-scoped kind (Namespace) */
+	const char *name;
+	int line;	  /* of its document (or List item) */
+	const char *yaml; /* the object alone as one YAML document, its namespace filled in */
+};
+
+struct config_load_opts {
+	/* Namespace of namespaced objects that name none; NULL: "default". */
+	const char *default_namespace;
+	/* An object naming a namespace other than @default_namespace is an error (kubectl -n). */
+	bool enforce_namespace;
+	/*
+	 * Called for each object that loaded cleanly, in file order (may be NULL). A file with
+	 * any error adds no objects, so the caller discards what it was told for that file when
+	 * the load fails. A non-zero return is reported as out of memory.
+	 */
+	int (*on_object)(void *arg, const struct config_object *obj);
+	void *arg;
+};
+
+/* config_load_buffer and config_load_file with options (@opts borrowed, may be NULL). */
+int config_load_buffer_opts(struct config *cfg, const char *name, const char *buf, size_t len,
+			    const struct config_load_opts *opts, struct config_diags *diags);
+int config_load_file_opts(struct config *cfg, const char *path, const struct config_load_opts *opts,
+			  struct config_diags *diags);
+/* The API group of "group/version" ("" for the core "v1"), copied into @buf. */
+const char *config_api_group(const char *api_version, char *buf, size_t len);
+
 /* Loads every *.yaml / *.yml file under @dir (sorted, recursive). Returns the first error. */
 int config_load_dir(struct config *cfg, const char *dir, struct config_diags *diags);
 

@@ -240,8 +240,22 @@ static int config_merge(struct config *cfg, struct config *stage)
 	return 0;
 }
 
+const char *config_api_group(const char *api_version, char *buf, size_t len)
+{
+	const char *slash = strchr(api_version, '/');
+
+	snprintf(buf, len, "%.*s", slash ? (int)(slash - api_version) : 0, api_version);
+	return buf;
+}
+
 int config_load_buffer(struct config *cfg, const char *name, const char *buf, size_t len,
 		       struct config_diags *diags)
+{
+	return config_load_buffer_opts(cfg, name, buf, len, NULL, diags);
+}
+
+int config_load_buffer_opts(struct config *cfg, const char *name, const char *buf, size_t len,
+			    const struct config_load_opts *opts, struct config_diags *diags)
 {
 	struct config stage;
 	struct cfg_ctx ctx;
@@ -250,6 +264,7 @@ int config_load_buffer(struct config *cfg, const char *name, const char *buf, si
 	config_init(&stage);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.file = name ? name : "<input>";
+	ctx.opts = opts;
 	ctx.cfg = cfg;
 	ctx.stage = &stage;
 	ctx.diags = diags;
@@ -273,6 +288,12 @@ int config_load_buffer(struct config *cfg, const char *name, const char *buf, si
 }
 
 int config_load_file(struct config *cfg, const char *path, struct config_diags *diags)
+{
+	return config_load_file_opts(cfg, path, NULL, diags);
+}
+
+int config_load_file_opts(struct config *cfg, const char *path, const struct config_load_opts *opts,
+			  struct config_diags *diags)
 {
 	struct cfg_ctx ctx = {.file = path, .diags = diags};
 	char *buf = NULL;
@@ -314,7 +335,7 @@ int config_load_file(struct config *cfg, const char *path, struct config_diags *
 		cfg_error(&ctx, NULL, "file grew while being read");
 		goto out;
 	}
-	err = config_load_buffer(cfg, path, buf, len, diags);
+	err = config_load_buffer_opts(cfg, path, buf, len, opts, diags);
 	goto out;
 fail:
 	cfg_error(&ctx, NULL, "cannot read: %s", strerror(-err));

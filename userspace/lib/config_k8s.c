@@ -603,6 +603,29 @@ static char *object_name(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 	return out;
 }
 
+/* Hands a clean object to the caller's on_object with its own YAML (@inject_ns: see emit). */
+static int tell_object(struct cfg_ctx *ctx, yaml_node_t *root, const struct cfg_kind *kd,
+		       const struct config_meta *meta, const char *inject_ns)
+{
+	yaml_node_t *api = cfg_map_get(ctx, root, "apiVersion");
+	struct config_object obj = {
+	    .api_version = (const char *)api->data.scalar.value,
+	    .kind = kd->kind,
+	    .namespace = kd->namespaced ? meta->namespace : NULL,
+	    .name = meta->name,
+	    .line = meta->origin.line,
+	};
+	char *yaml = cfg_emit_object(ctx, root, kd->namespaced ? inject_ns : NULL);
+	int err;
+
+	if (!yaml)
+		return -ENOMEM;
+	obj.yaml = yaml;
+	err = ctx->opts->on_object(ctx->opts->arg, &obj);
+	free(yaml);
+	return err;
+}
+
 static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_node_t *root)
 {
 	union {
@@ -620,16 +643,31 @@ static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 		struct config_request_authentication ra;
 	} u;
 	struct cfg_obj o = {.kind = kd, .name_rule = kd->name_rule, .meta = &u.ns.meta, .obj = &u};
+	const char *default_ns =
+	    ctx->opts && ctx->opts->default_namespace ? ctx->opts->default_namespace : "default";
 	const char *dup_file = NULL;
 	int before = ctx->nerrors, dup, dup_line = 0;
+	bool named_ns;
 
 	/* Every model struct starts with its config_meta, so &u is also the meta. */
 	memset(&u, 0, sizeof(u));
 	cfg_walk_map(ctx, root, kd->fields, &o);
 	if (ctx->nerrors != before)
 		goto fail;
-	if (kd->namespaced && !o.meta->namespace && !(o.meta->namespace = strdup("default")))
+	named_ns = o.meta->namespace != NULL;
+	if (kd->namespaced && !named_ns && !(o.meta->namespace = strdup(default_ns)))
 		goto oom;
+	if (kd->namespaced && named_ns && ctx->opts && ctx->opts->enforce_namespace &&
+	    strcmp(o.meta->namespace, default_ns)) {
+		size_t saved = cfg_path_push(ctx, "metadata.namespace");
+
+		cfg_error(ctx, cfg_map_get(ctx, cfg_map_get(ctx, root, "metadata"), "namespace"),
+			  "the namespace of the object (%s) does not match the namespace given "
+			  "with -n (%s)",
+			  o.meta->namespace, default_ns);
+		cfg_path_pop(ctx, saved);
+		goto fail;
+	}
 	o.meta->origin.file = strdup(ctx->file);
 	o.meta->origin.line = (int)root->start_mark.line + 1;
 	if (!o.meta->origin.file)
@@ -649,8 +687,12 @@ static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 	}
 	/* ctx->file outlives the load call's index; the stage's copy may move on append. */
 	if (cfg_index_add(ctx, kd->kind, o.meta->namespace, o.meta->name, ctx->file,
-			  o.meta->origin.line) ||
-	    kd->append(ctx->stage, &u))
+			  o.meta->origin.line))
+		goto oom;
+	if (ctx->opts && ctx->opts->on_object &&
+	    tell_object(ctx, root, kd, o.meta, named_ns ? NULL : o.meta->namespace))
+		goto oom;
+	if (kd->append(ctx->stage, &u))
 		goto oom;
 	return;
 oom:

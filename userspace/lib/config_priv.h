@@ -27,6 +27,7 @@
 
 struct cfg_ctx {
 	const char *file;
+	const struct config_load_opts *opts; /* NULL: the defaults */
 	yaml_document_t *doc;
 	struct config *cfg;   /* what earlier files loaded: duplicates are checked against it */
 	struct config *stage; /* this file's objects, merged into cfg only if it had no errors */
@@ -91,6 +92,9 @@ yaml_node_t *cfg_map_get(struct cfg_ctx *ctx, yaml_node_t *map, const char *key)
 int cfg_walk_map(struct cfg_ctx *ctx, yaml_node_t *map, const struct cfg_field *fields, void *obj);
 /* Checks the bounds of a loaded document (depth, alias expansion, keys). 0 or -EINVAL. */
 int cfg_check_document(struct cfg_ctx *ctx);
+/* config_emit.c: @root as a YAML document of its own, with "namespace: @inject_ns" added to its
+ * metadata when not NULL. malloc'd, or NULL when out of memory. */
+char *cfg_emit_object(struct cfg_ctx *ctx, yaml_node_t *root, const char *inject_ns);
 /* Parses every document of @buf, calling config_k8s_document() on each non-empty root. */
 int cfg_parse_stream(struct cfg_ctx *ctx, const char *buf, size_t len);
 
