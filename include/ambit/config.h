@@ -457,6 +457,7 @@ int config_load_buffer(struct config *cfg, const char *name, const char *buf, si
 		       struct config_diags *diags);
 /* One object of a manifest as `ambitctl apply` stores it. All borrowed for the callback only. */
 struct config_object {
+	const char *file;	 /* as loaded (the path, or the name given for a buffer) */
 	const char *api_version; /* as written: "v1", "security.istio.io/v1", ... */
 	const char *kind;
 	const char *namespace; /* NULL for a cluster-scoped kind (Namespace) */
@@ -471,9 +472,9 @@ struct config_load_opts {
 	/* An object naming a namespace other than @default_namespace is an error (kubectl -n). */
 	bool enforce_namespace;
 	/*
-	 * Called for each object that loaded cleanly, in file order (may be NULL). A file with
-	 * any error adds no objects, so the caller discards what it was told for that file when
-	 * the load fails. A non-zero return is reported as out of memory.
+	 * Called for each object of a file that loaded cleanly, in file order, once the whole
+	 * file did (a file with any error adds no objects and tells none). May be NULL. A
+	 * non-zero return fails the load with that error.
 	 */
 	int (*on_object)(void *arg, const struct config_object *obj);
 	void *arg;
@@ -483,6 +484,9 @@ struct config_load_opts {
 int config_load_buffer_opts(struct config *cfg, const char *name, const char *buf, size_t len,
 			    const struct config_load_opts *opts, struct config_diags *diags);
 int config_load_file_opts(struct config *cfg, const char *path, const struct config_load_opts *opts,
+			  struct config_diags *diags);
+/* A file, or every *.yaml / *.yml file under a directory (sorted, recursive), with @opts. */
+int config_load_path_opts(struct config *cfg, const char *path, const struct config_load_opts *opts,
 			  struct config_diags *diags);
 /* The API group of "group/version" ("" for the core "v1"), copied into @buf. */
 const char *config_api_group(const char *api_version, char *buf, size_t len);

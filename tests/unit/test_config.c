@@ -807,6 +807,20 @@ static void test_objects_told(void **state)
 							 "with -n (other)"));
 	config_free(&cfg);
 	config_diags_free(&d);
+	/* A file with an error tells nothing, not even its good objects. */
+	{
+		static const char half[] = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"
+					   "---\napiVersion: v1\nkind: Namespace\nmetadata: {}\n";
+
+		opts.enforce_namespace = false;
+		config_init(&cfg);
+		assert_int_equal(
+		    config_load_buffer_opts(&cfg, "half.yaml", half, sizeof(half) - 1, &opts, &d),
+		    -EINVAL);
+		assert_int_equal(t.n, 0);
+		config_free(&cfg);
+		config_diags_free(&d);
+	}
 	told_free(&t);
 }
 

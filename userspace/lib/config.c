@@ -276,11 +276,34 @@ int config_load_buffer_opts(struct config *cfg, const char *name, const char *bu
 	err = cfg_parse_stream(&ctx, buf ? buf : "", buf ? len : 0);
 	if (!err && ctx.nerrors)
 		err = -EINVAL;
+	/* Told only now: a file with an error contributes no object, also to the caller. */
+	for (size_t i = 0; !err && i < ctx.ntold; i++) {
+		const struct cfg_told *t = &ctx.told[i];
+		const struct config_object obj = {
+		    .file = ctx.file,
+		    .api_version = t->api_version,
+		    .kind = t->kind,
+		    .namespace = t->namespace,
+		    .name = t->name,
+		    .line = t->line,
+		    .yaml = t->yaml,
+		};
+
+		err = opts->on_object(opts->arg, &obj);
+	}
 	if (!err) {
 		err = config_merge(cfg, &stage);
 		if (err)
 			cfg_error(&ctx, NULL, "out of memory");
 	}
+	for (size_t i = 0; i < ctx.ntold; i++) {
+		free(ctx.told[i].api_version);
+		free(ctx.told[i].kind);
+		free(ctx.told[i].namespace);
+		free(ctx.told[i].name);
+		free(ctx.told[i].yaml);
+	}
+	free(ctx.told);
 	free(ctx.object);
 	cfg_index_free(ctx.index);
 	config_free(&stage);
@@ -361,7 +384,8 @@ static int name_cmp(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static int load_dir_rec(struct config *cfg, const char *dir, struct config_diags *diags, int depth)
+static int load_dir_rec(struct config *cfg, const char *dir, const struct config_load_opts *opts,
+			struct config_diags *diags, int depth)
 {
 	struct cfg_ctx ctx = {.file = dir, .diags = diags};
 	struct dirent **ents = NULL;
@@ -386,9 +410,9 @@ static int load_dir_rec(struct config *cfg, const char *dir, struct config_diags
 		if (name[0] == '.' || asprintf(&path, "%s/%s", dir, name) < 0)
 			continue;
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			err = load_dir_rec(cfg, path, diags, depth + 1);
+			err = load_dir_rec(cfg, path, opts, diags, depth + 1);
 		else if (config_file_wanted(name))
-			err = config_load_file(cfg, path, diags);
+			err = config_load_file_opts(cfg, path, opts, diags);
 		if (err && !first)
 			first = err;
 		free(path);
@@ -401,7 +425,24 @@ static int load_dir_rec(struct config *cfg, const char *dir, struct config_diags
 
 int config_load_dir(struct config *cfg, const char *dir, struct config_diags *diags)
 {
-	return load_dir_rec(cfg, dir, diags, 0);
+	return load_dir_rec(cfg, dir, NULL, diags, 0);
+}
+
+int config_load_path_opts(struct config *cfg, const char *path, const struct config_load_opts *opts,
+			  struct config_diags *diags)
+{
+	struct cfg_ctx ctx = {.file = path, .diags = diags};
+	struct stat st;
+	int err;
+
+	if (stat(path, &st) < 0) {
+		err = -errno;
+		cfg_error(&ctx, NULL, "%s", strerror(-err));
+		return err;
+	}
+	if (S_ISDIR(st.st_mode))
+		return load_dir_rec(cfg, path, opts, diags, 0);
+	return config_load_file_opts(cfg, path, opts, diags);
 }
 
 const struct config_namespace *config_find_namespace(const struct config *cfg, const char *name)

@@ -43,8 +43,8 @@ static int write_out(void *data, unsigned char *bytes, size_t size)
 	return 1;
 }
 
-static int emit_scalar(yaml_emitter_t *e, const char *value, size_t len,
-		       yaml_scalar_style_t style, const char *tag)
+static int emit_scalar(yaml_emitter_t *e, const char *value, size_t len, yaml_scalar_style_t style,
+		       const char *tag)
 {
 	yaml_event_t ev;
 	/* A tag the loader did not infer by itself must be written to keep the meaning. */

@@ -603,27 +603,29 @@ static char *object_name(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 	return out;
 }
 
-/* Hands a clean object to the caller's on_object with its own YAML (@inject_ns: see emit). */
+/* Keeps a clean object for the caller's on_object with its own YAML (@inject_ns: see emit). */
 static int tell_object(struct cfg_ctx *ctx, yaml_node_t *root, const struct cfg_kind *kd,
 		       const struct config_meta *meta, const char *inject_ns)
 {
 	yaml_node_t *api = cfg_map_get(ctx, root, "apiVersion");
-	struct config_object obj = {
-	    .api_version = (const char *)api->data.scalar.value,
-	    .kind = kd->kind,
-	    .namespace = kd->namespaced ? meta->namespace : NULL,
-	    .name = meta->name,
-	    .line = meta->origin.line,
-	};
-	char *yaml = cfg_emit_object(ctx, root, kd->namespaced ? inject_ns : NULL);
-	int err;
+	struct cfg_told *told = realloc(ctx->told, (ctx->ntold + 1) * sizeof(*told)), *t;
 
-	if (!yaml)
+	if (!told)
 		return -ENOMEM;
-	obj.yaml = yaml;
-	err = ctx->opts->on_object(ctx->opts->arg, &obj);
-	free(yaml);
-	return err;
+	ctx->told = told;
+	t = &told[ctx->ntold];
+	memset(t, 0, sizeof(*t));
+	t->api_version = strdup((const char *)api->data.scalar.value);
+	t->kind = strdup(kd->kind);
+	t->namespace = kd->namespaced ? strdup(meta->namespace) : NULL;
+	t->name = strdup(meta->name);
+	t->yaml = cfg_emit_object(ctx, root, kd->namespaced ? inject_ns : NULL);
+	t->line = meta->origin.line;
+	ctx->ntold++;
+	if (!t->api_version || !t->kind || (kd->namespaced && !t->namespace) || !t->name ||
+	    !t->yaml)
+		return -ENOMEM;
+	return 0;
 }
 
 static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_node_t *root)

@@ -38,6 +38,14 @@ struct cfg_ctx {
 	char path[512];
 	size_t plen;
 	struct cfg_index *index; /* names of cfg's and stage's objects, built on first use */
+	struct cfg_told *told;	 /* objects for opts->on_object, told once the file is clean */
+	size_t ntold;
+};
+
+/* An object waiting for the end of its file to be told (config_load_opts.on_object). */
+struct cfg_told {
+	char *api_version, *kind, *namespace, *name, *yaml;
+	int line;
 };
 
 enum cfg_type {
