@@ -84,6 +84,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			return reply(conn, 200, metrics_connections_json(), "application/json");
 		if (strcmp(url, "/policies") == 0)
 			return reply(conn, 200, authz_policies_json(), "application/json");
+		/* What `ambitctl apply` waits for: the version of the snapshot in force. */
+		if (strcmp(url, "/snapshot_version") == 0) {
+			zs = zt_state_get(c->a->st);
+			body = NULL;
+			if (asprintf(&body, "%llu\n",
+				     zs ? (unsigned long long)zs->snap->version : 0ULL) < 0)
+				body = NULL;
+			zt_snap_put(zs);
+			return reply(conn, 200, body, "text/plain");
+		}
 		if (strcmp(url, "/config_dump") == 0) {
 			zs = zt_state_get(c->a->st);
 			body = zs ? snapshot_encode_public(zs->snap) : strdup("{}");

@@ -35,6 +35,7 @@ struct config_meta {
 	struct config_origin origin;
 	char *creation_timestamp; /* metadata.creationTimestamp (RFC 3339) or NULL: Istio tie-breaks
 				   */
+	char *api_version; /* of a top-level object ("v1", "security.istio.io/v1"), else NULL */
 };
 
 struct config_namespace {
@@ -485,11 +486,44 @@ int config_load_buffer_opts(struct config *cfg, const char *name, const char *bu
 			    const struct config_load_opts *opts, struct config_diags *diags);
 int config_load_file_opts(struct config *cfg, const char *path, const struct config_load_opts *opts,
 			  struct config_diags *diags);
+/*
+ * Calls @fn for every *.yaml / *.yml file under @dir (sorted, recursive; dot-files, editor
+ * backups and deep trees skipped, the latter with a diagnostic). Returns @fn's first error.
+ */
+int config_walk_dir(const char *dir, int (*fn)(const char *path, void *arg), void *arg,
+		    struct config_diags *diags);
 /* A file, or every *.yaml / *.yml file under a directory (sorted, recursive), with @opts. */
 int config_load_path_opts(struct config *cfg, const char *path, const struct config_load_opts *opts,
 			  struct config_diags *diags);
 /* The API group of "group/version" ("" for the core "v1"), copied into @buf. */
 const char *config_api_group(const char *api_version, char *buf, size_t len);
+
+/*
+ * Where the object store of a state directory (ambitctl apply) keeps an object:
+ * @state/<namespace, or _cluster>/<kind lowercased>[.<group>]/<name>.yaml. 0, -EINVAL for a
+ * name that could leave the directory, or -ENAMETOOLONG.
+ */
+int config_object_path(const char *state, const char *group, const char *kind, const char *ns,
+		       const char *name, char *buf, size_t len);
+
+/* An object's identity as text: "group|Kind|namespace|name" (namespace "" when none). */
+void config_object_key(const char *kind, const struct config_meta *m, char *buf, size_t len);
+/* Calls @fn for every top-level object of @c; stops at @fn's first non-zero return. */
+int config_each_object(const struct config *c,
+		       int (*fn)(void *arg, const char *kind, const struct config_meta *m),
+		       void *arg);
+
+/*
+ * Removes from @view (a merged view whose elements it does not own, as the agent builds one
+ * from many files) every object whose identity another element has, keeping per identity the
+ * one @prefer ranks lowest (ties: origin file, then line). @report (may be NULL) is told each
+ * one dropped and the one kept, before the arrays are compacted. 0 or -ENOMEM.
+ */
+int config_view_drop_duplicates(
+    struct config *view, int (*prefer)(void *arg, const char *kind, const struct config_meta *m),
+    void (*report)(void *arg, const char *kind, const struct config_meta *kept,
+		   const struct config_meta *dropped),
+    void *arg);
 
 /* Loads every *.yaml / *.yml file under @dir (sorted, recursive). Returns the first error. */
 int config_load_dir(struct config *cfg, const char *dir, struct config_diags *diags);

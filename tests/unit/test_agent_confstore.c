@@ -57,7 +57,7 @@ static const char *SVC_B = "apiVersion: v1\nkind: Service\nmetadata:\n  name: b\
 static const char *SVC_B_BAD = "apiVersion: v1\nkind: Service\nmetadata:\n  name: b\n"
 			       "  namespace: a\nspec:\n  ports:\n  - port: 99999999\n";
 
-static void view_counts(const struct confstore *cs, size_t ns, size_t svc)
+static void view_counts(struct confstore *cs, size_t ns, size_t svc)
 {
 	struct config v;
 
@@ -171,6 +171,108 @@ static void test_cache_survives_restart(void **state)
 	confstore_free(&cs);
 }
 
+static void mkdirs(const char *rel)
+{
+	char path[512], *p;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	for (p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	mkdir(path, 0755);
+}
+
+#define PA_DEFAULT(mode)                                                                           \
+	"apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n"                  \
+	"  name: default\n  namespace: a\nspec:\n  mtls: {mode: " mode "}\n"
+#define PA_STORE "a/peerauthentication.security.istio.io/default.yaml"
+
+/* The mode of the one PeerAuthentication in force. */
+static int view_mode(struct confstore *cs)
+{
+	struct config v;
+	int mode;
+
+	assert_int_equal(confstore_view(cs, &v), 0);
+	assert_int_equal(v.n_peer_authentications, 1);
+	mode = v.peer_authentications[0].mode;
+	confstore_view_free(&v);
+	return mode;
+}
+
+/*
+ * Two files defining one object: the definition in force stays, whatever the newcomer's file
+ * is called; with none in force (a restart), the file `ambitctl apply` keeps it in wins. Either
+ * way the other is reported, with both places. A duplicate turned STRICT into PERMISSIVE.
+ */
+static void test_duplicate_never_replaces(void **state)
+{
+	struct confstore cs = {0};
+	char path[512];
+	bool changed;
+
+	mkdirs("a/peerauthentication.security.istio.io");
+	put(PA_STORE, PA_DEFAULT("STRICT"));
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	assert_int_equal(view_mode(&cs), CONFIG_MTLS_STRICT);
+	assert_int_equal(confstore_error_count(&cs), 0);
+
+	/* Sorts before the store's file, as the attacker's did. */
+	put("0-evil.yaml", PA_DEFAULT("PERMISSIVE"));
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	assert_int_equal(view_mode(&cs), CONFIG_MTLS_STRICT);
+	assert_int_equal(cs.dups.n, 1);
+	assert_int_equal(confstore_error_count(&cs), 1);
+	snprintf(path, sizeof(path), "%s/0-evil.yaml", root);
+	assert_string_equal(cs.dups.items[0].file, path);
+	assert_non_null(strstr(cs.dups.items[0].message, PA_STORE ":1, which is in force"));
+	/* Reported once, and still refused on every later view. */
+	assert_int_equal(view_mode(&cs), CONFIG_MTLS_STRICT);
+	assert_int_equal(cs.dups.n, 1);
+	confstore_free(&cs);
+
+	/* A restart: nothing in force yet; the store's own file is preferred to the first name. */
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	assert_int_equal(view_mode(&cs), CONFIG_MTLS_STRICT);
+	assert_int_equal(cs.dups.n, 1);
+
+	/* The store's definition deleted: the other one is now the only one, and in force. */
+	snprintf(path, sizeof(path), "%s/" PA_STORE, root);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	assert_int_equal(view_mode(&cs), CONFIG_MTLS_PERMISSIVE);
+	assert_int_equal(cs.dups.n, 0);
+
+	/* Neither at the store's path: the one in force stays even when the other sorts first. */
+	put("z-hand.yaml", PA_DEFAULT("STRICT"));
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	assert_int_equal(view_mode(&cs), CONFIG_MTLS_PERMISSIVE);
+	confstore_free(&cs);
+}
+
+/* A Namespace too: a duplicate without the ambient label does not take it out of the mesh. */
+static void test_duplicate_namespace(void **state)
+{
+	struct confstore cs = {0};
+	struct config v;
+	bool changed;
+
+	mkdirs("_cluster/namespace");
+	put("_cluster/namespace/a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n"
+					 "  labels: {istio.io/dataplane-mode: ambient}\n");
+	put("00.yaml", NS_A);
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	assert_int_equal(confstore_view(&cs, &v), 0);
+	assert_int_equal(v.n_namespaces, 1);
+	assert_string_equal(
+	    config_label_get(&v.namespaces[0].meta.labels, "istio.io/dataplane-mode"), "ambient");
+	confstore_view_free(&v);
+	assert_int_equal(cs.dups.n, 1);
+	confstore_free(&cs);
+}
+
 static void test_missing_dir(void **state)
 {
 	struct confstore cs = {0};
@@ -187,6 +289,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_last_good_per_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_new_file_broken_from_start, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cache_survives_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicate_never_replaces, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicate_namespace, setup, teardown),
 	    cmocka_unit_test(test_missing_dir),
 	};
 

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 
 #include "ambit/log.h"
@@ -411,6 +413,46 @@ static int snapshot_view(const struct agent *a, struct snapshot *s)
 	return 0;
 }
 
+static uint64_t read_u64_file(const char *path)
+{
+	char *buf = NULL;
+	size_t len;
+	uint64_t v = 0;
+
+	if (runtime_read_file(path, &buf, &len) == 0 && sscanf(buf, "%" SCNu64, &v) != 1)
+		v = 0;
+	free(buf);
+	return v;
+}
+
+void agent_restore_version(struct agent *a)
+{
+	a->version = read_u64_file(a->opts.version_path);
+	if (a->version)
+		pr_info("snapshot versions continue after %" PRIu64, a->version);
+}
+
+/*
+ * Written before the snapshot is published: a restart then starts above any version a
+ * ztunnel may hold. Losing the file only loses that guarantee, never the snapshot.
+ */
+static void save_version(const struct agent *a)
+{
+	char tmp[4200], text[32];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", a->opts.version_path);
+	snprintf(text, sizeof(text), "%" PRIu64 "\n", a->version);
+	f = fopen(tmp, "we");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, a->opts.version_path) < 0) {
+		if (f)
+			fclose(f);
+		pr_warn("%s: %s; a restart may reuse snapshot versions", a->opts.version_path,
+			strerror(errno));
+		unlink(tmp);
+	}
+}
+
 /* Encodes the current state and publishes it under a new version if anything changed. */
 static void publish(struct agent *a)
 {
@@ -431,6 +473,7 @@ static void publish(struct agent *a)
 	}
 	free(json);
 	s.version = ++a->version;
+	save_version(a);
 	json = snapshot_encode(&s);
 	free(s.certs);
 	if (!json)
@@ -467,6 +510,11 @@ static void load_inputs(struct agent *a)
 	bool changed;
 	int ret;
 
+	/*
+	 * The generation first: ambitctl writes it after the objects of a change, so every object
+	 * of generation G is in the scan that follows once G is read.
+	 */
+	a->generation_seen = read_u64_file(a->opts.generation_path);
 	ret = confstore_reload(&a->conf, a->opts.state_dir, &changed);
 	if (ret)
 		pr_err("state directory %s: %s; keeping the last good config", a->opts.state_dir,
@@ -537,6 +585,7 @@ void agent_reconcile(struct agent *a)
 	a->have_cur = true;
 	sync_certs(a);
 	publish(a);
+	a->config_generation = a->generation_seen;
 	if (a->apply_errors)
 		pr_warn("reconcile: %u datapath operation(s) failed; retried on the next change",
 			a->apply_errors);

@@ -34,6 +34,8 @@ struct agent_opts {
 	const char *root_namespace; /* Istio root namespace (mesh-wide policy), istio-system */
 	char cluster_path[4096];    /* dirname(dirname(runtime))/cluster.json */
 	char cache_dir[4096];	    /* dirname(socket)/lastgood: config files' last good versions */
+	char version_path[4096];    /* dirname(socket)/snapshot.version: survives restarts */
+	char generation_path[4096]; /* <state>/generation, written by ambitctl after each change */
 };
 
 struct agent {
@@ -54,12 +56,16 @@ struct agent {
 	size_t n_tc;
 	int uplink_ifindex;
 	struct cert_store certs;
-	struct policy_sync policy; /* the compiled L4 policy the snapshot carries */
-	uint64_t version;
-	char *snap_json;	   /* last published full encoding */
-	unsigned int apply_errors; /* map/tc failures of the last reconcile */
+	struct policy_sync policy;  /* the compiled L4 policy the snapshot carries */
+	uint64_t version;	    /* of the last snapshot published; monotonic across restarts */
+	uint64_t config_generation; /* store generation of the last completed reconcile */
+	uint64_t generation_seen;   /* read at the start of the reconcile in progress */
+	char *snap_json;	    /* last published full encoding */
+	unsigned int apply_errors;  /* map/tc failures of the last reconcile */
 };
 
+/* Restores the last published snapshot version so a restart never reuses one. */
+void agent_restore_version(struct agent *a);
 /* Full reconcile; never fails the process: problems are logged and retried next time. */
 void agent_reconcile(struct agent *a);
 /* Certificate renewal only (timer); republishes the snapshot when a certificate changed. */

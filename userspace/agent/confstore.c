@@ -279,6 +279,14 @@ int confstore_reload(struct confstore *cs, const char *dir, bool *changed)
 	int err;
 
 	*changed = false;
+	if (!cs->dir || strcmp(cs->dir, dir)) {
+		char *copy = strdup(dir);
+
+		if (!copy)
+			return -ENOMEM;
+		free(cs->dir);
+		cs->dir = copy;
+	}
 	err = scan_dir(&sc, dir, 0);
 	if (err) {
 		scan_free(&sc);
@@ -359,7 +367,163 @@ int confstore_reload(struct confstore *cs, const char *dir, bool *changed)
 		view->n_##kind = total;                                                            \
 	} while (0)
 
-int confstore_view(const struct confstore *cs, struct config *view)
+static int owner_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct confstore_owner *)a)->key,
+		      ((const struct confstore_owner *)b)->key);
+}
+
+static const char *owner_of(const struct confstore *cs, const char *key)
+{
+	struct confstore_owner probe = {.key = (char *)key}, *o;
+
+	o = bsearch(&probe, cs->owners, cs->n_owners, sizeof(*cs->owners), owner_cmp);
+	return o ? o->file : NULL;
+}
+
+static void owners_free(struct confstore_owner *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(o[i].key);
+		free(o[i].file);
+	}
+	free(o);
+}
+
+/* Lower is preferred: the file in force, the store's own path, anything else. */
+static int prefer(void *arg, const char *kind, const struct config_meta *m)
+{
+	const struct confstore *cs = arg;
+	char key[700], path[4096], group[256];
+	const char *owner;
+
+	config_object_key(kind, m, key, sizeof(key));
+	owner = owner_of(cs, key);
+	if (owner && m->origin.file && !strcmp(owner, m->origin.file))
+		return 0;
+	config_api_group(m->api_version ? m->api_version : "", group, sizeof(group));
+	if (cs->dir &&
+	    !config_object_path(cs->dir, group, kind,
+				strcmp(kind, "Namespace") ? m->namespace : NULL, m->name, path,
+				sizeof(path)) &&
+	    m->origin.file && !strcmp(path, m->origin.file))
+		return 1;
+	return 2;
+}
+
+static void report_dup(void *arg, const char *kind, const struct config_meta *kept,
+		       const struct config_meta *dropped)
+{
+	struct config_diags *d = arg;
+	char object[400];
+
+	if (dropped->namespace && strcmp(kind, "Namespace"))
+		snprintf(object, sizeof(object), "%s %s/%s", kind, dropped->namespace,
+			 dropped->name);
+	else
+		snprintf(object, sizeof(object), "%s %s", kind, dropped->name);
+	config_diags_add(d, &dropped->origin, dropped->origin.line, true, object, "metadata.name",
+			 "also defined in %s:%d, which is in force; this definition is ignored "
+			 "(remove one of the two)",
+			 kept->origin.file, kept->origin.line);
+}
+
+struct dedupe {
+	struct confstore *cs;
+	struct config_diags found;
+};
+
+static void report(void *arg, const char *kind, const struct config_meta *kept,
+		   const struct config_meta *dropped)
+{
+	report_dup(&((struct dedupe *)arg)->found, kind, kept, dropped);
+}
+
+static int prefer_dd(void *arg, const char *kind, const struct config_meta *m)
+{
+	return prefer(((struct dedupe *)arg)->cs, kind, m);
+}
+
+static bool diag_known(const struct config_diags *d, const struct config_diag *x)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (!strcmp(d->items[i].message, x->message) &&
+		    !strcmp(d->items[i].file ? d->items[i].file : "", x->file ? x->file : ""))
+			return true;
+	return false;
+}
+
+struct owners_build {
+	struct confstore_owner *o;
+	size_t n;
+};
+
+static int add_owner(void *arg, const char *kind, const struct config_meta *m)
+{
+	struct owners_build *b = arg;
+	char key[700];
+
+	config_object_key(kind, m, key, sizeof(key));
+	b->o[b->n].key = strdup(key);
+	b->o[b->n].file = strdup(m->origin.file ? m->origin.file : "");
+	if (!b->o[b->n].key || !b->o[b->n].file) {
+		free(b->o[b->n].key);
+		free(b->o[b->n].file);
+		return -ENOMEM;
+	}
+	b->n++;
+	return 0;
+}
+
+static int count_obj(void *arg, const char *kind, const struct config_meta *m)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* One definition per identity; remembers who won for the next view. */
+static int dedupe_view(struct confstore *cs, struct config *view)
+{
+	struct dedupe dd = {.cs = cs};
+	struct owners_build b = {0};
+	size_t n = 0;
+	int err;
+
+	err = config_view_drop_duplicates(view, prefer_dd, report, &dd);
+	if (err)
+		goto out;
+	for (size_t i = 0; i < dd.found.n; i++) {
+		char line[1024];
+
+		if (diag_known(&cs->dups, &dd.found.items[i]))
+			continue;
+		config_diag_format(&dd.found.items[i], line, sizeof(line));
+		pr_err("%s", line);
+	}
+	config_diags_free(&cs->dups);
+	cs->dups = dd.found;
+	dd.found = (struct config_diags){0};
+	config_each_object(view, count_obj, &n);
+	b.o = calloc(n ? n : 1, sizeof(*b.o));
+	if (!b.o) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = config_each_object(view, add_owner, &b);
+	if (err) {
+		owners_free(b.o, b.n);
+		goto out;
+	}
+	qsort(b.o, b.n, sizeof(*b.o), owner_cmp);
+	owners_free(cs->owners, cs->n_owners);
+	cs->owners = b.o;
+	cs->n_owners = b.n;
+out:
+	config_diags_free(&dd.found);
+	return err;
+}
+
+int confstore_view(struct confstore *cs, struct config *view)
 {
 	memset(view, 0, sizeof(*view));
 	APPEND(namespaces);
@@ -369,6 +533,8 @@ int confstore_view(const struct confstore *cs, struct config *view)
 	APPEND(service_accounts);
 	APPEND(authorization_policies);
 	APPEND(peer_authentications);
+	if (dedupe_view(cs, view))
+		goto nomem;
 	return 0;
 nomem:
 	confstore_view_free(view);
@@ -392,7 +558,7 @@ void confstore_view_free(struct config *view)
 
 size_t confstore_error_count(const struct confstore *cs)
 {
-	size_t n = 0;
+	size_t n = cs->dups.n;
 
 	for (size_t i = 0; i < cs->n_files; i++)
 		for (size_t j = 0; j < cs->files[i].errors.n; j++)
@@ -410,5 +576,8 @@ void confstore_free(struct confstore *cs)
 		free(cs->dirs[i]);
 	free(cs->files);
 	free(cs->dirs);
+	free(cs->dir);
+	owners_free(cs->owners, cs->n_owners);
+	config_diags_free(&cs->dups);
 	memset(cs, 0, sizeof(*cs));
 }

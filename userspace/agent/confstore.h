@@ -34,6 +34,20 @@ struct confstore {
 	 * that is broken when the agent restarts still serves what it served before.
 	 */
 	const char *cache_dir;
+	char *dir; /* the directory of the last reload */
+	/*
+	 * One definition per object is in force (DESIGN.md §5: a duplicate never replaces or
+	 * weakens one in force). The file each identity was taken from by the last view, sorted
+	 * by key: that file keeps it while it still defines it. The others are reported in @dups.
+	 */
+	size_t n_owners;
+	struct confstore_owner *owners;
+	struct config_diags dups;
+};
+
+struct confstore_owner {
+	char *key; /* config_object_key */
+	char *file;
 };
 
 /*
@@ -44,12 +58,16 @@ struct confstore {
  */
 int confstore_reload(struct confstore *cs, const char *dir, bool *changed);
 /*
- * Fills @view with every file's good objects. The view borrows them: release it with
- * confstore_view_free (not config_free), and before the next confstore_reload. 0 or -ENOMEM.
+ * Fills @view with every file's good objects, one definition per object: where several files
+ * define one object, the one in force stays (the file it came from last time), else the one
+ * at the path `ambitctl apply` keeps it (config_object_path), else the first by file name; the
+ * others are left out, logged once and listed in cs->dups. The view borrows the objects:
+ * release it with confstore_view_free (not config_free), and before the next confstore_reload.
+ * 0 or -ENOMEM.
  */
-int confstore_view(const struct confstore *cs, struct config *view);
+int confstore_view(struct confstore *cs, struct config *view);
 void confstore_view_free(struct config *view);
-/* Number of error diagnostics currently in force. */
+/* Number of error diagnostics currently in force (duplicates included). */
 size_t confstore_error_count(const struct confstore *cs);
 void confstore_free(struct confstore *cs);
 

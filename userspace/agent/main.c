@@ -251,6 +251,9 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 		 dirname(dirname(tmp)));
 	snprintf(tmp, sizeof(tmp), "%s", o->socket);
 	snprintf(o->cache_dir, sizeof(o->cache_dir), "%s/lastgood", dirname(tmp));
+	snprintf(tmp, sizeof(tmp), "%s", o->socket);
+	snprintf(o->version_path, sizeof(o->version_path), "%s/snapshot.version", dirname(tmp));
+	snprintf(o->generation_path, sizeof(o->generation_path), "%s/generation", o->state_dir);
 	return 0;
 }
 
@@ -341,6 +344,7 @@ static int startup(struct loop *l)
 	l->runtime_wd = -1;
 	a->conf.cache_dir = a->opts.cache_dir;
 
+	agent_restore_version(a);
 	/* First reconcile before listening, so the first watcher gets a full snapshot at once. */
 	reconcile(l);
 	ops.get = agent_get;

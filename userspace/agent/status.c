@@ -73,6 +73,14 @@ static bool add_errors(cJSON *o, const struct agent *a)
 				return cJSON_Delete(s), false;
 		}
 	}
+	for (size_t j = 0; j < a->conf.dups.n; j++) {
+		cJSON *s;
+
+		config_diag_format(&a->conf.dups.items[j], line, sizeof(line));
+		s = cJSON_CreateString(line);
+		if (!s || !cJSON_AddItemToArray(arr, s))
+			return cJSON_Delete(s), false;
+	}
 	if (a->rt_error[0]) {
 		cJSON *s = cJSON_CreateString(a->rt_error);
 
@@ -92,6 +100,7 @@ char *agent_status_json(const struct agent *a)
 	     add_ip(o, "nodeIP", a->opts.node_ip) &&
 	     cJSON_AddStringToObject(o, "trustDomain", a->opts.trust_domain) &&
 	     cJSON_AddNumberToObject(o, "version", (double)a->version) &&
+	     cJSON_AddNumberToObject(o, "configGeneration", (double)a->config_generation) &&
 	     cJSON_AddNumberToObject(o, "workloads", (double)a->cur.n_snap_workloads) &&
 	     cJSON_AddNumberToObject(o, "services", (double)a->cur.n_snap_services) &&
 	     cJSON_AddNumberToObject(o, "configFiles", (double)a->conf.n_files) &&

@@ -147,6 +147,8 @@ bool pid_alive(int pid);
 int read_pid_file(const char *path);
 /* Loads manifests (a file or a dir) printing every diagnostic; 0 or -EINVAL/-errno. */
 int load_manifests(struct config *cfg, const char *path);
+/* Loads the store (state/) printing nothing but the first file that does not load. */
+int load_state_quiet(struct config *cfg, const char *state);
 /* Directory of the running ambitctl binary (where ambit-agent and ztunnel are built). */
 int self_dir(char *buf, size_t len);
 
@@ -198,8 +200,17 @@ int cmd_policies(const struct ctl_opts *o);
 int cmd_check(const struct ctl_opts *o, const char *src, const char *dst);
 /* analyze.c: `analyze [-f FILE|DIR] [--root-namespace NS]`; -EINVAL when there are errors. */
 int cmd_analyze(const struct ctl_opts *o, int argc, char **argv);
+/* apply.c: `apply|delete -f ... [-n NS] [--dry-run] [--wait=false] [--timeout D]` (@argv after
+ * the command word). */
+int cmd_apply(const struct ctl_opts *o, int argc, char **argv, bool remove);
+/* Writes the objects of @path (a file or dir) into @c's store as `apply` does, without waiting:
+ * `local up`'s first apply. Prints diagnostics; per-object lines unless @quiet. 0 or -errno. */
+int apply_store_path(const struct ctl_cluster *c, const char *path, bool quiet);
+/* rollout.c: waits up to @timeout_s until every node has store generation @gen in force. */
+int wait_generation(const struct ctl_cluster *c, uint64_t gen, int timeout_s);
 /* state.c */
-int cmd_apply(const struct ctl_opts *o, const char *path, bool delete);
+/* Brings the running cluster's pods and Service VIPs to what the store says. 0 or -errno. */
+int state_reconcile(const struct ctl_cluster *c);
 int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes, int n);
 
 #endif

@@ -24,7 +24,9 @@ static void usage(FILE *f)
 		"  local stop|start agent|ztunnel [--node N]\n"
 		"  local status\n"
 		"config:\n"
-		"  apply -f FILE|DIR, delete -f FILE|DIR\n"
+		"  apply -f FILE|DIR [-n NS] [--dry-run] [--wait=false]   object by object, as "
+		"kubectl\n"
+		"  delete -f FILE|DIR [-n NS] [--dry-run]\n"
 		"  analyze [-f FILE|DIR] [--root-namespace NS]   schema, Istio rules, references\n"
 		"  label namespace NS key=value|key- ...\n"
 		"inspection ([--node N] [-o json]):\n"
@@ -169,12 +171,8 @@ static int run(int argc, char **argv)
 		a.o.cluster = only_running_cluster();
 	if (!strcmp(cmd, "local"))
 		return run_local(argc, argv, &a);
-	if (!strcmp(cmd, "apply") || !strcmp(cmd, "delete")) {
-		ret = parse(argc, argv, 2, true, &a);
-		if (!ret)
-			ret = need(a.file && !a.npos, "usage: ambitctl apply|delete -f FILE|DIR");
-		return ret ? ret : cmd_apply(&a.o, a.file, !strcmp(cmd, "delete"));
-	}
+	if (!strcmp(cmd, "apply") || !strcmp(cmd, "delete"))
+		return cmd_apply(&a.o, argc - 2, argv + 2, !strcmp(cmd, "delete"));
 	if (!strcmp(cmd, "analyze"))
 		return cmd_analyze(&a.o, argc - 2, argv + 2);
 	if (!strcmp(cmd, "label")) {

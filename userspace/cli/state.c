@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Editing the local cluster's state/ directory, which the agents watch: apply/delete -f and
- * `label namespace`. Input is validated with the config loader before anything is written, and
- * files are replaced atomically so an agent never reads half of one.
+ * The local cluster following its store (state/, objstore.h): pods created and removed as the
+ * objects say, and `label namespace`. Files are replaced atomically so an agent never reads
+ * half of one.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -15,100 +15,7 @@
 #include <yaml.h>
 
 #include "ctl.h"
-
-int state_copy_tree(const char *src, const char *dst_dir);
-
-static bool is_manifest(const char *name)
-{
-	size_t n = strlen(name);
-
-	return (n > 5 && !strcmp(name + n - 5, ".yaml")) ||
-	       (n > 4 && !strcmp(name + n - 4, ".yml"));
-}
-
-/*
- * Visits every manifest under @path (or @path itself when a file) with its flattened state/
- * name: subdirectories become "sub_file.yaml" so the agents' flat watch sees them.
- */
-static int walk_manifests(const char *path, const char *prefix,
-			  int (*fn)(const char *file, const char *flat, void *arg), void *arg)
-{
-	struct stat st;
-	struct dirent **list = NULL;
-	int n, ret = 0;
-
-	if (stat(path, &st) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode)) {
-		const char *base = strrchr(path, '/');
-		char flat[NAME_MAX + 1];
-
-		base = base ? base + 1 : path;
-		if (!is_manifest(base))
-			return 0;
-		if (str_fmt(flat, sizeof(flat), "%s%s", prefix, base))
-			return -ENAMETOOLONG;
-		return fn(path, flat, arg);
-	}
-	n = scandir(path, &list, NULL, alphasort);
-	if (n < 0)
-		return -errno;
-	for (int i = 0; i < n; i++) {
-		char child[PATH_MAX], sub[NAME_MAX + 1];
-		const char *name = list[i]->d_name;
-
-		if (!ret && name[0] != '.' && !str_fmt(child, sizeof(child), "%s/%s", path, name)) {
-			if (stat(child, &st) == 0 && S_ISDIR(st.st_mode)) {
-				if (str_fmt(sub, sizeof(sub), "%s%s_", prefix, name))
-					ret = -ENAMETOOLONG;
-				else
-					ret = walk_manifests(child, sub, fn, arg);
-			} else if (is_manifest(name)) {
-				if (str_fmt(sub, sizeof(sub), "%s%s", prefix, name))
-					ret = -ENAMETOOLONG;
-				else
-					ret = fn(child, sub, arg);
-			}
-		}
-		free(list[i]);
-	}
-	free(list);
-	return ret;
-}
-
-static int copy_one(const char *file, const char *flat, void *arg)
-{
-	char dst[PATH_MAX];
-	int ret;
-
-	if (str_fmt(dst, sizeof(dst), "%s/%s", (const char *)arg, flat))
-		return -ENAMETOOLONG;
-	ret = copy_file(file, dst);
-	if (ret)
-		fprintf(stderr, "ambitctl: copy %s to %s: %s\n", file, dst, strerror(-ret));
-	return ret;
-}
-
-static int remove_one(const char *file, const char *flat, void *arg)
-{
-	char dst[PATH_MAX];
-
-	if (str_fmt(dst, sizeof(dst), "%s/%s", (const char *)arg, flat))
-		return -ENAMETOOLONG;
-	if (unlink(dst) < 0) {
-		if (errno != ENOENT)
-			return -errno;
-		fprintf(stderr, "ambitctl: %s was not applied (no %s)\n", file, dst);
-		return 0;
-	}
-	printf("deleted %s\n", flat);
-	return 0;
-}
-
-int state_copy_tree(const char *src, const char *dst_dir)
-{
-	return walk_manifests(src, "", copy_one, (void *)dst_dir);
-}
+#include "objstore.h"
 
 static bool plan_has(const struct ctl_plan *p, const char *ns, const char *name)
 {
@@ -123,7 +30,7 @@ static bool plan_has(const struct ctl_plan *p, const char *ns, const char *name)
  * started, pods that went away are removed, Services get (or keep) their VIPs; pods.json and
  * every pod's hosts file are rewritten. Running pods keep their node, address and veth.
  */
-static int state_reconcile(const struct ctl_cluster *c)
+int state_reconcile(const struct ctl_cluster *c)
 {
 	struct ctl_plan p = {0};
 	struct config cfg;
@@ -139,7 +46,8 @@ static int state_reconcile(const struct ctl_cluster *c)
 		fprintf(stderr, "ambitctl: reading pods.json: %s\n", strerror(-ret));
 		goto out;
 	}
-	ret = load_manifests(&cfg, state);
+	/* Validated when it was written: its warnings were told then, not on every apply. */
+	ret = load_state_quiet(&cfg, state);
 	if (!ret)
 		ret = plan_build(&p, c, &cfg, existing);
 	if (ret)
@@ -189,37 +97,6 @@ out:
 	cJSON_Delete(existing);
 	plan_free(&p);
 	config_free(&cfg);
-	return ret;
-}
-
-int cmd_apply(const struct ctl_opts *o, const char *path, bool delete)
-{
-	struct ctl_cluster c;
-	struct config cfg;
-	char state[PATH_MAX];
-	int ret;
-
-	ret = cluster_load(&c, o->cluster);
-	if (ret) {
-		fprintf(stderr, "ambitctl: cluster %s is not up\n", o->cluster);
-		return ret;
-	}
-	config_init(&cfg);
-	ret = load_manifests(&cfg, path);
-	config_free(&cfg);
-	if (ret)
-		return ret;
-	cluster_path(&c, state, sizeof(state), "state");
-	ret = walk_manifests(path, "", delete ? remove_one : copy_one, state);
-	if (ret) {
-		fprintf(stderr, "ambitctl: %s: %s\n", path, strerror(-ret));
-		return ret;
-	}
-	if (!delete)
-		printf("applied %s\n", path);
-	ret = state_reconcile(&c);
-	if (ret)
-		fprintf(stderr, "ambitctl: updating the running cluster: %s\n", strerror(-ret));
 	return ret;
 }
 
@@ -317,7 +194,7 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 	}
 	config_init(&cfg);
 	cluster_path(&c, state, sizeof(state), "state");
-	ret = load_manifests(&cfg, state);
+	ret = load_state_quiet(&cfg, state);
 	if (ret)
 		goto out;
 	for (size_t i = 0; i < cfg.n_namespaces; i++) {
@@ -354,6 +231,8 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 		goto out;
 	}
 	ret = write_file_atomic(file, text);
+	if (!ret && !store_generation_bump(state))
+		ret = -errno;
 	if (!ret)
 		printf("namespace/%s labelled\n", ns);
 out:

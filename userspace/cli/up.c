@@ -19,8 +19,6 @@
 #include "ambit/ipc.h"
 #include "ctl.h"
 
-int state_copy_tree(const char *src, const char *dst_dir);
-
 static int sysctl_in(const char *netns, const char *const *kv)
 {
 	int saved, ret;
@@ -328,13 +326,13 @@ static int up_dirs(const struct ctl_cluster *c)
 static int up_all(struct ctl_cluster *c, const struct ctl_plan *p, const struct config *cfg,
 		  const char *dir)
 {
-	char fabric[CTL_NAME_MAX * 2], state[PATH_MAX];
+	char fabric[CTL_NAME_MAX * 2];
 	int ret;
 
 	TRY(up_dirs(c));
 	TRY(cluster_save(c));
-	cluster_path(c, state, sizeof(state), "state");
-	TRY(state_copy_tree(dir, state));
+	/* The first apply: one file per object, validated as `ambitctl apply` validates. */
+	TRY(apply_store_path(c, dir, true));
 	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
 	TRY(up_fabric(c, fabric));
 	for (int i = 0; i < c->nnodes; i++)

@@ -324,6 +324,24 @@ int load_manifests(struct config *cfg, const char *path)
 	return ret;
 }
 
+int load_state_quiet(struct config *cfg, const char *state)
+{
+	struct config_diags diags = {0};
+	const char *bad = NULL;
+	int ret = config_load_dir(cfg, state, &diags);
+
+	for (size_t i = 0; i < diags.n && !bad; i++)
+		if (diags.items[i].error)
+			bad = diags.items[i].file;
+	if (bad)
+		fprintf(stderr,
+			"ambitctl: %s does not load (ambitctl analyze says why); the cluster "
+			"is left as it is\n",
+			bad);
+	config_diags_free(&diags);
+	return ret ? ret : bad ? -EINVAL : 0;
+}
+
 int self_dir(char *buf, size_t len)
 {
 	ssize_t n = readlink("/proc/self/exe", buf, len - 1);

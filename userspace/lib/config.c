@@ -65,6 +65,7 @@ void config_meta_free(struct config_meta *m)
 	config_labels_free(&m->annotations);
 	free(m->origin.file);
 	free(m->creation_timestamp);
+	free(m->api_version);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -384,7 +385,7 @@ static int name_cmp(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static int load_dir_rec(struct config *cfg, const char *dir, const struct config_load_opts *opts,
+static int walk_dir_rec(const char *dir, int (*fn)(const char *path, void *arg), void *arg,
 			struct config_diags *diags, int depth)
 {
 	struct cfg_ctx ctx = {.file = dir, .diags = diags};
@@ -410,9 +411,9 @@ static int load_dir_rec(struct config *cfg, const char *dir, const struct config
 		if (name[0] == '.' || asprintf(&path, "%s/%s", dir, name) < 0)
 			continue;
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			err = load_dir_rec(cfg, path, opts, diags, depth + 1);
+			err = walk_dir_rec(path, fn, arg, diags, depth + 1);
 		else if (config_file_wanted(name))
-			err = config_load_file_opts(cfg, path, opts, diags);
+			err = fn(path, arg);
 		if (err && !first)
 			first = err;
 		free(path);
@@ -423,15 +424,37 @@ static int load_dir_rec(struct config *cfg, const char *dir, const struct config
 	return first;
 }
 
+int config_walk_dir(const char *dir, int (*fn)(const char *path, void *arg), void *arg,
+		    struct config_diags *diags)
+{
+	return walk_dir_rec(dir, fn, arg, diags, 0);
+}
+
+struct load_walk {
+	struct config *cfg;
+	const struct config_load_opts *opts;
+	struct config_diags *diags;
+};
+
+static int load_walked(const char *path, void *arg)
+{
+	struct load_walk *w = arg;
+
+	return config_load_file_opts(w->cfg, path, w->opts, w->diags);
+}
+
 int config_load_dir(struct config *cfg, const char *dir, struct config_diags *diags)
 {
-	return load_dir_rec(cfg, dir, NULL, diags, 0);
+	struct load_walk w = {cfg, NULL, diags};
+
+	return config_walk_dir(dir, load_walked, &w, diags);
 }
 
 int config_load_path_opts(struct config *cfg, const char *path, const struct config_load_opts *opts,
 			  struct config_diags *diags)
 {
 	struct cfg_ctx ctx = {.file = path, .diags = diags};
+	struct load_walk w = {cfg, opts, diags};
 	struct stat st;
 	int err;
 
@@ -441,7 +464,7 @@ int config_load_path_opts(struct config *cfg, const char *path, const struct con
 		return err;
 	}
 	if (S_ISDIR(st.st_mode))
-		return load_dir_rec(cfg, path, opts, diags, 0);
+		return config_walk_dir(path, load_walked, &w, diags);
 	return config_load_file_opts(cfg, path, opts, diags);
 }
 

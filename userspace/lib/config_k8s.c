@@ -590,6 +590,8 @@ static char *object_name(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 	const char *n = "<unnamed>", *s = "default";
 	char *out = NULL;
 
+	if (ctx->opts && ctx->opts->default_namespace)
+		s = ctx->opts->default_namespace;
 	if (name && name->type == YAML_SCALAR_NODE && cfg_scalar_kind(name) == CFG_S_STR)
 		n = (const char *)name->data.scalar.value;
 	if (ns && ns->type == YAML_SCALAR_NODE && cfg_scalar_kind(ns) == CFG_S_STR)
@@ -672,7 +674,9 @@ static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 	}
 	o.meta->origin.file = strdup(ctx->file);
 	o.meta->origin.line = (int)root->start_mark.line + 1;
-	if (!o.meta->origin.file)
+	o.meta->api_version =
+	    strdup((const char *)cfg_map_get(ctx, root, "apiVersion")->data.scalar.value);
+	if (!o.meta->origin.file || !o.meta->api_version)
 		goto oom;
 	if (kd->finish && kd->finish(ctx, root, &o))
 		goto fail;

@@ -1,0 +1,500 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * `ambitctl apply|delete -f FILE|DIR... [-n NS] [--dry-run] [--wait=false] [--timeout 30s]`:
+ * object by object, as kubectl does (an object is group/kind/namespace/name; applying one that
+ * exists replaces it). The whole resulting state is validated before anything is written —
+ * every object must load and `analyze` may find no new error — so a refused change writes
+ * nothing. Then each change is one atomic file in the store (objstore.h), the store's
+ * generation goes up, and apply waits until every node has that generation in force.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "objstore.h"
+
+#define APPLY_MAX_FILES 64
+#define APPLY_WAIT_DEFAULT_S 30
+
+struct apply_args {
+	const char *cluster; /* --name, or NULL: the one the command line resolved */
+	const char *files[APPLY_MAX_FILES];
+	int nfiles;
+	const char *ns; /* -n, or NULL: "default" and objects may name their own */
+	bool remove, dry_run, wait;
+	int timeout_s;
+};
+
+enum action { A_CREATE, A_CONFIGURE, A_UNCHANGED, A_DELETE, A_NOT_FOUND };
+
+static const char *const action_words[] = {"created", "configured", "unchanged", "deleted",
+					   "not found"};
+
+static void print_diags(const struct config_diags *d, FILE *f)
+{
+	char line[2048];
+
+	for (size_t i = 0; i < d->n; i++) {
+		config_diag_format(&d->items[i], line, sizeof(line));
+		fprintf(f, "%s\n", line);
+	}
+}
+
+static size_t count_errors(const struct config_diags *d)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		n += d->items[i].error;
+	return n;
+}
+
+/* A finding's identity across two loads (files and lines differ: the object moved). */
+static bool same_finding(const struct config_diag *a, const struct config_diag *b)
+{
+	return a->error == b->error && !strcmp(a->object ? a->object : "", b->object ? b->object : "") &&
+	       !strcmp(a->field ? a->field : "", b->field ? b->field : "") &&
+	       !strcmp(a->message ? a->message : "", b->message ? b->message : "");
+}
+
+static bool has_finding(const struct config_diags *d, const struct config_diag *f)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (same_finding(&d->items[i], f))
+			return true;
+	return false;
+}
+
+static int parse_duration_s(const char *s, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (end == s || v < 0 || v > 86400)
+		return -EINVAL;
+	if (!strcmp(end, "m"))
+		v *= 60;
+	else if (*end && strcmp(end, "s"))
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+static void usage_apply(bool remove)
+{
+	fprintf(stderr,
+		"usage: ambitctl %s -f FILE|DIR [-f ...] [-n NAMESPACE] [--dry-run]%s\n"
+		"  -n, --namespace NS  namespace of objects that name none (default \"default\"); an\n"
+		"                      object naming another one is refused\n"
+		"  --dry-run           validate and say what would change; write nothing\n"
+		"  --wait=false        do not wait for the nodes to have the change in force\n"
+		"  --timeout DURATION  how long to wait (default %ds; e.g. 10s, 2m)\n",
+		remove ? "delete" : "apply", remove ? "" : " [--wait=false] [--timeout 30s]",
+		APPLY_WAIT_DEFAULT_S);
+}
+
+static int parse_args(int argc, char **argv, struct apply_args *a)
+{
+	a->wait = true;
+	a->timeout_s = APPLY_WAIT_DEFAULT_S;
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i], *v = NULL;
+		bool next = i + 1 < argc;
+
+		if ((!strcmp(s, "-f") || !strcmp(s, "--filename")) && next)
+			v = argv[++i];
+		else if (!strncmp(s, "--filename=", 11))
+			v = s + 11;
+		if (v) {
+			if (a->nfiles == APPLY_MAX_FILES)
+				return -E2BIG;
+			a->files[a->nfiles++] = v;
+		} else if (!strcmp(s, "--name") && next) {
+			a->cluster = argv[++i];
+		} else if ((!strcmp(s, "-n") || !strcmp(s, "--namespace")) && next) {
+			a->ns = argv[++i];
+		} else if (!strncmp(s, "--namespace=", 12)) {
+			a->ns = s + 12;
+		} else if (!strcmp(s, "--dry-run") || !strcmp(s, "--dry-run=client")) {
+			a->dry_run = true;
+		} else if (!strcmp(s, "--wait") || !strcmp(s, "--wait=true")) {
+			a->wait = true;
+		} else if (!strcmp(s, "--wait=false")) {
+			a->wait = false;
+		} else if (!strcmp(s, "--timeout") && next) {
+			if (parse_duration_s(argv[++i], &a->timeout_s))
+				return -EINVAL;
+		} else if (!strncmp(s, "--timeout=", 10)) {
+			if (parse_duration_s(s + 10, &a->timeout_s))
+				return -EINVAL;
+		} else {
+			return -EINVAL;
+		}
+	}
+	return a->nfiles ? 0 : -EINVAL;
+}
+
+/* Loads every file of @objs not in @skip (by path) into @cfg: the state without those objects. */
+static int load_files_except(struct config *cfg, const struct store_objs *objs,
+			     const struct store_objs *skip, struct config_diags *diags)
+{
+	int first = 0;
+
+	for (size_t i = 0; i < objs->n; i++) {
+		const char *file = objs->items[i].file;
+		bool seen = false, skipped = false;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(objs->items[j].file, file);
+		for (size_t j = 0; skip && j < skip->n && !skipped; j++)
+			skipped = skip->items[j].path && !strcmp(skip->items[j].path, file);
+		if (seen || skipped)
+			continue;
+		int err = config_load_file(cfg, file, diags);
+
+		if (err && !first)
+			first = err;
+	}
+	return first;
+}
+
+static int load_inputs(const struct apply_args *a, struct config *cfg, struct store_objs *objs,
+		       struct config_diags *diags)
+{
+	struct config_load_opts opts = {
+	    .default_namespace = a->ns,
+	    .enforce_namespace = a->ns != NULL,
+	    .on_object = store_objs_collect,
+	    .arg = objs,
+	};
+	int first = 0;
+
+	for (int i = 0; i < a->nfiles; i++) {
+		int err = config_load_path_opts(cfg, a->files[i], &opts, diags);
+
+		if (err && !first)
+			first = err;
+	}
+	return first;
+}
+
+/*
+ * What each input object does to the store. Objects another file defines (one ambitctl did not
+ * write: a hand-placed manifest) cannot be replaced or deleted here: that would leave two
+ * definitions, which the agents refuse to let change what is in force.
+ */
+static int plan_actions(const char *state, const struct apply_args *a, struct store_objs *in,
+			const struct store_objs *cur, enum action *act)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < in->n; i++) {
+		struct store_obj *o = &in->items[i];
+		const struct store_obj *old;
+		char disp[400];
+
+		store_obj_display(o, disp, sizeof(disp));
+		if (store_obj_path(state, o)) {
+			fprintf(stderr, "ambitctl: %s: %s:%d: a name that cannot be stored\n", disp,
+				o->file, o->line);
+			bad++;
+			continue;
+		}
+		old = NULL;
+		for (const struct store_obj *f = store_objs_find(cur, o, 0); f;
+		     f = store_objs_find(cur, o, (size_t)(f - cur->items) + 1)) {
+			if (!strcmp(f->file, o->path)) {
+				old = f;
+				continue;
+			}
+			fprintf(stderr,
+				"ambitctl: %s%s%s is also defined in %s:%d, which ambitctl did not "
+				"write; remove it there first\n",
+				disp, o->namespace ? " in namespace " : "",
+				o->namespace ? o->namespace : "", f->file, f->line);
+			bad++;
+		}
+		if (bad)
+			continue;
+		if (a->remove)
+			act[i] = old ? A_DELETE : A_NOT_FOUND;
+		else
+			act[i] = !old			      ? A_CREATE
+				 : strcmp(old->yaml, o->yaml) ? A_CONFIGURE
+							      : A_UNCHANGED;
+	}
+	return bad ? -EINVAL : 0;
+}
+
+/* The state's objects this change replaces or removes (their canonical files are skipped). */
+static int changed_set(const struct store_objs *in, const enum action *act, struct store_objs *out)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		struct store_obj *o;
+
+		/* An unchanged object too: the input stands for it in the resulting state. */
+		if (act[i] == A_CREATE || act[i] == A_NOT_FOUND)
+			continue;
+		o = realloc(out->items, (out->n + 1) * sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		out->items = o;
+		memset(&o[out->n], 0, sizeof(*o));
+		o[out->n].path = strdup(in->items[i].path);
+		if (!o[out->n++].path)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void diag_print_error(const struct config_diag *d, const char *prefix)
+{
+	char line[2048];
+
+	config_diag_format(d, line, sizeof(line));
+	fprintf(stderr, "%s%s\n", prefix, line);
+}
+
+/*
+ * Validates the state this change leads to. @in_cfg holds the input objects; prints what the
+ * user must see and returns -EINVAL when the change must not be written.
+ */
+static int validate(const struct apply_args *a, const struct config *in_cfg,
+		    const struct store_objs *cur, const struct store_objs *changed)
+{
+	struct config before, rest, after;
+	struct config_diags d_before = {0}, d_after = {0}, d_in = {0}, ignored = {0};
+	struct config_analyze_opts an = {0};
+	struct config_load_opts in_opts = {.default_namespace = a->ns};
+	int ret = 0, bad = 0;
+
+	config_init(&before);
+	config_init(&rest);
+	config_init(&after);
+	/* The state as it is, and without what this change replaces or removes. */
+	load_files_except(&before, cur, NULL, &ignored);
+	load_files_except(&rest, cur, changed, &ignored);
+	load_files_except(&after, cur, changed, &ignored);
+	if (!a->remove) {
+		for (int i = 0; i < a->nfiles && !ret; i++)
+			ret = config_load_path_opts(&after, a->files[i], &in_opts, &d_after);
+		if (ret || count_errors(&d_after)) {
+			/* The input loaded alone: a conflict with the state (a duplicate). */
+			print_diags(&d_after, stderr);
+			ret = -EINVAL;
+			goto out;
+		}
+		config_diags_free(&d_after);
+		/* What analyze says of the applied objects, once each; errors refuse the change. */
+		an.context = &rest;
+		ret = config_analyze(in_cfg, &an, &d_in);
+		if (ret)
+			goto out;
+		for (size_t i = 0; i < d_in.n; i++) {
+			diag_print_error(&d_in.items[i], "");
+			bad += d_in.items[i].error;
+		}
+	}
+	/* Findings the change causes elsewhere: a reference it breaks, a conflict it makes. */
+	an.context = NULL;
+	ret = config_analyze(&before, &an, &d_before);
+	if (!ret)
+		ret = config_analyze(&after, &an, &d_after);
+	if (ret)
+		goto out;
+	for (size_t i = 0; i < d_after.n; i++) {
+		const struct config_diag *f = &d_after.items[i];
+
+		if (!f->error || has_finding(&d_before, f) || has_finding(&d_in, f))
+			continue;
+		diag_print_error(f, a->remove ? "after this delete: " : "after this apply: ");
+		/* A delete that leaves a dangling reference is reported, never refused. */
+		bad += !a->remove;
+	}
+	ret = bad ? -EINVAL : 0;
+out:
+	if (ret == -EINVAL && bad)
+		fprintf(stderr, "ambitctl: %d error(s): nothing was %s\n", bad,
+			a->remove ? "deleted" : "applied");
+	config_diags_free(&d_before);
+	config_diags_free(&d_after);
+	config_diags_free(&d_in);
+	config_diags_free(&ignored);
+	config_free(&before);
+	config_free(&rest);
+	config_free(&after);
+	return ret;
+}
+
+static int write_changes(const char *state, const struct store_objs *in, const enum action *act,
+			 bool dry_run, bool quiet, uint64_t *generation)
+{
+	bool any = false;
+	int err;
+
+	for (size_t i = 0; i < in->n; i++) {
+		const struct store_obj *o = &in->items[i];
+		char disp[400];
+
+		store_obj_display(o, disp, sizeof(disp));
+		if (act[i] == A_NOT_FOUND) {
+			fprintf(stderr, "ambitctl: %s%s%s not found\n", disp,
+				o->namespace ? " in namespace " : "", o->namespace ? o->namespace : "");
+			continue;
+		}
+		err = 0;
+		if (!dry_run && (act[i] == A_CREATE || act[i] == A_CONFIGURE))
+			err = store_write(o);
+		else if (!dry_run && act[i] == A_DELETE)
+			err = store_remove(state, o);
+		if (err) {
+			fprintf(stderr, "ambitctl: %s: writing %s: %s\n", disp, o->path,
+				strerror(-err));
+			return err;
+		}
+		any |= act[i] != A_UNCHANGED;
+		if (!quiet)
+			printf("%s %s%s\n", disp, action_words[act[i]], dry_run ? " (dry run)" : "");
+	}
+	/* Nothing changed: nothing to wait for. */
+	*generation = 0;
+	if (dry_run || !any)
+		return 0;
+	*generation = store_generation_bump(state);
+	if (!*generation) {
+		err = -errno;
+		fprintf(stderr, "ambitctl: %s/generation: %s\n", state, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int apply_store_path(const struct ctl_cluster *c, const char *path, bool quiet)
+{
+	struct apply_args a = {.files = {path}, .nfiles = 1};
+	struct store_objs in = {0}, cur = {0}, changed = {0};
+	struct config in_cfg;
+	struct config_diags diags = {0}, ignored = {0};
+	char state[PATH_MAX];
+	enum action *act = NULL;
+	uint64_t gen;
+	int lock, ret;
+
+	cluster_path(c, state, sizeof(state), "state");
+	lock = store_lock(state);
+	if (lock < 0) {
+		fprintf(stderr, "ambitctl: %s/.lock: %s\n", state, strerror(-lock));
+		return lock;
+	}
+	config_init(&in_cfg);
+	store_load(state, &cur, &ignored);
+	ret = load_inputs(&a, &in_cfg, &in, &diags);
+	print_diags(&diags, stderr);
+	if (ret || count_errors(&diags)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	act = calloc(in.n ? in.n : 1, sizeof(*act));
+	ret = act ? plan_actions(state, &a, &in, &cur, act) : -ENOMEM;
+	if (!ret)
+		ret = changed_set(&in, act, &changed);
+	if (!ret)
+		ret = validate(&a, &in_cfg, &cur, &changed);
+	/* `local up` prints its own summary. */
+	if (!ret)
+		ret = write_changes(state, &in, act, false, quiet, &gen);
+out:
+	free(act);
+	store_objs_free(&in);
+	store_objs_free(&cur);
+	store_objs_free(&changed);
+	config_diags_free(&diags);
+	config_diags_free(&ignored);
+	config_free(&in_cfg);
+	store_unlock(lock);
+	return ret;
+}
+
+int cmd_apply(const struct ctl_opts *o, int argc, char **argv, bool remove)
+{
+	struct apply_args a = {.remove = remove};
+	struct store_objs in = {0}, cur = {0}, changed = {0};
+	struct config in_cfg;
+	struct config_diags diags = {0}, ignored = {0};
+	struct ctl_opts opts = *o;
+	struct ctl_cluster c;
+	char state[PATH_MAX];
+	enum action *act = NULL;
+	uint64_t gen = 0;
+	int lock = -1, ret, missing = 0;
+
+	if (parse_args(argc, argv, &a)) {
+		usage_apply(remove);
+		return -EINVAL;
+	}
+	if (a.cluster)
+		opts.cluster = a.cluster;
+	ret = cluster_open(&c, &opts);
+	if (ret)
+		return ret;
+	cluster_path(&c, state, sizeof(state), "state");
+	config_init(&in_cfg);
+	/* Everything the input says is judged before the store is even locked. */
+	ret = load_inputs(&a, &in_cfg, &in, &diags);
+	print_diags(&diags, stderr);
+	if (ret || count_errors(&diags)) {
+		fprintf(stderr, "ambitctl: invalid manifests: nothing was %s\n",
+			remove ? "deleted" : "applied");
+		ret = -EINVAL;
+		goto out;
+	}
+	if (!in.n) {
+		fprintf(stderr, "ambitctl: no objects in %s\n", a.files[0]);
+		ret = -EINVAL;
+		goto out;
+	}
+	lock = store_lock(state);
+	if (lock < 0) {
+		ret = lock;
+		fprintf(stderr, "ambitctl: %s/.lock: %s\n", state, strerror(-ret));
+		goto out;
+	}
+	store_load(state, &cur, &ignored);
+	act = calloc(in.n, sizeof(*act));
+	ret = act ? plan_actions(state, &a, &in, &cur, act) : -ENOMEM;
+	if (!ret)
+		ret = changed_set(&in, act, &changed);
+	if (!ret)
+		ret = validate(&a, &in_cfg, &cur, &changed);
+	if (!ret)
+		ret = write_changes(state, &in, act, a.dry_run, false, &gen);
+	store_unlock(lock);
+	lock = -1;
+	for (size_t i = 0; act && i < in.n; i++)
+		missing += act[i] == A_NOT_FOUND;
+	if (ret || a.dry_run)
+		goto out;
+	/* Pods, Deployments and Services of the local cluster follow the store. */
+	ret = state_reconcile(&c);
+	if (ret)
+		fprintf(stderr, "ambitctl: updating the running cluster: %s\n", strerror(-ret));
+	if (!ret && a.wait && gen)
+		ret = wait_generation(&c, gen, a.timeout_s);
+	if (!ret && missing)
+		ret = -ENOENT;
+out:
+	free(act);
+	store_objs_free(&in);
+	store_objs_free(&cur);
+	store_objs_free(&changed);
+	config_diags_free(&diags);
+	config_diags_free(&ignored);
+	config_free(&in_cfg);
+	store_unlock(lock);
+	return ret;
+}

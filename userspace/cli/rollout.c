@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Waiting for a change to be in force on every node: the node's agent has reconciled the
+ * store's generation G (it reads state/generation before the manifests, so G in force means
+ * every object written before G was seen), and the node's ztunnel runs the snapshot that agent
+ * published since. What a node lacks is said by name when the wait runs out.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ambit/ipc.h"
+#include "ctl.h"
+
+struct node_view {
+	bool agent_up, ztunnel_up;
+	uint64_t generation, version, ztunnel_version;
+	char why[160];
+};
+
+static bool json_u64(const cJSON *o, const char *key, uint64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0)
+		return false;
+	*out = (uint64_t)v->valuedouble;
+	return true;
+}
+
+static void view_node(const struct ctl_node *n, struct node_view *v)
+{
+	char *reply = NULL, *body = NULL;
+	cJSON *root = NULL;
+	const cJSON *res;
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	ret = ipc_request(n->socket, "{\"op\":\"get\",\"what\":\"status\"}", &reply);
+	if (ret) {
+		snprintf(v->why, sizeof(v->why), "agent not answering (%s)", strerror(-ret));
+		goto out;
+	}
+	root = cJSON_Parse(reply);
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	if (!res || !json_u64(res, "configGeneration", &v->generation) ||
+	    !json_u64(res, "version", &v->version)) {
+		snprintf(v->why, sizeof(v->why), "agent status without a config generation");
+		goto out;
+	}
+	v->agent_up = true;
+	ret = http_get_in_netns(n->netns, 15000, "/snapshot_version", &body);
+	if (ret != 200 || !body || sscanf(body, "%" SCNu64, &v->ztunnel_version) != 1) {
+		snprintf(v->why, sizeof(v->why), "ztunnel not answering (%s)",
+			 ret < 0 ? strerror(-ret) : "no snapshot version");
+		goto out;
+	}
+	v->ztunnel_up = true;
+out:
+	cJSON_Delete(root);
+	free(reply);
+	free(body);
+}
+
+/* In force on @n: the agent reconciled @gen and the ztunnel runs what the agent published. */
+static bool in_force(const struct node_view *v, uint64_t gen)
+{
+	return v->agent_up && v->ztunnel_up && v->generation >= gen &&
+	       v->ztunnel_version >= v->version;
+}
+
+static void say_lag(const struct ctl_node *n, const struct node_view *v, uint64_t gen)
+{
+	if (!v->agent_up || (v->generation >= gen && !v->ztunnel_up))
+		fprintf(stderr, "ambitctl: %s: %s\n", n->name, v->why);
+	else if (v->generation < gen)
+		fprintf(stderr,
+			"ambitctl: %s: the agent has generation %" PRIu64 " in force, not %" PRIu64
+			" (see ambitctl local status)\n",
+			n->name, v->generation, gen);
+	else
+		fprintf(stderr,
+			"ambitctl: %s: the ztunnel runs snapshot %" PRIu64 ", the agent published "
+			"%" PRIu64 "\n",
+			n->name, v->ztunnel_version, v->version);
+}
+
+int wait_generation(const struct ctl_cluster *c, uint64_t gen, int timeout_s)
+{
+	struct node_view v[CTL_MAX_NODES];
+	struct timespec start, now;
+	bool done[CTL_MAX_NODES] = {0};
+	int left = c->nnodes;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		for (int i = 0; i < c->nnodes; i++) {
+			if (done[i])
+				continue;
+			view_node(&c->nodes[i], &v[i]);
+			if (in_force(&v[i], gen)) {
+				done[i] = true;
+				left--;
+			}
+		}
+		if (!left) {
+			printf("generation %" PRIu64 " in force on %d node%s\n", gen, c->nnodes,
+			       c->nnodes == 1 ? "" : "s");
+			return 0;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= timeout_s || ctl_interrupted)
+			break;
+		usleep(100 * 1000);
+	}
+	fprintf(stderr, "ambitctl: applied, but generation %" PRIu64 " is not in force on every "
+			"node after %ds:\n",
+		gen, timeout_s);
+	for (int i = 0; i < c->nnodes; i++)
+		if (!done[i])
+			say_lag(&c->nodes[i], &v[i], gen);
+	return -ETIMEDOUT;
+}
