@@ -58,6 +58,23 @@ void zt_state_destroy(struct zt_state *st)
 	free(st);
 }
 
+/*
+ * Inbound HBONE accepts the mesh's trust domain and its aliases only: the root may sign for
+ * others (a shared CA), and Istio refuses those peers too.
+ */
+static int set_trust_domains(struct tls_ctx *ctx, const struct snapshot *s)
+{
+	const char *td[17];
+	size_t n = 0;
+
+	if (!s->trust_domain || !*s->trust_domain)
+		return -EINVAL;
+	td[n++] = s->trust_domain;
+	for (size_t i = 0; i < s->n_trust_domain_aliases && n < 17; i++)
+		td[n++] = s->trust_domain_aliases[i];
+	return tls_ctx_set_trust_domains(ctx, td, n);
+}
+
 int zt_state_install(struct zt_state *st, struct snapshot *s)
 {
 	struct zt_snap *zs = calloc(1, sizeof(*zs)), *old;
@@ -76,6 +93,10 @@ int zt_state_install(struct zt_state *st, struct snapshot *s)
 		id->identity = c->identity;
 		id->client = tls_ctx_create(false, c->cert_pem, c->key_pem, s->root_pem);
 		id->server = tls_ctx_create(true, c->cert_pem, c->key_pem, s->root_pem);
+		if (id->server && set_trust_domains(id->server, s)) {
+			tls_ctx_put(id->server);
+			id->server = NULL;
+		}
 		if (!id->client || !id->server) {
 			pr_warn("snapshot %llu: certificate of %s unusable, skipped",
 				(unsigned long long)s->version, c->identity);

@@ -20,17 +20,20 @@ struct tls_ctx {
 	SSL_CTX *ssl;
 	bool server;
 	int refs;
+	size_t n_domains;
+	char **domains; /* trust domains a peer's SPIFFE ID must be in; none: any */
 };
 
 struct tls_conn {
 	SSL *ssl;
+	struct tls_ctx *ctx; /* borrowed: the connection's owner holds a reference */
 	bool server;
 	bool want_write;
 	bool handshaken;
 	bool drained; /* the last socket read returned less than asked: the socket is empty */
 	char *expect_san;
 	char *peer_id;
-	char err[160];
+	char err[200];
 };
 
 static const unsigned char alpn_h2[] = {2, 'h', '2'};
@@ -158,12 +161,53 @@ struct tls_ctx *tls_ctx_get(struct tls_ctx *ctx)
 	return ctx;
 }
 
+static void free_domains(struct tls_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->n_domains; i++)
+		free(ctx->domains[i]);
+	free(ctx->domains);
+	ctx->domains = NULL;
+	ctx->n_domains = 0;
+}
+
 void tls_ctx_put(struct tls_ctx *ctx)
 {
 	if (!ctx || __atomic_sub_fetch(&ctx->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	SSL_CTX_free(ctx->ssl);
+	free_domains(ctx);
 	free(ctx);
+}
+
+int tls_ctx_set_trust_domains(struct tls_ctx *ctx, const char *const *domains, size_t n)
+{
+	free_domains(ctx);
+	ctx->domains = calloc(n ? n : 1, sizeof(*ctx->domains));
+	if (!ctx->domains)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		ctx->domains[i] = strdup(domains[i]);
+		if (!ctx->domains[i]) {
+			free_domains(ctx);
+			return -ENOMEM;
+		}
+		ctx->n_domains++;
+	}
+	return 0;
+}
+
+/* spiffe://<trust domain>/<path>: is the trust domain one of @ctx's? */
+static bool in_trust_domains(const struct tls_ctx *ctx, const char *id)
+{
+	const char *td = id + 9, *slash = strchr(td, '/');
+	size_t len = slash ? (size_t)(slash - td) : strlen(td);
+
+	if (!ctx->n_domains)
+		return true;
+	for (size_t i = 0; i < ctx->n_domains; i++)
+		if (strlen(ctx->domains[i]) == len && !strncmp(ctx->domains[i], td, len))
+			return true;
+	return false;
 }
 
 static void set_err(struct tls_conn *c, const char *what)
@@ -224,6 +268,7 @@ struct tls_conn *tls_conn_create(struct tls_ctx *ctx, int fd, const char *expect
 	if (!c)
 		return NULL;
 	c->server = ctx->server;
+	c->ctx = ctx;
 	c->ssl = SSL_new(ctx->ssl);
 	if (!c->ssl || set_bios(c, c->ssl, fd))
 		goto fail;
@@ -321,6 +366,12 @@ int tls_conn_handshake(struct tls_conn *c)
 	if (!c->peer_id) {
 		snprintf(c->err, sizeof(c->err),
 			 "handshake: peer certificate has no spiffe URI SAN");
+		return -EPROTO;
+	}
+	/* The root signs for the mesh; the mesh is its trust domain (and its aliases), no other. */
+	if (!in_trust_domains(c->ctx, c->peer_id)) {
+		snprintf(c->err, sizeof(c->err), "handshake: peer %.90s: not in trust domain %.40s",
+			 c->peer_id, c->ctx->domains[0]);
 		return -EPROTO;
 	}
 	if (c->expect_san && strcmp(c->expect_san, c->peer_id) != 0) {

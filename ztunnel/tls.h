@@ -22,6 +22,12 @@ struct tls_conn;
 struct tls_ctx *tls_ctx_create(bool server, const char *cert_pem, const char *key_pem,
 			       const char *root_pem);
 void tls_ctx_put(struct tls_ctx *ctx); /* accepts NULL */
+/*
+ * Accept only peers whose SPIFFE ID is in one of the @n trust domains @domains (copied): the
+ * mesh's own and its aliases. Set before the context is shared. A context without any accepts
+ * every trust domain the root signed for. 0 or -ENOMEM.
+ */
+int tls_ctx_set_trust_domains(struct tls_ctx *ctx, const char *const *domains, size_t n);
 struct tls_ctx *tls_ctx_get(struct tls_ctx *ctx);
 
 /*

@@ -61,6 +61,9 @@ struct snapshot {
 	char *node;
 	uint32_t node_ip;
 	char *trust_domain;
+	size_t n_trust_domain_aliases; /* other trust domains peers may be in (Istio's
+					  trustDomainAliases), JSON "trustDomainAliases" */
+	char **trust_domain_aliases;
 	char *root_pem; /* the mesh trust root */
 	size_t n_workloads, n_services, n_certs;
 	struct snap_workload *workloads;

@@ -24,6 +24,8 @@
 
 #define ID_CLIENT "spiffe://cluster.local/ns/a/sa/client"
 #define ID_SERVER "spiffe://cluster.local/ns/b/sa/server"
+#define ID_EVIL "spiffe://evil.example/ns/a/sa/client"
+static const char *const MESH_TD[] = {"cluster.local"};
 
 struct side {
 	struct loop *loop;
@@ -35,7 +37,7 @@ struct side {
 };
 
 static struct side srv, cli;
-static struct tls_ctx *srv_ctx, *cli_ctx, *foreign_ctx;
+static struct tls_ctx *srv_ctx, *cli_ctx, *foreign_ctx, *evil_ctx;
 static struct hbone_pool *pool, *srv_pool;
 static int upstream_fd = -1;
 static struct sockaddr_in upstream_addr;
@@ -157,6 +159,9 @@ static int setup(void **state)
 	cli_ctx = issue_ctx(dirs[0], ID_CLIENT, false, NULL);
 	/* Same identity, signed by another root: must be refused by the server. */
 	foreign_ctx = issue_ctx(dirs[1], ID_CLIENT, false, root);
+	/* Signed by the mesh root, but for another trust domain: refused too. */
+	evil_ctx = issue_ctx(dirs[0], ID_EVIL, false, NULL);
+	assert_int_equal(tls_ctx_set_trust_domains(srv_ctx, MESH_TD, 1), 0);
 	free(root);
 	assert_null(tls_ctx_create(true, "garbage", "garbage", "garbage"));
 
@@ -198,6 +203,7 @@ static int teardown(void **state)
 	tls_ctx_put(srv_ctx);
 	tls_ctx_put(cli_ctx);
 	tls_ctx_put(foreign_ctx);
+	tls_ctx_put(evil_ctx);
 	for (int i = 0; i < 2; i++) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dirs[i]);
 		if (system(cmd) != 0)
@@ -286,6 +292,25 @@ static void test_foreign_client_cert_refused(void **state)
 
 	assert_int_equal(write(app, "x", 1), 1);
 	expect_refused(app);
+}
+
+/* A CA-signed spiffe://evil.example/... is not a mesh identity, forwarded header or not. */
+static void test_other_trust_domain_refused(void **state)
+{
+	static const char *const with_alias[] = {"cluster.local", "evil.example"};
+	int app = app_connect(evil_ctx, ID_EVIL, ID_SERVER), up;
+
+	assert_int_equal(write(app, "x", 1), 1);
+	expect_refused(app);
+	/* Unless the mesh names it an alias (Istio's trustDomainAliases). */
+	assert_int_equal(tls_ctx_set_trust_domains(srv_ctx, with_alias, 2), 0);
+	app = app_connect(evil_ctx, ID_EVIL, ID_SERVER);
+	assert_int_equal(write(app, "y", 1), 1);
+	up = upstream_accept(5000);
+	assert_true(up >= 0);
+	close(up);
+	close(app);
+	assert_int_equal(tls_ctx_set_trust_domains(srv_ctx, MESH_TD, 1), 0);
 }
 
 static void test_server_san_mismatch_refused(void **state)
@@ -398,6 +423,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_connect_half_close),
 	    cmocka_unit_test(test_foreign_client_cert_refused),
+	    cmocka_unit_test(test_other_trust_domain_refused),
 	    cmocka_unit_test(test_server_san_mismatch_refused),
 	    cmocka_unit_test(test_streams_share_connection),
 	    cmocka_unit_test(test_large_transfer),

@@ -32,6 +32,9 @@ static struct snapshot *sample(void)
 	s->node = strdup("node1");
 	s->node_ip = ip("10.99.0.11");
 	s->trust_domain = strdup("cluster.local");
+	s->n_trust_domain_aliases = 1;
+	s->trust_domain_aliases = calloc(1, sizeof(*s->trust_domain_aliases));
+	s->trust_domain_aliases[0] = strdup("old.example");
 	s->root_pem = strdup("-----BEGIN CERTIFICATE-----\nroot\n-----END CERTIFICATE-----\n");
 	s->n_workloads = 2;
 	s->workloads = calloc(2, sizeof(*s->workloads));
@@ -91,6 +94,8 @@ static void test_round_trip(void **state)
 	assert_string_equal(d->node, "node1");
 	assert_int_equal(d->node_ip, s->node_ip);
 	assert_string_equal(d->root_pem, s->root_pem);
+	assert_int_equal(d->n_trust_domain_aliases, 1);
+	assert_string_equal(d->trust_domain_aliases[0], "old.example");
 	assert_int_equal(d->n_workloads, 2);
 	assert_string_equal(d->workloads[1].node, "node2");
 	assert_int_equal(d->workloads[1].ip, s->workloads[1].ip);
@@ -168,6 +173,9 @@ static void test_malformed(void **state)
 		     "\"vip\":\"10.96.0.1\",\"endpoints\":[\"x\"]}]}",
 		     "services[0].endpoints[0]");
 	expect_error("{\"version\":1,\"certs\":[{\"identity\":\"a\"}]}", "certs[0].certPEM");
+	expect_error("{\"version\":1,\"trustDomainAliases\":\"a\"}", "trustDomainAliases");
+	expect_error("{\"version\":1,\"trustDomainAliases\":[\"a\",\"\"]}",
+		     "trustDomainAliases[1]");
 }
 
 static void test_minimal(void **state)

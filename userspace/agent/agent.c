@@ -389,6 +389,8 @@ static int snapshot_view(const struct agent *a, struct snapshot *s)
 	s->node = (char *)a->opts.node;
 	s->node_ip = a->opts.node_ip;
 	s->trust_domain = (char *)a->opts.trust_domain;
+	s->n_trust_domain_aliases = a->opts.n_trust_domain_aliases;
+	s->trust_domain_aliases = (char **)a->opts.trust_domain_aliases;
 	s->root_pem = (char *)ca_root_pem(a->ca);
 	s->n_workloads = a->cur.n_snap_workloads;
 	s->workloads = a->cur.snap_workloads;

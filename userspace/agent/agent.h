@@ -31,6 +31,8 @@ struct agent_opts {
 	const char *socket;
 	const char *uplink; /* NULL: none */
 	const char *trust_domain;
+	const char *trust_domain_aliases[16]; /* --trust-domain-alias, repeatable */
+	size_t n_trust_domain_aliases;
 	const char *root_namespace; /* Istio root namespace (mesh-wide policy), istio-system */
 	char cluster_path[4096];    /* dirname(dirname(runtime))/cluster.json */
 	char cache_dir[4096];	    /* dirname(socket)/lastgood: config files' last good versions */

@@ -47,11 +47,11 @@ static struct loop *the_loop;
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f, "usage: ambit-agent --node N --node-ip IP --state DIR --runtime FILE --ca-dir DIR\n"
-	       "                   --pin-root P --cgroup CG --socket S [--uplink IFNAME]\n"
-	       "                   [--trust-domain cluster.local] [--root-namespace istio-system]\n"
-	       "                   [--log-level info]\n");
+	fprintf(f,
+		"usage: ambit-agent --node N --node-ip IP --state DIR --runtime FILE --ca-dir DIR\n"
+		"                   --pin-root P --cgroup CG --socket S [--uplink IFNAME]\n"
+		"                   [--trust-domain cluster.local] [--trust-domain-alias TD]...\n"
+		"                   [--root-namespace istio-system] [--log-level info]\n");
 }
 
 static int arm(int tfd, long ms)
@@ -200,6 +200,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	    {"socket", required_argument, NULL, 'S'},
 	    {"uplink", required_argument, NULL, 'u'},
 	    {"trust-domain", required_argument, NULL, 't'},
+	    {"trust-domain-alias", required_argument, NULL, 'T'},
 	    {"root-namespace", required_argument, NULL, 'R'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
@@ -223,6 +224,13 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 		case 'S': o->socket = optarg; break;
 		case 'u': o->uplink = optarg; break;
 		case 't': o->trust_domain = optarg; break;
+		case 'T':
+			if (o->n_trust_domain_aliases == 16) {
+				fprintf(stderr, "ambit-agent: at most 16 --trust-domain-alias\n");
+				return -EINVAL;
+			}
+			o->trust_domain_aliases[o->n_trust_domain_aliases++] = optarg;
+			break;
 		case 'R': o->root_namespace = optarg; break;
 		case 'l':
 			if (log_level_parse(optarg, lvl)) {

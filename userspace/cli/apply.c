@@ -57,7 +57,8 @@ static size_t count_errors(const struct config_diags *d)
 /* A finding's identity across two loads (files and lines differ: the object moved). */
 static bool same_finding(const struct config_diag *a, const struct config_diag *b)
 {
-	return a->error == b->error && !strcmp(a->object ? a->object : "", b->object ? b->object : "") &&
+	return a->error == b->error &&
+	       !strcmp(a->object ? a->object : "", b->object ? b->object : "") &&
 	       !strcmp(a->field ? a->field : "", b->field ? b->field : "") &&
 	       !strcmp(a->message ? a->message : "", b->message ? b->message : "");
 }
@@ -87,15 +88,16 @@ static int parse_duration_s(const char *s, int *out)
 
 static void usage_apply(bool remove)
 {
-	fprintf(stderr,
-		"usage: ambitctl %s -f FILE|DIR [-f ...] [-n NAMESPACE] [--dry-run]%s\n"
-		"  -n, --namespace NS  namespace of objects that name none (default \"default\"); an\n"
-		"                      object naming another one is refused\n"
-		"  --dry-run           validate and say what would change; write nothing\n"
-		"  --wait=false        do not wait for the nodes to have the change in force\n"
-		"  --timeout DURATION  how long to wait (default %ds; e.g. 10s, 2m)\n",
-		remove ? "delete" : "apply", remove ? "" : " [--wait=false] [--timeout 30s]",
-		APPLY_WAIT_DEFAULT_S);
+	fprintf(
+	    stderr,
+	    "usage: ambitctl %s -f FILE|DIR [-f ...] [-n NAMESPACE] [--dry-run]%s\n"
+	    "  -n, --namespace NS  namespace of objects that name none (default \"default\"); an\n"
+	    "                      object naming another one is refused\n"
+	    "  --dry-run           validate and say what would change; write nothing\n"
+	    "  --wait=false        do not wait for the nodes to have the change in force\n"
+	    "  --timeout DURATION  how long to wait (default %ds; e.g. 10s, 2m)\n",
+	    remove ? "delete" : "apply", remove ? "" : " [--wait=false] [--timeout 30s]",
+	    APPLY_WAIT_DEFAULT_S);
 }
 
 static int parse_args(int argc, char **argv, struct apply_args *a)
@@ -344,7 +346,8 @@ static int write_changes(const char *state, const struct store_objs *in, const e
 		store_obj_display(o, disp, sizeof(disp));
 		if (act[i] == A_NOT_FOUND) {
 			fprintf(stderr, "ambitctl: %s%s%s not found\n", disp,
-				o->namespace ? " in namespace " : "", o->namespace ? o->namespace : "");
+				o->namespace ? " in namespace " : "",
+				o->namespace ? o->namespace : "");
 			continue;
 		}
 		err = 0;
@@ -359,7 +362,8 @@ static int write_changes(const char *state, const struct store_objs *in, const e
 		}
 		any |= act[i] != A_UNCHANGED;
 		if (!quiet)
-			printf("%s %s%s\n", disp, action_words[act[i]], dry_run ? " (dry run)" : "");
+			printf("%s %s%s\n", disp, action_words[act[i]],
+			       dry_run ? " (dry run)" : "");
 	}
 	/* Nothing changed: nothing to wait for. */
 	*generation = 0;

@@ -32,8 +32,8 @@ int store_objs_collect(void *arg, const struct config_object *o)
 	it->file = strdup(o->file);
 	it->line = o->line;
 	s->n++;
-	if (!it->group || !it->kind || (o->namespace && !it->namespace) || !it->name ||
-	    !it->yaml || !it->file)
+	if (!it->group || !it->kind || (o->namespace && !it->namespace) || !it->name || !it->yaml ||
+	    !it->file)
 		return -ENOMEM;
 	return 0;
 }
@@ -102,8 +102,8 @@ int store_load(const char *state, struct store_objs *out, struct config_diags *d
 int store_obj_path(const char *state, struct store_obj *o)
 {
 	char path[PATH_MAX];
-	int err = config_object_path(state, o->group, o->kind, o->namespace, o->name, path,
-				     sizeof(path));
+	int err =
+	    config_object_path(state, o->group, o->kind, o->namespace, o->name, path, sizeof(path));
 
 	if (err)
 		return err;

@@ -117,8 +117,9 @@ int wait_generation(const struct ctl_cluster *c, uint64_t gen, int timeout_s)
 			break;
 		usleep(100 * 1000);
 	}
-	fprintf(stderr, "ambitctl: applied, but generation %" PRIu64 " is not in force on every "
-			"node after %ds:\n",
+	fprintf(stderr,
+		"ambitctl: applied, but generation %" PRIu64 " is not in force on every "
+		"node after %ds:\n",
 		gen, timeout_s);
 	for (int i = 0; i < c->nnodes; i++)
 		if (!done[i])

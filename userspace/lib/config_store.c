@@ -133,13 +133,11 @@ static int entry_cmp(const void *pa, const void *pb)
 	       (a->meta->origin.line < b->meta->origin.line);
 }
 
-int config_view_drop_duplicates(struct config *view,
-				int (*prefer)(void *arg, const char *kind,
-					      const struct config_meta *m),
-				void (*report)(void *arg, const char *kind,
-					       const struct config_meta *kept,
-					       const struct config_meta *dropped),
-				void *arg)
+int config_view_drop_duplicates(
+    struct config *view, int (*prefer)(void *arg, const char *kind, const struct config_meta *m),
+    void (*report)(void *arg, const char *kind, const struct config_meta *kept,
+		   const struct config_meta *dropped),
+    void *arg)
 {
 	struct view_array va[VIEW_KINDS];
 	size_t nva = view_arrays(view, va), total = 0, k = 0, kinds;

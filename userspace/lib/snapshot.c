@@ -143,6 +143,20 @@ static char *encode(const struct snapshot *s, bool with_keys)
 	err |= add_str(root, "node", s->node);
 	err |= add_ip(root, "nodeIP", s->node_ip);
 	err |= add_str(root, "trustDomain", s->trust_domain);
+	if (s->n_trust_domain_aliases) {
+		cJSON *al = cJSON_AddArrayToObject(root, "trustDomainAliases");
+
+		err |= !al;
+		for (size_t i = 0; al && i < s->n_trust_domain_aliases; i++) {
+			cJSON *v = cJSON_CreateString(s->trust_domain_aliases[i]);
+
+			if (!v || !cJSON_AddItemToArray(al, v)) {
+				cJSON_Delete(v);
+				err = 1;
+				break;
+			}
+		}
+	}
 	err |= add_str(root, "rootPEM", s->root_pem);
 	wls = cJSON_AddArrayToObject(root, "workloads");
 	svcs = cJSON_AddArrayToObject(root, "services");
@@ -458,6 +472,23 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 	s->root_pem = get_str(&d, root, "rootPEM", "", false);
 	if (d.failed)
 		goto fail;
+	arr = get_arr(&d, root, "trustDomainAliases", "", &i);
+	if (d.failed || !alloc_arr(&d, (void **)&s->trust_domain_aliases, i,
+				   sizeof(*s->trust_domain_aliases), "trustDomainAliases"))
+		goto fail;
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (!cJSON_IsString(it) || !it->valuestring[0]) {
+			dec_fail(&d, "trustDomainAliases[%zu]: expected a non-empty string",
+				 s->n_trust_domain_aliases);
+			goto fail;
+		}
+		s->trust_domain_aliases[s->n_trust_domain_aliases] = strdup(it->valuestring);
+		if (!s->trust_domain_aliases[s->n_trust_domain_aliases++]) {
+			dec_fail(&d, "trustDomainAliases: out of memory");
+			goto fail;
+		}
+	}
 
 	arr = get_arr(&d, root, "workloads", "", &i);
 	if (d.failed ||
@@ -565,6 +596,9 @@ void snapshot_free(struct snapshot *s)
 	free(s->certs);
 	free(s->node);
 	free(s->trust_domain);
+	for (size_t i = 0; i < s->n_trust_domain_aliases; i++)
+		free(s->trust_domain_aliases[i]);
+	free(s->trust_domain_aliases);
 	free(s->root_pem);
 	free(s);
 }
