@@ -81,6 +81,29 @@ expect_contains "$out" "nothing was applied"
 expect_eq "$(gen)" "$g" "a refused apply changed the generation"
 [ -e "$state/bookinfo/serviceaccount/innocent.yaml" ] && fail "a refused apply wrote an object"
 
+# Warnings: once, for the object applied; never again for objects an unrelated apply leaves.
+cat >"$POLICY_DIR/nobody.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: nobody
+  namespace: bookinfo
+spec:
+  selector:
+    matchLabels: {app: nosuchapp}
+  action: DENY
+  rules:
+  - from:
+    - source: {namespaces: [other]}
+YAML
+out=$(actl apply -f "$POLICY_DIR/nobody.yaml" 2>&1) || fail "apply with a warning: $out"
+expect_eq "$(printf '%s\n' "$out" | grep -c IST0127)" 1 "the warning, once"
+printf 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: unrelated, namespace: other}\n' \
+	>"$POLICY_DIR/unrelated.yaml"
+out=$(actl apply -f "$POLICY_DIR/unrelated.yaml" 2>&1) || fail "unrelated apply: $out"
+expect_not_contains "$out" "IST0127" "an unrelated apply repeats another object's warning"
+actl delete -f "$POLICY_DIR/nobody.yaml" >&2 || fail "delete nobody"
+
 # Delete, object by object; a missing object is an error, as with kubectl.
 cat >"$POLICY_DIR/vs.yaml" <<'YAML'
 apiVersion: networking.istio.io/v1
