@@ -80,7 +80,7 @@ struct hbone_open_ops {
 struct hbone_target {
 	struct sockaddr_in addr;   /* where to open TLS: destPodIP:15008 */
 	const char *authority;	   /* CONNECT :authority, "podIP:port" */
-	const char *forwarded_for; /* client IP for `forwarded: for=`, or NULL */
+	const char *forwarded_for; /* client node for `forwarded: for=` ("\"ip:port\"", or an IP) */
 	const char *identity;	   /* source identity: pool key, and the certificate in @ctx */
 	const char *expect_san;	   /* the destination workload's identity */
 	struct tls_ctx *ctx;	   /* client context of @identity (a reference is taken) */

@@ -287,7 +287,7 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd,
 			   const struct zt_route *r, const struct snap_workload *src)
 {
-	char auth[32], client[INET_ADDRSTRLEN];
+	char auth[32], client[INET_ADDRSTRLEN + 8], ip[INET_ADDRSTRLEN];
 	struct hbone_target t = {
 	    .addr = {.sin_family = AF_INET,
 		     .sin_addr = r->addr.sin_addr,
@@ -309,7 +309,9 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 		held_failed(hd, fd, 0, "no certificate for the source", true);
 		return;
 	}
-	inet_ntop(AF_INET, &peer->sin_addr, client, sizeof(client));
+	/* RFC 7239 §6: "ip:port", quoted; the destination's ztunnel logs the client's socket. */
+	inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof(ip));
+	snprintf(client, sizeof(client), "\"%s:%u\"", ip, ntohs(peer->sin_port));
 	snprintf(auth, sizeof(auth), "%s:%u", inet_ntoa(r->addr.sin_addr), ntohs(r->addr.sin_port));
 	hd->fd = -1;
 	if (hbone_pool_open(w->pool, &t, fd, NULL) == 0)

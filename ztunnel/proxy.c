@@ -129,11 +129,12 @@ bool zt_local_enrolled(const struct snapshot *s, const struct snap_workload *wl)
 
 int zt_check_connect(const struct snapshot *s, const char *authority, const char *forwarded,
 		     const char *peer_id, struct sockaddr_in *dst,
-		     const struct snap_workload **dst_wl, struct in_addr *client)
+		     const struct snap_workload **dst_wl, struct sockaddr_in *client)
 {
 	const struct snap_workload *src;
 
-	client->s_addr = INADDR_ANY;
+	memset(client, 0, sizeof(*client));
+	client->sin_family = AF_INET;
 	if (sock_parse_authority(authority, dst))
 		return 400;
 	*dst_wl = snapshot_workload_by_ip(s, dst->sin_addr.s_addr);
@@ -148,7 +149,7 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 	 */
 	if (sock_parse_forwarded_for(forwarded, client))
 		return 400;
-	src = snapshot_workload_by_ip(s, client->s_addr);
+	src = snapshot_workload_by_ip(s, client->sin_addr.s_addr);
 	if (!src || !peer_id || !src->identity || strcmp(src->identity, peer_id) != 0)
 		return 401;
 	return 0;
@@ -403,38 +404,41 @@ static int hbone_accept(void *user, const struct hbone_request *req, int *fd, st
 	struct zt_worker *w = user;
 	struct zt_snap *zs = zt_state_get(w->st);
 	const struct snap_workload *dst_wl = NULL;
-	struct sockaddr_in dst, src = {.sin_family = AF_INET};
+	struct sockaddr_in dst, src;
 	struct metrics_labels labels;
 	struct authz_result ar;
-	struct in_addr client;
+	bool claimed;
 	uint32_t src_ip;
 	int rv, up;
 
 	if (!zs)
 		return 503;
 	rv = zt_check_connect(zs->snap, req->authority, req->forwarded, req->peer_identity, &dst,
-			      &dst_wl, &client);
+			      &dst_wl, &src);
 	if (rv) {
 		pr_info("hbone: refused CONNECT %s from %s: %d", req->authority, req->peer_identity,
 			rv);
 		goto out;
 	}
-	/* The client's own address when it claimed one (verified above), else its node's. */
-	src_ip = client.s_addr ? client.s_addr : req->peer.sin_addr.s_addr;
-	src.sin_addr = client;
-	zt_fill_labels(&labels, "destination", snapshot_workload_by_ip(zs->snap, client.s_addr),
+	/*
+	 * The client's own address when it claimed one (verified above), else its node's. The
+	 * port it sent names the client's socket in the logs; the pod sees a fresh one.
+	 */
+	claimed = src.sin_addr.s_addr != INADDR_ANY;
+	src_ip = claimed ? src.sin_addr.s_addr : req->peer.sin_addr.s_addr;
+	zt_fill_labels(&labels, "destination", snapshot_workload_by_ip(zs->snap, src_ip),
 		       req->peer_identity, dst_wl, NULL, true);
 	if (!authz_decide(zs->snap, dst_wl, ntohs(dst.sin_port), src_ip, req->peer_identity, &ar)) {
-		zt_record_denial(&labels, client.s_addr ? &src : &req->peer, &dst, "inbound", &ar);
+		zt_record_denial(&labels, claimed ? &src : &req->peer, &dst, "inbound", &ar);
 		rv = 401;
 		goto out;
 	}
-	up = sock_connect(&dst, client.s_addr ? &src : NULL);
+	up = sock_connect(&dst, claimed ? &src : NULL);
 	if (up < 0) {
 		rv = 503;
 		goto out;
 	}
-	*rec = connrec_open(&labels, client.s_addr ? &src : &req->peer, &dst, "inbound");
+	*rec = connrec_open(&labels, claimed ? &src : &req->peer, &dst, "inbound");
 	connrec_set_decision(*rec, "allow", ar.name);
 	authz_track(w->tracker, *rec, dst.sin_addr.s_addr, ntohs(dst.sin_port), src_ip,
 		    req->peer_identity);

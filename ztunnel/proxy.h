@@ -51,14 +51,15 @@ int zt_route_outbound(const struct snapshot *s, const struct sockaddr_in *dst, e
 
 /*
  * Checks a CONNECT (HBONE inbound): @authority must name an enrolled workload of this node, and
- * a `forwarded: for=` client IP is trusted only when it is a workload whose identity equals
- * @peer_id. Returns 0 (with *@dst, *@dst_wl and *@client: the IP to connect from, or INADDR_ANY
- * when none was claimed), 400 for a malformed request or a destination not served here, or 401
- * for a claimed client IP that does not belong to @peer_id.
+ * a `forwarded: for=` client address is trusted only when it is a workload whose identity
+ * equals @peer_id. Returns 0 (with *@dst, *@dst_wl and *@client: the address the client
+ * connected from, port included when sent, or INADDR_ANY when none was claimed), 400 for a
+ * malformed request or a destination not served here, or 401 for a claimed client IP that does
+ * not belong to @peer_id.
  */
 int zt_check_connect(const struct snapshot *s, const char *authority, const char *forwarded,
 		     const char *peer_id, struct sockaddr_in *dst,
-		     const struct snap_workload **dst_wl, struct in_addr *client);
+		     const struct snap_workload **dst_wl, struct sockaddr_in *client);
 
 /*
  * Inbound connections (plaintext 15006, HBONE 15008, same-node short circuit) are decided by

@@ -81,14 +81,18 @@ int sock_parse_authority(const char *s, struct sockaddr_in *out)
 	return 0;
 }
 
-int sock_parse_forwarded_for(const char *s, struct in_addr *out)
+int sock_parse_forwarded_for(const char *s, struct sockaddr_in *out)
 {
 	char ip[INET_ADDRSTRLEN];
 	const char *p;
+	unsigned long port = 0;
+	bool quoted;
 	size_t n = 0;
 
 	if (!s)
 		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
 	/* Only the first forwarded-element counts: it was added by the client ztunnel. */
 	for (p = s; *p && *p != ','; p++) {
 		if ((p == s || p[-1] == ';' || p[-1] == ' ') && strncasecmp(p, "for=", 4) == 0)
@@ -97,15 +101,32 @@ int sock_parse_forwarded_for(const char *s, struct in_addr *out)
 	if (!*p || *p == ',')
 		return -EINVAL;
 	p += 4;
-	if (*p == '"')
-		p++;
+	quoted = *p == '"';
+	p += quoted;
 	while (p[n] && (p[n] == '.' || (p[n] >= '0' && p[n] <= '9')) && n < sizeof(ip) - 1) {
 		ip[n] = p[n];
 		n++;
 	}
 	ip[n] = '\0';
-	/* Allow an optional :port or closing quote, nothing else. */
-	if (p[n] && p[n] != ';' && p[n] != ',' && p[n] != '"' && p[n] != ':' && p[n] != ' ')
+	p += n;
+	/* RFC 7239 §6: a node may carry the client's port ("ip:port", quoted). */
+	if (*p == ':') {
+		char *end;
+
+		if (p[1] < '0' || p[1] > '9')
+			return -EINVAL;
+		errno = 0;
+		port = strtoul(p + 1, &end, 10);
+		if (errno || port == 0 || port > 65535)
+			return -EINVAL;
+		p = end;
+	}
+	if (quoted && *p++ != '"')
 		return -EINVAL;
-	return inet_pton(AF_INET, ip, out) == 1 ? 0 : -EINVAL;
+	if (*p && *p != ';' && *p != ',' && *p != ' ')
+		return -EINVAL;
+	if (inet_pton(AF_INET, ip, &out->sin_addr) != 1)
+		return -EINVAL;
+	out->sin_port = htons((uint16_t)port);
+	return 0;
 }

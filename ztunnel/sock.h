@@ -20,7 +20,11 @@ int sock_listen(uint32_t ip, uint16_t port, bool transparent);
 int sock_connect(const struct sockaddr_in *dst, const struct sockaddr_in *src);
 /* Parses "a.b.c.d:port" strictly. 0 or -EINVAL. */
 int sock_parse_authority(const char *s, struct sockaddr_in *out);
-/* Parses the `for=` address of a `forwarded` header (RFC 7239, first element). 0 or -EINVAL. */
-int sock_parse_forwarded_for(const char *s, struct in_addr *out);
+/*
+ * Parses the `for=` node of a `forwarded` header (RFC 7239, first element): an IPv4 address,
+ * optionally with the client's port ("ip:port", quoted as §6 asks; sin_port 0 without). 0 or
+ * -EINVAL.
+ */
+int sock_parse_forwarded_for(const char *s, struct sockaddr_in *out);
 
 #endif

@@ -61,4 +61,13 @@ log "metrics: source opened=$src_open destination opened=$dst_open sent=$dst_sen
 [ "${dst_open%.*}" -ge 3 ] || fail "node2 ztunnel counted $dst_open inbound mTLS connections, want >= 3"
 [ "${dst_sent%.*}" -gt 0 ] && [ "${dst_recv%.*}" -gt 0 ] || fail "byte counters did not move"
 expect_contains "$m1" "istio_tcp_connections_closed_total" "closed counter missing"
+
+# Access logs name the client's socket on both sides: the HBONE CONNECT carries the port.
+wait_log 5 node2-ztunnel "access direction=inbound src.addr=$client_ip:[1-9][0-9]* .*security=mutual_tls" ||
+	fail "node2's inbound access log lost the client's source port"
+out=$(actl local logs node2-ztunnel | grep "access direction=inbound src.addr=$client_ip:" | tail -1)
+port=${out#*src.addr=$client_ip:}
+port=${port%% *}
+actl local logs node1-ztunnel | grep -q "access direction=outbound src.addr=$client_ip:$port " ||
+	fail "inbound port $port is not the client's port in node1's outbound log"
 pass

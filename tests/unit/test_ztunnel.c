@@ -122,8 +122,7 @@ static void test_check_connect(void **state)
 {
 	struct snapshot *s = make_snap("n2", NULL, NULL, 0, 8080);
 	const struct snap_workload *wl;
-	struct sockaddr_in dst;
-	struct in_addr client;
+	struct sockaddr_in dst, client;
 	static const char *const bad[] = {"",
 					  "abc",
 					  "127.0.0.2",
@@ -138,10 +137,17 @@ static void test_check_connect(void **state)
 	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client), 0);
 	assert_string_equal(wl->name, "b");
 	assert_int_equal(ntohs(dst.sin_port), 8080);
-	assert_int_equal(client.s_addr, INADDR_ANY);
+	assert_int_equal(client.sin_addr.s_addr, INADDR_ANY);
 	assert_int_equal(
 	    zt_check_connect(s, "127.0.0.2:8080", "for=127.0.0.1", ID_A, &dst, &wl, &client), 0);
-	assert_int_equal(client.s_addr, harness_ip4("127.0.0.1"));
+	assert_int_equal(client.sin_addr.s_addr, harness_ip4("127.0.0.1"));
+	assert_int_equal(client.sin_port, 0);
+	/* The client's port travels quoted, as RFC 7239 §6 writes a node with a port. */
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", "for=\"127.0.0.1:40123\"", ID_A,
+					  &dst, &wl, &client),
+			 0);
+	assert_int_equal(client.sin_addr.s_addr, harness_ip4("127.0.0.1"));
+	assert_int_equal(ntohs(client.sin_port), 40123);
 	/* Claiming another identity's IP, or an unknown IP, is refused. */
 	assert_int_equal(
 	    zt_check_connect(s, "127.0.0.2:8080", "for=127.0.0.3", ID_A, &dst, &wl, &client), 401);
@@ -161,18 +167,26 @@ static void test_check_connect(void **state)
 
 static void test_forwarded(void **state)
 {
-	struct in_addr a;
+	static const char *const bad[] = {
+	    "by=1.1.1.1",    "for=unknown",	  "for=1.2.3.4.5.6.7.8.9.10.11.12",
+	    "xfor=1.2.3.4",  "for=\"1.2.3.4",	  "for=\"1.2.3.4:\"",
+	    "for=1.2.3.4:0", "for=1.2.3.4:65536", "for=\"1.2.3.4:80x\"",
+	    "for=1.2.3.4x",  "for=\"1.2.3.4:-1\""};
+	struct sockaddr_in a;
 
 	assert_int_equal(sock_parse_forwarded_for("for=10.1.2.3", &a), 0);
-	assert_int_equal(a.s_addr, harness_ip4("10.1.2.3"));
+	assert_int_equal(a.sin_addr.s_addr, harness_ip4("10.1.2.3"));
+	assert_int_equal(a.sin_port, 0);
 	assert_int_equal(sock_parse_forwarded_for("proto=http;for=\"10.1.2.4:555\"", &a), 0);
-	assert_int_equal(a.s_addr, harness_ip4("10.1.2.4"));
+	assert_int_equal(a.sin_addr.s_addr, harness_ip4("10.1.2.4"));
+	assert_int_equal(ntohs(a.sin_port), 555);
 	assert_int_equal(sock_parse_forwarded_for("For=10.1.2.5, for=1.1.1.1", &a), 0);
-	assert_int_equal(a.s_addr, harness_ip4("10.1.2.5"));
-	assert_int_equal(sock_parse_forwarded_for("by=1.1.1.1", &a), -EINVAL);
-	assert_int_equal(sock_parse_forwarded_for("for=unknown", &a), -EINVAL);
-	assert_int_equal(sock_parse_forwarded_for("for=1.2.3.4.5.6.7.8.9.10.11.12", &a), -EINVAL);
-	assert_int_equal(sock_parse_forwarded_for("xfor=1.2.3.4", &a), -EINVAL);
+	assert_int_equal(a.sin_addr.s_addr, harness_ip4("10.1.2.5"));
+	assert_int_equal(sock_parse_forwarded_for("for=10.1.2.6:65535;proto=tcp", &a), 0);
+	assert_int_equal(ntohs(a.sin_port), 65535);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (sock_parse_forwarded_for(bad[i], &a) != -EINVAL)
+			fail_msg("accepted %s", bad[i]);
 	assert_int_equal(sock_parse_forwarded_for(NULL, &a), -EINVAL);
 }
 
