@@ -167,6 +167,30 @@ out=$(actl apply -f "$POLICY_DIR/strict.yaml" -n bookinfo --wait=false 2>&1) || 
 expect_not_contains "$out" "in force"
 actl local start ztunnel --node node2 >&2 || fail "start node2's ztunnel"
 
+# --- -f - (a heredoc, as the tutorials write it) and -f URL ---
+out=$(actl apply -n other -f - 2>&1 <<'YAML'
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: from-stdin
+YAML
+) || fail "apply -f -: $out"
+expect_contains "$out" "serviceaccount/from-stdin created"
+[ -f "$state/other/serviceaccount/from-stdin.yaml" ] || fail "stdin object not stored"
+printf 'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: from-url\n' >"$POLICY_DIR/url.yaml"
+node_exec node1 python3 -m http.server 18080 --bind 127.0.0.1 --directory "$POLICY_DIR" \
+	>/dev/null 2>&1 &
+http_pid=$!
+trap 'kill $http_pid 2>/dev/null; rm -rf "$POLICY_DIR"; on_exit' EXIT
+wait_for 10 node_exec node1 curl -sf http://127.0.0.1:18080/url.yaml || fail "test HTTP server"
+out=$(node_exec node1 "$AMBITCTL" apply --name "$CLUSTER" -n other -f http://127.0.0.1:18080/url.yaml 2>&1) ||
+	fail "apply -f URL: $out"
+expect_contains "$out" "serviceaccount/from-url created"
+out=$(node_exec node1 "$AMBITCTL" apply --name "$CLUSTER" -f http://127.0.0.1:18080/missing.yaml 2>&1) &&
+	fail "apply of a missing URL succeeded"
+expect_contains "$out" "HTTP status 404"
+kill $http_pid 2>/dev/null
+
 # --- snapshot versions continue across an agent restart ---
 v1=$(node_exec node1 curl -s http://127.0.0.1:15000/snapshot_version)
 [ "${v1:-0}" -gt 0 ] || fail "node1's ztunnel has no snapshot version"

@@ -15,15 +15,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
+#include "ambit/fileutil.h"
 #include "ctl.h"
 #include "objstore.h"
 
 #define APPLY_MAX_FILES 64
 #define APPLY_WAIT_DEFAULT_S 30
 
+/* One -f: a file or directory, or "-" (stdin) or a URL, read into @buf before anything else. */
+struct apply_input {
+	const char *name;
+	char *buf; /* NULL: @name is a path */
+	size_t len;
+};
+
 struct apply_args {
 	const char *cluster; /* --name, or NULL: the one the command line resolved */
-	const char *files[APPLY_MAX_FILES];
+	struct apply_input files[APPLY_MAX_FILES];
 	int nfiles;
 	const char *ns; /* -n, or NULL: "default" and objects may name their own */
 	bool remove, dry_run, wait;
@@ -115,7 +125,7 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 		if (v) {
 			if (a->nfiles == APPLY_MAX_FILES)
 				return -E2BIG;
-			a->files[a->nfiles++] = v;
+			a->files[a->nfiles++].name = v;
 		} else if (!strcmp(s, "--name") && next) {
 			a->cluster = argv[++i];
 		} else if ((!strcmp(s, "-n") || !strcmp(s, "--namespace")) && next) {
@@ -165,6 +175,81 @@ static int load_files_except(struct config *cfg, const struct store_objs *objs,
 	return first;
 }
 
+/* The size cap of the loader, plus one byte to tell "too large" from "exactly the cap". */
+#define APPLY_MAX_INPUT ((8u << 20) + 1)
+
+static bool is_url(const char *s)
+{
+	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
+}
+
+/* All of @fd up to @cap bytes into a malloc'd buffer (the loader judges what is too large). */
+static char *read_fd_upto(int fd, size_t cap, size_t *len)
+{
+	char *buf = malloc(cap);
+	int err;
+
+	if (!buf)
+		return NULL;
+	err = fileutil_read_upto(fd, buf, cap, len);
+	if (err) {
+		free(buf);
+		errno = -err;
+		return NULL;
+	}
+	return buf;
+}
+
+/* Reads "-" (stdin, once) and URLs into memory, as kubectl does for `-f -` and `-f https://`. */
+static int read_inputs(struct apply_args *a)
+{
+	bool stdin_used = false;
+
+	for (int i = 0; i < a->nfiles; i++) {
+		struct apply_input *in = &a->files[i];
+		char err[CURL_ERROR_SIZE + 64];
+		int ret;
+
+		if (!strcmp(in->name, "-")) {
+			if (stdin_used) {
+				fprintf(stderr, "ambitctl: -f - given twice\n");
+				return -EINVAL;
+			}
+			stdin_used = true;
+			in->buf = read_fd_upto(STDIN_FILENO, APPLY_MAX_INPUT, &in->len);
+			if (!in->buf) {
+				ret = -errno;
+				fprintf(stderr, "ambitctl: reading stdin: %s\n", strerror(-ret));
+				return ret;
+			}
+			in->name = "<stdin>";
+		} else if (is_url(in->name)) {
+			ret = http_fetch(in->name, APPLY_MAX_INPUT, &in->buf, &in->len, err,
+					 sizeof(err));
+			if (ret) {
+				fprintf(stderr, "ambitctl: %s: %s\n", in->name, err);
+				return ret;
+			}
+		}
+	}
+	return 0;
+}
+
+static void inputs_free(struct apply_args *a)
+{
+	for (int i = 0; i < a->nfiles; i++) {
+		free(a->files[i].buf);
+		a->files[i].buf = NULL;
+	}
+}
+
+static int load_input(struct config *cfg, const struct apply_input *in,
+		      const struct config_load_opts *opts, struct config_diags *diags)
+{
+	return in->buf ? config_load_buffer_opts(cfg, in->name, in->buf, in->len, opts, diags)
+		       : config_load_path_opts(cfg, in->name, opts, diags);
+}
+
 static int load_inputs(const struct apply_args *a, struct config *cfg, struct store_objs *objs,
 		       struct config_diags *diags)
 {
@@ -177,7 +262,7 @@ static int load_inputs(const struct apply_args *a, struct config *cfg, struct st
 	int first = 0;
 
 	for (int i = 0; i < a->nfiles; i++) {
-		int err = config_load_path_opts(cfg, a->files[i], &opts, diags);
+		int err = load_input(cfg, &a->files[i], &opts, diags);
 
 		if (err && !first)
 			first = err;
@@ -284,7 +369,7 @@ static int validate(const struct apply_args *a, const struct config *in_cfg,
 	load_files_except(&after, cur, changed, &ignored);
 	if (!a->remove) {
 		for (int i = 0; i < a->nfiles && !ret; i++)
-			ret = config_load_path_opts(&after, a->files[i], &in_opts, &d_after);
+			ret = load_input(&after, &a->files[i], &in_opts, &d_after);
 		if (ret || count_errors(&d_after)) {
 			/* The input loaded alone: a conflict with the state (a duplicate). */
 			print_diags(&d_after, stderr);
@@ -380,7 +465,7 @@ static int write_changes(const char *state, const struct store_objs *in, const e
 
 int apply_store_path(const struct ctl_cluster *c, const char *path, bool quiet)
 {
-	struct apply_args a = {.files = {path}, .nfiles = 1};
+	struct apply_args a = {.files = {{.name = path}}, .nfiles = 1};
 	struct store_objs in = {0}, cur = {0}, changed = {0};
 	struct config in_cfg;
 	struct config_diags diags = {0}, ignored = {0};
@@ -444,8 +529,12 @@ int cmd_apply(const struct ctl_opts *o, int argc, char **argv, bool remove)
 	if (a.cluster)
 		opts.cluster = a.cluster;
 	ret = cluster_open(&c, &opts);
-	if (ret)
+	if (!ret)
+		ret = read_inputs(&a);
+	if (ret) {
+		inputs_free(&a);
 		return ret;
+	}
 	cluster_path(&c, state, sizeof(state), "state");
 	config_init(&in_cfg);
 	/* Everything the input says is judged before the store is even locked. */
@@ -458,7 +547,7 @@ int cmd_apply(const struct ctl_opts *o, int argc, char **argv, bool remove)
 		goto out;
 	}
 	if (!in.n) {
-		fprintf(stderr, "ambitctl: no objects in %s\n", a.files[0]);
+		fprintf(stderr, "ambitctl: no objects in %s\n", a.files[0].name);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -500,5 +589,6 @@ out:
 	config_diags_free(&ignored);
 	config_free(&in_cfg);
 	store_unlock(lock);
+	inputs_free(&a);
 	return ret;
 }

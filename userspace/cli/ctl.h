@@ -176,6 +176,12 @@ cJSON *local_find_pod(cJSON *pods, const char *spec);
  * (>= 100) or -errno. */
 int http_get_in_netns(const char *netns, int port, const char *path, char **body);
 
+/*
+ * GET @url (http or https, redirects followed, certificates verified) into a malloc'd *@body of
+ * at most @cap bytes. 0, or -errno with the reason in @err.
+ */
+int http_fetch(const char *url, size_t cap, char **body, size_t *len, char *err, size_t errlen);
+
 /* agentq.c */
 struct snapshot;
 /* {"op":"get","what":@what} to @n's agent: its "result" (caller deletes) or NULL, told on stderr.

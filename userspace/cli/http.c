@@ -86,3 +86,47 @@ out:
 	netns_leave(saved);
 	return ret;
 }
+
+int http_fetch(const char *url, size_t cap, char **body, size_t *len, char *err, size_t errlen)
+{
+	struct http_buf buf = {0};
+	char cerr[CURL_ERROR_SIZE] = "";
+	long code = 0;
+	CURL *h = curl_easy_init();
+	CURLcode rc;
+
+	*body = NULL;
+	*len = 0;
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &buf);
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(h);
+	if (rc != CURLE_OK || code != 200 || buf.len > cap) {
+		if (rc == CURLE_FILESIZE_EXCEEDED || rc == CURLE_WRITE_ERROR || buf.len > cap)
+			snprintf(err, errlen, "larger than %zu bytes", cap);
+		else if (rc != CURLE_OK)
+			snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
+		else
+			snprintf(err, errlen, "HTTP status %ld", code);
+		free(buf.data);
+		return -EIO;
+	}
+	*body = buf.data ? buf.data : strdup("");
+	*len = buf.len;
+	return *body ? 0 : -ENOMEM;
+}
