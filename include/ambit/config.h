@@ -2,7 +2,7 @@
 /*
  * The config model: Kubernetes objects the mesh reads, parsed from YAML manifests with libyaml.
  * Every object remembers the file and line it came from so errors and `ambitctl` can name them.
- * Issue 4 extends this model with the Istio kinds; keep it one model for every source.
+ * Kubernetes and Istio kinds share this one model, whatever the source of the objects.
  */
 #ifndef AMBIT_CONFIG_H
 #define AMBIT_CONFIG_H
