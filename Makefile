@@ -129,6 +129,23 @@ demo: deps
 	$(MAKE) $(BINS)
 	@bash examples/demo/run.sh
 
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: ambitctl on PATH; the agent and the ztunnel,
+# which ambitctl starts, in libexec/ambit, where ambitctl looks first (relative to itself, so a
+# DESTDIR tree works as is).
+PREFIX ?= /usr/local
+BINDIR := $(PREFIX)/bin
+LIBEXECDIR := $(PREFIX)/libexec/ambit
+.PHONY: install uninstall
+install: $(O)/ambitctl $(O)/ambit-agent $(O)/ztunnel
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
+	install -m 0755 $(O)/ambitctl $(DESTDIR)$(BINDIR)/ambitctl
+	install -m 0755 $(O)/ambit-agent $(O)/ztunnel $(DESTDIR)$(LIBEXECDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ambitctl $(DESTDIR)$(LIBEXECDIR)/ambit-agent \
+		$(DESTDIR)$(LIBEXECDIR)/ztunnel
+	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
+
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The ambit demo (`sudo make demo`): a two-node local cluster where a meshed client and a legacy
 # client call nginx through a Service, explained as it runs. DEMO_SECONDS=N stops after N seconds;
-# otherwise Ctrl-C. Everything the cluster made is removed on the way out.
+# otherwise Ctrl-C. Everything the cluster made is removed on the way out. DEMO_CLUSTER names
+# the cluster (default "demo"); one of that name already up is left alone and the demo refuses.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +24,30 @@ for b in "$AMBITCTL" "${AMBIT_AGENT_BIN:-$repo/build/ambit-agent}" \
 done
 case $secs in '' | *[!0-9]*) say "demo: DEMO_SECONDS must be a number"; exit 1 ;; esac
 
+# A cluster of this name may be someone's work: never remove it unasked. The one exception is
+# what a demo run left when it was killed before its trap could tear down (its pid, recorded in
+# the run dir below, is gone): that is this script's own leftover, removed before starting over.
+rundir=/run/ambit/$C
+if [ -e "$rundir" ]; then
+	owner=$(cat "$rundir/demo.pid" 2>/dev/null)
+	case $owner in '' | *[!0-9]*) owner= ;; esac
+	# A live pid is that demo only if it still runs this script (pids are reused).
+	if [ -n "$owner" ] && ! tr '\0' ' ' <"/proc/$owner/cmdline" 2>/dev/null | grep -q 'demo/run\.sh'; then
+		say "demo: removing cluster \"$C\" left by a demo run that ended without tearing down (pid $owner)"
+		"$AMBITCTL" local down --name "$C" >/dev/null || { say "demo: could not remove it"; exit 1; }
+	else
+		if [ -n "$owner" ]; then
+			say "demo: a demo is already running as cluster \"$C\" (pid $owner)."
+		else
+			say "demo: a cluster named \"$C\" is already up ($rundir) and is not a demo's leftover;"
+			say "      the demo does not remove it for you."
+		fi
+		say "Remove it with:        sudo $AMBITCTL local down --name $C"
+		say "or run another demo:   sudo DEMO_CLUSTER=${C}2 make demo"
+		exit 1
+	fi
+fi
+
 cleanup() {
 	local p
 	trap - EXIT INT TERM
@@ -34,11 +59,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A cluster of this name left over by a killed run would make `up` refuse: remove it first.
-"$AMBITCTL" local down --name "$C" >/dev/null 2>&1
-
 section "bringing up a two-node local cluster \"$C\" from examples/demo"
 "$AMBITCTL" local up -f "$here" --name "$C" --nodes 2 || { say "demo: local up failed"; exit 1; }
+echo $$ >"$rundir/demo.pid"
 
 say
 say "Namespace demo is in the mesh (label istio.io/dataplane-mode=ambient); namespace legacy is"

@@ -2,7 +2,7 @@
 /*
  * The config model: Kubernetes objects the mesh reads, parsed from YAML manifests with libyaml.
  * Every object remembers the file and line it came from so errors and `ambitctl` can name them.
- * Issue 4 extends this model with the Istio kinds; keep it one model for every source.
+ * Kubernetes and Istio kinds share this one model, whatever the source of the objects.
  */
 #ifndef AMBIT_CONFIG_H
 #define AMBIT_CONFIG_H
@@ -552,7 +552,9 @@ bool config_authz_rule_has_l4(const struct config_authz_rule *r);
 /*
  * Cross-object analysis, as `istioctl analyze` does on top of schema validation: references to
  * hosts, subsets, gateways and namespaces that do not exist, unreachable routes, conflicting
- * PeerAuthentications, selectors matching no workload. Findings are appended to @diags (error
+ * PeerAuthentications, selectors matching no workload; and what ambit does not do: sidecar
+ * injection (istio-injection, sidecar.istio.io/inject: ambit is ambient-only) and the kinds
+ * nothing enforces yet (one "not enforced yet" warning per object). Findings go to @diags (error
  * true for what Istio reports as an Error, false for a Warning), naming file, line, object and
  * field, with Istio's IST codes where one exists. Only objects of @cfg are reported on; @context
  * (may be NULL: e.g. the running cluster's objects) only helps resolve references.

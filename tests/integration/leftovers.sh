@@ -7,5 +7,5 @@ ip netns list 2>/dev/null | awk '$1 ~ /^ambit-/ {print "netns " $1}'
 [ -d /sys/fs/bpf/ambit ] && echo "pin /sys/fs/bpf/ambit"
 ls -d /etc/netns/ambit-* 2>/dev/null | sed 's/^/etc /'
 [ -d /run/ambit ] && find /run/ambit -mindepth 1 -maxdepth 1 -printf 'rundir %p\n'
-pgrep -f 'build/(ambit-agent|ztunnel)' | sed 's/^/process /'
+pgrep -f '(build|libexec/ambit)/(ambit-agent|ztunnel)' | sed 's/^/process /'
 exit 0

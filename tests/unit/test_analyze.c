@@ -114,6 +114,23 @@ static void expect_count(struct run *r, size_t n)
 	}
 }
 
+/* Exactly @n "not enforced yet" warnings (one per object of a kind nothing enforces). */
+static void expect_unenforced(struct run *r, size_t n)
+{
+	size_t found = 0;
+
+	for (size_t i = 0; i < r->diags.n; i++) {
+		const struct config_diag *d = &r->diags.items[i];
+
+		if (!d->message || strncmp(d->message, "not enforced yet: ", 18))
+			continue;
+		assert_false(d->error);
+		assert_null(d->field);
+		found++;
+	}
+	assert_int_equal(found, n);
+}
+
 static void test_clean(void **state)
 {
 	static const char yaml[] =
@@ -131,12 +148,15 @@ static void test_clean(void **state)
 	    "metadata: {name: strict, namespace: bookinfo}\nspec: {mtls: {mode: STRICT}}\n";
 	struct run r;
 
+	/* Only the notice that nothing enforces the VirtualService (and, below, the DR). */
 	run(&r, yaml, workloads, false);
-	expect_count(&r, 0);
+	expect(&r, false, 1, "VirtualService bookinfo/reviews", NULL, "VirtualService routing");
+	expect_count(&r, 1);
 	done(&r);
 	/* The same references resolve when the workloads are in the analyzed set itself. */
 	run(&r, yaml, workloads, true);
-	expect_count(&r, 0);
+	expect_unenforced(&r, 2);
+	expect_count(&r, 2);
 	done(&r);
 }
 
@@ -168,7 +188,8 @@ static void test_vs_references(void **state)
 	       "IST0130 VirtualServiceUnreachableRule");
 	expect(&r, true, 1, "VirtualService bookinfo/r", "spec.gateways[1]",
 	       "IST0101 referenced gateway not found: \"edge\"");
-	expect_count(&r, 4);
+	expect_unenforced(&r, 1);
+	expect_count(&r, 5);
 	done(&r);
 }
 
@@ -198,7 +219,8 @@ static void test_vs_conflict_and_dr_host(void **state)
 	       "IST0101 referenced host not found: \"gone\"");
 	expect(&r, false, 23, "DestinationRule bookinfo/reviews-extra", "spec.subsets[1]",
 	       "IST0173 DestinationRuleSubsetNotSelectPods: subset \"v9\"");
-	expect_count(&r, 3);
+	expect_unenforced(&r, 4);
+	expect_count(&r, 7);
 	done(&r);
 }
 
@@ -223,7 +245,8 @@ static void test_gateway_hosts(void **state)
 	run(&r, yaml, workloads, false);
 	expect(&r, false, 14, "VirtualService bookinfo/other-ns", "spec.hosts[0]",
 	       "IST0132 VirtualServiceHostNotFoundInGateway: host \"a.example.com\"");
-	expect_count(&r, 1);
+	expect_unenforced(&r, 3);
+	expect_count(&r, 4);
 	done(&r);
 }
 
@@ -318,6 +341,118 @@ static void test_peer_authentication_findings(void **state)
 	done(&r);
 }
 
+/* Every kind the loader accepts but nothing enforces gets one warning naming it, and no other. */
+static void test_unenforced_kinds(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: networking.istio.io/v1\nkind: VirtualService\n" /* 1 */
+	    "metadata: {name: vs, namespace: bookinfo}\n"
+	    "spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews}}]}]}\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n" /* 6 */
+	    "metadata: {name: dr, namespace: bookinfo}\nspec: {host: reviews}\n---\n"
+	    "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n" /* 11 */
+	    "metadata: {name: jwt, namespace: bookinfo}\n"
+	    "spec: {jwtRules: [{issuer: https://issuer.example.com}]}\n---\n"
+	    "apiVersion: networking.istio.io/v1beta1\nkind: Gateway\n" /* 16 */
+	    "metadata: {name: edge, namespace: bookinfo}\n"
+	    "spec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]}\n"
+	    "---\n"
+	    "apiVersion: networking.istio.io/v1alpha3\nkind: ServiceEntry\n" /* 21 */
+	    "metadata: {name: ext, namespace: bookinfo}\n"
+	    "spec: {hosts: [api.example.com], ports: [{number: 443, name: https, protocol: TLS}],"
+	    " resolution: DNS}\n---\n"
+	    /* Enforced kinds: no notice. */
+	    "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+	    "metadata: {name: strict, namespace: bookinfo}\nspec: {mtls: {mode: STRICT}}\n---\n"
+	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+	    "metadata: {name: allow, namespace: bookinfo}\n"
+	    "spec: {rules: [{from: [{source: {namespaces: [bookinfo]}}]}]}\n";
+	struct run r;
+
+	run(&r, yaml, workloads, false);
+	expect(&r, false, 1, "VirtualService bookinfo/vs", NULL,
+	       "not enforced yet: VirtualService routing needs the waypoint");
+	expect(&r, false, 6, "DestinationRule bookinfo/dr", NULL,
+	       "not enforced yet: DestinationRule subsets and traffic policies need the waypoint");
+	expect(&r, false, 11, "RequestAuthentication bookinfo/jwt", NULL,
+	       "not enforced yet: JWT validation needs the waypoint");
+	expect(&r, false, 16, "Gateway bookinfo/edge", NULL,
+	       "not enforced yet: ambit has no gateway proxy");
+	expect(&r, false, 21, "ServiceEntry bookinfo/ext", NULL,
+	       "not enforced yet: nothing in ambit reads ServiceEntry");
+	expect_count(&r, 5);
+	done(&r);
+}
+
+/* Sidecar-mode switches (istio-injection, sidecar.istio.io/inject): what they do not do here. */
+static void test_sidecar_injection(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: v1\nkind: Namespace\n" /* 1 */
+	    "metadata: {name: tutorial, labels: {istio-injection: enabled}}\n---\n"
+	    "apiVersion: v1\nkind: Namespace\n" /* 5 */
+	    "metadata: {name: both, labels: {istio-injection: enabled, "
+	    "istio.io/dataplane-mode: ambient}}\n---\n"
+	    "apiVersion: v1\nkind: Namespace\n" /* 9 */
+	    "metadata: {name: meshed, labels: {istio-injection: disabled, "
+	    "istio.io/dataplane-mode: ambient}}\n---\n"
+	    "apiVersion: v1\nkind: Namespace\n" /* 13: consistent, out of the mesh either way */
+	    "metadata: {name: plain, labels: {istio-injection: disabled}}\n---\n"
+	    "apiVersion: v1\nkind: Pod\n" /* 17 */
+	    "metadata: {name: p1, namespace: plain, labels: {sidecar.istio.io/inject: 'true'}}\n"
+	    "spec: {containers: [{name: c}]}\n---\n"
+	    "apiVersion: v1\nkind: Pod\n" /* 22 */
+	    "metadata: {name: p2, namespace: meshed, annotations: {sidecar.istio.io/inject: "
+	    "'true'}}\n"
+	    "spec: {containers: [{name: c}]}\n---\n"
+	    "apiVersion: v1\nkind: Pod\n" /* 27 */
+	    "metadata: {name: p3, namespace: meshed, labels: {sidecar.istio.io/inject: 'true', "
+	    "istio.io/dataplane-mode: none}}\n"
+	    "spec: {containers: [{name: c}]}\n---\n"
+	    "apiVersion: v1\nkind: Pod\n" /* 32: opted out already: inject=false is consistent */
+	    "metadata: {name: p4, namespace: meshed, labels: {sidecar.istio.io/inject: 'false', "
+	    "istio.io/dataplane-mode: none}}\n"
+	    "spec: {containers: [{name: c}]}\n---\n"
+	    "apiVersion: apps/v1\nkind: Deployment\n" /* 37 */
+	    "metadata: {name: d, namespace: meshed}\n"
+	    "spec:\n  selector: {matchLabels: {app: d}}\n  template:\n    metadata:\n"
+	    "      labels: {app: d}\n      annotations: {sidecar.istio.io/inject: 'false'}\n"
+	    "    spec: {containers: [{name: c}]}\n---\n"
+	    /* Its namespace is the context's (bookinfo is not ambient there). */
+	    "apiVersion: v1\nkind: Pod\n" /* 48 */
+	    "metadata: {name: p5, namespace: bookinfo, labels: {sidecar.istio.io/inject: 'true'}}\n"
+	    "spec: {containers: [{name: c}]}\n";
+	struct run r;
+
+	run(&r, yaml, workloads, false);
+	expect(&r, false, 1, "Namespace tutorial", "metadata.labels.istio-injection",
+	       "ambient-only: istio-injection=enabled asks for sidecar injection, which ambit does "
+	       "not do, so the namespace's pods are not in the mesh; label it "
+	       "istio.io/dataplane-mode=ambient instead (ambitctl label namespace tutorial "
+	       "istio.io/dataplane-mode=ambient)");
+	expect(&r, false, 5, "Namespace both", "metadata.labels.istio-injection",
+	       "istio-injection=enabled has no effect (ambit injects no sidecars); the namespace "
+	       "is in the mesh by istio.io/dataplane-mode=ambient");
+	expect(&r, false, 9, "Namespace meshed", "metadata.labels.istio-injection",
+	       "istio-injection=disabled does not take the namespace out of the mesh");
+	expect(&r, false, 17, "Pod plain/p1", "metadata.labels.sidecar.istio.io/inject",
+	       "sidecar.istio.io/inject=true asks for a sidecar, which ambit does not inject, so "
+	       "these pods are not in the mesh; label namespace plain "
+	       "istio.io/dataplane-mode=ambient");
+	expect(&r, false, 22, "Pod meshed/p2", "metadata.annotations.sidecar.istio.io/inject",
+	       "sidecar.istio.io/inject=true has no effect");
+	expect(&r, false, 27, "Pod meshed/p3", "metadata.labels.sidecar.istio.io/inject",
+	       "the pod label istio.io/dataplane-mode=none takes them out");
+	expect(&r, false, 37, "Deployment meshed/d",
+	       "spec.template.metadata.annotations.sidecar.istio.io/inject",
+	       "sidecar.istio.io/inject=false does not take these pods out of the mesh: the pod "
+	       "label istio.io/dataplane-mode=none does");
+	expect(&r, false, 48, "Pod bookinfo/p5", "metadata.labels.sidecar.istio.io/inject",
+	       "label namespace bookinfo istio.io/dataplane-mode=ambient");
+	expect_count(&r, 8);
+	done(&r);
+}
+
 /* Warnings do not make a load fail; errors do, and name file:line:col and the field. */
 static void test_warnings_do_not_block(void **state)
 {
@@ -348,6 +483,8 @@ int main(void)
 	    cmocka_unit_test(test_gateway_hosts),
 	    cmocka_unit_test(test_authz_findings),
 	    cmocka_unit_test(test_peer_authentication_findings),
+	    cmocka_unit_test(test_unenforced_kinds),
+	    cmocka_unit_test(test_sidecar_injection),
 	    cmocka_unit_test(test_warnings_do_not_block),
 	};
 

@@ -60,7 +60,7 @@ int cmd_analyze(const struct ctl_opts *o, int argc, char **argv)
 	}
 	config_init(&cfg);
 	config_init(&context);
-	have_cluster = cluster_load(&c, cluster) == 0;
+	have_cluster = cluster && cluster_load(&c, cluster) == 0;
 	if (have_cluster)
 		cluster_path(&c, state, sizeof(state), "state");
 	if (!file && !have_cluster) {

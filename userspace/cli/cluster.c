@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -207,22 +208,41 @@ static int argv_push(char *store, size_t len, size_t *used, char **argv, size_t 
 	return 0;
 }
 
+/*
+ * The binary of the agent or the ztunnel: $AMBIT_AGENT_BIN / $AMBIT_ZTUNNEL_BIN, else where
+ * `make install` puts it beside ambitctl (<prefix>/bin/../libexec/ambit/), else ambitctl's own
+ * directory (build/). Relative to ambitctl, so a DESTDIR or moved install works as built; and
+ * libexec first, so an installed ambitctl never starts another program named ztunnel that
+ * happens to share its bin directory.
+ */
+static int component_bin(bool agent, char *bin, size_t len)
+{
+	const char *env = getenv(agent ? "AMBIT_AGENT_BIN" : "AMBIT_ZTUNNEL_BIN");
+	const char *name = agent ? "ambit-agent" : "ztunnel";
+	char dir[PATH_MAX], path[PATH_MAX], real[PATH_MAX];
+	int ret;
+
+	if (env && *env)
+		return str_fmt(bin, len, "%s", env);
+	ret = self_dir(dir, sizeof(dir));
+	if (ret)
+		return ret;
+	ret = str_fmt(path, sizeof(path), "%s/../libexec/ambit/%s", dir, name);
+	if (!ret && access(path, X_OK) == 0 && realpath(path, real))
+		return str_fmt(bin, len, "%s", real);
+	return str_fmt(bin, len, "%s/%s", dir, name);
+}
+
 static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n, bool agent,
 			  char *store, size_t len, char **argv, size_t max)
 {
-	char bin[PATH_MAX], dir[PATH_MAX], state[PATH_MAX], runtime[PATH_MAX], ca[PATH_MAX];
-	const char *env = getenv(agent ? "AMBIT_AGENT_BIN" : "AMBIT_ZTUNNEL_BIN");
+	char bin[PATH_MAX], state[PATH_MAX], runtime[PATH_MAX], ca[PATH_MAX];
 	size_t used = 0, cnt = 0;
 	int ret;
 
-	if (env && *env) {
-		str_fmt(bin, sizeof(bin), "%s", env);
-	} else {
-		ret = self_dir(dir, sizeof(dir));
-		if (ret)
-			return ret;
-		str_fmt(bin, sizeof(bin), "%s/%s", dir, agent ? "ambit-agent" : "ztunnel");
-	}
+	ret = component_bin(agent, bin, sizeof(bin));
+	if (ret)
+		return ret;
 	cluster_path(c, state, sizeof(state), "state");
 	cluster_path(c, runtime, sizeof(runtime), "runtime/pods.json");
 	cluster_path(c, ca, sizeof(ca), "ca");

@@ -62,23 +62,40 @@ static int print_raw(const struct ctl_opts *o, const struct ctl_cluster *c, cons
 static void why_not(const struct config *cfg, const struct snap_workload *w, char *buf, size_t len)
 {
 	const struct config_namespace *ns = config_find_namespace(cfg, w->namespace);
-	const struct config_labels *pl = NULL;
+	const struct config_labels *pl = NULL, *pa = NULL;
 
 	for (size_t i = 0; i < cfg->n_pods && !pl; i++)
 		if (!strcmp(cfg->pods[i].meta.namespace, w->namespace) &&
-		    !strcmp(cfg->pods[i].meta.name, w->name))
+		    !strcmp(cfg->pods[i].meta.name, w->name)) {
 			pl = &cfg->pods[i].meta.labels;
+			pa = &cfg->pods[i].meta.annotations;
+		}
 	for (size_t i = 0; i < cfg->n_deployments && !pl; i++)
 		if (!strcmp(cfg->deployments[i].meta.namespace, w->namespace) &&
-		    !strcmp(cfg->deployments[i].meta.name, w->workload_name))
+		    !strcmp(cfg->deployments[i].meta.name, w->workload_name)) {
 			pl = &cfg->deployments[i].template_labels;
+			pa = &cfg->deployments[i].template_annotations;
+		}
 	const char *pv = pl ? config_label_get(pl, AMBIT_LABEL_DATAPLANE_MODE) : NULL;
 	const char *nv = ns ? config_label_get(&ns->meta.labels, AMBIT_LABEL_DATAPLANE_MODE) : NULL;
+	/* Sidecar mode's switches (Istio's tutorials): named, since ambit ignores them. */
+	const char *ni = ns ? config_label_get(&ns->meta.labels, "istio-injection") : NULL;
+	const char *pi = pl ? config_label_get(pl, "sidecar.istio.io/inject") : NULL;
 
+	if (!pi && pa)
+		pi = config_label_get(pa, "sidecar.istio.io/inject");
 	if (pv && !strcmp(pv, AMBIT_DATAPLANE_NONE))
 		str_fmt(buf, len, "no (pod opts out: %s=none)", AMBIT_LABEL_DATAPLANE_MODE);
 	else if (!ns)
 		str_fmt(buf, len, "no (namespace %s has no Namespace object)", w->namespace);
+	else if ((!nv || strcmp(nv, AMBIT_DATAPLANE_AMBIENT)) &&
+		 ((ni && !strcmp(ni, "enabled")) || (pi && !strcmp(pi, "true"))))
+		str_fmt(buf, len,
+			"no (%s is sidecar mode; ambit is ambient-only: label the "
+			"namespace %s=ambient)",
+			ni && !strcmp(ni, "enabled") ? "istio-injection=enabled"
+						     : "sidecar.istio.io/inject=true",
+			AMBIT_LABEL_DATAPLANE_MODE);
 	else if (!nv || strcmp(nv, AMBIT_DATAPLANE_AMBIENT))
 		str_fmt(buf, len, "no (namespace not labelled %s=ambient)",
 			AMBIT_LABEL_DATAPLANE_MODE);

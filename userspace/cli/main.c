@@ -11,28 +11,73 @@
 #include "ambit/log.h"
 #include "ctl.h"
 
+/*
+ * The synopsis, one entry per command group: `ambitctl --help` prints them all, `ambitctl CMD
+ * --help` (or -h, anywhere before "--") the entry naming CMD.
+ */
+static const struct usage_entry {
+	const char *group; /* heading in the full usage */
+	const char *cmds;  /* the commands it covers, each between spaces */
+	const char *text;
+} usages[] = {
+    {"local cluster", " local ",
+     "  local up -f DIR [--nodes 2]     build the cluster from manifests in DIR\n"
+     "  local down                      remove everything the cluster made\n"
+     "  local exec POD -- CMD...        run CMD in a pod (captured like the pod)\n"
+     "  local logs POD|nodeN-agent|nodeN-ztunnel [-f]\n"
+     "  local stop|start agent|ztunnel [--node N]\n"
+     "  local status [-o json]\n"},
+    {"config", " apply delete ",
+     "  apply -f FILE|DIR|URL|- [-n NS] [--dry-run] [--wait=false] [--timeout 30s]\n"
+     "                                  object by object, as kubectl; waits until in force\n"
+     "  delete -f FILE|DIR|URL|- [-n NS] [--dry-run]\n"},
+    {"config", " analyze ",
+     "  analyze [-f FILE|DIR] [--root-namespace NS]   schema, Istio rules, references\n"},
+    {"config", " label ", "  label namespace NS key=value|key- ...\n"},
+    {"inspection", " workloads services certs connections maps metrics policies ",
+     "  workloads|services|certs|connections|maps|metrics|policies [--node N] [-o json]\n"},
+    {"inspection", " check ",
+     "  check SRC DST:PORT [-o json]    which policy decides SRC -> DST and why\n"
+     "                                  (SRC, DST: ns/pod, pod or IP)\n"},
+};
+
+static const char cluster_note[] =
+    "the cluster: --name C, else $AMBIT_CLUSTER, else the one cluster that is up\n"
+    "(`local up` makes \"ambit\" by default; with several up, say which)\n";
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ambitctl COMMAND [options]\n"
-		"local cluster (--name C, default $AMBIT_CLUSTER, else the one cluster up, else "
-		"ambit):\n"
-		"  local up -f DIR [--nodes 2]     build the cluster from manifests in DIR\n"
-		"  local down                      remove everything the cluster made\n"
-		"  local exec POD -- CMD...        run CMD in a pod (captured like the pod)\n"
-		"  local logs POD|nodeN-agent|nodeN-ztunnel [-f]\n"
-		"  local stop|start agent|ztunnel [--node N]\n"
-		"  local status\n"
-		"config:\n"
-		"  apply -f FILE|DIR [-n NS] [--dry-run] [--wait=false]   object by object, as "
-		"kubectl\n"
-		"  delete -f FILE|DIR [-n NS] [--dry-run]\n"
-		"  analyze [-f FILE|DIR] [--root-namespace NS]   schema, Istio rules, references\n"
-		"  label namespace NS key=value|key- ...\n"
-		"inspection ([--node N] [-o json]):\n"
-		"  workloads, services, certs, connections, maps, metrics, policies\n"
-		"  check SRC DST:PORT              which policy decides SRC -> DST and why\n"
-		"                                  (SRC, DST: ns/pod, pod or IP)\n");
+	const char *group = "";
+
+	fprintf(f, "usage: ambitctl COMMAND [options]    (ambitctl COMMAND --help: one command)\n");
+	for (size_t i = 0; i < sizeof(usages) / sizeof(usages[0]); i++) {
+		if (strcmp(group, usages[i].group))
+			fprintf(f, "%s:\n", usages[i].group);
+		group = usages[i].group;
+		fputs(usages[i].text, f);
+	}
+	fputs(cluster_note, f);
+}
+
+/* The usage of @cmd alone, on stdout; false when @cmd is no command. */
+static bool usage_of(const char *cmd)
+{
+	char key[64];
+	bool found = false;
+
+	if (str_fmt(key, sizeof(key), " %s ", cmd) || !strcmp(cmd, ""))
+		return false;
+	for (size_t i = 0; i < sizeof(usages) / sizeof(usages[0]); i++) {
+		if (!strstr(usages[i].cmds, key))
+			continue;
+		if (!found)
+			printf("usage: ambitctl %s ...\n", cmd);
+		found = true;
+		fputs(usages[i].text, stdout);
+	}
+	if (found)
+		fputs(cluster_note, stdout);
+	return found;
 }
 
 struct args {
@@ -126,49 +171,115 @@ static int run_local(int argc, char **argv, struct args *a)
 	}
 	if (!strcmp(sub, "status"))
 		return local_status(&a->o);
+	fprintf(stderr, "ambitctl: %s local command%s%s\n", *sub ? "unknown" : "missing",
+		*sub ? " " : "", sub);
 	usage(stderr);
 	return -EINVAL;
 }
 
-/*
- * Without --name or $AMBIT_CLUSTER, commands other than `local up` address the one cluster that
- * is up (e.g. "demo" while `make demo` runs); with none or several, the default name "ambit".
- */
-static const char *only_running_cluster(void)
+static int dir_entry_is_cluster(const struct dirent *e)
 {
-	static char name[NAME_MAX + 1];
 	char path[PATH_MAX];
-	struct dirent *e;
-	int found = 0;
-	DIR *d = opendir(CTL_RUN_BASE);
 
-	if (!d)
-		return NULL;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		str_fmt(path, sizeof(path), "%s/%s/cluster.json", CTL_RUN_BASE, e->d_name);
-		if (access(path, F_OK))
-			continue;
-		if (found++ == 0)
-			str_fmt(name, sizeof(name), "%s", e->d_name);
+	if (e->d_name[0] == '.' ||
+	    str_fmt(path, sizeof(path), "%s/%s/cluster.json", CTL_RUN_BASE, e->d_name))
+		return 0;
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * The clusters that are up (a run dir holding cluster.json), by name: the first into @first,
+ * all of them ", "-separated into @list. Their number.
+ */
+static int clusters_up(char *first, size_t flen, char *list, size_t llen)
+{
+	struct dirent **names;
+	size_t used = 0;
+	int n = scandir(CTL_RUN_BASE, &names, dir_entry_is_cluster, alphasort);
+
+	if (n <= 0)
+		return 0;
+	str_fmt(first, flen, "%s", names[0]->d_name);
+	list[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (used < llen)
+			used += (size_t)snprintf(list + used, llen - used, "%s%s", i ? ", " : "",
+						 names[i]->d_name);
+		free(names[i]);
 	}
-	closedir(d);
-	return found == 1 ? name : NULL;
+	free(names);
+	return n;
+}
+
+/* Whether @opt is among argv[2..] before "--" (its value, when it takes one, into *val). */
+static bool has_opt(int argc, char **argv, const char *opt, const char **val)
+{
+	for (int i = 2; i < argc && strcmp(argv[i], "--"); i++) {
+		if (strcmp(argv[i], opt))
+			continue;
+		if (!val)
+			return true;
+		if (i + 1 < argc) {
+			*val = argv[i + 1];
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The cluster a command addresses without --name or $AMBIT_CLUSTER: the one that is up (e.g.
+ * "demo" while `make demo` runs), or "ambit" (what `local up` makes by default) when none is.
+ * With several up a guess could act on the wrong one, so the user is asked to choose; only
+ * `analyze -f` can do without one (it then resolves references within its files alone).
+ * 0 with o->cluster set (NULL for that analyze), or -EINVAL told on stderr.
+ */
+static int pick_cluster(int argc, char **argv, struct ctl_opts *o)
+{
+	static char first[NAME_MAX + 1];
+	const char *env = getenv("AMBIT_CLUSTER");
+	const char *cmd = argv[1];
+	char list[1024];
+	int n;
+
+	o->cluster = "ambit";
+	if (has_opt(argc, argv, "--name", &o->cluster))
+		return 0;
+	if (env && *env) {
+		o->cluster = env;
+		return 0;
+	}
+	if (!strcmp(cmd, "local") && argc > 2 && !strcmp(argv[2], "up"))
+		return 0;
+	n = clusters_up(first, sizeof(first), list, sizeof(list));
+	if (n == 1)
+		o->cluster = first;
+	if (n < 2)
+		return 0;
+	if (!strcmp(cmd, "analyze") && has_opt(argc, argv, "-f", NULL)) {
+		fprintf(stderr,
+			"ambitctl: %d clusters are up (%s): references are resolved within the "
+			"files alone; --name C resolves them against cluster C\n",
+			n, list);
+		o->cluster = NULL;
+		return 0;
+	}
+	fprintf(stderr,
+		"ambitctl: %d clusters are up (%s): say which with --name C (or "
+		"AMBIT_CLUSTER=C)\n",
+		n, list);
+	return -EINVAL;
 }
 
 static int run(int argc, char **argv)
 {
-	struct args a = {.o = {.cluster = "ambit"}, .nodes = 2};
+	struct args a = {.nodes = 2};
 	const char *cmd = argv[1];
-	const char *env = getenv("AMBIT_CLUSTER");
 	int ret;
 
-	if (env && *env)
-		a.o.cluster = env;
-	else if (!(argc > 2 && !strcmp(cmd, "local") && !strcmp(argv[2], "up")) &&
-		 only_running_cluster())
-		a.o.cluster = only_running_cluster();
+	ret = pick_cluster(argc, argv, &a.o);
+	if (ret)
+		return ret;
 	if (!strcmp(cmd, "local"))
 		return run_local(argc, argv, &a);
 	if (!strcmp(cmd, "apply") || !strcmp(cmd, "delete"))
@@ -204,6 +315,7 @@ static int run(int argc, char **argv)
 			ret = need(!a.npos, "inspection commands take no arguments");
 		return ret ? ret : inspect[i].fn(&a.o);
 	}
+	fprintf(stderr, "ambitctl: unknown command \"%s\"\n", cmd);
 	usage(stderr);
 	return -EINVAL;
 }
@@ -219,5 +331,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if ((has_opt(argc, argv, "--help", NULL) || has_opt(argc, argv, "-h", NULL)) &&
+	    usage_of(argv[1]))
+		return 0;
 	return run(argc, argv) ? 1 : 0;
 }

@@ -4,7 +4,8 @@
  * than one object: what a reference names must exist, routes after a catch-all are dead,
  * PeerAuthentications at one level must not compete, selectors should select something.
  * Per-object findings (allow-nothing, L7 fields at the ztunnel, deprecated fields) are the
- * loader's warnings, so `apply` prints them too.
+ * loader's warnings. Last, what a user coming from Istio would otherwise expect silently:
+ * sidecar-injection labels (ambit is ambient-only) and kinds nothing enforces yet.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -76,8 +77,10 @@ static void add(struct an *a, const struct config_meta *m, const char *kind, int
 	char object[384], *msg = NULL;
 	va_list ap;
 
-	snprintf(object, sizeof(object), "%s %s/%s", kind, m->namespace ? m->namespace : "",
-		 m->name);
+	if (m->namespace)
+		snprintf(object, sizeof(object), "%s %s/%s", kind, m->namespace, m->name);
+	else
+		snprintf(object, sizeof(object), "%s %s", kind, m->name);
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
@@ -579,6 +582,154 @@ static void analyze_pa(struct an *a)
 	}
 }
 
+/* ---- what ambit does not do (yet) ---- */
+
+#define LABEL_INJECTION "istio-injection"
+#define LABEL_SIDECAR_INJECT "sidecar.istio.io/inject"
+
+/* Whether namespace @ns is in the ambient mesh, by the analyzed objects or the context. */
+static bool namespace_ambient(struct an *a, const char *ns)
+{
+	FOR_SETS(a, c)
+	{
+		const struct config_namespace *n = config_find_namespace(c, ns);
+		const char *v =
+		    n ? config_label_get(&n->meta.labels, AMBIT_LABEL_DATAPLANE_MODE) : NULL;
+
+		if (n)
+			return v && !strcmp(v, AMBIT_DATAPLANE_AMBIENT);
+	}
+	return false;
+}
+
+/*
+ * Sidecar mode's namespace label (Istio's tutorials start with it): ambit never injects, so
+ * the label alone leaves the namespace out of the mesh, and "disabled" does not take an ambient
+ * namespace out.
+ */
+static void check_namespace_injection(struct an *a, const struct config_namespace *ns)
+{
+	const char *v = config_label_get(&ns->meta.labels, LABEL_INJECTION);
+	const char *mode = config_label_get(&ns->meta.labels, AMBIT_LABEL_DATAPLANE_MODE);
+	bool ambient = mode && !strcmp(mode, AMBIT_DATAPLANE_AMBIENT);
+
+	if (!v || (!ambient && strcmp(v, "enabled")))
+		return;
+	if (!strcmp(v, "enabled") && !ambient)
+		add(a, &ns->meta, "Namespace", 0, false, "metadata.labels." LABEL_INJECTION,
+		    "ambient-only: " LABEL_INJECTION "=enabled asks for sidecar injection, which "
+		    "ambit does not do, so the namespace's pods are not in the mesh; label it "
+		    "%s=%s instead (ambitctl label namespace %s %s=%s)",
+		    AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT, ns->meta.name,
+		    AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
+	else if (!strcmp(v, "enabled"))
+		add(a, &ns->meta, "Namespace", 0, false, "metadata.labels." LABEL_INJECTION,
+		    "ambient-only: " LABEL_INJECTION "=enabled has no effect (ambit injects no "
+		    "sidecars); the namespace is in the mesh by %s=%s",
+		    AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
+	else
+		add(a, &ns->meta, "Namespace", 0, false, "metadata.labels." LABEL_INJECTION,
+		    "ambient-only: " LABEL_INJECTION "=%s does not take the namespace out of the "
+		    "mesh: %s=%s does; remove that label to take it out",
+		    v, AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
+}
+
+/* The pod-level switch, as a label or an annotation (@where), of a Pod or a pod template. */
+static void check_pod_inject(struct an *a, const struct config_meta *m, const char *kind,
+			     const struct config_labels *labels, const char *prefix,
+			     const char *where, const char *v)
+{
+	const char *mode = config_label_get(labels, AMBIT_LABEL_DATAPLANE_MODE);
+	bool ambient = namespace_ambient(a, m->namespace);
+	bool opted_out = mode && !strcmp(mode, AMBIT_DATAPLANE_NONE);
+	char field[128];
+
+	snprintf(field, sizeof(field), "%smetadata.%s." LABEL_SIDECAR_INJECT, prefix, where);
+	if (!strcmp(v, "true") && ambient && !opted_out)
+		add(a, m, kind, 0, false, field,
+		    "ambient-only: " LABEL_SIDECAR_INJECT "=true has no effect (ambit injects no "
+		    "sidecars); these pods are in the mesh by their namespace's %s=%s",
+		    AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
+	else if (!strcmp(v, "true") && ambient)
+		add(a, m, kind, 0, false, field,
+		    "ambient-only: " LABEL_SIDECAR_INJECT "=true asks for a sidecar, which ambit "
+		    "does not inject, so these pods are not in the mesh; the pod label %s=%s "
+		    "takes them out, remove it to mesh them",
+		    AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_NONE);
+	else if (!strcmp(v, "true"))
+		add(a, m, kind, 0, false, field,
+		    "ambient-only: " LABEL_SIDECAR_INJECT "=true asks for a sidecar, which ambit "
+		    "does not inject, so these pods are not in the mesh; label namespace %s "
+		    "%s=%s instead (ambitctl label namespace %s %s=%s)",
+		    m->namespace, AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT, m->namespace,
+		    AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
+	else if (!strcmp(v, "false") && ambient && !opted_out)
+		add(a, m, kind, 0, false, field,
+		    "ambient-only: " LABEL_SIDECAR_INJECT "=false does not take these pods out of "
+		    "the mesh: the pod label %s=%s does",
+		    AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_NONE);
+}
+
+static void check_pod_injection(struct an *a, const struct config_meta *m, const char *kind,
+				const struct config_labels *labels,
+				const struct config_labels *annotations, const char *prefix)
+{
+	const char *v = config_label_get(labels, LABEL_SIDECAR_INJECT);
+
+	if (v)
+		check_pod_inject(a, m, kind, labels, prefix, "labels", v);
+	v = config_label_get(annotations, LABEL_SIDECAR_INJECT);
+	if (v)
+		check_pod_inject(a, m, kind, labels, prefix, "annotations", v);
+}
+
+/*
+ * Kinds the loader validates but no component enforces yet: applying one must not look like
+ * it changed traffic. A row goes when a component starts enforcing its kind.
+ */
+static void check_unenforced(struct an *a)
+{
+	const struct config *c = a->sets[0];
+
+	for (size_t i = 0; i < c->n_virtual_services; i++)
+		add(a, &c->virtual_services[i].meta, "VirtualService", 0, false, NULL,
+		    "not enforced yet: VirtualService routing needs the waypoint (L7 proxy), which "
+		    "ambit does not have yet; connections go straight to the Service's endpoints");
+	for (size_t i = 0; i < c->n_destination_rules; i++)
+		add(a, &c->destination_rules[i].meta, "DestinationRule", 0, false, NULL,
+		    "not enforced yet: DestinationRule subsets and traffic policies need the "
+		    "waypoint (L7 proxy), which ambit does not have yet; connections spread over "
+		    "all the Service's endpoints");
+	for (size_t i = 0; i < c->n_request_authentications; i++)
+		add(a, &c->request_authentications[i].meta, "RequestAuthentication", 0, false, NULL,
+		    "not enforced yet: JWT validation needs the waypoint (L7 proxy), which ambit "
+		    "does not have yet; requests pass with or without a token");
+	for (size_t i = 0; i < c->n_gateways; i++)
+		add(a, &c->gateways[i].meta, "Gateway", 0, false, NULL,
+		    "not enforced yet: ambit has no gateway proxy (ingress, egress or waypoint) "
+		    "yet; nothing serves this Gateway");
+	for (size_t i = 0; i < c->n_service_entries; i++)
+		add(a, &c->service_entries[i].meta, "ServiceEntry", 0, false, NULL,
+		    "not enforced yet: nothing in ambit reads ServiceEntry yet; its hosts get no "
+		    "mesh address and connections to them leave as plain TCP");
+}
+
+static void analyze_ambient_only(struct an *a)
+{
+	const struct config *c = a->sets[0];
+
+	for (size_t i = 0; i < c->n_namespaces; i++)
+		check_namespace_injection(a, &c->namespaces[i]);
+	for (size_t i = 0; i < c->n_pods; i++)
+		check_pod_injection(a, &c->pods[i].meta, "Pod", &c->pods[i].meta.labels,
+				    &c->pods[i].meta.annotations, "");
+	for (size_t i = 0; i < c->n_deployments; i++)
+		check_pod_injection(a, &c->deployments[i].meta, "Deployment",
+				    &c->deployments[i].template_labels,
+				    &c->deployments[i].template_annotations, "spec.template.");
+	check_unenforced(a);
+}
+
 int config_analyze(const struct config *cfg, const struct config_analyze_opts *opts,
 		   struct config_diags *diags)
 {
@@ -596,5 +747,6 @@ int config_analyze(const struct config *cfg, const struct config_analyze_opts *o
 	for (size_t i = 0; i < cfg->n_authorization_policies; i++)
 		analyze_ap(&a, &cfg->authorization_policies[i]);
 	analyze_pa(&a);
+	analyze_ambient_only(&a);
 	return a.err;
 }
