@@ -76,7 +76,9 @@ for line in "${lines[@]}"; do
 done
 
 # "Coming from Istio's sidecar tutorials": the label a tutorial asks for is named, not ignored.
-ambitctl label namespace legacy istio-injection=enabled >&2 || fail "label"
+out=$(ambitctl label namespace legacy istio-injection=enabled 2>&1) || fail "label: $out"
+expect_contains "$out" "Namespace legacy: metadata.labels.istio-injection: ambient-only" \
+	"label says at once what the sidecar label means here"
 out=$(ambitctl workloads) || fail "workloads"
 expect_contains "$out" "no (istio-injection=enabled is sidecar mode; ambit is ambient-only: label the namespace istio.io/dataplane-mode=ambient)"
 out=$(ambitctl analyze 2>&1)

@@ -223,10 +223,11 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 	}
 	/* Never hand the agents a file the loader would reject. */
 	struct config check;
+	struct config_analyze_opts an = {.context = &cfg};
 	config_init(&check);
 	ret = config_load_buffer(&check, file, text, strlen(text), &diags);
-	config_free(&check);
 	if (ret) {
+		config_free(&check);
 		fprintf(stderr, "ambitctl: internal error: rewritten %s does not load\n", file);
 		goto out;
 	}
@@ -235,6 +236,16 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 		ret = -errno;
 	if (!ret)
 		printf("namespace/%s labelled\n", ns);
+	/* What the labels mean here (istio-injection does nothing in an ambient-only mesh). */
+	if (!ret && !config_analyze(&check, &an, &diags)) {
+		for (size_t i = 0; i < diags.n; i++) {
+			char line[2048];
+
+			config_diag_format(&diags.items[i], line, sizeof(line));
+			fprintf(stderr, "%s\n", line);
+		}
+	}
+	config_free(&check);
 out:
 	free(text);
 	config_diags_free(&diags);
