@@ -12,6 +12,8 @@ pkgs=(
 	iproute2 procps util-linux nginx-light curl openssl
 	# tests: wire checks and transfers
 	iperf3 tcpdump tshark socat
+	# tests: `promtool check metrics` on the ztunnel's exposition (t_71)
+	prometheus
 	# bench (tools/bench): load generators, reference mTLS tunnels, report
 	sockperf wrk stunnel4 nginx-light libnginx-mod-stream jq
 )

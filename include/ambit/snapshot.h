@@ -25,6 +25,14 @@ struct snap_workload {
 	char *workload_name; /* owning Deployment, or the pod name */
 	char *app;	     /* label app (or app.kubernetes.io/name), or workload_name */
 	char *version;	     /* label version, or "latest" */
+	/*
+	 * Istio's canonical service: label service.istio.io/canonical-name, app.kubernetes.io/name
+	 * or app, else workload_name; canonical revision: service.istio.io/canonical-revision,
+	 * app.kubernetes.io/version or version, else "latest". JSON "canonicalService",
+	 * "canonicalRevision" (optional: NULL when an older agent sent none).
+	 */
+	char *canonical_service;
+	char *canonical_revision;
 	uint32_t ip;
 	uint32_t node_ip;
 	bool enrolled;

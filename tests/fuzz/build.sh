@@ -19,4 +19,5 @@ libs=(-lssl -lcrypto -lnghttp2 -lcjson -lpthread)
 	ztunnel/metrics.c userspace/lib/log.c "${libs[@]}" -lbpf -o "$out/fuzz_hbone"
 "$CC" "${flags[@]}" tests/fuzz/fuzz_config.c userspace/lib/config*.c userspace/lib/fileutil.c \
 	userspace/lib/log.c "${libs[@]}" -lyaml -lbpf -o "$out/fuzz_config"
-echo "built: $out/fuzz_snapshot $out/fuzz_hbone $out/fuzz_config"
+"$CC" "${flags[@]}" tests/fuzz/fuzz_forwarded.c ztunnel/sock.c userspace/lib/log.c -lbpf -o "$out/fuzz_forwarded"
+echo "built: $out/fuzz_snapshot $out/fuzz_hbone $out/fuzz_config $out/fuzz_forwarded"

@@ -102,7 +102,9 @@ static const char *PODS =
     " \"ip\":\"10.98.1.4\",\"cgroup\":\"/cg/legacy_db-1\",\"hostIface\":\"amb000004\","
     " \"labels\":{\"app\":\"db\"}},"
     "{\"namespace\":\"legacy\",\"name\":\"imp\",\"node\":\"node2\",\"ip\":\"10.98.2.9\","
-    " \"labels\":{\"app\":\"web\"}}"
+    " \"labels\":{\"app\":\"web\",\"app.kubernetes.io/name\":\"imp-kube\","
+    " \"service.istio.io/canonical-name\":\"importer\",\"version\":\"v9\","
+    " \"app.kubernetes.io/version\":\"1.2\"}}"
     "],\"serviceIPs\":{\"demo/web\":\"10.96.0.10\",\"legacy/db\":\"10.96.0.11\"}}";
 
 static const char *CLUSTER =
@@ -236,6 +238,20 @@ static void test_enrollment(void **state)
 	assert_string_equal(f->d.snap_workloads[3].version, "v2");
 	assert_string_equal(f->d.snap_workloads[2].service_account, "default");
 	assert_string_equal(f->d.snap_workloads[2].workload_name, "db-1");
+	/* Istio's canonical service and revision: the first label set of each list, else defaults.
+	 */
+	for (size_t i = 0; i < f->d.n_snap_workloads; i++) {
+		const struct snap_workload *w = &f->d.snap_workloads[i];
+		const char *svc = !strcmp(w->name, "imp")    ? "importer"
+				  : !strcmp(w->name, "db-1") ? "db"
+							     : "web";
+		const char *rev = !strcmp(w->name, "imp")     ? "1.2"
+				  : !strcmp(w->name, "web-2") ? "v2"
+							      : "latest";
+
+		assert_string_equal(w->canonical_service, svc);
+		assert_string_equal(w->canonical_revision, rev);
+	}
 }
 
 static void test_unenroll_namespace_is_live(void **state)

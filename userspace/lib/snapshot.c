@@ -3,7 +3,8 @@
  * Snapshot codec (cJSON). The JSON schema, camelCase like the Kubernetes objects it comes from:
  *   {"version":N,"node":S,"nodeIP":"a.b.c.d","trustDomain":S,"rootPEM":S,
  *    "workloads":[{"uid","name","namespace","serviceAccount","identity","node","workloadName",
- *                  "app","version","ip","nodeIP","enrolled"}],
+ *                  "app","version","canonicalService","canonicalRevision","ip","nodeIP",
+ *                  "enrolled"}],
  *    "services":[{"name","namespace","hostname","vip","ports":[{"name","port","targetPort"}],
  *                 "endpoints":["a.b.c.d",...]}],
  *    "certs":[{"identity","certPEM","keyPEM","notBefore","notAfter"}],
@@ -63,6 +64,8 @@ static int encode_workload(cJSON *arr, const struct snap_workload *w)
 	err |= add_str(o, "workloadName", w->workload_name);
 	err |= add_str(o, "app", w->app);
 	err |= add_str(o, "version", w->version);
+	err |= add_str(o, "canonicalService", w->canonical_service);
+	err |= add_str(o, "canonicalRevision", w->canonical_revision);
 	err |= add_ip(o, "ip", w->ip);
 	err |= add_ip(o, "nodeIP", w->node_ip);
 	if (!cJSON_AddBoolToObject(o, "enrolled", w->enrolled))
@@ -336,6 +339,8 @@ static void decode_workload(struct dec *d, const cJSON *o, size_t i, struct snap
 	w->workload_name = get_str(d, o, "workloadName", path, false);
 	w->app = get_str(d, o, "app", path, false);
 	w->version = get_str(d, o, "version", path, false);
+	w->canonical_service = get_str(d, o, "canonicalService", path, false);
+	w->canonical_revision = get_str(d, o, "canonicalRevision", path, false);
 	get_ip(d, o, "ip", path, true, &w->ip);
 	get_ip(d, o, "nodeIP", path, false, &w->node_ip);
 	en = cJSON_GetObjectItemCaseSensitive(o, "enrolled");
@@ -560,6 +565,8 @@ void snapshot_workload_clear(struct snap_workload *w)
 	free(w->workload_name);
 	free(w->app);
 	free(w->version);
+	free(w->canonical_service);
+	free(w->canonical_revision);
 }
 
 void snapshot_service_clear(struct snap_service *svc)
