@@ -816,6 +816,9 @@ const char *config_label_get(const struct config_labels *labels, const char *key
 bool config_labels_match(const struct config_labels *selector, const struct config_labels *labels);
 
 void config_strings_free(struct config_strings *s);
+/* Appends a copy of @key=@value to @l (0 or -ENOMEM); frees what @l owns. */
+int config_labels_add(struct config_labels *l, const char *key, const char *value);
+void config_labels_free(struct config_labels *l);
 bool config_strings_has(const struct config_strings *s, const char *v);
 
 /*
