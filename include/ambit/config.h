@@ -82,7 +82,8 @@ struct config_service_port {
 	uint16_t port;
 	uint16_t target_port; /* = port when omitted; 0 when named (see target_port_name) */
 	char *target_port_name;
-	char *protocol; /* "TCP" by default */
+	char *protocol;	    /* "TCP" by default */
+	char *app_protocol; /* appProtocol, or NULL */
 };
 
 struct config_service {

@@ -110,6 +110,7 @@ void config_service_free(struct config_service *s)
 		free(s->ports[i].name);
 		free(s->ports[i].target_port_name);
 		free(s->ports[i].protocol);
+		free(s->ports[i].app_protocol);
 	}
 	free(s->ports);
 }

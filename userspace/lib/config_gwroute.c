@@ -711,6 +711,7 @@ static int m_path(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	MATCH *m = o;
 	const char *why;
 
+	m->path_type = CONFIG_GW_MATCH_PREFIX; /* the CRD's default type */
 	if (cfg_walk_map(ctx, v, path_fields, o))
 		return -EINVAL;
 	if (!m->path && !(m->path = strdup("/"))) {

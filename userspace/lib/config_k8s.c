@@ -342,6 +342,11 @@ static int svc_port_protocol(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	return cfg_check_protocol(ctx, v, &((struct config_service_port *)obj)->protocol);
 }
 
+static int svc_port_app_protocol(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	return cfg_get_str(ctx, v, &((struct config_service_port *)obj)->app_protocol);
+}
+
 static int svc_port_port(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	return port_number(ctx, v, &((struct config_service_port *)obj)->port);
@@ -367,7 +372,7 @@ static int node_port(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 static const struct cfg_field service_port_fields[] = {
     {"name", CFG_T_STR, svc_port_name, 0},
     {"protocol", CFG_T_STR, svc_port_protocol, 0},
-    {"appProtocol", CFG_T_STR, NULL, 0},
+    {"appProtocol", CFG_T_STR, svc_port_app_protocol, 0},
     {"port", CFG_T_INT, svc_port_port, CFG_F_REQUIRED},
     {"targetPort", CFG_T_INT_OR_STR, svc_port_target, 0},
     {"nodePort", CFG_T_INT, node_port, 0},
