@@ -255,6 +255,13 @@ struct l7_retry {
 	bool ignore_previous_hosts;
 };
 
+/* Istio's mesh default policy (API_SEMANTICS.md §1.3): 2 attempts on connect failures, refused
+ * streams, unavailable and cancelled; backoff 25 ms to 250 ms. Overwrites @r. */
+void l7_default_retry(struct l7_retry *r);
+/* Adds the conditions of a retryOn list to @r (status codes as retriable-status-codes; @r's
+ * codes array is grown: the caller frees it). 0 or -ENOMEM. */
+int l7_parse_retry_on(const char *s, struct l7_retry *r);
+
 struct l7_fault {
 	bool delay, abort;
 	uint64_t delay_ms;

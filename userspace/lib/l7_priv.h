@@ -23,10 +23,6 @@ int l7_meta_cmp(const struct config_meta *a, const struct config_meta *b);
 
 /* l7_routes.c: the route table of ctx->svc (VirtualService, Gateway API or default). */
 int l7_compile_routes(struct l7_ctx *ctx);
-/* The mesh default retry policy (API_SEMANTICS.md §1.3). */
-void l7_default_retry(struct l7_retry *r);
-/* Parses a retryOn list into @r's bits and codes. 0 or -ENOMEM. */
-int l7_parse_retry_on(const char *s, struct l7_retry *r);
 /* l7_gwapi.c: Gateway API routes bound to ctx->svc, in precedence order; 0 when none bind. */
 int l7_compile_gateway_api(struct l7_ctx *ctx, size_t *n_bound);
 

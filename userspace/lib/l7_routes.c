@@ -72,7 +72,6 @@ int l7_parse_retry_on(const char *s, struct l7_retry *r)
 
 	if (!copy)
 		return -ENOMEM;
-	r->retry_on = 0;
 	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		t += strspn(t, " ");
 		t[strcspn(t, " ")] = '\0';
@@ -119,8 +118,11 @@ static int vs_retry(const struct config_vs_route *vr, struct l7_retry *r)
 		return 0;
 	}
 	r->attempts = (uint32_t)vr->retry_attempts;
-	if (vr->retry_on && *vr->retry_on && l7_parse_retry_on(vr->retry_on, r))
-		return -ENOMEM;
+	if (vr->retry_on && *vr->retry_on) {
+		r->retry_on = 0; /* a retryOn replaces the default conditions */
+		if (l7_parse_retry_on(vr->retry_on, r))
+			return -ENOMEM;
+	}
 	r->per_try_timeout_ms = vr->retry_per_try_timeout_ms;
 	if (vr->retry_ignore_previous_hosts >= 0)
 		r->ignore_previous_hosts = vr->retry_ignore_previous_hosts;
