@@ -253,6 +253,12 @@ void config_k8s_gateway_free(struct config_k8s_gateway *gw);
 void config_gw_route_free(struct config_gw_route *r);
 bool cfg_gw_hostname_ok(const char *h, bool wildcard_ok);
 int cfg_gw_duration(struct cfg_ctx *ctx, yaml_node_t *v, uint64_t *ms);
+/* config_gwfilter.c: a backendRef (with weight and filters when @with_weight) and a filter list. */
+int cfg_gw_backend(struct cfg_ctx *ctx, yaml_node_t *v, struct config_backend_ref *b,
+		   bool with_weight);
+int cfg_gw_filters(struct cfg_ctx *ctx, yaml_node_t *v, struct config_gw_filter **out, size_t *n);
+void cfg_gw_filter_free(struct config_gw_filter *f);
+void cfg_gw_backend_free(struct config_backend_ref *b);
 
 /* config_analyze_l7.c: findings on what waypoints read (called by config_analyze). */
 int cfg_analyze_l7(const struct config *cfg, const struct config *context,
