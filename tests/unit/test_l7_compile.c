@@ -235,6 +235,19 @@ static void test_virtual_service_routes(void **state)
 	assert_int_equal(w.svc->n_tcp, 1);
 	assert_int_equal(w.svc->tcp[0].port, 5432);
 	done(&w);
+	/* A VirtualService may name the service by its VIP; another VIP is another service. */
+	build(&w, HEAD "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+		       "metadata: {name: byvip, namespace: shop}\n"
+		       "spec:\n  hosts: [10.96.0.20]\n  http:\n"
+		       "  - name: vip\n    route: [{destination: {host: reviews}}]\n---\n"
+		       "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+		       "metadata: {name: other, namespace: shop}\n"
+		       "spec:\n  hosts: [10.96.0.21]\n  http:\n"
+		       "  - name: other\n    route: [{destination: {host: reviews}}]\n");
+	assert_int_equal(w.svc->routes_kind, L7_ROUTES_VIRTUAL_SERVICE);
+	assert_int_equal(w.svc->n_routes, 1);
+	assert_string_equal(w.svc->routes[0].name, "vip");
+	done(&w);
 }
 
 static void test_gateway_api_precedence(void **state)

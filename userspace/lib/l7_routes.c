@@ -8,6 +8,7 @@
  * default route to the service itself. When no route matches a request the waypoint answers
  * 404 (NR): Istio adds no fallback route.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -334,16 +335,20 @@ static bool binds_mesh(const struct config_strings *gateways)
 	return !gateways->n || config_strings_has(gateways, "mesh");
 }
 
+/* A host names the service by short name, FQDN, wildcard or its VIP. */
 static bool vs_applies(struct l7_ctx *ctx, const struct config_virtual_service *vs)
 {
-	char h[512];
+	struct in_addr vip = {.s_addr = ctx->svc->vip};
+	char h[512], ip[INET_ADDRSTRLEN];
 
 	if (!binds_mesh(&vs->gateways) || (strcmp(vs->meta.namespace, ctx->svc->namespace) &&
 					   strcmp(vs->meta.namespace, ctx->wp->namespace)))
 		return false;
+	inet_ntop(AF_INET, &vip, ip, sizeof(ip));
 	for (size_t i = 0; i < vs->hosts.n; i++) {
 		l7_fqdn(vs->hosts.items[i], vs->meta.namespace, h, sizeof(h));
-		if (l7_host_covers(h, ctx->svc->hostname))
+		if (l7_host_covers(h, ctx->svc->hostname) ||
+		    (ctx->svc->vip && !strcmp(vs->hosts.items[i], ip)))
 			return true;
 	}
 	return false;
