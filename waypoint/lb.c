@@ -70,6 +70,73 @@ static int build_ring(struct wp_lb *lb, uint64_t min)
 	return 0;
 }
 
+/* The usable hosts as a fingerprint, to tell when a Maglev table must be rebuilt. */
+static uint64_t usable_key(const struct wp_lb *lb, bool all)
+{
+	uint64_t k = 1469598103934665603ull;
+
+	for (size_t i = 0; i < lb->n_hosts; i++)
+		k = (k ^ (all || !lb->hosts[i].ejected)) * 1099511628211ull;
+	return k;
+}
+
+struct maglev_entry {
+	uint32_t host;
+	uint64_t offset, skip, next;
+	double weight, target;
+};
+
+/* Envoy's MaglevTable over the usable hosts (all of them in panic mode). */
+static int build_maglev(struct wp_lb *lb, bool all)
+{
+	uint64_t m = lb->table_size, filled = 0;
+	struct maglev_entry *e = calloc(lb->n_hosts + 1, sizeof(*e));
+	double total = 0, max_w = 0;
+	size_t n = 0;
+
+	if (!e)
+		return -ENOMEM;
+	for (size_t i = 0; i < lb->n_hosts; i++)
+		if (all || !lb->hosts[i].ejected)
+			total += lb->hosts[i].weight ? lb->hosts[i].weight : 1;
+	for (size_t i = 0; i < lb->n_hosts; i++) {
+		char key[64], addr[INET_ADDRSTRLEN];
+		struct in_addr a = {.s_addr = lb->hosts[i].ip};
+		int kl;
+
+		if (!all && lb->hosts[i].ejected)
+			continue;
+		inet_ntop(AF_INET, &a, addr, sizeof(addr));
+		kl = snprintf(key, sizeof(key), "%s:%u", addr, lb->hosts[i].port);
+		e[n].host = (uint32_t)i;
+		e[n].offset = XXH64(key, (size_t)kl, 0) % m;
+		e[n].skip = XXH64(key, (size_t)kl, 1) % (m - 1) + 1;
+		e[n].weight = (lb->hosts[i].weight ? lb->hosts[i].weight : 1) / total;
+		max_w = e[n].weight > max_w ? e[n].weight : max_w;
+		n++;
+	}
+	for (uint64_t s = 0; s < m; s++)
+		lb->table[s] = UINT32_MAX;
+	for (uint64_t iter = 1; n && filled < m; iter++) {
+		for (size_t i = 0; i < n && filled < m; i++) {
+			uint64_t c;
+
+			if ((double)iter * e[i].weight < e[i].target)
+				continue;
+			e[i].target += max_w;
+			c = (e[i].offset + e[i].skip * e[i].next) % m;
+			while (lb->table[c] != UINT32_MAX)
+				c = (e[i].offset + e[i].skip * ++e[i].next) % m;
+			lb->table[c] = e[i].host;
+			e[i].next++;
+			filled++;
+		}
+	}
+	free(e);
+	lb->table_key = usable_key(lb, all);
+	return 0;
+}
+
 int wp_lb_init(struct wp_lb *lb, const struct config_load_balancer *p,
 	       const struct config_outlier_detection *od, struct wp_host *hosts, size_t n)
 {
@@ -79,13 +146,21 @@ int wp_lb_init(struct wp_lb *lb, const struct config_load_balancer *p,
 	lb->panic_percent = od && od->present ? od->min_health_percent : 0;
 	lb->hosts = hosts;
 	lb->n_hosts = n;
-	if (p->hash_key != CONFIG_HASH_NONE && n)
-		return build_ring(lb, p->table_size ? p->table_size : 1024);
-	return 0;
+	if (p->hash_key == CONFIG_HASH_NONE || !n)
+		return 0;
+	if (p->maglev) {
+		lb->maglev = true;
+		lb->table_size = p->table_size > 1 ? p->table_size : 65537;
+		lb->table = calloc(lb->table_size, sizeof(*lb->table));
+		return lb->table ? build_maglev(lb, false) : -ENOMEM;
+	}
+	return build_ring(lb, p->table_size ? p->table_size : 1024);
 }
 
 void wp_lb_destroy(struct wp_lb *lb)
 {
+	free(lb->table);
+	lb->table = NULL;
 	free(lb->ring);
 	lb->ring = NULL;
 	lb->n_ring = 0;
@@ -123,7 +198,13 @@ int wp_lb_pick(struct wp_lb *lb, bool has_hash, uint64_t hash, uint64_t rnd, uin
 	n = all ? lb->n_hosts : healthy;
 	if (!n || lb->simple == CONFIG_LB_PASSTHROUGH)
 		return -1;
-	if (lb->hash_key != CONFIG_HASH_NONE && has_hash && lb->n_ring) {
+	if (lb->maglev && has_hash) {
+		/* Envoy rebuilds the table when hosts come and go; so do we, on the next pick. */
+		if (lb->table_key != usable_key(lb, all) && build_maglev(lb, all))
+			return -1;
+		return (int)lb->table[hash % lb->table_size];
+	}
+	if (lb->hash_key != CONFIG_HASH_NONE && has_hash && lb->n_ring && !lb->maglev) {
 		/* The first entry at or after the hash, wrapping; ejected hosts' entries skipped.
 		 */
 		size_t lo = 0, hi = lb->n_ring;

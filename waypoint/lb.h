@@ -5,7 +5,10 @@
  * LEAST_REQUEST (Envoy's power of two choices: two random healthy hosts, the one with fewer
  * active requests), RANDOM, and consistent hashing on a ring built like Envoy's ring hash
  * (xxHash64 of "<ip>:<port>_<i>", at least minimumRingSize entries, weights honoured, lookup of
- * the first entry at or after the hash). A hash policy that finds no value (header absent)
+ * the first entry at or after the hash) or on a Maglev table (Envoy's: permutations from
+ * xxHash64 of the address with seeds 0 and 1, filled round-robin by weight, looked up at hash
+ * modulo the prime table size, rebuilt from the usable hosts when the ejected set changes). A
+ * hash policy that finds no value (header absent)
  * falls back to a random host. Hosts ejected by outlier detection are skipped unless the
  * healthy share falls under the panic threshold (minHealthPercent; Istio's default 0 disables
  * panic). The caller injects randomness: every choice is deterministic given its inputs.
@@ -42,11 +45,15 @@ struct wp_lb {
 	size_t rr_next;
 	size_t n_ring;
 	struct wp_ring_entry *ring;
+	bool maglev;
+	uint64_t table_size;
+	uint32_t *table;    /* Maglev: host index per slot */
+	uint64_t table_key; /* which hosts were usable when the table was built */
 };
 
 /*
  * Sets up @lb over @hosts (borrowed, @n entries) with policy @p (borrowed for the call);
- * builds the ring for consistent hashing (Maglev is served by the ring as well). 0 or -ENOMEM.
+ * builds the ring or the Maglev table for consistent hashing. 0 or -ENOMEM.
  */
 int wp_lb_init(struct wp_lb *lb, const struct config_load_balancer *p,
 	       const struct config_outlier_detection *od, struct wp_host *hosts, size_t n);

@@ -156,6 +156,55 @@ static void test_ring_hash(void **state)
 	wp_lb_destroy(&lb);
 }
 
+static void test_maglev(void **state)
+{
+	struct config_load_balancer p = {
+	    .hash_key = CONFIG_HASH_SOURCE_IP, .maglev = true, .table_size = 65537};
+	struct wp_host h[3];
+	struct wp_lb lb;
+	size_t count[3] = {0}, stayed = 0, on_others = 0;
+	static int before[30000];
+	uint64_t s = 11;
+
+	hosts_init(h, 3);
+	assert_int_equal(wp_lb_init(&lb, &p, NULL, h, 3), 0);
+	/* Every slot is filled, a third each (Envoy's round-robin fill). */
+	for (uint64_t i = 0; i < lb.table_size; i++)
+		count[lb.table[i]]++;
+	for (int i = 0; i < 3; i++)
+		assert_true(count[i] >= 21845 && count[i] <= 21846);
+	for (int i = 0; i < 30000; i++) {
+		uint64_t hash = splitmix(&s);
+
+		before[i] = wp_lb_pick(&lb, true, hash, 0, 0);
+		assert_int_equal(wp_lb_pick(&lb, true, hash, 5, 5), before[i]);
+	}
+	/* Host 1 leaves: the table is rebuilt without it, and most other keys stay put. */
+	h[1].ejected = true;
+	s = 11;
+	for (int i = 0; i < 30000; i++) {
+		int a = wp_lb_pick(&lb, true, splitmix(&s), 0, 0);
+
+		assert_int_not_equal(a, 1);
+		if (before[i] != 1) {
+			on_others++;
+			stayed += a == before[i];
+		}
+	}
+	assert_true(stayed * 100 >= on_others * 95);
+	wp_lb_destroy(&lb);
+	/* Weights: a host of weight 2 gets twice the slots. */
+	h[1].ejected = false;
+	h[2].weight = 2;
+	p.table_size = 251;
+	memset(count, 0, sizeof(count));
+	assert_int_equal(wp_lb_init(&lb, &p, NULL, h, 3), 0);
+	for (uint64_t i = 0; i < lb.table_size; i++)
+		count[lb.table[i]]++;
+	assert_true(count[2] >= 2 * count[0] - 2 && count[2] <= 2 * count[0] + 2);
+	wp_lb_destroy(&lb);
+}
+
 static void test_panic_threshold(void **state)
 {
 	struct config_load_balancer p = {.simple = CONFIG_LB_RANDOM};
@@ -211,9 +260,10 @@ static void test_hash_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_robin),	    cmocka_unit_test(test_least_request),
-	    cmocka_unit_test(test_random),	    cmocka_unit_test(test_ring_hash),
-	    cmocka_unit_test(test_panic_threshold), cmocka_unit_test(test_hash_keys),
+	    cmocka_unit_test(test_round_robin), cmocka_unit_test(test_least_request),
+	    cmocka_unit_test(test_random),	cmocka_unit_test(test_ring_hash),
+	    cmocka_unit_test(test_maglev),	cmocka_unit_test(test_panic_threshold),
+	    cmocka_unit_test(test_hash_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
