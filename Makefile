@@ -9,8 +9,10 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/agent -I$(O) -MMD -MP
-LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lmicrohttpd -lcurl -lpthread
+CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/agent -Iwaypoint -I$(O) \
+	-MMD -MP
+LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lmicrohttpd -lcurl -lpcre2-8 -lxxhash -lm \
+	-lpthread
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
@@ -31,6 +33,9 @@ ZT_SRCS := $(wildcard ztunnel/*.c)
 ZT_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(ZT_SRCS))
 ZT_LIB_OBJS := $(filter-out $(OBJ)/ztunnel/main.o,$(ZT_OBJS))
 AGENT_LIB_OBJS := $(filter-out $(OBJ)/userspace/agent/main.o,$(AGENT_OBJS))
+# The waypoint's decision modules (the proxy runtime and its main.c come later).
+WP_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard waypoint/*.c))
+WP_LIB_OBJS := $(filter-out $(OBJ)/waypoint/main.o,$(WP_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(OBJ)/tests/unit/%.o,$(UNIT_SRCS))
@@ -82,8 +87,9 @@ $(O)/hbone-probe: $(OBJ)/tools/hbone-probe.o
 $(O)/libagent.a: $(AGENT_LIB_OBJS)
 	$(AR) rcs $@ $^
 
-# Tests link the library and the agent's and ztunnel's modules (all but their main.c).
-$(O)/tests/%: $(OBJ)/tests/unit/%.o $(TESTLIB_OBJS) $(ZT_LIB_OBJS) $(O)/libagent.a $(O)/libambit.a
+# Tests link the library and the agent's, ztunnel's and waypoint's modules (all but main.c).
+$(O)/tests/%: $(OBJ)/tests/unit/%.o $(TESTLIB_OBJS) $(ZT_LIB_OBJS) $(WP_LIB_OBJS) $(O)/libagent.a \
+		$(O)/libambit.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 $(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(TESTLIB_OBJS) $(O)/libagent.a $(O)/libambit.a

@@ -7,7 +7,7 @@ pkgs=(
 	# build
 	clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libssl-dev libyaml-dev libnghttp2-dev libcjson-dev libmicrohttpd-dev libcmocka-dev
-	libcurl4-openssl-dev clang-format
+	libcurl4-openssl-dev clang-format libpcre2-dev libxxhash-dev
 	# run: topology and workloads
 	iproute2 procps util-linux nginx-light curl openssl
 	# tests: wire checks and transfers

@@ -434,6 +434,8 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 		err = add_pod(&b, cfg, &rt->pods[i], env);
 	for (size_t i = 0; i < cfg->n_services && !err; i++)
 		err = add_service(&b, cfg, rt, &cfg->services[i]);
+	if (!err)
+		err = desired_waypoints(cfg, rt, env, out);
 	if (err)
 		return err;
 	/* Sorted output keeps diffs, snapshots and logs stable from one reload to the next. */
