@@ -46,7 +46,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
 
 BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/hbone-probe
 
-.PHONY: all deps test unit bpf-test integration demo bench clean format format-check
+.PHONY: all deps test unit bpf-test bookinfo-test integration demo bench clean format format-check
 all: $(BINS) $(UNIT_BINS) $(BPFT_BINS)
 
 deps:
@@ -102,6 +102,10 @@ unit: $(UNIT_BINS)
 bpf-test: $(BPFT_BINS)
 	@bash tests/run-unit.sh $(BPFT_BINS)
 
+# The bookinfo example's services on loopback, with stubs: no cluster, no root.
+bookinfo-test:
+	@python3 tests/examples/test_bookinfo.py
+
 integration: $(BINS)
 	@bash tests/integration/run.sh
 
@@ -110,6 +114,7 @@ test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) bpf-test
+	$(MAKE) bookinfo-test
 	$(MAKE) integration
 	$(MAKE) bench QUICK=1
 
