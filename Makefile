@@ -43,6 +43,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TESTLIB_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/lib/*.c))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
+# Named only as pattern prerequisites, they would be deleted as intermediates and rebuilt each run.
+.SECONDARY: $(WP_LIB_OBJS) $(TESTLIB_OBJS) $(BPF_OBJS)
 
 BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/hbone-probe
 
