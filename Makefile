@@ -9,7 +9,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/agent -Iwaypoint -I$(O) \
+CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/agent -Iuserspace/net -Iwaypoint -I$(O) \
 	-MMD -MP
 LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lmicrohttpd -lcurl -lpcre2-8 -lxxhash -lm \
 	-lpthread
@@ -36,6 +36,13 @@ AGENT_LIB_OBJS := $(filter-out $(OBJ)/userspace/agent/main.o,$(AGENT_OBJS))
 # The waypoint's decision modules (the proxy runtime and its main.c come later).
 WP_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard waypoint/*.c))
 WP_LIB_OBJS := $(filter-out $(OBJ)/waypoint/main.o,$(WP_OBJS))
+
+# The proxies' shared runtime (DESIGN.md §9), with llhttp compiled from Debian's node-llhttp
+# sources (the package ships them instead of a shared library).
+LLHTTP_DIR := /usr/share/llhttp
+LLHTTP_INC := /usr/share/include/llhttp
+NET_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard userspace/net/*.c))
+LLHTTP_OBJS := $(OBJ)/llhttp/api.o $(OBJ)/llhttp/http.o $(OBJ)/llhttp/llhttp.o
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(OBJ)/tests/unit/%.o,$(UNIT_SRCS))
@@ -89,9 +96,16 @@ $(O)/hbone-probe: $(OBJ)/tools/hbone-probe.o
 $(O)/libagent.a: $(AGENT_LIB_OBJS)
 	$(AR) rcs $@ $^
 
+$(OBJ)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(@D)
+	$(CC) $(filter -O% -g -fsanitize% -fno-omit-frame-pointer,$(CFLAGS)) -I$(LLHTTP_INC) -c $< -o $@
+$(OBJ)/userspace/net/http1.o: CFLAGS += -I$(LLHTTP_INC)
+$(O)/libnet.a: $(NET_OBJS) $(LLHTTP_OBJS)
+	$(AR) rcs $@ $^
+
 # Tests link the library and the agent's, ztunnel's and waypoint's modules (all but main.c).
 $(O)/tests/%: $(OBJ)/tests/unit/%.o $(TESTLIB_OBJS) $(ZT_LIB_OBJS) $(WP_LIB_OBJS) $(O)/libagent.a \
-		$(O)/libambit.a
+		$(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 $(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(TESTLIB_OBJS) $(O)/libagent.a $(O)/libambit.a

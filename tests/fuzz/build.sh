@@ -22,4 +22,6 @@ libs=(-lssl -lcrypto -lnghttp2 -lcjson -lpcre2-8 -lxxhash -lpthread)
 "$CC" "${flags[@]}" tests/fuzz/fuzz_forwarded.c ztunnel/sock.c userspace/lib/log.c -lbpf -o "$out/fuzz_forwarded"
 "$CC" "${flags[@]}" tests/fuzz/fuzz_l7.c userspace/lib/l7_*.c userspace/lib/re2.c userspace/lib/config*.c \
 	userspace/lib/fileutil.c userspace/lib/log.c "${libs[@]}" -lyaml -lbpf -o "$out/fuzz_l7"
-echo "built: $out/fuzz_snapshot $out/fuzz_hbone $out/fuzz_config $out/fuzz_forwarded $out/fuzz_l7"
+"$CC" "${flags[@]}" -Iuserspace/net -I/usr/share/include/llhttp tests/fuzz/fuzz_http1.c userspace/net/http1.c \
+	userspace/net/http_fields.c /usr/share/llhttp/{api,http,llhttp}.c -o "$out/fuzz_http1"
+echo "built: $out/fuzz_snapshot $out/fuzz_hbone $out/fuzz_config $out/fuzz_forwarded $out/fuzz_l7 $out/fuzz_http1"
