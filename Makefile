@@ -83,12 +83,17 @@ $(AGENT_OBJS) $(BPFT_OBJS) $(UNIT_OBJS): | $(SKELS)
 $(O)/libambit.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
-$(O)/ambit-agent: $(AGENT_OBJS) $(O)/libambit.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(O)/ambitctl: $(CLI_OBJS) $(O)/libambit.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(O)/ztunnel: $(ZT_OBJS) $(O)/libambit.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+# The archives depend on each other (the runtime logs through libambit; the CA and the config's
+# base64 go through the runtime's OpenSSL seam), so they are linked as one group.
+LINK = $(CC) $(LDFLAGS) $(filter-out %.a,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
+	$(LDLIBS)
+
+$(O)/ambit-agent: $(AGENT_OBJS) $(O)/libnet.a $(O)/libambit.a
+	$(LINK) -o $@
+$(O)/ambitctl: $(CLI_OBJS) $(O)/libnet.a $(O)/libambit.a
+	$(LINK) -o $@
+$(O)/ztunnel: $(ZT_OBJS) $(O)/libnet.a $(O)/libambit.a
+	$(LINK) -o $@
 
 $(O)/hbone-probe: $(OBJ)/tools/hbone-probe.o
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -107,10 +112,10 @@ $(O)/libnet.a: $(NET_OBJS) $(LLHTTP_OBJS)
 $(O)/tests/%: $(OBJ)/tests/unit/%.o $(TESTLIB_OBJS) $(ZT_LIB_OBJS) $(WP_LIB_OBJS) $(O)/libagent.a \
 		$(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
-$(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(TESTLIB_OBJS) $(O)/libagent.a $(O)/libambit.a
+	$(LINK) -lcmocka -o $@
+$(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(TESTLIB_OBJS) $(O)/libagent.a $(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(LINK) -lcmocka -o $@
 
 unit: $(UNIT_BINS)
 	@bash tests/run-unit.sh $(UNIT_BINS)
@@ -127,6 +132,7 @@ integration: $(BINS)
 
 test: deps
 	@bash tools/format-check.sh
+	@bash tools/seam-check.sh
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) bpf-test
@@ -145,9 +151,9 @@ bench: deps
 
 # Policy benchmark (not a test): 10,000 workloads x 10,000 policies, compile and decision times.
 .PHONY: bench-policy
-$(O)/bench-policy: tools/bench/policy-bench.c $(O)/libambit.a
+$(O)/bench-policy: tools/bench/policy-bench.c $(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< $(O)/libambit.a $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $< -Wl,--start-group $(O)/libnet.a $(O)/libambit.a -Wl,--end-group $(LDLIBS) -o $@
 
 bench-policy: $(O)/bench-policy
 	@$(O)/bench-policy
@@ -178,6 +184,7 @@ format:
 
 format-check:
 	@bash tools/format-check.sh
+	@bash tools/seam-check.sh
 
 clean:
 	rm -rf $(O)
