@@ -41,7 +41,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
 
 BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/hbone-probe
 
-.PHONY: all deps test unit bpf-test integration demo bench clean format format-check
+.PHONY: all deps test unit bpf-test integration selftest demo bench clean format format-check
 all: $(BINS) $(UNIT_BINS) $(BPFT_BINS)
 
 deps:
@@ -96,12 +96,22 @@ unit: $(UNIT_BINS)
 bpf-test: $(BPFT_BINS)
 	@bash tests/run-unit.sh $(BPFT_BINS)
 
+# The runners themselves: a skip is reported with its reason, and fails where nothing may be
+# missing (tests/lib/skip-policy.sh); the Istio samples test fails without its samples.
+$(O)/tests/selftest_skip: tests/selftest/skip_case.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -lcmocka -o $@
+
+selftest: $(O)/tests/selftest_skip $(O)/tests/test_config
+	@bash tests/selftest/runners.sh $(O)
+
 integration: $(BINS)
 	@bash tests/integration/run.sh
 
 test: deps
 	@bash tools/format-check.sh
 	$(MAKE) all
+	$(MAKE) selftest
 	$(MAKE) unit
 	$(MAKE) bpf-test
 	$(MAKE) integration
