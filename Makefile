@@ -82,11 +82,15 @@ $(O)/hbone-probe: $(OBJ)/tools/hbone-probe.o
 $(O)/libagent.a: $(AGENT_LIB_OBJS)
 	$(AR) rcs $@ $^
 
+# Test helpers as an archive: a test links only those it uses (the BPF tests lack the ztunnel).
+$(O)/libtest.a: $(TESTLIB_OBJS)
+	$(AR) rcs $@ $^
+
 # Tests link the library and the agent's and ztunnel's modules (all but their main.c).
-$(O)/tests/%: $(OBJ)/tests/unit/%.o $(TESTLIB_OBJS) $(ZT_LIB_OBJS) $(O)/libagent.a $(O)/libambit.a
+$(O)/tests/%: $(OBJ)/tests/unit/%.o $(O)/libtest.a $(ZT_LIB_OBJS) $(O)/libagent.a $(O)/libambit.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
-$(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(TESTLIB_OBJS) $(O)/libagent.a $(O)/libambit.a
+$(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(O)/libtest.a $(O)/libagent.a $(O)/libambit.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets into build/fuzz/ (clang -fsanitize=fuzzer,address,undefined).
-# Usage: tests/fuzz/build.sh [OUTDIR]; run e.g. build/fuzz/fuzz_hbone -max_total_time=60
+# Usage: tests/fuzz/build.sh [OUTDIR]; run e.g. build/fuzz/fuzz_config -max_total_time=60
 # tests/fuzz/corpus/<target>/ when present.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,8 +15,6 @@ libs=(-lssl -lcrypto -lnghttp2 -lcjson -lpthread)
 # The snapshot carries the policy set (policy_json.c), whose compiler needs the config model.
 "$CC" "${flags[@]}" tests/fuzz/fuzz_snapshot.c userspace/lib/snapshot.c userspace/lib/policy*.c \
 	userspace/lib/config*.c userspace/lib/fileutil.c userspace/lib/log.c "${libs[@]}" -lyaml -lbpf -o "$out/fuzz_snapshot"
-"$CC" "${flags[@]}" tests/fuzz/fuzz_hbone.c ztunnel/hbone.c ztunnel/hbone_pool.c ztunnel/loop.c ztunnel/tls.c \
-	ztunnel/metrics.c userspace/lib/log.c "${libs[@]}" -lbpf -o "$out/fuzz_hbone"
 "$CC" "${flags[@]}" tests/fuzz/fuzz_config.c userspace/lib/config*.c userspace/lib/fileutil.c \
 	userspace/lib/log.c "${libs[@]}" -lyaml -lbpf -o "$out/fuzz_config"
-echo "built: $out/fuzz_snapshot $out/fuzz_hbone $out/fuzz_config"
+echo "built: $out/fuzz_snapshot $out/fuzz_config"
