@@ -132,8 +132,44 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) bpf-test
 	$(MAKE) bookinfo-test
+	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 	$(MAKE) bench QUICK=1
+
+# ---- fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c, ASan + UBSan (any UB aborts), built with
+# clang; the modules they reach are compiled again, instrumented, into build/fuzz/. Every target
+# runs briefly in `make test` (fuzz-smoke) and for FUZZ_SECONDS each in `make fuzz`
+# (tests/fuzz/run.sh); seeds in tests/fuzz/corpus/<target>/.
+FUZZ_O := $(O)/fuzz
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Iuserspace/lib -Iuserspace/agent \
+	-Iwaypoint -I$(O) -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer -MMD -MP
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(addprefix $(FUZZ_O)/,$(FUZZ_TARGETS))
+fobj = $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(1))
+FUZZ_ARCHIVES := $(FUZZ_O)/libtest.a $(FUZZ_O)/libzt.a $(FUZZ_O)/libagent.a $(FUZZ_O)/libambit.a
+
+$(FUZZ_O)/obj/%.o: %.c | $(SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_O)/libtest.a: $(call fobj,$(wildcard tests/lib/*.c))
+$(FUZZ_O)/libzt.a: $(call fobj,$(filter-out ztunnel/main.c,$(ZT_SRCS)))
+$(FUZZ_O)/libagent.a: $(call fobj,$(filter-out userspace/agent/main.c,$(wildcard userspace/agent/*.c)))
+$(FUZZ_O)/libambit.a: $(call fobj,$(LIB_SRCS))
+$(FUZZ_ARCHIVES):
+	$(AR) rcs $@ $^
+# A target links only the archive members it reaches.
+$(FUZZ_O)/%: $(FUZZ_O)/obj/tests/fuzz/%.o $(FUZZ_ARCHIVES)
+	$(CLANG) -fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -o $@
+.SECONDARY: $(patsubst %,$(FUZZ_O)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS))
+
+.PHONY: fuzz-build fuzz fuzz-smoke
+fuzz-build: $(FUZZ_BINS)
+# FUZZ_SECONDS per target (default 300), FUZZ_TARGETS="fuzz_x ..." to choose.
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} bash tests/fuzz/run.sh $(FUZZ_O) $(FUZZ_TARGETS)
+fuzz-smoke: fuzz-build
+	@FUZZ_FRESH=1 FUZZ_SECONDS=$${FUZZ_SMOKE_SECONDS:-15} bash tests/fuzz/run.sh $(FUZZ_O) $(FUZZ_TARGETS)
 
 # Benchmarks (tools/bench/run.sh; QUICK=1 is the smoke run `make test` ends with).
 $(O)/bench-holdconns: tools/bench/holdconns.c
