@@ -163,7 +163,14 @@ $(FUZZ_O)/%: $(FUZZ_O)/obj/tests/fuzz/%.o $(FUZZ_ARCHIVES)
 	$(CLANG) -fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -o $@
 .SECONDARY: $(patsubst %,$(FUZZ_O)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS))
 
-.PHONY: fuzz-build fuzz fuzz-smoke
+# The binary seeds (tests/fuzz/gen_seeds.c), regenerated on request only: they are committed.
+$(O)/tests/fuzz_gen_seeds: $(OBJ)/tests/fuzz/gen_seeds.o $(O)/libambit.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+.PHONY: fuzz-build fuzz fuzz-smoke fuzz-seeds
+fuzz-seeds: $(O)/tests/fuzz_gen_seeds
+	$< tests/fuzz/corpus
 fuzz-build: $(FUZZ_BINS)
 # FUZZ_SECONDS per target (default 300), FUZZ_TARGETS="fuzz_x ..." to choose.
 fuzz: fuzz-build
