@@ -46,10 +46,14 @@ for t in "$@"; do
 	mkdir -p "$work" "$art" "$(dirname "$log")"
 	# -timeout: one input running 10 s is a stall; the outer timeout catches a hung target.
 	# libFuzzer's own failures exit 1 (its default, 77, is the skip code here).
-	timeout $((secs + 120)) "$out/$t" -max_total_time="$secs" -print_final_stats=1 \
+	# A private TMPDIR: a target that crashes leaves its scratch files there, removed below.
+	rm -rf "$out/tmp/$t"
+	mkdir -p "$out/tmp/$t"
+	TMPDIR=$(realpath "$out/tmp/$t") timeout $((secs + 120)) "$out/$t" -max_total_time="$secs" -print_final_stats=1 \
 		-error_exitcode=1 -timeout_exitcode=1 -timeout=10 -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$art/" \
 		"$work" "$seeds" >"$log" 2>&1
 	rc=$?
+	rm -rf "$out/tmp/$t"
 	nseeds=$(ls "$seeds" | wc -l)
 	if [ $rc -eq 0 ]; then
 		pass=$((pass + 1))

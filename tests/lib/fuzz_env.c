@@ -94,7 +94,10 @@ static void scratch_remove(void)
 
 int fuzz_scratch_dir(const char *target, char *buf, size_t len)
 {
-	snprintf(scratch, sizeof(scratch), "/tmp/ambit-%s-XXXXXX", target);
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(scratch, sizeof(scratch), "%s/ambit-%s-XXXXXX", tmp && tmp[0] ? tmp : "/tmp",
+		 target);
 	if (!mkdtemp(scratch)) {
 		fprintf(stderr, "%s: mkdtemp: %s\n", target, strerror(errno));
 		scratch[0] = '\0';

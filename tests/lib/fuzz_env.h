@@ -19,7 +19,10 @@
  */
 int fuzz_private_netns(const char *target, bool bpf);
 
-/* Creates a private directory under /tmp named after @target into @buf, removed at exit. */
+/*
+ * Creates a private directory named after @target under $TMPDIR (else /tmp) into @buf, removed
+ * at a normal exit (the fuzz runner removes its TMPDIR after a crash).
+ */
 int fuzz_scratch_dir(const char *target, char *buf, size_t len);
 
 /* The network-order address of dotted-quad @s (aborts on a typo). */
