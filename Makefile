@@ -9,7 +9,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/agent -Iwaypoint -I$(O) \
+CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/agent -Iuserspace/net -Iwaypoint -I$(O) \
 	-MMD -MP
 LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lmicrohttpd -lcurl -lpcre2-8 -lxxhash -lm \
 	-lpthread
@@ -36,6 +36,13 @@ AGENT_LIB_OBJS := $(filter-out $(OBJ)/userspace/agent/main.o,$(AGENT_OBJS))
 # The waypoint's decision modules (the proxy runtime and its main.c come later).
 WP_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard waypoint/*.c))
 WP_LIB_OBJS := $(filter-out $(OBJ)/waypoint/main.o,$(WP_OBJS))
+
+# The proxies' shared runtime (DESIGN.md §9), with llhttp compiled from Debian's node-llhttp
+# sources (the package ships them instead of a shared library).
+LLHTTP_DIR := /usr/share/llhttp
+LLHTTP_INC := /usr/share/include/llhttp
+NET_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard userspace/net/*.c))
+LLHTTP_OBJS := $(OBJ)/llhttp/api.o $(OBJ)/llhttp/http.o $(OBJ)/llhttp/llhttp.o
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(OBJ)/tests/unit/%.o,$(UNIT_SRCS))
@@ -77,17 +84,29 @@ $(AGENT_OBJS) $(BPFT_OBJS) $(UNIT_OBJS): | $(SKELS)
 $(O)/libambit.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
-$(O)/ambit-agent: $(AGENT_OBJS) $(O)/libambit.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(O)/ambitctl: $(CLI_OBJS) $(O)/libambit.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(O)/ztunnel: $(ZT_OBJS) $(O)/libambit.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+# The archives depend on each other (the runtime logs through libambit; the CA and the config's
+# base64 go through the runtime's OpenSSL seam), so they are linked as one group.
+LINK = $(CC) $(LDFLAGS) $(filter-out %.a,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
+	$(LDLIBS)
+
+$(O)/ambit-agent: $(AGENT_OBJS) $(O)/libnet.a $(O)/libambit.a
+	$(LINK) -o $@
+$(O)/ambitctl: $(CLI_OBJS) $(O)/libnet.a $(O)/libambit.a
+	$(LINK) -o $@
+$(O)/ztunnel: $(ZT_OBJS) $(O)/libnet.a $(O)/libambit.a
+	$(LINK) -o $@
 
 $(O)/hbone-probe: $(OBJ)/tools/hbone-probe.o
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(O)/libagent.a: $(AGENT_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(OBJ)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(@D)
+	$(CC) $(filter -O% -g -fsanitize% -fno-omit-frame-pointer,$(CFLAGS)) -I$(LLHTTP_INC) -c $< -o $@
+$(OBJ)/userspace/net/http1.o: CFLAGS += -I$(LLHTTP_INC)
+$(O)/libnet.a: $(NET_OBJS) $(LLHTTP_OBJS)
 	$(AR) rcs $@ $^
 
 # Test helpers as an archive: a test links only those it uses (the BPF tests lack the ztunnel).
@@ -96,12 +115,12 @@ $(O)/libtest.a: $(TESTLIB_OBJS)
 
 # Tests link the library and the agent's, ztunnel's and waypoint's modules (all but main.c).
 $(O)/tests/%: $(OBJ)/tests/unit/%.o $(O)/libtest.a $(ZT_LIB_OBJS) $(WP_LIB_OBJS) $(O)/libagent.a \
-		$(O)/libambit.a
+		$(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
-$(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(O)/libtest.a $(O)/libagent.a $(O)/libambit.a
+	$(LINK) -lcmocka -o $@
+$(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(O)/libtest.a $(O)/libagent.a $(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(LINK) -lcmocka -o $@
 
 unit: $(UNIT_BINS)
 	@bash tests/run-unit.sh $(UNIT_BINS)
@@ -127,6 +146,7 @@ integration: $(BINS)
 
 test: deps
 	@bash tools/format-check.sh
+	@bash tools/seam-check.sh
 	$(MAKE) all
 	$(MAKE) selftest
 	$(MAKE) unit
@@ -142,31 +162,41 @@ test: deps
 # (tests/fuzz/run.sh); seeds in tests/fuzz/corpus/<target>/.
 FUZZ_O := $(O)/fuzz
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Iuserspace/lib -Iuserspace/agent \
-	-Iwaypoint -I$(O) -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
-	-fno-omit-frame-pointer -MMD -MP
+	-Iuserspace/net -Iwaypoint -I$(O) -I$(LLHTTP_INC) -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer -MMD -MP
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(addprefix $(FUZZ_O)/,$(FUZZ_TARGETS))
 fobj = $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(1))
-FUZZ_ARCHIVES := $(FUZZ_O)/libtest.a $(FUZZ_O)/libzt.a $(FUZZ_O)/libagent.a $(FUZZ_O)/libambit.a
+FUZZ_ARCHIVES := $(FUZZ_O)/libtest.a $(FUZZ_O)/libzt.a $(FUZZ_O)/libagent.a $(FUZZ_O)/libnet.a \
+	$(FUZZ_O)/libambit.a
 
 $(FUZZ_O)/obj/%.o: %.c | $(SKELS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+# llhttp's generated C, instrumented too (the HTTP/1 parser's depth is in it), without our -W set.
+$(FUZZ_O)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(@D)
+	$(CLANG) $(filter-out $(WARN),$(FUZZ_CFLAGS)) -c $< -o $@
 $(FUZZ_O)/libtest.a: $(call fobj,$(wildcard tests/lib/*.c))
 $(FUZZ_O)/libzt.a: $(call fobj,$(filter-out ztunnel/main.c,$(ZT_SRCS)))
 $(FUZZ_O)/libagent.a: $(call fobj,$(filter-out userspace/agent/main.c,$(wildcard userspace/agent/*.c)))
+$(FUZZ_O)/libnet.a: $(call fobj,$(wildcard userspace/net/*.c)) \
+	$(patsubst $(OBJ)/%,$(FUZZ_O)/obj/%,$(LLHTTP_OBJS))
 $(FUZZ_O)/libambit.a: $(call fobj,$(LIB_SRCS))
+# Made afresh: a module that moved or went away must not linger in the archive.
 $(FUZZ_ARCHIVES):
+	rm -f $@
 	$(AR) rcs $@ $^
-# A target links only the archive members it reaches.
+# A target links only the archive members it reaches (one group: the archives use each other).
 $(FUZZ_O)/%: $(FUZZ_O)/obj/tests/fuzz/%.o $(FUZZ_ARCHIVES)
-	$(CLANG) -fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -o $@
+	$(CLANG) -fsanitize=fuzzer,address,undefined $< -Wl,--start-group $(FUZZ_ARCHIVES) \
+		-Wl,--end-group $(LDLIBS) -o $@
 .SECONDARY: $(patsubst %,$(FUZZ_O)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS))
 
 # The binary seeds (tests/fuzz/gen_seeds.c), regenerated on request only: they are committed.
-$(O)/tests/fuzz_gen_seeds: $(OBJ)/tests/fuzz/gen_seeds.o $(O)/libambit.a
+$(O)/tests/fuzz_gen_seeds: $(OBJ)/tests/fuzz/gen_seeds.o $(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(LINK) -o $@
 
 .PHONY: fuzz-build fuzz fuzz-smoke fuzz-seeds
 fuzz-seeds: $(O)/tests/fuzz_gen_seeds
@@ -189,9 +219,9 @@ bench: deps
 
 # Policy benchmark (not a test): 10,000 workloads x 10,000 policies, compile and decision times.
 .PHONY: bench-policy
-$(O)/bench-policy: tools/bench/policy-bench.c $(O)/libambit.a
+$(O)/bench-policy: tools/bench/policy-bench.c $(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< $(O)/libambit.a $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $< -Wl,--start-group $(O)/libnet.a $(O)/libambit.a -Wl,--end-group $(LDLIBS) -o $@
 
 bench-policy: $(O)/bench-policy
 	@$(O)/bench-policy
@@ -222,6 +252,7 @@ format:
 
 format-check:
 	@bash tools/format-check.sh
+	@bash tools/seam-check.sh
 
 clean:
 	rm -rf $(O)

@@ -13,7 +13,7 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
-#include "../../ztunnel/tls.h"
+#include "tls.h"
 
 static void check(char *id)
 {

@@ -17,7 +17,7 @@
 #include <netinet/in.h>
 
 #include "../../ztunnel/hbone.h"
-#include "../../ztunnel/loop.h"
+#include "loop.h"
 
 struct hbone_conn;
 
