@@ -55,7 +55,8 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
 
 BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/hbone-probe
 
-.PHONY: all deps test unit bpf-test bookinfo-test integration demo bench clean format format-check
+.PHONY: all deps test unit bpf-test bookinfo-test integration selftest demo bench clean format \
+	format-check
 all: $(BINS) $(UNIT_BINS) $(BPFT_BINS)
 
 deps:
@@ -108,12 +109,16 @@ $(OBJ)/userspace/net/http1.o: CFLAGS += -I$(LLHTTP_INC)
 $(O)/libnet.a: $(NET_OBJS) $(LLHTTP_OBJS)
 	$(AR) rcs $@ $^
 
+# Test helpers as an archive: a test links only those it uses (the BPF tests lack the ztunnel).
+$(O)/libtest.a: $(TESTLIB_OBJS)
+	$(AR) rcs $@ $^
+
 # Tests link the library and the agent's, ztunnel's and waypoint's modules (all but main.c).
-$(O)/tests/%: $(OBJ)/tests/unit/%.o $(TESTLIB_OBJS) $(ZT_LIB_OBJS) $(WP_LIB_OBJS) $(O)/libagent.a \
+$(O)/tests/%: $(OBJ)/tests/unit/%.o $(O)/libtest.a $(ZT_LIB_OBJS) $(WP_LIB_OBJS) $(O)/libagent.a \
 		$(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
 	$(LINK) -lcmocka -o $@
-$(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(TESTLIB_OBJS) $(O)/libagent.a $(O)/libnet.a $(O)/libambit.a
+$(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(O)/libtest.a $(O)/libagent.a $(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
 	$(LINK) -lcmocka -o $@
 
@@ -122,6 +127,15 @@ unit: $(UNIT_BINS)
 
 bpf-test: $(BPFT_BINS)
 	@bash tests/run-unit.sh $(BPFT_BINS)
+
+# The runners themselves: a skip is reported with its reason, and fails where nothing may be
+# missing (tests/lib/skip-policy.sh); the Istio samples test fails without its samples.
+$(O)/tests/selftest_skip: tests/selftest/skip_case.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -lcmocka -o $@
+
+selftest: $(O)/tests/selftest_skip $(O)/tests/test_config
+	@bash tests/selftest/runners.sh $(O)
 
 # The bookinfo example's services on loopback, with stubs: no cluster, no root.
 bookinfo-test:
@@ -134,11 +148,65 @@ test: deps
 	@bash tools/format-check.sh
 	@bash tools/seam-check.sh
 	$(MAKE) all
+	$(MAKE) selftest
 	$(MAKE) unit
 	$(MAKE) bpf-test
 	$(MAKE) bookinfo-test
+	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 	$(MAKE) bench QUICK=1
+
+# ---- fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c, ASan + UBSan (any UB aborts), built with
+# clang; the modules they reach are compiled again, instrumented, into build/fuzz/. Every target
+# runs briefly in `make test` (fuzz-smoke) and for FUZZ_SECONDS each in `make fuzz`
+# (tests/fuzz/run.sh); seeds in tests/fuzz/corpus/<target>/.
+FUZZ_O := $(O)/fuzz
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Iuserspace/lib -Iuserspace/agent \
+	-Iuserspace/net -Iwaypoint -I$(O) -I$(LLHTTP_INC) -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer -MMD -MP
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(addprefix $(FUZZ_O)/,$(FUZZ_TARGETS))
+fobj = $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(1))
+FUZZ_ARCHIVES := $(FUZZ_O)/libtest.a $(FUZZ_O)/libzt.a $(FUZZ_O)/libagent.a $(FUZZ_O)/libnet.a \
+	$(FUZZ_O)/libambit.a
+
+$(FUZZ_O)/obj/%.o: %.c | $(SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+# llhttp's generated C, instrumented too (the HTTP/1 parser's depth is in it), without our -W set.
+$(FUZZ_O)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(@D)
+	$(CLANG) $(filter-out $(WARN),$(FUZZ_CFLAGS)) -c $< -o $@
+$(FUZZ_O)/libtest.a: $(call fobj,$(wildcard tests/lib/*.c))
+$(FUZZ_O)/libzt.a: $(call fobj,$(filter-out ztunnel/main.c,$(ZT_SRCS)))
+$(FUZZ_O)/libagent.a: $(call fobj,$(filter-out userspace/agent/main.c,$(wildcard userspace/agent/*.c)))
+$(FUZZ_O)/libnet.a: $(call fobj,$(wildcard userspace/net/*.c)) \
+	$(patsubst $(OBJ)/%,$(FUZZ_O)/obj/%,$(LLHTTP_OBJS))
+$(FUZZ_O)/libambit.a: $(call fobj,$(LIB_SRCS))
+# Made afresh: a module that moved or went away must not linger in the archive.
+$(FUZZ_ARCHIVES):
+	rm -f $@
+	$(AR) rcs $@ $^
+# A target links only the archive members it reaches (one group: the archives use each other).
+$(FUZZ_O)/%: $(FUZZ_O)/obj/tests/fuzz/%.o $(FUZZ_ARCHIVES)
+	$(CLANG) -fsanitize=fuzzer,address,undefined $< -Wl,--start-group $(FUZZ_ARCHIVES) \
+		-Wl,--end-group $(LDLIBS) -o $@
+.SECONDARY: $(patsubst %,$(FUZZ_O)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS))
+
+# The binary seeds (tests/fuzz/gen_seeds.c), regenerated on request only: they are committed.
+$(O)/tests/fuzz_gen_seeds: $(OBJ)/tests/fuzz/gen_seeds.o $(O)/libnet.a $(O)/libambit.a
+	@mkdir -p $(@D)
+	$(LINK) -o $@
+
+.PHONY: fuzz-build fuzz fuzz-smoke fuzz-seeds
+fuzz-seeds: $(O)/tests/fuzz_gen_seeds
+	$< tests/fuzz/corpus
+fuzz-build: $(FUZZ_BINS)
+# FUZZ_SECONDS per target (default 300), FUZZ_TARGETS="fuzz_x ..." to choose.
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} bash tests/fuzz/run.sh $(FUZZ_O) $(FUZZ_TARGETS)
+fuzz-smoke: fuzz-build
+	@FUZZ_FRESH=1 FUZZ_SECONDS=$${FUZZ_SMOKE_SECONDS:-15} bash tests/fuzz/run.sh $(FUZZ_O) $(FUZZ_TARGETS)
 
 # Benchmarks (tools/bench/run.sh; QUICK=1 is the smoke run `make test` ends with).
 $(O)/bench-holdconns: tools/bench/holdconns.c

@@ -19,6 +19,10 @@ pkgs=(
 	# bench (tools/bench): load generators, reference mTLS tunnels, report
 	sockperf wrk stunnel4 nginx-light libnginx-mod-stream jq
 )
+# tests: the libFuzzer runtime (make fuzz, make test) of the clang that builds the fuzz targets
+# (clang-14 on Debian 12).
+clang_major=$(clang -dumpversion 2>/dev/null | cut -d. -f1)
+pkgs+=("libclang-rt-${clang_major:-14}-dev")
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -331,7 +331,7 @@ static void server_dispatch(struct hbone_conn *c, struct hbone_stream *s)
 	struct hbone_request req = {
 	    .authority = s->authority,
 	    .forwarded = s->forwarded,
-	    .peer_identity = c->tls ? tls_conn_peer_identity(c->tls) : NULL,
+	    .peer_identity = c->peer_identity,
 	    .local = c->local,
 	    .peer = c->peer,
 	};
@@ -808,6 +808,7 @@ static void conn_on_io(struct loop_handler *h, uint32_t events)
 			return;
 		}
 		c->handshaken = true;
+		c->peer_identity = tls_conn_peer_identity(c->tls);
 		conn_timer_stop(c);
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -848,39 +849,4 @@ struct hbone_conn *hb_conn_new(struct loop *l, int fd, struct tls_ctx *ctx, bool
 		return NULL;
 	}
 	return c;
-}
-
-/* ---- fuzzing seam ---- */
-
-static int fuzz_refuse(void *user, const struct hbone_request *req, int *fd, struct connrec **rec)
-{
-	return 503;
-}
-
-int hbone_fuzz_server_input(const uint8_t *data, size_t len)
-{
-	struct hbone_conn *c = calloc(1, sizeof(*c));
-	const uint8_t *out;
-	ssize_t rv = -ENOMEM;
-
-	if (!c)
-		return -ENOMEM;
-	c->fd = -1;
-	c->tfd = -1;
-	c->on_accept = fuzz_refuse;
-	c->loop = loop_create();
-	if (!c->loop || session_init(c))
-		goto out;
-	rv = nghttp2_session_mem_recv(c->h2, data, len);
-	while (nghttp2_session_mem_send(c->h2, &out) > 0)
-		;
-out:
-	while (c->streams) {
-		c->streams->h2_closed = true;
-		hb_stream_finish(c->streams, "fuzz", false);
-	}
-	loop_destroy(c->loop);
-	nghttp2_session_del(c->h2);
-	free(c);
-	return rv < 0 ? (int)rv : 0;
 }

@@ -107,10 +107,4 @@ struct hbone_target {
 int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd,
 		    struct connrec *rec);
 
-/*
- * Fuzzing seam: a server session fed from memory with no TLS. Creates a session whose
- * CONNECTs are refused, feeds @data, and destroys it. Returns 0 or a negative nghttp2 error.
- */
-int hbone_fuzz_server_input(const uint8_t *data, size_t len);
-
 #endif

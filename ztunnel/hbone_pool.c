@@ -21,7 +21,7 @@
 /* An unused pooled client connection is closed (GOAWAY) after this many seconds. */
 #define POOL_IDLE_S 60
 
-static void pool_link(struct hbone_pool *p, struct hbone_conn *c)
+void hb_pool_link(struct hbone_pool *p, struct hbone_conn *c)
 {
 	c->pool = p;
 	c->pnext = p->conns;
@@ -56,7 +56,7 @@ int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx, hbone_
 		return err;
 	}
 	/* Server connections carry no key: listed only so that shutdown can close them. */
-	pool_link(p, c);
+	hb_pool_link(p, c);
 	return 0;
 }
 
@@ -152,7 +152,7 @@ static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_
 		close(fd);
 		return NULL;
 	}
-	pool_link(p, c);
+	hb_pool_link(p, c);
 	return c;
 }
 

@@ -55,6 +55,7 @@ struct hbone_conn {
 	uint32_t events;
 	struct tls_conn *tls;
 	struct tls_ctx *ctx;
+	const char *peer_identity; /* verified SPIFFE ID (borrowed from tls), once handshaken */
 	nghttp2_session *h2;
 	struct buf out;
 	struct hbone_stream *streams;
@@ -103,6 +104,8 @@ struct hbone_conn *hb_conn_new(struct loop *l, int fd, struct tls_ctx *ctx, bool
 			       const char *expect_san);
 /* Closes @c and finishes its streams; freed at the end of the loop round. */
 void hb_conn_close(struct hbone_conn *c, const char *reason);
+/* Lists @c in @p (hbone_pool.c): shutdown closes it; a client connection becomes reusable. */
+void hb_pool_link(struct hbone_pool *p, struct hbone_conn *c);
 /* Frees a connection that never reached the loop (loop_defer_free callback otherwise). */
 void hb_conn_free(void *p);
 void hb_conn_timer_arm(struct hbone_conn *c, unsigned int ms);

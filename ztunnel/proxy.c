@@ -436,7 +436,7 @@ drop:
 	close(fd);
 }
 
-static int hbone_accept(void *user, const struct hbone_request *req, int *fd, struct connrec **rec)
+int zt_hbone_accept(void *user, const struct hbone_request *req, int *fd, struct connrec **rec)
 {
 	struct zt_worker *w = user;
 	struct zt_snap *zs = zt_state_get(w->st);
@@ -505,7 +505,7 @@ static void inbound_hbone(struct zt_worker *w, int fd, struct zt_snap *zs)
 			inet_ntoa(local.sin_addr));
 		goto drop;
 	}
-	hbone_server_start(w->pool, fd, ctx, hbone_accept, w);
+	hbone_server_start(w->pool, fd, ctx, zt_hbone_accept, w);
 	return;
 drop:
 	close(fd);

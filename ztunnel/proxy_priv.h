@@ -58,6 +58,13 @@ bool zt_local_enrolled(const struct snapshot *s, const struct snap_workload *wl)
 void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct snap_workload *src,
 		    const char *src_principal, const struct snap_workload *dst,
 		    const struct snap_service *svc, bool mtls);
+/*
+ * The worker's hbone_accept_fn (@user: the struct zt_worker): decides a CONNECT with the current
+ * snapshot (zt_check_connect, then policy) and starts the upstream connection. Exposed for the
+ * CONNECT fuzz target (tests/fuzz/fuzz_connect.c).
+ */
+struct hbone_request;
+int zt_hbone_accept(void *user, const struct hbone_request *req, int *fd, struct connrec **rec);
 /* The peer (@peer) or local address of @fd, if IPv4. */
 bool zt_addr_of(int fd, bool peer, struct sockaddr_in *out);
 /* Closes @fd (taken) with a TCP reset. */

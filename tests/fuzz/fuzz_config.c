@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for the config loader: arbitrary bytes as a manifest file. Every diagnostic
  * is formatted and every loaded pod's enrollment evaluated, so the whole model is touched.
- * Seeds: tests/unit/fixtures/config (copy them; libFuzzer writes into its corpus directory).
+ * Seeds: tests/fuzz/corpus/fuzz_config/ (the demo's manifests, every kind, and hostile YAML
+ * from tests/unit/fixtures/config).
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -36,6 +36,8 @@ fail() {
 
 skip() {
 	log "SKIP: $*"
+	# run.sh reports the reason (and fails the skip where nothing may be missing).
+	[ -n "${AMBIT_SKIP_REASON_FILE:-}" ] && printf '%s\n' "$*" >"$AMBIT_SKIP_REASON_FILE"
 	LIB_RC=77
 	exit 77
 }

@@ -1,31 +1,49 @@
 #!/usr/bin/env bash
 # Runs every integration test (t_*.sh, in name order) against the local cluster, then checks the
 # host is left as it was. Each test brings its own cluster up and down (lib.sh), so one failing
-# test cannot poison the next. Exit 77 from a test means skipped.
+# test cannot poison the next. Exit 77 from a test means skipped, with the reason its skip line
+# gave; where nothing may be missing (tests/lib/skip-policy.sh: root on a supported kernel) a skip
+# is a failure. AMBIT_IT_DIR runs the t_*.sh of another directory (the runners' self-test).
 set -u
-cd "$(dirname "$0")"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/skip-policy.sh"
+cd "${AMBIT_IT_DIR:-$here}"
 [ "$(id -u)" -eq 0 ] || { echo "integration: needs root"; echo "integration: 0 passed, 0 failed, 1 skipped"; exit 0; }
+strict=0
+skip_is_failure && strict=1
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 
 pass=0 fail=0 skip=0 failed=()
 # What was already on the host (another cluster someone runs) is not the suite's to answer for.
-before=$(bash ./leftovers.sh)
+before=$(bash "$here/leftovers.sh")
 only=${ONLY:-}
 for t in t_*.sh; do
 	[ -n "$only" ] && [[ "$t" != *"$only"* ]] && continue
 	echo "=== $t"
 	start=$(date +%s)
-	bash "$t"
+	# lib.sh's skip() leaves its reason there.
+	: >"$out"
+	AMBIT_SKIP_REASON_FILE=$out bash "$t"
 	rc=$?
 	dur=$(($(date +%s) - start))
+	why=$(head -c 300 "$out")
 	case $rc in
 	0) pass=$((pass + 1)); echo "--- PASS $t (${dur}s)" ;;
-	77) skip=$((skip + 1)); echo "--- SKIP $t" ;;
+	77)
+		if [ $strict -eq 1 ]; then
+			fail=$((fail + 1)); failed+=("$t")
+			echo "--- FAIL $t (skipped: ${why:-no reason given}; a skip is a failure here: $SKIP_POLICY_WHY)"
+		else
+			skip=$((skip + 1)); echo "--- SKIP $t: ${why:-no reason given}"
+		fi
+		;;
 	*) fail=$((fail + 1)); failed+=("$t"); echo "--- FAIL $t (exit $rc, ${dur}s)" ;;
 	esac
 done
 
 # Nothing may be left on the host: netns, cgroups, pins, /etc/netns entries, run dirs.
-left=$(comm -13 <(printf '%s\n' "$before" | sort) <(bash ./leftovers.sh | sort) | sed '/^$/d')
+left=$(comm -13 <(printf '%s\n' "$before" | sort) <(bash "$here/leftovers.sh" | sort) | sed '/^$/d')
 [ -n "$before" ] && echo "(present before the suite, not checked: $(printf '%s' "$before" | wc -l) item(s))"
 if [ -n "$left" ]; then
 	echo "--- FAIL leftovers after the suite:"

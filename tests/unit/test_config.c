@@ -19,7 +19,9 @@
 #include "ambit/config.h"
 
 #define FIXTURES "tests/unit/fixtures/config"
-#define SAMPLES_DEFAULT "/work/shared/istio/samples/samples"
+/* The Istio samples ship in shared/ beside the repository (CI's checkout) or the workplace's. */
+#define SAMPLES_REL "istio/samples/samples"
+#define SAMPLES_SHARED "/work/shared/" SAMPLES_REL
 
 static const char *fixture(const char *rel)
 {
@@ -28,6 +30,35 @@ static const char *fixture(const char *rel)
 
 	snprintf(buf, sizeof(buf), "%s%s" FIXTURES "/%s", src ? src : "", src ? "/" : "", rel);
 	return buf;
+}
+
+/*
+ * The samples' root: $AMBIT_ISTIO_SAMPLES when set (and then only there), else ../shared beside
+ * the repository root, else SAMPLES_SHARED. NULL, with the paths tried in @tried, when none
+ * holds them: the test then fails, since a skip would let it pass without testing anything.
+ */
+static const char *samples_root(char *tried, size_t len)
+{
+	static char rel[1024];
+	const char *env = getenv("AMBIT_ISTIO_SAMPLES"), *src = getenv("AMBIT_SRCDIR");
+	const char *cand[3] = {env, NULL, NULL};
+	char probe[1200];
+	size_t used = 0;
+
+	if (!env) {
+		snprintf(rel, sizeof(rel), "%s/../shared/" SAMPLES_REL, src ? src : ".");
+		cand[0] = rel;
+		cand[1] = SAMPLES_SHARED;
+	}
+	tried[0] = '\0';
+	for (int i = 0; i < 3 && cand[i]; i++) {
+		snprintf(probe, sizeof(probe), "%s/bookinfo/platform/kube/bookinfo.yaml", cand[i]);
+		if (access(probe, R_OK) == 0)
+			return cand[i];
+		used += (size_t)snprintf(tried + used, used < len ? len - used : 0, "%s%s",
+					 used ? ", " : "", cand[i]);
+	}
+	return NULL;
 }
 
 static int load_str(struct config *cfg, const char *yaml, struct config_diags *d)
@@ -505,18 +536,18 @@ static void test_istio_samples(void **state)
 	    "websockets/app.yaml",
 	    "extauthz/ext-authz.yaml",
 	};
-	const char *root = getenv("AMBIT_ISTIO_SAMPLES");
-	char path[1024], cmd[1200];
+	char path[1024], cmd[1200], tried[2200];
+	const char *root = samples_root(tried, sizeof(tried));
 	struct config cfg;
 	struct config_diags d = {0};
 	const struct config_service *svc;
 	FILE *list;
 
 	if (!root)
-		root = SAMPLES_DEFAULT;
+		fail_msg("no Istio samples (bookinfo/platform/kube/bookinfo.yaml) under %s; set "
+			 "AMBIT_ISTIO_SAMPLES to their samples/ directory",
+			 tried);
 	snprintf(path, sizeof(path), "%s/bookinfo/platform/kube/bookinfo.yaml", root);
-	if (access(path, R_OK) != 0)
-		skip();
 
 	config_init(&cfg);
 	assert_int_equal(config_load_file(&cfg, path, &d), 0);

@@ -20,8 +20,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <nghttp2/nghttp2.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "ambit/ca.h"
 #include "../../ztunnel/hbone.h"
+#include "../lib/hbone_seam.h"
 
 #define ID_CLIENT "spiffe://cluster.local/ns/a/sa/client"
 #define ID_SERVER "spiffe://cluster.local/ns/b/sa/server"
@@ -412,11 +417,131 @@ static void test_large_transfer(void **state)
 	free(got);
 }
 
-static void test_fuzz_seam_rejects_garbage(void **state)
+/* What a CONNECT seen through the seam carried (the fuzz targets' view of the server). */
+static struct {
+	int calls;
+	char authority[64], forwarded[64], identity[128];
+} seam_seen;
+
+static int seam_accept(void *user, const struct hbone_request *req, int *fd, struct connrec **rec)
+{
+	seam_seen.calls++;
+	snprintf(seam_seen.authority, sizeof(seam_seen.authority), "%s", req->authority);
+	snprintf(seam_seen.forwarded, sizeof(seam_seen.forwarded), "%s",
+		 req->forwarded ? req->forwarded : "");
+	snprintf(seam_seen.identity, sizeof(seam_seen.identity), "%s", req->peer_identity);
+	return 401;
+}
+
+/* A client's first bytes: preface, SETTINGS and one CONNECT, as nghttp2 writes them. */
+static size_t connect_bytes(uint8_t *out, size_t cap)
+{
+	nghttp2_nv nv[] = {
+	    {(uint8_t *)":method", (uint8_t *)"CONNECT", 7, 7, NGHTTP2_NV_FLAG_NONE},
+	    {(uint8_t *)":authority", (uint8_t *)"10.0.0.5:8080", 10, 13, NGHTTP2_NV_FLAG_NONE},
+	    {(uint8_t *)"forwarded", (uint8_t *)"for=\"10.0.0.9:4000\"", 9, 19,
+	     NGHTTP2_NV_FLAG_NONE},
+	};
+	nghttp2_session_callbacks *cbs;
+	nghttp2_session *h2;
+	const uint8_t *data;
+	size_t len = 0;
+	ssize_t n;
+
+	assert_int_equal(nghttp2_session_callbacks_new(&cbs), 0);
+	assert_int_equal(nghttp2_session_client_new(&h2, cbs, NULL), 0);
+	assert_int_equal(nghttp2_submit_settings(h2, NGHTTP2_FLAG_NONE, NULL, 0), 0);
+	assert_true(nghttp2_submit_request(h2, NULL, nv, 3, NULL, NULL) > 0);
+	while ((n = nghttp2_session_mem_send(h2, &data)) > 0) {
+		assert_true(len + (size_t)n <= cap);
+		memcpy(out + len, data, (size_t)n);
+		len += (size_t)n;
+	}
+	nghttp2_session_del(h2);
+	nghttp2_session_callbacks_del(cbs);
+	return len;
+}
+
+/* The fuzz targets' seam reaches CONNECT handling with the identity the handshake would give. */
+static void test_seam_reaches_connect(void **state)
+{
+	struct hbone_seam_server o = {
+	    .ctx = srv_ctx, .peer_identity = ID_CLIENT, .on_accept = seam_accept};
+	struct hbone_seam s;
+	uint8_t in[512];
+	size_t len = connect_bytes(in, sizeof(in));
+
+	memset(&seam_seen, 0, sizeof(seam_seen));
+	assert_int_equal(hbone_seam_server(&s, &o), 0);
+	assert_int_equal(hbone_seam_feed(&s, in, len), 0);
+	assert_int_equal(seam_seen.calls, 1);
+	assert_string_equal(seam_seen.authority, "10.0.0.5:8080");
+	assert_string_equal(seam_seen.forwarded, "for=\"10.0.0.9:4000\"");
+	assert_string_equal(seam_seen.identity, ID_CLIENT);
+	/* Our SETTINGS, the ACK of the client's and the 401 went out. */
+	assert_true(s.out_bytes > 0);
+	assert_non_null(s.conn);
+	hbone_seam_close(&s);
+
+	/* No verified identity: refused (401) before the callback. */
+	o.peer_identity = NULL;
+	assert_int_equal(hbone_seam_server(&s, &o), 0);
+	assert_int_equal(hbone_seam_feed(&s, in, len), 0);
+	assert_int_equal(seam_seen.calls, 1);
+	hbone_seam_close(&s);
+}
+
+static void test_seam_rejects_garbage(void **state)
 {
 	static const uint8_t junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct hbone_seam_server o = {.ctx = srv_ctx};
+	struct hbone_seam s;
 
-	assert_true(hbone_fuzz_server_input(junk, sizeof(junk) - 1) < 0);
+	assert_int_equal(hbone_seam_server(&s, &o), 0);
+	assert_true(hbone_seam_feed(&s, junk, sizeof(junk) - 1) < 0);
+	assert_null(s.conn); /* closed, as conn_read closes it */
+	hbone_seam_close(&s);
+}
+
+/* tls_cert_spiffe_id reads a certificate as the handshake does: PEM or DER, else a reason. */
+static void test_cert_spiffe_id(void **state)
+{
+	struct ambit_ca *ca = ca_open(dirs[0]);
+	unsigned char *der = NULL;
+	struct ca_issued is;
+	X509 *x = NULL;
+	char *id;
+	BIO *bio;
+	int len;
+
+	assert_non_null(ca);
+	assert_int_equal(ca_issue(ca, ID_CLIENT, 3600, &is), 0);
+	id = tls_cert_spiffe_id(is.cert_pem, strlen(is.cert_pem));
+	assert_non_null(id);
+	assert_string_equal(id, ID_CLIENT);
+	free(id);
+
+	bio = BIO_new_mem_buf(is.cert_pem, -1);
+	assert_non_null(bio);
+	assert_non_null(PEM_read_bio_X509(bio, &x, NULL, NULL));
+	BIO_free(bio);
+	len = i2d_X509(x, &der);
+	assert_true(len > 0);
+	id = tls_cert_spiffe_id(der, (size_t)len);
+	assert_non_null(id);
+	assert_string_equal(id, ID_CLIENT);
+	free(id);
+	/* Cut short: not a certificate. */
+	assert_null(tls_cert_spiffe_id(der, (size_t)len / 2));
+	assert_int_equal(errno, EINVAL);
+	OPENSSL_free(der);
+	X509_free(x);
+
+	/* The root is a certificate with no SPIFFE ID. */
+	assert_null(tls_cert_spiffe_id(ca_root_pem(ca), strlen(ca_root_pem(ca))));
+	assert_int_equal(errno, ENOENT);
+	ca_issued_free(&is);
+	ca_destroy(ca);
 }
 
 int main(void)
@@ -428,7 +553,9 @@ int main(void)
 	    cmocka_unit_test(test_server_san_mismatch_refused),
 	    cmocka_unit_test(test_streams_share_connection),
 	    cmocka_unit_test(test_large_transfer),
-	    cmocka_unit_test(test_fuzz_seam_rejects_garbage),
+	    cmocka_unit_test(test_seam_reaches_connect),
+	    cmocka_unit_test(test_seam_rejects_garbage),
+	    cmocka_unit_test(test_cert_spiffe_id),
 	};
 
 	/* As ztunnel's main() does: OpenSSL writes alerts to sockets the peer may have closed. */

@@ -425,8 +425,10 @@ static void test_two_ztunnels(void **state)
 
 	orig_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_orig_dst", sizeof(struct ambit_addr),
 				 sizeof(struct ambit_orig_dst), 1024, NULL);
-	if (orig_fd < 0)
-		skip(); /* needs CAP_BPF */
+	if (orig_fd < 0) {
+		print_message("needs CAP_BPF: bpf_map_create: %s\n", strerror(errno));
+		skip();
+	}
 	assert_non_null(mkdtemp(dir));
 	ca = ca_open(dir);
 	assert_non_null(ca);

@@ -145,8 +145,10 @@ static bool env_up(struct env *e, uint16_t p_hbone, bool b_enrolled_n2)
 	memset(e, 0, sizeof(*e));
 	e->orig_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_orig_dst", sizeof(struct ambit_addr),
 				    sizeof(struct ambit_orig_dst), 1024, NULL);
-	if (e->orig_fd < 0)
-		return false; /* needs CAP_BPF */
+	if (e->orig_fd < 0) {
+		print_message("needs CAP_BPF: bpf_map_create: %s\n", strerror(errno));
+		return false;
+	}
 	snprintf(e->dir, sizeof(e->dir), "/tmp/ambit-test-ztr-XXXXXX");
 	assert_non_null(mkdtemp(e->dir));
 	e->ca = ca_open(e->dir);

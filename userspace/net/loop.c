@@ -134,36 +134,41 @@ static void run_tasks(struct loop *l)
 	}
 }
 
-int loop_run(struct loop *l)
+int loop_run_once(struct loop *l, int timeout_ms)
 {
 	struct epoll_event evs[64];
+	int n = epoll_wait(l->epfd, evs, 64, l->tasks ? 0 : timeout_ms);
 
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		struct loop_handler *h = evs[i].data.ptr;
+
+		if (!h->dead)
+			h->fn(h, evs[i].events);
+	}
+	run_tasks(l);
+	if (l->tick) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec != l->last_tick) {
+			l->last_tick = now.tv_sec;
+			l->tick(l->tick_arg);
+			run_tasks(l);
+		}
+	}
+	run_deferred(l);
+	return n;
+}
+
+int loop_run(struct loop *l)
+{
 	while (!l->stopping) {
-		int n = epoll_wait(l->epfd, evs, 64, l->tasks ? 0 : 1000);
+		int err = loop_run_once(l, 1000);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		for (int i = 0; i < n; i++) {
-			struct loop_handler *h = evs[i].data.ptr;
-
-			if (!h->dead)
-				h->fn(h, evs[i].events);
-		}
-		run_tasks(l);
-		if (l->tick) {
-			struct timespec now;
-
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			if (now.tv_sec != l->last_tick) {
-				l->last_tick = now.tv_sec;
-				l->tick(l->tick_arg);
-				run_tasks(l);
-			}
-		}
-		run_deferred(l);
+		if (err < 0)
+			return err;
 	}
 	return 0;
 }

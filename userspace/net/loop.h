@@ -39,6 +39,12 @@ int loop_mod(struct loop *l, int fd, uint32_t events, struct loop_handler *h);
 int loop_del(struct loop *l, int fd);
 /* Runs until loop_stop. 0 or -errno. */
 int loop_run(struct loop *l);
+/*
+ * One round of loop_run: waits up to @timeout_ms (0 when tasks are queued) for events, handles
+ * them, runs the tasks, the tick when due and the deferred frees. Returns the number of events
+ * handled, or -errno. For callers that step the loop themselves (tests, fuzz targets).
+ */
+int loop_run_once(struct loop *l, int timeout_ms);
 /* Thread-safe and async-signal-safe. */
 void loop_stop(struct loop *l);
 /* Takes @ptr: freed with @free_fn after the current batch. */

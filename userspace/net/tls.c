@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,6 +317,33 @@ static char *spiffe_of(X509 *x)
 	}
 	GENERAL_NAMES_free(names);
 	return out;
+}
+
+char *tls_cert_spiffe_id(const void *cert, size_t len)
+{
+	const unsigned char *p = cert;
+	X509 *x = NULL;
+	char *id = NULL;
+	BIO *bio;
+
+	if (len > INT_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (len >= 10 && memcmp(cert, "-----BEGIN", 10) == 0) {
+		bio = BIO_new_mem_buf(cert, (int)len);
+		if (bio)
+			x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	} else {
+		x = d2i_X509(NULL, &p, (long)len);
+	}
+	ERR_clear_error();
+	if (x)
+		id = spiffe_of(x);
+	X509_free(x);
+	errno = x ? ENOENT : EINVAL;
+	return id;
 }
 
 static int io_result(struct tls_conn *c, int ret, const char *what)

@@ -55,6 +55,12 @@ void tls_conn_shutdown(struct tls_conn *c);
 bool tls_conn_want_write(const struct tls_conn *c);
 /* The peer's spiffe:// URI SAN once the handshake is done (borrowed), or NULL. */
 const char *tls_conn_peer_identity(const struct tls_conn *c);
+/*
+ * The spiffe:// URI SAN of one certificate, PEM (the first one in @cert) or DER, as a handshake
+ * takes it from the peer's: malloc'd (caller frees), or NULL with errno EINVAL (not a
+ * certificate) or ENOENT (no SPIFFE ID). Borrows @cert. For tools and tests (the fuzz target).
+ */
+char *tls_cert_spiffe_id(const void *cert, size_t len);
 /* Human-readable reason of the last failure (borrowed). */
 const char *tls_conn_error(const struct tls_conn *c);
 

@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Writes the binary seed corpora of the fuzz targets into tests/fuzz/corpus/<target>/
+ * (`make fuzz-seeds`; the outputs are committed, so a run needs no generator). Each seed is a
+ * real input of its kind, made by the code that makes it in the mesh or by the library the peer
+ * would use:
+ *   fuzz_connect  a peer ztunnel's bytes (nghttp2 client: preface, SETTINGS, CONNECTs, DATA)
+ *   fuzz_client   a peer ztunnel's answers (nghttp2 server fed the ztunnel's CONNECTs)
+ *   fuzz_spiffe   certificates of the project's CA (ca_issue), PEM and DER
+ *   fuzz_bpf      Ethernet frames: SYNs, segments, UDP, ARP, IPv6, options, fragments
+ *   fuzz_ipc      agent socket requests, framed as ipc_write_frame frames them
+ *   fuzz_snapshot a snapshot as the agent encodes it (snapshot_encode), policies included
+ * The text seeds (fuzz_config, fuzz_runtime, fuzz_forwarded, fuzz_l7) are files written by hand.
+ * Usage: gen_seeds CORPUS_DIR (tests/fuzz/corpus).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <linux/if_ether.h>
+#include <nghttp2/nghttp2.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "ambit/ca.h"
+#include "ambit/config.h"
+#include "ambit/log.h"
+#include "ambit/policy.h"
+#include "ambit/snapshot.h"
+
+#define TD "spiffe://cluster.local/ns/demo/sa/"
+
+static const char *corpus;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "gen_seeds: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void put(const char *target, const char *name, const void *data, size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", corpus, target);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		die(path);
+	snprintf(path, sizeof(path), "%s/%s/%s", corpus, target, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f))
+		die(path);
+}
+
+/* ---- HTTP/2: a growing byte buffer and sessions run from memory ---- */
+
+struct bytes {
+	uint8_t buf[8192];
+	size_t len;
+};
+
+static void add(struct bytes *b, const void *p, size_t n)
+{
+	if (b->len + n > sizeof(b->buf))
+		die("seed too large");
+	memcpy(b->buf + b->len, p, n);
+	b->len += n;
+}
+
+static void drain(nghttp2_session *h2, struct bytes *out)
+{
+	const uint8_t *data;
+	ssize_t n;
+
+	while ((n = nghttp2_session_mem_send(h2, &data)) > 0)
+		if (out)
+			add(out, data, (size_t)n);
+	if (n < 0)
+		die("nghttp2_session_mem_send");
+}
+
+struct body {
+	const char *data;
+	size_t off;
+	bool end; /* END_STREAM after the body (the TCP side's EOF) */
+};
+
+static ssize_t body_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+			 nghttp2_data_source *src, void *arg)
+{
+	struct body *b = src->ptr;
+	size_t n = strlen(b->data) - b->off;
+
+	if (n > len)
+		n = len;
+	memcpy(buf, b->data + b->off, n);
+	b->off += n;
+	if (b->off == strlen(b->data)) {
+		if (!b->end)
+			return n ? (ssize_t)n : NGHTTP2_ERR_DEFERRED;
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	}
+	return (ssize_t)n;
+}
+
+struct req {
+	const char *authority;
+	const char *forwarded; /* NULL: none */
+	struct body body;      /* data: NULL for none */
+};
+
+static nghttp2_session *client_new(void)
+{
+	nghttp2_session_callbacks *cbs;
+	nghttp2_session *h2;
+
+	if (nghttp2_session_callbacks_new(&cbs) || nghttp2_session_client_new(&h2, cbs, NULL))
+		die("nghttp2 client");
+	nghttp2_session_callbacks_del(cbs);
+	if (nghttp2_submit_settings(h2, NGHTTP2_FLAG_NONE, NULL, 0))
+		die("settings");
+	return h2;
+}
+
+/* The CONNECTs of @reqs as the ztunnel's hbone_pool_open sends them, with their bodies. */
+static void client_requests(nghttp2_session *h2, struct req *reqs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		nghttp2_nv nv[3] = {
+		    {(uint8_t *)":method", (uint8_t *)"CONNECT", 7, 7, NGHTTP2_NV_FLAG_NONE},
+		    {(uint8_t *)":authority", (uint8_t *)reqs[i].authority, 10,
+		     strlen(reqs[i].authority), NGHTTP2_NV_FLAG_NONE},
+		};
+		nghttp2_data_provider prd = {.source.ptr = &reqs[i].body,
+					     .read_callback = body_read};
+		size_t nnv = 2;
+
+		if (reqs[i].forwarded)
+			nv[nnv++] =
+			    (nghttp2_nv){(uint8_t *)"forwarded", (uint8_t *)reqs[i].forwarded, 9,
+					 strlen(reqs[i].forwarded), NGHTTP2_NV_FLAG_NONE};
+		if (nghttp2_submit_request(h2, NULL, nv, nnv, reqs[i].body.data ? &prd : NULL,
+					   NULL) < 0)
+			die("request");
+	}
+}
+
+/*
+ * fuzz_connect: byte 0 = peer identity (bits 0-1) | cut << 2, then the peer's bytes (the client
+ * magic included: nghttp2's client session writes it).
+ */
+static void connect_seed(const char *name, uint8_t ident, uint8_t cut, struct req *reqs, size_t n,
+			 bool goaway)
+{
+	nghttp2_session *h2 = client_new();
+	struct bytes b = {.len = 1};
+
+	b.buf[0] = (uint8_t)(ident | cut << 2);
+	client_requests(h2, reqs, n);
+	if (goaway)
+		nghttp2_submit_goaway(h2, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
+	drain(h2, &b);
+	nghttp2_session_del(h2);
+	put("fuzz_connect", name, b.buf, b.len);
+}
+
+#define FWD_CLIENT "for=\"127.0.0.3:40000\";host=web.demo.svc.cluster.local"
+#define GET "GET / HTTP/1.1\r\nHost: web\r\n\r\n"
+
+static void gen_connect(void)
+{
+	struct req web = {"127.0.0.2:8080", FWD_CLIENT, {GET, 0, true}};
+	struct req web_open = {"127.0.0.2:8080", FWD_CLIENT, {GET, 0, false}};
+	struct req db = {"127.0.0.5:5432", "for=\"127.0.0.3:40001\"", {"SELECT 1;\n", 0, true}};
+	struct req plain = {"127.0.0.4:80", NULL, {NULL, 0, false}};
+	struct req node = {"127.0.0.2:8080", NULL, {GET, 0, true}};
+	struct req spoof = {"127.0.0.2:8080", "for=127.0.0.5", {NULL, 0, false}};
+	struct req bad[] = {{"web.demo:8080", NULL, {NULL, 0, false}},
+			    {"127.0.0.2", NULL, {NULL, 0, false}},
+			    {"127.0.0.2:0", NULL, {NULL, 0, false}},
+			    {"127.0.0.2:8080", "for=\"[::1]:80\";by=x, for=127.0.0.3", {0}}};
+	struct req three[] = {web, db, plain};
+
+	connect_seed("web_allowed", 0, 0, &web, 1, false);
+	connect_seed("web_allowed_cut", 0, 5, &web_open, 1, false);
+	connect_seed("web_from_node", 0, 0, &node, 1, false);
+	connect_seed("db_denied_by_policy", 0, 0, &db, 1, false);
+	connect_seed("not_enrolled", 0, 0, &plain, 1, false);
+	connect_seed("local_identity", 1, 0, &web, 1, false);
+	connect_seed("no_identity", 2, 0, &web, 1, false);
+	connect_seed("foreign_trust_domain", 3, 0, &web, 1, false);
+	connect_seed("claims_other_workload", 0, 0, &spoof, 1, false);
+	connect_seed("bad_authorities", 0, 0, bad, 4, false);
+	connect_seed("three_streams_goaway", 0, 9, three, 3, true);
+}
+
+/* fuzz_client: what a server answers to @n CONNECTs (streams 1, 3, 5). */
+enum answer { OK_DATA, OK_OPEN, DENIED, REFUSED, RESET, NONE };
+
+static void client_seed(const char *name, uint8_t cut, const enum answer *ans, size_t n,
+			bool goaway)
+{
+	static struct req r = {"127.0.0.2:8080", FWD_CLIENT, {GET, 0, false}};
+	struct req reqs[3] = {r, r, r};
+	nghttp2_session_callbacks *cbs;
+	nghttp2_session *cli = client_new(), *srv;
+	struct body bodies[3];
+	struct bytes req = {0}, b = {.len = 1};
+
+	client_requests(cli, reqs, n);
+	drain(cli, &req);
+	nghttp2_session_del(cli);
+	if (nghttp2_session_callbacks_new(&cbs) || nghttp2_session_server_new(&srv, cbs, NULL))
+		die("nghttp2 server");
+	nghttp2_session_callbacks_del(cbs);
+	nghttp2_submit_settings(srv, NGHTTP2_FLAG_NONE, NULL, 0);
+	if (nghttp2_session_mem_recv(srv, req.buf, req.len) != (ssize_t)req.len)
+		die("server recv");
+	for (size_t i = 0; i < n; i++) {
+		int32_t id = (int32_t)(1 + 2 * i);
+		const char *status = ans[i] == DENIED ? "401" : ans[i] == REFUSED ? "503" : "200";
+		nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)status, 7, 3,
+				 NGHTTP2_NV_FLAG_NONE};
+		nghttp2_data_provider prd = {.source.ptr = &bodies[i], .read_callback = body_read};
+
+		bodies[i] = (struct body){"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0,
+					  ans[i] == OK_DATA};
+		if (ans[i] == NONE)
+			continue;
+		if (nghttp2_submit_response(srv, id, &nv, 1,
+					    ans[i] == OK_DATA || ans[i] == OK_OPEN ? &prd : NULL))
+			die("response");
+		if (ans[i] == RESET)
+			nghttp2_submit_rst_stream(srv, NGHTTP2_FLAG_NONE, id,
+						  NGHTTP2_CONNECT_ERROR);
+	}
+	if (goaway)
+		nghttp2_submit_goaway(srv, NGHTTP2_FLAG_NONE, 1, NGHTTP2_NO_ERROR, NULL, 0);
+	b.buf[0] = (uint8_t)((n - 1) | cut << 2);
+	drain(srv, &b);
+	nghttp2_session_del(srv);
+	put("fuzz_client", name, b.buf, b.len);
+}
+
+static void gen_client(void)
+{
+	static const enum answer ok[] = {OK_DATA}, open[] = {OK_OPEN}, denied[] = {DENIED},
+				 refused[] = {REFUSED}, reset[] = {RESET},
+				 mixed[] = {OK_DATA, DENIED, REFUSED},
+				 half[] = {OK_OPEN, NONE, RESET};
+
+	client_seed("ok_data_eof", 0, ok, 1, false);
+	client_seed("ok_open_cut", 2, open, 1, false);
+	client_seed("denied_401", 0, denied, 1, false);
+	client_seed("refused_503", 0, refused, 1, false);
+	client_seed("ok_then_reset", 0, reset, 1, false);
+	client_seed("three_mixed", 4, mixed, 3, false);
+	client_seed("three_goaway", 0, half, 3, true);
+}
+
+/* ---- certificates ---- */
+
+static void put_der(const char *name, const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	unsigned char *der = NULL;
+	int len = x ? i2d_X509(x, &der) : -1;
+
+	if (len <= 0)
+		die("DER");
+	put("fuzz_spiffe", name, der, (size_t)len);
+	OPENSSL_free(der);
+	X509_free(x);
+	BIO_free(bio);
+}
+
+static void gen_spiffe(const char *dir)
+{
+	struct ambit_ca *ca = ca_open(dir);
+	struct ca_issued is;
+
+	if (!ca || ca_issue(ca, TD "web", 3600, &is))
+		die("CA");
+	put("fuzz_spiffe", "leaf.pem", is.cert_pem, strlen(is.cert_pem));
+	put_der("leaf.der", is.cert_pem);
+	put("fuzz_spiffe", "root.pem", ca_root_pem(ca), strlen(ca_root_pem(ca)));
+	put_der("root.der", ca_root_pem(ca));
+	ca_issued_free(&is);
+	ca_destroy(ca);
+}
+
+/* ---- packets, as tests/bpf/test_steer.c builds them ---- */
+
+struct pkt {
+	uint8_t ifpick; /* fuzz_bpf's byte 0: 0 uplink, 1 pod 10.1.0.5's veth, 2 10.1.0.9's */
+	uint16_t eth_proto;
+	uint8_t ihl, protocol;
+	uint16_t frag_off;
+	const char *saddr, *daddr;
+	uint16_t sport, dport;
+	uint8_t flags; /* TCP flags byte */
+	size_t truncate;
+};
+
+static uint32_t ip4(const char *s)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		die(s);
+	return a.s_addr;
+}
+
+static void packet(const char *name, struct pkt p)
+{
+	uint8_t buf[128] = {0};
+	uint8_t ihl = p.ihl ? p.ihl : 5;
+	size_t l3 = 1 + ETH_HLEN, l4 = l3 + ihl * 4u;
+	size_t len = l4 + (p.protocol == IPPROTO_TCP ? sizeof(struct tcphdr) : 8);
+	struct ethhdr eth = {.h_proto = htons(p.eth_proto ? p.eth_proto : ETH_P_IP)};
+	struct iphdr ip = {.version = 4, .ihl = ihl, .ttl = 64, .protocol = p.protocol};
+
+	buf[0] = p.ifpick;
+	ip.frag_off = htons(p.frag_off);
+	ip.saddr = ip4(p.saddr);
+	ip.daddr = ip4(p.daddr);
+	ip.tot_len = htons((uint16_t)(len - l3));
+	memcpy(buf + 1, &eth, sizeof(eth));
+	memcpy(buf + l3, &ip, sizeof(ip));
+	if (p.protocol == IPPROTO_TCP) {
+		struct tcphdr tcp = {.source = htons(p.sport), .dest = htons(p.dport), .doff = 5};
+
+		memcpy(buf + l4, &tcp, sizeof(tcp));
+		buf[l4 + 13] = p.flags;
+	} else {
+		uint16_t udp[4] = {htons(p.sport), htons(p.dport), htons(8), 0};
+
+		memcpy(buf + l4, udp, sizeof(udp));
+	}
+	put("fuzz_bpf", name, buf, p.truncate ? 1 + p.truncate : len);
+}
+
+#define SYN 0x02
+#define ACK 0x10
+
+static void gen_bpf(void)
+{
+	/* ifpick, ethertype, ihl, protocol, frag_off, saddr, daddr, sport, dport, flags, cut */
+	static const struct {
+		const char *name;
+		struct pkt p;
+	} pkts[] = {
+	    {"syn_enrolled_no_proxy", {0, 0, 0, 6, 0, "10.9.0.1", "10.1.0.9", 40000, 80, SYN, 0}},
+	    {"syn_hbone_listener", {0, 0, 0, 6, 0, "10.2.0.9", "10.1.0.9", 40000, 15008, SYN, 0}},
+	    {"syn_strict_reset", {0, 0, 0, 6, 0, "10.3.0.1", "10.1.0.9", 40000, 8080, SYN, 0}},
+	    {"syn_denied_source_reset", {0, 0, 0, 6, 0, "10.9.1.1", "10.1.0.9", 40000, 80, SYN, 0}},
+	    {"ack_existing_flow", {0, 0, 0, 6, 0, "10.9.0.1", "10.1.0.9", 40000, 80, ACK, 0}},
+	    {"syn_from_pod", {1, 0, 0, 6, 0, "10.1.0.5", "10.1.0.9", 40000, 80, SYN, 0}},
+	    {"spoofed_from_pod", {1, 0, 0, 6, 0, "10.1.0.6", "10.3.0.1", 40000, 80, SYN, 0}},
+	    {"pod_to_outside", {2, 0, 0, 6, 0, "10.1.0.9", "10.3.0.1", 40000, 443, ACK, 0}},
+	    {"other_node_pod", {0, 0, 0, 6, 0, "10.9.0.1", "10.2.0.9", 40000, 80, SYN, 0}},
+	    {"udp_enrolled", {0, 0, 0, 17, 0, "10.9.0.1", "10.1.0.9", 5353, 53, 0, 0}},
+	    {"arp", {1, ETH_P_ARP, 0, 6, 0, "10.1.0.6", "10.1.0.9", 0, 0, 0, 0}},
+	    {"ipv6", {0, ETH_P_IPV6, 0, 6, 0, "10.9.0.1", "10.1.0.9", 1, 2, SYN, 0}},
+	    {"ip_options", {0, 0, 6, 6, 0, "10.9.0.1", "10.1.0.9", 40000, 80, SYN, 0}},
+	    {"options_past_end",
+	     {0, 0, 15, 6, 0, "10.9.0.1", "10.1.0.9", 40000, 80, SYN, ETH_HLEN + 40}},
+	    {"tcp_cut", {0, 0, 0, 6, 0, "10.9.0.1", "10.1.0.9", 40000, 80, SYN, ETH_HLEN + 28}},
+	    {"fragment_mf", {0, 0, 0, 6, 0x2000, "10.9.0.1", "10.1.0.9", 40000, 80, SYN, 0}},
+	    {"fragment_later", {0, 0, 0, 6, 185, "10.9.0.1", "10.1.0.5", 40000, 80, SYN, 0}},
+	};
+
+	for (size_t i = 0; i < sizeof(pkts) / sizeof(pkts[0]); i++)
+		packet(pkts[i].name, pkts[i].p);
+}
+
+/* ---- agent socket requests ---- */
+
+static void frames(const char *name, const char *const *msgs, size_t n)
+{
+	struct bytes b = {0};
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t be = htonl((uint32_t)strlen(msgs[i]));
+
+		add(&b, &be, 4);
+		add(&b, msgs[i], strlen(msgs[i]));
+	}
+	put("fuzz_ipc", name, b.buf, b.len);
+}
+
+static void gen_ipc(void)
+{
+	static const char *const watch[] = {"{\"op\":\"watch\"}"};
+	static const char *const gets[] = {"{\"op\":\"get\",\"what\":\"snapshot\"}",
+					   "{\"op\":\"get\",\"what\":\"status\"}"};
+	static const char *const bad[] = {"{\"op\":\"get\",\"what\":\"nothing\"}",
+					  "{\"op\":\"get\",\"what\":7}", "{\"op\":\"dance\"}",
+					  "[1,2]", "{\"op\":"};
+	static const uint8_t huge[] = {0x7f, 0xff, 0xff, 0xff, '{'};
+	static const uint8_t cut[] = {0, 0, 0, 40, '{', '"', 'o', 'p', '"'};
+
+	frames("watch", watch, 1);
+	frames("get_snapshot_status", gets, 2);
+	frames("errors", bad, 5);
+	put("fuzz_ipc", "frame_too_large", huge, sizeof(huge));
+	put("fuzz_ipc", "frame_cut", cut, sizeof(cut));
+}
+
+/* ---- a snapshot as the agent sends it ---- */
+
+static const char policy_yaml[] =
+    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: db\n  namespace: demo\n  labels:\n"
+    "    app: db\nspec:\n  containers:\n  - name: c\n    image: x\n"
+    "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n"
+    "  name: db-allow-web\n  namespace: demo\nspec:\n  selector:\n    matchLabels:\n"
+    "      app: db\n  action: ALLOW\n  rules:\n  - from:\n    - source:\n        principals:\n"
+    "        - cluster.local/ns/demo/sa/web\n    to:\n    - operation:\n        ports: [\"5432\"]\n"
+    "---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n"
+    "  name: strict\n  namespace: demo\nspec:\n  mtls:\n    mode: STRICT\n";
+
+static void wl(struct snap_workload *w, const char *name, const char *ip, bool enrolled)
+{
+	char id[128];
+
+	snprintf(id, sizeof(id), TD "%s", name);
+	*w = (struct snap_workload){.name = strdup(name),
+				    .namespace = strdup("demo"),
+				    .service_account = strdup(name),
+				    .identity = strdup(id),
+				    .node = strdup("node1"),
+				    .workload_name = strdup(name),
+				    .app = strdup(name),
+				    .version = strdup("v1"),
+				    .ip = ip4(ip),
+				    .node_ip = ip4("10.99.0.11"),
+				    .enrolled = enrolled};
+	if (asprintf(&w->uid, "demo/%s", name) < 0)
+		die("asprintf");
+}
+
+static void gen_snapshot(void)
+{
+	struct config_diags d = {0};
+	struct policy_workload_input in;
+	struct snapshot *s = calloc(1, sizeof(*s));
+	struct config cfg;
+	char *json;
+
+	config_init(&cfg);
+	if (!s || config_load_buffer(&cfg, "seed.yaml", policy_yaml, sizeof(policy_yaml) - 1, &d))
+		die("config");
+	s->version = 3;
+	s->node = strdup("node1");
+	s->trust_domain = strdup("cluster.local");
+	s->n_workloads = 2;
+	s->workloads = calloc(2, sizeof(*s->workloads));
+	s->services = calloc(1, sizeof(*s->services));
+	if (!s->workloads || !s->services)
+		die("calloc");
+	wl(&s->workloads[0], "web", "10.98.1.2", true);
+	wl(&s->workloads[1], "db", "10.98.1.3", true);
+	s->n_services = 1;
+	s->services[0] = (struct snap_service){.name = strdup("web"),
+					       .namespace = strdup("demo"),
+					       .hostname = strdup("web.demo.svc.cluster.local"),
+					       .vip = ip4("10.96.0.10"),
+					       .nports = 1,
+					       .ports = calloc(1, sizeof(struct snap_service_port)),
+					       .nendpoints = 1,
+					       .endpoints = calloc(1, sizeof(uint32_t))};
+	s->services[0].ports[0] = (struct snap_service_port){strdup("http"), 80, 8080};
+	s->services[0].endpoints[0] = s->workloads[0].ip;
+	in = (struct policy_workload_input){"demo/db", "demo", &cfg.pods[0].meta.labels};
+	s->policies = policy_compile(&cfg, &in, 1, NULL, NULL);
+	json = s->policies ? snapshot_encode_public(s) : NULL;
+	if (!json)
+		die("snapshot");
+	put("fuzz_snapshot", "demo.json", json, strlen(json));
+	free(json);
+	config_free(&cfg);
+	config_diags_free(&d);
+	snapshot_free(s);
+}
+
+int main(int argc, char **argv)
+{
+	char dir[] = "/tmp/ambit-gen-seeds-XXXXXX", cmd[64];
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: gen_seeds CORPUS_DIR\n");
+		return 2;
+	}
+	corpus = argv[1];
+	log_init("gen_seeds", LOG_LEVEL_ERROR);
+	if (!mkdtemp(dir))
+		die("mkdtemp");
+	gen_connect();
+	gen_client();
+	gen_spiffe(dir);
+	gen_bpf();
+	gen_ipc();
+	gen_snapshot();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : 1;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * An HBONE connection fed from memory, for the fuzz targets and the unit tests that check them:
+ * the real connection (hb_conn_new), its real nghttp2 session and callbacks, its streams, its
+ * pool and its loop, with TLS replaced by two buffers. The TLS object exists (hb_conn_new makes
+ * it) but never handshakes; what the handshake would have verified, the peer's SPIFFE ID, is
+ * given. Bytes the connection would write are drained and counted (conn_flush's part, minus
+ * TLS); a protocol error or the end of the session closes the connection as conn_read and
+ * conn_flush do.
+ */
+#ifndef AMBIT_TESTS_HBONE_SEAM_H
+#define AMBIT_TESTS_HBONE_SEAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "../../ztunnel/hbone.h"
+#include "loop.h"
+
+struct hbone_conn;
+
+struct hbone_seam {
+	struct loop *loop;
+	struct hbone_pool *pool;
+	struct hbone_conn *conn; /* NULL once the connection closed (it may be freed by then) */
+	size_t out_bytes;	 /* what the connection wrote, in total */
+	/* Called with each chunk the connection writes (may be NULL). */
+	void (*sink)(void *arg, const uint8_t *data, size_t len);
+	void *sink_arg;
+};
+
+struct hbone_seam_server {
+	struct tls_ctx *ctx; /* server context (hb_conn_new needs one; a reference is taken) */
+	const char
+	    *peer_identity; /* as the handshake would have verified it; NULL: none. Borrowed */
+	struct sockaddr_in local;  /* the accepted socket's local address */
+	struct sockaddr_in peer;   /* the client node's address */
+	hbone_accept_fn on_accept; /* NULL: every CONNECT is refused with 503 */
+	void *user;
+};
+
+/*
+ * A server connection as hbone_server_start makes one, in a new loop and pool of @s. 0 or
+ * -errno. Ends with hbone_seam_close (also on error).
+ */
+int hbone_seam_server(struct hbone_seam *s, const struct hbone_seam_server *o);
+
+/*
+ * A client connection to @t (borrowed; t->ctx a client context) already in the pool, so that
+ * hbone_pool_open(s->pool, t, ...) opens its streams on it as on any pooled connection. The
+ * peer is taken to be t->expect_san. 0 or -errno.
+ */
+int hbone_seam_client(struct hbone_seam *s, const struct hbone_target *t);
+
+/*
+ * Hands @data to the session as TLS would after a read, then drains what it writes. Returns
+ * nghttp2's result: negative when the connection closed on a protocol error.
+ */
+int hbone_seam_feed(struct hbone_seam *s, const uint8_t *data, size_t len);
+
+/* One loop round (up to @timeout_ms for socket events), then drains. Events handled or -errno. */
+int hbone_seam_step(struct hbone_seam *s, int timeout_ms);
+
+/* Closes the pool (and the connection with it), runs the deferred frees, destroys the loop. */
+void hbone_seam_close(struct hbone_seam *s);
+
+#endif

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Self-test of the test runners: a case that calls cmocka's skip() (the binary still exits 0), a
+# binary that exits 77 and an integration script that skips are reported SKIP with their reason
+# where a skip is allowed, and fail the run, with a line saying why, where it is not
+# (tests/lib/skip-policy.sh). Also: test_istio_samples fails, naming where it looked, when the
+# samples are missing. Usage: runners.sh BUILD_DIR (holding tests/selftest_skip, tests/test_config).
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:-build}" && pwd)
+bin=$build/tests/selftest_skip
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+check() { # name, expected exit status (0 or "nonzero"), actual, output, grep patterns...
+	local name=$1 want=$2 rc=$3 out=$4 p
+	shift 4
+	if { [ "$want" = 0 ] && [ "$rc" -ne 0 ]; } || { [ "$want" != 0 ] && [ "$rc" -eq 0 ]; }; then
+		echo "FAIL $name: exit $rc, expected $want"; printf '%s\n' "$out" | sed 's/^/    /'
+		fail=$((fail + 1)); return
+	fi
+	for p in "$@"; do
+		if ! grep -qF -- "$p" <<<"$out"; then
+			echo "FAIL $name: no line with '$p' in:"; printf '%s\n' "$out" | sed 's/^/    /'
+			fail=$((fail + 1)); return
+		fi
+	done
+	echo "PASS $name"
+	pass=$((pass + 1))
+}
+
+printf '#!/bin/sh\nexec %s 77\n' "$bin" >"$tmp/exits77"
+chmod +x "$tmp/exits77"
+
+out=$(AMBIT_SKIP_POLICY=lenient bash "$root/tests/run-unit.sh" "$bin" 2>&1)
+check "run-unit: a skipped case is SKIP with its reason" 0 $? "$out" "SKIP $bin" \
+	"skipped: test_skips: needs the selftest-widget" "unit: 0 passed, 0 failed, 1 skipped"
+out=$(AMBIT_SKIP_POLICY=strict bash "$root/tests/run-unit.sh" "$bin" 2>&1)
+check "run-unit: a skipped case fails where skips may not happen" nonzero $? "$out" \
+	"FAIL $bin (skipped, and a skip is a failure here: AMBIT_SKIP_POLICY=strict)" \
+	"skipped: test_skips: needs the selftest-widget" "unit: 0 passed, 1 failed, 0 skipped"
+out=$(AMBIT_SKIP_POLICY=lenient bash "$root/tests/run-unit.sh" "$tmp/exits77" 2>&1)
+check "run-unit: exit 77 is SKIP with the binary's reason" 0 $? "$out" "SKIP $tmp/exits77" \
+	"skipped: selftest_skip: needs the selftest-gadget, skipping"
+out=$(AMBIT_SKIP_POLICY=strict bash "$root/tests/run-unit.sh" "$tmp/exits77" 2>&1)
+check "run-unit: exit 77 fails where skips may not happen" nonzero $? "$out" \
+	"a skip is a failure here"
+
+# The integration runner needs root (it checks the host for leftovers). One that ignored
+# AMBIT_IT_DIR would run the whole suite instead of the fake script: fail rather than do that.
+if ! grep -q AMBIT_IT_DIR "$root/tests/integration/run.sh"; then
+	echo "FAIL integration: run.sh does not honour AMBIT_IT_DIR"
+	fail=$((fail + 1))
+elif [ "$(id -u)" -eq 0 ]; then
+	mkdir "$tmp/it"
+	cat >"$tmp/it/t_00_skips.sh" <<EOT
+. "$root/tests/integration/lib.sh"
+skip "needs the selftest-gizmo"
+EOT
+	out=$(AMBIT_IT_DIR=$tmp/it AMBIT_SKIP_POLICY=lenient bash "$root/tests/integration/run.sh" 2>&1)
+	check "integration: a skipped script is SKIP with its reason" 0 $? "$out" \
+		"--- SKIP t_00_skips.sh: needs the selftest-gizmo" "1 skipped"
+	out=$(AMBIT_IT_DIR=$tmp/it AMBIT_SKIP_POLICY=strict bash "$root/tests/integration/run.sh" 2>&1)
+	check "integration: a skipped script fails where skips may not happen" nonzero $? "$out" \
+		"--- FAIL t_00_skips.sh (skipped: needs the selftest-gizmo; a skip is a failure here"
+fi
+
+out=$(cd "$root" && AMBIT_ISTIO_SAMPLES=$tmp/no-samples "$build/tests/test_config" 2>&1)
+check "test_istio_samples fails (not skips) without the samples, naming the path" nonzero $? \
+	"$out" "[  FAILED  ] test_istio_samples" "$tmp/no-samples"
+
+echo "selftest: $pass passed, $fail failed"
+[ $fail -eq 0 ]
