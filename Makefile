@@ -39,7 +39,7 @@ TESTLIB_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/lib/*.c))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
 
-BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/hbone-probe
+BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/hbone-probe $(O)/connflood
 
 .PHONY: all deps test unit bpf-test integration demo bench clean format format-check
 all: $(BINS) $(UNIT_BINS) $(BPFT_BINS)
@@ -78,6 +78,8 @@ $(O)/ztunnel: $(ZT_OBJS) $(O)/libambit.a
 
 $(O)/hbone-probe: $(OBJ)/tools/hbone-probe.o
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(O)/connflood: $(OBJ)/tools/connflood.o
+	$(CC) $(LDFLAGS) $^ -o $@
 
 $(O)/libagent.a: $(AGENT_LIB_OBJS)
 	$(AR) rcs $@ $^
