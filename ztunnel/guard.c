@@ -50,6 +50,8 @@ static const char *const stream_refusal_names[GUARD__STREAM_REFUSALS] = {"per_co
 /* A trim walks every arena: worth it only once this much is gone, and not more often. */
 #define TRIM_MIN_DROP 256
 #define TRIM_INTERVAL_S 2
+/* The default cap of unfinished TLS handshakes per source IP (see guard_config_defaults). */
+#define HANDSHAKES_PER_SOURCE 1024
 
 void guard_config_defaults(struct guard_config *c, unsigned long nofile)
 {
@@ -59,8 +61,8 @@ void guard_config_defaults(struct guard_config *c, unsigned long nofile)
 	 * A spliced plaintext connection costs two fds (client and upstream), an HBONE connection
 	 * one plus one per stream: with an eighth of the limit per listener and a quarter for
 	 * inbound streams, everything at its cap uses about 7/8 of it. One source may take half
-	 * a listener, and unfinished handshakes half of 15008, so that neither one source nor
-	 * unauthenticated peers can crowd out the mesh's own connections.
+	 * a listener, and unfinished handshakes half of 15008 (one source: see below), so that
+	 * neither one source nor unauthenticated peers can crowd out the mesh's own connections.
 	 */
 	if (conns < 256)
 		conns = 256;
@@ -68,7 +70,14 @@ void guard_config_defaults(struct guard_config *c, unsigned long nofile)
 	c->max_conns = (unsigned int)conns;
 	c->max_conns_per_source = c->max_conns / 2;
 	c->max_handshakes = c->max_conns / 2;
-	c->max_handshakes_per_source = c->max_handshakes / 2;
+	/*
+	 * A node's pool opens a connection per (identity, destination) and handshakes them in
+	 * milliseconds: a thousand in flight from one address is a flood, not a node (an
+	 * unauthenticated source holding 20,000 of them took 766 MB).
+	 */
+	c->max_handshakes_per_source = c->max_handshakes / 2 < HANDSHAKES_PER_SOURCE
+					   ? c->max_handshakes / 2
+					   : HANDSHAKES_PER_SOURCE;
 	c->max_streams = (unsigned int)(conns * 2);
 	c->max_streams_per_identity = c->max_streams / 2;
 }
