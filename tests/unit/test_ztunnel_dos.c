@@ -6,7 +6,8 @@
  * of fds the queued connection is reset and the listener rests instead of spinning; a mesh peer
  * is held to SETTINGS_MAX_CONCURRENT_STREAMS and its identity's share of streams; and a peer
  * that opens and resets CONNECT streams in a burst (HTTP/2 rapid reset) gets GOAWAY
- * ENHANCE_YOUR_CALM while the upstream connects it causes stay bounded. Assertions are outcomes
+ * ENHANCE_YOUR_CALM while the upstream connects it causes stay bounded. And the limits are read
+ * from flags and ZTUNNEL_* variables, with the fd limit raised at start. Assertions are outcomes
  * and counts; the waits are upper bounds for something that must happen, never measurements.
  * Needs root (IP_TRANSPARENT upstream connects), else skipped.
  */
@@ -34,6 +35,7 @@
 #include "ambit/ca.h"
 #include "../../ztunnel/guard.h"
 #include "../../ztunnel/hbone.h"
+#include "../../ztunnel/limits.h"
 #include "../../ztunnel/proxy.h"
 #include "../../ztunnel/sock.h"
 #include "../../ztunnel/state.h"
@@ -196,6 +198,18 @@ static unsigned long metric_reaches(const char *name, const char *label, unsigne
 	return v;
 }
 
+/* Waits up to @ms for gauge @name to fall to @want (a connection's share is given back just
+ * after its socket is closed); returns its value. */
+static unsigned long gauge_falls(const char *name, unsigned long want, int ms)
+{
+	double end = now_ms() + ms;
+	unsigned long v;
+
+	while ((v = metric(name, NULL)) > want && now_ms() < end)
+		usleep(20 * 1000);
+	return v;
+}
+
 /* A plain TCP connection to n2's HBONE port that writes @hello (may be NULL) and waits. */
 static int raw_connect(const char *hello)
 {
@@ -204,8 +218,9 @@ static int raw_connect(const char *hello)
 
 	assert_true(fd >= 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	if (hello)
-		assert_int_equal(write(fd, hello, strlen(hello)), (ssize_t)strlen(hello));
+	/* A refused connection may be reset already: the caller sees it closed either way. */
+	if (hello && write(fd, hello, strlen(hello)) < 0)
+		assert_true(errno == ECONNRESET || errno == EPIPE);
 	return fd;
 }
 
@@ -247,7 +262,7 @@ static void test_handshake_deadline(void **state)
 	}
 	assert_int_equal(metric("ambit_connections_timed_out_total", "phase=\"handshake\""),
 			 before + N);
-	assert_int_equal(metric("ambit_hbone_handshakes_open", NULL), 0);
+	assert_int_equal(gauge_falls("ambit_hbone_handshakes_open", 0, 5000), 0);
 	worker_stop();
 }
 
@@ -576,6 +591,58 @@ static void test_rapid_reset(void **state)
 	worker_stop();
 }
 
+/* The getopt_long value of limit flag @name. */
+static int limit_flag(const char *name)
+{
+	struct option opts[64];
+	size_t n = zt_limits_options(opts, 0);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(opts[i].name, name))
+			return opts[i].val;
+	fail_msg("no limit flag --%s", name);
+	return -1;
+}
+
+/*
+ * Limits from the environment and flags (a flag wins, a bad value is refused), and the fd limit
+ * raised at start (it stayed at whatever the ztunnel inherited: 1,024 under many shells).
+ */
+static void test_limits(void **state)
+{
+	struct rlimit rl = nofile_saved;
+	struct zt_limits z, bad;
+
+	zt_limits_init(&z);
+	setenv("ZTUNNEL_MAX_CONNS", "77", 1);
+	setenv("ZTUNNEL_HANDSHAKE_TIMEOUT", "3", 1);
+	assert_int_equal(zt_limits_env(&z), 0);
+	assert_int_equal(zt_limits_option(&z, limit_flag("handshake-timeout"), "4"), 0);
+	assert_int_equal(zt_limits_option(&z, limit_flag("max-early-resets"), "many"), -EINVAL);
+	assert_int_equal(zt_limits_option(&z, limit_flag("connect-timeout"), "-1"), -EINVAL);
+	assert_int_equal(zt_limits_option(&z, 'x', "1"), -ENOENT);
+	setenv("ZTUNNEL_IDLE_TIMEOUT", "1h", 1);
+	zt_limits_init(&bad);
+	assert_int_equal(zt_limits_env(&bad), -EINVAL);
+	unsetenv("ZTUNNEL_IDLE_TIMEOUT");
+	unsetenv("ZTUNNEL_MAX_CONNS");
+	unsetenv("ZTUNNEL_HANDSHAKE_TIMEOUT");
+	assert_int_equal(z.guard.max_conns, 77);
+	assert_int_equal(z.hbone.handshake_s, 4);
+	rl.rlim_cur = rl.rlim_max < 1024 ? rl.rlim_max : 1024;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal(zt_limits_finish(&z), 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	/* As far as allowed: the hard limit when it cannot be raised (containers). */
+	assert_true(rl.rlim_cur >= 1048576 || rl.rlim_cur == rl.rlim_max);
+	assert_int_equal(z.nofile, rl.rlim_cur);
+	/* Given caps stay, the others follow the fd limit. */
+	assert_int_equal(z.guard.max_conns, 77);
+	assert_int_equal(z.guard.max_handshakes_per_source,
+			 z.nofile / 32 < 1024 ? z.nofile / 32 : 1024);
+	caps(0, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -584,6 +651,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_fd_exhaustion, test_end),
 	    cmocka_unit_test_teardown(test_stream_caps, test_end),
 	    cmocka_unit_test_teardown(test_rapid_reset, test_end),
+	    cmocka_unit_test_teardown(test_limits, test_end),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
