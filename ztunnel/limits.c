@@ -30,7 +30,8 @@ struct knob {
 static const struct knob knobs[] = {
     {"max-conns", G(max_conns), "open connections per listener (nofile/8)"},
     {"max-conns-per-source", G(max_conns_per_source), "15001/15006: per source IP (max-conns/2)"},
-    {"max-handshakes", G(max_handshakes), "15008: unfinished TLS handshakes (max-conns/2)"},
+    {"max-handshakes", G(max_handshakes),
+     "15008: unfinished TLS handshakes (max-conns/2, at most 4096)"},
     {"max-handshakes-per-source", G(max_handshakes_per_source),
      "15008: the same per source IP (1024)"},
     {"max-streams", G(max_streams), "inbound HBONE streams (nofile/4)"},

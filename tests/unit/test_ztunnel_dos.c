@@ -638,6 +638,7 @@ static void test_limits(void **state)
 	assert_int_equal(z.nofile, rl.rlim_cur);
 	/* Given caps stay, the others follow the fd limit. */
 	assert_int_equal(z.guard.max_conns, 77);
+	assert_int_equal(z.guard.max_handshakes, z.nofile / 16 < 4096 ? z.nofile / 16 : 4096);
 	assert_int_equal(z.guard.max_handshakes_per_source,
 			 z.nofile / 32 < 1024 ? z.nofile / 32 : 1024);
 	caps(0, 0);
