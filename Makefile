@@ -9,7 +9,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/agent -Iwaypoint -I$(O) \
+CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/agent -Iuserspace/net -Iwaypoint -I$(O) \
 	-MMD -MP
 LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lmicrohttpd -lcurl -lpcre2-8 -lxxhash -lm \
 	-lpthread
@@ -37,12 +37,21 @@ AGENT_LIB_OBJS := $(filter-out $(OBJ)/userspace/agent/main.o,$(AGENT_OBJS))
 WP_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard waypoint/*.c))
 WP_LIB_OBJS := $(filter-out $(OBJ)/waypoint/main.o,$(WP_OBJS))
 
+# The proxies' shared runtime (DESIGN.md §9), with llhttp compiled from Debian's node-llhttp
+# sources (the package ships them instead of a shared library).
+LLHTTP_DIR := /usr/share/llhttp
+LLHTTP_INC := /usr/share/include/llhttp
+NET_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard userspace/net/*.c))
+LLHTTP_OBJS := $(OBJ)/llhttp/api.o $(OBJ)/llhttp/http.o $(OBJ)/llhttp/llhttp.o
+
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(OBJ)/tests/unit/%.o,$(UNIT_SRCS))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TESTLIB_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/lib/*.c))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
+# Named only as pattern prerequisites, they would be deleted as intermediates and rebuilt each run.
+.SECONDARY: $(WP_LIB_OBJS) $(TESTLIB_OBJS) $(BPF_OBJS)
 
 BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/hbone-probe $(O)/connflood
 
@@ -74,12 +83,17 @@ $(AGENT_OBJS) $(BPFT_OBJS) $(UNIT_OBJS): | $(SKELS)
 $(O)/libambit.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
-$(O)/ambit-agent: $(AGENT_OBJS) $(O)/libambit.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(O)/ambitctl: $(CLI_OBJS) $(O)/libambit.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(O)/ztunnel: $(ZT_OBJS) $(O)/libambit.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+# The archives depend on each other (the runtime logs through libambit; the CA and the config's
+# base64 go through the runtime's OpenSSL seam), so they are linked as one group.
+LINK = $(CC) $(LDFLAGS) $(filter-out %.a,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
+	$(LDLIBS)
+
+$(O)/ambit-agent: $(AGENT_OBJS) $(O)/libnet.a $(O)/libambit.a
+	$(LINK) -o $@
+$(O)/ambitctl: $(CLI_OBJS) $(O)/libnet.a $(O)/libambit.a
+	$(LINK) -o $@
+$(O)/ztunnel: $(ZT_OBJS) $(O)/libnet.a $(O)/libambit.a
+	$(LINK) -o $@
 
 $(O)/hbone-probe: $(OBJ)/tools/hbone-probe.o
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -89,14 +103,21 @@ $(O)/connflood: $(OBJ)/tools/connflood.o
 $(O)/libagent.a: $(AGENT_LIB_OBJS)
 	$(AR) rcs $@ $^
 
+$(OBJ)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(@D)
+	$(CC) $(filter -O% -g -fsanitize% -fno-omit-frame-pointer,$(CFLAGS)) -I$(LLHTTP_INC) -c $< -o $@
+$(OBJ)/userspace/net/http1.o: CFLAGS += -I$(LLHTTP_INC)
+$(O)/libnet.a: $(NET_OBJS) $(LLHTTP_OBJS)
+	$(AR) rcs $@ $^
+
 # Tests link the library and the agent's, ztunnel's and waypoint's modules (all but main.c).
 $(O)/tests/%: $(OBJ)/tests/unit/%.o $(TESTLIB_OBJS) $(ZT_LIB_OBJS) $(WP_LIB_OBJS) $(O)/libagent.a \
-		$(O)/libambit.a
+		$(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
-$(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(TESTLIB_OBJS) $(O)/libagent.a $(O)/libambit.a
+	$(LINK) -lcmocka -o $@
+$(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(TESTLIB_OBJS) $(O)/libagent.a $(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(LINK) -lcmocka -o $@
 
 unit: $(UNIT_BINS)
 	@bash tests/run-unit.sh $(UNIT_BINS)
@@ -113,6 +134,7 @@ integration: $(BINS)
 
 test: deps
 	@bash tools/format-check.sh
+	@bash tools/seam-check.sh
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) bpf-test
@@ -131,9 +153,9 @@ bench: deps
 
 # Policy benchmark (not a test): 10,000 workloads x 10,000 policies, compile and decision times.
 .PHONY: bench-policy
-$(O)/bench-policy: tools/bench/policy-bench.c $(O)/libambit.a
+$(O)/bench-policy: tools/bench/policy-bench.c $(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< $(O)/libambit.a $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $< -Wl,--start-group $(O)/libnet.a $(O)/libambit.a -Wl,--end-group $(LDLIBS) -o $@
 
 bench-policy: $(O)/bench-policy
 	@$(O)/bench-policy
@@ -164,6 +186,7 @@ format:
 
 format-check:
 	@bash tools/format-check.sh
+	@bash tools/seam-check.sh
 
 clean:
 	rm -rf $(O)

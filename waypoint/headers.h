@@ -13,25 +13,12 @@
 #include <stddef.h>
 
 #include "ambit/config.h"
+#include "http_fields.h"
 
-struct wp_header_list {
-	size_t n, cap;
-	struct {
-		char *name, *value;
-	} * items;
-};
-
-/* Appends a copy of @name: @value. 0 or -ENOMEM. */
-int wp_headers_add(struct wp_header_list *h, const char *name, const char *value);
-/* The first value of @name, or NULL (borrowed). */
-const char *wp_headers_get(const struct wp_header_list *h, const char *name);
-size_t wp_headers_count(const struct wp_header_list *h, const char *name);
-void wp_headers_free(struct wp_header_list *h);
 /*
  * Applies @ops to @h; for a request, "host"/":authority" set or add replace *@authority
  * (malloc'd; freed and replaced; may be NULL). 0 or -ENOMEM.
  */
-int wp_headers_apply(struct wp_header_list *h, const struct config_header_ops *ops,
-		     char **authority);
+int wp_headers_apply(struct http_fields *h, const struct config_header_ops *ops, char **authority);
 
 #endif

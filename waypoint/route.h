@@ -15,11 +15,7 @@
 #include <stdint.h>
 
 #include "ambit/l7.h"
-
-struct wp_header {
-	const char *name; /* any case; ":method" etc. are taken from struct wp_request */
-	const char *value;
-};
+#include "http_fields.h"
 
 /* What matching reads of a request (all borrowed). */
 struct wp_request {
@@ -27,7 +23,7 @@ struct wp_request {
 	const char *path; /* :path, with its query string */
 	uint16_t port;	  /* the service port it was addressed to */
 	size_t n_headers;
-	const struct wp_header *headers;
+	const struct http_field *headers; /* any case; ":method" etc. come from the fields above */
 };
 
 /* A service's routes with their regexes compiled once. */

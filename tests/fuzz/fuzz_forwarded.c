@@ -10,7 +10,7 @@
 #include <string.h>
 #include <netinet/in.h>
 
-#include "../../ztunnel/sock.h"
+#include "sock.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

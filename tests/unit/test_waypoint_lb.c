@@ -232,7 +232,7 @@ static void test_panic_threshold(void **state)
 
 static void test_hash_keys(void **state)
 {
-	const struct wp_header hdr[] = {{"X-User", "jason"}, {"Cookie", "a=1; user=42; b=2"}};
+	const struct http_field hdr[] = {{"X-User", "jason"}, {"Cookie", "a=1; user=42; b=2"}};
 	struct wp_request rq = {.path = "/p?x=1&uid=7", .n_headers = 2, .headers = hdr};
 	struct config_load_balancer p = {.hash_key = CONFIG_HASH_HEADER, .hash_name = "x-user"};
 	uint64_t h;

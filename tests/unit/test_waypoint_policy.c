@@ -146,7 +146,7 @@ static void test_fault(void **state)
 
 static void test_headers(void **state)
 {
-	struct wp_header_list h = {0};
+	struct http_fields h = {0};
 	struct config_label set[] = {{"X-A", "route"}, {"host", "new.example"}};
 	struct config_label add[] = {{"x-b", "2"}};
 	char *rm[] = {"x-c"};
@@ -155,22 +155,22 @@ static void test_headers(void **state)
 	struct config_header_ops dest = {.set = {1, dset}};
 	char *authority = strdup("old");
 
-	assert_int_equal(wp_headers_add(&h, "x-a", "client"), 0);
-	assert_int_equal(wp_headers_add(&h, "X-A", "client2"), 0);
-	assert_int_equal(wp_headers_add(&h, "x-b", "1"), 0);
-	assert_int_equal(wp_headers_add(&h, "X-C", "gone"), 0);
+	assert_int_equal(http_fields_add(&h, "x-a", "client"), 0);
+	assert_int_equal(http_fields_add(&h, "X-A", "client2"), 0);
+	assert_int_equal(http_fields_add(&h, "x-b", "1"), 0);
+	assert_int_equal(http_fields_add(&h, "X-C", "gone"), 0);
 	assert_int_equal(wp_headers_apply(&h, &route, &authority), 0);
 	/* set replaces every value, add appends one, remove takes all, any case. */
-	assert_int_equal(wp_headers_count(&h, "x-a"), 1);
-	assert_string_equal(wp_headers_get(&h, "x-a"), "route");
-	assert_int_equal(wp_headers_count(&h, "x-b"), 2);
-	assert_null(wp_headers_get(&h, "x-c"));
+	assert_int_equal(http_fields_count(&h, "x-a"), 1);
+	assert_string_equal(http_fields_get(&h, "x-a"), "route");
+	assert_int_equal(http_fields_count(&h, "x-b"), 2);
+	assert_null(http_fields_get(&h, "x-c"));
 	assert_string_equal(authority, "new.example");
 	/* The destination's operations come after the route's: its set wins. */
 	assert_int_equal(wp_headers_apply(&h, &dest, &authority), 0);
-	assert_string_equal(wp_headers_get(&h, "X-A"), "dest");
+	assert_string_equal(http_fields_get(&h, "X-A"), "dest");
 	free(authority);
-	wp_headers_free(&h);
+	http_fields_free(&h);
 }
 
 static void test_rewrite(void **state)

@@ -73,7 +73,7 @@ static void done(struct world *w)
 
 /* The name of the route @path (and headers) selects, or "NR". */
 static const char *pick(struct world *w, const char *method, const char *path, uint16_t port,
-			const struct wp_header *h, size_t nh)
+			const struct http_field *h, size_t nh)
 {
 	struct wp_request rq = {.method = method,
 				.scheme = "http",
@@ -90,9 +90,9 @@ static const char *pick(struct world *w, const char *method, const char *path, u
 static void test_virtual_service_matching(void **state)
 {
 	struct world w;
-	const struct wp_header jason[] = {{"End-User", "jason"}};
-	const struct wp_header two[] = {{"x-v", "a"}, {"X-V", "b"}};
-	const struct wp_header skip[] = {{"x-skip", ""}};
+	const struct http_field jason[] = {{"End-User", "jason"}};
+	const struct http_field two[] = {{"x-v", "a"}, {"X-V", "b"}};
+	const struct http_field skip[] = {{"x-skip", ""}};
 
 	build(&w,
 	      HEAD "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
@@ -157,7 +157,7 @@ static void test_vs_prefix_is_plain(void **state)
 static void test_gateway_api_matching(void **state)
 {
 	struct world w;
-	const struct wp_header h[] = {{"X-Tier", "gold"}};
+	const struct http_field h[] = {{"X-Tier", "gold"}};
 
 	build(&w,
 	      HEAD "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"

@@ -27,7 +27,7 @@
 #include "../../ztunnel/metrics.h"
 #include "../lib/harness.h"
 #include "../../ztunnel/proxy.h"
-#include "../../ztunnel/sock.h"
+#include "sock.h"
 
 #define ID_A "spiffe://cluster.local/ns/demo/sa/a"
 #define ID_B "spiffe://cluster.local/ns/demo/sa/b"

@@ -51,7 +51,8 @@ int cmd_analyze(const struct ctl_opts *o, int argc, char **argv)
 			file = argv[++i];
 		} else if (!strcmp(argv[i], "--root-namespace") && i + 1 < argc) {
 			opts.root_namespace = argv[++i];
-		} else if (!strcmp(argv[i], "--name") && i + 1 < argc) {
+		} else if ((!strcmp(argv[i], "--name") || !strcmp(argv[i], "--cluster")) &&
+			   i + 1 < argc) {
 			cluster = argv[++i];
 		} else {
 			usage_analyze();

@@ -126,7 +126,7 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 			if (a->nfiles == APPLY_MAX_FILES)
 				return -E2BIG;
 			a->files[a->nfiles++].name = v;
-		} else if (!strcmp(s, "--name") && next) {
+		} else if ((!strcmp(s, "--name") || !strcmp(s, "--cluster")) && next) {
 			a->cluster = argv[++i];
 		} else if ((!strcmp(s, "-n") || !strcmp(s, "--namespace")) && next) {
 			a->ns = argv[++i];
@@ -148,7 +148,7 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 			return -EINVAL;
 		}
 	}
-	return a->nfiles ? 0 : -EINVAL;
+	return 0;
 }
 
 /* Loads every file of @objs not in @skip (by path) into @cfg: the state without those objects. */
@@ -509,9 +509,38 @@ out:
 	return ret;
 }
 
+static int apply_main(const struct ctl_opts *o, struct apply_args *args);
+
 int cmd_apply(const struct ctl_opts *o, int argc, char **argv, bool remove)
 {
 	struct apply_args a = {.remove = remove};
+
+	if (parse_args(argc, argv, &a) || !a.nfiles) {
+		usage_apply(remove);
+		return -EINVAL;
+	}
+	return apply_main(o, &a);
+}
+
+int apply_manifest(const struct ctl_opts *o, const char *label, const char *text, int argc,
+		   char **argv, bool remove)
+{
+	struct apply_args a = {.remove = remove};
+
+	if (parse_args(argc, argv, &a) || a.nfiles == APPLY_MAX_FILES)
+		return -EINVAL;
+	a.files[a.nfiles].name = label;
+	a.files[a.nfiles].len = strlen(text);
+	a.files[a.nfiles].buf = strdup(text);
+	if (!a.files[a.nfiles++].buf)
+		return -ENOMEM;
+	return apply_main(o, &a);
+}
+
+/* Applies (or deletes) what @args names; frees its inputs. */
+static int apply_main(const struct ctl_opts *o, struct apply_args *args)
+{
+	struct apply_args a = *args;
 	struct store_objs in = {0}, cur = {0}, changed = {0};
 	struct config in_cfg;
 	struct config_diags diags = {0}, ignored = {0};
@@ -522,10 +551,6 @@ int cmd_apply(const struct ctl_opts *o, int argc, char **argv, bool remove)
 	uint64_t gen = 0;
 	int lock = -1, ret, missing = 0;
 
-	if (parse_args(argc, argv, &a)) {
-		usage_apply(remove);
-		return -EINVAL;
-	}
 	if (a.cluster)
 		opts.cluster = a.cluster;
 	ret = cluster_open(&c, &opts);
@@ -542,7 +567,7 @@ int cmd_apply(const struct ctl_opts *o, int argc, char **argv, bool remove)
 	print_diags(&diags, stderr);
 	if (ret || count_errors(&diags)) {
 		fprintf(stderr, "ambitctl: invalid manifests: nothing was %s\n",
-			remove ? "deleted" : "applied");
+			a.remove ? "deleted" : "applied");
 		ret = -EINVAL;
 		goto out;
 	}

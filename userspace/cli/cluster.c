@@ -10,8 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
+#include "crypto.h"
 #include "ambit/datapath.h"
 #include "ctl.h"
 
@@ -178,8 +177,7 @@ void cluster_pod_netns(const struct ctl_cluster *c, const char *ns, const char *
 		       size_t len)
 {
 	char full[512];
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[32];
 	/* Leaves room under NAME_MAX and keeps `ip netns list` readable. */
 	const size_t max = 60;
 
@@ -188,7 +186,7 @@ void cluster_pod_netns(const struct ctl_cluster *c, const char *ns, const char *
 		str_fmt(buf, len, "%s", full);
 		return;
 	}
-	EVP_Digest(full, strlen(full), md, &mdlen, EVP_sha256(), NULL);
+	crypto_sha256(full, strlen(full), md);
 	str_fmt(buf, len, "%.*s-%02x%02x%02x%02x", (int)(max - 9), full, md[0], md[1], md[2],
 		md[3]);
 }

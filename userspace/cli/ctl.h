@@ -209,6 +209,14 @@ int cmd_analyze(const struct ctl_opts *o, int argc, char **argv);
 /* apply.c: `apply|delete -f ... [-n NS] [--dry-run] [--wait=false] [--timeout D]` (@argv after
  * the command word). */
 int cmd_apply(const struct ctl_opts *o, int argc, char **argv, bool remove);
+/*
+ * apply (or delete) of the manifest @text (borrowed), shown in messages as @label, with apply's
+ * options in @argv (-n, --wait=false, --timeout; no -f needed). As cmd_apply.
+ */
+int apply_manifest(const struct ctl_opts *o, const char *label, const char *text, int argc,
+		   char **argv, bool remove);
+/* `ambitctl waypoint generate|apply|list|status|delete` (argv after "waypoint"). */
+int cmd_waypoint(const struct ctl_opts *o, int argc, char **argv);
 /* Writes the objects of @path (a file or dir) into @c's store as `apply` does, without waiting:
  * `local up`'s first apply. Prints diagnostics; per-object lines unless @quiet. 0 or -errno. */
 int apply_store_path(const struct ctl_cluster *c, const char *path, bool quiet);

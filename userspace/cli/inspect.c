@@ -11,12 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/bio.h>
-#include <openssl/bn.h>
-#include <openssl/crypto.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
+#include "crypto.h"
 #include "ambit/ipc.h"
 #include "ambit/snapshot.h"
 #include "ctl.h"
@@ -213,16 +208,9 @@ int cmd_services(const struct ctl_opts *o)
 /* Serial of the leaf certificate in @pem as hex, into @buf. */
 static void cert_serial(const char *pem, char *buf, size_t len)
 {
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	BIGNUM *bn = x ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL) : NULL;
-	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	struct crypto_cert_info ci;
 
-	str_fmt(buf, len, "%s", hex ? hex : "?");
-	OPENSSL_free(hex);
-	BN_free(bn);
-	X509_free(x);
-	BIO_free(bio);
+	str_fmt(buf, len, "%s", crypto_cert_info(pem, &ci) ? "?" : ci.serial);
 }
 
 int cmd_certs(const struct ctl_opts *o)

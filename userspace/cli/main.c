@@ -34,6 +34,12 @@ static const struct usage_entry {
     {"config", " analyze ",
      "  analyze [-f FILE|DIR] [--root-namespace NS]   schema, Istio rules, references\n"},
     {"config", " label ", "  label namespace NS key=value|key- ...\n"},
+    {"waypoints", " waypoint ",
+     "  waypoint generate|apply [-n NS] [--name N] [--for service|workload|all|none]\n"
+     "                    [--enroll-namespace]   a waypoint (Gateway istio-waypoint), as istioctl\n"
+     "  waypoint list [-n NS | -A] [-o json]   waypoints, identities, instances\n"
+     "  waypoint status [-n NS] [--name N]    programmed or why not; what is bound to it\n"
+     "  waypoint delete [-n NS] NAME... | --all\n"},
     {"inspection", " workloads services certs connections maps metrics policies ",
      "  workloads|services|certs|connections|maps|metrics|policies [--node N] [-o json]\n"},
     {"inspection", " check ",
@@ -42,7 +48,8 @@ static const struct usage_entry {
 };
 
 static const char cluster_note[] =
-    "the cluster: --name C, else $AMBIT_CLUSTER, else the one cluster that is up\n"
+    "the cluster: --cluster C (or --name C but for waypoint), else $AMBIT_CLUSTER, else the one\n"
+    "cluster that is up\n"
     "(`local up` makes \"ambit\" by default; with several up, say which)\n";
 
 static void usage(FILE *f)
@@ -99,7 +106,7 @@ static int parse(int argc, char **argv, int start, bool file_is_path, struct arg
 		if (!strcmp(s, "--")) {
 			a->rest = &argv[i + 1];
 			return 0;
-		} else if (!strcmp(s, "--name") && has_next) {
+		} else if ((!strcmp(s, "--name") || !strcmp(s, "--cluster")) && has_next) {
 			a->o.cluster = argv[++i];
 		} else if (!strcmp(s, "--node") && has_next) {
 			a->o.node = argv[++i];
@@ -243,7 +250,9 @@ static int pick_cluster(int argc, char **argv, struct ctl_opts *o)
 	int n;
 
 	o->cluster = "ambit";
-	if (has_opt(argc, argv, "--name", &o->cluster))
+	/* `waypoint --name` names the waypoint, as istioctl's does. */
+	if (has_opt(argc, argv, "--cluster", &o->cluster) ||
+	    (strcmp(cmd, "waypoint") && has_opt(argc, argv, "--name", &o->cluster)))
 		return 0;
 	if (env && *env) {
 		o->cluster = env;
@@ -286,6 +295,8 @@ static int run(int argc, char **argv)
 		return cmd_apply(&a.o, argc - 2, argv + 2, !strcmp(cmd, "delete"));
 	if (!strcmp(cmd, "analyze"))
 		return cmd_analyze(&a.o, argc - 2, argv + 2);
+	if (!strcmp(cmd, "waypoint"))
+		return cmd_waypoint(&a.o, argc - 2, argv + 2);
 	if (!strcmp(cmd, "label")) {
 		ret = parse(argc, argv, 2, false, &a);
 		if (!ret)

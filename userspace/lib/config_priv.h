@@ -200,8 +200,6 @@ int cfg_check_target_ref_namespaces(struct cfg_ctx *ctx, yaml_node_t *spec,
 				    const struct config_target_ref *refs, size_t n, const char *ns);
 void config_target_refs_free(struct config_target_ref *refs, size_t n);
 int cfg_get_export_to(struct cfg_ctx *ctx, yaml_node_t *v, struct config_strings *out);
-/* Decodes base64 @in into a malloc'd NUL-terminated *@out; its length, or -EINVAL/-ENOMEM. */
-int cfg_base64_decode(const char *in, char **out);
 
 /* config_security.c, config_vs.c, config_net.c: the Istio kind descriptors' parts. */
 extern const struct cfg_field cfg_authz_fields[], cfg_peerauth_fields[];

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "crypto.h"
 #include "ambit/re2.h"
 #include "config_priv.h"
 
@@ -147,7 +148,7 @@ static int body_bytes(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 
 	if (cfg_get_str(ctx, v, &b64))
 		return -EINVAL;
-	n = cfg_base64_decode(b64, &r->direct_response_body);
+	n = crypto_base64_decode(b64, &r->direct_response_body);
 	free(b64);
 	if (n < 0) {
 		cfg_error(ctx, v, "bytes is not valid base64");

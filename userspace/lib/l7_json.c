@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 
+#include "crypto.h"
 #include "l7_json_priv.h"
 
 const char *const l7_match_names[] = {"any", "exact", "prefix", "pathPrefix", "regex", NULL};
@@ -300,14 +300,10 @@ static void route(struct enc *e, cJSON *r, const struct l7_route *x)
 
 		num(e, m, "status", x->direct_status);
 		if (x->direct_body) {
-			char *b64 = malloc(4 * ((x->direct_body_len + 2) / 3) + 1);
+			char *b64 = crypto_base64_encode(x->direct_body, x->direct_body_len);
 
 			if (!b64)
 				e->failed = true;
-			else
-				EVP_EncodeBlock((unsigned char *)b64,
-						(const unsigned char *)x->direct_body,
-						(int)x->direct_body_len);
 			str(e, m, "bodyBase64", b64);
 			free(b64);
 		}

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 
+#include "crypto.h"
 #include "ambit/re2.h"
 #include "l7_json_priv.h"
 
@@ -521,20 +521,14 @@ static void ddirect(struct l7j_dec *d, const cJSON *o, const char *path, struct 
 	r->direct_status = (int)l7j_dnum(d, m, "status", p, 200, 599, true);
 	b64 = l7j_dstr(d, m, "bodyBase64", p, false);
 	if (b64) {
-		size_t n = strlen(b64), pad = 0;
-		int len;
+		int len = crypto_base64_decode(b64, &r->direct_body);
 
-		r->direct_body = malloc(n / 4 * 3 + 1);
-		len = r->direct_body && n % 4 == 0
-			  ? EVP_DecodeBlock((unsigned char *)r->direct_body,
-					    (const unsigned char *)b64, (int)n)
-			  : -1;
-		while (pad < 2 && n > pad && b64[n - 1 - pad] == '=')
-			pad++;
-		if (len < 0)
+		if (len == -ENOMEM)
+			l7j_fail(d, "%s.bodyBase64: out of memory", p);
+		else if (len < 0)
 			l7j_fail(d, "%s.bodyBase64: not base64", p);
 		else
-			r->direct_body[r->direct_body_len = (size_t)len - pad] = '\0';
+			r->direct_body_len = (size_t)len;
 		free(b64);
 	}
 }

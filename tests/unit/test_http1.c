@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: Apache-2.0
+/* HTTP/1.x parsing and writing (userspace/net/http1.c). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http1.h"
+
+/* What the callbacks saw. */
+struct rec {
+	int heads, ends;
+	struct h1_head head; /* the last head, taken from the parser */
+	char body[4096];
+	size_t body_len;
+	int pause_head, pause_end;
+};
+
+static int rec_head(void *user, struct h1_head *h)
+{
+	struct rec *r = user;
+
+	h1_head_free(&r->head);
+	r->head = *h;
+	memset(h, 0, sizeof(*h));
+	r->heads++;
+	return r->pause_head ? H1_PAUSE : 0;
+}
+
+static int rec_body(void *user, const char *d, size_t n)
+{
+	struct rec *r = user;
+
+	assert_true(r->body_len + n <= sizeof(r->body));
+	memcpy(r->body + r->body_len, d, n);
+	r->body_len += n;
+	return 0;
+}
+
+static int rec_end(void *user)
+{
+	struct rec *r = user;
+
+	r->ends++;
+	return r->pause_end ? H1_PAUSE : 0;
+}
+
+static const struct h1_parser_ops rec_ops = {rec_head, rec_body, rec_end};
+
+static ssize_t feed_str(struct h1_parser *p, const char *s)
+{
+	return h1_parser_feed(p, s, strlen(s));
+}
+
+/* Fed one byte at a time, a request is parsed exactly as in one piece. */
+static void test_request_bytewise(void **state)
+{
+	const char *req = "POST /api/v1?x=1 HTTP/1.1\r\nHost: reviews:9080\r\nX-Tag:  a b  \r\n"
+			  "End-User: jason\r\nContent-Length: 5\r\n\r\nhello";
+	struct rec r = {0};
+	struct h1_parser *p = h1_parser_new(true, &rec_ops, &r);
+
+	assert_non_null(p);
+	for (size_t i = 0; req[i]; i++)
+		assert_int_equal(h1_parser_feed(p, req + i, 1), 1);
+	assert_int_equal(r.heads, 1);
+	assert_int_equal(r.ends, 1);
+	assert_string_equal(r.head.method, "POST");
+	assert_string_equal(r.head.target, "/api/v1?x=1");
+	assert_int_equal(r.head.minor, 1);
+	assert_string_equal(http_fields_get(&r.head.fields, "host"), "reviews:9080");
+	/* Names lower-cased, surrounding whitespace of a value dropped, inner kept. */
+	assert_string_equal(r.head.fields.items[1].name, "x-tag");
+	assert_string_equal(r.head.fields.items[1].value, "a b");
+	assert_string_equal(http_fields_get(&r.head.fields, "end-user"), "jason");
+	assert_int_equal(r.head.framing, H1_FRAMING_LENGTH);
+	assert_int_equal(r.head.content_length, 5);
+	assert_true(r.head.keep_alive);
+	assert_memory_equal(r.body, "hello", 5);
+	assert_true(h1_parser_idle(p));
+	h1_head_free(&r.head);
+	h1_parser_free(p);
+}
+
+/* Chunk framing is removed and trailers dropped; HTTP/1.0 does not keep the connection. */
+static void test_chunked_and_http10(void **state)
+{
+	struct rec r = {0};
+	struct h1_parser *p = h1_parser_new(true, &rec_ops, &r);
+
+	assert_true(feed_str(p, "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+				"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n") > 0);
+	assert_int_equal(r.head.framing, H1_FRAMING_CHUNKED);
+	assert_int_equal(r.body_len, 5);
+	assert_memory_equal(r.body, "abcde", 5);
+	assert_int_equal(r.ends, 1);
+	assert_true(feed_str(p, "GET / HTTP/1.0\r\n\r\n") > 0);
+	assert_int_equal(r.head.minor, 0);
+	assert_false(r.head.keep_alive);
+	assert_int_equal(r.head.framing, H1_FRAMING_NONE);
+	h1_head_free(&r.head);
+	h1_parser_free(p);
+}
+
+/* A pause at the end of a message leaves a pipelined request unconsumed until resumed. */
+static void test_pipelining_pause(void **state)
+{
+	const char *two = "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+	size_t first = strlen("GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+	struct rec r = {.pause_end = 1};
+	struct h1_parser *p = h1_parser_new(true, &rec_ops, &r);
+	ssize_t n = feed_str(p, two);
+
+	assert_int_equal(n, first);
+	assert_string_equal(r.head.target, "/a");
+	h1_parser_resume(p);
+	assert_int_equal(feed_str(p, two + n), strlen(two) - first);
+	assert_string_equal(r.head.target, "/b");
+	assert_int_equal(r.ends, 2);
+	h1_head_free(&r.head);
+	h1_parser_free(p);
+}
+
+/* A pause at the head leaves the body unconsumed: the proxy routes before it reads on. */
+static void test_pause_at_head(void **state)
+{
+	const char *req = "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz";
+	struct rec r = {.pause_head = 1};
+	struct h1_parser *p = h1_parser_new(true, &rec_ops, &r);
+	ssize_t n = feed_str(p, req);
+
+	assert_int_equal(n, strlen(req) - 3);
+	assert_int_equal(r.body_len, 0);
+	h1_parser_resume(p);
+	assert_int_equal(feed_str(p, req + n), 3);
+	assert_int_equal(r.body_len, 3);
+	assert_int_equal(r.ends, 1);
+	h1_head_free(&r.head);
+	h1_parser_free(p);
+}
+
+static void expect_refused(const char *input, int status, const char *why)
+{
+	struct rec r = {0};
+	struct h1_parser *p = h1_parser_new(true, &rec_ops, &r);
+
+	assert_int_equal(feed_str(p, input), -EPROTO);
+	assert_int_equal(h1_parser_error_status(p), status);
+	if (!strstr(h1_parser_error(p), why))
+		fail_msg("error '%s' lacks '%s'", h1_parser_error(p), why);
+	/* A refused parser stays refused. */
+	assert_int_equal(feed_str(p, "GET / HTTP/1.1\r\n\r\n"), -EPROTO);
+	h1_head_free(&r.head);
+	h1_parser_free(p);
+}
+
+/* What request smuggling needs is refused, and heads are bounded as Envoy bounds them. */
+static void test_refusals(void **state)
+{
+	char *big;
+	size_t off = 0;
+
+	expect_refused("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+		       400, "malformed HTTP/1 request");
+	expect_refused("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400,
+		       "malformed");
+	expect_refused("GET / HTTP/1.1\nHost: h\n\n", 400, "malformed");
+	expect_refused("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400,
+		       "malformed");
+	expect_refused("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked, x\r\n\r\n", 400,
+		       "malformed");
+	expect_refused("POST / HTTP/1.1\r\nTransfer-Encoding: c1hunked\r\n\r\n", 400,
+		       "does not end in chunked");
+	expect_refused("GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400, "header name 'Bad Name'");
+	expect_refused("POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n", 400, "malformed");
+	big = malloc(200 * 1024);
+	assert_non_null(big);
+	off += sprintf(big, "GET / HTTP/1.1\r\n");
+	for (int i = 0; i <= H1_MAX_FIELDS; i++)
+		off += sprintf(big + off, "x-%d: v\r\n", i);
+	sprintf(big + off, "\r\n");
+	expect_refused(big, 431, "too many header fields");
+	off = sprintf(big, "GET / HTTP/1.1\r\nx-big: ");
+	memset(big + off, 'a', 70 * 1024);
+	strcpy(big + off + 70 * 1024, "\r\n\r\n");
+	expect_refused(big, 431, "head too large");
+	free(big);
+}
+
+/* Responses: framing by status and headers, HEAD, EOF-delimited bodies and truncation. */
+static void test_responses(void **state)
+{
+	struct rec r = {0};
+	struct h1_parser *p = h1_parser_new(false, &rec_ops, &r);
+
+	assert_true(feed_str(p, "HTTP/1.1 204 No Content\r\n\r\n") > 0);
+	assert_int_equal(r.head.status, 204);
+	assert_string_equal(r.head.reason, "No Content");
+	assert_int_equal(r.head.framing, H1_FRAMING_NONE);
+	/* A HEAD's response announces a body that does not follow. */
+	h1_parser_expect_no_body(p);
+	assert_true(feed_str(p, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n") > 0);
+	assert_int_equal(r.head.framing, H1_FRAMING_NONE);
+	assert_int_equal(r.ends, 2);
+	assert_true(feed_str(p, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") > 0);
+	assert_int_equal(r.ends, 3);
+	/* No length: the body runs to EOF, which completes it. */
+	assert_true(feed_str(p, "HTTP/1.1 200 OK\r\n\r\nuntil close") > 0);
+	assert_int_equal(r.head.framing, H1_FRAMING_EOF);
+	assert_int_equal(r.ends, 3);
+	assert_int_equal(h1_parser_eof(p), 0);
+	assert_int_equal(r.ends, 4);
+	h1_parser_free(p);
+	h1_head_free(&r.head);
+
+	memset(&r, 0, sizeof(r));
+	p = h1_parser_new(false, &rec_ops, &r);
+	assert_true(feed_str(p, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort") > 0);
+	assert_int_equal(h1_parser_eof(p), -EPROTO);
+	assert_non_null(strstr(h1_parser_error(p), "connection closed inside"));
+	h1_parser_free(p);
+	h1_head_free(&r.head);
+}
+
+/* CONNECT and an Upgrade stop the parser at the end of the head: the rest is not HTTP. */
+static void test_upgrade(void **state)
+{
+	const char *c = "CONNECT svc:80 HTTP/1.1\r\nHost: svc:80\r\n\r\nRAW BYTES";
+	struct rec r = {0};
+	struct h1_parser *p = h1_parser_new(true, &rec_ops, &r);
+
+	assert_int_equal(feed_str(p, c), strlen(c) - strlen("RAW BYTES"));
+	assert_true(r.head.upgrade);
+	assert_string_equal(r.head.target, "svc:80");
+	assert_int_equal(feed_str(p, "RAW"), 0);
+	h1_head_free(&r.head);
+	h1_parser_free(p);
+}
+
+/* Written heads parse back to the same message; injections and bad names are refused. */
+static void test_write(void **state)
+{
+	struct h1_head h = {0};
+	struct rec r = {0};
+	struct h1_parser *p;
+	char buf[512], line[20];
+	ssize_t n;
+
+	h.method = strdup("GET");
+	h.target = strdup("/productpage");
+	assert_int_equal(http_fields_add(&h.fields, "host", "productpage:9080"), 0);
+	assert_int_equal(http_fields_add(&h.fields, "x-b3", "1"), 0);
+	n = h1_head_len(&h);
+	assert_true(n > 0 && (size_t)n < sizeof(buf));
+	assert_int_equal(h1_head_write(&h, buf), n);
+	p = h1_parser_new(true, &rec_ops, &r);
+	assert_int_equal(h1_parser_feed(p, buf, n), n);
+	assert_string_equal(r.head.target, "/productpage");
+	assert_string_equal(http_fields_get(&r.head.fields, "host"), "productpage:9080");
+	assert_int_equal(r.head.fields.n, 2);
+	h1_parser_free(p);
+	h1_head_free(&r.head);
+
+	assert_int_equal(http_fields_add(&h.fields, "x-evil", "a\r\nx-injected: 1"), 0);
+	assert_int_equal(h1_head_len(&h), -EINVAL);
+	http_fields_remove(&h.fields, "x-evil");
+	assert_int_equal(http_fields_add(&h.fields, "bad name", "v"), 0);
+	assert_int_equal(h1_head_len(&h), -EINVAL);
+	h1_head_free(&h);
+
+	/* A response with no reason gets RFC 9110's. */
+	h.status = 503;
+	n = h1_head_len(&h);
+	assert_int_equal(h1_head_write(&h, buf), n);
+	assert_memory_equal(buf, "HTTP/1.1 503 Service Unavailable\r\n\r\n", n);
+	h.status = 42;
+	assert_int_equal(h1_head_len(&h), -EINVAL);
+	h1_head_free(&h);
+	assert_int_equal(h1_chunk_line(255, line), 4);
+	assert_memory_equal(line, "ff\r\n", 4);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_request_bytewise), cmocka_unit_test(test_chunked_and_http10),
+	    cmocka_unit_test(test_pipelining_pause), cmocka_unit_test(test_pause_at_head),
+	    cmocka_unit_test(test_refusals),	     cmocka_unit_test(test_responses),
+	    cmocka_unit_test(test_upgrade),	     cmocka_unit_test(test_write),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Fails when a library seam leaks (STYLE.md rule 8): OpenSSL is included only by the runtime's
+# seam (userspace/net/{tls,ca,crypto}.c) and nghttp2 only by the HTTP/2 modules. Tests and
+# hbone-probe are exempt on purpose: they check our certificates and HBONE with OpenSSL and
+# nghttp2 directly, independently of the code under test.
+set -u
+cd "$(dirname "$0")/.."
+bad=0
+check() { # LIBRARY-INCLUDE-PREFIX ALLOWED-REGEX SEAM-DESCRIPTION
+	local f
+	for f in $(git grep -l "#include <$1" -- '*.c' '*.h'); do
+		[[ $f =~ ^tests/ || $f == tools/hbone-probe.c || $f =~ $2 ]] && continue
+		echo "seam-check: $f includes <$1...>: use $3 instead"
+		bad=$((bad + 1))
+	done
+}
+check openssl/ '^userspace/net/(tls|ca|crypto)\.c$' 'userspace/net/{tls,ca,crypto}.h'
+check nghttp2/ '^ztunnel/hbone(_pool|_priv)?\.[ch]$' 'the HBONE module (ztunnel/hbone.h)'
+[ $bad -eq 0 ] && echo "seam-check: OpenSSL and nghttp2 stay behind their seams"
+[ $bad -eq 0 ]

@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * `ambitctl waypoint generate|apply|list|status|delete`, as `istioctl waypoint` does them: a
+ * waypoint is a Gateway of class istio-waypoint with one HBONE listener on 15008 and the
+ * istio.io/waypoint-for label (API_SEMANTICS.md §9). apply and delete go through `apply`'s
+ * object path (validation before anything is written, the wait for the nodes); list and status
+ * read the store and the running pods and compute the bindings as the agents do.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "ambit/l7.h"
+#include "ctl.h"
+
+#define WP_DEFAULT_NAME "waypoint"
+#define WP_MAX_NAMES 16
+
+struct wp_args {
+	const char *sub;
+	const char *ns; /* -n; NULL: "default" */
+	const char *name;
+	const char *names[WP_MAX_NAMES]; /* delete's positional names */
+	int nnames;
+	const char *traffic; /* --for */
+	bool enroll, all_ns, all, wait_false, json;
+	const char *timeout;
+};
+
+static void usage_waypoint(FILE *f)
+{
+	fputs("usage: ambitctl waypoint generate|apply [-n NS] [--name N] [--for "
+	      "service|workload|all|none]\n"
+	      "                        [--enroll-namespace] [--wait=false] [--timeout 30s]\n"
+	      "       ambitctl waypoint list [-n NS | -A] [-o json]\n"
+	      "       ambitctl waypoint status [-n NS] [--name N]\n"
+	      "       ambitctl waypoint delete [-n NS] NAME... | --all\n"
+	      "  the cluster: --cluster C (--name is the waypoint's), else $AMBIT_CLUSTER\n",
+	      f);
+}
+
+static int parse_wp(int argc, char **argv, struct wp_args *a)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i];
+		bool next = i + 1 < argc;
+
+		if ((!strcmp(s, "-n") || !strcmp(s, "--namespace")) && next)
+			a->ns = argv[++i];
+		else if (!strncmp(s, "--namespace=", 12))
+			a->ns = s + 12;
+		else if (!strcmp(s, "--name") && next)
+			a->name = argv[++i];
+		else if (!strcmp(s, "--for") && next)
+			a->traffic = argv[++i];
+		else if (!strcmp(s, "--enroll-namespace"))
+			a->enroll = true;
+		else if (!strcmp(s, "-A") || !strcmp(s, "--all-namespaces"))
+			a->all_ns = true;
+		else if (!strcmp(s, "--all"))
+			a->all = true;
+		else if (!strcmp(s, "--wait=false"))
+			a->wait_false = true;
+		else if (!strcmp(s, "--wait") || !strcmp(s, "--wait=true"))
+			a->wait_false = false;
+		else if (!strcmp(s, "--timeout") && next)
+			a->timeout = argv[++i];
+		else if (!strcmp(s, "-o") && next && !strcmp(argv[i + 1], "json") && ++i)
+			a->json = true;
+		else if (!strcmp(s, "--cluster") && next)
+			i++; /* resolved by main */
+		else if (s[0] == '-' || a->nnames == WP_MAX_NAMES)
+			return -EINVAL;
+		else if (!a->sub)
+			a->sub = s;
+		else
+			a->names[a->nnames++] = s;
+	}
+	if (!a->ns)
+		a->ns = "default";
+	return a->sub ? 0 : -EINVAL;
+}
+
+/* The waypoint's name: --name, else istioctl's default. */
+static const char *wp_name(const struct wp_args *a)
+{
+	return a->name ? a->name : WP_DEFAULT_NAME;
+}
+
+/* RFC 1123 label: what Kubernetes accepts as a namespace or Gateway name here. */
+static bool dns_label(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return false;
+	return true;
+}
+
+static int check_names(const struct wp_args *a)
+{
+	static const char *const kinds[] = {"service", "workload", "all", "none"};
+	bool ok = !a->traffic;
+
+	for (size_t i = 0; !ok && i < 4; i++)
+		ok = !strcmp(a->traffic, kinds[i]);
+	if (!ok) {
+		fprintf(stderr, "ambitctl: --for %s: one of service, workload, all, none\n",
+			a->traffic);
+		return -EINVAL;
+	}
+	if (!dns_label(a->ns) || !dns_label(wp_name(a))) {
+		fprintf(stderr,
+			"ambitctl: %s: not a valid name (lower-case letters, digits, '-')\n",
+			dns_label(a->ns) ? wp_name(a) : a->ns);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The Gateway `istioctl waypoint generate` prints, into a malloc'd string. */
+static char *gateway_yaml(const char *ns, const char *name, const char *traffic)
+{
+	char *y = NULL;
+
+	if (asprintf(&y,
+		     "apiVersion: gateway.networking.k8s.io/v1\n"
+		     "kind: Gateway\n"
+		     "metadata:\n"
+		     "  labels:\n"
+		     "    istio.io/waypoint-for: %s\n"
+		     "  name: %s\n"
+		     "  namespace: %s\n"
+		     "spec:\n"
+		     "  gatewayClassName: istio-waypoint\n"
+		     "  listeners:\n"
+		     "  - name: mesh\n"
+		     "    port: 15008\n"
+		     "    protocol: HBONE\n",
+		     traffic ? traffic : "service", name, ns) < 0)
+		return NULL;
+	return y;
+}
+
+/* Runs `apply` (or `delete`) on the manifest @text in namespace @ns. */
+static int apply_text(const struct ctl_opts *o, const struct wp_args *a, const char *text,
+		      bool remove)
+{
+	char *argv[6];
+	int argc = 0;
+
+	argv[argc++] = "-n";
+	argv[argc++] = (char *)a->ns;
+	if (a->wait_false && !remove)
+		argv[argc++] = "--wait=false";
+	if (a->timeout && !remove) {
+		argv[argc++] = "--timeout";
+		argv[argc++] = (char *)a->timeout;
+	}
+	return apply_manifest(o, remove ? "waypoint delete" : "waypoint apply", text, argc, argv,
+			      remove);
+}
+
+static const struct config_namespace *find_ns(const struct config *cfg, const char *ns)
+{
+	for (size_t i = 0; i < cfg->n_namespaces; i++)
+		if (!strcmp(cfg->namespaces[i].meta.name, ns))
+			return &cfg->namespaces[i];
+	return NULL;
+}
+
+/* The store of @o's cluster loaded into @cfg (config_init'd by the caller). */
+static int load_store(const struct ctl_opts *o, struct ctl_cluster *c, struct config *cfg)
+{
+	char state[PATH_MAX];
+	int ret = cluster_open(c, o);
+
+	if (ret)
+		return ret;
+	cluster_path(c, state, sizeof(state), "state");
+	return load_state_quiet(cfg, state);
+}
+
+static bool ns_ambient(const struct config_namespace *n)
+{
+	for (size_t i = 0; i < n->meta.labels.n; i++)
+		if (!strcmp(n->meta.labels.items[i].key, AMBIT_LABEL_DATAPLANE_MODE))
+			return !strcmp(n->meta.labels.items[i].value, AMBIT_DATAPLANE_AMBIENT);
+	return false;
+}
+
+static int wp_apply(const struct ctl_opts *o, const struct wp_args *a)
+{
+	const struct config_namespace *n;
+	struct ctl_cluster c;
+	struct config cfg;
+	char *yaml, *label = NULL;
+	int ret;
+
+	config_init(&cfg);
+	ret = load_store(o, &c, &cfg);
+	if (ret)
+		goto out;
+	n = find_ns(&cfg, a->ns);
+	if (!n) {
+		fprintf(stderr, "ambitctl: namespace %s not found (apply a Namespace first)\n",
+			a->ns);
+		ret = -ENOENT;
+		goto out;
+	}
+	yaml = gateway_yaml(a->ns, wp_name(a), a->traffic);
+	ret = yaml ? apply_text(o, a, yaml, false) : -ENOMEM;
+	free(yaml);
+	if (ret)
+		goto out;
+	printf("waypoint %s/%s applied\n", a->ns, wp_name(a));
+	if (a->enroll) {
+		if (asprintf(&label, "istio.io/use-waypoint=%s", wp_name(a)) < 0) {
+			label = NULL;
+			ret = -ENOMEM;
+			goto out;
+		}
+		ret = cmd_label_namespace(o, a->ns, &label, 1);
+		if (!ret)
+			printf("namespace %s labeled with \"istio.io/use-waypoint: %s\"\n", a->ns,
+			       wp_name(a));
+	}
+	/* A waypoint serves traffic the ztunnels capture: only ambient namespaces send it any. */
+	if (!ret && !ns_ambient(n))
+		fprintf(stderr,
+			"ambitctl: note: namespace %s is not in the ambient mesh (label %s=%s): "
+			"its pods' traffic does not reach the waypoint\n",
+			a->ns, AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
+out:
+	free(label);
+	config_free(&cfg);
+	return ret;
+}
+
+/* Appends a Gateway document naming @ns/@name to @f: delete loads whole objects. */
+static int put_gateway(FILE *f, const char *ns, const char *name)
+{
+	char *y = gateway_yaml(ns, name, NULL);
+
+	if (!y)
+		return -ENOMEM;
+	fprintf(f, "---\n%s", y);
+	free(y);
+	return 0;
+}
+
+static int wp_delete(const struct ctl_opts *o, const struct wp_args *a)
+{
+	struct ctl_cluster c;
+	struct config cfg;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int ret, n = 0;
+
+	if (!f)
+		return -ENOMEM;
+	config_init(&cfg);
+	ret = load_store(o, &c, &cfg);
+	for (size_t i = 0; !ret && a->all && i < cfg.n_k8s_gateways; i++) {
+		const struct config_k8s_gateway *g = &cfg.k8s_gateways[i];
+
+		if (strcmp(g->meta.namespace, a->ns) || !g->class_name ||
+		    strcmp(g->class_name, "istio-waypoint"))
+			continue;
+		ret = put_gateway(f, a->ns, g->meta.name);
+		n++;
+	}
+	/* A name that is no waypoint is reported by delete as "not found". */
+	for (int k = 0; !ret && !a->all && k < a->nnames; k++)
+		ret = put_gateway(f, a->ns, a->names[k]);
+	fclose(f);
+	if (!ret && (a->all ? !n : !a->nnames)) {
+		fprintf(stderr,
+			a->all ? "ambitctl: no waypoints in namespace %s\n"
+			       : "ambitctl: waypoint delete: name the waypoints, or --all\n",
+			a->ns);
+		ret = a->all ? -ENOENT : -EINVAL;
+	}
+	if (!ret)
+		ret = apply_text(o, a, text, true);
+	free(text);
+	config_free(&cfg);
+	return ret;
+}
+
+/* The running pods (pods.json) as l7_pod for the bindings; labels are built into @labels. */
+static int runtime_pods(const struct ctl_cluster *c, cJSON **json, struct l7_pod **pods,
+			struct config_labels **labels, size_t *n)
+{
+	const cJSON *arr, *p;
+	size_t i = 0;
+
+	*pods = NULL;
+	*labels = NULL;
+	*n = 0;
+	*json = plan_read_pods_json(c);
+	arr = *json ? cJSON_GetObjectItemCaseSensitive(*json, "pods") : NULL;
+	if (!cJSON_IsArray(arr))
+		return 0; /* no pods yet */
+	*pods = calloc(cJSON_GetArraySize(arr) + 1, sizeof(**pods));
+	*labels = calloc(cJSON_GetArraySize(arr) + 1, sizeof(**labels));
+	if (!*pods || !*labels)
+		return -ENOMEM;
+	cJSON_ArrayForEach(p, arr)
+	{
+		const cJSON *l, *lab = cJSON_GetObjectItemCaseSensitive(p, "labels");
+		struct l7_pod *o = &(*pods)[i];
+		struct in_addr ip;
+
+		o->namespace =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "namespace"));
+		o->name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
+		o->node = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "node"));
+		o->service_account =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "serviceAccount"));
+		if (!o->namespace || !o->name || !o->service_account ||
+		    inet_pton(AF_INET,
+			      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "ip")) ?: "",
+			      &ip) != 1)
+			continue;
+		o->ip = ip.s_addr;
+		cJSON_ArrayForEach(l, lab)
+		{
+			if (cJSON_IsString(l) &&
+			    config_labels_add(&(*labels)[i], l->string, l->valuestring))
+				return -ENOMEM;
+		}
+		o->labels = &(*labels)[i];
+		i++;
+	}
+	*n = i;
+	return 0;
+}
+
+static uint32_t vip_of(void *arg, const char *ns, const char *name)
+{
+	const cJSON *ips = cJSON_GetObjectItemCaseSensitive(arg, "serviceIPs");
+	char key[512];
+	struct in_addr a;
+	const char *s;
+
+	if (str_fmt(key, sizeof(key), "%s/%s", ns, name))
+		return 0;
+	s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ips, key));
+	return s && inet_pton(AF_INET, s, &a) == 1 ? a.s_addr : 0;
+}
+
+/* Whether a waypoint is programmed, as the Gateway's Programmed condition says it. */
+static const char *programmed_reason(const struct l7_waypoint *w, const char **message)
+{
+	if (!w->has_hbone) {
+		*message = "no listener of protocol HBONE on port 15008";
+		return "Invalid";
+	}
+	if (!w->n_ips) {
+		*message = "no waypoint pod runs for it: the local cluster does not start waypoint "
+			   "proxies yet";
+		return "NoInstances";
+	}
+	*message = "resource programmed";
+	return "Programmed";
+}
+
+static const char *source_name(enum l7_bind_source s)
+{
+	return s == L7_BIND_OBJECT ? "own label" : "namespace label";
+}
+
+static void print_bound(const char *what, const struct l7_binding *b, size_t n, int w)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (b[i].waypoint != w)
+			continue;
+		printf("%s%s/%s (%s)", any ? ", " : "    bound ", b[i].namespace, b[i].name,
+		       source_name(b[i].source));
+		any = true;
+	}
+	printf(any ? " [%s]\n" : "    bound %s: none\n", what);
+}
+
+static int wp_show(const struct ctl_opts *o, const struct wp_args *a, bool status)
+{
+	struct ctl_cluster c;
+	struct config cfg;
+	struct l7_bindings b = {0};
+	struct l7_pod *pods = NULL;
+	struct config_labels *labels = NULL;
+	cJSON *pj = NULL, *out = NULL;
+	size_t npods = 0, shown = 0;
+	int ret;
+
+	config_init(&cfg);
+	ret = load_store(o, &c, &cfg);
+	if (!ret)
+		ret = runtime_pods(&c, &pj, &pods, &labels, &npods);
+	if (!ret) {
+		struct l7_inputs in = {
+		    .cfg = &cfg, .pods = pods, .n_pods = npods, .service_vip = vip_of, .arg = pj};
+
+		ret = l7_bindings_compute(&in, &b);
+	}
+	if (ret)
+		goto done;
+	if (a->json && !(out = cJSON_CreateArray())) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	if (!status && !a->json)
+		printf("%-12s %-20s %-9s %-48s %-9s %s\n", "NAMESPACE", "NAME", "FOR", "IDENTITY",
+		       "INSTANCES", "PROGRAMMED");
+	for (size_t i = 0; i < b.n_waypoints; i++) {
+		const struct l7_waypoint *w = &b.waypoints[i];
+		const char *msg, *reason = programmed_reason(w, &msg);
+		bool ok = !strcmp(reason, "Programmed");
+
+		if ((!a->all_ns && strcmp(w->namespace, a->ns)) ||
+		    (a->name && strcmp(w->name, a->name)))
+			continue;
+		shown++;
+		if (a->json) {
+			cJSON *j = cJSON_CreateObject();
+
+			if (!j || !cJSON_AddItemToArray(out, j) ||
+			    !cJSON_AddStringToObject(j, "namespace", w->namespace) ||
+			    !cJSON_AddStringToObject(j, "name", w->name) ||
+			    !cJSON_AddStringToObject(j, "for", l7_traffic_name(w->traffic)) ||
+			    !cJSON_AddStringToObject(j, "identity", w->identity) ||
+			    !cJSON_AddNumberToObject(j, "instances", (double)w->n_ips) ||
+			    !cJSON_AddBoolToObject(j, "programmed", ok) ||
+			    !cJSON_AddStringToObject(j, "reason", reason) ||
+			    !cJSON_AddStringToObject(j, "message", msg)) {
+				ret = -ENOMEM;
+				goto done;
+			}
+		} else if (!status) {
+			printf("%-12s %-20s %-9s %-48s %-9zu %s\n", w->namespace, w->name,
+			       l7_traffic_name(w->traffic), w->identity, w->n_ips,
+			       ok ? "True" : "False");
+		} else {
+			printf("%s/%s: Programmed=%s reason=%s: %s\n", w->namespace, w->name,
+			       ok ? "True" : "False", reason, msg);
+			printf("    for %s traffic, identity %s, Service %s\n",
+			       l7_traffic_name(w->traffic), w->identity, w->hostname);
+			print_bound("services", b.services, b.n_services, (int)i);
+			print_bound("workloads", b.workloads, b.n_workloads, (int)i);
+		}
+	}
+	/* Labels naming this namespace's waypoints that bind nothing, with Istio's reason. */
+	for (size_t i = 0; status && i < b.n_services + b.n_workloads; i++) {
+		const struct l7_binding *x =
+		    i < b.n_services ? &b.services[i] : &b.workloads[i - b.n_services];
+
+		if (x->problem && !strcmp(x->namespace, a->ns))
+			printf("%s %s/%s: %s\n", i < b.n_services ? "service" : "pod", x->namespace,
+			       x->name, x->problem);
+	}
+	if (a->json) {
+		char *s = cJSON_Print(out);
+
+		if (!s) {
+			ret = -ENOMEM;
+			goto done;
+		}
+		printf("%s\n", s);
+		free(s);
+	} else if (!shown) {
+		fprintf(stderr, "ambitctl: no waypoints%s%s\n", a->all_ns ? "" : " in namespace ",
+			a->all_ns ? "" : a->ns);
+		if (status)
+			ret = -ENOENT;
+	}
+done:
+	cJSON_Delete(out);
+	l7_bindings_free(&b);
+	for (size_t i = 0; labels && i < npods; i++)
+		config_labels_free(&labels[i]);
+	free(labels);
+	free(pods);
+	cJSON_Delete(pj);
+	config_free(&cfg);
+	return ret;
+}
+
+int cmd_waypoint(const struct ctl_opts *o, int argc, char **argv)
+{
+	struct wp_args a = {0};
+	char *y;
+
+	if (parse_wp(argc, argv, &a) || check_names(&a) || (a.nnames && strcmp(a.sub, "delete"))) {
+		usage_waypoint(stderr);
+		return -EINVAL;
+	}
+	if (!strcmp(a.sub, "generate")) {
+		y = gateway_yaml(a.ns, wp_name(&a), a.traffic);
+		if (!y)
+			return -ENOMEM;
+		fputs(y, stdout);
+		free(y);
+		return 0;
+	}
+	if (!strcmp(a.sub, "apply"))
+		return wp_apply(o, &a);
+	if (!strcmp(a.sub, "delete")) {
+		if (a.name && a.nnames < WP_MAX_NAMES)
+			a.names[a.nnames++] = a.name;
+		for (int k = 0; k < a.nnames; k++) {
+			if (!dns_label(a.names[k])) {
+				fprintf(stderr, "ambitctl: %s: not a valid name\n", a.names[k]);
+				return -EINVAL;
+			}
+		}
+		return wp_delete(o, &a);
+	}
+	if (!strcmp(a.sub, "list"))
+		return wp_show(o, &a, false);
+	if (!strcmp(a.sub, "status"))
+		return wp_show(o, &a, true);
+	fprintf(stderr, "ambitctl: unknown waypoint command \"%s\"\n", a.sub);
+	usage_waypoint(stderr);
+	return -EINVAL;
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * HTTP/1.x messages for the proxies that speak HTTP (the waypoint, gateways): llhttp (Debian's
+ * node-llhttp sources, strict mode) parses, this module collects each message's head and hands
+ * its body on, and writes heads back out.
+ *
+ * Strictness is the point: llhttp refuses what request smuggling needs (Content-Length with
+ * Transfer-Encoding, repeated differing Content-Length, bare LF, obs-fold, chunk-size
+ * overflow), and this module bounds a head at H1_MAX_HEAD_BYTES and H1_MAX_FIELDS, Envoy's
+ * defaults (max_request_headers_kb 60, max_headers_count 100), so a hostile peer costs bounded
+ * memory. A refusal carries the status a proxy answers with (400, or 431 for a head too large).
+ */
+#ifndef AMBIT_NET_HTTP1_H
+#define AMBIT_NET_HTTP1_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "http_fields.h"
+
+#define H1_MAX_HEAD_BYTES (60 * 1024)
+#define H1_MAX_FIELDS 100
+
+/* How the body of a message ends (RFC 9112 §6.3). */
+enum h1_framing {
+	H1_FRAMING_NONE,    /* no body */
+	H1_FRAMING_LENGTH,  /* content_length bytes */
+	H1_FRAMING_CHUNKED, /* chunked transfer coding */
+	H1_FRAMING_EOF,	    /* a response read until the connection closes */
+};
+
+struct h1_head {
+	char *method;	 /* request: "GET", ... */
+	char *target;	 /* request: the request-target as received */
+	uint16_t status; /* response */
+	char *reason;	 /* response: as received (may be empty) */
+	uint8_t major, minor;
+	struct http_fields fields; /* names lower-cased, in order */
+	enum h1_framing framing;
+	uint64_t content_length; /* H1_FRAMING_LENGTH */
+	bool keep_alive;	 /* the connection may carry another message after this one */
+	bool upgrade; /* CONNECT or an accepted Upgrade: the bytes after the head are not HTTP */
+};
+
+/* Frees what @h owns and zeroes it. */
+void h1_head_free(struct h1_head *h);
+
+/* Returned by a callback: stop feeding after this event (h1_parser_feed returns early). */
+#define H1_PAUSE 1
+
+struct h1_parser_ops {
+	/*
+	 * A head is complete. @head belongs to the parser until the next message begins; the
+	 * callback may take its contents (copy the struct, then zero *@head). 0, H1_PAUSE, or a
+	 * negative errno that fails the parse.
+	 */
+	int (*on_head)(void *user, struct h1_head *head);
+	/* Body bytes (chunk framing removed). 0 or a negative errno. */
+	int (*on_body)(void *user, const char *data, size_t len);
+	/* The message is complete (trailers are dropped). 0, H1_PAUSE or a negative errno. */
+	int (*on_end)(void *user);
+};
+
+struct h1_parser;
+
+/*
+ * A parser of requests (@request) or responses, calling @ops with @user (both borrowed: they
+ * must outlive the parser). NULL with errno set.
+ */
+struct h1_parser *h1_parser_new(bool request, const struct h1_parser_ops *ops, void *user);
+void h1_parser_free(struct h1_parser *p);
+/*
+ * Feeds @len bytes. Returns how many were consumed: fewer than @len when a callback paused or
+ * the message upgraded the connection (the rest is not HTTP), else @len. A negative errno when
+ * the input is refused (-EPROTO: see h1_parser_error) or a callback failed (its errno); the
+ * parser then refuses everything after.
+ */
+ssize_t h1_parser_feed(struct h1_parser *p, const char *data, size_t len);
+/* Continues after a pause: the next h1_parser_feed starts at the first unconsumed byte. */
+void h1_parser_resume(struct h1_parser *p);
+/*
+ * The peer closed its side. Completes a message framed by EOF; 0, or -EPROTO when a message
+ * was cut short (a truncated head, body or chunk).
+ */
+int h1_parser_eof(struct h1_parser *p);
+/* The next response answers a HEAD request: its head announces a body that does not follow. */
+void h1_parser_expect_no_body(struct h1_parser *p);
+/* Why the input was refused ("" when it was not), and the status to answer (400 or 431). */
+const char *h1_parser_error(const struct h1_parser *p);
+int h1_parser_error_status(const struct h1_parser *p);
+/* Whether the parser is between messages (nothing of a next message received yet). */
+bool h1_parser_idle(const struct h1_parser *p);
+
+/*
+ * The bytes h1_head_write needs for @h: a request line when @h->method is set, else a status
+ * line. -EINVAL when a field name is not an RFC 9110 token or a value, target or reason holds
+ * CR, LF or NUL (a header injection), or the status is not 100..999.
+ */
+ssize_t h1_head_len(const struct h1_head *h);
+/* Writes @h, always as HTTP/1.1, into @dst (h1_head_len bytes); returns that length. */
+size_t h1_head_write(const struct h1_head *h, char *dst);
+/* RFC 9110's reason phrase of @status ("" for a code it does not name). */
+const char *h1_reason(int status);
+/* Writes the chunk-size line of a @len byte chunk ("%zx\r\n") into @dst; returns its length. */
+size_t h1_chunk_line(size_t len, char dst[20]);
+#define H1_CHUNK_END "\r\n"
+#define H1_LAST_CHUNK "0\r\n\r\n"
+
+#endif

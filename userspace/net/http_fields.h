@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * An HTTP message's header fields, in order, as both HTTP/1.1 and HTTP/2 carry them: repeated
+ * names stay separate entries (RFC 9110 §5.3 lets a recipient join them with "," except
+ * set-cookie, so the list never joins). Names compare case-insensitively; the HTTP/1 parser
+ * stores them lower-cased, as HTTP/2 requires (RFC 9113 §8.2.1).
+ */
+#ifndef AMBIT_NET_HTTP_FIELDS_H
+#define AMBIT_NET_HTTP_FIELDS_H
+
+#include <stddef.h>
+
+struct http_field {
+	char *name, *value;
+};
+
+struct http_fields {
+	size_t n, cap;
+	struct http_field *items; /* owned, with every name and value */
+};
+
+/* Appends copies of @name (@nlen bytes) and @value (@vlen bytes). 0 or -ENOMEM. */
+int http_fields_addn(struct http_fields *f, const char *name, size_t nlen, const char *value,
+		     size_t vlen);
+/* Appends copies of the strings @name and @value. 0 or -ENOMEM. */
+int http_fields_add(struct http_fields *f, const char *name, const char *value);
+/* Replaces every @name by one @name: @value (appended when absent). 0 or -ENOMEM. */
+int http_fields_set(struct http_fields *f, const char *name, const char *value);
+/* The first value of @name, or NULL (borrowed from @f). */
+const char *http_fields_get(const struct http_fields *f, const char *name);
+size_t http_fields_count(const struct http_fields *f, const char *name);
+/* Removes every @name; returns how many there were. */
+size_t http_fields_remove(struct http_fields *f, const char *name);
+/* Deep copy of @src into @dst (which must be empty). 0 or -ENOMEM (@dst left empty). */
+int http_fields_copy(struct http_fields *dst, const struct http_fields *src);
+/* Frees the entries; @f is empty afterwards and may be reused. */
+void http_fields_free(struct http_fields *f);
+
+#endif
