@@ -22,8 +22,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../ztunnel/guard.h"
-#include "../../ztunnel/splice.h"
+#include "guard.h"
+#include "splice.h"
 #include "../lib/harness.h"
 
 static unsigned long timed_out(enum guard_listener l, const char *phase)

@@ -33,11 +33,11 @@
 #include <nghttp2/nghttp2.h>
 
 #include "ambit/ca.h"
-#include "../../ztunnel/guard.h"
+#include "guard.h"
 #include "../../ztunnel/hbone.h"
 #include "../../ztunnel/limits.h"
 #include "../../ztunnel/proxy.h"
-#include "../../ztunnel/sock.h"
+#include "sock.h"
 #include "../../ztunnel/state.h"
 #include "../lib/harness.h"
 

@@ -5,7 +5,8 @@
  * hold, in all and per identity; the counters of what was refused, timed out or closed for
  * abuse (`ambit_connections_*`, `ambit_hbone_*` on /metrics); and returning memory to the
  * system once a burst of connections is gone. Process-wide and thread-safe: every worker
- * admits into the same budget, since a flood spreads over all of them.
+ * admits into the same budget, since a flood spreads over all of them. In libnet with splice.c,
+ * which holds its connections' shares; the listeners are the ztunnel's.
  */
 #ifndef ZT_GUARD_H
 #define ZT_GUARD_H
