@@ -53,7 +53,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
 # Named only as pattern prerequisites, they would be deleted as intermediates and rebuilt each run.
 .SECONDARY: $(WP_LIB_OBJS) $(TESTLIB_OBJS) $(BPF_OBJS)
 
-BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/hbone-probe
+BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/hbone-probe $(O)/connflood
 
 .PHONY: all deps test unit bpf-test bookinfo-test integration selftest demo bench clean format \
 	format-check
@@ -98,6 +98,8 @@ $(O)/ztunnel: $(ZT_OBJS) $(O)/libnet.a $(O)/libambit.a
 
 $(O)/hbone-probe: $(OBJ)/tools/hbone-probe.o
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(O)/connflood: $(OBJ)/tools/connflood.o
+	$(CC) $(LDFLAGS) $^ -o $@
 
 $(O)/libagent.a: $(AGENT_LIB_OBJS)
 	$(AR) rcs $@ $^

@@ -8,6 +8,7 @@
 
 #include "admin.h"
 #include "authz.h"
+#include "guard.h"
 #include "kdrops.h"
 #include "metrics.h"
 
@@ -47,19 +48,20 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, c
 }
 
 /*
- * Istio's connection metrics, then the policy decision counters and the kernel's refusals
- * (docs/INTERNALS.md).
+ * Istio's connection metrics, then the policy decision counters, the kernel's refusals and the
+ * admission counters of the ztunnel's limits (docs/INTERNALS.md).
  */
 static char *render_metrics(const char *pin_root)
 {
 	char *a = metrics_render(), *b = authz_metrics_render(), *k = kdrops_render(pin_root);
-	char *out = NULL;
+	char *g = guard_metrics_render(), *out = NULL;
 
-	if (a && b && k && asprintf(&out, "%s%s%s", a, b, k) < 0)
+	if (a && b && k && g && asprintf(&out, "%s%s%s%s", a, b, k, g) < 0)
 		out = NULL;
 	free(a);
 	free(b);
 	free(k);
+	free(g);
 	return out;
 }
 

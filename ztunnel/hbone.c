@@ -101,6 +101,8 @@ void hb_stream_finish(struct hbone_stream *s, const char *reason, bool reset)
 	}
 	connrec_close(s->rec, reason);
 	s->rec = NULL;
+	guard_stream_release(&s->gs);
+	guard_release(&s->slot);
 	if (ops)
 		ops->failed(s->ops_arg, back, s->status, reason, retryable);
 	if (c && c->loop)
@@ -119,12 +121,6 @@ void hb_stream_abort(struct hbone_stream *s, const char *reason)
 		conn_kick(c);
 	}
 	hb_stream_finish(s, reason, true);
-}
-
-/* connrec abort hook (server streams): a policy change revoked the connection. */
-static void stream_revoke(void *arg, const char *reason)
-{
-	hb_stream_abort(arg, reason);
 }
 
 static void stream_update_events(struct hbone_stream *s)
@@ -153,7 +149,7 @@ static void stream_check_done(struct hbone_stream *s)
 		hb_stream_finish(s, "eof", false);
 }
 
-static void stream_write_tcp(struct hbone_stream *s)
+void hb_stream_write_tcp(struct hbone_stream *s)
 {
 	struct hbone_conn *c = s->conn;
 
@@ -171,6 +167,7 @@ static void stream_write_tcp(struct hbone_stream *s)
 			return;
 		}
 		buf_consume(&s->to_tcp, (size_t)n);
+		s->last_io = loop_now(c->loop);
 		connrec_bytes(s->rec, !c->client, (size_t)n);
 		/* The window opens only now that the bytes left our buffer (backpressure). */
 		if (!s->h2_closed)
@@ -190,9 +187,16 @@ static void stream_write_tcp(struct hbone_stream *s)
 static void stream_read_tcp(struct hbone_stream *s)
 {
 	while (!s->tcp_eof && s->to_h2.len < HBONE_TCP_BUF) {
-		size_t room = HBONE_TCP_BUF - s->to_h2.len;
-		char *p = buf_reserve(&s->to_h2, room, HBONE_TCP_BUF);
+		/* As splice.c: the buffer grows only while reads fill it (16 KiB at first). */
+		size_t room = s->to_h2.cap - s->to_h2.off - s->to_h2.len;
+		char *p;
 		ssize_t n;
+
+		if (room < 4096)
+			room = s->to_h2.cap ? s->to_h2.cap : 16384;
+		if (room > HBONE_TCP_BUF - s->to_h2.len)
+			room = HBONE_TCP_BUF - s->to_h2.len;
+		p = buf_reserve(&s->to_h2, room, HBONE_TCP_BUF);
 
 		if (!p) {
 			hb_stream_abort(s, "out of memory");
@@ -212,6 +216,7 @@ static void stream_read_tcp(struct hbone_stream *s)
 			break;
 		}
 		s->to_h2.len += (size_t)n;
+		s->last_io = loop_now(s->conn->loop);
 		connrec_bytes(s->rec, s->conn->client, (size_t)n);
 	}
 	if (s->deferred && (s->to_h2.len || s->tcp_eof)) {
@@ -251,39 +256,8 @@ static void stream_on_io(struct loop_handler *h, uint32_t events)
 	struct hbone_conn *c = s->conn;
 
 	if (s->connecting) {
-		int soerr = 0;
-		socklen_t sl = sizeof(soerr);
-		nghttp2_data_provider prd = {.source.ptr = s, .read_callback = hb_stream_provide};
-		nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)"200", 7, 3,
-				 NGHTTP2_NV_FLAG_NONE};
-
-		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-			soerr = errno;
-		if (soerr == EINPROGRESS ||
-		    (!soerr && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))))
-			return;
-		s->connecting = false;
-		if (soerr) {
-			static nghttp2_nv nv503 = {(uint8_t *)":status", (uint8_t *)"503", 7, 3,
-						   NGHTTP2_NV_FLAG_NONE};
-
-			pr_debug("hbone: upstream %s connect failed: %s", s->authority,
-				 strerror(soerr));
-			nghttp2_submit_response(c->h2, s->id, &nv503, 1, NULL);
-			loop_del(c->loop, s->fd);
-			close(s->fd);
-			s->fd = -1;
-			connrec_close(s->rec, "upstream connect failed");
-			s->rec = NULL;
-			conn_kick(c);
-			return;
-		}
-		/* DESIGN.md §3: 200 only after the upstream connection is up. */
-		s->established = true;
-		nghttp2_submit_response(c->h2, s->id, &nv, 1, &prd);
-		conn_kick(c);
-		stream_write_tcp(s);
-		if (!s->finished)
+		hb_server_connected(s, events);
+		if (!s->finished && !s->connecting && s->fd >= 0)
 			stream_update_events(s);
 		return;
 	}
@@ -294,7 +268,7 @@ static void stream_on_io(struct loop_handler *h, uint32_t events)
 	if (events & (EPOLLIN | EPOLLHUP))
 		stream_read_tcp(s);
 	if (!s->finished && (events & EPOLLOUT))
-		stream_write_tcp(s);
+		hb_stream_write_tcp(s);
 	if (!s->finished && (events & EPOLLHUP) && !s->tcp_shut) {
 		hb_stream_abort(s, "tcp hangup");
 		return;
@@ -326,44 +300,6 @@ struct hbone_stream *hb_stream_new(struct hbone_conn *c, int fd)
 
 /* ---- nghttp2 callbacks ---- */
 
-static void server_dispatch(struct hbone_conn *c, struct hbone_stream *s)
-{
-	struct hbone_request req = {
-	    .authority = s->authority,
-	    .forwarded = s->forwarded,
-	    .peer_identity = c->peer_identity,
-	    .local = c->local,
-	    .peer = c->peer,
-	};
-	char code[8];
-	nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
-	int status = 400, fd = -1;
-
-	if (s->method_connect && s->authority && req.peer_identity)
-		status = c->on_accept(c->user, &req, &fd, &s->rec);
-	else if (s->method_connect && s->authority)
-		status = 401;
-	if (status == 0) {
-		s->fd = fd;
-		s->connecting = true;
-		if (loop_add(c->loop, fd, EPOLLOUT, &s->h) == 0) {
-			s->events = EPOLLOUT;
-			connrec_set_abort(s->rec, stream_revoke, s);
-			return;
-		}
-		close(fd);
-		s->fd = -1;
-		s->connecting = false;
-		status = 503;
-	}
-	if (status < 100 || status > 599)
-		status = 503;
-	snprintf(code, sizeof(code), "%d", status);
-	connrec_close(s->rec, "refused");
-	s->rec = NULL;
-	nghttp2_submit_response(c->h2, s->id, &nv, 1, NULL);
-}
-
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user)
 {
 	struct hbone_conn *c = user;
@@ -372,6 +308,17 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 	if (c->client || frame->hd.type != NGHTTP2_HEADERS ||
 	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
+	c->ever_stream = true;
+	/*
+	 * nghttp2 refuses streams over the SETTINGS value it announced; ours also counts streams
+	 * whose HTTP/2 side closed while their TCP side still drains, since those hold a socket.
+	 */
+	if (c->nstreams >= hb_limits(c)->max_streams) {
+		guard_count_stream_refusal(GUARD_S_PER_CONNECTION);
+		nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+					  NGHTTP2_REFUSED_STREAM);
+		return 0;
+	}
 	s = hb_stream_new(c, -1);
 	if (!s) {
 		nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
@@ -426,9 +373,13 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 	s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
 	if (!s || s->finished)
 		return 0;
+	if (frame->hd.type == NGHTTP2_RST_STREAM && !c->client) {
+		hb_server_peer_reset(c, s);
+		return 0;
+	}
 	if (frame->hd.type == NGHTTP2_HEADERS && !c->client &&
 	    frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-		server_dispatch(c, s);
+		hb_server_request(c, s);
 	} else if (frame->hd.type == NGHTTP2_HEADERS && c->client &&
 		   frame->headers.cat == NGHTTP2_HCAT_RESPONSE && !s->established) {
 		if (s->status != 200) {
@@ -437,10 +388,10 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 			/* With an owner that may retry, it reports the final outcome. */
 			if (s->ops)
 				pr_debug("hbone: CONNECT %s answered %d by %s", s->authority,
-					 s->status, c->tls ? tls_conn_peer_identity(c->tls) : "?");
+					 s->status, c->peer_identity ? c->peer_identity : "?");
 			else
 				pr_info("hbone: CONNECT %d from %s", s->status,
-					c->tls ? tls_conn_peer_identity(c->tls) : "?");
+					c->peer_identity ? c->peer_identity : "?");
 			snprintf(why, sizeof(why), "%s (CONNECT %d)",
 				 s->status == 401 ? "denied" : "upstream refused", s->status);
 			nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id,
@@ -448,12 +399,13 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 			hb_stream_finish(s, why, true);
 			return 0;
 		}
-		/* From here on the stream owns the connection and its record. */
+		/* From here on the stream owns the connection, its record and its slot. */
 		if (s->ops) {
-			s->rec = s->ops->established(s->ops_arg);
+			s->rec = s->ops->established(s->ops_arg, &s->slot);
 			s->ops = NULL;
 		}
 		s->established = true;
+		s->last_io = loop_now(c->loop);
 		stream_update_events(s);
 		if (s->deferred) {
 			s->deferred = false;
@@ -463,7 +415,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 	if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
 	    (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && !s->finished) {
 		s->h2_eof_rcvd = true;
-		stream_write_tcp(s);
+		hb_stream_write_tcp(s);
 	}
 	return 0;
 }
@@ -474,7 +426,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
 	struct hbone_stream *s = nghttp2_session_get_stream_user_data(session, id);
 	char *p;
 
-	if (!s || s->finished || (s->fd < 0 && !s->connecting)) {
+	if (!s || s->finished || (s->fd < 0 && !s->connecting && !s->dispatch_pending)) {
 		nghttp2_session_consume(session, id, len);
 		return 0;
 	}
@@ -488,6 +440,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
 			return 0;
 		}
 		if (n > 0) {
+			s->last_io = loop_now(s->conn->loop);
 			connrec_bytes(s->rec, !s->conn->client, (size_t)n);
 			/* The window opens only now that the bytes left us (backpressure). */
 			nghttp2_session_consume(session, id, (size_t)n);
@@ -507,7 +460,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
 	}
 	memcpy(p, data, len);
 	s->to_tcp.len += len;
-	stream_write_tcp(s);
+	hb_stream_write_tcp(s);
 	return 0;
 }
 
@@ -522,7 +475,7 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_
 		hb_stream_finish(s, error_code ? "stream reset" : "closed", error_code != 0);
 		return 0;
 	}
-	stream_write_tcp(s);
+	hb_stream_write_tcp(s);
 	stream_check_done(s);
 	return 0;
 }
@@ -545,6 +498,17 @@ static ssize_t data_length(nghttp2_session *session, uint8_t type, int32_t id, i
 	return n > 0 ? n : 1;
 }
 
+/* nghttp2 refused a stream itself (over the announced SETTINGS value, before its ACK). */
+static int on_invalid_frame(nghttp2_session *session, const nghttp2_frame *frame, int error,
+			    void *user)
+{
+	struct hbone_conn *c = user;
+
+	if (!c->client && error == NGHTTP2_ERR_REFUSED_STREAM)
+		guard_count_stream_refusal(GUARD_S_PER_CONNECTION);
+	return 0;
+}
+
 static nghttp2_session_callbacks *callbacks_new(void)
 {
 	nghttp2_session_callbacks *cbs;
@@ -557,13 +521,36 @@ static nghttp2_session_callbacks *callbacks_new(void)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
 	nghttp2_session_callbacks_set_data_source_read_length_callback(cbs, data_length);
+	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
 	return cbs;
 }
 
-static int session_init(struct hbone_conn *c)
+static const struct hbone_limits default_limits = {
+    .handshake_s = 10,
+    .first_request_s = 10,
+    .idle_s = 120,
+    .connect_s = 10,
+    .stream_idle_s = 3600,
+    .max_streams = HBONE_MAX_STREAMS,
+    .max_early_resets = 100,
+};
+
+void hbone_limits_default(struct hbone_limits *lim)
 {
+	*lim = default_limits;
+}
+
+const struct hbone_limits *hb_limits(const struct hbone_conn *c)
+{
+	return c->pool ? &c->pool->lim : &default_limits;
+}
+
+int hb_session_init(struct hbone_conn *c)
+{
+	/* A client announces the library's default; it accepts no streams from the server. */
 	nghttp2_settings_entry iv[] = {
-	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, HBONE_MAX_STREAMS},
+	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+	     c->client ? HBONE_MAX_STREAMS : hb_limits(c)->max_streams},
 	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, HBONE_STREAM_WINDOW},
 	};
 	nghttp2_session_callbacks *cbs = callbacks_new();
@@ -658,8 +645,19 @@ void hb_conn_close(struct hbone_conn *c, const char *reason)
 		close(c->fd);
 		c->fd = -1;
 	}
+	guard_release(&c->slot);
 	conn_timer_stop(c);
 	loop_defer_free(c->loop, c, hb_conn_free);
+}
+
+void hb_conn_goaway(struct hbone_conn *c, uint32_t error)
+{
+	if (c->dead || !c->h2)
+		return;
+	/* Terminating: no stream after the last one processed; closed once the frame is out. */
+	c->goaway = true;
+	nghttp2_session_terminate_session(c->h2, error);
+	conn_kick(c);
 }
 
 static void conn_update_events(struct hbone_conn *c)
@@ -668,7 +666,10 @@ static void conn_update_events(struct hbone_conn *c)
 
 	if (c->dead)
 		return;
-	if (c->tcp_connecting || c->out.len || tls_conn_want_write(c->tls))
+	/* Told to calm down: what it sends is not read any more (GOAWAY goes out, then close). */
+	if (c->calm)
+		ev = 0;
+	if (c->tcp_connecting || c->out.len || (c->tls && tls_conn_want_write(c->tls)))
 		ev |= EPOLLOUT;
 	if (ev != c->events && loop_mod(c->loop, c->fd, ev, &c->h) == 0)
 		c->events = ev;
@@ -768,6 +769,12 @@ static void conn_read(struct hbone_conn *c)
 		}
 		if (c->dead)
 			return;
+		if (!c->client) {
+			/* The requests of this read, minus those it also reset (hbone_server.c). */
+			hb_server_dispatch(c);
+			if (c->dead || c->calm)
+				return;
+		}
 		/* Nothing buffered and the socket drained: skip the read that would say EAGAIN. */
 		if (tls_conn_read_drained(c->tls))
 			break;
@@ -794,6 +801,18 @@ static void conn_on_io(struct loop_handler *h, uint32_t events)
 		/* A peer answered: the handshake gets its own, more generous, deadline. */
 		hb_conn_timer_arm(c, HBONE_HANDSHAKE_TIMEOUT_MS);
 	}
+	if (!c->tls) {
+		/*
+		 * A server's TLS state is made when the peer first sends: until then an accepted
+		 * connection costs its socket and this struct (idle floods of 20,000 connections
+		 * held 38 KB each).
+		 */
+		c->tls = tls_conn_create(c->ctx, c->fd, NULL);
+		if (!c->tls) {
+			hb_conn_close(c, "out of memory");
+			return;
+		}
+	}
 	if (!c->handshaken) {
 		rv = tls_conn_handshake(c->tls);
 		if (rv == -EAGAIN) {
@@ -809,9 +828,14 @@ static void conn_on_io(struct loop_handler *h, uint32_t events)
 		}
 		c->handshaken = true;
 		c->peer_identity = tls_conn_peer_identity(c->tls);
-		conn_timer_stop(c);
+		if (c->client) {
+			conn_timer_stop(c);
+		} else if (hb_server_handshaken(c)) {
+			hb_conn_close(c, "out of memory");
+			return;
+		}
 	}
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->calm)
 		conn_read(c);
 	if (!c->dead)
 		conn_flush(c);
@@ -841,8 +865,11 @@ struct hbone_conn *hb_conn_new(struct loop *l, int fd, struct tls_ctx *ctx, bool
 	c->fd = fd;
 	c->client = client;
 	c->ctx = tls_ctx_get(ctx);
+	/* A server makes both once the peer sends, and its handshake is done (conn_on_io). */
+	if (!client)
+		return c;
 	c->tls = tls_conn_create(ctx, fd, expect_san);
-	if (!c->tls || session_init(c)) {
+	if (!c->tls || hb_session_init(c)) {
 		c->fd = -1; /* the caller still owns and closes it */
 		hb_conn_free(c);
 		errno = ENOMEM;

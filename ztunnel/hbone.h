@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "guard.h"
 #include "loop.h"
 #include "tls.h"
 
@@ -24,7 +25,36 @@ struct hbone_pool;
 #define HBONE_STREAM_WINDOW (1u << 20)
 #define HBONE_CONN_WINDOW (16u << 20)
 #define HBONE_TCP_BUF (256u << 10)
-#define HBONE_MAX_STREAMS 1000
+/*
+ * Streams per connection, both ways: what a server announces in SETTINGS_MAX_CONCURRENT_STREAMS
+ * (RFC 9113 §6.5.2 recommends no less than 100) and what the client pool puts on one
+ * connection before opening another. More per connection only makes one connection hold more
+ * of a peer's fds (1,000 let one identity hold 20,000 upstream sockets on 20 connections).
+ */
+#define HBONE_MAX_STREAMS 100
+
+/*
+ * Deadlines and caps of a pool's connections, in seconds (0: none). The server side holds an
+ * unauthenticated peer only briefly: its TLS handshake, then its first CONNECT, must come in
+ * time, and a connection left without a stream is closed after idle_s, twice the client
+ * pool's own idle close (POOL_IDLE_S) so that a well-behaved client always closes first.
+ */
+struct hbone_limits {
+	unsigned int handshake_s;     /* server: TLS handshake done within (10) */
+	unsigned int first_request_s; /* server: first CONNECT within, after the handshake (10) */
+	unsigned int idle_s;	      /* server: a connection with no stream (120) */
+	unsigned int connect_s;	      /* server stream: upstream TCP connect (10) */
+	unsigned int stream_idle_s;   /* any stream: no byte either way (3600) */
+	unsigned int max_streams;     /* server: SETTINGS_MAX_CONCURRENT_STREAMS (100) */
+	/*
+	 * server: streams the peer resets before they were answered, per 10 s, before the
+	 * connection gets GOAWAY ENHANCE_YOUR_CALM and is closed (HTTP/2 rapid reset; 100)
+	 */
+	unsigned int max_early_resets;
+};
+
+/* The defaults above. */
+void hbone_limits_default(struct hbone_limits *lim);
 
 /* A CONNECT received by a server connection. All strings borrowed for the callback only. */
 struct hbone_request {
@@ -46,7 +76,8 @@ typedef int (*hbone_accept_fn)(void *user, const struct hbone_request *req, int 
  * Per-worker set of HBONE connections: client connections keyed by (source identity,
  * destination) for reuse, and the server connections the worker accepted.
  */
-struct hbone_pool *hbone_pool_create(struct loop *l);
+/* @lim (copied) may be NULL for hbone_limits_default. NULL + errno. */
+struct hbone_pool *hbone_pool_create(struct loop *l, const struct hbone_limits *lim);
 /* Resets every connection of the pool and frees it. Accepts NULL. */
 void hbone_pool_destroy(struct hbone_pool *p);
 /* Number of live connections, client and server (for tests). */
@@ -54,11 +85,12 @@ size_t hbone_pool_size(const struct hbone_pool *p);
 
 /*
  * Serves HBONE on the accepted socket @fd (taken) on @p's loop with @ctx (a server context; a
- * reference is taken). @on_accept/@user are borrowed and must outlive the connection. 0 or
- * -errno (then @fd is closed).
+ * reference is taken). @on_accept/@user are borrowed and must outlive the connection. @slot
+ * (may be NULL) is the connection's share of the listener (moved in: released with it). 0 or
+ * -errno (then @fd is closed and @slot released).
  */
 int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx, hbone_accept_fn on_accept,
-		       void *user);
+		       void *user, struct guard_slot *slot);
 
 /*
  * The owner of a client stream's opening phase (the proxy, which retries). With it the stream
@@ -66,8 +98,11 @@ int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx, hbone_
  * and never from inside hbone_pool_open itself.
  */
 struct hbone_open_ops {
-	/* The server answered 200: returns the record the stream takes (may be NULL). */
-	struct connrec *(*established)(void *arg);
+	/*
+	 * The server answered 200: returns the record the stream takes (may be NULL), and moves
+	 * the client connection's share of its listener into @slot (the stream holds it now).
+	 */
+	struct connrec *(*established)(void *arg, struct guard_slot *slot);
 	/*
 	 * The stream ended before a 200: TCP connect refused, reset or timed out, TLS failed or was
 	 * closed, the connection died, or the CONNECT was answered @status (0: no answer). @fd, the
@@ -92,7 +127,10 @@ struct hbone_target {
 
 /* A new client connection must complete its TCP handshake within this (the peer is down). */
 #define HBONE_CONNECT_TIMEOUT_MS 1000
-/* ... and its TLS handshake within this; a CONNECT must be answered within HBONE_RESPONSE_S. */
+/*
+ * ... and its TLS handshake within this; a CONNECT must be answered within HBONE_RESPONSE_S.
+ * (The server side's deadlines are hbone_limits.)
+ */
 #define HBONE_HANDSHAKE_TIMEOUT_MS 5000
 #define HBONE_RESPONSE_S 5
 

@@ -31,43 +31,23 @@ void hb_pool_link(struct hbone_pool *p, struct hbone_conn *c)
 	p->n++;
 }
 
-int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx, hbone_accept_fn on_accept,
-		       void *user)
+/*
+ * Once a second: client connections nobody used for POOL_IDLE_S are closed (peers restart and
+ * pods go away), and every connection's deadlines are checked (hbone_server.c).
+ */
+static void pool_sweep(struct loop_tick *t)
 {
-	socklen_t sl = sizeof(struct sockaddr_in);
-	struct hbone_conn *c = hb_conn_new(p->loop, fd, ctx, false, NULL);
-	int err;
+	struct hbone_pool *p = container_of(t, struct hbone_pool, tick);
+	time_t now = loop_now(p->loop);
+	struct hbone_conn *c, *cnext;
 
-	if (!c) {
-		close(fd);
-		return -ENOMEM;
-	}
-	c->on_accept = on_accept;
-	c->user = user;
-	getsockname(fd, (struct sockaddr *)&c->local, &sl);
-	sl = sizeof(struct sockaddr_in);
-	getpeername(fd, (struct sockaddr *)&c->peer, &sl);
-	c->events = EPOLLIN;
-	err = loop_add(p->loop, fd, EPOLLIN, &c->h);
-	if (err) {
-		c->fd = -1;
-		hb_conn_free(c);
-		close(fd);
-		return err;
-	}
-	/* Server connections carry no key: listed only so that shutdown can close them. */
-	hb_pool_link(p, c);
-	return 0;
-}
-
-/* Closes client connections nobody used for POOL_IDLE_S: peers restart and pods go away. */
-static void pool_sweep(void *arg)
-{
-	struct hbone_pool *p = arg;
-	time_t now = mono_now();
-
-	for (struct hbone_conn *c = p->conns; c; c = c->pnext) {
+	for (c = p->conns; c; c = cnext) {
 		struct hbone_stream *s, *next;
+
+		/* A sweep may close @c: it leaves the list, its memory stays until the batch ends.
+		 */
+		cnext = c->pnext;
+		hb_conn_sweep(c, now);
 
 		/* A CONNECT nobody answers must not hold its client forever. */
 		for (s = c->client && !c->dead ? c->streams : NULL; s; s = next) {
@@ -85,14 +65,19 @@ static void pool_sweep(void *arg)
 	}
 }
 
-struct hbone_pool *hbone_pool_create(struct loop *l)
+struct hbone_pool *hbone_pool_create(struct loop *l, const struct hbone_limits *lim)
 {
 	struct hbone_pool *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
 	p->loop = l;
-	loop_set_tick(l, pool_sweep, p);
+	if (lim)
+		p->lim = *lim;
+	else
+		hbone_limits_default(&p->lim);
+	p->tick.fn = pool_sweep;
+	loop_tick_add(l, &p->tick);
 	return p;
 }
 
@@ -100,7 +85,7 @@ void hbone_pool_destroy(struct hbone_pool *p)
 {
 	if (!p)
 		return;
-	loop_set_tick(p->loop, NULL, NULL);
+	loop_tick_del(p->loop, &p->tick);
 	p->closing = true;
 	while (p->conns)
 		hb_conn_close(p->conns, "pool destroyed");
@@ -110,6 +95,19 @@ void hbone_pool_destroy(struct hbone_pool *p)
 size_t hbone_pool_size(const struct hbone_pool *p)
 {
 	return p ? p->n : 0;
+}
+
+/*
+ * Streams @c may carry: ours, or fewer if the server announced fewer (nghttp2 would queue the
+ * rest, unanswered, rather than fail them). Until the server's SETTINGS arrive nghttp2 assumes
+ * 100 (RFC 9113 §6.5.2's recommendation).
+ */
+static size_t pool_room(struct hbone_conn *c)
+{
+	uint32_t remote =
+	    nghttp2_session_get_remote_settings(c->h2, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+
+	return remote < HBONE_MAX_STREAMS ? remote : HBONE_MAX_STREAMS;
 }
 
 static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_target *t,
@@ -169,7 +167,7 @@ int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd, 
 	snprintf(key, sizeof(key), "%s|%s:%u|%s", t->identity, inet_ntoa(t->addr.sin_addr),
 		 ntohs(t->addr.sin_port), t->expect_san);
 	for (c = p->conns; c; c = c->pnext)
-		if (c->client && !c->dead && !c->goaway && c->nstreams < HBONE_MAX_STREAMS &&
+		if (c->client && !c->dead && !c->goaway && c->nstreams < pool_room(c) &&
 		    strcmp(c->key, key) == 0)
 			break;
 	if (!c)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * ztunnel --node N --agent-socket S [--pin-root P] [--workers 2] [--log-level info]
- *         [--lb round-robin|least-conn]
+ *         [--lb round-robin|least-conn] [limits: limits.h, e.g. --max-conns N]
  * Start-up only: everything that carries traffic lives in the modules (tested without main).
  */
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include "ambit/datapath.h" /* and bpf_abi.h */
 #include "ambit/log.h"
 #include "admin.h"
+#include "limits.h"
 #include "proxy.h"
 #include "sock.h"
 #include "state.h"
@@ -26,13 +27,16 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ztunnel --node N --agent-socket S [--pin-root P] [--workers 2] "
-			"[--log-level info] [--lb round-robin|least-conn]\n");
+	fprintf(stderr,
+		"usage: ztunnel --node N --agent-socket S [--pin-root P] [--workers 2] "
+		"[--log-level info] [--lb round-robin|least-conn] [LIMITS]\n"
+		"LIMITS (0: none; also from ZTUNNEL_<NAME>, e.g. ZTUNNEL_MAX_CONNS):\n%s",
+		zt_limits_usage());
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
+	static const struct option base_opts[] = {
 	    {"node", required_argument, NULL, 'n'},
 	    {"agent-socket", required_argument, NULL, 's'},
 	    {"pin-root", required_argument, NULL, 'p'},
@@ -40,8 +44,9 @@ int main(int argc, char **argv)
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"lb", required_argument, NULL, 'b'},
 	    {"help", no_argument, NULL, 'h'},
-	    {},
 	};
+	struct option longopts[sizeof(base_opts) / sizeof(base_opts[0]) + 32];
+	struct zt_limits lim;
 	const char *node = NULL, *sock_path = NULL, *pin_root = NULL;
 	struct zt_proxy_opts popts = {.orig_dst_fd = -1, .hbone_port = AMBIT_PORT_HBONE};
 	struct zt_admin_opts aopts = {
@@ -57,9 +62,17 @@ int main(int argc, char **argv)
 	struct zt_state *st = NULL;
 	struct zt_agent *agent = NULL;
 	struct zt_admin *admin = NULL;
-	int nworkers = 2, socks_fd = -1, rc = 1, opt, sig;
+	int nworkers = 2, socks_fd = -1, rc = 1, opt, sig, err;
 	sigset_t sigs;
 
+	memcpy(longopts, base_opts, sizeof(base_opts));
+	if (zt_limits_noptions() + 1 > 32)
+		abort(); /* longopts is too small: a build-time mistake */
+	zt_limits_options(longopts, sizeof(base_opts) / sizeof(base_opts[0]));
+	zt_limits_init(&lim);
+	log_init("ztunnel", level);
+	if (zt_limits_env(&lim))
+		return 2;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n': node = optarg; break;
@@ -80,7 +93,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		default: usage(); return opt == 'h' ? 0 : 2;
+		case 'h': usage(); return 0;
+		default:
+			err = zt_limits_option(&lim, opt, optarg); /* logs what is wrong */
+			if (err == -ENOENT)
+				usage();
+			if (err)
+				return 2;
+			break;
 		}
 	}
 	if (!node || !sock_path || nworkers < 1 || nworkers > MAX_WORKERS) {
@@ -89,6 +109,13 @@ int main(int argc, char **argv)
 	}
 	log_init("ztunnel", level);
 	log_libbpf_setup();
+	/* Before any socket: the caps follow the fd limit obtained. */
+	if (zt_limits_finish(&lim)) {
+		pr_err("cannot read or raise the fd limit: %s", strerror(errno));
+		return 1;
+	}
+	popts.hbone = &lim.hbone;
+	popts.splice = &lim.splice;
 	/* Signals are taken synchronously by main; workers and HTTP threads inherit the mask. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);

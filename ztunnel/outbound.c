@@ -54,6 +54,7 @@ struct held {
 	struct zt_snap *zs;
 	struct zt_route r;
 	const struct snap_workload *src;
+	struct guard_slot slot; /* the client's share of 15001, until a stream or splice takes it */
 };
 
 unsigned int zt_retry_pause(unsigned int step, unsigned long elapsed_ms)
@@ -106,6 +107,8 @@ static void held_release(struct held *hd)
 	}
 	hd->h.dead = true;
 	zt_snap_put(hd->zs);
+	/* Empty when a stream or a splice took the connection on. */
+	guard_release(&hd->slot);
 	/* A timer event of the same batch may still point here. */
 	loop_defer_free(w->loop, hd, held_free);
 }
@@ -142,7 +145,7 @@ static void held_fail(struct held *hd, const char *reason)
 }
 
 /* hbone_open_ops: the CONNECT is established; the stream takes the record and the socket. */
-static struct connrec *held_established(void *arg)
+static struct connrec *held_established(void *arg, struct guard_slot *slot)
 {
 	struct held *hd = arg;
 	struct metrics_labels labels;
@@ -156,6 +159,7 @@ static struct connrec *held_established(void *arg)
 	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
 	if (hd->r.svc)
 		zt_lc_acquire(rec, hd->r.addr.sin_addr.s_addr);
+	guard_slot_move(slot, &hd->slot);
 	held_release(hd);
 	return rec;
 }
@@ -197,7 +201,8 @@ static const struct hbone_open_ops held_ops = {
 };
 
 static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
-			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd);
+			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd,
+			   struct guard_slot *slot);
 
 /* Retry timer: route again with the newest snapshot, which may no longer say "mesh". */
 static void held_retry(struct held *hd)
@@ -209,7 +214,7 @@ static void held_retry(struct held *hd)
 		return;
 	}
 	/* hd keeps the previous try's snapshot until this try replaces it (its final record). */
-	outbound_route(hd->w, hd->fd, &hd->peer, &hd->dst, zs, hd);
+	outbound_route(hd->w, hd->fd, &hd->peer, &hd->dst, zs, hd, NULL);
 }
 
 static void on_retry(struct loop_handler *h, uint32_t events)
@@ -244,13 +249,13 @@ void zt_outbound_snapshot(struct zt_worker *w, const struct zt_snap *zs)
 
 /*
  * Holds the client @fd (taken) for a try decided with @zs (taken: it replaces the previous
- * try's) and returns the held connection, created on the first try. NULL (and @fd and @zs
- * released) when out of memory.
+ * try's) and returns the held connection, created on the first try with @slot moved in. NULL
+ * (and @fd and @zs released, @slot left to the caller) when out of memory.
  */
 static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
 			     const struct sockaddr_in *peer, const struct sockaddr_in *dst,
 			     struct zt_snap *zs, const struct zt_route *r,
-			     const struct snap_workload *src)
+			     const struct snap_workload *src, struct guard_slot *slot)
 {
 	if (!hd) {
 		hd = calloc(1, sizeof(*hd));
@@ -265,6 +270,8 @@ static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
 		hd->peer = *peer;
 		hd->dst = *dst;
 		clock_gettime(CLOCK_MONOTONIC, &hd->start);
+		if (slot)
+			guard_slot_move(&hd->slot, slot);
 		hd->next = w->held;
 		if (w->held)
 			w->held->prev = hd;
@@ -285,7 +292,8 @@ static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
  */
 static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
 			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd,
-			   const struct zt_route *r, const struct snap_workload *src)
+			   const struct zt_route *r, const struct snap_workload *src,
+			   struct guard_slot *slot)
 {
 	char auth[32], client[INET_ADDRSTRLEN + 8], ip[INET_ADDRSTRLEN];
 	struct hbone_target t = {
@@ -301,7 +309,7 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 	    .ops = &held_ops,
 	};
 
-	hd = held_try(w, hd, fd, peer, dst, zs, r, src);
+	hd = held_try(w, hd, fd, peer, dst, zs, r, src, slot);
 	if (!hd)
 		return;
 	t.ops_arg = hd;
@@ -325,11 +333,14 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
  * Routes the client connection @fd (taken) to its original destination @dst with @zs (taken):
  * HBONE to another node's enrolled pod, the same-node short circuit, or plain TCP for
  * destinations outside the mesh. @hd is NULL on the first try, else the held connection being
- * retried (ended here unless it tries HBONE again).
+ * retried (ended here unless it tries HBONE again). @slot, on the first try only, is the
+ * client's share of 15001: moved to what keeps the connection.
  */
 static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
-			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd)
+			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd,
+			   struct guard_slot *slot)
 {
+	struct guard_slot kept = {};
 	const struct snapshot *s = zs->snap;
 	const struct snap_workload *src;
 	struct sockaddr_in from;
@@ -360,13 +371,13 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 		 * Never plaintext to a mesh destination: wait (bounded) for the snapshot that
 		 * enrolls the source, then fail closed.
 		 */
-		hd = held_try(w, hd, fd, peer, dst, zs, &r, NULL);
+		hd = held_try(w, hd, fd, peer, dst, zs, &r, NULL, slot);
 		if (hd)
 			held_failed(hd, fd, 0, "source not enrolled in the snapshot", true);
 		return;
 	}
 	if (mesh && !local_dst) {
-		outbound_hbone(w, fd, peer, dst, zs, hd, &r, src);
+		outbound_hbone(w, fd, peer, dst, zs, hd, &r, src, slot);
 		return;
 	}
 	/* Not (or no longer) HBONE: from here on the connection is handled as a fresh one. */
@@ -376,6 +387,8 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 		pr_debug("outbound: %s: no longer HBONE after %u tries, %s",
 			 flow_str(peer, &r.addr, flow, sizeof(flow)), hd->tries,
 			 local_dst ? "same node" : "plain TCP");
+		guard_slot_move(&kept, &hd->slot);
+		slot = &kept;
 		held_release(hd);
 		hd = NULL;
 	}
@@ -386,6 +399,7 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 		zt_record_denial(&labels, peer, &r.addr, "outbound", &ar);
 		zt_snap_put(zs);
 		zt_close_reset(fd);
+		guard_release(slot);
 		return;
 	}
 	rec = connrec_open(&labels, peer, &r.addr, "outbound");
@@ -403,9 +417,10 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	if (up < 0) {
 		connrec_close(rec, "upstream connect failed");
 		close(fd);
+		guard_release(slot);
 		return;
 	}
-	splice_start(w->loop, fd, up, rec);
+	splice_start(w->splices, fd, up, rec, slot);
 	return;
 drop:
 	zt_snap_put(zs);
@@ -416,9 +431,10 @@ drop:
 		return;
 	}
 	close(fd);
+	guard_release(slot);
 }
 
-void zt_outbound(struct zt_worker *w, int fd, struct zt_snap *zs)
+void zt_outbound(struct zt_worker *w, int fd, struct zt_snap *zs, struct guard_slot *slot)
 {
 	const struct snap_workload *src;
 	struct sockaddr_in peer, dst = {.sin_family = AF_INET};
@@ -441,7 +457,7 @@ void zt_outbound(struct zt_worker *w, int fd, struct zt_snap *zs)
 	}
 	dst.sin_addr.s_addr = od.ip;
 	dst.sin_port = od.port;
-	outbound_route(w, fd, &peer, &dst, zs, NULL);
+	outbound_route(w, fd, &peer, &dst, zs, NULL, slot);
 	return;
 drop:
 	zt_snap_put(zs);

@@ -272,7 +272,8 @@ struct held_in {
 	int fd, tfd;
 	struct timespec start;
 	unsigned int tries, early;
-	uint64_t version; /* of the snapshot last tried */
+	uint64_t version;	/* of the snapshot last tried */
+	struct guard_slot slot; /* the connection's share of 15006 while it waits */
 };
 
 static void held_in_free(void *p)
@@ -296,12 +297,14 @@ static void held_in_release(struct held_in *hi, bool close_fd)
 	}
 	if (close_fd)
 		close(hi->fd);
+	/* Empty when a splice took it; else the connection ends here or with the caller. */
+	guard_release(&hi->slot);
 	hi->h.dead = true;
 	loop_defer_free(w->loop, hi, held_in_free);
 }
 
-static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
-			  struct held_in *hi);
+static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s, struct held_in *hi,
+			  struct guard_slot *slot);
 
 static void held_in_retry(struct held_in *hi)
 {
@@ -311,7 +314,7 @@ static void held_in_retry(struct held_in *hi)
 		held_in_release(hi, true);
 		return;
 	}
-	inbound_plain(hi->w, hi->fd, zs->snap, hi);
+	inbound_plain(hi->w, hi->fd, zs->snap, hi, &hi->slot);
 	zt_snap_put(zs);
 }
 
@@ -324,8 +327,12 @@ static void on_held_in(struct loop_handler *h, uint32_t events)
 		held_in_retry(hi);
 }
 
-/* Holds @fd for a later try; false (nothing held, @hi released but @fd kept) to give up. */
-static bool held_in_wait(struct zt_worker *w, int fd, struct held_in **hip, uint64_t version)
+/*
+ * Holds @fd for a later try (with *@slot, moved in on the first); false (nothing held, @hi
+ * released but @fd kept) to give up.
+ */
+static bool held_in_wait(struct zt_worker *w, int fd, struct held_in **hip, uint64_t version,
+			 struct guard_slot **slot)
 {
 	struct held_in *hi = *hip;
 	struct itimerspec its = {{0, 0}, {0, 0}};
@@ -351,14 +358,18 @@ static bool held_in_wait(struct zt_worker *w, int fd, struct held_in **hip, uint
 			w->held_in->prev = hi;
 		w->held_in = hi;
 		*hip = hi;
+		guard_slot_move(&hi->slot, *slot);
+		*slot = &hi->slot;
 	}
 	hi->tries++;
 	hi->version = version;
 	pause = w->stopping ? 0 : zt_retry_pause(hi->tries - hi->early, zt_ms_since(&hi->start));
 	its.it_value.tv_nsec = (long)pause * 1000000;
 	if (!pause || timerfd_settime(hi->tfd, 0, &its, NULL)) {
+		/* The slot goes back with @hi: the caller drops the connection. */
 		held_in_release(hi, false);
 		*hip = NULL;
+		*slot = NULL;
 		return false;
 	}
 	return true;
@@ -380,13 +391,18 @@ static void held_in_snapshot(struct zt_worker *w, const struct zt_snap *zs)
 	}
 }
 
-/* @fd (taken) was accepted on 15006; @hi is its held state when this is a retry, else NULL. */
-static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s, struct held_in *hi)
+/*
+ * @fd (taken) was accepted on 15006; @hi is its held state when this is a retry, else NULL;
+ * @slot its share of the listener (in @hi once held), moved to what keeps the connection.
+ */
+static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s, struct held_in *hi,
+			  struct guard_slot *slot)
 {
 	struct sockaddr_in local, peer;
 	const struct snap_workload *dst;
 	struct metrics_labels labels;
 	struct authz_result ar;
+	struct guard_slot local_slot = {};
 	struct connrec *rec;
 	int up;
 
@@ -394,7 +410,7 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
 		goto drop;
 	dst = snapshot_workload_by_ip(s, local.sin_addr.s_addr);
 	if (!zt_local_enrolled(s, dst)) {
-		if (held_in_wait(w, fd, &hi, s->version))
+		if (held_in_wait(w, fd, &hi, s->version, &slot))
 			return;
 		pr_info("inbound: %s:%u is not an enrolled pod of this node (snapshot %llu)",
 			inet_ntoa(local.sin_addr), ntohs(local.sin_port),
@@ -405,6 +421,8 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
 		pr_debug("inbound: %s enrolled by snapshot %llu after %lums",
 			 inet_ntoa(local.sin_addr), (unsigned long long)s->version,
 			 zt_ms_since(&hi->start));
+		guard_slot_move(&local_slot, &hi->slot);
+		slot = &local_slot;
 		held_in_release(hi, false);
 		hi = NULL;
 	}
@@ -417,6 +435,7 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
 	if (!authz_decide(s, dst, ntohs(local.sin_port), peer.sin_addr.s_addr, NULL, &ar)) {
 		zt_record_denial(&labels, &peer, &local, "inbound", &ar);
 		zt_close_reset(fd);
+		guard_release(slot);
 		return;
 	}
 	rec = connrec_open(&labels, &peer, &local, "inbound");
@@ -428,12 +447,20 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
 		connrec_close(rec, "upstream connect failed");
 		goto drop;
 	}
-	splice_start(w->loop, fd, up, rec);
+	splice_start(w->splices, fd, up, rec, slot);
 	return;
 drop:
 	if (hi)
-		held_in_release(hi, false);
+		held_in_release(hi, false); /* with its slot */
+	else
+		guard_release(slot);
 	close(fd);
+}
+
+void zt_inbound_plain(struct zt_worker *w, int fd, const struct zt_snap *zs,
+		      struct guard_slot *slot)
+{
+	inbound_plain(w, fd, zs->snap, NULL, slot);
 }
 
 int zt_hbone_accept(void *user, const struct hbone_request *req, int *fd, struct connrec **rec)
@@ -490,7 +517,7 @@ out:
 	return rv;
 }
 
-static void inbound_hbone(struct zt_worker *w, int fd, struct zt_snap *zs)
+void zt_inbound_hbone(struct zt_worker *w, int fd, struct zt_snap *zs, struct guard_slot *slot)
 {
 	const struct snap_workload *dst;
 	struct sockaddr_in local;
@@ -505,48 +532,10 @@ static void inbound_hbone(struct zt_worker *w, int fd, struct zt_snap *zs)
 			inet_ntoa(local.sin_addr));
 		goto drop;
 	}
-	hbone_server_start(w->pool, fd, ctx, zt_hbone_accept, w);
+	hbone_server_start(w->pool, fd, ctx, zt_hbone_accept, w, slot);
 	return;
 drop:
 	close(fd);
-}
-
-static void on_listen(struct loop_handler *h, uint32_t events)
-{
-	struct listener *li = (struct listener *)((char *)h - offsetof(struct listener, h));
-	struct zt_worker *w = li->w;
-
-	/* Bounded batch: EPOLLEXCLUSIVE wakes one worker; leave the rest to the others. */
-	for (int n = 0; n < 32; n++) {
-		int fd = accept4(li->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
-		struct zt_snap *zs;
-
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				pr_warn("accept: %s", strerror(errno));
-			return;
-		}
-		/*
-		 * No Nagle on any leg: a proxy writes what it just received, and a small write held
-		 * behind an unacknowledged one waits for the peer's delayed ACK (40 ms).
-		 */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		zs = zt_state_get(w->st);
-		if (!zs) {
-			/* Not ready: without a snapshot nothing can be decided safely. */
-			close(fd);
-			continue;
-		}
-		if (li->kind == L_OUTBOUND) {
-			zt_outbound(w, fd, zs); /* keeps the reference while it holds the client */
-			continue;
-		}
-		if (li->kind == L_INBOUND)
-			inbound_plain(w, fd, zs->snap, NULL);
-		else
-			inbound_hbone(w, fd, zs);
-		zt_snap_put(zs);
-	}
 }
 
 /* Snapshot installed (agent watcher thread): wake the worker, which owns its connections. */
@@ -582,6 +571,13 @@ static void on_policy(struct loop_handler *h, uint32_t events)
 	zt_snap_put(zs);
 }
 
+/* Once a second: memory back to the system after a burst, repeated-log summaries. */
+static void worker_tick(struct loop_tick *t)
+{
+	guard_memory_tick();
+	log_flush();
+}
+
 static void *worker_main(void *arg)
 {
 	struct zt_worker *w = arg;
@@ -602,11 +598,19 @@ struct zt_worker *zt_worker_start(struct zt_state *st, const struct zt_proxy_opt
 		return NULL;
 	w->st = st;
 	w->o = *opts;
+	w->o.hbone = NULL; /* borrowed for the start only: the pool and the set keep copies */
+	w->o.splice = NULL;
 	w->policy_efd = -1;
+	w->reserve_fd = -1;
+	for (int i = 0; i < L__COUNT; i++)
+		w->ls[i].tfd = -1;
 	w->loop = loop_create();
-	if (!w->loop || !(w->pool = hbone_pool_create(w->loop)) ||
+	if (!w->loop || !(w->pool = hbone_pool_create(w->loop, opts->hbone)) ||
+	    !(w->splices = splice_set_create(w->loop, opts->splice)) ||
 	    !(w->tracker = authz_tracker_create()))
 		goto fail;
+	w->tick.fn = worker_tick;
+	loop_tick_add(w->loop, &w->tick);
 	w->policy_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->policy_efd < 0) {
 		err = errno;
@@ -616,19 +620,9 @@ struct zt_worker *zt_worker_start(struct zt_state *st, const struct zt_proxy_opt
 	err = -loop_add(w->loop, w->policy_efd, EPOLLIN, &w->policy_h);
 	if (err)
 		goto fail;
-	for (int i = 0; i < L__COUNT; i++) {
-		struct listener *li = &w->ls[i];
-
-		li->h.fn = on_listen;
-		li->w = w;
-		li->kind = i;
-		li->fd = fds[i];
-		if (li->fd < 0)
-			continue;
-		err = -loop_add(w->loop, li->fd, EPOLLIN | EPOLLEXCLUSIVE, &li->h);
-		if (err)
-			goto fail;
-	}
+	err = -zt_listeners_start(w, fds);
+	if (err)
+		goto fail;
 	err = -zt_state_subscribe(st, worker_wake, w);
 	if (err)
 		goto fail;
@@ -639,7 +633,10 @@ struct zt_worker *zt_worker_start(struct zt_state *st, const struct zt_proxy_opt
 	}
 	return w;
 fail:
+	if (w->loop)
+		zt_listeners_stop(w);
 	hbone_pool_destroy(w->pool);
+	splice_set_destroy(w->splices);
 	authz_tracker_destroy(w->tracker);
 	loop_destroy(w->loop);
 	if (w->policy_efd >= 0)
@@ -660,10 +657,12 @@ void zt_worker_stop(struct zt_worker *w)
 	w->stopping = true;
 	/* The pool's connections close through the tracker's hooks: destroy it after them. */
 	hbone_pool_destroy(w->pool);
+	splice_set_destroy(w->splices);
 	zt_outbound_stop(w);
 	while (w->held_in)
 		held_in_release(w->held_in, true);
 	authz_tracker_destroy(w->tracker);
+	zt_listeners_stop(w);
 	loop_destroy(w->loop);
 	close(w->policy_efd);
 	free(w);

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "hbone.h"
+#include "splice.h"
 #include "state.h"
 
 enum zt_lb {
@@ -24,6 +26,9 @@ struct zt_proxy_opts {
 	int orig_dst_fd;     /* pinned orig_dst map, borrowed; -1 without BPF */
 	uint16_t hbone_port; /* where peers listen for HBONE (15008; tests change it) */
 	enum zt_lb lb;
+	/* Deadlines and caps (borrowed, copied at start); NULL: the modules' defaults. */
+	const struct hbone_limits *hbone;
+	const struct splice_limits *splice;
 };
 
 struct zt_worker;

@@ -13,11 +13,13 @@
 #include <time.h>
 #include <netinet/in.h>
 
+#include "guard.h"
 #include "loop.h"
 #include "metrics.h"
 #include "proxy.h"
 
-enum { L_OUTBOUND, L_INBOUND, L_HBONE, L__COUNT };
+/* The listeners; guard.h counts them by the same index. */
+enum { L_OUTBOUND = GUARD_OUTBOUND, L_INBOUND = GUARD_INBOUND, L_HBONE = GUARD_HBONE, L__COUNT };
 
 struct authz_result;
 struct held;
@@ -26,9 +28,13 @@ struct zt_worker;
 
 struct listener {
 	struct loop_handler h;
+	struct loop_handler th; /* resume timer, while paused for want of fds */
 	struct zt_worker *w;
 	int kind;
-	int fd; /* borrowed, shared by all workers */
+	int fd;	 /* borrowed, shared by all workers */
+	int tfd; /* timerfd of the pause */
+	bool paused;
+	unsigned int pause_ms; /* the next pause */
 };
 
 struct zt_worker {
@@ -36,8 +42,11 @@ struct zt_worker {
 	struct zt_proxy_opts o;
 	struct loop *loop;
 	struct hbone_pool *pool;
+	struct splice_set *splices;
+	struct loop_tick tick; /* memory return, log summaries */
 	pthread_t thread;
 	struct listener ls[L__COUNT];
+	int reserve_fd; /* kept open to be closed when accept() runs out of fds (accept.c) */
 	unsigned int rr;
 	struct authz_tracker *tracker; /* open inbound connections, for policy revocation */
 	int policy_efd;		       /* written when a snapshot is installed */
@@ -82,8 +91,22 @@ unsigned int zt_retry_pause(unsigned int step, unsigned long elapsed_ms);
 /* outbound.c: milliseconds since @t (CLOCK_MONOTONIC). */
 unsigned long zt_ms_since(const struct timespec *t);
 
-/* outbound.c: a connection accepted on 15001; @fd and @zs (current at the accept) taken. */
-void zt_outbound(struct zt_worker *w, int fd, struct zt_snap *zs);
+/*
+ * outbound.c: a connection accepted on 15001; @fd and @zs (current at the accept) taken, and
+ * @slot moved out if the connection is kept (the caller releases what is left).
+ */
+void zt_outbound(struct zt_worker *w, int fd, struct zt_snap *zs, struct guard_slot *slot);
+/* proxy.c: a connection accepted on 15006 or 15008, as zt_outbound; @zs borrowed. */
+void zt_inbound_plain(struct zt_worker *w, int fd, const struct zt_snap *zs,
+		      struct guard_slot *slot);
+void zt_inbound_hbone(struct zt_worker *w, int fd, struct zt_snap *zs, struct guard_slot *slot);
+
+/*
+ * accept.c: the worker's listeners on its loop (admission, fd exhaustion). 0 or -errno; stop
+ * undoes a partial start.
+ */
+int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT]);
+void zt_listeners_stop(struct zt_worker *w);
 /* outbound.c: @zs (borrowed) was just installed: held connections waiting to retry try now. */
 void zt_outbound_snapshot(struct zt_worker *w, const struct zt_snap *zs);
 /* outbound.c: at shutdown, after the HBONE pool is gone: ends every held connection. */

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Logging for every ambit process: one line per message on stderr, level-filtered. */
+/*
+ * Logging for every ambit process: one line per message on stderr, level-filtered. A line
+ * identical to one printed within the repeat window (5 s) is counted instead of printed, and
+ * summarised as "<line> (last message repeated N times)" when the window ends.
+ */
 #ifndef AMBIT_LOG_H
 #define AMBIT_LOG_H
 
@@ -14,6 +18,13 @@ enum log_level {
 
 /* Sets the process name printed in every line (borrows @name: must outlive logging). */
 void log_init(const char *name, enum log_level level);
+/*
+ * Prints the summaries of repeat windows that have ended. Logging does this itself on every
+ * line; a process that may fall quiet calls it from a periodic tick (and it runs at exit).
+ */
+void log_flush(void);
+/* Sets the repeat window in ms (0: print every line); pending summaries are printed first. */
+void log_set_repeat_window(unsigned int ms);
 /* Parses "error|warn|info|debug"; returns -EINVAL for anything else. */
 int log_level_parse(const char *s, enum log_level *out);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -41,7 +41,7 @@ struct opened {
 static struct tls_ctx *client_ctx;
 static struct opened streams[MAX_STREAMS];
 
-static struct connrec *on_established(void *arg)
+static struct connrec *on_established(void *arg, struct guard_slot *slot)
 {
 	struct opened *o = arg;
 

@@ -63,7 +63,7 @@ static int seam_init(struct hbone_seam *s)
 	s->loop = loop_create();
 	if (!s->loop)
 		return -errno;
-	s->pool = hbone_pool_create(s->loop);
+	s->pool = hbone_pool_create(s->loop, NULL);
 	return s->pool ? 0 : -ENOMEM;
 }
 
@@ -83,6 +83,12 @@ int hbone_seam_server(struct hbone_seam *s, const struct hbone_seam_server *o)
 	c->local = o->local;
 	c->peer = o->peer;
 	c->peer_identity = o->peer_identity;
+	/* As conn_on_io after a handshake: the session, the connection's deadlines from now. */
+	err = hb_server_handshaken(c);
+	if (err) {
+		hb_conn_free(c);
+		return err;
+	}
 	hb_pool_link(s->pool, c);
 	s->conn = c;
 	return 0;
@@ -126,6 +132,9 @@ int hbone_seam_feed(struct hbone_seam *s, const uint8_t *data, size_t len)
 		s->conn = NULL;
 		return (int)rv;
 	}
+	/* As conn_read: the requests of this read, minus those it also reset, are decided. */
+	if (!s->conn->client && !s->conn->dead)
+		hb_server_dispatch(s->conn);
 	seam_drain(s);
 	return 0;
 }

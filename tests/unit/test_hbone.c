@@ -109,7 +109,7 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 	while ((fd = accept4(side->lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
 		__atomic_add_fetch(&side->accepted, 1, __ATOMIC_SEQ_CST);
 		if (side == &srv) {
-			hbone_server_start(srv_pool, fd, srv_ctx, on_connect, NULL);
+			hbone_server_start(srv_pool, fd, srv_ctx, on_connect, NULL, NULL);
 		} else {
 			char auth[32];
 			struct hbone_target t = {
@@ -182,8 +182,8 @@ static int setup(void **state)
 		s->h.fn = on_accept;
 		assert_int_equal(loop_add(s->loop, s->lfd, EPOLLIN, &s->h), 0);
 	}
-	pool = hbone_pool_create(cli.loop);
-	srv_pool = hbone_pool_create(srv.loop);
+	pool = hbone_pool_create(cli.loop, NULL);
+	srv_pool = hbone_pool_create(srv.loop, NULL);
 	assert_non_null(pool);
 	assert_non_null(srv_pool);
 	assert_int_equal(pthread_create(&srv.thread, NULL, run, srv.loop), 0);

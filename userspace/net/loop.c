@@ -21,10 +21,17 @@ struct loop {
 	volatile int stopping;
 	struct deferred *deferred;
 	struct loop_task *tasks;
-	void (*tick)(void *arg);
-	void *tick_arg;
-	time_t last_tick;
+	struct loop_tick *ticks;
+	time_t now, last_tick;
 };
+
+static time_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 static void on_stop(struct loop_handler *h, uint32_t events)
 {
@@ -42,6 +49,7 @@ struct loop *loop_create(void)
 	if (l->epfd < 0 || l->stopfd < 0)
 		goto fail;
 	l->stop_h.fn = on_stop;
+	l->now = l->last_tick = mono_s();
 	if (loop_add(l, l->stopfd, EPOLLIN, &l->stop_h))
 		goto fail;
 	return l;
@@ -141,6 +149,7 @@ int loop_run_once(struct loop *l, int timeout_ms)
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	l->now = mono_s();
 	for (int i = 0; i < n; i++) {
 		struct loop_handler *h = evs[i].data.ptr;
 
@@ -148,15 +157,13 @@ int loop_run_once(struct loop *l, int timeout_ms)
 			h->fn(h, evs[i].events);
 	}
 	run_tasks(l);
-	if (l->tick) {
-		struct timespec now;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec != l->last_tick) {
-			l->last_tick = now.tv_sec;
-			l->tick(l->tick_arg);
-			run_tasks(l);
+	if (l->now != l->last_tick) {
+		l->last_tick = l->now;
+		for (struct loop_tick *t = l->ticks, *next; t; t = next) {
+			next = t->next; /* a tick may unregister itself */
+			t->fn(t);
 		}
+		run_tasks(l);
 	}
 	run_deferred(l);
 	return n;
@@ -183,8 +190,23 @@ void loop_stop(struct loop *l)
 	}
 }
 
-void loop_set_tick(struct loop *l, void (*fn)(void *arg), void *arg)
+void loop_tick_add(struct loop *l, struct loop_tick *t)
 {
-	l->tick = fn;
-	l->tick_arg = arg;
+	t->next = l->ticks;
+	l->ticks = t;
+}
+
+void loop_tick_del(struct loop *l, struct loop_tick *t)
+{
+	for (struct loop_tick **pp = &l->ticks; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			return;
+		}
+	}
+}
+
+time_t loop_now(const struct loop *l)
+{
+	return l->now;
 }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 struct loop;
 struct loop_handler;
@@ -52,7 +53,20 @@ void loop_defer_free(struct loop *l, void *ptr, void (*free_fn)(void *));
 /* Queues @t (borrowed) to run once after the current batch; no-op if already queued. */
 void loop_queue(struct loop *l, struct loop_task *t);
 
-/* Calls @fn(@arg) about once a second from the loop thread (one tick per loop; NULL clears). */
-void loop_set_tick(struct loop *l, void (*fn)(void *arg), void *arg);
+/* Periodic work: deadlines and sweeps, run about once a second from the loop thread. */
+struct loop_tick {
+	void (*fn)(struct loop_tick *t);
+	struct loop_tick *next;
+};
+
+/* Registers @t (borrowed: must stay until loop_tick_del or the loop is destroyed). */
+void loop_tick_add(struct loop *l, struct loop_tick *t);
+/* Unregisters @t; a no-op if it is not registered. */
+void loop_tick_del(struct loop *l, struct loop_tick *t);
+/*
+ * Monotonic seconds as of the current batch of events: what deadlines and idle times are
+ * measured in (a clock read per batch, not per event).
+ */
+time_t loop_now(const struct loop *l);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -25,9 +26,29 @@ struct side {
 struct splice {
 	struct side s[2]; /* 0: client, 1: server */
 	struct loop *loop;
-	bool connecting, done;
+	struct splice_set *set;
+	struct splice *next, *prev;
+	bool connecting, done, moved; /* moved: a byte went either way since connected */
+	time_t since;		      /* started, then connected */
+	time_t last_io;
 	struct connrec *rec;
+	struct guard_slot slot;
 };
+
+struct splice_set {
+	struct loop *loop;
+	struct loop_tick tick;
+	struct splice_limits lim;
+	struct splice *head;
+	size_t n;
+};
+
+void splice_limits_default(struct splice_limits *lim)
+{
+	lim->connect_s = 10;
+	lim->first_byte_s = 60;
+	lim->idle_s = 3600;
+}
 
 static void splice_free(void *p)
 {
@@ -40,9 +61,18 @@ static void splice_free(void *p)
 
 static void splice_end(struct splice *sp, const char *reason, bool reset)
 {
+	struct splice_set *set = sp->set;
+
 	if (sp->done)
 		return;
 	sp->done = true;
+	if (sp->prev)
+		sp->prev->next = sp->next;
+	else
+		set->head = sp->next;
+	if (sp->next)
+		sp->next->prev = sp->prev;
+	set->n--;
 	for (int i = 0; i < 2; i++) {
 		struct side *s = &sp->s[i];
 
@@ -56,6 +86,7 @@ static void splice_end(struct splice *sp, const char *reason, bool reset)
 		close(s->fd);
 	}
 	connrec_close(sp->rec, reason);
+	guard_release(&sp->slot);
 	loop_defer_free(sp->loop, sp, splice_free);
 }
 
@@ -101,6 +132,8 @@ static bool flush_to(struct side *dst)
 			return false;
 		}
 		buf_consume(&src->in, (size_t)n);
+		sp->moved = true;
+		sp->last_io = loop_now(sp->loop);
 		connrec_bytes(sp->rec, src == &sp->s[0], (size_t)n);
 	}
 	if (!src->in.len && src->eof && !dst->shut) {
@@ -113,9 +146,20 @@ static bool flush_to(struct side *dst)
 static bool fill(struct side *s)
 {
 	while (!s->eof && s->in.len < SPLICE_BUF) {
-		size_t room = SPLICE_BUF - s->in.len;
-		char *p = buf_reserve(&s->in, room, SPLICE_BUF);
+		/*
+		 * Read into the room the buffer has (16 KiB at first); a read that fills it grows
+		 * it for the next, up to SPLICE_BUF. Asking for SPLICE_BUF at once made every
+		 * connection, however quiet, hold 2 x 256 KiB.
+		 */
+		size_t room = s->in.cap - s->in.off - s->in.len;
+		char *p;
 		ssize_t n;
+
+		if (room < 4096)
+			room = s->in.cap ? s->in.cap : 16384;
+		if (room > SPLICE_BUF - s->in.len)
+			room = SPLICE_BUF - s->in.len;
+		p = buf_reserve(&s->in, room, SPLICE_BUF);
 
 		if (!p) {
 			splice_end(s->sp, "out of memory", true);
@@ -162,6 +206,7 @@ static void on_io(struct loop_handler *h, uint32_t events)
 		if (!(events & EPOLLOUT))
 			return;
 		sp->connecting = false;
+		sp->since = sp->last_io = loop_now(sp->loop);
 		update(o);
 	}
 	if (events & EPOLLERR) {
@@ -184,16 +229,88 @@ static void on_io(struct loop_handler *h, uint32_t events)
 	update(o);
 }
 
-int splice_start(struct loop *l, int client, int server, struct connrec *rec)
+/* A splice past a deadline is reset; one quiet since the last tick gives back its buffers. */
+static void splice_sweep(struct loop_tick *t)
 {
+	struct splice_set *set =
+	    (struct splice_set *)((char *)t - offsetof(struct splice_set, tick));
+	time_t now = loop_now(set->loop);
+	struct splice *sp, *next;
+
+	for (sp = set->head; sp; sp = next) {
+		const char *why = NULL;
+		enum guard_timeout kind = GUARD_T_IDLE;
+
+		next = sp->next;
+		if (sp->connecting && set->lim.connect_s &&
+		    now - sp->since >= (time_t)set->lim.connect_s) {
+			why = "upstream connect timed out";
+			kind = GUARD_T_CONNECT;
+		} else if (!sp->connecting && !sp->moved && set->lim.first_byte_s &&
+			   now - sp->since >= (time_t)set->lim.first_byte_s) {
+			why = "no byte either way";
+			kind = GUARD_T_FIRST_BYTE;
+		} else if (!sp->connecting && set->lim.idle_s &&
+			   now - sp->last_io >= (time_t)set->lim.idle_s) {
+			why = "idle timeout";
+		}
+		if (why) {
+			if (sp->slot.held)
+				guard_count_timeout(sp->slot.listener, kind);
+			splice_end(sp, why, true);
+			continue;
+		}
+		for (int i = 0; i < 2; i++)
+			if (!sp->s[i].in.len && sp->s[i].in.cap && now - sp->last_io >= 1)
+				buf_free(&sp->s[i].in);
+	}
+}
+
+struct splice_set *splice_set_create(struct loop *l, const struct splice_limits *lim)
+{
+	struct splice_set *set = calloc(1, sizeof(*set));
+
+	if (!set)
+		return NULL;
+	set->loop = l;
+	if (lim)
+		set->lim = *lim;
+	else
+		splice_limits_default(&set->lim);
+	set->tick.fn = splice_sweep;
+	loop_tick_add(l, &set->tick);
+	return set;
+}
+
+void splice_set_destroy(struct splice_set *set)
+{
+	if (!set)
+		return;
+	loop_tick_del(set->loop, &set->tick);
+	while (set->head)
+		splice_end(set->head, "ztunnel stopping", true);
+	free(set);
+}
+
+size_t splice_set_size(const struct splice_set *set)
+{
+	return set ? set->n : 0;
+}
+
+int splice_start(struct splice_set *set, int client, int server, struct connrec *rec,
+		 struct guard_slot *slot)
+{
+	struct loop *l = set->loop;
 	struct splice *sp = calloc(1, sizeof(*sp));
 	int err = -ENOMEM;
 
 	if (!sp)
 		goto fail;
 	sp->loop = l;
+	sp->set = set;
 	sp->rec = rec;
 	sp->connecting = true;
+	sp->since = sp->last_io = loop_now(l);
 	sp->s[0].fd = client;
 	sp->s[1].fd = server;
 	for (int i = 0; i < 2; i++) {
@@ -210,11 +327,19 @@ int splice_start(struct loop *l, int client, int server, struct connrec *rec)
 		goto fail;
 	}
 	connrec_set_abort(rec, splice_abort, sp);
+	if (slot)
+		guard_slot_move(&sp->slot, slot);
+	sp->next = set->head;
+	if (set->head)
+		set->head->prev = sp;
+	set->head = sp;
+	set->n++;
 	return 0;
 fail:
 	free(sp);
 	close(client);
 	close(server);
 	connrec_close(rec, "splice setup failed");
+	guard_release(slot);
 	return err;
 }
