@@ -9,8 +9,10 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/agent -I$(O) -MMD -MP
-LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lmicrohttpd -lcurl -lpthread
+CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/agent -Iwaypoint -I$(O) \
+	-MMD -MP
+LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lmicrohttpd -lcurl -lpcre2-8 -lxxhash -lm \
+	-lpthread
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
@@ -31,6 +33,9 @@ ZT_SRCS := $(wildcard ztunnel/*.c)
 ZT_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(ZT_SRCS))
 ZT_LIB_OBJS := $(filter-out $(OBJ)/ztunnel/main.o,$(ZT_OBJS))
 AGENT_LIB_OBJS := $(filter-out $(OBJ)/userspace/agent/main.o,$(AGENT_OBJS))
+# The waypoint's decision modules (the proxy runtime and its main.c come later).
+WP_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard waypoint/*.c))
+WP_LIB_OBJS := $(filter-out $(OBJ)/waypoint/main.o,$(WP_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(OBJ)/tests/unit/%.o,$(UNIT_SRCS))
@@ -38,10 +43,12 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TESTLIB_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/lib/*.c))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
+# Named only as pattern prerequisites, they would be deleted as intermediates and rebuilt each run.
+.SECONDARY: $(WP_LIB_OBJS) $(TESTLIB_OBJS) $(BPF_OBJS)
 
 BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/hbone-probe
 
-.PHONY: all deps test unit bpf-test integration demo bench clean format format-check
+.PHONY: all deps test unit bpf-test bookinfo-test integration demo bench clean format format-check
 all: $(BINS) $(UNIT_BINS) $(BPFT_BINS)
 
 deps:
@@ -82,8 +89,9 @@ $(O)/hbone-probe: $(OBJ)/tools/hbone-probe.o
 $(O)/libagent.a: $(AGENT_LIB_OBJS)
 	$(AR) rcs $@ $^
 
-# Tests link the library and the agent's and ztunnel's modules (all but their main.c).
-$(O)/tests/%: $(OBJ)/tests/unit/%.o $(TESTLIB_OBJS) $(ZT_LIB_OBJS) $(O)/libagent.a $(O)/libambit.a
+# Tests link the library and the agent's, ztunnel's and waypoint's modules (all but main.c).
+$(O)/tests/%: $(OBJ)/tests/unit/%.o $(TESTLIB_OBJS) $(ZT_LIB_OBJS) $(WP_LIB_OBJS) $(O)/libagent.a \
+		$(O)/libambit.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 $(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(TESTLIB_OBJS) $(O)/libagent.a $(O)/libambit.a
@@ -96,6 +104,10 @@ unit: $(UNIT_BINS)
 bpf-test: $(BPFT_BINS)
 	@bash tests/run-unit.sh $(BPFT_BINS)
 
+# The bookinfo example's services on loopback, with stubs: no cluster, no root.
+bookinfo-test:
+	@python3 tests/examples/test_bookinfo.py
+
 integration: $(BINS)
 	@bash tests/integration/run.sh
 
@@ -104,6 +116,7 @@ test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) bpf-test
+	$(MAKE) bookinfo-test
 	$(MAKE) integration
 	$(MAKE) bench QUICK=1
 

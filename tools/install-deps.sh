@@ -7,11 +7,13 @@ pkgs=(
 	# build
 	clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libssl-dev libyaml-dev libnghttp2-dev libcjson-dev libmicrohttpd-dev libcmocka-dev
-	libcurl4-openssl-dev clang-format
-	# run: topology and workloads
-	iproute2 procps util-linux nginx-light curl openssl
+	libcurl4-openssl-dev clang-format libpcre2-dev libxxhash-dev
+	# run: topology and workloads (python3: examples/bookinfo)
+	iproute2 procps util-linux nginx-light curl openssl python3
 	# tests: wire checks and transfers
 	iperf3 tcpdump tshark socat
+	# tests: `promtool check metrics` on the ztunnel's exposition (t_71)
+	prometheus
 	# bench (tools/bench): load generators, reference mTLS tunnels, report
 	sockperf wrk stunnel4 nginx-light libnginx-mod-stream jq
 )

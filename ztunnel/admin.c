@@ -8,6 +8,7 @@
 
 #include "admin.h"
 #include "authz.h"
+#include "kdrops.h"
 #include "metrics.h"
 
 enum { S_METRICS, S_READY, S_ADMIN, S__COUNT };
@@ -21,6 +22,7 @@ struct ctx {
 
 struct zt_admin {
 	struct zt_state *st;
+	const char *pin_root;
 	struct MHD_Daemon *d[S__COUNT];
 	struct ctx ctx[S__COUNT]; /* the callback argument of each daemon */
 };
@@ -44,15 +46,20 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, c
 	return ret;
 }
 
-/* Istio's connection metrics, then the policy decision counters (docs/INTERNALS.md). */
-static char *render_metrics(void)
+/*
+ * Istio's connection metrics, then the policy decision counters and the kernel's refusals
+ * (docs/INTERNALS.md).
+ */
+static char *render_metrics(const char *pin_root)
 {
-	char *a = metrics_render(), *b = authz_metrics_render(), *out = NULL;
+	char *a = metrics_render(), *b = authz_metrics_render(), *k = kdrops_render(pin_root);
+	char *out = NULL;
 
-	if (a && b && asprintf(&out, "%s%s", a, b) < 0)
+	if (a && b && k && asprintf(&out, "%s%s%s", a, b, k) < 0)
 		out = NULL;
 	free(a);
 	free(b);
+	free(k);
 	return out;
 }
 
@@ -69,7 +76,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	switch (c->kind) {
 	case S_METRICS:
 		if (strcmp(url, "/metrics") == 0)
-			return reply(conn, 200, render_metrics(), "text/plain; version=0.0.4");
+			return reply(conn, 200, render_metrics(c->a->pin_root),
+				     "text/plain; version=0.0.4");
 		break;
 	case S_READY:
 		if (strcmp(url, "/healthz/ready") == 0) {
@@ -114,6 +122,7 @@ struct zt_admin *zt_admin_start(struct zt_state *st, const struct zt_admin_opts 
 	if (!a)
 		return NULL;
 	a->st = st;
+	a->pin_root = opts->pin_root;
 	for (int i = 0; i < S__COUNT; i++) {
 		struct sockaddr_in sa = {
 		    .sin_family = AF_INET, .sin_addr.s_addr = ips[i], .sin_port = htons(ports[i])};

@@ -16,9 +16,10 @@ struct zt_admin;
 struct zt_admin_opts {
 	uint32_t metrics_ip, ready_ip, admin_ip;       /* network order */
 	uint16_t metrics_port, ready_port, admin_port; /* host order; 0 skips that server */
+	const char *pin_root; /* the node's BPF pins, for kernel drop counters; NULL: none */
 };
 
-/* Borrows @st. NULL + errno. */
+/* Borrows @st and @opts->pin_root (which must outlive the servers). NULL + errno. */
 struct zt_admin *zt_admin_start(struct zt_state *st, const struct zt_admin_opts *opts);
 void zt_admin_stop(struct zt_admin *a); /* accepts NULL */
 

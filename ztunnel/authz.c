@@ -127,7 +127,10 @@ char *authz_metrics_render(void)
 	if (!out)
 		return NULL;
 	out[0] = '\0';
-	appendf(&out, &len, &cap, "# TYPE %s counter\n", name);
+	appendf(&out, &len, &cap,
+		"# HELP %s Connections decided by L4 policy in the ztunnel, by deciding policy.\n"
+		"# TYPE %s counter\n",
+		name, name);
 	pthread_mutex_lock(&counters_lock);
 	for (unsigned int b = 0; b < COUNTER_BUCKETS && out; b++) {
 		for (struct counter *c = counters[b]; c && out; c = c->next) {

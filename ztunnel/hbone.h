@@ -81,9 +81,11 @@ struct hbone_target {
 	struct sockaddr_in addr;   /* where to open TLS: destPodIP:15008 */
 	const char *authority;	   /* CONNECT :authority, "podIP:port" */
 	const char *forwarded_for; /* client node for `forwarded: for=` ("\"ip:port\"", or an IP) */
-	const char *identity;	   /* source identity: pool key, and the certificate in @ctx */
-	const char *expect_san;	   /* the destination workload's identity */
-	struct tls_ctx *ctx;	   /* client context of @identity (a reference is taken) */
+	const char
+	    *forwarded_host;	/* `forwarded: host=`: the Service hostname addressed, or NULL */
+	const char *identity;	/* source identity: pool key, and the certificate in @ctx */
+	const char *expect_san; /* the destination workload's identity */
+	struct tls_ctx *ctx;	/* client context of @identity (a reference is taken) */
 	const struct hbone_open_ops *ops; /* borrowed, may be NULL: see hbone_pool_open */
 	void *ops_arg;			  /* borrowed: must stay valid until one of @ops has run */
 };

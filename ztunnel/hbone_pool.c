@@ -160,7 +160,7 @@ int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd, 
 {
 	nghttp2_data_provider prd = {.read_callback = hb_stream_provide};
 	nghttp2_nv nv[3];
-	char key[512], fwd[64];
+	char key[512], fwd[384];
 	struct hbone_conn *c;
 	struct hbone_stream *s;
 	size_t nnv = 2;
@@ -190,7 +190,10 @@ int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd, 
 	nv[1] = (nghttp2_nv){(uint8_t *)":authority", (uint8_t *)t->authority, 10,
 			     strlen(t->authority), NGHTTP2_NV_FLAG_NONE};
 	if (t->forwarded_for) {
-		snprintf(fwd, sizeof(fwd), "for=%s", t->forwarded_for);
+		/* As Istio's ztunnel: the destination reports the Service the client asked for. */
+		snprintf(fwd, sizeof(fwd), "for=%s%s%s", t->forwarded_for,
+			 t->forwarded_host ? ";host=" : "",
+			 t->forwarded_host ? t->forwarded_host : "");
 		nv[nnv++] = (nghttp2_nv){(uint8_t *)"forwarded", (uint8_t *)fwd, 9, strlen(fwd),
 					 NGHTTP2_NV_FLAG_NONE};
 	}

@@ -122,6 +122,7 @@ int main(int argc, char **argv)
 	} else {
 		pr_warn("no --pin-root: outbound capture and inbound steering are unavailable");
 	}
+	aopts.pin_root = pin_root;
 	st = zt_state_create();
 	if (!st)
 		goto out;

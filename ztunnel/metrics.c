@@ -60,6 +60,8 @@ static void render_labels(const struct metrics_labels *l, char *buf, size_t len)
 	} kv[] = {
 	    {"reporter", l->reporter},
 	    {"source_workload", l->source_workload},
+	    {"source_canonical_service", l->source_canonical_service},
+	    {"source_canonical_revision", l->source_canonical_revision},
 	    {"source_workload_namespace", l->source_workload_namespace},
 	    {"source_principal", l->source_principal},
 	    {"source_app", l->source_app},
@@ -69,6 +71,8 @@ static void render_labels(const struct metrics_labels *l, char *buf, size_t len)
 	    {"destination_service_namespace", l->destination_service_namespace},
 	    {"destination_service_name", l->destination_service_name},
 	    {"destination_workload", l->destination_workload},
+	    {"destination_canonical_service", l->destination_canonical_service},
+	    {"destination_canonical_revision", l->destination_canonical_revision},
 	    {"destination_workload_namespace", l->destination_workload_namespace},
 	    {"destination_principal", l->destination_principal},
 	    {"destination_app", l->destination_app},
@@ -305,6 +309,12 @@ char *metrics_render(void)
 	static const char *const names[] = {
 	    "istio_tcp_connections_opened_total", "istio_tcp_connections_closed_total",
 	    "istio_tcp_sent_bytes_total", "istio_tcp_received_bytes_total"};
+	/* Istio ztunnel's own help texts, so dashboards and `promtool check metrics` agree. */
+	static const char *const helps[] = {
+	    "The total number of TCP connections opened.",
+	    "The total number of TCP connections closed.",
+	    "The size of total bytes sent during response in case of a TCP connection.",
+	    "The size of total bytes received during request in case of a TCP connection."};
 	size_t cap = 4096, len = 0;
 	char *out = malloc(cap);
 
@@ -313,7 +323,8 @@ char *metrics_render(void)
 	out[0] = '\0';
 	pthread_mutex_lock(&lock);
 	for (int m = 0; m < 4; m++) {
-		if (append(&out, &cap, &len, "# TYPE %s counter\n", names[m]))
+		if (append(&out, &cap, &len, "# HELP %s %s\n# TYPE %s counter\n", names[m],
+			   helps[m], names[m]))
 			goto fail;
 		for (struct series *s = all_series; s; s = s->next) {
 			uint64_t *c = m == 0   ? &s->opened

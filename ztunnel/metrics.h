@@ -16,10 +16,12 @@
 struct metrics_labels {
 	const char *reporter; /* "source" (client side) or "destination" */
 	const char *source_workload, *source_workload_namespace, *source_principal;
+	const char *source_canonical_service, *source_canonical_revision;
 	const char *source_app, *source_version, *source_cluster;
 	const char *destination_service, *destination_service_namespace;
 	const char *destination_service_name;
 	const char *destination_workload, *destination_workload_namespace;
+	const char *destination_canonical_service, *destination_canonical_revision;
 	const char *destination_principal, *destination_app, *destination_version;
 	const char *destination_cluster;
 	const char *connection_security_policy; /* "mutual_tls" or "none" */

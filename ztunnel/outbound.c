@@ -294,6 +294,7 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 		     .sin_port = htons(w->o.hbone_port)},
 	    .authority = auth,
 	    .forwarded_for = client,
+	    .forwarded_host = r->svc ? r->svc->hostname : NULL,
 	    .identity = src->identity,
 	    .expect_san = r->dst_wl->identity,
 	    .ctx = zt_snap_ctx(zs, src->identity, false),

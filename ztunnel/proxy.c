@@ -164,6 +164,8 @@ void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct
 	if (src) {
 		l->source_workload = src->workload_name;
 		l->source_workload_namespace = src->namespace;
+		l->source_canonical_service = src->canonical_service;
+		l->source_canonical_revision = src->canonical_revision;
 		l->source_app = src->app;
 		l->source_version = src->version;
 	}
@@ -178,11 +180,45 @@ void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct
 		l->destination_workload = dst->workload_name;
 		l->destination_workload_namespace = dst->namespace;
 		l->destination_principal = dst->identity;
+		l->destination_canonical_service = dst->canonical_service;
+		l->destination_canonical_revision = dst->canonical_revision;
 		l->destination_app = dst->app;
 		l->destination_version = dst->version;
 	}
 	l->destination_cluster = CLUSTER_ID;
 	l->connection_security_policy = mtls ? "mutual_tls" : "none";
+}
+
+static bool svc_selects(const struct snap_service *svc, uint32_t ip)
+{
+	for (size_t i = 0; i < svc->nendpoints; i++)
+		if (svc->endpoints[i] == ip)
+			return true;
+	return false;
+}
+
+const struct snap_service *zt_inbound_service(const struct snapshot *s,
+					      const struct snap_workload *dst, uint16_t port,
+					      const char *host)
+{
+	if (!dst)
+		return NULL;
+	/* The client's word counts only for a Service that really selects this pod. */
+	for (size_t i = 0; host && i < s->n_services; i++)
+		if (s->services[i].hostname && !strcmp(s->services[i].hostname, host) &&
+		    svc_selects(&s->services[i], dst->ip))
+			return &s->services[i];
+	for (size_t i = 0; i < s->n_services; i++) {
+		const struct snap_service *svc = &s->services[i];
+
+		if (!svc_selects(svc, dst->ip))
+			continue;
+		for (size_t j = 0; j < svc->nports; j++)
+			if ((svc->ports[j].target_port ? svc->ports[j].target_port
+						       : svc->ports[j].port) == port)
+				return svc;
+	}
+	return NULL;
 }
 
 bool zt_addr_of(int fd, bool peer, struct sockaddr_in *out)
@@ -372,8 +408,9 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
 		held_in_release(hi, false);
 		hi = NULL;
 	}
+	/* Plaintext says nothing of the Service it was for: guessed by port, as Istio does. */
 	zt_fill_labels(&labels, "destination", snapshot_workload_by_ip(s, peer.sin_addr.s_addr),
-		       NULL, dst, NULL, false);
+		       NULL, dst, zt_inbound_service(s, dst, ntohs(local.sin_port), NULL), false);
 	/* No identity was proven on plaintext: do not claim the workload's principal. */
 	labels.source_principal = NULL;
 	/* Plaintext has no principal: STRICT refuses it, PERMISSIVE decides it identity-less. */
@@ -407,7 +444,8 @@ static int hbone_accept(void *user, const struct hbone_request *req, int *fd, st
 	struct sockaddr_in dst, src;
 	struct metrics_labels labels;
 	struct authz_result ar;
-	bool claimed;
+	char host[256];
+	bool claimed, has_host;
 	uint32_t src_ip;
 	int rv, up;
 
@@ -426,8 +464,12 @@ static int hbone_accept(void *user, const struct hbone_request *req, int *fd, st
 	 */
 	claimed = src.sin_addr.s_addr != INADDR_ANY;
 	src_ip = claimed ? src.sin_addr.s_addr : req->peer.sin_addr.s_addr;
-	zt_fill_labels(&labels, "destination", snapshot_workload_by_ip(zs->snap, src_ip),
-		       req->peer_identity, dst_wl, NULL, true);
+	has_host = sock_parse_forwarded_host(req->forwarded, host, sizeof(host)) == 0;
+	zt_fill_labels(
+	    &labels, "destination", snapshot_workload_by_ip(zs->snap, src_ip), req->peer_identity,
+	    dst_wl,
+	    zt_inbound_service(zs->snap, dst_wl, ntohs(dst.sin_port), has_host ? host : NULL),
+	    true);
 	if (!authz_decide(zs->snap, dst_wl, ntohs(dst.sin_port), src_ip, req->peer_identity, &ar)) {
 		zt_record_denial(&labels, claimed ? &src : &req->peer, &dst, "inbound", &ar);
 		rv = 401;

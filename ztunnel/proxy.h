@@ -60,6 +60,15 @@ int zt_route_outbound(const struct snapshot *s, const struct sockaddr_in *dst, e
 int zt_check_connect(const struct snapshot *s, const char *authority, const char *forwarded,
 		     const char *peer_id, struct sockaddr_in *dst,
 		     const struct snap_workload **dst_wl, struct sockaddr_in *client);
+/*
+ * The Service a connection to local workload @dst on @port was for, as Istio's ztunnel guesses
+ * it for the destination reporter: the one named @host (the client's `forwarded: host=`, may be
+ * NULL) if it selects @dst, else the first that selects @dst with a target port of @port. NULL
+ * when none does. Borrowed from @s.
+ */
+const struct snap_service *zt_inbound_service(const struct snapshot *s,
+					      const struct snap_workload *dst, uint16_t port,
+					      const char *host);
 
 /*
  * Inbound connections (plaintext 15006, HBONE 15008, same-node short circuit) are decided by

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,4 +130,41 @@ int sock_parse_forwarded_for(const char *s, struct sockaddr_in *out)
 		return -EINVAL;
 	out->sin_port = htons((uint16_t)port);
 	return 0;
+}
+
+int sock_parse_forwarded_host(const char *s, char *out, size_t len)
+{
+	const char *p;
+	bool quoted;
+	size_t n = 0;
+
+	if (!s || !len)
+		return -EINVAL;
+	out[0] = '\0';
+	for (p = s; *p && *p != ','; p++) {
+		if ((p == s || p[-1] == ';' || p[-1] == ' ') && strncasecmp(p, "host=", 5) == 0)
+			break;
+	}
+	if (!*p || *p == ',')
+		return -ENOENT;
+	p += 5;
+	quoted = *p == '"';
+	p += quoted;
+	/* Only what a Service hostname can be: the value lands in metric labels. */
+	for (; isalnum((unsigned char)p[n]) || p[n] == '.' || p[n] == '-'; n++)
+		if (n + 1 >= len)
+			return -EINVAL;
+	if (!n)
+		return -EINVAL;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	p += n;
+	if (quoted && *p++ != '"')
+		goto bad;
+	if (*p && *p != ';' && *p != ',' && *p != ' ')
+		goto bad;
+	return 0;
+bad:
+	out[0] = '\0';
+	return -EINVAL;
 }

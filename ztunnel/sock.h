@@ -26,5 +26,11 @@ int sock_parse_authority(const char *s, struct sockaddr_in *out);
  * -EINVAL.
  */
 int sock_parse_forwarded_for(const char *s, struct sockaddr_in *out);
+/*
+ * Copies the `host=` of the first element of a `forwarded` header (RFC 7239 §5.3, token or
+ * quoted; Istio's ztunnel sends the Service hostname the client addressed) into @out (@len
+ * bytes). 0, -ENOENT when there is none, or -EINVAL when it is not a DNS name or does not fit.
+ */
+int sock_parse_forwarded_host(const char *s, char *out, size_t len);
 
 #endif

@@ -115,22 +115,54 @@ static __always_inline int capture_connect4(struct bpf_sock_addr *ctx)
 	return CONNECT_ALLOW;
 }
 
-/* The socket's local port exists only now: re-key by it so the ztunnel finds it from accept(). */
-static __always_inline void capture_sockops(struct bpf_sock_ops *skops)
+/*
+ * The socket's local port exists only now: re-key by it so the ztunnel finds it from accept().
+ * A socket with a sock_orig record also asks for state callbacks, so the record leaves with the
+ * socket (capture_sock_closed).
+ */
+static __always_inline void capture_sock_connect(struct bpf_sock_ops *skops)
 {
 	struct ambit_orig_dst *orig;
 	struct ambit_addr key = {};
 	__u64 cookie;
 
-	if (skops->op != BPF_SOCK_OPS_TCP_CONNECT_CB || skops->family != AF_INET)
-		return;
 	cookie = bpf_get_socket_cookie(skops);
 	orig = bpf_map_lookup_elem(&sock_orig, &cookie);
-	if (!orig || !(orig->flags & AMBIT_ORIG_REDIRECTED))
+	if (!orig)
+		return;
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+	if (!(orig->flags & AMBIT_ORIG_REDIRECTED))
 		return;
 	key.ip = skops->local_ip4;
 	key.port = bpf_htons((__u16)skops->local_port); /* host order in sockops */
 	bpf_map_update_elem(&orig_dst, &key, orig, BPF_ANY);
+}
+
+/*
+ * TCP_CLOSE is the last state of a full socket (a timewait or reset socket passes through it,
+ * and nothing reads its peer address after: getpeername() answers ENOTCONN first), so the
+ * record goes now; the LRU only reclaims what no callback ever saw (a connect() that failed
+ * before its SYN). orig_dst is left to the ztunnel's take: a client that writes and closes at
+ * once can reach TCP_CLOSE before the ztunnel has accepted it.
+ */
+static __always_inline void capture_sock_closed(struct bpf_sock_ops *skops)
+{
+	__u64 cookie;
+
+	if (skops->args[1] != BPF_TCP_CLOSE)
+		return;
+	cookie = bpf_get_socket_cookie(skops);
+	bpf_map_delete_elem(&sock_orig, &cookie);
+}
+
+static __always_inline void capture_sockops(struct bpf_sock_ops *skops)
+{
+	if (skops->family != AF_INET)
+		return;
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB: capture_sock_connect(skops); break;
+	case BPF_SOCK_OPS_STATE_CB: capture_sock_closed(skops); break;
+	}
 }
 
 static __always_inline void capture_getpeername4(struct bpf_sock_addr *ctx)

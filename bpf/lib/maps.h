@@ -52,7 +52,10 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } backends SEC(".maps");
 
-/* LRU: entries of sockets that closed are never deleted explicitly, eviction reclaims them. */
+/*
+ * Deleted by sockops when the socket reaches TCP_CLOSE; LRU so that the records of connects that
+ * failed before their SYN (no callback ever ran) are reclaimed under pressure, never refused.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, AMBIT_MAX_TRACKED_SOCKS);

@@ -10,6 +10,7 @@
 #include "lib/counters.h"
 #include "lib/fastdrop.h"
 #include "lib/parse.h"
+#include "lib/reset.h"
 
 static __always_inline int steer_verdict(enum ambit_reason reason, int action)
 {
@@ -74,6 +75,22 @@ static __always_inline int steer_established(struct __sk_buff *skb, const struct
 	return ret;
 }
 
+/*
+ * A new flow policy refuses in the kernel: counted by @reason, and a SYN is answered with a reset
+ * (a segment with RST set never is, RFC 9293 §3.10.7.1); the packet never goes further.
+ */
+static __always_inline int steer_refuse(struct __sk_buff *skb, const struct iphdr *ip,
+					const struct tcphdr *tcp, enum ambit_reason reason)
+{
+	int ret;
+
+	counter_inc(reason);
+	if (!tcp->syn || tcp->ack || tcp->rst)
+		return TC_ACT_SHOT;
+	ret = reset_reply(skb, ip, tcp);
+	return ret < 0 ? TC_ACT_SHOT : ret;
+}
+
 /* New flow to an enrolled pod of this node: only the ztunnel may see it (fail closed). */
 static __always_inline int steer_to_proxy(struct __sk_buff *skb, const struct iphdr *ip,
 					  const struct tcphdr *tcp)
@@ -85,9 +102,9 @@ static __always_inline int steer_to_proxy(struct __sk_buff *skb, const struct ip
 
 	/* New plaintext flows only: policy forbids these before any byte reaches the proxy. */
 	if (!hbone && fastdrop_denied_source(ip->saddr, ip->daddr))
-		return steer_verdict(AMBIT_DROP_DENY_SOURCE, TC_ACT_SHOT);
+		return steer_refuse(skb, ip, tcp, AMBIT_DROP_DENY_SOURCE);
 	if (!hbone && fastdrop_strict(ip->daddr, tcp->dest))
-		return steer_verdict(AMBIT_DROP_STRICT_PLAINTEXT, TC_ACT_SHOT);
+		return steer_refuse(skb, ip, tcp, AMBIT_DROP_STRICT_PLAINTEXT);
 
 	/* A SOCKMAP lookup from BPF returns a referenced socket, released below. */
 	sk = bpf_map_lookup_elem(&proxy_socks, &slot);

@@ -117,7 +117,8 @@ struct config_service_port {
 	uint16_t port;
 	uint16_t target_port; /* = port when omitted; 0 when named (see target_port_name) */
 	char *target_port_name;
-	char *protocol; /* "TCP" by default */
+	char *protocol;	    /* "TCP" by default */
+	char *app_protocol; /* appProtocol, or NULL */
 };
 
 struct config_service {
@@ -258,15 +259,30 @@ struct config_request_authentication {
 
 /*
  * Istio networking kinds (networking.istio.io v1, v1beta1, v1alpha3; same schema). The loader
- * validates every field of the API; the model keeps what routing and analysis use. Host names
- * are kept as written (short names are expanded against meta.namespace by the consumer).
+ * validates every field of the API and the model keeps every field a proxy acts on (telemetry
+ * names and what is only validated are not kept). Host names are kept as written (short names
+ * are expanded against meta.namespace by the consumer). Istio's defaults are filled in where
+ * the meaning of "absent" is a value (a redirect's 301, an outlier block's 5 errors); fields
+ * whose absence means something else carry a has_ flag or -1.
  */
+
+/* Headers.HeaderOperations: set (overwrite), add (append), remove; names as written. */
+struct config_header_ops {
+	struct config_labels set, add;
+	struct config_strings remove;
+};
+
+struct config_headers {
+	struct config_header_ops request, response;
+};
+
 struct config_destination {
 	char *host;
 	char *subset;  /* NULL: the whole service */
 	uint16_t port; /* destination.port.number, 0 when omitted */
 	bool has_weight;
 	int32_t weight;
+	struct config_headers headers; /* route[].headers: applied after the rule's own */
 };
 
 struct config_string_match {
@@ -279,9 +295,10 @@ struct config_string_match {
 	char *value;
 };
 
+/* headers / withoutHeaders / queryParams entry; match type NONE tests presence. */
 struct config_header_match {
 	char *name;
-	struct config_string_match match; /* NONE: presence */
+	struct config_string_match match;
 };
 
 /* One http[].match[] / tcp[].match[] / tls[].match[] block; fields AND. */
@@ -289,15 +306,15 @@ struct config_route_match {
 	int line;
 	char *name;
 	struct config_string_match uri, scheme, method, authority;
-	size_t n_headers, n_without_headers;
-	struct config_header_match *headers, *without_headers;
-	uint16_t port; /* 0: any */
+	size_t n_headers, n_without_headers, n_query_params;
+	struct config_header_match *headers, *without_headers, *query_params;
+	bool ignore_uri_case; /* exact and prefix uri matches ignore case */
+	uint16_t port;	      /* 0: any */
 	struct config_labels source_labels;
 	char *source_namespace;
 	struct config_strings gateways;
 	struct config_strings sni_hosts;	   /* tls */
 	struct config_strings destination_subnets; /* tcp/tls */
-	size_t n_query_params; /* queryParams entries (validated, not modelled) */
 	bool empty; /* no condition at all: the block matches every request (a catch-all) */
 };
 
@@ -310,10 +327,46 @@ enum config_route_type {
 struct config_http_fault {
 	bool has_delay, has_abort;
 	uint64_t delay_ms;
-	double delay_percent; /* 0..100; 100 when percentage is omitted */
-	int abort_status;     /* httpStatus, 0 when grpcStatus/http2Error */
+	double delay_percent; /* 0..100; 0 when neither percentage nor percent is given */
+	int abort_status;     /* httpStatus, 0 when grpcStatus */
 	char *abort_grpc_status;
-	double abort_percent;
+	double abort_percent; /* 0 when percentage is absent */
+};
+
+enum config_derive_port {
+	CONFIG_DERIVE_PORT_NONE = 0,
+	CONFIG_DERIVE_PORT_PROTOCOL_DEFAULT, /* FROM_PROTOCOL_DEFAULT: 80 or 443 */
+	CONFIG_DERIVE_PORT_REQUEST,	     /* FROM_REQUEST_PORT */
+};
+
+struct config_http_redirect {
+	char *uri;	      /* replaces the whole path, or NULL */
+	char *prefix_rewrite; /* replaces the matched prefix, or NULL */
+	char *authority, *scheme;
+	uint16_t port; /* 0: keep */
+	enum config_derive_port derive_port;
+	int code; /* 301 unless redirectCode says */
+};
+
+struct config_mirror {
+	struct config_destination destination;
+	double percent; /* 100 when omitted */
+};
+
+enum config_cors_preflight {
+	CONFIG_CORS_PREFLIGHT_UNSPECIFIED = 0,
+	CONFIG_CORS_PREFLIGHT_FORWARD,
+	CONFIG_CORS_PREFLIGHT_IGNORE,
+};
+
+struct config_cors {
+	bool present;
+	size_t n_allow_origins; /* allowOrigins, and deprecated allowOrigin as exact matches */
+	struct config_string_match *allow_origins;
+	struct config_strings allow_methods, allow_headers, expose_headers;
+	uint64_t max_age_ms;   /* 0: unset */
+	int allow_credentials; /* -1 unset, 0, 1 */
+	enum config_cors_preflight unmatched_preflights;
 };
 
 struct config_vs_route {
@@ -325,18 +378,30 @@ struct config_vs_route {
 	size_t n_route;
 	struct config_destination *route;
 	bool has_redirect, has_direct_response, has_delegate;
+	struct config_http_redirect redirect;
 	int direct_response_status;
+	char *direct_response_body; /* body.string, or body.bytes decoded; NULL: none */
+	size_t direct_response_body_len;
+	char *delegate_name, *delegate_namespace;
 	uint64_t timeout_ms; /* 0: none */
-	bool has_retries;
+	bool has_retries;    /* absent: the mesh default policy applies */
 	int retry_attempts;
 	uint64_t retry_per_try_timeout_ms;
-	char *retry_on;
+	char *retry_on;			 /* NULL or "": the default conditions */
+	int retry_remote_localities;	 /* -1 unset */
+	int retry_ignore_previous_hosts; /* -1 unset (true) */
+	uint64_t retry_backoff_ms;	 /* 0: Envoy's 25 ms */
 	bool has_fault;
 	struct config_http_fault fault;
 	char *rewrite_uri, *rewrite_authority;
+	char *rewrite_regex, *rewrite_regex_sub; /* uriRegexRewrite match / rewrite */
 	bool has_mirror;
 	struct config_destination mirror;
 	double mirror_percent; /* 100 when omitted */
+	size_t n_mirrors;
+	struct config_mirror *mirrors;
+	struct config_cors cors;
+	struct config_headers headers;
 };
 
 struct config_virtual_service {
@@ -348,18 +413,93 @@ struct config_virtual_service {
 	struct config_vs_route *routes;
 };
 
+/* DestinationRule trafficPolicy parts. Each has `present`: a subset's replaces its parent's. */
+enum config_lb_simple {
+	CONFIG_LB_UNSPECIFIED = 0, /* Istio's default: LEAST_REQUEST */
+	CONFIG_LB_LEAST_REQUEST,   /* also the deprecated LEAST_CONN */
+	CONFIG_LB_ROUND_ROBIN,
+	CONFIG_LB_RANDOM,
+	CONFIG_LB_PASSTHROUGH,
+};
+
+enum config_hash_key {
+	CONFIG_HASH_NONE = 0,
+	CONFIG_HASH_HEADER,
+	CONFIG_HASH_COOKIE,
+	CONFIG_HASH_SOURCE_IP,
+	CONFIG_HASH_QUERY,
+};
+
+struct config_load_balancer {
+	bool present;
+	enum config_lb_simple simple;
+	enum config_hash_key hash_key; /* NONE: not consistentHash */
+	char *hash_name;	       /* header, cookie or query parameter name */
+	char *cookie_path;
+	uint64_t cookie_ttl_ms; /* 0: no ttl (the proxy does not generate the cookie) */
+	bool maglev;
+	uint64_t table_size; /* ring hash minimumRingSize (1024) or maglev tableSize (65537) */
+};
+
+enum config_h2_upgrade {
+	CONFIG_H2_UPGRADE_DEFAULT = 0,
+	CONFIG_H2_UPGRADE_DO_NOT_UPGRADE,
+	CONFIG_H2_UPGRADE_UPGRADE,
+};
+
+/* Istio's defaults fill what is unset: limits 2^32-1, connect 10 s, idle 1 h. */
+struct config_connection_pool {
+	bool present;
+	uint32_t max_connections;
+	uint64_t connect_timeout_ms;
+	uint64_t tcp_idle_timeout_ms;
+	uint64_t max_connection_duration_ms; /* 0: unlimited */
+	uint32_t http1_max_pending_requests, http2_max_requests;
+	uint32_t max_requests_per_connection; /* 0: unlimited */
+	uint32_t max_retries;
+	uint64_t http_idle_timeout_ms;
+	enum config_h2_upgrade h2_upgrade_policy;
+	bool use_client_protocol;
+	uint32_t max_concurrent_streams; /* 0: unset */
+};
+
+/* Defaults when the block is present: 5 consecutive 5xx, 10 s sweep, 30 s, 10%, panic off. */
+struct config_outlier_detection {
+	bool present;
+	uint32_t consecutive_5xx;	   /* 0 disables */
+	uint32_t consecutive_gateway;	   /* 0: off (the default) */
+	uint32_t consecutive_local_origin; /* with split_local_origin only */
+	bool split_local_origin;
+	uint64_t interval_ms, base_ejection_ms;
+	uint32_t max_ejection_percent, min_health_percent;
+	size_t n_error_codes; /* outlierDetectionHttpErrorCodes: what counts instead of 5xx */
+	uint16_t *error_codes;
+};
+
+struct config_client_tls {
+	bool present;
+	char *mode; /* DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL (NULL: DISABLE as written) */
+	char *sni, *ca_certificates, *credential_name, *client_certificate, *private_key;
+	struct config_strings subject_alt_names;
+	bool insecure_skip_verify;
+};
+
+struct config_port_traffic_policy {
+	uint16_t port;
+	struct config_load_balancer lb;
+	struct config_connection_pool pool;
+	struct config_outlier_detection outlier;
+	struct config_client_tls tls;
+};
+
 struct config_traffic_policy {
 	bool present;
-	char *lb_simple; /* loadBalancer.simple or NULL */
-	bool lb_consistent_hash;
-	char *tls_mode; /* tls.mode or NULL (auto mTLS) */
-	bool has_connection_pool, has_outlier_detection;
-	uint32_t max_connections; /* 0: unset */
-	uint64_t connect_timeout_ms;
-	uint32_t http1_max_pending, http2_max_requests, max_requests_per_connection;
-	uint32_t consecutive_5xx; /* outlierDetection.consecutive5xxErrors, 0 unset */
-	uint64_t base_ejection_ms, interval_ms;
-	int max_ejection_percent; /* -1: unset */
+	struct config_load_balancer lb;
+	struct config_connection_pool pool;
+	struct config_outlier_detection outlier;
+	struct config_client_tls tls;
+	size_t n_port_level;
+	struct config_port_traffic_policy *port_level;
 };
 
 struct config_subset {
@@ -397,6 +537,144 @@ struct config_gateway {
 	struct config_labels selector;
 	size_t n_servers;
 	struct config_gateway_server *servers;
+};
+
+/*
+ * Gateway API kinds (gateway.networking.k8s.io): Gateway (v1, v1beta1), HTTPRoute (v1,
+ * v1beta1), GRPCRoute (v1). API_SEMANTICS.md §7. Defaults of the CRDs are filled in (a
+ * parentRef's group and kind, a backendRef's kind and weight, a match's PathPrefix "/").
+ */
+#define CONFIG_GW_GROUP "gateway.networking.k8s.io"
+#define CONFIG_WAYPOINT_CLASS "istio-waypoint"
+/* Waypoint labels (API_SEMANTICS.md §9). */
+#define CONFIG_LABEL_USE_WAYPOINT "istio.io/use-waypoint"
+#define CONFIG_LABEL_USE_WAYPOINT_NS "istio.io/use-waypoint-namespace"
+#define CONFIG_LABEL_WAYPOINT_FOR "istio.io/waypoint-for"
+#define CONFIG_LABEL_GATEWAY_NAME "gateway.networking.k8s.io/gateway-name"
+#define CONFIG_ANNOT_GATEWAY_SA "gateway.istio.io/service-account"
+
+enum config_gw_from {
+	CONFIG_GW_FROM_SAME = 0,
+	CONFIG_GW_FROM_ALL,
+	CONFIG_GW_FROM_SELECTOR,
+};
+
+struct config_gw_listener {
+	int line;
+	char *name;
+	char *hostname; /* NULL: any */
+	uint16_t port;
+	char *protocol; /* HTTP, HTTPS, TLS, TCP, UDP, HBONE, ... as written */
+	char *tls_mode; /* NULL: no tls block */
+	enum config_gw_from allowed_from;
+	struct config_labels allowed_selector; /* matchLabels, for CONFIG_GW_FROM_SELECTOR */
+};
+
+struct config_k8s_gateway {
+	struct config_meta meta;
+	char *class_name;
+	size_t n_listeners;
+	struct config_gw_listener *listeners;
+	struct config_strings addresses; /* spec.addresses[].value */
+};
+
+struct config_parent_ref {
+	char *group, *kind, *name;
+	char *namespace;    /* NULL: the route's */
+	char *section_name; /* NULL: all */
+	uint16_t port;	    /* 0: all */
+};
+
+enum config_gw_match_type {
+	CONFIG_GW_MATCH_EXACT = 0,
+	CONFIG_GW_MATCH_PREFIX, /* PathPrefix: segment-aware */
+	CONFIG_GW_MATCH_REGEX,
+};
+
+/* A header or query parameter match (Exact or RegularExpression). */
+struct config_gw_value_match {
+	enum config_gw_match_type type;
+	char *name;
+	char *value;
+};
+
+struct config_gw_route_match {
+	int line;
+	enum config_gw_match_type path_type; /* HTTPRoute; PathPrefix "/" when omitted */
+	char *path;
+	size_t n_headers, n_query_params;
+	struct config_gw_value_match *headers, *query_params;
+	char *method; /* HTTPRoute: NULL any */
+	/* GRPCRoute: method match; NULL service or method matches any. */
+	enum config_gw_match_type grpc_type; /* EXACT or REGEX */
+	char *grpc_service, *grpc_method;
+};
+
+enum config_gw_filter_type {
+	CONFIG_GW_FILTER_REQUEST_HEADER = 0,
+	CONFIG_GW_FILTER_RESPONSE_HEADER,
+	CONFIG_GW_FILTER_MIRROR,
+	CONFIG_GW_FILTER_REDIRECT,
+	CONFIG_GW_FILTER_REWRITE,
+	CONFIG_GW_FILTER_CORS,
+	CONFIG_GW_FILTER_EXTENSION_REF,
+};
+
+enum config_gw_path_mod {
+	CONFIG_GW_PATH_KEEP = 0,
+	CONFIG_GW_PATH_FULL,   /* ReplaceFullPath */
+	CONFIG_GW_PATH_PREFIX, /* ReplacePrefixMatch */
+};
+
+struct config_backend_ref;
+
+struct config_gw_filter {
+	enum config_gw_filter_type type;
+	struct config_header_ops headers; /* Request/ResponseHeaderModifier */
+	struct config_backend_ref *mirror;
+	double mirror_percent;	 /* percent or fraction; 100 when neither */
+	char *scheme, *hostname; /* redirect (scheme, hostname) and rewrite (hostname) */
+	enum config_gw_path_mod path_mod;
+	char *path;
+	uint16_t port;	 /* redirect; 0: keep */
+	int status_code; /* redirect; 302 by default */
+};
+
+struct config_backend_ref {
+	char *group, *kind, *name;
+	char *namespace; /* NULL: the route's */
+	uint16_t port;
+	int32_t weight; /* 1 by default */
+	size_t n_filters;
+	struct config_gw_filter *filters;
+};
+
+struct config_gw_route_rule {
+	int line;
+	char *name;
+	size_t n_matches; /* at least one: the default match when none is written */
+	struct config_gw_route_match *matches;
+	size_t n_filters;
+	struct config_gw_filter *filters;
+	size_t n_backends;
+	struct config_backend_ref *backends;
+	uint64_t timeout_request_ms, timeout_backend_ms; /* 0: none */
+	bool has_retry;
+	int retry_attempts; /* 0: the implementation's */
+	size_t n_retry_codes;
+	uint16_t *retry_codes;
+	uint64_t retry_backoff_ms;
+};
+
+/* HTTPRoute and GRPCRoute share one model. */
+struct config_gw_route {
+	struct config_meta meta;
+	bool grpc;
+	size_t n_parent_refs;
+	struct config_parent_ref *parent_refs;
+	struct config_strings hostnames;
+	size_t n_rules;
+	struct config_gw_route_rule *rules;
 };
 
 struct config_se_port {
@@ -457,6 +735,10 @@ struct config {
 	struct config_service_entry *service_entries;
 	size_t n_request_authentications;
 	struct config_request_authentication *request_authentications;
+	/* Gateway API (gateway.networking.k8s.io) */
+	size_t n_k8s_gateways, n_http_routes, n_grpc_routes;
+	struct config_k8s_gateway *k8s_gateways;
+	struct config_gw_route *http_routes, *grpc_routes;
 };
 
 /* One problem found while loading: "file:line:col: kind/ns/name: field: reason". */
@@ -570,6 +852,9 @@ const char *config_label_get(const struct config_labels *labels, const char *key
 bool config_labels_match(const struct config_labels *selector, const struct config_labels *labels);
 
 void config_strings_free(struct config_strings *s);
+/* Appends a copy of @key=@value to @l (0 or -ENOMEM); frees what @l owns. */
+int config_labels_add(struct config_labels *l, const char *key, const char *value);
+void config_labels_free(struct config_labels *l);
 bool config_strings_has(const struct config_strings *s, const char *v);
 
 /*

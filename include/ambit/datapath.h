@@ -69,11 +69,18 @@ int datapath_del_deny_src(struct datapath *dp, uint32_t dst_ip, uint32_t src_ip,
 			  unsigned int prefix);
 /* Sums the per-CPU counters into @out[AMBIT_REASON__COUNT]. */
 int datapath_read_counters(struct datapath *dp, uint64_t *out);
+/*
+ * The same from the pinned `counters` map of @pin_root (borrowed), opened for this read only,
+ * so a map the loader recreated is never read stale.
+ */
+int datapath_read_counters_pinned(const char *pin_root, uint64_t *out);
 /* Map fd by pinned name for iteration (borrowed), or -ENOENT. */
 int datapath_map_fd(struct datapath *dp, const char *name);
 
 /* Printed name of a reason ("drop_spoofed_source"), or "unknown". */
 const char *ambit_reason_name(unsigned int reason);
+/* True for the reasons that count refusals (DROP_*, "drop_*"). */
+bool ambit_reason_is_drop(unsigned int reason);
 
 /* cgroup v2 id of @path (as bpf_get_current_cgroup_id returns), or 0 with errno set. */
 uint64_t cgroup_id_of(const char *path);

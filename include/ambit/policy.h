@@ -272,6 +272,13 @@ enum config_mtls_mode policy_mtls_mode(const struct policy_set *ps, const char *
  */
 int policy_deny_src_cidrs(const struct policy_set *ps, const char *uid, const char *ns,
 			  struct policy_cidrs *out);
+/*
+ * The DENY policy that puts @block into policy_deny_src_cidrs of @uid: the first in evaluation
+ * order when several name the same block (the kernel keeps one entry for them). Borrowed from
+ * @ps, or NULL when none does.
+ */
+const struct policy_authz *policy_deny_src_owner(const struct policy_set *ps, const char *uid,
+						 const char *ns, const struct policy_cidr *block);
 
 /* Look-ups: borrowed pointers or NULL. */
 const struct policy_authz *policy_set_find(const struct policy_set *ps, const char *key);

@@ -14,6 +14,21 @@
 #include <time.h>
 
 struct policy_set;
+struct l7_config;
+
+/*
+ * The waypoint that takes traffic addressed to a service or workload (include/ambit/l7.h,
+ * l7_bindings_compute): the client ztunnel sends such traffic over HBONE to one of @addresses
+ * (the waypoint Service's VIP first, then its instances) on @port, checking @identity.
+ */
+struct snap_waypoint {
+	char *name; /* "namespace/name" of the Gateway */
+	char *identity;
+	char *hostname;
+	size_t n_addresses;
+	uint32_t *addresses;
+	uint16_t port; /* 15008 */
+};
 
 struct snap_workload {
 	char *uid;  /* "namespace/name" */
@@ -25,9 +40,18 @@ struct snap_workload {
 	char *workload_name; /* owning Deployment, or the pod name */
 	char *app;	     /* label app (or app.kubernetes.io/name), or workload_name */
 	char *version;	     /* label version, or "latest" */
+	/*
+	 * Istio's canonical service: label service.istio.io/canonical-name, app.kubernetes.io/name
+	 * or app, else workload_name; canonical revision: service.istio.io/canonical-revision,
+	 * app.kubernetes.io/version or version, else "latest". JSON "canonicalService",
+	 * "canonicalRevision" (optional: NULL when an older agent sent none).
+	 */
+	char *canonical_service;
+	char *canonical_revision;
 	uint32_t ip;
 	uint32_t node_ip;
 	bool enrolled;
+	struct snap_waypoint *waypoint; /* traffic addressed to the pod IP; NULL: none */
 };
 
 struct snap_service_port {
@@ -44,7 +68,8 @@ struct snap_service {
 	size_t nports;
 	struct snap_service_port *ports;
 	size_t nendpoints;
-	uint32_t *endpoints; /* pod IPs of ready endpoints */
+	uint32_t *endpoints;		/* pod IPs of ready endpoints */
+	struct snap_waypoint *waypoint; /* traffic addressed to the Service; NULL: none */
 };
 
 /* A workload certificate for one identity running on this node, with its private key. */
@@ -74,6 +99,11 @@ struct snapshot {
 	 * PERMISSIVE). Owned by a decoded snapshot (snapshot_free frees it).
 	 */
 	struct policy_set *policies;
+	/*
+	 * What a waypoint serves (include/ambit/l7.h), JSON "l7": only in a waypoint's snapshot,
+	 * NULL otherwise. Owned by a decoded snapshot.
+	 */
+	struct l7_config *l7;
 };
 
 /* Returns a malloc'd NUL-terminated JSON document (caller frees), or NULL with errno set. */
@@ -89,6 +119,8 @@ void snapshot_free(struct snapshot *s);
 /* Free the strings and arrays one workload / service owns, not the struct itself. */
 void snapshot_workload_clear(struct snap_workload *w);
 void snapshot_service_clear(struct snap_service *svc);
+/* Frees a waypoint binding (NULL is fine). */
+void snapshot_waypoint_free(struct snap_waypoint *w);
 
 /* Look-ups; borrowed pointers or NULL. */
 const struct snap_workload *snapshot_workload_by_ip(const struct snapshot *s, uint32_t ip);

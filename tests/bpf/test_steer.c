@@ -36,6 +36,7 @@
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
+#define TC_ACT_REDIRECT 7 /* a refused SYN goes back as a reset */
 
 #define POD_IFINDEX 7
 #define UPLINK_IFINDEX 2
@@ -389,8 +390,8 @@ static void test_strict_plaintext_dropped(void **state)
 
 	/* Pod-wide STRICT: plaintext to any port is dropped, HBONE still reaches the proxy. */
 	assert_int_equal(datapath_set_strict_port(fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
-	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
-	expect_verdict(&s, POD_IFINDEX - 1, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_REDIRECT, AMBIT_DROP_STRICT_PLAINTEXT);
+	expect_verdict(&s, POD_IFINDEX - 1, TC_ACT_REDIRECT, AMBIT_DROP_STRICT_PLAINTEXT);
 	assert_int_equal(strict_drops(pod, 0), 2);
 	s.dport = AMBIT_PORT_HBONE;
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
@@ -399,7 +400,7 @@ static void test_strict_plaintext_dropped(void **state)
 	s.dport = 8080;
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
 	s.dport = 80;
-	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_REDIRECT, AMBIT_DROP_STRICT_PLAINTEXT);
 	/* Rewriting the same mode keeps the count; the pod default can be removed alone. */
 	assert_int_equal(datapath_set_strict_port(fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
 	assert_int_equal(strict_drops(pod, 0), 3);
@@ -410,7 +411,7 @@ static void test_strict_plaintext_dropped(void **state)
 	assert_int_equal(strict_drops(pod, 8080), 0);
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
 	s.dport = 8080;
-	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_REDIRECT, AMBIT_DROP_STRICT_PLAINTEXT);
 	/* A pod that is not a captured local workload is never judged. */
 	assert_int_equal(
 	    datapath_set_strict_port(fx.dp, harness_ip4("10.1.0.5"), 0, AMBIT_PLAINTEXT_DROP), 0);
@@ -439,7 +440,7 @@ static void test_deny_source_dropped(void **state)
 
 	/* Host bits of the block are ignored (stored canonical). */
 	assert_int_equal(datapath_set_deny_src(fx.dp, pod, harness_ip4("10.9.77.1"), 16), 0);
-	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_DENY_SOURCE);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_REDIRECT, AMBIT_DROP_DENY_SOURCE);
 	assert_int_equal(deny_drops(pod, "10.9.0.0", 16), 1);
 	s.saddr = "10.8.255.255"; /* just outside */
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
@@ -456,16 +457,171 @@ static void test_deny_source_dropped(void **state)
 	s.saddr = "10.7.0.1";
 	assert_int_equal(datapath_set_deny_src(fx.dp, pod, harness_ip4("10.7.0.1"), 32), 0);
 	assert_int_equal(datapath_set_strict_port(fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
-	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_DENY_SOURCE);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_REDIRECT, AMBIT_DROP_DENY_SOURCE);
 	assert_int_equal(datapath_del_strict_port(fx.dp, pod, 0), 0);
 	/* 0.0.0.0/0 denies every source. */
 	assert_int_equal(datapath_set_deny_src(fx.dp, pod, 0, 0), 0);
 	s.saddr = "192.0.2.1";
-	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_DENY_SOURCE);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_REDIRECT, AMBIT_DROP_DENY_SOURCE);
 	assert_int_equal(datapath_set_deny_src(fx.dp, pod, 0, 33), -EINVAL);
 	assert_int_equal(datapath_del_deny_src(fx.dp, pod, 0, 0), 0);
 	assert_int_equal(datapath_del_deny_src(fx.dp, pod, harness_ip4("10.7.0.1"), 32), 0);
 	assert_int_equal(datapath_del_deny_src(fx.dp, pod, harness_ip4("10.9.0.0"), 16), 0);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+}
+
+/* RFC 1071 sum of @len bytes (even) at @p, plus @sum; 0xffff over a whole header means valid. */
+static uint32_t csum_add(uint32_t sum, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+/*
+ * A SYN as a client stack sends it, with what the reset must not echo: IP options (@ihl words),
+ * TCP options (MSS, SACK-permitted, timestamps, window scale), a TFO-style payload and FIN.
+ */
+static size_t syn_build(uint8_t *buf, size_t cap, uint8_t ihl, const char *saddr, const char *daddr,
+			size_t payload, bool fin)
+{
+	static const uint8_t opts[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
+					 0, 1, 0,    0,	   0, 0, 1, 3,	3, 7};
+	struct ethhdr eth = {.h_dest = {0x02, 0, 0, 0, 0, 0xd0},
+			     .h_source = {0x02, 0, 0, 0, 0, 0x5c},
+			     .h_proto = htons(ETH_P_IP)};
+	struct iphdr ip = {.version = 4,
+			   .ihl = ihl,
+			   .tos = 0x10,
+			   .ttl = 63,
+			   .protocol = IPPROTO_TCP,
+			   .id = htons(4242)};
+	struct tcphdr tcp = {.source = htons(40123),
+			     .dest = htons(80),
+			     .seq = htonl(0xfffffff0),
+			     .doff = 5 + sizeof(opts) / 4,
+			     .syn = 1,
+			     .fin = fin,
+			     .window = htons(64240)};
+	size_t l3 = sizeof(eth), l4 = l3 + ihl * 4u, len = l4 + tcp.doff * 4u + payload;
+
+	assert_true(len <= cap);
+	memset(buf, 0, cap);
+	ip.saddr = harness_ip4(saddr);
+	ip.daddr = harness_ip4(daddr);
+	ip.tot_len = htons((uint16_t)(len - l3));
+	memcpy(buf, &eth, sizeof(eth));
+	memcpy(buf + l3, &ip, sizeof(ip));
+	memset(buf + l3 + sizeof(ip), 1, l4 - l3 - sizeof(ip)); /* IP NOP options */
+	memcpy(buf + l4, &tcp, sizeof(tcp));
+	memcpy(buf + l4 + sizeof(tcp), opts, sizeof(opts));
+	memset(buf + l4 + tcp.doff * 4u, 'x', payload);
+	return len;
+}
+
+/*
+ * Runs @syn (of @len) from @ifindex and checks that the program answered with exactly the reset
+ * a closed port would send (RFC 9293 §3.10.7.1; Linux's tcp_v4_send_reset): addresses and ports
+ * swapped, RST|ACK, seq 0, ack = seq + SYN + FIN + payload, no options or payload, both checksums
+ * right. Counter @reason moves by one, no other.
+ */
+static void expect_reset(const uint8_t *syn, size_t len, uint32_t ifindex, size_t payload, bool fin,
+			 enum ambit_reason reason)
+{
+	uint64_t before[AMBIT_REASON__COUNT], after[AMBIT_REASON__COUNT];
+	struct __sk_buff ctx = {.ingress_ifindex = ifindex};
+	struct ethhdr in_eth, eth;
+	struct iphdr in_ip, ip;
+	struct tcphdr in_tcp, tcp;
+	uint8_t out[256], pseudo[12];
+	size_t l4 = sizeof(eth) + (syn[sizeof(eth)] & 0xf) * 4u;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = syn, .data_size_in = (uint32_t)len,
+		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx, .ctx_size_out = sizeof(ctx),
+		    .repeat = 1);
+
+	memcpy(&in_eth, syn, sizeof(in_eth));
+	memcpy(&in_ip, syn + sizeof(eth), sizeof(in_ip));
+	memcpy(&in_tcp, syn + l4, sizeof(in_tcp));
+	assert_int_equal(datapath_read_counters(fx.dp, before), 0);
+	assert_int_equal(bpf_prog_test_run_opts(fx.prog_fd, &opts), 0);
+	assert_int_equal(opts.retval, TC_ACT_REDIRECT);
+	assert_int_equal(datapath_read_counters(fx.dp, after), 0);
+	for (unsigned int i = 0; i < AMBIT_REASON__COUNT; i++)
+		assert_int_equal(after[i] - before[i], i == reason ? 1u : 0u);
+
+	assert_int_equal(opts.data_size_out, sizeof(eth) + sizeof(ip) + sizeof(tcp));
+	memcpy(&eth, out, sizeof(eth));
+	memcpy(&ip, out + sizeof(eth), sizeof(ip));
+	memcpy(&tcp, out + sizeof(eth) + sizeof(ip), sizeof(tcp));
+	assert_memory_equal(eth.h_dest, in_eth.h_source, ETH_ALEN);
+	assert_memory_equal(eth.h_source, in_eth.h_dest, ETH_ALEN);
+	assert_int_equal(eth.h_proto, htons(ETH_P_IP));
+
+	assert_int_equal(ip.version, 4);
+	assert_int_equal(ip.ihl, 5);
+	assert_int_equal(ip.tos, in_ip.tos);
+	assert_int_equal(ntohs(ip.tot_len), sizeof(ip) + sizeof(tcp));
+	assert_int_equal(ntohs(ip.frag_off), IP_DF);
+	assert_int_equal(ip.ttl, 64);
+	assert_int_equal(ip.protocol, IPPROTO_TCP);
+	assert_int_equal(ip.saddr, in_ip.daddr);
+	assert_int_equal(ip.daddr, in_ip.saddr);
+	assert_int_equal(csum_add(0, &ip, sizeof(ip)), 0xffff);
+
+	assert_int_equal(tcp.source, in_tcp.dest);
+	assert_int_equal(tcp.dest, in_tcp.source);
+	assert_int_equal(ntohl(tcp.seq), 0);
+	assert_int_equal(ntohl(tcp.ack_seq),
+			 (uint32_t)(ntohl(in_tcp.seq) + 1 + (fin ? 1 : 0) + payload));
+	assert_int_equal(tcp.doff, 5);
+	assert_true(tcp.rst && tcp.ack);
+	assert_false(tcp.syn || tcp.fin || tcp.psh || tcp.urg);
+	assert_int_equal(tcp.window, 0);
+	assert_int_equal(tcp.urg_ptr, 0);
+	memcpy(pseudo, &ip.saddr, 4);
+	memcpy(pseudo + 4, &ip.daddr, 4);
+	pseudo[8] = 0;
+	pseudo[9] = IPPROTO_TCP;
+	pseudo[10] = 0;
+	pseudo[11] = sizeof(tcp);
+	assert_int_equal(csum_add(csum_add(0, pseudo, sizeof(pseudo)), &tcp, sizeof(tcp)), 0xffff);
+}
+
+/* A SYN refused in the kernel gets a reset; nothing else does (RFC 9293: never answer a RST). */
+static void test_refused_syn_answered_with_reset(void **state)
+{
+	uint32_t pod = harness_ip4("10.1.0.9");
+	struct pkt_spec s = tcp_flow("10.9.3.4", "10.1.0.9");
+	uint8_t buf[256];
+	size_t len;
+
+	/* STRICT, a client on another node (uplink): plain SYN, then SYN + FIN + 100 bytes. */
+	assert_int_equal(datapath_set_strict_port(fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	len = syn_build(buf, sizeof(buf), 5, "10.9.3.4", "10.1.0.9", 0, false);
+	expect_reset(buf, len, UPLINK_IFINDEX, 0, false, AMBIT_DROP_STRICT_PLAINTEXT);
+	len = syn_build(buf, sizeof(buf), 5, "10.9.3.4", "10.1.0.9", 100, true);
+	expect_reset(buf, len, UPLINK_IFINDEX, 100, true, AMBIT_DROP_STRICT_PLAINTEXT);
+	assert_int_equal(strict_drops(pod, 0), 2);
+	assert_int_equal(datapath_del_strict_port(fx.dp, pod, 0), 0);
+
+	/* DENY ipBlocks, a client pod of this node (its veth), IP options on the SYN. */
+	assert_int_equal(datapath_set_deny_src(fx.dp, pod, harness_ip4("10.1.0.5"), 32), 0);
+	len = syn_build(buf, sizeof(buf), 8, "10.1.0.5", "10.1.0.9", 7, false);
+	expect_reset(buf, len, POD_IFINDEX, 7, false, AMBIT_DROP_DENY_SOURCE);
+	assert_int_equal(deny_drops(pod, "10.1.0.5", 32), 1);
+
+	/* A SYN that also carries RST is refused and counted, never answered. */
+	len = syn_build(buf, sizeof(buf), 5, "10.1.0.5", "10.1.0.9", 0, false);
+	buf[sizeof(struct ethhdr) + sizeof(struct iphdr) + 13] |= 0x04;
+	assert_int_equal(run_prog(buf, len, POD_IFINDEX, NULL), TC_ACT_SHOT);
+	assert_int_equal(deny_drops(pod, "10.1.0.5", 32), 2);
+	assert_int_equal(datapath_del_deny_src(fx.dp, pod, harness_ip4("10.1.0.5"), 32), 0);
+	/* Without the entry the same SYN goes on to the (absent) proxy. */
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
 }
 
@@ -497,7 +653,7 @@ static void test_established_flow_not_fast_dropped(void **state)
 	s.dport = port;
 	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
 	s.sport = (uint16_t)(s.sport == 65535 ? 1024 : s.sport + 1);
-	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_DENY_SOURCE);
+	expect_verdict(&s, UPLINK_IFINDEX, TC_ACT_REDIRECT, AMBIT_DROP_DENY_SOURCE);
 
 	assert_int_equal(datapath_del_deny_src(fx.dp, lo, lo, 32), 0);
 	assert_int_equal(datapath_del_strict_port(fx.dp, lo, 0), 0);
@@ -534,6 +690,7 @@ int main(void)
 	    cmocka_unit_test(test_established_socket_wins),
 	    cmocka_unit_test(test_strict_plaintext_dropped),
 	    cmocka_unit_test(test_deny_source_dropped),
+	    cmocka_unit_test(test_refused_syn_answered_with_reset),
 	    cmocka_unit_test(test_established_flow_not_fast_dropped),
 	    cmocka_unit_test(test_reason_names),
 	};

@@ -399,6 +399,35 @@ static void test_spoofed_source_dropped(void **state)
 }
 
 /*
+ * A client refused in the kernel gets the reset tc sends back out of its veth, from the real
+ * stack's point of view: connect() fails with ECONNREFUSED (not a timeout after SYN retries, as
+ * when the SYN was dropped), for STRICT and for a DENY ipBlocks source alike, after one SYN.
+ */
+static void test_refused_syn_gets_reset(void **state)
+{
+	uint64_t strict = counter(AMBIT_DROP_STRICT_PLAINTEXT);
+	uint64_t deny = counter(AMBIT_DROP_DENY_SOURCE);
+	struct conn_result r;
+
+	assert_int_equal(datapath_set_strict_port(fx.dp, ip4(ENROLLED_IP), 0, AMBIT_PLAINTEXT_DROP),
+			 0);
+	pod_connect(NULL, ENROLLED_IP, 80, &r);
+	assert_int_equal(r.err, ECONNREFUSED);
+	assert_int_equal(counter(AMBIT_DROP_STRICT_PLAINTEXT), strict + 1);
+	/* HBONE is never refused here. */
+	expect_assigned(fx.hbone_fd, AMBIT_PORT_HBONE);
+	assert_int_equal(datapath_del_strict_port(fx.dp, ip4(ENROLLED_IP), 0), 0);
+
+	assert_int_equal(datapath_set_deny_src(fx.dp, ip4(ENROLLED_IP), ip4(POD_IP), 32), 0);
+	pod_connect(NULL, ENROLLED_IP, 8080, &r);
+	assert_int_equal(r.err, ECONNREFUSED);
+	assert_int_equal(counter(AMBIT_DROP_DENY_SOURCE), deny + 1);
+	assert_int_equal(datapath_del_deny_src(fx.dp, ip4(ENROLLED_IP), ip4(POD_IP), 32), 0);
+	assert_true(queue_empty(fx.inbound_fd));
+	expect_assigned(fx.inbound_fd, 80);
+}
+
+/*
  * The ztunnel's outbound leg to a local pod uses the client's address as source
  * (IP_TRANSPARENT). The pod's replies are addressed to that foreign address and only reach the
  * ztunnel's socket because the tc program finds and assigns it.
@@ -491,6 +520,7 @@ int main(void)
 	    cmocka_unit_test(test_hbone_port_assigned_to_hbone),
 	    cmocka_unit_test(test_no_listener_fails_closed),
 	    cmocka_unit_test(test_spoofed_source_dropped),
+	    cmocka_unit_test(test_refused_syn_gets_reset),
 	    cmocka_unit_test(test_spoofed_source_return_path),
 	    cmocka_unit_test(test_reopen_keeps_tc_and_detach),
 	};

@@ -11,4 +11,17 @@ pgrep -f '(build|libexec/ambit)/(ambit-agent|ztunnel)' | sed 's/^/process /'
 pgrep -f 'ambitctl local kubelet' | sed 's/^/kubelet /'
 # Pods mount in their own namespaces: nothing may show in the host's mount table.
 awk '$5 ~ /^\/run\/ambit\// {print "mount " $5}' /proc/self/mountinfo
+# A process outside the runner's own netns, in a network namespace that teardown deleted (no
+# name under /run/netns holds it any more), outlived its cluster: a test started it and never
+# stopped it.
+host_ns=$(stat -Lc %i /proc/self/ns/net 2>/dev/null)
+named=" $(stat -Lc %i /run/netns/* 2>/dev/null | tr '\n' ' ') "
+for p in /proc/[0-9]*; do
+	ns=$(stat -Lc %i "$p/ns/net" 2>/dev/null) || continue
+	[ "$ns" = "$host_ns" ] && continue
+	case "$named" in *" $ns "*) continue ;; esac
+	cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-60)
+	[ -n "$cmd" ] || continue # kernel threads have none
+	echo "process ${p#/proc/} ($cmd) in a deleted netns"
+done
 exit 0

@@ -178,8 +178,10 @@ YAML
 expect_contains "$out" "serviceaccount/from-stdin created"
 [ -f "$state/other/serviceaccount/from-stdin.yaml" ] || fail "stdin object not stored"
 printf 'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: from-url\n' >"$POLICY_DIR/url.yaml"
-node_exec node1 python3 -m http.server 18080 --bind 127.0.0.1 --directory "$POLICY_DIR" \
-	>/dev/null 2>&1 &
+# Not node_exec: a backgrounded shell function is a subshell, and killing $! would leave the
+# server running in the netns after teardown.
+nsenter --net=/run/netns/ambit-"$CLUSTER"-node1 python3 -m http.server 18080 --bind 127.0.0.1 \
+	--directory "$POLICY_DIR" >/dev/null 2>&1 &
 http_pid=$!
 trap 'kill $http_pid 2>/dev/null; rm -rf "$POLICY_DIR"; on_exit' EXIT
 wait_for 10 node_exec node1 curl -sf http://127.0.0.1:18080/url.yaml || fail "test HTTP server"

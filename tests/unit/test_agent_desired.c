@@ -102,7 +102,9 @@ static const char *PODS =
     " \"ip\":\"10.98.1.4\",\"cgroup\":\"/cg/legacy_db-1\",\"hostIface\":\"amb000004\","
     " \"labels\":{\"app\":\"db\"}},"
     "{\"namespace\":\"legacy\",\"name\":\"imp\",\"node\":\"node2\",\"ip\":\"10.98.2.9\","
-    " \"labels\":{\"app\":\"web\"}}"
+    " \"labels\":{\"app\":\"web\",\"app.kubernetes.io/name\":\"imp-kube\","
+    " \"service.istio.io/canonical-name\":\"importer\",\"version\":\"v9\","
+    " \"app.kubernetes.io/version\":\"1.2\"}}"
     "],\"serviceIPs\":{\"demo/web\":\"10.96.0.10\",\"legacy/db\":\"10.96.0.11\"}}";
 
 static const char *CLUSTER =
@@ -236,6 +238,20 @@ static void test_enrollment(void **state)
 	assert_string_equal(f->d.snap_workloads[3].version, "v2");
 	assert_string_equal(f->d.snap_workloads[2].service_account, "default");
 	assert_string_equal(f->d.snap_workloads[2].workload_name, "db-1");
+	/* Istio's canonical service and revision: the first label set of each list, else defaults.
+	 */
+	for (size_t i = 0; i < f->d.n_snap_workloads; i++) {
+		const struct snap_workload *w = &f->d.snap_workloads[i];
+		const char *svc = !strcmp(w->name, "imp")    ? "importer"
+				  : !strcmp(w->name, "db-1") ? "db"
+							     : "web";
+		const char *rev = !strcmp(w->name, "imp")     ? "1.2"
+				  : !strcmp(w->name, "web-2") ? "v2"
+							      : "latest";
+
+		assert_string_equal(w->canonical_service, svc);
+		assert_string_equal(w->canonical_revision, rev);
+	}
 }
 
 static void test_unenroll_namespace_is_live(void **state)
@@ -319,6 +335,60 @@ static void test_services(void **state)
 	assert_string_equal(f->d.snap_services[0].hostname, "web.demo.svc.cluster.local");
 	assert_int_equal(f->d.snap_services[0].nendpoints, 3);
 	assert_int_equal(f->d.snap_services[0].ports[0].target_port, 8080);
+}
+
+/* Waypoint bindings reach the ztunnel's snapshot: the Service, not its pods (service waypoint). */
+static void test_waypoint_bindings(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n"
+	    "  labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: wp}\n---\n"
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+	    "metadata: {name: wp, namespace: demo}\n"
+	    "spec:\n  gatewayClassName: istio-waypoint\n"
+	    "  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: demo}\n"
+	    "spec: {selector: {app: web}, ports: [{port: 80}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata:\n  name: wp\n  namespace: demo\n"
+	    "  labels: {gateway.istio.io/managed: istio.io-mesh-controller}\n"
+	    "spec: {selector: {gateway.networking.k8s.io/gateway-name: wp}, ports: [{port: "
+	    "15008}]}\n";
+	static const char pods[] =
+	    "{\"pods\":["
+	    "{\"namespace\":\"demo\",\"name\":\"web-1\",\"node\":\"node1\","
+	    " \"ip\":\"10.98.1.2\",\"labels\":{\"app\":\"web\"}},"
+	    "{\"namespace\":\"demo\",\"name\":\"wp-0\",\"node\":\"node2\",\"ip\":\"10.98.2.7\","
+	    " \"serviceAccount\":\"wp\",\"labels\":{\"gateway.networking.k8s.io/"
+	    "gateway-name\":\"wp\"}}"
+	    "],\"serviceIPs\":{\"demo/web\":\"10.96.0.10\",\"demo/wp\":\"10.96.0.20\"}}";
+	struct fixture *f = *state;
+	struct config_diags diags = {0};
+	char err[256] = "";
+	const struct snap_service *web = NULL;
+
+	config_free(&f->cfg);
+	runtime_free(&f->rt);
+	config_init(&f->cfg);
+	assert_int_equal(config_load_buffer(&f->cfg, "w.yaml", yaml, strlen(yaml), &diags), 0);
+	config_diags_free(&diags);
+	assert_int_equal(runtime_parse(pods, strlen(pods), &f->rt, err, sizeof(err)), 0);
+	compute(f);
+	for (size_t i = 0; i < f->d.n_snap_services; i++) {
+		if (!strcmp(f->d.snap_services[i].name, "web"))
+			web = &f->d.snap_services[i];
+		else
+			assert_null(f->d.snap_services[i].waypoint); /* the waypoint's own */
+	}
+	assert_non_null(web);
+	assert_non_null(web->waypoint);
+	assert_string_equal(web->waypoint->name, "demo/wp");
+	assert_string_equal(web->waypoint->identity, "spiffe://cluster.local/ns/demo/sa/wp");
+	assert_int_equal(web->waypoint->port, 15008);
+	assert_int_equal(web->waypoint->n_addresses, 2);
+	assert_int_equal(web->waypoint->addresses[0], ip("10.96.0.20"));
+	assert_int_equal(web->waypoint->addresses[1], ip("10.98.2.7"));
+	for (size_t i = 0; i < f->d.n_snap_workloads; i++)
+		assert_null(f->d.snap_workloads[i].waypoint);
 }
 
 static void test_named_port_unresolvable(void **state)
@@ -519,6 +589,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unenroll_namespace_is_live, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_services, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_named_port_unresolvable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_waypoint_bindings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_ip_and_missing_vip, setup, teardown),
 	    cmocka_unit_test(test_diff),
 	    cmocka_unit_test(test_service_diff),

@@ -215,10 +215,15 @@ static const struct error_case error_cases[] = {
      "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\n"
      "metadata: {name: v}\n",
      2, 7, NULL, "kind", "unknown kind \"EnvoyFilter\""},
-    {"Gateway API kind with an Istio kind's name",
-     "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+    {"Gateway API kind with an Istio kind's name, unserved version",
+     "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: Gateway\n"
      "metadata: {name: g}\n",
-     2, 7, NULL, "kind", "unknown kind \"Gateway\" (apiVersion \"gateway.networking.k8s.io/v1\""},
+     1, 13, "Gateway default/g", "apiVersion",
+     "does not serve kind Gateway (want gateway.networking.k8s.io/v1)"},
+    {"Gateway API kind not loaded",
+     "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\n"
+     "metadata: {name: t}\n",
+     2, 7, NULL, "kind", "unknown kind \"TCPRoute\""},
     {"apiVersion mismatch", "apiVersion: v1\nkind: Deployment\nmetadata: {name: d}\n", 1, 13,
      "Deployment default/d", "apiVersion", "does not serve kind Deployment (want apps/v1)"},
     {"missing kind", "apiVersion: v1\nmetadata: {name: d}\n", 1, 1, NULL, "kind",
@@ -473,7 +478,8 @@ static void check_sample(const char *path, size_t min_objects)
 		assert_true(cfg.n_namespaces + cfg.n_pods + cfg.n_deployments + cfg.n_services +
 				cfg.n_service_accounts + cfg.n_authorization_policies +
 				cfg.n_peer_authentications + cfg.n_virtual_services +
-				cfg.n_destination_rules + cfg.n_gateways + cfg.n_service_entries >=
+				cfg.n_destination_rules + cfg.n_gateways + cfg.n_service_entries +
+				cfg.n_k8s_gateways + cfg.n_http_routes + cfg.n_grpc_routes >=
 			    min_objects);
 	else
 		assert_int_equal(err, -EINVAL);

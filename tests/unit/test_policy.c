@@ -564,6 +564,15 @@ static void test_deny_src_cidrs(void **state)
 	assert_int_equal(out.n, 1);
 	assert_int_equal(out.items[0].addr, harness_ip4("10.99.0.0"));
 	assert_int_equal(out.items[0].mask, harness_ip4("255.255.255.0"));
+	/* `ambitctl policies` charges the kernel entry's drops to the policy that made it. */
+	assert_string_equal(
+	    policy_deny_src_owner(ps, WLS[D_RAT].uid, "bookinfo", &out.items[0])->key,
+	    "bookinfo/deny-ips");
+	out.items[0].mask = harness_ip4("255.255.0.0");
+	assert_null(policy_deny_src_owner(ps, WLS[D_RAT].uid, "bookinfo", &out.items[0]));
+	out.items[0] = (struct policy_cidr){harness_ip4("10.50.0.0"), harness_ip4("255.255.0.0")};
+	assert_null(policy_deny_src_owner(ps, WLS[D_RAT].uid, "bookinfo", &out.items[0]));
+	assert_null(policy_deny_src_owner(NULL, WLS[D_RAT].uid, "bookinfo", &out.items[0]));
 	free(out.items);
 	assert_int_equal(policy_deny_src_cidrs(ps, WLS[D_SLEEP].uid, "other", &out), 0);
 	assert_int_equal(out.n, 0);

@@ -190,6 +190,59 @@ static void test_forwarded(void **state)
 	assert_int_equal(sock_parse_forwarded_for(NULL, &a), -EINVAL);
 }
 
+/* `forwarded: host=` names the Service the client addressed; it ends up in metric labels. */
+static void test_forwarded_host(void **state)
+{
+	static const char *const bad[] = {"for=1.2.3.4;host=",
+					  "host=\"web",
+					  "host=we\"b",
+					  "host=web/x",
+					  "host=\"web.demo\"x",
+					  "host=a{b}",
+					  "for=1.2.3.4;host=web\\n"};
+	char h[64], small[4];
+
+	assert_int_equal(sock_parse_forwarded_host(
+			     "for=\"10.1.2.3:5\";host=web.demo.svc.cluster.local", h, sizeof(h)),
+			 0);
+	assert_string_equal(h, "web.demo.svc.cluster.local");
+	assert_int_equal(sock_parse_forwarded_host("Host=\"db-1.x\";for=1.1.1.1", h, sizeof(h)), 0);
+	assert_string_equal(h, "db-1.x");
+	assert_int_equal(sock_parse_forwarded_host("for=10.1.2.3", h, sizeof(h)), -ENOENT);
+	/* Only the first element counts: a later one was not added by the client ztunnel. */
+	assert_int_equal(sock_parse_forwarded_host("for=1.1.1.1, host=evil", h, sizeof(h)),
+			 -ENOENT);
+	assert_int_equal(sock_parse_forwarded_host("xhost=web", h, sizeof(h)), -ENOENT);
+	assert_int_equal(sock_parse_forwarded_host("host=long", small, sizeof(small)), -EINVAL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (sock_parse_forwarded_host(bad[i], h, sizeof(h)) != -EINVAL)
+			fail_msg("accepted %s", bad[i]);
+	assert_int_equal(sock_parse_forwarded_host(NULL, h, sizeof(h)), -EINVAL);
+}
+
+/* The destination reporter's Service, chosen as Istio's ztunnel guesses it. */
+static void test_inbound_service(void **state)
+{
+	struct snapshot *s = make_snap("n2", NULL, NULL, 0, 8080);
+	const struct snap_workload *b = snapshot_workload_by_ip(s, harness_ip4("127.0.0.2"));
+	const struct snap_workload *a = snapshot_workload_by_ip(s, harness_ip4("127.0.0.1"));
+
+	/* By target port (plaintext: the client named no Service). */
+	assert_ptr_equal(zt_inbound_service(s, b, 8080, NULL), &s->services[0]);
+	assert_null(zt_inbound_service(s, b, 9090, NULL));
+	/* By the client's host=, but only a Service that selects the pod. */
+	assert_ptr_equal(zt_inbound_service(s, b, 9090, "web.demo.svc.cluster.local"),
+			 &s->services[0]);
+	assert_ptr_equal(zt_inbound_service(s, b, 8080, "other.demo.svc.cluster.local"),
+			 &s->services[0]);
+	assert_null(zt_inbound_service(s, a, 8080, "web.demo.svc.cluster.local"));
+	assert_null(zt_inbound_service(s, NULL, 8080, NULL));
+	/* A Service port without a target port targets its own number. */
+	s->services[0].ports[0].target_port = 0;
+	assert_ptr_equal(zt_inbound_service(s, b, 80, NULL), &s->services[0]);
+	snapshot_free(s);
+}
+
 static void test_state_swap(void **state)
 {
 	char dir[] = "/tmp/ambit-test-zt-XXXXXX", cmd[80];
@@ -225,6 +278,8 @@ static void test_metrics(void **state)
 {
 	struct metrics_labels l = {.reporter = "source",
 				   .source_workload = "we\"ird",
+				   .source_canonical_service = "web",
+				   .source_canonical_revision = "v2",
 				   .connection_security_policy = "none"};
 	struct sockaddr_in a = harness_sin("10.0.0.1", 1000), b = harness_sin("10.0.0.2", 80);
 	unsigned long before = metrics_open_count();
@@ -241,7 +296,17 @@ static void test_metrics(void **state)
 	connrec_close(r, "test");
 	assert_int_equal(metrics_open_count(), before);
 	text = metrics_render();
-	assert_non_null(strstr(text, "# TYPE istio_tcp_connections_opened_total counter"));
+	assert_non_null(strstr(text, "# HELP istio_tcp_connections_opened_total The total number "
+				     "of TCP connections opened.\n"
+				     "# TYPE istio_tcp_connections_opened_total counter\n"));
+	assert_non_null(strstr(text, "# HELP istio_tcp_received_bytes_total "));
+	/* Istio's label order: canonical service and revision right after the workload. */
+	assert_non_null(strstr(text, "source_workload=\"we\\\"ird\",source_canonical_service="
+				     "\"web\",source_canonical_revision=\"v2\","
+				     "source_workload_namespace="));
+	assert_non_null(strstr(text,
+			       "destination_workload=\"unknown\",destination_canonical_"
+			       "service=\"unknown\",destination_canonical_revision=\"unknown\","));
 	assert_non_null(strstr(text, "source_workload=\"we\\\"ird\""));
 	assert_non_null(strstr(text, "destination_workload=\"unknown\""));
 	assert_non_null(strstr(text, "request_protocol=\"tcp\",response_flags=\"-\""));
@@ -448,6 +513,8 @@ int main(void)
 	    cmocka_unit_test(test_route_outbound),
 	    cmocka_unit_test(test_check_connect),
 	    cmocka_unit_test(test_forwarded),
+	    cmocka_unit_test(test_forwarded_host),
+	    cmocka_unit_test(test_inbound_service),
 	    cmocka_unit_test(test_state_swap),
 	    cmocka_unit_test(test_metrics),
 	    cmocka_unit_test(test_two_ztunnels),

@@ -80,12 +80,32 @@ static const char *label_or(const struct config_labels *l, const char *k1, const
 	return v ? v : dflt;
 }
 
+/*
+ * Istio's canonical service and revision of a pod (what Kiali groups by): the first of these
+ * labels that is set, else the workload's name and "latest".
+ */
+static const char *canonical_label(const struct config_labels *l, const char *const keys[3],
+				   const char *dflt)
+{
+	for (int i = 0; i < 3; i++) {
+		const char *v = config_label_get(l, keys[i]);
+
+		if (v && *v)
+			return v;
+	}
+	return dflt;
+}
+
 static int add_snap_workload(struct builder *b, const struct rt_pod *p, const char *identity,
 			     uint32_t node_ip, bool enrolled)
 {
 	struct desired *d = b->d;
 	struct snap_workload *w;
 	const char *wname = p->owner ? p->owner : p->name;
+	static const char *const canon_name[3] = {"service.istio.io/canonical-name",
+						  "app.kubernetes.io/name", "app"};
+	static const char *const canon_rev[3] = {"service.istio.io/canonical-revision",
+						 "app.kubernetes.io/version", "version"};
 
 	if (grow((void **)&d->snap_workloads, &b->cap_swl, d->n_snap_workloads, sizeof(*w)))
 		return -ENOMEM;
@@ -101,11 +121,14 @@ static int add_snap_workload(struct builder *b, const struct rt_pod *p, const ch
 	w->app = xstrdup(label_or(&p->labels, "app", "app.kubernetes.io/name", wname));
 	w->version =
 	    xstrdup(label_or(&p->labels, "version", "app.kubernetes.io/version", "latest"));
+	w->canonical_service = xstrdup(canonical_label(&p->labels, canon_name, wname));
+	w->canonical_revision = xstrdup(canonical_label(&p->labels, canon_rev, "latest"));
 	w->ip = p->ip;
 	w->node_ip = node_ip;
 	w->enrolled = enrolled;
 	if (!w->uid || !w->name || !w->namespace || !w->service_account || !w->identity ||
-	    !w->node || !w->workload_name || !w->app || !w->version)
+	    !w->node || !w->workload_name || !w->app || !w->version || !w->canonical_service ||
+	    !w->canonical_revision)
 		return -ENOMEM;
 	return 0;
 }
@@ -411,6 +434,8 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 		err = add_pod(&b, cfg, &rt->pods[i], env);
 	for (size_t i = 0; i < cfg->n_services && !err; i++)
 		err = add_service(&b, cfg, rt, &cfg->services[i]);
+	if (!err)
+		err = desired_waypoints(cfg, rt, env, out);
 	if (err)
 		return err;
 	/* Sorted output keeps diffs, snapshots and logs stable from one reload to the next. */

@@ -81,6 +81,12 @@ struct desired_env {
 int desired_compute(const struct config *cfg, const struct runtime *rt,
 		    const struct desired_env *env, struct desired *out);
 void desired_free(struct desired *d);
+/*
+ * waypoints.c: attaches to @d's snapshot services and workloads the waypoint that takes their
+ * traffic (include/ambit/l7.h). Called by desired_compute; borrows the rest. 0 or -ENOMEM.
+ */
+int desired_waypoints(const struct config *cfg, const struct runtime *rt,
+		      const struct desired_env *env, struct desired *out);
 
 /* Returns the local pod with @uid, or NULL (borrowed). */
 const struct desired_local_pod *desired_local_pod(const struct desired *d, const char *uid);

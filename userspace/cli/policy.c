@@ -2,7 +2,9 @@
 /*
  * `ambitctl policies` and `ambitctl check SRC DST:PORT`. The policy set is the one the agents
  * publish in their snapshot (every node compiles the same set); the allow/deny counts are the
- * ztunnels' (admin /policies, summed over nodes). `check` decides with policy_evaluate, the very
+ * ztunnels' (admin /policies, summed over nodes), the kernel refusals the nodes' strict_ports and
+ * deny_src entries counted, charged to the object each entry was made from. `check` decides with
+ * policy_evaluate, the very
  * code the destination ztunnel runs, so its answer is the data path's.
  */
 #include <arpa/inet.h>
@@ -10,7 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <linux/types.h>
+
+#include "ambit/datapath.h"
 #include "ambit/ipc.h"
 #include "ambit/policy.h"
 #include "ambit/snapshot.h"
@@ -40,6 +47,7 @@ static struct snapshot *cluster_snapshot(const struct ctl_opts *o, const struct 
 struct count {
 	char *policy;
 	double allow, deny;
+	double kernel; /* SYNs refused in tc by entries this object made (DESIGN.md §2) */
 };
 
 struct counts {
@@ -103,6 +111,91 @@ static void collect_counts(const struct ctl_opts *o, const struct ctl_cluster *c
 			ct->deny += cJSON_IsNumber(de) ? de->valuedouble : 0;
 		}
 		cJSON_Delete(root);
+	}
+}
+
+/* Charges @drops to @policy (NULL: an entry no current object explains, left uncounted). */
+static void count_kernel(struct counts *cs, const char *policy, uint64_t drops)
+{
+	struct count *ct;
+
+	if (policy && drops && (ct = count_of(cs, policy, true)))
+		ct->kernel += (double)drops;
+}
+
+/*
+ * strict_ports: a DROP entry is the effective STRICT mode of (pod, port), so the object that
+ * made it is the PeerAuthentication that decides that mode (port 0: the pod's default).
+ */
+static void kernel_strict(const struct snapshot *s, int fd, struct counts *cs)
+{
+	struct ambit_addr key, next;
+	struct ambit_strict_port v;
+	bool first = true;
+
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		const struct snap_workload *w = snapshot_workload_by_ip(s, next.ip);
+		const char *source = NULL;
+
+		key = next;
+		first = false;
+		if (!w || bpf_map_lookup_elem(fd, &key, &v) || v.mode != AMBIT_PLAINTEXT_DROP)
+			continue;
+		policy_mtls_mode(s->policies, w->uid, w->namespace, ntohs(key.port), &source);
+		count_kernel(cs, source, v.drops);
+	}
+}
+
+/* deny_src: the DENY policy whose source-only ipBlocks rule gave (pod, block). */
+static void kernel_deny(const struct snapshot *s, int fd, struct counts *cs)
+{
+	struct ambit_deny_src_key key, next;
+	struct ambit_deny_src v;
+	bool first = true;
+
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		const struct snap_workload *w = snapshot_workload_by_ip(s, next.dst_ip);
+		struct policy_cidr block = {.addr = next.src_ip};
+		const struct policy_authz *pol;
+		unsigned int bits;
+
+		key = next;
+		first = false;
+		if (!w || next.prefixlen < 32 || next.prefixlen > 64 ||
+		    bpf_map_lookup_elem(fd, &key, &v))
+			continue;
+		bits = next.prefixlen - 32;
+		block.mask = bits ? htonl(~0u << (32 - bits)) : 0;
+		pol = policy_deny_src_owner(s->policies, w->uid, w->namespace, &block);
+		count_kernel(cs, pol ? pol->key : NULL, v.drops);
+	}
+}
+
+/* Adds every selected node's kernel refusals; a node whose pins cannot be opened is reported. */
+static void collect_kernel(const struct ctl_opts *o, const struct ctl_cluster *c,
+			   const struct snapshot *s, struct counts *cs)
+{
+	for (int i = 0; i < c->nnodes; i++) {
+		int sfd, dfd;
+
+		if (o->node && strcmp(o->node, c->nodes[i].name))
+			continue;
+		sfd = pinned_map_open(c->nodes[i].pin_root, "strict_ports");
+		dfd = pinned_map_open(c->nodes[i].pin_root, "deny_src");
+		if (sfd < 0 || dfd < 0)
+			fprintf(stderr,
+				"ambitctl: %s: cannot open %s/%s: %s; kernel counts omitted\n",
+				c->nodes[i].name, c->nodes[i].pin_root,
+				sfd < 0 ? "strict_ports" : "deny_src",
+				strerror(-(sfd < 0 ? sfd : dfd)));
+		else {
+			kernel_strict(s, sfd, cs);
+			kernel_deny(s, dfd, cs);
+		}
+		if (sfd >= 0)
+			close(sfd);
+		if (dfd >= 0)
+			close(dfd);
 	}
 }
 
@@ -192,6 +285,7 @@ static cJSON *policies_json(const struct policy_set *ps, struct counts *cs)
 		}
 		cJSON_AddNumberToObject(o, "allow", ct ? ct->allow : 0);
 		cJSON_AddNumberToObject(o, "deny", ct ? ct->deny : 0);
+		cJSON_AddNumberToObject(o, "kernelRefusals", ct ? ct->kernel : 0);
 		continue;
 	fail_o:
 		cJSON_Delete(o);
@@ -214,6 +308,7 @@ static cJSON *policies_json(const struct policy_set *ps, struct counts *cs)
 		cJSON_AddStringToObject(o, "mode", policy_mtls_str(pa->mode));
 		cJSON_AddBoolToObject(o, "inForce", pa->in_force);
 		cJSON_AddNumberToObject(o, "deny", ct ? ct->deny : 0);
+		cJSON_AddNumberToObject(o, "kernelRefusals", ct ? ct->kernel : 0);
 	}
 	return root;
 fail:
@@ -236,6 +331,7 @@ int cmd_policies(const struct ctl_opts *o)
 	if (!s)
 		return -EIO;
 	collect_counts(o, &c, &cs);
+	collect_kernel(o, &c, s, &cs);
 	if (o->json) {
 		cJSON *j = policies_json(s->policies, &cs);
 		char *text = j ? cJSON_Print(j) : NULL;
@@ -250,8 +346,8 @@ int cmd_policies(const struct ctl_opts *o)
 	printf("root namespace %s; mesh mTLS %s%s%s\n", s->policies->root_namespace,
 	       policy_mtls_str(s->policies->mesh.mode), s->policies->mesh.source ? " by " : "",
 	       s->policies->mesh.source ? s->policies->mesh.source : " (default)");
-	printf("%-40s %-9s %-6s %8s %8s  %s\n", "AUTHORIZATIONPOLICY", "SCOPE", "ACTION", "ALLOW",
-	       "DENY", "APPLIES TO");
+	printf("%-40s %-9s %-6s %8s %8s %8s  %s\n", "AUTHORIZATIONPOLICY", "SCOPE", "ACTION",
+	       "ALLOW", "DENY", "KERNEL", "APPLIES TO");
 	for (size_t i = 0; i < s->policies->n_policies; i++) {
 		const struct policy_authz *p = &s->policies->policies[i];
 		struct count *ct = count_of(&cs, p->key, false);
@@ -261,16 +357,17 @@ int cmd_policies(const struct ctl_opts *o)
 			   sizeof(buf));
 		snprintf(action, sizeof(action), "%s%s", policy_action_str(p->action),
 			 p->dry_run ? "*" : "");
-		printf("%-40s %-9s %-6s %8.0f %8.0f  %s\n", p->key, policy_scope_str(p->scope),
-		       action, ct ? ct->allow : 0, ct ? ct->deny : 0, buf);
+		printf("%-40s %-9s %-6s %8.0f %8.0f %8.0f  %s\n", p->key,
+		       policy_scope_str(p->scope), action, ct ? ct->allow : 0, ct ? ct->deny : 0,
+		       ct ? ct->kernel : 0, buf);
 		if (p->note)
 			printf("%-40s   note: %s\n", "", p->note);
 		for (size_t r = 0; r < p->n_rules; r++)
 			if (p->rules[r].note)
 				printf("%-40s   rule %zu: %s\n", "", r, p->rules[r].note);
 	}
-	printf("\n%-40s %-9s %-10s %-8s %8s  %s\n", "PEERAUTHENTICATION", "SCOPE", "MODE",
-	       "IN FORCE", "REFUSED", "APPLIES TO");
+	printf("\n%-40s %-9s %-10s %-8s %8s %8s  %s\n", "PEERAUTHENTICATION", "SCOPE", "MODE",
+	       "IN FORCE", "REFUSED", "KERNEL", "APPLIES TO");
 	for (size_t i = 0; i < s->policies->n_peer_auths; i++) {
 		const struct policy_peer_auth *pa = &s->policies->peer_auths[i];
 		char key[340], name[300];
@@ -281,11 +378,13 @@ int cmd_policies(const struct ctl_opts *o)
 		ct = count_of(&cs, key, false);
 		applies_to(s->policies, pa->scope, pa->namespace, pa->workloads, pa->n_workloads,
 			   buf, sizeof(buf));
-		printf("%-40s %-9s %-10s %-8s %8.0f  %s\n", name, policy_scope_str(pa->scope),
+		printf("%-40s %-9s %-10s %-8s %8.0f %8.0f  %s\n", name, policy_scope_str(pa->scope),
 		       policy_mtls_str(pa->mode), pa->in_force ? "yes" : "no", ct ? ct->deny : 0,
-		       buf);
+		       ct ? ct->kernel : 0, buf);
 	}
-	printf("(* dry-run: evaluated and logged, not enforced)\n");
+	printf(
+	    "(* dry-run: evaluated and logged, not enforced; KERNEL: plaintext SYNs refused with a "
+	    "reset in the kernel before the ztunnel saw them)\n");
 out:
 	counts_free(&cs);
 	snapshot_free(s);

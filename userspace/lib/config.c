@@ -110,6 +110,7 @@ void config_service_free(struct config_service *s)
 		free(s->ports[i].name);
 		free(s->ports[i].target_port_name);
 		free(s->ports[i].protocol);
+		free(s->ports[i].app_protocol);
 	}
 	free(s->ports);
 }
@@ -142,6 +143,15 @@ void config_free(struct config *cfg)
 		config_service_entry_free(&cfg->service_entries[i]);
 	for (size_t i = 0; i < cfg->n_request_authentications; i++)
 		config_request_authentication_free(&cfg->request_authentications[i]);
+	for (size_t i = 0; i < cfg->n_k8s_gateways; i++)
+		config_k8s_gateway_free(&cfg->k8s_gateways[i]);
+	for (size_t i = 0; i < cfg->n_http_routes; i++)
+		config_gw_route_free(&cfg->http_routes[i]);
+	for (size_t i = 0; i < cfg->n_grpc_routes; i++)
+		config_gw_route_free(&cfg->grpc_routes[i]);
+	free(cfg->k8s_gateways);
+	free(cfg->http_routes);
+	free(cfg->grpc_routes);
 	free(cfg->request_authentications);
 	free(cfg->authorization_policies);
 	free(cfg->peer_authentications);
@@ -214,6 +224,9 @@ static int config_merge(struct config *cfg, struct config *stage)
 	    ARR(gateways, n_gateways),
 	    ARR(service_entries, n_service_entries),
 	    ARR(request_authentications, n_request_authentications),
+	    ARR(k8s_gateways, n_k8s_gateways),
+	    ARR(http_routes, n_http_routes),
+	    ARR(grpc_routes, n_grpc_routes),
 	};
 #undef ARR
 	size_t i, n = sizeof(arrs) / sizeof(arrs[0]);

@@ -712,6 +712,18 @@ static void check_unenforced(struct an *a)
 		add(a, &c->service_entries[i].meta, "ServiceEntry", 0, false, NULL,
 		    "not enforced yet: nothing in ambit reads ServiceEntry yet; its hosts get no "
 		    "mesh address and connections to them leave as plain TCP");
+	for (size_t i = 0; i < c->n_k8s_gateways; i++)
+		add(a, &c->k8s_gateways[i].meta, "Gateway", 0, false, NULL,
+		    "not enforced yet: ambit runs no gateway or waypoint proxy yet; nothing serves "
+		    "this Gateway and traffic bound to it goes straight to its destination");
+	for (size_t i = 0; i < c->n_http_routes; i++)
+		add(a, &c->http_routes[i].meta, "HTTPRoute", 0, false, NULL,
+		    "not enforced yet: HTTPRoute routing needs the waypoint (L7 proxy), which "
+		    "ambit does not have yet; connections go straight to the Service's endpoints");
+	for (size_t i = 0; i < c->n_grpc_routes; i++)
+		add(a, &c->grpc_routes[i].meta, "GRPCRoute", 0, false, NULL,
+		    "not enforced yet: GRPCRoute routing needs the waypoint (L7 proxy), which "
+		    "ambit does not have yet; connections go straight to the Service's endpoints");
 }
 
 static void analyze_ambient_only(struct an *a)
@@ -747,6 +759,8 @@ int config_analyze(const struct config *cfg, const struct config_analyze_opts *o
 	for (size_t i = 0; i < cfg->n_authorization_policies; i++)
 		analyze_ap(&a, &cfg->authorization_policies[i]);
 	analyze_pa(&a);
+	if (cfg_analyze_l7(cfg, a.sets[1], diags))
+		a.err = -ENOMEM;
 	analyze_ambient_only(&a);
 	return a.err;
 }

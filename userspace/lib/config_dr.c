@@ -30,34 +30,143 @@ static int u32_into(struct cfg_ctx *ctx, yaml_node_t *v, uint32_t *out)
 	return 0;
 }
 
+static void pool_defaults(struct config_connection_pool *p)
+{
+	/* Istio's circuit-breaker defaults: no limits, 10 s to connect, 1 h idle. */
+	p->max_connections = UINT32_MAX;
+	p->connect_timeout_ms = 10000;
+	p->tcp_idle_timeout_ms = 3600000;
+	p->http1_max_pending_requests = UINT32_MAX;
+	p->http2_max_requests = UINT32_MAX;
+	p->max_retries = UINT32_MAX;
+	p->http_idle_timeout_ms = 3600000;
+}
+
 /* ---- loadBalancer ---- */
+
+#define LB struct config_load_balancer
 
 static int lb_simple(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	static const char *const lbs[] = {"UNSPECIFIED", "LEAST_CONN",	  "RANDOM", "PASSTHROUGH",
 					  "ROUND_ROBIN", "LEAST_REQUEST", NULL};
+	static const enum config_lb_simple map[] = {CONFIG_LB_UNSPECIFIED, CONFIG_LB_LEAST_REQUEST,
+						    CONFIG_LB_RANDOM,	   CONFIG_LB_PASSTHROUGH,
+						    CONFIG_LB_ROUND_ROBIN, CONFIG_LB_LEAST_REQUEST};
+	const char *s = (const char *)v->data.scalar.value;
 
-	return cfg_check_enum(ctx, v, lbs, &((TP *)o)->lb_simple);
+	if (cfg_check_enum(ctx, v, lbs, NULL))
+		return -EINVAL;
+	for (size_t i = 0; lbs[i]; i++)
+		if (!strcmp(s, lbs[i]))
+			((TP *)o)->lb.simple = map[i];
+	return 0;
+}
+
+static int ck_name(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	LB *lb = o;
+
+	if (cfg_get_str(ctx, v, &lb->hash_name))
+		return -EINVAL;
+	if (!*lb->hash_name) {
+		cfg_error(ctx, v, "cookie name is required");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int ck_path(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_str(ctx, v, &((LB *)o)->cookie_path);
+}
+
+static int ck_ttl(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_duration(ctx, v, &((LB *)o)->cookie_ttl_ms);
+}
+
+static const struct cfg_field cookie_attr_fields[] = {
+    {"name", CFG_T_STR, NULL, CFG_F_REQUIRED},
+    {"value", CFG_T_STR, NULL, 0},
+    {NULL, 0, NULL, 0},
+};
+
+static int ck_attributes(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	int before = ctx->nerrors;
+
+	for (size_t i = 0; i < cfg_seq_len(v); i++) {
+		size_t saved = cfg_path_push_index(ctx, i);
+
+		cfg_walk_map(ctx, cfg_seq_item(ctx, v, i), cookie_attr_fields, NULL);
+		cfg_path_pop(ctx, saved);
+	}
+	return ctx->nerrors == before ? 0 : -EINVAL;
 }
 
 static const struct cfg_field cookie_fields[] = {
-    {"name", CFG_T_STR, NULL, CFG_F_REQUIRED},
-    {"path", CFG_T_STR, NULL, 0},
-    {"ttl", CFG_T_STR, NULL, 0},
-    {"attributes", CFG_T_SEQ, NULL, 0},
+    {"name", CFG_T_STR, ck_name, CFG_F_REQUIRED},
+    {"path", CFG_T_STR, ck_path, 0},
+    {"ttl", CFG_T_STR, ck_ttl, 0},
+    {"attributes", CFG_T_SEQ, ck_attributes, 0},
     {NULL, 0, NULL, 0},
 };
 
 static int ch_cookie(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
+	((LB *)o)->hash_key = CONFIG_HASH_COOKIE;
 	return cfg_walk_map(ctx, v, cookie_fields, o);
+}
+
+static int ch_header(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	LB *lb = o;
+
+	lb->hash_key = CONFIG_HASH_HEADER;
+	if (cfg_get_str(ctx, v, &lb->hash_name))
+		return -EINVAL;
+	if (!cfg_http_token_ok(lb->hash_name)) {
+		cfg_error(ctx, v, "\"%.64s\" is not a header name", lb->hash_name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int ch_query(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	LB *lb = o;
+
+	lb->hash_key = CONFIG_HASH_QUERY;
+	if (cfg_get_str(ctx, v, &lb->hash_name))
+		return -EINVAL;
+	if (!*lb->hash_name) {
+		cfg_error(ctx, v, "query parameter name must not be empty");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int ch_source_ip(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	bool b;
+
+	if (cfg_get_bool(ctx, v, &b))
+		return -EINVAL;
+	if (b)
+		((LB *)o)->hash_key = CONFIG_HASH_SOURCE_IP;
+	return 0;
 }
 
 static int ring_size(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	long long n;
 
-	return cfg_get_int(ctx, v, 0, 8388608, &n);
+	if (cfg_get_int(ctx, v, 0, 8388608, &n))
+		return -EINVAL;
+	if (n)
+		((LB *)o)->table_size = (uint64_t)n;
+	return 0;
 }
 
 static const struct cfg_field ring_fields[] = {
@@ -90,6 +199,8 @@ static int maglev_size(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 		cfg_error(ctx, v, "maglev tableSize %lld must be a prime number", n);
 		return -EINVAL;
 	}
+	if (n)
+		((LB *)o)->table_size = (uint64_t)n;
 	return 0;
 }
 
@@ -100,14 +211,22 @@ static const struct cfg_field maglev_fields[] = {
 
 static int ch_maglev(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
+	LB *lb = o;
+
+	lb->maglev = true;
+	lb->table_size = 65537; /* Envoy's default Maglev table */
 	return cfg_walk_map(ctx, v, maglev_fields, o);
 }
 
 static const struct cfg_field consistent_hash_fields[] = {
-    {"httpHeaderName", CFG_T_STR, NULL, 0},	  {"httpCookie", CFG_T_MAP, ch_cookie, 0},
-    {"useSourceIp", CFG_T_BOOL, NULL, 0},	  {"httpQueryParameterName", CFG_T_STR, NULL, 0},
-    {"ringHash", CFG_T_MAP, ch_ring, 0},	  {"maglev", CFG_T_MAP, ch_maglev, 0},
-    {"minimumRingSize", CFG_T_INT, ring_size, 0}, {NULL, 0, NULL, 0},
+    {"httpHeaderName", CFG_T_STR, ch_header, 0},
+    {"httpCookie", CFG_T_MAP, ch_cookie, 0},
+    {"useSourceIp", CFG_T_BOOL, ch_source_ip, 0},
+    {"httpQueryParameterName", CFG_T_STR, ch_query, 0},
+    {"ringHash", CFG_T_MAP, ch_ring, 0},
+    {"maglev", CFG_T_MAP, ch_maglev, 0},
+    {"minimumRingSize", CFG_T_INT, ring_size, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static int lb_consistent_hash(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
@@ -115,8 +234,10 @@ static int lb_consistent_hash(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	static const char *const keys[] = {"httpHeaderName", "httpCookie", "useSourceIp",
 					   "httpQueryParameterName", NULL};
 	int nkeys = 0;
+	LB *lb = &((TP *)o)->lb;
 
-	if (cfg_walk_map(ctx, v, consistent_hash_fields, o))
+	lb->table_size = 1024; /* Istio's minimumRingSize default */
+	if (cfg_walk_map(ctx, v, consistent_hash_fields, lb))
 		return -EINVAL;
 	for (const char *const *k = keys; *k; k++)
 		nkeys += cfg_map_get(ctx, v, *k) != NULL;
@@ -130,7 +251,13 @@ static int lb_consistent_hash(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 		cfg_error(ctx, v, "only one of ringHash or maglev can be set");
 		return -EINVAL;
 	}
-	((TP *)o)->lb_consistent_hash = true;
+	if (cfg_map_get(ctx, v, "minimumRingSize"))
+		cfg_diag(ctx, cfg_map_get(ctx, v, "minimumRingSize"), false,
+			 "IST0002 deprecated: minimumRingSize; use ringHash.minimumRingSize");
+	if (lb->hash_key == CONFIG_HASH_NONE) {
+		cfg_error(ctx, v, "useSourceIp: false selects no hash key");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -173,13 +300,18 @@ static int lb_warmup(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 }
 
 static const struct cfg_field lb_fields[] = {
-    {"simple", CFG_T_STR, lb_simple, 0},       {"consistentHash", CFG_T_MAP, lb_consistent_hash, 0},
-    {"localityLbSetting", CFG_T_MAP, NULL, 0}, {"warmupDurationSecs", CFG_T_STR, dur, 0},
-    {"warmup", CFG_T_MAP, lb_warmup, 0},       {NULL, 0, NULL, 0},
+    {"simple", CFG_T_STR, lb_simple, 0},
+    {"consistentHash", CFG_T_MAP, lb_consistent_hash, 0},
+    {"localityLbSetting", CFG_T_MAP, NULL, 0},
+    {"zoneAwareLbSetting", CFG_T_MAP, NULL, 0},
+    {"warmupDurationSecs", CFG_T_STR, dur, 0},
+    {"warmup", CFG_T_MAP, lb_warmup, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static int tp_lb(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
+	((TP *)o)->lb.present = true;
 	if (cfg_walk_map(ctx, v, lb_fields, o))
 		return -EINVAL;
 	if (cfg_map_get(ctx, v, "simple") && cfg_map_get(ctx, v, "consistentHash")) {
@@ -203,45 +335,100 @@ static int tcp_keepalive(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_walk_map(ctx, v, keepalive_fields, o);
 }
 
+#define POOL struct config_connection_pool
+
+/* int32 in the API; Istio's validation rejects negative limits. 0 keeps the default. */
+static int pool_limit(struct cfg_ctx *ctx, yaml_node_t *v, uint32_t *out)
+{
+	long long n;
+
+	if (cfg_get_int(ctx, v, -2147483648LL, 2147483647, &n))
+		return -EINVAL;
+	if (n < 0) {
+		cfg_error(ctx, v, "must not be negative");
+		return -EINVAL;
+	}
+	if (n)
+		*out = (uint32_t)n;
+	return 0;
+}
+
 static int tcp_max_conn(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return u32_into(ctx, v, &((TP *)o)->max_connections);
+	return pool_limit(ctx, v, &((POOL *)o)->max_connections);
 }
 
 static int tcp_connect_timeout(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return cfg_get_duration(ctx, v, &((TP *)o)->connect_timeout_ms);
+	return cfg_get_duration(ctx, v, &((POOL *)o)->connect_timeout_ms);
+}
+
+static int tcp_idle(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_duration(ctx, v, &((POOL *)o)->tcp_idle_timeout_ms);
+}
+
+static int tcp_duration(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_duration(ctx, v, &((POOL *)o)->max_connection_duration_ms);
 }
 
 static const struct cfg_field tcp_pool_fields[] = {
     {"maxConnections", CFG_T_INT, tcp_max_conn, 0},
     {"connectTimeout", CFG_T_STR, tcp_connect_timeout, 0},
     {"tcpKeepalive", CFG_T_MAP, tcp_keepalive, 0},
-    {"maxConnectionDuration", CFG_T_STR, dur, 0},
-    {"idleTimeout", CFG_T_STR, dur, 0},
+    {"maxConnectionDuration", CFG_T_STR, tcp_duration, 0},
+    {"idleTimeout", CFG_T_STR, tcp_idle, 0},
     {NULL, 0, NULL, 0},
 };
 
 static int http_pending(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return u32_into(ctx, v, &((TP *)o)->http1_max_pending);
+	return pool_limit(ctx, v, &((POOL *)o)->http1_max_pending_requests);
 }
 
 static int http_requests(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return u32_into(ctx, v, &((TP *)o)->http2_max_requests);
+	return pool_limit(ctx, v, &((POOL *)o)->http2_max_requests);
 }
 
 static int http_per_conn(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return u32_into(ctx, v, &((TP *)o)->max_requests_per_connection);
+	return pool_limit(ctx, v, &((POOL *)o)->max_requests_per_connection);
+}
+
+static int http_retries(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return pool_limit(ctx, v, &((POOL *)o)->max_retries);
+}
+
+static int http_streams(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return pool_limit(ctx, v, &((POOL *)o)->max_concurrent_streams);
+}
+
+static int http_idle(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_duration(ctx, v, &((POOL *)o)->http_idle_timeout_ms);
+}
+
+static int http_client_protocol(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_bool(ctx, v, &((POOL *)o)->use_client_protocol);
 }
 
 static int h2_upgrade(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	static const char *const p[] = {"DEFAULT", "DO_NOT_UPGRADE", "UPGRADE", NULL};
+	const char *s = (const char *)v->data.scalar.value;
 
-	return cfg_check_enum(ctx, v, p, NULL);
+	if (cfg_check_enum(ctx, v, p, NULL))
+		return -EINVAL;
+	((POOL *)o)->h2_upgrade_policy = !strcmp(s, "UPGRADE") ? CONFIG_H2_UPGRADE_UPGRADE
+					 : !strcmp(s, "DO_NOT_UPGRADE")
+					     ? CONFIG_H2_UPGRADE_DO_NOT_UPGRADE
+					     : CONFIG_H2_UPGRADE_DEFAULT;
+	return 0;
 }
 
 static const struct cfg_field h2_keepalive_fields[] = {
@@ -259,23 +446,23 @@ static const struct cfg_field http_pool_fields[] = {
     {"http1MaxPendingRequests", CFG_T_INT, http_pending, 0},
     {"http2MaxRequests", CFG_T_INT, http_requests, 0},
     {"maxRequestsPerConnection", CFG_T_INT, http_per_conn, 0},
-    {"maxRetries", CFG_T_INT, nonneg_int, 0},
-    {"idleTimeout", CFG_T_STR, dur, 0},
+    {"maxRetries", CFG_T_INT, http_retries, 0},
+    {"idleTimeout", CFG_T_STR, http_idle, 0},
     {"h2UpgradePolicy", CFG_T_STR, h2_upgrade, 0},
-    {"useClientProtocol", CFG_T_BOOL, NULL, 0},
-    {"maxConcurrentStreams", CFG_T_INT, nonneg_int, 0},
+    {"useClientProtocol", CFG_T_BOOL, http_client_protocol, 0},
+    {"maxConcurrentStreams", CFG_T_INT, http_streams, 0},
     {"http2KeepAlive", CFG_T_MAP, h2_keepalive, 0},
     {NULL, 0, NULL, 0},
 };
 
 static int pool_tcp(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return cfg_walk_map(ctx, v, tcp_pool_fields, o);
+	return cfg_walk_map(ctx, v, tcp_pool_fields, &((TP *)o)->pool);
 }
 
 static int pool_http(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return cfg_walk_map(ctx, v, http_pool_fields, o);
+	return cfg_walk_map(ctx, v, http_pool_fields, &((TP *)o)->pool);
 }
 
 static const struct cfg_field pool_fields[] = {
@@ -291,34 +478,54 @@ static int tp_pool(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 		cfg_error(ctx, v, "connection pool settings must set at least tcp or http");
 		return -EINVAL;
 	}
-	((TP *)o)->has_connection_pool = true;
+	((TP *)o)->pool.present = true;
+	pool_defaults(&((TP *)o)->pool);
 	return cfg_walk_map(ctx, v, pool_fields, o);
 }
 
 /* ---- outlierDetection ---- */
 
+#define OD struct config_outlier_detection
+
 static int od_5xx(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return u32_into(ctx, v, &((TP *)o)->consecutive_5xx);
+	return u32_into(ctx, v, &((OD *)o)->consecutive_5xx);
+}
+
+static int od_gateway(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return u32_into(ctx, v, &((OD *)o)->consecutive_gateway);
+}
+
+static int od_local(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return u32_into(ctx, v, &((OD *)o)->consecutive_local_origin);
+}
+
+static int od_split(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_bool(ctx, v, &((OD *)o)->split_local_origin);
 }
 
 static int od_interval(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return cfg_get_duration(ctx, v, &((TP *)o)->interval_ms);
+	return cfg_get_duration(ctx, v, &((OD *)o)->interval_ms);
 }
 
 static int od_base(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return cfg_get_duration(ctx, v, &((TP *)o)->base_ejection_ms);
+	return cfg_get_duration(ctx, v, &((OD *)o)->base_ejection_ms);
 }
 
+/* 0 keeps Envoy's default of 10% (Istio only sets it when > 0). */
 static int od_max_pct(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	long long n;
 
 	if (cfg_get_int(ctx, v, 0, 100, &n))
 		return -EINVAL;
-	((TP *)o)->max_ejection_percent = (int)n;
+	if (n)
+		((OD *)o)->max_ejection_percent = (uint32_t)n;
 	return 0;
 }
 
@@ -326,7 +533,36 @@ static int od_min_health(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	long long n;
 
-	return cfg_get_int(ctx, v, 0, 100, &n);
+	if (cfg_get_int(ctx, v, 0, 100, &n))
+		return -EINVAL;
+	((OD *)o)->min_health_percent = (uint32_t)n;
+	return 0;
+}
+
+static int od_codes(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	OD *od = o;
+	size_t n = cfg_seq_len(v);
+	int before = ctx->nerrors;
+
+	if (n > 100) {
+		cfg_error(ctx, v, "at most 100 status codes");
+		return -EINVAL;
+	}
+	od->error_codes = calloc(n + 1, sizeof(*od->error_codes));
+	if (!od->error_codes) {
+		cfg_error(ctx, v, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		long long c;
+		size_t saved = cfg_path_push_index(ctx, i);
+
+		if (cfg_get_int(ctx, cfg_seq_item(ctx, v, i), 100, 599, &c) == 0)
+			od->error_codes[od->n_error_codes++] = (uint16_t)c;
+		cfg_path_pop(ctx, saved);
+	}
+	return ctx->nerrors == before ? 0 : -EINVAL;
 }
 
 static int od_deprecated(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
@@ -342,14 +578,15 @@ static int od_deprecated(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 
 static const struct cfg_field od_fields[] = {
     {"consecutiveErrors", CFG_T_INT, od_deprecated, 0},
-    {"splitExternalLocalOriginErrors", CFG_T_BOOL, NULL, 0},
-    {"consecutiveLocalOriginFailures", CFG_T_INT, nonneg_int, 0},
-    {"consecutiveGatewayErrors", CFG_T_INT, nonneg_int, 0},
+    {"splitExternalLocalOriginErrors", CFG_T_BOOL, od_split, 0},
+    {"consecutiveLocalOriginFailures", CFG_T_INT, od_local, 0},
+    {"consecutiveGatewayErrors", CFG_T_INT, od_gateway, 0},
     {"consecutive5xxErrors", CFG_T_INT, od_5xx, 0},
     {"interval", CFG_T_STR, od_interval, 0},
     {"baseEjectionTime", CFG_T_STR, od_base, 0},
     {"maxEjectionPercent", CFG_T_INT, od_max_pct, 0},
     {"minHealthPercent", CFG_T_INT, od_min_health, 0},
+    {"outlierDetectionHttpErrorCodes", CFG_T_SEQ, od_codes, 0},
     {NULL, 0, NULL, 0},
 };
 
@@ -357,8 +594,15 @@ static int tp_outlier(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	yaml_node_t *split = cfg_map_get(ctx, v, "splitExternalLocalOriginErrors");
 
-	((TP *)o)->has_outlier_detection = true;
-	if (cfg_walk_map(ctx, v, od_fields, o))
+	OD *od = &((TP *)o)->outlier;
+
+	/* Envoy's defaults, which Istio keeps for what the block leaves out. */
+	od->present = true;
+	od->consecutive_5xx = 5;
+	od->interval_ms = 10000;
+	od->base_ejection_ms = 30000;
+	od->max_ejection_percent = 10;
+	if (cfg_walk_map(ctx, v, od_fields, od))
 		return -EINVAL;
 	if (cfg_map_get(ctx, v, "consecutiveLocalOriginFailures") &&
 	    (!split || strcmp((const char *)split->data.scalar.value, "true"))) {
@@ -372,34 +616,58 @@ static int tp_outlier(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 
 /* ---- tls ---- */
 
+#define TLS struct config_client_tls
+
 static int tls_mode(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	static const char *const modes[] = {"DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL", NULL};
 
-	return cfg_check_enum(ctx, v, modes, &((TP *)o)->tls_mode);
+	return cfg_check_enum(ctx, v, modes, &((TLS *)o)->mode);
+}
+
+#define TLS_STR(fn, field)                                                                         \
+	static int fn(struct cfg_ctx *ctx, yaml_node_t *v, void *o)                                \
+	{                                                                                          \
+		return cfg_get_str(ctx, v, &((TLS *)o)->field);                                    \
+	}
+TLS_STR(tls_cert, client_certificate)
+TLS_STR(tls_key, private_key)
+TLS_STR(tls_ca, ca_certificates)
+TLS_STR(tls_cred, credential_name)
+TLS_STR(tls_sni, sni)
+
+static int tls_sans(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_strings(ctx, v, CFG_S_NONEMPTY, &((TLS *)o)->subject_alt_names);
+}
+
+static int tls_skip(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_bool(ctx, v, &((TLS *)o)->insecure_skip_verify);
 }
 
 static const struct cfg_field tls_fields[] = {
     {"mode", CFG_T_STR, tls_mode, 0},
-    {"clientCertificate", CFG_T_STR, NULL, 0},
-    {"privateKey", CFG_T_STR, NULL, 0},
-    {"caCertificates", CFG_T_STR, NULL, 0},
-    {"credentialName", CFG_T_STR, NULL, 0},
-    {"subjectAltNames", CFG_T_SEQ, NULL, 0},
-    {"sni", CFG_T_STR, NULL, 0},
-    {"insecureSkipVerify", CFG_T_BOOL, NULL, 0},
+    {"clientCertificate", CFG_T_STR, tls_cert, 0},
+    {"privateKey", CFG_T_STR, tls_key, 0},
+    {"caCertificates", CFG_T_STR, tls_ca, 0},
+    {"credentialName", CFG_T_STR, tls_cred, 0},
+    {"subjectAltNames", CFG_T_SEQ, tls_sans, 0},
+    {"sni", CFG_T_STR, tls_sni, 0},
+    {"insecureSkipVerify", CFG_T_BOOL, tls_skip, 0},
     {"caCrl", CFG_T_STR, NULL, 0},
     {NULL, 0, NULL, 0},
 };
 
 static int tp_tls(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	TP *p = o;
+	TLS *p = &((TP *)o)->tls;
 	const char *mode;
 
-	if (cfg_walk_map(ctx, v, tls_fields, o))
+	p->present = true;
+	if (cfg_walk_map(ctx, v, tls_fields, p))
 		return -EINVAL;
-	mode = p->tls_mode ? p->tls_mode : "DISABLE";
+	mode = p->mode ? p->mode : "DISABLE";
 	if (!strcmp(mode, "ISTIO_MUTUAL") &&
 	    (cfg_map_get(ctx, v, "clientCertificate") || cfg_map_get(ctx, v, "privateKey") ||
 	     cfg_map_get(ctx, v, "caCertificates") || cfg_map_get(ctx, v, "credentialName"))) {
@@ -431,6 +699,12 @@ static const struct cfg_field port_fields[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* A portLevelSettings entry: the policy parts (first, so the part parsers apply) and the port. */
+struct pls {
+	TP tp;
+	uint16_t port;
+};
+
 static int pls_port(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	yaml_node_t *n = cfg_map_get(ctx, v, "number");
@@ -442,7 +716,10 @@ static int pls_port(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 		cfg_error(ctx, v, "portLevelSettings needs port.number");
 		return -EINVAL;
 	}
-	return cfg_get_int(ctx, n, 1, 65535, &p);
+	if (cfg_get_int(ctx, n, 1, 65535, &p))
+		return -EINVAL;
+	((struct pls *)o)->port = (uint16_t)p;
+	return 0;
 }
 
 static const struct cfg_field pls_fields[] = {
@@ -456,20 +733,42 @@ static const struct cfg_field pls_fields[] = {
 
 static int tp_port_level(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
+	TP *tp = o;
+	size_t n = cfg_seq_len(v);
 	int before = ctx->nerrors;
 
-	for (size_t i = 0; i < cfg_seq_len(v); i++) {
+	if (n > CFG_MAX_LIST) {
+		cfg_error(ctx, v, "more than %d entries", CFG_MAX_LIST);
+		return -EINVAL;
+	}
+	tp->port_level = calloc(n + 1, sizeof(*tp->port_level));
+	if (!tp->port_level) {
+		cfg_error(ctx, v, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item = cfg_seq_item(ctx, v, i);
 		size_t saved = cfg_path_push_index(ctx, i);
-		struct config_traffic_policy tmp = {0};
+		struct pls tmp = {0};
+		struct config_port_traffic_policy *pl = &tp->port_level[tp->n_port_level];
 
-		/* The port's settings replace the whole policy for that port; not modelled yet. */
+		/* Unset parts of a port's settings take the defaults, not the rule's values. */
+		pool_defaults(&tmp.tp.pool);
 		if (cfg_walk_map(ctx, item, pls_fields, &tmp) == 0 &&
 		    item->data.mapping.pairs.top - item->data.mapping.pairs.start < 2)
 			cfg_error(ctx, item,
 				  "port level settings need at least one setting besides "
 				  "the port");
-		config_traffic_policy_free(&tmp);
+		pl->port = tmp.port;
+		for (size_t j = 0; j < tp->n_port_level && pl->port; j++)
+			if (tp->port_level[j].port == pl->port)
+				cfg_error(ctx, item, "duplicate port level settings for port %u",
+					  pl->port);
+		pl->lb = tmp.tp.lb;
+		pl->pool = tmp.tp.pool;
+		pl->outlier = tmp.tp.outlier;
+		pl->tls = tmp.tp.tls;
+		tp->n_port_level++;
 		cfg_path_pop(ctx, saved);
 	}
 	return ctx->nerrors == before ? 0 : -EINVAL;
@@ -490,7 +789,6 @@ static const struct cfg_field tp_fields[] = {
 static int traffic_policy(struct cfg_ctx *ctx, yaml_node_t *v, TP *p)
 {
 	p->present = true;
-	p->max_ejection_percent = -1;
 	if (v->data.mapping.pairs.top == v->data.mapping.pairs.start) {
 		cfg_error(ctx, v, "empty trafficPolicy: remove it or set a policy");
 		return -EINVAL;
@@ -603,11 +901,12 @@ int cfg_dr_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o)
 	DR *dr = o->obj;
 	yaml_node_t *spec = cfg_map_get(ctx, root, "spec");
 
-	if (!dr->policy.present)
-		dr->policy.max_ejection_percent = -1;
+	/* What no policy sets has Istio's defaults, so consumers read effective values. */
+	if (!dr->policy.pool.present)
+		pool_defaults(&dr->policy.pool);
 	for (size_t i = 0; i < dr->n_subsets; i++)
-		if (!dr->subsets[i].policy.present)
-			dr->subsets[i].policy.max_ejection_percent = -1;
+		if (!dr->subsets[i].policy.pool.present)
+			pool_defaults(&dr->subsets[i].policy.pool);
 	if (dr->has_workload_selector &&
 	    (dr->export_to.n > 1 ||
 	     (dr->export_to.n == 1 && strcmp(dr->export_to.items[0], ".")))) {

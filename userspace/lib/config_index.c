@@ -112,11 +112,13 @@ static int ensure(struct cfg_ctx *ctx)
 	kinds = cfg_kinds(&nk);
 	for (size_t k = 0; ctx->cfg && k < nk; k++) {
 		size_t n = kinds[k].count(ctx->cfg);
+		char key[128];
 
+		cfg_kind_key(&kinds[k], key, sizeof(key));
 		for (size_t i = 0; i < n; i++) {
 			const struct config_meta *m = kinds[k].meta_at(ctx->cfg, i);
 
-			if (put(ctx->index, kinds[k].kind, m->namespace, m->name, m->origin.file,
+			if (put(ctx->index, key, m->namespace, m->name, m->origin.file,
 				m->origin.line))
 				return -ENOMEM;
 		}

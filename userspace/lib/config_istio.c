@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "config_priv.h"
 
 void config_strings_free(struct config_strings *s)
@@ -529,4 +531,31 @@ void config_target_refs_free(struct config_target_ref *refs, size_t n)
 		free(refs[i].namespace);
 	}
 	free(refs);
+}
+
+/* protobuf `bytes` in YAML: standard base64 with padding. Returns the length or -EINVAL. */
+int cfg_base64_decode(const char *in, char **out)
+{
+	size_t n = strlen(in), pad = 0;
+	unsigned char *buf;
+	int len;
+
+	*out = NULL;
+	if (n % 4)
+		return -EINVAL;
+	buf = malloc(n / 4 * 3 + 1);
+	if (!buf)
+		return -ENOMEM;
+	len = n ? EVP_DecodeBlock(buf, (const unsigned char *)in, (int)n) : 0;
+	if (len < 0) {
+		free(buf);
+		return -EINVAL;
+	}
+	/* EVP_DecodeBlock counts the bytes padding stands for. */
+	while (pad < 2 && n > pad && in[n - 1 - pad] == '=')
+		pad++;
+	len -= (int)pad;
+	buf[len] = '\0';
+	*out = (char *)buf;
+	return len;
 }

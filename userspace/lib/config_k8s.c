@@ -342,6 +342,11 @@ static int svc_port_protocol(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	return cfg_check_protocol(ctx, v, &((struct config_service_port *)obj)->protocol);
 }
 
+static int svc_port_app_protocol(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	return cfg_get_str(ctx, v, &((struct config_service_port *)obj)->app_protocol);
+}
+
 static int svc_port_port(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	return port_number(ctx, v, &((struct config_service_port *)obj)->port);
@@ -367,7 +372,7 @@ static int node_port(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 static const struct cfg_field service_port_fields[] = {
     {"name", CFG_T_STR, svc_port_name, 0},
     {"protocol", CFG_T_STR, svc_port_protocol, 0},
-    {"appProtocol", CFG_T_STR, NULL, 0},
+    {"appProtocol", CFG_T_STR, svc_port_app_protocol, 0},
     {"port", CFG_T_INT, svc_port_port, CFG_F_REQUIRED},
     {"targetPort", CFG_T_INT_OR_STR, svc_port_target, 0},
     {"nodePort", CFG_T_INT, node_port, 0},
@@ -540,6 +545,9 @@ KIND_STORE(ra, request_authentications, n_request_authentications,
 	   struct config_request_authentication, config_request_authentication_free)
 KIND_STORE(pa, peer_authentications, n_peer_authentications, struct config_peer_authentication,
 	   config_peer_authentication_free)
+KIND_STORE(kgw, k8s_gateways, n_k8s_gateways, struct config_k8s_gateway, config_k8s_gateway_free)
+KIND_STORE(hr, http_routes, n_http_routes, struct config_gw_route, config_gw_route_free)
+KIND_STORE(gr, grpc_routes, n_grpc_routes, struct config_gw_route, config_gw_route_free)
 
 static const char *const core_v1[] = {"v1", NULL};
 static const char *const apps_v1[] = {"apps/v1", NULL};
@@ -547,6 +555,8 @@ static const char *const networking_istio[] = {
     "networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3", NULL};
 static const char *const security_istio[] = {"security.istio.io/v1", "security.istio.io/v1beta1",
 					     NULL};
+static const char *const gateway_api[] = {CONFIG_GW_GROUP "/v1", CONFIG_GW_GROUP "/v1beta1", NULL};
+static const char *const gateway_api_v1[] = {CONFIG_GW_GROUP "/v1", NULL};
 
 /* Adding a kind: a field table, a finish hook if it has cross-field rules, and a store. */
 static const struct cfg_kind kinds[] = {
@@ -574,7 +584,22 @@ static const struct cfg_kind kinds[] = {
      gw_meta_at, gw_append, gw_free},
     {"ServiceEntry", networking_istio, true, CFG_NAME_SUBDOMAIN, cfg_se_fields, cfg_se_finish,
      se_count, se_meta_at, se_append, se_free},
+    /* Gateway API: Gateway shares its kind name with Istio's; the API group tells them apart. */
+    {"Gateway", gateway_api, true, CFG_NAME_SUBDOMAIN, cfg_k8s_gw_fields, NULL, kgw_count,
+     kgw_meta_at, kgw_append, kgw_free},
+    {"HTTPRoute", gateway_api, true, CFG_NAME_SUBDOMAIN, cfg_gw_route_fields, cfg_gw_route_finish,
+     hr_count, hr_meta_at, hr_append, hr_free},
+    {"GRPCRoute", gateway_api_v1, true, CFG_NAME_SUBDOMAIN, cfg_gw_route_fields,
+     cfg_gw_route_finish, gr_count, gr_meta_at, gr_append, gr_free},
 };
+
+void cfg_kind_key(const struct cfg_kind *kd, char *buf, size_t len)
+{
+	char group[96];
+
+	config_api_group(kd->api_versions[0], group, sizeof(group));
+	snprintf(buf, len, "%s.%s", kd->kind, group);
+}
 
 const struct cfg_kind *cfg_kinds(size_t *n)
 {
@@ -645,11 +670,14 @@ static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 		struct config_gateway gw;
 		struct config_service_entry se;
 		struct config_request_authentication ra;
+		struct config_k8s_gateway kgw;
+		struct config_gw_route route;
 	} u;
 	struct cfg_obj o = {.kind = kd, .name_rule = kd->name_rule, .meta = &u.ns.meta, .obj = &u};
 	const char *default_ns =
 	    ctx->opts && ctx->opts->default_namespace ? ctx->opts->default_namespace : "default";
 	const char *dup_file = NULL;
+	char kind_key[128];
 	int before = ctx->nerrors, dup, dup_line = 0;
 	bool named_ns;
 
@@ -680,7 +708,8 @@ static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 		goto oom;
 	if (kd->finish && kd->finish(ctx, root, &o))
 		goto fail;
-	dup = cfg_index_find(ctx, kd->kind, o.meta->namespace, o.meta->name, &dup_file, &dup_line);
+	cfg_kind_key(kd, kind_key, sizeof(kind_key));
+	dup = cfg_index_find(ctx, kind_key, o.meta->namespace, o.meta->name, &dup_file, &dup_line);
 	if (dup < 0)
 		goto oom;
 	if (dup) {
@@ -692,7 +721,7 @@ static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 		goto fail;
 	}
 	/* ctx->file outlives the load call's index; the stage's copy may move on append. */
-	if (cfg_index_add(ctx, kd->kind, o.meta->namespace, o.meta->name, ctx->file,
+	if (cfg_index_add(ctx, kind_key, o.meta->namespace, o.meta->name, ctx->file,
 			  o.meta->origin.line))
 		goto oom;
 	if (ctx->opts && ctx->opts->on_object &&
@@ -806,9 +835,11 @@ static void parse_one(struct cfg_ctx *ctx, yaml_node_t *root, bool in_list)
 		parse_list(ctx, root);
 		return;
 	}
+	/* A kind of that name whose API group is the one written, else the first of that name. */
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strcmp(kinds[i].kind, k) == 0)
-			kd = &kinds[i];
+		if (strcmp(kinds[i].kind, k) == 0 && (!kd || api_group_served(&kinds[i], a)))
+			if (!kd || !api_group_served(kd, a))
+				kd = &kinds[i];
 	if (!kd) {
 		saved = cfg_path_push(ctx, "kind");
 		cfg_error(ctx, kind, "unknown kind \"%.64s\" (apiVersion \"%.64s\")", k, a);

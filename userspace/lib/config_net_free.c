@@ -9,6 +9,7 @@ void config_destination_free(struct config_destination *d)
 {
 	free(d->host);
 	free(d->subset);
+	config_headers_free(&d->headers);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -36,6 +37,7 @@ void config_route_match_free(struct config_route_match *m)
 	string_match_free(&m->authority);
 	header_matches_free(m->headers, m->n_headers);
 	header_matches_free(m->without_headers, m->n_without_headers);
+	header_matches_free(m->query_params, m->n_query_params);
 	config_labels_free(&m->source_labels);
 	free(m->source_namespace);
 	config_strings_free(&m->gateways);
@@ -57,7 +59,26 @@ void config_vs_route_free(struct config_vs_route *r)
 	free(r->fault.abort_grpc_status);
 	free(r->rewrite_uri);
 	free(r->rewrite_authority);
+	free(r->rewrite_regex);
+	free(r->rewrite_regex_sub);
+	free(r->redirect.uri);
+	free(r->redirect.prefix_rewrite);
+	free(r->redirect.authority);
+	free(r->redirect.scheme);
+	free(r->direct_response_body);
+	free(r->delegate_name);
+	free(r->delegate_namespace);
 	config_destination_free(&r->mirror);
+	for (size_t i = 0; i < r->n_mirrors; i++)
+		config_destination_free(&r->mirrors[i].destination);
+	free(r->mirrors);
+	for (size_t i = 0; i < r->cors.n_allow_origins; i++)
+		string_match_free(&r->cors.allow_origins[i]);
+	free(r->cors.allow_origins);
+	config_strings_free(&r->cors.allow_methods);
+	config_strings_free(&r->cors.allow_headers);
+	config_strings_free(&r->cors.expose_headers);
+	config_headers_free(&r->headers);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -73,10 +94,34 @@ void config_virtual_service_free(struct config_virtual_service *vs)
 	memset(vs, 0, sizeof(*vs));
 }
 
+static void lb_free(struct config_load_balancer *lb)
+{
+	free(lb->hash_name);
+	free(lb->cookie_path);
+}
+
+static void tls_free(struct config_client_tls *t)
+{
+	free(t->mode);
+	free(t->sni);
+	free(t->ca_certificates);
+	free(t->credential_name);
+	free(t->client_certificate);
+	free(t->private_key);
+	config_strings_free(&t->subject_alt_names);
+}
+
 void config_traffic_policy_free(struct config_traffic_policy *p)
 {
-	free(p->lb_simple);
-	free(p->tls_mode);
+	lb_free(&p->lb);
+	tls_free(&p->tls);
+	free(p->outlier.error_codes);
+	for (size_t i = 0; i < p->n_port_level; i++) {
+		lb_free(&p->port_level[i].lb);
+		tls_free(&p->port_level[i].tls);
+		free(p->port_level[i].outlier.error_codes);
+	}
+	free(p->port_level);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -140,6 +140,8 @@ struct cfg_obj {
 };
 
 int config_k8s_document(struct cfg_ctx *ctx, yaml_node_t *root);
+/* "Kind.group" of a kind (Gateway API's Gateway and Istio's are different kinds). */
+void cfg_kind_key(const struct cfg_kind *kd, char *buf, size_t len);
 /* The kind table (borrowed, @n entries). */
 const struct cfg_kind *cfg_kinds(size_t *n);
 
@@ -213,6 +215,8 @@ int cfg_check_target_ref_namespaces(struct cfg_ctx *ctx, yaml_node_t *spec,
 				    const struct config_target_ref *refs, size_t n, const char *ns);
 void config_target_refs_free(struct config_target_ref *refs, size_t n);
 int cfg_get_export_to(struct cfg_ctx *ctx, yaml_node_t *v, struct config_strings *out);
+/* Decodes base64 @in into a malloc'd NUL-terminated *@out; its length, or -EINVAL/-ENOMEM. */
+int cfg_base64_decode(const char *in, char **out);
 
 /* config_security.c, config_vs.c, config_net.c: the Istio kind descriptors' parts. */
 extern const struct cfg_field cfg_authz_fields[], cfg_peerauth_fields[];
@@ -234,7 +238,17 @@ int cfg_vs_http_route(struct cfg_ctx *ctx, yaml_node_t *v, struct config_vs_rout
 int cfg_vs_http_match(struct cfg_ctx *ctx, yaml_node_t *v, void *route);
 int cfg_vs_route_dests(struct cfg_ctx *ctx, yaml_node_t *v, void *route);
 int cfg_vs_destination(struct cfg_ctx *ctx, yaml_node_t *v, void *dest);
-int cfg_vs_headers(struct cfg_ctx *ctx, yaml_node_t *v, void *unused);
+int cfg_vs_string_match(struct cfg_ctx *ctx, yaml_node_t *v, struct config_string_match *m,
+			bool empty_prefix_ok);
+int cfg_check_regex(struct cfg_ctx *ctx, yaml_node_t *v, const char *re);
+/* config_vs_ops.c: Headers (VirtualService) and CorsPolicy. */
+int cfg_vs_headers(struct cfg_ctx *ctx, yaml_node_t *v, struct config_headers *out);
+int cfg_vs_cors(struct cfg_ctx *ctx, yaml_node_t *v, struct config_cors *out);
+/* Gateway API header names (case-insensitive tokens) and HTTPHeaderFilter. */
+bool cfg_http_token_ok(const char *s);
+int cfg_gw_header_filter(struct cfg_ctx *ctx, yaml_node_t *v, struct config_header_ops *out);
+void config_header_ops_free(struct config_header_ops *h);
+void config_headers_free(struct config_headers *h);
 int cfg_vs_duration(struct cfg_ctx *ctx, yaml_node_t *v, void *unused);
 extern const struct cfg_field cfg_dr_fields[], cfg_gw_fields[], cfg_se_fields[];
 int cfg_dr_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
@@ -246,6 +260,24 @@ void config_destination_free(struct config_destination *d);
 void config_route_match_free(struct config_route_match *m);
 void config_vs_route_free(struct config_vs_route *r);
 void config_traffic_policy_free(struct config_traffic_policy *p);
+
+/* config_gwapi.c, config_gwroute.c: Gateway API kinds. */
+extern const struct cfg_field cfg_k8s_gw_fields[], cfg_gw_route_fields[];
+int cfg_gw_route_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+void config_k8s_gateway_free(struct config_k8s_gateway *gw);
+void config_gw_route_free(struct config_gw_route *r);
+bool cfg_gw_hostname_ok(const char *h, bool wildcard_ok);
+int cfg_gw_duration(struct cfg_ctx *ctx, yaml_node_t *v, uint64_t *ms);
+/* config_gwfilter.c: a backendRef (with weight and filters when @with_weight) and a filter list. */
+int cfg_gw_backend(struct cfg_ctx *ctx, yaml_node_t *v, struct config_backend_ref *b,
+		   bool with_weight);
+int cfg_gw_filters(struct cfg_ctx *ctx, yaml_node_t *v, struct config_gw_filter **out, size_t *n);
+void cfg_gw_filter_free(struct config_gw_filter *f);
+void cfg_gw_backend_free(struct config_backend_ref *b);
+
+/* config_analyze_l7.c: findings on what waypoints read (called by config_analyze). */
+int cfg_analyze_l7(const struct config *cfg, const struct config *context,
+		   struct config_diags *diags);
 
 /* config.c */
 void config_meta_free(struct config_meta *m);

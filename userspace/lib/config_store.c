@@ -68,13 +68,16 @@ static size_t view_arrays(struct config *c, struct view_array *out)
 	    VA("Gateway", gateways, n_gateways),
 	    VA("ServiceEntry", service_entries, n_service_entries),
 	    VA("RequestAuthentication", request_authentications, n_request_authentications),
+	    VA("Gateway", k8s_gateways, n_k8s_gateways),
+	    VA("HTTPRoute", http_routes, n_http_routes),
+	    VA("GRPCRoute", grpc_routes, n_grpc_routes),
 	};
 #undef VA
 	memcpy(out, all, sizeof(all));
 	return sizeof(all) / sizeof(all[0]);
 }
 
-#define VIEW_KINDS 12
+#define VIEW_KINDS 15
 
 static struct config_meta *meta_at(const struct view_array *va, size_t i)
 {

@@ -4,10 +4,10 @@
  * webhook rules of §1.5). http[], tcp[] and tls[] become one list of routes tagged by type.
  */
 #include <errno.h>
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ambit/re2.h"
 #include "config_priv.h"
 
 #define VS struct config_virtual_service
@@ -20,25 +20,12 @@ static int dur(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_get_duration(ctx, v, NULL);
 }
 
-static int strings_any(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
-{
-	struct config_strings tmp = {0};
-	int err = cfg_get_strings(ctx, v, 0, &tmp);
-
-	config_strings_free(&tmp);
-	return err;
-}
-
 /* ---- StringMatch ---- */
 
-/*
- * Istio compiles regexes with RE2; POSIX ERE is close but not equal, so a pattern regcomp()
- * refuses is reported as a warning (it may use RE2-only syntax such as (?i)), while an empty or
- * oversized one is the error Istio gives.
- */
-static int check_regex(struct cfg_ctx *ctx, yaml_node_t *v, const char *re)
+/* Istio compiles regexes with RE2: ambit checks RE2's syntax and compiles with PCRE2 (re2.h). */
+int cfg_check_regex(struct cfg_ctx *ctx, yaml_node_t *v, const char *re)
 {
-	regex_t rx;
+	char why[160];
 
 	if (!*re) {
 		cfg_error(ctx, v, "regex must not be empty");
@@ -48,14 +35,10 @@ static int check_regex(struct cfg_ctx *ctx, yaml_node_t *v, const char *re)
 		cfg_error(ctx, v, "regex is longer than 1024 characters");
 		return -EINVAL;
 	}
-	if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB)) {
-		cfg_diag(ctx, v, false,
-			 "\"%.64s\" is not a POSIX extended regex; check it is valid "
-			 "RE2",
-			 re);
-		return 0;
+	if (re2_check(re, why, sizeof(why))) {
+		cfg_error(ctx, v, "invalid regex \"%.64s\": %s", re, why);
+		return -EINVAL;
 	}
-	regfree(&rx);
 	return 0;
 }
 
@@ -68,7 +51,7 @@ static int sm_set(struct cfg_ctx *ctx, yaml_node_t *v, struct config_string_matc
 	if (cfg_get_str(ctx, v, &m->value))
 		return -EINVAL;
 	m->type = type;
-	return type == CONFIG_MATCH_REGEX ? check_regex(ctx, v, m->value) : 0;
+	return type == CONFIG_MATCH_REGEX ? cfg_check_regex(ctx, v, m->value) : 0;
 }
 
 static int sm_exact(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
@@ -94,7 +77,7 @@ static const struct cfg_field sm_fields[] = {
 };
 
 /* @empty_prefix_ok: only uri may use prefix "" (it matches every path). */
-static int string_match(struct cfg_ctx *ctx, yaml_node_t *v, struct config_string_match *m,
+int cfg_vs_string_match(struct cfg_ctx *ctx, yaml_node_t *v, struct config_string_match *m,
 			bool empty_prefix_ok)
 {
 	if (cfg_walk_map(ctx, v, sm_fields, m))
@@ -118,8 +101,9 @@ static bool header_name_ok(const char *s)
 			       "!#$%&'*+-.^_`|~") == strlen(s);
 }
 
+/* headers / withoutHeaders, or (@query) queryParams, whose names are not header names. */
 static int header_map(struct cfg_ctx *ctx, yaml_node_t *v, struct config_header_match **out,
-		      size_t *n)
+		      size_t *n, bool query)
 {
 	size_t len = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
 	int before = ctx->nerrors;
@@ -136,12 +120,14 @@ static int header_map(struct cfg_ctx *ctx, yaml_node_t *v, struct config_header_
 		struct config_header_match *h = &(*out)[*n];
 		size_t saved = cfg_path_push(ctx, name);
 
-		if (!header_name_ok(name)) {
+		if (!query && !header_name_ok(name)) {
 			cfg_error(ctx, k, "invalid header name \"%.64s\"", name);
+		} else if (query && !*name) {
+			cfg_error(ctx, k, "empty query parameter name");
 		} else if (cfg_is_null(val)) {
-			cfg_error(ctx, val,
-				  "null header match for \"%.64s\": use {} to test presence", name);
-		} else if (string_match(ctx, val, &h->match, false) == 0) {
+			cfg_error(ctx, val, "null %s match for \"%.64s\": use {} to test presence",
+				  query ? "query parameter" : "header", name);
+		} else if (cfg_vs_string_match(ctx, val, &h->match, false) == 0) {
 			if (!(h->name = strdup(name)))
 				cfg_error(ctx, k, "out of memory");
 			(*n)++;
@@ -163,27 +149,28 @@ static int m_name(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 }
 static int m_uri(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return string_match(ctx, v, &((MT *)o)->uri, true);
+	return cfg_vs_string_match(ctx, v, &((MT *)o)->uri, true);
 }
 static int m_scheme(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return string_match(ctx, v, &((MT *)o)->scheme, false);
+	return cfg_vs_string_match(ctx, v, &((MT *)o)->scheme, false);
 }
 static int m_method(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return string_match(ctx, v, &((MT *)o)->method, false);
+	return cfg_vs_string_match(ctx, v, &((MT *)o)->method, false);
 }
 static int m_authority(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return string_match(ctx, v, &((MT *)o)->authority, false);
+	return cfg_vs_string_match(ctx, v, &((MT *)o)->authority, false);
 }
 static int m_headers(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return header_map(ctx, v, &((MT *)o)->headers, &((MT *)o)->n_headers);
+	return header_map(ctx, v, &((MT *)o)->headers, &((MT *)o)->n_headers, false);
 }
 static int m_without(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return header_map(ctx, v, &((MT *)o)->without_headers, &((MT *)o)->n_without_headers);
+	return header_map(ctx, v, &((MT *)o)->without_headers, &((MT *)o)->n_without_headers,
+			  false);
 }
 static int m_port(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
@@ -208,23 +195,11 @@ static int m_gateways(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 }
 static int m_query(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	MT *m = o;
-	int before = ctx->nerrors;
-
-	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = cfg_node(ctx, p->key), *val = cfg_node(ctx, p->value);
-		struct config_string_match sm = {0};
-		size_t saved = cfg_path_push(ctx, (const char *)k->data.scalar.value);
-
-		if (cfg_is_null(val))
-			cfg_error(ctx, val, "null query parameter match");
-		else if (string_match(ctx, val, &sm, false) == 0)
-			m->n_query_params++;
-		free(sm.value);
-		cfg_path_pop(ctx, saved);
-	}
-	return ctx->nerrors == before ? 0 : -EINVAL;
+	return header_map(ctx, v, &((MT *)o)->query_params, &((MT *)o)->n_query_params, true);
+}
+static int m_ignore_case(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_bool(ctx, v, &((MT *)o)->ignore_uri_case);
 }
 static int m_subnets(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
@@ -268,7 +243,7 @@ static const struct cfg_field http_match_fields[] = {
     {"sourceLabels", CFG_T_MAP, m_source_labels, 0},
     {"sourceNamespace", CFG_T_STR, m_source_ns, 0},
     {"gateways", CFG_T_SEQ, m_gateways, 0},
-    {"ignoreUriCase", CFG_T_BOOL, NULL, 0},
+    {"ignoreUriCase", CFG_T_BOOL, m_ignore_case, 0},
     {"statPrefix", CFG_T_STR, NULL, 0},
     {NULL, 0, NULL, 0},
 };
@@ -355,30 +330,15 @@ static int rd_weight(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return 0;
 }
 
-static const struct cfg_field hdr_op_fields[] = {
-    {"set", CFG_T_MAP, NULL, 0},
-    {"add", CFG_T_MAP, NULL, 0},
-    {"remove", CFG_T_SEQ, strings_any, 0},
-    {NULL, 0, NULL, 0},
-};
-static int hdr_op(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+static int rd_headers(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return cfg_walk_map(ctx, v, hdr_op_fields, o);
-}
-static const struct cfg_field headers_fields[] = {
-    {"request", CFG_T_MAP, hdr_op, 0},
-    {"response", CFG_T_MAP, hdr_op, 0},
-    {NULL, 0, NULL, 0},
-};
-static int headers_op(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
-{
-	return cfg_walk_map(ctx, v, headers_fields, o);
+	return cfg_vs_headers(ctx, v, &((DST *)o)->headers);
 }
 
 static const struct cfg_field route_dest_fields[] = {
     {"destination", CFG_T_MAP, rd_destination, CFG_F_REQUIRED},
     {"weight", CFG_T_INT, rd_weight, 0},
-    {"headers", CFG_T_MAP, headers_op, 0},
+    {"headers", CFG_T_MAP, rd_headers, 0},
     {NULL, 0, NULL, 0},
 };
 
@@ -462,11 +422,6 @@ int cfg_vs_destination(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_walk_map(ctx, v, destination_fields, o);
 }
 
-int cfg_vs_headers(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
-{
-	return headers_op(ctx, v, o);
-}
-
 int cfg_vs_duration(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	return dur(ctx, v, o);
@@ -498,6 +453,8 @@ static int routes(struct cfg_ctx *ctx, yaml_node_t *v, VS *vs, enum config_route
 		r->type = type;
 		r->line = (int)item->start_mark.line + 1;
 		r->mirror_percent = 100;
+		r->retry_remote_localities = -1;
+		r->retry_ignore_previous_hosts = -1;
 		if (cfg_is_null(item))
 			cfg_error(ctx, item, "null route");
 		else if (type == CONFIG_ROUTE_HTTP)

@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "ambit/re2.h"
 #include "config_priv.h"
 
 #define RT struct config_vs_route
@@ -19,63 +21,167 @@ static int r_name(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 
 /* ---- redirect, directResponse, delegate, rewrite ---- */
 
+#define RDR struct config_http_redirect
+
 static int redirect_code(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	long long n;
 
-	return cfg_get_int(ctx, v, 300, 399, &n);
+	if (cfg_get_int(ctx, v, 0, 4294967295LL, &n))
+		return -EINVAL;
+	if (n && (n < 300 || n > 399)) {
+		cfg_error(ctx, v, "%lld is not a valid redirect code, must be 3xx", n);
+		return -EINVAL;
+	}
+	((RDR *)o)->code = n ? (int)n : 301;
+	return 0;
 }
 
 static int redirect_port(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	long long n;
 
-	return cfg_get_int(ctx, v, 1, 65535, &n);
+	if (cfg_get_int(ctx, v, 1, 65535, &n))
+		return -EINVAL;
+	((RDR *)o)->port = (uint16_t)n;
+	return 0;
 }
 
 static int derive_port(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	static const char *const p[] = {"FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT", NULL};
+	int err = cfg_check_enum(ctx, v, p, NULL);
 
-	return cfg_check_enum(ctx, v, p, NULL);
+	if (!err)
+		((RDR *)o)->derive_port =
+		    strcmp((const char *)v->data.scalar.value, "FROM_REQUEST_PORT")
+			? CONFIG_DERIVE_PORT_PROTOCOL_DEFAULT
+			: CONFIG_DERIVE_PORT_REQUEST;
+	return err;
 }
 
-static const struct cfg_field redirect_fields[] = {
-    {"uri", CFG_T_STR, NULL, 0},
-    {"authority", CFG_T_STR, NULL, 0},
-    {"port", CFG_T_INT, redirect_port, 0},
-    {"derivePort", CFG_T_STR, derive_port, 0},
-    {"scheme", CFG_T_STR, NULL, 0},
-    {"redirectCode", CFG_T_INT, redirect_code, 0},
-    {NULL, 0, NULL, 0},
-};
-
-static int r_redirect(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+static int redirect_uri(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	((RT *)o)->has_redirect = true;
-	if (cfg_walk_map(ctx, v, redirect_fields, o))
+	return cfg_get_str(ctx, v, &((RDR *)o)->uri);
+}
+
+static int redirect_prefix(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_str(ctx, v, &((RDR *)o)->prefix_rewrite);
+}
+
+static int redirect_authority(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_str(ctx, v, &((RDR *)o)->authority);
+}
+
+static int redirect_scheme(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	RDR *r = o;
+
+	if (cfg_get_str(ctx, v, &r->scheme))
 		return -EINVAL;
-	if (cfg_map_get(ctx, v, "port") && cfg_map_get(ctx, v, "derivePort")) {
-		cfg_error(ctx, v, "only one of port or derivePort can be set");
+	if (*r->scheme && strcmp(r->scheme, "http") && strcmp(r->scheme, "https")) {
+		cfg_error(ctx, v, "invalid redirect scheme, must be \"http\" or \"https\"");
 		return -EINVAL;
 	}
 	return 0;
 }
 
+static const struct cfg_field redirect_fields[] = {
+    {"uri", CFG_T_STR, redirect_uri, 0},
+    {"prefixRewrite", CFG_T_STR, redirect_prefix, 0},
+    {"authority", CFG_T_STR, redirect_authority, 0},
+    {"port", CFG_T_INT, redirect_port, 0},
+    {"derivePort", CFG_T_STR, derive_port, 0},
+    {"scheme", CFG_T_STR, redirect_scheme, 0},
+    {"redirectCode", CFG_T_INT, redirect_code, 0},
+    {NULL, 0, NULL, 0},
+};
+
+static bool nonempty(const char *s)
+{
+	return s && *s;
+}
+
+static int r_redirect(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	RDR *rd = &((RT *)o)->redirect;
+
+	((RT *)o)->has_redirect = true;
+	rd->code = 301;
+	if (cfg_walk_map(ctx, v, redirect_fields, rd))
+		return -EINVAL;
+	if (cfg_map_get(ctx, v, "port") && cfg_map_get(ctx, v, "derivePort")) {
+		cfg_error(ctx, v, "only one of port or derivePort can be set");
+		return -EINVAL;
+	}
+	if (nonempty(rd->uri) && nonempty(rd->prefix_rewrite)) {
+		cfg_error(ctx, v, "redirect may only specify one of uri or prefixRewrite");
+		return -EINVAL;
+	}
+	if (!nonempty(rd->uri) && !nonempty(rd->prefix_rewrite) && !nonempty(rd->authority) &&
+	    !rd->port && !rd->derive_port && !nonempty(rd->scheme)) {
+		cfg_error(ctx, v, "redirect must specify URI, authority, scheme, or port");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int body_string(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	RT *r = o;
+
+	if (cfg_get_str(ctx, v, &r->direct_response_body))
+		return -EINVAL;
+	r->direct_response_body_len = strlen(r->direct_response_body);
+	return 0;
+}
+
+/* protobuf bytes travel as base64 in YAML/JSON. */
+static int body_bytes(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	RT *r = o;
+	char *b64;
+	int n;
+
+	if (cfg_get_str(ctx, v, &b64))
+		return -EINVAL;
+	n = cfg_base64_decode(b64, &r->direct_response_body);
+	free(b64);
+	if (n < 0) {
+		cfg_error(ctx, v, "bytes is not valid base64");
+		return -EINVAL;
+	}
+	r->direct_response_body_len = (size_t)n;
+	return 0;
+}
+
 static const struct cfg_field body_fields[] = {
-    {"string", CFG_T_STR, NULL, 0},
-    {"bytes", CFG_T_STR, NULL, 0},
+    {"string", CFG_T_STR, body_string, 0},
+    {"bytes", CFG_T_STR, body_bytes, 0},
     {NULL, 0, NULL, 0},
 };
 
 static int dr_body(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	if (cfg_walk_map(ctx, v, body_fields, o))
-		return -EINVAL;
+	RT *r = o;
+
 	if (cfg_map_get(ctx, v, "string") && cfg_map_get(ctx, v, "bytes")) {
 		cfg_error(ctx, v, "only one of string or bytes can be set");
 		return -EINVAL;
 	}
+	if (cfg_walk_map(ctx, v, body_fields, o))
+		return -EINVAL;
+	if (r->direct_response_body_len > 1024 * 1024) {
+		cfg_error(ctx, v,
+			  "large direct_responses may impact control plane performance, "
+			  "must be less than 1MB");
+		return -EINVAL;
+	}
+	if (r->direct_response_body_len > 100 * 1024)
+		cfg_diag(ctx, v, false,
+			 "large direct_responses may impact control plane performance");
 	return 0;
 }
 
@@ -101,9 +207,19 @@ static int r_direct(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_walk_map(ctx, v, direct_fields, o);
 }
 
+static int dg_name(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_name(ctx, v, CFG_NAME_SUBDOMAIN, &((RT *)o)->delegate_name);
+}
+
+static int dg_namespace(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_name(ctx, v, CFG_NAME_LABEL, &((RT *)o)->delegate_namespace);
+}
+
 static const struct cfg_field delegate_fields[] = {
-    {"name", CFG_T_STR, NULL, CFG_F_REQUIRED},
-    {"namespace", CFG_T_STR, NULL, 0},
+    {"name", CFG_T_STR, dg_name, CFG_F_REQUIRED},
+    {"namespace", CFG_T_STR, dg_namespace, 0},
     {NULL, 0, NULL, 0},
 };
 
@@ -123,15 +239,46 @@ static int rw_authority(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_get_str(ctx, v, &((RT *)o)->rewrite_authority);
 }
 
+static int rr_match(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_str(ctx, v, &((RT *)o)->rewrite_regex);
+}
+
+static int rr_rewrite(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_str(ctx, v, &((RT *)o)->rewrite_regex_sub);
+}
+
 static const struct cfg_field regex_rewrite_fields[] = {
-    {"match", CFG_T_STR, NULL, CFG_F_REQUIRED},
-    {"rewrite", CFG_T_STR, NULL, CFG_F_REQUIRED},
+    {"match", CFG_T_STR, rr_match, 0},
+    {"rewrite", CFG_T_STR, rr_rewrite, 0},
     {NULL, 0, NULL, 0},
 };
 
 static int rw_regex(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return cfg_walk_map(ctx, v, regex_rewrite_fields, o);
+	RT *r = o;
+	struct re2 *re;
+	char why[160];
+
+	if (cfg_walk_map(ctx, v, regex_rewrite_fields, o))
+		return -EINVAL;
+	if (!nonempty(r->rewrite_regex) || !nonempty(r->rewrite_regex_sub)) {
+		cfg_error(ctx, v,
+			  "UriRegexRewrite requires both Rewrite and Match fields to be "
+			  "specified");
+		return -EINVAL;
+	}
+	if (cfg_check_regex(ctx, cfg_map_get(ctx, v, "match"), r->rewrite_regex))
+		return -EINVAL;
+	re = re2_compile(r->rewrite_regex, RE2_SEARCH, why, sizeof(why));
+	if (!re || re2_check_rewrite(re, r->rewrite_regex_sub, why, sizeof(why))) {
+		cfg_error(ctx, cfg_map_get(ctx, v, "rewrite"), "%s", re ? why : "out of memory");
+		re2_free(re);
+		return -EINVAL;
+	}
+	re2_free(re);
+	return 0;
 }
 
 static const struct cfg_field rewrite_fields[] = {
@@ -147,6 +294,13 @@ static int r_rewrite(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 		return -EINVAL;
 	if (cfg_map_get(ctx, v, "uri") && cfg_map_get(ctx, v, "uriRegexRewrite")) {
 		cfg_error(ctx, v, "only one of uri or uriRegexRewrite can be set");
+		return -EINVAL;
+	}
+	if (!nonempty(((RT *)o)->rewrite_uri) && !nonempty(((RT *)o)->rewrite_authority) &&
+	    !cfg_map_get(ctx, v, "uriRegexRewrite")) {
+		cfg_error(ctx, v,
+			  "rewrite must specify at least one of uri, uriRegexRewrite, or "
+			  "authority");
 		return -EINVAL;
 	}
 	return 0;
@@ -231,24 +385,39 @@ static int retry_on(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return err;
 }
 
-static const struct cfg_field backoff_fields[] = {
-    {"baseInterval", CFG_T_STR, cfg_vs_duration, 0},
-    {"maxInterval", CFG_T_STR, cfg_vs_duration, 0},
-    {NULL, 0, NULL, 0},
-};
-
+/* HTTPRetry.backoff is a google.protobuf.Duration: the base interval of Envoy's backoff. */
 static int retry_backoff(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return cfg_walk_map(ctx, v, backoff_fields, o);
+	return cfg_get_duration(ctx, v, &((RT *)o)->retry_backoff_ms);
+}
+
+static int retry_remote(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	bool b;
+
+	if (cfg_get_bool(ctx, v, &b))
+		return -EINVAL;
+	((RT *)o)->retry_remote_localities = b;
+	return 0;
+}
+
+static int retry_previous(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	bool b;
+
+	if (cfg_get_bool(ctx, v, &b))
+		return -EINVAL;
+	((RT *)o)->retry_ignore_previous_hosts = b;
+	return 0;
 }
 
 static const struct cfg_field retries_fields[] = {
     {"attempts", CFG_T_INT, retry_attempts, 0},
     {"perTryTimeout", CFG_T_STR, retry_per_try, 0},
     {"retryOn", CFG_T_STR, retry_on, 0},
-    {"retryRemoteLocalities", CFG_T_BOOL, NULL, 0},
-    {"retryIgnorePreviousHosts", CFG_T_BOOL, NULL, 0},
-    {"backoff", CFG_T_MAP, retry_backoff, 0},
+    {"retryRemoteLocalities", CFG_T_BOOL, retry_remote, 0},
+    {"retryIgnorePreviousHosts", CFG_T_BOOL, retry_previous, 0},
+    {"backoff", CFG_T_STR, retry_backoff, 0},
     {NULL, 0, NULL, 0},
 };
 
@@ -312,8 +481,9 @@ static int f_delay(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	FAULT *f = o;
 
+	/* Istio translates an absent percentage from the deprecated percent: 0 by default. */
 	f->has_delay = true;
-	f->delay_percent = 100;
+	f->delay_percent = 0;
 	if (cfg_walk_map(ctx, v, delay_fields, o))
 		return -EINVAL;
 	if (!cfg_map_get(ctx, v, "fixedDelay")) {
@@ -382,8 +552,9 @@ static int f_abort(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	FAULT *f = o;
 	int kinds;
 
+	/* An absent percentage leaves Envoy's FractionalPercent at 0: nothing aborted. */
 	f->has_abort = true;
-	f->abort_percent = 100;
+	f->abort_percent = 0;
 	if (cfg_walk_map(ctx, v, abort_fields, o))
 		return -EINVAL;
 	kinds = (cfg_map_get(ctx, v, "httpStatus") != NULL) +
@@ -441,96 +612,62 @@ static int r_mirror_percent(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return 0;
 }
 
+static int mp_destination(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_vs_destination(ctx, v, &((struct config_mirror *)o)->destination);
+}
+
 static int mp_percentage(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	double d;
-
-	return cfg_get_percent(ctx, v, &d);
+	return cfg_get_percent(ctx, v, &((struct config_mirror *)o)->percent);
 }
 
 static const struct cfg_field mirror_policy_fields[] = {
-    {"destination", CFG_T_MAP, cfg_vs_destination, CFG_F_REQUIRED},
+    {"destination", CFG_T_MAP, mp_destination, CFG_F_REQUIRED},
     {"percentage", CFG_T_MAP, mp_percentage, 0},
     {NULL, 0, NULL, 0},
 };
 
 static int r_mirrors(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
+	RT *r = o;
+	size_t n = cfg_seq_len(v);
 	int before = ctx->nerrors;
 
-	for (size_t i = 0; i < cfg_seq_len(v); i++) {
-		struct config_destination d = {0};
-		size_t saved = cfg_path_push_index(ctx, i);
+	if (n > CFG_MAX_LIST) {
+		cfg_error(ctx, v, "more than %d entries", CFG_MAX_LIST);
+		return -EINVAL;
+	}
+	r->mirrors = calloc(n + 1, sizeof(*r->mirrors));
+	if (!r->mirrors) {
+		cfg_error(ctx, v, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct config_mirror *m = &r->mirrors[r->n_mirrors++];
 		yaml_node_t *item = cfg_seq_item(ctx, v, i);
-		yaml_node_t *dest = cfg_map_get(ctx, item, "destination");
+		size_t saved = cfg_path_push_index(ctx, i);
 
-		if (cfg_walk_map(ctx, item, mirror_policy_fields, &d) == 0 && dest) {
-			size_t s2 = cfg_path_push(ctx, "destination");
-
-			cfg_vs_destination(ctx, dest, &d);
-			cfg_path_pop(ctx, s2);
-		}
-		config_destination_free(&d);
+		m->percent = 100; /* HTTPMirrorPolicy.percentage absent: every request */
+		if (cfg_is_null(item))
+			cfg_error(ctx, item, "mirror cannot be null");
+		else
+			cfg_walk_map(ctx, item, mirror_policy_fields, m);
 		cfg_path_pop(ctx, saved);
 	}
 	return ctx->nerrors == before ? 0 : -EINVAL;
 }
 
-/* ---- CORS ---- */
-
-static int cors_origins(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
-{
-	static const struct cfg_field sm_fields[] = {
-	    {"exact", CFG_T_STR, NULL, 0},
-	    {"prefix", CFG_T_STR, NULL, 0},
-	    {"regex", CFG_T_STR, NULL, 0},
-	    {NULL, 0, NULL, 0},
-	};
-	int before = ctx->nerrors;
-
-	for (size_t i = 0; i < cfg_seq_len(v); i++) {
-		yaml_node_t *item = cfg_seq_item(ctx, v, i);
-		size_t saved = cfg_path_push_index(ctx, i);
-
-		if (cfg_walk_map(ctx, item, sm_fields, NULL) == 0 &&
-		    item->data.mapping.pairs.top - item->data.mapping.pairs.start != 1)
-			cfg_error(ctx, item, "set exactly one of exact, prefix or regex");
-		cfg_path_pop(ctx, saved);
-	}
-	return ctx->nerrors == before ? 0 : -EINVAL;
-}
-
-static int cors_strings(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
-{
-	struct config_strings tmp = {0};
-	int err = cfg_get_strings(ctx, v, CFG_S_NONEMPTY, &tmp);
-
-	config_strings_free(&tmp);
-	return err;
-}
-
-static int cors_preflight(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
-{
-	static const char *const p[] = {"UNSPECIFIED", "FORWARD", "IGNORE", NULL};
-
-	return cfg_check_enum(ctx, v, p, NULL);
-}
-
-static const struct cfg_field cors_fields[] = {
-    {"allowOrigins", CFG_T_SEQ, cors_origins, 0},
-    {"allowOrigin", CFG_T_SEQ, cors_strings, 0},
-    {"allowMethods", CFG_T_SEQ, cors_strings, 0},
-    {"allowHeaders", CFG_T_SEQ, cors_strings, 0},
-    {"exposeHeaders", CFG_T_SEQ, cors_strings, 0},
-    {"maxAge", CFG_T_STR, cfg_vs_duration, 0},
-    {"allowCredentials", CFG_T_BOOL, NULL, 0},
-    {"unmatchedPreflights", CFG_T_STR, cors_preflight, 0},
-    {NULL, 0, NULL, 0},
-};
+/* ---- CORS, headers ---- */
 
 static int r_cors(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return cfg_walk_map(ctx, v, cors_fields, o);
+	return cfg_vs_cors(ctx, v, &((RT *)o)->cors);
+}
+
+static int r_headers(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_vs_headers(ctx, v, &((RT *)o)->headers);
 }
 
 static const struct cfg_field http_route_fields[] = {
@@ -549,7 +686,7 @@ static const struct cfg_field http_route_fields[] = {
     {"mirrorPercentage", CFG_T_MAP, r_mirror_percentage, 0},
     {"mirrorPercent", CFG_T_INT, r_mirror_percent, 0},
     {"corsPolicy", CFG_T_MAP, r_cors, 0},
-    {"headers", CFG_T_MAP, cfg_vs_headers, 0},
+    {"headers", CFG_T_MAP, r_headers, 0},
     {NULL, 0, NULL, 0},
 };
 
@@ -575,5 +712,30 @@ int cfg_vs_http_route(struct cfg_ctx *ctx, yaml_node_t *v, RT *r)
 		cfg_error(ctx, v, "mirror and mirrors cannot both be set");
 	if (cfg_map_get(ctx, v, "mirrorPercentage") && cfg_map_get(ctx, v, "mirrorPercent"))
 		cfg_error(ctx, v, "mirrorPercentage and mirrorPercent cannot both be set");
+	if (nonempty(r->redirect.prefix_rewrite))
+		for (size_t i = 0; i < r->n_match; i++)
+			if (r->match[i].uri.type != CONFIG_MATCH_NONE &&
+			    r->match[i].uri.type != CONFIG_MATCH_PREFIX) {
+				cfg_error(ctx, v,
+					  "redirect prefixRewrite requires all URI matches to "
+					  "use prefix match type");
+				break;
+			}
+	/* Istio's validateAuthorityRewrite: rewrite.authority or a header op, not both. */
+	if (nonempty(r->rewrite_authority))
+		for (size_t i = 0; i < r->headers.request.set.n + r->headers.request.add.n; i++) {
+			const struct config_label *l =
+			    i < r->headers.request.set.n
+				? &r->headers.request.set.items[i]
+				: &r->headers.request.add.items[i - r->headers.request.set.n];
+
+			if (!strcasecmp(l->key, ":authority") || !strcasecmp(l->key, "host")) {
+				cfg_error(ctx, v,
+					  "authority header cannot be set multiple times: "
+					  "have \"%.64s\", attempting to set \"%.64s\"",
+					  r->rewrite_authority, l->value);
+				break;
+			}
+		}
 	return ctx->nerrors == before ? 0 : -EINVAL;
 }

@@ -45,6 +45,12 @@ const char *ambit_reason_name(unsigned int reason)
 	return reason < AMBIT_REASON__COUNT ? reason_names[reason] : "unknown";
 }
 
+/* reasons.h names every refusal DROP_*, printed "drop_*". */
+bool ambit_reason_is_drop(unsigned int reason)
+{
+	return reason < AMBIT_REASON__COUNT && strncmp(reason_names[reason], "drop_", 5) == 0;
+}
+
 static int pin_path(char *buf, size_t len, const char *pin_root, const char *name)
 {
 	int n = snprintf(buf, len, "%s/%s", pin_root, name);
@@ -356,7 +362,7 @@ int datapath_del_deny_src(struct datapath *dp, uint32_t dst_ip, uint32_t src_ip,
 }
 
 /* @out has AMBIT_REASON__COUNT slots (borrowed). */
-int datapath_read_counters(struct datapath *dp, uint64_t *out)
+static int read_counters_fd(int fd, uint64_t *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	uint64_t *vals;
@@ -370,7 +376,7 @@ int datapath_read_counters(struct datapath *dp, uint64_t *out)
 	if (!vals)
 		return -ENOMEM;
 	for (key = 0; key < AMBIT_REASON__COUNT; key++) {
-		if (bpf_map_lookup_elem(dp->map_fds[DP_MAP_COUNTERS], &key, vals)) {
+		if (bpf_map_lookup_elem(fd, &key, vals)) {
 			err = -errno;
 			break;
 		}
@@ -379,6 +385,23 @@ int datapath_read_counters(struct datapath *dp, uint64_t *out)
 			out[key] += vals[c];
 	}
 	free(vals);
+	return err;
+}
+
+int datapath_read_counters(struct datapath *dp, uint64_t *out)
+{
+	return read_counters_fd(dp->map_fds[DP_MAP_COUNTERS], out);
+}
+
+int datapath_read_counters_pinned(const char *pin_root, uint64_t *out)
+{
+	int fd = pinned_map_open(pin_root, datapath_map_names[DP_MAP_COUNTERS]);
+	int err;
+
+	if (fd < 0)
+		return fd;
+	err = read_counters_fd(fd, out);
+	close(fd);
 	return err;
 }
 

@@ -514,14 +514,20 @@ static bool match_only_src_ips(const struct policy_match *m)
 	       !m->ports.n && !m->not_ports.n;
 }
 
-int policy_deny_src_cidrs(const struct policy_set *ps, const char *uid, const char *ns,
-			  struct policy_cidrs *out)
+/*
+ * Calls @fn for every source block that an enforced DENY policy applying to @uid denies with no
+ * other condition, with the policy, in evaluation order; stops at the first non-zero return and
+ * returns it.
+ */
+static int for_each_deny_src(const struct policy_set *ps, const char *uid, const char *ns,
+			     int (*fn)(const struct policy_authz *pol, const struct policy_cidr *c,
+				       void *arg),
+			     void *arg)
 {
 	const struct policy_authz *pol;
 	struct applicable a;
-	size_t cap = 0;
+	int ret;
 
-	memset(out, 0, sizeof(*out));
 	if (!ps)
 		return 0;
 	applicable_init(ps, policy_set_namespace(ps, ns), policy_set_workload(ps, uid), &a);
@@ -543,25 +549,75 @@ int policy_deny_src_cidrs(const struct policy_set *ps, const char *uid, const ch
 				for (size_t k = 0; k < pm->src_ips.n; k++) {
 					if (pm->src_ips.items[k].addr & ~pm->src_ips.items[k].mask)
 						continue;
-					if (out->n == cap) {
-						size_t nc = cap ? cap * 2 : 8;
-						void *p =
-						    realloc(out->items, nc * sizeof(*out->items));
-
-						if (!p) {
-							free(out->items);
-							memset(out, 0, sizeof(*out));
-							return -ENOMEM;
-						}
-						out->items = p;
-						cap = nc;
-					}
-					out->items[out->n++] = pm->src_ips.items[k];
+					ret = fn(pol, &pm->src_ips.items[k], arg);
+					if (ret)
+						return ret;
 				}
 			}
 		}
 	}
 	return 0;
+}
+
+struct cidr_collect {
+	struct policy_cidrs *out;
+	size_t cap;
+};
+
+static int collect_cidr(const struct policy_authz *pol, const struct policy_cidr *c, void *arg)
+{
+	struct cidr_collect *cc = arg;
+
+	if (cc->out->n == cc->cap) {
+		size_t nc = cc->cap ? cc->cap * 2 : 8;
+		void *p = realloc(cc->out->items, nc * sizeof(*cc->out->items));
+
+		if (!p)
+			return -ENOMEM;
+		cc->out->items = p;
+		cc->cap = nc;
+	}
+	cc->out->items[cc->out->n++] = *c;
+	return 0;
+}
+
+int policy_deny_src_cidrs(const struct policy_set *ps, const char *uid, const char *ns,
+			  struct policy_cidrs *out)
+{
+	struct cidr_collect cc = {.out = out};
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = for_each_deny_src(ps, uid, ns, collect_cidr, &cc);
+	if (err) {
+		free(out->items);
+		memset(out, 0, sizeof(*out));
+	}
+	return err;
+}
+
+struct cidr_owner {
+	struct policy_cidr want;
+	const struct policy_authz *found;
+};
+
+static int find_owner(const struct policy_authz *pol, const struct policy_cidr *c, void *arg)
+{
+	struct cidr_owner *o = arg;
+
+	if (c->addr != o->want.addr || c->mask != o->want.mask)
+		return 0;
+	o->found = pol;
+	return 1;
+}
+
+const struct policy_authz *policy_deny_src_owner(const struct policy_set *ps, const char *uid,
+						 const char *ns, const struct policy_cidr *block)
+{
+	struct cidr_owner o = {.want = *block};
+
+	for_each_deny_src(ps, uid, ns, find_owner, &o);
+	return o.found;
 }
 
 /* ---- names ---- */

@@ -3,11 +3,15 @@
  * Snapshot codec (cJSON). The JSON schema, camelCase like the Kubernetes objects it comes from:
  *   {"version":N,"node":S,"nodeIP":"a.b.c.d","trustDomain":S,"rootPEM":S,
  *    "workloads":[{"uid","name","namespace","serviceAccount","identity","node","workloadName",
- *                  "app","version","ip","nodeIP","enrolled"}],
+ *                  "app","version","canonicalService","canonicalRevision","ip","nodeIP",
+ *                  "enrolled"}],
  *    "services":[{"name","namespace","hostname","vip","ports":[{"name","port","targetPort"}],
  *                 "endpoints":["a.b.c.d",...]}],
  *    "certs":[{"identity","certPEM","keyPEM","notBefore","notAfter"}],
- *    "policies":{...}}  (optional: include/ambit/policy.h, docs/INTERNALS.md)
+ *    "policies":{...},  (optional: include/ambit/policy.h, docs/INTERNALS.md)
+ *    "l7":{...}}        (optional, a waypoint's: include/ambit/l7.h)
+ * A workload or service bound to a waypoint carries "waypoint":{"name","identity","hostname",
+ * "addresses":["a.b.c.d",...],"port"}.
  * Addresses travel as dotted quads so `ambitctl` output and logs are readable; times as Unix
  * seconds. The decoder is strict (wrong types are errors naming the field): the input comes
  * over a socket and a half-understood snapshot is worse than keeping the previous one.
@@ -21,6 +25,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/l7.h"
 #include "ambit/policy.h"
 #include "ambit/snapshot.h"
 
@@ -45,6 +50,36 @@ static int add_num(cJSON *obj, const char *key, double v)
 	return cJSON_AddNumberToObject(obj, key, v) ? 0 : -ENOMEM;
 }
 
+static int encode_waypoint(cJSON *o, const struct snap_waypoint *w)
+{
+	cJSON *m, *a;
+	int err = 0;
+
+	if (!w)
+		return 0;
+	m = cJSON_AddObjectToObject(o, "waypoint");
+	if (!m)
+		return -ENOMEM;
+	err |= add_str(m, "name", w->name);
+	err |= add_str(m, "identity", w->identity);
+	err |= add_str(m, "hostname", w->hostname);
+	err |= add_num(m, "port", w->port);
+	a = cJSON_AddArrayToObject(m, "addresses");
+	for (size_t i = 0; a && i < w->n_addresses; i++) {
+		char buf[INET_ADDRSTRLEN];
+		struct in_addr in = {.s_addr = w->addresses[i]};
+		cJSON *s;
+
+		inet_ntop(AF_INET, &in, buf, sizeof(buf));
+		s = cJSON_CreateString(buf);
+		if (!s || !cJSON_AddItemToArray(a, s)) {
+			cJSON_Delete(s);
+			return -ENOMEM;
+		}
+	}
+	return err || !a ? -ENOMEM : 0;
+}
+
 static int encode_workload(cJSON *arr, const struct snap_workload *w)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -63,10 +98,13 @@ static int encode_workload(cJSON *arr, const struct snap_workload *w)
 	err |= add_str(o, "workloadName", w->workload_name);
 	err |= add_str(o, "app", w->app);
 	err |= add_str(o, "version", w->version);
+	err |= add_str(o, "canonicalService", w->canonical_service);
+	err |= add_str(o, "canonicalRevision", w->canonical_revision);
 	err |= add_ip(o, "ip", w->ip);
 	err |= add_ip(o, "nodeIP", w->node_ip);
 	if (!cJSON_AddBoolToObject(o, "enrolled", w->enrolled))
 		err = -ENOMEM;
+	err |= encode_waypoint(o, w->waypoint);
 	return err ? -ENOMEM : 0;
 }
 
@@ -83,6 +121,7 @@ static int encode_service(cJSON *arr, const struct snap_service *svc)
 	err |= add_str(o, "namespace", svc->namespace);
 	err |= add_str(o, "hostname", svc->hostname);
 	err |= add_ip(o, "vip", svc->vip);
+	err |= encode_waypoint(o, svc->waypoint);
 	ports = cJSON_AddArrayToObject(o, "ports");
 	eps = cJSON_AddArrayToObject(o, "endpoints");
 	if (err || !ports || !eps)
@@ -177,6 +216,14 @@ static char *encode(const struct snapshot *s, bool with_keys)
 
 		if (!pol || !cJSON_AddItemToObject(root, "policies", pol)) {
 			cJSON_Delete(pol);
+			goto nomem;
+		}
+	}
+	if (s->l7) {
+		cJSON *l7 = l7_to_json(s->l7);
+
+		if (!l7 || !cJSON_AddItemToObject(root, "l7", l7)) {
+			cJSON_Delete(l7);
 			goto nomem;
 		}
 	}
@@ -317,6 +364,47 @@ static const cJSON *get_arr(struct dec *d, const cJSON *o, const char *key, cons
 	return it;
 }
 
+static struct snap_waypoint *decode_waypoint(struct dec *d, const cJSON *o, const char *path)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "waypoint"), *arr, *it;
+	struct snap_waypoint *w;
+	char sub[96];
+	double v;
+	size_t n, j = 0;
+
+	if (!m || cJSON_IsNull(m))
+		return NULL;
+	snprintf(sub, sizeof(sub), "%swaypoint.", path);
+	if (!cJSON_IsObject(m)) {
+		dec_fail(d, "%swaypoint: expected an object", path);
+		return NULL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		dec_fail(d, "%swaypoint: out of memory", path);
+		return NULL;
+	}
+	w->name = get_str(d, m, "name", sub, true);
+	w->identity = get_str(d, m, "identity", sub, true);
+	w->hostname = get_str(d, m, "hostname", sub, false);
+	if (get_num(d, m, "port", sub, 1, 65535, true, &v))
+		w->port = (uint16_t)v;
+	arr = get_arr(d, m, "addresses", sub, &n);
+	if (n && !(w->addresses = calloc(n, sizeof(*w->addresses))))
+		dec_fail(d, "%saddresses: out of memory", sub);
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (d->failed)
+			break;
+		if (!parse_ip(it, &w->addresses[j])) {
+			dec_fail(d, "%saddresses[%zu]: expected an IPv4 address string", sub, j);
+			break;
+		}
+		w->n_addresses = ++j;
+	}
+	return w;
+}
+
 static void decode_workload(struct dec *d, const cJSON *o, size_t i, struct snap_workload *w)
 {
 	char path[48];
@@ -336,12 +424,15 @@ static void decode_workload(struct dec *d, const cJSON *o, size_t i, struct snap
 	w->workload_name = get_str(d, o, "workloadName", path, false);
 	w->app = get_str(d, o, "app", path, false);
 	w->version = get_str(d, o, "version", path, false);
+	w->canonical_service = get_str(d, o, "canonicalService", path, false);
+	w->canonical_revision = get_str(d, o, "canonicalRevision", path, false);
 	get_ip(d, o, "ip", path, true, &w->ip);
 	get_ip(d, o, "nodeIP", path, false, &w->node_ip);
 	en = cJSON_GetObjectItemCaseSensitive(o, "enrolled");
 	if (en && !cJSON_IsBool(en))
 		dec_fail(d, "%senrolled: expected a boolean", path);
 	w->enrolled = en && cJSON_IsTrue(en);
+	w->waypoint = decode_waypoint(d, o, path);
 }
 
 static void decode_service(struct dec *d, const cJSON *o, size_t i, struct snap_service *svc)
@@ -360,6 +451,7 @@ static void decode_service(struct dec *d, const cJSON *o, size_t i, struct snap_
 	svc->namespace = get_str(d, o, "namespace", path, true);
 	svc->hostname = get_str(d, o, "hostname", path, false);
 	get_ip(d, o, "vip", path, true, &svc->vip);
+	svc->waypoint = decode_waypoint(d, o, path);
 	arr = get_arr(d, o, "ports", path, &svc->nports);
 	if (svc->nports) {
 		svc->ports = calloc(svc->nports, sizeof(*svc->ports));
@@ -540,6 +632,16 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 			goto fail;
 		}
 	}
+	it = cJSON_GetObjectItemCaseSensitive(root, "l7");
+	if (it && !cJSON_IsNull(it)) {
+		char lerr[256];
+
+		s->l7 = l7_from_json(it, lerr, sizeof(lerr));
+		if (!s->l7) {
+			dec_fail(&d, "%s", lerr);
+			goto fail;
+		}
+	}
 	cJSON_Delete(root);
 	return s;
 fail:
@@ -549,8 +651,20 @@ fail:
 	return NULL;
 }
 
+void snapshot_waypoint_free(struct snap_waypoint *w)
+{
+	if (!w)
+		return;
+	free(w->name);
+	free(w->identity);
+	free(w->hostname);
+	free(w->addresses);
+	free(w);
+}
+
 void snapshot_workload_clear(struct snap_workload *w)
 {
+	snapshot_waypoint_free(w->waypoint);
 	free(w->uid);
 	free(w->name);
 	free(w->namespace);
@@ -560,10 +674,13 @@ void snapshot_workload_clear(struct snap_workload *w)
 	free(w->workload_name);
 	free(w->app);
 	free(w->version);
+	free(w->canonical_service);
+	free(w->canonical_revision);
 }
 
 void snapshot_service_clear(struct snap_service *svc)
 {
+	snapshot_waypoint_free(svc->waypoint);
 	free(svc->name);
 	free(svc->namespace);
 	free(svc->hostname);
@@ -591,6 +708,7 @@ void snapshot_free(struct snapshot *s)
 		}
 	}
 	policy_set_free(s->policies);
+	l7_config_free(s->l7);
 	free(s->workloads);
 	free(s->services);
 	free(s->certs);

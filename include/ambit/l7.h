@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The L7 model: the one definition of what a waypoint receives, compiled by the agent from the
+ * config (l7_compile) and carried in the waypoint's snapshot as "l7" (l7_to_json /
+ * l7_from_json, decoded strictly). Also the waypoint bindings (l7_bindings_compute): which
+ * waypoint, if any, takes the traffic addressed to each Service and pod, with Istio's
+ * precedence (API_SEMANTICS.md §9); the ztunnel's snapshot carries the result per service and
+ * workload. Host names are FQDNs; IPv4 addresses are in network byte order, ports host order.
+ * docs/INTERNALS.md ("L7 model") describes the JSON.
+ */
+#ifndef AMBIT_L7_H
+#define AMBIT_L7_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ambit/config.h"
+
+struct cJSON;
+
+/* ---- inputs: the workloads the agent knows, beside the config ---- */
+
+struct l7_pod {
+	const char *namespace, *name, *node, *service_account;
+	uint32_t ip;
+	const struct config_labels *labels;
+	const struct config_pod_spec *spec; /* container ports (named targetPorts), or NULL */
+};
+
+struct l7_inputs {
+	const struct config *cfg;
+	size_t n_pods;
+	const struct l7_pod *pods;
+	const char *trust_domain; /* NULL: "cluster.local" */
+	/* The VIP allocated to Service ns/name when its manifest names none (0: none). */
+	uint32_t (*service_vip)(void *arg, const char *ns, const char *name);
+	void *arg;
+};
+
+/*
+ * The running pods of a config (status.podIP set) as l7_pod, borrowing from @cfg: for analysis
+ * and tests, where no runtime exists. *@out is malloc'd (caller frees). 0 or -ENOMEM.
+ */
+int l7_pods_from_config(const struct config *cfg, struct l7_pod **out, size_t *n);
+
+/* ---- waypoint bindings ---- */
+
+enum l7_traffic {
+	L7_FOR_SERVICE = 0, /* istio.io/waypoint-for default */
+	L7_FOR_WORKLOAD,
+	L7_FOR_ALL,
+	L7_FOR_NONE,
+};
+
+#define L7_HBONE_PORT 15008
+
+struct l7_waypoint {
+	char *namespace, *name;
+	enum l7_traffic traffic;
+	char *service_account; /* annotation gateway.istio.io/service-account, else the name */
+	char *identity;	       /* spiffe://<td>/ns/<ns>/sa/<service_account> */
+	char *hostname;	       /* <name>.<ns>.svc.cluster.local: its Service */
+	uint32_t vip;	       /* that Service's VIP; 0 while none is known */
+	size_t n_ips;
+	uint32_t *ips;	/* its instances: pods labelled gateway.networking.k8s.io/gateway-name */
+	bool has_hbone; /* a listener of protocol HBONE on 15008 */
+	enum config_gw_from allowed_from; /* that listener's allowedRoutes.namespaces */
+	struct config_labels allowed_selector;
+};
+
+enum l7_bind_source {
+	L7_BIND_NONE = 0,  /* no use-waypoint label applies */
+	L7_BIND_OBJECT,	   /* the Service's or pod's own label */
+	L7_BIND_NAMESPACE, /* its namespace's label */
+};
+
+struct l7_binding {
+	char *namespace, *name; /* the Service or pod */
+	int waypoint;		/* index into l7_bindings.waypoints, -1: none */
+	enum l7_bind_source source;
+	char *problem; /* why a label that applies leads to no waypoint, or NULL */
+};
+
+struct l7_bindings {
+	size_t n_waypoints, n_services, n_workloads;
+	struct l7_waypoint *waypoints;
+	struct l7_binding *services;  /* one per Service of the config, in config order */
+	struct l7_binding *workloads; /* one per l7_inputs pod, in input order */
+};
+
+/*
+ * Every waypoint (Gateway of class istio-waypoint) and, for every Service and pod, the waypoint
+ * taking traffic addressed to it: the object's istio.io/use-waypoint label (with
+ * istio.io/use-waypoint-namespace), else its namespace's; "none" opts out; a waypoint whose
+ * HBONE listener does not admit the object's namespace, or that is not for that traffic type
+ * (istio.io/waypoint-for), takes nothing. Borrows @in; fills @out (zeroed first; free with
+ * l7_bindings_free, also on error). 0 or -ENOMEM.
+ */
+int l7_bindings_compute(const struct l7_inputs *in, struct l7_bindings *out);
+void l7_bindings_free(struct l7_bindings *b);
+/* The waypoint of Service @ns/@name (or pod, with @pod), or NULL. Borrowed. */
+const struct l7_waypoint *l7_bindings_find(const struct l7_bindings *b, bool pod, const char *ns,
+					   const char *name);
+const char *l7_traffic_name(enum l7_traffic t);
+
+/* ---- the compiled model ---- */
+
+enum l7_protocol {
+	L7_PROTO_UNKNOWN = 0, /* no appProtocol or known name prefix: sniffed */
+	L7_PROTO_HTTP,
+	L7_PROTO_HTTP2,
+	L7_PROTO_GRPC,
+	L7_PROTO_GRPC_WEB,
+	L7_PROTO_HTTPS,
+	L7_PROTO_TLS,
+	L7_PROTO_TCP,
+	L7_PROTO_MONGO,
+	L7_PROTO_MYSQL,
+	L7_PROTO_REDIS,
+	L7_PROTO_UDP,
+};
+
+/* True for the protocols whose traffic takes HTTP routes (API_SEMANTICS.md §0). */
+bool l7_protocol_is_http(enum l7_protocol p);
+const char *l7_protocol_name(enum l7_protocol p);
+/* A Service port's protocol: appProtocol, else the port name's "<proto>[-suffix]". */
+enum l7_protocol l7_port_protocol(const char *app_protocol, const char *port_name);
+
+struct l7_port {
+	uint16_t port;
+	char *name; /* NULL when unnamed */
+	enum l7_protocol protocol;
+	uint16_t target_port;	/* 0 when named */
+	char *target_port_name; /* NULL when numeric */
+};
+
+struct l7_endpoint {
+	uint32_t ip;
+	char *pod; /* "ns/name" */
+	char *node;
+	char *identity;
+	struct config_labels labels;
+	uint16_t *ports; /* per service port: the target port on this pod (0: the pod lacks it) */
+};
+
+struct l7_subset {
+	char *name;
+	struct config_labels labels;
+	size_t n_endpoints;
+	uint32_t *endpoints; /* indices into the service's endpoints */
+};
+
+/* The DestinationRule policy in force for (subset, port), Istio's merge already applied. */
+struct l7_policy {
+	char *subset;  /* NULL: the whole service */
+	uint16_t port; /* a service port */
+	struct config_load_balancer lb;
+	struct config_connection_pool pool;
+	struct config_outlier_detection outlier;
+	struct config_client_tls tls;
+};
+
+enum l7_match_type {
+	L7_MATCH_ANY = 0, /* no condition (for headers: presence) */
+	L7_MATCH_EXACT,
+	L7_MATCH_PREFIX,      /* plain string prefix (VirtualService) */
+	L7_MATCH_PATH_PREFIX, /* segment-aware path prefix (Gateway API PathPrefix) */
+	L7_MATCH_REGEX,	      /* RE2 syntax, whole string */
+};
+
+struct l7_string_match {
+	enum l7_match_type type;
+	char *value;
+	bool ignore_case;
+};
+
+struct l7_header_match {
+	char *name; /* lowercase for headers; as written for query parameters */
+	struct l7_string_match match;
+	bool invert; /* withoutHeaders */
+};
+
+/* One condition block: all must hold. */
+struct l7_match {
+	struct l7_string_match path; /* on :path without the query string (prefix: with it) */
+	struct l7_string_match scheme, method, authority;
+	size_t n_headers, n_query;
+	struct l7_header_match *headers, *query;
+	uint16_t port; /* 0: any */
+};
+
+struct l7_destination {
+	char *host; /* FQDN */
+	char *subset;
+	uint16_t port; /* 0: the port the request came on */
+	uint32_t weight;
+	struct config_headers headers; /* applied after the route's own */
+	bool unknown; /* host is no service the waypoint knows: requests to it fail */
+};
+
+enum l7_action {
+	L7_ACTION_ROUTE = 0,
+	L7_ACTION_REDIRECT,
+	L7_ACTION_DIRECT,
+};
+
+struct l7_redirect {
+	char *scheme; /* NULL: keep */
+	char *host;   /* NULL: keep */
+	uint16_t port;
+	enum config_derive_port derive_port;
+	char *path;   /* replaces the whole path */
+	char *prefix; /* replaces the matched prefix */
+	bool keep_query;
+	int code;
+};
+
+struct l7_rewrite {
+	char *path, *prefix;	 /* whole path / the matched prefix */
+	char *regex, *regex_sub; /* uriRegexRewrite (RE2, \1 substitutions) */
+	char *authority;
+};
+
+/* retryOn conditions (Envoy's), as bits. */
+enum {
+	L7_RETRY_5XX = 1u << 0,
+	L7_RETRY_GATEWAY_ERROR = 1u << 1,
+	L7_RETRY_RESET = 1u << 2,
+	L7_RETRY_RESET_BEFORE_REQUEST = 1u << 3,
+	L7_RETRY_CONNECT_FAILURE = 1u << 4,
+	L7_RETRY_RETRIABLE_4XX = 1u << 5,
+	L7_RETRY_REFUSED_STREAM = 1u << 6,
+	L7_RETRY_RETRIABLE_STATUS_CODES = 1u << 7,
+	L7_RETRY_RETRIABLE_HEADERS = 1u << 8,
+	L7_RETRY_ENVOY_RATELIMITED = 1u << 9,
+	L7_RETRY_HTTP3_POST_CONNECT = 1u << 10,
+	L7_RETRY_GRPC_CANCELLED = 1u << 11,
+	L7_RETRY_GRPC_DEADLINE_EXCEEDED = 1u << 12,
+	L7_RETRY_GRPC_INTERNAL = 1u << 13,
+	L7_RETRY_GRPC_RESOURCE_EXHAUSTED = 1u << 14,
+	L7_RETRY_GRPC_UNAVAILABLE = 1u << 15,
+};
+#define L7_RETRY_NAMES 16
+/* The name of retryOn bit @i ("5xx", ...). */
+const char *l7_retry_on_name(unsigned int i);
+
+struct l7_retry {
+	uint32_t attempts; /* retries after the first try; 0: none */
+	uint32_t retry_on;
+	size_t n_codes;
+	uint16_t *codes; /* retriable-status-codes */
+	uint64_t per_try_timeout_ms;
+	uint64_t backoff_base_ms, backoff_max_ms; /* Envoy: 25 ms and 10 x base */
+	bool ignore_previous_hosts;
+};
+
+/* Istio's mesh default policy (API_SEMANTICS.md §1.3): 2 attempts on connect failures, refused
+ * streams, unavailable and cancelled; backoff 25 ms to 250 ms. Overwrites @r. */
+void l7_default_retry(struct l7_retry *r);
+/* Adds the conditions of a retryOn list to @r (status codes as retriable-status-codes; @r's
+ * codes array is grown: the caller frees it). 0 or -ENOMEM. */
+int l7_parse_retry_on(const char *s, struct l7_retry *r);
+
+struct l7_fault {
+	bool delay, abort;
+	uint64_t delay_ms;
+	uint32_t delay_ppm, abort_ppm; /* parts per million */
+	int abort_http;		       /* 0 with a gRPC status */
+	int abort_grpc;		       /* -1 with an HTTP status */
+};
+
+struct l7_mirror {
+	struct l7_destination dest;
+	uint32_t ppm;
+};
+
+struct l7_route {
+	char *name;
+	char *source;	  /* "VirtualService ns/name http[i]" or "HTTPRoute ns/name rules[i]" */
+	size_t n_matches; /* 0: every request */
+	struct l7_match *matches;
+	enum l7_action action;
+	size_t n_dests;
+	struct l7_destination *dests;
+	struct l7_redirect redirect;
+	int direct_status;
+	char *direct_body;
+	size_t direct_body_len;
+	struct l7_rewrite rewrite;
+	struct config_headers headers;
+	uint64_t timeout_ms; /* whole request; 0: none */
+	struct l7_retry retry;
+	struct l7_fault fault;
+	size_t n_mirrors;
+	struct l7_mirror *mirrors;
+	struct config_cors cors;
+};
+
+struct l7_tcp_route {
+	char *source;
+	uint16_t port; /* 0: any */
+	struct config_strings subnets;
+	size_t n_dests;
+	struct l7_destination *dests;
+};
+
+enum l7_routes_kind {
+	L7_ROUTES_DEFAULT = 0, /* no route object: the service itself */
+	L7_ROUTES_VIRTUAL_SERVICE,
+	L7_ROUTES_GATEWAY_API,
+};
+
+struct l7_service {
+	char *hostname; /* name.ns.svc.cluster.local */
+	char *name, *namespace;
+	uint32_t vip;
+	size_t n_ports, n_endpoints, n_subsets, n_policies, n_routes, n_tcp;
+	struct l7_port *ports;
+	struct l7_endpoint *endpoints;
+	struct l7_subset *subsets;
+	struct l7_policy *policies; /* whole service then each subset, each per port */
+	enum l7_routes_kind routes_kind;
+	struct l7_route *routes; /* in evaluation order: the first that matches is used */
+	struct l7_tcp_route *tcp;
+};
+
+struct l7_config {
+	char *waypoint_namespace, *waypoint_name, *identity;
+	size_t n_services;
+	struct l7_service *services;
+};
+
+/*
+ * Compiles what waypoint @wp (of @b, computed from @in) serves: every Service bound to it, with
+ * its ports, endpoints, subsets, resolved DestinationRule policies and route table
+ * (VirtualServices of the service's or the waypoint's namespace in order, or HTTPRoute /
+ * GRPCRoute rules in Gateway API precedence, or the default route). Returns a new model (free
+ * with l7_config_free) or NULL with errno set. Borrows everything.
+ */
+struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_bindings *b,
+			     const struct l7_waypoint *wp);
+void l7_config_free(struct l7_config *c);
+/* Free what one route, destination or service owns (not the struct itself). */
+void l7_route_clear(struct l7_route *r);
+void l7_destination_clear(struct l7_destination *d);
+void l7_service_clear(struct l7_service *s);
+
+/*
+ * JSON (cJSON): l7_to_json returns a new object (caller deletes) or NULL. l7_from_json decodes
+ * strictly (unknown members, wrong types and out-of-range values are errors naming the field in
+ * @err) into a new model, or NULL. Both borrow their input.
+ */
+struct cJSON *l7_to_json(const struct l7_config *c);
+struct l7_config *l7_from_json(const struct cJSON *j, char *err, size_t errlen);
+/* The policy of (@subset or NULL, @port) of @s, or NULL. Borrowed. */
+const struct l7_policy *l7_service_policy(const struct l7_service *s, const char *subset,
+					  uint16_t port);
+const struct l7_service *l7_config_service(const struct l7_config *c, const char *hostname);
+
+#endif

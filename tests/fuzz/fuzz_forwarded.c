@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * libFuzzer driver: hostile `forwarded` header values (RFC 7239) into the parsers the HBONE
+ * server runs on every CONNECT: the client's address (for=) and the Service it addressed (host=,
+ * which ends up in metric labels).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+
+#include "../../ztunnel/sock.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1), host[256];
+	struct sockaddr_in a;
+
+	if (!s)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	sock_parse_forwarded_for(s, &a);
+	if (sock_parse_forwarded_host(s, host, sizeof(host)) == 0 && strlen(host) >= sizeof(host))
+		abort();
+	free(s);
+	return 0;
+}

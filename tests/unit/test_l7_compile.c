@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The L7 compiler and its JSON codec: what a waypoint receives for each bound Service (ports and
+ * protocols, endpoints, subsets, DestinationRule policies per (subset, port) with Istio's
+ * replace-not-merge rules and lookup order, VirtualService routes in waypoint semantics,
+ * Gateway API routes in precedence order, the default route), the strict decoder's refusals,
+ * and the snapshot carrying the model and the ztunnel's waypoint bindings.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include <cmocka.h>
+
+#include "ambit/l7.h"
+#include "ambit/snapshot.h"
+
+#define HEAD                                                                                       \
+	"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"                               \
+	"  labels: {istio.io/use-waypoint: wp}\n---\n"                                             \
+	"apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"                                \
+	"metadata: {name: wp, namespace: shop}\n"                                                  \
+	"spec:\n  gatewayClassName: istio-waypoint\n"                                              \
+	"  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n---\n"                         \
+	"apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: shop}\n"              \
+	"spec:\n  clusterIP: 10.96.0.20\n  selector: {app: reviews}\n  ports:\n"                   \
+	"  - {name: http, port: 9080, targetPort: web}\n"                                          \
+	"  - {name: rpc, port: 9090, appProtocol: grpc}\n"                                         \
+	"  - {name: tcp-db, port: 5432}\n---\n"                                                    \
+	"apiVersion: v1\nkind: Pod\nmetadata:\n  name: reviews-v1\n  namespace: shop\n"            \
+	"  labels: {app: reviews, version: v1}\n"                                                  \
+	"spec:\n  serviceAccountName: bookinfo-reviews\n  nodeName: node1\n"                       \
+	"  containers: [{name: c, ports: [{name: web, containerPort: 8080}]}]\n"                   \
+	"status: {podIP: 10.1.0.11}\n---\n"                                                        \
+	"apiVersion: v1\nkind: Pod\nmetadata:\n  name: reviews-v2\n  namespace: shop\n"            \
+	"  labels: {app: reviews, version: v2}\n"                                                  \
+	"spec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.12}\n---\n"
+
+struct world {
+	struct config cfg;
+	struct l7_pod *pods;
+	struct l7_inputs in;
+	struct l7_bindings b;
+	struct l7_config *l7;
+	const struct l7_service *svc;
+};
+
+static void build(struct world *w, const char *yaml)
+{
+	struct config_diags d = {0};
+	char buf[512];
+
+	memset(w, 0, sizeof(*w));
+	config_init(&w->cfg);
+	if (config_load_buffer(&w->cfg, "c.yaml", yaml, strlen(yaml), &d)) {
+		for (size_t i = 0; i < d.n; i++) {
+			config_diag_format(&d.items[i], buf, sizeof(buf));
+			print_error("%s\n", buf);
+		}
+		fail();
+	}
+	config_diags_free(&d);
+	assert_int_equal(l7_pods_from_config(&w->cfg, &w->pods, &w->in.n_pods), 0);
+	w->in.cfg = &w->cfg;
+	w->in.pods = w->pods;
+	assert_int_equal(l7_bindings_compute(&w->in, &w->b), 0);
+	assert_int_equal(w->b.n_waypoints, 1);
+	w->l7 = l7_compile(&w->in, &w->b, &w->b.waypoints[0]);
+	assert_non_null(w->l7);
+	w->svc = l7_config_service(w->l7, "reviews.shop.svc.cluster.local");
+	assert_non_null(w->svc);
+}
+
+static void done(struct world *w)
+{
+	l7_config_free(w->l7);
+	l7_bindings_free(&w->b);
+	free(w->pods);
+	config_free(&w->cfg);
+}
+
+static void test_service_facts(void **state)
+{
+	struct world w;
+	char ip[INET_ADDRSTRLEN];
+
+	build(&w, HEAD);
+	assert_string_equal(w.l7->identity, "spiffe://cluster.local/ns/shop/sa/wp");
+	assert_int_equal(w.svc->n_ports, 3);
+	assert_int_equal(w.svc->ports[0].protocol, L7_PROTO_HTTP);
+	assert_int_equal(w.svc->ports[1].protocol, L7_PROTO_GRPC); /* appProtocol */
+	assert_int_equal(w.svc->ports[2].protocol, L7_PROTO_TCP);
+	assert_true(l7_protocol_is_http(w.svc->ports[1].protocol));
+	assert_int_equal(l7_port_protocol(NULL, "grpc-web-x"), L7_PROTO_GRPC_WEB);
+	assert_int_equal(l7_port_protocol(NULL, "metrics"), L7_PROTO_UNKNOWN);
+	inet_ntop(AF_INET, &w.svc->vip, ip, sizeof(ip));
+	assert_string_equal(ip, "10.96.0.20");
+	assert_int_equal(w.svc->n_endpoints, 2);
+	assert_string_equal(w.svc->endpoints[0].pod, "shop/reviews-v1");
+	assert_string_equal(w.svc->endpoints[0].identity,
+			    "spiffe://cluster.local/ns/shop/sa/bookinfo-reviews");
+	assert_string_equal(w.svc->endpoints[0].node, "node1");
+	/* Named targetPort per pod: reviews-v2 has no port "web". */
+	assert_int_equal(w.svc->endpoints[0].ports[0], 8080);
+	assert_int_equal(w.svc->endpoints[1].ports[0], 0);
+	assert_int_equal(w.svc->endpoints[1].ports[1], 9090);
+	/* No route object: the default route to the service, with the mesh retry policy. */
+	assert_int_equal(w.svc->routes_kind, L7_ROUTES_DEFAULT);
+	assert_int_equal(w.svc->n_routes, 1);
+	assert_int_equal(w.svc->routes[0].n_matches, 0);
+	assert_string_equal(w.svc->routes[0].dests[0].host, "reviews.shop.svc.cluster.local");
+	assert_int_equal(w.svc->routes[0].retry.attempts, 2);
+	assert_true(w.svc->routes[0].retry.retry_on & L7_RETRY_CONNECT_FAILURE);
+	assert_false(w.svc->routes[0].retry.retry_on & L7_RETRY_5XX);
+	/* No DestinationRule: one policy per port, Istio's defaults. */
+	assert_int_equal(w.svc->n_policies, 3);
+	assert_int_equal(l7_service_policy(w.svc, NULL, 9080)->pool.max_connections, UINT32_MAX);
+	assert_false(l7_service_policy(w.svc, NULL, 9080)->outlier.present);
+	done(&w);
+}
+
+static void test_policies(void **state)
+{
+	struct world w;
+	const struct l7_policy *p;
+
+	build(&w, HEAD
+	      "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+	      "metadata: {name: other, namespace: istio-system}\n"
+	      "spec: {host: reviews.shop.svc.cluster.local, trafficPolicy: {loadBalancer: "
+	      "{simple: PASSTHROUGH}}}\n---\n"
+	      "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+	      "metadata: {name: reviews, namespace: shop}\n"
+	      "spec:\n  host: reviews\n  trafficPolicy:\n"
+	      "    loadBalancer: {simple: ROUND_ROBIN}\n"
+	      "    connectionPool: {tcp: {maxConnections: 3}}\n"
+	      "    outlierDetection: {consecutive5xxErrors: 2}\n"
+	      "    portLevelSettings:\n"
+	      "    - port: {number: 9090}\n      outlierDetection: {consecutiveGatewayErrors: 4}\n"
+	      "  subsets:\n"
+	      "  - name: v1\n    labels: {version: v1}\n"
+	      "  - name: v2\n    labels: {version: v2}\n"
+	      "    trafficPolicy:\n      loadBalancer: {simple: RANDOM}\n"
+	      "      portLevelSettings:\n"
+	      "      - port: {number: 5432}\n        connectionPool: {tcp: {maxConnections: 9}}\n");
+	assert_int_equal(w.svc->n_subsets, 2);
+	assert_int_equal(w.svc->subsets[1].n_endpoints, 1);
+	assert_int_equal(w.svc->subsets[1].endpoints[0], 1);
+	/* 3 ports x (service + 2 subsets). */
+	assert_int_equal(w.svc->n_policies, 9);
+	/* The service's namespace beats the root namespace's rule. */
+	p = l7_service_policy(w.svc, NULL, 9080);
+	assert_int_equal(p->lb.simple, CONFIG_LB_ROUND_ROBIN);
+	assert_int_equal(p->pool.max_connections, 3);
+	assert_int_equal(p->outlier.consecutive_5xx, 2);
+	/* Port-level settings replace the whole policy: no lb, pool or 5xx of the rule. */
+	p = l7_service_policy(w.svc, NULL, 9090);
+	assert_int_equal(p->lb.simple, CONFIG_LB_UNSPECIFIED);
+	assert_int_equal(p->pool.max_connections, UINT32_MAX);
+	assert_int_equal(p->outlier.consecutive_5xx, 5);
+	assert_int_equal(p->outlier.consecutive_gateway, 4);
+	/* A subset's part replaces the rule's; the rest is inherited. */
+	p = l7_service_policy(w.svc, "v2", 9080);
+	assert_int_equal(p->lb.simple, CONFIG_LB_RANDOM);
+	assert_int_equal(p->pool.max_connections, 3);
+	assert_int_equal(p->outlier.consecutive_5xx, 2);
+	p = l7_service_policy(w.svc, "v2", 9090);
+	assert_int_equal(p->lb.simple, CONFIG_LB_RANDOM);
+	assert_int_equal(p->outlier.consecutive_gateway, 4);
+	/* A subset's port-level settings replace everything for that port. */
+	p = l7_service_policy(w.svc, "v2", 5432);
+	assert_int_equal(p->pool.max_connections, 9);
+	assert_int_equal(p->lb.simple, CONFIG_LB_UNSPECIFIED);
+	assert_false(p->outlier.present);
+	p = l7_service_policy(w.svc, "v1", 9080);
+	assert_int_equal(p->lb.simple, CONFIG_LB_ROUND_ROBIN);
+	done(&w);
+}
+
+static void test_virtual_service_routes(void **state)
+{
+	struct world w;
+	const struct l7_route *r;
+
+	build(&w, HEAD
+	      "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	      "metadata: {name: reviews, namespace: shop}\n"
+	      "spec:\n  hosts: [reviews]\n  http:\n"
+	      "  - match:\n    - sourceLabels: {app: ui}\n"
+	      "    - headers: {End-User: {exact: jason}}\n      uri: {prefix: /r}\n"
+	      "    rewrite: {uri: /v2}\n"
+	      "    fault: {abort: {httpStatus: 503, percentage: {value: 12.5}}}\n"
+	      "    route:\n    - destination: {host: reviews, subset: v2}\n      weight: 3\n"
+	      "    - destination: {host: reviews, subset: v1}\n      weight: 0\n"
+	      "    - destination: {host: ghost}\n      weight: 1\n"
+	      "  - match: [{uri: {exact: /x}}]\n    rewrite: {uri: /y}\n"
+	      "    retries: {attempts: 0}\n"
+	      "    route: [{destination: {host: reviews}}]\n"
+	      "  - route: [{destination: {host: reviews, subset: v1}}]\n"
+	      "    mirror: {host: reviews, subset: v2}\n    mirrorPercentage: {value: 50}\n"
+	      "  - route: [{destination: {host: never}}]\n"
+	      "  tcp:\n  - match: [{port: 5432}]\n    route: [{destination: {host: reviews}}]\n");
+	assert_int_equal(w.svc->routes_kind, L7_ROUTES_VIRTUAL_SERVICE);
+	/* sourceLabels block dropped; a catch-all ends the list (the last rule never compiles). */
+	assert_int_equal(w.svc->n_routes, 3);
+	r = &w.svc->routes[0];
+	assert_string_equal(r->source, "VirtualService shop/reviews http[0]");
+	assert_int_equal(r->matches[0].path.type, L7_MATCH_PREFIX);
+	assert_string_equal(r->matches[0].headers[0].name, "end-user");
+	assert_string_equal(r->rewrite.prefix, "/v2");
+	assert_null(r->rewrite.path);
+	assert_int_equal(r->fault.abort_ppm, 125000);
+	assert_int_equal(r->fault.abort_http, 503);
+	/* Weight 0 sends nothing; an unknown host is marked. */
+	assert_int_equal(r->n_dests, 2);
+	assert_string_equal(r->dests[0].subset, "v2");
+	assert_int_equal(r->dests[0].weight, 3);
+	assert_true(r->dests[1].unknown);
+	assert_string_equal(r->dests[1].host, "ghost.shop.svc.cluster.local");
+	r = &w.svc->routes[1];
+	assert_string_equal(r->rewrite.path, "/y"); /* exact match: the whole path */
+	assert_int_equal(r->retry.attempts, 0);
+	r = &w.svc->routes[2];
+	assert_int_equal(r->n_matches, 0);
+	assert_int_equal(r->dests[0].weight, 100);
+	assert_int_equal(r->n_mirrors, 1);
+	assert_int_equal(r->mirrors[0].ppm, 500000);
+	assert_int_equal(w.svc->n_tcp, 1);
+	assert_int_equal(w.svc->tcp[0].port, 5432);
+	done(&w);
+	/* A VirtualService may name the service by its VIP; another VIP is another service. */
+	build(&w, HEAD "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+		       "metadata: {name: byvip, namespace: shop}\n"
+		       "spec:\n  hosts: [10.96.0.20]\n  http:\n"
+		       "  - name: vip\n    route: [{destination: {host: reviews}}]\n---\n"
+		       "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+		       "metadata: {name: other, namespace: shop}\n"
+		       "spec:\n  hosts: [10.96.0.21]\n  http:\n"
+		       "  - name: other\n    route: [{destination: {host: reviews}}]\n");
+	assert_int_equal(w.svc->routes_kind, L7_ROUTES_VIRTUAL_SERVICE);
+	assert_int_equal(w.svc->n_routes, 1);
+	assert_string_equal(w.svc->routes[0].name, "vip");
+	done(&w);
+}
+
+static void test_gateway_api_precedence(void **state)
+{
+	struct world w;
+	const char *want[] = {"/exact", "/a/b", "/a", "/a", "/"};
+	const struct l7_route *r;
+
+	build(&w, HEAD
+	      "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+	      "metadata: {name: b, namespace: shop, creationTimestamp: '2024-01-02T00:00:00Z'}\n"
+	      "spec:\n  parentRefs: [{group: '', kind: Service, name: reviews, port: 9080}]\n"
+	      "  rules:\n"
+	      "  - matches: [{path: {value: /a}}]\n    backendRefs: [{name: reviews, port: 9080}]\n"
+	      "  - matches: [{path: {type: Exact, value: /exact}}]\n"
+	      "    backendRefs: [{name: reviews, port: 9080}]\n"
+	      "---\n"
+	      "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+	      "metadata: {name: a, namespace: shop, creationTimestamp: '2024-01-03T00:00:00Z'}\n"
+	      "spec:\n  parentRefs: [{group: '', kind: Service, name: reviews}]\n"
+	      "  rules:\n"
+	      "  - matches: [{path: {value: /a}, method: GET}, {path: {value: /a/b}}]\n"
+	      "    backendRefs: [{name: reviews, port: 9080}]\n"
+	      "  - backendRefs: [{name: reviews, port: 9080, weight: 0}]\n"
+	      "---\n"
+	      "apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\n"
+	      "metadata: {name: g, namespace: other}\n"
+	      "spec:\n  parentRefs: [{group: '', kind: Service, name: reviews, namespace: shop}]\n"
+	      "  rules: [{matches: [{method: {service: pkg.S, method: M}}]}]\n");
+	assert_int_equal(w.svc->routes_kind, L7_ROUTES_GATEWAY_API);
+	/* The GRPCRoute lives in a namespace that is neither the service's nor the waypoint's. */
+	assert_int_equal(w.svc->n_routes, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_string_equal(w.svc->routes[i].matches[0].path.value, want[i]);
+	assert_int_equal(w.svc->routes[0].matches[0].path.type, L7_MATCH_EXACT);
+	/* Same prefix: the method match first. */
+	assert_non_null(w.svc->routes[2].matches[0].method.value);
+	assert_string_equal(w.svc->routes[2].source, "HTTPRoute shop/a rules[0]");
+	assert_string_equal(w.svc->routes[3].source, "HTTPRoute shop/b rules[0]");
+	assert_int_equal(w.svc->routes[3].matches[0].port, 9080);
+	assert_int_equal(w.svc->routes[1].matches[0].path.type, L7_MATCH_PATH_PREFIX);
+	/* Only zero-weight backends: 500. */
+	r = &w.svc->routes[4];
+	assert_int_equal(r->action, L7_ACTION_DIRECT);
+	assert_int_equal(r->direct_status, 500);
+	done(&w);
+}
+
+/* A model survives its JSON unchanged, and the snapshot carries it. */
+static void test_json_roundtrip(void **state)
+{
+	struct world w;
+	cJSON *j1, *j2;
+	char *s1, *s2, err[256], *snap_json;
+	struct l7_config *back;
+	struct snapshot snap = {.version = 3, .node = "n", .trust_domain = "cluster.local"}, *dec;
+	struct snap_service svc = {.name = "reviews", .namespace = "shop", .vip = 0x0a0a0a0a};
+	uint32_t addr = 0x14000a0a;
+	struct snap_waypoint wpb = {.name = "shop/wp",
+				    .identity = "spiffe://x/ns/shop/sa/wp",
+				    .hostname = "wp.shop.svc.cluster.local",
+				    .n_addresses = 1,
+				    .addresses = &addr,
+				    .port = 15008};
+
+	build(&w, HEAD "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+		       "metadata: {name: reviews, namespace: shop}\n"
+		       "spec:\n  hosts: [reviews]\n  http:\n"
+		       "  - match: [{uri: {regex: '/r/[0-9]+'}, queryParams: {q: {exact: a}},\n"
+		       "             withoutHeaders: {x: {}}}]\n"
+		       "    rewrite: {uriRegexRewrite: {match: '^/r/(.*)', rewrite: '/\\1'}}\n"
+		       "    headers: {request: {set: {a: b}}, response: {remove: [c]}}\n"
+		       "    corsPolicy: {allowOrigins: [{exact: x}], maxAge: 2s}\n"
+		       "    fault: {delay: {fixedDelay: 1s, percentage: {value: 1}}}\n"
+		       "    route: [{destination: {host: reviews}}]\n"
+		       "  - directResponse: {status: 418, body: {bytes: AAEC}}\n"
+		       "---\n"
+		       "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+		       "metadata: {name: reviews, namespace: shop}\n"
+		       "spec:\n  host: reviews\n  trafficPolicy:\n"
+		       "    loadBalancer: {consistentHash: {httpHeaderName: x-user}}\n"
+		       "    outlierDetection: {outlierDetectionHttpErrorCodes: [503]}\n"
+		       "    tls: {mode: ISTIO_MUTUAL}\n"
+		       "  subsets: [{name: v1, labels: {version: v1}}]\n");
+	j1 = l7_to_json(w.l7);
+	assert_non_null(j1);
+	back = l7_from_json(j1, err, sizeof(err));
+	if (!back)
+		fail_msg("decode: %s", err);
+	assert_int_equal(back->services[0].routes[1].direct_body_len, 3);
+	assert_int_equal(back->services[0].routes[1].direct_body[2], 2);
+	j2 = l7_to_json(back);
+	s1 = cJSON_PrintUnformatted(j1);
+	s2 = cJSON_PrintUnformatted(j2);
+	assert_string_equal(s1, s2);
+	free(s2);
+	cJSON_Delete(j2);
+	l7_config_free(back);
+	/* Through the snapshot, with a binding on a service. */
+	svc.waypoint = &wpb;
+	snap.services = &svc;
+	snap.n_services = 1;
+	snap.l7 = w.l7;
+	snap_json = snapshot_encode(&snap);
+	assert_non_null(snap_json);
+	dec = snapshot_decode(snap_json, strlen(snap_json), err, sizeof(err));
+	if (!dec)
+		fail_msg("snapshot: %s", err);
+	assert_non_null(dec->l7);
+	assert_non_null(dec->services[0].waypoint);
+	assert_string_equal(dec->services[0].waypoint->identity, "spiffe://x/ns/shop/sa/wp");
+	assert_int_equal(dec->services[0].waypoint->addresses[0], addr);
+	assert_int_equal(dec->services[0].waypoint->port, 15008);
+	j2 = l7_to_json(dec->l7);
+	assert_non_null(j2);
+	s2 = cJSON_PrintUnformatted(j2);
+	cJSON_Delete(j2);
+	/* The L7 config survives the snapshot's round trip unchanged. */
+	assert_string_equal(s1, s2);
+	snapshot_free(dec);
+	free(snap_json);
+	free(s1);
+	free(s2);
+	cJSON_Delete(j1);
+	done(&w);
+}
+
+/* Each refusal of the decoder names the field. */
+static void test_json_strict(void **state)
+{
+	static const struct {
+		const char *json, *err;
+	} cases[] = {
+	    {"{\"waypoint\":{\"namespace\":\"a\",\"name\":\"b\",\"identity\":\"c\"},\"extra\":1}",
+	     "l7.extra: unknown member"},
+	    {"{\"services\":[]}", "l7.waypoint: missing"},
+	    {"{\"waypoint\":{\"namespace\":\"a\",\"name\":\"b\",\"identity\":\"c\"},"
+	     "\"services\":[{\"hostname\":\"h\",\"name\":\"n\",\"namespace\":\"s\","
+	     "\"vip\":\"1.2.3\",\"routesKind\":\"default\"}]}",
+	     "l7.services[0].vip: expected an IPv4 address"},
+	    {"{\"waypoint\":{\"namespace\":\"a\",\"name\":\"b\",\"identity\":\"c\"},"
+	     "\"services\":[{\"hostname\":\"h\",\"name\":\"n\",\"namespace\":\"s\","
+	     "\"vip\":\"1.2.3.4\",\"routesKind\":\"default\",\"subsets\":[{\"name\":\"v1\","
+	     "\"endpoints\":[0]}]}]}",
+	     "l7.services[0].subsets[0].endpoints[0]: not an endpoint index"},
+	    {"{\"waypoint\":{\"namespace\":\"a\",\"name\":\"b\",\"identity\":\"c\"},"
+	     "\"services\":[{\"hostname\":\"h\",\"name\":\"n\",\"namespace\":\"s\","
+	     "\"vip\":\"1.2.3.4\",\"routesKind\":\"default\",\"routes\":[{\"action\":\"route\","
+	     "\"matches\":[{\"path\":{\"type\":\"regex\",\"value\":\"(a)\\\\1\"}}],"
+	     "\"retry\":{\"attempts\":1}}]}]}",
+	     "l7.services[0].routes[0].matches[0].path.value: escape RE2 does not support"},
+	    {"{\"waypoint\":{\"namespace\":\"a\",\"name\":\"b\",\"identity\":\"c\"},"
+	     "\"services\":[{\"hostname\":\"h\",\"name\":\"n\",\"namespace\":\"s\","
+	     "\"vip\":\"1.2.3.4\",\"routesKind\":\"sideways\"}]}",
+	     "l7.services[0].routesKind: unknown value \"sideways\""},
+	    {"{\"waypoint\":{\"namespace\":\"a\",\"name\":\"b\",\"identity\":\"c\"},"
+	     "\"services\":[{\"hostname\":\"h\",\"name\":\"n\",\"namespace\":\"s\","
+	     "\"vip\":\"1.2.3.4\",\"routesKind\":\"default\",\"policies\":[{\"port\":80}]}]}",
+	     "l7.services[0].policies[0]: names a port or subset the service does not have"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *j = cJSON_Parse(cases[i].json);
+		char err[256];
+		struct l7_config *c;
+
+		assert_non_null(j);
+		c = l7_from_json(j, err, sizeof(err));
+		if (c || !strstr(err, cases[i].err))
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, c ? "(decoded)" : err,
+				 cases[i].err);
+		cJSON_Delete(j);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_service_facts),
+	    cmocka_unit_test(test_policies),
+	    cmocka_unit_test(test_virtual_service_routes),
+	    cmocka_unit_test(test_gateway_api_precedence),
+	    cmocka_unit_test(test_json_roundtrip),
+	    cmocka_unit_test(test_json_strict),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Waypoint bindings in the ztunnel's snapshot: which waypoint takes the traffic addressed to each
+ * Service and workload (l7_bindings_compute, API_SEMANTICS.md §9), with the addresses and
+ * identity the client ztunnel needs to reach it over HBONE.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ambit/l7.h"
+#include "desired.h"
+
+static uint32_t vip_of(void *arg, const char *ns, const char *name)
+{
+	return runtime_service_ip(arg, ns, name);
+}
+
+static const struct config_pod_spec *spec_of(const struct config *cfg, const struct rt_pod *p)
+{
+	for (size_t i = 0; i < cfg->n_pods; i++)
+		if (!strcmp(cfg->pods[i].meta.name, p->name) && cfg->pods[i].meta.namespace &&
+		    !strcmp(cfg->pods[i].meta.namespace, p->namespace))
+			return &cfg->pods[i].spec;
+	for (size_t i = 0; p->owner && i < cfg->n_deployments; i++)
+		if (!strcmp(cfg->deployments[i].meta.name, p->owner) &&
+		    !strcmp(cfg->deployments[i].meta.namespace, p->namespace))
+			return &cfg->deployments[i].template;
+	return NULL;
+}
+
+static struct snap_waypoint *binding(const struct l7_waypoint *w)
+{
+	struct snap_waypoint *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->identity = strdup(w->identity);
+	s->hostname = strdup(w->hostname);
+	s->port = L7_HBONE_PORT;
+	s->addresses = calloc(w->n_ips + 2, sizeof(*s->addresses));
+	if (!s->identity || !s->hostname || !s->addresses ||
+	    asprintf(&s->name, "%s/%s", w->namespace, w->name) < 0) {
+		s->name = NULL;
+		snapshot_waypoint_free(s);
+		return NULL;
+	}
+	/* The waypoint Service's VIP first, then its instances. */
+	if (w->vip)
+		s->addresses[s->n_addresses++] = w->vip;
+	for (size_t i = 0; i < w->n_ips; i++)
+		s->addresses[s->n_addresses++] = w->ips[i];
+	return s;
+}
+
+int desired_waypoints(const struct config *cfg, const struct runtime *rt,
+		      const struct desired_env *env, struct desired *d)
+{
+	struct l7_pod *pods = calloc(rt->n_pods + 1, sizeof(*pods));
+	struct l7_inputs in = {.cfg = cfg,
+			       .pods = pods,
+			       .n_pods = rt->n_pods,
+			       .trust_domain = env->trust_domain,
+			       .service_vip = vip_of,
+			       .arg = (void *)rt};
+	struct l7_bindings b;
+	int err;
+
+	if (!pods)
+		return -ENOMEM;
+	for (size_t i = 0; i < rt->n_pods; i++) {
+		const struct rt_pod *p = &rt->pods[i];
+
+		pods[i] =
+		    (struct l7_pod){p->namespace, p->name,    p->node,	      p->service_account,
+				    p->ip,	  &p->labels, spec_of(cfg, p)};
+	}
+	err = l7_bindings_compute(&in, &b);
+	for (size_t i = 0; !err && i < d->n_snap_services; i++) {
+		struct snap_service *s = &d->snap_services[i];
+		const struct l7_waypoint *w = l7_bindings_find(&b, false, s->namespace, s->name);
+
+		if (w && !(s->waypoint = binding(w)))
+			err = -ENOMEM;
+	}
+	for (size_t i = 0; !err && i < d->n_snap_workloads; i++) {
+		struct snap_workload *s = &d->snap_workloads[i];
+		const struct l7_waypoint *w = l7_bindings_find(&b, true, s->namespace, s->name);
+
+		if (w && !(s->waypoint = binding(w)))
+			err = -ENOMEM;
+	}
+	l7_bindings_free(&b);
+	free(pods);
+	return err;
+}

@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Waypoint bindings (API_SEMANTICS.md §9), as istiod computes them for ambient
+ * (pilot/pkg/serviregistry/ambient/waypoints.go): a Gateway of class istio-waypoint is a
+ * waypoint; an object's own istio.io/use-waypoint beats its namespace's ("none" opts out at
+ * either level), istio.io/use-waypoint-namespace names the waypoint's namespace, the waypoint's
+ * HBONE listener decides which namespaces may bind (allowedRoutes, Same by default), and
+ * istio.io/waypoint-for which traffic it takes (service by default). A label naming a waypoint
+ * that does not exist or refuses the binding leaves the object without one: Istio does not
+ * fall back to the namespace's waypoint.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ambit/l7.h"
+
+#define GATEWAY_MANAGED "gateway.istio.io/managed"
+#define MESH_CONTROLLER "istio.io-mesh-controller"
+
+static int inet_pton_v4(const char *s, uint32_t *out)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return -EINVAL;
+	*out = a.s_addr;
+	return 0;
+}
+
+const char *l7_traffic_name(enum l7_traffic t)
+{
+	static const char *const n[] = {"service", "workload", "all", "none"};
+
+	return (unsigned int)t < 4 ? n[t] : "?";
+}
+
+int l7_pods_from_config(const struct config *cfg, struct l7_pod **out, size_t *n)
+{
+	*n = 0;
+	*out = calloc(cfg->n_pods + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_pods; i++) {
+		const struct config_pod *p = &cfg->pods[i];
+		struct l7_pod *o = &(*out)[*n];
+		uint32_t ip;
+
+		if (!p->pod_ip || inet_pton_v4(p->pod_ip, &ip))
+			continue;
+		o->namespace = p->meta.namespace;
+		o->name = p->meta.name;
+		o->node = p->spec.node_name ? p->spec.node_name : "";
+		o->service_account = p->spec.service_account ? p->spec.service_account : "default";
+		o->ip = ip;
+		o->labels = &p->meta.labels;
+		o->spec = &p->spec;
+		(*n)++;
+	}
+	return 0;
+}
+
+static char *dup(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+static const struct config_namespace *find_ns(const struct config *cfg, const char *name)
+{
+	return config_find_namespace(cfg, name);
+}
+
+static enum l7_traffic traffic_of(const struct config_k8s_gateway *gw)
+{
+	const char *v = config_label_get(&gw->meta.labels, CONFIG_LABEL_WAYPOINT_FOR);
+
+	if (!v || !strcmp(v, "service"))
+		return L7_FOR_SERVICE;
+	if (!strcmp(v, "workload"))
+		return L7_FOR_WORKLOAD;
+	if (!strcmp(v, "all"))
+		return L7_FOR_ALL;
+	return L7_FOR_NONE; /* "none", and what analyze reports as invalid */
+}
+
+static int add_waypoint(const struct l7_inputs *in, const struct config_k8s_gateway *gw,
+			struct l7_waypoint *w)
+{
+	const char *sa = config_label_get(&gw->meta.annotations, CONFIG_ANNOT_GATEWAY_SA);
+	const char *td = in->trust_domain ? in->trust_domain : "cluster.local";
+
+	w->namespace = dup(gw->meta.namespace);
+	w->name = dup(gw->meta.name);
+	w->traffic = traffic_of(gw);
+	w->service_account = dup(sa ? sa : gw->meta.name);
+	if (!w->namespace || !w->name || !w->service_account)
+		return -ENOMEM;
+	if (asprintf(&w->identity, "spiffe://%s/ns/%s/sa/%s", td, w->namespace,
+		     w->service_account) < 0 ||
+	    asprintf(&w->hostname, "%s.%s.svc.cluster.local", w->name, w->namespace) < 0) {
+		w->identity = w->hostname = NULL;
+		return -ENOMEM;
+	}
+	/* Its Service has the Gateway's name (the waypoint class adds no suffix). */
+	for (size_t i = 0; i < in->cfg->n_services; i++) {
+		const struct config_service *s = &in->cfg->services[i];
+
+		if (strcmp(s->meta.namespace, w->namespace) || strcmp(s->meta.name, w->name))
+			continue;
+		if (s->cluster_ip)
+			inet_pton_v4(s->cluster_ip, &w->vip);
+	}
+	if (!w->vip && in->service_vip)
+		w->vip = in->service_vip(in->arg, w->namespace, w->name);
+	w->ips = calloc(in->n_pods + 1, sizeof(*w->ips));
+	if (!w->ips)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->n_pods; i++) {
+		const struct l7_pod *p = &in->pods[i];
+		const char *gn =
+		    p->labels ? config_label_get(p->labels, CONFIG_LABEL_GATEWAY_NAME) : NULL;
+
+		if (gn && !strcmp(gn, w->name) && !strcmp(p->namespace, w->namespace))
+			w->ips[w->n_ips++] = p->ip;
+	}
+	/* The HBONE listener's allowedRoutes say who may bind; without one, only "Same". */
+	for (size_t i = 0; i < gw->n_listeners; i++) {
+		const struct config_gw_listener *l = &gw->listeners[i];
+
+		if (!l->protocol || strcmp(l->protocol, "HBONE") || l->port != L7_HBONE_PORT)
+			continue;
+		w->has_hbone = true;
+		w->allowed_from = l->allowed_from;
+		for (size_t j = 0; j < l->allowed_selector.n; j++)
+			if (config_labels_add(&w->allowed_selector,
+					      l->allowed_selector.items[j].key,
+					      l->allowed_selector.items[j].value))
+				return -ENOMEM;
+		break;
+	}
+	return 0;
+}
+
+static int find_waypoint(const struct l7_bindings *b, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < b->n_waypoints; i++)
+		if (!strcmp(b->waypoints[i].namespace, ns) && !strcmp(b->waypoints[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static bool admits(const struct config *cfg, const struct l7_waypoint *w, const char *ns)
+{
+	const struct config_namespace *n;
+
+	switch (w->allowed_from) {
+	case CONFIG_GW_FROM_ALL: return true;
+	case CONFIG_GW_FROM_SELECTOR:
+		n = find_ns(cfg, ns);
+		return n && config_labels_match(&w->allowed_selector, &n->meta.labels);
+	default: return !strcmp(w->namespace, ns);
+	}
+}
+
+/*
+ * The use-waypoint label of @labels, for an object of namespace @ns: 1 and the waypoint's
+ * namespace and name, 0 when there is no label, -1 for "none".
+ */
+static int use_waypoint(const struct config_labels *labels, const char *ns, const char **wns,
+			const char **wname)
+{
+	const char *v = labels ? config_label_get(labels, CONFIG_LABEL_USE_WAYPOINT) : NULL;
+	const char *o = labels ? config_label_get(labels, CONFIG_LABEL_USE_WAYPOINT_NS) : NULL;
+
+	if (!v)
+		return 0;
+	if (!strcmp(v, "none"))
+		return -1;
+	*wname = v;
+	*wns = o ? o : ns;
+	return 1;
+}
+
+static int problem(struct l7_binding *bd, const char *fmt, const char *a, const char *b,
+		   const char *c)
+{
+	if (asprintf(&bd->problem, fmt, a, b, c) < 0) {
+		bd->problem = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Istio's fetchWaypointForTarget and its traffic-type check for services or workloads. */
+static int bind_object(const struct l7_inputs *in, const struct l7_bindings *b,
+		       struct l7_binding *bd, const struct config_labels *labels, bool pod)
+{
+	const struct config_namespace *n = find_ns(in->cfg, bd->namespace);
+	const char *wns = NULL, *wname = NULL;
+	const struct l7_waypoint *w;
+	int r, idx;
+
+	bd->waypoint = -1;
+	r = use_waypoint(labels, bd->namespace, &wns, &wname);
+	if (r) {
+		bd->source = L7_BIND_OBJECT;
+	} else if (n) {
+		r = use_waypoint(&n->meta.labels, bd->namespace, &wns, &wname);
+		bd->source = r ? L7_BIND_NAMESPACE : L7_BIND_NONE;
+	}
+	if (r <= 0)
+		return 0;
+	idx = find_waypoint(b, wns, wname);
+	if (idx < 0)
+		return problem(bd, "waypoint %s/%s does not exist%s", wns, wname,
+			       bd->source == L7_BIND_NAMESPACE ? " (named by the namespace)" : "");
+	w = &b->waypoints[idx];
+	if (!admits(in->cfg, w, bd->namespace))
+		return problem(bd,
+			       "waypoint %s/%s does not admit namespace %s (its HBONE listener's "
+			       "allowedRoutes)",
+			       wns, wname, bd->namespace);
+	if (w->traffic == L7_FOR_ALL || w->traffic == (pod ? L7_FOR_WORKLOAD : L7_FOR_SERVICE)) {
+		bd->waypoint = idx;
+		return 0;
+	}
+	/* A namespace's service waypoint simply does not apply to its pods. */
+	if (pod && bd->source == L7_BIND_NAMESPACE)
+		return 0;
+	return problem(bd, "waypoint %s/%s is for %s traffic", wns, wname,
+		       l7_traffic_name(w->traffic));
+}
+
+int l7_bindings_compute(const struct l7_inputs *in, struct l7_bindings *out)
+{
+	const struct config *cfg = in->cfg;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->waypoints = calloc(cfg->n_k8s_gateways + 1, sizeof(*out->waypoints));
+	out->services = calloc(cfg->n_services + 1, sizeof(*out->services));
+	out->workloads = calloc(in->n_pods + 1, sizeof(*out->workloads));
+	if (!out->waypoints || !out->services || !out->workloads)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_k8s_gateways && !err; i++) {
+		const struct config_k8s_gateway *gw = &cfg->k8s_gateways[i];
+
+		if (!gw->class_name || strcmp(gw->class_name, CONFIG_WAYPOINT_CLASS))
+			continue;
+		err = add_waypoint(in, gw, &out->waypoints[out->n_waypoints++]);
+	}
+	for (size_t i = 0; i < cfg->n_services && !err; i++) {
+		const struct config_service *s = &cfg->services[i];
+		struct l7_binding *bd = &out->services[out->n_services++];
+		const char *managed = config_label_get(&s->meta.labels, GATEWAY_MANAGED);
+
+		bd->namespace = dup(s->meta.namespace);
+		bd->name = dup(s->meta.name);
+		bd->waypoint = -1;
+		if (!bd->namespace || !bd->name)
+			err = -ENOMEM;
+		/* A waypoint's own Service never goes through a waypoint. */
+		else if (!managed || strcmp(managed, MESH_CONTROLLER))
+			err = bind_object(in, out, bd, &s->meta.labels, false);
+	}
+	for (size_t i = 0; i < in->n_pods && !err; i++) {
+		const struct l7_pod *p = &in->pods[i];
+		struct l7_binding *bd = &out->workloads[out->n_workloads++];
+		const char *gn =
+		    p->labels ? config_label_get(p->labels, CONFIG_LABEL_GATEWAY_NAME) : NULL;
+
+		bd->namespace = dup(p->namespace);
+		bd->name = dup(p->name);
+		bd->waypoint = -1;
+		if (!bd->namespace || !bd->name)
+			err = -ENOMEM;
+		/* A waypoint's own instances are not sent to a waypoint. */
+		else if (!gn || find_waypoint(out, p->namespace, gn) < 0)
+			err = bind_object(in, out, bd, p->labels, true);
+	}
+	return err;
+}
+
+static void binding_clear(struct l7_binding *bd)
+{
+	free(bd->namespace);
+	free(bd->name);
+	free(bd->problem);
+}
+
+void l7_bindings_free(struct l7_bindings *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n_waypoints; i++) {
+		struct l7_waypoint *w = &b->waypoints[i];
+
+		free(w->namespace);
+		free(w->name);
+		free(w->service_account);
+		free(w->identity);
+		free(w->hostname);
+		free(w->ips);
+		config_labels_free(&w->allowed_selector);
+	}
+	for (size_t i = 0; i < b->n_services; i++)
+		binding_clear(&b->services[i]);
+	for (size_t i = 0; i < b->n_workloads; i++)
+		binding_clear(&b->workloads[i]);
+	free(b->waypoints);
+	free(b->services);
+	free(b->workloads);
+	memset(b, 0, sizeof(*b));
+}
+
+const struct l7_waypoint *l7_bindings_find(const struct l7_bindings *b, bool pod, const char *ns,
+					   const char *name)
+{
+	const struct l7_binding *arr = pod ? b->workloads : b->services;
+	size_t n = pod ? b->n_workloads : b->n_services;
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(arr[i].namespace, ns) && !strcmp(arr[i].name, name))
+			return arr[i].waypoint >= 0 ? &b->waypoints[arr[i].waypoint] : NULL;
+	return NULL;
+}

@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The L7 compiler, services part: for each Service bound to a waypoint, its ports with their
+ * protocol (appProtocol or port name, API_SEMANTICS.md §0), its endpoints (the pods its
+ * selector picks, named target ports resolved per pod), the DestinationRule that applies (looked
+ * up as Istio does for the waypoint as client: the waypoint's namespace, the service's, then the
+ * root namespace; the exact host before wildcards; rules of one namespace merged, subsets
+ * concatenated, the first one's policy kept), its subsets with the endpoints they select, and
+ * the policy in force per (subset, port) with Istio's replace-not-merge rules
+ * (util.MergeSubsetTrafficPolicy). Routes are in l7_routes.c and l7_gwapi.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "l7_priv.h"
+
+#define ROOT_NAMESPACE "istio-system"
+
+char *l7_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+void l7_fqdn(const char *host, const char *ns, char *out, size_t len)
+{
+	if (strchr(host, '.') || !strcmp(host, "*"))
+		snprintf(out, len, "%s", host);
+	else
+		snprintf(out, len, "%s.%s.svc.cluster.local", host, ns);
+}
+
+bool l7_host_covers(const char *pattern, const char *host)
+{
+	size_t pl, hl;
+
+	if (!strcmp(pattern, host) || !strcmp(pattern, "*"))
+		return true;
+	if (strncmp(pattern, "*.", 2))
+		return false;
+	pl = strlen(pattern) - 1;
+	hl = strlen(host);
+	return hl > pl && !strcmp(host + hl - pl, pattern + 1);
+}
+
+bool l7_host_known(const struct config *cfg, const char *fqdn)
+{
+	char h[512];
+
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		l7_fqdn(cfg->services[i].meta.name, cfg->services[i].meta.namespace, h, sizeof(h));
+		if (!strcmp(h, fqdn))
+			return true;
+	}
+	for (size_t i = 0; i < cfg->n_service_entries; i++)
+		for (size_t j = 0; j < cfg->service_entries[i].hosts.n; j++)
+			if (l7_host_covers(cfg->service_entries[i].hosts.items[j], fqdn))
+				return true;
+	return false;
+}
+
+int l7_meta_cmp(const struct config_meta *a, const struct config_meta *b)
+{
+	const char *ta = a->creation_timestamp ? a->creation_timestamp : "";
+	const char *tb = b->creation_timestamp ? b->creation_timestamp : "";
+	int c = strcmp(ta, tb);
+
+	if (c)
+		return c;
+	c = strcmp(a->namespace ? a->namespace : "", b->namespace ? b->namespace : "");
+	return c ? c : strcmp(a->name, b->name);
+}
+
+/* ---- protocols ---- */
+
+static const char *const proto_names[] = {
+    [L7_PROTO_UNKNOWN] = "UNKNOWN", [L7_PROTO_HTTP] = "HTTP",	      [L7_PROTO_HTTP2] = "HTTP2",
+    [L7_PROTO_GRPC] = "GRPC",	    [L7_PROTO_GRPC_WEB] = "GRPC-WEB", [L7_PROTO_HTTPS] = "HTTPS",
+    [L7_PROTO_TLS] = "TLS",	    [L7_PROTO_TCP] = "TCP",	      [L7_PROTO_MONGO] = "MONGO",
+    [L7_PROTO_MYSQL] = "MYSQL",	    [L7_PROTO_REDIS] = "REDIS",	      [L7_PROTO_UDP] = "UDP",
+};
+
+const char *l7_protocol_name(enum l7_protocol p)
+{
+	return (unsigned int)p < sizeof(proto_names) / sizeof(proto_names[0]) ? proto_names[p]
+									      : "UNKNOWN";
+}
+
+bool l7_protocol_is_http(enum l7_protocol p)
+{
+	return p == L7_PROTO_HTTP || p == L7_PROTO_HTTP2 || p == L7_PROTO_GRPC ||
+	       p == L7_PROTO_GRPC_WEB;
+}
+
+/* Istio's protocol names, case-insensitive ("http2", "grpc-web"; appProtocol "h2c" too). */
+static enum l7_protocol proto_of(const char *s, size_t n)
+{
+	static const struct {
+		const char *name;
+		enum l7_protocol p;
+	} names[] = {
+	    {"http", L7_PROTO_HTTP},
+	    {"http2", L7_PROTO_HTTP2},
+	    {"h2c", L7_PROTO_HTTP2},
+	    {"grpc", L7_PROTO_GRPC},
+	    {"grpc-web", L7_PROTO_GRPC_WEB},
+	    {"https", L7_PROTO_HTTPS},
+	    {"tls", L7_PROTO_TLS},
+	    {"tcp", L7_PROTO_TCP},
+	    {"mongo", L7_PROTO_MONGO},
+	    {"mysql", L7_PROTO_MYSQL},
+	    {"redis", L7_PROTO_REDIS},
+	    {"udp", L7_PROTO_UDP},
+	    {"kubernetes.io/h2c", L7_PROTO_HTTP2},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i].name) == n && !strncasecmp(names[i].name, s, n))
+			return names[i].p;
+	return L7_PROTO_UNKNOWN;
+}
+
+enum l7_protocol l7_port_protocol(const char *app_protocol, const char *port_name)
+{
+	enum l7_protocol p = L7_PROTO_UNKNOWN;
+
+	if (app_protocol)
+		p = proto_of(app_protocol, strlen(app_protocol));
+	if (p == L7_PROTO_UNKNOWN && port_name) {
+		const char *dash = strchr(port_name, '-');
+		size_t n = dash ? (size_t)(dash - port_name) : strlen(port_name);
+
+		/* "grpc-web" is a protocol, not grpc with suffix "web". */
+		if (!strncasecmp(port_name, "grpc-web", 8) &&
+		    (port_name[8] == '\0' || port_name[8] == '-'))
+			return L7_PROTO_GRPC_WEB;
+		p = proto_of(port_name, n);
+	}
+	return p;
+}
+
+/* ---- services ---- */
+
+static uint32_t service_vip(const struct l7_inputs *in, const struct config_service *s)
+{
+	uint32_t vip = 0;
+
+	if (s->cluster_ip && strcmp(s->cluster_ip, "None")) {
+		unsigned char b[4];
+
+		if (sscanf(s->cluster_ip, "%hhu.%hhu.%hhu.%hhu", &b[0], &b[1], &b[2], &b[3]) == 4)
+			memcpy(&vip, b, 4);
+	}
+	if (!vip && in->service_vip)
+		vip = in->service_vip(in->arg, s->meta.namespace, s->meta.name);
+	return vip;
+}
+
+static uint16_t named_port(const struct l7_pod *p, const char *name)
+{
+	for (size_t i = 0; p->spec && i < p->spec->nports; i++)
+		if (p->spec->ports[i].name && !strcmp(p->spec->ports[i].name, name))
+			return p->spec->ports[i].port;
+	return 0;
+}
+
+static int add_endpoints(const struct l7_inputs *in, const struct config_service *s,
+			 struct l7_service *out)
+{
+	const char *td = in->trust_domain ? in->trust_domain : "cluster.local";
+
+	out->endpoints = calloc(in->n_pods + 1, sizeof(*out->endpoints));
+	if (!out->endpoints)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->n_pods; i++) {
+		const struct l7_pod *p = &in->pods[i];
+		struct l7_endpoint *e;
+
+		/* A Service without selector has no endpoints of its own (Kubernetes). */
+		if (!s->selector.n || strcmp(p->namespace, s->meta.namespace) || !p->labels ||
+		    !config_labels_match(&s->selector, p->labels))
+			continue;
+		e = &out->endpoints[out->n_endpoints++];
+		e->ip = p->ip;
+		e->node = l7_strdup(p->node ? p->node : "");
+		e->ports = calloc(out->n_ports + 1, sizeof(*e->ports));
+		if (asprintf(&e->pod, "%s/%s", p->namespace, p->name) < 0)
+			e->pod = NULL;
+		if (asprintf(&e->identity, "spiffe://%s/ns/%s/sa/%s", td, p->namespace,
+			     p->service_account ? p->service_account : "default") < 0)
+			e->identity = NULL;
+		if (!e->node || !e->ports || !e->pod || !e->identity ||
+		    l7_copy_labels(&e->labels, p->labels))
+			return -ENOMEM;
+		for (size_t j = 0; j < out->n_ports; j++)
+			e->ports[j] = out->ports[j].target_port_name
+					  ? named_port(p, out->ports[j].target_port_name)
+					  : out->ports[j].target_port;
+	}
+	return 0;
+}
+
+/* ---- DestinationRule lookup and policy merge ---- */
+
+static bool dr_visible(const struct config_destination_rule *dr, const char *from_ns)
+{
+	if (dr->has_workload_selector)
+		return false; /* selects workloads (sidecars), never a waypoint's service view */
+	if (!dr->export_to.n || config_strings_has(&dr->export_to, "*"))
+		return true;
+	if (config_strings_has(&dr->export_to, "~"))
+		return false;
+	return (config_strings_has(&dr->export_to, ".") && !strcmp(dr->meta.namespace, from_ns)) ||
+	       config_strings_has(&dr->export_to, from_ns);
+}
+
+/* The DestinationRules of one namespace for @host: exact host first, else the longest wildcard. */
+static size_t drs_in(const struct config *cfg, const char *ns, const char *host,
+		     const char *from_ns, const struct config_destination_rule **out, size_t max)
+{
+	size_t n = 0, best = 0;
+	char h[512];
+
+	for (int pass = 0; pass < 2 && !n; pass++) {
+		for (size_t i = 0; i < cfg->n_destination_rules && n < max; i++) {
+			const struct config_destination_rule *dr = &cfg->destination_rules[i];
+
+			if (strcmp(dr->meta.namespace, ns) || !dr_visible(dr, from_ns))
+				continue;
+			l7_fqdn(dr->host, dr->meta.namespace, h, sizeof(h));
+			if (pass == 0 ? strcmp(h, host) != 0 : !l7_host_covers(h, host))
+				continue;
+			if (pass == 1 && strlen(h) < best)
+				continue;
+			if (pass == 1 && strlen(h) > best) {
+				best = strlen(h);
+				n = 0;
+			}
+			out[n++] = dr;
+		}
+	}
+	return n;
+}
+
+static int dr_cmp(const void *a, const void *b)
+{
+	return l7_meta_cmp(&(*(const struct config_destination_rule *const *)a)->meta,
+			   &(*(const struct config_destination_rule *const *)b)->meta);
+}
+
+struct policy_parts {
+	const struct config_load_balancer *lb;
+	const struct config_connection_pool *pool;
+	const struct config_outlier_detection *outlier;
+	const struct config_client_tls *tls;
+};
+
+static const struct config_port_traffic_policy *port_level(const struct config_traffic_policy *p,
+							   uint16_t port)
+{
+	for (size_t i = 0; p && i < p->n_port_level; i++)
+		if (p->port_level[i].port == port)
+			return &p->port_level[i];
+	return NULL;
+}
+
+/* GetPortLevelTrafficPolicy: a port's settings replace the four parts wholesale. */
+static bool parts_of(const struct config_traffic_policy *p, uint16_t port, struct policy_parts *out)
+{
+	const struct config_port_traffic_policy *pl = port_level(p, port);
+
+	if (pl) {
+		*out = (struct policy_parts){&pl->lb, &pl->pool, &pl->outlier, &pl->tls};
+		return true;
+	}
+	*out = (struct policy_parts){&p->lb, &p->pool, &p->outlier, &p->tls};
+	return false;
+}
+
+static int copy_lb(struct config_load_balancer *d, const struct config_load_balancer *s)
+{
+	*d = *s;
+	d->hash_name = l7_strdup(s->hash_name);
+	d->cookie_path = l7_strdup(s->cookie_path);
+	return (s->hash_name && !d->hash_name) || (s->cookie_path && !d->cookie_path) ? -ENOMEM : 0;
+}
+
+static int copy_tls(struct config_client_tls *d, const struct config_client_tls *s)
+{
+	memset(d, 0, sizeof(*d));
+	d->present = s->present;
+	d->insecure_skip_verify = s->insecure_skip_verify;
+	d->mode = l7_strdup(s->mode);
+	d->sni = l7_strdup(s->sni);
+	d->ca_certificates = l7_strdup(s->ca_certificates);
+	d->credential_name = l7_strdup(s->credential_name);
+	/* Key material stays out of the model: a waypoint uses the mesh or named credentials. */
+	if ((s->mode && !d->mode) || (s->sni && !d->sni) ||
+	    (s->ca_certificates && !d->ca_certificates) ||
+	    (s->credential_name && !d->credential_name))
+		return -ENOMEM;
+	return l7_copy_strings(&d->subject_alt_names, &s->subject_alt_names);
+}
+
+static int copy_outlier(struct config_outlier_detection *d,
+			const struct config_outlier_detection *s)
+{
+	*d = *s;
+	d->error_codes = NULL;
+	if (!s->n_error_codes)
+		return 0;
+	d->error_codes = calloc(s->n_error_codes, sizeof(*d->error_codes));
+	if (!d->error_codes)
+		return -ENOMEM;
+	memcpy(d->error_codes, s->error_codes, s->n_error_codes * sizeof(*d->error_codes));
+	return 0;
+}
+
+/*
+ * MergeSubsetTrafficPolicy for (@top, @sub, @port): the rule's port-level or top-level parts;
+ * a subset's present parts replace them, and a subset's port-level settings replace all four.
+ */
+static int resolve(const struct config_traffic_policy *top, const struct config_traffic_policy *sub,
+		   uint16_t port, struct l7_policy *out)
+{
+	static const struct config_traffic_policy none;
+	struct policy_parts base, s;
+	int err;
+
+	parts_of(top ? top : &none, port, &base);
+	if (sub && sub->present) {
+		bool port_sub = parts_of(sub, port, &s);
+
+		if (port_sub || s.lb->present)
+			base.lb = s.lb;
+		if (port_sub || s.pool->present)
+			base.pool = s.pool;
+		if (port_sub || s.outlier->present)
+			base.outlier = s.outlier;
+		if (port_sub || s.tls->present)
+			base.tls = s.tls;
+	}
+	out->port = port;
+	err = copy_lb(&out->lb, base.lb);
+	out->pool = *base.pool;
+	if (!out->pool.present && !out->pool.max_connections) {
+		/* Never configured anywhere: Istio's defaults (config_dr.c fills parsed ones). */
+		out->pool.max_connections = UINT32_MAX;
+		out->pool.connect_timeout_ms = 10000;
+		out->pool.tcp_idle_timeout_ms = 3600000;
+		out->pool.http1_max_pending_requests = UINT32_MAX;
+		out->pool.http2_max_requests = UINT32_MAX;
+		out->pool.max_retries = UINT32_MAX;
+		out->pool.http_idle_timeout_ms = 3600000;
+	}
+	err = err ? err : copy_outlier(&out->outlier, base.outlier);
+	return err ? err : copy_tls(&out->tls, base.tls);
+}
+
+static int add_policies(const struct l7_inputs *in, const struct l7_waypoint *wp,
+			struct l7_service *out)
+{
+	const char *order[3] = {wp->namespace, out->namespace, ROOT_NAMESPACE};
+	const struct config_destination_rule *drs[64];
+	const struct config_traffic_policy *top = NULL;
+	size_t n = 0, np;
+
+	for (int i = 0; i < 3 && !n; i++)
+		n = drs_in(in->cfg, order[i], out->hostname, wp->namespace, drs, 64);
+	qsort(drs, n, sizeof(drs[0]), dr_cmp);
+	/* Merged rules: the oldest one's policy, subsets of all (the first of a name stays). */
+	for (size_t i = 0; i < n && !top; i++)
+		if (drs[i]->policy.present)
+			top = &drs[i]->policy;
+	out->subsets = calloc(1, sizeof(*out->subsets));
+	for (size_t i = 0; out->subsets && i < n; i++) {
+		for (size_t j = 0; j < drs[i]->n_subsets; j++) {
+			const struct config_subset *cs = &drs[i]->subsets[j];
+			struct l7_subset *ss, *grown;
+			bool dup = false;
+
+			for (size_t k = 0; k < out->n_subsets; k++)
+				dup |= !strcmp(out->subsets[k].name, cs->name);
+			if (dup)
+				continue;
+			grown = realloc(out->subsets, (out->n_subsets + 1) * sizeof(*grown));
+			if (!grown)
+				return -ENOMEM;
+			out->subsets = grown;
+			ss = &out->subsets[out->n_subsets++];
+			memset(ss, 0, sizeof(*ss));
+			ss->name = strdup(cs->name);
+			ss->endpoints = calloc(out->n_endpoints + 1, sizeof(*ss->endpoints));
+			if (!ss->name || !ss->endpoints || l7_copy_labels(&ss->labels, &cs->labels))
+				return -ENOMEM;
+			for (size_t e = 0; e < out->n_endpoints; e++)
+				if (config_labels_match(&cs->labels, &out->endpoints[e].labels))
+					ss->endpoints[ss->n_endpoints++] = (uint32_t)e;
+		}
+	}
+	if (!out->subsets)
+		return -ENOMEM;
+	np = (out->n_subsets + 1) * out->n_ports;
+	out->policies = calloc(np + 1, sizeof(*out->policies));
+	if (!out->policies)
+		return -ENOMEM;
+	for (size_t s = 0; s <= out->n_subsets; s++) {
+		const struct config_traffic_policy *sub = NULL;
+
+		for (size_t i = 0; s && i < n && !sub; i++)
+			for (size_t j = 0; j < drs[i]->n_subsets && !sub; j++)
+				if (!strcmp(drs[i]->subsets[j].name, out->subsets[s - 1].name))
+					sub = &drs[i]->subsets[j].policy;
+		for (size_t p = 0; p < out->n_ports; p++) {
+			struct l7_policy *pol = &out->policies[out->n_policies++];
+
+			if (s && !(pol->subset = strdup(out->subsets[s - 1].name)))
+				return -ENOMEM;
+			if (resolve(top, sub, out->ports[p].port, pol))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int compile_service(const struct l7_inputs *in, const struct l7_waypoint *wp,
+			   const struct config_service *s, struct l7_service *out)
+{
+	struct l7_ctx ctx = {in, wp, out};
+	int err;
+
+	out->name = strdup(s->meta.name);
+	out->namespace = strdup(s->meta.namespace);
+	if (asprintf(&out->hostname, "%s.%s.svc.cluster.local", s->meta.name, s->meta.namespace) <
+	    0)
+		out->hostname = NULL;
+	out->vip = service_vip(in, s);
+	out->ports = calloc(s->nports + 1, sizeof(*out->ports));
+	if (!out->name || !out->namespace || !out->hostname || !out->ports)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nports; i++) {
+		const struct config_service_port *sp = &s->ports[i];
+		struct l7_port *p = &out->ports[out->n_ports++];
+
+		p->port = sp->port;
+		p->name = l7_strdup(sp->name);
+		p->protocol = l7_port_protocol(sp->app_protocol, sp->name);
+		p->target_port = sp->target_port_name ? 0 : sp->target_port;
+		p->target_port_name = l7_strdup(sp->target_port_name);
+		if ((sp->name && !p->name) || (sp->target_port_name && !p->target_port_name))
+			return -ENOMEM;
+	}
+	err = add_endpoints(in, s, out);
+	err = err ? err : add_policies(in, wp, out);
+	return err ? err : l7_compile_routes(&ctx);
+}
+
+struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_bindings *b,
+			     const struct l7_waypoint *wp)
+{
+	struct l7_config *c = calloc(1, sizeof(*c));
+	int idx = (int)(wp - b->waypoints), err = -ENOMEM;
+
+	if (!c)
+		return NULL;
+	c->waypoint_namespace = strdup(wp->namespace);
+	c->waypoint_name = strdup(wp->name);
+	c->identity = strdup(wp->identity);
+	c->services = calloc(b->n_services + 1, sizeof(*c->services));
+	if (!c->waypoint_namespace || !c->waypoint_name || !c->identity || !c->services)
+		goto fail;
+	for (size_t i = 0; i < b->n_services && i < in->cfg->n_services; i++) {
+		if (b->services[i].waypoint != idx)
+			continue;
+		err = compile_service(in, wp, &in->cfg->services[i], &c->services[c->n_services++]);
+		if (err)
+			goto fail;
+	}
+	return c;
+fail:
+	l7_config_free(c);
+	errno = -err;
+	return NULL;
+}

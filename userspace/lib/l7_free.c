@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The L7 model's ownership: deep copies of the config parts it reuses, destructors, look-ups. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "l7_priv.h"
+
+int l7_copy_strings(struct config_strings *dst, const struct config_strings *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->items = calloc(src->n + 1, sizeof(char *));
+	if (!dst->items)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->n; i++) {
+		dst->items[i] = strdup(src->items[i]);
+		if (!dst->items[i])
+			return -ENOMEM;
+		dst->n++;
+	}
+	return 0;
+}
+
+int l7_copy_labels(struct config_labels *dst, const struct config_labels *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	for (size_t i = 0; src && i < src->n; i++)
+		if (config_labels_add(dst, src->items[i].key, src->items[i].value))
+			return -ENOMEM;
+	return 0;
+}
+
+/* Appends (a route's filters may come in several pieces). */
+int l7_copy_header_ops(struct config_header_ops *dst, const struct config_header_ops *src)
+{
+	char **items;
+
+	for (size_t i = 0; i < src->set.n; i++)
+		if (config_labels_add(&dst->set, src->set.items[i].key, src->set.items[i].value))
+			return -ENOMEM;
+	for (size_t i = 0; i < src->add.n; i++)
+		if (config_labels_add(&dst->add, src->add.items[i].key, src->add.items[i].value))
+			return -ENOMEM;
+	items = realloc(dst->remove.items, (dst->remove.n + src->remove.n + 1) * sizeof(char *));
+	if (!items)
+		return -ENOMEM;
+	dst->remove.items = items;
+	for (size_t i = 0; i < src->remove.n; i++) {
+		items[dst->remove.n] = strdup(src->remove.items[i]);
+		if (!items[dst->remove.n])
+			return -ENOMEM;
+		dst->remove.n++;
+	}
+	return 0;
+}
+
+int l7_copy_headers(struct config_headers *dst, const struct config_headers *src)
+{
+	if (l7_copy_header_ops(&dst->request, &src->request))
+		return -ENOMEM;
+	return l7_copy_header_ops(&dst->response, &src->response);
+}
+
+void l7_free_headers(struct config_headers *h)
+{
+	const struct config_header_ops *ops[] = {&h->request, &h->response};
+
+	for (int i = 0; i < 2; i++) {
+		struct config_header_ops *o = (struct config_header_ops *)ops[i];
+
+		config_labels_free(&o->set);
+		config_labels_free(&o->add);
+		config_strings_free(&o->remove);
+	}
+}
+
+void l7_free_cors(struct config_cors *c)
+{
+	for (size_t i = 0; i < c->n_allow_origins; i++)
+		free(c->allow_origins[i].value);
+	free(c->allow_origins);
+	config_strings_free(&c->allow_methods);
+	config_strings_free(&c->allow_headers);
+	config_strings_free(&c->expose_headers);
+	memset(c, 0, sizeof(*c));
+}
+
+void l7_free_lb(struct config_load_balancer *lb)
+{
+	free(lb->hash_name);
+	free(lb->cookie_path);
+}
+
+void l7_free_tls(struct config_client_tls *t)
+{
+	free(t->mode);
+	free(t->sni);
+	free(t->ca_certificates);
+	free(t->credential_name);
+	free(t->client_certificate);
+	free(t->private_key);
+	config_strings_free(&t->subject_alt_names);
+}
+
+void l7_destination_clear(struct l7_destination *d)
+{
+	free(d->host);
+	free(d->subset);
+	l7_free_headers(&d->headers);
+	memset(d, 0, sizeof(*d));
+}
+
+static void string_match_clear(struct l7_string_match *m)
+{
+	free(m->value);
+}
+
+static void header_matches_clear(struct l7_header_match *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].name);
+		string_match_clear(&h[i].match);
+	}
+	free(h);
+}
+
+void l7_route_clear(struct l7_route *r)
+{
+	free(r->name);
+	free(r->source);
+	for (size_t i = 0; i < r->n_matches; i++) {
+		struct l7_match *m = &r->matches[i];
+
+		string_match_clear(&m->path);
+		string_match_clear(&m->scheme);
+		string_match_clear(&m->method);
+		string_match_clear(&m->authority);
+		header_matches_clear(m->headers, m->n_headers);
+		header_matches_clear(m->query, m->n_query);
+	}
+	free(r->matches);
+	for (size_t i = 0; i < r->n_dests; i++)
+		l7_destination_clear(&r->dests[i]);
+	free(r->dests);
+	free(r->redirect.scheme);
+	free(r->redirect.host);
+	free(r->redirect.path);
+	free(r->redirect.prefix);
+	free(r->direct_body);
+	free(r->rewrite.path);
+	free(r->rewrite.prefix);
+	free(r->rewrite.regex);
+	free(r->rewrite.regex_sub);
+	free(r->rewrite.authority);
+	l7_free_headers(&r->headers);
+	free(r->retry.codes);
+	for (size_t i = 0; i < r->n_mirrors; i++)
+		l7_destination_clear(&r->mirrors[i].dest);
+	free(r->mirrors);
+	l7_free_cors(&r->cors);
+	memset(r, 0, sizeof(*r));
+}
+
+void l7_service_clear(struct l7_service *s)
+{
+	free(s->hostname);
+	free(s->name);
+	free(s->namespace);
+	for (size_t i = 0; i < s->n_ports; i++) {
+		free(s->ports[i].name);
+		free(s->ports[i].target_port_name);
+	}
+	free(s->ports);
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		free(s->endpoints[i].pod);
+		free(s->endpoints[i].node);
+		free(s->endpoints[i].identity);
+		config_labels_free(&s->endpoints[i].labels);
+		free(s->endpoints[i].ports);
+	}
+	free(s->endpoints);
+	for (size_t i = 0; i < s->n_subsets; i++) {
+		free(s->subsets[i].name);
+		config_labels_free(&s->subsets[i].labels);
+		free(s->subsets[i].endpoints);
+	}
+	free(s->subsets);
+	for (size_t i = 0; i < s->n_policies; i++) {
+		free(s->policies[i].subset);
+		l7_free_lb(&s->policies[i].lb);
+		l7_free_tls(&s->policies[i].tls);
+		free(s->policies[i].outlier.error_codes);
+	}
+	free(s->policies);
+	for (size_t i = 0; i < s->n_routes; i++)
+		l7_route_clear(&s->routes[i]);
+	free(s->routes);
+	for (size_t i = 0; i < s->n_tcp; i++) {
+		free(s->tcp[i].source);
+		config_strings_free(&s->tcp[i].subnets);
+		for (size_t j = 0; j < s->tcp[i].n_dests; j++)
+			l7_destination_clear(&s->tcp[i].dests[j]);
+		free(s->tcp[i].dests);
+	}
+	free(s->tcp);
+	memset(s, 0, sizeof(*s));
+}
+
+void l7_config_free(struct l7_config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_services; i++)
+		l7_service_clear(&c->services[i]);
+	free(c->services);
+	free(c->waypoint_namespace);
+	free(c->waypoint_name);
+	free(c->identity);
+	free(c);
+}
+
+const struct l7_policy *l7_service_policy(const struct l7_service *s, const char *subset,
+					  uint16_t port)
+{
+	for (size_t i = 0; i < s->n_policies; i++) {
+		const struct l7_policy *p = &s->policies[i];
+
+		if (p->port == port &&
+		    (subset ? p->subset && !strcmp(p->subset, subset) : !p->subset))
+			return p;
+	}
+	return NULL;
+}
+
+const struct l7_service *l7_config_service(const struct l7_config *c, const char *hostname)
+{
+	for (size_t i = 0; c && i < c->n_services; i++)
+		if (!strcmp(c->services[i].hostname, hostname))
+			return &c->services[i];
+	return NULL;
+}

@@ -1,0 +1,730 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The L7 model's strict JSON decoder. Its input arrives over a socket: every member is checked
+ * (unknown members, wrong types, out-of-range numbers, unknown names, regexes that are not RE2,
+ * indices out of bounds are errors naming the field), so the waypoint either runs exactly what
+ * the agent compiled or keeps its previous model.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+
+#include "ambit/re2.h"
+#include "l7_json_priv.h"
+
+void l7j_fail(struct l7j_dec *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (d->failed)
+		return;
+	d->failed = true;
+	if (!d->err || !d->errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(d->err, d->errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* @o must be an object whose members are all in @allowed. */
+bool l7j_keys(struct l7j_dec *d, const cJSON *o, const char *path, const char *const *allowed)
+{
+	const cJSON *it;
+
+	if (!cJSON_IsObject(o)) {
+		l7j_fail(d, "%s: expected an object", path);
+		return false;
+	}
+	cJSON_ArrayForEach(it, o)
+	{
+		const char *const *a = allowed;
+
+		for (; *a; a++)
+			if (!strcmp(*a, it->string))
+				break;
+		if (!*a) {
+			l7j_fail(d, "%s.%s: unknown member", path, it->string);
+			return false;
+		}
+	}
+	return true;
+}
+
+char *l7j_dstr(struct l7j_dec *d, const cJSON *o, const char *key, const char *path, bool req)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+	char *v;
+
+	if (!it) {
+		if (req)
+			l7j_fail(d, "%s.%s: missing", path, key);
+		return NULL;
+	}
+	if (!cJSON_IsString(it)) {
+		l7j_fail(d, "%s.%s: expected a string", path, key);
+		return NULL;
+	}
+	v = strdup(it->valuestring);
+	if (!v)
+		l7j_fail(d, "%s.%s: out of memory", path, key);
+	return v;
+}
+
+double l7j_dnum(struct l7j_dec *d, const cJSON *o, const char *key, const char *path, double min,
+		double max, bool req)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!it) {
+		if (req)
+			l7j_fail(d, "%s.%s: missing", path, key);
+		return 0;
+	}
+	if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) ||
+	    it->valuedouble != floor(it->valuedouble)) {
+		l7j_fail(d, "%s.%s: expected an integer", path, key);
+		return 0;
+	}
+	if (it->valuedouble < min || it->valuedouble > max) {
+		l7j_fail(d, "%s.%s: %.0f out of range", path, key, it->valuedouble);
+		return 0;
+	}
+	return it->valuedouble;
+}
+
+bool l7j_dbool(struct l7j_dec *d, const cJSON *o, const char *key, const char *path)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (it && !cJSON_IsBool(it))
+		l7j_fail(d, "%s.%s: expected a boolean", path, key);
+	return it && cJSON_IsTrue(it);
+}
+
+int l7j_denum(struct l7j_dec *d, const cJSON *o, const char *key, const char *path,
+	      const char *const *names, bool req)
+{
+	char *s = l7j_dstr(d, o, key, path, req);
+	int v = 0;
+
+	if (!s)
+		return 0;
+	for (v = 0; names[v] && strcmp(names[v], s); v++)
+		;
+	if (!names[v]) {
+		l7j_fail(d, "%s.%s: unknown value \"%.32s\"", path, key, s);
+		v = 0;
+	}
+	free(s);
+	return v;
+}
+
+const cJSON *l7j_darr(struct l7j_dec *d, const cJSON *o, const char *key, const char *path,
+		      size_t *n)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	*n = 0;
+	if (!it)
+		return NULL;
+	if (!cJSON_IsArray(it)) {
+		l7j_fail(d, "%s.%s: expected an array", path, key);
+		return NULL;
+	}
+	*n = (size_t)cJSON_GetArraySize(it);
+	if (*n > L7J_MAX_LIST) {
+		l7j_fail(d, "%s.%s: more than %d entries", path, key, L7J_MAX_LIST);
+		*n = 0;
+		return NULL;
+	}
+	return it;
+}
+
+void *l7j_dalloc(struct l7j_dec *d, size_t n, size_t size, const char *path)
+{
+	void *p = calloc(n + 1, size);
+
+	if (!p)
+		l7j_fail(d, "%s: out of memory", path);
+	return p;
+}
+
+uint32_t l7j_dip(struct l7j_dec *d, const cJSON *o, const char *key, const char *path)
+{
+	char *s = l7j_dstr(d, o, key, path, true);
+	struct in_addr a = {0};
+
+	if (s && inet_pton(AF_INET, s, &a) != 1)
+		l7j_fail(d, "%s.%s: expected an IPv4 address", path, key);
+	free(s);
+	return a.s_addr;
+}
+
+void l7j_dstrings(struct l7j_dec *d, const cJSON *o, const char *key, const char *path,
+		  struct config_strings *out)
+{
+	size_t n;
+	const cJSON *a = l7j_darr(d, o, key, path, &n), *it;
+
+	if (!a || d->failed || !(out->items = l7j_dalloc(d, n, sizeof(char *), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		if (!cJSON_IsString(it)) {
+			l7j_fail(d, "%s.%s[%zu]: expected a string", path, key, out->n);
+			return;
+		}
+		if (!(out->items[out->n++] = strdup(it->valuestring))) {
+			l7j_fail(d, "%s: out of memory", path);
+			return;
+		}
+	}
+}
+
+void l7j_dlabels(struct l7j_dec *d, const cJSON *o, const char *key, const char *path,
+		 struct config_labels *out)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key), *it;
+
+	if (!m)
+		return;
+	if (!cJSON_IsObject(m)) {
+		l7j_fail(d, "%s.%s: expected an object", path, key);
+		return;
+	}
+	cJSON_ArrayForEach(it, m)
+	{
+		if (!cJSON_IsString(it)) {
+			l7j_fail(d, "%s.%s.%s: expected a string", path, key, it->string);
+			return;
+		}
+		if (config_labels_add(out, it->string, it->valuestring)) {
+			l7j_fail(d, "%s: out of memory", path);
+			return;
+		}
+	}
+}
+
+static void dheader_ops(struct l7j_dec *d, const cJSON *o, const char *key, const char *path,
+			struct config_header_ops *out)
+{
+	static const char *const k[] = {"set", "add", "remove", NULL};
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
+	char p[320];
+
+	if (!m)
+		return;
+	snprintf(p, sizeof(p), "%.200s.%s", path, key);
+	if (!l7j_keys(d, m, p, k))
+		return;
+	l7j_dlabels(d, m, "set", p, &out->set);
+	l7j_dlabels(d, m, "add", p, &out->add);
+	l7j_dstrings(d, m, "remove", p, &out->remove);
+}
+
+static void dheaders(struct l7j_dec *d, const cJSON *o, const char *path,
+		     struct config_headers *out)
+{
+	static const char *const k[] = {"request", "response", NULL};
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "headers");
+	char p[320];
+
+	if (!m)
+		return;
+	snprintf(p, sizeof(p), "%.200s.headers", path);
+	if (!l7j_keys(d, m, p, k))
+		return;
+	dheader_ops(d, m, "request", p, &out->request);
+	dheader_ops(d, m, "response", p, &out->response);
+}
+
+static void dsmatch_obj(struct l7j_dec *d, const cJSON *m, const char *p,
+			struct l7_string_match *out)
+{
+	static const char *const k[] = {"type", "value", "ignoreCase", NULL};
+	char why[160];
+
+	if (!l7j_keys(d, m, p, k))
+		return;
+	out->type = l7j_denum(d, m, "type", p, l7_match_names, true);
+	out->value = l7j_dstr(d, m, "value", p, out->type != L7_MATCH_ANY);
+	out->ignore_case = l7j_dbool(d, m, "ignoreCase", p);
+	if (!d->failed && out->type == L7_MATCH_REGEX && re2_check(out->value, why, sizeof(why)))
+		l7j_fail(d, "%s.value: %s", p, why);
+}
+
+static void dsmatch(struct l7j_dec *d, const cJSON *o, const char *key, const char *path,
+		    struct l7_string_match *out)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
+	char p[320];
+
+	if (!m)
+		return;
+	snprintf(p, sizeof(p), "%.200s.%s", path, key);
+	dsmatch_obj(d, m, p, out);
+}
+
+static void dhmatches(struct l7j_dec *d, const cJSON *o, const char *key, const char *path,
+		      struct l7_header_match **out, size_t *nout)
+{
+	static const char *const k[] = {"name", "match", "invert", NULL};
+	size_t n;
+	const cJSON *a = l7j_darr(d, o, key, path, &n), *it;
+	char p[320];
+
+	if (!a || d->failed || !(*out = l7j_dalloc(d, n, sizeof(**out), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct l7_header_match *h = &(*out)[*nout];
+
+		snprintf(p, sizeof(p), "%.200s.%s[%zu]", path, key, (*nout)++);
+		if (!l7j_keys(d, it, p, k))
+			return;
+		h->name = l7j_dstr(d, it, "name", p, true);
+		dsmatch(d, it, "match", p, &h->match);
+		h->invert = l7j_dbool(d, it, "invert", p);
+		if (d->failed)
+			return;
+		if (!*h->name) {
+			l7j_fail(d, "%s.name: empty", p);
+			return;
+		}
+	}
+}
+
+static void ddest(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_destination *x)
+{
+	static const char *const k[] = {"host",	   "subset",  "port", "weight",
+					"headers", "unknown", NULL};
+
+	if (!l7j_keys(d, o, path, k))
+		return;
+	x->host = l7j_dstr(d, o, "host", path, true);
+	x->subset = l7j_dstr(d, o, "subset", path, false);
+	x->port = (uint16_t)l7j_dnum(d, o, "port", path, 1, 65535, false);
+	x->weight = (uint32_t)l7j_dnum(d, o, "weight", path, 0, 1000000, true);
+	dheaders(d, o, path, &x->headers);
+	x->unknown = l7j_dbool(d, o, "unknown", path);
+	if (!d->failed && !*x->host)
+		l7j_fail(d, "%s.host: empty", path);
+}
+
+static void ddests(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_destination **out,
+		   size_t *nout)
+{
+	size_t n;
+	const cJSON *a = l7j_darr(d, o, "destinations", path, &n), *it;
+	char p[320];
+
+	if (d->failed || !(*out = l7j_dalloc(d, n, sizeof(**out), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		snprintf(p, sizeof(p), "%.200s.destinations[%zu]", path, *nout);
+		ddest(d, it, p, &(*out)[(*nout)++]);
+		if (d->failed)
+			return;
+	}
+}
+
+static void dretry(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_retry *r)
+{
+	static const char *const k[] = {"attempts",
+					"retryOn",
+					"codes",
+					"perTryTimeoutMs",
+					"backoffBaseMs",
+					"backoffMaxMs",
+					"ignorePreviousHosts",
+					NULL};
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "retry"), *a, *it;
+	char p[320];
+	size_t n;
+
+	snprintf(p, sizeof(p), "%.200s.retry", path);
+	if (!m) {
+		l7j_fail(d, "%s: missing", p);
+		return;
+	}
+	if (!l7j_keys(d, m, p, k))
+		return;
+	r->attempts = (uint32_t)l7j_dnum(d, m, "attempts", p, 0, 1000, true);
+	a = l7j_darr(d, m, "retryOn", p, &n);
+	cJSON_ArrayForEach(it, a)
+	{
+		unsigned int i = 0;
+
+		while (cJSON_IsString(it) && l7_retry_on_name(i) &&
+		       strcmp(l7_retry_on_name(i), it->valuestring))
+			i++;
+		if (!cJSON_IsString(it) || !l7_retry_on_name(i)) {
+			l7j_fail(d, "%s.retryOn: unknown condition", p);
+			return;
+		}
+		r->retry_on |= 1u << i;
+	}
+	a = l7j_darr(d, m, "codes", p, &n);
+	if (d->failed || !(r->codes = l7j_dalloc(d, n, sizeof(*r->codes), p)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		if (!cJSON_IsNumber(it) || it->valuedouble < 100 || it->valuedouble > 599 ||
+		    it->valuedouble != floor(it->valuedouble)) {
+			l7j_fail(d, "%s.codes[%zu]: expected a status code", p, r->n_codes);
+			return;
+		}
+		r->codes[r->n_codes++] = (uint16_t)it->valuedouble;
+	}
+	r->per_try_timeout_ms = (uint64_t)l7j_dnum(d, m, "perTryTimeoutMs", p, 0, 1e12, false);
+	r->backoff_base_ms = (uint64_t)l7j_dnum(d, m, "backoffBaseMs", p, 0, 1e12, false);
+	r->backoff_max_ms = (uint64_t)l7j_dnum(d, m, "backoffMaxMs", p, 0, 1e12, false);
+	r->ignore_previous_hosts = l7j_dbool(d, m, "ignorePreviousHosts", p);
+	if (!d->failed && r->backoff_max_ms < r->backoff_base_ms)
+		l7j_fail(d, "%s.backoffMaxMs: below backoffBaseMs", p);
+}
+
+static void dfault(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_fault *f)
+{
+	static const char *const k[] = {"delay", "abort", NULL};
+	static const char *const dk[] = {"ms", "ppm", NULL};
+	static const char *const ak[] = {"httpStatus", "grpcStatus", "ppm", NULL};
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "fault"), *x;
+	char p[320];
+
+	f->abort_grpc = -1;
+	if (!m)
+		return;
+	snprintf(p, sizeof(p), "%.200s.fault", path);
+	if (!l7j_keys(d, m, p, k))
+		return;
+	if ((x = cJSON_GetObjectItemCaseSensitive(m, "delay")) && l7j_keys(d, x, p, dk)) {
+		f->delay = true;
+		f->delay_ms = (uint64_t)l7j_dnum(d, x, "ms", p, 0, 1e12, true);
+		f->delay_ppm = (uint32_t)l7j_dnum(d, x, "ppm", p, 0, 1000000, true);
+	}
+	if ((x = cJSON_GetObjectItemCaseSensitive(m, "abort")) && l7j_keys(d, x, p, ak)) {
+		f->abort = true;
+		f->abort_ppm = (uint32_t)l7j_dnum(d, x, "ppm", p, 0, 1000000, true);
+		if (cJSON_GetObjectItemCaseSensitive(x, "grpcStatus"))
+			f->abort_grpc = (int)l7j_dnum(d, x, "grpcStatus", p, 0, 16, true);
+		else
+			f->abort_http = (int)l7j_dnum(d, x, "httpStatus", p, 200, 599, true);
+	}
+}
+
+static void dcors(struct l7j_dec *d, const cJSON *o, const char *path, struct config_cors *c)
+{
+	static const char *const k[] = {
+	    "allowOrigins", "allowMethods",	"allowHeaders",	       "exposeHeaders",
+	    "maxAgeMs",	    "allowCredentials", "unmatchedPreflights", NULL};
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "cors"), *a, *it;
+	char p[320];
+	size_t n;
+
+	if (!m)
+		return;
+	snprintf(p, sizeof(p), "%.200s.cors", path);
+	if (!l7j_keys(d, m, p, k))
+		return;
+	c->present = true;
+	c->allow_credentials = cJSON_GetObjectItemCaseSensitive(m, "allowCredentials")
+				   ? l7j_dbool(d, m, "allowCredentials", p)
+				   : -1;
+	c->max_age_ms = (uint64_t)l7j_dnum(d, m, "maxAgeMs", p, 0, 1e12, false);
+	c->unmatched_preflights =
+	    l7j_denum(d, m, "unmatchedPreflights", p, l7_preflight_names, false);
+	l7j_dstrings(d, m, "allowMethods", p, &c->allow_methods);
+	l7j_dstrings(d, m, "allowHeaders", p, &c->allow_headers);
+	l7j_dstrings(d, m, "exposeHeaders", p, &c->expose_headers);
+	a = l7j_darr(d, m, "allowOrigins", p, &n);
+	if (d->failed || !(c->allow_origins = l7j_dalloc(d, n, sizeof(*c->allow_origins), p)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct l7_string_match sm = {0};
+
+		dsmatch_obj(d, it, p, &sm);
+		if (d->failed || sm.type == L7_MATCH_ANY || sm.type == L7_MATCH_PATH_PREFIX) {
+			free(sm.value);
+			l7j_fail(d, "%s.allowOrigins: expected exact, prefix or regex", p);
+			return;
+		}
+		c->allow_origins[c->n_allow_origins].type =
+		    sm.type == L7_MATCH_EXACT	 ? CONFIG_MATCH_EXACT
+		    : sm.type == L7_MATCH_PREFIX ? CONFIG_MATCH_PREFIX
+						 : CONFIG_MATCH_REGEX;
+		c->allow_origins[c->n_allow_origins++].value = sm.value;
+	}
+}
+
+static void dmatch(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_match *m)
+{
+	static const char *const k[] = {"path",	   "scheme", "method", "authority",
+					"headers", "query",  "port",   NULL};
+
+	if (!l7j_keys(d, o, path, k))
+		return;
+	dsmatch(d, o, "path", path, &m->path);
+	dsmatch(d, o, "scheme", path, &m->scheme);
+	dsmatch(d, o, "method", path, &m->method);
+	dsmatch(d, o, "authority", path, &m->authority);
+	dhmatches(d, o, "headers", path, &m->headers, &m->n_headers);
+	dhmatches(d, o, "query", path, &m->query, &m->n_query);
+	m->port = (uint16_t)l7j_dnum(d, o, "port", path, 1, 65535, false);
+}
+
+static void dredirect(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_redirect *r)
+{
+	static const char *const k[] = {"scheme", "host",      "port", "derivePort", "path",
+					"prefix", "keepQuery", "code", NULL};
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "redirect");
+	char p[320];
+
+	snprintf(p, sizeof(p), "%.200s.redirect", path);
+	if (!m) {
+		l7j_fail(d, "%s: missing", p);
+		return;
+	}
+	if (!l7j_keys(d, m, p, k))
+		return;
+	r->scheme = l7j_dstr(d, m, "scheme", p, false);
+	r->host = l7j_dstr(d, m, "host", p, false);
+	r->port = (uint16_t)l7j_dnum(d, m, "port", p, 1, 65535, false);
+	r->derive_port = l7j_denum(d, m, "derivePort", p, l7_derive_names, false);
+	r->path = l7j_dstr(d, m, "path", p, false);
+	r->prefix = l7j_dstr(d, m, "prefix", p, false);
+	r->keep_query = l7j_dbool(d, m, "keepQuery", p);
+	r->code = (int)l7j_dnum(d, m, "code", p, 300, 399, true);
+}
+
+static void ddirect(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_route *r)
+{
+	static const char *const k[] = {"status", "bodyBase64", NULL};
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "directResponse");
+	char p[320], *b64;
+
+	snprintf(p, sizeof(p), "%.200s.directResponse", path);
+	if (!m) {
+		l7j_fail(d, "%s: missing", p);
+		return;
+	}
+	if (!l7j_keys(d, m, p, k))
+		return;
+	r->direct_status = (int)l7j_dnum(d, m, "status", p, 200, 599, true);
+	b64 = l7j_dstr(d, m, "bodyBase64", p, false);
+	if (b64) {
+		size_t n = strlen(b64), pad = 0;
+		int len;
+
+		r->direct_body = malloc(n / 4 * 3 + 1);
+		len = r->direct_body && n % 4 == 0
+			  ? EVP_DecodeBlock((unsigned char *)r->direct_body,
+					    (const unsigned char *)b64, (int)n)
+			  : -1;
+		while (pad < 2 && n > pad && b64[n - 1 - pad] == '=')
+			pad++;
+		if (len < 0)
+			l7j_fail(d, "%s.bodyBase64: not base64", p);
+		else
+			r->direct_body[r->direct_body_len = (size_t)len - pad] = '\0';
+		free(b64);
+	}
+}
+
+static void drewrite(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_rewrite *r)
+{
+	static const char *const k[] = {"path", "prefix", "regex", "regexSub", "authority", NULL};
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "rewrite");
+	char p[320], why[160];
+	struct re2 *re;
+
+	if (!m)
+		return;
+	snprintf(p, sizeof(p), "%.200s.rewrite", path);
+	if (!l7j_keys(d, m, p, k))
+		return;
+	r->path = l7j_dstr(d, m, "path", p, false);
+	r->prefix = l7j_dstr(d, m, "prefix", p, false);
+	r->regex = l7j_dstr(d, m, "regex", p, false);
+	r->regex_sub = l7j_dstr(d, m, "regexSub", p, r->regex != NULL);
+	r->authority = l7j_dstr(d, m, "authority", p, false);
+	if (d->failed || !r->regex)
+		return;
+	re = re2_compile(r->regex, RE2_SEARCH, why, sizeof(why));
+	if (!re || re2_check_rewrite(re, r->regex_sub, why, sizeof(why)))
+		l7j_fail(d, "%s.regex: %s", p, re ? why : "invalid");
+	re2_free(re);
+}
+
+static void droute(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_route *r)
+{
+	static const char *const k[] = {
+	    "name",	"source",	  "matches", "action",	"destinations",
+	    "redirect", "directResponse", "rewrite", "headers", "timeoutMs",
+	    "retry",	"fault",	  "mirrors", "cors",	NULL};
+	const cJSON *a, *it;
+	char p[320];
+	size_t n;
+
+	if (!l7j_keys(d, o, path, k))
+		return;
+	r->name = l7j_dstr(d, o, "name", path, false);
+	r->source = l7j_dstr(d, o, "source", path, false);
+	r->action = l7j_denum(d, o, "action", path, l7_action_names, true);
+	a = l7j_darr(d, o, "matches", path, &n);
+	if (d->failed || !(r->matches = l7j_dalloc(d, n, sizeof(*r->matches), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		snprintf(p, sizeof(p), "%.200s.matches[%zu]", path, r->n_matches);
+		dmatch(d, it, p, &r->matches[r->n_matches++]);
+		if (d->failed)
+			return;
+	}
+	ddests(d, o, path, &r->dests, &r->n_dests);
+	if (r->action == L7_ACTION_REDIRECT)
+		dredirect(d, o, path, &r->redirect);
+	if (r->action == L7_ACTION_DIRECT)
+		ddirect(d, o, path, r);
+	drewrite(d, o, path, &r->rewrite);
+	dheaders(d, o, path, &r->headers);
+	r->timeout_ms = (uint64_t)l7j_dnum(d, o, "timeoutMs", path, 0, 1e12, false);
+	dretry(d, o, path, &r->retry);
+	dfault(d, o, path, &r->fault);
+	dcors(d, o, path, &r->cors);
+	a = l7j_darr(d, o, "mirrors", path, &n);
+	if (d->failed || !(r->mirrors = l7j_dalloc(d, n, sizeof(*r->mirrors), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		static const char *const mk[] = {"destination", "ppm", NULL};
+		struct l7_mirror *m = &r->mirrors[r->n_mirrors];
+
+		snprintf(p, sizeof(p), "%.200s.mirrors[%zu]", path, r->n_mirrors++);
+		if (!l7j_keys(d, it, p, mk))
+			return;
+		m->ppm = (uint32_t)l7j_dnum(d, it, "ppm", p, 0, 1000000, true);
+		if (!cJSON_GetObjectItemCaseSensitive(it, "destination")) {
+			l7j_fail(d, "%s.destination: missing", p);
+			return;
+		}
+		ddest(d, cJSON_GetObjectItemCaseSensitive(it, "destination"), p, &m->dest);
+		if (d->failed)
+			return;
+	}
+}
+
+static void droutes(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
+{
+	size_t n;
+	const cJSON *a = l7j_darr(d, o, "routes", path, &n), *it;
+	char p[320];
+
+	if (d->failed || !(s->routes = l7j_dalloc(d, n, sizeof(*s->routes), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		snprintf(p, sizeof(p), "%.200s.routes[%zu]", path, s->n_routes);
+		droute(d, it, p, &s->routes[s->n_routes++]);
+		if (d->failed)
+			return;
+	}
+}
+
+static void dtcp(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
+{
+	static const char *const k[] = {"source", "port", "subnets", "destinations", NULL};
+	size_t n;
+	const cJSON *a = l7j_darr(d, o, "tcp", path, &n), *it;
+	char p[320];
+
+	if (d->failed || !(s->tcp = l7j_dalloc(d, n, sizeof(*s->tcp), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct l7_tcp_route *t = &s->tcp[s->n_tcp];
+
+		snprintf(p, sizeof(p), "%.200s.tcp[%zu]", path, s->n_tcp++);
+		if (!l7j_keys(d, it, p, k))
+			return;
+		t->source = l7j_dstr(d, it, "source", p, false);
+		t->port = (uint16_t)l7j_dnum(d, it, "port", p, 1, 65535, false);
+		l7j_dstrings(d, it, "subnets", p, &t->subnets);
+		ddests(d, it, p, &t->dests, &t->n_dests);
+		if (d->failed)
+			return;
+	}
+}
+
+static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
+{
+	static const char *const k[] = {"hostname",   "name",	   "namespace", "vip",
+					"ports",      "endpoints", "subsets",	"policies",
+					"routesKind", "routes",	   "tcp",	NULL};
+
+	if (!l7j_keys(d, o, path, k))
+		return;
+	s->hostname = l7j_dstr(d, o, "hostname", path, true);
+	s->name = l7j_dstr(d, o, "name", path, true);
+	s->namespace = l7j_dstr(d, o, "namespace", path, true);
+	s->vip = l7j_dip(d, o, "vip", path);
+	s->routes_kind = l7j_denum(d, o, "routesKind", path, l7_routes_kind_names, true);
+	l7j_ports(d, o, path, s);
+	l7j_endpoints(d, o, path, s);
+	l7j_subsets(d, o, path, s);
+	l7j_policies(d, o, path, s);
+	droutes(d, o, path, s);
+	dtcp(d, o, path, s);
+}
+
+struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
+{
+	static const char *const k[] = {"waypoint", "services", NULL};
+	static const char *const wk[] = {"namespace", "name", "identity", NULL};
+	struct l7j_dec d = {.err = err, .errlen = errlen};
+	struct l7_config *c = calloc(1, sizeof(*c));
+	const cJSON *w, *a, *it;
+	size_t n;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!c) {
+		l7j_fail(&d, "out of memory");
+		return NULL;
+	}
+	if (!l7j_keys(&d, j, "l7", k))
+		goto fail;
+	w = cJSON_GetObjectItemCaseSensitive(j, "waypoint");
+	if (!w || !l7j_keys(&d, w, "l7.waypoint", wk)) {
+		l7j_fail(&d, "l7.waypoint: missing");
+		goto fail;
+	}
+	c->waypoint_namespace = l7j_dstr(&d, w, "namespace", "l7.waypoint", true);
+	c->waypoint_name = l7j_dstr(&d, w, "name", "l7.waypoint", true);
+	c->identity = l7j_dstr(&d, w, "identity", "l7.waypoint", true);
+	a = l7j_darr(&d, j, "services", "l7", &n);
+	if (d.failed || !(c->services = l7j_dalloc(&d, n, sizeof(*c->services), "l7.services")))
+		goto fail;
+	cJSON_ArrayForEach(it, a)
+	{
+		char p[64];
+
+		snprintf(p, sizeof(p), "l7.services[%zu]", c->n_services);
+		dservice(&d, it, p, &c->services[c->n_services++]);
+		if (d.failed)
+			goto fail;
+	}
+	return c;
+fail:
+	l7_config_free(c);
+	errno = EINVAL;
+	return NULL;
+}

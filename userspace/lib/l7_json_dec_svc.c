@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The L7 model's strict JSON decoder, service facts: ports, endpoints, subsets (their endpoint
+ * indices checked against the endpoints) and the resolved policies (each naming a port and
+ * subset the service has). The helpers and the rest are in l7_json_dec.c.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "l7_json_priv.h"
+
+void l7j_ports(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
+{
+	static const char *const k[] = {"port",	      "name",		"protocol",
+					"targetPort", "targetPortName", NULL};
+	size_t n;
+	const cJSON *a = l7j_darr(d, o, "ports", path, &n), *it;
+	char p[320];
+
+	if (d->failed || !(s->ports = l7j_dalloc(d, n, sizeof(*s->ports), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct l7_port *x = &s->ports[s->n_ports];
+		char *proto;
+
+		snprintf(p, sizeof(p), "%.200s.ports[%zu]", path, s->n_ports++);
+		if (!l7j_keys(d, it, p, k))
+			return;
+		x->port = (uint16_t)l7j_dnum(d, it, "port", p, 1, 65535, true);
+		x->name = l7j_dstr(d, it, "name", p, false);
+		x->target_port = (uint16_t)l7j_dnum(d, it, "targetPort", p, 1, 65535, false);
+		x->target_port_name = l7j_dstr(d, it, "targetPortName", p, false);
+		proto = l7j_dstr(d, it, "protocol", p, true);
+		while (proto && strcmp(l7_protocol_name(x->protocol), proto) &&
+		       x->protocol <= L7_PROTO_UDP)
+			x->protocol++;
+		if (proto && x->protocol > L7_PROTO_UDP)
+			l7j_fail(d, "%s.protocol: unknown \"%.16s\"", p, proto);
+		free(proto);
+		if (d->failed)
+			return;
+	}
+}
+
+void l7j_endpoints(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
+{
+	static const char *const k[] = {"ip", "pod", "node", "identity", "labels", "ports", NULL};
+	size_t n;
+	const cJSON *a = l7j_darr(d, o, "endpoints", path, &n), *it;
+	char p[320];
+
+	if (d->failed || !(s->endpoints = l7j_dalloc(d, n, sizeof(*s->endpoints), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct l7_endpoint *e = &s->endpoints[s->n_endpoints];
+		const cJSON *ports, *pt;
+		size_t np, j = 0;
+
+		snprintf(p, sizeof(p), "%.200s.endpoints[%zu]", path, s->n_endpoints++);
+		if (!l7j_keys(d, it, p, k))
+			return;
+		e->ip = l7j_dip(d, it, "ip", p);
+		e->pod = l7j_dstr(d, it, "pod", p, true);
+		e->node = l7j_dstr(d, it, "node", p, false);
+		e->identity = l7j_dstr(d, it, "identity", p, true);
+		l7j_dlabels(d, it, "labels", p, &e->labels);
+		ports = l7j_darr(d, it, "ports", p, &np);
+		if (d->failed)
+			return;
+		if (np != s->n_ports) {
+			l7j_fail(d, "%s.ports: %zu entries for %zu service ports", p, np,
+				 s->n_ports);
+			return;
+		}
+		if (!(e->ports = l7j_dalloc(d, np, sizeof(*e->ports), p)))
+			return;
+		cJSON_ArrayForEach(pt, ports)
+		{
+			if (!cJSON_IsNumber(pt) || pt->valuedouble < 0 || pt->valuedouble > 65535 ||
+			    pt->valuedouble != floor(pt->valuedouble)) {
+				l7j_fail(d, "%s.ports[%zu]: expected a port", p, j);
+				return;
+			}
+			e->ports[j++] = (uint16_t)pt->valuedouble;
+		}
+	}
+}
+
+void l7j_subsets(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
+{
+	static const char *const k[] = {"name", "labels", "endpoints", NULL};
+	size_t n;
+	const cJSON *a = l7j_darr(d, o, "subsets", path, &n), *it;
+	char p[320];
+
+	if (d->failed || !(s->subsets = l7j_dalloc(d, n, sizeof(*s->subsets), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct l7_subset *x = &s->subsets[s->n_subsets];
+		const cJSON *eps, *ep;
+		size_t ne;
+
+		snprintf(p, sizeof(p), "%.200s.subsets[%zu]", path, s->n_subsets++);
+		if (!l7j_keys(d, it, p, k))
+			return;
+		x->name = l7j_dstr(d, it, "name", p, true);
+		l7j_dlabels(d, it, "labels", p, &x->labels);
+		eps = l7j_darr(d, it, "endpoints", p, &ne);
+		if (d->failed || !(x->endpoints = l7j_dalloc(d, ne, sizeof(*x->endpoints), p)))
+			return;
+		cJSON_ArrayForEach(ep, eps)
+		{
+			if (!cJSON_IsNumber(ep) || ep->valuedouble < 0 ||
+			    ep->valuedouble >= (double)s->n_endpoints ||
+			    ep->valuedouble != floor(ep->valuedouble)) {
+				l7j_fail(d, "%s.endpoints[%zu]: not an endpoint index", p,
+					 x->n_endpoints);
+				return;
+			}
+			x->endpoints[x->n_endpoints++] = (uint32_t)ep->valuedouble;
+		}
+	}
+}
+
+static void dpolicy(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s,
+		    struct l7_policy *x)
+{
+	static const char *const k[] = {
+	    "subset", "port", "loadBalancer", "connectionPool", "outlierDetection", "tls", NULL};
+	static const char *const lbk[] = {"present",  "simple",	    "hashKey",
+					  "hashName", "cookiePath", "cookieTtlMs",
+					  "maglev",   "tableSize",  NULL};
+	static const char *const pk[] = {"present",
+					 "maxConnections",
+					 "connectTimeoutMs",
+					 "tcpIdleTimeoutMs",
+					 "maxConnectionDurationMs",
+					 "http1MaxPendingRequests",
+					 "http2MaxRequests",
+					 "maxRequestsPerConnection",
+					 "maxRetries",
+					 "httpIdleTimeoutMs",
+					 "h2UpgradePolicy",
+					 "useClientProtocol",
+					 "maxConcurrentStreams",
+					 NULL};
+	static const char *const ok[] = {"consecutive5xxErrors",
+					 "consecutiveGatewayErrors",
+					 "consecutiveLocalOriginFailures",
+					 "splitExternalLocalOriginErrors",
+					 "intervalMs",
+					 "baseEjectionMs",
+					 "maxEjectionPercent",
+					 "minHealthPercent",
+					 "errorCodes",
+					 NULL};
+	static const char *const tk[] = {"mode",
+					 "sni",
+					 "caCertificates",
+					 "credentialName",
+					 "subjectAltNames",
+					 "insecureSkipVerify",
+					 NULL};
+	const cJSON *m;
+	char p[320];
+	bool port_ok = false, subset_ok = false;
+
+	if (!l7j_keys(d, o, path, k))
+		return;
+	x->subset = l7j_dstr(d, o, "subset", path, false);
+	x->port = (uint16_t)l7j_dnum(d, o, "port", path, 1, 65535, true);
+	for (size_t i = 0; i < s->n_ports; i++)
+		port_ok |= s->ports[i].port == x->port;
+	for (size_t i = 0; x->subset && i < s->n_subsets; i++)
+		subset_ok |= !strcmp(s->subsets[i].name, x->subset);
+	if (!d->failed && (!port_ok || (x->subset && !subset_ok))) {
+		l7j_fail(d, "%s: names a port or subset the service does not have", path);
+		return;
+	}
+	snprintf(p, sizeof(p), "%.200s.loadBalancer", path);
+	m = cJSON_GetObjectItemCaseSensitive(o, "loadBalancer");
+	if (!m || !l7j_keys(d, m, p, lbk)) {
+		l7j_fail(d, "%s: missing", p);
+		return;
+	}
+	x->lb.present = l7j_dbool(d, m, "present", p);
+	x->lb.simple = l7j_denum(d, m, "simple", p, l7_lb_names, true);
+	x->lb.hash_key = l7j_denum(d, m, "hashKey", p, l7_hash_names, false);
+	x->lb.hash_name = l7j_dstr(d, m, "hashName", p,
+				   x->lb.hash_key && x->lb.hash_key != CONFIG_HASH_SOURCE_IP);
+	x->lb.cookie_path = l7j_dstr(d, m, "cookiePath", p, false);
+	x->lb.cookie_ttl_ms = (uint64_t)l7j_dnum(d, m, "cookieTtlMs", p, 0, 1e12, false);
+	x->lb.maglev = l7j_dbool(d, m, "maglev", p);
+	x->lb.table_size = (uint64_t)l7j_dnum(d, m, "tableSize", p, x->lb.hash_key ? 1 : 0, 8388608,
+					      x->lb.hash_key != CONFIG_HASH_NONE);
+	snprintf(p, sizeof(p), "%.200s.connectionPool", path);
+	m = cJSON_GetObjectItemCaseSensitive(o, "connectionPool");
+	if (!m || !l7j_keys(d, m, p, pk)) {
+		l7j_fail(d, "%s: missing", p);
+		return;
+	}
+	x->pool.present = l7j_dbool(d, m, "present", p);
+	x->pool.max_connections =
+	    (uint32_t)l7j_dnum(d, m, "maxConnections", p, 0, UINT32_MAX, true);
+	x->pool.connect_timeout_ms = (uint64_t)l7j_dnum(d, m, "connectTimeoutMs", p, 0, 1e12, true);
+	x->pool.tcp_idle_timeout_ms =
+	    (uint64_t)l7j_dnum(d, m, "tcpIdleTimeoutMs", p, 0, 1e12, true);
+	x->pool.max_connection_duration_ms =
+	    (uint64_t)l7j_dnum(d, m, "maxConnectionDurationMs", p, 0, 1e12, true);
+	x->pool.http1_max_pending_requests =
+	    (uint32_t)l7j_dnum(d, m, "http1MaxPendingRequests", p, 0, UINT32_MAX, true);
+	x->pool.http2_max_requests =
+	    (uint32_t)l7j_dnum(d, m, "http2MaxRequests", p, 0, UINT32_MAX, true);
+	x->pool.max_requests_per_connection =
+	    (uint32_t)l7j_dnum(d, m, "maxRequestsPerConnection", p, 0, UINT32_MAX, true);
+	x->pool.max_retries = (uint32_t)l7j_dnum(d, m, "maxRetries", p, 0, UINT32_MAX, true);
+	x->pool.http_idle_timeout_ms =
+	    (uint64_t)l7j_dnum(d, m, "httpIdleTimeoutMs", p, 0, 1e12, true);
+	x->pool.h2_upgrade_policy = l7j_denum(d, m, "h2UpgradePolicy", p, l7_h2_names, true);
+	x->pool.use_client_protocol = l7j_dbool(d, m, "useClientProtocol", p);
+	x->pool.max_concurrent_streams =
+	    (uint32_t)l7j_dnum(d, m, "maxConcurrentStreams", p, 0, UINT32_MAX, false);
+	m = cJSON_GetObjectItemCaseSensitive(o, "outlierDetection");
+	snprintf(p, sizeof(p), "%.200s.outlierDetection", path);
+	if (m && l7j_keys(d, m, p, ok)) {
+		const cJSON *codes, *c;
+		size_t n;
+
+		x->outlier.present = true;
+		x->outlier.consecutive_5xx =
+		    (uint32_t)l7j_dnum(d, m, "consecutive5xxErrors", p, 0, UINT32_MAX, true);
+		x->outlier.consecutive_gateway =
+		    (uint32_t)l7j_dnum(d, m, "consecutiveGatewayErrors", p, 0, UINT32_MAX, true);
+		x->outlier.consecutive_local_origin = (uint32_t)l7j_dnum(
+		    d, m, "consecutiveLocalOriginFailures", p, 0, UINT32_MAX, false);
+		x->outlier.split_local_origin =
+		    l7j_dbool(d, m, "splitExternalLocalOriginErrors", p);
+		x->outlier.interval_ms = (uint64_t)l7j_dnum(d, m, "intervalMs", p, 1, 1e12, true);
+		x->outlier.base_ejection_ms =
+		    (uint64_t)l7j_dnum(d, m, "baseEjectionMs", p, 1, 1e12, true);
+		x->outlier.max_ejection_percent =
+		    (uint32_t)l7j_dnum(d, m, "maxEjectionPercent", p, 0, 100, true);
+		x->outlier.min_health_percent =
+		    (uint32_t)l7j_dnum(d, m, "minHealthPercent", p, 0, 100, true);
+		codes = l7j_darr(d, m, "errorCodes", p, &n);
+		if (d->failed || !(x->outlier.error_codes =
+				       l7j_dalloc(d, n, sizeof(*x->outlier.error_codes), p)))
+			return;
+		cJSON_ArrayForEach(c, codes)
+		{
+			if (!cJSON_IsNumber(c) || c->valuedouble < 100 || c->valuedouble > 599) {
+				l7j_fail(d, "%s.errorCodes: expected status codes", p);
+				return;
+			}
+			x->outlier.error_codes[x->outlier.n_error_codes++] =
+			    (uint16_t)c->valuedouble;
+		}
+	}
+	m = cJSON_GetObjectItemCaseSensitive(o, "tls");
+	snprintf(p, sizeof(p), "%.200s.tls", path);
+	if (m && l7j_keys(d, m, p, tk)) {
+		x->tls.present = true;
+		x->tls.mode = l7j_dstr(d, m, "mode", p, false);
+		x->tls.sni = l7j_dstr(d, m, "sni", p, false);
+		x->tls.ca_certificates = l7j_dstr(d, m, "caCertificates", p, false);
+		x->tls.credential_name = l7j_dstr(d, m, "credentialName", p, false);
+		l7j_dstrings(d, m, "subjectAltNames", p, &x->tls.subject_alt_names);
+		x->tls.insecure_skip_verify = l7j_dbool(d, m, "insecureSkipVerify", p);
+	}
+}
+
+void l7j_policies(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
+{
+	size_t n;
+	const cJSON *a = l7j_darr(d, o, "policies", path, &n), *it;
+	char p[320];
+
+	if (d->failed || !(s->policies = l7j_dalloc(d, n, sizeof(*s->policies), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		snprintf(p, sizeof(p), "%.200s.policies[%zu]", path, s->n_policies);
+		dpolicy(d, it, p, s, &s->policies[s->n_policies++]);
+		if (d->failed)
+			return;
+	}
+}

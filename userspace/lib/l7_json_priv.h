@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The L7 JSON codec's shared name tables (l7_json.c encodes, l7_json_dec.c decodes). */
+#ifndef AMBIT_L7_JSON_PRIV_H
+#define AMBIT_L7_JSON_PRIV_H
+
+#include "l7_priv.h"
+
+/* NULL-terminated, indexed by the enum they name. */
+extern const char *const l7_match_names[], *const l7_action_names[], *const l7_routes_kind_names[];
+extern const char *const l7_lb_names[], *const l7_hash_names[], *const l7_h2_names[];
+extern const char *const l7_derive_names[], *const l7_preflight_names[];
+
+/* The strict decoder's state and helpers (l7_json_dec.c), shared with l7_json_dec_svc.c. */
+struct cJSON;
+
+#define L7J_MAX_LIST 100000
+
+struct l7j_dec {
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+/* Records the first failure (later ones keep it). */
+void l7j_fail(struct l7j_dec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* @o is an object whose members are all in the NULL-terminated @allowed. */
+bool l7j_keys(struct l7j_dec *d, const struct cJSON *o, const char *path,
+	      const char *const *allowed);
+/* Member @key: a malloc'd string (NULL when absent), an integer in [@min, @max], a boolean,
+ * an index into @names, an array (NULL when absent; its size in *@n), an IPv4 address. */
+char *l7j_dstr(struct l7j_dec *d, const struct cJSON *o, const char *key, const char *path,
+	       bool req);
+double l7j_dnum(struct l7j_dec *d, const struct cJSON *o, const char *key, const char *path,
+		double min, double max, bool req);
+bool l7j_dbool(struct l7j_dec *d, const struct cJSON *o, const char *key, const char *path);
+int l7j_denum(struct l7j_dec *d, const struct cJSON *o, const char *key, const char *path,
+	      const char *const *names, bool req);
+const struct cJSON *l7j_darr(struct l7j_dec *d, const struct cJSON *o, const char *key,
+			     const char *path, size_t *n);
+void *l7j_dalloc(struct l7j_dec *d, size_t n, size_t size, const char *path);
+uint32_t l7j_dip(struct l7j_dec *d, const struct cJSON *o, const char *key, const char *path);
+void l7j_dstrings(struct l7j_dec *d, const struct cJSON *o, const char *key, const char *path,
+		  struct config_strings *out);
+void l7j_dlabels(struct l7j_dec *d, const struct cJSON *o, const char *key, const char *path,
+		 struct config_labels *out);
+/* l7_json_dec_svc.c: a service's ports, endpoints, subsets and policies. */
+void l7j_ports(struct l7j_dec *d, const struct cJSON *o, const char *path, struct l7_service *s);
+void l7j_endpoints(struct l7j_dec *d, const struct cJSON *o, const char *path,
+		   struct l7_service *s);
+void l7j_subsets(struct l7j_dec *d, const struct cJSON *o, const char *path, struct l7_service *s);
+void l7j_policies(struct l7j_dec *d, const struct cJSON *o, const char *path, struct l7_service *s);
+
+#endif

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private to the L7 compiler and codec (l7_*.c). */
+#ifndef AMBIT_L7_PRIV_H
+#define AMBIT_L7_PRIV_H
+
+#include "ambit/l7.h"
+
+/* What route compilation needs about the service being compiled and the world around it. */
+struct l7_ctx {
+	const struct l7_inputs *in;
+	const struct l7_waypoint *wp;
+	struct l7_service *svc;
+};
+
+/* "name.ns.svc.cluster.local" for a short @host written in namespace @ns, else @host. */
+void l7_fqdn(const char *host, const char *ns, char *out, size_t len);
+/* "*.foo" covers "a.foo"; otherwise names must be equal. */
+bool l7_host_covers(const char *pattern, const char *host);
+/* A Service or ServiceEntry host of the config. */
+bool l7_host_known(const struct config *cfg, const char *fqdn);
+/* Istio's tie-break: older creationTimestamp first, then namespace/name. */
+int l7_meta_cmp(const struct config_meta *a, const struct config_meta *b);
+
+/* l7_routes.c: the route table of ctx->svc (VirtualService, Gateway API or default). */
+int l7_compile_routes(struct l7_ctx *ctx);
+/* l7_gwapi.c: Gateway API routes bound to ctx->svc, in precedence order; 0 when none bind. */
+int l7_compile_gateway_api(struct l7_ctx *ctx, size_t *n_bound);
+
+/* Copies (deep) of config parts the model reuses. 0 or -ENOMEM. */
+int l7_copy_headers(struct config_headers *dst, const struct config_headers *src);
+int l7_copy_header_ops(struct config_header_ops *dst, const struct config_header_ops *src);
+int l7_copy_strings(struct config_strings *dst, const struct config_strings *src);
+int l7_copy_labels(struct config_labels *dst, const struct config_labels *src);
+char *l7_strdup(const char *s);
+void l7_free_headers(struct config_headers *h);
+void l7_free_cors(struct config_cors *c);
+void l7_free_lb(struct config_load_balancer *lb);
+void l7_free_tls(struct config_client_tls *t);
+
+/* gRPC status names (INVALID_ARGUMENT...) to codes; -1 when unknown. */
+int l7_grpc_status_code(const char *name);
+
+#endif

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The local reply table (reply.h): Envoy's statuses, flags and bodies. */
+#include "reply.h"
+
+#define RESET_BODY "upstream connect error or disconnect/reset before headers. reset reason: "
+
+static const struct wp_reply_info table[WP_REPLY_COUNT] = {
+    [WP_REPLY_NO_ROUTE] = {404, "NR", "", false},
+    [WP_REPLY_NO_HEALTHY] = {503, "UH", "no healthy upstream", false},
+    [WP_REPLY_CONNECT_FAILURE] = {503, "UF", RESET_BODY "connection failure", false},
+    [WP_REPLY_TIMEOUT] = {504, "UT", "upstream request timeout", false},
+    [WP_REPLY_RETRY_LIMIT] = {503, "URX", RESET_BODY "connection failure", false},
+    [WP_REPLY_FAULT_ABORT] = {0, "FI", "fault filter abort", false},
+    [WP_REPLY_FAULT_DELAY] = {0, "DI", "", false},
+    [WP_REPLY_OVERFLOW] = {503, "UO", RESET_BODY "overflow", true},
+    [WP_REPLY_DOWNSTREAM_CLOSED] = {0, "DC", "", false},
+    [WP_REPLY_NO_CLUSTER] = {503, "NC", "", false},
+    [WP_REPLY_UPSTREAM_RESET] = {503, "UR", RESET_BODY "remote reset", false},
+    [WP_REPLY_UPSTREAM_TERMINATED] = {503, "UC", RESET_BODY "connection termination", false},
+};
+
+const struct wp_reply_info *wp_reply(enum wp_reply r)
+{
+	return (unsigned int)r < WP_REPLY_COUNT ? &table[r] : &table[WP_REPLY_NO_ROUTE];
+}
+
+int wp_grpc_status_of_http(int status)
+{
+	switch (status) {
+	case 400: return 13; /* INTERNAL */
+	case 401: return 16; /* UNAUTHENTICATED */
+	case 403: return 7;  /* PERMISSION_DENIED */
+	case 404: return 12; /* UNIMPLEMENTED */
+	case 429:
+	case 502:
+	case 503:
+	case 504: return 14; /* UNAVAILABLE */
+	default: return 2;   /* UNKNOWN */
+	}
+}
