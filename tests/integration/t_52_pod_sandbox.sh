@@ -4,7 +4,10 @@
 # it runs with Kubernetes' default capabilities (or what its securityContext says) in a pid
 # namespace of its own, and `local exec` runs in that same sandbox, as kubectl exec does.
 . "$(dirname "$0")/lib.sh"
-need_root; need_bins; need_cmd jq socat
+need_root; need_bins; need_cmd jq socat nginx curl
+# What the host's nginx files are before: the pod's nginx must not change them.
+host_nginx() { ls -l --time-style=+%s.%N /var/log/nginx/ /run/nginx.pid 2>&1; }
+nginx_before=$(host_nginx)
 cluster_up manifests-sandbox 1
 
 RUN=/run/ambit/$CLUSTER
@@ -22,6 +25,12 @@ in_pod plain "mkdir -p /var/log/$mark && echo hello >/var/log/$mark/x" || fail "
 expect_eq "$(in_pod plain "cat /var/log/$mark/x")" hello "a later exec sees the pod's /var"
 [ -e "/var/log/$mark" ] && { rm -rf "/var/log/$mark"; fail "the pod wrote the host's /var/log"; }
 [ -f "$RUN/pods/sbx_plain.rootfs/var/log/$mark/x" ] || fail "the write is not in the pod's rootfs dir"
+# Stock nginx: it serves, and its log and pid file are the pod's, not the host's.
+wait_for 20 in_pod nginx "curl -sf --max-time 2 -o /dev/null http://127.0.0.1/" || fail "the pod's nginx never served"
+in_pod nginx "test -s /run/nginx.pid && grep -q 'GET / ' /var/log/nginx/access.log" ||
+	fail "nginx has no pid file or access log in the pod"
+expect_eq "$(host_nginx)" "$nginx_before" "the host's /var/log/nginx and /run/nginx.pid"
+grep -q 'GET / ' "$RUN/pods/sbx_nginx.rootfs/var/log/nginx/access.log" || fail "nginx's log is not in the pod's rootfs dir"
 # Host files read-only; /tmp and /run private and writable.
 out=$(in_pod plain "echo x >/etc/$mark" 2>&1) && { rm -f "/etc/$mark"; fail "the pod wrote /etc"; }
 expect_contains "$out" "Read-only file system"
