@@ -36,6 +36,13 @@ out=$(in_pod plain "echo x >/etc/$mark" 2>&1) && { rm -f "/etc/$mark"; fail "the
 expect_contains "$out" "Read-only file system"
 in_pod plain "echo x >/tmp/$mark && echo x >/run/$mark" || fail "private /tmp or /run not writable"
 [ -e "/tmp/$mark" ] || [ -e "/run/$mark" ] && fail "the pod's /tmp or /run is the host's"
+# CAP_MKNOD is in the default set, but no device node a pod makes can be opened (a block device
+# of the host's disk would bypass every read-only mount): what it can write is nodev, /dev is
+# read-only.
+for d in /var/tmp /tmp /run /dev '$AMBIT_POD_DIR'; do
+	in_pod plain "mknod \"$d/$mark\" c 1 3 2>/dev/null && echo x >\"$d/$mark\"" 2>/dev/null &&
+		{ rm -f "/tmp/$mark" "/run/$mark" "/var/tmp/$mark"; fail "a device node made in $d can be opened"; }
+done
 # Its scratch dir is writable at the same path, and the host sees it.
 in_pod plain 'echo scratch >"$AMBIT_POD_DIR/f"' || fail "AMBIT_POD_DIR not writable"
 expect_eq "$(cat "$RUN/pods/sbx_plain/f")" scratch "AMBIT_POD_DIR is the host's pod dir"

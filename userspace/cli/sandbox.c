@@ -338,9 +338,10 @@ static int attach(int fd, const char *path, bool ro, char *why, size_t len)
 			return step_fail(why, len, "mkdir", path);
 		}
 	}
-	if (ro)
-		STEP(attr_set(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0),
-		     "read-only", path);
+	/* No device node made in it may be opened (see sandbox_mounts). */
+	STEP(attr_set(fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
+		      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | (ro ? MOUNT_ATTR_RDONLY : 0), 0),
+	     ro ? "read-only" : "nodev", path);
 	STEP(move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH), "mount", path);
 	return 0;
 }
@@ -355,7 +356,8 @@ static int sandbox_var(const struct sandbox *s, char *why, size_t len)
 		errno = ENAMETOOLONG;
 		return step_fail(why, len, "overlay", s->var_dir);
 	}
-	STEP(mount("overlay", "/var", "overlay", MS_NOSUID, opts), "mount overlay on", "/var");
+	STEP(mount("overlay", "/var", "overlay", MS_NOSUID | MS_NODEV, opts), "mount overlay on",
+	     "/var");
 	return 0;
 }
 
@@ -390,11 +392,20 @@ int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 	STEP(mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755"), "mount tmpfs on",
 	     "/run");
 	STEP(mkdir("/run/lock", 01777), "mkdir", "/run/lock");
-	if (s->privileged)
+	if (s->privileged) {
 		STEP(attr_set(AT_FDCWD, "/dev", AT_RECURSIVE, 0, MOUNT_ATTR_RDONLY), "read-write",
 		     "/dev");
-	else if ((ret = private_dev(why, len)))
-		return ret;
+	} else {
+		ret = private_dev(why, len);
+		if (ret)
+			return ret;
+		/*
+		 * A pod keeps CAP_MKNOD (containerd's default) but no device cgroup guards the
+		 * host's disks here: every place it can write is nodev, and its /dev, once made,
+		 * is read-only.
+		 */
+		STEP(attr_set(AT_FDCWD, "/dev", 0, MOUNT_ATTR_RDONLY, 0), "read-only", "/dev");
+	}
 	STEP(mount("sysfs", "/sys", "sysfs",
 		   MS_NOSUID | MS_NODEV | MS_NOEXEC | (s->privileged ? 0 : MS_RDONLY), NULL),
 	     "mount sysfs on", "/sys");
