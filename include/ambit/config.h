@@ -52,6 +52,39 @@ struct config_container_port {
 	char *protocol; /* "TCP" by default */
 };
 
+/* spec.restartPolicy (core/v1): what the kubelet does when the pod's command exits. */
+enum config_restart_policy {
+	CONFIG_RESTART_ALWAYS, /* the default, and the only value a Deployment allows */
+	CONFIG_RESTART_ON_FAILURE,
+	CONFIG_RESTART_NEVER,
+};
+
+/* Linux capability numbers as <linux/capability.h> has them; names are Kubernetes' (no CAP_). */
+#define CONFIG_CAP_LAST 40 /* CAP_CHECKPOINT_RESTORE */
+#define CONFIG_CAPS_ALL ((UINT64_C(1) << (CONFIG_CAP_LAST + 1)) - 1)
+/*
+ * What a container gets when its securityContext says nothing: containerd's default set (the
+ * one Kubernetes pods run with): CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID
+ * SETFCAP SETPCAP NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE.
+ */
+#define CONFIG_CAPS_DEFAULT UINT64_C(0xa80425fb)
+
+/*
+ * The securityContext of the pod and of containers[0], merged as the kubelet does: the
+ * container's runAsUser, runAsGroup and runAsNonRoot win over the pod's; the rest exist only on
+ * the container.
+ */
+struct config_security {
+	int64_t run_as_user;  /* -1 when unset: the image's user, which is root locally */
+	int64_t run_as_group; /* -1 when unset: the user's group, 0 */
+	bool run_as_non_root;
+	bool privileged;
+	bool read_only_root_fs;
+	bool no_new_privs; /* allowPrivilegeEscalation: false */
+	bool cap_add_all, cap_drop_all;
+	uint64_t cap_add, cap_drop; /* bits of capabilities.add / drop other than "ALL" */
+};
+
 /* The part of a pod template the mesh and the local cluster use. */
 struct config_pod_spec {
 	char *service_account; /* "default" when omitted */
@@ -59,6 +92,8 @@ struct config_pod_spec {
 	char **command;	       /* containers[0].command + args, NULL-terminated, or NULL */
 	size_t nports;
 	struct config_container_port *ports; /* containers[*].ports */
+	enum config_restart_policy restart_policy;
+	struct config_security security;
 };
 
 struct config_pod {
@@ -866,5 +901,18 @@ int config_diags_add(struct config_diags *diags, const struct config_origin *whe
 
 /* A pod is enrolled when its namespace is labelled ambient and the pod does not opt out. */
 bool config_pod_enrolled(const struct config *cfg, const struct config_pod *pod);
+
+/* Capability @name ("NET_ADMIN", "cap_net_admin": case and CAP_ prefix optional): its number,
+ * or -1 when Linux has no such capability. */
+int config_capability_parse(const char *name);
+/* Kubernetes' name of capability @bit ("NET_ADMIN"), or NULL past CONFIG_CAP_LAST. */
+const char *config_capability_name(int bit);
+/*
+ * The capability set a container of @s runs with, as containerd computes it: everything when
+ * privileged, else the default set, then add ALL, drop ALL, the other adds, the other drops.
+ */
+uint64_t config_security_caps(const struct config_security *s);
+/* "Always", "OnFailure" or "Never". */
+const char *config_restart_policy_name(enum config_restart_policy p);
 
 #endif

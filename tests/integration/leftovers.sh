@@ -8,6 +8,9 @@ ip netns list 2>/dev/null | awk '$1 ~ /^ambit-/ {print "netns " $1}'
 ls -d /etc/netns/ambit-* 2>/dev/null | sed 's/^/etc /'
 [ -d /run/ambit ] && find /run/ambit -mindepth 1 -maxdepth 1 -printf 'rundir %p\n'
 pgrep -f '(build|libexec/ambit)/(ambit-agent|ztunnel)' | sed 's/^/process /'
+pgrep -f 'ambitctl local kubelet' | sed 's/^/kubelet /'
+# Pods mount in their own namespaces: nothing may show in the host's mount table.
+awk '$5 ~ /^\/run\/ambit\// {print "mount " $5}' /proc/self/mountinfo
 # A process outside the runner's own netns, in a network namespace that teardown deleted (no
 # name under /run/netns holds it any more), outlived its cluster: a test started it and never
 # stopped it.

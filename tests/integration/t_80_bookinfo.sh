@@ -41,7 +41,7 @@ pods="details-v1-0 ratings-v1-0 reviews-v1-0 reviews-v2-0 reviews-v3-0 productpa
 out=$(actl workloads) || fail "workloads"
 for p in $pods; do
 	app=${p%%-*}
-	printf '%s\n' "$out" | grep -E "^default +$p .* spiffe://cluster.local/ns/default/sa/bookinfo-$app +yes" >/dev/null ||
+	printf '%s\n' "$out" | grep -E "^default +$p .* spiffe://cluster.local/ns/default/sa/bookinfo-$app +Running +[0-9]+ +yes" >/dev/null ||
 		fail "$p is not enrolled as bookinfo-$app: $out"
 done
 

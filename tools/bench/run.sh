@@ -71,7 +71,8 @@ pod_exec() {
 	actl local exec --name "$CLUSTER" "$pod" -- "$@"
 }
 
-WORK=$(mktemp -d /tmp/ambit-bench-XXXXXX)
+# Not under /tmp: a pod has a /tmp of its own, and the client pods run bench-holdconns from here.
+WORK=$(mktemp -d /var/tmp/ambit-bench-XXXXXX)
 # Private copies of the binaries: a rebuild in the tree during a long run must not change them.
 mkdir -p "$WORK/bin"
 cp "$REPO/build/ztunnel" "$REPO/build/ambit-agent" "$HOLDCONNS" "$WORK/bin/"

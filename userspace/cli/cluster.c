@@ -64,6 +64,8 @@ int cluster_init(struct ctl_cluster *c, const char *name, int nnodes)
 		str_fmt(n->system_cg, sizeof(n->system_cg), "%s/%s/system", c->cg_root, n->name);
 		str_fmt(n->pin_root, sizeof(n->pin_root), CTL_PIN_BASE "/%s-%s", name, n->name);
 		str_fmt(n->socket, sizeof(n->socket), "%s/%s/agent.sock", c->run_dir, n->name);
+		str_fmt(n->kubelet_socket, sizeof(n->kubelet_socket), "%s/%s/kubelet.sock",
+			c->run_dir, n->name);
 	}
 	return 0;
 }

@@ -33,6 +33,7 @@ struct ctl_node {
 	char system_cg[PATH_MAX]; /* <cg2>/ambit-C/<node>/system */
 	char pin_root[PATH_MAX];
 	char socket[PATH_MAX];
+	char kubelet_socket[PATH_MAX]; /* <run>/<node>/kubelet.sock */
 };
 
 struct ctl_cluster {
@@ -59,7 +60,7 @@ struct ctl_pod {
 	char pod_dir[PATH_MAX];
 	char *service_account;
 	const struct config_labels *labels; /* borrowed from the config */
-	char *const *command;		    /* borrowed; NULL: the pod idles */
+	const struct config_pod_spec *spec; /* borrowed: command, restartPolicy, securityContext */
 	bool running;			    /* already in pods.json: keeps node, IP, veth */
 };
 
@@ -154,12 +155,87 @@ int self_dir(char *buf, size_t len);
 
 /* up.c */
 int local_up(const struct ctl_opts *o, const char *dir, int nnodes);
-int proc_start_component(const struct ctl_cluster *c, const struct ctl_node *n, bool agent);
-int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool agent);
+/*
+ * Waits until @n's agent (@agent) or ztunnel answers as ready; fails early when the process
+ * @pid the kubelet started for it is no longer the one running. 0 or -errno, told on stderr.
+ */
+int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool agent, int pid);
 /* Makes a planned pod's netns, veth pair, routes, cgroup and scratch dir (borrows @p). */
 int pod_create(const struct ctl_pod *p);
-/* Runs a created pod's command in its cgroup and netns (borrows both). */
-int pod_start(const struct ctl_cluster *c, const struct ctl_pod *p);
+
+/* sandbox.c: how a pod runs, as a container would (docs/INTERNALS.md "Pods"). */
+struct sandbox {
+	char namespace[256], name[256], node[16], ip[16];
+	char netns[CTL_NAME_MAX * 2];
+	char cgroup[PATH_MAX];
+	char pod_dir[PATH_MAX]; /* $AMBIT_POD_DIR: writable, at the same path inside */
+	char var_dir[PATH_MAX]; /* <pod_dir>.rootfs: upper and work dirs of the pod's /var */
+	char cwd[PATH_MAX];	/* the manifests dir, read-only inside */
+	char hosts[PATH_MAX];	/* /etc/netns/<netns>/hosts, the pod's /etc/hosts */
+	char **argv;		/* malloc'd, NULL-terminated */
+	enum config_restart_policy restart;
+	unsigned int uid, gid;
+	bool run_as_non_root, privileged, read_only_root, no_new_privs;
+	uint64_t caps; /* bounding set, and effective for root */
+};
+/* Fills @s from @pod, an entry of pods.json (borrowed), for cluster @c. 0 or -errno. */
+int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sandbox *s);
+void sandbox_free(struct sandbox *s);
+/* Why @s cannot start as configured (runAsNonRoot with uid 0) into @why; 0 or -EPERM. */
+int sandbox_check(const struct sandbox *s, char *why, size_t len);
+/*
+ * In a child already in new mount, pid, uts and ipc namespaces, the pod's netns and cgroup:
+ * builds the pod's file system view (host read-only, private /tmp /run /var /dev /proc /sys,
+ * no ambit state). 0, or -errno with the failed step in @why.
+ */
+int sandbox_mounts(const struct sandbox *s, char *why, size_t len);
+/* Drops to the pod's user, groups and capabilities (no_new_privs when asked). 0 or -errno. */
+int sandbox_identity(const struct sandbox *s, char *why, size_t len);
+/* Sets POD_NAME POD_NAMESPACE POD_IP NODE_NAME AMBIT_POD_DIR for the pod's processes. */
+void sandbox_env(const struct sandbox *s);
+/*
+ * Binds the current hosts file of @s over /etc/hosts inside the running pod @pid (a rename
+ * replaced the inode its mount pins). 0 or -errno.
+ */
+int sandbox_refresh_hosts(const struct sandbox *s, int pid);
+
+/* spawn.c */
+struct spawn_req {
+	char *const *argv;
+	const char *cgroup;	   /* the child is born in it (CLONE_INTO_CGROUP) */
+	const char *netns;	   /* entered first, or NULL */
+	const char *cwd;	   /* NULL: "/" */
+	const char *log;	   /* stdout and stderr, appended */
+	const struct sandbox *pod; /* NULL: a node component, not isolated */
+};
+/*
+ * Starts @r (borrowed) and returns once its command is exec'd: its pid (the caller reaps it),
+ * or -errno with why, e.g. "exec: nginxx: No such file or directory", in @why.
+ */
+int spawn_start(const struct spawn_req *r, char *why, size_t len);
+
+/* kubelet.c: `ambitctl local kubelet --node N`, the node's supervisor (hidden command). */
+int local_kubelet(const struct ctl_opts *o);
+
+/* kubeletq.c: the kubelet as ambitctl sees it, over <run>/<node>/kubelet.sock (ipc.h). */
+/* Starts @n's kubelet in the node's system cgroup and waits until it answers. 0 or -errno. */
+int kubelet_spawn(const struct ctl_cluster *c, const struct ctl_node *n);
+/* One request; the reply's "result" (caller deletes), or NULL with the error told on stderr
+ * (unless @quiet) and in *err. */
+cJSON *kubelet_call(const struct ctl_node *n, const char *req, bool quiet, int *err);
+/* Starts (or stops, for good until started) @n's agent or ztunnel; *pid gets the new pid. */
+int kubelet_component(const struct ctl_node *n, bool start, bool agent, int *pid);
+/*
+ * Has @n's kubelet run exactly the pods pods.json gives its node; tells on stderr which new pod
+ * failed to start and why, and with @verbose which started. 0 or -errno (a pod that failed to
+ * start is no error: it exists, and its kubelet retries it as its restartPolicy says).
+ */
+int kubelet_sync(const struct ctl_node *n, bool verbose);
+/* The record of @name ("agent", "ztunnel" or "ns/pod") in a status result, or NULL. */
+const cJSON *kubelet_find(const cJSON *status, const char *name);
+/* "CrashLoopBackOff (exit code 1)"-style one-line summary of record @rec into @buf. */
+const char *kubelet_describe(const cJSON *rec, char *buf, size_t len);
+
 /* down.c */
 int local_down(const char *name, bool quiet);
 /* Kills a pod's processes and removes its cgroup, netns (with its veth), hosts and scratch dir. */
@@ -168,6 +244,7 @@ int pod_remove(const struct ctl_cluster *c, const char *ns, const char *name, co
 int local_exec(const struct ctl_opts *o, const char *pod, char **cmd);
 int local_logs(const struct ctl_opts *o, const char *what);
 int local_component(const struct ctl_opts *o, bool start, const char *what);
+/* status.c */
 int local_status(const struct ctl_opts *o);
 /* Finds a pod in pods.json by "ns/name" or unique "name"; borrowed from @pods or NULL. */
 cJSON *local_find_pod(cJSON *pods, const char *spec);

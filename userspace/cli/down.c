@@ -196,6 +196,10 @@ int pod_remove(const struct ctl_cluster *c, const char *ns, const char *name, co
 		ret = r;
 	cluster_path(c, path, sizeof(path), "pods/%s_%s.pid", ns, name);
 	unlink(path);
+	cluster_path(c, path, sizeof(path), "pods/%s_%s.rootfs", ns, name);
+	r = rm_rf(path);
+	if (r && !ret)
+		ret = r;
 	cluster_path(c, path, sizeof(path), "pods/%s_%s", ns, name);
 	r = rm_rf(path);
 	return r && !ret ? r : ret;

@@ -102,6 +102,7 @@ int cmd_workloads(const struct ctl_opts *o)
 {
 	struct ctl_cluster c;
 	struct snapshot *snaps[CTL_MAX_NODES] = {0};
+	cJSON *kst[CTL_MAX_NODES] = {0};
 	struct config cfg;
 	char state[PATH_MAX];
 	int ret, nok = 0;
@@ -119,8 +120,14 @@ int cmd_workloads(const struct ctl_opts *o)
 		snaps[i] = agent_snapshot(&c.nodes[i], NULL);
 		nok += snaps[i] != NULL;
 	}
-	printf("%-10s %-24s %-7s %-12s %-8s %-46s %s\n", "NAMESPACE", "NAME", "NODE", "IP",
-	       "PROTOCOL", "IDENTITY", "ENROLLED");
+	/* What each pod's kubelet says of it: kubectl's STATUS and RESTARTS. */
+	for (int i = 0; i < c.nnodes; i++) {
+		int err;
+
+		kst[i] = kubelet_call(&c.nodes[i], "{\"op\":\"status\"}", true, &err);
+	}
+	printf("%-10s %-24s %-7s %-12s %-8s %-46s %-17s %-8s %s\n", "NAMESPACE", "NAME", "NODE",
+	       "IP", "PROTOCOL", "IDENTITY", "STATUS", "RESTARTS", "ENROLLED");
 	for (int i = 0; i < c.nnodes; i++) {
 		for (size_t k = 0; snaps[i] && k < snaps[i]->n_workloads; k++) {
 			const struct snap_workload *w = &snaps[i]->workloads[k];
@@ -145,13 +152,29 @@ int cmd_workloads(const struct ctl_opts *o)
 				str_fmt(why, sizeof(why), "yes");
 			else
 				why_not(&cfg, w, why, sizeof(why));
-			printf("%-10s %-24s %-7s %-12s %-8s %-46s %s\n", w->namespace, w->name,
-			       w->node, ip_str(w->ip, ip), w->enrolled ? "HBONE" : "TCP",
-			       w->identity, why);
+			const struct ctl_node *home = cluster_node(&c, w->node);
+			const cJSON *rec = NULL;
+			char uid[600];
+
+			str_fmt(uid, sizeof(uid), "%s/%s", w->namespace, w->name);
+			if (home && kst[home->index - 1])
+				rec = kubelet_find(kst[home->index - 1], uid);
+			printf("%-10s %-24s %-7s %-12s %-8s %-46s %-17s %-8d %s\n", w->namespace,
+			       w->name, w->node, ip_str(w->ip, ip), w->enrolled ? "HBONE" : "TCP",
+			       w->identity,
+			       rec ? cJSON_GetStringValue(
+					 cJSON_GetObjectItemCaseSensitive(rec, "state"))
+				   : "Unknown",
+			       rec ? (int)cJSON_GetNumberValue(
+					 cJSON_GetObjectItemCaseSensitive(rec, "restarts"))
+				   : 0,
+			       why);
 		}
 	}
-	for (int i = 0; i < c.nnodes; i++)
+	for (int i = 0; i < c.nnodes; i++) {
 		snapshot_free(snaps[i]);
+		cJSON_Delete(kst[i]);
+	}
 	config_free(&cfg);
 	return nok ? 0 : -EIO;
 }

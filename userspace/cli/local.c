@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-/* `ambitctl local exec|logs|stop|start|status`: operating a running local cluster. */
+/* `ambitctl local exec|logs|stop|start`: operating a running local cluster. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include "ambit/ipc.h"
 #include "ctl.h"
 
 static int load_cluster(const struct ctl_opts *o, struct ctl_cluster *c)
@@ -70,14 +72,112 @@ cJSON *local_find_pod(cJSON *root, const char *spec)
 	return n == 1 ? found : NULL;
 }
 
+/* The exit status of the command as a shell reports it (128 + signal when killed). */
+static int exec_wait(pid_t child)
+{
+	int status;
+
+	while (waitpid(child, &status, 0) < 0) {
+		if (errno != EINTR)
+			return 127;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static pid_t exec_child;
+
+static void exec_forward(int sig)
+{
+	if (exec_child > 0)
+		kill(exec_child, sig);
+}
+
+/*
+ * Runs @cmd in the pod as kubectl exec runs a command in a container: in its cgroup (so its
+ * sockets are captured as the pod's), its network, mount, pid, uts and ipc namespaces, as its
+ * user with its capabilities, from its working directory. Exits with the command's status.
+ */
+static int exec_in(const struct sandbox *s, int pid, char **cmd)
+{
+	char procs[PATH_MAX + 16], txt[32], why[512];
+	struct sigaction sa = {.sa_handler = exec_forward};
+	int fd, ret;
+
+	/* A pidfd names this very process: a pod restarting meanwhile cannot be mistaken. */
+	fd = pidfd_open(pid, 0);
+	if (fd < 0) {
+		ret = -errno;
+		fprintf(stderr, "ambitctl: pod %s/%s: %s\n", s->namespace, s->name, strerror(-ret));
+		return ret;
+	}
+	str_fmt(procs, sizeof(procs), "%s/cgroup.procs", s->cgroup);
+	str_fmt(txt, sizeof(txt), "%d\n", getpid());
+	ret = write_file(procs, txt);
+	if (ret) {
+		fprintf(stderr, "ambitctl: join %s: %s\n", procs, strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	if (setns(fd, CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC) <
+	    0) {
+		ret = -errno;
+		fprintf(stderr, "ambitctl: entering pod %s/%s: %s\n", s->namespace, s->name,
+			strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	close(fd);
+	/* Only a child enters the pid namespace; this process waits and passes signals on. */
+	exec_child = fork();
+	if (exec_child < 0)
+		return -errno;
+	if (exec_child == 0) {
+		if (chdir(s->cwd) < 0 && chdir("/") < 0)
+			_exit(126);
+		sandbox_env(s);
+		if (sandbox_identity(s, why, sizeof(why))) {
+			fprintf(stderr, "ambitctl: %s\n", why);
+			_exit(126);
+		}
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "ambitctl: exec %s: %s\n", cmd[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	/*
+	 * _exit: this process is in the pod's namespaces now, where LeakSanitizer's exit-time
+	 * check (SAN=1) cannot stop the world and spins; nothing else runs at exit here.
+	 */
+	fflush(NULL);
+	_exit(exec_wait(exec_child));
+}
+
+/* Says why there is nothing to exec into, as the pod's kubelet knows it. */
+static void exec_not_running(const struct ctl_cluster *c, const struct sandbox *s)
+{
+	const struct ctl_node *n = cluster_node(c, s->node);
+	cJSON *st = NULL;
+	char uid[600], why[700] = "its kubelet does not answer";
+	int err;
+
+	str_fmt(uid, sizeof(uid), "%s/%s", s->namespace, s->name);
+	if (n && (st = kubelet_call(n, "{\"op\":\"status\"}", true, &err)))
+		kubelet_describe(kubelet_find(st, uid), why, sizeof(why));
+	fprintf(stderr, "ambitctl: pod %s is not running: %s\n", uid, why);
+	cJSON_Delete(st);
+}
+
 int local_exec(const struct ctl_opts *o, const char *spec, char **cmd)
 {
 	struct ctl_cluster c;
-	char procs[PATH_MAX + 16], pid[32], netns[CTL_NAME_MAX * 2];
-	char *argv[512];
-	size_t n = 0;
+	struct sandbox s;
+	char pidf[PATH_MAX];
 	cJSON *root, *pod;
-	int ret;
+	int ret, pid;
 
 	ret = load_cluster(o, &c);
 	if (ret)
@@ -88,34 +188,22 @@ int local_exec(const struct ctl_opts *o, const char *spec, char **cmd)
 		return -errno;
 	}
 	pod = local_find_pod(root, spec);
-	if (!pod) {
-		cJSON_Delete(root);
-		return -ENOENT;
-	}
-	str_fmt(procs, sizeof(procs), "%s/cgroup.procs", jstr(pod, "cgroup"));
-	if (jstr(pod, "netns")[0])
-		str_fmt(netns, sizeof(netns), "%s", jstr(pod, "netns"));
-	else
-		cluster_pod_netns(&c, jstr(pod, "namespace"), jstr(pod, "name"), netns,
-				  sizeof(netns));
+	ret = pod ? sandbox_from_json(&c, pod, &s) : -ENOENT;
 	cJSON_Delete(root);
-	/* Joining the pod's cgroup is what makes the command's sockets captured like the pod's. */
-	str_fmt(pid, sizeof(pid), "%d\n", getpid());
-	ret = write_file(procs, pid);
 	if (ret) {
-		fprintf(stderr, "ambitctl: join %s: %s\n", procs, strerror(-ret));
+		if (ret != -ENOENT)
+			fprintf(stderr, "ambitctl: pods.json: pod %s: %s\n", spec, strerror(-ret));
 		return ret;
 	}
-	argv[n++] = "ip";
-	argv[n++] = "netns";
-	argv[n++] = "exec";
-	argv[n++] = netns;
-	for (size_t i = 0; cmd[i] && n + 1 < sizeof(argv) / sizeof(argv[0]); i++)
-		argv[n++] = cmd[i];
-	argv[n] = NULL;
-	execvp("ip", argv);
-	ret = -errno;
-	fprintf(stderr, "ambitctl: exec ip: %s\n", strerror(errno));
+	cluster_path(&c, pidf, sizeof(pidf), "pods/%s_%s.pid", s.namespace, s.name);
+	pid = read_pid_file(pidf);
+	if (pid <= 0 || !pid_alive(pid)) {
+		exec_not_running(&c, &s);
+		sandbox_free(&s);
+		return -ESRCH;
+	}
+	ret = exec_in(&s, pid, cmd);
+	sandbox_free(&s);
 	return ret;
 }
 
@@ -130,11 +218,12 @@ int local_logs(const struct ctl_opts *o, const char *what)
 	if (ret)
 		return ret;
 	for (int i = 0; i < c.nnodes; i++) {
-		char a[64], z[64];
+		char a[64], z[64], k[64];
 
 		str_fmt(a, sizeof(a), "%s-agent", c.nodes[i].name);
 		str_fmt(z, sizeof(z), "%s-ztunnel", c.nodes[i].name);
-		if (!strcmp(what, a) || !strcmp(what, z)) {
+		str_fmt(k, sizeof(k), "%s-kubelet", c.nodes[i].name);
+		if (!strcmp(what, a) || !strcmp(what, z) || !strcmp(what, k)) {
 			cluster_path(&c, path, sizeof(path), "logs/%s.log", what);
 			goto show;
 		}
@@ -165,52 +254,53 @@ show:
 	return 0;
 }
 
-static int component_pid(const struct ctl_cluster *c, const struct ctl_node *n, bool agent,
-			 char *pidf, size_t len)
-{
-	cluster_path(c, pidf, len, "%s/%s.pid", n->name, agent ? "agent" : "ztunnel");
-	return read_pid_file(pidf);
-}
-
+/*
+ * `local stop`: the kubelet kills it and keeps it down until `local start` (with no kubelet,
+ * the process is killed directly and nothing would restart it anyway).
+ */
 static int component_stop(const struct ctl_cluster *c, const struct ctl_node *n, bool agent)
 {
+	const char *what = agent ? "agent" : "ztunnel";
 	char pidf[PATH_MAX];
-	int pid = component_pid(c, n, agent, pidf, sizeof(pidf));
+	int pid = 0, ret;
 
-	if (pid <= 0 || !pid_alive(pid)) {
-		printf("%s %s: not running\n", n->name, agent ? "agent" : "ztunnel");
+	ret = kubelet_component(n, false, agent, &pid);
+	if (ret == -ENOENT || ret == -ECONNREFUSED) {
+		cluster_path(c, pidf, sizeof(pidf), "%s/%s.pid", n->name, what);
+		pid = read_pid_file(pidf);
+		ret = pid > 0 && kill(pid, SIGKILL) < 0 && errno != ESRCH ? -errno : 0;
 		unlink(pidf);
-		return 0;
+		if (!ret && pid > 0)
+			printf("%s %s: killed (pid %d) without its kubelet\n", n->name, what, pid);
+		return ret;
 	}
-	if (kill(pid, SIGKILL) < 0)
-		return -errno;
-	for (int i = 0; i < 100 && pid_alive(pid); i++)
-		usleep(50 * 1000);
-	if (pid_alive(pid)) {
-		fprintf(stderr, "ambitctl: pid %d did not exit\n", pid);
-		return -EBUSY;
-	}
-	unlink(pidf);
-	printf("%s %s: killed (pid %d)\n", n->name, agent ? "agent" : "ztunnel", pid);
+	if (ret)
+		return ret;
+	if (pid > 0)
+		printf("%s %s: killed (pid %d), stays down until `local start`\n", n->name, what,
+		       pid);
+	else
+		printf("%s %s: not running\n", n->name, what);
 	return 0;
 }
 
 static int component_start(const struct ctl_cluster *c, const struct ctl_node *n, bool agent)
 {
+	const char *what = agent ? "agent" : "ztunnel";
 	char pidf[PATH_MAX];
-	int pid = component_pid(c, n, agent, pidf, sizeof(pidf));
-	int ret;
+	int old, pid = 0, ret;
 
-	if (pid > 0 && pid_alive(pid)) {
-		printf("%s %s: already running (pid %d)\n", n->name, agent ? "agent" : "ztunnel",
-		       pid);
+	cluster_path(c, pidf, sizeof(pidf), "%s/%s.pid", n->name, what);
+	old = read_pid_file(pidf);
+	ret = kubelet_component(n, true, agent, &pid);
+	if (!ret && pid == old && pid_alive(pid)) {
+		printf("%s %s: already running (pid %d)\n", n->name, what, pid);
 		return 0;
 	}
-	ret = proc_start_component(c, n, agent);
 	if (!ret)
-		ret = proc_wait_ready(c, n, agent);
+		ret = proc_wait_ready(c, n, agent, pid);
 	if (!ret)
-		printf("%s %s: started and ready\n", n->name, agent ? "agent" : "ztunnel");
+		printf("%s %s: started and ready (pid %d)\n", n->name, what, pid);
 	return ret;
 }
 
@@ -243,184 +333,5 @@ int local_component(const struct ctl_opts *o, bool start, const char *what)
 		if (ret)
 			return ret;
 	}
-	return 0;
-}
-
-static bool pod_running(const char *cgroup)
-{
-	char path[PATH_MAX + 16];
-	char *ev;
-	bool up;
-
-	str_fmt(path, sizeof(path), "%s/cgroup.events", cgroup);
-	ev = read_file(path, NULL);
-	up = ev && strstr(ev, "populated 1");
-	free(ev);
-	return up;
-}
-
-static const cJSON *status_errors(cJSON *root)
-{
-	const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "result");
-
-	return cJSON_GetObjectItemCaseSensitive(res, "configErrors");
-}
-
-static bool agent_has_errors(const char *reply)
-{
-	cJSON *root = cJSON_Parse(reply);
-	bool any = cJSON_GetArraySize(status_errors(root)) > 0;
-
-	cJSON_Delete(root);
-	return any;
-}
-
-/* The agent keeps serving the last good config; say what it rejected and why. */
-static void agent_print_errors(const char *node, const char *reply)
-{
-	cJSON *root = cJSON_Parse(reply);
-	const cJSON *e;
-
-	cJSON_ArrayForEach(e, status_errors(root))
-	{
-		if (cJSON_IsString(e))
-			printf("%s agent rejected: %s\n", node, e->valuestring);
-	}
-	cJSON_Delete(root);
-}
-
-/* `local status -o json`: the same facts for scripts (tests look pods' pids up here). */
-static int local_status_json(const struct ctl_cluster *c)
-{
-	cJSON *out = cJSON_CreateObject(), *nodes, *pods, *root, *pod;
-	char *text;
-
-	if (!out)
-		return -ENOMEM;
-	cJSON_AddStringToObject(out, "name", c->name);
-	cJSON_AddStringToObject(out, "runDir", c->run_dir);
-	cJSON_AddStringToObject(out, "sourceDir", c->src_dir);
-	nodes = cJSON_AddArrayToObject(out, "nodes");
-	pods = cJSON_AddArrayToObject(out, "pods");
-	for (int i = 0; nodes && i < c->nnodes; i++) {
-		const struct ctl_node *n = &c->nodes[i];
-		cJSON *o = cJSON_CreateObject();
-
-		if (!o || !cJSON_AddItemToArray(nodes, o))
-			break;
-		cJSON_AddStringToObject(o, "name", n->name);
-		cJSON_AddStringToObject(o, "ip", n->ip);
-		cJSON_AddStringToObject(o, "netns", n->netns);
-		for (int a = 0; a < 2; a++) {
-			char pidf[PATH_MAX], *reply = NULL;
-			int pid = component_pid(c, n, a == 0, pidf, sizeof(pidf));
-			cJSON *comp = cJSON_AddObjectToObject(o, a == 0 ? "agent" : "ztunnel");
-			bool alive = pid_alive(pid);
-			bool ready =
-			    alive && (a == 0 ? !ipc_request(n->socket,
-							    "{\"op\":\"get\",\"what\":"
-							    "\"status\"}",
-							    &reply)
-					     : http_get_in_netns(n->netns, 15021, "/healthz/ready",
-								 NULL) == 200);
-
-			free(reply);
-			if (!comp)
-				continue;
-			cJSON_AddNumberToObject(comp, "pid", pid > 0 ? pid : 0);
-			cJSON_AddBoolToObject(comp, "running", alive);
-			cJSON_AddBoolToObject(comp, "ready", ready);
-		}
-	}
-	root = plan_read_pods_json(c);
-	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(root, "pods"))
-	{
-		cJSON *o = cJSON_CreateObject();
-		char pidf[PATH_MAX];
-		int pid;
-
-		if (!pods || !o || !cJSON_AddItemToArray(pods, o)) {
-			cJSON_Delete(o);
-			break;
-		}
-		cluster_path(c, pidf, sizeof(pidf), "pods/%s_%s.pid", jstr(pod, "namespace"),
-			     jstr(pod, "name"));
-		pid = read_pid_file(pidf);
-		cJSON_AddStringToObject(o, "namespace", jstr(pod, "namespace"));
-		cJSON_AddStringToObject(o, "name", jstr(pod, "name"));
-		cJSON_AddStringToObject(o, "node", jstr(pod, "node"));
-		cJSON_AddStringToObject(o, "ip", jstr(pod, "ip"));
-		cJSON_AddStringToObject(o, "netns", jstr(pod, "netns"));
-		cJSON_AddStringToObject(o, "cgroup", jstr(pod, "cgroup"));
-		cJSON_AddNumberToObject(o, "pid", pid > 0 ? pid : 0);
-		cJSON_AddBoolToObject(o, "running", pid_alive(pid));
-	}
-	cJSON_Delete(root);
-	text = cJSON_Print(out);
-	cJSON_Delete(out);
-	if (!text)
-		return -ENOMEM;
-	printf("%s\n", text);
-	free(text);
-	return 0;
-}
-
-int local_status(const struct ctl_opts *o)
-{
-	bool print_errors = false;
-	struct ctl_cluster c;
-	cJSON *root, *pod;
-	int ret;
-
-	ret = load_cluster(o, &c);
-	if (ret)
-		return ret;
-	if (o->json)
-		return local_status_json(&c);
-	printf("cluster %s (%s), manifests from %s\n", c.name, c.run_dir,
-	       c.src_dir[0] ? c.src_dir : "?");
-	printf("%-7s %-12s %-24s %-24s\n", "NODE", "IP", "AGENT", "ZTUNNEL");
-	for (int i = 0; i < c.nnodes; i++) {
-		const struct ctl_node *n = &c.nodes[i];
-		char pidf[PATH_MAX], a[32], z[32];
-		int apid = component_pid(&c, n, true, pidf, sizeof(pidf));
-		int zpid = component_pid(&c, n, false, pidf, sizeof(pidf));
-		char *reply = NULL;
-		bool aok = pid_alive(apid) &&
-			   !ipc_request(n->socket, "{\"op\":\"get\",\"what\":\"status\"}", &reply);
-		bool zok = pid_alive(zpid) &&
-			   http_get_in_netns(n->netns, 15021, "/healthz/ready", NULL) == 200;
-
-		print_errors = print_errors || (aok && agent_has_errors(reply));
-		free(reply);
-		str_fmt(a, sizeof(a), "%s (pid %d)",
-			aok		  ? "ready"
-			: pid_alive(apid) ? "up"
-					  : "down",
-			apid > 0 ? apid : 0);
-		str_fmt(z, sizeof(z), "%s (pid %d)",
-			zok		  ? "ready"
-			: pid_alive(zpid) ? "up"
-					  : "down",
-			zpid > 0 ? zpid : 0);
-		printf("%-7s %-12s %-24s %-24s\n", n->name, n->ip, a, z);
-	}
-	for (int i = 0; print_errors && i < c.nnodes; i++) {
-		char *reply = NULL;
-
-		if (!ipc_request(c.nodes[i].socket, "{\"op\":\"get\",\"what\":\"status\"}", &reply))
-			agent_print_errors(c.nodes[i].name, reply);
-		free(reply);
-	}
-	root = plan_read_pods_json(&c);
-	if (!root)
-		return 0;
-	printf("\n%-32s %-7s %-12s %s\n", "POD", "NODE", "IP", "STATE");
-	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(root, "pods"))
-	{
-		printf("%-32s %-7s %-12s %s\n", jstr(pod, "uid"), jstr(pod, "node"),
-		       jstr(pod, "ip"), pod_running(jstr(pod, "cgroup")) ? "running" : "exited");
-	}
-	cJSON_Delete(root);
 	return 0;
 }

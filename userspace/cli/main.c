@@ -23,10 +23,10 @@ static const struct usage_entry {
     {"local cluster", " local ",
      "  local up -f DIR [--nodes 2]     build the cluster from manifests in DIR\n"
      "  local down                      remove everything the cluster made\n"
-     "  local exec POD -- CMD...        run CMD in a pod (captured like the pod)\n"
-     "  local logs POD|nodeN-agent|nodeN-ztunnel [-f]\n"
-     "  local stop|start agent|ztunnel [--node N]\n"
-     "  local status [-o json]\n"},
+     "  local exec POD -- CMD...        run CMD in a pod (its namespaces, user, capabilities)\n"
+     "  local logs POD|nodeN-agent|nodeN-ztunnel|nodeN-kubelet [-f]\n"
+     "  local stop|start agent|ztunnel [--node N]   stopped stays down until started\n"
+     "  local status [-o json]          kubelets, agents, ztunnels, pods: state, restarts\n"},
     {"config", " apply delete ",
      "  apply -f FILE|DIR|URL|- [-n NS] [--dry-run] [--wait=false] [--timeout 30s]\n"
      "                                  object by object, as kubectl; waits until in force\n"
@@ -169,7 +169,8 @@ static int run_local(int argc, char **argv, struct args *a)
 	}
 	if (!strcmp(sub, "logs")) {
 		ret =
-		    need(a->npos == 1, "usage: ambitctl local logs POD|nodeN-agent|nodeN-ztunnel");
+		    need(a->npos == 1,
+			 "usage: ambitctl local logs POD|nodeN-agent|nodeN-ztunnel|nodeN-kubelet");
 		return ret ? ret : local_logs(&a->o, a->pos[0]);
 	}
 	if (!strcmp(sub, "stop") || !strcmp(sub, "start")) {
@@ -178,6 +179,9 @@ static int run_local(int argc, char **argv, struct args *a)
 	}
 	if (!strcmp(sub, "status"))
 		return local_status(&a->o);
+	/* Not in the usage: `local up` starts one per node (kubelet.c). */
+	if (!strcmp(sub, "kubelet"))
+		return local_kubelet(&a->o);
 	fprintf(stderr, "ambitctl: %s local command%s%s\n", *sub ? "unknown" : "missing",
 		*sub ? " " : "", sub);
 	usage(stderr);

@@ -182,7 +182,7 @@ static int plan_add_pod(struct ctl_plan *p, const struct ctl_cluster *c, struct 
 	str_fmt(pod.cgroup, sizeof(pod.cgroup), "%s/%s_%s", pod.node->cgroup, ns, name);
 	cluster_path(c, pod.pod_dir, sizeof(pod.pod_dir), "pods/%s_%s", ns, name);
 	pod.labels = labels;
-	pod.command = spec->command;
+	pod.spec = spec;
 	ret = -ENOMEM;
 	grown = realloc(p->pods, (p->npods + 1) * sizeof(*p->pods));
 	if (!grown)
@@ -312,6 +312,44 @@ int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct con
 	return ret;
 }
 
+/* What the kubelet runs the pod with: its command, restartPolicy and securityContext. */
+static int pod_runtime_json(cJSON *o, const struct config_pod_spec *spec)
+{
+	const struct config_security *s = &spec->security;
+	uint64_t caps = config_security_caps(s);
+	cJSON *sec, *list;
+
+	if (spec->command) {
+		list = cJSON_AddArrayToObject(o, "command");
+		for (size_t i = 0; list && spec->command[i]; i++)
+			if (!cJSON_AddItemToArray(list, cJSON_CreateString(spec->command[i])))
+				return -ENOMEM;
+		if (!list)
+			return -ENOMEM;
+	} else if (!cJSON_AddNullToObject(o, "command")) {
+		return -ENOMEM;
+	}
+	if (!cJSON_AddStringToObject(o, "restartPolicy",
+				     config_restart_policy_name(spec->restart_policy)) ||
+	    !(sec = cJSON_AddObjectToObject(o, "securityContext")))
+		return -ENOMEM;
+	if (s->run_as_user >= 0)
+		cJSON_AddNumberToObject(sec, "runAsUser", (double)s->run_as_user);
+	if (s->run_as_group >= 0)
+		cJSON_AddNumberToObject(sec, "runAsGroup", (double)s->run_as_group);
+	cJSON_AddBoolToObject(sec, "runAsNonRoot", s->run_as_non_root);
+	cJSON_AddBoolToObject(sec, "privileged", s->privileged);
+	cJSON_AddBoolToObject(sec, "readOnlyRootFilesystem", s->read_only_root_fs);
+	cJSON_AddBoolToObject(sec, "allowPrivilegeEscalation", !s->no_new_privs);
+	/* The set it runs with, resolved: the kubelet need not know containerd's rules. */
+	list = cJSON_AddArrayToObject(sec, "capabilities");
+	for (int bit = 0; list && bit <= CONFIG_CAP_LAST; bit++)
+		if ((caps & (UINT64_C(1) << bit)) &&
+		    !cJSON_AddItemToArray(list, cJSON_CreateString(config_capability_name(bit))))
+			return -ENOMEM;
+	return list ? 0 : -ENOMEM;
+}
+
 int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 {
 	cJSON *root = cJSON_CreateObject(), *pods, *ips;
@@ -351,6 +389,8 @@ int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 						     pod->labels->items[l].value))
 				goto out;
 		}
+		if (pod_runtime_json(o, pod->spec))
+			goto out;
 	}
 	for (size_t i = 0; i < p->nservices; i++) {
 		if (!cJSON_AddStringToObject(ips, p->services[i].key, p->services[i].ip))

@@ -27,8 +27,9 @@ static bool plan_has(const struct ctl_plan *p, const char *ns, const char *name)
 
 /*
  * Brings the running cluster to what state/ now says: pods that appeared are created and
- * started, pods that went away are removed, Services get (or keep) their VIPs; pods.json and
- * every pod's hosts file are rewritten. Running pods keep their node, address and veth.
+ * started by their node's kubelet, pods that went away are stopped by it and removed, Services
+ * get (or keep) their VIPs; pods.json and every pod's hosts file are rewritten (the kubelets
+ * rebind it in running pods). Running pods keep their node, address and veth.
  */
 int state_reconcile(const struct ctl_cluster *c)
 {
@@ -36,7 +37,7 @@ int state_reconcile(const struct ctl_cluster *c)
 	struct config cfg;
 	char state[PATH_MAX];
 	cJSON *existing, *pod;
-	int ret;
+	int ret, sync_err = 0;
 
 	config_init(&cfg);
 	cluster_path(c, state, sizeof(state), "state");
@@ -52,20 +53,7 @@ int state_reconcile(const struct ctl_cluster *c)
 		ret = plan_build(&p, c, &cfg, existing);
 	if (ret)
 		goto out;
-	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(existing, "pods"))
-	{
-		const cJSON *ns = cJSON_GetObjectItemCaseSensitive(pod, "namespace");
-		const cJSON *name = cJSON_GetObjectItemCaseSensitive(pod, "name");
-		const cJSON *cg = cJSON_GetObjectItemCaseSensitive(pod, "cgroup");
-
-		if (!cJSON_IsString(ns) || !cJSON_IsString(name) ||
-		    plan_has(&p, ns->valuestring, name->valuestring))
-			continue;
-		int r = pod_remove(c, ns->valuestring, name->valuestring,
-				   cJSON_IsString(cg) ? cg->valuestring : NULL);
-		printf("pod %s/%s %s\n", ns->valuestring, name->valuestring,
-		       r ? "could not be removed completely" : "removed");
-	}
+	/* The network and cgroup of new pods come first: the kubelets only run processes. */
 	for (size_t i = 0; i < p.npods; i++) {
 		struct ctl_pod *pp = &p.pods[i];
 
@@ -83,16 +71,30 @@ int state_reconcile(const struct ctl_cluster *c)
 	ret = plan_write_hosts(&p, &cfg);
 	if (!ret)
 		ret = plan_write_pods_json(&p, c);
-	for (size_t i = 0; !ret && i < p.npods; i++) {
-		struct ctl_pod *pp = &p.pods[i];
+	/* Each kubelet runs what pods.json now gives its node: it starts the new pods and lets
+	 * go of the removed ones, so none is restarted while it is torn down below. */
+	for (int i = 0; !ret && i < c->nnodes; i++) {
+		int r = kubelet_sync(&c->nodes[i], true);
 
-		if (pp->running)
-			continue;
-		ret = pod_start(c, pp);
-		if (!ret)
-			printf("pod %s/%s started on %s (%s)\n", pp->namespace, pp->name,
-			       pp->node->name, pp->ip_str);
+		if (r && !sync_err)
+			sync_err = r;
 	}
+	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(existing, "pods"))
+	{
+		const cJSON *ns = cJSON_GetObjectItemCaseSensitive(pod, "namespace");
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(pod, "name");
+		const cJSON *cg = cJSON_GetObjectItemCaseSensitive(pod, "cgroup");
+
+		if (ret || !cJSON_IsString(ns) || !cJSON_IsString(name) ||
+		    plan_has(&p, ns->valuestring, name->valuestring))
+			continue;
+		int r = pod_remove(c, ns->valuestring, name->valuestring,
+				   cJSON_IsString(cg) ? cg->valuestring : NULL);
+		printf("pod %s/%s %s\n", ns->valuestring, name->valuestring,
+		       r ? "could not be removed completely" : "removed");
+	}
+	if (!ret)
+		ret = sync_err;
 out:
 	cJSON_Delete(existing);
 	plan_free(&p);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * `ambitctl local up`: the routed topology of docs/INTERNALS.md, then the node components, then
- * the pods. Any failure tears everything down with the same code as `local down`.
+ * `ambitctl local up`: the routed topology of docs/INTERNALS.md, then each node's kubelet, which
+ * starts the agent, the ztunnel and the pods as up asks, in that order. Any failure tears
+ * everything down with the same code as `local down`.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -126,91 +127,25 @@ int pod_create(const struct ctl_pod *p)
 	return 0;
 }
 
-/* Child side of a spawn: cgroup first, so nothing it forks can escape the cgroup. */
-static void spawn_child(const char *cgroup, const char *netns, const char *log, const char *cwd,
-			char *const argv[])
+/* Whether @pid is still the process the kubelet runs as @n's agent or ztunnel. */
+static bool component_alive(const struct ctl_node *n, bool agent, int pid)
 {
-	char path[PATH_MAX + 32], pid[32];
-	int fd;
+	cJSON *st;
+	const cJSON *rec;
+	bool alive;
+	int err;
 
-	str_fmt(path, sizeof(path), "%s/cgroup.procs", cgroup);
-	str_fmt(pid, sizeof(pid), "%d\n", getpid());
-	if (write_file(path, pid)) {
-		dprintf(STDERR_FILENO, "ambitctl: join %s failed\n", cgroup);
-		_exit(126);
-	}
-	if (netns) {
-		int saved;
-		if (netns_enter(netns, &saved)) {
-			dprintf(STDERR_FILENO, "ambitctl: enter netns %s failed\n", netns);
-			_exit(126);
-		}
-		close(saved);
-	}
-	setsid();
-	fd = open("/dev/null", O_RDONLY);
-	if (fd >= 0)
-		dup2(fd, STDIN_FILENO);
-	fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-	if (fd < 0)
-		_exit(126);
-	dup2(fd, STDOUT_FILENO);
-	dup2(fd, STDERR_FILENO);
-	if (chdir(cwd && *cwd ? cwd : "/") < 0)
-		dprintf(STDERR_FILENO, "ambitctl: chdir %s: %s\n", cwd, strerror(errno));
-	signal(SIGPIPE, SIG_DFL);
-	execvp(argv[0], argv);
-	dprintf(STDERR_FILENO, "ambitctl: exec %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
+	st = kubelet_call(n, "{\"op\":\"status\"}", true, &err);
+	if (!st)
+		return pid_alive(pid);
+	rec = kubelet_find(st, agent ? "agent" : "ztunnel");
+	alive =
+	    rec && (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(rec, "pid")) == pid;
+	cJSON_Delete(st);
+	return alive;
 }
 
-int proc_start_component(const struct ctl_cluster *c, const struct ctl_node *n, bool agent)
-{
-	const char *what = agent ? "agent" : "ztunnel";
-	char store[8192], log[PATH_MAX], pidf[PATH_MAX], pidtxt[32];
-	char *argv[40];
-	pid_t pid;
-	int ret;
-
-	ret = agent ? cluster_agent_argv(c, n, store, sizeof(store), argv, 40)
-		    : cluster_ztunnel_argv(c, n, store, sizeof(store), argv, 40);
-	if (ret)
-		return ret;
-	struct stat st;
-	/* A directory passes access(X_OK): build/ztunnel/ also holds the ztunnel's objects. */
-	if (stat(argv[0], &st) < 0)
-		ret = -errno;
-	else if (!S_ISREG(st.st_mode) || access(argv[0], X_OK) < 0)
-		ret = -ENOEXEC;
-	if (ret) {
-		fprintf(stderr, "ambitctl: %s: %s (build it with make)\n", argv[0],
-			ret == -ENOEXEC ? "not an executable file" : strerror(-ret));
-		return ret;
-	}
-	cluster_path(c, log, sizeof(log), "logs/%s-%s.log", n->name, what);
-	cluster_path(c, pidf, sizeof(pidf), "%s/%s.pid", n->name, what);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0)
-		spawn_child(n->system_cg, n->netns, log, "/", argv);
-	str_fmt(pidtxt, sizeof(pidtxt), "%d\n", (int)pid);
-	return write_file_atomic(pidf, pidtxt);
-}
-
-static int component_alive(const struct ctl_cluster *c, const struct ctl_node *n, bool agent)
-{
-	char pidf[PATH_MAX];
-
-	cluster_path(c, pidf, sizeof(pidf), "%s/%s.pid", n->name, agent ? "agent" : "ztunnel");
-	int pid = read_pid_file(pidf);
-	/* A zombie child of ours still answers kill(0): reap it to see that it died. */
-	if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid)
-		return false;
-	return pid_alive(pid);
-}
-
-int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool agent)
+int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool agent, int pid)
 {
 	struct timespec start, now;
 	char *reply = NULL;
@@ -231,7 +166,7 @@ int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool 
 			if (ret == 200)
 				return 0;
 		}
-		if (!component_alive(c, n, agent)) {
+		if (!component_alive(n, agent, pid)) {
 			fprintf(stderr, "ambitctl: %s %s exited; see %s/logs/%s-%s.log\n", n->name,
 				agent ? "agent" : "ztunnel", c->run_dir, n->name,
 				agent ? "agent" : "ztunnel");
@@ -247,44 +182,6 @@ int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool 
 		}
 		usleep(100 * 1000);
 	}
-}
-
-int pod_start(const struct ctl_cluster *c, const struct ctl_pod *p)
-{
-	char log[PATH_MAX];
-	char *argv[256];
-	size_t n = 0;
-	pid_t pid;
-	static char *const idle[] = {"sleep", "infinity", NULL};
-	char *const *cmd = p->command ? p->command : idle;
-
-	argv[n++] = "ip";
-	argv[n++] = "netns";
-	argv[n++] = "exec";
-	argv[n++] = (char *)p->netns;
-	for (size_t i = 0; cmd[i]; i++) {
-		if (n + 1 >= sizeof(argv) / sizeof(argv[0]))
-			return -E2BIG;
-		argv[n++] = cmd[i];
-	}
-	argv[n] = NULL;
-	cluster_path(c, log, sizeof(log), "logs/%s_%s.log", p->namespace, p->name);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		setenv("POD_NAME", p->name, 1);
-		setenv("POD_NAMESPACE", p->namespace, 1);
-		setenv("POD_IP", p->ip_str, 1);
-		setenv("NODE_NAME", p->node->name, 1);
-		setenv("AMBIT_POD_DIR", p->pod_dir, 1);
-		spawn_child(p->cgroup, NULL, log, c->src_dir, argv);
-	}
-	/* `ip netns exec` execs the command, so this stays the pod's main pid (local status). */
-	char pidf[PATH_MAX], pidtxt[32];
-	cluster_path(c, pidf, sizeof(pidf), "pods/%s_%s.pid", p->namespace, p->name);
-	str_fmt(pidtxt, sizeof(pidtxt), "%d\n", (int)pid);
-	return write_file_atomic(pidf, pidtxt);
 }
 
 static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
@@ -347,16 +244,19 @@ static int up_all(struct ctl_cluster *c, const struct ctl_plan *p, const struct 
 	}
 	TRY(plan_write_hosts(p, cfg));
 	TRY(plan_write_pods_json(p, c));
+	/* Each node's kubelet runs its agent, its ztunnel and its pods from here on. */
 	for (int i = 0; i < c->nnodes; i++)
-		TRY(proc_start_component(c, &c->nodes[i], true));
+		TRY(kubelet_spawn(c, &c->nodes[i]));
+	for (int agent = 1; agent >= 0; agent--) {
+		int pids[CTL_MAX_NODES];
+
+		for (int i = 0; i < c->nnodes; i++)
+			TRY(kubelet_component(&c->nodes[i], true, agent, &pids[i]));
+		for (int i = 0; i < c->nnodes; i++)
+			TRY(proc_wait_ready(c, &c->nodes[i], agent, pids[i]));
+	}
 	for (int i = 0; i < c->nnodes; i++)
-		TRY(proc_wait_ready(c, &c->nodes[i], true));
-	for (int i = 0; i < c->nnodes; i++)
-		TRY(proc_start_component(c, &c->nodes[i], false));
-	for (int i = 0; i < c->nnodes; i++)
-		TRY(proc_wait_ready(c, &c->nodes[i], false));
-	for (size_t i = 0; i < p->npods; i++)
-		TRY(pod_start(c, &p->pods[i]));
+		TRY(kubelet_sync(&c->nodes[i], false));
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Pods and Deployments: the PodSpec (containers, ports, command), the pod template and the
- * Deployment's selector. Field lists follow core/v1 PodSpec and apps/v1 DeploymentSpec.
+ * Pods and Deployments: the PodSpec (containers, ports, command, restartPolicy, securityContext),
+ * the pod template and the Deployment's selector. Field lists follow core/v1 PodSpec and apps/v1
+ * DeploymentSpec.
  */
 #include <errno.h>
 #include <limits.h>
@@ -29,7 +30,6 @@
 	}
 
 ENUM_FIELD(pull_policy, "Always", "IfNotPresent", "Never")
-ENUM_FIELD(restart_policy, "Always", "OnFailure", "Never")
 ENUM_FIELD(dns_policy, "ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
 ENUM_FIELD(termination_message_policy, "File", "FallbackToLogsOnError")
 ENUM_FIELD(strategy_type, "Recreate", "RollingUpdate")
@@ -40,11 +40,18 @@ INT_FIELD(port_range, 1, 65535)
 
 /* ---- containers ---- */
 
+/* One PodSpec being walked: what is modelled, and the two securityContexts merged at the end. */
+struct spec_ctx {
+	struct config_pod_spec *spec;
+	struct cfg_podsec pod_sec, ctr_sec; /* spec.securityContext, containers[0]'s */
+};
+
 struct container_ctx {
-	struct config_pod_spec *spec; /* NULL for init containers: validated, not modelled */
+	struct spec_ctx *sc; /* NULL for init containers: validated, not modelled */
 	char *name;
 	char **command, **args;
 	size_t ncommand, nargs;
+	struct cfg_podsec sec;
 };
 
 static int string_list(struct cfg_ctx *ctx, yaml_node_t *v, char ***out, size_t *n)
@@ -129,7 +136,7 @@ static void container_port_free(struct config_container_port *p)
 static int container_ports(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	struct container_ctx *c = obj;
-	struct config_pod_spec *spec = c->spec;
+	struct config_pod_spec *spec = c->sc ? c->sc->spec : NULL;
 	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	int before = ctx->nerrors;
 
@@ -162,6 +169,11 @@ static int container_ports(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	return ctx->nerrors == before ? 0 : -EINVAL;
 }
 
+static int container_security(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	return cfg_podsec_container(ctx, v, &((struct container_ctx *)obj)->sec);
+}
+
 static const struct cfg_field container_fields[] = {
     {"name", CFG_T_STR, container_name, CFG_F_REQUIRED},
     {"image", CFG_T_STR, NULL, 0},
@@ -183,7 +195,7 @@ static const struct cfg_field container_fields[] = {
     {"lifecycle", CFG_T_MAP, NULL, 0},
     {"terminationMessagePath", CFG_T_STR, NULL, 0},
     {"terminationMessagePolicy", CFG_T_STR, termination_message_policy, 0},
-    {"securityContext", CFG_T_MAP, NULL, 0},
+    {"securityContext", CFG_T_MAP, container_security, 0},
     {"stdin", CFG_T_BOOL, NULL, 0},
     {"stdinOnce", CFG_T_BOOL, NULL, 0},
     {"tty", CFG_T_BOOL, NULL, 0},
@@ -222,8 +234,9 @@ static int set_command(struct config_pod_spec *spec, struct container_ctx *c)
 	return 0;
 }
 
-static int containers(struct cfg_ctx *ctx, yaml_node_t *v, struct config_pod_spec *spec)
+static int containers(struct cfg_ctx *ctx, yaml_node_t *v, struct spec_ctx *sc)
 {
+	struct config_pod_spec *spec = sc ? sc->spec : NULL;
 	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	char *names[CFG_MAX_CONTAINERS] = {0};
 	int before = ctx->nerrors;
@@ -238,8 +251,9 @@ static int containers(struct cfg_ctx *ctx, yaml_node_t *v, struct config_pod_spe
 	for (i = 0; i < n; i++) {
 		yaml_node_t *item = cfg_node(ctx, v->data.sequence.items.start[i]);
 		size_t saved = cfg_path_push_index(ctx, i);
-		struct container_ctx c = {.spec = spec};
+		struct container_ctx c = {.sc = sc};
 
+		cfg_podsec_init(&c.sec);
 		if (cfg_walk_map(ctx, item, container_fields, &c) == 0) {
 			for (size_t j = 0; j < i; j++)
 				if (names[j] && strcmp(names[j], c.name) == 0)
@@ -247,6 +261,9 @@ static int containers(struct cfg_ctx *ctx, yaml_node_t *v, struct config_pod_spe
 						  c.name);
 			if (spec && i == 0 && set_command(spec, &c))
 				cfg_error(ctx, item, "out of memory");
+			/* The local cluster runs containers[0] alone: its context is the pod's. */
+			if (sc && i == 0)
+				sc->ctr_sec = c.sec;
 			names[i] = c.name;
 			c.name = NULL;
 		}
@@ -263,6 +280,25 @@ static int containers(struct cfg_ctx *ctx, yaml_node_t *v, struct config_pod_spe
 static int spec_containers(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	return containers(ctx, v, obj);
+}
+
+static int spec_restart_policy(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	static const char *const ok[] = {"Always", "OnFailure", "Never", NULL};
+	struct spec_ctx *sc = obj;
+	const char *s = (const char *)v->data.scalar.value;
+
+	if (cfg_check_enum(ctx, v, ok, NULL))
+		return -EINVAL;
+	sc->spec->restart_policy = !strcmp(s, "Never")	     ? CONFIG_RESTART_NEVER
+				   : !strcmp(s, "OnFailure") ? CONFIG_RESTART_ON_FAILURE
+							     : CONFIG_RESTART_ALWAYS;
+	return 0;
+}
+
+static int spec_security(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	return cfg_podsec_pod(ctx, v, &((struct spec_ctx *)obj)->pod_sec);
 }
 
 static int spec_init_containers(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
@@ -291,19 +327,18 @@ static int service_account(struct cfg_ctx *ctx, yaml_node_t *v, struct config_po
 
 static int spec_service_account_name(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
-	return service_account(ctx, v, obj, true);
+	return service_account(ctx, v, ((struct spec_ctx *)obj)->spec, true);
 }
 
 /* serviceAccount is the deprecated alias: serviceAccountName wins when both are set. */
 static int spec_service_account(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
-	return service_account(ctx, v, obj, false);
+	return service_account(ctx, v, ((struct spec_ctx *)obj)->spec, false);
 }
 
 static int spec_node_name(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
-	return cfg_get_name(ctx, v, CFG_NAME_SUBDOMAIN,
-			    &((struct config_pod_spec *)obj)->node_name);
+	return cfg_get_name(ctx, v, CFG_NAME_SUBDOMAIN, &((struct spec_ctx *)obj)->spec->node_name);
 }
 
 static int spec_node_selector(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
@@ -320,7 +355,7 @@ static const struct cfg_field pod_spec_fields[] = {
     {"initContainers", CFG_T_SEQ, spec_init_containers, 0},
     {"ephemeralContainers", CFG_T_SEQ, NULL, 0},
     {"volumes", CFG_T_SEQ, NULL, 0},
-    {"restartPolicy", CFG_T_STR, restart_policy, 0},
+    {"restartPolicy", CFG_T_STR, spec_restart_policy, 0},
     {"terminationGracePeriodSeconds", CFG_T_INT, non_negative, 0},
     {"activeDeadlineSeconds", CFG_T_INT, positive, 0},
     {"dnsPolicy", CFG_T_STR, dns_policy, 0},
@@ -335,7 +370,7 @@ static const struct cfg_field pod_spec_fields[] = {
     {"hostIPC", CFG_T_BOOL, NULL, 0},
     {"hostUsers", CFG_T_BOOL, NULL, 0},
     {"shareProcessNamespace", CFG_T_BOOL, NULL, 0},
-    {"securityContext", CFG_T_MAP, NULL, 0},
+    {"securityContext", CFG_T_MAP, spec_security, 0},
     {"imagePullSecrets", CFG_T_SEQ, NULL, 0},
     {"hostname", CFG_T_STR, NULL, 0},
     {"subdomain", CFG_T_STR, NULL, 0},
@@ -361,8 +396,13 @@ static const struct cfg_field pod_spec_fields[] = {
 
 static int pod_spec(struct cfg_ctx *ctx, yaml_node_t *v, struct config_pod_spec *spec)
 {
-	if (cfg_walk_map(ctx, v, pod_spec_fields, spec))
+	struct spec_ctx sc = {.spec = spec};
+
+	cfg_podsec_init(&sc.pod_sec);
+	cfg_podsec_init(&sc.ctr_sec);
+	if (cfg_walk_map(ctx, v, pod_spec_fields, &sc))
 		return -EINVAL;
+	cfg_podsec_merge(&sc.pod_sec, &sc.ctr_sec, &spec->security);
 	/* Kubernetes rejects one port name used by two containers of a pod. */
 	for (size_t i = 0; i < spec->nports; i++) {
 		for (size_t j = 0; spec->ports[i].name && j < i; j++) {
@@ -483,7 +523,21 @@ static int template_meta(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 
 static int template_spec(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
-	return pod_spec(ctx, v, &((struct config_deployment *)obj)->template);
+	struct config_deployment *dep = obj;
+	yaml_node_t *rp = cfg_map_get(ctx, v, "restartPolicy");
+
+	if (pod_spec(ctx, v, &dep->template))
+		return -EINVAL;
+	/* A Deployment keeps its replicas running: apps/v1 validation allows nothing else. */
+	if (dep->template.restart_policy != CONFIG_RESTART_ALWAYS) {
+		size_t saved = cfg_path_push(ctx, "restartPolicy");
+
+		cfg_error(ctx, rp, "\"%s\" is not supported in a Deployment: only \"Always\"",
+			  config_restart_policy_name(dep->template.restart_policy));
+		cfg_path_pop(ctx, saved);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static const struct cfg_field template_fields[] = {

@@ -172,6 +172,21 @@ extern const struct cfg_field cfg_pod_fields[];
 extern const struct cfg_field cfg_deployment_fields[];
 int cfg_deployment_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 
+/* config_podsec.c: one securityContext as written (-1: not set), before the merge. */
+struct cfg_podsec {
+	int64_t run_as_user, run_as_group;
+	int run_as_non_root, allow_escalation;
+	bool privileged, read_only_root_fs, cap_add_all, cap_drop_all;
+	uint64_t cap_add, cap_drop;
+};
+void cfg_podsec_init(struct cfg_podsec *s);
+/* The pod's spec.securityContext / a container's securityContext into @out. 0 or -EINVAL. */
+int cfg_podsec_pod(struct cfg_ctx *ctx, yaml_node_t *v, struct cfg_podsec *out);
+int cfg_podsec_container(struct cfg_ctx *ctx, yaml_node_t *v, struct cfg_podsec *out);
+/* What the container runs with: its own settings over the pod's. */
+void cfg_podsec_merge(const struct cfg_podsec *pod, const struct cfg_podsec *ctr,
+		      struct config_security *out);
+
 /* config_istio.c: value rules shared by the Istio kinds (API_SEMANTICS.md §0). */
 #define CFG_MAX_LIST 4096
 #define CFG_S_NONEMPTY 1u /* cfg_get_strings: reject "" */

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Tests for what the local cluster's kubelet takes from a PodSpec (userspace/lib/config_pod.c,
+ * config_podsec.c): restartPolicy, the securityContext of the pod and of containers[0] merged
+ * as the kubelet merges them, the capability set containerd would give, and the errors the API
+ * server would answer, with the field they are about.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ambit/config.h"
+
+#define POD_HEAD "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec:\n"
+
+static int load(struct config *cfg, struct config_diags *d, const char *yaml)
+{
+	config_init(cfg);
+	memset(d, 0, sizeof(*d));
+	return config_load_buffer(cfg, "t.yaml", yaml, strlen(yaml), d);
+}
+
+static void test_defaults(void **state)
+{
+	struct config cfg;
+	struct config_diags d;
+	const struct config_pod_spec *s;
+
+	assert_int_equal(load(&cfg, &d, POD_HEAD "  containers: [{name: c, image: x}]\n"), 0);
+	s = &cfg.pods[0].spec;
+	assert_int_equal(s->restart_policy, CONFIG_RESTART_ALWAYS);
+	assert_int_equal(s->security.run_as_user, -1);
+	assert_int_equal(s->security.run_as_group, -1);
+	assert_false(s->security.run_as_non_root);
+	assert_false(s->security.privileged);
+	assert_false(s->security.no_new_privs);
+	assert_true(config_security_caps(&s->security) == CONFIG_CAPS_DEFAULT);
+	config_free(&cfg);
+	config_diags_free(&d);
+}
+
+static void test_restart_policy(void **state)
+{
+	static const struct {
+		const char *value;
+		enum config_restart_policy want;
+	} cases[] = {
+	    {"Always", CONFIG_RESTART_ALWAYS},
+	    {"OnFailure", CONFIG_RESTART_ON_FAILURE},
+	    {"Never", CONFIG_RESTART_NEVER},
+	};
+	char yaml[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		struct config_diags d;
+
+		snprintf(yaml, sizeof(yaml),
+			 POD_HEAD "  restartPolicy: %s\n  containers: [{name: c}]\n",
+			 cases[i].value);
+		assert_int_equal(load(&cfg, &d, yaml), 0);
+		assert_int_equal(cfg.pods[0].spec.restart_policy, cases[i].want);
+		assert_string_equal(config_restart_policy_name(cases[i].want), cases[i].value);
+		config_free(&cfg);
+		config_diags_free(&d);
+	}
+}
+
+/* The container's user, group and runAsNonRoot win; the pod's fill in what it leaves unset. */
+static void test_merge(void **state)
+{
+	struct config cfg;
+	struct config_diags d;
+	const struct config_security *s;
+
+	assert_int_equal(load(&cfg, &d,
+			      POD_HEAD "  securityContext: {runAsUser: 1000, runAsGroup: 2000, "
+				       "runAsNonRoot: true, fsGroup: 3, supplementalGroups: [4]}\n"
+				       "  containers:\n"
+				       "  - name: c\n"
+				       "    securityContext:\n"
+				       "      runAsUser: 1001\n"
+				       "      allowPrivilegeEscalation: false\n"
+				       "      readOnlyRootFilesystem: true\n"
+				       "      capabilities: {add: [NET_ADMIN, cap_sys_time], drop: "
+				       "[CHOWN]}\n"
+				       "  - name: second\n"
+				       "    securityContext: {runAsUser: 5, privileged: true}\n"),
+			 0);
+	s = &cfg.pods[0].spec.security;
+	assert_int_equal(s->run_as_user, 1001);
+	assert_int_equal(s->run_as_group, 2000);
+	assert_true(s->run_as_non_root);
+	assert_true(s->no_new_privs);
+	assert_true(s->read_only_root_fs);
+	/* The second container is validated, but the local cluster runs containers[0] only. */
+	assert_false(s->privileged);
+	assert_true(
+	    config_security_caps(s) ==
+	    ((CONFIG_CAPS_DEFAULT | (UINT64_C(1) << 12) | (UINT64_C(1) << 25)) & ~UINT64_C(1)));
+	config_free(&cfg);
+	config_diags_free(&d);
+}
+
+static void test_caps(void **state)
+{
+	struct config_security s = {0};
+
+	assert_int_equal(config_capability_parse("NET_ADMIN"), 12);
+	assert_int_equal(config_capability_parse("CAP_NET_ADMIN"), 12);
+	assert_int_equal(config_capability_parse("net_raw"), 13);
+	assert_int_equal(config_capability_parse("CHECKPOINT_RESTORE"), CONFIG_CAP_LAST);
+	assert_int_equal(config_capability_parse("NET_ADMINN"), -1);
+	assert_string_equal(config_capability_name(21), "SYS_ADMIN");
+	assert_null(config_capability_name(CONFIG_CAP_LAST + 1));
+	/* containerd's default set, by name. */
+	static const char *const dflt[] = {
+	    "CHOWN",   "DAC_OVERRIDE", "FSETID",	   "FOWNER",
+	    "MKNOD",   "NET_RAW",      "SETGID",	   "SETUID",
+	    "SETFCAP", "SETPCAP",      "NET_BIND_SERVICE", "SYS_CHROOT",
+	    "KILL",    "AUDIT_WRITE"};
+	uint64_t want = 0;
+	for (size_t i = 0; i < sizeof(dflt) / sizeof(dflt[0]); i++)
+		want |= UINT64_C(1) << config_capability_parse(dflt[i]);
+	assert_true(want == CONFIG_CAPS_DEFAULT);
+	/* ALL is applied before the named ones, whichever list it is in. */
+	s.cap_add_all = true;
+	s.cap_drop = UINT64_C(1);
+	assert_true(config_security_caps(&s) == (CONFIG_CAPS_ALL & ~UINT64_C(1)));
+	s = (struct config_security){.cap_drop_all = true, .cap_add = UINT64_C(1) << 13};
+	assert_true(config_security_caps(&s) == UINT64_C(1) << 13);
+	s = (struct config_security){.privileged = true, .cap_drop_all = true};
+	assert_true(config_security_caps(&s) == CONFIG_CAPS_ALL);
+}
+
+static void test_errors(void **state)
+{
+	static const struct {
+		const char *yaml, *field, *message;
+	} cases[] = {
+	    {POD_HEAD "  restartPolicy: Sometimes\n  containers: [{name: c}]\n",
+	     "spec.restartPolicy", "is not one of Always, OnFailure, Never"},
+	    {POD_HEAD "  securityContext: {runAsUser: -1}\n  containers: [{name: c}]\n",
+	     "spec.securityContext.runAsUser", "out of range"},
+	    {POD_HEAD "  containers: [{name: c, securityContext: {runAsGroup: 2147483648}}]\n",
+	     "spec.containers[0].securityContext.runAsGroup", "out of range"},
+	    {POD_HEAD "  containers: [{name: c, securityContext: {capabilities: {add: "
+		      "[NET_ADMINN]}}}]\n",
+	     "spec.containers[0].securityContext.capabilities.add[0]",
+	     "\"NET_ADMINN\" is not a Linux capability"},
+	    {POD_HEAD "  containers: [{name: c, securityContext: {privileged: true, "
+		      "allowPrivilegeEscalation: false}}]\n",
+	     "spec.containers[0].securityContext",
+	     "cannot set allowPrivilegeEscalation to false and privileged to true"},
+	    {POD_HEAD "  containers: [{name: c, securityContext: {allowPrivilegeEscalation: false, "
+		      "capabilities: {add: [SYS_ADMIN]}}}]\n",
+	     "spec.containers[0].securityContext", "capabilities.add CAP_SYS_ADMIN"},
+	    {POD_HEAD "  containers: [{name: c, securityContext: {runAsUserr: 1}}]\n",
+	     "spec.containers[0].securityContext.runAsUserr", "unknown field"},
+	    {"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: ns}\n"
+	     "spec:\n  selector: {matchLabels: {app: a}}\n  template:\n"
+	     "    metadata: {labels: {app: a}}\n"
+	     "    spec: {restartPolicy: Never, containers: [{name: c}]}\n",
+	     "spec.template.spec.restartPolicy", "\"Never\" is not supported in a Deployment"},
+	};
+	char line[1024];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		struct config_diags d;
+		bool found = false;
+
+		assert_int_equal(load(&cfg, &d, cases[i].yaml), -EINVAL);
+		for (size_t k = 0; k < d.n; k++) {
+			config_diag_format(&d.items[k], line, sizeof(line));
+			found |= d.items[k].field && !strcmp(d.items[k].field, cases[i].field) &&
+				 strstr(d.items[k].message, cases[i].message);
+		}
+		if (!found) {
+			for (size_t k = 0; k < d.n; k++) {
+				config_diag_format(&d.items[k], line, sizeof(line));
+				print_error("case %zu: %s\n", i, line);
+			}
+			fail();
+		}
+		assert_int_equal(cfg.n_pods + cfg.n_deployments, 0);
+		config_free(&cfg);
+		config_diags_free(&d);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_defaults), cmocka_unit_test(test_restart_policy),
+	    cmocka_unit_test(test_merge),    cmocka_unit_test(test_caps),
+	    cmocka_unit_test(test_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,689 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The kubelet of a local cluster's node (`ambitctl local kubelet --node N`, started by `local up`
+ * in the node's system cgroup): it starts the node's agent, ztunnel and pods and restarts them
+ * when they exit, with the kubelet's back-off (the first restart at once, then 10 s doubling to
+ * 5 min, forgotten after 10 min of running; AMBIT_KUBELET_BACKOFF_MS scales all three for tests)
+ * and the pod's restartPolicy. It records restarts, the last exit and the state (Running,
+ * CrashLoopBackOff, Failed with the reason, Completed) and answers ambitctl on
+ * <run>/<node>/kubelet.sock (ipc.h framing):
+ *   {"op":"status"}                      every process: state, pid, restarts, last exit
+ *   {"op":"start"|"stop","what":"agent"|"ztunnel"}   stop means stopped until started
+ *   {"op":"sync"}                        run exactly the pods runtime/pods.json gives the node
+ * One thread, one epoll loop: children are reaped from a signalfd, back-offs run on a timerfd.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ambit/ipc.h"
+#include "ambit/log.h"
+#include "ctl.h"
+
+#define KL_BACKOFF_BASE_MS 10000 /* the kubelet's initial back-off */
+#define KL_BACKOFF_CAP 30	 /* x base: 5 min */
+#define KL_BACKOFF_RESET 60	 /* x base: 10 min of running forgets the back-off */
+
+enum kl_kind { KL_AGENT, KL_ZTUNNEL, KL_POD };
+
+enum kl_state {
+	KL_PENDING,   /* never started */
+	KL_RUNNING,   /* its process runs */
+	KL_BACKOFF,   /* exited or failed to start; restarts when the back-off ends */
+	KL_FAILED,    /* exited or failed to start; its policy says it stays so */
+	KL_COMPLETED, /* exited 0; its policy says it stays so */
+	KL_STOPPED,   /* `local stop`: stays down until `local start` */
+};
+
+static const char *const kl_state_names[] = {"Pending", "Running",   "CrashLoopBackOff",
+					     "Failed",	"Completed", "Stopped"};
+
+struct kl_proc {
+	char name[520]; /* "agent", "ztunnel" or "ns/pod" */
+	enum kl_kind kind;
+	struct sandbox pod; /* KL_POD only */
+	enum kl_state state;
+	int pid;
+	unsigned int restarts;
+	uint64_t started_ms, restart_at_ms, backoff_ms; /* CLOCK_MONOTONIC */
+	time_t started_at, finished_at;			/* wall clock, for people */
+	bool exited;					/* a last exit is recorded */
+	int exit_code, exit_signal;			/* -1 when not that kind of exit */
+	char reason[512]; /* why it is not running, or why it last stopped */
+	ino_t hosts_ino;  /* of the hosts file bound in the running pod */
+	bool seen;	  /* sync bookkeeping */
+};
+
+struct kubelet {
+	struct ctl_cluster c;
+	const struct ctl_node *n;
+	struct kl_proc **procs;
+	size_t nprocs;
+	uint64_t base_ms;
+	int epfd, sigfd, timerfd, lfd;
+	bool quit;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int kl_pidfile(const struct kubelet *k, const struct kl_proc *p, char *buf, size_t len)
+{
+	if (p->kind == KL_POD)
+		return cluster_path(&k->c, buf, len, "pods/%s_%s.pid", p->pod.namespace,
+				    p->pod.name);
+	return cluster_path(&k->c, buf, len, "%s/%s.pid", k->n->name, p->name);
+}
+
+/* Spawns @p's process; on failure records why. 0 or -errno. */
+static int kl_spawn(struct kubelet *k, struct kl_proc *p)
+{
+	char store[8192], log[PATH_MAX], why[512] = "", pidf[PATH_MAX], txt[32];
+	char *argv[40];
+	struct spawn_req r = {0};
+	struct stat st;
+	int ret;
+
+	if (p->kind == KL_POD) {
+		char d[PATH_MAX + 8];
+
+		ret = sandbox_check(&p->pod, why, sizeof(why));
+		/* The upper and work dirs of the pod's /var overlay, kept across its restarts. */
+		if (!ret && !(ret = str_fmt(d, sizeof(d), "%s/var", p->pod.var_dir)))
+			ret = mkdir_p(d, 0755);
+		if (!ret && !(ret = str_fmt(d, sizeof(d), "%s/work", p->pod.var_dir)))
+			ret = mkdir_p(d, 0700);
+		if (ret && !why[0])
+			str_fmt(why, sizeof(why), "mkdir %s: %s", d, strerror(-ret));
+		cluster_path(&k->c, log, sizeof(log), "logs/%s_%s.log", p->pod.namespace,
+			     p->pod.name);
+		r = (struct spawn_req){.argv = p->pod.argv,
+				       .cgroup = p->pod.cgroup,
+				       .netns = p->pod.netns,
+				       .cwd = p->pod.cwd,
+				       .log = log,
+				       .pod = &p->pod};
+	} else {
+		ret = p->kind == KL_AGENT
+			  ? cluster_agent_argv(&k->c, k->n, store, sizeof(store), argv, 40)
+			  : cluster_ztunnel_argv(&k->c, k->n, store, sizeof(store), argv, 40);
+		/* A directory passes access(X_OK): build/ztunnel/ also holds the ztunnel's objects.
+		 */
+		if (!ret && stat(argv[0], &st) < 0)
+			ret = -errno;
+		else if (!ret && (!S_ISREG(st.st_mode) || access(argv[0], X_OK) < 0))
+			ret = -ENOEXEC;
+		if (ret)
+			str_fmt(why, sizeof(why), "%s: %s (build it with make)", argv[0],
+				ret == -ENOEXEC ? "not an executable file" : strerror(-ret));
+		cluster_path(&k->c, log, sizeof(log), "logs/%s-%s.log", k->n->name, p->name);
+		r = (struct spawn_req){
+		    .argv = argv, .cgroup = k->n->system_cg, .netns = k->n->netns, .log = log};
+	}
+	if (!ret)
+		ret = spawn_start(&r, why, sizeof(why));
+	if (ret < 0) {
+		str_fmt(p->reason, sizeof(p->reason), "%s", why);
+		pr_warn("%s: failed to start: %s", p->name, why);
+		return ret;
+	}
+	p->pid = ret;
+	p->state = KL_RUNNING;
+	p->started_ms = now_ms();
+	p->started_at = time(NULL);
+	p->reason[0] = '\0';
+	if (p->kind == KL_POD) {
+		p->hosts_ino = stat(p->pod.hosts, &st) == 0 ? st.st_ino : 0;
+	}
+	kl_pidfile(k, p, pidf, sizeof(pidf));
+	str_fmt(txt, sizeof(txt), "%d\n", p->pid);
+	if (write_file_atomic(pidf, txt))
+		pr_warn("%s: writing %s failed", p->name, pidf);
+	pr_info("%s: started, pid %d (restarts %u)", p->name, p->pid, p->restarts);
+	return 0;
+}
+
+static enum config_restart_policy kl_policy(const struct kl_proc *p)
+{
+	/* The node's own components are always kept up, as static pods are. */
+	return p->kind == KL_POD ? p->pod.restart : CONFIG_RESTART_ALWAYS;
+}
+
+static void kl_start(struct kubelet *k, struct kl_proc *p);
+
+/*
+ * @p stopped running (@ok: it exited 0) or failed to start: restart it as its policy says, at
+ * once the first time, then after a back-off that doubles up to the cap.
+ */
+static void kl_finished(struct kubelet *k, struct kl_proc *p, bool ok, uint64_t ran_ms)
+{
+	enum config_restart_policy rp = kl_policy(p);
+	uint64_t cap = k->base_ms * KL_BACKOFF_CAP;
+
+	p->pid = 0;
+	if (rp == CONFIG_RESTART_NEVER || (rp == CONFIG_RESTART_ON_FAILURE && ok)) {
+		p->state = ok ? KL_COMPLETED : KL_FAILED;
+		pr_info("%s: %s (restartPolicy %s)", p->name, kl_state_names[p->state],
+			config_restart_policy_name(rp));
+		return;
+	}
+	if (ran_ms >= k->base_ms * KL_BACKOFF_RESET)
+		p->backoff_ms = 0;
+	if (p->backoff_ms == 0) {
+		p->backoff_ms = k->base_ms;
+		p->restarts++;
+		kl_start(k, p);
+		return;
+	}
+	p->state = KL_BACKOFF;
+	p->restart_at_ms = now_ms() + p->backoff_ms;
+	pr_info("%s: back-off %llu ms before restart %u", p->name,
+		(unsigned long long)p->backoff_ms, p->restarts + 1);
+	p->backoff_ms = p->backoff_ms * 2 > cap ? cap : p->backoff_ms * 2;
+}
+
+static void kl_start(struct kubelet *k, struct kl_proc *p)
+{
+	if (kl_spawn(k, p) == 0)
+		return;
+	/* A command that cannot start counts as a failed run of no time (the kubelet's
+	 * StartError). */
+	p->exited = false;
+	p->exit_code = p->exit_signal = -1;
+	p->finished_at = time(NULL);
+	kl_finished(k, p, false, 0);
+}
+
+static struct kl_proc *kl_by_pid(struct kubelet *k, int pid)
+{
+	for (size_t i = 0; i < k->nprocs; i++) {
+		if (k->procs[i]->pid == pid && pid > 0)
+			return k->procs[i];
+	}
+	return NULL;
+}
+
+/* Records how @p's process ended. */
+static void kl_record_exit(struct kl_proc *p, int status)
+{
+	p->exited = true;
+	p->finished_at = time(NULL);
+	p->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	p->exit_signal = WIFSIGNALED(status) ? WTERMSIG(status) : -1;
+	if (p->exit_signal >= 0)
+		str_fmt(p->reason, sizeof(p->reason), "killed by signal %d (%s)", p->exit_signal,
+			strsignal(p->exit_signal));
+	else
+		str_fmt(p->reason, sizeof(p->reason), "%s (exit code %d)",
+			p->exit_code ? "Error" : "Completed", p->exit_code);
+	pr_info("%s: pid %d exited: %s", p->name, p->pid, p->reason);
+}
+
+static void kl_reap(struct kubelet *k)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct kl_proc *p = kl_by_pid(k, pid);
+
+		if (!p)
+			continue; /* a helper (hosts refresh) or a process already forgotten */
+		kl_record_exit(p, status);
+		if (p->state == KL_STOPPED) {
+			p->pid = 0;
+			continue;
+		}
+		kl_finished(k, p, WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			    now_ms() - p->started_ms);
+	}
+}
+
+static void kl_run_due(struct kubelet *k)
+{
+	uint64_t now = now_ms();
+
+	for (size_t i = 0; i < k->nprocs; i++) {
+		struct kl_proc *p = k->procs[i];
+
+		if (p->state != KL_BACKOFF || p->restart_at_ms > now)
+			continue;
+		p->restarts++;
+		kl_start(k, p);
+	}
+}
+
+/* Arms the timerfd for the earliest back-off to end (or disarms it). */
+static void kl_arm(struct kubelet *k)
+{
+	struct itimerspec its = {0};
+	uint64_t next = 0;
+
+	for (size_t i = 0; i < k->nprocs; i++) {
+		const struct kl_proc *p = k->procs[i];
+
+		if (p->state == KL_BACKOFF && (!next || p->restart_at_ms < next))
+			next = p->restart_at_ms;
+	}
+	if (next) {
+		/* 0 would disarm: a due restart still needs the timer to fire. */
+		its.it_value.tv_sec = (time_t)(next / 1000);
+		its.it_value.tv_nsec = (long)(next % 1000) * 1000000 + 1;
+	}
+	timerfd_settime(k->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* Kills @p's process for good and reaps it (a pod's whole pid namespace dies with it). */
+static void kl_kill(struct kl_proc *p)
+{
+	int status;
+
+	if (p->pid <= 0)
+		return;
+	kill(p->pid, SIGKILL);
+	while (waitpid(p->pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			p->pid = 0;
+			return;
+		}
+	}
+	kl_record_exit(p, status);
+	p->pid = 0;
+}
+
+static struct kl_proc *kl_find(struct kubelet *k, const char *name)
+{
+	for (size_t i = 0; i < k->nprocs; i++) {
+		if (!strcmp(k->procs[i]->name, name))
+			return k->procs[i];
+	}
+	return NULL;
+}
+
+static struct kl_proc *kl_add(struct kubelet *k, const char *name, enum kl_kind kind)
+{
+	struct kl_proc **grown = realloc(k->procs, (k->nprocs + 1) * sizeof(*grown));
+	struct kl_proc *p = calloc(1, sizeof(*p));
+
+	if (grown)
+		k->procs = grown;
+	if (!grown || !p) {
+		free(p);
+		return NULL;
+	}
+	str_fmt(p->name, sizeof(p->name), "%s", name);
+	p->kind = kind;
+	p->exit_code = p->exit_signal = -1;
+	k->procs[k->nprocs++] = p;
+	return p;
+}
+
+static void kl_remove(struct kubelet *k, size_t i)
+{
+	struct kl_proc *p = k->procs[i];
+	char pidf[PATH_MAX];
+
+	kl_kill(p);
+	kl_pidfile(k, p, pidf, sizeof(pidf));
+	unlink(pidf);
+	sandbox_free(&p->pod);
+	free(p);
+	memmove(&k->procs[i], &k->procs[i + 1], (k->nprocs - i - 1) * sizeof(*k->procs));
+	k->nprocs--;
+}
+
+static cJSON *kl_proc_json(const struct kl_proc *p)
+{
+	cJSON *o = cJSON_CreateObject(), *last;
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "name", p->name);
+	cJSON_AddStringToObject(o, "state", kl_state_names[p->state]);
+	cJSON_AddNumberToObject(o, "pid", p->pid);
+	cJSON_AddNumberToObject(o, "restarts", p->restarts);
+	if (p->kind == KL_POD)
+		cJSON_AddStringToObject(o, "restartPolicy",
+					config_restart_policy_name(p->pod.restart));
+	cJSON_AddStringToObject(o, "reason", p->reason);
+	if (p->started_at)
+		cJSON_AddNumberToObject(o, "startedAt", (double)p->started_at);
+	if (p->state == KL_BACKOFF) {
+		uint64_t now = now_ms();
+
+		cJSON_AddNumberToObject(o, "restartInMs",
+					p->restart_at_ms > now ? (double)(p->restart_at_ms - now)
+							       : 0);
+	}
+	if (!p->finished_at)
+		return o;
+	last = cJSON_AddObjectToObject(o, "lastExit");
+	if (!last)
+		return o;
+	if (p->exit_code >= 0)
+		cJSON_AddNumberToObject(last, "exitCode", p->exit_code);
+	else
+		cJSON_AddNullToObject(last, "exitCode");
+	if (p->exit_signal >= 0)
+		cJSON_AddNumberToObject(last, "signal", p->exit_signal);
+	else
+		cJSON_AddNullToObject(last, "signal");
+	cJSON_AddBoolToObject(last, "startError", !p->exited);
+	cJSON_AddNumberToObject(last, "finishedAt", (double)p->finished_at);
+	return o;
+}
+
+static cJSON *kl_status(const struct kubelet *k)
+{
+	cJSON *res = cJSON_CreateObject(), *comps, *pods;
+
+	if (!res)
+		return NULL;
+	cJSON_AddNumberToObject(res, "pid", getpid());
+	comps = cJSON_AddArrayToObject(res, "components");
+	pods = cJSON_AddArrayToObject(res, "pods");
+	for (size_t i = 0; comps && pods && i < k->nprocs; i++) {
+		cJSON *o = kl_proc_json(k->procs[i]);
+
+		if (o)
+			cJSON_AddItemToArray(k->procs[i]->kind == KL_POD ? pods : comps, o);
+	}
+	return res;
+}
+
+/* Adds a "pod" result line of a sync to @arr. */
+static void sync_result(cJSON *arr, const struct kl_proc *p, bool started)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return;
+	}
+	cJSON_AddStringToObject(o, "pod", p->name);
+	cJSON_AddStringToObject(o, "node", p->pod.node);
+	cJSON_AddStringToObject(o, "ip", p->pod.ip);
+	if (started && p->state == KL_RUNNING)
+		cJSON_AddNumberToObject(o, "pid", p->pid);
+	else if (started)
+		cJSON_AddStringToObject(o, "error", p->reason);
+}
+
+/* The pods.json pods of this node: new ones start, gone ones die, running ones get new hosts. */
+static cJSON *kl_sync(struct kubelet *k, char *err, size_t len)
+{
+	cJSON *pods = plan_read_pods_json(&k->c), *res, *started, *stopped, *pod;
+
+	if (!pods) {
+		str_fmt(err, len, "reading pods.json: %s", strerror(errno));
+		return NULL;
+	}
+	res = cJSON_CreateObject();
+	started = cJSON_AddArrayToObject(res, "started");
+	stopped = cJSON_AddArrayToObject(res, "stopped");
+	if (!res || !started || !stopped) {
+		cJSON_Delete(res);
+		cJSON_Delete(pods);
+		str_fmt(err, len, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < k->nprocs; i++)
+		k->procs[i]->seen = k->procs[i]->kind != KL_POD;
+	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(pods, "pods"))
+	{
+		struct sandbox s;
+		struct kl_proc *p;
+		struct stat st;
+		char uid[520];
+
+		if (sandbox_from_json(&k->c, pod, &s))
+			continue;
+		if (strcmp(s.node, k->n->name)) {
+			sandbox_free(&s);
+			continue;
+		}
+		str_fmt(uid, sizeof(uid), "%s/%s", s.namespace, s.name);
+		p = kl_find(k, uid);
+		if (p) {
+			/* A changed spec takes effect at the next restart, as the process is
+			 * kept. */
+			sandbox_free(&p->pod);
+			p->pod = s;
+			p->seen = true;
+			if (p->state == KL_RUNNING && stat(s.hosts, &st) == 0 &&
+			    st.st_ino != p->hosts_ino && !sandbox_refresh_hosts(&p->pod, p->pid))
+				p->hosts_ino = st.st_ino;
+			continue;
+		}
+		p = kl_add(k, uid, KL_POD);
+		if (!p) {
+			sandbox_free(&s);
+			continue;
+		}
+		p->pod = s;
+		p->seen = true;
+		kl_start(k, p);
+		sync_result(started, p, true);
+	}
+	for (size_t i = k->nprocs; i-- > 0;) {
+		if (k->procs[i]->seen)
+			continue;
+		sync_result(stopped, k->procs[i], false);
+		pr_info("%s: removed from the node", k->procs[i]->name);
+		kl_remove(k, i);
+	}
+	cJSON_Delete(pods);
+	return res;
+}
+
+/* start / stop of the agent or the ztunnel. */
+static cJSON *kl_component(struct kubelet *k, const char *op, const char *what, char *err,
+			   size_t len)
+{
+	struct kl_proc *p = kl_find(k, what);
+	cJSON *res;
+
+	if (!p || p->kind == KL_POD) {
+		str_fmt(err, len, "no component %s (agent or ztunnel)", what);
+		return NULL;
+	}
+	if (!strcmp(op, "stop")) {
+		int pid = p->pid;
+		char pidf[PATH_MAX];
+
+		p->state = KL_STOPPED;
+		kl_kill(p);
+		str_fmt(p->reason, sizeof(p->reason), "stopped by ambitctl local stop");
+		kl_pidfile(k, p, pidf, sizeof(pidf));
+		unlink(pidf);
+		pr_info("%s: stopped (pid %d) until started", p->name, pid);
+		res = cJSON_CreateObject();
+		cJSON_AddNumberToObject(res, "pid", pid);
+		return res;
+	}
+	if (p->state != KL_RUNNING) {
+		/* Asked for by the user: start now, with a fresh back-off. */
+		p->backoff_ms = 0;
+		if (kl_spawn(k, p)) {
+			/* Not retried: what the user asked for failed, and they are told why. */
+			p->state = KL_FAILED;
+			str_fmt(err, len, "%s", p->reason);
+			return NULL;
+		}
+	}
+	res = cJSON_CreateObject();
+	cJSON_AddNumberToObject(res, "pid", p->pid);
+	return res;
+}
+
+static void kl_reply(int fd, cJSON *result, const char *err)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *text;
+
+	cJSON_AddBoolToObject(o, "ok", result != NULL);
+	if (result)
+		cJSON_AddItemToObject(o, "result", result);
+	else
+		cJSON_AddStringToObject(o, "error", err[0] ? err : "out of memory");
+	text = cJSON_PrintUnformatted(o);
+	if (text)
+		ipc_write_frame(fd, text, strlen(text));
+	free(text);
+	cJSON_Delete(o);
+}
+
+static void kl_serve(struct kubelet *k)
+{
+	struct timeval tv = {.tv_sec = 5};
+	char *req = NULL, err[512] = "";
+	cJSON *root = NULL, *res = NULL;
+	const char *op, *what;
+	size_t len;
+	int fd = accept4(k->lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* A client that never sends must not stall the node's supervision. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (ipc_read_frame(fd, &req, &len))
+		goto out;
+	root = cJSON_Parse(req);
+	op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "op"));
+	what = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "what"));
+	if (!op)
+		str_fmt(err, sizeof(err), "malformed request");
+	else if (!strcmp(op, "status"))
+		res = kl_status(k);
+	else if (!strcmp(op, "sync"))
+		res = kl_sync(k, err, sizeof(err));
+	else if ((!strcmp(op, "start") || !strcmp(op, "stop")) && what)
+		res = kl_component(k, op, what, err, sizeof(err));
+	else
+		str_fmt(err, sizeof(err), "unknown op %s", op);
+	kl_reply(fd, res, err);
+out:
+	cJSON_Delete(root);
+	free(req);
+	close(fd);
+}
+
+static void kl_signal(struct kubelet *k)
+{
+	struct signalfd_siginfo si;
+
+	while (read(k->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			kl_reap(k);
+		else
+			k->quit = true; /* the processes stay: a restarted kubelet finds them */
+	}
+	/* Coalesced SIGCHLDs: reap whatever else ended. */
+	kl_reap(k);
+}
+
+static int kl_setup(struct kubelet *k)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	const char *env = getenv("AMBIT_KUBELET_BACKOFF_MS");
+	char pidf[PATH_MAX], txt[32];
+	sigset_t mask;
+
+	k->base_ms = env && atoi(env) > 0 ? (uint64_t)atoi(env) : KL_BACKOFF_BASE_MS;
+	if (!kl_add(k, "agent", KL_AGENT) || !kl_add(k, "ztunnel", KL_ZTUNNEL))
+		return -ENOMEM;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	k->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	k->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	k->epfd = epoll_create1(EPOLL_CLOEXEC);
+	k->lfd = ipc_listen(k->n->kubelet_socket);
+	if (k->sigfd < 0 || k->timerfd < 0 || k->epfd < 0)
+		return -errno;
+	if (k->lfd < 0) {
+		pr_err("listen on %s: %s", k->n->kubelet_socket, strerror(-k->lfd));
+		return k->lfd;
+	}
+	ev.data.fd = k->sigfd;
+	epoll_ctl(k->epfd, EPOLL_CTL_ADD, k->sigfd, &ev);
+	ev.data.fd = k->timerfd;
+	epoll_ctl(k->epfd, EPOLL_CTL_ADD, k->timerfd, &ev);
+	ev.data.fd = k->lfd;
+	epoll_ctl(k->epfd, EPOLL_CTL_ADD, k->lfd, &ev);
+	cluster_path(&k->c, pidf, sizeof(pidf), "%s/kubelet.pid", k->n->name);
+	str_fmt(txt, sizeof(txt), "%d\n", getpid());
+	return write_file_atomic(pidf, txt);
+}
+
+int local_kubelet(const struct ctl_opts *o)
+{
+	struct kubelet k = {.epfd = -1, .sigfd = -1, .timerfd = -1, .lfd = -1};
+	int ret;
+
+	log_init("kubelet", LOG_LEVEL_INFO);
+	ret = cluster_load(&k.c, o->cluster);
+	if (ret) {
+		pr_err("cluster %s: %s", o->cluster, strerror(-ret));
+		return ret;
+	}
+	k.n = o->node ? cluster_node(&k.c, o->node) : NULL;
+	if (!k.n) {
+		pr_err("no node %s in cluster %s", o->node ? o->node : "(--node)", k.c.name);
+		return -ENOENT;
+	}
+	ret = kl_setup(&k);
+	if (ret)
+		goto out;
+	pr_info("supervising node %s (back-off %llu ms doubling to %llu ms)", k.n->name,
+		(unsigned long long)k.base_ms, (unsigned long long)k.base_ms * KL_BACKOFF_CAP);
+	while (!k.quit) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(k.epfd, evs, 4, -1);
+
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == k.sigfd) {
+				kl_signal(&k);
+			} else if (evs[i].data.fd == k.timerfd) {
+				uint64_t ticks;
+
+				if (read(k.timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+					pr_warn("timerfd: %s", strerror(errno));
+				kl_run_due(&k);
+			} else if (evs[i].data.fd == k.lfd) {
+				kl_serve(&k);
+			}
+		}
+		kl_arm(&k);
+	}
+	pr_info("exiting; the node's processes keep running unsupervised");
+out:
+	for (size_t i = 0; i < k.nprocs; i++) {
+		sandbox_free(&k.procs[i]->pod);
+		free(k.procs[i]);
+	}
+	free(k.procs);
+	if (k.lfd >= 0)
+		unlink(k.n->kubelet_socket);
+	return ret;
+}
