@@ -82,11 +82,11 @@ void zt_lc_acquire(struct connrec *rec, uint32_t ip)
 /* ---- decisions ---- */
 
 int zt_route_outbound(const struct snapshot *s, const struct sockaddr_in *dst, enum zt_lb lb,
-		      unsigned int *rr, unsigned int (*active)(uint32_t ip), struct zt_route *out)
+		      struct zt_rr *rr, unsigned int (*active)(uint32_t ip), struct zt_route *out)
 {
 	const struct snap_service *svc = snapshot_service_by_vip(s, dst->sin_addr.s_addr);
 	const struct snap_service_port *port = NULL;
-	size_t pick;
+	size_t pick, slot;
 
 	memset(out, 0, sizeof(*out));
 	if (!svc) {
@@ -99,7 +99,8 @@ int zt_route_outbound(const struct snapshot *s, const struct sockaddr_in *dst, e
 			port = &svc->ports[i];
 	if (!port || !svc->nendpoints)
 		return -EHOSTUNREACH;
-	pick = (*rr)++ % svc->nendpoints;
+	slot = (ntohl(svc->vip) * 2654435761u ^ port->port) % ZT_RR_SLOTS;
+	pick = rr->next[slot]++ % svc->nendpoints;
 	if (lb == ZT_LB_LEAST_CONN && active) {
 		unsigned int best = active(svc->endpoints[pick]);
 

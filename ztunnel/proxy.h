@@ -39,6 +39,16 @@ struct zt_worker *zt_worker_start(struct zt_state *st, const struct zt_proxy_opt
 void zt_worker_stop(struct zt_worker *w);
 
 /* Decisions, exposed for unit tests. All pointers borrowed from @s. */
+/*
+ * Round-robin cursors, one per service (by VIP and port, hashed into slots): with one cursor for
+ * all services, calls that alternate between services in a fixed pattern (a page calling
+ * details, then reviews) always landed on the same endpoint of each.
+ */
+#define ZT_RR_SLOTS 64
+struct zt_rr {
+	unsigned int next[ZT_RR_SLOTS];
+};
+
 struct zt_route {
 	const struct snap_workload *dst_wl; /* NULL: not a known workload */
 	const struct snap_service *svc;	    /* the Service when @dst was a VIP */
@@ -47,12 +57,12 @@ struct zt_route {
 
 /*
  * Resolves an outbound destination: a Service VIP:port becomes a ready endpoint picked with @lb
- * (@rr is the worker's round-robin cursor, @active the per-endpoint open counts for
+ * (@rr is the worker's round-robin cursors, @active the per-endpoint open counts for
  * least-connections, may be NULL). 0, or -EHOSTUNREACH for a VIP without a ready endpoint or
  * matching port.
  */
 int zt_route_outbound(const struct snapshot *s, const struct sockaddr_in *dst, enum zt_lb lb,
-		      unsigned int *rr, unsigned int (*active)(uint32_t ip), struct zt_route *out);
+		      struct zt_rr *rr, unsigned int (*active)(uint32_t ip), struct zt_route *out);
 
 /*
  * Checks a CONNECT (HBONE inbound): @authority must name an enrolled workload of this node, and

@@ -47,7 +47,7 @@ struct zt_worker {
 	pthread_t thread;
 	struct listener ls[L__COUNT];
 	int reserve_fd; /* kept open to be closed when accept() runs out of fds (accept.c) */
-	unsigned int rr;
+	struct zt_rr rr;
 	struct authz_tracker *tracker; /* open inbound connections, for policy revocation */
 	int policy_efd;		       /* written when a snapshot is installed */
 	struct loop_handler policy_h;

@@ -81,6 +81,47 @@ static unsigned int active_b_busy(uint32_t ip)
 	return ip == harness_ip4("127.0.0.2") ? 5 : 1;
 }
 
+/*
+ * Round robin is per service: calls alternating between two services in a fixed pattern still
+ * reach every endpoint of each (one shared cursor sent every call of each to one endpoint).
+ */
+static void test_route_rr_per_service(void **state)
+{
+	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
+	struct sockaddr_in web = harness_sin("127.0.0.10", 80), api = harness_sin("127.0.0.11", 80);
+	struct snap_service *svc;
+	struct zt_route r;
+	struct zt_rr rr = {0};
+	bool seen[2][2] = {{false}};
+
+	svc = realloc(s->services, 2 * sizeof(*s->services));
+	assert_non_null(svc);
+	s->services = svc;
+	memset(&svc[1], 0, sizeof(svc[1]));
+	svc[1].name = strdup("api");
+	svc[1].namespace = strdup("demo");
+	svc[1].hostname = strdup("api.demo.svc.cluster.local");
+	svc[1].vip = harness_ip4("127.0.0.11");
+	svc[1].nports = 1;
+	svc[1].ports = calloc(1, sizeof(struct snap_service_port));
+	svc[1].ports[0].name = strdup("http");
+	svc[1].ports[0].port = 80;
+	svc[1].nendpoints = 2;
+	svc[1].endpoints = calloc(2, sizeof(uint32_t));
+	svc[1].endpoints[0] = harness_ip4("127.0.0.2");
+	svc[1].endpoints[1] = harness_ip4("127.0.0.3");
+	s->n_services = 2;
+	for (int i = 0; i < 8; i++) {
+		const struct sockaddr_in *dst = i % 2 ? &api : &web;
+
+		assert_int_equal(zt_route_outbound(s, dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+		seen[i % 2][r.addr.sin_addr.s_addr == harness_ip4("127.0.0.3")] = true;
+	}
+	assert_true(seen[0][0] && seen[0][1]);
+	assert_true(seen[1][0] && seen[1][1]);
+	snapshot_free(s);
+}
+
 static void test_route_outbound(void **state)
 {
 	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
@@ -88,7 +129,7 @@ static void test_route_outbound(void **state)
 			   other = harness_sin("127.0.0.10", 81);
 	struct sockaddr_in pod = harness_sin("127.0.0.2", 9000), ext = harness_sin("1.1.1.1", 443);
 	struct zt_route r;
-	unsigned int rr = 0;
+	struct zt_rr rr = {0};
 	uint32_t first;
 
 	assert_int_equal(zt_route_outbound(s, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
@@ -512,15 +553,11 @@ static void test_two_ztunnels(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_route_outbound),
-	    cmocka_unit_test(test_check_connect),
-	    cmocka_unit_test(test_forwarded),
-	    cmocka_unit_test(test_forwarded_host),
-	    cmocka_unit_test(test_inbound_service),
-	    cmocka_unit_test(test_state_swap),
-	    cmocka_unit_test(test_metrics),
-	    cmocka_unit_test(test_two_ztunnels),
-	    cmocka_unit_test(test_agent_watch_reconnect),
+	    cmocka_unit_test(test_route_outbound), cmocka_unit_test(test_route_rr_per_service),
+	    cmocka_unit_test(test_check_connect),  cmocka_unit_test(test_forwarded),
+	    cmocka_unit_test(test_forwarded_host), cmocka_unit_test(test_inbound_service),
+	    cmocka_unit_test(test_state_swap),	   cmocka_unit_test(test_metrics),
+	    cmocka_unit_test(test_two_ztunnels),   cmocka_unit_test(test_agent_watch_reconnect),
 	};
 
 	alarm(120);
