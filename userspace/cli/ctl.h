@@ -207,6 +207,7 @@ struct spawn_req {
 	const char *cwd;	   /* NULL: "/" */
 	const char *log;	   /* stdout and stderr, appended */
 	const struct sandbox *pod; /* NULL: a node component, not isolated */
+	char *const *env;	   /* "NAME=value" set on top of the inherited ones; NULL-ended */
 };
 /*
  * Starts @r (borrowed) and returns once its command is exec'd: its pid (the caller reaps it),
@@ -223,7 +224,11 @@ int kubelet_spawn(const struct ctl_cluster *c, const struct ctl_node *n);
 /* One request; the reply's "result" (caller deletes), or NULL with the error told on stderr
  * (unless @quiet) and in *err. */
 cJSON *kubelet_call(const struct ctl_node *n, const char *req, bool quiet, int *err);
-/* Starts (or stops, for good until started) @n's agent or ztunnel; *pid gets the new pid. */
+/*
+ * Starts (or stops, for good until started) @n's agent or ztunnel; *pid gets the new pid. A
+ * start hands on the caller's ZTUNNEL_* (ztunnel) or AMBIT_AGENT_* (agent) variables: the
+ * component runs with them, restarts included, until the next start.
+ */
 int kubelet_component(const struct ctl_node *n, bool start, bool agent, int *pid);
 /*
  * Has @n's kubelet run exactly the pods pods.json gives its node; tells on stderr which new pod

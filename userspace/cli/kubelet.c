@@ -49,6 +49,9 @@ enum kl_state {
 static const char *const kl_state_names[] = {"Pending", "Running",   "CrashLoopBackOff",
 					     "Failed",	"Completed", "Stopped"};
 
+/* Variables a `local start` may hand a component (ZTUNNEL_* limits, for one). */
+#define KL_MAX_ENV 32
+
 struct kl_proc {
 	char name[520]; /* "agent", "ztunnel" or "ns/pod" */
 	enum kl_kind kind;
@@ -63,6 +66,8 @@ struct kl_proc {
 	char reason[512]; /* why it is not running, or why it last stopped */
 	ino_t hosts_ino;  /* of the hosts file bound in the running pod */
 	bool seen;	  /* sync bookkeeping */
+	/* A component's variables from the last `local start` ("NAME=value"), NULL-ended. */
+	char *env[KL_MAX_ENV + 1];
 };
 
 struct kubelet {
@@ -133,8 +138,11 @@ static int kl_spawn(struct kubelet *k, struct kl_proc *p)
 			str_fmt(why, sizeof(why), "%s: %s (build it with make)", argv[0],
 				ret == -ENOEXEC ? "not an executable file" : strerror(-ret));
 		cluster_path(&k->c, log, sizeof(log), "logs/%s-%s.log", k->n->name, p->name);
-		r = (struct spawn_req){
-		    .argv = argv, .cgroup = k->n->system_cg, .netns = k->n->netns, .log = log};
+		r = (struct spawn_req){.argv = argv,
+				       .cgroup = k->n->system_cg,
+				       .netns = k->n->netns,
+				       .log = log,
+				       .env = p->env};
 	}
 	if (!ret)
 		ret = spawn_start(&r, why, sizeof(why));
@@ -334,6 +342,14 @@ static struct kl_proc *kl_add(struct kubelet *k, const char *name, enum kl_kind 
 	return p;
 }
 
+static void kl_env_clear(struct kl_proc *p)
+{
+	for (size_t i = 0; p->env[i]; i++) {
+		free(p->env[i]);
+		p->env[i] = NULL;
+	}
+}
+
 static void kl_remove(struct kubelet *k, size_t i)
 {
 	struct kl_proc *p = k->procs[i];
@@ -343,6 +359,7 @@ static void kl_remove(struct kubelet *k, size_t i)
 	kl_pidfile(k, p, pidf, sizeof(pidf));
 	unlink(pidf);
 	sandbox_free(&p->pod);
+	kl_env_clear(p);
 	free(p);
 	memmove(&k->procs[i], &k->procs[i + 1], (k->nprocs - i - 1) * sizeof(*k->procs));
 	k->nprocs--;
@@ -492,9 +509,31 @@ static cJSON *kl_sync(struct kubelet *k, char *err, size_t len)
 	return res;
 }
 
-/* start / stop of the agent or the ztunnel. */
-static cJSON *kl_component(struct kubelet *k, const char *op, const char *what, char *err,
-			   size_t len)
+/* The variables of a start request replace the last ones. 0, or -E2BIG / -ENOMEM. */
+static int kl_env_set(struct kl_proc *p, const cJSON *env)
+{
+	const cJSON *e;
+	size_t n = 0;
+
+	kl_env_clear(p);
+	cJSON_ArrayForEach(e, env)
+	{
+		if (!cJSON_IsString(e) || !e->string[0] || strchr(e->string, '='))
+			continue;
+		if (n == KL_MAX_ENV)
+			return -E2BIG;
+		if (asprintf(&p->env[n], "%s=%s", e->string, e->valuestring) < 0) {
+			p->env[n] = NULL;
+			return -ENOMEM;
+		}
+		n++;
+	}
+	return 0;
+}
+
+/* start / stop of the agent or the ztunnel; a start's @env (may be NULL) replaces its variables. */
+static cJSON *kl_component(struct kubelet *k, const char *op, const char *what, const cJSON *env,
+			   char *err, size_t len)
 {
 	struct kl_proc *p = kl_find(k, what);
 	cJSON *res;
@@ -516,6 +555,10 @@ static cJSON *kl_component(struct kubelet *k, const char *op, const char *what, 
 		res = cJSON_CreateObject();
 		cJSON_AddNumberToObject(res, "pid", pid);
 		return res;
+	}
+	if (p->state != KL_RUNNING && kl_env_set(p, env)) {
+		str_fmt(err, len, "more than %d variables, or out of memory", KL_MAX_ENV);
+		return NULL;
 	}
 	if (p->state != KL_RUNNING) {
 		/* Asked for by the user: start now, with a fresh back-off. */
@@ -575,7 +618,8 @@ static void kl_serve(struct kubelet *k)
 	else if (!strcmp(op, "sync"))
 		res = kl_sync(k, err, sizeof(err));
 	else if ((!strcmp(op, "start") || !strcmp(op, "stop")) && what)
-		res = kl_component(k, op, what, err, sizeof(err));
+		res = kl_component(k, op, what, cJSON_GetObjectItemCaseSensitive(root, "env"), err,
+				   sizeof(err));
 	else
 		str_fmt(err, sizeof(err), "unknown op %s", op);
 	kl_reply(fd, res, err);

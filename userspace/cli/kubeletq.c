@@ -14,6 +14,8 @@
 #include "ambit/ipc.h"
 #include "ctl.h"
 
+extern char **environ;
+
 /* A sync starts every new pod of the node one after the other: leave it time. */
 #define KUBELET_CALL_TIMEOUT_S 60
 
@@ -100,18 +102,39 @@ cJSON *kubelet_call(const struct ctl_node *n, const char *req, bool quiet, int *
 
 int kubelet_component(const struct ctl_node *n, bool start, bool agent, int *pid)
 {
-	char req[96];
-	cJSON *res;
-	int err;
+	const char *prefix = agent ? "AMBIT_AGENT_" : "ZTUNNEL_";
+	cJSON *req = cJSON_CreateObject(), *env, *res = NULL;
+	char *text = NULL;
+	int err = -ENOMEM;
 
-	str_fmt(req, sizeof(req), "{\"op\":\"%s\",\"what\":\"%s\"}", start ? "start" : "stop",
-		agent ? "agent" : "ztunnel");
-	res = kubelet_call(n, req, false, &err);
-	if (!res)
-		return err;
-	*pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(res, "pid"));
+	if (!req || !cJSON_AddStringToObject(req, "op", start ? "start" : "stop") ||
+	    !cJSON_AddStringToObject(req, "what", agent ? "agent" : "ztunnel") ||
+	    !(env = cJSON_AddObjectToObject(req, "env")))
+		goto out;
+	for (char **e = environ; start && *e; e++) {
+		char *eq = strchr(*e, '=');
+		char name[128];
+
+		if (!eq || strncmp(*e, prefix, strlen(prefix)) || (size_t)(eq - *e) >= sizeof(name))
+			continue;
+		memcpy(name, *e, eq - *e);
+		name[eq - *e] = '\0';
+		if (!cJSON_AddStringToObject(env, name, eq + 1))
+			goto out;
+	}
+	text = cJSON_PrintUnformatted(req);
+	if (!text)
+		goto out;
+	res = kubelet_call(n, text, false, &err);
+	if (res) {
+		*pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(res, "pid"));
+		err = 0;
+	}
+out:
 	cJSON_Delete(res);
-	return 0;
+	cJSON_Delete(req);
+	free(text);
+	return err;
 }
 
 int kubelet_sync(const struct ctl_node *n, bool verbose)

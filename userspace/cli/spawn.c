@@ -83,6 +83,8 @@ static void child_main(const struct spawn_req *r, int pipe_fd, int net_fd, int l
 		if (ret)
 			child_fail(pipe_fd, -ret, why);
 	}
+	for (char *const *e = r->env; e && *e; e++)
+		putenv(*e);
 	execvp(r->argv[0], r->argv);
 	snprintf(why, sizeof(why), "exec: %s: %s", r->argv[0], strerror(errno));
 	child_fail(pipe_fd, errno, why);
