@@ -187,35 +187,21 @@ void hb_stream_write_tcp(struct hbone_stream *s)
 static void stream_read_tcp(struct hbone_stream *s)
 {
 	while (!s->tcp_eof && s->to_h2.len < HBONE_TCP_BUF) {
-		/* As splice.c: the buffer grows only while reads fill it (16 KiB at first). */
-		size_t room = s->to_h2.cap - s->to_h2.off - s->to_h2.len;
-		char *p;
-		ssize_t n;
+		/* As splice.c: the buffer grows only while reads fill it (buf_read_fd). */
+		ssize_t n = buf_read_fd(&s->to_h2, s->fd, HBONE_TCP_BUF);
 
-		if (room < 4096)
-			room = s->to_h2.cap ? s->to_h2.cap : 16384;
-		if (room > HBONE_TCP_BUF - s->to_h2.len)
-			room = HBONE_TCP_BUF - s->to_h2.len;
-		p = buf_reserve(&s->to_h2, room, HBONE_TCP_BUF);
-
-		if (!p) {
-			hb_stream_abort(s, "out of memory");
-			return;
-		}
-		n = read(s->fd, p, room);
+		if (n == -EAGAIN)
+			break;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			hb_stream_abort(s, errno == ECONNRESET ? "tcp reset" : "tcp read failed");
+			hb_stream_abort(s, n == -ENOMEM	      ? "out of memory"
+					   : n == -ECONNRESET ? "tcp reset"
+							      : "tcp read failed");
 			return;
 		}
 		if (n == 0) {
 			s->tcp_eof = true;
 			break;
 		}
-		s->to_h2.len += (size_t)n;
 		s->last_io = loop_now(s->conn->loop);
 		connrec_bytes(s->rec, s->conn->client, (size_t)n);
 	}

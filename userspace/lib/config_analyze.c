@@ -56,23 +56,8 @@ int config_diags_add(struct config_diags *diags, const struct config_origin *whe
 	return 0;
 }
 
-struct an {
-	const struct config *sets[2]; /* the analyzed objects, then the context (or NULL) */
-	const char *root;
-	struct config_diags *diags;
-	int err;
-};
-
-#define FOR_SETS(a, c)                                                                             \
-	for (const struct config *const *c##_p = (a)->sets, *c;                                    \
-	     c##_p < (a)->sets + 2 && ((c = *c##_p), 1); c##_p++)                                  \
-		if (c)
-
-static void add(struct an *a, const struct config_meta *m, const char *kind, int line, bool error,
-		const char *field, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-
-static void add(struct an *a, const struct config_meta *m, const char *kind, int line, bool error,
-		const char *field, const char *fmt, ...)
+void cfg_an_add(struct cfg_an *a, const struct config_meta *m, const char *kind, int line,
+		bool error, const char *field, const char *fmt, ...)
 {
 	char object[384], *msg = NULL;
 	va_list ap;
@@ -115,11 +100,11 @@ static bool host_covers(const char *pattern, const char *host)
 	return hl > pl && !strcmp(host + hl - pl, pattern + 1);
 }
 
-static bool host_known(struct an *a, const char *host)
+static bool host_known(struct cfg_an *a, const char *host)
 {
 	char name[512];
 
-	FOR_SETS(a, c)
+	CFG_FOR_SETS(a, c)
 	{
 		for (size_t i = 0; i < c->n_services; i++) {
 			fqdn(c->services[i].meta.name, c->services[i].meta.namespace, name,
@@ -140,12 +125,12 @@ static bool host_known(struct an *a, const char *host)
 	return false;
 }
 
-static bool namespace_known(struct an *a, const char *ns, bool *any_known)
+static bool namespace_known(struct cfg_an *a, const char *ns, bool *any_known)
 {
 	*any_known = false;
 	if (!strcmp(ns, "default") || !strcmp(ns, a->root))
 		return true;
-	FOR_SETS(a, c)
+	CFG_FOR_SETS(a, c)
 	{
 		*any_known |= c->n_namespaces > 0;
 		if (config_find_namespace(c, ns))
@@ -156,12 +141,12 @@ static bool namespace_known(struct an *a, const char *ns, bool *any_known)
 
 /* ---- VirtualService ---- */
 
-static bool subset_known(struct an *a, const char *host, const char *subset, bool *has_dr)
+static bool subset_known(struct cfg_an *a, const char *host, const char *subset, bool *has_dr)
 {
 	char name[512];
 
 	*has_dr = false;
-	FOR_SETS(a, c)
+	CFG_FOR_SETS(a, c)
 	{
 		for (size_t i = 0; i < c->n_destination_rules; i++) {
 			const struct config_destination_rule *dr = &c->destination_rules[i];
@@ -178,7 +163,7 @@ static bool subset_known(struct an *a, const char *host, const char *subset, boo
 	return false;
 }
 
-static void check_destination(struct an *a, const struct config_virtual_service *vs,
+static void check_destination(struct cfg_an *a, const struct config_virtual_service *vs,
 			      const struct config_destination *d, int line, const char *field)
 {
 	char host[512];
@@ -186,27 +171,29 @@ static void check_destination(struct an *a, const struct config_virtual_service 
 
 	fqdn(d->host, vs->meta.namespace, host, sizeof(host));
 	if (!host_known(a, host)) {
-		add(a, &vs->meta, "VirtualService", line, true, field,
+		cfg_an_add(
+		    a, &vs->meta, "VirtualService", line, true, field,
 		    "IST0101 referenced host not found: \"%s\" (%s) is neither a Service nor a "
 		    "ServiceEntry host",
 		    d->host, host);
 		return;
 	}
 	if (d->subset && !subset_known(a, host, d->subset, &has_dr))
-		add(a, &vs->meta, "VirtualService", line, true, field,
-		    "IST0101 referenced subset not found: \"%s\" of host %s (%s)", d->subset, host,
-		    has_dr ? "no DestinationRule for it defines that subset"
-			   : "no DestinationRule for the host defines subsets");
+		cfg_an_add(a, &vs->meta, "VirtualService", line, true, field,
+			   "IST0101 referenced subset not found: \"%s\" of host %s (%s)", d->subset,
+			   host,
+			   has_dr ? "no DestinationRule for it defines that subset"
+				  : "no DestinationRule for the host defines subsets");
 }
 
-static const struct config_gateway *find_gateway(struct an *a, const char *ref, const char *ns)
+static const struct config_gateway *find_gateway(struct cfg_an *a, const char *ref, const char *ns)
 {
 	const char *slash = strchr(ref, '/');
 	const char *name = slash ? slash + 1 : ref;
 	size_t nl = slash ? (size_t)(slash - ref) : strlen(ns);
 	const char *gns = slash ? ref : ns;
 
-	FOR_SETS(a, c)
+	CFG_FOR_SETS(a, c)
 	{
 		for (size_t i = 0; i < c->n_gateways; i++)
 			if (!strcmp(c->gateways[i].meta.name, name) &&
@@ -239,7 +226,7 @@ static bool server_host_admits(const char *server_host, const char *gw_ns, const
 }
 
 /* IST0132: a VS host that no server of a gateway it binds to accepts. */
-static void check_gateway_hosts(struct an *a, const struct config_virtual_service *vs,
+static void check_gateway_hosts(struct cfg_an *a, const struct config_virtual_service *vs,
 				const struct config_gateway *gw, const char *ref)
 {
 	for (size_t h = 0; h < vs->hosts.n; h++) {
@@ -254,7 +241,8 @@ static void check_gateway_hosts(struct an *a, const struct config_virtual_servic
 			char field[64];
 
 			snprintf(field, sizeof(field), "spec.hosts[%zu]", h);
-			add(a, &vs->meta, "VirtualService", 0, false, field,
+			cfg_an_add(
+			    a, &vs->meta, "VirtualService", 0, false, field,
 			    "IST0132 VirtualServiceHostNotFoundInGateway: host \"%s\" is not "
 			    "accepted "
 			    "by any server of gateway %s, so that gateway does not route it",
@@ -268,7 +256,7 @@ static const char *route_kind(enum config_route_type t)
 	return t == CONFIG_ROUTE_HTTP ? "http" : t == CONFIG_ROUTE_TCP ? "tcp" : "tls";
 }
 
-static void analyze_vs(struct an *a, const struct config_virtual_service *vs)
+static void analyze_vs(struct cfg_an *a, const struct config_virtual_service *vs)
 {
 	size_t idx[3] = {0, 0, 0};
 	int catch_all[3] = {0, 0, 0}; /* line of the first catch-all rule per type */
@@ -284,8 +272,8 @@ static void analyze_vs(struct an *a, const struct config_virtual_service *vs)
 		snprintf(field, sizeof(field), "spec.gateways[%zu]", i);
 		gw = find_gateway(a, g, vs->meta.namespace);
 		if (!gw)
-			add(a, &vs->meta, "VirtualService", 0, true, field,
-			    "IST0101 referenced gateway not found: \"%s\"", g);
+			cfg_an_add(a, &vs->meta, "VirtualService", 0, true, field,
+				   "IST0101 referenced gateway not found: \"%s\"", g);
 		else
 			check_gateway_hosts(a, vs, gw, g);
 	}
@@ -296,7 +284,8 @@ static void analyze_vs(struct an *a, const struct config_virtual_service *vs)
 
 		if (catch_all[k]) {
 			snprintf(field, sizeof(field), "spec.%s[%zu]", route_kind(r->type), n);
-			add(a, &vs->meta, "VirtualService", r->line, false, field,
+			cfg_an_add(
+			    a, &vs->meta, "VirtualService", r->line, false, field,
 			    "IST0130 VirtualServiceUnreachableRule: this rule is never used: the "
 			    "rule at line %d matches every request first",
 			    catch_all[k]);
@@ -319,7 +308,7 @@ static void analyze_vs(struct an *a, const struct config_virtual_service *vs)
 }
 
 /* IST0109: two mesh-bound VSs for one host; only the oldest is used. */
-static void analyze_vs_conflicts(struct an *a)
+static void analyze_vs_conflicts(struct cfg_an *a)
 {
 	const struct config *c = a->sets[0];
 	char hi[512], hj[512];
@@ -339,7 +328,8 @@ static void analyze_vs_conflicts(struct an *a)
 					fqdn(w->hosts.items[y], w->meta.namespace, hj, sizeof(hj));
 					if (strcmp(hi, hj))
 						continue;
-					add(a, &v->meta, "VirtualService", 0, true, "spec.hosts",
+					cfg_an_add(
+					    a, &v->meta, "VirtualService", 0, true, "spec.hosts",
 					    "IST0109 ConflictingMeshGatewayVirtualServiceHosts: "
 					    "host %s "
 					    "is also defined by VirtualService %s/%s (%s:%d); only "
@@ -355,15 +345,15 @@ static void analyze_vs_conflicts(struct an *a)
 
 /* ---- DestinationRule ---- */
 
-static bool any_workloads(struct an *a);
+static bool any_workloads(struct cfg_an *a);
 
 /* A workload of @svc's namespace selected by both the Service and @labels. */
-static bool subset_selects(struct an *a, const struct config_service *svc,
+static bool subset_selects(struct cfg_an *a, const struct config_service *svc,
 			   const struct config_labels *labels)
 {
 	const char *ns = svc->meta.namespace;
 
-	FOR_SETS(a, c)
+	CFG_FOR_SETS(a, c)
 	{
 		for (size_t i = 0; i < c->n_pods; i++)
 			if (!strcmp(c->pods[i].meta.namespace, ns) &&
@@ -380,11 +370,11 @@ static bool subset_selects(struct an *a, const struct config_service *svc,
 	return false;
 }
 
-static const struct config_service *find_service(struct an *a, const char *host)
+static const struct config_service *find_service(struct cfg_an *a, const char *host)
 {
 	char name[512];
 
-	FOR_SETS(a, c)
+	CFG_FOR_SETS(a, c)
 	{
 		for (size_t i = 0; i < c->n_services; i++) {
 			fqdn(c->services[i].meta.name, c->services[i].meta.namespace, name,
@@ -396,14 +386,15 @@ static const struct config_service *find_service(struct an *a, const char *host)
 	return NULL;
 }
 
-static void analyze_dr(struct an *a, const struct config_destination_rule *dr)
+static void analyze_dr(struct cfg_an *a, const struct config_destination_rule *dr)
 {
 	const struct config_service *svc;
 	char host[512], field[64];
 
 	fqdn(dr->host, dr->meta.namespace, host, sizeof(host));
 	if (!strchr(dr->host, '*') && !host_known(a, host)) {
-		add(a, &dr->meta, "DestinationRule", 0, false, "spec.host",
+		cfg_an_add(
+		    a, &dr->meta, "DestinationRule", 0, false, "spec.host",
 		    "IST0101 referenced host not found: \"%s\" (%s): the rule applies to nothing",
 		    dr->host, host);
 		return;
@@ -415,7 +406,8 @@ static void analyze_dr(struct an *a, const struct config_destination_rule *dr)
 		if (subset_selects(a, svc, &dr->subsets[i].labels))
 			continue;
 		snprintf(field, sizeof(field), "spec.subsets[%zu]", i);
-		add(a, &dr->meta, "DestinationRule", dr->subsets[i].line, false, field,
+		cfg_an_add(
+		    a, &dr->meta, "DestinationRule", dr->subsets[i].line, false, field,
 		    "IST0173 DestinationRuleSubsetNotSelectPods: subset \"%s\" selects no workload "
 		    "of Service %s/%s: traffic routed to it fails",
 		    dr->subsets[i].name, svc->meta.namespace, svc->meta.name);
@@ -424,10 +416,10 @@ static void analyze_dr(struct an *a, const struct config_destination_rule *dr)
 
 /* ---- selectors ---- */
 
-static bool selects_workload(struct an *a, const struct config_labels *sel, const char *ns,
+static bool selects_workload(struct cfg_an *a, const struct config_labels *sel, const char *ns,
 			     bool any_ns)
 {
-	FOR_SETS(a, c)
+	CFG_FOR_SETS(a, c)
 	{
 		for (size_t i = 0; i < c->n_pods; i++)
 			if ((any_ns || !strcmp(c->pods[i].meta.namespace, ns)) &&
@@ -441,9 +433,9 @@ static bool selects_workload(struct an *a, const struct config_labels *sel, cons
 	return false;
 }
 
-static bool any_workloads(struct an *a)
+static bool any_workloads(struct cfg_an *a)
 {
-	FOR_SETS(a, c)
+	CFG_FOR_SETS(a, c)
 	{
 		if (c->n_pods || c->n_deployments)
 			return true;
@@ -451,21 +443,21 @@ static bool any_workloads(struct an *a)
 	return false;
 }
 
-static void check_selector(struct an *a, const struct config_meta *m, const char *kind,
+static void check_selector(struct cfg_an *a, const struct config_meta *m, const char *kind,
 			   const struct config_labels *sel)
 {
 	bool root = !strcmp(m->namespace, a->root);
 
 	if (!any_workloads(a) || selects_workload(a, sel, m->namespace, root))
 		return;
-	add(a, m, kind, 0, false, "spec.selector",
-	    "IST0127 NoMatchingWorkloadsFound: the selector matches no workload in %s%s",
-	    root ? "any namespace" : "namespace ", root ? "" : m->namespace);
+	cfg_an_add(a, m, kind, 0, false, "spec.selector",
+		   "IST0127 NoMatchingWorkloadsFound: the selector matches no workload in %s%s",
+		   root ? "any namespace" : "namespace ", root ? "" : m->namespace);
 }
 
 /* ---- AuthorizationPolicy ---- */
 
-static void analyze_ap(struct an *a, const struct config_authorization_policy *p)
+static void analyze_ap(struct cfg_an *a, const struct config_authorization_policy *p)
 {
 	char field[160];
 	bool any;
@@ -473,8 +465,8 @@ static void analyze_ap(struct an *a, const struct config_authorization_policy *p
 	if (p->has_selector)
 		check_selector(a, &p->meta, "AuthorizationPolicy", &p->selector);
 	if (!namespace_known(a, p->meta.namespace, &any) && any)
-		add(a, &p->meta, "AuthorizationPolicy", 0, false, "metadata.namespace",
-		    "IST0101 referenced namespace not found: \"%s\"", p->meta.namespace);
+		cfg_an_add(a, &p->meta, "AuthorizationPolicy", 0, false, "metadata.namespace",
+			   "IST0101 referenced namespace not found: \"%s\"", p->meta.namespace);
 	for (size_t i = 0; i < p->n_rules; i++) {
 		const struct config_authz_rule *r = &p->rules[i];
 
@@ -491,9 +483,10 @@ static void analyze_ap(struct an *a, const struct config_authorization_policy *p
 					snprintf(field, sizeof(field),
 						 "spec.rules[%zu].from[%zu].source.%s[%zu]", i, j,
 						 l ? "notNamespaces" : "namespaces", k);
-					add(a, &p->meta, "AuthorizationPolicy", r->line, false,
-					    field, "IST0101 referenced namespace not found: \"%s\"",
-					    ns);
+					cfg_an_add(a, &p->meta, "AuthorizationPolicy", r->line,
+						   false, field,
+						   "IST0101 referenced namespace not found: \"%s\"",
+						   ns);
 				}
 			}
 		}
@@ -521,14 +514,14 @@ pa_winner(const struct config_peer_authentication *x, const struct config_peer_a
 }
 
 /* Two PeerAuthentications of one level that can apply to one workload. */
-static bool pa_compete(struct an *a, const struct config_peer_authentication *x,
+static bool pa_compete(struct cfg_an *a, const struct config_peer_authentication *x,
 		       const struct config_peer_authentication *y)
 {
 	if (strcmp(x->meta.namespace, y->meta.namespace) || x->has_selector != y->has_selector)
 		return false;
 	if (!x->has_selector)
 		return true;
-	FOR_SETS(a, c)
+	CFG_FOR_SETS(a, c)
 	{
 		for (size_t i = 0; i < c->n_pods; i++)
 			if (!strcmp(c->pods[i].meta.namespace, x->meta.namespace) &&
@@ -544,7 +537,7 @@ static bool pa_compete(struct an *a, const struct config_peer_authentication *x,
 	return false;
 }
 
-static void analyze_pa(struct an *a)
+static void analyze_pa(struct cfg_an *a)
 {
 	const struct config *c = a->sets[0];
 
@@ -552,7 +545,8 @@ static void analyze_pa(struct an *a)
 		const struct config_peer_authentication *p = &c->peer_authentications[i];
 
 		if (p->has_selector && !strcmp(p->meta.namespace, a->root)) {
-			add(a, &p->meta, "PeerAuthentication", 0, false, "spec.selector",
+			cfg_an_add(
+			    a, &p->meta, "PeerAuthentication", 0, false, "spec.selector",
 			    "a PeerAuthentication with a selector in the root namespace %s is "
 			    "ignored: workload policies belong in the workload's namespace",
 			    a->root);
@@ -567,7 +561,8 @@ static void analyze_pa(struct an *a)
 			if (!pa_compete(a, q, p))
 				continue;
 			w = pa_winner(q, p);
-			add(a, &p->meta, "PeerAuthentication", 0, false,
+			cfg_an_add(
+			    a, &p->meta, "PeerAuthentication", 0, false,
 			    p->has_selector ? "spec.selector" : NULL,
 			    "conflicting %s-level PeerAuthentications: this one and %s/%s (%s:%d) "
 			    "apply to the same %s; only %s/%s takes effect (the oldest by "
@@ -588,9 +583,9 @@ static void analyze_pa(struct an *a)
 #define LABEL_SIDECAR_INJECT "sidecar.istio.io/inject"
 
 /* Whether namespace @ns is in the ambient mesh, by the analyzed objects or the context. */
-static bool namespace_ambient(struct an *a, const char *ns)
+static bool namespace_ambient(struct cfg_an *a, const char *ns)
 {
-	FOR_SETS(a, c)
+	CFG_FOR_SETS(a, c)
 	{
 		const struct config_namespace *n = config_find_namespace(c, ns);
 		const char *v =
@@ -607,7 +602,7 @@ static bool namespace_ambient(struct an *a, const char *ns)
  * the label alone leaves the namespace out of the mesh, and "disabled" does not take an ambient
  * namespace out.
  */
-static void check_namespace_injection(struct an *a, const struct config_namespace *ns)
+static void check_namespace_injection(struct cfg_an *a, const struct config_namespace *ns)
 {
 	const char *v = config_label_get(&ns->meta.labels, LABEL_INJECTION);
 	const char *mode = config_label_get(&ns->meta.labels, AMBIT_LABEL_DATAPLANE_MODE);
@@ -616,26 +611,29 @@ static void check_namespace_injection(struct an *a, const struct config_namespac
 	if (!v || (!ambient && strcmp(v, "enabled")))
 		return;
 	if (!strcmp(v, "enabled") && !ambient)
-		add(a, &ns->meta, "Namespace", 0, false, "metadata.labels." LABEL_INJECTION,
+		cfg_an_add(
+		    a, &ns->meta, "Namespace", 0, false, "metadata.labels." LABEL_INJECTION,
 		    "ambient-only: " LABEL_INJECTION "=enabled asks for sidecar injection, which "
 		    "ambit does not do, so the namespace's pods are not in the mesh; label it "
 		    "%s=%s instead (ambitctl label namespace %s %s=%s)",
 		    AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT, ns->meta.name,
 		    AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
 	else if (!strcmp(v, "enabled"))
-		add(a, &ns->meta, "Namespace", 0, false, "metadata.labels." LABEL_INJECTION,
-		    "ambient-only: " LABEL_INJECTION "=enabled has no effect (ambit injects no "
-		    "sidecars); the namespace is in the mesh by %s=%s",
-		    AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
+		cfg_an_add(a, &ns->meta, "Namespace", 0, false, "metadata.labels." LABEL_INJECTION,
+			   "ambient-only: " LABEL_INJECTION
+			   "=enabled has no effect (ambit injects no "
+			   "sidecars); the namespace is in the mesh by %s=%s",
+			   AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
 	else
-		add(a, &ns->meta, "Namespace", 0, false, "metadata.labels." LABEL_INJECTION,
-		    "ambient-only: " LABEL_INJECTION "=%s does not take the namespace out of the "
-		    "mesh: %s=%s does; remove that label to take it out",
-		    v, AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
+		cfg_an_add(a, &ns->meta, "Namespace", 0, false, "metadata.labels." LABEL_INJECTION,
+			   "ambient-only: " LABEL_INJECTION
+			   "=%s does not take the namespace out of the "
+			   "mesh: %s=%s does; remove that label to take it out",
+			   v, AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
 }
 
 /* The pod-level switch, as a label or an annotation (@where), of a Pod or a pod template. */
-static void check_pod_inject(struct an *a, const struct config_meta *m, const char *kind,
+static void check_pod_inject(struct cfg_an *a, const struct config_meta *m, const char *kind,
 			     const struct config_labels *labels, const char *prefix,
 			     const char *where, const char *v)
 {
@@ -646,31 +644,35 @@ static void check_pod_inject(struct an *a, const struct config_meta *m, const ch
 
 	snprintf(field, sizeof(field), "%smetadata.%s." LABEL_SIDECAR_INJECT, prefix, where);
 	if (!strcmp(v, "true") && ambient && !opted_out)
-		add(a, m, kind, 0, false, field,
-		    "ambient-only: " LABEL_SIDECAR_INJECT "=true has no effect (ambit injects no "
-		    "sidecars); these pods are in the mesh by their namespace's %s=%s",
-		    AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
+		cfg_an_add(a, m, kind, 0, false, field,
+			   "ambient-only: " LABEL_SIDECAR_INJECT
+			   "=true has no effect (ambit injects no "
+			   "sidecars); these pods are in the mesh by their namespace's %s=%s",
+			   AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
 	else if (!strcmp(v, "true") && ambient)
-		add(a, m, kind, 0, false, field,
+		cfg_an_add(
+		    a, m, kind, 0, false, field,
 		    "ambient-only: " LABEL_SIDECAR_INJECT "=true asks for a sidecar, which ambit "
 		    "does not inject, so these pods are not in the mesh; the pod label %s=%s "
 		    "takes them out, remove it to mesh them",
 		    AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_NONE);
 	else if (!strcmp(v, "true"))
-		add(a, m, kind, 0, false, field,
-		    "ambient-only: " LABEL_SIDECAR_INJECT "=true asks for a sidecar, which ambit "
-		    "does not inject, so these pods are not in the mesh; label namespace %s "
-		    "%s=%s instead (ambitctl label namespace %s %s=%s)",
-		    m->namespace, AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT, m->namespace,
-		    AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
+		cfg_an_add(a, m, kind, 0, false, field,
+			   "ambient-only: " LABEL_SIDECAR_INJECT
+			   "=true asks for a sidecar, which ambit "
+			   "does not inject, so these pods are not in the mesh; label namespace %s "
+			   "%s=%s instead (ambitctl label namespace %s %s=%s)",
+			   m->namespace, AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT,
+			   m->namespace, AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_AMBIENT);
 	else if (!strcmp(v, "false") && ambient && !opted_out)
-		add(a, m, kind, 0, false, field,
-		    "ambient-only: " LABEL_SIDECAR_INJECT "=false does not take these pods out of "
-		    "the mesh: the pod label %s=%s does",
-		    AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_NONE);
+		cfg_an_add(a, m, kind, 0, false, field,
+			   "ambient-only: " LABEL_SIDECAR_INJECT
+			   "=false does not take these pods out of "
+			   "the mesh: the pod label %s=%s does",
+			   AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_NONE);
 }
 
-static void check_pod_injection(struct an *a, const struct config_meta *m, const char *kind,
+static void check_pod_injection(struct cfg_an *a, const struct config_meta *m, const char *kind,
 				const struct config_labels *labels,
 				const struct config_labels *annotations, const char *prefix)
 {
@@ -687,46 +689,54 @@ static void check_pod_injection(struct an *a, const struct config_meta *m, const
  * Kinds the loader validates but no component enforces yet: applying one must not look like
  * it changed traffic. A row goes when a component starts enforcing its kind.
  */
-static void check_unenforced(struct an *a)
+static void check_unenforced(struct cfg_an *a)
 {
 	const struct config *c = a->sets[0];
 
 	for (size_t i = 0; i < c->n_virtual_services; i++)
-		add(a, &c->virtual_services[i].meta, "VirtualService", 0, false, NULL,
+		cfg_an_add(
+		    a, &c->virtual_services[i].meta, "VirtualService", 0, false, NULL,
 		    "not enforced yet: VirtualService routing needs the waypoint (L7 proxy), which "
 		    "ambit does not have yet; connections go straight to the Service's endpoints");
 	for (size_t i = 0; i < c->n_destination_rules; i++)
-		add(a, &c->destination_rules[i].meta, "DestinationRule", 0, false, NULL,
+		cfg_an_add(
+		    a, &c->destination_rules[i].meta, "DestinationRule", 0, false, NULL,
 		    "not enforced yet: DestinationRule subsets and traffic policies need the "
 		    "waypoint (L7 proxy), which ambit does not have yet; connections spread over "
 		    "all the Service's endpoints");
 	for (size_t i = 0; i < c->n_request_authentications; i++)
-		add(a, &c->request_authentications[i].meta, "RequestAuthentication", 0, false, NULL,
+		cfg_an_add(
+		    a, &c->request_authentications[i].meta, "RequestAuthentication", 0, false, NULL,
 		    "not enforced yet: JWT validation needs the waypoint (L7 proxy), which ambit "
 		    "does not have yet; requests pass with or without a token");
 	for (size_t i = 0; i < c->n_gateways; i++)
-		add(a, &c->gateways[i].meta, "Gateway", 0, false, NULL,
+		cfg_an_add(
+		    a, &c->gateways[i].meta, "Gateway", 0, false, NULL,
 		    "not enforced yet: ambit has no gateway proxy (ingress, egress or waypoint) "
 		    "yet; nothing serves this Gateway");
 	for (size_t i = 0; i < c->n_service_entries; i++)
-		add(a, &c->service_entries[i].meta, "ServiceEntry", 0, false, NULL,
+		cfg_an_add(
+		    a, &c->service_entries[i].meta, "ServiceEntry", 0, false, NULL,
 		    "not enforced yet: nothing in ambit reads ServiceEntry yet; its hosts get no "
 		    "mesh address and connections to them leave as plain TCP");
 	for (size_t i = 0; i < c->n_k8s_gateways; i++)
-		add(a, &c->k8s_gateways[i].meta, "Gateway", 0, false, NULL,
+		cfg_an_add(
+		    a, &c->k8s_gateways[i].meta, "Gateway", 0, false, NULL,
 		    "not enforced yet: ambit runs no gateway or waypoint proxy yet; nothing serves "
 		    "this Gateway and traffic bound to it goes straight to its destination");
 	for (size_t i = 0; i < c->n_http_routes; i++)
-		add(a, &c->http_routes[i].meta, "HTTPRoute", 0, false, NULL,
+		cfg_an_add(
+		    a, &c->http_routes[i].meta, "HTTPRoute", 0, false, NULL,
 		    "not enforced yet: HTTPRoute routing needs the waypoint (L7 proxy), which "
 		    "ambit does not have yet; connections go straight to the Service's endpoints");
 	for (size_t i = 0; i < c->n_grpc_routes; i++)
-		add(a, &c->grpc_routes[i].meta, "GRPCRoute", 0, false, NULL,
+		cfg_an_add(
+		    a, &c->grpc_routes[i].meta, "GRPCRoute", 0, false, NULL,
 		    "not enforced yet: GRPCRoute routing needs the waypoint (L7 proxy), which "
 		    "ambit does not have yet; connections go straight to the Service's endpoints");
 }
 
-static void analyze_ambient_only(struct an *a)
+static void analyze_ambient_only(struct cfg_an *a)
 {
 	const struct config *c = a->sets[0];
 
@@ -745,7 +755,7 @@ static void analyze_ambient_only(struct an *a)
 int config_analyze(const struct config *cfg, const struct config_analyze_opts *opts,
 		   struct config_diags *diags)
 {
-	struct an a = {
+	struct cfg_an a = {
 	    .sets = {cfg, opts ? opts->context : NULL},
 	    .root = opts && opts->root_namespace ? opts->root_namespace : DEFAULT_ROOT_NS,
 	    .diags = diags,

@@ -13,42 +13,9 @@
 
 #include "config_priv.h"
 
-struct an7 {
-	const struct config *sets[2];
-	struct config_diags *diags;
-	int err;
-};
-
-#define FOR_SETS(a, c)                                                                             \
-	for (const struct config *const *c##_p = (a)->sets, *c;                                    \
-	     c##_p < (a)->sets + 2 && ((c = *c##_p), 1); c##_p++)                                  \
-		if (c)
-
-static void add(struct an7 *a, const struct config_meta *m, const char *kind, int line, bool error,
-		const char *field, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-
-static void add(struct an7 *a, const struct config_meta *m, const char *kind, int line, bool error,
-		const char *field, const char *fmt, ...)
+static const struct config_service *find_service(struct cfg_an *a, const char *ns, const char *name)
 {
-	char object[384], *msg = NULL;
-	va_list ap;
-
-	if (m->namespace)
-		snprintf(object, sizeof(object), "%s %s/%s", kind, m->namespace, m->name);
-	else
-		snprintf(object, sizeof(object), "%s %s", kind, m->name);
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	if (!msg || config_diags_add(a->diags, &m->origin, line, error, object, field, "%s", msg))
-		a->err = -ENOMEM;
-	free(msg);
-}
-
-static const struct config_service *find_service(struct an7 *a, const char *ns, const char *name)
-{
-	FOR_SETS(a, c)
+	CFG_FOR_SETS(a, c)
 	{
 		for (size_t i = 0; i < c->n_services; i++)
 			if (!strcmp(c->services[i].meta.namespace, ns) &&
@@ -58,10 +25,10 @@ static const struct config_service *find_service(struct an7 *a, const char *ns, 
 	return NULL;
 }
 
-static const struct config_k8s_gateway *find_gateway(struct an7 *a, const char *ns,
+static const struct config_k8s_gateway *find_gateway(struct cfg_an *a, const char *ns,
 						     const char *name)
 {
-	FOR_SETS(a, c)
+	CFG_FOR_SETS(a, c)
 	{
 		for (size_t i = 0; i < c->n_k8s_gateways; i++)
 			if (!strcmp(c->k8s_gateways[i].meta.namespace, ns) &&
@@ -71,9 +38,9 @@ static const struct config_k8s_gateway *find_gateway(struct an7 *a, const char *
 	return NULL;
 }
 
-static bool se_host_known(struct an7 *a, const char *host)
+static bool se_host_known(struct cfg_an *a, const char *host)
 {
-	FOR_SETS(a, c)
+	CFG_FOR_SETS(a, c)
 	{
 		for (size_t i = 0; i < c->n_service_entries; i++)
 			if (config_strings_has(&c->service_entries[i].hosts, host))
@@ -89,29 +56,31 @@ static bool core_group(const char *g)
 
 /* ---- HTTPRoute / GRPCRoute ---- */
 
-static void check_backend(struct an7 *a, const struct config_gw_route *r, const char *kind,
+static void check_backend(struct cfg_an *a, const struct config_gw_route *r, const char *kind,
 			  const struct config_backend_ref *b, int line, const char *field)
 {
 	const char *ns = b->namespace ? b->namespace : r->meta.namespace;
 
 	if (core_group(b->group) && !strcmp(b->kind, "Service")) {
 		if (!find_service(a, ns, b->name))
-			add(a, &r->meta, kind, line, true, field,
-			    "IST0101 referenced service not found: \"%s/%s\"", ns, b->name);
+			cfg_an_add(a, &r->meta, kind, line, true, field,
+				   "IST0101 referenced service not found: \"%s/%s\"", ns, b->name);
 	} else if (!strcmp(b->group, "networking.istio.io") && !strcmp(b->kind, "Hostname")) {
 		if (!se_host_known(a, b->name))
-			add(a, &r->meta, kind, line, true, field,
+			cfg_an_add(
+			    a, &r->meta, kind, line, true, field,
 			    "IST0101 referenced host not found: \"%s\" is no ServiceEntry host",
 			    b->name);
 	} else {
-		add(a, &r->meta, kind, line, false, field,
+		cfg_an_add(
+		    a, &r->meta, kind, line, false, field,
 		    "backend kind %s%s%s is not one a waypoint routes to (Service, or Istio's "
 		    "Hostname); requests to it fail with 500",
 		    b->group, *b->group ? "/" : "", b->kind);
 	}
 }
 
-static void analyze_route(struct an7 *a, const struct config_gw_route *r)
+static void analyze_route(struct cfg_an *a, const struct config_gw_route *r)
 {
 	const char *kind = r->grpc ? "GRPCRoute" : "HTTPRoute";
 	char field[128];
@@ -123,12 +92,14 @@ static void analyze_route(struct an7 *a, const struct config_gw_route *r)
 		snprintf(field, sizeof(field), "spec.parentRefs[%zu]", i);
 		if (core_group(p->group) && !strcmp(p->kind, "Service")) {
 			if (!find_service(a, ns, p->name))
-				add(a, &r->meta, kind, 0, true, field,
-				    "IST0101 referenced service not found: \"%s/%s\"", ns, p->name);
+				cfg_an_add(a, &r->meta, kind, 0, true, field,
+					   "IST0101 referenced service not found: \"%s/%s\"", ns,
+					   p->name);
 		} else if (!strcmp(p->group, CONFIG_GW_GROUP) && !strcmp(p->kind, "Gateway")) {
 			if (!find_gateway(a, ns, p->name))
-				add(a, &r->meta, kind, 0, true, field,
-				    "IST0101 referenced gateway not found: \"%s/%s\"", ns, p->name);
+				cfg_an_add(a, &r->meta, kind, 0, true, field,
+					   "IST0101 referenced gateway not found: \"%s/%s\"", ns,
+					   p->name);
 		}
 	}
 	for (size_t i = 0; i < r->n_rules; i++) {
@@ -159,13 +130,13 @@ static void fqdn(const char *host, const char *ns, char *out, size_t len)
 		snprintf(out, len, "%s.%s.svc.cluster.local", host, ns);
 }
 
-static void analyze_mixed(struct an7 *a, const struct config_virtual_service *vs)
+static void analyze_mixed(struct cfg_an *a, const struct config_virtual_service *vs)
 {
 	char vh[512], sh[512];
 
 	if (vs->gateways.n && !config_strings_has(&vs->gateways, "mesh"))
 		return;
-	FOR_SETS(a, c)
+	CFG_FOR_SETS(a, c)
 	{
 		const struct config_gw_route *lists[] = {c->http_routes, c->grpc_routes};
 		size_t counts[] = {c->n_http_routes, c->n_grpc_routes};
@@ -187,7 +158,8 @@ static void analyze_mixed(struct an7 *a, const struct config_virtual_service *vs
 						     sizeof(vh));
 						if (strcmp(vh, sh))
 							continue;
-						add(a, &vs->meta, "VirtualService", 0, false,
+						cfg_an_add(
+						    a, &vs->meta, "VirtualService", 0, false,
 						    "spec.hosts",
 						    "host %s is also routed by %s %s/%s: mixing "
 						    "VirtualService and HTTPRoute for one host is "
@@ -202,7 +174,7 @@ static void analyze_mixed(struct an7 *a, const struct config_virtual_service *vs
 }
 
 /* sourceLabels / sourceNamespace select client proxies; a waypoint is not one (istio 51565). */
-static void analyze_source_matches(struct an7 *a, const struct config_virtual_service *vs)
+static void analyze_source_matches(struct cfg_an *a, const struct config_virtual_service *vs)
 {
 	size_t idx[3] = {0, 0, 0};
 	char field[160];
@@ -222,7 +194,8 @@ static void analyze_source_matches(struct an7 *a, const struct config_virtual_se
 			if (m->source_labels.n) {
 				snprintf(field, sizeof(field),
 					 "spec.%s[%zu].match[%zu].sourceLabels", t, n, j);
-				add(a, &vs->meta, "VirtualService", m->line, false, field,
+				cfg_an_add(
+				    a, &vs->meta, "VirtualService", m->line, false, field,
 				    "a waypoint drops match blocks with sourceLabels (ambient has "
 				    "no "
 				    "client-side proxy to select); this block never matches there");
@@ -230,7 +203,8 @@ static void analyze_source_matches(struct an7 *a, const struct config_virtual_se
 			if (m->source_namespace) {
 				snprintf(field, sizeof(field),
 					 "spec.%s[%zu].match[%zu].sourceNamespace", t, n, j);
-				add(a, &vs->meta, "VirtualService", m->line, false, field,
+				cfg_an_add(
+				    a, &vs->meta, "VirtualService", m->line, false, field,
 				    "a waypoint ignores sourceNamespace (it selects client-side "
 				    "proxies, and ambient has none): the block matches requests "
 				    "from every namespace");
@@ -248,7 +222,7 @@ static const char *waypoint_for(const struct config_k8s_gateway *gw)
 	return v ? v : "service";
 }
 
-static void analyze_waypoint(struct an7 *a, const struct config_k8s_gateway *gw)
+static void analyze_waypoint(struct cfg_an *a, const struct config_k8s_gateway *gw)
 {
 	const char *wf = config_label_get(&gw->meta.labels, CONFIG_LABEL_WAYPOINT_FOR);
 	bool hbone = false;
@@ -257,8 +231,9 @@ static void analyze_waypoint(struct an7 *a, const struct config_k8s_gateway *gw)
 		return;
 	if (wf && strcmp(wf, "service") && strcmp(wf, "workload") && strcmp(wf, "all") &&
 	    strcmp(wf, "none"))
-		add(a, &gw->meta, "Gateway", 0, true, "metadata.labels." CONFIG_LABEL_WAYPOINT_FOR,
-		    "\"%s\" is not service, workload, all or none", wf);
+		cfg_an_add(a, &gw->meta, "Gateway", 0, true,
+			   "metadata.labels." CONFIG_LABEL_WAYPOINT_FOR,
+			   "\"%s\" is not service, workload, all or none", wf);
 	for (size_t i = 0; i < gw->n_listeners; i++) {
 		const struct config_gw_listener *l = &gw->listeners[i];
 		char field[64];
@@ -267,16 +242,19 @@ static void analyze_waypoint(struct an7 *a, const struct config_k8s_gateway *gw)
 		if (l->protocol && !strcmp(l->protocol, "HBONE") && l->port == 15008)
 			hbone = true;
 		else if (l->protocol && !strcmp(l->protocol, "HBONE"))
-			add(a, &gw->meta, "Gateway", l->line, true, field,
-			    "a waypoint's HBONE listener must be on port 15008, not %u", l->port);
+			cfg_an_add(a, &gw->meta, "Gateway", l->line, true, field,
+				   "a waypoint's HBONE listener must be on port 15008, not %u",
+				   l->port);
 		else
-			add(a, &gw->meta, "Gateway", l->line, false, field,
+			cfg_an_add(
+			    a, &gw->meta, "Gateway", l->line, false, field,
 			    "a waypoint only serves its HBONE listener; listener \"%s\" (%s %u) "
 			    "is ignored",
 			    l->name, l->protocol ? l->protocol : "?", l->port);
 	}
 	if (!hbone)
-		add(a, &gw->meta, "Gateway", 0, true, "spec.listeners",
+		cfg_an_add(
+		    a, &gw->meta, "Gateway", 0, true, "spec.listeners",
 		    "a waypoint (class " CONFIG_WAYPOINT_CLASS ") needs a listener of protocol "
 		    "HBONE on port 15008 (istioctl waypoint generate names it \"mesh\"): without "
 		    "it "
@@ -284,7 +262,7 @@ static void analyze_waypoint(struct an7 *a, const struct config_k8s_gateway *gw)
 }
 
 /* A use-waypoint label on @m (Namespace, Service, Pod or pod template) naming no waypoint. */
-static void check_use_waypoint(struct an7 *a, const struct config_meta *m, const char *kind,
+static void check_use_waypoint(struct cfg_an *a, const struct config_meta *m, const char *kind,
 			       const struct config_labels *labels, const char *prefix,
 			       bool for_service)
 {
@@ -300,22 +278,25 @@ static void check_use_waypoint(struct an7 *a, const struct config_meta *m, const
 	snprintf(field, sizeof(field), "%smetadata.labels." CONFIG_LABEL_USE_WAYPOINT, prefix);
 	gw = find_gateway(a, ns, name);
 	if (!gw || !gw->class_name || strcmp(gw->class_name, CONFIG_WAYPOINT_CLASS)) {
-		add(a, m, kind, 0, true, field,
-		    "IST0101 referenced waypoint not found: %s/%s is no Gateway of "
-		    "class " CONFIG_WAYPOINT_CLASS "; traffic for it goes without a waypoint",
-		    ns, name);
+		cfg_an_add(a, m, kind, 0, true, field,
+			   "IST0101 referenced waypoint not found: %s/%s is no Gateway of "
+			   "class " CONFIG_WAYPOINT_CLASS
+			   "; traffic for it goes without a waypoint",
+			   ns, name);
 		return;
 	}
 	if (!strcmp(kind, "Namespace"))
 		return; /* a namespace binds both its Services and its pods */
 	if (for_service && strcmp(waypoint_for(gw), "service") && strcmp(waypoint_for(gw), "all"))
-		add(a, m, kind, 0, false, field,
+		cfg_an_add(
+		    a, m, kind, 0, false, field,
 		    "waypoint %s/%s is for %s traffic, not service traffic: the label has no "
 		    "effect",
 		    ns, name, waypoint_for(gw));
 	else if (!for_service && strcmp(waypoint_for(gw), "workload") &&
 		 strcmp(waypoint_for(gw), "all"))
-		add(a, m, kind, 0, false, field,
+		cfg_an_add(
+		    a, m, kind, 0, false, field,
 		    "waypoint %s/%s is for %s traffic, not workload traffic: the label has no "
 		    "effect",
 		    ns, name, waypoint_for(gw));
@@ -324,7 +305,7 @@ static void check_use_waypoint(struct an7 *a, const struct config_meta *m, const
 int cfg_analyze_l7(const struct config *cfg, const struct config *context,
 		   struct config_diags *diags)
 {
-	struct an7 a = {.sets = {cfg, context}, .diags = diags};
+	struct cfg_an a = {.sets = {cfg, context}, .diags = diags};
 
 	for (size_t i = 0; i < cfg->n_http_routes; i++)
 		analyze_route(&a, &cfg->http_routes[i]);

@@ -287,4 +287,23 @@ void config_service_free(struct config_service *s);
 int config_labels_add(struct config_labels *l, const char *key, const char *value);
 char *cfg_strdup(const char *s);
 
+/* config_analyze.c: one analysis run, shared with config_analyze_l7.c. */
+struct cfg_an {
+	const struct config *sets[2]; /* the analyzed objects, then the context (or NULL) */
+	const char *root;
+	struct config_diags *diags;
+	int err; /* -ENOMEM once a finding could not be recorded */
+};
+
+/* Runs the statement after it for each set of @a that is there, as `c`. */
+#define CFG_FOR_SETS(a, c)                                                                         \
+	for (const struct config *const *c##_p = (a)->sets, *c;                                    \
+	     c##_p < (a)->sets + 2 && ((c = *c##_p), 1); c##_p++)                                  \
+		if (c)
+
+/* Records a finding on object @m of @kind (line @line, 0: the object's) into @a's diags. */
+void cfg_an_add(struct cfg_an *a, const struct config_meta *m, const char *kind, int line,
+		bool error, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
 #endif

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/types.h>
 
 struct buf {
 	char *data;
@@ -49,6 +51,34 @@ static inline char *buf_reserve(struct buf *b, size_t n, size_t limit)
 		b->cap = cap;
 	}
 	return b->data + b->off + b->len;
+}
+
+/*
+ * Reads what @fd has into @b, keeping at most @limit bytes buffered: into the room the buffer
+ * has (16 KiB for a new one), growing it only when reads fill it, so a quiet connection holds
+ * 16 KiB, not @limit (asking for @limit at once made every connection hold 2 x 256 KiB).
+ * Returns the bytes read (> 0), 0 at EOF, -EAGAIN when nothing is there, -ENOMEM, or -errno.
+ */
+static inline ssize_t buf_read_fd(struct buf *b, int fd, size_t limit)
+{
+	size_t room = b->cap - b->off - b->len;
+	char *p;
+	ssize_t n;
+
+	if (room < 4096)
+		room = b->cap ? b->cap : 16384;
+	if (room > limit - b->len)
+		room = limit - b->len;
+	p = buf_reserve(b, room, limit);
+	if (!p)
+		return -ENOMEM;
+	do
+		n = read(fd, p, room);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	b->len += (size_t)n;
+	return n;
 }
 
 static inline void buf_free(struct buf *b)

@@ -146,38 +146,20 @@ static bool flush_to(struct side *dst)
 static bool fill(struct side *s)
 {
 	while (!s->eof && s->in.len < SPLICE_BUF) {
-		/*
-		 * Read into the room the buffer has (16 KiB at first); a read that fills it grows
-		 * it for the next, up to SPLICE_BUF. Asking for SPLICE_BUF at once made every
-		 * connection, however quiet, hold 2 x 256 KiB.
-		 */
-		size_t room = s->in.cap - s->in.off - s->in.len;
-		char *p;
-		ssize_t n;
+		ssize_t n = buf_read_fd(&s->in, s->fd, SPLICE_BUF);
 
-		if (room < 4096)
-			room = s->in.cap ? s->in.cap : 16384;
-		if (room > SPLICE_BUF - s->in.len)
-			room = SPLICE_BUF - s->in.len;
-		p = buf_reserve(&s->in, room, SPLICE_BUF);
-
-		if (!p) {
-			splice_end(s->sp, "out of memory", true);
-			return false;
-		}
-		n = read(s->fd, p, room);
+		if (n == -EAGAIN)
+			break;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			splice_end(s->sp, errno == ECONNRESET ? "reset" : "read failed", true);
+			splice_end(s->sp,
+				   n == -ENOMEM	      ? "out of memory"
+				   : n == -ECONNRESET ? "reset"
+						      : "read failed",
+				   true);
 			return false;
 		}
 		if (n == 0)
 			s->eof = true;
-		else
-			s->in.len += (size_t)n;
 	}
 	return true;
 }
