@@ -68,6 +68,11 @@ log0=$(stat -c %s "$zlog")
 	done
 ) &
 SAMPLER_PID=$!
+# A pod sees the host's files read-only but not its /tmp (where a clone may live): the tool
+# goes into the pod's scratch dir, which is bound at the same path inside it.
+pod_flood=/run/ambit/$CLUSTER/pods/plain_client-0/connflood
+cp "$FLOOD" "$pod_flood" || fail "cannot copy connflood into the pod's dir"
+FLOOD=$pod_flood
 # Two processes of 10,000: one cannot hold 20,000 fds where the hard limit is 20,000.
 for i in 1 2; do
 	pod_exec plain/client-0 "$FLOOD" "$server_ip:15008" 10000 45 --reconnect >"$TMP/flood$i.json" &
