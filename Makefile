@@ -150,6 +150,7 @@ test: deps
 	@bash tools/format-check.sh
 	@bash tools/seam-check.sh
 	$(MAKE) all
+	@bash tools/cycle-check.sh
 	$(MAKE) selftest
 	$(MAKE) unit
 	$(MAKE) bpf-test

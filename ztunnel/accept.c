@@ -24,7 +24,6 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "ambit/log.h"
@@ -64,14 +63,15 @@ static void shed_one(struct zt_worker *w, struct listener *li)
 
 static void listener_pause(struct listener *li, int err)
 {
-	struct itimerspec its = {.it_value = {.tv_sec = li->pause_ms / 1000,
-					      .tv_nsec = (long)(li->pause_ms % 1000) * 1000000}};
-
 	if (li->paused)
 		return;
 	/* Without the timer the listener would never come back: keep spinning instead. */
-	if (timerfd_settime(li->tfd, 0, &its, NULL) || loop_del(li->w->loop, li->fd))
+	if (loop_timer_arm(li->w->loop, &li->resume, li->pause_ms))
 		return;
+	if (loop_del(li->w->loop, li->fd)) {
+		loop_timer_cancel(li->w->loop, &li->resume);
+		return;
+	}
 	li->paused = true;
 	guard_count_accept_pause(li->kind);
 	/* Identical while the shortage lasts at the longest pause: log.c folds the repeats. */
@@ -81,12 +81,11 @@ static void listener_pause(struct listener *li, int err)
 	li->pause_ms = li->pause_ms * 2 > PAUSE_MAX_MS ? PAUSE_MAX_MS : li->pause_ms * 2;
 }
 
-static void on_resume(struct loop_handler *h, uint32_t events)
+static void on_resume(struct loop_timer *t)
 {
-	struct listener *li = (struct listener *)((char *)h - offsetof(struct listener, th));
-	uint64_t n;
+	struct listener *li = (struct listener *)((char *)t - offsetof(struct listener, resume));
 
-	if (read(li->tfd, &n, sizeof(n)) < 0 || !li->paused)
+	if (!li->paused)
 		return;
 	if (loop_add(li->w->loop, li->fd, EPOLLIN | EPOLLEXCLUSIVE, &li->h) == 0)
 		li->paused = false;
@@ -165,8 +164,6 @@ static void on_listen(struct loop_handler *h, uint32_t events)
 
 int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT])
 {
-	for (int i = 0; i < L__COUNT; i++)
-		w->ls[i].tfd = -1;
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (w->reserve_fd < 0)
 		return -errno;
@@ -175,19 +172,14 @@ int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT])
 		int err;
 
 		li->h.fn = on_listen;
-		li->th.fn = on_resume;
+		li->resume.fn = on_resume;
 		li->w = w;
 		li->kind = i;
 		li->fd = fds[i];
 		li->pause_ms = PAUSE_MIN_MS;
 		if (li->fd < 0)
 			continue;
-		li->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (li->tfd < 0)
-			return -errno;
-		err = loop_add(w->loop, li->tfd, EPOLLIN, &li->th);
-		if (!err)
-			err = loop_add(w->loop, li->fd, EPOLLIN | EPOLLEXCLUSIVE, &li->h);
+		err = loop_add(w->loop, li->fd, EPOLLIN | EPOLLEXCLUSIVE, &li->h);
 		if (err)
 			return err;
 	}
@@ -196,15 +188,8 @@ int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT])
 
 void zt_listeners_stop(struct zt_worker *w)
 {
-	for (int i = 0; i < L__COUNT; i++) {
-		struct listener *li = &w->ls[i];
-
-		if (li->tfd >= 0) {
-			loop_del(w->loop, li->tfd);
-			close(li->tfd);
-			li->tfd = -1;
-		}
-	}
+	for (int i = 0; i < L__COUNT; i++)
+		loop_timer_cancel(w->loop, &w->ls[i].resume);
 	if (w->reserve_fd >= 0)
 		close(w->reserve_fd);
 	w->reserve_fd = -1;

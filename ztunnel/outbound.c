@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,13 +40,12 @@ static const unsigned int retry_ms[] = {25, 50, 100, 200, 400};
  * plain TCP without the application noticing. Lives on the worker's thread only.
  */
 struct held {
-	struct loop_handler h; /* retry timer */
+	struct loop_timer retry; /* armed while waiting out a pause */
 	struct zt_worker *w;
 	struct held *next, *prev;
-	int fd;	 /* the client socket while waiting to retry; -1 while an HBONE stream holds it */
-	int tfd; /* retry timerfd, -1 until the first retry */
+	int fd; /* the client socket while waiting to retry; -1 while an HBONE stream holds it */
 	struct sockaddr_in peer, dst; /* the client and its original destination */
-	struct timespec start;
+	uint64_t start_ms;	      /* loop_now_ms at the accept */
 	unsigned int tries;
 	unsigned int early; /* tries a new snapshot started before their pause ended */
 	/* The try in flight: its snapshot (a reference), the route and source decided with it. */
@@ -62,15 +60,6 @@ unsigned int zt_retry_pause(unsigned int step, unsigned long elapsed_ms)
 	unsigned int pause = step >= 1 && step <= 5 ? retry_ms[step - 1] : 0;
 
 	return pause && elapsed_ms + pause <= RETRY_BOUND_MS ? pause : 0;
-}
-
-unsigned long zt_ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (unsigned long)((now.tv_sec - t->tv_sec) * 1000 +
-			       (now.tv_nsec - t->tv_nsec) / 1000000);
 }
 
 /* "client -> ip:port" for the logs (inet_ntoa's one buffer cannot print two addresses). */
@@ -101,15 +90,11 @@ static void held_release(struct held *hd)
 		w->held = hd->next;
 	if (hd->next)
 		hd->next->prev = hd->prev;
-	if (hd->tfd >= 0) {
-		loop_del(w->loop, hd->tfd);
-		close(hd->tfd);
-	}
-	hd->h.dead = true;
+	loop_timer_cancel(w->loop, &hd->retry);
 	zt_snap_put(hd->zs);
 	/* Empty when a stream or a splice took the connection on. */
 	guard_release(&hd->slot);
-	/* A timer event of the same batch may still point here. */
+	/* A callback of the same batch may still point here. */
 	loop_defer_free(w->loop, hd, held_free);
 }
 
@@ -132,7 +117,7 @@ static void held_fail(struct held *hd, const char *reason)
 	/* Istio ztunnel's flag for a connection its upstream never accepted. */
 	labels.response_flags = "CONNECT";
 	snprintf(why, sizeof(why), "%s (%u %s, %lums)", reason, hd->tries,
-		 hd->tries == 1 ? "try" : "tries", zt_ms_since(&hd->start));
+		 hd->tries == 1 ? "try" : "tries", zt_ms_since(hd->w->loop, hd->start_ms));
 	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
 	if (!rec)
 		pr_info("outbound: %s failed: %s",
@@ -154,7 +139,7 @@ static struct connrec *held_established(void *arg, struct guard_slot *slot)
 	if (hd->tries > 1)
 		pr_debug("outbound: %s -> %s established on try %u after %lums",
 			 inet_ntoa(hd->peer.sin_addr), hd->r.dst_wl->identity, hd->tries,
-			 zt_ms_since(&hd->start));
+			 zt_ms_since(hd->w->loop, hd->start_ms));
 	held_labels(hd, &labels);
 	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
 	if (hd->r.svc)
@@ -169,9 +154,8 @@ static void held_failed(void *arg, int fd, int status, const char *reason, bool 
 {
 	struct held *hd = arg;
 	struct zt_worker *w = hd->w;
-	unsigned long elapsed = zt_ms_since(&hd->start);
+	unsigned long elapsed = zt_ms_since(hd->w->loop, hd->start_ms);
 	unsigned int pause = zt_retry_pause(hd->tries - hd->early, elapsed);
-	struct itimerspec its = {.it_value = {.tv_nsec = (long)pause * 1000000}};
 	char flow[64];
 
 	hd->fd = fd;
@@ -182,17 +166,8 @@ static void held_failed(void *arg, int fd, int status, const char *reason, bool 
 	pr_debug("outbound: %s try %u failed (%s, status %d); retrying in %ums",
 		 flow_str(&hd->peer, &hd->r.addr, flow, sizeof(flow)), hd->tries,
 		 reason ? reason : "?", status, pause);
-	if (hd->tfd < 0) {
-		hd->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (hd->tfd >= 0 && loop_add(w->loop, hd->tfd, EPOLLIN, &hd->h)) {
-			close(hd->tfd);
-			hd->tfd = -1;
-		}
-	}
-	if (hd->tfd < 0 || timerfd_settime(hd->tfd, 0, &its, NULL)) {
+	if (loop_timer_arm(w->loop, &hd->retry, pause))
 		held_fail(hd, "cannot schedule a retry");
-		return;
-	}
 }
 
 static const struct hbone_open_ops held_ops = {
@@ -217,14 +192,9 @@ static void held_retry(struct held *hd)
 	outbound_route(hd->w, hd->fd, &hd->peer, &hd->dst, zs, hd, NULL);
 }
 
-static void on_retry(struct loop_handler *h, uint32_t events)
+static void on_retry(struct loop_timer *t)
 {
-	struct held *hd = (struct held *)((char *)h - offsetof(struct held, h));
-	uint64_t n;
-
-	if (read(hd->tfd, &n, sizeof(n)) < 0)
-		return;
-	held_retry(hd);
+	held_retry((struct held *)((char *)t - offsetof(struct held, retry)));
 }
 
 /*
@@ -234,14 +204,14 @@ static void on_retry(struct loop_handler *h, uint32_t events)
  */
 void zt_outbound_snapshot(struct zt_worker *w, const struct zt_snap *zs)
 {
-	const struct itimerspec off = {{0, 0}, {0, 0}};
 	struct held *hd, *next;
 
 	for (hd = w->held; hd; hd = next) {
 		next = hd->next;
-		if (hd->fd < 0 || hd->tfd < 0 || hd->zs == zs) /* in flight, or tried with it */
+		/* Not waiting out a pause (in flight), or tried with this snapshot already. */
+		if (hd->fd < 0 || !loop_timer_armed(&hd->retry) || hd->zs == zs)
 			continue;
-		timerfd_settime(hd->tfd, 0, &off, NULL);
+		loop_timer_cancel(w->loop, &hd->retry);
 		hd->early++;
 		held_retry(hd);
 	}
@@ -264,12 +234,11 @@ static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
 			zt_close_reset(fd);
 			return NULL;
 		}
-		hd->h.fn = on_retry;
+		hd->retry.fn = on_retry;
 		hd->w = w;
-		hd->tfd = -1;
 		hd->peer = *peer;
 		hd->dst = *dst;
-		clock_gettime(CLOCK_MONOTONIC, &hd->start);
+		hd->start_ms = loop_now_ms(w->loop);
 		if (slot)
 			guard_slot_move(&hd->slot, slot);
 		hd->next = w->held;

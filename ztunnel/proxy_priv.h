@@ -17,6 +17,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "proxy.h"
+#include "record.h"
 
 /* The listeners; guard.h counts them by the same index. */
 enum { L_OUTBOUND = GUARD_OUTBOUND, L_INBOUND = GUARD_INBOUND, L_HBONE = GUARD_HBONE, L__COUNT };
@@ -28,11 +29,10 @@ struct zt_worker;
 
 struct listener {
 	struct loop_handler h;
-	struct loop_handler th; /* resume timer, while paused for want of fds */
+	struct loop_timer resume; /* while paused for want of fds */
 	struct zt_worker *w;
 	int kind;
-	int fd;	 /* borrowed, shared by all workers */
-	int tfd; /* timerfd of the pause */
+	int fd; /* borrowed, shared by all workers */
 	bool paused;
 	unsigned int pause_ms; /* the next pause */
 };
@@ -56,17 +56,6 @@ struct zt_worker {
 	bool stopping;		 /* failures are final: no retry is scheduled */
 };
 
-/* Least-connections counts, shared by all workers (atomics). */
-unsigned int zt_lc_active(uint32_t ip);
-/* Counts @ip busy until @rec (borrowed, may be NULL) closes. */
-void zt_lc_acquire(struct connrec *rec, uint32_t ip);
-
-/* @wl (may be NULL) is an enrolled workload of @s's node. */
-bool zt_local_enrolled(const struct snapshot *s, const struct snap_workload *wl);
-/* Istio's labels of a connection; all strings borrowed from the arguments (and the snapshot). */
-void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct snap_workload *src,
-		    const char *src_principal, const struct snap_workload *dst,
-		    const struct snap_service *svc, bool mtls);
 /*
  * The worker's hbone_accept_fn (@user: the struct zt_worker): decides a CONNECT with the current
  * snapshot (zt_check_connect, then policy) and starts the upstream connection. Exposed for the
@@ -74,29 +63,23 @@ void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct
  */
 struct hbone_request;
 int zt_hbone_accept(void *user, const struct hbone_request *req, int *fd, struct connrec **rec);
-/* The peer (@peer) or local address of @fd, if IPv4. */
-bool zt_addr_of(int fd, bool peer, struct sockaddr_in *out);
-/* Closes @fd (taken) with a TCP reset. */
-void zt_close_reset(int fd);
-/* One record and access-log line for a connection @ar denied. All borrowed. */
-void zt_record_denial(struct metrics_labels *labels, const struct sockaddr_in *src,
-		      const struct sockaddr_in *dst, const char *direction,
-		      const struct authz_result *ar);
-
 /*
  * outbound.c: the pause (ms) before retry number @step (1..) of a held connection held for
  * @elapsed_ms so far, or 0 when it must give up (the schedule or the ~1 s bound is spent).
  */
 unsigned int zt_retry_pause(unsigned int step, unsigned long elapsed_ms);
-/* outbound.c: milliseconds since @t (CLOCK_MONOTONIC). */
-unsigned long zt_ms_since(const struct timespec *t);
+/* Milliseconds from @start_ms to @l's current batch (loop_now_ms). */
+static inline unsigned long zt_ms_since(const struct loop *l, uint64_t start_ms)
+{
+	return (unsigned long)(loop_now_ms(l) - start_ms);
+}
 
 /*
  * outbound.c: a connection accepted on 15001; @fd and @zs (current at the accept) taken, and
  * @slot moved out if the connection is kept (the caller releases what is left).
  */
 void zt_outbound(struct zt_worker *w, int fd, struct zt_snap *zs, struct guard_slot *slot);
-/* proxy.c: a connection accepted on 15006 or 15008, as zt_outbound; @zs borrowed. */
+/* inbound.c: a connection accepted on 15006 or 15008, as zt_outbound; @zs borrowed. */
 void zt_inbound_plain(struct zt_worker *w, int fd, const struct zt_snap *zs,
 		      struct guard_slot *slot);
 void zt_inbound_hbone(struct zt_worker *w, int fd, struct zt_snap *zs, struct guard_slot *slot);
@@ -111,5 +94,9 @@ void zt_listeners_stop(struct zt_worker *w);
 void zt_outbound_snapshot(struct zt_worker *w, const struct zt_snap *zs);
 /* outbound.c: at shutdown, after the HBONE pool is gone: ends every held connection. */
 void zt_outbound_stop(struct zt_worker *w);
+/* inbound.c: plaintext inbound waiting for a snapshot try again with @zs (not a backoff step). */
+void zt_inbound_snapshot(struct zt_worker *w, const struct zt_snap *zs);
+/* inbound.c: at shutdown: ends the plaintext inbound connections still waiting. */
+void zt_inbound_stop(struct zt_worker *w);
 
 #endif

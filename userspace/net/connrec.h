@@ -3,8 +3,8 @@
  * One proxied connection as metrics, the access log and /connections see it. The data-path
  * modules (hbone.c, splice.c) only report bytes and the end; metrics.c implements it.
  */
-#ifndef ZT_CONNREC_H
-#define ZT_CONNREC_H
+#ifndef AMBIT_NET_CONNREC_H
+#define AMBIT_NET_CONNREC_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -8,8 +8,8 @@
  * admits into the same budget, since a flood spreads over all of them. In libnet with splice.c,
  * which holds its connections' shares; the listeners are the ztunnel's.
  */
-#ifndef ZT_GUARD_H
-#define ZT_GUARD_H
+#ifndef AMBIT_NET_GUARD_H
+#define AMBIT_NET_GUARD_H
 
 #include <stdbool.h>
 #include <stdint.h>

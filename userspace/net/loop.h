@@ -6,8 +6,8 @@
  * are freed after the batch (loop_defer_free), so a later event of the same batch never touches
  * freed memory.
  */
-#ifndef ZT_LOOP_H
-#define ZT_LOOP_H
+#ifndef AMBIT_NET_LOOP_H
+#define AMBIT_NET_LOOP_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,8 +41,9 @@ int loop_del(struct loop *l, int fd);
 /* Runs until loop_stop. 0 or -errno. */
 int loop_run(struct loop *l);
 /*
- * One round of loop_run: waits up to @timeout_ms (0 when tasks are queued) for events, handles
- * them, runs the tasks, the tick when due and the deferred frees. Returns the number of events
+ * One round of loop_run: waits up to @timeout_ms (less when tasks are queued or a timer is due
+ * sooner) for events, handles them, runs the tasks, the timers and the tick when due and the
+ * deferred frees. Returns the number of events
  * handled, or -errno. For callers that step the loop themselves (tests, fuzz targets).
  */
 int loop_run_once(struct loop *l, int timeout_ms);
@@ -68,5 +69,32 @@ void loop_tick_del(struct loop *l, struct loop_tick *t);
  * measured in (a clock read per batch, not per event).
  */
 time_t loop_now(const struct loop *l);
+/* The same clock in milliseconds. */
+uint64_t loop_now_ms(const struct loop *l);
+
+/*
+ * A one-shot timer with millisecond resolution, embedded in its owner (no fd: a worker holding
+ * 20,000 connections with a deadline each holds no timerfd for them). Timers due run after the
+ * batch's events and tasks, earliest first (in arming order when due together); the loop waits
+ * in epoll no longer than until the earliest. An owner cancels its timer before it is freed.
+ */
+struct loop_timer {
+	void (*fn)(struct loop_timer *t);
+	/* The loop's own: */
+	uint64_t due_ms, seq;
+	size_t slot; /* position in the loop's heap plus one; 0 while not armed */
+};
+
+/*
+ * (Re)arms @t (borrowed until it fires or is cancelled) to fire @ms from the current batch's
+ * clock. 0, or -ENOMEM (then @t is not armed).
+ */
+int loop_timer_arm(struct loop *l, struct loop_timer *t, unsigned int ms);
+/* Disarms @t; a no-op when it is not armed. */
+void loop_timer_cancel(struct loop *l, struct loop_timer *t);
+static inline bool loop_timer_armed(const struct loop_timer *t)
+{
+	return t->slot != 0;
+}
 
 #endif

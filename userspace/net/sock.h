@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Socket set-up shared by the listeners and the upstream connectors. */
-#ifndef ZT_SOCK_H
-#define ZT_SOCK_H
+#ifndef AMBIT_NET_SOCK_H
+#define AMBIT_NET_SOCK_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -4,8 +4,8 @@
  * bounded buffers per direction, EOF on one side becomes shutdown(SHUT_WR) on the other, a reset
  * or error resets both, and the splice ends when both directions are finished.
  */
-#ifndef ZT_SPLICE_H
-#define ZT_SPLICE_H
+#ifndef AMBIT_NET_SPLICE_H
+#define AMBIT_NET_SPLICE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -4,8 +4,8 @@
  * against the mesh root, SPIFFE URI SAN extraction. Non-blocking: operations return -EAGAIN and
  * tls_conn_want_write() says whether to wait for EPOLLOUT instead of EPOLLIN.
  */
-#ifndef ZT_TLS_H
-#define ZT_TLS_H
+#ifndef AMBIT_NET_TLS_H
+#define AMBIT_NET_TLS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the ztunnel's paths record of a connection (record.c): Istio's labels, a denial's
+ * record and access-log line, and the socket helpers they share.
+ */
+#ifndef ZT_RECORD_H
+#define ZT_RECORD_H
+
+#include <stdbool.h>
+#include <netinet/in.h>
+
+#include "ambit/snapshot.h"
+#include "metrics.h"
+
+struct authz_result;
+
+/* Istio's labels of a connection; all strings borrowed from the arguments (and the snapshot). */
+void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct snap_workload *src,
+		    const char *src_principal, const struct snap_workload *dst,
+		    const struct snap_service *svc, bool mtls);
+/* The peer (@peer) or local address of @fd, if IPv4. */
+bool zt_addr_of(int fd, bool peer, struct sockaddr_in *out);
+/* Closes @fd (taken) with a TCP reset. */
+void zt_close_reset(int fd);
+/* One record and access-log line for a connection @ar denied. All borrowed. */
+void zt_record_denial(struct metrics_labels *labels, const struct sockaddr_in *src,
+		      const struct sockaddr_in *dst, const char *direction,
+		      const struct authz_result *ar);
+
+#endif

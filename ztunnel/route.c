@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The ztunnel's routing decisions, pure functions of a snapshot: where an outbound destination
+ * goes (a Service VIP to one of its endpoints), whether a CONNECT names a workload served here
+ * and may claim its client address, and which Service an inbound connection was for. Plus the
+ * least-connections counts that the outbound choice reads.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "connrec.h"
+#include "metrics.h"
+#include "route.h"
+#include "sock.h"
+
+/* ---- least-connections bookkeeping, shared by workers (atomics, fixed table) ---- */
+
+#define LC_SLOTS 4096
+static struct {
+	uint32_t ip;
+	unsigned int n;
+} lc_table[LC_SLOTS];
+
+static unsigned int *lc_slot(uint32_t ip, bool insert)
+{
+	for (unsigned int i = 0, h = (ip * 2654435761u) % LC_SLOTS; i < 64; i++) {
+		unsigned int k = (h + i) % LC_SLOTS;
+		uint32_t cur = __atomic_load_n(&lc_table[k].ip, __ATOMIC_ACQUIRE);
+
+		if (cur == ip)
+			return &lc_table[k].n;
+		if (cur == 0) {
+			uint32_t zero = 0;
+
+			if (!insert)
+				return NULL;
+			if (__atomic_compare_exchange_n(&lc_table[k].ip, &zero, ip, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
+			    zero == ip)
+				return &lc_table[k].n;
+		}
+	}
+	return NULL; /* table full: the endpoint counts as idle */
+}
+
+unsigned int zt_lc_active(uint32_t ip)
+{
+	unsigned int *n = lc_slot(ip, false);
+
+	return n ? __atomic_load_n(n, __ATOMIC_RELAXED) : 0;
+}
+
+static void lc_release(uint32_t ip)
+{
+	unsigned int *n = lc_slot(ip, false);
+
+	if (n)
+		__atomic_sub_fetch(n, 1, __ATOMIC_RELAXED);
+}
+
+void zt_lc_acquire(struct connrec *rec, uint32_t ip)
+{
+	unsigned int *n = lc_slot(ip, true);
+
+	if (n && rec) {
+		__atomic_add_fetch(n, 1, __ATOMIC_RELAXED);
+		connrec_on_close(rec, lc_release, ip);
+	}
+}
+
+/* ---- decisions ---- */
+
+int zt_route_outbound(const struct snapshot *s, const struct sockaddr_in *dst, enum zt_lb lb,
+		      struct zt_rr *rr, unsigned int (*active)(uint32_t ip), struct zt_route *out)
+{
+	const struct snap_service *svc = snapshot_service_by_vip(s, dst->sin_addr.s_addr);
+	const struct snap_service_port *port = NULL;
+	size_t pick, slot;
+
+	memset(out, 0, sizeof(*out));
+	if (!svc) {
+		out->addr = *dst;
+		out->dst_wl = snapshot_workload_by_ip(s, dst->sin_addr.s_addr);
+		return 0;
+	}
+	for (size_t i = 0; i < svc->nports; i++)
+		if (svc->ports[i].port == ntohs(dst->sin_port))
+			port = &svc->ports[i];
+	if (!port || !svc->nendpoints)
+		return -EHOSTUNREACH;
+	slot = (ntohl(svc->vip) * 2654435761u ^ port->port) % ZT_RR_SLOTS;
+	pick = rr->next[slot]++ % svc->nendpoints;
+	if (lb == ZT_LB_LEAST_CONN && active) {
+		unsigned int best = active(svc->endpoints[pick]);
+
+		/* Scan from the round-robin pick so ties still rotate. */
+		for (size_t i = 1; i < svc->nendpoints; i++) {
+			size_t j = (pick + i) % svc->nendpoints;
+			unsigned int a = active(svc->endpoints[j]);
+
+			if (a < best) {
+				best = a;
+				pick = j;
+			}
+		}
+	}
+	out->svc = svc;
+	out->addr.sin_family = AF_INET;
+	out->addr.sin_addr.s_addr = svc->endpoints[pick];
+	out->addr.sin_port = htons(port->target_port ? port->target_port : port->port);
+	out->dst_wl = snapshot_workload_by_ip(s, svc->endpoints[pick]);
+	return 0;
+}
+
+bool zt_local_enrolled(const struct snapshot *s, const struct snap_workload *wl)
+{
+	return wl && wl->enrolled && wl->node && s->node && strcmp(wl->node, s->node) == 0;
+}
+
+int zt_check_connect(const struct snapshot *s, const char *authority, const char *forwarded,
+		     const char *peer_id, struct sockaddr_in *dst,
+		     const struct snap_workload **dst_wl, struct sockaddr_in *client)
+{
+	const struct snap_workload *src;
+
+	memset(client, 0, sizeof(*client));
+	client->sin_family = AF_INET;
+	if (sock_parse_authority(authority, dst))
+		return 400;
+	*dst_wl = snapshot_workload_by_ip(s, dst->sin_addr.s_addr);
+	if (!zt_local_enrolled(s, *dst_wl))
+		return 400;
+	if (!forwarded)
+		return 0;
+	/*
+	 * The claimed client IP decides the source address the pod sees (and later, policy). A
+	 * peer may only claim IPs of workloads running as its own identity: anything else is
+	 * refused with 401 rather than silently downgraded, so a misbehaving peer is visible.
+	 */
+	if (sock_parse_forwarded_for(forwarded, client))
+		return 400;
+	src = snapshot_workload_by_ip(s, client->sin_addr.s_addr);
+	if (!src || !peer_id || !src->identity || strcmp(src->identity, peer_id) != 0)
+		return 401;
+	return 0;
+}
+
+static bool svc_selects(const struct snap_service *svc, uint32_t ip)
+{
+	for (size_t i = 0; i < svc->nendpoints; i++)
+		if (svc->endpoints[i] == ip)
+			return true;
+	return false;
+}
+
+const struct snap_service *zt_inbound_service(const struct snapshot *s,
+					      const struct snap_workload *dst, uint16_t port,
+					      const char *host)
+{
+	if (!dst)
+		return NULL;
+	/* The client's word counts only for a Service that really selects this pod. */
+	for (size_t i = 0; host && i < s->n_services; i++)
+		if (s->services[i].hostname && !strcmp(s->services[i].hostname, host) &&
+		    svc_selects(&s->services[i], dst->ip))
+			return &s->services[i];
+	for (size_t i = 0; i < s->n_services; i++) {
+		const struct snap_service *svc = &s->services[i];
+
+		if (!svc_selects(svc, dst->ip))
+			continue;
+		for (size_t j = 0; j < svc->nports; j++)
+			if ((svc->ports[j].target_port ? svc->ports[j].target_port
+						       : svc->ports[j].port) == port)
+				return svc;
+	}
+	return NULL;
+}
