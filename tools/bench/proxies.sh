@@ -59,6 +59,7 @@ proxy_pids() { cat "$(proxy_cgroup "$1")/cgroup.procs" 2>/dev/null; }
 
 proxy_stop_all() {
 	local name cg
+	[ -n "$CG_ROOT" ] || return 0
 	for name in stunnel-node1 stunnel-node2 nginx-node1 nginx-node2 relay-node1 relay-node2; do
 		cg=$(proxy_cgroup "$name")
 		[ -d "$cg" ] || continue
