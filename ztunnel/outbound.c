@@ -98,9 +98,16 @@ static void held_release(struct held *hd)
 	loop_defer_free(w->loop, hd, held_free);
 }
 
+/* The peer the CONNECT goes to: the destination pod, or the waypoint taking the traffic. */
+static const char *route_san(const struct zt_route *r)
+{
+	return r->wp ? r->wp->identity : r->dst_wl->identity;
+}
+
 static void held_labels(const struct held *hd, struct metrics_labels *l)
 {
-	zt_fill_labels(l, "source", hd->src, NULL, hd->r.dst_wl, hd->r.svc, true);
+	zt_fill_labels(l, "source", hd->src, NULL, hd->r.wp ? hd->r.wp_wl : hd->r.dst_wl, hd->r.svc,
+		       true);
 }
 
 /*
@@ -138,7 +145,7 @@ static struct connrec *held_established(void *arg, struct guard_slot *slot)
 
 	if (hd->tries > 1)
 		pr_debug("outbound: %s -> %s established on try %u after %lums",
-			 inet_ntoa(hd->peer.sin_addr), hd->r.dst_wl->identity, hd->tries,
+			 inet_ntoa(hd->peer.sin_addr), route_san(&hd->r), hd->tries,
 			 zt_ms_since(hd->w->loop, hd->start_ms));
 	held_labels(hd, &labels);
 	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
@@ -273,11 +280,14 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 	    .forwarded_for = client,
 	    .forwarded_host = r->svc ? r->svc->hostname : NULL,
 	    .identity = src->identity,
-	    .expect_san = r->dst_wl->identity,
+	    .expect_san = route_san(r),
 	    .ctx = zt_snap_ctx(zs, src->identity, false),
 	    .ops = &held_ops,
 	};
 
+	/* To a waypoint: TLS to its instance, the CONNECT names what the client addressed. */
+	if (r->wp)
+		t.addr = r->wp_addr;
 	hd = held_try(w, hd, fd, peer, dst, zs, r, src, slot);
 	if (!hd)
 		return;
@@ -328,13 +338,14 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	 */
 	if (!zt_local_enrolled(s, src))
 		src = NULL;
-	if (zt_route_outbound(s, dst, w->o.lb, &w->rr, zt_lc_active, &r)) {
-		pr_info("outbound: %s:%u has no ready endpoint", inet_ntoa(dst->sin_addr),
-			ntohs(dst->sin_port));
+	if (zt_route_outbound(s, src, dst, w->o.lb, &w->rr, zt_lc_active, &r)) {
+		pr_info("outbound: %s:%u has no ready endpoint%s", inet_ntoa(dst->sin_addr),
+			ntohs(dst->sin_port), r.wp ? " (its waypoint has no instance)" : "");
 		goto drop;
 	}
-	mesh = r.dst_wl && r.dst_wl->enrolled;
-	local_dst = mesh && zt_local_enrolled(s, r.dst_wl);
+	/* Through a waypoint the traffic is HBONE whatever the destination, even on this node. */
+	mesh = r.wp || (r.dst_wl && r.dst_wl->enrolled);
+	local_dst = mesh && !r.wp && zt_local_enrolled(s, r.dst_wl);
 	if (mesh && !src) {
 		/*
 		 * Never plaintext to a mesh destination: wait (bounded) for the snapshot that

@@ -73,26 +73,82 @@ void zt_lc_acquire(struct connrec *rec, uint32_t ip)
 
 /* ---- decisions ---- */
 
-int zt_route_outbound(const struct snapshot *s, const struct sockaddr_in *dst, enum zt_lb lb,
-		      struct zt_rr *rr, unsigned int (*active)(uint32_t ip), struct zt_route *out)
+/* Picks from @n addresses with the round-robin cursor of (@key, @port). */
+static size_t rr_pick(struct zt_rr *rr, uint32_t key, uint16_t port, size_t n)
+{
+	size_t slot = (ntohl(key) * 2654435761u ^ port) % ZT_RR_SLOTS;
+
+	return rr->next[slot]++ % n;
+}
+
+/*
+ * An instance of waypoint @wp for @out: the ready endpoints of its Service when the snapshot
+ * has that Service (by VIP), else the instance addresses the binding lists. 0 or -EHOSTUNREACH.
+ */
+static int route_waypoint(const struct snapshot *s, const struct snap_waypoint *wp,
+			  struct zt_rr *rr, struct zt_route *out)
+{
+	const struct snap_service *wsvc = NULL;
+	uint32_t ips[64];
+	size_t n = 0;
+
+	out->wp = wp;
+	for (size_t i = 0; i < wp->n_addresses && !wsvc; i++)
+		wsvc = snapshot_service_by_vip(s, wp->addresses[i]);
+	if (wsvc) {
+		for (size_t i = 0; i < wsvc->nendpoints && n < 64; i++)
+			ips[n++] = wsvc->endpoints[i];
+	} else {
+		for (size_t i = 0; i < wp->n_addresses && n < 64; i++)
+			ips[n++] = wp->addresses[i];
+	}
+	if (!n)
+		return -EHOSTUNREACH;
+	out->wp_addr.sin_family = AF_INET;
+	out->wp_addr.sin_addr.s_addr = ips[rr_pick(rr, ips[0], wp->port, n)];
+	out->wp_addr.sin_port = htons(wp->port);
+	out->wp_wl = snapshot_workload_by_ip(s, out->wp_addr.sin_addr.s_addr);
+	return 0;
+}
+
+/* The waypoint is calling: its own traffic never loops back into it (API_SEMANTICS.md §9). */
+static bool is_waypoint(const struct snap_waypoint *wp, const struct snap_workload *src)
+{
+	return src && src->identity && !strcmp(src->identity, wp->identity);
+}
+
+int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
+		      const struct sockaddr_in *dst, enum zt_lb lb, struct zt_rr *rr,
+		      unsigned int (*active)(uint32_t ip), struct zt_route *out)
 {
 	const struct snap_service *svc = snapshot_service_by_vip(s, dst->sin_addr.s_addr);
 	const struct snap_service_port *port = NULL;
-	size_t pick, slot;
+	size_t pick;
 
 	memset(out, 0, sizeof(*out));
 	if (!svc) {
 		out->addr = *dst;
 		out->dst_wl = snapshot_workload_by_ip(s, dst->sin_addr.s_addr);
+		/* Addressed to the pod: its workload waypoint, if it has one. */
+		if (out->dst_wl && out->dst_wl->waypoint &&
+		    !is_waypoint(out->dst_wl->waypoint, src))
+			return route_waypoint(s, out->dst_wl->waypoint, rr, out);
 		return 0;
 	}
 	for (size_t i = 0; i < svc->nports; i++)
 		if (svc->ports[i].port == ntohs(dst->sin_port))
 			port = &svc->ports[i];
-	if (!port || !svc->nendpoints)
+	if (!port)
 		return -EHOSTUNREACH;
-	slot = (ntohl(svc->vip) * 2654435761u ^ port->port) % ZT_RR_SLOTS;
-	pick = rr->next[slot]++ % svc->nendpoints;
+	/* Addressed to the Service: its waypoint picks the endpoint (and applies L7). */
+	if (svc->waypoint && !is_waypoint(svc->waypoint, src)) {
+		out->svc = svc;
+		out->addr = *dst;
+		return route_waypoint(s, svc->waypoint, rr, out);
+	}
+	if (!svc->nendpoints)
+		return -EHOSTUNREACH;
+	pick = rr_pick(rr, svc->vip, port->port, svc->nendpoints);
 	if (lb == ZT_LB_LEAST_CONN && active) {
 		unsigned int best = active(svc->endpoints[pick]);
 
@@ -112,6 +168,9 @@ int zt_route_outbound(const struct snapshot *s, const struct sockaddr_in *dst, e
 	out->addr.sin_addr.s_addr = svc->endpoints[pick];
 	out->addr.sin_port = htons(port->target_port ? port->target_port : port->port);
 	out->dst_wl = snapshot_workload_by_ip(s, svc->endpoints[pick]);
+	/* A Service without a waypoint still reaches its pod's workload waypoint, as Istio's. */
+	if (out->dst_wl && out->dst_wl->waypoint && !is_waypoint(out->dst_wl->waypoint, src))
+		return route_waypoint(s, out->dst_wl->waypoint, rr, out);
 	return 0;
 }
 
@@ -125,6 +184,8 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 		     const struct snap_workload **dst_wl, struct sockaddr_in *client)
 {
 	const struct snap_workload *src;
+	char host[256];
+	bool has_host;
 
 	memset(client, 0, sizeof(*client));
 	client->sin_family = AF_INET;
@@ -133,6 +194,9 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 	*dst_wl = snapshot_workload_by_ip(s, dst->sin_addr.s_addr);
 	if (!zt_local_enrolled(s, *dst_wl))
 		return 400;
+	has_host = forwarded && sock_parse_forwarded_host(forwarded, host, sizeof(host)) == 0;
+	if (zt_waypoint_bypass(s, *dst_wl, has_host ? host : NULL, peer_id))
+		return 401;
 	if (!forwarded)
 		return 0;
 	/*
@@ -178,4 +242,22 @@ const struct snap_service *zt_inbound_service(const struct snapshot *s,
 				return svc;
 	}
 	return NULL;
+}
+
+const struct snap_waypoint *zt_waypoint_bypass(const struct snapshot *s,
+					       const struct snap_workload *dst, const char *host,
+					       const char *peer_id)
+{
+	const struct snap_waypoint *wp = NULL;
+
+	/* The waypoint of the Service the client addressed (if it selects @dst), else @dst's. */
+	for (size_t i = 0; dst && host && !wp && i < s->n_services; i++)
+		if (s->services[i].hostname && !strcmp(s->services[i].hostname, host) &&
+		    svc_selects(&s->services[i], dst->ip))
+			wp = s->services[i].waypoint;
+	if (!wp && dst)
+		wp = dst->waypoint;
+	if (!wp || (peer_id && !strcmp(peer_id, wp->identity)))
+		return NULL;
+	return wp;
 }

@@ -32,17 +32,34 @@ struct zt_rr {
 struct zt_route {
 	const struct snap_workload *dst_wl; /* NULL: not a known workload */
 	const struct snap_service *svc;	    /* the Service when @dst was a VIP */
-	struct sockaddr_in addr;	    /* the endpoint (pod ip:target port) or @dst as is */
+	/*
+	 * The endpoint (pod ip:target port) or @dst as is; with a waypoint, @dst as addressed
+	 * (what the CONNECT's :authority names) and @dst_wl the pod when that was a pod IP.
+	 */
+	struct sockaddr_in addr;
+	/*
+	 * The waypoint that takes this traffic (API_SEMANTICS.md §9), or NULL. Then the HBONE
+	 * connection goes to @wp_addr, one of its instances, whose identity must be @wp->identity;
+	 * @wp_wl is that instance's workload when the snapshot knows it.
+	 */
+	const struct snap_waypoint *wp;
+	struct sockaddr_in wp_addr;
+	const struct snap_workload *wp_wl;
 };
 
 /*
- * Resolves an outbound destination: a Service VIP:port becomes a ready endpoint picked with @lb
- * (@rr is the worker's round-robin cursors, @active the per-endpoint open counts for
- * least-connections, may be NULL). 0, or -EHOSTUNREACH for a VIP without a ready endpoint or
- * matching port.
+ * Resolves an outbound destination of @src (the client's workload, may be NULL). Traffic
+ * addressed to a Service VIP whose Service is bound to a waypoint goes to that waypoint (an
+ * instance picked round robin); else traffic to a pod (addressed, or picked from a Service)
+ * whose workload is bound to a waypoint goes to that one; never when @src is the waypoint
+ * itself. Otherwise a Service VIP:port becomes a ready endpoint picked with @lb (@rr is the
+ * worker's round-robin cursors, @active the per-endpoint open counts for least-connections, may
+ * be NULL). 0, or -EHOSTUNREACH for a VIP without a ready endpoint or matching port, or a
+ * waypoint without an instance.
  */
-int zt_route_outbound(const struct snapshot *s, const struct sockaddr_in *dst, enum zt_lb lb,
-		      struct zt_rr *rr, unsigned int (*active)(uint32_t ip), struct zt_route *out);
+int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
+		      const struct sockaddr_in *dst, enum zt_lb lb, struct zt_rr *rr,
+		      unsigned int (*active)(uint32_t ip), struct zt_route *out);
 
 /*
  * Checks a CONNECT (HBONE inbound): @authority must name an enrolled workload of this node, and
@@ -50,11 +67,21 @@ int zt_route_outbound(const struct snapshot *s, const struct sockaddr_in *dst, e
  * equals @peer_id. Returns 0 (with *@dst, *@dst_wl and *@client: the address the client
  * connected from, port included when sent, or INADDR_ANY when none was claimed), 400 for a
  * malformed request or a destination not served here, or 401 for a claimed client IP that does
- * not belong to @peer_id.
+ * not belong to @peer_id, or for a destination bound to a waypoint (zt_waypoint_bypass) reached
+ * by anyone but that waypoint.
  */
 int zt_check_connect(const struct snapshot *s, const char *authority, const char *forwarded,
 		     const char *peer_id, struct sockaddr_in *dst,
 		     const struct snap_workload **dst_wl, struct sockaddr_in *client);
+/*
+ * Whether a CONNECT from @peer_id to local workload @dst bypasses a waypoint: the waypoint of the
+ * Service the client addressed (@host: its `forwarded: host=`, may be NULL) when that Service
+ * selects @dst and has one, else @dst's own (workload) waypoint. Returns that waypoint when
+ * @peer_id is not its identity, else NULL (no waypoint, or the waypoint itself is calling).
+ */
+const struct snap_waypoint *zt_waypoint_bypass(const struct snapshot *s,
+					       const struct snap_workload *dst, const char *host,
+					       const char *peer_id);
 /*
  * The Service a connection to local workload @dst on @port was for, as Istio's ztunnel guesses
  * it for the destination reporter: the one named @host (the client's `forwarded: host=`, may be

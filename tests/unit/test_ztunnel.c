@@ -43,7 +43,7 @@ static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const c
 	s->node = strdup(node);
 	s->trust_domain = strdup("cluster.local");
 	s->root_pem = strdup(ca ? ca_root_pem(ca) : "");
-	s->workloads = calloc(4, sizeof(*s->workloads));
+	s->workloads = calloc(8, sizeof(*s->workloads)); /* room for tests to add */
 	harness_add_wl(s, "a", "127.0.0.1", "n1", ID_A, true);
 	harness_add_wl(s, "b", "127.0.0.2", "n2", ID_B, true);
 	harness_add_wl(s, "c", "127.0.0.3", "n1", ID_C, true);
@@ -114,7 +114,8 @@ static void test_route_rr_per_service(void **state)
 	for (int i = 0; i < 8; i++) {
 		const struct sockaddr_in *dst = i % 2 ? &api : &web;
 
-		assert_int_equal(zt_route_outbound(s, dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+		assert_int_equal(zt_route_outbound(s, NULL, dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+				 0);
 		seen[i % 2][r.addr.sin_addr.s_addr == harness_ip4("127.0.0.3")] = true;
 	}
 	assert_true(seen[0][0] && seen[0][1]);
@@ -132,30 +133,176 @@ static void test_route_outbound(void **state)
 	struct zt_rr rr = {0};
 	uint32_t first;
 
-	assert_int_equal(zt_route_outbound(s, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_ptr_equal(r.svc, &s->services[0]);
 	assert_int_equal(ntohs(r.addr.sin_port), 8080);
 	first = r.addr.sin_addr.s_addr;
 	assert_non_null(r.dst_wl);
-	assert_int_equal(zt_route_outbound(s, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_int_not_equal(r.addr.sin_addr.s_addr, first); /* round robin alternates */
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(
-		    zt_route_outbound(s, &vip, ZT_LB_LEAST_CONN, &rr, active_b_busy, &r), 0);
+		    zt_route_outbound(s, NULL, &vip, ZT_LB_LEAST_CONN, &rr, active_b_busy, &r), 0);
 		assert_int_equal(r.addr.sin_addr.s_addr, harness_ip4("127.0.0.3"));
 	}
-	assert_int_equal(zt_route_outbound(s, &other, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+	assert_int_equal(zt_route_outbound(s, NULL, &other, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
 			 -EHOSTUNREACH);
 	s->services[0].nendpoints = 0;
-	assert_int_equal(zt_route_outbound(s, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+	assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
 			 -EHOSTUNREACH);
-	assert_int_equal(zt_route_outbound(s, &pod, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_int_equal(zt_route_outbound(s, NULL, &pod, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_null(r.svc);
 	assert_string_equal(r.dst_wl->name, "b");
 	assert_int_equal(ntohs(r.addr.sin_port), 9000);
-	assert_int_equal(zt_route_outbound(s, &ext, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_int_equal(zt_route_outbound(s, NULL, &ext, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_null(r.dst_wl);
 	s->services[0].nendpoints = 2;
+	snapshot_free(s);
+}
+
+#define ID_WP "spiffe://cluster.local/ns/demo/sa/waypoint"
+
+/*
+ * A waypoint binding as the agent writes it: its Service's VIP first when one is known (then the
+ * Service is in the snapshot too), then its instances.
+ */
+static struct snap_waypoint *make_wp(const char *vip, const char *inst1, const char *inst2)
+{
+	struct snap_waypoint *w = calloc(1, sizeof(*w));
+
+	w->name = strdup("demo/waypoint");
+	w->identity = strdup(ID_WP);
+	w->hostname = strdup("waypoint.demo.svc.cluster.local");
+	w->port = 15008;
+	w->addresses = calloc(3, sizeof(uint32_t));
+	if (vip)
+		w->addresses[w->n_addresses++] = harness_ip4(vip);
+	if (inst1)
+		w->addresses[w->n_addresses++] = harness_ip4(inst1);
+	if (inst2)
+		w->addresses[w->n_addresses++] = harness_ip4(inst2);
+	return w;
+}
+
+/*
+ * API_SEMANTICS.md §9 on the client side: a Service bound to a waypoint sends its traffic to an
+ * instance of the waypoint on 15008 (checked against the waypoint's identity), the CONNECT naming
+ * the VIP as addressed; a pod's workload waypoint takes traffic to its IP and, when the Service
+ * has none, traffic that a Service resolved to it; the waypoint's own traffic never loops back.
+ */
+static void test_route_waypoint(void **state)
+{
+	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
+	struct sockaddr_in vip = harness_sin("127.0.0.10", 80),
+			   pod = harness_sin("127.0.0.2", 9000);
+	struct snap_workload *wpwl;
+	struct zt_route r;
+	struct zt_rr rr = {0};
+	bool seen[2] = {false, false};
+
+	s->services[0].waypoint = make_wp(NULL, "127.0.0.41", "127.0.0.42");
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(
+		    zt_route_outbound(s, &s->workloads[0], &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+		    0);
+		assert_non_null(r.wp);
+		assert_string_equal(r.wp->identity, ID_WP);
+		assert_ptr_equal(r.svc, &s->services[0]);
+		/* The CONNECT names what was addressed; TLS goes to an instance on 15008. */
+		assert_int_equal(r.addr.sin_addr.s_addr, vip.sin_addr.s_addr);
+		assert_int_equal(ntohs(r.addr.sin_port), 80);
+		assert_int_equal(ntohs(r.wp_addr.sin_port), 15008);
+		/* No VIP known: the instances are used, round robin. */
+		assert_true(r.wp_addr.sin_addr.s_addr == harness_ip4("127.0.0.41") ||
+			    r.wp_addr.sin_addr.s_addr == harness_ip4("127.0.0.42"));
+		seen[r.wp_addr.sin_addr.s_addr == harness_ip4("127.0.0.42")] = true;
+	}
+	assert_true(seen[0] && seen[1]);
+	/* With the waypoint's Service in the snapshot, its ready endpoints are the instances. */
+	snapshot_waypoint_free(s->services[0].waypoint);
+	s->services[0].waypoint = make_wp("127.0.0.10", "127.0.0.41", NULL);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(
+		    zt_route_outbound(s, &s->workloads[0], &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+		    0);
+		assert_true(r.wp_addr.sin_addr.s_addr == harness_ip4("127.0.0.2") ||
+			    r.wp_addr.sin_addr.s_addr == harness_ip4("127.0.0.3"));
+	}
+	snapshot_waypoint_free(s->services[0].waypoint);
+	s->services[0].waypoint = make_wp(NULL, "127.0.0.41", "127.0.0.42");
+	/* Traffic the waypoint sends itself goes to the endpoints directly. */
+	wpwl = &s->workloads[s->n_workloads++];
+	memset(wpwl, 0, sizeof(*wpwl));
+	wpwl->name = strdup("waypoint-0");
+	wpwl->namespace = strdup("demo");
+	wpwl->identity = strdup(ID_WP);
+	wpwl->ip = harness_ip4("127.0.0.41");
+	assert_int_equal(zt_route_outbound(s, wpwl, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_null(r.wp);
+	assert_int_equal(ntohs(r.addr.sin_port), 8080);
+	/* A waypoint without an instance: nowhere to go (the waypoint is never bypassed). */
+	s->services[0].waypoint->n_addresses = 0;
+	assert_int_equal(
+	    zt_route_outbound(s, &s->workloads[0], &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+	    -EHOSTUNREACH);
+	snapshot_waypoint_free(s->services[0].waypoint);
+	s->services[0].waypoint = NULL;
+	/* A workload waypoint: the pod's IP, and a Service without a waypoint resolving to it. */
+	s->workloads[1].waypoint = make_wp(NULL, "127.0.0.41", NULL);
+	assert_int_equal(
+	    zt_route_outbound(s, &s->workloads[0], &pod, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_non_null(r.wp);
+	assert_int_equal(r.addr.sin_addr.s_addr, pod.sin_addr.s_addr);
+	assert_int_equal(ntohs(r.addr.sin_port), 9000);
+	assert_int_equal(r.wp_addr.sin_addr.s_addr, harness_ip4("127.0.0.41"));
+	assert_ptr_equal(r.wp_wl, wpwl);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(
+		    zt_route_outbound(s, &s->workloads[0], &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+		    0);
+		/* b (127.0.0.2) has the waypoint, c (127.0.0.3) does not. */
+		if (r.dst_wl == &s->workloads[1]) {
+			assert_non_null(r.wp);
+			assert_int_equal(ntohs(r.addr.sin_port), 8080);
+		} else {
+			assert_null(r.wp);
+		}
+	}
+	snapshot_free(s);
+}
+
+/*
+ * The destination side: a CONNECT to a pod bound to a waypoint (through the Service the client
+ * named in `forwarded: host=`, or its own) is accepted only from that waypoint's identity.
+ */
+static void test_check_connect_waypoint(void **state)
+{
+	struct snapshot *s = make_snap("n2", NULL, NULL, 0, 8080);
+	const struct snap_workload *wl;
+	struct sockaddr_in dst, client;
+	const char *via_svc = "for=\"127.0.0.1:40000\";host=web.demo.svc.cluster.local";
+
+	s->services[0].waypoint = make_wp("127.0.0.40", "127.0.0.41", NULL);
+	/* Addressed through the Service: only the waypoint may connect. */
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", via_svc, ID_A, &dst, &wl, &client),
+			 401);
+	assert_non_null(
+	    zt_waypoint_bypass(s, &s->workloads[1], "web.demo.svc.cluster.local", ID_A));
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_WP, &dst, &wl, &client), 0);
+	assert_null(zt_waypoint_bypass(s, &s->workloads[1], "web.demo.svc.cluster.local", ID_WP));
+	/* Addressed to the pod itself: a Service waypoint does not apply. */
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client), 0);
+	/* A host the pod is not behind is no reason either way. */
+	assert_null(zt_waypoint_bypass(s, &s->workloads[1], "other.demo.svc.cluster.local", ID_A));
+	/* The pod's own (workload) waypoint applies whatever was addressed. */
+	s->workloads[1].waypoint = make_wp("127.0.0.50", "127.0.0.51", NULL);
+	snapshot_waypoint_free(s->services[0].waypoint);
+	s->services[0].waypoint = NULL;
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client),
+			 401);
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", via_svc, ID_A, &dst, &wl, &client),
+			 401);
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_WP, &dst, &wl, &client), 0);
 	snapshot_free(s);
 }
 
@@ -553,11 +700,18 @@ static void test_two_ztunnels(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_route_outbound), cmocka_unit_test(test_route_rr_per_service),
-	    cmocka_unit_test(test_check_connect),  cmocka_unit_test(test_forwarded),
-	    cmocka_unit_test(test_forwarded_host), cmocka_unit_test(test_inbound_service),
-	    cmocka_unit_test(test_state_swap),	   cmocka_unit_test(test_metrics),
-	    cmocka_unit_test(test_two_ztunnels),   cmocka_unit_test(test_agent_watch_reconnect),
+	    cmocka_unit_test(test_route_outbound),
+	    cmocka_unit_test(test_route_rr_per_service),
+	    cmocka_unit_test(test_check_connect),
+	    cmocka_unit_test(test_route_waypoint),
+	    cmocka_unit_test(test_check_connect_waypoint),
+	    cmocka_unit_test(test_forwarded),
+	    cmocka_unit_test(test_forwarded_host),
+	    cmocka_unit_test(test_inbound_service),
+	    cmocka_unit_test(test_state_swap),
+	    cmocka_unit_test(test_metrics),
+	    cmocka_unit_test(test_two_ztunnels),
+	    cmocka_unit_test(test_agent_watch_reconnect),
 	};
 
 	alarm(120);
