@@ -13,6 +13,7 @@
 #include "ambit/snapshot.h"
 #include "fastdrop.h"
 #include "agent.h"
+#include "wpserve.h"
 
 static int env_ifindex(const char *name, void *ctx)
 {
@@ -455,6 +456,13 @@ static void save_version(const struct agent *a)
 	}
 }
 
+uint64_t agent_next_version(struct agent *a)
+{
+	a->version++;
+	save_version(a);
+	return a->version;
+}
+
 /* Encodes the current state and publishes it under a new version if anything changed. */
 static void publish(struct agent *a)
 {
@@ -474,8 +482,7 @@ static void publish(struct agent *a)
 		return;
 	}
 	free(json);
-	s.version = ++a->version;
-	save_version(a);
+	s.version = agent_next_version(a);
 	json = snapshot_encode(&s);
 	free(s.certs);
 	if (!json)
@@ -566,12 +573,16 @@ void agent_reconcile(struct agent *a)
 		return;
 	}
 	err = confstore_view(&a->conf, &view);
-	if (!err)
-		err = desired_compute(&view, &a->rt, &env, &next);
+	if (err) {
+		pr_err("reconcile: cannot read the config: %s; retrying on the next change",
+		       strerror(-err));
+		return;
+	}
+	err = desired_compute(&view, &a->rt, &env, &next);
 	if (!err)
 		policy_sync_update(&a->policy, &view, &a->rt, a->opts.root_namespace);
-	confstore_view_free(&view);
 	if (err) {
+		confstore_view_free(&view);
 		desired_free(&next);
 		pr_err("reconcile: cannot compute the desired state: %s; retrying on the next "
 		       "change",
@@ -587,6 +598,8 @@ void agent_reconcile(struct agent *a)
 	a->have_cur = true;
 	sync_certs(a);
 	publish(a);
+	wpserve_sync(a, &view);
+	confstore_view_free(&view);
 	a->config_generation = a->generation_seen;
 	if (a->apply_errors)
 		pr_warn("reconcile: %u datapath operation(s) failed; retried on the next change",
@@ -595,13 +608,21 @@ void agent_reconcile(struct agent *a)
 
 void agent_renew_certs(struct agent *a)
 {
+	struct config view;
+
 	sync_certs(a);
 	publish(a);
+	if (confstore_view(&a->conf, &view) == 0) {
+		wpserve_sync(a, &view);
+		confstore_view_free(&view);
+	}
 }
 
 time_t agent_next_cert_deadline(const struct agent *a)
 {
-	return cert_store_next_deadline(&a->certs);
+	time_t n = cert_store_next_deadline(&a->certs), w = wpserve_next_cert_deadline(a);
+
+	return !n || (w && w < n) ? w : n;
 }
 
 char *agent_get(void *ctx, const char *what, char *err, size_t errlen)
@@ -633,6 +654,7 @@ char *agent_get(void *ctx, const char *what, char *err, size_t errlen)
 
 void agent_cleanup(struct agent *a)
 {
+	wpserve_free(a);
 	server_destroy(a->srv);
 	a->srv = NULL;
 	cert_store_free(&a->certs);

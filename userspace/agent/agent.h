@@ -64,7 +64,12 @@ struct agent {
 	uint64_t generation_seen;   /* read at the start of the reconcile in progress */
 	char *snap_json;	    /* last published full encoding */
 	unsigned int apply_errors;  /* map/tc failures of the last reconcile */
+	int epfd;		    /* the event loop's, for the waypoints' sockets */
+	struct wpserve *wps;	    /* the node's waypoint instances (wpserve.h) */
 };
+
+/* Takes the next snapshot version (any snapshot the agent publishes), saved before use. */
+uint64_t agent_next_version(struct agent *a);
 
 /* Restores the last published snapshot version so a restart never reuses one. */
 void agent_restore_version(struct agent *a);

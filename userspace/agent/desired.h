@@ -16,6 +16,7 @@
 #include "ambit/bpf_abi.h"
 #include "ambit/config.h"
 #include "ambit/snapshot.h"
+#include "ambit/l7.h"
 #include "runtime.h"
 
 /* One entry of a fixed-size map (workloads, enrolled_cgrp, pod_ifaces), value zero-padded. */
@@ -87,6 +88,21 @@ void desired_free(struct desired *d);
  */
 int desired_waypoints(const struct config *cfg, const struct runtime *rt,
 		      const struct desired_env *env, struct desired *out);
+
+/*
+ * waypoints.c: the L7 inputs of a config and pod list, and the waypoint bindings computed from
+ * them (include/ambit/l7.h), for the snapshots of the ztunnel and of each waypoint. Borrows
+ * @cfg and @rt, which must outlive the view.
+ */
+struct waypoint_view {
+	struct l7_pod *pods;
+	struct l7_inputs in;
+	struct l7_bindings b;
+};
+/* 0 or -ENOMEM; free with waypoint_view_free in either case. */
+int waypoint_view_build(struct waypoint_view *v, const struct config *cfg, const struct runtime *rt,
+			const char *trust_domain);
+void waypoint_view_free(struct waypoint_view *v);
 
 /* Returns the local pod with @uid, or NULL (borrowed). */
 const struct desired_local_pod *desired_local_pod(const struct desired *d, const char *uid);

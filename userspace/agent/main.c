@@ -23,6 +23,7 @@
 
 #include "ambit/log.h"
 #include "agent.h"
+#include "wpserve.h"
 #include "netsetup.h"
 
 #define DEBOUNCE_MS 100
@@ -353,6 +354,7 @@ static int startup(struct loop *l)
 	a->conf.cache_dir = a->opts.cache_dir;
 
 	agent_restore_version(a);
+	a->epfd = l->epfd;
 	/* First reconcile before listening, so the first watcher gets a full snapshot at once. */
 	reconcile(l);
 	ops.get = agent_get;
@@ -412,6 +414,7 @@ int main(int argc, char **argv)
 			src->handle(src, evs[i].events);
 		}
 		server_reap(l.agent.srv);
+		wpserve_reap(&l.agent);
 	}
 	if (l.agent.srv)
 		unlink(l.agent.opts.socket);

@@ -155,6 +155,7 @@ static void pod_free(struct rt_pod *p)
 	free(p->cgroup);
 	free(p->host_iface);
 	free(p->service_account);
+	free(p->agent_dir);
 	labels_free(&p->labels);
 }
 
@@ -190,6 +191,7 @@ static int parse_pod(const cJSON *obj, size_t i, struct rt_pod *p, char *err, si
 	OPT("cgroup", cgroup);
 	OPT("hostIface", host_iface);
 	OPT("serviceAccount", service_account);
+	OPT("agentDir", agent_dir);
 #undef REQ
 #undef OPT
 	ret = req_string(obj, "ip", &ip);

@@ -21,6 +21,11 @@ struct rt_pod {
 	char *cgroup;	       /* absolute cgroup v2 directory, or NULL */
 	char *host_iface;      /* host-side veth in the node netns, or NULL */
 	char *service_account; /* "default" when absent */
+	/*
+	 * A host directory mounted into the pod (JSON "agentDir", or NULL): the agent serves a
+	 * waypoint instance its own snapshot on <agentDir>/agent.sock (wpserve.h).
+	 */
+	char *agent_dir;
 	uint32_t ip;
 	struct config_labels labels;
 };

@@ -264,6 +264,15 @@ static void server_accept(struct agent_source *src, uint32_t events)
 				pr_warn("accept on agent socket: %s", strerror(errno));
 			return;
 		}
+		if (srv->ops->admit) {
+			char why[256] = "";
+
+			if (!srv->ops->admit(srv->ops->ctx, fd, why, sizeof(why))) {
+				pr_warn("agent socket: client refused: %s", why);
+				close(fd);
+				continue;
+			}
+		}
 		c = calloc(1, sizeof(*c));
 		if (c)
 			c->rbuf = malloc(SERVER_MAX_REQUEST + 4);

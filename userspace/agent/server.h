@@ -7,6 +7,7 @@
 #ifndef AMBIT_AGENT_SERVER_H
 #define AMBIT_AGENT_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,11 @@ struct server_ops {
 	 * frees), or NULL with a reason in @err.
 	 */
 	char *(*get)(void *ctx, const char *what, char *err, size_t errlen);
+	/*
+	 * May be NULL. Decides a new client by its socket @fd (SO_PEERCRED): false refuses it,
+	 * with the reason in @why for the log.
+	 */
+	bool (*admit)(void *ctx, int fd, char *why, size_t len);
 	void *ctx;
 };
 

@@ -30,7 +30,20 @@ static const struct config_pod_spec *spec_of(const struct config *cfg, const str
 	return NULL;
 }
 
-static struct snap_waypoint *binding(const struct l7_waypoint *w)
+/*
+ * The client ztunnel reaches a waypoint through the ready endpoints of its Service when that
+ * Service is in the snapshot, else through its instances: a VIP the snapshot does not serve
+ * would be an address nobody answers on.
+ */
+static bool vip_served(const struct desired *d, uint32_t vip)
+{
+	for (size_t i = 0; vip && i < d->n_snap_services; i++)
+		if (d->snap_services[i].vip == vip)
+			return true;
+	return false;
+}
+
+static struct snap_waypoint *binding(const struct l7_waypoint *w, const struct desired *d)
 {
 	struct snap_waypoint *s = calloc(1, sizeof(*s));
 
@@ -47,51 +60,63 @@ static struct snap_waypoint *binding(const struct l7_waypoint *w)
 		return NULL;
 	}
 	/* The waypoint Service's VIP first, then its instances. */
-	if (w->vip)
+	if (vip_served(d, w->vip))
 		s->addresses[s->n_addresses++] = w->vip;
 	for (size_t i = 0; i < w->n_ips; i++)
 		s->addresses[s->n_addresses++] = w->ips[i];
 	return s;
 }
 
-int desired_waypoints(const struct config *cfg, const struct runtime *rt,
-		      const struct desired_env *env, struct desired *d)
+int waypoint_view_build(struct waypoint_view *v, const struct config *cfg, const struct runtime *rt,
+			const char *trust_domain)
 {
-	struct l7_pod *pods = calloc(rt->n_pods + 1, sizeof(*pods));
-	struct l7_inputs in = {.cfg = cfg,
-			       .pods = pods,
-			       .n_pods = rt->n_pods,
-			       .trust_domain = env->trust_domain,
-			       .service_vip = vip_of,
-			       .arg = (void *)rt};
-	struct l7_bindings b;
-	int err;
-
-	if (!pods)
+	memset(v, 0, sizeof(*v));
+	v->pods = calloc(rt->n_pods + 1, sizeof(*v->pods));
+	if (!v->pods)
 		return -ENOMEM;
 	for (size_t i = 0; i < rt->n_pods; i++) {
 		const struct rt_pod *p = &rt->pods[i];
 
-		pods[i] =
+		v->pods[i] =
 		    (struct l7_pod){p->namespace, p->name,    p->node,	      p->service_account,
 				    p->ip,	  &p->labels, spec_of(cfg, p)};
 	}
-	err = l7_bindings_compute(&in, &b);
+	v->in = (struct l7_inputs){.cfg = cfg,
+				   .pods = v->pods,
+				   .n_pods = rt->n_pods,
+				   .trust_domain = trust_domain,
+				   .service_vip = vip_of,
+				   .arg = (void *)rt};
+	return l7_bindings_compute(&v->in, &v->b);
+}
+
+void waypoint_view_free(struct waypoint_view *v)
+{
+	l7_bindings_free(&v->b);
+	free(v->pods);
+	memset(v, 0, sizeof(*v));
+}
+
+int desired_waypoints(const struct config *cfg, const struct runtime *rt,
+		      const struct desired_env *env, struct desired *d)
+{
+	struct waypoint_view v;
+	int err = waypoint_view_build(&v, cfg, rt, env->trust_domain);
+
 	for (size_t i = 0; !err && i < d->n_snap_services; i++) {
 		struct snap_service *s = &d->snap_services[i];
-		const struct l7_waypoint *w = l7_bindings_find(&b, false, s->namespace, s->name);
+		const struct l7_waypoint *w = l7_bindings_find(&v.b, false, s->namespace, s->name);
 
-		if (w && !(s->waypoint = binding(w)))
+		if (w && !(s->waypoint = binding(w, d)))
 			err = -ENOMEM;
 	}
 	for (size_t i = 0; !err && i < d->n_snap_workloads; i++) {
 		struct snap_workload *s = &d->snap_workloads[i];
-		const struct l7_waypoint *w = l7_bindings_find(&b, true, s->namespace, s->name);
+		const struct l7_waypoint *w = l7_bindings_find(&v.b, true, s->namespace, s->name);
 
-		if (w && !(s->waypoint = binding(w)))
+		if (w && !(s->waypoint = binding(w, d)))
 			err = -ENOMEM;
 	}
-	l7_bindings_free(&b);
-	free(pods);
+	waypoint_view_free(&v);
 	return err;
 }
