@@ -215,10 +215,9 @@ static int argv_push(char *store, size_t len, size_t *used, char **argv, size_t 
  * libexec first, so an installed ambitctl never starts another program named ztunnel that
  * happens to share its bin directory.
  */
-static int component_bin(bool agent, char *bin, size_t len)
+static int named_bin(const char *env_name, const char *name, char *bin, size_t len)
 {
-	const char *env = getenv(agent ? "AMBIT_AGENT_BIN" : "AMBIT_ZTUNNEL_BIN");
-	const char *name = agent ? "ambit-agent" : "ztunnel";
+	const char *env = getenv(env_name);
 	char dir[PATH_MAX], path[PATH_MAX], real[PATH_MAX];
 	int ret;
 
@@ -231,6 +230,17 @@ static int component_bin(bool agent, char *bin, size_t len)
 	if (!ret && access(path, X_OK) == 0 && realpath(path, real))
 		return str_fmt(bin, len, "%s", real);
 	return str_fmt(bin, len, "%s/%s", dir, name);
+}
+
+static int component_bin(bool agent, char *bin, size_t len)
+{
+	return agent ? named_bin("AMBIT_AGENT_BIN", "ambit-agent", bin, len)
+		     : named_bin("AMBIT_ZTUNNEL_BIN", "ztunnel", bin, len);
+}
+
+int cluster_waypoint_bin(char *bin, size_t len)
+{
+	return named_bin("AMBIT_WAYPOINT_BIN", "waypoint", bin, len);
 }
 
 static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n, bool agent,

@@ -62,6 +62,17 @@ struct ctl_pod {
 	const struct config_labels *labels; /* borrowed from the config */
 	const struct config_pod_spec *spec; /* borrowed: command, restartPolicy, securityContext */
 	bool running;			    /* already in pods.json: keeps node, IP, veth */
+	bool waypoint; /* an instance of a waypoint Gateway: the agent serves it in <pod_dir>/agent
+			*/
+};
+
+/*
+ * What the local cluster's gateway controller made for a waypoint Gateway (istiod's deployment
+ * controller in Istio): the labels and spec of its one instance, owned by the plan.
+ */
+struct ctl_waypoint_pod {
+	struct config_labels labels;
+	struct config_pod_spec spec;
 };
 
 struct ctl_service_ip {
@@ -70,9 +81,10 @@ struct ctl_service_ip {
 };
 
 struct ctl_plan {
-	size_t npods, nservices;
+	size_t npods, nservices, nwaypoints;
 	struct ctl_pod *pods;
 	struct ctl_service_ip *services;
+	struct ctl_waypoint_pod *waypoints; /* pods[].labels and .spec point into it */
 };
 
 /* Common options of every command. */
@@ -103,6 +115,8 @@ int cluster_path(const struct ctl_cluster *c, char *buf, size_t len, const char 
 void cluster_pod_netns(const struct ctl_cluster *c, const char *ns, const char *pod, char *buf,
 		       size_t len);
 /* The ambit-agent / ztunnel argv for @n into @argv (strings point into @store). */
+/* The waypoint binary ($AMBIT_WAYPOINT_BIN, libexec/ambit/waypoint, else beside ambitctl). */
+int cluster_waypoint_bin(char *bin, size_t len);
 int cluster_agent_argv(const struct ctl_cluster *c, const struct ctl_node *n, char *store,
 		       size_t len, char **argv, size_t max);
 int cluster_ztunnel_argv(const struct ctl_cluster *c, const struct ctl_node *n, char *store,
@@ -171,8 +185,13 @@ struct sandbox {
 	char pod_dir[PATH_MAX]; /* $AMBIT_POD_DIR: writable, at the same path inside */
 	char var_dir[PATH_MAX]; /* <pod_dir>.rootfs: upper and work dirs of the pod's /var */
 	char cwd[PATH_MAX];	/* the manifests dir, read-only inside */
-	char hosts[PATH_MAX];	/* /etc/netns/<netns>/hosts, the pod's /etc/hosts */
-	char **argv;		/* malloc'd, NULL-terminated */
+	/*
+	 * The directory of an absolute command under a path the pod gets its own of (/tmp, /run:
+	 * ambit's own binaries when the tree lives there), read-only at the same path; or "".
+	 */
+	char exe_dir[PATH_MAX];
+	char hosts[PATH_MAX]; /* /etc/netns/<netns>/hosts, the pod's /etc/hosts */
+	char **argv;	      /* malloc'd, NULL-terminated */
 	enum config_restart_policy restart;
 	unsigned int uid, gid;
 	bool run_as_non_root, privileged, read_only_root, no_new_privs;

@@ -31,8 +31,22 @@ void plan_free(struct ctl_plan *p)
 		free(p->services[i].key);
 		free(p->services[i].ip);
 	}
+	for (size_t i = 0; i < p->nwaypoints; i++) {
+		struct ctl_waypoint_pod *w = &p->waypoints[i];
+
+		for (size_t l = 0; l < w->labels.n; l++) {
+			free(w->labels.items[l].key);
+			free(w->labels.items[l].value);
+		}
+		free(w->labels.items);
+		free(w->spec.service_account);
+		for (size_t a = 0; w->spec.command && w->spec.command[a]; a++)
+			free(w->spec.command[a]);
+		free(w->spec.command);
+	}
 	free(p->pods);
 	free(p->services);
+	free(p->waypoints);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -270,6 +284,73 @@ static int plan_services(struct ctl_plan *p, const struct config *cfg, const cJS
 	return 0;
 }
 
+static bool is_waypoint(const struct config_k8s_gateway *g)
+{
+	return g->class_name && !strcmp(g->class_name, CONFIG_WAYPOINT_CLASS);
+}
+
+static int label_add(struct config_labels *l, const char *key, const char *value)
+{
+	struct config_label *it = &l->items[l->n];
+
+	it->key = strdup(key);
+	it->value = strdup(value);
+	if (!it->key || !it->value) {
+		free(it->key);
+		free(it->value);
+		return -ENOMEM;
+	}
+	l->n++;
+	return 0;
+}
+
+/*
+ * The instance of waypoint Gateway @g, as Istio's gateway controller deploys it: labelled with
+ * the Gateway's name, out of the mesh's capture (istio.io/dataplane-mode: none), running as
+ * the Gateway's service account (gateway.istio.io/service-account, else its name), and given
+ * the socket on which the agent serves it its config and certificate.
+ */
+static int plan_waypoint(struct ctl_plan *p, const struct ctl_cluster *c, struct plan_alloc *a,
+			 const struct config_k8s_gateway *g)
+{
+	struct ctl_waypoint_pod *w = &p->waypoints[p->nwaypoints];
+	const char *sa = config_label_get(&g->meta.annotations, CONFIG_ANNOT_GATEWAY_SA);
+	char bin[PATH_MAX], sock[PATH_MAX], name[300];
+	int ret;
+
+	memset(w, 0, sizeof(*w));
+	p->nwaypoints++;
+	str_fmt(name, sizeof(name), "%s-0", g->meta.name);
+	if (cluster_waypoint_bin(bin, sizeof(bin)) ||
+	    cluster_path(c, sock, sizeof(sock), "pods/%s_%s/agent/agent.sock", g->meta.namespace,
+			 name))
+		return -ENAMETOOLONG;
+	w->labels.items = calloc(4, sizeof(*w->labels.items));
+	w->spec.command = calloc(4, sizeof(*w->spec.command));
+	w->spec.service_account = strdup(sa ? sa : g->meta.name);
+	if (!w->labels.items || !w->spec.command || !w->spec.service_account)
+		return -ENOMEM;
+	w->spec.restart_policy = CONFIG_RESTART_ALWAYS;
+	w->spec.security.run_as_user = -1;
+	w->spec.security.run_as_group = -1;
+	if (!(w->spec.command[0] = strdup(bin)) || !(w->spec.command[1] = strdup("--agent")) ||
+	    !(w->spec.command[2] = strdup(sock)))
+		return -ENOMEM;
+	ret = label_add(&w->labels, CONFIG_LABEL_GATEWAY_NAME, g->meta.name);
+	if (!ret)
+		ret = label_add(&w->labels, AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_NONE);
+	if (!ret)
+		ret = label_add(&w->labels, "service.istio.io/canonical-name", g->meta.name);
+	if (!ret)
+		ret = label_add(&w->labels, "gateway.istio.io/managed", "istio.io-mesh-controller");
+	if (!ret)
+		ret = plan_add_pod(p, c, a, g->meta.namespace, name, g->meta.name, &w->spec,
+				   &w->labels);
+	if (!ret)
+		p->pods[p->npods - 1].waypoint = true;
+	return ret;
+}
+
 int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg,
 	       const cJSON *existing)
 {
@@ -305,6 +386,13 @@ int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct con
 		ret = plan_add_pod(p, c, &a, cp->meta.namespace, cp->meta.name, NULL, &cp->spec,
 				   &cp->meta.labels);
 	}
+	/* Every slot up front: the pods point into this array. */
+	if (!ret && cfg->n_k8s_gateways &&
+	    !(p->waypoints = calloc(cfg->n_k8s_gateways, sizeof(*p->waypoints))))
+		ret = -ENOMEM;
+	for (size_t i = 0; i < cfg->n_k8s_gateways && !ret; i++)
+		if (is_waypoint(&cfg->k8s_gateways[i]))
+			ret = plan_waypoint(p, c, &a, &cfg->k8s_gateways[i]);
 	if (!ret)
 		ret = plan_services(p, cfg, existing);
 	if (ret)
@@ -391,6 +479,13 @@ int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 		}
 		if (pod_runtime_json(o, pod->spec))
 			goto out;
+		if (pod->waypoint) {
+			char dir[PATH_MAX];
+
+			str_fmt(dir, sizeof(dir), "%s/agent", pod->pod_dir);
+			if (!cJSON_AddStringToObject(o, "agentDir", dir))
+				goto out;
+		}
 	}
 	for (size_t i = 0; i < p->nservices; i++) {
 		if (!cJSON_AddStringToObject(ips, p->services[i].key, p->services[i].ip))

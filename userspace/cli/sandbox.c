@@ -77,6 +77,20 @@ static int argv_from_json(const cJSON *cmd, struct sandbox *s)
 	return 0;
 }
 
+/* Under a directory the pod gets a fresh file system on, so it must be carried over. */
+static bool masked_path(const char *p)
+{
+	static const char *const roots[] = {"/tmp", "/run", "/dev", "/proc", "/sys"};
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		size_t n = strlen(roots[i]);
+
+		if (!strncmp(p, roots[i], n) && (p[n] == '/' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
 int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sandbox *s)
 {
 	const cJSON *sec = cJSON_GetObjectItemCaseSensitive(pod, "securityContext");
@@ -109,6 +123,16 @@ int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sand
 	if (ret) {
 		sandbox_free(s);
 		return ret;
+	}
+	if (s->argv && s->argv[0] && s->argv[0][0] == '/' && masked_path(s->argv[0])) {
+		char *slash;
+
+		str_fmt(s->exe_dir, sizeof(s->exe_dir), "%s", s->argv[0]);
+		slash = strrchr(s->exe_dir, '/');
+		if (slash == s->exe_dir)
+			s->exe_dir[0] = '\0'; /* /tmp itself is no directory to share */
+		else
+			*slash = '\0';
 	}
 	s->restart = !strcmp(rp, "Never")	? CONFIG_RESTART_NEVER
 		     : !strcmp(rp, "OnFailure") ? CONFIG_RESTART_ON_FAILURE
@@ -309,20 +333,6 @@ static int private_proc(bool privileged, char *why, size_t len)
 	return 0;
 }
 
-/* Under a directory the pod gets a fresh file system on, so it must be carried over. */
-static bool masked_path(const char *p)
-{
-	static const char *const roots[] = {"/tmp", "/run", "/dev", "/proc", "/sys"};
-
-	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
-		size_t n = strlen(roots[i]);
-
-		if (!strncmp(p, roots[i], n) && (p[n] == '/' || p[n] == '\0'))
-			return true;
-	}
-	return false;
-}
-
 /* Attaches detached tree @fd at @path (made on the pod's tmpfs); read-only if asked. */
 static int attach(int fd, const char *path, bool ro, char *why, size_t len)
 {
@@ -363,7 +373,7 @@ static int sandbox_var(const struct sandbox *s, char *why, size_t len)
 
 int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 {
-	int pod_fd, cwd_fd = -1, hosts_fd = -1, ret;
+	int pod_fd, cwd_fd = -1, exe_fd = -1, hosts_fd = -1, ret;
 	unsigned int clone = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
 
 	/* Nothing done here may reach the host's mount table. */
@@ -374,6 +384,8 @@ int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 		return step_fail(why, len, "open", s->pod_dir);
 	if (masked_path(s->cwd) && (cwd_fd = open_tree(AT_FDCWD, s->cwd, clone | AT_RECURSIVE)) < 0)
 		return step_fail(why, len, "open", s->cwd);
+	if (s->exe_dir[0] && (exe_fd = open_tree(AT_FDCWD, s->exe_dir, clone)) < 0)
+		return step_fail(why, len, "open", s->exe_dir);
 	if (access(s->hosts, F_OK) == 0 && (hosts_fd = open_tree(AT_FDCWD, s->hosts, clone)) < 0)
 		return step_fail(why, len, "open", s->hosts);
 	ret = detach_nsfs(why, len);
@@ -414,6 +426,8 @@ int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 		ret = attach(pod_fd, s->pod_dir, false, why, len);
 	if (!ret && cwd_fd >= 0)
 		ret = attach(cwd_fd, s->cwd, true, why, len);
+	if (!ret && exe_fd >= 0)
+		ret = attach(exe_fd, s->exe_dir, true, why, len);
 	if (!ret && hosts_fd >= 0 && !(ret = attach(hosts_fd, "/etc/hosts", false, why, len)))
 		STEP(attr_set(AT_FDCWD, "/etc/hosts", 0, MOUNT_ATTR_RDONLY, 0), "read-only",
 		     "/etc/hosts");

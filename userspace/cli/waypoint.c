@@ -297,12 +297,42 @@ static int wp_delete(const struct ctl_opts *o, const struct wp_args *a)
 	return ret;
 }
 
-/* The running pods (pods.json) as l7_pod for the bindings; labels are built into @labels. */
+/*
+ * Whether waypoint pod @p (a pods.json entry) runs: its node's kubelet says Running. @st caches
+ * each node's status (CTL_MAX_NODES entries, deleted by the caller).
+ */
+static bool instance_running(const struct ctl_cluster *c, const cJSON *p, cJSON **st)
+{
+	const char *node = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "node"));
+	const struct ctl_node *n = cluster_node(c, node ? node : "");
+	const cJSON *rec;
+	char name[600];
+	int err;
+
+	if (!n)
+		return false;
+	if (!st[n - c->nodes])
+		st[n - c->nodes] = kubelet_call(n, "{\"op\":\"status\"}", true, &err);
+	str_fmt(name, sizeof(name), "%s/%s",
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "namespace")) ?: "",
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name")) ?: "");
+	rec = kubelet_find(st[n - c->nodes], name);
+	return rec &&
+	       !strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "state")) ?: "",
+		       "Running");
+}
+
+/*
+ * The pods (pods.json) as l7_pod for the bindings; labels are built into @labels. A waypoint's
+ * instance counts only while it runs: one that cannot start serves nothing.
+ */
 static int runtime_pods(const struct ctl_cluster *c, cJSON **json, struct l7_pod **pods,
 			struct config_labels **labels, size_t *n)
 {
+	cJSON *st[CTL_MAX_NODES] = {NULL};
 	const cJSON *arr, *p;
 	size_t i = 0;
+	int ret = 0;
 
 	*pods = NULL;
 	*labels = NULL;
@@ -333,17 +363,22 @@ static int runtime_pods(const struct ctl_cluster *c, cJSON **json, struct l7_pod
 			      &ip) != 1)
 			continue;
 		o->ip = ip.s_addr;
+		if (cJSON_GetObjectItemCaseSensitive(lab, CONFIG_LABEL_GATEWAY_NAME) &&
+		    !instance_running(c, p, st))
+			continue;
 		cJSON_ArrayForEach(l, lab)
 		{
 			if (cJSON_IsString(l) &&
 			    config_labels_add(&(*labels)[i], l->string, l->valuestring))
-				return -ENOMEM;
+				ret = -ENOMEM;
 		}
 		o->labels = &(*labels)[i];
 		i++;
 	}
+	for (size_t k = 0; k < CTL_MAX_NODES; k++)
+		cJSON_Delete(st[k]);
 	*n = i;
-	return 0;
+	return ret;
 }
 
 static uint32_t vip_of(void *arg, const char *ns, const char *name)
@@ -367,8 +402,8 @@ static const char *programmed_reason(const struct l7_waypoint *w, const char **m
 		return "Invalid";
 	}
 	if (!w->n_ips) {
-		*message = "no waypoint pod runs for it: the local cluster does not start waypoint "
-			   "proxies yet";
+		*message =
+		    "no instance of it runs (see its pod <name>-0 in `ambitctl local status`)";
 		return "NoInstances";
 	}
 	*message = "resource programmed";
