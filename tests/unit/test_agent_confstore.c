@@ -69,6 +69,39 @@ static void view_counts(struct confstore *cs, size_t ns, size_t svc)
 	confstore_view_free(&v);
 }
 
+/*
+ * The view carries every kind, the L7 ones too: the agent compiles waypoint bindings and
+ * configs from it (a view without them bound no Service to any waypoint).
+ */
+static void test_view_has_l7_kinds(void **state)
+{
+	struct confstore cs = {0};
+	struct config v;
+	bool changed;
+
+	put("l7.yaml",
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: waypoint\n"
+	    "  namespace: a\nspec:\n  gatewayClassName: istio-waypoint\n  listeners:\n"
+	    "  - name: mesh\n    port: 15008\n    protocol: HBONE\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: b\n"
+	    "  namespace: a\nspec:\n  hosts: [b]\n  http:\n  - route:\n"
+	    "    - destination: {host: b}\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: b\n"
+	    "  namespace: a\nspec:\n  host: b\n---\n"
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: r\n"
+	    "  namespace: a\nspec:\n  parentRefs:\n  - {group: \"\", kind: Service, name: b}\n");
+	put("ns.yaml", NS_A);
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	assert_int_equal(confstore_view(&cs, &v), 0);
+	assert_int_equal(v.n_k8s_gateways, 1);
+	assert_string_equal(v.k8s_gateways[0].class_name, "istio-waypoint");
+	assert_int_equal(v.n_virtual_services, 1);
+	assert_int_equal(v.n_destination_rules, 1);
+	assert_int_equal(v.n_http_routes, 1);
+	confstore_view_free(&v);
+	confstore_free(&cs);
+}
+
 static void test_last_good_per_file(void **state)
 {
 	struct confstore cs = {0};
@@ -286,6 +319,7 @@ static void test_missing_dir(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_view_has_l7_kinds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_last_good_per_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_new_file_broken_from_start, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cache_survives_restart, setup, teardown),

@@ -523,16 +523,33 @@ out:
 	return err;
 }
 
+/*
+ * Every kind the loader knows (config_store.c's view arrays): the view carries them all, the
+ * L7 kinds included (the waypoints' bindings and configs are compiled from it).
+ */
+#define VIEW_KINDS(X)                                                                              \
+	X(namespaces)                                                                              \
+	X(pods)                                                                                    \
+	X(deployments)                                                                             \
+	X(services)                                                                                \
+	X(service_accounts)                                                                        \
+	X(authorization_policies)                                                                  \
+	X(peer_authentications)                                                                    \
+	X(virtual_services)                                                                        \
+	X(destination_rules)                                                                       \
+	X(gateways)                                                                                \
+	X(service_entries)                                                                         \
+	X(request_authentications)                                                                 \
+	X(k8s_gateways)                                                                            \
+	X(http_routes)                                                                             \
+	X(grpc_routes)
+#define APPEND_KIND(kind) APPEND(kind);
+#define FREE_KIND(kind) free(view->kind);
+
 int confstore_view(struct confstore *cs, struct config *view)
 {
 	memset(view, 0, sizeof(*view));
-	APPEND(namespaces);
-	APPEND(pods);
-	APPEND(deployments);
-	APPEND(services);
-	APPEND(service_accounts);
-	APPEND(authorization_policies);
-	APPEND(peer_authentications);
+	VIEW_KINDS(APPEND_KIND)
 	if (dedupe_view(cs, view))
 		goto nomem;
 	return 0;
@@ -546,13 +563,7 @@ void confstore_view_free(struct config *view)
 	if (!view)
 		return;
 	/* Only the arrays are the view's: their elements belong to the store. */
-	free(view->namespaces);
-	free(view->pods);
-	free(view->deployments);
-	free(view->services);
-	free(view->service_accounts);
-	free(view->authorization_policies);
-	free(view->peer_authentications);
+	VIEW_KINDS(FREE_KIND)
 	memset(view, 0, sizeof(*view));
 }
 

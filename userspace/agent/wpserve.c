@@ -124,13 +124,23 @@ static struct wp_inst *inst_find(struct wpserve *ws, const char *key)
 	return NULL;
 }
 
-/* Opens @in's socket (once): the directory is made if the pod list's owner has not yet. */
+/* Opens @in's socket (once), making its directory if the pod's owner has not yet. */
 static int inst_listen(struct agent *a, struct wp_inst *in)
 {
 	char path[4200];
 
+	char parent[4200], *slash;
+
 	if (in->srv)
 		return 0;
+	/* The pod's directory too: the agent may get there before the kubelet starts the pod. */
+	snprintf(parent, sizeof(parent), "%s", in->dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+			return -errno;
+	}
 	if (mkdir(in->dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	snprintf(path, sizeof(path), "%s/%s", in->dir, WPSERVE_SOCKET);
