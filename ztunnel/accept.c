@@ -98,7 +98,7 @@ static void accepted(struct listener *li, int fd, const struct sockaddr_in *peer
 {
 	struct zt_worker *w = li->w;
 	struct guard_slot slot;
-	struct zt_snap *zs;
+	struct mesh_snap *zs;
 	int one = 1;
 
 	if (guard_admit(&slot, li->kind, peer->sin_addr.s_addr) != GUARD_OK) {
@@ -110,7 +110,7 @@ static void accepted(struct listener *li, int fd, const struct sockaddr_in *peer
 	 * behind an unacknowledged one waits for the peer's delayed ACK (40 ms).
 	 */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	zs = zt_state_get(w->st);
+	zs = mesh_state_get(w->st);
 	if (!zs) {
 		/* Not ready: without a snapshot nothing can be decided safely. */
 		close(fd);
@@ -124,7 +124,7 @@ static void accepted(struct listener *li, int fd, const struct sockaddr_in *peer
 			zt_inbound_plain(w, fd, zs, &slot);
 		else
 			zt_inbound_hbone(w, fd, zs, &slot);
-		zt_snap_put(zs);
+		mesh_snap_put(zs);
 	}
 	/* The paths move the slot to whatever keeps the connection; a dropped one gives it back. */
 	guard_release(&slot);

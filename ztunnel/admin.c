@@ -22,7 +22,7 @@ struct ctx {
 };
 
 struct zt_admin {
-	struct zt_state *st;
+	struct mesh_state *st;
 	const char *pin_root;
 	struct MHD_Daemon *d[S__COUNT];
 	struct ctx ctx[S__COUNT]; /* the callback argument of each daemon */
@@ -70,7 +70,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			      size_t *upload_len, void **req_cls)
 {
 	struct ctx *c = cls;
-	struct zt_snap *zs;
+	struct mesh_snap *zs;
 	char *body;
 
 	if (strcmp(method, "GET") != 0)
@@ -83,8 +83,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		break;
 	case S_READY:
 		if (strcmp(url, "/healthz/ready") == 0) {
-			zs = zt_state_get(c->a->st);
-			zt_snap_put(zs);
+			zs = mesh_state_get(c->a->st);
+			mesh_snap_put(zs);
 			return zs ? reply(conn, 200, strdup("ready\n"), "text/plain")
 				  : reply(conn, 503, strdup("no snapshot yet\n"), "text/plain");
 		}
@@ -96,18 +96,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			return reply(conn, 200, authz_policies_json(), "application/json");
 		/* What `ambitctl apply` waits for: the version of the snapshot in force. */
 		if (strcmp(url, "/snapshot_version") == 0) {
-			zs = zt_state_get(c->a->st);
+			zs = mesh_state_get(c->a->st);
 			body = NULL;
 			if (asprintf(&body, "%llu\n",
 				     zs ? (unsigned long long)zs->snap->version : 0ULL) < 0)
 				body = NULL;
-			zt_snap_put(zs);
+			mesh_snap_put(zs);
 			return reply(conn, 200, body, "text/plain");
 		}
 		if (strcmp(url, "/config_dump") == 0) {
-			zs = zt_state_get(c->a->st);
+			zs = mesh_state_get(c->a->st);
 			body = zs ? snapshot_encode_public(zs->snap) : strdup("{}");
-			zt_snap_put(zs);
+			mesh_snap_put(zs);
 			return reply(conn, 200, body, "application/json");
 		}
 		break;
@@ -115,7 +115,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	return reply(conn, 404, strdup("not found\n"), "text/plain");
 }
 
-struct zt_admin *zt_admin_start(struct zt_state *st, const struct zt_admin_opts *opts)
+struct zt_admin *zt_admin_start(struct mesh_state *st, const struct zt_admin_opts *opts)
 {
 	struct zt_admin *a = calloc(1, sizeof(*a));
 	const uint32_t ips[S__COUNT] = {opts->metrics_ip, opts->ready_ip, opts->admin_ip};

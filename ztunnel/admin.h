@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "state.h"
+#include "meshstate.h"
 
 struct zt_admin;
 
@@ -20,7 +20,7 @@ struct zt_admin_opts {
 };
 
 /* Borrows @st and @opts->pin_root (which must outlive the servers). NULL + errno. */
-struct zt_admin *zt_admin_start(struct zt_state *st, const struct zt_admin_opts *opts);
+struct zt_admin *zt_admin_start(struct mesh_state *st, const struct zt_admin_opts *opts);
 void zt_admin_stop(struct zt_admin *a); /* accepts NULL */
 
 #endif

@@ -65,14 +65,14 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
 
 static void held_in_retry(struct held_in *hi)
 {
-	struct zt_snap *zs = zt_state_get(hi->w->st);
+	struct mesh_snap *zs = mesh_state_get(hi->w->st);
 
 	if (!zs) {
 		held_in_release(hi, true);
 		return;
 	}
 	inbound_plain(hi->w, hi->fd, zs->snap, hi, &hi->slot);
-	zt_snap_put(zs);
+	mesh_snap_put(zs);
 }
 
 static void on_held_in(struct loop_timer *t)
@@ -121,7 +121,7 @@ static bool held_in_wait(struct zt_worker *w, int fd, struct held_in **hip, uint
 	return true;
 }
 
-void zt_inbound_snapshot(struct zt_worker *w, const struct zt_snap *zs)
+void zt_inbound_snapshot(struct zt_worker *w, const struct mesh_snap *zs)
 {
 	struct held_in *hi, *next;
 
@@ -201,7 +201,7 @@ drop:
 	close(fd);
 }
 
-void zt_inbound_plain(struct zt_worker *w, int fd, const struct zt_snap *zs,
+void zt_inbound_plain(struct zt_worker *w, int fd, const struct mesh_snap *zs,
 		      struct guard_slot *slot)
 {
 	inbound_plain(w, fd, zs->snap, NULL, slot);
@@ -210,7 +210,7 @@ void zt_inbound_plain(struct zt_worker *w, int fd, const struct zt_snap *zs,
 int zt_hbone_accept(void *user, const struct hbone_request *req, int *fd, struct connrec **rec)
 {
 	struct zt_worker *w = user;
-	struct zt_snap *zs = zt_state_get(w->st);
+	struct mesh_snap *zs = mesh_state_get(w->st);
 	const struct snap_workload *dst_wl = NULL;
 	struct sockaddr_in dst, src;
 	struct metrics_labels labels;
@@ -257,11 +257,11 @@ int zt_hbone_accept(void *user, const struct hbone_request *req, int *fd, struct
 		    req->peer_identity);
 	*fd = up;
 out:
-	zt_snap_put(zs);
+	mesh_snap_put(zs);
 	return rv;
 }
 
-void zt_inbound_hbone(struct zt_worker *w, int fd, struct zt_snap *zs, struct guard_slot *slot)
+void zt_inbound_hbone(struct zt_worker *w, int fd, struct mesh_snap *zs, struct guard_slot *slot)
 {
 	const struct snap_workload *dst;
 	struct sockaddr_in local;
@@ -271,7 +271,7 @@ void zt_inbound_hbone(struct zt_worker *w, int fd, struct zt_snap *zs, struct gu
 	if (!zt_addr_of(fd, false, &local))
 		goto drop;
 	dst = snapshot_workload_by_ip(zs->snap, local.sin_addr.s_addr);
-	if (!zt_local_enrolled(zs->snap, dst) || !(ctx = zt_snap_ctx(zs, dst->identity, true))) {
+	if (!zt_local_enrolled(zs->snap, dst) || !(ctx = mesh_snap_ctx(zs, dst->identity, true))) {
 		pr_info("hbone: %s is not an enrolled pod with a certificate here",
 			inet_ntoa(local.sin_addr));
 		goto drop;

@@ -21,7 +21,7 @@
 #include "limits.h"
 #include "proxy.h"
 #include "sock.h"
-#include "state.h"
+#include "meshstate.h"
 
 #define MAX_WORKERS 64
 
@@ -59,8 +59,8 @@ int main(int argc, char **argv)
 	};
 	struct zt_worker *workers[MAX_WORKERS] = {};
 	enum log_level level = LOG_LEVEL_INFO;
-	struct zt_state *st = NULL;
-	struct zt_agent *agent = NULL;
+	struct mesh_state *st = NULL;
+	struct agent_follow *agent = NULL;
 	struct zt_admin *admin = NULL;
 	int nworkers = 2, socks_fd = -1, rc = 1, opt, sig, err;
 	sigset_t sigs;
@@ -150,7 +150,7 @@ int main(int argc, char **argv)
 		pr_warn("no --pin-root: outbound capture and inbound steering are unavailable");
 	}
 	aopts.pin_root = pin_root;
-	st = zt_state_create();
+	st = mesh_state_create();
 	if (!st)
 		goto out;
 	admin = zt_admin_start(st, &aopts);
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 		pr_err("cannot start the metrics/readiness/admin servers");
 		goto out;
 	}
-	agent = zt_agent_start(st, sock_path);
+	agent = agent_follow_start(st, sock_path);
 	if (!agent)
 		goto out;
 	for (int i = 0; i < nworkers; i++) {
@@ -176,9 +176,9 @@ int main(int argc, char **argv)
 out:
 	for (int i = 0; i < MAX_WORKERS; i++)
 		zt_worker_stop(workers[i]);
-	zt_agent_stop(agent);
+	agent_follow_stop(agent);
 	zt_admin_stop(admin);
-	zt_state_destroy(st);
+	mesh_state_destroy(st);
 	if (popts.outbound_fd >= 0)
 		close(popts.outbound_fd);
 	if (popts.inbound_fd >= 0)

@@ -49,7 +49,7 @@ struct held {
 	unsigned int tries;
 	unsigned int early; /* tries a new snapshot started before their pause ended */
 	/* The try in flight: its snapshot (a reference), the route and source decided with it. */
-	struct zt_snap *zs;
+	struct mesh_snap *zs;
 	struct zt_route r;
 	const struct snap_workload *src;
 	struct guard_slot slot; /* the client's share of 15001, until a stream or splice takes it */
@@ -91,7 +91,7 @@ static void held_release(struct held *hd)
 	if (hd->next)
 		hd->next->prev = hd->prev;
 	loop_timer_cancel(w->loop, &hd->retry);
-	zt_snap_put(hd->zs);
+	mesh_snap_put(hd->zs);
 	/* Empty when a stream or a splice took the connection on. */
 	guard_release(&hd->slot);
 	/* A callback of the same batch may still point here. */
@@ -183,13 +183,13 @@ static const struct hbone_open_ops held_ops = {
 };
 
 static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
-			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd,
+			   const struct sockaddr_in *dst, struct mesh_snap *zs, struct held *hd,
 			   struct guard_slot *slot);
 
 /* Retry timer: route again with the newest snapshot, which may no longer say "mesh". */
 static void held_retry(struct held *hd)
 {
-	struct zt_snap *zs = zt_state_get(hd->w->st);
+	struct mesh_snap *zs = mesh_state_get(hd->w->st);
 
 	if (!zs) {
 		held_fail(hd, "no snapshot");
@@ -209,7 +209,7 @@ static void on_retry(struct loop_timer *t)
  * destination gone from the mesh): those waiting out a pause try again at once. Such a try does
  * not use up a step of the backoff; the time bound still holds.
  */
-void zt_outbound_snapshot(struct zt_worker *w, const struct zt_snap *zs)
+void zt_outbound_snapshot(struct zt_worker *w, const struct mesh_snap *zs)
 {
 	struct held *hd, *next;
 
@@ -231,13 +231,13 @@ void zt_outbound_snapshot(struct zt_worker *w, const struct zt_snap *zs)
  */
 static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
 			     const struct sockaddr_in *peer, const struct sockaddr_in *dst,
-			     struct zt_snap *zs, const struct zt_route *r,
+			     struct mesh_snap *zs, const struct zt_route *r,
 			     const struct snap_workload *src, struct guard_slot *slot)
 {
 	if (!hd) {
 		hd = calloc(1, sizeof(*hd));
 		if (!hd) {
-			zt_snap_put(zs);
+			mesh_snap_put(zs);
 			zt_close_reset(fd);
 			return NULL;
 		}
@@ -253,7 +253,7 @@ static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
 			w->held->prev = hd;
 		w->held = hd;
 	}
-	zt_snap_put(hd->zs);
+	mesh_snap_put(hd->zs);
 	hd->fd = fd;
 	hd->zs = zs;
 	hd->r = *r;
@@ -267,7 +267,7 @@ static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
  * replaces the previous try's in @hd.
  */
 static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
-			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd,
+			   const struct sockaddr_in *dst, struct mesh_snap *zs, struct held *hd,
 			   const struct zt_route *r, const struct snap_workload *src,
 			   struct guard_slot *slot)
 {
@@ -281,7 +281,7 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 	    .forwarded_host = r->svc ? r->svc->hostname : NULL,
 	    .identity = src->identity,
 	    .expect_san = route_san(r),
-	    .ctx = zt_snap_ctx(zs, src->identity, false),
+	    .ctx = mesh_snap_ctx(zs, src->identity, false),
 	    .ops = &held_ops,
 	};
 
@@ -316,7 +316,7 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
  * client's share of 15001: moved to what keeps the connection.
  */
 static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
-			   const struct sockaddr_in *dst, struct zt_snap *zs, struct held *hd,
+			   const struct sockaddr_in *dst, struct mesh_snap *zs, struct held *hd,
 			   struct guard_slot *slot)
 {
 	struct guard_slot kept = {};
@@ -377,7 +377,7 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	if (local_dst && !authz_decide(s, r.dst_wl, ntohs(r.addr.sin_port), peer->sin_addr.s_addr,
 				       src->identity, &ar)) {
 		zt_record_denial(&labels, peer, &r.addr, "outbound", &ar);
-		zt_snap_put(zs);
+		mesh_snap_put(zs);
 		zt_close_reset(fd);
 		guard_release(slot);
 		return;
@@ -390,7 +390,7 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	}
 	if (r.svc)
 		zt_lc_acquire(rec, r.addr.sin_addr.s_addr);
-	zt_snap_put(zs);
+	mesh_snap_put(zs);
 	/* Same node: no TLS on the wire, the pod sees the client's IP. Else plain from the node. */
 	from = *peer;
 	up = sock_connect(&r.addr, mesh ? &from : NULL);
@@ -403,7 +403,7 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	splice_start(w->splices, fd, up, rec, slot);
 	return;
 drop:
-	zt_snap_put(zs);
+	mesh_snap_put(zs);
 	if (hd) {
 		/* Recorded with the previous try's route: the one that was tried. */
 		hd->fd = fd;
@@ -414,7 +414,7 @@ drop:
 	guard_release(slot);
 }
 
-void zt_outbound(struct zt_worker *w, int fd, struct zt_snap *zs, struct guard_slot *slot)
+void zt_outbound(struct zt_worker *w, int fd, struct mesh_snap *zs, struct guard_slot *slot)
 {
 	const struct snap_workload *src;
 	struct sockaddr_in peer, dst = {.sin_family = AF_INET};
@@ -440,7 +440,7 @@ void zt_outbound(struct zt_worker *w, int fd, struct zt_snap *zs, struct guard_s
 	outbound_route(w, fd, &peer, &dst, zs, NULL, slot);
 	return;
 drop:
-	zt_snap_put(zs);
+	mesh_snap_put(zs);
 	close(fd);
 }
 

@@ -34,13 +34,13 @@ static void on_policy(struct loop_handler *h, uint32_t events)
 {
 	struct zt_worker *w =
 	    (struct zt_worker *)((char *)h - offsetof(struct zt_worker, policy_h));
-	struct zt_snap *zs;
+	struct mesh_snap *zs;
 	uint64_t n;
 	unsigned int closed;
 
 	if (read(w->policy_efd, &n, sizeof(n)) < 0)
 		return;
-	zs = zt_state_get(w->st);
+	zs = mesh_state_get(w->st);
 	if (!zs)
 		return;
 	zt_outbound_snapshot(w, zs);
@@ -49,7 +49,7 @@ static void on_policy(struct loop_handler *h, uint32_t events)
 	if (closed)
 		pr_info("snapshot %llu: closed %u open connection(s) the new policy denies",
 			(unsigned long long)zs->snap->version, closed);
-	zt_snap_put(zs);
+	mesh_snap_put(zs);
 }
 
 /* Once a second: memory back to the system after a burst, repeated-log summaries. */
@@ -69,7 +69,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-struct zt_worker *zt_worker_start(struct zt_state *st, const struct zt_proxy_opts *opts)
+struct zt_worker *zt_worker_start(struct mesh_state *st, const struct zt_proxy_opts *opts)
 {
 	struct zt_worker *w = calloc(1, sizeof(*w));
 	const int fds[L__COUNT] = {opts->outbound_fd, opts->inbound_fd, opts->hbone_fd};
@@ -102,12 +102,12 @@ struct zt_worker *zt_worker_start(struct zt_state *st, const struct zt_proxy_opt
 	err = -zt_listeners_start(w, fds);
 	if (err)
 		goto fail;
-	err = -zt_state_subscribe(st, worker_wake, w);
+	err = -mesh_state_subscribe(st, worker_wake, w);
 	if (err)
 		goto fail;
 	err = pthread_create(&w->thread, NULL, worker_main, w);
 	if (err) {
-		zt_state_unsubscribe(st, worker_wake, w);
+		mesh_state_unsubscribe(st, worker_wake, w);
 		goto fail;
 	}
 	return w;
@@ -129,7 +129,7 @@ void zt_worker_stop(struct zt_worker *w)
 {
 	if (!w)
 		return;
-	zt_state_unsubscribe(w->st, worker_wake, w);
+	mesh_state_unsubscribe(w->st, worker_wake, w);
 	loop_stop(w->loop);
 	pthread_join(w->thread, NULL);
 	/* Held connections fail for good now: those in HBONE through the pool, the rest here. */

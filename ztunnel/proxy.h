@@ -13,7 +13,7 @@
 #include "hbone.h"
 #include "route.h"
 #include "splice.h"
-#include "state.h"
+#include "meshstate.h"
 
 struct zt_proxy_opts {
 	int outbound_fd; /* listening sockets, borrowed; -1 to skip */
@@ -30,7 +30,7 @@ struct zt_proxy_opts {
 struct zt_worker;
 
 /* Borrows @st and @opts' fds for the worker's lifetime. NULL + errno. */
-struct zt_worker *zt_worker_start(struct zt_state *st, const struct zt_proxy_opts *opts);
+struct zt_worker *zt_worker_start(struct mesh_state *st, const struct zt_proxy_opts *opts);
 /* Stops the thread, resets its connections and frees it. Accepts NULL. */
 void zt_worker_stop(struct zt_worker *w);
 

@@ -38,7 +38,7 @@ struct listener {
 };
 
 struct zt_worker {
-	struct zt_state *st;
+	struct mesh_state *st;
 	struct zt_proxy_opts o;
 	struct loop *loop;
 	struct hbone_pool *pool;
@@ -78,11 +78,11 @@ static inline unsigned long zt_ms_since(const struct loop *l, uint64_t start_ms)
  * outbound.c: a connection accepted on 15001; @fd and @zs (current at the accept) taken, and
  * @slot moved out if the connection is kept (the caller releases what is left).
  */
-void zt_outbound(struct zt_worker *w, int fd, struct zt_snap *zs, struct guard_slot *slot);
+void zt_outbound(struct zt_worker *w, int fd, struct mesh_snap *zs, struct guard_slot *slot);
 /* inbound.c: a connection accepted on 15006 or 15008, as zt_outbound; @zs borrowed. */
-void zt_inbound_plain(struct zt_worker *w, int fd, const struct zt_snap *zs,
+void zt_inbound_plain(struct zt_worker *w, int fd, const struct mesh_snap *zs,
 		      struct guard_slot *slot);
-void zt_inbound_hbone(struct zt_worker *w, int fd, struct zt_snap *zs, struct guard_slot *slot);
+void zt_inbound_hbone(struct zt_worker *w, int fd, struct mesh_snap *zs, struct guard_slot *slot);
 
 /*
  * accept.c: the worker's listeners on its loop (admission, fd exhaustion). 0 or -errno; stop
@@ -91,11 +91,11 @@ void zt_inbound_hbone(struct zt_worker *w, int fd, struct zt_snap *zs, struct gu
 int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT]);
 void zt_listeners_stop(struct zt_worker *w);
 /* outbound.c: @zs (borrowed) was just installed: held connections waiting to retry try now. */
-void zt_outbound_snapshot(struct zt_worker *w, const struct zt_snap *zs);
+void zt_outbound_snapshot(struct zt_worker *w, const struct mesh_snap *zs);
 /* outbound.c: at shutdown, after the HBONE pool is gone: ends every held connection. */
 void zt_outbound_stop(struct zt_worker *w);
 /* inbound.c: plaintext inbound waiting for a snapshot try again with @zs (not a backoff step). */
-void zt_inbound_snapshot(struct zt_worker *w, const struct zt_snap *zs);
+void zt_inbound_snapshot(struct zt_worker *w, const struct mesh_snap *zs);
 /* inbound.c: at shutdown: ends the plaintext inbound connections still waiting. */
 void zt_inbound_stop(struct zt_worker *w);
 

@@ -30,7 +30,7 @@
 #include "ambit/policy.h"
 #include "../../ztunnel/authz.h"
 #include "../../ztunnel/proxy_priv.h"
-#include "../../ztunnel/state.h"
+#include "meshstate.h"
 #include "../lib/fuzz_env.h"
 #include "../lib/hbone_seam.h"
 
@@ -172,9 +172,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	s->services[0].ports[0] = (struct snap_service_port){strdup("http"), 80, 8080};
 	s->services[0].endpoints[0] = fuzz_ip4("127.0.0.2");
 	s->policies = compile_policy();
-	worker.st = zt_state_create();
+	worker.st = mesh_state_create();
 	worker.tracker = authz_tracker_create();
-	if (!worker.st || !worker.tracker || zt_state_install(worker.st, s))
+	if (!worker.st || !worker.tracker || mesh_state_install(worker.st, s))
 		abort();
 	listeners[0] = listen_on("127.0.0.2", 8080);
 	listeners[1] = listen_on("127.0.0.5", 5432);

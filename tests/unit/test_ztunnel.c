@@ -434,29 +434,29 @@ static void test_inbound_service(void **state)
 static void test_state_swap(void **state)
 {
 	char dir[] = "/tmp/ambit-test-zt-XXXXXX", cmd[80];
-	struct zt_state *st = zt_state_create();
+	struct mesh_state *st = mesh_state_create();
 	struct ambit_ca *ca;
-	struct zt_snap *a, *b;
+	struct mesh_snap *a, *b;
 	const char *ids[] = {ID_A};
 
 	assert_non_null(mkdtemp(dir));
 	ca = ca_open(dir);
 	assert_non_null(ca);
-	assert_null(zt_state_get(st));
-	assert_int_equal(zt_state_install(st, make_snap("n1", ca, ids, 1, 80)), 0);
-	a = zt_state_get(st);
-	assert_non_null(zt_snap_ctx(a, ID_A, false));
-	assert_non_null(zt_snap_ctx(a, ID_A, true));
-	assert_null(zt_snap_ctx(a, ID_B, false));
-	assert_int_equal(zt_state_install(st, make_snap("n1", ca, NULL, 0, 80)), 0);
-	b = zt_state_get(st);
+	assert_null(mesh_state_get(st));
+	assert_int_equal(mesh_state_install(st, make_snap("n1", ca, ids, 1, 80)), 0);
+	a = mesh_state_get(st);
+	assert_non_null(mesh_snap_ctx(a, ID_A, false));
+	assert_non_null(mesh_snap_ctx(a, ID_A, true));
+	assert_null(mesh_snap_ctx(a, ID_B, false));
+	assert_int_equal(mesh_state_install(st, make_snap("n1", ca, NULL, 0, 80)), 0);
+	b = mesh_state_get(st);
 	assert_ptr_not_equal(a, b);
 	/* The old snapshot stays usable by whoever still holds it. */
 	assert_string_equal(a->snap->certs[0].identity, ID_A);
-	assert_null(zt_snap_ctx(b, ID_A, false));
-	zt_snap_put(a);
-	zt_snap_put(b);
-	zt_state_destroy(st);
+	assert_null(mesh_snap_ctx(b, ID_A, false));
+	mesh_snap_put(a);
+	mesh_snap_put(b);
+	mesh_state_destroy(st);
 	ca_destroy(ca);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
@@ -526,13 +526,13 @@ static int agent_serve(int lfd, uint64_t version)
 	return fd;
 }
 
-static uint64_t wait_version(struct zt_state *st, uint64_t want)
+static uint64_t wait_version(struct mesh_state *st, uint64_t want)
 {
 	for (int i = 0; i < 500; i++) {
-		struct zt_snap *zs = zt_state_get(st);
+		struct mesh_snap *zs = mesh_state_get(st);
 		uint64_t v = zs ? zs->snap->version : 0;
 
-		zt_snap_put(zs);
+		mesh_snap_put(zs);
 		if (v == want)
 			return v;
 		usleep(10000);
@@ -543,14 +543,14 @@ static uint64_t wait_version(struct zt_state *st, uint64_t want)
 static void test_agent_watch_reconnect(void **state)
 {
 	char dir[] = "/tmp/ambit-test-zt-XXXXXX", path[64];
-	struct zt_state *st = zt_state_create();
-	struct zt_agent *a;
+	struct mesh_state *st = mesh_state_create();
+	struct agent_follow *a;
 	int lfd, fd;
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/agent.sock", dir);
 	/* The watcher starts before the agent exists and keeps retrying. */
-	a = zt_agent_start(st, path);
+	a = agent_follow_start(st, path);
 	assert_non_null(a);
 	usleep(150000);
 	lfd = ipc_listen(path);
@@ -567,12 +567,12 @@ static void test_agent_watch_reconnect(void **state)
 	assert_true(lfd >= 0);
 	fd = agent_serve(lfd, 1);
 	assert_int_equal(wait_version(st, 1), 1);
-	zt_agent_stop(a);
+	agent_follow_stop(a);
 	close(fd);
 	close(lfd);
 	unlink(path);
 	rmdir(dir);
-	zt_state_destroy(st);
+	mesh_state_destroy(st);
 }
 
 /* ---- two ztunnels on loopback ---- */
@@ -603,7 +603,7 @@ static void test_two_ztunnels(void **state)
 {
 	char dir[] = "/tmp/ambit-test-zt-XXXXXX", cmd[80];
 	const char *ids1[] = {ID_A, ID_C}, *ids2[] = {ID_B};
-	struct zt_state *st1, *st2;
+	struct mesh_state *st1, *st2;
 	struct zt_worker *w1, *w2;
 	struct snapshot *snap1;
 	struct ambit_ca *ca;
@@ -636,12 +636,12 @@ static void test_two_ztunnels(void **state)
 		getsockname(hbone_fd, (struct sockaddr *)&a, &sl);
 		p_hbone = ntohs(a.sin_port);
 	}
-	st1 = zt_state_create();
-	st2 = zt_state_create();
+	st1 = mesh_state_create();
+	st2 = mesh_state_create();
 	snap1 = make_snap("n1", ca, ids1, 2, p_b);
 	snap1->services[0].nendpoints = 1; /* B only: C listens on another port */
-	assert_int_equal(zt_state_install(st1, snap1), 0);
-	assert_int_equal(zt_state_install(st2, make_snap("n2", ca, ids2, 1, p_b)), 0);
+	assert_int_equal(mesh_state_install(st1, snap1), 0);
+	assert_int_equal(mesh_state_install(st2, make_snap("n2", ca, ids2, 1, p_b)), 0);
 	struct zt_proxy_opts o1 = {.outbound_fd = out_fd,
 				   .inbound_fd = -1,
 				   .hbone_fd = -1,
@@ -684,8 +684,8 @@ static void test_two_ztunnels(void **state)
 
 	zt_worker_stop(w1);
 	zt_worker_stop(w2);
-	zt_state_destroy(st1);
-	zt_state_destroy(st2);
+	mesh_state_destroy(st1);
+	mesh_state_destroy(st2);
 	close(out_fd);
 	close(hbone_fd);
 	close(srv_b);

@@ -38,7 +38,7 @@
 #include "../../ztunnel/limits.h"
 #include "../../ztunnel/proxy.h"
 #include "sock.h"
-#include "../../ztunnel/state.h"
+#include "meshstate.h"
 #include "../lib/harness.h"
 
 #define ID_A "spiffe://cluster.local/ns/demo/sa/a"
@@ -50,7 +50,7 @@ static struct rlimit nofile_saved; /* as the test started */
 static struct {
 	char dir[32];
 	struct ambit_ca *ca;
-	struct zt_state *st;
+	struct mesh_state *st;
 	struct zt_worker *w;
 	struct tls_ctx *cli_ctx;
 	int hfd, srv_b;
@@ -124,8 +124,8 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(env.dir));
 	env.ca = ca_open(env.dir);
 	assert_non_null(env.ca);
-	env.st = zt_state_create();
-	assert_int_equal(zt_state_install(env.st, make_snap()), 0);
+	env.st = mesh_state_create();
+	assert_int_equal(mesh_state_install(env.st, make_snap()), 0);
 	assert_int_equal(ca_issue(env.ca, ID_A, 3600, &is), 0);
 	env.cli_ctx = tls_ctx_create(false, is.cert_pem, is.key_pem, ca_root_pem(env.ca));
 	assert_non_null(env.cli_ctx);
@@ -150,7 +150,7 @@ static int teardown(void **state)
 
 	if (!env.st)
 		return 0;
-	zt_state_destroy(env.st);
+	mesh_state_destroy(env.st);
 	tls_ctx_put(env.cli_ctx);
 	close(env.srv_b);
 	ca_destroy(env.ca);

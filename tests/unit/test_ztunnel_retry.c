@@ -132,7 +132,7 @@ struct env {
 	struct ambit_ca *ca;
 	int orig_fd, out_fd, srv_b;
 	uint16_t p_out, p_b;
-	struct zt_state *st1, *st2;
+	struct mesh_state *st1, *st2;
 	struct zt_worker *w1, *w2;
 };
 
@@ -158,10 +158,11 @@ static bool env_up(struct env *e, uint16_t p_hbone, bool b_enrolled_n2)
 	assert_true(e->out_fd >= 0);
 	getsockname(e->out_fd, (struct sockaddr *)&a, &sl);
 	e->p_out = ntohs(a.sin_port);
-	e->st1 = zt_state_create();
-	e->st2 = zt_state_create();
-	assert_int_equal(zt_state_install(e->st1, make_snap("n1", e->ca, ID_A, true)), 0);
-	assert_int_equal(zt_state_install(e->st2, make_snap("n2", e->ca, ID_B, b_enrolled_n2)), 0);
+	e->st1 = mesh_state_create();
+	e->st2 = mesh_state_create();
+	assert_int_equal(mesh_state_install(e->st1, make_snap("n1", e->ca, ID_A, true)), 0);
+	assert_int_equal(mesh_state_install(e->st2, make_snap("n2", e->ca, ID_B, b_enrolled_n2)),
+			 0);
 	o1.outbound_fd = e->out_fd;
 	o1.orig_dst_fd = e->orig_fd;
 	e->w1 = zt_worker_start(e->st1, &o1);
@@ -188,8 +189,8 @@ static void env_down(struct env *e)
 
 	zt_worker_stop(e->w1);
 	zt_worker_stop(e->w2);
-	zt_state_destroy(e->st1);
-	zt_state_destroy(e->st2);
+	mesh_state_destroy(e->st1);
+	mesh_state_destroy(e->st2);
 	close(e->out_fd);
 	close(e->srv_b);
 	close(e->orig_fd);
@@ -276,7 +277,7 @@ static void test_tls_closed_then_enrolled(void **state)
 	env_start_n2(&e, hfd, p_hbone);
 	app = pod_a_connect(&e);
 	usleep(120 * 1000);
-	assert_int_equal(zt_state_install(e.st2, make_snap("n2", e.ca, ID_B, true)), 0);
+	assert_int_equal(mesh_state_install(e.st2, make_snap("n2", e.ca, ID_B, true)), 0);
 	serve_b(&e, app, "127.0.0.1");
 	env_down(&e);
 	close(hfd);
@@ -363,7 +364,7 @@ static void test_non_mesh_between_tries(void **state)
 	/* The first try reaches n2's HBONE port; n1 learns B left before n2 closes it. */
 	first = harness_accept_within(hfd, 5000, &a);
 	assert_true(first >= 0);
-	assert_int_equal(zt_state_install(e.st1, make_snap("n1", e.ca, ID_A, false)), 0);
+	assert_int_equal(mesh_state_install(e.st1, make_snap("n1", e.ca, ID_A, false)), 0);
 	close(first);
 	serve_b(&e, app, NULL); /* plain TCP from the node */
 	assert_int_equal(series("opened", SERIES_PLAIN), plain + 1);
@@ -389,12 +390,12 @@ static void test_source_snapshot_late(void **state)
 		skip();
 	}
 	env_start_n2(&e, hfd, p_hbone);
-	assert_int_equal(zt_state_install(e.st1, make_snap2("n1", e.ca, NULL, false, false)), 0);
+	assert_int_equal(mesh_state_install(e.st1, make_snap2("n1", e.ca, NULL, false, false)), 0);
 	serve_b(&e, pod_a_connect(&e), NULL); /* B outside the mesh: plain from the node */
-	assert_int_equal(zt_state_install(e.st1, make_snap2("n1", e.ca, NULL, false, true)), 0);
+	assert_int_equal(mesh_state_install(e.st1, make_snap2("n1", e.ca, NULL, false, true)), 0);
 	app = pod_a_connect(&e);
 	usleep(120 * 1000);
-	assert_int_equal(zt_state_install(e.st1, make_snap2("n1", e.ca, ID_A, true, true)), 0);
+	assert_int_equal(mesh_state_install(e.st1, make_snap2("n1", e.ca, ID_A, true, true)), 0);
 	serve_b(&e, app, "127.0.0.1"); /* over HBONE once A's identity arrived */
 	assert_int_equal(series("opened", SERIES_MTLS), opened + 1);
 	env_down(&e);

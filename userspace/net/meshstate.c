@@ -10,29 +10,29 @@
 
 #include "ambit/ipc.h"
 #include "ambit/log.h"
-#include "state.h"
+#include "meshstate.h"
 
 #define STATE_MAX_SUBS 64 /* one per worker */
 
-struct zt_state {
+struct mesh_state {
 	pthread_mutex_t lock;
-	struct zt_snap *cur;
+	struct mesh_snap *cur;
 	struct {
 		void (*fn)(void *arg);
 		void *arg;
 	} subs[STATE_MAX_SUBS];
 };
 
-struct zt_state *zt_state_create(void)
+struct mesh_state *mesh_state_create(void)
 {
-	struct zt_state *st = calloc(1, sizeof(*st));
+	struct mesh_state *st = calloc(1, sizeof(*st));
 
 	if (st)
 		pthread_mutex_init(&st->lock, NULL);
 	return st;
 }
 
-static void snap_free(struct zt_snap *zs)
+static void snap_free(struct mesh_snap *zs)
 {
 	for (size_t i = 0; i < zs->nids; i++) {
 		tls_ctx_put(zs->ids[i].client);
@@ -43,17 +43,17 @@ static void snap_free(struct zt_snap *zs)
 	free(zs);
 }
 
-void zt_snap_put(struct zt_snap *zs)
+void mesh_snap_put(struct mesh_snap *zs)
 {
 	if (zs && __atomic_sub_fetch(&zs->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		snap_free(zs);
 }
 
-void zt_state_destroy(struct zt_state *st)
+void mesh_state_destroy(struct mesh_state *st)
 {
 	if (!st)
 		return;
-	zt_snap_put(st->cur);
+	mesh_snap_put(st->cur);
 	pthread_mutex_destroy(&st->lock);
 	free(st);
 }
@@ -75,9 +75,9 @@ static int set_trust_domains(struct tls_ctx *ctx, const struct snapshot *s)
 	return tls_ctx_set_trust_domains(ctx, td, n);
 }
 
-int zt_state_install(struct zt_state *st, struct snapshot *s)
+int mesh_state_install(struct mesh_state *st, struct snapshot *s)
 {
-	struct zt_snap *zs = calloc(1, sizeof(*zs)), *old;
+	struct mesh_snap *zs = calloc(1, sizeof(*zs)), *old;
 
 	if (!zs || (s->n_certs && !(zs->ids = calloc(s->n_certs, sizeof(*zs->ids))))) {
 		free(zs);
@@ -88,7 +88,7 @@ int zt_state_install(struct zt_state *st, struct snapshot *s)
 	zs->refs = 1;
 	for (size_t i = 0; i < s->n_certs; i++) {
 		const struct snap_cert *c = &s->certs[i];
-		struct zt_ident *id = &zs->ids[zs->nids];
+		struct mesh_ident *id = &zs->ids[zs->nids];
 
 		id->identity = c->identity;
 		id->client = tls_ctx_create(false, c->cert_pem, c->key_pem, s->root_pem);
@@ -113,13 +113,13 @@ int zt_state_install(struct zt_state *st, struct snapshot *s)
 		if (st->subs[i].fn)
 			st->subs[i].fn(st->subs[i].arg);
 	pthread_mutex_unlock(&st->lock);
-	zt_snap_put(old);
+	mesh_snap_put(old);
 	pr_info("snapshot %llu installed: %zu workloads, %zu services, %zu identities",
 		(unsigned long long)s->version, s->n_workloads, s->n_services, zs->nids);
 	return 0;
 }
 
-int zt_state_subscribe(struct zt_state *st, void (*fn)(void *arg), void *arg)
+int mesh_state_subscribe(struct mesh_state *st, void (*fn)(void *arg), void *arg)
 {
 	int err = -ENOSPC;
 
@@ -136,7 +136,7 @@ int zt_state_subscribe(struct zt_state *st, void (*fn)(void *arg), void *arg)
 	return err;
 }
 
-void zt_state_unsubscribe(struct zt_state *st, void (*fn)(void *arg), void *arg)
+void mesh_state_unsubscribe(struct mesh_state *st, void (*fn)(void *arg), void *arg)
 {
 	pthread_mutex_lock(&st->lock);
 	for (int i = 0; i < STATE_MAX_SUBS; i++) {
@@ -148,9 +148,9 @@ void zt_state_unsubscribe(struct zt_state *st, void (*fn)(void *arg), void *arg)
 	pthread_mutex_unlock(&st->lock);
 }
 
-struct zt_snap *zt_state_get(struct zt_state *st)
+struct mesh_snap *mesh_state_get(struct mesh_state *st)
 {
-	struct zt_snap *zs;
+	struct mesh_snap *zs;
 
 	pthread_mutex_lock(&st->lock);
 	zs = st->cur;
@@ -160,7 +160,7 @@ struct zt_snap *zt_state_get(struct zt_state *st)
 	return zs;
 }
 
-struct tls_ctx *zt_snap_ctx(const struct zt_snap *zs, const char *identity, bool server)
+struct tls_ctx *mesh_snap_ctx(const struct mesh_snap *zs, const char *identity, bool server)
 {
 	for (size_t i = 0; zs && identity && i < zs->nids; i++)
 		if (strcmp(zs->ids[i].identity, identity) == 0)
@@ -170,8 +170,8 @@ struct tls_ctx *zt_snap_ctx(const struct zt_snap *zs, const char *identity, bool
 
 /* ---- agent watcher ---- */
 
-struct zt_agent {
-	struct zt_state *st;
+struct agent_follow {
+	struct mesh_state *st;
 	char *path;
 	pthread_t thread;
 	int stopfd;
@@ -179,7 +179,7 @@ struct zt_agent {
 };
 
 /* Sleeps @ms unless stopped; false when stopping. */
-static bool nap(struct zt_agent *a, int ms)
+static bool nap(struct agent_follow *a, int ms)
 {
 	struct pollfd p = {.fd = a->stopfd, .events = POLLIN};
 
@@ -188,7 +188,7 @@ static bool nap(struct zt_agent *a, int ms)
 }
 
 /* Reads frames until the agent goes away. Keeps the last snapshot: traffic must not notice. */
-static void follow(struct zt_agent *a, int fd)
+static void follow(struct agent_follow *a, int fd)
 {
 	static const char req[] = "{\"op\":\"watch\"}";
 	char err[256];
@@ -219,13 +219,13 @@ static void follow(struct zt_agent *a, int fd)
 			pr_warn("agent sent an invalid snapshot (kept the previous one): %s", err);
 			continue;
 		}
-		zt_state_install(a->st, s);
+		mesh_state_install(a->st, s);
 	}
 }
 
 static void *agent_main(void *arg)
 {
-	struct zt_agent *a = arg;
+	struct agent_follow *a = arg;
 	int backoff = 100;
 
 	while (!a->stopping) {
@@ -252,9 +252,9 @@ static void *agent_main(void *arg)
 	return NULL;
 }
 
-struct zt_agent *zt_agent_start(struct zt_state *st, const char *socket_path)
+struct agent_follow *agent_follow_start(struct mesh_state *st, const char *socket_path)
 {
-	struct zt_agent *a = calloc(1, sizeof(*a));
+	struct agent_follow *a = calloc(1, sizeof(*a));
 	int err;
 
 	if (!a)
@@ -280,7 +280,7 @@ fail:
 	return NULL;
 }
 
-void zt_agent_stop(struct zt_agent *a)
+void agent_follow_stop(struct agent_follow *a)
 {
 	uint64_t one = 1;
 
