@@ -73,7 +73,8 @@ void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct
  * CONNECT fuzz target (tests/fuzz/fuzz_connect.c).
  */
 struct hbone_request;
-int zt_hbone_accept(void *user, const struct hbone_request *req, int *fd, struct connrec **rec);
+struct hbone_upstream;
+int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_upstream *out);
 /* The peer (@peer) or local address of @fd, if IPv4. */
 bool zt_addr_of(int fd, bool peer, struct sockaddr_in *out);
 /* Closes @fd (taken) with a TCP reset. */

@@ -24,7 +24,7 @@
 
 #include "ambit/ca.h"
 #include "ambit/log.h"
-#include "../../ztunnel/hbone.h"
+#include "hbone.h"
 #include "../lib/fuzz_env.h"
 #include "../lib/hbone_seam.h"
 

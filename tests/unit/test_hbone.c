@@ -25,7 +25,7 @@
 #include <openssl/x509.h>
 
 #include "ambit/ca.h"
-#include "../../ztunnel/hbone.h"
+#include "hbone.h"
 #include "../lib/hbone_seam.h"
 
 #define ID_CLIENT "spiffe://cluster.local/ns/a/sa/client"
@@ -73,7 +73,7 @@ static int listen_any(struct sockaddr_in *addr, bool nonblock)
 	return fd;
 }
 
-static int on_connect(void *user, const struct hbone_request *req, int *fd, struct connrec **rec)
+static int on_connect(void *user, const struct hbone_request *req, struct hbone_upstream *up)
 {
 	struct sockaddr_in to = {.sin_family = AF_INET};
 	char ip[32];
@@ -96,8 +96,7 @@ static int on_connect(void *user, const struct hbone_request *req, int *fd, stru
 		close(s);
 		return 503;
 	}
-	*fd = s;
-	*rec = NULL;
+	up->fd = s;
 	return 0;
 }
 
@@ -423,7 +422,7 @@ static struct {
 	char authority[64], forwarded[64], identity[128];
 } seam_seen;
 
-static int seam_accept(void *user, const struct hbone_request *req, int *fd, struct connrec **rec)
+static int seam_accept(void *user, const struct hbone_request *req, struct hbone_upstream *up)
 {
 	seam_seen.calls++;
 	snprintf(seam_seen.authority, sizeof(seam_seen.authority), "%s", req->authority);
