@@ -216,6 +216,8 @@ bool h2_conn_usable(const struct h2_conn *c);
 size_t h2_conn_streams(const struct h2_conn *c);
 /* Client: streams the server lets us open at once (its SETTINGS; 100 until they come). */
 size_t h2_conn_peer_max_streams(const struct h2_conn *c);
+/* The error code of the GOAWAY the peer sent (H2_NO_ERROR, H2_ENHANCE_YOUR_CALM...), or -1. */
+int64_t h2_conn_peer_goaway(const struct h2_conn *c);
 /* The peer's verified SPIFFE ID (borrowed), or NULL before the handshake / without one. */
 const char *h2_conn_peer_identity(const struct h2_conn *c);
 struct loop *h2_conn_loop(const struct h2_conn *c);

@@ -453,7 +453,8 @@ static int conn_setup(struct h2_conn *c, const struct h2_transport *t)
 	if (timer_start(c))
 		return -ENOMEM;
 	c->fd = t->fd;
-	c->events = EPOLLIN | (c->connecting ? EPOLLOUT : 0);
+	/* A TLS client speaks first: writable starts its handshake. */
+	c->events = EPOLLIN | (c->connecting || (!c->server && !c->handshaken) ? EPOLLOUT : 0);
 	if (loop_add(c->loop, c->fd, c->events, &c->h)) {
 		c->fd = -1;
 		return -ENOMEM;
@@ -474,6 +475,7 @@ struct h2_conn *h2_conn_create(struct loop *l, const struct h2_transport *t,
 		return NULL;
 	c->fd = -1;
 	c->tfd = -1;
+	c->peer_goaway = -1;
 	c->h.fn = conn_on_io;
 	c->th.fn = conn_on_timer;
 	c->flush.fn = flush_task;
@@ -546,6 +548,11 @@ size_t h2_conn_peer_max_streams(const struct h2_conn *c)
 	return c->h2 ? nghttp2_session_get_remote_settings(c->h2,
 							   NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
 		     : 0;
+}
+
+int64_t h2_conn_peer_goaway(const struct h2_conn *c)
+{
+	return c->peer_goaway;
 }
 
 const char *h2_conn_peer_identity(const struct h2_conn *c)

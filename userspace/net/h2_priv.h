@@ -70,9 +70,10 @@ struct h2_conn {
 	int fd;
 	int tfd; /* timerfd while a client connection is opening, else -1 */
 	bool server, connecting, handshaken, dead, goaway;
-	bool calm;	  /* server: GOAWAY ENHANCE_YOUR_CALM queued, nothing more is read */
-	bool ever_stream; /* server: a request came (first-request deadline met) */
-	bool pipe_full;	  /* H2_PIPE: the pipe took less than offered */
+	bool calm;	     /* server: GOAWAY ENHANCE_YOUR_CALM queued, nothing more is read */
+	bool ever_stream;    /* server: a request came (first-request deadline met) */
+	bool pipe_full;	     /* H2_PIPE: the pipe took less than offered */
+	int64_t peer_goaway; /* the error code of the peer's GOAWAY, or -1 */
 	uint32_t events;
 	struct tls_conn *tls;
 	struct tls_ctx *ctx;

@@ -298,6 +298,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	if (frame->hd.type == NGHTTP2_GOAWAY) {
 		c->goaway = true;
+		c->peer_goaway = frame->goaway.error_code;
 		return 0;
 	}
 	s = frame->hd.stream_id ? stream_of(session, frame->hd.stream_id) : NULL;
