@@ -74,7 +74,7 @@ static bool hblock_add(struct h2_hblock *b, const uint8_t *name, size_t nlen, co
 struct h2_header *h2s_hblock_view(const struct h2_hblock *b)
 {
 	struct h2_header *h = b->n ? calloc(b->n, sizeof(*h)) : NULL;
-	const char *base = buf_head(&b->mem);
+	const char *base = h ? buf_head(&b->mem) : NULL;
 
 	for (size_t i = 0; h && i < b->n; i++)
 		h[i] = (struct h2_header){base + b->f[i].name, base + b->f[i].value,
