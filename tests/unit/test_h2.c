@@ -407,7 +407,7 @@ static void test_backpressure(void **state)
 static void test_max_streams(void **state)
 {
 	struct h2_limits lim;
-	struct xfer *a, *b, *c, *d;
+	struct xfer *a, *b, *c, *d, *held;
 
 	h2_limits_default(&lim);
 	lim.max_streams = 2;
@@ -426,8 +426,9 @@ static void test_max_streams(void **state)
 	assert_int_equal(c->status, 0);
 	assert_int_equal(env.requests, 2);
 	/* Once the consumer lets one go, a request is served again. */
-	h2_stream_release(server_xfer(0)->s);
-	server_xfer(0)->s = NULL;
+	held = server_xfer(0);
+	h2_stream_release(held->s);
+	held->s = NULL;
 	d = request("GET", "/get", 0);
 	assert_true(run_until(xfer_done, d));
 	assert_int_equal(d->status, 200);

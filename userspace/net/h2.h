@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <sys/types.h>
 
 #include "guard.h"
@@ -214,6 +215,8 @@ bool h2_conn_ready(const struct h2_conn *c);
 bool h2_conn_usable(const struct h2_conn *c);
 /* Streams the connection holds (open, or closed but not yet released). */
 size_t h2_conn_streams(const struct h2_conn *c);
+/* Since when (loop_now) it holds none: meaningful while h2_conn_streams is 0. */
+time_t h2_conn_idle_since(const struct h2_conn *c);
 /* Client: streams the server lets us open at once (its SETTINGS; 100 until they come). */
 size_t h2_conn_peer_max_streams(const struct h2_conn *c);
 /* The error code of the GOAWAY the peer sent (H2_NO_ERROR, H2_ENHANCE_YOUR_CALM...), or -1. */

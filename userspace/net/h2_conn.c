@@ -528,6 +528,11 @@ void h2_conn_pipe_writable(struct h2_conn *c)
 	h2c_kick(c);
 }
 
+time_t h2_conn_idle_since(const struct h2_conn *c)
+{
+	return c->idle_since;
+}
+
 bool h2_conn_ready(const struct h2_conn *c)
 {
 	return c->handshaken && !c->dead;

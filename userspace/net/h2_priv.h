@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <sys/queue.h>
 #include <nghttp2/nghttp2.h>
 
 #include "buf.h"
@@ -37,7 +38,7 @@ struct h2_hblock {
 struct h2_stream {
 	struct h2_conn *conn; /* NULL once the connection closed */
 	struct loop *loop;
-	struct h2_stream *next, *prev;
+	LIST_ENTRY(h2_stream) link; /* in its connection, while it has one */
 	int32_t id;
 	const struct h2_stream_ops *ops;
 	void *arg;
@@ -83,7 +84,7 @@ struct h2_conn {
 	void *pipe_arg;
 	nghttp2_session *h2;
 	struct buf out;
-	struct h2_stream *streams;
+	LIST_HEAD(h2_streams, h2_stream) streams;
 	size_t nstreams;
 	const struct h2_conn_ops *ops;
 	void *arg;

@@ -82,8 +82,8 @@ void h2_server_dispatch(struct h2_conn *c)
 	/* A connection being closed for abuse starts nothing more. */
 	if (c->dead || c->calm || !c->ops || !c->ops->on_request)
 		return;
-	for (s = c->streams; s && !c->dead && !c->calm; s = next) {
-		next = s->next;
+	for (s = LIST_FIRST(&c->streams); s && !c->dead && !c->calm; s = next) {
+		next = LIST_NEXT(s, link);
 		if (s->pending && !s->closed)
 			dispatch_one(c, s);
 	}

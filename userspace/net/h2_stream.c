@@ -105,10 +105,7 @@ struct h2_stream *h2s_new(struct h2_conn *c)
 	s->conn = c;
 	s->loop = c->loop;
 	s->id = -1;
-	s->next = c->streams;
-	if (c->streams)
-		c->streams->prev = s;
-	c->streams = s;
+	LIST_INSERT_HEAD(&c->streams, s, link);
 	c->nstreams++;
 	return s;
 }
@@ -119,13 +116,7 @@ static void stream_unlink(struct h2_stream *s)
 
 	if (!c)
 		return;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		c->streams = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	s->next = s->prev = NULL;
+	LIST_REMOVE(s, link);
 	if (--c->nstreams == 0)
 		c->idle_since = loop_now(c->loop);
 	s->conn = NULL;
@@ -160,15 +151,15 @@ static void stream_closed(struct h2_stream *s, uint32_t error, const char *reaso
 
 void h2s_close_all(struct h2_conn *c, const char *reason)
 {
-	struct h2_stream *s = c->streams, *next;
+	struct h2_stream *s = LIST_FIRST(&c->streams), *next;
 
 	/* Cut them all from @c first: owners hear of the close with the connection gone. */
-	c->streams = NULL;
+	LIST_INIT(&c->streams);
 	c->nstreams = 0;
-	for (struct h2_stream *t = s; t; t = t->next)
+	for (struct h2_stream *t = s; t; t = LIST_NEXT(t, link))
 		t->conn = NULL;
 	for (; s; s = next) {
-		next = s->next;
+		next = LIST_NEXT(s, link);
 		s->unconsumed = 0;
 		stream_closed(s, H2_CANCEL, reason);
 	}

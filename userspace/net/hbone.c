@@ -74,18 +74,9 @@ static void stream_free(void *p)
 
 static void stream_unlink(struct hbone_stream *s)
 {
-	struct hbone_conn *c = s->conn;
-
-	if (!c)
+	if (!s->conn)
 		return;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		c->streams = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	if (--c->nstreams == 0)
-		c->idle_since = loop_now(c->loop);
+	LIST_REMOVE(s, link);
 	s->conn = NULL;
 }
 
@@ -294,11 +285,7 @@ struct hbone_stream *hb_stream_new(struct hbone_conn *c, int fd)
 	s->wake.fn = stream_wake;
 	s->conn = c;
 	s->fd = fd;
-	s->next = c->streams;
-	if (c->streams)
-		c->streams->prev = s;
-	c->streams = s;
-	c->nstreams++;
+	LIST_INSERT_HEAD(&c->streams, s, link);
 	return s;
 }
 

@@ -20,28 +20,27 @@
 /* An unused pooled client connection is closed (GOAWAY) after this many seconds. */
 #define POOL_IDLE_S 60
 
-static const struct hbone_limits default_limits = {
-    .handshake_s = 10,
-    .first_request_s = 10,
-    .idle_s = 120,
-    .connect_s = 10,
-    .stream_idle_s = 3600,
-    .max_streams = HBONE_MAX_STREAMS,
-    .max_early_resets = 100,
-};
-
+/* The HTTP/2 server's own defaults (h2_limits_default), and HBONE's stream deadlines. */
 void hbone_limits_default(struct hbone_limits *lim)
 {
-	*lim = default_limits;
+	struct h2_limits h;
+
+	h2_limits_default(&h);
+	*lim = (struct hbone_limits){
+	    .handshake_s = h.handshake_s,
+	    .first_request_s = h.first_request_s,
+	    .idle_s = h.idle_s,
+	    .connect_s = 10,
+	    .stream_idle_s = 3600,
+	    .max_streams = HBONE_MAX_STREAMS,
+	    .max_early_resets = h.max_early_resets,
+	};
 }
 
 void hb_pool_link(struct hbone_pool *p, struct hbone_conn *c)
 {
 	c->pool = p;
-	c->pnext = p->conns;
-	if (p->conns)
-		p->conns->pprev = c;
-	p->conns = c;
+	LIST_INSERT_HEAD(&p->conns, c, link);
 	p->n++;
 }
 
@@ -62,15 +61,11 @@ void hb_conn_closed(void *arg, struct h2_conn *h2, const char *reason)
 	if (reason)
 		pr_debug("hbone: connection %s closed: %s", c->key ? c->key : "(server)", reason);
 	/* The HTTP/2 layer closed every stream before: each finished with it. */
-	while (c->streams)
-		hb_stream_finish(c->streams, reason ? reason : "connection closed", true);
+	while (!LIST_EMPTY(&c->streams))
+		hb_stream_finish(LIST_FIRST(&c->streams), reason ? reason : "connection closed",
+				 true);
 	if (p) {
-		if (c->pprev)
-			c->pprev->pnext = c->pnext;
-		else
-			p->conns = c->pnext;
-		if (c->pnext)
-			c->pnext->pprev = c->pprev;
+		LIST_REMOVE(c, link);
 		p->n--;
 		c->pool = NULL;
 	}
@@ -87,16 +82,16 @@ static void pool_sweep(struct loop_tick *t)
 	time_t now = loop_now(p->loop);
 	struct hbone_conn *c, *cnext;
 
-	for (c = p->conns; c; c = cnext) {
+	for (c = LIST_FIRST(&p->conns); c; c = cnext) {
 		/* A sweep may close @c: it leaves the list; its memory stays till the batch ends.
 		 */
-		cnext = c->pnext;
+		cnext = LIST_NEXT(c, link);
 		h2_conn_sweep(c->h2);
 		if (c->dead)
 			continue;
 		hb_conn_sweep(c, now);
-		if (c->dead || !c->client || c->nstreams || !h2_conn_ready(c->h2) ||
-		    !h2_conn_usable(c->h2) || now - c->idle_since < POOL_IDLE_S)
+		if (c->dead || !c->client || h2_conn_streams(c->h2) || !h2_conn_ready(c->h2) ||
+		    !h2_conn_usable(c->h2) || now - h2_conn_idle_since(c->h2) < POOL_IDLE_S)
 			continue;
 		/* GOAWAY: the session ends (and the connection closes) once it is written. */
 		h2_conn_goaway(c->h2, H2_NO_ERROR);
@@ -110,7 +105,10 @@ struct hbone_pool *hbone_pool_create(struct loop *l, const struct hbone_limits *
 	if (!p)
 		return NULL;
 	p->loop = l;
-	p->lim = lim ? *lim : default_limits;
+	if (lim)
+		p->lim = *lim;
+	else
+		hbone_limits_default(&p->lim);
 	p->tick.fn = pool_sweep;
 	loop_tick_add(l, &p->tick);
 	return p;
@@ -122,8 +120,8 @@ void hbone_pool_destroy(struct hbone_pool *p)
 		return;
 	loop_tick_del(p->loop, &p->tick);
 	p->closing = true;
-	while (p->conns)
-		h2_conn_close(p->conns->h2, "pool destroyed");
+	while (!LIST_EMPTY(&p->conns))
+		h2_conn_close(LIST_FIRST(&p->conns)->h2, "pool destroyed");
 	free(p);
 }
 
@@ -178,7 +176,6 @@ struct hbone_conn *hb_client_attach(struct hbone_pool *p, const struct hbone_tar
 	c->client = true;
 	c->loop = p->loop;
 	c->peer = t->addr;
-	c->idle_since = loop_now(p->loop);
 	if (!c->key || !(c->h2 = h2_conn_create(p->loop, tr, &cfg))) {
 		conn_free(c);
 		errno = ENOMEM;
@@ -219,10 +216,10 @@ int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd, 
 	size_t n = 2;
 
 	hb_pool_key(t, key, sizeof(key));
-	for (c = p->conns; c; c = c->pnext)
-		if (c->client && !c->dead && h2_conn_usable(c->h2) && c->nstreams < pool_room(c) &&
-		    strcmp(c->key, key) == 0)
-			break;
+	LIST_FOREACH(c, &p->conns, link)
+	if (c->client && !c->dead && h2_conn_usable(c->h2) &&
+	    h2_conn_streams(c->h2) < pool_room(c) && strcmp(c->key, key) == 0)
+		break;
 	if (!c)
 		c = pool_connect(p, t);
 	if (!c || !(s = hb_stream_new(c, fd)))

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 #include <netinet/in.h>
+#include <sys/queue.h>
 
 #include "buf.h"
 #include "connrec.h"
@@ -28,8 +29,8 @@ struct hbone_stream {
 	struct loop_handler h; /* the far end's socket events */
 	struct loop_task wake; /* an in-process end's writable, run after the batch */
 	struct hbone_conn *conn;
-	struct h2_stream *h2s; /* NULL once released */
-	struct hbone_stream *next, *prev;
+	struct h2_stream *h2s;		 /* NULL once released */
+	LIST_ENTRY(hbone_stream) link;	 /* in its connection, until it finishes */
 	int fd;				 /* the far end's socket, or -1 */
 	const struct hbone_end_ops *end; /* or an in-process far end */
 	void *end_arg;
@@ -57,12 +58,10 @@ struct hbone_conn {
 	struct h2_conn *h2;
 	struct loop *loop;
 	struct hbone_pool *pool;
-	struct hbone_conn *pnext, *pprev;
-	char *key; /* client: the pool key */
+	LIST_ENTRY(hbone_conn) link; /* in its pool, until it closes */
+	char *key;		     /* client: the pool key */
 	bool client, dead;
-	struct hbone_stream *streams;
-	size_t nstreams;
-	time_t idle_since; /* when nstreams dropped to 0 */
+	LIST_HEAD(hbone_streams, hbone_stream) streams;
 	hbone_accept_fn on_accept;
 	void *user;
 	struct sockaddr_in local, peer;
@@ -72,7 +71,7 @@ struct hbone_pool {
 	struct loop *loop;
 	struct loop_tick tick;
 	struct hbone_limits lim;
-	struct hbone_conn *conns;
+	LIST_HEAD(hbone_conns, hbone_conn) conns;
 	size_t n;
 	bool closing; /* being destroyed: failures are final */
 };

@@ -168,8 +168,8 @@ void hb_conn_sweep(struct hbone_conn *c, time_t now)
 	const struct hbone_limits *lim = &c->pool->lim;
 	struct hbone_stream *s, *next;
 
-	for (s = c->streams; s && !c->dead; s = next) {
-		next = s->next;
+	for (s = LIST_FIRST(&c->streams); s && !c->dead; s = next) {
+		next = LIST_NEXT(s, link);
 		if (s->finished)
 			continue;
 		if (!c->client && s->connecting && lim->connect_s &&
@@ -224,7 +224,6 @@ struct hbone_conn *hb_server_attach(struct hbone_pool *p, const struct h2_transp
 	c->loop = p->loop;
 	c->on_accept = on_accept;
 	c->user = user;
-	c->idle_since = loop_now(p->loop);
 	c->h2 = h2_conn_create(p->loop, t, &cfg);
 	if (!c->h2) {
 		free(c);
