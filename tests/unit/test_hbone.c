@@ -57,6 +57,36 @@ static struct {
 
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
 static char seen_identity[256], seen_forwarded[256];
+/* The next CONNECT ends in process (an echo) instead of the upstream socket. */
+static bool use_echo;
+static int echo_closed, echo_reset; /* atomic: how the in-process ends ended */
+
+/* An in-process far end (struct hbone_end_ops): echoes what the client sends, then its EOF. */
+static size_t echo_data(void *arg, struct hbone_stream *s, const uint8_t *p, size_t len)
+{
+	ssize_t n = hbone_stream_write(s, p, len);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+static void echo_eof(void *arg, struct hbone_stream *s)
+{
+	hbone_stream_shutdown(s);
+}
+
+static void echo_writable(void *arg, struct hbone_stream *s)
+{
+	/* Room towards the client: what it left of the client's bytes comes again. */
+	hbone_stream_ready(s);
+}
+
+static void echo_closed_cb(void *arg, struct hbone_stream *s, const char *reason, bool reset)
+{
+	__atomic_add_fetch(reset ? &echo_reset : &echo_closed, 1, __ATOMIC_SEQ_CST);
+}
+
+static const struct hbone_end_ops echo_ops = {
+    .data = echo_data, .eof = echo_eof, .writable = echo_writable, .closed = echo_closed_cb};
 
 static int listen_any(struct sockaddr_in *addr, bool nonblock)
 {
@@ -84,6 +114,12 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 	snprintf(seen_identity, sizeof(seen_identity), "%s", req->peer_identity);
 	snprintf(seen_forwarded, sizeof(seen_forwarded), "%s",
 		 req->forwarded ? req->forwarded : "");
+	if (use_echo) {
+		use_echo = false;
+		pthread_mutex_unlock(&seen_lock);
+		up->end = &echo_ops;
+		return 0;
+	}
 	pthread_mutex_unlock(&seen_lock);
 	if (sscanf(req->authority, "%31[0-9.]:%u", ip, &port) != 2 ||
 	    inet_pton(AF_INET, ip, &to.sin_addr) != 1 || port > 65535)
@@ -416,6 +452,44 @@ static void test_large_transfer(void **state)
 	free(got);
 }
 
+/*
+ * A server stream whose far end is in process: the 200 comes at once, no upstream connection is
+ * made, 16 MiB go through the consumer and back (it stops taking while the client does not
+ * read: its writable resumes it), and the half-close travels both ways.
+ */
+static void test_in_process_end(void **state)
+{
+	const size_t len = 16u << 20;
+	char *data = malloc(len), *got = malloc(len);
+	int app, closed = __atomic_load_n(&echo_closed, __ATOMIC_SEQ_CST);
+	struct writer w;
+	pthread_t t;
+
+	assert_non_null(data);
+	assert_non_null(got);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (char)(i * 11 + (i >> 14));
+	pthread_mutex_lock(&seen_lock);
+	use_echo = true;
+	pthread_mutex_unlock(&seen_lock);
+	app = app_connect(cli_ctx, ID_CLIENT, ID_SERVER);
+	w = (struct writer){app, data, len};
+	assert_int_equal(pthread_create(&t, NULL, write_then_shut, &w), 0);
+	assert_int_equal(read_all(app, got, len), len);
+	assert_true(memcmp(got, data, len) == 0);
+	pthread_join(t, NULL);
+	/* The consumer's shutdown after the client's: EOF here. */
+	assert_int_equal(read(app, got, 1), 0);
+	assert_int_equal(upstream_accept(100), -1);
+	close(app);
+	for (int i = 0; i < 500 && __atomic_load_n(&echo_closed, __ATOMIC_SEQ_CST) == closed; i++)
+		usleep(10000);
+	assert_int_equal(__atomic_load_n(&echo_closed, __ATOMIC_SEQ_CST), closed + 1);
+	assert_int_equal(__atomic_load_n(&echo_reset, __ATOMIC_SEQ_CST), 0);
+	free(data);
+	free(got);
+}
+
 /* What a CONNECT seen through the seam carried (the fuzz targets' view of the server). */
 static struct {
 	int calls;
@@ -552,6 +626,7 @@ int main(void)
 	    cmocka_unit_test(test_server_san_mismatch_refused),
 	    cmocka_unit_test(test_streams_share_connection),
 	    cmocka_unit_test(test_large_transfer),
+	    cmocka_unit_test(test_in_process_end),
 	    cmocka_unit_test(test_seam_reaches_connect),
 	    cmocka_unit_test(test_seam_rejects_garbage),
 	    cmocka_unit_test(test_cert_spiffe_id),
