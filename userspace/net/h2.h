@@ -74,7 +74,7 @@ struct h2_header {
 };
 
 /* A header to send from two C strings. */
-#define H2_HDR(n, v) ((struct h2_header){(n), (v), sizeof(n) - 1, strlen(v)})
+#define H2_HDR(n, v) ((struct h2_header){(n), (v), strlen(n), strlen(v)})
 
 /* The value of header @name (lower case) in @h, or NULL. */
 const char *h2_header_get(const struct h2_header *h, size_t n, const char *name);

@@ -73,6 +73,7 @@ struct h2_conn {
 	bool server, connecting, handshaken, dead, goaway;
 	bool calm;	     /* server: GOAWAY ENHANCE_YOUR_CALM queued, nothing more is read */
 	bool ever_stream;    /* server: a request came (first-request deadline met) */
+	bool to_decide;	     /* server: this read completed a request (h2_server_dispatch) */
 	bool pipe_full;	     /* H2_PIPE: the pipe took less than offered */
 	int64_t peer_goaway; /* the error code of the peer's GOAWAY, or -1 */
 	uint32_t events;

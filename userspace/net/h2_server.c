@@ -80,8 +80,9 @@ void h2_server_dispatch(struct h2_conn *c)
 	struct h2_stream *s, *next;
 
 	/* A connection being closed for abuse starts nothing more. */
-	if (c->dead || c->calm || !c->ops || !c->ops->on_request)
+	if (!c->to_decide || c->dead || c->calm || !c->ops || !c->ops->on_request)
 		return;
+	c->to_decide = false;
 	for (s = LIST_FIRST(&c->streams); s && !c->dead && !c->calm; s = next) {
 		next = LIST_NEXT(s, link);
 		if (s->pending && !s->closed)

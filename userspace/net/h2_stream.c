@@ -257,6 +257,7 @@ static void headers_done(struct h2_conn *c, struct h2_stream *s, const nghttp2_f
 		s->req = s->cur;
 		memset(&s->cur, 0, sizeof(s->cur));
 		s->pending = true;
+		c->to_decide = true;
 		s->end_rcvd = end;
 		return;
 	}
@@ -418,11 +419,18 @@ ssize_t h2s_provide(nghttp2_session *session, int32_t id, uint8_t *buf, size_t l
 	bool eof = false;
 	ssize_t n;
 
-	if (!has_owner(s) || !s->ops->provide)
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	/* A stream on its way out (reset, or its owner gone) sends nothing more. */
+	if (!has_owner(s) || !s->ops->provide || s->reset_sent) {
+		s->deferred = true;
+		return NGHTTP2_ERR_DEFERRED;
+	}
 	n = s->ops->provide(s->arg, s, buf, len, &eof);
-	if (n < 0 || s->released || s->reset_sent)
+	if (n < 0)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+	if (s->released || s->reset_sent) {
+		s->deferred = true;
+		return NGHTTP2_ERR_DEFERRED;
+	}
 	if (!n && !eof) {
 		s->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;
