@@ -102,7 +102,11 @@ struct h2_stream_ops {
 	 */
 	void (*on_headers)(void *arg, struct h2_stream *s, const struct h2_header *h, size_t n,
 			   bool end_stream);
-	/* DATA payload (borrowed for the call): h2_stream_consume it once it left the consumer. */
+	/*
+	 * DATA payload (borrowed for the call): h2_stream_consume it once it left the consumer.
+	 * Any callback may be NULL: without on_data, DATA is consumed as it comes; without
+	 * on_close, the owner must know by other means when to release the stream.
+	 */
 	void (*on_data)(void *arg, struct h2_stream *s, const uint8_t *data, size_t len);
 	/* END_STREAM received (after the last on_data or trailers): the peer sends no more. */
 	void (*on_end)(void *arg, struct h2_stream *s);

@@ -227,6 +227,9 @@ static bool fill_out(struct h2_conn *c)
 		ssize_t n = nghttp2_session_mem_send(c->h2, &data);
 		char *p;
 
+		/* A body source may have closed the connection: nothing more goes out. */
+		if (c->dead)
+			return false;
 		if (n < 0) {
 			h2_conn_close(c, nghttp2_strerror((int)n));
 			return false;
@@ -237,6 +240,8 @@ static bool fill_out(struct h2_conn *c)
 			/* A whole-record DATA frame: written from nghttp2's buffer, no copy. */
 			ssize_t w = tx_write(c, data, (size_t)n);
 
+			if (c->dead)
+				return false;
 			if (w < 0 && w != -EAGAIN) {
 				h2_conn_close(c, tx_error(c, w));
 				return false;
@@ -273,6 +278,8 @@ static void conn_flush(struct h2_conn *c)
 		if (!c->out.len)
 			break;
 		w = tx_write(c, (const uint8_t *)buf_head(&c->out), c->out.len);
+		if (c->dead)
+			return;
 		if (w == -EAGAIN)
 			break;
 		if (w < 0) {

@@ -189,8 +189,10 @@ static bool has_owner(const struct h2_stream *s)
 
 void h2s_deliver_pending(struct h2_stream *s)
 {
-	if (s->pend.len && has_owner(s) && !s->closed)
+	if (s->pend.len && has_owner(s) && !s->closed && s->ops->on_data)
 		s->ops->on_data(s->arg, s, (const uint8_t *)buf_head(&s->pend), s->pend.len);
+	else if (s->pend.len)
+		h2_stream_consume(s, s->pend.len);
 	buf_free(&s->pend);
 	if (s->tail.n && has_owner(s) && !s->closed && s->ops->on_headers)
 		deliver_headers(s, &s->tail, true);
