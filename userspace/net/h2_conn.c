@@ -132,7 +132,6 @@ int h2c_recv(struct h2_conn *c, const uint8_t *data, size_t len)
 	/* The requests of this read, minus those it also reset (h2_server.c). */
 	if (c->server)
 		h2_server_dispatch(c);
-	h2c_kick(c);
 	return c->dead ? -EPIPE : 0;
 }
 
@@ -526,7 +525,11 @@ int h2_conn_input(struct h2_conn *c, const uint8_t *data, size_t len)
 		return -EPIPE;
 	if (c->calm || !len)
 		return 0;
-	return h2c_recv(c, data, len) ? -EPIPE : 0;
+	if (h2c_recv(c, data, len))
+		return -EPIPE;
+	/* What it answers leaves at the end of the round (a socket's flushes after its read). */
+	h2c_kick(c);
+	return 0;
 }
 
 void h2_conn_pipe_writable(struct h2_conn *c)
