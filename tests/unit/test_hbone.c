@@ -53,7 +53,50 @@ static char dirs[2][64];
 static struct {
 	struct tls_ctx *ctx;
 	const char *identity, *expect_san;
+	bool producer; /* instead of the app connection, an in-process client end (below) */
 } target;
+
+/* An in-process client end (hbone_pool_open_end): sends "hello" and its EOF, keeps the answer. */
+static struct {
+	size_t off;
+	char got[64];
+	size_t got_len;
+	int eof, status, reset, closed; /* closed: atomic, set last */
+} prod;
+
+static size_t prod_data(void *arg, struct hbone_stream *s, const uint8_t *p, size_t len)
+{
+	if (len > sizeof(prod.got) - prod.got_len)
+		len = sizeof(prod.got) - prod.got_len;
+	memcpy(prod.got + prod.got_len, p, len);
+	prod.got_len += len;
+	return len;
+}
+
+static void prod_eof(void *arg, struct hbone_stream *s)
+{
+	prod.eof = 1;
+}
+
+static void prod_writable(void *arg, struct hbone_stream *s)
+{
+	ssize_t n = hbone_stream_write(s, "hello" + prod.off, 5 - prod.off);
+
+	if (n > 0)
+		prod.off += (size_t)n;
+	if (prod.off == 5)
+		hbone_stream_shutdown(s);
+}
+
+static void prod_closed(void *arg, struct hbone_stream *s, const char *reason, bool reset)
+{
+	prod.status = hbone_stream_status(s);
+	prod.reset = reset;
+	__atomic_store_n(&prod.closed, 1, __ATOMIC_SEQ_CST);
+}
+
+static const struct hbone_end_ops prod_ops = {
+    .data = prod_data, .eof = prod_eof, .writable = prod_writable, .closed = prod_closed};
 
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
 static char seen_identity[256], seen_forwarded[256];
@@ -157,6 +200,14 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 			};
 
 			snprintf(auth, sizeof(auth), "127.0.0.1:%u", ntohs(upstream_addr.sin_port));
+			if (target.producer) {
+				target.producer = false;
+				close(fd);
+				/* Not from this thread: the case fails on prod.closed instead. */
+				if (!hbone_pool_open_end(pool, &t, &prod_ops, NULL, NULL))
+					__atomic_store_n(&prod.closed, -1, __ATOMIC_SEQ_CST);
+				continue;
+			}
 			hbone_pool_open(pool, &t, fd, NULL);
 		}
 	}
@@ -490,6 +541,37 @@ static void test_in_process_end(void **state)
 	free(got);
 }
 
+/*
+ * A client stream whose near end is in process (the waypoint's way to its destination): it
+ * writes after the 200, its half-close reaches the upstream as EOF, and the upstream's bytes
+ * and EOF come back to it before it is closed, cleanly.
+ */
+static void test_in_process_client(void **state)
+{
+	char buf[64];
+	int app, up;
+
+	memset(&prod, 0, sizeof(prod));
+	target.producer = true;
+	/* Only the accept matters: the client loop opens the stream instead of splicing it. */
+	app = app_connect(cli_ctx, ID_CLIENT, ID_SERVER);
+	up = upstream_accept(5000);
+	assert_true(up >= 0);
+	assert_int_equal(read_all(up, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "hello", 5);
+	assert_int_equal(write(up, "world", 5), 5);
+	close(up);
+	for (int i = 0; i < 500 && !__atomic_load_n(&prod.closed, __ATOMIC_SEQ_CST); i++)
+		usleep(10000);
+	assert_int_equal(__atomic_load_n(&prod.closed, __ATOMIC_SEQ_CST), 1);
+	assert_int_equal(prod.got_len, 5);
+	assert_memory_equal(prod.got, "world", 5);
+	assert_int_equal(prod.eof, 1);
+	assert_int_equal(prod.status, 200);
+	assert_int_equal(prod.reset, 0);
+	close(app);
+}
+
 /* What a CONNECT seen through the seam carried (the fuzz targets' view of the server). */
 static struct {
 	int calls;
@@ -627,6 +709,7 @@ int main(void)
 	    cmocka_unit_test(test_streams_share_connection),
 	    cmocka_unit_test(test_large_transfer),
 	    cmocka_unit_test(test_in_process_end),
+	    cmocka_unit_test(test_in_process_client),
 	    cmocka_unit_test(test_seam_reaches_connect),
 	    cmocka_unit_test(test_seam_rejects_garbage),
 	    cmocka_unit_test(test_cert_spiffe_id),

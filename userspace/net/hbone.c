@@ -269,7 +269,8 @@ static void stream_wake(struct loop_task *t)
 {
 	struct hbone_stream *s = container_of(t, struct hbone_stream, wake);
 
-	if (!s->finished && s->end && s->end_full && s->to_h2.len < HBONE_TCP_BUF) {
+	if (!s->finished && s->end && s->end_full && s->established &&
+	    s->to_h2.len < HBONE_TCP_BUF) {
 		s->end_full = false;
 		s->end->writable(s->end_arg, s);
 	}
@@ -293,6 +294,9 @@ void hb_stream_established(struct hbone_stream *s)
 {
 	s->established = true;
 	s->last_io = loop_now(s->conn->loop);
+	/* An in-process client end that tried to write before the 200 may now. */
+	if (s->end && s->end_full)
+		loop_queue(s->conn->loop, &s->wake);
 	hb_stream_update_events(s);
 	hb_stream_write_far(s);
 	if (!s->finished)
@@ -443,6 +447,10 @@ ssize_t hbone_stream_write(struct hbone_stream *s, const void *p, size_t len)
 
 	if (s->finished || !s->end || s->far_eof)
 		return -EPIPE;
+	if (!s->established) {
+		s->end_full = true;
+		return 0;
+	}
 	room = HBONE_TCP_BUF - s->to_h2.len;
 	if (len >= room) {
 		/* Full now: writable follows once the peer took some. */
@@ -480,4 +488,9 @@ void hbone_stream_ready(struct hbone_stream *s)
 void hbone_stream_abort(struct hbone_stream *s, const char *reason)
 {
 	hb_stream_fail(s, reason);
+}
+
+int hbone_stream_status(const struct hbone_stream *s)
+{
+	return s->status;
 }

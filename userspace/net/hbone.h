@@ -73,17 +73,18 @@ struct hbone_request {
 };
 
 /*
- * The far end of a server stream that is no socket: an in-process consumer of the tunnelled
- * bytes (the waypoint terminating HBONE). Called on the pool's loop thread; it writes towards
- * the client with hbone_stream_write and hbone_stream_shutdown.
+ * An end of a stream that is no socket: an in-process consumer and producer of the tunnelled
+ * bytes. On a server stream, the waypoint terminating HBONE; on a client stream
+ * (hbone_pool_open_end), the waypoint sending to its destination. Called on the pool's loop
+ * thread; it writes towards the peer with hbone_stream_write and hbone_stream_shutdown.
  */
 struct hbone_end_ops {
 	/*
-	 * The client's bytes (borrowed for the call): returns how many it took. What it leaves is
-	 * offered again after hbone_stream_ready; meanwhile the client stops at the stream window.
+	 * The peer's bytes (borrowed for the call): returns how many it took. What it leaves is
+	 * offered again after hbone_stream_ready; meanwhile the peer stops at the stream window.
 	 */
 	size_t (*data)(void *arg, struct hbone_stream *s, const uint8_t *p, size_t len);
-	/* The client half-closed (END_STREAM, after its last byte). */
+	/* The peer half-closed (END_STREAM, after its last byte). */
 	void (*eof)(void *arg, struct hbone_stream *s);
 	/* hbone_stream_write takes bytes again (after it took fewer than given). */
 	void (*writable)(void *arg, struct hbone_stream *s);
@@ -108,8 +109,9 @@ typedef int (*hbone_accept_fn)(void *user, const struct hbone_request *req,
 			       struct hbone_upstream *up);
 
 /*
- * An in-process end's bytes towards the client (@p borrowed): returns how many were taken
- * (buffered up to HBONE_TCP_BUF; fewer: wait for its writable), or -EPIPE once it cannot send.
+ * An in-process end's bytes towards the peer (@p borrowed): returns how many were taken
+ * (buffered up to HBONE_TCP_BUF; fewer, or 0 on a client stream before its 200: wait for its
+ * writable), or -EPIPE once it cannot send.
  */
 ssize_t hbone_stream_write(struct hbone_stream *s, const void *p, size_t len);
 /* An in-process end sends nothing more: END_STREAM once what it wrote is out. */
@@ -118,6 +120,8 @@ void hbone_stream_shutdown(struct hbone_stream *s);
 void hbone_stream_ready(struct hbone_stream *s);
 /* An in-process end gives up: the stream is reset (its closed callback still runs). */
 void hbone_stream_abort(struct hbone_stream *s, const char *reason);
+/* A client stream's CONNECT answer (200, 401, 503...), 0 before one came. */
+int hbone_stream_status(const struct hbone_stream *s);
 
 /*
  * Per-worker set of HBONE connections: client connections keyed by (source identity,
@@ -190,5 +194,16 @@ struct hbone_target {
  */
 int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd,
 		    struct connrec *rec);
+
+/*
+ * The same with an in-process client end (@end/@arg borrowed, until its closed): it writes once
+ * the server answered 200 (its writable runs then), and a failure before that ends in its
+ * closed with @reset set (hbone_stream_status tells a 401 from the rest). @t->ops is not used.
+ * @rec (taken, may be NULL) is closed with the stream. Returns the stream, or NULL + errno (then
+ * @rec is closed); no callback runs from inside this call.
+ */
+struct hbone_stream *hbone_pool_open_end(struct hbone_pool *p, const struct hbone_target *t,
+					 const struct hbone_end_ops *end, void *arg,
+					 struct connrec *rec);
 
 #endif

@@ -207,26 +207,27 @@ static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_
 	return c;
 }
 
-int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd, struct connrec *rec)
+/* A CONNECT stream to @t on a pooled (or new) connection, its far end @fd (or -1); or NULL. */
+static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone_target *t, int fd)
 {
 	struct h2_header h[3];
 	char key[512], fwd[384];
 	struct hbone_conn *c;
-	struct hbone_stream *s = NULL;
+	struct hbone_stream *s;
 	size_t n = 2;
 
 	hb_pool_key(t, key, sizeof(key));
-	LIST_FOREACH(c, &p->conns, link)
-	if (c->client && !c->dead && h2_conn_usable(c->h2) &&
-	    h2_conn_streams(c->h2) < pool_room(c) && strcmp(c->key, key) == 0)
-		break;
+	for (c = LIST_FIRST(&p->conns); c; c = LIST_NEXT(c, link))
+		if (c->client && !c->dead && h2_conn_usable(c->h2) &&
+		    h2_conn_streams(c->h2) < pool_room(c) && strcmp(c->key, key) == 0)
+			break;
 	if (!c)
 		c = pool_connect(p, t);
 	if (!c || !(s = hb_stream_new(c, fd)))
-		goto fail;
-	if (loop_add(p->loop, fd, 0, &s->h)) {
+		return NULL;
+	if (fd >= 0 && loop_add(p->loop, fd, 0, &s->h)) {
 		hb_stream_discard(s);
-		goto fail;
+		return NULL;
 	}
 	h[0] = H2_HDR(":method", "CONNECT");
 	h[1] = H2_HDR(":authority", t->authority);
@@ -239,21 +240,49 @@ int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd, 
 	}
 	s->h2s = h2_submit_request(c->h2, h, n, true, &hb_stream_ops, s);
 	if (!s->h2s) {
-		/* Not handed back through ops: the caller keeps @fd (or it is reset below). */
-		loop_del(p->loop, fd);
+		if (fd >= 0)
+			loop_del(p->loop, fd);
 		hb_stream_discard(s);
-		goto fail;
+		return NULL;
 	}
-	s->rec = rec;
 	s->opened = loop_now(p->loop);
 	s->authority = strdup(t->authority); /* for the logs only: NULL is fine */
+	return s;
+}
+
+int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd, struct connrec *rec)
+{
+	struct hbone_stream *s = pool_stream(p, t, fd);
+
+	if (!s) {
+		/* Not handed back through ops: the caller keeps @fd. */
+		if (fd >= 0 && !t->ops)
+			hb_close_reset(fd);
+		connrec_close(rec, "hbone connect failed");
+		return -ENOMEM;
+	}
+	s->rec = rec;
 	/* Only now: ops never run from inside this call. */
 	s->ops = t->ops;
 	s->ops_arg = t->ops_arg;
 	return 0;
-fail:
-	if (fd >= 0 && !t->ops)
-		hb_close_reset(fd);
-	connrec_close(rec, "hbone connect failed");
-	return -ENOMEM;
+}
+
+struct hbone_stream *hbone_pool_open_end(struct hbone_pool *p, const struct hbone_target *t,
+					 const struct hbone_end_ops *end, void *arg,
+					 struct connrec *rec)
+{
+	struct hbone_stream *s = pool_stream(p, t, -1);
+
+	if (!s) {
+		connrec_close(rec, "hbone connect failed");
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->rec = rec;
+	s->end = end;
+	s->end_arg = arg;
+	/* As if it had tried: its writable runs once the 200 came. */
+	s->end_full = true;
+	return s;
 }
