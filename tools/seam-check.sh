@@ -15,6 +15,6 @@ check() { # LIBRARY-INCLUDE-PREFIX ALLOWED-REGEX SEAM-DESCRIPTION
 	done
 }
 check openssl/ '^userspace/net/(tls|ca|crypto)\.c$' 'userspace/net/{tls,ca,crypto}.h'
-check nghttp2/ '^ztunnel/hbone(_pool|_priv|_server)?\.[ch]$' 'the HBONE module (ztunnel/hbone.h)'
+check nghttp2/ '^userspace/net/h2_(conn|stream|server)\.c$|^userspace/net/h2_priv\.h$' 'the HTTP/2 layer (userspace/net/h2.h)'
 [ $bad -eq 0 ] && echo "seam-check: OpenSSL and nghttp2 stay behind their seams"
 [ $bad -eq 0 ]

@@ -207,7 +207,7 @@ void zt_inbound_plain(struct zt_worker *w, int fd, const struct mesh_snap *zs,
 	inbound_plain(w, fd, zs->snap, NULL, slot);
 }
 
-int zt_hbone_accept(void *user, const struct hbone_request *req, int *fd, struct connrec **rec)
+int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_upstream *out)
 {
 	struct zt_worker *w = user;
 	struct mesh_snap *zs = mesh_state_get(w->st);
@@ -251,11 +251,11 @@ int zt_hbone_accept(void *user, const struct hbone_request *req, int *fd, struct
 		rv = 503;
 		goto out;
 	}
-	*rec = connrec_open(&labels, claimed ? &src : &req->peer, &dst, "inbound");
-	connrec_set_decision(*rec, "allow", ar.name);
-	authz_track(w->tracker, *rec, dst.sin_addr.s_addr, ntohs(dst.sin_port), src_ip,
+	out->rec = connrec_open(&labels, claimed ? &src : &req->peer, &dst, "inbound");
+	connrec_set_decision(out->rec, "allow", ar.name);
+	authz_track(w->tracker, out->rec, dst.sin_addr.s_addr, ntohs(dst.sin_port), src_ip,
 		    req->peer_identity);
-	*fd = up;
+	out->fd = up;
 out:
 	mesh_snap_put(zs);
 	return rv;

@@ -62,7 +62,8 @@ struct zt_worker {
  * CONNECT fuzz target (tests/fuzz/fuzz_connect.c).
  */
 struct hbone_request;
-int zt_hbone_accept(void *user, const struct hbone_request *req, int *fd, struct connrec **rec);
+struct hbone_upstream;
+int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_upstream *out);
 /*
  * outbound.c: the pause (ms) before retry number @step (1..) of a held connection held for
  * @elapsed_ms so far, or 0 when it must give up (the schedule or the ~1 s bound is spent).

@@ -8,6 +8,8 @@
  * WINDOW_UPDATE in any order) must keep the open contract of hbone.h: per stream exactly one of
  * established/failed runs, once; failed hands back the very socket it was given, is not
  * retryable after a 401 or when the pool goes away; nothing leaks when the pool is destroyed.
+ * With 3 streams, the third has an in-process near end instead (hbone_pool_open_end, as the
+ * waypoint opens them): it writes only after the 200 and hears of its end exactly once.
  * Input: byte 0 = streams - 1 (bits 0-1, 3 is 3 streams) and where the rest is cut (bits 2-7, in
  * 16-byte units; loop rounds run at the cut); the rest is the server's bytes, its SETTINGS
  * first. Seeds: tests/fuzz/corpus/fuzz_client/ (gen_seeds.c: a real nghttp2 server's answers).
@@ -24,7 +26,7 @@
 
 #include "ambit/ca.h"
 #include "ambit/log.h"
-#include "../../ztunnel/hbone.h"
+#include "hbone.h"
 #include "../lib/fuzz_env.h"
 #include "../lib/hbone_seam.h"
 
@@ -40,6 +42,51 @@ struct opened {
 
 static struct tls_ctx *client_ctx;
 static struct opened streams[MAX_STREAMS];
+
+/* The in-process near end: its request once writable, what comes back is dropped. */
+static struct {
+	struct hbone_stream *s;
+	size_t off;
+	int closed, status;
+} near;
+
+static size_t near_data(void *arg, struct hbone_stream *s, const uint8_t *p, size_t len)
+{
+	if (s != near.s || near.closed)
+		abort();
+	return len;
+}
+
+static void near_eof(void *arg, struct hbone_stream *s)
+{
+	if (s != near.s || near.closed)
+		abort();
+}
+
+static void near_writable(void *arg, struct hbone_stream *s)
+{
+	static const char req[] = "GET / HTTP/1.1\r\n\r\n";
+	ssize_t n;
+
+	/* Only after the 200. */
+	if (s != near.s || near.closed || hbone_stream_status(s) != 200)
+		abort();
+	n = hbone_stream_write(s, req + near.off, sizeof(req) - 1 - near.off);
+	if (n > 0)
+		near.off += (size_t)n;
+	if (near.off == sizeof(req) - 1)
+		hbone_stream_shutdown(s);
+}
+
+static void near_closed(void *arg, struct hbone_stream *s, const char *reason, bool reset)
+{
+	if (s != near.s || near.closed++ || !reason)
+		abort();
+	near.status = hbone_stream_status(s);
+}
+
+static const struct hbone_end_ops near_ops = {
+    .data = near_data, .eof = near_eof, .writable = near_writable, .closed = near_closed};
 
 static struct connrec *on_established(void *arg, struct guard_slot *slot)
 {
@@ -94,7 +141,8 @@ static void apps_read(size_t n)
 	char buf[4096];
 
 	for (size_t i = 0; i < n; i++)
-		while (recv(streams[i].app, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		while (streams[i].app >= 0 &&
+		       recv(streams[i].app, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 			;
 }
 
@@ -131,9 +179,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	t.addr.sin_port = htons(15008);
 	if (hbone_seam_client(&s, &t))
 		abort();
+	memset(&near, 0, sizeof(near));
 	for (size_t i = 0; i < n; i++) {
 		int sv[2];
 
+		if (i == 2) {
+			near.s = hbone_pool_open_end(s.pool, &t, &near_ops, NULL, NULL);
+			if (!near.s)
+				abort();
+			streams[i] = (struct opened){.fd = -1, .app = -1, .established = 1};
+			continue;
+		}
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv))
 			abort();
 		streams[i] = (struct opened){.fd = sv[0], .app = sv[1]};
@@ -160,7 +216,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (streams[i].failed && streams[i].fd != -1)
 			abort();
-		close(streams[i].app);
+		if (streams[i].app >= 0)
+			close(streams[i].app);
 	}
+	/* The near end heard of its end, once, whatever the server said. */
+	if (n == 3 && near.closed != 1)
+		abort();
 	return 0;
 }

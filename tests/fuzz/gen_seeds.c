@@ -6,6 +6,7 @@
  * would use:
  *   fuzz_connect  a peer ztunnel's bytes (nghttp2 client: preface, SETTINGS, CONNECTs, DATA)
  *   fuzz_client   a peer ztunnel's answers (nghttp2 server fed the ztunnel's CONNECTs)
+ *   fuzz_h2       an HTTP/2 client's requests (nghttp2 client: GET, POST, trailers, resets)
  *   fuzz_spiffe   certificates of the project's CA (ca_issue), PEM and DER
  *   fuzz_bpf      Ethernet frames: SYNs, segments, UDP, ARP, IPv6, options, fragments
  *   fuzz_ipc      agent socket requests, framed as ipc_write_frame frames them
@@ -265,6 +266,109 @@ static void gen_client(void)
 	client_seed("three_goaway", 0, half, 3, true);
 }
 
+/* ---- fuzz_h2: plain HTTP/2 requests, as a client library sends them ---- */
+
+/* A request body that ends with trailers instead of END_STREAM. */
+static ssize_t body_then_trailers(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
+				  uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+	static const nghttp2_nv trailer = {(uint8_t *)"grpc-timeout", (uint8_t *)"1S", 12, 2,
+					   NGHTTP2_NV_FLAG_NONE};
+	ssize_t n = body_read(h2, id, buf, len, flags, src, arg);
+
+	if (*flags & NGHTTP2_DATA_FLAG_EOF) {
+		*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		if (nghttp2_submit_trailer(h2, id, &trailer, 1))
+			die("trailer");
+	}
+	return n;
+}
+
+struct h2req {
+	const char *method, *path;
+	const char *body; /* NULL: none */
+	bool trailers;	  /* the body ends with trailers */
+	bool reset;	  /* RST_STREAM right after the request */
+	size_t big;	  /* a header value this long (0: none) */
+};
+
+static void h2_seed(const char *name, uint8_t limits, uint8_t cut, const struct h2req *r, size_t n,
+		    bool goaway)
+{
+	nghttp2_session *h2 = client_new();
+	struct bytes b = {.len = 1};
+	struct body bodies[8];
+	char big[256];
+
+	memset(big, 'x', sizeof(big));
+	b.buf[0] = (uint8_t)(limits | cut << 2);
+	for (size_t i = 0; i < n; i++) {
+		nghttp2_nv nv[5] = {
+		    {(uint8_t *)":method", (uint8_t *)r[i].method, 7, strlen(r[i].method),
+		     NGHTTP2_NV_FLAG_NONE},
+		    {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, NGHTTP2_NV_FLAG_NONE},
+		    {(uint8_t *)":authority", (uint8_t *)"svc.demo:8080", 10, 13,
+		     NGHTTP2_NV_FLAG_NONE},
+		    {(uint8_t *)":path", (uint8_t *)r[i].path, 5, strlen(r[i].path),
+		     NGHTTP2_NV_FLAG_NONE},
+		    {(uint8_t *)"x-big", (uint8_t *)big, 5, r[i].big, NGHTTP2_NV_FLAG_NONE},
+		};
+		nghttp2_data_provider prd = {.source.ptr = &bodies[i],
+					     .read_callback =
+						 r[i].trailers ? body_then_trailers : body_read};
+		int32_t id;
+
+		if (i >= sizeof(bodies) / sizeof(bodies[0]) || r[i].big > sizeof(big))
+			die("h2 seed");
+		bodies[i] = (struct body){r[i].body, 0, true};
+		id = nghttp2_submit_request(h2, NULL, nv, r[i].big ? 5 : 4, r[i].body ? &prd : NULL,
+					    NULL);
+		if (id < 0)
+			die("request");
+		drain(h2, &b);
+		if (r[i].reset) {
+			nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+			drain(h2, &b);
+		}
+	}
+	if (goaway)
+		nghttp2_submit_goaway(h2, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
+	drain(h2, &b);
+	nghttp2_session_del(h2);
+	put("fuzz_h2", name, b.buf, b.len);
+}
+
+static void gen_h2(void)
+{
+	static const struct h2req get = {"GET", "/", NULL, false, false, 0},
+				  echo = {"POST", "/echo", "ping\n", false, false, 0},
+				  grpc = {"POST", "/echo", "hello grpc", true, false, 0},
+				  hold = {"POST", "/hold", GET GET GET GET, false, false, 0},
+				  big = {"GET", "/", NULL, false, false, 200};
+	const struct h2req mixed[] = {get,
+				      {"GET", "/reset", NULL, false, false, 0},
+				      {"GET", "/refuse", NULL, false, false, 0},
+				      echo,
+				      {"DELETE", "/", NULL, false, false, 0}};
+	const struct h2req close[] = {get, {"GET", "/close", NULL, false, false, 0}, get};
+	const struct h2req holds[] = {hold, hold, hold, get};
+	struct h2req resets[6];
+
+	for (size_t i = 0; i < 6; i++)
+		resets[i] = (struct h2req){"GET", "/hold", NULL, false, true, 0};
+	h2_seed("get", 0, 0, &get, 1, false);
+	h2_seed("post_echo", 0, 0, &echo, 1, false);
+	h2_seed("post_echo_cut", 0, 5, &echo, 1, false);
+	h2_seed("grpc_trailers", 0, 0, &grpc, 1, false);
+	h2_seed("hold", 0, 0, &hold, 1, false);
+	h2_seed("mixed_goaway", 0, 8, mixed, 5, true);
+	h2_seed("close_inside", 0, 0, close, 3, false);
+	h2_seed("max_streams", 1, 0, holds, 4, false);
+	h2_seed("rapid_reset", 2, 0, resets, 6, false);
+	h2_seed("rapid_reset_cut", 2, 7, resets, 6, false);
+	h2_seed("big_header", 3, 0, &big, 1, false);
+}
+
 /* ---- certificates ---- */
 
 static void put_der(const char *name, const char *pem)
@@ -505,6 +609,7 @@ int main(int argc, char **argv)
 		die("mkdtemp");
 	gen_connect();
 	gen_client();
+	gen_h2();
 	gen_spiffe(dir);
 	gen_bpf();
 	gen_ipc();

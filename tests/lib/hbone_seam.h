@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * An HBONE connection fed from memory, for the fuzz targets and the unit tests that check them:
- * the real connection (hb_conn_new), its real nghttp2 session and callbacks, its streams, its
- * pool and its loop, with TLS replaced by two buffers. The TLS object exists (hb_conn_new makes
- * it) but never handshakes; what the handshake would have verified, the peer's SPIFFE ID, is
- * given. Bytes the connection would write are drained and counted (conn_flush's part, minus
- * TLS); a protocol error or the end of the session closes the connection as conn_read and
- * conn_flush do.
+ * the real HBONE connection, its real HTTP/2 connection (h2.h) and session, its streams, its
+ * pool and its loop, over the HTTP/2 layer's in-memory transport (H2_PIPE) instead of TLS; what
+ * the handshake would have verified, the peer's SPIFFE ID, is given. Bytes the connection
+ * writes are drained and counted; a protocol error or the end of the session closes the
+ * connection as on a socket.
  */
 #ifndef AMBIT_TESTS_HBONE_SEAM_H
 #define AMBIT_TESTS_HBONE_SEAM_H
@@ -16,7 +15,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "../../ztunnel/hbone.h"
+#include "hbone.h"
 #include "loop.h"
 
 struct hbone_conn;
@@ -32,7 +31,7 @@ struct hbone_seam {
 };
 
 struct hbone_seam_server {
-	struct tls_ctx *ctx; /* server context (hb_conn_new needs one; a reference is taken) */
+	struct tls_ctx *ctx; /* unused (no TLS in memory); kept for the callers' symmetry */
 	const char
 	    *peer_identity; /* as the handshake would have verified it; NULL: none. Borrowed */
 	struct sockaddr_in local;  /* the accepted socket's local address */
@@ -42,8 +41,8 @@ struct hbone_seam_server {
 };
 
 /*
- * A server connection as hbone_server_start makes one, in a new loop and pool of @s. 0 or
- * -errno. Ends with hbone_seam_close (also on error).
+ * A server connection as hbone_server_start makes one, its handshake done, in a new loop and
+ * pool of @s. 0 or -errno. Ends with hbone_seam_close (also on error).
  */
 int hbone_seam_server(struct hbone_seam *s, const struct hbone_seam_server *o);
 
@@ -55,8 +54,8 @@ int hbone_seam_server(struct hbone_seam *s, const struct hbone_seam_server *o);
 int hbone_seam_client(struct hbone_seam *s, const struct hbone_target *t);
 
 /*
- * Hands @data to the session as TLS would after a read, then drains what it writes. Returns
- * nghttp2's result: negative when the connection closed on a protocol error.
+ * Hands @data to the connection as TLS would after a read, then drains what it writes (one
+ * loop round). 0, or negative when the connection closed (a protocol error).
  */
 int hbone_seam_feed(struct hbone_seam *s, const uint8_t *data, size_t len);
 

@@ -25,7 +25,7 @@
 #include <openssl/x509.h>
 
 #include "ambit/ca.h"
-#include "../../ztunnel/hbone.h"
+#include "hbone.h"
 #include "../lib/hbone_seam.h"
 
 #define ID_CLIENT "spiffe://cluster.local/ns/a/sa/client"
@@ -53,10 +53,83 @@ static char dirs[2][64];
 static struct {
 	struct tls_ctx *ctx;
 	const char *identity, *expect_san;
+	bool producer; /* instead of the app connection, an in-process client end (below) */
 } target;
+
+/* An in-process client end (hbone_pool_open_end): sends "hello" and its EOF, keeps the answer. */
+static struct {
+	size_t off;
+	char got[64];
+	size_t got_len;
+	int eof, status, reset, closed; /* closed: atomic, set last */
+} prod;
+
+static size_t prod_data(void *arg, struct hbone_stream *s, const uint8_t *p, size_t len)
+{
+	if (len > sizeof(prod.got) - prod.got_len)
+		len = sizeof(prod.got) - prod.got_len;
+	memcpy(prod.got + prod.got_len, p, len);
+	prod.got_len += len;
+	return len;
+}
+
+static void prod_eof(void *arg, struct hbone_stream *s)
+{
+	prod.eof = 1;
+}
+
+static void prod_writable(void *arg, struct hbone_stream *s)
+{
+	ssize_t n = hbone_stream_write(s, "hello" + prod.off, 5 - prod.off);
+
+	if (n > 0)
+		prod.off += (size_t)n;
+	if (prod.off == 5)
+		hbone_stream_shutdown(s);
+}
+
+static void prod_closed(void *arg, struct hbone_stream *s, const char *reason, bool reset)
+{
+	prod.status = hbone_stream_status(s);
+	prod.reset = reset;
+	__atomic_store_n(&prod.closed, 1, __ATOMIC_SEQ_CST);
+}
+
+static const struct hbone_end_ops prod_ops = {
+    .data = prod_data, .eof = prod_eof, .writable = prod_writable, .closed = prod_closed};
 
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
 static char seen_identity[256], seen_forwarded[256];
+/* The next CONNECT ends in process (an echo) instead of the upstream socket. */
+static bool use_echo;
+static int echo_closed, echo_reset; /* atomic: how the in-process ends ended */
+
+/* An in-process far end (struct hbone_end_ops): echoes what the client sends, then its EOF. */
+static size_t echo_data(void *arg, struct hbone_stream *s, const uint8_t *p, size_t len)
+{
+	ssize_t n = hbone_stream_write(s, p, len);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+static void echo_eof(void *arg, struct hbone_stream *s)
+{
+	hbone_stream_shutdown(s);
+}
+
+static void echo_writable(void *arg, struct hbone_stream *s)
+{
+	/* Room towards the client: what it left of the client's bytes comes again. */
+	hbone_stream_ready(s);
+}
+
+static void echo_closed_cb(void *arg, struct hbone_stream *s, const char *reason, bool reset)
+{
+	__atomic_add_fetch(reset ? &echo_reset : &echo_closed, 1, __ATOMIC_SEQ_CST);
+}
+
+static const struct hbone_end_ops echo_ops = {
+    .data = echo_data, .eof = echo_eof, .writable = echo_writable, .closed = echo_closed_cb};
 
 static int listen_any(struct sockaddr_in *addr, bool nonblock)
 {
@@ -73,7 +146,7 @@ static int listen_any(struct sockaddr_in *addr, bool nonblock)
 	return fd;
 }
 
-static int on_connect(void *user, const struct hbone_request *req, int *fd, struct connrec **rec)
+static int on_connect(void *user, const struct hbone_request *req, struct hbone_upstream *up)
 {
 	struct sockaddr_in to = {.sin_family = AF_INET};
 	char ip[32];
@@ -84,6 +157,12 @@ static int on_connect(void *user, const struct hbone_request *req, int *fd, stru
 	snprintf(seen_identity, sizeof(seen_identity), "%s", req->peer_identity);
 	snprintf(seen_forwarded, sizeof(seen_forwarded), "%s",
 		 req->forwarded ? req->forwarded : "");
+	if (use_echo) {
+		use_echo = false;
+		pthread_mutex_unlock(&seen_lock);
+		up->end = &echo_ops;
+		return 0;
+	}
 	pthread_mutex_unlock(&seen_lock);
 	if (sscanf(req->authority, "%31[0-9.]:%u", ip, &port) != 2 ||
 	    inet_pton(AF_INET, ip, &to.sin_addr) != 1 || port > 65535)
@@ -96,8 +175,7 @@ static int on_connect(void *user, const struct hbone_request *req, int *fd, stru
 		close(s);
 		return 503;
 	}
-	*fd = s;
-	*rec = NULL;
+	up->fd = s;
 	return 0;
 }
 
@@ -122,6 +200,14 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 			};
 
 			snprintf(auth, sizeof(auth), "127.0.0.1:%u", ntohs(upstream_addr.sin_port));
+			if (target.producer) {
+				target.producer = false;
+				close(fd);
+				/* Not from this thread: the case fails on prod.closed instead. */
+				if (!hbone_pool_open_end(pool, &t, &prod_ops, NULL, NULL))
+					__atomic_store_n(&prod.closed, -1, __ATOMIC_SEQ_CST);
+				continue;
+			}
 			hbone_pool_open(pool, &t, fd, NULL);
 		}
 	}
@@ -417,13 +503,82 @@ static void test_large_transfer(void **state)
 	free(got);
 }
 
+/*
+ * A server stream whose far end is in process: the 200 comes at once, no upstream connection is
+ * made, 16 MiB go through the consumer and back (it stops taking while the client does not
+ * read: its writable resumes it), and the half-close travels both ways.
+ */
+static void test_in_process_end(void **state)
+{
+	const size_t len = 16u << 20;
+	char *data = malloc(len), *got = malloc(len);
+	int app, closed = __atomic_load_n(&echo_closed, __ATOMIC_SEQ_CST);
+	struct writer w;
+	pthread_t t;
+
+	assert_non_null(data);
+	assert_non_null(got);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (char)(i * 11 + (i >> 14));
+	pthread_mutex_lock(&seen_lock);
+	use_echo = true;
+	pthread_mutex_unlock(&seen_lock);
+	app = app_connect(cli_ctx, ID_CLIENT, ID_SERVER);
+	w = (struct writer){app, data, len};
+	assert_int_equal(pthread_create(&t, NULL, write_then_shut, &w), 0);
+	assert_int_equal(read_all(app, got, len), len);
+	assert_true(memcmp(got, data, len) == 0);
+	pthread_join(t, NULL);
+	/* The consumer's shutdown after the client's: EOF here. */
+	assert_int_equal(read(app, got, 1), 0);
+	assert_int_equal(upstream_accept(100), -1);
+	close(app);
+	for (int i = 0; i < 500 && __atomic_load_n(&echo_closed, __ATOMIC_SEQ_CST) == closed; i++)
+		usleep(10000);
+	assert_int_equal(__atomic_load_n(&echo_closed, __ATOMIC_SEQ_CST), closed + 1);
+	assert_int_equal(__atomic_load_n(&echo_reset, __ATOMIC_SEQ_CST), 0);
+	free(data);
+	free(got);
+}
+
+/*
+ * A client stream whose near end is in process (the waypoint's way to its destination): it
+ * writes after the 200, its half-close reaches the upstream as EOF, and the upstream's bytes
+ * and EOF come back to it before it is closed, cleanly.
+ */
+static void test_in_process_client(void **state)
+{
+	char buf[64];
+	int app, up;
+
+	memset(&prod, 0, sizeof(prod));
+	target.producer = true;
+	/* Only the accept matters: the client loop opens the stream instead of splicing it. */
+	app = app_connect(cli_ctx, ID_CLIENT, ID_SERVER);
+	up = upstream_accept(5000);
+	assert_true(up >= 0);
+	assert_int_equal(read_all(up, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "hello", 5);
+	assert_int_equal(write(up, "world", 5), 5);
+	close(up);
+	for (int i = 0; i < 500 && !__atomic_load_n(&prod.closed, __ATOMIC_SEQ_CST); i++)
+		usleep(10000);
+	assert_int_equal(__atomic_load_n(&prod.closed, __ATOMIC_SEQ_CST), 1);
+	assert_int_equal(prod.got_len, 5);
+	assert_memory_equal(prod.got, "world", 5);
+	assert_int_equal(prod.eof, 1);
+	assert_int_equal(prod.status, 200);
+	assert_int_equal(prod.reset, 0);
+	close(app);
+}
+
 /* What a CONNECT seen through the seam carried (the fuzz targets' view of the server). */
 static struct {
 	int calls;
 	char authority[64], forwarded[64], identity[128];
 } seam_seen;
 
-static int seam_accept(void *user, const struct hbone_request *req, int *fd, struct connrec **rec)
+static int seam_accept(void *user, const struct hbone_request *req, struct hbone_upstream *up)
 {
 	seam_seen.calls++;
 	snprintf(seam_seen.authority, sizeof(seam_seen.authority), "%s", req->authority);
@@ -553,6 +708,8 @@ int main(void)
 	    cmocka_unit_test(test_server_san_mismatch_refused),
 	    cmocka_unit_test(test_streams_share_connection),
 	    cmocka_unit_test(test_large_transfer),
+	    cmocka_unit_test(test_in_process_end),
+	    cmocka_unit_test(test_in_process_client),
 	    cmocka_unit_test(test_seam_reaches_connect),
 	    cmocka_unit_test(test_seam_rejects_garbage),
 	    cmocka_unit_test(test_cert_spiffe_id),

@@ -34,7 +34,7 @@
 
 #include "ambit/ca.h"
 #include "guard.h"
-#include "../../ztunnel/hbone.h"
+#include "hbone.h"
 #include "../../ztunnel/limits.h"
 #include "../../ztunnel/proxy.h"
 #include "sock.h"

@@ -27,7 +27,7 @@
 
 #include "ambit/ca.h"
 #include "ambit/datapath.h"
-#include "../../ztunnel/hbone.h"
+#include "hbone.h"
 #include "../../ztunnel/metrics.h"
 #include "../lib/harness.h"
 #include "../../ztunnel/proxy.h"

@@ -6,7 +6,8 @@
  * abuse (`ambit_connections_*`, `ambit_hbone_*` on /metrics); and returning memory to the
  * system once a burst of connections is gone. Process-wide and thread-safe: every worker
  * admits into the same budget, since a flood spreads over all of them. In libnet with splice.c,
- * which holds its connections' shares; the listeners are the ztunnel's.
+ * the HTTP/2 layer and HBONE, which hold their connections' and streams' shares; the listeners
+ * are the ztunnel's.
  */
 #ifndef AMBIT_NET_GUARD_H
 #define AMBIT_NET_GUARD_H

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * HBONE: HTTP/2 CONNECT over mutual TLS (DESIGN.md §3). The one seam to nghttp2 (STYLE.md rule 8).
- * A connection is a TLS session plus an nghttp2 session on one TCP socket, driven by one worker
- * loop; each CONNECT stream is spliced to one TCP socket with bounded buffers, HTTP/2 flow control
- * (the window is returned only once bytes reached the TCP side) and half-close mapping
- * (TCP EOF <-> END_STREAM, TCP reset <-> RST_STREAM).
+ * HBONE: HTTP/2 CONNECT over mutual TLS (DESIGN.md §3), on the runtime's HTTP/2 layer (h2.h),
+ * shared by the ztunnel and the waypoint; the decisions (which CONNECT to accept, where the
+ * client's connection goes) are theirs. A connection is one h2_conn over TLS on one TCP socket,
+ * driven by one worker loop; each CONNECT stream is spliced to its far end with bounded
+ * buffers, HTTP/2 flow control (the window is returned only once bytes reached the far end) and
+ * half-close mapping (EOF <-> END_STREAM, reset <-> RST_STREAM). The far end is a TCP socket (the
+ * client's, or the upstream's), or for a server stream an in-process consumer (struct
+ * hbone_end_ops) that terminates the tunnel itself.
  */
 #ifndef ZT_HBONE_H
 #define ZT_HBONE_H
@@ -15,12 +18,14 @@
 #include <netinet/in.h>
 
 #include "guard.h"
+#include "h2.h"
 #include "loop.h"
 #include "tls.h"
 
 struct connrec;
 struct hbone_conn;
 struct hbone_pool;
+struct hbone_stream;
 
 #define HBONE_STREAM_WINDOW (1u << 20)
 #define HBONE_CONN_WINDOW (16u << 20)
@@ -58,25 +63,70 @@ void hbone_limits_default(struct hbone_limits *lim);
 
 /* A CONNECT received by a server connection. All strings borrowed for the callback only. */
 struct hbone_request {
-	const char *authority;	   /* "ip:port" as sent */
-	const char *forwarded;	   /* raw `forwarded` header, or NULL */
-	const char *peer_identity; /* the client's verified spiffe:// URI SAN */
-	struct sockaddr_in local;  /* accepted socket's local address (the destination pod) */
-	struct sockaddr_in peer;   /* the TCP peer (the client's node) */
+	const char *authority;		 /* "ip:port" as sent */
+	const char *forwarded;		 /* raw `forwarded` header, or NULL */
+	const char *peer_identity;	 /* the client's verified spiffe:// URI SAN */
+	struct sockaddr_in local;	 /* accepted socket's local address (the destination pod) */
+	struct sockaddr_in peer;	 /* the TCP peer (the client's node) */
+	const struct h2_header *headers; /* the whole header block (baggage, traceparent, ...) */
+	size_t nheaders;
 };
 
 /*
- * Decides a CONNECT. Returns 0 with *@fd a non-blocking socket connecting upstream (taken) and
- * *@rec the connection record (taken, may be NULL), or an HTTP status (400, 401, 503) to refuse.
+ * An end of a stream that is no socket: an in-process consumer and producer of the tunnelled
+ * bytes. On a server stream, the waypoint terminating HBONE; on a client stream
+ * (hbone_pool_open_end), the waypoint sending to its destination. Called on the pool's loop
+ * thread; it writes towards the peer with hbone_stream_write and hbone_stream_shutdown.
  */
-typedef int (*hbone_accept_fn)(void *user, const struct hbone_request *req, int *fd,
-			       struct connrec **rec);
+struct hbone_end_ops {
+	/*
+	 * The peer's bytes (borrowed for the call): returns how many it took. What it leaves is
+	 * offered again after hbone_stream_ready; meanwhile the peer stops at the stream window.
+	 */
+	size_t (*data)(void *arg, struct hbone_stream *s, const uint8_t *p, size_t len);
+	/* The peer half-closed (END_STREAM, after its last byte). */
+	void (*eof)(void *arg, struct hbone_stream *s);
+	/* hbone_stream_write takes bytes again (after it took fewer than given). */
+	void (*writable)(void *arg, struct hbone_stream *s);
+	/* The stream ended, @reset when abnormally (@reason borrowed): the last call. */
+	void (*closed)(void *arg, struct hbone_stream *s, const char *reason, bool reset);
+};
+
+/* Where an accepted CONNECT goes: a socket, or an in-process far end. */
+struct hbone_upstream {
+	int fd; /* a non-blocking socket connecting upstream (taken), or -1 with @end */
+	const struct hbone_end_ops *end; /* borrowed: must outlive the stream */
+	void *end_arg;
+	struct connrec *rec; /* taken, may be NULL: closed when the stream ends */
+};
+
+/*
+ * Decides a CONNECT. Returns 0 with @up filled (fd -1 and end NULL on entry), or an HTTP status
+ * (400, 401, 503) to refuse. With a socket the 200 goes out once it connected; with an
+ * in-process end at once.
+ */
+typedef int (*hbone_accept_fn)(void *user, const struct hbone_request *req,
+			       struct hbone_upstream *up);
+
+/*
+ * An in-process end's bytes towards the peer (@p borrowed): returns how many were taken
+ * (buffered up to HBONE_TCP_BUF; fewer, or 0 on a client stream before its 200: wait for its
+ * writable), or -EPIPE once it cannot send.
+ */
+ssize_t hbone_stream_write(struct hbone_stream *s, const void *p, size_t len);
+/* An in-process end sends nothing more: END_STREAM once what it wrote is out. */
+void hbone_stream_shutdown(struct hbone_stream *s);
+/* An in-process end can take what it left: offered again. */
+void hbone_stream_ready(struct hbone_stream *s);
+/* An in-process end gives up: the stream is reset (its closed callback still runs). */
+void hbone_stream_abort(struct hbone_stream *s, const char *reason);
+/* A client stream's CONNECT answer (200, 401, 503...), 0 before one came. */
+int hbone_stream_status(const struct hbone_stream *s);
 
 /*
  * Per-worker set of HBONE connections: client connections keyed by (source identity,
  * destination) for reuse, and the server connections the worker accepted.
- */
-/* @lim (copied) may be NULL for hbone_limits_default. NULL + errno. */
+ * @lim (copied) may be NULL for hbone_limits_default. NULL + errno. */
 struct hbone_pool *hbone_pool_create(struct loop *l, const struct hbone_limits *lim);
 /* Resets every connection of the pool and frees it. Accepts NULL. */
 void hbone_pool_destroy(struct hbone_pool *p);
@@ -144,5 +194,16 @@ struct hbone_target {
  */
 int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd,
 		    struct connrec *rec);
+
+/*
+ * The same with an in-process client end (@end/@arg borrowed, until its closed): it writes once
+ * the server answered 200 (its writable runs then), and a failure before that ends in its
+ * closed with @reset set (hbone_stream_status tells a 401 from the rest). @t->ops is not used.
+ * @rec (taken, may be NULL) is closed with the stream. Returns the stream, or NULL + errno (then
+ * @rec is closed); no callback runs from inside this call.
+ */
+struct hbone_stream *hbone_pool_open_end(struct hbone_pool *p, const struct hbone_target *t,
+					 const struct hbone_end_ops *end, void *arg,
+					 struct connrec *rec);
 
 #endif

@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The HBONE connections a worker holds: pooled client connections (one per peer identity,
+ * address and expected SAN, reused up to HBONE_MAX_STREAMS streams, closed when idle) and the
+ * server connections it accepted, listed so that shutdown can close them and the tick can
+ * check their deadlines.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ambit/log.h"
+#include "hbone.h"
+#include "hbone_priv.h"
+
+/* An unused pooled client connection is closed (GOAWAY) after this many seconds. */
+#define POOL_IDLE_S 60
+
+/* The HTTP/2 server's own defaults (h2_limits_default), and HBONE's stream deadlines. */
+void hbone_limits_default(struct hbone_limits *lim)
+{
+	struct h2_limits h;
+
+	h2_limits_default(&h);
+	*lim = (struct hbone_limits){
+	    .handshake_s = h.handshake_s,
+	    .first_request_s = h.first_request_s,
+	    .idle_s = h.idle_s,
+	    .connect_s = 10,
+	    .stream_idle_s = 3600,
+	    .max_streams = HBONE_MAX_STREAMS,
+	    .max_early_resets = h.max_early_resets,
+	};
+}
+
+void hb_pool_link(struct hbone_pool *p, struct hbone_conn *c)
+{
+	c->pool = p;
+	LIST_INSERT_HEAD(&p->conns, c, link);
+	p->n++;
+}
+
+static void conn_free(void *p)
+{
+	struct hbone_conn *c = p;
+
+	free(c->key);
+	free(c);
+}
+
+void hb_conn_closed(void *arg, struct h2_conn *h2, const char *reason)
+{
+	struct hbone_conn *c = arg;
+	struct hbone_pool *p = c->pool;
+
+	c->dead = true;
+	if (reason)
+		pr_debug("hbone: connection %s closed: %s", c->key ? c->key : "(server)", reason);
+	/* The HTTP/2 layer closed every stream before: each finished with it. */
+	while (!LIST_EMPTY(&c->streams))
+		hb_stream_finish(LIST_FIRST(&c->streams), reason ? reason : "connection closed",
+				 true);
+	if (p) {
+		LIST_REMOVE(c, link);
+		p->n--;
+		c->pool = NULL;
+	}
+	loop_defer_free(c->loop, c, conn_free);
+}
+
+/*
+ * Once a second: every connection's deadlines (the HTTP/2 layer's and its streams'), and
+ * client connections nobody used for POOL_IDLE_S are closed (peers restart, pods go away).
+ */
+static void pool_sweep(struct loop_tick *t)
+{
+	struct hbone_pool *p = container_of(t, struct hbone_pool, tick);
+	time_t now = loop_now(p->loop);
+	struct hbone_conn *c, *cnext;
+
+	for (c = LIST_FIRST(&p->conns); c; c = cnext) {
+		/* A sweep may close @c: it leaves the list; its memory stays till the batch ends.
+		 */
+		cnext = LIST_NEXT(c, link);
+		h2_conn_sweep(c->h2);
+		if (c->dead)
+			continue;
+		hb_conn_sweep(c, now);
+		if (c->dead || !c->client || h2_conn_streams(c->h2) || !h2_conn_ready(c->h2) ||
+		    !h2_conn_usable(c->h2) || now - h2_conn_idle_since(c->h2) < POOL_IDLE_S)
+			continue;
+		/* GOAWAY: the session ends (and the connection closes) once it is written. */
+		h2_conn_goaway(c->h2, H2_NO_ERROR);
+	}
+}
+
+struct hbone_pool *hbone_pool_create(struct loop *l, const struct hbone_limits *lim)
+{
+	struct hbone_pool *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->loop = l;
+	if (lim)
+		p->lim = *lim;
+	else
+		hbone_limits_default(&p->lim);
+	p->tick.fn = pool_sweep;
+	loop_tick_add(l, &p->tick);
+	return p;
+}
+
+void hbone_pool_destroy(struct hbone_pool *p)
+{
+	if (!p)
+		return;
+	loop_tick_del(p->loop, &p->tick);
+	p->closing = true;
+	while (!LIST_EMPTY(&p->conns))
+		h2_conn_close(LIST_FIRST(&p->conns)->h2, "pool destroyed");
+	free(p);
+}
+
+size_t hbone_pool_size(const struct hbone_pool *p)
+{
+	return p ? p->n : 0;
+}
+
+void hb_pool_key(const struct hbone_target *t, char *key, size_t len)
+{
+	snprintf(key, len, "%s|%s:%u|%s", t->identity, inet_ntoa(t->addr.sin_addr),
+		 ntohs(t->addr.sin_port), t->expect_san);
+}
+
+/*
+ * Streams @c may carry: ours, or fewer if the server announced fewer (they would queue,
+ * unanswered, rather than fail). Until the server's SETTINGS arrive the HTTP/2 layer assumes
+ * 100 (RFC 9113 §6.5.2's recommendation).
+ */
+static size_t pool_room(const struct hbone_conn *c)
+{
+	size_t remote = h2_conn_peer_max_streams(c->h2);
+
+	return remote < HBONE_MAX_STREAMS ? remote : HBONE_MAX_STREAMS;
+}
+
+static const struct h2_conn_ops client_conn_ops = {.on_close = hb_conn_closed};
+
+struct hbone_conn *hb_client_attach(struct hbone_pool *p, const struct hbone_target *t,
+				    const struct h2_transport *tr)
+{
+	struct hbone_conn *c = calloc(1, sizeof(*c));
+	struct h2_config cfg = {
+	    .ops = &client_conn_ops,
+	    .arg = c,
+	    /* A peer that is down drops SYNs: without a deadline the client would wait minutes. */
+	    .connect_timeout_ms = HBONE_CONNECT_TIMEOUT_MS,
+	    .handshake_timeout_ms = HBONE_HANDSHAKE_TIMEOUT_MS,
+	};
+	struct h2_limits lim;
+	char key[512];
+
+	if (!c)
+		return NULL;
+	h2_limits_default(&lim);
+	lim.max_streams = HBONE_MAX_STREAMS;
+	lim.stream_window = HBONE_STREAM_WINDOW;
+	lim.conn_window = HBONE_CONN_WINDOW;
+	cfg.lim = &lim;
+	hb_pool_key(t, key, sizeof(key));
+	c->key = strdup(key);
+	c->client = true;
+	c->loop = p->loop;
+	c->peer = t->addr;
+	if (!c->key || !(c->h2 = h2_conn_create(p->loop, tr, &cfg))) {
+		conn_free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	hb_pool_link(p, c);
+	return c;
+}
+
+static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_target *t)
+{
+	struct h2_transport tr = {
+	    .kind = H2_TLS, .connecting = true, .ctx = t->ctx, .expect_san = t->expect_san};
+	struct hbone_conn *c;
+	int one = 1;
+
+	tr.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (tr.fd < 0)
+		return NULL;
+	setsockopt(tr.fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+	if (connect(tr.fd, (const struct sockaddr *)&t->addr, sizeof(t->addr)) < 0 &&
+	    errno != EINPROGRESS) {
+		close(tr.fd);
+		return NULL;
+	}
+	c = hb_client_attach(p, t, &tr);
+	if (!c)
+		close(tr.fd);
+	return c;
+}
+
+/* A CONNECT stream to @t on a pooled (or new) connection, its far end @fd (or -1); or NULL. */
+static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone_target *t, int fd)
+{
+	struct h2_header h[3];
+	char key[512], fwd[384];
+	struct hbone_conn *c;
+	struct hbone_stream *s;
+	size_t n = 2;
+
+	hb_pool_key(t, key, sizeof(key));
+	for (c = LIST_FIRST(&p->conns); c; c = LIST_NEXT(c, link))
+		if (c->client && !c->dead && h2_conn_usable(c->h2) &&
+		    h2_conn_streams(c->h2) < pool_room(c) && strcmp(c->key, key) == 0)
+			break;
+	if (!c)
+		c = pool_connect(p, t);
+	if (!c || !(s = hb_stream_new(c, fd)))
+		return NULL;
+	if (fd >= 0 && loop_add(p->loop, fd, 0, &s->h)) {
+		hb_stream_discard(s);
+		return NULL;
+	}
+	h[0] = H2_HDR(":method", "CONNECT");
+	h[1] = H2_HDR(":authority", t->authority);
+	if (t->forwarded_for) {
+		/* As Istio's ztunnel: the destination reports the Service the client asked for. */
+		snprintf(fwd, sizeof(fwd), "for=%s%s%s", t->forwarded_for,
+			 t->forwarded_host ? ";host=" : "",
+			 t->forwarded_host ? t->forwarded_host : "");
+		h[n++] = H2_HDR("forwarded", fwd);
+	}
+	s->h2s = h2_submit_request(c->h2, h, n, true, &hb_stream_ops, s);
+	if (!s->h2s) {
+		if (fd >= 0)
+			loop_del(p->loop, fd);
+		hb_stream_discard(s);
+		return NULL;
+	}
+	s->opened = loop_now(p->loop);
+	s->authority = strdup(t->authority); /* for the logs only: NULL is fine */
+	return s;
+}
+
+int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd, struct connrec *rec)
+{
+	struct hbone_stream *s = pool_stream(p, t, fd);
+
+	if (!s) {
+		/* Not handed back through ops: the caller keeps @fd. */
+		if (fd >= 0 && !t->ops)
+			hb_close_reset(fd);
+		connrec_close(rec, "hbone connect failed");
+		return -ENOMEM;
+	}
+	s->rec = rec;
+	/* Only now: ops never run from inside this call. */
+	s->ops = t->ops;
+	s->ops_arg = t->ops_arg;
+	return 0;
+}
+
+struct hbone_stream *hbone_pool_open_end(struct hbone_pool *p, const struct hbone_target *t,
+					 const struct hbone_end_ops *end, void *arg,
+					 struct connrec *rec)
+{
+	struct hbone_stream *s = pool_stream(p, t, -1);
+
+	if (!s) {
+		connrec_close(rec, "hbone connect failed");
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->rec = rec;
+	s->end = end;
+	s->end_arg = arg;
+	/* As if it had tried: its writable runs once the 200 came. */
+	s->end_full = true;
+	return s;
+}
