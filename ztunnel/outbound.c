@@ -124,7 +124,7 @@ static void held_fail(struct held *hd, const char *reason)
 			flow_str(&hd->peer, &hd->r.addr, flow, sizeof(flow)), why);
 	connrec_close(rec, why);
 	if (hd->fd >= 0)
-		zt_close_reset(hd->fd);
+		sock_close_reset(hd->fd);
 	hd->fd = -1;
 	held_release(hd);
 }
@@ -231,7 +231,7 @@ static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
 		hd = calloc(1, sizeof(*hd));
 		if (!hd) {
 			zt_snap_put(zs);
-			zt_close_reset(fd);
+			sock_close_reset(fd);
 			return NULL;
 		}
 		hd->retry.fn = on_retry;
@@ -367,7 +367,7 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 				       src->identity, &ar)) {
 		zt_record_denial(&labels, peer, &r.addr, "outbound", &ar);
 		zt_snap_put(zs);
-		zt_close_reset(fd);
+		sock_close_reset(fd);
 		guard_release(slot);
 		return;
 	}
