@@ -331,6 +331,7 @@ void h1_pool_destroy(struct h1_pool *p)
 		return;
 	p->destroying = true;
 	loop_timer_cancel(p->loop, &p->retry);
+	p->conns++; /* the hosts stay while they are walked */
 	for (struct h1_pool_host *h = p->hosts; h; h = h->next) {
 		struct h1_pool_wait *w;
 
@@ -340,6 +341,7 @@ void h1_pool_destroy(struct h1_pool *p)
 			make_ready(p, w, NULL, -ECANCELED);
 	}
 	/* Connections still opening close when they open (t_open), busy ones when put back. */
+	p->conns--;
 	pool_maybe_free(p);
 }
 
