@@ -33,7 +33,7 @@ ZT_SRCS := $(wildcard ztunnel/*.c)
 ZT_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(ZT_SRCS))
 ZT_LIB_OBJS := $(filter-out $(OBJ)/ztunnel/main.o,$(ZT_OBJS))
 AGENT_LIB_OBJS := $(filter-out $(OBJ)/userspace/agent/main.o,$(AGENT_OBJS))
-# The waypoint's decision modules (the proxy runtime and its main.c come later).
+# The waypoint: its decision modules, request engine and workers; main.c only in the binary.
 WP_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard waypoint/*.c))
 WP_LIB_OBJS := $(filter-out $(OBJ)/waypoint/main.o,$(WP_OBJS))
 
@@ -53,7 +53,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
 # Named only as pattern prerequisites, they would be deleted as intermediates and rebuilt each run.
 .SECONDARY: $(WP_LIB_OBJS) $(TESTLIB_OBJS) $(BPF_OBJS)
 
-BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/hbone-probe $(O)/connflood
+BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/waypoint $(O)/hbone-probe $(O)/connflood
 
 .PHONY: all deps test unit bpf-test bookinfo-test integration selftest demo bench clean format \
 	format-check
@@ -94,6 +94,8 @@ $(O)/ambit-agent: $(AGENT_OBJS) $(O)/libnet.a $(O)/libambit.a
 $(O)/ambitctl: $(CLI_OBJS) $(O)/libnet.a $(O)/libambit.a
 	$(LINK) -o $@
 $(O)/ztunnel: $(ZT_OBJS) $(O)/libnet.a $(O)/libambit.a
+	$(LINK) -o $@
+$(O)/waypoint: $(WP_OBJS) $(O)/libnet.a $(O)/libambit.a
 	$(LINK) -o $@
 
 $(O)/hbone-probe: $(OBJ)/tools/hbone-probe.o

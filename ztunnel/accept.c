@@ -28,6 +28,7 @@
 
 #include "ambit/log.h"
 #include "proxy_priv.h"
+#include "sock.h"
 
 #define PAUSE_MIN_MS 50
 #define PAUSE_MAX_MS 1000
@@ -54,7 +55,7 @@ static void shed_one(struct zt_worker *w, struct listener *li)
 	close(w->reserve_fd);
 	fd = accept4(li->fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd >= 0) {
-		zt_close_reset(fd);
+		sock_close_reset(fd);
 		guard_count_refusal(li->kind, GUARD_FD_EXHAUSTED);
 	}
 	/* Another thread may take the fd first: then the next shortage tries again. */
@@ -102,7 +103,7 @@ static void accepted(struct listener *li, int fd, const struct sockaddr_in *peer
 	int one = 1;
 
 	if (guard_admit(&slot, li->kind, peer->sin_addr.s_addr) != GUARD_OK) {
-		zt_close_reset(fd);
+		sock_close_reset(fd);
 		return;
 	}
 	/*

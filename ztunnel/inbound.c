@@ -178,7 +178,7 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
 	/* Plaintext has no principal: STRICT refuses it, PERMISSIVE decides it identity-less. */
 	if (!authz_decide(s, dst, ntohs(local.sin_port), peer.sin_addr.s_addr, NULL, &ar)) {
 		zt_record_denial(&labels, &peer, &local, "inbound", &ar);
-		zt_close_reset(fd);
+		sock_close_reset(fd);
 		guard_release(slot);
 		return;
 	}

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <arpa/inet.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 
 #include "ambit/log.h"
 #include "metrics.h"
+#include "prom.h"
 
 struct series {
 	char *labels; /* rendered `k="v",...`, the identity of the series */
@@ -39,25 +39,9 @@ static struct series *all_series;
 static struct connrec *open_recs;
 static unsigned long n_open;
 
-static void append_escaped(char **p, char *end, const char *v)
-{
-	if (!v || !*v)
-		v = "unknown";
-	for (; *v && *p < end - 2; v++) {
-		if (*v == '"' || *v == '\\' || *v == '\n') {
-			*(*p)++ = '\\';
-			*(*p)++ = *v == '\n' ? 'n' : *v;
-		} else {
-			*(*p)++ = *v;
-		}
-	}
-}
-
 static void render_labels(const struct metrics_labels *l, char *buf, size_t len)
 {
-	const struct {
-		const char *k, *v;
-	} kv[] = {
+	const struct prom_label kv[] = {
 	    {"reporter", l->reporter},
 	    {"source_workload", l->source_workload},
 	    {"source_canonical_service", l->source_canonical_service},
@@ -82,16 +66,8 @@ static void render_labels(const struct metrics_labels *l, char *buf, size_t len)
 	    {"response_flags", l->response_flags ? l->response_flags : "-"},
 	    {"connection_security_policy", l->connection_security_policy},
 	};
-	char *p = buf, *end = buf + len;
 
-	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]) && p < end - 8; i++) {
-		p += snprintf(p, (size_t)(end - p), "%s%s=\"", i ? "," : "", kv[i].k);
-		if (p >= end - 2)
-			break;
-		append_escaped(&p, end, kv[i].v);
-		*p++ = '"';
-	}
-	*(p < end ? p : end - 1) = '\0';
+	prom_labels(kv, sizeof(kv) / sizeof(kv[0]), buf, len);
 }
 
 static char *fmt_addr(const struct sockaddr_in *a, char *buf, size_t len)
@@ -277,33 +253,6 @@ void connrec_close(struct connrec *r, const char *reason)
 	free(r);
 }
 
-static __attribute__((format(printf, 4, 5))) int append(char **out, size_t *cap, size_t *len,
-							const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(*out + *len, *cap - *len, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -1;
-	if (*len + (size_t)n + 1 > *cap) {
-		size_t ncap = (*cap + (size_t)n + 1) * 2;
-		char *p = realloc(*out, ncap);
-
-		if (!p)
-			return -1;
-		*out = p;
-		*cap = ncap;
-		va_start(ap, fmt);
-		vsnprintf(*out + *len, *cap - *len, fmt, ap);
-		va_end(ap);
-	}
-	*len += (size_t)n;
-	return 0;
-}
-
 char *metrics_render(void)
 {
 	static const char *const names[] = {
@@ -315,34 +264,23 @@ char *metrics_render(void)
 	    "The total number of TCP connections closed.",
 	    "The size of total bytes sent during response in case of a TCP connection.",
 	    "The size of total bytes received during request in case of a TCP connection."};
-	size_t cap = 4096, len = 0;
-	char *out = malloc(cap);
+	struct prom_buf b = {0};
 
-	if (!out)
-		return NULL;
-	out[0] = '\0';
 	pthread_mutex_lock(&lock);
 	for (int m = 0; m < 4; m++) {
-		if (append(&out, &cap, &len, "# HELP %s %s\n# TYPE %s counter\n", names[m],
-			   helps[m], names[m]))
-			goto fail;
+		prom_printf(&b, "# HELP %s %s\n# TYPE %s counter\n", names[m], helps[m], names[m]);
 		for (struct series *s = all_series; s; s = s->next) {
 			uint64_t *c = m == 0   ? &s->opened
 				      : m == 1 ? &s->closed
 				      : m == 2 ? &s->sent
 					       : &s->received;
 
-			if (append(&out, &cap, &len, "%s{%s} %llu\n", names[m], s->labels,
-				   (unsigned long long)__atomic_load_n(c, __ATOMIC_RELAXED)))
-				goto fail;
+			prom_printf(&b, "%s{%s} %llu\n", names[m], s->labels,
+				    (unsigned long long)__atomic_load_n(c, __ATOMIC_RELAXED));
 		}
 	}
 	pthread_mutex_unlock(&lock);
-	return out;
-fail:
-	pthread_mutex_unlock(&lock);
-	free(out);
-	return NULL;
+	return prom_take(&b);
 }
 
 char *metrics_connections_json(void)

@@ -131,7 +131,7 @@ static void held_fail(struct held *hd, const char *reason)
 			flow_str(&hd->peer, &hd->r.addr, flow, sizeof(flow)), why);
 	connrec_close(rec, why);
 	if (hd->fd >= 0)
-		zt_close_reset(hd->fd);
+		sock_close_reset(hd->fd);
 	hd->fd = -1;
 	held_release(hd);
 }
@@ -238,7 +238,7 @@ static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
 		hd = calloc(1, sizeof(*hd));
 		if (!hd) {
 			mesh_snap_put(zs);
-			zt_close_reset(fd);
+			sock_close_reset(fd);
 			return NULL;
 		}
 		hd->retry.fn = on_retry;
@@ -378,7 +378,7 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 				       src->identity, &ar)) {
 		zt_record_denial(&labels, peer, &r.addr, "outbound", &ar);
 		mesh_snap_put(zs);
-		zt_close_reset(fd);
+		sock_close_reset(fd);
 		guard_release(slot);
 		return;
 	}

@@ -57,15 +57,6 @@ bool zt_addr_of(int fd, bool peer, struct sockaddr_in *out)
 	       out->sin_family == AF_INET;
 }
 
-/* Linger 0 turns close() into a RST: a refused plaintext client sees a reset, as in Istio. */
-void zt_close_reset(int fd)
-{
-	struct linger lg = {.l_onoff = 1, .l_linger = 0};
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(fd);
-}
-
 /*
  * A denied connection is still a connection in the metrics (response_flags="DENY", as Istio
  * ztunnel reports it) and one access-log line naming the deciding policy.

@@ -20,8 +20,6 @@ void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct
 		    const struct snap_service *svc, bool mtls);
 /* The peer (@peer) or local address of @fd, if IPv4. */
 bool zt_addr_of(int fd, bool peer, struct sockaddr_in *out);
-/* Closes @fd (taken) with a TCP reset. */
-void zt_close_reset(int fd);
 /* One record and access-log line for a connection @ar denied. All borrowed. */
 void zt_record_denial(struct metrics_labels *labels, const struct sockaddr_in *src,
 		      const struct sockaddr_in *dst, const char *direction,

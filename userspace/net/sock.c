@@ -58,6 +58,14 @@ fail:
 	return err;
 }
 
+void sock_close_reset(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
 int sock_parse_authority(const char *s, struct sockaddr_in *out)
 {
 	char ip[INET_ADDRSTRLEN];

@@ -18,6 +18,8 @@ int sock_listen(uint32_t ip, uint16_t port, bool transparent);
  * IP_TRANSPARENT so the server sees the original client IP. fd (connecting) or -errno.
  */
 int sock_connect(const struct sockaddr_in *dst, const struct sockaddr_in *src);
+/* Closes @fd with an RST (SO_LINGER 0): a refused or failed peer learns at once. */
+void sock_close_reset(int fd);
 /* Parses "a.b.c.d:port" strictly. 0 or -EINVAL. */
 int sock_parse_authority(const char *s, struct sockaddr_in *out);
 /*

@@ -1,0 +1,955 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The waypoint's request engine end to end on loopback: Istio manifests compiled to the L7
+ * model (l7_compile), a worker (waypoint/worker.c: listener, engine, pools) serving it, and
+ * in-process HTTP/1.1 backends on 127.0.0.11.. (threads parsing with the runtime's llhttp
+ * parser). Outcomes are checked (statuses, response flags, headers, hits at the backends,
+ * bytes), never durations.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ambit/l7.h"
+#include "http1.h"
+#include "proxy.h"
+#include "worker.h"
+
+#define SVC(name, port)                                                                            \
+	"apiVersion: v1\nkind: Service\nmetadata: {name: " name ", namespace: shop}\n"             \
+	"spec: {selector: {app: " name "}, ports: [{name: http, port: " port "}]}\n---\n"
+#define POD(name, app, version, ip)                                                                \
+	"apiVersion: v1\nkind: Pod\nmetadata:\n  name: " name "\n  namespace: shop\n"              \
+	"  labels: {app: " app ", version: " version "}\n"                                         \
+	"spec: {serviceAccountName: " app ", containers: [{name: c}]}\nstatus: {podIP: " ip        \
+	"}\n---\n"
+
+static const char world_yaml[] =
+    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
+    "  labels: {istio.io/use-waypoint: wp}\n---\n"
+    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+    "metadata: {name: wp, namespace: shop}\n"
+    "spec:\n  gatewayClassName: istio-waypoint\n"
+    "  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n---\n" SVC("reviews", "9080") SVC(
+	"shadow", "9080") SVC("cb", "9080") SVC("flaky", "9080") SVC("down", "9080")
+	POD("r1", "reviews", "v1", "127.0.0.11") POD("r2", "reviews", "v2", "127.0.0.12") POD(
+	    "s1", "shadow", "v1", "127.0.0.13") POD("c1", "cb", "v1", "127.0.0.14")
+	    POD("f1", "flaky", "v1", "127.0.0.15") POD("f2", "flaky", "v1", "127.0.0.16") POD(
+		"d1", "down", "v1",
+		"127.0.0.17") "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+			      "metadata: {name: reviews, namespace: shop}\n"
+			      "spec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: "
+			      "{version: v1}}\n"
+			      "  - {name: v2, labels: {version: v2}}\n---\n"
+			      "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+			      "metadata: {name: cb, namespace: shop}\n"
+			      "spec:\n  host: cb\n  trafficPolicy:\n    connectionPool:\n"
+			      "      tcp: {maxConnections: 1}\n"
+			      "      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: "
+			      "1}\n---\n"
+			      "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+			      "metadata: {name: flaky, namespace: shop}\n"
+			      "spec:\n  host: flaky\n  trafficPolicy:\n    loadBalancer: {simple: "
+			      "ROUND_ROBIN}\n"
+			      "    outlierDetection: {consecutive5xxErrors: 2, interval: 60s, "
+			      "baseEjectionTime: 60s,"
+			      " maxEjectionPercent: 50}\n---\n"
+			      "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+			      "metadata: {name: reviews, namespace: shop}\n"
+			      "spec:\n  hosts: [reviews]\n  http:\n"
+			      "  - match: [{headers: {end-user: {exact: jason}}}]\n"
+			      "    route: [{destination: {host: reviews, subset: v2}}]\n"
+			      "  - match: [{uri: {prefix: /redirect}}]\n"
+			      "    redirect: {uri: /moved, authority: elsewhere.example, "
+			      "redirectCode: 302}\n"
+			      "  - match: [{uri: {exact: /direct}}]\n"
+			      "    directResponse: {status: 418, body: {string: teapot}}\n"
+			      "  - match: [{uri: {prefix: /rewrite}}]\n"
+			      "    rewrite: {uri: /rewritten}\n"
+			      "    headers: {request: {set: {x-added: \"yes\"}}, response: {add: "
+			      "{x-resp: route}}}\n"
+			      "    route:\n    - destination: {host: reviews, subset: v1}\n"
+			      "      headers: {response: {set: {x-dest: v1}}}\n"
+			      "  - match: [{uri: {prefix: /abort}}]\n"
+			      "    fault: {abort: {httpStatus: 418, percentage: {value: 100}}}\n"
+			      "    route: [{destination: {host: reviews, subset: v1}}]\n"
+			      "  - match: [{uri: {prefix: /delay}}]\n"
+			      "    fault: {delay: {fixedDelay: 20ms, percentage: {value: 100}}}\n"
+			      "    route: [{destination: {host: reviews, subset: v1}}]\n"
+			      "  - match: [{uri: {prefix: /hang}}]\n"
+			      "    timeout: 300ms\n    retries: {attempts: 0}\n"
+			      "    route: [{destination: {host: reviews, subset: v1}}]\n"
+			      "  - match: [{uri: {prefix: /retry}}]\n"
+			      "    retries: {attempts: 2, retryOn: 5xx}\n"
+			      "    route: [{destination: {host: reviews, subset: v1}}]\n"
+			      "  - match: [{uri: {prefix: /mirror}}]\n"
+			      "    route: [{destination: {host: reviews, subset: v1}}]\n"
+			      "    mirror: {host: shadow}\n"
+			      "  - match: [{uri: {prefix: /split}}]\n"
+			      "    route:\n    - {destination: {host: reviews, subset: v1}, "
+			      "weight: 50}\n"
+			      "    - {destination: {host: reviews, subset: v2}, weight: 50}\n"
+			      "  - match: [{uri: {prefix: /cb}}]\n"
+			      "    retries: {attempts: 0}\n    route: [{destination: {host: cb}}]\n"
+			      "  - match: [{uri: {prefix: /outlier}}]\n"
+			      "    retries: {attempts: 0}\n    route: [{destination: {host: "
+			      "flaky}}]\n"
+			      "  - match: [{uri: {prefix: /down}}]\n"
+			      "    route: [{destination: {host: down}}]\n"
+			      "  - match: [{uri: {prefix: /r}}]\n"
+			      "    route: [{destination: {host: reviews, subset: v1}}]\n";
+
+#define N_BACKENDS 7
+static const char *const backend_ip[N_BACKENDS] = {"127.0.0.11", "127.0.0.12", "127.0.0.13",
+						   "127.0.0.14", "127.0.0.15", "127.0.0.16",
+						   "127.0.0.17"};
+
+struct backend {
+	int idx, lfd;
+	uint16_t port;
+	pthread_t th;
+	int hits, conns; /* atomics */
+	char last_host[256];
+	pthread_mutex_t lock;
+};
+
+static struct backend backends[N_BACKENDS];
+
+struct bconn {
+	struct backend *b;
+	int fd;
+	struct h1_parser *p;
+	char path[512], host[256], added[64];
+	bool upgrade;
+	uint64_t body_len, body_hash;
+};
+
+static uint64_t fnv(uint64_t h, const char *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)d[i]) * 1099511628211ull;
+	return h;
+}
+
+/* The deterministic byte @i of a generated body. */
+static char pattern(uint64_t i)
+{
+	return (char)('a' + (i * 7 + i / 4096) % 26);
+}
+
+static void write_all(int fd, const char *d, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, d, n);
+
+		if (w <= 0)
+			return;
+		d += w;
+		n -= (size_t)w;
+	}
+}
+
+static int b_head(void *user, struct h1_head *h)
+{
+	struct bconn *c = user;
+	const char *v;
+
+	snprintf(c->path, sizeof(c->path), "%s", h->target);
+	v = http_fields_get(&h->fields, "host");
+	snprintf(c->host, sizeof(c->host), "%s", v ? v : "");
+	v = http_fields_get(&h->fields, "x-added");
+	snprintf(c->added, sizeof(c->added), "%s", v ? v : "");
+	c->upgrade = h->upgrade;
+	c->body_len = 0;
+	c->body_hash = 1469598103934665603ull;
+	pthread_mutex_lock(&c->b->lock);
+	snprintf(c->b->last_host, sizeof(c->b->last_host), "%s", c->host);
+	pthread_mutex_unlock(&c->b->lock);
+	__atomic_add_fetch(&c->b->hits, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int b_body(void *user, const char *d, size_t n)
+{
+	struct bconn *c = user;
+
+	c->body_len += n;
+	c->body_hash = fnv(c->body_hash, d, n);
+	return 0;
+}
+
+static void respond(struct bconn *c, int status, const char *body)
+{
+	char head[1024];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.1 %d X\r\ncontent-length: %zu\r\nx-backend: %d\r\nx-seen-host: "
+			 "%s\r\nx-seen-path: %s\r\nx-seen-added: %s\r\n\r\n",
+			 status, strlen(body), c->b->idx, c->host, c->path, c->added);
+
+	write_all(c->fd, head, (size_t)n);
+	write_all(c->fd, body, strlen(body));
+}
+
+static void send_big(struct bconn *c, uint64_t n, bool chunked)
+{
+	char buf[65536], head[256];
+	uint64_t off = 0;
+	int hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n%s%llu\r\n\r\n",
+			  chunked ? "transfer-encoding: chunked\r\nx-len: " : "content-length: ",
+			  (unsigned long long)n);
+
+	write_all(c->fd, head, (size_t)hl);
+	while (off < n) {
+		size_t k = n - off < sizeof(buf) ? (size_t)(n - off) : sizeof(buf);
+		char line[24];
+
+		for (size_t i = 0; i < k; i++)
+			buf[i] = pattern(off + i);
+		if (chunked) {
+			int ll = snprintf(line, sizeof(line), "%zx\r\n", k);
+
+			write_all(c->fd, line, (size_t)ll);
+		}
+		write_all(c->fd, buf, k);
+		if (chunked)
+			write_all(c->fd, "\r\n", 2);
+		off += k;
+	}
+	if (chunked)
+		write_all(c->fd, "0\r\n\r\n", 5);
+}
+
+static int b_end(void *user)
+{
+	struct bconn *c = user;
+	char body[128];
+
+	if (!strncmp(c->path, "/hang", 5))
+		return 0; /* never answers */
+	if (c->upgrade && !strncmp(c->path, "/rws", 4)) {
+		static const char sw[] = "HTTP/1.1 101 Switching Protocols\r\nconnection: "
+					 "upgrade\r\nupgrade: websocket\r\n\r\n";
+
+		write_all(c->fd, sw, sizeof(sw) - 1);
+		return H1_PAUSE;
+	}
+	if (!strncmp(c->path, "/retry", 6)) {
+		respond(c, 503, "unavailable");
+		return 0;
+	}
+	if (!strncmp(c->path, "/outlier", 8)) {
+		respond(c, c->b->idx == 4 ? 500 : 200, c->b->idx == 4 ? "bad" : "good");
+		return 0;
+	}
+	if (!strncmp(c->path, "/cb", 3))
+		usleep(200 * 1000); /* holds the only connection while others arrive */
+	if (!strncmp(c->path, "/rbig/", 6)) {
+		send_big(c, strtoull(c->path + 6, NULL, 10), false);
+		return 0;
+	}
+	if (!strncmp(c->path, "/rbigc/", 7)) {
+		send_big(c, strtoull(c->path + 7, NULL, 10), true);
+		return 0;
+	}
+	if (!strncmp(c->path, "/rsink", 6)) {
+		snprintf(body, sizeof(body), "%llu %llx", (unsigned long long)c->body_len,
+			 (unsigned long long)c->body_hash);
+		respond(c, 200, body);
+		return 0;
+	}
+	snprintf(body, sizeof(body), "backend-%d", c->b->idx);
+	respond(c, 200, body);
+	return 0;
+}
+
+static const struct h1_parser_ops b_ops = {b_head, b_body, b_end};
+
+static void *bconn_main(void *arg)
+{
+	struct bconn *c = arg;
+	static __thread char buf[65536];
+	ssize_t n;
+
+	c->p = h1_parser_new(true, &b_ops, c);
+	while (c->p && (n = read(c->fd, buf, sizeof(buf))) > 0) {
+		ssize_t used = h1_parser_feed(c->p, buf, (size_t)n);
+
+		if (used < 0)
+			break;
+		if (c->upgrade && (size_t)used <= (size_t)n) {
+			/* The tunnel: echo everything, upper-cased, until EOF. */
+			for (ssize_t i = used; i < n; i++)
+				buf[i] =
+				    (char)(buf[i] >= 'a' && buf[i] <= 'z' ? buf[i] - 32 : buf[i]);
+			write_all(c->fd, buf + used, (size_t)(n - used));
+			while ((n = read(c->fd, buf, sizeof(buf))) > 0) {
+				for (ssize_t i = 0; i < n; i++)
+					buf[i] = (char)(buf[i] >= 'a' && buf[i] <= 'z' ? buf[i] - 32
+										       : buf[i]);
+				write_all(c->fd, buf, (size_t)n);
+			}
+			break;
+		}
+	}
+	h1_parser_free(c->p);
+	close(c->fd);
+	free(c);
+	return NULL;
+}
+
+static void *backend_main(void *arg)
+{
+	struct backend *b = arg;
+
+	for (;;) {
+		int fd = accept(b->lfd, NULL, NULL);
+		struct bconn *c;
+		pthread_t t;
+
+		if (fd < 0)
+			return NULL;
+		__atomic_add_fetch(&b->conns, 1, __ATOMIC_RELAXED);
+		c = calloc(1, sizeof(*c));
+		c->b = b;
+		c->fd = fd;
+		pthread_create(&t, NULL, bconn_main, c);
+		pthread_detach(t);
+	}
+}
+
+/* ---- the waypoint under test ---- */
+
+struct world {
+	struct config cfg;
+	struct l7_pod *pods;
+	struct l7_inputs in;
+	struct l7_bindings b;
+	int lfd;
+	uint16_t port;
+	struct wp_worker *w;
+	struct wp_gen *gen;
+};
+
+static struct world W;
+
+/* The model of @yaml with the backends' real ports (the kernel picked them). */
+static struct l7_config *compile(const char *yaml, struct world *w)
+{
+	struct config_diags d = {0};
+	struct l7_config *l7;
+	char buf[512];
+
+	config_free(&w->cfg);
+	l7_bindings_free(&w->b);
+	free(w->pods);
+	config_init(&w->cfg);
+	if (config_load_buffer(&w->cfg, "w.yaml", yaml, strlen(yaml), &d)) {
+		for (size_t i = 0; i < d.n; i++) {
+			config_diag_format(&d.items[i], buf, sizeof(buf));
+			print_error("%s\n", buf);
+		}
+		fail();
+	}
+	config_diags_free(&d);
+	assert_int_equal(l7_pods_from_config(&w->cfg, &w->pods, &w->in.n_pods), 0);
+	w->in.cfg = &w->cfg;
+	w->in.pods = w->pods;
+	assert_int_equal(l7_bindings_compute(&w->in, &w->b), 0);
+	l7 = l7_compile(&w->in, &w->b, &w->b.waypoints[0]);
+	assert_non_null(l7);
+	for (size_t s = 0; s < l7->n_services; s++)
+		for (size_t e = 0; e < l7->services[s].n_endpoints; e++) {
+			struct l7_endpoint *ep = &l7->services[s].endpoints[e];
+
+			for (int k = 0; k < N_BACKENDS; k++)
+				if (ep->ip == inet_addr(backend_ip[k]))
+					ep->ports[0] = backends[k].port;
+		}
+	return l7;
+}
+
+static int setup(void **state)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+	struct wp_listener l;
+	struct wp_worker_opts o = {.log_fd = -1, .shadow_suffix = true};
+	char err[256];
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&W, 0, sizeof(W));
+	config_init(&W.cfg);
+	for (int i = 0; i < N_BACKENDS; i++) {
+		struct backend *b = &backends[i];
+
+		b->idx = i;
+		pthread_mutex_init(&b->lock, NULL);
+		b->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		sa.sin_addr.s_addr = inet_addr(backend_ip[i]);
+		sa.sin_port = 0;
+		assert_int_equal(bind(b->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(getsockname(b->lfd, (struct sockaddr *)&sa, &sl), 0);
+		b->port = ntohs(sa.sin_port);
+		/* The last one stays closed: its endpoint refuses connections (503 UF). */
+		if (i == N_BACKENDS - 1)
+			continue;
+		assert_int_equal(listen(b->lfd, 128), 0);
+		pthread_create(&b->th, NULL, backend_main, b);
+	}
+	W.gen = wp_gen_new(compile(world_yaml, &W), 1, err, sizeof(err));
+	assert_non_null(W.gen);
+	W.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	sa.sin_addr.s_addr = inet_addr("127.0.0.1");
+	sa.sin_port = 0;
+	assert_int_equal(bind(W.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(W.lfd, 128), 0);
+	assert_int_equal(getsockname(W.lfd, (struct sockaddr *)&sa, &sl), 0);
+	W.port = ntohs(sa.sin_port);
+	l.fd = W.lfd;
+	l.host = "reviews.shop.svc.cluster.local";
+	l.port = 9080;
+	W.w = wp_worker_start(W.gen, &l, 1, &o);
+	assert_non_null(W.w);
+	*state = &W;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	wp_worker_stop(W.w);
+	wp_gen_put(W.gen);
+	close(W.lfd);
+	for (int i = 0; i < N_BACKENDS; i++) {
+		shutdown(backends[i].lfd, SHUT_RDWR);
+		close(backends[i].lfd);
+	}
+	l7_bindings_free(&W.b);
+	free(W.pods);
+	config_free(&W.cfg);
+	return 0;
+}
+
+/* ---- a client ---- */
+
+struct resp {
+	int status;
+	struct http_fields fields;
+	char body[4096];
+	uint64_t len, hash;
+	bool done;
+	int count; /* responses completed on the connection */
+};
+
+static int r_head(void *user, struct h1_head *h)
+{
+	struct resp *r = user;
+
+	r->status = h->status;
+	http_fields_free(&r->fields);
+	r->fields = h->fields;
+	memset(&h->fields, 0, sizeof(h->fields));
+	r->len = 0;
+	r->hash = 1469598103934665603ull;
+	r->body[0] = '\0';
+	return 0;
+}
+
+static int r_body(void *user, const char *d, size_t n)
+{
+	struct resp *r = user;
+
+	if (r->len < sizeof(r->body) - 1) {
+		size_t k = n < sizeof(r->body) - 1 - r->len ? n : sizeof(r->body) - 1 - r->len;
+
+		memcpy(r->body + r->len, d, k);
+		r->body[r->len + k] = '\0';
+	}
+	r->len += n;
+	r->hash = fnv(r->hash, d, n);
+	return 0;
+}
+
+static int r_end(void *user)
+{
+	struct resp *r = user;
+
+	r->done = true;
+	r->count++;
+	return H1_PAUSE;
+}
+
+static const struct h1_parser_ops r_ops = {r_head, r_body, r_end};
+
+static int dial(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(W.port)};
+	struct timeval tv = {.tv_sec = 20};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = inet_addr("127.0.0.1");
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Reads one response on @fd through @p (kept across responses); false at EOF or error. */
+static bool read_resp(int fd, struct h1_parser *p, struct resp *r, char *carry, size_t *carry_len)
+{
+	char buf[65536];
+
+	r->done = false;
+	h1_parser_resume(p);
+	for (;;) {
+		ssize_t n, used;
+		const char *d;
+
+		if (*carry_len) {
+			memcpy(buf, carry, *carry_len);
+			n = (ssize_t)*carry_len;
+			*carry_len = 0;
+		} else {
+			n = read(fd, buf, sizeof(buf));
+			if (n <= 0)
+				return h1_parser_eof(p) == 0 && r->done;
+		}
+		d = buf;
+		used = h1_parser_feed(p, d, (size_t)n);
+		if (used < 0)
+			return false;
+		if (r->done) {
+			memcpy(carry, buf + used, (size_t)(n - used));
+			*carry_len = (size_t)(n - used);
+			return true;
+		}
+	}
+}
+
+/* One request on a new connection: the response in @r (caller frees r->fields). */
+static void request(const char *req, struct resp *r)
+{
+	int fd = dial();
+	struct h1_parser *p = h1_parser_new(false, &r_ops, r);
+	char carry[65536];
+	size_t cl = 0;
+
+	memset(r, 0, sizeof(*r));
+	write_all(fd, req, strlen(req));
+	if (!read_resp(fd, p, r, carry, &cl))
+		r->status = -1;
+	h1_parser_free(p);
+	close(fd);
+}
+
+static const char *hdr(const struct resp *r, const char *name)
+{
+	const char *v = http_fields_get(&r->fields, name);
+
+	return v ? v : "";
+}
+
+#define GET(path, extra) "GET " path " HTTP/1.1\r\nhost: reviews\r\n" extra "\r\n"
+
+static void test_routing(void **state)
+{
+	struct resp r;
+
+	request(GET("/r/x", ""), &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(hdr(&r, "x-backend"), "0");
+	http_fields_free(&r.fields);
+	/* end-user: jason takes v2, whatever the path. */
+	request(GET("/r/x", "end-user: jason\r\n"), &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(hdr(&r, "x-backend"), "1");
+	http_fields_free(&r.fields);
+	request(GET("/nothing", ""), &r);
+	assert_int_equal(r.status, 404);
+	http_fields_free(&r.fields);
+}
+
+static void test_local_answers(void **state)
+{
+	struct resp r;
+
+	request(GET("/redirect/a?q=1", ""), &r);
+	assert_int_equal(r.status, 302);
+	/* Envoy keeps the query of a redirected request (strip_query false). */
+	assert_string_equal(hdr(&r, "location"), "http://elsewhere.example/moved?q=1");
+	http_fields_free(&r.fields);
+	request(GET("/direct", ""), &r);
+	assert_int_equal(r.status, 418);
+	assert_string_equal(r.body, "teapot");
+	http_fields_free(&r.fields);
+	request(GET("/abort", ""), &r);
+	assert_int_equal(r.status, 418);
+	assert_string_equal(r.body, "fault filter abort");
+	http_fields_free(&r.fields);
+}
+
+static void test_rewrite_headers(void **state)
+{
+	struct resp r;
+
+	request(GET("/rewrite/sub?k=v", "x-forwarded-for: 10.0.0.1\r\n"), &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(hdr(&r, "x-seen-path"), "/rewritten/sub?k=v");
+	assert_string_equal(hdr(&r, "x-seen-added"), "yes");
+	assert_string_equal(hdr(&r, "x-resp"), "route");
+	assert_string_equal(hdr(&r, "x-dest"), "v1");
+	http_fields_free(&r.fields);
+}
+
+static void test_weighted_split(void **state)
+{
+	struct resp r;
+	int v2 = 0, n = 200;
+
+	for (int i = 0; i < n; i++) {
+		request(GET("/split", ""), &r);
+		assert_int_equal(r.status, 200);
+		v2 += !strcmp(hdr(&r, "x-backend"), "1");
+		http_fields_free(&r.fields);
+	}
+	/* Binomial(200, 0.5): sd 7.07; 100 +- 35 is 4.95 sd (a false failure ~1e-6). */
+	assert_in_range(v2, 65, 135);
+}
+
+static void test_timeout_retries_failures(void **state)
+{
+	struct resp r;
+	int before = __atomic_load_n(&backends[0].hits, __ATOMIC_RELAXED);
+
+	request(GET("/hang", ""), &r);
+	assert_int_equal(r.status, 504);
+	assert_string_equal(r.body, "upstream request timeout");
+	http_fields_free(&r.fields);
+	/* 2 retries on 5xx: 3 hits, the last 503 answered. */
+	before = __atomic_load_n(&backends[0].hits, __ATOMIC_RELAXED);
+	request(GET("/retry", ""), &r);
+	assert_int_equal(r.status, 503);
+	assert_int_equal(__atomic_load_n(&backends[0].hits, __ATOMIC_RELAXED) - before, 3);
+	http_fields_free(&r.fields);
+	/* A refused endpoint: 503 UF after Istio's default retries. */
+	request(GET("/down", ""), &r);
+	assert_int_equal(r.status, 503);
+	assert_non_null(strstr(r.body, "connection failure"));
+	http_fields_free(&r.fields);
+	/* The delay happened and the request went on. */
+	request(GET("/delay", ""), &r);
+	assert_int_equal(r.status, 200);
+	http_fields_free(&r.fields);
+}
+
+static void test_mirror(void **state)
+{
+	struct resp r;
+	int before = __atomic_load_n(&backends[2].hits, __ATOMIC_RELAXED);
+
+	request(GET("/mirror", ""), &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(hdr(&r, "x-backend"), "0");
+	http_fields_free(&r.fields);
+	for (int i = 0; i < 200 && __atomic_load_n(&backends[2].hits, __ATOMIC_RELAXED) == before;
+	     i++)
+		usleep(10000);
+	assert_int_equal(__atomic_load_n(&backends[2].hits, __ATOMIC_RELAXED), before + 1);
+	pthread_mutex_lock(&backends[2].lock);
+	assert_string_equal(backends[2].last_host, "reviews-shadow");
+	pthread_mutex_unlock(&backends[2].lock);
+}
+
+static void test_outlier(void **state)
+{
+	struct resp r;
+	int bad = 0, after = 0;
+
+	/* Round robin over a bad and a good host; 2 consecutive 5xx eject the bad one. */
+	for (int i = 0; i < 8; i++) {
+		request(GET("/outlier", ""), &r);
+		bad += r.status == 500;
+		if (i >= 4)
+			after += r.status == 500;
+		http_fields_free(&r.fields);
+	}
+	assert_int_equal(bad, 2);
+	assert_int_equal(after, 0);
+}
+
+struct cb_arg {
+	int status;
+	char flags[16];
+};
+
+static void *cb_client(void *arg)
+{
+	struct cb_arg *a = arg;
+	struct resp r;
+
+	request(GET("/cb", ""), &r);
+	a->status = r.status;
+	snprintf(a->flags, sizeof(a->flags), "%s", hdr(&r, "x-envoy-overloaded"));
+	http_fields_free(&r.fields);
+	return NULL;
+}
+
+static void test_circuit_breaking(void **state)
+{
+	pthread_t t[6];
+	struct cb_arg a[6] = {0};
+	int ok = 0, uo = 0;
+
+	for (int i = 0; i < 6; i++)
+		pthread_create(&t[i], NULL, cb_client, &a[i]);
+	for (int i = 0; i < 6; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 6; i++) {
+		ok += a[i].status == 200;
+		uo += a[i].status == 503 && !strcmp(a[i].flags, "true");
+	}
+	assert_true(ok >= 1);
+	assert_true(uo >= 1);
+	assert_int_equal(ok + uo, 6);
+}
+
+static void test_keepalive_pipelining(void **state)
+{
+	int fd = dial(), conns = __atomic_load_n(&backends[0].conns, __ATOMIC_RELAXED);
+	struct resp r = {0};
+	struct h1_parser *p = h1_parser_new(false, &r_ops, &r);
+	static const char three[] = GET("/r/1", "") GET("/r/2", "") GET("/r/3", "");
+	char carry[65536];
+	size_t cl = 0;
+
+	write_all(fd, three, sizeof(three) - 1);
+	for (int i = 1; i <= 3; i++) {
+		char want[8];
+
+		assert_true(read_resp(fd, p, &r, carry, &cl));
+		snprintf(want, sizeof(want), "/r/%d", i);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(hdr(&r, "x-seen-path"), want);
+	}
+	/* One upstream connection carried all three (kept alive, reused). */
+	assert_true(__atomic_load_n(&backends[0].conns, __ATOMIC_RELAXED) - conns <= 1);
+	http_fields_free(&r.fields);
+	h1_parser_free(p);
+	close(fd);
+}
+
+static void test_big_bodies(void **state)
+{
+	const uint64_t n = 100ull << 20;
+	struct resp r;
+	uint64_t h = 1469598103934665603ull;
+	char req[256], buf[65536], want[64];
+	int fd;
+	struct h1_parser *p;
+	size_t cl = 0;
+	static char carry[65536];
+
+	/* Download, Content-Length then chunked: byte-exact. */
+	for (int chunked = 0; chunked < 2; chunked++) {
+		snprintf(req, sizeof(req), "GET /rbig%s/%llu HTTP/1.1\r\nhost: reviews\r\n\r\n",
+			 chunked ? "c" : "", (unsigned long long)n);
+		request(req, &r);
+		assert_int_equal(r.status, 200);
+		assert_true(r.len == n);
+		h = 1469598103934665603ull;
+		for (uint64_t off = 0; off < n; off += sizeof(buf)) {
+			for (size_t i = 0; i < sizeof(buf); i++)
+				buf[i] = pattern(off + i);
+			h = fnv(h, buf, sizeof(buf));
+		}
+		assert_true(r.hash == h);
+		http_fields_free(&r.fields);
+	}
+	/* Upload, chunked then Content-Length: the backend sees every byte. */
+	for (int chunked = 0; chunked < 2; chunked++) {
+		fd = dial();
+		memset(&r, 0, sizeof(r));
+		p = h1_parser_new(false, &r_ops, &r);
+		snprintf(req, sizeof(req), "POST /rsink HTTP/1.1\r\nhost: reviews\r\n%s%s\r\n\r\n",
+			 chunked ? "transfer-encoding: chunked" : "content-length: ",
+			 chunked ? "" : "104857600");
+		write_all(fd, req, strlen(req));
+		for (uint64_t off = 0; off < n; off += sizeof(buf)) {
+			for (size_t i = 0; i < sizeof(buf); i++)
+				buf[i] = pattern(off + i);
+			if (chunked)
+				write_all(fd, "10000\r\n", 7);
+			write_all(fd, buf, sizeof(buf));
+			if (chunked)
+				write_all(fd, "\r\n", 2);
+		}
+		if (chunked)
+			write_all(fd, "0\r\n\r\n", 5);
+		assert_true(read_resp(fd, p, &r, carry, &cl));
+		snprintf(want, sizeof(want), "%llu %llx", (unsigned long long)n,
+			 (unsigned long long)h);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.body, want);
+		http_fields_free(&r.fields);
+		h1_parser_free(p);
+		close(fd);
+	}
+}
+
+static void test_websocket(void **state)
+{
+	int fd = dial();
+	static const char req[] = "GET /rws HTTP/1.1\r\nhost: reviews\r\nconnection: upgrade\r\n"
+				  "upgrade: websocket\r\n\r\nhello";
+	char buf[4096];
+	size_t got = 0;
+
+	write_all(fd, req, sizeof(req) - 1);
+	while (got < sizeof(buf) - 1 && !strstr(buf, "HELLO")) {
+		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
+	}
+	assert_non_null(strstr(buf, "HTTP/1.1 101"));
+	assert_non_null(strstr(buf, "HELLO"));
+	write_all(fd, "more", 4);
+	got = 0;
+	while (got < 4) {
+		ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	assert_memory_equal(buf, "MORE", 4);
+	close(fd);
+}
+
+static void test_oversized_head(void **state)
+{
+	static char req[70 * 1024];
+	struct resp r;
+	int n = snprintf(req, sizeof(req), "GET /r HTTP/1.1\r\nhost: reviews\r\nx-big: ");
+
+	memset(req + n, 'a', 65 * 1024);
+	memcpy(req + n + 65 * 1024, "\r\n\r\n", 5);
+	request(req, &r);
+	assert_int_equal(r.status, 431);
+	http_fields_free(&r.fields);
+}
+
+static void test_metrics(void **state)
+{
+	struct wp_stats *s = wp_worker_stats(W.w);
+	struct resp r;
+	char *text;
+
+	request(GET("/r/metrics", ""), &r);
+	http_fields_free(&r.fields);
+	text = wp_stats_render(&s, 1);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "# TYPE istio_requests_total counter"));
+	assert_non_null(strstr(text, "istio_requests_total{reporter=\"waypoint\""));
+	assert_non_null(strstr(text, "destination_service=\"reviews.shop.svc.cluster.local\""));
+	assert_non_null(strstr(text, "destination_version=\"v1\""));
+	assert_non_null(strstr(text, "response_code=\"418\""));
+	assert_non_null(strstr(text, "response_flags=\"FI\""));
+	assert_non_null(strstr(text, "response_flags=\"NR\""));
+	assert_non_null(strstr(text, "istio_request_duration_milliseconds_bucket{"));
+	assert_non_null(strstr(text, "le=\"3.6e+06\""));
+	assert_non_null(strstr(text, "istio_response_bytes_bucket{"));
+	free(text);
+}
+
+struct hang_arg {
+	int status;
+};
+
+static void *slow_client(void *arg)
+{
+	struct hang_arg *a = arg;
+	struct resp r;
+
+	/* Served by the generation current when it started, even after a reload. */
+	request(GET("/cb/slow", ""), &r);
+	a->status = r.status;
+	http_fields_free(&r.fields);
+	return NULL;
+}
+
+static void test_reload_and_drain(void **state)
+{
+	static const char changed[] = "  - match: [{uri: {exact: /direct}}]\n"
+				      "    directResponse: {status: 418, body: {string: teapot}}\n";
+	char *yaml = strdup(world_yaml), *at = strstr(yaml, changed), err[256];
+	struct hang_arg a = {0};
+	struct wp_gen *g;
+	struct resp r;
+	pthread_t t;
+
+	/* The reload: /direct now answers 299. */
+	assert_non_null(at);
+	memcpy(strstr(at, "418"), "299", 3);
+	pthread_create(&t, NULL, slow_client, &a);
+	usleep(50 * 1000);
+	g = wp_gen_new(compile(yaml, &W), 2, err, sizeof(err));
+	assert_non_null(g);
+	wp_worker_set_gen(W.w, g);
+	for (int i = 0; i < 100; i++) {
+		request(GET("/direct", ""), &r);
+		http_fields_free(&r.fields);
+		if (r.status == 299)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(r.status, 299);
+	pthread_join(t, NULL);
+	assert_int_equal(a.status, 200); /* the in-flight request was not dropped */
+	wp_gen_put(W.gen);
+	W.gen = g;
+	free(yaml);
+	/* Drain: an in-flight request finishes, then nothing is left open. */
+	pthread_create(&t, NULL, slow_client, &a);
+	usleep(50 * 1000);
+	wp_worker_drain(W.w);
+	pthread_join(t, NULL);
+	assert_int_equal(a.status, 200);
+	for (int i = 0; i < 500 && wp_worker_active(W.w); i++)
+		usleep(10000);
+	assert_int_equal(wp_worker_active(W.w), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_routing),
+	    cmocka_unit_test(test_local_answers),
+	    cmocka_unit_test(test_rewrite_headers),
+	    cmocka_unit_test(test_weighted_split),
+	    cmocka_unit_test(test_timeout_retries_failures),
+	    cmocka_unit_test(test_mirror),
+	    cmocka_unit_test(test_outlier),
+	    cmocka_unit_test(test_circuit_breaking),
+	    cmocka_unit_test(test_keepalive_pipelining),
+	    cmocka_unit_test(test_big_bodies),
+	    cmocka_unit_test(test_websocket),
+	    cmocka_unit_test(test_oversized_head),
+	    cmocka_unit_test(test_metrics),
+	    cmocka_unit_test(test_reload_and_drain),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

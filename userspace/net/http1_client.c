@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The client side of an HTTP/1 proxy connection (http1_conn.h): one request at a time on a
+ * pooled upstream connection (http1_pool.c). Interim 1xx responses other than 101 are dropped
+ * (Envoy answers "Expect: 100-continue" itself); a 101, or a 2xx to CONNECT, turns the
+ * connection into a tunnel whose bytes go to on_body as they come.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http1_pool_priv.h"
+
+static int on_head(void *user, struct h1_head *head)
+{
+	struct h1_client *c = user;
+
+	c->interim = head->status >= 100 && head->status < 200 && head->status != 101;
+	if (c->interim)
+		return 0;
+	c->resp_keep_alive = head->keep_alive;
+	if (head->status == 101 || (c->connect_req && head->status >= 200 && head->status < 300))
+		c->tunnel = true;
+	if (c->ops)
+		c->ops->on_response(c->arg, head);
+	/* CONNECT: llhttp does not know the request; what follows the head is the tunnel's. */
+	return c->tunnel && c->connect_req ? H1_PAUSE : 0;
+}
+
+static int on_body(void *user, const char *data, size_t len)
+{
+	struct h1_client *c = user;
+
+	if (c->ops && !c->interim)
+		c->ops->on_body(c->arg, data, len);
+	return 0;
+}
+
+static int on_end(void *user)
+{
+	struct h1_client *c = user;
+
+	if (c->interim) {
+		c->interim = false;
+		return 0;
+	}
+	if (c->tunnel)
+		return H1_PAUSE;
+	c->resp_done = true;
+	if (c->ops)
+		c->ops->on_end(c->arg);
+	return 0;
+}
+
+const struct h1_parser_ops h1_client_parser_ops = {on_head, on_body, on_end};
+
+size_t h1_client_t_data(void *arg, const char *data, size_t len)
+{
+	struct h1_client *c = arg;
+	ssize_t n;
+
+	if (!c->busy || c->resp_done) {
+		/* Bytes nobody asked for: this connection cannot be trusted with another request.
+		 */
+		h1_client_fail(c, -EPROTO);
+		return len;
+	}
+	if (c->tunnel) {
+		c->ops->on_body(c->arg, data, len);
+		return len;
+	}
+	n = h1_parser_feed(c->p, data, len);
+	if (c->dead)
+		return len;
+	if (n < 0) {
+		h1_client_fail(c, -EPROTO);
+		return len;
+	}
+	if ((size_t)n < len && c->tunnel && c->ops) {
+		c->ops->on_body(c->arg, data + n, len - (size_t)n);
+		return len;
+	}
+	return (size_t)n;
+}
+
+void h1_client_t_eof(void *arg)
+{
+	struct h1_client *c = arg;
+
+	c->peer_eof = true;
+	if (c->busy && c->tunnel && c->ops) {
+		c->ops->on_end(c->arg);
+		return;
+	}
+	if (c->busy && !c->resp_done && c->req_started && h1_parser_eof(c->p) == 0 && c->resp_done)
+		return;
+	h1_client_fail(c, -EPIPE);
+}
+
+int h1_client_request(struct h1_client *c, const struct h1_head *req, enum h1_framing framing,
+		      uint64_t length)
+{
+	const char *extra[4];
+	char len_buf[24];
+	size_t n = 0;
+
+	if (c->dead)
+		return -EPIPE;
+	c->req_started = true;
+	c->req_done = c->resp_done = c->tunnel = c->interim = false;
+	c->head_req = !strcmp(req->method, "HEAD");
+	c->connect_req = !strcmp(req->method, "CONNECT");
+	c->chunked = false;
+	if (c->head_req)
+		h1_parser_expect_no_body(c->p);
+	if (framing == H1_FRAMING_LENGTH) {
+		snprintf(len_buf, sizeof(len_buf), "%llu", (unsigned long long)length);
+		extra[n++] = "content-length";
+		extra[n++] = len_buf;
+	} else if (framing == H1_FRAMING_EOF || framing == H1_FRAMING_CHUNKED) {
+		c->chunked = true;
+		extra[n++] = "transfer-encoding";
+		extra[n++] = "chunked";
+	}
+	if (http_fields_get(&req->fields, "upgrade")) {
+		extra[n++] = "connection";
+		extra[n++] = "upgrade";
+	}
+	c->requests++;
+	return h1_send_head(c->t, req, extra, n / 2);
+}
+
+int h1_client_body(struct h1_client *c, const char *data, size_t len)
+{
+	if (c->dead)
+		return -EPIPE;
+	if (c->tunnel)
+		return transport_write(c->t, data, len);
+	return h1_send_body(c->t, c->chunked, data, len);
+}
+
+int h1_client_end(struct h1_client *c)
+{
+	if (c->dead)
+		return -EPIPE;
+	if (c->tunnel) {
+		transport_shutdown(c->t);
+		return 0;
+	}
+	c->req_done = true;
+	return c->chunked ? transport_write(c->t, H1_LAST_CHUNK, sizeof(H1_LAST_CHUNK) - 1) : 0;
+}
+
+void h1_client_shutdown(struct h1_client *c)
+{
+	if (!c->dead)
+		transport_shutdown(c->t);
+}
+
+size_t h1_client_queued(const struct h1_client *c)
+{
+	return c->dead ? 0 : transport_queued(c->t);
+}
+
+void h1_client_pause(struct h1_client *c)
+{
+	if (!c->dead)
+		transport_pause(c->t);
+}
+
+void h1_client_resume(struct h1_client *c)
+{
+	if (!c->dead)
+		transport_resume(c->t);
+}
+
+bool h1_client_tunnel(const struct h1_client *c)
+{
+	return c->tunnel;
+}
+
+void h1_client_bind(struct h1_client *c, const struct h1_client_ops *ops, void *arg)
+{
+	c->ops = ops;
+	c->arg = arg;
+}
+
+const struct sockaddr_in *h1_client_peer(const struct h1_client *c)
+{
+	return &c->peer;
+}

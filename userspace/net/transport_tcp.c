@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The byte-stream interface over a TCP socket (transport.h): accepted downstream connections
+ * and the plain TCP connector. One read of at most TRANSPORT_READ_MAX per readiness event
+ * (level-triggered), input held while the owner does not take it, output queued and flushed on
+ * EPOLLOUT. A graceful close flushes, half-closes, then reads and discards until the peer's
+ * FIN or a linger deadline (a close() with unread input would send an RST that can destroy the
+ * response still in flight: nginx's lingering close).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "sock.h"
+#include "transport.h"
+
+/* A hard cap on queued output: writers stop at TRANSPORT_HIGH_WATER long before this. */
+#define OUT_CAP (64u << 20)
+#define LINGER_MS 2000
+
+struct tcp {
+	struct transport t;
+	struct loop *loop;
+	struct loop_handler h;
+	struct loop_task task;	 /* deliver held input, report a failure found by a call */
+	struct loop_timer timer; /* connect deadline, then the linger of a graceful close */
+	int fd;
+	struct buf in, out;
+	uint32_t events;
+	int err; /* a failure to report from the task */
+	bool connecting, paused, eof_seen, eof_told, shut_wanted, shut_done, failed;
+	bool drain_wanted, closing, closed, lingering;
+};
+
+static const struct transport_impl tcp_impl;
+
+static struct tcp *tcp_of(struct transport *t)
+{
+	return (struct tcp *)t;
+}
+
+static void set_events(struct tcp *c)
+{
+	uint32_t ev = 0;
+
+	if (c->closed || c->failed)
+		ev = 0;
+	else if (c->connecting)
+		ev = EPOLLOUT;
+	else {
+		if ((!c->paused || c->lingering) && !c->eof_seen && c->in.len < TRANSPORT_READ_MAX)
+			ev |= EPOLLIN;
+		if (c->out.len)
+			ev |= EPOLLOUT;
+	}
+	if (ev != c->events && loop_mod(c->loop, c->fd, ev, &c->h) == 0)
+		c->events = ev;
+}
+
+static void tcp_free(void *p)
+{
+	struct tcp *c = p;
+
+	buf_free(&c->in);
+	buf_free(&c->out);
+	transport_peer_clear(&c->t.peer);
+	free(c);
+}
+
+/* The end: the socket goes (with an RST when @reset), the object after the batch. */
+static void finish(struct tcp *c, bool reset)
+{
+	c->closed = true;
+	c->h.dead = true;
+	loop_timer_cancel(c->loop, &c->timer);
+	loop_del(c->loop, c->fd);
+	if (reset)
+		sock_close_reset(c->fd);
+	else
+		close(c->fd);
+	c->fd = -1;
+	loop_defer_free(c->loop, c, tcp_free);
+}
+
+static void fail(struct tcp *c, int err)
+{
+	if (c->failed || c->closed)
+		return;
+	c->failed = true;
+	set_events(c);
+	if (!c->closing && c->t.cbs && c->t.cbs->on_error)
+		c->t.cbs->on_error(c->t.arg, err);
+	else if (c->closing)
+		finish(c, true);
+}
+
+/* Hands held input to the owner; EOF once everything before it was taken. */
+static void deliver(struct tcp *c)
+{
+	while (c->in.len && !c->paused && !c->closed && !c->failed && !c->closing) {
+		size_t n = c->in.len, took = c->t.cbs->on_data(c->t.arg, buf_head(&c->in), n);
+
+		if (c->closed || c->closing)
+			return;
+		buf_consume(&c->in, took);
+		if (took < n)
+			c->paused = true;
+	}
+	if (c->closed || c->failed || c->closing)
+		return;
+	if (!c->in.len && c->eof_seen && !c->eof_told && !c->paused) {
+		c->eof_told = true;
+		if (c->t.cbs->on_eof)
+			c->t.cbs->on_eof(c->t.arg);
+		if (c->closed || c->closing)
+			return;
+	}
+	set_events(c);
+}
+
+static void flush(struct tcp *c)
+{
+	while (c->out.len) {
+		ssize_t n = send(c->fd, buf_head(&c->out), c->out.len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				fail(c, -errno);
+			return;
+		}
+		buf_consume(&c->out, (size_t)n);
+	}
+	buf_free(&c->out);
+	if (c->shut_wanted && !c->shut_done) {
+		c->shut_done = true;
+		shutdown(c->fd, SHUT_WR);
+	}
+	if (c->closing && !c->lingering) {
+		/* Half-closed: wait for the peer's FIN (or the linger deadline), discarding. */
+		c->lingering = true;
+		if (!c->shut_done) {
+			c->shut_done = true;
+			shutdown(c->fd, SHUT_WR);
+		}
+		if (c->eof_seen || loop_timer_arm(c->loop, &c->timer, LINGER_MS))
+			finish(c, false);
+		return;
+	}
+	if (c->drain_wanted && !c->closing) {
+		c->drain_wanted = false;
+		if (c->t.cbs->on_drain)
+			c->t.cbs->on_drain(c->t.arg);
+	}
+}
+
+static void on_event(struct loop_handler *h, uint32_t events)
+{
+	struct tcp *c = (struct tcp *)((char *)h - offsetof(struct tcp, h));
+	ssize_t n;
+
+	if (c->connecting) {
+		int err = 0;
+		socklen_t sl = sizeof(err);
+
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &sl) || err) {
+			fail(c, -(err ? err : errno));
+			return;
+		}
+		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+		c->connecting = false;
+		loop_timer_cancel(c->loop, &c->timer);
+		if (c->t.cbs->on_open)
+			c->t.cbs->on_open(c->t.arg);
+		if (c->closed || c->failed)
+			return;
+		events |= EPOLLOUT;
+	}
+	if (events & (EPOLLOUT | EPOLLERR)) {
+		flush(c);
+		if (c->closed || c->failed)
+			return;
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		if (c->lingering) {
+			char sink[4096];
+
+			n = recv(c->fd, sink, sizeof(sink), 0);
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+				finish(c, false);
+			return;
+		}
+		if (c->eof_seen || c->in.len >= TRANSPORT_READ_MAX)
+			goto out;
+		n = buf_read_fd(&c->in, c->fd, TRANSPORT_READ_MAX);
+		if (n == 0)
+			c->eof_seen = true;
+		else if (n < 0 && n != -EAGAIN) {
+			fail(c, (int)n);
+			return;
+		}
+		deliver(c);
+		return;
+	}
+out:
+	set_events(c);
+}
+
+static void on_task(struct loop_task *task)
+{
+	struct tcp *c = (struct tcp *)((char *)task - offsetof(struct tcp, task));
+
+	if (c->closed)
+		return;
+	if (c->err) {
+		int err = c->err;
+
+		c->err = 0;
+		fail(c, err);
+		return;
+	}
+	deliver(c);
+}
+
+static void on_timer(struct loop_timer *t)
+{
+	struct tcp *c = (struct tcp *)((char *)t - offsetof(struct tcp, timer));
+
+	if (c->closing)
+		finish(c, !c->lingering);
+	else if (c->connecting)
+		fail(c, -ETIMEDOUT);
+}
+
+/* A failure found inside a call of the owner's: reported from a task (transport.h). */
+static void fail_later(struct tcp *c, int err)
+{
+	if (c->failed || c->err)
+		return;
+	c->err = err;
+	loop_queue(c->loop, &c->task);
+}
+
+static int tcp_write(struct transport *t, const char *data, size_t len)
+{
+	struct tcp *c = tcp_of(t);
+	char *p;
+
+	if (c->failed || c->err || c->shut_wanted || c->closing)
+		return -EPIPE;
+	if (!c->connecting && !c->out.len) {
+		ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			fail_later(c, -errno);
+			return -EPIPE;
+		}
+		if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+		}
+		if (!len)
+			return 0;
+	}
+	p = buf_reserve(&c->out, len, OUT_CAP);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, data, len);
+	c->out.len += len;
+	if (c->out.len >= TRANSPORT_HIGH_WATER)
+		c->drain_wanted = true;
+	set_events(c);
+	return 0;
+}
+
+static size_t tcp_queued(const struct transport *t)
+{
+	return ((const struct tcp *)t)->out.len;
+}
+
+static void tcp_shutdown(struct transport *t)
+{
+	struct tcp *c = tcp_of(t);
+
+	if (c->shut_wanted || c->failed)
+		return;
+	c->shut_wanted = true;
+	if (!c->connecting && !c->out.len) {
+		c->shut_done = true;
+		shutdown(c->fd, SHUT_WR);
+	}
+}
+
+static void tcp_pause(struct transport *t)
+{
+	struct tcp *c = tcp_of(t);
+
+	c->paused = true;
+	set_events(c);
+}
+
+static void tcp_resume(struct transport *t)
+{
+	struct tcp *c = tcp_of(t);
+
+	if (!c->paused)
+		return;
+	c->paused = false;
+	loop_queue(c->loop, &c->task);
+}
+
+static void tcp_close(struct transport *t, bool reset)
+{
+	struct tcp *c = tcp_of(t);
+
+	if (c->closed || c->closing)
+		return;
+	c->t.cbs = NULL;
+	buf_free(&c->in);
+	if (reset || c->failed || c->connecting) {
+		finish(c, reset || c->failed);
+		return;
+	}
+	c->closing = true;
+	loop_timer_cancel(c->loop, &c->timer);
+	if (c->out.len && loop_timer_arm(c->loop, &c->timer, LINGER_MS)) {
+		finish(c, true);
+		return;
+	}
+	flush(c);
+	if (!c->closed)
+		set_events(c);
+}
+
+static const struct transport_impl tcp_impl = {
+    .write = tcp_write,
+    .queued = tcp_queued,
+    .shutdown = tcp_shutdown,
+    .pause = tcp_pause,
+    .resume = tcp_resume,
+    .close = tcp_close,
+};
+
+static struct tcp *tcp_alloc(struct loop *l, int fd, bool connecting)
+{
+	struct tcp *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->t.impl = &tcp_impl;
+	c->loop = l;
+	c->fd = fd;
+	c->h.fn = on_event;
+	c->task.fn = on_task;
+	c->timer.fn = on_timer;
+	c->connecting = connecting;
+	c->events = connecting ? EPOLLOUT : EPOLLIN;
+	if (loop_add(l, fd, c->events, &c->h)) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct transport *transport_tcp_new(struct loop *l, int fd, const struct transport_peer *peer)
+{
+	struct tcp *c = tcp_alloc(l, fd, false);
+
+	if (!c || (peer && transport_peer_copy(&c->t.peer, peer))) {
+		if (c) {
+			loop_del(l, fd);
+			free(c);
+		}
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return &c->t;
+}
+
+/* ---- the plain TCP connector ---- */
+
+struct tcp_connector {
+	struct connector c;
+	struct loop *loop;
+};
+
+static struct transport *tcp_open(struct connector *cn, const struct sockaddr_in *dst,
+				  const char *identity, unsigned int timeout_ms,
+				  const struct transport_cbs *cbs, void *arg)
+{
+	struct tcp_connector *tc = (struct tcp_connector *)cn;
+	int fd = sock_connect(dst, NULL), err = 0;
+	struct tcp *c;
+
+	if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM || fd == -ENOBUFS) {
+		errno = -fd;
+		return NULL;
+	}
+	if (fd < 0) {
+		/* Refused at once (unreachable network...): a connect failure like any other. */
+		err = fd;
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return NULL;
+	}
+	c = tcp_alloc(tc->loop, fd, true);
+	if (!c) {
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->t.cbs = cbs;
+	c->t.arg = arg;
+	c->t.peer.local = *dst; /* the endpoint, for logs */
+	if (err)
+		fail_later(c, err);
+	else if (timeout_ms && loop_timer_arm(tc->loop, &c->timer, timeout_ms))
+		fail_later(c, -ENOMEM);
+	return &c->t;
+}
+
+static void tcp_connector_destroy(struct connector *cn)
+{
+	free(cn);
+}
+
+static const struct connector_impl tcp_connector_impl = {tcp_open, tcp_connector_destroy};
+
+struct connector *connector_tcp_new(struct loop *l)
+{
+	struct tcp_connector *tc = calloc(1, sizeof(*tc));
+
+	if (!tc)
+		return NULL;
+	tc->c.impl = &tcp_connector_impl;
+	tc->loop = l;
+	return &tc->c;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The waypoint's admin listener (libmicrohttpd on its own thread, like the ztunnel's):
+ * /stats/prometheus (also /metrics) with the workers' request metrics merged, and
+ * /healthz/ready (200 while serving, 503 once draining).
+ */
+#ifndef AMBIT_WAYPOINT_ADMIN_H
+#define AMBIT_WAYPOINT_ADMIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats.h"
+
+struct wp_admin;
+
+/*
+ * Serves on @ip:@port (network order ip, host order port) the metrics of @stores (@n,
+ * borrowed: they must outlive the server). NULL + errno.
+ */
+struct wp_admin *wp_admin_start(uint32_t ip, uint16_t port, struct wp_stats *const *stores,
+				size_t n);
+/* /healthz/ready answers 503 from now on. */
+void wp_admin_draining(struct wp_admin *a);
+void wp_admin_stop(struct wp_admin *a); /* accepts NULL */
+
+#endif

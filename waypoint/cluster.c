@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Upstream clusters and the workers' views of them (cluster.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "cluster.h"
+
+static uint64_t rnd64(void)
+{
+	uint64_t r = 0;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (uint64_t)random() << 32 ^ (uint64_t)random();
+	return r;
+}
+
+static bool in_subset(const struct l7_service *svc, const char *subset, uint32_t e)
+{
+	if (!subset)
+		return true;
+	for (size_t i = 0; i < svc->n_subsets; i++) {
+		const struct l7_subset *ss = &svc->subsets[i];
+
+		if (strcmp(ss->name, subset))
+			continue;
+		for (size_t k = 0; k < ss->n_endpoints; k++)
+			if (ss->endpoints[k] == e)
+				return true;
+		return false;
+	}
+	return false; /* an unknown subset has no endpoints */
+}
+
+int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const char *subset,
+		    uint16_t port, uint64_t now_ms)
+{
+	size_t pi = svc->n_ports;
+	static const struct config_outlier_detection none = {0};
+
+	memset(c, 0, sizeof(*c));
+	c->svc = svc;
+	c->subset = subset;
+	c->port = port;
+	c->policy = l7_service_policy(svc, subset, port);
+	for (size_t i = 0; i < svc->n_ports; i++)
+		if (svc->ports[i].port == port)
+			pi = i;
+	if (asprintf(&c->name, "inbound-vip|%u|http%s%s|%s", port, subset ? "/" : "",
+		     subset ? subset : "", svc->hostname) < 0) {
+		c->name = NULL;
+		return -ENOMEM;
+	}
+	c->ep = calloc(svc->n_endpoints + 1, sizeof(*c->ep));
+	c->addr = calloc(svc->n_endpoints + 1, sizeof(*c->addr));
+	if (!c->ep || !c->addr)
+		goto nomem;
+	for (size_t e = 0; e < svc->n_endpoints && pi < svc->n_ports; e++) {
+		const struct l7_endpoint *ep = &svc->endpoints[e];
+		uint16_t tp = ep->ports ? ep->ports[pi] : 0;
+
+		if (!tp || !in_subset(svc, subset, (uint32_t)e))
+			continue;
+		c->ep[c->n_hosts] = ep;
+		c->addr[c->n_hosts].sin_family = AF_INET;
+		c->addr[c->n_hosts].sin_addr.s_addr = ep->ip;
+		c->addr[c->n_hosts].sin_port = htons(tp);
+		c->n_hosts++;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	if (wp_outlier_init(&c->outlier, c->policy ? &c->policy->outlier : &none, c->n_hosts,
+			    now_ms))
+		goto nomem;
+	return 0;
+nomem:
+	free(c->ep);
+	free(c->addr);
+	free(c->name);
+	memset(c, 0, sizeof(*c));
+	return -ENOMEM;
+}
+
+void wp_cluster_destroy(struct wp_cluster *c)
+{
+	if (!c->name)
+		return;
+	wp_outlier_destroy(&c->outlier);
+	pthread_mutex_destroy(&c->lock);
+	free(c->ep);
+	free(c->addr);
+	free(c->name);
+	memset(c, 0, sizeof(*c));
+}
+
+void wp_cluster_record(struct wp_cluster *c, size_t i, enum wp_outcome what, int status,
+		       uint64_t now_ms)
+{
+	if (!c->outlier.cfg.present)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (wp_outlier_record(&c->outlier, i, what, status, now_ms))
+		__atomic_add_fetch(&c->epoch, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void wp_cluster_sweep(struct wp_cluster *c, uint64_t now_ms)
+{
+	if (!c->outlier.cfg.present)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (wp_outlier_sweep(&c->outlier, now_ms))
+		__atomic_add_fetch(&c->epoch, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void wp_cluster_limits(const struct wp_cluster *c, struct h1_pool_limits *lim)
+{
+	static const struct config_connection_pool dflt = {
+	    .max_connections = UINT32_MAX,
+	    .connect_timeout_ms = 10000,
+	    .http1_max_pending_requests = UINT32_MAX,
+	    .http2_max_requests = UINT32_MAX,
+	    .max_retries = UINT32_MAX,
+	    .http_idle_timeout_ms = 3600000,
+	};
+	const struct config_connection_pool *p = c->policy ? &c->policy->pool : &dflt;
+
+	memset(lim, 0, sizeof(*lim));
+	lim->max_connections = p->max_connections;
+	lim->max_pending = p->http1_max_pending_requests;
+	lim->max_requests = p->http2_max_requests;
+	lim->max_requests_per_conn = p->max_requests_per_connection;
+	lim->max_retries = p->max_retries;
+	lim->connect_timeout_ms =
+	    (unsigned int)(p->connect_timeout_ms ? p->connect_timeout_ms : 10000);
+	lim->idle_timeout_ms = (unsigned int)p->http_idle_timeout_ms;
+}
+
+int wp_upstream_init(struct wp_upstream *u, struct wp_cluster *c, struct loop *l,
+		     struct connector *cn)
+{
+	static const struct config_load_balancer dflt_lb = {0};
+	struct h1_pool_limits lim;
+
+	memset(u, 0, sizeof(*u));
+	u->c = c;
+	u->hosts = calloc(c->n_hosts + 1, sizeof(*u->hosts));
+	if (!u->hosts)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_hosts; i++) {
+		u->hosts[i].ip = c->addr[i].sin_addr.s_addr;
+		u->hosts[i].port = ntohs(c->addr[i].sin_port);
+		u->hosts[i].weight = 1;
+	}
+	wp_cluster_limits(c, &lim);
+	u->pool = h1_pool_new(l, cn, &lim, &c->budget);
+	if (!u->pool || wp_lb_init(&u->lb, c->policy ? &c->policy->lb : &dflt_lb,
+				   c->policy ? &c->policy->outlier : NULL, u->hosts, c->n_hosts)) {
+		h1_pool_destroy(u->pool);
+		free(u->hosts);
+		return -ENOMEM;
+	}
+	u->epoch = UINT32_MAX;
+	u->ready = true;
+	return 0;
+}
+
+void wp_upstream_destroy(struct wp_upstream *u)
+{
+	if (!u->ready)
+		return;
+	wp_lb_destroy(&u->lb);
+	h1_pool_destroy(u->pool);
+	free(u->hosts);
+	memset(u, 0, sizeof(*u));
+}
+
+/* The ejections as the cluster knows them, copied when they changed. */
+static void refresh(struct wp_upstream *u)
+{
+	uint32_t e = __atomic_load_n(&u->c->epoch, __ATOMIC_ACQUIRE);
+
+	if (e == u->epoch)
+		return;
+	pthread_mutex_lock(&u->c->lock);
+	for (size_t i = 0; i < u->c->n_hosts; i++)
+		u->hosts[i].ejected = wp_outlier_ejected(&u->c->outlier, i);
+	pthread_mutex_unlock(&u->c->lock);
+	u->epoch = e;
+}
+
+int wp_upstream_pick(struct wp_upstream *u, bool has_hash, uint64_t hash, const int *avoid,
+		     size_t n_avoid)
+{
+	int i = -1;
+
+	refresh(u);
+	/* Envoy's previous_hosts predicate, retried up to 5 times (Istio's setting). */
+	for (int tries = 0; tries < 6; tries++) {
+		bool seen = false;
+
+		i = wp_lb_pick(&u->lb, has_hash, hash, rnd64(), rnd64());
+		if (i < 0)
+			return -1;
+		for (size_t k = 0; k < n_avoid; k++)
+			seen |= avoid[k] == i;
+		if (!seen)
+			break;
+	}
+	return i;
+}

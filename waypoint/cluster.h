@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The waypoint's upstream clusters, Envoy's unit of load balancing and circuit breaking: one
+ * per (service, subset or none, service port) of a config generation, with its endpoints, the
+ * DestinationRule policy in force for it (l7_service_policy), its circuit-breaker budget and
+ * its outlier-detection state. The cluster is shared by the workers (the budget is atomic, the
+ * outlier state behind the cluster's own lock: Envoy's breakers and ejections are per cluster,
+ * not per worker); each worker keeps its own view (struct wp_upstream: load balancer and
+ * connection pool), so picking a host and reusing a connection take no lock.
+ */
+#ifndef AMBIT_WAYPOINT_CLUSTER_H
+#define AMBIT_WAYPOINT_CLUSTER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "ambit/l7.h"
+#include "http1_conn.h"
+#include "lb.h"
+#include "outlier.h"
+
+struct wp_cluster {
+	char *name; /* Istio's: inbound-vip|<port>|http[/<subset>]|<hostname> */
+	const struct l7_service *svc;
+	const char *subset; /* NULL: the whole service */
+	uint16_t port;	    /* service port */
+	const struct l7_policy *policy;
+	size_t n_hosts;
+	const struct l7_endpoint **ep; /* per host */
+	struct sockaddr_in *addr;      /* per host: endpoint IP and target port */
+	struct h1_budget budget;
+	pthread_mutex_t lock; /* outlier */
+	struct wp_outlier outlier;
+	uint32_t epoch; /* atomic: bumped when a host is ejected or returns */
+};
+
+/* Builds @c for @svc's (@subset, @port) (all borrowed: they must outlive @c). 0 or -ENOMEM. */
+int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const char *subset,
+		    uint16_t port, uint64_t now_ms);
+void wp_cluster_destroy(struct wp_cluster *c);
+/* Records an attempt's outcome on host @i (outlier detection). Thread-safe. */
+void wp_cluster_record(struct wp_cluster *c, size_t i, enum wp_outcome what, int status,
+		       uint64_t now_ms);
+/* Runs the outlier interval sweep when due. Thread-safe. */
+void wp_cluster_sweep(struct wp_cluster *c, uint64_t now_ms);
+/* Envoy's pool limits from the cluster's connectionPool. */
+void wp_cluster_limits(const struct wp_cluster *c, struct h1_pool_limits *lim);
+
+/* A worker's view of a cluster: its load balancer and connection pool. */
+struct wp_upstream {
+	struct wp_cluster *c;
+	struct wp_host *hosts;
+	struct wp_lb lb;
+	uint32_t epoch;
+	struct h1_pool *pool;
+	bool ready;
+};
+
+/* Sets @u up over @c (borrowed) on @l, connecting through @cn (borrowed). 0 or -errno. */
+int wp_upstream_init(struct wp_upstream *u, struct wp_cluster *c, struct loop *l,
+		     struct connector *cn);
+void wp_upstream_destroy(struct wp_upstream *u);
+/*
+ * Picks a host for a request (its hash when @has_hash), skipping ejected hosts and, while
+ * others remain, those in @avoid (@n_avoid host indices: retryIgnorePreviousHosts). -1: none.
+ */
+int wp_upstream_pick(struct wp_upstream *u, bool has_hash, uint64_t hash, const int *avoid,
+		     size_t n_avoid);
+
+#endif

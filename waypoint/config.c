@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Configuration generations (config.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "loop.h"
+
+static void gen_free(struct wp_gen *g)
+{
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->n_clusters; i++)
+		wp_cluster_destroy(&g->clusters[i]);
+	if (g->routes && g->l7)
+		for (size_t i = 0; i < g->l7->n_services; i++)
+			wp_route_table_free(g->routes[i]);
+	free(g->routes);
+	free(g->clusters);
+	free(g->cluster_base);
+	l7_config_free(g->l7);
+	free(g);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, size_t len)
+{
+	struct wp_gen *g = calloc(1, sizeof(*g));
+	size_t n = 0;
+
+	if (!g) {
+		l7_config_free(l7);
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	g->l7 = l7;
+	g->version = version;
+	g->refs = 1;
+	g->routes = calloc(l7->n_services + 1, sizeof(*g->routes));
+	g->cluster_base = calloc(l7->n_services + 1, sizeof(*g->cluster_base));
+	if (!g->routes || !g->cluster_base)
+		goto nomem;
+	for (size_t s = 0; s < l7->n_services; s++) {
+		char why[200];
+
+		g->routes[s] = wp_route_table_new(&l7->services[s], why, sizeof(why));
+		if (!g->routes[s]) {
+			snprintf(err, len, "service %s: %s", l7->services[s].hostname, why);
+			gen_free(g);
+			errno = EINVAL;
+			return NULL;
+		}
+		g->cluster_base[s] = n;
+		n += (l7->services[s].n_subsets + 1) * l7->services[s].n_ports;
+	}
+	g->clusters = calloc(n + 1, sizeof(*g->clusters));
+	if (!g->clusters)
+		goto nomem;
+	for (size_t s = 0; s < l7->n_services; s++) {
+		const struct l7_service *svc = &l7->services[s];
+
+		for (size_t k = 0; k <= svc->n_subsets; k++)
+			for (size_t p = 0; p < svc->n_ports; p++) {
+				struct wp_cluster *c = &g->clusters[g->n_clusters];
+
+				if (wp_cluster_init(c, svc, k ? svc->subsets[k - 1].name : NULL,
+						    svc->ports[p].port, now_ms()))
+					goto nomem;
+				g->n_clusters++;
+			}
+	}
+	return g;
+nomem:
+	snprintf(err, len, "out of memory");
+	gen_free(g);
+	errno = ENOMEM;
+	return NULL;
+}
+
+struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	struct l7_config *l7;
+	char *text = NULL;
+	size_t n = 0, cap = 0;
+	cJSON *j;
+
+	if (!f) {
+		snprintf(err, len, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		char *p;
+
+		if (n + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 65536;
+			p = realloc(text, cap);
+			if (!p) {
+				fclose(f);
+				free(text);
+				snprintf(err, len, "%s: out of memory", path);
+				return NULL;
+			}
+			text = p;
+		}
+		size_t got = fread(text + n, 1, cap - n - 1, f);
+
+		n += got;
+		if (!got)
+			break;
+	}
+	fclose(f);
+	text[n] = '\0';
+	j = cJSON_ParseWithLength(text, n);
+	free(text);
+	if (!j) {
+		snprintf(err, len, "%s: not JSON", path);
+		errno = EINVAL;
+		return NULL;
+	}
+	{
+		char why[256] = "";
+
+		l7 = l7_from_json(j, why, sizeof(why));
+		cJSON_Delete(j);
+		if (!l7) {
+			snprintf(err, len, "%s: %s", path, why);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
+	return wp_gen_new(l7, version, err, len);
+}
+
+struct wp_gen *wp_gen_get(struct wp_gen *g)
+{
+	if (g)
+		__atomic_add_fetch(&g->refs, 1, __ATOMIC_RELAXED);
+	return g;
+}
+
+void wp_gen_put(struct wp_gen *g)
+{
+	if (g && __atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		gen_free(g);
+}
+
+int wp_gen_service(const struct wp_gen *g, const char *host, uint32_t vip)
+{
+	for (size_t s = 0; s < g->l7->n_services; s++) {
+		const struct l7_service *svc = &g->l7->services[s];
+
+		if ((host && !strcmp(svc->hostname, host)) || (vip && svc->vip == vip))
+			return (int)s;
+	}
+	return -1;
+}
+
+struct wp_cluster *wp_gen_cluster(const struct wp_gen *g, int s, const char *subset, uint16_t port)
+{
+	const struct l7_service *svc = &g->l7->services[s];
+	size_t k = 0, p;
+
+	if (subset) {
+		for (k = 0; k < svc->n_subsets; k++)
+			if (!strcmp(svc->subsets[k].name, subset))
+				break;
+		if (k == svc->n_subsets)
+			return NULL;
+		k++;
+	}
+	for (p = 0; p < svc->n_ports; p++)
+		if (svc->ports[p].port == port)
+			return &g->clusters[g->cluster_base[s] + k * svc->n_ports + p];
+	return NULL;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The waypoint's configuration generations: an L7 model (include/ambit/l7.h) with each
+ * service's route table compiled and every cluster built, shared read-only by the workers and
+ * reference-counted, so a reload never changes what an in-flight request or an open
+ * connection holds: new requests take the new generation, old ones finish on theirs.
+ */
+#ifndef AMBIT_WAYPOINT_CONFIG_H
+#define AMBIT_WAYPOINT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ambit/l7.h"
+#include "cluster.h"
+#include "route.h"
+
+struct wp_gen {
+	struct l7_config *l7;
+	struct wp_route_table **routes; /* per service */
+	size_t *cluster_base;		/* per service: its first cluster */
+	size_t n_clusters;
+	struct wp_cluster *clusters; /* per service: (none, subsets...) x ports */
+	uint64_t version;
+	int refs; /* atomic */
+};
+
+/*
+ * A generation of @l7 (taken, also on failure). NULL with errno set and the reason in @err
+ * (EINVAL: a route's regex does not compile).
+ */
+struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, size_t len);
+/* Reads the l7 JSON at @path (l7_from_json, strict) into a generation; as wp_gen_new. */
+struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t len);
+/* A new reference; wp_gen_put drops one (the last frees). Both accept NULL. */
+struct wp_gen *wp_gen_get(struct wp_gen *g);
+void wp_gen_put(struct wp_gen *g);
+/*
+ * The service a request for original destination @host (may be NULL) or @vip (network order,
+ * may be 0) reached: its index, or -1.
+ */
+int wp_gen_service(const struct wp_gen *g, const char *host, uint32_t vip);
+/* The cluster of service @s (index), @subset (may be NULL) and service @port, or NULL. */
+struct wp_cluster *wp_gen_cluster(const struct wp_gen *g, int s, const char *subset, uint16_t port);
+/* The index of @c in @g. */
+static inline size_t wp_gen_cluster_index(const struct wp_gen *g, const struct wp_cluster *c)
+{
+	return (size_t)(c - g->clusters);
+}
+
+#endif

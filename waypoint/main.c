@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * waypoint --config L7.json --listen IP:PORT=SERVICE:PORT [--listen ...]
+ *          [--admin IP:PORT] [--workers N] [--log-format text|json] [--log-level info]
+ *          [--shadow-host-suffix on|off] [--drain-seconds 5]
+ * Start-up, reloads and the drain only: everything that carries traffic is in the modules.
+ * The configuration is reloaded on SIGHUP and when the file's mtime changes (checked every
+ * second); a file that does not load is logged with its reason and the last good one keeps
+ * serving. SIGTERM (or SIGINT) stops accepting, lets in-flight requests finish within the
+ * drain time, then exits 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "admin.h"
+#include "ambit/log.h"
+#include "sock.h"
+#include "worker.h"
+
+#define MAX_WORKERS 64
+#define MAX_LISTENERS 64
+
+static void usage(void)
+{
+	fprintf(
+	    stderr,
+	    "usage: waypoint --config L7.json --listen IP:PORT=SERVICE:PORT [--listen ...]\n"
+	    "                [--admin IP:PORT] [--workers N] [--log-format text|json]\n"
+	    "                [--log-level error|warn|info|debug] [--shadow-host-suffix on|off]\n"
+	    "                [--drain-seconds 5]\n");
+}
+
+/* "IP:PORT=HOST:PORT": a listener bound to the Service HOST's port PORT. */
+static int parse_listen(const char *arg, struct sockaddr_in *sa, char **host, uint16_t *port)
+{
+	const char *eq = strchr(arg, '='), *colon;
+	char addr[64];
+	long p;
+
+	if (!eq || (size_t)(eq - arg) >= sizeof(addr))
+		return -EINVAL;
+	snprintf(addr, sizeof(addr), "%.*s", (int)(eq - arg), arg);
+	colon = strrchr(eq + 1, ':');
+	if (sock_parse_authority(addr, sa) || !colon || colon == eq + 1)
+		return -EINVAL;
+	p = strtol(colon + 1, NULL, 10);
+	if (p <= 0 || p > 65535)
+		return -EINVAL;
+	*port = (uint16_t)p;
+	*host = strndup(eq + 1, (size_t)(colon - eq - 1));
+	return *host ? 0 : -ENOMEM;
+}
+
+static bool mtime_of(const char *path, struct timespec *out)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return false;
+	*out = st.st_mtim;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"listen", required_argument, NULL, 'L'},
+	    {"admin", required_argument, NULL, 'a'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"log-format", required_argument, NULL, 'f'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"shadow-host-suffix", required_argument, NULL, 's'},
+	    {"drain-seconds", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	struct wp_listener ls[MAX_LISTENERS];
+	char *hosts[MAX_LISTENERS] = {0};
+	struct wp_worker *workers[MAX_WORKERS] = {0};
+	struct wp_stats *stores[MAX_WORKERS] = {0};
+	struct wp_worker_opts wo = {.log_fd = STDOUT_FILENO, .shadow_suffix = true};
+	struct sockaddr_in admin_sa = {0};
+	enum log_level level = LOG_LEVEL_INFO;
+	const char *config = NULL;
+	struct wp_admin *admin = NULL;
+	struct wp_gen *gen = NULL;
+	struct timespec mt = {0}, nmt, ts = {.tv_sec = 1};
+	long nworkers = sysconf(_SC_NPROCESSORS_ONLN);
+	int n_ls = 0, drain_s = 5, rc = 1, opt, sig;
+	uint64_t version = 1;
+	char err[512];
+	sigset_t sigs;
+
+	log_init("waypoint", level);
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 'L': {
+			struct sockaddr_in sa;
+
+			if (n_ls == MAX_LISTENERS ||
+			    parse_listen(optarg, &sa, &hosts[n_ls], &ls[n_ls].port)) {
+				fprintf(stderr, "waypoint: bad --listen %s\n", optarg);
+				return 2;
+			}
+			ls[n_ls].host = hosts[n_ls];
+			ls[n_ls].fd = sock_listen(sa.sin_addr.s_addr, ntohs(sa.sin_port), false);
+			if (ls[n_ls].fd < 0) {
+				fprintf(stderr, "waypoint: cannot listen on %s: %s\n", optarg,
+					strerror(-ls[n_ls].fd));
+				return 1;
+			}
+			n_ls++;
+			break;
+		}
+		case 'a':
+			if (sock_parse_authority(optarg, &admin_sa)) {
+				fprintf(stderr, "waypoint: bad --admin %s\n", optarg);
+				return 2;
+			}
+			break;
+		case 'w': nworkers = atol(optarg); break;
+		case 'f':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+				usage();
+				return 2;
+			}
+			wo.log_json = !strcmp(optarg, "json");
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &level)) {
+				usage();
+				return 2;
+			}
+			break;
+		case 's':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				usage();
+				return 2;
+			}
+			wo.shadow_suffix = !strcmp(optarg, "on");
+			break;
+		case 'd': drain_s = atoi(optarg); break;
+		case 'h': usage(); return 0;
+		default: usage(); return 2;
+		}
+	}
+	if (!config || !n_ls || nworkers < 1 || nworkers > MAX_WORKERS || drain_s < 0) {
+		usage();
+		return 2;
+	}
+	log_init("waypoint", level);
+	mtime_of(config, &mt);
+	gen = wp_gen_load(config, version, err, sizeof(err));
+	if (!gen) {
+		pr_err("cannot load the configuration: %s", err);
+		return 1;
+	}
+	/* Signals are taken synchronously here; the workers and the admin thread inherit it. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	for (long i = 0; i < nworkers; i++) {
+		workers[i] = wp_worker_start(gen, ls, (size_t)n_ls, &wo);
+		if (!workers[i]) {
+			pr_err("cannot start worker %ld: %s", i, strerror(errno));
+			goto out;
+		}
+		stores[i] = wp_worker_stats(workers[i]);
+	}
+	if (admin_sa.sin_port) {
+		admin = wp_admin_start(admin_sa.sin_addr.s_addr, ntohs(admin_sa.sin_port), stores,
+				       (size_t)nworkers);
+		if (!admin) {
+			pr_err("cannot start the admin listener: %s", strerror(errno));
+			goto out;
+		}
+	}
+	pr_info("waypoint up: %ld workers, %d listeners, %zu services", nworkers, n_ls,
+		gen->l7->n_services);
+	for (;;) {
+		bool reload;
+
+		sig = sigtimedwait(&sigs, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		reload = sig == SIGHUP;
+		if (mtime_of(config, &nmt) &&
+		    (nmt.tv_sec != mt.tv_sec || nmt.tv_nsec != mt.tv_nsec)) {
+			mt = nmt;
+			reload = true;
+		}
+		if (reload) {
+			struct wp_gen *g = wp_gen_load(config, version + 1, err, sizeof(err));
+
+			if (!g) {
+				pr_err(
+				    "configuration not reloaded, the last good one serves on: %s",
+				    err);
+				continue;
+			}
+			version++;
+			for (long i = 0; i < nworkers; i++)
+				wp_worker_set_gen(workers[i], g);
+			wp_gen_put(gen);
+			gen = g;
+			pr_info("configuration %llu loaded: %zu services",
+				(unsigned long long)version, g->l7->n_services);
+		}
+	}
+	pr_info("draining (at most %d s)", drain_s);
+	wp_admin_draining(admin);
+	for (long i = 0; i < nworkers; i++)
+		wp_worker_drain(workers[i]);
+	for (int t = 0; t < drain_s * 10; t++) {
+		size_t left = 0;
+		struct timespec tick = {.tv_nsec = 100 * 1000 * 1000};
+
+		for (long i = 0; i < nworkers; i++)
+			left += wp_worker_active(workers[i]);
+		if (!left)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	rc = 0;
+out:
+	wp_admin_stop(admin);
+	for (long i = 0; i < MAX_WORKERS; i++)
+		wp_worker_stop(workers[i]);
+	wp_gen_put(gen);
+	for (int i = 0; i < n_ls; i++) {
+		close(ls[i].fd);
+		free(hosts[i]);
+	}
+	return rc;
+}

@@ -1,0 +1,784 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The request engine's downstream side (proxy.h): a request head in, Envoy's HTTP connection
+ * manager work on it (hop-by-hop fields, x-forwarded-for / -proto, x-request-id), then the
+ * decisions in Istio's filter order: route (404 NR when none matches), CORS, fault (delay DI,
+ * abort FI), redirect or direct response, rewrite and header operations, the weighted
+ * destination and its cluster; proxy_up.c forwards. Every request ends in wp_req_finish: one
+ * access-log line and the metrics.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <arpa/inet.h>
+
+#include "ambit/re2.h"
+#include "fault.h"
+#include "headers.h"
+#include "proxy_priv.h"
+#include "rewrite.h"
+#include "route.h"
+
+static uint64_t rnd64(void)
+{
+	uint64_t r = 0;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (uint64_t)random() << 32 ^ (uint64_t)random();
+	return r;
+}
+
+/* ---- views of generations ---- */
+
+static struct wp_view *view_new(struct wp_gen *gen)
+{
+	struct wp_view *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	v->ups = calloc(gen->n_clusters + 1, sizeof(*v->ups));
+	if (!v->ups) {
+		free(v);
+		return NULL;
+	}
+	v->gen = wp_gen_get(gen);
+	return v;
+}
+
+static void view_free(struct wp_view *v)
+{
+	for (size_t i = 0; i < v->gen->n_clusters; i++)
+		wp_upstream_destroy(&v->ups[i]);
+	wp_gen_put(v->gen);
+	free(v->ups);
+	free(v);
+}
+
+/* Retired views go once nothing uses them. */
+static void views_collect(struct wp_engine *e)
+{
+	for (struct wp_view **pp = &e->retired; *pp;) {
+		struct wp_view *v = *pp;
+
+		if (v->users) {
+			pp = &v->next;
+			continue;
+		}
+		*pp = v->next;
+		view_free(v);
+	}
+}
+
+struct wp_upstream *wp_view_upstream(struct wp_engine *e, struct wp_view *v, struct wp_cluster *c)
+{
+	struct wp_upstream *u = &v->ups[wp_gen_cluster_index(v->gen, c)];
+
+	if (!u->ready && wp_upstream_init(u, c, e->loop, e->o.cn))
+		return NULL;
+	return u;
+}
+
+/* ---- the record ---- */
+
+static const char *label(const struct config_labels *l, const char *const *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *v = config_label_get(l, keys[i]);
+
+		if (v && *v)
+			return v;
+	}
+	return NULL;
+}
+
+/* "spiffe://td/ns/<ns>/sa/<sa>": the namespace, into @buf. */
+static const char *identity_ns(const char *id, char *buf, size_t len)
+{
+	const char *p = id ? strstr(id, "/ns/") : NULL;
+
+	if (!p)
+		return NULL;
+	p += 4;
+	snprintf(buf, len, "%.*s", (int)strcspn(p, "/"), p);
+	return buf;
+}
+
+void wp_req_flag(struct wp_req *r, const char *flag)
+{
+	size_t n = strlen(r->flags);
+
+	if (strstr(r->flags, flag))
+		return;
+	snprintf(r->flags + n, sizeof(r->flags) - n, "%s%s", n ? "," : "", flag);
+}
+
+static void fill_destination(struct wp_req *r, struct wp_record *rec, char *ns, size_t nslen,
+			     char *wl, size_t wllen)
+{
+	static const char *const canon[] = {"service.istio.io/canonical-name",
+					    "app.kubernetes.io/name", "app"};
+	static const char *const rev[] = {"service.istio.io/canonical-revision",
+					  "app.kubernetes.io/version", "version"};
+	static const char *const app[] = {"app", "app.kubernetes.io/name"};
+	static const char *const ver[] = {"version", "app.kubernetes.io/version"};
+	const struct l7_service *svc = r->svc >= 0 ? &r->view->gen->l7->services[r->svc] : NULL;
+	const struct l7_endpoint *ep = r->up && r->host >= 0 ? r->up->c->ep[r->host] : NULL;
+
+	if (svc) {
+		rec->destination_service = svc->hostname;
+		rec->destination_service_name = svc->name;
+		rec->destination_service_namespace = svc->namespace;
+	}
+	if (!ep)
+		return;
+	if (ep->pod) {
+		const char *slash = strchr(ep->pod, '/');
+
+		snprintf(ns, nslen, "%.*s", slash ? (int)(slash - ep->pod) : 0, ep->pod);
+		snprintf(wl, wllen, "%s", slash ? slash + 1 : ep->pod);
+		rec->destination_namespace = ns;
+		rec->destination_workload = wl;
+	}
+	rec->destination_principal = ep->identity;
+	rec->destination_app = label(&ep->labels, app, 2);
+	rec->destination_version = label(&ep->labels, ver, 2);
+	rec->destination_canonical_service = label(&ep->labels, canon, 3);
+	if (!rec->destination_canonical_service)
+		rec->destination_canonical_service = rec->destination_workload;
+	rec->destination_canonical_revision = label(&ep->labels, rev, 3);
+	if (!rec->destination_canonical_revision)
+		rec->destination_canonical_revision = "latest";
+}
+
+static void record(struct wp_req *r)
+{
+	struct wp_engine *e = r->conn->e;
+	const struct transport_peer *p = &r->conn->peer;
+	struct wp_record rec = {0};
+	char host[32] = "-", sns[128], dns[128], dwl[256], ip[INET_ADDRSTRLEN];
+
+	rec.start = r->start_wall;
+	rec.method = r->head.method;
+	rec.path = r->orig_path;
+	rec.protocol = r->head.minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+	rec.authority = r->authority;
+	rec.user_agent = r->user_agent;
+	rec.request_id = r->request_id;
+	rec.forwarded_for = r->xff;
+	rec.status = r->status;
+	rec.flags = r->flags[0] ? r->flags : "-";
+	rec.details = r->details;
+	rec.bytes_received = r->bytes_in;
+	rec.bytes_sent = r->bytes_out;
+	rec.duration_ms = loop_now_ms(e->loop) - r->start_ms;
+	rec.upstream_ms = r->upstream_ms;
+	if (r->up && r->host >= 0) {
+		inet_ntop(AF_INET, &r->up->c->addr[r->host].sin_addr, ip, sizeof(ip));
+		snprintf(host, sizeof(host), "%s:%u", ip, ntohs(r->up->c->addr[r->host].sin_port));
+		rec.upstream_cluster = r->up->c->name;
+	}
+	rec.upstream_host = host;
+	rec.route_name = r->route ? r->route->name : NULL;
+	rec.downstream_remote = p->client;
+	rec.downstream_local = p->local;
+	rec.source_principal = p->identity;
+	rec.source_namespace = identity_ns(p->identity, sns, sizeof(sns));
+	fill_destination(r, &rec, dns, sizeof(dns), dwl, sizeof(dwl));
+	rec.grpc_status = -1;
+	rec.mtls = p->mtls;
+	if (e->o.stats || e->o.log_fd >= 0)
+		wp_stats_record(e->o.stats, &rec, e->o.log_fd, e->o.log_json);
+}
+
+void wp_req_finish(struct wp_req *r)
+{
+	struct wp_conn *conn = r->conn;
+	struct wp_engine *e = conn->e;
+
+	wp_up_cancel(r);
+	wp_mirror_detach(r);
+	loop_timer_cancel(e->loop, &r->timer);
+	loop_timer_cancel(e->loop, &r->wait);
+	record(r);
+	if (r->counted)
+		h1_pool_request_done(r->up->pool);
+	r->view->users--;
+	views_collect(e);
+	conn->req = NULL;
+	h1_head_free(&r->head);
+	buf_free(&r->body);
+	free(r->orig_path);
+	free(r->authority);
+	free(r->user_agent);
+	free(r->xff);
+	free(r->request_id);
+	free(r->cors_origin);
+	free(r);
+}
+
+/* ---- local replies ---- */
+
+void wp_req_answer(struct wp_req *r, int status, const char *body, size_t blen,
+		   const char *const *extra, size_t n_extra)
+{
+	struct h1_head h = {.status = (uint16_t)status};
+	struct h1_server *s = r->conn->s;
+
+	r->status = status;
+	r->resp_started = true;
+	if (blen)
+		http_fields_add(&h.fields, "content-type", "text/plain");
+	for (size_t i = 0; i < n_extra; i++)
+		http_fields_add(&h.fields, extra[2 * i], extra[2 * i + 1]);
+	if (r->cors_origin)
+		http_fields_add(&h.fields, "access-control-allow-origin", r->cors_origin);
+	if (h1_server_respond(s, &h, H1_FRAMING_LENGTH, blen) == 0 && !h1_server_head_request(s)) {
+		h1_server_body(s, body, blen);
+		r->bytes_out += blen;
+	}
+	http_fields_free(&h.fields);
+	h1_server_end(s);
+	wp_req_finish(r);
+}
+
+void wp_req_reply(struct wp_req *r, enum wp_reply what, int status, const char *body, size_t blen)
+{
+	const struct wp_reply_info *ri = wp_reply(what);
+	static const char *const overloaded[] = {"x-envoy-overloaded", "true"};
+
+	wp_req_flag(r, ri->flag);
+	if (!body) {
+		body = ri->body;
+		blen = strlen(body);
+	}
+	wp_req_answer(r, status ? status : ri->status, body, blen, overloaded,
+		      ri->overloaded ? 1 : 0);
+}
+
+/* ---- decisions ---- */
+
+/* The route's CORS policy against the request's Origin (Envoy's CORS filter). */
+static bool origin_allowed(const struct config_cors *c, const char *origin)
+{
+	for (size_t i = 0; i < c->n_allow_origins; i++) {
+		const struct config_string_match *m = &c->allow_origins[i];
+		size_t n = m->value ? strlen(m->value) : 0;
+		struct re2 *re;
+		char why[64];
+		bool hit;
+
+		switch (m->type) {
+		case CONFIG_MATCH_EXACT:
+			if (!strcmp(origin, m->value) || !strcmp(m->value, "*"))
+				return true;
+			break;
+		case CONFIG_MATCH_PREFIX:
+			if (!strncmp(origin, m->value, n))
+				return true;
+			break;
+		case CONFIG_MATCH_REGEX:
+			re = re2_compile(m->value, 0, why, sizeof(why));
+			hit = re && re2_match(re, origin, strlen(origin));
+			re2_free(re);
+			if (hit)
+				return true;
+			break;
+		default: break;
+		}
+	}
+	return false;
+}
+
+static void join(char *out, size_t len, const struct config_strings *s)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < s->n && n < len; i++)
+		n += (size_t)snprintf(out + n, len - n, "%s%s", i ? "," : "", s->items[i]);
+}
+
+/* A preflight the policy allows is answered here (200 with the policy's headers). */
+static bool cors_preflight(struct wp_req *r, const struct config_cors *c)
+{
+	const char *origin = http_fields_get(&r->head.fields, "origin");
+	char methods[512], headers[512], expose[512], age[24];
+	const char *extra[12];
+	size_t n = 0;
+
+	if (!c->present || !origin)
+		return false;
+	if (!origin_allowed(c, origin))
+		return false;
+	r->cors_origin = strdup(origin);
+	if (strcmp(r->head.method, "OPTIONS") ||
+	    !http_fields_get(&r->head.fields, "access-control-request-method"))
+		return false; /* an ordinary request: the response gets the origin echoed */
+	join(methods, sizeof(methods), &c->allow_methods);
+	join(headers, sizeof(headers), &c->allow_headers);
+	join(expose, sizeof(expose), &c->expose_headers);
+	if (methods[0]) {
+		extra[n++] = "access-control-allow-methods";
+		extra[n++] = methods;
+	}
+	if (headers[0]) {
+		extra[n++] = "access-control-allow-headers";
+		extra[n++] = headers;
+	}
+	if (expose[0]) {
+		extra[n++] = "access-control-expose-headers";
+		extra[n++] = expose;
+	}
+	if (c->max_age_ms) {
+		snprintf(age, sizeof(age), "%llu", (unsigned long long)(c->max_age_ms / 1000));
+		extra[n++] = "access-control-max-age";
+		extra[n++] = age;
+	}
+	if (c->allow_credentials == 1) {
+		extra[n++] = "access-control-allow-credentials";
+		extra[n++] = "true";
+	}
+	wp_req_answer(r, 200, "", 0, extra, n / 2);
+	return true;
+}
+
+/* The first match block of @rt that takes the request (for a prefix rewrite). */
+static const struct l7_match *match_of(const struct wp_route_table *t, const struct l7_route *rt,
+				       const struct wp_request *rq)
+{
+	for (size_t i = 0; i < rt->n_matches; i++)
+		if (wp_match_request(t, &rt->matches[i], rq))
+			return &rt->matches[i];
+	return NULL;
+}
+
+static void proceed(struct wp_req *r);
+
+static void after_delay(struct wp_req *r)
+{
+	proceed(r);
+}
+
+static void on_wait(struct loop_timer *t)
+{
+	struct wp_req *r = (struct wp_req *)((char *)t - offsetof(struct wp_req, wait));
+
+	r->wait_fn(r);
+}
+
+/* Route level, then the destination's: rewrite, header operations, the cluster. */
+static void proceed(struct wp_req *r)
+{
+	struct wp_engine *e = r->conn->e;
+	struct wp_gen *g = r->view->gen;
+	const struct l7_route *rt = r->route;
+	const struct l7_destination *d;
+	struct wp_cluster *c;
+	int s;
+
+	d = wp_route_destination(rt, rnd64());
+	if (!d || d->unknown) {
+		wp_req_reply(r, WP_REPLY_NO_CLUSTER, 0, NULL, 0);
+		return;
+	}
+	r->dest = d;
+	if (wp_headers_apply(&r->head.fields, &d->headers.request, &r->authority)) {
+		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
+		return;
+	}
+	http_fields_set(&r->head.fields, "host", r->authority ? r->authority : "");
+	s = wp_gen_service(g, d->host, 0);
+	c = s < 0 ? NULL
+		  : wp_gen_cluster(g, s, d->subset, d->port ? d->port : r->conn->peer.dest_port);
+	if (!c) {
+		wp_req_reply(r, WP_REPLY_NO_CLUSTER, 0, NULL, 0);
+		return;
+	}
+	r->up = wp_view_upstream(e, r->view, c);
+	if (!r->up) {
+		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
+		return;
+	}
+	if (h1_pool_request_begin(r->up->pool)) {
+		wp_req_reply(r, WP_REPLY_OVERFLOW, 0, NULL, 0);
+		return;
+	}
+	r->counted = true;
+	wp_mirror_start(r);
+	wp_up_start(r);
+}
+
+static void uuid4(char out[37])
+{
+	uint8_t b[16];
+
+	for (int i = 0; i < 2; i++) {
+		uint64_t x = rnd64();
+
+		memcpy(b + 8 * i, &x, 8);
+	}
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+}
+
+/* Envoy's connection manager on the request's fields (before routing). */
+static int prepare(struct wp_req *r)
+{
+	struct http_fields *f = &r->head.fields;
+	const struct transport_peer *p = &r->conn->peer;
+	const char *v;
+	char ip[INET_ADDRSTRLEN], id[37], *xff;
+
+	v = http_fields_get(f, "host");
+	r->authority = strdup(v ? v : "");
+	v = http_fields_get(f, "user-agent");
+	r->user_agent = v ? strdup(v) : NULL;
+	v = http_fields_get(f, "x-request-id");
+	if (!v) {
+		uuid4(id);
+		v = id;
+	}
+	r->request_id = strdup(v);
+	r->orig_path = strdup(r->head.target);
+	if (!r->authority || !r->request_id || !r->orig_path)
+		return -ENOMEM;
+	http_fields_set(f, "x-request-id", r->request_id);
+	/* x-forwarded-for: the client's address appended (Envoy, use_remote_address). */
+	inet_ntop(AF_INET, &p->client.sin_addr, ip, sizeof(ip));
+	v = http_fields_get(f, "x-forwarded-for");
+	if (asprintf(&xff, "%s%s%s", v ? v : "", v ? "," : "", ip) < 0)
+		return -ENOMEM;
+	http_fields_remove(f, "x-forwarded-for");
+	if (http_fields_add(f, "x-forwarded-for", xff)) {
+		free(xff);
+		return -ENOMEM;
+	}
+	r->xff = xff;
+	if (!http_fields_get(f, "x-forwarded-proto"))
+		http_fields_add(f, "x-forwarded-proto", p->mtls ? "https" : "http");
+	return 0;
+}
+
+static void decide(struct wp_req *r)
+{
+	struct wp_gen *g = r->view->gen;
+	const struct transport_peer *p = &r->conn->peer;
+	struct wp_fault_decision fd;
+	struct wp_request rq = {0};
+	const struct l7_match *m;
+	const struct l7_route *rt;
+	char *path, *loc;
+	const char *ct;
+
+	r->svc = wp_gen_service(g, p->dest_host, p->dest_ip);
+	if (r->svc < 0) {
+		wp_req_reply(r, WP_REPLY_NO_ROUTE, 0, NULL, 0);
+		return;
+	}
+	rq.method = r->head.method;
+	rq.scheme = "http";
+	rq.authority = r->authority;
+	rq.path = r->head.target;
+	rq.port = p->dest_port;
+	rq.n_headers = r->head.fields.n;
+	rq.headers = r->head.fields.items;
+	rt = wp_route_select(g->routes[r->svc], &rq);
+	if (!rt) {
+		wp_req_reply(r, WP_REPLY_NO_ROUTE, 0, NULL, 0);
+		return;
+	}
+	r->route = rt;
+	m = match_of(g->routes[r->svc], rt, &rq);
+	ct = http_fields_get(&r->head.fields, "content-type");
+	r->grpc = ct && !strncmp(ct, "application/grpc", 16);
+	if (cors_preflight(r, &rt->cors))
+		return;
+	if (rt->action == L7_ACTION_REDIRECT) {
+		const char *extra[2] = {"location", NULL};
+
+		loc =
+		    wp_redirect_location(rt, m, "http", r->authority, r->head.target, p->dest_port);
+		if (!loc) {
+			wp_req_reply(r, WP_REPLY_NO_ROUTE, 500, "", 0);
+			return;
+		}
+		extra[1] = loc;
+		wp_req_answer(r, rt->redirect.code ? rt->redirect.code : 301, "", 0, extra, 1);
+		free(loc);
+		return;
+	}
+	if (rt->action == L7_ACTION_DIRECT) {
+		wp_req_answer(r, rt->direct_status, rt->direct_body ? rt->direct_body : "",
+			      rt->direct_body_len, NULL, 0);
+		return;
+	}
+	/* Rewrites and the route's header operations happen before the fault and router. */
+	path = wp_rewrite_path(rt, m, r->head.target);
+	if (!path) {
+		wp_req_reply(r, WP_REPLY_NO_ROUTE, 500, "", 0);
+		return;
+	}
+	free(r->head.target);
+	r->head.target = path;
+	if (rt->rewrite.authority) {
+		free(r->authority);
+		r->authority = strdup(rt->rewrite.authority);
+	}
+	if (!r->authority ||
+	    wp_headers_apply(&r->head.fields, &rt->headers.request, &r->authority)) {
+		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
+		return;
+	}
+	wp_fault_decide(&rt->fault, rnd64(), rnd64(), &fd);
+	if (fd.abort) {
+		wp_req_flag(r, "FI");
+		if (fd.grpc_status >= 0) {
+			char gs[12];
+			const char *extra[] = {"content-type", "application/grpc",
+					       "grpc-status",  gs,
+					       "grpc-message", "fault filter abort"};
+
+			snprintf(gs, sizeof(gs), "%d", fd.grpc_status);
+			wp_req_answer(r, 200, "", 0, extra, 3);
+			return;
+		}
+		wp_req_answer(r, fd.http_status, "fault filter abort", 18, NULL, 0);
+		return;
+	}
+	if (fd.delay_ms) {
+		wp_req_flag(r, "DI");
+		r->wait_fn = after_delay;
+		if (loop_timer_arm(r->conn->e->loop, &r->wait, (unsigned int)fd.delay_ms) == 0)
+			return;
+	}
+	proceed(r);
+}
+
+/* ---- downstream connections ---- */
+
+static void on_request(void *arg, struct h1_head *head)
+{
+	struct wp_conn *conn = arg;
+	struct wp_engine *e = conn->e;
+	struct wp_req *r = calloc(1, sizeof(*r));
+	static const char *const interim = "100-continue";
+	const char *expect;
+
+	if (!r) {
+		h1_server_close(conn->s, true);
+		return;
+	}
+	r->conn = conn;
+	conn->req = r;
+	r->head = *head;
+	memset(head, 0, sizeof(*head));
+	r->view = e->view;
+	r->view->users++;
+	r->svc = -1;
+	r->host = -1;
+	r->upstream_ms = -1;
+	r->timer.fn = on_wait;
+	r->wait.fn = on_wait;
+	r->start_ms = loop_now_ms(e->loop);
+	clock_gettime(CLOCK_REALTIME, &r->start_wall);
+	r->framing = r->head.framing;
+	r->length = r->head.content_length;
+	r->body_kept = true;
+	if (prepare(r)) {
+		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
+		return;
+	}
+	/* RFC 9112 §3.2: an HTTP/1.1 request without Host is refused (Envoy: 400). */
+	if (r->head.minor >= 1 && !http_fields_get(&r->head.fields, "host")) {
+		wp_req_answer(r, 400, "missing host header", 19, NULL, 0);
+		return;
+	}
+	/* Envoy answers "Expect: 100-continue" itself and does not pass it on. */
+	expect = http_fields_get(&r->head.fields, "expect");
+	if (expect && !strcasecmp(expect, interim)) {
+		struct h1_head cont = {.status = 100};
+
+		http_fields_remove(&r->head.fields, "expect");
+		h1_server_respond(conn->s, &cont, H1_FRAMING_NONE, 0);
+	}
+	h1_strip_hop(&r->head.fields, true, r->head.upgrade);
+	decide(r);
+}
+
+static void on_body(void *arg, const char *data, size_t len)
+{
+	struct wp_conn *conn = arg;
+	struct wp_req *r = conn->req;
+
+	if (!r)
+		return;
+	r->bytes_in += len;
+	wp_mirror_body(r, data, len);
+	wp_up_body(r, data, len);
+}
+
+static void on_body_end(void *arg)
+{
+	struct wp_conn *conn = arg;
+	struct wp_req *r = conn->req;
+
+	if (!r)
+		return;
+	r->req_end = true;
+	wp_mirror_end(r);
+	wp_up_body_end(r);
+}
+
+static void on_drain(void *arg)
+{
+	struct wp_conn *conn = arg;
+
+	if (conn->req)
+		wp_up_drain(conn->req);
+}
+
+static void on_abort(void *arg, int err)
+{
+	struct wp_conn *conn = arg;
+	struct wp_req *r = conn->req;
+
+	if (!r)
+		return;
+	wp_req_flag(r, "DC");
+	if (!r->resp_started)
+		r->status = 0;
+	wp_req_finish(r);
+}
+
+static void on_close(void *arg)
+{
+	struct wp_conn *conn = arg;
+	struct wp_engine *e = conn->e;
+
+	if (conn->req)
+		on_abort(conn, -EPIPE);
+	if (conn->prev)
+		conn->prev->next = conn->next;
+	else
+		e->conns = conn->next;
+	if (conn->next)
+		conn->next->prev = conn->prev;
+	e->n_conns--;
+	transport_peer_clear(&conn->peer);
+	free(conn);
+}
+
+static const struct h1_server_ops server_ops = {
+    .on_request = on_request,
+    .on_body = on_body,
+    .on_body_end = on_body_end,
+    .on_drain = on_drain,
+    .on_abort = on_abort,
+    .on_close = on_close,
+};
+
+int wp_engine_serve(struct wp_engine *e, struct transport *t)
+{
+	struct wp_conn *conn = calloc(1, sizeof(*conn));
+
+	if (!conn || transport_peer_copy(&conn->peer, transport_peer(t))) {
+		free(conn);
+		transport_close(t, true);
+		return -ENOMEM;
+	}
+	conn->e = e;
+	conn->s = h1_server_new(e->loop, t, &server_ops, conn, NULL);
+	if (!conn->s) {
+		transport_peer_clear(&conn->peer);
+		free(conn);
+		return -ENOMEM;
+	}
+	conn->next = e->conns;
+	if (e->conns)
+		e->conns->prev = conn;
+	e->conns = conn;
+	e->n_conns++;
+	if (e->draining)
+		h1_server_drain(conn->s);
+	return 0;
+}
+
+/* ---- the engine ---- */
+
+struct wp_engine *wp_engine_new(struct loop *l, struct wp_gen *gen, const struct wp_engine_opts *o)
+{
+	struct wp_engine *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->loop = l;
+	e->o = *o;
+	e->view = view_new(gen);
+	if (!e->view) {
+		free(e);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return e;
+}
+
+void wp_engine_set_gen(struct wp_engine *e, struct wp_gen *gen)
+{
+	struct wp_view *v = view_new(gen);
+
+	if (!v)
+		return; /* keep serving the previous generation */
+	e->view->next = e->retired;
+	e->retired = e->view;
+	e->view = v;
+	views_collect(e);
+}
+
+void wp_engine_drain(struct wp_engine *e)
+{
+	e->draining = true;
+	for (struct wp_conn *c = e->conns, *n; c; c = n) {
+		n = c->next;
+		h1_server_drain(c->s);
+	}
+}
+
+size_t wp_engine_active(const struct wp_engine *e)
+{
+	return e->n_conns + e->n_mirrors;
+}
+
+void wp_engine_sweep(struct wp_engine *e)
+{
+	uint64_t now = loop_now_ms(e->loop);
+
+	for (size_t i = 0; i < e->view->gen->n_clusters; i++)
+		if (e->view->ups[i].ready)
+			wp_cluster_sweep(e->view->ups[i].c, now);
+}
+
+void wp_engine_destroy(struct wp_engine *e)
+{
+	if (!e)
+		return;
+	for (struct wp_conn *c = e->conns, *n; c; c = n) {
+		n = c->next;
+		h1_server_close(c->s, true);
+	}
+	/* The connections' on_close runs from loop tasks: run them before the views go. */
+	for (int i = 0; i < 8 && (e->conns || e->n_mirrors); i++)
+		loop_run_once(e->loop, 0);
+	views_collect(e);
+	e->view->next = e->retired;
+	for (struct wp_view *v = e->view, *n; v; v = n) {
+		n = v->next;
+		view_free(v);
+	}
+	free(e);
+}

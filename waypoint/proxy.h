@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The waypoint's HTTP/1.1 request engine, one per worker loop: it serves downstream
+ * connections handed to it as transports (a plaintext listener's sockets, or HBONE streams),
+ * routes each request by the original destination the transport reports (the Service) and
+ * the route table of the current configuration generation, and forwards it through the
+ * upstream connector with Istio's semantics (API_SEMANTICS.md §1, §2): weighted destinations,
+ * subsets, DestinationRule load balancing, circuit breakers and outlier detection, redirects,
+ * direct responses, rewrites, header operations, CORS, faults, timeouts, retries, mirrors.
+ * Local replies carry Envoy's status, response flag and body (reply.h).
+ */
+#ifndef AMBIT_WAYPOINT_PROXY_H
+#define AMBIT_WAYPOINT_PROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "stats.h"
+#include "transport.h"
+
+struct wp_engine_opts {
+	struct connector *cn;	/* upstream connector on the same loop (borrowed) */
+	struct wp_stats *stats; /* this worker's metric store (borrowed), or NULL */
+	int log_fd;		/* access log (-1: none) */
+	bool log_json;
+	bool shadow_suffix; /* mirrored requests' Host gets "-shadow" (Envoy's default) */
+};
+
+struct wp_engine;
+
+/* An engine on @l serving generation @gen (a reference is taken); @o copied. NULL + errno. */
+struct wp_engine *wp_engine_new(struct loop *l, struct wp_gen *gen, const struct wp_engine_opts *o);
+/* New requests take @gen (a reference is taken); in-flight ones keep theirs. */
+void wp_engine_set_gen(struct wp_engine *e, struct wp_gen *gen);
+/* Serves the downstream connection @t (taken). 0 or -errno (then @t is closed). */
+int wp_engine_serve(struct wp_engine *e, struct transport *t);
+/* Idle connections close now, busy ones after their current exchange. */
+void wp_engine_drain(struct wp_engine *e);
+/* Open downstream connections and mirrored requests still in flight. */
+size_t wp_engine_active(const struct wp_engine *e);
+/* Runs outlier sweeps of the clusters this engine used (call from a periodic timer). */
+void wp_engine_sweep(struct wp_engine *e);
+/* Resets what is left and frees @e. Accepts NULL. */
+void wp_engine_destroy(struct wp_engine *e);
+
+#endif

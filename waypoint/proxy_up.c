@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The request engine's upstream side (proxy_priv.h): Envoy's router as Istio configures it.
+ * Each attempt picks a host (load balancer, outlier ejections, previous hosts avoided), takes
+ * a pooled connection (circuit breakers: 503 UO), sends the head and the body, and judges the
+ * outcome with retry.h: a retriable one is retried after the jittered backoff while attempts,
+ * the cluster's retry budget and the kept body allow (a body that outgrew WP_RETRY_BUF
+ * streamed on and cannot be replayed); the route timeout spans every attempt (504 UT), the
+ * per-try timeout one. The response is re-framed to the client with backpressure both ways;
+ * a 101 or a 2xx to CONNECT makes both connections one opaque pipe.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "headers.h"
+#include "proxy_priv.h"
+
+static uint64_t rnd64(void)
+{
+	uint64_t r = 0;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (uint64_t)random();
+	return r;
+}
+
+static struct wp_req *req_of_wait(struct h1_pool_wait *w)
+{
+	return (struct wp_req *)((char *)w - offsetof(struct wp_req, w));
+}
+
+static struct loop *loop_of(struct wp_req *r)
+{
+	return r->conn->e->loop;
+}
+
+/* The attempt is over: its connection goes back (reset unless @reuse), its host is free. */
+static void end_attempt(struct wp_req *r, bool reuse)
+{
+	loop_timer_cancel(loop_of(r), &r->try_timer);
+	if (r->waiting) {
+		h1_pool_cancel(&r->w);
+		r->waiting = false;
+	}
+	if (r->c) {
+		h1_pool_put(r->c, reuse, !reuse);
+		r->c = NULL;
+	}
+	if (r->host >= 0 && r->up && r->up->hosts[r->host].active_requests)
+		r->up->hosts[r->host].active_requests--;
+	if (r->retry_counted) {
+		h1_pool_retry_done(r->up->pool);
+		r->retry_counted = false;
+	}
+}
+
+void wp_up_cancel(struct wp_req *r)
+{
+	if (!r->up)
+		return;
+	end_attempt(r, false);
+	loop_timer_cancel(loop_of(r), &r->try_timer);
+}
+
+static void resume_down(struct wp_req *r)
+{
+	if (r->paused_down) {
+		r->paused_down = false;
+		h1_server_resume(r->conn->s);
+	}
+}
+
+static void attempt(struct wp_req *r);
+
+static void retry_now(struct wp_req *r)
+{
+	attempt(r);
+}
+
+/*
+ * An attempt failed with @a: retried when the policy, the attempts left, the body and the
+ * cluster's retry budget allow. Returns true when a retry is scheduled.
+ */
+static bool maybe_retry(struct wp_req *r, const struct wp_attempt *a)
+{
+	const struct l7_retry *rp = &r->route->retry;
+
+	if (r->tries > rp->attempts || !wp_retry_wanted(rp, a) || r->head.upgrade)
+		return false;
+	/* Only a body still whole in the buffer can be sent again (Envoy's buffer limit). */
+	if (!r->body_kept)
+		return false;
+	if (h1_pool_retry_begin(r->up->pool))
+		return false; /* maxRetries reached: this outcome stands (Envoy's retry overflow) */
+	end_attempt(r, false);
+	r->retry_counted = true;
+	r->wait_fn = retry_now;
+	if (loop_timer_arm(loop_of(r), &r->wait,
+			   (unsigned int)wp_backoff_next(&r->backoff, rnd64()))) {
+		h1_pool_retry_done(r->up->pool);
+		r->retry_counted = false;
+		return false;
+	}
+	return true;
+}
+
+static void fail_local(struct wp_req *r, enum wp_reply what)
+{
+	end_attempt(r, false);
+	if (r->tries > 1)
+		wp_req_flag(r, "URX");
+	wp_req_reply(r, what, 0, NULL, 0);
+}
+
+static void try_failed(struct wp_req *r, enum wp_failure f, enum wp_outcome o, enum wp_reply what)
+{
+	struct wp_attempt a = {.failure = f, .grpc_status = -1};
+
+	wp_cluster_record(r->up->c, (size_t)r->host, o, 0, loop_now_ms(loop_of(r)));
+	if (!maybe_retry(r, &a))
+		fail_local(r, what);
+}
+
+/* ---- the upstream connection's events ---- */
+
+static void c_response(void *arg, struct h1_head *head)
+{
+	struct wp_req *r = arg;
+	struct h1_server *s = r->conn->s;
+	const char *gs = http_fields_get(&head->fields, "grpc-status");
+	struct wp_attempt a = {.failure = WP_FAIL_NONE,
+			       .status = head->status,
+			       .grpc_status = gs ? atoi(gs) : -1,
+			       .overloaded =
+				   http_fields_get(&head->fields, "x-envoy-overloaded") != NULL};
+	bool tunnel = h1_client_tunnel(r->c);
+	enum h1_framing fr;
+
+	loop_timer_cancel(loop_of(r), &r->try_timer);
+	r->got_response = true;
+	r->upstream_ms = (int64_t)(loop_now_ms(loop_of(r)) - r->try_start_ms);
+	wp_cluster_record(r->up->c, (size_t)r->host, WP_OUTCOME_RESPONSE, head->status,
+			  loop_now_ms(loop_of(r)));
+	if (!tunnel && maybe_retry(r, &a))
+		return;
+	r->status = head->status;
+	h1_strip_hop(&head->fields, false, tunnel && head->status == 101);
+	if (wp_headers_apply(&head->fields, &r->route->headers.response, NULL) ||
+	    (r->dest && wp_headers_apply(&head->fields, &r->dest->headers.response, NULL))) {
+		end_attempt(r, false);
+		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
+		return;
+	}
+	if (r->cors_origin)
+		http_fields_set(&head->fields, "access-control-allow-origin", r->cors_origin);
+	fr = head->framing == H1_FRAMING_LENGTH ? H1_FRAMING_LENGTH
+	     : head->framing == H1_FRAMING_NONE ? H1_FRAMING_NONE
+						: H1_FRAMING_EOF;
+	if (tunnel && head->status == 101)
+		http_fields_set(&head->fields, "connection", "upgrade");
+	r->resp_started = true;
+	if (h1_server_respond(s, head, fr, head->content_length)) {
+		end_attempt(r, false);
+		wp_req_finish(r);
+		h1_server_close(s, true);
+		return;
+	}
+	if (tunnel) {
+		h1_server_upgrade(s);
+		/* The tunnel has no route timeout: it lasts as long as both sides want. */
+		loop_timer_cancel(loop_of(r), &r->timer);
+	}
+}
+
+static void c_body(void *arg, const char *data, size_t len)
+{
+	struct wp_req *r = arg;
+
+	r->bytes_out += len;
+	h1_server_body(r->conn->s, data, len);
+	if (h1_server_queued(r->conn->s) >= TRANSPORT_HIGH_WATER && !r->paused_up) {
+		r->paused_up = true;
+		h1_client_pause(r->c);
+	}
+}
+
+static void c_end(void *arg)
+{
+	struct wp_req *r = arg;
+	struct h1_server *s = r->conn->s;
+
+	if (h1_client_tunnel(r->c)) {
+		/* The server finished its direction: pass the half-close on. */
+		h1_server_end(s);
+		r->up_eof = true;
+		if (r->down_eof) {
+			end_attempt(r, false);
+			wp_req_finish(r);
+			h1_server_close(s, false);
+		}
+		return;
+	}
+	end_attempt(r, r->req_end);
+	h1_server_end(s);
+	wp_req_finish(r);
+}
+
+static void c_drain(void *arg)
+{
+	resume_down(arg);
+}
+
+static void c_error(void *arg, int err)
+{
+	struct wp_req *r = arg;
+	struct h1_server *s = r->conn->s;
+
+	if (!r->got_response) {
+		try_failed(r, r->req_end ? WP_FAIL_RESET : WP_FAIL_RESET_BEFORE_SEND,
+			   WP_OUTCOME_RESET, WP_REPLY_UPSTREAM_TERMINATED);
+		return;
+	}
+	/* The response was cut: the client can only learn it by a reset. */
+	wp_req_flag(r, "UC");
+	end_attempt(r, false);
+	wp_req_finish(r);
+	h1_server_close(s, true);
+}
+
+static const struct h1_client_ops client_ops = {
+    .on_response = c_response,
+    .on_body = c_body,
+    .on_end = c_end,
+    .on_drain = c_drain,
+    .on_error = c_error,
+};
+
+/* Writes what the current attempt has not had of the body yet. */
+static int send_body(struct wp_req *r)
+{
+	int err = 0;
+
+	if (r->body.len > r->body_sent)
+		err = h1_client_body(r->c, buf_head(&r->body) + r->body_sent,
+				     r->body.len - r->body_sent);
+	if (r->body_kept) {
+		r->body_sent = r->body.len;
+	} else {
+		buf_consume(&r->body, r->body.len);
+		r->body_sent = 0;
+	}
+	if (!err && r->req_end)
+		err = h1_client_end(r->c);
+	return err;
+}
+
+static void on_ready(struct h1_pool_wait *w, struct h1_client *c)
+{
+	struct wp_req *r = req_of_wait(w);
+	enum h1_framing fr = r->framing == H1_FRAMING_LENGTH	? H1_FRAMING_LENGTH
+			     : r->framing == H1_FRAMING_CHUNKED ? H1_FRAMING_EOF
+								: H1_FRAMING_NONE;
+
+	r->waiting = false;
+	r->c = c;
+	h1_client_bind(c, &client_ops, r);
+	r->body_sent = 0;
+	if (h1_client_request(c, &r->head, fr, r->length) || send_body(r)) {
+		try_failed(r, WP_FAIL_RESET_BEFORE_SEND, WP_OUTCOME_RESET,
+			   WP_REPLY_UPSTREAM_TERMINATED);
+		return;
+	}
+	r->head_sent = true;
+	if (h1_client_queued(c) < TRANSPORT_HIGH_WATER)
+		resume_down(r);
+}
+
+static void on_fail(struct h1_pool_wait *w, int err)
+{
+	struct wp_req *r = req_of_wait(w);
+
+	r->waiting = false;
+	if (err == -ECANCELED) {
+		fail_local(r, WP_REPLY_NO_HEALTHY);
+		return;
+	}
+	try_failed(r, WP_FAIL_CONNECT, WP_OUTCOME_CONNECT_FAILURE, WP_REPLY_CONNECT_FAILURE);
+}
+
+static void on_try_timeout(struct loop_timer *t)
+{
+	struct wp_req *r = (struct wp_req *)((char *)t - offsetof(struct wp_req, try_timer));
+
+	wp_req_flag(r, "UT");
+	try_failed(r, WP_FAIL_PER_TRY_TIMEOUT, WP_OUTCOME_TIMEOUT, WP_REPLY_TIMEOUT);
+}
+
+static void on_route_timeout(struct loop_timer *t)
+{
+	struct wp_req *r = (struct wp_req *)((char *)t - offsetof(struct wp_req, timer));
+	struct h1_server *s = r->conn->s;
+
+	loop_timer_cancel(loop_of(r), &r->wait);
+	if (r->host >= 0 && (r->waiting || r->c) && !r->got_response)
+		wp_cluster_record(r->up->c, (size_t)r->host, WP_OUTCOME_TIMEOUT, 0,
+				  loop_now_ms(loop_of(r)));
+	end_attempt(r, false);
+	if (!r->resp_started) {
+		wp_req_reply(r, WP_REPLY_TIMEOUT, 0, NULL, 0);
+		return;
+	}
+	wp_req_flag(r, "UT");
+	wp_req_finish(r);
+	h1_server_close(s, true);
+}
+
+static void attempt(struct wp_req *r)
+{
+	const struct l7_policy *pol = r->up->c->policy;
+	const struct l7_retry *rp = &r->route->retry;
+	struct wp_request rq = {.method = r->head.method,
+				.authority = r->authority,
+				.path = r->head.target,
+				.n_headers = r->head.fields.n,
+				.headers = r->head.fields.items};
+	uint64_t hash = 0;
+	bool has_hash =
+	    pol && wp_lb_request_hash(&pol->lb, &rq, r->conn->peer.client.sin_addr.s_addr, &hash);
+	int h, err;
+
+	h = wp_upstream_pick(r->up, has_hash, hash, r->tried,
+			     rp->ignore_previous_hosts ? r->n_tried : 0);
+	if (h < 0) {
+		fail_local(r, WP_REPLY_NO_HEALTHY);
+		return;
+	}
+	r->host = h;
+	if (r->n_tried < WP_MAX_TRIED)
+		r->tried[r->n_tried++] = h;
+	r->up->hosts[h].active_requests++;
+	r->tries++;
+	r->head_sent = r->got_response = false;
+	r->try_start_ms = loop_now_ms(loop_of(r));
+	r->w.on_ready = on_ready;
+	r->w.on_fail = on_fail;
+	err = h1_pool_get(r->up->pool, &r->up->c->addr[h], r->up->c->ep[h]->identity, &r->w);
+	if (err) {
+		fail_local(r, err == -EBUSY ? WP_REPLY_OVERFLOW : WP_REPLY_CONNECT_FAILURE);
+		return;
+	}
+	r->waiting = true;
+	if (rp->per_try_timeout_ms)
+		loop_timer_arm(loop_of(r), &r->try_timer, (unsigned int)rp->per_try_timeout_ms);
+}
+
+static void arm_route_timeout(struct wp_req *r)
+{
+	/* Envoy's route timeout runs from the end of the request to the end of the response. */
+	if (r->route->timeout_ms && !loop_timer_armed(&r->timer))
+		loop_timer_arm(loop_of(r), &r->timer, (unsigned int)r->route->timeout_ms);
+}
+
+void wp_up_start(struct wp_req *r)
+{
+	r->timer.fn = on_route_timeout;
+	r->try_timer.fn = on_try_timeout;
+	wp_backoff_init(&r->backoff, &r->route->retry);
+	if (r->req_end)
+		arm_route_timeout(r);
+	attempt(r);
+}
+
+void wp_up_body(struct wp_req *r, const char *data, size_t len)
+{
+	char *p;
+
+	if (r->resp_started && !r->c)
+		return; /* answered already: the rest of the body has nowhere to go */
+	if (r->c && h1_client_tunnel(r->c)) {
+		h1_client_body(r->c, data, len);
+	} else if (r->c && r->head_sent && !r->body_kept) {
+		h1_client_body(r->c, data, len);
+	} else {
+		if (r->body_kept && r->body.len + len > WP_RETRY_BUF) {
+			/* Too long to replay: what the attempt has is dropped, the rest streams. */
+			r->body_kept = false;
+			buf_consume(&r->body, r->body_sent);
+			r->body_sent = 0;
+		}
+		p = buf_reserve(&r->body, len, (size_t)-1);
+		if (!p) {
+			wp_req_flag(r, "DC");
+			h1_server_close(r->conn->s, true);
+			return;
+		}
+		memcpy(p, data, len);
+		r->body.len += len;
+		if (r->c && r->head_sent)
+			send_body(r);
+	}
+	if ((r->c ? h1_client_queued(r->c) : r->body.len) >= TRANSPORT_HIGH_WATER &&
+	    !r->paused_down) {
+		r->paused_down = true;
+		h1_server_pause(r->conn->s);
+	}
+}
+
+void wp_up_body_end(struct wp_req *r)
+{
+	if (!r->up)
+		return;
+	if (r->c && h1_client_tunnel(r->c)) {
+		/* The client finished its direction of the tunnel. */
+		h1_client_shutdown(r->c);
+		r->down_eof = true;
+		if (r->up_eof) {
+			struct h1_server *s = r->conn->s;
+
+			end_attempt(r, false);
+			wp_req_finish(r);
+			h1_server_close(s, false);
+		}
+		return;
+	}
+	if (r->c && r->head_sent)
+		h1_client_end(r->c);
+	arm_route_timeout(r);
+}
+
+void wp_up_drain(struct wp_req *r)
+{
+	if (r->paused_up && r->c) {
+		r->paused_up = false;
+		h1_client_resume(r->c);
+	}
+}

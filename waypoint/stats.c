@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Access log lines and Istio request metrics (stats.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+
+#include "prom.h"
+#include "stats.h"
+
+/* Istio's buckets (istio/proxy stats plugin): milliseconds, then bytes. */
+static const double dur_bounds[] = {0.5,   1,	   5,	   10,	    25,	    50,	   100,
+				    250,   500,	   1000,   2500,    5000,   10000, 30000,
+				    60000, 300000, 600000, 1800000, 3600000};
+static const double size_bounds[] = {1, 10, 100, 1000, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+#define N_DUR (sizeof(dur_bounds) / sizeof(dur_bounds[0]))
+#define N_SIZE (sizeof(size_bounds) / sizeof(size_bounds[0]))
+#define BUCKETS 256
+
+struct series {
+	struct series *next;
+	char *labels;
+	uint64_t requests;
+	uint64_t dur[N_DUR + 1], req[N_SIZE + 1], resp[N_SIZE + 1];
+	double dur_sum, req_sum, resp_sum;
+};
+
+struct wp_stats {
+	pthread_mutex_t lock; /* the worker's; the admin thread takes it to render */
+	struct series *tab[BUCKETS];
+};
+
+struct wp_stats *wp_stats_new(void)
+{
+	struct wp_stats *s = calloc(1, sizeof(*s));
+
+	if (s)
+		pthread_mutex_init(&s->lock, NULL);
+	return s;
+}
+
+void wp_stats_free(struct wp_stats *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < BUCKETS; i++)
+		for (struct series *x = s->tab[i], *n; x; x = n) {
+			n = x->next;
+			free(x->labels);
+			free(x);
+		}
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static size_t bucket(const double *bounds, size_t n, double v)
+{
+	size_t i = 0;
+
+	while (i < n && v > bounds[i])
+		i++;
+	return i;
+}
+
+static uint32_t hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static void render_labels(const struct wp_record *r, char *out, size_t len)
+{
+	char code[8], flags[64];
+
+	snprintf(code, sizeof(code), "%d", r->status);
+	snprintf(flags, sizeof(flags), "%s", r->flags ? r->flags : "-");
+	{
+		const struct prom_label l[] = {
+		    {"reporter", "waypoint"},
+		    {"source_workload", r->source_workload},
+		    {"source_canonical_service", r->source_canonical_service},
+		    {"source_canonical_revision", r->source_canonical_revision},
+		    {"source_workload_namespace", r->source_namespace},
+		    {"source_principal", r->source_principal},
+		    {"source_app", r->source_app},
+		    {"source_version", r->source_version},
+		    {"source_cluster", "Kubernetes"},
+		    {"destination_workload", r->destination_workload},
+		    {"destination_workload_namespace", r->destination_namespace},
+		    {"destination_principal", r->destination_principal},
+		    {"destination_app", r->destination_app},
+		    {"destination_version", r->destination_version},
+		    {"destination_service", r->destination_service},
+		    {"destination_canonical_service", r->destination_canonical_service},
+		    {"destination_canonical_revision", r->destination_canonical_revision},
+		    {"destination_service_name", r->destination_service_name},
+		    {"destination_service_namespace", r->destination_service_namespace},
+		    {"destination_cluster", "Kubernetes"},
+		    {"request_protocol", "http"},
+		    {"response_code", code},
+		    {"grpc_response_status", ""},
+		    {"response_flags", flags},
+		    {"connection_security_policy", r->mtls ? "mutual_tls" : "none"},
+		};
+
+		prom_labels(l, sizeof(l) / sizeof(l[0]), out, len);
+	}
+}
+
+static void count(struct wp_stats *s, const struct wp_record *r)
+{
+	char labels[4096];
+	struct series *x;
+	uint32_t h;
+
+	render_labels(r, labels, sizeof(labels));
+	h = hash(labels) % BUCKETS;
+	pthread_mutex_lock(&s->lock);
+	for (x = s->tab[h]; x && strcmp(x->labels, labels); x = x->next)
+		;
+	if (!x && (x = calloc(1, sizeof(*x)))) {
+		x->labels = strdup(labels);
+		if (!x->labels) {
+			free(x);
+			x = NULL;
+		} else {
+			x->next = s->tab[h];
+			s->tab[h] = x;
+		}
+	}
+	if (x) {
+		x->requests++;
+		x->dur[bucket(dur_bounds, N_DUR, (double)r->duration_ms)]++;
+		x->req[bucket(size_bounds, N_SIZE, (double)r->bytes_received)]++;
+		x->resp[bucket(size_bounds, N_SIZE, (double)r->bytes_sent)]++;
+		x->dur_sum += (double)r->duration_ms;
+		x->req_sum += (double)r->bytes_received;
+		x->resp_sum += (double)r->bytes_sent;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static const char *dash(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+static void addr(const struct sockaddr_in *a, char *out, size_t len)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	if (!a->sin_family) {
+		snprintf(out, len, "-");
+		return;
+	}
+	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+	snprintf(out, len, "%s:%u", ip, ntohs(a->sin_port));
+}
+
+static void log_line(const struct wp_record *r, int fd, bool json)
+{
+	char start[40], ut[24], dl[32], dr[32], code[8], *line = NULL;
+	struct tm tm;
+	int n;
+
+	gmtime_r(&r->start.tv_sec, &tm);
+	n = (int)strftime(start, sizeof(start), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(start + n, sizeof(start) - (size_t)n, ".%03ldZ", r->start.tv_nsec / 1000000);
+	if (r->upstream_ms >= 0)
+		snprintf(ut, sizeof(ut), "%lld", (long long)r->upstream_ms);
+	else
+		snprintf(ut, sizeof(ut), "-");
+	addr(&r->downstream_local, dl, sizeof(dl));
+	addr(&r->downstream_remote, dr, sizeof(dr));
+	snprintf(code, sizeof(code), "%d", r->status);
+	if (json) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o)
+			return;
+		cJSON_AddStringToObject(o, "start_time", start);
+		cJSON_AddStringToObject(o, "method", dash(r->method));
+		cJSON_AddStringToObject(o, "path", dash(r->path));
+		cJSON_AddStringToObject(o, "protocol", dash(r->protocol));
+		cJSON_AddNumberToObject(o, "response_code", r->status);
+		cJSON_AddStringToObject(o, "response_flags", dash(r->flags));
+		cJSON_AddStringToObject(o, "response_code_details", dash(r->details));
+		cJSON_AddNumberToObject(o, "bytes_received", (double)r->bytes_received);
+		cJSON_AddNumberToObject(o, "bytes_sent", (double)r->bytes_sent);
+		cJSON_AddNumberToObject(o, "duration", (double)r->duration_ms);
+		cJSON_AddStringToObject(o, "upstream_service_time", ut);
+		cJSON_AddStringToObject(o, "x_forwarded_for", dash(r->forwarded_for));
+		cJSON_AddStringToObject(o, "user_agent", dash(r->user_agent));
+		cJSON_AddStringToObject(o, "request_id", dash(r->request_id));
+		cJSON_AddStringToObject(o, "authority", dash(r->authority));
+		cJSON_AddStringToObject(o, "upstream_host", dash(r->upstream_host));
+		cJSON_AddStringToObject(o, "upstream_cluster", dash(r->upstream_cluster));
+		cJSON_AddStringToObject(o, "downstream_local_address", dl);
+		cJSON_AddStringToObject(o, "downstream_remote_address", dr);
+		cJSON_AddStringToObject(o, "route_name", dash(r->route_name));
+		line = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+		if (line) {
+			char *nl = realloc(line, strlen(line) + 2);
+
+			if (nl) {
+				line = nl;
+				strcat(line, "\n");
+			}
+		}
+	} else if (asprintf(&line,
+			    "[%s] \"%s %s %s\" %s %s %s - \"-\" %llu %llu %llu %s \"%s\" \"%s\" "
+			    "\"%s\" \"%s\" \"%s\" %s - %s %s - %s\n",
+			    start, dash(r->method), dash(r->path), dash(r->protocol), code,
+			    dash(r->flags), dash(r->details), (unsigned long long)r->bytes_received,
+			    (unsigned long long)r->bytes_sent, (unsigned long long)r->duration_ms,
+			    ut, dash(r->forwarded_for), dash(r->user_agent), dash(r->request_id),
+			    dash(r->authority), dash(r->upstream_host), dash(r->upstream_cluster),
+			    dl, dr, dash(r->route_name)) < 0) {
+		line = NULL;
+	}
+	if (!line)
+		return;
+	/* One write per line: lines of several workers never interleave (a pipe: PIPE_BUF). */
+	if (write(fd, line, strlen(line)) < 0) {
+		/* The log reader is gone: the request still counts in the metrics. */
+	}
+	free(line);
+}
+
+void wp_stats_record(struct wp_stats *s, const struct wp_record *r, int log_fd, bool json)
+{
+	if (s)
+		count(s, r);
+	if (log_fd >= 0)
+		log_line(r, log_fd, json);
+}
+
+static int cmp_series(const void *a, const void *b)
+{
+	return strcmp((*(struct series *const *)a)->labels, (*(struct series *const *)b)->labels);
+}
+
+/* Every series of every store, merged by labels into a sorted array (caller frees). */
+static struct series *merged(struct wp_stats *const *stores, size_t n, size_t *out_n)
+{
+	size_t cap = 64, k = 0, w = 0;
+	struct series **all = malloc(cap * sizeof(*all)), *out;
+
+	if (!all)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&stores[i]->lock);
+		for (size_t b = 0; b < BUCKETS; b++)
+			for (struct series *x = stores[i]->tab[b]; x; x = x->next) {
+				struct series *c = malloc(sizeof(*c));
+
+				if (k == cap) {
+					struct series **p = realloc(all, 2 * cap * sizeof(*all));
+
+					if (p) {
+						all = p;
+						cap *= 2;
+					}
+				}
+				if (!c || k == cap) {
+					free(c);
+					continue;
+				}
+				*c = *x;
+				c->labels = strdup(x->labels);
+				if (!c->labels) {
+					free(c);
+					continue;
+				}
+				all[k++] = c;
+			}
+		pthread_mutex_unlock(&stores[i]->lock);
+	}
+	qsort(all, k, sizeof(*all), cmp_series);
+	out = calloc(k + 1, sizeof(*out));
+	for (size_t i = 0; i < k; i++) {
+		struct series *x = all[i];
+
+		if (out && w && !strcmp(out[w - 1].labels, x->labels)) {
+			struct series *y = &out[w - 1];
+
+			y->requests += x->requests;
+			for (size_t j = 0; j <= N_DUR; j++)
+				y->dur[j] += x->dur[j];
+			for (size_t j = 0; j <= N_SIZE; j++) {
+				y->req[j] += x->req[j];
+				y->resp[j] += x->resp[j];
+			}
+			y->dur_sum += x->dur_sum;
+			y->req_sum += x->req_sum;
+			y->resp_sum += x->resp_sum;
+			free(x->labels);
+		} else if (out) {
+			out[w++] = *x;
+		} else {
+			free(x->labels);
+		}
+		free(x);
+	}
+	free(all);
+	*out_n = w;
+	return out;
+}
+
+char *wp_stats_render(struct wp_stats *const *stores, size_t n)
+{
+	struct prom_buf b = {0};
+	size_t k = 0;
+	struct series *all = merged(stores, n, &k);
+
+	if (!all)
+		return NULL;
+	prom_printf(&b, "# HELP istio_requests_total Total requests.\n"
+			"# TYPE istio_requests_total counter\n");
+	for (size_t i = 0; i < k; i++)
+		prom_printf(&b, "istio_requests_total{%s} %llu\n", all[i].labels,
+			    (unsigned long long)all[i].requests);
+	prom_printf(&b, "# HELP istio_request_duration_milliseconds Request duration.\n"
+			"# TYPE istio_request_duration_milliseconds histogram\n");
+	for (size_t i = 0; i < k; i++)
+		prom_histogram(&b, "istio_request_duration_milliseconds", all[i].labels, dur_bounds,
+			       N_DUR, all[i].dur, all[i].dur_sum);
+	prom_printf(&b, "# HELP istio_request_bytes Request size.\n"
+			"# TYPE istio_request_bytes histogram\n");
+	for (size_t i = 0; i < k; i++)
+		prom_histogram(&b, "istio_request_bytes", all[i].labels, size_bounds, N_SIZE,
+			       all[i].req, all[i].req_sum);
+	prom_printf(&b, "# HELP istio_response_bytes Response size.\n"
+			"# TYPE istio_response_bytes histogram\n");
+	for (size_t i = 0; i < k; i++)
+		prom_histogram(&b, "istio_response_bytes", all[i].labels, size_bounds, N_SIZE,
+			       all[i].resp, all[i].resp_sum);
+	for (size_t i = 0; i < k; i++)
+		free(all[i].labels);
+	free(all);
+	return prom_take(&b);
+}

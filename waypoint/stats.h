@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What each request leaves behind: one access-log line (Istio's default text format, or its
+ * JSON keys with --log-format json) and Istio's request metrics with reporter="waypoint":
+ * istio_requests_total, istio_request_duration_milliseconds, istio_request_bytes and
+ * istio_response_bytes, with Istio's full label set and bucket bounds. Each worker records
+ * into its own store (its own lock, taken by the admin thread only to render), so the request
+ * path shares no lock between workers.
+ */
+#ifndef AMBIT_WAYPOINT_STATS_H
+#define AMBIT_WAYPOINT_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <netinet/in.h>
+
+/* One finished request, as the access log and the metrics see it (all borrowed). */
+struct wp_record {
+	struct timespec start; /* wall clock */
+	const char *method, *path, *protocol, *authority;
+	const char *user_agent, *request_id, *forwarded_for;
+	int status;	   /* 0: none was sent (DC) */
+	const char *flags; /* "-" when none */
+	const char *details;
+	uint64_t bytes_received, bytes_sent, duration_ms;
+	int64_t upstream_ms; /* -1: no upstream answer */
+	const char *upstream_host, *upstream_cluster, *route_name;
+	struct sockaddr_in downstream_remote, downstream_local;
+	/* Istio labels (NULL or "" renders "unknown"). */
+	const char *source_workload, *source_namespace, *source_principal, *source_app;
+	const char *source_version, *source_canonical_service, *source_canonical_revision;
+	const char *destination_workload, *destination_namespace, *destination_principal;
+	const char *destination_app, *destination_version, *destination_canonical_service;
+	const char *destination_canonical_revision;
+	const char *destination_service, *destination_service_name;
+	const char *destination_service_namespace;
+	int grpc_status; /* -1: none */
+	bool mtls;
+};
+
+struct wp_stats;
+
+/* A worker's store. NULL + errno. */
+struct wp_stats *wp_stats_new(void);
+void wp_stats_free(struct wp_stats *s); /* accepts NULL */
+/* Counts @r into @s and writes its access-log line to @log_fd (-1: none; @json: JSON). */
+void wp_stats_record(struct wp_stats *s, const struct wp_record *r, int log_fd, bool json);
+/* Prometheus text of the request metrics of all @n stores, merged. malloc'd or NULL. */
+char *wp_stats_render(struct wp_stats *const *stores, size_t n);
+
+#endif

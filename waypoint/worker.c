@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The waypoint's worker threads (worker.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include "ambit/log.h"
+#include "proxy.h"
+#include "sock.h"
+#include "worker.h"
+
+#define ACCEPT_PAUSE_MS 100
+
+struct wlistener {
+	struct loop_handler h;
+	struct wp_worker *w;
+	struct wp_listener l;
+	struct loop_timer resume; /* paused for want of file descriptors */
+	bool added;
+};
+
+struct wp_worker {
+	struct loop *loop;
+	struct connector *cn;
+	struct wp_engine *e;
+	struct wp_stats *stats;
+	pthread_t thread;
+	int efd;
+	struct loop_handler ctl;
+	struct loop_timer sweep;
+	size_t n;
+	struct wlistener *ls;
+	struct wp_gen *pending; /* atomic: handed over by the main thread */
+	int drain;		/* atomic */
+	size_t active;		/* atomic: for wp_worker_active */
+};
+
+static void listener_add(struct wlistener *li)
+{
+	if (!li->added && loop_add(li->w->loop, li->l.fd, EPOLLIN | EPOLLEXCLUSIVE, &li->h) == 0)
+		li->added = true;
+}
+
+static void listener_del(struct wlistener *li)
+{
+	if (li->added)
+		loop_del(li->w->loop, li->l.fd);
+	li->added = false;
+	loop_timer_cancel(li->w->loop, &li->resume);
+}
+
+static void on_resume(struct loop_timer *t)
+{
+	struct wlistener *li = (struct wlistener *)((char *)t - offsetof(struct wlistener, resume));
+
+	if (!__atomic_load_n(&li->w->drain, __ATOMIC_ACQUIRE))
+		listener_add(li);
+}
+
+static void on_accept(struct loop_handler *h, uint32_t events)
+{
+	struct wlistener *li = (struct wlistener *)((char *)h - offsetof(struct wlistener, h));
+	struct wp_worker *w = li->w;
+
+	for (int k = 0; k < 32; k++) {
+		struct transport_peer peer = {0};
+		socklen_t sl = sizeof(peer.client);
+		struct transport *t;
+		int one = 1, fd;
+
+		fd = accept4(li->l.fd, (struct sockaddr *)&peer.client, &sl,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Level-triggered: without a pause the loop would spin on it. */
+				pr_warn("waypoint: accept: %s: pausing the listener %d ms",
+					strerror(errno), ACCEPT_PAUSE_MS);
+				listener_del(li);
+				loop_timer_arm(w->loop, &li->resume, ACCEPT_PAUSE_MS);
+			}
+			return;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		sl = sizeof(peer.local);
+		getsockname(fd, (struct sockaddr *)&peer.local, &sl);
+		peer.dest_host = (char *)li->l.host;
+		peer.dest_port = li->l.port;
+		t = transport_tcp_new(w->loop, fd, &peer);
+		if (t)
+			wp_engine_serve(w->e, t);
+	}
+}
+
+static void on_ctl(struct loop_handler *h, uint32_t events)
+{
+	struct wp_worker *w = (struct wp_worker *)((char *)h - offsetof(struct wp_worker, ctl));
+	struct wp_gen *g;
+	uint64_t v;
+
+	if (read(w->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	g = __atomic_exchange_n(&w->pending, NULL, __ATOMIC_ACQ_REL);
+	if (g) {
+		wp_engine_set_gen(w->e, g);
+		wp_gen_put(g);
+	}
+	if (__atomic_load_n(&w->drain, __ATOMIC_ACQUIRE)) {
+		for (size_t i = 0; i < w->n; i++)
+			listener_del(&w->ls[i]);
+		wp_engine_drain(w->e);
+	}
+}
+
+/* Outlier sweeps, and the count the main thread reads while draining. */
+static void on_sweep(struct loop_timer *t)
+{
+	struct wp_worker *w = (struct wp_worker *)((char *)t - offsetof(struct wp_worker, sweep));
+
+	wp_engine_sweep(w->e);
+	__atomic_store_n(&w->active, wp_engine_active(w->e), __ATOMIC_RELEASE);
+	loop_timer_arm(w->loop, &w->sweep, 100);
+}
+
+static void *worker_main(void *arg)
+{
+	struct wp_worker *w = arg;
+	int err = loop_run(w->loop);
+
+	if (err)
+		pr_err("waypoint worker loop failed: %s", strerror(-err));
+	return NULL;
+}
+
+struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *ls, size_t n,
+				  const struct wp_worker_opts *o)
+{
+	struct wp_worker *w = calloc(1, sizeof(*w));
+	struct wp_engine_opts eo = {
+	    .log_fd = o->log_fd, .log_json = o->log_json, .shadow_suffix = o->shadow_suffix};
+
+	if (!w)
+		return NULL;
+	w->efd = -1;
+	w->loop = loop_create();
+	w->ls = calloc(n + 1, sizeof(*w->ls));
+	w->stats = wp_stats_new();
+	if (!w->loop || !w->ls || !w->stats || !(w->cn = connector_tcp_new(w->loop)))
+		goto fail;
+	eo.cn = w->cn;
+	eo.stats = w->stats;
+	w->e = wp_engine_new(w->loop, gen, &eo);
+	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!w->e || w->efd < 0)
+		goto fail;
+	w->ctl.fn = on_ctl;
+	if (loop_add(w->loop, w->efd, EPOLLIN, &w->ctl))
+		goto fail;
+	w->n = n;
+	for (size_t i = 0; i < n; i++) {
+		w->ls[i].w = w;
+		w->ls[i].l = ls[i];
+		w->ls[i].h.fn = on_accept;
+		w->ls[i].resume.fn = on_resume;
+		listener_add(&w->ls[i]);
+		if (!w->ls[i].added)
+			goto fail;
+	}
+	w->sweep.fn = on_sweep;
+	loop_timer_arm(w->loop, &w->sweep, 100);
+	if (pthread_create(&w->thread, NULL, worker_main, w))
+		goto fail;
+	return w;
+fail:
+	for (size_t i = 0; w->ls && i < n; i++)
+		if (w->ls[i].w)
+			listener_del(&w->ls[i]);
+	wp_engine_destroy(w->e);
+	connector_destroy(w->cn);
+	wp_stats_free(w->stats);
+	if (w->efd >= 0)
+		close(w->efd);
+	loop_destroy(w->loop);
+	free(w->ls);
+	free(w);
+	errno = ENOMEM;
+	return NULL;
+}
+
+static void wake(struct wp_worker *w)
+{
+	uint64_t one = 1;
+
+	if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		pr_warn("waypoint: worker wake-up failed: %s", strerror(errno));
+}
+
+void wp_worker_set_gen(struct wp_worker *w, struct wp_gen *gen)
+{
+	struct wp_gen *old = __atomic_exchange_n(&w->pending, wp_gen_get(gen), __ATOMIC_ACQ_REL);
+
+	wp_gen_put(old);
+	wake(w);
+}
+
+void wp_worker_drain(struct wp_worker *w)
+{
+	__atomic_store_n(&w->drain, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&w->active, 1, __ATOMIC_RELEASE); /* until the worker counts again */
+	wake(w);
+}
+
+size_t wp_worker_active(struct wp_worker *w)
+{
+	return __atomic_load_n(&w->active, __ATOMIC_ACQUIRE);
+}
+
+struct wp_stats *wp_worker_stats(struct wp_worker *w)
+{
+	return w->stats;
+}
+
+void wp_worker_stop(struct wp_worker *w)
+{
+	if (!w)
+		return;
+	loop_stop(w->loop);
+	pthread_join(w->thread, NULL);
+	for (size_t i = 0; i < w->n; i++)
+		listener_del(&w->ls[i]);
+	loop_timer_cancel(w->loop, &w->sweep);
+	wp_engine_destroy(w->e);
+	connector_destroy(w->cn);
+	wp_gen_put(__atomic_exchange_n(&w->pending, NULL, __ATOMIC_ACQ_REL));
+	close(w->efd);
+	loop_destroy(w->loop);
+	wp_stats_free(w->stats);
+	free(w->ls);
+	free(w);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The waypoint's workers: one thread and loop per core, each with its own request engine,
+ * connector and metric store, all accepting from the same listening sockets (EPOLLEXCLUSIVE
+ * wakes one), like the ztunnel's. The main thread hands them new generations and the drain
+ * through an eventfd; nothing on the request path is shared but the generation (read-only)
+ * and the clusters' atomic budgets.
+ */
+#ifndef AMBIT_WAYPOINT_WORKER_H
+#define AMBIT_WAYPOINT_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "stats.h"
+
+/* A plaintext listener bound to one Service (the TCP front end). */
+struct wp_listener {
+	int fd;		  /* listening socket, borrowed */
+	const char *host; /* the Service hostname its connections are for */
+	uint16_t port;	  /* the service port */
+};
+
+struct wp_worker_opts {
+	int log_fd;
+	bool log_json, shadow_suffix;
+};
+
+struct wp_worker;
+
+/* Starts a worker on @n listeners (borrowed) serving @gen. NULL + errno. */
+struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *ls, size_t n,
+				  const struct wp_worker_opts *o);
+/* Hands @gen (a reference is taken) to the worker; thread-safe. */
+void wp_worker_set_gen(struct wp_worker *w, struct wp_gen *gen);
+/* Stops accepting and drains (idle connections close, busy ones after their exchange). */
+void wp_worker_drain(struct wp_worker *w);
+/* Downstream connections and mirrors still open (after a drain: what is left to finish). */
+size_t wp_worker_active(struct wp_worker *w);
+struct wp_stats *wp_worker_stats(struct wp_worker *w);
+/* Stops the thread, resets what is left, frees. Accepts NULL. */
+void wp_worker_stop(struct wp_worker *w);
+
+#endif
