@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The transport over HBONE streams ended in process (transport_hbone.h), as the waypoint uses
+ * it: a connector opens CONNECTs on a client pool; the server side takes them as transports
+ * whose peer is what the CONNECT said; 2 MiB go through an echo both ways with the writers
+ * held at the high water mark; a 401 fails the open with EACCES, a port nobody listens on with
+ * ECONNREFUSED, and a server that resets its end is an ECONNRESET at the client. One loop on
+ * loopback sockets, stepped until the outcome (bounded), never timed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ambit/ca.h"
+#include "hbone.h"
+#include "sock.h"
+#include "transport_hbone.h"
+#include "../lib/harness.h"
+
+#define ID_SERVER "spiffe://cluster.local/ns/a/sa/server"
+#define ID_CLIENT "spiffe://cluster.local/ns/w/sa/waypoint"
+#define TOTAL (2u << 20)
+
+static struct loop *loop;
+static struct hbone_pool *cpool, *spool;
+static struct tls_ctx *sctx, *cctx;
+static struct connector *cn;
+static int lfd = -1;
+static uint16_t lport;
+static struct loop_handler lh;
+static char dir[64];
+
+/* What the server side does with an accepted CONNECT. */
+static enum { ECHO, REFUSE, RESET } mode;
+static struct transport *srv_t;
+static char seen_identity[256];
+static uint16_t seen_port;
+
+/* The client's view. */
+static struct {
+	struct transport *t;
+	size_t sent, got;
+	bool opened, eof, shut;
+	int err;
+	uint8_t *back;
+} cli;
+
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)(i * 7 + (i >> 12));
+}
+
+/* ---- server: an echo holding at the high water mark ---- */
+
+static size_t srv_data(void *arg, const char *data, size_t len)
+{
+	if (mode == RESET) {
+		transport_close(srv_t, true);
+		return len;
+	}
+	if (transport_queued(srv_t) > TRANSPORT_HIGH_WATER)
+		return 0; /* held: on_drain resumes */
+	assert_int_equal(transport_write(srv_t, data, len), 0);
+	return len;
+}
+
+static void srv_eof(void *arg)
+{
+	transport_shutdown(srv_t);
+}
+
+static void srv_drain(void *arg)
+{
+	transport_resume(srv_t);
+}
+
+static void srv_error(void *arg, int err)
+{
+	transport_close(srv_t, true);
+	srv_t = NULL;
+}
+
+static const struct transport_cbs srv_cbs = {
+    .on_data = srv_data, .on_eof = srv_eof, .on_drain = srv_drain, .on_error = srv_error};
+
+static int on_connect(void *user, const struct hbone_request *req, struct hbone_upstream *up)
+{
+	struct transport_peer peer = {.identity = (char *)req->peer_identity, .mtls = true};
+	struct sockaddr_in dst;
+
+	if (mode == REFUSE)
+		return 401;
+	assert_int_equal(sock_parse_authority(req->authority, &dst), 0);
+	peer.dest_ip = dst.sin_addr.s_addr;
+	peer.dest_port = ntohs(dst.sin_port);
+	srv_t = transport_hbone_accepted(loop, &peer, up);
+	assert_non_null(srv_t);
+	transport_set_cbs(srv_t, &srv_cbs, NULL);
+	snprintf(seen_identity, sizeof(seen_identity), "%s", transport_peer(srv_t)->identity);
+	seen_port = transport_peer(srv_t)->dest_port;
+	return 0;
+}
+
+static void on_accept(struct loop_handler *h, uint32_t events)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd >= 0)
+		assert_int_equal(hbone_server_start(spool, fd, sctx, on_connect, NULL, NULL), 0);
+}
+
+/* ---- client ---- */
+
+static void cli_push(void)
+{
+	uint8_t chunk[16384];
+
+	while (cli.sent < TOTAL && transport_queued(cli.t) <= TRANSPORT_HIGH_WATER) {
+		size_t n = TOTAL - cli.sent < sizeof(chunk) ? TOTAL - cli.sent : sizeof(chunk);
+
+		for (size_t i = 0; i < n; i++)
+			chunk[i] = pattern(cli.sent + i);
+		assert_int_equal(transport_write(cli.t, (const char *)chunk, n), 0);
+		cli.sent += n;
+	}
+	if (cli.sent == TOTAL && !cli.shut) {
+		cli.shut = true;
+		transport_shutdown(cli.t);
+	}
+}
+
+static void cli_open(void *arg)
+{
+	cli.opened = true;
+	cli_push();
+}
+
+static size_t cli_data(void *arg, const char *data, size_t len)
+{
+	assert_true(cli.got + len <= TOTAL);
+	memcpy(cli.back + cli.got, data, len);
+	cli.got += len;
+	return len;
+}
+
+static void cli_eof(void *arg)
+{
+	cli.eof = true;
+}
+
+static void cli_drain(void *arg)
+{
+	cli_push();
+}
+
+static void cli_error(void *arg, int err)
+{
+	cli.err = err;
+}
+
+static const struct transport_cbs cli_cbs = {.on_data = cli_data,
+					     .on_eof = cli_eof,
+					     .on_drain = cli_drain,
+					     .on_open = cli_open,
+					     .on_error = cli_error};
+
+static int creds(void *arg, const char **identity, struct tls_ctx **ctx)
+{
+	*identity = ID_CLIENT;
+	*ctx = cctx;
+	return 0;
+}
+
+static void cli_start(uint16_t port)
+{
+	struct sockaddr_in dst = {.sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				  .sin_port = htons(port)};
+
+	free(cli.back);
+	memset(&cli, 0, sizeof(cli));
+	cli.back = malloc(TOTAL);
+	assert_non_null(cli.back);
+	cli.t = connector_open(cn, &dst, ID_SERVER, 10000, &cli_cbs, NULL);
+	assert_non_null(cli.t);
+}
+
+static void run_until(bool (*done)(void))
+{
+	for (int i = 0; i < 20000 && !done(); i++)
+		assert_true(loop_run_once(loop, 5) >= 0);
+	assert_true(done());
+}
+
+static bool echoed(void)
+{
+	return cli.eof || cli.err;
+}
+
+static bool failed(void)
+{
+	return cli.err != 0;
+}
+
+static struct tls_ctx *issue(struct ambit_ca *ca, const char *id, bool server)
+{
+	struct ca_issued is;
+	struct tls_ctx *ctx;
+
+	assert_int_equal(ca_issue(ca, id, 3600, &is), 0);
+	ctx = tls_ctx_create(server, is.cert_pem, is.key_pem, ca_root_pem(ca));
+	assert_non_null(ctx);
+	ca_issued_free(&is);
+	return ctx;
+}
+
+static int setup(void **state)
+{
+	struct ambit_ca *ca;
+
+	snprintf(dir, sizeof(dir), "/tmp/ambit-test-thbone-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	ca = ca_open(dir);
+	assert_non_null(ca);
+	sctx = issue(ca, ID_SERVER, true);
+	cctx = issue(ca, ID_CLIENT, false);
+	ca_destroy(ca);
+	loop = loop_create();
+	assert_non_null(loop);
+	cpool = hbone_pool_create(loop, NULL);
+	spool = hbone_pool_create(loop, NULL);
+	assert_non_null(cpool);
+	assert_non_null(spool);
+	lfd = harness_listen("127.0.0.1", &lport);
+	lh.fn = on_accept;
+	assert_int_equal(loop_add(loop, lfd, EPOLLIN, &lh), 0);
+	/* The connector's CONNECTs go to the test's listener instead of 15008. */
+	cn = connector_hbone_new(loop, cpool, lport, creds, NULL);
+	assert_non_null(cn);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	connector_destroy(cn);
+	hbone_pool_destroy(cpool);
+	hbone_pool_destroy(spool);
+	loop_del(loop, lfd);
+	close(lfd);
+	for (int i = 0; i < 10; i++)
+		loop_run_once(loop, 0);
+	loop_destroy(loop);
+	tls_ctx_put(sctx);
+	tls_ctx_put(cctx);
+	free(cli.back);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_echo(void **state)
+{
+	mode = ECHO;
+	cli_start(9080);
+	run_until(echoed);
+	assert_int_equal(cli.err, 0);
+	assert_true(cli.opened);
+	assert_int_equal(cli.got, TOTAL);
+	for (size_t i = 0; i < TOTAL; i++)
+		if (cli.back[i] != pattern(i))
+			fail_msg("byte %zu differs", i);
+	/* The server's transport says who called and what was addressed. */
+	assert_string_equal(seen_identity, ID_CLIENT);
+	assert_int_equal(seen_port, 9080);
+	transport_close(cli.t, false);
+	transport_close(srv_t, false);
+	srv_t = NULL;
+}
+
+static void test_refused(void **state)
+{
+	mode = REFUSE;
+	cli_start(9080);
+	run_until(failed);
+	assert_int_equal(cli.err, -EACCES);
+	assert_false(cli.opened);
+	transport_close(cli.t, true);
+}
+
+static void test_reset_by_server(void **state)
+{
+	mode = RESET;
+	cli_start(9080);
+	run_until(failed);
+	assert_int_equal(cli.err, -ECONNRESET);
+	assert_true(cli.opened);
+	transport_close(cli.t, true);
+}
+
+static void test_unreachable(void **state)
+{
+	struct connector *dead;
+	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	uint16_t port;
+	int fd = harness_listen("127.0.0.1", &port);
+
+	close(fd); /* a port nobody listens on any more */
+	dead = connector_hbone_new(loop, cpool, port, creds, NULL);
+	assert_non_null(dead);
+	free(cli.back);
+	memset(&cli, 0, sizeof(cli));
+	dst.sin_port = htons(9080);
+	cli.t = connector_open(dead, &dst, ID_SERVER, 10000, &cli_cbs, NULL);
+	assert_non_null(cli.t);
+	run_until(failed);
+	assert_int_equal(cli.err, -ECONNREFUSED);
+	transport_close(cli.t, true);
+	connector_destroy(dead);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_echo),
+	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_reset_by_server),
+	    cmocka_unit_test(test_unreachable),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

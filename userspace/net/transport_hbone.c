@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The byte-stream interface (transport.h) over an HBONE stream's in-process end (hbone.h): the
+ * waypoint's downstream (a CONNECT it accepted, ended in process) and its upstream (a CONNECT
+ * it opens on its pool to a destination's ztunnel). Input is not copied: what the owner does not
+ * take stays with the stream, which stops the peer at the stream's window and offers the rest
+ * again on hbone_stream_ready. Output goes straight to the stream; what it does not take waits
+ * here until its writable. The object lives until the stream's closed callback, also after the
+ * owner's transport_close (no callback reaches the owner after that).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "buf.h"
+#include "hbone.h"
+#include "transport.h"
+#include "transport_hbone.h"
+
+/* A hard cap on queued output: writers stop at TRANSPORT_HIGH_WATER long before this. */
+#define OUT_CAP (64u << 20)
+
+struct hbt {
+	struct transport t;
+	struct loop *loop;
+	/* The stream: a server's known from its first callback; NULL once it is gone. */
+	struct hbone_stream *s;
+	struct loop_task task;	 /* on_open, held EOF, failures found in calls: from the loop */
+	struct loop_timer timer; /* client: the open deadline */
+	struct buf out;
+	int err; /* a failure to report from the task */
+	bool client, opened, open_told, paused, eof_seen, eof_told, shut_wanted, shut_done;
+	bool drain_wanted, failed, owner_gone, stream_gone, freed;
+};
+
+static const struct transport_impl hbt_impl;
+
+static struct hbt *hbt_of(struct transport *t)
+{
+	return (struct hbt *)t;
+}
+
+static void hbt_free(void *p)
+{
+	struct hbt *h = p;
+
+	buf_free(&h->out);
+	transport_peer_clear(&h->t.peer);
+	free(h);
+}
+
+/* Freed once neither the owner nor the stream can reach it. */
+static void maybe_free(struct hbt *h)
+{
+	if (h->owner_gone && h->stream_gone && !h->freed) {
+		h->freed = true;
+		loop_timer_cancel(h->loop, &h->timer);
+		loop_defer_free(h->loop, h, hbt_free);
+	}
+}
+
+static void fail(struct hbt *h, int err)
+{
+	if (h->failed)
+		return;
+	h->failed = true;
+	if (!h->owner_gone && h->t.cbs && h->t.cbs->on_error)
+		h->t.cbs->on_error(h->t.arg, err);
+}
+
+static void fail_later(struct hbt *h, int err)
+{
+	if (h->failed || h->err)
+		return;
+	h->err = err;
+	loop_queue(h->loop, &h->task);
+}
+
+static void flush(struct hbt *h)
+{
+	while (h->out.len && h->s) {
+		ssize_t n = hbone_stream_write(h->s, buf_head(&h->out), h->out.len);
+
+		if (n < 0) {
+			fail(h, (int)n);
+			return;
+		}
+		if (n == 0)
+			return;
+		buf_consume(&h->out, (size_t)n);
+	}
+	if (h->out.len)
+		return;
+	buf_free(&h->out);
+	if (h->shut_wanted && !h->shut_done && h->s) {
+		h->shut_done = true;
+		hbone_stream_shutdown(h->s);
+	}
+	if (h->drain_wanted && !h->owner_gone && !h->failed) {
+		h->drain_wanted = false;
+		if (h->t.cbs->on_drain)
+			h->t.cbs->on_drain(h->t.arg);
+	}
+}
+
+static void tell_eof(struct hbt *h)
+{
+	if (h->eof_seen && !h->eof_told && !h->paused && !h->owner_gone && !h->failed) {
+		h->eof_told = true;
+		if (h->t.cbs->on_eof)
+			h->t.cbs->on_eof(h->t.arg);
+	}
+}
+
+static void on_task(struct loop_task *task)
+{
+	struct hbt *h = (struct hbt *)((char *)task - offsetof(struct hbt, task));
+
+	if (h->owner_gone)
+		return;
+	if (h->err) {
+		int err = h->err;
+
+		h->err = 0;
+		fail(h, err);
+		return;
+	}
+	if (h->opened && !h->open_told) {
+		h->open_told = true;
+		loop_timer_cancel(h->loop, &h->timer);
+		if (h->t.cbs->on_open)
+			h->t.cbs->on_open(h->t.arg);
+		if (h->owner_gone || h->failed)
+			return;
+		flush(h);
+	}
+	if (!h->paused && h->s)
+		hbone_stream_ready(h->s);
+	tell_eof(h);
+}
+
+/* ---- the stream's end ---- */
+
+static size_t end_data(void *arg, struct hbone_stream *s, const uint8_t *p, size_t len)
+{
+	struct hbt *h = arg;
+	size_t took;
+
+	h->s = s;
+
+	/* The owner left: what still comes is dropped (a graceful close waits for the peer). */
+	if (h->owner_gone)
+		return len;
+	if (h->paused || h->failed || !h->open_told)
+		return 0;
+	took = h->t.cbs->on_data(h->t.arg, (const char *)p, len);
+	if (took < len && !h->owner_gone)
+		h->paused = true;
+	return took;
+}
+
+static void end_eof(void *arg, struct hbone_stream *s)
+{
+	struct hbt *h = arg;
+
+	h->s = s;
+
+	h->eof_seen = true;
+	tell_eof(h);
+}
+
+static void end_writable(void *arg, struct hbone_stream *s)
+{
+	struct hbt *h = arg;
+
+	h->s = s;
+
+	if (h->client && !h->opened) {
+		/* The first writable of a client stream: the destination answered 200. */
+		h->opened = true;
+		loop_queue(h->loop, &h->task);
+		return;
+	}
+	flush(h);
+}
+
+static void end_closed(void *arg, struct hbone_stream *s, const char *reason, bool reset)
+{
+	struct hbt *h = arg;
+	int status = h->client ? hbone_stream_status(s) : 200;
+
+	h->s = NULL;
+	h->stream_gone = true;
+	if (!h->owner_gone) {
+		if (h->client && !h->opened)
+			/* Refused by policy (401) or not reachable: Envoy's connect failure. */
+			fail(h, status == 401 ? -EACCES : -ECONNREFUSED);
+		else if (reset || !h->eof_seen || !h->shut_done)
+			fail(h, -ECONNRESET);
+	}
+	maybe_free(h);
+}
+
+static const struct hbone_end_ops hbt_end = {
+    .data = end_data,
+    .eof = end_eof,
+    .writable = end_writable,
+    .closed = end_closed,
+};
+
+/* ---- transport_impl ---- */
+
+static int hbt_write(struct transport *t, const char *data, size_t len)
+{
+	struct hbt *h = hbt_of(t);
+	char *p;
+
+	if (h->failed || h->err || h->shut_wanted || h->owner_gone || h->stream_gone)
+		return -EPIPE;
+	if (!h->out.len && h->open_told && h->s) {
+		ssize_t n = hbone_stream_write(h->s, data, len);
+
+		if (n < 0) {
+			fail_later(h, (int)n);
+			return 0;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	if (!len)
+		return 0;
+	p = buf_reserve(&h->out, len, OUT_CAP);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, data, len);
+	h->out.len += len;
+	if (h->out.len > TRANSPORT_HIGH_WATER)
+		h->drain_wanted = true;
+	return 0;
+}
+
+static size_t hbt_queued(const struct transport *t)
+{
+	return ((const struct hbt *)t)->out.len;
+}
+
+static void hbt_shutdown(struct transport *t)
+{
+	struct hbt *h = hbt_of(t);
+
+	if (h->shut_wanted)
+		return;
+	h->shut_wanted = true;
+	if (!h->out.len && h->s && h->open_told) {
+		h->shut_done = true;
+		hbone_stream_shutdown(h->s);
+	}
+}
+
+static void hbt_pause(struct transport *t)
+{
+	hbt_of(t)->paused = true;
+}
+
+static void hbt_resume(struct transport *t)
+{
+	struct hbt *h = hbt_of(t);
+
+	h->paused = false;
+	loop_queue(h->loop, &h->task);
+}
+
+static void hbt_close(struct transport *t, bool reset)
+{
+	struct hbt *h = hbt_of(t);
+
+	if (h->owner_gone)
+		return;
+	h->owner_gone = true;
+	loop_timer_cancel(h->loop, &h->timer);
+	if (h->s && (reset || h->failed || !h->open_told)) {
+		hbone_stream_abort(h->s, reset ? "reset by the proxy" : "closed before open");
+	} else if (h->s) {
+		/* Graceful: what is queued goes out, then END_STREAM; the peer's rest is dropped.
+		 */
+		h->shut_wanted = true;
+		flush(h);
+	}
+	maybe_free(h);
+}
+
+static const struct transport_impl hbt_impl = {
+    .write = hbt_write,
+    .queued = hbt_queued,
+    .shutdown = hbt_shutdown,
+    .pause = hbt_pause,
+    .resume = hbt_resume,
+    .close = hbt_close,
+};
+
+static struct hbt *hbt_new(struct loop *l, const struct transport_peer *peer, bool client)
+{
+	struct hbt *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	if (peer && transport_peer_copy(&h->t.peer, peer)) {
+		free(h);
+		return NULL;
+	}
+	h->t.impl = &hbt_impl;
+	h->loop = l;
+	h->client = client;
+	h->task.fn = on_task;
+	return h;
+}
+
+struct transport *transport_hbone_accepted(struct loop *l, const struct transport_peer *peer,
+					   struct hbone_upstream *up)
+{
+	struct hbt *h = hbt_new(l, peer, false);
+
+	if (!h)
+		return NULL;
+	/* A server stream is open as soon as it is accepted: the 200 goes out at once. */
+	h->opened = h->open_told = true;
+	up->fd = -1;
+	up->end = &hbt_end;
+	up->end_arg = h;
+	return &h->t;
+}
+
+void transport_hbone_refused(struct transport *t)
+{
+	struct hbt *h = hbt_of(t);
+
+	h->stream_gone = true;
+	h->owner_gone = true;
+	maybe_free(h);
+}
+
+/* ---- the connector ---- */
+
+struct hbc {
+	struct connector c;
+	struct hbone_pool *pool;
+	struct loop *loop;
+	hbone_creds_fn creds;
+	void *creds_arg;
+	uint16_t port;
+};
+
+static void on_open_timer(struct loop_timer *t)
+{
+	struct hbt *h = (struct hbt *)((char *)t - offsetof(struct hbt, timer));
+
+	if (h->s)
+		hbone_stream_abort(h->s, "open timed out");
+	fail(h, -ETIMEDOUT);
+}
+
+static struct transport *hbc_open(struct connector *c, const struct sockaddr_in *dst,
+				  const char *identity, unsigned int timeout_ms,
+				  const struct transport_cbs *cbs, void *arg)
+{
+	struct hbc *hc = (struct hbc *)c;
+	char authority[32];
+	struct hbone_target t = {0};
+	const char *src = NULL;
+	struct hbt *h;
+
+	if (!identity) {
+		errno = EINVAL; /* HBONE needs the destination's identity to check */
+		return NULL;
+	}
+	h = hbt_new(hc->loop, NULL, true);
+	if (!h)
+		return NULL;
+	transport_set_cbs(&h->t, cbs, arg);
+	snprintf(authority, sizeof(authority), "%s:%u", inet_ntoa(dst->sin_addr),
+		 ntohs(dst->sin_port));
+	t.addr = *dst;
+	t.addr.sin_port = htons(hc->port);
+	t.authority = authority;
+	t.expect_san = identity;
+	if (hc->creds(hc->creds_arg, &src, &t.ctx) || !src || !t.ctx) {
+		hbt_free(h);
+		errno = ENOKEY;
+		return NULL;
+	}
+	t.identity = src;
+	h->s = hbone_pool_open_end(hc->pool, &t, &hbt_end, h, NULL);
+	if (!h->s) {
+		int err = errno;
+
+		hbt_free(h);
+		errno = err;
+		return NULL;
+	}
+	h->timer.fn = on_open_timer;
+	if (timeout_ms)
+		loop_timer_arm(hc->loop, &h->timer, timeout_ms);
+	return &h->t;
+}
+
+static void hbc_destroy(struct connector *c)
+{
+	free(c);
+}
+
+static const struct connector_impl hbc_impl = {
+    .open = hbc_open,
+    .destroy = hbc_destroy,
+};
+
+struct connector *connector_hbone_new(struct loop *l, struct hbone_pool *p, uint16_t port,
+				      hbone_creds_fn creds, void *arg)
+{
+	struct hbc *hc = calloc(1, sizeof(*hc));
+
+	if (!hc)
+		return NULL;
+	hc->c.impl = &hbc_impl;
+	hc->pool = p;
+	hc->loop = l;
+	hc->port = port;
+	hc->creds = creds;
+	hc->creds_arg = arg;
+	return &hc->c;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The byte-stream interface (transport.h) over HBONE streams ended in process (hbone.h): how the
+ * waypoint takes a CONNECT it accepted as a downstream connection, and opens its upstreams as
+ * CONNECTs on its pool to the destinations' ztunnels (port 15008, the destination's identity
+ * checked, its own certificate presented).
+ */
+#ifndef AMBIT_NET_TRANSPORT_HBONE_H
+#define AMBIT_NET_TRANSPORT_HBONE_H
+
+#include <stdint.h>
+
+#include "hbone.h"
+#include "transport.h"
+
+/*
+ * For an hbone_accept_fn taking a CONNECT in process: a transport (owned by the caller, who hands
+ * it on, e.g. to the request engine) whose stream end fills @up. @peer (copied) is what the
+ * CONNECT said. NULL + errno. If the accept then refuses after all, transport_hbone_refused
+ * frees it (the stream never existed).
+ */
+struct transport *transport_hbone_accepted(struct loop *l, const struct transport_peer *peer,
+					   struct hbone_upstream *up);
+void transport_hbone_refused(struct transport *t);
+
+/*
+ * The source identity a connector opens as and its client TLS context (borrowed for the open:
+ * the pool takes a reference). 0, or -errno when none is held (then the open fails ENOKEY).
+ */
+typedef int (*hbone_creds_fn)(void *arg, const char **identity, struct tls_ctx **ctx);
+
+/*
+ * Opens CONNECT streams on @p (borrowed, on @l) to destination:@port (15008) with :authority
+ * the endpoint "ip:port", checking the identity connector_open is given. A 401 fails the open
+ * with -EACCES, no answer or another status with -ECONNREFUSED, the deadline with -ETIMEDOUT.
+ */
+struct connector *connector_hbone_new(struct loop *l, struct hbone_pool *p, uint16_t port,
+				      hbone_creds_fn creds, void *arg);
+
+#endif
