@@ -3,6 +3,8 @@
  * waypoint --config L7.json --listen IP:PORT=SERVICE:PORT [--listen ...]
  *          [--admin IP:PORT] [--workers N] [--log-format text|json] [--log-level info]
  *          [--shadow-host-suffix on|off] [--drain-seconds 5]
+ * waypoint --agent SOCKET [--hbone IP:PORT] [--admin IP:PORT] [...]: in the mesh (mesh.h), its
+ *          config and certificate from its node's agent, HBONE on 15008 both ways.
  * Start-up, reloads and the drain only: everything that carries traffic is in the modules.
  * The configuration is reloaded on SIGHUP and when the file's mtime changes (checked every
  * second); a file that does not load is logged with its reason and the last good one keeps
@@ -22,6 +24,7 @@
 
 #include "admin.h"
 #include "ambit/log.h"
+#include "mesh.h"
 #include "sock.h"
 #include "worker.h"
 
@@ -33,6 +36,7 @@ static void usage(void)
 	fprintf(
 	    stderr,
 	    "usage: waypoint --config L7.json --listen IP:PORT=SERVICE:PORT [--listen ...]\n"
+	    "       waypoint --agent SOCKET [--hbone IP:PORT (0.0.0.0:15008)]\n"
 	    "                [--admin IP:PORT] [--workers N] [--log-format text|json]\n"
 	    "                [--log-level error|warn|info|debug] [--shadow-host-suffix on|off]\n"
 	    "                [--drain-seconds 5]\n");
@@ -73,6 +77,8 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
+	    {"agent", required_argument, NULL, 'A'},
+	    {"hbone", required_argument, NULL, 'H'},
 	    {"listen", required_argument, NULL, 'L'},
 	    {"admin", required_argument, NULL, 'a'},
 	    {"workers", required_argument, NULL, 'w'},
@@ -90,7 +96,9 @@ int main(int argc, char **argv)
 	struct wp_worker_opts wo = {.log_fd = STDOUT_FILENO, .shadow_suffix = true};
 	struct sockaddr_in admin_sa = {0};
 	enum log_level level = LOG_LEVEL_INFO;
-	const char *config = NULL;
+	const char *config = NULL, *agent = NULL;
+	struct sockaddr_in hbone_sa = {.sin_family = AF_INET, .sin_port = htons(L7_HBONE_PORT)};
+	struct wp_mesh mesh = {0};
 	struct wp_admin *admin = NULL;
 	struct wp_gen *gen = NULL;
 	struct timespec mt = {0}, nmt, ts = {.tv_sec = 1};
@@ -104,6 +112,13 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; break;
+		case 'A': agent = optarg; break;
+		case 'H':
+			if (sock_parse_authority(optarg, &hbone_sa)) {
+				fprintf(stderr, "waypoint: bad --hbone %s\n", optarg);
+				return 2;
+			}
+			break;
 		case 'L': {
 			struct sockaddr_in sa;
 
@@ -154,16 +169,49 @@ int main(int argc, char **argv)
 		default: usage(); return 2;
 		}
 	}
-	if (!config || !n_ls || nworkers < 1 || nworkers > MAX_WORKERS || drain_s < 0) {
+	if ((!config == !agent) || (config && !n_ls) || (agent && n_ls) || nworkers < 1 ||
+	    nworkers > MAX_WORKERS || drain_s < 0) {
 		usage();
 		return 2;
 	}
 	log_init("waypoint", level);
-	mtime_of(config, &mt);
-	gen = wp_gen_load(config, version, err, sizeof(err));
-	if (!gen) {
-		pr_err("cannot load the configuration: %s", err);
-		return 1;
+	if (agent) {
+		int e = wp_mesh_start(&mesh, agent, 60);
+
+		if (e) {
+			pr_err(
+			    "no snapshot with this waypoint's config and certificate from %s: %s",
+			    agent, strerror(-e));
+			return 1;
+		}
+		gen = wp_mesh_gen(&mesh);
+		if (!gen)
+			goto out;
+		ls[0] = (struct wp_listener){.hbone = true};
+		ls[0].fd = sock_listen(hbone_sa.sin_addr.s_addr, ntohs(hbone_sa.sin_port), false);
+		if (ls[0].fd < 0) {
+			pr_err("cannot listen on HBONE port %u: %s", ntohs(hbone_sa.sin_port),
+			       strerror(-ls[0].fd));
+			goto out;
+		}
+		n_ls = 1;
+		wo.mesh = &mesh;
+		/* Istio's waypoint answers its metrics on 15020 (merged) and readiness there. */
+		if (!admin_sa.sin_port) {
+			admin_sa.sin_family = AF_INET;
+			admin_sa.sin_port = htons(15020);
+		}
+		/* New routes within 1 s: the snapshot is looked at five times a second. */
+		ts = (struct timespec){.tv_nsec = 200 * 1000 * 1000};
+		pr_info("waypoint %s: snapshot %llu", mesh.identity,
+			(unsigned long long)gen->version);
+	} else {
+		mtime_of(config, &mt);
+		gen = wp_gen_load(config, version, err, sizeof(err));
+		if (!gen) {
+			pr_err("cannot load the configuration: %s", err);
+			return 1;
+		}
 	}
 	/* Signals are taken synchronously here; the workers and the admin thread inherit it. */
 	sigemptyset(&sigs);
@@ -196,6 +244,19 @@ int main(int argc, char **argv)
 		sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		if (agent) {
+			struct wp_gen *g = wp_mesh_gen(&mesh);
+
+			if (g) {
+				for (long i = 0; i < nworkers; i++)
+					wp_worker_set_gen(workers[i], g);
+				wp_gen_put(gen);
+				gen = g;
+				pr_info("snapshot %llu in force: %zu services",
+					(unsigned long long)g->version, g->l7->n_services);
+			}
+			continue;
+		}
 		reload = sig == SIGHUP;
 		if (mtime_of(config, &nmt) &&
 		    (nmt.tv_sec != mt.tv_sec || nmt.tv_nsec != mt.tv_nsec)) {
@@ -244,5 +305,7 @@ out:
 		close(ls[i].fd);
 		free(hosts[i]);
 	}
+	if (agent)
+		wp_mesh_stop(&mesh);
 	return rc;
 }

@@ -12,8 +12,11 @@
 #include <unistd.h>
 
 #include "ambit/log.h"
+#include "hbone.h"
+#include "mesh.h"
 #include "proxy.h"
 #include "sock.h"
+#include "transport_hbone.h"
 #include "worker.h"
 
 #define ACCEPT_PAUSE_MS 100
@@ -28,6 +31,8 @@ struct wlistener {
 
 struct wp_worker {
 	struct loop *loop;
+	struct wp_mesh *mesh;	 /* NULL: plain TCP both ways */
+	struct hbone_pool *pool; /* in the mesh: HBONE in and out */
 	struct connector *cn;
 	struct wp_engine *e;
 	struct wp_stats *stats;
@@ -64,6 +69,57 @@ static void on_resume(struct loop_timer *t)
 		listener_add(li);
 }
 
+/*
+ * A CONNECT to the waypoint: its :authority is the original destination (a Service VIP:port,
+ * or a pod's address), forwarded host= the Service the client addressed, for= the client. It
+ * becomes a downstream connection of the engine, which routes it (no service: 404 NR).
+ */
+static int on_connect(void *user, const struct hbone_request *req, struct hbone_upstream *up)
+{
+	struct wp_worker *w = user;
+	struct transport_peer peer = {.identity = (char *)req->peer_identity,
+				      .mtls = true,
+				      .local = req->local,
+				      .client = req->peer};
+	struct sockaddr_in dst, client;
+	struct transport *t;
+	char host[256];
+
+	if (sock_parse_authority(req->authority, &dst))
+		return 400;
+	peer.dest_ip = dst.sin_addr.s_addr;
+	peer.dest_port = ntohs(dst.sin_port);
+	if (req->forwarded && sock_parse_forwarded_host(req->forwarded, host, sizeof(host)) == 0)
+		peer.dest_host = host;
+	if (req->forwarded && sock_parse_forwarded_for(req->forwarded, &client) == 0)
+		peer.client = client;
+	t = transport_hbone_accepted(w->loop, &peer, up);
+	if (!t)
+		return 503;
+	if (wp_engine_serve(w->e, t)) {
+		/* The engine closed it: the CONNECT is refused, the stream never exists. */
+		up->end = NULL;
+		up->end_arg = NULL;
+		transport_hbone_refused(t);
+		return 503;
+	}
+	return 0;
+}
+
+static void accept_hbone(struct wp_worker *w, int fd)
+{
+	struct tls_ctx *ctx = wp_mesh_server_ctx(w->mesh);
+
+	if (!ctx) {
+		pr_warn("waypoint: no certificate yet: connection refused");
+		sock_close_reset(fd);
+		return;
+	}
+	if (hbone_server_start(w->pool, fd, ctx, on_connect, w, NULL))
+		pr_warn("waypoint: cannot serve an HBONE connection: out of memory");
+	tls_ctx_put(ctx);
+}
+
 static void on_accept(struct loop_handler *h, uint32_t events)
 {
 	struct wlistener *li = (struct wlistener *)((char *)h - offsetof(struct wlistener, h));
@@ -89,6 +145,10 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (li->l.hbone) {
+			accept_hbone(w, fd);
+			continue;
+		}
 		sl = sizeof(peer.local);
 		getsockname(fd, (struct sockaddr *)&peer.local, &sl);
 		peer.dest_host = (char *)li->l.host;
@@ -152,7 +212,18 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 	w->loop = loop_create();
 	w->ls = calloc(n + 1, sizeof(*w->ls));
 	w->stats = wp_stats_new();
-	if (!w->loop || !w->ls || !w->stats || !(w->cn = connector_tcp_new(w->loop)))
+	w->mesh = o->mesh;
+	if (!w->loop || !w->ls || !w->stats)
+		goto fail;
+	if (w->mesh) {
+		w->pool = hbone_pool_create(w->loop, NULL);
+		w->cn = w->pool ? connector_hbone_new(w->loop, w->pool, L7_HBONE_PORT,
+						      wp_mesh_creds, w->mesh)
+				: NULL;
+	} else {
+		w->cn = connector_tcp_new(w->loop);
+	}
+	if (!w->cn)
 		goto fail;
 	eo.cn = w->cn;
 	eo.stats = w->stats;
@@ -184,6 +255,7 @@ fail:
 			listener_del(&w->ls[i]);
 	wp_engine_destroy(w->e);
 	connector_destroy(w->cn);
+	hbone_pool_destroy(w->pool);
 	wp_stats_free(w->stats);
 	if (w->efd >= 0)
 		close(w->efd);
@@ -238,6 +310,8 @@ void wp_worker_stop(struct wp_worker *w)
 	loop_timer_cancel(w->loop, &w->sweep);
 	wp_engine_destroy(w->e);
 	connector_destroy(w->cn);
+	/* After the engine: its transports' streams end with the pool's connections. */
+	hbone_pool_destroy(w->pool);
 	wp_gen_put(__atomic_exchange_n(&w->pending, NULL, __ATOMIC_ACQ_REL));
 	close(w->efd);
 	loop_destroy(w->loop);

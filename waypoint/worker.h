@@ -16,16 +16,24 @@
 #include "config.h"
 #include "stats.h"
 
-/* A plaintext listener bound to one Service (the TCP front end). */
+/*
+ * A plaintext listener bound to one Service (the TCP front end), or the HBONE listener of a
+ * waypoint in the mesh (@hbone: each CONNECT names its own destination).
+ */
 struct wp_listener {
 	int fd;		  /* listening socket, borrowed */
 	const char *host; /* the Service hostname its connections are for */
 	uint16_t port;	  /* the service port */
+	bool hbone;
 };
+
+struct wp_mesh;
 
 struct wp_worker_opts {
 	int log_fd;
 	bool log_json, shadow_suffix;
+	/* In the mesh (borrowed): HBONE both ways, with its identity. NULL: plain TCP. */
+	struct wp_mesh *mesh;
 };
 
 struct wp_worker;

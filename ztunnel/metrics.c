@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +19,11 @@ struct series {
 	struct series *next;
 };
 
-struct connrec {
+/* The ztunnel's connection record: the runtime's head (connrec.h), then Istio's view of it. */
+struct zt_rec {
+	struct connrec base;
 	struct series *series;
-	struct connrec *next, *prev;
+	struct zt_rec *next, *prev;
 	struct sockaddr_in src, dst;
 	char *src_id, *dst_id, *direction, *dst_workload, *policy;
 	char *decision, *authz_policy; /* access log: authorization decision and deciding object */
@@ -30,13 +33,16 @@ struct connrec {
 	uint32_t on_close_key;
 	void (*on_close_ptr)(void *arg);
 	void *on_close_arg;
-	void (*abort_fn)(void *arg, const char *reason);
-	void *abort_arg;
 };
+
+static struct zt_rec *rec_of(struct connrec *c)
+{
+	return (struct zt_rec *)((char *)c - offsetof(struct zt_rec, base));
+}
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct series *all_series;
-static struct connrec *open_recs;
+static struct zt_rec *open_recs;
 static unsigned long n_open;
 
 static void render_labels(const struct metrics_labels *l, char *buf, size_t len)
@@ -84,15 +90,18 @@ static char *dup_or(const char *s)
 	return strdup(s && *s ? s : "unknown");
 }
 
+static const struct connrec_ops zt_rec_ops;
+
 struct connrec *connrec_open(const struct metrics_labels *labels, const struct sockaddr_in *src,
 			     const struct sockaddr_in *dst, const char *direction)
 {
-	struct connrec *r = calloc(1, sizeof(*r));
+	struct zt_rec *r = calloc(1, sizeof(*r));
 	char text[4096];
 	struct series *s;
 
 	if (!r)
 		return NULL;
+	r->base.ops = &zt_rec_ops;
 	render_labels(labels, text, sizeof(text));
 	r->src = *src;
 	r->dst = *dst;
@@ -130,7 +139,7 @@ struct connrec *connrec_open(const struct metrics_labels *labels, const struct s
 	open_recs = r;
 	n_open++;
 	pthread_mutex_unlock(&lock);
-	return r;
+	return &r->base;
 fail:
 	free(r->src_id);
 	free(r->dst_id);
@@ -141,40 +150,29 @@ fail:
 	return NULL;
 }
 
-void connrec_on_close(struct connrec *r, void (*fn)(uint32_t key), uint32_t key)
+void connrec_on_close(struct connrec *c, void (*fn)(uint32_t key), uint32_t key)
 {
+	struct zt_rec *r = c ? rec_of(c) : NULL;
+
 	if (!r)
 		return;
 	r->on_close = fn;
 	r->on_close_key = key;
 }
 
-void connrec_on_close_ptr(struct connrec *r, void (*fn)(void *arg), void *arg)
+void connrec_on_close_ptr(struct connrec *c, void (*fn)(void *arg), void *arg)
 {
+	struct zt_rec *r = c ? rec_of(c) : NULL;
+
 	if (!r)
 		return;
 	r->on_close_ptr = fn;
 	r->on_close_arg = arg;
 }
 
-void connrec_set_abort(struct connrec *r, void (*fn)(void *arg, const char *reason), void *arg)
+void connrec_set_decision(struct connrec *c, const char *decision, const char *policy)
 {
-	if (!r)
-		return;
-	r->abort_fn = fn;
-	r->abort_arg = arg;
-}
-
-bool connrec_abort(struct connrec *r, const char *reason)
-{
-	if (!r || !r->abort_fn)
-		return false;
-	r->abort_fn(r->abort_arg, reason);
-	return true;
-}
-
-void connrec_set_decision(struct connrec *r, const char *decision, const char *policy)
-{
+	struct zt_rec *r = c ? rec_of(c) : NULL;
 	char *d, *p;
 
 	if (!r)
@@ -193,10 +191,10 @@ void connrec_set_decision(struct connrec *r, const char *decision, const char *p
 	r->authz_policy = p;
 }
 
-void connrec_bytes(struct connrec *r, bool request_dir, size_t n)
+static void rec_bytes(struct connrec *c, bool request_dir, size_t n)
 {
-	if (!r)
-		return;
+	struct zt_rec *r = rec_of(c);
+
 	if (request_dir) {
 		__atomic_add_fetch(&r->received, n, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&r->series->received, n, __ATOMIC_RELAXED);
@@ -206,7 +204,7 @@ void connrec_bytes(struct connrec *r, bool request_dir, size_t n)
 	}
 }
 
-static double age_of(const struct connrec *r)
+static double age_of(const struct zt_rec *r)
 {
 	struct timespec now;
 
@@ -214,12 +212,11 @@ static double age_of(const struct connrec *r)
 	return (double)(now.tv_sec - r->start.tv_sec) + (now.tv_nsec - r->start.tv_nsec) / 1e9;
 }
 
-void connrec_close(struct connrec *r, const char *reason)
+static void rec_close(struct connrec *c, const char *reason)
 {
+	struct zt_rec *r = rec_of(c);
 	char src[32], dst[32];
 
-	if (!r)
-		return;
 	pthread_mutex_lock(&lock);
 	if (r->prev)
 		r->prev->next = r->next;
@@ -252,6 +249,8 @@ void connrec_close(struct connrec *r, const char *reason)
 	free(r->policy);
 	free(r);
 }
+
+static const struct connrec_ops zt_rec_ops = {.bytes = rec_bytes, .close = rec_close};
 
 char *metrics_render(void)
 {
@@ -291,7 +290,7 @@ char *metrics_connections_json(void)
 	if (!arr)
 		return NULL;
 	pthread_mutex_lock(&lock);
-	for (struct connrec *r = open_recs; r; r = r->next) {
+	for (struct zt_rec *r = open_recs; r; r = r->next) {
 		cJSON *o = cJSON_CreateObject();
 
 		if (!o || !cJSON_AddItemToArray(arr, o)) {

@@ -178,7 +178,7 @@ static const struct transport_cbs cli_cbs = {.on_data = cli_data,
 static int creds(void *arg, const char **identity, struct tls_ctx **ctx)
 {
 	*identity = ID_CLIENT;
-	*ctx = cctx;
+	*ctx = tls_ctx_get(cctx);
 	return 0;
 }
 

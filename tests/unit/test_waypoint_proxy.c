@@ -384,7 +384,7 @@ static int setup(void **state)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t sl = sizeof(sa);
-	struct wp_listener l;
+	struct wp_listener l = {0};
 	struct wp_worker_opts o = {.log_fd = -1, .shadow_suffix = true};
 	char err[256];
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One proxied connection as metrics, the access log and /connections see it. The data-path
- * modules (hbone.c, splice.c) only report bytes and the end; metrics.c implements it.
+ * modules (hbone.c, splice.c) only report bytes and the end; the proxy that opens records
+ * implements them (the ztunnel: ztunnel/metrics.c), its record starting with struct connrec.
  */
 #ifndef AMBIT_NET_CONNREC_H
 #define AMBIT_NET_CONNREC_H
@@ -10,6 +11,19 @@
 #include <stddef.h>
 
 struct connrec;
+
+struct connrec_ops {
+	void (*bytes)(struct connrec *r, bool request_dir, size_t n);
+	/* Counts it closed, logs it, frees it. */
+	void (*close)(struct connrec *r, const char *reason);
+};
+
+/* The head of every implementation's record. */
+struct connrec {
+	const struct connrec_ops *ops;
+	void (*abort_fn)(void *arg, const char *reason); /* connrec_set_abort */
+	void *abort_arg;
+};
 
 /* @request_dir: bytes moving from the connection's client towards its server. Accepts NULL. */
 void connrec_bytes(struct connrec *r, bool request_dir, size_t n);

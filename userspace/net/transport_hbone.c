@@ -386,12 +386,14 @@ static struct transport *hbc_open(struct connector *c, const struct sockaddr_in 
 	t.authority = authority;
 	t.expect_san = identity;
 	if (hc->creds(hc->creds_arg, &src, &t.ctx) || !src || !t.ctx) {
+		tls_ctx_put(t.ctx);
 		hbt_free(h);
 		errno = ENOKEY;
 		return NULL;
 	}
 	t.identity = src;
 	h->s = hbone_pool_open_end(hc->pool, &t, &hbt_end, h, NULL);
+	tls_ctx_put(t.ctx); /* the pool holds its own */
 	if (!h->s) {
 		int err = errno;
 

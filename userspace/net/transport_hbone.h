@@ -24,8 +24,9 @@ struct transport *transport_hbone_accepted(struct loop *l, const struct transpor
 void transport_hbone_refused(struct transport *t);
 
 /*
- * The source identity a connector opens as and its client TLS context (borrowed for the open:
- * the pool takes a reference). 0, or -errno when none is held (then the open fails ENOKEY).
+ * The source identity a connector opens as (borrowed for the open) and a new reference to its
+ * client TLS context (the connector drops it after the open). 0, or -errno when none is held
+ * (then the open fails ENOKEY).
  */
 typedef int (*hbone_creds_fn)(void *arg, const char **identity, struct tls_ctx **ctx);
 

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cjson/cJSON.h>
+
+#include "ambit/log.h"
+#include "mesh.h"
+
+/* Copies @src through its JSON form: the generation owns its model, the snapshot keeps its. */
+static struct l7_config *l7_copy(const struct l7_config *src, char *err, size_t len)
+{
+	cJSON *j = l7_to_json(src);
+	struct l7_config *c;
+
+	if (!j) {
+		snprintf(err, len, "cannot encode the L7 config");
+		return NULL;
+	}
+	c = l7_from_json(j, err, len);
+	cJSON_Delete(j);
+	return c;
+}
+
+/* The snapshot's own certificate for @identity is loaded (a TLS context exists). */
+static bool ready(const struct mesh_snap *zs)
+{
+	const struct l7_config *l7 = zs && zs->snap ? zs->snap->l7 : NULL;
+
+	return l7 && l7->identity && mesh_snap_ctx(zs, l7->identity, true) &&
+	       mesh_snap_ctx(zs, l7->identity, false);
+}
+
+int wp_mesh_start(struct wp_mesh *m, const char *socket, unsigned int wait_s)
+{
+	struct timespec tick = {.tv_nsec = 100 * 1000 * 1000};
+
+	memset(m, 0, sizeof(*m));
+	m->st = mesh_state_create();
+	if (!m->st)
+		return -ENOMEM;
+	m->follow = agent_follow_start(m->st, socket);
+	if (!m->follow) {
+		int err = -errno;
+
+		mesh_state_destroy(m->st);
+		m->st = NULL;
+		return err;
+	}
+	for (unsigned int i = 0; i < wait_s * 10; i++) {
+		struct mesh_snap *zs = mesh_state_get(m->st);
+		bool ok = ready(zs);
+
+		if (ok)
+			m->identity = strdup(zs->snap->l7->identity);
+		mesh_snap_put(zs);
+		if (ok)
+			return m->identity ? 0 : -ENOMEM;
+		nanosleep(&tick, NULL);
+	}
+	wp_mesh_stop(m);
+	return -ETIMEDOUT;
+}
+
+void wp_mesh_stop(struct wp_mesh *m)
+{
+	agent_follow_stop(m->follow);
+	mesh_state_destroy(m->st);
+	free(m->identity);
+	memset(m, 0, sizeof(*m));
+}
+
+struct wp_gen *wp_mesh_gen(struct wp_mesh *m)
+{
+	struct mesh_snap *zs = mesh_state_get(m->st);
+	struct wp_gen *g = NULL;
+	struct l7_config *l7;
+	char err[512];
+
+	if (!zs || !zs->snap->l7 || zs->snap->version <= m->gen_version)
+		goto out;
+	/* Whatever happens to this one, it is not tried again: the next snapshot is. */
+	m->gen_version = zs->snap->version;
+	if (!zs->snap->l7->identity || strcmp(zs->snap->l7->identity, m->identity)) {
+		pr_err("snapshot %llu is for %s, not this waypoint's %s: ignored",
+		       (unsigned long long)zs->snap->version,
+		       zs->snap->l7->identity ? zs->snap->l7->identity : "(nobody)", m->identity);
+		goto out;
+	}
+	l7 = l7_copy(zs->snap->l7, err, sizeof(err));
+	if (l7)
+		g = wp_gen_new(l7, zs->snap->version, err, sizeof(err));
+	if (!g)
+		pr_err(
+		    "snapshot %llu: the L7 config does not load, the last good one serves on: %s",
+		    (unsigned long long)zs->snap->version, err);
+out:
+	mesh_snap_put(zs);
+	return g;
+}
+
+static struct tls_ctx *ref(struct tls_ctx *c)
+{
+	return c ? tls_ctx_get(c) : NULL;
+}
+
+int wp_mesh_creds(void *arg, const char **identity, struct tls_ctx **ctx)
+{
+	struct wp_mesh *m = arg;
+	struct mesh_snap *zs = mesh_state_get(m->st);
+
+	*identity = m->identity;
+	*ctx = ref(mesh_snap_ctx(zs, m->identity, false));
+	mesh_snap_put(zs);
+	return *ctx ? 0 : -ENOKEY;
+}
+
+struct tls_ctx *wp_mesh_server_ctx(struct wp_mesh *m)
+{
+	struct mesh_snap *zs = mesh_state_get(m->st);
+	struct tls_ctx *ctx = ref(mesh_snap_ctx(zs, m->identity, true));
+
+	mesh_snap_put(zs);
+	return ctx;
+}
