@@ -217,8 +217,9 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 		goto fail;
 	if (w->mesh) {
 		w->pool = hbone_pool_create(w->loop, NULL);
+		/* The destinations see the waypoint's address, as in Istio (its pod IP). */
 		w->cn = w->pool ? connector_hbone_new(w->loop, w->pool, L7_HBONE_PORT,
-						      wp_mesh_creds, w->mesh)
+						      getenv("POD_IP"), wp_mesh_creds, w->mesh)
 				: NULL;
 	} else {
 		w->cn = connector_tcp_new(w->loop);

@@ -22,22 +22,26 @@ expect_contains "$out" 'namespace mesh labeled with "istio.io/use-waypoint: wayp
 out=$(actl waypoint apply -n mesh 2>&1) || fail "re-apply: $out"
 expect_contains "$out" "gateway.gateway.networking.k8s.io/waypoint unchanged"
 
+# Its instance (mesh/waypoint-0) starts: Programmed once it runs.
+wp_running() { actl waypoint list -n mesh | grep -Eq '^mesh +waypoint +service .* 1 +True$'; }
+wait_for 60 wp_running || fail "the waypoint's instance never ran: $(actl waypoint list -n mesh)"
 out=$(actl waypoint list -n mesh) || fail "list: $out"
 expect_contains "$out" "spiffe://cluster.local/ns/mesh/sa/waypoint"
-echo "$out" | grep -Eq '^mesh +waypoint +service .* 0 +False$' || fail "list row: $out"
 j=$(actl waypoint list -A -o json) || fail "list -o json"
-expect_eq "$(jq -r '.[] | select(.name == "waypoint") | .reason' <<<"$j")" NoInstances
-expect_eq "$(jq -r '.[] | select(.name == "waypoint") | .programmed' <<<"$j")" false
+expect_eq "$(jq -r '.[] | select(.name == "waypoint") | .reason' <<<"$j")" Programmed
+expect_eq "$(jq -r '.[] | select(.name == "waypoint") | .programmed' <<<"$j")" true
 
 out=$(actl waypoint status -n mesh) || fail "status: $out"
-expect_contains "$out" "mesh/waypoint: Programmed=False reason=NoInstances"
+expect_contains "$out" "mesh/waypoint: Programmed=True reason=Programmed"
 expect_contains "$out" "mesh/server (namespace label)" "the namespace label binds its Services"
 expect_contains "$out" "bound workloads: none" "waypoint-for service takes no workload traffic"
 
-# A second waypoint for workloads, bound by a pod label's absence: only list and status change.
-out=$(actl waypoint apply -n mesh --name wl --for all --wait=false 2>&1) || fail "apply wl: $out"
+# A second waypoint for workloads whose instance cannot start (no such binary): list and
+# status say it serves nothing.
+out=$(AMBIT_WAYPOINT_BIN=/nonexistent/waypoint actl waypoint apply -n mesh --name wl --for all \
+	--wait=false 2>&1) || fail "apply wl: $out"
 out=$(actl waypoint status -n mesh --name wl) || fail "status wl: $out"
-expect_contains "$out" "mesh/wl: Programmed=False"
+expect_contains "$out" "mesh/wl: Programmed=False reason=NoInstances"
 expect_not_contains "$out" "mesh/waypoint:" "--name selects one waypoint"
 
 # Refusals: no such namespace, bad names, unknown traffic type, an unknown waypoint.

@@ -246,7 +246,7 @@ static int setup(void **state)
 	lh.fn = on_accept;
 	assert_int_equal(loop_add(loop, lfd, EPOLLIN, &lh), 0);
 	/* The connector's CONNECTs go to the test's listener instead of 15008. */
-	cn = connector_hbone_new(loop, cpool, lport, creds, NULL);
+	cn = connector_hbone_new(loop, cpool, lport, NULL, creds, NULL);
 	assert_non_null(cn);
 	return 0;
 }
@@ -317,7 +317,7 @@ static void test_unreachable(void **state)
 	int fd = harness_listen("127.0.0.1", &port);
 
 	close(fd); /* a port nobody listens on any more */
-	dead = connector_hbone_new(loop, cpool, port, creds, NULL);
+	dead = connector_hbone_new(loop, cpool, port, NULL, creds, NULL);
 	assert_non_null(dead);
 	free(cli.back);
 	memset(&cli, 0, sizeof(cli));

@@ -350,6 +350,7 @@ struct hbc {
 	hbone_creds_fn creds;
 	void *creds_arg;
 	uint16_t port;
+	char *self; /* forwarded: for=, or NULL */
 };
 
 static void on_open_timer(struct loop_timer *t)
@@ -384,6 +385,7 @@ static struct transport *hbc_open(struct connector *c, const struct sockaddr_in 
 	t.addr = *dst;
 	t.addr.sin_port = htons(hc->port);
 	t.authority = authority;
+	t.forwarded_for = hc->self;
 	t.expect_san = identity;
 	if (hc->creds(hc->creds_arg, &src, &t.ctx) || !src || !t.ctx) {
 		tls_ctx_put(t.ctx);
@@ -409,6 +411,7 @@ static struct transport *hbc_open(struct connector *c, const struct sockaddr_in 
 
 static void hbc_destroy(struct connector *c)
 {
+	free(((struct hbc *)c)->self);
 	free(c);
 }
 
@@ -418,12 +421,14 @@ static const struct connector_impl hbc_impl = {
 };
 
 struct connector *connector_hbone_new(struct loop *l, struct hbone_pool *p, uint16_t port,
-				      hbone_creds_fn creds, void *arg)
+				      const char *self, hbone_creds_fn creds, void *arg)
 {
 	struct hbc *hc = calloc(1, sizeof(*hc));
 
-	if (!hc)
+	if (!hc || (self && !(hc->self = strdup(self)))) {
+		free(hc);
 		return NULL;
+	}
 	hc->c.impl = &hbc_impl;
 	hc->pool = p;
 	hc->loop = l;

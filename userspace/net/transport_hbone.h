@@ -32,10 +32,13 @@ typedef int (*hbone_creds_fn)(void *arg, const char **identity, struct tls_ctx *
 
 /*
  * Opens CONNECT streams on @p (borrowed, on @l) to destination:@port (15008) with :authority
- * the endpoint "ip:port", checking the identity connector_open is given. A 401 fails the open
- * with -EACCES, no answer or another status with -ECONNREFUSED, the deadline with -ETIMEDOUT.
+ * the endpoint "ip:port", checking the identity connector_open is given, and `forwarded:
+ * for=@self` when @self (copied, may be NULL) names the caller's own address (then the
+ * destination's pod sees it, once its ztunnel checked it is the caller's identity's). A 401
+ * fails the open with -EACCES, no answer or another status with -ECONNREFUSED, the deadline
+ * with -ETIMEDOUT.
  */
 struct connector *connector_hbone_new(struct loop *l, struct hbone_pool *p, uint16_t port,
-				      hbone_creds_fn creds, void *arg);
+				      const char *self, hbone_creds_fn creds, void *arg);
 
 #endif

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The waypoint carrying traffic on the local cluster (API_SEMANTICS.md §9): `waypoint apply
+# --enroll-namespace` starts its instance, which gets its config and certificate from its node's
+# agent; a client's request to the Service reaches the server through it (the waypoint's access
+# log has it, the server sees the waypoint's address, the destination's ztunnel the waypoint's
+# identity); a VirtualService applied then (fault abort for one header, a response header)
+# changes answers within seconds, L7 as Istio users write it; deleting the waypoint restores
+# the direct path.
+. "$(dirname "$0")/lib.sh"
+need_root; need_bins; need_cmd jq curl
+[ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
+cluster_up manifests
+WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
+trap 'rm -rf "$WORK"; on_exit' EXIT
+id=spiffe://cluster.local/ns/mesh/sa/waypoint
+
+wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
+	fail "server never answered before the waypoint"
+out=$(actl waypoint apply -n mesh --enroll-namespace 2>&1) || fail "apply: $out"
+wp_ready() { actl waypoint list -n mesh | grep -Eq '^mesh +waypoint +service .* 1 +True$'; }
+wait_for 60 wp_ready ||
+	fail "the waypoint never ran: $(actl waypoint list -n mesh); $(actl local logs mesh/waypoint-0 | tail -5)"
+wp_ip=$(pod_ip mesh/waypoint-0)
+
+# Through the waypoint (once the ztunnels have the binding): 200, the server sees the
+# waypoint's address, the waypoint logs it.
+via_wp() { pod_exec mesh/client-0 curl -sf --max-time 3 -H 'X-Echo: via-wp' http://server/ | grep -q "from=$wp_ip"; }
+wait_for 30 via_wp || fail "no answer through the waypoint: $(actl local logs mesh/waypoint-0 | tail -5)"
+out=$(pod_exec mesh/client-0 curl -sf --max-time 3 -H 'X-Echo: via-wp' http://server/) ||
+	fail "request failed"
+expect_contains "$out" "echo=via-wp"
+expect_contains "$out" "from=$wp_ip" "the server is reached from the waypoint"
+wait_log 10 mesh/waypoint-0 '"GET / HTTP/1.1" 200' || fail "the waypoint did not log the request"
+# The destination's ztunnel counts the connection as the waypoint's (pooled: no log line yet).
+srv_node=$(jq -r '.pods[] | select(.namespace=="mesh" and .name=="server-0") | .node' \
+	/run/ambit/$CLUSTER/runtime/pods.json)
+from_wp() { node_metrics "$srv_node" | grep -q "istio_tcp_connections_opened_total{.*source_principal=\"$id\""; }
+wait_for 10 from_wp || fail "the destination's ztunnel did not see the waypoint's identity"
+
+# L7 config applied through the agent: an abort for one header, a header on every answer.
+cat >"$WORK/vs.yaml" <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: server
+  namespace: mesh
+spec:
+  hosts: [server]
+  http:
+  - match:
+    - headers:
+        x-fail: {exact: "yes"}
+    fault:
+      abort: {httpStatus: 418, percentage: {value: 100}}
+    route:
+    - destination: {host: server}
+  - route:
+    - destination: {host: server}
+    headers:
+      response:
+        set: {x-through: waypoint}
+YAML
+out=$(actl apply -f "$WORK/vs.yaml" 2>&1) || fail "apply vs: $out"
+aborted() {
+	[ "$(pod_exec mesh/client-0 curl -s -o /dev/null -w '%{http_code}' --max-time 3 \
+		-H 'x-fail: yes' http://server/)" = 418 ]
+}
+wait_for 30 aborted || fail "the fault abort never applied"
+out=$(pod_exec mesh/client-0 curl -s --max-time 3 -H 'x-fail: yes' http://server/)
+expect_contains "$out" "fault filter abort"
+out=$(pod_exec mesh/client-0 curl -si --max-time 3 http://server/) || fail "plain request failed"
+expect_contains "$out" "x-through: waypoint"
+expect_contains "$out" "200"
+
+# Without the waypoint the Service is reached directly again.
+out=$(actl waypoint delete -n mesh waypoint 2>&1) || fail "delete: $out"
+out=$(actl label namespace mesh istio.io/use-waypoint- 2>&1) || fail "unlabel: $out"
+direct() { pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ | grep -q "from=$(pod_ip mesh/client-0)"; }
+wait_for 30 direct || fail "the direct path did not come back"
+pass
