@@ -242,14 +242,14 @@ PREFIX ?= /usr/local
 BINDIR := $(PREFIX)/bin
 LIBEXECDIR := $(PREFIX)/libexec/ambit
 .PHONY: install uninstall
-install: $(O)/ambitctl $(O)/ambit-agent $(O)/ztunnel
+install: $(O)/ambitctl $(O)/ambit-agent $(O)/ztunnel $(O)/waypoint
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(O)/ambitctl $(DESTDIR)$(BINDIR)/ambitctl
-	install -m 0755 $(O)/ambit-agent $(O)/ztunnel $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(O)/ambit-agent $(O)/ztunnel $(O)/waypoint $(DESTDIR)$(LIBEXECDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ambitctl $(DESTDIR)$(LIBEXECDIR)/ambit-agent \
-		$(DESTDIR)$(LIBEXECDIR)/ztunnel
+		$(DESTDIR)$(LIBEXECDIR)/ztunnel $(DESTDIR)$(LIBEXECDIR)/waypoint
 	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 
 format:

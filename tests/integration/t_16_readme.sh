@@ -15,12 +15,12 @@ bad=$(grep -nE '(^|[`[:space:]])[A-Z_]+=[^[:space:]]* sudo ' "$readme") &&
 dest=$(mktemp -d /tmp/ambit-t16-XXXXXX)
 trap 'rm -rf "$dest"' EXIT
 make -s -C "$REPO" install DESTDIR="$dest" PREFIX=/usr/local >&2 || fail "make install failed"
-for f in bin/ambitctl libexec/ambit/ambit-agent libexec/ambit/ztunnel; do
+for f in bin/ambitctl libexec/ambit/ambit-agent libexec/ambit/ztunnel libexec/ambit/waypoint; do
 	[ -x "$dest/usr/local/$f" ] || fail "make install did not install $f"
 done
 AMBITCTL=$dest/usr/local/bin/ambitctl
 export PATH=$dest/usr/local/bin:$PATH
-unset AMBIT_AGENT_BIN AMBIT_ZTUNNEL_BIN
+unset AMBIT_AGENT_BIN AMBIT_ZTUNNEL_BIN AMBIT_WAYPOINT_BIN
 [ "$(command -v ambitctl)" = "$AMBITCTL" ] || fail "the installed ambitctl is not first on PATH"
 out=$(ambitctl --help) || fail "installed ambitctl --help exits $?"
 expect_contains "$out" "usage: ambitctl"
