@@ -106,7 +106,7 @@ hdrs=$(pod_exec default/curl-0 curl -sS --max-time 10 -D - -o /dev/null -H "Cook
 expect_contains "$hdrs" "Max-Age=0" "logout does not clear the session"
 
 # The sample's routing files name our hosts, subsets and labels: they apply without an error
-# (their routing waits for the waypoint: analyze says "not enforced yet").
+# (with no waypoint serving the namespace, analyze says "not enforced yet").
 if [ -d "$ISTIO_BOOKINFO/networking" ]; then
 	for f in destination-rule-all.yaml virtual-service-all-v1.yaml virtual-service-reviews-test-v2.yaml \
 		virtual-service-ratings-test-delay.yaml virtual-service-ratings-test-abort.yaml \

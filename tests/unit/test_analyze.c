@@ -150,7 +150,8 @@ static void test_clean(void **state)
 
 	/* Only the notice that nothing enforces the VirtualService (and, below, the DR). */
 	run(&r, yaml, workloads, false);
-	expect(&r, false, 1, "VirtualService bookinfo/reviews", NULL, "VirtualService routing");
+	expect(&r, false, 1, "VirtualService bookinfo/reviews", NULL,
+	       "no waypoint serves its hosts");
 	expect_count(&r, 1);
 	done(&r);
 	/* The same references resolve when the workloads are in the analyzed set itself. */
@@ -371,9 +372,9 @@ static void test_unenforced_kinds(void **state)
 
 	run(&r, yaml, workloads, false);
 	expect(&r, false, 1, "VirtualService bookinfo/vs", NULL,
-	       "not enforced yet: VirtualService routing needs the waypoint");
+	       "not enforced yet: no waypoint serves its hosts");
 	expect(&r, false, 6, "DestinationRule bookinfo/dr", NULL,
-	       "not enforced yet: DestinationRule subsets and traffic policies need the waypoint");
+	       "not enforced yet: no waypoint serves the host its subsets");
 	expect(&r, false, 11, "RequestAuthentication bookinfo/jwt", NULL,
 	       "not enforced yet: JWT validation needs the waypoint");
 	expect(&r, false, 16, "Gateway bookinfo/edge", NULL,
@@ -381,6 +382,49 @@ static void test_unenforced_kinds(void **state)
 	expect(&r, false, 21, "ServiceEntry bookinfo/ext", NULL,
 	       "not enforced yet: nothing in ambit reads ServiceEntry");
 	expect_count(&r, 5);
+	done(&r);
+}
+
+/*
+ * A VirtualService, DestinationRule or HTTPRoute whose Service a waypoint serves is in force: no
+ * notice, also when the waypoint and the binding are in the cluster (the context) and only the
+ * route is applied. The same route for an unbound Service still gets one.
+ */
+static void test_waypoint_enforces_routes(void **state)
+{
+	static const char cluster[] =
+	    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
+	    "  labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint}\n---\n"
+	    "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n---\n"
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+	    "metadata: {name: waypoint, namespace: shop}\n"
+	    "spec:\n  gatewayClassName: istio-waypoint\n  listeners:\n"
+	    "  - {name: mesh, port: 15008, protocol: HBONE}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: cart, namespace: shop}\n"
+	    "spec: {selector: {app: cart}, ports: [{name: http, port: 80}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: cart, namespace: other}\n"
+	    "spec: {selector: {app: cart}, ports: [{name: http, port: 80}]}\n";
+	static const char routes[] =
+	    "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	    "metadata: {name: cart, namespace: shop}\n"
+	    "spec: {hosts: [cart], http: [{route: [{destination: {host: cart}}]}]}\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+	    "metadata: {name: cart, namespace: shop}\n"
+	    "spec: {host: cart.shop.svc.cluster.local}\n---\n"
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+	    "metadata: {name: cart, namespace: shop}\n"
+	    "spec: {parentRefs: [{group: '', kind: Service, name: cart}]}\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: VirtualService\n" /* 16 */
+	    "metadata: {name: cart, namespace: other}\n"
+	    "spec: {hosts: [cart], http: [{route: [{destination: {host: cart}}]}]}\n";
+	struct run r;
+
+	run(&r, routes, cluster, false);
+	expect(&r, false, 16, "VirtualService other/cart", NULL, "no waypoint serves its hosts");
+	expect_unenforced(&r, 1);
+	done(&r);
+	run(&r, routes, cluster, true);
+	expect_unenforced(&r, 1);
 	done(&r);
 }
 
@@ -484,6 +528,7 @@ int main(void)
 	    cmocka_unit_test(test_authz_findings),
 	    cmocka_unit_test(test_peer_authentication_findings),
 	    cmocka_unit_test(test_unenforced_kinds),
+	    cmocka_unit_test(test_waypoint_enforces_routes),
 	    cmocka_unit_test(test_sidecar_injection),
 	    cmocka_unit_test(test_warnings_do_not_block),
 	};

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ambit/l7.h"
 #include "config_priv.h"
 
 #define DEFAULT_ROOT_NS "istio-system"
@@ -686,54 +687,149 @@ static void check_pod_injection(struct cfg_an *a, const struct config_meta *m, c
 }
 
 /*
- * Kinds the loader validates but no component enforces yet: applying one must not look like
- * it changed traffic. A row goes when a component starts enforcing its kind.
+ * Whether host @h (as a route names it, relative to namespace @ns) is a Service that a waypoint
+ * serves (@b): its short name in @ns, "name.ns", "name.ns.svc" or the FQDN.
  */
+static bool host_served(const struct l7_bindings *b, const char *h, const char *ns)
+{
+	for (size_t i = 0; i < b->n_services; i++) {
+		const struct l7_binding *bd = &b->services[i];
+		char fqdn[600], dotted[520], svc[530];
+
+		if (bd->waypoint < 0)
+			continue;
+		snprintf(dotted, sizeof(dotted), "%s.%s", bd->name, bd->namespace);
+		snprintf(svc, sizeof(svc), "%s.svc", dotted);
+		snprintf(fqdn, sizeof(fqdn), "%s.cluster.local", svc);
+		if (!strcmp(h, fqdn) || !strcmp(h, dotted) || !strcmp(h, svc) ||
+		    (ns && !strcmp(bd->namespace, ns) && !strcmp(bd->name, h)))
+			return true;
+	}
+	return false;
+}
+
+#define NO_WAYPOINT                                                                                \
+	"; bind one to its Service (ambitctl waypoint apply -n NS --enroll-namespace, or the "     \
+	"istio.io/use-waypoint label): until then connections go straight to the Service's "       \
+	"endpoints"
+
+/*
+ * L7 kinds only a waypoint enforces, and kinds no component enforces yet: applying one must not
+ * look like it changed traffic. A VirtualService, DestinationRule, HTTPRoute or GRPCRoute is in
+ * force when a waypoint serves its host (the Service it names is bound to one).
+ */
+/*
+ * What the bindings read, from the analyzed objects and their context together (a route applied
+ * alone is served by a waypoint the cluster already has): arrays of shallow copies, freed with
+ * union_free (the objects stay the sets').
+ */
+#define UNION_KINDS(X) X(namespaces) X(pods) X(deployments) X(services) X(k8s_gateways)
+#define UNION_ALLOC(k)                                                                             \
+	do {                                                                                       \
+		size_t n = 0;                                                                      \
+		CFG_FOR_SETS(a, c) n += c->n_##k;                                                  \
+		u->k = calloc(n + 1, sizeof(*u->k));                                               \
+		if (!u->k)                                                                         \
+			return -ENOMEM;                                                            \
+		CFG_FOR_SETS(a, c)                                                                 \
+		{                                                                                  \
+			if (c->n_##k)                                                              \
+				memcpy(&u->k[u->n_##k], c->k, c->n_##k * sizeof(*c->k));           \
+			u->n_##k += c->n_##k;                                                      \
+		}                                                                                  \
+	} while (0);
+#define UNION_FREE(k) free(u->k);
+
+static int union_build(const struct cfg_an *a, struct config *u)
+{
+	memset(u, 0, sizeof(*u));
+	UNION_KINDS(UNION_ALLOC)
+	return 0;
+}
+
+static void union_free(struct config *u)
+{
+	UNION_KINDS(UNION_FREE)
+	memset(u, 0, sizeof(*u));
+}
+
 static void check_unenforced(struct cfg_an *a)
 {
 	const struct config *c = a->sets[0];
+	struct l7_inputs in = {0};
+	struct l7_bindings b = {0};
+	struct l7_pod *pods = NULL;
+	struct config u;
+	size_t npods = 0;
+	bool have_b;
 
-	for (size_t i = 0; i < c->n_virtual_services; i++)
-		cfg_an_add(
-		    a, &c->virtual_services[i].meta, "VirtualService", 0, false, NULL,
-		    "not enforced yet: VirtualService routing needs the waypoint (L7 proxy), which "
-		    "ambit does not have yet; connections go straight to the Service's endpoints");
-	for (size_t i = 0; i < c->n_destination_rules; i++)
-		cfg_an_add(
-		    a, &c->destination_rules[i].meta, "DestinationRule", 0, false, NULL,
-		    "not enforced yet: DestinationRule subsets and traffic policies need the "
-		    "waypoint (L7 proxy), which ambit does not have yet; connections spread over "
-		    "all the Service's endpoints");
+	have_b = union_build(a, &u) == 0 && l7_pods_from_config(&u, &pods, &npods) == 0;
+	in.cfg = &u;
+	in.pods = pods;
+	in.n_pods = npods;
+	have_b = have_b && l7_bindings_compute(&in, &b) == 0;
+	for (size_t i = 0; i < c->n_virtual_services; i++) {
+		const struct config_virtual_service *vs = &c->virtual_services[i];
+		bool served = false;
+
+		for (size_t h = 0; have_b && h < vs->hosts.n && !served; h++)
+			served = host_served(&b, vs->hosts.items[h], vs->meta.namespace);
+		if (!served)
+			cfg_an_add(a, &vs->meta, "VirtualService", 0, false, NULL,
+				   "not enforced yet: no waypoint serves its hosts" NO_WAYPOINT);
+	}
+	for (size_t i = 0; i < c->n_destination_rules; i++) {
+		const struct config_destination_rule *dr = &c->destination_rules[i];
+
+		if (!have_b || !dr->host || !host_served(&b, dr->host, dr->meta.namespace))
+			cfg_an_add(a, &dr->meta, "DestinationRule", 0, false, NULL,
+				   "not enforced yet: no waypoint serves the host its subsets and "
+				   "traffic policies are for" NO_WAYPOINT);
+	}
 	for (size_t i = 0; i < c->n_request_authentications; i++)
 		cfg_an_add(
 		    a, &c->request_authentications[i].meta, "RequestAuthentication", 0, false, NULL,
-		    "not enforced yet: JWT validation needs the waypoint (L7 proxy), which ambit "
-		    "does not have yet; requests pass with or without a token");
+		    "not enforced yet: JWT validation needs the waypoint, which does not check "
+		    "tokens yet; requests pass with or without a token");
 	for (size_t i = 0; i < c->n_gateways; i++)
 		cfg_an_add(
 		    a, &c->gateways[i].meta, "Gateway", 0, false, NULL,
-		    "not enforced yet: ambit has no gateway proxy (ingress, egress or waypoint) "
-		    "yet; nothing serves this Gateway");
+		    "not enforced yet: ambit has no gateway proxy for ingress or egress yet; "
+		    "nothing serves this Gateway");
 	for (size_t i = 0; i < c->n_service_entries; i++)
 		cfg_an_add(
 		    a, &c->service_entries[i].meta, "ServiceEntry", 0, false, NULL,
 		    "not enforced yet: nothing in ambit reads ServiceEntry yet; its hosts get no "
 		    "mesh address and connections to them leave as plain TCP");
 	for (size_t i = 0; i < c->n_k8s_gateways; i++)
-		cfg_an_add(
-		    a, &c->k8s_gateways[i].meta, "Gateway", 0, false, NULL,
-		    "not enforced yet: ambit runs no gateway or waypoint proxy yet; nothing serves "
-		    "this Gateway and traffic bound to it goes straight to its destination");
-	for (size_t i = 0; i < c->n_http_routes; i++)
-		cfg_an_add(
-		    a, &c->http_routes[i].meta, "HTTPRoute", 0, false, NULL,
-		    "not enforced yet: HTTPRoute routing needs the waypoint (L7 proxy), which "
-		    "ambit does not have yet; connections go straight to the Service's endpoints");
-	for (size_t i = 0; i < c->n_grpc_routes; i++)
-		cfg_an_add(
-		    a, &c->grpc_routes[i].meta, "GRPCRoute", 0, false, NULL,
-		    "not enforced yet: GRPCRoute routing needs the waypoint (L7 proxy), which "
-		    "ambit does not have yet; connections go straight to the Service's endpoints");
+		if (!c->k8s_gateways[i].class_name ||
+		    strcmp(c->k8s_gateways[i].class_name, CONFIG_WAYPOINT_CLASS))
+			cfg_an_add(
+			    a, &c->k8s_gateways[i].meta, "Gateway", 0, false, NULL,
+			    "not enforced yet: ambit runs no gateway proxy but waypoints "
+			    "(gatewayClassName istio-waypoint); nothing serves this Gateway");
+	for (size_t i = 0; i < c->n_http_routes + c->n_grpc_routes; i++) {
+		bool grpc = i >= c->n_http_routes;
+		const struct config_gw_route *r =
+		    grpc ? &c->grpc_routes[i - c->n_http_routes] : &c->http_routes[i];
+		bool served = false;
+
+		for (size_t p = 0; have_b && p < r->n_parent_refs && !served; p++) {
+			const struct config_parent_ref *pr = &r->parent_refs[p];
+
+			served = pr->kind && !strcmp(pr->kind, "Service") && pr->name &&
+				 host_served(&b, pr->name,
+					     pr->namespace ? pr->namespace : r->meta.namespace);
+		}
+		if (!served)
+			cfg_an_add(a, &r->meta, grpc ? "GRPCRoute" : "HTTPRoute", 0, false, NULL,
+				   "not enforced yet: no waypoint serves the Service it is "
+				   "attached to" NO_WAYPOINT);
+	}
+	if (have_b)
+		l7_bindings_free(&b);
+	free(pods);
+	union_free(&u);
 }
 
 static void analyze_ambient_only(struct cfg_an *a)
