@@ -525,7 +525,8 @@ static void test_analyze_routes(void **state)
 	       "a waypoint drops match blocks with sourceLabels");
 	expect(&d, false, "VirtualService shop/vs", "spec.http[0].match[1].sourceNamespace",
 	       "a waypoint ignores sourceNamespace");
-	expect(&d, false, "HTTPRoute shop/h", NULL, "not enforced yet: no waypoint serves the Service it is attached to");
+	expect(&d, false, "HTTPRoute shop/h", NULL,
+	       "not enforced yet: no waypoint serves the Service it is attached to");
 	config_diags_free(&d);
 	config_free(&cfg);
 }
