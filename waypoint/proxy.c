@@ -772,8 +772,9 @@ void wp_engine_destroy(struct wp_engine *e)
 		h1_server_close(c->s, true);
 	}
 	/* The connections' on_close runs from loop tasks: run them before the views go. */
-	for (int i = 0; i < 8 && (e->conns || e->n_mirrors); i++)
+	for (int i = 0; i < 8 && e->conns; i++)
 		loop_run_once(e->loop, 0);
+	wp_mirror_abort_all(e);
 	views_collect(e);
 	e->view->next = e->retired;
 	for (struct wp_view *v = e->view, *n; v; v = n) {
