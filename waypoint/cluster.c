@@ -8,7 +8,7 @@
 
 #include "cluster.h"
 
-static uint64_t rnd64(void)
+uint64_t wp_random(void)
 {
 	uint64_t r = 0;
 
@@ -201,7 +201,7 @@ int wp_upstream_pick(struct wp_upstream *u, bool has_hash, uint64_t hash, const 
 	for (int tries = 0; tries < 6; tries++) {
 		bool seen = false;
 
-		i = wp_lb_pick(&u->lb, has_hash, hash, rnd64(), rnd64());
+		i = wp_lb_pick(&u->lb, has_hash, hash, wp_random(), wp_random());
 		if (i < 0)
 			return -1;
 		for (size_t k = 0; k < n_avoid; k++)

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <arpa/inet.h>
 
 #include "ambit/re2.h"
@@ -21,15 +20,6 @@
 #include "proxy_priv.h"
 #include "rewrite.h"
 #include "route.h"
-
-static uint64_t rnd64(void)
-{
-	uint64_t r = 0;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
-		r = (uint64_t)random() << 32 ^ (uint64_t)random();
-	return r;
-}
 
 /* ---- views of generations ---- */
 
@@ -379,7 +369,7 @@ static void proceed(struct wp_req *r)
 	struct wp_cluster *c;
 	int s;
 
-	d = wp_route_destination(rt, rnd64());
+	d = wp_route_destination(rt, wp_random());
 	if (!d || d->unknown) {
 		wp_req_reply(r, WP_REPLY_NO_CLUSTER, 0, NULL, 0);
 		return;
@@ -416,7 +406,7 @@ static void uuid4(char out[37])
 	uint8_t b[16];
 
 	for (int i = 0; i < 2; i++) {
-		uint64_t x = rnd64();
+		uint64_t x = wp_random();
 
 		memcpy(b + 8 * i, &x, 8);
 	}
@@ -535,7 +525,7 @@ static void decide(struct wp_req *r)
 		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
 		return;
 	}
-	wp_fault_decide(&rt->fault, rnd64(), rnd64(), &fd);
+	wp_fault_decide(&rt->fault, wp_random(), wp_random(), &fd);
 	if (fd.abort) {
 		wp_req_flag(r, "FI");
 		if (fd.grpc_status >= 0) {

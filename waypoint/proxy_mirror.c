@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "proxy_priv.h"
 
@@ -188,12 +187,9 @@ void wp_mirror_start(struct wp_req *r)
 {
 	for (size_t i = 0; i < r->route->n_mirrors; i++) {
 		const struct l7_mirror *mp = &r->route->mirrors[i];
-		uint32_t x = 0;
 		struct wp_mirror *m;
 
-		if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != sizeof(x))
-			x = (uint32_t)random();
-		if (x % 1000000u >= mp->ppm)
+		if (wp_random() % 1000000u >= mp->ppm)
 			continue;
 		m = mirror_new(r, mp);
 		if (!m)

@@ -13,19 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "headers.h"
 #include "proxy_priv.h"
-
-static uint64_t rnd64(void)
-{
-	uint64_t r = 0;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
-		r = (uint64_t)random();
-	return r;
-}
 
 static struct wp_req *req_of_wait(struct h1_pool_wait *w)
 {
@@ -99,7 +89,7 @@ static bool maybe_retry(struct wp_req *r, const struct wp_attempt *a)
 	r->retry_counted = true;
 	r->wait_fn = retry_now;
 	if (loop_timer_arm(loop_of(r), &r->wait,
-			   (unsigned int)wp_backoff_next(&r->backoff, rnd64()))) {
+			   (unsigned int)wp_backoff_next(&r->backoff, wp_random()))) {
 		h1_pool_retry_done(r->up->pool);
 		r->retry_counted = false;
 		return false;

@@ -14,23 +14,19 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
 
 #include "ambit/l7.h"
+#include "../lib/l7_world.h"
 #include "proxy.h"
 
 #define MARK "\n--upstream--\n"
 #define MAX_UP 64
 
-static const char yaml[] =
-    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
-    "  labels: {istio.io/use-waypoint: wp}\n---\n"
-    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
-    "metadata: {name: wp, namespace: shop}\n"
-    "spec:\n  gatewayClassName: istio-waypoint\n"
-    "  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n---\n"
+static const char yaml[] = L7_WORLD_HEAD
     "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: shop}\n"
     "spec: {selector: {app: reviews}, ports: [{name: http, port: 9080}]}\n---\n"
     "apiVersion: v1\nkind: Pod\nmetadata:\n  name: r1\n  namespace: shop\n"
@@ -106,28 +102,13 @@ static int open_up(void *arg, struct transport *t, const struct sockaddr_in *dst
 
 static int init(void)
 {
-	struct config cfg;
-	struct config_diags d = {0};
-	struct l7_inputs in = {0};
-	struct l7_bindings b = {0};
-	struct l7_pod *pods = NULL;
+	char err[256];
 
-	config_init(&cfg);
-	if (config_load_buffer(&cfg, "f.yaml", yaml, strlen(yaml), &d) ||
-	    l7_pods_from_config(&cfg, &pods, &in.n_pods))
+	model = l7_world_compile(yaml, err, sizeof(err));
+	if (!model) {
+		fprintf(stderr, "fuzz_waypoint_http1: %s\n", err);
 		abort();
-	config_diags_free(&d);
-	in.cfg = &cfg;
-	in.pods = pods;
-	if (l7_bindings_compute(&in, &b) || !b.n_waypoints)
-		abort();
-	model = l7_compile(&in, &b, &b.waypoints[0]);
-	if (!model)
-		abort();
-	l7_bindings_free(&b);
-	free(pods);
-	/* The model borrows nothing from the config (l7.h): the config may go. */
-	config_free(&cfg);
+	}
 	return 0;
 }
 

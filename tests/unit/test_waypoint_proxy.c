@@ -24,6 +24,7 @@
 
 #include "ambit/l7.h"
 #include "http1.h"
+#include "../lib/l7_world.h"
 #include "proxy.h"
 #include "worker.h"
 
@@ -36,18 +37,12 @@
 	"spec: {serviceAccountName: " app ", containers: [{name: c}]}\nstatus: {podIP: " ip        \
 	"}\n---\n"
 
-static const char world_yaml[] =
-    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
-    "  labels: {istio.io/use-waypoint: wp}\n---\n"
-    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
-    "metadata: {name: wp, namespace: shop}\n"
-    "spec:\n  gatewayClassName: istio-waypoint\n"
-    "  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n---\n" SVC("reviews", "9080") SVC(
-	"shadow", "9080") SVC("cb", "9080") SVC("flaky", "9080") SVC("down", "9080")
-	POD("r1", "reviews", "v1", "127.0.0.11") POD("r2", "reviews", "v2", "127.0.0.12") POD(
-	    "s1", "shadow", "v1", "127.0.0.13") POD("c1", "cb", "v1", "127.0.0.14")
-	    POD("f1", "flaky", "v1", "127.0.0.15") POD("f2", "flaky", "v1", "127.0.0.16") POD(
-		"d1", "down", "v1",
+static const char world_yaml[] = L7_WORLD_HEAD SVC("reviews", "9080") SVC("shadow", "9080") SVC(
+    "cb", "9080") SVC("flaky", "9080") SVC("down", "9080") POD("r1", "reviews", "v1", "127.0.0.11")
+    POD("r2", "reviews", "v2", "127.0.0.12") POD("s1", "shadow", "v1", "127.0.0.13")
+	POD("c1", "cb", "v1", "127.0.0.14") POD("f1", "flaky", "v1",
+						"127.0.0.15") POD("f2", "flaky", "v1", "127.0.0.16")
+	    POD("d1", "down", "v1",
 		"127.0.0.17") "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
 			      "metadata: {name: reviews, namespace: shop}\n"
 			      "spec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: "
@@ -332,10 +327,6 @@ static void *backend_main(void *arg)
 /* ---- the waypoint under test ---- */
 
 struct world {
-	struct config cfg;
-	struct l7_pod *pods;
-	struct l7_inputs in;
-	struct l7_bindings b;
 	int lfd;
 	uint16_t port;
 	struct wp_worker *w;
@@ -345,29 +336,13 @@ struct world {
 static struct world W;
 
 /* The model of @yaml with the backends' real ports (the kernel picked them). */
-static struct l7_config *compile(const char *yaml, struct world *w)
+static struct l7_config *compile(const char *yaml)
 {
-	struct config_diags d = {0};
-	struct l7_config *l7;
-	char buf[512];
+	char err[512];
+	struct l7_config *l7 = l7_world_compile(yaml, err, sizeof(err));
 
-	config_free(&w->cfg);
-	l7_bindings_free(&w->b);
-	free(w->pods);
-	config_init(&w->cfg);
-	if (config_load_buffer(&w->cfg, "w.yaml", yaml, strlen(yaml), &d)) {
-		for (size_t i = 0; i < d.n; i++) {
-			config_diag_format(&d.items[i], buf, sizeof(buf));
-			print_error("%s\n", buf);
-		}
-		fail();
-	}
-	config_diags_free(&d);
-	assert_int_equal(l7_pods_from_config(&w->cfg, &w->pods, &w->in.n_pods), 0);
-	w->in.cfg = &w->cfg;
-	w->in.pods = w->pods;
-	assert_int_equal(l7_bindings_compute(&w->in, &w->b), 0);
-	l7 = l7_compile(&w->in, &w->b, &w->b.waypoints[0]);
+	if (!l7)
+		print_error("%s\n", err);
 	assert_non_null(l7);
 	for (size_t s = 0; s < l7->n_services; s++)
 		for (size_t e = 0; e < l7->services[s].n_endpoints; e++) {
@@ -390,7 +365,6 @@ static int setup(void **state)
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&W, 0, sizeof(W));
-	config_init(&W.cfg);
 	for (int i = 0; i < N_BACKENDS; i++) {
 		struct backend *b = &backends[i];
 
@@ -408,7 +382,7 @@ static int setup(void **state)
 		assert_int_equal(listen(b->lfd, 128), 0);
 		pthread_create(&b->th, NULL, backend_main, b);
 	}
-	W.gen = wp_gen_new(compile(world_yaml, &W), 1, err, sizeof(err));
+	W.gen = wp_gen_new(compile(world_yaml), 1, err, sizeof(err));
 	assert_non_null(W.gen);
 	W.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	sa.sin_addr.s_addr = inet_addr("127.0.0.1");
@@ -435,9 +409,6 @@ static int teardown(void **state)
 		shutdown(backends[i].lfd, SHUT_RDWR);
 		close(backends[i].lfd);
 	}
-	l7_bindings_free(&W.b);
-	free(W.pods);
-	config_free(&W.cfg);
 	return 0;
 }
 
@@ -905,7 +876,7 @@ static void test_reload_and_drain(void **state)
 	memcpy(strstr(at, "418"), "299", 3);
 	pthread_create(&t, NULL, slow_client, &a);
 	usleep(50 * 1000);
-	g = wp_gen_new(compile(yaml, &W), 2, err, sizeof(err));
+	g = wp_gen_new(compile(yaml), 2, err, sizeof(err));
 	assert_non_null(g);
 	wp_worker_set_gen(W.w, g);
 	for (int i = 0; i < 100; i++) {
