@@ -96,13 +96,26 @@ static const char *identity_ns(const char *id, char *buf, size_t len)
 	return buf;
 }
 
+/* Envoy's response flags, in the order Envoy prints them (ResponseFlagUtils). */
+static const char *const flag_order[] = {"UH", "UT", "UR", "UF", "UC",	"UO",
+					 "NR", "DI", "FI", "DC", "URX", "NC"};
+
 void wp_req_flag(struct wp_req *r, const char *flag)
 {
-	size_t n = strlen(r->flags);
+	for (size_t i = 0; i < sizeof(flag_order) / sizeof(flag_order[0]); i++)
+		if (!strcmp(flag, flag_order[i]))
+			r->flag_bits |= 1u << i;
+}
 
-	if (strstr(r->flags, flag))
-		return;
-	snprintf(r->flags + n, sizeof(r->flags) - n, "%s%s", n ? "," : "", flag);
+static void flags_text(const struct wp_req *r, char *out, size_t len)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(flag_order) / sizeof(flag_order[0]) && n < len; i++)
+		if (r->flag_bits & (1u << i))
+			n +=
+			    (size_t)snprintf(out + n, len - n, "%s%s", n ? "," : "", flag_order[i]);
 }
 
 static void fill_destination(struct wp_req *r, struct wp_record *rec, char *ns, size_t nslen,
@@ -148,7 +161,7 @@ static void record(struct wp_req *r)
 	struct wp_engine *e = r->conn->e;
 	const struct transport_peer *p = &r->conn->peer;
 	struct wp_record rec = {0};
-	char host[32] = "-", sns[128], dns[128], dwl[256], ip[INET_ADDRSTRLEN];
+	char host[32] = "-", sns[128], dns[128], dwl[256], ip[INET_ADDRSTRLEN], flags[64];
 
 	rec.start = r->start_wall;
 	rec.method = r->head.method;
@@ -159,7 +172,8 @@ static void record(struct wp_req *r)
 	rec.request_id = r->request_id;
 	rec.forwarded_for = r->xff;
 	rec.status = r->status;
-	rec.flags = r->flags[0] ? r->flags : "-";
+	flags_text(r, flags, sizeof(flags));
+	rec.flags = flags[0] ? flags : "-";
 	rec.details = r->details;
 	rec.bytes_received = r->bytes_in;
 	rec.bytes_sent = r->bytes_out;
@@ -177,7 +191,7 @@ static void record(struct wp_req *r)
 	rec.source_principal = p->identity;
 	rec.source_namespace = identity_ns(p->identity, sns, sizeof(sns));
 	fill_destination(r, &rec, dns, sizeof(dns), dwl, sizeof(dwl));
-	rec.grpc_status = -1;
+	rec.grpc_status = r->grpc_status;
 	rec.mtls = p->mtls;
 	if (e->o.stats || e->o.log_fd >= 0)
 		wp_stats_record(e->o.stats, &rec, e->o.log_fd, e->o.log_json);
@@ -240,6 +254,8 @@ void wp_req_reply(struct wp_req *r, enum wp_reply what, int status, const char *
 	static const char *const overloaded[] = {"x-envoy-overloaded", "true"};
 
 	wp_req_flag(r, ri->flag);
+	if (!r->details)
+		r->details = ri->details;
 	if (!body) {
 		body = ri->body;
 		blen = strlen(body);
@@ -331,6 +347,7 @@ static bool cors_preflight(struct wp_req *r, const struct config_cors *c)
 		extra[n++] = "access-control-allow-credentials";
 		extra[n++] = "true";
 	}
+	r->details = "cors_response";
 	wp_req_answer(r, 200, "", 0, extra, n / 2);
 	return true;
 }
@@ -499,11 +516,13 @@ static void decide(struct wp_req *r)
 			return;
 		}
 		extra[1] = loc;
+		r->details = "direct_response";
 		wp_req_answer(r, rt->redirect.code ? rt->redirect.code : 301, "", 0, extra, 1);
 		free(loc);
 		return;
 	}
 	if (rt->action == L7_ACTION_DIRECT) {
+		r->details = "direct_response";
 		wp_req_answer(r, rt->direct_status, rt->direct_body ? rt->direct_body : "",
 			      rt->direct_body_len, NULL, 0);
 		return;
@@ -528,6 +547,7 @@ static void decide(struct wp_req *r)
 	wp_fault_decide(&rt->fault, wp_random(), wp_random(), &fd);
 	if (fd.abort) {
 		wp_req_flag(r, "FI");
+		r->details = "fault_filter_abort";
 		if (fd.grpc_status >= 0) {
 			char gs[12];
 			const char *extra[] = {"content-type", "application/grpc",
@@ -535,6 +555,7 @@ static void decide(struct wp_req *r)
 					       "grpc-message", "fault filter abort"};
 
 			snprintf(gs, sizeof(gs), "%d", fd.grpc_status);
+			r->grpc_status = fd.grpc_status;
 			wp_req_answer(r, 200, "", 0, extra, 3);
 			return;
 		}
@@ -573,6 +594,7 @@ static void on_request(void *arg, struct h1_head *head)
 	r->svc = -1;
 	r->host = -1;
 	r->upstream_ms = -1;
+	r->grpc_status = -1;
 	r->timer.fn = on_wait;
 	r->wait.fn = on_wait;
 	r->start_ms = loop_now_ms(e->loop);

@@ -81,8 +81,8 @@ struct wp_req {
 	int64_t upstream_ms;
 	uint64_t try_start_ms;
 	/* The answer. */
-	int status;
-	char flags[48];
+	int status, grpc_status;
+	uint32_t flag_bits; /* Envoy's response flags (proxy.c) */
 	const char *details;
 	bool resp_started;
 	char *cors_origin; /* an allowed Origin to echo on the response, or NULL */

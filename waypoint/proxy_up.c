@@ -137,6 +137,8 @@ static void c_response(void *arg, struct h1_head *head)
 	if (!tunnel && maybe_retry(r, &a))
 		return;
 	r->status = head->status;
+	r->grpc_status = a.grpc_status;
+	r->details = "via_upstream";
 	h1_strip_hop(&head->fields, false, tunnel && head->status == 101);
 	if (wp_headers_apply(&head->fields, &r->route->headers.response, NULL) ||
 	    (r->dest && wp_headers_apply(&head->fields, &r->dest->headers.response, NULL))) {

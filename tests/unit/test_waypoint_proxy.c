@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include "ambit/l7.h"
 #include "http1.h"
@@ -126,7 +127,8 @@ struct bconn {
 	struct backend *b;
 	int fd;
 	struct h1_parser *p;
-	char path[512], host[256], added[64];
+	char path[512], host[256], added[64], xff[128], xfp[16], rid[64];
+	bool hop;
 	bool upgrade;
 	uint64_t body_len, body_hash;
 };
@@ -166,6 +168,13 @@ static int b_head(void *user, struct h1_head *h)
 	snprintf(c->host, sizeof(c->host), "%s", v ? v : "");
 	v = http_fields_get(&h->fields, "x-added");
 	snprintf(c->added, sizeof(c->added), "%s", v ? v : "");
+	v = http_fields_get(&h->fields, "x-forwarded-for");
+	snprintf(c->xff, sizeof(c->xff), "%s", v ? v : "");
+	v = http_fields_get(&h->fields, "x-forwarded-proto");
+	snprintf(c->xfp, sizeof(c->xfp), "%s", v ? v : "");
+	v = http_fields_get(&h->fields, "x-request-id");
+	snprintf(c->rid, sizeof(c->rid), "%s", v ? v : "");
+	c->hop = http_fields_get(&h->fields, "x-hop") || http_fields_get(&h->fields, "connection");
 	c->upgrade = h->upgrade;
 	c->body_len = 0;
 	c->body_hash = 1469598103934665603ull;
@@ -187,11 +196,13 @@ static int b_body(void *user, const char *d, size_t n)
 
 static void respond(struct bconn *c, int status, const char *body)
 {
-	char head[1024];
+	char head[2048];
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %d X\r\ncontent-length: %zu\r\nx-backend: %d\r\nx-seen-host: "
-			 "%s\r\nx-seen-path: %s\r\nx-seen-added: %s\r\n\r\n",
-			 status, strlen(body), c->b->idx, c->host, c->path, c->added);
+			 "%s\r\nx-seen-path: %s\r\nx-seen-added: %s\r\nx-seen-xff: %s\r\n"
+			 "x-seen-xfp: %s\r\nx-seen-rid: %s\r\nx-seen-hop: %d\r\n\r\n",
+			 status, strlen(body), c->b->idx, c->host, c->path, c->added, c->xff,
+			 c->xfp, c->rid, c->hop);
 
 	write_all(c->fd, head, (size_t)n);
 	write_all(c->fd, body, strlen(body));
@@ -573,8 +584,19 @@ static void test_rewrite_headers(void **state)
 {
 	struct resp r;
 
-	request(GET("/rewrite/sub?k=v", "x-forwarded-for: 10.0.0.1\r\n"), &r);
+	const char *rid;
+
+	request(GET("/rewrite/sub?k=v", "x-forwarded-for: 10.0.0.1\r\n"
+					"connection: keep-alive, x-hop\r\nx-hop: 1\r\n"),
+		&r);
 	assert_int_equal(r.status, 200);
+	/* Envoy's connection manager: XFF appended, XFP set, a UUID v4 request id, no hop. */
+	assert_string_equal(hdr(&r, "x-seen-xff"), "10.0.0.1,127.0.0.1");
+	assert_string_equal(hdr(&r, "x-seen-xfp"), "http");
+	assert_string_equal(hdr(&r, "x-seen-hop"), "0");
+	rid = hdr(&r, "x-seen-rid");
+	assert_int_equal(strlen(rid), 36);
+	assert_int_equal(rid[14], '4');
 	assert_string_equal(hdr(&r, "x-seen-path"), "/rewritten/sub?k=v");
 	assert_string_equal(hdr(&r, "x-seen-added"), "yes");
 	assert_string_equal(hdr(&r, "x-resp"), "route");
@@ -839,10 +861,60 @@ static void test_metrics(void **state)
 	assert_non_null(strstr(text, "response_code=\"418\""));
 	assert_non_null(strstr(text, "response_flags=\"FI\""));
 	assert_non_null(strstr(text, "response_flags=\"NR\""));
+	assert_non_null(strstr(text, "response_flags=\"DI\""));
+	assert_non_null(strstr(text, "response_flags=\"UT\""));
+	assert_non_null(strstr(text, "response_flags=\"UO\""));
+	assert_non_null(strstr(text, "response_flags=\"UF,URX\""));
+	assert_non_null(strstr(text, "response_code=\"504\""));
 	assert_non_null(strstr(text, "istio_request_duration_milliseconds_bucket{"));
 	assert_non_null(strstr(text, "le=\"3.6e+06\""));
 	assert_non_null(strstr(text, "istio_response_bytes_bucket{"));
 	free(text);
+}
+
+static void test_access_log(void **state)
+{
+	struct wp_record rec = {.method = "GET",
+				.path = "/x?y",
+				.protocol = "HTTP/1.1",
+				.status = 503,
+				.flags = "UF,URX",
+				.details =
+				    "upstream_reset_before_response_started{connection_failure}",
+				.bytes_sent = 91,
+				.upstream_ms = -1,
+				.request_id = "id-1",
+				.authority = "reviews",
+				.upstream_host = "127.0.0.1:80",
+				.grpc_status = -1};
+	char buf[4096];
+	ssize_t n;
+	cJSON *j;
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	wp_stats_record(NULL, &rec, p[1], false);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	/* Istio's default format, field by field. */
+	assert_int_equal(buf[0], '[');
+	assert_non_null(strstr(buf,
+			       "] \"GET /x?y HTTP/1.1\" 503 UF,URX "
+			       "upstream_reset_before_response_started{connection_failure} - \"-\" "
+			       "0 91 0 - \"-\" \"-\" \"id-1\" \"reviews\" \"127.0.0.1:80\""));
+	assert_int_equal(buf[n - 1], '\n');
+	wp_stats_record(NULL, &rec, p[1], true);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	buf[n] = '\0';
+	j = cJSON_Parse(buf);
+	assert_non_null(j);
+	assert_int_equal(cJSON_GetObjectItem(j, "response_code")->valueint, 503);
+	assert_string_equal(cJSON_GetObjectItem(j, "response_flags")->valuestring, "UF,URX");
+	assert_string_equal(cJSON_GetObjectItem(j, "upstream_host")->valuestring, "127.0.0.1:80");
+	cJSON_Delete(j);
+	close(p[0]);
+	close(p[1]);
 }
 
 struct hang_arg {
@@ -919,6 +991,7 @@ int main(void)
 	    cmocka_unit_test(test_websocket),
 	    cmocka_unit_test(test_oversized_head),
 	    cmocka_unit_test(test_metrics),
+	    cmocka_unit_test(test_access_log),
 	    cmocka_unit_test(test_reload_and_drain),
 	};
 
