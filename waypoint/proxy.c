@@ -118,8 +118,9 @@ static void flags_text(const struct wp_req *r, char *out, size_t len)
 			    (size_t)snprintf(out + n, len - n, "%s%s", n ? "," : "", flag_order[i]);
 }
 
-static void fill_destination(struct wp_req *r, struct wp_record *rec, char *ns, size_t nslen,
-			     char *wl, size_t wllen)
+/* Istio's workload labels of endpoint @ep (its pod's), into the record's @which side. */
+static void workload_labels(const struct l7_endpoint *ep, bool source, struct wp_record *rec,
+			    char *ns, size_t nslen, char *wl, size_t wllen)
 {
 	static const char *const canon[] = {"service.istio.io/canonical-name",
 					    "app.kubernetes.io/name", "app"};
@@ -127,33 +128,43 @@ static void fill_destination(struct wp_req *r, struct wp_record *rec, char *ns, 
 					  "app.kubernetes.io/version", "version"};
 	static const char *const app[] = {"app", "app.kubernetes.io/name"};
 	static const char *const ver[] = {"version", "app.kubernetes.io/version"};
+	const char *slash = ep->pod ? strchr(ep->pod, '/') : NULL;
+	const char *cs, *cr;
+
+	snprintf(ns, nslen, "%.*s", slash ? (int)(slash - ep->pod) : 0, ep->pod ? ep->pod : "");
+	snprintf(wl, wllen, "%s", slash ? slash + 1 : ep->pod ? ep->pod : "");
+	cs = label(&ep->labels, canon, 3);
+	cr = label(&ep->labels, rev, 3);
+	if (source) {
+		rec->source_namespace = ns;
+		rec->source_workload = wl;
+		rec->source_app = label(&ep->labels, app, 2);
+		rec->source_version = label(&ep->labels, ver, 2);
+		rec->source_canonical_service = cs ? cs : wl;
+		rec->source_canonical_revision = cr ? cr : "latest";
+		return;
+	}
+	rec->destination_namespace = ns;
+	rec->destination_workload = wl;
+	rec->destination_principal = ep->identity;
+	rec->destination_app = label(&ep->labels, app, 2);
+	rec->destination_version = label(&ep->labels, ver, 2);
+	rec->destination_canonical_service = cs ? cs : wl;
+	rec->destination_canonical_revision = cr ? cr : "latest";
+}
+
+static void fill_destination(struct wp_req *r, struct wp_record *rec, char *ns, size_t nslen,
+			     char *wl, size_t wllen)
+{
 	const struct l7_service *svc = r->svc >= 0 ? &r->view->gen->l7->services[r->svc] : NULL;
-	const struct l7_endpoint *ep = r->up && r->host >= 0 ? r->up->c->ep[r->host] : NULL;
 
 	if (svc) {
 		rec->destination_service = svc->hostname;
 		rec->destination_service_name = svc->name;
 		rec->destination_service_namespace = svc->namespace;
 	}
-	if (!ep)
-		return;
-	if (ep->pod) {
-		const char *slash = strchr(ep->pod, '/');
-
-		snprintf(ns, nslen, "%.*s", slash ? (int)(slash - ep->pod) : 0, ep->pod);
-		snprintf(wl, wllen, "%s", slash ? slash + 1 : ep->pod);
-		rec->destination_namespace = ns;
-		rec->destination_workload = wl;
-	}
-	rec->destination_principal = ep->identity;
-	rec->destination_app = label(&ep->labels, app, 2);
-	rec->destination_version = label(&ep->labels, ver, 2);
-	rec->destination_canonical_service = label(&ep->labels, canon, 3);
-	if (!rec->destination_canonical_service)
-		rec->destination_canonical_service = rec->destination_workload;
-	rec->destination_canonical_revision = label(&ep->labels, rev, 3);
-	if (!rec->destination_canonical_revision)
-		rec->destination_canonical_revision = "latest";
+	if (r->up && r->host >= 0)
+		workload_labels(r->up->c->ep[r->host], false, rec, ns, nslen, wl, wllen);
 }
 
 static void record(struct wp_req *r)
@@ -161,7 +172,9 @@ static void record(struct wp_req *r)
 	struct wp_engine *e = r->conn->e;
 	const struct transport_peer *p = &r->conn->peer;
 	struct wp_record rec = {0};
-	char host[32] = "-", sns[128], dns[128], dwl[256], ip[INET_ADDRSTRLEN], flags[64];
+	char host[32] = "-", sns[128], dns[128], dwl[256], swl[256], ip[INET_ADDRSTRLEN];
+	const struct l7_endpoint *src;
+	char flags[64];
 
 	rec.start = r->start_wall;
 	rec.method = r->head.method;
@@ -188,8 +201,14 @@ static void record(struct wp_req *r)
 	rec.route_name = r->route ? r->route->name : NULL;
 	rec.downstream_remote = p->client;
 	rec.downstream_local = p->local;
+	/* The client as a workload the configuration knows (Istio's peer metadata), else what
+	 * its identity says. */
+	src = wp_gen_endpoint(r->view->gen, p->client.sin_addr.s_addr);
+	if (src)
+		workload_labels(src, true, &rec, sns, sizeof(sns), swl, sizeof(swl));
+	else
+		rec.source_namespace = identity_ns(p->identity, sns, sizeof(sns));
 	rec.source_principal = p->identity;
-	rec.source_namespace = identity_ns(p->identity, sns, sizeof(sns));
 	fill_destination(r, &rec, dns, sizeof(dns), dwl, sizeof(dwl));
 	rec.grpc_status = r->grpc_status;
 	rec.mtls = p->mtls;

@@ -474,16 +474,29 @@ static int r_end(void *user)
 
 static const struct h1_parser_ops r_ops = {r_head, r_body, r_end};
 
-static int dial(void)
+/* A connection to the waypoint from @src (NULL: 127.0.0.1). */
+static int dial_from(const char *src)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(W.port)};
 	struct timeval tv = {.tv_sec = 20};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+	if (src) {
+		struct sockaddr_in me = {.sin_family = AF_INET};
+
+		me.sin_addr.s_addr = inet_addr(src);
+		assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	}
+
 	sa.sin_addr.s_addr = inet_addr("127.0.0.1");
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
+}
+
+static int dial(void)
+{
+	return dial_from(NULL);
 }
 
 /* Reads one response on @fd through @p (kept across responses); false at EOF or error. */
@@ -518,10 +531,10 @@ static bool read_resp(int fd, struct h1_parser *p, struct resp *r, char *carry, 
 	}
 }
 
-/* One request on a new connection: the response in @r (caller frees r->fields). */
-static void request(const char *req, struct resp *r)
+/* One request from @src on a new connection: the response in @r (caller frees r->fields). */
+static void request_from(const char *src, const char *req, struct resp *r)
 {
-	int fd = dial();
+	int fd = dial_from(src);
 	struct h1_parser *p = h1_parser_new(false, &r_ops, r);
 	char carry[65536];
 	size_t cl = 0;
@@ -532,6 +545,11 @@ static void request(const char *req, struct resp *r)
 		r->status = -1;
 	h1_parser_free(p);
 	close(fd);
+}
+
+static void request(const char *req, struct resp *r)
+{
+	request_from(NULL, req, r);
 }
 
 static const char *hdr(const struct resp *r, const char *name)
@@ -850,7 +868,8 @@ static void test_metrics(void **state)
 	struct resp r;
 	char *text;
 
-	request(GET("/r/metrics", ""), &r);
+	/* From the address of pod shop/s1: its labels are the source's. */
+	request_from("127.0.0.13", GET("/r/metrics", ""), &r);
 	http_fields_free(&r.fields);
 	text = wp_stats_render(&s, 1);
 	assert_non_null(text);
@@ -858,6 +877,9 @@ static void test_metrics(void **state)
 	assert_non_null(strstr(text, "istio_requests_total{reporter=\"waypoint\""));
 	assert_non_null(strstr(text, "destination_service=\"reviews.shop.svc.cluster.local\""));
 	assert_non_null(strstr(text, "destination_version=\"v1\""));
+	assert_non_null(strstr(text, "destination_workload=\"r1\""));
+	assert_non_null(strstr(text, "source_workload=\"s1\",source_canonical_service=\"shadow\""));
+	assert_non_null(strstr(text, "source_app=\"shadow\""));
 	assert_non_null(strstr(text, "response_code=\"418\""));
 	assert_non_null(strstr(text, "response_flags=\"FI\""));
 	assert_non_null(strstr(text, "response_flags=\"NR\""));
