@@ -263,8 +263,9 @@ void wp_req_answer(struct wp_req *r, int status, const char *body, size_t blen,
 		r->bytes_out += blen;
 	}
 	http_fields_free(&h.fields);
-	h1_server_end(s);
+	/* Recorded before the last byte leaves: whoever saw the answer can see its record. */
 	wp_req_finish(r);
+	h1_server_end(s);
 }
 
 void wp_req_reply(struct wp_req *r, enum wp_reply what, int status, const char *body, size_t blen)
@@ -279,8 +280,22 @@ void wp_req_reply(struct wp_req *r, enum wp_reply what, int status, const char *
 		body = ri->body;
 		blen = strlen(body);
 	}
-	wp_req_answer(r, status ? status : ri->status, body, blen, overloaded,
-		      ri->overloaded ? 1 : 0);
+	status = status ? status : ri->status;
+	if (r->grpc) {
+		/* Envoy answers a gRPC request trailers-only: 200 with the status mapped. */
+		char gs[12], msg[160];
+		const char *extra[] = {"content-type",	     "application/grpc",
+				       "grpc-status",	     gs,
+				       "grpc-message",	     msg,
+				       "x-envoy-overloaded", "true"};
+
+		r->grpc_status = wp_grpc_status_of_http(status);
+		snprintf(gs, sizeof(gs), "%d", r->grpc_status);
+		snprintf(msg, sizeof(msg), "%.*s", (int)(blen < 150 ? blen : 150), body);
+		wp_req_answer(r, 200, "", 0, extra, ri->overloaded ? 4 : 3);
+		return;
+	}
+	wp_req_answer(r, status, body, blen, overloaded, ri->overloaded ? 1 : 0);
 }
 
 /* ---- decisions ---- */
@@ -461,6 +476,27 @@ static int prepare(struct wp_req *r)
 	const char *v;
 	char ip[INET_ADDRSTRLEN], id[37], *xff;
 
+	/* An absolute-form target (RFC 9112 §3.2.2) names the authority; the path is routed. */
+	if (!strncasecmp(r->head.target, "http://", 7) ||
+	    !strncasecmp(r->head.target, "https://", 8)) {
+		const char *a = strstr(r->head.target, "://") + 3;
+		size_t al = strcspn(a, "/?#");
+		char *path, *host = strndup(a, al);
+		int err;
+
+		if (!host || asprintf(&path, "%s%s", a[al] == '/' ? "" : "/", a + al) < 0) {
+			free(host);
+			return -ENOMEM;
+		}
+		err = al ? http_fields_set(f, "host", host) : 0;
+		free(host);
+		if (err) {
+			free(path);
+			return err;
+		}
+		free(r->head.target);
+		r->head.target = path;
+	}
 	v = http_fields_get(f, "host");
 	r->authority = strdup(v ? v : "");
 	v = http_fields_get(f, "user-agent");
@@ -500,7 +536,6 @@ static void decide(struct wp_req *r)
 	const struct l7_match *m;
 	const struct l7_route *rt;
 	char *path, *loc;
-	const char *ct;
 
 	r->svc = wp_gen_service(g, p->dest_host, p->dest_ip);
 	if (r->svc < 0) {
@@ -521,8 +556,6 @@ static void decide(struct wp_req *r)
 	}
 	r->route = rt;
 	m = match_of(g->routes[r->svc], rt, &rq);
-	ct = http_fields_get(&r->head.fields, "content-type");
-	r->grpc = ct && !strncmp(ct, "application/grpc", 16);
 	if (cors_preflight(r, &rt->cors))
 		return;
 	if (rt->action == L7_ACTION_REDIRECT) {
@@ -621,6 +654,8 @@ static void on_request(void *arg, struct h1_head *head)
 	r->framing = r->head.framing;
 	r->length = r->head.content_length;
 	r->body_kept = true;
+	expect = http_fields_get(&r->head.fields, "content-type");
+	r->grpc = expect && !strncmp(expect, "application/grpc", 16);
 	if (prepare(r)) {
 		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
 		return;

@@ -196,8 +196,8 @@ static void c_end(void *arg)
 		return;
 	}
 	end_attempt(r, r->req_end);
+	wp_req_finish(r); /* recorded before the client can see the end */
 	h1_server_end(s);
-	wp_req_finish(r);
 }
 
 static void c_drain(void *arg)
