@@ -66,7 +66,7 @@ YAML
 world v1 >"$tmp/world.yaml"
 out=$(actl waypoint config -f "$tmp/world.yaml" -n it --name nope 2>&1) &&
 	fail "config for a waypoint that does not exist succeeded"
-expect_contains "$out" "no waypoint it/nope"
+expect_contains "$out" "it/nope in $tmp/world.yaml: no waypoint"
 actl waypoint config -f "$tmp/world.yaml" -n it --name wp >"$tmp/l7.json" || fail "waypoint config"
 
 "$WAYPOINT" --config "$tmp/l7.json" --listen "127.0.0.1:$lp=web.it.svc.cluster.local:80" \

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Manifests to the L7 model of their waypoint (l7_world.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +12,6 @@ struct l7_config *l7_world_compile(const char *yaml, char *err, size_t len)
 {
 	struct config cfg;
 	struct config_diags d = {0};
-	struct l7_inputs in = {0};
-	struct l7_bindings b = {0};
-	struct l7_pod *pods = NULL;
 	struct l7_config *l7 = NULL;
 
 	config_init(&cfg);
@@ -22,25 +20,9 @@ struct l7_config *l7_world_compile(const char *yaml, char *err, size_t len)
 			config_diag_format(&d.items[0], err, len);
 		else
 			snprintf(err, len, "the manifests do not load");
-		goto out;
+	} else if (!(l7 = l7_compile_config(&cfg, "shop", "wp"))) {
+		snprintf(err, len, "waypoint shop/wp: %s", strerror(errno));
 	}
-	if (l7_pods_from_config(&cfg, &pods, &in.n_pods)) {
-		snprintf(err, len, "out of memory");
-		goto out;
-	}
-	in.cfg = &cfg;
-	in.pods = pods;
-	if (l7_bindings_compute(&in, &b) || !b.n_waypoints) {
-		snprintf(err, len, "no waypoint");
-		goto out;
-	}
-	l7 = l7_compile(&in, &b, &b.waypoints[0]);
-	if (!l7)
-		snprintf(err, len, "l7_compile failed");
-out:
-	/* The model borrows nothing from its inputs (l7.h): they may go. */
-	l7_bindings_free(&b);
-	free(pods);
 	config_diags_free(&d);
 	config_free(&cfg);
 	return l7;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The L7 model of a set of manifests, as the agent would compile it for their one waypoint
- * (config_load_buffer, l7_pods_from_config, l7_bindings_compute, l7_compile): for the tests
- * and fuzz targets that run the waypoint on a configuration written as Istio YAML.
+ * The L7 model of a set of manifests for their waypoint shop/wp (config_load_buffer, then
+ * l7_compile_config): for the tests and fuzz targets that run the waypoint on a configuration
+ * written as Istio YAML.
  */
 #ifndef AMBIT_TESTS_L7_WORLD_H
 #define AMBIT_TESTS_L7_WORLD_H

@@ -509,11 +509,7 @@ static int wp_config(const struct wp_args *a)
 {
 	struct config cfg;
 	struct config_diags d = {0};
-	struct l7_inputs in = {0};
-	struct l7_bindings b = {0};
-	struct l7_pod *pods = NULL;
 	struct l7_config *l7 = NULL;
-	const struct l7_waypoint *wp = NULL;
 	cJSON *j = NULL;
 	char *text = NULL, line[512];
 	int ret = -EINVAL;
@@ -526,24 +522,15 @@ static int wp_config(const struct wp_args *a)
 		}
 		goto out;
 	}
-	ret = -ENOMEM;
-	if (l7_pods_from_config(&cfg, &pods, &in.n_pods))
-		goto out;
-	in.cfg = &cfg;
-	in.pods = pods;
-	if (l7_bindings_compute(&in, &b))
-		goto out;
-	for (size_t i = 0; i < b.n_waypoints; i++)
-		if (!strcmp(b.waypoints[i].namespace, a->ns) &&
-		    !strcmp(b.waypoints[i].name, wp_name(a)))
-			wp = &b.waypoints[i];
-	if (!wp) {
-		fprintf(stderr, "ambitctl: no waypoint %s/%s in %s\n", a->ns, wp_name(a), a->file);
-		ret = -ENOENT;
+	l7 = l7_compile_config(&cfg, a->ns, wp_name(a));
+	if (!l7) {
+		ret = -errno;
+		fprintf(stderr, "ambitctl: %s/%s in %s: %s\n", a->ns, wp_name(a), a->file,
+			errno == ENOENT ? "no waypoint" : strerror(errno));
 		goto out;
 	}
-	l7 = l7_compile(&in, &b, wp);
-	j = l7 ? l7_to_json(l7) : NULL;
+	ret = -ENOMEM;
+	j = l7_to_json(l7);
 	text = j ? cJSON_Print(j) : NULL;
 	if (text) {
 		printf("%s\n", text);
@@ -553,8 +540,6 @@ out:
 	free(text);
 	cJSON_Delete(j);
 	l7_config_free(l7);
-	l7_bindings_free(&b);
-	free(pods);
 	config_diags_free(&d);
 	config_free(&cfg);
 	return ret;
