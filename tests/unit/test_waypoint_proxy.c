@@ -104,6 +104,8 @@ static const char world_yaml[] = L7_WORLD_HEAD SVC("reviews", "9080") SVC("shado
 			      "flaky}}]\n"
 			      "  - match: [{uri: {prefix: /down}}]\n"
 			      "    route: [{destination: {host: down}}]\n"
+			      "  - match: [{method: {exact: CONNECT}}]\n"
+			      "    route: [{destination: {host: reviews, subset: v1}}]\n"
 			      "  - match: [{uri: {prefix: /r}}]\n"
 			      "    route: [{destination: {host: reviews, subset: v1}}]\n";
 
@@ -246,6 +248,12 @@ static int b_end(void *user)
 
 	if (!strncmp(c->path, "/hang", 5))
 		return 0; /* never answers */
+	if (c->upgrade && !strcmp(c->path, "tunnel.example:443")) {
+		static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+
+		write_all(c->fd, ok, sizeof(ok) - 1);
+		return H1_PAUSE;
+	}
 	if (c->upgrade && !strncmp(c->path, "/rws", 4)) {
 		static const char sw[] = "HTTP/1.1 101 Switching Protocols\r\nconnection: "
 					 "upgrade\r\nupgrade: websocket\r\n\r\n";
@@ -887,6 +895,37 @@ static void test_websocket(void **state)
 	close(fd);
 }
 
+/* A CONNECT, once the upstream accepts it, is a byte pipe both ways. */
+static void test_connect(void **state)
+{
+	int fd = dial();
+	static const char req[] = "CONNECT tunnel.example:443 HTTP/1.1\r\nhost: reviews\r\n\r\n";
+	char buf[4096] = "";
+	size_t got = 0;
+
+	write_all(fd, req, sizeof(req) - 1);
+	while (got < sizeof(buf) - 1 && !strstr(buf, "\r\n\r\n")) {
+		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
+	}
+	assert_non_null(strstr(buf, "HTTP/1.1 200"));
+	write_all(fd, "opaque bytes", 12);
+	got = 0;
+	while (got < 12) {
+		ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	assert_memory_equal(buf, "OPAQUE BYTES", 12);
+	close(fd);
+}
+
 static void test_oversized_head(void **state)
 {
 	static char req[70 * 1024];
@@ -1068,6 +1107,7 @@ int main(void)
 	    cmocka_unit_test(test_keepalive_pipelining),
 	    cmocka_unit_test(test_big_bodies),
 	    cmocka_unit_test(test_websocket),
+	    cmocka_unit_test(test_connect),
 	    cmocka_unit_test(test_oversized_head),
 	    cmocka_unit_test(test_metrics),
 	    cmocka_unit_test(test_access_log),
