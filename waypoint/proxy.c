@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <arpa/inet.h>
 
+#include "ambit/log.h"
 #include "ambit/re2.h"
 #include "fault.h"
 #include "headers.h"
@@ -97,8 +98,8 @@ static const char *identity_ns(const char *id, char *buf, size_t len)
 }
 
 /* Envoy's response flags, in the order Envoy prints them (ResponseFlagUtils). */
-static const char *const flag_order[] = {"UH", "UT", "UR", "UF", "UC",	"UO",
-					 "NR", "DI", "FI", "DC", "URX", "NC"};
+static const char *const flag_order[] = {"UH", "UT", "UR", "UF",  "UC",	 "UO",	"NR",
+					 "DI", "FI", "DC", "URX", "DPE", "UPE", "NC"};
 
 void wp_req_flag(struct wp_req *r, const char *flag)
 {
@@ -179,7 +180,8 @@ static void record(struct wp_req *r)
 	rec.start = r->start_wall;
 	rec.method = r->head.method;
 	rec.path = r->orig_path;
-	rec.protocol = r->head.minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+	if (r->head.method)
+		rec.protocol = r->head.minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
 	rec.authority = r->authority;
 	rec.user_agent = r->user_agent;
 	rec.request_id = r->request_id;
@@ -740,6 +742,26 @@ static void on_close(void *arg)
 	free(conn);
 }
 
+/* A head the HTTP/1 layer refused (400, 431): Envoy's DPE line and series. */
+static void on_refused(void *arg, int status, const char *why)
+{
+	struct wp_conn *conn = arg;
+	struct wp_req r = {.conn = conn,
+			   .view = conn->e->view,
+			   .svc = -1,
+			   .host = -1,
+			   .upstream_ms = -1,
+			   .grpc_status = -1,
+			   .status = status,
+			   .details = "codec_error",
+			   .start_ms = loop_now_ms(conn->e->loop)};
+
+	clock_gettime(CLOCK_REALTIME, &r.start_wall);
+	wp_req_flag(&r, "DPE");
+	pr_debug("waypoint: refused a request head: %s", why);
+	record(&r);
+}
+
 static const struct h1_server_ops server_ops = {
     .on_request = on_request,
     .on_body = on_body,
@@ -747,6 +769,7 @@ static const struct h1_server_ops server_ops = {
     .on_drain = on_drain,
     .on_abort = on_abort,
     .on_close = on_close,
+    .on_refused = on_refused,
 };
 
 int wp_engine_serve(struct wp_engine *e, struct transport *t)

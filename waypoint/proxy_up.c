@@ -210,13 +210,16 @@ static void c_error(void *arg, int err)
 	struct wp_req *r = arg;
 	struct h1_server *s = r->conn->s;
 
+	if (err == -EPROTO)
+		wp_req_flag(r, "UPE"); /* a response the HTTP/1 parser refused */
 	if (!r->got_response) {
 		try_failed(r, r->req_end ? WP_FAIL_RESET : WP_FAIL_RESET_BEFORE_SEND,
 			   WP_OUTCOME_RESET, WP_REPLY_UPSTREAM_TERMINATED);
 		return;
 	}
 	/* The response was cut: the client can only learn it by a reset. */
-	wp_req_flag(r, "UC");
+	if (err != -EPROTO)
+		wp_req_flag(r, "UC");
 	end_attempt(r, false);
 	wp_req_finish(r);
 	h1_server_close(s, true);

@@ -971,6 +971,8 @@ static void test_metrics(void **state)
 	assert_non_null(strstr(text, "response_flags=\"UO\""));
 	assert_non_null(strstr(text, "response_flags=\"UF,URX\""));
 	assert_non_null(strstr(text, "response_code=\"504\""));
+	assert_non_null(strstr(text, "response_code=\"431\""));
+	assert_non_null(strstr(text, "response_flags=\"DPE\""));
 	assert_non_null(strstr(text, "istio_request_duration_milliseconds_bucket{"));
 	assert_non_null(strstr(text, "le=\"3.6e+06\""));
 	assert_non_null(strstr(text, "istio_response_bytes_bucket{"));
