@@ -46,7 +46,10 @@ static const char world_yaml[] = L7_WORLD_HEAD SVC("reviews", "9080") SVC("shado
 	    POD("d1", "down", "v1",
 		"127.0.0.17") "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
 			      "metadata: {name: reviews, namespace: shop}\n"
-			      "spec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: "
+			      "spec:\n  host: reviews\n"
+			      "  trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: "
+			      "x-user}}}\n"
+			      "  subsets:\n  - {name: v1, labels: "
 			      "{version: v1}}\n"
 			      "  - {name: v2, labels: {version: v2}}\n---\n"
 			      "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
@@ -104,6 +107,8 @@ static const char world_yaml[] = L7_WORLD_HEAD SVC("reviews", "9080") SVC("shado
 			      "flaky}}]\n"
 			      "  - match: [{uri: {prefix: /down}}]\n"
 			      "    route: [{destination: {host: down}}]\n"
+			      "  - match: [{uri: {prefix: /hash}}]\n"
+			      "    route: [{destination: {host: reviews}}]\n"
 			      "  - match: [{method: {exact: CONNECT}}]\n"
 			      "    route: [{destination: {host: reviews, subset: v1}}]\n"
 			      "  - match: [{uri: {prefix: /r}}]\n"
@@ -664,6 +669,31 @@ static void test_weighted_split(void **state)
 	assert_in_range(v2, 65, 135);
 }
 
+/* consistentHash on a header: one user always reaches the same host; users spread. */
+static void test_consistent_hash(void **state)
+{
+	int seen[2] = {0};
+	struct resp r;
+	char req[256];
+
+	for (int u = 0; u < 20; u++) {
+		char first[8] = "";
+
+		for (int i = 0; i < 5; i++) {
+			snprintf(req, sizeof(req), GET("/hash", "x-user: user-%d\r\n"), u);
+			request(req, &r);
+			assert_int_equal(r.status, 200);
+			if (!i)
+				snprintf(first, sizeof(first), "%s", hdr(&r, "x-backend"));
+			assert_string_equal(hdr(&r, "x-backend"), first);
+			http_fields_free(&r.fields);
+		}
+		seen[first[0] == '1']++;
+	}
+	/* 20 users on a ring of 2 hosts all on one: probability 2^-19. */
+	assert_true(seen[0] > 0 && seen[1] > 0);
+}
+
 static void test_timeout_retries_failures(void **state)
 {
 	struct resp r;
@@ -1102,6 +1132,7 @@ int main(void)
 	    cmocka_unit_test(test_local_answers),
 	    cmocka_unit_test(test_rewrite_headers),
 	    cmocka_unit_test(test_weighted_split),
+	    cmocka_unit_test(test_consistent_hash),
 	    cmocka_unit_test(test_timeout_retries_failures),
 	    cmocka_unit_test(test_mirror),
 	    cmocka_unit_test(test_outlier),
