@@ -893,67 +893,55 @@ static void test_big_bodies(void **state)
 	}
 }
 
-static void test_websocket(void **state)
+/* Reads into @buf (@len bytes, kept terminated) until it holds @want or the peer stops. */
+static void read_until(int fd, char *buf, size_t len, const char *want)
 {
-	int fd = dial();
-	static const char req[] = "GET /rws HTTP/1.1\r\nhost: reviews\r\nconnection: upgrade\r\n"
-				  "upgrade: websocket\r\n\r\nhello";
-	char buf[4096];
 	size_t got = 0;
 
-	write_all(fd, req, sizeof(req) - 1);
-	while (got < sizeof(buf) - 1 && !strstr(buf, "HELLO")) {
-		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+	buf[0] = '\0';
+	while (got < len - 1 && !strstr(buf, want)) {
+		ssize_t n = read(fd, buf + got, len - 1 - got);
 
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 		buf[got] = '\0';
 	}
-	assert_non_null(strstr(buf, "HTTP/1.1 101"));
-	assert_non_null(strstr(buf, "HELLO"));
-	write_all(fd, "more", 4);
-	got = 0;
-	while (got < 4) {
-		ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+}
 
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	assert_memory_equal(buf, "MORE", 4);
+/*
+ * Opens a tunnel with @req (the backend answers @ok, then echoes upper-cased: @early, what
+ * the request carried behind its head, first), then checks that bytes written into the tunnel
+ * come back.
+ */
+static void tunnel(const char *req, const char *ok, const char *early)
+{
+	int fd = dial();
+	char buf[4096];
+
+	write_all(fd, req, strlen(req));
+	read_until(fd, buf, sizeof(buf), early);
+	assert_non_null(strstr(buf, ok));
+	assert_non_null(strstr(buf, early));
+	write_all(fd, "opaque bytes", 12);
+	read_until(fd, buf, sizeof(buf), "OPAQUE BYTES");
+	assert_non_null(strstr(buf, "OPAQUE BYTES"));
 	close(fd);
+}
+
+static void test_websocket(void **state)
+{
+	/* The bytes right behind the request head reach the backend once it switched. */
+	tunnel("GET /rws HTTP/1.1\r\nhost: reviews\r\nconnection: upgrade\r\n"
+	       "upgrade: websocket\r\n\r\nhello",
+	       "HTTP/1.1 101", "HELLO");
 }
 
 /* A CONNECT, once the upstream accepts it, is a byte pipe both ways. */
 static void test_connect(void **state)
 {
-	int fd = dial();
-	static const char req[] = "CONNECT tunnel.example:443 HTTP/1.1\r\nhost: reviews\r\n\r\n";
-	char buf[4096] = "";
-	size_t got = 0;
-
-	write_all(fd, req, sizeof(req) - 1);
-	while (got < sizeof(buf) - 1 && !strstr(buf, "\r\n\r\n")) {
-		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
-
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		buf[got] = '\0';
-	}
-	assert_non_null(strstr(buf, "HTTP/1.1 200"));
-	write_all(fd, "opaque bytes", 12);
-	got = 0;
-	while (got < 12) {
-		ssize_t n = read(fd, buf + got, sizeof(buf) - got);
-
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	assert_memory_equal(buf, "OPAQUE BYTES", 12);
-	close(fd);
+	tunnel("CONNECT tunnel.example:443 HTTP/1.1\r\nhost: reviews\r\n\r\n", "HTTP/1.1 200",
+	       "\r\n\r\n");
 }
 
 static void test_oversized_head(void **state)
