@@ -187,6 +187,31 @@ struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t
 	return wp_gen_new(l7, version, err, len);
 }
 
+void wp_gen_inherit(struct wp_gen *g, struct wp_gen *old)
+{
+	for (size_t i = 0; old && i < g->n_clusters; i++) {
+		struct wp_cluster *c = &g->clusters[i], *o = NULL;
+
+		for (size_t k = 0; k < old->n_clusters && !o; k++)
+			if (!strcmp(old->clusters[k].name, c->name))
+				o = &old->clusters[k];
+		if (!o || !c->outlier.cfg.present || !o->outlier.cfg.present)
+			continue;
+		pthread_mutex_lock(&o->lock);
+		for (size_t h = 0; h < c->n_hosts; h++)
+			for (size_t k = 0; k < o->n_hosts; k++) {
+				if (c->addr[h].sin_addr.s_addr != o->addr[k].sin_addr.s_addr ||
+				    c->addr[h].sin_port != o->addr[k].sin_port)
+					continue;
+				c->outlier.hosts[h] = o->outlier.hosts[k];
+				c->outlier.n_ejected += c->outlier.hosts[h].ejected;
+			}
+		c->outlier.next_sweep_ms = o->outlier.next_sweep_ms;
+		pthread_mutex_unlock(&o->lock);
+		c->epoch++;
+	}
+}
+
 struct wp_gen *wp_gen_get(struct wp_gen *g)
 {
 	if (g)

@@ -34,6 +34,12 @@ struct wp_gen {
 struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, size_t len);
 /* Reads the l7 JSON at @path (l7_from_json, strict) into a generation; as wp_gen_new. */
 struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t len);
+/*
+ * Envoy keeps a host's outlier state across cluster updates: the hosts of @g's clusters that
+ * @old's clusters of the same name had (same address) take their ejections and counts. Call
+ * before @g serves (it is not locked); @old may be serving.
+ */
+void wp_gen_inherit(struct wp_gen *g, struct wp_gen *old);
 /* A new reference; wp_gen_put drops one (the last frees). Both accept NULL. */
 struct wp_gen *wp_gen_get(struct wp_gen *g);
 void wp_gen_put(struct wp_gen *g);

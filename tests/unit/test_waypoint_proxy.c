@@ -1080,6 +1080,7 @@ static void test_reload_and_drain(void **state)
 		usleep(10 * 1000);
 	g = wp_gen_new(compile(yaml), 2, err, sizeof(err));
 	assert_non_null(g);
+	wp_gen_inherit(g, W.gen); /* as main does */
 	wp_worker_set_gen(W.w, g);
 	for (int i = 0; i < 100; i++) {
 		request(GET("/direct", ""), &r);
@@ -1092,6 +1093,12 @@ static void test_reload_and_drain(void **state)
 	__atomic_store_n(&cb_gate, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	assert_int_equal(a.status, 200); /* the in-flight request was not dropped */
+	/* The host test_outlier ejected stays ejected under the new generation (as in Envoy). */
+	for (int i = 0; i < 4; i++) {
+		request(GET("/outlier", ""), &r);
+		assert_int_equal(r.status, 200);
+		http_fields_free(&r.fields);
+	}
 	wp_gen_put(W.gen);
 	W.gen = g;
 	free(yaml);
