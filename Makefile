@@ -172,8 +172,8 @@ FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Iuserspace/lib
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(addprefix $(FUZZ_O)/,$(FUZZ_TARGETS))
 fobj = $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(1))
-FUZZ_ARCHIVES := $(FUZZ_O)/libtest.a $(FUZZ_O)/libzt.a $(FUZZ_O)/libagent.a $(FUZZ_O)/libnet.a \
-	$(FUZZ_O)/libambit.a
+FUZZ_ARCHIVES := $(FUZZ_O)/libtest.a $(FUZZ_O)/libzt.a $(FUZZ_O)/libwp.a $(FUZZ_O)/libagent.a \
+	$(FUZZ_O)/libnet.a $(FUZZ_O)/libambit.a
 
 $(FUZZ_O)/obj/%.o: %.c | $(SKELS)
 	@mkdir -p $(@D)
@@ -184,6 +184,7 @@ $(FUZZ_O)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	$(CLANG) $(filter-out $(WARN),$(FUZZ_CFLAGS)) -c $< -o $@
 $(FUZZ_O)/libtest.a: $(call fobj,$(wildcard tests/lib/*.c))
 $(FUZZ_O)/libzt.a: $(call fobj,$(filter-out ztunnel/main.c,$(ZT_SRCS)))
+$(FUZZ_O)/libwp.a: $(call fobj,$(filter-out waypoint/main.c,$(wildcard waypoint/*.c)))
 $(FUZZ_O)/libagent.a: $(call fobj,$(filter-out userspace/agent/main.c,$(wildcard userspace/agent/*.c)))
 $(FUZZ_O)/libnet.a: $(call fobj,$(wildcard userspace/net/*.c)) \
 	$(patsubst $(OBJ)/%,$(FUZZ_O)/obj/%,$(LLHTTP_OBJS))

@@ -8,13 +8,25 @@
 
 #include "cluster.h"
 
-static uint64_t rnd64(void)
+/*
+ * SplitMix64 per thread, seeded once from getrandom: a draw per decision without a system call
+ * (a request takes several: weight, faults, load balancer, request id).
+ */
+uint64_t wp_random(void)
 {
-	uint64_t r = 0;
+	static __thread uint64_t state;
+	static __thread bool seeded;
+	uint64_t z;
 
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
-		r = (uint64_t)random() << 32 ^ (uint64_t)random();
-	return r;
+	if (!seeded) {
+		if (getrandom(&state, sizeof(state), GRND_NONBLOCK) != sizeof(state))
+			state = (uint64_t)random() << 32 ^ (uint64_t)random() ^ (uint64_t)&state;
+		seeded = true;
+	}
+	z = (state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
 }
 
 static bool in_subset(const struct l7_service *svc, const char *subset, uint32_t e)
@@ -201,7 +213,7 @@ int wp_upstream_pick(struct wp_upstream *u, bool has_hash, uint64_t hash, const 
 	for (int tries = 0; tries < 6; tries++) {
 		bool seen = false;
 
-		i = wp_lb_pick(&u->lb, has_hash, hash, rnd64(), rnd64());
+		i = wp_lb_pick(&u->lb, has_hash, hash, wp_random(), wp_random());
 		if (i < 0)
 			return -1;
 		for (size_t k = 0; k < n_avoid; k++)

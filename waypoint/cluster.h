@@ -36,6 +36,10 @@ struct wp_cluster {
 	uint32_t epoch; /* atomic: bumped when a host is ejected or returns */
 };
 
+/* A uniformly random 64-bit value (SplitMix64 per thread, seeded by getrandom): the draws of
+ * weights, faults, load balancing, backoff, request ids. */
+uint64_t wp_random(void);
+
 /* Builds @c for @svc's (@subset, @port) (all borrowed: they must outlive @c). 0 or -ENOMEM. */
 int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const char *subset,
 		    uint16_t port, uint64_t now_ms);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 
 #include "config.h"
@@ -21,6 +22,7 @@ static void gen_free(struct wp_gen *g)
 	free(g->routes);
 	free(g->clusters);
 	free(g->cluster_base);
+	free(g->by_ip);
 	l7_config_free(g->l7);
 	free(g);
 }
@@ -31,6 +33,49 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int cmp_ep(const void *a, const void *b)
+{
+	uint32_t x = ntohl((*(const struct l7_endpoint *const *)a)->ip);
+	uint32_t y = ntohl((*(const struct l7_endpoint *const *)b)->ip);
+
+	return (x > y) - (x < y);
+}
+
+/* Every endpoint once by address, for wp_gen_endpoint. */
+static int index_endpoints(struct wp_gen *g)
+{
+	size_t n = 0;
+
+	for (size_t s = 0; s < g->l7->n_services; s++)
+		n += g->l7->services[s].n_endpoints;
+	g->by_ip = calloc(n + 1, sizeof(*g->by_ip));
+	if (!g->by_ip)
+		return -ENOMEM;
+	for (size_t s = 0; s < g->l7->n_services; s++)
+		for (size_t e = 0; e < g->l7->services[s].n_endpoints; e++)
+			g->by_ip[g->n_by_ip++] = &g->l7->services[s].endpoints[e];
+	qsort(g->by_ip, g->n_by_ip, sizeof(*g->by_ip), cmp_ep);
+	return 0;
+}
+
+const struct l7_endpoint *wp_gen_endpoint(const struct wp_gen *g, uint32_t ip)
+{
+	size_t lo = 0, hi = g->n_by_ip;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t m = ntohl(g->by_ip[mid]->ip);
+
+		if (m < ntohl(ip))
+			lo = mid + 1;
+		else if (m > ntohl(ip))
+			hi = mid;
+		else
+			return g->by_ip[mid];
+	}
+	return NULL;
 }
 
 struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, size_t len)
@@ -64,7 +109,7 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 		n += (l7->services[s].n_subsets + 1) * l7->services[s].n_ports;
 	}
 	g->clusters = calloc(n + 1, sizeof(*g->clusters));
-	if (!g->clusters)
+	if (!g->clusters || index_endpoints(g))
 		goto nomem;
 	for (size_t s = 0; s < l7->n_services; s++) {
 		const struct l7_service *svc = &l7->services[s];
@@ -140,6 +185,31 @@ struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t
 		}
 	}
 	return wp_gen_new(l7, version, err, len);
+}
+
+void wp_gen_inherit(struct wp_gen *g, struct wp_gen *old)
+{
+	for (size_t i = 0; old && i < g->n_clusters; i++) {
+		struct wp_cluster *c = &g->clusters[i], *o = NULL;
+
+		for (size_t k = 0; k < old->n_clusters && !o; k++)
+			if (!strcmp(old->clusters[k].name, c->name))
+				o = &old->clusters[k];
+		if (!o || !c->outlier.cfg.present || !o->outlier.cfg.present)
+			continue;
+		pthread_mutex_lock(&o->lock);
+		for (size_t h = 0; h < c->n_hosts; h++)
+			for (size_t k = 0; k < o->n_hosts; k++) {
+				if (c->addr[h].sin_addr.s_addr != o->addr[k].sin_addr.s_addr ||
+				    c->addr[h].sin_port != o->addr[k].sin_port)
+					continue;
+				c->outlier.hosts[h] = o->outlier.hosts[k];
+				c->outlier.n_ejected += c->outlier.hosts[h].ejected;
+			}
+		c->outlier.next_sweep_ms = o->outlier.next_sweep_ms;
+		pthread_mutex_unlock(&o->lock);
+		c->epoch++;
+	}
 }
 
 struct wp_gen *wp_gen_get(struct wp_gen *g)

@@ -21,6 +21,8 @@ struct wp_gen {
 	size_t *cluster_base;		/* per service: its first cluster */
 	size_t n_clusters;
 	struct wp_cluster *clusters; /* per service: (none, subsets...) x ports */
+	size_t n_by_ip;
+	const struct l7_endpoint **by_ip; /* every endpoint, sorted by address: source labels */
 	uint64_t version;
 	int refs; /* atomic */
 };
@@ -32,6 +34,12 @@ struct wp_gen {
 struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, size_t len);
 /* Reads the l7 JSON at @path (l7_from_json, strict) into a generation; as wp_gen_new. */
 struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t len);
+/*
+ * Envoy keeps a host's outlier state across cluster updates: the hosts of @g's clusters that
+ * @old's clusters of the same name had (same address) take their ejections and counts. Call
+ * before @g serves (it is not locked); @old may be serving.
+ */
+void wp_gen_inherit(struct wp_gen *g, struct wp_gen *old);
 /* A new reference; wp_gen_put drops one (the last frees). Both accept NULL. */
 struct wp_gen *wp_gen_get(struct wp_gen *g);
 void wp_gen_put(struct wp_gen *g);
@@ -40,6 +48,8 @@ void wp_gen_put(struct wp_gen *g);
  * may be 0) reached: its index, or -1.
  */
 int wp_gen_service(const struct wp_gen *g, const char *host, uint32_t vip);
+/* The endpoint (of any service) at @ip (network order), or NULL: a client's labels. */
+const struct l7_endpoint *wp_gen_endpoint(const struct wp_gen *g, uint32_t ip);
 /* The cluster of service @s (index), @subset (may be NULL) and service @port, or NULL. */
 struct wp_cluster *wp_gen_cluster(const struct wp_gen *g, int s, const char *subset, uint16_t port);
 /* The index of @c in @g. */

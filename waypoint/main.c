@@ -273,6 +273,7 @@ int main(int argc, char **argv)
 				continue;
 			}
 			version++;
+			wp_gen_inherit(g, gen);
 			for (long i = 0; i < nworkers; i++)
 				wp_worker_set_gen(workers[i], g);
 			wp_gen_put(gen);

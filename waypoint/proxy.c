@@ -12,24 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <arpa/inet.h>
 
+#include "ambit/log.h"
 #include "ambit/re2.h"
 #include "fault.h"
 #include "headers.h"
 #include "proxy_priv.h"
 #include "rewrite.h"
 #include "route.h"
-
-static uint64_t rnd64(void)
-{
-	uint64_t r = 0;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
-		r = (uint64_t)random() << 32 ^ (uint64_t)random();
-	return r;
-}
 
 /* ---- views of generations ---- */
 
@@ -106,17 +97,31 @@ static const char *identity_ns(const char *id, char *buf, size_t len)
 	return buf;
 }
 
+/* Envoy's response flags, in the order Envoy prints them (ResponseFlagUtils). */
+static const char *const flag_order[] = {"UH", "UT", "UR", "UF",  "UC",	 "UO",	"NR",
+					 "DI", "FI", "DC", "URX", "DPE", "UPE", "NC"};
+
 void wp_req_flag(struct wp_req *r, const char *flag)
 {
-	size_t n = strlen(r->flags);
-
-	if (strstr(r->flags, flag))
-		return;
-	snprintf(r->flags + n, sizeof(r->flags) - n, "%s%s", n ? "," : "", flag);
+	for (size_t i = 0; i < sizeof(flag_order) / sizeof(flag_order[0]); i++)
+		if (!strcmp(flag, flag_order[i]))
+			r->flag_bits |= 1u << i;
 }
 
-static void fill_destination(struct wp_req *r, struct wp_record *rec, char *ns, size_t nslen,
-			     char *wl, size_t wllen)
+static void flags_text(const struct wp_req *r, char *out, size_t len)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(flag_order) / sizeof(flag_order[0]) && n < len; i++)
+		if (r->flag_bits & (1u << i))
+			n +=
+			    (size_t)snprintf(out + n, len - n, "%s%s", n ? "," : "", flag_order[i]);
+}
+
+/* Istio's workload labels of endpoint @ep (its pod's), into the record's @which side. */
+static void workload_labels(const struct l7_endpoint *ep, bool source, struct wp_record *rec,
+			    char *ns, size_t nslen, char *wl, size_t wllen)
 {
 	static const char *const canon[] = {"service.istio.io/canonical-name",
 					    "app.kubernetes.io/name", "app"};
@@ -124,33 +129,43 @@ static void fill_destination(struct wp_req *r, struct wp_record *rec, char *ns, 
 					  "app.kubernetes.io/version", "version"};
 	static const char *const app[] = {"app", "app.kubernetes.io/name"};
 	static const char *const ver[] = {"version", "app.kubernetes.io/version"};
+	const char *slash = ep->pod ? strchr(ep->pod, '/') : NULL;
+	const char *cs, *cr;
+
+	snprintf(ns, nslen, "%.*s", slash ? (int)(slash - ep->pod) : 0, ep->pod ? ep->pod : "");
+	snprintf(wl, wllen, "%s", slash ? slash + 1 : ep->pod ? ep->pod : "");
+	cs = label(&ep->labels, canon, 3);
+	cr = label(&ep->labels, rev, 3);
+	if (source) {
+		rec->source_namespace = ns;
+		rec->source_workload = wl;
+		rec->source_app = label(&ep->labels, app, 2);
+		rec->source_version = label(&ep->labels, ver, 2);
+		rec->source_canonical_service = cs ? cs : wl;
+		rec->source_canonical_revision = cr ? cr : "latest";
+		return;
+	}
+	rec->destination_namespace = ns;
+	rec->destination_workload = wl;
+	rec->destination_principal = ep->identity;
+	rec->destination_app = label(&ep->labels, app, 2);
+	rec->destination_version = label(&ep->labels, ver, 2);
+	rec->destination_canonical_service = cs ? cs : wl;
+	rec->destination_canonical_revision = cr ? cr : "latest";
+}
+
+static void fill_destination(struct wp_req *r, struct wp_record *rec, char *ns, size_t nslen,
+			     char *wl, size_t wllen)
+{
 	const struct l7_service *svc = r->svc >= 0 ? &r->view->gen->l7->services[r->svc] : NULL;
-	const struct l7_endpoint *ep = r->up && r->host >= 0 ? r->up->c->ep[r->host] : NULL;
 
 	if (svc) {
 		rec->destination_service = svc->hostname;
 		rec->destination_service_name = svc->name;
 		rec->destination_service_namespace = svc->namespace;
 	}
-	if (!ep)
-		return;
-	if (ep->pod) {
-		const char *slash = strchr(ep->pod, '/');
-
-		snprintf(ns, nslen, "%.*s", slash ? (int)(slash - ep->pod) : 0, ep->pod);
-		snprintf(wl, wllen, "%s", slash ? slash + 1 : ep->pod);
-		rec->destination_namespace = ns;
-		rec->destination_workload = wl;
-	}
-	rec->destination_principal = ep->identity;
-	rec->destination_app = label(&ep->labels, app, 2);
-	rec->destination_version = label(&ep->labels, ver, 2);
-	rec->destination_canonical_service = label(&ep->labels, canon, 3);
-	if (!rec->destination_canonical_service)
-		rec->destination_canonical_service = rec->destination_workload;
-	rec->destination_canonical_revision = label(&ep->labels, rev, 3);
-	if (!rec->destination_canonical_revision)
-		rec->destination_canonical_revision = "latest";
+	if (r->up && r->host >= 0)
+		workload_labels(r->up->c->ep[r->host], false, rec, ns, nslen, wl, wllen);
 }
 
 static void record(struct wp_req *r)
@@ -158,18 +173,22 @@ static void record(struct wp_req *r)
 	struct wp_engine *e = r->conn->e;
 	const struct transport_peer *p = &r->conn->peer;
 	struct wp_record rec = {0};
-	char host[32] = "-", sns[128], dns[128], dwl[256], ip[INET_ADDRSTRLEN];
+	char host[32] = "-", sns[128], dns[128], dwl[256], swl[256], ip[INET_ADDRSTRLEN];
+	const struct l7_endpoint *src;
+	char flags[64];
 
 	rec.start = r->start_wall;
 	rec.method = r->head.method;
 	rec.path = r->orig_path;
-	rec.protocol = r->head.minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+	if (r->head.method)
+		rec.protocol = r->head.minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
 	rec.authority = r->authority;
 	rec.user_agent = r->user_agent;
 	rec.request_id = r->request_id;
 	rec.forwarded_for = r->xff;
 	rec.status = r->status;
-	rec.flags = r->flags[0] ? r->flags : "-";
+	flags_text(r, flags, sizeof(flags));
+	rec.flags = flags[0] ? flags : "-";
 	rec.details = r->details;
 	rec.bytes_received = r->bytes_in;
 	rec.bytes_sent = r->bytes_out;
@@ -184,10 +203,16 @@ static void record(struct wp_req *r)
 	rec.route_name = r->route ? r->route->name : NULL;
 	rec.downstream_remote = p->client;
 	rec.downstream_local = p->local;
+	/* The client as a workload the configuration knows (Istio's peer metadata), else what
+	 * its identity says. */
+	src = wp_gen_endpoint(r->view->gen, p->client.sin_addr.s_addr);
+	if (src)
+		workload_labels(src, true, &rec, sns, sizeof(sns), swl, sizeof(swl));
+	else
+		rec.source_namespace = identity_ns(p->identity, sns, sizeof(sns));
 	rec.source_principal = p->identity;
-	rec.source_namespace = identity_ns(p->identity, sns, sizeof(sns));
 	fill_destination(r, &rec, dns, sizeof(dns), dwl, sizeof(dwl));
-	rec.grpc_status = -1;
+	rec.grpc_status = r->grpc_status;
 	rec.mtls = p->mtls;
 	if (e->o.stats || e->o.log_fd >= 0)
 		wp_stats_record(e->o.stats, &rec, e->o.log_fd, e->o.log_json);
@@ -240,8 +265,9 @@ void wp_req_answer(struct wp_req *r, int status, const char *body, size_t blen,
 		r->bytes_out += blen;
 	}
 	http_fields_free(&h.fields);
-	h1_server_end(s);
+	/* Recorded before the last byte leaves: whoever saw the answer can see its record. */
 	wp_req_finish(r);
+	h1_server_end(s);
 }
 
 void wp_req_reply(struct wp_req *r, enum wp_reply what, int status, const char *body, size_t blen)
@@ -250,12 +276,28 @@ void wp_req_reply(struct wp_req *r, enum wp_reply what, int status, const char *
 	static const char *const overloaded[] = {"x-envoy-overloaded", "true"};
 
 	wp_req_flag(r, ri->flag);
+	if (!r->details)
+		r->details = ri->details;
 	if (!body) {
 		body = ri->body;
 		blen = strlen(body);
 	}
-	wp_req_answer(r, status ? status : ri->status, body, blen, overloaded,
-		      ri->overloaded ? 1 : 0);
+	status = status ? status : ri->status;
+	if (r->grpc) {
+		/* Envoy answers a gRPC request trailers-only: 200 with the status mapped. */
+		char gs[12], msg[160];
+		const char *extra[] = {"content-type",	     "application/grpc",
+				       "grpc-status",	     gs,
+				       "grpc-message",	     msg,
+				       "x-envoy-overloaded", "true"};
+
+		r->grpc_status = wp_grpc_status_of_http(status);
+		snprintf(gs, sizeof(gs), "%d", r->grpc_status);
+		snprintf(msg, sizeof(msg), "%.*s", (int)(blen < 150 ? blen : 150), body);
+		wp_req_answer(r, 200, "", 0, extra, ri->overloaded ? 4 : 3);
+		return;
+	}
+	wp_req_answer(r, status, body, blen, overloaded, ri->overloaded ? 1 : 0);
 }
 
 /* ---- decisions ---- */
@@ -341,6 +383,7 @@ static bool cors_preflight(struct wp_req *r, const struct config_cors *c)
 		extra[n++] = "access-control-allow-credentials";
 		extra[n++] = "true";
 	}
+	r->details = "cors_response";
 	wp_req_answer(r, 200, "", 0, extra, n / 2);
 	return true;
 }
@@ -379,7 +422,7 @@ static void proceed(struct wp_req *r)
 	struct wp_cluster *c;
 	int s;
 
-	d = wp_route_destination(rt, rnd64());
+	d = wp_route_destination(rt, wp_random());
 	if (!d || d->unknown) {
 		wp_req_reply(r, WP_REPLY_NO_CLUSTER, 0, NULL, 0);
 		return;
@@ -416,7 +459,7 @@ static void uuid4(char out[37])
 	uint8_t b[16];
 
 	for (int i = 0; i < 2; i++) {
-		uint64_t x = rnd64();
+		uint64_t x = wp_random();
 
 		memcpy(b + 8 * i, &x, 8);
 	}
@@ -435,6 +478,27 @@ static int prepare(struct wp_req *r)
 	const char *v;
 	char ip[INET_ADDRSTRLEN], id[37], *xff;
 
+	/* An absolute-form target (RFC 9112 §3.2.2) names the authority; the path is routed. */
+	if (!strncasecmp(r->head.target, "http://", 7) ||
+	    !strncasecmp(r->head.target, "https://", 8)) {
+		const char *a = strstr(r->head.target, "://") + 3;
+		size_t al = strcspn(a, "/?#");
+		char *path, *host = strndup(a, al);
+		int err;
+
+		if (!host || asprintf(&path, "%s%s", a[al] == '/' ? "" : "/", a + al) < 0) {
+			free(host);
+			return -ENOMEM;
+		}
+		err = al ? http_fields_set(f, "host", host) : 0;
+		free(host);
+		if (err) {
+			free(path);
+			return err;
+		}
+		free(r->head.target);
+		r->head.target = path;
+	}
 	v = http_fields_get(f, "host");
 	r->authority = strdup(v ? v : "");
 	v = http_fields_get(f, "user-agent");
@@ -474,7 +538,6 @@ static void decide(struct wp_req *r)
 	const struct l7_match *m;
 	const struct l7_route *rt;
 	char *path, *loc;
-	const char *ct;
 
 	r->svc = wp_gen_service(g, p->dest_host, p->dest_ip);
 	if (r->svc < 0) {
@@ -495,8 +558,6 @@ static void decide(struct wp_req *r)
 	}
 	r->route = rt;
 	m = match_of(g->routes[r->svc], rt, &rq);
-	ct = http_fields_get(&r->head.fields, "content-type");
-	r->grpc = ct && !strncmp(ct, "application/grpc", 16);
 	if (cors_preflight(r, &rt->cors))
 		return;
 	if (rt->action == L7_ACTION_REDIRECT) {
@@ -509,11 +570,13 @@ static void decide(struct wp_req *r)
 			return;
 		}
 		extra[1] = loc;
+		r->details = "direct_response";
 		wp_req_answer(r, rt->redirect.code ? rt->redirect.code : 301, "", 0, extra, 1);
 		free(loc);
 		return;
 	}
 	if (rt->action == L7_ACTION_DIRECT) {
+		r->details = "direct_response";
 		wp_req_answer(r, rt->direct_status, rt->direct_body ? rt->direct_body : "",
 			      rt->direct_body_len, NULL, 0);
 		return;
@@ -535,9 +598,10 @@ static void decide(struct wp_req *r)
 		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
 		return;
 	}
-	wp_fault_decide(&rt->fault, rnd64(), rnd64(), &fd);
+	wp_fault_decide(&rt->fault, wp_random(), wp_random(), &fd);
 	if (fd.abort) {
 		wp_req_flag(r, "FI");
+		r->details = "fault_filter_abort";
 		if (fd.grpc_status >= 0) {
 			char gs[12];
 			const char *extra[] = {"content-type", "application/grpc",
@@ -545,6 +609,7 @@ static void decide(struct wp_req *r)
 					       "grpc-message", "fault filter abort"};
 
 			snprintf(gs, sizeof(gs), "%d", fd.grpc_status);
+			r->grpc_status = fd.grpc_status;
 			wp_req_answer(r, 200, "", 0, extra, 3);
 			return;
 		}
@@ -583,6 +648,7 @@ static void on_request(void *arg, struct h1_head *head)
 	r->svc = -1;
 	r->host = -1;
 	r->upstream_ms = -1;
+	r->grpc_status = -1;
 	r->timer.fn = on_wait;
 	r->wait.fn = on_wait;
 	r->start_ms = loop_now_ms(e->loop);
@@ -590,6 +656,8 @@ static void on_request(void *arg, struct h1_head *head)
 	r->framing = r->head.framing;
 	r->length = r->head.content_length;
 	r->body_kept = true;
+	expect = http_fields_get(&r->head.fields, "content-type");
+	r->grpc = expect && !strncmp(expect, "application/grpc", 16);
 	if (prepare(r)) {
 		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
 		return;
@@ -674,6 +742,26 @@ static void on_close(void *arg)
 	free(conn);
 }
 
+/* A head the HTTP/1 layer refused (400, 431): Envoy's DPE line and series. */
+static void on_refused(void *arg, int status, const char *why)
+{
+	struct wp_conn *conn = arg;
+	struct wp_req r = {.conn = conn,
+			   .view = conn->e->view,
+			   .svc = -1,
+			   .host = -1,
+			   .upstream_ms = -1,
+			   .grpc_status = -1,
+			   .status = status,
+			   .details = "codec_error",
+			   .start_ms = loop_now_ms(conn->e->loop)};
+
+	clock_gettime(CLOCK_REALTIME, &r.start_wall);
+	wp_req_flag(&r, "DPE");
+	pr_debug("waypoint: refused a request head: %s", why);
+	record(&r);
+}
+
 static const struct h1_server_ops server_ops = {
     .on_request = on_request,
     .on_body = on_body,
@@ -681,6 +769,7 @@ static const struct h1_server_ops server_ops = {
     .on_drain = on_drain,
     .on_abort = on_abort,
     .on_close = on_close,
+    .on_refused = on_refused,
 };
 
 int wp_engine_serve(struct wp_engine *e, struct transport *t)
@@ -772,8 +861,9 @@ void wp_engine_destroy(struct wp_engine *e)
 		h1_server_close(c->s, true);
 	}
 	/* The connections' on_close runs from loop tasks: run them before the views go. */
-	for (int i = 0; i < 8 && (e->conns || e->n_mirrors); i++)
+	for (int i = 0; i < 8 && e->conns; i++)
 		loop_run_once(e->loop, 0);
+	wp_mirror_abort_all(e);
 	views_collect(e);
 	e->view->next = e->retired;
 	for (struct wp_view *v = e->view, *n; v; v = n) {

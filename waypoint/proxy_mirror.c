@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "proxy_priv.h"
 
@@ -22,8 +21,9 @@ struct wp_mirror {
 	struct wp_engine *e;
 	struct wp_view *view;
 	struct wp_upstream *up;
-	struct wp_req *r; /* while the request lives */
-	struct wp_mirror *next;
+	struct wp_req *r;		 /* while the request lives */
+	struct wp_mirror *next;		 /* in the request's list */
+	struct wp_mirror *enext, *eprev; /* in the engine's */
 	struct h1_head head;
 	struct buf body;
 	struct h1_pool_wait w;
@@ -43,6 +43,12 @@ static void mirror_free(struct wp_mirror *m, bool reuse)
 				break;
 			}
 	}
+	if (m->eprev)
+		m->eprev->enext = m->enext;
+	else
+		m->e->mirrors = m->enext;
+	if (m->enext)
+		m->enext->eprev = m->eprev;
 	loop_timer_cancel(m->e->loop, &m->timer);
 	h1_pool_cancel(&m->w);
 	if (m->c)
@@ -144,6 +150,10 @@ static struct wp_mirror *mirror_new(struct wp_req *r, const struct l7_mirror *mp
 	m->up = u;
 	r->view->users++;
 	e->n_mirrors++;
+	m->enext = e->mirrors;
+	if (e->mirrors)
+		e->mirrors->eprev = m;
+	e->mirrors = m;
 	m->head.method = strdup(r->head.method);
 	m->head.target = strdup(r->head.target);
 	m->head.minor = 1;
@@ -177,12 +187,9 @@ void wp_mirror_start(struct wp_req *r)
 {
 	for (size_t i = 0; i < r->route->n_mirrors; i++) {
 		const struct l7_mirror *mp = &r->route->mirrors[i];
-		uint32_t x = 0;
 		struct wp_mirror *m;
 
-		if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != sizeof(x))
-			x = (uint32_t)random();
-		if (x % 1000000u >= mp->ppm)
+		if (wp_random() % 1000000u >= mp->ppm)
 			continue;
 		m = mirror_new(r, mp);
 		if (!m)
@@ -243,5 +250,15 @@ void wp_mirror_detach(struct wp_req *r)
 		if (!m->req_end)
 			mirror_free(m,
 				    false); /* the request never completed: neither can its copy */
+	}
+}
+
+void wp_mirror_abort_all(struct wp_engine *e)
+{
+	while (e->mirrors) {
+		struct wp_mirror *m = e->mirrors;
+
+		m->r = NULL;
+		mirror_free(m, false);
 	}
 }

@@ -33,6 +33,7 @@ struct wp_engine {
 	struct wp_view *view;	 /* the current generation's */
 	struct wp_view *retired; /* older ones, freed when unused */
 	struct wp_conn *conns;
+	struct wp_mirror *mirrors; /* in flight, with or without their request */
 	size_t n_conns, n_mirrors;
 	bool draining;
 };
@@ -80,8 +81,8 @@ struct wp_req {
 	int64_t upstream_ms;
 	uint64_t try_start_ms;
 	/* The answer. */
-	int status;
-	char flags[48];
+	int status, grpc_status;
+	uint32_t flag_bits; /* Envoy's response flags (proxy.c) */
 	const char *details;
 	bool resp_started;
 	char *cors_origin; /* an allowed Origin to echo on the response, or NULL */
@@ -115,5 +116,7 @@ void wp_mirror_start(struct wp_req *r);
 void wp_mirror_body(struct wp_req *r, const char *data, size_t len);
 void wp_mirror_end(struct wp_req *r);
 void wp_mirror_detach(struct wp_req *r);
+/* Drops every mirror of @e still in flight (the engine goes). */
+void wp_mirror_abort_all(struct wp_engine *e);
 
 #endif

@@ -13,19 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "headers.h"
 #include "proxy_priv.h"
-
-static uint64_t rnd64(void)
-{
-	uint64_t r = 0;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
-		r = (uint64_t)random();
-	return r;
-}
 
 static struct wp_req *req_of_wait(struct h1_pool_wait *w)
 {
@@ -99,7 +89,7 @@ static bool maybe_retry(struct wp_req *r, const struct wp_attempt *a)
 	r->retry_counted = true;
 	r->wait_fn = retry_now;
 	if (loop_timer_arm(loop_of(r), &r->wait,
-			   (unsigned int)wp_backoff_next(&r->backoff, rnd64()))) {
+			   (unsigned int)wp_backoff_next(&r->backoff, wp_random()))) {
 		h1_pool_retry_done(r->up->pool);
 		r->retry_counted = false;
 		return false;
@@ -147,6 +137,8 @@ static void c_response(void *arg, struct h1_head *head)
 	if (!tunnel && maybe_retry(r, &a))
 		return;
 	r->status = head->status;
+	r->grpc_status = a.grpc_status;
+	r->details = "via_upstream";
 	h1_strip_hop(&head->fields, false, tunnel && head->status == 101);
 	if (wp_headers_apply(&head->fields, &r->route->headers.response, NULL) ||
 	    (r->dest && wp_headers_apply(&head->fields, &r->dest->headers.response, NULL))) {
@@ -204,8 +196,8 @@ static void c_end(void *arg)
 		return;
 	}
 	end_attempt(r, r->req_end);
+	wp_req_finish(r); /* recorded before the client can see the end */
 	h1_server_end(s);
-	wp_req_finish(r);
 }
 
 static void c_drain(void *arg)
@@ -218,13 +210,16 @@ static void c_error(void *arg, int err)
 	struct wp_req *r = arg;
 	struct h1_server *s = r->conn->s;
 
+	if (err == -EPROTO)
+		wp_req_flag(r, "UPE"); /* a response the HTTP/1 parser refused */
 	if (!r->got_response) {
 		try_failed(r, r->req_end ? WP_FAIL_RESET : WP_FAIL_RESET_BEFORE_SEND,
 			   WP_OUTCOME_RESET, WP_REPLY_UPSTREAM_TERMINATED);
 		return;
 	}
 	/* The response was cut: the client can only learn it by a reset. */
-	wp_req_flag(r, "UC");
+	if (err != -EPROTO)
+		wp_req_flag(r, "UC");
 	end_attempt(r, false);
 	wp_req_finish(r);
 	h1_server_close(s, true);

@@ -4,19 +4,25 @@
 
 #define RESET_BODY "upstream connect error or disconnect/reset before headers. reset reason: "
 
+#define RESET_DETAILS(r) "upstream_reset_before_response_started{" r "}"
+
 static const struct wp_reply_info table[WP_REPLY_COUNT] = {
-    [WP_REPLY_NO_ROUTE] = {404, "NR", "", false},
-    [WP_REPLY_NO_HEALTHY] = {503, "UH", "no healthy upstream", false},
-    [WP_REPLY_CONNECT_FAILURE] = {503, "UF", RESET_BODY "connection failure", false},
-    [WP_REPLY_TIMEOUT] = {504, "UT", "upstream request timeout", false},
-    [WP_REPLY_RETRY_LIMIT] = {503, "URX", RESET_BODY "connection failure", false},
-    [WP_REPLY_FAULT_ABORT] = {0, "FI", "fault filter abort", false},
-    [WP_REPLY_FAULT_DELAY] = {0, "DI", "", false},
-    [WP_REPLY_OVERFLOW] = {503, "UO", RESET_BODY "overflow", true},
-    [WP_REPLY_DOWNSTREAM_CLOSED] = {0, "DC", "", false},
-    [WP_REPLY_NO_CLUSTER] = {503, "NC", "", false},
-    [WP_REPLY_UPSTREAM_RESET] = {503, "UR", RESET_BODY "remote reset", false},
-    [WP_REPLY_UPSTREAM_TERMINATED] = {503, "UC", RESET_BODY "connection termination", false},
+    [WP_REPLY_NO_ROUTE] = {404, "NR", "", false, "route_not_found"},
+    [WP_REPLY_NO_HEALTHY] = {503, "UH", "no healthy upstream", false, "no_healthy_upstream"},
+    [WP_REPLY_CONNECT_FAILURE] = {503, "UF", RESET_BODY "connection failure", false,
+				  RESET_DETAILS("connection_failure")},
+    [WP_REPLY_TIMEOUT] = {504, "UT", "upstream request timeout", false, "response_timeout"},
+    [WP_REPLY_RETRY_LIMIT] = {503, "URX", RESET_BODY "connection failure", false,
+			      RESET_DETAILS("connection_failure")},
+    [WP_REPLY_FAULT_ABORT] = {0, "FI", "fault filter abort", false, "fault_filter_abort"},
+    [WP_REPLY_FAULT_DELAY] = {0, "DI", "", false, ""},
+    [WP_REPLY_OVERFLOW] = {503, "UO", RESET_BODY "overflow", true, RESET_DETAILS("overflow")},
+    [WP_REPLY_DOWNSTREAM_CLOSED] = {0, "DC", "", false, "downstream_remote_disconnect"},
+    [WP_REPLY_NO_CLUSTER] = {503, "NC", "", false, "cluster_not_found"},
+    [WP_REPLY_UPSTREAM_RESET] = {503, "UR", RESET_BODY "remote reset", false,
+				 RESET_DETAILS("remote_reset")},
+    [WP_REPLY_UPSTREAM_TERMINATED] = {503, "UC", RESET_BODY "connection termination", false,
+				      RESET_DETAILS("connection_termination")},
 };
 
 const struct wp_reply_info *wp_reply(enum wp_reply r)

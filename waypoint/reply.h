@@ -30,10 +30,11 @@ enum wp_reply {
 };
 
 struct wp_reply_info {
-	int status;	  /* 0: no response is sent (DI, DC) */
-	const char *flag; /* Envoy's response flag, e.g. "UH" */
-	const char *body; /* Envoy's body text, "" for none */
-	bool overloaded;  /* add x-envoy-overloaded: true */
+	int status;	     /* 0: no response is sent (DI, DC) */
+	const char *flag;    /* Envoy's response flag, e.g. "UH" */
+	const char *body;    /* Envoy's body text, "" for none */
+	bool overloaded;     /* add x-envoy-overloaded: true */
+	const char *details; /* Envoy's %RESPONSE_CODE_DETAILS% */
 };
 
 /* Borrowed, static. */

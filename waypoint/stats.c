@@ -77,9 +77,11 @@ static uint32_t hash(const char *s)
 
 static void render_labels(const struct wp_record *r, char *out, size_t len)
 {
-	char code[8], flags[64];
+	char code[8], flags[64], grpc[12] = "";
 
 	snprintf(code, sizeof(code), "%d", r->status);
+	if (r->grpc_status >= 0)
+		snprintf(grpc, sizeof(grpc), "%d", r->grpc_status);
 	snprintf(flags, sizeof(flags), "%s", r->flags ? r->flags : "-");
 	{
 		const struct prom_label l[] = {
@@ -105,7 +107,7 @@ static void render_labels(const struct wp_record *r, char *out, size_t len)
 		    {"destination_cluster", "Kubernetes"},
 		    {"request_protocol", "http"},
 		    {"response_code", code},
-		    {"grpc_response_status", ""},
+		    {"grpc_response_status", grpc},
 		    {"response_flags", flags},
 		    {"connection_security_policy", r->mtls ? "mutual_tls" : "none"},
 		};

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <microhttpd.h>
 
 #include "admin.h"
+#include "httpd.h"
 #include "authz.h"
 #include "guard.h"
 #include "kdrops.h"
@@ -27,25 +27,6 @@ struct zt_admin {
 	struct MHD_Daemon *d[S__COUNT];
 	struct ctx ctx[S__COUNT]; /* the callback argument of each daemon */
 };
-
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, char *body,
-			     const char *type)
-{
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-
-	if (!body)
-		return reply(conn, 500, strdup("internal error\n"), "text/plain");
-	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
 
 /*
  * Istio's connection metrics, then the policy decision counters, the kernel's refusals and the
@@ -74,26 +55,28 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	char *body;
 
 	if (strcmp(method, "GET") != 0)
-		return reply(conn, 405, strdup("method not allowed\n"), "text/plain");
+		return httpd_reply(conn, 405, strdup("method not allowed\n"), "text/plain");
 	switch (c->kind) {
 	case S_METRICS:
 		if (strcmp(url, "/metrics") == 0)
-			return reply(conn, 200, render_metrics(c->a->pin_root),
-				     "text/plain; version=0.0.4");
+			return httpd_reply(conn, 200, render_metrics(c->a->pin_root),
+					   "text/plain; version=0.0.4");
 		break;
 	case S_READY:
 		if (strcmp(url, "/healthz/ready") == 0) {
 			zs = mesh_state_get(c->a->st);
 			mesh_snap_put(zs);
-			return zs ? reply(conn, 200, strdup("ready\n"), "text/plain")
-				  : reply(conn, 503, strdup("no snapshot yet\n"), "text/plain");
+			return zs ? httpd_reply(conn, 200, strdup("ready\n"), "text/plain")
+				  : httpd_reply(conn, 503, strdup("no snapshot yet\n"),
+						"text/plain");
 		}
 		break;
 	case S_ADMIN:
 		if (strcmp(url, "/connections") == 0)
-			return reply(conn, 200, metrics_connections_json(), "application/json");
+			return httpd_reply(conn, 200, metrics_connections_json(),
+					   "application/json");
 		if (strcmp(url, "/policies") == 0)
-			return reply(conn, 200, authz_policies_json(), "application/json");
+			return httpd_reply(conn, 200, authz_policies_json(), "application/json");
 		/* What `ambitctl apply` waits for: the version of the snapshot in force. */
 		if (strcmp(url, "/snapshot_version") == 0) {
 			zs = mesh_state_get(c->a->st);
@@ -102,17 +85,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 				     zs ? (unsigned long long)zs->snap->version : 0ULL) < 0)
 				body = NULL;
 			mesh_snap_put(zs);
-			return reply(conn, 200, body, "text/plain");
+			return httpd_reply(conn, 200, body, "text/plain");
 		}
 		if (strcmp(url, "/config_dump") == 0) {
 			zs = mesh_state_get(c->a->st);
 			body = zs ? snapshot_encode_public(zs->snap) : strdup("{}");
 			mesh_snap_put(zs);
-			return reply(conn, 200, body, "application/json");
+			return httpd_reply(conn, 200, body, "application/json");
 		}
 		break;
 	}
-	return reply(conn, 404, strdup("not found\n"), "text/plain");
+	return httpd_reply(conn, 404, strdup("not found\n"), "text/plain");
 }
 
 struct zt_admin *zt_admin_start(struct mesh_state *st, const struct zt_admin_opts *opts)
@@ -126,17 +109,10 @@ struct zt_admin *zt_admin_start(struct mesh_state *st, const struct zt_admin_opt
 	a->st = st;
 	a->pin_root = opts->pin_root;
 	for (int i = 0; i < S__COUNT; i++) {
-		struct sockaddr_in sa = {
-		    .sin_family = AF_INET, .sin_addr.s_addr = ips[i], .sin_port = htons(ports[i])};
-
 		if (!ports[i])
 			continue;
 		a->ctx[i] = (struct ctx){a, i};
-		a->d[i] = MHD_start_daemon(
-		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL,
-		    NULL, handle, &a->ctx[i], MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned int)64, MHD_OPTION_END);
+		a->d[i] = httpd_start(ips[i], ports[i], handle, &a->ctx[i]);
 		if (!a->d[i]) {
 			zt_admin_stop(a);
 			errno = EADDRINUSE;

@@ -341,6 +341,12 @@ struct l7_config {
 struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_bindings *b,
 			     const struct l7_waypoint *wp);
 void l7_config_free(struct l7_config *c);
+/*
+ * The model of waypoint @ns/@name for @cfg alone, its running pods taken from the config
+ * (l7_pods_from_config): what `ambitctl waypoint config` prints and what tests run a waypoint
+ * on. Borrows everything. A new model, or NULL with errno set (ENOENT: no such waypoint).
+ */
+struct l7_config *l7_compile_config(const struct config *cfg, const char *ns, const char *name);
 /* Free what one route, destination or service owns (not the struct itself). */
 void l7_route_clear(struct l7_route *r);
 void l7_destination_clear(struct l7_destination *d);

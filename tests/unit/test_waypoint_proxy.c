@@ -21,9 +21,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include "ambit/l7.h"
 #include "http1.h"
+#include "../lib/l7_world.h"
 #include "proxy.h"
 #include "worker.h"
 
@@ -36,21 +38,18 @@
 	"spec: {serviceAccountName: " app ", containers: [{name: c}]}\nstatus: {podIP: " ip        \
 	"}\n---\n"
 
-static const char world_yaml[] =
-    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
-    "  labels: {istio.io/use-waypoint: wp}\n---\n"
-    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
-    "metadata: {name: wp, namespace: shop}\n"
-    "spec:\n  gatewayClassName: istio-waypoint\n"
-    "  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n---\n" SVC("reviews", "9080") SVC(
-	"shadow", "9080") SVC("cb", "9080") SVC("flaky", "9080") SVC("down", "9080")
-	POD("r1", "reviews", "v1", "127.0.0.11") POD("r2", "reviews", "v2", "127.0.0.12") POD(
-	    "s1", "shadow", "v1", "127.0.0.13") POD("c1", "cb", "v1", "127.0.0.14")
-	    POD("f1", "flaky", "v1", "127.0.0.15") POD("f2", "flaky", "v1", "127.0.0.16") POD(
-		"d1", "down", "v1",
+static const char world_yaml[] = L7_WORLD_HEAD SVC("reviews", "9080") SVC("shadow", "9080") SVC(
+    "cb", "9080") SVC("flaky", "9080") SVC("down", "9080") POD("r1", "reviews", "v1", "127.0.0.11")
+    POD("r2", "reviews", "v2", "127.0.0.12") POD("s1", "shadow", "v1", "127.0.0.13")
+	POD("c1", "cb", "v1", "127.0.0.14") POD("f1", "flaky", "v1",
+						"127.0.0.15") POD("f2", "flaky", "v1", "127.0.0.16")
+	    POD("d1", "down", "v1",
 		"127.0.0.17") "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
 			      "metadata: {name: reviews, namespace: shop}\n"
-			      "spec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: "
+			      "spec:\n  host: reviews\n"
+			      "  trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: "
+			      "x-user}}}\n"
+			      "  subsets:\n  - {name: v1, labels: "
 			      "{version: v1}}\n"
 			      "  - {name: v2, labels: {version: v2}}\n---\n"
 			      "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
@@ -108,6 +107,10 @@ static const char world_yaml[] =
 			      "flaky}}]\n"
 			      "  - match: [{uri: {prefix: /down}}]\n"
 			      "    route: [{destination: {host: down}}]\n"
+			      "  - match: [{uri: {prefix: /hash}}]\n"
+			      "    route: [{destination: {host: reviews}}]\n"
+			      "  - match: [{method: {exact: CONNECT}}]\n"
+			      "    route: [{destination: {host: reviews, subset: v1}}]\n"
 			      "  - match: [{uri: {prefix: /r}}]\n"
 			      "    route: [{destination: {host: reviews, subset: v1}}]\n";
 
@@ -126,12 +129,15 @@ struct backend {
 };
 
 static struct backend backends[N_BACKENDS];
+/* Requests to /cb are held at the backend until the test opens this gate (no timing). */
+static int cb_gate;
 
 struct bconn {
 	struct backend *b;
 	int fd;
 	struct h1_parser *p;
-	char path[512], host[256], added[64];
+	char path[512], host[256], added[64], xff[128], xfp[16], rid[64];
+	bool hop;
 	bool upgrade;
 	uint64_t body_len, body_hash;
 };
@@ -171,6 +177,13 @@ static int b_head(void *user, struct h1_head *h)
 	snprintf(c->host, sizeof(c->host), "%s", v ? v : "");
 	v = http_fields_get(&h->fields, "x-added");
 	snprintf(c->added, sizeof(c->added), "%s", v ? v : "");
+	v = http_fields_get(&h->fields, "x-forwarded-for");
+	snprintf(c->xff, sizeof(c->xff), "%s", v ? v : "");
+	v = http_fields_get(&h->fields, "x-forwarded-proto");
+	snprintf(c->xfp, sizeof(c->xfp), "%s", v ? v : "");
+	v = http_fields_get(&h->fields, "x-request-id");
+	snprintf(c->rid, sizeof(c->rid), "%s", v ? v : "");
+	c->hop = http_fields_get(&h->fields, "x-hop") || http_fields_get(&h->fields, "connection");
 	c->upgrade = h->upgrade;
 	c->body_len = 0;
 	c->body_hash = 1469598103934665603ull;
@@ -192,11 +205,13 @@ static int b_body(void *user, const char *d, size_t n)
 
 static void respond(struct bconn *c, int status, const char *body)
 {
-	char head[1024];
+	char head[2048];
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %d X\r\ncontent-length: %zu\r\nx-backend: %d\r\nx-seen-host: "
-			 "%s\r\nx-seen-path: %s\r\nx-seen-added: %s\r\n\r\n",
-			 status, strlen(body), c->b->idx, c->host, c->path, c->added);
+			 "%s\r\nx-seen-path: %s\r\nx-seen-added: %s\r\nx-seen-xff: %s\r\n"
+			 "x-seen-xfp: %s\r\nx-seen-rid: %s\r\nx-seen-hop: %d\r\n\r\n",
+			 status, strlen(body), c->b->idx, c->host, c->path, c->added, c->xff,
+			 c->xfp, c->rid, c->hop);
 
 	write_all(c->fd, head, (size_t)n);
 	write_all(c->fd, body, strlen(body));
@@ -238,6 +253,12 @@ static int b_end(void *user)
 
 	if (!strncmp(c->path, "/hang", 5))
 		return 0; /* never answers */
+	if (c->upgrade && !strcmp(c->path, "tunnel.example:443")) {
+		static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+
+		write_all(c->fd, ok, sizeof(ok) - 1);
+		return H1_PAUSE;
+	}
 	if (c->upgrade && !strncmp(c->path, "/rws", 4)) {
 		static const char sw[] = "HTTP/1.1 101 Switching Protocols\r\nconnection: "
 					 "upgrade\r\nupgrade: websocket\r\n\r\n";
@@ -253,8 +274,12 @@ static int b_end(void *user)
 		respond(c, c->b->idx == 4 ? 500 : 200, c->b->idx == 4 ? "bad" : "good");
 		return 0;
 	}
-	if (!strncmp(c->path, "/cb", 3))
-		usleep(200 * 1000); /* holds the only connection while others arrive */
+	/* /cb holds its connection until the test lets it go (10 s at most). */
+	for (int i = 0; !strncmp(c->path, "/cb", 3) && i < 1000; i++) {
+		if (__atomic_load_n(&cb_gate, __ATOMIC_ACQUIRE))
+			break;
+		usleep(10 * 1000);
+	}
 	if (!strncmp(c->path, "/rbig/", 6)) {
 		send_big(c, strtoull(c->path + 6, NULL, 10), false);
 		return 0;
@@ -332,10 +357,6 @@ static void *backend_main(void *arg)
 /* ---- the waypoint under test ---- */
 
 struct world {
-	struct config cfg;
-	struct l7_pod *pods;
-	struct l7_inputs in;
-	struct l7_bindings b;
 	int lfd;
 	uint16_t port;
 	struct wp_worker *w;
@@ -345,29 +366,13 @@ struct world {
 static struct world W;
 
 /* The model of @yaml with the backends' real ports (the kernel picked them). */
-static struct l7_config *compile(const char *yaml, struct world *w)
+static struct l7_config *compile(const char *yaml)
 {
-	struct config_diags d = {0};
-	struct l7_config *l7;
-	char buf[512];
+	char err[512];
+	struct l7_config *l7 = l7_world_compile(yaml, err, sizeof(err));
 
-	config_free(&w->cfg);
-	l7_bindings_free(&w->b);
-	free(w->pods);
-	config_init(&w->cfg);
-	if (config_load_buffer(&w->cfg, "w.yaml", yaml, strlen(yaml), &d)) {
-		for (size_t i = 0; i < d.n; i++) {
-			config_diag_format(&d.items[i], buf, sizeof(buf));
-			print_error("%s\n", buf);
-		}
-		fail();
-	}
-	config_diags_free(&d);
-	assert_int_equal(l7_pods_from_config(&w->cfg, &w->pods, &w->in.n_pods), 0);
-	w->in.cfg = &w->cfg;
-	w->in.pods = w->pods;
-	assert_int_equal(l7_bindings_compute(&w->in, &w->b), 0);
-	l7 = l7_compile(&w->in, &w->b, &w->b.waypoints[0]);
+	if (!l7)
+		print_error("%s\n", err);
 	assert_non_null(l7);
 	for (size_t s = 0; s < l7->n_services; s++)
 		for (size_t e = 0; e < l7->services[s].n_endpoints; e++) {
@@ -390,7 +395,6 @@ static int setup(void **state)
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&W, 0, sizeof(W));
-	config_init(&W.cfg);
 	for (int i = 0; i < N_BACKENDS; i++) {
 		struct backend *b = &backends[i];
 
@@ -408,7 +412,7 @@ static int setup(void **state)
 		assert_int_equal(listen(b->lfd, 128), 0);
 		pthread_create(&b->th, NULL, backend_main, b);
 	}
-	W.gen = wp_gen_new(compile(world_yaml, &W), 1, err, sizeof(err));
+	W.gen = wp_gen_new(compile(world_yaml), 1, err, sizeof(err));
 	assert_non_null(W.gen);
 	W.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	sa.sin_addr.s_addr = inet_addr("127.0.0.1");
@@ -435,9 +439,6 @@ static int teardown(void **state)
 		shutdown(backends[i].lfd, SHUT_RDWR);
 		close(backends[i].lfd);
 	}
-	l7_bindings_free(&W.b);
-	free(W.pods);
-	config_free(&W.cfg);
 	return 0;
 }
 
@@ -492,16 +493,29 @@ static int r_end(void *user)
 
 static const struct h1_parser_ops r_ops = {r_head, r_body, r_end};
 
-static int dial(void)
+/* A connection to the waypoint from @src (NULL: 127.0.0.1). */
+static int dial_from(const char *src)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(W.port)};
 	struct timeval tv = {.tv_sec = 20};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+	if (src) {
+		struct sockaddr_in me = {.sin_family = AF_INET};
+
+		me.sin_addr.s_addr = inet_addr(src);
+		assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	}
+
 	sa.sin_addr.s_addr = inet_addr("127.0.0.1");
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
+}
+
+static int dial(void)
+{
+	return dial_from(NULL);
 }
 
 /* Reads one response on @fd through @p (kept across responses); false at EOF or error. */
@@ -536,10 +550,10 @@ static bool read_resp(int fd, struct h1_parser *p, struct resp *r, char *carry, 
 	}
 }
 
-/* One request on a new connection: the response in @r (caller frees r->fields). */
-static void request(const char *req, struct resp *r)
+/* One request from @src on a new connection: the response in @r (caller frees r->fields). */
+static void request_from(const char *src, const char *req, struct resp *r)
 {
-	int fd = dial();
+	int fd = dial_from(src);
 	struct h1_parser *p = h1_parser_new(false, &r_ops, r);
 	char carry[65536];
 	size_t cl = 0;
@@ -550,6 +564,11 @@ static void request(const char *req, struct resp *r)
 		r->status = -1;
 	h1_parser_free(p);
 	close(fd);
+}
+
+static void request(const char *req, struct resp *r)
+{
+	request_from(NULL, req, r);
 }
 
 static const char *hdr(const struct resp *r, const char *name)
@@ -577,6 +596,19 @@ static void test_routing(void **state)
 	request(GET("/nothing", ""), &r);
 	assert_int_equal(r.status, 404);
 	http_fields_free(&r.fields);
+	/* An absolute-form target is routed by its path, its authority becomes the Host. */
+	request("GET http://reviews.shop:9080/r/abs HTTP/1.1\r\nhost: other\r\n\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(hdr(&r, "x-seen-path"), "/r/abs");
+	assert_string_equal(hdr(&r, "x-seen-host"), "reviews.shop:9080");
+	http_fields_free(&r.fields);
+	/* A gRPC request's local reply is trailers-only: 200 with grpc-status (12 for a 404). */
+	request("POST /nothing HTTP/1.1\r\nhost: reviews\r\ncontent-type: application/grpc\r\n"
+		"content-length: 0\r\n\r\n",
+		&r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(hdr(&r, "grpc-status"), "12");
+	http_fields_free(&r.fields);
 }
 
 static void test_local_answers(void **state)
@@ -602,8 +634,19 @@ static void test_rewrite_headers(void **state)
 {
 	struct resp r;
 
-	request(GET("/rewrite/sub?k=v", "x-forwarded-for: 10.0.0.1\r\n"), &r);
+	const char *rid;
+
+	request(GET("/rewrite/sub?k=v", "x-forwarded-for: 10.0.0.1\r\n"
+					"connection: keep-alive, x-hop\r\nx-hop: 1\r\n"),
+		&r);
 	assert_int_equal(r.status, 200);
+	/* Envoy's connection manager: XFF appended, XFP set, a UUID v4 request id, no hop. */
+	assert_string_equal(hdr(&r, "x-seen-xff"), "10.0.0.1,127.0.0.1");
+	assert_string_equal(hdr(&r, "x-seen-xfp"), "http");
+	assert_string_equal(hdr(&r, "x-seen-hop"), "0");
+	rid = hdr(&r, "x-seen-rid");
+	assert_int_equal(strlen(rid), 36);
+	assert_int_equal(rid[14], '4');
 	assert_string_equal(hdr(&r, "x-seen-path"), "/rewritten/sub?k=v");
 	assert_string_equal(hdr(&r, "x-seen-added"), "yes");
 	assert_string_equal(hdr(&r, "x-resp"), "route");
@@ -624,6 +667,31 @@ static void test_weighted_split(void **state)
 	}
 	/* Binomial(200, 0.5): sd 7.07; 100 +- 35 is 4.95 sd (a false failure ~1e-6). */
 	assert_in_range(v2, 65, 135);
+}
+
+/* consistentHash on a header: one user always reaches the same host; users spread. */
+static void test_consistent_hash(void **state)
+{
+	int seen[2] = {0};
+	struct resp r;
+	char req[256];
+
+	for (int u = 0; u < 20; u++) {
+		char first[8] = "";
+
+		for (int i = 0; i < 5; i++) {
+			snprintf(req, sizeof(req), GET("/hash", "x-user: user-%d\r\n"), u);
+			request(req, &r);
+			assert_int_equal(r.status, 200);
+			if (!i)
+				snprintf(first, sizeof(first), "%s", hdr(&r, "x-backend"));
+			assert_string_equal(hdr(&r, "x-backend"), first);
+			http_fields_free(&r.fields);
+		}
+		seen[first[0] == '1']++;
+	}
+	/* 20 users on a ring of 2 hosts all on one: probability 2^-19. */
+	assert_true(seen[0] > 0 && seen[1] > 0);
 }
 
 static void test_timeout_retries_failures(void **state)
@@ -688,7 +756,7 @@ static void test_outlier(void **state)
 }
 
 struct cb_arg {
-	int status;
+	int status, done;
 	char flags[16];
 };
 
@@ -701,25 +769,44 @@ static void *cb_client(void *arg)
 	a->status = r.status;
 	snprintf(a->flags, sizeof(a->flags), "%s", hdr(&r, "x-envoy-overloaded"));
 	http_fields_free(&r.fields);
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+static int finished(struct cb_arg *a, int n)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		k += __atomic_load_n(&a[i].done, __ATOMIC_ACQUIRE);
+	return k;
 }
 
 static void test_circuit_breaking(void **state)
 {
 	pthread_t t[6];
 	struct cb_arg a[6] = {0};
-	int ok = 0, uo = 0;
+	int ok = 0, uo = 0, hits = __atomic_load_n(&backends[3].hits, __ATOMIC_RELAXED);
 
+	/*
+	 * maxConnections 1, http1MaxPendingRequests 1: while the backend holds the first request,
+	 * at most one more may wait for the connection; the others overflow at once (503 UO).
+	 */
+	__atomic_store_n(&cb_gate, 0, __ATOMIC_RELEASE);
 	for (int i = 0; i < 6; i++)
 		pthread_create(&t[i], NULL, cb_client, &a[i]);
+	for (int i = 0; i < 2000 && (finished(a, 6) < 4 ||
+				     __atomic_load_n(&backends[3].hits, __ATOMIC_RELAXED) == hits);
+	     i++)
+		usleep(10 * 1000);
+	__atomic_store_n(&cb_gate, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < 6; i++)
 		pthread_join(t[i], NULL);
 	for (int i = 0; i < 6; i++) {
 		ok += a[i].status == 200;
 		uo += a[i].status == 503 && !strcmp(a[i].flags, "true");
 	}
-	assert_true(ok >= 1);
-	assert_true(uo >= 1);
+	assert_in_range(ok, 1, 2);
 	assert_int_equal(ok + uo, 6);
 }
 
@@ -806,36 +893,55 @@ static void test_big_bodies(void **state)
 	}
 }
 
-static void test_websocket(void **state)
+/* Reads into @buf (@len bytes, kept terminated) until it holds @want or the peer stops. */
+static void read_until(int fd, char *buf, size_t len, const char *want)
 {
-	int fd = dial();
-	static const char req[] = "GET /rws HTTP/1.1\r\nhost: reviews\r\nconnection: upgrade\r\n"
-				  "upgrade: websocket\r\n\r\nhello";
-	char buf[4096];
 	size_t got = 0;
 
-	write_all(fd, req, sizeof(req) - 1);
-	while (got < sizeof(buf) - 1 && !strstr(buf, "HELLO")) {
-		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+	buf[0] = '\0';
+	while (got < len - 1 && !strstr(buf, want)) {
+		ssize_t n = read(fd, buf + got, len - 1 - got);
 
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 		buf[got] = '\0';
 	}
-	assert_non_null(strstr(buf, "HTTP/1.1 101"));
-	assert_non_null(strstr(buf, "HELLO"));
-	write_all(fd, "more", 4);
-	got = 0;
-	while (got < 4) {
-		ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+}
 
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	assert_memory_equal(buf, "MORE", 4);
+/*
+ * Opens a tunnel with @req (the backend answers @ok, then echoes upper-cased: @early, what
+ * the request carried behind its head, first), then checks that bytes written into the tunnel
+ * come back.
+ */
+static void tunnel(const char *req, const char *ok, const char *early)
+{
+	int fd = dial();
+	char buf[4096];
+
+	write_all(fd, req, strlen(req));
+	read_until(fd, buf, sizeof(buf), early);
+	assert_non_null(strstr(buf, ok));
+	assert_non_null(strstr(buf, early));
+	write_all(fd, "opaque bytes", 12);
+	read_until(fd, buf, sizeof(buf), "OPAQUE BYTES");
+	assert_non_null(strstr(buf, "OPAQUE BYTES"));
 	close(fd);
+}
+
+static void test_websocket(void **state)
+{
+	/* The bytes right behind the request head reach the backend once it switched. */
+	tunnel("GET /rws HTTP/1.1\r\nhost: reviews\r\nconnection: upgrade\r\n"
+	       "upgrade: websocket\r\n\r\nhello",
+	       "HTTP/1.1 101", "HELLO");
+}
+
+/* A CONNECT, once the upstream accepts it, is a byte pipe both ways. */
+static void test_connect(void **state)
+{
+	tunnel("CONNECT tunnel.example:443 HTTP/1.1\r\nhost: reviews\r\n\r\n", "HTTP/1.1 200",
+	       "\r\n\r\n");
 }
 
 static void test_oversized_head(void **state)
@@ -857,21 +963,83 @@ static void test_metrics(void **state)
 	struct resp r;
 	char *text;
 
-	request(GET("/r/metrics", ""), &r);
+	/* From the address of pod shop/s1: its labels are the source's. */
+	request_from("127.0.0.13", GET("/r/metrics", ""), &r);
 	http_fields_free(&r.fields);
+	/* The record is made when the exchange ends, which the client may see a moment before. */
 	text = wp_stats_render(&s, 1);
+	for (int i = 0; i < 500 && text && !strstr(text, "source_workload=\"s1\""); i++) {
+		free(text);
+		usleep(10 * 1000);
+		text = wp_stats_render(&s, 1);
+	}
 	assert_non_null(text);
 	assert_non_null(strstr(text, "# TYPE istio_requests_total counter"));
 	assert_non_null(strstr(text, "istio_requests_total{reporter=\"waypoint\""));
 	assert_non_null(strstr(text, "destination_service=\"reviews.shop.svc.cluster.local\""));
 	assert_non_null(strstr(text, "destination_version=\"v1\""));
+	assert_non_null(strstr(text, "destination_workload=\"r1\""));
+	assert_non_null(strstr(text, "source_workload=\"s1\",source_canonical_service=\"shadow\""));
+	assert_non_null(strstr(text, "source_app=\"shadow\""));
 	assert_non_null(strstr(text, "response_code=\"418\""));
 	assert_non_null(strstr(text, "response_flags=\"FI\""));
 	assert_non_null(strstr(text, "response_flags=\"NR\""));
+	assert_non_null(strstr(text, "response_flags=\"DI\""));
+	assert_non_null(strstr(text, "response_flags=\"UT\""));
+	assert_non_null(strstr(text, "response_flags=\"UO\""));
+	assert_non_null(strstr(text, "response_flags=\"UF,URX\""));
+	assert_non_null(strstr(text, "response_code=\"504\""));
+	assert_non_null(strstr(text, "response_code=\"431\""));
+	assert_non_null(strstr(text, "response_flags=\"DPE\""));
 	assert_non_null(strstr(text, "istio_request_duration_milliseconds_bucket{"));
 	assert_non_null(strstr(text, "le=\"3.6e+06\""));
 	assert_non_null(strstr(text, "istio_response_bytes_bucket{"));
 	free(text);
+}
+
+static void test_access_log(void **state)
+{
+	struct wp_record rec = {.method = "GET",
+				.path = "/x?y",
+				.protocol = "HTTP/1.1",
+				.status = 503,
+				.flags = "UF,URX",
+				.details =
+				    "upstream_reset_before_response_started{connection_failure}",
+				.bytes_sent = 91,
+				.upstream_ms = -1,
+				.request_id = "id-1",
+				.authority = "reviews",
+				.upstream_host = "127.0.0.1:80",
+				.grpc_status = -1};
+	char buf[4096];
+	ssize_t n;
+	cJSON *j;
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	wp_stats_record(NULL, &rec, p[1], false);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	/* Istio's default format, field by field. */
+	assert_int_equal(buf[0], '[');
+	assert_non_null(strstr(buf,
+			       "] \"GET /x?y HTTP/1.1\" 503 UF,URX "
+			       "upstream_reset_before_response_started{connection_failure} - \"-\" "
+			       "0 91 0 - \"-\" \"-\" \"id-1\" \"reviews\" \"127.0.0.1:80\""));
+	assert_int_equal(buf[n - 1], '\n');
+	wp_stats_record(NULL, &rec, p[1], true);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	buf[n] = '\0';
+	j = cJSON_Parse(buf);
+	assert_non_null(j);
+	assert_int_equal(cJSON_GetObjectItem(j, "response_code")->valueint, 503);
+	assert_string_equal(cJSON_GetObjectItem(j, "response_flags")->valuestring, "UF,URX");
+	assert_string_equal(cJSON_GetObjectItem(j, "upstream_host")->valuestring, "127.0.0.1:80");
+	cJSON_Delete(j);
+	close(p[0]);
+	close(p[1]);
 }
 
 struct hang_arg {
@@ -900,13 +1068,19 @@ static void test_reload_and_drain(void **state)
 	struct resp r;
 	pthread_t t;
 
-	/* The reload: /direct now answers 299. */
+	int hits = __atomic_load_n(&backends[3].hits, __ATOMIC_RELAXED);
+
+	/* The reload: /direct now answers 299, while a request is held at the backend. */
 	assert_non_null(at);
 	memcpy(strstr(at, "418"), "299", 3);
+	__atomic_store_n(&cb_gate, 0, __ATOMIC_RELEASE);
 	pthread_create(&t, NULL, slow_client, &a);
-	usleep(50 * 1000);
-	g = wp_gen_new(compile(yaml, &W), 2, err, sizeof(err));
+	for (int i = 0; i < 1000 && __atomic_load_n(&backends[3].hits, __ATOMIC_RELAXED) == hits;
+	     i++)
+		usleep(10 * 1000);
+	g = wp_gen_new(compile(yaml), 2, err, sizeof(err));
 	assert_non_null(g);
+	wp_gen_inherit(g, W.gen); /* as main does */
 	wp_worker_set_gen(W.w, g);
 	for (int i = 0; i < 100; i++) {
 		request(GET("/direct", ""), &r);
@@ -916,15 +1090,29 @@ static void test_reload_and_drain(void **state)
 		usleep(10000);
 	}
 	assert_int_equal(r.status, 299);
+	__atomic_store_n(&cb_gate, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	assert_int_equal(a.status, 200); /* the in-flight request was not dropped */
+	/* The host test_outlier ejected stays ejected under the new generation (as in Envoy). */
+	for (int i = 0; i < 4; i++) {
+		request(GET("/outlier", ""), &r);
+		assert_int_equal(r.status, 200);
+		http_fields_free(&r.fields);
+	}
 	wp_gen_put(W.gen);
 	W.gen = g;
 	free(yaml);
 	/* Drain: an in-flight request finishes, then nothing is left open. */
+	hits = __atomic_load_n(&backends[3].hits, __ATOMIC_RELAXED);
+	__atomic_store_n(&cb_gate, 0, __ATOMIC_RELEASE);
 	pthread_create(&t, NULL, slow_client, &a);
-	usleep(50 * 1000);
+	for (int i = 0; i < 1000 && __atomic_load_n(&backends[3].hits, __ATOMIC_RELAXED) == hits;
+	     i++)
+		usleep(10 * 1000);
 	wp_worker_drain(W.w);
+	/* The worker takes the drain while the request is still held (no outcome depends on it). */
+	usleep(100 * 1000);
+	__atomic_store_n(&cb_gate, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	assert_int_equal(a.status, 200);
 	for (int i = 0; i < 500 && wp_worker_active(W.w); i++)
@@ -939,6 +1127,7 @@ int main(void)
 	    cmocka_unit_test(test_local_answers),
 	    cmocka_unit_test(test_rewrite_headers),
 	    cmocka_unit_test(test_weighted_split),
+	    cmocka_unit_test(test_consistent_hash),
 	    cmocka_unit_test(test_timeout_retries_failures),
 	    cmocka_unit_test(test_mirror),
 	    cmocka_unit_test(test_outlier),
@@ -946,8 +1135,10 @@ int main(void)
 	    cmocka_unit_test(test_keepalive_pipelining),
 	    cmocka_unit_test(test_big_bodies),
 	    cmocka_unit_test(test_websocket),
+	    cmocka_unit_test(test_connect),
 	    cmocka_unit_test(test_oversized_head),
 	    cmocka_unit_test(test_metrics),
+	    cmocka_unit_test(test_access_log),
 	    cmocka_unit_test(test_reload_and_drain),
 	};
 

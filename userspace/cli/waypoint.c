@@ -30,6 +30,7 @@ struct wp_args {
 	const char *traffic; /* --for */
 	bool enroll, all_ns, all, wait_false, json;
 	const char *timeout;
+	const char *file; /* config -f */
 };
 
 static void usage_waypoint(FILE *f)
@@ -40,6 +41,7 @@ static void usage_waypoint(FILE *f)
 	      "       ambitctl waypoint list [-n NS | -A] [-o json]\n"
 	      "       ambitctl waypoint status [-n NS] [--name N]\n"
 	      "       ambitctl waypoint delete [-n NS] NAME... | --all\n"
+	      "       ambitctl waypoint config -f FILE|DIR [-n NS] [--name N]\n"
 	      "  the cluster: --cluster C (--name is the waypoint's), else $AMBIT_CLUSTER\n",
 	      f);
 }
@@ -70,6 +72,8 @@ static int parse_wp(int argc, char **argv, struct wp_args *a)
 			a->wait_false = false;
 		else if (!strcmp(s, "--timeout") && next)
 			a->timeout = argv[++i];
+		else if (!strcmp(s, "-f") && next)
+			a->file = argv[++i];
 		else if (!strcmp(s, "-o") && next && !strcmp(argv[i + 1], "json") && ++i)
 			a->json = true;
 		else if (!strcmp(s, "--cluster") && next)
@@ -532,6 +536,50 @@ done:
 	return ret;
 }
 
+/*
+ * `waypoint config -f`: the L7 model the waypoint would be served for the manifests at
+ * a->file (l7_compile, as the agent compiles it), as the JSON `waypoint --config` reads.
+ */
+static int wp_config(const struct wp_args *a)
+{
+	struct config cfg;
+	struct config_diags d = {0};
+	struct l7_config *l7 = NULL;
+	cJSON *j = NULL;
+	char *text = NULL, line[512];
+	int ret = -EINVAL;
+
+	config_init(&cfg);
+	if (config_load_path_opts(&cfg, a->file, NULL, &d)) {
+		for (size_t i = 0; i < d.n; i++) {
+			config_diag_format(&d.items[i], line, sizeof(line));
+			fprintf(stderr, "%s\n", line);
+		}
+		goto out;
+	}
+	l7 = l7_compile_config(&cfg, a->ns, wp_name(a));
+	if (!l7) {
+		ret = -errno;
+		fprintf(stderr, "ambitctl: %s/%s in %s: %s\n", a->ns, wp_name(a), a->file,
+			errno == ENOENT ? "no waypoint" : strerror(errno));
+		goto out;
+	}
+	ret = -ENOMEM;
+	j = l7_to_json(l7);
+	text = j ? cJSON_Print(j) : NULL;
+	if (text) {
+		printf("%s\n", text);
+		ret = 0;
+	}
+out:
+	free(text);
+	cJSON_Delete(j);
+	l7_config_free(l7);
+	config_diags_free(&d);
+	config_free(&cfg);
+	return ret;
+}
+
 int cmd_waypoint(const struct ctl_opts *o, int argc, char **argv)
 {
 	struct wp_args a = {0};
@@ -551,6 +599,13 @@ int cmd_waypoint(const struct ctl_opts *o, int argc, char **argv)
 	}
 	if (!strcmp(a.sub, "apply"))
 		return wp_apply(o, &a);
+	if (!strcmp(a.sub, "config")) {
+		if (!a.file) {
+			usage_waypoint(stderr);
+			return -EINVAL;
+		}
+		return wp_config(&a);
+	}
 	if (!strcmp(a.sub, "delete")) {
 		if (a.name && a.nnames < WP_MAX_NAMES)
 			a.names[a.nnames++] = a.name;

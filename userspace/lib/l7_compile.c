@@ -484,3 +484,30 @@ fail:
 	errno = -err;
 	return NULL;
 }
+
+struct l7_config *l7_compile_config(const struct config *cfg, const char *ns, const char *name)
+{
+	struct l7_inputs in = {.cfg = cfg};
+	struct l7_bindings b = {0};
+	struct l7_pod *pods = NULL;
+	struct l7_config *l7 = NULL;
+	int err = ENOMEM;
+
+	if (l7_pods_from_config(cfg, &pods, &in.n_pods))
+		goto out;
+	in.pods = pods;
+	if (l7_bindings_compute(&in, &b))
+		goto out;
+	err = ENOENT;
+	for (size_t i = 0; i < b.n_waypoints; i++)
+		if (!strcmp(b.waypoints[i].namespace, ns) && !strcmp(b.waypoints[i].name, name)) {
+			l7 = l7_compile(&in, &b, &b.waypoints[i]);
+			err = l7 ? 0 : errno;
+			break;
+		}
+out:
+	l7_bindings_free(&b);
+	free(pods);
+	errno = err;
+	return l7;
+}

@@ -16,7 +16,7 @@ struct buf {
 
 static inline char *buf_head(const struct buf *b)
 {
-	return b->data + b->off;
+	return b->data ? b->data + b->off : NULL; /* NULL + 0 is undefined behaviour */
 }
 
 static inline void buf_consume(struct buf *b, size_t n)

@@ -57,6 +57,11 @@ struct h1_server_ops {
 	void (*on_abort)(void *arg, int err);
 	/* The connection is gone (idle close, error, drain): the last call. */
 	void (*on_close)(void *arg);
+	/*
+	 * A head the parser refused was answered here with @status (400, 431) and the connection
+	 * closes: for the caller's access log (@why borrowed). May be NULL.
+	 */
+	void (*on_refused)(void *arg, int status, const char *why);
 };
 
 struct h1_server_limits {

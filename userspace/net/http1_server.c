@@ -114,6 +114,8 @@ static void refuse(struct h1_server *s)
 	if (!h.status)
 		h.status = 400;
 	h1_send_head(s->t, &h, extra, 2);
+	if (s->ops->on_refused)
+		s->ops->on_refused(s->arg, h.status, h1_parser_error(s->p));
 	h1_server_close(s, false);
 }
 

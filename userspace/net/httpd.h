@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The proxies' small HTTP surfaces (metrics, readiness, admin) over libmicrohttpd, each a
+ * daemon with its own internal thread, off the data path.
+ */
+#ifndef AMBIT_NET_HTTPD_H
+#define AMBIT_NET_HTTPD_H
+
+#include <stdint.h>
+#include <microhttpd.h>
+
+/*
+ * A daemon on @ip:@port (network order ip, host order port) answering with @handler(@cls, ...)
+ * (libmicrohttpd's access handler): 10 s connection timeout, 64 connections. NULL on failure.
+ */
+struct MHD_Daemon *httpd_start(uint32_t ip, uint16_t port, MHD_AccessHandlerCallback handler,
+			       void *cls);
+/* Queues @body (taken; NULL answers 500) with @status and content type @type. */
+enum MHD_Result httpd_reply(struct MHD_Connection *conn, unsigned int status, char *body,
+			    const char *type);
+
+#endif
