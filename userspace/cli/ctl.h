@@ -190,6 +190,9 @@ struct sandbox {
 	 * ambit's own binaries when the tree lives there), read-only at the same path; or "".
 	 */
 	char exe_dir[PATH_MAX];
+	/* ambit's own binaries (ambitctl's directory), read-only at the same path if masked; or ""
+	 */
+	char bin_dir[PATH_MAX];
 	char hosts[PATH_MAX]; /* /etc/netns/<netns>/hosts, the pod's /etc/hosts */
 	char **argv;	      /* malloc'd, NULL-terminated */
 	enum config_restart_policy restart;

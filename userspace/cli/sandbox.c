@@ -124,6 +124,9 @@ int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sand
 		sandbox_free(s);
 		return ret;
 	}
+	/* The tree's tools (bench servers, flood generators, the waypoint) as the host's own. */
+	if (self_dir(s->bin_dir, sizeof(s->bin_dir)) || !masked_path(s->bin_dir))
+		s->bin_dir[0] = '\0';
 	if (s->argv && s->argv[0] && s->argv[0][0] == '/' && masked_path(s->argv[0])) {
 		char *slash;
 
@@ -373,7 +376,7 @@ static int sandbox_var(const struct sandbox *s, char *why, size_t len)
 
 int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 {
-	int pod_fd, cwd_fd = -1, exe_fd = -1, hosts_fd = -1, ret;
+	int pod_fd, cwd_fd = -1, exe_fd = -1, bin_fd = -1, hosts_fd = -1, ret;
 	unsigned int clone = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
 
 	/* Nothing done here may reach the host's mount table. */
@@ -386,6 +389,9 @@ int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 		return step_fail(why, len, "open", s->cwd);
 	if (s->exe_dir[0] && (exe_fd = open_tree(AT_FDCWD, s->exe_dir, clone)) < 0)
 		return step_fail(why, len, "open", s->exe_dir);
+	if (s->bin_dir[0] && strcmp(s->bin_dir, s->exe_dir) &&
+	    (bin_fd = open_tree(AT_FDCWD, s->bin_dir, clone)) < 0)
+		return step_fail(why, len, "open", s->bin_dir);
 	if (access(s->hosts, F_OK) == 0 && (hosts_fd = open_tree(AT_FDCWD, s->hosts, clone)) < 0)
 		return step_fail(why, len, "open", s->hosts);
 	ret = detach_nsfs(why, len);
@@ -428,6 +434,8 @@ int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 		ret = attach(cwd_fd, s->cwd, true, why, len);
 	if (!ret && exe_fd >= 0)
 		ret = attach(exe_fd, s->exe_dir, true, why, len);
+	if (!ret && bin_fd >= 0)
+		ret = attach(bin_fd, s->bin_dir, true, why, len);
 	if (!ret && hosts_fd >= 0 && !(ret = attach(hosts_fd, "/etc/hosts", false, why, len)))
 		STEP(attr_set(AT_FDCWD, "/etc/hosts", 0, MOUNT_ATTR_RDONLY, 0), "read-only",
 		     "/etc/hosts");
