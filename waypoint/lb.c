@@ -269,8 +269,16 @@ static const char *cookie(const struct wp_request *rq, const char *name, size_t 
 			p += strspn(p, " ;");
 			seg = strcspn(p, ";");
 			if (seg > nl && !strncmp(p, name, nl) && p[nl] == '=') {
+				const char *v = p + nl + 1;
+
 				*len = seg - nl - 1;
-				return p + nl + 1;
+				/* RFC 6265 §4.1.1: a cookie-value may be quoted; Envoy hashes
+				 * inside. */
+				if (*len >= 2 && v[0] == '"' && v[*len - 1] == '"') {
+					*len -= 2;
+					return v + 1;
+				}
+				return v;
 			}
 			p += seg;
 		}

@@ -241,6 +241,7 @@ void wp_req_finish(struct wp_req *r)
 	free(r->xff);
 	free(r->request_id);
 	free(r->cors_origin);
+	free(r->set_cookie);
 	free(r);
 }
 

@@ -86,6 +86,7 @@ struct wp_req {
 	const char *details;
 	bool resp_started;
 	char *cors_origin; /* an allowed Origin to echo on the response, or NULL */
+	char *set_cookie;  /* a hash cookie the response sets (httpCookie with a ttl), or NULL */
 	struct wp_mirror *mirrors;
 };
 

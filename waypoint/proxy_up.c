@@ -9,6 +9,7 @@
  * per-try timeout one. The response is re-framed to the client with backpressure both ways;
  * a 101 or a 2xx to CONNECT makes both connections one opaque pipe.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,8 @@ static void c_response(void *arg, struct h1_head *head)
 	}
 	if (r->cors_origin)
 		http_fields_set(&head->fields, "access-control-allow-origin", r->cors_origin);
+	if (r->set_cookie)
+		http_fields_add(&head->fields, "set-cookie", r->set_cookie);
 	fr = head->framing == H1_FRAMING_LENGTH ? H1_FRAMING_LENGTH
 	     : head->framing == H1_FRAMING_NONE ? H1_FRAMING_NONE
 						: H1_FRAMING_EOF;
@@ -312,6 +315,41 @@ static void on_route_timeout(struct loop_timer *t)
 	h1_server_close(s, true);
 }
 
+static bool cookie_wanted(const struct config_load_balancer *lb)
+{
+	return lb->hash_key == CONFIG_HASH_COOKIE && lb->cookie_ttl_ms && lb->hash_name;
+}
+
+/*
+ * httpCookie with a ttl and no such cookie in the request: Envoy makes one, its value derived
+ * from the client's address, hashes the request on it and sets it on the response, so the
+ * client's next requests stick. The hash is kept for the retries.
+ */
+static bool make_cookie(struct wp_req *r, const struct config_load_balancer *lb, uint64_t *hash)
+{
+	const struct sockaddr_in *c = &r->conn->peer.client;
+	char addr[32], value[24];
+	int n;
+
+	if (!r->set_cookie) {
+		n = snprintf(addr, sizeof(addr), "%s:%u", inet_ntoa(c->sin_addr),
+			     ntohs(c->sin_port));
+		snprintf(value, sizeof(value), "%016llx",
+			 (unsigned long long)wp_hash(addr, (size_t)n));
+		if (asprintf(&r->set_cookie, "%s=\"%s\"; Max-Age=%llu%s%s; HttpOnly", lb->hash_name,
+			     value, (unsigned long long)(lb->cookie_ttl_ms / 1000),
+			     lb->cookie_path && *lb->cookie_path ? "; Path=" : "",
+			     lb->cookie_path ? lb->cookie_path : "") < 0) {
+			r->set_cookie = NULL;
+			return false;
+		}
+	}
+	/* The value between the quotes, as the client will send it back. */
+	n = (int)strcspn(strchr(r->set_cookie, '"') + 1, "\"");
+	*hash = wp_hash(strchr(r->set_cookie, '"') + 1, (size_t)n);
+	return true;
+}
+
 static void attempt(struct wp_req *r)
 {
 	const struct l7_policy *pol = r->up->c->policy;
@@ -325,6 +363,9 @@ static void attempt(struct wp_req *r)
 	bool has_hash =
 	    pol && wp_lb_request_hash(&pol->lb, &rq, r->conn->peer.client.sin_addr.s_addr, &hash);
 	int h, err;
+
+	if (!has_hash && pol && cookie_wanted(&pol->lb))
+		has_hash = make_cookie(r, &pol->lb, &hash);
 
 	h = wp_upstream_pick(r->up, has_hash, hash, r->tried,
 			     rp->ignore_previous_hosts ? r->n_tried : 0);

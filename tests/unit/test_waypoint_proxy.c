@@ -38,86 +38,116 @@
 	"spec: {serviceAccountName: " app ", containers: [{name: c}]}\nstatus: {podIP: " ip        \
 	"}\n---\n"
 
-static const char world_yaml[] = L7_WORLD_HEAD SVC("reviews", "9080") SVC("shadow", "9080") SVC(
-    "cb", "9080") SVC("flaky", "9080") SVC("down", "9080") POD("r1", "reviews", "v1", "127.0.0.11")
-    POD("r2", "reviews", "v2", "127.0.0.12") POD("s1", "shadow", "v1", "127.0.0.13")
-	POD("c1", "cb", "v1", "127.0.0.14") POD("f1", "flaky", "v1",
-						"127.0.0.15") POD("f2", "flaky", "v1", "127.0.0.16")
-	    POD("d1", "down", "v1",
-		"127.0.0.17") "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
-			      "metadata: {name: reviews, namespace: shop}\n"
-			      "spec:\n  host: reviews\n"
-			      "  trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: "
-			      "x-user}}}\n"
-			      "  subsets:\n  - {name: v1, labels: "
-			      "{version: v1}}\n"
-			      "  - {name: v2, labels: {version: v2}}\n---\n"
-			      "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
-			      "metadata: {name: cb, namespace: shop}\n"
-			      "spec:\n  host: cb\n  trafficPolicy:\n    connectionPool:\n"
-			      "      tcp: {maxConnections: 1}\n"
-			      "      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: "
-			      "1}\n---\n"
-			      "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
-			      "metadata: {name: flaky, namespace: shop}\n"
-			      "spec:\n  host: flaky\n  trafficPolicy:\n    loadBalancer: {simple: "
-			      "ROUND_ROBIN}\n"
-			      "    outlierDetection: {consecutive5xxErrors: 2, interval: 60s, "
-			      "baseEjectionTime: 60s,"
-			      " maxEjectionPercent: 50}\n---\n"
-			      "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
-			      "metadata: {name: reviews, namespace: shop}\n"
-			      "spec:\n  hosts: [reviews]\n  http:\n"
-			      "  - match: [{headers: {end-user: {exact: jason}}}]\n"
-			      "    route: [{destination: {host: reviews, subset: v2}}]\n"
-			      "  - match: [{uri: {prefix: /redirect}}]\n"
-			      "    redirect: {uri: /moved, authority: elsewhere.example, "
-			      "redirectCode: 302}\n"
-			      "  - match: [{uri: {exact: /direct}}]\n"
-			      "    directResponse: {status: 418, body: {string: teapot}}\n"
-			      "  - match: [{uri: {prefix: /rewrite}}]\n"
-			      "    rewrite: {uri: /rewritten}\n"
-			      "    headers: {request: {set: {x-added: \"yes\"}}, response: {add: "
-			      "{x-resp: route}}}\n"
-			      "    route:\n    - destination: {host: reviews, subset: v1}\n"
-			      "      headers: {response: {set: {x-dest: v1}}}\n"
-			      "  - match: [{uri: {prefix: /abort}}]\n"
-			      "    fault: {abort: {httpStatus: 418, percentage: {value: 100}}}\n"
-			      "    route: [{destination: {host: reviews, subset: v1}}]\n"
-			      "  - match: [{uri: {prefix: /delay}}]\n"
-			      "    fault: {delay: {fixedDelay: 20ms, percentage: {value: 100}}}\n"
-			      "    route: [{destination: {host: reviews, subset: v1}}]\n"
-			      "  - match: [{uri: {prefix: /hang}}]\n"
-			      "    timeout: 300ms\n    retries: {attempts: 0}\n"
-			      "    route: [{destination: {host: reviews, subset: v1}}]\n"
-			      "  - match: [{uri: {prefix: /retry}}]\n"
-			      "    retries: {attempts: 2, retryOn: 5xx}\n"
-			      "    route: [{destination: {host: reviews, subset: v1}}]\n"
-			      "  - match: [{uri: {prefix: /mirror}}]\n"
-			      "    route: [{destination: {host: reviews, subset: v1}}]\n"
-			      "    mirror: {host: shadow}\n"
-			      "  - match: [{uri: {prefix: /split}}]\n"
-			      "    route:\n    - {destination: {host: reviews, subset: v1}, "
-			      "weight: 50}\n"
-			      "    - {destination: {host: reviews, subset: v2}, weight: 50}\n"
-			      "  - match: [{uri: {prefix: /cb}}]\n"
-			      "    retries: {attempts: 0}\n    route: [{destination: {host: cb}}]\n"
-			      "  - match: [{uri: {prefix: /outlier}}]\n"
-			      "    retries: {attempts: 0}\n    route: [{destination: {host: "
-			      "flaky}}]\n"
-			      "  - match: [{uri: {prefix: /down}}]\n"
-			      "    route: [{destination: {host: down}}]\n"
-			      "  - match: [{uri: {prefix: /hash}}]\n"
-			      "    route: [{destination: {host: reviews}}]\n"
-			      "  - match: [{method: {exact: CONNECT}}]\n"
-			      "    route: [{destination: {host: reviews, subset: v1}}]\n"
-			      "  - match: [{uri: {prefix: /r}}]\n"
-			      "    route: [{destination: {host: reviews, subset: v1}}]\n";
+/* The manifests of the world (one YAML line a C line). */
+// clang-format off
+static const char world_yaml[] =
+	L7_WORLD_HEAD
+	SVC("reviews", "9080") SVC("shadow", "9080") SVC("cb", "9080") SVC("flaky", "9080")
+	SVC("down", "9080") SVC("sticky", "9080")
+	POD("r1", "reviews", "v1", "127.0.0.11") POD("r2", "reviews", "v2", "127.0.0.12")
+	POD("s1", "shadow", "v1", "127.0.0.13") POD("c1", "cb", "v1", "127.0.0.14")
+	POD("f1", "flaky", "v1", "127.0.0.15") POD("f2", "flaky", "v1", "127.0.0.16")
+	POD("d1", "down", "v1", "127.0.0.17")
+	POD("k1", "sticky", "v1", "127.0.0.18") POD("k2", "sticky", "v1", "127.0.0.19")
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: DestinationRule\n"
+	"metadata: {name: reviews, namespace: shop}\n"
+	"spec:\n"
+	"  host: reviews\n"
+	"  trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}\n"
+	"  subsets:\n"
+	"  - {name: v1, labels: {version: v1}}\n"
+	"  - {name: v2, labels: {version: v2}}\n"
+	"---\n"
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: DestinationRule\n"
+	"metadata: {name: cb, namespace: shop}\n"
+	"spec:\n"
+	"  host: cb\n"
+	"  trafficPolicy:\n"
+	"    connectionPool:\n"
+	"      tcp: {maxConnections: 1}\n"
+	"      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}\n"
+	"---\n"
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: DestinationRule\n"
+	"metadata: {name: flaky, namespace: shop}\n"
+	"spec:\n"
+	"  host: flaky\n"
+	"  trafficPolicy:\n"
+	"    loadBalancer: {simple: ROUND_ROBIN}\n"
+	"    outlierDetection: {consecutive5xxErrors: 2, interval: 60s, baseEjectionTime: 60s, maxEjectionPercent: 50}\n"
+	"---\n"
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: DestinationRule\n"
+	"metadata: {name: sticky, namespace: shop}\n"
+	"spec:\n"
+	"  host: sticky\n"
+	"  trafficPolicy:\n"
+	"    loadBalancer:\n"
+	"      consistentHash: {httpCookie: {name: sticky, path: /, ttl: 60s}}\n"
+	"---\n"
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: VirtualService\n"
+	"metadata: {name: reviews, namespace: shop}\n"
+	"spec:\n"
+	"  hosts: [reviews]\n"
+	"  http:\n"
+	"  - match: [{headers: {end-user: {exact: jason}}}]\n"
+	"    route: [{destination: {host: reviews, subset: v2}}]\n"
+	"  - match: [{uri: {prefix: /redirect}}]\n"
+	"    redirect: {uri: /moved, authority: elsewhere.example, redirectCode: 302}\n"
+	"  - match: [{uri: {exact: /direct}}]\n"
+	"    directResponse: {status: 418, body: {string: teapot}}\n"
+	"  - match: [{uri: {prefix: /rewrite}}]\n"
+	"    rewrite: {uri: /rewritten}\n"
+	"    headers: {request: {set: {x-added: \"yes\"}}, response: {add: {x-resp: route}}}\n"
+	"    route:\n"
+	"    - destination: {host: reviews, subset: v1}\n"
+	"      headers: {response: {set: {x-dest: v1}}}\n"
+	"  - match: [{uri: {prefix: /abort}}]\n"
+	"    fault: {abort: {httpStatus: 418, percentage: {value: 100}}}\n"
+	"    route: [{destination: {host: reviews, subset: v1}}]\n"
+	"  - match: [{uri: {prefix: /delay}}]\n"
+	"    fault: {delay: {fixedDelay: 20ms, percentage: {value: 100}}}\n"
+	"    route: [{destination: {host: reviews, subset: v1}}]\n"
+	"  - match: [{uri: {prefix: /hang}}]\n"
+	"    timeout: 300ms\n"
+	"    retries: {attempts: 0}\n"
+	"    route: [{destination: {host: reviews, subset: v1}}]\n"
+	"  - match: [{uri: {prefix: /retry}}]\n"
+	"    retries: {attempts: 2, retryOn: 5xx}\n"
+	"    route: [{destination: {host: reviews, subset: v1}}]\n"
+	"  - match: [{uri: {prefix: /mirror}}]\n"
+	"    route: [{destination: {host: reviews, subset: v1}}]\n"
+	"    mirror: {host: shadow}\n"
+	"  - match: [{uri: {prefix: /split}}]\n"
+	"    route:\n"
+	"    - {destination: {host: reviews, subset: v1}, weight: 50}\n"
+	"    - {destination: {host: reviews, subset: v2}, weight: 50}\n"
+	"  - match: [{uri: {prefix: /cb}}]\n"
+	"    retries: {attempts: 0}\n"
+	"    route: [{destination: {host: cb}}]\n"
+	"  - match: [{uri: {prefix: /outlier}}]\n"
+	"    retries: {attempts: 0}\n"
+	"    route: [{destination: {host: flaky}}]\n"
+	"  - match: [{uri: {prefix: /down}}]\n"
+	"    route: [{destination: {host: down}}]\n"
+	"  - match: [{uri: {prefix: /sticky}}]\n"
+	"    route: [{destination: {host: sticky}}]\n"
+	"  - match: [{uri: {prefix: /hash}}]\n"
+	"    route: [{destination: {host: reviews}}]\n"
+	"  - match: [{method: {exact: CONNECT}}]\n"
+	"    route: [{destination: {host: reviews, subset: v1}}]\n"
+	"  - match: [{uri: {prefix: /r}}]\n"
+	"    route: [{destination: {host: reviews, subset: v1}}]\n";
+// clang-format on
 
-#define N_BACKENDS 7
+#define N_BACKENDS 9
+#define DOWN 6 /* 127.0.0.17: bound, never listening: connections to it are refused */
 static const char *const backend_ip[N_BACKENDS] = {"127.0.0.11", "127.0.0.12", "127.0.0.13",
 						   "127.0.0.14", "127.0.0.15", "127.0.0.16",
-						   "127.0.0.17"};
+						   "127.0.0.17", "127.0.0.18", "127.0.0.19"};
 
 struct backend {
 	int idx, lfd;
@@ -406,8 +436,8 @@ static int setup(void **state)
 		assert_int_equal(bind(b->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 		assert_int_equal(getsockname(b->lfd, (struct sockaddr *)&sa, &sl), 0);
 		b->port = ntohs(sa.sin_port);
-		/* The last one stays closed: its endpoint refuses connections (503 UF). */
-		if (i == N_BACKENDS - 1)
+		/* This one stays closed: its endpoint refuses connections (503 UF). */
+		if (i == DOWN)
 			continue;
 		assert_int_equal(listen(b->lfd, 128), 0);
 		pthread_create(&b->th, NULL, backend_main, b);
@@ -692,6 +722,36 @@ static void test_consistent_hash(void **state)
 	}
 	/* 20 users on a ring of 2 hosts all on one: probability 2^-19. */
 	assert_true(seen[0] > 0 && seen[1] > 0);
+}
+
+/*
+ * httpCookie with a ttl: the first response sets the cookie (Envoy's Set-Cookie), and the
+ * requests carrying it stay on the host the first one went to.
+ */
+static void test_hash_cookie(void **state)
+{
+	struct resp r;
+	char req[512], first[8], cookie[128];
+	const char *sc, *q;
+
+	request(GET("/sticky", ""), &r);
+	assert_int_equal(r.status, 200);
+	snprintf(first, sizeof(first), "%s", hdr(&r, "x-backend"));
+	sc = hdr(&r, "set-cookie");
+	assert_int_equal(strncmp(sc, "sticky=\"", 8), 0);
+	assert_non_null(strstr(sc, "; Max-Age=60; Path=/; HttpOnly"));
+	q = strchr(sc + 8, '"');
+	assert_non_null(q);
+	snprintf(cookie, sizeof(cookie), "%.*s", (int)(q - sc + 1), sc);
+	http_fields_free(&r.fields);
+	for (int i = 0; i < 10; i++) {
+		snprintf(req, sizeof(req), GET("/sticky", "cookie: a=b; %s\r\n"), cookie);
+		request(req, &r);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(hdr(&r, "x-backend"), first);
+		assert_string_equal(hdr(&r, "set-cookie"), ""); /* it had one */
+		http_fields_free(&r.fields);
+	}
 }
 
 static void test_timeout_retries_failures(void **state)
@@ -1128,6 +1188,7 @@ int main(void)
 	    cmocka_unit_test(test_rewrite_headers),
 	    cmocka_unit_test(test_weighted_split),
 	    cmocka_unit_test(test_consistent_hash),
+	    cmocka_unit_test(test_hash_cookie),
 	    cmocka_unit_test(test_timeout_retries_failures),
 	    cmocka_unit_test(test_mirror),
 	    cmocka_unit_test(test_outlier),

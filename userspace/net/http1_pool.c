@@ -124,6 +124,12 @@ static void client_destroy(struct h1_client *c, bool reset)
 	if (c->dead && !c->t)
 		return;
 	unlist_idle(c);
+	if (c->pprev)
+		c->pprev->pnext = c->pnext;
+	else
+		p->clients = c->pnext;
+	if (c->pnext)
+		c->pnext->pprev = c->pprev;
 	c->dead = true;
 	transport_close(c->t, reset);
 	c->t = NULL;
@@ -258,6 +264,10 @@ static bool open_one(struct h1_pool_host *h)
 	h->conns++;
 	h->opening++;
 	p->conns++;
+	c->pnext = p->clients;
+	if (p->clients)
+		p->clients->pprev = c;
+	p->clients = c;
 	return true;
 }
 
@@ -340,7 +350,12 @@ void h1_pool_destroy(struct h1_pool *p)
 		while ((w = pop_waiter(h)))
 			make_ready(p, w, NULL, -ECANCELED);
 	}
-	/* Connections still opening close when they open (t_open), busy ones when put back. */
+	/* Connections still opening have nobody waiting any more; busy ones close when put back. */
+	for (struct h1_client *c = p->clients, *n; c; c = n) {
+		n = c->pnext;
+		if (!c->connected)
+			client_destroy(c, true);
+	}
 	p->conns--;
 	pool_maybe_free(p);
 }

@@ -15,7 +15,8 @@ struct h1_client {
 	void *arg;
 	struct sockaddr_in peer;
 	struct loop_timer idle;
-	struct h1_client *next; /* in the host's idle list */
+	struct h1_client *next;		 /* in the host's idle list */
+	struct h1_client *pnext, *pprev; /* in the pool's list of every connection */
 	uint32_t requests;
 	bool connected, busy, dead, idle_listed;
 	bool req_started, req_done, resp_done, resp_keep_alive, head_req, connect_req, tunnel;
@@ -38,6 +39,7 @@ struct h1_pool {
 	struct h1_pool_limits lim;
 	struct h1_budget *b;
 	struct h1_pool_host *hosts;
+	struct h1_client *clients;  /* every connection, open or opening */
 	struct h1_pool_wait *ready; /* handed a connection or a failure, told from the task */
 	struct loop_task task;
 	struct loop_timer retry; /* waiters blocked on max_connections look again */

@@ -35,6 +35,7 @@ struct tcp {
 	int err; /* a failure to report from the task */
 	bool connecting, paused, eof_seen, eof_told, shut_wanted, shut_done, failed;
 	bool drain_wanted, closing, closed, lingering;
+	bool outbound; /* opened by the connector (a client), not accepted */
 };
 
 static const struct transport_impl tcp_impl;
@@ -149,7 +150,11 @@ static void flush(struct tcp *c)
 			c->shut_done = true;
 			shutdown(c->fd, SHUT_WR);
 		}
-		if (c->eof_seen || loop_timer_arm(c->loop, &c->timer, LINGER_MS))
+		/*
+		 * Only a server lingers: a client's peer answered what it asked and has nothing
+		 * more to say, so its FIN need not be awaited (nor outlive the loop at shutdown).
+		 */
+		if (c->outbound || c->eof_seen || loop_timer_arm(c->loop, &c->timer, LINGER_MS))
 			finish(c, false);
 		return;
 	}
@@ -419,6 +424,7 @@ static struct transport *tcp_open(struct connector *cn, const struct sockaddr_in
 	}
 	c->t.cbs = cbs;
 	c->t.arg = arg;
+	c->outbound = true;
 	c->t.peer.local = *dst; /* the endpoint, for logs */
 	if (err)
 		fail_later(c, err);
