@@ -89,7 +89,7 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
-	struct wp_listener ls[MAX_LISTENERS];
+	struct wp_listener ls[MAX_LISTENERS] = {0};
 	char *hosts[MAX_LISTENERS] = {0};
 	struct wp_worker *workers[MAX_WORKERS] = {0};
 	struct wp_stats *stores[MAX_WORKERS] = {0};

@@ -237,6 +237,9 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 		goto fail;
 	w->n = n;
 	for (size_t i = 0; i < n; i++) {
+		/* An HBONE listener needs the mesh (its certificate and pool). */
+		if (ls[i].hbone && !w->mesh)
+			goto fail;
 		w->ls[i].w = w;
 		w->ls[i].l = ls[i];
 		w->ls[i].h.fn = on_accept;
