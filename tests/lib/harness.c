@@ -115,3 +115,15 @@ void harness_link_up_lo(void)
 	assert_int_equal(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
 	close(fd);
 }
+
+struct tls_ctx *harness_issue_ctx(struct ambit_ca *ca, const char *id, bool server)
+{
+	struct ca_issued is;
+	struct tls_ctx *ctx;
+
+	assert_int_equal(ca_issue(ca, id, 3600, &is), 0);
+	ctx = tls_ctx_create(server, is.cert_pem, is.key_pem, ca_root_pem(ca));
+	assert_non_null(ctx);
+	ca_issued_free(&is);
+	return ctx;
+}

@@ -11,7 +11,12 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "ambit/ca.h"
 #include "ambit/snapshot.h"
+#include "tls.h"
+
+/* A TLS context (server or client) with a certificate of @id issued by @ca, trusting @ca's root. */
+struct tls_ctx *harness_issue_ctx(struct ambit_ca *ca, const char *id, bool server);
 
 /* The network-order address of dotted-quad @s (fails the test when it is not one). */
 uint32_t harness_ip4(const char *s);

@@ -24,6 +24,7 @@
 #include "ambit/ca.h"
 #include "ambit/log.h"
 #include "h2.h"
+#include "../lib/harness.h"
 
 #define ID_CLIENT "spiffe://cluster.local/ns/a/sa/client"
 #define ID_SERVER "spiffe://cluster.local/ns/b/sa/server"
@@ -494,18 +495,6 @@ static void test_pipe(void **state)
 	env_stop();
 }
 
-static struct tls_ctx *issue(struct ambit_ca *ca, const char *id, bool server)
-{
-	struct ca_issued is;
-	struct tls_ctx *ctx;
-
-	assert_int_equal(ca_issue(ca, id, 3600, &is), 0);
-	ctx = tls_ctx_create(server, is.cert_pem, is.key_pem, ca_root_pem(ca));
-	assert_non_null(ctx);
-	ca_issued_free(&is);
-	return ctx;
-}
-
 static int setup(void **state)
 {
 	struct ambit_ca *ca;
@@ -519,8 +508,8 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(dir));
 	ca = ca_open(dir);
 	assert_non_null(ca);
-	srv_ctx = issue(ca, ID_SERVER, true);
-	cli_ctx = issue(ca, ID_CLIENT, false);
+	srv_ctx = harness_issue_ctx(ca, ID_SERVER, true);
+	cli_ctx = harness_issue_ctx(ca, ID_CLIENT, false);
 	ca_destroy(ca);
 	return 0;
 }

@@ -213,18 +213,6 @@ static bool failed(void)
 	return cli.err != 0;
 }
 
-static struct tls_ctx *issue(struct ambit_ca *ca, const char *id, bool server)
-{
-	struct ca_issued is;
-	struct tls_ctx *ctx;
-
-	assert_int_equal(ca_issue(ca, id, 3600, &is), 0);
-	ctx = tls_ctx_create(server, is.cert_pem, is.key_pem, ca_root_pem(ca));
-	assert_non_null(ctx);
-	ca_issued_free(&is);
-	return ctx;
-}
-
 static int setup(void **state)
 {
 	struct ambit_ca *ca;
@@ -233,8 +221,8 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(dir));
 	ca = ca_open(dir);
 	assert_non_null(ca);
-	sctx = issue(ca, ID_SERVER, true);
-	cctx = issue(ca, ID_CLIENT, false);
+	sctx = harness_issue_ctx(ca, ID_SERVER, true);
+	cctx = harness_issue_ctx(ca, ID_CLIENT, false);
 	ca_destroy(ca);
 	loop = loop_create();
 	assert_non_null(loop);
