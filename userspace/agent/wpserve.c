@@ -397,11 +397,6 @@ void wpserve_free(struct agent *a)
 	a->wps = NULL;
 }
 
-size_t wpserve_count(const struct agent *a)
-{
-	return a->wps ? a->wps->n : 0;
-}
-
 time_t wpserve_next_cert_deadline(const struct agent *a)
 {
 	return a->wps ? cert_store_next_deadline(&a->wps->certs) : 0;

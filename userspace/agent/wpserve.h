@@ -35,8 +35,6 @@ void wpserve_reap(struct agent *a);
 void wpserve_free(struct agent *a);
 /* The earliest renewal or retry of a waypoint certificate, or 0. */
 time_t wpserve_next_cert_deadline(const struct agent *a);
-/* Number of instances served (status, tests). */
-size_t wpserve_count(const struct agent *a);
 /*
  * Whether the process at the other end of the Unix socket @fd runs in cgroup @cgroup (an
  * absolute cgroup v2 directory) or below it. False with the reason in @why.
