@@ -175,6 +175,7 @@ static void record(struct wp_req *r)
 	struct wp_record rec = {0};
 	char host[32] = "-", sns[128], dns[128], dwl[256], swl[256], ip[INET_ADDRSTRLEN];
 	const struct l7_endpoint *src;
+	struct wp_baggage_labels bag;
 	char flags[64];
 
 	rec.start = r->start_wall;
@@ -203,12 +204,13 @@ static void record(struct wp_req *r)
 	rec.route_name = r->route ? r->route->name : NULL;
 	rec.downstream_remote = p->client;
 	rec.downstream_local = p->local;
-	/* The client as a workload the configuration knows (Istio's peer metadata), else what
-	 * its identity says. */
+	/* The client as a workload the configuration knows, else as the baggage its ztunnel sent
+	 * describes it (Istio's peer metadata), else what its identity says. */
 	src = wp_gen_endpoint(r->view->gen, p->client.sin_addr.s_addr);
 	if (src)
 		workload_labels(src, true, &rec, sns, sizeof(sns), swl, sizeof(swl));
-	else
+	else if (!wp_record_source_baggage(&rec, p->baggage,
+					   identity_ns(p->identity, sns, sizeof(sns)), &bag))
 		rec.source_namespace = identity_ns(p->identity, sns, sizeof(sns));
 	rec.source_principal = p->identity;
 	fill_destination(r, &rec, dns, sizeof(dns), dwl, sizeof(dwl));

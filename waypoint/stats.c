@@ -9,7 +9,9 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/snapshot.h"
 #include "prom.h"
+#include "sock.h"
 #include "stats.h"
 
 /* Istio's buckets (istio/proxy stats plugin): milliseconds, then bytes. */
@@ -93,7 +95,7 @@ static void render_labels(const struct wp_record *r, char *out, size_t len)
 		    {"source_principal", r->source_principal},
 		    {"source_app", r->source_app},
 		    {"source_version", r->source_version},
-		    {"source_cluster", "Kubernetes"},
+		    {"source_cluster", SNAP_CLUSTER_ID},
 		    {"destination_workload", r->destination_workload},
 		    {"destination_workload_namespace", r->destination_namespace},
 		    {"destination_principal", r->destination_principal},
@@ -104,7 +106,7 @@ static void render_labels(const struct wp_record *r, char *out, size_t len)
 		    {"destination_canonical_revision", r->destination_canonical_revision},
 		    {"destination_service_name", r->destination_service_name},
 		    {"destination_service_namespace", r->destination_service_namespace},
-		    {"destination_cluster", "Kubernetes"},
+		    {"destination_cluster", SNAP_CLUSTER_ID},
 		    {"request_protocol", "http"},
 		    {"response_code", code},
 		    {"grpc_response_status", grpc},
@@ -349,4 +351,38 @@ char *wp_stats_render(struct wp_stats *const *stores, size_t n)
 		free(all[i].labels);
 	free(all);
 	return prom_take(&b);
+}
+
+bool wp_record_source_baggage(struct wp_record *r, const char *baggage, const char *identity_ns,
+			      struct wp_baggage_labels *buf)
+{
+	static const char *const kinds[] = {"deployment", "statefulset", "daemonset", "replicaset",
+					    "job",	  "cronjob",	 "pod"};
+	char key[32];
+	size_t i;
+
+	if (!baggage || !identity_ns ||
+	    sock_parse_baggage(baggage, "k8s.namespace.name", buf->ns, sizeof(buf->ns)) ||
+	    strcmp(buf->ns, identity_ns))
+		return false;
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		snprintf(key, sizeof(key), "k8s.%s.name", kinds[i]);
+		if (!sock_parse_baggage(baggage, key, buf->workload, sizeof(buf->workload)))
+			break;
+	}
+	if (i == sizeof(kinds) / sizeof(kinds[0]))
+		return false;
+	if (sock_parse_baggage(baggage, "service.name", buf->service, sizeof(buf->service)))
+		snprintf(buf->service, sizeof(buf->service), "%s", buf->workload);
+	if (sock_parse_baggage(baggage, "service.version", buf->version, sizeof(buf->version)))
+		snprintf(buf->version, sizeof(buf->version), "latest");
+	r->source_namespace = buf->ns;
+	r->source_workload = buf->workload;
+	r->source_canonical_service = buf->service;
+	r->source_canonical_revision = buf->version;
+	/* Istio's waypoint has no pod labels for such a peer: app/version are its canonical ones.
+	 */
+	r->source_app = buf->service;
+	r->source_version = buf->version;
+	return true;
 }

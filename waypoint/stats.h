@@ -39,6 +39,20 @@ struct wp_record {
 	bool mtls;
 };
 
+/* Storage for the source labels wp_record_source_baggage fills in. */
+struct wp_baggage_labels {
+	char ns[64], workload[128], service[128], version[64];
+};
+
+/*
+ * Fills @r's source workload labels from the W3C baggage the client's ztunnel sent
+ * (k8s.namespace.name, k8s.<type>.name, service.name, service.version: Istio's peer metadata
+ * for clients the configuration does not know), into @buf. Only when its namespace is
+ * @identity_ns, the one the client's verified identity names. true when it did.
+ */
+bool wp_record_source_baggage(struct wp_record *r, const char *baggage, const char *identity_ns,
+			      struct wp_baggage_labels *buf);
+
 struct wp_stats;
 
 /* A worker's store. NULL + errno. */

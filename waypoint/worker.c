@@ -93,6 +93,7 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 		peer.dest_host = host;
 	if (req->forwarded && sock_parse_forwarded_for(req->forwarded, &client) == 0)
 		peer.client = client;
+	peer.baggage = (char *)h2_header_get(req->headers, req->nheaders, "baggage");
 	t = transport_hbone_accepted(w->loop, &peer, up);
 	if (!t)
 		return 503;

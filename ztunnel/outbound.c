@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -263,6 +264,42 @@ static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
 }
 
 /*
+ * The client workload as Istio's ztunnel describes it to the far end (API_SEMANTICS.md §9):
+ * a waypoint takes its telemetry's source labels from this when the pod backs no Service it
+ * knows. Pods of a Deployment are "deployment", others "pod".
+ */
+static void baggage(const struct snap_workload *src, char *out, size_t len)
+{
+	bool owned = src->workload_name && src->name && strcmp(src->workload_name, src->name);
+
+	snprintf(out, len,
+		 "k8s.cluster.name=" SNAP_CLUSTER_ID ",k8s.namespace.name=%s,k8s.%s.name=%s,"
+		 "service.name=%s,service.version=%s",
+		 src->namespace, owned ? "deployment" : "pod",
+		 src->workload_name ? src->workload_name : src->name,
+		 src->canonical_service ? src->canonical_service : src->app,
+		 src->canonical_revision ? src->canonical_revision : src->version);
+}
+
+/*
+ * A W3C traceparent with a random trace and span id, not sampled: as Istio's ztunnel, which
+ * makes no spans, for correlating the two ends' logs. Empty when no randomness is at hand.
+ */
+static void traceparent(char *out, size_t len)
+{
+	unsigned char r[24];
+	size_t n;
+
+	out[0] = '\0';
+	if (len < 56 || getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		return;
+	n = (size_t)snprintf(out, len, "00-");
+	for (size_t i = 0; i < sizeof(r); i++)
+		n += (size_t)snprintf(out + n, len - n, "%s%02x", i == 16 ? "-" : "", r[i]);
+	snprintf(out + n, len - n, "-00");
+}
+
+/*
  * Starts an HBONE try for @fd (taken); @zs (taken) is the snapshot @r and @src come from and
  * replaces the previous try's in @hd.
  */
@@ -271,7 +308,7 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 			   const struct zt_route *r, const struct snap_workload *src,
 			   struct guard_slot *slot)
 {
-	char auth[32], client[INET_ADDRSTRLEN + 8], ip[INET_ADDRSTRLEN];
+	char auth[32], client[INET_ADDRSTRLEN + 8], ip[INET_ADDRSTRLEN], bag[512], tp[64];
 	struct hbone_target t = {
 	    .addr = {.sin_family = AF_INET,
 		     .sin_addr = r->addr.sin_addr,
@@ -279,6 +316,8 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 	    .authority = auth,
 	    .forwarded_for = client,
 	    .forwarded_host = r->svc ? r->svc->hostname : NULL,
+	    .baggage = bag,
+	    .traceparent = tp,
 	    .identity = src->identity,
 	    .expect_san = route_san(r),
 	    .ctx = mesh_snap_ctx(zs, src->identity, false),
@@ -301,6 +340,10 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 	inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof(ip));
 	snprintf(client, sizeof(client), "\"%s:%u\"", ip, ntohs(peer->sin_port));
 	snprintf(auth, sizeof(auth), "%s:%u", inet_ntoa(r->addr.sin_addr), ntohs(r->addr.sin_port));
+	baggage(src, bag, sizeof(bag));
+	traceparent(tp, sizeof(tp));
+	if (!tp[0])
+		t.traceparent = NULL;
 	hd->fd = -1;
 	if (hbone_pool_open(w->pool, &t, fd, NULL) == 0)
 		return;

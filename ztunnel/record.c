@@ -12,8 +12,6 @@
 #include "connrec.h"
 #include "record.h"
 
-#define CLUSTER_ID "Kubernetes" /* Istio's default cluster id, as dashboards expect */
-
 void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct snap_workload *src,
 		    const char *src_principal, const struct snap_workload *dst,
 		    const struct snap_service *svc, bool mtls)
@@ -29,7 +27,7 @@ void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct
 		l->source_version = src->version;
 	}
 	l->source_principal = src_principal ? src_principal : src ? src->identity : NULL;
-	l->source_cluster = CLUSTER_ID;
+	l->source_cluster = SNAP_CLUSTER_ID;
 	if (svc) {
 		l->destination_service = svc->hostname;
 		l->destination_service_namespace = svc->namespace;
@@ -44,7 +42,7 @@ void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct
 		l->destination_app = dst->app;
 		l->destination_version = dst->version;
 	}
-	l->destination_cluster = CLUSTER_ID;
+	l->destination_cluster = SNAP_CLUSTER_ID;
 	l->connection_security_policy = mtls ? "mutual_tls" : "none";
 }
 

@@ -17,6 +17,12 @@ struct policy_set;
 struct l7_config;
 
 /*
+ * The cluster every workload of a snapshot is in, as telemetry and baggage name it: Istio's
+ * default cluster id, which dashboards expect.
+ */
+#define SNAP_CLUSTER_ID "Kubernetes"
+
+/*
  * The waypoint that takes traffic addressed to a service or workload (include/ambit/l7.h,
  * l7_bindings_compute): the client ztunnel sends such traffic over HBONE to one of @addresses
  * (the waypoint Service's VIP first, then its instances) on @port, checking @identity.

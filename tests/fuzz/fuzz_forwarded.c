@@ -2,7 +2,7 @@
 /*
  * libFuzzer driver: hostile `forwarded` header values (RFC 7239) into the parsers the HBONE
  * server runs on every CONNECT: the client's address (for=) and the Service it addressed (host=,
- * which ends up in metric labels).
+ * which ends up in metric labels); and the `baggage` a waypoint takes source labels from.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,7 +14,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *s = malloc(size + 1), host[256];
+	char *s = malloc(size + 1), host[256], v[64];
 	struct sockaddr_in a;
 
 	if (!s)
@@ -23,6 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	sock_parse_forwarded_for(s, &a);
 	if (sock_parse_forwarded_host(s, host, sizeof(host)) == 0 && strlen(host) >= sizeof(host))
+		abort();
+	if (sock_parse_baggage(s, "k8s.namespace.name", v, sizeof(v)) == 0 &&
+	    (!v[0] || strlen(v) >= sizeof(v)))
 		abort();
 	free(s);
 	return 0;

@@ -31,6 +31,14 @@ out=$(pod_exec mesh/client-0 curl -sf --max-time 3 -H 'X-Echo: via-wp' http://se
 expect_contains "$out" "echo=via-wp"
 expect_contains "$out" "from=$wp_ip" "the server is reached from the waypoint"
 wait_log 10 mesh/waypoint-0 '"GET / HTTP/1.1" 200' || fail "the waypoint did not log the request"
+# The client backs no Service the waypoint knows: its telemetry's source labels come from the
+# baggage the client's ztunnel sent with the CONNECT (Istio's peer metadata).
+wp_metrics() { pod_exec mesh/waypoint-0 curl -sf --max-time 3 http://127.0.0.1:15020/metrics; }
+src_labels() {
+	wp_metrics | grep 'istio_requests_total{reporter="waypoint"' | grep 'source_workload="client"' |
+		grep 'source_workload_namespace="mesh"' | grep -q 'source_canonical_service="client"'
+}
+wait_for 10 src_labels || fail "no source labels from baggage: $(wp_metrics | grep istio_requests_total | head -3)"
 # The destination's ztunnel counts the connection as the waypoint's (pooled: no log line yet).
 srv_node=$(jq -r '.pods[] | select(.namespace=="mesh" and .name=="server-0") | .node' \
 	/run/ambit/$CLUSTER/runtime/pods.json)

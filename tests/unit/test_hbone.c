@@ -99,7 +99,8 @@ static const struct hbone_end_ops prod_ops = {
     .data = prod_data, .eof = prod_eof, .writable = prod_writable, .closed = prod_closed};
 
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
-static char seen_identity[256], seen_forwarded[256];
+#define TRACEPARENT "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+static char seen_identity[256], seen_forwarded[256], seen_baggage[256], seen_traceparent[64];
 /* The next CONNECT ends in process (an echo) instead of the upstream socket. */
 static bool use_echo;
 static int echo_closed, echo_reset; /* atomic: how the in-process ends ended */
@@ -157,6 +158,13 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 	snprintf(seen_identity, sizeof(seen_identity), "%s", req->peer_identity);
 	snprintf(seen_forwarded, sizeof(seen_forwarded), "%s",
 		 req->forwarded ? req->forwarded : "");
+	{
+		const char *b = h2_header_get(req->headers, req->nheaders, "baggage");
+		const char *tp = h2_header_get(req->headers, req->nheaders, "traceparent");
+
+		snprintf(seen_baggage, sizeof(seen_baggage), "%s", b ? b : "");
+		snprintf(seen_traceparent, sizeof(seen_traceparent), "%s", tp ? tp : "");
+	}
 	if (use_echo) {
 		use_echo = false;
 		pthread_mutex_unlock(&seen_lock);
@@ -194,6 +202,8 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 			    .addr = srv.addr,
 			    .authority = auth,
 			    .forwarded_for = "10.1.2.3",
+			    .baggage = "k8s.namespace.name=ns1,k8s.pod.name=a",
+			    .traceparent = TRACEPARENT,
 			    .identity = target.identity,
 			    .expect_san = target.expect_san,
 			    .ctx = target.ctx,
@@ -362,6 +372,9 @@ static void test_connect_half_close(void **state)
 	pthread_mutex_lock(&seen_lock);
 	assert_string_equal(seen_identity, ID_CLIENT);
 	assert_string_equal(seen_forwarded, "for=10.1.2.3");
+	/* Istio's ztunnel describes the client to the far end (a waypoint's telemetry). */
+	assert_string_equal(seen_baggage, "k8s.namespace.name=ns1,k8s.pod.name=a");
+	assert_string_equal(seen_traceparent, TRACEPARENT);
 	pthread_mutex_unlock(&seen_lock);
 }
 

@@ -408,6 +408,36 @@ static void test_forwarded_host(void **state)
 	assert_int_equal(sock_parse_forwarded_host(NULL, h, sizeof(h)), -EINVAL);
 }
 
+/* W3C baggage from the client's ztunnel: its values end up in a waypoint's metric labels. */
+static void test_baggage(void **state)
+{
+	static const char *const bag = "k8s.cluster.name=Kubernetes, k8s.namespace.name = shop;p=1,"
+				       "k8s.deployment.name=web-v1,service.name=web";
+	char v[64], small[4];
+
+	assert_int_equal(sock_parse_baggage(bag, "k8s.namespace.name", v, sizeof(v)), 0);
+	assert_string_equal(v, "shop");
+	assert_int_equal(sock_parse_baggage(bag, "k8s.deployment.name", v, sizeof(v)), 0);
+	assert_string_equal(v, "web-v1");
+	assert_int_equal(sock_parse_baggage(bag, "service.name", v, sizeof(v)), 0);
+	assert_string_equal(v, "web");
+	assert_int_equal(sock_parse_baggage(bag, "service.version", v, sizeof(v)), -ENOENT);
+	/* A key is a whole key, not a prefix of another. */
+	assert_int_equal(
+	    sock_parse_baggage("k8s.namespace.namex=a", "k8s.namespace.name", v, sizeof(v)),
+	    -ENOENT);
+	assert_int_equal(
+	    sock_parse_baggage("service.name=webs", "service.name", small, sizeof(small)), -EINVAL);
+	/* Only what a label value can be: no quotes, braces, percent-encoding or emptiness. */
+	assert_int_equal(sock_parse_baggage("service.name=a\"b", "service.name", v, sizeof(v)),
+			 -EINVAL);
+	assert_int_equal(sock_parse_baggage("service.name=a%20b", "service.name", v, sizeof(v)),
+			 -EINVAL);
+	assert_int_equal(sock_parse_baggage("service.name=", "service.name", v, sizeof(v)),
+			 -EINVAL);
+	assert_int_equal(sock_parse_baggage(NULL, "service.name", v, sizeof(v)), -EINVAL);
+}
+
 /* The destination reporter's Service, chosen as Istio's ztunnel guesses it. */
 static void test_inbound_service(void **state)
 {
@@ -707,6 +737,7 @@ int main(void)
 	    cmocka_unit_test(test_check_connect_waypoint),
 	    cmocka_unit_test(test_forwarded),
 	    cmocka_unit_test(test_forwarded_host),
+	    cmocka_unit_test(test_baggage),
 	    cmocka_unit_test(test_inbound_service),
 	    cmocka_unit_test(test_state_swap),
 	    cmocka_unit_test(test_metrics),

@@ -167,10 +167,12 @@ struct hbone_target {
 	const char *authority;	   /* CONNECT :authority, "podIP:port" */
 	const char *forwarded_for; /* client node for `forwarded: for=` ("\"ip:port\"", or an IP) */
 	const char
-	    *forwarded_host;	/* `forwarded: host=`: the Service hostname addressed, or NULL */
-	const char *identity;	/* source identity: pool key, and the certificate in @ctx */
-	const char *expect_san; /* the destination workload's identity */
-	struct tls_ctx *ctx;	/* client context of @identity (a reference is taken) */
+	    *forwarded_host; /* `forwarded: host=`: the Service hostname addressed, or NULL */
+	const char *baggage; /* W3C `baggage` (the client workload, as Istio's ztunnel), or NULL */
+	const char *traceparent; /* W3C `traceparent`, or NULL */
+	const char *identity;	 /* source identity: pool key, and the certificate in @ctx */
+	const char *expect_san;	 /* the destination workload's identity */
+	struct tls_ctx *ctx;	 /* client context of @identity (a reference is taken) */
 	const struct hbone_open_ops *ops; /* borrowed, may be NULL: see hbone_pool_open */
 	void *ops_arg;			  /* borrowed: must stay valid until one of @ops has run */
 };

@@ -210,7 +210,7 @@ static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_
 /* A CONNECT stream to @t on a pooled (or new) connection, its far end @fd (or -1); or NULL. */
 static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone_target *t, int fd)
 {
-	struct h2_header h[3];
+	struct h2_header h[5];
 	char key[512], fwd[384];
 	struct hbone_conn *c;
 	struct hbone_stream *s;
@@ -238,6 +238,10 @@ static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone
 			 t->forwarded_host ? t->forwarded_host : "");
 		h[n++] = H2_HDR("forwarded", fwd);
 	}
+	if (t->baggage)
+		h[n++] = H2_HDR("baggage", t->baggage);
+	if (t->traceparent)
+		h[n++] = H2_HDR("traceparent", t->traceparent);
 	s->h2s = h2_submit_request(c->h2, h, n, true, &hb_stream_ops, s);
 	if (!s->h2s) {
 		if (fd >= 0)

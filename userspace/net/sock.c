@@ -176,3 +176,41 @@ bad:
 	out[0] = '\0';
 	return -EINVAL;
 }
+
+/* Skips optional whitespace (RFC 9110 OWS). */
+static const char *ows(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+int sock_parse_baggage(const char *s, const char *key, char *out, size_t len)
+{
+	size_t klen = strlen(key), n;
+	const char *p;
+
+	if (!s || !len)
+		return -EINVAL;
+	out[0] = '\0';
+	for (p = s; *p; p = *p ? p + 1 : p) {
+		p = ows(p);
+		if (strncmp(p, key, klen) == 0 && *(p = ows(p + klen)) == '=') {
+			p = ows(p + 1);
+			for (n = 0; isalnum((unsigned char)p[n]) || p[n] == '.' || p[n] == '-' ||
+				    p[n] == '_';
+			     n++)
+				if (n + 1 >= len)
+					return -EINVAL;
+			if (!n || (*ows(p + n) && *ows(p + n) != ';' && *ows(p + n) != ','))
+				return -EINVAL;
+			memcpy(out, p, n);
+			out[n] = '\0';
+			return 0;
+		}
+		/* The next list-member. */
+		while (*p && *p != ',')
+			p++;
+	}
+	return -ENOENT;
+}

@@ -34,5 +34,13 @@ int sock_parse_forwarded_for(const char *s, struct sockaddr_in *out);
  * bytes). 0, -ENOENT when there is none, or -EINVAL when it is not a DNS name or does not fit.
  */
 int sock_parse_forwarded_host(const char *s, char *out, size_t len);
+/*
+ * Copies the value of @key from a W3C `baggage` header (list-members "key=value;props" joined
+ * by commas; Istio's ztunnel sends the client workload's k8s.namespace.name, k8s.<type>.name,
+ * service.name, ...) into @out (@len bytes). The value lands in metric labels, so only
+ * [A-Za-z0-9._-] is taken. 0, -ENOENT when @key is absent, or -EINVAL when its value is empty,
+ * holds anything else or does not fit.
+ */
+int sock_parse_baggage(const char *s, const char *key, char *out, size_t len);
 
 #endif

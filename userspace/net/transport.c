@@ -53,7 +53,9 @@ int transport_peer_copy(struct transport_peer *dst, const struct transport_peer 
 	*dst = *src;
 	dst->dest_host = src->dest_host ? strdup(src->dest_host) : NULL;
 	dst->identity = src->identity ? strdup(src->identity) : NULL;
-	if ((src->dest_host && !dst->dest_host) || (src->identity && !dst->identity)) {
+	dst->baggage = src->baggage ? strdup(src->baggage) : NULL;
+	if ((src->dest_host && !dst->dest_host) || (src->identity && !dst->identity) ||
+	    (src->baggage && !dst->baggage)) {
 		transport_peer_clear(dst);
 		return -ENOMEM;
 	}
@@ -64,6 +66,7 @@ void transport_peer_clear(struct transport_peer *p)
 {
 	free(p->dest_host);
 	free(p->identity);
+	free(p->baggage);
 	memset(p, 0, sizeof(*p));
 }
 

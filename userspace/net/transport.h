@@ -61,6 +61,7 @@ struct transport_peer {
 	uint32_t dest_ip;	   /* original destination address (network order), or 0 */
 	uint16_t dest_port;	   /* original destination port (host order) */
 	char *identity;		   /* the peer's verified SPIFFE ID, or NULL */
+	char *baggage;		   /* W3C baggage the peer sent about the client, or NULL */
 	bool mtls;		   /* the peer was authenticated by mutual TLS */
 };
 
