@@ -276,6 +276,15 @@ static void stream_wake(struct loop_task *t)
 	}
 }
 
+/* The DATA frames of one read of the connection, sent to the socket together. */
+static void stream_flush(struct loop_task *t)
+{
+	struct hbone_stream *s = container_of(t, struct hbone_stream, flush);
+
+	if (!s->finished)
+		hb_stream_write_far(s);
+}
+
 struct hbone_stream *hb_stream_new(struct hbone_conn *c, int fd)
 {
 	struct hbone_stream *s = calloc(1, sizeof(*s));
@@ -284,6 +293,7 @@ struct hbone_stream *hb_stream_new(struct hbone_conn *c, int fd)
 		return NULL;
 	s->h.fn = stream_on_io;
 	s->wake.fn = stream_wake;
+	s->flush.fn = stream_flush;
 	s->conn = c;
 	s->fd = fd;
 	LIST_INSERT_HEAD(&c->streams, s, link);
@@ -352,6 +362,22 @@ static void on_data(void *arg, struct h2_stream *h2s, const uint8_t *data, size_
 	/* A server stream whose far end failed: what still comes is nobody's. */
 	if (!s->conn->client && !s->connecting && !far_ready(s)) {
 		h2_stream_consume(h2s, len);
+		return;
+	}
+	/*
+	 * A socket end takes the frames of one read (a TLS read brings several 16 KiB records)
+	 * in one send after the batch: a send per frame cost a third of the receiving ztunnel's
+	 * system time. An in-process end takes each at once: no system call to save.
+	 */
+	if (s->fd >= 0 && far_ready(s)) {
+		p = buf_reserve(&s->to_far, len, HBONE_STREAM_WINDOW + (64u << 10));
+		if (!p) {
+			hb_stream_fail(s, "receive buffer overflow");
+			return;
+		}
+		memcpy(p, data, len);
+		s->to_far.len += len;
+		loop_queue(s->conn->loop, &s->flush);
 		return;
 	}
 	/* Nothing queued before it: straight to the far end, buffering only what it refuses. */
