@@ -52,6 +52,7 @@ struct env {
 	struct loop *loop;
 	struct h2_conn *cli, *srv;
 	bool cli_closed, srv_closed;
+	char cli_reason[64];
 	int64_t cli_goaway;
 	int requests; /* on_request calls */
 	char path[64];
@@ -191,6 +192,7 @@ static void srv_closed(void *arg, struct h2_conn *c, const char *reason)
 
 static void cli_closed(void *arg, struct h2_conn *c, const char *reason)
 {
+	snprintf(env.cli_reason, sizeof(env.cli_reason), "%s", reason ? reason : "");
 	env.cli_closed = true;
 	env.cli_goaway = h2_conn_peer_goaway(c);
 	env.cli = NULL;
@@ -495,6 +497,32 @@ static void test_pipe(void **state)
 	env_stop();
 }
 
+static bool cli_only_closed(void *arg)
+{
+	return env.cli_closed;
+}
+
+/* A TLS client whose peer never answers its ClientHello gives up at its deadline. */
+static void test_handshake_deadline(void **state)
+{
+	struct h2_transport tc = {.kind = H2_TLS, .ctx = cli_ctx, .expect_san = ID_SERVER};
+	struct h2_config cc = {.ops = &cli_ops, .handshake_timeout_ms = 100};
+	int sv[2];
+
+	memset(&env, 0, sizeof(env));
+	env.loop = loop_create();
+	assert_non_null(env.loop);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	tc.fd = sv[1];
+	env.cli = h2_conn_create(env.loop, &tc, &cc);
+	assert_non_null(env.cli);
+	assert_true(run_until(cli_only_closed, NULL));
+	assert_string_equal(env.cli_reason, "TLS handshake timed out");
+	close(sv[0]);
+	loop_run_once(env.loop, 0);
+	loop_destroy(env.loop);
+}
+
 static int setup(void **state)
 {
 	struct ambit_ca *ca;
@@ -528,10 +556,11 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_plain_get_post), cmocka_unit_test(test_tls_get_post),
-	    cmocka_unit_test(test_trailers),	   cmocka_unit_test(test_client_reset),
-	    cmocka_unit_test(test_backpressure),   cmocka_unit_test(test_max_streams),
-	    cmocka_unit_test(test_rapid_reset),	   cmocka_unit_test(test_pipe),
+	    cmocka_unit_test(test_plain_get_post),     cmocka_unit_test(test_tls_get_post),
+	    cmocka_unit_test(test_trailers),	       cmocka_unit_test(test_client_reset),
+	    cmocka_unit_test(test_backpressure),       cmocka_unit_test(test_max_streams),
+	    cmocka_unit_test(test_rapid_reset),	       cmocka_unit_test(test_pipe),
+	    cmocka_unit_test(test_handshake_deadline),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -27,8 +27,8 @@
  * (its on_close is the last call). Objects are freed after the loop's current batch, so any
  * callback may reset or release its stream, or close its connection, and return.
  */
-#ifndef ZT_H2_H
-#define ZT_H2_H
+#ifndef AMBIT_NET_H2_H
+#define AMBIT_NET_H2_H
 
 #include <stdbool.h>
 #include <stddef.h>

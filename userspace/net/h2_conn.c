@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 #include <nghttp2/nghttp2.h>
 
@@ -141,8 +140,6 @@ static void conn_free(void *p)
 {
 	struct h2_conn *c = p;
 
-	if (c->tfd >= 0)
-		close(c->tfd);
 	nghttp2_session_del(c->h2);
 	tls_conn_destroy(c->tls);
 	tls_ctx_put(c->ctx);
@@ -155,21 +152,12 @@ static void conn_free(void *p)
 /* The opening phase is over (or the connection is): no more deadline. */
 static void timer_stop(struct h2_conn *c)
 {
-	if (c->tfd < 0)
-		return;
-	c->th.dead = true;
-	loop_del(c->loop, c->tfd);
-	close(c->tfd);
-	c->tfd = -1;
+	loop_timer_cancel(c->loop, &c->deadline);
 }
 
 static void timer_arm(struct h2_conn *c, unsigned int ms)
 {
-	struct itimerspec its = {
-	    .it_value = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000}};
-
-	if (c->tfd >= 0)
-		timerfd_settime(c->tfd, 0, &its, NULL);
+	loop_timer_arm(c->loop, &c->deadline, ms);
 }
 
 void h2_conn_close(struct h2_conn *c, const char *reason)
@@ -396,9 +384,9 @@ static void conn_on_io(struct loop_handler *h, uint32_t events)
 		conn_flush(c);
 }
 
-static void conn_on_timer(struct loop_handler *h, uint32_t events)
+static void conn_on_timer(struct loop_timer *t)
 {
-	struct h2_conn *c = container_of(h, struct h2_conn, th);
+	struct h2_conn *c = container_of(t, struct h2_conn, deadline);
 
 	pr_debug("h2: %s timed out", c->connecting ? "connect" : "TLS handshake");
 	h2_conn_close(c, c->connecting ? "connect timed out" : "TLS handshake timed out");
@@ -411,16 +399,7 @@ static int timer_start(struct h2_conn *c)
 
 	if (!ms || (!c->connecting && c->kind != H2_TLS))
 		return 0;
-	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (c->tfd < 0)
-		return -errno;
-	if (loop_add(c->loop, c->tfd, EPOLLIN, &c->th)) {
-		close(c->tfd);
-		c->tfd = -1;
-		return -ENOMEM;
-	}
-	timer_arm(c, ms);
-	return 0;
+	return loop_timer_arm(c->loop, &c->deadline, ms);
 }
 
 static int conn_setup(struct h2_conn *c, const struct h2_transport *t)
@@ -480,10 +459,9 @@ struct h2_conn *h2_conn_create(struct loop *l, const struct h2_transport *t,
 	if (!c)
 		return NULL;
 	c->fd = -1;
-	c->tfd = -1;
 	c->peer_goaway = -1;
 	c->h.fn = conn_on_io;
-	c->th.fn = conn_on_timer;
+	c->deadline.fn = conn_on_timer;
 	c->flush.fn = flush_task;
 	c->loop = l;
 	c->kind = t->kind;
@@ -508,8 +486,7 @@ struct h2_conn *h2_conn_create(struct loop *l, const struct h2_transport *t,
 		if (c->fd >= 0)
 			loop_del(l, c->fd);
 		c->fd = -1; /* the caller's still */
-		if (c->tfd >= 0)
-			loop_del(l, c->tfd);
+		loop_timer_cancel(l, &c->deadline);
 		conn_free(c);
 		errno = -err;
 		return NULL;

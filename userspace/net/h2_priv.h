@@ -4,8 +4,8 @@
  * callbacks and streams; h2_server.c: a server's protections). The only header that includes
  * nghttp2: everything else uses h2.h.
  */
-#ifndef ZT_H2_PRIV_H
-#define ZT_H2_PRIV_H
+#ifndef AMBIT_NET_H2_PRIV_H
+#define AMBIT_NET_H2_PRIV_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,13 +63,12 @@ struct h2_stream {
 };
 
 struct h2_conn {
-	struct loop_handler h;	/* socket events */
-	struct loop_handler th; /* client: connect/handshake timerfd */
+	struct loop_handler h;	    /* socket events */
+	struct loop_timer deadline; /* client: connect and TLS handshake */
 	struct loop_task flush;
 	struct loop *loop;
 	enum h2_transport_kind kind;
 	int fd;
-	int tfd; /* timerfd while a client connection is opening, else -1 */
 	bool server, connecting, handshaken, dead, goaway;
 	bool calm;	     /* server: GOAWAY ENHANCE_YOUR_CALM queued, nothing more is read */
 	bool ever_stream;    /* server: a request came (first-request deadline met) */

@@ -9,8 +9,8 @@
  * client's, or the upstream's), or for a server stream an in-process consumer (struct
  * hbone_end_ops) that terminates the tunnel itself.
  */
-#ifndef ZT_HBONE_H
-#define ZT_HBONE_H
+#ifndef AMBIT_NET_HBONE_H
+#define AMBIT_NET_HBONE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -4,8 +4,8 @@
  * side's decisions; hbone_pool.c: the connections a worker holds). Not for other files: they
  * use hbone.h. The HTTP/2 work is h2.h's; nothing here sees nghttp2.
  */
-#ifndef ZT_HBONE_PRIV_H
-#define ZT_HBONE_PRIV_H
+#ifndef AMBIT_NET_HBONE_PRIV_H
+#define AMBIT_NET_HBONE_PRIV_H
 
 #include <stdbool.h>
 #include <stddef.h>
