@@ -232,9 +232,11 @@ $(O)/bench-policy: tools/bench/policy-bench.c $(O)/libnet.a $(O)/libambit.a
 bench-policy: $(O)/bench-policy
 	@$(O)/bench-policy
 
+# `make demo [DEMO=l4]`: the bookinfo L7 tour through a waypoint (default), or the L4 demo.
+DEMO ?= l7
 demo: deps
 	$(MAKE) $(BINS)
-	@bash examples/demo/run.sh
+	@DEMO=$(DEMO) bash examples/demo/run.sh
 
 # `make install [PREFIX=/usr/local] [DESTDIR=]`: ambitctl on PATH; the agent and the ztunnel,
 # which ambitctl starts, in libexec/ambit, where ambitctl looks first (relative to itself, so a

@@ -44,31 +44,39 @@ spec:
 YAML
 
 page() { pod_exec default/curl-0 curl -sS --max-time 30 "$@" http://productpage:9080/productpage; }
-# The reviews version a page was served by ("v1", "v2", "v3"), with its stars checked; "sorry"
-# when reviews failed, "ratings-down" when the stars could not be had.
-version_of() {
-	local html=$1 v
-	case $html in *"Sorry, product reviews are currently unavailable for this book."*) echo sorry; return ;; esac
-	v=$(printf '%s' "$html" | grep -o 'Reviews served by: reviews-v[123]-0' | grep -o 'v[123]')
+# What one page showed of reviews: v1, v2, v3 (stars checked), "sorry" when reviews failed,
+# "ratings-down" when the stars could not be had; from its signature (the marks below).
+MARKS='Reviews served by: reviews-v[123]-0\|glyphicon\|color="black"\|color="red"\|Sorry, product reviews are currently unavailable for this book.\|Ratings service is currently unavailable'
+classify() {
+	local sig=$1 v
+	case $sig in *"Sorry, product reviews"*) echo sorry; return ;; esac
+	v=$(grep -o 'reviews-v[123]-0' <<<"$sig" | grep -o 'v[123]')
 	case $v in
-	v1) case $html in *glyphicon*) echo "v1-with-stars" ;; *) echo v1 ;; esac ;;
-	v2) case $html in *"Ratings service is currently unavailable"*) echo ratings-down ;;
-	    *'color="black"'*) echo v2 ;; *) echo "v2-without-black" ;; esac ;;
-	v3) case $html in *"Ratings service is currently unavailable"*) echo ratings-down ;;
-	    *'color="red"'*) echo v3 ;; *) echo "v3-without-red" ;; esac ;;
+	v1) case $sig in *glyphicon*) echo "v1-with-stars" ;; *) echo v1 ;; esac ;;
+	v2 | v3) case $sig in *"Ratings service is currently unavailable"*) echo ratings-down ;;
+		*'color="black"'*'color="red"'* | *'color="red"'*'color="black"'*) echo "$v-two-colours" ;;
+		*'color="black"'*) [ "$v" = v2 ] && echo v2 || echo "v3-black" ;;
+		*'color="red"'*) [ "$v" = v3 ] && echo v3 || echo "v2-red" ;;
+		*) echo "$v-without-stars" ;; esac ;;
 	*) echo "none" ;;
 	esac
 }
-# N pages' versions, counted: "v1=30" or "v1=101 v3=99".
+version_of() { classify "$(grep -o "$MARKS" <<<"$1" | sort -u | tr '\n' ' ')"; }
+# N pages' versions, counted ("v1=30 " or "v1=101 v3=99 "): one exec runs the N requests in
+# the client pod, each page reduced to its signature there.
 tally() {
-	local n=$1 i html
+	local n=$1 line
 	shift
 	declare -A c=()
-	for i in $(seq 1 "$n"); do
-		html=$(page "$@") || { echo "request-failed"; return; }
-		v=$(version_of "$html")
+	while IFS= read -r line; do
+		v=$(classify "$line")
 		c[$v]=$((${c[$v]:-0} + 1))
-	done
+	done < <(pod_exec default/curl-0 bash -c 'n=$1 marks=$2; shift 2
+		for i in $(seq 1 "$n"); do
+			curl -sS --max-time 30 "$@" http://productpage:9080/productpage | grep -o "$marks" |
+				sort -u | tr "\n" " "
+			echo
+		done' _ "$n" "$MARKS" "$@")
 	for v in $(printf '%s\n' "${!c[@]}" | sort); do printf '%s=%s ' "$v" "${c[$v]}"; done
 }
 # Every one of $2 pages (options after) is version $1.

@@ -1,0 +1,178 @@
+# The L7 demo (`sudo make demo`, DEMO=l7), sourced by run.sh after its guard: Istio's
+# traffic-management tutorials on bookinfo, through an ambit waypoint, each step the command a
+# user types and what it changes on the page. The routing files are examples/bookinfo-tasks/
+# (the same names and effects as Istio's samples/bookinfo/networking/*.yaml, which apply
+# unchanged too). Uses run.sh's $AMBITCTL, $C, $repo, $rundir, $secs, bg_pids, say and section.
+
+tasks=$repo/examples/bookinfo-tasks
+# The commands shown name examples/... as a user in the repository types them.
+cd "$repo" || exit 1
+A() { "$AMBITCTL" "$@"; }
+# Shows a command as the user would type it, then runs it (output indented).
+run() {
+	printf '\033[36m$ %s\033[0m\n' "ambitctl $*"
+	A "$@" 2>&1 | sed 's/^/  /'
+}
+apply_quiet() { A apply -f "$@" >/dev/null 2>&1 || { say "demo: apply $* failed"; A apply -f "$@"; exit 1; }; }
+page() { A local exec default/curl-0 -- curl -sS --max-time 30 "$@" http://productpage:9080/productpage 2>/dev/null; }
+# What a page shows of reviews: "v1 (no stars)", "v2 (black stars)", ..., or the error text.
+shows() {
+	local html=$1 v
+	case $html in *"Sorry, product reviews are currently unavailable"*)
+		echo '"Sorry, product reviews are currently unavailable for this book."'; return ;; esac
+	v=$(printf '%s' "$html" | grep -o 'Reviews served by: reviews-v[123]' | tail -c 3)
+	case $html in *"Ratings service is currently unavailable"*)
+		echo "$v, stars: \"Ratings service is currently unavailable\""; return ;; esac
+	case $v in
+	v1) echo "v1 (no stars)" ;;
+	v2) echo "v2 (black stars)" ;;
+	v3) echo "v3 (red stars)" ;;
+	*) echo "no page" ;;
+	esac
+}
+# N page loads (curl options after N), counted by what they show.
+tally() {
+	local n=$1 i
+	shift
+	for i in $(seq 1 "$n"); do shows "$(page "$@")"; done | sort | uniq -c | sed 's/^ */    /'
+}
+# Waits (up to 30 s) until a page (curl options after) shows $1: a new route is in force.
+until_shows() {
+	local want=$1 i
+	shift
+	for i in $(seq 1 60); do
+		case $(shows "$(page "$@")") in "$want"*) return 0 ;; esac
+		sleep 0.5
+	done
+	say "  (still not \"$want\" after 30 s)"
+}
+timed_page() {
+	local t0 t1 html
+	t0=$(date +%s%N)
+	html=$(page "$@")
+	t1=$(date +%s%N)
+	printf '    %s after %d.%01d s\n' "$(shows "$html")" $(((t1 - t0) / 1000000000)) $((((t1 - t0) / 100000000) % 10))
+}
+
+section "1. bookinfo on a two-node local cluster \"$C\", in the mesh"
+say "Istio's sample application (examples/bookinfo): productpage calls details and reviews;"
+say "reviews v2 and v3 call ratings. Namespace default is labelled istio.io/dataplane-mode=ambient."
+printf '\033[36m$ %s\033[0m\n' "ambitctl local up -f examples/bookinfo --name $C --nodes 2"
+A local up -f "$repo/examples/bookinfo" --name "$C" --nodes 2 >/dev/null || { say "demo: local up failed"; exit 1; }
+echo $$ >"$rundir/demo.pid"
+printf '\033[36m$ %s\033[0m\n' "ambitctl apply -f examples/bookinfo-tasks/curl.yaml   (a client pod, Istio's samples/curl)"
+apply_quiet "$tasks/curl.yaml"
+for _ in $(seq 1 150); do
+	A local exec default/curl-0 -- curl -sf --max-time 2 http://productpage:9080/health >/dev/null 2>&1 && break
+	sleep 0.2
+done
+run workloads
+say "Every pod has its SPIFFE identity; pod to pod is mutual TLS 1.3 (HBONE) between ztunnels."
+say
+say "With no routing rule, the reviews Service spreads page loads over its three versions:"
+printf '\033[36m$ %s\033[0m\n' "ambitctl local exec default/curl-0 -- curl -s productpage:9080/productpage   (x12)"
+tally 12
+
+section "2. a waypoint: the L7 proxy for the namespace's Services"
+run waypoint apply -n default --enroll-namespace
+for _ in $(seq 1 150); do
+	A waypoint list -n default 2>/dev/null | grep -q ' True$' && break
+	sleep 0.2
+done
+run waypoint list -n default
+wp_ip=$(A local status 2>/dev/null | awk '$1 == "default/waypoint-0" { print $3; exit }')
+say "The ztunnels now send traffic for the Services to waypoint-0 over HBONE; it applies"
+say "VirtualServices, HTTPRoutes and DestinationRules, as Istio's waypoint does."
+
+section "3. request routing: everything to v1"
+run apply -f examples/bookinfo-tasks/destination-rule-all.yaml -f examples/bookinfo-tasks/virtual-service-all-v1.yaml
+until_shows "v1"
+tally 10
+
+section "4. request routing by user: jason sees v2"
+run apply -f examples/bookinfo-tasks/virtual-service-reviews-test-v2.yaml
+cookie=$(A local exec default/curl-0 -- curl -sS --max-time 10 -D - -o /dev/null \
+	-d 'username=jason&passwd=x' http://productpage:9080/login 2>/dev/null |
+	tr -d '\r' | sed -n 's/^set-cookie: \(session=[^;]*\).*/\1/Ip')
+say "Signed in as jason (POST /login username=jason): productpage sends end-user: jason."
+until_shows "v2" -H "Cookie: $cookie"
+say "  jason:"
+tally 5 -H "Cookie: $cookie"
+say "  everyone else:"
+tally 5
+
+section "5. traffic shifting: 50% of reviews to v3, then all of it"
+run apply -f examples/bookinfo-tasks/virtual-service-reviews-50-v3.yaml
+until_shows "v3"
+tally 20
+run apply -f examples/bookinfo-tasks/virtual-service-reviews-v3.yaml
+until_shows "v3"
+tally 10
+
+section "6. fault injection: a 7 s delay on ratings, for jason"
+say "As Istio's task starts: reviews back to jason -> v2 (v2 calls ratings), then the delay."
+run apply -f examples/bookinfo-tasks/virtual-service-reviews-test-v2.yaml
+run apply -f examples/bookinfo-tasks/virtual-service-ratings-test-delay.yaml
+say "reviews gives ratings 10 s; productpage gives reviews 3 s and one retry. So jason's page:"
+until_shows '"Sorry' -H "Cookie: $cookie"
+timed_page -H "Cookie: $cookie"
+say "  and everyone else's (no delay):"
+timed_page
+
+section "7. fault injection: ratings aborts with HTTP 500, for jason"
+run apply -f examples/bookinfo-tasks/virtual-service-ratings-test-abort.yaml
+until_shows "v2, stars" -H "Cookie: $cookie"
+say "  jason:"
+tally 3 -H "Cookie: $cookie"
+say "  the waypoint's access log (Envoy's format; FI: fault injected):"
+A local logs default/waypoint-0 2>/dev/null | grep '"GET /ratings/0 HTTP/1.1" 500 FI' | tail -n 1 | cut -c1-120 | sed 's/^/    /'
+
+section "8. request timeouts: 0.5 s on reviews, ratings 2 s slow"
+run apply -f examples/bookinfo-tasks/request-timeouts.yaml
+until_shows '"Sorry'
+timed_page
+say "  productpage's call to reviews (and its one retry) gave up at 0.5 s: 504, flag UT:"
+A local logs default/waypoint-0 2>/dev/null | grep '"GET /reviews/0 HTTP/1.1" 504 UT' | tail -n 1 | cut -c1-120 | sed 's/^/    /'
+
+section "9. circuit breaking: at most 1 connection and 1 waiting request to details"
+run apply -f examples/bookinfo-tasks/circuit-breaker-details.yaml
+sleep 1
+say "20 requests to details, 10 at a time (curl --parallel):"
+printf '\033[36m$ %s\033[0m\n' "ambitctl local exec default/curl-0 -- curl -s --parallel --parallel-max 10 -w '%{http_code}\\n' ..."
+urls=()
+for i in $(seq 1 20); do urls+=(-o /dev/null "http://details:9080/details/$i"); done
+A local exec default/curl-0 -- curl -s --parallel --parallel-immediate --parallel-max 10 \
+	-w '%{http_code}\n' "${urls[@]}" 2>/dev/null | sort | uniq -c | sed 's/^ */    /; s/ 200$/ x 200 OK/; s/ 503$/ x 503 (the breaker: overflow)/'
+uo=$(A local logs default/waypoint-0 2>/dev/null | grep -c '"GET /details/[0-9]* HTTP/1.1" 503 UO ')
+say "  the waypoint logged $uo of them as 503 UO (upstream overflow), as Envoy does."
+
+section "where to look"
+say "  $AMBITCTL local logs default/waypoint-0        the waypoint's access log"
+say "  $AMBITCTL local exec default/curl-0 -- curl -s ${wp_ip:-<waypoint ip>}:15020/stats/prometheus"
+say "                                            istio_requests_total etc., reporter=\"waypoint\""
+say "  $AMBITCTL waypoint status -n default waypoint  what is bound to it"
+say "  $AMBITCTL analyze                               routes and rules, checked as istioctl does"
+say "  examples/bookinfo-tasks/                        the routing files of this tour"
+say "  sudo make demo DEMO=l4                          the L4 demo (identities, mTLS on the wire)"
+
+if [ "$secs" -gt 0 ]; then
+	section "requests as they happen (for ${secs}s): the waypoint's access log"
+else
+	section "requests as they happen (Ctrl-C to stop and tear down): the waypoint's access log"
+fi
+A apply -f "$tasks/virtual-service-reviews-50-v3.yaml" >/dev/null 2>&1
+A delete -f "$tasks/request-timeouts.yaml" >/dev/null 2>&1
+A delete -f "$tasks/circuit-breaker-details.yaml" >/dev/null 2>&1
+A apply -f "$tasks/destination-rule-all.yaml" -f "$tasks/virtual-service-reviews-50-v3.yaml" >/dev/null 2>&1
+say "(a page load every second; reviews split 50/50 between v1 and v3)"
+setsid bash -c 'while :; do "$1" local exec default/curl-0 -- curl -s -o /dev/null --max-time 5 \
+	http://productpage:9080/productpage >/dev/null 2>&1; sleep 1; done' _ "$AMBITCTL" &
+bg_pids+=($!)
+setsid bash -c 'tail -n 0 -F "$1" 2>/dev/null | grep --line-buffered " HTTP/1.1\" " |
+	sed -u -E "s/^\[[^]]*\] //; s/^(.{1,110}).*/  \1/"' _ "$rundir/logs/default_waypoint-0.log" &
+bg_pids+=($!)
+if [ "$secs" -gt 0 ]; then
+	sleep "$secs"
+else
+	while :; do sleep 3600; done
+fi
