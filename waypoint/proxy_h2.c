@@ -328,8 +328,7 @@ static void on_request(void *arg, struct h2_stream *s, const struct h2_header *h
 	h2_stream_bind(s, &stream_ops, x);
 	wp_h1_events.on_request(&x->conn, &head);
 	h1_head_free(&head);
-	if (end_stream && x->conn.req)
-		wp_h1_events.on_body_end(&x->conn);
+	/* The body, and its end (also a bodiless request's), come through stream_ops. */
 }
 
 static void on_close(void *arg, struct h2_conn *c, const char *reason)

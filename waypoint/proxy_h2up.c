@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * HTTP/2 upstream (proxy_priv.h): an attempt that goes to its endpoint as h2c with prior
- * knowledge — a request that came as HTTP/2, any request when the DestinationRule says
- * h2UpgradePolicy UPGRADE, or one to a grpc / http2 port — is a stream on a per-endpoint
+ * knowledge — one to a grpc / http2 port, any request when the DestinationRule says
+ * h2UpgradePolicy UPGRADE, or a request that came as HTTP/2 to a port whose protocol was
+ * sniffed (or with useClientProtocol): Istio's cluster protocols — is a stream on a per-endpoint
  * HTTP/2 connection opened through the engine's connector (HBONE in the mesh, TCP standalone)
  * and carrying many streams: up to what the server allows (SETTINGS_MAX_CONCURRENT_STREAMS)
  * and connectionPool.http2.maxConcurrentStreams, and at most maxRequestsPerConnection over its
@@ -60,18 +61,21 @@ bool wp_h2up_wanted(const struct wp_req *r)
 {
 	const struct wp_cluster *c = r->up->c;
 	const struct l7_policy *pol = c->policy;
+	enum l7_protocol proto = L7_PROTO_UNKNOWN;
 
 	if (r->head.upgrade)
 		return false; /* a tunnel (Upgrade, CONNECT) stays HTTP/1 */
-	if (r->conn->h2s)
+	for (size_t i = 0; c->svc && i < c->svc->n_ports; i++)
+		if (c->svc->ports[i].port == c->port)
+			proto = c->svc->ports[i].protocol;
+	/* Istio's clusters: HTTP/2 for http2 and grpc ports, and where the policy upgrades. */
+	if (proto == L7_PROTO_HTTP2 || proto == L7_PROTO_GRPC)
 		return true;
 	if (pol && pol->pool.h2_upgrade_policy == CONFIG_H2_UPGRADE_UPGRADE)
 		return true;
-	for (size_t i = 0; c->svc && i < c->svc->n_ports; i++)
-		if (c->svc->ports[i].port == c->port)
-			return c->svc->ports[i].protocol == L7_PROTO_HTTP2 ||
-			       c->svc->ports[i].protocol == L7_PROTO_GRPC;
-	return false;
+	/* A sniffed port (or useClientProtocol) goes upstream as the client came. */
+	return r->conn->h2s &&
+	       (proto == L7_PROTO_UNKNOWN || (pol && pol->pool.use_client_protocol));
 }
 
 /* ---- the stream's events ---- */

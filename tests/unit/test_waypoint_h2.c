@@ -110,6 +110,7 @@ static struct {
 	char seen_path[128], seen_authority[128], seen_te[32];
 	bool seen_conn_field;
 	uint32_t seen_ip;
+	size_t seen_body; /* request body bytes of the last HTTP/2 request answered */
 } W;
 
 static ssize_t b_write(void *arg, const uint8_t *data, size_t len)
@@ -151,6 +152,7 @@ static void bs_end(void *arg, struct h2_stream *s)
 				H2_HDR("x-backend", inet_ntop(AF_INET, &a, ip, sizeof(ip)))};
 
 	x->b->requests++;
+	W.seen_body = x->body;
 	/* /greet.Greeter/Flaky fails on the first backend request it sees (retried). */
 	if (strstr(x->path, "Flaky") && x->b->requests == 1) {
 		h2_submit_response(s, 200, unavailable, 2, false);
@@ -413,6 +415,7 @@ static void test_grpc_routed_with_trailers(void **state)
 	assert_memory_equal(k1.body, "echo:/greet.Greeter/SayHello", k1.body_len);
 	assert_string_equal(k1.grpc_status, "0");
 	assert_string_equal(k1.trailer, "kept");
+	assert_int_equal(W.seen_body, 8); /* the client's one message, whole */
 	/* Upstream as HTTP/2: :authority carried, no Host or Connection, TE: trailers kept. */
 	assert_string_equal(W.seen_authority, "greeter:50051");
 	assert_string_equal(W.seen_te, "trailers");
