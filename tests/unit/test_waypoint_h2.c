@@ -191,7 +191,14 @@ static void b_request(void *arg, struct h2_stream *s, const struct h2_header *h,
 		bs_end(x, s);
 }
 
-static const struct h2_conn_ops b_ops = {.on_request = b_request};
+static void b_closed(void *arg, struct h2_conn *c, const char *reason)
+{
+	struct backend *b = arg;
+
+	b->h2 = NULL;
+}
+
+static const struct h2_conn_ops b_ops = {.on_request = b_request, .on_close = b_closed};
 
 static int open_up(void *arg, struct transport *t, const struct sockaddr_in *dst)
 {

@@ -93,7 +93,8 @@ static void c_close(void *arg, struct h2_conn *c, const char *reason)
 	transport_close(k->t, k->failed);
 	if (k->ops->on_close)
 		k->ops->on_close(k->arg, c, reason);
-	free(k);
+	/* After the batch: this runs inside the link's own calls (h2_conn_input closing). */
+	loop_defer_free(k->loop, k, free);
 }
 
 static const struct h2_conn_ops server_ops = {.on_request = c_request, .on_close = c_close};

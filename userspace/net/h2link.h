@@ -35,7 +35,7 @@ struct h2_link *h2_link_new(struct loop *l, struct transport *t, bool server,
 /*
  * Bytes of the peer's that were read from the transport already (a protocol detector's), as
  * if they had just arrived. 0, or -EPROTO / -EPIPE: then the connection closed (on_close ran,
- * the link is gone).
+ * the link goes after the loop batch).
  */
 int h2_link_input(struct h2_link *k, const char *data, size_t len);
 /* The connection (NULL once it closed). */
