@@ -34,6 +34,10 @@ static const char world_yaml[] =
 	"spec: {selector: {app: greeter}, ports: [{name: grpc, port: 50051}]}\n---\n"
 	"apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
 	"spec: {selector: {app: web}, ports: [{name: http, port: 8080}]}\n---\n"
+	"apiVersion: v1\nkind: Service\nmetadata: {name: plain, namespace: shop}\n"
+	"spec: {selector: {app: plain}, ports: [{name: http, port: 8090}]}\n---\n"
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: p1, namespace: shop, labels: {app: plain}}\n"
+	"spec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.51}\n---\n"
 	"apiVersion: v1\nkind: Service\nmetadata: {name: raw, namespace: shop}\n"
 	"spec: {selector: {app: raw}, ports: [{port: 9000}]}\n---\n"
 	"apiVersion: v1\nkind: Pod\nmetadata: {name: g1, namespace: shop, labels: {app: greeter, version: v1}}\n"
@@ -484,6 +488,27 @@ static void test_streams_share_connections(void **state)
 	client_free(&c);
 }
 
+static void test_h2_to_http1_port(void **state)
+{
+	struct h2_header h[] = {H2_HDR(":method", "GET"), H2_HDR(":scheme", "http"),
+				H2_HDR(":authority", "plain:8090"), H2_HDR(":path", "/p")};
+	struct client c;
+	struct call k;
+
+	/* A declared http port keeps its HTTP/1.1 backend: the answer converted back. */
+	client_h2(&c, "plain", 8090);
+	memset(&k, 0, sizeof(k));
+	assert_non_null(h2_submit_request(c.h2, h, 4, false, &cs_ops, &k));
+	pump(&c);
+	assert_int_equal(W.ups[W.n_ups - 1].kind, B_H1);
+	assert_true(k.done);
+	assert_false(k.reset);
+	assert_int_equal(k.status, 200);
+	assert_int_equal(k.body_len, 2);
+	assert_memory_equal(k.body, "ok", 2);
+	client_free(&c);
+}
+
 static void test_http1_upgraded_to_h2(void **state)
 {
 	static const char req[] = "GET /page HTTP/1.1\r\nHost: web:8080\r\nConnection: keep-alive, "
@@ -589,6 +614,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_grpc_abort_trailers_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_grpc_retry_on_unavailable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_streams_share_connections, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_h2_to_http1_port, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_http1_upgraded_to_h2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_detect_http1_byte_by_byte, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tcp_passthrough, setup, teardown),
