@@ -14,6 +14,8 @@ pkgs=(
 	iproute2 procps util-linux nginx-light curl openssl python3
 	# tests: wire checks and transfers
 	iperf3 tcpdump tshark socat
+	# tests: a real gRPC client and server through the waypoint (t_88)
+	python3-grpcio
 	# tests: `promtool check metrics` on the ztunnel's exposition (t_71)
 	prometheus
 	# bench (tools/bench): load generators, reference mTLS tunnels, report

@@ -182,7 +182,9 @@ static void record(struct wp_req *r)
 	rec.method = r->head.method;
 	rec.path = r->orig_path;
 	if (r->head.method)
-		rec.protocol = r->head.minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+		rec.protocol = r->conn->h2s	    ? "HTTP/2"
+			       : r->head.minor == 0 ? "HTTP/1.0"
+						    : "HTTP/1.1";
 	rec.authority = r->authority;
 	rec.user_agent = r->user_agent;
 	rec.request_id = r->request_id;
@@ -253,7 +255,7 @@ void wp_req_answer(struct wp_req *r, int status, const char *body, size_t blen,
 		   const char *const *extra, size_t n_extra)
 {
 	struct h1_head h = {.status = (uint16_t)status};
-	struct h1_server *s = r->conn->s;
+	struct wp_conn *s = r->conn;
 
 	r->status = status;
 	r->resp_started = true;
@@ -263,14 +265,14 @@ void wp_req_answer(struct wp_req *r, int status, const char *body, size_t blen,
 		http_fields_add(&h.fields, extra[2 * i], extra[2 * i + 1]);
 	if (r->cors_origin)
 		http_fields_add(&h.fields, "access-control-allow-origin", r->cors_origin);
-	if (h1_server_respond(s, &h, H1_FRAMING_LENGTH, blen) == 0 && !h1_server_head_request(s)) {
-		h1_server_body(s, body, blen);
+	if (wp_down_respond(s, &h, H1_FRAMING_LENGTH, blen) == 0 && !wp_down_head_request(s)) {
+		wp_down_body(s, body, blen);
 		r->bytes_out += blen;
 	}
 	http_fields_free(&h.fields);
 	/* Recorded before the last byte leaves: whoever saw the answer can see its record. */
 	wp_req_finish(r);
-	h1_server_end(s);
+	wp_down_end(s);
 }
 
 void wp_req_reply(struct wp_req *r, enum wp_reply what, int status, const char *body, size_t blen)
@@ -639,7 +641,7 @@ static void on_request(void *arg, struct h1_head *head)
 	const char *expect;
 
 	if (!r) {
-		h1_server_close(conn->s, true);
+		wp_down_close(conn, true);
 		return;
 	}
 	r->conn = conn;
@@ -676,7 +678,7 @@ static void on_request(void *arg, struct h1_head *head)
 		struct h1_head cont = {.status = 100};
 
 		http_fields_remove(&r->head.fields, "expect");
-		h1_server_respond(conn->s, &cont, H1_FRAMING_NONE, 0);
+		wp_down_respond(conn, &cont, H1_FRAMING_NONE, 0);
 	}
 	h1_strip_hop(&r->head.fields, true, r->head.upgrade);
 	decide(r);
@@ -765,7 +767,7 @@ static void on_refused(void *arg, int status, const char *why)
 	record(&r);
 }
 
-static const struct h1_server_ops server_ops = {
+const struct h1_server_ops wp_h1_events = {
     .on_request = on_request,
     .on_body = on_body,
     .on_body_end = on_body_end,
@@ -775,7 +777,7 @@ static const struct h1_server_ops server_ops = {
     .on_refused = on_refused,
 };
 
-int wp_engine_serve(struct wp_engine *e, struct transport *t)
+int wp_serve_http1(struct wp_engine *e, struct transport *t)
 {
 	struct wp_conn *conn = calloc(1, sizeof(*conn));
 
@@ -785,7 +787,7 @@ int wp_engine_serve(struct wp_engine *e, struct transport *t)
 		return -ENOMEM;
 	}
 	conn->e = e;
-	conn->s = h1_server_new(e->loop, t, &server_ops, conn, NULL);
+	conn->s = h1_server_new(e->loop, t, &wp_h1_events, conn, NULL);
 	if (!conn->s) {
 		transport_peer_clear(&conn->peer);
 		free(conn);
@@ -839,11 +841,12 @@ void wp_engine_drain(struct wp_engine *e)
 		n = c->next;
 		h1_server_drain(c->s);
 	}
+	wp_h2_drain_all(e);
 }
 
 size_t wp_engine_active(const struct wp_engine *e)
 {
-	return e->n_conns + e->n_mirrors;
+	return e->n_conns + e->n_mirrors + e->n_h2downs + e->n_tcps;
 }
 
 void wp_engine_sweep(struct wp_engine *e)
@@ -853,6 +856,8 @@ void wp_engine_sweep(struct wp_engine *e)
 	for (size_t i = 0; i < e->view->gen->n_clusters; i++)
 		if (e->view->ups[i].ready)
 			wp_cluster_sweep(e->view->ups[i].c, now);
+	wp_h2_sweep(e);
+	wp_h2up_sweep(e);
 }
 
 void wp_engine_destroy(struct wp_engine *e)
@@ -863,8 +868,11 @@ void wp_engine_destroy(struct wp_engine *e)
 		n = c->next;
 		h1_server_close(c->s, true);
 	}
+	wp_h2_close_all(e);
+	wp_tcp_close_all(e);
+	wp_h2up_close_all(e);
 	/* The connections' on_close runs from loop tasks: run them before the views go. */
-	for (int i = 0; i < 8 && e->conns; i++)
+	for (int i = 0; i < 8 && (e->conns || e->h2downs || e->tcps || e->h2ups); i++)
 		loop_run_once(e->loop, 0);
 	wp_mirror_abort_all(e);
 	views_collect(e);

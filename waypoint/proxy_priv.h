@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "h2.h"
 #include "http1_conn.h"
 #include "proxy.h"
 #include "reply.h"
@@ -36,11 +37,16 @@ struct wp_engine {
 	struct wp_mirror *mirrors; /* in flight, with or without their request */
 	size_t n_conns, n_mirrors;
 	bool draining;
+	struct wp_h2down *h2downs; /* HTTP/2 downstream connections (proxy_h2.c) */
+	struct wp_h2up *h2ups;	   /* HTTP/2 upstream connections (proxy_h2up.c) */
+	struct wp_tcp *tcps;	   /* TCP passthroughs (proxy_tcp.c) */
+	size_t n_h2downs, n_tcps;
 };
 
 struct wp_conn {
 	struct wp_engine *e;
-	struct h1_server *s;
+	struct h1_server *s; /* NULL for an HTTP/2 stream's exchange (h2s) */
+	struct wp_h2s *h2s;
 	struct wp_req *req; /* the exchange in progress */
 	struct wp_conn *next, *prev;
 	struct transport_peer peer; /* copied at accept: outlives the transport */
@@ -72,6 +78,7 @@ struct wp_req {
 	/* The attempt. */
 	struct h1_pool_wait w;
 	struct h1_client *c;
+	struct wp_h2a *h2a; /* or an HTTP/2 stream (proxy_h2up.c) */
 	int host;
 	bool waiting, head_sent, got_response, retry_counted, down_eof, up_eof;
 	unsigned int tries;
@@ -91,6 +98,10 @@ struct wp_req {
 };
 
 /* proxy.c */
+/* The HTTP/1 server's events, also how an HTTP/2 stream's request enters (proxy_h2.c). */
+extern const struct h1_server_ops wp_h1_events;
+/* Serves @t as HTTP/1.1 (wp_engine_serve once the protocol is known). */
+int wp_serve_http1(struct wp_engine *e, struct transport *t);
 void wp_req_finish(struct wp_req *r);
 /* Answers @r locally with reply @what (status override @status, body override @body). */
 void wp_req_reply(struct wp_req *r, enum wp_reply what, int status, const char *body, size_t blen);
@@ -110,6 +121,74 @@ void wp_up_body_end(struct wp_req *r);
 void wp_up_drain(struct wp_req *r);
 /* Ends the attempt (downstream gone, timeout, local reply): the connection is reset. */
 void wp_up_cancel(struct wp_req *r);
+
+/* The upstream connection's events, also those of an HTTP/2 attempt (proxy_h2up.c). */
+extern const struct h1_client_ops wp_up_events;
+/* An HTTP/2 attempt could not connect (-errno): as a pool's connect failure. */
+void wp_up_connect_failed(struct wp_req *r, int err);
+/* The HTTP/2 attempt took body bytes: the downstream may send again below the water mark. */
+void wp_up_sent(struct wp_req *r);
+
+/*
+ * proxy_down.c: the exchange's downstream side, an HTTP/1 connection's current request or an
+ * HTTP/2 stream (proxy_h2.c); the same calls as h1_server's. @c outlives its request.
+ */
+int wp_down_respond(struct wp_conn *c, const struct h1_head *resp, enum h1_framing framing,
+		    uint64_t length);
+int wp_down_body(struct wp_conn *c, const char *data, size_t len);
+/* Response trailers (an HTTP/1 client does not get them). */
+int wp_down_trailers(struct wp_conn *c, const struct http_fields *f);
+int wp_down_end(struct wp_conn *c);
+void wp_down_upgrade(struct wp_conn *c);
+size_t wp_down_queued(const struct wp_conn *c);
+void wp_down_pause(struct wp_conn *c);
+void wp_down_resume(struct wp_conn *c);
+bool wp_down_head_request(const struct wp_conn *c);
+void wp_down_close(struct wp_conn *c, bool reset);
+
+/* proxy_h2.c: HTTP/2 downstream. */
+int wp_h2_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len);
+int wp_h2s_respond(struct wp_h2s *s, const struct h1_head *resp, bool has_body);
+int wp_h2s_body(struct wp_h2s *s, const char *data, size_t len);
+int wp_h2s_trailers(struct wp_h2s *s, const struct http_fields *f);
+int wp_h2s_end(struct wp_h2s *s);
+size_t wp_h2s_queued(const struct wp_h2s *s);
+void wp_h2s_pause(struct wp_h2s *s);
+void wp_h2s_resume(struct wp_h2s *s);
+bool wp_h2s_head_request(const struct wp_h2s *s);
+void wp_h2s_reset(struct wp_h2s *s);
+void wp_h2_drain_all(struct wp_engine *e);
+/* The connections' deadlines (h2_conn_sweep: about once a second). */
+void wp_h2_sweep(struct wp_engine *e);
+/*
+ * @f as an HTTP/2 header block after @reserve free leading slots (pseudo-headers), without
+ * connection-specific fields (RFC 9113 §8.2.2); *@out malloc'd, borrowing @f's strings.
+ */
+int wp_h2_headers(const struct http_fields *f, size_t reserve, struct h2_header **out, size_t *n);
+/* The regular fields of a received block appended to @f. 0 or -ENOMEM. */
+int wp_h2_fields(const struct h2_header *h, size_t n, struct http_fields *f);
+void wp_h2_close_all(struct wp_engine *e);
+
+/* proxy_h2up.c: HTTP/2 upstream. */
+/* Whether @r goes upstream as HTTP/2 (h2 downstream, h2UpgradePolicy UPGRADE, h2c/gRPC port). */
+bool wp_h2up_wanted(const struct wp_req *r);
+/* Opens @r's attempt to host @h of its upstream: 0, or -errno (nothing started). */
+int wp_h2up_attempt(struct wp_req *r, int h);
+/* Ends the attempt (its stream is reset unless it finished). */
+void wp_h2up_end(struct wp_req *r);
+/* The request body grew (r->body) or ended. */
+void wp_h2up_body(struct wp_req *r);
+/* Bytes of the response not yet consumed by the downstream. */
+void wp_h2up_pause(struct wp_req *r);
+void wp_h2up_resume(struct wp_req *r);
+/* Idle connections past their time close (periodic); all close (the engine goes). */
+void wp_h2up_sweep(struct wp_engine *e);
+void wp_h2up_close_all(struct wp_engine *e);
+
+/* proxy_tcp.c: TCP passthrough of a connection detected (or declared) as not HTTP. */
+/* @pre: bytes already read (@len), @eof: the client already finished sending. */
+int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len, bool eof);
+void wp_tcp_close_all(struct wp_engine *e);
 
 /* proxy_mirror.c */
 /* Shadows of @r per its route's mirrors (their copies of the head are taken now). */

@@ -40,6 +40,8 @@ static void end_attempt(struct wp_req *r, bool reuse)
 		h1_pool_put(r->c, reuse, !reuse);
 		r->c = NULL;
 	}
+	if (r->h2a)
+		wp_h2up_end(r);
 	if (r->host >= 0 && r->up && r->up->hosts[r->host].active_requests)
 		r->up->hosts[r->host].active_requests--;
 	if (r->retry_counted) {
@@ -60,7 +62,7 @@ static void resume_down(struct wp_req *r)
 {
 	if (r->paused_down) {
 		r->paused_down = false;
-		h1_server_resume(r->conn->s);
+		wp_down_resume(r->conn);
 	}
 }
 
@@ -120,14 +122,14 @@ static void try_failed(struct wp_req *r, enum wp_failure f, enum wp_outcome o, e
 static void c_response(void *arg, struct h1_head *head)
 {
 	struct wp_req *r = arg;
-	struct h1_server *s = r->conn->s;
+	struct wp_conn *s = r->conn;
 	const char *gs = http_fields_get(&head->fields, "grpc-status");
 	struct wp_attempt a = {.failure = WP_FAIL_NONE,
 			       .status = head->status,
 			       .grpc_status = gs ? atoi(gs) : -1,
 			       .overloaded =
 				   http_fields_get(&head->fields, "x-envoy-overloaded") != NULL};
-	bool tunnel = h1_client_tunnel(r->c);
+	bool tunnel = r->c && h1_client_tunnel(r->c);
 	enum h1_framing fr;
 
 	loop_timer_cancel(loop_of(r), &r->try_timer);
@@ -157,14 +159,14 @@ static void c_response(void *arg, struct h1_head *head)
 	if (tunnel && head->status == 101)
 		http_fields_set(&head->fields, "connection", "upgrade");
 	r->resp_started = true;
-	if (h1_server_respond(s, head, fr, head->content_length)) {
+	if (wp_down_respond(s, head, fr, head->content_length)) {
 		end_attempt(r, false);
 		wp_req_finish(r);
-		h1_server_close(s, true);
+		wp_down_close(s, true);
 		return;
 	}
 	if (tunnel) {
-		h1_server_upgrade(s);
+		wp_down_upgrade(s);
 		/* The tunnel has no route timeout: it lasts as long as both sides want. */
 		loop_timer_cancel(loop_of(r), &r->timer);
 	}
@@ -175,32 +177,35 @@ static void c_body(void *arg, const char *data, size_t len)
 	struct wp_req *r = arg;
 
 	r->bytes_out += len;
-	h1_server_body(r->conn->s, data, len);
-	if (h1_server_queued(r->conn->s) >= TRANSPORT_HIGH_WATER && !r->paused_up) {
+	wp_down_body(r->conn, data, len);
+	if (wp_down_queued(r->conn) >= TRANSPORT_HIGH_WATER && !r->paused_up) {
 		r->paused_up = true;
-		h1_client_pause(r->c);
+		if (r->h2a)
+			wp_h2up_pause(r);
+		else
+			h1_client_pause(r->c);
 	}
 }
 
 static void c_end(void *arg)
 {
 	struct wp_req *r = arg;
-	struct h1_server *s = r->conn->s;
+	struct wp_conn *s = r->conn;
 
-	if (h1_client_tunnel(r->c)) {
+	if (r->c && h1_client_tunnel(r->c)) {
 		/* The server finished its direction: pass the half-close on. */
-		h1_server_end(s);
+		wp_down_end(s);
 		r->up_eof = true;
 		if (r->down_eof) {
 			end_attempt(r, false);
 			wp_req_finish(r);
-			h1_server_close(s, false);
+			wp_down_close(s, false);
 		}
 		return;
 	}
 	end_attempt(r, r->req_end);
 	wp_req_finish(r); /* recorded before the client can see the end */
-	h1_server_end(s);
+	wp_down_end(s);
 }
 
 static void c_drain(void *arg)
@@ -211,7 +216,7 @@ static void c_drain(void *arg)
 static void c_error(void *arg, int err)
 {
 	struct wp_req *r = arg;
-	struct h1_server *s = r->conn->s;
+	struct wp_conn *s = r->conn;
 
 	if (err == -EPROTO)
 		wp_req_flag(r, "UPE"); /* a response the HTTP/1 parser refused */
@@ -225,10 +230,10 @@ static void c_error(void *arg, int err)
 		wp_req_flag(r, "UC");
 	end_attempt(r, false);
 	wp_req_finish(r);
-	h1_server_close(s, true);
+	wp_down_close(s, true);
 }
 
-static const struct h1_client_ops client_ops = {
+const struct h1_client_ops wp_up_events = {
     .on_response = c_response,
     .on_body = c_body,
     .on_end = c_end,
@@ -264,7 +269,7 @@ static void on_ready(struct h1_pool_wait *w, struct h1_client *c)
 
 	r->waiting = false;
 	r->c = c;
-	h1_client_bind(c, &client_ops, r);
+	h1_client_bind(c, &wp_up_events, r);
 	r->body_sent = 0;
 	if (h1_client_request(c, &r->head, fr, r->length) || send_body(r)) {
 		try_failed(r, WP_FAIL_RESET_BEFORE_SEND, WP_OUTCOME_RESET,
@@ -276,16 +281,25 @@ static void on_ready(struct h1_pool_wait *w, struct h1_client *c)
 		resume_down(r);
 }
 
-static void on_fail(struct h1_pool_wait *w, int err)
+void wp_up_connect_failed(struct wp_req *r, int err)
 {
-	struct wp_req *r = req_of_wait(w);
-
 	r->waiting = false;
 	if (err == -ECANCELED) {
 		fail_local(r, WP_REPLY_NO_HEALTHY);
 		return;
 	}
 	try_failed(r, WP_FAIL_CONNECT, WP_OUTCOME_CONNECT_FAILURE, WP_REPLY_CONNECT_FAILURE);
+}
+
+static void on_fail(struct h1_pool_wait *w, int err)
+{
+	wp_up_connect_failed(req_of_wait(w), err);
+}
+
+void wp_up_sent(struct wp_req *r)
+{
+	if (r->body.len - r->body_sent < TRANSPORT_HIGH_WATER)
+		resume_down(r);
 }
 
 static void on_try_timeout(struct loop_timer *t)
@@ -299,7 +313,7 @@ static void on_try_timeout(struct loop_timer *t)
 static void on_route_timeout(struct loop_timer *t)
 {
 	struct wp_req *r = (struct wp_req *)((char *)t - offsetof(struct wp_req, timer));
-	struct h1_server *s = r->conn->s;
+	struct wp_conn *s = r->conn;
 
 	loop_timer_cancel(loop_of(r), &r->wait);
 	if (r->host >= 0 && (r->waiting || r->c) && !r->got_response)
@@ -312,7 +326,7 @@ static void on_route_timeout(struct loop_timer *t)
 	}
 	wp_req_flag(r, "UT");
 	wp_req_finish(r);
-	h1_server_close(s, true);
+	wp_down_close(s, true);
 }
 
 static bool cookie_wanted(const struct config_load_balancer *lb)
@@ -380,14 +394,24 @@ static void attempt(struct wp_req *r)
 	r->tries++;
 	r->head_sent = r->got_response = false;
 	r->try_start_ms = loop_now_ms(loop_of(r));
-	r->w.on_ready = on_ready;
-	r->w.on_fail = on_fail;
-	err = h1_pool_get(r->up->pool, &r->up->c->addr[h], r->up->c->ep[h]->identity, &r->w);
-	if (err) {
-		fail_local(r, err == -EBUSY ? WP_REPLY_OVERFLOW : WP_REPLY_CONNECT_FAILURE);
-		return;
+	if (wp_h2up_wanted(r)) {
+		err = wp_h2up_attempt(r, h);
+		if (err) {
+			fail_local(r, err == -EBUSY ? WP_REPLY_OVERFLOW : WP_REPLY_CONNECT_FAILURE);
+			return;
+		}
+		r->head_sent = true;
+	} else {
+		r->w.on_ready = on_ready;
+		r->w.on_fail = on_fail;
+		err =
+		    h1_pool_get(r->up->pool, &r->up->c->addr[h], r->up->c->ep[h]->identity, &r->w);
+		if (err) {
+			fail_local(r, err == -EBUSY ? WP_REPLY_OVERFLOW : WP_REPLY_CONNECT_FAILURE);
+			return;
+		}
+		r->waiting = true;
 	}
-	r->waiting = true;
 	if (rp->per_try_timeout_ms)
 		loop_timer_arm(loop_of(r), &r->try_timer, (unsigned int)rp->per_try_timeout_ms);
 }
@@ -413,7 +437,7 @@ void wp_up_body(struct wp_req *r, const char *data, size_t len)
 {
 	char *p;
 
-	if (r->resp_started && !r->c)
+	if (r->resp_started && !r->c && !r->h2a)
 		return; /* answered already: the rest of the body has nowhere to go */
 	if (r->c && h1_client_tunnel(r->c)) {
 		h1_client_body(r->c, data, len);
@@ -429,18 +453,20 @@ void wp_up_body(struct wp_req *r, const char *data, size_t len)
 		p = buf_reserve(&r->body, len, (size_t)-1);
 		if (!p) {
 			wp_req_flag(r, "DC");
-			h1_server_close(r->conn->s, true);
+			wp_down_close(r->conn, true);
 			return;
 		}
 		memcpy(p, data, len);
 		r->body.len += len;
 		if (r->c && r->head_sent)
 			send_body(r);
+		else if (r->h2a)
+			wp_h2up_body(r);
 	}
-	if ((r->c ? h1_client_queued(r->c) : r->body.len) >= TRANSPORT_HIGH_WATER &&
+	if ((r->c ? h1_client_queued(r->c) : r->body.len - r->body_sent) >= TRANSPORT_HIGH_WATER &&
 	    !r->paused_down) {
 		r->paused_down = true;
-		h1_server_pause(r->conn->s);
+		wp_down_pause(r->conn);
 	}
 }
 
@@ -453,16 +479,18 @@ void wp_up_body_end(struct wp_req *r)
 		h1_client_shutdown(r->c);
 		r->down_eof = true;
 		if (r->up_eof) {
-			struct h1_server *s = r->conn->s;
+			struct wp_conn *s = r->conn;
 
 			end_attempt(r, false);
 			wp_req_finish(r);
-			h1_server_close(s, false);
+			wp_down_close(s, false);
 		}
 		return;
 	}
 	if (r->c && r->head_sent)
 		h1_client_end(r->c);
+	else if (r->h2a)
+		wp_h2up_body(r);
 	arm_route_timeout(r);
 }
 
@@ -471,5 +499,8 @@ void wp_up_drain(struct wp_req *r)
 	if (r->paused_up && r->c) {
 		r->paused_up = false;
 		h1_client_resume(r->c);
+	} else if (r->paused_up && r->h2a) {
+		r->paused_up = false;
+		wp_h2up_resume(r);
 	}
 }

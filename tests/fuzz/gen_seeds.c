@@ -7,6 +7,9 @@
  *   fuzz_connect  a peer ztunnel's bytes (nghttp2 client: preface, SETTINGS, CONNECTs, DATA)
  *   fuzz_client   a peer ztunnel's answers (nghttp2 server fed the ztunnel's CONNECTs)
  *   fuzz_h2       an HTTP/2 client's requests (nghttp2 client: GET, POST, trailers, resets)
+ *   fuzz_waypoint_h2  gRPC clients' calls to the waypoint (nghttp2 client) and its upstreams'
+ *                 answers (nghttp2 server: messages and grpc-status trailers, trailers-only
+ *                 errors, resets, GOAWAY)
  *   fuzz_spiffe   certificates of the project's CA (ca_issue), PEM and DER
  *   fuzz_bpf      Ethernet frames: SYNs, segments, UDP, ARP, IPv6, options, fragments
  *   fuzz_ipc      agent socket requests, framed as ipc_write_frame frames them
@@ -595,6 +598,127 @@ static void gen_snapshot(void)
 	snapshot_free(s);
 }
 
+/* ---- fuzz_waypoint_h2: gRPC calls through the waypoint, and the upstreams' answers ---- */
+
+#define WP_MARK "\n--upstream--\n"
+/* One gRPC message: not compressed, 3 bytes. */
+#define GRPC_MSG "\0\0\0\0\3abc"
+
+enum wp_answer { WP_OK, WP_UNAVAILABLE, WP_RESET, WP_GOAWAY };
+
+static ssize_t grpc_then_status(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
+				uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+	static const nghttp2_nv st = {(uint8_t *)"grpc-status", (uint8_t *)"0", 11, 1,
+				      NGHTTP2_NV_FLAG_NONE};
+	ssize_t n = body_read(h2, id, buf, len, flags, src, arg);
+
+	if (*flags & NGHTTP2_DATA_FLAG_EOF) {
+		*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		if (nghttp2_submit_trailer(h2, id, &st, 1))
+			die("trailer");
+	}
+	return n;
+}
+
+/* A gRPC call on @h2 to @path, its message ending the stream (with @extra, a header, or NULL). */
+static void grpc_call(nghttp2_session *h2, const char *path, const char *extra, struct body *body)
+{
+	nghttp2_nv nv[7] = {
+	    {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, NGHTTP2_NV_FLAG_NONE},
+	    {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, NGHTTP2_NV_FLAG_NONE},
+	    {(uint8_t *)":authority", (uint8_t *)"greeter:50051", 10, 13, NGHTTP2_NV_FLAG_NONE},
+	    {(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), NGHTTP2_NV_FLAG_NONE},
+	    {(uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16,
+	     NGHTTP2_NV_FLAG_NONE},
+	    {(uint8_t *)"te", (uint8_t *)"trailers", 2, 8, NGHTTP2_NV_FLAG_NONE},
+	    {(uint8_t *)"x-canary", (uint8_t *)"yes", 8, 3, NGHTTP2_NV_FLAG_NONE},
+	};
+	nghttp2_data_provider prd = {.source.ptr = body, .read_callback = body_read};
+
+	*body = (struct body){GRPC_MSG, 0, true};
+	if (nghttp2_submit_request(h2, NULL, nv, extra ? 7 : 6, &prd, NULL) < 0)
+		die("request");
+}
+
+/* What an upstream gRPC server answers to the waypoint's first call on a connection. */
+static void grpc_answer(struct bytes *out, enum wp_answer ans)
+{
+	nghttp2_session_callbacks *cbs;
+	nghttp2_session *cli = client_new(), *srv;
+	struct bytes req = {0};
+	struct body in, resp = {"\0\0\0\0\2ok", 0, true};
+	nghttp2_nv ok[2] = {{(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
+			    {(uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16,
+			     NGHTTP2_NV_FLAG_NONE}};
+	nghttp2_nv unavailable[3] = {
+	    ok[0], ok[1], {(uint8_t *)"grpc-status", (uint8_t *)"14", 11, 2, NGHTTP2_NV_FLAG_NONE}};
+	nghttp2_data_provider prd = {.source.ptr = &resp, .read_callback = grpc_then_status};
+
+	grpc_call(cli, "/demo.Echo/Hello", NULL, &in);
+	drain(cli, &req);
+	nghttp2_session_del(cli);
+	if (nghttp2_session_callbacks_new(&cbs) || nghttp2_session_server_new(&srv, cbs, NULL))
+		die("nghttp2 server");
+	nghttp2_session_callbacks_del(cbs);
+	nghttp2_submit_settings(srv, NGHTTP2_FLAG_NONE, NULL, 0);
+	if (nghttp2_session_mem_recv(srv, req.buf, req.len) != (ssize_t)req.len)
+		die("server recv");
+	if (ans == WP_OK && nghttp2_submit_response(srv, 1, ok, 2, &prd))
+		die("response");
+	if (ans == WP_UNAVAILABLE && nghttp2_submit_response(srv, 1, unavailable, 3, NULL))
+		die("response");
+	if (ans == WP_RESET)
+		nghttp2_submit_rst_stream(srv, NGHTTP2_FLAG_NONE, 1, NGHTTP2_REFUSED_STREAM);
+	if (ans == WP_GOAWAY)
+		nghttp2_submit_goaway(srv, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
+	drain(srv, out);
+	nghttp2_session_del(srv);
+}
+
+/*
+ * fuzz_waypoint_h2: byte 0 = cut (bits 0-5) | upstream mode << 6, the client's bytes (@n calls
+ * to @paths, the first with an x-canary header when @canary), "\n--upstream--\n", the answer.
+ */
+static void wp_h2_seed(const char *name, uint8_t cut, const char *const *paths, size_t n,
+		       bool canary, enum wp_answer ans, bool reset_first)
+{
+	nghttp2_session *h2 = client_new();
+	struct bytes b = {.len = 1};
+	struct body bodies[4];
+
+	b.buf[0] = cut;
+	for (size_t i = 0; i < n && i < 4; i++) {
+		grpc_call(h2, paths[i], canary && !i ? "yes" : NULL, &bodies[i]);
+		drain(h2, &b);
+	}
+	if (reset_first) {
+		nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, 1, NGHTTP2_CANCEL);
+		drain(h2, &b);
+	}
+	nghttp2_session_del(h2);
+	add(&b, WP_MARK, sizeof(WP_MARK) - 1);
+	grpc_answer(&b, ans);
+	put("fuzz_waypoint_h2", name, b.buf, b.len);
+}
+
+static void gen_waypoint_h2(void)
+{
+	static const char *const hello[] = {"/demo.Echo/Hello"};
+	static const char *const mixed[] = {"/demo.Echo/Hello", "/abort/grpc", "/abort/http",
+					    "/retry/x"};
+	static const char *const local[] = {"/redirect", "/direct", "/timeout"};
+
+	wp_h2_seed("unary_ok", 0, hello, 1, false, WP_OK, false);
+	wp_h2_seed("unary_canary_cut", 7, hello, 1, true, WP_OK, false);
+	wp_h2_seed("unavailable_retried", 0, mixed + 3, 1, false, WP_UNAVAILABLE, false);
+	wp_h2_seed("mixed_aborts", 0, mixed, 4, false, WP_OK, false);
+	wp_h2_seed("local_answers", 3, local, 3, false, WP_OK, false);
+	wp_h2_seed("upstream_reset", 0, hello, 1, false, WP_RESET, false);
+	wp_h2_seed("upstream_goaway", 0, mixed, 2, false, WP_GOAWAY, false);
+	wp_h2_seed("client_cancels", 0, hello, 1, false, WP_OK, true);
+}
+
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/ambit-gen-seeds-XXXXXX", cmd[64];
@@ -610,6 +734,7 @@ int main(int argc, char **argv)
 	gen_connect();
 	gen_client();
 	gen_h2();
+	gen_waypoint_h2();
 	gen_spiffe(dir);
 	gen_bpf();
 	gen_ipc();

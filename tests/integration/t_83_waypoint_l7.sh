@@ -5,7 +5,8 @@
 # log has it, the server sees the waypoint's address, the destination's ztunnel the waypoint's
 # identity); a VirtualService applied then (fault abort for one header, a response header)
 # changes answers within seconds, L7 as Istio users write it; deleting the waypoint restores
-# the direct path.
+# the direct path. HTTP/2 (prior knowledge) and a TCP protocol on an undeclared port pass
+# through it too (detection).
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd jq curl
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -39,6 +40,18 @@ src_labels() {
 		grep 'source_workload_namespace="mesh"' | grep -q 'source_canonical_service="client"'
 }
 wait_for 10 src_labels || fail "no source labels from baggage: $(wp_metrics | grep istio_requests_total | head -3)"
+# HTTP/2 with prior knowledge over HBONE through the waypoint, to the server's HTTP/1.1.
+out=$(pod_exec mesh/client-0 curl -s --http2-prior-knowledge --max-time 3 -w ' http/%{http_version}' \
+	-H 'X-Echo: h2' http://server/) || fail "HTTP/2 request failed"
+expect_contains "$out" "echo=h2"
+expect_contains "$out" "from=$wp_ip" "the HTTP/2 request went through the waypoint"
+expect_contains "$out" " http/2"
+wait_log 10 mesh/waypoint-0 '"GET / HTTP/2" 200' || fail "the waypoint did not log the HTTP/2 request"
+# The xfer port's protocol is not declared: its bytes are detected as TCP and spliced.
+n=$(pod_exec mesh/client-0 bash -c "echo 'DOWN 100000' | socat -t 10 - TCP:server:9000 | wc -c") ||
+	fail "TCP through the waypoint failed"
+expect_eq "$n" 100000 "bytes of the transfer through the waypoint"
+wait_log 10 mesh/waypoint-0 '"- - -" 0' || fail "the waypoint did not log the TCP connection"
 # The destination's ztunnel counts the connection as the waypoint's (pooled: no log line yet).
 srv_node=$(jq -r '.pods[] | select(.namespace=="mesh" and .name=="server-0") | .node' \
 	/run/ambit/$CLUSTER/runtime/pods.json)

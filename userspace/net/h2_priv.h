@@ -50,6 +50,7 @@ struct h2_stream {
 	bool answered;	 /* server: a response or a reset was submitted */
 	bool pending;	 /* server: request complete, to be decided after this read */
 	bool end_rcvd;	 /* END_STREAM received */
+	bool bodiless;	 /* server: END_STREAM on the request's own HEADERS */
 	bool deferred;	 /* the body source deferred (h2_stream_resume) */
 	bool body_done;	 /* the body source reported EOF */
 	bool has_body;

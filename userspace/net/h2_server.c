@@ -55,7 +55,8 @@ static void dispatch_one(struct h2_conn *c, struct h2_stream *s)
 		h2_stream_reset(s, H2_INTERNAL_ERROR);
 		return;
 	}
-	c->ops->on_request(c->arg, s, h, n, s->end_rcvd);
+	/* "No body": not a body's END_STREAM that came in the same read (on_end tells that). */
+	c->ops->on_request(c->arg, s, h, n, s->bodiless);
 	free(h);
 	h2s_hblock_free(&s->req);
 	if (s->freed || s->closed)

@@ -261,6 +261,7 @@ static void headers_done(struct h2_conn *c, struct h2_stream *s, const nghttp2_f
 		s->pending = true;
 		c->to_decide = true;
 		s->end_rcvd = end;
+		s->bodiless = end;
 		return;
 	}
 	if (s->pending) {

@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The waypoint's protocols other than HTTP/1 downstream, in process and without sockets: the
+ * request engine serves memory transports (transport_mem), an HTTP/2 client (h2.h over a pipe)
+ * speaks to it, and its connector's upstream streams are answered by in-process backends that
+ * recognise what they are sent: an HTTP/2 server (the h2 layer again: gRPC-shaped answers with
+ * trailers), an HTTP/1 responder, or an echo. Checked: protocol detection, HTTP/2 requests
+ * routed and aborted by the engine's decisions, trailers carried, HTTP/1 to HTTP/2 upgrade,
+ * streams sharing upstream connections within maxRequestsPerConnection, and TCP passthrough
+ * by the VirtualService's tcp routes.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ambit/l7.h"
+#include "../lib/l7_world.h"
+#include "buf.h"
+#include "h2.h"
+#include "proxy.h"
+
+// clang-format off
+static const char world_yaml[] =
+	L7_WORLD_HEAD
+	"apiVersion: v1\nkind: Service\nmetadata: {name: greeter, namespace: shop}\n"
+	"spec: {selector: {app: greeter}, ports: [{name: grpc, port: 50051}]}\n---\n"
+	"apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+	"spec: {selector: {app: web}, ports: [{name: http, port: 8080}]}\n---\n"
+	"apiVersion: v1\nkind: Service\nmetadata: {name: plain, namespace: shop}\n"
+	"spec: {selector: {app: plain}, ports: [{name: http, port: 8090}]}\n---\n"
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: p1, namespace: shop, labels: {app: plain}}\n"
+	"spec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.51}\n---\n"
+	"apiVersion: v1\nkind: Service\nmetadata: {name: raw, namespace: shop}\n"
+	"spec: {selector: {app: raw}, ports: [{port: 9000}]}\n---\n"
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: g1, namespace: shop, labels: {app: greeter, version: v1}}\n"
+	"spec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.21}\n---\n"
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: g2, namespace: shop, labels: {app: greeter, version: v2}}\n"
+	"spec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.22}\n---\n"
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: w1, namespace: shop, labels: {app: web}}\n"
+	"spec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.31}\n---\n"
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: x1, namespace: shop, labels: {app: raw, version: v1}}\n"
+	"spec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.41}\n---\n"
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: x2, namespace: shop, labels: {app: raw, version: v2}}\n"
+	"spec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.42}\n---\n"
+	"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+	"metadata: {name: greeter, namespace: shop}\n"
+	"spec:\n  host: greeter\n"
+	"  trafficPolicy: {connectionPool: {http: {maxRequestsPerConnection: 2}}}\n"
+	"  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n---\n"
+	"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+	"metadata: {name: web, namespace: shop}\n"
+	"spec:\n  host: web\n  trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}\n---\n"
+	"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+	"metadata: {name: raw, namespace: shop}\n"
+	"spec:\n  host: raw\n"
+	"  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n---\n"
+	"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	"metadata: {name: greeter, namespace: shop}\n"
+	"spec:\n  hosts: [greeter]\n  http:\n"
+	"  - match: [{headers: {x-route: {exact: v2}}}]\n"
+	"    route: [{destination: {host: greeter, subset: v2}}]\n"
+	"  - match: [{uri: {prefix: /greet.Greeter/Abort}}]\n"
+	"    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}\n"
+	"    route: [{destination: {host: greeter, subset: v1}}]\n"
+	"  - match: [{uri: {prefix: /greet.Greeter/Flaky}}]\n"
+	"    retries: {attempts: 2, retryOn: unavailable}\n"
+	"    route: [{destination: {host: greeter, subset: v1}}]\n"
+	"  - route: [{destination: {host: greeter, subset: v1}}]\n---\n"
+	"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	"metadata: {name: raw, namespace: shop}\n"
+	"spec:\n  hosts: [raw]\n  tcp:\n"
+	"  - route: [{destination: {host: raw, subset: v2}}]\n";
+// clang-format on
+
+#define MAX_UP 16
+
+/* ---- backends: what an upstream stream is depends on its first bytes ---- */
+
+enum bkind { B_UNKNOWN, B_H2, B_H1, B_ECHO };
+
+struct backend {
+	struct transport *t;
+	uint32_t ip;
+	enum bkind kind;
+	struct h2_conn *h2;
+	int requests;
+	bool eof;
+};
+
+struct bstream {
+	struct backend *b;
+	char path[128], authority[128], te[32];
+	bool conn_field;
+	size_t body;
+	int sent;
+};
+
+static struct {
+	struct loop *l;
+	struct connector *cn;
+	struct wp_engine *e;
+	struct wp_gen *g;
+	struct backend ups[MAX_UP];
+	size_t n_ups;
+	/* the last HTTP/2 request a backend saw */
+	char seen_path[128], seen_authority[128], seen_te[32];
+	bool seen_conn_field;
+	uint32_t seen_ip;
+	size_t seen_body; /* request body bytes of the last HTTP/2 request answered */
+} W;
+
+static ssize_t b_write(void *arg, const uint8_t *data, size_t len)
+{
+	struct backend *b = arg;
+
+	return transport_mem_input(b->t, (const char *)data, len) ? -EPIPE : (ssize_t)len;
+}
+
+static const struct h2_pipe_ops b_pipe = {.write = b_write};
+
+static void bs_data(void *arg, struct h2_stream *s, const uint8_t *d, size_t n)
+{
+	struct bstream *x = arg;
+
+	x->body += n;
+	h2_stream_consume(s, n);
+}
+
+static ssize_t bs_provide(void *arg, struct h2_stream *s, uint8_t *buf, size_t len, bool *eof)
+{
+	struct bstream *x = arg;
+	int n = snprintf((char *)buf, len, "echo:%s", x->path);
+	const struct h2_header tr[] = {H2_HDR("grpc-status", "0"), H2_HDR("x-trailer", "kept")};
+
+	h2_submit_trailers(s, tr, 2);
+	*eof = true;
+	return n;
+}
+
+static void bs_end(void *arg, struct h2_stream *s)
+{
+	struct bstream *x = arg;
+	char ip[INET_ADDRSTRLEN];
+	struct in_addr a = {.s_addr = x->b->ip};
+	const struct h2_header unavailable[] = {H2_HDR("content-type", "application/grpc"),
+						H2_HDR("grpc-status", "14")};
+	struct h2_header h[] = {H2_HDR("content-type", "application/grpc"),
+				H2_HDR("x-backend", inet_ntop(AF_INET, &a, ip, sizeof(ip)))};
+
+	x->b->requests++;
+	W.seen_body = x->body;
+	/* /greet.Greeter/Flaky fails on the first backend request it sees (retried). */
+	if (strstr(x->path, "Flaky") && x->b->requests == 1) {
+		h2_submit_response(s, 200, unavailable, 2, false);
+		return;
+	}
+	h2_submit_response(s, 200, h, 2, true);
+}
+
+static void bs_close(void *arg, struct h2_stream *s, uint32_t error, const char *reason)
+{
+	h2_stream_release(s);
+	free(arg);
+}
+
+static const struct h2_stream_ops bs_ops = {
+    .on_data = bs_data, .on_end = bs_end, .on_close = bs_close, .provide = bs_provide};
+
+static void b_request(void *arg, struct h2_stream *s, const struct h2_header *h, size_t n,
+		      bool end_stream)
+{
+	struct backend *b = arg;
+	struct bstream *x = calloc(1, sizeof(*x));
+	const char *te = h2_header_get(h, n, "te");
+
+	assert_non_null(x);
+	x->b = b;
+	snprintf(x->path, sizeof(x->path), "%s", h2_header_get(h, n, ":path"));
+	snprintf(W.seen_path, sizeof(W.seen_path), "%s", x->path);
+	snprintf(W.seen_authority, sizeof(W.seen_authority), "%s",
+		 h2_header_get(h, n, ":authority"));
+	snprintf(W.seen_te, sizeof(W.seen_te), "%s", te ? te : "");
+	W.seen_conn_field = h2_header_get(h, n, "connection") || h2_header_get(h, n, "host");
+	W.seen_ip = b->ip;
+	h2_stream_bind(s, &bs_ops, x);
+	if (end_stream)
+		bs_end(x, s);
+}
+
+static void b_closed(void *arg, struct h2_conn *c, const char *reason)
+{
+	struct backend *b = arg;
+
+	b->h2 = NULL;
+}
+
+static const struct h2_conn_ops b_ops = {.on_request = b_request, .on_close = b_closed};
+
+static int open_up(void *arg, struct transport *t, const struct sockaddr_in *dst)
+{
+	struct backend *b = &W.ups[W.n_ups];
+
+	assert_true(W.n_ups < MAX_UP);
+	W.n_ups++;
+	memset(b, 0, sizeof(*b));
+	b->t = t;
+	b->ip = dst->sin_addr.s_addr;
+	return 0;
+}
+
+/* What the waypoint sent to backend @b, answered by its kind. */
+static void b_serve(struct backend *b)
+{
+	static const char h1_ok[] = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+	size_t n;
+	const char *d = transport_mem_output(b->t, &n);
+
+	if (!n && !transport_mem_shut(b->t))
+		return;
+	if (b->kind == B_UNKNOWN && n) {
+		if (n >= 3 && !memcmp(d, "PRI", 3)) {
+			struct h2_transport tr = {
+			    .kind = H2_PIPE, .fd = -1, .pipe = &b_pipe, .pipe_arg = b};
+			struct h2_config cfg = {.server = true, .ops = &b_ops, .arg = b};
+
+			b->kind = B_H2;
+			b->h2 = h2_conn_create(W.l, &tr, &cfg);
+			assert_non_null(b->h2);
+		} else {
+			b->kind = memchr(d, '\n', n) && !strncmp(d, "GET ", 4) ? B_H1 : B_ECHO;
+		}
+	}
+	if (b->kind == B_H2 && n)
+		h2_conn_input(b->h2, (const uint8_t *)d, n);
+	else if (b->kind == B_H1 && n)
+		transport_mem_input(b->t, h1_ok, sizeof(h1_ok) - 1);
+	else if (b->kind == B_ECHO && n)
+		transport_mem_input(b->t, d, n);
+	transport_mem_take(b->t, n);
+	/* The echo passes the half-close back, once. */
+	if (b->kind == B_ECHO && transport_mem_shut(b->t) && !b->eof) {
+		b->eof = true;
+		transport_mem_input(b->t, NULL, 0);
+	}
+}
+
+/* ---- the client side ---- */
+
+struct client {
+	struct transport *down;
+	struct h2_conn *h2;
+	struct buf in; /* HTTP/1 or raw bytes the waypoint sent */
+};
+
+struct call {
+	int status;
+	char grpc_status[8], backend[32], trailer[16];
+	char body[256];
+	size_t body_len;
+	bool headers_ended, done, reset;
+};
+
+static ssize_t c_write(void *arg, const uint8_t *data, size_t len)
+{
+	struct client *c = arg;
+
+	return transport_mem_input(c->down, (const char *)data, len) ? -EPIPE : (ssize_t)len;
+}
+
+static const struct h2_pipe_ops c_pipe = {.write = c_write};
+
+/* Rounds of the loop, the peers taking what was written; @wait_ms lets timers (backoff) run. */
+static void pump_wait(struct client *c, int wait_ms)
+{
+	for (int i = 0; i < 64; i++) {
+		size_t n;
+		const char *d;
+
+		loop_run_once(W.l, wait_ms);
+		d = transport_mem_output(c->down, &n);
+		if (n && c->h2)
+			h2_conn_input(c->h2, (const uint8_t *)d, n);
+		else if (n) {
+			char *p = buf_reserve(&c->in, n, 1u << 20);
+
+			assert_non_null(p);
+			memcpy(p, d, n);
+			c->in.len += n;
+		}
+		transport_mem_take(c->down, n);
+		for (size_t k = 0; k < W.n_ups; k++)
+			b_serve(&W.ups[k]);
+	}
+}
+
+static void pump(struct client *c)
+{
+	pump_wait(c, 0);
+}
+
+static struct transport *down_new(const char *svc, uint16_t port)
+{
+	char host[128];
+	struct transport_peer p = {.dest_host = host, .dest_port = port};
+	struct transport *t;
+
+	snprintf(host, sizeof(host), "%s.shop.svc.cluster.local", svc);
+	p.client.sin_family = AF_INET;
+	p.client.sin_addr.s_addr = inet_addr("10.1.0.99");
+	t = transport_mem_new(W.l, &p);
+	assert_non_null(t);
+	assert_int_equal(wp_engine_serve(W.e, t), 0);
+	return t;
+}
+
+static void client_h2(struct client *c, const char *svc, uint16_t port)
+{
+	struct h2_transport tr = {.kind = H2_PIPE, .fd = -1, .pipe = &c_pipe, .pipe_arg = c};
+	struct h2_config cfg = {0};
+
+	memset(c, 0, sizeof(*c));
+	c->down = down_new(svc, port);
+	c->h2 = h2_conn_create(W.l, &tr, &cfg);
+	assert_non_null(c->h2);
+}
+
+static void cs_headers(void *arg, struct h2_stream *s, const struct h2_header *h, size_t n,
+		       bool end_stream)
+{
+	struct call *k = arg;
+	const char *v = h2_header_get(h, n, ":status");
+
+	if (v)
+		k->status = atoi(v);
+	if (v && end_stream)
+		k->headers_ended = true;
+	if ((v = h2_header_get(h, n, "grpc-status")))
+		snprintf(k->grpc_status, sizeof(k->grpc_status), "%s", v);
+	if ((v = h2_header_get(h, n, "x-backend")))
+		snprintf(k->backend, sizeof(k->backend), "%s", v);
+	if ((v = h2_header_get(h, n, "x-trailer")))
+		snprintf(k->trailer, sizeof(k->trailer), "%s", v);
+}
+
+static void cs_data(void *arg, struct h2_stream *s, const uint8_t *d, size_t n)
+{
+	struct call *k = arg;
+	size_t room = sizeof(k->body) - 1 - k->body_len;
+
+	memcpy(k->body + k->body_len, d, n < room ? n : room);
+	k->body_len += n < room ? n : room;
+	h2_stream_consume(s, n);
+}
+
+static void cs_close(void *arg, struct h2_stream *s, uint32_t error, const char *reason)
+{
+	struct call *k = arg;
+
+	k->done = true;
+	k->reset = error != 0;
+	h2_stream_release(s);
+}
+
+static ssize_t cs_provide(void *arg, struct h2_stream *s, uint8_t *buf, size_t len, bool *eof)
+{
+	/* One gRPC message: uncompressed, 3 bytes. */
+	memcpy(buf, "\0\0\0\0\3abc", 8);
+	*eof = true;
+	return 8;
+}
+
+static const struct h2_stream_ops cs_ops = {
+    .on_headers = cs_headers, .on_data = cs_data, .on_close = cs_close, .provide = cs_provide};
+
+static void call_start(struct client *c, struct call *k, const char *path, const char *route)
+{
+	struct h2_header h[] = {H2_HDR(":method", "POST"),
+				H2_HDR(":scheme", "http"),
+				H2_HDR(":authority", "greeter:50051"),
+				H2_HDR(":path", path),
+				H2_HDR("content-type", "application/grpc"),
+				H2_HDR("te", "trailers"),
+				H2_HDR("x-route", route ? route : "")};
+
+	memset(k, 0, sizeof(*k));
+	assert_non_null(h2_submit_request(c->h2, h, route ? 7 : 6, true, &cs_ops, k));
+}
+
+static void client_free(struct client *c)
+{
+	if (c->h2)
+		h2_conn_close(c->h2, "test over");
+	transport_close(c->down, false);
+	pump(c);
+	transport_mem_free(c->down);
+	buf_free(&c->in);
+}
+
+/* ---- tests ---- */
+
+static void test_grpc_routed_with_trailers(void **state)
+{
+	struct client c;
+	struct call k1, k2;
+
+	client_h2(&c, "greeter", 50051);
+	call_start(&c, &k1, "/greet.Greeter/SayHello", NULL);
+	call_start(&c, &k2, "/greet.Greeter/SayHello", "v2");
+	pump(&c);
+	assert_true(k1.done && k2.done);
+	assert_false(k1.reset);
+	assert_int_equal(k1.status, 200);
+	/* The header match sends the second call to subset v2, the other to v1. */
+	assert_string_equal(k1.backend, "10.1.0.21");
+	assert_string_equal(k2.backend, "10.1.0.22");
+	/* The body came back, and the upstream's trailers with it. */
+	assert_int_equal(k1.body_len, strlen("echo:/greet.Greeter/SayHello"));
+	assert_memory_equal(k1.body, "echo:/greet.Greeter/SayHello", k1.body_len);
+	assert_string_equal(k1.grpc_status, "0");
+	assert_string_equal(k1.trailer, "kept");
+	assert_int_equal(W.seen_body, 8); /* the client's one message, whole */
+	/* Upstream as HTTP/2: :authority carried, no Host or Connection, TE: trailers kept. */
+	assert_string_equal(W.seen_authority, "greeter:50051");
+	assert_string_equal(W.seen_te, "trailers");
+	assert_false(W.seen_conn_field);
+	client_free(&c);
+}
+
+static void test_grpc_abort_trailers_only(void **state)
+{
+	struct client c;
+	struct call k;
+	size_t ups = W.n_ups;
+
+	client_h2(&c, "greeter", 50051);
+	call_start(&c, &k, "/greet.Greeter/Abort", NULL);
+	pump(&c);
+	assert_true(k.done);
+	assert_int_equal(k.status, 200);
+	assert_true(k.headers_ended); /* trailers-only: the status is in the one header block */
+	assert_string_equal(k.grpc_status, "14");
+	assert_int_equal(k.body_len, 0);
+	assert_int_equal(W.n_ups, ups); /* no upstream was opened */
+	client_free(&c);
+}
+
+static void test_grpc_retry_on_unavailable(void **state)
+{
+	struct client c;
+	struct call k;
+
+	client_h2(&c, "greeter", 50051);
+	call_start(&c, &k, "/greet.Greeter/Flaky", NULL);
+	/* The retry waits for its backoff (25 ms base): the loop's timers run. */
+	for (int i = 0; i < 100 && !k.done; i++)
+		pump_wait(&c, 1);
+	assert_true(k.done);
+	/* The first answer (grpc-status 14, trailers-only) was retried: the client saw 0. */
+	assert_string_equal(k.grpc_status, "0");
+	assert_string_equal(k.backend, "10.1.0.21");
+	client_free(&c);
+}
+
+static void test_streams_share_connections(void **state)
+{
+	struct client c;
+	struct call k[5];
+	size_t ups = W.n_ups;
+
+	client_h2(&c, "greeter", 50051);
+	for (int i = 0; i < 5; i++)
+		call_start(&c, &k[i], "/greet.Greeter/SayHello", NULL);
+	pump(&c);
+	for (int i = 0; i < 5; i++) {
+		assert_true(k[i].done);
+		assert_string_equal(k[i].grpc_status, "0");
+	}
+	/* maxRequestsPerConnection 2: five streams took three upstream connections. */
+	assert_int_equal(W.n_ups - ups, 3);
+	client_free(&c);
+}
+
+static void test_h2_to_http1_port(void **state)
+{
+	struct h2_header h[] = {H2_HDR(":method", "GET"), H2_HDR(":scheme", "http"),
+				H2_HDR(":authority", "plain:8090"), H2_HDR(":path", "/p")};
+	struct client c;
+	struct call k;
+
+	/* A declared http port keeps its HTTP/1.1 backend: the answer converted back. */
+	client_h2(&c, "plain", 8090);
+	memset(&k, 0, sizeof(k));
+	assert_non_null(h2_submit_request(c.h2, h, 4, false, &cs_ops, &k));
+	pump(&c);
+	assert_int_equal(W.ups[W.n_ups - 1].kind, B_H1);
+	assert_true(k.done);
+	assert_false(k.reset);
+	assert_int_equal(k.status, 200);
+	assert_int_equal(k.body_len, 2);
+	assert_memory_equal(k.body, "ok", 2);
+	client_free(&c);
+}
+
+static void test_http1_upgraded_to_h2(void **state)
+{
+	static const char req[] = "GET /page HTTP/1.1\r\nHost: web:8080\r\nConnection: keep-alive, "
+				  "x-hop\r\nx-hop: 1\r\nTE: trailers\r\n\r\n";
+	struct client c = {0};
+
+	c.down = down_new("web", 8080);
+	transport_mem_input(c.down, req, sizeof(req) - 1);
+	pump(&c);
+	/* The DestinationRule's h2UpgradePolicy: the backend saw HTTP/2, Host as :authority. */
+	assert_int_equal(W.ups[W.n_ups - 1].kind, B_H2);
+	assert_string_equal(W.seen_path, "/page");
+	assert_string_equal(W.seen_authority, "web:8080");
+	assert_string_equal(W.seen_te, "trailers");
+	assert_false(W.seen_conn_field);
+	/* And the client an HTTP/1.1 response with the body. */
+	assert_true(c.in.len > 12);
+	assert_memory_equal(buf_head(&c.in), "HTTP/1.1 200", 12);
+	assert_non_null(memmem(buf_head(&c.in), c.in.len, "echo:/page", 10));
+	client_free(&c);
+}
+
+static void test_detect_http1_byte_by_byte(void **state)
+{
+	static const char req[] = "GET /x HTTP/1.1\r\nHost: raw\r\n\r\n";
+	struct client c = {0};
+
+	/* An undeclared port: the request line decides, however it is cut. */
+	c.down = down_new("raw", 9000);
+	for (size_t i = 0; i < sizeof(req) - 1; i++) {
+		transport_mem_input(c.down, req + i, 1);
+		pump(&c);
+	}
+	assert_int_equal(W.ups[W.n_ups - 1].kind, B_H1);
+	assert_true(c.in.len > 12);
+	assert_memory_equal(buf_head(&c.in), "HTTP/1.1 200", 12);
+	client_free(&c);
+}
+
+static void test_tcp_passthrough(void **state)
+{
+	static const char hello[] = "\x16\x03\x01 not http at all\n";
+	struct client c = {0};
+	struct backend *b;
+
+	c.down = down_new("raw", 9000);
+	transport_mem_input(c.down, hello, sizeof(hello) - 1);
+	pump(&c);
+	b = &W.ups[W.n_ups - 1];
+	/* Spliced to the tcp route's destination (subset v2), echoed back as is. */
+	assert_int_equal(b->kind, B_ECHO);
+	assert_int_equal(b->ip, inet_addr("10.1.0.42"));
+	assert_int_equal(c.in.len, sizeof(hello) - 1);
+	assert_memory_equal(buf_head(&c.in), hello, sizeof(hello) - 1);
+	/* The client's half-close reaches the server, whose own comes back. */
+	assert_false(transport_mem_shut(c.down));
+	transport_mem_input(c.down, NULL, 0);
+	pump(&c);
+	assert_true(b->eof);
+	assert_true(transport_mem_shut(c.down));
+	client_free(&c);
+}
+
+static int setup(void **state)
+{
+	struct wp_engine_opts o = {.log_fd = -1};
+	char err[256];
+	struct l7_config *l7 = l7_world_compile(world_yaml, err, sizeof(err));
+
+	if (!l7)
+		print_error("%s\n", err);
+	assert_non_null(l7);
+	memset(&W, 0, sizeof(W));
+	W.g = wp_gen_new(l7, 1, err, sizeof(err));
+	W.l = loop_create();
+	assert_non_null(W.g);
+	assert_non_null(W.l);
+	W.cn = o.cn = connector_mem_new(W.l, open_up, NULL);
+	W.e = wp_engine_new(W.l, W.g, &o);
+	assert_non_null(W.e);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	wp_engine_destroy(W.e);
+	for (size_t k = 0; k < W.n_ups; k++)
+		if (W.ups[k].h2)
+			h2_conn_close(W.ups[k].h2, "over");
+	loop_run_once(W.l, 0);
+	for (size_t k = 0; k < W.n_ups; k++)
+		transport_mem_free(W.ups[k].t);
+	connector_destroy(W.cn);
+	wp_gen_put(W.g);
+	loop_destroy(W.l);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_grpc_routed_with_trailers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_grpc_abort_trailers_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_grpc_retry_on_unavailable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_streams_share_connections, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_h2_to_http1_port, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_http1_upgraded_to_h2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_detect_http1_byte_by_byte, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tcp_passthrough, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * HTTP/2 upstream (proxy_priv.h): an attempt that goes to its endpoint as h2c with prior
+ * knowledge — one to a grpc / http2 port, any request when the DestinationRule says
+ * h2UpgradePolicy UPGRADE, or a request that came as HTTP/2 to a port whose protocol was
+ * sniffed (or with useClientProtocol): Istio's cluster protocols — is a stream on a per-endpoint
+ * HTTP/2 connection opened through the engine's connector (HBONE in the mesh, TCP standalone)
+ * and carrying many streams: up to what the server allows (SETTINGS_MAX_CONCURRENT_STREAMS)
+ * and connectionPool.http2.maxConcurrentStreams, and at most maxRequestsPerConnection over its
+ * life. http2MaxRequests (concurrent requests of the cluster) is the pool's request count, as
+ * for HTTP/1.
+ *
+ * The stream's events come back to proxy_up.c as an HTTP/1 connection's would (wp_up_events),
+ * so retries, timeouts, outlier detection and the response's header operations are written
+ * once; the response's trailers are passed to the downstream before its end. The request is
+ * converted (RFC 9113 §8.3.1): Host becomes :authority, connection-specific fields go, TE is
+ * kept only as "trailers". Request body bytes are sent from the request's buffer (r->body), so a
+ * retry replays it as the HTTP/1 path does; the response's DATA is consumed (the server's
+ * window reopened) only as the downstream takes it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ambit/log.h"
+#include "h2link.h"
+#include "proxy_priv.h"
+
+/* An idle upstream HTTP/2 connection goes after this, unless the policy says otherwise. */
+#define H2UP_IDLE_MS (300u * 1000)
+
+struct wp_h2up {
+	struct wp_engine *e;
+	struct h2_link *k;
+	struct sockaddr_in addr;
+	char *identity;
+	uint32_t max_per_conn, max_streams; /* 0: no limit of the policy's */
+	uint32_t served;
+	size_t active;
+	uint64_t idle_since_ms;
+	unsigned int idle_ms;
+	struct wp_h2up *next, *prev;
+};
+
+struct wp_h2a {
+	struct wp_req *r;
+	struct wp_h2up *u;
+	struct h2_stream *s;
+	struct http_fields trailers;
+	size_t unconsumed;
+	bool got_head, paused, deferred;
+};
+
+static struct loop *loop_of(const struct wp_req *r)
+{
+	return r->conn->e->loop;
+}
+
+bool wp_h2up_wanted(const struct wp_req *r)
+{
+	const struct wp_cluster *c = r->up->c;
+	const struct l7_policy *pol = c->policy;
+	enum l7_protocol proto = L7_PROTO_UNKNOWN;
+
+	if (r->head.upgrade)
+		return false; /* a tunnel (Upgrade, CONNECT) stays HTTP/1 */
+	for (size_t i = 0; c->svc && i < c->svc->n_ports; i++)
+		if (c->svc->ports[i].port == c->port)
+			proto = c->svc->ports[i].protocol;
+	/* Istio's clusters: HTTP/2 for http2 and grpc ports, and where the policy upgrades. */
+	if (proto == L7_PROTO_HTTP2 || proto == L7_PROTO_GRPC)
+		return true;
+	if (pol && pol->pool.h2_upgrade_policy == CONFIG_H2_UPGRADE_UPGRADE)
+		return true;
+	/* A sniffed port (or useClientProtocol) goes upstream as the client came. */
+	return r->conn->h2s &&
+	       (proto == L7_PROTO_UNKNOWN || (pol && pol->pool.use_client_protocol));
+}
+
+/* ---- the stream's events ---- */
+
+static void a_headers(void *arg, struct h2_stream *s, const struct h2_header *h, size_t n,
+		      bool end_stream)
+{
+	struct wp_h2a *a = arg;
+	struct wp_req *r = a->r;
+	const char *st = h2_header_get(h, n, ":status"), *cl;
+	struct h1_head head = {.major = 1, .minor = 1, .keep_alive = true};
+
+	if (a->got_head) {
+		/* Trailers: passed on at the end; grpc-status is what the call's outcome is. */
+		if (wp_h2_fields(h, n, &a->trailers))
+			http_fields_free(&a->trailers);
+		return;
+	}
+	if (!st)
+		return;
+	head.status = (uint16_t)atoi(st);
+	if (head.status < 200)
+		return; /* interim */
+	a->got_head = true;
+	if (wp_h2_fields(h, n, &head.fields)) {
+		http_fields_free(&head.fields);
+		wp_up_events.on_error(r, -ENOMEM);
+		return;
+	}
+	cl = http_fields_get(&head.fields, "content-length");
+	if (end_stream) {
+		head.framing = H1_FRAMING_NONE;
+	} else if (cl) {
+		head.framing = H1_FRAMING_LENGTH;
+		head.content_length = strtoull(cl, NULL, 10);
+	} else {
+		head.framing = H1_FRAMING_EOF;
+	}
+	/* May end the attempt (a retry, a local reply): @a is gone then. */
+	wp_up_events.on_response(r, &head);
+	h1_head_free(&head);
+}
+
+static void a_data(void *arg, struct h2_stream *s, const uint8_t *data, size_t len)
+{
+	struct wp_h2a *a = arg;
+
+	wp_up_events.on_body(a->r, (const char *)data, len);
+	if (a->paused)
+		a->unconsumed += len;
+	else
+		h2_stream_consume(s, len);
+}
+
+static void a_end(void *arg, struct h2_stream *s)
+{
+	struct wp_h2a *a = arg;
+	struct wp_req *r = a->r;
+	const char *gs = http_fields_get(&a->trailers, "grpc-status");
+
+	if (!a->got_head) {
+		wp_up_events.on_error(r, -EPROTO);
+		return;
+	}
+	if (gs)
+		r->grpc_status = atoi(gs);
+	if (a->trailers.n)
+		wp_down_trailers(r->conn, &a->trailers);
+	wp_up_events.on_end(r);
+}
+
+static void a_close(void *arg, struct h2_stream *s, uint32_t error, const char *reason)
+{
+	struct wp_h2a *a = arg;
+	struct wp_req *r = a->r;
+
+	pr_debug("waypoint: upstream HTTP/2 stream closed: %s", reason);
+	if (!h2_link_connected(a->u->k) && !a->got_head) {
+		wp_up_connect_failed(r, -ECONNREFUSED);
+		return;
+	}
+	wp_up_events.on_error(r, error == H2_NO_ERROR ? -EPIPE : -ECONNRESET);
+}
+
+/* The request body from the request's buffer: what this attempt has not had yet. */
+static ssize_t a_provide(void *arg, struct h2_stream *s, uint8_t *buf, size_t len, bool *eof)
+{
+	struct wp_h2a *a = arg;
+	struct wp_req *r = a->r;
+	size_t left = r->body.len - r->body_sent, n = left < len ? left : len;
+
+	if (n) {
+		memcpy(buf, buf_head(&r->body) + r->body_sent, n);
+		r->body_sent += n;
+		if (!r->body_kept) {
+			buf_consume(&r->body, r->body_sent);
+			r->body_sent = 0;
+		}
+	}
+	if (r->body.len == r->body_sent && r->req_end)
+		*eof = true;
+	else if (!n)
+		a->deferred = true;
+	wp_up_sent(r);
+	return (ssize_t)n;
+}
+
+static const struct h2_stream_ops attempt_ops = {
+    .on_headers = a_headers,
+    .on_data = a_data,
+    .on_end = a_end,
+    .on_close = a_close,
+    .provide = a_provide,
+};
+
+/* ---- connections ---- */
+
+static void u_close(void *arg, struct h2_conn *c, const char *reason)
+{
+	struct wp_h2up *u = arg;
+	struct wp_engine *e = u->e;
+
+	pr_debug("waypoint: upstream HTTP/2 connection closed: %s", reason);
+	if (u->prev)
+		u->prev->next = u->next;
+	else
+		e->h2ups = u->next;
+	if (u->next)
+		u->next->prev = u->prev;
+	free(u->identity);
+	free(u);
+}
+
+static const struct h2_conn_ops up_ops = {.on_close = u_close};
+
+static bool fits(const struct wp_h2up *u, const struct sockaddr_in *addr, const char *identity)
+{
+	struct h2_conn *c = h2_link_conn(u->k);
+
+	return c && h2_conn_usable(c) && u->addr.sin_addr.s_addr == addr->sin_addr.s_addr &&
+	       u->addr.sin_port == addr->sin_port &&
+	       !strcmp(u->identity ? u->identity : "", identity ? identity : "") &&
+	       u->active < h2_conn_peer_max_streams(c) &&
+	       (!u->max_streams || u->active < u->max_streams) &&
+	       (!u->max_per_conn || u->served < u->max_per_conn);
+}
+
+/* An ignored transport's events until the link sets its own (none come before). */
+static const struct transport_cbs no_cbs;
+
+static struct wp_h2up *conn_open(struct wp_engine *e, const struct wp_cluster *cl,
+				 const struct sockaddr_in *addr, const char *identity)
+{
+	struct wp_h2up *u = calloc(1, sizeof(*u));
+	struct h1_pool_limits lim;
+	struct transport *t;
+
+	if (!u || (identity && !(u->identity = strdup(identity)))) {
+		free(u);
+		return NULL;
+	}
+	wp_cluster_limits(cl, &lim);
+	u->e = e;
+	u->addr = *addr;
+	u->max_per_conn = lim.max_requests_per_conn;
+	u->max_streams = cl->policy ? cl->policy->pool.max_concurrent_streams : 0;
+	u->idle_ms = lim.idle_timeout_ms ? lim.idle_timeout_ms : H2UP_IDLE_MS;
+	t = connector_open(e->o.cn, addr, identity, lim.connect_timeout_ms, &no_cbs, NULL);
+	if (!t) {
+		free(u->identity);
+		free(u);
+		return NULL;
+	}
+	u->k = h2_link_new(e->loop, t, false, NULL, &up_ops, u);
+	if (!u->k) {
+		free(u->identity);
+		free(u);
+		return NULL;
+	}
+	u->next = e->h2ups;
+	if (e->h2ups)
+		e->h2ups->prev = u;
+	e->h2ups = u;
+	return u;
+}
+
+int wp_h2up_attempt(struct wp_req *r, int host)
+{
+	struct wp_engine *e = r->conn->e;
+	const struct sockaddr_in *addr = &r->up->c->addr[host];
+	const char *identity = r->up->c->ep[host]->identity;
+	struct wp_h2a *a = calloc(1, sizeof(*a));
+	struct wp_h2up *u;
+	struct h2_header *h;
+	size_t n;
+	bool has_body =
+	    r->framing != H1_FRAMING_NONE && !(r->framing == H1_FRAMING_LENGTH && r->length == 0);
+
+	if (!a)
+		return -ENOMEM;
+	for (u = e->h2ups; u && !fits(u, addr, identity); u = u->next)
+		;
+	if (!u)
+		u = conn_open(e, r->up->c, addr, identity);
+	if (!u || wp_h2_headers(&r->head.fields, 4, &h, &n)) {
+		free(a);
+		return u ? -ENOMEM : -ECONNREFUSED;
+	}
+	h[0] = H2_HDR(":method", r->head.method);
+	h[1] = H2_HDR(":scheme", "http");
+	h[2] = H2_HDR(":authority", r->authority ? r->authority : "");
+	h[3] = H2_HDR(":path", r->head.target);
+	a->r = r;
+	a->u = u;
+	r->body_sent = 0;
+	a->s = h2_submit_request(h2_link_conn(u->k), h, n, has_body, &attempt_ops, a);
+	free(h);
+	if (!a->s) {
+		free(a);
+		return -ECONNREFUSED;
+	}
+	r->h2a = a;
+	u->active++;
+	u->served++;
+	return 0;
+}
+
+void wp_h2up_end(struct wp_req *r)
+{
+	struct wp_h2a *a = r->h2a;
+	struct wp_h2up *u = a->u;
+	struct h2_conn *c = h2_link_conn(u->k);
+
+	r->h2a = NULL;
+	h2_stream_release(a->s);
+	http_fields_free(&a->trailers);
+	free(a);
+	if (--u->active)
+		return;
+	u->idle_since_ms = loop_now_ms(loop_of(r));
+	/* Served its maxRequestsPerConnection: it goes now that nothing is left on it. */
+	if (c && u->max_per_conn && u->served >= u->max_per_conn)
+		h2_conn_goaway(c, H2_NO_ERROR);
+}
+
+void wp_h2up_body(struct wp_req *r)
+{
+	struct wp_h2a *a = r->h2a;
+
+	if (a->deferred) {
+		a->deferred = false;
+		h2_stream_resume(a->s);
+	}
+}
+
+void wp_h2up_pause(struct wp_req *r)
+{
+	r->h2a->paused = true;
+}
+
+void wp_h2up_resume(struct wp_req *r)
+{
+	struct wp_h2a *a = r->h2a;
+
+	a->paused = false;
+	if (a->unconsumed) {
+		h2_stream_consume(a->s, a->unconsumed);
+		a->unconsumed = 0;
+	}
+}
+
+void wp_h2up_sweep(struct wp_engine *e)
+{
+	uint64_t now = loop_now_ms(e->loop);
+
+	for (struct wp_h2up *u = e->h2ups, *n; u; u = n) {
+		struct h2_conn *c = h2_link_conn(u->k);
+
+		n = u->next;
+		if (!c)
+			continue;
+		if (!u->active && now - u->idle_since_ms >= u->idle_ms)
+			h2_link_close(u->k, "idle");
+		else
+			h2_conn_sweep(c);
+	}
+}
+
+void wp_h2up_close_all(struct wp_engine *e)
+{
+	for (struct wp_h2up *u = e->h2ups, *n; u; u = n) {
+		n = u->next;
+		h2_link_close(u->k, "waypoint stopping");
+	}
+}

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * TCP passthrough (proxy_priv.h): a connection that is not HTTP — detected so, or to a port
+ * declared tcp, mysql, redis... — is spliced, bytes both ways, to one endpoint: of the
+ * destination picked by the Service's VirtualService tcp routes (API_SEMANTICS.md §1.4: the
+ * first rule whose port and destinationSubnets match, a weighted destination per connection),
+ * else of the Service itself. Half-closes pass through (each side's EOF becomes a shutdown of
+ * the other), and each direction stops reading while the other side's queue is above
+ * TRANSPORT_HIGH_WATER. The connection ends in one access-log line ("- - -", Envoy's TCP
+ * proxy format; the waypoint keeps no istio_tcp_* series).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "ambit/log.h"
+#include "proxy_priv.h"
+
+struct wp_tcp {
+	struct wp_engine *e;
+	struct wp_view *view;
+	struct transport *down, *up;
+	struct transport_peer peer;
+	struct wp_upstream *u;
+	int svc, host;
+	const char *source; /* the tcp route's, or NULL */
+	struct timespec start_wall;
+	uint64_t start_ms, bytes_in, bytes_out;
+	bool down_eof, up_eof, opened, ended;
+	struct wp_tcp *next, *prev;
+};
+
+/* destinationSubnets: @ip (network order) in one of @s's CIDRs ("a.b.c.d/n" or an address). */
+static bool in_subnets(const struct config_strings *s, uint32_t ip)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		char a[INET_ADDRSTRLEN];
+		const char *slash = strchr(s->items[i], '/');
+		size_t len = slash ? (size_t)(slash - s->items[i]) : strlen(s->items[i]);
+		int bits = slash ? atoi(slash + 1) : 32;
+		struct in_addr net;
+		uint32_t mask;
+
+		if (len >= sizeof(a) || bits < 0 || bits > 32)
+			continue;
+		memcpy(a, s->items[i], len);
+		a[len] = '\0';
+		if (inet_pton(AF_INET, a, &net) != 1)
+			continue;
+		mask = bits ? htonl(~0u << (32 - bits)) : 0;
+		if ((net.s_addr & mask) == (ip & mask))
+			return true;
+	}
+	return false;
+}
+
+/* A destination of @d (@n of them) by weight: one draw per connection. */
+static const struct l7_destination *weighted(const struct l7_destination *d, size_t n)
+{
+	uint64_t total = 0, x;
+
+	for (size_t i = 0; i < n; i++)
+		total += d[i].weight;
+	if (!n)
+		return NULL;
+	if (!total)
+		return &d[0];
+	x = wp_random() % total;
+	for (size_t i = 0; i < n; i++) {
+		if (x < d[i].weight)
+			return &d[i];
+		x -= d[i].weight;
+	}
+	return &d[n - 1];
+}
+
+static void record(struct wp_tcp *x, const char *flag)
+{
+	struct wp_engine *e = x->e;
+	const struct l7_service *svc = x->svc >= 0 ? &x->view->gen->l7->services[x->svc] : NULL;
+	struct wp_record rec = {.start = x->start_wall, .grpc_status = -1, .upstream_ms = -1};
+	char host[32] = "-", ip[INET_ADDRSTRLEN];
+
+	if (e->o.log_fd < 0)
+		return;
+	rec.flags = flag ? flag : "-";
+	rec.bytes_received = x->bytes_in;
+	rec.bytes_sent = x->bytes_out;
+	rec.duration_ms = loop_now_ms(e->loop) - x->start_ms;
+	if (x->u && x->host >= 0) {
+		inet_ntop(AF_INET, &x->u->c->addr[x->host].sin_addr, ip, sizeof(ip));
+		snprintf(host, sizeof(host), "%s:%u", ip, ntohs(x->u->c->addr[x->host].sin_port));
+		rec.upstream_cluster = x->u->c->name;
+	}
+	rec.upstream_host = host;
+	rec.route_name = x->source;
+	rec.downstream_remote = x->peer.client;
+	rec.downstream_local = x->peer.local;
+	rec.source_principal = x->peer.identity;
+	rec.mtls = x->peer.mtls;
+	if (svc) {
+		rec.destination_service = svc->hostname;
+		rec.destination_service_name = svc->name;
+		rec.destination_service_namespace = svc->namespace;
+	}
+	/* No stats store: the request series are HTTP's; the line alone. */
+	wp_stats_record(NULL, &rec, e->o.log_fd, e->o.log_json);
+}
+
+static void tcp_free(void *arg)
+{
+	struct wp_tcp *x = arg;
+
+	transport_peer_clear(&x->peer);
+	free(x);
+}
+
+/* Both sides go (with an RST when @reset), the record is written, @x after the batch. */
+static void end(struct wp_tcp *x, bool reset, const char *flag)
+{
+	struct wp_engine *e = x->e;
+
+	if (x->ended)
+		return;
+	x->ended = true;
+	record(x, flag);
+	transport_close(x->down, reset);
+	transport_close(x->up, reset);
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		e->tcps = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	e->n_tcps--;
+	x->view->users--;
+	loop_defer_free(e->loop, x, tcp_free);
+}
+
+/* Bytes one way: all taken, the source paused while the other side's queue is high. */
+static size_t splice(struct wp_tcp *x, struct transport *from, struct transport *to,
+		     const char *data, size_t len)
+{
+	if (x->ended)
+		return len;
+	if (transport_write(to, data, len)) {
+		end(x, true, NULL);
+		return len;
+	}
+	if (transport_queued(to) >= TRANSPORT_HIGH_WATER)
+		transport_pause(from);
+	return len;
+}
+
+static size_t down_data(void *arg, const char *data, size_t len)
+{
+	struct wp_tcp *x = arg;
+
+	x->bytes_in += len;
+	return splice(x, x->down, x->up, data, len);
+}
+
+static size_t up_data(void *arg, const char *data, size_t len)
+{
+	struct wp_tcp *x = arg;
+
+	x->bytes_out += len;
+	return splice(x, x->up, x->down, data, len);
+}
+
+static void down_eof(void *arg)
+{
+	struct wp_tcp *x = arg;
+
+	x->down_eof = true;
+	transport_shutdown(x->up);
+	if (x->up_eof)
+		end(x, false, NULL);
+}
+
+static void up_eof(void *arg)
+{
+	struct wp_tcp *x = arg;
+
+	x->up_eof = true;
+	transport_shutdown(x->down);
+	if (x->down_eof)
+		end(x, false, NULL);
+}
+
+static void down_drain(void *arg)
+{
+	struct wp_tcp *x = arg;
+
+	if (!x->ended)
+		transport_resume(x->up);
+}
+
+static void up_drain(void *arg)
+{
+	struct wp_tcp *x = arg;
+
+	if (!x->ended)
+		transport_resume(x->down);
+}
+
+static void up_open(void *arg)
+{
+	struct wp_tcp *x = arg;
+
+	x->opened = true;
+}
+
+static void down_error(void *arg, int err)
+{
+	end(arg, true, "DC");
+}
+
+static void up_error(void *arg, int err)
+{
+	struct wp_tcp *x = arg;
+
+	if (!x->opened)
+		wp_cluster_record(x->u->c, (size_t)x->host, WP_OUTCOME_CONNECT_FAILURE, 0,
+				  loop_now_ms(x->e->loop));
+	end(x, true, x->opened ? "UC" : "UF");
+}
+
+static const struct transport_cbs down_cbs = {
+    .on_data = down_data,
+    .on_eof = down_eof,
+    .on_drain = down_drain,
+    .on_error = down_error,
+};
+
+static const struct transport_cbs up_cbs = {
+    .on_data = up_data,
+    .on_eof = up_eof,
+    .on_drain = up_drain,
+    .on_open = up_open,
+    .on_error = up_error,
+};
+
+/* The cluster the connection goes to: its tcp route's destination, else the Service's. */
+static struct wp_cluster *route(struct wp_tcp *x)
+{
+	struct wp_gen *g = x->view->gen;
+	const struct l7_service *s = &g->l7->services[x->svc];
+	uint16_t port = x->peer.dest_port;
+
+	for (size_t i = 0; i < s->n_tcp; i++) {
+		const struct l7_tcp_route *t = &s->tcp[i];
+		const struct l7_destination *d;
+		int ds;
+
+		if ((t->port && t->port != port) ||
+		    (t->subnets.n && !in_subnets(&t->subnets, x->peer.dest_ip)))
+			continue;
+		x->source = t->source;
+		d = weighted(t->dests, t->n_dests);
+		if (!d || d->unknown)
+			return NULL;
+		ds = wp_gen_service(g, d->host, 0);
+		return ds < 0 ? NULL : wp_gen_cluster(g, ds, d->subset, d->port ? d->port : port);
+	}
+	return wp_gen_cluster(g, x->svc, NULL, port);
+}
+
+int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len, bool eof)
+{
+	struct wp_tcp *x = calloc(1, sizeof(*x));
+	struct h1_pool_limits lim;
+	struct wp_cluster *c;
+	const char *why = NULL;
+
+	if (!x || transport_peer_copy(&x->peer, transport_peer(t))) {
+		free(x);
+		transport_close(t, true);
+		return -ENOMEM;
+	}
+	x->e = e;
+	x->down = t;
+	x->host = -1;
+	x->view = e->view;
+	x->view->users++;
+	x->start_ms = loop_now_ms(e->loop);
+	clock_gettime(CLOCK_REALTIME, &x->start_wall);
+	x->next = e->tcps;
+	if (e->tcps)
+		e->tcps->prev = x;
+	e->tcps = x;
+	e->n_tcps++;
+	transport_set_cbs(t, &down_cbs, x);
+	x->svc = wp_gen_service(e->view->gen, x->peer.dest_host, x->peer.dest_ip);
+	c = x->svc >= 0 ? route(x) : NULL;
+	x->u = c ? wp_view_upstream(e, x->view, c) : NULL;
+	x->host = x->u ? wp_upstream_pick(x->u, false, 0, NULL, 0) : -1;
+	if (x->host < 0) {
+		why = x->svc < 0 ? "no service" : !c ? "no cluster" : "no healthy endpoint";
+		goto fail;
+	}
+	wp_cluster_limits(c, &lim);
+	x->up = connector_open(e->o.cn, &c->addr[x->host], c->ep[x->host]->identity,
+			       lim.connect_timeout_ms, &up_cbs, x);
+	if (!x->up) {
+		why = "cannot connect";
+		goto fail;
+	}
+	x->bytes_in = len;
+	if (len && transport_write(x->up, pre, len)) {
+		why = "cannot send";
+		goto fail;
+	}
+	if (eof)
+		down_eof(x);
+	return 0;
+fail:
+	pr_debug("waypoint: TCP connection not forwarded: %s", why);
+	end(x, true, x->svc < 0 || !c ? "NR" : "UH");
+	return 0;
+}
+
+void wp_tcp_close_all(struct wp_engine *e)
+{
+	for (struct wp_tcp *x = e->tcps, *n; x; x = n) {
+		n = x->next;
+		end(x, true, NULL);
+	}
+}
