@@ -222,6 +222,7 @@ $(O)/bench-holdconns: tools/bench/holdconns.c
 bench: deps
 	$(MAKE) $(BINS) $(O)/bench-holdconns
 	@QUICK=$(QUICK) bash tools/bench/run.sh
+	@QUICK=$(QUICK) bash tools/bench/l7.sh
 
 # Policy benchmark (not a test): 10,000 workloads x 10,000 policies, compile and decision times.
 .PHONY: bench-policy

@@ -20,6 +20,8 @@ pkgs=(
 	prometheus
 	# bench (tools/bench): load generators, reference mTLS tunnels, report
 	sockperf wrk stunnel4 nginx-light libnginx-mod-stream jq
+	# bench (tools/bench/l7.sh): the reference L7 router
+	haproxy
 )
 # tests: the libFuzzer runtime (make fuzz, make test) of the clang that builds the fuzz targets
 # (clang-14 on Debian 12).

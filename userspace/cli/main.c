@@ -265,6 +265,12 @@ static int pick_cluster(int argc, char **argv, struct ctl_opts *o)
 	}
 	if (!strcmp(cmd, "local") && argc > 2 && !strcmp(argv[2], "up"))
 		return 0;
+	/* `waypoint config -f` and `waypoint generate` write from files and flags: no cluster. */
+	if (!strcmp(cmd, "waypoint") && argc > 2 &&
+	    (!strcmp(argv[2], "config") || !strcmp(argv[2], "generate"))) {
+		o->cluster = NULL;
+		return 0;
+	}
 	n = clusters_up(first, sizeof(first), list, sizeof(list));
 	if (n == 1)
 		o->cluster = first;
