@@ -218,8 +218,8 @@ static void record(struct wp_req *r)
 	fill_destination(r, &rec, dns, sizeof(dns), dwl, sizeof(dwl));
 	rec.grpc_status = r->grpc_status;
 	rec.mtls = p->mtls;
-	if (e->o.stats || e->o.log_fd >= 0)
-		wp_stats_record(e->o.stats, &rec, e->o.log_fd, e->o.log_json);
+	if (e->o.stats || e->log)
+		wp_stats_record(e->o.stats, &rec, e->log);
 }
 
 void wp_req_finish(struct wp_req *r)
@@ -814,7 +814,12 @@ struct wp_engine *wp_engine_new(struct loop *l, struct wp_gen *gen, const struct
 	e->loop = l;
 	e->o = *o;
 	e->view = view_new(gen);
-	if (!e->view) {
+	if (o->log_fd >= 0)
+		e->log = wp_log_new(l, o->log_fd, o->log_json);
+	if (!e->view || (o->log_fd >= 0 && !e->log)) {
+		if (e->view)
+			view_free(e->view);
+		wp_log_free(e->log);
 		free(e);
 		errno = ENOMEM;
 		return NULL;
@@ -881,5 +886,6 @@ void wp_engine_destroy(struct wp_engine *e)
 		n = v->next;
 		view_free(v);
 	}
+	wp_log_free(e->log);
 	free(e);
 }

@@ -31,6 +31,7 @@ struct wp_view {
 struct wp_engine {
 	struct loop *loop;
 	struct wp_engine_opts o;
+	struct wp_log *log;	 /* the access log, or NULL (o.log_fd < 0) */
 	struct wp_view *view;	 /* the current generation's */
 	struct wp_view *retired; /* older ones, freed when unused */
 	struct wp_conn *conns;

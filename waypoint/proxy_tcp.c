@@ -83,7 +83,7 @@ static void record(struct wp_tcp *x, const char *flag)
 	struct wp_record rec = {.start = x->start_wall, .grpc_status = -1, .upstream_ms = -1};
 	char host[32] = "-", ip[INET_ADDRSTRLEN];
 
-	if (e->o.log_fd < 0)
+	if (!e->log)
 		return;
 	rec.flags = flag ? flag : "-";
 	rec.bytes_received = x->bytes_in;
@@ -106,7 +106,7 @@ static void record(struct wp_tcp *x, const char *flag)
 		rec.destination_service_namespace = svc->namespace;
 	}
 	/* No stats store: the request series are HTTP's; the line alone. */
-	wp_stats_record(NULL, &rec, e->o.log_fd, e->o.log_json);
+	wp_stats_record(NULL, &rec, e->log);
 }
 
 static void tcp_free(void *arg)

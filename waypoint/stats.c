@@ -6,10 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <unistd.h>
+#include <limits.h>
 #include <cjson/cJSON.h>
 
 #include "ambit/snapshot.h"
+#include "buf.h"
+#include "loop.h"
 #include "prom.h"
 #include "sock.h"
 #include "stats.h"
@@ -168,7 +172,82 @@ static void addr(const struct sockaddr_in *a, char *out, size_t len)
 	snprintf(out, len, "%s:%u", ip, ntohs(a->sin_port));
 }
 
-static void log_line(const struct wp_record *r, int fd, bool json)
+struct wp_log {
+	struct loop *loop;
+	struct loop_task task;
+	int fd;
+	bool json;
+	struct buf pending;
+};
+
+/* A cap on what waits for the batch's end: beyond it lines are dropped (the reader stalls). */
+#define LOG_PENDING_MAX (4u << 20)
+
+/* Writes the pending lines: whole lines, at most PIPE_BUF bytes a write (one longer line alone). */
+static void log_flush(struct wp_log *lg)
+{
+	while (lg->pending.len) {
+		const char *p = buf_head(&lg->pending);
+		size_t n = lg->pending.len;
+		ssize_t w;
+
+		if (n > PIPE_BUF) {
+			const char *nl = memrchr(p, '\n', PIPE_BUF);
+
+			n = nl ? (size_t)(nl - p) + 1
+			       : (size_t)((const char *)memchr(p, '\n', n) - p) + 1;
+		}
+		w = write(lg->fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		/* The log reader is gone or stalls: the requests still count in the metrics. */
+		if (w <= 0)
+			break;
+		buf_consume(&lg->pending, (size_t)w);
+	}
+	buf_free(&lg->pending);
+}
+
+static void on_log_task(struct loop_task *t)
+{
+	log_flush((struct wp_log *)((char *)t - offsetof(struct wp_log, task)));
+}
+
+struct wp_log *wp_log_new(struct loop *l, int fd, bool json)
+{
+	struct wp_log *lg = calloc(1, sizeof(*lg));
+
+	if (!lg)
+		return NULL;
+	lg->loop = l;
+	lg->task.fn = on_log_task;
+	lg->fd = fd;
+	lg->json = json;
+	return lg;
+}
+
+void wp_log_free(struct wp_log *lg)
+{
+	if (!lg)
+		return;
+	log_flush(lg);
+	free(lg);
+}
+
+/* @line (ending in a newline) joins the batch's lines. */
+static void append(struct wp_log *lg, const char *line)
+{
+	size_t n = strlen(line);
+	char *p = buf_reserve(&lg->pending, n, LOG_PENDING_MAX);
+
+	if (!p)
+		return;
+	memcpy(p, line, n);
+	lg->pending.len += n;
+	loop_queue(lg->loop, &lg->task);
+}
+
+static void log_line(const struct wp_record *r, struct wp_log *lg)
 {
 	char start[40], ut[24], dl[32], dr[32], code[8], *line = NULL;
 	struct tm tm;
@@ -184,7 +263,7 @@ static void log_line(const struct wp_record *r, int fd, bool json)
 	addr(&r->downstream_local, dl, sizeof(dl));
 	addr(&r->downstream_remote, dr, sizeof(dr));
 	snprintf(code, sizeof(code), "%d", r->status);
-	if (json) {
+	if (lg->json) {
 		cJSON *o = cJSON_CreateObject();
 
 		if (!o)
@@ -232,19 +311,16 @@ static void log_line(const struct wp_record *r, int fd, bool json)
 	}
 	if (!line)
 		return;
-	/* One write per line: lines of several workers never interleave (a pipe: PIPE_BUF). */
-	if (write(fd, line, strlen(line)) < 0) {
-		/* The log reader is gone: the request still counts in the metrics. */
-	}
+	append(lg, line);
 	free(line);
 }
 
-void wp_stats_record(struct wp_stats *s, const struct wp_record *r, int log_fd, bool json)
+void wp_stats_record(struct wp_stats *s, const struct wp_record *r, struct wp_log *lg)
 {
 	if (s)
 		count(s, r);
-	if (log_fd >= 0)
-		log_line(r, log_fd, json);
+	if (lg)
+		log_line(r, lg);
 }
 
 static int cmp_series(const void *a, const void *b)

@@ -54,12 +54,25 @@ bool wp_record_source_baggage(struct wp_record *r, const char *baggage, const ch
 			      struct wp_baggage_labels *buf);
 
 struct wp_stats;
+struct loop;
+
+/*
+ * A worker's access log: the lines of one loop batch go out together after it, in writes of
+ * whole lines of at most PIPE_BUF bytes (so the lines of several workers sharing a pipe never
+ * interleave), instead of a write per request.
+ */
+struct wp_log;
+
+/* A log writing to @fd (borrowed), as JSON when @json, flushed from @l's batches. NULL + errno. */
+struct wp_log *wp_log_new(struct loop *l, int fd, bool json);
+/* Writes what is pending and frees @lg. Accepts NULL. */
+void wp_log_free(struct wp_log *lg);
 
 /* A worker's store. NULL + errno. */
 struct wp_stats *wp_stats_new(void);
 void wp_stats_free(struct wp_stats *s); /* accepts NULL */
-/* Counts @r into @s and writes its access-log line to @log_fd (-1: none; @json: JSON). */
-void wp_stats_record(struct wp_stats *s, const struct wp_record *r, int log_fd, bool json);
+/* Counts @r into @s (NULL: not counted) and logs its access-log line to @lg (NULL: none). */
+void wp_stats_record(struct wp_stats *s, const struct wp_record *r, struct wp_log *lg);
 /* Prometheus text of the request metrics of all @n stores, merged. malloc'd or NULL. */
 char *wp_stats_render(struct wp_stats *const *stores, size_t n);
 

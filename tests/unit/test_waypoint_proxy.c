@@ -6,6 +6,8 @@
  * parser). Outcomes are checked (statuses, response flags, headers, hits at the backends,
  * bytes), never durations.
  */
+#include <fcntl.h>
+#include <limits.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -25,6 +27,8 @@
 
 #include "ambit/l7.h"
 #include "http1.h"
+#include "loop.h"
+#include "stats.h"
 #include "../lib/l7_world.h"
 #include "proxy.h"
 #include "worker.h"
@@ -1073,12 +1077,22 @@ static void test_access_log(void **state)
 				.upstream_host = "127.0.0.1:80",
 				.grpc_status = -1};
 	char buf[4096];
+	struct wp_log *lg;
+	struct loop *l;
 	ssize_t n;
 	cJSON *j;
 	int p[2];
 
 	assert_int_equal(pipe(p), 0);
-	wp_stats_record(NULL, &rec, p[1], false);
+	l = loop_create();
+	assert_non_null(l);
+	lg = wp_log_new(l, p[1], false);
+	assert_non_null(lg);
+	wp_stats_record(NULL, &rec, lg);
+	/* Written after the batch, not from inside the request's end. */
+	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(read(p[0], buf, 1), -1);
+	loop_run_once(l, 0);
 	n = read(p[0], buf, sizeof(buf) - 1);
 	assert_true(n > 0);
 	buf[n] = '\0';
@@ -1089,7 +1103,11 @@ static void test_access_log(void **state)
 			       "upstream_reset_before_response_started{connection_failure} - \"-\" "
 			       "0 91 0 - \"-\" \"-\" \"id-1\" \"reviews\" \"127.0.0.1:80\""));
 	assert_int_equal(buf[n - 1], '\n');
-	wp_stats_record(NULL, &rec, p[1], true);
+	wp_log_free(lg);
+	lg = wp_log_new(l, p[1], true);
+	assert_non_null(lg);
+	wp_stats_record(NULL, &rec, lg);
+	loop_run_once(l, 0);
 	n = read(p[0], buf, sizeof(buf) - 1);
 	buf[n] = '\0';
 	j = cJSON_Parse(buf);
@@ -1098,6 +1116,27 @@ static void test_access_log(void **state)
 	assert_string_equal(cJSON_GetObjectItem(j, "response_flags")->valuestring, "UF,URX");
 	assert_string_equal(cJSON_GetObjectItem(j, "upstream_host")->valuestring, "127.0.0.1:80");
 	cJSON_Delete(j);
+	/* A batch of 100 lines: every one of them, whole (written in pieces of whole lines). */
+	for (int i = 0; i < 100; i++)
+		wp_stats_record(NULL, &rec, lg);
+	loop_run_once(l, 0);
+	{
+		static char all[100 * 1024];
+		size_t got = 0, lines = 0;
+		const char *first;
+
+		while ((n = read(p[0], all + got, sizeof(all) - got)) > 0)
+			got += (size_t)n;
+		assert_true(got > 0 && all[got - 1] == '\n');
+		first = strchr(all, '\n');
+		for (size_t k = 0; k < got; k++)
+			lines += all[k] == '\n';
+		assert_int_equal(lines, 100);
+		/* 100 copies of one line: none cut or interleaved. */
+		assert_int_equal(got % (size_t)(first - all + 1), 0);
+	}
+	wp_log_free(lg);
+	loop_destroy(l);
 	close(p[0]);
 	close(p[1]);
 }

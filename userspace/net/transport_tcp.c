@@ -22,6 +22,12 @@
 /* A hard cap on queued output: writers stop at TRANSPORT_HIGH_WATER long before this. */
 #define OUT_CAP (64u << 20)
 #define LINGER_MS 2000
+/*
+ * A write smaller than this, with nothing queued, is held until the end of the loop's batch and
+ * sent with whatever else was written meanwhile (a response head and its body, pipelined
+ * answers): one send instead of several. Larger writes go out at once.
+ */
+#define CORK_MAX (16u << 10)
 
 struct tcp {
 	struct transport t;
@@ -29,12 +35,14 @@ struct tcp {
 	struct loop_handler h;
 	struct loop_task task;	 /* deliver held input, report a failure found by a call */
 	struct loop_timer timer; /* connect deadline, then the linger of a graceful close */
+	struct loop_task uncork; /* sends the writes held during this batch */
 	int fd;
 	struct buf in, out;
 	uint32_t events;
 	int err; /* a failure to report from the task */
 	bool connecting, paused, eof_seen, eof_told, shut_wanted, shut_done, failed;
 	bool drain_wanted, closing, closed, lingering;
+	bool corked;   /* out holds this batch's small writes: no EPOLLOUT needed yet */
 	bool outbound; /* opened by the connector (a client), not accepted */
 };
 
@@ -56,7 +64,7 @@ static void set_events(struct tcp *c)
 	else {
 		if ((!c->paused || c->lingering) && !c->eof_seen && c->in.len < TRANSPORT_READ_MAX)
 			ev |= EPOLLIN;
-		if (c->out.len)
+		if (c->out.len && !c->corked)
 			ev |= EPOLLOUT;
 	}
 	if (ev != c->events && loop_mod(c->loop, c->fd, ev, &c->h) == 0)
@@ -234,6 +242,20 @@ static void on_task(struct loop_task *task)
 	deliver(c);
 }
 
+static void on_uncork(struct loop_task *task)
+{
+	struct tcp *c = (struct tcp *)((char *)task - offsetof(struct tcp, uncork));
+
+	if (c->closed || !c->corked)
+		return;
+	c->corked = false;
+	if (c->failed)
+		return;
+	flush(c);
+	if (!c->closed && !c->failed)
+		set_events(c);
+}
+
 static void on_timer(struct loop_timer *t)
 {
 	struct tcp *c = (struct tcp *)((char *)t - offsetof(struct tcp, timer));
@@ -260,6 +282,16 @@ static int tcp_write(struct transport *t, const char *data, size_t len)
 
 	if (c->failed || c->err || c->shut_wanted || c->closing)
 		return -EPIPE;
+	if (!c->connecting && !c->out.len && len < CORK_MAX) {
+		p = buf_reserve(&c->out, len, OUT_CAP);
+		if (!p)
+			return -ENOMEM;
+		memcpy(p, data, len);
+		c->out.len += len;
+		c->corked = true;
+		loop_queue(c->loop, &c->uncork);
+		return 0;
+	}
 	if (!c->connecting && !c->out.len) {
 		ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
 
@@ -364,6 +396,7 @@ static struct tcp *tcp_alloc(struct loop *l, int fd, bool connecting)
 	c->fd = fd;
 	c->h.fn = on_event;
 	c->task.fn = on_task;
+	c->uncork.fn = on_uncork;
 	c->timer.fn = on_timer;
 	c->connecting = connecting;
 	c->events = connecting ? EPOLLOUT : EPOLLIN;
