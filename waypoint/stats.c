@@ -29,7 +29,8 @@ static const double size_bounds[] = {1, 10, 100, 1000, 1e4, 1e5, 1e6, 1e7, 1e8, 
 
 struct series {
 	struct series *next;
-	char *labels;
+	char *key;    /* raw_key */
+	char *labels; /* the exposition's label set */
 	uint64_t requests;
 	uint64_t dur[N_DUR + 1], req[N_SIZE + 1], resp[N_SIZE + 1];
 	double dur_sum, req_sum, resp_sum;
@@ -56,6 +57,7 @@ void wp_stats_free(struct wp_stats *s)
 	for (size_t i = 0; i < BUCKETS; i++)
 		for (struct series *x = s->tab[i], *n; x; x = n) {
 			n = x->next;
+			free(x->key);
 			free(x->labels);
 			free(x);
 		}
@@ -81,61 +83,126 @@ static uint32_t hash(const char *s)
 	return h;
 }
 
-static void render_labels(const struct wp_record *r, char *out, size_t len)
+/* Istio's request metric labels, in Istio's order; label_values gives their values. */
+static const char *const label_names[] = {
+    "reporter",
+    "source_workload",
+    "source_canonical_service",
+    "source_canonical_revision",
+    "source_workload_namespace",
+    "source_principal",
+    "source_app",
+    "source_version",
+    "source_cluster",
+    "destination_workload",
+    "destination_workload_namespace",
+    "destination_principal",
+    "destination_app",
+    "destination_version",
+    "destination_service",
+    "destination_canonical_service",
+    "destination_canonical_revision",
+    "destination_service_name",
+    "destination_service_namespace",
+    "destination_cluster",
+    "request_protocol",
+    "response_code",
+    "grpc_response_status",
+    "response_flags",
+    "connection_security_policy",
+};
+#define N_LABELS (sizeof(label_names) / sizeof(label_names[0]))
+
+/* @r's label values (borrowed from @r, or from @code and @grpc), in label_names' order. */
+static void label_values(const struct wp_record *r, const char *v[N_LABELS], char code[8],
+			 char grpc[12])
 {
-	char code[8], flags[64], grpc[12] = "";
-
-	snprintf(code, sizeof(code), "%d", r->status);
+	snprintf(code, 8, "%d", r->status);
+	grpc[0] = '\0';
 	if (r->grpc_status >= 0)
-		snprintf(grpc, sizeof(grpc), "%d", r->grpc_status);
-	snprintf(flags, sizeof(flags), "%s", r->flags ? r->flags : "-");
-	{
-		const struct prom_label l[] = {
-		    {"reporter", "waypoint"},
-		    {"source_workload", r->source_workload},
-		    {"source_canonical_service", r->source_canonical_service},
-		    {"source_canonical_revision", r->source_canonical_revision},
-		    {"source_workload_namespace", r->source_namespace},
-		    {"source_principal", r->source_principal},
-		    {"source_app", r->source_app},
-		    {"source_version", r->source_version},
-		    {"source_cluster", SNAP_CLUSTER_ID},
-		    {"destination_workload", r->destination_workload},
-		    {"destination_workload_namespace", r->destination_namespace},
-		    {"destination_principal", r->destination_principal},
-		    {"destination_app", r->destination_app},
-		    {"destination_version", r->destination_version},
-		    {"destination_service", r->destination_service},
-		    {"destination_canonical_service", r->destination_canonical_service},
-		    {"destination_canonical_revision", r->destination_canonical_revision},
-		    {"destination_service_name", r->destination_service_name},
-		    {"destination_service_namespace", r->destination_service_namespace},
-		    {"destination_cluster", SNAP_CLUSTER_ID},
-		    {"request_protocol", "http"},
-		    {"response_code", code},
-		    {"grpc_response_status", grpc},
-		    {"response_flags", flags},
-		    {"connection_security_policy", r->mtls ? "mutual_tls" : "none"},
-		};
+		snprintf(grpc, 12, "%d", r->grpc_status);
+	const char *const vals[N_LABELS] = {
+	    "waypoint",
+	    r->source_workload,
+	    r->source_canonical_service,
+	    r->source_canonical_revision,
+	    r->source_namespace,
+	    r->source_principal,
+	    r->source_app,
+	    r->source_version,
+	    SNAP_CLUSTER_ID,
+	    r->destination_workload,
+	    r->destination_namespace,
+	    r->destination_principal,
+	    r->destination_app,
+	    r->destination_version,
+	    r->destination_service,
+	    r->destination_canonical_service,
+	    r->destination_canonical_revision,
+	    r->destination_service_name,
+	    r->destination_service_namespace,
+	    SNAP_CLUSTER_ID,
+	    r->grpc_status >= 0 ? "grpc" : "http",
+	    code,
+	    grpc,
+	    r->flags ? r->flags : "-",
+	    r->mtls ? "mutual_tls" : "none",
+	};
 
-		prom_labels(l, sizeof(l) / sizeof(l[0]), out, len);
+	memcpy(v, vals, sizeof(vals));
+}
+
+/*
+ * The series key: the raw values joined by a byte no value holds. Cheaper than the exposition
+ * text (escaping, "unknown" for the empty ones), which is made once per new series.
+ */
+static size_t raw_key(const char *const v[N_LABELS], char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < N_LABELS; i++) {
+		size_t l = v[i] ? strlen(v[i]) : 0;
+
+		if (n + l + 2 > len)
+			return 0;
+		memcpy(out + n, v[i] ? v[i] : "", l);
+		n += l;
+		out[n++] = '\x1f';
 	}
+	out[n] = '\0';
+	return n;
+}
+
+static void render_labels(const char *const v[N_LABELS], char *out, size_t len)
+{
+	struct prom_label l[N_LABELS];
+
+	for (size_t i = 0; i < N_LABELS; i++)
+		l[i] = (struct prom_label){label_names[i], v[i]};
+	prom_labels(l, N_LABELS, out, len);
 }
 
 static void count(struct wp_stats *s, const struct wp_record *r)
 {
-	char labels[4096];
+	char key[4096], labels[8192], code[8], grpc[12];
+	const char *v[N_LABELS];
 	struct series *x;
 	uint32_t h;
 
-	render_labels(r, labels, sizeof(labels));
-	h = hash(labels) % BUCKETS;
+	label_values(r, v, code, grpc);
+	if (!raw_key(v, key, sizeof(key)))
+		return; /* values that long are no label set worth a series */
+	h = hash(key) % BUCKETS;
 	pthread_mutex_lock(&s->lock);
-	for (x = s->tab[h]; x && strcmp(x->labels, labels); x = x->next)
+	for (x = s->tab[h]; x && strcmp(x->key, key); x = x->next)
 		;
 	if (!x && (x = calloc(1, sizeof(*x)))) {
+		render_labels(v, labels, sizeof(labels));
+		x->key = strdup(key);
 		x->labels = strdup(labels);
-		if (!x->labels) {
+		if (!x->key || !x->labels) {
+			free(x->key);
+			free(x->labels);
 			free(x);
 			x = NULL;
 		} else {
