@@ -219,10 +219,15 @@ $(O)/bench-holdconns: tools/bench/holdconns.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@
 
+$(O)/bench-ratehttp: tools/bench/ratehttp.c $(O)/libnet.a $(O)/libambit.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iuserspace/net $< -Wl,--start-group $(O)/libnet.a $(O)/libambit.a -Wl,--end-group $(LDLIBS) -o $@
+
 bench: deps
-	$(MAKE) $(BINS) $(O)/bench-holdconns
+	$(MAKE) $(BINS) $(O)/bench-holdconns $(O)/bench-ratehttp
 	@QUICK=$(QUICK) bash tools/bench/run.sh
 	@QUICK=$(QUICK) bash tools/bench/l7.sh
+	@if [ -z "$(QUICK)" ]; then bash tools/bench/chain.sh; fi
 
 # Policy benchmark (not a test): 10,000 workloads x 10,000 policies, compile and decision times.
 .PHONY: bench-policy
