@@ -85,6 +85,13 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 	struct transport *t;
 	char host[256];
 
+	/*
+	 * Draining: a CONNECT refused before it is established is one the client's ztunnel tries
+	 * again (on a new connection, to the instance that replaces this one); accepted, it would
+	 * be an idle downstream the drain closes with the client's request already sent.
+	 */
+	if (__atomic_load_n(&w->drain, __ATOMIC_ACQUIRE))
+		return 503;
 	if (sock_parse_authority(req->authority, &dst))
 		return 400;
 	peer.dest_ip = dst.sin_addr.s_addr;
@@ -135,6 +142,11 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 		fd = accept4(li->l.fd, (struct sockaddr *)&peer.client, &sl,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			/* Shut down by the drain: nothing more will come from it. */
+			if (errno == EINVAL) {
+				listener_del(li);
+				return;
+			}
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
 				/* Level-triggered: without a pause the loop would spin on it. */
@@ -291,6 +303,13 @@ void wp_worker_drain(struct wp_worker *w)
 {
 	__atomic_store_n(&w->drain, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&w->active, 1, __ATOMIC_RELEASE); /* until the worker counts again */
+	/*
+	 * The listening sockets stop listening now (shutdown, not close: the workers still have
+	 * them in their loops): a client connecting is refused at once and tries again, where a
+	 * socket only left unread would queue it until the exit resets it, too late for a retry.
+	 */
+	for (size_t i = 0; i < w->n; i++)
+		shutdown(w->ls[i].l.fd, SHUT_RD);
 	wake(w);
 }
 

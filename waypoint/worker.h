@@ -43,7 +43,11 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 				  const struct wp_worker_opts *o);
 /* Hands @gen (a reference is taken) to the worker; thread-safe. */
 void wp_worker_set_gen(struct wp_worker *w, struct wp_gen *gen);
-/* Stops accepting and drains (idle connections close, busy ones after their exchange). */
+/*
+ * Stops accepting and drains: idle connections close, busy ones after their exchange; the
+ * listening sockets stop listening (a connect is refused: shared sockets, so for every worker)
+ * and a CONNECT arriving on an HBONE connection is refused with 503, for its ztunnel to retry.
+ */
 void wp_worker_drain(struct wp_worker *w);
 /* Downstream connections and mirrors still open (after a drain: what is left to finish). */
 size_t wp_worker_active(struct wp_worker *w);

@@ -259,5 +259,14 @@ const struct snap_waypoint *zt_waypoint_bypass(const struct snapshot *s,
 		wp = dst->waypoint;
 	if (!wp || (peer_id && !strcmp(peer_id, wp->identity)))
 		return NULL;
+	/*
+	 * A Service's waypoint reaching a pod of that Service whose own (workload) waypoint is
+	 * another: traffic that came from a waypoint is not sent to a workload waypoint again
+	 * (§9), and a waypoint's CONNECT names no host, so its Service is not known here.
+	 */
+	for (size_t i = 0; dst && !host && peer_id && i < s->n_services; i++)
+		if (s->services[i].waypoint && svc_selects(&s->services[i], dst->ip) &&
+		    !strcmp(s->services[i].waypoint->identity, peer_id))
+			return NULL;
 	return wp;
 }

@@ -1157,6 +1157,19 @@ static void *slow_client(void *arg)
 	return NULL;
 }
 
+/* The errno of a connect to the waypoint's listener, 0 when it connects. */
+static int dial_refused(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(W.port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), err;
+
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	err = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ? errno : 0;
+	close(fd);
+	return err;
+}
+
 static void test_reload_and_drain(void **state)
 {
 	static const char changed[] = "  - match: [{uri: {exact: /direct}}]\n"
@@ -1209,6 +1222,8 @@ static void test_reload_and_drain(void **state)
 	     i++)
 		usleep(10 * 1000);
 	wp_worker_drain(W.w);
+	/* A new client is refused at once (it tries elsewhere), not queued until the exit. */
+	assert_int_equal(dial_refused(), ECONNREFUSED);
 	/* The worker takes the drain while the request is still held (no outcome depends on it). */
 	usleep(100 * 1000);
 	__atomic_store_n(&cb_gate, 1, __ATOMIC_RELEASE);

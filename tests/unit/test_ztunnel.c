@@ -303,6 +303,20 @@ static void test_check_connect_waypoint(void **state)
 	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", via_svc, ID_A, &dst, &wl, &client),
 			 401);
 	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_WP, &dst, &wl, &client), 0);
+	/*
+	 * The pod's workload waypoint is another (wlwp) while its Service has ID_WP's: the
+	 * Service's waypoint, whose CONNECT names no host, is not refused; anyone else is.
+	 */
+	free(s->workloads[1].waypoint->identity);
+	s->workloads[1].waypoint->identity = strdup("spiffe://cluster.local/ns/demo/sa/wlwp");
+	s->services[0].waypoint = make_wp("127.0.0.40", "127.0.0.41", NULL);
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_WP, &dst, &wl, &client), 0);
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client),
+			 401);
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL,
+					  "spiffe://cluster.local/ns/demo/sa/wlwp", &dst, &wl,
+					  &client),
+			 0);
 	snapshot_free(s);
 }
 
