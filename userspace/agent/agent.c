@@ -386,7 +386,7 @@ static void log_changes(const struct agent *a, const struct desired *next)
 static int snapshot_view(const struct agent *a, struct snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->version = a->version;
+	s->version = a->snap_version;
 	s->node = (char *)a->opts.node;
 	s->node_ip = a->opts.node_ip;
 	s->trust_domain = (char *)a->opts.trust_domain;
@@ -482,7 +482,7 @@ static void publish(struct agent *a)
 		return;
 	}
 	free(json);
-	s.version = agent_next_version(a);
+	s.version = a->snap_version = agent_next_version(a);
 	json = snapshot_encode(&s);
 	free(s.certs);
 	if (!json)
@@ -490,11 +490,11 @@ static void publish(struct agent *a)
 	free(a->snap_json);
 	a->snap_json = json;
 	pr_info("snapshot version %llu: %zu workload(s), %zu service(s), %zu certificate(s)",
-		(unsigned long long)a->version, a->cur.n_snap_workloads, a->cur.n_snap_services,
-		a->certs.n);
+		(unsigned long long)a->snap_version, a->cur.n_snap_workloads,
+		a->cur.n_snap_services, a->certs.n);
 	if (a->srv && server_publish(a->srv, json, strlen(json)))
 		pr_err("snapshot version %llu: cannot publish: out of memory",
-		       (unsigned long long)a->version);
+		       (unsigned long long)a->snap_version);
 	return;
 nomem_s:
 	free(s.certs);

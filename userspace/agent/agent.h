@@ -60,6 +60,7 @@ struct agent {
 	struct cert_store certs;
 	struct policy_sync policy;  /* the compiled L4 policy the snapshot carries */
 	uint64_t version;	    /* of the last snapshot published; monotonic across restarts */
+	uint64_t snap_version;	    /* of snap_json (waypoints' snapshots share the counter) */
 	uint64_t config_generation; /* store generation of the last completed reconcile */
 	uint64_t generation_seen;   /* read at the start of the reconcile in progress */
 	char *snap_json;	    /* last published full encoding */

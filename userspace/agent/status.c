@@ -99,7 +99,7 @@ char *agent_status_json(const struct agent *a)
 	ok = o && cJSON_AddStringToObject(o, "node", a->opts.node) &&
 	     add_ip(o, "nodeIP", a->opts.node_ip) &&
 	     cJSON_AddStringToObject(o, "trustDomain", a->opts.trust_domain) &&
-	     cJSON_AddNumberToObject(o, "version", (double)a->version) &&
+	     cJSON_AddNumberToObject(o, "version", (double)a->snap_version) &&
 	     cJSON_AddNumberToObject(o, "configGeneration", (double)a->config_generation) &&
 	     cJSON_AddNumberToObject(o, "workloads", (double)a->cur.n_snap_workloads) &&
 	     cJSON_AddNumberToObject(o, "services", (double)a->cur.n_snap_services) &&
