@@ -11,6 +11,12 @@ int connect4(struct bpf_sock_addr *ctx)
 	return capture_connect4(ctx);
 }
 
+SEC("cgroup/connect6")
+int connect6(struct bpf_sock_addr *ctx)
+{
+	return capture_connect6(ctx);
+}
+
 SEC("sockops")
 int sock_ops(struct bpf_sock_ops *skops)
 {
@@ -23,6 +29,13 @@ int getpeer4(struct bpf_sock_addr *ctx)
 {
 	capture_getpeername4(ctx);
 	/* getpeername hooks must return 1; anything else is rejected at load. */
+	return 1;
+}
+
+SEC("cgroup/getpeername6")
+int getpeer6(struct bpf_sock_addr *ctx)
+{
+	capture_getpeername6(ctx);
 	return 1;
 }
 

@@ -2,7 +2,10 @@
 /*
  * Outbound capture at the socket layer (KERNEL_NOTES.md, mechanism 1): connect4 steers enrolled
  * pods to the ztunnel and load-balances Service VIPs for the others; sockops re-keys the original
- * destination by the pod socket's local address; getpeername4 hides the rewrite.
+ * destination by the pod socket's local address; getpeername4 hides the rewrite. connect6 and
+ * getpeername6 do the same for IPv4 destinations a dual-stack socket names as v4-mapped IPv6
+ * (::ffff:a.b.c.d: what gRPC, Java and Node clients do by default); without them such a connect
+ * to a Service VIP found no route and an enrolled pod's bypassed the mesh.
  */
 #ifndef AMBIT_BPF_CAPTURE_H
 #define AMBIT_BPF_CAPTURE_H
@@ -12,6 +15,7 @@
 #include <bpf/bpf_endian.h>
 
 #define AF_INET 2
+#define AF_INET6 10
 
 /* cgroup/connect4 return values: 0 makes connect() fail with EPERM. */
 #define CONNECT_REJECT 0
@@ -25,10 +29,22 @@ static __always_inline bool capture_is_loopback(__u32 ip)
 	return (bpf_ntohl(ip) >> 24) == 127;
 }
 
-static __always_inline int capture_redirect(struct bpf_sock_addr *ctx, __u64 cgroup)
+/* The destination of a connect: the IPv4 address itself, or the v4-mapped one of connect6. */
+static __always_inline void capture_set_dst(struct bpf_sock_addr *ctx, bool v6, __u32 ip,
+					    __u32 port)
+{
+	if (v6)
+		ctx->user_ip6[3] = ip;
+	else
+		ctx->user_ip4 = ip;
+	ctx->user_port = port;
+}
+
+static __always_inline int capture_redirect(struct bpf_sock_addr *ctx, bool v6, __u32 ip,
+					    __u64 cgroup)
 {
 	struct ambit_orig_dst orig = {
-	    .ip = ctx->user_ip4,
+	    .ip = ip,
 	    .port = (__u16)ctx->user_port,
 	    .flags = AMBIT_ORIG_REDIRECTED,
 	    .cgroup = cgroup,
@@ -41,8 +57,7 @@ static __always_inline int capture_redirect(struct bpf_sock_addr *ctx, __u64 cgr
 	 */
 	if (bpf_map_update_elem(&sock_orig, &cookie, &orig, BPF_ANY) != 0)
 		return CONNECT_REJECT;
-	ctx->user_ip4 = ztunnel_ip;
-	ctx->user_port = bpf_htons(AMBIT_PORT_OUTBOUND);
+	capture_set_dst(ctx, v6, ztunnel_ip, bpf_htons(AMBIT_PORT_OUTBOUND));
 	counter_inc(AMBIT_REDIRECT_OUTBOUND);
 	return CONNECT_ALLOW;
 }
@@ -64,11 +79,11 @@ static __always_inline struct ambit_backend *capture_pick_backend(const struct a
 	return bpf_map_lookup_elem(&backends, &key);
 }
 
-static __always_inline int capture_service_lb(struct bpf_sock_addr *ctx,
+static __always_inline int capture_service_lb(struct bpf_sock_addr *ctx, bool v6, __u32 ip,
 					      const struct ambit_service *svc, __u64 cgroup)
 {
 	struct ambit_orig_dst orig = {
-	    .ip = ctx->user_ip4,
+	    .ip = ip,
 	    .port = (__u16)ctx->user_port,
 	    .flags = AMBIT_ORIG_SERVICE_LB,
 	    .cgroup = cgroup,
@@ -85,13 +100,12 @@ static __always_inline int capture_service_lb(struct bpf_sock_addr *ctx,
 	cookie = bpf_get_socket_cookie(ctx);
 	/* getpeername4 still works from the backend's address if this fails; not fatal. */
 	bpf_map_update_elem(&sock_orig, &cookie, &orig, BPF_ANY);
-	ctx->user_ip4 = be->ip;
-	ctx->user_port = be->port;
+	capture_set_dst(ctx, v6, be->ip, be->port);
 	counter_inc(AMBIT_SERVICE_LB);
 	return CONNECT_ALLOW;
 }
 
-static __always_inline int capture_connect4(struct bpf_sock_addr *ctx)
+static __always_inline int capture_connect(struct bpf_sock_addr *ctx, bool v6, __u32 ip)
 {
 	struct ambit_addr key = {};
 	struct ambit_service *svc;
@@ -99,7 +113,7 @@ static __always_inline int capture_connect4(struct bpf_sock_addr *ctx)
 
 	if (ctx->type != SOCK_STREAM)
 		return CONNECT_ALLOW;
-	key.ip = ctx->user_ip4;
+	key.ip = ip;
 	key.port = (__u16)ctx->user_port;
 	/* Loopback never leaves the pod; the ztunnel's own address must not loop back to it. */
 	if (capture_is_loopback(key.ip) || key.ip == ztunnel_ip)
@@ -107,12 +121,31 @@ static __always_inline int capture_connect4(struct bpf_sock_addr *ctx)
 
 	cgroup = bpf_get_current_cgroup_id();
 	if (bpf_map_lookup_elem(&enrolled_cgrp, &cgroup))
-		return capture_redirect(ctx, cgroup);
+		return capture_redirect(ctx, v6, ip, cgroup);
 	svc = bpf_map_lookup_elem(&services, &key);
 	if (svc)
-		return capture_service_lb(ctx, svc, cgroup);
+		return capture_service_lb(ctx, v6, ip, svc, cgroup);
 	counter_inc(AMBIT_PASS);
 	return CONNECT_ALLOW;
+}
+
+static __always_inline int capture_connect4(struct bpf_sock_addr *ctx)
+{
+	return capture_connect(ctx, false, ctx->user_ip4);
+}
+
+/* ::ffff:a.b.c.d, the form a dual-stack socket gives an IPv4 destination. */
+static __always_inline bool capture_v4_mapped(__u32 w0, __u32 w1, __u32 w2)
+{
+	return w0 == 0 && w1 == 0 && w2 == bpf_htonl(0x0000ffff);
+}
+
+/* IPv6 destinations themselves are not the mesh's (it is IPv4): they pass untouched. */
+static __always_inline int capture_connect6(struct bpf_sock_addr *ctx)
+{
+	if (!capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2]))
+		return CONNECT_ALLOW;
+	return capture_connect(ctx, true, ctx->user_ip6[3]);
 }
 
 /*
@@ -157,7 +190,8 @@ static __always_inline void capture_sock_closed(struct bpf_sock_ops *skops)
 
 static __always_inline void capture_sockops(struct bpf_sock_ops *skops)
 {
-	if (skops->family != AF_INET)
+	/* A dual-stack socket's v4-mapped connection has its IPv4 addresses in local_ip4 too. */
+	if (skops->family != AF_INET && skops->family != AF_INET6)
 		return;
 	switch (skops->op) {
 	case BPF_SOCK_OPS_TCP_CONNECT_CB: capture_sock_connect(skops); break;
@@ -173,6 +207,20 @@ static __always_inline void capture_getpeername4(struct bpf_sock_addr *ctx)
 	if (!orig)
 		return;
 	ctx->user_ip4 = orig->ip;
+	ctx->user_port = orig->port;
+}
+
+static __always_inline void capture_getpeername6(struct bpf_sock_addr *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct ambit_orig_dst *orig = bpf_map_lookup_elem(&sock_orig, &cookie);
+
+	if (!orig)
+		return;
+	ctx->user_ip6[0] = 0;
+	ctx->user_ip6[1] = 0;
+	ctx->user_ip6[2] = bpf_htonl(0x0000ffff);
+	ctx->user_ip6[3] = orig->ip;
 	ctx->user_port = orig->port;
 }
 

@@ -6,8 +6,9 @@
  * /sys/fs/bpf/ambit/ on Kubernetes or /sys/fs/bpf/ambit/<cluster>-<node>/ in the local cluster:
  *   maps:     workloads enrolled_cgrp pod_ifaces services backends sock_orig orig_dst
  *             proxy_socks counters strict_ports deny_src
- *   programs: prog_connect4 prog_getpeer4 prog_sockops prog_tc_ingress
- *   links:    link_connect4 link_getpeer4 link_sockops (cgroup attachments survive the agent)
+ *   programs: prog_connect4 prog_getpeer4 prog_connect6 prog_getpeer6 prog_sockops prog_tc_ingress
+ *   links:    link_connect4 link_getpeer4 link_connect6 link_getpeer6 link_sockops (cgroup
+ *             attachments survive the agent)
  * Everything below returns 0 or -errno unless it says otherwise.
  */
 #ifndef AMBIT_DATAPATH_H

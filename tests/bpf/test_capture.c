@@ -118,6 +118,42 @@ static int write_file(const char *path, const char *s)
 }
 
 /* Forks a child that joins @cgroup, connects to @ip:@port and reports what it saw. */
+/* The child connects from a dual-stack IPv6 socket to ::ffff:ip (gRPC's, Java's way). */
+static bool child_v6;
+
+/* A v4-mapped IPv6 socket address as the IPv4 one it stands for. */
+static void unmap(const struct sockaddr_in6 *a6, struct sockaddr_in *a)
+{
+	a->sin_family = AF_INET;
+	a->sin_port = a6->sin6_port;
+	memcpy(&a->sin_addr, &a6->sin6_addr.s6_addr[12], 4);
+}
+
+static int child_connect(const char *ip, uint16_t port, struct child_result *r)
+{
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)}, l6, p6;
+	uint32_t v4 = ip4(ip);
+	socklen_t len;
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	a6.sin6_addr.s6_addr[10] = 0xff;
+	a6.sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&a6.sin6_addr.s6_addr[12], &v4, 4);
+	if (connect(fd, (struct sockaddr *)&a6, sizeof(a6))) {
+		r->connect_errno = errno;
+		return fd;
+	}
+	len = sizeof(l6);
+	getsockname(fd, (struct sockaddr *)&l6, &len);
+	unmap(&l6, &r->local);
+	len = sizeof(p6);
+	getpeername(fd, (struct sockaddr *)&p6, &len);
+	unmap(&p6, &r->peer);
+	return fd;
+}
+
 static void run_child(const char *cgroup, const char *ip, uint16_t port, struct child_result *res)
 {
 	char procs[PATH_MAX + 64];
@@ -143,6 +179,13 @@ static void run_child(const char *cgroup, const char *ip, uint16_t port, struct 
 		/* The socket must be created after the move: it records its cgroup at birth. */
 		if (write_file(procs, me))
 			_exit(2);
+		if (child_v6) {
+			if (child_connect(ip, port, &r) < 0)
+				_exit(3);
+			if (write(pipefd[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
+				_exit(4);
+			_exit(0);
+		}
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			_exit(3);
@@ -287,6 +330,19 @@ static void test_enrolled_redirected_to_ztunnel(void **state)
 	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 1);
 }
 
+/* A dual-stack socket naming the destination ::ffff:a.b.c.d is captured the same way. */
+static void test_enrolled_v4_mapped_redirected(void **state)
+{
+	uint64_t before = counter(AMBIT_REDIRECT_OUTBOUND);
+	struct child_result r;
+
+	child_v6 = true;
+	run_child(fx.cg_enrolled, "10.200.0.98", 8080, &r);
+	child_v6 = false;
+	expect_redirected(&r, "10.200.0.98", 8080);
+	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 1);
+}
+
 static void test_enrolled_loopback_untouched(void **state)
 {
 	uint64_t before = counter(AMBIT_REDIRECT_OUTBOUND);
@@ -351,6 +407,13 @@ static void test_service_vip_load_balanced(void **state)
 	run_child(fx.cg_plain, "10.200.0.50", 80, &r);
 	expect_backend(&r, "10.200.0.50", 80);
 	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 1);
+	/* The VIP named ::ffff:10.200.0.50 by a dual-stack socket is balanced too. */
+	child_v6 = true;
+	run_child(fx.cg_plain, "10.200.0.50", 80, &r);
+	child_v6 = false;
+	expect_backend(&r, "10.200.0.50", 80);
+	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 2);
+	before++;
 
 	/* Grow to two backends: every connect lands on one of them. */
 	assert_int_equal(datapath_set_service(fx.dp, vip.ip, 80, be, 2), 0);
@@ -587,6 +650,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_enrolled_redirected_to_ztunnel),
+	    cmocka_unit_test(test_enrolled_v4_mapped_redirected),
 	    cmocka_unit_test(test_enrolled_loopback_untouched),
 	    cmocka_unit_test(test_not_enrolled_untouched),
 	    cmocka_unit_test(test_service_vip_load_balanced),

@@ -93,6 +93,38 @@ out=$(pod_exec mesh/client-0 curl -si --max-time 3 http://server/) || fail "plai
 expect_contains "$out" "x-through: waypoint"
 expect_contains "$out" "200"
 
+# gRPC through the waypoint pod: a real grpcio server behind a Service whose port says grpc, a
+# real grpcio client; unary and server-streaming calls arrive over HBONE as HTTP/2.
+PEER=$REPO/tests/integration/bin/grpc_peer.py
+actl apply -f - >&2 <<YAML || fail "gRPC server not applied"
+apiVersion: v1
+kind: Service
+metadata: {name: echo-grpc, namespace: mesh}
+spec:
+  selector: {app: echo-grpc}
+  ports: [{name: grpc, port: 50051}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: echo-grpc, namespace: mesh}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: echo-grpc}}
+  template:
+    metadata: {labels: {app: echo-grpc, version: v1}}
+    spec:
+      containers:
+      - name: echo
+        command: ["$PEER", "serve", "0.0.0.0:50051", "g1"]
+YAML
+grpc_hello() { pod_exec mesh/client-0 "$PEER" hello echo-grpc:50051 echo-grpc:50051 hi 2>&1; }
+grpc_ok() { [ "$(grpc_hello)" = "g1:hi" ]; }
+wait_for 60 grpc_ok || fail "no gRPC answer through the waypoint: $(grpc_hello | tail -2)"
+out=$(pod_exec mesh/client-0 "$PEER" count echo-grpc:50051 echo-grpc:50051 3 2>&1) || fail "gRPC stream: $out"
+expect_eq "$(printf '%s' "$out" | tr '\n' ' ')" "g1:0 g1:1 g1:2" "server-streaming reply through the waypoint"
+wait_log 10 mesh/waypoint-0 '"POST /demo.Echo/Hello HTTP/2" 200' || fail "the waypoint did not log the gRPC call"
+wait_log 10 mesh/waypoint-0 '"POST /demo.Echo/Count HTTP/2" 200' || fail "the waypoint did not log the gRPC stream"
+
 # Without the waypoint the Service is reached directly again.
 out=$(actl waypoint delete -n mesh waypoint 2>&1) || fail "delete: $out"
 out=$(actl label namespace mesh istio.io/use-waypoint- 2>&1) || fail "unlabel: $out"

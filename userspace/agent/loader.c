@@ -223,6 +223,8 @@ static int loader_attach(struct loader *ld, const struct datapath_opts *opts)
 
 	err = loader_pin_prog(c->progs.connect4, opts->pin_root, "prog_connect4");
 	err = err ?: loader_pin_prog(c->progs.getpeer4, opts->pin_root, "prog_getpeer4");
+	err = err ?: loader_pin_prog(c->progs.connect6, opts->pin_root, "prog_connect6");
+	err = err ?: loader_pin_prog(c->progs.getpeer6, opts->pin_root, "prog_getpeer6");
 	err = err ?: loader_pin_prog(c->progs.sock_ops, opts->pin_root, "prog_sockops");
 	err =
 	    err ?: loader_pin_prog(ld->steer->progs.tc_ingress, opts->pin_root, "prog_tc_ingress");
@@ -242,8 +244,14 @@ static int loader_attach(struct loader *ld, const struct datapath_opts *opts)
 		  ?: loader_attach_cgroup(c->progs.getpeer4, cgroup_fd, cgroup_id, opts->pin_root,
 					  "link_getpeer4");
 	err = err
+		  ?: loader_attach_cgroup(c->progs.getpeer6, cgroup_fd, cgroup_id, opts->pin_root,
+					  "link_getpeer6");
+	err = err
 		  ?: loader_attach_cgroup(c->progs.connect4, cgroup_fd, cgroup_id, opts->pin_root,
 					  "link_connect4");
+	err = err
+		  ?: loader_attach_cgroup(c->progs.connect6, cgroup_fd, cgroup_id, opts->pin_root,
+					  "link_connect6");
 	close(cgroup_fd);
 	return err;
 }

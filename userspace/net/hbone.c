@@ -304,9 +304,15 @@ void hb_stream_established(struct hbone_stream *s)
 {
 	s->established = true;
 	s->last_io = loop_now(s->conn->loop);
-	/* An in-process client end that tried to write before the 200 may now. */
-	if (s->end && s->end_full)
+	/*
+	 * An in-process end may write now: a client end that tried before the 200, and a server
+	 * end whose first bytes were written while its CONNECT was being answered (a waypoint's
+	 * HTTP/2 SETTINGS, which a gRPC client waits for before it sends anything).
+	 */
+	if (s->end) {
+		s->end_full = true;
 		loop_queue(s->conn->loop, &s->wake);
+	}
 	hb_stream_update_events(s);
 	hb_stream_write_far(s);
 	if (!s->finished)

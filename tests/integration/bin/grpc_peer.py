@@ -5,10 +5,14 @@
 #                                            and demo.Echo/Count (server streaming: N messages)
 #   grpc_peer.py hello TARGET AUTHORITY MSG [KEY=VALUE...]   prints the reply, or the status name
 #   grpc_peer.py count TARGET AUTHORITY N [KEY=VALUE...]    prints each streamed reply on its own line
+import os
 import sys
 from concurrent import futures
 
-import grpc
+# Names through the C library (the local cluster's pods resolve Services from /etc/hosts), not
+# grpcio's own c-ares resolver, which asks a DNS server the pods do not have.
+os.environ.setdefault("GRPC_DNS_RESOLVER", "native")
+import grpc  # noqa: E402
 
 
 def ident(b):
