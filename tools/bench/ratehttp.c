@@ -160,7 +160,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-ratehttp: RATE, SECONDS and CONNS must be positive\n");
 		return 2;
 	}
-	reqlen = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: bench-ratehttp\r\n\r\n",
+	reqlen = snprintf(req, sizeof(req),
+			  "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: bench-ratehttp\r\n\r\n",
 			  argv[4], argv[3]);
 	lat = calloc(total, sizeof(*lat));
 	conns = calloc(nconns, sizeof(*conns));
@@ -182,7 +183,8 @@ int main(int argc, char **argv)
 		uint64_t t = now_us();
 		int timeout, n;
 
-		/* Requests due now go on idle connections; the rest wait, still due when they were. */
+		/* Requests due now go on idle connections; the rest wait, still due as they were.
+		 */
 		while (sent < total && next <= t) {
 			struct conn *c = NULL;
 
@@ -209,11 +211,11 @@ int main(int argc, char **argv)
 	n_failed += total - n_lat;
 	qsort(lat, n_lat, sizeof(*lat), cmp_u64);
 #define PCT(p) (n_lat ? lat[(size_t)((double)(n_lat - 1) * (p))] : 0)
-	printf("{\"rate\":%g,\"sent\":%zu,\"ok\":%zu,\"failed\":%zu,\"p50_us\":%llu,\"p90_us\":%llu,"
-	       "\"p99_us\":%llu,\"max_us\":%llu}\n",
-	       rate, sent, n_ok, n_failed, (unsigned long long)PCT(0.5),
-	       (unsigned long long)PCT(0.9), (unsigned long long)PCT(0.99),
-	       (unsigned long long)(n_lat ? lat[n_lat - 1] : 0));
+	printf(
+	    "{\"rate\":%g,\"sent\":%zu,\"ok\":%zu,\"failed\":%zu,\"p50_us\":%llu,\"p90_us\":%llu,"
+	    "\"p99_us\":%llu,\"max_us\":%llu}\n",
+	    rate, sent, n_ok, n_failed, (unsigned long long)PCT(0.5), (unsigned long long)PCT(0.9),
+	    (unsigned long long)PCT(0.99), (unsigned long long)(n_lat ? lat[n_lat - 1] : 0));
 	for (size_t i = 0; i < nconns; i++)
 		conn_close(&conns[i], ep);
 	close(ep);
