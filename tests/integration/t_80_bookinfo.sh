@@ -11,31 +11,8 @@ need_root; need_bins; need_cmd python3 curl
 ISTIO_BOOKINFO=${ISTIO_BOOKINFO:-/work/shared/istio/samples/samples/bookinfo}
 cluster_up "$REPO/examples/bookinfo"
 
-# A client pod (Istio's getting started uses samples/curl): no command, so it idles.
-actl apply -f - >&2 <<'YAML' || fail "client pod not applied"
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: curl
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: curl
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: curl
-  template:
-    metadata:
-      labels:
-        app: curl
-    spec:
-      serviceAccountName: curl
-      containers:
-      - name: curl
-YAML
+# A client pod (Istio's samples/curl): no command, so it idles.
+actl apply -f "$REPO/examples/bookinfo-tasks/curl.yaml" >&2 || fail "client pod not applied"
 
 pods="details-v1-0 ratings-v1-0 reviews-v1-0 reviews-v2-0 reviews-v3-0 productpage-v1-0"
 out=$(actl workloads) || fail "workloads"

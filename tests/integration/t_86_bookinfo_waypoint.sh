@@ -18,30 +18,8 @@ cluster_up "$REPO/examples/bookinfo"
 WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
 trap 'rm -rf "$WORK"; on_exit' EXIT
 
-actl apply -f - >&2 <<'YAML' || fail "client pod not applied"
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: curl
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: curl
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: curl
-  template:
-    metadata:
-      labels:
-        app: curl
-    spec:
-      serviceAccountName: curl
-      containers:
-      - name: curl
-YAML
+# A client pod (Istio's samples/curl): no command, so it idles.
+actl apply -f "$REPO/examples/bookinfo-tasks/curl.yaml" >&2 || fail "client pod not applied"
 
 page() { pod_exec default/curl-0 curl -sS --max-time 30 "$@" http://productpage:9080/productpage; }
 # What one page showed of reviews: v1, v2, v3 (stars checked), "sorry" when reviews failed,
