@@ -95,7 +95,8 @@ expect_contains "$out" "200"
 
 # gRPC through the waypoint pod: a real grpcio server behind a Service whose port says grpc, a
 # real grpcio client; unary and server-streaming calls arrive over HBONE as HTTP/2.
-PEER=$REPO/tests/integration/bin/grpc_peer.py
+# grpc_peer.py is in the manifests directory, which the pods (and an exec into one) see.
+PEER=pods/grpc_peer.py
 actl apply -f - >&2 <<YAML || fail "gRPC server not applied"
 apiVersion: v1
 kind: Service
@@ -115,7 +116,7 @@ spec:
     spec:
       containers:
       - name: echo
-        command: ["$PEER", "serve", "0.0.0.0:50051", "g1"]
+        command: ["pods/grpc_peer.py", "serve", "0.0.0.0:50051", "g1"]
 YAML
 grpc_hello() { pod_exec mesh/client-0 "$PEER" hello echo-grpc:50051 echo-grpc:50051 hi 2>&1; }
 grpc_ok() { [ "$(grpc_hello)" = "g1:hi" ]; }

@@ -6,7 +6,7 @@
 # a waypoint restart (SIGTERM) under load without a failed request; a workload waypoint getting
 # the traffic addressed to its pod alone (not what it answers: see step 7); and the destination ztunnel refusing a CONNECT that
 # bypasses a pod's workload waypoint while a pod with only a service waypoint stays reachable
-# directly. Backends: tests/integration/bin/resil-backend.py; clients: bin/resil-client.py.
+# directly. Backends and clients: tests/integration/manifests-resil/pods/resil-{backend,client}.py.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd jq curl python3 openssl
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -14,8 +14,8 @@ need_root; need_bins; need_cmd jq curl python3 openssl
 cluster_up manifests-resil
 WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
 trap 'rm -rf "$WORK"; on_exit' EXIT
-BIN=$LIB_DIR/bin
-CLIENT=(python3 "$BIN/resil-client.py")
+# The helpers live in the manifests directory, the one a pod (and an exec into it) sees.
+CLIENT=(python3 pods/resil-client.py)
 PODS=/run/ambit/$CLUSTER/pods
 
 wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
@@ -262,7 +262,7 @@ spec:
       containers:
       - name: server
         image: python
-        command: ["python3", "$BIN/resil-backend.py", "--version", "v1"]
+        command: ["python3", "pods/resil-backend.py", "--version", "v1"]
         ports: [{containerPort: 8080}]
 YAML
 out=$(actl apply -f "$WORK/wl.yaml" 2>&1) || fail "label the wl pod: $out"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # build/waypoint as a process, on loopback, without a cluster, with real gRPC peers (Debian's
-# python3-grpcio: tests/integration/bin/grpc_peer.py): a unary call routed to a subset by a
+# python3-grpcio: tests/integration/manifests/pods/grpc_peer.py): a unary call routed to a subset by a
 # header match, a server-streaming call, a fault abort with grpcStatus seen by the client as
 # its status code, plain HTTP/2 (curl --http2-prior-knowledge) to an http port whose backend
 # speaks HTTP/1.1, and a port of undeclared protocol whose non-HTTP bytes are detected as TCP
@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 need_cmd curl socat
 PY=/usr/bin/python3
-PEER=$REPO/tests/integration/bin/grpc_peer.py
+PEER=$REPO/tests/integration/manifests/pods/grpc_peer.py
 WAYPOINT=$REPO/build/waypoint
 for b in "$AMBITCTL" "$WAYPOINT"; do
 	[ -x "$b" ] || skip "$b not built (make)"
