@@ -92,8 +92,12 @@ for ns in demo legacy; do
 		sed -u "s/^/  [$2] /"' _ "/run/ambit/$C/logs/${ns}_client-0.log" "$tag" &
 	bg_pids+=($!)
 done
+# In the background, waited for: a signal's trap runs at once (a foreground sleep would hold
+# it back until the sleep ended; a SIGTERM to the demo alone waited up to an hour).
 if [ "$secs" -gt 0 ]; then
-	sleep "$secs"
+	sleep "$secs" &
 else
-	while :; do sleep 3600; done
+	sleep infinity &
 fi
+bg_pids+=($!)
+wait "$!"

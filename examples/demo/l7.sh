@@ -171,8 +171,12 @@ bg_pids+=($!)
 setsid bash -c 'tail -n 0 -F "$1" 2>/dev/null | grep --line-buffered " HTTP/1.1\" " |
 	sed -u -E "s/^\[[^]]*\] //; s/^(.{1,110}).*/  \1/"' _ "$rundir/logs/default_waypoint-0.log" &
 bg_pids+=($!)
+# In the background, waited for: a signal's trap runs at once (a foreground sleep would hold
+# it back until the sleep ended; a SIGTERM to the demo alone waited up to an hour).
 if [ "$secs" -gt 0 ]; then
-	sleep "$secs"
+	sleep "$secs" &
 else
-	while :; do sleep 3600; done
+	sleep infinity &
 fi
+bg_pids+=($!)
+wait "$!"

@@ -59,7 +59,8 @@ fi
 cleanup() {
 	local p
 	trap - EXIT INT TERM
-	for p in "${bg_pids[@]}"; do kill -- "-$p" 2>/dev/null; done
+	# Process groups (setsid pipelines), or plain processes (the final sleep).
+	for p in "${bg_pids[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	section "tearing down"
 	"$AMBITCTL" local down --name "$C"
