@@ -22,6 +22,7 @@
 #include "ambit/l7.h"
 #include "../lib/l7_world.h"
 #include "proxy.h"
+#include "waypoint_drive.h"
 
 #define MARK "\n--upstream--\n"
 #define MAX_UP 64
@@ -112,37 +113,14 @@ static int init(void)
 	return 0;
 }
 
-/* Every round: the engine's tasks, the peer taking what was written. */
-static void pump(struct loop *l, struct transport *down, struct run *r)
-{
-	for (int i = 0; i < 4; i++) {
-		size_t n;
-
-		loop_run_once(l, 0);
-		transport_mem_output(down, &n);
-		transport_mem_take(down, n);
-		for (size_t k = 0; k < r->n_ups; k++) {
-			transport_mem_output(r->ups[k], &n);
-			transport_mem_take(r->ups[k], n);
-		}
-	}
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct transport_peer peer = {.dest_port = 9080,
 				      .dest_host = "reviews.shop.svc.cluster.local"};
 	struct run r = {0};
 	struct wp_engine_opts o = {.log_fd = -1, .shadow_suffix = true};
-	struct l7_config *copy;
-	struct wp_engine *e;
-	struct transport *down;
-	struct wp_gen *g;
-	struct loop *l;
 	const uint8_t *mark;
-	size_t split, down_len, off = 0;
-	char err[128];
-	cJSON *j;
+	size_t split, down_len;
 
 	if (!model && init())
 		return 0;
@@ -158,41 +136,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r.up = mark + sizeof(MARK) - 1;
 		r.up_len = size - down_len - (sizeof(MARK) - 1);
 	}
-	/* Each input gets a generation of its own (the engine may keep state in it). */
-	j = l7_to_json(model);
-	copy = j ? l7_from_json(j, err, sizeof(err)) : NULL;
-	cJSON_Delete(j);
-	if (!copy)
-		abort();
-	g = wp_gen_new(copy, 1, err, sizeof(err));
-	l = loop_create();
-	if (!g || !l)
-		abort();
-	o.cn = connector_mem_new(l, open_up, &r);
-	e = wp_engine_new(l, g, &o);
-	peer.client.sin_family = AF_INET;
-	peer.client.sin_addr.s_addr = htonl(0x0a000001);
-	down = transport_mem_new(l, &peer);
-	if (!o.cn || !e || !down || wp_engine_serve(e, down))
-		abort();
-	while (off < down_len) {
-		size_t n = split ? split : down_len;
-
-		if (n > down_len - off)
-			n = down_len - off;
-		transport_mem_input(down, (const char *)data + off, n);
-		pump(l, down, &r);
-		off += n;
-	}
-	transport_mem_input(down, NULL, 0);
-	pump(l, down, &r);
-	wp_engine_destroy(e);
-	loop_run_once(l, 0);
-	transport_mem_free(down);
-	for (size_t k = 0; k < r.n_ups; k++)
-		transport_mem_free(r.ups[k]);
-	connector_destroy(o.cn);
-	wp_gen_put(g);
-	loop_destroy(l);
+	wp_drive(model, o, &peer, data, down_len, split, open_up, &r, r.ups, &r.n_ups);
 	return 0;
 }
