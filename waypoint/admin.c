@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The waypoint's admin listener (admin.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -12,7 +13,8 @@ struct wp_admin {
 	struct MHD_Daemon *d;
 	struct wp_stats *const *stores;
 	size_t n;
-	int draining; /* atomic */
+	int draining;	  /* atomic */
+	uint64_t version; /* atomic */
 };
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -26,6 +28,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (!strcmp(url, "/stats/prometheus") || !strcmp(url, "/metrics"))
 		return httpd_reply(conn, 200, wp_stats_render(a->stores, a->n),
 				   "text/plain; version=0.0.4");
+	if (!strcmp(url, "/snapshot_version")) {
+		uint64_t v = __atomic_load_n(&a->version, __ATOMIC_ACQUIRE);
+		char *body = NULL;
+
+		if (asprintf(&body, "%llu\n", (unsigned long long)v) < 0)
+			body = NULL;
+		return httpd_reply(conn, 200, body, "text/plain"); /* NULL: 500 */
+	}
 	if (!strcmp(url, "/healthz/ready"))
 		return __atomic_load_n(&a->draining, __ATOMIC_ACQUIRE)
 			   ? httpd_reply(conn, 503, strdup("draining\n"), "text/plain")
@@ -49,6 +59,12 @@ struct wp_admin *wp_admin_start(uint32_t ip, uint16_t port, struct wp_stats *con
 		return NULL;
 	}
 	return a;
+}
+
+void wp_admin_set_version(struct wp_admin *a, uint64_t version)
+{
+	if (a)
+		__atomic_store_n(&a->version, version, __ATOMIC_RELEASE);
 }
 
 void wp_admin_draining(struct wp_admin *a)

@@ -2,7 +2,8 @@
 /*
  * The waypoint's admin listener (libmicrohttpd on its own thread, like the ztunnel's):
  * /stats/prometheus (also /metrics) with the workers' request metrics merged, and
- * /healthz/ready (200 while serving, 503 once draining).
+ * /healthz/ready (200 while serving, 503 once draining) and /snapshot_version (the version
+ * of the configuration in force, as the ztunnel's: `ambitctl apply --wait` waits on it).
  */
 #ifndef AMBIT_WAYPOINT_ADMIN_H
 #define AMBIT_WAYPOINT_ADMIN_H
@@ -20,6 +21,8 @@ struct wp_admin;
  */
 struct wp_admin *wp_admin_start(uint32_t ip, uint16_t port, struct wp_stats *const *stores,
 				size_t n);
+/* The configuration of @version is in force from now on. */
+void wp_admin_set_version(struct wp_admin *a, uint64_t version);
 /* /healthz/ready answers 503 from now on. */
 void wp_admin_draining(struct wp_admin *a);
 void wp_admin_stop(struct wp_admin *a); /* accepts NULL */

@@ -235,6 +235,7 @@ int main(int argc, char **argv)
 			pr_err("cannot start the admin listener: %s", strerror(errno));
 			goto out;
 		}
+		wp_admin_set_version(admin, gen->version);
 	}
 	pr_info("waypoint up: %ld workers, %d listeners, %zu services", nworkers, n_ls,
 		gen->l7->n_services);
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
 					wp_worker_set_gen(workers[i], g);
 				wp_gen_put(gen);
 				gen = g;
+				wp_admin_set_version(admin, g->version);
 				pr_info("snapshot %llu in force: %zu services",
 					(unsigned long long)g->version, g->l7->n_services);
 			}
@@ -278,6 +280,7 @@ int main(int argc, char **argv)
 				wp_worker_set_gen(workers[i], g);
 			wp_gen_put(gen);
 			gen = g;
+			wp_admin_set_version(admin, g->version);
 			pr_info("configuration %llu loaded: %zu services",
 				(unsigned long long)version, g->l7->n_services);
 		}

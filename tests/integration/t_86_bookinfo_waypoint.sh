@@ -89,13 +89,23 @@ cookie=$(printf '%s' "$hdrs" | tr -d '\r' | sed -n 's/^set-cookie: \(session=[^;
 [ -n "$cookie" ] || fail "login set no session cookie: $hdrs"
 
 # 1. Request routing: everything to v1 (subsets from destination-rule-all.yaml).
+# `apply` returns once every node's ztunnel and waypoint runs the change (it waits unless
+# --wait=false): the first pages after it already follow the new route.
 apply -f "$NET/destination-rule-all.yaml" -f "$NET/virtual-service-all-v1.yaml"
-wait_for 30 all_pages v1 5 || fail "virtual-service-all-v1 never took effect: $(tally 10)"
 got=$(tally 30)
 [ "$got" = "v1=30 " ] || fail "all-v1: 30 pages gave $got"
 got=$(tally 10 -H "Cookie: $cookie")
 [ "$got" = "v1=10 " ] || fail "all-v1, signed in: $got"
 log "all v1: $got (signed in) and 30/30 anonymous"
+
+# A waypoint that does not take its snapshot keeps `apply` from saying "in force".
+wpid=$(cat "/run/ambit/$CLUSTER/pods/default_waypoint-0.pid") || fail "no waypoint pid"
+kill -STOP "$wpid"
+out=$(actl apply --wait --timeout 3s -f "$NET/virtual-service-reviews-test-v2.yaml" 2>&1)
+rc=$?
+kill -CONT "$wpid"
+[ $rc -ne 0 ] || fail "apply returned with the waypoint stopped: $out"
+expect_contains "$out" "waypoint default/waypoint-0 not answering"
 
 # 2. end-user: jason -> v2 (black stars); everyone else v1.
 apply -f "$NET/virtual-service-reviews-test-v2.yaml"

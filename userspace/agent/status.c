@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent.h"
+#include "wpserve.h"
 
 static bool add_ip(cJSON *o, const char *key, uint32_t ip)
 {
@@ -90,6 +91,25 @@ static bool add_errors(cJSON *o, const struct agent *a)
 	return true;
 }
 
+/* The waypoint instances served, with the snapshot version each was sent (apply --wait). */
+static bool add_waypoints(cJSON *o, const struct agent *a)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, "waypoints");
+	const char *pod;
+	uint64_t version;
+
+	for (size_t i = 0; arr && wpserve_instance(a, i, &pod, &version); i++) {
+		cJSON *w = cJSON_CreateObject();
+
+		if (!w || !cJSON_AddItemToArray(arr, w))
+			return cJSON_Delete(w), false;
+		if (!cJSON_AddStringToObject(w, "pod", pod) ||
+		    !cJSON_AddNumberToObject(w, "version", (double)version))
+			return false;
+	}
+	return arr != NULL;
+}
+
 char *agent_status_json(const struct agent *a)
 {
 	cJSON *o = cJSON_CreateObject(), *pods, *certs, *warn;
@@ -107,7 +127,7 @@ char *agent_status_json(const struct agent *a)
 	     cJSON_AddNumberToObject(o, "applyErrors", a->apply_errors) &&
 	     cJSON_AddNumberToObject(o, "clients",
 				     a->srv ? (double)server_client_count(a->srv) : 0) &&
-	     add_errors(o, a);
+	     add_errors(o, a) && add_waypoints(o, a);
 	pods = ok ? cJSON_AddArrayToObject(o, "pods") : NULL;
 	for (size_t i = 0; pods && i < a->cur.n_local; i++)
 		if (!add_pod(pods, a, &a->cur.local[i]))

@@ -24,6 +24,7 @@ struct wp_inst {
 	struct server *srv;
 	struct server_ops ops;
 	char *unversioned; /* last published encoding with version 0: what changed is compared */
+	uint64_t version;  /* of the last snapshot published to it, 0 before the first */
 	bool seen;	   /* wanted by the sync in progress */
 };
 
@@ -289,9 +290,21 @@ static void inst_publish(struct agent *a, struct wpserve *ws, const struct waypo
 	}
 	pr_info("waypoint %s (%s): snapshot version %llu", in->key, in->wp,
 		(unsigned long long)version);
+	in->version = version;
 	free(json);
 	free(in->unversioned);
 	in->unversioned = flat;
+}
+
+bool wpserve_instance(const struct agent *a, size_t i, const char **pod, uint64_t *version)
+{
+	const struct wpserve *ws = a->wps;
+
+	if (!ws || i >= ws->n)
+		return false;
+	*pod = ws->insts[i]->key;
+	*version = ws->insts[i]->version;
+	return true;
 }
 
 void wpserve_sync(struct agent *a, const struct config *cfg)

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "ambit/config.h"
@@ -29,6 +30,11 @@ struct wpserve;
  * certificate renewal; problems are logged, never fatal.
  */
 void wpserve_sync(struct agent *a, const struct config *cfg);
+/*
+ * Instance @i of those served (from 0): its pod "ns/name" and the version of the last snapshot
+ * published to it (0: none yet). False past the last.
+ */
+bool wpserve_instance(const struct agent *a, size_t i, const char **pod, uint64_t *version);
 /* Frees servers retired by wpserve_sync: call after each batch of events, as server_reap. */
 void wpserve_reap(struct agent *a);
 /* Stops serving every instance (agent shutdown). */

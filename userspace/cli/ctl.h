@@ -279,6 +279,9 @@ cJSON *local_find_pod(cJSON *pods, const char *spec);
 /* http.c: GET http://127.0.0.1:@port@path inside @netns; body malloc'd. Returns HTTP status
  * (>= 100) or -errno. */
 int http_get_in_netns(const char *netns, int port, const char *path, char **body);
+/* The same, quiet: what failed (curl's reason) goes to @err instead of stderr. */
+int http_get_in_netns_err(const char *netns, int port, const char *path, char **body, char *err,
+			  size_t errlen);
 
 /*
  * GET @url (http or https, redirects followed, certificates verified) into a malloc'd *@body of

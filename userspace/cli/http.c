@@ -37,7 +37,8 @@ static size_t http_write(char *ptr, size_t size, size_t nmemb, void *user)
 	return n;
 }
 
-int http_get_in_netns(const char *netns, int port, const char *path, char **body)
+int http_get_in_netns_err(const char *netns, int port, const char *path, char **body, char *err,
+			  size_t errlen)
 {
 	struct http_buf buf = {0};
 	char url[512];
@@ -68,9 +69,7 @@ int http_get_in_netns(const char *netns, int port, const char *path, char **body
 		ret = rc == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
 		      : rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
 						       : -EIO;
-		if (body)
-			fprintf(stderr, "ambitctl: GET %s in %s: %s\n", url, netns,
-				curl_easy_strerror(rc));
+		str_fmt(err, errlen, "GET %s in %s: %s", url, netns, curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -84,6 +83,16 @@ out:
 		curl_easy_cleanup(h);
 	free(buf.data);
 	netns_leave(saved);
+	return ret;
+}
+
+int http_get_in_netns(const char *netns, int port, const char *path, char **body)
+{
+	char err[600] = "";
+	int ret = http_get_in_netns_err(netns, port, path, body, err, sizeof(err));
+
+	if (body && err[0])
+		fprintf(stderr, "ambitctl: %s\n", err);
 	return ret;
 }
 

@@ -2,8 +2,9 @@
 /*
  * Waiting for a change to be in force on every node: the node's agent has reconciled the
  * store's generation G (it reads state/generation before the manifests, so G in force means
- * every object written before G was seen), and the node's ztunnel runs the snapshot that agent
- * published since. What a node lacks is said by name when the wait runs out.
+ * every object written before G was seen), the node's ztunnel runs the snapshot that agent
+ * published since, and so does each waypoint pod of the node (its L7 config: routes, rules).
+ * What a node lacks is said by name when the wait runs out.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,7 +18,7 @@
 #include "ctl.h"
 
 struct node_view {
-	bool agent_up, ztunnel_up;
+	bool agent_up, ztunnel_up, waypoints_up;
 	uint64_t generation, version, ztunnel_version;
 	char why[160];
 };
@@ -32,7 +33,56 @@ static bool json_u64(const cJSON *o, const char *key, uint64_t *out)
 	return true;
 }
 
-static void view_node(const struct ctl_node *n, struct node_view *v)
+/*
+ * Whether every waypoint instance in @res (the agent's status) runs the snapshot the agent
+ * published to it; the first that does not is said in @v->why.
+ */
+static bool view_waypoints(const struct ctl_cluster *c, const cJSON *res, struct node_view *v)
+{
+	const cJSON *w;
+
+	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(res, "waypoints"))
+	{
+		const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "pod"));
+		char ns[CTL_NAME_MAX], netns[CTL_NAME_MAX * 2], err[600] = "", *body = NULL;
+		uint64_t want, have = 0;
+		const char *slash;
+		int ret;
+
+		if (!key || !(slash = strchr(key, '/')) || !json_u64(w, "version", &want)) {
+			snprintf(v->why, sizeof(v->why), "agent status with a bad waypoint entry");
+			return false;
+		}
+		if (!want) {
+			snprintf(v->why, sizeof(v->why),
+				 "the agent could not publish waypoint %s's config (see its log)",
+				 key);
+			return false;
+		}
+		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+		cluster_pod_netns(c, ns, slash + 1, netns, sizeof(netns));
+		ret = http_get_in_netns_err(netns, 15020, "/snapshot_version", &body, err,
+					    sizeof(err));
+		if (ret != 200 || !body || sscanf(body, "%" SCNu64, &have) != 1) {
+			snprintf(v->why, sizeof(v->why), "waypoint %s not answering (%s)", key,
+				 ret < 0 ? strerror(-ret) : "no snapshot version");
+			free(body);
+			return false;
+		}
+		free(body);
+		if (have < want) {
+			snprintf(v->why, sizeof(v->why),
+				 "waypoint %s runs snapshot %" PRIu64
+				 ", the agent published %" PRIu64,
+				 key, have, want);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void view_node(const struct ctl_cluster *c, const struct ctl_node *n, uint64_t gen,
+		      struct node_view *v)
 {
 	char *reply = NULL, *body = NULL;
 	cJSON *root = NULL;
@@ -60,6 +110,9 @@ static void view_node(const struct ctl_node *n, struct node_view *v)
 		goto out;
 	}
 	v->ztunnel_up = true;
+	/* Asked only once the rest is in force (a stopped one costs the request's timeout). */
+	if (v->generation >= gen && v->ztunnel_version >= v->version)
+		v->waypoints_up = view_waypoints(c, res, v);
 out:
 	cJSON_Delete(root);
 	free(reply);
@@ -70,12 +123,12 @@ out:
 static bool in_force(const struct node_view *v, uint64_t gen)
 {
 	return v->agent_up && v->ztunnel_up && v->generation >= gen &&
-	       v->ztunnel_version >= v->version;
+	       v->ztunnel_version >= v->version && v->waypoints_up;
 }
 
 static void say_lag(const struct ctl_node *n, const struct node_view *v, uint64_t gen)
 {
-	if (!v->agent_up || (v->generation >= gen && !v->ztunnel_up))
+	if (!v->agent_up || (v->generation >= gen && (!v->ztunnel_up || !v->waypoints_up)))
 		fprintf(stderr, "ambitctl: %s: %s\n", n->name, v->why);
 	else if (v->generation < gen)
 		fprintf(stderr,
@@ -101,7 +154,7 @@ int wait_generation(const struct ctl_cluster *c, uint64_t gen, int timeout_s)
 		for (int i = 0; i < c->nnodes; i++) {
 			if (done[i])
 				continue;
-			view_node(&c->nodes[i], &v[i]);
+			view_node(c, &c->nodes[i], gen, &v[i]);
 			if (in_force(&v[i], gen)) {
 				done[i] = true;
 				left--;
