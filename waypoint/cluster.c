@@ -60,8 +60,9 @@ int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const ch
 	for (size_t i = 0; i < svc->n_ports; i++)
 		if (svc->ports[i].port == port)
 			pi = i;
-	if (asprintf(&c->name, "inbound-vip|%u|http%s%s|%s", port, subset ? "/" : "",
-		     subset ? subset : "", svc->hostname) < 0) {
+	/* Istio's waypoint names a Service's cluster by VIP, a pod's by its address. */
+	if (asprintf(&c->name, "inbound-%s|%u|http%s%s|%s", svc->workload ? "pod" : "vip", port,
+		     subset ? "/" : "", subset ? subset : "", svc->hostname) < 0) {
 		c->name = NULL;
 		return -ENOMEM;
 	}

@@ -159,7 +159,8 @@ static void fill_destination(struct wp_req *r, struct wp_record *rec, char *ns, 
 {
 	const struct l7_service *svc = r->svc >= 0 ? &r->view->gen->l7->services[r->svc] : NULL;
 
-	if (svc) {
+	/* Traffic addressed to a pod names no Service: those labels stay "unknown". */
+	if (svc && !svc->workload) {
 		rec->destination_service = svc->hostname;
 		rec->destination_service_name = svc->name;
 		rec->destination_service_namespace = svc->namespace;

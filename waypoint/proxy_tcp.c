@@ -100,7 +100,7 @@ static void record(struct wp_tcp *x, const char *flag)
 	rec.downstream_local = x->peer.local;
 	rec.source_principal = x->peer.identity;
 	rec.mtls = x->peer.mtls;
-	if (svc) {
+	if (svc && !svc->workload) {
 		rec.destination_service = svc->hostname;
 		rec.destination_service_name = svc->name;
 		rec.destination_service_namespace = svc->namespace;

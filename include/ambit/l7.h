@@ -311,9 +311,18 @@ enum l7_routes_kind {
 	L7_ROUTES_GATEWAY_API,
 };
 
+/*
+ * A Service bound to the waypoint, or (@workload) a pod bound to it for the traffic addressed to
+ * the pod itself (istio.io/use-waypoint on a pod or its namespace, waypoint-for workload|all):
+ * then hostname is the pod's address, vip its IP, name and namespace the pod's, the one endpoint
+ * the pod, ports its declared containerPorts (TCP), and the route table the default route:
+ * routing objects name Services, so the request goes where it was addressed, with the
+ * waypoint's policy and telemetry on the way.
+ */
 struct l7_service {
-	char *hostname; /* name.ns.svc.cluster.local */
+	char *hostname; /* name.ns.svc.cluster.local; for a workload its IP */
 	char *name, *namespace;
+	bool workload;
 	uint32_t vip;
 	size_t n_ports, n_endpoints, n_subsets, n_policies, n_routes, n_tcp;
 	struct l7_port *ports;
@@ -335,7 +344,8 @@ struct l7_config {
  * Compiles what waypoint @wp (of @b, computed from @in) serves: every Service bound to it, with
  * its ports, endpoints, subsets, resolved DestinationRule policies and route table
  * (VirtualServices of the service's or the waypoint's namespace in order, or HTTPRoute /
- * GRPCRoute rules in Gateway API precedence, or the default route). Returns a new model (free
+ * GRPCRoute rules in Gateway API precedence, or the default route); then every pod bound to it
+ * for workload traffic (a workload entry, see struct l7_service). Returns a new model (free
  * with l7_config_free) or NULL with errno set. Borrows everything.
  */
 struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_bindings *b,

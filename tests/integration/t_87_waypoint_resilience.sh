@@ -267,14 +267,28 @@ spec:
 YAML
 out=$(actl apply -f "$WORK/wl.yaml" 2>&1) || fail "label the wl pod: $out"
 wl_ip=$(pod_ip mesh/wl-0)
-# The ztunnels send what is addressed to the pod to wlwp (its access log has it, with the pod's
-# address as the authority). What wlwp answers is not asserted: the waypoint routes only the
-# Services bound to it and answers pod-addressed traffic 404 NR (docs/INTERNALS.md, "Not yet").
+# The ztunnels send what is addressed to the pod to wlwp, which sends it on to the pod (the
+# pod sees wlwp as its client) and logs it against the pod's own cluster.
 to_wlwp() {
-	pod_exec mesh/client-0 curl -s -o /dev/null --max-time 3 "http://$wl_ip:8080/wl"
-	actl local logs mesh/wlwp-0 | grep -q "\"GET /wl HTTP/1.1\" .* \"$wl_ip:8080\""
+	out=$(pod_exec mesh/client-0 curl -s --max-time 3 "http://$wl_ip:8080/wl") &&
+		[[ $out == *"from=$wlwp_ip"* ]]
 }
-wait_for 30 to_wlwp || fail "traffic to the pod's address never reached wlwp"
+wait_for 30 to_wlwp || fail "traffic to the pod's address never came through wlwp: $out"
+expect_contains "$out" "version=v1" "the pod answered"
+line=$(actl local logs mesh/wlwp-0 | grep "\"GET /wl HTTP/1.1\" 200 " | tail -n 1)
+expect_contains "$line" "\"$wl_ip:8080\"" "wlwp's log names the pod's address"
+expect_contains "$line" "inbound-pod|8080|http|$wl_ip" "wlwp's log names the pod's cluster"
+# Its metrics: the pod as destination workload, no destination Service.
+all=$(pod_exec mesh/wlwp-0 curl -sf --max-time 3 http://127.0.0.1:15020/stats/prometheus)
+m=$(grep '^istio_requests_total{' <<<"$all" | grep 'destination_workload="wl-0"')
+[ -n "$m" ] || fail "wlwp's metrics have no request to wl: $(grep '^istio_requests_total' <<<"$all")"
+expect_contains "$m" 'destination_service="unknown"' "a pod-addressed request names no Service"
+expect_contains "$m" 'response_code="200"' "wlwp counted the pod's answer"
+# A port the pod does not declare has no cluster at wlwp: Envoy's 503 NC (cluster_not_found).
+code=$(pod_exec mesh/client-0 curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$wl_ip:8081/x")
+expect_eq "$code" "503" "a port wl-0 does not declare"
+actl local logs mesh/wlwp-0 | grep -q '"GET /x HTTP/1.1" 503 NC cluster_not_found' ||
+	fail "wlwp did not log the undeclared port's 503 NC"
 out=$(pod_exec mesh/client-0 curl -s --max-time 5 http://one/not-wl) || fail "one via its Service"
 expect_contains "$out" "from=$wp_ip" "the Service's traffic goes through the service waypoint"
 # wl-0's own Service: its service waypoint, not wlwp again (§9).

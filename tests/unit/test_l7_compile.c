@@ -93,6 +93,8 @@ static void test_service_facts(void **state)
 
 	build(&w, HEAD);
 	assert_string_equal(w.l7->identity, "spiffe://cluster.local/ns/shop/sa/wp");
+	/* A waypoint for services only: no workload entries. */
+	assert_int_equal(w.l7->n_services, 1);
 	assert_int_equal(w.svc->n_ports, 3);
 	assert_int_equal(w.svc->ports[0].protocol, L7_PROTO_HTTP);
 	assert_int_equal(w.svc->ports[1].protocol, L7_PROTO_GRPC); /* appProtocol */
@@ -123,6 +125,79 @@ static void test_service_facts(void **state)
 	assert_int_equal(w.svc->n_policies, 3);
 	assert_int_equal(l7_service_policy(w.svc, NULL, 9080)->pool.max_connections, UINT32_MAX);
 	assert_false(l7_service_policy(w.svc, NULL, 9080)->outlier.present);
+	done(&w);
+}
+
+/* A waypoint for all traffic also gets the pods bound to it, each as a workload entry. */
+static void test_workload_entries(void **state)
+{
+	static const char wl_for_all[] =
+	    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
+	    "  labels: {istio.io/use-waypoint: wp}\n---\n"
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+	    "metadata: {name: wp, namespace: shop, labels: {istio.io/waypoint-for: all}}\n"
+	    "spec:\n  gatewayClassName: istio-waypoint\n"
+	    "  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: shop}\n"
+	    "spec:\n  clusterIP: 10.96.0.20\n  selector: {app: reviews}\n"
+	    "  ports: [{name: http, port: 9080}]\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: reviews-v1\n  namespace: shop\n"
+	    "  labels: {app: reviews}\n"
+	    "spec:\n  containers:\n  - name: a\n    ports: [{name: http-web, containerPort: "
+	    "8080},\n"
+	    "            {name: dns, containerPort: 53, protocol: UDP}]\n"
+	    "  - name: b\n    ports: [{containerPort: 8080}, {containerPort: 9000}]\n"
+	    "status: {podIP: 10.1.0.11}\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: other\n  namespace: shop\n"
+	    "  labels: {app: other, istio.io/use-waypoint: none}\n"
+	    "spec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.12}\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bare\n  namespace: shop\n"
+	    "spec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.13}\n";
+	const struct l7_service *wl, *bare;
+	struct l7_config *back;
+	struct world w;
+	char err[256];
+	cJSON *j;
+
+	build(&w, wl_for_all);
+	/* reviews, then reviews-v1 and bare; "other" opted out. */
+	assert_int_equal(w.l7->n_services, 3);
+	assert_false(w.svc->workload);
+	wl = l7_config_service(w.l7, "10.1.0.11");
+	assert_non_null(wl);
+	assert_true(wl->workload);
+	assert_string_equal(wl->name, "reviews-v1");
+	assert_string_equal(wl->namespace, "shop");
+	assert_int_equal(wl->vip, htonl(0x0a01000b));
+	/* Its declared TCP ports, once each; the protocol from the port's name. */
+	assert_int_equal(wl->n_ports, 2);
+	assert_int_equal(wl->ports[0].port, 8080);
+	assert_int_equal(wl->ports[0].protocol, L7_PROTO_HTTP);
+	assert_int_equal(wl->ports[1].port, 9000);
+	assert_int_equal(wl->ports[1].protocol, L7_PROTO_UNKNOWN);
+	assert_int_equal(wl->n_endpoints, 1);
+	assert_string_equal(wl->endpoints[0].pod, "shop/reviews-v1");
+	assert_int_equal(wl->endpoints[0].ports[0], 8080);
+	assert_int_equal(wl->endpoints[0].ports[1], 9000);
+	/* Routing objects name Services: the pod's own traffic takes the default route. */
+	assert_int_equal(wl->routes_kind, L7_ROUTES_DEFAULT);
+	assert_int_equal(wl->n_routes, 1);
+	assert_string_equal(wl->routes[0].dests[0].host, "10.1.0.11");
+	assert_int_equal(wl->n_policies, 0);
+	bare = l7_config_service(w.l7, "10.1.0.13");
+	assert_non_null(bare);
+	assert_int_equal(bare->n_ports, 0);
+	assert_null(l7_config_service(w.l7, "10.1.0.12"));
+	/* The entry survives the snapshot's JSON. */
+	j = l7_to_json(w.l7);
+	assert_non_null(j);
+	back = l7_from_json(j, err, sizeof(err));
+	if (!back)
+		fail_msg("%s", err);
+	assert_true(l7_config_service(back, "10.1.0.11")->workload);
+	assert_false(l7_config_service(back, "reviews.shop.svc.cluster.local")->workload);
+	l7_config_free(back);
+	cJSON_Delete(j);
 	done(&w);
 }
 
@@ -427,6 +502,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_service_facts),
+	    cmocka_unit_test(test_workload_entries),
 	    cmocka_unit_test(test_policies),
 	    cmocka_unit_test(test_virtual_service_routes),
 	    cmocka_unit_test(test_gateway_api_precedence),

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 
 #include "l7_priv.h"
 
@@ -166,38 +167,45 @@ static uint16_t named_port(const struct l7_pod *p, const char *name)
 	return 0;
 }
 
+/* Pod @p as the next endpoint of @out (endpoints allocated), with its target ports. */
+static int add_endpoint(const struct l7_inputs *in, const struct l7_pod *p, struct l7_service *out)
+{
+	const char *td = in->trust_domain ? in->trust_domain : "cluster.local";
+	struct l7_endpoint *e = &out->endpoints[out->n_endpoints++];
+
+	e->ip = p->ip;
+	e->node = l7_strdup(p->node ? p->node : "");
+	e->ports = calloc(out->n_ports + 1, sizeof(*e->ports));
+	if (asprintf(&e->pod, "%s/%s", p->namespace, p->name) < 0)
+		e->pod = NULL;
+	if (asprintf(&e->identity, "spiffe://%s/ns/%s/sa/%s", td, p->namespace,
+		     p->service_account ? p->service_account : "default") < 0)
+		e->identity = NULL;
+	if (!e->node || !e->ports || !e->pod || !e->identity ||
+	    (p->labels && l7_copy_labels(&e->labels, p->labels)))
+		return -ENOMEM;
+	for (size_t j = 0; j < out->n_ports; j++)
+		e->ports[j] = out->ports[j].target_port_name
+				  ? named_port(p, out->ports[j].target_port_name)
+				  : out->ports[j].target_port;
+	return 0;
+}
+
 static int add_endpoints(const struct l7_inputs *in, const struct config_service *s,
 			 struct l7_service *out)
 {
-	const char *td = in->trust_domain ? in->trust_domain : "cluster.local";
-
 	out->endpoints = calloc(in->n_pods + 1, sizeof(*out->endpoints));
 	if (!out->endpoints)
 		return -ENOMEM;
 	for (size_t i = 0; i < in->n_pods; i++) {
 		const struct l7_pod *p = &in->pods[i];
-		struct l7_endpoint *e;
 
 		/* A Service without selector has no endpoints of its own (Kubernetes). */
 		if (!s->selector.n || strcmp(p->namespace, s->meta.namespace) || !p->labels ||
 		    !config_labels_match(&s->selector, p->labels))
 			continue;
-		e = &out->endpoints[out->n_endpoints++];
-		e->ip = p->ip;
-		e->node = l7_strdup(p->node ? p->node : "");
-		e->ports = calloc(out->n_ports + 1, sizeof(*e->ports));
-		if (asprintf(&e->pod, "%s/%s", p->namespace, p->name) < 0)
-			e->pod = NULL;
-		if (asprintf(&e->identity, "spiffe://%s/ns/%s/sa/%s", td, p->namespace,
-			     p->service_account ? p->service_account : "default") < 0)
-			e->identity = NULL;
-		if (!e->node || !e->ports || !e->pod || !e->identity ||
-		    l7_copy_labels(&e->labels, p->labels))
+		if (add_endpoint(in, p, out))
 			return -ENOMEM;
-		for (size_t j = 0; j < out->n_ports; j++)
-			e->ports[j] = out->ports[j].target_port_name
-					  ? named_port(p, out->ports[j].target_port_name)
-					  : out->ports[j].target_port;
 	}
 	return 0;
 }
@@ -457,6 +465,44 @@ static int compile_service(const struct l7_inputs *in, const struct l7_waypoint 
 	return err ? err : l7_compile_routes(&ctx);
 }
 
+/* Pod @p, bound to @wp for the traffic addressed to it, as a workload entry (struct l7_service). */
+static int compile_workload(const struct l7_inputs *in, const struct l7_waypoint *wp,
+			    const struct l7_pod *p, struct l7_service *out)
+{
+	struct l7_ctx ctx = {in, wp, out};
+	size_t n = p->spec ? p->spec->nports : 0;
+	char ip[INET_ADDRSTRLEN];
+
+	out->workload = true;
+	out->name = strdup(p->name);
+	out->namespace = strdup(p->namespace);
+	out->hostname = strdup(inet_ntop(AF_INET, &p->ip, ip, sizeof(ip)) ? ip : "");
+	out->vip = p->ip;
+	out->ports = calloc(n + 1, sizeof(*out->ports));
+	out->endpoints = calloc(2, sizeof(*out->endpoints));
+	if (!out->name || !out->namespace || !out->hostname || !out->ports || !out->endpoints)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct config_container_port *cp = &p->spec->ports[i];
+		struct l7_port *lp;
+		bool dup = false;
+
+		/* The same port in two containers is one socket; UDP and SCTP are not proxied. */
+		for (size_t j = 0; j < out->n_ports; j++)
+			dup |= out->ports[j].port == cp->port;
+		if (dup || (cp->protocol && strcasecmp(cp->protocol, "TCP")))
+			continue;
+		lp = &out->ports[out->n_ports++];
+		lp->port = cp->port;
+		lp->target_port = cp->port;
+		lp->name = l7_strdup(cp->name);
+		lp->protocol = l7_port_protocol(NULL, cp->name);
+		if (cp->name && !lp->name)
+			return -ENOMEM;
+	}
+	return add_endpoint(in, p, out) ? -ENOMEM : l7_compile_routes(&ctx);
+}
+
 struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_bindings *b,
 			     const struct l7_waypoint *wp)
 {
@@ -468,13 +514,20 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 	c->waypoint_namespace = strdup(wp->namespace);
 	c->waypoint_name = strdup(wp->name);
 	c->identity = strdup(wp->identity);
-	c->services = calloc(b->n_services + 1, sizeof(*c->services));
+	c->services = calloc(b->n_services + b->n_workloads + 1, sizeof(*c->services));
 	if (!c->waypoint_namespace || !c->waypoint_name || !c->identity || !c->services)
 		goto fail;
 	for (size_t i = 0; i < b->n_services && i < in->cfg->n_services; i++) {
 		if (b->services[i].waypoint != idx)
 			continue;
 		err = compile_service(in, wp, &in->cfg->services[i], &c->services[c->n_services++]);
+		if (err)
+			goto fail;
+	}
+	for (size_t i = 0; i < b->n_workloads && i < in->n_pods; i++) {
+		if (b->workloads[i].waypoint != idx || !in->pods[i].ip)
+			continue;
+		err = compile_workload(in, wp, &in->pods[i], &c->services[c->n_services++]);
 		if (err)
 			goto fail;
 	}

@@ -405,6 +405,8 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 	str(e, s, "hostname", x->hostname);
 	str(e, s, "name", x->name);
 	str(e, s, "namespace", x->namespace);
+	if (x->workload)
+		flag(e, s, "workload", true);
 	ip(e, s, "vip", x->vip);
 	a = arr(e, s, "ports");
 	for (size_t i = 0; a && i < x->n_ports; i++) {

@@ -660,15 +660,16 @@ static void dtcp(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_
 
 static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
 {
-	static const char *const k[] = {"hostname",   "name",	   "namespace", "vip",
-					"ports",      "endpoints", "subsets",	"policies",
-					"routesKind", "routes",	   "tcp",	NULL};
+	static const char *const k[] = {
+	    "hostname", "name",	    "namespace",  "workload", "vip", "ports", "endpoints",
+	    "subsets",	"policies", "routesKind", "routes",   "tcp", NULL};
 
 	if (!l7j_keys(d, o, path, k))
 		return;
 	s->hostname = l7j_dstr(d, o, "hostname", path, true);
 	s->name = l7j_dstr(d, o, "name", path, true);
 	s->namespace = l7j_dstr(d, o, "namespace", path, true);
+	s->workload = l7j_dbool(d, o, "workload", path);
 	s->vip = l7j_dip(d, o, "vip", path);
 	s->routes_kind = l7j_denum(d, o, "routesKind", path, l7_routes_kind_names, true);
 	l7j_ports(d, o, path, s);

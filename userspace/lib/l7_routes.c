@@ -481,6 +481,10 @@ int l7_compile_routes(struct l7_ctx *ctx)
 	size_t n = 0, bound = 0;
 	int err = 0;
 
+	if (ctx->svc->workload) {
+		ctx->svc->routes_kind = L7_ROUTES_DEFAULT;
+		return default_route(ctx);
+	}
 	vss = calloc(cfg->n_virtual_services + 1, sizeof(*vss));
 	if (!vss)
 		return -ENOMEM;
