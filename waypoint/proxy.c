@@ -133,7 +133,11 @@ static void workload_labels(const struct l7_endpoint *ep, bool source, struct wp
 	const char *cs, *cr;
 
 	snprintf(ns, nslen, "%.*s", slash ? (int)(slash - ep->pod) : 0, ep->pod ? ep->pod : "");
-	snprintf(wl, wllen, "%s", slash ? slash + 1 : ep->pod ? ep->pod : "");
+	snprintf(wl, wllen, "%s",
+		 ep->workload ? ep->workload
+		 : slash      ? slash + 1
+		 : ep->pod    ? ep->pod
+			      : "");
 	cs = label(&ep->labels, canon, 3);
 	cr = label(&ep->labels, rev, 3);
 	if (source) {

@@ -23,6 +23,7 @@ struct cJSON;
 
 struct l7_pod {
 	const char *namespace, *name, *node, *service_account;
+	const char *workload; /* its owning Deployment, or NULL: the pod is its own workload */
 	uint32_t ip;
 	const struct config_labels *labels;
 	const struct config_pod_spec *spec; /* container ports (named targetPorts), or NULL */
@@ -137,7 +138,8 @@ struct l7_port {
 
 struct l7_endpoint {
 	uint32_t ip;
-	char *pod; /* "ns/name" */
+	char *pod;	/* "ns/name" */
+	char *workload; /* Istio's workload name: the owning Deployment, or NULL: the pod's */
 	char *node;
 	char *identity;
 	struct config_labels labels;

@@ -280,7 +280,7 @@ expect_contains "$line" "\"$wl_ip:8080\"" "wlwp's log names the pod's address"
 expect_contains "$line" "inbound-pod|8080|http|$wl_ip" "wlwp's log names the pod's cluster"
 # Its metrics: the pod as destination workload, no destination Service.
 all=$(pod_exec mesh/wlwp-0 curl -sf --max-time 3 http://127.0.0.1:15020/stats/prometheus)
-m=$(grep '^istio_requests_total{' <<<"$all" | grep 'destination_workload="wl-0"')
+m=$(grep '^istio_requests_total{' <<<"$all" | grep 'destination_workload="wl"')
 [ -n "$m" ] || fail "wlwp's metrics have no request to wl: $(grep '^istio_requests_total' <<<"$all")"
 expect_contains "$m" 'destination_service="unknown"' "a pod-addressed request names no Service"
 expect_contains "$m" 'response_code="200"' "wlwp counted the pod's answer"

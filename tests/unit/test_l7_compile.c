@@ -196,6 +196,24 @@ static void test_workload_entries(void **state)
 		fail_msg("%s", err);
 	assert_true(l7_config_service(back, "10.1.0.11")->workload);
 	assert_false(l7_config_service(back, "reviews.shop.svc.cluster.local")->workload);
+	assert_null(l7_config_service(back, "10.1.0.11")->endpoints[0].workload);
+	l7_config_free(back);
+	cJSON_Delete(j);
+	/* A pod of a Deployment: its endpoints name the Deployment as Istio's workload. */
+	for (size_t i = 0; i < w.in.n_pods; i++)
+		if (!strcmp(w.pods[i].name, "reviews-v1"))
+			w.pods[i].workload = "reviews-v1-deploy";
+	l7_config_free(w.l7);
+	w.l7 = l7_compile(&w.in, &w.b, &w.b.waypoints[0]);
+	assert_non_null(w.l7);
+	j = l7_to_json(w.l7);
+	back = j ? l7_from_json(j, err, sizeof(err)) : NULL;
+	assert_non_null(back);
+	assert_string_equal(l7_config_service(back, "10.1.0.11")->endpoints[0].workload,
+			    "reviews-v1-deploy");
+	assert_string_equal(
+	    l7_config_service(back, "reviews.shop.svc.cluster.local")->endpoints[0].workload,
+	    "reviews-v1-deploy");
 	l7_config_free(back);
 	cJSON_Delete(j);
 	done(&w);

@@ -77,9 +77,8 @@ int waypoint_view_build(struct waypoint_view *v, const struct config *cfg, const
 	for (size_t i = 0; i < rt->n_pods; i++) {
 		const struct rt_pod *p = &rt->pods[i];
 
-		v->pods[i] =
-		    (struct l7_pod){p->namespace, p->name,    p->node,	      p->service_account,
-				    p->ip,	  &p->labels, spec_of(cfg, p)};
+		v->pods[i] = (struct l7_pod){p->namespace, p->name, p->node,	p->service_account,
+					     p->owner,	   p->ip,   &p->labels, spec_of(cfg, p)};
 	}
 	v->in = (struct l7_inputs){.cfg = cfg,
 				   .pods = v->pods,

@@ -175,6 +175,7 @@ void l7_service_clear(struct l7_service *s)
 		free(s->endpoints[i].pod);
 		free(s->endpoints[i].node);
 		free(s->endpoints[i].identity);
+		free(s->endpoints[i].workload);
 		config_labels_free(&s->endpoints[i].labels);
 		free(s->endpoints[i].ports);
 	}

@@ -426,6 +426,7 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 
 		ip(e, p, "ip", ep->ip);
 		str(e, p, "pod", ep->pod);
+		str(e, p, "workload", ep->workload);
 		str(e, p, "node", ep->node);
 		str(e, p, "identity", ep->identity);
 		labels(e, p, "labels", &ep->labels);

@@ -48,7 +48,8 @@ void l7j_ports(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_se
 
 void l7j_endpoints(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
 {
-	static const char *const k[] = {"ip", "pod", "node", "identity", "labels", "ports", NULL};
+	static const char *const k[] = {"ip",	    "pod",    "workload", "node",
+					"identity", "labels", "ports",	  NULL};
 	size_t n;
 	const cJSON *a = l7j_darr(d, o, "endpoints", path, &n), *it;
 	char p[320];
@@ -66,6 +67,7 @@ void l7j_endpoints(struct l7j_dec *d, const cJSON *o, const char *path, struct l
 			return;
 		e->ip = l7j_dip(d, it, "ip", p);
 		e->pod = l7j_dstr(d, it, "pod", p, true);
+		e->workload = l7j_dstr(d, it, "workload", p, false);
 		e->node = l7j_dstr(d, it, "node", p, false);
 		e->identity = l7j_dstr(d, it, "identity", p, true);
 		l7j_dlabels(d, it, "labels", p, &e->labels);
