@@ -74,29 +74,6 @@ struct wp_upstream *wp_view_upstream(struct wp_engine *e, struct wp_view *v, str
 
 /* ---- the record ---- */
 
-static const char *label(const struct config_labels *l, const char *const *keys, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		const char *v = config_label_get(l, keys[i]);
-
-		if (v && *v)
-			return v;
-	}
-	return NULL;
-}
-
-/* "spiffe://td/ns/<ns>/sa/<sa>": the namespace, into @buf. */
-static const char *identity_ns(const char *id, char *buf, size_t len)
-{
-	const char *p = id ? strstr(id, "/ns/") : NULL;
-
-	if (!p)
-		return NULL;
-	p += 4;
-	snprintf(buf, len, "%.*s", (int)strcspn(p, "/"), p);
-	return buf;
-}
-
 /* Envoy's response flags, in the order Envoy prints them (ResponseFlagUtils). */
 static const char *const flag_order[] = {"UH", "UT", "UR", "UF",  "UC",	 "UO",	"NR",
 					 "DI", "FI", "DC", "URX", "DPE", "UPE", "NC"};
@@ -119,69 +96,13 @@ static void flags_text(const struct wp_req *r, char *out, size_t len)
 			    (size_t)snprintf(out + n, len - n, "%s%s", n ? "," : "", flag_order[i]);
 }
 
-/* Istio's workload labels of endpoint @ep (its pod's), into the record's @which side. */
-static void workload_labels(const struct l7_endpoint *ep, bool source, struct wp_record *rec,
-			    char *ns, size_t nslen, char *wl, size_t wllen)
-{
-	static const char *const canon[] = {"service.istio.io/canonical-name",
-					    "app.kubernetes.io/name", "app"};
-	static const char *const rev[] = {"service.istio.io/canonical-revision",
-					  "app.kubernetes.io/version", "version"};
-	static const char *const app[] = {"app", "app.kubernetes.io/name"};
-	static const char *const ver[] = {"version", "app.kubernetes.io/version"};
-	const char *slash = ep->pod ? strchr(ep->pod, '/') : NULL;
-	const char *cs, *cr;
-
-	snprintf(ns, nslen, "%.*s", slash ? (int)(slash - ep->pod) : 0, ep->pod ? ep->pod : "");
-	snprintf(wl, wllen, "%s",
-		 ep->workload ? ep->workload
-		 : slash      ? slash + 1
-		 : ep->pod    ? ep->pod
-			      : "");
-	cs = label(&ep->labels, canon, 3);
-	cr = label(&ep->labels, rev, 3);
-	if (source) {
-		rec->source_namespace = ns;
-		rec->source_workload = wl;
-		rec->source_app = label(&ep->labels, app, 2);
-		rec->source_version = label(&ep->labels, ver, 2);
-		rec->source_canonical_service = cs ? cs : wl;
-		rec->source_canonical_revision = cr ? cr : "latest";
-		return;
-	}
-	rec->destination_namespace = ns;
-	rec->destination_workload = wl;
-	rec->destination_principal = ep->identity;
-	rec->destination_app = label(&ep->labels, app, 2);
-	rec->destination_version = label(&ep->labels, ver, 2);
-	rec->destination_canonical_service = cs ? cs : wl;
-	rec->destination_canonical_revision = cr ? cr : "latest";
-}
-
-static void fill_destination(struct wp_req *r, struct wp_record *rec, char *ns, size_t nslen,
-			     char *wl, size_t wllen)
-{
-	const struct l7_service *svc = r->svc >= 0 ? &r->view->gen->l7->services[r->svc] : NULL;
-
-	/* Traffic addressed to a pod names no Service: those labels stay "unknown". */
-	if (svc && !svc->workload) {
-		rec->destination_service = svc->hostname;
-		rec->destination_service_name = svc->name;
-		rec->destination_service_namespace = svc->namespace;
-	}
-	if (r->up && r->host >= 0)
-		workload_labels(r->up->c->ep[r->host], false, rec, ns, nslen, wl, wllen);
-}
-
 static void record(struct wp_req *r)
 {
 	struct wp_engine *e = r->conn->e;
 	const struct transport_peer *p = &r->conn->peer;
 	struct wp_record rec = {0};
-	char host[32] = "-", sns[128], dns[128], dwl[256], swl[256], ip[INET_ADDRSTRLEN];
-	const struct l7_endpoint *src;
-	struct wp_baggage_labels bag;
-	char flags[64];
+	char host[32] = "-", ip[INET_ADDRSTRLEN], flags[64];
+	struct wp_labels_buf lb;
 
 	rec.start = r->start_wall;
 	rec.method = r->head.method;
@@ -211,18 +132,10 @@ static void record(struct wp_req *r)
 	rec.route_name = r->route ? r->route->name : NULL;
 	rec.downstream_remote = p->client;
 	rec.downstream_local = p->local;
-	/* The client as a workload the configuration knows, else as the baggage its ztunnel sent
-	 * describes it (Istio's peer metadata), else what its identity says. */
-	src = wp_gen_endpoint(r->view->gen, p->client.sin_addr.s_addr);
-	if (src)
-		workload_labels(src, true, &rec, sns, sizeof(sns), swl, sizeof(swl));
-	else if (!wp_record_source_baggage(&rec, p->baggage,
-					   identity_ns(p->identity, sns, sizeof(sns)), &bag))
-		rec.source_namespace = identity_ns(p->identity, sns, sizeof(sns));
-	rec.source_principal = p->identity;
-	fill_destination(r, &rec, dns, sizeof(dns), dwl, sizeof(dwl));
+	wp_record_source(r->view->gen, p, &rec, &lb);
+	wp_record_destination(r->svc >= 0 ? &r->view->gen->l7->services[r->svc] : NULL,
+			      r->up && r->host >= 0 ? r->up->c->ep[r->host] : NULL, &rec, &lb);
 	rec.grpc_status = r->grpc_status;
-	rec.mtls = p->mtls;
 	if (e->o.stats || e->log)
 		wp_stats_record(e->o.stats, &rec, e->log);
 }

@@ -102,6 +102,23 @@ struct wp_req {
 /* The HTTP/1 server's events, also how an HTTP/2 stream's request enters (proxy_h2.c). */
 extern const struct h1_server_ops wp_h1_events;
 /* Serves @t as HTTP/1.1 (wp_engine_serve once the protocol is known). */
+/* Storage for the labels wp_record_source / wp_record_destination point the record at. */
+struct wp_labels_buf {
+	char sns[128], swl[256], dns[128], dwl[256];
+	struct wp_baggage_labels bag;
+};
+
+/*
+ * proxy_labels.c: the client's workload labels (peer @p: a workload @g knows, else its
+ * ztunnel's baggage, else its identity's namespace), principal and mTLS into @rec; the
+ * destination's: Service @svc (NULL: none; a workload entry names none) and endpoint @ep
+ * (NULL: none picked). Strings live in @b or the borrowed inputs.
+ */
+void wp_record_source(const struct wp_gen *g, const struct transport_peer *p, struct wp_record *rec,
+		      struct wp_labels_buf *b);
+void wp_record_destination(const struct l7_service *svc, const struct l7_endpoint *ep,
+			   struct wp_record *rec, struct wp_labels_buf *b);
+
 int wp_serve_http1(struct wp_engine *e, struct transport *t);
 void wp_req_finish(struct wp_req *r);
 /* Answers @r locally with reply @what (status override @status, body override @body). */

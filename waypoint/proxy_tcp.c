@@ -7,7 +7,8 @@
  * else of the Service itself. Half-closes pass through (each side's EOF becomes a shutdown of
  * the other), and each direction stops reading while the other side's queue is above
  * TRANSPORT_HIGH_WATER. The connection ends in one access-log line ("- - -", Envoy's TCP
- * proxy format; the waypoint keeps no istio_tcp_* series).
+ * proxy format), and counts in Istio's istio_tcp_* series of its label set (reporter
+ * "waypoint"): opened once forwarded, its bytes as they pass, closed at its end.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ struct wp_tcp {
 	struct transport *down, *up;
 	struct transport_peer peer;
 	struct wp_upstream *u;
+	struct wp_tcp_series *series; /* in the worker's store, once forwarded */
 	int svc, host;
 	const char *source; /* the tcp route's, or NULL */
 	struct timespec start_wall;
@@ -109,6 +111,20 @@ static void record(struct wp_tcp *x, const char *flag)
 	wp_stats_record(NULL, &rec, e->log);
 }
 
+/* The connection, forwarded to host @x->host, counts as opened in its label set's series. */
+static void open_series(struct wp_tcp *x)
+{
+	const struct wp_cluster *c = x->u->c; /* a tcp route's destination, or the Service */
+	struct wp_record rec = {.grpc_status = -1, .flags = "-"};
+	struct wp_labels_buf lb;
+
+	if (!x->e->o.stats)
+		return;
+	wp_record_source(x->view->gen, &x->peer, &rec, &lb);
+	wp_record_destination(c->svc, c->ep[x->host], &rec, &lb);
+	x->series = wp_stats_tcp_open(x->e->o.stats, &rec);
+}
+
 static void tcp_free(void *arg)
 {
 	struct wp_tcp *x = arg;
@@ -126,6 +142,7 @@ static void end(struct wp_tcp *x, bool reset, const char *flag)
 		return;
 	x->ended = true;
 	record(x, flag);
+	wp_stats_tcp_close(e->o.stats, x->series);
 	transport_close(x->down, reset);
 	transport_close(x->up, reset);
 	if (x->prev)
@@ -159,6 +176,7 @@ static size_t down_data(void *arg, const char *data, size_t len)
 	struct wp_tcp *x = arg;
 
 	x->bytes_in += len;
+	wp_stats_tcp_bytes(x->e->o.stats, x->series, 0, len);
 	return splice(x, x->down, x->up, data, len);
 }
 
@@ -167,6 +185,7 @@ static size_t up_data(void *arg, const char *data, size_t len)
 	struct wp_tcp *x = arg;
 
 	x->bytes_out += len;
+	wp_stats_tcp_bytes(x->e->o.stats, x->series, len, 0);
 	return splice(x, x->up, x->down, data, len);
 }
 
@@ -308,7 +327,9 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 		why = "cannot connect";
 		goto fail;
 	}
+	open_series(x);
 	x->bytes_in = len;
+	wp_stats_tcp_bytes(e->o.stats, x->series, 0, len);
 	if (len && transport_write(x->up, pre, len)) {
 		why = "cannot send";
 		goto fail;

@@ -36,9 +36,17 @@ struct series {
 	double dur_sum, req_sum, resp_sum;
 };
 
+/* A TCP connection label set's istio_tcp_* counters. */
+struct wp_tcp_series {
+	struct wp_tcp_series *next;
+	char *key, *labels;
+	uint64_t opened, closed, sent, received;
+};
+
 struct wp_stats {
 	pthread_mutex_t lock; /* the worker's; the admin thread takes it to render */
 	struct series *tab[BUCKETS];
+	struct wp_tcp_series *ttab[BUCKETS];
 };
 
 struct wp_stats *wp_stats_new(void)
@@ -56,6 +64,13 @@ void wp_stats_free(struct wp_stats *s)
 		return;
 	for (size_t i = 0; i < BUCKETS; i++)
 		for (struct series *x = s->tab[i], *n; x; x = n) {
+			n = x->next;
+			free(x->key);
+			free(x->labels);
+			free(x);
+		}
+	for (size_t i = 0; i < BUCKETS; i++)
+		for (struct wp_tcp_series *x = s->ttab[i], *n; x; x = n) {
 			n = x->next;
 			free(x->key);
 			free(x->labels);
@@ -156,11 +171,11 @@ static void label_values(const struct wp_record *r, const char *v[N_LABELS], cha
  * The series key: the raw values joined by a byte no value holds. Cheaper than the exposition
  * text (escaping, "unknown" for the empty ones), which is made once per new series.
  */
-static size_t raw_key(const char *const v[N_LABELS], char *out, size_t len)
+static size_t raw_key(const char *const *v, size_t nv, char *out, size_t len)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < N_LABELS; i++) {
+	for (size_t i = 0; i < nv; i++) {
 		size_t l = v[i] ? strlen(v[i]) : 0;
 
 		if (n + l + 2 > len)
@@ -173,13 +188,14 @@ static size_t raw_key(const char *const v[N_LABELS], char *out, size_t len)
 	return n;
 }
 
-static void render_labels(const char *const v[N_LABELS], char *out, size_t len)
+static void render_labels(const char *const *names, const char *const *v, size_t nv, char *out,
+			  size_t len)
 {
 	struct prom_label l[N_LABELS];
 
-	for (size_t i = 0; i < N_LABELS; i++)
-		l[i] = (struct prom_label){label_names[i], v[i]};
-	prom_labels(l, N_LABELS, out, len);
+	for (size_t i = 0; i < nv && i < N_LABELS; i++)
+		l[i] = (struct prom_label){names[i], v[i]};
+	prom_labels(l, nv < N_LABELS ? nv : N_LABELS, out, len);
 }
 
 static void count(struct wp_stats *s, const struct wp_record *r)
@@ -190,14 +206,14 @@ static void count(struct wp_stats *s, const struct wp_record *r)
 	uint32_t h;
 
 	label_values(r, v, code, grpc);
-	if (!raw_key(v, key, sizeof(key)))
+	if (!raw_key(v, N_LABELS, key, sizeof(key)))
 		return; /* values that long are no label set worth a series */
 	h = hash(key) % BUCKETS;
 	pthread_mutex_lock(&s->lock);
 	for (x = s->tab[h]; x && strcmp(x->key, key); x = x->next)
 		;
 	if (!x && (x = calloc(1, sizeof(*x)))) {
-		render_labels(v, labels, sizeof(labels));
+		render_labels(label_names, v, N_LABELS, labels, sizeof(labels));
 		x->key = strdup(key);
 		x->labels = strdup(labels);
 		if (!x->key || !x->labels) {
@@ -219,6 +235,85 @@ static void count(struct wp_stats *s, const struct wp_record *r)
 		x->req_sum += (double)r->bytes_received;
 		x->resp_sum += (double)r->bytes_sent;
 	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Istio's TCP metric labels: the request set without response_code and grpc_response_status,
+ * request_protocol "tcp".
+ */
+#define N_TCP_LABELS (N_LABELS - 2)
+
+static void tcp_label_values(const struct wp_record *r, const char *v[N_TCP_LABELS],
+			     const char *names[N_TCP_LABELS])
+{
+	const char *all[N_LABELS];
+	char code[8], grpc[12];
+	size_t k = 0;
+
+	label_values(r, all, code, grpc);
+	for (size_t i = 0; i < N_LABELS; i++) {
+		if (!strcmp(label_names[i], "response_code") ||
+		    !strcmp(label_names[i], "grpc_response_status"))
+			continue;
+		names[k] = label_names[i];
+		v[k++] = !strcmp(label_names[i], "request_protocol") ? "tcp" : all[i];
+	}
+}
+
+struct wp_tcp_series *wp_stats_tcp_open(struct wp_stats *s, const struct wp_record *r)
+{
+	char key[4096], labels[8192];
+	const char *v[N_TCP_LABELS], *names[N_TCP_LABELS];
+	struct wp_tcp_series *x;
+	uint32_t h;
+
+	if (!s)
+		return NULL;
+	tcp_label_values(r, v, names);
+	if (!raw_key(v, N_TCP_LABELS, key, sizeof(key)))
+		return NULL;
+	h = hash(key) % BUCKETS;
+	pthread_mutex_lock(&s->lock);
+	for (x = s->ttab[h]; x && strcmp(x->key, key); x = x->next)
+		;
+	if (!x && (x = calloc(1, sizeof(*x)))) {
+		render_labels(names, v, N_TCP_LABELS, labels, sizeof(labels));
+		x->key = strdup(key);
+		x->labels = strdup(labels);
+		if (!x->key || !x->labels) {
+			free(x->key);
+			free(x->labels);
+			free(x);
+			x = NULL;
+		} else {
+			x->next = s->ttab[h];
+			s->ttab[h] = x;
+		}
+	}
+	if (x)
+		x->opened++;
+	pthread_mutex_unlock(&s->lock);
+	return x;
+}
+
+void wp_stats_tcp_bytes(struct wp_stats *s, struct wp_tcp_series *x, uint64_t sent,
+			uint64_t received)
+{
+	if (!s || !x)
+		return;
+	pthread_mutex_lock(&s->lock);
+	x->sent += sent;
+	x->received += received;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void wp_stats_tcp_close(struct wp_stats *s, struct wp_tcp_series *x)
+{
+	if (!s || !x)
+		return;
+	pthread_mutex_lock(&s->lock);
+	x->closed++;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -462,6 +557,68 @@ static struct series *merged(struct wp_stats *const *stores, size_t n, size_t *o
 	return out;
 }
 
+static int cmp_tcp(const void *a, const void *b)
+{
+	return strcmp(((const struct wp_tcp_series *)a)->labels,
+		      ((const struct wp_tcp_series *)b)->labels);
+}
+
+/* The istio_tcp_* series of all @n stores, merged by labels, into @b. */
+static void render_tcp(struct prom_buf *b, struct wp_stats *const *stores, size_t n)
+{
+	static const char *const metric[4][2] = {
+	    {"istio_tcp_connections_opened_total", "Total TCP connections opened."},
+	    {"istio_tcp_connections_closed_total", "Total TCP connections closed."},
+	    {"istio_tcp_sent_bytes_total", "Bytes sent to the client."},
+	    {"istio_tcp_received_bytes_total", "Bytes received from the client."},
+	};
+	struct wp_tcp_series *all = NULL;
+	size_t k = 0, cap = 0, w = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&stores[i]->lock);
+		for (size_t h = 0; h < BUCKETS; h++)
+			for (const struct wp_tcp_series *x = stores[i]->ttab[h]; x; x = x->next) {
+				if (k == cap) {
+					size_t nc = cap ? 2 * cap : 16;
+					struct wp_tcp_series *p = realloc(all, nc * sizeof(*p));
+
+					if (!p)
+						continue;
+					all = p;
+					cap = nc;
+				}
+				all[k++] = *x; /* labels borrowed: the series outlive the render */
+			}
+		pthread_mutex_unlock(&stores[i]->lock);
+	}
+	qsort(all, k, sizeof(*all), cmp_tcp);
+	for (size_t i = 0; i < k; i++) {
+		if (w && !strcmp(all[w - 1].labels, all[i].labels)) {
+			all[w - 1].opened += all[i].opened;
+			all[w - 1].closed += all[i].closed;
+			all[w - 1].sent += all[i].sent;
+			all[w - 1].received += all[i].received;
+		} else {
+			all[w++] = all[i];
+		}
+	}
+	for (size_t m = 0; m < 4 && w; m++) {
+		prom_printf(b, "# HELP %s %s\n# TYPE %s counter\n", metric[m][0], metric[m][1],
+			    metric[m][0]);
+		for (size_t i = 0; i < w; i++) {
+			uint64_t v = m == 0   ? all[i].opened
+				     : m == 1 ? all[i].closed
+				     : m == 2 ? all[i].sent
+					      : all[i].received;
+
+			prom_printf(b, "%s{%s} %llu\n", metric[m][0], all[i].labels,
+				    (unsigned long long)v);
+		}
+	}
+	free(all);
+}
+
 char *wp_stats_render(struct wp_stats *const *stores, size_t n)
 {
 	struct prom_buf b = {0};
@@ -493,6 +650,7 @@ char *wp_stats_render(struct wp_stats *const *stores, size_t n)
 	for (size_t i = 0; i < k; i++)
 		free(all[i].labels);
 	free(all);
+	render_tcp(&b, stores, n);
 	return prom_take(&b);
 }
 

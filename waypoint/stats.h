@@ -3,7 +3,8 @@
  * What each request leaves behind: one access-log line (Istio's default text format, or its
  * JSON keys with --log-format json) and Istio's request metrics with reporter="waypoint":
  * istio_requests_total, istio_request_duration_milliseconds, istio_request_bytes and
- * istio_response_bytes, with Istio's full label set and bucket bounds. Each worker records
+ * istio_response_bytes, with Istio's full label set and bucket bounds (and, for connections
+ * the waypoint passes as TCP, istio_tcp_*). Each worker records
  * into its own store (its own lock, taken by the admin thread only to render), so the request
  * path shares no lock between workers.
  */
@@ -73,7 +74,19 @@ struct wp_stats *wp_stats_new(void);
 void wp_stats_free(struct wp_stats *s); /* accepts NULL */
 /* Counts @r into @s (NULL: not counted) and logs its access-log line to @lg (NULL: none). */
 void wp_stats_record(struct wp_stats *s, const struct wp_record *r, struct wp_log *lg);
-/* Prometheus text of the request metrics of all @n stores, merged. malloc'd or NULL. */
+/*
+ * A TCP connection's series (istio_tcp_connections_opened_total / _closed_total,
+ * istio_tcp_sent_bytes_total / _received_bytes_total, Istio's TCP labels from @r): found or
+ * made in @s and counted opened; its bytes are added as they pass (sent: to the client), and
+ * it is counted closed once. The series lives as long as @s. NULL (nothing counted) when @s
+ * is NULL or out of memory; the others accept NULL.
+ */
+struct wp_tcp_series;
+struct wp_tcp_series *wp_stats_tcp_open(struct wp_stats *s, const struct wp_record *r);
+void wp_stats_tcp_bytes(struct wp_stats *s, struct wp_tcp_series *x, uint64_t sent,
+			uint64_t received);
+void wp_stats_tcp_close(struct wp_stats *s, struct wp_tcp_series *x);
+/* Prometheus text of the request and TCP metrics of all @n stores, merged. malloc'd or NULL. */
 char *wp_stats_render(struct wp_stats *const *stores, size_t n);
 
 #endif

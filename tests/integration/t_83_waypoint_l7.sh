@@ -52,6 +52,18 @@ n=$(pod_exec mesh/client-0 bash -c "echo 'DOWN 100000' | socat -t 10 - TCP:serve
 	fail "TCP through the waypoint failed"
 expect_eq "$n" 100000 "bytes of the transfer through the waypoint"
 wait_log 10 mesh/waypoint-0 '"- - -" 0' || fail "the waypoint did not log the TCP connection"
+# Istio's TCP series with reporter="waypoint" (Kiali draws TCP edges from them): the connection
+# opened and closed, 100,000 bytes sent to the client and the 12 of "DOWN 100000\n" received.
+tcp_series() {
+	wp_metrics | grep "^istio_tcp_$1{reporter=\"waypoint\",source_workload=\"client\"" |
+		grep 'destination_service="server.mesh.svc.cluster.local"' | grep 'request_protocol="tcp"' |
+		grep 'destination_workload="server"' | awk '{ s += $NF } END { print s + 0 }'
+}
+closed() { [ "$(tcp_series connections_closed_total)" -ge 1 ]; }
+wait_for 10 closed || fail "no closed TCP connection in the waypoint's metrics: $(wp_metrics | grep istio_tcp_ | head -4)"
+expect_eq "$(tcp_series connections_opened_total)" 1 "TCP connections opened"
+expect_eq "$(tcp_series sent_bytes_total)" 100000 "TCP bytes sent to the client"
+expect_eq "$(tcp_series received_bytes_total)" 12 "TCP bytes received from the client"
 # The destination's ztunnel counts the connection as the waypoint's (pooled: no log line yet).
 srv_node=$(jq -r '.pods[] | select(.namespace=="mesh" and .name=="server-0") | .node' \
 	/run/ambit/$CLUSTER/runtime/pods.json)
