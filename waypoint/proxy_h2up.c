@@ -52,14 +52,13 @@ struct wp_h2a {
 	bool got_head, paused, deferred;
 };
 
-static struct loop *loop_of(const struct wp_req *r)
-{
-	return r->conn->e->loop;
-}
-
 bool wp_h2up_wanted(const struct wp_req *r)
 {
-	const struct wp_cluster *c = r->up->c;
+	return wp_h2up_wanted_on(r->up->c, r);
+}
+
+bool wp_h2up_wanted_on(const struct wp_cluster *c, const struct wp_req *r)
+{
 	const struct l7_policy *pol = c->policy;
 	enum l7_protocol proto = L7_PROTO_UNKNOWN;
 
@@ -262,6 +261,17 @@ static struct wp_h2up *conn_open(struct wp_engine *e, const struct wp_cluster *c
 	return u;
 }
 
+/* A connection to @addr of @cl able to take one more stream: pooled, else a new one. */
+static struct wp_h2up *conn_get(struct wp_engine *e, const struct wp_cluster *cl,
+				const struct sockaddr_in *addr, const char *identity)
+{
+	struct wp_h2up *u;
+
+	for (u = e->h2ups; u && !fits(u, addr, identity); u = u->next)
+		;
+	return u ? u : conn_open(e, cl, addr, identity);
+}
+
 int wp_h2up_attempt(struct wp_req *r, int host)
 {
 	struct wp_engine *e = r->conn->e;
@@ -276,10 +286,7 @@ int wp_h2up_attempt(struct wp_req *r, int host)
 
 	if (!a)
 		return -ENOMEM;
-	for (u = e->h2ups; u && !fits(u, addr, identity); u = u->next)
-		;
-	if (!u)
-		u = conn_open(e, r->up->c, addr, identity);
+	u = conn_get(e, r->up->c, addr, identity);
 	if (!u || wp_h2_headers(&r->head.fields, 4, &h, &n)) {
 		free(a);
 		return u ? -ENOMEM : -ECONNREFUSED;
@@ -303,22 +310,124 @@ int wp_h2up_attempt(struct wp_req *r, int host)
 	return 0;
 }
 
+/* A stream of @u ended: the connection idles from now when it was the last. */
+static void conn_put(struct wp_h2up *u)
+{
+	struct h2_conn *c = h2_link_conn(u->k);
+
+	if (--u->active)
+		return;
+	u->idle_since_ms = loop_now_ms(u->e->loop);
+	/* Served its maxRequestsPerConnection: it goes now that nothing is left on it. */
+	if (c && u->max_per_conn && u->served >= u->max_per_conn)
+		h2_conn_goaway(c, H2_NO_ERROR);
+}
+
 void wp_h2up_end(struct wp_req *r)
 {
 	struct wp_h2a *a = r->h2a;
 	struct wp_h2up *u = a->u;
-	struct h2_conn *c = h2_link_conn(u->k);
 
 	r->h2a = NULL;
 	h2_stream_release(a->s);
 	http_fields_free(&a->trailers);
 	free(a);
-	if (--u->active)
-		return;
-	u->idle_since_ms = loop_now_ms(loop_of(r));
-	/* Served its maxRequestsPerConnection: it goes now that nothing is left on it. */
-	if (c && u->max_per_conn && u->served >= u->max_per_conn)
-		h2_conn_goaway(c, H2_NO_ERROR);
+	conn_put(u);
+}
+
+/* ---- mirrors ---- */
+
+struct wp_h2m {
+	struct wp_h2up *u;
+	struct h2_stream *s;
+	struct buf *body;    /* the mirror's: taken from as it grows */
+	const bool *req_end; /* the mirror's: the copied request ended */
+	void (*done)(void *arg);
+	void *arg;
+	bool deferred;
+};
+
+/* The stream is gone (answered, reset, the connection lost): the mirror goes too. */
+static void m_close(void *arg, struct h2_stream *s, uint32_t error, const char *reason)
+{
+	struct wp_h2m *x = arg;
+
+	pr_debug("waypoint: HTTP/2 mirror stream closed: %s", reason);
+	x->done(x->arg); /* calls wp_h2up_mirror_end: @x is gone */
+}
+
+static ssize_t m_provide(void *arg, struct h2_stream *s, uint8_t *buf, size_t len, bool *eof)
+{
+	struct wp_h2m *x = arg;
+	size_t n = x->body->len < len ? x->body->len : len;
+
+	if (n) {
+		memcpy(buf, buf_head(x->body), n);
+		buf_consume(x->body, n);
+	}
+	if (!x->body->len && *x->req_end)
+		*eof = true;
+	else if (!n)
+		x->deferred = true;
+	return (ssize_t)n;
+}
+
+/* The response is read and dropped (no on_headers / on_data: DATA is consumed as it comes). */
+static const struct h2_stream_ops mirror_ops = {
+    .on_close = m_close,
+    .provide = m_provide,
+};
+
+struct wp_h2m *wp_h2up_mirror(struct wp_engine *e, const struct wp_cluster *c, int host,
+			      const struct h1_head *head, const char *authority, bool has_body,
+			      struct buf *body, const bool *req_end, void (*done)(void *arg),
+			      void *arg)
+{
+	struct wp_h2m *x = calloc(1, sizeof(*x));
+	struct h2_header *h = NULL;
+	size_t n;
+
+	if (!x)
+		return NULL;
+	x->body = body;
+	x->req_end = req_end;
+	x->done = done;
+	x->arg = arg;
+	x->u = conn_get(e, c, &c->addr[host], c->ep[host]->identity);
+	if (!x->u || wp_h2_headers(&head->fields, 4, &h, &n)) {
+		free(x);
+		return NULL;
+	}
+	h[0] = H2_HDR(":method", head->method);
+	h[1] = H2_HDR(":scheme", "http");
+	h[2] = H2_HDR(":authority", authority);
+	h[3] = H2_HDR(":path", head->target);
+	x->s = h2_submit_request(h2_link_conn(x->u->k), h, n, has_body, &mirror_ops, x);
+	free(h);
+	if (!x->s) {
+		free(x);
+		return NULL;
+	}
+	x->u->active++;
+	x->u->served++;
+	return x;
+}
+
+void wp_h2up_mirror_more(struct wp_h2m *x)
+{
+	if (x->deferred) {
+		x->deferred = false;
+		h2_stream_resume(x->s);
+	}
+}
+
+void wp_h2up_mirror_end(struct wp_h2m *x)
+{
+	struct wp_h2up *u = x->u;
+
+	h2_stream_release(x->s);
+	free(x);
+	conn_put(u);
 }
 
 void wp_h2up_body(struct wp_req *r)

@@ -5,7 +5,9 @@
  * Envoy's request mirror policy does by default (--shadow-host-suffix=off for current Istio,
  * which turns it off). The copy gets the body as it streams, through a bounded buffer: a
  * shadow that cannot keep up is dropped, never slowing the request it copies. Its response is
- * read and discarded; it outlives the request when it must.
+ * read and discarded; it outlives the request when it must. It goes as HTTP/2 where the
+ * request itself would to that cluster (grpc / http2 ports, h2UpgradePolicy, the client's
+ * protocol on a sniffed port): a stream whose body is pulled from the same buffer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +30,7 @@ struct wp_mirror {
 	struct buf body;
 	struct h1_pool_wait w;
 	struct h1_client *c;
+	struct wp_h2m *h2; /* or an HTTP/2 stream */
 	struct loop_timer timer;
 	enum h1_framing framing;
 	uint64_t length;
@@ -50,6 +53,8 @@ static void mirror_free(struct wp_mirror *m, bool reuse)
 	if (m->enext)
 		m->enext->eprev = m->eprev;
 	loop_timer_cancel(m->e->loop, &m->timer);
+	if (m->h2)
+		wp_h2up_mirror_end(m->h2);
 	h1_pool_cancel(&m->w);
 	if (m->c)
 		h1_pool_put(m->c, reuse, !reuse);
@@ -124,6 +129,12 @@ static void m_deadline(struct loop_timer *t)
 	mirror_free((struct wp_mirror *)((char *)t - offsetof(struct wp_mirror, timer)), false);
 }
 
+/* The HTTP/2 stream went: so does the mirror. */
+static void m_h2_done(void *arg)
+{
+	mirror_free(arg, false);
+}
+
 static struct wp_mirror *mirror_new(struct wp_req *r, const struct l7_mirror *mp)
 {
 	struct wp_engine *e = r->conn->e;
@@ -171,11 +182,23 @@ static struct wp_mirror *mirror_new(struct wp_req *r, const struct l7_mirror *mp
 		mirror_free(m, false);
 		return NULL;
 	}
-	free(host);
 	m->timer.fn = m_deadline;
 	m->w.on_ready = m_ready;
 	m->w.on_fail = m_fail;
 	loop_timer_arm(e->loop, &m->timer, MIRROR_DEADLINE_MS);
+	if (wp_h2up_wanted_on(c, r)) {
+		m->h2 = wp_h2up_mirror(e, c, h, &m->head, host,
+				       m->framing != H1_FRAMING_NONE &&
+					   !(m->framing == H1_FRAMING_LENGTH && !m->length),
+				       &m->body, &m->req_end, m_h2_done, m);
+		free(host);
+		if (!m->h2) {
+			mirror_free(m, false);
+			return NULL;
+		}
+		return m;
+	}
+	free(host);
 	if (h1_pool_get(u->pool, &c->addr[h], c->ep[h]->identity, &m->w)) {
 		mirror_free(m, false);
 		return NULL;
@@ -206,6 +229,8 @@ void wp_mirror_start(struct wp_req *r)
 				m->body.len += r->body.len;
 			}
 		}
+		if (m->h2)
+			wp_h2up_mirror_more(m->h2);
 	}
 }
 
@@ -227,6 +252,8 @@ void wp_mirror_body(struct wp_req *r, const char *data, size_t len)
 		}
 		memcpy(p, data, len);
 		m->body.len += len;
+		if (m->h2)
+			wp_h2up_mirror_more(m->h2);
 	}
 }
 
@@ -235,7 +262,9 @@ void wp_mirror_end(struct wp_req *r)
 	for (struct wp_mirror *m = r->mirrors, *n; m; m = n) {
 		n = m->next;
 		m->req_end = true;
-		if (m->sent && h1_client_end(m->c))
+		if (m->h2)
+			wp_h2up_mirror_more(m->h2);
+		else if (m->sent && h1_client_end(m->c))
 			mirror_free(m, false);
 	}
 }

@@ -110,6 +110,9 @@ spec:
   http:
   - match: [{headers: {x-canary: {exact: "yes"}}}]
     route: [{destination: {host: greeter, subset: v2}}]
+  - match: [{headers: {x-mirror: {exact: "yes"}}}]
+    route: [{destination: {host: greeter, subset: v1}}]
+    mirror: {host: greeter, subset: v2}
   - match: [{uri: {prefix: /demo.Echo/Count}, headers: {x-abort: {exact: "yes"}}}]
     fault: {abort: {grpcStatus: RESOURCE_EXHAUSTED, percentage: {value: 100}}}
     route: [{destination: {host: greeter, subset: v1}}]
@@ -145,6 +148,12 @@ W=127.0.0.1:$lg
 # Unary: the default route (v1), and v2 by the header match.
 expect_eq "$(call hello "$W" greeter hi)" "v1:hi"
 expect_eq "$(call hello "$W" greeter hi x-canary=yes)" "v2:hi"
+# A mirror to the grpc port's v2 goes as HTTP/2 (a gRPC server takes nothing else): v1
+# answers, v2 logs the copy.
+expect_eq "$(call hello "$W" greeter copied-call x-mirror=yes)" "v1:copied-call"
+wait_for 10 grep -q "call Hello copied-call" "$tmp/g2.log" ||
+	fail "the mirror never reached v2: $(tail -3 "$tmp/g2.log")"
+grep -q "call Hello copied-call" "$tmp/g1.log" || fail "v1 did not serve the mirrored call"
 # Server streaming: every message, in order, through one stream.
 expect_eq "$(call count "$W" greeter 4 | tr '\n' ' ')" "v1:0 v1:1 v1:2 v1:3 "
 # Fault abort with grpcStatus: the client sees the status code (no backend reached).

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # A tiny gRPC server and client for the waypoint's tests (t_88), on Debian's python3-grpcio and
 # the standard library only: generic handlers with raw bytes (no protoc, no generated code).
-#   grpc_peer.py serve ADDR:PORT NAME        serves demo.Echo/Hello (unary: "NAME:<request>")
+#   grpc_peer.py serve ADDR:PORT NAME        serves demo.Echo/Hello (unary: "NAME:<request>",
+#                                            each call logged "call Hello <request>")
 #                                            and demo.Echo/Count (server streaming: N messages)
 #   grpc_peer.py hello TARGET AUTHORITY MSG [KEY=VALUE...]   prints the reply, or the status name
 #   grpc_peer.py count TARGET AUTHORITY N [KEY=VALUE...]    prints each streamed reply on its own line
@@ -21,6 +22,7 @@ def ident(b):
 
 def serve(addr, name):
     def hello(req, ctx):
+        print("call Hello " + req.decode(errors="replace"), flush=True)
         return name.encode() + b":" + req
 
     def count(req, ctx):
