@@ -132,40 +132,54 @@ nomem:
 	return NULL;
 }
 
-struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t len)
+int wp_read_file(const char *path, char **out, size_t *len)
 {
 	FILE *f = fopen(path, "r");
-	struct l7_config *l7;
 	char *text = NULL;
 	size_t n = 0, cap = 0;
-	cJSON *j;
 
-	if (!f) {
-		snprintf(err, len, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
+	if (!f)
+		return -errno;
 	for (;;) {
-		char *p;
+		size_t got;
 
 		if (n + 4096 + 1 > cap) {
+			char *p;
+
 			cap = cap ? cap * 2 : 65536;
 			p = realloc(text, cap);
 			if (!p) {
 				fclose(f);
 				free(text);
-				snprintf(err, len, "%s: out of memory", path);
-				return NULL;
+				errno = ENOMEM;
+				return -ENOMEM;
 			}
 			text = p;
 		}
-		size_t got = fread(text + n, 1, cap - n - 1, f);
-
+		got = fread(text + n, 1, cap - n - 1, f);
 		n += got;
 		if (!got)
 			break;
 	}
 	fclose(f);
 	text[n] = '\0';
+	*out = text;
+	*len = n;
+	return 0;
+}
+
+struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t len)
+{
+	struct l7_config *l7;
+	char *text = NULL;
+	size_t n = 0;
+	cJSON *j;
+	int e = wp_read_file(path, &text, &n);
+
+	if (e) {
+		snprintf(err, len, "%s: %s", path, strerror(-e));
+		return NULL;
+	}
 	j = cJSON_ParseWithLength(text, n);
 	free(text);
 	if (!j) {

@@ -32,6 +32,9 @@ struct wp_gen {
  * (EINVAL: a route's regex does not compile).
  */
 struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, size_t len);
+/* The whole file @path, NUL-terminated, into *@out (malloc'd) and *@len. 0 or -errno (errno set).
+ */
+int wp_read_file(const char *path, char **out, size_t *len);
 /* Reads the l7 JSON at @path (l7_from_json, strict) into a generation; as wp_gen_new. */
 struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t len);
 /*

@@ -26,6 +26,7 @@
 #include "ambit/log.h"
 #include "mesh.h"
 #include "sock.h"
+#include "tls.h"
 #include "worker.h"
 
 #define MAX_WORKERS 64
@@ -36,6 +37,7 @@ static void usage(void)
 	fprintf(
 	    stderr,
 	    "usage: waypoint --config L7.json --listen IP:PORT=SERVICE:PORT [--listen ...]\n"
+	    "                [--listen-tls IP:PORT=SERVICE:PORT ... --tls-cert PEM --tls-key PEM]\n"
 	    "       waypoint --agent SOCKET [--hbone IP:PORT (0.0.0.0:15008)]\n"
 	    "                [--admin IP:PORT] [--workers N] [--log-format text|json]\n"
 	    "                [--log-level error|warn|info|debug] [--shadow-host-suffix on|off]\n"
@@ -63,6 +65,29 @@ static int parse_listen(const char *arg, struct sockaddr_in *sa, char **host, ui
 	return *host ? 0 : -ENOMEM;
 }
 
+/* The --listen-tls context from the PEM files @cert and @key; NULL with the reason in @err. */
+static struct tls_ctx *edge_tls(const char *cert, const char *key, char *err, size_t len)
+{
+	char *c = NULL, *k = NULL;
+	struct tls_ctx *ctx = NULL;
+	size_t n;
+
+	if (wp_read_file(cert, &c, &n)) {
+		snprintf(err, len, "--tls-cert %s: %s", cert, strerror(errno));
+	} else if (wp_read_file(key, &k, &n)) {
+		snprintf(err, len, "--tls-key %s: %s", key, strerror(errno));
+	} else if (!(ctx = tls_ctx_create_edge(c, k))) {
+		snprintf(err, len, "--tls-cert %s / --tls-key %s: %s", cert, key,
+			 errno == EINVAL ? "not a PEM certificate and its private key"
+					 : strerror(errno));
+	}
+	if (k)
+		explicit_bzero(k, strlen(k));
+	free(c);
+	free(k);
+	return ctx;
+}
+
 static bool mtime_of(const char *path, struct timespec *out)
 {
 	struct stat st;
@@ -80,6 +105,9 @@ int main(int argc, char **argv)
 	    {"agent", required_argument, NULL, 'A'},
 	    {"hbone", required_argument, NULL, 'H'},
 	    {"listen", required_argument, NULL, 'L'},
+	    {"listen-tls", required_argument, NULL, 'T'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
 	    {"admin", required_argument, NULL, 'a'},
 	    {"workers", required_argument, NULL, 'w'},
 	    {"log-format", required_argument, NULL, 'f'},
@@ -105,6 +133,9 @@ int main(int argc, char **argv)
 	long nworkers = sysconf(_SC_NPROCESSORS_ONLN);
 	int n_ls = 0, drain_s = 5, rc = 1, opt, sig;
 	uint64_t version = 1;
+	const char *tls_cert = NULL, *tls_key = NULL;
+	bool tls_wanted[MAX_LISTENERS] = {0}, any_tls = false;
+	struct tls_ctx *tls = NULL;
 	char err[512];
 	sigset_t sigs;
 
@@ -119,6 +150,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'C': tls_cert = optarg; break;
+		case 'K': tls_key = optarg; break;
+		case 'T':
 		case 'L': {
 			struct sockaddr_in sa;
 
@@ -128,6 +162,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			ls[n_ls].host = hosts[n_ls];
+			tls_wanted[n_ls] = opt == 'T';
 			ls[n_ls].fd = sock_listen(sa.sin_addr.s_addr, ntohs(sa.sin_port), false);
 			if (ls[n_ls].fd < 0) {
 				fprintf(stderr, "waypoint: cannot listen on %s: %s\n", optarg,
@@ -169,10 +204,22 @@ int main(int argc, char **argv)
 		default: usage(); return 2;
 		}
 	}
+	for (int i = 0; i < n_ls; i++)
+		any_tls |= tls_wanted[i];
 	if ((!config == !agent) || (config && !n_ls) || (agent && n_ls) || nworkers < 1 ||
-	    nworkers > MAX_WORKERS || drain_s < 0) {
+	    nworkers > MAX_WORKERS || drain_s < 0 || any_tls != (tls_cert && tls_key) ||
+	    (!tls_cert != !tls_key)) {
 		usage();
 		return 2;
+	}
+	if (any_tls) {
+		tls = edge_tls(tls_cert, tls_key, err, sizeof(err));
+		if (!tls) {
+			fprintf(stderr, "waypoint: %s\n", err);
+			return 1;
+		}
+		for (int i = 0; i < n_ls; i++)
+			ls[i].tls = tls_wanted[i] ? tls : NULL;
 	}
 	log_init("waypoint", level);
 	if (agent) {
@@ -309,6 +356,7 @@ out:
 		close(ls[i].fd);
 		free(hosts[i]);
 	}
+	tls_ctx_put(tls);
 	if (agent)
 		wp_mesh_stop(&mesh);
 	return rc;

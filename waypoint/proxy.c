@@ -448,7 +448,7 @@ static int prepare(struct wp_req *r)
 	}
 	r->xff = xff;
 	if (!http_fields_get(f, "x-forwarded-proto"))
-		http_fields_add(f, "x-forwarded-proto", p->mtls ? "https" : "http");
+		http_fields_add(f, "x-forwarded-proto", p->mtls || p->tls ? "https" : "http");
 	return 0;
 }
 

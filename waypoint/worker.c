@@ -166,7 +166,9 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 		getsockname(fd, (struct sockaddr *)&peer.local, &sl);
 		peer.dest_host = (char *)li->l.host;
 		peer.dest_port = li->l.port;
-		t = transport_tcp_new(w->loop, fd, &peer);
+		peer.tls = li->l.tls != NULL;
+		t = li->l.tls ? transport_tls_new(w->loop, fd, li->l.tls, &peer)
+			      : transport_tcp_new(w->loop, fd, &peer);
 		if (t)
 			wp_engine_serve(w->e, t);
 	}

@@ -25,6 +25,7 @@ struct wp_listener {
 	const char *host; /* the Service hostname its connections are for */
 	uint16_t port;	  /* the service port */
 	bool hbone;
+	struct tls_ctx *tls; /* one-way TLS for its clients (--listen-tls), borrowed, or NULL */
 };
 
 struct wp_mesh;

@@ -2,10 +2,11 @@
 # A real HTTP proxy streams (issue: "a 1 GB upload and download pass byte-exact in bounded
 # memory"): build/waypoint as a process on loopback, a 1 GiB file of random bytes down and up
 # through it, over HTTP/1.1 (Content-Length and chunked) and HTTP/2 (prior knowledge; the
-# backend speaks HTTP/1.1), each checked by SHA-256 at the far end; the waypoint's peak RSS
-# stays a small bound while it does (backpressure, not buffering).
+# backend speaks HTTP/1.1), then over TLS (--listen-tls: HTTP/1.1 and HTTP/2 by ALPN), each
+# checked by SHA-256 at the far end; the waypoint's peak RSS stays a small bound while it does
+# (backpressure, not buffering). A plaintext client on the TLS port gets no answer.
 . "$(dirname "$0")/lib.sh"
-need_cmd python3 curl sha256sum
+need_cmd python3 curl sha256sum openssl
 WAYPOINT=$REPO/build/waypoint
 for b in "$AMBITCTL" "$WAYPOINT"; do
 	[ -x "$b" ] || fail "$b not built (make)"
@@ -21,7 +22,10 @@ SIZE=$((1 << 30))
 RSS_BOUND_MB=64
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-be=$(port) lp=$(port) ap=$(port)
+be=$(port) lp=$(port) ap=$(port) tp=$(port)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=files \
+	-addext subjectAltName=DNS:files -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null ||
+	fail "openssl could not make a certificate"
 
 mkdir -p "$tmp/www"
 head -c "$SIZE" /dev/urandom >"$tmp/www/big.bin" || fail "cannot make the 1 GiB file"
@@ -54,6 +58,8 @@ status: {podIP: 127.0.0.1}
 YAML
 actl waypoint config -f "$tmp/world.yaml" -n it --name wp >"$tmp/l7.json" || fail "waypoint config"
 "$WAYPOINT" --config "$tmp/l7.json" --listen "127.0.0.1:$lp=files.it.svc.cluster.local:80" \
+	--listen-tls "127.0.0.1:$tp=files.it.svc.cluster.local:80" \
+	--tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" \
 	--admin "127.0.0.1:$ap" --workers 2 >"$tmp/access.log" 2>"$tmp/waypoint.log" &
 wp_pid=$!
 pids+=($wp_pid)
@@ -61,6 +67,18 @@ wait_for 10 curl -sf "http://127.0.0.1:$ap/healthz/ready" || fail "the waypoint 
 wait_for 10 curl -sf -o /dev/null -r 0-0 "http://127.0.0.1:$be/big.bin" || fail "the backend is not up"
 
 URL=http://127.0.0.1:$lp
+TLS=(--cacert "$tmp/cert.pem" --resolve "files:$tp:127.0.0.1")
+# Over TLS first, small: the certificate verifies, ALPN picks the protocol; a plaintext request
+# to the TLS port gets no HTTP answer.
+echo small >"$tmp/www/small.txt"
+out=$(curl -sS "${TLS[@]}" --http1.1 -w ' %{http_version}' "https://files:$tp/small.txt" -o /dev/null) ||
+	fail "HTTPS request failed: $out"
+expect_eq "$out" " 1.1" "ALPN http/1.1"
+out=$(curl -sS "${TLS[@]}" --http2 -w ' %{http_version}' "https://files:$tp/small.txt" -o /dev/null) ||
+	fail "HTTPS h2 request failed: $out"
+expect_eq "$out" " 2" "ALPN h2"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: files' "http://127.0.0.1:$tp/small.txt")
+expect_eq "$code" "000" "plaintext to the TLS port"
 down() { # curl options...: the SHA-256 of what came back
 	curl -sS --fail "$@" -H 'Host: files' "$URL/big.bin" | sha256sum | cut -d' ' -f1
 }
@@ -73,10 +91,14 @@ expect_eq "$(up -T "$tmp/www/big.bin")" "$SIZE $want" "1 GiB up, HTTP/1.1 (Conte
 expect_eq "$(up -T - -H 'Transfer-Encoding: chunked' <"$tmp/www/big.bin")" "$SIZE $want" \
 	"1 GiB up, HTTP/1.1 (chunked)"
 expect_eq "$(up --http2-prior-knowledge -T "$tmp/www/big.bin")" "$SIZE $want" "1 GiB up, HTTP/2"
-grep -c '" 200 - via_upstream' "$tmp/access.log" | grep -qx 5 ||
-	fail "the access log does not have the 5 transfers: $(tail -5 "$tmp/access.log")"
-# 5 GiB passed; the waypoint never held more than a small bound of it.
+URL=https://files:$tp
+expect_eq "$(down "${TLS[@]}" --http1.1)" "$want" "1 GiB down, HTTPS HTTP/1.1"
+expect_eq "$(down "${TLS[@]}" --http2)" "$want" "1 GiB down, HTTPS HTTP/2"
+expect_eq "$(up "${TLS[@]}" --http1.1 -T "$tmp/www/big.bin")" "$SIZE $want" "1 GiB up, HTTPS HTTP/1.1"
+n=$(grep -c '"\(GET /big.bin\|PUT /up\) HTTP/[12.]*" 200 - via_upstream' "$tmp/access.log")
+[ "$n" -eq 8 ] || fail "the access log has $n of the 8 transfers: $(tail -5 "$tmp/access.log")"
+# 8 GiB passed; the waypoint never held more than a small bound of it.
 hwm=$(awk '/^VmHWM:/ { print int($2 / 1024) }' "/proc/$wp_pid/status")
-log "waypoint peak RSS after 5 GiB through it: $hwm MB (bound $RSS_BOUND_MB MB)"
+log "waypoint peak RSS after 8 GiB through it: $hwm MB (bound $RSS_BOUND_MB MB)"
 [ "$hwm" -le "$RSS_BOUND_MB" ] || fail "the waypoint's peak RSS reached $hwm MB"
 pass

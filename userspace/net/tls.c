@@ -20,6 +20,7 @@
 struct tls_ctx {
 	SSL_CTX *ssl;
 	bool server;
+	bool edge; /* one-way TLS for HTTP clients (tls_ctx_create_edge) */
 	int refs;
 	size_t n_domains;
 	char **domains; /* trust domains a peer's SPIFFE ID must be in; none: any */
@@ -48,6 +49,21 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 	if (SSL_select_next_proto(&sel, outlen, alpn_h2, sizeof(alpn_h2), in, inlen) !=
 	    OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* An HTTP client's offer: h2 if it has it, else http/1.1, else no ALPN at all. */
+static int alpn_select_edge(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+			    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char ours[] = {2,	  'h', '2', 8,	 'h', 't',
+					     't', 'p', '/', '1', '.', '1'};
+	unsigned char *sel;
+
+	if (SSL_select_next_proto(&sel, outlen, ours, sizeof(ours), in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
 	*out = sel;
 	return SSL_TLSEXT_ERR_OK;
 }
@@ -148,6 +164,39 @@ struct tls_ctx *tls_ctx_create(bool server, const char *cert_pem, const char *ke
 		err = -ENOMEM;
 		goto fail;
 	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx->ssl);
+	free(ctx);
+	errno = -err;
+	return NULL;
+}
+
+struct tls_ctx *tls_ctx_create_edge(const char *cert_pem, const char *key_pem)
+{
+	struct tls_ctx *ctx = calloc(1, sizeof(*ctx));
+	int err = -ENOMEM;
+
+	if (!ctx)
+		return NULL;
+	ctx->server = true;
+	ctx->edge = true;
+	ctx->refs = 1;
+	ctx->ssl = SSL_CTX_new(TLS_server_method());
+	if (!ctx->ssl)
+		goto fail;
+	/* What HTTP clients speak today: TLS 1.2 and 1.3, OpenSSL's default suites. */
+	SSL_CTX_set_min_proto_version(ctx->ssl, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				       SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				       SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_read_ahead(ctx->ssl, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx->ssl, TLS_READ_BUF);
+	SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_NONE, NULL);
+	err = load_identity(ctx->ssl, cert_pem ? cert_pem : "", key_pem ? key_pem : "");
+	if (err)
+		goto fail;
+	SSL_CTX_set_alpn_select_cb(ctx->ssl, alpn_select_edge, NULL);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx->ssl);
@@ -378,6 +427,11 @@ int tls_conn_handshake(struct tls_conn *c)
 	if (ret != 1) {
 		ret = io_result(c, ret, "handshake");
 		return ret == 0 ? -EPROTO : ret;
+	}
+	if (c->ctx->edge) {
+		/* One-way TLS: no peer to authenticate, whatever protocol the client sends. */
+		c->handshaken = true;
+		return 0;
 	}
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
 	if (alpn_len != 2 || memcmp(alpn, "h2", 2) != 0) {

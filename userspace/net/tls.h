@@ -23,6 +23,13 @@ struct tls_ctx *tls_ctx_create(bool server, const char *cert_pem, const char *ke
 			       const char *root_pem);
 void tls_ctx_put(struct tls_ctx *ctx); /* accepts NULL */
 /*
+ * A server context for HTTP clients outside the mesh (the waypoint's --listen-tls): presents
+ * @cert_pem (the chain) and @key_pem, TLS 1.2 or 1.3, asks for no client certificate, and
+ * selects ALPN h2 or http/1.1 from the client's offer (none when it offers neither). Its
+ * connections complete the handshake without a peer identity. NULL + errno (EINVAL: bad PEM).
+ */
+struct tls_ctx *tls_ctx_create_edge(const char *cert_pem, const char *key_pem);
+/*
  * Accept only peers whose SPIFFE ID is in one of the @n trust domains @domains (copied): the
  * mesh's own and its aliases. Set before the context is shared. A context without any accepts
  * every trust domain the root signed for. 0 or -ENOMEM.

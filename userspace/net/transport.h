@@ -63,6 +63,7 @@ struct transport_peer {
 	char *identity;		   /* the peer's verified SPIFFE ID, or NULL */
 	char *baggage;		   /* W3C baggage the peer sent about the client, or NULL */
 	bool mtls;		   /* the peer was authenticated by mutual TLS */
+	bool tls;		   /* the connection is TLS without a client certificate */
 };
 
 /* The operations an implementation provides (see the transport_* wrappers). */
@@ -139,6 +140,14 @@ void connector_destroy(struct connector *c); /* accepts NULL */
  * downstream connection; @peer copied. NULL + errno (then @fd is closed).
  */
 struct transport *transport_tcp_new(struct loop *l, int fd, const struct transport_peer *peer);
+/*
+ * The same over one-way TLS with @ctx (tls_ctx_create_edge, borrowed: it must outlive the
+ * transport): the server side of an accepted connection; the handshake happens before any
+ * byte is delivered, and a failed one ends in on_error(-EPROTO).
+ */
+struct tls_ctx;
+struct transport *transport_tls_new(struct loop *l, int fd, struct tls_ctx *ctx,
+				    const struct transport_peer *peer);
 /* Plain TCP to the endpoint: non-blocking connect, TCP_NODELAY. NULL + errno. */
 struct connector *connector_tcp_new(struct loop *l);
 

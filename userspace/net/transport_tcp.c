@@ -6,6 +6,10 @@
  * EPOLLOUT. A graceful close flushes, half-closes, then reads and discards until the peer's
  * FIN or a linger deadline (a close() with unread input would send an RST that can destroy the
  * response still in flight: nginx's lingering close).
+ *
+ * transport_tls_new runs the same over TLS (tls.h, one-way, for HTTP clients): the handshake
+ * first, then records in and out through the connection's OpenSSL state; input OpenSSL still
+ * holds once the owner's buffer is full is read when the owner takes what it has.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -17,6 +21,7 @@
 
 #include "buf.h"
 #include "sock.h"
+#include "tls.h"
 #include "transport.h"
 
 /* A hard cap on queued output: writers stop at TRANSPORT_HIGH_WATER long before this. */
@@ -37,13 +42,15 @@ struct tcp {
 	struct loop_timer timer; /* connect deadline, then the linger of a graceful close */
 	struct loop_task uncork; /* sends the writes held during this batch */
 	int fd;
+	struct tls_conn *tls; /* NULL: plain TCP */
 	struct buf in, out;
 	uint32_t events;
 	int err; /* a failure to report from the task */
 	bool connecting, paused, eof_seen, eof_told, shut_wanted, shut_done, failed;
 	bool drain_wanted, closing, closed, lingering;
-	bool corked;   /* out holds this batch's small writes: no EPOLLOUT needed yet */
-	bool outbound; /* opened by the connector (a client), not accepted */
+	bool handshaken; /* TLS: the handshake is done (always true for plain TCP) */
+	bool corked;	 /* out holds this batch's small writes: no EPOLLOUT needed yet */
+	bool outbound;	 /* opened by the connector (a client), not accepted */
 };
 
 static const struct transport_impl tcp_impl;
@@ -61,10 +68,12 @@ static void set_events(struct tcp *c)
 		ev = 0;
 	else if (c->connecting)
 		ev = EPOLLOUT;
+	else if (c->tls && !c->handshaken)
+		ev = tls_conn_want_write(c->tls) ? EPOLLOUT : EPOLLIN;
 	else {
 		if ((!c->paused || c->lingering) && !c->eof_seen && c->in.len < TRANSPORT_READ_MAX)
 			ev |= EPOLLIN;
-		if (c->out.len && !c->corked)
+		if ((c->out.len && !c->corked) || (c->tls && tls_conn_want_write(c->tls)))
 			ev |= EPOLLOUT;
 	}
 	if (ev != c->events && loop_mod(c->loop, c->fd, ev, &c->h) == 0)
@@ -75,10 +84,66 @@ static void tcp_free(void *p)
 {
 	struct tcp *c = p;
 
+	tls_conn_destroy(c->tls);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	transport_peer_clear(&c->t.peer);
 	free(c);
+}
+
+/* One event's reads: up to TRANSPORT_READ_MAX held; 0 at the peer's end, else > 0 or -errno. */
+static ssize_t read_in(struct tcp *c)
+{
+	ssize_t total = 0;
+
+	if (!c->tls)
+		return buf_read_fd(&c->in, c->fd, TRANSPORT_READ_MAX);
+	/* OpenSSL reads ahead: what it holds makes no socket event, so take it all now. */
+	while (c->in.len < TRANSPORT_READ_MAX) {
+		size_t room = TRANSPORT_READ_MAX - c->in.len;
+		char *p = buf_reserve(&c->in, room, TRANSPORT_READ_MAX);
+		ssize_t n;
+
+		if (!p)
+			return -ENOMEM;
+		n = tls_conn_read(c->tls, p, room);
+		if (n > 0) {
+			c->in.len += (size_t)n;
+			total += n;
+			continue;
+		}
+		if (n == -EAGAIN)
+			return total ? total : -EAGAIN;
+		if (n == 0)
+			c->eof_seen = true; /* close_notify: after what came before it */
+		else if (!total)
+			return n;
+		return total ? total : 0;
+	}
+	return total;
+}
+
+/* Sends @len bytes: >= 0 taken, -EAGAIN, or -errno. */
+static ssize_t send_out(struct tcp *c, const char *data, size_t len)
+{
+	ssize_t n;
+
+	if (!c->tls) {
+		n = send(c->fd, data, len, MSG_NOSIGNAL);
+		return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : n;
+	}
+	/* Records stay in OpenSSL's write buffer until flushed: all of them go out first. */
+	n = tls_conn_flush(c->tls);
+	if (n)
+		return n;
+	n = tls_conn_write(c->tls, data, len);
+	if (n > 0) {
+		int err = tls_conn_flush(c->tls);
+
+		if (err && err != -EAGAIN)
+			return err;
+	}
+	return n;
 }
 
 /* The end: the socket goes (with an RST when @reset), the object after the batch. */
@@ -112,6 +177,7 @@ static void fail(struct tcp *c, int err)
 static void deliver(struct tcp *c)
 {
 	while (c->in.len && !c->paused && !c->closed && !c->failed && !c->closing) {
+		bool full = c->in.len >= TRANSPORT_READ_MAX;
 		size_t n = c->in.len, took = c->t.cbs->on_data(c->t.arg, buf_head(&c->in), n);
 
 		if (c->closed || c->closing)
@@ -119,6 +185,15 @@ static void deliver(struct tcp *c)
 		buf_consume(&c->in, took);
 		if (took < n)
 			c->paused = true;
+		/* The buffer was full: OpenSSL may hold more, with no socket event to come. */
+		if (full && !c->paused && c->tls && !c->eof_seen) {
+			ssize_t r = read_in(c);
+
+			if (r < 0 && r != -EAGAIN) {
+				fail(c, (int)r);
+				return;
+			}
+		}
 	}
 	if (c->closed || c->failed || c->closing)
 		return;
@@ -132,32 +207,41 @@ static void deliver(struct tcp *c)
 	set_events(c);
 }
 
+/* Our side is done sending: close_notify first over TLS, then the FIN. */
+static void half_close(struct tcp *c)
+{
+	c->shut_done = true;
+	if (c->tls)
+		tls_conn_shutdown(c->tls);
+	shutdown(c->fd, SHUT_WR);
+}
+
 static void flush(struct tcp *c)
 {
 	while (c->out.len) {
-		ssize_t n = send(c->fd, buf_head(&c->out), c->out.len, MSG_NOSIGNAL);
+		ssize_t n = send_out(c, buf_head(&c->out), c->out.len);
 
 		if (n < 0) {
-			if (errno == EINTR)
+			if (n == -EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				fail(c, -errno);
+			if (n != -EAGAIN)
+				fail(c, (int)n);
 			return;
 		}
 		buf_consume(&c->out, (size_t)n);
 	}
 	buf_free(&c->out);
-	if (c->shut_wanted && !c->shut_done) {
-		c->shut_done = true;
-		shutdown(c->fd, SHUT_WR);
+	if (c->tls && tls_conn_flush(c->tls) == -EAGAIN) {
+		set_events(c); /* the last records: EPOLLOUT brings us back */
+		return;
 	}
+	if (c->shut_wanted && !c->shut_done)
+		half_close(c);
 	if (c->closing && !c->lingering) {
 		/* Half-closed: wait for the peer's FIN (or the linger deadline), discarding. */
 		c->lingering = true;
-		if (!c->shut_done) {
-			c->shut_done = true;
-			shutdown(c->fd, SHUT_WR);
-		}
+		if (!c->shut_done)
+			half_close(c);
 		/*
 		 * Only a server lingers: a client's peer answered what it asked and has nothing
 		 * more to say, so its FIN need not be awaited (nor outlive the loop at shutdown).
@@ -196,6 +280,20 @@ static void on_event(struct loop_handler *h, uint32_t events)
 			return;
 		events |= EPOLLOUT;
 	}
+	if (c->tls && !c->handshaken && !c->lingering) {
+		int err = tls_conn_handshake(c->tls);
+
+		if (err == -EAGAIN) {
+			set_events(c);
+			return;
+		}
+		if (err) {
+			fail(c, -EPROTO);
+			return;
+		}
+		c->handshaken = true;
+		events |= EPOLLIN | (c->out.len ? EPOLLOUT : 0);
+	}
 	if (events & (EPOLLOUT | EPOLLERR)) {
 		flush(c);
 		if (c->closed || c->failed)
@@ -212,7 +310,7 @@ static void on_event(struct loop_handler *h, uint32_t events)
 		}
 		if (c->eof_seen || c->in.len >= TRANSPORT_READ_MAX)
 			goto out;
-		n = buf_read_fd(&c->in, c->fd, TRANSPORT_READ_MAX);
+		n = read_in(c);
 		if (n == 0)
 			c->eof_seen = true;
 		else if (n < 0 && n != -EAGAIN) {
@@ -282,7 +380,7 @@ static int tcp_write(struct transport *t, const char *data, size_t len)
 
 	if (c->failed || c->err || c->shut_wanted || c->closing)
 		return -EPIPE;
-	if (!c->connecting && !c->out.len && len < CORK_MAX) {
+	if (!c->connecting && c->handshaken && !c->out.len && len < CORK_MAX) {
 		p = buf_reserve(&c->out, len, OUT_CAP);
 		if (!p)
 			return -ENOMEM;
@@ -292,11 +390,12 @@ static int tcp_write(struct transport *t, const char *data, size_t len)
 		loop_queue(c->loop, &c->uncork);
 		return 0;
 	}
-	if (!c->connecting && !c->out.len) {
-		ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+	/* Over TLS everything goes through the queue: records OpenSSL still holds need EPOLLOUT. */
+	if (!c->connecting && !c->tls && !c->out.len) {
+		ssize_t n = send_out(c, data, len);
 
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			fail_later(c, -errno);
+		if (n < 0 && n != -EAGAIN && n != -EINTR) {
+			fail_later(c, (int)n);
 			return -EPIPE;
 		}
 		if (n > 0) {
@@ -329,10 +428,8 @@ static void tcp_shutdown(struct transport *t)
 	if (c->shut_wanted || c->failed)
 		return;
 	c->shut_wanted = true;
-	if (!c->connecting && !c->out.len) {
-		c->shut_done = true;
-		shutdown(c->fd, SHUT_WR);
-	}
+	if (!c->connecting && c->handshaken && !c->out.len)
+		half_close(c);
 }
 
 static void tcp_pause(struct transport *t)
@@ -399,6 +496,7 @@ static struct tcp *tcp_alloc(struct loop *l, int fd, bool connecting)
 	c->uncork.fn = on_uncork;
 	c->timer.fn = on_timer;
 	c->connecting = connecting;
+	c->handshaken = true;
 	c->events = connecting ? EPOLLOUT : EPOLLIN;
 	if (loop_add(l, fd, c->events, &c->h)) {
 		free(c);
@@ -421,6 +519,24 @@ struct transport *transport_tcp_new(struct loop *l, int fd, const struct transpo
 		return NULL;
 	}
 	return &c->t;
+}
+
+struct transport *transport_tls_new(struct loop *l, int fd, struct tls_ctx *ctx,
+				    const struct transport_peer *peer)
+{
+	struct transport *t = transport_tcp_new(l, fd, peer);
+	struct tcp *c = t ? tcp_of(t) : NULL;
+
+	if (!c)
+		return NULL;
+	c->tls = tls_conn_create(ctx, fd, NULL);
+	if (!c->tls) {
+		finish(c, true);
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->handshaken = false;
+	return t;
 }
 
 /* ---- the plain TCP connector ---- */
