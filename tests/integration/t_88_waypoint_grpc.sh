@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # build/waypoint as a process, on loopback, without a cluster, with real gRPC peers (Debian's
 # python3-grpcio: tests/integration/manifests/pods/grpc_peer.py): a unary call routed to a subset by a
-# header match, a server-streaming call, a fault abort with grpcStatus seen by the client as
+# header match, the same by a GRPCRoute's method match, a mirror to a gRPC subset, a
+# server-streaming call, a fault abort with grpcStatus seen by the client as
 # its status code, plain HTTP/2 (curl --http2-prior-knowledge) to an http port whose backend
 # speaks HTTP/1.1, and a port of undeclared protocol whose non-HTTP bytes are detected as TCP
 # and spliced to the VirtualService's tcp route (a socat echo).
@@ -23,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 
 port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-gp=$(port) hp=$(port) ep=$(port) lg=$(port) lh=$(port) lt=$(port) ap=$(port)
+gp=$(port) hp=$(port) ep=$(port) lg=$(port) lh=$(port) lt=$(port) ap=$(port) lr=$(port)
 
 # gRPC backends v1 on 127.0.0.1, v2 on 127.0.0.2 (same port); HTTP/1.1 and an echo on .1.
 "$PY" "$PEER" serve "127.0.0.1:$gp" v1 >"$tmp/g1.log" 2>&1 &
@@ -121,6 +122,33 @@ spec:
     route: [{destination: {host: greeter, subset: v1}}]
   - route: [{destination: {host: greeter, subset: v1}}]
 ---
+apiVersion: v1
+kind: Service
+metadata: {name: greeter-gw, namespace: it}
+spec: {selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: $gp}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: greeter-v1, namespace: it}
+spec: {selector: {app: greeter, version: v1}, ports: [{name: grpc, port: 50051, targetPort: $gp}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: greeter-v2, namespace: it}
+spec: {selector: {app: greeter, version: v2}, ports: [{name: grpc, port: 50051, targetPort: $gp}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: greeter-gw, namespace: it}
+spec:
+  parentRefs: [{kind: Service, group: "", name: greeter-gw, port: 50051}]
+  rules:
+  - matches:
+    - method: {service: demo.Echo, method: Hello}
+      headers: [{name: x-canary, value: "yes"}]
+    backendRefs: [{name: greeter-v2, port: 50051}]
+  - backendRefs: [{name: greeter-v1, port: 50051}]
+---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: raw, namespace: it}
@@ -135,6 +163,7 @@ actl waypoint config -f "$tmp/world.yaml" -n it --name wp >"$tmp/l7.json" || fai
 	--listen "127.0.0.1:$lg=greeter.it.svc.cluster.local:50051" \
 	--listen "127.0.0.1:$lh=web.it.svc.cluster.local:80" \
 	--listen "127.0.0.1:$lt=raw.it.svc.cluster.local:7000" \
+	--listen "127.0.0.1:$lr=greeter-gw.it.svc.cluster.local:50051" \
 	>"$tmp/access.log" 2>"$tmp/waypoint.log" &
 wp_pid=$!
 pids+=($wp_pid)
@@ -154,6 +183,13 @@ expect_eq "$(call hello "$W" greeter copied-call x-mirror=yes)" "v1:copied-call"
 wait_for 10 grep -q "call Hello copied-call" "$tmp/g2.log" ||
 	fail "the mirror never reached v2: $(tail -3 "$tmp/g2.log")"
 grep -q "call Hello copied-call" "$tmp/g1.log" || fail "v1 did not serve the mirrored call"
+# GRPCRoute (Gateway API) on another Service of the same pods: its method and header match
+# sends Hello with x-canary to greeter-v2; Count, even with the header, takes the default rule.
+G=127.0.0.1:$lr
+expect_eq "$(call hello "$G" greeter-gw hi)" "v1:hi" "GRPCRoute default rule"
+expect_eq "$(call hello "$G" greeter-gw hi x-canary=yes)" "v2:hi" "GRPCRoute method + header match"
+expect_eq "$(call count "$G" greeter-gw 2 x-canary=yes | tr '\n' ' ')" "v1:0 v1:1 " \
+	"GRPCRoute: another method does not match"
 # Server streaming: every message, in order, through one stream.
 expect_eq "$(call count "$W" greeter 4 | tr '\n' ' ')" "v1:0 v1:1 v1:2 v1:3 "
 # Fault abort with grpcStatus: the client sees the status code (no backend reached).
