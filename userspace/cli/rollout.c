@@ -3,7 +3,8 @@
  * Waiting for a change to be in force on every node: the node's agent has reconciled the
  * store's generation G (it reads state/generation before the manifests, so G in force means
  * every object written before G was seen), the node's ztunnel runs the snapshot that agent
- * published since, and so does each waypoint pod of the node (its L7 config: routes, rules).
+ * published since, and so does each waypoint pod of the node that runs (its L7 config: routes,
+ * rules).
  * What a node lacks is said by name when the wait runs out.
  */
 #include <errno.h>
@@ -63,6 +64,15 @@ static bool view_waypoints(const struct ctl_cluster *c, const cJSON *res, struct
 		cluster_pod_netns(c, ns, slash + 1, netns, sizeof(netns));
 		ret = http_get_in_netns_err(netns, 15020, "/snapshot_version", &body, err,
 					    sizeof(err));
+		/*
+		 * Nothing listens (the pod is not up yet, or runs no data plane): no stale routes
+		 * to wait out, as a waypoint that starts takes the agent's current snapshot. One
+		 * that listens but does not answer (hung, stopped) is waited for.
+		 */
+		if (ret == -ECONNREFUSED || ret == -ENOENT) {
+			free(body);
+			continue;
+		}
 		if (ret != 200 || !body || sscanf(body, "%" SCNu64, &have) != 1) {
 			snprintf(v->why, sizeof(v->why), "waypoint %s not answering (%s)", key,
 				 ret < 0 ? strerror(-ret) : "no snapshot version");
