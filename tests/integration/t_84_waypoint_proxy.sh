@@ -27,29 +27,12 @@ echo "hello from the backend" >"$tmp/www/hello.txt"
 python3 -m http.server "$be" --bind 127.0.0.1 --directory "$tmp/www" >"$tmp/backend.log" 2>&1 &
 be_pid=$!
 
+. "$REPO/tools/waypoint-world.sh"
 world() { # BODY: the manifests, /direct answering BODY
+	wp_world it
+	wp_service it web "{app: web}" "[{name: http, port: 80, targetPort: $be}]"
+	wp_pod it web-1 127.0.0.1 "{app: web, version: v1}"
 	cat <<YAML
-apiVersion: v1
-kind: Namespace
-metadata: {name: it, labels: {istio.io/use-waypoint: wp}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: wp, namespace: it}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: it}
-spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: $be}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web-1, namespace: it, labels: {app: web, version: v1}}
-spec: {containers: [{name: c}]}
-status: {podIP: 127.0.0.1}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService

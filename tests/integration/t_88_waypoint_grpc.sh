@@ -38,61 +38,23 @@ pids+=($!)
 socat "TCP-LISTEN:$ep,bind=127.0.0.3,reuseaddr,fork" EXEC:cat >"$tmp/echo.log" 2>&1 &
 pids+=($!)
 
-cat >"$tmp/world.yaml" <<YAML
-apiVersion: v1
-kind: Namespace
-metadata: {name: it, labels: {istio.io/use-waypoint: wp}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: wp, namespace: it}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: greeter, namespace: it}
-spec: {selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: $gp}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: it}
-spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: $hp}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: raw, namespace: it}
-spec: {selector: {app: raw}, ports: [{port: 7000, targetPort: 1}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: echo, namespace: it}
-spec: {selector: {app: echo}, ports: [{port: 7000, targetPort: $ep}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: greeter-1, namespace: it, labels: {app: greeter, version: v1}}
-spec: {containers: [{name: c}]}
-status: {podIP: 127.0.0.1}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: greeter-2, namespace: it, labels: {app: greeter, version: v2}}
-spec: {containers: [{name: c}]}
-status: {podIP: 127.0.0.2}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web-1, namespace: it, labels: {app: web}}
-spec: {containers: [{name: c}]}
-status: {podIP: 127.0.0.1}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: echo-1, namespace: it, labels: {app: echo}}
-spec: {containers: [{name: c}]}
-status: {podIP: 127.0.0.3}
+. "$REPO/tools/waypoint-world.sh"
+{
+	wp_world it
+	grpc="[{name: grpc, port: 50051, targetPort: $gp}]"
+	wp_service it greeter "{app: greeter}" "$grpc"
+	wp_service it web "{app: web}" "[{name: http, port: 80, targetPort: $hp}]"
+	wp_service it raw "{app: raw}" "[{port: 7000, targetPort: 1}]"
+	wp_service it echo "{app: echo}" "[{port: 7000, targetPort: $ep}]"
+	wp_service it greeter-gw "{app: greeter}" "$grpc"
+	wp_service it greeter-v1 "{app: greeter, version: v1}" "$grpc"
+	wp_service it greeter-v2 "{app: greeter, version: v2}" "$grpc"
+	wp_pod it greeter-1 127.0.0.1 "{app: greeter, version: v1}"
+	wp_pod it greeter-2 127.0.0.2 "{app: greeter, version: v2}"
+	wp_pod it web-1 127.0.0.1 "{app: web}"
+	wp_pod it echo-1 127.0.0.3 "{app: echo}"
+} >"$tmp/world.yaml"
+cat >>"$tmp/world.yaml" <<YAML
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -121,21 +83,6 @@ spec:
     fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}
     route: [{destination: {host: greeter, subset: v1}}]
   - route: [{destination: {host: greeter, subset: v1}}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: greeter-gw, namespace: it}
-spec: {selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: $gp}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: greeter-v1, namespace: it}
-spec: {selector: {app: greeter, version: v1}, ports: [{name: grpc, port: 50051, targetPort: $gp}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: greeter-v2, namespace: it}
-spec: {selector: {app: greeter, version: v2}, ports: [{name: grpc, port: 50051, targetPort: $gp}]}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute

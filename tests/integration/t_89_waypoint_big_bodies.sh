@@ -33,29 +33,12 @@ want=$(sha256sum <"$tmp/www/big.bin" | cut -d' ' -f1)
 python3 "$REPO/tests/integration/bin/bigbody_backend.py" "$be" "$tmp/www" >"$tmp/backend.log" 2>&1 &
 pids+=($!)
 
-cat >"$tmp/world.yaml" <<YAML
-apiVersion: v1
-kind: Namespace
-metadata: {name: it, labels: {istio.io/use-waypoint: wp}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: wp, namespace: it}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: files, namespace: it}
-spec: {selector: {app: files}, ports: [{name: http, port: 80, targetPort: $be}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: files-1, namespace: it, labels: {app: files}}
-spec: {containers: [{name: c}]}
-status: {podIP: 127.0.0.1}
-YAML
+. "$REPO/tools/waypoint-world.sh"
+{
+	wp_world it
+	wp_service it files "{app: files}" "[{name: http, port: 80, targetPort: $be}]"
+	wp_pod it files-1 127.0.0.1 "{app: files}"
+} >"$tmp/world.yaml"
 actl waypoint config -f "$tmp/world.yaml" -n it --name wp >"$tmp/l7.json" || fail "waypoint config"
 "$WAYPOINT" --config "$tmp/l7.json" --listen "127.0.0.1:$lp=files.it.svc.cluster.local:80" \
 	--listen-tls "127.0.0.1:$tp=files.it.svc.cluster.local:80" \

@@ -83,35 +83,14 @@ taskset -c 0 nginx -c "$tmp/be/nginx.conf" -p "$tmp/be" >/dev/null 2>&1 &
 pids+=($!)
 
 # The waypoint: its model from manifests, as a user writes them.
-cat >"$tmp/world.yaml" <<YAML
-apiVersion: v1
-kind: Namespace
-metadata: {name: bench, labels: {istio.io/use-waypoint: wp}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: wp, namespace: bench}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: bench}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: $be}]
-YAML
-for v in 1 2 3; do
-	cat >>"$tmp/world.yaml" <<YAML
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web-v$v, namespace: bench, labels: {app: web, version: v$v}}
-spec: {containers: [{name: c}]}
-status: {podIP: 127.0.0.$((v + 1))}
-YAML
-done
+. "$REPO/tools/waypoint-world.sh"
+{
+	wp_world bench
+	wp_service bench web "{app: web}" "[{name: http, port: 80, targetPort: $be}]"
+	for v in 1 2 3; do
+		wp_pod bench "web-v$v" "127.0.0.$((v + 1))" "{app: web, version: v$v}"
+	done
+} >"$tmp/world.yaml"
 cat >>"$tmp/world.yaml" <<'YAML'
 ---
 apiVersion: networking.istio.io/v1

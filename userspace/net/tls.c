@@ -124,8 +124,12 @@ out:
 	return err;
 }
 
-struct tls_ctx *tls_ctx_create(bool server, const char *cert_pem, const char *key_pem,
-			       const char *root_pem)
+/*
+ * A context's common part: OpenSSL's context for @server, TLS @min_version and up, partial
+ * writes, read-ahead, and the identity @cert_pem / @key_pem. NULL + errno.
+ */
+static struct tls_ctx *ctx_new(bool server, int min_version, const char *cert_pem,
+			       const char *key_pem)
 {
 	struct tls_ctx *ctx = calloc(1, sizeof(*ctx));
 	int err = -ENOMEM;
@@ -137,24 +141,40 @@ struct tls_ctx *tls_ctx_create(bool server, const char *cert_pem, const char *ke
 	ctx->ssl = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	if (!ctx->ssl)
 		goto fail;
-	SSL_CTX_set_min_proto_version(ctx->ssl, TLS1_3_VERSION);
+	SSL_CTX_set_min_proto_version(ctx->ssl, min_version);
 	SSL_CTX_set_mode(ctx->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
 				       SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 				       SSL_MODE_RELEASE_BUFFERS);
-	/* Compression and renegotiation do not exist in 1.3; tickets would only add state. */
-	SSL_CTX_set_options(ctx->ssl, SSL_OP_NO_TICKET);
-	SSL_CTX_set_num_tickets(ctx->ssl, 0);
 	/*
 	 * Read-ahead with a buffer of several records: one recv() brings in many records instead
 	 * of two (header, then body) per 16 KiB record.
 	 */
 	SSL_CTX_set_read_ahead(ctx->ssl, 1);
 	SSL_CTX_set_default_read_buffer_len(ctx->ssl, TLS_READ_BUF);
-	SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	err = load_root(ctx->ssl, root_pem ? root_pem : "");
+	err = load_identity(ctx->ssl, cert_pem ? cert_pem : "", key_pem ? key_pem : "");
 	if (err)
 		goto fail;
-	err = load_identity(ctx->ssl, cert_pem ? cert_pem : "", key_pem ? key_pem : "");
+	return ctx;
+fail:
+	SSL_CTX_free(ctx->ssl);
+	free(ctx);
+	errno = -err;
+	return NULL;
+}
+
+struct tls_ctx *tls_ctx_create(bool server, const char *cert_pem, const char *key_pem,
+			       const char *root_pem)
+{
+	struct tls_ctx *ctx = ctx_new(server, TLS1_3_VERSION, cert_pem, key_pem);
+	int err;
+
+	if (!ctx)
+		return NULL;
+	/* Compression and renegotiation do not exist in 1.3; tickets would only add state. */
+	SSL_CTX_set_options(ctx->ssl, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ctx->ssl, 0);
+	SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	err = load_root(ctx->ssl, root_pem ? root_pem : "");
 	if (err)
 		goto fail;
 	if (server) {
@@ -166,43 +186,22 @@ struct tls_ctx *tls_ctx_create(bool server, const char *cert_pem, const char *ke
 	}
 	return ctx;
 fail:
-	SSL_CTX_free(ctx->ssl);
-	free(ctx);
+	tls_ctx_put(ctx);
 	errno = -err;
 	return NULL;
 }
 
 struct tls_ctx *tls_ctx_create_edge(const char *cert_pem, const char *key_pem)
 {
-	struct tls_ctx *ctx = calloc(1, sizeof(*ctx));
-	int err = -ENOMEM;
+	/* What HTTP clients speak today: TLS 1.2 and 1.3, OpenSSL's default suites. */
+	struct tls_ctx *ctx = ctx_new(true, TLS1_2_VERSION, cert_pem, key_pem);
 
 	if (!ctx)
 		return NULL;
-	ctx->server = true;
 	ctx->edge = true;
-	ctx->refs = 1;
-	ctx->ssl = SSL_CTX_new(TLS_server_method());
-	if (!ctx->ssl)
-		goto fail;
-	/* What HTTP clients speak today: TLS 1.2 and 1.3, OpenSSL's default suites. */
-	SSL_CTX_set_min_proto_version(ctx->ssl, TLS1_2_VERSION);
-	SSL_CTX_set_mode(ctx->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-				       SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				       SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_read_ahead(ctx->ssl, 1);
-	SSL_CTX_set_default_read_buffer_len(ctx->ssl, TLS_READ_BUF);
 	SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_NONE, NULL);
-	err = load_identity(ctx->ssl, cert_pem ? cert_pem : "", key_pem ? key_pem : "");
-	if (err)
-		goto fail;
 	SSL_CTX_set_alpn_select_cb(ctx->ssl, alpn_select_edge, NULL);
 	return ctx;
-fail:
-	SSL_CTX_free(ctx->ssl);
-	free(ctx);
-	errno = -err;
-	return NULL;
 }
 
 struct tls_ctx *tls_ctx_get(struct tls_ctx *ctx)
