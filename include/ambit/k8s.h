@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The Kubernetes API's response bodies, as the agent's Kubernetes source reads them (DESIGN.md
+ * §5; issue "Kubernetes"): a LIST's `<Kind>List` (items, the list's resourceVersion, the
+ * continue token of a chunked list), a WATCH's stream of one JSON event per line ({"type":
+ * "ADDED|MODIFIED|DELETED|BOOKMARK|ERROR", "object": {...}}), decoded incrementally as chunks
+ * arrive, and the Status object an error carries (its code: 410 "Expired" is a resourceVersion
+ * too old, answered by listing again). Everything here is untrusted input: malformed bodies are
+ * errors naming where and why, lines are bounded, and nothing is assumed beyond what the API
+ * reference promises.
+ */
+#ifndef AMBIT_K8S_H
+#define AMBIT_K8S_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct cJSON;
+
+/* HTTP status of a watch that started too far back (Status reason "Expired" / "Gone"). */
+#define K8S_GONE 410
+
+enum k8s_event_type {
+	K8S_ADDED,
+	K8S_MODIFIED,
+	K8S_DELETED,
+	K8S_BOOKMARK, /* only the resourceVersion to resume from: no object state */
+	K8S_ERROR,    /* the watch ends: a Status (code, reason, message) */
+};
+
+/* One watch event (everything borrowed for the callback's duration). */
+struct k8s_event {
+	enum k8s_event_type type;
+	const struct cJSON *object;   /* the object (for ERROR the Status) */
+	const char *resource_version; /* its metadata.resourceVersion ("" for ERROR) */
+	int code;		      /* ERROR: the Status code (0 if none) */
+	const char *reason, *message; /* ERROR: the Status's, or "" */
+};
+
+/* Returns 0 to go on, or a negative errno to stop decoding (k8s_stream_feed returns it). */
+typedef int (*k8s_event_fn)(void *arg, const struct k8s_event *ev);
+
+struct k8s_stream;
+
+/*
+ * A decoder for one watch response body; events go to @fn(@arg) in order. A line longer than
+ * @max_line bytes is an error (the stream is not read further). NULL + errno.
+ */
+struct k8s_stream *k8s_stream_new(size_t max_line, k8s_event_fn fn, void *arg);
+void k8s_stream_free(struct k8s_stream *s); /* accepts NULL */
+/*
+ * The next @len bytes of the body. 0; -EPROTO for a line that is not an event (the reason, with
+ * the line's number, in @err); -E2BIG for a line over the bound; or the callback's error.
+ * After an error the stream takes nothing more (the same error again).
+ */
+int k8s_stream_feed(struct k8s_stream *s, const char *data, size_t len, char *err, size_t errlen);
+/* The body ended: 0, or -EPROTO when it ended inside a line (a cut connection). */
+int k8s_stream_end(struct k8s_stream *s, char *err, size_t errlen);
+/* Events decoded so far. */
+size_t k8s_stream_events(const struct k8s_stream *s);
+
+/* A LIST response: the `<Kind>List`, its items in order (borrowed from @root). */
+struct k8s_list {
+	struct cJSON *root;
+	size_t n_items;
+	const struct cJSON **items;
+	const char *kind;	      /* "PodList", ... */
+	const char *resource_version; /* to watch from */
+	const char *cont;	      /* metadata.continue: the next chunk's token, or NULL */
+};
+
+/*
+ * Decodes @len bytes of a LIST body into @out (free with k8s_list_free, also after a failure).
+ * 0; -EPROTO with the reason in @err (not JSON, not a List, an item that is not an object with
+ * metadata.name, no resourceVersion); -ENOMEM.
+ */
+int k8s_list_parse(const char *body, size_t len, struct k8s_list *out, char *err, size_t errlen);
+void k8s_list_free(struct k8s_list *l);
+
+/*
+ * A Status body (an API error): its code, reason and message into the buffers. 0, or -EPROTO
+ * when @body is not a Status.
+ */
+int k8s_status_parse(const char *body, size_t len, int *code, char *reason, size_t rlen,
+		     char *message, size_t mlen);
+
+#endif
