@@ -353,6 +353,8 @@ static void log_flush(struct wp_log *lg)
 		size_t n = lg->pending.len;
 		ssize_t w;
 
+		if (!p)
+			break;
 		if (n > PIPE_BUF) {
 			const char *nl = memrchr(p, '\n', PIPE_BUF);
 

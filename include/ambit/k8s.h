@@ -84,4 +84,60 @@ void k8s_list_free(struct k8s_list *l);
 int k8s_status_parse(const char *body, size_t len, int *code, char *reason, size_t rlen,
 		     char *message, size_t mlen);
 
+/*
+ * A reflector: the state machine that keeps a local copy of one resource (one list+watch URL)
+ * the way Kubernetes clients do, without any I/O of its own, so that its decisions can be
+ * tested on their own. It says what to request next (k8s_reflector_next) and is told what came
+ * back; the consumer hears each change as upsert/remove on the objects' "namespace/name" keys.
+ *  - It starts with a LIST (paged: each page's continue token asked for next); the last page
+ *    makes the copy equal to it: new or changed objects upserted, ones no longer there removed
+ *    (a re-list after a gap in the watch catches up the same way). Then a WATCH from the list's
+ *    resourceVersion, resumed after each clean end from the last resourceVersion seen (an
+ *    event's or a BOOKMARK's).
+ *  - 410 Gone (an ERROR event, or the HTTP status of a watch or of a list's continue) means that
+ *    resourceVersion is too old: LIST again at once, from scratch.
+ *  - Any other failure (connection lost, 5xx, 429, a body that does not decode) waits before the
+ *    next attempt: 200 ms doubling to 30 s, each wait drawn between half and all of it (jitter,
+ *    so that a fleet of agents does not come back in step), back to 200 ms after a success.
+ */
+struct k8s_reflector;
+
+struct k8s_reflector_ops {
+	/* @key's object is new or changed (borrowed for the call). */
+	void (*upsert)(void *arg, const char *key, const struct cJSON *obj);
+	/* @key's object is gone; @last is what the copy held (borrowed). */
+	void (*remove)(void *arg, const char *key, const struct cJSON *last);
+};
+
+enum k8s_action {
+	K8S_DO_LIST,  /* LIST: with continue = @cont when not NULL */
+	K8S_DO_WATCH, /* WATCH from @resource_version */
+	K8S_DO_WAIT,  /* nothing for @wait_ms, then ask again */
+};
+
+struct k8s_request {
+	enum k8s_action action;
+	const char *cont;	      /* borrowed until the next call */
+	const char *resource_version; /* borrowed until the next call */
+	unsigned int wait_ms;
+};
+
+/* @ops and @arg are borrowed; @seed draws the jitter. NULL + errno. */
+struct k8s_reflector *k8s_reflector_new(const struct k8s_reflector_ops *ops, void *arg,
+					unsigned int seed);
+void k8s_reflector_free(struct k8s_reflector *r); /* accepts NULL */
+/* What to request now. A K8S_DO_WAIT is consumed by this call: the next one asks anew. */
+void k8s_reflector_next(struct k8s_reflector *r, struct k8s_request *out);
+/* A LIST page answered (@l borrowed). 0 or -ENOMEM. */
+int k8s_reflector_list_page(struct k8s_reflector *r, const struct k8s_list *l);
+/* A WATCH event (borrowed). 0 or -ENOMEM. */
+int k8s_reflector_event(struct k8s_reflector *r, const struct k8s_event *ev);
+/* The WATCH ended cleanly (timeoutSeconds, the server closing it): it resumes at once. */
+void k8s_reflector_watch_ended(struct k8s_reflector *r);
+/* The request failed: @http_status (410 restarts the LIST), or 0 for a transport failure. */
+void k8s_reflector_failed(struct k8s_reflector *r, int http_status);
+/* Whether a first LIST completed (the copy is whole), and how many objects it holds. */
+bool k8s_reflector_synced(const struct k8s_reflector *r);
+size_t k8s_reflector_count(const struct k8s_reflector *r);
+
 #endif

@@ -4,7 +4,9 @@
  * its chunking (every split point), each event type with its resourceVersion, an ERROR's Status
  * (410 Expired), blank lines and CRLF, and the refusals: not JSON, not an event, an unknown
  * type, no resourceVersion, a line over the bound, a body cut inside an event, a callback that
- * stops; LIST bodies (items, resourceVersion, continue, items null) and their refusals; Status.
+ * stops; LIST bodies (items, resourceVersion, continue, items null) and their refusals; Status;
+ * the reflector: paged LIST then WATCH, the copy's changes as upsert/remove, bookmarks, 410
+ * re-lists that report only what was missed, and back-off with jitter, capped and reset.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -225,6 +227,185 @@ static void test_status(void **state)
 			 -EPROTO);
 }
 
+/* ---- the reflector ---- */
+
+struct log {
+	char text[1024];
+};
+
+static void on_upsert(void *arg, const char *key, const cJSON *obj)
+{
+	struct log *l = arg;
+	const cJSON *rv =
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "resourceVersion");
+	size_t n = strlen(l->text);
+
+	snprintf(l->text + n, sizeof(l->text) - n, "+%s@%s ", key, rv->valuestring);
+}
+
+static void on_remove(void *arg, const char *key, const cJSON *last)
+{
+	struct log *l = arg;
+	size_t n = strlen(l->text);
+
+	snprintf(l->text + n, sizeof(l->text) - n, "-%s ", key);
+}
+
+static const struct k8s_reflector_ops log_ops = {on_upsert, on_remove};
+
+/* A LIST page of "name:rv" items in namespace default, its @rv and @cont, given to @r. */
+static void page(struct k8s_reflector *r, const char *rv, const char *cont, const char *items)
+{
+	char body[2048], *p = body, list[512], *save = NULL, *tok;
+	struct k8s_list l;
+	char err[200];
+	bool first = true;
+
+	p += sprintf(p,
+		     "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"%s\"%s%s%s},"
+		     "\"items\":[",
+		     rv, cont ? ",\"continue\":\"" : "", cont ? cont : "", cont ? "\"" : "");
+	snprintf(list, sizeof(list), "%s", items);
+	for (tok = strtok_r(list, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		char *colon = strchr(tok, ':');
+
+		*colon = '\0';
+		p += sprintf(p,
+			     "%s{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\","
+			     "\"resourceVersion\":\"%s\"}}",
+			     first ? "" : ",", tok, colon + 1);
+		first = false;
+	}
+	sprintf(p, "]}");
+	assert_int_equal(k8s_list_parse(body, strlen(body), &l, err, sizeof(err)), 0);
+	assert_int_equal(k8s_reflector_list_page(r, &l), 0);
+	k8s_list_free(&l);
+}
+
+/* A watch event of @type for pod @name at @rv. */
+static void event(struct k8s_reflector *r, enum k8s_event_type type, const char *name,
+		  const char *rv)
+{
+	char body[256];
+	cJSON *o;
+	struct k8s_event ev = {.type = type, .resource_version = rv, .reason = "", .message = ""};
+
+	snprintf(body, sizeof(body),
+		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\","
+		 "\"resourceVersion\":\"%s\"}}",
+		 name, rv);
+	o = cJSON_Parse(body);
+	ev.object = o;
+	assert_int_equal(k8s_reflector_event(r, &ev), 0);
+	cJSON_Delete(o);
+}
+
+static void expect_next(struct k8s_reflector *r, enum k8s_action a, const char *arg)
+{
+	struct k8s_request q;
+
+	k8s_reflector_next(r, &q);
+	assert_int_equal(q.action, a);
+	if (a == K8S_DO_LIST && !arg)
+		assert_null(q.cont);
+	else if (a == K8S_DO_LIST)
+		assert_string_equal(q.cont, arg);
+	else if (a == K8S_DO_WATCH)
+		assert_string_equal(q.resource_version, arg);
+}
+
+static unsigned int expect_wait(struct k8s_reflector *r, unsigned int lo, unsigned int hi)
+{
+	struct k8s_request q;
+
+	k8s_reflector_next(r, &q);
+	assert_int_equal(q.action, K8S_DO_WAIT);
+	assert_in_range(q.wait_ms, lo, hi);
+	return q.wait_ms;
+}
+
+static void test_reflector_list_watch_relist(void **state)
+{
+	struct log l = {{0}};
+	struct k8s_reflector *r = k8s_reflector_new(&log_ops, &l, 7);
+	struct k8s_event gone = {.type = K8S_ERROR,
+				 .code = 410,
+				 .reason = "Expired",
+				 .message = "too old",
+				 .resource_version = ""};
+	cJSON *status = cJSON_Parse("{\"kind\":\"Status\",\"code\":410}");
+
+	/* A LIST in two pages, then the WATCH from its resourceVersion. */
+	expect_next(r, K8S_DO_LIST, NULL);
+	page(r, "10", "t1", "a:5 b:6");
+	assert_false(k8s_reflector_synced(r));
+	assert_string_equal(l.text, "");
+	expect_next(r, K8S_DO_LIST, "t1");
+	page(r, "10", NULL, "c:7");
+	assert_true(k8s_reflector_synced(r));
+	assert_string_equal(l.text, "+default/a@5 +default/b@6 +default/c@7 ");
+	assert_int_equal(k8s_reflector_count(r), 3);
+	expect_next(r, K8S_DO_WATCH, "10");
+	/* Events change the copy; a bookmark moves the resume point only. */
+	l.text[0] = '\0';
+	event(r, K8S_ADDED, "d", "11");
+	event(r, K8S_MODIFIED, "a", "12");
+	event(r, K8S_DELETED, "b", "13");
+	event(r, K8S_DELETED, "zz", "14"); /* never seen: nothing to say */
+	event(r, K8S_BOOKMARK, "", "20");
+	assert_string_equal(l.text, "+default/d@11 +default/a@12 -default/b ");
+	assert_int_equal(k8s_reflector_count(r), 3);
+	k8s_reflector_watch_ended(r);
+	expect_next(r, K8S_DO_WATCH, "20");
+	/* 410: LIST again at once; the copy catches up with what it missed, and only that. */
+	gone.object = status;
+	assert_int_equal(k8s_reflector_event(r, &gone), 0);
+	k8s_reflector_watch_ended(r);
+	expect_next(r, K8S_DO_LIST, NULL);
+	l.text[0] = '\0';
+	page(r, "30", NULL, "e:29 a:12 c:25");
+	assert_string_equal(l.text, "+default/c@25 -default/d +default/e@29 ");
+	expect_next(r, K8S_DO_WATCH, "30");
+	cJSON_Delete(status);
+	k8s_reflector_free(r);
+}
+
+static void test_reflector_backoff(void **state)
+{
+	struct log l = {{0}};
+	struct k8s_reflector *r = k8s_reflector_new(&log_ops, &l, 3);
+	unsigned int w = 0;
+
+	/* A list cut between pages starts over, after a wait; its first page does not count. */
+	page(r, "10", "t1", "a:1");
+	k8s_reflector_failed(r, 503);
+	expect_wait(r, 100, 200);
+	expect_next(r, K8S_DO_LIST, NULL);
+	page(r, "11", NULL, "b:2");
+	assert_string_equal(l.text, "+default/b@2 ");
+	/* Lost connections: waits double (with jitter) up to 30 s... */
+	for (int i = 0; i < 20; i++) {
+		k8s_reflector_failed(r, 0);
+		w = expect_wait(r, 100, 30000);
+		expect_next(r, K8S_DO_WATCH, "11");
+	}
+	assert_in_range(w, 15000, 30000);
+	/* ...and a success brings them back to 200 ms. */
+	event(r, K8S_BOOKMARK, "", "12");
+	k8s_reflector_failed(r, 500);
+	expect_wait(r, 100, 200);
+	k8s_reflector_failed(r, 500);
+	expect_wait(r, 200, 400);
+	/* An expired continue token: the LIST starts over at once. */
+	expect_next(r, K8S_DO_WATCH, "12");
+	k8s_reflector_failed(r, 410);
+	expect_next(r, K8S_DO_LIST, NULL);
+	page(r, "40", "t9", "b:2");
+	k8s_reflector_failed(r, 410);
+	expect_next(r, K8S_DO_LIST, NULL);
+	k8s_reflector_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +416,8 @@ int main(void)
 	    cmocka_unit_test(test_list),
 	    cmocka_unit_test(test_list_refusals),
 	    cmocka_unit_test(test_status),
+	    cmocka_unit_test(test_reflector_list_watch_relist),
+	    cmocka_unit_test(test_reflector_backoff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The list+watch state machine of one resource (include/ambit/k8s.h, struct k8s_reflector). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "ambit/k8s.h"
+
+#define BACKOFF_FIRST_MS 200u
+#define BACKOFF_MAX_MS 30000u
+
+struct entry {
+	char *key; /* "namespace/name", or "name" for a cluster-scoped object */
+	char *rv;
+	cJSON *obj;
+};
+
+struct entries {
+	size_t n, cap;
+	struct entry *items; /* sorted by key once complete */
+};
+
+struct k8s_reflector {
+	const struct k8s_reflector_ops *ops;
+	void *arg;
+	unsigned int seed;
+	bool watching, synced;
+	char *cont; /* the next LIST page's token, NULL: the first page */
+	char *rv;   /* where the WATCH resumes */
+	unsigned int backoff_ms, wait_ms;
+	struct entries cache, pending; /* the copy; a LIST's pages so far */
+};
+
+static const char *str_at(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *v =
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, a), b);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static char *key_of(const cJSON *obj)
+{
+	const char *ns = str_at(obj, "metadata", "namespace"),
+		   *name = str_at(obj, "metadata", "name");
+	size_t nl = ns && *ns ? strlen(ns) + 1 : 0, ml = name ? strlen(name) : 0;
+	char *k = malloc(nl + ml + 1);
+
+	if (!k)
+		return NULL;
+	if (nl) {
+		memcpy(k, ns, nl - 1);
+		k[nl - 1] = '/';
+	}
+	memcpy(k + nl, name ? name : "", ml + 1);
+	return k;
+}
+
+static void entry_free(struct entry *e)
+{
+	free(e->key);
+	free(e->rv);
+	cJSON_Delete(e->obj);
+}
+
+static void entries_clear(struct entries *es)
+{
+	for (size_t i = 0; i < es->n; i++)
+		entry_free(&es->items[i]);
+	free(es->items);
+	memset(es, 0, sizeof(*es));
+}
+
+/* A copy of @obj appended (unsorted). 0 or -ENOMEM. */
+static int entries_add(struct entries *es, const cJSON *obj, const char *rv)
+{
+	struct entry e = {key_of(obj), strdup(rv ? rv : ""), cJSON_Duplicate(obj, true)};
+
+	if (es->n == es->cap) {
+		size_t cap = es->cap ? es->cap * 2 : 64;
+		struct entry *p = realloc(es->items, cap * sizeof(*p));
+
+		if (!p) {
+			entry_free(&e);
+			return -ENOMEM;
+		}
+		es->items = p;
+		es->cap = cap;
+	}
+	if (!e.key || !e.rv || !e.obj) {
+		entry_free(&e);
+		return -ENOMEM;
+	}
+	es->items[es->n++] = e;
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->key, ((const struct entry *)b)->key);
+}
+
+/* Index of @key in sorted @es, or where it would go (*found false). */
+static size_t find(const struct entries *es, const char *key, bool *found)
+{
+	size_t lo = 0, hi = es->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(es->items[mid].key, key);
+
+		if (!c) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+struct k8s_reflector *k8s_reflector_new(const struct k8s_reflector_ops *ops, void *arg,
+					unsigned int seed)
+{
+	struct k8s_reflector *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->ops = ops;
+	r->arg = arg;
+	r->seed = seed ? seed : 1;
+	r->backoff_ms = BACKOFF_FIRST_MS;
+	return r;
+}
+
+void k8s_reflector_free(struct k8s_reflector *r)
+{
+	if (!r)
+		return;
+	entries_clear(&r->cache);
+	entries_clear(&r->pending);
+	free(r->cont);
+	free(r->rv);
+	free(r);
+}
+
+void k8s_reflector_next(struct k8s_reflector *r, struct k8s_request *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (r->wait_ms) {
+		out->action = K8S_DO_WAIT;
+		out->wait_ms = r->wait_ms;
+		r->wait_ms = 0;
+	} else if (r->watching) {
+		out->action = K8S_DO_WATCH;
+		out->resource_version = r->rv;
+	} else {
+		out->action = K8S_DO_LIST;
+		out->cont = r->cont;
+	}
+}
+
+static void set_str(char **dst, const char *v)
+{
+	char *c = v ? strdup(v) : NULL;
+
+	/* Out of memory: the old value stays, a later success puts it right. */
+	if (v && !c)
+		return;
+	free(*dst);
+	*dst = c;
+}
+
+/* From scratch: the next request is the first page of a LIST. */
+static void relist(struct k8s_reflector *r)
+{
+	r->watching = false;
+	set_str(&r->cont, NULL);
+	entries_clear(&r->pending);
+}
+
+void k8s_reflector_failed(struct k8s_reflector *r, int http_status)
+{
+	unsigned int half = r->backoff_ms / 2;
+
+	/* A list cut between pages starts again: its token would only expire meanwhile. */
+	if (http_status == K8S_GONE || !r->watching) {
+		relist(r);
+		if (http_status == K8S_GONE)
+			return;
+	}
+	r->seed = r->seed * 1103515245u + 12345u;
+	r->wait_ms = half + (r->seed >> 8) % (r->backoff_ms - half + 1);
+	r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
+}
+
+/* The last page is in: the copy becomes it, the consumer hears the difference. */
+static int list_done(struct k8s_reflector *r, const char *rv)
+{
+	struct entries *old = &r->cache, *now = &r->pending;
+	size_t i = 0, j = 0;
+
+	qsort(now->items, now->n, sizeof(*now->items), cmp_entry);
+	/* Keys repeated across pages (objects moved while paging): the last one counts. */
+	for (size_t k = 1; k < now->n; k++)
+		if (!strcmp(now->items[k - 1].key, now->items[k].key)) {
+			entry_free(&now->items[k - 1]);
+			memmove(&now->items[k - 1], &now->items[k],
+				(now->n - k) * sizeof(*now->items));
+			now->n--;
+			k--;
+		}
+	while (i < old->n || j < now->n) {
+		int c = i == old->n   ? 1
+			: j == now->n ? -1
+				      : strcmp(old->items[i].key, now->items[j].key);
+
+		if (c < 0) {
+			r->ops->remove(r->arg, old->items[i].key, old->items[i].obj);
+			i++;
+		} else if (c > 0) {
+			r->ops->upsert(r->arg, now->items[j].key, now->items[j].obj);
+			j++;
+		} else {
+			if (strcmp(old->items[i].rv, now->items[j].rv))
+				r->ops->upsert(r->arg, now->items[j].key, now->items[j].obj);
+			i++;
+			j++;
+		}
+	}
+	entries_clear(old);
+	*old = *now;
+	memset(now, 0, sizeof(*now));
+	set_str(&r->rv, rv);
+	set_str(&r->cont, NULL);
+	r->watching = true;
+	r->synced = true;
+	r->backoff_ms = BACKOFF_FIRST_MS;
+	return 0;
+}
+
+int k8s_reflector_list_page(struct k8s_reflector *r, const struct k8s_list *l)
+{
+	for (size_t i = 0; i < l->n_items; i++)
+		if (entries_add(&r->pending, l->items[i],
+				str_at(l->items[i], "metadata", "resourceVersion")))
+			return -ENOMEM;
+	if (l->cont) {
+		set_str(&r->cont, l->cont);
+		return 0;
+	}
+	return list_done(r, l->resource_version);
+}
+
+int k8s_reflector_event(struct k8s_reflector *r, const struct k8s_event *ev)
+{
+	struct entries *c = &r->cache;
+	char *key;
+	bool found;
+	size_t at;
+
+	if (ev->type == K8S_ERROR) {
+		k8s_reflector_failed(r, ev->code);
+		return 0;
+	}
+	set_str(&r->rv, ev->resource_version);
+	r->backoff_ms = BACKOFF_FIRST_MS;
+	if (ev->type == K8S_BOOKMARK)
+		return 0;
+	key = key_of(ev->object);
+	if (!key)
+		return -ENOMEM;
+	at = find(c, key, &found);
+	if (ev->type == K8S_DELETED) {
+		if (found) {
+			r->ops->remove(r->arg, key, c->items[at].obj);
+			entry_free(&c->items[at]);
+			memmove(&c->items[at], &c->items[at + 1],
+				(c->n - at - 1) * sizeof(*c->items));
+			c->n--;
+		}
+		free(key);
+		return 0;
+	}
+	free(key);
+	/* ADDED or MODIFIED: the new state in its place (appended, then moved there). */
+	if (found) {
+		struct entry e = {NULL, strdup(ev->resource_version),
+				  cJSON_Duplicate(ev->object, true)};
+
+		if (!e.rv || !e.obj) {
+			free(e.rv);
+			cJSON_Delete(e.obj);
+			return -ENOMEM;
+		}
+		free(c->items[at].rv);
+		cJSON_Delete(c->items[at].obj);
+		c->items[at].rv = e.rv;
+		c->items[at].obj = e.obj;
+	} else {
+		struct entry e;
+
+		if (entries_add(c, ev->object, ev->resource_version))
+			return -ENOMEM;
+		e = c->items[c->n - 1];
+		memmove(&c->items[at + 1], &c->items[at], (c->n - 1 - at) * sizeof(*c->items));
+		c->items[at] = e;
+	}
+	r->ops->upsert(r->arg, c->items[at].key, c->items[at].obj);
+	return 0;
+}
+
+void k8s_reflector_watch_ended(struct k8s_reflector *r)
+{
+	(void)r; /* watching stays set: the next request resumes from the last resourceVersion */
+}
+
+bool k8s_reflector_synced(const struct k8s_reflector *r)
+{
+	return r->synced;
+}
+
+size_t k8s_reflector_count(const struct k8s_reflector *r)
+{
+	return r->cache.n;
+}
