@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/fileutil.h"
 #include "config.h"
 #include "loop.h"
 
@@ -132,49 +133,13 @@ nomem:
 	return NULL;
 }
 
-int wp_read_file(const char *path, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *text = NULL;
-	size_t n = 0, cap = 0;
-
-	if (!f)
-		return -errno;
-	for (;;) {
-		size_t got;
-
-		if (n + 4096 + 1 > cap) {
-			char *p;
-
-			cap = cap ? cap * 2 : 65536;
-			p = realloc(text, cap);
-			if (!p) {
-				fclose(f);
-				free(text);
-				errno = ENOMEM;
-				return -ENOMEM;
-			}
-			text = p;
-		}
-		got = fread(text + n, 1, cap - n - 1, f);
-		n += got;
-		if (!got)
-			break;
-	}
-	fclose(f);
-	text[n] = '\0';
-	*out = text;
-	*len = n;
-	return 0;
-}
-
 struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t len)
 {
 	struct l7_config *l7;
 	char *text = NULL;
 	size_t n = 0;
 	cJSON *j;
-	int e = wp_read_file(path, &text, &n);
+	int e = fileutil_read_file(path, 0, &text, &n);
 
 	if (e) {
 		snprintf(err, len, "%s: %s", path, strerror(-e));

@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 
 #include "admin.h"
+#include "ambit/fileutil.h"
 #include "ambit/log.h"
 #include "mesh.h"
 #include "sock.h"
@@ -71,11 +72,12 @@ static struct tls_ctx *edge_tls(const char *cert, const char *key, char *err, si
 	char *c = NULL, *k = NULL;
 	struct tls_ctx *ctx = NULL;
 	size_t n;
+	int e;
 
-	if (wp_read_file(cert, &c, &n)) {
-		snprintf(err, len, "--tls-cert %s: %s", cert, strerror(errno));
-	} else if (wp_read_file(key, &k, &n)) {
-		snprintf(err, len, "--tls-key %s: %s", key, strerror(errno));
+	if ((e = fileutil_read_file(cert, 1u << 20, &c, &n))) {
+		snprintf(err, len, "--tls-cert %s: %s", cert, strerror(-e));
+	} else if ((e = fileutil_read_file(key, 1u << 20, &k, &n))) {
+		snprintf(err, len, "--tls-key %s: %s", key, strerror(-e));
 	} else if (!(ctx = tls_ctx_create_edge(c, k))) {
 		snprintf(err, len, "--tls-cert %s / --tls-key %s: %s", cert, key,
 			 errno == EINVAL ? "not a PEM certificate and its private key"

@@ -11,5 +11,10 @@
  * Returns 0 (end of file or @cap reached) or -errno of the failing read.
  */
 int fileutil_read_upto(int fd, char *buf, size_t cap, size_t *got);
+/*
+ * The whole file @path, NUL-terminated, into *@out (malloc'd; the caller frees) and its length
+ * into *@len. 0, or -errno (-EFBIG past @max bytes, 0: no bound).
+ */
+int fileutil_read_file(const char *path, size_t max, char **out, size_t *len);
 
 #endif

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Where the Kubernetes API is and how to authenticate to it (issue 10 §1), as client-go finds
+ * it: in-cluster (the DaemonSet): KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT and the
+ * pod's service-account directory (token, ca.crt, namespace); or a kubeconfig file: its
+ * current-context (or a named one), that context's cluster (server, certificate-authority or
+ * -data, insecure-skip-tls-verify) and user (token, tokenFile, client-certificate / -key or
+ * their -data). Relative paths in a kubeconfig are relative to its directory. Errors name the
+ * file and the field.
+ */
+#ifndef AMBIT_AGENT_KCONN_H
+#define AMBIT_AGENT_KCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define KCONN_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+struct kconn {
+	char *server;	  /* https://host:port, no trailing slash */
+	char *ca_pem;	  /* the CA bundle to verify the server with, NULL: the system's */
+	char *token;	  /* the bearer token as last read, or NULL */
+	char *token_file; /* where it is read again from (projected tokens rotate), or NULL */
+	char *cert_pem;	  /* client certificate and key, or NULL */
+	char *key_pem;
+	char *namespace;  /* the pod's or the context's namespace, or NULL */
+	bool insecure;	  /* insecure-skip-tls-verify */
+	char source[300]; /* "in-cluster" or "<kubeconfig> context <name>", for messages */
+};
+
+/*
+ * In-cluster: the environment's KUBERNETES_SERVICE_HOST/PORT and @sa_dir (KCONN_SA_DIR in a
+ * pod; tests give another). 0, or -ENOENT / -EINVAL with the reason in @why.
+ */
+int kconn_in_cluster(struct kconn *c, const char *sa_dir, char *why, size_t len);
+/* From kubeconfig @path, context @context (NULL: current-context). 0, or -errno and @why. */
+int kconn_kubeconfig(struct kconn *c, const char *path, const char *context, char *why, size_t len);
+/* Reads the token file again when there is one: 0, or -errno (the old token stays). */
+int kconn_refresh_token(struct kconn *c);
+void kconn_free(struct kconn *c);
+
+#endif
