@@ -55,7 +55,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
 
 BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/waypoint $(O)/hbone-probe $(O)/connflood
 
-.PHONY: all deps test unit bpf-test bookinfo-test integration selftest demo bench clean format \
+.PHONY: all deps test unit bpf-test bookinfo-test integration selftest demo bench clean format image \
 	format-check
 all: $(BINS) $(UNIT_BINS) $(BPFT_BINS)
 
@@ -76,6 +76,16 @@ $(O)/%.skel.h: $(O)/bpf/%.bpf.o
 $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# --version: the tree's `git describe`, rebuilt into version.o only when it changes.
+VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo dev)
+$(O)/version.stamp: FORCE
+	@mkdir -p $(@D)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(OBJ)/userspace/lib/version.o: $(O)/version.stamp
+$(OBJ)/userspace/lib/version.o: CFLAGS += -DAMBIT_VERSION='"$(VERSION)"'
+.PHONY: FORCE
+FORCE:
 
 # Only the loader (agent) and the BPF tests include skeletons; the rest builds without clang.
 BPFT_OBJS := $(patsubst tests/bpf/%.c,$(OBJ)/tests/bpf/%.o,$(BPFT_SRCS))
@@ -237,6 +247,11 @@ $(O)/bench-policy: tools/bench/policy-bench.c $(O)/libnet.a $(O)/libambit.a
 
 bench-policy: $(O)/bench-policy
 	@$(O)/bench-policy
+
+# `make image`: the container image (deploy/Containerfile) from the binaries, with buildah.
+image: deps
+	$(MAKE) $(BINS)
+	@bash tools/image.sh
 
 # `make demo [DEMO=l4]`: the bookinfo L7 tour through a waypoint (default), or the L4 demo.
 DEMO ?= l7

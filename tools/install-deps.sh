@@ -22,6 +22,8 @@ pkgs=(
 	sockperf wrk stunnel4 nginx-light libnginx-mod-stream jq
 	# bench (tools/bench/l7.sh): the reference L7 router
 	haproxy
+	# `make image` and its test: build FROM scratch without a registry, run with runc (t_92)
+	buildah podman runc
 )
 # tests: the libFuzzer runtime (make fuzz, make test) of the clang that builds the fuzz targets
 # (clang-14 on Debian 12).

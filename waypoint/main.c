@@ -25,6 +25,7 @@
 #include "admin.h"
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
+#include "ambit/version.h"
 #include "mesh.h"
 #include "sock.h"
 #include "tls.h"
@@ -117,6 +118,7 @@ int main(int argc, char **argv)
 	    {"shadow-host-suffix", required_argument, NULL, 's'},
 	    {"drain-seconds", required_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {},
 	};
 	struct wp_listener ls[MAX_LISTENERS] = {0};
@@ -203,6 +205,7 @@ int main(int argc, char **argv)
 			break;
 		case 'd': drain_s = atoi(optarg); break;
 		case 'h': usage(); return 0;
+		case 'V': printf("waypoint %s\n", ambit_version()); return 0;
 		default: usage(); return 2;
 		}
 	}

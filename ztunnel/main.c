@@ -17,6 +17,7 @@
 
 #include "ambit/datapath.h" /* and bpf_abi.h */
 #include "ambit/log.h"
+#include "ambit/version.h"
 #include "admin.h"
 #include "limits.h"
 #include "proxy.h"
@@ -44,6 +45,7 @@ int main(int argc, char **argv)
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"lb", required_argument, NULL, 'b'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	};
 	struct option longopts[sizeof(base_opts) / sizeof(base_opts[0]) + 32];
 	struct zt_limits lim;
@@ -75,6 +77,7 @@ int main(int argc, char **argv)
 		return 2;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'V': printf("ztunnel %s\n", ambit_version()); return 0;
 		case 'n': node = optarg; break;
 		case 's': sock_path = optarg; break;
 		case 'p': pin_root = optarg; break;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ambit/log.h"
+#include "ambit/version.h"
 #include "agent.h"
 #include "wpserve.h"
 #include "netsetup.h"
@@ -205,6 +206,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	    {"root-namespace", required_argument, NULL, 'R'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {0},
 	};
 	char tmp[PATH_MAX];
@@ -233,6 +235,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 			o->trust_domain_aliases[o->n_trust_domain_aliases++] = optarg;
 			break;
 		case 'R': o->root_namespace = optarg; break;
+		case 'V': printf("ambit-agent %s\n", ambit_version()); exit(0);
 		case 'l':
 			if (log_level_parse(optarg, lvl)) {
 				fprintf(stderr,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ambit/version.h"
 #include "ambit/log.h"
 #include "ctl.h"
 
@@ -57,7 +58,8 @@ static void usage(FILE *f)
 {
 	const char *group = "";
 
-	fprintf(f, "usage: ambitctl COMMAND [options]    (ambitctl COMMAND --help: one command)\n");
+	fprintf(f, "usage: ambitctl COMMAND [options]    (ambitctl COMMAND --help: one command;"
+		   " ambitctl --version)\n");
 	for (size_t i = 0; i < sizeof(usages) / sizeof(usages[0]); i++) {
 		if (strcmp(group, usages[i].group))
 			fprintf(f, "%s:\n", usages[i].group);
@@ -351,6 +353,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("ambitctl %s\n", ambit_version());
 		return 0;
 	}
 	if ((has_opt(argc, argv, "--help", NULL) || has_opt(argc, argv, "-h", NULL)) &&
