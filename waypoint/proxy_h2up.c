@@ -8,7 +8,9 @@
  * and carrying many streams: up to what the server allows (SETTINGS_MAX_CONCURRENT_STREAMS)
  * and connectionPool.http2.maxConcurrentStreams, and at most maxRequestsPerConnection over its
  * life. http2MaxRequests (concurrent requests of the cluster) is the pool's request count, as
- * for HTTP/1.
+ * for HTTP/1; tcp.maxConnections counts the connections the cluster opened (shared with its
+ * HTTP/1 pools): a request that needs one more beyond it overflows (503 UO), where Envoy would
+ * queue it as pending.
  *
  * The stream's events come back to proxy_up.c as an HTTP/1 connection's would (wp_up_events),
  * so retries, timeouts, outlier detection and the response's header operations are written
@@ -33,6 +35,8 @@
 struct wp_h2up {
 	struct wp_engine *e;
 	struct h2_link *k;
+	struct wp_gen *gen;    /* held: @cl lives in it */
+	struct wp_cluster *cl; /* whose tcp.maxConnections this connection counts against */
 	struct sockaddr_in addr;
 	char *identity;
 	uint32_t max_per_conn, max_streams; /* 0: no limit of the policy's */
@@ -204,6 +208,8 @@ static void u_close(void *arg, struct h2_conn *c, const char *reason)
 		e->h2ups = u->next;
 	if (u->next)
 		u->next->prev = u->prev;
+	h1_budget_give(&u->cl->budget.connections);
+	wp_gen_put(u->gen);
 	free(u->identity);
 	free(u);
 }
@@ -225,7 +231,8 @@ static bool fits(const struct wp_h2up *u, const struct sockaddr_in *addr, const 
 /* An ignored transport's events until the link sets its own (none come before). */
 static const struct transport_cbs no_cbs;
 
-static struct wp_h2up *conn_open(struct wp_engine *e, const struct wp_cluster *cl,
+/* A new connection for @cl (of @gen) to @addr; NULL with errno EBUSY past tcp.maxConnections. */
+static struct wp_h2up *conn_open(struct wp_engine *e, struct wp_gen *gen, struct wp_cluster *cl,
 				 const struct sockaddr_in *addr, const char *identity)
 {
 	struct wp_h2up *u = calloc(1, sizeof(*u));
@@ -237,21 +244,27 @@ static struct wp_h2up *conn_open(struct wp_engine *e, const struct wp_cluster *c
 		return NULL;
 	}
 	wp_cluster_limits(cl, &lim);
+	if (!h1_budget_take(&cl->budget.connections, lim.max_connections)) {
+		free(u->identity);
+		free(u);
+		errno = EBUSY;
+		return NULL;
+	}
 	u->e = e;
 	u->addr = *addr;
 	u->max_per_conn = lim.max_requests_per_conn;
 	u->max_streams = cl->policy ? cl->policy->pool.max_concurrent_streams : 0;
 	u->idle_ms = lim.idle_timeout_ms ? lim.idle_timeout_ms : H2UP_IDLE_MS;
+	u->gen = wp_gen_get(gen);
+	u->cl = cl;
 	t = connector_open(e->o.cn, addr, identity, lim.connect_timeout_ms, &no_cbs, NULL);
-	if (!t) {
-		free(u->identity);
-		free(u);
-		return NULL;
-	}
-	u->k = h2_link_new(e->loop, t, false, NULL, &up_ops, u);
+	u->k = t ? h2_link_new(e->loop, t, false, NULL, &up_ops, u) : NULL;
 	if (!u->k) {
+		h1_budget_give(&cl->budget.connections);
+		wp_gen_put(u->gen);
 		free(u->identity);
 		free(u);
+		errno = ENOMEM;
 		return NULL;
 	}
 	u->next = e->h2ups;
@@ -262,14 +275,14 @@ static struct wp_h2up *conn_open(struct wp_engine *e, const struct wp_cluster *c
 }
 
 /* A connection to @addr of @cl able to take one more stream: pooled, else a new one. */
-static struct wp_h2up *conn_get(struct wp_engine *e, const struct wp_cluster *cl,
+static struct wp_h2up *conn_get(struct wp_engine *e, struct wp_gen *gen, struct wp_cluster *cl,
 				const struct sockaddr_in *addr, const char *identity)
 {
 	struct wp_h2up *u;
 
 	for (u = e->h2ups; u && !fits(u, addr, identity); u = u->next)
 		;
-	return u ? u : conn_open(e, cl, addr, identity);
+	return u ? u : conn_open(e, gen, cl, addr, identity);
 }
 
 int wp_h2up_attempt(struct wp_req *r, int host)
@@ -286,10 +299,12 @@ int wp_h2up_attempt(struct wp_req *r, int host)
 
 	if (!a)
 		return -ENOMEM;
-	u = conn_get(e, r->up->c, addr, identity);
+	u = conn_get(e, r->view->gen, r->up->c, addr, identity);
 	if (!u || wp_h2_headers(&r->head.fields, 4, &h, &n)) {
+		int err = u ? -ENOMEM : errno == EBUSY ? -EBUSY : -ECONNREFUSED;
+
 		free(a);
-		return u ? -ENOMEM : -ECONNREFUSED;
+		return err;
 	}
 	h[0] = H2_HDR(":method", r->head.method);
 	h[1] = H2_HDR(":scheme", "http");
@@ -378,10 +393,10 @@ static const struct h2_stream_ops mirror_ops = {
     .provide = m_provide,
 };
 
-struct wp_h2m *wp_h2up_mirror(struct wp_engine *e, const struct wp_cluster *c, int host,
-			      const struct h1_head *head, const char *authority, bool has_body,
-			      struct buf *body, const bool *req_end, void (*done)(void *arg),
-			      void *arg)
+struct wp_h2m *wp_h2up_mirror(struct wp_engine *e, struct wp_gen *gen, struct wp_cluster *c,
+			      int host, const struct h1_head *head, const char *authority,
+			      bool has_body, struct buf *body, const bool *req_end,
+			      void (*done)(void *arg), void *arg)
 {
 	struct wp_h2m *x = calloc(1, sizeof(*x));
 	struct h2_header *h = NULL;
@@ -393,7 +408,7 @@ struct wp_h2m *wp_h2up_mirror(struct wp_engine *e, const struct wp_cluster *c, i
 	x->req_end = req_end;
 	x->done = done;
 	x->arg = arg;
-	x->u = conn_get(e, c, &c->addr[host], c->ep[host]->identity);
+	x->u = conn_get(e, gen, c, &c->addr[host], c->ep[host]->identity);
 	if (!x->u || wp_h2_headers(&head->fields, 4, &h, &n)) {
 		free(x);
 		return NULL;

@@ -187,7 +187,7 @@ static struct wp_mirror *mirror_new(struct wp_req *r, const struct l7_mirror *mp
 	m->w.on_fail = m_fail;
 	loop_timer_arm(e->loop, &m->timer, MIRROR_DEADLINE_MS);
 	if (wp_h2up_wanted_on(c, r)) {
-		m->h2 = wp_h2up_mirror(e, c, h, &m->head, host,
+		m->h2 = wp_h2up_mirror(e, g, c, h, &m->head, host,
 				       m->framing != H1_FRAMING_NONE &&
 					   !(m->framing == H1_FRAMING_LENGTH && !m->length),
 				       &m->body, &m->req_end, m_h2_done, m);

@@ -193,16 +193,16 @@ bool wp_h2up_wanted(const struct wp_req *r);
 /* Whether @r's copy to cluster @c (a mirror's) goes as HTTP/2: the same rules. */
 bool wp_h2up_wanted_on(const struct wp_cluster *c, const struct wp_req *r);
 /*
- * A mirror's request as an HTTP/2 stream to host @host of @c, :authority @authority: its body
- * taken from @body as it grows (wp_h2up_mirror_more after each append) until it is empty and
+ * A mirror's request as an HTTP/2 stream to host @host of @c (of @gen), :authority @authority: its
+ * body taken from @body as it grows (wp_h2up_mirror_more after each append) until it is empty and
  * *@req_end; the response read and dropped. When the stream goes, @done(@arg) is called,
  * which must call wp_h2up_mirror_end. NULL when it cannot start.
  */
 struct wp_h2m;
-struct wp_h2m *wp_h2up_mirror(struct wp_engine *e, const struct wp_cluster *c, int host,
-			      const struct h1_head *head, const char *authority, bool has_body,
-			      struct buf *body, const bool *req_end, void (*done)(void *arg),
-			      void *arg);
+struct wp_h2m *wp_h2up_mirror(struct wp_engine *e, struct wp_gen *gen, struct wp_cluster *c,
+			      int host, const struct h1_head *head, const char *authority,
+			      bool has_body, struct buf *body, const bool *req_end,
+			      void (*done)(void *arg), void *arg);
 void wp_h2up_mirror_more(struct wp_h2m *x);
 /* Releases @x (its stream reset unless it finished); no callback follows. */
 void wp_h2up_mirror_end(struct wp_h2m *x);

@@ -6,7 +6,8 @@
  * recognise what they are sent: an HTTP/2 server (the h2 layer again: gRPC-shaped answers with
  * trailers), an HTTP/1 responder, or an echo. Checked: protocol detection, HTTP/2 requests
  * routed and aborted by the engine's decisions, trailers carried, HTTP/1 to HTTP/2 upgrade,
- * streams sharing upstream connections within maxRequestsPerConnection, and TCP passthrough
+ * streams sharing upstream connections within maxRequestsPerConnection and tcp.maxConnections,
+ * and TCP passthrough
  * by the VirtualService's tcp routes.
  */
 #include <arpa/inet.h>
@@ -55,6 +56,15 @@ static const char world_yaml[] =
 	"spec:\n  host: greeter\n"
 	"  trafficPolicy: {connectionPool: {http: {maxRequestsPerConnection: 2}}}\n"
 	"  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n---\n"
+	"apiVersion: v1\nkind: Service\nmetadata: {name: capped, namespace: shop}\n"
+	"spec: {selector: {app: capped}, ports: [{name: grpc, port: 50052}]}\n---\n"
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: c1, namespace: shop, labels: {app: capped}}\n"
+	"spec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.61}\n---\n"
+	"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+	"metadata: {name: capped, namespace: shop}\n"
+	"spec:\n  host: capped\n"
+	"  trafficPolicy: {connectionPool: {http: {maxRequestsPerConnection: 2},\n"
+	"                                   tcp: {maxConnections: 2}}}\n---\n"
 	"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
 	"metadata: {name: web, namespace: shop}\n"
 	"spec:\n  host: web\n  trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}\n---\n"
@@ -488,6 +498,39 @@ static void test_streams_share_connections(void **state)
 	client_free(&c);
 }
 
+static void test_h2_max_connections(void **state)
+{
+	struct client c;
+	struct call k[5];
+	size_t ups = W.n_ups;
+	int ok = 0, over = 0;
+
+	/*
+	 * maxRequestsPerConnection 2 and tcp.maxConnections 2: four streams take the two upstream
+	 * connections, the fifth, needing a third, overflows (UO; for gRPC Envoy's local reply is
+	 * 200 with grpc-status 14).
+	 */
+	client_h2(&c, "capped", 50052);
+	for (int i = 0; i < 5; i++)
+		call_start(&c, &k[i], "/greet.Greeter/SayHello", NULL);
+	pump(&c);
+	for (int i = 0; i < 5; i++) {
+		assert_true(k[i].done);
+		ok += !strcmp(k[i].grpc_status, "0");
+		over += !strcmp(k[i].grpc_status, "14");
+	}
+	assert_int_equal(ok, 4);
+	assert_int_equal(over, 1);
+	assert_int_equal(W.n_ups - ups, 2);
+	/* Once those connections served their two and went, a new one may open. */
+	call_start(&c, &k[0], "/greet.Greeter/SayHello", NULL);
+	pump(&c);
+	assert_true(k[0].done);
+	assert_string_equal(k[0].grpc_status, "0");
+	assert_int_equal(W.n_ups - ups, 3);
+	client_free(&c);
+}
+
 static void test_h2_to_http1_port(void **state)
 {
 	struct h2_header h[] = {H2_HDR(":method", "GET"), H2_HDR(":scheme", "http"),
@@ -614,6 +657,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_grpc_abort_trailers_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_grpc_retry_on_unavailable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_streams_share_connections, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_h2_max_connections, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_h2_to_http1_port, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_http1_upgraded_to_h2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_detect_http1_byte_by_byte, setup, teardown),

@@ -154,6 +154,14 @@ struct h1_budget {
 	uint32_t connections, pending, requests, retries;
 };
 
+/*
+ * One more of a budget's @counter (atomic) unless that passes @max (0: no limit): true when
+ * taken. h1_budget_give returns one. For what counts against a cluster beside its pools (the
+ * waypoint's HTTP/2 connections).
+ */
+bool h1_budget_take(uint32_t *counter, uint32_t max);
+void h1_budget_give(uint32_t *counter);
+
 /* Istio's connectionPool (API_SEMANTICS.md §2); 0 for a limit means "none" except as noted. */
 struct h1_pool_limits {
 	uint32_t max_connections;	 /* tcp.maxConnections */

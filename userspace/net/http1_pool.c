@@ -16,7 +16,7 @@
 
 #define RETRY_MS 50
 
-static bool take(uint32_t *counter, uint32_t max)
+bool h1_budget_take(uint32_t *counter, uint32_t max)
 {
 	uint32_t n = __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
 
@@ -27,29 +27,29 @@ static bool take(uint32_t *counter, uint32_t max)
 	return true;
 }
 
-static void give(uint32_t *counter)
+void h1_budget_give(uint32_t *counter)
 {
 	__atomic_sub_fetch(counter, 1, __ATOMIC_RELAXED);
 }
 
 int h1_pool_request_begin(struct h1_pool *p)
 {
-	return take(&p->b->requests, p->lim.max_requests) ? 0 : -EBUSY;
+	return h1_budget_take(&p->b->requests, p->lim.max_requests) ? 0 : -EBUSY;
 }
 
 void h1_pool_request_done(struct h1_pool *p)
 {
-	give(&p->b->requests);
+	h1_budget_give(&p->b->requests);
 }
 
 int h1_pool_retry_begin(struct h1_pool *p)
 {
-	return take(&p->b->retries, p->lim.max_retries) ? 0 : -EBUSY;
+	return h1_budget_take(&p->b->retries, p->lim.max_retries) ? 0 : -EBUSY;
 }
 
 void h1_pool_retry_done(struct h1_pool *p)
 {
-	give(&p->b->retries);
+	h1_budget_give(&p->b->retries);
 }
 
 static void pool_maybe_free(struct h1_pool *p)
@@ -88,7 +88,7 @@ static struct h1_pool_wait *pop_waiter(struct h1_pool_host *h)
 	if (!h->wait_head)
 		h->wait_tail = NULL;
 	w->queued = false;
-	give(&h->pool->b->pending);
+	h1_budget_give(&h->pool->b->pending);
 	return w;
 }
 
@@ -137,7 +137,7 @@ static void client_destroy(struct h1_client *c, bool reset)
 		h->opening--;
 	h->conns--;
 	p->conns--;
-	give(&p->b->connections);
+	h1_budget_give(&p->b->connections);
 	loop_defer_free(p->loop, c, client_free);
 	open_for_waiters(p);
 	pool_maybe_free(p);
@@ -237,7 +237,7 @@ static bool open_one(struct h1_pool_host *h)
 	struct h1_pool *p = h->pool;
 	struct h1_client *c;
 
-	if (!take(&p->b->connections, p->lim.max_connections))
+	if (!h1_budget_take(&p->b->connections, p->lim.max_connections))
 		return false;
 	c = calloc(1, sizeof(*c));
 	if (c)
@@ -256,7 +256,7 @@ static bool open_one(struct h1_pool_host *h)
 		if (c)
 			h1_parser_free(c->p);
 		free(c);
-		give(&p->b->connections);
+		h1_budget_give(&p->b->connections);
 		if (w)
 			make_ready(p, w, NULL, err);
 		return true;
@@ -402,7 +402,7 @@ int h1_pool_get(struct h1_pool *p, const struct sockaddr_in *dst, const char *id
 		make_ready(p, w, c, 0);
 		return 0;
 	}
-	if (!take(&p->b->pending, p->lim.max_pending))
+	if (!h1_budget_take(&p->b->pending, p->lim.max_pending))
 		return -EBUSY;
 	w->queued = true;
 	w->next = NULL;
@@ -430,7 +430,7 @@ void h1_pool_cancel(struct h1_pool_wait *w)
 				h->wait_tail = prev;
 		}
 		w->queued = false;
-		give(&h->pool->b->pending);
+		h1_budget_give(&h->pool->b->pending);
 	} else if (w->ready) {
 		struct h1_pool *p = h->pool;
 
