@@ -12,8 +12,8 @@
  */
 int fileutil_read_upto(int fd, char *buf, size_t cap, size_t *got);
 /*
- * The whole file @path, NUL-terminated, into *@out (malloc'd; the caller frees) and its length
- * into *@len. 0, or -errno (-EFBIG past @max bytes, 0: no bound).
+ * The whole regular file @path, NUL-terminated, into *@out (malloc'd; the caller frees) and its
+ * length into *@len. 0, or -errno (-EFBIG: not a regular file, or over @max bytes; 0: no bound).
  */
 int fileutil_read_file(const char *path, size_t max, char **out, size_t *len);
 

@@ -33,39 +33,7 @@ static int rt_fail(char *err, size_t errlen, const char *fmt, ...)
 
 int runtime_read_file(const char *path, char **out, size_t *len)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t got = 0;
-	int fd, err;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > RUNTIME_MAX_FILE) {
-		err = -EFBIG;
-		goto fail;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto fail;
-	}
-	err = fileutil_read_upto(fd, buf, (size_t)st.st_size, &got);
-	if (err)
-		goto fail;
-	buf[got] = '\0';
-	close(fd);
-	*out = buf;
-	*len = got;
-	return 0;
-fail:
-	free(buf);
-	close(fd);
-	return err;
+	return fileutil_read_file(path, RUNTIME_MAX_FILE, out, len);
 }
 
 static int parse_ip(const char *s, uint32_t *out)

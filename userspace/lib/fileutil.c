@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -25,45 +26,40 @@ int fileutil_read_upto(int fd, char *buf, size_t cap, size_t *got)
 
 int fileutil_read_file(const char *path, size_t max, char **out, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
-	size_t cap = 0, n = 0, got, want;
+	struct stat st;
 	char *buf = NULL;
+	size_t got = 0;
+	int fd, err;
 
 	*out = NULL;
 	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	for (;;) {
-		if (n + 1 >= cap) {
-			char *p;
-
-			cap = cap ? cap * 2 : 16384;
-			p = realloc(buf, cap);
-			if (!p) {
-				err = -ENOMEM;
-				break;
-			}
-			buf = p;
-		}
-		want = cap - n - 1;
-		err = fileutil_read_upto(fd, buf + n, want, &got);
-		n += got;
-		if (err || got < want)
-			break; /* the end of the file, or an error */
-		if (max && n > max) {
-			err = -EFBIG;
-			break;
-		}
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto fail;
 	}
-	close(fd);
-	if (!err && max && n > max)
+	/* A FIFO or a device would block or never end: only regular files are read. */
+	if (!S_ISREG(st.st_mode) || (max && (size_t)st.st_size > max)) {
 		err = -EFBIG;
-	if (err) {
-		free(buf);
-		return err;
+		goto fail;
 	}
-	buf[n] = '\0';
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = fileutil_read_upto(fd, buf, (size_t)st.st_size, &got);
+	if (err)
+		goto fail;
+	buf[got] = '\0';
+	close(fd);
 	*out = buf;
-	*len = n;
+	*len = got;
 	return 0;
+fail:
+	free(buf);
+	close(fd);
+	return err;
 }
