@@ -27,10 +27,15 @@ static const double size_bounds[] = {1, 10, 100, 1000, 1e4, 1e5, 1e6, 1e7, 1e8, 
 #define N_SIZE (sizeof(size_bounds) / sizeof(size_bounds[0]))
 #define BUCKETS 256
 
-struct series {
-	struct series *next;
+/* What every series starts with: its place in a store's table and its two names. */
+struct shead {
+	struct shead *next;
 	char *key;    /* raw_key */
 	char *labels; /* the exposition's label set */
+};
+
+struct series {
+	struct shead h; /* first: a series is found by its head */
 	uint64_t requests;
 	uint64_t dur[N_DUR + 1], req[N_SIZE + 1], resp[N_SIZE + 1];
 	double dur_sum, req_sum, resp_sum;
@@ -38,15 +43,14 @@ struct series {
 
 /* A TCP connection label set's istio_tcp_* counters. */
 struct wp_tcp_series {
-	struct wp_tcp_series *next;
-	char *key, *labels;
+	struct shead h; /* first */
 	uint64_t opened, closed, sent, received;
 };
 
 struct wp_stats {
-	pthread_mutex_t lock; /* the worker's; the admin thread takes it to render */
-	struct series *tab[BUCKETS];
-	struct wp_tcp_series *ttab[BUCKETS];
+	pthread_mutex_t lock;	     /* the worker's; the admin thread takes it to render */
+	struct shead *tab[BUCKETS];  /* request series */
+	struct shead *ttab[BUCKETS]; /* TCP series */
 };
 
 struct wp_stats *wp_stats_new(void)
@@ -58,24 +62,23 @@ struct wp_stats *wp_stats_new(void)
 	return s;
 }
 
+static void tab_free(struct shead **tab)
+{
+	for (size_t i = 0; i < BUCKETS; i++)
+		for (struct shead *x = tab[i], *n; x; x = n) {
+			n = x->next;
+			free(x->key);
+			free(x->labels);
+			free(x);
+		}
+}
+
 void wp_stats_free(struct wp_stats *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < BUCKETS; i++)
-		for (struct series *x = s->tab[i], *n; x; x = n) {
-			n = x->next;
-			free(x->key);
-			free(x->labels);
-			free(x);
-		}
-	for (size_t i = 0; i < BUCKETS; i++)
-		for (struct wp_tcp_series *x = s->ttab[i], *n; x; x = n) {
-			n = x->next;
-			free(x->key);
-			free(x->labels);
-			free(x);
-		}
+	tab_free(s->tab);
+	tab_free(s->ttab);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -198,34 +201,46 @@ static void render_labels(const char *const *names, const char *const *v, size_t
 	prom_labels(l, nv < N_LABELS ? nv : N_LABELS, out, len);
 }
 
+/*
+ * The series of @key in @tab (the store locked): found, or made (@size bytes, zeroed) with its
+ * exposition text from @names and @v (@nv labels) and linked. NULL: out of memory.
+ */
+static struct shead *series_get(struct shead **tab, const char *key, const char *const *names,
+				const char *const *v, size_t nv, size_t size)
+{
+	uint32_t h = hash(key) % BUCKETS;
+	char labels[8192];
+	struct shead *x;
+
+	for (x = tab[h]; x && strcmp(x->key, key); x = x->next)
+		;
+	if (x || !(x = calloc(1, size)))
+		return x;
+	render_labels(names, v, nv, labels, sizeof(labels));
+	x->key = strdup(key);
+	x->labels = strdup(labels);
+	if (!x->key || !x->labels) {
+		free(x->key);
+		free(x->labels);
+		free(x);
+		return NULL;
+	}
+	x->next = tab[h];
+	tab[h] = x;
+	return x;
+}
+
 static void count(struct wp_stats *s, const struct wp_record *r)
 {
-	char key[4096], labels[8192], code[8], grpc[12];
+	char key[4096], code[8], grpc[12];
 	const char *v[N_LABELS];
 	struct series *x;
-	uint32_t h;
 
 	label_values(r, v, code, grpc);
 	if (!raw_key(v, N_LABELS, key, sizeof(key)))
 		return; /* values that long are no label set worth a series */
-	h = hash(key) % BUCKETS;
 	pthread_mutex_lock(&s->lock);
-	for (x = s->tab[h]; x && strcmp(x->key, key); x = x->next)
-		;
-	if (!x && (x = calloc(1, sizeof(*x)))) {
-		render_labels(label_names, v, N_LABELS, labels, sizeof(labels));
-		x->key = strdup(key);
-		x->labels = strdup(labels);
-		if (!x->key || !x->labels) {
-			free(x->key);
-			free(x->labels);
-			free(x);
-			x = NULL;
-		} else {
-			x->next = s->tab[h];
-			s->tab[h] = x;
-		}
-	}
+	x = (struct series *)series_get(s->tab, key, label_names, v, N_LABELS, sizeof(*x));
 	if (x) {
 		x->requests++;
 		x->dur[bucket(dur_bounds, N_DUR, (double)r->duration_ms)]++;
@@ -263,34 +278,17 @@ static void tcp_label_values(const struct wp_record *r, const char *v[N_TCP_LABE
 
 struct wp_tcp_series *wp_stats_tcp_open(struct wp_stats *s, const struct wp_record *r)
 {
-	char key[4096], labels[8192];
+	char key[4096];
 	const char *v[N_TCP_LABELS], *names[N_TCP_LABELS];
 	struct wp_tcp_series *x;
-	uint32_t h;
 
 	if (!s)
 		return NULL;
 	tcp_label_values(r, v, names);
 	if (!raw_key(v, N_TCP_LABELS, key, sizeof(key)))
 		return NULL;
-	h = hash(key) % BUCKETS;
 	pthread_mutex_lock(&s->lock);
-	for (x = s->ttab[h]; x && strcmp(x->key, key); x = x->next)
-		;
-	if (!x && (x = calloc(1, sizeof(*x)))) {
-		render_labels(names, v, N_TCP_LABELS, labels, sizeof(labels));
-		x->key = strdup(key);
-		x->labels = strdup(labels);
-		if (!x->key || !x->labels) {
-			free(x->key);
-			free(x->labels);
-			free(x);
-			x = NULL;
-		} else {
-			x->next = s->ttab[h];
-			s->ttab[h] = x;
-		}
-	}
+	x = (struct wp_tcp_series *)series_get(s->ttab, key, names, v, N_TCP_LABELS, sizeof(*x));
 	if (x)
 		x->opened++;
 	pthread_mutex_unlock(&s->lock);
@@ -489,7 +487,8 @@ void wp_stats_record(struct wp_stats *s, const struct wp_record *r, struct wp_lo
 
 static int cmp_series(const void *a, const void *b)
 {
-	return strcmp((*(struct series *const *)a)->labels, (*(struct series *const *)b)->labels);
+	return strcmp((*(struct series *const *)a)->h.labels,
+		      (*(struct series *const *)b)->h.labels);
 }
 
 /* Every series of every store, merged by labels into a sorted array (caller frees). */
@@ -503,8 +502,8 @@ static struct series *merged(struct wp_stats *const *stores, size_t n, size_t *o
 	for (size_t i = 0; i < n; i++) {
 		pthread_mutex_lock(&stores[i]->lock);
 		for (size_t b = 0; b < BUCKETS; b++)
-			for (struct series *x = stores[i]->tab[b]; x; x = x->next) {
-				struct series *c = malloc(sizeof(*c));
+			for (struct shead *y = stores[i]->tab[b]; y; y = y->next) {
+				struct series *x = (struct series *)y, *c = malloc(sizeof(*c));
 
 				if (k == cap) {
 					struct series **p = realloc(all, 2 * cap * sizeof(*all));
@@ -519,8 +518,8 @@ static struct series *merged(struct wp_stats *const *stores, size_t n, size_t *o
 					continue;
 				}
 				*c = *x;
-				c->labels = strdup(x->labels);
-				if (!c->labels) {
+				c->h.labels = strdup(x->h.labels);
+				if (!c->h.labels) {
 					free(c);
 					continue;
 				}
@@ -533,7 +532,7 @@ static struct series *merged(struct wp_stats *const *stores, size_t n, size_t *o
 	for (size_t i = 0; i < k; i++) {
 		struct series *x = all[i];
 
-		if (out && w && !strcmp(out[w - 1].labels, x->labels)) {
+		if (out && w && !strcmp(out[w - 1].h.labels, x->h.labels)) {
 			struct series *y = &out[w - 1];
 
 			y->requests += x->requests;
@@ -546,11 +545,11 @@ static struct series *merged(struct wp_stats *const *stores, size_t n, size_t *o
 			y->dur_sum += x->dur_sum;
 			y->req_sum += x->req_sum;
 			y->resp_sum += x->resp_sum;
-			free(x->labels);
+			free(x->h.labels);
 		} else if (out) {
 			out[w++] = *x;
 		} else {
-			free(x->labels);
+			free(x->h.labels);
 		}
 		free(x);
 	}
@@ -561,8 +560,8 @@ static struct series *merged(struct wp_stats *const *stores, size_t n, size_t *o
 
 static int cmp_tcp(const void *a, const void *b)
 {
-	return strcmp(((const struct wp_tcp_series *)a)->labels,
-		      ((const struct wp_tcp_series *)b)->labels);
+	return strcmp(((const struct wp_tcp_series *)a)->h.labels,
+		      ((const struct wp_tcp_series *)b)->h.labels);
 }
 
 /* The istio_tcp_* series of all @n stores, merged by labels, into @b. */
@@ -580,7 +579,9 @@ static void render_tcp(struct prom_buf *b, struct wp_stats *const *stores, size_
 	for (size_t i = 0; i < n; i++) {
 		pthread_mutex_lock(&stores[i]->lock);
 		for (size_t h = 0; h < BUCKETS; h++)
-			for (const struct wp_tcp_series *x = stores[i]->ttab[h]; x; x = x->next) {
+			for (const struct shead *y = stores[i]->ttab[h]; y; y = y->next) {
+				const struct wp_tcp_series *x = (const struct wp_tcp_series *)y;
+
 				if (k == cap) {
 					size_t nc = cap ? 2 * cap : 16;
 					struct wp_tcp_series *p = realloc(all, nc * sizeof(*p));
@@ -596,7 +597,7 @@ static void render_tcp(struct prom_buf *b, struct wp_stats *const *stores, size_
 	}
 	qsort(all, k, sizeof(*all), cmp_tcp);
 	for (size_t i = 0; i < k; i++) {
-		if (w && !strcmp(all[w - 1].labels, all[i].labels)) {
+		if (w && !strcmp(all[w - 1].h.labels, all[i].h.labels)) {
 			all[w - 1].opened += all[i].opened;
 			all[w - 1].closed += all[i].closed;
 			all[w - 1].sent += all[i].sent;
@@ -614,7 +615,7 @@ static void render_tcp(struct prom_buf *b, struct wp_stats *const *stores, size_
 				     : m == 2 ? all[i].sent
 					      : all[i].received;
 
-			prom_printf(b, "%s{%s} %llu\n", metric[m][0], all[i].labels,
+			prom_printf(b, "%s{%s} %llu\n", metric[m][0], all[i].h.labels,
 				    (unsigned long long)v);
 		}
 	}
@@ -632,25 +633,25 @@ char *wp_stats_render(struct wp_stats *const *stores, size_t n)
 	prom_printf(&b, "# HELP istio_requests_total Total requests.\n"
 			"# TYPE istio_requests_total counter\n");
 	for (size_t i = 0; i < k; i++)
-		prom_printf(&b, "istio_requests_total{%s} %llu\n", all[i].labels,
+		prom_printf(&b, "istio_requests_total{%s} %llu\n", all[i].h.labels,
 			    (unsigned long long)all[i].requests);
 	prom_printf(&b, "# HELP istio_request_duration_milliseconds Request duration.\n"
 			"# TYPE istio_request_duration_milliseconds histogram\n");
 	for (size_t i = 0; i < k; i++)
-		prom_histogram(&b, "istio_request_duration_milliseconds", all[i].labels, dur_bounds,
-			       N_DUR, all[i].dur, all[i].dur_sum);
+		prom_histogram(&b, "istio_request_duration_milliseconds", all[i].h.labels,
+			       dur_bounds, N_DUR, all[i].dur, all[i].dur_sum);
 	prom_printf(&b, "# HELP istio_request_bytes Request size.\n"
 			"# TYPE istio_request_bytes histogram\n");
 	for (size_t i = 0; i < k; i++)
-		prom_histogram(&b, "istio_request_bytes", all[i].labels, size_bounds, N_SIZE,
+		prom_histogram(&b, "istio_request_bytes", all[i].h.labels, size_bounds, N_SIZE,
 			       all[i].req, all[i].req_sum);
 	prom_printf(&b, "# HELP istio_response_bytes Response size.\n"
 			"# TYPE istio_response_bytes histogram\n");
 	for (size_t i = 0; i < k; i++)
-		prom_histogram(&b, "istio_response_bytes", all[i].labels, size_bounds, N_SIZE,
+		prom_histogram(&b, "istio_response_bytes", all[i].h.labels, size_bounds, N_SIZE,
 			       all[i].resp, all[i].resp_sum);
 	for (size_t i = 0; i < k; i++)
-		free(all[i].labels);
+		free(all[i].h.labels);
 	free(all);
 	render_tcp(&b, stores, n);
 	return prom_take(&b);
