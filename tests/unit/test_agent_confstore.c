@@ -316,6 +316,55 @@ static void test_missing_dir(void **state)
 	confstore_free(&cs);
 }
 
+/*
+ * Objects of another source (the Kubernetes API, as JSON with the server's fields): validated
+ * and kept as files are, a bad version keeping the last good one with its error named by the
+ * entry, dropped when deleted, and kept across directory reloads.
+ */
+static void test_external_objects(void **state)
+{
+	static const char svc[] =
+	    "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"b\","
+	    "\"namespace\":\"a\",\"uid\":\"0b0c8a6e-2d5e-4f7b-9b1e-7d3b5a1f0c11\","
+	    "\"resourceVersion\":\"12\",\"creationTimestamp\":\"2026-11-20T10:00:00Z\"},"
+	    "\"spec\":{\"clusterIP\":\"10.96.0.20\",\"selector\":{\"app\":\"b\"},"
+	    "\"ports\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\","
+	    "\"targetPort\":8080}]},\"status\":{\"loadBalancer\":{}}}";
+	static const char bad[] =
+	    "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"b\","
+	    "\"namespace\":\"a\"},\"spec\":{\"ports\":[{\"port\":99999999}]}}";
+	struct confstore cs = {0};
+	struct config_diags *d;
+	bool changed;
+
+	put("ns.yaml", NS_A);
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	assert_int_equal(confstore_put(&cs, "k8s:services/a/b", svc, strlen(svc), &changed), 0);
+	assert_true(changed);
+	view_counts(&cs, 1, 1);
+	/* A bad version: the last good one serves on; its error names the entry. */
+	assert_int_equal(confstore_put(&cs, "k8s:services/a/b", bad, strlen(bad), &changed), 0);
+	assert_false(changed);
+	view_counts(&cs, 1, 1);
+	assert_int_equal(confstore_error_count(&cs), 1);
+	d = &cs.files[1].errors;
+	assert_int_equal(d->n, 1);
+	assert_string_equal(d->items[0].file, "k8s:services/a/b");
+	/* A directory reload keeps it; a put of the good version clears the error. */
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	view_counts(&cs, 1, 1);
+	assert_int_equal(confstore_put(&cs, "k8s:services/a/b", svc, strlen(svc), &changed), 0);
+	assert_int_equal(confstore_error_count(&cs), 0);
+	/* Deleted at the source: gone. A file is never dropped this way. */
+	confstore_drop(&cs, "k8s:services/a/b", &changed);
+	assert_true(changed);
+	view_counts(&cs, 1, 0);
+	confstore_drop(&cs, cs.files[0].path, &changed);
+	assert_false(changed);
+	view_counts(&cs, 1, 0);
+	confstore_free(&cs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +375,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_duplicate_never_replaces, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_namespace, setup, teardown),
 	    cmocka_unit_test(test_missing_dir),
+	    cmocka_unit_test_setup_teardown(test_external_objects, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -231,16 +231,19 @@ static bool cache_load(const char *cache_dir, const char *path, struct config *o
 }
 
 /* Parses @f's current content; returns true when its good objects were replaced. */
-static bool file_parse(struct confstore_file *f, const char *cache_dir)
+/*
+ * @f's new text @buf (@len bytes; @read_err: it could not be read): parsed, and in force when
+ * good, else the last good objects stay (after a restart, a file's from @cache_dir). Whether
+ * its objects may have changed.
+ */
+static bool entry_parse(struct confstore_file *f, const char *buf, size_t len, int read_err,
+			const char *cache_dir)
 {
 	struct config cfg;
 	struct config_diags diags = {0};
-	char *buf = NULL;
-	size_t len = 0;
-	int err;
+	int err = read_err;
 
 	config_init(&cfg);
-	err = runtime_read_file(f->path, &buf, &len);
 	if (err)
 		diag_add(&diags, f->path, strerror(-err));
 	else
@@ -249,13 +252,12 @@ static bool file_parse(struct confstore_file *f, const char *cache_dir)
 	config_diags_free(&f->errors);
 	f->errors = diags;
 	if (err) {
-		free(buf);
 		config_free(&cfg);
 		if (f->has_good) {
 			pr_warn("%s: keeping its last good version", f->path);
 			return false;
 		}
-		if (!cache_load(cache_dir, f->path, &f->good))
+		if (!cache_dir || !cache_load(cache_dir, f->path, &f->good))
 			return false;
 		f->has_good = true;
 		pr_warn("%s: serving its last good version (cached before a restart)", f->path);
@@ -265,10 +267,61 @@ static bool file_parse(struct confstore_file *f, const char *cache_dir)
 	config_free(&f->good);
 	f->good = cfg;
 	f->has_good = true;
-	cache_store(cache_dir, f->path, buf, len);
-	free(buf);
+	if (cache_dir)
+		cache_store(cache_dir, f->path, buf, len);
 	pr_info("%s: loaded", f->path);
 	return true;
+}
+
+static bool file_parse(struct confstore_file *f, const char *cache_dir)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int err = runtime_read_file(f->path, &buf, &len);
+	bool changed = entry_parse(f, buf, len, err, cache_dir);
+
+	free(buf);
+	return changed;
+}
+
+int confstore_put(struct confstore *cs, const char *name, const char *text, size_t len,
+		  bool *changed)
+{
+	struct confstore_file *f = find(cs, name);
+
+	*changed = false;
+	if (!f) {
+		struct confstore_file *p = realloc(cs->files, (cs->n_files + 1) * sizeof(*p));
+		char *n = strdup(name);
+
+		if (p)
+			cs->files = p;
+		if (!p || !n) {
+			free(n);
+			return -ENOMEM;
+		}
+		f = &cs->files[cs->n_files++];
+		memset(f, 0, sizeof(*f));
+		f->path = n;
+		f->external = true;
+		config_init(&f->good);
+	}
+	/* No cache: the source lists everything again after a restart. */
+	*changed = entry_parse(f, text, len, 0, NULL);
+	return 0;
+}
+
+void confstore_drop(struct confstore *cs, const char *name, bool *changed)
+{
+	struct confstore_file *f = find(cs, name);
+
+	*changed = false;
+	if (!f || !f->external)
+		return;
+	*changed = f->has_good;
+	pr_info("%s: removed; its objects are withdrawn", name);
+	file_free(f);
+	*f = cs->files[--cs->n_files];
 }
 
 int confstore_reload(struct confstore *cs, const char *dir, bool *changed)
@@ -292,7 +345,7 @@ int confstore_reload(struct confstore *cs, const char *dir, bool *changed)
 		scan_free(&sc);
 		return err;
 	}
-	files = calloc(sc.n_paths ? sc.n_paths : 1, sizeof(*files));
+	files = calloc(sc.n_paths + cs->n_files + 1, sizeof(*files));
 	if (!files) {
 		scan_free(&sc);
 		return -ENOMEM;
@@ -324,10 +377,15 @@ int confstore_reload(struct confstore *cs, const char *dir, bool *changed)
 		if (file_parse(f, cs->cache_dir))
 			*changed = true;
 	}
-	/* Whatever is left in the old array was deleted from the directory. */
+	/* Whatever is left in the old array was deleted from the directory, but for other sources'.
+	 */
 	for (size_t i = 0; i < cs->n_files; i++) {
 		if (!cs->files[i].path)
 			continue;
+		if (cs->files[i].external) {
+			files[k++] = cs->files[i];
+			continue;
+		}
 		pr_info("%s: removed; its objects are withdrawn", cs->files[i].path);
 		cache_remove(cs->cache_dir, cs->files[i].path);
 		if (cs->files[i].has_good)

@@ -21,13 +21,14 @@ struct confstore_file {
 	off_t size;
 	struct timespec mtime;
 	bool has_good;
+	bool external;		    /* put by confstore_put (no file: a reload keeps it) */
 	struct config good;	    /* last good objects of this file */
 	struct config_diags errors; /* diagnostics of the current (bad) version, or none */
 };
 
 struct confstore {
 	size_t n_files, n_dirs;
-	struct confstore_file *files; /* sorted by path */
+	struct confstore_file *files; /* files sorted by path, then other sources' entries */
 	char **dirs;		      /* the directory and every subdirectory, for inotify */
 	/*
 	 * Optional (borrowed): where a copy of each file's last good version is kept, so a file
@@ -57,6 +58,17 @@ struct confstore_owner {
  * differ. Returns 0, or -errno when @dir itself cannot be read (then nothing is changed).
  */
 int confstore_reload(struct confstore *cs, const char *dir, bool *changed);
+/*
+ * An object from another source than the directory (the Kubernetes API), as entry @name (e.g.
+ * "k8s:pods/shop/a", never a path): @text (one object, YAML or JSON as the API serves it) is
+ * validated as a file is and kept the same way: a good version replaces the entry's objects, a
+ * bad one keeps its last good objects with its diagnostics in force (naming @name). A directory
+ * reload keeps such entries. *changed is set when the merged objects may differ. 0 or -ENOMEM.
+ */
+int confstore_put(struct confstore *cs, const char *name, const char *text, size_t len,
+		  bool *changed);
+/* Entry @name (confstore_put's) goes with its objects. *changed as above. */
+void confstore_drop(struct confstore *cs, const char *name, bool *changed);
 /*
  * Fills @view with every file's good objects, one definition per object: where several files
  * define one object, the one in force stays (the file it came from last time), else the one
