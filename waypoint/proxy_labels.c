@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "proxy_priv.h"
 
@@ -70,6 +71,35 @@ static void workload_labels(const struct l7_endpoint *ep, bool source, struct wp
 	rec->destination_version = label(&ep->labels, ver, 2);
 	rec->destination_canonical_service = cs ? cs : wl;
 	rec->destination_canonical_revision = cr ? cr : "latest";
+}
+
+void wp_addr_text(const struct sockaddr_in *a, char *out, size_t len)
+{
+	const unsigned char *ip = (const unsigned char *)&a->sin_addr.s_addr;
+	char b[24], *e = b + sizeof(b);
+	unsigned int port = ntohs(a->sin_port);
+	size_t n;
+
+	/* Backwards from the port: no printf on the request path. */
+	*--e = '\0';
+	do
+		*--e = (char)('0' + port % 10);
+	while ((port /= 10));
+	*--e = ':';
+	for (int i = 3; i >= 0; i--) {
+		unsigned int v = ip[i];
+
+		do
+			*--e = (char)('0' + v % 10);
+		while ((v /= 10));
+		if (i)
+			*--e = '.';
+	}
+	n = (size_t)(b + sizeof(b) - 1 - e);
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, e, n);
+	out[n] = '\0';
 }
 
 void wp_record_source(const struct wp_gen *g, const struct transport_peer *p, struct wp_record *rec,

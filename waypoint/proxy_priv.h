@@ -114,6 +114,8 @@ struct wp_labels_buf {
  * destination's: Service @svc (NULL: none; a workload entry names none) and endpoint @ep
  * (NULL: none picked). Strings live in @b or the borrowed inputs.
  */
+/* "a.b.c.d:port" of @a into @out (at least 22 bytes). */
+void wp_addr_text(const struct sockaddr_in *a, char *out, size_t len);
 void wp_record_source(const struct wp_gen *g, const struct transport_peer *p, struct wp_record *rec,
 		      struct wp_labels_buf *b);
 void wp_record_destination(const struct l7_service *svc, const struct l7_endpoint *ep,

@@ -83,7 +83,7 @@ static void record(struct wp_tcp *x, const char *flag)
 	struct wp_engine *e = x->e;
 	const struct l7_service *svc = x->svc >= 0 ? &x->view->gen->l7->services[x->svc] : NULL;
 	struct wp_record rec = {.start = x->start_wall, .grpc_status = -1, .upstream_ms = -1};
-	char host[32] = "-", ip[INET_ADDRSTRLEN];
+	char host[32] = "-";
 
 	if (!e->log)
 		return;
@@ -92,8 +92,7 @@ static void record(struct wp_tcp *x, const char *flag)
 	rec.bytes_sent = x->bytes_out;
 	rec.duration_ms = loop_now_ms(e->loop) - x->start_ms;
 	if (x->u && x->host >= 0) {
-		inet_ntop(AF_INET, &x->u->c->addr[x->host].sin_addr, ip, sizeof(ip));
-		snprintf(host, sizeof(host), "%s:%u", ip, ntohs(x->u->c->addr[x->host].sin_port));
+		wp_addr_text(&x->u->c->addr[x->host], host, sizeof(host));
 		rec.upstream_cluster = x->u->c->name;
 	}
 	rec.upstream_host = host;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Header field lists (http_fields.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,8 +30,20 @@ int http_fields_addn(struct http_fields *f, const char *name, size_t nlen, const
 		free(e->value);
 		return -ENOMEM;
 	}
+	/* Kept lower-case (HTTP/2's form, and Envoy's on HTTP/1): lookups compare less. */
+	for (char *c = e->name; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c + ('a' - 'A'));
 	f->n++;
 	return 0;
+}
+
+/* Whether stored (lower-case) @have is @name in any case: the first byte rules most out. */
+static bool same_name(const char *have, const char *name)
+{
+	char c = *name >= 'A' && *name <= 'Z' ? (char)(*name + ('a' - 'A')) : *name;
+
+	return *have == c && !strcasecmp(have, name);
 }
 
 int http_fields_add(struct http_fields *f, const char *name, const char *value)
@@ -47,7 +60,7 @@ int http_fields_set(struct http_fields *f, const char *name, const char *value)
 const char *http_fields_get(const struct http_fields *f, const char *name)
 {
 	for (size_t i = 0; i < f->n; i++)
-		if (!strcasecmp(f->items[i].name, name))
+		if (same_name(f->items[i].name, name))
 			return f->items[i].value;
 	return NULL;
 }
@@ -57,7 +70,7 @@ size_t http_fields_count(const struct http_fields *f, const char *name)
 	size_t n = 0;
 
 	for (size_t i = 0; i < f->n; i++)
-		n += !strcasecmp(f->items[i].name, name);
+		n += same_name(f->items[i].name, name);
 	return n;
 }
 
@@ -66,7 +79,7 @@ size_t http_fields_remove(struct http_fields *f, const char *name)
 	size_t w = 0, n = f->n;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!strcasecmp(f->items[i].name, name)) {
+		if (same_name(f->items[i].name, name)) {
 			free(f->items[i].name);
 			free(f->items[i].value);
 			continue;

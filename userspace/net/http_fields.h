@@ -2,8 +2,8 @@
 /*
  * An HTTP message's header fields, in order, as both HTTP/1.1 and HTTP/2 carry them: repeated
  * names stay separate entries (RFC 9110 §5.3 lets a recipient join them with "," except
- * set-cookie, so the list never joins). Names compare case-insensitively; the HTTP/1 parser
- * stores them lower-cased, as HTTP/2 requires (RFC 9113 §8.2.1).
+ * set-cookie, so the list never joins). Names compare case-insensitively and are stored
+ * lower-cased, as HTTP/2 requires (RFC 9113 §8.2.1) and Envoy writes them on HTTP/1 too.
  */
 #ifndef AMBIT_NET_HTTP_FIELDS_H
 #define AMBIT_NET_HTTP_FIELDS_H
