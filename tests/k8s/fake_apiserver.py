@@ -371,7 +371,9 @@ def discovery_resources(group, version):
 
 
 def discovery_group(group):
-    versions = next(r[1] for r in RESOURCES if r[0] == group)
+    versions = []
+    for res in RESOURCES:
+        versions += [v for v in res[1] if res[0] == group and v not in versions]
     gvs = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
     return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": gvs,
             "preferredVersion": gvs[0]}
@@ -609,11 +611,6 @@ class Handler(BaseHTTPRequestHandler):
         timeout = float(self.query.get("timeoutSeconds") or 1800)
         bookmarks = self.query.get("allowWatchBookmarks", "") in ("1", "true")
         deadline = time.monotonic() + timeout
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Cache-Control", "no-cache, private")
-        self.end_headers()
 
         def in_scope(gp, obj):
             return gp == (res[0], res[2]) and (not ns or obj["metadata"].get("namespace") == ns)
@@ -639,6 +636,13 @@ class Handler(BaseHTTPRequestHandler):
                 except ValueError:
                     pos = -1
                 initial = None
+        # Registered before the head goes out, so close-watches reaches every watch a client
+        # has seen start.
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
         try:
             if initial is None and (pos < 0 or pos < store.compacted):
                 send("ERROR", ApiError(410, "Expired", f"too old resource version: {rv_param} "
