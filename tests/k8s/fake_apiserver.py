@@ -1,0 +1,760 @@
+#!/usr/bin/python3
+"""A fake Kubernetes API server for tests: discovery, GET/LIST/WATCH, writes, TokenReview.
+
+It speaks the wire protocol and JSON shapes of the real kube-apiserver closely enough for kubectl
+and a list/watch client to run against it (one global resourceVersion, chunked lists with continue
+tokens, watch streams with BOOKMARKs, 410 Expired after a compaction, Status errors), with no
+cluster on the machine. What it does not do is listed in tests/k8s/README.md.
+
+    fake_apiserver.py --listen 127.0.0.1:PORT [--token T] [--load FILE.json|DIR ...]
+                      [--tls-cert PEM --tls-key PEM] [--bookmark-seconds N]
+"""
+import argparse
+import base64
+import copy
+import datetime
+import json
+import os
+import socket
+import ssl
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+# (group, versions, plural, kind, namespaced, verbs-kind). The first version is the preferred one.
+RW = ["create", "delete", "get", "list", "patch", "update", "watch"]
+RESOURCES = [
+    ("", ["v1"], "namespaces", "Namespace", False, RW, ["ns"]),
+    ("", ["v1"], "pods", "Pod", True, RW, ["po"]),
+    ("", ["v1"], "services", "Service", True, RW, ["svc"]),
+    ("", ["v1"], "serviceaccounts", "ServiceAccount", True, RW, ["sa"]),
+    ("", ["v1"], "secrets", "Secret", True, RW, []),
+    ("", ["v1"], "nodes", "Node", False, RW, ["no"]),
+    ("", ["v1"], "events", "Event", True, RW, ["ev"]),
+    ("discovery.k8s.io", ["v1"], "endpointslices", "EndpointSlice", True, RW, []),
+    ("authentication.k8s.io", ["v1"], "tokenreviews", "TokenReview", False, ["create"], []),
+]
+for _p, _k, _s in [("virtualservices", "VirtualService", ["vs"]),
+                   ("destinationrules", "DestinationRule", ["dr"]),
+                   ("gateways", "Gateway", ["gw"]),
+                   ("serviceentries", "ServiceEntry", ["se"]),
+                   ("sidecars", "Sidecar", [])]:
+    RESOURCES.append(("networking.istio.io", ["v1", "v1beta1", "v1alpha3"], _p, _k, True, RW, _s))
+for _p, _k in [("authorizationpolicies", "AuthorizationPolicy"),
+               ("peerauthentications", "PeerAuthentication"),
+               ("requestauthentications", "RequestAuthentication")]:
+    RESOURCES.append(("security.istio.io", ["v1", "v1beta1"], _p, _k, True, RW, []))
+for _p, _k in [("gateways", "Gateway"), ("httproutes", "HTTPRoute"), ("grpcroutes", "GRPCRoute")]:
+    RESOURCES.append(("gateway.networking.k8s.io", ["v1", "v1beta1"], _p, _k, True, RW, []))
+RESOURCES.append(("gateway.networking.k8s.io", ["v1alpha2"], "tcproutes", "TCPRoute", True, RW, []))
+
+BY_PATH = {}  # (group, version, plural) -> resource tuple
+BY_KIND = {}  # (group, kind) -> resource tuple
+for _r in RESOURCES:
+    for _v in _r[1]:
+        BY_PATH[(_r[0], _v, _r[2])] = _r
+    BY_KIND[(_r[0], _r[3])] = _r
+
+
+def api_version(group, version):
+    return f"{group}/{version}" if group else version
+
+
+def now_rfc3339():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ApiError(Exception):
+    """A failure the client gets as a Status object."""
+
+    def __init__(self, code, reason, message, details=None):
+        super().__init__(message)
+        self.code, self.reason, self.message, self.details = code, reason, message, details
+
+    def status(self):
+        st = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+              "message": self.message, "reason": self.reason, "code": self.code}
+        if self.details is not None:
+            st["details"] = self.details
+        return st
+
+
+def not_found(res, name):
+    return ApiError(404, "NotFound", f'{res[2]}{group_suffix(res)} "{name}" not found',
+                    {"name": name, "group": res[0], "kind": res[2]})
+
+
+def group_suffix(res):
+    return f".{res[0]}" if res[0] else ""
+
+
+def gone(message):
+    return ApiError(410, "Expired", message)
+
+
+# ---- selectors ----
+
+def split_top(text):
+    """Splits a selector on the commas that are not inside an in (...) set."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def parse_label_selector(text):
+    """Returns a predicate over a labels dict; raises ApiError(400) on a malformed selector."""
+    reqs = []
+    for term in split_top(text or ""):
+        words = term.split(None, 1)
+        if len(words) == 2 and words[1].split("(", 1)[0].strip() in ("in", "notin"):
+            op, rest = words[1].split("(", 1)
+            if not rest.endswith(")"):
+                raise ApiError(400, "BadRequest", f"unable to parse requirement: {term!r}")
+            vals = {v.strip() for v in rest[:-1].split(",")}
+            reqs.append((words[0], op.strip(), vals))
+        elif "!=" in term:
+            k, v = term.split("!=", 1)
+            reqs.append((k.strip(), "notin", {v.strip()}))
+        elif "=" in term:
+            k, v = term.split("==", 1) if "==" in term else term.split("=", 1)
+            reqs.append((k.strip(), "in", {v.strip()}))
+        elif term.startswith("!"):
+            reqs.append((term[1:].strip(), "!", None))
+        elif " " not in term and "(" not in term:
+            reqs.append((term, "exists", None))
+        else:
+            raise ApiError(400, "BadRequest", f"unable to parse requirement: {term!r}")
+
+    def match(labels):
+        for key, op, vals in reqs:
+            has = key in labels
+            if op == "in" and not (has and labels[key] in vals):
+                return False
+            if op == "notin" and has and labels[key] in vals:
+                return False
+            if op == "exists" and not has:
+                return False
+            if op == "!" and has:
+                return False
+        return True
+    return match
+
+
+FIELDS = {"metadata.name": lambda o: o["metadata"].get("name", ""),
+          "metadata.namespace": lambda o: o["metadata"].get("namespace", "")}
+POD_FIELDS = {"spec.nodeName": lambda o: o.get("spec", {}).get("nodeName", ""),
+              "status.phase": lambda o: o.get("status", {}).get("phase", "")}
+
+
+def parse_field_selector(text, res):
+    fields = dict(FIELDS, **(POD_FIELDS if res[3] == "Pod" else {}))
+    reqs = []
+    for term in split_top(text or ""):
+        neg = "!=" in term
+        k, v = term.split("!=" if neg else ("==" if "==" in term else "="), 1) \
+            if ("=" in term) else (term, None)
+        if v is None or k.strip() not in fields:
+            raise ApiError(400, "BadRequest",
+                           f'"{k.strip()}" is not a known field selector: only "'
+                           + '", "'.join(sorted(fields)) + '"')
+        reqs.append((fields[k.strip()], v.strip(), neg))
+    return lambda o: all((get(o) != v) if neg else (get(o) == v) for get, v, neg in reqs)
+
+
+# ---- the store ----
+
+class Store:
+    """Every object of every resource, with one resourceVersion counter and an event log."""
+
+    def __init__(self):
+        self.lock = threading.Condition()
+        self.rv = 1
+        self.compacted = 0  # RVs at or below this are too old for watches and continues
+        self.objects = {}  # (group, plural, namespace, name) -> object
+        self.events = []  # (rv, type, (group, plural), object)
+        self.tokens = {}  # bearer token -> TokenReview status.user
+        self.watch_epoch = 0  # bumped by close-watches
+        self.watch_sockets = set()
+
+    def _next_rv(self):
+        self.rv += 1
+        return self.rv
+
+    def _record(self, kind, res, obj):
+        self.events.append((self.rv, kind, (res[0], res[2]), copy.deepcopy(obj)))
+        self.lock.notify_all()
+
+    def get(self, res, ns, name):
+        with self.lock:
+            obj = self.objects.get((res[0], res[2], ns, name))
+            if obj is None:
+                raise not_found(res, name)
+            return copy.deepcopy(obj)
+
+    def list(self, res, ns):
+        with self.lock:
+            items = [copy.deepcopy(o) for (g, p, n, _), o in sorted(self.objects.items())
+                     if g == res[0] and p == res[2] and (ns is None or n == ns)]
+            return items, self.rv
+
+    def create(self, res, ns, obj):
+        md = obj.setdefault("metadata", {})
+        if not md.get("name"):
+            if not md.get("generateName"):
+                raise ApiError(400, "BadRequest", "name or generateName is required")
+            md["name"] = md["generateName"] + uuid.uuid4().hex[:5]
+        if res[4]:
+            if md.get("namespace", ns) != ns:
+                raise ApiError(400, "BadRequest", "the namespace of the provided object does "
+                               "not match the namespace sent on the request")
+            md["namespace"] = ns
+        else:
+            md.pop("namespace", None)
+        with self.lock:
+            key = (res[0], res[2], ns if res[4] else "", md["name"])
+            if key in self.objects:
+                raise ApiError(409, "AlreadyExists",
+                               f'{res[2]}{group_suffix(res)} "{md["name"]}" already exists',
+                               {"name": md["name"], "group": res[0], "kind": res[2]})
+            md["uid"] = md.get("uid") or str(uuid.uuid4())
+            md["creationTimestamp"] = md.get("creationTimestamp") or now_rfc3339()
+            md["resourceVersion"] = str(self._next_rv())
+            if "spec" in obj:
+                md["generation"] = 1
+            md.pop("deletionTimestamp", None)
+            self.objects[key] = obj
+            self._record("ADDED", res, obj)
+            return copy.deepcopy(obj)
+
+    def update(self, res, ns, name, obj, check_rv=True):
+        md = obj.setdefault("metadata", {})
+        if md.get("name", name) != name:
+            raise ApiError(400, "BadRequest", "the name of the object "
+                           f'({md.get("name")}) does not match the name on the URL ({name})')
+        with self.lock:
+            key = (res[0], res[2], ns if res[4] else "", name)
+            old = self.objects.get(key)
+            if old is None:
+                raise not_found(res, name)
+            if check_rv and md.get("resourceVersion") and \
+                    md["resourceVersion"] != old["metadata"]["resourceVersion"]:
+                raise ApiError(409, "Conflict",
+                               f'Operation cannot be fulfilled on {res[2]}{group_suffix(res)} '
+                               f'"{name}": the object has been modified; please apply your '
+                               "changes to the latest version and try again",
+                               {"name": name, "group": res[0], "kind": res[2]})
+            for f in ("uid", "creationTimestamp", "namespace"):
+                if f in old["metadata"]:
+                    md[f] = old["metadata"][f]
+            md["name"] = name
+            gen = old["metadata"].get("generation")
+            if gen is not None or "spec" in obj:
+                md["generation"] = (gen or 1) + (obj.get("spec") != old.get("spec"))
+            md["resourceVersion"] = old["metadata"]["resourceVersion"]
+            if obj == old:
+                return copy.deepcopy(old)  # a no-op write keeps the RV, as the real one does
+            md["resourceVersion"] = str(self._next_rv())
+            self.objects[key] = obj
+            self._record("MODIFIED", res, obj)
+            return copy.deepcopy(obj)
+
+    def delete(self, res, ns, name):
+        with self.lock:
+            key = (res[0], res[2], ns if res[4] else "", name)
+            obj = self.objects.pop(key, None)
+            if obj is None:
+                raise not_found(res, name)
+            obj["metadata"]["resourceVersion"] = str(self._next_rv())
+            self._record("DELETED", res, obj)
+            return copy.deepcopy(obj)
+
+    def compact(self):
+        with self.lock:
+            self.compacted = self.rv
+            self.events.clear()
+            return self.rv
+
+    def close_watches(self):
+        with self.lock:
+            self.watch_epoch += 1
+            socks = list(self.watch_sockets)
+            self.lock.notify_all()
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return len(socks)
+
+    def load(self, path):
+        if os.path.isdir(path):
+            for f in sorted(os.listdir(path)):
+                if f.endswith(".json"):
+                    self.load(os.path.join(path, f))
+            return
+        with open(path) as fh:
+            try:
+                doc = json.load(fh)
+            except json.JSONDecodeError as e:
+                sys.exit(f"fake_apiserver: {path}: not JSON: {e}")
+        if doc.get("kind") == "FakeTokenTable":
+            self.tokens.update(doc.get("tokens", {}))
+            return
+        for obj in doc.get("items", []) if doc.get("kind", "").endswith("List") else [doc]:
+            group = obj.get("apiVersion", "").rpartition("/")[0]
+            res = BY_KIND.get((group, obj.get("kind")))
+            if res is None:
+                sys.exit(f"fake_apiserver: {path}: unknown kind {obj.get('apiVersion')}/"
+                         f"{obj.get('kind')}")
+            try:
+                self.create(res, obj["metadata"].get("namespace", "default") if res[4] else "",
+                            obj)
+            except ApiError as e:
+                sys.exit(f"fake_apiserver: {path}: {e.message}")
+
+
+# ---- merge patch (RFC 7386) ----
+
+def merge_patch(target, patch):
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+# ---- continue tokens ----
+
+def encode_continue(rv, last_key):
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": last_key + "\x00"})
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_continue(token):
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(doc["rv"]), doc["start"]
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(400, "BadRequest", "continue key is not valid: incorrect encoded start "
+                       "resourceVersion (version meta.k8s.io/v1)")
+
+
+# ---- HTTP ----
+
+def discovery_resources(group, version):
+    out = []
+    for res in RESOURCES:
+        if res[0] != group or version not in res[1]:
+            continue
+        ent = {"name": res[2], "singularName": res[3].lower(), "namespaced": res[4],
+               "kind": res[3], "verbs": res[5]}
+        if res[6]:
+            ent["shortNames"] = res[6]
+        out.append(ent)
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion":
+            api_version(group, version), "resources": out}
+
+
+def discovery_group(group):
+    versions = []
+    for res in RESOURCES:
+        versions += [v for v in res[1] if res[0] == group and v not in versions]
+    gvs = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": gvs,
+            "preferredVersion": gvs[0]}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-apiserver"
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            sys.stderr.write("fake_apiserver: " + fmt % args + "\n")
+
+    @property
+    def store(self):
+        return self.server.store
+
+    # -- replies --
+
+    def reply(self, code, doc):
+        body = json.dumps(doc).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def body_json(self):
+        try:
+            doc = json.loads(self.raw or b"null")
+        except json.JSONDecodeError as e:
+            raise ApiError(400, "BadRequest", f"the body of the request was in an unknown "
+                           f"format: {e}")
+        return doc
+
+    # -- dispatch --
+
+    def do_GET(self):
+        self.dispatch()
+
+    def do_POST(self):
+        self.dispatch()
+
+    def do_PUT(self):
+        self.dispatch()
+
+    def do_PATCH(self):
+        self.dispatch()
+
+    def do_DELETE(self):
+        self.dispatch()
+
+    def dispatch(self):
+        url = urlsplit(self.path)
+        self.query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        parts = [p for p in url.path.split("/") if p]
+        # Read every body (a DELETE carries DeleteOptions) so the connection stays in step.
+        n = int(self.headers.get("Content-Length") or 0)
+        self.raw = self.rfile.read(n) if n > 0 else b""
+        try:
+            if parts[:1] == ["_fake"]:
+                return self.control(parts[1:])
+            token = self.server.token
+            if token and self.headers.get("Authorization", "") != f"Bearer {token}":
+                raise ApiError(401, "Unauthorized", "Unauthorized")
+            self.route(parts)
+        except ApiError as e:
+            self.reply(e.code, e.status())
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def control(self, parts):
+        if parts == ["healthz"] and self.command == "GET":
+            return self.reply(200, {"ok": True, "resourceVersion": str(self.store.rv)})
+        if parts == ["compact"] and self.command == "POST":
+            return self.reply(200, {"compactedResourceVersion": str(self.store.compact())})
+        if parts == ["close-watches"] and self.command == "POST":
+            return self.reply(200, {"closed": self.store.close_watches()})
+        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    def route(self, parts):
+        if self.command == "GET":
+            if parts in (["healthz"], ["readyz"], ["livez"]):
+                body = b"ok"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if parts == ["version"]:
+                return self.reply(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0-fake",
+                                        "gitCommit": "0" * 40, "gitTreeState": "clean",
+                                        "buildDate": "2024-12-11T00:00:00Z",
+                                        "goVersion": "go1.23.4", "compiler": "gc",
+                                        "platform": "linux/amd64"})
+            if parts == ["api"]:
+                return self.reply(200, {"kind": "APIVersions", "versions": ["v1"],
+                                        "serverAddressByClientCIDRs": [
+                                            {"clientCIDR": "0.0.0.0/0",
+                                             "serverAddress": self.server.address}]})
+            if parts == ["api", "v1"]:
+                return self.reply(200, discovery_resources("", "v1"))
+            if parts == ["apis"]:
+                groups = sorted({r[0] for r in RESOURCES if r[0]})
+                return self.reply(200, {"kind": "APIGroupList", "apiVersion": "v1",
+                                        "groups": [discovery_group(g) for g in groups]})
+            if len(parts) == 2 and parts[0] == "apis" and any(r[0] == parts[1] for r in RESOURCES):
+                return self.reply(200, discovery_group(parts[1]))
+            if len(parts) == 3 and parts[0] == "apis" and \
+                    any(r[0] == parts[1] and parts[2] in r[1] for r in RESOURCES):
+                return self.reply(200, discovery_resources(parts[1], parts[2]))
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        ns, name = None, None
+        if len(rest) in (3, 4) and rest[0] == "namespaces":
+            ns, plural, name = rest[1], rest[2], (rest[3] if len(rest) == 4 else None)
+        elif len(rest) in (1, 2):
+            plural, name = rest[0], (rest[1] if len(rest) == 2 else None)
+        else:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        res = BY_PATH.get((group, version, plural))
+        if res is None or (ns is not None and not res[4]):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if res[4] and ns is None and (name is not None or self.command == "POST"):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        self.resource(res, version, "" if not res[4] else ns, name)
+
+    def resource(self, res, version, ns, name):
+        av = api_version(res[0], version)
+        if res[3] == "TokenReview":
+            if self.command != "POST" or name:
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method "
+                               "on the requested resource")
+            return self.reply(201, self.token_review(self.body_json(), av))
+        cmd = self.command
+        if cmd == "GET" and name is None:
+            watch = self.query.get("watch", "") in ("1", "true")
+            return self.watch(res, av, ns) if watch else self.list(res, av, ns)
+        if cmd == "GET":
+            return self.reply(200, dict(self.store.get(res, ns, name), apiVersion=av))
+        if cmd == "POST" and name is None:
+            obj = self.object_body(res, av)
+            return self.reply(201, dict(self.store.create(res, ns, obj), apiVersion=av))
+        if cmd == "PUT" and name:
+            obj = self.object_body(res, av)
+            return self.reply(200, dict(self.store.update(res, ns, name, obj), apiVersion=av))
+        if cmd == "PATCH" and name:
+            ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
+            if ctype not in ("application/merge-patch+json",
+                             "application/strategic-merge-patch+json"):
+                raise ApiError(415, "UnsupportedMediaType", f'the body of the request was in an '
+                               f'unknown format - accepted media types include: '
+                               f'application/merge-patch+json, '
+                               f'application/strategic-merge-patch+json (got "{ctype}")')
+            patch = self.body_json()
+            if not isinstance(patch, dict):
+                raise ApiError(400, "BadRequest", "a merge patch must be a JSON object")
+            # Patches retry on a concurrent write, like the real server's GuaranteedUpdate.
+            while True:
+                cur = self.store.get(res, ns, name)
+                obj = merge_patch(cur, patch)
+                rv_given = patch.get("metadata", {}).get("resourceVersion")
+                obj["metadata"]["resourceVersion"] = rv_given or cur["metadata"]["resourceVersion"]
+                try:
+                    out = self.store.update(res, ns, name, obj)
+                    return self.reply(200, dict(out, apiVersion=av))
+                except ApiError as e:
+                    if e.code != 409 or rv_given:
+                        raise
+        if cmd == "DELETE" and name:
+            return self.reply(200, dict(self.store.delete(res, ns, name), apiVersion=av))
+        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
+                       "requested resource")
+
+    def object_body(self, res, av):
+        obj = self.body_json()
+        if not isinstance(obj, dict) or not isinstance(obj.get("metadata", {}), dict):
+            raise ApiError(400, "BadRequest", "the body of the request must be a JSON object")
+        if obj.get("kind", res[3]) != res[3]:
+            raise ApiError(400, "BadRequest", f'the kind of the object ({obj.get("kind")}) does '
+                           f'not match the resource ({res[3]})')
+        obj["kind"], obj["apiVersion"] = res[3], av
+        return obj
+
+    def selectors(self, res):
+        lab = parse_label_selector(self.query.get("labelSelector", ""))
+        fld = parse_field_selector(self.query.get("fieldSelector", ""), res)
+        return lambda o: lab(o["metadata"].get("labels") or {}) and fld(o)
+
+    # -- list --
+
+    def list(self, res, av, ns):
+        match = self.selectors(res)
+        items, rv = self.store.list(res, ns or None)
+        start = ""
+        if self.query.get("continue"):
+            rv, start = decode_continue(self.query["continue"])
+            if rv <= self.store.compacted:
+                raise gone("The provided continue parameter is too old to display a consistent "
+                           "list result. You can start a new list without the continue "
+                           "parameter, or use the continue token in this response to retrieve "
+                           "the remainder of the results. Continuing with the provided token "
+                           "results in an inconsistent list - objects that were created, "
+                           "modified, or deleted between the time the first chunk was returned "
+                           "and now may show up in the list.")
+        keyed = [(f'{o["metadata"].get("namespace", "")}/{o["metadata"]["name"]}', o)
+                 for o in items if match(o)]
+        keyed = [(k, o) for k, o in keyed if k >= start]
+        limit = int(self.query.get("limit") or 0)
+        meta = {"resourceVersion": str(rv)}
+        if limit > 0 and len(keyed) > limit:
+            meta["continue"] = encode_continue(rv, keyed[limit - 1][0])
+            meta["remainingItemCount"] = len(keyed) - limit
+            keyed = keyed[:limit]
+        for _, o in keyed:
+            o.pop("apiVersion", None)
+            o.pop("kind", None)
+        self.reply(200, {"kind": res[3] + "List", "apiVersion": av, "metadata": meta,
+                         "items": [dict({"apiVersion": av, "kind": res[3]}, **o)
+                                   for _, o in keyed]})
+
+    # -- watch --
+
+    def watch(self, res, av, ns):
+        match = self.selectors(res)
+        store = self.store
+        rv_param = self.query.get("resourceVersion", "")
+        timeout = float(self.query.get("timeoutSeconds") or 1800)
+        bookmarks = self.query.get("allowWatchBookmarks", "") in ("1", "true")
+        deadline = time.monotonic() + timeout
+
+        def in_scope(gp, obj):
+            return gp == (res[0], res[2]) and (not ns or obj["metadata"].get("namespace") == ns)
+
+        def send(kind, obj):
+            line = json.dumps({"type": kind, "object": obj}).encode() + b"\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+            self.wfile.flush()
+
+        def view(obj):
+            return dict({"kind": res[3], "apiVersion": av}, **{k: v for k, v in obj.items()
+                                                             if k not in ("kind", "apiVersion")})
+        sock = self.connection
+        with store.lock:
+            epoch = store.watch_epoch
+            store.watch_sockets.add(sock)
+            if rv_param in ("", "0"):
+                initial = [o for o in store.list(res, ns or None)[0] if match(o)]
+                pos = store.rv
+            else:
+                try:
+                    pos = int(rv_param)
+                except ValueError:
+                    pos = -1
+                initial = None
+        # Registered before the head goes out, so close-watches reaches every watch a client
+        # has seen start.
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        try:
+            if initial is None and (pos < 0 or pos < store.compacted):
+                send("ERROR", ApiError(410, "Expired", f"too old resource version: {rv_param} "
+                                       f"({store.compacted})").status())
+                return self.end_chunks()
+            for o in initial or []:
+                send("ADDED", view(o))
+            last_bookmark = time.monotonic()
+            while True:
+                with store.lock:
+                    pending = [e for e in store.events if e[0] > pos]
+                    if not pending and store.watch_epoch == epoch:
+                        wait = deadline - time.monotonic()
+                        if bookmarks:
+                            wait = min(wait, last_bookmark + self.server.bookmark_seconds
+                                       - time.monotonic())
+                        if wait > 0:
+                            store.lock.wait(wait)
+                        pending = [e for e in store.events if e[0] > pos]
+                    current = store.rv
+                if store.watch_epoch != epoch:
+                    return  # dropped without the terminating chunk, as a restart does
+                for erv, kind, gp, obj in pending:
+                    pos = erv
+                    if not in_scope(gp, obj):
+                        continue
+                    now, before = match(obj), self.matched_before(gp, obj, erv)
+                    if kind == "MODIFIED" and now != before:
+                        kind = "ADDED" if now else "DELETED"
+                    elif not now and not (kind == "DELETED" and before):
+                        continue
+                    send(kind, view(obj))
+                if time.monotonic() >= deadline:
+                    return self.end_chunks()
+                if bookmarks and time.monotonic() - last_bookmark >= self.server.bookmark_seconds:
+                    pos = max(pos, current)
+                    send("BOOKMARK", {"kind": res[3], "apiVersion": av,
+                                      "metadata": {"resourceVersion": str(pos)}})
+                    last_bookmark = time.monotonic()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.close_connection = True
+        finally:
+            with store.lock:
+                store.watch_sockets.discard(sock)
+            self.close_connection = True
+
+    def matched_before(self, gp, obj, erv):
+        """Whether the previous state of obj (the event before erv for it) matched the watch."""
+        md = obj["metadata"]
+        match = self.selectors(BY_KIND[(gp[0], obj["kind"])])
+        with self.store.lock:
+            prev = None
+            for rv, _, g, o in self.store.events:
+                if rv >= erv:
+                    break
+                if g == gp and o["metadata"].get("namespace") == md.get("namespace") and \
+                        o["metadata"]["name"] == md["name"]:
+                    prev = o
+        return prev is not None and match(prev)
+
+    def end_chunks(self):
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    # -- TokenReview --
+
+    def token_review(self, doc, av):
+        if not isinstance(doc, dict) or doc.get("kind") != "TokenReview":
+            raise ApiError(400, "BadRequest", "the body of the request must be a TokenReview")
+        spec = doc.get("spec") or {}
+        user = self.store.tokens.get(spec.get("token", ""))
+        status = {"authenticated": True, "user": user,
+                  "audiences": spec.get("audiences") or ["https://kubernetes.default.svc"]} \
+            if user else {"user": {}, "error": "[invalid bearer token, token lookup failed]"}
+        return {"kind": "TokenReview", "apiVersion": av,
+                "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Fake Kubernetes API server for tests")
+    ap.add_argument("--listen", required=True, help="HOST:PORT (PORT 0: any free port)")
+    ap.add_argument("--token", help="bearer token every request must carry")
+    ap.add_argument("--load", action="append", default=[], help="JSON object, List or "
+                    "FakeTokenTable file, or a directory of them")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--bookmark-seconds", type=float, default=5.0)
+    ap.add_argument("--port-file", help="write the bound port here once listening")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    host, _, port = args.listen.rpartition(":")
+    store = Store()
+    for path in args.load:
+        store.load(path)
+    ThreadingHTTPServer.daemon_threads = True
+    srv = ThreadingHTTPServer((host, int(port)), Handler)
+    srv.store, srv.token, srv.verbose = store, args.token, args.verbose
+    srv.bookmark_seconds = args.bookmark_seconds
+    srv.address = f"{host}:{srv.server_address[1]}"
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as fh:
+            fh.write(str(srv.server_address[1]))
+        os.rename(args.port_file + ".tmp", args.port_file)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
