@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Kubernetes resources kept in sync (userspace/agent/kwatch.h) against the test API server
+ * (tests/k8s/fake_apiserver.py, the real protocol): a node's pods listed then watched
+ * (fieldSelector), a pod created and deleted through the API seen as upsert and remove, an API
+ * server that drops every watch and compacts its history (the watch comes back, 410, lists
+ * again) without a spurious change, and a wrong token named in the last error.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <curl/curl.h>
+
+#include <cmocka.h>
+
+#include "kconn.h"
+#include "kwatch.h"
+
+static pid_t server;
+static int port;
+static char base[64];
+
+static size_t discard(char *d, size_t s, size_t n, void *a)
+{
+	return s * n;
+}
+
+static int api(const char *method, const char *path, const char *body)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hd = NULL;
+	char url[256];
+	long code = 0;
+
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	hd = curl_slist_append(hd, "Authorization: Bearer t0k");
+	hd = curl_slist_append(hd, "Content-Type: application/json");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	if (body)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(hd);
+	curl_easy_cleanup(h);
+	return (int)code;
+}
+
+static int setup(void **state)
+{
+	char listen[64];
+
+	port = 20000 + (int)(getpid() % 20000);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	server = fork();
+	if (!server) {
+		execlp("python3", "python3", "tests/k8s/fake_apiserver.py", "--listen", listen,
+		       "--token", "t0k", "--bookmark-seconds", "1", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100; i++) {
+		if (api("GET", "/_fake/healthz", NULL) == 200)
+			return 0;
+		usleep(50 * 1000);
+	}
+	return -1;
+}
+
+static int teardown(void **state)
+{
+	kill(server, SIGTERM);
+	waitpid(server, NULL, 0);
+	return 0;
+}
+
+static const char *pod(const char *name, const char *node)
+{
+	static char b[512];
+
+	snprintf(b, sizeof(b),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\","
+		 "\"namespace\":\"shop\",\"labels\":{\"app\":\"x\"}},\"spec\":{\"nodeName\":\"%s\","
+		 "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}",
+		 name, node);
+	return b;
+}
+
+struct seen {
+	char text[4096];
+	bool synced;
+};
+
+/* Takes changes for up to @ms, into @s ("+key " / "-key "). */
+static void collect(struct kwatch *w, struct seen *s, int ms, const char *until)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p = {kwatch_fd(w), POLLIN, 0};
+		struct kwatch_change *c;
+		size_t n;
+
+		poll(&p, 1, 50);
+		n = kwatch_take(w, &c);
+		for (size_t i = 0; i < n; i++) {
+			size_t l = strlen(s->text);
+
+			if (c[i].what == KWATCH_SYNCED)
+				s->synced = true;
+			else
+				snprintf(s->text + l, sizeof(s->text) - l, "%c%s ",
+					 c[i].what == KWATCH_UPSERT ? '+' : '-', c[i].key);
+		}
+		kwatch_changes_free(c, n);
+		if (until && strstr(s->text, until))
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= ms)
+			return;
+	}
+}
+
+static void test_list_watch(void **state)
+{
+	struct kwatch_res res[] = {{"pods", "/api/v1/pods", "spec.nodeName=node1", NULL}};
+	struct kconn c = {.server = base, .token = "t0k"};
+	struct seen s = {{0}, false};
+	struct kwatch *w;
+
+	assert_int_equal(
+	    api("POST", "/api/v1/namespaces",
+		"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"shop\"}}"),
+	    201);
+	assert_int_equal(api("POST", "/api/v1/namespaces/shop/pods", pod("a", "node1")), 201);
+	assert_int_equal(api("POST", "/api/v1/namespaces/shop/pods", pod("b", "node2")), 201);
+	w = kwatch_start(&c, res, 1, 2);
+	assert_non_null(w);
+	collect(w, &s, 5000, "+shop/a ");
+	assert_true(s.synced);
+	assert_string_equal(s.text, "+shop/a ");
+	/* Made and removed through the API: seen, and only this node's. */
+	assert_int_equal(api("POST", "/api/v1/namespaces/shop/pods", pod("c", "node1")), 201);
+	assert_int_equal(api("POST", "/api/v1/namespaces/shop/pods", pod("d", "node2")), 201);
+	collect(w, &s, 5000, "+shop/c ");
+	assert_int_equal(api("DELETE", "/api/v1/namespaces/shop/pods/a", NULL), 200);
+	collect(w, &s, 5000, "-shop/a ");
+	assert_string_equal(s.text, "+shop/a +shop/c -shop/a ");
+	/* The server loses every watch and its history: 410, a new LIST, nothing spurious. */
+	assert_int_equal(api("POST", "/_fake/compact", NULL), 200);
+	assert_int_equal(api("POST", "/_fake/close-watches", NULL), 200);
+	assert_int_equal(api("POST", "/api/v1/namespaces/shop/pods", pod("e", "node1")), 201);
+	collect(w, &s, 8000, "+shop/e ");
+	collect(w, &s, 500, NULL);
+	assert_string_equal(s.text, "+shop/a +shop/c -shop/a +shop/e ");
+	kwatch_stop(w);
+}
+
+static void test_bad_token(void **state)
+{
+	struct kwatch_res res[] = {{"pods", "/api/v1/pods", NULL, NULL}};
+	struct kconn c = {.server = base, .token = "wrong"};
+	struct seen s = {{0}, false};
+	struct kwatch *w = kwatch_start(&c, res, 1, 2);
+	char err[256] = "";
+
+	assert_non_null(w);
+	for (int i = 0; i < 50 && !err[0]; i++) {
+		collect(w, &s, 100, NULL);
+		kwatch_last_error(w, 0, err, sizeof(err));
+	}
+	assert_false(s.synced);
+	if (!strstr(err, "HTTP 401"))
+		fail_msg("last error: %s", err);
+	kwatch_stop(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_list_watch),
+	    cmocka_unit_test(test_bad_token),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
