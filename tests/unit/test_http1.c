@@ -178,6 +178,10 @@ static void test_refusals(void **state)
 		       "does not end in chunked");
 	expect_refused("GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400, "header name 'Bad Name'");
 	expect_refused("POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n", 400, "malformed");
+	/* Only HTTP/1.x: llhttp reads a line without a version as 0.9, with RTSP's methods. */
+	expect_refused("PAUSE /P/1.1\r\nt: H\r\n\r\n", 505, "version 0.9");
+	expect_refused("GET /\r\n\r\n", 505, "version 0.9");
+	expect_refused("GET / HTTP/2.0\r\n\r\n", 505, "version 2.0");
 	off = (size_t)snprintf(big, sizeof(big), "GET / HTTP/1.1\r\n");
 	for (int i = 0; i <= H1_MAX_FIELDS; i++)
 		off += (size_t)snprintf(big + off, sizeof(big) - off, "x-%d: v\r\n", i);

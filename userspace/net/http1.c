@@ -206,6 +206,18 @@ static int on_headers_complete(llhttp_t *ll)
 			 "malformed HTTP/1 request: Transfer-Encoding does not end in chunked");
 		return -1;
 	}
+	/*
+	 * Only HTTP/1.x is forwarded, always written as HTTP/1.1. llhttp reads a request line
+	 * without a version as HTTP/0.9 and then takes methods (RTSP's PAUSE, ...) it refuses
+	 * under HTTP/1.x: the next hop would read what we write differently, so refuse it here.
+	 */
+	if (ll->http_major != 1) {
+		p->status = ll->type == HTTP_REQUEST ? 505 : 400;
+		snprintf(p->why, sizeof(p->why), "malformed HTTP/1 %s: version %u.%u",
+			 ll->type == HTTP_REQUEST ? "request" : "response", ll->http_major,
+			 ll->http_minor);
+		return -1;
+	}
 	h->major = ll->http_major;
 	h->minor = ll->http_minor;
 	if (ll->type == HTTP_REQUEST) {
