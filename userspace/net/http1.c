@@ -22,6 +22,9 @@ struct h1_parser {
 	size_t acc_len, acc_cap;
 	char *name; /* a field name whose value is being collected */
 	size_t head_bytes;
+	/* The buffer being fed, and the last byte consumed before it (see fold_before). */
+	const char *feed;
+	char prev;
 	bool in_message, in_head, no_body_next, upgraded;
 	int cb_err; /* the errno a callback failed with */
 	int status; /* the status to answer a refusal with */
@@ -112,6 +115,32 @@ static int on_status_complete(llhttp_t *ll)
 
 	p->head.reason = take(p);
 	return p->head.reason ? 0 : -1;
+}
+
+/*
+ * Whether a piece of a field value follows a line break: an obs-fold (RFC 9112 §5.2). When the
+ * whole fold is in one buffer llhttp keeps its CRLF in the value (on_value_complete finds it);
+ * across buffers it ends the piece before the CR and starts the next after the LF, so the fold
+ * shows only in the byte before the piece (which is not empty: the fold's SP or HTAB is in it).
+ * An empty piece (an empty value) may point just past a line's LF.
+ */
+static bool fold_before(const struct h1_parser *p, const char *at)
+{
+	return (at > p->feed ? at[-1] : p->prev) == '\n';
+}
+
+static int collect_value(llhttp_t *ll, const char *at, size_t len)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	if (len && fold_before(p, at)) {
+		p->status = 400;
+		snprintf(p->why, sizeof(p->why),
+			 "malformed HTTP/1 header '%s': obsolete line folding",
+			 p->name ? p->name : "");
+		return -1;
+	}
+	return collect(ll, at, len);
 }
 
 static int on_field_complete(llhttp_t *ll)
@@ -277,7 +306,7 @@ static const llhttp_settings_t settings = {
     .on_url = collect,
     .on_status = collect,
     .on_header_field = collect,
-    .on_header_value = collect,
+    .on_header_value = collect_value,
     .on_url_complete = on_url_complete,
     .on_status_complete = on_status_complete,
     .on_header_field_complete = on_field_complete,
@@ -327,15 +356,24 @@ ssize_t h1_parser_feed(struct h1_parser *p, const char *data, size_t len)
 {
 	llhttp_errno_t err;
 
+	ssize_t used;
+
 	if (p->upgraded)
 		return 0;
+	p->feed = data;
 	err = llhttp_execute(&p->ll, data, len);
 	switch (err) {
-	case HPE_OK: return len;
-	case HPE_PAUSED: return llhttp_get_error_pos(&p->ll) - data;
-	case HPE_PAUSED_UPGRADE: p->upgraded = true; return llhttp_get_error_pos(&p->ll) - data;
+	case HPE_OK: used = (ssize_t)len; break;
+	case HPE_PAUSED: used = llhttp_get_error_pos(&p->ll) - data; break;
+	case HPE_PAUSED_UPGRADE:
+		p->upgraded = true;
+		used = llhttp_get_error_pos(&p->ll) - data;
+		break;
 	default: return refuse(p, err);
 	}
+	if (used > 0)
+		p->prev = data[used - 1];
+	return used;
 }
 
 void h1_parser_resume(struct h1_parser *p)
