@@ -105,6 +105,32 @@ static __always_inline int capture_service_lb(struct bpf_sock_addr *ctx, bool v6
 	return CONNECT_ALLOW;
 }
 
+/* Deeper than any kubelet layout: <root>/kubepods.slice/<qos>/<pod>/<container>, plus a prefix. */
+#define CAPTURE_MAX_CGROUP_LEVEL 16
+
+/*
+ * The enrolled pod cgroup the calling task is in, at any depth: the kubelet puts a pod's
+ * containers in cgroups below the pod's (pod<uid>/<container id>), and a container that restarts
+ * gets a new one, so the pod's own cgroup is what is enrolled and its descendants are looked up
+ * through their ancestors. 0 when none is enrolled.
+ */
+static __always_inline __u64 capture_enrolled_cgroup(void)
+{
+	__u64 id = bpf_get_current_cgroup_id();
+
+	if (bpf_map_lookup_elem(&enrolled_cgrp, &id))
+		return id;
+	for (int level = 1; level < CAPTURE_MAX_CGROUP_LEVEL; level++) {
+		id = bpf_get_current_ancestor_cgroup_id(level);
+		/* Past the task's own level: no ancestor there. */
+		if (!id)
+			break;
+		if (bpf_map_lookup_elem(&enrolled_cgrp, &id))
+			return id;
+	}
+	return 0;
+}
+
 static __always_inline int capture_connect(struct bpf_sock_addr *ctx, bool v6, __u32 ip)
 {
 	struct ambit_addr key = {};
@@ -119,12 +145,12 @@ static __always_inline int capture_connect(struct bpf_sock_addr *ctx, bool v6, _
 	if (capture_is_loopback(key.ip) || key.ip == ztunnel_ip)
 		return CONNECT_ALLOW;
 
-	cgroup = bpf_get_current_cgroup_id();
-	if (bpf_map_lookup_elem(&enrolled_cgrp, &cgroup))
+	cgroup = capture_enrolled_cgroup();
+	if (cgroup)
 		return capture_redirect(ctx, v6, ip, cgroup);
 	svc = bpf_map_lookup_elem(&services, &key);
 	if (svc)
-		return capture_service_lb(ctx, v6, ip, svc, cgroup);
+		return capture_service_lb(ctx, v6, ip, svc, bpf_get_current_cgroup_id());
 	counter_inc(AMBIT_PASS);
 	return CONNECT_ALLOW;
 }

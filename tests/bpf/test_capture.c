@@ -43,6 +43,7 @@
 struct fixture {
 	char cg[PATH_MAX + 32];
 	char cg_enrolled[PATH_MAX + 48];
+	char cg_container[PATH_MAX + 64];
 	char cg_plain[PATH_MAX + 48];
 	char pin_root[64];
 	struct datapath *dp;
@@ -245,8 +246,10 @@ static int setup_all(void)
 	snprintf(fx.cg, sizeof(fx.cg), "%s/ambit-test-%d", cg2, (int)getpid());
 	snprintf(fx.cg_enrolled, sizeof(fx.cg_enrolled), "%s/enrolled", fx.cg);
 	snprintf(fx.cg_plain, sizeof(fx.cg_plain), "%s/plain", fx.cg);
+	snprintf(fx.cg_container, sizeof(fx.cg_container), "%s/container", fx.cg_enrolled);
 	snprintf(fx.pin_root, sizeof(fx.pin_root), "/sys/fs/bpf/ambit-test-%d", (int)getpid());
-	if (mkdir(fx.cg, 0755) || mkdir(fx.cg_enrolled, 0755) || mkdir(fx.cg_plain, 0755))
+	if (mkdir(fx.cg, 0755) || mkdir(fx.cg_enrolled, 0755) || mkdir(fx.cg_plain, 0755) ||
+	    mkdir(fx.cg_container, 0755))
 		return -1;
 	fx.dp = open_datapath();
 	if (!fx.dp)
@@ -278,7 +281,8 @@ static int group_teardown(void **state)
 	fx.ztunnel_fd = fx.backend1_fd = fx.backend2_fd = -1;
 	/* Children have all been reaped, so the cgroups are empty. */
 	if (fx.cg[0]) {
-		if ((rmdir(fx.cg_enrolled) && errno != ENOENT) ||
+		if ((rmdir(fx.cg_container) && errno != ENOENT) ||
+		    (rmdir(fx.cg_enrolled) && errno != ENOENT) ||
 		    (rmdir(fx.cg_plain) && errno != ENOENT) || (rmdir(fx.cg) && errno != ENOENT))
 			err = -1;
 	}
@@ -327,6 +331,20 @@ static void test_enrolled_redirected_to_ztunnel(void **state)
 
 	run_child(fx.cg_enrolled, "10.200.0.99", 80, &r);
 	expect_redirected(&r, "10.200.0.99", 80);
+	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 1);
+}
+
+/*
+ * A process in a cgroup below the enrolled one (a container below its pod's cgroup, as the
+ * kubelet lays them out) is captured as the pod, and the record names the pod's cgroup.
+ */
+static void test_enrolled_descendant_redirected(void **state)
+{
+	uint64_t before = counter(AMBIT_REDIRECT_OUTBOUND);
+	struct child_result r;
+
+	run_child(fx.cg_container, "10.200.0.97", 81, &r);
+	expect_redirected(&r, "10.200.0.97", 81);
 	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 1);
 }
 
@@ -650,6 +668,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_enrolled_redirected_to_ztunnel),
+	    cmocka_unit_test(test_enrolled_descendant_redirected),
 	    cmocka_unit_test(test_enrolled_v4_mapped_redirected),
 	    cmocka_unit_test(test_enrolled_loopback_untouched),
 	    cmocka_unit_test(test_not_enrolled_untouched),

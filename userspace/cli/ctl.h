@@ -178,10 +178,18 @@ int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool 
 int pod_create(const struct ctl_pod *p);
 
 /* sandbox.c: how a pod runs, as a container would (docs/INTERNALS.md "Pods"). */
+/* The name of the cgroup below a pod's that its processes run in (struct sandbox). */
+#define SANDBOX_CONTAINER_CG "container"
+
 struct sandbox {
 	char namespace[256], name[256], node[16], ip[16];
 	char netns[CTL_NAME_MAX * 2];
 	char cgroup[PATH_MAX];
+	/*
+	 * Where the pod's processes run: a cgroup below the pod's, as the kubelet runs each
+	 * container in one below pod<uid>. The pod's cgroup is what the agent enrolls.
+	 */
+	char container_cg[PATH_MAX + 16];
 	char pod_dir[PATH_MAX]; /* $AMBIT_POD_DIR: writable, at the same path inside */
 	char var_dir[PATH_MAX]; /* <pod_dir>.rootfs: upper and work dirs of the pod's /var */
 	char cwd[PATH_MAX];	/* the manifests dir, read-only inside */

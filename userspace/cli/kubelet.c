@@ -114,12 +114,14 @@ static int kl_spawn(struct kubelet *k, struct kl_proc *p)
 			ret = mkdir_p(d, 0755);
 		if (!ret && !(ret = str_fmt(d, sizeof(d), "%s/work", p->pod.var_dir)))
 			ret = mkdir_p(d, 0700);
+		if (!ret && (ret = mkdir_p(p->pod.container_cg, 0755)))
+			str_fmt(d, sizeof(d), "%s", p->pod.container_cg);
 		if (ret && !why[0])
 			str_fmt(why, sizeof(why), "mkdir %s: %s", d, strerror(-ret));
 		cluster_path(&k->c, log, sizeof(log), "logs/%s_%s.log", p->pod.namespace,
 			     p->pod.name);
 		r = (struct spawn_req){.argv = p->pod.argv,
-				       .cgroup = p->pod.cgroup,
+				       .cgroup = p->pod.container_cg,
 				       .netns = p->pod.netns,
 				       .cwd = p->pod.cwd,
 				       .log = log,

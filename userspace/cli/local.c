@@ -93,9 +93,10 @@ static void exec_forward(int sig)
 }
 
 /*
- * Runs @cmd in the pod as kubectl exec runs a command in a container: in its cgroup (so its
- * sockets are captured as the pod's), its network, mount, pid, uts and ipc namespaces, as its
- * user with its capabilities, from its working directory. Exits with the command's status.
+ * Runs @cmd in the pod as kubectl exec runs a command in a container: in its container's cgroup
+ * (below the pod's, so its sockets are captured as the pod's), its network, mount, pid, uts and
+ * ipc namespaces, as its user with its capabilities, from its working directory. Exits with the
+ * command's status.
  */
 static int exec_in(const struct sandbox *s, int pid, char **cmd)
 {
@@ -110,7 +111,7 @@ static int exec_in(const struct sandbox *s, int pid, char **cmd)
 		fprintf(stderr, "ambitctl: pod %s/%s: %s\n", s->namespace, s->name, strerror(-ret));
 		return ret;
 	}
-	str_fmt(procs, sizeof(procs), "%s/cgroup.procs", s->cgroup);
+	str_fmt(procs, sizeof(procs), "%s/cgroup.procs", s->container_cg);
 	str_fmt(txt, sizeof(txt), "%d\n", getpid());
 	ret = write_file(procs, txt);
 	if (ret) {

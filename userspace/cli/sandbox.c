@@ -116,6 +116,8 @@ int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sand
 	    cluster_path(c, s->pod_dir, sizeof(s->pod_dir), "pods/%s_%s", s->namespace, s->name) ||
 	    cluster_path(c, s->var_dir, sizeof(s->var_dir), "pods/%s_%s.rootfs", s->namespace,
 			 s->name) ||
+	    str_fmt(s->container_cg, sizeof(s->container_cg), "%s/" SANDBOX_CONTAINER_CG,
+		    s->cgroup) ||
 	    str_fmt(s->cwd, sizeof(s->cwd), "%s", c->src_dir[0] ? c->src_dir : "/") ||
 	    str_fmt(s->hosts, sizeof(s->hosts), "/etc/netns/%s/hosts", s->netns))
 		return -ENAMETOOLONG;
