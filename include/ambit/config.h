@@ -36,6 +36,9 @@ struct config_meta {
 	char *creation_timestamp; /* metadata.creationTimestamp (RFC 3339) or NULL: Istio tie-breaks
 				   */
 	char *api_version; /* of a top-level object ("v1", "security.istio.io/v1"), else NULL */
+	char *uid;	   /* metadata.uid (set by the API server), or NULL */
+	/* The ownerReference with controller: true (kind and name), or NULL. */
+	char *controller_kind, *controller_name;
 };
 
 struct config_namespace {
@@ -89,6 +92,7 @@ struct config_security {
 struct config_pod_spec {
 	char *service_account; /* "default" when omitted */
 	char *node_name;       /* spec.nodeName, or NULL: the local cluster places the pod */
+	bool host_network;     /* spec.hostNetwork: the node's own namespace */
 	char **command;	       /* containers[0].command + args, NULL-terminated, or NULL */
 	size_t nports;
 	struct config_container_port *ports; /* containers[*].ports */
@@ -101,6 +105,7 @@ struct config_pod {
 	struct config_pod_spec spec;
 	char *pod_ip;  /* status.podIP, or NULL while not running */
 	char *host_ip; /* status.hostIP */
+	char *phase;   /* status.phase ("Running", "Succeeded"...), or NULL */
 };
 
 struct config_deployment {

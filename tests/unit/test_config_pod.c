@@ -138,6 +138,36 @@ static void test_caps(void **state)
 	assert_true(config_security_caps(&s) == CONFIG_CAPS_ALL);
 }
 
+/* A Pod as the API server serves it: what the Kubernetes source takes from it. */
+static void test_api_pod(void **state)
+{
+	static const char json[] =
+	    "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"r-7d9f-x2\","
+	    "\"namespace\":\"shop\",\"uid\":\"5f0c1e2a-1b2c-4d5e-8f90-0123456789ab\","
+	    "\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"name\":\"n\","
+	    "\"uid\":\"u1\"},{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\","
+	    "\"name\":\"r-7d9f\",\"uid\":\"u2\",\"controller\":true,\"blockOwnerDeletion\":true}]},"
+	    "\"spec\":{\"nodeName\":\"node1\",\"hostNetwork\":true,\"containers\":[{\"name\":\"c\","
+	    "\"image\":\"x\"}]},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.1.2.3\","
+	    "\"hostIP\":\"10.0.0.1\"}}";
+	struct config cfg;
+	struct config_diags d;
+	const struct config_pod *p;
+
+	assert_int_equal(load(&cfg, &d, json), 0);
+	p = &cfg.pods[0];
+	assert_string_equal(p->meta.uid, "5f0c1e2a-1b2c-4d5e-8f90-0123456789ab");
+	assert_string_equal(p->meta.controller_kind, "ReplicaSet");
+	assert_string_equal(p->meta.controller_name, "r-7d9f");
+	assert_true(p->spec.host_network);
+	assert_string_equal(p->spec.node_name, "node1");
+	assert_string_equal(p->phase, "Running");
+	assert_string_equal(p->pod_ip, "10.1.2.3");
+	assert_string_equal(p->host_ip, "10.0.0.1");
+	config_free(&cfg);
+	config_diags_free(&d);
+}
+
 static void test_errors(void **state)
 {
 	static const struct {
@@ -162,6 +192,14 @@ static void test_errors(void **state)
 	     "spec.containers[0].securityContext", "capabilities.add CAP_SYS_ADMIN"},
 	    {POD_HEAD "  containers: [{name: c, securityContext: {runAsUserr: 1}}]\n",
 	     "spec.containers[0].securityContext.runAsUserr", "unknown field"},
+	    {"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  ownerReferences:\n"
+	     "  - {kind: ReplicaSet, name: a, controller: true}\n"
+	     "  - {kind: ReplicaSet, name: b, controller: true}\n"
+	     "spec: {containers: [{name: c}]}\n",
+	     "metadata.ownerReferences[1]", "more than one ownerReference has controller: true"},
+	    {"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  ownerReferences: [{kind: X}]\n"
+	     "spec: {containers: [{name: c}]}\n",
+	     "metadata.ownerReferences[0].name", "required"},
 	    {"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: ns}\n"
 	     "spec:\n  selector: {matchLabels: {app: a}}\n  template:\n"
 	     "    metadata: {labels: {app: a}}\n"
@@ -198,8 +236,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults), cmocka_unit_test(test_restart_policy),
-	    cmocka_unit_test(test_merge),    cmocka_unit_test(test_caps),
-	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_api_pod),  cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_caps),     cmocka_unit_test(test_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,6 +25,7 @@
 #include <arpa/inet.h>
 
 #include <cmocka.h>
+#include <net/if.h>
 
 #include "ambit/datapath.h"
 #include "podns.h"
@@ -108,14 +109,18 @@ static int setup(void **state)
 	snprintf(root, sizeof(root), "%s/ambit-test-podns-%d", cg2, (int)getpid());
 	snprintf(ns1, sizeof(ns1), "ambit-tpodns1-%d", (int)getpid());
 	snprintf(ns2, sizeof(ns2), "ambit-tpodns2-%d", (int)getpid());
-	if (mkdir(root, 0755) < 0)
+	/* This process's own namespace plays the node's: the host's interfaces are not touched. */
+	if (unshare(CLONE_NEWNET) < 0 || mkdir(root, 0755) < 0)
 		return -1;
-	/* ns1 holds the pods' IP 10.244.1.7; ns2 holds another address. */
-	if (sh("ip netns add %s && ip -n %s link add e0 type veth peer name e1 && "
+	/*
+	 * ns1 holds the pods' IP 10.244.1.7 on a veth whose peer (hpod1) is in the node's
+	 * namespace, as a routed CNI makes it; ns2 holds another address.
+	 */
+	if (sh("ip netns add %s && ip -n %s link add e0 type veth peer name hpod1 netns %d && "
 	       "ip -n %s addr add 10.244.1.7/32 dev e0 && "
 	       "ip netns add %s && ip -n %s link add e0 type veth peer name e1 && "
 	       "ip -n %s addr add 10.244.9.9/32 dev e0",
-	       ns1, ns1, ns1, ns2, ns2, ns2)) {
+	       ns1, ns1, (int)getpid(), ns1, ns2, ns2, ns2)) {
 		teardown(state);
 		return -1;
 	}
@@ -164,6 +169,9 @@ static void test_layouts(void **state)
 		assert_int_equal(st.st_ino, w.st_ino);
 		assert_int_equal(p.inode, w.st_ino);
 	}
+	/* The node's end of the pod's veth, where the tc program goes. */
+	assert_string_equal(p.host_iface, "hpod1");
+	assert_int_equal(p.host_ifindex, (int)if_nametoindex("hpod1"));
 	/* systemd driver, CRI-O, under a kind-style root; one process elsewhere (ns2) first. */
 	spawn_in(ns2, "kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/"
 		      "kubelet-kubepods-besteffort-pod" UID_B_ ".slice/crio-aa11.scope");

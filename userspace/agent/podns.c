@@ -13,7 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "podns.h"
 
@@ -98,8 +101,51 @@ static void subtree_pids(char *dir, int depth, int *pids, size_t *n)
 struct ip_check {
 	const char *netns;
 	uint32_t ip;
-	int ret; /* 1: holds it, 0: does not, -errno */
+	int ret;  /* 1: holds it, 0: does not, -errno */
+	int link; /* IFLA_LINK of the interface holding it (a veth's peer), or 0 */
 };
+
+/*
+ * IFLA_LINK of interface @ifindex of the calling thread's namespace, asked over rtnetlink (for
+ * a veth, its peer's ifindex in the peer's namespace). 0 when it has none or on any failure.
+ */
+static int link_of(int ifindex)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req = {
+	    .nh = {.nlmsg_len = sizeof(req),
+		   .nlmsg_type = RTM_GETLINK,
+		   .nlmsg_flags = NLM_F_REQUEST},
+	    .ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex},
+	};
+	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), link = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req) ||
+	    (n = recv(fd, buf, sizeof(buf), 0)) < 0) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	if (!NLMSG_OK(nh, (size_t)n) || nh->nlmsg_type != RTM_NEWLINK)
+		return 0;
+	{
+		struct ifinfomsg *ifi = NLMSG_DATA(nh);
+		struct rtattr *rta = IFLA_RTA(ifi);
+		int len = (int)IFLA_PAYLOAD(nh);
+
+		for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+			if (rta->rta_type == IFLA_LINK && RTA_PAYLOAD(rta) >= sizeof(uint32_t))
+				memcpy(&link, RTA_DATA(rta), sizeof(link));
+	}
+	return link;
+}
 
 /* In a thread of its own (setns changes the calling thread only): does the netns hold the IP? */
 static void *check_ip(void *arg)
@@ -120,23 +166,26 @@ static void *check_ip(void *arg)
 		return NULL;
 	}
 	c->ret = 0;
-	for (struct ifaddrs *i = ifa; i; i = i->ifa_next)
+	for (struct ifaddrs *i = ifa; i && !c->ret; i = i->ifa_next)
 		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == c->ip)
+		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == c->ip) {
 			c->ret = 1;
+			c->link = link_of((int)if_nametoindex(i->ifa_name));
+		}
 	freeifaddrs(ifa);
 	return NULL;
 }
 
-static int holds_ip(const char *netns, uint32_t ip)
+static int holds_ip(const char *netns, uint32_t ip, int *link)
 {
-	struct ip_check c = {netns, ip, -EIO};
+	struct ip_check c = {netns, ip, -EIO, 0};
 	pthread_t t;
 	int err = pthread_create(&t, NULL, check_ip, &c);
 
 	if (err)
 		return -err;
 	pthread_join(t, NULL);
+	*link = c.link;
 	return c.ret;
 }
 
@@ -177,7 +226,7 @@ int podns_find(const char *cg_root, const char *uid, uint32_t ip, struct podns *
 		host_ino = st.st_ino;
 	for (size_t i = 0; i < n; i++) {
 		bool dup = false;
-		int r;
+		int r, link = 0;
 
 		snprintf(host, sizeof(host), "/proc/%d/ns/net", pids[i]);
 		if (stat(host, &st) < 0)
@@ -190,11 +239,14 @@ int podns_find(const char *cg_root, const char *uid, uint32_t ip, struct podns *
 		if (st.st_ino == host_ino)
 			continue;
 		only_host = false;
-		r = holds_ip(host, ip);
+		r = holds_ip(host, ip, &link);
 		if (r == 1) {
 			out->pid = pids[i];
 			out->inode = st.st_ino;
 			snprintf(out->netns, sizeof(out->netns), "%s", host);
+			/* The peer's index is in the node's namespace when it is a veth to it. */
+			if (link > 0 && if_indextoname((unsigned int)link, out->host_iface))
+				out->host_ifindex = link;
 			return 0;
 		}
 	}

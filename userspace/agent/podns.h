@@ -17,6 +17,7 @@
 #define AMBIT_AGENT_PODNS_H
 
 #include <limits.h>
+#include <net/if.h>
 #include <stdint.h>
 
 #define PODNS_MAX_DEPTH 5
@@ -26,6 +27,12 @@ struct podns {
 	int pid;	       /* a process in the namespace */
 	char netns[64];	       /* /proc/<pid>/ns/net */
 	uint64_t inode;	       /* the namespace's inode (its identity) */
+	/*
+	 * The node-side end of the veth holding the pod's IP (routed CNIs: where the tc program
+	 * goes), found from its IFLA_LINK; 0 and "" when that interface is no veth to the node.
+	 */
+	int host_ifindex;
+	char host_iface[16];
 };
 
 /*

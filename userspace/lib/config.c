@@ -66,6 +66,9 @@ void config_meta_free(struct config_meta *m)
 	free(m->origin.file);
 	free(m->creation_timestamp);
 	free(m->api_version);
+	free(m->uid);
+	free(m->controller_kind);
+	free(m->controller_name);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -89,6 +92,7 @@ void config_pod_free(struct config_pod *p)
 	config_meta_free(&p->meta);
 	config_pod_spec_free(&p->spec);
 	free(p->pod_ip);
+	free(p->phase);
 	free(p->host_ip);
 }
 

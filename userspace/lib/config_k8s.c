@@ -238,19 +238,90 @@ static int meta_created(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	return cfg_get_str(ctx, v, &((struct cfg_obj *)obj)->meta->creation_timestamp);
 }
 
+static int meta_uid(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	return cfg_get_str(ctx, v, &((struct cfg_obj *)obj)->meta->uid);
+}
+
+struct owner_ref {
+	char *kind, *name;
+	bool controller;
+};
+
+static int owner_kind(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	return cfg_get_str(ctx, v, &((struct owner_ref *)obj)->kind);
+}
+
+static int owner_name(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	return cfg_get_str(ctx, v, &((struct owner_ref *)obj)->name);
+}
+
+static int owner_controller(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	return cfg_get_bool(ctx, v, &((struct owner_ref *)obj)->controller);
+}
+
+static const struct cfg_field owner_fields[] = {
+    {"apiVersion", CFG_T_STR, NULL, 0},
+    {"kind", CFG_T_STR, owner_kind, CFG_F_REQUIRED},
+    {"name", CFG_T_STR, owner_name, CFG_F_REQUIRED},
+    {"uid", CFG_T_STR, NULL, 0},
+    {"controller", CFG_T_BOOL, owner_controller, 0},
+    {"blockOwnerDeletion", CFG_T_BOOL, NULL, 0},
+    {NULL, 0, NULL, 0},
+};
+
+/* The controller among the ownerReferences (a Pod's ReplicaSet, ...): at most one has it. */
+static int meta_owners(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	struct config_meta *m = ((struct cfg_obj *)obj)->meta;
+	size_t n = cfg_seq_len(v);
+	int err = 0;
+
+	if (v->type != YAML_SEQUENCE_NODE) {
+		cfg_error(ctx, v, "expected a sequence, got %s", cfg_type_name(v));
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *it = cfg_seq_item(ctx, v, i);
+		size_t saved = cfg_path_push_index(ctx, i);
+		struct owner_ref r = {0};
+
+		if (!it || it->type != YAML_MAPPING_NODE) {
+			cfg_error(ctx, it ? it : v, "expected an ownerReference map");
+			err = -EINVAL;
+		} else if (cfg_walk_map(ctx, it, owner_fields, &r)) {
+			err = -EINVAL;
+		} else if (r.controller && m->controller_kind) {
+			cfg_error(ctx, it, "more than one ownerReference has controller: true");
+			err = -EINVAL;
+		} else if (r.controller) {
+			m->controller_kind = r.kind;
+			m->controller_name = r.name;
+			r.kind = r.name = NULL;
+		}
+		cfg_path_pop(ctx, saved);
+		free(r.kind);
+		free(r.name);
+	}
+	return err;
+}
+
 static const struct cfg_field meta_fields[] = {
     {"name", CFG_T_STR, meta_name, 0},
     {"generateName", CFG_T_STR, NULL, 0},
     {"namespace", CFG_T_STR, meta_namespace, 0},
     {"labels", CFG_T_MAP, meta_labels, 0},
     {"annotations", CFG_T_MAP, meta_annotations, 0},
-    {"uid", CFG_T_STR, NULL, 0},
+    {"uid", CFG_T_STR, meta_uid, 0},
     {"resourceVersion", CFG_T_STR, NULL, 0},
     {"generation", CFG_T_INT, NULL, 0},
     {"creationTimestamp", CFG_T_STR, meta_created, 0},
     {"deletionTimestamp", CFG_T_STR, NULL, 0},
     {"deletionGracePeriodSeconds", CFG_T_INT, NULL, 0},
-    {"ownerReferences", CFG_T_SEQ, NULL, 0},
+    {"ownerReferences", CFG_T_SEQ, meta_owners, 0},
     {"finalizers", CFG_T_SEQ, NULL, 0},
     {"managedFields", CFG_T_SEQ, NULL, 0},
     {"selfLink", CFG_T_STR, NULL, 0},

@@ -325,6 +325,11 @@ static int service_account(struct cfg_ctx *ctx, yaml_node_t *v, struct config_po
 	return 0;
 }
 
+static int spec_host_network(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	return cfg_get_bool(ctx, v, &((struct spec_ctx *)obj)->spec->host_network);
+}
+
 static int spec_service_account_name(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	return service_account(ctx, v, ((struct spec_ctx *)obj)->spec, true);
@@ -365,7 +370,7 @@ static const struct cfg_field pod_spec_fields[] = {
     {"serviceAccount", CFG_T_STR, spec_service_account, 0},
     {"automountServiceAccountToken", CFG_T_BOOL, NULL, 0},
     {"nodeName", CFG_T_STR, spec_node_name, 0},
-    {"hostNetwork", CFG_T_BOOL, NULL, 0},
+    {"hostNetwork", CFG_T_BOOL, spec_host_network, 0},
     {"hostPID", CFG_T_BOOL, NULL, 0},
     {"hostIPC", CFG_T_BOOL, NULL, 0},
     {"hostUsers", CFG_T_BOOL, NULL, 0},
@@ -449,8 +454,13 @@ static int status_host_ip(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	return pod_ip(ctx, v, &((struct config_pod *)obj)->host_ip);
 }
 
+static int status_phase(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	return cfg_get_str(ctx, v, &((struct config_pod *)obj)->phase);
+}
+
 static const struct cfg_field pod_status_fields[] = {
-    {"phase", CFG_T_STR, NULL, 0},
+    {"phase", CFG_T_STR, status_phase, 0},
     {"conditions", CFG_T_SEQ, NULL, 0},
     {"message", CFG_T_STR, NULL, 0},
     {"reason", CFG_T_STR, NULL, 0},
