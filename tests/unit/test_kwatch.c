@@ -137,7 +137,8 @@ static void collect(struct kwatch *w, struct seen *s, int ms, const char *until)
 
 static void test_list_watch(void **state)
 {
-	struct kwatch_res res[] = {{"pods", "/api/v1/pods", "spec.nodeName=node1", NULL}};
+	struct kwatch_res res[] = {
+	    {"pods", "/api/v1/pods", "spec.nodeName=node1", NULL, "v1", "Pod"}};
 	struct kconn c = {.server = base, .token = "t0k"};
 	struct seen s = {{0}, false};
 	struct kwatch *w;
@@ -175,7 +176,7 @@ static void test_list_watch(void **state)
 
 static void test_bad_token(void **state)
 {
-	struct kwatch_res res[] = {{"pods", "/api/v1/pods", NULL, NULL}};
+	struct kwatch_res res[] = {{"pods", "/api/v1/pods", NULL, NULL, NULL, NULL}};
 	struct kconn c = {.server = base, .token = "wrong"};
 	struct seen s = {{0}, false};
 	struct kwatch *w = kwatch_start(&c, res, 1, 2);

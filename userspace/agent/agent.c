@@ -511,7 +511,38 @@ static void sync_certs(struct agent *a)
 		pr_err("certificates: out of memory; retrying later");
 }
 
-static void load_inputs(struct agent *a)
+/*
+ * The Kubernetes source: its changes are taken into the store as they come (main.c); the pods
+ * follow from the Pods in force. Nothing is applied before every kind was listed once: a
+ * partial copy would unenroll the pods of the kinds not yet read.
+ */
+static bool load_kube(struct agent *a, const struct config *view)
+{
+	struct runtime rt;
+	struct rt_cluster cl;
+	int ret;
+
+	if (!ksource_synced(a->kube)) {
+		pr_info("reconcile: waiting for the first list of every Kubernetes kind");
+		return false;
+	}
+	ret = ksource_runtime(a->kube, view, &rt, &cl);
+	if (ret) {
+		runtime_free(&rt);
+		runtime_cluster_free(&cl);
+		pr_err("kubernetes: pod list: %s; keeping the last one", strerror(-ret));
+		return a->rt_ok;
+	}
+	runtime_free(&a->rt);
+	runtime_cluster_free(&a->cluster);
+	a->rt = rt;
+	a->cluster = cl;
+	a->rt_ok = true;
+	return true;
+}
+
+/* The local state directory, pods.json and cluster.json (the local cluster). */
+static void load_dir(struct agent *a)
 {
 	struct runtime rt;
 	struct rt_cluster cl;
@@ -563,12 +594,13 @@ void agent_reconcile(struct agent *a)
 	struct config view;
 	int err;
 
-	load_inputs(a);
+	if (!a->kube)
+		load_dir(a);
 	/*
 	 * Right after a restart with a broken pods.json we know no pod at all: applying that
 	 * would unenroll and unpublish every pod. Leave the pinned state alone until it parses.
 	 */
-	if (!a->rt_ok) {
+	if (!a->kube && !a->rt_ok) {
 		pr_warn("reconcile: no valid pod list yet; the data path is left as it is");
 		return;
 	}
@@ -576,6 +608,10 @@ void agent_reconcile(struct agent *a)
 	if (err) {
 		pr_err("reconcile: cannot read the config: %s; retrying on the next change",
 		       strerror(-err));
+		return;
+	}
+	if (a->kube && !load_kube(a, &view)) {
+		confstore_view_free(&view);
 		return;
 	}
 	err = desired_compute(&view, &a->rt, &env, &next);
@@ -655,6 +691,8 @@ char *agent_get(void *ctx, const char *what, char *err, size_t errlen)
 void agent_cleanup(struct agent *a)
 {
 	wpserve_free(a);
+	ksource_stop(a->kube);
+	a->kube = NULL;
 	server_destroy(a->srv);
 	a->srv = NULL;
 	cert_store_free(&a->certs);

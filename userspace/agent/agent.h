@@ -15,6 +15,7 @@
 #include "certs.h"
 #include "confstore.h"
 #include "desired.h"
+#include "ksource.h"
 #include "policy_sync.h"
 #include "runtime.h"
 #include "server.h"
@@ -34,6 +35,13 @@ struct agent_opts {
 	const char *trust_domain_aliases[16]; /* --trust-domain-alias, repeatable */
 	size_t n_trust_domain_aliases;
 	const char *root_namespace; /* Istio root namespace (mesh-wide policy), istio-system */
+	/*
+	 * The Kubernetes source instead of the state directory and pods.json: in-cluster
+	 * (--kube, the service-account directory @kube_sa_dir) or @kubeconfig; pods' cgroups are
+	 * searched under @pod_cgroup_root (the cgroup2 mount).
+	 */
+	bool kube;
+	const char *kubeconfig, *kube_sa_dir, *pod_cgroup_root;
 	char cluster_path[4096];    /* dirname(dirname(runtime))/cluster.json */
 	char cache_dir[4096];	    /* dirname(socket)/lastgood: config files' last good versions */
 	char version_path[4096];    /* dirname(socket)/snapshot.version: survives restarts */
@@ -67,6 +75,7 @@ struct agent {
 	unsigned int apply_errors;  /* map/tc failures of the last reconcile */
 	int epfd;		    /* the event loop's, for the waypoints' sockets */
 	struct wpserve *wps;	    /* the node's waypoint instances (wpserve.h) */
+	struct ksource *kube;	    /* the Kubernetes source, or NULL: the state directory */
 };
 
 /* Takes the next snapshot version (any snapshot the agent publishes), saved before use. */

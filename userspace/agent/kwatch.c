@@ -50,11 +50,33 @@ struct kwatch {
 	struct kwatch_change *q;
 };
 
+/* @obj's text, with the resource's apiVersion and kind when it lacks them. */
+static char *object_text(const struct kwatch_res *res, const cJSON *obj)
+{
+	cJSON *copy;
+	char *text;
+
+	if (!res->kind || (cJSON_GetObjectItemCaseSensitive(obj, "kind") &&
+			   cJSON_GetObjectItemCaseSensitive(obj, "apiVersion")))
+		return cJSON_PrintUnformatted(obj);
+	copy = cJSON_Duplicate(obj, true);
+	if (!copy)
+		return NULL;
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "apiVersion");
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "kind");
+	text = cJSON_AddStringToObject(copy, "apiVersion", res->api_version) &&
+		       cJSON_AddStringToObject(copy, "kind", res->kind)
+		   ? cJSON_PrintUnformatted(copy)
+		   : NULL;
+	cJSON_Delete(copy);
+	return text;
+}
+
 static void push(struct kwatch *w, enum kwatch_what what, const struct kwatch_res *res,
 		 const char *key, const cJSON *obj)
 {
 	struct kwatch_change c = {what, res, key ? strdup(key) : NULL,
-				  obj ? cJSON_PrintUnformatted(obj) : NULL};
+				  obj ? object_text(res, obj) : NULL};
 	uint64_t one = 1;
 
 	if ((key && !c.key) || (obj && !c.json)) {

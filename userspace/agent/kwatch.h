@@ -22,6 +22,11 @@ struct kwatch_res {
 	const char *path; /* "/api/v1/pods", "/apis/networking.istio.io/v1/virtualservices" */
 	const char *field_selector; /* "spec.nodeName=node1", or NULL */
 	const char *label_selector; /* or NULL */
+	/*
+	 * Set on objects that come without them (the items of a LIST of a built-in kind carry no
+	 * apiVersion and kind), so that every change names its kind; NULL: leave as served.
+	 */
+	const char *api_version, *kind;
 };
 
 enum kwatch_what {

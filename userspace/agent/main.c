@@ -24,10 +24,15 @@
 #include "ambit/log.h"
 #include "ambit/version.h"
 #include "agent.h"
+#include "kconn.h"
 #include "wpserve.h"
 #include "netsetup.h"
 
 #define DEBOUNCE_MS 100
+/* The API server's events come already settled (one per object change): coalesce bursts only. */
+#define KUBE_DEBOUNCE_MS 10
+/* How long a WATCH request lasts before it is made again (client-go draws 5 to 10 minutes). */
+#define KUBE_WATCH_S 300
 /* Safety net: picks up what no inotify event announces (interfaces, cgroups, cluster.json). */
 #define RESYNC_S 15
 
@@ -39,7 +44,7 @@
 struct loop {
 	struct agent agent;
 	int epfd;
-	struct agent_source sig, ino, debounce, certs, resync;
+	struct agent_source sig, ino, debounce, certs, resync, kube;
 	char runtime_dir[PATH_MAX];
 	int runtime_wd;
 	bool stop;
@@ -49,11 +54,17 @@ static struct loop *the_loop;
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ambit-agent --node N --node-ip IP --state DIR --runtime FILE --ca-dir DIR\n"
-		"                   --pin-root P --cgroup CG --socket S [--uplink IFNAME]\n"
-		"                   [--trust-domain cluster.local] [--trust-domain-alias TD]...\n"
-		"                   [--root-namespace istio-system] [--log-level info]\n");
+	fprintf(
+	    f,
+	    "usage: ambit-agent --node N --node-ip IP --ca-dir DIR --pin-root P --cgroup CG\n"
+	    "                   --socket S (--state DIR --runtime FILE | --kube | --kubeconfig F)\n"
+	    "                   [--uplink IFNAME] [--trust-domain cluster.local]\n"
+	    "                   [--trust-domain-alias TD]... [--root-namespace istio-system]\n"
+	    "                   [--kube-sa-dir DIR] [--pod-cgroup-root DIR] [--log-level info]\n"
+	    "  --kube: the Kubernetes API in-cluster (KUBERNETES_SERVICE_HOST/PORT and the\n"
+	    "          service-account directory, " KCONN_SA_DIR ")\n"
+	    "  --kubeconfig F: the Kubernetes API as kubeconfig F's current context says\n"
+	    "  --pod-cgroup-root: where pods' cgroups are searched (the cgroup2 mount)\n");
 }
 
 static int arm(int tfd, long ms)
@@ -98,7 +109,8 @@ static void reconcile(struct loop *l)
 	time_t deadline, now;
 
 	agent_reconcile(&l->agent);
-	watch_dirs(l);
+	if (!l->agent.kube)
+		watch_dirs(l);
 	deadline = agent_next_cert_deadline(&l->agent);
 	if (deadline) {
 		now = time(NULL);
@@ -189,6 +201,52 @@ static int add_source(struct loop *l, struct agent_source *src, int fd,
 	return 0;
 }
 
+static void on_kube(struct agent_source *src, uint32_t events)
+{
+	struct loop *l = the_loop;
+	bool changed = false;
+
+	ksource_take(l->agent.kube, &l->agent.conf, &changed);
+	if (changed)
+		arm(l->debounce.fd, KUBE_DEBOUNCE_MS);
+}
+
+/* The Kubernetes source: where the API server is, then a watch of every kind. */
+static int start_kube(struct loop *l)
+{
+	struct agent_opts *o = &l->agent.opts;
+	struct kconn conn = {0};
+	char why[512], cg2[PATH_MAX];
+	const char *cg_root = o->pod_cgroup_root;
+	int err;
+
+	err = o->kubeconfig ? kconn_kubeconfig(&conn, o->kubeconfig, NULL, why, sizeof(why))
+			    : kconn_in_cluster(&conn, o->kube_sa_dir, why, sizeof(why));
+	if (err) {
+		pr_err("kubernetes: %s", why);
+		kconn_free(&conn);
+		return err;
+	}
+	if (!cg_root) {
+		err = cgroup2_mount(cg2, sizeof(cg2));
+		if (err) {
+			pr_err("kubernetes: no cgroup2 mount to find pods in: %s", strerror(-err));
+			kconn_free(&conn);
+			return err;
+		}
+		cg_root = cg2;
+	}
+	l->agent.kube = ksource_start(&conn, o->node, cg_root, KUBE_WATCH_S);
+	err = l->agent.kube ? 0 : -errno;
+	if (err)
+		pr_err("kubernetes: cannot start watching %s: %s", conn.server, strerror(-err));
+	else
+		pr_info("kubernetes: watching %s (%s); pods' cgroups under %s", conn.server,
+			conn.source, cg_root);
+	kconn_free(&conn);
+	return err ? err : add_source(l, &l->kube, ksource_fd(l->agent.kube), on_kube);
+}
+
 static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_level *lvl)
 {
 	static const struct option longopts[] = {
@@ -205,6 +263,10 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	    {"trust-domain-alias", required_argument, NULL, 'T'},
 	    {"root-namespace", required_argument, NULL, 'R'},
 	    {"log-level", required_argument, NULL, 'l'},
+	    {"kube", no_argument, NULL, 'K'},
+	    {"kubeconfig", required_argument, NULL, 'k'},
+	    {"kube-sa-dir", required_argument, NULL, 'A'},
+	    {"pod-cgroup-root", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
@@ -235,6 +297,13 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 			o->trust_domain_aliases[o->n_trust_domain_aliases++] = optarg;
 			break;
 		case 'R': o->root_namespace = optarg; break;
+		case 'K': o->kube = true; break;
+		case 'k':
+			o->kube = true;
+			o->kubeconfig = optarg;
+			break;
+		case 'A': o->kube_sa_dir = optarg; break;
+		case 'P': o->pod_cgroup_root = optarg; break;
 		case 'V': printf("ambit-agent %s\n", ambit_version()); exit(0);
 		case 'l':
 			if (log_level_parse(optarg, lvl)) {
@@ -247,8 +316,10 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 		default: usage(stderr); return -EINVAL;
 		}
 	}
-	if (optind != argc || !o->node || !o->node_ip_str || !o->state_dir || !o->runtime_path ||
-	    !o->ca_dir || !o->pin_root || !o->cgroup || !o->socket) {
+	if (optind != argc || !o->node || !o->node_ip_str ||
+	    (!o->kube && (!o->state_dir || !o->runtime_path)) ||
+	    (o->kube && (o->state_dir || o->runtime_path)) || !o->ca_dir || !o->pin_root ||
+	    !o->cgroup || !o->socket) {
 		fprintf(stderr, "ambit-agent: missing or extra arguments\n");
 		usage(stderr);
 		return -EINVAL;
@@ -258,13 +329,17 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 		return -EINVAL;
 	}
 	o->node_ip = a.s_addr;
-	snprintf(tmp, sizeof(tmp), "%s", o->runtime_path);
-	snprintf(o->cluster_path, sizeof(o->cluster_path), "%s/cluster.json",
-		 dirname(dirname(tmp)));
+	if (!o->kube_sa_dir)
+		o->kube_sa_dir = KCONN_SA_DIR;
 	snprintf(tmp, sizeof(tmp), "%s", o->socket);
 	snprintf(o->cache_dir, sizeof(o->cache_dir), "%s/lastgood", dirname(tmp));
 	snprintf(tmp, sizeof(tmp), "%s", o->socket);
 	snprintf(o->version_path, sizeof(o->version_path), "%s/snapshot.version", dirname(tmp));
+	if (o->kube)
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s", o->runtime_path);
+	snprintf(o->cluster_path, sizeof(o->cluster_path), "%s/cluster.json",
+		 dirname(dirname(tmp)));
 	snprintf(o->generation_path, sizeof(o->generation_path), "%s/generation", o->state_dir);
 	return 0;
 }
@@ -351,7 +426,9 @@ static int startup(struct loop *l)
 	}
 	if (timerfd_settime(l->resync.fd, 0, &every, NULL) < 0)
 		return -errno;
-	snprintf(tmp, sizeof(tmp), "%s", a->opts.runtime_path);
+	if (a->opts.kube && (err = start_kube(l)))
+		return err;
+	snprintf(tmp, sizeof(tmp), "%s", a->opts.runtime_path ? a->opts.runtime_path : "");
 	snprintf(l->runtime_dir, sizeof(l->runtime_dir), "%s", dirname(tmp));
 	l->runtime_wd = -1;
 	a->conf.cache_dir = a->opts.cache_dir;
@@ -390,6 +467,7 @@ int main(int argc, char **argv)
 	    .debounce = {.fd = -1},
 	    .certs = {.fd = -1},
 	    .resync = {.fd = -1},
+	    .kube = {.fd = -1},
 	};
 	enum log_level lvl = LOG_LEVEL_INFO;
 	int err;

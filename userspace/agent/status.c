@@ -110,6 +110,20 @@ static bool add_waypoints(cJSON *o, const struct agent *a)
 	return arr != NULL;
 }
 
+/* Where the config comes from; for the Kubernetes API, each kind's state. */
+static bool add_source(cJSON *o, const struct agent *a)
+{
+	cJSON *kinds;
+
+	if (!a->kube)
+		return cJSON_AddStringToObject(o, "source", "directory") != NULL;
+	if (!cJSON_AddStringToObject(o, "source", "kubernetes") ||
+	    !cJSON_AddBoolToObject(o, "kubernetesSynced", ksource_synced(a->kube)))
+		return false;
+	kinds = ksource_status(a->kube);
+	return kinds && cJSON_AddItemToObject(o, "kubernetes", kinds);
+}
+
 char *agent_status_json(const struct agent *a)
 {
 	cJSON *o = cJSON_CreateObject(), *pods, *certs, *warn;
@@ -127,7 +141,7 @@ char *agent_status_json(const struct agent *a)
 	     cJSON_AddNumberToObject(o, "applyErrors", a->apply_errors) &&
 	     cJSON_AddNumberToObject(o, "clients",
 				     a->srv ? (double)server_client_count(a->srv) : 0) &&
-	     add_errors(o, a) && add_waypoints(o, a);
+	     add_errors(o, a) && add_waypoints(o, a) && add_source(o, a);
 	pods = ok ? cJSON_AddArrayToObject(o, "pods") : NULL;
 	for (size_t i = 0; pods && i < a->cur.n_local; i++)
 		if (!add_pod(pods, a, &a->cur.local[i]))

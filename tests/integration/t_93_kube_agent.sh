@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# The agent on a Kubernetes node (issue 10 §1, §2): started as the DaemonSet starts it, in-cluster
+# (KUBERNETES_SERVICE_HOST/PORT, a service-account directory with token and CA) against the fake
+# API server over TLS, with no state directory and no pods.json. The node is built here as a
+# kubelet and a routed CNI leave it: a node namespace, pods in namespaces of their own behind a
+# veth with a /32 route, kubelet cgroups (cgroupfs driver: kubepods/besteffort/pod<uid>/<ctr>).
+# Checked:
+#  - every kind is listed, then the pods are found from their UIDs (cgroup, veth, namespace);
+#    a remote pod's node address comes from its status.hostIP; a hostNetwork pod is no workload;
+#  - a container started after enrollment (a new cgroup below the pod's) is captured: the call
+#    to the Service goes through the ztunnel over HBONE with both identities, and the metrics
+#    name the Deployment (from the ReplicaSet owner);
+#  - an AuthorizationPolicy created through the API takes effect; an invalid version of it is
+#    rejected naming the object and the field while the last good one keeps serving; deleting
+#    it through the API takes it away;
+#  - the API server going away changes nothing that runs.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd /usr/bin/python3
+need_cmd openssl
+need_cmd curl
+need_bins
+AGENT=${AMBIT_AGENT_BIN:-$REPO/build/ambit-agent}
+ZTUNNEL=${AMBIT_ZTUNNEL_BIN:-$REPO/build/ztunnel}
+
+id="k93-$$"
+NODE="ambit-$id-node"
+PA="ambit-$id-a"
+PB="ambit-$id-b"
+cg2=$(awk '$3=="cgroup2"{print $2; exit}' /proc/mounts)
+CG="$cg2/ambit-$id"
+PODS="$CG/kubepods"
+PIN="/sys/fs/bpf/ambit/$id"
+UA="0a1b2c3d-0000-4000-8000-00000000000a"
+UB="0a1b2c3d-0000-4000-8000-00000000000b"
+NODE_IP=10.99.93.1
+tmp=$(mktemp -d)
+pids=()
+
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	[ -e "$CG/cgroup.kill" ] && echo 1 >"$CG/cgroup.kill" 2>/dev/null
+	for _ in $(seq 100); do
+		grep -q 'populated 1' "$CG/cgroup.events" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -d "$CG" ] && find "$CG" -depth -type d -exec rmdir {} + 2>/dev/null
+	for ns in "$PA" "$PB" "$NODE"; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "$PIN"
+	rmdir /sys/fs/bpf/ambit 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+failed() { # why: the agent's log tail with it
+	fail "$1; agent log: $(tail -25 "$tmp/logs/agent.log" 2>/dev/null)"
+}
+
+# Runs "$@" in cgroup $1 (created) and netns $2 (nsenter: `ip netns exec` would mount a sysfs of
+# its own, without the cgroup and bpf file systems), in the background, its output in
+# $tmp/logs/<cgroup's name>.log; its pid in $last.
+start_in() {
+	local cg=$1 ns=$2
+	shift 2
+	mkdir -p "$cg" "$tmp/logs"
+	bash -c 'echo $$ >"$1/cgroup.procs" && exec nsenter --net="/run/netns/$2" "${@:3}"' _ \
+		"$cg" "$ns" "$@" \
+		>"$tmp/logs/${cg##*/}.log" 2>&1 &
+	last=$!
+	disown "$last" # killed with its cgroup at the end: no job notice
+	pids+=("$last")
+}
+
+# The agent's status (JSON) over its socket.
+status() {
+	python3 - "$tmp/run/agent.sock" <<'EOF'
+import json, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+req = b'{"op":"get","what":"status"}'
+s.sendall(struct.pack(">I", len(req)) + req)
+def read(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise SystemExit("agent closed the socket")
+        b += c
+    return b
+n = struct.unpack(">I", read(4))[0]
+print(json.dumps(json.loads(read(n))["result"]))
+EOF
+}
+
+# Queries status with a Python expression over `s`.
+st() { status | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
+
+# The API server, from the node's namespace: METHOD PATH [BODY]; the status code, the body in
+# $tmp/api.out.
+api() {
+	ip netns exec "$NODE" curl -sS --cacert "$tmp/sa/ca.crt" -H "Authorization: Bearer t93" \
+		-X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} -o "$tmp/api.out" \
+		-w '%{http_code}' "https://127.0.0.1:$port$2"
+}
+
+# A call from a new container of pod a (its own cgroup below the pod's) to the Service.
+call() {
+	local cgc="$PODS/besteffort/pod$UA/app-$RANDOM"
+	mkdir -p "$cgc"
+	bash -c 'echo $$ >"$1/cgroup.procs" && exec nsenter --net="/run/netns/$2" curl -s -m 3 -o /dev/null -w "%{http_code}" http://10.96.93.10/' \
+		_ "$cgc" "$PA"
+	rmdir "$cgc" 2>/dev/null
+	return 0
+}
+call_ok() { [ "$(call)" = 200 ]; }
+call_refused() { [ "$(call)" != 200 ]; }
+synced() { [ "$(st 's["kubernetesSynced"]' 2>/dev/null)" = True ]; }
+enrolled2() {
+	[ "$(st 'sum(1 for p in s["pods"] if p["enrolled"] and p["cgroup"] and p["iface"])' \
+		2>/dev/null)" = 2 ]
+}
+named_error() { st 's["configErrors"]' | grep -q 'authorizationpolicies/shop/deny-a.*spec.action'; }
+
+# ---- the node, as a routed CNI leaves it ----
+ip netns add "$NODE"
+ip -n "$NODE" link set lo up
+# The node's own address, on an uplink (a veth pair: no dummy module needed).
+ip -n "$NODE" link add up0 type veth peer name up1
+ip -n "$NODE" addr add "$NODE_IP/24" dev up0
+ip -n "$NODE" link set up1 up
+ip -n "$NODE" link set up0 up
+ip -n "$NODE" addr add 169.254.1.1/32 dev lo
+ip netns exec "$NODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
+	net.ipv4.conf.default.rp_filter=0
+n=0
+for pod in a:"$PA":10.98.93.2 b:"$PB":10.98.93.3; do
+	IFS=: read -r name ns ip <<<"$pod"
+	ip netns add "$ns"
+	ip -n "$NODE" link add "h93$name" type veth peer name eth0 netns "$ns"
+	ip -n "$ns" link set lo up
+	ip -n "$ns" addr add "$ip/32" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add 169.254.1.1 dev eth0 scope link
+	ip -n "$ns" route add default via 169.254.1.1 dev eth0
+	ip -n "$NODE" link set "h93$name" up
+	ip netns exec "$NODE" sysctl -qw "net.ipv4.conf.h93$name.proxy_arp=1" \
+		"net.ipv4.conf.h93$name.rp_filter=0"
+	ip -n "$NODE" route add "$ip/32" dev "h93$name" scope link
+	n=$((n + 1))
+done
+mkdir -p "$CG/system" "$PODS" "$PIN"
+# The pods' containers: a's sandbox (sleeping), b's web server on 8080.
+start_in "$PODS/besteffort/pod$UA/pause" "$PA" sleep 600
+start_in "$PODS/besteffort/pod$UB/web" "$PB" python3 -m http.server 8080 --bind 10.98.93.3
+
+# ---- the API server (TLS), its objects, the service-account directory ----
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+	-subj /CN=kube-apiserver -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$tmp/api.key" -out "$tmp/api.crt" 2>/dev/null || fail "openssl"
+mkdir -p "$tmp/sa" "$tmp/objs" "$tmp/run"
+cp "$tmp/api.crt" "$tmp/sa/ca.crt"
+echo -n t93 >"$tmp/sa/token"
+echo -n ambit-system >"$tmp/sa/namespace"
+pod_json() { # name uid ip node hostIP extra-spec
+	cat <<EOF
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"$1","namespace":"shop","uid":"$2",
+ "labels":{"app":"${1%%-*}","pod-template-hash":"5d8f"},
+ "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"${1%%-*}-5d8f",
+  "uid":"r-$2","controller":true}]},
+ "spec":{"nodeName":"$4","serviceAccountName":"${1%%-*}"${6:-},
+  "containers":[{"name":"c","image":"x","ports":[{"containerPort":8080}]}]},
+ "status":{"phase":"Running","podIP":"$3","hostIP":"$5"}}
+EOF
+}
+cat >"$tmp/objs/cluster.json" <<EOF
+{"apiVersion":"v1","kind":"List","items":[
+ {"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop",
+  "labels":{"istio.io/dataplane-mode":"ambient"}}},
+ $(pod_json a-5d8f-x1 "$UA" 10.98.93.2 node1 "$NODE_IP"),
+ $(pod_json b-5d8f-y2 "$UB" 10.98.93.3 node1 "$NODE_IP"),
+ $(pod_json c-5d8f-z3 0a1b2c3d-0000-4000-8000-00000000000c 10.98.94.2 node2 10.99.94.1),
+ $(pod_json hostnet-5d8f-h "0a1b2c3d-0000-4000-8000-0000000000ff" "$NODE_IP" node1 "$NODE_IP" ',"hostNetwork":true'),
+ {"apiVersion":"v1","kind":"Service","metadata":{"name":"b","namespace":"shop"},
+  "spec":{"clusterIP":"10.96.93.10","selector":{"app":"b"},
+   "ports":[{"name":"http","port":80,"targetPort":8080}]}}
+]}
+EOF
+start_in "$CG/system/api" "$NODE" python3 "$REPO/tests/k8s/fake_apiserver.py" \
+	--listen 127.0.0.1:0 --port-file "$tmp/port" --token t93 --tls-cert "$tmp/api.crt" \
+	--tls-key "$tmp/api.key" --load "$tmp/objs"
+api_pid=$last
+wait_for 10 test -s "$tmp/port" || fail "the API server did not start: $(cat "$tmp/logs/api.log")"
+port=$(cat "$tmp/port")
+
+# ---- the agent and the ztunnel, as the DaemonSet starts them ----
+start_in "$CG/system/agent" "$NODE" env KUBERNETES_SERVICE_HOST=127.0.0.1 \
+	KUBERNETES_SERVICE_PORT="$port" "$AGENT" --kube --kube-sa-dir "$tmp/sa" --node node1 \
+	--node-ip "$NODE_IP" --ca-dir "$tmp/ca" --pin-root "$PIN" --cgroup "$PODS" \
+	--pod-cgroup-root "$CG" --socket "$tmp/run/agent.sock"
+agent_pid=$last
+wait_for 20 test -S "$tmp/run/agent.sock" || failed "no agent socket"
+start_in "$CG/system/ztunnel" "$NODE" "$ZTUNNEL" --node node1 \
+	--agent-socket "$tmp/run/agent.sock" --pin-root "$PIN"
+
+wait_for 20 synced || failed "the kinds were not all listed: $(status)"
+wait_for 20 enrolled2 || failed "pods a and b not enrolled with cgroup and veth: $(status)"
+expect_eq "$(st '[p["cgroup"] for p in s["pods"] if p["uid"]=="shop/a-5d8f-x1"][0]')" \
+	"$PODS/besteffort/pod$UA"
+expect_eq "$(st '[p["iface"] for p in s["pods"] if p["uid"]=="shop/a-5d8f-x1"][0]')" "h93a"
+expect_eq "$(st 's["source"]')" "kubernetes"
+# a, b and the remote c; not the hostNetwork pod.
+expect_eq "$(st 's["workloads"]')" "3"
+expect_eq "$(st 's["configErrors"]')" "[]"
+log "listed, pods found from their UIDs: $(st '[(p["uid"], p["iface"]) for p in s["pods"]]')"
+
+# ---- a new container of a calls the Service: captured, HBONE, identities, workload names ----
+wait_for 20 call_ok || failed "a -> b.shop failed: $(call)"
+metrics=$(ip netns exec "$NODE" curl -s "http://$NODE_IP:15020/metrics" ||
+	ip netns exec "$NODE" curl -s "http://127.0.0.1:15020/metrics")
+echo "$metrics" | grep -E '^istio_tcp_connections_opened_total\{' | grep 'reporter="source"' >"$tmp/m" ||
+	fail "no source-side connection in the ztunnel's metrics: $(echo "$metrics" | head -20)"
+expect_contains "$(cat "$tmp/m")" 'source_workload="a"'
+expect_contains "$(cat "$tmp/m")" 'destination_workload="b"'
+expect_contains "$(cat "$tmp/m")" 'source_principal="spiffe://cluster.local/ns/shop/sa/a"'
+expect_contains "$(cat "$tmp/m")" 'destination_principal="spiffe://cluster.local/ns/shop/sa/b"'
+log "a -> b.shop through the ztunnel over HBONE"
+
+# ---- policy through the API ----
+deny='{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy",
+ "metadata":{"name":"deny-a","namespace":"shop"},
+ "spec":{"selector":{"matchLabels":{"app":"b"}},"action":"DENY",
+  "rules":[{"from":[{"source":{"principals":["cluster.local/ns/shop/sa/a"]}}]}]}}'
+AP=/apis/security.istio.io/v1/namespaces/shop/authorizationpolicies
+expect_eq "$(api POST "$AP" "$deny")" 201
+wait_for 20 call_refused || failed "the DENY policy is not in force"
+expect_eq "$(api GET "$AP/deny-a")" 200
+bad=$(python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); o["spec"]["action"]="MAYBE"; print(json.dumps(o))' "$tmp/api.out")
+expect_eq "$(api PUT "$AP/deny-a" "$bad")" 200
+wait_for 20 named_error || failed "the invalid version is not named: $(st 's["configErrors"]')"
+log "rejected: $(st 's["configErrors"][0]')"
+expect_eq "$(call)" "000" "the last good DENY policy must keep serving"
+expect_eq "$(api DELETE "$AP/deny-a")" 200
+wait_for 20 call_ok || failed "the deleted policy still refuses"
+expect_eq "$(st 's["configErrors"]')" "[]"
+
+# ---- the API server goes away: nothing that runs changes ----
+kill "$api_pid"
+for _ in $(seq 50); do kill -0 "$api_pid" 2>/dev/null || break; sleep 0.1; done
+sleep 1
+expect_eq "$(call)" "200"
+kill -0 "$agent_pid" || fail "the agent exited without its API server"
+expect_eq "$(st 's["workloads"]')" "3"
+log "API server gone: calls still go through, the agent keeps its copy"
+pass

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Tests for the pod list the Kubernetes source derives from the Pods in force
+ * (userspace/agent/ksource.c): which pods are workloads (an IP, a node, not hostNetwork, not
+ * finished, IPv4), the nodes' addresses from status.hostIP, and the workload a pod belongs to
+ * (a Deployment from its ReplicaSet's name and the pod-template-hash label, else the
+ * controller). Pods of other nodes only: finding this node's pods is test_podns and t_93.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "kconn.h"
+#include "ksource.h"
+
+static const char pods[] =
+    "apiVersion: v1\nkind: Pod\n"
+    "metadata:\n  name: web-7c9d-a\n  namespace: shop\n"
+    "  labels: {app: web, pod-template-hash: 7c9d}\n"
+    "  ownerReferences: [{kind: ReplicaSet, name: web-7c9d, controller: true}]\n"
+    "spec: {nodeName: n2, serviceAccountName: web, containers: [{name: c}]}\n"
+    "status: {phase: Running, podIP: 10.1.2.3, hostIP: 10.0.0.2}\n"
+    "---\napiVersion: v1\nkind: Pod\n"
+    "metadata:\n  name: db-0\n  namespace: shop\n"
+    "  ownerReferences: [{kind: StatefulSet, name: db, controller: true}]\n"
+    "spec: {nodeName: n3, containers: [{name: c}]}\n"
+    "status: {phase: Running, podIP: 10.1.3.4, hostIP: 10.0.0.3}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: pending, namespace: shop}\n"
+    "spec: {containers: [{name: c}]}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: done, namespace: shop}\n"
+    "spec: {nodeName: n2, containers: [{name: c}]}\n"
+    "status: {phase: Succeeded, podIP: 10.1.2.9, hostIP: 10.0.0.2}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: hostnet, namespace: kube-system}\n"
+    "spec: {nodeName: n2, hostNetwork: true, containers: [{name: c}]}\n"
+    "status: {phase: Running, podIP: 10.0.0.2, hostIP: 10.0.0.2}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: v6, namespace: shop}\n"
+    "spec: {nodeName: n2, containers: [{name: c}]}\n"
+    "status: {phase: Running, podIP: 'fd00::5', hostIP: 10.0.0.2}\n"
+    "---\napiVersion: v1\nkind: Pod\n"
+    "metadata:\n  name: bare\n  namespace: shop\n"
+    "  ownerReferences: [{kind: ReplicaSet, name: bare-rs, controller: true}]\n"
+    "spec: {nodeName: n3, containers: [{name: c}]}\n"
+    "status: {podIP: 10.1.3.5, hostIP: 10.0.0.3}\n";
+
+static uint32_t ip4(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a.s_addr;
+}
+
+static void test_runtime(void **state)
+{
+	/* Nothing listens there: the watches back off, the derivation needs none of them. */
+	struct kconn conn = {.server = "http://127.0.0.1:9", .token = "t"};
+	struct ksource *ks = ksource_start(&conn, "n1", "/nonexistent", 5);
+	struct config cfg;
+	struct config_diags d = {0};
+	struct runtime rt;
+	struct rt_cluster cl;
+
+	assert_non_null(ks);
+	config_init(&cfg);
+	assert_int_equal(config_load_buffer(&cfg, "pods.yaml", pods, strlen(pods), &d), 0);
+	assert_int_equal(ksource_runtime(ks, &cfg, &rt, &cl), 0);
+	/* web, db and bare: not the pending, finished, hostNetwork or IPv6-only ones. */
+	assert_int_equal(rt.n_pods, 3);
+	assert_string_equal(rt.pods[0].uid, "shop/web-7c9d-a");
+	assert_string_equal(rt.pods[0].owner, "web");
+	assert_string_equal(rt.pods[0].service_account, "web");
+	assert_string_equal(rt.pods[0].node, "n2");
+	assert_int_equal(rt.pods[0].ip, ip4("10.1.2.3"));
+	assert_null(rt.pods[0].cgroup);
+	assert_string_equal(rt.pods[1].owner, "db");
+	assert_string_equal(rt.pods[1].service_account, "default");
+	/* A ReplicaSet without the hash label is its own workload. */
+	assert_string_equal(rt.pods[2].owner, "bare-rs");
+	assert_int_equal(cl.n_nodes, 2);
+	assert_int_equal(runtime_node_ip(&cl, "n2"), ip4("10.0.0.2"));
+	assert_int_equal(runtime_node_ip(&cl, "n3"), ip4("10.0.0.3"));
+	runtime_free(&rt);
+	runtime_cluster_free(&cl);
+	config_free(&cfg);
+	config_diags_free(&d);
+	ksource_stop(ks);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_runtime),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The agent's Kubernetes source (ksource.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+
+#include "ambit/log.h"
+#include "kwatch.h"
+#include "ksource.h"
+#include "podns.h"
+
+#define ISTIO_NET "/apis/networking.istio.io/v1/"
+#define ISTIO_SEC "/apis/security.istio.io/v1/"
+#define GATEWAY_API "/apis/gateway.networking.k8s.io/v1/"
+
+/*
+ * Every kind the config model reads, at the version the API server converts any stored version
+ * to (Istio serves v1 since 1.22, the Gateway API v1 since 1.0). Pods are the whole cluster's.
+ */
+static const struct kwatch_res kinds[] = {
+    {"namespaces", "/api/v1/namespaces", NULL, NULL, "v1", "Namespace"},
+    {"pods", "/api/v1/pods", NULL, NULL, "v1", "Pod"},
+    {"services", "/api/v1/services", NULL, NULL, "v1", "Service"},
+    {"serviceaccounts", "/api/v1/serviceaccounts", NULL, NULL, "v1", "ServiceAccount"},
+    {"authorizationpolicies", ISTIO_SEC "authorizationpolicies", NULL, NULL, "security.istio.io/v1",
+     "AuthorizationPolicy"},
+    {"peerauthentications", ISTIO_SEC "peerauthentications", NULL, NULL, "security.istio.io/v1",
+     "PeerAuthentication"},
+    {"requestauthentications", ISTIO_SEC "requestauthentications", NULL, NULL,
+     "security.istio.io/v1", "RequestAuthentication"},
+    {"virtualservices", ISTIO_NET "virtualservices", NULL, NULL, "networking.istio.io/v1",
+     "VirtualService"},
+    {"destinationrules", ISTIO_NET "destinationrules", NULL, NULL, "networking.istio.io/v1",
+     "DestinationRule"},
+    {"gateways.networking.istio.io", ISTIO_NET "gateways", NULL, NULL, "networking.istio.io/v1",
+     "Gateway"},
+    {"serviceentries", ISTIO_NET "serviceentries", NULL, NULL, "networking.istio.io/v1",
+     "ServiceEntry"},
+    {"gateways.gateway.networking.k8s.io", GATEWAY_API "gateways", NULL, NULL,
+     "gateway.networking.k8s.io/v1", "Gateway"},
+    {"httproutes", GATEWAY_API "httproutes", NULL, NULL, "gateway.networking.k8s.io/v1",
+     "HTTPRoute"},
+    {"grpcroutes", GATEWAY_API "grpcroutes", NULL, NULL, "gateway.networking.k8s.io/v1",
+     "GRPCRoute"},
+};
+#define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
+
+/* What podns found for one of this node's pods, kept while its cgroup is there. */
+struct pod_found {
+	char *uid; /* metadata.uid */
+	uint32_t ip;
+	char *cgroup;
+	char host_iface[16];
+	char why[256]; /* the last failure, logged once */
+	bool ok;
+	bool seen; /* in the pod list being built */
+};
+
+struct ksource {
+	struct kwatch *w;
+	char *node, *cg_root;
+	bool synced[N_KINDS];
+	size_t n_found;
+	struct pod_found *found;
+};
+
+struct ksource *ksource_start(const struct kconn *conn, const char *node, const char *cg_root,
+			      unsigned int watch_s)
+{
+	struct ksource *ks = calloc(1, sizeof(*ks));
+
+	if (!ks)
+		return NULL;
+	ks->node = strdup(node);
+	ks->cg_root = strdup(cg_root);
+	if (!ks->node || !ks->cg_root || !(ks->w = kwatch_start(conn, kinds, N_KINDS, watch_s))) {
+		int err = errno ? errno : ENOMEM;
+
+		ksource_stop(ks);
+		errno = err;
+		return NULL;
+	}
+	return ks;
+}
+
+int ksource_fd(const struct ksource *ks)
+{
+	return kwatch_fd(ks->w);
+}
+
+void ksource_take(struct ksource *ks, struct confstore *cs, bool *changed)
+{
+	struct kwatch_change *c;
+	size_t n = kwatch_take(ks->w, &c);
+	char name[600];
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k = (size_t)(c[i].res - kinds);
+
+		if (c[i].what == KWATCH_SYNCED) {
+			if (!ks->synced[k]) {
+				pr_info("kubernetes: %s: listed", c[i].res->name);
+				/* The last kind listed makes the copy whole: reconcile. */
+				*changed = true;
+			}
+			ks->synced[k] = true;
+			continue;
+		}
+		snprintf(name, sizeof(name), "k8s:%s/%s", c[i].res->name, c[i].key);
+		if (c[i].what == KWATCH_REMOVE)
+			confstore_drop(cs, name, changed);
+		else if (confstore_put(cs, name, c[i].json, strlen(c[i].json), changed))
+			pr_err("kubernetes: %s: out of memory; the last good version stays", name);
+	}
+	kwatch_changes_free(c, n);
+}
+
+bool ksource_synced(const struct ksource *ks)
+{
+	for (size_t i = 0; i < N_KINDS; i++)
+		if (!ks->synced[i])
+			return false;
+	return true;
+}
+
+cJSON *ksource_status(struct ksource *ks)
+{
+	cJSON *arr = cJSON_CreateArray();
+	char err[256];
+
+	for (size_t i = 0; arr && i < N_KINDS; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		kwatch_last_error(ks->w, i, err, sizeof(err));
+		if (!o || !cJSON_AddItemToArray(arr, o) ||
+		    !cJSON_AddStringToObject(o, "resource", kinds[i].name) ||
+		    !cJSON_AddBoolToObject(o, "synced", ks->synced[i]) ||
+		    !cJSON_AddStringToObject(o, "error", err)) {
+			cJSON_Delete(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+const char *ksource_workload(const struct config_pod *p, char *buf, size_t len)
+{
+	const char *kind = p->meta.controller_kind, *name = p->meta.controller_name;
+	const char *hash = NULL;
+	size_t nl, hl;
+
+	if (!kind || !name)
+		return NULL;
+	for (size_t i = 0; i < p->meta.labels.n; i++)
+		if (!strcmp(p->meta.labels.items[i].key, "pod-template-hash"))
+			hash = p->meta.labels.items[i].value;
+	nl = strlen(name);
+	/* A Deployment's ReplicaSet is named <deployment>-<pod-template-hash>. */
+	if (!strcmp(kind, "ReplicaSet") && hash && (hl = strlen(hash)) && nl > hl + 1 &&
+	    name[nl - hl - 1] == '-' && !strcmp(name + nl - hl, hash)) {
+		snprintf(buf, len, "%.*s", (int)(nl - hl - 1), name);
+		return buf;
+	}
+	snprintf(buf, len, "%s", name);
+	return buf;
+}
+
+static bool is_workload(const struct config_pod *p, uint32_t *ip)
+{
+	struct in_addr a;
+
+	if (!p->pod_ip || !p->spec.node_name || p->spec.host_network)
+		return false;
+	if (p->phase && (!strcmp(p->phase, "Succeeded") || !strcmp(p->phase, "Failed")))
+		return false;
+	if (inet_pton(AF_INET, p->pod_ip, &a) != 1)
+		return false; /* IPv6-only: the mesh is IPv4 */
+	*ip = a.s_addr;
+	return true;
+}
+
+static struct pod_found *found_get(struct ksource *ks, const char *uid, uint32_t ip)
+{
+	struct pod_found *f;
+
+	for (size_t i = 0; i < ks->n_found; i++) {
+		f = &ks->found[i];
+		if (!strcmp(f->uid, uid) && f->ip == ip) {
+			/* Still there: a pod's cgroup goes only with the pod. */
+			if (f->ok && access(f->cgroup, F_OK) < 0)
+				f->ok = false;
+			return f;
+		}
+	}
+	f = realloc(ks->found, (ks->n_found + 1) * sizeof(*f));
+	if (!f)
+		return NULL;
+	ks->found = f;
+	f = &ks->found[ks->n_found];
+	memset(f, 0, sizeof(*f));
+	f->uid = strdup(uid);
+	f->ip = ip;
+	if (!f->uid)
+		return NULL;
+	ks->n_found++;
+	return f;
+}
+
+/* Finds (or takes from the cache) the cgroup and veth of this node's pod @p. */
+static void find_local(struct ksource *ks, const struct config_pod *p, uint32_t ip,
+		       struct rt_pod *rp)
+{
+	struct pod_found *f;
+	struct podns ns;
+	char why[256];
+
+	if (!p->meta.uid) {
+		pr_warn("kubernetes: pod %s/%s has no metadata.uid: its namespace cannot be found",
+			p->meta.namespace, p->meta.name);
+		return;
+	}
+	f = found_get(ks, p->meta.uid, ip);
+	if (!f)
+		return;
+	f->seen = true;
+	if (!f->ok) {
+		if (podns_find(ks->cg_root, p->meta.uid, ip, &ns, why, sizeof(why)) == 0) {
+			free(f->cgroup);
+			f->cgroup = strdup(ns.cgroup);
+			snprintf(f->host_iface, sizeof(f->host_iface), "%s", ns.host_iface);
+			f->ok = f->cgroup != NULL;
+			f->why[0] = '\0';
+			if (f->ok)
+				pr_info("kubernetes: pod %s/%s: cgroup %s, netns %s, interface %s",
+					p->meta.namespace, p->meta.name, ns.cgroup, ns.netns,
+					ns.host_iface[0] ? ns.host_iface : "(no veth to the node)");
+		} else if (strcmp(why, f->why) != 0) {
+			snprintf(f->why, sizeof(f->why), "%s", why);
+			pr_warn("kubernetes: pod %s/%s: %s; retried on its next change",
+				p->meta.namespace, p->meta.name, why);
+		}
+	}
+	if (!f->ok)
+		return;
+	rp->cgroup = strdup(f->cgroup);
+	rp->host_iface = f->host_iface[0] ? strdup(f->host_iface) : NULL;
+}
+
+/* Forgets what was found for pods that are no longer this node's. */
+static void found_sweep(struct ksource *ks)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < ks->n_found; i++) {
+		struct pod_found *f = &ks->found[i];
+
+		if (!f->seen) {
+			free(f->uid);
+			free(f->cgroup);
+			continue;
+		}
+		f->seen = false;
+		ks->found[k++] = *f;
+	}
+	ks->n_found = k;
+}
+
+static int add_node(struct rt_cluster *cl, const char *name, const char *ip_text)
+{
+	struct in_addr a;
+	struct rt_node *n;
+
+	if (!ip_text || inet_pton(AF_INET, ip_text, &a) != 1 || runtime_node_ip(cl, name))
+		return 0;
+	n = realloc(cl->nodes, (cl->n_nodes + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	cl->nodes = n;
+	n = &cl->nodes[cl->n_nodes];
+	n->name = strdup(name);
+	n->ip = a.s_addr;
+	if (!n->name)
+		return -ENOMEM;
+	cl->n_nodes++;
+	return 0;
+}
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	if (s && !d)
+		*oom = true;
+	return d;
+}
+
+static int add_pod(struct ksource *ks, const struct config_pod *p, uint32_t ip, struct runtime *rt)
+{
+	char uid[600], wl[256];
+	struct rt_pod *rp;
+	bool oom = false;
+
+	rp = &rt->pods[rt->n_pods];
+	memset(rp, 0, sizeof(*rp));
+	snprintf(uid, sizeof(uid), "%s/%s", p->meta.namespace, p->meta.name);
+	rp->namespace = dup_or_null(p->meta.namespace, &oom);
+	rp->name = dup_or_null(p->meta.name, &oom);
+	rp->uid = dup_or_null(uid, &oom);
+	rp->owner = dup_or_null(ksource_workload(p, wl, sizeof(wl)), &oom);
+	rp->node = dup_or_null(p->spec.node_name, &oom);
+	rp->service_account =
+	    dup_or_null(p->spec.service_account ? p->spec.service_account : "default", &oom);
+	rp->ip = ip;
+	for (size_t i = 0; i < p->meta.labels.n && !oom; i++)
+		oom = config_labels_add(&rp->labels, p->meta.labels.items[i].key,
+					p->meta.labels.items[i].value) != 0;
+	rt->n_pods++;
+	if (oom)
+		return -ENOMEM;
+	if (!strcmp(p->spec.node_name, ks->node))
+		find_local(ks, p, ip, rp);
+	return 0;
+}
+
+int ksource_runtime(struct ksource *ks, const struct config *view, struct runtime *rt,
+		    struct rt_cluster *cl)
+{
+	int err = 0;
+
+	memset(rt, 0, sizeof(*rt));
+	memset(cl, 0, sizeof(*cl));
+	rt->pods = calloc(view->n_pods ? view->n_pods : 1, sizeof(*rt->pods));
+	if (!rt->pods)
+		return -ENOMEM;
+	for (size_t i = 0; i < view->n_pods && !err; i++) {
+		const struct config_pod *p = &view->pods[i];
+		uint32_t ip;
+
+		if (!is_workload(p, &ip))
+			continue;
+		err = add_pod(ks, p, ip, rt);
+		if (!err)
+			err = add_node(cl, p->spec.node_name, p->host_ip);
+	}
+	found_sweep(ks);
+	return err;
+}
+
+void ksource_stop(struct ksource *ks)
+{
+	if (!ks)
+		return;
+	if (ks->w)
+		kwatch_stop(ks->w);
+	for (size_t i = 0; i < ks->n_found; i++) {
+		free(ks->found[i].uid);
+		free(ks->found[i].cgroup);
+	}
+	free(ks->found);
+	free(ks->node);
+	free(ks->cg_root);
+	free(ks);
+}
