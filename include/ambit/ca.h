@@ -7,6 +7,7 @@
 #ifndef AMBIT_CA_H
 #define AMBIT_CA_H
 
+#include <stddef.h>
 #include <time.h>
 
 struct ambit_ca;
@@ -27,6 +28,16 @@ struct ca_issued {
 /* Issues a key and a certificate for @spiffe_id valid @lifetime_s seconds. 0 or -errno. */
 int ca_issue(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, struct ca_issued *out);
 void ca_issued_free(struct ca_issued *out);
+/*
+ * Signs the PEM certificate request @csr_pem for @spiffe_id (the caller decides the identity;
+ * the CSR's subject is ignored, and a CSR naming any other SAN is refused): its signature must
+ * verify and its key be EC P-256 or RSA >= 2048. The certificate carries the CSR's key; out->
+ * key_pem stays NULL (the key never left its node). 0, or -EINVAL/-EPERM with the reason in @why.
+ */
+int ca_sign_csr(struct ambit_ca *ca, const char *csr_pem, size_t csr_len, const char *spiffe_id,
+		long lifetime_s, struct ca_issued *out, char *why, size_t len);
+/* A new P-256 key and a CSR for @spiffe_id signed with it (both PEM, malloc'd). 0 or -errno. */
+int ca_csr_new(const char *spiffe_id, char **csr_pem, char **key_pem);
 
 /* spiffe://<td>/ns/<ns>/sa/<sa> into @buf; returns 0 or -ENAMETOOLONG. */
 int spiffe_id_format(char *buf, size_t len, const char *trust_domain, const char *ns,

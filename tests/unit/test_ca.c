@@ -170,6 +170,57 @@ static void test_issue(void **state)
 	ca_destroy(ca);
 }
 
+/*
+ * The request path: the key is made where the workload runs (ca_csr_new) and only its public
+ * half reaches the CA, which signs for the identity it decided, refusing CSRs that ask for
+ * another name, are damaged or are not CSRs.
+ */
+static void test_sign_csr(void **state)
+{
+	struct ambit_ca *ca = ca_open(*state);
+	struct ca_issued out;
+	char *csr, *key_pem, *other_csr, *other_key, why[256] = "";
+	EVP_PKEY *key;
+	X509 *leaf;
+	size_t n;
+
+	assert_non_null(ca);
+	assert_int_equal(ca_csr_new(test_id, &csr, &key_pem), 0);
+	assert_non_null(strstr(csr, "-----BEGIN CERTIFICATE REQUEST-----"));
+	assert_int_equal(ca_sign_csr(ca, csr, strlen(csr), test_id, 3600, &out, why, sizeof(why)),
+			 0);
+	assert_null(out.key_pem);
+	assert_true(verify_chain(ca_root_pem(ca), out.cert_pem));
+	leaf = pem_cert(out.cert_pem);
+	key = pem_key(key_pem);
+	assert_non_null(leaf);
+	assert_non_null(key);
+	/* The certificate carries the node's key. */
+	assert_int_equal(X509_check_private_key(leaf, key), 1);
+	EVP_PKEY_free(key);
+	X509_free(leaf);
+	ca_issued_free(&out);
+
+	/* A CSR asking for another identity than the one decided. */
+	assert_int_equal(ca_sign_csr(ca, csr, strlen(csr), "spiffe://cluster.local/ns/x/sa/y", 3600,
+				     &out, why, sizeof(why)),
+			 -EPERM);
+	assert_non_null(strstr(why, "asks for a name other than"));
+	/* Not a CSR; a damaged one (a byte of the base64 body changed: the signature fails). */
+	assert_int_equal(ca_sign_csr(ca, "hello", 5, test_id, 3600, &out, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "not a PEM certificate request"));
+	n = strlen("-----BEGIN CERTIFICATE REQUEST-----\n") + 120;
+	csr[n] = csr[n] == 'A' ? 'B' : 'A';
+	assert_int_equal(ca_sign_csr(ca, csr, strlen(csr), test_id, 3600, &out, why, sizeof(why)),
+			 -EINVAL);
+	/* Identities are checked as ca_issue checks them. */
+	assert_int_equal(ca_csr_new("spiffe://a b", &other_csr, &other_key), -EINVAL);
+	free(csr);
+	free(key_pem);
+	ca_destroy(ca);
+}
+
 static void test_foreign_ca_does_not_verify(void **state)
 {
 	char other[] = "/tmp/ambit-test-ca2-XXXXXX";
@@ -330,6 +381,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_root_created_and_reopened, setup_dir,
 					    teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_issue, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_sign_csr, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_foreign_ca_does_not_verify, setup_dir,
 					    teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_issue_rejects_bad_input, setup_dir, teardown_dir),

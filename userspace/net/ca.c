@@ -451,26 +451,24 @@ out:
 	return err;
 }
 
-int ca_issue(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, struct ca_issued *out)
+/* A certificate for @spiffe_id with public key @key, signed by the root, into @out->cert_pem. */
+static int issue_for_key(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, EVP_PKEY *key,
+			 struct ca_issued *out)
 {
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
+	X509 *cert;
 	X509_NAME *org;
 	time_t now = time(NULL);
-	int err = -ENOMEM;
+	int err = -EIO;
 
-	memset(out, 0, sizeof(*out));
 	if (!ca || !spiffe_id || !spiffe_id_ok(spiffe_id) || lifetime_s <= 0 ||
 	    lifetime_s > CA_MAX_LIFETIME_S)
 		return -EINVAL;
-	key = new_p256_key();
 	cert = X509_new();
-	if (!key || !cert)
-		goto fail;
+	if (!cert)
+		return -ENOMEM;
 	out->not_before = now - CA_CLOCK_SKEW_S;
 	out->not_after = now + lifetime_s;
 	org = X509_get_subject_name(cert);
-	err = -EIO;
 	if (!X509_set_version(cert, X509_VERSION_3) || set_random_serial(cert) ||
 	    !X509_time_adj_ex(X509_getm_notBefore(cert), 0, 0, &out->not_before) ||
 	    !X509_time_adj_ex(X509_getm_notAfter(cert), 0, 0, &out->not_after) ||
@@ -484,20 +482,141 @@ int ca_issue(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, struct
 	    add_ext(cert, ca->cert, NID_authority_key_identifier, "keyid:always") ||
 	    !X509_sign(cert, ca->key, EVP_sha256())) {
 		ca_log_ssl("issuing a certificate");
-		goto fail;
+		X509_free(cert);
+		return err;
 	}
 	out->cert_pem = cert_to_pem(cert);
-	out->key_pem = key_to_pem(key);
-	if (!out->cert_pem || !out->key_pem) {
+	X509_free(cert);
+	return out->cert_pem ? 0 : -ENOMEM;
+}
+
+int ca_issue(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, struct ca_issued *out)
+{
+	EVP_PKEY *key;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	key = new_p256_key();
+	if (!key)
+		return -ENOMEM;
+	err = issue_for_key(ca, spiffe_id, lifetime_s, key, out);
+	if (!err && !(out->key_pem = key_to_pem(key)))
 		err = -ENOMEM;
-		goto fail;
-	}
-	X509_free(cert);
+	if (err)
+		ca_issued_free(out);
 	EVP_PKEY_free(key);
-	return 0;
-fail:
-	ca_issued_free(out);
-	X509_free(cert);
+	return err;
+}
+
+/* Whether the CSR asks for names, and if so only @spiffe_id: 0, or -EPERM with the reason. */
+static int csr_names_ok(X509_REQ *req, const char *spiffe_id, char *why, size_t len)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+	GENERAL_NAMES *names = NULL;
+	int err = 0;
+
+	if (exts)
+		names = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && !err; i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+		const ASN1_IA5STRING *uri =
+		    gn->type == GEN_URI ? gn->d.uniformResourceIdentifier : NULL;
+
+		if (!uri || (size_t)ASN1_STRING_length(uri) != strlen(spiffe_id) ||
+		    memcmp(ASN1_STRING_get0_data(uri), spiffe_id, strlen(spiffe_id)) != 0) {
+			snprintf(why, len, "the CSR asks for a name other than %s", spiffe_id);
+			err = -EPERM;
+		}
+	}
+	GENERAL_NAMES_free(names);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return err;
+}
+
+int ca_sign_csr(struct ambit_ca *ca, const char *csr_pem, size_t csr_len, const char *spiffe_id,
+		long lifetime_s, struct ca_issued *out, char *why, size_t len)
+{
+	BIO *bio = BIO_new_mem_buf(csr_pem, (int)csr_len);
+	X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *key = req ? X509_REQ_get0_pubkey(req) : NULL;
+	int err = -EINVAL, type;
+
+	memset(out, 0, sizeof(*out));
+	BIO_free(bio);
+	ERR_clear_error();
+	if (!req || !key) {
+		snprintf(why, len, "not a PEM certificate request");
+		goto out;
+	}
+	if (X509_REQ_verify(req, key) != 1) {
+		snprintf(why, len, "the CSR's signature does not verify");
+		goto out;
+	}
+	/* What ca_issue would make: P-256, or RSA of at least 2048 bits. */
+	type = EVP_PKEY_get_base_id(key);
+	if (!(type == EVP_PKEY_EC && EVP_PKEY_get_bits(key) == 256) &&
+	    !(type == EVP_PKEY_RSA && EVP_PKEY_get_bits(key) >= 2048)) {
+		snprintf(why, len,
+			 "the CSR's key is neither EC P-256 nor RSA of 2048 bits or more");
+		goto out;
+	}
+	err = csr_names_ok(req, spiffe_id, why, len);
+	if (!err) {
+		err = issue_for_key(ca, spiffe_id, lifetime_s, key, out);
+		if (err)
+			snprintf(why, len, "cannot issue for %s: %s", spiffe_id, strerror(-err));
+	}
+out:
+	ERR_clear_error();
+	X509_REQ_free(req);
+	if (err)
+		ca_issued_free(out);
+	return err;
+}
+
+int ca_csr_new(const char *spiffe_id, char **csr_pem, char **key_pem)
+{
+	EVP_PKEY *key = new_p256_key();
+	X509_REQ *req = X509_REQ_new();
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	X509_EXTENSION *san = NULL;
+	char value[2100];
+	BIO *bio = NULL;
+	int err = -ENOMEM;
+
+	*csr_pem = *key_pem = NULL;
+	if (!spiffe_id_ok(spiffe_id)) {
+		err = -EINVAL;
+		goto out;
+	}
+	snprintf(value, sizeof(value), "critical,URI:%s", spiffe_id);
+	if (!key || !req || !exts ||
+	    !(san = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, value)) ||
+	    !sk_X509_EXTENSION_push(exts, san))
+		goto out;
+	san = NULL;
+	err = -EIO;
+	if (!X509_REQ_set_version(req, X509_REQ_VERSION_1) || !X509_REQ_set_pubkey(req, key) ||
+	    !X509_REQ_add_extensions(req, exts) || !X509_REQ_sign(req, key, EVP_sha256()) ||
+	    !(bio = BIO_new(BIO_s_mem())) || !PEM_write_bio_X509_REQ(bio, req)) {
+		ca_log_ssl("making a certificate request");
+		goto out;
+	}
+	*csr_pem = bio_to_string(bio);
+	*key_pem = key_to_pem(key);
+	err = *csr_pem && *key_pem ? 0 : -ENOMEM;
+out:
+	if (err) {
+		free(*csr_pem);
+		if (*key_pem)
+			OPENSSL_cleanse(*key_pem, strlen(*key_pem));
+		free(*key_pem);
+		*csr_pem = *key_pem = NULL;
+	}
+	BIO_free(bio);
+	X509_EXTENSION_free(san);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_REQ_free(req);
 	EVP_PKEY_free(key);
 	return err;
 }
