@@ -27,6 +27,11 @@ struct ca_issued {
 
 /* Issues a key and a certificate for @spiffe_id valid @lifetime_s seconds. 0 or -errno. */
 int ca_issue(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, struct ca_issued *out);
+/*
+ * A key and a server certificate for DNS name @dns_name (lower-case letters, digits, '-', '.'):
+ * the CA server's own, which the agents verify against the root. 0 or -errno.
+ */
+int ca_issue_dns(struct ambit_ca *ca, const char *dns_name, long lifetime_s, struct ca_issued *out);
 void ca_issued_free(struct ca_issued *out);
 /*
  * Signs the PEM certificate request @csr_pem for @spiffe_id (the caller decides the identity;

@@ -13,6 +13,9 @@
 #  - an AuthorizationPolicy created through the API takes effect; an invalid version of it is
 #    rejected naming the object and the field while the last good one keeps serving; deleting
 #    it through the API takes it away;
+#  - certificates come from the CA server (ambit-agent --ca-server, as the CA Deployment runs
+#    it): the agent sends CSRs with its service-account token and never holds the root key; the
+#    server refuses a bad token, a pod of another node and a CSR naming another identity;
 #  - the API server going away changes nothing that runs.
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -185,6 +188,12 @@ cat >"$tmp/objs/cluster.json" <<EOF
    "ports":[{"name":"http","port":80,"targetPort":8080}]}}
 ]}
 EOF
+# TokenReview: the agents' token, bound to node1 (as a projected token of a DaemonSet pod is).
+cat >"$tmp/objs/tokens.json" <<EOF
+{"kind":"FakeTokenTable","tokens":{"t93":{"username":"system:serviceaccount:ambit-system:ambit-node",
+ "groups":["system:serviceaccounts","system:authenticated"],
+ "extra":{"authentication.kubernetes.io/node-name":["node1"]}}}}
+EOF
 start_in "$CG/system/api" "$NODE" python3 "$REPO/tests/k8s/fake_apiserver.py" \
 	--listen 127.0.0.1:0 --port-file "$tmp/port" --token t93 --tls-cert "$tmp/api.crt" \
 	--tls-key "$tmp/api.key" --load "$tmp/objs"
@@ -192,10 +201,18 @@ api_pid=$last
 wait_for 10 test -s "$tmp/port" || fail "the API server did not start: $(cat "$tmp/logs/api.log")"
 port=$(cat "$tmp/port")
 
-# ---- the agent and the ztunnel, as the DaemonSet starts them ----
+# ---- the CA server, as its Deployment runs it: the only holder of the root key ----
+start_in "$CG/system/ca" "$NODE" env KUBERNETES_SERVICE_HOST=127.0.0.1 \
+	KUBERNETES_SERVICE_PORT="$port" "$AGENT" --ca-server --kube --kube-sa-dir "$tmp/sa" \
+	--ca-dir "$tmp/ca" --listen 127.0.0.1:15012 --dns-name localhost
+wait_for 10 test -s "$tmp/ca/root-cert.pem" || fail "no CA root: $(cat "$tmp/logs/ca.log")"
+cp "$tmp/ca/root-cert.pem" "$tmp/root.pem"
+
+# ---- the agent and the ztunnel, as the DaemonSet starts them (no CA key on the node) ----
 start_in "$CG/system/agent" "$NODE" env KUBERNETES_SERVICE_HOST=127.0.0.1 \
 	KUBERNETES_SERVICE_PORT="$port" "$AGENT" --kube --kube-sa-dir "$tmp/sa" --node node1 \
-	--node-ip "$NODE_IP" --ca-dir "$tmp/ca" --pin-root "$PIN" --cgroup "$PODS" \
+	--node-ip "$NODE_IP" --ca-url https://localhost:15012 --ca-root "$tmp/root.pem" \
+	--pin-root "$PIN" --cgroup "$PODS" \
 	--pod-cgroup-root "$CG" --socket "$tmp/run/agent.sock"
 agent_pid=$last
 wait_for 20 test -S "$tmp/run/agent.sock" || failed "no agent socket"
@@ -224,6 +241,25 @@ expect_contains "$(cat "$tmp/m")" 'destination_workload="b"'
 expect_contains "$(cat "$tmp/m")" 'source_principal="spiffe://cluster.local/ns/shop/sa/a"'
 expect_contains "$(cat "$tmp/m")" 'destination_principal="spiffe://cluster.local/ns/shop/sa/b"'
 log "a -> b.shop through the ztunnel over HBONE"
+grep -q 'signed spiffe://cluster.local/ns/shop/sa/a for pod shop/a-5d8f-x1' "$tmp/logs/ca.log" ||
+	fail "the CA server did not sign a's certificate: $(cat "$tmp/logs/ca.log")"
+
+# ---- what the CA server refuses ----
+sign() { # TOKEN POD IDENTITY: the status code; the body in $tmp/sign.out
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj / \
+		-keyout /dev/null -addext "subjectAltName=critical,URI:$3" 2>/dev/null |
+		python3 -c 'import json,sys; print(json.dumps({"pod": sys.argv[1], "csr": sys.stdin.read()}))' "$2" \
+			>"$tmp/sign.json"
+	ip netns exec "$NODE" curl -s --http1.1 --cacert "$tmp/root.pem" -H "Authorization: Bearer $1" \
+		--data @"$tmp/sign.json" -o "$tmp/sign.out" -w '%{http_code}' https://localhost:15012/v1/sign
+}
+expect_eq "$(sign t93 shop/a-5d8f-x1 spiffe://cluster.local/ns/shop/sa/a)" 200
+expect_eq "$(sign nope shop/a-5d8f-x1 spiffe://cluster.local/ns/shop/sa/a)" 401
+expect_eq "$(sign t93 shop/c-5d8f-z3 spiffe://cluster.local/ns/shop/sa/c)" 403
+expect_contains "$(cat "$tmp/sign.out")" "runs on node2, not on the requesting node node1"
+expect_eq "$(sign t93 shop/a-5d8f-x1 spiffe://cluster.local/ns/shop/sa/b)" 400
+expect_contains "$(cat "$tmp/sign.out")" "asks for a name other than spiffe://cluster.local/ns/shop/sa/a"
+log "CA server: signs only this node's pods' identities, and only as the CSR's own"
 
 # ---- policy through the API ----
 deny='{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy",

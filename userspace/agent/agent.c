@@ -9,10 +9,12 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "ambit/fileutil.h"
 #include "ambit/log.h"
 #include "ambit/snapshot.h"
 #include "fastdrop.h"
 #include "agent.h"
+#include "caserver.h"
 #include "wpserve.h"
 
 static int env_ifindex(const char *name, void *ctx)
@@ -29,9 +31,66 @@ static uint64_t env_cgroup_id(const char *path, void *ctx)
 	return id;
 }
 
-static int issue_cb(void *ctx, const char *id, long lifetime_s, struct ca_issued *out)
+const char *agent_root_pem(const struct agent *a)
 {
-	return ca_issue(ctx, id, lifetime_s, out);
+	return a->ca ? ca_root_pem(a->ca) : a->root_pem;
+}
+
+/* A pod of this node with identity @id ("ns/name"), for the CA server to check; or NULL. */
+static const char *pod_of(const struct agent *a, const char *id)
+{
+	for (size_t i = 0; i < a->cur.n_local; i++)
+		if (!strcmp(a->cur.local[i].identity, id))
+			return a->cur.local[i].uid;
+	return NULL;
+}
+
+int agent_issue(void *ctx, const char *id, long lifetime_s, struct ca_issued *out)
+{
+	struct agent *a = ctx;
+	char *csr, *key, *token = NULL, why[512] = "", path[4200];
+	const char *pod;
+	long nb = 0, na = 0;
+	size_t len;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	/* The key is made here and never leaves the node; the CA sees a CSR. */
+	err = ca_csr_new(id, &csr, &key);
+	if (err)
+		return err;
+	if (a->ca) {
+		/* The embedded CA (the local cluster), on the same request path. */
+		err = ca_sign_csr(a->ca, csr, strlen(csr), id, lifetime_s, out, why, sizeof(why));
+	} else if (!(pod = pod_of(a, id))) {
+		snprintf(why, sizeof(why), "no pod of this node has identity %s", id);
+		err = -ENOENT;
+	} else {
+		/* The service-account token, read again each time (projected tokens rotate). */
+		snprintf(path, sizeof(path), "%s/token", a->opts.kube_sa_dir);
+		err = fileutil_read_file(path, 64 << 10, &token, &len);
+		if (err)
+			snprintf(why, sizeof(why), "%.400s: %s", path, strerror(-err));
+		else
+			err = caserver_request(a->opts.ca_url, a->root_pem, token, pod, csr,
+					       &out->cert_pem, &nb, &na, why, sizeof(why));
+		out->not_before = nb;
+		out->not_after = na;
+		if (token) {
+			explicit_bzero(token, len);
+			free(token);
+		}
+	}
+	free(csr);
+	if (err) {
+		pr_err("certificate for %s: %s", id, why);
+		explicit_bzero(key, strlen(key));
+		free(key);
+		ca_issued_free(out);
+		return err;
+	}
+	out->key_pem = key;
+	return 0;
 }
 
 /*
@@ -392,7 +451,7 @@ static int snapshot_view(const struct agent *a, struct snapshot *s)
 	s->trust_domain = (char *)a->opts.trust_domain;
 	s->n_trust_domain_aliases = a->opts.n_trust_domain_aliases;
 	s->trust_domain_aliases = (char **)a->opts.trust_domain_aliases;
-	s->root_pem = (char *)ca_root_pem(a->ca);
+	s->root_pem = (char *)agent_root_pem(a);
 	s->n_workloads = a->cur.n_snap_workloads;
 	s->workloads = a->cur.snap_workloads;
 	s->n_services = a->cur.n_snap_services;
@@ -506,8 +565,8 @@ static void sync_certs(struct agent *a)
 {
 	bool changed;
 
-	if (cert_store_sync(&a->certs, a->cur.identities, a->cur.n_identities, time(NULL), issue_cb,
-			    a->ca, &changed))
+	if (cert_store_sync(&a->certs, a->cur.identities, a->cur.n_identities, time(NULL),
+			    agent_issue, a, &changed))
 		pr_err("certificates: out of memory; retrying later");
 }
 
@@ -709,6 +768,8 @@ void agent_cleanup(struct agent *a)
 	a->snap_json = NULL;
 	ca_destroy(a->ca);
 	a->ca = NULL;
+	free(a->root_pem);
+	a->root_pem = NULL;
 	datapath_close(a->dp);
 	a->dp = NULL;
 }

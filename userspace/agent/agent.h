@@ -42,6 +42,8 @@ struct agent_opts {
 	 */
 	bool kube;
 	const char *kubeconfig, *kube_sa_dir, *pod_cgroup_root;
+	/* The CA server (https://host:port) and the root file to verify it, instead of --ca-dir. */
+	const char *ca_url, *ca_root;
 	char cluster_path[4096];    /* dirname(dirname(runtime))/cluster.json */
 	char cache_dir[4096];	    /* dirname(socket)/lastgood: config files' last good versions */
 	char version_path[4096];    /* dirname(socket)/snapshot.version: survives restarts */
@@ -51,7 +53,8 @@ struct agent_opts {
 struct agent {
 	struct agent_opts opts;
 	struct datapath *dp; /* owned */
-	struct ambit_ca *ca; /* owned */
+	struct ambit_ca *ca; /* owned: the embedded CA (--ca-dir), or NULL: the CA server */
+	char *root_pem;	     /* the root from --ca-root, with a CA server */
 	struct server *srv;  /* owned */
 	struct confstore conf;
 	struct runtime rt;  /* last good pods.json */
@@ -77,6 +80,15 @@ struct agent {
 	struct wpserve *wps;	    /* the node's waypoint instances (wpserve.h) */
 	struct ksource *kube;	    /* the Kubernetes source, or NULL: the state directory */
 };
+
+/*
+ * A key and a certificate for identity @id (cert_store's issue callback, @ctx the agent): the
+ * key is made here, the CSR signed by the embedded CA or by the CA server for a pod of this
+ * node with that identity.
+ */
+int agent_issue(void *ctx, const char *id, long lifetime_s, struct ca_issued *out);
+/* The mesh root the workloads trust (the embedded CA's, or --ca-root's). */
+const char *agent_root_pem(const struct agent *a);
 
 /* Takes the next snapshot version (any snapshot the agent publishes), saved before use. */
 uint64_t agent_next_version(struct agent *a);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <curl/curl.h>
 #include <yaml.h>
 
 #include "ambit/fileutil.h"
@@ -276,4 +277,111 @@ out:
 	if (err)
 		kconn_free(c);
 	return err;
+}
+
+int kconn_curl_setup(const struct kconn *c, CURL *h, struct curl_slist **hdrs)
+{
+	char auth[4200] = "";
+	struct curl_blob blob;
+	struct curl_slist *l;
+
+	if (!(l = curl_slist_append(*hdrs, "Accept: application/json")))
+		return -ENOMEM;
+	*hdrs = l;
+	if (c->token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
+		l = curl_slist_append(*hdrs, auth);
+		explicit_bzero(auth, sizeof(auth));
+		if (!l)
+			return -ENOMEM;
+		*hdrs = l;
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	if (c->ca_pem) {
+		blob = (struct curl_blob){c->ca_pem, strlen(c->ca_pem), CURL_BLOB_COPY};
+		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (c->cert_pem && c->key_pem) {
+		blob = (struct curl_blob){c->cert_pem, strlen(c->cert_pem), CURL_BLOB_COPY};
+		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &blob);
+		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+		blob = (struct curl_blob){c->key_pem, strlen(c->key_pem), CURL_BLOB_COPY};
+		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &blob);
+		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	if (c->insecure) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	return 0;
+}
+
+struct body {
+	char *data;
+	size_t len, max;
+	bool over;
+};
+
+static size_t take_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct body *b = arg;
+	size_t n = size * nmemb;
+	char *p;
+
+	if (b->len + n > b->max) {
+		b->over = true;
+		return 0;
+	}
+	p = realloc(b->data, b->len + n + 1);
+	if (!p)
+		return 0;
+	memcpy(p + b->len, data, n);
+	b->data = p;
+	b->len += n;
+	p[b->len] = '\0';
+	return n;
+}
+
+long kconn_call(const struct kconn *c, const char *method, const char *path, const char *body,
+		char **resp, size_t max, long timeout_ms, char *err, size_t errlen)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	struct body b = {.max = max};
+	char url[2048];
+	long code = 0;
+	CURLcode rc;
+
+	*resp = NULL;
+	if (!h || kconn_curl_setup(c, h, &hdrs) ||
+	    (body && !(hdrs = curl_slist_append(hdrs, "Content-Type: application/json")))) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	snprintf(url, sizeof(url), "%s%s", c->server, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	if (body)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, take_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	rc = curl_easy_perform(h);
+	if (rc != CURLE_OK) {
+		snprintf(err, errlen, "%s %s: %s", method, url,
+			 b.over ? "response too large" : curl_easy_strerror(rc));
+		free(b.data);
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	*resp = b.data ? b.data : strdup("");
+out:
+	curl_slist_free_all(hdrs);
+	if (h)
+		curl_easy_cleanup(h);
+	return code;
 }

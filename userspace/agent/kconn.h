@@ -39,4 +39,22 @@ int kconn_kubeconfig(struct kconn *c, const char *path, const char *context, cha
 int kconn_refresh_token(struct kconn *c);
 void kconn_free(struct kconn *c);
 
+typedef void CURL;
+struct curl_slist;
+
+/*
+ * Sets @h up to talk to the API server as @c says: the CA bundle, the client certificate, the
+ * bearer token (its header appended to *@hdrs with Accept: application/json), no proxy, a 10 s
+ * connect timeout. The caller sets the URL (kconn server + path), and frees *@hdrs after the
+ * transfer. 0 or -ENOMEM.
+ */
+int kconn_curl_setup(const struct kconn *c, CURL *h, struct curl_slist **hdrs);
+/*
+ * One request: @method @path (below c->server) with the JSON @body (or NULL), the response body
+ * (at most @max bytes) into *@resp (malloc'd, NUL-terminated). The HTTP status, or 0 with the
+ * transport's reason in @err. Blocking, up to @timeout_ms.
+ */
+long kconn_call(const struct kconn *c, const char *method, const char *path, const char *body,
+		char **resp, size_t max, long timeout_ms, char *err, size_t errlen);
+
 #endif

@@ -247,10 +247,10 @@ static long request(struct kres *k, const struct k8s_request *q)
 	struct kwatch *w = k->w;
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
-	char auth[4200] = "", *url;
-	struct curl_blob blob;
+	char *url;
 	long code = 0;
 	CURLcode rc;
+	int err;
 
 	if (!h)
 		return 0;
@@ -261,38 +261,18 @@ static long request(struct kres *k, const struct k8s_request *q)
 	}
 	pthread_mutex_lock(&w->lock);
 	kconn_refresh_token(&w->conn);
-	if (w->conn.token)
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->conn.token);
+	err = kconn_curl_setup(&w->conn, h, &hdrs);
 	pthread_mutex_unlock(&w->lock);
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	if (auth[0])
-		hdrs = curl_slist_append(hdrs, auth);
-	explicit_bzero(auth, sizeof(auth));
+	if (err) {
+		curl_slist_free_all(hdrs);
+		curl_easy_cleanup(h);
+		free(url);
+		return 0;
+	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, k);
-	if (w->conn.ca_pem) {
-		blob = (struct curl_blob){w->conn.ca_pem, strlen(w->conn.ca_pem), CURL_BLOB_COPY};
-		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
-	}
-	if (w->conn.cert_pem && w->conn.key_pem) {
-		blob =
-		    (struct curl_blob){w->conn.cert_pem, strlen(w->conn.cert_pem), CURL_BLOB_COPY};
-		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &blob);
-		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-		blob = (struct curl_blob){w->conn.key_pem, strlen(w->conn.key_pem), CURL_BLOB_COPY};
-		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &blob);
-		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-	}
-	if (w->conn.insecure) {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
 	k->len = 0;
 	k->stream_failed = k->got_error = false;
 	if (q->action == K8S_DO_LIST) {

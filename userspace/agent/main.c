@@ -21,9 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ambit/fileutil.h"
 #include "ambit/log.h"
 #include "ambit/version.h"
 #include "agent.h"
+#include "caserver.h"
 #include "kconn.h"
 #include "wpserve.h"
 #include "netsetup.h"
@@ -56,15 +58,19 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: ambit-agent --node N --node-ip IP --ca-dir DIR --pin-root P --cgroup CG\n"
-	    "                   --socket S (--state DIR --runtime FILE | --kube | --kubeconfig F)\n"
+	    "usage: ambit-agent --node N --node-ip IP --pin-root P --cgroup CG --socket S\n"
+	    "                   (--ca-dir DIR | --ca-url https://HOST:PORT --ca-root PEM)\n"
+	    "                   (--state DIR --runtime FILE | --kube | --kubeconfig F)\n"
 	    "                   [--uplink IFNAME] [--trust-domain cluster.local]\n"
 	    "                   [--trust-domain-alias TD]... [--root-namespace istio-system]\n"
 	    "                   [--kube-sa-dir DIR] [--pod-cgroup-root DIR] [--log-level info]\n"
 	    "  --kube: the Kubernetes API in-cluster (KUBERNETES_SERVICE_HOST/PORT and the\n"
 	    "          service-account directory, " KCONN_SA_DIR ")\n"
 	    "  --kubeconfig F: the Kubernetes API as kubeconfig F's current context says\n"
-	    "  --pod-cgroup-root: where pods' cgroups are searched (the cgroup2 mount)\n");
+	    "  --pod-cgroup-root: where pods' cgroups are searched (the cgroup2 mount)\n"
+	    "  --ca-dir: the embedded CA (its root key in DIR); --ca-url: the CA server, verified\n"
+	    "          with the root in --ca-root, authenticated with <kube-sa-dir>/token\n"
+	    "       ambit-agent --ca-server ... (ambit-agent --ca-server --help)\n");
 }
 
 static int arm(int tfd, long ms)
@@ -267,6 +273,8 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	    {"kubeconfig", required_argument, NULL, 'k'},
 	    {"kube-sa-dir", required_argument, NULL, 'A'},
 	    {"pod-cgroup-root", required_argument, NULL, 'P'},
+	    {"ca-url", required_argument, NULL, 'C'},
+	    {"ca-root", required_argument, NULL, 'O'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
@@ -304,6 +312,8 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 			break;
 		case 'A': o->kube_sa_dir = optarg; break;
 		case 'P': o->pod_cgroup_root = optarg; break;
+		case 'C': o->ca_url = optarg; break;
+		case 'O': o->ca_root = optarg; break;
 		case 'V': printf("ambit-agent %s\n", ambit_version()); exit(0);
 		case 'l':
 			if (log_level_parse(optarg, lvl)) {
@@ -318,8 +328,8 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	}
 	if (optind != argc || !o->node || !o->node_ip_str ||
 	    (!o->kube && (!o->state_dir || !o->runtime_path)) ||
-	    (o->kube && (o->state_dir || o->runtime_path)) || !o->ca_dir || !o->pin_root ||
-	    !o->cgroup || !o->socket) {
+	    (o->kube && (o->state_dir || o->runtime_path)) || !o->pin_root || !o->cgroup ||
+	    !o->socket || !!o->ca_dir == !!o->ca_url || !!o->ca_url != !!o->ca_root) {
 		fprintf(stderr, "ambit-agent: missing or extra arguments\n");
 		usage(stderr);
 		return -EINVAL;
@@ -388,8 +398,16 @@ static int startup(struct loop *l)
 		}
 		pr_info("tc attached on uplink %s (ifindex %d)", a->opts.uplink, a->uplink_ifindex);
 	}
-	a->ca = ca_open(a->opts.ca_dir);
-	if (!a->ca) {
+	if (a->opts.ca_url) {
+		size_t len;
+
+		err = fileutil_read_file(a->opts.ca_root, 1 << 20, &a->root_pem, &len);
+		if (err) {
+			pr_err("--ca-root %s: %s", a->opts.ca_root, strerror(-err));
+			return err;
+		}
+		pr_info("certificates from the CA server %s", a->opts.ca_url);
+	} else if (!(a->ca = ca_open(a->opts.ca_dir))) {
 		err = -errno;
 		pr_err("CA in %s: %s", a->opts.ca_dir, strerror(-err));
 		return err;
@@ -472,6 +490,8 @@ int main(int argc, char **argv)
 	enum log_level lvl = LOG_LEVEL_INFO;
 	int err;
 
+	if (argc > 1 && !strcmp(argv[1], "--ca-server"))
+		return caserver_main(argc - 1, argv + 1);
 	if (parse_args(argc, argv, &l.agent.opts, &lvl))
 		return 2;
 	log_init("ambit-agent", lvl);

@@ -206,11 +206,6 @@ static const struct l7_waypoint *find_waypoint(const struct l7_bindings *b, cons
 	return NULL;
 }
 
-static int issue_cb(void *ctx, const char *id, long lifetime_s, struct ca_issued *out)
-{
-	return ca_issue(ctx, id, lifetime_s, out);
-}
-
 /* @in's snapshot, encoded with @version; NULL on a failure (logged). */
 static char *inst_encode(const struct agent *a, const struct wpserve *ws,
 			 const struct waypoint_view *v, const struct wp_inst *in, uint64_t version)
@@ -236,7 +231,7 @@ static char *inst_encode(const struct agent *a, const struct wpserve *ws,
 	s.trust_domain = (char *)a->opts.trust_domain;
 	s.n_trust_domain_aliases = a->opts.n_trust_domain_aliases;
 	s.trust_domain_aliases = (char **)a->opts.trust_domain_aliases;
-	s.root_pem = (char *)ca_root_pem(a->ca);
+	s.root_pem = (char *)agent_root_pem(a);
 	s.n_workloads = a->cur.n_snap_workloads;
 	s.workloads = a->cur.snap_workloads;
 	s.n_services = a->cur.n_snap_services;
@@ -369,7 +364,7 @@ void wpserve_sync(struct agent *a, const struct config *cfg)
 	ids = calloc(ws->n + 1, sizeof(*ids));
 	for (size_t i = 0; ids && i < ws->n; i++)
 		ids[nids++] = ws->insts[i]->identity;
-	if (!ids || cert_store_sync(&ws->certs, ids, nids, time(NULL), issue_cb, a->ca, &changed))
+	if (!ids || cert_store_sync(&ws->certs, ids, nids, time(NULL), agent_issue, a, &changed))
 		pr_err("waypoint certificates: out of memory; retrying later");
 	free(ids);
 	for (size_t i = 0; i < ws->n; i++)

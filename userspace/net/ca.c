@@ -428,16 +428,30 @@ static bool spiffe_id_ok(const char *id)
 	return true;
 }
 
-static int add_uri_san(X509 *cert, const char *uri)
+/* A DNS name of letters, digits, '-' and '.', as a Service's name is. */
+static bool dns_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!n || n > 253)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		      *p == '.'))
+			return false;
+	return true;
+}
+
+static int add_san(X509 *cert, int type, const char *value)
 {
 	GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
 	GENERAL_NAME *gn = GENERAL_NAME_new();
 	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
 	int err = -ENOMEM;
 
-	if (!names || !gn || !ia5 || !ASN1_STRING_set(ia5, uri, -1))
+	if (!names || !gn || !ia5 || !ASN1_STRING_set(ia5, value, -1))
 		goto out;
-	GENERAL_NAME_set0_value(gn, GEN_URI, ia5);
+	GENERAL_NAME_set0_value(gn, type, ia5);
 	ia5 = NULL;
 	if (!sk_GENERAL_NAME_push(names, gn))
 		goto out;
@@ -452,16 +466,16 @@ out:
 }
 
 /* A certificate for @spiffe_id with public key @key, signed by the root, into @out->cert_pem. */
-static int issue_for_key(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, EVP_PKEY *key,
-			 struct ca_issued *out)
+static int issue_for_key(struct ambit_ca *ca, int san_type, const char *spiffe_id, long lifetime_s,
+			 EVP_PKEY *key, struct ca_issued *out)
 {
 	X509 *cert;
 	X509_NAME *org;
 	time_t now = time(NULL);
 	int err = -EIO;
 
-	if (!ca || !spiffe_id || !spiffe_id_ok(spiffe_id) || lifetime_s <= 0 ||
-	    lifetime_s > CA_MAX_LIFETIME_S)
+	if (!ca || !spiffe_id || lifetime_s <= 0 || lifetime_s > CA_MAX_LIFETIME_S ||
+	    !(san_type == GEN_URI ? spiffe_id_ok(spiffe_id) : dns_name_ok(spiffe_id)))
 		return -EINVAL;
 	cert = X509_new();
 	if (!cert)
@@ -475,7 +489,7 @@ static int issue_for_key(struct ambit_ca *ca, const char *spiffe_id, long lifeti
 	    !X509_NAME_add_entry_by_txt(org, "O", MBSTRING_ASC, (const unsigned char *)CA_TRUST_ORG,
 					-1, -1, 0) ||
 	    !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
-	    !X509_set_pubkey(cert, key) || add_uri_san(cert, spiffe_id) ||
+	    !X509_set_pubkey(cert, key) || add_san(cert, san_type, spiffe_id) ||
 	    add_ext(cert, ca->cert, NID_basic_constraints, "critical,CA:FALSE") ||
 	    add_ext(cert, ca->cert, NID_key_usage, "critical,digitalSignature,keyEncipherment") ||
 	    add_ext(cert, ca->cert, NID_ext_key_usage, "serverAuth,clientAuth") ||
@@ -490,7 +504,8 @@ static int issue_for_key(struct ambit_ca *ca, const char *spiffe_id, long lifeti
 	return out->cert_pem ? 0 : -ENOMEM;
 }
 
-int ca_issue(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, struct ca_issued *out)
+static int issue_new_key(struct ambit_ca *ca, int san_type, const char *name, long lifetime_s,
+			 struct ca_issued *out)
 {
 	EVP_PKEY *key;
 	int err;
@@ -499,13 +514,23 @@ int ca_issue(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, struct
 	key = new_p256_key();
 	if (!key)
 		return -ENOMEM;
-	err = issue_for_key(ca, spiffe_id, lifetime_s, key, out);
+	err = issue_for_key(ca, san_type, name, lifetime_s, key, out);
 	if (!err && !(out->key_pem = key_to_pem(key)))
 		err = -ENOMEM;
 	if (err)
 		ca_issued_free(out);
 	EVP_PKEY_free(key);
 	return err;
+}
+
+int ca_issue(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, struct ca_issued *out)
+{
+	return issue_new_key(ca, GEN_URI, spiffe_id, lifetime_s, out);
+}
+
+int ca_issue_dns(struct ambit_ca *ca, const char *dns_name, long lifetime_s, struct ca_issued *out)
+{
+	return issue_new_key(ca, GEN_DNS, dns_name, lifetime_s, out);
 }
 
 /* Whether the CSR asks for names, and if so only @spiffe_id: 0, or -EPERM with the reason. */
@@ -562,7 +587,7 @@ int ca_sign_csr(struct ambit_ca *ca, const char *csr_pem, size_t csr_len, const 
 	}
 	err = csr_names_ok(req, spiffe_id, why, len);
 	if (!err) {
-		err = issue_for_key(ca, spiffe_id, lifetime_s, key, out);
+		err = issue_for_key(ca, GEN_URI, spiffe_id, lifetime_s, key, out);
 		if (err)
 			snprintf(why, len, "cannot issue for %s: %s", spiffe_id, strerror(-err));
 	}

@@ -1,0 +1,712 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The mesh CA as a service (caserver.h): a thread per connection, one request each. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "ambit/ca.h"
+#include "ambit/log.h"
+#include "caserver.h"
+#include "http1.h"
+#include "http_fields.h"
+#include "kconn.h"
+#include "tls.h"
+
+#define MAX_CONNS 64
+#define MAX_BODY (64 * 1024)
+#define CONN_DEADLINE_MS 10000
+#define NODE_NAME_KEY "authentication.kubernetes.io/node-name"
+
+static const char *str_at(const cJSON *o, const char *const *path)
+{
+	for (; o && *path; path++)
+		o = cJSON_GetObjectItemCaseSensitive(o, *path);
+	return cJSON_IsString(o) ? o->valuestring : NULL;
+}
+
+/* A Kubernetes name: lower-case letters, digits, '-' and '.', 1..253 (no path tricks). */
+static bool k8s_name_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		      s[i] == '.'))
+			return false;
+	return true;
+}
+
+/* The review's verdict: 0 with the node the token is bound to, or 401/403 and why. */
+static int decide_token(const cJSON *review, const char *agent_sa, const char **node, char *why,
+			size_t len)
+{
+	static const char *const user_p[] = {"status", "user", "username", NULL};
+	static const char *const err_p[] = {"status", "error", NULL};
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(review, "status");
+	const cJSON *extra, *names;
+	const char *user = str_at(review, user_p), *e = str_at(review, err_p);
+	char want[600], *slash;
+
+	*node = NULL;
+	if (!st || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "authenticated")) || !user) {
+		snprintf(why, len, "the token is not valid%s%s", e ? ": " : "", e ? e : "");
+		return 401;
+	}
+	snprintf(want, sizeof(want), "system:serviceaccount:%s", agent_sa);
+	slash = strchr(want + strlen("system:serviceaccount:"), '/');
+	if (slash)
+		*slash = ':';
+	if (strcmp(user, want) != 0) {
+		snprintf(why, len, "%s is not the node agents' service account (%s)", user, want);
+		return 403;
+	}
+	extra =
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "user"), "extra");
+	names = cJSON_GetObjectItemCaseSensitive(extra, NODE_NAME_KEY);
+	if (cJSON_IsArray(names) && cJSON_GetArraySize(names) == 1 &&
+	    cJSON_IsString(cJSON_GetArrayItem(names, 0)))
+		*node = cJSON_GetArrayItem(names, 0)->valuestring;
+	if (!*node || !**node) {
+		snprintf(why, len, "the token is bound to no node (no %s in the review)",
+			 NODE_NAME_KEY);
+		return 403;
+	}
+	return 0;
+}
+
+/* The pod's verdict for @node: 0 with its identity in @id, or 403 and why. */
+static int decide_pod(const cJSON *pod, const char *pod_ref, const char *node,
+		      const char *trust_domain, char *id, size_t idlen, char *why, size_t len)
+{
+	static const char *const node_p[] = {"spec", "nodeName", NULL};
+	static const char *const sa_p[] = {"spec", "serviceAccountName", NULL};
+	static const char *const ns_p[] = {"metadata", "namespace", NULL};
+	const char *pod_node, *sa, *ns;
+
+	if (!pod) {
+		snprintf(why, len, "no pod %s", pod_ref);
+		return 403;
+	}
+	pod_node = str_at(pod, node_p);
+	if (!pod_node || strcmp(pod_node, node) != 0) {
+		snprintf(why, len, "pod %s runs on %s, not on the requesting node %s", pod_ref,
+			 pod_node ? pod_node : "no node yet", node);
+		return 403;
+	}
+	sa = str_at(pod, sa_p);
+	ns = str_at(pod, ns_p);
+	if (!ns || spiffe_id_format(id, idlen, trust_domain, ns, sa && *sa ? sa : "default")) {
+		snprintf(why, len, "pod %s: no identity can be formed", pod_ref);
+		return 403;
+	}
+	return 0;
+}
+
+int caserver_decide(const cJSON *review, const cJSON *pod, const char *pod_ref,
+		    const char *agent_sa, const char *trust_domain, char *id, size_t idlen,
+		    char *why, size_t len)
+{
+	const char *node;
+	int st = decide_token(review, agent_sa, &node, why, len);
+
+	return st ? st : decide_pod(pod, pod_ref, node, trust_domain, id, idlen, why, len);
+}
+
+struct conn {
+	const struct caserver_opts *o;
+	int fd;
+	struct tls_conn *t;
+	struct h1_parser *p;
+	char *auth, *target, *method;
+	char *body;
+	size_t len;
+	bool done, too_big;
+};
+
+static atomic_int n_conns;
+/* The API connection's token is read again before each call (projected tokens rotate). */
+static pthread_mutex_t api_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static long api_call(const struct kconn *k, const char *method, const char *path, const char *body,
+		     char **resp, size_t max, char *why, size_t len)
+{
+	long code;
+
+	pthread_mutex_lock(&api_lock);
+	kconn_refresh_token((struct kconn *)k);
+	code = kconn_call(k, method, path, body, resp, max, 5000, why, len);
+	pthread_mutex_unlock(&api_lock);
+	return code;
+}
+
+static int on_head(void *arg, struct h1_head *h)
+{
+	struct conn *c = arg;
+	const char *a = http_fields_get(&h->fields, "authorization");
+
+	c->auth = a ? strdup(a) : NULL;
+	c->method = h->method ? strdup(h->method) : NULL;
+	c->target = h->target ? strdup(h->target) : NULL;
+	if (h->framing == H1_FRAMING_LENGTH && h->content_length > MAX_BODY)
+		c->too_big = true;
+	return 0;
+}
+
+static int on_body(void *arg, const char *d, size_t n)
+{
+	struct conn *c = arg;
+	char *p;
+
+	if (c->len + n > MAX_BODY) {
+		c->too_big = true;
+		return 0;
+	}
+	p = realloc(c->body, c->len + n + 1);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p + c->len, d, n);
+	c->body = p;
+	c->len += n;
+	p[c->len] = '\0';
+	return 0;
+}
+
+static int on_end(void *arg)
+{
+	((struct conn *)arg)->done = true;
+	return H1_PAUSE;
+}
+
+static const struct h1_parser_ops req_ops = {on_head, on_body, on_end};
+
+static long ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static bool wait_fd(struct conn *c, const struct timespec *deadline)
+{
+	struct pollfd p = {c->fd, tls_conn_want_write(c->t) ? POLLOUT : POLLIN, 0};
+	long left = ms_left(deadline);
+
+	return left > 0 && poll(&p, 1, (int)left) > 0;
+}
+
+static void send_all(struct conn *c, const char *data, size_t n, const struct timespec *dl)
+{
+	while (n) {
+		ssize_t w = tls_conn_write(c->t, data, n);
+
+		if (w == -EAGAIN) {
+			if (!wait_fd(c, dl))
+				return;
+			continue;
+		}
+		if (w <= 0)
+			return;
+		data += w;
+		n -= (size_t)w;
+	}
+	while (tls_conn_flush(c->t) == -EAGAIN)
+		if (!wait_fd(c, dl))
+			return;
+}
+
+static void reply(struct conn *c, int status, cJSON *body, const struct timespec *dl)
+{
+	char *text = cJSON_PrintUnformatted(body), head[256];
+	int n;
+
+	if (!text)
+		return;
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n"
+		     "connection: close\r\n\r\n",
+		     status, h1_reason(status), strlen(text));
+	send_all(c, head, (size_t)n, dl);
+	send_all(c, text, strlen(text), dl);
+	free(text);
+}
+
+static void refuse(struct conn *c, int status, const char *why, const struct timespec *dl)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o && cJSON_AddStringToObject(o, "error", why))
+		reply(c, status, o, dl);
+	cJSON_Delete(o);
+}
+
+/* The TokenReview of @token, as the API server answers it (NULL: the reason in @why). */
+static cJSON *review_token(const struct kconn *k, const char *token, char *why, size_t len)
+{
+	cJSON *req = cJSON_CreateObject(), *spec, *res = NULL;
+	char *text = NULL, *resp = NULL;
+	long code;
+
+	if (!req || !cJSON_AddStringToObject(req, "apiVersion", "authentication.k8s.io/v1") ||
+	    !cJSON_AddStringToObject(req, "kind", "TokenReview") ||
+	    !(spec = cJSON_AddObjectToObject(req, "spec")) ||
+	    !cJSON_AddStringToObject(spec, "token", token) ||
+	    !(text = cJSON_PrintUnformatted(req))) {
+		snprintf(why, len, "out of memory");
+		goto out;
+	}
+	code = api_call(k, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", text, &resp,
+			1 << 20, why, len);
+	if (code == 200 || code == 201)
+		res = cJSON_Parse(resp);
+	if (!res && code)
+		snprintf(why, len, "TokenReview: HTTP %ld from the API server", code);
+out:
+	if (text) {
+		explicit_bzero(text, strlen(text));
+		free(text);
+	}
+	cJSON_Delete(req);
+	free(resp);
+	return res;
+}
+
+/* Pod @ns/@name from the API server: the object, NULL when it has none (*@failed on errors). */
+static cJSON *get_pod(const struct kconn *k, const char *ns, const char *name, bool *failed,
+		      char *why, size_t len)
+{
+	char path[1024], *resp = NULL;
+	cJSON *pod = NULL;
+	long code;
+
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ns, name);
+	code = api_call(k, "GET", path, NULL, &resp, 4 << 20, why, len);
+	*failed = code != 200 && code != 404;
+	if (code == 200 && !(pod = cJSON_Parse(resp)))
+		*failed = true;
+	if (*failed && code)
+		snprintf(why, len, "reading pod %.200s/%.200s: HTTP %ld from the API server", ns,
+			 name, code);
+	free(resp);
+	return pod;
+}
+
+static void handle(struct conn *c, const struct timespec *dl)
+{
+	const struct caserver_opts *o = c->o;
+	cJSON *req = NULL, *review = NULL, *pod = NULL, *out;
+	const char *csr, *ref, *slash, *node;
+	char why[512] = "", id[600], ns[256], name[256];
+	struct ca_issued is;
+	bool failed = false;
+	int st;
+
+	if (!c->method || strcmp(c->method, "POST") != 0 || !c->target ||
+	    strcmp(c->target, "/v1/sign") != 0)
+		return refuse(c, 404, "POST /v1/sign is the only request", dl);
+	if (c->too_big)
+		return refuse(c, 413, "request body over 64 KiB", dl);
+	if (!c->auth || strncmp(c->auth, "Bearer ", 7) != 0 || !c->auth[7])
+		return refuse(c, 401, "no bearer token", dl);
+	req = c->body ? cJSON_ParseWithLength(c->body, c->len) : NULL;
+	csr = req ? str_at(req, (const char *const[]){"csr", NULL}) : NULL;
+	ref = req ? str_at(req, (const char *const[]){"pod", NULL}) : NULL;
+	slash = ref ? strchr(ref, '/') : NULL;
+	if (!csr || !ref || !slash || !k8s_name_ok(ref, (size_t)(slash - ref)) ||
+	    !k8s_name_ok(slash + 1, strlen(slash + 1))) {
+		cJSON_Delete(req);
+		return refuse(
+		    c, 400, "the body must be {\"pod\": \"<namespace>/<name>\", \"csr\": PEM}", dl);
+	}
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - ref), ref);
+	snprintf(name, sizeof(name), "%s", slash + 1);
+	review = review_token(o->conn, c->auth + 7, why, sizeof(why));
+	if (!review) {
+		pr_warn("ca-server: %s: %s", ref, why);
+		refuse(c, 502, why, dl);
+		goto out;
+	}
+	/* Only an authenticated agent learns whether a pod exists. */
+	st = decide_token(review, o->agent_sa, &node, why, sizeof(why));
+	if (st) {
+		pr_warn("ca-server: refused %s: %s", ref, why);
+		refuse(c, st, why, dl);
+		goto out;
+	}
+	pod = get_pod(o->conn, ns, name, &failed, why, sizeof(why));
+	if (failed) {
+		pr_warn("ca-server: %s: %s", ref, why);
+		refuse(c, 502, why, dl);
+		goto out;
+	}
+	st = decide_pod(pod, ref, node, o->trust_domain, id, sizeof(id), why, sizeof(why));
+	if (st) {
+		pr_warn("ca-server: refused %s: %s", ref, why);
+		refuse(c, st, why, dl);
+		goto out;
+	}
+	if (ca_sign_csr(o->ca, csr, strlen(csr), id, CASERVER_CERT_TTL_S, &is, why, sizeof(why))) {
+		pr_warn("ca-server: refused %s (%s): %s", ref, id, why);
+		refuse(c, 400, why, dl);
+		goto out;
+	}
+	out = cJSON_CreateObject();
+	if (out && cJSON_AddStringToObject(out, "identity", id) &&
+	    cJSON_AddStringToObject(out, "certificate", is.cert_pem) &&
+	    cJSON_AddStringToObject(out, "root", ca_root_pem(o->ca)) &&
+	    cJSON_AddNumberToObject(out, "notBefore", (double)is.not_before) &&
+	    cJSON_AddNumberToObject(out, "notAfter", (double)is.not_after)) {
+		pr_info("ca-server: signed %s for pod %s", id, ref);
+		reply(c, 200, out, dl);
+	}
+	cJSON_Delete(out);
+	ca_issued_free(&is);
+out:
+	cJSON_Delete(req);
+	cJSON_Delete(review);
+	cJSON_Delete(pod);
+}
+
+static void *serve(void *arg)
+{
+	struct conn *c = arg;
+	struct timespec dl;
+	char buf[16384];
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += CONN_DEADLINE_MS / 1000;
+	while ((r = tls_conn_handshake(c->t)) == -EAGAIN)
+		if (!wait_fd(c, &dl))
+			goto out;
+	if (r)
+		goto out;
+	while (!c->done) {
+		ssize_t n = tls_conn_read(c->t, buf, sizeof(buf));
+
+		if (n == -EAGAIN) {
+			if (!wait_fd(c, &dl))
+				goto out;
+			continue;
+		}
+		if (n <= 0)
+			goto out;
+		if (h1_parser_feed(c->p, buf, (size_t)n) < 0) {
+			refuse(c, h1_parser_error_status(c->p) ? h1_parser_error_status(c->p) : 400,
+			       h1_parser_error(c->p), &dl);
+			goto out;
+		}
+	}
+	handle(c, &dl);
+	tls_conn_shutdown(c->t);
+out:
+	tls_conn_destroy(c->t);
+	h1_parser_free(c->p);
+	close(c->fd);
+	free(c->auth);
+	free(c->method);
+	free(c->target);
+	free(c->body);
+	free(c);
+	atomic_fetch_sub(&n_conns, 1);
+	return NULL;
+}
+
+static void accept_one(const struct caserver_opts *o, int lfd, struct tls_ctx *ctx)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct conn *c;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (fd < 0)
+		return;
+	if (atomic_fetch_add(&n_conns, 1) >= MAX_CONNS) {
+		atomic_fetch_sub(&n_conns, 1);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c) {
+		c->o = o;
+		c->fd = fd;
+		c->t = tls_conn_create(ctx, fd, NULL);
+		c->p = h1_parser_new(true, &req_ops, c);
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (!c || !c->t || !c->p || pthread_create(&t, &attr, serve, c) != 0) {
+		if (c) {
+			tls_conn_destroy(c->t);
+			h1_parser_free(c->p);
+			free(c);
+		}
+		close(fd);
+		atomic_fetch_sub(&n_conns, 1);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static int listen_on(const char *hostport)
+{
+	char host[64];
+	const char *colon = strrchr(hostport, ':');
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	int fd, one = 1;
+
+	if (!colon || (size_t)(colon - hostport) >= sizeof(host))
+		return -EINVAL;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - hostport), hostport);
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+		return -EINVAL;
+	a.sin_port = htons((uint16_t)atoi(colon + 1));
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int caserver_run(const struct caserver_opts *o)
+{
+	struct ca_issued own;
+	struct tls_ctx *ctx;
+	struct pollfd p[2];
+	sigset_t mask;
+	int lfd, sfd, err;
+
+	/* Its own serving certificate, from the root it holds (as istiod serves with its CA's). */
+	err = ca_issue_dns(o->ca, o->dns_name, 365L * 86400, &own);
+	if (err) {
+		pr_err("ca-server: a certificate for %s: %s", o->dns_name, strerror(-err));
+		return err;
+	}
+	ctx = tls_ctx_create_edge(own.cert_pem, own.key_pem);
+	ca_issued_free(&own);
+	if (!ctx)
+		return -errno;
+	lfd = listen_on(o->listen);
+	if (lfd < 0) {
+		pr_err("ca-server: listen %s: %s", o->listen, strerror(-lfd));
+		tls_ctx_put(ctx);
+		return lfd;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	pr_info("ca-server: serving %s as %s for the agents of %s (trust domain %s)", o->listen,
+		o->dns_name, o->agent_sa, o->trust_domain);
+	p[0] = (struct pollfd){lfd, POLLIN, 0};
+	p[1] = (struct pollfd){sfd, POLLIN, 0};
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if (p[0].revents)
+			accept_one(o, lfd, ctx);
+	}
+	pr_info("ca-server: exiting");
+	close(lfd);
+	close(sfd);
+	/* Connections in flight end within their deadline; the process exit takes them. */
+	return 0;
+}
+
+struct resp {
+	char *data;
+	size_t len;
+};
+
+static size_t take(char *d, size_t size, size_t nmemb, void *arg)
+{
+	struct resp *r = arg;
+	size_t n = size * nmemb;
+	char *p;
+
+	if (r->len + n > (1 << 20) || !(p = realloc(r->data, r->len + n + 1)))
+		return 0;
+	memcpy(p + r->len, d, n);
+	r->data = p;
+	r->len += n;
+	p[r->len] = '\0';
+	return n;
+}
+
+int caserver_request(const char *url, const char *root_pem, const char *token, const char *pod_ref,
+		     const char *csr_pem, char **cert_pem, long *not_before, long *not_after,
+		     char *why, size_t len)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	struct curl_blob blob = {(void *)root_pem, strlen(root_pem), CURL_BLOB_COPY};
+	cJSON *body = cJSON_CreateObject(), *res = NULL;
+	char full[1024], auth[4200], *text = NULL;
+	struct resp r = {0};
+	const char *cert, *err;
+	long code = 0;
+	CURLcode rc;
+	int ret = -ENOMEM;
+
+	*cert_pem = NULL;
+	snprintf(why, len, "out of memory");
+	if (!h || !body || !cJSON_AddStringToObject(body, "pod", pod_ref) ||
+	    !cJSON_AddStringToObject(body, "csr", csr_pem) ||
+	    !(text = cJSON_PrintUnformatted(body)))
+		goto out;
+	snprintf(full, sizeof(full), "%s/v1/sign", url);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
+	hdrs = curl_slist_append(hdrs, auth);
+	explicit_bzero(auth, sizeof(auth));
+	if (!hdrs || !(hdrs = curl_slist_append(hdrs, "Content-Type: application/json")))
+		goto out;
+	curl_easy_setopt(h, CURLOPT_URL, full);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
+	curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, take);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	ret = -EIO;
+	if (rc != CURLE_OK) {
+		snprintf(why, len, "%s: %s", full, curl_easy_strerror(rc));
+		goto out;
+	}
+	res = r.data ? cJSON_Parse(r.data) : NULL;
+	cert = res ? str_at(res, (const char *const[]){"certificate", NULL}) : NULL;
+	if (code != 200 || !cert) {
+		err = res ? str_at(res, (const char *const[]){"error", NULL}) : NULL;
+		snprintf(why, len, "%s: HTTP %ld: %s", full, code, err ? err : "no certificate");
+		ret = code == 401 || code == 403 ? -EPERM : -EIO;
+		goto out;
+	}
+	*cert_pem = strdup(cert);
+	*not_before =
+	    (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(res, "notBefore"));
+	*not_after = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(res, "notAfter"));
+	ret = *cert_pem ? 0 : -ENOMEM;
+out:
+	cJSON_Delete(body);
+	cJSON_Delete(res);
+	free(text);
+	free(r.data);
+	curl_slist_free_all(hdrs);
+	if (h)
+		curl_easy_cleanup(h);
+	return ret;
+}
+
+static void ca_usage(FILE *f)
+{
+	fprintf(f, "usage: ambit-agent --ca-server --ca-dir DIR (--kube | --kubeconfig F)\n"
+		   "                   [--listen 0.0.0.0:15012] [--dns-name NAME]\n"
+		   "                   [--agent-sa ambit-system/ambit-node]\n"
+		   "                   [--trust-domain cluster.local] [--kube-sa-dir DIR]\n"
+		   "                   [--log-level info]\n"
+		   "  --ca-dir: the mesh root (root-cert.pem, root-key.pem: the Secret only this\n"
+		   "            server reads); --dns-name: the name agents reach it by\n"
+		   "            (ambit-ca.ambit-system.svc)\n");
+}
+
+int caserver_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"listen", required_argument, NULL, 'L'},
+	    {"ca-dir", required_argument, NULL, 'c'},
+	    {"dns-name", required_argument, NULL, 'D'},
+	    {"agent-sa", required_argument, NULL, 'a'},
+	    {"trust-domain", required_argument, NULL, 't'},
+	    {"kube", no_argument, NULL, 'K'},
+	    {"kubeconfig", required_argument, NULL, 'k'},
+	    {"kube-sa-dir", required_argument, NULL, 'A'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	struct caserver_opts o = {
+	    .listen = "0.0.0.0:15012",
+	    .dns_name = "ambit-ca.ambit-system.svc",
+	    .agent_sa = "ambit-system/ambit-node",
+	    .trust_domain = "cluster.local",
+	};
+	const char *ca_dir = NULL, *kubeconfig = NULL, *sa_dir = KCONN_SA_DIR;
+	enum log_level lvl = LOG_LEVEL_INFO;
+	struct kconn conn = {0};
+	bool kube = false;
+	char why[512];
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'L': o.listen = optarg; break;
+		case 'c': ca_dir = optarg; break;
+		case 'D': o.dns_name = optarg; break;
+		case 'a': o.agent_sa = optarg; break;
+		case 't': o.trust_domain = optarg; break;
+		case 'K': kube = true; break;
+		case 'k': kubeconfig = optarg; break;
+		case 'A': sa_dir = optarg; break;
+		case 'l':
+			if (log_level_parse(optarg, &lvl)) {
+				fprintf(stderr,
+					"ambit-agent: --log-level: want error|warn|info|debug\n");
+				return 2;
+			}
+			break;
+		case 'h': ca_usage(stdout); return 0;
+		default: ca_usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !ca_dir || (!kube && !kubeconfig) || !strchr(o.agent_sa, '/')) {
+		fprintf(stderr, "ambit-agent --ca-server: missing or extra arguments\n");
+		ca_usage(stderr);
+		return 2;
+	}
+	log_init("ambit-ca", lvl);
+	err = kubeconfig ? kconn_kubeconfig(&conn, kubeconfig, NULL, why, sizeof(why))
+			 : kconn_in_cluster(&conn, sa_dir, why, sizeof(why));
+	if (err) {
+		pr_err("kubernetes: %s", why);
+		kconn_free(&conn);
+		return 1;
+	}
+	o.conn = &conn;
+	o.ca = ca_open(ca_dir);
+	if (!o.ca) {
+		pr_err("CA in %s: %s", ca_dir, strerror(errno));
+		kconn_free(&conn);
+		return 1;
+	}
+	err = caserver_run(&o);
+	ca_destroy(o.ca);
+	kconn_free(&conn);
+	return err ? 1 : 0;
+}
