@@ -101,7 +101,11 @@ LINK = $(CC) $(LDFLAGS) $(filter-out %.a,$^) -Wl,--start-group $(filter %.a,$^) 
 
 $(O)/ambit-agent: $(AGENT_OBJS) $(O)/libnet.a $(O)/libambit.a
 	$(LINK) -o $@
-$(O)/ambitctl: $(CLI_OBJS) $(O)/libnet.a $(O)/libambit.a
+# deploy/ambit.yaml.tmpl, built into ambitctl (`ambitctl install`) as _binary_deploy_..._start.
+$(OBJ)/deploy/ambit_tmpl.o: deploy/ambit.yaml.tmpl
+	@mkdir -p $(dir $@)
+	ld -r -b binary -z noexecstack -o $@ $<
+$(O)/ambitctl: $(CLI_OBJS) $(OBJ)/deploy/ambit_tmpl.o $(O)/libagent.a $(O)/libnet.a $(O)/libambit.a
 	$(LINK) -o $@
 $(O)/ztunnel: $(ZT_OBJS) $(O)/libnet.a $(O)/libambit.a
 	$(LINK) -o $@

@@ -24,6 +24,8 @@ pkgs=(
 	haproxy
 	# `make image` and its test: build FROM scratch without a registry, run with runc (t_92)
 	buildah podman runc
+	# tests: the manifests checked offline against the Kubernetes API's models (t_94)
+	python3-kubernetes
 )
 # tests: the libFuzzer runtime (make fuzz, make test) of the clang that builds the fuzz targets
 # (clang-14 on Debian 12).

@@ -36,6 +36,13 @@ RESOURCES = [
     ("", ["v1"], "events", "Event", True, RW, ["ev"]),
     ("discovery.k8s.io", ["v1"], "endpointslices", "EndpointSlice", True, RW, []),
     ("authentication.k8s.io", ["v1"], "tokenreviews", "TokenReview", False, ["create"], []),
+    # What `ambitctl install` applies.
+    ("", ["v1"], "configmaps", "ConfigMap", True, RW, ["cm"]),
+    ("apps", ["v1"], "deployments", "Deployment", True, RW, ["deploy"]),
+    ("apps", ["v1"], "daemonsets", "DaemonSet", True, RW, ["ds"]),
+    ("rbac.authorization.k8s.io", ["v1"], "clusterroles", "ClusterRole", False, RW, []),
+    ("rbac.authorization.k8s.io", ["v1"], "clusterrolebindings", "ClusterRoleBinding", False, RW,
+     []),
 ]
 for _p, _k, _s in [("virtualservices", "VirtualService", ["vs"]),
                    ("destinationrules", "DestinationRule", ["dr"]),

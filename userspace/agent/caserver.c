@@ -20,6 +20,7 @@
 
 #include "ambit/ca.h"
 #include "ambit/log.h"
+#include "ambit/version.h"
 #include "caserver.h"
 #include "http1.h"
 #include "http_fields.h"
@@ -649,6 +650,7 @@ int caserver_main(int argc, char **argv)
 	    {"kube-sa-dir", required_argument, NULL, 'A'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {0},
 	};
 	struct caserver_opts o = {
@@ -682,6 +684,7 @@ int caserver_main(int argc, char **argv)
 			}
 			break;
 		case 'h': ca_usage(stdout); return 0;
+		case 'V': printf("ambit-agent %s\n", ambit_version()); return 0;
 		default: ca_usage(stderr); return 2;
 		}
 	}

@@ -341,5 +341,7 @@ int wait_generation(const struct ctl_cluster *c, uint64_t gen, int timeout_s);
 /* Brings the running cluster's pods and Service VIPs to what the store says. 0 or -errno. */
 int state_reconcile(const struct ctl_cluster *c);
 int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes, int n);
+/* ambitctl install|uninstall ARGS (install.c): 0 or -errno (reason printed). */
+int cmd_install(int argc, char **argv, bool uninstall);
 
 #endif

@@ -44,6 +44,10 @@ static const struct usage_entry {
      "  waypoint config -f FILE|DIR [-n NS] [--name N]   its L7 model (waypoint --config)\n"},
     {"inspection", " workloads services certs connections maps metrics policies ",
      "  workloads|services|certs|connections|maps|metrics|policies [--node N] [-o json]\n"},
+    {"kubernetes", " install uninstall ",
+     "  install [--set KEY=VALUE]... [--dry-run] [--kubeconfig F]   ambit on the cluster\n"
+     "            (keys: namespace image trustDomain logLevel cgroupRoot caSecret)\n"
+     "  uninstall [--set namespace=NS] [--dry-run] [--kubeconfig F]\n"},
     {"inspection", " check ",
      "  check SRC DST:PORT [-o json]    which policy decides SRC -> DST and why\n"
      "                                  (SRC, DST: ns/pod, pod or IP)\n"},
@@ -362,5 +366,8 @@ int main(int argc, char **argv)
 	if ((has_opt(argc, argv, "--help", NULL) || has_opt(argc, argv, "-h", NULL)) &&
 	    usage_of(argv[1]))
 		return 0;
+	/* Kubernetes, not a local cluster: no cluster to pick. */
+	if (!strcmp(argv[1], "install") || !strcmp(argv[1], "uninstall"))
+		return cmd_install(argc - 2, argv + 2, !strcmp(argv[1], "uninstall")) ? 1 : 0;
 	return run(argc, argv) ? 1 : 0;
 }

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# `ambitctl install` (issue 10 §4): the committed deploy/ambit.yaml is the default rendering; the
+# manifests pass the Kubernetes API's own models offline (Debian's python3-kubernetes: unknown
+# fields, wrong types, missing required fields); every container's flags are flags its binary
+# accepts; --set is checked; and install / install again / uninstall against the fake API
+# server with a kubeconfig: the objects, the mesh root made once (Secret, the certificate as a
+# ConfigMap), and nothing left after uninstall. No real cluster: see the README.
+. "$(dirname "$0")/lib.sh"
+need_cmd /usr/bin/python3 curl
+need_bins
+AGENT=${AMBIT_AGENT_BIN:-$REPO/build/ambit-agent}
+ZTUNNEL=${AMBIT_ZTUNNEL_BIN:-$REPO/build/ztunnel}
+/usr/bin/python3 -c 'import kubernetes, yaml' 2>/dev/null || fail "python3-kubernetes is missing (make deps)"
+tmp=$(mktemp -d)
+api_pid=
+cleanup() {
+	[ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# ---- the rendering ----
+actl install --dry-run >"$tmp/default.yaml" || fail "install --dry-run failed"
+diff -u "$REPO/deploy/ambit.yaml" "$tmp/default.yaml" >"$tmp/diff" ||
+	fail "deploy/ambit.yaml is not the default rendering (ambitctl install --dry-run > deploy/ambit.yaml): $(head -20 "$tmp/diff")"
+actl install --dry-run --set namespace=mesh --set image=registry.example/ambit:1.2 \
+	--set trustDomain=corp.example --set logLevel=debug >"$tmp/custom.yaml" || fail "--set failed"
+expect_contains "$(cat "$tmp/custom.yaml")" "namespace: mesh"
+expect_contains "$(cat "$tmp/custom.yaml")" "image: registry.example/ambit:1.2"
+expect_contains "$(cat "$tmp/custom.yaml")" "https://ambit-ca.mesh.svc:15012"
+expect_not_contains "$(cat "$tmp/custom.yaml")" "ambit-system"
+out=$(actl install --dry-run --set replicas=3 2>&1) && fail "an unknown key was taken"
+expect_contains "$out" "KEY one of: namespace image"
+out=$(actl install --dry-run --set 'namespace=Bad_NS' 2>&1) && fail "a bad namespace was taken"
+expect_contains "$out" "is not a DNS label"
+
+# ---- offline validation against the API's models ----
+out=$(/usr/bin/python3 "$REPO/tests/k8s/validate_manifests.py" "$tmp/default.yaml" "$tmp/custom.yaml") ||
+	fail "the manifests do not validate: $out"
+# The validator itself catches what the API server would refuse.
+sed -e 's/hostNetwork: true/hostNetwrok: true/' -e 's/containerPort: 15012/containerPort: "15012"/' \
+	"$tmp/default.yaml" >"$tmp/bad.yaml"
+out=$(/usr/bin/python3 "$REPO/tests/k8s/validate_manifests.py" "$tmp/bad.yaml") &&
+	fail "the validator passed a broken manifest"
+expect_contains "$out" "hostNetwrok: unknown field for V1PodSpec"
+expect_contains "$out" 'containerPort: want an integer, got "15012"'
+
+# ---- every container's flags are its binary's ----
+/usr/bin/python3 - "$tmp/default.yaml" >"$tmp/cmds" <<'EOF' || fail "no containers found"
+import sys, yaml
+n = 0
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    spec = (d or {}).get("spec", {}).get("template", {}).get("spec", {})
+    for c in spec.get("containers", []):
+        args = [a.replace("$(NODE_NAME)", "node1").replace("$(NODE_IP)", "10.0.0.1")
+                for a in c["command"][1:] + c.get("args", [])]
+        print(c["command"][0].rsplit("/", 1)[1] + "\t" + "\t".join(args))
+        n += 1
+sys.exit(0 if n else 1)
+EOF
+n=0
+while IFS=$'\t' read -r -a cmd; do
+	case ${cmd[0]} in
+	ambit-agent) bin=$AGENT ;;
+	ztunnel) bin=$ZTUNNEL ;;
+	*) fail "a container runs ${cmd[0]}, no binary of ambit" ;;
+	esac
+	# --version last: every flag before it is parsed (an unknown one fails) before it exits.
+	out=$("$bin" "${cmd[@]:1}" --version 2>&1) || fail "${cmd[0]} refuses its manifest's flags: ${cmd[*]:1}: $out"
+	expect_contains "$out" "${cmd[0]} "
+	n=$((n + 1))
+done <"$tmp/cmds"
+expect_eq "$n" 3 "containers checked"
+out=$("$AGENT" --kube --no-such-flag --version 2>&1) && fail "the flag check cannot fail"
+
+# ---- install, install again, uninstall (the fake API server, a kubeconfig) ----
+/usr/bin/python3 "$REPO/tests/k8s/fake_apiserver.py" --listen 127.0.0.1:0 --port-file "$tmp/port" \
+	--token t94 >"$tmp/api.log" 2>&1 &
+api_pid=$!
+wait_for 10 test -s "$tmp/port" || fail "the API server did not start: $(cat "$tmp/api.log")"
+port=$(cat "$tmp/port")
+cat >"$tmp/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: fake, cluster: {server: "http://127.0.0.1:$port"}}]
+users: [{name: admin, user: {token: t94}}]
+contexts: [{name: fake, context: {cluster: fake, user: admin}}]
+current-context: fake
+EOF
+get() { curl -s -H "Authorization: Bearer t94" "http://127.0.0.1:$port$1"; }
+out=$(actl install --kubeconfig "$tmp/kubeconfig" -y) || fail "install failed: $out"
+expect_contains "$out" "DaemonSet/ambit-node created"
+expect_contains "$out" "Secret/ambit-ca-root created"
+expect_contains "$out" "ambit installed in namespace ambit-system"
+expect_eq "$(get /apis/apps/v1/namespaces/ambit-system/daemonsets/ambit-node |
+	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["spec"]["template"]["spec"]["hostNetwork"])')" True
+secret_cert=$(get /api/v1/namespaces/ambit-system/secrets/ambit-ca-root |
+	/usr/bin/python3 -c 'import json,sys,base64; d=json.load(sys.stdin)["data"]; assert "root-key.pem" in d; print(base64.b64decode(d["root-cert.pem"]).decode())')
+cm_cert=$(get /api/v1/namespaces/ambit-system/configmaps/ambit-ca-root-cert |
+	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["root-cert.pem"])')
+expect_contains "$secret_cert" "BEGIN CERTIFICATE"
+expect_eq "$cm_cert" "$secret_cert" "the agents' root is the CA's"
+# Again: everything configured in place; the root is kept, never made anew.
+out=$(actl install --kubeconfig "$tmp/kubeconfig" -y) || fail "the second install failed: $out"
+expect_contains "$out" "DaemonSet/ambit-node configured"
+expect_not_contains "$out" "Secret/ambit-ca-root created"
+expect_eq "$(get /api/v1/namespaces/ambit-system/configmaps/ambit-ca-root-cert |
+	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["root-cert.pem"])')" "$secret_cert"
+out=$(actl uninstall --kubeconfig "$tmp/kubeconfig" -y) || fail "uninstall failed: $out"
+expect_contains "$out" "DaemonSet/ambit-node deleted"
+expect_contains "$out" "Secret/ambit-ca-root deleted"
+for p in /apis/apps/v1/namespaces/ambit-system/daemonsets/ambit-node \
+	/apis/rbac.authorization.k8s.io/v1/clusterroles/ambit-node \
+	/api/v1/namespaces/ambit-system/secrets/ambit-ca-root /api/v1/namespaces/ambit-system; do
+	expect_contains "$(get "$p")" '"code": 404' "$p after uninstall"
+done
+log "rendered, validated, flags checked; installed twice and uninstalled"
+pass

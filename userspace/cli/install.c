@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ambitctl install | uninstall: ambit on a Kubernetes cluster, as istioctl installs Istio. The
+ * manifests are deploy/ambit.yaml.tmpl (built into ambitctl) with the --set keys substituted;
+ * `--dry-run` prints them (the committed deploy/ambit.yaml is the rendering with every default).
+ * Installing applies each object with the user's kubeconfig (created, or replaced when it
+ * exists) and first makes the mesh root once: a Secret only the CA server mounts, and the
+ * public root certificate as a ConfigMap the node agents verify the CA server with.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include <yaml.h>
+
+#include "ambit/ca.h"
+#include "crypto.h"
+#include "ctl.h"
+#include "kconn.h"
+
+extern const char _binary_deploy_ambit_yaml_tmpl_start[];
+extern const char _binary_deploy_ambit_yaml_tmpl_end[];
+
+/* The --set keys, their defaults and what a value must be. */
+static const struct key {
+	const char *name, *def, *what;
+	bool (*ok)(const char *v);
+} keys[] = {
+    {"namespace", "ambit-system", "a DNS label", NULL},
+    {"image", "localhost/ambit:latest", "an image reference without spaces or quotes", NULL},
+    {"trustDomain", "cluster.local", "a DNS name", NULL},
+    {"logLevel", "info", "error, warn, info or debug", NULL},
+    {"cgroupRoot", "/sys/fs/cgroup", "an absolute path", NULL},
+    {"caSecret", "ambit-ca-root", "a DNS label", NULL},
+};
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+static bool dns_chars(const char *v, bool dots)
+{
+	if (!*v || strlen(v) > (dots ? 253 : 63) || *v == '-' || v[strlen(v) - 1] == '-')
+		return false;
+	for (; *v; v++)
+		if (!((*v >= 'a' && *v <= 'z') || (*v >= '0' && *v <= '9') || *v == '-' ||
+		      (dots && *v == '.')))
+			return false;
+	return true;
+}
+
+static bool value_ok(size_t k, const char *v)
+{
+	switch (k) {
+	case 0:
+	case 5: return dns_chars(v, false);
+	case 2: return dns_chars(v, true);
+	case 3:
+		return !strcmp(v, "error") || !strcmp(v, "warn") || !strcmp(v, "info") ||
+		       !strcmp(v, "debug");
+	case 4: return v[0] == '/' && !strpbrk(v, "\"'\\ \n");
+	default: return *v && !strpbrk(v, "\"'\\ \n\t#{}");
+	}
+}
+
+struct render_opts {
+	const char *vals[N_KEYS];
+};
+
+/* --set key=value into @ro: 0, or -EINVAL with the reason printed. */
+static int set_key(struct render_opts *ro, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+
+	for (size_t k = 0; eq && k < N_KEYS; k++) {
+		if (strlen(keys[k].name) != (size_t)(eq - kv) || strncmp(kv, keys[k].name, eq - kv))
+			continue;
+		if (!value_ok(k, eq + 1)) {
+			fprintf(stderr, "ambitctl install: --set %s: \"%s\" is not %s\n",
+				keys[k].name, eq + 1, keys[k].what);
+			return -EINVAL;
+		}
+		ro->vals[k] = eq + 1;
+		return 0;
+	}
+	fprintf(stderr, "ambitctl install: --set %s: want KEY=VALUE, KEY one of:", kv);
+	for (size_t k = 0; k < N_KEYS; k++)
+		fprintf(stderr, " %s", keys[k].name);
+	fprintf(stderr, "\n");
+	return -EINVAL;
+}
+
+static const char *val(const struct render_opts *ro, const char *name)
+{
+	for (size_t k = 0; k < N_KEYS; k++)
+		if (!strcmp(keys[k].name, name))
+			return ro->vals[k] ? ro->vals[k] : keys[k].def;
+	return NULL;
+}
+
+/* The manifests with every {{key}} replaced (malloc'd), or NULL (ENOMEM, or a bad key). */
+static char *render(const struct render_opts *ro)
+{
+	const char *t = _binary_deploy_ambit_yaml_tmpl_start,
+		   *end = _binary_deploy_ambit_yaml_tmpl_end;
+	size_t cap = (size_t)(end - t) * 2 + 4096, len = 0;
+	char *out = malloc(cap), name[64];
+
+	while (out && t < end) {
+		const char *open = memmem(t, (size_t)(end - t), "{{", 2), *close, *v;
+		size_t n = open ? (size_t)(open - t) : (size_t)(end - t);
+
+		if (len + n + 1 > cap && !(out = realloc(out, cap = (len + n + 1) * 2)))
+			return NULL;
+		memcpy(out + len, t, n);
+		len += n;
+		if (!open)
+			break;
+		close = memmem(open, (size_t)(end - open), "}}", 2);
+		if (!close || (size_t)(close - open - 2) >= sizeof(name)) {
+			free(out);
+			errno = EINVAL;
+			return NULL;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)(close - open - 2), open + 2);
+		v = val(ro, name);
+		if (!v) {
+			free(out);
+			errno = EINVAL;
+			return NULL;
+		}
+		if (len + strlen(v) + 1 > cap &&
+		    !(out = realloc(out, cap = (len + strlen(v) + 1) * 2)))
+			return NULL;
+		memcpy(out + len, v, strlen(v));
+		len += strlen(v);
+		t = close + 2;
+	}
+	if (out)
+		out[len] = '\0';
+	return out;
+}
+
+/* ---- YAML documents as the JSON the API server takes ---- */
+
+static cJSON *node_json(yaml_document_t *doc, yaml_node_t *n, int depth)
+{
+	cJSON *o = NULL;
+
+	if (!n || depth > 64)
+		return NULL;
+	if (n->type == YAML_MAPPING_NODE) {
+		o = cJSON_CreateObject();
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		     o && p < n->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = yaml_document_get_node(doc, p->key);
+			cJSON *v = node_json(doc, yaml_document_get_node(doc, p->value), depth + 1);
+
+			if (!k || k->type != YAML_SCALAR_NODE || !v ||
+			    !cJSON_AddItemToObject(o, (const char *)k->data.scalar.value, v)) {
+				cJSON_Delete(v);
+				cJSON_Delete(o);
+				return NULL;
+			}
+		}
+	} else if (n->type == YAML_SEQUENCE_NODE) {
+		o = cJSON_CreateArray();
+		for (yaml_node_item_t *i = n->data.sequence.items.start;
+		     o && i < n->data.sequence.items.top; i++) {
+			cJSON *v = node_json(doc, yaml_document_get_node(doc, *i), depth + 1);
+
+			if (!v || !cJSON_AddItemToArray(o, v)) {
+				cJSON_Delete(v);
+				cJSON_Delete(o);
+				return NULL;
+			}
+		}
+	} else {
+		const char *s = (const char *)n->data.scalar.value;
+		char *e;
+		long long i;
+
+		/* Plain scalars are typed as YAML 1.2's core schema types them; quoted ones are
+		 * strings. */
+		if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+			return cJSON_CreateString(s);
+		if (!strcmp(s, "true") || !strcmp(s, "false"))
+			return cJSON_CreateBool(!strcmp(s, "true"));
+		if (!strcmp(s, "null") || !strcmp(s, "~") || !*s)
+			return cJSON_CreateNull();
+		errno = 0;
+		i = strtoll(s, &e, 10);
+		if (!errno && !*e && *s != '+')
+			return cJSON_CreateNumber((double)i);
+		o = cJSON_CreateString(s);
+	}
+	return o;
+}
+
+/* Every document of @text as JSON objects (an array), or NULL with the reason printed. */
+static cJSON *documents(const char *text)
+{
+	yaml_parser_t p;
+	cJSON *all = cJSON_CreateArray();
+
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, strlen(text));
+	for (;;) {
+		yaml_document_t doc;
+		yaml_node_t *root;
+		cJSON *o;
+
+		if (!yaml_parser_load(&p, &doc)) {
+			fprintf(stderr, "ambitctl install: the manifests do not parse: %s\n",
+				p.problem ? p.problem : "?");
+			cJSON_Delete(all);
+			all = NULL;
+			break;
+		}
+		root = yaml_document_get_root_node(&doc);
+		if (!root) {
+			yaml_document_delete(&doc);
+			break;
+		}
+		o = node_json(&doc, root, 0);
+		yaml_document_delete(&doc);
+		if (!o || !all || !cJSON_AddItemToArray(all, o)) {
+			cJSON_Delete(o);
+			cJSON_Delete(all);
+			all = NULL;
+			break;
+		}
+	}
+	yaml_parser_delete(&p);
+	return all;
+}
+
+/* ---- applying ---- */
+
+/* Where each kind the manifests hold lives in the API. */
+static const struct kind {
+	const char *kind, *prefix, *plural;
+	bool namespaced;
+} kinds[] = {
+    {"Namespace", "/api/v1", "namespaces", false},
+    {"ServiceAccount", "/api/v1", "serviceaccounts", true},
+    {"Service", "/api/v1", "services", true},
+    {"ConfigMap", "/api/v1", "configmaps", true},
+    {"Secret", "/api/v1", "secrets", true},
+    {"ClusterRole", "/apis/rbac.authorization.k8s.io/v1", "clusterroles", false},
+    {"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", false},
+    {"Deployment", "/apis/apps/v1", "deployments", true},
+    {"DaemonSet", "/apis/apps/v1", "daemonsets", true},
+};
+
+static const char *jstr_at(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+
+	v = b ? cJSON_GetObjectItemCaseSensitive(v, b) : v;
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The collection path of @obj and its name; -EINVAL for a kind not in the table. */
+static int paths(const cJSON *obj, char *coll, size_t clen, const char **name)
+{
+	const char *kind = jstr_at(obj, "kind", NULL), *ns = jstr_at(obj, "metadata", "namespace");
+
+	*name = jstr_at(obj, "metadata", "name");
+	for (size_t i = 0; kind && *name && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(kinds[i].kind, kind))
+			continue;
+		if (kinds[i].namespaced)
+			return str_fmt(coll, clen, "%s/namespaces/%s/%s", kinds[i].prefix,
+				       ns ? ns : "default", kinds[i].plural);
+		return str_fmt(coll, clen, "%s/%s", kinds[i].prefix, kinds[i].plural);
+	}
+	return -EINVAL;
+}
+
+static long call(const struct kconn *k, const char *method, const char *path, const cJSON *body,
+		 char **resp)
+{
+	char *text = body ? cJSON_PrintUnformatted(body) : NULL, err[512] = "";
+	long code;
+
+	if (body && !text)
+		return 0;
+	code = kconn_call(k, method, path, text, resp, 16 << 20, 30000, err, sizeof(err));
+	free(text);
+	if (!code)
+		fprintf(stderr, "ambitctl: %s\n", err);
+	return code;
+}
+
+/* Creates @obj, or replaces it (with the server's resourceVersion) when it exists. */
+static int apply_one(const struct kconn *k, cJSON *obj, bool quiet)
+{
+	char coll[512], path[1024], *resp = NULL;
+	const char *name, *rv;
+	cJSON *cur, *md;
+	long code;
+
+	if (paths(obj, coll, sizeof(coll), &name)) {
+		fprintf(stderr, "ambitctl install: a %s the installer cannot place\n",
+			jstr_at(obj, "kind", NULL) ? jstr_at(obj, "kind", NULL) : "document");
+		return -EINVAL;
+	}
+	code = call(k, "POST", coll, obj, &resp);
+	if (code == 409) {
+		free(resp);
+		resp = NULL;
+		str_fmt(path, sizeof(path), "%s/%s", coll, name);
+		code = call(k, "GET", path, NULL, &resp);
+		cur = code == 200 ? cJSON_Parse(resp) : NULL;
+		rv = cur ? jstr_at(cur, "metadata", "resourceVersion") : NULL;
+		md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+		if (rv && md) {
+			cJSON_DeleteItemFromObjectCaseSensitive(md, "resourceVersion");
+			cJSON_AddStringToObject(md, "resourceVersion", rv);
+		}
+		cJSON_Delete(cur);
+		free(resp);
+		resp = NULL;
+		code = rv ? call(k, "PUT", path, obj, &resp) : code;
+		if (code == 200 && !quiet)
+			printf("%s/%s configured\n", jstr_at(obj, "kind", NULL), name);
+	} else if ((code == 201 || code == 200) && !quiet) {
+		printf("%s/%s created\n", jstr_at(obj, "kind", NULL), name);
+	}
+	if (code != 200 && code != 201) {
+		fprintf(stderr, "ambitctl install: %s %s: HTTP %ld: %s\n",
+			jstr_at(obj, "kind", NULL), name, code, resp ? resp : "");
+		free(resp);
+		return -EIO;
+	}
+	free(resp);
+	return 0;
+}
+
+/* A Secret's or ConfigMap's object with @keys → @vals (base64 for a Secret's data). */
+static cJSON *data_object(const char *kind, const char *ns, const char *name, const char *const *ks,
+			  const char *const *vs, size_t n)
+{
+	cJSON *o = cJSON_CreateObject(), *md, *data;
+	bool secret = !strcmp(kind, "Secret");
+
+	if (!o || !cJSON_AddStringToObject(o, "apiVersion", "v1") ||
+	    !cJSON_AddStringToObject(o, "kind", kind) ||
+	    !(md = cJSON_AddObjectToObject(o, "metadata")) ||
+	    !cJSON_AddStringToObject(md, "name", name) ||
+	    !cJSON_AddStringToObject(md, "namespace", ns) ||
+	    !(data = cJSON_AddObjectToObject(o, "data"))) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *b = secret ? crypto_base64_encode(vs[i], strlen(vs[i])) : NULL;
+
+		if ((secret && !b) || !cJSON_AddStringToObject(data, ks[i], secret ? b : vs[i])) {
+			free(b);
+			cJSON_Delete(o);
+			return NULL;
+		}
+		free(b);
+	}
+	return o;
+}
+
+/*
+ * The mesh root, made once: if Secret @secret exists its certificate is kept (the ConfigMap is
+ * written from it), else a new root goes into the Secret. The key never touches the disk.
+ */
+static int ensure_root(const struct kconn *k, const char *ns, const char *secret)
+{
+	static const char *const names[] = {"root-cert.pem", "root-key.pem"};
+	char path[512], dir[] = "/tmp/ambitctl-root-XXXXXX", *resp = NULL, *cert = NULL;
+	const char *vals[2];
+	struct ambit_ca *ca = NULL;
+	cJSON *cur = NULL, *o = NULL;
+	long code;
+	int ret = -EIO;
+
+	str_fmt(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", ns, secret);
+	code = call(k, "GET", path, NULL, &resp);
+	if (code == 200 && (cur = cJSON_Parse(resp))) {
+		const char *b64 =
+		    jstr_at(cJSON_GetObjectItemCaseSensitive(cur, "data"), "root-cert.pem", NULL);
+
+		if (b64 && crypto_base64_decode(b64, &cert) < 0)
+			cert = NULL;
+		if (!cert)
+			fprintf(stderr, "ambitctl install: Secret %s/%s has no root-cert.pem\n", ns,
+				secret);
+	} else if (code == 404) {
+		/* A new root: made in a private directory, sent, and the directory wiped. */
+		if (!mkdtemp(dir) || !(ca = ca_open(dir))) {
+			fprintf(stderr, "ambitctl install: cannot make the mesh root: %s\n",
+				strerror(errno));
+			goto out;
+		}
+		{
+			char kp[64], *key;
+			size_t n;
+
+			str_fmt(kp, sizeof(kp), "%s/root-key.pem", dir);
+			key = read_file(kp, &n);
+			vals[0] = ca_root_pem(ca);
+			vals[1] = key;
+			o = key ? data_object("Secret", ns, secret, names, vals, 2) : NULL;
+			ret = o ? apply_one(k, o, false) : -ENOMEM;
+			if (key) {
+				explicit_bzero(key, n);
+				free(key);
+			}
+		}
+		cert = strdup(ca_root_pem(ca));
+		cJSON_Delete(o);
+		o = NULL;
+		if (ret)
+			goto out;
+	} else {
+		fprintf(stderr, "ambitctl install: reading Secret %s/%s: HTTP %ld\n", ns, secret,
+			code);
+		goto out;
+	}
+	if (!cert)
+		goto out;
+	vals[0] = cert;
+	o = data_object("ConfigMap", ns, "ambit-ca-root-cert", names, vals, 1);
+	ret = o ? apply_one(k, o, false) : -ENOMEM;
+out:
+	if (ca) {
+		char cmd[128];
+
+		ca_destroy(ca);
+		str_fmt(cmd, sizeof(cmd), "%s/root-key.pem", dir);
+		unlink(cmd);
+		str_fmt(cmd, sizeof(cmd), "%s/root-cert.pem", dir);
+		unlink(cmd);
+		str_fmt(cmd, sizeof(cmd), "%s/.lock", dir);
+		unlink(cmd);
+		rmdir(dir);
+	}
+	cJSON_Delete(cur);
+	cJSON_Delete(o);
+	free(resp);
+	free(cert);
+	return ret;
+}
+
+static int connect_kube(struct kconn *k, const char *kubeconfig)
+{
+	char path[4096], why[512];
+	const char *home = getenv("HOME"), *env = getenv("KUBECONFIG");
+
+	if (!kubeconfig && env && *env)
+		kubeconfig = env; /* the first file of a list, as kubectl reads the first */
+	if (!kubeconfig) {
+		str_fmt(path, sizeof(path), "%s/.kube/config", home ? home : "/root");
+		kubeconfig = path;
+	}
+	if (kconn_kubeconfig(k, kubeconfig, NULL, why, sizeof(why))) {
+		fprintf(stderr, "ambitctl: %s\n", why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cmd_install(int argc, char **argv, bool uninstall)
+{
+	struct render_opts ro = {{0}};
+	const char *kubeconfig = NULL;
+	bool dry = false;
+	struct kconn k = {0};
+	cJSON *docs;
+	char *text;
+	int ret = 0, n;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--dry-run"))
+			dry = true;
+		else if (!strcmp(argv[i], "-y") || !strcmp(argv[i], "--skip-confirmation"))
+			;
+		else if (!strcmp(argv[i], "--set") && i + 1 < argc)
+			ret = ret ?: set_key(&ro, argv[++i]);
+		else if (!strncmp(argv[i], "--set=", 6))
+			ret = ret ?: set_key(&ro, argv[i] + 6);
+		else if (!strcmp(argv[i], "--kubeconfig") && i + 1 < argc)
+			kubeconfig = argv[++i];
+		else {
+			fprintf(stderr,
+				"usage: ambitctl %s [--set KEY=VALUE]... [--dry-run] [--kubeconfig "
+				"F]\n",
+				uninstall ? "uninstall" : "install");
+			return -EINVAL;
+		}
+	}
+	if (ret)
+		return ret;
+	text = render(&ro);
+	if (!text) {
+		fprintf(stderr, "ambitctl install: cannot render the manifests: %s\n",
+			strerror(errno));
+		return -EINVAL;
+	}
+	if (dry && !uninstall) {
+		fputs(text, stdout);
+		free(text);
+		return 0;
+	}
+	docs = documents(text);
+	free(text);
+	if (!docs)
+		return -EINVAL;
+	n = cJSON_GetArraySize(docs);
+	if (dry) {
+		for (int i = n - 1; i >= 0; i--) {
+			const cJSON *o = cJSON_GetArrayItem(docs, i);
+
+			printf("%s/%s would be deleted\n", jstr_at(o, "kind", NULL),
+			       jstr_at(o, "metadata", "name"));
+		}
+		cJSON_Delete(docs);
+		return 0;
+	}
+	ret = connect_kube(&k, kubeconfig);
+	if (!ret && !uninstall) {
+		/* The namespace first (the root goes into it), then the root, then the rest. */
+		ret = apply_one(&k, cJSON_GetArrayItem(docs, 0), false);
+		ret = ret ?: ensure_root(&k, val(&ro, "namespace"), val(&ro, "caSecret"));
+		for (int i = 1; !ret && i < n; i++)
+			ret = apply_one(&k, cJSON_GetArrayItem(docs, i), false);
+		if (!ret)
+			printf("ambit installed in namespace %s\n", val(&ro, "namespace"));
+	}
+	for (int i = n - 1; !ret && uninstall && i >= 0; i--) {
+		const cJSON *o = cJSON_GetArrayItem(docs, i);
+		char coll[512], path[1024], *resp = NULL;
+		const char *name;
+		long code;
+
+		if (paths(o, coll, sizeof(coll), &name))
+			continue;
+		if (i == 0) {
+			/* The root and its certificate: made by install, not in the manifests. */
+			const char *made[] = {"secrets", val(&ro, "caSecret"), "configmaps",
+					      "ambit-ca-root-cert"};
+
+			for (int m = 0; m < 4; m += 2) {
+				str_fmt(path, sizeof(path), "/api/v1/namespaces/%s/%s/%s", name,
+					made[m], made[m + 1]);
+				code = call(&k, "DELETE", path, NULL, &resp);
+				free(resp);
+				resp = NULL;
+				if (code == 200)
+					printf("%s/%s deleted\n", m ? "ConfigMap" : "Secret",
+					       made[m + 1]);
+			}
+		}
+		str_fmt(path, sizeof(path), "%s/%s", coll, name);
+		code = call(&k, "DELETE", path, NULL, &resp);
+		free(resp);
+		if (code == 200 || code == 202)
+			printf("%s/%s deleted\n", jstr_at(o, "kind", NULL), name);
+		else if (code != 404)
+			ret = -EIO;
+	}
+	kconn_free(&k);
+	cJSON_Delete(docs);
+	return ret;
+}
