@@ -151,7 +151,7 @@ for pod in a:"$PA":10.98.93.2 b:"$PB":10.98.93.3; do
 	ip -n "$NODE" route add "$ip/32" dev "h93$name" scope link
 	n=$((n + 1))
 done
-mkdir -p "$CG/system" "$PODS" "$PIN"
+mkdir -p "$CG/system" "$PODS"
 # The pods' containers: a's sandbox (sleeping), b's web server on 8080.
 start_in "$PODS/besteffort/pod$UA/pause" "$PA" sleep 600
 start_in "$PODS/besteffort/pod$UB/web" "$PB" python3 -m http.server 8080 --bind 10.98.93.3

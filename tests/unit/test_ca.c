@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -221,6 +223,37 @@ static void test_sign_csr(void **state)
 	ca_destroy(ca);
 }
 
+/*
+ * The CA server reads the root from a Secret, mounted read-only: no lock file can be made there,
+ * and none is needed. (Root: a read-only bind mount in a mount namespace of a child's own.)
+ */
+static void test_read_only_root(void **state)
+{
+	struct ambit_ca *ca = ca_open(*state);
+	int status;
+	pid_t pid;
+
+	assert_non_null(ca);
+	ca_destroy(ca);
+	if (geteuid() != 0)
+		skip();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct ca_issued out;
+
+		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount(*state, *state, NULL, MS_BIND, NULL) ||
+		    mount(NULL, *state, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL))
+			_exit(2);
+		ca = ca_open(*state);
+		_exit(ca && ca_issue(ca, test_id, 3600, &out) == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_foreign_ca_does_not_verify(void **state)
 {
 	char other[] = "/tmp/ambit-test-ca2-XXXXXX";
@@ -382,6 +415,7 @@ int main(void)
 					    teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_issue, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_sign_csr, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_read_only_root, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_foreign_ca_does_not_verify, setup_dir,
 					    teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_issue_rejects_bad_input, setup_dir, teardown_dir),

@@ -17,6 +17,7 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -374,6 +375,17 @@ static int startup(struct loop *l)
 	err = bpffs_ensure_mounted();
 	if (err)
 		pr_warn("bpffs: %s", strerror(-err));
+	/* The pin root and its parents (a DaemonSet's /sys/fs/bpf/ambit/node starts absent). */
+	snprintf(tmp, sizeof(tmp), "%s", a->opts.pin_root);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(tmp, 0700);
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+		pr_warn("pin root %s: %s", tmp, strerror(errno));
 	a->dp = datapath_open(&dpo);
 	if (!a->dp) {
 		err = -errno;
