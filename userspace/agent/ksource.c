@@ -97,6 +97,7 @@ void ksource_take(struct ksource *ks, struct confstore *cs, bool *changed)
 	struct kwatch_change *c;
 	size_t n = kwatch_take(ks->w, &c);
 	char name[600];
+	bool one = false;
 
 	for (size_t i = 0; i < n; i++) {
 		size_t k = (size_t)(c[i].res - kinds);
@@ -111,10 +112,12 @@ void ksource_take(struct ksource *ks, struct confstore *cs, bool *changed)
 			continue;
 		}
 		snprintf(name, sizeof(name), "k8s:%s/%s", c[i].res->name, c[i].key);
+		/* The store says whether this one changed anything; any of the batch counts. */
 		if (c[i].what == KWATCH_REMOVE)
-			confstore_drop(cs, name, changed);
-		else if (confstore_put(cs, name, c[i].json, strlen(c[i].json), changed))
+			confstore_drop(cs, name, &one);
+		else if (confstore_put(cs, name, c[i].json, strlen(c[i].json), &one))
 			pr_err("kubernetes: %s: out of memory; the last good version stays", name);
+		*changed |= one;
 	}
 	kwatch_changes_free(c, n);
 }
