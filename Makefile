@@ -241,6 +241,7 @@ bench: deps
 	$(MAKE) $(BINS) $(O)/bench-holdconns $(O)/bench-ratehttp
 	@QUICK=$(QUICK) bash tools/bench/run.sh
 	@QUICK=$(QUICK) bash tools/bench/l7.sh
+	@QUICK=$(QUICK) bash tools/bench/kube.sh
 	@if [ -z "$(QUICK)" ]; then bash tools/bench/chain.sh; fi
 
 # Policy benchmark (not a test): 10,000 workloads x 10,000 policies, compile and decision times.

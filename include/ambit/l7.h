@@ -88,6 +88,8 @@ struct l7_bindings {
 	struct l7_waypoint *waypoints;
 	struct l7_binding *services;  /* one per Service of the config, in config order */
 	struct l7_binding *workloads; /* one per l7_inputs pod, in input order */
+	/* The same, by namespace and name (l7_bindings_find's binary search). */
+	const struct l7_binding **services_by_name, **workloads_by_name;
 };
 
 /*

@@ -117,6 +117,12 @@ char *snapshot_encode(const struct snapshot *s);
 /* Encodes without certs' private keys (for ambitctl and logs). */
 char *snapshot_encode_public(const struct snapshot *s);
 /*
+ * @json (snapshot_encode's, which puts the version first) with its version replaced by
+ * @version: malloc'd, or NULL (ENOMEM; EINVAL when @json does not start with the version).
+ * Saves encoding 10,000 workloads a second time when only the version differs.
+ */
+char *snapshot_set_version(const char *json, uint64_t version);
+/*
  * Parses @json into a new snapshot (caller frees with snapshot_free). On error returns NULL and
  * writes a reason naming the offending field into @err.
  */

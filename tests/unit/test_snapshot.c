@@ -192,6 +192,25 @@ static void test_minimal(void **state)
 	snapshot_free(NULL);
 }
 
+/* The version is rewritten in place of encoding again: the same text but for it. */
+static void test_set_version(void **state)
+{
+	struct snapshot s = {.version = 7, .node = "node1", .trust_domain = "cluster.local"};
+	char *a, *b, *c;
+
+	a = snapshot_encode(&s);
+	assert_non_null(a);
+	b = snapshot_set_version(a, 1234567890123ull);
+	s.version = 1234567890123ull;
+	c = snapshot_encode(&s);
+	assert_non_null(b);
+	assert_string_equal(b, c);
+	assert_null(snapshot_set_version("{\"node\":\"x\"}", 1));
+	free(a);
+	free(b);
+	free(c);
+}
+
 static void test_ipc_frames(void **state)
 {
 	int sv[2];
@@ -268,9 +287,10 @@ static void test_ipc_listen_request(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip), cmocka_unit_test(test_public_omits_keys),
-	    cmocka_unit_test(test_malformed),  cmocka_unit_test(test_minimal),
-	    cmocka_unit_test(test_ipc_frames), cmocka_unit_test(test_ipc_listen_request),
+	    cmocka_unit_test(test_round_trip),	       cmocka_unit_test(test_public_omits_keys),
+	    cmocka_unit_test(test_malformed),	       cmocka_unit_test(test_minimal),
+	    cmocka_unit_test(test_set_version),	       cmocka_unit_test(test_ipc_frames),
+	    cmocka_unit_test(test_ipc_listen_request),
 	};
 
 	/* A protocol bug must fail the run, not hang it. */

@@ -149,8 +149,19 @@ static int read_map(struct agent *a, const char *name, size_t ksz, struct dp_ent
 }
 
 /* The services map's keys, with the backends we know we wrote for them. */
+/* The order desired_compute sorts services in (VIP, then port, host order). */
+static int cmp_vip_port(const void *a, const void *b)
+{
+	const struct dp_service *x = a, *y = b;
+	uint64_t kx = ((uint64_t)ntohl(x->vip) << 16) | x->port;
+	uint64_t ky = ((uint64_t)ntohl(y->vip) << 16) | y->port;
+
+	return (kx > ky) - (kx < ky);
+}
+
 static int read_services(struct agent *a, struct dp_service **out, size_t *n)
 {
+	const struct dp_service *k;
 	struct ambit_addr key = {0}, next = {0};
 	struct dp_service *arr = NULL;
 	void *prev = NULL;
@@ -167,15 +178,14 @@ static int read_services(struct agent *a, struct dp_service **out, size_t *n)
 
 		key = next;
 		prev = &key;
-		for (size_t i = 0; i < a->n_applied_svcs; i++) {
-			const struct dp_service *k = &a->applied_svcs[i];
-
-			if (k->vip == s.vip && k->port == s.port && k->known) {
-				/* Borrowed: this array is freed shallowly. */
-				s.n = k->n;
-				s.backends = k->backends;
-				s.known = true;
-			}
+		k = a->n_applied_svcs ? bsearch(&s, a->applied_svcs, a->n_applied_svcs,
+						sizeof(*a->applied_svcs), cmp_vip_port)
+				      : NULL;
+		if (k && k->known) {
+			/* Borrowed: this array is freed shallowly. */
+			s.n = k->n;
+			s.backends = k->backends;
+			s.known = true;
 		}
 		if (!(arr = grow(arr, *n, &cap, sizeof(*arr))))
 			return -ENOMEM;
@@ -381,13 +391,21 @@ static bool has_warning(const struct desired *d, const char *w)
 	return false;
 }
 
+static int cmp_svc_name(const void *a, const void *b)
+{
+	const struct snap_service *x = a, *y = b;
+	int c = strcmp(x->namespace, y->namespace);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+/* desired_compute sorts the snapshot's services by namespace and name. */
 static const struct snap_service *find_svc(const struct desired *d, const struct snap_service *s)
 {
-	for (size_t i = 0; i < d->n_snap_services; i++)
-		if (strcmp(d->snap_services[i].name, s->name) == 0 &&
-		    strcmp(d->snap_services[i].namespace, s->namespace) == 0)
-			return &d->snap_services[i];
-	return NULL;
+	if (!d->n_snap_services)
+		return NULL;
+	return bsearch(s, d->snap_services, d->n_snap_services, sizeof(*d->snap_services),
+		       cmp_svc_name);
 }
 
 static bool svc_equal(const struct snap_service *x, const struct snap_service *y)
@@ -540,9 +558,13 @@ static void publish(struct agent *a)
 		free(s.certs);
 		return;
 	}
-	free(json);
 	s.version = a->snap_version = agent_next_version(a);
-	json = snapshot_encode(&s);
+	{
+		char *v = snapshot_set_version(json, s.version);
+
+		free(json);
+		json = v ? v : snapshot_encode(&s);
+	}
 	free(s.certs);
 	if (!json)
 		goto nomem;

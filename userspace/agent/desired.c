@@ -28,6 +28,9 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 
 struct builder {
 	struct desired *d;
+	const struct desired_index *ix;
+	uint32_t *ips; /* ip_take's table */
+	size_t n_ips, cap_ips;
 	size_t cap_wl, cap_en, cap_if, cap_svc, cap_local, cap_id, cap_swl, cap_ssvc, cap_warn;
 };
 
@@ -133,12 +136,48 @@ static int add_snap_workload(struct builder *b, const struct rt_pod *p, const ch
 	return 0;
 }
 
-static bool ip_seen(const struct desired *d, uint32_t ip)
+/*
+ * The pod IPs taken so far: open addressing over a power-of-two table kept at most half full
+ * (0 marks a free slot: no pod has IP 0.0.0.0).
+ */
+static bool ip_seen(const struct builder *b, uint32_t ip)
 {
-	for (size_t i = 0; i < d->n_workloads; i++)
-		if (d->workloads[i].key == ip)
+	for (size_t i = b->cap_ips ? (ip * 2654435761u) & (b->cap_ips - 1) : 0;
+	     b->cap_ips && b->ips[i]; i = (i + 1) & (b->cap_ips - 1))
+		if (b->ips[i] == ip)
 			return true;
 	return false;
+}
+
+/* Marks @ip taken (a workload has it). 0 or -ENOMEM. */
+static int ip_take(struct builder *b, uint32_t ip)
+{
+	size_t i;
+
+	if ((b->n_ips + 1) * 2 > b->cap_ips) {
+		size_t cap = b->cap_ips ? b->cap_ips * 2 : 1024;
+		uint32_t *t = calloc(cap, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		for (size_t k = 0; k < b->cap_ips; k++) {
+			if (!b->ips[k])
+				continue;
+			for (i = (b->ips[k] * 2654435761u) & (cap - 1); t[i];
+			     i = (i + 1) & (cap - 1))
+				;
+			t[i] = b->ips[k];
+		}
+		free(b->ips);
+		b->ips = t;
+		b->cap_ips = cap;
+	}
+	for (i = (ip * 2654435761u) & (b->cap_ips - 1); b->ips[i]; i = (i + 1) & (b->cap_ips - 1))
+		if (b->ips[i] == ip)
+			return 0;
+	b->ips[i] = ip;
+	b->n_ips++;
+	return 0;
 }
 
 static int add_identity(struct builder *b, const char *id)
@@ -169,7 +208,7 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	uint32_t node_ip;
 	int err;
 
-	if (ip_seen(d, p->ip)) {
+	if (ip_seen(b, p->ip)) {
 		char ip[INET_ADDRSTRLEN];
 
 		inet_ntop(AF_INET, &p->ip, ip, sizeof(ip));
@@ -193,6 +232,8 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	if (local && p->host_iface && env->ifindex_of)
 		wl.ifindex = (__u32)env->ifindex_of(p->host_iface, env->ctx);
 	err = add_entry(&d->workloads, &d->n_workloads, &b->cap_wl, p->ip, &wl, sizeof(wl));
+	if (!err)
+		err = ip_take(b, p->ip);
 	if (!err)
 		err = add_snap_workload(b, p, identity, node_ip, enrolled);
 	if (err || !local)
@@ -243,16 +284,63 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	return add_identity(b, identity);
 }
 
-/* The container ports of the pod's own spec: its Pod manifest, else its Deployment's template. */
-static const struct config_pod_spec *pod_spec(const struct config *cfg, const struct rt_pod *p)
+static int cmp_cfg_pod(const void *a, const void *b)
 {
-	for (size_t i = 0; i < cfg->n_pods; i++) {
-		const struct config_pod *cp = &cfg->pods[i];
+	const struct config_pod *x = *(const struct config_pod *const *)a;
+	const struct config_pod *y = *(const struct config_pod *const *)b;
+	int c = strcmp(x->meta.namespace ? x->meta.namespace : "",
+		       y->meta.namespace ? y->meta.namespace : "");
 
-		if (strcmp(cp->meta.name, p->name) == 0 && cp->meta.namespace &&
-		    strcmp(cp->meta.namespace, p->namespace) == 0)
-			return &cp->spec;
+	return c ? c : strcmp(x->meta.name, y->meta.name);
+}
+
+/* By namespace, then in the runtime's order (pointers into one array). */
+static int cmp_rt_pod(const void *a, const void *b)
+{
+	const struct rt_pod *x = *(const struct rt_pod *const *)a;
+	const struct rt_pod *y = *(const struct rt_pod *const *)b;
+	int c = strcmp(x->namespace, y->namespace);
+
+	return c ? c : (x > y) - (x < y);
+}
+
+int desired_index_build(const struct config *cfg, const struct runtime *rt,
+			struct desired_index *ix)
+{
+	memset(ix, 0, sizeof(*ix));
+	ix->pods = calloc(cfg->n_pods + 1, sizeof(*ix->pods));
+	ix->rt = calloc(rt->n_pods + 1, sizeof(*ix->rt));
+	if (!ix->pods || !ix->rt) {
+		desired_index_free(ix);
+		return -ENOMEM;
 	}
+	for (size_t i = 0; i < cfg->n_pods; i++)
+		ix->pods[ix->n_pods++] = &cfg->pods[i];
+	for (size_t i = 0; i < rt->n_pods; i++)
+		ix->rt[ix->n_rt++] = &rt->pods[i];
+	qsort(ix->pods, ix->n_pods, sizeof(*ix->pods), cmp_cfg_pod);
+	qsort(ix->rt, ix->n_rt, sizeof(*ix->rt), cmp_rt_pod);
+	ix->cfg = cfg;
+	return 0;
+}
+
+void desired_index_free(struct desired_index *ix)
+{
+	free(ix->pods);
+	free(ix->rt);
+	memset(ix, 0, sizeof(*ix));
+}
+
+const struct config_pod_spec *desired_pod_spec(const struct desired_index *ix,
+					       const struct rt_pod *p)
+{
+	const struct config *cfg = ix->cfg;
+	struct config_pod key = {.meta = {.name = p->name, .namespace = p->namespace}};
+	const struct config_pod *kp = &key, *const * found;
+
+	found = bsearch(&kp, ix->pods, ix->n_pods, sizeof(*ix->pods), cmp_cfg_pod);
+	if (found)
+		return &(*found)->spec;
 	for (size_t i = 0; p->owner && i < cfg->n_deployments; i++) {
 		const struct config_deployment *dep = &cfg->deployments[i];
 
@@ -263,31 +351,53 @@ static const struct config_pod_spec *pod_spec(const struct config *cfg, const st
 	return NULL;
 }
 
+size_t desired_ns_pods(const struct desired_index *ix, const char *ns,
+		       const struct rt_pod *const **first)
+{
+	size_t lo = 0, hi = ix->n_rt, end;
+
+	/* The first pod of @ns, then the run of them. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(ix->rt[mid]->namespace, ns) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo; end < ix->n_rt && !strcmp(ix->rt[end]->namespace, ns); end++)
+		;
+	*first = &ix->rt[lo];
+	return end - lo;
+}
+
 /* Kubernetes semantics: a named targetPort is looked up per pod; a pod without it is skipped. */
-static uint16_t target_port(const struct config *cfg, const struct rt_pod *p,
+static uint16_t target_port(const struct desired_index *ix, const struct rt_pod *p,
 			    const struct config_service_port *sp)
 {
 	const struct config_pod_spec *spec;
 
 	if (!sp->target_port_name)
 		return sp->target_port ? sp->target_port : sp->port;
-	spec = pod_spec(cfg, p);
+	spec = desired_pod_spec(ix, p);
 	for (size_t i = 0; spec && i < spec->nports; i++)
 		if (spec->ports[i].name && strcmp(spec->ports[i].name, sp->target_port_name) == 0)
 			return spec->ports[i].port;
 	return 0;
 }
 
+/* @p is one of @svc's namespace's pods (desired_ns_pods). */
 static bool selects(const struct config_service *svc, const struct rt_pod *p)
 {
 	/* A Service without selector has no managed endpoints (unlike an empty label match). */
-	return svc->selector.n && strcmp(svc->meta.namespace, p->namespace) == 0 &&
-	       config_labels_match(&svc->selector, &p->labels);
+	return svc->selector.n && config_labels_match(&svc->selector, &p->labels);
 }
 
 static int add_service(struct builder *b, const struct config *cfg, const struct runtime *rt,
 		       const struct config_service *svc)
 {
+	const struct rt_pod *const *ns_pods;
+	size_t n_ns = desired_ns_pods(b->ix, svc->meta.namespace, &ns_pods);
 	struct desired *d = b->d;
 	struct snap_service *ss;
 	struct in_addr a;
@@ -323,16 +433,16 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 		if (!ss->ports)
 			return -ENOMEM;
 	}
-	for (size_t i = 0; i < rt->n_pods; i++) {
+	for (size_t i = 0; i < n_ns; i++) {
 		uint32_t *ep;
 
-		if (!selects(svc, &rt->pods[i]))
+		if (!selects(svc, ns_pods[i]))
 			continue;
 		ep = realloc(ss->endpoints, (ss->nendpoints + 1) * sizeof(*ep));
 		if (!ep)
 			return -ENOMEM;
 		ss->endpoints = ep;
-		ss->endpoints[ss->nendpoints++] = rt->pods[i].ip;
+		ss->endpoints[ss->nendpoints++] = ns_pods[i]->ip;
 	}
 
 	for (size_t i = 0; i < svc->nports; i++) {
@@ -356,16 +466,16 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 			if (!ds->backends)
 				return -ENOMEM;
 		}
-		for (size_t j = 0; j < rt->n_pods; j++) {
+		for (size_t j = 0; j < n_ns; j++) {
 			uint16_t tp;
 
-			if (!selects(svc, &rt->pods[j]))
+			if (!selects(svc, ns_pods[j]))
 				continue;
-			tp = target_port(cfg, &rt->pods[j], sp);
+			tp = target_port(b->ix, ns_pods[j], sp);
 			if (!tp) {
 				err = warn(b, "service %s/%s port %u: pod %s has no port named %s",
 					   svc->meta.namespace, svc->meta.name, sp->port,
-					   rt->pods[j].uid, sp->target_port_name);
+					   ns_pods[j]->uid, sp->target_port_name);
 				if (err)
 					return err;
 				continue;
@@ -373,7 +483,7 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 			/* The snapshot carries one target port: the first endpoint's. */
 			if (!pp->target_port)
 				pp->target_port = tp;
-			ds->backends[ds->n].ip = rt->pods[j].ip;
+			ds->backends[ds->n].ip = ns_pods[j]->ip;
 			ds->backends[ds->n].port = tp;
 			ds->n++;
 		}
@@ -426,16 +536,20 @@ static int cmp_ssvc(const void *a, const void *b)
 int desired_compute(const struct config *cfg, const struct runtime *rt,
 		    const struct desired_env *env, struct desired *out)
 {
-	struct builder b = {.d = out};
-	int err = 0;
+	struct desired_index ix;
+	struct builder b = {.d = out, .ix = &ix};
+	int err;
 
 	memset(out, 0, sizeof(*out));
+	err = desired_index_build(cfg, rt, &ix);
 	for (size_t i = 0; i < rt->n_pods && !err; i++)
 		err = add_pod(&b, cfg, &rt->pods[i], env);
 	for (size_t i = 0; i < cfg->n_services && !err; i++)
 		err = add_service(&b, cfg, rt, &cfg->services[i]);
 	if (!err)
 		err = desired_waypoints(cfg, rt, env, out);
+	desired_index_free(&ix);
+	free(b.ips);
 	if (err)
 		return err;
 	/* Sorted output keeps diffs, snapshots and logs stable from one reload to the next. */

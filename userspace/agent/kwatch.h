@@ -31,7 +31,7 @@ struct kwatch_res {
 
 enum kwatch_what {
 	KWATCH_UPSERT, /* @key's object is @json */
-	KWATCH_REMOVE, /* @key's object is gone (@json: its last state) */
+	KWATCH_REMOVE, /* @key's object is gone (@json: NULL) */
 	KWATCH_SYNCED, /* the resource's first LIST is complete: its copy is whole */
 };
 
@@ -39,7 +39,7 @@ struct kwatch_change {
 	enum kwatch_what what;
 	const struct kwatch_res *res;
 	char *key;  /* "namespace/name" or "name" (NULL for SYNCED) */
-	char *json; /* the object (NULL for SYNCED) */
+	char *json; /* the object (NULL for REMOVE and SYNCED) */
 };
 
 struct kwatch;

@@ -17,19 +17,6 @@ static uint32_t vip_of(void *arg, const char *ns, const char *name)
 	return runtime_service_ip(arg, ns, name);
 }
 
-static const struct config_pod_spec *spec_of(const struct config *cfg, const struct rt_pod *p)
-{
-	for (size_t i = 0; i < cfg->n_pods; i++)
-		if (!strcmp(cfg->pods[i].meta.name, p->name) && cfg->pods[i].meta.namespace &&
-		    !strcmp(cfg->pods[i].meta.namespace, p->namespace))
-			return &cfg->pods[i].spec;
-	for (size_t i = 0; p->owner && i < cfg->n_deployments; i++)
-		if (!strcmp(cfg->deployments[i].meta.name, p->owner) &&
-		    !strcmp(cfg->deployments[i].meta.namespace, p->namespace))
-			return &cfg->deployments[i].template;
-	return NULL;
-}
-
 /*
  * The client ztunnel reaches a waypoint through the ready endpoints of its Service when that
  * Service is in the snapshot, else through its instances: a VIP the snapshot does not serve
@@ -70,16 +57,23 @@ static struct snap_waypoint *binding(const struct l7_waypoint *w, const struct d
 int waypoint_view_build(struct waypoint_view *v, const struct config *cfg, const struct runtime *rt,
 			const char *trust_domain)
 {
+	struct desired_index ix;
+
 	memset(v, 0, sizeof(*v));
 	v->pods = calloc(rt->n_pods + 1, sizeof(*v->pods));
-	if (!v->pods)
+	if (!v->pods || desired_index_build(cfg, rt, &ix)) {
+		free(v->pods);
+		v->pods = NULL;
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < rt->n_pods; i++) {
 		const struct rt_pod *p = &rt->pods[i];
 
-		v->pods[i] = (struct l7_pod){p->namespace, p->name, p->node,	p->service_account,
-					     p->owner,	   p->ip,   &p->labels, spec_of(cfg, p)};
+		v->pods[i] =
+		    (struct l7_pod){p->namespace, p->name, p->node,    p->service_account,
+				    p->owner,	  p->ip,   &p->labels, desired_pod_spec(&ix, p)};
 	}
+	desired_index_free(&ix);
 	v->in = (struct l7_inputs){.cfg = cfg,
 				   .pods = v->pods,
 				   .n_pods = rt->n_pods,

@@ -72,10 +72,11 @@ static void entries_clear(struct entries *es)
 	memset(es, 0, sizeof(*es));
 }
 
-/* A copy of @obj appended (unsorted). 0 or -ENOMEM. */
-static int entries_add(struct entries *es, const cJSON *obj, const char *rv)
+/* @obj's key and @rv appended (unsorted), with a copy of @obj if @keep. 0 or -ENOMEM. */
+static int entries_add(struct entries *es, const cJSON *obj, const char *rv, bool keep)
 {
-	struct entry e = {key_of(obj), strdup(rv ? rv : ""), cJSON_Duplicate(obj, true)};
+	struct entry e = {key_of(obj), strdup(rv ? rv : ""),
+			  keep ? cJSON_Duplicate(obj, true) : NULL};
 
 	if (es->n == es->cap) {
 		size_t cap = es->cap ? es->cap * 2 : 64;
@@ -88,7 +89,7 @@ static int entries_add(struct entries *es, const cJSON *obj, const char *rv)
 		es->items = p;
 		es->cap = cap;
 	}
-	if (!e.key || !e.rv || !e.obj) {
+	if (!e.key || !e.rv || (keep && !e.obj)) {
 		entry_free(&e);
 		return -ENOMEM;
 	}
@@ -220,7 +221,7 @@ static int list_done(struct k8s_reflector *r, const char *rv)
 				      : strcmp(old->items[i].key, now->items[j].key);
 
 		if (c < 0) {
-			r->ops->remove(r->arg, old->items[i].key, old->items[i].obj);
+			r->ops->remove(r->arg, old->items[i].key, NULL);
 			i++;
 		} else if (c > 0) {
 			r->ops->upsert(r->arg, now->items[j].key, now->items[j].obj);
@@ -231,6 +232,11 @@ static int list_done(struct k8s_reflector *r, const char *rv)
 			i++;
 			j++;
 		}
+	}
+	/* The copy keeps keys and resourceVersions only: objects are the consumer's. */
+	for (size_t k = 0; k < now->n; k++) {
+		cJSON_Delete(now->items[k].obj);
+		now->items[k].obj = NULL;
 	}
 	entries_clear(old);
 	*old = *now;
@@ -247,7 +253,7 @@ int k8s_reflector_list_page(struct k8s_reflector *r, const struct k8s_list *l)
 {
 	for (size_t i = 0; i < l->n_items; i++)
 		if (entries_add(&r->pending, l->items[i],
-				str_at(l->items[i], "metadata", "resourceVersion")))
+				str_at(l->items[i], "metadata", "resourceVersion"), true))
 			return -ENOMEM;
 	if (l->cont) {
 		set_str(&r->cont, l->cont);
@@ -277,7 +283,7 @@ int k8s_reflector_event(struct k8s_reflector *r, const struct k8s_event *ev)
 	at = find(c, key, &found);
 	if (ev->type == K8S_DELETED) {
 		if (found) {
-			r->ops->remove(r->arg, key, c->items[at].obj);
+			r->ops->remove(r->arg, key, NULL);
 			entry_free(&c->items[at]);
 			memmove(&c->items[at], &c->items[at + 1],
 				(c->n - at - 1) * sizeof(*c->items));
@@ -289,28 +295,22 @@ int k8s_reflector_event(struct k8s_reflector *r, const struct k8s_event *ev)
 	free(key);
 	/* ADDED or MODIFIED: the new state in its place (appended, then moved there). */
 	if (found) {
-		struct entry e = {NULL, strdup(ev->resource_version),
-				  cJSON_Duplicate(ev->object, true)};
+		char *rv = strdup(ev->resource_version);
 
-		if (!e.rv || !e.obj) {
-			free(e.rv);
-			cJSON_Delete(e.obj);
+		if (!rv)
 			return -ENOMEM;
-		}
 		free(c->items[at].rv);
-		cJSON_Delete(c->items[at].obj);
-		c->items[at].rv = e.rv;
-		c->items[at].obj = e.obj;
+		c->items[at].rv = rv;
 	} else {
 		struct entry e;
 
-		if (entries_add(c, ev->object, ev->resource_version))
+		if (entries_add(c, ev->object, ev->resource_version, false))
 			return -ENOMEM;
 		e = c->items[c->n - 1];
 		memmove(&c->items[at + 1], &c->items[at], (c->n - 1 - at) * sizeof(*c->items));
 		c->items[at] = e;
 	}
-	r->ops->upsert(r->arg, c->items[at].key, c->items[at].obj);
+	r->ops->upsert(r->arg, c->items[at].key, ev->object);
 	return 0;
 }
 

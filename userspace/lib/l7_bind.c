@@ -233,6 +233,37 @@ static int bind_object(const struct l7_inputs *in, const struct l7_bindings *b,
 		       l7_traffic_name(w->traffic));
 }
 
+static int cmp_binding(const void *a, const void *b)
+{
+	const struct l7_binding *x = *(const struct l7_binding *const *)a;
+	const struct l7_binding *y = *(const struct l7_binding *const *)b;
+	int c = strcmp(x->namespace, y->namespace);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+/* Sorting: ties (two pods of one name) keep their input order, so the first is found first. */
+static int cmp_binding_stable(const void *a, const void *b)
+{
+	const struct l7_binding *x = *(const struct l7_binding *const *)a;
+	const struct l7_binding *y = *(const struct l7_binding *const *)b;
+	int c = cmp_binding(a, b);
+
+	return c ? c : (x > y) - (x < y);
+}
+
+/* @arr's bindings sorted by namespace and name, into *@out (malloc'd). 0 or -ENOMEM. */
+static int by_name(const struct l7_binding *arr, size_t n, const struct l7_binding ***out)
+{
+	*out = calloc(n + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		(*out)[i] = &arr[i];
+	qsort(*out, n, sizeof(**out), cmp_binding_stable);
+	return 0;
+}
+
 int l7_bindings_compute(const struct l7_inputs *in, struct l7_bindings *out)
 {
 	const struct config *cfg = in->cfg;
@@ -280,6 +311,10 @@ int l7_bindings_compute(const struct l7_inputs *in, struct l7_bindings *out)
 		else if (!gn || find_waypoint(out, p->namespace, gn) < 0)
 			err = bind_object(in, out, bd, p->labels, true);
 	}
+	if (!err)
+		err = by_name(out->services, out->n_services, &out->services_by_name);
+	if (!err)
+		err = by_name(out->workloads, out->n_workloads, &out->workloads_by_name);
 	return err;
 }
 
@@ -312,17 +347,22 @@ void l7_bindings_free(struct l7_bindings *b)
 	free(b->waypoints);
 	free(b->services);
 	free(b->workloads);
+	free(b->services_by_name);
+	free(b->workloads_by_name);
 	memset(b, 0, sizeof(*b));
 }
 
 const struct l7_waypoint *l7_bindings_find(const struct l7_bindings *b, bool pod, const char *ns,
 					   const char *name)
 {
-	const struct l7_binding *arr = pod ? b->workloads : b->services;
+	const struct l7_binding **arr = pod ? b->workloads_by_name : b->services_by_name;
 	size_t n = pod ? b->n_workloads : b->n_services;
+	struct l7_binding key = {.namespace = (char *)ns, .name = (char *)name};
+	const struct l7_binding *kp = &key, *const * found;
 
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(arr[i].namespace, ns) && !strcmp(arr[i].name, name))
-			return arr[i].waypoint >= 0 ? &b->waypoints[arr[i].waypoint] : NULL;
-	return NULL;
+	/* Of duplicates (two pods of one name), the first in input order. */
+	found = arr ? bsearch(&kp, arr, n, sizeof(*arr), cmp_binding) : NULL;
+	while (found && found > arr && !cmp_binding(found - 1, &kp))
+		found--;
+	return found && (*found)->waypoint >= 0 ? &b->waypoints[(*found)->waypoint] : NULL;
 }

@@ -18,6 +18,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -246,6 +247,31 @@ char *snapshot_encode(const struct snapshot *s)
 char *snapshot_encode_public(const struct snapshot *s)
 {
 	return encode(s, false);
+}
+
+char *snapshot_set_version(const char *json, uint64_t version)
+{
+	static const char head[] = "{\"version\":";
+	const char *rest;
+	char num[24];
+	size_t n;
+	char *out;
+
+	if (strncmp(json, head, sizeof(head) - 1) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	rest = json + sizeof(head) - 1;
+	while (*rest >= '0' && *rest <= '9')
+		rest++;
+	n = (size_t)snprintf(num, sizeof(num), "%" PRIu64, version);
+	out = malloc(sizeof(head) - 1 + n + strlen(rest) + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, head, sizeof(head) - 1);
+	memcpy(out + sizeof(head) - 1, num, n);
+	strcpy(out + sizeof(head) - 1 + n, rest);
+	return out;
 }
 
 /* ---- decode ---- */
