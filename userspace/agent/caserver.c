@@ -537,26 +537,6 @@ int caserver_run(const struct caserver_opts *o)
 	return 0;
 }
 
-struct resp {
-	char *data;
-	size_t len;
-};
-
-static size_t take(char *d, size_t size, size_t nmemb, void *arg)
-{
-	struct resp *r = arg;
-	size_t n = size * nmemb;
-	char *p;
-
-	if (r->len + n > (1 << 20) || !(p = realloc(r->data, r->len + n + 1)))
-		return 0;
-	memcpy(p + r->len, d, n);
-	r->data = p;
-	r->len += n;
-	p[r->len] = '\0';
-	return n;
-}
-
 int caserver_request(const char *url, const char *root_pem, const char *token, const char *pod_ref,
 		     const char *csr_pem, char **cert_pem, long *not_before, long *not_after,
 		     char *why, size_t len)
@@ -566,7 +546,7 @@ int caserver_request(const char *url, const char *root_pem, const char *token, c
 	struct curl_blob blob = {(void *)root_pem, strlen(root_pem), CURL_BLOB_COPY};
 	cJSON *body = cJSON_CreateObject(), *res = NULL;
 	char full[1024], auth[4200], *text = NULL;
-	struct resp r = {0};
+	struct kconn_body r = {.max = 1 << 20};
 	const char *cert, *err;
 	long code = 0;
 	CURLcode rc;
@@ -592,7 +572,7 @@ int caserver_request(const char *url, const char *root_pem, const char *token, c
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, take);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kconn_take_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);

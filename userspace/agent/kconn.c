@@ -319,15 +319,9 @@ int kconn_curl_setup(const struct kconn *c, CURL *h, struct curl_slist **hdrs)
 	return 0;
 }
 
-struct body {
-	char *data;
-	size_t len, max;
-	bool over;
-};
-
-static size_t take_body(char *data, size_t size, size_t nmemb, void *arg)
+size_t kconn_take_body(char *data, size_t size, size_t nmemb, void *arg)
 {
-	struct body *b = arg;
+	struct kconn_body *b = arg;
 	size_t n = size * nmemb;
 	char *p;
 
@@ -350,7 +344,7 @@ long kconn_call(const struct kconn *c, const char *method, const char *path, con
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
-	struct body b = {.max = max};
+	struct kconn_body b = {.max = max};
 	char url[2048];
 	long code = 0;
 	CURLcode rc;
@@ -368,7 +362,7 @@ long kconn_call(const struct kconn *c, const char *method, const char *path, con
 	if (body)
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, take_body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kconn_take_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {

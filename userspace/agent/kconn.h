@@ -49,6 +49,14 @@ struct curl_slist;
  * transfer. 0 or -ENOMEM.
  */
 int kconn_curl_setup(const struct kconn *c, CURL *h, struct curl_slist **hdrs);
+/* A response body collected by kconn_take_body (CURLOPT_WRITEFUNCTION), at most @max bytes. */
+struct kconn_body {
+	char *data; /* malloc'd, NUL-terminated */
+	size_t len, max;
+	bool over; /* the body passed @max: the transfer was cut */
+};
+size_t kconn_take_body(char *data, size_t size, size_t nmemb, void *arg);
+
 /*
  * One request: @method @path (below c->server) with the JSON @body (or NULL), the response body
  * (at most @max bytes) into *@resp (malloc'd, NUL-terminated). The HTTP status, or 0 with the

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -502,6 +503,11 @@ int main(int argc, char **argv)
 	enum log_level lvl = LOG_LEVEL_INFO;
 	int err;
 
+	/*
+	 * One malloc arena per Kubernetes watch thread would keep each one's freed LIST pages
+	 * resident: the threads only parse and hand over, so two arenas serve them all.
+	 */
+	mallopt(M_ARENA_MAX, 2);
 	if (argc > 1 && !strcmp(argv[1], "--ca-server"))
 		return caserver_main(argc - 1, argv + 1);
 	if (parse_args(argc, argv, &l.agent.opts, &lvl))
