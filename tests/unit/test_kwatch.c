@@ -193,11 +193,36 @@ static void test_bad_token(void **state)
 	kwatch_stop(w);
 }
 
+/*
+ * A kind the server does not serve (a CRD not installed): no objects, a complete copy, so the
+ * agent is not held back; the error says so.
+ */
+static void test_not_served(void **state)
+{
+	struct kwatch_res res[] = {
+	    {"widgets", "/apis/example.com/v1/widgets", NULL, NULL, "example.com/v1", "Widget"}};
+	struct kconn c = {.server = base, .token = "t0k"};
+	struct seen s = {{0}, false};
+	struct kwatch *w = kwatch_start(&c, res, 1, 2);
+	char err[256] = "";
+
+	assert_non_null(w);
+	for (int i = 0; i < 50 && !s.synced; i++)
+		collect(w, &s, 100, NULL);
+	assert_true(s.synced);
+	assert_string_equal(s.text, "");
+	kwatch_last_error(w, 0, err, sizeof(err));
+	if (!strstr(err, "is not served (404)"))
+		fail_msg("last error: %s", err);
+	kwatch_stop(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_list_watch),
 	    cmocka_unit_test(test_bad_token),
+	    cmocka_unit_test(test_not_served),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -326,6 +326,22 @@ static void do_list(struct kres *k, const struct k8s_request *q)
 
 	if (code < 0)
 		return;
+	if (code == 404 && !q->cont) {
+		/*
+		 * The kind is not served (its CRD is not installed: a cluster without the Gateway
+		 * API): none of its objects exist, which is a complete copy. The watch that follows
+		 * fails the same way, with back-off, until the CRD comes; a watch from "" then
+		 * starts with every object.
+		 */
+		struct k8s_list none = {.kind = "", .resource_version = ""};
+
+		set_err(k, "list: %s is not served (404): no objects; asked again with back-off",
+			k->res->path);
+		if (k8s_reflector_list_page(k->r, &none) == 0 && !was_synced)
+			push(k->w, KWATCH_SYNCED, k->res, NULL, NULL);
+		k8s_reflector_failed(k->r, 0);
+		return;
+	}
 	if (code != 200) {
 		if (code)
 			status_err(k, "list", code);
