@@ -14,6 +14,12 @@ done
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
+	# A failed transfer leaves what the waypoint said, to tell a stall from a refusal.
+	if [ "${LIB_RC:-}" != 0 ] && [ -f "$tmp/waypoint.log" ]; then
+		log "waypoint log (tail):"
+		tail -20 "$tmp/waypoint.log" >&2
+		tail -5 "$tmp/access.log" >&2
+	fi
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	rm -rf "$tmp"
 }
@@ -54,19 +60,22 @@ TLS=(--cacert "$tmp/cert.pem" --resolve "files:$tp:127.0.0.1")
 # Over TLS first, small: the certificate verifies, ALPN picks the protocol; a plaintext request
 # to the TLS port gets no HTTP answer.
 echo small >"$tmp/www/small.txt"
-out=$(curl -sS "${TLS[@]}" --http1.1 -w ' %{http_version}' "https://files:$tp/small.txt" -o /dev/null) ||
+out=$(curl -sS --max-time 20 "${TLS[@]}" --http1.1 -w ' %{http_version}' "https://files:$tp/small.txt" -o /dev/null) ||
 	fail "HTTPS request failed: $out"
 expect_eq "$out" " 1.1" "ALPN http/1.1"
-out=$(curl -sS "${TLS[@]}" --http2 -w ' %{http_version}' "https://files:$tp/small.txt" -o /dev/null) ||
+out=$(curl -sS --max-time 20 "${TLS[@]}" --http2 -w ' %{http_version}' "https://files:$tp/small.txt" -o /dev/null) ||
 	fail "HTTPS h2 request failed: $out"
 expect_eq "$out" " 2" "ALPN h2"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: files' "http://127.0.0.1:$tp/small.txt")
 expect_eq "$code" "000" "plaintext to the TLS port"
+# A transfer that stalls (under 64 KB/s for 30 s) ends with curl's error, not a hung test; ten
+# minutes is the most any one of them may take.
+BOUND=(--speed-limit 65536 --speed-time 30 --max-time 600)
 down() { # curl options...: the SHA-256 of what came back
-	curl -sS --fail "$@" -H 'Host: files' "$URL/big.bin" | sha256sum | cut -d' ' -f1
+	curl -sS --fail "${BOUND[@]}" "$@" -H 'Host: files' "$URL/big.bin" | sha256sum | cut -d' ' -f1
 }
 up() { # curl options...: what the backend says it got
-	curl -sS --fail "$@" -H 'Host: files' "$URL/up"
+	curl -sS --fail "${BOUND[@]}" "$@" -H 'Host: files' "$URL/up"
 }
 expect_eq "$(down)" "$want" "1 GiB down, HTTP/1.1 (Content-Length)"
 expect_eq "$(down --http2-prior-knowledge)" "$want" "1 GiB down, HTTP/2"

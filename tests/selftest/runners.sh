@@ -2,7 +2,7 @@
 # Self-test of the test runners: a case that calls cmocka's skip() (the binary still exits 0), a
 # binary that exits 77 and an integration script that skips are reported SKIP with their reason
 # where a skip is allowed, and fail the run, with a line saying why, where it is not
-# (tests/lib/skip-policy.sh). Also: test_istio_samples fails, naming where it looked, when the
+# (tests/lib/skip-policy.sh); an integration script that hangs is stopped at its time limit. Also: test_istio_samples fails, naming where it looked, when the
 # samples are missing. Usage: runners.sh BUILD_DIR (holding tests/selftest_skip, tests/test_config).
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -63,6 +63,17 @@ EOT
 	out=$(AMBIT_IT_DIR=$tmp/it AMBIT_SKIP_POLICY=strict bash "$root/tests/integration/run.sh" 2>&1)
 	check "integration: a skipped script fails where skips may not happen" nonzero $? "$out" \
 		"--- FAIL t_00_skips.sh (skipped: needs the selftest-gizmo; a skip is a failure here"
+	# A test that hangs is stopped at the limit, its EXIT trap still runs, and the run fails.
+	mkdir "$tmp/hang"
+	cat >"$tmp/hang/t_00_hangs.sh" <<EOT
+trap 'echo torn-down >"$tmp/hang/trap-ran"' EXIT
+sleep 300
+EOT
+	out=$(AMBIT_IT_DIR=$tmp/hang AMBIT_IT_TIMEOUT=2 bash "$root/tests/integration/run.sh" 2>&1)
+	check "integration: a hung script is stopped and fails" nonzero $? "$out" \
+		"--- FAIL t_00_hangs.sh (stopped after" "over the 2 s a test may take" "1 failed"
+	[ -f "$tmp/hang/trap-ran" ] && pass=$((pass + 1)) && echo "PASS integration: the hung script's EXIT trap ran" ||
+		{ fail=$((fail + 1)); echo "FAIL integration: the hung script's EXIT trap did not run"; }
 fi
 
 out=$(cd "$root" && AMBIT_ISTIO_SAMPLES=$tmp/no-samples "$build/tests/test_config" 2>&1)
