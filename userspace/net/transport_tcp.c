@@ -51,6 +51,7 @@ struct tcp {
 	bool handshaken; /* TLS: the handshake is done (always true for plain TCP) */
 	bool corked;	 /* out holds this batch's small writes: no EPOLLOUT needed yet */
 	bool outbound;	 /* opened by the connector (a client), not accepted */
+	bool tls_more;	 /* TLS: the last read stopped at the cap; OpenSSL may hold more */
 };
 
 static const struct transport_impl tcp_impl;
@@ -98,7 +99,11 @@ static ssize_t read_in(struct tcp *c)
 
 	if (!c->tls)
 		return buf_read_fd(&c->in, c->fd, TRANSPORT_READ_MAX);
-	/* OpenSSL reads ahead: what it holds makes no socket event, so take it all now. */
+	/*
+	 * OpenSSL reads ahead: what it holds makes no socket event, so take it all now, or, when
+	 * the buffer fills first, once the owner has taken some (deliver).
+	 */
+	c->tls_more = false;
 	while (c->in.len < TRANSPORT_READ_MAX) {
 		size_t room = TRANSPORT_READ_MAX - c->in.len;
 		char *p = buf_reserve(&c->in, room, TRANSPORT_READ_MAX);
@@ -120,6 +125,7 @@ static ssize_t read_in(struct tcp *c)
 			return n;
 		return total ? total : 0;
 	}
+	c->tls_more = true;
 	return total;
 }
 
@@ -176,17 +182,15 @@ static void fail(struct tcp *c, int err)
 /* Hands held input to the owner; EOF once everything before it was taken. */
 static void deliver(struct tcp *c)
 {
-	while (c->in.len && !c->paused && !c->closed && !c->failed && !c->closing) {
-		bool full = c->in.len >= TRANSPORT_READ_MAX;
-		size_t n = c->in.len, took = c->t.cbs->on_data(c->t.arg, buf_head(&c->in), n);
+	while (!c->paused && !c->closed && !c->failed && !c->closing) {
+		size_t n, took;
 
-		if (c->closed || c->closing)
-			return;
-		buf_consume(&c->in, took);
-		if (took < n)
-			c->paused = true;
-		/* The buffer was full: OpenSSL may hold more, with no socket event to come. */
-		if (full && !c->paused && c->tls && !c->eof_seen) {
+		/*
+		 * Room again after a read that stopped at the cap: OpenSSL may hold the rest (the
+		 * end of a body whose sender now waits for the answer), with no socket event to
+		 * come.
+		 */
+		if (c->tls_more && !c->eof_seen && c->in.len < TRANSPORT_READ_MAX) {
 			ssize_t r = read_in(c);
 
 			if (r < 0 && r != -EAGAIN) {
@@ -194,6 +198,15 @@ static void deliver(struct tcp *c)
 				return;
 			}
 		}
+		n = c->in.len;
+		if (!n)
+			break;
+		took = c->t.cbs->on_data(c->t.arg, buf_head(&c->in), n);
+		if (c->closed || c->closing)
+			return;
+		buf_consume(&c->in, took);
+		if (took < n)
+			c->paused = true;
 	}
 	if (c->closed || c->failed || c->closing)
 		return;
