@@ -817,6 +817,12 @@ int config_walk_dir(const char *dir, int (*fn)(const char *path, void *arg), voi
 /* A file, or every *.yaml / *.yml file under a directory (sorted, recursive), with @opts. */
 int config_load_path_opts(struct config *cfg, const char *path, const struct config_load_opts *opts,
 			  struct config_diags *diags);
+/*
+ * CustomResourceDefinitions (apiextensions.k8s.io/v1) for the Istio kinds ambit loads, their
+ * structural schemas generated from the loader's field tables, as one JSON "List" (malloc'd), or
+ * NULL when out of memory. `ambitctl install crds`.
+ */
+char *config_crds_json(void);
 /* The API group of "group/version" ("" for the core "v1"), copied into @buf. */
 const char *config_api_group(const char *api_version, char *buf, size_t len);
 

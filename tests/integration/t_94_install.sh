@@ -4,7 +4,10 @@
 # fields, wrong types, missing required fields); every container's flags are flags its binary
 # accepts; --set is checked; and install / install again / uninstall against the fake API
 # server with a kubeconfig: the objects, the mesh root made once (Secret, the certificate as a
-# ConfigMap), and nothing left after uninstall. No real cluster: see the README.
+# ConfigMap), and nothing left after uninstall. `ambitctl install crds`: the CRDs pass the models,
+# and every Istio object of the samples either passes its CRD's schema with nothing pruned or is
+# one ambit refuses too (tests/k8s/check_crds.py); they are applied, twice. No real cluster: see
+# the README.
 . "$(dirname "$0")/lib.sh"
 need_cmd /usr/bin/python3 curl
 need_bins
@@ -73,6 +76,23 @@ done <"$tmp/cmds"
 expect_eq "$n" 3 "containers checked"
 out=$("$AGENT" --kube --no-such-flag --version 2>&1) && fail "the flag check cannot fail"
 
+# ---- CRDs from ambit's own field tables: valid objects, and no field ambit reads pruned ----
+samples=${AMBIT_ISTIO_SAMPLES:-}
+for d in "$REPO/../shared/istio/samples" /work/shared/istio/samples; do
+	[ -z "$samples" ] && [ -d "$d" ] && samples=$d
+done
+[ -d "$samples" ] || fail "the Istio samples are not in ../shared or /work/shared (AMBIT_ISTIO_SAMPLES)"
+actl install crds --dry-run >"$tmp/crds.yaml" || fail "install crds --dry-run failed"
+diff -u "$REPO/deploy/crds.yaml" "$tmp/crds.yaml" >"$tmp/diff" ||
+	fail "deploy/crds.yaml is not what ambitctl generates (ambitctl install crds --dry-run > deploy/crds.yaml): $(head -20 "$tmp/diff")"
+expect_eq "$(grep -c '^kind: CustomResourceDefinition' "$tmp/crds.yaml")" 7 "CRDs (Istio's kinds ambit reads)"
+expect_eq "$(actl install crds --dry-run -o json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" 7 "CRDs as JSON"
+out=$(/usr/bin/python3 "$REPO/tests/k8s/validate_manifests.py" "$tmp/crds.yaml") ||
+	fail "the CRDs do not validate: $out"
+out=$(/usr/bin/python3 "$REPO/tests/k8s/check_crds.py" "$tmp/crds.yaml" "$AMBITCTL" "$samples") ||
+	fail "the CRDs and ambit disagree: $out"
+log "$out"
+
 # ---- install, install again, uninstall (the fake API server, a kubeconfig) ----
 /usr/bin/python3 "$REPO/tests/k8s/fake_apiserver.py" --listen 127.0.0.1:0 --port-file "$tmp/port" \
 	--token t94 >"$tmp/api.log" 2>&1 &
@@ -106,6 +126,13 @@ expect_contains "$out" "DaemonSet/ambit-node configured"
 expect_not_contains "$out" "Secret/ambit-ca-root created"
 expect_eq "$(get /api/v1/namespaces/ambit-system/configmaps/ambit-ca-root-cert |
 	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["root-cert.pem"])')" "$secret_cert"
+out=$(actl install crds --kubeconfig "$tmp/kubeconfig") || fail "install crds failed: $out"
+expect_contains "$out" "CustomResourceDefinition/virtualservices.networking.istio.io created"
+expect_eq "$(get /apis/apiextensions.k8s.io/v1/customresourcedefinitions/authorizationpolicies.security.istio.io |
+	/usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin)["spec"]; print(s["group"], s["names"]["plural"], [v["name"] for v in s["versions"] if v["storage"]])')" \
+	"security.istio.io authorizationpolicies ['v1']" "the AuthorizationPolicy CRD in the API server"
+out=$(actl install crds --kubeconfig "$tmp/kubeconfig") || fail "install crds again failed: $out"
+expect_contains "$out" "CustomResourceDefinition/virtualservices.networking.istio.io configured"
 out=$(actl uninstall --kubeconfig "$tmp/kubeconfig" -y) || fail "uninstall failed: $out"
 expect_contains "$out" "DaemonSet/ambit-node deleted"
 expect_contains "$out" "Secret/ambit-ca-root deleted"
@@ -114,5 +141,5 @@ for p in /apis/apps/v1/namespaces/ambit-system/daemonsets/ambit-node \
 	/api/v1/namespaces/ambit-system/secrets/ambit-ca-root /api/v1/namespaces/ambit-system; do
 	expect_contains "$(get "$p")" '"code": 404' "$p after uninstall"
 done
-log "rendered, validated, flags checked; installed twice and uninstalled"
+log "rendered, validated, flags checked; CRDs checked and applied; installed twice and uninstalled"
 pass

@@ -21,7 +21,8 @@ KINDS = {("v1", "Namespace"): "V1Namespace", ("v1", "ServiceAccount"): "V1Servic
          ("v1", "Secret"): "V1Secret", ("apps/v1", "Deployment"): "V1Deployment",
          ("apps/v1", "DaemonSet"): "V1DaemonSet",
          ("rbac.authorization.k8s.io/v1", "ClusterRole"): "V1ClusterRole",
-         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "V1ClusterRoleBinding"}
+         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "V1ClusterRoleBinding",
+         ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): "V1CustomResourceDefinition"}
 
 
 def check(value, typ, path, errors):

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include "ambit/config.h"
 
@@ -449,9 +450,129 @@ static void test_durations(void **state)
 	}
 }
 
+/* The node at @path ("spec.http[].route": [] steps into items, {} into additionalProperties) of
+ * the schema of @kind's CRD, version @version. */
+static const cJSON *crd_node(const cJSON *list, const char *kind, const char *version,
+			     const char *path)
+{
+	const cJSON *crd, *v, *s = NULL;
+	char buf[256], *save = NULL;
+
+	cJSON_ArrayForEach(crd, cJSON_GetObjectItem(list, "items"))
+	{
+		const cJSON *spec = cJSON_GetObjectItem(crd, "spec");
+
+		if (strcmp(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "names"), "kind")
+			       ->valuestring,
+			   kind))
+			continue;
+		cJSON_ArrayForEach(v, cJSON_GetObjectItem(spec, "versions"))
+		{
+			if (!strcmp(cJSON_GetObjectItem(v, "name")->valuestring, version))
+				s = cJSON_GetObjectItem(cJSON_GetObjectItem(v, "schema"),
+							"openAPIV3Schema");
+		}
+	}
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *seg = strtok_r(buf, ".", &save); s && seg; seg = strtok_r(NULL, ".", &save)) {
+		size_t n = strlen(seg);
+		bool items = n > 2 && !strcmp(seg + n - 2, "[]");
+		bool values = n > 2 && !strcmp(seg + n - 2, "{}");
+
+		if (items || values)
+			seg[n - 2] = '\0';
+		s = cJSON_GetObjectItem(cJSON_GetObjectItem(s, "properties"), seg);
+		if (s && items)
+			s = cJSON_GetObjectItem(s, "items");
+		if (s && values)
+			s = cJSON_GetObjectItem(s, "additionalProperties");
+	}
+	return s;
+}
+
+static const char *crd_type(const cJSON *list, const char *kind, const char *path)
+{
+	const cJSON *n = crd_node(list, kind, "v1", path), *t = cJSON_GetObjectItem(n, "type");
+
+	if (!n)
+		fail_msg("%s: no %s in its schema", kind, path);
+	if (cJSON_IsTrue(cJSON_GetObjectItem(n, "x-kubernetes-int-or-string")))
+		return "int-or-string";
+	return cJSON_IsString(t) ? t->valuestring : "(kept whole)";
+}
+
+static bool crd_requires(const cJSON *list, const char *kind, const char *path, const char *f)
+{
+	const cJSON *r;
+
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(crd_node(list, kind, "v1", path), "required"))
+	{
+		if (!strcmp(r->valuestring, f))
+			return true;
+	}
+	return false;
+}
+
+/* `ambitctl install crds`: the schemas follow the loader's tables, nesting found by probing. */
+static void test_crds(void **state)
+{
+	char *text = config_crds_json(), *again = config_crds_json();
+	cJSON *list = cJSON_Parse(text);
+	const cJSON *crd, *v;
+	size_t n = 0;
+
+	assert_non_null(list);
+	assert_string_equal(text, again); /* the same every time: deploy/crds.yaml is kept equal */
+	cJSON_ArrayForEach(crd, cJSON_GetObjectItem(list, "items"))
+	{
+		const char *group =
+		    cJSON_GetObjectItem(cJSON_GetObjectItem(crd, "spec"), "group")->valuestring;
+
+		assert_true(!strcmp(group, "networking.istio.io") ||
+			    !strcmp(group, "security.istio.io"));
+		n++;
+	}
+	assert_int_equal(n, 7);
+	/* Every version Istio serves, stored as v1. */
+	assert_non_null(crd_node(list, "VirtualService", "v1alpha3", "spec.hosts"));
+	v = cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(crd_node(list, "VirtualService", "v1", ""), "properties"),
+	    "status");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(v, "x-kubernetes-preserve-unknown-fields")));
+	/* Deep nesting, items and required fields. */
+	assert_string_equal(
+	    crd_type(list, "VirtualService", "spec.http[].route[].destination.host"), "string");
+	assert_true(
+	    crd_requires(list, "VirtualService", "spec.http[].route[].destination", "host"));
+	assert_string_equal(
+	    crd_type(list, "VirtualService", "spec.http[].route[].destination.port.number"),
+	    "integer");
+	assert_string_equal(crd_type(list, "VirtualService", "spec.hosts[]"), "string");
+	/* A field of any type the parser reads as a number. */
+	assert_string_equal(
+	    crd_type(list, "VirtualService", "spec.http[].fault.abort.percentage.value"), "number");
+	/* Maps of free keys: labels (strings), per-port settings (objects, keyed by port). */
+	assert_string_equal(crd_type(list, "AuthorizationPolicy", "spec.selector.matchLabels{}"),
+			    "string");
+	assert_string_equal(crd_type(list, "PeerAuthentication", "spec.portLevelMtls{}.mode"),
+			    "string");
+	assert_string_equal(
+	    crd_type(list, "DestinationRule",
+		     "spec.subsets[].trafficPolicy.connectionPool.tcp.maxConnections"),
+	    "integer");
+	assert_string_equal(
+	    crd_type(list, "AuthorizationPolicy", "spec.rules[].from[].source.principals[]"),
+	    "string");
+	assert_true(crd_requires(list, "DestinationRule", "spec", "host"));
+	cJSON_Delete(list);
+	free(text);
+	free(again);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_crds),
 	    cmocka_unit_test(test_authorization_policy_model),
 	    cmocka_unit_test(test_peer_authentication_model),
 	    cmocka_unit_test(test_networking_model),

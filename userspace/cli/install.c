@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include <yaml.h>
 
 #include "ambit/ca.h"
+#include "ambit/config.h"
 #include "crypto.h"
 #include "ctl.h"
 #include "kconn.h"
@@ -250,6 +252,8 @@ static const struct kind {
     {"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", false},
     {"Deployment", "/apis/apps/v1", "deployments", true},
     {"DaemonSet", "/apis/apps/v1", "daemonsets", true},
+    {"CustomResourceDefinition", "/apis/apiextensions.k8s.io/v1", "customresourcedefinitions",
+     false},
 };
 
 static const char *jstr_at(const cJSON *o, const char *a, const char *b)
@@ -466,6 +470,157 @@ static int connect_kube(struct kconn *k, const char *kubeconfig)
 	return 0;
 }
 
+/* A string YAML 1.1 would read as something else (true, 80, null): quoted. */
+static bool needs_quotes(const char *v)
+{
+	static const char *const words[] = {"true", "false", "yes",  "no", "on", "off",
+					    "y",    "n",     "null", "~",  ""};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcasecmp(v, words[i]))
+			return true;
+	return strchr("0123456789+-.", v[0]) != NULL;
+}
+
+static int emit_scalar(yaml_emitter_t *e, const char *v, bool quote)
+{
+	yaml_event_t ev;
+
+	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)v, (int)strlen(v), !quote, 1,
+				     quote ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
+					   : YAML_ANY_SCALAR_STYLE);
+	return yaml_emitter_emit(e, &ev) ? 0 : -EIO;
+}
+
+/* @v as YAML events (block style): objects, arrays, strings, booleans, numbers. */
+static int emit_json(yaml_emitter_t *e, const cJSON *v)
+{
+	yaml_event_t ev;
+	const cJSON *c;
+	char num[64];
+	int err = 0;
+
+	if (cJSON_IsObject(v)) {
+		yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+		if (!yaml_emitter_emit(e, &ev))
+			return -EIO;
+		cJSON_ArrayForEach(c, v)
+		{
+			err = err ?: emit_scalar(e, c->string, needs_quotes(c->string));
+			err = err ?: emit_json(e, c);
+		}
+		yaml_mapping_end_event_initialize(&ev);
+	} else if (cJSON_IsArray(v)) {
+		yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
+		if (!yaml_emitter_emit(e, &ev))
+			return -EIO;
+		cJSON_ArrayForEach(c, v) err = err ?: emit_json(e, c);
+		yaml_sequence_end_event_initialize(&ev);
+	} else if (cJSON_IsString(v)) {
+		return emit_scalar(e, v->valuestring, needs_quotes(v->valuestring));
+	} else if (cJSON_IsBool(v)) {
+		return emit_scalar(e, cJSON_IsTrue(v) ? "true" : "false", false);
+	} else if (cJSON_IsNumber(v)) {
+		snprintf(num, sizeof(num), "%.17g", v->valuedouble);
+		return emit_scalar(e, num, false);
+	} else {
+		return emit_scalar(e, "null", false);
+	}
+	if (err)
+		return err;
+	return yaml_emitter_emit(e, &ev) ? 0 : -EIO;
+}
+
+/* Each of @items as a YAML document of its own, on stdout. */
+static int print_yaml(const cJSON *items)
+{
+	yaml_emitter_t e;
+	yaml_event_t ev;
+	const cJSON *o;
+	int err = 0;
+
+	if (!yaml_emitter_initialize(&e))
+		return -ENOMEM;
+	yaml_emitter_set_output_file(&e, stdout);
+	yaml_emitter_set_width(&e, 100);
+	yaml_emitter_set_unicode(&e, 1);
+	yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+	if (!yaml_emitter_emit(&e, &ev))
+		err = -EIO;
+	cJSON_ArrayForEach(o, items)
+	{
+		yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 0);
+		if (err || !yaml_emitter_emit(&e, &ev))
+			break;
+		err = emit_json(&e, o);
+		yaml_document_end_event_initialize(&ev, 1);
+		if (err || !yaml_emitter_emit(&e, &ev))
+			break;
+	}
+	yaml_stream_end_event_initialize(&ev);
+	if (!err && !yaml_emitter_emit(&e, &ev))
+		err = -EIO;
+	yaml_emitter_delete(&e);
+	fflush(stdout);
+	return err ? -EIO : 0;
+}
+
+/*
+ * `ambitctl install crds`: the CustomResourceDefinitions of the Istio kinds ambit reads, for a
+ * cluster that has none (one migrating from Istio has Istio's own), generated from the loader's
+ * field tables (config_crds_json), printed as YAML (--dry-run; -o json: a List) or applied.
+ */
+static int install_crds(int argc, char **argv)
+{
+	const char *kubeconfig = NULL;
+	bool dry = false, json = false;
+	struct kconn k = {0};
+	char *text;
+	cJSON *list, *items;
+	int ret = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--dry-run"))
+			dry = true;
+		else if (!strcmp(argv[i], "-o") && i + 1 < argc &&
+			 (!strcmp(argv[i + 1], "json") || !strcmp(argv[i + 1], "yaml")))
+			json = !strcmp(argv[++i], "json");
+		else if (!strcmp(argv[i], "--kubeconfig") && i + 1 < argc)
+			kubeconfig = argv[++i];
+		else if (strcmp(argv[i], "-y") && strcmp(argv[i], "--skip-confirmation")) {
+			fprintf(stderr, "usage: ambitctl install crds [--dry-run [-o yaml|json]] "
+					"[--kubeconfig F]\n");
+			return -EINVAL;
+		}
+	}
+	text = config_crds_json();
+	if (!text) {
+		fprintf(stderr, "ambitctl install crds: out of memory\n");
+		return -ENOMEM;
+	}
+	if (dry && json) {
+		puts(text);
+		free(text);
+		return 0;
+	}
+	list = cJSON_Parse(text);
+	free(text);
+	if (!list)
+		return -ENOMEM;
+	items = cJSON_GetObjectItemCaseSensitive(list, "items");
+	if (dry) {
+		ret = print_yaml(items);
+		cJSON_Delete(list);
+		return ret;
+	}
+	ret = connect_kube(&k, kubeconfig);
+	for (int i = 0; !ret && i < cJSON_GetArraySize(items); i++)
+		ret = apply_one(&k, cJSON_GetArrayItem(items, i), false);
+	kconn_free(&k);
+	cJSON_Delete(list);
+	return ret;
+}
+
 int cmd_install(int argc, char **argv, bool uninstall)
 {
 	struct render_opts ro = {{0}};
@@ -476,6 +631,8 @@ int cmd_install(int argc, char **argv, bool uninstall)
 	char *text;
 	int ret = 0, n;
 
+	if (!uninstall && argc && !strcmp(argv[0], "crds"))
+		return install_crds(argc - 1, argv + 1);
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--dry-run"))
 			dry = true;
@@ -488,10 +645,14 @@ int cmd_install(int argc, char **argv, bool uninstall)
 		else if (!strcmp(argv[i], "--kubeconfig") && i + 1 < argc)
 			kubeconfig = argv[++i];
 		else {
-			fprintf(stderr,
-				"usage: ambitctl %s [--set KEY=VALUE]... [--dry-run] [--kubeconfig "
-				"F]\n",
-				uninstall ? "uninstall" : "install");
+			fprintf(
+			    stderr,
+			    "usage: ambitctl %s [--set KEY=VALUE]... [--dry-run] [--kubeconfig "
+			    "F]%s\n",
+			    uninstall ? "uninstall" : "install",
+			    uninstall
+				? ""
+				: "\n       ambitctl install crds [--dry-run] [--kubeconfig F]");
 			return -EINVAL;
 		}
 	}

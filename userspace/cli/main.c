@@ -47,6 +47,8 @@ static const struct usage_entry {
     {"kubernetes", " install uninstall ",
      "  install [--set KEY=VALUE]... [--dry-run] [--kubeconfig F]   ambit on the cluster\n"
      "            (keys: namespace image trustDomain logLevel cgroupRoot caSecret)\n"
+     "  install crds [--dry-run [-o yaml|json]] [--kubeconfig F]   Istio's CRDs, from ambit's own "
+     "schemas\n"
      "  uninstall [--set namespace=NS] [--dry-run] [--kubeconfig F]\n"},
     {"inspection", " check ",
      "  check SRC DST:PORT [-o json]    which policy decides SRC -> DST and why\n"

@@ -272,6 +272,27 @@ int config_load_buffer(struct config *cfg, const char *name, const char *buf, si
 	return config_load_buffer_opts(cfg, name, buf, len, NULL, diags);
 }
 
+int cfg_probe_load(const char *buf, size_t len, struct cfg_probe *probe)
+{
+	struct config cfg, stage;
+	struct cfg_ctx ctx;
+	int err;
+
+	config_init(&cfg);
+	config_init(&stage);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.file = "<probe>";
+	ctx.cfg = &cfg;
+	ctx.stage = &stage;
+	ctx.probe = probe;
+	err = cfg_parse_stream(&ctx, buf, len);
+	free(ctx.object);
+	cfg_index_free(ctx.index);
+	config_free(&stage);
+	config_free(&cfg);
+	return err;
+}
+
 int config_load_buffer_opts(struct config *cfg, const char *name, const char *buf, size_t len,
 			    const struct config_load_opts *opts, struct config_diags *diags)
 {

@@ -40,6 +40,7 @@ struct cfg_ctx {
 	struct cfg_index *index; /* names of cfg's and stage's objects, built on first use */
 	struct cfg_told *told;	 /* objects for opts->on_object, told once the file is clean */
 	size_t ntold;
+	struct cfg_probe *probe; /* config_crds: records the tables walked and the type errors */
 };
 
 /* An object waiting for the end of its file to be told (config_load_opts.on_object). */
@@ -105,6 +106,16 @@ int cfg_check_document(struct cfg_ctx *ctx);
 char *cfg_emit_object(struct cfg_ctx *ctx, yaml_node_t *root, const char *inject_ns);
 /* Parses every document of @buf, calling config_k8s_document() on each non-empty root. */
 int cfg_parse_stream(struct cfg_ctx *ctx, const char *buf, size_t len);
+
+/*
+ * config_crd.c: a probe parse (config_crds) records, by field path ("spec.http[0].route"), the
+ * field table each mapping was walked with and the first "expected ..." error; cfg_probe_load
+ * (config.c) parses @buf with @probe set and keeps nothing else.
+ */
+struct cfg_probe;
+void cfg_probe_table(struct cfg_probe *p, const char *path, const struct cfg_field *fields);
+void cfg_probe_diag(struct cfg_probe *p, const char *path, const char *msg);
+int cfg_probe_load(const char *buf, size_t len, struct cfg_probe *probe);
 
 /* config_k8s.c */
 enum cfg_name_rule {

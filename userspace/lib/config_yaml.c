@@ -31,6 +31,8 @@ static void cfg_diag_at(struct cfg_ctx *ctx, int line, int column, bool error, c
 
 	if (error)
 		ctx->nerrors++;
+	if (ctx->probe)
+		cfg_probe_diag(ctx->probe, ctx->plen ? ctx->path : "", msg);
 	/* A garbage file can produce thousands of errors; the first ones are the useful ones. */
 	if (!ds || ctx->ndiags >= CFG_MAX_DIAGS_PER_FILE)
 		return;
@@ -294,6 +296,8 @@ int cfg_walk_map(struct cfg_ctx *ctx, yaml_node_t *map, const struct cfg_field *
 		cfg_error(ctx, map, "expected a mapping, got %s", cfg_type_name(map));
 		return -EINVAL;
 	}
+	if (ctx->probe)
+		cfg_probe_table(ctx->probe, ctx->plen ? ctx->path : "", fields);
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = cfg_node(ctx, p->key), *v = cfg_node(ctx, p->value);
 		const char *name = (const char *)k->data.scalar.value;
