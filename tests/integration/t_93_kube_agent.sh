@@ -11,8 +11,9 @@
 #    to the Service goes through the ztunnel over HBONE with both identities, and the metrics
 #    name the Deployment (from the ReplicaSet owner);
 #  - an AuthorizationPolicy created through the API takes effect; an invalid version of it is
-#    rejected naming the object and the field while the last good one keeps serving; deleting
-#    it through the API takes it away;
+#    rejected naming the object and the field (in the status, and in a Warning Event "Rejected"
+#    on the object) while the last good one keeps serving; deleting it through the API takes it
+#    away;
 #  - certificates come from the CA server (ambit-agent --ca-server, as the CA Deployment runs
 #    it): the agent sends CSRs with its service-account token and never holds the root key; the
 #    server refuses a bad token, a pod of another node and a CSR naming another identity;
@@ -274,6 +275,20 @@ bad=$(python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); o["spec"]["ac
 expect_eq "$(api PUT "$AP/deny-a" "$bad")" 200
 wait_for 20 named_error || failed "the invalid version is not named: $(st 's["configErrors"]')"
 log "rejected: $(st 's["configErrors"][0]')"
+# ... and on the object itself, as `kubectl describe` shows it: one Warning Event naming the field.
+event() {
+	[ "$(api GET /api/v1/namespaces/shop/events)" = 200 ] && python3 - "$tmp/api.out" <<'PYEOF'
+import json, sys
+ev = [e for e in json.load(open(sys.argv[1]))["items"]
+      if e["involvedObject"].get("name") == "deny-a" and e["reason"] == "Rejected"]
+assert len(ev) == 1 and ev[0]["type"] == "Warning", ev
+assert ev[0]["involvedObject"]["kind"] == "AuthorizationPolicy", ev
+assert "spec.action" in ev[0]["message"] and "MAYBE" in ev[0]["message"], ev
+print(ev[0]["message"])
+PYEOF
+}
+wait_for 20 event >/dev/null || failed "no Rejected Event on the policy: $(cat "$tmp/api.out")"
+log "Event: $(event)"
 expect_eq "$(call)" "000" "the last good DENY policy must keep serving"
 expect_eq "$(api DELETE "$AP/deny-a")" 200
 wait_for 20 call_ok || failed "the deleted policy still refuses"

@@ -17,7 +17,9 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
 #include "kconn.h"
+#include "kevents.h"
 #include "ksource.h"
 
 static const char pods[] =
@@ -93,10 +95,78 @@ static void test_runtime(void **state)
 	ksource_stop(ks);
 }
 
+static const char *ev_str(const cJSON *e, const char *a, const char *b)
+{
+	const cJSON *v = cJSON_GetObjectItem(e, a);
+
+	v = b ? cJSON_GetObjectItem(v, b) : v;
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The Event on a rejected object: who, why, and a name every node computes alike. */
+static void test_rejected_event(void **state)
+{
+	const char *obj = "{\"metadata\":{\"name\":\"deny-a\",\"namespace\":\"shop\","
+			  "\"uid\":\"u-1\",\"resourceVersion\":\"42\"},\"spec\":{}}";
+	struct config_diag items[] = {
+	    {.error = false, .field = "spec.selector", .message = "a warning, not a reason"},
+	    {.error = true,
+	     .field = "spec.action",
+	     .message = "\"MAYBE\" is not one of ALLOW, DENY"},
+	    {.error = true, .field = NULL, .message = "second"},
+	};
+	struct config_diags d = {3, items}, warn_only = {1, items};
+	char ns[64], ns2[64];
+	cJSON *e = kevents_event(obj, "security.istio.io/v1", "AuthorizationPolicy", &d, 1700000000,
+				 ns, sizeof(ns)),
+	      *again = kevents_event(obj, "security.istio.io/v1", "AuthorizationPolicy", &d,
+				     1700000999, ns2, sizeof(ns2));
+	const char *msg;
+
+	assert_non_null(e);
+	assert_string_equal(ns, "shop");
+	assert_string_equal(ev_str(e, "kind", NULL), "Event");
+	assert_string_equal(ev_str(e, "metadata", "namespace"), "shop");
+	assert_string_equal(ev_str(e, "involvedObject", "kind"), "AuthorizationPolicy");
+	assert_string_equal(ev_str(e, "involvedObject", "apiVersion"), "security.istio.io/v1");
+	assert_string_equal(ev_str(e, "involvedObject", "uid"), "u-1");
+	assert_string_equal(ev_str(e, "involvedObject", "resourceVersion"), "42");
+	assert_string_equal(ev_str(e, "type", NULL), "Warning");
+	assert_string_equal(ev_str(e, "reason", NULL), "Rejected");
+	assert_string_equal(ev_str(e, "firstTimestamp", NULL), "2023-11-14T22:13:20Z");
+	msg = ev_str(e, "message", NULL);
+	assert_non_null(strstr(msg, "spec.action: \"MAYBE\" is not one of ALLOW, DENY; second"));
+	assert_null(strstr(msg, "a warning"));
+	/* Later, or on another node: the same name (the API server keeps one). */
+	assert_non_null(again);
+	assert_string_equal(ev_str(e, "metadata", "name"), ev_str(again, "metadata", "name"));
+	assert_int_equal(strncmp(ev_str(e, "metadata", "name"), "deny-a.", 7), 0);
+	cJSON_Delete(again);
+	/* Another version of the object: another Event. */
+	again = kevents_event("{\"metadata\":{\"name\":\"deny-a\",\"namespace\":\"shop\","
+			      "\"uid\":\"u-1\",\"resourceVersion\":\"43\"}}",
+			      "security.istio.io/v1", "AuthorizationPolicy", &d, 1700000000, ns2,
+			      sizeof(ns2));
+	assert_string_not_equal(ev_str(e, "metadata", "name"), ev_str(again, "metadata", "name"));
+	cJSON_Delete(again);
+	cJSON_Delete(e);
+	/* No error, no name, not JSON: no Event. A cluster-scoped object's goes to default. */
+	assert_null(kevents_event(obj, "v1", "X", &warn_only, 0, ns, sizeof(ns)));
+	assert_null(kevents_event("{\"metadata\":{}}", "v1", "X", &d, 0, ns, sizeof(ns)));
+	assert_null(kevents_event("{not json", "v1", "X", &d, 0, ns, sizeof(ns)));
+	e = kevents_event("{\"metadata\":{\"name\":\"shop\"}}", "v1", "Namespace", &d, 0, ns,
+			  sizeof(ns));
+	assert_non_null(e);
+	assert_string_equal(ns, "default");
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "involvedObject"), "namespace"));
+	cJSON_Delete(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_runtime),
+	    cmocka_unit_test(test_rejected_event),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

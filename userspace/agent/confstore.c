@@ -311,6 +311,13 @@ int confstore_put(struct confstore *cs, const char *name, const char *text, size
 	return 0;
 }
 
+const struct config_diags *confstore_errors(const struct confstore *cs, const char *name)
+{
+	const struct confstore_file *f = find((struct confstore *)cs, name);
+
+	return f && f->errors.n ? &f->errors : NULL;
+}
+
 void confstore_drop(struct confstore *cs, const char *name, bool *changed)
 {
 	struct confstore_file *f = find(cs, name);

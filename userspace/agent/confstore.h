@@ -67,6 +67,8 @@ int confstore_reload(struct confstore *cs, const char *dir, bool *changed);
  */
 int confstore_put(struct confstore *cs, const char *name, const char *text, size_t len,
 		  bool *changed);
+/* The diagnostics of entry @name's last parse when it failed (borrowed), else NULL. */
+const struct config_diags *confstore_errors(const struct confstore *cs, const char *name);
 /* Entry @name (confstore_put's) goes with its objects. *changed as above. */
 void confstore_drop(struct confstore *cs, const char *name, bool *changed);
 /*

@@ -24,6 +24,29 @@ static int slurp(const char *path, char **out, bool trim)
 	return 0;
 }
 
+int kconn_copy(struct kconn *d, const struct kconn *s)
+{
+	memset(d, 0, sizeof(*d));
+#define DUP(f)                                                                                     \
+	do {                                                                                       \
+		if (s->f && !(d->f = strdup(s->f))) {                                              \
+			kconn_free(d);                                                             \
+			return -ENOMEM;                                                            \
+		}                                                                                  \
+	} while (0)
+	DUP(server);
+	DUP(ca_pem);
+	DUP(token);
+	DUP(token_file);
+	DUP(cert_pem);
+	DUP(key_pem);
+	DUP(namespace);
+#undef DUP
+	d->insecure = s->insecure;
+	memcpy(d->source, s->source, sizeof(d->source));
+	return 0;
+}
+
 void kconn_free(struct kconn *c)
 {
 	free(c->server);

@@ -37,6 +37,8 @@ int kconn_in_cluster(struct kconn *c, const char *sa_dir, char *why, size_t len)
 int kconn_kubeconfig(struct kconn *c, const char *path, const char *context, char *why, size_t len);
 /* Reads the token file again when there is one: 0, or -errno (the old token stays). */
 int kconn_refresh_token(struct kconn *c);
+/* A deep copy of @s into @d (for another thread). 0 or -ENOMEM (then @d holds nothing). */
+int kconn_copy(struct kconn *d, const struct kconn *s);
 void kconn_free(struct kconn *c);
 
 typedef void CURL;

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/log.h"
+#include "kevents.h"
 #include "kwatch.h"
 #include "ksource.h"
 #include "podns.h"
@@ -62,6 +63,7 @@ struct pod_found {
 
 struct ksource {
 	struct kwatch *w;
+	struct kevents *ev; /* Warning Events on the objects rejected */
 	char *node, *cg_root;
 	bool synced[N_KINDS];
 	size_t n_found;
@@ -77,7 +79,8 @@ struct ksource *ksource_start(const struct kconn *conn, const char *node, const 
 		return NULL;
 	ks->node = strdup(node);
 	ks->cg_root = strdup(cg_root);
-	if (!ks->node || !ks->cg_root || !(ks->w = kwatch_start(conn, kinds, N_KINDS, watch_s))) {
+	if (!ks->node || !ks->cg_root || !(ks->ev = kevents_start(conn)) ||
+	    !(ks->w = kwatch_start(conn, kinds, N_KINDS, watch_s))) {
 		int err = errno ? errno : ENOMEM;
 
 		ksource_stop(ks);
@@ -113,10 +116,14 @@ void ksource_take(struct ksource *ks, struct confstore *cs, bool *changed)
 		}
 		snprintf(name, sizeof(name), "k8s:%s/%s", c[i].res->name, c[i].key);
 		/* The store says whether this one changed anything; any of the batch counts. */
-		if (c[i].what == KWATCH_REMOVE)
+		if (c[i].what == KWATCH_REMOVE) {
 			confstore_drop(cs, name, &one);
-		else if (confstore_put(cs, name, c[i].json, strlen(c[i].json), &one))
+		} else if (confstore_put(cs, name, c[i].json, strlen(c[i].json), &one)) {
 			pr_err("kubernetes: %s: out of memory; the last good version stays", name);
+		} else if (confstore_errors(cs, name)) {
+			kevents_rejected(ks->ev, c[i].json, c[i].res->api_version, c[i].res->kind,
+					 confstore_errors(cs, name));
+		}
 		*changed |= one;
 	}
 	kwatch_changes_free(c, n);
@@ -359,6 +366,7 @@ void ksource_stop(struct ksource *ks)
 		return;
 	if (ks->w)
 		kwatch_stop(ks->w);
+	kevents_stop(ks->ev);
 	for (size_t i = 0; i < ks->n_found; i++) {
 		free(ks->found[i].uid);
 		free(ks->found[i].cgroup);

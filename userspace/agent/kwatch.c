@@ -421,27 +421,6 @@ static void *run(void *arg)
 	return NULL;
 }
 
-static int conn_copy(struct kconn *d, const struct kconn *s)
-{
-	memset(d, 0, sizeof(*d));
-#define DUP(f)                                                                                     \
-	do {                                                                                       \
-		if (s->f && !(d->f = strdup(s->f)))                                                \
-			return -ENOMEM;                                                            \
-	} while (0)
-	DUP(server);
-	DUP(ca_pem);
-	DUP(token);
-	DUP(token_file);
-	DUP(cert_pem);
-	DUP(key_pem);
-	DUP(namespace);
-#undef DUP
-	d->insecure = s->insecure;
-	memcpy(d->source, s->source, sizeof(d->source));
-	return 0;
-}
-
 struct kwatch *kwatch_start(const struct kconn *conn, const struct kwatch_res *res, size_t n,
 			    unsigned int watch_s)
 {
@@ -460,7 +439,7 @@ struct kwatch *kwatch_start(const struct kconn *conn, const struct kwatch_res *r
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->watch_s = watch_s ? watch_s : 300;
 	w->res = calloc(n + 1, sizeof(*w->res));
-	if (w->efd < 0 || !w->res || conn_copy(&w->conn, conn))
+	if (w->efd < 0 || !w->res || kconn_copy(&w->conn, conn))
 		goto fail;
 	w->n = n;
 	for (size_t i = 0; i < n; i++) {

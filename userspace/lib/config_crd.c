@@ -303,8 +303,8 @@ static cJSON *table_schema(const struct cfg_probe *p, const char *path, const st
 	props = cJSON_AddObjectToObject(s, "properties");
 	for (const struct cfg_field *f = t; f->name; f++) {
 		/* At the root: apiVersion, kind and metadata are the API server's own. */
-		if (!path[0] && (strcmp(f->name, "apiVersion") == 0 || strcmp(f->name, "kind") == 0 ||
-				 strcmp(f->name, "metadata") == 0))
+		if (!path[0] && (strcmp(f->name, "apiVersion") == 0 ||
+				 strcmp(f->name, "kind") == 0 || strcmp(f->name, "metadata") == 0))
 			continue;
 		if (!child_path(sub, sizeof(sub), path, f->name))
 			continue;
