@@ -39,6 +39,7 @@ struct config_meta {
 	char *uid;	   /* metadata.uid (set by the API server), or NULL */
 	/* The ownerReference with controller: true (kind and name), or NULL. */
 	char *controller_kind, *controller_name;
+	bool deleting; /* metadata.deletionTimestamp is set: the object is being deleted */
 };
 
 struct config_namespace {
@@ -106,6 +107,11 @@ struct config_pod {
 	char *pod_ip;  /* status.podIP, or NULL while not running */
 	char *host_ip; /* status.hostIP */
 	char *phase;   /* status.phase ("Running", "Succeeded"...), or NULL */
+	/*
+	 * status.conditions' Ready: CONFIG_READY_TRUE, _FALSE (False or Unknown: its readiness
+	 * probe fails, or it is starting), or _UNSAID (no such condition: a manifest, not the API).
+	 */
+	enum { CONFIG_READY_UNSAID, CONFIG_READY_TRUE, CONFIG_READY_FALSE } ready;
 };
 
 struct config_deployment {

@@ -10,6 +10,7 @@
 #  - a container started after enrollment (a new cgroup below the pod's) is captured: the call
 #    to the Service goes through the ztunnel over HBONE with both identities, and the metrics
 #    name the Deployment (from the ReplicaSet owner);
+#  - a pod whose Ready condition turns False takes no Service traffic until it is True again;
 #  - an AuthorizationPolicy created through the API takes effect; an invalid version of it is
 #    rejected naming the object and the field (in the status, and in a Warning Event "Rejected"
 #    on the object) while the last good one keeps serving; deleting it through the API takes it
@@ -261,6 +262,20 @@ expect_contains "$(cat "$tmp/sign.out")" "runs on node2, not on the requesting n
 expect_eq "$(sign t93 shop/a-5d8f-x1 spiffe://cluster.local/ns/shop/sa/b)" 400
 expect_contains "$(cat "$tmp/sign.out")" "asks for a name other than spiffe://cluster.local/ns/shop/sa/a"
 log "CA server: signs only this node's pods' identities, and only as the CSR's own"
+
+# ---- readiness: a pod failing its readiness probe takes no Service traffic, as kube-proxy ----
+ready() { # true|false: pod b's Ready condition, written through the API as the kubelet does
+	local P=/api/v1/namespaces/shop/pods/b-5d8f-y2 o
+	expect_eq "$(api GET "$P")" 200
+	o=$(python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); o["status"]["conditions"]=[{"type":"Ready","status":sys.argv[2]}]; print(json.dumps(o))' "$tmp/api.out" "$1")
+	expect_eq "$(api PUT "$P" "$o")" 200
+}
+ready False
+wait_for 20 call_refused || failed "pod b, not Ready, still takes the Service's traffic"
+expect_eq "$(st 's["workloads"]')" "3" "pod b not Ready is still a workload"
+ready True
+wait_for 20 call_ok || failed "pod b, Ready again, takes no traffic"
+log "readiness: a pod not Ready is no Service endpoint, and is again once Ready"
 
 # ---- policy through the API ----
 deny='{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy",

@@ -335,6 +335,23 @@ static void test_services(void **state)
 	assert_string_equal(f->d.snap_services[0].hostname, "web.demo.svc.cluster.local");
 	assert_int_equal(f->d.snap_services[0].nendpoints, 3);
 	assert_int_equal(f->d.snap_services[0].ports[0].target_port, 8080);
+
+	/* A pod not Ready (or being deleted) is no endpoint, but stays a workload. */
+	{
+		size_t workloads = f->d.n_snap_workloads;
+		uint32_t out = svc_of(&f->d, "10.96.0.10", 80)->backends[0].ip;
+
+		for (size_t i = 0; i < f->rt.n_pods; i++)
+			if (f->rt.pods[i].ip == out)
+				f->rt.pods[i].not_ready = true;
+		compute(f);
+		s = svc_of(&f->d, "10.96.0.10", 80);
+		assert_int_equal(s->n, 2);
+		for (uint32_t i = 0; i < s->n; i++)
+			assert_true(s->backends[i].ip != out);
+		assert_int_equal(f->d.snap_services[0].nendpoints, 2);
+		assert_int_equal(f->d.n_snap_workloads, workloads);
+	}
 }
 
 /* Waypoint bindings reach the ztunnel's snapshot: the Service, not its pods (service waypoint). */

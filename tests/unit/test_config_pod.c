@@ -149,7 +149,9 @@ static void test_api_pod(void **state)
 	    "\"name\":\"r-7d9f\",\"uid\":\"u2\",\"controller\":true,\"blockOwnerDeletion\":true}]},"
 	    "\"spec\":{\"nodeName\":\"node1\",\"hostNetwork\":true,\"containers\":[{\"name\":\"c\","
 	    "\"image\":\"x\"}]},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.1.2.3\","
-	    "\"hostIP\":\"10.0.0.1\"}}";
+	    "\"hostIP\":\"10.0.0.1\",\"observedGeneration\":2,\"conditions\":[{\"type\":"
+	    "\"Initialized\",\"status\":\"True\"},{\"type\":\"Ready\",\"status\":\"False\","
+	    "\"reason\":\"ContainersNotReady\",\"lastTransitionTime\":null,\"newField\":1}]}}";
 	struct config cfg;
 	struct config_diags d;
 	const struct config_pod *p;
@@ -164,6 +166,23 @@ static void test_api_pod(void **state)
 	assert_string_equal(p->phase, "Running");
 	assert_string_equal(p->pod_ip, "10.1.2.3");
 	assert_string_equal(p->host_ip, "10.0.0.1");
+	/* Failing its readiness probe; not being deleted. */
+	assert_int_equal(p->ready, CONFIG_READY_FALSE);
+	assert_false(p->meta.deleting);
+	config_free(&cfg);
+	config_diags_free(&d);
+
+	/* Ready, being deleted; and a manifest says nothing of readiness. */
+	assert_int_equal(
+	    load(&cfg, &d,
+		 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\","
+		 "\"deletionTimestamp\":\"2026-11-23T10:00:00Z\"},\"spec\":{\"containers\":"
+		 "[{\"name\":\"c\"}]},\"status\":{\"conditions\":[{\"type\":\"Ready\","
+		 "\"status\":\"True\"}]}}\n---\n" POD_HEAD "  containers: [{name: c}]\n"),
+	    0);
+	assert_int_equal(cfg.pods[0].ready, CONFIG_READY_TRUE);
+	assert_true(cfg.pods[0].meta.deleting);
+	assert_int_equal(cfg.pods[1].ready, CONFIG_READY_UNSAID);
 	config_free(&cfg);
 	config_diags_free(&d);
 }
@@ -190,6 +209,9 @@ static void test_errors(void **state)
 	    {POD_HEAD "  containers: [{name: c, securityContext: {allowPrivilegeEscalation: false, "
 		      "capabilities: {add: [SYS_ADMIN]}}}]\n",
 	     "spec.containers[0].securityContext", "capabilities.add CAP_SYS_ADMIN"},
+	    {POD_HEAD "  containers: [{name: c}]\nstatus: {conditions: [{type: PodScheduled, "
+		      "status: \"True\"}, {type: Ready}]}\n",
+	     "status.conditions[1]", "the Ready condition has no status"},
 	    {POD_HEAD "  containers: [{name: c, securityContext: {runAsUserr: 1}}]\n",
 	     "spec.containers[0].securityContext.runAsUserr", "unknown field"},
 	    {"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  ownerReferences:\n"

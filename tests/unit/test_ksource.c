@@ -33,7 +33,8 @@ static const char pods[] =
     "metadata:\n  name: db-0\n  namespace: shop\n"
     "  ownerReferences: [{kind: StatefulSet, name: db, controller: true}]\n"
     "spec: {nodeName: n3, containers: [{name: c}]}\n"
-    "status: {phase: Running, podIP: 10.1.3.4, hostIP: 10.0.0.3}\n"
+    "status: {phase: Running, podIP: 10.1.3.4, hostIP: 10.0.0.3,\n"
+    "  conditions: [{type: Ready, status: 'False', reason: ContainersNotReady}]}\n"
     "---\napiVersion: v1\nkind: Pod\nmetadata: {name: pending, namespace: shop}\n"
     "spec: {containers: [{name: c}]}\n"
     "---\napiVersion: v1\nkind: Pod\nmetadata: {name: done, namespace: shop}\n"
@@ -46,7 +47,7 @@ static const char pods[] =
     "spec: {nodeName: n2, containers: [{name: c}]}\n"
     "status: {phase: Running, podIP: 'fd00::5', hostIP: 10.0.0.2}\n"
     "---\napiVersion: v1\nkind: Pod\n"
-    "metadata:\n  name: bare\n  namespace: shop\n"
+    "metadata:\n  name: bare\n  namespace: shop\n  deletionTimestamp: '2026-11-23T10:00:00Z'\n"
     "  ownerReferences: [{kind: ReplicaSet, name: bare-rs, controller: true}]\n"
     "spec: {nodeName: n3, containers: [{name: c}]}\n"
     "status: {podIP: 10.1.3.5, hostIP: 10.0.0.3}\n";
@@ -83,6 +84,10 @@ static void test_runtime(void **state)
 	assert_null(rt.pods[0].cgroup);
 	assert_string_equal(rt.pods[1].owner, "db");
 	assert_string_equal(rt.pods[1].service_account, "default");
+	/* web is Ready (it says nothing otherwise); db is not; bare is being deleted. */
+	assert_false(rt.pods[0].not_ready);
+	assert_true(rt.pods[1].not_ready);
+	assert_true(rt.pods[2].not_ready);
 	/* A ReplicaSet without the hash label is its own workload. */
 	assert_string_equal(rt.pods[2].owner, "bare-rs");
 	assert_int_equal(cl.n_nodes, 2);

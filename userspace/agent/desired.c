@@ -386,11 +386,14 @@ static uint16_t target_port(const struct desired_index *ix, const struct rt_pod 
 	return 0;
 }
 
-/* @p is one of @svc's namespace's pods (desired_ns_pods). */
+/* @p is one of @svc's namespace's pods (desired_ns_pods): is it one of its endpoints? */
 static bool selects(const struct config_service *svc, const struct rt_pod *p)
 {
-	/* A Service without selector has no managed endpoints (unlike an empty label match). */
-	return svc->selector.n && config_labels_match(&svc->selector, &p->labels);
+	/*
+	 * A Service without selector has no managed endpoints (unlike an empty label match); a
+	 * pod not Ready, or being deleted, is not an endpoint (EndpointSlice's ready: false).
+	 */
+	return svc->selector.n && !p->not_ready && config_labels_match(&svc->selector, &p->labels);
 }
 
 static int add_service(struct builder *b, const struct config *cfg, const struct runtime *rt,

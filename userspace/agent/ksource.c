@@ -325,6 +325,7 @@ static int add_pod(struct ksource *ks, const struct config_pod *p, uint32_t ip, 
 	rp->service_account =
 	    dup_or_null(p->spec.service_account ? p->spec.service_account : "default", &oom);
 	rp->ip = ip;
+	rp->not_ready = p->ready == CONFIG_READY_FALSE || p->meta.deleting;
 	for (size_t i = 0; i < p->meta.labels.n && !oom; i++)
 		oom = config_labels_add(&rp->labels, p->meta.labels.items[i].key,
 					p->meta.labels.items[i].value) != 0;

@@ -26,6 +26,11 @@ struct rt_pod {
 	 * waypoint instance its own snapshot on <agentDir>/agent.sock (wpserve.h).
 	 */
 	char *agent_dir;
+	/*
+	 * Not Ready (its readiness probe fails) or being deleted: no Service sends it new
+	 * connections, as kube-proxy would not; its own address still reaches it.
+	 */
+	bool not_ready;
 	uint32_t ip;
 	struct config_labels labels;
 };

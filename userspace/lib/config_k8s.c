@@ -243,6 +243,12 @@ static int meta_uid(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	return cfg_get_str(ctx, v, &((struct cfg_obj *)obj)->meta->uid);
 }
 
+static int meta_deletion(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	((struct cfg_obj *)obj)->meta->deleting = true;
+	return 0;
+}
+
 struct owner_ref {
 	char *kind, *name;
 	bool controller;
@@ -319,7 +325,7 @@ static const struct cfg_field meta_fields[] = {
     {"resourceVersion", CFG_T_STR, NULL, 0},
     {"generation", CFG_T_INT, NULL, 0},
     {"creationTimestamp", CFG_T_STR, meta_created, 0},
-    {"deletionTimestamp", CFG_T_STR, NULL, 0},
+    {"deletionTimestamp", CFG_T_STR, meta_deletion, 0},
     {"deletionGracePeriodSeconds", CFG_T_INT, NULL, 0},
     {"ownerReferences", CFG_T_SEQ, meta_owners, 0},
     {"finalizers", CFG_T_SEQ, NULL, 0},

@@ -459,9 +459,45 @@ static int status_phase(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	return cfg_get_str(ctx, v, &((struct config_pod *)obj)->phase);
 }
 
+/*
+ * The Ready condition (the kubelet writes conditions; their other fields are not ambit's to
+ * check, and new ones come with new Kubernetes versions).
+ */
+static int status_conditions(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	struct config_pod *p = obj;
+
+	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *c = cfg_node(ctx, *i), *type, *status;
+		size_t saved;
+
+		if (!c || c->type != YAML_MAPPING_NODE)
+			continue;
+		type = cfg_map_get(ctx, c, "type");
+		status = cfg_map_get(ctx, c, "status");
+		if (!type || type->type != YAML_SCALAR_NODE ||
+		    strcmp((const char *)type->data.scalar.value, "Ready"))
+			continue;
+		saved = cfg_path_push_index(ctx, (size_t)(i - v->data.sequence.items.start));
+		if (!status || status->type != YAML_SCALAR_NODE) {
+			cfg_error(ctx, c, "the Ready condition has no status");
+			cfg_path_pop(ctx, saved);
+			return -EINVAL;
+		}
+		p->ready = strcmp((const char *)status->data.scalar.value, "True") == 0
+			       ? CONFIG_READY_TRUE
+			       : CONFIG_READY_FALSE;
+		cfg_path_pop(ctx, saved);
+	}
+	return 0;
+}
+
 static const struct cfg_field pod_status_fields[] = {
     {"phase", CFG_T_STR, status_phase, 0},
-    {"conditions", CFG_T_SEQ, NULL, 0},
+    {"conditions", CFG_T_SEQ, status_conditions, 0},
+    {"observedGeneration", CFG_T_INT, NULL, 0},
+    {"extendedResourceClaimStatus", CFG_T_MAP, NULL, 0},
     {"message", CFG_T_STR, NULL, 0},
     {"reason", CFG_T_STR, NULL, 0},
     {"nominatedNodeName", CFG_T_STR, NULL, 0},
