@@ -141,6 +141,30 @@ struct config_service {
 };
 
 /*
+ * An EndpointSlice (discovery.k8s.io/v1) as the Kubernetes source reads it: the endpoints of a
+ * Service without a selector (the API server's own `kubernetes`, an external database, endpoints
+ * someone manages by hand). Only IPv4 slices' addresses are kept.
+ */
+struct config_eps_endpoint {
+	uint32_t ip;	/* its first address, network order */
+	bool not_ready; /* conditions.ready: false (unset is ready, as kube-proxy reads it) */
+};
+
+struct config_eps_port {
+	char *name; /* NULL: the Service's unnamed port */
+	uint16_t port;
+};
+
+struct config_endpoint_slice {
+	struct config_meta meta;
+	char *service; /* label kubernetes.io/service-name, or NULL */
+	bool ipv4;     /* addressType: IPv4 (IPv6 and FQDN slices keep no endpoint) */
+	size_t nendpoints, nports;
+	struct config_eps_endpoint *endpoints;
+	struct config_eps_port *ports;
+};
+
+/*
  * Istio security kinds (security.istio.io v1 and v1beta1, same schema). Strings are kept as
  * written (Istio match syntax: "exact", "prefix*", "*suffix", "*" = present); the policy compiler
  * (include/ambit/policy.h) gives them meaning. Every list keeps the YAML line of its rule so
@@ -731,6 +755,8 @@ struct config_service_entry {
 /* Everything loaded from a set of files. Arrays are owned by the struct. */
 struct config {
 	size_t n_namespaces, n_pods, n_deployments, n_services, n_service_accounts;
+	size_t n_endpoint_slices;
+	struct config_endpoint_slice *endpoint_slices;
 	struct config_namespace *namespaces;
 	struct config_pod *pods;
 	struct config_deployment *deployments;

@@ -11,6 +11,7 @@
 #    to the Service goes through the ztunnel over HBONE with both identities, and the metrics
 #    name the Deployment (from the ReplicaSet owner);
 #  - a pod whose Ready condition turns False takes no Service traffic until it is True again;
+#  - a Service without selector reaches the endpoints of its EndpointSlice (and none before);
 #  - an AuthorizationPolicy created through the API takes effect; an invalid version of it is
 #    rejected naming the object and the field (in the status, and in a Warning Event "Rejected"
 #    on the object) while the last good one keeps serving; deleting it through the API takes it
@@ -108,12 +109,13 @@ api() {
 		-w '%{http_code}' "https://127.0.0.1:$port$2"
 }
 
-# A call from a new container of pod a (its own cgroup below the pod's) to the Service.
+# A call from a new container of pod a (its own cgroup below the pod's) to the Service (b's, or
+# the URL given).
 call() {
 	local cgc="$PODS/besteffort/pod$UA/app-$RANDOM"
 	mkdir -p "$cgc"
-	bash -c 'echo $$ >"$1/cgroup.procs" && exec nsenter --net="/run/netns/$2" curl -s -m 3 -o /dev/null -w "%{http_code}" http://10.96.93.10/' \
-		_ "$cgc" "$PA"
+	bash -c 'echo $$ >"$1/cgroup.procs" && exec nsenter --net="/run/netns/$2" curl -s -m 3 -o /dev/null -w "%{http_code}" "$3"' \
+		_ "$cgc" "$PA" "${1:-http://10.96.93.10/}"
 	rmdir "$cgc" 2>/dev/null
 	return 0
 }
@@ -276,6 +278,23 @@ expect_eq "$(st 's["workloads"]')" "3" "pod b not Ready is still a workload"
 ready True
 wait_for 20 call_ok || failed "pod b, Ready again, takes no traffic"
 log "readiness: a pod not Ready is no Service endpoint, and is again once Ready"
+
+# ---- a Service without selector takes its endpoints from its EndpointSlices ----
+ext_ok() { [ "$(call http://10.96.93.20/)" = 200 ]; }
+expect_eq "$(api POST /api/v1/namespaces/shop/services '{"apiVersion":"v1","kind":"Service",
+ "metadata":{"name":"ext","namespace":"shop"},
+ "spec":{"clusterIP":"10.96.93.20","ports":[{"name":"http","port":80}]}}')" 201
+sleep 1
+# No slice yet: the mesh knows no endpoint, and nothing else here routes the address.
+expect_eq "$(call http://10.96.93.20/)" "000" "a Service without selector nor slice"
+expect_eq "$(api POST /apis/discovery.k8s.io/v1/namespaces/shop/endpointslices '{
+ "apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",
+ "metadata":{"name":"ext-1","namespace":"shop","labels":{"kubernetes.io/service-name":"ext",
+  "endpointslice.kubernetes.io/managed-by":"someone.example"}},
+ "addressType":"IPv4","ports":[{"name":"http","port":8080,"protocol":"TCP"}],
+ "endpoints":[{"addresses":["10.98.93.3"],"conditions":{"ready":true}}]}')" 201
+wait_for 20 ext_ok || failed "the EndpointSlice's endpoint is not reached through the Service"
+log "a Service without selector: reached through its EndpointSlice's endpoint"
 
 # ---- policy through the API ----
 deny='{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy",

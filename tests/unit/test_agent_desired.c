@@ -354,6 +354,68 @@ static void test_services(void **state)
 	}
 }
 
+/*
+ * Services without a selector: endpoints from their EndpointSlices (ready ones, each slice's port
+ * of the Service port's name); without any slice, left out (the ztunnel passes their address
+ * through, as the node routes it).
+ */
+static void test_selectorless_services(void **state)
+{
+	static const char more[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: demo}\n"
+	    "spec: {clusterIP: 10.96.0.50, ports: [{name: http, port: 80}, {name: grpc, port: "
+	    "90}]}\n"
+	    "---\napiVersion: v1\nkind: Service\nmetadata: {name: lonely, namespace: demo}\n"
+	    "spec: {clusterIP: 10.96.0.51, ports: [{port: 5432}]}\n"
+	    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	    "metadata: {name: ext-a, namespace: demo, labels: {kubernetes.io/service-name: ext}}\n"
+	    "addressType: IPv4\nports: [{name: http, port: 8080}]\n"
+	    "endpoints: [{addresses: [10.98.1.2]}, {addresses: [10.98.9.9], conditions: {ready: "
+	    "false}}]\n"
+	    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	    "metadata: {name: ext-b, namespace: demo, labels: {kubernetes.io/service-name: ext}}\n"
+	    "addressType: IPv4\nports: [{name: http, port: 8081}, {name: grpc, port: 9090}]\n"
+	    "endpoints: [{addresses: [10.98.2.2], conditions: {ready: true}}, "
+	    "{addresses: [10.98.1.2]}]\n"
+	    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	    "metadata: {name: ext-v6, namespace: demo, labels: {kubernetes.io/service-name: ext}}\n"
+	    "addressType: IPv6\nports: [{name: http, port: 8080}]\nendpoints: [{addresses: "
+	    "['fd00::1']}]\n";
+	struct fixture *f = *state;
+	struct config_diags diags = {0};
+	const struct dp_service *s;
+	const struct snap_service *ss = NULL;
+
+	assert_int_equal(config_load_buffer(&f->cfg, "more.yaml", more, strlen(more), &diags), 0);
+	config_diags_free(&diags);
+	compute(f);
+	s = svc_of(&f->d, "10.96.0.50", 80);
+	assert_non_null(s);
+	assert_int_equal(s->n, 3);
+	assert_int_equal(s->backends[0].ip, ip("10.98.1.2"));
+	assert_int_equal(s->backends[0].port, 8080);
+	assert_int_equal(s->backends[1].ip, ip("10.98.2.2"));
+	assert_int_equal(s->backends[1].port, 8081);
+	assert_int_equal(s->backends[2].ip, ip("10.98.1.2"));
+	assert_int_equal(s->backends[2].port, 8081);
+	/* Only ext-b serves grpc. */
+	s = svc_of(&f->d, "10.96.0.50", 90);
+	assert_non_null(s);
+	assert_int_equal(s->n, 2);
+	assert_int_equal(s->backends[0].port, 9090);
+	for (size_t i = 0; i < f->d.n_snap_services; i++)
+		if (!strcmp(f->d.snap_services[i].name, "ext"))
+			ss = &f->d.snap_services[i];
+		else
+			assert_string_not_equal(f->d.snap_services[i].name, "lonely");
+	assert_non_null(ss);
+	assert_int_equal(ss->nendpoints, 2); /* once each; not the one not ready */
+	assert_int_equal(ss->endpoints[0], ip("10.98.1.2"));
+	assert_int_equal(ss->endpoints[1], ip("10.98.2.2"));
+	assert_int_equal(ss->ports[0].target_port, 8080);
+	assert_null(svc_of(&f->d, "10.96.0.51", 5432));
+}
+
 /* Waypoint bindings reach the ztunnel's snapshot: the Service, not its pods (service waypoint). */
 static void test_waypoint_bindings(void **state)
 {
@@ -605,6 +667,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_enrollment, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unenroll_namespace_is_live, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_services, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_selectorless_services, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_named_port_unresolvable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_waypoint_bindings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_ip_and_missing_vip, setup, teardown),

@@ -5,6 +5,7 @@
  * as the kubelet merges them, the capability set containerd would give, and the errors the API
  * server would answer, with the field they are about.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -187,6 +188,51 @@ static void test_api_pod(void **state)
 	config_diags_free(&d);
 }
 
+/* An EndpointSlice as the API server serves it: its Service, addresses, readiness and ports. */
+static void test_endpoint_slice(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	    "metadata: {name: ext-1, namespace: shop, labels: {kubernetes.io/service-name: ext}}\n"
+	    "addressType: IPv4\n"
+	    "ports: [{name: http, port: 8080, protocol: TCP, appProtocol: http}, {port: 9000}]\n"
+	    "endpoints:\n"
+	    "- {addresses: [10.1.2.3], conditions: {ready: true, serving: true, terminating: "
+	    "false},"
+	    " nodeName: n1, zone: z, targetRef: {kind: Pod, name: p, namespace: shop},"
+	    " hints: {forZones: [{name: z}]}}\n"
+	    "- {addresses: [10.1.2.4], conditions: {ready: false}}\n"
+	    "- {addresses: [10.1.2.5]}\n"
+	    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	    "metadata: {name: v6, namespace: shop}\naddressType: IPv6\n"
+	    "endpoints: [{addresses: ['fd00::1']}]\n";
+	struct config cfg;
+	struct config_diags d;
+	const struct config_endpoint_slice *s;
+	struct in_addr a;
+
+	assert_int_equal(load(&cfg, &d, yaml), 0);
+	assert_int_equal(cfg.n_endpoint_slices, 2);
+	s = &cfg.endpoint_slices[0];
+	assert_string_equal(s->service, "ext");
+	assert_true(s->ipv4);
+	assert_int_equal(s->nendpoints, 3);
+	inet_pton(AF_INET, "10.1.2.3", &a);
+	assert_int_equal(s->endpoints[0].ip, a.s_addr);
+	assert_false(s->endpoints[0].not_ready);
+	assert_true(s->endpoints[1].not_ready);
+	assert_false(s->endpoints[2].not_ready); /* unset: ready */
+	assert_int_equal(s->nports, 2);
+	assert_string_equal(s->ports[0].name, "http");
+	assert_int_equal(s->ports[0].port, 8080);
+	assert_null(s->ports[1].name);
+	s = &cfg.endpoint_slices[1];
+	assert_false(s->ipv4);
+	assert_null(s->service);
+	config_free(&cfg);
+	config_diags_free(&d);
+}
+
 static void test_errors(void **state)
 {
 	static const struct {
@@ -212,6 +258,18 @@ static void test_errors(void **state)
 	    {POD_HEAD "  containers: [{name: c}]\nstatus: {conditions: [{type: PodScheduled, "
 		      "status: \"True\"}, {type: Ready}]}\n",
 	     "status.conditions[1]", "the Ready condition has no status"},
+	    {"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e, namespace: "
+	     "n}\n"
+	     "addressType: IPv4\nendpoints: [{addresses: [10.0.0.1]}, {addresses: ['fd00::1']}]\n",
+	     "endpoints[1]", "not an IPv4 address, in a slice of addressType IPv4"},
+	    {"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e, namespace: "
+	     "n}\n"
+	     "addressType: IPX\n",
+	     "addressType", "is not one of IPv4, IPv6, FQDN"},
+	    {"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e, namespace: "
+	     "n}\n"
+	     "addressType: IPv4\nendpoints: [{conditions: {ready: true}}]\n",
+	     "endpoints[0].addresses", "required field"},
 	    {POD_HEAD "  containers: [{name: c, securityContext: {runAsUserr: 1}}]\n",
 	     "spec.containers[0].securityContext.runAsUserr", "unknown field"},
 	    {"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  ownerReferences:\n"
@@ -258,8 +316,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults), cmocka_unit_test(test_restart_policy),
-	    cmocka_unit_test(test_api_pod),  cmocka_unit_test(test_merge),
-	    cmocka_unit_test(test_caps),     cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_api_pod),  cmocka_unit_test(test_endpoint_slice),
+	    cmocka_unit_test(test_merge),    cmocka_unit_test(test_caps),
+	    cmocka_unit_test(test_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

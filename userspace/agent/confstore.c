@@ -607,7 +607,8 @@ out:
 	X(request_authentications)                                                                 \
 	X(k8s_gateways)                                                                            \
 	X(http_routes)                                                                             \
-	X(grpc_routes)
+	X(grpc_routes)                                                                             \
+	X(endpoint_slices)
 #define APPEND_KIND(kind) APPEND(kind);
 #define FREE_KIND(kind) free(view->kind);
 

@@ -396,6 +396,80 @@ static bool selects(const struct config_service *svc, const struct rt_pod *p)
 	return svc->selector.n && !p->not_ready && config_labels_match(&svc->selector, &p->labels);
 }
 
+/*
+ * A Service without selector takes its endpoints from its EndpointSlices (the Kubernetes
+ * source's; the local cluster has none). Selector-less Services are few (the API server's own,
+ * external databases): their slices are found by a scan of the view's.
+ */
+static bool slice_of(const struct config_endpoint_slice *s, const struct config_service *svc)
+{
+	return s->ipv4 && s->service && !strcmp(s->service, svc->meta.name) &&
+	       !strcmp(s->meta.namespace, svc->meta.namespace);
+}
+
+/* Its slices' ready endpoints (once each) into @ss; *@total: with repeats, for the backends. */
+static int slice_endpoints(const struct config *cfg, const struct config_service *svc,
+			   struct snap_service *ss, size_t *total, bool *any)
+{
+	*total = 0;
+	*any = false;
+	for (size_t i = 0; i < cfg->n_endpoint_slices; i++) {
+		const struct config_endpoint_slice *s = &cfg->endpoint_slices[i];
+
+		if (!slice_of(s, svc))
+			continue;
+		*any = true;
+		for (size_t j = 0; j < s->nendpoints; j++) {
+			uint32_t ip = s->endpoints[j].ip, *ep;
+			size_t k;
+
+			if (s->endpoints[j].not_ready)
+				continue;
+			++*total;
+			for (k = 0; k < ss->nendpoints && ss->endpoints[k] != ip; k++)
+				;
+			if (k < ss->nendpoints)
+				continue;
+			ep = realloc(ss->endpoints, (ss->nendpoints + 1) * sizeof(*ep));
+			if (!ep)
+				return -ENOMEM;
+			ss->endpoints = ep;
+			ss->endpoints[ss->nendpoints++] = ip;
+		}
+	}
+	return 0;
+}
+
+/* The backends of Service port @sp from the slices: each slice's port of the same name. */
+static void slice_backends(const struct config *cfg, const struct config_service *svc,
+			   const struct config_service_port *sp, struct dp_service *ds,
+			   struct snap_service_port *pp)
+{
+	const char *want = sp->name ? sp->name : "";
+
+	for (size_t i = 0; i < cfg->n_endpoint_slices; i++) {
+		const struct config_endpoint_slice *s = &cfg->endpoint_slices[i];
+		uint16_t tp = 0;
+
+		if (!slice_of(s, svc))
+			continue;
+		for (size_t j = 0; j < s->nports && !tp; j++)
+			if (!strcmp(s->ports[j].name ? s->ports[j].name : "", want))
+				tp = s->ports[j].port;
+		if (!tp)
+			continue; /* this slice does not serve the port */
+		if (!pp->target_port)
+			pp->target_port = tp;
+		for (size_t j = 0; j < s->nendpoints; j++) {
+			if (s->endpoints[j].not_ready)
+				continue;
+			ds->backends[ds->n].ip = s->endpoints[j].ip;
+			ds->backends[ds->n].port = tp;
+			ds->n++;
+		}
+	}
+}
+
 static int add_service(struct builder *b, const struct config *cfg, const struct runtime *rt,
 		       const struct config_service *svc)
 {
@@ -405,6 +479,8 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 	struct snap_service *ss;
 	struct in_addr a;
 	uint32_t vip = 0;
+	size_t n_backends;
+	bool sliced = false, manual = !svc->selector.n;
 	int err;
 
 	if (svc->cluster_ip && strcmp(svc->cluster_ip, "None") != 0) {
@@ -447,6 +523,22 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 		ss->endpoints = ep;
 		ss->endpoints[ss->nendpoints++] = ns_pods[i]->ip;
 	}
+	n_backends = ss->nendpoints;
+	if (manual && slice_endpoints(cfg, svc, ss, &n_backends, &sliced))
+		return -ENOMEM;
+	if (manual && !sliced) {
+		/*
+		 * No selector and no EndpointSlice: nothing the mesh knows of its endpoints. Left
+		 * out, its address is one the ztunnel passes through, as the node would route it.
+		 */
+		free(ss->name);
+		free(ss->namespace);
+		free(ss->hostname);
+		free(ss->ports);
+		free(ss->endpoints);
+		d->n_snap_services--;
+		return 0;
+	}
 
 	for (size_t i = 0; i < svc->nports; i++) {
 		const struct config_service_port *sp = &svc->ports[i];
@@ -464,12 +556,14 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 		ds->vip = vip;
 		ds->port = sp->port;
 		ds->known = true;
-		if (ss->nendpoints) {
-			ds->backends = calloc(ss->nendpoints, sizeof(*ds->backends));
+		if (n_backends) {
+			ds->backends = calloc(n_backends, sizeof(*ds->backends));
 			if (!ds->backends)
 				return -ENOMEM;
 		}
-		for (size_t j = 0; j < n_ns; j++) {
+		if (sliced)
+			slice_backends(cfg, svc, sp, ds, pp);
+		for (size_t j = 0; !sliced && j < n_ns; j++) {
 			uint16_t tp;
 
 			if (!selects(svc, ns_pods[j]))

@@ -27,6 +27,14 @@ static const struct kwatch_res kinds[] = {
     {"pods", "/api/v1/pods", NULL, NULL, "v1", "Pod"},
     {"services", "/api/v1/services", NULL, NULL, "v1", "Service"},
     {"serviceaccounts", "/api/v1/serviceaccounts", NULL, NULL, "v1", "ServiceAccount"},
+    /*
+     * The endpoints of Services without a selector (the mesh derives the others from the Pods):
+     * not the slices Kubernetes' endpointslice controller makes for selectors, which are most
+     * of a cluster's.
+     */
+    {"endpointslices", "/apis/discovery.k8s.io/v1/endpointslices", NULL,
+     "endpointslice.kubernetes.io/managed-by!=endpointslice-controller.k8s.io",
+     "discovery.k8s.io/v1", "EndpointSlice"},
     {"authorizationpolicies", ISTIO_SEC "authorizationpolicies", NULL, NULL, "security.istio.io/v1",
      "AuthorizationPolicy"},
     {"peerauthentications", ISTIO_SEC "peerauthentications", NULL, NULL, "security.istio.io/v1",

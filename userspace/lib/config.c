@@ -153,6 +153,9 @@ void config_free(struct config *cfg)
 		config_gw_route_free(&cfg->http_routes[i]);
 	for (size_t i = 0; i < cfg->n_grpc_routes; i++)
 		config_gw_route_free(&cfg->grpc_routes[i]);
+	for (size_t i = 0; i < cfg->n_endpoint_slices; i++)
+		config_endpoint_slice_free(&cfg->endpoint_slices[i]);
+	free(cfg->endpoint_slices);
 	free(cfg->k8s_gateways);
 	free(cfg->http_routes);
 	free(cfg->grpc_routes);
@@ -231,6 +234,7 @@ static int config_merge(struct config *cfg, struct config *stage)
 	    ARR(k8s_gateways, n_k8s_gateways),
 	    ARR(http_routes, n_http_routes),
 	    ARR(grpc_routes, n_grpc_routes),
+	    ARR(endpoint_slices, n_endpoint_slices),
 	};
 #undef ARR
 	size_t i, n = sizeof(arrs) / sizeof(arrs[0]);

@@ -608,6 +608,8 @@ KIND_STORE(sa, service_accounts, n_service_accounts, struct config_service_accou
 	   service_account_free)
 KIND_STORE(svc, services, n_services, struct config_service, config_service_free)
 KIND_STORE(pod, pods, n_pods, struct config_pod, config_pod_free)
+KIND_STORE(eps, endpoint_slices, n_endpoint_slices, struct config_endpoint_slice,
+	   config_endpoint_slice_free)
 KIND_STORE(dep, deployments, n_deployments, struct config_deployment, config_deployment_free)
 KIND_STORE(ap, authorization_policies, n_authorization_policies, struct config_authorization_policy,
 	   config_authorization_policy_free)
@@ -628,6 +630,7 @@ KIND_STORE(gr, grpc_routes, n_grpc_routes, struct config_gw_route, config_gw_rou
 
 static const char *const core_v1[] = {"v1", NULL};
 static const char *const apps_v1[] = {"apps/v1", NULL};
+static const char *const discovery_v1[] = {"discovery.k8s.io/v1", NULL};
 static const char *const networking_istio[] = {
     "networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3", NULL};
 static const char *const security_istio[] = {"security.istio.io/v1", "security.istio.io/v1beta1",
@@ -647,6 +650,8 @@ static const struct cfg_kind kinds[] = {
      pod_append, pod_free},
     {"Deployment", apps_v1, true, CFG_NAME_SUBDOMAIN, cfg_deployment_fields, cfg_deployment_finish,
      dep_count, dep_meta_at, dep_append, dep_free},
+    {"EndpointSlice", discovery_v1, true, CFG_NAME_SUBDOMAIN, cfg_eps_fields, cfg_eps_finish,
+     eps_count, eps_meta_at, eps_append, eps_free},
     {"AuthorizationPolicy", security_istio, true, CFG_NAME_SUBDOMAIN, cfg_authz_fields,
      cfg_authz_finish, ap_count, ap_meta_at, ap_append, ap_free},
     {"PeerAuthentication", security_istio, true, CFG_NAME_SUBDOMAIN, cfg_peerauth_fields,
@@ -749,6 +754,7 @@ static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 		struct config_request_authentication ra;
 		struct config_k8s_gateway kgw;
 		struct config_gw_route route;
+		struct config_endpoint_slice eps;
 	} u;
 	struct cfg_obj o = {.kind = kd, .name_rule = kd->name_rule, .meta = &u.ns.meta, .obj = &u};
 	const char *default_ns =

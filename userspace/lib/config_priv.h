@@ -178,6 +178,11 @@ bool cfg_iana_svc_name_ok(const char *s);
 bool cfg_name_ok(const char *s, enum cfg_name_rule rule);
 bool cfg_ip_ok(const char *s);
 
+/* config_eps.c */
+extern const struct cfg_field cfg_eps_fields[];
+int cfg_eps_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+void config_endpoint_slice_free(struct config_endpoint_slice *s);
+
 /* config_pod.c */
 extern const struct cfg_field cfg_pod_fields[];
 extern const struct cfg_field cfg_deployment_fields[];
