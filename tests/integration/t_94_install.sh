@@ -6,7 +6,8 @@
 # server with a kubeconfig: the objects, the mesh root made once (Secret, the certificate as a
 # ConfigMap), and nothing left after uninstall. `ambitctl install crds`: the CRDs pass the models,
 # and every Istio object of the samples either passes its CRD's schema with nothing pruned or is
-# one ambit refuses too (tests/k8s/check_crds.py); they are applied, twice. No real cluster: see
+# one ambit refuses too (tests/k8s/check_crds.py); they are applied, twice, and `uninstall
+# --purge` deletes them but not a CRD of the same name that is Istio's own. No real cluster: see
 # the README.
 . "$(dirname "$0")/lib.sh"
 need_cmd /usr/bin/python3 curl
@@ -133,7 +134,22 @@ expect_eq "$(get /apis/apiextensions.k8s.io/v1/customresourcedefinitions/authori
 	"security.istio.io authorizationpolicies ['v1']" "the AuthorizationPolicy CRD in the API server"
 out=$(actl install crds --kubeconfig "$tmp/kubeconfig") || fail "install crds again failed: $out"
 expect_contains "$out" "CustomResourceDefinition/virtualservices.networking.istio.io configured"
-out=$(actl uninstall --kubeconfig "$tmp/kubeconfig" -y) || fail "uninstall failed: $out"
+# One of them as a cluster that came from Istio has it: Istio's own, not labelled ambit's.
+CRD=/apis/apiextensions.k8s.io/v1/customresourcedefinitions
+get "$CRD/peerauthentications.security.istio.io" |
+	/usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin); del o["metadata"]["labels"]; print(json.dumps(o))' >"$tmp/istio-crd.json"
+curl -sf -X PUT -H "Authorization: Bearer t94" -H 'Content-Type: application/json' \
+	--data @"$tmp/istio-crd.json" "http://127.0.0.1:$port$CRD/peerauthentications.security.istio.io" >/dev/null ||
+	fail "cannot make the CRD look like Istio's"
+out=$(actl uninstall --kubeconfig "$tmp/kubeconfig" --dry-run --purge) || fail "uninstall --dry-run --purge: $out"
+expect_contains "$out" "CustomResourceDefinition/virtualservices.networking.istio.io would be deleted"
+expect_contains "$out" "CustomResourceDefinition/peerauthentications.security.istio.io kept: not made by ambit"
+expect_contains "$(get "$CRD/virtualservices.networking.istio.io")" '"group": "networking.istio.io"'
+out=$(actl uninstall --kubeconfig "$tmp/kubeconfig" -y --purge) || fail "uninstall failed: $out"
+expect_contains "$out" "CustomResourceDefinition/virtualservices.networking.istio.io deleted"
+expect_contains "$(get "$CRD/virtualservices.networking.istio.io")" '"code": 404'
+expect_contains "$(get "$CRD/peerauthentications.security.istio.io")" '"group": "security.istio.io"' \
+	"Istio's own CRD after uninstall --purge"
 expect_contains "$out" "DaemonSet/ambit-node deleted"
 expect_contains "$out" "Secret/ambit-ca-root deleted"
 for p in /apis/apps/v1/namespaces/ambit-system/daemonsets/ambit-node \
@@ -141,5 +157,5 @@ for p in /apis/apps/v1/namespaces/ambit-system/daemonsets/ambit-node \
 	/api/v1/namespaces/ambit-system/secrets/ambit-ca-root /api/v1/namespaces/ambit-system; do
 	expect_contains "$(get "$p")" '"code": 404' "$p after uninstall"
 done
-log "rendered, validated, flags checked; CRDs checked and applied; installed twice and uninstalled"
+log "rendered, validated, flags checked; CRDs checked and applied; installed twice and uninstalled (--purge: ambit's CRDs, not Istio's)"
 pass

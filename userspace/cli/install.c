@@ -621,11 +621,70 @@ static int install_crds(int argc, char **argv)
 	return ret;
 }
 
+/*
+ * `uninstall --purge`: the CRDs `install crds` made (labelled part-of ambit), and with them every
+ * object of their kinds, as `istioctl uninstall --purge`. CRDs of the same names without the
+ * label (Istio's own, on a cluster that came from Istio) are left alone.
+ */
+static int purge_crds(const struct kconn *k, bool dry)
+{
+	char *text = config_crds_json(), path[512], *resp = NULL;
+	cJSON *list = text ? cJSON_Parse(text) : NULL, *crd;
+	int ret = 0;
+
+	free(text);
+	if (!list)
+		return -ENOMEM;
+	cJSON_ArrayForEach(crd, cJSON_GetObjectItemCaseSensitive(list, "items"))
+	{
+		const char *name = jstr_at(crd, "metadata", "name"), *owner;
+		cJSON *cur;
+		long code;
+
+		str_fmt(path, sizeof(path),
+			"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/%s", name);
+		if (!k) {
+			printf("CustomResourceDefinition/%s would be deleted, if ambit's\n", name);
+			continue;
+		}
+		code = call(k, "GET", path, NULL, &resp);
+		cur = code == 200 ? cJSON_Parse(resp) : NULL;
+		free(resp);
+		resp = NULL;
+		if (code == 404)
+			continue;
+		owner = cur ? jstr_at(cJSON_GetObjectItemCaseSensitive(cur, "metadata"), "labels",
+				      "app.kubernetes.io/part-of")
+			    : NULL;
+		if (!cur) {
+			fprintf(stderr,
+				"ambitctl uninstall: CustomResourceDefinition %s: HTTP %ld\n", name,
+				code);
+			ret = -EIO;
+		} else if (!owner || strcmp(owner, "ambit")) {
+			printf("CustomResourceDefinition/%s kept: not made by ambit\n", name);
+		} else if (dry) {
+			printf("CustomResourceDefinition/%s would be deleted\n", name);
+		} else {
+			code = call(k, "DELETE", path, NULL, &resp);
+			free(resp);
+			resp = NULL;
+			if (code == 200 || code == 202)
+				printf("CustomResourceDefinition/%s deleted\n", name);
+			else if (code != 404)
+				ret = -EIO;
+		}
+		cJSON_Delete(cur);
+	}
+	cJSON_Delete(list);
+	return ret;
+}
+
 int cmd_install(int argc, char **argv, bool uninstall)
 {
 	struct render_opts ro = {{0}};
 	const char *kubeconfig = NULL;
-	bool dry = false;
+	bool dry = false, purge = false;
 	struct kconn k = {0};
 	cJSON *docs;
 	char *text;
@@ -638,6 +697,8 @@ int cmd_install(int argc, char **argv, bool uninstall)
 			dry = true;
 		else if (!strcmp(argv[i], "-y") || !strcmp(argv[i], "--skip-confirmation"))
 			;
+		else if (uninstall && !strcmp(argv[i], "--purge"))
+			purge = true;
 		else if (!strcmp(argv[i], "--set") && i + 1 < argc)
 			ret = ret ?: set_key(&ro, argv[++i]);
 		else if (!strncmp(argv[i], "--set=", 6))
@@ -647,9 +708,9 @@ int cmd_install(int argc, char **argv, bool uninstall)
 		else {
 			fprintf(
 			    stderr,
-			    "usage: ambitctl %s [--set KEY=VALUE]... [--dry-run] [--kubeconfig "
+			    "usage: ambitctl %s [--set KEY=VALUE]... [--dry-run]%s [--kubeconfig "
 			    "F]%s\n",
-			    uninstall ? "uninstall" : "install",
+			    uninstall ? "uninstall" : "install", uninstall ? " [--purge]" : "",
 			    uninstall
 				? ""
 				: "\n       ambitctl install crds [--dry-run] [--kubeconfig F]");
@@ -682,7 +743,12 @@ int cmd_install(int argc, char **argv, bool uninstall)
 			       jstr_at(o, "metadata", "name"));
 		}
 		cJSON_Delete(docs);
-		return 0;
+		/* Whether a CRD is ambit's is the API server's to say: ask it when it is there. */
+		if (purge) {
+			ret = purge_crds(connect_kube(&k, kubeconfig) ? NULL : &k, true);
+			kconn_free(&k);
+		}
+		return ret;
 	}
 	ret = connect_kube(&k, kubeconfig);
 	if (!ret && !uninstall) {
@@ -726,6 +792,8 @@ int cmd_install(int argc, char **argv, bool uninstall)
 		else if (code != 404)
 			ret = -EIO;
 	}
+	if (!ret && uninstall && purge)
+		ret = purge_crds(&k, false);
 	kconn_free(&k);
 	cJSON_Delete(docs);
 	return ret;

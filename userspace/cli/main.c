@@ -49,7 +49,8 @@ static const struct usage_entry {
      "            (keys: namespace image trustDomain logLevel cgroupRoot caSecret)\n"
      "  install crds [--dry-run [-o yaml|json]] [--kubeconfig F]   Istio's CRDs, from ambit's own "
      "schemas\n"
-     "  uninstall [--set namespace=NS] [--dry-run] [--kubeconfig F]\n"},
+     "  uninstall [--set namespace=NS] [--dry-run] [--purge] [--kubeconfig F]\n"
+     "            (--purge: also the CRDs install crds made, and every object of their kinds)\n"},
     {"inspection", " check ",
      "  check SRC DST:PORT [-o json]    which policy decides SRC -> DST and why\n"
      "                                  (SRC, DST: ns/pod, pod or IP)\n"},
