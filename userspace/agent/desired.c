@@ -407,18 +407,24 @@ static bool slice_of(const struct config_endpoint_slice *s, const struct config_
 	       !strcmp(s->meta.namespace, svc->meta.namespace);
 }
 
+static bool has_slice(const struct config *cfg, const struct config_service *svc)
+{
+	for (size_t i = 0; i < cfg->n_endpoint_slices; i++)
+		if (slice_of(&cfg->endpoint_slices[i], svc))
+			return true;
+	return false;
+}
+
 /* Its slices' ready endpoints (once each) into @ss; *@total: with repeats, for the backends. */
 static int slice_endpoints(const struct config *cfg, const struct config_service *svc,
-			   struct snap_service *ss, size_t *total, bool *any)
+			   struct snap_service *ss, size_t *total)
 {
 	*total = 0;
-	*any = false;
 	for (size_t i = 0; i < cfg->n_endpoint_slices; i++) {
 		const struct config_endpoint_slice *s = &cfg->endpoint_slices[i];
 
 		if (!slice_of(s, svc))
 			continue;
-		*any = true;
 		for (size_t j = 0; j < s->nendpoints; j++) {
 			uint32_t ip = s->endpoints[j].ip, *ep;
 			size_t k;
@@ -480,7 +486,8 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 	struct in_addr a;
 	uint32_t vip = 0;
 	size_t n_backends;
-	bool sliced = false, manual = !svc->selector.n;
+	/* No selector: the endpoints are its EndpointSlices' (the Kubernetes source's). */
+	bool sliced = !svc->selector.n && has_slice(cfg, svc);
 	int err;
 
 	if (svc->cluster_ip && strcmp(svc->cluster_ip, "None") != 0) {
@@ -494,6 +501,12 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 	if (!vip)
 		return warn(b, "service %s/%s: no cluster IP yet; ignored", svc->meta.namespace,
 			    svc->meta.name);
+	/*
+	 * No selector and no EndpointSlice: nothing the mesh knows of its endpoints. Left out, its
+	 * address is one the ztunnel passes through, as the node would route it.
+	 */
+	if (!svc->selector.n && !sliced)
+		return 0;
 
 	if (grow((void **)&d->snap_services, &b->cap_ssvc, d->n_snap_services, sizeof(*ss)))
 		return -ENOMEM;
@@ -524,21 +537,8 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 		ss->endpoints[ss->nendpoints++] = ns_pods[i]->ip;
 	}
 	n_backends = ss->nendpoints;
-	if (manual && slice_endpoints(cfg, svc, ss, &n_backends, &sliced))
+	if (sliced && slice_endpoints(cfg, svc, ss, &n_backends))
 		return -ENOMEM;
-	if (manual && !sliced) {
-		/*
-		 * No selector and no EndpointSlice: nothing the mesh knows of its endpoints. Left
-		 * out, its address is one the ztunnel passes through, as the node would route it.
-		 */
-		free(ss->name);
-		free(ss->namespace);
-		free(ss->hostname);
-		free(ss->ports);
-		free(ss->endpoints);
-		d->n_snap_services--;
-		return 0;
-	}
 
 	for (size_t i = 0; i < svc->nports; i++) {
 		const struct config_service_port *sp = &svc->ports[i];

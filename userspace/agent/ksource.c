@@ -107,6 +107,7 @@ void ksource_take(struct ksource *ks, struct confstore *cs, bool *changed)
 {
 	struct kwatch_change *c;
 	size_t n = kwatch_take(ks->w, &c);
+	const struct config_diags *errs;
 	char name[600];
 	bool one = false;
 
@@ -128,9 +129,9 @@ void ksource_take(struct ksource *ks, struct confstore *cs, bool *changed)
 			confstore_drop(cs, name, &one);
 		} else if (confstore_put(cs, name, c[i].json, strlen(c[i].json), &one)) {
 			pr_err("kubernetes: %s: out of memory; the last good version stays", name);
-		} else if (confstore_errors(cs, name)) {
+		} else if ((errs = confstore_errors(cs, name))) {
 			kevents_rejected(ks->ev, c[i].json, c[i].res->api_version, c[i].res->kind,
-					 confstore_errors(cs, name));
+					 errs);
 		}
 		*changed |= one;
 	}
