@@ -187,6 +187,20 @@ int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT])
 	return 0;
 }
 
+void zt_listeners_drop(struct zt_worker *w)
+{
+	for (int i = 0; i < L__COUNT; i++) {
+		struct listener *li = &w->ls[i];
+
+		loop_timer_cancel(w->loop, &li->resume);
+		/* A paused listener is out of the loop already. */
+		if (li->fd >= 0 && !li->paused)
+			loop_del(w->loop, li->fd);
+		li->paused = false; /* on_resume: nothing to bring back */
+		li->fd = -1;
+	}
+}
+
 void zt_listeners_stop(struct zt_worker *w)
 {
 	for (int i = 0; i < L__COUNT; i++)

@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <netinet/in.h>
 
+#include "ambit/version.h"
 #include "admin.h"
 #include "httpd.h"
 #include "authz.h"
@@ -87,6 +89,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			mesh_snap_put(zs);
 			return httpd_reply(conn, 200, body, "text/plain");
 		}
+		/* Which process serves the node's ports (`ambitctl local upgrade` waits on it). */
+		if (strcmp(url, "/server_info") == 0) {
+			body = NULL;
+			if (asprintf(&body, "{\"pid\":%d,\"version\":\"%s\"}\n", (int)getpid(),
+				     ambit_version()) < 0)
+				body = NULL;
+			return httpd_reply(conn, 200, body, "application/json");
+		}
 		if (strcmp(url, "/config_dump") == 0) {
 			zs = mesh_state_get(c->a->st);
 			body = zs ? snapshot_encode_public(zs->snap) : strdup("{}");
@@ -103,23 +113,46 @@ struct zt_admin *zt_admin_start(struct mesh_state *st, const struct zt_admin_opt
 	struct zt_admin *a = calloc(1, sizeof(*a));
 	const uint32_t ips[S__COUNT] = {opts->metrics_ip, opts->ready_ip, opts->admin_ip};
 	const uint16_t ports[S__COUNT] = {opts->metrics_port, opts->ready_port, opts->admin_port};
+	int fds[S__COUNT] = {opts->metrics_fd, opts->ready_fd, opts->admin_fd};
 
-	if (!a)
+	if (!a) {
+		for (int i = 0; i < S__COUNT; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
 		return NULL;
+	}
 	a->st = st;
 	a->pin_root = opts->pin_root;
 	for (int i = 0; i < S__COUNT; i++) {
-		if (!ports[i])
+		if (!ports[i] && fds[i] < 0)
 			continue;
 		a->ctx[i] = (struct ctx){a, i};
-		a->d[i] = httpd_start(ips[i], ports[i], handle, &a->ctx[i]);
+		a->d[i] = fds[i] >= 0 ? httpd_start_fd(fds[i], handle, &a->ctx[i])
+				      : httpd_start(ips[i], ports[i], handle, &a->ctx[i]);
+		if (fds[i] >= 0 && a->d[i])
+			fds[i] = -1; /* the daemon's now */
 		if (!a->d[i]) {
+			for (int j = i; j < S__COUNT; j++)
+				if (fds[j] >= 0)
+					close(fds[j]);
 			zt_admin_stop(a);
 			errno = EADDRINUSE;
 			return NULL;
 		}
 	}
 	return a;
+}
+
+void zt_admin_quiesce(struct zt_admin *a)
+{
+	if (!a)
+		return;
+	for (int i = 0; i < S__COUNT; i++) {
+		MHD_socket fd = a->d[i] ? MHD_quiesce_daemon(a->d[i]) : MHD_INVALID_SOCKET;
+
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+	}
 }
 
 void zt_admin_stop(struct zt_admin *a)

@@ -17,10 +17,20 @@ struct zt_admin_opts {
 	uint32_t metrics_ip, ready_ip, admin_ip;       /* network order */
 	uint16_t metrics_port, ready_port, admin_port; /* host order; 0 skips that server */
 	const char *pin_root; /* the node's BPF pins, for kernel drop counters; NULL: none */
+	/*
+	 * Listening sockets of the three servers, taken (handed over by a predecessor, or made
+	 * by main); -1: the server binds its ip:port itself.
+	 */
+	int metrics_fd, ready_fd, admin_fd;
 };
 
 /* Borrows @st and @opts->pin_root (which must outlive the servers). NULL + errno. */
 struct zt_admin *zt_admin_start(struct mesh_state *st, const struct zt_admin_opts *opts);
 void zt_admin_stop(struct zt_admin *a); /* accepts NULL */
+/*
+ * The servers stop accepting and close their listening sockets (a successor serves on its
+ * copies); requests in progress are still answered. Accepts NULL.
+ */
+void zt_admin_quiesce(struct zt_admin *a);
 
 #endif

@@ -1,17 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * ztunnel --node N --agent-socket S [--pin-root P] [--workers 2] [--log-level info]
- *         [--lb round-robin|least-conn] [limits: limits.h, e.g. --max-conns N]
- * Start-up only: everything that carries traffic lives in the modules (tested without main).
+ *         [--lb round-robin|least-conn] [--handover PATH] [--drain-timeout 30]
+ *         [limits: limits.h, e.g. --max-conns N]
+ * Start-up, hand-over and drain only: everything that carries traffic lives in the modules
+ * (tested without main).
+ *
+ * With --handover, a ztunnel first asks the one serving at PATH for its listeners
+ * (handover.h), waits for its own first snapshot, serves on them and lets the old one go; then
+ * it offers them at PATH in turn. A ztunnel whose listeners were taken accepts nothing more and
+ * drains: its HBONE connections end gracefully (GOAWAY), the rest run to their end. It exits
+ * at SIGTERM once nothing is left, or --drain-timeout seconds after the hand-over; before
+ * SIGTERM it idles, as the old pod of a DaemonSet rolling update waits to be deleted (its
+ * restart would take the listeners back).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/signalfd.h>
 
 #include <linux/types.h>
 
@@ -19,20 +32,161 @@
 #include "ambit/log.h"
 #include "ambit/version.h"
 #include "admin.h"
+#include "guard.h"
+#include "handover.h"
 #include "limits.h"
 #include "proxy.h"
 #include "sock.h"
 #include "meshstate.h"
 
 #define MAX_WORKERS 64
+/* A successor serves only with a snapshot: it waits this long for its first one. */
+#define HANDOVER_SNAPSHOT_S 45
 
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: ztunnel --node N --agent-socket S [--pin-root P] [--workers 2] "
-		"[--log-level info] [--lb round-robin|least-conn] [LIMITS]\n"
+		"[--log-level info] [--lb round-robin|least-conn] [--handover PATH] "
+		"[--drain-timeout 30] [LIMITS]\n"
 		"LIMITS (0: none; also from ZTUNNEL_<NAME>, e.g. ZTUNNEL_MAX_CONNS):\n%s",
 		zt_limits_usage());
+}
+
+/* Listeners a predecessor did not hand over are opened here. 0 or -errno (said). */
+static int open_listeners(int fds[HO__COUNT], const uint32_t ips[HO__COUNT],
+			  const uint16_t ports[HO__COUNT])
+{
+	for (int i = 0; i < HO__COUNT; i++) {
+		if (fds[i] >= 0 || !ports[i])
+			continue;
+		/* 15006 and 15008 take flows sk_assign()ed with the pods' addresses. */
+		fds[i] = sock_listen(ips[i], ports[i], i == HO_INBOUND || i == HO_HBONE);
+		if (fds[i] < 0) {
+			pr_err("cannot listen on %u (%s): %s", ports[i], zt_ho_names[i],
+			       strerror(-fds[i]));
+			return fds[i];
+		}
+	}
+	return 0;
+}
+
+static void close_listeners(int fds[HO__COUNT])
+{
+	for (int i = 0; i < HO__COUNT; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/* Connections this process still holds, accepted on any listener. */
+static unsigned long open_conns(void)
+{
+	return guard_open(GUARD_OUTBOUND) + guard_open(GUARD_INBOUND) + guard_open(GUARD_HBONE);
+}
+
+static time_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* A successor's wait for the snapshot it needs before it may accept: 0 or -ETIMEDOUT. */
+static int wait_first_snapshot(struct mesh_state *st)
+{
+	for (int i = 0; i < HANDOVER_SNAPSHOT_S * 20; i++) {
+		struct mesh_snap *zs = mesh_state_get(st);
+
+		if (zs) {
+			mesh_snap_put(zs);
+			return 0;
+		}
+		usleep(50000);
+	}
+	return -ETIMEDOUT;
+}
+
+/* What the main thread runs after start-up: signals, successors, the drain. */
+struct zt_main {
+	struct zt_worker **workers;
+	struct zt_admin *admin;
+	int *fds; /* HO__COUNT: the listeners this process serves on (-1 once handed over) */
+	int lfd;  /* --handover listener, or -1 */
+	int sfd;  /* signalfd of SIGINT, SIGTERM */
+	unsigned int drain_s;
+	bool draining, term, told_drained;
+	time_t drain_start;
+};
+
+/* A successor serves on our listeners: accept nothing more, drain what is held. */
+static void start_drain(struct zt_main *m, int session)
+{
+	for (int i = 0; i < MAX_WORKERS; i++) {
+		if (m->workers[i] && zt_worker_drain(m->workers[i]))
+			pr_warn("worker %d did not stop accepting in time", i);
+	}
+	zt_admin_quiesce(m->admin);
+	/* The admin servers closed theirs; the proxy listeners are ours to close. */
+	m->fds[HO_METRICS] = m->fds[HO_READY] = m->fds[HO_ADMIN] = -1;
+	close_listeners(m->fds);
+	/* The path stays: the successor listens there next. */
+	close(m->lfd);
+	m->lfd = -1;
+	zt_handover_release(session);
+	m->draining = true;
+	m->drain_start = mono_s();
+	pr_info("a successor took the listeners: accepting nothing more, draining %lu "
+		"connection(s); exiting at SIGTERM once drained, or %u s after now",
+		open_conns(), m->drain_s);
+}
+
+/* Until SIGTERM (and, once draining, the drain's end). */
+static void run(struct zt_main *m)
+{
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = m->sfd, .events = POLLIN},
+				       {.fd = m->lfd, .events = POLLIN}};
+		int n = poll(pf, m->lfd >= 0 ? 2 : 1, m->draining ? 200 : -1);
+		char why[256] = "";
+		int session, r;
+
+		if (n < 0 && errno != EINTR) {
+			pr_err("poll: %s", strerror(errno));
+			return;
+		}
+		if (n > 0 && (pf[0].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+
+			if (read(m->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				m->term = true;
+		}
+		if (n > 0 && m->lfd >= 0 && (pf[1].revents & POLLIN)) {
+			r = zt_handover_give(m->lfd, m->fds, &session, why, sizeof(why));
+			if (r < 0)
+				pr_warn("hand-over: accept: %s", strerror(-r));
+			else if (r == 0 && why[0])
+				pr_warn("a successor's hand-over failed, serving on: %s", why);
+			else if (r == 1)
+				start_drain(m, session);
+		}
+		if (!m->draining) {
+			if (m->term)
+				return;
+			continue;
+		}
+		if (!open_conns() && !m->told_drained) {
+			m->told_drained = true;
+			pr_info("drained in %lld s", (long long)(mono_s() - m->drain_start));
+		}
+		if (m->term && (!open_conns() || mono_s() - m->drain_start >= (time_t)m->drain_s)) {
+			if (open_conns())
+				pr_warn("drain timeout: closing %lu connection(s)", open_conns());
+			return;
+		}
+	}
 }
 
 int main(int argc, char **argv)
@@ -44,12 +198,14 @@ int main(int argc, char **argv)
 	    {"workers", required_argument, NULL, 'w'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"lb", required_argument, NULL, 'b'},
+	    {"handover", required_argument, NULL, 'H'},
+	    {"drain-timeout", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	};
 	struct option longopts[sizeof(base_opts) / sizeof(base_opts[0]) + 32];
 	struct zt_limits lim;
-	const char *node = NULL, *sock_path = NULL, *pin_root = NULL;
+	const char *node = NULL, *sock_path = NULL, *pin_root = NULL, *ho_path = NULL;
 	struct zt_proxy_opts popts = {.orig_dst_fd = -1, .hbone_port = AMBIT_PORT_HBONE};
 	struct zt_admin_opts aopts = {
 	    .metrics_ip = htonl(INADDR_ANY),
@@ -58,13 +214,19 @@ int main(int argc, char **argv)
 	    .ready_port = AMBIT_PORT_READY,
 	    .admin_ip = htonl(INADDR_LOOPBACK),
 	    .admin_port = AMBIT_PORT_ADMIN,
+	    .metrics_fd = -1,
+	    .ready_fd = -1,
+	    .admin_fd = -1,
 	};
 	struct zt_worker *workers[MAX_WORKERS] = {};
 	enum log_level level = LOG_LEVEL_INFO;
 	struct mesh_state *st = NULL;
 	struct agent_follow *agent = NULL;
 	struct zt_admin *admin = NULL;
-	int nworkers = 2, socks_fd = -1, rc = 1, opt, sig, err;
+	int nworkers = 2, socks_fd = -1, rc = 1, opt, err, session = -1;
+	int fds[HO__COUNT] = {-1, -1, -1, -1, -1, -1};
+	struct zt_main m = {.workers = workers, .fds = fds, .lfd = -1, .sfd = -1, .drain_s = 30};
+	char why[256] = "";
 	sigset_t sigs;
 
 	memcpy(longopts, base_opts, sizeof(base_opts));
@@ -82,6 +244,14 @@ int main(int argc, char **argv)
 		case 's': sock_path = optarg; break;
 		case 'p': pin_root = optarg; break;
 		case 'w': nworkers = atoi(optarg); break;
+		case 'H': ho_path = optarg; break;
+		case 'D':
+			if (atoi(optarg) < 0 || atoi(optarg) > 86400) {
+				usage();
+				return 2;
+			}
+			m.drain_s = (unsigned int)atoi(optarg);
+			break;
 		case 'l':
 			if (log_level_parse(optarg, &level)) {
 				usage();
@@ -126,16 +296,36 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	popts.outbound_fd = sock_listen(htonl(INADDR_ANY), AMBIT_PORT_OUTBOUND, false);
-	popts.inbound_fd = sock_listen(htonl(INADDR_ANY), AMBIT_PORT_INBOUND, true);
-	popts.hbone_fd = sock_listen(htonl(INADDR_ANY), AMBIT_PORT_HBONE, true);
-	if (popts.outbound_fd < 0 || popts.inbound_fd < 0 || popts.hbone_fd < 0) {
-		pr_err("cannot listen on 15001/15006/15008: %s",
-		       strerror(-(popts.outbound_fd < 0	 ? popts.outbound_fd
-				  : popts.inbound_fd < 0 ? popts.inbound_fd
-							 : popts.hbone_fd)));
-		goto out;
+	m.sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (m.sfd < 0) {
+		pr_err("signalfd: %s", strerror(errno));
+		return 1;
 	}
+
+	{
+		const uint32_t ips[HO__COUNT] = {htonl(INADDR_ANY), htonl(INADDR_ANY),
+						 htonl(INADDR_ANY), aopts.metrics_ip,
+						 aopts.ready_ip,    aopts.admin_ip};
+		const uint16_t ports[HO__COUNT] = {AMBIT_PORT_OUTBOUND, AMBIT_PORT_INBOUND,
+						   AMBIT_PORT_HBONE,	aopts.metrics_port,
+						   aopts.ready_port,	aopts.admin_port};
+
+		if (ho_path) {
+			err = zt_handover_take(ho_path, ports, fds, &session, why, sizeof(why));
+			if (err == 0)
+				pr_info("took the listeners of the ztunnel serving at %s", ho_path);
+			else if (err != -ENOENT && err != -ECONNREFUSED) {
+				pr_err("hand-over from the ztunnel at %s failed (it serves on): %s",
+				       ho_path, why);
+				goto out;
+			}
+		}
+		if (open_listeners(fds, ips, ports))
+			goto out;
+	}
+	popts.outbound_fd = fds[HO_OUTBOUND];
+	popts.inbound_fd = fds[HO_INBOUND];
+	popts.hbone_fd = fds[HO_HBONE];
 	if (pin_root) {
 		popts.orig_dst_fd = pinned_map_open(pin_root, "orig_dst");
 		socks_fd = pinned_map_open(pin_root, "proxy_socks");
@@ -144,6 +334,7 @@ int main(int argc, char **argv)
 			       strerror(-(popts.orig_dst_fd < 0 ? popts.orig_dst_fd : socks_fd)));
 			goto out;
 		}
+		/* Taken listeners are there already: the same sockets, published again. */
 		if (proxy_sock_publish(socks_fd, AMBIT_SOCK_INBOUND, popts.inbound_fd) ||
 		    proxy_sock_publish(socks_fd, AMBIT_SOCK_HBONE, popts.hbone_fd)) {
 			pr_err("cannot publish listeners in %s/proxy_socks", pin_root);
@@ -156,14 +347,30 @@ int main(int argc, char **argv)
 	st = mesh_state_create();
 	if (!st)
 		goto out;
+	agent = agent_follow_start(st, sock_path);
+	if (!agent)
+		goto out;
+	/* A predecessor serves until this process can: with a snapshot. */
+	if (session >= 0 && wait_first_snapshot(st)) {
+		pr_err("no snapshot from the agent at %s in %d s: the predecessor serves on",
+		       sock_path, HANDOVER_SNAPSHOT_S);
+		goto out;
+	}
+	aopts.metrics_fd = fds[HO_METRICS];
+	aopts.ready_fd = fds[HO_READY];
+	aopts.admin_fd = fds[HO_ADMIN];
+	/* Taken by the servers, even when they fail to start. */
+	fds[HO_METRICS] = fds[HO_READY] = fds[HO_ADMIN] = -1;
 	admin = zt_admin_start(st, &aopts);
 	if (!admin) {
 		pr_err("cannot start the metrics/readiness/admin servers");
 		goto out;
 	}
-	agent = agent_follow_start(st, sock_path);
-	if (!agent)
-		goto out;
+	/* The admin servers' listeners, for a successor (borrowed from them). */
+	fds[HO_METRICS] = aopts.metrics_fd;
+	fds[HO_READY] = aopts.ready_fd;
+	fds[HO_ADMIN] = aopts.admin_fd;
+	m.admin = admin;
 	for (int i = 0; i < nworkers; i++) {
 		workers[i] = zt_worker_start(st, &popts);
 		if (!workers[i]) {
@@ -171,23 +378,43 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (session >= 0) {
+		err = zt_handover_done(session, why, sizeof(why));
+		session = -1;
+		if (err)
+			pr_warn("the predecessor did not confirm it stopped accepting: %s", why);
+	}
+	if (ho_path) {
+		m.lfd = zt_handover_listen(ho_path);
+		if (m.lfd < 0)
+			pr_warn(
+			    "cannot offer the listeners at %s (no hand-over to a successor): %s",
+			    ho_path, strerror(-m.lfd));
+	}
 	pr_info("ztunnel for node %s up: %d workers, agent %s", node, nworkers, sock_path);
-	while (sigwait(&sigs, &sig) == 0 && sig != SIGINT && sig != SIGTERM)
-		;
+	run(&m);
 	pr_info("shutting down");
 	rc = 0;
 out:
 	for (int i = 0; i < MAX_WORKERS; i++)
 		zt_worker_stop(workers[i]);
 	agent_follow_stop(agent);
+	/* The admin servers close their own listeners. */
+	if (admin)
+		fds[HO_METRICS] = fds[HO_READY] = fds[HO_ADMIN] = -1;
 	zt_admin_stop(admin);
 	mesh_state_destroy(st);
-	if (popts.outbound_fd >= 0)
-		close(popts.outbound_fd);
-	if (popts.inbound_fd >= 0)
-		close(popts.inbound_fd);
-	if (popts.hbone_fd >= 0)
-		close(popts.hbone_fd);
+	if (session >= 0)
+		close(session); /* a failed start: the predecessor serves on */
+	close_listeners(fds);
+	if (m.lfd >= 0) {
+		close(m.lfd);
+		/* Nobody took over: nothing will answer here. */
+		if (!m.draining)
+			unlink(ho_path);
+	}
+	if (m.sfd >= 0)
+		close(m.sfd);
 	if (popts.orig_dst_fd >= 0)
 		close(popts.orig_dst_fd);
 	if (socks_fd >= 0)

@@ -29,7 +29,10 @@ static void worker_wake(void *arg)
 		pr_warn("worker: policy wake-up failed: %s", strerror(errno));
 }
 
-/* On the worker's thread: re-decide its open inbound connections with the new policy. */
+/*
+ * On the worker's thread: a drain asked for (zt_worker_drain), and the open inbound connections
+ * decided again with the new policy.
+ */
 static void on_policy(struct loop_handler *h, uint32_t events)
 {
 	struct zt_worker *w =
@@ -38,8 +41,13 @@ static void on_policy(struct loop_handler *h, uint32_t events)
 	uint64_t n;
 	unsigned int closed;
 
-	if (read(w->policy_efd, &n, sizeof(n)) < 0)
+	if (read(w->policy_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
+	if (atomic_load(&w->drain_req) && !atomic_load(&w->drained)) {
+		zt_listeners_drop(w);
+		hbone_pool_drain(w->pool);
+		atomic_store(&w->drained, true);
+	}
 	zs = mesh_state_get(w->st);
 	if (!zs)
 		return;
@@ -123,6 +131,18 @@ fail:
 	free(w);
 	errno = err;
 	return NULL;
+}
+
+int zt_worker_drain(struct zt_worker *w)
+{
+	if (!w)
+		return 0;
+	atomic_store(&w->drain_req, true);
+	worker_wake(w);
+	/* The worker answers within one loop round; 5 s is a worker that hangs. */
+	for (int i = 0; i < 500 && !atomic_load(&w->drained); i++)
+		usleep(10000);
+	return atomic_load(&w->drained) ? 0 : -ETIMEDOUT;
 }
 
 void zt_worker_stop(struct zt_worker *w)

@@ -33,6 +33,13 @@ struct zt_worker;
 struct zt_worker *zt_worker_start(struct mesh_state *st, const struct zt_proxy_opts *opts);
 /* Stops the thread, resets its connections and frees it. Accepts NULL. */
 void zt_worker_stop(struct zt_worker *w);
+/*
+ * Drains @w (a successor took the listeners): its thread stops accepting and ends its HBONE
+ * connections gracefully (hbone_pool_drain) while what it holds runs on. Returns once the
+ * listeners left the worker's loop, so the caller may close them: 0, or -ETIMEDOUT when the
+ * worker did not answer within a few seconds. Accepts NULL.
+ */
+int zt_worker_drain(struct zt_worker *w);
 
 /*
  * Inbound connections (plaintext 15006, HBONE 15008, same-node short circuit) are decided by

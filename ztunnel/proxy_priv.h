@@ -8,6 +8,7 @@
 #define ZT_PROXY_PRIV_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -54,6 +55,8 @@ struct zt_worker {
 	struct held *held;	 /* outbound connections waiting for their upstream */
 	struct held_in *held_in; /* plaintext inbound waiting for their pod's snapshot */
 	bool stopping;		 /* failures are final: no retry is scheduled */
+	atomic_bool drain_req;	 /* zt_worker_drain asked (any thread), with a wake-up */
+	atomic_bool drained;	 /* the worker's thread dropped its listeners */
 };
 
 /*
@@ -91,6 +94,8 @@ void zt_inbound_hbone(struct zt_worker *w, int fd, struct mesh_snap *zs, struct 
  */
 int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT]);
 void zt_listeners_stop(struct zt_worker *w);
+/* accept.c: the listeners leave the worker's loop for good (a successor accepts on them). */
+void zt_listeners_drop(struct zt_worker *w);
 /* outbound.c: @zs (borrowed) was just installed: held connections waiting to retry try now. */
 void zt_outbound_snapshot(struct zt_worker *w, const struct mesh_snap *zs);
 /* outbound.c: at shutdown, after the HBONE pool is gone: ends every held connection. */

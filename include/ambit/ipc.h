@@ -24,6 +24,9 @@ int ipc_read_frame(int fd, char **out, size_t *len);
 int ipc_connect(const char *path);
 /* Creates, binds (mode 0600) and listens on @path, replacing a stale socket; fd or -errno. */
 int ipc_listen(const char *path);
+/* The same for a socket of @type (SOCK_STREAM, SOCK_SEQPACKET). */
+int ipc_connect_type(const char *path, int type);
+int ipc_listen_type(const char *path, int type);
 /* One request/response round trip on a new connection; *reply is malloc'd. 0 or -errno. */
 int ipc_request(const char *path, const char *request_json, char **reply);
 

@@ -246,7 +246,7 @@ int cluster_waypoint_bin(char *bin, size_t len)
 static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n, bool agent,
 			  char *store, size_t len, char **argv, size_t max)
 {
-	char bin[PATH_MAX], state[PATH_MAX], runtime[PATH_MAX], ca[PATH_MAX];
+	char bin[PATH_MAX], state[PATH_MAX], runtime[PATH_MAX], ca[PATH_MAX], ho[PATH_MAX];
 	size_t used = 0, cnt = 0;
 	int ret;
 
@@ -256,12 +256,15 @@ static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n,
 	cluster_path(c, state, sizeof(state), "state");
 	cluster_path(c, runtime, sizeof(runtime), "runtime/pods.json");
 	cluster_path(c, ca, sizeof(ca), "ca");
+	cluster_path(c, ho, sizeof(ho), "%s/ztunnel.sock", n->name);
 	const char *agent_args[] = {bin,	"--node",     n->name,	   "--node-ip", n->ip,
 				    "--state",	state,	      "--runtime", runtime,	"--ca-dir",
 				    ca,		"--pin-root", n->pin_root, "--cgroup",	n->cgroup,
 				    "--socket", n->socket,    "--uplink",  "eth0",	NULL};
+	/* --handover: `local upgrade` starts the new ztunnel beside the old (ztunnel/main.c). */
 	const char *zt_args[] = {bin,	    "--node",	  n->name,     "--agent-socket",
-				 n->socket, "--pin-root", n->pin_root, NULL};
+				 n->socket, "--pin-root", n->pin_root, "--handover",
+				 ho,	    NULL};
 	const char **args = agent ? agent_args : zt_args;
 
 	for (size_t i = 0; args[i]; i++) {

@@ -279,6 +279,8 @@ int pod_remove(const struct ctl_cluster *c, const char *ns, const char *name, co
 int local_exec(const struct ctl_opts *o, const char *pod, char **cmd);
 int local_logs(const struct ctl_opts *o, const char *what);
 int local_component(const struct ctl_opts *o, bool start, const char *what);
+/* `local upgrade ztunnel [--node N]`: each node's ztunnel replaced under load (local.c). */
+int local_upgrade(const struct ctl_opts *o, const char *what);
 /* status.c */
 int local_status(const struct ctl_opts *o);
 /* Finds a pod in pods.json by "ns/name" or unique "name"; borrowed from @pods or NULL. */

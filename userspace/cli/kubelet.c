@@ -9,6 +9,10 @@
  * <run>/<node>/kubelet.sock (ipc.h framing):
  *   {"op":"status"}                      every process: state, pid, restarts, last exit
  *   {"op":"start"|"stop","what":"agent"|"ztunnel"}   stop means stopped until started
+ *   {"op":"surge","what":"ztunnel"}      a new ztunnel beside the running one, which it takes
+ *                                        the listeners from (`local upgrade`, ztunnel/main.c)
+ *   {"op":"retire","what":"ztunnel"}     SIGTERM to the one it replaced: it drains and exits,
+ *                                        and is not restarted (a rolling update's old pod)
  *   {"op":"sync"}                        run exactly the pods runtime/pods.json gives the node
  * One thread, one epoll loop: children are reaped from a signalfd, back-offs run on a timerfd.
  */
@@ -58,6 +62,7 @@ struct kl_proc {
 	struct sandbox pod; /* KL_POD only */
 	enum kl_state state;
 	int pid;
+	int old_pid; /* surge: the process this one replaces, running until it drains */
 	unsigned int restarts;
 	uint64_t started_ms, restart_at_ms, backoff_ms; /* CLOCK_MONOTONIC */
 	time_t started_at, finished_at;			/* wall clock, for people */
@@ -253,6 +258,15 @@ static void kl_reap(struct kubelet *k)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct kl_proc *p = kl_by_pid(k, pid);
 
+		for (size_t i = 0; !p && i < k->nprocs; i++) {
+			if (k->procs[i]->old_pid != pid)
+				continue;
+			pr_info("%s: the replaced pid %d exited (%s %d)", k->procs[i]->name, pid,
+				WIFSIGNALED(status) ? "signal" : "exit code",
+				WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+			k->procs[i]->old_pid = 0;
+			pid = 0;
+		}
 		if (!p)
 			continue; /* a helper (hosts refresh) or a process already forgotten */
 		kl_record_exit(p, status);
@@ -376,6 +390,8 @@ static cJSON *kl_proc_json(const struct kl_proc *p)
 	cJSON_AddStringToObject(o, "name", p->name);
 	cJSON_AddStringToObject(o, "state", kl_state_names[p->state]);
 	cJSON_AddNumberToObject(o, "pid", p->pid);
+	if (p->old_pid > 0)
+		cJSON_AddNumberToObject(o, "replacedPid", p->old_pid);
 	cJSON_AddNumberToObject(o, "restarts", p->restarts);
 	if (p->kind == KL_POD)
 		cJSON_AddStringToObject(o, "restartPolicy",
@@ -533,6 +549,50 @@ static int kl_env_set(struct kl_proc *p, const cJSON *env)
 	return 0;
 }
 
+/*
+ * surge: a second process of @p beside the running one (which becomes old_pid); retire: SIGTERM
+ * to old_pid. Only the ztunnel hands over its listeners: a second agent would wait.
+ */
+static cJSON *kl_surge(struct kubelet *k, struct kl_proc *p, const char *op, char *err, size_t len)
+{
+	cJSON *res;
+	int old = p->pid;
+
+	if (p->kind != KL_ZTUNNEL) {
+		str_fmt(err, len, "only the ztunnel is upgraded in place");
+		return NULL;
+	}
+	if (!strcmp(op, "retire")) {
+		if (p->old_pid <= 0) {
+			str_fmt(err, len, "no replaced ztunnel runs");
+			return NULL;
+		}
+		kill(p->old_pid, SIGTERM);
+		pr_info("%s: SIGTERM to the replaced pid %d", p->name, p->old_pid);
+		res = cJSON_CreateObject();
+		cJSON_AddNumberToObject(res, "oldPid", p->old_pid);
+		return res;
+	}
+	if (p->state != KL_RUNNING || p->old_pid > 0) {
+		str_fmt(err, len, "%s is %s", p->name,
+			p->old_pid > 0 ? "upgrading already" : kl_state_names[p->state]);
+		return NULL;
+	}
+	p->old_pid = old;
+	if (kl_spawn(k, p)) {
+		str_fmt(err, len, "%s", p->reason);
+		p->pid = old;
+		p->old_pid = 0;
+		p->state = KL_RUNNING;
+		return NULL;
+	}
+	pr_info("%s: pid %d started beside pid %d, which it replaces", p->name, p->pid, old);
+	res = cJSON_CreateObject();
+	cJSON_AddNumberToObject(res, "pid", p->pid);
+	cJSON_AddNumberToObject(res, "oldPid", old);
+	return res;
+}
+
 /* start / stop of the agent or the ztunnel; a start's @env (may be NULL) replaces its variables. */
 static cJSON *kl_component(struct kubelet *k, const char *op, const char *what, const cJSON *env,
 			   char *err, size_t len)
@@ -544,12 +604,16 @@ static cJSON *kl_component(struct kubelet *k, const char *op, const char *what, 
 		str_fmt(err, len, "no component %s (agent or ztunnel)", what);
 		return NULL;
 	}
+	if (!strcmp(op, "surge") || !strcmp(op, "retire"))
+		return kl_surge(k, p, op, err, len);
 	if (!strcmp(op, "stop")) {
 		int pid = p->pid;
 		char pidf[PATH_MAX];
 
 		p->state = KL_STOPPED;
 		kl_kill(p);
+		if (p->old_pid > 0)
+			kill(p->old_pid, SIGKILL); /* reaped by kl_reap */
 		str_fmt(p->reason, sizeof(p->reason), "stopped by ambitctl local stop");
 		kl_pidfile(k, p, pidf, sizeof(pidf));
 		unlink(pidf);
@@ -619,7 +683,9 @@ static void kl_serve(struct kubelet *k)
 		res = kl_status(k);
 	else if (!strcmp(op, "sync"))
 		res = kl_sync(k, err, sizeof(err));
-	else if ((!strcmp(op, "start") || !strcmp(op, "stop")) && what)
+	else if ((!strcmp(op, "start") || !strcmp(op, "stop") || !strcmp(op, "surge") ||
+		  !strcmp(op, "retire")) &&
+		 what)
 		res = kl_component(k, op, what, cJSON_GetObjectItemCaseSensitive(root, "env"), err,
 				   sizeof(err));
 	else

@@ -8,8 +8,12 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <linux/types.h>
+
+#include "ambit/bpf_abi.h"
 #include "ctl.h"
 
 static int load_cluster(const struct ctl_opts *o, struct ctl_cluster *c)
@@ -303,6 +307,127 @@ static int component_start(const struct ctl_cluster *c, const struct ctl_node *n
 	if (!ret)
 		printf("%s %s: started and ready (pid %d)\n", n->name, what, pid);
 	return ret;
+}
+
+/* The pid serving @n's ztunnel admin port, or 0 (none answers). */
+static int serving_pid(const struct ctl_node *n)
+{
+	char *body = NULL, err[600];
+	cJSON *o = NULL;
+	int pid = 0;
+
+	if (http_get_in_netns_err(n->netns, AMBIT_PORT_ADMIN, "/server_info", &body, err,
+				  sizeof(err)) == 200 &&
+	    (o = cJSON_Parse(body)))
+		pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "pid"));
+	cJSON_Delete(o);
+	free(body);
+	return pid;
+}
+
+/* The ztunnel's record in @n's kubelet status (a new object, or NULL). */
+static cJSON *ztunnel_record(const struct ctl_node *n, cJSON **status)
+{
+	int err;
+
+	*status = kubelet_call(n, "{\"op\":\"status\"}", false, &err);
+	return *status ? (cJSON *)kubelet_find(*status, "ztunnel") : NULL;
+}
+
+static double elapsed_s(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * `local upgrade ztunnel`: what a DaemonSet rolling update with maxSurge 1 does to a node's pod.
+ * A new ztunnel starts beside the running one and takes its listeners (ztunnel/main.c); once
+ * the new one answers on the node's ports, the old one gets SIGTERM and drains. No connection
+ * is refused meanwhile, and those the old one holds run to their end.
+ */
+static int ztunnel_upgrade(const struct ctl_node *n)
+{
+	cJSON *res, *status = NULL, *rec;
+	struct timespec t0;
+	int err, pid, old, serving = 0;
+	double took;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	res = kubelet_call(n, "{\"op\":\"surge\",\"what\":\"ztunnel\"}", false, &err);
+	if (!res)
+		return err;
+	pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(res, "pid"));
+	old = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(res, "oldPid"));
+	cJSON_Delete(res);
+	printf("%s ztunnel: pid %d started beside pid %d\n", n->name, pid, old);
+	/* Its first snapshot may take the agent a moment: the successor waits up to 45 s. */
+	for (int i = 0; i < 60 * 10 && !ctl_interrupted; i++) {
+		serving = serving_pid(n);
+		if (serving == pid || !pid_alive(pid))
+			break;
+		usleep(100 * 1000);
+	}
+	if (serving != pid) {
+		fprintf(stderr,
+			"ambitctl: %s: the new ztunnel (pid %d) did not take the listeners; pid %d "
+			"still serves (see `ambitctl local logs %s-ztunnel`)\n",
+			n->name, pid, serving, n->name);
+		return -ETIMEDOUT;
+	}
+	took = elapsed_s(&t0);
+	res = kubelet_call(n, "{\"op\":\"retire\",\"what\":\"ztunnel\"}", false, &err);
+	if (!res)
+		return err;
+	cJSON_Delete(res);
+	printf("%s ztunnel: pid %d serves the node's ports (%.1f s); pid %d drains\n", n->name, pid,
+	       took, old);
+	/* The ztunnel's own bound is its --drain-timeout (30 s): then it closes what is left. */
+	for (int i = 0; i < 45 * 10 && !ctl_interrupted; i++) {
+		rec = ztunnel_record(n, &status);
+		err = rec && !cJSON_GetObjectItemCaseSensitive(rec, "replacedPid") ? 0 : -EBUSY;
+		cJSON_Delete(status);
+		if (!err)
+			break;
+		usleep(100 * 1000);
+	}
+	if (err) {
+		fprintf(stderr, "ambitctl: %s: the old ztunnel (pid %d) did not exit\n", n->name,
+			old);
+		return err;
+	}
+	printf("%s ztunnel: pid %d drained and exited (%.1f s in all)\n", n->name, old,
+	       elapsed_s(&t0));
+	return 0;
+}
+
+int local_upgrade(const struct ctl_opts *o, const char *what)
+{
+	struct ctl_cluster c;
+	int ret;
+
+	if (strcmp(what, "ztunnel")) {
+		fprintf(stderr, "ambitctl: local upgrade takes ztunnel (the agent restarts without "
+				"touching traffic: local stop/start agent)\n");
+		return -EINVAL;
+	}
+	ret = load_cluster(o, &c);
+	if (ret)
+		return ret;
+	if (o->node && !cluster_node(&c, o->node)) {
+		fprintf(stderr, "ambitctl: no node %s\n", o->node);
+		return -ENOENT;
+	}
+	for (int i = 0; i < c.nnodes; i++) {
+		if (o->node && strcmp(o->node, c.nodes[i].name))
+			continue;
+		ret = ztunnel_upgrade(&c.nodes[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 int local_component(const struct ctl_opts *o, bool start, const char *what)

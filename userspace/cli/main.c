@@ -27,6 +27,7 @@ static const struct usage_entry {
      "  local exec POD -- CMD...        run CMD in a pod (its namespaces, user, capabilities)\n"
      "  local logs POD|nodeN-agent|nodeN-ztunnel|nodeN-kubelet [-f]\n"
      "  local stop|start agent|ztunnel [--node N]   stopped stays down until started\n"
+     "  local upgrade ztunnel [--node N]   a new ztunnel takes the listeners, the old drains\n"
      "  local status [-o json]          kubelets, agents, ztunnels, pods: state, restarts\n"},
     {"config", " apply delete ",
      "  apply -f FILE|DIR|URL|- [-n NS] [--dry-run] [--wait=false] [--timeout 30s]\n"
@@ -186,6 +187,10 @@ static int run_local(int argc, char **argv, struct args *a)
 	if (!strcmp(sub, "stop") || !strcmp(sub, "start")) {
 		ret = need(a->npos == 1, "usage: ambitctl local stop|start agent|ztunnel --node N");
 		return ret ? ret : local_component(&a->o, !strcmp(sub, "start"), a->pos[0]);
+	}
+	if (!strcmp(sub, "upgrade")) {
+		ret = need(a->npos == 1, "usage: ambitctl local upgrade ztunnel [--node N]");
+		return ret ? ret : local_upgrade(&a->o, a->pos[0]);
 	}
 	if (!strcmp(sub, "status"))
 		return local_status(&a->o);

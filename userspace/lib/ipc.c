@@ -112,13 +112,18 @@ static int fill_addr(struct sockaddr_un *sa, const char *path)
 
 int ipc_connect(const char *path)
 {
+	return ipc_connect_type(path, SOCK_STREAM);
+}
+
+int ipc_connect_type(const char *path, int type)
+{
 	struct sockaddr_un sa;
 	int fd, err;
 
 	err = fill_addr(&sa, path);
 	if (err)
 		return err;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -131,6 +136,11 @@ int ipc_connect(const char *path)
 
 int ipc_listen(const char *path)
 {
+	return ipc_listen_type(path, SOCK_STREAM);
+}
+
+int ipc_listen_type(const char *path, int type)
+{
 	struct sockaddr_un sa;
 	mode_t old_mask;
 	int fd, err, probe;
@@ -139,14 +149,14 @@ int ipc_listen(const char *path)
 	if (err)
 		return err;
 	/* Replace the socket only when nobody answers on it: a live agent keeps its socket. */
-	probe = ipc_connect(path);
+	probe = ipc_connect_type(path, type);
 	if (probe >= 0) {
 		close(probe);
 		return -EADDRINUSE;
 	}
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -errno;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	/* Bind under a umask so the socket is never briefly reachable by others (keys flow here).

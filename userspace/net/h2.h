@@ -203,6 +203,14 @@ void h2_conn_close(struct h2_conn *c, const char *reason);
 /* GOAWAY with @error (no new stream), and the connection closes once it is written. */
 void h2_conn_goaway(struct h2_conn *c, uint32_t error);
 /*
+ * Graceful end (RFC 9113 §6.8): no new stream, the open ones run to their end, then the
+ * connection closes. A server first sends a GOAWAY with the highest stream id (the shutdown
+ * notice: a peer stops opening streams), and a second later, at a sweep, the GOAWAY naming the
+ * last stream it took, so a request in flight meanwhile is not refused; a client sends its
+ * GOAWAY at once. Idempotent.
+ */
+void h2_conn_drain(struct h2_conn *c);
+/*
  * Checks @c's deadlines (a server's: handshake, first request, idle, calm linger; a client's
  * is its connect/handshake timer): call about once a second. May close @c.
  */

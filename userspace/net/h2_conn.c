@@ -191,6 +191,40 @@ void h2_conn_goaway(struct h2_conn *c, uint32_t error)
 	h2c_kick(c);
 }
 
+/* The next step of a drain (h2_conn_drain), as far as the session allows yet. */
+void h2c_drain_step(struct h2_conn *c)
+{
+	int32_t last;
+
+	if (!c->draining || c->dead || !c->h2 || c->drain_final)
+		return;
+	if (c->server && !c->drain_noticed) {
+		if (nghttp2_submit_shutdown_notice(c->h2) == 0) {
+			c->drain_noticed = true;
+			c->drain_since = loop_now(c->loop);
+		}
+	} else if (!c->server || loop_now(c->loop) - c->drain_since >= 1) {
+		last = nghttp2_session_get_last_proc_stream_id(c->h2);
+		if (nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL,
+					  0) == 0) {
+			c->drain_final = true;
+			c->goaway = true;
+		}
+	}
+	if (!c->server)
+		c->goaway = true; /* no new stream from this side, whatever nghttp2 said */
+	h2c_kick(c);
+}
+
+void h2_conn_drain(struct h2_conn *c)
+{
+	if (!c || c->dead || c->draining)
+		return;
+	c->draining = true;
+	c->drain_since = loop_now(c->loop);
+	h2c_drain_step(c);
+}
+
 static void update_events(struct h2_conn *c)
 {
 	uint32_t ev = EPOLLIN;

@@ -72,6 +72,10 @@ struct h2_conn {
 	int fd;
 	bool server, connecting, handshaken, dead, goaway;
 	bool calm;	     /* server: GOAWAY ENHANCE_YOUR_CALM queued, nothing more is read */
+	bool draining;	     /* h2_conn_drain: ends once its streams are done */
+	bool drain_noticed;  /* server: the first GOAWAY (the shutdown notice) is queued */
+	bool drain_final;    /* the GOAWAY naming the last stream taken is queued */
+	time_t drain_since;  /* when the drain (a server's: its notice) began */
 	bool ever_stream;    /* server: a request came (first-request deadline met) */
 	bool to_decide;	     /* server: this read completed a request (h2_server_dispatch) */
 	bool pipe_full;	     /* H2_PIPE: the pipe took less than offered */
@@ -110,6 +114,8 @@ static inline void h2c_kick(struct h2_conn *c)
 /* h2_conn.c */
 /* Creates @c's nghttp2 session (a TLS server's once its handshake is done). 0 or -ENOMEM. */
 int h2c_session_init(struct h2_conn *c);
+/* The next step of h2_conn_drain once the session exists and its time has come. */
+void h2c_drain_step(struct h2_conn *c);
 /* Hands @len bytes read from the peer to the session, then decides a server's requests. */
 int h2c_recv(struct h2_conn *c, const uint8_t *data, size_t len);
 

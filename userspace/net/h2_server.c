@@ -138,7 +138,10 @@ void h2_conn_sweep(struct h2_conn *c)
 	const struct h2_limits *lim = &c->lim;
 	time_t now;
 
-	if (!c || c->dead || !c->server)
+	if (!c || c->dead)
+		return;
+	h2c_drain_step(c);
+	if (c->dead || !c->server)
 		return;
 	now = loop_now(c->loop);
 	if (c->calm) {

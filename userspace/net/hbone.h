@@ -130,6 +130,12 @@ int hbone_stream_status(const struct hbone_stream *s);
 struct hbone_pool *hbone_pool_create(struct loop *l, const struct hbone_limits *lim);
 /* Resets every connection of the pool and frees it. Accepts NULL. */
 void hbone_pool_destroy(struct hbone_pool *p);
+/*
+ * Drains @p for a process that stops accepting (an upgrade): every connection ends gracefully
+ * (h2_conn_drain) once its streams are done, a client connection is reused no more, and new
+ * opens get connections of their own that drain in turn.
+ */
+void hbone_pool_drain(struct hbone_pool *p);
 /* Number of live connections, client and server (for tests). */
 size_t hbone_pool_size(const struct hbone_pool *p);
 

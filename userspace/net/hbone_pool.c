@@ -86,6 +86,8 @@ static void pool_sweep(struct loop_tick *t)
 		/* A sweep may close @c: it leaves the list; its memory stays till the batch ends.
 		 */
 		cnext = LIST_NEXT(c, link);
+		if (p->draining)
+			h2_conn_drain(c->h2); /* those opened since */
 		h2_conn_sweep(c->h2);
 		if (c->dead)
 			continue;
@@ -123,6 +125,20 @@ void hbone_pool_destroy(struct hbone_pool *p)
 	while (!LIST_EMPTY(&p->conns))
 		h2_conn_close(LIST_FIRST(&p->conns)->h2, "pool destroyed");
 	free(p);
+}
+
+void hbone_pool_drain(struct hbone_pool *p)
+{
+	struct hbone_conn *c;
+
+	if (!p)
+		return;
+	p->draining = true;
+	LIST_FOREACH(c, &p->conns, link)
+	{
+		if (!c->dead)
+			h2_conn_drain(c->h2);
+	}
 }
 
 size_t hbone_pool_size(const struct hbone_pool *p)

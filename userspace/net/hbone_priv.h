@@ -74,7 +74,8 @@ struct hbone_pool {
 	struct hbone_limits lim;
 	LIST_HEAD(hbone_conns, hbone_conn) conns;
 	size_t n;
-	bool closing; /* being destroyed: failures are final */
+	bool closing;  /* being destroyed: failures are final */
+	bool draining; /* hbone_pool_drain: every connection ends when its streams do */
 };
 
 /* close() that the peer sees as a reset (linger 0). */

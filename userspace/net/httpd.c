@@ -19,6 +19,15 @@ struct MHD_Daemon *httpd_start(uint32_t ip, uint16_t port, MHD_AccessHandlerCall
 				MHD_OPTION_END);
 }
 
+struct MHD_Daemon *httpd_start_fd(int fd, MHD_AccessHandlerCallback handler, void *cls)
+{
+	/* ITC: what MHD_quiesce_daemon needs to wake the daemon's own thread. */
+	return MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
+	    NULL, NULL, handler, cls, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
+}
+
 enum MHD_Result httpd_reply(struct MHD_Connection *conn, unsigned int status, char *body,
 			    const char *type)
 {

@@ -15,6 +15,11 @@
  */
 struct MHD_Daemon *httpd_start(uint32_t ip, uint16_t port, MHD_AccessHandlerCallback handler,
 			       void *cls);
+/*
+ * The same on the listening socket @fd (taken: closed by MHD_stop_daemon, or by the caller
+ * after MHD_quiesce_daemon gave it back). NULL on failure (@fd is the caller's then).
+ */
+struct MHD_Daemon *httpd_start_fd(int fd, MHD_AccessHandlerCallback handler, void *cls);
 /* Queues @body (taken; NULL answers 500) with @status and content type @type. */
 enum MHD_Result httpd_reply(struct MHD_Connection *conn, unsigned int status, char *body,
 			    const char *type);

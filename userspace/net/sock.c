@@ -31,6 +31,100 @@ int sock_listen(uint32_t ip, uint16_t port, bool transparent)
 	return fd;
 }
 
+int sock_send_fds(int sock, const char *msg, const int *fds, size_t n)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * SOCK_MAX_FDS)];
+		struct cmsghdr align;
+	} u = {};
+	struct iovec iov = {.iov_base = (void *)msg, .iov_len = strlen(msg)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t w;
+
+	if (n > SOCK_MAX_FDS || iov.iov_len == 0 || iov.iov_len > 1024)
+		return -EINVAL;
+	if (n) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+	}
+	do
+		w = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return -errno;
+	return (size_t)w == iov.iov_len ? 0 : -EPROTO;
+}
+
+/* Closes the descriptors of every SCM_RIGHTS header of @mh. */
+static void close_rights(struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		size_t k;
+		int fd;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			close(fd);
+		}
+	}
+}
+
+int sock_recv_fds(int sock, char *msg, size_t len, int *fds, size_t max, size_t *n)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * SOCK_MAX_FDS)];
+		struct cmsghdr align;
+	} u = {};
+	struct iovec iov = {.iov_base = msg, .iov_len = len ? len - 1 : 0};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *cm;
+	ssize_t r;
+
+	*n = 0;
+	if (!len || max > SOCK_MAX_FDS)
+		return -EINVAL;
+	do
+		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (r == 0 && !mh.msg_controllen)
+		return -ECONNRESET;
+	if (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
+		close_rights(&mh);
+		return mh.msg_flags & MSG_CTRUNC ? -EPROTO : -EMSGSIZE;
+	}
+	msg[r] = '\0';
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (*n + k > max) {
+			close_rights(&mh);
+			*n = 0;
+			return -EPROTO;
+		}
+		memcpy(fds + *n, CMSG_DATA(cm), k * sizeof(int));
+		*n += k;
+	}
+	return 0;
+}
+
 int sock_connect(const struct sockaddr_in *dst, const struct sockaddr_in *src)
 {
 	int fd, one = 1, err;

@@ -18,6 +18,20 @@ int sock_listen(uint32_t ip, uint16_t port, bool transparent);
  * IP_TRANSPARENT so the server sees the original client IP. fd (connecting) or -errno.
  */
 int sock_connect(const struct sockaddr_in *dst, const struct sockaddr_in *src);
+/* At most this many descriptors travel in one sock_send_fds message. */
+#define SOCK_MAX_FDS 16
+/*
+ * Sends @msg (a NUL-terminated line, at most 1 KB) as one message on the connected unix socket
+ * @sock with @n descriptors (SCM_RIGHTS; borrowed: the caller keeps its copies). 0 or -errno.
+ */
+int sock_send_fds(int sock, const char *msg, const int *fds, size_t n);
+/*
+ * Receives one message into @msg (@len bytes, NUL-terminated, truncation is -EMSGSIZE) and the
+ * descriptors it carries into @fds (up to @max; *@n set; taken by the caller, close-on-exec).
+ * A message with more than @max descriptors, or cut short, is -EPROTO (every descriptor it
+ * carried closed); the peer's end is -ECONNRESET. 0 or -errno.
+ */
+int sock_recv_fds(int sock, char *msg, size_t len, int *fds, size_t max, size_t *n);
 /* Closes @fd with an RST (SO_LINGER 0): a refused or failed peer learns at once. */
 void sock_close_reset(int fd);
 /* Parses "a.b.c.d:port" strictly. 0 or -EINVAL. */

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# A ztunnel upgraded under load fails no connection (DESIGN.md §7): `local upgrade ztunnel` does
+# what a DaemonSet rolling update with maxSurge 1 does to a node's pod. The new ztunnel takes the
+# old one's listening sockets (SCM_RIGHTS), the old one stops accepting and drains: HBONE peers
+# get GOAWAY and move to the new one, and long transfers it holds run to their end.
+. "$(dirname "$0")/lib.sh"
+need_root; need_bins; need_cmd socat curl
+cluster_up manifests
+wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ || fail "server never answered"
+
+tmp=$(mktemp -d /tmp/ambit-it-XXXXXX)
+trap 'rm -rf "$tmp"; on_exit' EXIT
+
+zt_pid() { actl local status --name "$CLUSTER" -o json | jq -r ".nodes[] | select(.name == \"$1\") | .ztunnel.pid"; }
+
+# Two slow uploads that span every upgrade: one across nodes (HBONE, held by both old ztunnels),
+# one plaintext into the enrolled server (15006 on node2).
+gen='for i in $(seq 1 100); do head -c 262144 /dev/zero; sleep 0.25; done'
+want=$(bash -c "$gen" | sha256sum | cut -d' ' -f1)
+pod_exec mesh/client-0 bash -c "{ echo UP; $gen; } | socat -t 30 -T 60 - TCP:server:9000" \
+	>"$tmp/mesh" 2>&1 &
+xfer_mesh=$!
+server_ip=$(pod_ip mesh/server-0)
+pod_exec plain/client-0 bash -c "{ echo UP; $gen; } | socat -t 30 -T 60 - TCP:$server_ip:9000" \
+	>"$tmp/plain" 2>&1 &
+xfer_plain=$!
+
+# Short requests all along: new connections through the mesh, a keep-alive connection reused
+# across an upgrade (one curl, many requests), and plaintext into the enrolled pod.
+(
+	for i in $(seq 1 400); do
+		pod_exec mesh/client-0 curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 \
+			"http://server/loop-$i" || echo "curl-exit-$?"
+		[ -e "$tmp/stop" ] && break
+	done
+) >"$tmp/loop" 2>&1 &
+loop=$!
+(
+	for i in $(seq 1 400); do
+		pod_exec plain/client-0 curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 \
+			"http://$server_ip:8080/plain-$i" || echo "curl-exit-$?"
+		[ -e "$tmp/stop" ] && break
+	done
+) >"$tmp/plainloop" 2>&1 &
+plainloop=$!
+# One curl, one connection: 100 requests at 4 a second.
+urls=$(for i in $(seq 1 100); do printf -- '-o /dev/null http://server/keep-%d ' "$i"; done)
+pod_exec mesh/client-0 curl -s -w '%{http_code} %{num_connects}\n' --rate 4/s $urls \
+	>"$tmp/keep" 2>&1 &
+keep=$!
+sleep 2
+
+declare -A before
+for node in node1 node2; do before[$node]=$(zt_pid $node); done
+restarts_before=$(actl local status --name "$CLUSTER" -o json | jq '[.nodes[].ztunnel.restarts] | add')
+# Both nodes at once while the uploads run (each old ztunnel drains what it holds of them),
+# then one after the other.
+upgrade() {
+	local out
+	out=$(actl local upgrade ztunnel --name "$CLUSTER" --node "$1") || fail "upgrade of $1: $out"
+	log "$out"
+	expect_contains "$out" "drained and exited" "upgrade of $1"
+}
+upgrade node1 &
+up1=$!
+upgrade node2 &
+up2=$!
+wait $up1 || fail "the first upgrade of node1"
+wait $up2 || fail "the first upgrade of node2"
+for node in node2 node1; do
+	upgrade $node
+	sleep 1
+done
+for node in node1 node2; do
+	now=$(zt_pid $node)
+	[ "$now" != "${before[$node]}" ] || fail "$node: the ztunnel is still pid $now"
+	kill -0 "${before[$node]}" 2>/dev/null && fail "$node: the first ztunnel (pid ${before[$node]}) still runs"
+	actl local logs --name "$CLUSTER" $node-ztunnel | grep -q "took the listeners of the ztunnel serving at" ||
+		fail "$node: no hand-over in the ztunnel log"
+done
+restarts_after=$(actl local status --name "$CLUSTER" -o json | jq '[.nodes[].ztunnel.restarts] | add')
+expect_eq "$restarts_after" "$restarts_before" "ztunnel restarts (an upgrade is no crash)"
+
+touch "$tmp/stop"
+wait $loop $plainloop $keep
+wait $xfer_mesh || fail "the HBONE upload broke across the upgrades: $(cat "$tmp/mesh")"
+wait $xfer_plain || fail "the plaintext upload broke across the upgrades: $(cat "$tmp/plain")"
+for f in mesh plain; do expect_eq "$(cat "$tmp/$f")" "$want" "$f upload received whole"; done
+# The keep-alive connection opened once and was reused throughout.
+expect_eq "$(grep -c '^200 1$' "$tmp/keep")" 1 "keep-alive: one connection opened"
+sed -i 's/ [0-9]*$//' "$tmp/keep"
+for f in loop plainloop keep; do
+	n=$(grep -c . "$tmp/$f")
+	bad=$(grep -vc '^200$' "$tmp/$f")
+	log "$f: $n requests, $bad failed"
+	[ "$n" -ge 20 ] || fail "$f: only $n requests ran"
+	[ "$bad" = 0 ] || fail "$f: $bad of $n requests failed across the upgrades: $(grep -v '^200$' "$tmp/$f" | sort | uniq -c)"
+done
+
+# The new ztunnels carry the traffic: the destination's counts a new connection.
+m_before=$(metric_sum "$(node_metrics node2)" istio_tcp_connections_opened_total 'reporter="destination"' 'destination_workload="server"')
+pod_exec mesh/client-0 curl -sf --max-time 5 http://server/after >/dev/null || fail "request after the upgrades"
+m_after=$(metric_sum "$(node_metrics node2)" istio_tcp_connections_opened_total 'reporter="destination"' 'destination_workload="server"')
+[ "$m_after" -gt "$m_before" ] || fail "the new node2 ztunnel did not count the request ($m_before -> $m_after)"
+pass

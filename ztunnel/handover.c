@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The listener hand-over between two ztunnels of one node (handover.h). Each message is one
+ * SOCK_SEQPACKET record, so a line never arrives split or merged with the next, and the
+ * descriptors travel with the "give" line they belong to.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+
+#include "ambit/ipc.h"
+#include "handover.h"
+#include "sock.h"
+
+#define HO_MSG_MAX 256
+
+const char *const zt_ho_names[HO__COUNT] = {"outbound", "inbound", "hbone",
+					    "metrics",	"ready",   "admin"};
+
+/* Deadlines on @fd's reads and writes, and the peer checked to run as this process's user. */
+static int session_setup(int fd, char *why, size_t len)
+{
+	struct timeval tv = {.tv_sec = ZT_HO_STEP_S};
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl)) {
+		snprintf(why, len, "socket options: %s", strerror(errno));
+		return -errno;
+	}
+	if (cred.uid != geteuid()) {
+		snprintf(why, len, "peer pid %d runs as uid %u, not %u", (int)cred.pid,
+			 (unsigned int)cred.uid, (unsigned int)geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Receives one message without descriptors: 0, or -errno with @why. */
+static int recv_line(int fd, char *msg, size_t mlen, const char *what, char *why, size_t len)
+{
+	int fds[SOCK_MAX_FDS];
+	size_t n;
+	int ret = sock_recv_fds(fd, msg, mlen, fds, SOCK_MAX_FDS, &n);
+
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	if (ret)
+		snprintf(why, len, "waiting for %s: %s", what,
+			 ret == -EAGAIN ? "no answer in time" : strerror(-ret));
+	else if (n)
+		ret = -EPROTO;
+	if (ret == -EPROTO)
+		snprintf(why, len, "waiting for %s: descriptors where none belong", what);
+	return ret;
+}
+
+/* The port @fd listens on (host order), or 0 when it is not a listening IPv4 TCP socket. */
+static uint16_t listening_port(int fd)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int v = 0;
+	socklen_t vl = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &vl) || !v)
+		return 0;
+	vl = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &vl) || v != SOCK_STREAM)
+		return 0;
+	if (getsockname(fd, (struct sockaddr *)&sa, &sl) || sa.sin_family != AF_INET)
+		return 0;
+	return ntohs(sa.sin_port);
+}
+
+static int name_index(const char *name)
+{
+	for (int i = 0; i < HO__COUNT; i++)
+		if (!strcmp(name, zt_ho_names[i]))
+			return i;
+	return -1;
+}
+
+/* Files each descriptor of a "give" line under its name; checks each. 0 or -EPROTO (@why). */
+static int sort_given(char *line, const int *got, size_t n, const uint16_t ports[HO__COUNT],
+		      int fds[HO__COUNT], char *why, size_t len)
+{
+	char *save = NULL, *tok = strtok_r(line, " ", &save);
+	size_t k = 0;
+
+	if (!tok || strcmp(tok, "give") || !(tok = strtok_r(NULL, " ", &save)) ||
+	    strcmp(tok, "1")) {
+		snprintf(why, len, "the predecessor answered \"%.40s\", not \"give 1 ...\"", line);
+		return -EPROTO;
+	}
+	while ((tok = strtok_r(NULL, " ", &save))) {
+		int i = name_index(tok);
+		uint16_t port;
+
+		if (k == n) {
+			snprintf(why, len, "listener %.20s named without its descriptor", tok);
+			return -EPROTO;
+		}
+		if (i < 0 || fds[i] >= 0) {
+			snprintf(why, len, "listener \"%.20s\" unknown or given twice", tok);
+			return -EPROTO;
+		}
+		fds[i] = got[k++];
+		if (!ports[i])
+			continue; /* not served here: closed below */
+		port = listening_port(fds[i]);
+		if (port != ports[i]) {
+			snprintf(why, len, "listener %s: given %s %u, this ztunnel serves %u",
+				 zt_ho_names[i], port ? "a socket on" : "no listening socket", port,
+				 ports[i]);
+			return -EPROTO;
+		}
+	}
+	if (k != n) {
+		snprintf(why, len, "%zu descriptor(s) given without a name", n - k);
+		return -EPROTO;
+	}
+	for (int i = 0; i < HO__COUNT; i++) {
+		if (!ports[i] && fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	}
+	return 0;
+}
+
+int zt_handover_take(const char *path, const uint16_t ports[HO__COUNT], int fds[HO__COUNT],
+		     int *session, char *why, size_t len)
+{
+	int got[SOCK_MAX_FDS];
+	char msg[HO_MSG_MAX];
+	size_t n = 0;
+	int fd, ret;
+
+	*session = -1;
+	for (int i = 0; i < HO__COUNT; i++)
+		fds[i] = -1;
+	fd = ipc_connect_type(path, SOCK_SEQPACKET);
+	if (fd < 0) {
+		snprintf(why, len, "connect %s: %s", path, strerror(-fd));
+		return fd;
+	}
+	ret = session_setup(fd, why, len);
+	if (!ret && (ret = sock_send_fds(fd, "take 1", NULL, 0)))
+		snprintf(why, len, "asking: %s", strerror(-ret));
+	if (!ret && (ret = sock_recv_fds(fd, msg, sizeof(msg), got, SOCK_MAX_FDS, &n)))
+		snprintf(why, len, "waiting for the listeners: %s",
+			 ret == -EAGAIN ? "no answer in time" : strerror(-ret));
+	if (!ret)
+		ret = sort_given(msg, got, n, ports, fds, why, len);
+	if (ret) {
+		/* Whatever was received goes back: the predecessor still serves on its copies. */
+		for (int i = 0; i < HO__COUNT; i++)
+			fds[i] = -1;
+		for (size_t i = 0; i < n; i++)
+			close(got[i]);
+		close(fd);
+		/* Nobody there is a fresh start for the caller; a failed exchange is not. */
+		return ret == -ENOENT || ret == -ECONNREFUSED ? -EPROTO : ret;
+	}
+	*session = fd;
+	return 0;
+}
+
+int zt_handover_done(int session, char *why, size_t len)
+{
+	char msg[HO_MSG_MAX];
+	int ret = sock_send_fds(session, "took 1", NULL, 0);
+
+	if (ret)
+		snprintf(why, len, "confirming: %s", strerror(-ret));
+	else if (!(ret =
+		       recv_line(session, msg, sizeof(msg), "the predecessor to stop", why, len)) &&
+		 strcmp(msg, "draining 1")) {
+		snprintf(why, len, "the predecessor answered \"%.40s\", not \"draining 1\"", msg);
+		ret = -EPROTO;
+	}
+	close(session);
+	return ret;
+}
+
+int zt_handover_listen(const char *path)
+{
+	return ipc_listen_type(path, SOCK_SEQPACKET);
+}
+
+int zt_handover_give(int lfd, const int fds[HO__COUNT], int *session, char *why, size_t len)
+{
+	char line[HO_MSG_MAX] = "give 1", msg[HO_MSG_MAX];
+	int send[HO__COUNT];
+	size_t n = 0;
+	int fd, ret;
+
+	*session = -1;
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return errno == EAGAIN || errno == ECONNABORTED || errno == EINTR ? 0 : -errno;
+	ret = session_setup(fd, why, len);
+	if (!ret && !(ret = recv_line(fd, msg, sizeof(msg), "the request", why, len)) &&
+	    strcmp(msg, "take 1")) {
+		snprintf(why, len, "asked \"%.40s\", not \"take 1\"", msg);
+		ret = -EPROTO;
+	}
+	for (int i = 0; !ret && i < HO__COUNT; i++) {
+		if (fds[i] < 0)
+			continue;
+		send[n++] = fds[i];
+		strcat(line, " ");
+		strcat(line, zt_ho_names[i]);
+	}
+	if (!ret && (ret = sock_send_fds(fd, line, send, n)))
+		snprintf(why, len, "giving: %s", strerror(-ret));
+	/* The successor waits for its first snapshot before it serves: up to its own bound. */
+	if (!ret) {
+		struct timeval tv = {.tv_sec = 6 * ZT_HO_STEP_S};
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	if (!ret && !(ret = recv_line(fd, msg, sizeof(msg), "the successor to serve", why, len)) &&
+	    strcmp(msg, "took 1")) {
+		snprintf(why, len, "the successor said \"%.40s\", not \"took 1\"", msg);
+		ret = -EPROTO;
+	}
+	if (ret) {
+		close(fd);
+		return 0;
+	}
+	*session = fd;
+	return 1;
+}
+
+void zt_handover_release(int session)
+{
+	if (session < 0)
+		return;
+	sock_send_fds(session, "draining 1", NULL, 0);
+	close(session);
+}
