@@ -213,15 +213,17 @@ wait_for 10 test -s "$tmp/ca/root-cert.pem" || fail "no CA root: $(cat "$tmp/log
 cp "$tmp/ca/root-cert.pem" "$tmp/root.pem"
 
 # ---- the agent and the ztunnel, as the DaemonSet starts them (no CA key on the node) ----
-start_in "$CG/system/agent" "$NODE" env KUBERNETES_SERVICE_HOST=127.0.0.1 \
-	KUBERNETES_SERVICE_PORT="$port" "$AGENT" --kube --kube-sa-dir "$tmp/sa" --node node1 \
-	--node-ip "$NODE_IP" --ca-url https://localhost:15012 --ca-root "$tmp/root.pem" \
-	--pin-root "$PIN" --cgroup "$PODS" \
-	--pod-cgroup-root "$CG" --socket "$tmp/run/agent.sock"
+agent_cmd=(env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$port" "$AGENT" --kube
+	--kube-sa-dir "$tmp/sa" --node node1 --node-ip "$NODE_IP" --ca-url https://localhost:15012
+	--ca-root "$tmp/root.pem" --pin-root "$PIN" --cgroup "$PODS" --pod-cgroup-root "$CG"
+	--socket "$tmp/run/agent.sock")
+ztunnel_cmd=("$ZTUNNEL" --node node1 --agent-socket "$tmp/run/agent.sock" --pin-root "$PIN"
+	--handover "$tmp/run/ztunnel.sock" --drain-timeout 30)
+start_in "$CG/system/agent" "$NODE" "${agent_cmd[@]}"
 agent_pid=$last
 wait_for 20 test -S "$tmp/run/agent.sock" || failed "no agent socket"
-start_in "$CG/system/ztunnel" "$NODE" "$ZTUNNEL" --node node1 \
-	--agent-socket "$tmp/run/agent.sock" --pin-root "$PIN"
+start_in "$CG/system/ztunnel" "$NODE" "${ztunnel_cmd[@]}"
+ztunnel_pid=$last
 
 wait_for 20 synced || failed "the kinds were not all listed: $(status)"
 wait_for 20 enrolled2 || failed "pods a and b not enrolled with cgroup and veth: $(status)"
@@ -327,6 +329,28 @@ expect_eq "$(call)" "000" "the last good DENY policy must keep serving"
 expect_eq "$(api DELETE "$AP/deny-a")" 200
 wait_for 20 call_ok || failed "the deleted policy still refuses"
 expect_eq "$(st 's["configErrors"]')" "[]"
+
+# ---- a rolling update's surge pod beside the old one (maxSurge 1, the host's /run/ambit) ----
+# Its agent waits for the old one's lock and touches nothing; its ztunnel takes the old one's
+# listeners (served by the old agent meanwhile); the old pod goes; the new agent takes over.
+start_in "$CG/system/agent2" "$NODE" "${agent_cmd[@]}"
+agent2_pid=$last
+wait_for 10 grep -q "another agent holds" "$tmp/logs/agent2.log" ||
+	fail "the surge pod's agent did not wait for the old one: $(cat "$tmp/logs/agent2.log")"
+start_in "$CG/system/ztunnel2" "$NODE" "${ztunnel_cmd[@]}"
+wait_for 20 grep -q "took the listeners" "$tmp/logs/ztunnel2.log" ||
+	fail "the new ztunnel did not take the listeners: $(cat "$tmp/logs/ztunnel2.log")"
+wait_for 10 grep -q "a successor took the listeners" "$tmp/logs/ztunnel.log" ||
+	fail "the old ztunnel did not hand over: $(tail -5 "$tmp/logs/ztunnel.log")"
+expect_eq "$(call)" "200" "a call while both pods run"
+kill -TERM "$ztunnel_pid" "$agent_pid"
+for _ in $(seq 100); do kill -0 "$ztunnel_pid" 2>/dev/null || kill -0 "$agent_pid" 2>/dev/null || break; sleep 0.1; done
+wait_for 20 grep -q "the other agent is gone" "$tmp/logs/agent2.log" ||
+	fail "the new agent did not start after the old one: $(tail -5 "$tmp/logs/agent2.log")"
+agent_pid=$agent2_pid
+wait_for 20 synced || failed "the new agent did not sync: $(status)"
+wait_for 20 call_ok || fail "no call through the new pod's agent and ztunnel"
+log "upgraded: the new agent waited for the old one, the ztunnel was handed over"
 
 # ---- the API server goes away: nothing that runs changes ----
 kill "$api_pid"

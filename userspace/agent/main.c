@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -356,6 +358,42 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	return 0;
 }
 
+/*
+ * One agent per node at a time: a DaemonSet rolling update with maxSurge starts the new pod's
+ * agent while the old pod's runs (both see the host's /run/ambit), and two agents must never
+ * write the node's programs and maps at once. The lock (<socket>.lock) is held for the
+ * process's life; the new agent waits for it, and meanwhile the old one serves the new ztunnel.
+ * The fd stays open (and locked) until exit. 0 or -errno.
+ */
+static int lock_node(const char *socket)
+{
+	char path[PATH_MAX];
+	int fd, waited = 0;
+
+	if (snprintf(path, sizeof(path), "%s.lock", socket) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		pr_err("lock %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			pr_err("lock %s: %s", path, strerror(errno));
+			close(fd);
+			return -errno;
+		}
+		if (!waited++)
+			pr_info("another agent holds %s (an upgrade's old pod): waiting for it to "
+				"exit",
+				path);
+		sleep(1);
+	}
+	if (waited)
+		pr_info("the other agent is gone after %d s: starting", waited);
+	return 0;
+}
+
 static int startup(struct loop *l)
 {
 	struct agent *a = &l->agent;
@@ -373,6 +411,9 @@ static int startup(struct loop *l)
 	sigset_t mask;
 	int err;
 
+	err = lock_node(a->opts.socket);
+	if (err)
+		return err;
 	err = bpffs_ensure_mounted();
 	if (err)
 		pr_warn("bpffs: %s", strerror(-err));
