@@ -99,10 +99,11 @@ $(O)/libambit.a: $(LIB_OBJS)
 LINK = $(CC) $(LDFLAGS) $(filter-out %.a,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
 	$(LDLIBS)
 
-$(O)/ambit-agent: $(AGENT_OBJS) $(O)/libnet.a $(O)/libambit.a
+$(O)/ambit-agent: $(AGENT_OBJS) $(OBJ)/deploy/waypoint_tmpl.o $(O)/libnet.a $(O)/libambit.a
 	$(LINK) -o $@
-# deploy/ambit.yaml.tmpl, built into ambitctl (`ambitctl install`) as _binary_deploy_..._start.
-$(OBJ)/deploy/ambit_tmpl.o: deploy/ambit.yaml.tmpl
+# deploy/ambit.yaml.tmpl, built into ambitctl (`ambitctl install`) as _binary_deploy_..._start;
+# deploy/waypoint.yaml.tmpl into the agent (its waypoint controller).
+$(OBJ)/deploy/%_tmpl.o: deploy/%.yaml.tmpl
 	@mkdir -p $(dir $@)
 	ld -r -b binary -z noexecstack -o $@ $<
 $(O)/ambitctl: $(CLI_OBJS) $(OBJ)/deploy/ambit_tmpl.o $(O)/libagent.a $(O)/libnet.a $(O)/libambit.a
@@ -117,7 +118,7 @@ $(O)/hbone-probe: $(OBJ)/tools/hbone-probe.o
 $(O)/connflood: $(OBJ)/tools/connflood.o
 	$(CC) $(LDFLAGS) $^ -o $@
 
-$(O)/libagent.a: $(AGENT_LIB_OBJS)
+$(O)/libagent.a: $(AGENT_LIB_OBJS) $(OBJ)/deploy/waypoint_tmpl.o
 	$(AR) rcs $@ $^
 
 $(OBJ)/llhttp/%.o: $(LLHTTP_DIR)/%.c

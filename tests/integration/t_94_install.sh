@@ -74,7 +74,7 @@ while IFS=$'\t' read -r -a cmd; do
 	expect_contains "$out" "${cmd[0]} "
 	n=$((n + 1))
 done <"$tmp/cmds"
-expect_eq "$n" 3 "containers checked"
+expect_eq "$n" 4 "containers checked (agent, ztunnel, CA, waypoint controller)"
 out=$("$AGENT" --kube --no-such-flag --version 2>&1) && fail "the flag check cannot fail"
 
 # ---- CRDs from ambit's own field tables: valid objects, and no field ambit reads pruned ----

@@ -504,6 +504,11 @@ class Handler(BaseHTTPRequestHandler):
         else:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         ns, name = None, None
+        # The status subresource (PUT replaces .status only, as a CRD's with subresources).
+        self.sub = None
+        if len(rest) in (2, 5) and rest[-1] == "status" and \
+                (len(rest) == 2 or rest[0] == "namespaces"):
+            self.sub, rest = "status", rest[:-1]
         if len(rest) in (3, 4) and rest[0] == "namespaces":
             ns, plural, name = rest[1], rest[2], (rest[3] if len(rest) == 4 else None)
         elif len(rest) in (1, 2):
@@ -525,6 +530,19 @@ class Handler(BaseHTTPRequestHandler):
                                "on the requested resource")
             return self.reply(201, self.token_review(self.body_json(), av))
         cmd = self.command
+        if self.sub == "status":
+            if name is None or cmd not in ("GET", "PUT"):
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method "
+                               "on the requested resource")
+            cur = self.store.get(res, ns, name)
+            if cmd == "PUT":
+                body = self.object_body(res, av)
+                cur["status"] = body.get("status", {})
+                rv = body.get("metadata", {}).get("resourceVersion")
+                if rv:
+                    cur["metadata"]["resourceVersion"] = rv
+                cur = self.store.update(res, ns, name, cur)
+            return self.reply(200, dict(cur, apiVersion=av))
         if cmd == "GET" and name is None:
             watch = self.query.get("watch", "") in ("1", "true")
             return self.watch(res, av, ns) if watch else self.list(res, av, ns)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -593,6 +594,32 @@ static void sync_certs(struct agent *a)
 }
 
 /*
+ * On Kubernetes a waypoint pod of this node (deploy/waypoint.yaml.tmpl) is served under the
+ * host directory beside the agent's socket, waypoints/<namespace>_<pod>/, which the pod mounts
+ * as its own (subPathExpr); wpserve admits only processes of the pod's cgroup. 0 or -ENOMEM.
+ */
+static int kube_waypoint_dirs(const struct agent *a, struct runtime *rt)
+{
+	char dir[PATH_MAX], path[PATH_MAX * 2];
+	const char *slash = strrchr(a->opts.socket, '/');
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - a->opts.socket) : 1,
+		 slash ? a->opts.socket : ".");
+	for (size_t i = 0; i < rt->n_pods; i++) {
+		struct rt_pod *p = &rt->pods[i];
+
+		if (p->agent_dir || !p->node || strcmp(p->node, a->opts.node) ||
+		    !config_label_get(&p->labels, CONFIG_LABEL_GATEWAY_NAME))
+			continue;
+		snprintf(path, sizeof(path), "%s/waypoints/%s_%s", dir, p->namespace, p->name);
+		p->agent_dir = strdup(path);
+		if (!p->agent_dir)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
  * The Kubernetes source: its changes are taken into the store as they come (main.c); the pods
  * follow from the Pods in force. Nothing is applied before every kind was listed once: a
  * partial copy would unenroll the pods of the kinds not yet read.
@@ -608,6 +635,8 @@ static bool load_kube(struct agent *a, const struct config *view)
 		return false;
 	}
 	ret = ksource_runtime(a->kube, view, &rt, &cl);
+	if (!ret)
+		ret = kube_waypoint_dirs(a, &rt);
 	if (ret) {
 		runtime_free(&rt);
 		runtime_cluster_free(&cl);

@@ -31,6 +31,7 @@
 #include "agent.h"
 #include "caserver.h"
 #include "kconn.h"
+#include "wpcontroller.h"
 #include "wpserve.h"
 #include "netsetup.h"
 
@@ -74,7 +75,8 @@ static void usage(FILE *f)
 	    "  --pod-cgroup-root: where pods' cgroups are searched (the cgroup2 mount)\n"
 	    "  --ca-dir: the embedded CA (its root key in DIR); --ca-url: the CA server, verified\n"
 	    "          with the root in --ca-root, authenticated with <kube-sa-dir>/token\n"
-	    "       ambit-agent --ca-server ... (ambit-agent --ca-server --help)\n");
+	    "       ambit-agent --ca-server ... (ambit-agent --ca-server --help)\n"
+	    "       ambit-agent --waypoint-controller ... (--waypoint-controller --help)\n");
 }
 
 static int arm(int tfd, long ms)
@@ -551,6 +553,8 @@ int main(int argc, char **argv)
 	mallopt(M_ARENA_MAX, 2);
 	if (argc > 1 && !strcmp(argv[1], "--ca-server"))
 		return caserver_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "--waypoint-controller"))
+		return wpcontroller_main(argc - 1, argv + 1);
 	if (parse_args(argc, argv, &l.agent.opts, &lvl))
 		return 2;
 	log_init("ambit-agent", lvl);

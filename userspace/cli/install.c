@@ -21,6 +21,7 @@
 #include "crypto.h"
 #include "ctl.h"
 #include "kconn.h"
+#include "kmanifest.h"
 
 extern const char _binary_deploy_ambit_yaml_tmpl_start[];
 extern const char _binary_deploy_ambit_yaml_tmpl_end[];
@@ -99,140 +100,28 @@ static const char *val(const struct render_opts *ro, const char *name)
 	return NULL;
 }
 
+static const char *val_cb(void *arg, const char *name)
+{
+	return val(arg, name);
+}
+
 /* The manifests with every {{key}} replaced (malloc'd), or NULL (ENOMEM, or a bad key). */
 static char *render(const struct render_opts *ro)
 {
-	const char *t = _binary_deploy_ambit_yaml_tmpl_start,
-		   *end = _binary_deploy_ambit_yaml_tmpl_end;
-	size_t cap = (size_t)(end - t) * 2 + 4096, len = 0;
-	char *out = malloc(cap), name[64];
-
-	while (out && t < end) {
-		const char *open = memmem(t, (size_t)(end - t), "{{", 2), *close, *v;
-		size_t n = open ? (size_t)(open - t) : (size_t)(end - t);
-
-		if (len + n + 1 > cap && !(out = realloc(out, cap = (len + n + 1) * 2)))
-			return NULL;
-		memcpy(out + len, t, n);
-		len += n;
-		if (!open)
-			break;
-		close = memmem(open, (size_t)(end - open), "}}", 2);
-		if (!close || (size_t)(close - open - 2) >= sizeof(name)) {
-			free(out);
-			errno = EINVAL;
-			return NULL;
-		}
-		snprintf(name, sizeof(name), "%.*s", (int)(close - open - 2), open + 2);
-		v = val(ro, name);
-		if (!v) {
-			free(out);
-			errno = EINVAL;
-			return NULL;
-		}
-		if (len + strlen(v) + 1 > cap &&
-		    !(out = realloc(out, cap = (len + strlen(v) + 1) * 2)))
-			return NULL;
-		memcpy(out + len, v, strlen(v));
-		len += strlen(v);
-		t = close + 2;
-	}
-	if (out)
-		out[len] = '\0';
-	return out;
-}
-
-/* ---- YAML documents as the JSON the API server takes ---- */
-
-static cJSON *node_json(yaml_document_t *doc, yaml_node_t *n, int depth)
-{
-	cJSON *o = NULL;
-
-	if (!n || depth > 64)
-		return NULL;
-	if (n->type == YAML_MAPPING_NODE) {
-		o = cJSON_CreateObject();
-		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-		     o && p < n->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = yaml_document_get_node(doc, p->key);
-			cJSON *v = node_json(doc, yaml_document_get_node(doc, p->value), depth + 1);
-
-			if (!k || k->type != YAML_SCALAR_NODE || !v ||
-			    !cJSON_AddItemToObject(o, (const char *)k->data.scalar.value, v)) {
-				cJSON_Delete(v);
-				cJSON_Delete(o);
-				return NULL;
-			}
-		}
-	} else if (n->type == YAML_SEQUENCE_NODE) {
-		o = cJSON_CreateArray();
-		for (yaml_node_item_t *i = n->data.sequence.items.start;
-		     o && i < n->data.sequence.items.top; i++) {
-			cJSON *v = node_json(doc, yaml_document_get_node(doc, *i), depth + 1);
-
-			if (!v || !cJSON_AddItemToArray(o, v)) {
-				cJSON_Delete(v);
-				cJSON_Delete(o);
-				return NULL;
-			}
-		}
-	} else {
-		const char *s = (const char *)n->data.scalar.value;
-		char *e;
-		long long i;
-
-		/* Plain scalars are typed as YAML 1.2's core schema types them; quoted ones are
-		 * strings. */
-		if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-			return cJSON_CreateString(s);
-		if (!strcmp(s, "true") || !strcmp(s, "false"))
-			return cJSON_CreateBool(!strcmp(s, "true"));
-		if (!strcmp(s, "null") || !strcmp(s, "~") || !*s)
-			return cJSON_CreateNull();
-		errno = 0;
-		i = strtoll(s, &e, 10);
-		if (!errno && !*e && *s != '+')
-			return cJSON_CreateNumber((double)i);
-		o = cJSON_CreateString(s);
-	}
-	return o;
+	return kmanifest_render(
+	    _binary_deploy_ambit_yaml_tmpl_start,
+	    (size_t)(_binary_deploy_ambit_yaml_tmpl_end - _binary_deploy_ambit_yaml_tmpl_start),
+	    val_cb, (void *)ro);
 }
 
 /* Every document of @text as JSON objects (an array), or NULL with the reason printed. */
 static cJSON *documents(const char *text)
 {
-	yaml_parser_t p;
-	cJSON *all = cJSON_CreateArray();
+	char err[256];
+	cJSON *all = kmanifest_documents(text, err, sizeof(err));
 
-	yaml_parser_initialize(&p);
-	yaml_parser_set_input_string(&p, (const unsigned char *)text, strlen(text));
-	for (;;) {
-		yaml_document_t doc;
-		yaml_node_t *root;
-		cJSON *o;
-
-		if (!yaml_parser_load(&p, &doc)) {
-			fprintf(stderr, "ambitctl install: the manifests do not parse: %s\n",
-				p.problem ? p.problem : "?");
-			cJSON_Delete(all);
-			all = NULL;
-			break;
-		}
-		root = yaml_document_get_root_node(&doc);
-		if (!root) {
-			yaml_document_delete(&doc);
-			break;
-		}
-		o = node_json(&doc, root, 0);
-		yaml_document_delete(&doc);
-		if (!o || !all || !cJSON_AddItemToArray(all, o)) {
-			cJSON_Delete(o);
-			cJSON_Delete(all);
-			all = NULL;
-			break;
-		}
-	}
-	yaml_parser_delete(&p);
+	if (!all)
+		fprintf(stderr, "ambitctl install: the manifests do not parse: %s\n", err);
 	return all;
 }
 

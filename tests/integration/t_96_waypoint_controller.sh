@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The waypoint controller (ambit-agent --waypoint-controller, deploy/waypoint.yaml.tmpl) against
+# the fake API server: a Gateway of class istio-waypoint gets its ServiceAccount, Deployment and
+# Service (valid by the API's models, owned by the Gateway) and a status saying so; another class
+# gets nothing; an object deleted by hand comes back; a same-named object ambit did not make is
+# left alone and the Gateway says why; deleting the Gateway deletes its objects.
+. "$(dirname "$0")/lib.sh"
+need_root; need_bins
+/usr/bin/python3 -c 'import kubernetes, yaml' 2>/dev/null || fail "python3-kubernetes is missing (make deps)"
+
+AGENT=${AMBIT_AGENT_BIN:-$REPO/build/ambit-agent}
+WAYPOINT=${AMBIT_WAYPOINT_BIN:-$REPO/build/waypoint}
+tmp=$(mktemp -d /tmp/ambit-it-XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+	on_exit
+}
+trap cleanup EXIT
+
+/usr/bin/python3 "$REPO/tests/k8s/fake_apiserver.py" --listen 127.0.0.1:0 --port-file "$tmp/port" \
+	--token t96 >"$tmp/api.log" 2>&1 &
+pids+=($!)
+wait_for 10 test -s "$tmp/port" || fail "the API server did not start: $(cat "$tmp/api.log")"
+port=$(cat "$tmp/port")
+cat >"$tmp/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: fake, cluster: {server: "http://127.0.0.1:$port"}}]
+users: [{name: admin, user: {token: t96}}]
+contexts: [{name: fake, context: {cluster: fake, user: admin}}]
+current-context: fake
+EOF
+# api METHOD PATH [JSON]: the status code; the body in $tmp/out.
+api() {
+	curl -s -o "$tmp/out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer t96" \
+		-H "Content-Type: application/json" "http://127.0.0.1:$port$2" ${3:+-d "$3"}
+}
+j() { /usr/bin/python3 -c "import json,sys; o=json.load(open('$tmp/out')); print($1)"; }
+GW=/apis/gateway.networking.k8s.io/v1/namespaces/shop/gateways
+DEP=/apis/apps/v1/namespaces/shop/deployments
+SVC=/api/v1/namespaces/shop/services
+SA=/api/v1/namespaces/shop/serviceaccounts
+
+expect_eq "$(api POST /api/v1/namespaces '{"metadata":{"name":"shop"}}')" 201
+expect_eq "$(api POST "$GW" '{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway",
+ "metadata":{"name":"waypoint","namespace":"shop","labels":{"istio.io/waypoint-for":"service"}},
+ "spec":{"gatewayClassName":"istio-waypoint",
+  "listeners":[{"name":"mesh","port":15008,"protocol":"HBONE"}]}}')" 201
+uid=$(j 'o["metadata"]["uid"]')
+expect_eq "$(api POST "$GW" '{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway",
+ "metadata":{"name":"ingress","namespace":"shop"},
+ "spec":{"gatewayClassName":"istio","listeners":[{"name":"http","port":80,"protocol":"HTTP"}]}}')" 201
+
+"$AGENT" --waypoint-controller --kubeconfig "$tmp/kubeconfig" --image reg.example/ambit:1.2 \
+	--resync-seconds 2 >"$tmp/controller.log" 2>&1 &
+pids+=($!)
+failed() { fail "$1; controller log: $(tail -20 "$tmp/controller.log")"; }
+
+programmed() {
+	[ "$(api GET "$GW/$1")" = 200 ] &&
+		[ "$(j '[c["status"] for c in o.get("status",{}).get("conditions",[]) if c["type"]=="Programmed"]')" = "['$2']" ]
+}
+wait_for 20 programmed waypoint True || failed "the waypoint Gateway is not Programmed: $(cat "$tmp/out")"
+expect_eq "$(j 'o["status"]["addresses"]')" "[{'type': 'Hostname', 'value': 'waypoint.shop.svc.cluster.local'}]"
+
+# The three objects: owned by the Gateway, named after it, the waypoint's image and identity.
+for path in "$SA/waypoint" "$DEP/waypoint" "$SVC/waypoint"; do
+	expect_eq "$(api GET "$path")" 200 "GET $path"
+	expect_eq "$(j '[(r["kind"], r["name"], r["uid"]) for r in o["metadata"]["ownerReferences"]]')" \
+		"[('Gateway', 'waypoint', '$uid')]" "$path: owner"
+	cp "$tmp/out" "$tmp/obj-${path##*/}-$(echo "$path" | cut -d/ -f6).json"
+done
+/usr/bin/python3 "$REPO/tests/k8s/validate_manifests.py" "$tmp"/obj-*.json >"$tmp/valid" 2>&1 ||
+	fail "the waypoint's objects fail the API's models: $(cat "$tmp/valid")"
+api GET "$DEP/waypoint" >/dev/null
+expect_eq "$(j 'o["spec"]["template"]["spec"]["containers"][0]["image"]')" "reg.example/ambit:1.2"
+expect_eq "$(j 'o["spec"]["template"]["spec"]["serviceAccountName"]')" "waypoint"
+expect_eq "$(j 'o["spec"]["template"]["metadata"]["labels"]["istio.io/dataplane-mode"]')" "none"
+expect_eq "$(j 'o["spec"]["template"]["metadata"]["labels"]["gateway.networking.k8s.io/gateway-name"]')" "waypoint"
+expect_eq "$(j 'o["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["subPathExpr"]')" \
+	'$(POD_NAMESPACE)_$(POD_NAME)'
+api GET "$SVC/waypoint" >/dev/null
+expect_eq "$(j '[(p["name"], p["port"]) for p in o["spec"]["ports"]]')" "[('mesh', 15008), ('status-port', 15020)]"
+# The waypoint's flags are flags the waypoint takes.
+args=$(api GET "$DEP/waypoint" >/dev/null && j '" ".join(o["spec"]["template"]["spec"]["containers"][0]["args"])')
+out=$("$WAYPOINT" $args --version 2>&1) || fail "the waypoint refuses its Deployment's flags: $args: $out"
+
+# Another class is not a waypoint: nothing made for it, its status left alone.
+expect_eq "$(api GET "$DEP/ingress")" 404 "no Deployment for a Gateway of class istio"
+expect_eq "$(api GET "$GW/ingress")" 200
+expect_eq "$(j 'o.get("status")')" "None"
+
+# An object deleted by hand comes back (the controller's resync).
+expect_eq "$(api DELETE "$DEP/waypoint")" 200
+is() { [ "$(api GET "$1")" = "$2" ]; }
+wait_for 20 is "$DEP/waypoint" 200 || failed "the deleted Deployment did not come back"
+
+# A Gateway whose service account changes: the Deployment follows.
+api GET "$GW/waypoint" >/dev/null
+/usr/bin/python3 -c "import json; o=json.load(open('$tmp/out')); o['metadata'].setdefault('annotations',{})['gateway.istio.io/service-account']='wp-sa'; o.pop('status',None); print(json.dumps(o))" >"$tmp/gw.json"
+expect_eq "$(api PUT "$GW/waypoint" "$(cat "$tmp/gw.json")")" 200
+wp_sa() { [ "$(api GET "$DEP/waypoint")" = 200 ] && [ "$(j 'o["spec"]["template"]["spec"]["serviceAccountName"]')" = wp-sa ]; }
+wait_for 20 wp_sa || failed "the Deployment did not take the new service account"
+expect_eq "$(api GET "$SA/wp-sa")" 200 "the new ServiceAccount"
+wait_for 20 is "$SA/waypoint" 404 || failed "the old ServiceAccount was not deleted"
+
+# A same-named Deployment that is not ambit's: left as it is, and the Gateway says why.
+expect_eq "$(api POST "$DEP" '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"mine","namespace":"shop"},
+ "spec":{"selector":{"matchLabels":{"app":"mine"}},"template":{"metadata":{"labels":{"app":"mine"}},
+ "spec":{"containers":[{"name":"c","image":"mine:1"}]}}}}')" 201
+expect_eq "$(api POST "$GW" '{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway",
+ "metadata":{"name":"mine","namespace":"shop"},
+ "spec":{"gatewayClassName":"istio-waypoint","listeners":[{"name":"mesh","port":15008,"protocol":"HBONE"}]}}')" 201
+wait_for 20 programmed mine False || failed "a Gateway whose Deployment is not ambit's is not Programmed False"
+expect_contains "$(j '[c["message"] for c in o["status"]["conditions"] if c["type"]=="Programmed"][0]')" \
+	"Deployment shop/mine exists and is not ambit's"
+api GET "$DEP/mine" >/dev/null
+expect_eq "$(j 'o["spec"]["template"]["spec"]["containers"][0]["image"]')" "mine:1" "the foreign Deployment untouched"
+
+# Deleting a Gateway deletes its objects, and only its own.
+expect_eq "$(api DELETE "$GW/waypoint")" 200
+gone() { [ "$(api GET "$DEP/waypoint")" = 404 ] && [ "$(api GET "$SVC/waypoint")" = 404 ] && [ "$(api GET "$SA/wp-sa")" = 404 ]; }
+wait_for 20 gone || failed "the deleted Gateway's objects remain"
+expect_eq "$(api DELETE "$GW/mine")" 200
+sleep 1
+expect_eq "$(api GET "$DEP/mine")" 200 "the foreign Deployment survives its Gateway"
+kill -0 "${pids[1]}" || fail "the controller exited: $(cat "$tmp/controller.log")"
+log "controller: made, repaired, updated, refused a foreign object, deleted with the Gateway"
+pass

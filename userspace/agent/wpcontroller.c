@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The waypoint controller (wpcontroller.h). One thread: the Gateways come from a kwatch (LIST,
+ * WATCH, re-list on 410), each change is reconciled at once, every Gateway again each minute
+ * (an object deleted by hand comes back) and failures after a few seconds. Requests are
+ * blocking kconn_call()s: a handful of objects per Gateway, and nothing else waits on them.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "ambit/config.h"
+#include "ambit/log.h"
+#include "ambit/version.h"
+#include "kconn.h"
+#include "kmanifest.h"
+#include "kwatch.h"
+#include "wpcontroller.h"
+
+extern const char _binary_deploy_waypoint_yaml_tmpl_start[];
+extern const char _binary_deploy_waypoint_yaml_tmpl_end[];
+
+#define MANAGED_BY "app.kubernetes.io/managed-by"
+#define HASH_ANNOT "ambit.io/template-hash"
+#define RETRY_S 5
+#define BODY_MAX (4u << 20)
+#define CALL_MS 10000
+
+static const struct kwatch_res gateways = {
+    .name = "gateways",
+    .path = "/apis/gateway.networking.k8s.io/v1/gateways",
+    .api_version = "gateway.networking.k8s.io/v1",
+    .kind = "Gateway",
+};
+
+/* ---- the objects of a Gateway ---- */
+
+struct vals {
+	const char *name, *ns, *uid, *sa, *image, *log_level, *hash;
+};
+
+static const char *val(void *arg, const char *key)
+{
+	const struct vals *v = arg;
+
+	if (!strcmp(key, "name"))
+		return v->name;
+	if (!strcmp(key, "namespace"))
+		return v->ns;
+	if (!strcmp(key, "uid"))
+		return v->uid;
+	if (!strcmp(key, "serviceAccount"))
+		return v->sa;
+	if (!strcmp(key, "image"))
+		return v->image;
+	if (!strcmp(key, "logLevel"))
+		return v->log_level;
+	if (!strcmp(key, "hash"))
+		return v->hash;
+	return NULL;
+}
+
+/* @o[@a][@b] as a string, or NULL. */
+static const char *field(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+
+	return cJSON_GetStringValue(b ? cJSON_GetObjectItemCaseSensitive(x, b) : x);
+}
+
+/* metadata.<what>[@key] of @o, or NULL. */
+static const char *meta_map(const cJSON *o, const char *what, const char *key)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "metadata");
+
+	return cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, what), key));
+}
+
+static bool is_waypoint(const cJSON *gw)
+{
+	const char *cls = field(gw, "spec", "gatewayClassName");
+
+	return cls && !strcmp(cls, CONFIG_WAYPOINT_CLASS);
+}
+
+cJSON *wpc_objects(const cJSON *gw, const struct wpc_opts *o, char *why, size_t len)
+{
+	const size_t tlen = (size_t)(_binary_deploy_waypoint_yaml_tmpl_end -
+				     _binary_deploy_waypoint_yaml_tmpl_start);
+	struct vals v = {
+	    .name = field(gw, "metadata", "name"),
+	    .ns = field(gw, "metadata", "namespace"),
+	    .uid = field(gw, "metadata", "uid"),
+	    .sa = meta_map(gw, "annotations", CONFIG_ANNOT_GATEWAY_SA),
+	    .image = o->image,
+	    .log_level = o->log_level,
+	    .hash = "",
+	};
+	char hash[17], *text;
+	cJSON *docs;
+
+	if (!is_waypoint(gw)) {
+		snprintf(why, len, "not of class %s", CONFIG_WAYPOINT_CLASS);
+		return NULL;
+	}
+	if (!v.name || !v.ns || !v.uid || !*v.name || !*v.ns || !*v.uid) {
+		snprintf(why, len, "metadata.name, namespace or uid missing");
+		return NULL;
+	}
+	if (!v.sa || !*v.sa)
+		v.sa = v.name;
+	/* The hash of the rendering says whether a live object is this one. */
+	text = kmanifest_render(_binary_deploy_waypoint_yaml_tmpl_start, tlen, val, &v);
+	if (!text) {
+		snprintf(why, len, "rendering: %s", strerror(errno));
+		return NULL;
+	}
+	snprintf(hash, sizeof(hash), "%016llx",
+		 (unsigned long long)XXH3_64bits(text, strlen(text)));
+	free(text);
+	v.hash = hash;
+	text = kmanifest_render(_binary_deploy_waypoint_yaml_tmpl_start, tlen, val, &v);
+	if (!text) {
+		snprintf(why, len, "rendering: %s", strerror(errno));
+		return NULL;
+	}
+	docs = kmanifest_documents(text, why, len);
+	free(text);
+	return docs;
+}
+
+/* ---- the API ---- */
+
+struct wpc {
+	struct kconn *conn;
+	struct wpc_opts o;
+	cJSON *gws; /* "namespace/name" -> the Gateway as last served */
+	bool synced;
+	unsigned int resync_s; /* every Gateway again this often (60) */
+	time_t next_resync, retry_at;
+};
+
+/* The collection of @kind in @ns, or -EINVAL for a kind the template does not make. */
+static int collection(const char *kind, const char *ns, char *buf, size_t len)
+{
+	if (!strcmp(kind, "ServiceAccount"))
+		snprintf(buf, len, "/api/v1/namespaces/%s/serviceaccounts", ns);
+	else if (!strcmp(kind, "Service"))
+		snprintf(buf, len, "/api/v1/namespaces/%s/services", ns);
+	else if (!strcmp(kind, "Deployment"))
+		snprintf(buf, len, "/apis/apps/v1/namespaces/%s/deployments", ns);
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static long call(struct wpc *c, const char *method, const char *path, const cJSON *body,
+		 cJSON **resp, char *why, size_t len)
+{
+	char *text = body ? cJSON_PrintUnformatted(body) : NULL, *out = NULL, err[256] = "";
+	long st;
+
+	if (body && !text) {
+		snprintf(why, len, "out of memory");
+		return 0;
+	}
+	kconn_refresh_token(c->conn);
+	st = kconn_call(c->conn, method, path, text, &out, BODY_MAX, CALL_MS, err, sizeof(err));
+	free(text);
+	if (!st)
+		snprintf(why, len, "%s %s: %s", method, path, err);
+	else if (st >= 300 && st != 404 && st != 409) {
+		cJSON *s = cJSON_Parse(out ? out : "");
+
+		snprintf(why, len, "%s %s: %ld %s", method, path, st,
+			 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "message"))
+			     ?: "");
+		cJSON_Delete(s);
+	}
+	if (resp)
+		*resp = out ? cJSON_Parse(out) : NULL;
+	free(out);
+	return st;
+}
+
+enum outcome { OUT_OK, OUT_FOREIGN, OUT_FAILED };
+
+/* Makes live object @obj (ours, rendered) as rendered: created, or replaced when it differs. */
+static enum outcome ensure(struct wpc *c, cJSON *obj, char *why, size_t len)
+{
+	const char *kind = field(obj, "kind", NULL), *ns = field(obj, "metadata", "namespace");
+	const char *name = field(obj, "metadata", "name");
+	const char *hash = meta_map(obj, "annotations", HASH_ANNOT), *rv;
+	char coll[512], path[1024];
+	cJSON *live = NULL, *spec, *ip;
+	enum outcome out = OUT_FAILED;
+	long st;
+
+	if (!kind || !ns || !name || collection(kind, ns, coll, sizeof(coll))) {
+		snprintf(why, len, "the template made an object without kind, name or namespace");
+		return OUT_FAILED;
+	}
+	snprintf(path, sizeof(path), "%s/%s", coll, name);
+	st = call(c, "GET", path, NULL, &live, why, len);
+	if (st == 404) {
+		st = call(c, "POST", coll, obj, NULL, why, len);
+		if (st == 200 || st == 201) {
+			pr_info("waypoint: created %s %s/%s", kind, ns, name);
+			out = OUT_OK;
+		} else if (st == 409) {
+			snprintf(why, len, "%s %s/%s: created meanwhile by another", kind, ns,
+				 name);
+		}
+		goto done;
+	}
+	if (st != 200)
+		goto done;
+	if (!meta_map(live, "labels", MANAGED_BY) ||
+	    strcmp(meta_map(live, "labels", MANAGED_BY), "ambit")) {
+		snprintf(why, len, "%s %s/%s exists and is not ambit's: left as it is", kind, ns,
+			 name);
+		out = OUT_FOREIGN;
+		goto done;
+	}
+	if (hash && meta_map(live, "annotations", HASH_ANNOT) &&
+	    !strcmp(hash, meta_map(live, "annotations", HASH_ANNOT))) {
+		out = OUT_OK;
+		goto done;
+	}
+	/* A replace names the version it replaces, and keeps what the API server allocated. */
+	rv = field(live, "metadata", "resourceVersion");
+	if (rv)
+		cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
+					"resourceVersion", rv);
+	spec = cJSON_GetObjectItemCaseSensitive(live, "spec");
+	for (const char *const *k = (const char *const[]){"clusterIP", "clusterIPs", NULL};
+	     !strcmp(kind, "Service") && *k; k++) {
+		ip = cJSON_GetObjectItemCaseSensitive(spec, *k);
+		if (ip)
+			cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(obj, "spec"), *k,
+					      cJSON_Duplicate(ip, true));
+	}
+	st = call(c, "PUT", path, obj, NULL, why, len);
+	if (st == 200 || st == 201) {
+		pr_info("waypoint: updated %s %s/%s", kind, ns, name);
+		out = OUT_OK;
+	} else if (st == 409) {
+		snprintf(why, len, "%s %s/%s: changed meanwhile", kind, ns, name);
+	}
+done:
+	cJSON_Delete(live);
+	return out;
+}
+
+/*
+ * Deletes ambit's objects of waypoint @ns/@name (found by their labels) but the current ones:
+ * @keep_sa (NULL: none) and, with @keep, the Deployment and Service named after the Gateway.
+ * A Gateway gone or no longer a waypoint keeps nothing; a renamed service account leaves its
+ * old ServiceAccount behind otherwise. false: retry.
+ */
+static bool prune(struct wpc *c, const char *ns, const char *name, bool keep, const char *keep_sa)
+{
+	static const char *const kinds[] = {"Deployment", "Service", "ServiceAccount"};
+	bool ok = true;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		bool sa = !strcmp(kinds[i], "ServiceAccount");
+		char coll[512], path[1024], why[600] = "";
+		cJSON *list = NULL, *it;
+		long st;
+
+		collection(kinds[i], ns, coll, sizeof(coll));
+		snprintf(path, sizeof(path),
+			 "%s?labelSelector=gateway.networking.k8s.io%%2Fgateway-name%%3D%s"
+			 "%%2Capp.kubernetes.io%%2Fmanaged-by%%3Dambit",
+			 coll, name);
+		st = call(c, "GET", path, NULL, &list, why, sizeof(why));
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items"))
+		{
+			const char *n = field(it, "metadata", "name");
+
+			if (!n ||
+			    (keep && (sa ? keep_sa && !strcmp(n, keep_sa) : !strcmp(n, name))))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", coll, n);
+			st = call(c, "DELETE", path, NULL, NULL, why, sizeof(why));
+			if (st == 200 || st == 202 || st == 404)
+				pr_info("waypoint: deleted %s %s/%s", kinds[i], ns, n);
+		}
+		if (st != 200 && st != 202 && st != 404) {
+			pr_warn("waypoint %s/%s: %s", ns, name, why);
+			ok = false;
+		}
+		cJSON_Delete(list);
+	}
+	return ok;
+}
+
+/* A condition as Gateway API status wants it. */
+static cJSON *condition(const char *type, bool ok, const char *reason, const char *msg,
+			double generation, const char *now)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "type", type);
+	cJSON_AddStringToObject(o, "status", ok ? "True" : "False");
+	cJSON_AddStringToObject(o, "reason", reason);
+	cJSON_AddStringToObject(o, "message", msg);
+	cJSON_AddNumberToObject(o, "observedGeneration", generation);
+	cJSON_AddStringToObject(o, "lastTransitionTime", now);
+	return o;
+}
+
+/* Whether @have's conditions say what @want's do (the times aside). */
+static bool same_conditions(const cJSON *have, const cJSON *want)
+{
+	const cJSON *w, *h;
+
+	if (cJSON_GetArraySize(have) != cJSON_GetArraySize(want))
+		return false;
+	for (w = want ? want->child : NULL, h = have ? have->child : NULL; w && h;
+	     w = w->next, h = h->next) {
+		static const char *const keys[] = {"type", "status", "reason", "message"};
+
+		for (size_t i = 0; i < 4; i++) {
+			const char *a = field(w, keys[i], NULL), *b = field(h, keys[i], NULL);
+
+			if (!a || !b || strcmp(a, b))
+				return false;
+		}
+		if (cJSON_GetNumberValue(
+			cJSON_GetObjectItemCaseSensitive(w, "observedGeneration")) !=
+		    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(h, "observedGeneration")))
+			return false;
+	}
+	return true;
+}
+
+/* The Gateway's status: Accepted, Programmed (@ok, else @why) and its Service's name. */
+static void report(struct wpc *c, const cJSON *gw, bool ok, const char *why)
+{
+	const char *ns = field(gw, "metadata", "namespace"), *name = field(gw, "metadata", "name");
+	double gen = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(gw, "metadata"), "generation"));
+	char now[32], addr[600], path[1024], err[600] = "";
+	cJSON *body, *status, *conds, *addrs, *a;
+	time_t t = time(NULL);
+	struct tm tm;
+	long st;
+
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (gen != gen) /* NaN: no generation served */
+		gen = 0;
+	conds = cJSON_CreateArray();
+	cJSON_AddItemToArray(conds, condition("Accepted", true, "Accepted",
+					      "ambit deploys this waypoint", gen, now));
+	cJSON_AddItemToArray(conds, condition("Programmed", ok, ok ? "Programmed" : "Invalid",
+					      ok ? "its Deployment and Service are in place" : why,
+					      gen, now));
+	if (same_conditions(cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(gw, "status"), "conditions"),
+			    conds)) {
+		cJSON_Delete(conds);
+		return;
+	}
+	body = cJSON_Duplicate(gw, true);
+	cJSON_DeleteItemFromObjectCaseSensitive(body, "status");
+	status = cJSON_AddObjectToObject(body, "status");
+	cJSON_AddItemToObject(status, "conditions", conds);
+	addrs = cJSON_AddArrayToObject(status, "addresses");
+	a = cJSON_CreateObject();
+	snprintf(addr, sizeof(addr), "%s.%s.svc.cluster.local", name, ns);
+	cJSON_AddStringToObject(a, "type", "Hostname");
+	cJSON_AddStringToObject(a, "value", addr);
+	cJSON_AddItemToArray(addrs, a);
+	snprintf(path, sizeof(path),
+		 "/apis/gateway.networking.k8s.io/v1/namespaces/%s/gateways/%s/status", ns, name);
+	/* Older: a change came meanwhile, and its reconcile reports again. */
+	st = call(c, "PUT", path, body, NULL, err, sizeof(err));
+	if (st != 200 && st != 409 && st != 404) /* 404: the Gateway went meanwhile */
+		pr_warn("waypoint %s/%s: status: %s", ns, name, err);
+	cJSON_Delete(body);
+}
+
+/* One Gateway as served: its objects made as rendered, its status said. false: retry. */
+static bool reconcile(struct wpc *c, const cJSON *gw)
+{
+	const char *ns = field(gw, "metadata", "namespace"), *name = field(gw, "metadata", "name");
+	char why[600] = "", sa[256] = "";
+	enum outcome worst = OUT_OK;
+	cJSON *objs, *o;
+
+	if (!ns || !name)
+		return true;
+	if (!is_waypoint(gw))
+		return prune(c, ns, name, false, NULL);
+	objs = wpc_objects(gw, &c->o, why, sizeof(why));
+	if (!objs) {
+		pr_warn("waypoint %s/%s: %s", ns, name, why);
+		report(c, gw, false, why);
+		return true;
+	}
+	cJSON_ArrayForEach(o, objs)
+	{
+		char w[600] = "";
+		enum outcome r = ensure(c, o, w, sizeof(w));
+
+		if (r != OUT_OK && worst == OUT_OK)
+			snprintf(why, sizeof(why), "%s", w);
+		if (r > worst)
+			worst = r;
+		if (!strcmp(field(o, "kind", NULL) ?: "", "ServiceAccount"))
+			snprintf(sa, sizeof(sa), "%s", field(o, "metadata", "name") ?: "");
+	}
+	cJSON_Delete(objs);
+	if (worst == OUT_OK && !prune(c, ns, name, true, sa))
+		worst = OUT_FAILED;
+	if (worst != OUT_OK)
+		pr_warn("waypoint %s/%s: %s", ns, name, why);
+	/* A failed request says nothing of the Gateway: no status for it, a retry. */
+	if (worst != OUT_FAILED)
+		report(c, gw, worst == OUT_OK, why);
+	return worst != OUT_FAILED;
+}
+
+/* Takes the watch's changes; reconciles the Gateways they touch. */
+static void take(struct wpc *c, struct kwatch *w)
+{
+	struct kwatch_change *ch;
+	size_t n = kwatch_take(w, &ch);
+
+	for (size_t i = 0; i < n; i++) {
+		cJSON *obj;
+		char *slash;
+
+		if (ch[i].what == KWATCH_SYNCED) {
+			pr_info("waypoint controller: Gateways listed (%d)",
+				cJSON_GetArraySize(c->gws));
+			c->synced = true;
+			c->next_resync = 0;
+			continue;
+		}
+		if (ch[i].what == KWATCH_REMOVE) {
+			cJSON_DeleteItemFromObjectCaseSensitive(c->gws, ch[i].key);
+			slash = strchr(ch[i].key, '/');
+			if (slash) {
+				*slash = '\0';
+				if (!prune(c, ch[i].key, slash + 1, false, NULL))
+					c->retry_at = time(NULL) + RETRY_S;
+			}
+			continue;
+		}
+		obj = cJSON_Parse(ch[i].json);
+		if (!obj)
+			continue;
+		cJSON_DeleteItemFromObjectCaseSensitive(c->gws, ch[i].key);
+		cJSON_AddItemToObject(c->gws, ch[i].key, obj);
+		if (c->synced && !reconcile(c, obj))
+			c->retry_at = time(NULL) + RETRY_S;
+	}
+	kwatch_changes_free(ch, n);
+}
+
+static void resync(struct wpc *c)
+{
+	const cJSON *gw;
+	bool ok = true;
+
+	cJSON_ArrayForEach(gw, c->gws) ok = reconcile(c, gw) && ok;
+	c->next_resync = time(NULL) + c->resync_s;
+	c->retry_at = ok ? 0 : time(NULL) + RETRY_S;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ambit-agent --waypoint-controller (--kube [--kube-sa-dir DIR] | "
+		   "--kubeconfig F)\n"
+		   "                   --image IMAGE [--waypoint-log-level info] "
+		   "[--resync-seconds 60] [--log-level info]\n");
+}
+
+int wpcontroller_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"kube", no_argument, NULL, 'K'},
+	    {"kubeconfig", required_argument, NULL, 'k'},
+	    {"kube-sa-dir", required_argument, NULL, 'A'},
+	    {"image", required_argument, NULL, 'i'},
+	    {"waypoint-log-level", required_argument, NULL, 'w'},
+	    {"resync-seconds", required_argument, NULL, 'r'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {0},
+	};
+	struct wpc c = {.o = {.log_level = "info"}, .resync_s = 60};
+	const char *kubeconfig = NULL, *sa_dir = KCONN_SA_DIR;
+	enum log_level lvl = LOG_LEVEL_INFO, wlvl;
+	struct kconn conn = {0};
+	struct kwatch *w = NULL;
+	bool kube = false;
+	char why[512];
+	sigset_t sigs;
+	int opt, sfd = -1, rc = 1;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'K': kube = true; break;
+		case 'k': kubeconfig = optarg; break;
+		case 'A': sa_dir = optarg; break;
+		case 'i': c.o.image = optarg; break;
+		case 'r':
+			if (atoi(optarg) < 1) {
+				usage(stderr);
+				return 2;
+			}
+			c.resync_s = (unsigned int)atoi(optarg);
+			break;
+		case 'w':
+			if (log_level_parse(optarg, &wlvl)) {
+				usage(stderr);
+				return 2;
+			}
+			c.o.log_level = optarg;
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &lvl)) {
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("ambit-agent %s\n", ambit_version()); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !c.o.image || (!kube && !kubeconfig)) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("ambit-waypoints", lvl);
+	if (kubeconfig ? kconn_kubeconfig(&conn, kubeconfig, NULL, why, sizeof(why))
+		       : kconn_in_cluster(&conn, sa_dir, why, sizeof(why))) {
+		pr_err("kubernetes: %s", why);
+		kconn_free(&conn);
+		return 1;
+	}
+	c.conn = &conn;
+	c.gws = cJSON_CreateObject();
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	w = c.gws && sfd >= 0 ? kwatch_start(&conn, &gateways, 1, 300) : NULL;
+	if (!w) {
+		pr_err("waypoint controller: cannot start: %s", strerror(errno));
+		goto out;
+	}
+	pr_info("waypoint controller for %s (image %s)", conn.source, c.o.image);
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = kwatch_fd(w), .events = POLLIN},
+				       {.fd = sfd, .events = POLLIN}};
+		time_t now;
+
+		if (poll(pf, 2, 1000) < 0 && errno != EINTR)
+			break;
+		if (pf[1].revents & POLLIN) {
+			rc = 0;
+			break;
+		}
+		if (pf[0].revents & POLLIN)
+			take(&c, w);
+		now = time(NULL);
+		if (c.synced && (now >= c.next_resync || (c.retry_at && now >= c.retry_at)))
+			resync(&c);
+	}
+	pr_info("waypoint controller: stopping");
+out:
+	kwatch_stop(w);
+	if (sfd >= 0)
+		close(sfd);
+	cJSON_Delete(c.gws);
+	kconn_free(&conn);
+	return rc;
+}
