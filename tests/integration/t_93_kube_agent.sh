@@ -33,6 +33,7 @@ id="k93-$$"
 NODE="ambit-$id-node"
 PA="ambit-$id-a"
 PB="ambit-$id-b"
+PW="ambit-$id-w"
 cg2=$(awk '$3=="cgroup2"{print $2; exit}' /proc/mounts)
 CG="$cg2/ambit-$id"
 PODS="$CG/kubepods"
@@ -51,7 +52,7 @@ cleanup() {
 		sleep 0.1
 	done
 	[ -d "$CG" ] && find "$CG" -depth -type d -exec rmdir {} + 2>/dev/null
-	for ns in "$PA" "$PB" "$NODE"; do ip netns del "$ns" 2>/dev/null; done
+	for ns in "$PA" "$PB" "$PW" "$NODE"; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "$PIN"
 	rmdir /sys/fs/bpf/ambit 2>/dev/null
 	rm -rf "$tmp"
@@ -59,7 +60,7 @@ cleanup() {
 trap cleanup EXIT
 
 failed() { # why: the agent's log tail with it
-	fail "$1; agent log: $(tail -25 "$tmp/logs/agent.log" 2>/dev/null)"
+	fail "$1; agent log: $(tail -25 "$tmp/logs/${agent_log:-agent}.log" 2>/dev/null)"
 }
 
 # Runs "$@" in cgroup $1 (created) and netns $2 (nsenter: `ip netns exec` would mount a sysfs of
@@ -139,9 +140,9 @@ ip -n "$NODE" link set up0 up
 ip -n "$NODE" addr add 169.254.1.1/32 dev lo
 ip netns exec "$NODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
 	net.ipv4.conf.default.rp_filter=0
-n=0
-for pod in a:"$PA":10.98.93.2 b:"$PB":10.98.93.3; do
-	IFS=: read -r name ns ip <<<"$pod"
+# A pod's network as a routed CNI makes it: NAME NETNS IP.
+pod_net() {
+	local name=$1 ns=$2 ip=$3
 	ip netns add "$ns"
 	ip -n "$NODE" link add "h93$name" type veth peer name eth0 netns "$ns"
 	ip -n "$ns" link set lo up
@@ -153,8 +154,9 @@ for pod in a:"$PA":10.98.93.2 b:"$PB":10.98.93.3; do
 	ip netns exec "$NODE" sysctl -qw "net.ipv4.conf.h93$name.proxy_arp=1" \
 		"net.ipv4.conf.h93$name.rp_filter=0"
 	ip -n "$NODE" route add "$ip/32" dev "h93$name" scope link
-	n=$((n + 1))
-done
+}
+pod_net a "$PA" 10.98.93.2
+pod_net b "$PB" 10.98.93.3
 mkdir -p "$CG/system" "$PODS"
 # The pods' containers: a's sandbox (sleeping), b's web server on 8080.
 start_in "$PODS/besteffort/pod$UA/pause" "$PA" sleep 600
@@ -348,9 +350,57 @@ for _ in $(seq 100); do kill -0 "$ztunnel_pid" 2>/dev/null || kill -0 "$agent_pi
 wait_for 20 grep -q "the other agent is gone" "$tmp/logs/agent2.log" ||
 	fail "the new agent did not start after the old one: $(tail -5 "$tmp/logs/agent2.log")"
 agent_pid=$agent2_pid
+agent_log=agent2
 wait_for 20 synced || failed "the new agent did not sync: $(status)"
 wait_for 20 call_ok || fail "no call through the new pod's agent and ztunnel"
 log "upgraded: the new agent waited for the old one, the ztunnel was handed over"
+
+# ---- a waypoint, as the waypoint controller's Deployment runs it (deploy/waypoint.yaml.tmpl) ----
+# Its Gateway, Service and pod in the API; the pod on this node, out of capture, started as its
+# container is (the agent's socket is its /run/ambit-waypoint/agent.sock there); b bound to it.
+WAYPOINT=${AMBIT_WAYPOINT_BIN:-$REPO/build/waypoint}
+UW="0a1b2c3d-0000-4000-8000-00000000000e"
+pod_net w "$PW" 10.98.93.4
+# Its sandbox first, as the kubelet makes it before the pod has an IP in the API.
+start_in "$PODS/besteffort/pod$UW/pause" "$PW" sleep 600
+expect_eq "$(api POST /apis/gateway.networking.k8s.io/v1/namespaces/shop/gateways '{
+ "apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway",
+ "metadata":{"name":"waypoint","namespace":"shop","labels":{"istio.io/waypoint-for":"service"}},
+ "spec":{"gatewayClassName":"istio-waypoint","listeners":[{"name":"mesh","port":15008,"protocol":"HBONE"}]}}')" 201
+expect_eq "$(api POST /api/v1/namespaces/shop/services '{"apiVersion":"v1","kind":"Service",
+ "metadata":{"name":"waypoint","namespace":"shop","labels":{"gateway.networking.k8s.io/gateway-name":"waypoint"}},
+ "spec":{"clusterIP":"10.96.93.30","selector":{"gateway.networking.k8s.io/gateway-name":"waypoint"},
+  "ports":[{"name":"mesh","port":15008,"targetPort":15008}]}}')" 201
+expect_eq "$(api POST /api/v1/namespaces/shop/pods '{"apiVersion":"v1","kind":"Pod",
+ "metadata":{"name":"waypoint-5d8f-w1","namespace":"shop","uid":"'"$UW"'",
+  "labels":{"gateway.networking.k8s.io/gateway-name":"waypoint","istio.io/dataplane-mode":"none"},
+  "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"waypoint-5d8f","uid":"r-w","controller":true}]},
+ "spec":{"nodeName":"node1","serviceAccountName":"waypoint","containers":[{"name":"waypoint","image":"x"}]},
+ "status":{"phase":"Running","podIP":"10.98.93.4","hostIP":"'"$NODE_IP"'",
+  "conditions":[{"type":"Ready","status":"True"}]}}')" 201
+expect_eq "$(api GET /api/v1/namespaces/shop/services/b)" 200
+python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); o["metadata"].setdefault("labels",{})["istio.io/use-waypoint"]="waypoint"; print(json.dumps(o))' \
+	"$tmp/api.out" >"$tmp/b.json"
+expect_eq "$(api PUT /api/v1/namespaces/shop/services/b "$(cat "$tmp/b.json")")" 200
+wsock="$tmp/run/waypoints/shop_waypoint-5d8f-w1/agent.sock"
+wait_for 20 test -S "$wsock" || failed "the agent does not serve the waypoint pod at $wsock"
+start_in "$PODS/besteffort/pod$UW/waypoint" "$PW" "$WAYPOINT" --agent "$wsock"
+wready() { ip netns exec "$NODE" curl -sf -m 2 -o /dev/null http://10.98.93.4:15020/healthz/ready; }
+wait_for 20 wready || fail "the waypoint is not ready: $(tail -5 "$tmp/logs/waypoint.log")"
+wait_for 20 call_ok || failed "no call through the waypoint ($(call)): $(tail -5 "$tmp/logs/waypoint.log")"
+# Only the waypoint applies a VirtualService: its fault answers.
+VS=/apis/networking.istio.io/v1/namespaces/shop/virtualservices
+expect_eq "$(api POST "$VS" '{"apiVersion":"networking.istio.io/v1","kind":"VirtualService",
+ "metadata":{"name":"b","namespace":"shop"},
+ "spec":{"hosts":["b.shop.svc.cluster.local"],"http":[{"fault":{"abort":{"httpStatus":418,
+  "percentage":{"value":100}}},"route":[{"destination":{"host":"b.shop.svc.cluster.local"}}]}]}}')" 201
+teapot() { [ "$(call)" = 418 ]; }
+wait_for 20 teapot || fail "the waypoint does not apply the VirtualService: $(call); $(tail -5 "$tmp/logs/waypoint.log")"
+expect_eq "$(api DELETE "$VS/b")" 200
+wait_for 20 call_ok || fail "the VirtualService's fault outlived it"
+metrics=$(ip netns exec "$NODE" curl -s -m 2 http://10.98.93.4:15020/metrics)
+expect_contains "$metrics" 'istio_requests_total{' "the waypoint counts requests"
+log "waypoint: served by the node agent on its pod's socket, L7 config in force through it"
 
 # ---- the API server goes away: nothing that runs changes ----
 kill "$api_pid"
@@ -358,6 +408,6 @@ for _ in $(seq 50); do kill -0 "$api_pid" 2>/dev/null || break; sleep 0.1; done
 sleep 1
 expect_eq "$(call)" "200"
 kill -0 "$agent_pid" || fail "the agent exited without its API server"
-expect_eq "$(st 's["workloads"]')" "3"
+expect_eq "$(st 's["workloads"]')" "4" "workloads (a, b, the other node's c, the waypoint)"
 log "API server gone: calls still go through, the agent keeps its copy"
 pass
