@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "ambit/ipc.h"
@@ -62,8 +63,11 @@ static int recv_line(int fd, char *msg, size_t mlen, const char *what, char *why
 	return ret;
 }
 
-/* The port @fd listens on (host order), or 0 when it is not a listening IPv4 TCP socket. */
-static uint16_t listening_port(int fd)
+/*
+ * The port @fd listens on (host order) and its address (*@ip, network order), or 0 when it is
+ * not a listening IPv4 TCP socket.
+ */
+static uint16_t listening_port(int fd, uint32_t *ip)
 {
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
@@ -77,6 +81,7 @@ static uint16_t listening_port(int fd)
 		return 0;
 	if (getsockname(fd, (struct sockaddr *)&sa, &sl) || sa.sin_family != AF_INET)
 		return 0;
+	*ip = sa.sin_addr.s_addr;
 	return ntohs(sa.sin_port);
 }
 
@@ -89,8 +94,8 @@ static int name_index(const char *name)
 }
 
 /* Files each descriptor of a "give" line under its name; checks each. 0 or -EPROTO (@why). */
-static int sort_given(char *line, const int *got, size_t n, const uint16_t ports[HO__COUNT],
-		      int fds[HO__COUNT], char *why, size_t len)
+static int sort_given(char *line, const int *got, size_t n, const uint32_t ips[HO__COUNT],
+		      const uint16_t ports[HO__COUNT], int fds[HO__COUNT], char *why, size_t len)
 {
 	char *save = NULL, *tok = strtok_r(line, " ", &save);
 	size_t k = 0;
@@ -102,6 +107,7 @@ static int sort_given(char *line, const int *got, size_t n, const uint16_t ports
 	}
 	while ((tok = strtok_r(NULL, " ", &save))) {
 		int i = name_index(tok);
+		uint32_t ip = 0;
 		uint16_t port;
 
 		if (k == n) {
@@ -115,11 +121,15 @@ static int sort_given(char *line, const int *got, size_t n, const uint16_t ports
 		fds[i] = got[k++];
 		if (!ports[i])
 			continue; /* not served here: closed below */
-		port = listening_port(fds[i]);
-		if (port != ports[i]) {
-			snprintf(why, len, "listener %s: given %s %u, this ztunnel serves %u",
-				 zt_ho_names[i], port ? "a socket on" : "no listening socket", port,
-				 ports[i]);
+		port = listening_port(fds[i], &ip);
+		if (port != ports[i] || ip != ips[i]) {
+			char have[INET_ADDRSTRLEN], want[INET_ADDRSTRLEN];
+
+			inet_ntop(AF_INET, &ip, have, sizeof(have));
+			inet_ntop(AF_INET, &ips[i], want, sizeof(want));
+			snprintf(why, len, "listener %s: given %s %s:%u, this ztunnel serves %s:%u",
+				 zt_ho_names[i], port ? "a socket on" : "no listening socket", have,
+				 port, want, ports[i]);
 			return -EPROTO;
 		}
 	}
@@ -136,8 +146,9 @@ static int sort_given(char *line, const int *got, size_t n, const uint16_t ports
 	return 0;
 }
 
-int zt_handover_take(const char *path, const uint16_t ports[HO__COUNT], int fds[HO__COUNT],
-		     int *session, char *why, size_t len)
+int zt_handover_take(const char *path, const uint32_t ips[HO__COUNT],
+		     const uint16_t ports[HO__COUNT], int fds[HO__COUNT], int *session, char *why,
+		     size_t len)
 {
 	int got[SOCK_MAX_FDS];
 	char msg[HO_MSG_MAX];
@@ -159,7 +170,7 @@ int zt_handover_take(const char *path, const uint16_t ports[HO__COUNT], int fds[
 		snprintf(why, len, "waiting for the listeners: %s",
 			 ret == -EAGAIN ? "no answer in time" : strerror(-ret));
 	if (!ret)
-		ret = sort_given(msg, got, n, ports, fds, why, len);
+		ret = sort_given(msg, got, n, ips, ports, fds, why, len);
 	if (ret) {
 		/* Whatever was received goes back: the predecessor still serves on its copies. */
 		for (int i = 0; i < HO__COUNT; i++)

@@ -36,13 +36,15 @@ extern const char *const zt_ho_names[HO__COUNT];
 /*
  * Successor: asks the ztunnel serving at @path for its listeners. On 0, @fds holds each
  * listener received (-1 where none came; taken by the caller), each checked to be a listening
- * TCP socket on @ports[i] (host order; 0: not wanted, closed if sent), and *@session is the
+ * TCP socket on @ips[i] (network order) and @ports[i] (host order; 0: not wanted, closed if
+ * sent), and *@session is the
  * open exchange, for zt_handover_done. -ENOENT or -ECONNREFUSED: nobody serves there (start
  * afresh). Any other -errno: a predecessor is there but the exchange failed, said in @why
  * (@len bytes); nothing was taken.
  */
-int zt_handover_take(const char *path, const uint16_t ports[HO__COUNT], int fds[HO__COUNT],
-		     int *session, char *why, size_t len);
+int zt_handover_take(const char *path, const uint32_t ips[HO__COUNT],
+		     const uint16_t ports[HO__COUNT], int fds[HO__COUNT], int *session, char *why,
+		     size_t len);
 /*
  * Successor: tells the predecessor that this process serves on the listeners now, and waits
  * for its word that it accepts no more. Closes @session. 0 or -errno (@why).

@@ -311,7 +311,8 @@ int main(int argc, char **argv)
 						   aopts.ready_port,	aopts.admin_port};
 
 		if (ho_path) {
-			err = zt_handover_take(ho_path, ports, fds, &session, why, sizeof(why));
+			err =
+			    zt_handover_take(ho_path, ips, ports, fds, &session, why, sizeof(why));
 			if (err == 0)
 				pr_info("took the listeners of the ztunnel serving at %s", ho_path);
 			else if (err != -ENOENT && err != -ECONNREFUSED) {

@@ -462,10 +462,19 @@ static void join(struct ho *t)
 	t->running = false;
 }
 
-static int take(struct ho *t, const uint16_t ports[HO__COUNT])
+static int take_at(struct ho *t, const uint32_t ips[HO__COUNT], const uint16_t ports[HO__COUNT])
 {
 	t->why[0] = '\0';
-	return zt_handover_take(t->path, ports, t->got, &t->session, t->why, sizeof(t->why));
+	return zt_handover_take(t->path, ips, ports, t->got, &t->session, t->why, sizeof(t->why));
+}
+
+/* Every listener here is on loopback. */
+static int take(struct ho *t, const uint16_t ports[HO__COUNT])
+{
+	const uint32_t lo = htonl(INADDR_LOOPBACK);
+	const uint32_t ips[HO__COUNT] = {lo, lo, lo, lo, lo, lo};
+
+	return take_at(t, ips, ports);
 }
 
 static int done(struct ho *t)
@@ -635,6 +644,30 @@ static void test_ho_port_mismatch(void **state)
 	c = tcp_connect(t->ports[HO_HBONE]);
 	accept_from(t->fds[HO_HBONE], c);
 	close(c);
+}
+
+/* The right port on another address (admin on loopback, served on every address) is refused. */
+static void test_ho_addr_mismatch(void **state)
+{
+	struct ho *t = *state;
+	const uint32_t lo = htonl(INADDR_LOOPBACK);
+	uint32_t ips[HO__COUNT] = {lo, lo, lo, lo, lo, lo};
+
+	make_listeners(t, (1u << HO__COUNT) - 1);
+	ips[HO_ADMIN] = htonl(INADDR_ANY);
+	t->lfd = zt_handover_listen(t->path);
+	start(t, predecessor);
+
+	assert_int_equal(take_at(t, ips, t->ports), -EPROTO);
+	assert_non_null(strstr(t->why, "admin"));
+	assert_non_null(strstr(t->why, "127.0.0.1"));
+	assert_non_null(strstr(t->why, "0.0.0.0"));
+	for (int i = 0; i < HO__COUNT; i++)
+		assert_int_equal(t->got[i], -1);
+	join(t);
+	assert_int_equal(t->give_ret, 0);
+	for (int i = 0; i < HO__COUNT; i++)
+		assert_int_equal(accepting(t->fds[i]), 1);
 }
 
 /* A successor that took the listeners but hangs up before "took 1": the predecessor serves on. */
@@ -814,23 +847,15 @@ static void test_ho_listen(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    FD_TEST(test_fds_three_pipes),
-	    FD_TEST(test_fds_none),
-	    FD_TEST(test_fds_over_max),
-	    FD_TEST(test_fds_over_capacity),
-	    FD_TEST(test_fds_peer_closed),
-	    FD_TEST(test_fds_too_long),
-	    FD_TEST(test_fds_refused),
-	    HO_TEST(test_ho_round_trip),
-	    HO_TEST(test_ho_partial),
-	    HO_TEST(test_ho_unwanted_slot),
-	    HO_TEST(test_ho_nobody),
-	    HO_TEST(test_ho_port_mismatch),
-	    HO_TEST(test_ho_successor_gives_up),
-	    HO_TEST(test_ho_garbage_request),
-	    HO_TEST(test_ho_request_with_fds),
-	    HO_TEST(test_ho_bad_give),
-	    HO_TEST(test_ho_listen),
+	    FD_TEST(test_fds_three_pipes),    FD_TEST(test_fds_none),
+	    FD_TEST(test_fds_over_max),	      FD_TEST(test_fds_over_capacity),
+	    FD_TEST(test_fds_peer_closed),    FD_TEST(test_fds_too_long),
+	    FD_TEST(test_fds_refused),	      HO_TEST(test_ho_round_trip),
+	    HO_TEST(test_ho_partial),	      HO_TEST(test_ho_unwanted_slot),
+	    HO_TEST(test_ho_nobody),	      HO_TEST(test_ho_port_mismatch),
+	    HO_TEST(test_ho_addr_mismatch),   HO_TEST(test_ho_successor_gives_up),
+	    HO_TEST(test_ho_garbage_request), HO_TEST(test_ho_request_with_fds),
+	    HO_TEST(test_ho_bad_give),	      HO_TEST(test_ho_listen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
