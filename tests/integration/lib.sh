@@ -201,3 +201,23 @@ fabric_capture_stop() {
 	wait "$FABRIC_CAP_PID" 2>/dev/null
 	FABRIC_CAP_PID=
 }
+
+# fake_api_up DIR TOKEN: the fake Kubernetes API server (tests/k8s/fake_apiserver.py) on a
+# loopback port, its log in DIR/api.log; sets $port and $api_pid and writes DIR/kubeconfig (the
+# caller stops it with the rest of its processes).
+fake_api_up() {
+	local dir=$1 token=$2
+	/usr/bin/python3 "$REPO/tests/k8s/fake_apiserver.py" --listen 127.0.0.1:0 \
+		--port-file "$dir/port" --token "$token" >"$dir/api.log" 2>&1 &
+	api_pid=$!
+	wait_for 10 test -s "$dir/port" || fail "the API server did not start: $(cat "$dir/api.log")"
+	port=$(cat "$dir/port")
+	cat >"$dir/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: fake, cluster: {server: "http://127.0.0.1:$port"}}]
+users: [{name: admin, user: {token: $token}}]
+contexts: [{name: fake, context: {cluster: fake, user: admin}}]
+current-context: fake
+EOF
+}

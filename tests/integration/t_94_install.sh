@@ -95,19 +95,7 @@ out=$(/usr/bin/python3 "$REPO/tests/k8s/check_crds.py" "$tmp/crds.yaml" "$AMBITC
 log "$out"
 
 # ---- install, install again, uninstall (the fake API server, a kubeconfig) ----
-/usr/bin/python3 "$REPO/tests/k8s/fake_apiserver.py" --listen 127.0.0.1:0 --port-file "$tmp/port" \
-	--token t94 >"$tmp/api.log" 2>&1 &
-api_pid=$!
-wait_for 10 test -s "$tmp/port" || fail "the API server did not start: $(cat "$tmp/api.log")"
-port=$(cat "$tmp/port")
-cat >"$tmp/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: fake, cluster: {server: "http://127.0.0.1:$port"}}]
-users: [{name: admin, user: {token: t94}}]
-contexts: [{name: fake, context: {cluster: fake, user: admin}}]
-current-context: fake
-EOF
+fake_api_up "$tmp" t94
 get() { curl -s -H "Authorization: Bearer t94" "http://127.0.0.1:$port$1"; }
 out=$(actl install --kubeconfig "$tmp/kubeconfig" -y) || fail "install failed: $out"
 expect_contains "$out" "DaemonSet/ambit-node created"

@@ -20,19 +20,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-/usr/bin/python3 "$REPO/tests/k8s/fake_apiserver.py" --listen 127.0.0.1:0 --port-file "$tmp/port" \
-	--token t96 >"$tmp/api.log" 2>&1 &
-pids+=($!)
-wait_for 10 test -s "$tmp/port" || fail "the API server did not start: $(cat "$tmp/api.log")"
-port=$(cat "$tmp/port")
-cat >"$tmp/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: fake, cluster: {server: "http://127.0.0.1:$port"}}]
-users: [{name: admin, user: {token: t96}}]
-contexts: [{name: fake, context: {cluster: fake, user: admin}}]
-current-context: fake
-EOF
+fake_api_up "$tmp" t96
+pids+=("$api_pid")
 # api METHOD PATH [JSON]: the status code; the body in $tmp/out.
 api() {
 	curl -s -o "$tmp/out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer t96" \

@@ -403,17 +403,15 @@ static int ztunnel_upgrade(const struct ctl_node *n)
 	return 0;
 }
 
-int local_upgrade(const struct ctl_opts *o, const char *what)
+/* What a node-by-node command does to one node (@arg: the command's own). */
+typedef int (*node_fn)(const struct ctl_cluster *c, const struct ctl_node *n, void *arg);
+
+/* Runs @fn on --node, or on every node in turn; the first failure stops it. */
+static int each_node(const struct ctl_opts *o, node_fn fn, void *arg)
 {
 	struct ctl_cluster c;
-	int ret;
+	int ret = load_cluster(o, &c);
 
-	if (strcmp(what, "ztunnel")) {
-		fprintf(stderr, "ambitctl: local upgrade takes ztunnel (the agent restarts without "
-				"touching traffic: local stop/start agent)\n");
-		return -EINVAL;
-	}
-	ret = load_cluster(o, &c);
 	if (ret)
 		return ret;
 	if (o->node && !cluster_node(&c, o->node)) {
@@ -423,41 +421,48 @@ int local_upgrade(const struct ctl_opts *o, const char *what)
 	for (int i = 0; i < c.nnodes; i++) {
 		if (o->node && strcmp(o->node, c.nodes[i].name))
 			continue;
-		ret = ztunnel_upgrade(&c.nodes[i]);
+		ret = fn(&c, &c.nodes[i], arg);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
+static int upgrade_node(const struct ctl_cluster *c, const struct ctl_node *n, void *arg)
+{
+	return ztunnel_upgrade(n);
+}
+
+int local_upgrade(const struct ctl_opts *o, const char *what)
+{
+	if (strcmp(what, "ztunnel")) {
+		fprintf(stderr, "ambitctl: local upgrade takes ztunnel (the agent restarts without "
+				"touching traffic: local stop/start agent)\n");
+		return -EINVAL;
+	}
+	return each_node(o, upgrade_node, NULL);
+}
+
+struct component_req {
+	bool start, agent;
+};
+
+static int component_node(const struct ctl_cluster *c, const struct ctl_node *n, void *arg)
+{
+	const struct component_req *r = arg;
+
+	return r->start ? component_start(c, n, r->agent) : component_stop(c, n, r->agent);
+}
+
 int local_component(const struct ctl_opts *o, bool start, const char *what)
 {
-	struct ctl_cluster c;
-	bool agent;
-	int ret;
+	struct component_req r = {.start = start};
 
 	if (!strcmp(what, "agent"))
-		agent = true;
-	else if (!strcmp(what, "ztunnel"))
-		agent = false;
-	else {
+		r.agent = true;
+	else if (strcmp(what, "ztunnel")) {
 		fprintf(stderr, "ambitctl: local start|stop takes agent or ztunnel\n");
 		return -EINVAL;
 	}
-	ret = load_cluster(o, &c);
-	if (ret)
-		return ret;
-	if (o->node && !cluster_node(&c, o->node)) {
-		fprintf(stderr, "ambitctl: no node %s\n", o->node);
-		return -ENOENT;
-	}
-	for (int i = 0; i < c.nnodes; i++) {
-		if (o->node && strcmp(o->node, c.nodes[i].name))
-			continue;
-		ret = start ? component_start(&c, &c.nodes[i], agent)
-			    : component_stop(&c, &c.nodes[i], agent);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return each_node(o, component_node, &r);
 }
