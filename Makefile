@@ -200,7 +200,8 @@ $(FUZZ_O)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
 $(FUZZ_O)/libtest.a: $(call fobj,$(wildcard tests/lib/*.c))
 $(FUZZ_O)/libzt.a: $(call fobj,$(filter-out ztunnel/main.c,$(ZT_SRCS)))
 $(FUZZ_O)/libwp.a: $(call fobj,$(filter-out waypoint/main.c,$(wildcard waypoint/*.c)))
-$(FUZZ_O)/libagent.a: $(call fobj,$(filter-out userspace/agent/main.c,$(wildcard userspace/agent/*.c)))
+$(FUZZ_O)/libagent.a: $(call fobj,$(filter-out userspace/agent/main.c,$(wildcard userspace/agent/*.c))) \
+	$(OBJ)/deploy/waypoint_tmpl.o
 $(FUZZ_O)/libnet.a: $(call fobj,$(wildcard userspace/net/*.c)) \
 	$(patsubst $(OBJ)/%,$(FUZZ_O)/obj/%,$(LLHTTP_OBJS))
 $(FUZZ_O)/libambit.a: $(call fobj,$(LIB_SRCS))

@@ -29,8 +29,8 @@ diff -u "$REPO/deploy/ambit.yaml" "$tmp/default.yaml" >"$tmp/diff" ||
 	fail "deploy/ambit.yaml is not the default rendering (ambitctl install --dry-run > deploy/ambit.yaml): $(head -20 "$tmp/diff")"
 actl install --dry-run --set namespace=mesh --set image=registry.example/ambit:1.2 \
 	--set trustDomain=corp.example --set logLevel=debug >"$tmp/custom.yaml" || fail "--set failed"
-expect_contains "$(cat "$tmp/custom.yaml")" "namespace: mesh"
-expect_contains "$(cat "$tmp/custom.yaml")" "image: registry.example/ambit:1.2"
+expect_contains "$(cat "$tmp/custom.yaml")" 'namespace: "mesh"'
+expect_contains "$(cat "$tmp/custom.yaml")" 'image: "registry.example/ambit:1.2"'
 expect_contains "$(cat "$tmp/custom.yaml")" "https://ambit-ca.mesh.svc:15012"
 expect_not_contains "$(cat "$tmp/custom.yaml")" "ambit-system"
 out=$(actl install --dry-run --set replicas=3 2>&1) && fail "an unknown key was taken"

@@ -109,6 +109,16 @@ expect_contains "$(j '[c["message"] for c in o["status"]["conditions"] if c["typ
 api GET "$DEP/mine" >/dev/null
 expect_eq "$(j 'o["spec"]["template"]["spec"]["containers"][0]["image"]')" "mine:1" "the foreign Deployment untouched"
 
+# A service-account annotation that is no name is refused, never rendered into the manifests.
+expect_eq "$(api POST "$GW" '{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway",
+ "metadata":{"name":"evil","namespace":"shop","annotations":{"gateway.istio.io/service-account":"x\n  labels: {app: evil}"}},
+ "spec":{"gatewayClassName":"istio-waypoint","listeners":[{"name":"mesh","port":15008,"protocol":"HBONE"}]}}')" 201
+wait_for 20 programmed evil False || failed "a Gateway with a bad service-account annotation is not Programmed False"
+expect_contains "$(j '[c["message"] for c in o["status"]["conditions"] if c["type"]=="Programmed"][0]')" \
+	"is not a ServiceAccount name"
+expect_eq "$(api GET "$DEP/evil")" 404 "nothing made for it"
+expect_eq "$(api DELETE "$GW/evil")" 200
+
 # Deleting a Gateway deletes its objects, and only its own.
 expect_eq "$(api DELETE "$GW/waypoint")" 200
 gone() { [ "$(api GET "$DEP/waypoint")" = 404 ] && [ "$(api GET "$SVC/waypoint")" = 404 ] && [ "$(api GET "$SA/wp-sa")" = 404 ]; }

@@ -94,6 +94,39 @@ static bool is_waypoint(const cJSON *gw)
 	return cls && !strcmp(cls, CONFIG_WAYPOINT_CLASS);
 }
 
+/*
+ * Whether @v is a DNS-1123 label (@dots false, at most 63) or subdomain (at most 253): what the
+ * API server takes as a name. Every value rendered into the template is checked, so no Gateway
+ * field or annotation can reach the YAML as anything but a name.
+ */
+static bool dns_name(const char *v, bool dots)
+{
+	size_t n = strlen(v);
+
+	if (!n || n > (dots ? 253u : 63u) || v[0] == '-' || v[n - 1] == '-' || v[0] == '.' ||
+	    v[n - 1] == '.')
+		return false;
+	for (; *v; v++)
+		if (!((*v >= 'a' && *v <= 'z') || (*v >= '0' && *v <= '9') || *v == '-' ||
+		      (dots && *v == '.')))
+			return false;
+	return true;
+}
+
+/* A uid as the API server makes them (a UUID); anything else is refused. */
+static bool uid_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (!n || n > 64)
+		return false;
+	for (; *v; v++)
+		if (!((*v >= 'a' && *v <= 'f') || (*v >= 'A' && *v <= 'F') ||
+		      (*v >= '0' && *v <= '9') || *v == '-'))
+			return false;
+	return true;
+}
+
 cJSON *wpc_objects(const cJSON *gw, const struct wpc_opts *o, char *why, size_t len)
 {
 	const size_t tlen = (size_t)(_binary_deploy_waypoint_yaml_tmpl_end -
@@ -120,6 +153,17 @@ cJSON *wpc_objects(const cJSON *gw, const struct wpc_opts *o, char *why, size_t 
 	}
 	if (!v.sa || !*v.sa)
 		v.sa = v.name;
+	if (!dns_name(v.name, false) || !dns_name(v.ns, false) || !uid_ok(v.uid)) {
+		snprintf(why, len,
+			 "metadata.name, namespace or uid is not one the API server makes");
+		return NULL;
+	}
+	if (!dns_name(v.sa, true)) {
+		snprintf(why, len,
+			 "annotation %s is not a ServiceAccount name (a DNS-1123 subdomain)",
+			 CONFIG_ANNOT_GATEWAY_SA);
+		return NULL;
+	}
 	/* The hash of the rendering says whether a live object is this one. */
 	text = kmanifest_render(_binary_deploy_waypoint_yaml_tmpl_start, tlen, val, &v);
 	if (!text) {
