@@ -189,6 +189,9 @@ cat >"$tmp/objs/cluster.json" <<EOF
  $(pod_json b-5d8f-y2 "$UB" 10.98.93.3 node1 "$NODE_IP"),
  $(pod_json c-5d8f-z3 0a1b2c3d-0000-4000-8000-00000000000c 10.98.94.2 node2 10.99.94.1),
  $(pod_json hostnet-5d8f-h "0a1b2c3d-0000-4000-8000-0000000000ff" "$NODE_IP" node1 "$NODE_IP" ',"hostNetwork":true'),
+ {"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"ambit-node","namespace":"ambit-system"},
+  "spec":{"selector":{"matchLabels":{"app":"ambit-node"}},"template":{"metadata":{"labels":{"app":"ambit-node"}},
+   "spec":{"containers":[{"name":"agent","image":"x"}]}}}},
  {"apiVersion":"v1","kind":"Service","metadata":{"name":"b","namespace":"shop"},
   "spec":{"clusterIP":"10.96.93.10","selector":{"app":"b"},
    "ports":[{"name":"http","port":80,"targetPort":8080}]}}
@@ -218,7 +221,7 @@ cp "$tmp/ca/root-cert.pem" "$tmp/root.pem"
 agent_cmd=(env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$port" "$AGENT" --kube
 	--kube-sa-dir "$tmp/sa" --node node1 --node-ip "$NODE_IP" --ca-url https://localhost:15012
 	--ca-root "$tmp/root.pem" --pin-root "$PIN" --cgroup "$PODS" --pod-cgroup-root "$CG"
-	--socket "$tmp/run/agent.sock")
+	--socket "$tmp/run/agent.sock" --owner-daemonset ambit-system/ambit-node)
 ztunnel_cmd=("$ZTUNNEL" --node node1 --agent-socket "$tmp/run/agent.sock" --pin-root "$PIN"
 	--handover "$tmp/run/ztunnel.sock" --drain-timeout 30)
 start_in "$CG/system/agent" "$NODE" "${agent_cmd[@]}"
@@ -410,4 +413,42 @@ expect_eq "$(call)" "200"
 kill -0 "$agent_pid" || fail "the agent exited without its API server"
 expect_eq "$(st 's["workloads"]')" "4" "workloads (a, b, the other node's c, the waypoint)"
 log "API server gone: calls still go through, the agent keeps its copy"
+
+# ---- the agent stopped while nobody can say whether its DaemonSet is gone: nothing goes ----
+node_state() { # pins, tc on a's interface, the fwmark rule, programs on the pods' cgroup
+	echo "pins=$(ls "$PIN" 2>/dev/null | wc -l)"
+	echo "tc=$(ip netns exec "$NODE" tc filter show dev h93a ingress | grep -c bpf)"
+	echo "rule=$(ip -n "$NODE" -4 rule show fwmark 0x539 | grep -c lookup)"
+	echo "cgroup=$(bpftool cgroup show "$PODS" 2>/dev/null | grep -c connect4)"
+}
+kill -TERM "$agent_pid"
+for _ in $(seq 100); do kill -0 "$agent_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$agent_pid" 2>/dev/null && fail "the agent did not exit at SIGTERM"
+grep -q "the node's state stays" "$tmp/logs/agent2.log" ||
+	fail "the agent did not say it kept the node's state: $(tail -3 "$tmp/logs/agent2.log")"
+state=$(node_state)
+expect_not_contains "$state" "pins=0"
+expect_not_contains "$state" "tc=0"
+expect_not_contains "$state" "rule=0"
+expect_not_contains "$state" "cgroup=0"
+expect_eq "$(call)" "200" "capture goes on without its agent"
+
+# ---- uninstall: the DaemonSet deleted, then its agent stopped: the node's state goes ----
+start_in "$CG/system/api2" "$NODE" python3 "$REPO/tests/k8s/fake_apiserver.py" \
+	--listen "127.0.0.1:$port" --token t93 --tls-cert "$tmp/api.crt" --tls-key "$tmp/api.key" \
+	--load "$tmp/objs"
+wait_for 10 api GET /version || fail "the API server did not come back: $(cat "$tmp/logs/api2.log")"
+start_in "$CG/system/agent3" "$NODE" "${agent_cmd[@]}"
+agent_pid=$last
+agent_log=agent3
+wait_for 20 synced || failed "the agent did not sync again"
+expect_eq "$(api DELETE /apis/apps/v1/namespaces/ambit-system/daemonsets/ambit-node)" 200
+kill -TERM "$agent_pid"
+for _ in $(seq 100); do kill -0 "$agent_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$agent_pid" 2>/dev/null && fail "the agent did not exit at SIGTERM"
+grep -q "node state removed" "$tmp/logs/agent3.log" ||
+	failed "the agent did not remove the node's state after its DaemonSet went"
+expect_eq "$(node_state | tr '\n' ' ')" "pins=0 tc=0 rule=0 cgroup=0 " "the node's state after the uninstall"
+expect_eq "$(call http://10.98.93.3:8080/)" "200" "a to b's address straight, without the mesh (no kube-proxy here for the VIP)"
+log "uninstall: the DaemonSet gone, its agent removed tc filters, cgroup programs, pins and rules"
 pass

@@ -133,7 +133,20 @@ out=$(actl uninstall --kubeconfig "$tmp/kubeconfig" --dry-run --purge) || fail "
 expect_contains "$out" "CustomResourceDefinition/virtualservices.networking.istio.io would be deleted"
 expect_contains "$out" "CustomResourceDefinition/peerauthentications.security.istio.io kept: not made by ambit"
 expect_contains "$(get "$CRD/virtualservices.networking.istio.io")" '"group": "networking.istio.io"'
-out=$(actl uninstall --kubeconfig "$tmp/kubeconfig" -y --purge) || fail "uninstall failed: $out"
+# A node pod still terminating (its agent removing the node's data path, which needs its RBAC):
+# uninstall waits for it before deleting the rest.
+POD=/api/v1/namespaces/ambit-system/pods
+curl -sf -X POST -H "Authorization: Bearer t94" -H 'Content-Type: application/json' --data \
+	'{"apiVersion":"v1","kind":"Pod","metadata":{"name":"ambit-node-x1","namespace":"ambit-system","labels":{"app":"ambit-node"}},"spec":{"containers":[{"name":"agent","image":"x"}]}}' \
+	"http://127.0.0.1:$port$POD" >/dev/null || fail "cannot make a node pod"
+actl uninstall --kubeconfig "$tmp/kubeconfig" -y --purge >"$tmp/uninstall.out" 2>&1 &
+un=$!
+wait_for 20 grep -q "waiting for 1 node pod" "$tmp/uninstall.out" || fail "uninstall did not wait for the node pod: $(cat "$tmp/uninstall.out")"
+expect_contains "$(get /apis/rbac.authorization.k8s.io/v1/clusterroles/ambit-node)" '"name": "ambit-node"' \
+	"the agents' RBAC while a node pod terminates"
+curl -sf -X DELETE -H "Authorization: Bearer t94" "http://127.0.0.1:$port$POD/ambit-node-x1" >/dev/null
+wait $un || fail "uninstall failed: $(cat "$tmp/uninstall.out")"
+out=$(cat "$tmp/uninstall.out")
 expect_contains "$out" "CustomResourceDefinition/virtualservices.networking.istio.io deleted"
 expect_contains "$(get "$CRD/virtualservices.networking.istio.io")" '"code": 404'
 expect_contains "$(get "$CRD/peerauthentications.security.istio.io")" '"group": "security.istio.io"' \

@@ -43,6 +43,8 @@ RESOURCES = [
     ("rbac.authorization.k8s.io", ["v1"], "clusterroles", "ClusterRole", False, RW, []),
     ("rbac.authorization.k8s.io", ["v1"], "clusterrolebindings", "ClusterRoleBinding", False, RW,
      []),
+    ("rbac.authorization.k8s.io", ["v1"], "roles", "Role", True, RW, []),
+    ("rbac.authorization.k8s.io", ["v1"], "rolebindings", "RoleBinding", True, RW, []),
     ("apiextensions.k8s.io", ["v1"], "customresourcedefinitions", "CustomResourceDefinition", False,
      RW, ["crd", "crds"]),
 ]

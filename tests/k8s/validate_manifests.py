@@ -22,6 +22,8 @@ KINDS = {("v1", "Namespace"): "V1Namespace", ("v1", "ServiceAccount"): "V1Servic
          ("apps/v1", "DaemonSet"): "V1DaemonSet",
          ("rbac.authorization.k8s.io/v1", "ClusterRole"): "V1ClusterRole",
          ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "V1ClusterRoleBinding",
+         ("rbac.authorization.k8s.io/v1", "Role"): "V1Role",
+         ("rbac.authorization.k8s.io/v1", "RoleBinding"): "V1RoleBinding",
          ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): "V1CustomResourceDefinition"}
 
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <cjson/cJSON.h>
 
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
@@ -16,6 +17,8 @@
 #include "fastdrop.h"
 #include "agent.h"
 #include "caserver.h"
+#include "kconn.h"
+#include "netsetup.h"
 #include "wpserve.h"
 
 static int env_ifindex(const char *name, void *ctx)
@@ -796,6 +799,75 @@ char *agent_get(void *ctx, const char *what, char *err, size_t errlen)
 	if (!json)
 		snprintf(err, errlen, "snapshot: cannot encode");
 	return json;
+}
+
+int agent_kconn(const struct agent_opts *o, struct kconn *c, char *why, size_t len)
+{
+	return o->kubeconfig ? kconn_kubeconfig(c, o->kubeconfig, NULL, why, len)
+			     : kconn_in_cluster(c, o->kube_sa_dir, why, len);
+}
+
+/* Whether the API server says the DaemonSet "ns/name" is gone or going; false when unsure. */
+static bool daemonset_gone(const struct agent *a, const char *ns_name)
+{
+	char why[512], path[600], err[256] = "", *body = NULL;
+	const char *slash = strchr(ns_name, '/');
+	struct kconn conn = {0};
+	bool gone = false;
+	cJSON *o;
+	long st;
+
+	if (!slash || agent_kconn(&a->opts, &conn, why, sizeof(why))) {
+		pr_warn("uninstall check: %s", slash ? why : "--owner-daemonset wants NS/NAME");
+		kconn_free(&conn);
+		return false;
+	}
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%.*s/daemonsets/%s",
+		 (int)(slash - ns_name), ns_name, slash + 1);
+	st = kconn_call(&conn, "GET", path, NULL, &body, 1 << 20, 5000, err, sizeof(err));
+	o = st == 200 ? cJSON_Parse(body) : NULL;
+	if (st == 404)
+		gone = true;
+	else if (o)
+		gone = cJSON_GetObjectItemCaseSensitive(
+			   cJSON_GetObjectItemCaseSensitive(o, "metadata"), "deletionTimestamp") !=
+		       NULL;
+	if (!st || (st != 404 && !o))
+		pr_info("uninstall check: DaemonSet %s: %s; the node's state stays", ns_name,
+			st ? "unreadable answer" : err);
+	cJSON_Delete(o);
+	free(body);
+	kconn_free(&conn);
+	return gone;
+}
+
+void agent_uninstall_if_gone(struct agent *a)
+{
+	int err;
+
+	if (!a->opts.owner_daemonset || !daemonset_gone(a, a->opts.owner_daemonset))
+		return;
+	pr_info("DaemonSet %s is gone: removing this node's data path (an uninstall)",
+		a->opts.owner_daemonset);
+	for (size_t i = 0; a->dp && i < a->n_tc; i++) {
+		err = datapath_detach_tc(a->dp, a->tc_ifindexes[i]);
+		if (err && err != -ENOENT && err != -ENODEV)
+			pr_warn("tc detach from ifindex %d: %s", a->tc_ifindexes[i],
+				strerror(-err));
+	}
+	if (a->dp && a->uplink_ifindex) {
+		err = datapath_detach_tc(a->dp, a->uplink_ifindex);
+		if (err && err != -ENOENT)
+			pr_warn("tc detach from the uplink: %s", strerror(-err));
+	}
+	/* The links go with their pins once no fd holds them: close ours first. */
+	datapath_close(a->dp);
+	a->dp = NULL;
+	err = datapath_remove_pins(a->opts.pin_root);
+	if (err)
+		pr_warn("pins under %s: %s", a->opts.pin_root, strerror(-err));
+	netsetup_policy_routing_remove();
+	pr_info("node state removed: tc filters, cgroup programs, pins, policy routing");
 }
 
 void agent_cleanup(struct agent *a)

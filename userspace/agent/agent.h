@@ -42,6 +42,11 @@ struct agent_opts {
 	 */
 	bool kube;
 	const char *kubeconfig, *kube_sa_dir, *pod_cgroup_root;
+	/*
+	 * The DaemonSet that runs this agent ("namespace/name"), or NULL: when it is gone at exit
+	 * (ambitctl uninstall), the agent removes the node's state (agent_uninstall_if_gone).
+	 */
+	const char *owner_daemonset;
 	/* The CA server (https://host:port) and the root file to verify it, instead of --ca-dir. */
 	const char *ca_url, *ca_root;
 	char cluster_path[4096];    /* dirname(dirname(runtime))/cluster.json */
@@ -105,6 +110,17 @@ time_t agent_next_cert_deadline(const struct agent *a);
 char *agent_get(void *ctx, const char *what, char *err, size_t errlen);
 /* Frees the agent's memory; closes the datapath handle leaving pins and filters in force. */
 void agent_cleanup(struct agent *a);
+struct kconn;
+/* The API server as --kube / --kubeconfig say (kconn.h). 0, or -errno with @why. */
+int agent_kconn(const struct agent_opts *o, struct kconn *c, char *why, size_t len);
+/*
+ * At exit with --owner-daemonset: when the API server says that DaemonSet is gone or being
+ * deleted (an uninstall, not an upgrade or a restart), removes what the agent put on the node:
+ * the tc filters on the uplink and the pods' interfaces, the pins (and with the links the cgroup
+ * programs) and the policy routing. Any other answer, or none, keeps everything (traffic goes
+ * on). Best effort, each failure logged.
+ */
+void agent_uninstall_if_gone(struct agent *a);
 
 /* Status document (JSON text, malloc'd) of the agent view. NULL+errno. */
 char *agent_status_json(const struct agent *a);

@@ -69,6 +69,8 @@ static void usage(FILE *f)
 	    "                   [--uplink IFNAME] [--trust-domain cluster.local]\n"
 	    "                   [--trust-domain-alias TD]... [--root-namespace istio-system]\n"
 	    "                   [--kube-sa-dir DIR] [--pod-cgroup-root DIR] [--log-level info]\n"
+	    "                   [--owner-daemonset NS/NAME: at exit, the node's state goes with "
+	    "it]\n"
 	    "  --kube: the Kubernetes API in-cluster (KUBERNETES_SERVICE_HOST/PORT and the\n"
 	    "          service-account directory, " KCONN_SA_DIR ")\n"
 	    "  --kubeconfig F: the Kubernetes API as kubeconfig F's current context says\n"
@@ -232,8 +234,7 @@ static int start_kube(struct loop *l)
 	const char *cg_root = o->pod_cgroup_root;
 	int err;
 
-	err = o->kubeconfig ? kconn_kubeconfig(&conn, o->kubeconfig, NULL, why, sizeof(why))
-			    : kconn_in_cluster(&conn, o->kube_sa_dir, why, sizeof(why));
+	err = agent_kconn(o, &conn, why, sizeof(why));
 	if (err) {
 		pr_err("kubernetes: %s", why);
 		kconn_free(&conn);
@@ -281,6 +282,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	    {"pod-cgroup-root", required_argument, NULL, 'P'},
 	    {"ca-url", required_argument, NULL, 'C'},
 	    {"ca-root", required_argument, NULL, 'O'},
+	    {"owner-daemonset", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
@@ -320,6 +322,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 		case 'P': o->pod_cgroup_root = optarg; break;
 		case 'C': o->ca_url = optarg; break;
 		case 'O': o->ca_root = optarg; break;
+		case 'D': o->owner_daemonset = optarg; break;
 		case 'V': printf("ambit-agent %s\n", ambit_version()); exit(0);
 		case 'l':
 			if (log_level_parse(optarg, lvl)) {
@@ -335,7 +338,8 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	if (optind != argc || !o->node || !o->node_ip_str ||
 	    (!o->kube && (!o->state_dir || !o->runtime_path)) ||
 	    (o->kube && (o->state_dir || o->runtime_path)) || !o->pin_root || !o->cgroup ||
-	    !o->socket || !!o->ca_dir == !!o->ca_url || !!o->ca_url != !!o->ca_root) {
+	    !o->socket || !!o->ca_dir == !!o->ca_url || !!o->ca_url != !!o->ca_root ||
+	    (o->owner_daemonset && (!o->kube || !strchr(o->owner_daemonset, '/')))) {
 		fprintf(stderr, "ambit-agent: missing or extra arguments\n");
 		usage(stderr);
 		return -EINVAL;
@@ -582,6 +586,8 @@ int main(int argc, char **argv)
 	}
 	if (l.agent.srv)
 		unlink(l.agent.opts.socket);
+	if (!err && l.agent.opts.owner_daemonset)
+		agent_uninstall_if_gone(&l.agent);
 	agent_cleanup(&l.agent);
 	close_fd(l.sig.fd);
 	close_fd(l.ino.fd);

@@ -99,3 +99,28 @@ int netsetup_policy_routing(void)
 	}
 	return 0;
 }
+
+int netsetup_policy_routing_remove(void)
+{
+	char mark[16], table[16], out[4096];
+	char *show_rule[] = {"ip", "-4", "rule", "show", "fwmark", mark, "lookup", table, NULL};
+	char *del_rule[] = {"ip", "-4", "rule", "del", "fwmark", mark, "lookup", table, NULL};
+	char *del_route[] = {"ip",  "-4", "route", "del", "local", "0.0.0.0/0",
+			     "dev", "lo", "table", table, NULL};
+	int err = 0;
+
+	snprintf(mark, sizeof(mark), "0x%x", AMBIT_SKB_MARK);
+	snprintf(table, sizeof(table), "%d", AMBIT_ROUTE_TABLE);
+	/* The rule may have been added more than once by hand: remove every copy. */
+	for (int i = 0; i < 16 && !run(show_rule, out, sizeof(out)) && strstr(out, "lookup"); i++) {
+		err = run(del_rule, NULL, 0);
+		if (err)
+			break;
+	}
+	if (!err)
+		pr_info("policy routing: removed rule fwmark %s lookup %s", mark, table);
+	/* Fails when the route (or the table) is gone already: nothing to do then. */
+	if (!run(del_route, NULL, 0))
+		pr_info("policy routing: removed local 0.0.0.0/0 dev lo table %s", table);
+	return err;
+}

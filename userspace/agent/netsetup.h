@@ -9,5 +9,7 @@
  * is missing so restarts are idempotent. Runs ip(8) without a shell. 0 or -errno.
  */
 int netsetup_policy_routing(void);
+/* Removes both (an uninstall); what is already gone is no error. 0 or -errno. */
+int netsetup_policy_routing_remove(void);
 
 #endif

@@ -139,6 +139,8 @@ static const struct kind {
     {"Secret", "/api/v1", "secrets", true},
     {"ClusterRole", "/apis/rbac.authorization.k8s.io/v1", "clusterroles", false},
     {"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", false},
+    {"Role", "/apis/rbac.authorization.k8s.io/v1", "roles", true},
+    {"RoleBinding", "/apis/rbac.authorization.k8s.io/v1", "rolebindings", true},
     {"Deployment", "/apis/apps/v1", "deployments", true},
     {"DaemonSet", "/apis/apps/v1", "daemonsets", true},
     {"CustomResourceDefinition", "/apis/apiextensions.k8s.io/v1", "customresourcedefinitions",
@@ -569,6 +571,38 @@ static int purge_crds(const struct kconn *k, bool dry)
 	return ret;
 }
 
+/*
+ * After the DaemonSet's deletion: its pods' agents remove their node's data path as they exit
+ * (they check that the DaemonSet is gone), which needs their RBAC and namespace still there.
+ * Waits for the pods to go (their grace period is 45 s), then the rest may be deleted.
+ */
+static void wait_node_pods(struct kconn *k, const char *ns)
+{
+	char path[512];
+	bool told = false;
+
+	str_fmt(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=app%%3Dambit-node",
+		ns);
+	for (int i = 0; i < 120; i++) {
+		char *resp = NULL;
+		long code = call(k, "GET", path, NULL, &resp);
+		cJSON *o = code == 200 ? cJSON_Parse(resp) : NULL;
+		int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "items"));
+
+		cJSON_Delete(o);
+		free(resp);
+		if (code != 200 || n == 0)
+			return;
+		if (!told) {
+			printf("waiting for %d node pod(s) to remove their node's data path\n", n);
+			fflush(stdout);
+		}
+		told = true;
+		sleep(1);
+	}
+	fprintf(stderr, "ambitctl uninstall: node pods still terminating after 120 s; going on\n");
+}
+
 int cmd_install(int argc, char **argv, bool uninstall)
 {
 	struct render_opts ro = {{0}};
@@ -680,6 +714,8 @@ int cmd_install(int argc, char **argv, bool uninstall)
 			printf("%s/%s deleted\n", jstr_at(o, "kind", NULL), name);
 		else if (code != 404)
 			ret = -EIO;
+		if ((code == 200 || code == 202) && !strcmp(jstr_at(o, "kind", NULL), "DaemonSet"))
+			wait_node_pods(&k, jstr_at(o, "metadata", "namespace"));
 	}
 	if (!ret && uninstall && purge)
 		ret = purge_crds(&k, false);
