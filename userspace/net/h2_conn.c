@@ -201,9 +201,9 @@ void h2c_drain_step(struct h2_conn *c)
 	if (c->server && !c->drain_noticed) {
 		if (nghttp2_submit_shutdown_notice(c->h2) == 0) {
 			c->drain_noticed = true;
-			c->drain_since = loop_now(c->loop);
+			c->drain_since_ms = loop_now_ms(c->loop);
 		}
-	} else if (!c->server || loop_now(c->loop) - c->drain_since >= 1) {
+	} else if (!c->server || loop_now_ms(c->loop) - c->drain_since_ms >= 1000) {
 		last = nghttp2_session_get_last_proc_stream_id(c->h2);
 		if (nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL,
 					  0) == 0) {
@@ -221,7 +221,7 @@ void h2_conn_drain(struct h2_conn *c)
 	if (!c || c->dead || c->draining)
 		return;
 	c->draining = true;
-	c->drain_since = loop_now(c->loop);
+	c->drain_since_ms = loop_now_ms(c->loop);
 	h2c_drain_step(c);
 }
 

@@ -71,15 +71,15 @@ struct h2_conn {
 	enum h2_transport_kind kind;
 	int fd;
 	bool server, connecting, handshaken, dead, goaway;
-	bool calm;	     /* server: GOAWAY ENHANCE_YOUR_CALM queued, nothing more is read */
-	bool draining;	     /* h2_conn_drain: ends once its streams are done */
-	bool drain_noticed;  /* server: the first GOAWAY (the shutdown notice) is queued */
-	bool drain_final;    /* the GOAWAY naming the last stream taken is queued */
-	time_t drain_since;  /* when the drain (a server's: its notice) began */
-	bool ever_stream;    /* server: a request came (first-request deadline met) */
-	bool to_decide;	     /* server: this read completed a request (h2_server_dispatch) */
-	bool pipe_full;	     /* H2_PIPE: the pipe took less than offered */
-	int64_t peer_goaway; /* the error code of the peer's GOAWAY, or -1 */
+	bool calm;		 /* server: GOAWAY ENHANCE_YOUR_CALM queued, nothing more is read */
+	bool draining;		 /* h2_conn_drain: ends once its streams are done */
+	bool drain_noticed;	 /* server: the first GOAWAY (the shutdown notice) is queued */
+	bool drain_final;	 /* the GOAWAY naming the last stream taken is queued */
+	uint64_t drain_since_ms; /* loop_now_ms when the drain (a server's: its notice) began */
+	bool ever_stream;	 /* server: a request came (first-request deadline met) */
+	bool to_decide;		 /* server: this read completed a request (h2_server_dispatch) */
+	bool pipe_full;		 /* H2_PIPE: the pipe took less than offered */
+	int64_t peer_goaway;	 /* the error code of the peer's GOAWAY, or -1 */
 	uint32_t events;
 	struct tls_conn *tls;
 	struct tls_ctx *ctx;
