@@ -126,6 +126,25 @@ wait_for 20 gone || failed "the deleted Gateway's objects remain"
 expect_eq "$(api DELETE "$GW/mine")" 200
 sleep 1
 expect_eq "$(api GET "$DEP/mine")" 200 "the foreign Deployment survives its Gateway"
+
+# ambitctl on Kubernetes, as istioctl: apply (and enroll the namespace), wait until the
+# controller says Programmed, status, delete.
+out=$(actl waypoint apply --kubeconfig "$tmp/kubeconfig" -n shop --name wp2 --enroll-namespace \
+	--timeout 20 2>&1) || failed "waypoint apply --kubeconfig: $out"
+expect_contains "$out" "waypoint shop/wp2 applied"
+expect_contains "$out" 'namespace shop labeled with "istio.io/use-waypoint: wp2"'
+expect_contains "$out" "waypoint shop/wp2 is ready"
+expect_eq "$(api GET /api/v1/namespaces/shop)" 200
+expect_eq "$(j 'o["metadata"]["labels"]["istio.io/use-waypoint"]')" wp2
+expect_eq "$(api GET "$DEP/wp2")" 200 "the controller deployed the waypoint ambitctl applied"
+out=$(actl waypoint status --kubeconfig "$tmp/kubeconfig" -n shop --name wp2 2>&1) || fail "status: $out"
+expect_contains "$out" "waypoint shop/wp2: Programmed True"
+out=$(actl waypoint delete --kubeconfig "$tmp/kubeconfig" -n shop wp2 2>&1) || fail "delete: $out"
+expect_contains "$out" "waypoint shop/wp2 deleted"
+wait_for 20 is "$DEP/wp2" 404 || failed "the deleted waypoint's Deployment remains"
+out=$(actl waypoint status --kubeconfig "$tmp/kubeconfig" -n shop --name wp2 2>&1) &&
+	fail "status of a deleted waypoint succeeded: $out"
+expect_contains "$out" "not found"
 kill -0 "${pids[1]}" || fail "the controller exited: $(cat "$tmp/controller.log")"
 log "controller: made, repaired, updated, refused a foreign object, deleted with the Gateway"
 pass

@@ -279,6 +279,20 @@ int pod_remove(const struct ctl_cluster *c, const char *ns, const char *name, co
 int local_exec(const struct ctl_opts *o, const char *pod, char **cmd);
 int local_logs(const struct ctl_opts *o, const char *what);
 int local_component(const struct ctl_opts *o, bool start, const char *what);
+/* ---- kubeapi.c: the Kubernetes API with the user's kubeconfig ---- */
+struct kconn;
+/* @kubeconfig, else $KUBECONFIG (its first file), else ~/.kube/config. 0 or -EINVAL (said). */
+int kube_connect(struct kconn *k, const char *kubeconfig);
+/* @o[@a][@b] (or @o[@a] when @b is NULL) as a string, or NULL. */
+const char *kube_str(const cJSON *o, const char *a, const char *b);
+/* @obj's collection path and name; -EINVAL for a kind ambitctl does not write. */
+int kube_paths(const cJSON *obj, char *coll, size_t clen, const char **name);
+/* One request; the HTTP status, or 0 (the reason said). *@resp malloc'd when given. */
+long kube_call(const struct kconn *k, const char *method, const char *path, const cJSON *body,
+	       char **resp);
+/* Creates @obj, or replaces it with the server's resourceVersion; says which unless @quiet. */
+int kube_apply(const struct kconn *k, cJSON *obj, bool quiet);
+
 /* `local upgrade ztunnel [--node N]`: each node's ztunnel replaced under load (local.c). */
 int local_upgrade(const struct ctl_opts *o, const char *what);
 /* status.c */

@@ -127,111 +127,6 @@ static cJSON *documents(const char *text)
 
 /* ---- applying ---- */
 
-/* Where each kind the manifests hold lives in the API. */
-static const struct kind {
-	const char *kind, *prefix, *plural;
-	bool namespaced;
-} kinds[] = {
-    {"Namespace", "/api/v1", "namespaces", false},
-    {"ServiceAccount", "/api/v1", "serviceaccounts", true},
-    {"Service", "/api/v1", "services", true},
-    {"ConfigMap", "/api/v1", "configmaps", true},
-    {"Secret", "/api/v1", "secrets", true},
-    {"ClusterRole", "/apis/rbac.authorization.k8s.io/v1", "clusterroles", false},
-    {"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", false},
-    {"Role", "/apis/rbac.authorization.k8s.io/v1", "roles", true},
-    {"RoleBinding", "/apis/rbac.authorization.k8s.io/v1", "rolebindings", true},
-    {"Deployment", "/apis/apps/v1", "deployments", true},
-    {"DaemonSet", "/apis/apps/v1", "daemonsets", true},
-    {"CustomResourceDefinition", "/apis/apiextensions.k8s.io/v1", "customresourcedefinitions",
-     false},
-};
-
-static const char *jstr_at(const cJSON *o, const char *a, const char *b)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
-
-	v = b ? cJSON_GetObjectItemCaseSensitive(v, b) : v;
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* The collection path of @obj and its name; -EINVAL for a kind not in the table. */
-static int paths(const cJSON *obj, char *coll, size_t clen, const char **name)
-{
-	const char *kind = jstr_at(obj, "kind", NULL), *ns = jstr_at(obj, "metadata", "namespace");
-
-	*name = jstr_at(obj, "metadata", "name");
-	for (size_t i = 0; kind && *name && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (strcmp(kinds[i].kind, kind))
-			continue;
-		if (kinds[i].namespaced)
-			return str_fmt(coll, clen, "%s/namespaces/%s/%s", kinds[i].prefix,
-				       ns ? ns : "default", kinds[i].plural);
-		return str_fmt(coll, clen, "%s/%s", kinds[i].prefix, kinds[i].plural);
-	}
-	return -EINVAL;
-}
-
-static long call(const struct kconn *k, const char *method, const char *path, const cJSON *body,
-		 char **resp)
-{
-	char *text = body ? cJSON_PrintUnformatted(body) : NULL, err[512] = "";
-	long code;
-
-	if (body && !text)
-		return 0;
-	code = kconn_call(k, method, path, text, resp, 16 << 20, 30000, err, sizeof(err));
-	free(text);
-	if (!code)
-		fprintf(stderr, "ambitctl: %s\n", err);
-	return code;
-}
-
-/* Creates @obj, or replaces it (with the server's resourceVersion) when it exists. */
-static int apply_one(const struct kconn *k, cJSON *obj, bool quiet)
-{
-	char coll[512], path[1024], *resp = NULL;
-	const char *name, *rv;
-	cJSON *cur, *md;
-	long code;
-
-	if (paths(obj, coll, sizeof(coll), &name)) {
-		fprintf(stderr, "ambitctl install: a %s the installer cannot place\n",
-			jstr_at(obj, "kind", NULL) ? jstr_at(obj, "kind", NULL) : "document");
-		return -EINVAL;
-	}
-	code = call(k, "POST", coll, obj, &resp);
-	if (code == 409) {
-		free(resp);
-		resp = NULL;
-		str_fmt(path, sizeof(path), "%s/%s", coll, name);
-		code = call(k, "GET", path, NULL, &resp);
-		cur = code == 200 ? cJSON_Parse(resp) : NULL;
-		rv = cur ? jstr_at(cur, "metadata", "resourceVersion") : NULL;
-		md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-		if (rv && md) {
-			cJSON_DeleteItemFromObjectCaseSensitive(md, "resourceVersion");
-			cJSON_AddStringToObject(md, "resourceVersion", rv);
-		}
-		cJSON_Delete(cur);
-		free(resp);
-		resp = NULL;
-		code = rv ? call(k, "PUT", path, obj, &resp) : code;
-		if (code == 200 && !quiet)
-			printf("%s/%s configured\n", jstr_at(obj, "kind", NULL), name);
-	} else if ((code == 201 || code == 200) && !quiet) {
-		printf("%s/%s created\n", jstr_at(obj, "kind", NULL), name);
-	}
-	if (code != 200 && code != 201) {
-		fprintf(stderr, "ambitctl install: %s %s: HTTP %ld: %s\n",
-			jstr_at(obj, "kind", NULL), name, code, resp ? resp : "");
-		free(resp);
-		return -EIO;
-	}
-	free(resp);
-	return 0;
-}
-
 /* A Secret's or ConfigMap's object with @keys → @vals (base64 for a Secret's data). */
 static cJSON *data_object(const char *kind, const char *ns, const char *name, const char *const *ks,
 			  const char *const *vs, size_t n)
@@ -276,10 +171,10 @@ static int ensure_root(const struct kconn *k, const char *ns, const char *secret
 	int ret = -EIO;
 
 	str_fmt(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", ns, secret);
-	code = call(k, "GET", path, NULL, &resp);
+	code = kube_call(k, "GET", path, NULL, &resp);
 	if (code == 200 && (cur = cJSON_Parse(resp))) {
 		const char *b64 =
-		    jstr_at(cJSON_GetObjectItemCaseSensitive(cur, "data"), "root-cert.pem", NULL);
+		    kube_str(cJSON_GetObjectItemCaseSensitive(cur, "data"), "root-cert.pem", NULL);
 
 		if (b64 && crypto_base64_decode(b64, &cert) < 0)
 			cert = NULL;
@@ -302,7 +197,7 @@ static int ensure_root(const struct kconn *k, const char *ns, const char *secret
 			vals[0] = ca_root_pem(ca);
 			vals[1] = key;
 			o = key ? data_object("Secret", ns, secret, names, vals, 2) : NULL;
-			ret = o ? apply_one(k, o, false) : -ENOMEM;
+			ret = o ? kube_apply(k, o, false) : -ENOMEM;
 			if (key) {
 				explicit_bzero(key, n);
 				free(key);
@@ -322,7 +217,7 @@ static int ensure_root(const struct kconn *k, const char *ns, const char *secret
 		goto out;
 	vals[0] = cert;
 	o = data_object("ConfigMap", ns, "ambit-ca-root-cert", names, vals, 1);
-	ret = o ? apply_one(k, o, false) : -ENOMEM;
+	ret = o ? kube_apply(k, o, false) : -ENOMEM;
 out:
 	if (ca) {
 		char cmd[128];
@@ -341,24 +236,6 @@ out:
 	free(resp);
 	free(cert);
 	return ret;
-}
-
-static int connect_kube(struct kconn *k, const char *kubeconfig)
-{
-	char path[4096], why[512];
-	const char *home = getenv("HOME"), *env = getenv("KUBECONFIG");
-
-	if (!kubeconfig && env && *env)
-		kubeconfig = env; /* the first file of a list, as kubectl reads the first */
-	if (!kubeconfig) {
-		str_fmt(path, sizeof(path), "%s/.kube/config", home ? home : "/root");
-		kubeconfig = path;
-	}
-	if (kconn_kubeconfig(k, kubeconfig, NULL, why, sizeof(why))) {
-		fprintf(stderr, "ambitctl: %s\n", why);
-		return -EINVAL;
-	}
-	return 0;
 }
 
 /* A string YAML 1.1 would read as something else (true, 80, null): quoted. */
@@ -504,9 +381,9 @@ static int install_crds(int argc, char **argv)
 		cJSON_Delete(list);
 		return ret;
 	}
-	ret = connect_kube(&k, kubeconfig);
+	ret = kube_connect(&k, kubeconfig);
 	for (int i = 0; !ret && i < cJSON_GetArraySize(items); i++)
-		ret = apply_one(&k, cJSON_GetArrayItem(items, i), false);
+		ret = kube_apply(&k, cJSON_GetArrayItem(items, i), false);
 	kconn_free(&k);
 	cJSON_Delete(list);
 	return ret;
@@ -528,7 +405,7 @@ static int purge_crds(const struct kconn *k, bool dry)
 		return -ENOMEM;
 	cJSON_ArrayForEach(crd, cJSON_GetObjectItemCaseSensitive(list, "items"))
 	{
-		const char *name = jstr_at(crd, "metadata", "name"), *owner;
+		const char *name = kube_str(crd, "metadata", "name"), *owner;
 		cJSON *cur;
 		long code;
 
@@ -538,14 +415,14 @@ static int purge_crds(const struct kconn *k, bool dry)
 			printf("CustomResourceDefinition/%s would be deleted, if ambit's\n", name);
 			continue;
 		}
-		code = call(k, "GET", path, NULL, &resp);
+		code = kube_call(k, "GET", path, NULL, &resp);
 		cur = code == 200 ? cJSON_Parse(resp) : NULL;
 		free(resp);
 		resp = NULL;
 		if (code == 404)
 			continue;
-		owner = cur ? jstr_at(cJSON_GetObjectItemCaseSensitive(cur, "metadata"), "labels",
-				      "app.kubernetes.io/part-of")
+		owner = cur ? kube_str(cJSON_GetObjectItemCaseSensitive(cur, "metadata"), "labels",
+				       "app.kubernetes.io/part-of")
 			    : NULL;
 		if (!cur) {
 			fprintf(stderr,
@@ -557,7 +434,7 @@ static int purge_crds(const struct kconn *k, bool dry)
 		} else if (dry) {
 			printf("CustomResourceDefinition/%s would be deleted\n", name);
 		} else {
-			code = call(k, "DELETE", path, NULL, &resp);
+			code = kube_call(k, "DELETE", path, NULL, &resp);
 			free(resp);
 			resp = NULL;
 			if (code == 200 || code == 202)
@@ -585,7 +462,7 @@ static void wait_node_pods(struct kconn *k, const char *ns)
 		ns);
 	for (int i = 0; i < 120; i++) {
 		char *resp = NULL;
-		long code = call(k, "GET", path, NULL, &resp);
+		long code = kube_call(k, "GET", path, NULL, &resp);
 		cJSON *o = code == 200 ? cJSON_Parse(resp) : NULL;
 		int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "items"));
 
@@ -662,24 +539,24 @@ int cmd_install(int argc, char **argv, bool uninstall)
 		for (int i = n - 1; i >= 0; i--) {
 			const cJSON *o = cJSON_GetArrayItem(docs, i);
 
-			printf("%s/%s would be deleted\n", jstr_at(o, "kind", NULL),
-			       jstr_at(o, "metadata", "name"));
+			printf("%s/%s would be deleted\n", kube_str(o, "kind", NULL),
+			       kube_str(o, "metadata", "name"));
 		}
 		cJSON_Delete(docs);
 		/* Whether a CRD is ambit's is the API server's to say: ask it when it is there. */
 		if (purge) {
-			ret = purge_crds(connect_kube(&k, kubeconfig) ? NULL : &k, true);
+			ret = purge_crds(kube_connect(&k, kubeconfig) ? NULL : &k, true);
 			kconn_free(&k);
 		}
 		return ret;
 	}
-	ret = connect_kube(&k, kubeconfig);
+	ret = kube_connect(&k, kubeconfig);
 	if (!ret && !uninstall) {
 		/* The namespace first (the root goes into it), then the root, then the rest. */
-		ret = apply_one(&k, cJSON_GetArrayItem(docs, 0), false);
+		ret = kube_apply(&k, cJSON_GetArrayItem(docs, 0), false);
 		ret = ret ?: ensure_root(&k, val(&ro, "namespace"), val(&ro, "caSecret"));
 		for (int i = 1; !ret && i < n; i++)
-			ret = apply_one(&k, cJSON_GetArrayItem(docs, i), false);
+			ret = kube_apply(&k, cJSON_GetArrayItem(docs, i), false);
 		if (!ret)
 			printf("ambit installed in namespace %s\n", val(&ro, "namespace"));
 	}
@@ -689,7 +566,7 @@ int cmd_install(int argc, char **argv, bool uninstall)
 		const char *name;
 		long code;
 
-		if (paths(o, coll, sizeof(coll), &name))
+		if (kube_paths(o, coll, sizeof(coll), &name))
 			continue;
 		if (i == 0) {
 			/* The root and its certificate: made by install, not in the manifests. */
@@ -699,7 +576,7 @@ int cmd_install(int argc, char **argv, bool uninstall)
 			for (int m = 0; m < 4; m += 2) {
 				str_fmt(path, sizeof(path), "/api/v1/namespaces/%s/%s/%s", name,
 					made[m], made[m + 1]);
-				code = call(&k, "DELETE", path, NULL, &resp);
+				code = kube_call(&k, "DELETE", path, NULL, &resp);
 				free(resp);
 				resp = NULL;
 				if (code == 200)
@@ -708,14 +585,14 @@ int cmd_install(int argc, char **argv, bool uninstall)
 			}
 		}
 		str_fmt(path, sizeof(path), "%s/%s", coll, name);
-		code = call(&k, "DELETE", path, NULL, &resp);
+		code = kube_call(&k, "DELETE", path, NULL, &resp);
 		free(resp);
 		if (code == 200 || code == 202)
-			printf("%s/%s deleted\n", jstr_at(o, "kind", NULL), name);
+			printf("%s/%s deleted\n", kube_str(o, "kind", NULL), name);
 		else if (code != 404)
 			ret = -EIO;
-		if ((code == 200 || code == 202) && !strcmp(jstr_at(o, "kind", NULL), "DaemonSet"))
-			wait_node_pods(&k, jstr_at(o, "metadata", "namespace"));
+		if ((code == 200 || code == 202) && !strcmp(kube_str(o, "kind", NULL), "DaemonSet"))
+			wait_node_pods(&k, kube_str(o, "metadata", "namespace"));
 	}
 	if (!ret && uninstall && purge)
 		ret = purge_crds(&k, false);

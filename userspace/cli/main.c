@@ -42,7 +42,8 @@ static const struct usage_entry {
      "  waypoint list [-n NS | -A] [-o json]   waypoints, identities, instances\n"
      "  waypoint status [-n NS] [--name N]    programmed or why not; what is bound to it\n"
      "  waypoint delete [-n NS] NAME... | --all\n"
-     "  waypoint config -f FILE|DIR [-n NS] [--name N]   its L7 model (waypoint --config)\n"},
+     "  waypoint config -f FILE|DIR [-n NS] [--name N]   its L7 model (waypoint --config)\n"
+     "  waypoint apply|status|delete ... --kubeconfig F (or --kube)   on Kubernetes\n"},
     {"inspection", " workloads services certs connections maps metrics policies ",
      "  workloads|services|certs|connections|maps|metrics|policies [--node N] [-o json]\n"},
     {"kubernetes", " install uninstall ",

@@ -17,6 +17,8 @@
 
 #include "ambit/l7.h"
 #include "ctl.h"
+#include "kconn.h"
+#include "kmanifest.h"
 
 #define WP_DEFAULT_NAME "waypoint"
 #define WP_MAX_NAMES 16
@@ -30,20 +32,24 @@ struct wp_args {
 	const char *traffic; /* --for */
 	bool enroll, all_ns, all, wait_false, json;
 	const char *timeout;
-	const char *file; /* config -f */
+	const char *file;	/* config -f */
+	bool kube;		/* on Kubernetes (--kubeconfig, or --kube: the default one) */
+	const char *kubeconfig; /* NULL: $KUBECONFIG, else ~/.kube/config */
 };
 
 static void usage_waypoint(FILE *f)
 {
-	fputs("usage: ambitctl waypoint generate|apply [-n NS] [--name N] [--for "
-	      "service|workload|all|none]\n"
-	      "                        [--enroll-namespace] [--wait=false] [--timeout 30s]\n"
-	      "       ambitctl waypoint list [-n NS | -A] [-o json]\n"
-	      "       ambitctl waypoint status [-n NS] [--name N]\n"
-	      "       ambitctl waypoint delete [-n NS] NAME... | --all\n"
-	      "       ambitctl waypoint config -f FILE|DIR [-n NS] [--name N]\n"
-	      "  the cluster: --cluster C (--name is the waypoint's), else $AMBIT_CLUSTER\n",
-	      f);
+	fputs(
+	    "usage: ambitctl waypoint generate|apply [-n NS] [--name N] [--for "
+	    "service|workload|all|none]\n"
+	    "                        [--enroll-namespace] [--wait=false] [--timeout 30s]\n"
+	    "       ambitctl waypoint list [-n NS | -A] [-o json]\n"
+	    "       ambitctl waypoint status [-n NS] [--name N]\n"
+	    "       ambitctl waypoint delete [-n NS] NAME... | --all\n"
+	    "       ambitctl waypoint config -f FILE|DIR [-n NS] [--name N]\n"
+	    "  the cluster: --cluster C (--name is the waypoint's), else $AMBIT_CLUSTER;\n"
+	    "  on Kubernetes (apply, delete, status): --kubeconfig F, or --kube for $KUBECONFIG\n",
+	    f);
 }
 
 static int parse_wp(int argc, char **argv, struct wp_args *a)
@@ -78,7 +84,12 @@ static int parse_wp(int argc, char **argv, struct wp_args *a)
 			a->json = true;
 		else if (!strcmp(s, "--cluster") && next)
 			i++; /* resolved by main */
-		else if (s[0] == '-' || a->nnames == WP_MAX_NAMES)
+		else if (!strcmp(s, "--kube"))
+			a->kube = true;
+		else if (!strcmp(s, "--kubeconfig") && next) {
+			a->kube = true;
+			a->kubeconfig = argv[++i];
+		} else if (s[0] == '-' || a->nnames == WP_MAX_NAMES)
 			return -EINVAL;
 		else if (!a->sub)
 			a->sub = s;
@@ -580,6 +591,148 @@ out:
 	return ret;
 }
 
+/* ---- on Kubernetes: the Gateway through the API; ambit's controller deploys it ---- */
+
+#define GATEWAYS "/apis/gateway.networking.k8s.io/v1/namespaces/%s/gateways"
+
+/* The Gateway's Programmed condition: 1 True, 0 not yet (@why: its message), -errno. */
+static int kube_programmed(const struct kconn *k, const char *ns, const char *name, char *why,
+			   size_t len)
+{
+	char path[600], *resp = NULL;
+	const cJSON *c;
+	cJSON *gw;
+	long code;
+	int ret = 0;
+
+	str_fmt(path, sizeof(path), GATEWAYS "/%s", ns, name);
+	code = kube_call(k, "GET", path, NULL, &resp);
+	gw = code == 200 ? cJSON_Parse(resp) : NULL;
+	free(resp);
+	if (!gw)
+		return code == 404 ? -ENOENT : -EIO;
+	str_fmt(why, len, "no status yet (is ambit's waypoint controller running?)");
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(
+				  cJSON_GetObjectItemCaseSensitive(gw, "status"), "conditions"))
+	{
+		const char *type = kube_str(c, "type", NULL), *st = kube_str(c, "status", NULL);
+
+		if (!type || strcmp(type, "Programmed"))
+			continue;
+		ret = st && !strcmp(st, "True");
+		str_fmt(why, len, "%s", kube_str(c, "message", NULL) ?: "");
+	}
+	cJSON_Delete(gw);
+	return ret;
+}
+
+/* Waits up to --timeout (30 s) for Programmed; 0, or -ETIMEDOUT with the last reason said. */
+static int kube_wait(const struct kconn *k, const struct wp_args *a)
+{
+	int secs = a->timeout ? atoi(a->timeout) : 30, ret = 0;
+	char why[512] = "";
+
+	printf("waiting for waypoint %s/%s to be ready\n", a->ns, wp_name(a));
+	fflush(stdout);
+	for (int i = 0; i <= secs * 5 && !ctl_interrupted; i++) {
+		ret = kube_programmed(k, a->ns, wp_name(a), why, sizeof(why));
+		if (ret != 0)
+			break;
+		usleep(200 * 1000);
+	}
+	if (ret == 1) {
+		printf("waypoint %s/%s is ready\n", a->ns, wp_name(a));
+		return 0;
+	}
+	fprintf(stderr, "ambitctl: waypoint %s/%s is not ready: %s\n", a->ns, wp_name(a),
+		ret < 0 ? strerror(-ret) : why);
+	return ret < 0 ? ret : -ETIMEDOUT;
+}
+
+/* Labels namespace @ns istio.io/use-waypoint=@name (a merge of the label alone). */
+static int kube_enroll(const struct kconn *k, const char *ns, const char *name)
+{
+	char path[300], *resp = NULL;
+	cJSON *ns_obj, *labels;
+	long code;
+
+	str_fmt(path, sizeof(path), "/api/v1/namespaces/%s", ns);
+	code = kube_call(k, "GET", path, NULL, &resp);
+	ns_obj = code == 200 ? cJSON_Parse(resp) : NULL;
+	free(resp);
+	if (!ns_obj) {
+		fprintf(stderr, "ambitctl: namespace %s: %s\n", ns,
+			code == 404 ? "not found" : "cannot be read");
+		return code == 404 ? -ENOENT : -EIO;
+	}
+	labels = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(ns_obj, "metadata"), "labels");
+	if (!labels)
+		labels = cJSON_AddObjectToObject(
+		    cJSON_GetObjectItemCaseSensitive(ns_obj, "metadata"), "labels");
+	cJSON_DeleteItemFromObjectCaseSensitive(labels, "istio.io/use-waypoint");
+	cJSON_AddStringToObject(labels, "istio.io/use-waypoint", name);
+	/* The resourceVersion read is kept: a concurrent change makes this a 409, not a loss. */
+	code = kube_call(k, "PUT", path, ns_obj, NULL);
+	cJSON_Delete(ns_obj);
+	if (code != 200) {
+		fprintf(stderr, "ambitctl: labelling namespace %s: HTTP %ld\n", ns, code);
+		return -EIO;
+	}
+	printf("namespace %s labeled with \"istio.io/use-waypoint: %s\"\n", ns, name);
+	return 0;
+}
+
+static int wp_kube(const struct wp_args *a)
+{
+	struct kconn k = {0};
+	char *yaml = NULL, why[512];
+	cJSON *docs = NULL;
+	int ret = kube_connect(&k, a->kubeconfig);
+
+	if (ret)
+		return ret;
+	if (!strcmp(a->sub, "apply")) {
+		yaml = gateway_yaml(a->ns, wp_name(a), a->traffic);
+		docs = yaml ? kmanifest_documents(yaml, why, sizeof(why)) : NULL;
+		ret = docs ? kube_apply(&k, cJSON_GetArrayItem(docs, 0), true) : -ENOMEM;
+		if (!ret)
+			printf("waypoint %s/%s applied\n", a->ns, wp_name(a));
+		if (!ret && a->enroll)
+			ret = kube_enroll(&k, a->ns, wp_name(a));
+		if (!ret && !a->wait_false)
+			ret = kube_wait(&k, a);
+	} else if (!strcmp(a->sub, "delete")) {
+		for (int i = 0; !ret && i < a->nnames; i++) {
+			char path[600];
+			long code;
+
+			str_fmt(path, sizeof(path), GATEWAYS "/%s", a->ns, a->names[i]);
+			code = kube_call(&k, "DELETE", path, NULL, NULL);
+			if (code == 200 || code == 202)
+				printf("waypoint %s/%s deleted\n", a->ns, a->names[i]);
+			else {
+				fprintf(stderr, "ambitctl: waypoint %s/%s: %s\n", a->ns,
+					a->names[i], code == 404 ? "not found" : "cannot delete");
+				ret = code == 404 ? -ENOENT : -EIO;
+			}
+		}
+	} else {
+		ret = kube_programmed(&k, a->ns, wp_name(a), why, sizeof(why));
+		if (ret >= 0)
+			printf("waypoint %s/%s: Programmed %s%s%s\n", a->ns, wp_name(a),
+			       ret ? "True" : "False", why[0] ? ": " : "", why);
+		else
+			fprintf(stderr, "ambitctl: waypoint %s/%s: %s\n", a->ns, wp_name(a),
+				ret == -ENOENT ? "not found" : strerror(-ret));
+		ret = ret == 1 ? 0 : ret ? ret : -EAGAIN;
+	}
+	cJSON_Delete(docs);
+	free(yaml);
+	kconn_free(&k);
+	return ret;
+}
+
 int cmd_waypoint(const struct ctl_opts *o, int argc, char **argv)
 {
 	struct wp_args a = {0};
@@ -596,6 +749,22 @@ int cmd_waypoint(const struct ctl_opts *o, int argc, char **argv)
 		fputs(y, stdout);
 		free(y);
 		return 0;
+	}
+	if (a.kube) {
+		if (!strcmp(a.sub, "delete") && a.name && a.nnames < WP_MAX_NAMES)
+			a.names[a.nnames++] = a.name;
+		for (int k = 0; k < a.nnames; k++) {
+			if (!dns_label(a.names[k])) {
+				fprintf(stderr, "ambitctl: %s: not a valid name\n", a.names[k]);
+				return -EINVAL;
+			}
+		}
+		if (!strcmp(a.sub, "apply") || !strcmp(a.sub, "status") ||
+		    (!strcmp(a.sub, "delete") && a.nnames && !a.all))
+			return wp_kube(&a);
+		fprintf(stderr, "ambitctl: on Kubernetes, waypoint takes apply, status and delete "
+				"NAME... (list them with kubectl get gateways)\n");
+		return -EINVAL;
 	}
 	if (!strcmp(a.sub, "apply"))
 		return wp_apply(o, &a);
