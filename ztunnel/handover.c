@@ -93,8 +93,7 @@ static int name_index(const char *name)
 	return -1;
 }
 
-/* Files each descriptor of a "give" line under its name; checks each. 0 or -EPROTO (@why). */
-static int sort_given(char *line, const int *got, size_t n, const uint32_t ips[HO__COUNT],
+int zt_handover_parse(char *line, const int *got, size_t n, const uint32_t ips[HO__COUNT],
 		      const uint16_t ports[HO__COUNT], int fds[HO__COUNT], char *why, size_t len)
 {
 	char *save = NULL, *tok = strtok_r(line, " ", &save);
@@ -170,7 +169,7 @@ int zt_handover_take(const char *path, const uint32_t ips[HO__COUNT],
 		snprintf(why, len, "waiting for the listeners: %s",
 			 ret == -EAGAIN ? "no answer in time" : strerror(-ret));
 	if (!ret)
-		ret = sort_given(msg, got, n, ips, ports, fds, why, len);
+		ret = zt_handover_parse(msg, got, n, ips, ports, fds, why, len);
 	if (ret) {
 		/* Whatever was received goes back: the predecessor still serves on its copies. */
 		for (int i = 0; i < HO__COUNT; i++)

@@ -46,6 +46,15 @@ int zt_handover_take(const char *path, const uint32_t ips[HO__COUNT],
 		     const uint16_t ports[HO__COUNT], int fds[HO__COUNT], int *session, char *why,
 		     size_t len);
 /*
+ * Successor, inside zt_handover_take: files each of the @n descriptors @got of the "give" @line
+ * (modified) under its name in @fds (which must hold -1 on entry) and checks each against
+ * @ips/@ports; a descriptor of a slot with port 0 is closed. 0, or -EPROTO with @why; on an
+ * error @fds may hold some of @got (the caller closes @got). Exposed for
+ * tests/fuzz/fuzz_handover.c.
+ */
+int zt_handover_parse(char *line, const int *got, size_t n, const uint32_t ips[HO__COUNT],
+		      const uint16_t ports[HO__COUNT], int fds[HO__COUNT], char *why, size_t len);
+/*
  * Successor: tells the predecessor that this process serves on the listeners now, and waits
  * for its word that it accepts no more. Closes @session. 0 or -errno (@why).
  */
