@@ -891,6 +891,9 @@ int config_load_dir(struct config *cfg, const char *dir, struct config_diags *di
 /* Look-ups; return a borrowed pointer or NULL. */
 const struct config_namespace *config_find_namespace(const struct config *cfg, const char *name);
 const char *config_label_get(const struct config_labels *labels, const char *key);
+/* A Kubernetes name: an RFC 1123 label (namespaces, most names), or subdomain (at most 253). */
+bool config_dns_label_ok(const char *s);
+bool config_dns_subdomain_ok(const char *s);
 /* True when every selector label is present with the same value in @labels (empty matches all). */
 bool config_labels_match(const struct config_labels *selector, const struct config_labels *labels);
 

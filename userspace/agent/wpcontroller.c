@@ -94,25 +94,6 @@ static bool is_waypoint(const cJSON *gw)
 	return cls && !strcmp(cls, CONFIG_WAYPOINT_CLASS);
 }
 
-/*
- * Whether @v is a DNS-1123 label (@dots false, at most 63) or subdomain (at most 253): what the
- * API server takes as a name. Every value rendered into the template is checked, so no Gateway
- * field or annotation can reach the YAML as anything but a name.
- */
-static bool dns_name(const char *v, bool dots)
-{
-	size_t n = strlen(v);
-
-	if (!n || n > (dots ? 253u : 63u) || v[0] == '-' || v[n - 1] == '-' || v[0] == '.' ||
-	    v[n - 1] == '.')
-		return false;
-	for (; *v; v++)
-		if (!((*v >= 'a' && *v <= 'z') || (*v >= '0' && *v <= '9') || *v == '-' ||
-		      (dots && *v == '.')))
-			return false;
-	return true;
-}
-
 /* A uid as the API server makes them (a UUID); anything else is refused. */
 static bool uid_ok(const char *v)
 {
@@ -153,12 +134,13 @@ cJSON *wpc_objects(const cJSON *gw, const struct wpc_opts *o, char *why, size_t 
 	}
 	if (!v.sa || !*v.sa)
 		v.sa = v.name;
-	if (!dns_name(v.name, false) || !dns_name(v.ns, false) || !uid_ok(v.uid)) {
+	/* Each value rendered is a name the API server makes: none reaches the YAML as more. */
+	if (!config_dns_label_ok(v.name) || !config_dns_label_ok(v.ns) || !uid_ok(v.uid)) {
 		snprintf(why, len,
 			 "metadata.name, namespace or uid is not one the API server makes");
 		return NULL;
 	}
-	if (!dns_name(v.sa, true)) {
+	if (!config_dns_subdomain_ok(v.sa)) {
 		snprintf(why, len,
 			 "annotation %s is not a ServiceAccount name (a DNS-1123 subdomain)",
 			 CONFIG_ANNOT_GATEWAY_SA);

@@ -40,23 +40,12 @@ static const struct key {
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
-static bool dns_chars(const char *v, bool dots)
-{
-	if (!*v || strlen(v) > (dots ? 253 : 63) || *v == '-' || v[strlen(v) - 1] == '-')
-		return false;
-	for (; *v; v++)
-		if (!((*v >= 'a' && *v <= 'z') || (*v >= '0' && *v <= '9') || *v == '-' ||
-		      (dots && *v == '.')))
-			return false;
-	return true;
-}
-
 static bool value_ok(size_t k, const char *v)
 {
 	switch (k) {
 	case 0:
-	case 5: return dns_chars(v, false);
-	case 2: return dns_chars(v, true);
+	case 5: return config_dns_label_ok(v);
+	case 2: return config_dns_subdomain_ok(v);
 	case 3:
 		return !strcmp(v, "error") || !strcmp(v, "warn") || !strcmp(v, "info") ||
 		       !strcmp(v, "debug");

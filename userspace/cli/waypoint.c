@@ -107,19 +107,6 @@ static const char *wp_name(const struct wp_args *a)
 	return a->name ? a->name : WP_DEFAULT_NAME;
 }
 
-/* RFC 1123 label: what Kubernetes accepts as a namespace or Gateway name here. */
-static bool dns_label(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return false;
-	return true;
-}
-
 static int check_names(const struct wp_args *a)
 {
 	static const char *const kinds[] = {"service", "workload", "all", "none"};
@@ -132,10 +119,10 @@ static int check_names(const struct wp_args *a)
 			a->traffic);
 		return -EINVAL;
 	}
-	if (!dns_label(a->ns) || !dns_label(wp_name(a))) {
+	if (!config_dns_label_ok(a->ns) || !config_dns_label_ok(wp_name(a))) {
 		fprintf(stderr,
 			"ambitctl: %s: not a valid name (lower-case letters, digits, '-')\n",
-			dns_label(a->ns) ? wp_name(a) : a->ns);
+			config_dns_label_ok(a->ns) ? wp_name(a) : a->ns);
 		return -EINVAL;
 	}
 	return 0;
@@ -754,7 +741,7 @@ int cmd_waypoint(const struct ctl_opts *o, int argc, char **argv)
 		if (!strcmp(a.sub, "delete") && a.name && a.nnames < WP_MAX_NAMES)
 			a.names[a.nnames++] = a.name;
 		for (int k = 0; k < a.nnames; k++) {
-			if (!dns_label(a.names[k])) {
+			if (!config_dns_label_ok(a.names[k])) {
 				fprintf(stderr, "ambitctl: %s: not a valid name\n", a.names[k]);
 				return -EINVAL;
 			}
@@ -779,7 +766,7 @@ int cmd_waypoint(const struct ctl_opts *o, int argc, char **argv)
 		if (a.name && a.nnames < WP_MAX_NAMES)
 			a.names[a.nnames++] = a.name;
 		for (int k = 0; k < a.nnames; k++) {
-			if (!dns_label(a.names[k])) {
+			if (!config_dns_label_ok(a.names[k])) {
 				fprintf(stderr, "ambitctl: %s: not a valid name\n", a.names[k]);
 				return -EINVAL;
 			}

@@ -101,6 +101,16 @@ bool cfg_ip_ok(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
+bool config_dns_label_ok(const char *s)
+{
+	return dns_label_ok(s, strlen(s), false);
+}
+
+bool config_dns_subdomain_ok(const char *s)
+{
+	return dns_subdomain_ok(s);
+}
+
 bool cfg_name_ok(const char *s, enum cfg_name_rule rule)
 {
 	switch (rule) {
