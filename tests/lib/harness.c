@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <arpa/inet.h>
+#include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,30 @@
 #include <unistd.h>
 
 #include "harness.h"
+
+void harness_tls_pair(const char *tag, char *dir, size_t len, const char *srv_id,
+		      struct tls_ctx **srv, const char *cli_id, struct tls_ctx **cli)
+{
+	struct ambit_ca *ca;
+
+	assert_true((size_t)snprintf(dir, len, "/tmp/ambit-test-%s-XXXXXX", tag) < len);
+	assert_non_null(mkdtemp(dir));
+	ca = ca_open(dir);
+	assert_non_null(ca);
+	*srv = harness_issue_ctx(ca, srv_id, true);
+	*cli = harness_issue_ctx(ca, cli_id, false);
+	ca_destroy(ca);
+}
+
+int harness_tls_pair_free(const char *dir, struct tls_ctx *srv, struct tls_ctx *cli)
+{
+	char cmd[PATH_MAX + 16];
+
+	tls_ctx_put(srv);
+	tls_ctx_put(cli);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
 
 uint32_t harness_ip4(const char *s)
 {

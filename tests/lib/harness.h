@@ -18,6 +18,16 @@
 /* A TLS context (server or client) with a certificate of @id issued by @ca, trusting @ca's root. */
 struct tls_ctx *harness_issue_ctx(struct ambit_ca *ca, const char *id, bool server);
 
+/*
+ * A mesh CA made afresh in a new directory under /tmp (its path into @dir, @len bytes; @tag
+ * names it) and two contexts it issued: *@srv (server, identity @srv_id) and *@cli (client,
+ * @cli_id). Fails the test on any error. harness_tls_pair_free undoes it: 0, or -1 when the
+ * directory could not be removed.
+ */
+void harness_tls_pair(const char *tag, char *dir, size_t len, const char *srv_id,
+		      struct tls_ctx **srv, const char *cli_id, struct tls_ctx **cli);
+int harness_tls_pair_free(const char *dir, struct tls_ctx *srv, struct tls_ctx *cli);
+
 /* The network-order address of dotted-quad @s (fails the test when it is not one). */
 uint32_t harness_ip4(const char *s);
 struct sockaddr_in harness_sin(const char *ip, uint16_t port);

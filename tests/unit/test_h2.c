@@ -525,32 +525,19 @@ static void test_handshake_deadline(void **state)
 
 static int setup(void **state)
 {
-	struct ambit_ca *ca;
-
 	log_init("test_h2", LOG_LEVEL_ERROR);
 	pattern = malloc(4 * BODY);
 	assert_non_null(pattern);
 	for (size_t i = 0; i < 4 * BODY; i++)
 		pattern[i] = (uint8_t)(i * 7 + (i >> 12));
-	snprintf(dir, sizeof(dir), "/tmp/ambit-test-h2-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	ca = ca_open(dir);
-	assert_non_null(ca);
-	srv_ctx = harness_issue_ctx(ca, ID_SERVER, true);
-	cli_ctx = harness_issue_ctx(ca, ID_CLIENT, false);
-	ca_destroy(ca);
+	harness_tls_pair("h2", dir, sizeof(dir), ID_SERVER, &srv_ctx, ID_CLIENT, &cli_ctx);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[96];
-
-	tls_ctx_put(srv_ctx);
-	tls_ctx_put(cli_ctx);
 	free(pattern);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return harness_tls_pair_free(dir, srv_ctx, cli_ctx);
 }
 
 int main(void)

@@ -653,27 +653,14 @@ static void test_idle_server_drain(void **state)
 
 static int setup(void **state)
 {
-	struct ambit_ca *ca;
-
 	log_init("test_hbone_drain", LOG_LEVEL_ERROR);
-	snprintf(dir, sizeof(dir), "/tmp/ambit-test-hbone-drain-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	ca = ca_open(dir);
-	assert_non_null(ca);
-	srv_ctx = harness_issue_ctx(ca, ID_SERVER, true);
-	cli_ctx = harness_issue_ctx(ca, ID_CLIENT, false);
-	ca_destroy(ca);
+	harness_tls_pair("hbone-drain", dir, sizeof(dir), ID_SERVER, &srv_ctx, ID_CLIENT, &cli_ctx);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[96];
-
-	tls_ctx_put(srv_ctx);
-	tls_ctx_put(cli_ctx);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return harness_tls_pair_free(dir, srv_ctx, cli_ctx);
 }
 
 int main(void)

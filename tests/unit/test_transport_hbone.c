@@ -215,15 +215,7 @@ static bool failed(void)
 
 static int setup(void **state)
 {
-	struct ambit_ca *ca;
-
-	snprintf(dir, sizeof(dir), "/tmp/ambit-test-thbone-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	ca = ca_open(dir);
-	assert_non_null(ca);
-	sctx = harness_issue_ctx(ca, ID_SERVER, true);
-	cctx = harness_issue_ctx(ca, ID_CLIENT, false);
-	ca_destroy(ca);
+	harness_tls_pair("thbone", dir, sizeof(dir), ID_SERVER, &sctx, ID_CLIENT, &cctx);
 	loop = loop_create();
 	assert_non_null(loop);
 	cpool = hbone_pool_create(loop, NULL);
@@ -241,8 +233,6 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	connector_destroy(cn);
 	hbone_pool_destroy(cpool);
 	hbone_pool_destroy(spool);
@@ -251,11 +241,8 @@ static int teardown(void **state)
 	for (int i = 0; i < 10; i++)
 		loop_run_once(loop, 0);
 	loop_destroy(loop);
-	tls_ctx_put(sctx);
-	tls_ctx_put(cctx);
 	free(cli.back);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return harness_tls_pair_free(dir, sctx, cctx);
 }
 
 static void test_echo(void **state)
