@@ -11,6 +11,7 @@
 
 #include "ambit/log.h"
 #include "kevents.h"
+#include "kmanifest.h"
 
 #define QUEUE_MAX 64	 /* Events waiting to be posted; more are dropped (and logged) */
 #define POSTED_MAX 1024	 /* names of Events posted lately, not queued again */
@@ -34,14 +35,6 @@ struct kevents {
 	uint64_t posted[POSTED_MAX];
 	size_t n_posted;
 };
-
-static const char *str_at(const cJSON *o, const char *a, const char *b)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
-
-	v = b ? cJSON_GetObjectItemCaseSensitive(v, b) : v;
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 /* "field: reason; field: reason", errors only, cut at MESSAGE_MAX. 0 when there is none. */
 static size_t reasons(const struct config_diags *d, char *buf, size_t len)
@@ -78,12 +71,12 @@ cJSON *kevents_event(const char *json, const char *api_version, const char *kind
 
 	if (!obj || !reasons(d, why, sizeof(why)))
 		goto out;
-	oname = str_at(obj, "metadata", "name");
-	ons = str_at(obj, "metadata", "namespace");
-	uid = str_at(obj, "metadata", "uid");
-	rv = str_at(obj, "metadata", "resourceVersion");
-	av = str_at(obj, "apiVersion", NULL) ? str_at(obj, "apiVersion", NULL) : api_version;
-	k = str_at(obj, "kind", NULL) ? str_at(obj, "kind", NULL) : kind;
+	oname = kjson_str(obj, "metadata", "name");
+	ons = kjson_str(obj, "metadata", "namespace");
+	uid = kjson_str(obj, "metadata", "uid");
+	rv = kjson_str(obj, "metadata", "resourceVersion");
+	av = kjson_str(obj, "apiVersion", NULL) ? kjson_str(obj, "apiVersion", NULL) : api_version;
+	k = kjson_str(obj, "kind", NULL) ? kjson_str(obj, "kind", NULL) : kind;
 	if (!oname || !av || !k)
 		goto out;
 	/* The same for every node that rejects this version for these reasons. */
@@ -218,14 +211,14 @@ void kevents_rejected(struct kevents *ev, const char *json, const char *api_vers
 {
 	char ns[256], path[400], what[600];
 	cJSON *e = kevents_event(json, api_version, kind, d, time(NULL), ns, sizeof(ns));
-	const char *name = e ? str_at(e, "metadata", "name") : NULL;
+	const char *name = e ? kjson_str(e, "metadata", "name") : NULL;
 	struct pending p = {0};
 
 	if (!e || !name)
 		goto out;
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
-	snprintf(what, sizeof(what), "%s %s/%s", str_at(e, "involvedObject", "kind"), ns,
-		 str_at(e, "involvedObject", "name"));
+	snprintf(what, sizeof(what), "%s %s/%s", kjson_str(e, "involvedObject", "kind"), ns,
+		 kjson_str(e, "involvedObject", "name"));
 	pthread_mutex_lock(&ev->mu);
 	if (seen(ev, XXH3_64bits(name, strlen(name)))) {
 		pthread_mutex_unlock(&ev->mu);

@@ -155,3 +155,11 @@ cJSON *kmanifest_documents(const char *text, char *err, size_t len)
 	yaml_parser_delete(&p);
 	return all;
 }
+
+const char *kjson_str(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+
+	v = b ? cJSON_GetObjectItemCaseSensitive(v, b) : v;
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}

@@ -70,14 +70,6 @@ static const char *val(void *arg, const char *key)
 	return NULL;
 }
 
-/* @o[@a][@b] as a string, or NULL. */
-static const char *field(const cJSON *o, const char *a, const char *b)
-{
-	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
-
-	return cJSON_GetStringValue(b ? cJSON_GetObjectItemCaseSensitive(x, b) : x);
-}
-
 /* metadata.<what>[@key] of @o, or NULL. */
 static const char *meta_map(const cJSON *o, const char *what, const char *key)
 {
@@ -89,7 +81,7 @@ static const char *meta_map(const cJSON *o, const char *what, const char *key)
 
 static bool is_waypoint(const cJSON *gw)
 {
-	const char *cls = field(gw, "spec", "gatewayClassName");
+	const char *cls = kjson_str(gw, "spec", "gatewayClassName");
 
 	return cls && !strcmp(cls, CONFIG_WAYPOINT_CLASS);
 }
@@ -113,9 +105,9 @@ cJSON *wpc_objects(const cJSON *gw, const struct wpc_opts *o, char *why, size_t 
 	const size_t tlen = (size_t)(_binary_deploy_waypoint_yaml_tmpl_end -
 				     _binary_deploy_waypoint_yaml_tmpl_start);
 	struct vals v = {
-	    .name = field(gw, "metadata", "name"),
-	    .ns = field(gw, "metadata", "namespace"),
-	    .uid = field(gw, "metadata", "uid"),
+	    .name = kjson_str(gw, "metadata", "name"),
+	    .ns = kjson_str(gw, "metadata", "namespace"),
+	    .uid = kjson_str(gw, "metadata", "uid"),
 	    .sa = meta_map(gw, "annotations", CONFIG_ANNOT_GATEWAY_SA),
 	    .image = o->image,
 	    .log_level = o->log_level,
@@ -225,8 +217,9 @@ enum outcome { OUT_OK, OUT_FOREIGN, OUT_FAILED };
 /* Makes live object @obj (ours, rendered) as rendered: created, or replaced when it differs. */
 static enum outcome ensure(struct wpc *c, cJSON *obj, char *why, size_t len)
 {
-	const char *kind = field(obj, "kind", NULL), *ns = field(obj, "metadata", "namespace");
-	const char *name = field(obj, "metadata", "name");
+	const char *kind = kjson_str(obj, "kind", NULL),
+		   *ns = kjson_str(obj, "metadata", "namespace");
+	const char *name = kjson_str(obj, "metadata", "name");
 	const char *hash = meta_map(obj, "annotations", HASH_ANNOT), *rv;
 	char coll[512], path[1024];
 	cJSON *live = NULL, *spec, *ip;
@@ -265,7 +258,7 @@ static enum outcome ensure(struct wpc *c, cJSON *obj, char *why, size_t len)
 		goto done;
 	}
 	/* A replace names the version it replaces, and keeps what the API server allocated. */
-	rv = field(live, "metadata", "resourceVersion");
+	rv = kjson_str(live, "metadata", "resourceVersion");
 	if (rv)
 		cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
 					"resourceVersion", rv);
@@ -314,7 +307,7 @@ static bool prune(struct wpc *c, const char *ns, const char *name, bool keep, co
 		st = call(c, "GET", path, NULL, &list, why, sizeof(why));
 		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items"))
 		{
-			const char *n = field(it, "metadata", "name");
+			const char *n = kjson_str(it, "metadata", "name");
 
 			if (!n ||
 			    (keep && (sa ? keep_sa && !strcmp(n, keep_sa) : !strcmp(n, name))))
@@ -360,7 +353,8 @@ static bool same_conditions(const cJSON *have, const cJSON *want)
 		static const char *const keys[] = {"type", "status", "reason", "message"};
 
 		for (size_t i = 0; i < 4; i++) {
-			const char *a = field(w, keys[i], NULL), *b = field(h, keys[i], NULL);
+			const char *a = kjson_str(w, keys[i], NULL),
+				   *b = kjson_str(h, keys[i], NULL);
 
 			if (!a || !b || strcmp(a, b))
 				return false;
@@ -376,7 +370,8 @@ static bool same_conditions(const cJSON *have, const cJSON *want)
 /* The Gateway's status: Accepted, Programmed (@ok, else @why) and its Service's name. */
 static void report(struct wpc *c, const cJSON *gw, bool ok, const char *why)
 {
-	const char *ns = field(gw, "metadata", "namespace"), *name = field(gw, "metadata", "name");
+	const char *ns = kjson_str(gw, "metadata", "namespace"),
+		   *name = kjson_str(gw, "metadata", "name");
 	double gen = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(gw, "metadata"), "generation"));
 	char now[32], addr[600], path[1024], err[600] = "";
@@ -423,7 +418,8 @@ static void report(struct wpc *c, const cJSON *gw, bool ok, const char *why)
 /* One Gateway as served: its objects made as rendered, its status said. false: retry. */
 static bool reconcile(struct wpc *c, const cJSON *gw)
 {
-	const char *ns = field(gw, "metadata", "namespace"), *name = field(gw, "metadata", "name");
+	const char *ns = kjson_str(gw, "metadata", "namespace"),
+		   *name = kjson_str(gw, "metadata", "name");
 	char why[600] = "", sa[256] = "";
 	enum outcome worst = OUT_OK;
 	cJSON *objs, *o;
@@ -447,8 +443,8 @@ static bool reconcile(struct wpc *c, const cJSON *gw)
 			snprintf(why, sizeof(why), "%s", w);
 		if (r > worst)
 			worst = r;
-		if (!strcmp(field(o, "kind", NULL) ?: "", "ServiceAccount"))
-			snprintf(sa, sizeof(sa), "%s", field(o, "metadata", "name") ?: "");
+		if (!strcmp(kjson_str(o, "kind", NULL) ?: "", "ServiceAccount"))
+			snprintf(sa, sizeof(sa), "%s", kjson_str(o, "metadata", "name") ?: "");
 	}
 	cJSON_Delete(objs);
 	if (worst == OUT_OK && !prune(c, ns, name, true, sa))

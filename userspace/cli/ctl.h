@@ -283,8 +283,6 @@ int local_component(const struct ctl_opts *o, bool start, const char *what);
 struct kconn;
 /* @kubeconfig, else $KUBECONFIG (its first file), else ~/.kube/config. 0 or -EINVAL (said). */
 int kube_connect(struct kconn *k, const char *kubeconfig);
-/* @o[@a][@b] (or @o[@a] when @b is NULL) as a string, or NULL. */
-const char *kube_str(const cJSON *o, const char *a, const char *b);
 /* @obj's collection path and name; -EINVAL for a kind ambitctl does not write. */
 int kube_paths(const cJSON *obj, char *coll, size_t clen, const char **name);
 /* One request; the HTTP status, or 0 (the reason said). *@resp malloc'd when given. */

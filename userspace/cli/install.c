@@ -163,7 +163,7 @@ static int ensure_root(const struct kconn *k, const char *ns, const char *secret
 	code = kube_call(k, "GET", path, NULL, &resp);
 	if (code == 200 && (cur = cJSON_Parse(resp))) {
 		const char *b64 =
-		    kube_str(cJSON_GetObjectItemCaseSensitive(cur, "data"), "root-cert.pem", NULL);
+		    kjson_str(cJSON_GetObjectItemCaseSensitive(cur, "data"), "root-cert.pem", NULL);
 
 		if (b64 && crypto_base64_decode(b64, &cert) < 0)
 			cert = NULL;
@@ -394,7 +394,7 @@ static int purge_crds(const struct kconn *k, bool dry)
 		return -ENOMEM;
 	cJSON_ArrayForEach(crd, cJSON_GetObjectItemCaseSensitive(list, "items"))
 	{
-		const char *name = kube_str(crd, "metadata", "name"), *owner;
+		const char *name = kjson_str(crd, "metadata", "name"), *owner;
 		cJSON *cur;
 		long code;
 
@@ -410,8 +410,8 @@ static int purge_crds(const struct kconn *k, bool dry)
 		resp = NULL;
 		if (code == 404)
 			continue;
-		owner = cur ? kube_str(cJSON_GetObjectItemCaseSensitive(cur, "metadata"), "labels",
-				       "app.kubernetes.io/part-of")
+		owner = cur ? kjson_str(cJSON_GetObjectItemCaseSensitive(cur, "metadata"), "labels",
+					"app.kubernetes.io/part-of")
 			    : NULL;
 		if (!cur) {
 			fprintf(stderr,
@@ -528,8 +528,8 @@ int cmd_install(int argc, char **argv, bool uninstall)
 		for (int i = n - 1; i >= 0; i--) {
 			const cJSON *o = cJSON_GetArrayItem(docs, i);
 
-			printf("%s/%s would be deleted\n", kube_str(o, "kind", NULL),
-			       kube_str(o, "metadata", "name"));
+			printf("%s/%s would be deleted\n", kjson_str(o, "kind", NULL),
+			       kjson_str(o, "metadata", "name"));
 		}
 		cJSON_Delete(docs);
 		/* Whether a CRD is ambit's is the API server's to say: ask it when it is there. */
@@ -577,11 +577,12 @@ int cmd_install(int argc, char **argv, bool uninstall)
 		code = kube_call(&k, "DELETE", path, NULL, &resp);
 		free(resp);
 		if (code == 200 || code == 202)
-			printf("%s/%s deleted\n", kube_str(o, "kind", NULL), name);
+			printf("%s/%s deleted\n", kjson_str(o, "kind", NULL), name);
 		else if (code != 404)
 			ret = -EIO;
-		if ((code == 200 || code == 202) && !strcmp(kube_str(o, "kind", NULL), "DaemonSet"))
-			wait_node_pods(&k, kube_str(o, "metadata", "namespace"));
+		if ((code == 200 || code == 202) &&
+		    !strcmp(kjson_str(o, "kind", NULL), "DaemonSet"))
+			wait_node_pods(&k, kjson_str(o, "metadata", "namespace"));
 	}
 	if (!ret && uninstall && purge)
 		ret = purge_crds(&k, false);

@@ -12,6 +12,7 @@
 
 #include "ctl.h"
 #include "kconn.h"
+#include "kmanifest.h"
 
 /* Where each kind the manifests hold lives in the API. */
 static const struct kind {
@@ -34,21 +35,13 @@ static const struct kind {
     {"Gateway", "/apis/gateway.networking.k8s.io/v1", "gateways", true},
 };
 
-const char *kube_str(const cJSON *o, const char *a, const char *b)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
-
-	v = b ? cJSON_GetObjectItemCaseSensitive(v, b) : v;
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* The collection path of @obj and its name; -EINVAL for a kind not in the table. */
 int kube_paths(const cJSON *obj, char *coll, size_t clen, const char **name)
 {
-	const char *kind = kube_str(obj, "kind", NULL),
-		   *ns = kube_str(obj, "metadata", "namespace");
+	const char *kind = kjson_str(obj, "kind", NULL),
+		   *ns = kjson_str(obj, "metadata", "namespace");
 
-	*name = kube_str(obj, "metadata", "name");
+	*name = kjson_str(obj, "metadata", "name");
 	for (size_t i = 0; kind && *name && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		if (strcmp(kinds[i].kind, kind))
 			continue;
@@ -87,7 +80,7 @@ int kube_apply(const struct kconn *k, cJSON *obj, bool quiet)
 
 	if (kube_paths(obj, coll, sizeof(coll), &name)) {
 		fprintf(stderr, "ambitctl: a %s the installer cannot place\n",
-			kube_str(obj, "kind", NULL) ? kube_str(obj, "kind", NULL) : "document");
+			kjson_str(obj, "kind", NULL) ? kjson_str(obj, "kind", NULL) : "document");
 		return -EINVAL;
 	}
 	code = kube_call(k, "POST", coll, obj, &resp);
@@ -97,7 +90,7 @@ int kube_apply(const struct kconn *k, cJSON *obj, bool quiet)
 		str_fmt(path, sizeof(path), "%s/%s", coll, name);
 		code = kube_call(k, "GET", path, NULL, &resp);
 		cur = code == 200 ? cJSON_Parse(resp) : NULL;
-		rv = cur ? kube_str(cur, "metadata", "resourceVersion") : NULL;
+		rv = cur ? kjson_str(cur, "metadata", "resourceVersion") : NULL;
 		md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 		if (rv && md) {
 			cJSON_DeleteItemFromObjectCaseSensitive(md, "resourceVersion");
@@ -108,12 +101,12 @@ int kube_apply(const struct kconn *k, cJSON *obj, bool quiet)
 		resp = NULL;
 		code = rv ? kube_call(k, "PUT", path, obj, &resp) : code;
 		if (code == 200 && !quiet)
-			printf("%s/%s configured\n", kube_str(obj, "kind", NULL), name);
+			printf("%s/%s configured\n", kjson_str(obj, "kind", NULL), name);
 	} else if ((code == 201 || code == 200) && !quiet) {
-		printf("%s/%s created\n", kube_str(obj, "kind", NULL), name);
+		printf("%s/%s created\n", kjson_str(obj, "kind", NULL), name);
 	}
 	if (code != 200 && code != 201) {
-		fprintf(stderr, "ambitctl: %s %s: HTTP %ld: %s\n", kube_str(obj, "kind", NULL),
+		fprintf(stderr, "ambitctl: %s %s: HTTP %ld: %s\n", kjson_str(obj, "kind", NULL),
 			name, code, resp ? resp : "");
 		free(resp);
 		return -EIO;

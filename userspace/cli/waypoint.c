@@ -602,12 +602,12 @@ static int kube_programmed(const struct kconn *k, const char *ns, const char *na
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(
 				  cJSON_GetObjectItemCaseSensitive(gw, "status"), "conditions"))
 	{
-		const char *type = kube_str(c, "type", NULL), *st = kube_str(c, "status", NULL);
+		const char *type = kjson_str(c, "type", NULL), *st = kjson_str(c, "status", NULL);
 
 		if (!type || strcmp(type, "Programmed"))
 			continue;
 		ret = st && !strcmp(st, "True");
-		str_fmt(why, len, "%s", kube_str(c, "message", NULL) ?: "");
+		str_fmt(why, len, "%s", kjson_str(c, "message", NULL) ?: "");
 	}
 	cJSON_Delete(gw);
 	return ret;
