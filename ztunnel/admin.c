@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@ struct ctx {
 struct zt_admin {
 	struct mesh_state *st;
 	const char *pin_root;
+	atomic_bool handing_over; /* zt_admin_handing_over */
 	struct MHD_Daemon *d[S__COUNT];
 	struct ctx ctx[S__COUNT]; /* the callback argument of each daemon */
 };
@@ -66,6 +69,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		break;
 	case S_READY:
 		if (strcmp(url, "/healthz/ready") == 0) {
+			if (atomic_load(&c->a->handing_over))
+				return httpd_reply(conn, 503,
+						   strdup("handing over to a successor\n"),
+						   "text/plain");
 			zs = mesh_state_get(c->a->st);
 			mesh_snap_put(zs);
 			return zs ? httpd_reply(conn, 200, strdup("ready\n"), "text/plain")
@@ -141,6 +148,12 @@ struct zt_admin *zt_admin_start(struct mesh_state *st, const struct zt_admin_opt
 		}
 	}
 	return a;
+}
+
+void zt_admin_handing_over(struct zt_admin *a, bool on)
+{
+	if (a)
+		atomic_store(&a->handing_over, on);
 }
 
 void zt_admin_quiesce(struct zt_admin *a)

@@ -7,6 +7,7 @@
 #ifndef ZT_ADMIN_H
 #define ZT_ADMIN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "meshstate.h"
@@ -32,5 +33,10 @@ void zt_admin_stop(struct zt_admin *a); /* accepts NULL */
  * copies); requests in progress are still answered. Accepts NULL.
  */
 void zt_admin_quiesce(struct zt_admin *a);
+/*
+ * While a successor takes the listeners, readiness answers 503: a probe the old process
+ * answers must not make the new pod look ready before it serves. Accepts NULL.
+ */
+void zt_admin_handing_over(struct zt_admin *a, bool on);
 
 #endif

@@ -164,7 +164,10 @@ static void run(struct zt_main *m)
 				m->term = true;
 		}
 		if (n > 0 && m->lfd >= 0 && (pf[1].revents & POLLIN)) {
+			zt_admin_handing_over(m->admin, true);
 			r = zt_handover_give(m->lfd, m->fds, &session, why, sizeof(why));
+			if (r != 1)
+				zt_admin_handing_over(m->admin, false);
 			if (r < 0)
 				pr_warn("hand-over: accept: %s", strerror(-r));
 			else if (r == 0 && why[0])

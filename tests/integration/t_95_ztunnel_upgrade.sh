@@ -50,6 +50,31 @@ pod_exec mesh/client-0 curl -s -w '%{http_code} %{num_connects}\n' --rate 4/s $u
 keep=$!
 sleep 2
 
+# A successor that takes the listeners and then stalls: meanwhile the old ztunnel answers its
+# readiness probe 503 (a probe it answers must not make the new pod look ready) and serves on;
+# when the successor gives up, the old one is ready again, the same process.
+stall_pid=$(zt_pid node2)
+/usr/bin/python3 - "/run/ambit/$CLUSTER/node2/ztunnel.sock" "$tmp/stalled" <<'PYEOF' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.send(b"take 1")
+msg, fds, _, _ = socket.recv_fds(s, 256, 16)
+open(sys.argv[2], "w").write("%s %d\n" % (msg.decode(), len(fds)))
+time.sleep(4)
+PYEOF
+staller=$!
+wait_for 10 test -s "$tmp/stalled" || fail "the stalled successor got no listeners"
+expect_contains "$(cat "$tmp/stalled")" "give 1 outbound inbound hbone metrics ready admin 6"
+ready() { node_exec node2 curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:15021/healthz/ready; }
+expect_eq "$(ready)" 503 "readiness while a successor takes over"
+expect_eq "$(pod_exec mesh/client-0 curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://server/during-stall)" 200 \
+	"a request while the successor stalls"
+wait $staller
+is_ready() { [ "$(ready)" = 200 ]; }
+wait_for 20 is_ready || fail "the old ztunnel is not ready again after the successor gave up"
+expect_eq "$(zt_pid node2)" "$stall_pid" "the ztunnel that served on"
+
 declare -A before
 for node in node1 node2; do before[$node]=$(zt_pid $node); done
 restarts_before=$(actl local status --name "$CLUSTER" -o json | jq '[.nodes[].ztunnel.restarts] | add')
