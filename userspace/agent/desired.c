@@ -138,12 +138,24 @@ static int add_snap_workload(struct builder *b, const struct rt_pod *p, const ch
 
 /*
  * The pod IPs taken so far: open addressing over a power-of-two table kept at most half full
- * (0 marks a free slot: no pod has IP 0.0.0.0).
+ * (0 marks a free slot: no pod has IP 0.0.0.0). The IPs are in network order, so their low
+ * bits are the network's and the same for every pod: the slot comes from all of them mixed
+ * (MurmurHash3's finalizer), or every pod of a /16 would probe the same run.
  */
+static size_t ip_slot(uint32_t ip, size_t cap)
+{
+	ip ^= ip >> 16;
+	ip *= 0x85ebca6bu;
+	ip ^= ip >> 13;
+	ip *= 0xc2b2ae35u;
+	ip ^= ip >> 16;
+	return ip & (cap - 1);
+}
+
 static bool ip_seen(const struct builder *b, uint32_t ip)
 {
-	for (size_t i = b->cap_ips ? (ip * 2654435761u) & (b->cap_ips - 1) : 0;
-	     b->cap_ips && b->ips[i]; i = (i + 1) & (b->cap_ips - 1))
+	for (size_t i = b->cap_ips ? ip_slot(ip, b->cap_ips) : 0; b->cap_ips && b->ips[i];
+	     i = (i + 1) & (b->cap_ips - 1))
 		if (b->ips[i] == ip)
 			return true;
 	return false;
@@ -163,8 +175,7 @@ static int ip_take(struct builder *b, uint32_t ip)
 		for (size_t k = 0; k < b->cap_ips; k++) {
 			if (!b->ips[k])
 				continue;
-			for (i = (b->ips[k] * 2654435761u) & (cap - 1); t[i];
-			     i = (i + 1) & (cap - 1))
+			for (i = ip_slot(b->ips[k], cap); t[i]; i = (i + 1) & (cap - 1))
 				;
 			t[i] = b->ips[k];
 		}
@@ -172,7 +183,7 @@ static int ip_take(struct builder *b, uint32_t ip)
 		b->ips = t;
 		b->cap_ips = cap;
 	}
-	for (i = (ip * 2654435761u) & (b->cap_ips - 1); b->ips[i]; i = (i + 1) & (b->cap_ips - 1))
+	for (i = ip_slot(ip, b->cap_ips); b->ips[i]; i = (i + 1) & (b->cap_ips - 1))
 		if (b->ips[i] == ip)
 			return 0;
 	b->ips[i] = ip;
