@@ -868,6 +868,8 @@ int config_object_path(const char *state, const char *group, const char *kind, c
 
 /* An object's identity as text: "group|Kind|namespace|name" (namespace "" when none). */
 void config_object_key(const char *kind, const struct config_meta *m, char *buf, size_t len);
+/* The same identity as a 64-bit hash (XXH3 of its parts), for tables of many objects. */
+uint64_t config_object_hash(const char *kind, const struct config_meta *m);
 /* Calls @fn for every top-level object of @c; stops at @fn's first non-zero return. */
 int config_each_object(const struct config *c,
 		       int (*fn)(void *arg, const char *kind, const struct config_meta *m),

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "ambit/log.h"
 #include "confstore.h"
@@ -434,37 +435,26 @@ int confstore_reload(struct confstore *cs, const char *dir, bool *changed)
 
 static int owner_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct confstore_owner *)a)->key,
-		      ((const struct confstore_owner *)b)->key);
+	uint64_t x = ((const struct confstore_owner *)a)->key;
+	uint64_t y = ((const struct confstore_owner *)b)->key;
+
+	return (x > y) - (x < y);
 }
 
-static const char *owner_of(const struct confstore *cs, const char *key)
+static uint64_t path_hash(const char *file)
 {
-	struct confstore_owner probe = {.key = (char *)key}, *o;
-
-	o = bsearch(&probe, cs->owners, cs->n_owners, sizeof(*cs->owners), owner_cmp);
-	return o ? o->file : NULL;
-}
-
-static void owners_free(struct confstore_owner *o, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(o[i].key);
-		free(o[i].file);
-	}
-	free(o);
+	return file ? XXH3_64bits(file, strlen(file)) : 0;
 }
 
 /* Lower is preferred: the file in force, the store's own path, anything else. */
 static int prefer(void *arg, const char *kind, const struct config_meta *m)
 {
 	const struct confstore *cs = arg;
-	char key[700], path[4096], group[256];
-	const char *owner;
+	struct confstore_owner probe = {.key = config_object_hash(kind, m)}, *owner;
+	char path[4096], group[256];
 
-	config_object_key(kind, m, key, sizeof(key));
-	owner = owner_of(cs, key);
-	if (owner && m->origin.file && !strcmp(owner, m->origin.file))
+	owner = bsearch(&probe, cs->owners, cs->n_owners, sizeof(*cs->owners), owner_cmp);
+	if (owner && m->origin.file && owner->file == path_hash(m->origin.file))
 		return 0;
 	config_api_group(m->api_version ? m->api_version : "", group, sizeof(group));
 	if (cs->dir &&
@@ -526,17 +516,9 @@ struct owners_build {
 static int add_owner(void *arg, const char *kind, const struct config_meta *m)
 {
 	struct owners_build *b = arg;
-	char key[700];
 
-	config_object_key(kind, m, key, sizeof(key));
-	b->o[b->n].key = strdup(key);
-	b->o[b->n].file = strdup(m->origin.file ? m->origin.file : "");
-	if (!b->o[b->n].key || !b->o[b->n].file) {
-		free(b->o[b->n].key);
-		free(b->o[b->n].file);
-		return -ENOMEM;
-	}
-	b->n++;
+	b->o[b->n++] =
+	    (struct confstore_owner){config_object_hash(kind, m), path_hash(m->origin.file)};
 	return 0;
 }
 
@@ -574,13 +556,9 @@ static int dedupe_view(struct confstore *cs, struct config *view)
 		err = -ENOMEM;
 		goto out;
 	}
-	err = config_each_object(view, add_owner, &b);
-	if (err) {
-		owners_free(b.o, b.n);
-		goto out;
-	}
+	config_each_object(view, add_owner, &b);
 	qsort(b.o, b.n, sizeof(*b.o), owner_cmp);
-	owners_free(cs->owners, cs->n_owners);
+	free(cs->owners);
 	cs->owners = b.o;
 	cs->n_owners = b.n;
 out:
@@ -654,7 +632,7 @@ void confstore_free(struct confstore *cs)
 	free(cs->files);
 	free(cs->dirs);
 	free(cs->dir);
-	owners_free(cs->owners, cs->n_owners);
+	free(cs->owners);
 	config_diags_free(&cs->dups);
 	memset(cs, 0, sizeof(*cs));
 }

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "ambit/config.h"
@@ -47,8 +48,8 @@ struct confstore {
 };
 
 struct confstore_owner {
-	char *key; /* config_object_key */
-	char *file;
+	uint64_t key;  /* config_object_hash */
+	uint64_t file; /* XXH3 of the file's path */
 };
 
 /*

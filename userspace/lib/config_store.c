@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "config_priv.h"
 
@@ -94,6 +95,25 @@ void config_object_key(const char *kind, const struct config_meta *m, char *buf,
 		 m->name ? m->name : "");
 }
 
+/* The group part of an apiVersion ("" for the core group's "v1"), as a length. */
+static size_t group_len(const struct config_meta *m)
+{
+	const char *slash = m->api_version ? strchr(m->api_version, '/') : NULL;
+
+	return slash ? (size_t)(slash - m->api_version) : 0;
+}
+
+uint64_t config_object_hash(const char *kind, const struct config_meta *m)
+{
+	const char *ns = m->namespace ? m->namespace : "", *name = m->name ? m->name : "";
+	uint64_t h = XXH3_64bits(m->api_version ? m->api_version : "", group_len(m));
+
+	/* Each part seeds the next: "a|bc" and "ab|c" differ. */
+	h = XXH3_64bits_withSeed(kind, strlen(kind), h);
+	h = XXH3_64bits_withSeed(ns, strlen(ns), h);
+	return XXH3_64bits_withSeed(name, strlen(name), h);
+}
+
 int config_each_object(const struct config *c,
 		       int (*fn)(void *arg, const char *kind, const struct config_meta *m),
 		       void *arg)
@@ -113,28 +133,83 @@ int config_each_object(const struct config *c,
 }
 
 struct entry {
-	char *key;
+	uint64_t hash; /* config_object_hash */
+	const char *kind;
 	const struct config_meta *meta;
 	size_t arr, idx;
 	int rank;
 	bool drop;
 };
 
+static int strcmp_null(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+/* The identity's order: its hash first (cheap), the identity itself where hashes meet. */
+static int identity_cmp(const struct entry *a, const struct entry *b)
+{
+	size_t ga, gb;
+	int c;
+
+	if (a->hash != b->hash)
+		return a->hash < b->hash ? -1 : 1;
+	ga = group_len(a->meta);
+	gb = group_len(b->meta);
+	c = memcmp(a->meta->api_version ? a->meta->api_version : "",
+		   b->meta->api_version ? b->meta->api_version : "", ga < gb ? ga : gb);
+	if (c || ga != gb)
+		return c ? c : (ga < gb ? -1 : 1);
+	c = strcmp(a->kind, b->kind);
+	if (!c)
+		c = strcmp_null(a->meta->namespace, b->meta->namespace);
+	return c ? c : strcmp_null(a->meta->name, b->meta->name);
+}
+
 static int entry_cmp(const void *pa, const void *pb)
 {
-	const struct entry *a = pa, *b = pb;
-	int c = strcmp(a->key, b->key);
+	return identity_cmp(pa, pb);
+}
 
-	if (c)
-		return c;
+/* Within one identity: @prefer's rank, then origin file, then line. */
+static int rank_cmp(const void *pa, const void *pb)
+{
+	const struct entry *a = pa, *b = pb;
+	int c;
+
 	if (a->rank != b->rank)
 		return a->rank < b->rank ? -1 : 1;
-	c = strcmp(a->meta->origin.file ? a->meta->origin.file : "",
-		   b->meta->origin.file ? b->meta->origin.file : "");
+	c = strcmp_null(a->meta->origin.file, b->meta->origin.file);
 	if (c)
 		return c;
 	return (a->meta->origin.line > b->meta->origin.line) -
 	       (a->meta->origin.line < b->meta->origin.line);
+}
+
+/*
+ * Sorted by identity, each run of one identity is ranked (@prefer is asked only there: most
+ * identities have one definition) and all but its head dropped.
+ */
+static void drop_runs(struct entry *e, size_t total, const struct view_array *va,
+		      int (*prefer)(void *arg, const char *kind, const struct config_meta *m),
+		      void (*report)(void *arg, const char *kind, const struct config_meta *kept,
+				     const struct config_meta *dropped),
+		      void *arg)
+{
+	for (size_t head = 0, end; head < total; head = end) {
+		for (end = head + 1; end < total && !identity_cmp(&e[head], &e[end]); end++)
+			;
+		if (end - head == 1)
+			continue;
+		for (size_t i = head; i < end; i++)
+			e[i].rank = prefer ? prefer(arg, e[i].kind, e[i].meta) : 0;
+		qsort(e + head, end - head, sizeof(*e), rank_cmp);
+		for (size_t i = head + 1; i < end; i++) {
+			e[i].drop = true;
+			if (report)
+				report(arg, va[e[i].arr].kind, e[head].meta, e[i].meta);
+		}
+	}
 }
 
 int config_view_drop_duplicates(
@@ -146,7 +221,7 @@ int config_view_drop_duplicates(
 	struct view_array va[VIEW_KINDS];
 	size_t nva = view_arrays(view, va), total = 0, k = 0, kinds;
 	struct entry *e;
-	int err = 0;
+	bool any = false;
 
 	_Static_assert(sizeof(va) / sizeof(va[0]) == VIEW_KINDS, "one array per kind");
 	(void)cfg_kinds(&kinds);
@@ -159,40 +234,25 @@ int config_view_drop_duplicates(
 		return -ENOMEM;
 	for (size_t a = 0; a < nva; a++) {
 		for (size_t i = 0; i < *va[a].n; i++, k++) {
-			const struct config_meta *m = meta_at(&va[a], i);
-			char key[700];
-
-			config_object_key(va[a].kind, m, key, sizeof(key));
-			e[k].key = strdup(key);
-			if (!e[k].key) {
-				err = -ENOMEM;
-				goto out;
-			}
-			e[k].meta = m;
+			e[k].meta = meta_at(&va[a], i);
+			e[k].kind = va[a].kind;
+			e[k].hash = config_object_hash(va[a].kind, e[k].meta);
 			e[k].arr = a;
 			e[k].idx = i;
-			e[k].rank = prefer ? prefer(arg, va[a].kind, m) : 0;
 		}
 	}
 	qsort(e, total, sizeof(*e), entry_cmp);
-	/* Sorted by identity, then preference: the head of each run stays. */
-	for (size_t i = 1, head = 0; i < total; i++) {
-		if (strcmp(e[i].key, e[head].key)) {
-			head = i;
-			continue;
-		}
-		e[i].drop = true;
-		if (report)
-			report(arg, va[e[i].arr].kind, e[head].meta, e[i].meta);
-	}
+	drop_runs(e, total, va, prefer, report, arg);
+	for (size_t i = 0; i < total && !any; i++)
+		any = e[i].drop;
 	/* Compact each array, keeping file order among what stays. */
-	for (size_t a = 0; a < nva; a++) {
+	for (size_t a = 0; any && a < nva; a++) {
 		bool *dropped = calloc(*va[a].n ? *va[a].n : 1, sizeof(*dropped));
 		size_t w = 0;
 
 		if (!dropped) {
-			err = -ENOMEM;
-			goto out;
+			free(e);
+			return -ENOMEM;
 		}
 		for (size_t i = 0; i < total; i++)
 			if (e[i].arr == a && e[i].drop)
@@ -207,9 +267,6 @@ int config_view_drop_duplicates(
 		*va[a].n = w;
 		free(dropped);
 	}
-out:
-	for (size_t i = 0; i < total; i++)
-		free(e[i].key);
 	free(e);
-	return err;
+	return 0;
 }
