@@ -114,6 +114,9 @@ struct snapshot {
 
 /* Returns a malloc'd NUL-terminated JSON document (caller frees), or NULL with errno set. */
 char *snapshot_encode(const struct snapshot *s);
+struct json_memo;
+/* snapshot_encode's text (the same), through @memo (json_memo.h; NULL: none). */
+char *snapshot_encode_memo(const struct snapshot *s, struct json_memo *memo);
 /* Encodes without certs' private keys (for ambitctl and logs). */
 char *snapshot_encode_public(const struct snapshot *s);
 /*

@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/config.h"
+#include "ambit/json_memo.h"
 #include "ambit/policy.h"
 #include "ambit/snapshot.h"
 #include "confstore.h"
@@ -454,6 +455,116 @@ static void test_table(void **state)
 	}
 }
 
+/*
+ * Printed through one memo, every case's set is the tree's text: the memo gives an element's
+ * text only to an element that prints the same. Then each field an element's hash reads is
+ * changed in turn, and the text must follow.
+ */
+static char *tree_text(const struct policy_set *ps)
+{
+	cJSON *j = policy_set_to_json(ps);
+	char *t = cJSON_PrintUnformatted(j);
+
+	cJSON_Delete(j);
+	assert_non_null(t);
+	return t;
+}
+
+static void expect_memo_text(const struct policy_set *ps, struct json_memo *m)
+{
+	char *want = tree_text(ps), *got = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&got, &len);
+
+	assert_non_null(f);
+	assert_int_equal(policy_set_write(f, ps, m), 0);
+	assert_int_equal(fclose(f), 0);
+	json_memo_sweep(m);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+}
+
+static void test_memo_text(void **state)
+{
+	struct json_memo *m = json_memo_new();
+	struct policy_authz *pa = NULL;
+	struct policy_workload *pw = NULL;
+	struct policy_set *last = NULL;
+	struct config last_cfg;
+
+	assert_non_null(m);
+	for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+		struct config_diags diags = {0};
+		struct policy_authz *cpa = NULL;
+		struct policy_set *ps;
+		struct config cfg;
+
+		ps = compile_yaml(CASES[i].yaml, &cfg, &diags);
+		assert_non_null(ps);
+		expect_memo_text(ps, m);
+		expect_memo_text(ps, m);
+		config_diags_free(&diags);
+		for (size_t j = 0; j < ps->n_policies && !cpa; j++)
+			if (ps->policies[j].n_rules && ps->policies[j].rules[0].n_clauses &&
+			    ps->policies[j].rules[0].clauses[0].n)
+				cpa = &ps->policies[j];
+		/* The first set with a policy of clauses and a workload is changed below. */
+		if (!last && cpa && ps->n_workloads) {
+			last = ps;
+			last_cfg = cfg;
+			pa = cpa;
+			pw = &ps->workloads[0];
+			continue;
+		}
+		policy_set_free(ps);
+		config_free(&cfg);
+	}
+	assert_non_null(last);
+	/* That set, changed field by field (each change kept for the next) after its own. */
+	expect_memo_text(last, m);
+	pa->dry_run = !pa->dry_run;
+	expect_memo_text(last, m);
+	pa->action = pa->action == POLICY_ACTION_ALLOW ? POLICY_ACTION_DENY : POLICY_ACTION_ALLOW;
+	expect_memo_text(last, m);
+	pa->rules[0].line += 7;
+	expect_memo_text(last, m);
+	pa->rules[0].dropped = !pa->rules[0].dropped;
+	expect_memo_text(last, m);
+	if (pa->rules[0].clauses[0].n) {
+		struct policy_match *mt = &pa->rules[0].clauses[0].items[0];
+
+		if (mt->ports.n) {
+			mt->ports.items[0]++;
+			expect_memo_text(last, m);
+		}
+		if (mt->principals.n) {
+			free(mt->principals.items[0].text);
+			mt->principals.items[0].text = strdup("cluster.local/ns/x/sa/changed");
+			expect_memo_text(last, m);
+		}
+		if (mt->namespaces.n) {
+			free(mt->namespaces.items[0].text);
+			mt->namespaces.items[0].text = strdup("changed");
+			expect_memo_text(last, m);
+		}
+	}
+	pa->rules[0].clauses[0].n = 0;
+	expect_memo_text(last, m);
+	pw->mtls.mode =
+	    pw->mtls.mode == CONFIG_MTLS_STRICT ? CONFIG_MTLS_PERMISSIVE : CONFIG_MTLS_STRICT;
+	expect_memo_text(last, m);
+	if (pw->n_policies) {
+		pw->n_policies--;
+		expect_memo_text(last, m);
+	}
+	last->mesh.mode = CONFIG_MTLS_STRICT;
+	expect_memo_text(last, m);
+	policy_set_free(last);
+	config_free(&last_cfg);
+	json_memo_free(m);
+}
+
 static bool has_diag(const struct config_diags *d, const char *needle)
 {
 	for (size_t i = 0; i < d->n; i++)
@@ -769,6 +880,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_memo_text),
 	    cmocka_unit_test(test_warnings_and_reports),
 	    cmocka_unit_test(test_deny_src_cidrs),
 	    cmocka_unit_test(test_json_strict),

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "ambit/ipc.h"
+#include "ambit/json_memo.h"
 #include "ambit/snapshot.h"
 
 static uint32_t ip(const char *s)
@@ -211,6 +212,97 @@ static void test_set_version(void **state)
 	free(c);
 }
 
+/* The memo's text is the plain encoding's, after each change, and it keeps what is in use. */
+static void expect_same(struct snapshot *s, struct json_memo *m)
+{
+	char *plain = snapshot_encode(s), *memo = snapshot_encode_memo(s, m);
+
+	assert_non_null(plain);
+	assert_non_null(memo);
+	assert_string_equal(memo, plain);
+	free(plain);
+	free(memo);
+	assert_int_equal(json_memo_size(m), s->n_workloads + s->n_services);
+}
+
+static void swap_str(char **field, const char *v)
+{
+	free(*field);
+	*field = v ? strdup(v) : NULL;
+}
+
+static void test_memo(void **state)
+{
+	struct snapshot *s = sample();
+	struct json_memo *m = json_memo_new();
+	struct snap_workload *w = &s->workloads[1];
+	struct snap_service *svc = &s->services[0];
+	struct snap_waypoint *wp = calloc(1, sizeof(*wp));
+	char **wfields[] = {&w->uid,
+			    &w->name,
+			    &w->namespace,
+			    &w->service_account,
+			    &w->identity,
+			    &w->node,
+			    &w->workload_name,
+			    &w->app,
+			    &w->version,
+			    &w->canonical_service,
+			    &w->canonical_revision};
+
+	assert_non_null(m);
+	expect_same(s, m);
+	expect_same(s, m); /* all from the memo */
+	for (size_t i = 0; i < sizeof(wfields) / sizeof(wfields[0]); i++) {
+		swap_str(wfields[i], "changed");
+		expect_same(s, m);
+	}
+	w->ip = ip("10.98.2.3");
+	expect_same(s, m);
+	w->node_ip = ip("10.99.0.13");
+	expect_same(s, m);
+	w->enrolled = !w->enrolled;
+	expect_same(s, m);
+	wp->name = strdup("demo/waypoint");
+	wp->identity = strdup("spiffe://cluster.local/ns/demo/sa/waypoint");
+	wp->hostname = strdup("waypoint.demo.svc.cluster.local");
+	wp->port = 15008;
+	wp->n_addresses = 1;
+	wp->addresses = calloc(1, sizeof(uint32_t));
+	wp->addresses[0] = ip("10.96.0.99");
+	w->waypoint = wp;
+	expect_same(s, m);
+	wp->addresses[0] = ip("10.96.0.98");
+	expect_same(s, m);
+	w->waypoint = NULL;
+	svc->waypoint = wp;
+	expect_same(s, m);
+	wp->port = 15009;
+	expect_same(s, m);
+	swap_str(&svc->hostname, "other.demo.svc.cluster.local");
+	expect_same(s, m);
+	svc->vip = ip("10.96.0.11");
+	expect_same(s, m);
+	swap_str(&svc->ports[0].name, "grpc");
+	expect_same(s, m);
+	svc->ports[0].target_port = 9090;
+	expect_same(s, m);
+	svc->ports[0].port = 81;
+	expect_same(s, m);
+	svc->endpoints[1] = ip("10.98.2.3");
+	expect_same(s, m);
+	svc->nendpoints = 1;
+	expect_same(s, m);
+	/* A workload gone leaves the memo with the next encoding. */
+	s->n_workloads = 1;
+	expect_same(s, m);
+	s->n_workloads = 2;
+	svc->waypoint = NULL;
+	snapshot_waypoint_free(wp);
+	json_memo_free(m);
+	snapshot_free(s);
+}
+
 static void test_ipc_frames(void **state)
 {
 	int sv[2];
@@ -287,10 +379,10 @@ static void test_ipc_listen_request(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip),	       cmocka_unit_test(test_public_omits_keys),
-	    cmocka_unit_test(test_malformed),	       cmocka_unit_test(test_minimal),
-	    cmocka_unit_test(test_set_version),	       cmocka_unit_test(test_ipc_frames),
-	    cmocka_unit_test(test_ipc_listen_request),
+	    cmocka_unit_test(test_round_trip),	cmocka_unit_test(test_public_omits_keys),
+	    cmocka_unit_test(test_malformed),	cmocka_unit_test(test_minimal),
+	    cmocka_unit_test(test_set_version), cmocka_unit_test(test_memo),
+	    cmocka_unit_test(test_ipc_frames),	cmocka_unit_test(test_ipc_listen_request),
 	};
 
 	/* A protocol bug must fail the run, not hang it. */

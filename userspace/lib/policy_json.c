@@ -13,6 +13,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/json_memo.h"
 #include "policy_priv.h"
 
 /* ---- encode ---- */
@@ -194,73 +195,267 @@ static bool put_mtls(cJSON *parent, const char *k, const struct policy_mtls *m)
 	return true;
 }
 
-static bool enc_peer_auth(cJSON *arr, const struct policy_peer_auth *pa)
+static cJSON *peer_auth_json(const void *p)
 {
+	const struct policy_peer_auth *pa = p;
 	cJSON *o = cJSON_CreateObject();
 
-	if (!o || !cJSON_AddItemToArray(arr, o)) {
-		cJSON_Delete(o);
-		return false;
+	if (o && put_str(o, "namespace", pa->namespace) && put_str(o, "name", pa->name) &&
+	    put_str(o, "scope", policy_scope_str(pa->scope)) &&
+	    put_str(o, "mode", policy_mtls_str(pa->mode)) &&
+	    cJSON_AddBoolToObject(o, "inForce", pa->in_force) &&
+	    put_uids(o, "workloads", pa->workloads, pa->n_workloads))
+		return o;
+	cJSON_Delete(o);
+	return NULL;
+}
+
+static cJSON *namespace_json(const void *p)
+{
+	const struct policy_namespace *n = p;
+	cJSON *o = cJSON_CreateObject();
+
+	if (o && put_str(o, "name", n->name) && put_mtls(o, "mtls", &n->mtls) &&
+	    put_u32s(o, "policies", n->policies, n->n_policies, false))
+		return o;
+	cJSON_Delete(o);
+	return NULL;
+}
+
+static cJSON *workload_json(const void *p)
+{
+	const struct policy_workload *w = p;
+	cJSON *o = cJSON_CreateObject();
+
+	if (o && put_str(o, "uid", w->uid) && put_str(o, "namespace", w->namespace) &&
+	    put_mtls(o, "mtls", &w->mtls) &&
+	    put_u32s(o, "policies", w->policies, w->n_policies, false))
+		return o;
+	cJSON_Delete(o);
+	return NULL;
+}
+
+static cJSON *authz_json(const void *p)
+{
+	return enc_authz(p);
+}
+
+/* The set's members before its arrays: rootNamespace and mesh. */
+static cJSON *set_head(const struct policy_set *ps)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	if (root && put_str(root, "rootNamespace", ps->root_namespace) &&
+	    put_mtls(root, "mesh", &ps->mesh))
+		return root;
+	cJSON_Delete(root);
+	return NULL;
+}
+
+/* The set's arrays in their order, each element with its encoder and its memo hash. */
+#define SET_ARRAYS(X)                                                                              \
+	X("policies", policies, n_policies, authz_json, hash_authz)                                \
+	X("peerAuthentications", peer_auths, n_peer_auths, peer_auth_json, hash_peer_auth)         \
+	X("namespaces", namespaces, n_namespaces, namespace_json, hash_namespace)                  \
+	X("workloads", workloads, n_workloads, workload_json, hash_workload)
+
+static bool add_all(cJSON *arr, const void *items, size_t n, size_t size,
+		    cJSON *(*to_json)(const void *))
+{
+	for (size_t i = 0; arr && i < n; i++) {
+		cJSON *o = to_json((const char *)items + i * size);
+
+		if (!o || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			return false;
+		}
 	}
-	return put_str(o, "namespace", pa->namespace) && put_str(o, "name", pa->name) &&
-	       put_str(o, "scope", policy_scope_str(pa->scope)) &&
-	       put_str(o, "mode", policy_mtls_str(pa->mode)) &&
-	       cJSON_AddBoolToObject(o, "inForce", pa->in_force) &&
-	       put_uids(o, "workloads", pa->workloads, pa->n_workloads);
+	return arr != NULL;
 }
 
 struct cJSON *policy_set_to_json(const struct policy_set *ps)
 {
-	cJSON *root = cJSON_CreateObject(), *pols, *pas, *nss, *wls;
+	cJSON *root = set_head(ps);
 
-	if (!root || !put_str(root, "rootNamespace", ps->root_namespace) ||
-	    !put_mtls(root, "mesh", &ps->mesh) ||
-	    !(pols = cJSON_AddArrayToObject(root, "policies")) ||
-	    !(pas = cJSON_AddArrayToObject(root, "peerAuthentications")) ||
-	    !(nss = cJSON_AddArrayToObject(root, "namespaces")) ||
-	    !(wls = cJSON_AddArrayToObject(root, "workloads")))
-		goto fail;
-	for (size_t i = 0; i < ps->n_policies; i++) {
-		cJSON *p = enc_authz(&ps->policies[i]);
-
-		if (!p || !cJSON_AddItemToArray(pols, p)) {
-			cJSON_Delete(p);
-			goto fail;
-		}
+#define ADD_ARRAY(key, items, n, to_json, hash)                                                    \
+	if (root && !add_all(cJSON_AddArrayToObject(root, key), ps->items, ps->n,                  \
+			     sizeof(*ps->items), to_json)) {                                       \
+		cJSON_Delete(root);                                                                \
+		root = NULL;                                                                       \
 	}
-	for (size_t i = 0; i < ps->n_peer_auths; i++)
-		if (!enc_peer_auth(pas, &ps->peer_auths[i]))
-			goto fail;
-	for (size_t i = 0; i < ps->n_namespaces; i++) {
-		const struct policy_namespace *n = &ps->namespaces[i];
-		cJSON *o = cJSON_CreateObject();
-
-		if (!o || !cJSON_AddItemToArray(nss, o)) {
-			cJSON_Delete(o);
-			goto fail;
-		}
-		if (!put_str(o, "name", n->name) || !put_mtls(o, "mtls", &n->mtls) ||
-		    !put_u32s(o, "policies", n->policies, n->n_policies, false))
-			goto fail;
-	}
-	for (size_t i = 0; i < ps->n_workloads; i++) {
-		const struct policy_workload *w = &ps->workloads[i];
-		cJSON *o = cJSON_CreateObject();
-
-		if (!o || !cJSON_AddItemToArray(wls, o)) {
-			cJSON_Delete(o);
-			goto fail;
-		}
-		if (!put_str(o, "uid", w->uid) || !put_str(o, "namespace", w->namespace) ||
-		    !put_mtls(o, "mtls", &w->mtls) ||
-		    !put_u32s(o, "policies", w->policies, w->n_policies, false))
-			goto fail;
-	}
+	SET_ARRAYS(ADD_ARRAY)
+#undef ADD_ARRAY
+	if (!root)
+		errno = ENOMEM;
 	return root;
-fail:
-	cJSON_Delete(root);
-	errno = ENOMEM;
-	return NULL;
+}
+
+/* ---- the memo's hashes: each reads exactly what its encoder above writes ---- */
+
+static uint64_t hash_strs(const struct policy_strs *l, uint64_t h)
+{
+	h = json_hash_mem(&l->n, sizeof(l->n), h);
+	for (size_t i = 0; i < l->n; i++)
+		h = json_hash_str(l->items[i].text, h);
+	return h;
+}
+
+static uint64_t hash_cidrs(const struct policy_cidrs *l, uint64_t h)
+{
+	h = json_hash_mem(&l->n, sizeof(l->n), h);
+	for (size_t i = 0; i < l->n; i++) {
+		h = json_hash_mem(&l->items[i].addr, sizeof(l->items[i].addr), h);
+		h = json_hash_mem(&l->items[i].mask, sizeof(l->items[i].mask), h);
+	}
+	return h;
+}
+
+static uint64_t hash_u16s(const uint16_t *v, size_t n, uint64_t h)
+{
+	h = json_hash_mem(&n, sizeof(n), h);
+	return json_hash_mem(v, n * sizeof(*v), h);
+}
+
+static uint64_t hash_u32s(const uint32_t *v, size_t n, uint64_t h)
+{
+	h = json_hash_mem(&n, sizeof(n), h);
+	return json_hash_mem(v, n * sizeof(*v), h);
+}
+
+static uint64_t hash_uids(char *const *u, size_t n, uint64_t h)
+{
+	h = json_hash_mem(&n, sizeof(n), h);
+	for (size_t i = 0; i < n; i++)
+		h = json_hash_str(u[i], h);
+	return h;
+}
+
+static uint64_t hash_int(int v, uint64_t h)
+{
+	return json_hash_mem(&v, sizeof(v), h);
+}
+
+static uint64_t hash_match(const struct policy_match *m, uint64_t h)
+{
+	h = hash_strs(&m->principals, h);
+	h = hash_strs(&m->not_principals, h);
+	h = hash_strs(&m->namespaces, h);
+	h = hash_strs(&m->not_namespaces, h);
+	h = hash_cidrs(&m->src_ips, h);
+	h = hash_cidrs(&m->not_src_ips, h);
+	h = hash_cidrs(&m->dst_ips, h);
+	h = hash_cidrs(&m->not_dst_ips, h);
+	h = hash_u16s(m->ports.items, m->ports.n, h);
+	return hash_u16s(m->not_ports.items, m->not_ports.n, h);
+}
+
+static uint64_t hash_authz(const void *p)
+{
+	const struct policy_authz *a = p;
+	uint64_t h = 0x617574687aull; /* "authz" */
+
+	h = json_hash_opt(a->namespace, h);
+	h = json_hash_opt(a->name, h);
+	h = hash_int((int)a->scope, h);
+	h = hash_int((int)a->action, h);
+	h = hash_int(a->dry_run, h);
+	h = json_hash_opt(a->note, h);
+	h = hash_uids(a->workloads, a->n_workloads, h);
+	h = json_hash_mem(&a->n_rules, sizeof(a->n_rules), h);
+	for (size_t i = 0; i < a->n_rules; i++) {
+		const struct policy_rule *r = &a->rules[i];
+
+		h = hash_int(r->line, h);
+		h = hash_int(r->dropped, h);
+		h = json_hash_opt(r->note, h);
+		h = json_hash_mem(&r->n_clauses, sizeof(r->n_clauses), h);
+		for (size_t j = 0; j < r->n_clauses; j++) {
+			h = json_hash_mem(&r->clauses[j].n, sizeof(r->clauses[j].n), h);
+			for (size_t k = 0; k < r->clauses[j].n; k++)
+				h = hash_match(&r->clauses[j].items[k], h);
+		}
+	}
+	return h;
+}
+
+static uint64_t hash_mtls(const struct policy_mtls *m, uint64_t h)
+{
+	h = hash_int((int)m->mode, h);
+	h = json_hash_opt(m->source, h);
+	h = json_hash_opt(m->port_source, h);
+	h = json_hash_mem(&m->n_ports, sizeof(m->n_ports), h);
+	for (size_t i = 0; i < m->n_ports; i++) {
+		h = json_hash_mem(&m->ports[i].port, sizeof(m->ports[i].port), h);
+		h = hash_int((int)m->ports[i].mode, h);
+	}
+	return h;
+}
+
+static uint64_t hash_peer_auth(const void *p)
+{
+	const struct policy_peer_auth *pa = p;
+	uint64_t h = 0x7065657261ull; /* "peera" */
+
+	h = json_hash_opt(pa->namespace, h);
+	h = json_hash_opt(pa->name, h);
+	h = hash_int((int)pa->scope, h);
+	h = hash_int((int)pa->mode, h);
+	h = hash_int(pa->in_force, h);
+	return hash_uids(pa->workloads, pa->n_workloads, h);
+}
+
+static uint64_t hash_namespace(const void *p)
+{
+	const struct policy_namespace *n = p;
+	uint64_t h = 0x6e616d657370ull; /* "namesp" */
+
+	h = json_hash_opt(n->name, h);
+	h = hash_mtls(&n->mtls, h);
+	return hash_u32s(n->policies, n->n_policies, h);
+}
+
+static uint64_t hash_workload(const void *p)
+{
+	const struct policy_workload *w = p;
+	uint64_t h = 0x706f6c776cull; /* "polwl" */
+
+	h = json_hash_opt(w->uid, h);
+	h = json_hash_opt(w->namespace, h);
+	h = hash_mtls(&w->mtls, h);
+	return hash_u32s(w->policies, w->n_policies, h);
+}
+
+static int write_all(FILE *f, const char *key, const void *items, size_t n, size_t size,
+		     cJSON *(*to_json)(const void *), uint64_t (*hash)(const void *),
+		     struct json_memo *m)
+{
+	int err = fprintf(f, ",\"%s\":[", key) < 0 ? -ENOMEM : 0;
+
+	for (size_t i = 0; !err && i < n; i++) {
+		if (i && fputc(',', f) < 0)
+			return -ENOMEM;
+		err = json_memo_write(f, m, (const char *)items + i * size, hash, to_json);
+	}
+	return err || fputc(']', f) < 0 ? -ENOMEM : 0;
+}
+
+int policy_set_write(FILE *f, const struct policy_set *ps, struct json_memo *m)
+{
+	cJSON *head = set_head(ps);
+	char *txt = head ? cJSON_PrintUnformatted(head) : NULL;
+	int err = txt ? 0 : -ENOMEM;
+
+	cJSON_Delete(head);
+	/* The head without its closing brace, then the arrays. */
+	if (!err && fwrite(txt, 1, strlen(txt) - 1, f) != strlen(txt) - 1)
+		err = -ENOMEM;
+	free(txt);
+#define WRITE_ARRAY(key, items, n, to_json, hash)                                                  \
+	if (!err)                                                                                  \
+		err = write_all(f, key, ps->items, ps->n, sizeof(*ps->items), to_json, hash, m);
+	SET_ARRAYS(WRITE_ARRAY)
+#undef WRITE_ARRAY
+	return err || fputc('}', f) < 0 ? -ENOMEM : 0;
 }
 
 /* ---- decode ---- */

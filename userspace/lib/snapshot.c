@@ -26,6 +26,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/json_memo.h"
 #include "ambit/l7.h"
 #include "ambit/policy.h"
 #include "ambit/snapshot.h"
@@ -81,15 +82,56 @@ static int encode_waypoint(cJSON *o, const struct snap_waypoint *w)
 	return err || !a ? -ENOMEM : 0;
 }
 
-static int encode_workload(cJSON *arr, const struct snap_workload *w)
+/*
+ * A workload's and a service's JSON are kept between encodings (struct json_memo) under a
+ * hash of what goes into them: each hash function reads exactly the fields its encoder writes,
+ * and sits beside it.
+ */
+static uint64_t hash_waypoint(const struct snap_waypoint *w, uint64_t h)
 {
+	if (!w)
+		return json_hash_mem("", 0, h + 1);
+	h = json_hash_str(w->name, h);
+	h = json_hash_str(w->identity, h);
+	h = json_hash_str(w->hostname, h);
+	h = json_hash_mem(&w->port, sizeof(w->port), h);
+	h = json_hash_mem(&w->n_addresses, sizeof(w->n_addresses), h);
+	return json_hash_mem(w->addresses, w->n_addresses * sizeof(*w->addresses), h);
+}
+
+static uint64_t hash_workload(const void *p)
+{
+	const struct snap_workload *w = p;
+	uint64_t h = 0x776f726b6c6f6164ull; /* "workload" */
+	const char *const strs[] = {w->uid,
+				    w->name,
+				    w->namespace,
+				    w->service_account,
+				    w->identity,
+				    w->node,
+				    w->workload_name,
+				    w->app,
+				    w->version,
+				    w->canonical_service,
+				    w->canonical_revision};
+	uint8_t enrolled = w->enrolled;
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		h = json_hash_str(strs[i], h);
+	h = json_hash_mem(&w->ip, sizeof(w->ip), h);
+	h = json_hash_mem(&w->node_ip, sizeof(w->node_ip), h);
+	h = json_hash_mem(&enrolled, sizeof(enrolled), h);
+	return hash_waypoint(w->waypoint, h);
+}
+
+static cJSON *workload_json(const void *p)
+{
+	const struct snap_workload *w = p;
 	cJSON *o = cJSON_CreateObject();
 	int err = 0;
 
-	if (!o || !cJSON_AddItemToArray(arr, o)) {
-		cJSON_Delete(o);
-		return -ENOMEM;
-	}
+	if (!o)
+		return NULL;
 	err |= add_str(o, "uid", w->uid);
 	err |= add_str(o, "name", w->name);
 	err |= add_str(o, "namespace", w->namespace);
@@ -106,18 +148,51 @@ static int encode_workload(cJSON *arr, const struct snap_workload *w)
 	if (!cJSON_AddBoolToObject(o, "enrolled", w->enrolled))
 		err = -ENOMEM;
 	err |= encode_waypoint(o, w->waypoint);
-	return err ? -ENOMEM : 0;
+	if (err) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
 }
 
-static int encode_service(cJSON *arr, const struct snap_service *svc)
+static uint64_t hash_service(const void *p)
 {
-	cJSON *o = cJSON_CreateObject(), *ports, *eps;
+	const struct snap_service *svc = p;
+	uint64_t h = 0x73657276696365ull; /* "service" */
+
+	h = json_hash_str(svc->name, h);
+	h = json_hash_str(svc->namespace, h);
+	h = json_hash_str(svc->hostname, h);
+	h = json_hash_mem(&svc->vip, sizeof(svc->vip), h);
+	h = hash_waypoint(svc->waypoint, h);
+	h = json_hash_mem(&svc->nports, sizeof(svc->nports), h);
+	for (size_t i = 0; i < svc->nports; i++) {
+		h = json_hash_str(svc->ports[i].name, h);
+		h = json_hash_mem(&svc->ports[i].port, sizeof(svc->ports[i].port), h);
+		h = json_hash_mem(&svc->ports[i].target_port, sizeof(svc->ports[i].target_port), h);
+	}
+	h = json_hash_mem(&svc->nendpoints, sizeof(svc->nendpoints), h);
+	return json_hash_mem(svc->endpoints, svc->nendpoints * sizeof(*svc->endpoints), h);
+}
+
+static int service_fill(cJSON *o, const struct snap_service *svc);
+
+static cJSON *service_json(const void *p)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o && service_fill(o, p)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int service_fill(cJSON *o, const struct snap_service *svc)
+{
+	cJSON *ports, *eps;
 	int err = 0;
 
-	if (!o || !cJSON_AddItemToArray(arr, o)) {
-		cJSON_Delete(o);
-		return -ENOMEM;
-	}
 	err |= add_str(o, "name", svc->name);
 	err |= add_str(o, "namespace", svc->namespace);
 	err |= add_str(o, "hostname", svc->hostname);
@@ -171,13 +246,31 @@ static int encode_cert(cJSON *arr, const struct snap_cert *c, bool with_keys)
 	return err ? -ENOMEM : 0;
 }
 
-static char *encode(const struct snapshot *s, bool with_keys)
+/* "key":<the printed @o> (consumed), after a comma. */
+static int put_json(FILE *f, const char *key, cJSON *o)
 {
-	cJSON *root = cJSON_CreateObject(), *wls, *svcs, *certs;
-	char *out = NULL;
+	char *txt = o ? cJSON_PrintUnformatted(o) : NULL;
+	int err = txt && fprintf(f, ",\"%s\":%s", key, txt) > 0 ? 0 : -ENOMEM;
+
+	cJSON_Delete(o);
+	free(txt);
+	return err;
+}
+
+/*
+ * The header's members through cJSON, then each element's JSON as its own printing (the same
+ * text cJSON gives the whole tree: the order of members is the header's, then workloads,
+ * services, certs, policies, l7).
+ */
+static char *encode(const struct snapshot *s, bool with_keys, struct json_memo *memo)
+{
+	cJSON *root = cJSON_CreateObject(), *certs = cJSON_CreateArray();
+	char *head = NULL, *out = NULL;
+	size_t len;
+	FILE *f = NULL;
 	int err = 0;
 
-	if (!root)
+	if (!root || !certs)
 		goto nomem;
 	err |= add_num(root, "version", (double)s->version);
 	err |= add_str(root, "node", s->node);
@@ -198,55 +291,60 @@ static char *encode(const struct snapshot *s, bool with_keys)
 		}
 	}
 	err |= add_str(root, "rootPEM", s->root_pem);
-	wls = cJSON_AddArrayToObject(root, "workloads");
-	svcs = cJSON_AddArrayToObject(root, "services");
-	certs = cJSON_AddArrayToObject(root, "certs");
-	if (err || !wls || !svcs || !certs)
-		goto nomem;
-	for (size_t i = 0; i < s->n_workloads; i++)
-		if (encode_workload(wls, &s->workloads[i]))
-			goto nomem;
-	for (size_t i = 0; i < s->n_services; i++)
-		if (encode_service(svcs, &s->services[i]))
-			goto nomem;
 	for (size_t i = 0; i < s->n_certs; i++)
-		if (encode_cert(certs, &s->certs[i], with_keys))
-			goto nomem;
-	if (s->policies) {
-		cJSON *pol = policy_set_to_json(s->policies);
-
-		if (!pol || !cJSON_AddItemToObject(root, "policies", pol)) {
-			cJSON_Delete(pol);
-			goto nomem;
-		}
-	}
-	if (s->l7) {
-		cJSON *l7 = l7_to_json(s->l7);
-
-		if (!l7 || !cJSON_AddItemToObject(root, "l7", l7)) {
-			cJSON_Delete(l7);
-			goto nomem;
-		}
-	}
-	out = cJSON_PrintUnformatted(root);
-	if (!out)
+		err |= encode_cert(certs, &s->certs[i], with_keys);
+	if (err || !(head = cJSON_PrintUnformatted(root)) || !(f = open_memstream(&out, &len)))
 		goto nomem;
+	/* The header without its closing brace. */
+	err |= fwrite(head, 1, strlen(head) - 1, f) != strlen(head) - 1;
+	err |= fputs(",\"workloads\":[", f) < 0;
+	for (size_t i = 0; !err && i < s->n_workloads; i++)
+		err = (i && fputc(',', f) < 0) ||
+		      json_memo_write(f, memo, &s->workloads[i], hash_workload, workload_json);
+	err |= fputs("],\"services\":[", f) < 0;
+	for (size_t i = 0; !err && i < s->n_services; i++)
+		err = (i && fputc(',', f) < 0) ||
+		      json_memo_write(f, memo, &s->services[i], hash_service, service_json);
+	err |= fputc(']', f) < 0;
+	err |= put_json(f, "certs", certs);
+	certs = NULL;
+	if (!err && s->policies)
+		err = fputs(",\"policies\":", f) < 0 ? -ENOMEM
+						     : policy_set_write(f, s->policies, memo);
+	if (!err && s->l7)
+		err = put_json(f, "l7", l7_to_json(s->l7));
+	err |= fputc('}', f) < 0;
+	if (fclose(f) || err)
+		goto nomem;
+	f = NULL;
+	json_memo_sweep(memo);
 	cJSON_Delete(root);
+	free(head);
 	return out;
 nomem:
+	if (f)
+		fclose(f);
+	free(out);
 	cJSON_Delete(root);
+	cJSON_Delete(certs);
+	free(head);
 	errno = ENOMEM;
 	return NULL;
 }
 
 char *snapshot_encode(const struct snapshot *s)
 {
-	return encode(s, true);
+	return encode(s, true, NULL);
+}
+
+char *snapshot_encode_memo(const struct snapshot *s, struct json_memo *memo)
+{
+	return encode(s, true, memo);
 }
 
 char *snapshot_encode_public(const struct snapshot *s)
 {
-	return encode(s, false);
+	return encode(s, false, NULL);
 }
 
 char *snapshot_set_version(const char *json, uint64_t version)
