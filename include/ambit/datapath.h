@@ -77,6 +77,12 @@ int datapath_read_counters(struct datapath *dp, uint64_t *out);
 int datapath_read_counters_pinned(const char *pin_root, uint64_t *out);
 /* Map fd by pinned name for iteration (borrowed), or -ENOENT. */
 int datapath_map_fd(struct datapath *dp, const char *name);
+/*
+ * Every entry of map @fd as it is in the kernel now: *@keys and *@vals (malloc'd, *@n entries of
+ * the map's key and value size, given in *@ksz and *@vsz). A few batched look-ups where the
+ * kernel has them for the map's type, else key by key. 0 or -errno.
+ */
+int datapath_map_dump(int fd, void **keys, void **vals, size_t *n, uint32_t *ksz, uint32_t *vsz);
 
 /* Printed name of a reason ("drop_spoofed_source"), or "unknown". */
 const char *ambit_reason_name(unsigned int reason);

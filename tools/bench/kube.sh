@@ -11,7 +11,8 @@
 # Targets (the issue's): p99 under 100 ms, RSS under 100 MB.
 #
 # Knobs: PODS [10000 / QUICK 1000], SVCS [5000 / 500], POLS [10000 / 1000], EVENTS [100 / 20];
-# OUT [bench/results/kube; QUICK: build/bench/kube] writes OUT.md and OUT.json.
+# OUT [bench/results/kube; QUICK: build/bench/kube] writes OUT.md and OUT.json; AGENT_FLAGS adds
+# flags to the agent's (e.g. "--log-level debug": each reconcile's phases); KEEP_LOG=FILE keeps the agent's log.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -48,6 +49,7 @@ cleanup() {
 	sleep 0.2
 	[ -d "$CG" ] && find "$CG" -depth -type d -exec rmdir {} + 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
+	[ -n "${KEEP_LOG:-}" ] && cp "$tmp/agent.log" "$KEEP_LOG" 2>/dev/null
 	rm -rf "$PIN" "$tmp"
 	rmdir /sys/fs/bpf/ambit 2>/dev/null
 }
@@ -118,7 +120,7 @@ say "API server up with $PODS pods, $SVCS services, $POLS policies; starting the
 t0=$(date +%s.%N)
 start_in "$CG/system/agent" "$tmp/agent.log" "$REPO/build/ambit-agent" --kubeconfig "$tmp/kubeconfig" \
 	--node bench-node --node-ip 10.99.200.1 --ca-dir "$tmp/ca" --pin-root "$PIN" \
-	--cgroup "$CG/pods" --pod-cgroup-root "$CG" --socket "$tmp/run/agent.sock"
+	--cgroup "$CG/pods" --pod-cgroup-root "$CG" --socket "$tmp/run/agent.sock" ${AGENT_FLAGS:-}
 agent=$last
 
 # The first snapshot with every pod: "snapshot version N: <PODS> workload(s)".

@@ -13,6 +13,7 @@
 
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
+#include "ambit/json_memo.h"
 #include "ambit/snapshot.h"
 #include "fastdrop.h"
 #include "agent.h"
@@ -97,56 +98,45 @@ int agent_issue(void *ctx, const char *id, long lifetime_s, struct ca_issued *ou
 	return 0;
 }
 
-/*
- * Room for element @n of @arr (@size bytes each, *@cap allocated), doubling from 64: @arr or its
- * replacement; NULL with @arr freed when memory runs out.
- */
-static void *grow(void *arr, size_t n, size_t *cap, size_t size)
-{
-	void *p;
-
-	if (n < *cap)
-		return arr;
-	*cap = *cap ? *cap * 2 : 64;
-	p = realloc(arr, *cap * size);
-	if (!p)
-		free(arr);
-	return p;
-}
-
 /* Reads a whole fixed-size map (4- or 8-byte keys) as it is in the kernel now. */
 static int read_map(struct agent *a, const char *name, size_t ksz, struct dp_entry **out, size_t *n)
 {
-	uint64_t key = 0, next = 0;
-	struct dp_entry *arr = NULL;
-	size_t cap = 0;
-	void *prev = NULL;
-	int fd;
+	void *keys, *vals;
+	uint32_t mksz, mvsz;
+	struct dp_entry *arr;
+	int fd, err;
 
 	*out = NULL;
 	*n = 0;
 	fd = datapath_map_fd(a->dp, name);
 	if (fd < 0)
 		return fd;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct dp_entry e = {0};
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, e.val) < 0)
-			continue; /* deleted under us (an LRU or another writer): nothing to diff */
+	err = datapath_map_dump(fd, &keys, &vals, n, &mksz, &mvsz);
+	if (err)
+		return err;
+	if (mksz != ksz || mvsz > sizeof(arr->val)) {
+		free(keys);
+		free(vals);
+		*n = 0;
+		return -EINVAL;
+	}
+	arr = calloc(*n ? *n : 1, sizeof(*arr));
+	for (size_t i = 0; arr && i < *n; i++) {
 		if (ksz == 4) {
 			uint32_t k32;
 
-			memcpy(&k32, &key, sizeof(k32));
-			e.key = k32;
+			memcpy(&k32, (char *)keys + i * 4, sizeof(k32));
+			arr[i].key = k32;
 		} else {
-			e.key = key;
+			memcpy(&arr[i].key, (char *)keys + i * 8, sizeof(arr[i].key));
 		}
-		if (!(arr = grow(arr, *n, &cap, sizeof(*arr))))
-			return -ENOMEM;
-		arr[(*n)++] = e;
-		next = 0;
+		memcpy(arr[i].val, (char *)vals + i * mvsz, mvsz);
+	}
+	free(keys);
+	free(vals);
+	if (!arr) {
+		*n = 0;
+		return -ENOMEM;
 	}
 	*out = arr;
 	return 0;
@@ -166,22 +156,27 @@ static int cmp_vip_port(const void *a, const void *b)
 static int read_services(struct agent *a, struct dp_service **out, size_t *n)
 {
 	const struct dp_service *k;
-	struct ambit_addr key = {0}, next = {0};
-	struct dp_service *arr = NULL;
-	void *prev = NULL;
-	size_t cap = 0;
-	int fd;
+	struct ambit_addr key;
+	struct dp_service *arr;
+	void *keys, *vals;
+	uint32_t ksz, vsz;
+	int fd, err;
 
 	*out = NULL;
 	*n = 0;
 	fd = datapath_map_fd(a->dp, "services");
 	if (fd < 0)
 		return fd;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct dp_service s = {.vip = next.ip, .port = ntohs(next.port)};
+	err = datapath_map_dump(fd, &keys, &vals, n, &ksz, &vsz);
+	free(vals);
+	if (err)
+		return err;
+	arr = ksz == sizeof(key) ? calloc(*n ? *n : 1, sizeof(*arr)) : NULL;
+	for (size_t i = 0; arr && i < *n; i++) {
+		struct dp_service s;
 
-		key = next;
-		prev = &key;
+		memcpy(&key, (char *)keys + i * sizeof(key), sizeof(key));
+		s = (struct dp_service){.vip = key.ip, .port = ntohs(key.port)};
 		k = a->n_applied_svcs ? bsearch(&s, a->applied_svcs, a->n_applied_svcs,
 						sizeof(*a->applied_svcs), cmp_vip_port)
 				      : NULL;
@@ -191,9 +186,12 @@ static int read_services(struct agent *a, struct dp_service **out, size_t *n)
 			s.backends = k->backends;
 			s.known = true;
 		}
-		if (!(arr = grow(arr, *n, &cap, sizeof(*arr))))
-			return -ENOMEM;
-		arr[(*n)++] = s;
+		arr[i] = s;
+	}
+	free(keys);
+	if (!arr) {
+		*n = 0;
+		return ksz == sizeof(key) ? -ENOMEM : -EINVAL;
 	}
 	*out = arr;
 	return 0;
@@ -554,7 +552,9 @@ static void publish(struct agent *a)
 		goto nomem;
 	/* The kernel's fast drops follow the policy set the ztunnel is about to get. */
 	a->apply_errors += fastdrop_sync(a->dp, &s);
-	json = snapshot_encode(&s);
+	if (!a->memo)
+		a->memo = json_memo_new(); /* NULL: each encoding from scratch */
+	json = snapshot_encode_memo(&s, a->memo);
 	if (!json)
 		goto nomem_s;
 	if (a->snap_json && strcmp(json, a->snap_json) == 0) {
@@ -567,7 +567,7 @@ static void publish(struct agent *a)
 		char *v = snapshot_set_version(json, s.version);
 
 		free(json);
-		json = v ? v : snapshot_encode(&s);
+		json = v ? v : snapshot_encode_memo(&s, a->memo);
 	}
 	free(s.certs);
 	if (!json)
@@ -693,8 +693,19 @@ static void load_dir(struct agent *a)
 	}
 }
 
+/* Monotonic milliseconds, for the phases of a reconcile logged at debug level. */
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 void agent_reconcile(struct agent *a)
 {
+	double t[8];
+
 	struct desired_env env = {
 	    .node = a->opts.node,
 	    .node_ip = a->opts.node_ip,
@@ -717,6 +728,7 @@ void agent_reconcile(struct agent *a)
 		pr_warn("reconcile: no valid pod list yet; the data path is left as it is");
 		return;
 	}
+	t[0] = mono_ms();
 	err = confstore_view(&a->conf, &view);
 	if (err) {
 		pr_err("reconcile: cannot read the config: %s; retrying on the next change",
@@ -727,9 +739,12 @@ void agent_reconcile(struct agent *a)
 		confstore_view_free(&view);
 		return;
 	}
+	t[1] = mono_ms();
 	err = desired_compute(&view, &a->rt, &env, &next);
+	t[2] = mono_ms();
 	if (!err)
 		policy_sync_update(&a->policy, &view, &a->rt, a->opts.root_namespace);
+	t[3] = mono_ms();
 	if (err) {
 		confstore_view_free(&view);
 		desired_free(&next);
@@ -745,10 +760,17 @@ void agent_reconcile(struct agent *a)
 	desired_free(&a->cur);
 	a->cur = next;
 	a->have_cur = true;
+	t[4] = mono_ms();
 	sync_certs(a);
 	publish(a);
+	t[5] = mono_ms();
 	wpserve_sync(a, &view);
 	confstore_view_free(&view);
+	t[6] = mono_ms();
+	pr_debug("reconcile: %.1f ms (view %.1f, desired %.1f, policy %.1f, apply %.1f, "
+		 "publish %.1f, waypoints %.1f)",
+		 t[6] - t[0], t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3], t[5] - t[4],
+		 t[6] - t[5]);
 	a->config_generation = a->generation_seen;
 	if (a->apply_errors)
 		pr_warn("reconcile: %u datapath operation(s) failed; retried on the next change",
@@ -887,6 +909,7 @@ void agent_cleanup(struct agent *a)
 	a->applied_svcs = NULL;
 	free(a->tc_ifindexes);
 	a->tc_ifindexes = NULL;
+	json_memo_free(a->memo);
 	free(a->snap_json);
 	a->snap_json = NULL;
 	ca_destroy(a->ca);

@@ -80,10 +80,12 @@ struct agent {
 	uint64_t config_generation; /* store generation of the last completed reconcile */
 	uint64_t generation_seen;   /* read at the start of the reconcile in progress */
 	char *snap_json;	    /* last published full encoding */
-	unsigned int apply_errors;  /* map/tc failures of the last reconcile */
-	int epfd;		    /* the event loop's, for the waypoints' sockets */
-	struct wpserve *wps;	    /* the node's waypoint instances (wpserve.h) */
-	struct ksource *kube;	    /* the Kubernetes source, or NULL: the state directory */
+	/* Workloads' and services' JSON, for the node's snapshot and its waypoints' (or NULL). */
+	struct json_memo *memo;
+	unsigned int apply_errors; /* map/tc failures of the last reconcile */
+	int epfd;		   /* the event loop's, for the waypoints' sockets */
+	struct wpserve *wps;	   /* the node's waypoint instances (wpserve.h) */
+	struct ksource *kube;	   /* the Kubernetes source, or NULL: the state directory */
 };
 
 /*

@@ -250,7 +250,7 @@ static char *inst_encode(const struct agent *a, const struct wpserve *ws,
 		pr_err("waypoint %s: cannot compile its L7 config: %s", in->wp, strerror(errno));
 		return NULL;
 	}
-	json = snapshot_encode(&s);
+	json = snapshot_encode_memo(&s, a->memo);
 	l7_config_free(s.l7);
 	return json;
 }

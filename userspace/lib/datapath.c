@@ -140,6 +140,108 @@ int datapath_map_fd(struct datapath *dp, const char *name)
 	return -ENOENT;
 }
 
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* the kernel's, for an operation a map type lacks */
+#endif
+
+/* The key-by-key walk, for map types without batched look-ups. */
+static int dump_walk(int fd, uint32_t ksz, uint32_t vsz, char **keys, char **vals, size_t *n)
+{
+	size_t cap = *n;
+	char key[64], next[64];
+	bool first = true;
+
+	if (ksz > sizeof(key))
+		return -EINVAL;
+	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		first = false;
+		memcpy(key, next, ksz);
+		if (*n == cap) {
+			char *k, *v;
+
+			cap = cap ? cap * 2 : 256;
+			k = realloc(*keys, cap * ksz);
+			if (k)
+				*keys = k;
+			v = realloc(*vals, cap * vsz);
+			if (v)
+				*vals = v;
+			if (!k || !v)
+				return -ENOMEM;
+		}
+		/* Deleted under us (an LRU or another writer): not there, then. */
+		if (bpf_map_lookup_elem(fd, key, *vals + *n * vsz) == 0)
+			memcpy(*keys + (*n)++ * ksz, key, ksz);
+	}
+	return 0;
+}
+
+int datapath_map_dump(int fd, void **keys, void **vals, size_t *n, uint32_t *ksz, uint32_t *vsz)
+{
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info), count;
+	char token[64], *k = NULL, *v = NULL;
+	bool first = true;
+	size_t cap = 0, chunk = 1024;
+	int err;
+
+	*keys = *vals = NULL;
+	*n = 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	*ksz = info.key_size;
+	*vsz = info.value_size;
+	/* The batch token is the map's own (a bucket index for hash maps; at most a key). */
+	if (info.key_size > sizeof(token) || !info.value_size)
+		return -EINVAL;
+	for (;;) {
+		if (cap - *n < chunk) {
+			char *nk, *nv;
+
+			cap = *n + chunk;
+			nk = realloc(k, cap * info.key_size);
+			if (nk)
+				k = nk;
+			nv = realloc(v, cap * info.value_size);
+			if (nv)
+				v = nv;
+			if (!nk || !nv) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		count = (uint32_t)chunk;
+		err = bpf_map_lookup_batch(fd, first ? NULL : token, token, k + *n * info.key_size,
+					   v + *n * info.value_size, &count, NULL);
+		err = err ? -errno : 0;
+		if (err == -ENOSPC && !count) { /* one bucket holds more than a chunk */
+			chunk *= 2;
+			continue;
+		}
+		*n += count;
+		first = false;
+		if (err == -ENOENT) { /* the last batch */
+			err = 0;
+			break;
+		}
+		if (err)
+			break;
+	}
+	if (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP) {
+		*n = 0;
+		err = dump_walk(fd, info.key_size, info.value_size, &k, &v, n);
+	}
+	if (err) {
+		free(k);
+		free(v);
+		*n = 0;
+		return err;
+	}
+	*keys = k;
+	*vals = v;
+	return 0;
+}
+
 static int map_update(struct datapath *dp, enum datapath_map m, const void *key, const void *val)
 {
 	return bpf_map_update_elem(dp->map_fds[m], key, val, BPF_ANY) ? -errno : 0;
