@@ -714,6 +714,7 @@ void agent_reconcile(struct agent *a)
 	    .ifindex_of = env_ifindex,
 	    .cgroup_id_of = env_cgroup_id,
 	};
+	struct waypoint_view wv = {0};
 	struct desired next;
 	struct config view;
 	int err;
@@ -739,6 +740,9 @@ void agent_reconcile(struct agent *a)
 		confstore_view_free(&view);
 		return;
 	}
+	/* The waypoint bindings, for the node's snapshot and the waypoints' alike. */
+	if (!waypoint_view_build(&wv, &view, &a->rt, a->opts.trust_domain))
+		env.waypoints = &wv;
 	t[1] = mono_ms();
 	err = desired_compute(&view, &a->rt, &env, &next);
 	t[2] = mono_ms();
@@ -746,6 +750,7 @@ void agent_reconcile(struct agent *a)
 		policy_sync_update(&a->policy, &view, &a->rt, a->opts.root_namespace);
 	t[3] = mono_ms();
 	if (err) {
+		waypoint_view_free(&wv);
 		confstore_view_free(&view);
 		desired_free(&next);
 		pr_err("reconcile: cannot compute the desired state: %s; retrying on the next "
@@ -764,7 +769,8 @@ void agent_reconcile(struct agent *a)
 	sync_certs(a);
 	publish(a);
 	t[5] = mono_ms();
-	wpserve_sync(a, &view);
+	wpserve_sync(a, &view, env.waypoints);
+	waypoint_view_free(&wv);
 	confstore_view_free(&view);
 	t[6] = mono_ms();
 	pr_debug("reconcile: %.1f ms (view %.1f, desired %.1f, policy %.1f, apply %.1f, "
@@ -784,7 +790,7 @@ void agent_renew_certs(struct agent *a)
 	sync_certs(a);
 	publish(a);
 	if (confstore_view(&a->conf, &view) == 0) {
-		wpserve_sync(a, &view);
+		wpserve_sync(a, &view, NULL);
 		confstore_view_free(&view);
 	}
 }

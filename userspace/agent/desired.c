@@ -315,6 +315,16 @@ static int cmp_rt_pod(const void *a, const void *b)
 	return c ? c : (x > y) - (x < y);
 }
 
+static const char *rt_ns(void *arg, size_t i)
+{
+	return ((const struct desired_index *)arg)->rt[i]->namespace;
+}
+
+static const struct config_labels *rt_labels(void *arg, size_t i)
+{
+	return &((const struct desired_index *)arg)->rt[i]->labels;
+}
+
 int desired_index_build(const struct config *cfg, const struct runtime *rt,
 			struct desired_index *ix)
 {
@@ -332,6 +342,8 @@ int desired_index_build(const struct config *cfg, const struct runtime *rt,
 	qsort(ix->pods, ix->n_pods, sizeof(*ix->pods), cmp_cfg_pod);
 	qsort(ix->rt, ix->n_rt, sizeof(*ix->rt), cmp_rt_pod);
 	ix->cfg = cfg;
+	/* Without memory for it, selections scan their namespace. */
+	(void)label_index_build(&ix->by_label, ix->n_rt, rt_ns, rt_labels, ix);
 	return 0;
 }
 
@@ -339,6 +351,7 @@ void desired_index_free(struct desired_index *ix)
 {
 	free(ix->pods);
 	free(ix->rt);
+	label_index_free(&ix->by_label);
 	memset(ix, 0, sizeof(*ix));
 }
 
@@ -412,6 +425,37 @@ static bool selects(const struct config_service *svc, const struct rt_pod *p)
  * source's; the local cluster has none). Selector-less Services are few (the API server's own,
  * external databases): their slices are found by a scan of the view's.
  */
+/*
+ * The pods @svc selects, in namespace order (its endpoints' order): from the label index's
+ * candidates, or its namespace's pods when there is no index. *@out malloc'd. 0 or -ENOMEM.
+ */
+static int selected_pods(const struct desired_index *ix, const struct config_service *svc,
+			 const struct rt_pod ***out, size_t *n)
+{
+	const struct rt_pod *const *ns_pods;
+	size_t n_cand, n_ns = 0;
+	const size_t *cand =
+	    label_index_candidates(&ix->by_label, svc->meta.namespace, &svc->selector, &n_cand);
+
+	*out = NULL;
+	*n = 0;
+	if (!svc->selector.n || !n_cand)
+		return 0;
+	if (n_cand == SIZE_MAX)
+		n_cand = n_ns = desired_ns_pods(ix, svc->meta.namespace, &ns_pods);
+	*out = calloc(n_cand, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (size_t k = 0; k < n_cand; k++) {
+		const struct rt_pod *p = n_ns ? ns_pods[k] : ix->rt[cand[k]];
+
+		if (strcmp(p->namespace, svc->meta.namespace) || !selects(svc, p))
+			continue;
+		(*out)[(*n)++] = p;
+	}
+	return 0;
+}
+
 static bool slice_of(const struct config_endpoint_slice *s, const struct config_service *svc)
 {
 	return s->ipv4 && s->service && !strcmp(s->service, svc->meta.name) &&
@@ -487,11 +531,15 @@ static void slice_backends(const struct config *cfg, const struct config_service
 	}
 }
 
+static int service_ports(struct builder *b, const struct config *cfg,
+			 const struct config_service *svc, const struct rt_pod **sel, size_t n_sel,
+			 size_t n_backends, bool sliced);
+
 static int add_service(struct builder *b, const struct config *cfg, const struct runtime *rt,
 		       const struct config_service *svc)
 {
-	const struct rt_pod *const *ns_pods;
-	size_t n_ns = desired_ns_pods(b->ix, svc->meta.namespace, &ns_pods);
+	const struct rt_pod **sel = NULL;
+	size_t n_sel = 0;
 	struct desired *d = b->d;
 	struct snap_service *ss;
 	struct in_addr a;
@@ -519,7 +567,8 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 	if (!svc->selector.n && !sliced)
 		return 0;
 
-	if (grow((void **)&d->snap_services, &b->cap_ssvc, d->n_snap_services, sizeof(*ss)))
+	if (grow((void **)&d->snap_services, &b->cap_ssvc, d->n_snap_services, sizeof(*ss)) ||
+	    selected_pods(b->ix, svc, &sel, &n_sel))
 		return -ENOMEM;
 	ss = &d->snap_services[d->n_snap_services++];
 	memset(ss, 0, sizeof(*ss));
@@ -529,27 +578,31 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 		     svc->meta.namespace) < 0)
 		ss->hostname = NULL;
 	ss->vip = vip;
-	if (!ss->name || !ss->namespace || !ss->hostname)
-		return -ENOMEM;
-	if (svc->nports) {
-		ss->ports = calloc(svc->nports, sizeof(*ss->ports));
-		if (!ss->ports)
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < n_ns; i++) {
-		uint32_t *ep;
-
-		if (!selects(svc, ns_pods[i]))
-			continue;
-		ep = realloc(ss->endpoints, (ss->nendpoints + 1) * sizeof(*ep));
-		if (!ep)
-			return -ENOMEM;
-		ss->endpoints = ep;
-		ss->endpoints[ss->nendpoints++] = ns_pods[i]->ip;
-	}
+	err = !ss->name || !ss->namespace || !ss->hostname ? -ENOMEM : 0;
+	if (!err && svc->nports && !(ss->ports = calloc(svc->nports, sizeof(*ss->ports))))
+		err = -ENOMEM;
+	if (!err && n_sel && !(ss->endpoints = calloc(n_sel, sizeof(*ss->endpoints))))
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < n_sel; i++)
+		ss->endpoints[ss->nendpoints++] = sel[i]->ip;
 	n_backends = ss->nendpoints;
-	if (sliced && slice_endpoints(cfg, svc, ss, &n_backends))
-		return -ENOMEM;
+	if (!err && sliced && slice_endpoints(cfg, svc, ss, &n_backends))
+		err = -ENOMEM;
+	if (!err)
+		err = service_ports(b, cfg, svc, sel, n_sel, n_backends, sliced);
+	free(sel);
+	return err;
+}
+
+/* @svc's ports, each with its backends: the selected pods' target ports, or its slices'. */
+static int service_ports(struct builder *b, const struct config *cfg,
+			 const struct config_service *svc, const struct rt_pod **sel, size_t n_sel,
+			 size_t n_backends, bool sliced)
+{
+	struct desired *d = b->d;
+	struct snap_service *ss = &d->snap_services[d->n_snap_services - 1];
+	uint32_t vip = ss->vip;
+	int err;
 
 	for (size_t i = 0; i < svc->nports; i++) {
 		const struct config_service_port *sp = &svc->ports[i];
@@ -574,16 +627,13 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 		}
 		if (sliced)
 			slice_backends(cfg, svc, sp, ds, pp);
-		for (size_t j = 0; !sliced && j < n_ns; j++) {
-			uint16_t tp;
+		for (size_t j = 0; !sliced && j < n_sel; j++) {
+			uint16_t tp = target_port(b->ix, sel[j], sp);
 
-			if (!selects(svc, ns_pods[j]))
-				continue;
-			tp = target_port(b->ix, ns_pods[j], sp);
 			if (!tp) {
 				err = warn(b, "service %s/%s port %u: pod %s has no port named %s",
 					   svc->meta.namespace, svc->meta.name, sp->port,
-					   ns_pods[j]->uid, sp->target_port_name);
+					   sel[j]->uid, sp->target_port_name);
 				if (err)
 					return err;
 				continue;
@@ -591,7 +641,7 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 			/* The snapshot carries one target port: the first endpoint's. */
 			if (!pp->target_port)
 				pp->target_port = tp;
-			ds->backends[ds->n].ip = ns_pods[j]->ip;
+			ds->backends[ds->n].ip = sel[j]->ip;
 			ds->backends[ds->n].port = tp;
 			ds->n++;
 		}

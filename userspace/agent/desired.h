@@ -15,8 +15,9 @@
 
 #include "ambit/bpf_abi.h"
 #include "ambit/config.h"
-#include "ambit/snapshot.h"
 #include "ambit/l7.h"
+#include "ambit/snapshot.h"
+#include "label_index.h"
 #include "runtime.h"
 
 /* One entry of a fixed-size map (workloads, enrolled_cgrp, pod_ifaces), value zero-padded. */
@@ -63,6 +64,8 @@ struct desired {
 	char **warnings;
 };
 
+struct waypoint_view;
+
 struct desired_env {
 	const char *node;
 	uint32_t node_ip; /* network order */
@@ -73,6 +76,8 @@ struct desired_env {
 	/* cgroup v2 id of @path, or 0. */
 	uint64_t (*cgroup_id_of)(const char *path, void *ctx);
 	void *ctx;
+	/* The waypoint bindings of the same config and pods, or NULL: desired_compute's own. */
+	const struct waypoint_view *waypoints;
 };
 
 /*
@@ -85,6 +90,7 @@ struct desired_index {
 	size_t n_pods;
 	const struct rt_pod **rt; /* the runtime's pods by namespace, then in their order */
 	size_t n_rt;
+	struct label_index by_label; /* positions in @rt, by label */
 };
 
 /* Borrows @cfg and @rt, which must outlive @ix. 0 or -ENOMEM. */
@@ -115,7 +121,8 @@ int desired_waypoints(const struct config *cfg, const struct runtime *rt,
 /*
  * waypoints.c: the L7 inputs of a config and pod list, and the waypoint bindings computed from
  * them (include/ambit/l7.h), for the snapshots of the ztunnel and of each waypoint. Borrows
- * @cfg and @rt, which must outlive the view.
+ * @cfg and @rt, which must outlive the view. Without a waypoint Gateway in @cfg nothing is
+ * bound and the view is empty (no pass over every pod and Service).
  */
 struct waypoint_view {
 	struct l7_pod *pods;

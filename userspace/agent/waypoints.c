@@ -54,12 +54,23 @@ static struct snap_waypoint *binding(const struct l7_waypoint *w, const struct d
 	return s;
 }
 
+static bool any_waypoint(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_k8s_gateways; i++)
+		if (cfg->k8s_gateways[i].class_name &&
+		    !strcmp(cfg->k8s_gateways[i].class_name, CONFIG_WAYPOINT_CLASS))
+			return true;
+	return false;
+}
+
 int waypoint_view_build(struct waypoint_view *v, const struct config *cfg, const struct runtime *rt,
 			const char *trust_domain)
 {
 	struct desired_index ix;
 
 	memset(v, 0, sizeof(*v));
+	if (!any_waypoint(cfg))
+		return 0;
 	v->pods = calloc(rt->n_pods + 1, sizeof(*v->pods));
 	if (!v->pods || desired_index_build(cfg, rt, &ix)) {
 		free(v->pods);
@@ -93,23 +104,26 @@ void waypoint_view_free(struct waypoint_view *v)
 int desired_waypoints(const struct config *cfg, const struct runtime *rt,
 		      const struct desired_env *env, struct desired *d)
 {
-	struct waypoint_view v;
-	int err = waypoint_view_build(&v, cfg, rt, env->trust_domain);
+	struct waypoint_view own = {0};
+	const struct waypoint_view *v = env->waypoints;
+	int err = v ? 0 : waypoint_view_build(&own, cfg, rt, env->trust_domain);
 
+	if (!v)
+		v = &own;
 	for (size_t i = 0; !err && i < d->n_snap_services; i++) {
 		struct snap_service *s = &d->snap_services[i];
-		const struct l7_waypoint *w = l7_bindings_find(&v.b, false, s->namespace, s->name);
+		const struct l7_waypoint *w = l7_bindings_find(&v->b, false, s->namespace, s->name);
 
 		if (w && !(s->waypoint = binding(w, d)))
 			err = -ENOMEM;
 	}
 	for (size_t i = 0; !err && i < d->n_snap_workloads; i++) {
 		struct snap_workload *s = &d->snap_workloads[i];
-		const struct l7_waypoint *w = l7_bindings_find(&v.b, true, s->namespace, s->name);
+		const struct l7_waypoint *w = l7_bindings_find(&v->b, true, s->namespace, s->name);
 
 		if (w && !(s->waypoint = binding(w, d)))
 			err = -ENOMEM;
 	}
-	waypoint_view_free(&v);
+	waypoint_view_free(&own);
 	return err;
 }

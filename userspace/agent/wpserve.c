@@ -302,10 +302,11 @@ bool wpserve_instance(const struct agent *a, size_t i, const char **pod, uint64_
 	return true;
 }
 
-void wpserve_sync(struct agent *a, const struct config *cfg)
+void wpserve_sync(struct agent *a, const struct config *cfg, const struct waypoint_view *given)
 {
 	struct wpserve *ws = a->wps;
-	struct waypoint_view v;
+	struct waypoint_view own = {0};
+	const struct waypoint_view *v = given;
 	char **ids = NULL;
 	size_t nids = 0;
 	bool changed;
@@ -318,7 +319,9 @@ void wpserve_sync(struct agent *a, const struct config *cfg)
 			return;
 		}
 	}
-	err = waypoint_view_build(&v, cfg, &a->rt, a->opts.trust_domain);
+	err = v ? 0 : waypoint_view_build(&own, cfg, &a->rt, a->opts.trust_domain);
+	if (!v)
+		v = &own;
 	for (size_t i = 0; i < ws->n; i++)
 		ws->insts[i]->seen = false;
 	for (size_t i = 0; !err && i < a->rt.n_pods; i++) {
@@ -328,7 +331,7 @@ void wpserve_sync(struct agent *a, const struct config *cfg)
 
 		if (!gw || !p->node || strcmp(p->node, a->opts.node))
 			continue;
-		w = find_waypoint(&v.b, p->namespace, gw);
+		w = find_waypoint(&v->b, p->namespace, gw);
 		if (!w)
 			continue;
 		if (!p->agent_dir) {
@@ -349,7 +352,7 @@ void wpserve_sync(struct agent *a, const struct config *cfg)
 	}
 	if (err) {
 		pr_err("waypoints: %s; serving them as before", strerror(-err));
-		waypoint_view_free(&v);
+		waypoint_view_free(&own);
 		return;
 	}
 	for (size_t i = 0; i < ws->n;) {
@@ -368,8 +371,8 @@ void wpserve_sync(struct agent *a, const struct config *cfg)
 		pr_err("waypoint certificates: out of memory; retrying later");
 	free(ids);
 	for (size_t i = 0; i < ws->n; i++)
-		inst_publish(a, ws, &v, ws->insts[i]);
-	waypoint_view_free(&v);
+		inst_publish(a, ws, v, ws->insts[i]);
+	waypoint_view_free(&own);
 }
 
 void wpserve_reap(struct agent *a)

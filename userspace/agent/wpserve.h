@@ -20,6 +20,7 @@
 #include "ambit/config.h"
 
 struct agent;
+struct waypoint_view;
 struct wpserve;
 
 #define WPSERVE_SOCKET "agent.sock"
@@ -27,9 +28,10 @@ struct wpserve;
 /*
  * Serves exactly the waypoint instances of @a's node that @cfg and @a's pod list define, with
  * @a's current snapshot state; publishes what changed. Called after each reconcile and
- * certificate renewal; problems are logged, never fatal.
+ * certificate renewal; problems are logged, never fatal. @v: the waypoint bindings of @cfg
+ * and @a's pods (desired.h), or NULL to compute them.
  */
-void wpserve_sync(struct agent *a, const struct config *cfg);
+void wpserve_sync(struct agent *a, const struct config *cfg, const struct waypoint_view *v);
 /*
  * Instance @i of those served (from 0): its pod "ns/name" and the version of the last snapshot
  * published to it (0: none yet). False past the last.

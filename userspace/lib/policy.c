@@ -368,19 +368,42 @@ static int cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static const char *wl_ns(void *arg, size_t i)
+{
+	const struct policy_comp *c = arg;
+
+	return c->wls[c->by_ns[i]].namespace;
+}
+
+static const struct config_labels *wl_labels(void *arg, size_t i)
+{
+	const struct policy_comp *c = arg;
+
+	return c->wls[c->by_ns[i]].labels;
+}
+
 /* Uids of workloads @sel selects in @ns (NULL: every namespace), sorted, into @out. */
 int policy_select_workloads(const struct policy_comp *c, const char *ns,
 			    const struct config_labels *sel, char ***out, size_t *n)
 {
-	size_t lo, hi;
+	size_t lo, hi, n_cand;
+	const size_t *cand = label_index_candidates(&c->by_label, ns, sel, &n_cand);
 
 	*out = NULL;
 	*n = 0;
-	ns_range(c, ns, &lo, &hi);
-	for (size_t i = lo; i < hi; i++) {
+	if (n_cand == SIZE_MAX) {
+		ns_range(c, ns, &lo, &hi);
+	} else {
+		lo = 0;
+		hi = n_cand;
+	}
+	for (size_t k = lo; k < hi; k++) {
+		size_t i = cand ? cand[k] : k;
 		const struct policy_workload_input *w = &c->wls[c->by_ns[i]];
 		char **p;
 
+		if (cand && ns && strcmp(w->namespace, ns))
+			continue; /* a hash met another namespace's */
 		if (w->labels ? !config_labels_match(sel, w->labels) : sel->n > 0)
 			continue;
 		p = realloc(*out, (*n + 1) * sizeof(char *));
@@ -640,6 +663,8 @@ struct policy_set *policy_compile(const struct config *cfg, const struct policy_
 	for (size_t i = 0; i < n_wls; i++)
 		c.by_ns[i] = i;
 	qsort_r(c.by_ns, n_wls, sizeof(size_t), cmp_wl_ns, (void *)wls);
+	/* Without memory for the index, selections scan. */
+	(void)label_index_build(&c.by_label, n_wls, wl_ns, wl_labels, &c);
 
 	ps->policies = calloc(n_ap + 1, sizeof(*ps->policies));
 	if (!ps->policies || !(dup = duplicate_authz(&c)))
@@ -658,10 +683,12 @@ struct policy_set *policy_compile(const struct config *cfg, const struct policy_
 	    policy_compile_peer_auths(&c))
 		goto nomem;
 	free(c.by_ns);
+	label_index_free(&c.by_label);
 	return ps;
 nomem:
 	free(dup);
 	free(c.by_ns);
+	label_index_free(&c.by_label);
 	policy_set_free(ps);
 	errno = ENOMEM;
 	return NULL;

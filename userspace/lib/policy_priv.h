@@ -4,13 +4,15 @@
 #define AMBIT_POLICY_PRIV_H
 
 #include "ambit/policy.h"
+#include "label_index.h"
 
 /* The compiler's state (policy.c, policy_mtls.c). */
 struct policy_comp {
 	const struct config *cfg;
 	const struct policy_workload_input *wls;
 	size_t n_wls;
-	size_t *by_ns; /* indexes into wls sorted by namespace, then uid */
+	size_t *by_ns;		     /* indexes into wls sorted by namespace, then uid */
+	struct label_index by_label; /* positions in by_ns, by label */
 	const char *root;
 	struct config_diags *diags;
 	struct policy_set *ps;
