@@ -4,7 +4,7 @@
 # each) and POLS AuthorizationPolicies in 100 ambient namespaces; one agent (--kubeconfig, in a
 # network namespace, cgroup and pin root of its own) lists and watches them. Measured:
 #  - initial sync: from the agent's start to its first snapshot holding every pod;
-#  - the agent's memory after it (VmRSS) and at its peak (VmHWM);
+#  - the agent's memory after it, idle (VmRSS), and at its peak (VmHWM);
 #  - from a watch event to the snapshot in force: EVENTS changes made through the API one at a
 #    time (half new pods, half changed policies), each timed from the write's answer to the
 #    agent's log line publishing the snapshot that has it (both on this host's clock); p50, p99.
@@ -131,7 +131,8 @@ while ! grep -q "snapshot version [0-9]*: $PODS workload" "$tmp/agent.log"; do
 	sleep 0.05
 done
 t1=$(date +%s.%N)
-sleep 1
+# Idle: the agent gives freed memory back a second after its last reconcile.
+sleep 2
 rss=$(awk '/^VmRSS/ {print $2}' "/proc/$agent/status")
 hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$agent/status")
 sync_s=$($PY -c "print($t1 - $t0)")

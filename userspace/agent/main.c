@@ -40,6 +40,8 @@
 #define KUBE_DEBOUNCE_MS 10
 /* How long a WATCH request lasts before it is made again (client-go draws 5 to 10 minutes). */
 #define KUBE_WATCH_S 300
+/* Memory is given back once no reconcile came for this long (on_trim). */
+#define TRIM_IDLE_MS 1000
 /* Safety net: picks up what no inotify event announces (interfaces, cgroups, cluster.json). */
 #define RESYNC_S 15
 
@@ -51,7 +53,7 @@
 struct loop {
 	struct agent agent;
 	int epfd;
-	struct agent_source sig, ino, debounce, certs, resync, kube;
+	struct agent_source sig, ino, debounce, certs, resync, kube, trim;
 	char runtime_dir[PATH_MAX];
 	int runtime_wd;
 	bool stop;
@@ -123,6 +125,7 @@ static void reconcile(struct loop *l)
 	time_t deadline, now;
 
 	agent_reconcile(&l->agent);
+	arm(l->trim.fd, TRIM_IDLE_MS);
 	if (!l->agent.kube)
 		watch_dirs(l);
 	deadline = agent_next_cert_deadline(&l->agent);
@@ -193,6 +196,16 @@ static void on_certs(struct agent_source *src, uint32_t events)
 		now = time(NULL);
 		arm(src->fd, deadline > now ? (long)(deadline - now) * 1000 : 1000);
 	}
+}
+
+/*
+ * A quiet second after the last reconcile: what its desired state and encodings held goes back
+ * to the kernel. Not after each one: a burst of changes would fault those pages in again.
+ */
+static void on_trim(struct agent_source *src, uint32_t events)
+{
+	drain(src->fd);
+	malloc_trim(0);
 }
 
 static void on_resync(struct agent_source *src, uint32_t events)
@@ -498,6 +511,10 @@ static int startup(struct loop *l)
 		err = add_source(l, &l->resync,
 				 timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
 				 on_resync);
+	if (!err)
+		err = add_source(l, &l->trim,
+				 timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+				 on_trim);
 	if (err) {
 		pr_err("event loop setup: %s", strerror(-err));
 		return err;
@@ -546,6 +563,7 @@ int main(int argc, char **argv)
 	    .certs = {.fd = -1},
 	    .resync = {.fd = -1},
 	    .kube = {.fd = -1},
+	    .trim = {.fd = -1},
 	};
 	enum log_level lvl = LOG_LEVEL_INFO;
 	int err;
@@ -555,6 +573,12 @@ int main(int argc, char **argv)
 	 * resident: the threads only parse and hand over, so two arenas serve them all.
 	 */
 	mallopt(M_ARENA_MAX, 2);
+	/*
+	 * A reconcile frees the last one's many small blocks and then asks for large ones: with
+	 * fastbins, that large request stops to consolidate them all (a tenth of a reconcile at
+	 * 10,000 pods). Freed blocks go to the thread cache or are merged as they are freed.
+	 */
+	mallopt(M_MXFAST, 0);
 	if (argc > 1 && !strcmp(argv[1], "--ca-server"))
 		return caserver_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "--waypoint-controller"))
@@ -594,6 +618,7 @@ int main(int argc, char **argv)
 	close_fd(l.debounce.fd);
 	close_fd(l.certs.fd);
 	close_fd(l.resync.fd);
+	close_fd(l.trim.fd);
 	close_fd(l.epfd);
 	if (err)
 		pr_err("exiting: %s", strerror(-err));
