@@ -39,7 +39,8 @@ struct config_meta {
 	char *uid;	   /* metadata.uid (set by the API server), or NULL */
 	/* The ownerReference with controller: true (kind and name), or NULL. */
 	char *controller_kind, *controller_name;
-	bool deleting; /* metadata.deletionTimestamp is set: the object is being deleted */
+	bool deleting;	  /* metadata.deletionTimestamp is set: the object is being deleted */
+	uint64_t id_hash; /* config_object_hash, kept by a store that holds the object; 0: none */
 };
 
 struct config_namespace {
@@ -868,8 +869,13 @@ int config_object_path(const char *state, const char *group, const char *kind, c
 
 /* An object's identity as text: "group|Kind|namespace|name" (namespace "" when none). */
 void config_object_key(const char *kind, const struct config_meta *m, char *buf, size_t len);
-/* The same identity as a 64-bit hash (XXH3 of its parts), for tables of many objects. */
+/*
+ * The same identity as a 64-bit hash (XXH3 of its parts), for tables of many objects: @m's
+ * id_hash when set (config_stamp_ids), else computed.
+ */
 uint64_t config_object_hash(const char *kind, const struct config_meta *m);
+/* Sets every top-level object's id_hash, for a store that keeps @c and views it often. */
+void config_stamp_ids(struct config *c);
 /* Calls @fn for every top-level object of @c; stops at @fn's first non-zero return. */
 int config_each_object(const struct config *c,
 		       int (*fn)(void *arg, const char *kind, const struct config_meta *m),
@@ -886,6 +892,15 @@ int config_view_drop_duplicates(
     void (*report)(void *arg, const char *kind, const struct config_meta *kept,
 		   const struct config_meta *dropped),
     void *arg);
+/*
+ * The same, and @kept (may be NULL) is told each object that stays with its identity's hash,
+ * in the order of the hashes, before the arrays are compacted.
+ */
+int config_view_drop_duplicates_kept(
+    struct config *view, int (*prefer)(void *arg, const char *kind, const struct config_meta *m),
+    void (*report)(void *arg, const char *kind, const struct config_meta *kept,
+		   const struct config_meta *dropped),
+    void (*kept)(void *arg, const struct config_meta *m, uint64_t hash), void *arg);
 
 /* Loads every *.yaml / *.yml file under @dir (sorted, recursive). Returns the first error. */
 int config_load_dir(struct config *cfg, const char *dir, struct config_diags *diags);

@@ -260,6 +260,7 @@ static bool entry_parse(struct confstore_file *f, const char *buf, size_t len, i
 		}
 		if (!cache_dir || !cache_load(cache_dir, f->path, &f->good))
 			return false;
+		config_stamp_ids(&f->good);
 		f->has_good = true;
 		pr_warn("%s: serving its last good version (cached before a restart)", f->path);
 		return true;
@@ -267,10 +268,15 @@ static bool entry_parse(struct confstore_file *f, const char *buf, size_t len, i
 	config_diags_free(&f->errors);
 	config_free(&f->good);
 	f->good = cfg;
+	config_stamp_ids(&f->good);
 	f->has_good = true;
 	if (cache_dir)
 		cache_store(cache_dir, f->path, buf, len);
-	pr_info("%s: loaded", f->path);
+	/* Another source's objects come by the thousand (a Kubernetes list): not each a line. */
+	if (f->external)
+		pr_debug("%s: loaded", f->path);
+	else
+		pr_info("%s: loaded", f->path);
 	return true;
 }
 
@@ -483,9 +489,20 @@ static void report_dup(void *arg, const char *kind, const struct config_meta *ke
 			 kept->origin.file, kept->origin.line);
 }
 
+static bool diag_known(const struct config_diags *d, const struct config_diag *x)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (!strcmp(d->items[i].message, x->message) &&
+		    !strcmp(d->items[i].file ? d->items[i].file : "", x->file ? x->file : ""))
+			return true;
+	return false;
+}
+
 struct dedupe {
 	struct confstore *cs;
 	struct config_diags found;
+	struct confstore_owner *owners; /* the kept objects', in hash order */
+	size_t n_owners;
 };
 
 static void report(void *arg, const char *kind, const struct config_meta *kept,
@@ -499,27 +516,11 @@ static int prefer_dd(void *arg, const char *kind, const struct config_meta *m)
 	return prefer(((struct dedupe *)arg)->cs, kind, m);
 }
 
-static bool diag_known(const struct config_diags *d, const struct config_diag *x)
+static void add_owner(void *arg, const struct config_meta *m, uint64_t hash)
 {
-	for (size_t i = 0; i < d->n; i++)
-		if (!strcmp(d->items[i].message, x->message) &&
-		    !strcmp(d->items[i].file ? d->items[i].file : "", x->file ? x->file : ""))
-			return true;
-	return false;
-}
+	struct dedupe *dd = arg;
 
-struct owners_build {
-	struct confstore_owner *o;
-	size_t n;
-};
-
-static int add_owner(void *arg, const char *kind, const struct config_meta *m)
-{
-	struct owners_build *b = arg;
-
-	b->o[b->n++] =
-	    (struct confstore_owner){config_object_hash(kind, m), path_hash(m->origin.file)};
-	return 0;
+	dd->owners[dd->n_owners++] = (struct confstore_owner){hash, path_hash(m->origin.file)};
 }
 
 static int count_obj(void *arg, const char *kind, const struct config_meta *m)
@@ -532,13 +533,19 @@ static int count_obj(void *arg, const char *kind, const struct config_meta *m)
 static int dedupe_view(struct confstore *cs, struct config *view)
 {
 	struct dedupe dd = {.cs = cs};
-	struct owners_build b = {0};
 	size_t n = 0;
 	int err;
 
-	err = config_view_drop_duplicates(view, prefer_dd, report, &dd);
-	if (err)
-		goto out;
+	config_each_object(view, count_obj, &n);
+	dd.owners = calloc(n ? n : 1, sizeof(*dd.owners));
+	if (!dd.owners)
+		return -ENOMEM;
+	err = config_view_drop_duplicates_kept(view, prefer_dd, report, add_owner, &dd);
+	if (err) {
+		free(dd.owners);
+		config_diags_free(&dd.found);
+		return err;
+	}
 	for (size_t i = 0; i < dd.found.n; i++) {
 		char line[1024];
 
@@ -549,21 +556,10 @@ static int dedupe_view(struct confstore *cs, struct config *view)
 	}
 	config_diags_free(&cs->dups);
 	cs->dups = dd.found;
-	dd.found = (struct config_diags){0};
-	config_each_object(view, count_obj, &n);
-	b.o = calloc(n ? n : 1, sizeof(*b.o));
-	if (!b.o) {
-		err = -ENOMEM;
-		goto out;
-	}
-	config_each_object(view, add_owner, &b);
-	qsort(b.o, b.n, sizeof(*b.o), owner_cmp);
 	free(cs->owners);
-	cs->owners = b.o;
-	cs->n_owners = b.n;
-out:
-	config_diags_free(&dd.found);
-	return err;
+	cs->owners = dd.owners;
+	cs->n_owners = dd.n_owners;
+	return 0;
 }
 
 /*

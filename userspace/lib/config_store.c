@@ -103,11 +103,27 @@ static size_t group_len(const struct config_meta *m)
 	return slash ? (size_t)(slash - m->api_version) : 0;
 }
 
+static int stamp(void *arg, const char *kind, const struct config_meta *m)
+{
+	/* The caller's own config (config_stamp_ids takes it mutable). */
+	((struct config_meta *)m)->id_hash = 0;
+	((struct config_meta *)m)->id_hash = config_object_hash(kind, m);
+	return 0;
+}
+
+void config_stamp_ids(struct config *c)
+{
+	config_each_object(c, stamp, NULL);
+}
+
 uint64_t config_object_hash(const char *kind, const struct config_meta *m)
 {
 	const char *ns = m->namespace ? m->namespace : "", *name = m->name ? m->name : "";
-	uint64_t h = XXH3_64bits(m->api_version ? m->api_version : "", group_len(m));
+	uint64_t h;
 
+	if (m->id_hash)
+		return m->id_hash;
+	h = XXH3_64bits(m->api_version ? m->api_version : "", group_len(m));
 	/* Each part seeds the next: "a|bc" and "ab|c" differ. */
 	h = XXH3_64bits_withSeed(kind, strlen(kind), h);
 	h = XXH3_64bits_withSeed(ns, strlen(ns), h);
@@ -218,6 +234,15 @@ int config_view_drop_duplicates(
 		   const struct config_meta *dropped),
     void *arg)
 {
+	return config_view_drop_duplicates_kept(view, prefer, report, NULL, arg);
+}
+
+int config_view_drop_duplicates_kept(
+    struct config *view, int (*prefer)(void *arg, const char *kind, const struct config_meta *m),
+    void (*report)(void *arg, const char *kind, const struct config_meta *kept,
+		   const struct config_meta *dropped),
+    void (*kept)(void *arg, const struct config_meta *m, uint64_t hash), void *arg)
+{
 	struct view_array va[VIEW_KINDS];
 	size_t nva = view_arrays(view, va), total = 0, k = 0, kinds;
 	struct entry *e;
@@ -243,8 +268,11 @@ int config_view_drop_duplicates(
 	}
 	qsort(e, total, sizeof(*e), entry_cmp);
 	drop_runs(e, total, va, prefer, report, arg);
-	for (size_t i = 0; i < total && !any; i++)
-		any = e[i].drop;
+	for (size_t i = 0; i < total; i++) {
+		any |= e[i].drop;
+		if (kept && !e[i].drop)
+			kept(arg, e[i].meta, e[i].hash);
+	}
 	/* Compact each array, keeping file order among what stays. */
 	for (size_t a = 0; any && a < nva; a++) {
 		bool *dropped = calloc(*va[a].n ? *va[a].n : 1, sizeof(*dropped));
