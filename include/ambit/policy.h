@@ -26,7 +26,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "ambit/config.h"
 
@@ -202,12 +201,13 @@ void policy_set_free(struct policy_set *ps);
 
 /* JSON form carried in the snapshot ("policies"). Returns a new cJSON object, or NULL+errno. */
 struct cJSON *policy_set_to_json(const struct policy_set *ps);
+struct jbuf;
 struct json_memo;
 /*
- * policy_set_to_json's text, printed to @f, each policy's, namespace's and workload's through
+ * policy_set_to_json's text, appended to @b, each policy's, namespace's and workload's through
  * @m (json_memo.h; NULL: none). 0 or -ENOMEM.
  */
-int policy_set_write(FILE *f, const struct policy_set *ps, struct json_memo *m);
+int policy_set_write(struct jbuf *b, const struct policy_set *ps, struct json_memo *m);
 /*
  * Strict decode of policy_set_to_json output (wrong types, unknown enums, bad CIDRs, bad indexes
  * are errors naming the field, written to @err). Returns a new set or NULL with errno EINVAL.

@@ -120,11 +120,11 @@ char *snapshot_encode_memo(const struct snapshot *s, struct json_memo *memo);
 /* Encodes without certs' private keys (for ambitctl and logs). */
 char *snapshot_encode_public(const struct snapshot *s);
 /*
- * @json (snapshot_encode's, which puts the version first) with its version replaced by
- * @version: malloc'd, or NULL (ENOMEM; EINVAL when @json does not start with the version).
- * Saves encoding 10,000 workloads a second time when only the version differs.
+ * True when @a and @b (snapshot_encode's, which puts the version first) differ at most in
+ * their version: the agent encodes the next version and publishes it only if something else
+ * changed, without encoding 10,000 workloads a second time.
  */
-char *snapshot_set_version(const char *json, uint64_t version);
+bool snapshot_same_but_version(const char *a, const char *b);
 /*
  * Parses @json into a new snapshot (caller frees with snapshot_free). On error returns NULL and
  * writes a reason naming the offending field into @err.

@@ -554,24 +554,17 @@ static void publish(struct agent *a)
 	a->apply_errors += fastdrop_sync(a->dp, &s);
 	if (!a->memo)
 		a->memo = json_memo_new(); /* NULL: each encoding from scratch */
+	/* Encoded as the next version, which it becomes only if anything else changed. */
+	s.version = a->version + 1;
 	json = snapshot_encode_memo(&s, a->memo);
-	if (!json)
-		goto nomem_s;
-	if (a->snap_json && strcmp(json, a->snap_json) == 0) {
-		free(json);
-		free(s.certs);
-		return;
-	}
-	s.version = a->snap_version = agent_next_version(a);
-	{
-		char *v = snapshot_set_version(json, s.version);
-
-		free(json);
-		json = v ? v : snapshot_encode_memo(&s, a->memo);
-	}
 	free(s.certs);
 	if (!json)
 		goto nomem;
+	if (a->snap_json && snapshot_same_but_version(json, a->snap_json)) {
+		free(json);
+		return;
+	}
+	a->snap_version = agent_next_version(a);
 	free(a->snap_json);
 	a->snap_json = json;
 	pr_info("snapshot version %llu: %zu workload(s), %zu service(s), %zu certificate(s)",
@@ -581,8 +574,6 @@ static void publish(struct agent *a)
 		pr_err("snapshot version %llu: cannot publish: out of memory",
 		       (unsigned long long)a->snap_version);
 	return;
-nomem_s:
-	free(s.certs);
 nomem:
 	pr_err("snapshot: cannot encode: %s", strerror(errno ? errno : ENOMEM));
 }

@@ -38,7 +38,69 @@ struct memo_ent {
 struct json_memo {
 	size_t n, cap; /* cap: a power of two, at most half full */
 	struct memo_ent *t;
+	size_t last_len;
 };
+
+void jbuf_init(struct jbuf *b, size_t hint)
+{
+	b->len = 0;
+	b->failed = 0;
+	b->cap = hint + hint / 8 + 4096;
+	b->p = malloc(b->cap);
+	if (b->p)
+		b->p[0] = '\0';
+	else
+		b->failed = 1;
+}
+
+void jbuf_put(struct jbuf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *p = realloc(b->p, cap);
+
+		if (!p) {
+			b->failed = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void jbuf_puts(struct jbuf *b, const char *s)
+{
+	jbuf_put(b, s, strlen(s));
+}
+
+char *jbuf_take(struct jbuf *b)
+{
+	char *p = b->p;
+
+	if (b->failed) {
+		free(p);
+		p = NULL;
+		errno = ENOMEM;
+	}
+	memset(b, 0, sizeof(*b));
+	return p;
+}
+
+size_t json_memo_last_len(const struct json_memo *m)
+{
+	return m ? m->last_len : 0;
+}
+
+void json_memo_set_last_len(struct json_memo *m, size_t len)
+{
+	if (m)
+		m->last_len = len;
+}
 
 struct json_memo *json_memo_new(void)
 {
@@ -116,8 +178,8 @@ void json_memo_sweep(struct json_memo *m)
 	m->n = 0;
 }
 
-int json_memo_write(FILE *f, struct json_memo *m, const void *elem, uint64_t (*hash)(const void *),
-		    cJSON *(*to_json)(const void *))
+int json_memo_write(struct jbuf *b, struct json_memo *m, const void *elem,
+		    uint64_t (*hash)(const void *), cJSON *(*to_json)(const void *))
 {
 	struct memo_ent *e = NULL;
 	uint64_t h = 0;
@@ -129,7 +191,8 @@ int json_memo_write(FILE *f, struct json_memo *m, const void *elem, uint64_t (*h
 		h += !h;
 		if (m->cap && (e = memo_slot(m->t, m->cap, h))->hash) {
 			e->used = true;
-			return fwrite(e->json, 1, e->len, f) == e->len ? 0 : -ENOMEM;
+			jbuf_put(b, e->json, e->len);
+			return b->failed ? -ENOMEM : 0;
 		}
 	}
 	o = to_json(elem);
@@ -137,7 +200,8 @@ int json_memo_write(FILE *f, struct json_memo *m, const void *elem, uint64_t (*h
 	cJSON_Delete(o);
 	if (!txt)
 		return -ENOMEM;
-	if (fputs(txt, f) < 0) {
+	jbuf_puts(b, txt);
+	if (b->failed) {
 		free(txt);
 		return -ENOMEM;
 	}

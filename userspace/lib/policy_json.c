@@ -425,21 +425,25 @@ static uint64_t hash_workload(const void *p)
 	return hash_u32s(w->policies, w->n_policies, h);
 }
 
-static int write_all(FILE *f, const char *key, const void *items, size_t n, size_t size,
+static int write_all(struct jbuf *b, const char *key, const void *items, size_t n, size_t size,
 		     cJSON *(*to_json)(const void *), uint64_t (*hash)(const void *),
 		     struct json_memo *m)
 {
-	int err = fprintf(f, ",\"%s\":[", key) < 0 ? -ENOMEM : 0;
+	int err = 0;
 
+	jbuf_puts(b, ",\"");
+	jbuf_puts(b, key);
+	jbuf_puts(b, "\":[");
 	for (size_t i = 0; !err && i < n; i++) {
-		if (i && fputc(',', f) < 0)
-			return -ENOMEM;
-		err = json_memo_write(f, m, (const char *)items + i * size, hash, to_json);
+		if (i)
+			jbuf_put(b, ",", 1);
+		err = json_memo_write(b, m, (const char *)items + i * size, hash, to_json);
 	}
-	return err || fputc(']', f) < 0 ? -ENOMEM : 0;
+	jbuf_put(b, "]", 1);
+	return err || b->failed ? -ENOMEM : 0;
 }
 
-int policy_set_write(FILE *f, const struct policy_set *ps, struct json_memo *m)
+int policy_set_write(struct jbuf *b, const struct policy_set *ps, struct json_memo *m)
 {
 	cJSON *head = set_head(ps);
 	char *txt = head ? cJSON_PrintUnformatted(head) : NULL;
@@ -447,15 +451,16 @@ int policy_set_write(FILE *f, const struct policy_set *ps, struct json_memo *m)
 
 	cJSON_Delete(head);
 	/* The head without its closing brace, then the arrays. */
-	if (!err && fwrite(txt, 1, strlen(txt) - 1, f) != strlen(txt) - 1)
-		err = -ENOMEM;
+	if (!err)
+		jbuf_put(b, txt, strlen(txt) - 1);
 	free(txt);
 #define WRITE_ARRAY(key, items, n, to_json, hash)                                                  \
 	if (!err)                                                                                  \
-		err = write_all(f, key, ps->items, ps->n, sizeof(*ps->items), to_json, hash, m);
+		err = write_all(b, key, ps->items, ps->n, sizeof(*ps->items), to_json, hash, m);
 	SET_ARRAYS(WRITE_ARRAY)
 #undef WRITE_ARRAY
-	return err || fputc('}', f) < 0 ? -ENOMEM : 0;
+	jbuf_put(b, "}", 1);
+	return err || b->failed ? -ENOMEM : 0;
 }
 
 /* ---- decode ---- */

@@ -247,14 +247,19 @@ static int encode_cert(cJSON *arr, const struct snap_cert *c, bool with_keys)
 }
 
 /* "key":<the printed @o> (consumed), after a comma. */
-static int put_json(FILE *f, const char *key, cJSON *o)
+static int put_json(struct jbuf *b, const char *key, cJSON *o)
 {
 	char *txt = o ? cJSON_PrintUnformatted(o) : NULL;
-	int err = txt && fprintf(f, ",\"%s\":%s", key, txt) > 0 ? 0 : -ENOMEM;
 
 	cJSON_Delete(o);
+	if (!txt)
+		return -ENOMEM;
+	jbuf_puts(b, ",\"");
+	jbuf_puts(b, key);
+	jbuf_puts(b, "\":");
+	jbuf_puts(b, txt);
 	free(txt);
-	return err;
+	return b->failed ? -ENOMEM : 0;
 }
 
 /*
@@ -265,9 +270,8 @@ static int put_json(FILE *f, const char *key, cJSON *o)
 static char *encode(const struct snapshot *s, bool with_keys, struct json_memo *memo)
 {
 	cJSON *root = cJSON_CreateObject(), *certs = cJSON_CreateArray();
-	char *head = NULL, *out = NULL;
-	size_t len;
-	FILE *f = NULL;
+	struct jbuf b = {0};
+	char *head = NULL, *out;
 	int err = 0;
 
 	if (!root || !certs)
@@ -293,38 +297,47 @@ static char *encode(const struct snapshot *s, bool with_keys, struct json_memo *
 	err |= add_str(root, "rootPEM", s->root_pem);
 	for (size_t i = 0; i < s->n_certs; i++)
 		err |= encode_cert(certs, &s->certs[i], with_keys);
-	if (err || !(head = cJSON_PrintUnformatted(root)) || !(f = open_memstream(&out, &len)))
+	if (err || !(head = cJSON_PrintUnformatted(root)))
 		goto nomem;
+	/* Room for what the last encoding through the memo wrote: one allocation. */
+	jbuf_init(&b, json_memo_last_len(memo));
 	/* The header without its closing brace. */
-	err |= fwrite(head, 1, strlen(head) - 1, f) != strlen(head) - 1;
-	err |= fputs(",\"workloads\":[", f) < 0;
-	for (size_t i = 0; !err && i < s->n_workloads; i++)
-		err = (i && fputc(',', f) < 0) ||
-		      json_memo_write(f, memo, &s->workloads[i], hash_workload, workload_json);
-	err |= fputs("],\"services\":[", f) < 0;
-	for (size_t i = 0; !err && i < s->n_services; i++)
-		err = (i && fputc(',', f) < 0) ||
-		      json_memo_write(f, memo, &s->services[i], hash_service, service_json);
-	err |= fputc(']', f) < 0;
-	err |= put_json(f, "certs", certs);
+	jbuf_put(&b, head, strlen(head) - 1);
+	jbuf_puts(&b, ",\"workloads\":[");
+	for (size_t i = 0; !err && i < s->n_workloads; i++) {
+		if (i)
+			jbuf_put(&b, ",", 1);
+		err = json_memo_write(&b, memo, &s->workloads[i], hash_workload, workload_json);
+	}
+	jbuf_puts(&b, "],\"services\":[");
+	for (size_t i = 0; !err && i < s->n_services; i++) {
+		if (i)
+			jbuf_put(&b, ",", 1);
+		err = json_memo_write(&b, memo, &s->services[i], hash_service, service_json);
+	}
+	jbuf_put(&b, "]", 1);
+	if (!err)
+		err = put_json(&b, "certs", certs);
 	certs = NULL;
-	if (!err && s->policies)
-		err = fputs(",\"policies\":", f) < 0 ? -ENOMEM
-						     : policy_set_write(f, s->policies, memo);
+	if (!err && s->policies) {
+		jbuf_puts(&b, ",\"policies\":");
+		err = policy_set_write(&b, s->policies, memo);
+	}
 	if (!err && s->l7)
-		err = put_json(f, "l7", l7_to_json(s->l7));
-	err |= fputc('}', f) < 0;
-	if (fclose(f) || err)
+		err = put_json(&b, "l7", l7_to_json(s->l7));
+	jbuf_put(&b, "}", 1);
+	if (err)
+		b.failed = 1;
+	json_memo_set_last_len(memo, b.len);
+	out = jbuf_take(&b);
+	if (!out)
 		goto nomem;
-	f = NULL;
 	json_memo_sweep(memo);
 	cJSON_Delete(root);
 	free(head);
 	return out;
 nomem:
-	if (f)
-		fclose(f);
-	free(out);
+	free(jbuf_take(&b));
 	cJSON_Delete(root);
 	cJSON_Delete(certs);
 	free(head);
@@ -347,29 +360,24 @@ char *snapshot_encode_public(const struct snapshot *s)
 	return encode(s, false, NULL);
 }
 
-char *snapshot_set_version(const char *json, uint64_t version)
+/* What follows snapshot_encode's leading version, or NULL when @json does not start with it. */
+static const char *after_version(const char *json)
 {
 	static const char head[] = "{\"version\":";
-	const char *rest;
-	char num[24];
-	size_t n;
-	char *out;
 
-	if (strncmp(json, head, sizeof(head) - 1) != 0) {
-		errno = EINVAL;
+	if (strncmp(json, head, sizeof(head) - 1) != 0)
 		return NULL;
-	}
-	rest = json + sizeof(head) - 1;
-	while (*rest >= '0' && *rest <= '9')
-		rest++;
-	n = (size_t)snprintf(num, sizeof(num), "%" PRIu64, version);
-	out = malloc(sizeof(head) - 1 + n + strlen(rest) + 1);
-	if (!out)
-		return NULL;
-	memcpy(out, head, sizeof(head) - 1);
-	memcpy(out + sizeof(head) - 1, num, n);
-	strcpy(out + sizeof(head) - 1 + n, rest);
-	return out;
+	json += sizeof(head) - 1;
+	while (*json >= '0' && *json <= '9')
+		json++;
+	return json;
+}
+
+bool snapshot_same_but_version(const char *a, const char *b)
+{
+	const char *ra = after_version(a), *rb = after_version(b);
+
+	return ra && rb && !strcmp(ra, rb);
 }
 
 /* ---- decode ---- */
