@@ -546,7 +546,7 @@ uint64_t agent_next_version(struct agent *a)
 static void publish(struct agent *a)
 {
 	struct snapshot s;
-	char *json;
+	char *json, *old;
 
 	if (snapshot_view(a, &s))
 		goto nomem;
@@ -565,14 +565,16 @@ static void publish(struct agent *a)
 		return;
 	}
 	a->snap_version = agent_next_version(a);
-	free(a->snap_json);
+	old = a->snap_json;
 	a->snap_json = json;
 	pr_info("snapshot version %llu: %zu workload(s), %zu service(s), %zu certificate(s)",
 		(unsigned long long)a->snap_version, a->cur.n_snap_workloads,
 		a->cur.n_snap_services, a->certs.n);
-	if (a->srv && server_publish(a->srv, json, strlen(json)))
+	/* The server borrows it: the old one goes once the server holds the new one. */
+	if (a->srv && server_publish_borrowed(a->srv, json, strlen(json)))
 		pr_err("snapshot version %llu: cannot publish: out of memory",
 		       (unsigned long long)a->snap_version);
+	free(old);
 	return;
 nomem:
 	pr_err("snapshot: cannot encode: %s", strerror(errno ? errno : ENOMEM));

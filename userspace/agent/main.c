@@ -541,7 +541,7 @@ static int startup(struct loop *l)
 		return err;
 	}
 	if (a->snap_json)
-		server_publish(a->srv, a->snap_json, strlen(a->snap_json));
+		server_publish_borrowed(a->srv, a->snap_json, strlen(a->snap_json));
 	pr_info("serving %s (node %s, %s, trust domain %s)", a->opts.socket, a->opts.node,
 		a->opts.node_ip_str, a->opts.trust_domain);
 	return 0;

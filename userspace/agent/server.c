@@ -38,6 +38,7 @@ struct server {
 	size_t n_clients;
 	char *snap;
 	size_t snap_len;
+	bool snap_owned; /* false: the publisher's (server_publish_borrowed) */
 };
 
 static void client_drop(struct client *c, const char *why)
@@ -348,22 +349,21 @@ void server_destroy(struct server *srv)
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->src.fd, NULL);
 	close(srv->src.fd);
 	server_reap(srv);
-	free(srv->snap);
+	if (srv->snap_owned)
+		free(srv->snap);
 	free(srv);
 }
 
-int server_publish(struct server *srv, const char *json, size_t len)
+/* Makes @json the current snapshot (the server's to free when @owned) and sends it. */
+static int publish(struct server *srv, char *json, size_t len, bool owned)
 {
 	struct client *c, *next;
-	char *copy = malloc(len + 1);
 
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, json, len);
-	copy[len] = '\0';
-	free(srv->snap);
-	srv->snap = copy;
+	if (srv->snap_owned)
+		free(srv->snap);
+	srv->snap = json;
 	srv->snap_len = len;
+	srv->snap_owned = owned;
 	for (c = srv->clients; c; c = next) {
 		int err;
 
@@ -380,6 +380,22 @@ int server_publish(struct server *srv, const char *json, size_t len)
 			client_drop(c, strerror(-err));
 	}
 	return 0;
+}
+
+int server_publish(struct server *srv, const char *json, size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, json, len);
+	copy[len] = '\0';
+	return publish(srv, copy, len, true);
+}
+
+int server_publish_borrowed(struct server *srv, const char *json, size_t len)
+{
+	return publish(srv, (char *)json, len, false);
 }
 
 size_t server_client_count(const struct server *srv)

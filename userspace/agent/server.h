@@ -43,6 +43,11 @@ struct server *server_create(const char *path, int epfd, const struct server_ops
 void server_destroy(struct server *srv);
 /* Makes @json (copied) the current snapshot and sends it to every watcher. 0 or -ENOMEM. */
 int server_publish(struct server *srv, const char *json, size_t len);
+/*
+ * The same without the copy (a node's snapshot is megabytes): @json stays the caller's, which
+ * keeps it unchanged until its next server_publish* or server_destroy.
+ */
+int server_publish_borrowed(struct server *srv, const char *json, size_t len);
 /* Frees dropped clients; call after each epoll_wait batch (events may still name them). */
 void server_reap(struct server *srv);
 size_t server_client_count(const struct server *srv);
