@@ -549,8 +549,13 @@ static void test_memo_text(void **state)
 			expect_memo_text(last, m);
 		}
 	}
-	pa->rules[0].clauses[0].n = 0;
-	expect_memo_text(last, m);
+	{
+		size_t n_matches = pa->rules[0].clauses[0].n;
+
+		pa->rules[0].clauses[0].n = 0;
+		expect_memo_text(last, m);
+		pa->rules[0].clauses[0].n = n_matches; /* freed with the set */
+	}
 	pw->mtls.mode =
 	    pw->mtls.mode == CONFIG_MTLS_STRICT ? CONFIG_MTLS_PERMISSIVE : CONFIG_MTLS_STRICT;
 	expect_memo_text(last, m);

@@ -52,6 +52,7 @@ struct tcp {
 	bool corked;	 /* out holds this batch's small writes: no EPOLLOUT needed yet */
 	bool outbound;	 /* opened by the connector (a client), not accepted */
 	bool tls_more;	 /* TLS: the last read stopped at the cap; OpenSSL may hold more */
+	bool delivering; /* in the owner's on_data: its bytes are still being read */
 };
 
 static const struct transport_impl tcp_impl;
@@ -201,7 +202,9 @@ static void deliver(struct tcp *c)
 		n = c->in.len;
 		if (!n)
 			break;
+		c->delivering = true;
 		took = c->t.cbs->on_data(c->t.arg, buf_head(&c->in), n);
+		c->delivering = false;
 		if (c->closed || c->closing)
 			return;
 		buf_consume(&c->in, took);
@@ -470,7 +473,12 @@ static void tcp_close(struct transport *t, bool reset)
 	if (c->closed || c->closing)
 		return;
 	c->t.cbs = NULL;
-	buf_free(&c->in);
+	/*
+	 * Closed from within on_data, the owner's parser may still read what it was given
+	 * (llhttp returns into it after the callback that answered): tcp_free frees it then.
+	 */
+	if (!c->delivering)
+		buf_free(&c->in);
 	if (reset || c->failed || c->connecting) {
 		finish(c, reset || c->failed);
 		return;
