@@ -219,6 +219,20 @@ class Store:
                      if g == res[0] and p == res[2] and (ns is None or n == ns)]
             return items, self.rv
 
+    def list_page(self, res, ns, match, start, limit):
+        """One LIST page: the objects from key `start` on that `match`, at most `limit` (0: all),
+        copied (only the page's: a chunked list of 10,000 objects copies each once), the RV, and
+        how many more there are."""
+        with self.lock:
+            keyed = sorted((f'{o["metadata"].get("namespace", "")}/{o["metadata"]["name"]}', o)
+                           for (g, p, n, _), o in self.objects.items()
+                           if g == res[0] and p == res[2] and (ns is None or n == ns))
+            keyed = [(k, o) for k, o in keyed if k >= start and match(o)]
+            more = len(keyed) - limit if 0 < limit < len(keyed) else 0
+            if more:
+                keyed = keyed[:limit]
+            return [(k, copy.deepcopy(o)) for k, o in keyed], self.rv, more
+
     def create(self, res, ns, obj):
         md = obj.setdefault("metadata", {})
         if not md.get("name"):
@@ -603,8 +617,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def list(self, res, av, ns):
         match = self.selectors(res)
-        items, rv = self.store.list(res, ns or None)
         start = ""
+        rv = None
         if self.query.get("continue"):
             rv, start = decode_continue(self.query["continue"])
             if rv <= self.store.compacted:
@@ -615,15 +629,13 @@ class Handler(BaseHTTPRequestHandler):
                            "results in an inconsistent list - objects that were created, "
                            "modified, or deleted between the time the first chunk was returned "
                            "and now may show up in the list.")
-        keyed = [(f'{o["metadata"].get("namespace", "")}/{o["metadata"]["name"]}', o)
-                 for o in items if match(o)]
-        keyed = [(k, o) for k, o in keyed if k >= start]
         limit = int(self.query.get("limit") or 0)
+        keyed, now, more = self.store.list_page(res, ns or None, match, start, limit)
+        rv = now if rv is None else rv
         meta = {"resourceVersion": str(rv)}
-        if limit > 0 and len(keyed) > limit:
-            meta["continue"] = encode_continue(rv, keyed[limit - 1][0])
-            meta["remainingItemCount"] = len(keyed) - limit
-            keyed = keyed[:limit]
+        if more:
+            meta["continue"] = encode_continue(rv, keyed[-1][0])
+            meta["remainingItemCount"] = more
         for _, o in keyed:
             o.pop("apiVersion", None)
             o.pop("kind", None)
