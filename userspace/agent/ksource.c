@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -288,12 +289,35 @@ static void found_sweep(struct ksource *ks)
 	ks->n_found = k;
 }
 
-static int add_node(struct rt_cluster *cl, const char *name, const char *ip_text)
+/*
+ * The node names met while building (an open-addressing set of name hashes, each with its node
+ * in the cluster being built): every pod names its node, 10,000 pods a hundred nodes.
+ */
+struct node_set {
+	size_t cap; /* a power of two */
+	uint64_t *hash;
+	size_t *node; /* index + 1 into rt_cluster.nodes; 0: free */
+};
+
+static size_t *node_slot(const struct node_set *ns, const struct rt_cluster *cl, const char *name)
+{
+	uint64_t h = XXH3_64bits(name, strlen(name));
+	size_t i = (size_t)h & (ns->cap - 1);
+
+	while (ns->node[i] && (ns->hash[i] != h || strcmp(cl->nodes[ns->node[i] - 1].name, name)))
+		i = (i + 1) & (ns->cap - 1);
+	ns->hash[i] = h;
+	return &ns->node[i];
+}
+
+static int add_node(struct rt_cluster *cl, struct node_set *ns, const char *name,
+		    const char *ip_text)
 {
 	struct in_addr a;
 	struct rt_node *n;
+	size_t *slot = node_slot(ns, cl, name);
 
-	if (!ip_text || inet_pton(AF_INET, ip_text, &a) != 1 || runtime_node_ip(cl, name))
+	if (*slot || !ip_text || inet_pton(AF_INET, ip_text, &a) != 1)
 		return 0;
 	n = realloc(cl->nodes, (cl->n_nodes + 1) * sizeof(*n));
 	if (!n)
@@ -304,7 +328,7 @@ static int add_node(struct rt_cluster *cl, const char *name, const char *ip_text
 	n->ip = a.s_addr;
 	if (!n->name)
 		return -ENOMEM;
-	cl->n_nodes++;
+	*slot = ++cl->n_nodes;
 	return 0;
 }
 
@@ -351,11 +375,18 @@ int ksource_runtime(struct ksource *ks, const struct config *view, struct runtim
 {
 	int err = 0;
 
+	struct node_set ns = {.cap = 64};
+
 	memset(rt, 0, sizeof(*rt));
 	memset(cl, 0, sizeof(*cl));
+	/* At most one node per pod: the set never fills past half. */
+	while (ns.cap < 2 * view->n_pods)
+		ns.cap *= 2;
+	ns.hash = calloc(ns.cap, sizeof(*ns.hash));
+	ns.node = calloc(ns.cap, sizeof(*ns.node));
 	rt->pods = calloc(view->n_pods ? view->n_pods : 1, sizeof(*rt->pods));
-	if (!rt->pods)
-		return -ENOMEM;
+	if (!rt->pods || !ns.hash || !ns.node)
+		err = -ENOMEM;
 	for (size_t i = 0; i < view->n_pods && !err; i++) {
 		const struct config_pod *p = &view->pods[i];
 		uint32_t ip;
@@ -364,8 +395,12 @@ int ksource_runtime(struct ksource *ks, const struct config *view, struct runtim
 			continue;
 		err = add_pod(ks, p, ip, rt);
 		if (!err)
-			err = add_node(cl, p->spec.node_name, p->host_ip);
+			err = add_node(cl, &ns, p->spec.node_name, p->host_ip);
 	}
+	free(ns.hash);
+	free(ns.node);
+	if (!err)
+		runtime_cluster_sort(cl);
 	found_sweep(ks);
 	return err;
 }

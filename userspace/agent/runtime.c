@@ -361,6 +361,8 @@ int runtime_cluster_load(const char *path, struct rt_cluster *out, char *err, si
 	}
 	ret = runtime_cluster_parse(buf, len, out, err, errlen);
 	free(buf);
+	if (!ret)
+		runtime_cluster_sort(out);
 	return ret;
 }
 
@@ -374,8 +376,28 @@ void runtime_cluster_free(struct rt_cluster *c)
 	memset(c, 0, sizeof(*c));
 }
 
+static int cmp_node(const void *a, const void *b)
+{
+	return strcmp(((const struct rt_node *)a)->name, ((const struct rt_node *)b)->name);
+}
+
+void runtime_cluster_sort(struct rt_cluster *c)
+{
+	if (c->n_nodes > 1)
+		qsort(c->nodes, c->n_nodes, sizeof(*c->nodes), cmp_node);
+	c->sorted = true;
+}
+
 uint32_t runtime_node_ip(const struct rt_cluster *c, const char *name)
 {
+	if (c && c->sorted) {
+		struct rt_node key = {.name = (char *)name};
+		const struct rt_node *n =
+		    c->n_nodes ? bsearch(&key, c->nodes, c->n_nodes, sizeof(*c->nodes), cmp_node)
+			       : NULL;
+
+		return n ? n->ip : 0;
+	}
 	for (size_t i = 0; c && i < c->n_nodes; i++)
 		if (strcmp(c->nodes[i].name, name) == 0)
 			return c->nodes[i].ip;

@@ -54,6 +54,7 @@ struct rt_node {
 struct rt_cluster {
 	size_t n_nodes;
 	struct rt_node *nodes;
+	bool sorted; /* by name (runtime_cluster_sort): runtime_node_ip searches in halves */
 };
 
 /*
@@ -75,6 +76,8 @@ int runtime_cluster_load(const char *path, struct rt_cluster *out, char *err, si
 void runtime_cluster_free(struct rt_cluster *c);
 /* IP of node @name in network order, or 0 when unknown. */
 uint32_t runtime_node_ip(const struct rt_cluster *c, const char *name);
+/* Sorts @c's nodes by name, for runtime_node_ip's look-ups of every pod. */
+void runtime_cluster_sort(struct rt_cluster *c);
 
 /* Reads a whole file into a malloc'd NUL-terminated buffer (caller frees). 0 or -errno. */
 int runtime_read_file(const char *path, char **out, size_t *len);
