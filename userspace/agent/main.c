@@ -40,8 +40,12 @@
 #define KUBE_DEBOUNCE_MS 10
 /* How long a WATCH request lasts before it is made again (client-go draws 5 to 10 minutes). */
 #define KUBE_WATCH_S 300
-/* Memory is given back once no reconcile came for this long (on_trim). */
-#define TRIM_IDLE_MS 1000
+/*
+ * Memory is given back once no reconcile came for this long (on_trim): not sooner, or the next
+ * burst of changes pays to fault it back in (a third more on the first reconciles at 10,000
+ * pods); under RESYNC_S, whose reconciles would put it off for ever.
+ */
+#define TRIM_IDLE_MS 10000
 /* Safety net: picks up what no inotify event announces (interfaces, cgroups, cluster.json). */
 #define RESYNC_S 15
 
@@ -198,10 +202,7 @@ static void on_certs(struct agent_source *src, uint32_t events)
 	}
 }
 
-/*
- * A quiet second after the last reconcile: what its desired state and encodings held goes back
- * to the kernel. Not after each one: a burst of changes would fault those pages in again.
- */
+/* Quiet since the last reconcile: what its desired state and encodings held goes back. */
 static void on_trim(struct agent_source *src, uint32_t events)
 {
 	drain(src->fd);
