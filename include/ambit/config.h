@@ -777,6 +777,9 @@ struct config {
 	size_t n_k8s_gateways, n_http_routes, n_grpc_routes;
 	struct config_k8s_gateway *k8s_gateways;
 	struct config_gw_route *http_routes, *grpc_routes;
+	/* @namespaces are sorted by name, one each (config_sort_namespaces): looked up in halves.
+	 */
+	bool namespaces_sorted;
 };
 
 /* One problem found while loading: "file:line:col: kind/ns/name: field: reason". */
@@ -907,6 +910,11 @@ int config_load_dir(struct config *cfg, const char *dir, struct config_diags *di
 
 /* Look-ups; return a borrowed pointer or NULL. */
 const struct config_namespace *config_find_namespace(const struct config *cfg, const char *name);
+/*
+ * Sorts @cfg's Namespaces by name, for the look-ups of every pod: a view with one definition
+ * per Namespace (config_view_drop_duplicates) that is not merged into afterwards.
+ */
+void config_sort_namespaces(struct config *cfg);
 const char *config_label_get(const struct config_labels *labels, const char *key);
 /* A Kubernetes name: an RFC 1123 label (namespaces, most names), or subdomain (at most 253). */
 bool config_dns_label_ok(const char *s);

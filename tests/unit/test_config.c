@@ -861,10 +861,39 @@ static void test_objects_told(void **state)
 	told_free(&t);
 }
 
+/* Namespaces looked up by name, in file order and sorted alike; a merge undoes the sorting. */
+static void test_find_namespace(void **state)
+{
+	struct config_namespace nss[] = {{.meta.name = "zeta"},
+					 {.meta.name = "alpha"},
+					 {.meta.name = "mid"},
+					 {.meta.name = "b"}};
+	struct config cfg = {.n_namespaces = 4, .namespaces = nss};
+	const char *names[] = {"zeta", "alpha", "mid", "b"};
+
+	for (int sorted = 0; sorted < 2; sorted++) {
+		for (size_t i = 0; i < 4; i++) {
+			const struct config_namespace *n = config_find_namespace(&cfg, names[i]);
+
+			assert_non_null(n);
+			assert_string_equal(n->meta.name, names[i]);
+		}
+		assert_null(config_find_namespace(&cfg, "a"));
+		assert_null(config_find_namespace(&cfg, "zz"));
+		config_sort_namespaces(&cfg);
+		assert_true(cfg.namespaces_sorted);
+		assert_string_equal(cfg.namespaces[0].meta.name, "alpha");
+		assert_string_equal(cfg.namespaces[3].meta.name, "zeta");
+	}
+	cfg.n_namespaces = 0;
+	assert_null(config_find_namespace(&cfg, "alpha"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_all_kinds),
+	    cmocka_unit_test(test_find_namespace),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_diag_format),

@@ -592,6 +592,8 @@ int confstore_view(struct confstore *cs, struct config *view)
 	VIEW_KINDS(APPEND_KIND)
 	if (dedupe_view(cs, view))
 		goto nomem;
+	/* One per name now: every pod's namespace is looked up in halves. */
+	config_sort_namespaces(view);
 	return 0;
 nomem:
 	confstore_view_free(view);

@@ -239,6 +239,7 @@ static int config_merge(struct config *cfg, struct config *stage)
 #undef ARR
 	size_t i, n = sizeof(arrs) / sizeof(arrs[0]);
 
+	cfg->namespaces_sorted = false; /* what comes is appended */
 	for (i = 0; i < n; i++) {
 		void *arr;
 
@@ -510,8 +511,28 @@ int config_load_path_opts(struct config *cfg, const char *path, const struct con
 	return config_load_file_opts(cfg, path, opts, diags);
 }
 
+static int cmp_ns(const void *a, const void *b)
+{
+	return strcmp(((const struct config_namespace *)a)->meta.name,
+		      ((const struct config_namespace *)b)->meta.name);
+}
+
+void config_sort_namespaces(struct config *cfg)
+{
+	if (cfg->n_namespaces > 1)
+		qsort(cfg->namespaces, cfg->n_namespaces, sizeof(*cfg->namespaces), cmp_ns);
+	cfg->namespaces_sorted = true;
+}
+
 const struct config_namespace *config_find_namespace(const struct config *cfg, const char *name)
 {
+	if (cfg->namespaces_sorted) {
+		struct config_namespace key = {.meta.name = (char *)name};
+
+		return cfg->n_namespaces ? bsearch(&key, cfg->namespaces, cfg->n_namespaces,
+						   sizeof(*cfg->namespaces), cmp_ns)
+					 : NULL;
+	}
 	for (size_t i = 0; i < cfg->n_namespaces; i++)
 		if (strcmp(cfg->namespaces[i].meta.name, name) == 0)
 			return &cfg->namespaces[i];
