@@ -5,7 +5,7 @@
 # network namespace, cgroup and pin root of its own) lists and watches them. Measured:
 #  - initial sync: from the agent's start to its first snapshot holding every pod;
 #  - the agent's memory after it (VmRSS), at its peak (VmHWM), and idle after the events (once
-#    it gave freed memory back: 10 s after its last reconcile);
+#    it gave freed memory back, 10 s after a reconcile: the lowest over 26 s);
 #  - from a watch event to the snapshot in force: EVENTS changes made through the API one at a
 #    time (half new pods, half changed policies), each timed from the write's answer to the
 #    agent's log line publishing the snapshot that has it (both on this host's clock); p50, p99.
@@ -199,9 +199,14 @@ p50=$($PY -c 'import json,sys; print("%.1f" % json.load(open(sys.argv[1]))["p50_
 p99=$($PY -c 'import json,sys; print("%.1f" % json.load(open(sys.argv[1]))["p99_ms"])' "$tmp/lat.json")
 hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$agent/status")
 say "event to snapshot: p50 $p50 ms, p99 $p99 ms over $EVENTS events; peak RSS $((hwm / 1024)) MB"
-# Idle: 10 s after its last reconcile the agent gives freed memory back (TRIM_IDLE_MS).
-sleep 12
-idle=$(awk '/^VmRSS/ {print $2}' "/proc/$agent/status")
+# Idle: 10 s after its last reconcile the agent gives freed memory back (TRIM_IDLE_MS); its
+# 15 s resync reconciles too, so the lowest of 26 s holds a trim whenever that resync fell.
+idle=
+for _ in $(seq 26); do
+	sleep 1
+	r=$(awk '/^VmRSS/ {print $2}' "/proc/$agent/status")
+	[ -z "$idle" ] || [ "$r" -lt "$idle" ] && idle=$r
+done
 say "idle RSS $((idle / 1024)) MB"
 
 $PY - "$OUT" "$PODS" "$SVCS" "$POLS" "$EVENTS" "$sync_s" "$rss" "$hwm" "$tmp/lat.json" "$idle" <<'EOF'
@@ -227,7 +232,7 @@ fake API server (`tools/bench/kube.sh`); one agent lists and watches them (`--ku
 | initial sync (start to the first snapshot with every pod) | {r['initial_sync_s']} s | |
 | agent RSS after sync | {r['rss_mb']} MB | |
 | agent peak RSS | {r['peak_rss_mb']} MB | |
-| agent RSS idle (10 s after its last change: freed memory given back) | {r['idle_rss_mb']} MB | < 100 MB: {ok(r['idle_rss_mb'] < 100)} |
+| agent RSS idle (freed memory given back 10 s after a change; lowest of 26 s) | {r['idle_rss_mb']} MB | < 100 MB: {ok(r['idle_rss_mb'] < 100)} |
 | watch event to snapshot in force, p50 ({events} events) | {r['event_to_snapshot_p50_ms']} ms | |
 | watch event to snapshot in force, p99 | {r['event_to_snapshot_p99_ms']} ms | < 100 ms: {ok(r['event_to_snapshot_p99_ms'] < 100)} |
 | watch event to snapshot in force, max | {r['event_to_snapshot_max_ms']} ms | |
