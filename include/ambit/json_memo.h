@@ -4,8 +4,9 @@
  * encodings under a hash of each one's fields: a snapshot of 10,000 workloads where one changed
  * prints one. An element's hash function reads exactly the fields its encoder writes and sits
  * beside it; the memo only ever gives the text an element with the same hash printed.
- * One memo serves every encoding of the same elements (the agent's snapshot and its
- * waypoints'); json_memo_sweep after an encoding drops what it did not use.
+ * One memo serves encodings of the same elements (the node's snapshot; the waypoints' share
+ * another, as they carry no policies); json_memo_sweep after an encoding drops what it did
+ * not use.
  */
 #ifndef AMBIT_JSON_MEMO_H
 #define AMBIT_JSON_MEMO_H

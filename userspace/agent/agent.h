@@ -80,7 +80,7 @@ struct agent {
 	uint64_t config_generation; /* store generation of the last completed reconcile */
 	uint64_t generation_seen;   /* read at the start of the reconcile in progress */
 	char *snap_json;	    /* last published full encoding */
-	/* Workloads' and services' JSON, for the node's snapshot and its waypoints' (or NULL). */
+	/* The node snapshot's elements' JSON (json_memo.h), or NULL. */
 	struct json_memo *memo;
 	unsigned int apply_errors; /* map/tc failures of the last reconcile */
 	int epfd;		   /* the event loop's, for the waypoints' sockets */

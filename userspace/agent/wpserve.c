@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "ambit/json_memo.h"
 #include "ambit/l7.h"
 #include "ambit/log.h"
 #include "wpserve.h"
@@ -33,6 +34,11 @@ struct wpserve {
 	struct wp_inst **insts;
 	struct server **retired; /* destroyed after the current batch (wpserve_reap) */
 	struct cert_store certs; /* the waypoints' identities, apart from the node's */
+	/*
+	 * The waypoints' snapshots' elements (json_memo.h): theirs, not the node snapshot's memo,
+	 * which also holds the policies they do not carry (an encoding sweeps what it left out).
+	 */
+	struct json_memo *memo;
 };
 
 bool wpserve_peer_in_cgroup(int fd, const char *cgroup, char *why, size_t len)
@@ -250,7 +256,7 @@ static char *inst_encode(const struct agent *a, const struct wpserve *ws,
 		pr_err("waypoint %s: cannot compile its L7 config: %s", in->wp, strerror(errno));
 		return NULL;
 	}
-	json = snapshot_encode_memo(&s, a->memo);
+	json = snapshot_encode_memo(&s, ws->memo);
 	l7_config_free(s.l7);
 	return json;
 }
@@ -318,6 +324,7 @@ void wpserve_sync(struct agent *a, const struct config *cfg, const struct waypoi
 			pr_err("waypoints: out of memory");
 			return;
 		}
+		ws->memo = json_memo_new(); /* NULL: each encoding from scratch */
 	}
 	err = v ? 0 : waypoint_view_build(&own, cfg, &a->rt, a->opts.trust_domain);
 	if (!v)
@@ -404,6 +411,7 @@ void wpserve_free(struct agent *a)
 	free(ws->retired);
 	free(ws->insts);
 	cert_store_free(&ws->certs);
+	json_memo_free(ws->memo);
 	free(ws);
 	a->wps = NULL;
 }
