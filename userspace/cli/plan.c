@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ambit/fileutil.h"
 #include "ctl.h"
 
 #define PLAN_FIRST_POD_HOST 2 /* .1 of a pod CIDR is left unused, as CNIs do */
@@ -569,6 +570,18 @@ static int plan_hosts_text(const struct ctl_plan *p, const struct config *cfg,
 	return 0;
 }
 
+/* Whether @path holds exactly @text. */
+static bool same_file_text(const char *path, const char *text)
+{
+	char *old = NULL;
+	size_t len = 0, n = strlen(text);
+	bool same =
+	    fileutil_read_file(path, n + 1, &old, &len) == 0 && len == n && !memcmp(old, text, n);
+
+	free(old);
+	return same;
+}
+
 int plan_write_hosts(const struct ctl_plan *p, const struct config *cfg)
 {
 	for (size_t i = 0; i < p->npods; i++) {
@@ -582,7 +595,12 @@ int plan_write_hosts(const struct ctl_plan *p, const struct config *cfg)
 			ret = plan_hosts_text(p, cfg, &p->pods[i], &text);
 		if (!ret) {
 			str_fmt(path, sizeof(path), "%s/hosts", dir);
-			ret = write_file_atomic(path, text);
+			/*
+			 * Unchanged, it stays: a replaced file is bound again in the running pod
+			 * (the kubelet's sync), and a lookup in between fails to resolve.
+			 */
+			if (!same_file_text(path, text))
+				ret = write_file_atomic(path, text);
 		}
 		free(text);
 		if (ret) {
