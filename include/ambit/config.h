@@ -870,11 +870,9 @@ const char *config_api_group(const char *api_version, char *buf, size_t len);
 int config_object_path(const char *state, const char *group, const char *kind, const char *ns,
 		       const char *name, char *buf, size_t len);
 
-/* An object's identity as text: "group|Kind|namespace|name" (namespace "" when none). */
-void config_object_key(const char *kind, const struct config_meta *m, char *buf, size_t len);
 /*
- * The same identity as a 64-bit hash (XXH3 of its parts), for tables of many objects: @m's
- * id_hash when set (config_stamp_ids), else computed.
+ * An object's identity (group, kind, namespace or "", name) as a 64-bit hash (XXH3 of its
+ * parts), for tables of many objects: @m's id_hash when set (config_stamp_ids), else computed.
  */
 uint64_t config_object_hash(const char *kind, const struct config_meta *m);
 /* Sets every top-level object's id_hash, for a store that keeps @c and views it often. */
@@ -888,18 +886,10 @@ int config_each_object(const struct config *c,
  * Removes from @view (a merged view whose elements it does not own, as the agent builds one
  * from many files) every object whose identity another element has, keeping per identity the
  * one @prefer ranks lowest (ties: origin file, then line). @report (may be NULL) is told each
- * one dropped and the one kept, before the arrays are compacted. 0 or -ENOMEM.
+ * one dropped and the one kept, and @kept (may be NULL) each object that stays with its
+ * identity's hash, in the order of the hashes, before the arrays are compacted. 0 or -ENOMEM.
  */
 int config_view_drop_duplicates(
-    struct config *view, int (*prefer)(void *arg, const char *kind, const struct config_meta *m),
-    void (*report)(void *arg, const char *kind, const struct config_meta *kept,
-		   const struct config_meta *dropped),
-    void *arg);
-/*
- * The same, and @kept (may be NULL) is told each object that stays with its identity's hash,
- * in the order of the hashes, before the arrays are compacted.
- */
-int config_view_drop_duplicates_kept(
     struct config *view, int (*prefer)(void *arg, const char *kind, const struct config_meta *m),
     void (*report)(void *arg, const char *kind, const struct config_meta *kept,
 		   const struct config_meta *dropped),

@@ -540,7 +540,7 @@ static int dedupe_view(struct confstore *cs, struct config *view)
 	dd.owners = calloc(n ? n : 1, sizeof(*dd.owners));
 	if (!dd.owners)
 		return -ENOMEM;
-	err = config_view_drop_duplicates_kept(view, prefer_dd, report, add_owner, &dd);
+	err = config_view_drop_duplicates(view, prefer_dd, report, add_owner, &dd);
 	if (err) {
 		free(dd.owners);
 		config_diags_free(&dd.found);

@@ -86,15 +86,6 @@ static struct config_meta *meta_at(const struct view_array *va, size_t i)
 	return (struct config_meta *)((char *)*va->arr + i * va->size);
 }
 
-void config_object_key(const char *kind, const struct config_meta *m, char *buf, size_t len)
-{
-	char group[256];
-
-	config_api_group(m->api_version ? m->api_version : "", group, sizeof(group));
-	snprintf(buf, len, "%s|%s|%s|%s", group, kind, m->namespace ? m->namespace : "",
-		 m->name ? m->name : "");
-}
-
 /* The group part of an apiVersion ("" for the core group's "v1"), as a length. */
 static size_t group_len(const struct config_meta *m)
 {
@@ -229,15 +220,6 @@ static void drop_runs(struct entry *e, size_t total, const struct view_array *va
 }
 
 int config_view_drop_duplicates(
-    struct config *view, int (*prefer)(void *arg, const char *kind, const struct config_meta *m),
-    void (*report)(void *arg, const char *kind, const struct config_meta *kept,
-		   const struct config_meta *dropped),
-    void *arg)
-{
-	return config_view_drop_duplicates_kept(view, prefer, report, NULL, arg);
-}
-
-int config_view_drop_duplicates_kept(
     struct config *view, int (*prefer)(void *arg, const char *kind, const struct config_meta *m),
     void (*report)(void *arg, const char *kind, const struct config_meta *kept,
 		   const struct config_meta *dropped),
