@@ -29,7 +29,8 @@ struct ca_issued {
 int ca_issue(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, struct ca_issued *out);
 /*
  * A key and a server certificate for DNS name @dns_name (lower-case letters, digits, '-', '.'):
- * the CA server's own, which the agents verify against the root. 0 or -errno.
+ * the CA server's own, which the agents verify against the root. An IPv4 literal gets an iPAddress
+ * SAN instead (a server reached by address: the local cluster's API server). 0 or -errno.
  */
 int ca_issue_dns(struct ambit_ca *ca, const char *dns_name, long lifetime_s, struct ca_issued *out);
 void ca_issued_free(struct ca_issued *out);

@@ -172,6 +172,34 @@ static void test_issue(void **state)
 	ca_destroy(ca);
 }
 
+/* A server named by DNS gets a dNSName SAN; one named by an IPv4 address an iPAddress SAN. */
+static void test_issue_server_names(void **state)
+{
+	struct ambit_ca *ca = ca_open(*state);
+	struct ca_issued out;
+	X509 *leaf;
+
+	assert_non_null(ca);
+	assert_int_equal(ca_issue_dns(ca, "ambit-ca.ambit-system.svc", 3600, &out), 0);
+	leaf = pem_cert(out.cert_pem);
+	assert_non_null(leaf);
+	assert_int_equal(X509_check_host(leaf, "ambit-ca.ambit-system.svc", 0, 0, NULL), 1);
+	assert_int_not_equal(X509_check_ip_asc(leaf, "10.99.0.1", 0), 1);
+	X509_free(leaf);
+	ca_issued_free(&out);
+
+	assert_int_equal(ca_issue_dns(ca, "10.99.0.1", 3600, &out), 0);
+	assert_true(verify_chain(ca_root_pem(ca), out.cert_pem));
+	leaf = pem_cert(out.cert_pem);
+	assert_non_null(leaf);
+	assert_int_equal(X509_check_ip_asc(leaf, "10.99.0.1", 0), 1);
+	assert_int_not_equal(X509_check_ip_asc(leaf, "10.99.0.2", 0), 1);
+	assert_int_not_equal(X509_check_host(leaf, "10.99.0.1", 0, 0, NULL), 1);
+	X509_free(leaf);
+	ca_issued_free(&out);
+	ca_destroy(ca);
+}
+
 /*
  * The request path: the key is made where the workload runs (ca_csr_new) and only its public
  * half reaches the CA, which signs for the identity it decided, refusing CSRs that ask for
@@ -414,6 +442,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_root_created_and_reopened, setup_dir,
 					    teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_issue, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_issue_server_names, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_sign_csr, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_read_only_root, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_foreign_ca_does_not_verify, setup_dir,

@@ -457,12 +457,20 @@ static int add_san(X509 *cert, int type, const char *value)
 	GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
 	GENERAL_NAME *gn = GENERAL_NAME_new();
 	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+	ASN1_OCTET_STRING *ip = NULL;
 	int err = -ENOMEM;
 
 	if (!names || !gn || !ia5 || !ASN1_STRING_set(ia5, value, -1))
 		goto out;
-	GENERAL_NAME_set0_value(gn, type, ia5);
-	ia5 = NULL;
+	/* A server named by an address (an API server's IP): an iPAddress SAN, as TLS checks. */
+	ip = type == GEN_DNS ? a2i_IPADDRESS(value) : NULL;
+	if (ip) {
+		GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
+		ip = NULL;
+	} else {
+		GENERAL_NAME_set0_value(gn, type, ia5);
+		ia5 = NULL;
+	}
 	if (!sk_GENERAL_NAME_push(names, gn))
 		goto out;
 	gn = NULL;
@@ -470,6 +478,7 @@ static int add_san(X509 *cert, int type, const char *value)
 		err = 0;
 out:
 	ASN1_IA5STRING_free(ia5);
+	ASN1_OCTET_STRING_free(ip);
 	GENERAL_NAME_free(gn);
 	GENERAL_NAMES_free(names);
 	return err;
