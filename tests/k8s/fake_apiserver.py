@@ -8,6 +8,7 @@ cluster on the machine. What it does not do is listed in tests/k8s/README.md.
 
     fake_apiserver.py --listen 127.0.0.1:PORT [--token T] [--load FILE.json|DIR ...]
                       [--tls-cert PEM --tls-key PEM] [--bookmark-seconds N]
+                      [--token-table-auth]
 """
 import argparse
 import base64
@@ -463,9 +464,12 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if parts[:1] == ["_fake"]:
                 return self.control(parts[1:])
-            token = self.server.token
-            if token and self.headers.get("Authorization", "") != f"Bearer {token}":
-                raise ApiError(401, "Unauthorized", "Unauthorized")
+            token, table = self.server.token, self.server.table_auth
+            if token or table:
+                auth = self.headers.get("Authorization", "")
+                got = auth[7:] if auth.startswith("Bearer ") else None
+                if got is None or (got != token and not (table and got in self.store.tokens)):
+                    raise ApiError(401, "Unauthorized", "Unauthorized")
             self.route(parts)
         except ApiError as e:
             self.reply(e.code, e.status())
@@ -766,6 +770,8 @@ def main():
     ap = argparse.ArgumentParser(description="Fake Kubernetes API server for tests")
     ap.add_argument("--listen", required=True, help="HOST:PORT (PORT 0: any free port)")
     ap.add_argument("--token", help="bearer token every request must carry")
+    ap.add_argument("--token-table-auth", action="store_true",
+                    help="a FakeTokenTable token is a bearer token too (service accounts)")
     ap.add_argument("--load", action="append", default=[], help="JSON object, List or "
                     "FakeTokenTable file, or a directory of them")
     ap.add_argument("--tls-cert")
@@ -781,6 +787,7 @@ def main():
     ThreadingHTTPServer.daemon_threads = True
     srv = ThreadingHTTPServer((host, int(port)), Handler)
     srv.store, srv.token, srv.verbose = store, args.token, args.verbose
+    srv.table_auth = args.token_table_auth
     srv.bookmark_seconds = args.bookmark_seconds
     srv.address = f"{host}:{srv.server_address[1]}"
     if args.tls_cert:
