@@ -714,6 +714,7 @@ void agent_reconcile(struct agent *a)
 
 	if (!a->kube)
 		load_dir(a);
+	a->reconcile_due = false;
 	/*
 	 * Right after a restart with a broken pods.json we know no pod at all: applying that
 	 * would unenroll and unpublish every pod. Leave the pinned state alone until it parses.

@@ -73,13 +73,19 @@ struct agent {
 	int *tc_ifindexes; /* pod veths we attached tc to */
 	size_t n_tc;
 	int uplink_ifindex;
+	char uplink_auto[16]; /* --uplink auto: the interface found holding --node-ip */
 	struct cert_store certs;
-	struct policy_sync policy;  /* the compiled L4 policy the snapshot carries */
-	uint64_t version;	    /* of the last snapshot published; monotonic across restarts */
-	uint64_t snap_version;	    /* of snap_json (waypoints' snapshots share the counter) */
-	uint64_t config_generation; /* store generation of the last completed reconcile */
-	uint64_t generation_seen;   /* read at the start of the reconcile in progress */
-	char *snap_json;	    /* last published full encoding */
+	struct policy_sync policy; /* the compiled L4 policy the snapshot carries */
+	uint64_t version;	   /* of the last snapshot published; monotonic across restarts */
+	uint64_t snap_version;	   /* of snap_json (waypoints' snapshots share the counter) */
+	/*
+	 * Store generation of the last completed reconcile; from the Kubernetes API, the
+	 * resourceVersion every kind's changes were taken up to (kwatch_resource_version).
+	 */
+	uint64_t config_generation;
+	uint64_t generation_seen; /* read at the start of the reconcile in progress */
+	bool reconcile_due;	  /* Kubernetes changes taken that no reconcile has run on yet */
+	char *snap_json;	  /* last published full encoding */
 	/* The node snapshot's elements' JSON (json_memo.h), or NULL. */
 	struct json_memo *memo;
 	unsigned int apply_errors; /* map/tc failures of the last reconcile */

@@ -139,6 +139,11 @@ void ksource_take(struct ksource *ks, struct confstore *cs, bool *changed)
 	kwatch_changes_free(c, n);
 }
 
+uint64_t ksource_resource_version(struct ksource *ks, bool *pending)
+{
+	return kwatch_resource_version(ks->w, pending);
+}
+
 bool ksource_synced(const struct ksource *ks)
 {
 	for (size_t i = 0; i < N_KINDS; i++)

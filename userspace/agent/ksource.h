@@ -39,6 +39,8 @@ int ksource_fd(const struct ksource *ks);
 void ksource_take(struct ksource *ks, struct confstore *cs, bool *changed);
 /* Whether every kind's first LIST is complete (before, the data path is left as it is). */
 bool ksource_synced(const struct ksource *ks);
+/* kwatch_resource_version of its watches. */
+uint64_t ksource_resource_version(struct ksource *ks, bool *pending);
 /*
  * The pods of the cluster from the Pods of @view (and the Services' clusterIPs), into @rt and
  * the nodes' addresses into @cl (both zeroed first; free them also on error). Pods of this node

@@ -35,6 +35,7 @@ struct kres {
 	size_t len, cap;
 	struct k8s_stream *stream;
 	bool stream_failed, got_error;
+	uint64_t rv_seen; /* under w->lock: the resourceVersion its changes are queued up to */
 };
 
 struct kwatch {
@@ -177,6 +178,24 @@ static size_t take_list(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * Every change up to resourceVersion @rv of @k is queued (called after queueing them). The
+ * API server's versions are opaque strings to a client, but etcd's (and the fake's) are one
+ * counter: a non-numeric one is ignored.
+ */
+static void seen(struct kres *k, const char *rv)
+{
+	char *end;
+	unsigned long long v = rv ? strtoull(rv, &end, 10) : 0;
+
+	if (!v || *end)
+		return;
+	pthread_mutex_lock(&k->w->lock);
+	if (v > k->rv_seen)
+		k->rv_seen = v;
+	pthread_mutex_unlock(&k->w->lock);
+}
+
 static int on_event(void *arg, const struct k8s_event *ev)
 {
 	struct kres *k = arg;
@@ -185,6 +204,8 @@ static int on_event(void *arg, const struct k8s_event *ev)
 		k->got_error = true;
 	if (k8s_reflector_event(k->r, ev))
 		return -ENOMEM;
+	if (ev->type != K8S_ERROR)
+		seen(k, ev->resource_version);
 	/* An ERROR ends the watch: the reflector decided what comes next. */
 	return ev->type == K8S_ERROR ? -ECANCELED : 0;
 }
@@ -354,8 +375,11 @@ static void do_list(struct kres *k, const struct k8s_request *q)
 	} else if (k8s_reflector_list_page(k->r, &l)) {
 		set_err(k, "list: out of memory");
 		k8s_reflector_failed(k->r, 0);
-	} else if (!was_synced && k8s_reflector_synced(k->r)) {
-		push(k->w, KWATCH_SYNCED, k->res, NULL, NULL);
+	} else {
+		if (!was_synced && k8s_reflector_synced(k->r))
+			push(k->w, KWATCH_SYNCED, k->res, NULL, NULL);
+		if (!l.cont)
+			seen(k, l.resource_version);
 	}
 	k8s_list_free(&l);
 }
@@ -524,4 +548,17 @@ void kwatch_stop(struct kwatch *w)
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 	curl_global_cleanup();
+}
+
+uint64_t kwatch_resource_version(struct kwatch *w, bool *pending)
+{
+	uint64_t min = UINT64_MAX;
+
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; i < w->n; i++)
+		if (w->res[i].rv_seen < min)
+			min = w->res[i].rv_seen;
+	*pending = w->nq > 0;
+	pthread_mutex_unlock(&w->lock);
+	return w->n ? min : 0;
 }

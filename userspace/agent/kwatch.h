@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct kconn;
 
@@ -61,6 +62,12 @@ size_t kwatch_take(struct kwatch *w, struct kwatch_change **out);
 void kwatch_changes_free(struct kwatch_change *c, size_t n);
 /* The last failure of resource @i ("" when none), for status and logs (copied into @buf). */
 void kwatch_last_error(struct kwatch *w, size_t i, char *buf, size_t len);
+/*
+ * The resourceVersion every resource's changes are queued up to (the least over them: a write
+ * of any kind at or before it was seen; bookmarks move idle kinds on), 0 before each has one.
+ * *@pending: changes wait in the queue, not yet taken.
+ */
+uint64_t kwatch_resource_version(struct kwatch *w, bool *pending);
 /* Stops every thread (requests in flight are aborted within a second) and frees @w. */
 void kwatch_stop(struct kwatch *w);
 

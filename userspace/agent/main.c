@@ -72,7 +72,7 @@ static void usage(FILE *f)
 	    "usage: ambit-agent --node N --node-ip IP --pin-root P --cgroup CG --socket S\n"
 	    "                   (--ca-dir DIR | --ca-url https://HOST:PORT --ca-root PEM)\n"
 	    "                   (--state DIR --runtime FILE | --kube | --kubeconfig F)\n"
-	    "                   [--uplink IFNAME] [--trust-domain cluster.local]\n"
+	    "                   [--uplink IFNAME|auto] [--trust-domain cluster.local]\n"
 	    "                   [--trust-domain-alias TD]... [--root-namespace istio-system]\n"
 	    "                   [--kube-sa-dir DIR] [--pod-cgroup-root DIR] [--log-level info]\n"
 	    "                   [--owner-daemonset NS/NAME: at exit, the node's state goes with "
@@ -81,6 +81,8 @@ static void usage(FILE *f)
 	    "          service-account directory, " KCONN_SA_DIR ")\n"
 	    "  --kubeconfig F: the Kubernetes API as kubeconfig F's current context says\n"
 	    "  --pod-cgroup-root: where pods' cgroups are searched (the cgroup2 mount)\n"
+	    "  --uplink: the node's interface toward other nodes, whose inbound HBONE the tc\n"
+	    "          program steers; auto: the one holding --node-ip\n"
 	    "  --ca-dir: the embedded CA (its root key in DIR); --ca-url: the CA server, verified\n"
 	    "          with the root in --ca-root, authenticated with <kube-sa-dir>/token\n"
 	    "       ambit-agent --ca-server ... (ambit-agent --ca-server --help)\n"
@@ -232,11 +234,16 @@ static int add_source(struct loop *l, struct agent_source *src, int fd,
 static void on_kube(struct agent_source *src, uint32_t events)
 {
 	struct loop *l = the_loop;
-	bool changed = false;
+	bool changed = false, pending;
+	/* Before the take: every change up to it is in the queue the take empties. */
+	uint64_t rv = ksource_resource_version(l->agent.kube, &pending);
 
 	ksource_take(l->agent.kube, &l->agent.conf, &changed);
-	if (changed)
+	if (changed) {
+		l->agent.generation_seen = rv;
+		l->agent.reconcile_due = true;
 		arm(l->debounce.fd, KUBE_DEBOUNCE_MS);
+	}
 }
 
 /* The Kubernetes source: where the API server is, then a watch of every kind. */
@@ -459,6 +466,15 @@ static int startup(struct loop *l)
 	err = netsetup_policy_routing();
 	if (err)
 		return err;
+	/* auto: the interface holding --node-ip (a DaemonSet knows status.hostIP, not the NIC). */
+	if (a->opts.uplink && !strcmp(a->opts.uplink, "auto")) {
+		if (!a->opts.node_ip || netsetup_iface_of(a->opts.node_ip, a->uplink_auto)) {
+			pr_err("--uplink auto: no interface holds the node IP %s",
+			       a->opts.node_ip_str ? a->opts.node_ip_str : "(no --node-ip)");
+			return -ENODEV;
+		}
+		a->opts.uplink = a->uplink_auto;
+	}
 	if (a->opts.uplink) {
 		a->uplink_ifindex = (int)if_nametoindex(a->opts.uplink);
 		if (!a->uplink_ifindex) {

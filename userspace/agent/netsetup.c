@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
@@ -123,4 +126,23 @@ int netsetup_policy_routing_remove(void)
 	if (!run(del_route, NULL, 0))
 		pr_info("policy routing: removed local 0.0.0.0/0 dev lo table %s", table);
 	return err;
+}
+
+int netsetup_iface_of(uint32_t ip, char *name)
+{
+	struct ifaddrs *all;
+	int ret = -ENODEV;
+
+	if (getifaddrs(&all) < 0)
+		return -errno;
+	for (const struct ifaddrs *i = all; i && ret; i = i->ifa_next) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)i->ifa_addr;
+
+		if (!a || a->sin_family != AF_INET || a->sin_addr.s_addr != ip)
+			continue;
+		snprintf(name, IF_NAMESIZE, "%s", i->ifa_name);
+		ret = 0;
+	}
+	freeifaddrs(all);
+	return ret;
 }

@@ -3,6 +3,8 @@
 #ifndef AMBIT_AGENT_NETSETUP_H
 #define AMBIT_AGENT_NETSETUP_H
 
+#include <stdint.h>
+
 /*
  * Ensures `ip rule fwmark AMBIT_SKB_MARK lookup AMBIT_ROUTE_TABLE` and
  * `local 0.0.0.0/0 dev lo table AMBIT_ROUTE_TABLE` exist in the current netns, adding only what
@@ -11,5 +13,11 @@
 int netsetup_policy_routing(void);
 /* Removes both (an uninstall); what is already gone is no error. 0 or -errno. */
 int netsetup_policy_routing_remove(void);
+/*
+ * The interface of the current netns holding IPv4 address @ip (network order) into @name
+ * (IF_NAMESIZE bytes): a node's uplink from its status.hostIP, whatever the NIC is called.
+ * 0, or -ENODEV when none holds it.
+ */
+int netsetup_iface_of(uint32_t ip, char *name);
 
 #endif

@@ -124,6 +124,23 @@ static bool add_source(cJSON *o, const struct agent *a)
 	return kinds && cJSON_AddItemToObject(o, "kubernetes", kinds);
 }
 
+/*
+ * What ambitctl waits for after a change: the store generation reconciled, or from the
+ * Kubernetes API the resourceVersion taken up to. Changes that change nothing here (another
+ * node's pods, a bookmark) need no reconcile: with none taken and waiting, and the last
+ * reconcile done, everything up to the watches' version is in force.
+ */
+static uint64_t generation_in_force(const struct agent *a)
+{
+	uint64_t gen = a->config_generation, rv;
+	bool pending;
+
+	if (!a->kube || a->reconcile_due || !ksource_synced(a->kube))
+		return gen;
+	rv = ksource_resource_version(a->kube, &pending);
+	return !pending && rv > gen ? rv : gen;
+}
+
 char *agent_status_json(const struct agent *a)
 {
 	cJSON *o = cJSON_CreateObject(), *pods, *certs, *warn;
@@ -134,7 +151,7 @@ char *agent_status_json(const struct agent *a)
 	     add_ip(o, "nodeIP", a->opts.node_ip) &&
 	     cJSON_AddStringToObject(o, "trustDomain", a->opts.trust_domain) &&
 	     cJSON_AddNumberToObject(o, "version", (double)a->snap_version) &&
-	     cJSON_AddNumberToObject(o, "configGeneration", (double)a->config_generation) &&
+	     cJSON_AddNumberToObject(o, "configGeneration", (double)generation_in_force(a)) &&
 	     cJSON_AddNumberToObject(o, "workloads", (double)a->cur.n_snap_workloads) &&
 	     cJSON_AddNumberToObject(o, "services", (double)a->cur.n_snap_services) &&
 	     cJSON_AddNumberToObject(o, "configFiles", (double)a->conf.n_files) &&
