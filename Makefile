@@ -141,6 +141,10 @@ $(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(O)/libtest.a $(O)/libagent.a $(O)/libne
 	@mkdir -p $(@D)
 	$(LINK) -lcmocka -o $@
 
+# The --kube mirror's objects: the one module of ambitctl a unit test links (it does no I/O).
+$(O)/tests/test_kmirror: $(OBJ)/userspace/cli/kmirror_obj.o
+$(OBJ)/tests/unit/test_kmirror.o: CFLAGS += -Iuserspace/cli
+
 unit: $(UNIT_BINS)
 	@bash tests/run-unit.sh $(UNIT_BINS)
 

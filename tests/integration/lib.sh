@@ -146,7 +146,13 @@ wait_log() {
 }
 
 # Path of a node's pinned map (for bpftool).
-pin_path() { echo "/sys/fs/bpf/ambit/$CLUSTER-$1/$2"; }
+pin_path() {
+	if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then # the DaemonSet's /sys/fs/bpf/ambit/node
+		echo "/sys/fs/bpf/ambit/$CLUSTER-$1_fs/ambit/node/$2"
+	else
+		echo "/sys/fs/bpf/ambit/$CLUSTER-$1/$2"
+	fi
+}
 
 expect_eq() {
 	[ "$1" = "$2" ] || fail "${3:-values differ}: got '$1', want '$2'"

@@ -601,6 +601,10 @@ static int apply_main(const struct ctl_opts *o, struct apply_args *args)
 	ret = state_reconcile(&c);
 	if (ret)
 		fprintf(stderr, "ambitctl: updating the running cluster: %s\n", strerror(-ret));
+	/* --kube: the agents read the API server, not the store: its version is what they report.
+	 */
+	if (!ret && a.wait && gen && c.kube)
+		ret = kube_resource_version(&c, &gen);
 	if (!ret && a.wait && gen)
 		ret = wait_generation(&c, gen, a.timeout_s);
 	if (!ret && missing)

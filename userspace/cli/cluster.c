@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "ambit/datapath.h"
 #include "ctl.h"
+#include "kconn.h"
 
 static bool cluster_name_valid(const char *name)
 {
@@ -81,6 +82,7 @@ int cluster_save(const struct ctl_cluster *c)
 		return -ENOMEM;
 	if (!cJSON_AddStringToObject(root, "name", c->name) ||
 	    !cJSON_AddStringToObject(root, "sourceDir", c->src_dir) ||
+	    !cJSON_AddBoolToObject(root, "kube", c->kube) ||
 	    !(nodes = cJSON_AddArrayToObject(root, "nodes")))
 		goto out;
 	for (int i = 0; i < c->nnodes; i++) {
@@ -134,8 +136,64 @@ int cluster_load(struct ctl_cluster *c, const char *name)
 	src = cJSON_GetObjectItemCaseSensitive(root, "sourceDir");
 	if (!ret && cJSON_IsString(src))
 		str_fmt(c->src_dir, sizeof(c->src_dir), "%s", src->valuestring);
+	if (!ret && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "kube")))
+		ret = cluster_set_kube(c);
 	cJSON_Delete(root);
 	return ret;
+}
+
+int cluster_set_kube(struct ctl_cluster *c)
+{
+	c->kube = true;
+	for (int i = 0; i < c->nnodes; i++) {
+		struct ctl_node *n = &c->nodes[i];
+
+		/*
+		 * The node's file systems as its DaemonSet pod mounts them (hostPath volumes):
+		 * bpffs below a directory of its own, cgroup2 at the node's cgroup, /run/ambit in
+		 * the run dir. The agent pins at /sys/fs/bpf/ambit/node and listens on
+		 * /run/ambit/agent.sock inside; these are the same files seen from the host.
+		 */
+		if (str_fmt(n->host_bpffs, sizeof(n->host_bpffs), CTL_PIN_BASE "/%s-%s_fs", c->name,
+			    n->name) ||
+		    str_fmt(n->pin_root, sizeof(n->pin_root), "%s/ambit/node", n->host_bpffs) ||
+		    str_fmt(n->host_cgroup, sizeof(n->host_cgroup), "%s/%s", c->cg_root, n->name) ||
+		    str_fmt(n->cgroup, sizeof(n->cgroup), "%s/kubepods", n->host_cgroup) ||
+		    str_fmt(n->host_run, sizeof(n->host_run), "%s/%s/run-ambit", c->run_dir,
+			    n->name) ||
+		    str_fmt(n->socket, sizeof(n->socket), "%s/agent.sock", n->host_run))
+			return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+int cluster_kube_enter(const struct ctl_cluster *c, struct kconn *k, int *saved)
+{
+	char fabric[CTL_NAME_MAX * 2], path[PATH_MAX], why[512];
+	int ret;
+
+	*saved = -1;
+	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
+	cluster_path(c, path, sizeof(path), "kube/kubeconfig");
+	if (kconn_kubeconfig(k, path, NULL, why, sizeof(why))) {
+		fprintf(stderr, "ambitctl: cluster %s: %s\n", c->name, why);
+		return -EINVAL;
+	}
+	ret = netns_enter(fabric, saved);
+	if (ret) {
+		fprintf(stderr, "ambitctl: cluster %s: netns %s: %s\n", c->name, fabric,
+			strerror(-ret));
+		kconn_free(k);
+		*saved = -1;
+	}
+	return ret;
+}
+
+void cluster_kube_leave(struct kconn *k, int saved)
+{
+	kconn_free(k);
+	if (saved >= 0)
+		netns_leave(saved);
 }
 
 const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *name)
@@ -236,6 +294,17 @@ static int component_bin(bool agent, char *bin, size_t len)
 {
 	return agent ? named_bin("AMBIT_AGENT_BIN", "ambit-agent", bin, len)
 		     : named_bin("AMBIT_ZTUNNEL_BIN", "ztunnel", bin, len);
+}
+
+int cluster_image_bin(const char *name, char *bin, size_t len)
+{
+	if (!strcmp(name, "ambit-agent"))
+		return named_bin("AMBIT_AGENT_BIN", name, bin, len);
+	if (!strcmp(name, "ztunnel"))
+		return named_bin("AMBIT_ZTUNNEL_BIN", name, bin, len);
+	if (!strcmp(name, "waypoint"))
+		return named_bin("AMBIT_WAYPOINT_BIN", name, bin, len);
+	return -ENOENT;
 }
 
 int cluster_waypoint_bin(char *bin, size_t len)

@@ -22,6 +22,10 @@
 #define CTL_RUN_BASE "/run/ambit"
 #define CTL_PIN_BASE "/sys/fs/bpf/ambit"
 #define CTL_READY_TIMEOUT_S 30
+/* --kube: the API server, in the fabric netns, and where `ambitctl install` puts ambit. */
+#define CTL_KUBE_API_IP "10.99.0.1"
+#define CTL_KUBE_API_PORT 6443
+#define CTL_KUBE_NS "ambit-system"
 
 struct ctl_node {
 	char name[16];	   /* node1, node2, ... */
@@ -34,6 +38,10 @@ struct ctl_node {
 	char pin_root[PATH_MAX];
 	char socket[PATH_MAX];
 	char kubelet_socket[PATH_MAX]; /* <run>/<node>/kubelet.sock */
+	/* --kube only (cluster_set_kube): what the DaemonSet's hostPath volumes are here. */
+	char host_bpffs[PATH_MAX];  /* its /sys/fs/bpf: /sys/fs/bpf/ambit/C-<node>_fs */
+	char host_cgroup[PATH_MAX]; /* its /sys/fs/cgroup: <cg2>/ambit-C/<node> */
+	char host_run[PATH_MAX];    /* its /run/ambit: <run>/<node>/run-ambit */
 };
 
 struct ctl_cluster {
@@ -42,6 +50,12 @@ struct ctl_cluster {
 	char cg2[PATH_MAX];	/* cgroup2 mount */
 	char cg_root[PATH_MAX]; /* <cg2>/ambit-C */
 	char src_dir[PATH_MAX]; /* the -f DIR of `up` (pods' cwd), "" when unknown */
+	/*
+	 * `local up --kube`: the cluster looks like Kubernetes to its agents. Its objects live in
+	 * an API server (tests/k8s/fake_apiserver.py) in the fabric netns, the agents and
+	 * ztunnels run as the DaemonSet's containers, pods have kubelet cgroups named by UID.
+	 */
+	bool kube;
 	int nnodes;
 	struct ctl_node nodes[CTL_MAX_NODES];
 };
@@ -62,6 +76,8 @@ struct ctl_pod {
 	const struct config_labels *labels; /* borrowed from the config */
 	const struct config_pod_spec *spec; /* borrowed: command, restartPolicy, securityContext */
 	bool running;			    /* already in pods.json: keeps node, IP, veth */
+	char uid[40];  /* --kube: the Pod's metadata.uid, as the API server gave it; else "" */
+	bool started;  /* --kube: its kubelet started it (its Pod is Running, not Pending) */
 	bool waypoint; /* an instance of a waypoint Gateway: the agent serves it in <pod_dir>/agent
 			*/
 };
@@ -114,13 +130,25 @@ int cluster_path(const struct ctl_cluster *c, char *buf, size_t len, const char 
 /* Pod netns name ambit-C-<ns>-<pod>, hashed when too long. */
 void cluster_pod_netns(const struct ctl_cluster *c, const char *ns, const char *pod, char *buf,
 		       size_t len);
-/* The ambit-agent / ztunnel argv for @n into @argv (strings point into @store). */
+/* The build's binary for the image's /usr/local/bin/@name (ambit-agent, ztunnel, waypoint). */
+int cluster_image_bin(const char *name, char *bin, size_t len);
 /* The waypoint binary ($AMBIT_WAYPOINT_BIN, libexec/ambit/waypoint, else beside ambitctl). */
 int cluster_waypoint_bin(char *bin, size_t len);
+/* The ambit-agent / ztunnel argv for @n into @argv (strings point into @store). */
 int cluster_agent_argv(const struct ctl_cluster *c, const struct ctl_node *n, char *store,
 		       size_t len, char **argv, size_t max);
 int cluster_ztunnel_argv(const struct ctl_cluster *c, const struct ctl_node *n, char *store,
 			 size_t len, char **argv, size_t max);
+
+/*
+ * --kube: connects @k to the cluster's API server (<run>/kube/kubeconfig) from inside the fabric
+ * netns, where it listens; *@saved is for cluster_kube_leave. 0 or -errno, told on stderr.
+ */
+struct kconn;
+/* Makes @c a --kube cluster: its nodes' pins, cgroups and sockets where the DaemonSet has them. */
+int cluster_set_kube(struct ctl_cluster *c);
+int cluster_kube_enter(const struct ctl_cluster *c, struct kconn *k, int *saved);
+void cluster_kube_leave(struct kconn *k, int saved);
 
 /* plan.c */
 /*
@@ -168,7 +196,21 @@ int load_state_quiet(struct config *cfg, const char *state);
 int self_dir(char *buf, size_t len);
 
 /* up.c */
-int local_up(const struct ctl_opts *o, const char *dir, int nnodes);
+int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube);
+/* kubeup.c: --kube's API server, credentials and `ambitctl install` into it. 0 or -errno. */
+int kube_up(const struct ctl_cluster *c);
+/*
+ * kmirror.c: has the API server of --kube cluster @c hold exactly its objects (state/) and the
+ * pods of @p, and gives each pod its UID and its kubelet cgroup (pod<uid>). A pod not yet
+ * .started is Pending, without an IP; called again once the kubelets started them, they turn
+ * Running (the kubelet's status update). 0 or -errno.
+ */
+int kube_mirror(const struct ctl_cluster *c, struct ctl_plan *p, const char *state);
+/*
+ * The API server's current resourceVersion: what the agents report in force once they took
+ * every change written so far (ambitctl apply waits for it). 0 or -errno, told on stderr.
+ */
+int kube_resource_version(const struct ctl_cluster *c, uint64_t *rv);
 /*
  * Waits until @n's agent (@agent) or ztunnel answers as ready; fails early when the process
  * @pid the kubelet started for it is no longer the one running. 0 or -errno, told on stderr.
@@ -207,7 +249,17 @@ struct sandbox {
 	unsigned int uid, gid;
 	bool run_as_non_root, privileged, read_only_root, no_new_privs;
 	uint64_t caps; /* bounding set, and effective for root */
+	/* --kube's DaemonSet and Deployment pods (kpod.c): what a pod template asks beyond. */
+	bool host_pid; /* hostPID: the host's pid namespace and /proc */
+	struct sandbox_volume {
+		char *host; /* a directory of the host (hostPath, or where a Secret was written) */
+		char *path; /* its mountPath inside */
+		bool ro;
+	} * vols;
+	size_t nvols;
+	char **env; /* the container's own variables ("NAME=value", NULL-ended), or NULL */
 };
+#define SANDBOX_MAX_VOLS 16
 /* Fills @s from @pod, an entry of pods.json (borrowed), for cluster @c. 0 or -errno. */
 int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sandbox *s);
 void sandbox_free(struct sandbox *s);
@@ -228,6 +280,21 @@ void sandbox_env(const struct sandbox *s);
  * replaced the inode its mount pins). 0 or -errno.
  */
 int sandbox_refresh_hosts(const struct sandbox *s, int pid);
+
+/* Whether @p lies under a directory a pod gets a fresh tree of (/tmp, /run, /dev, /proc, /sys). */
+bool sandbox_masked(const char *p);
+
+/* kpod.c: a pod template's container as a --kube cluster's kubelet runs it. */
+struct kconn;
+/*
+ * Fills @s for container @container of pod template @tmpl (of namespace @ns, borrowed), as pod
+ * @pod on node @n; Secrets and ConfigMaps it mounts are read through @k. 0, or -errno with why.
+ */
+int kpod_sandbox(const struct ctl_cluster *c, const struct ctl_node *n, const struct kconn *k,
+		 const char *ns, const cJSON *tmpl, const char *container, const char *pod,
+		 struct sandbox *s, char *why, size_t len);
+/* @in with the kubelet's $(VAR) expansion from @env ("NAME=value", NULL-ended); malloc'd. */
+char *kpod_expand(const char *in, char *const *env);
 
 /* spawn.c */
 struct spawn_req {
@@ -283,8 +350,18 @@ int local_component(const struct ctl_opts *o, bool start, const char *what);
 struct kconn;
 /* @kubeconfig, else $KUBECONFIG (its first file), else ~/.kube/config. 0 or -EINVAL (said). */
 int kube_connect(struct kconn *k, const char *kubeconfig);
-/* @obj's collection path and name; -EINVAL for a kind ambitctl does not write. */
+/*
+ * @obj's collection path (at its apiVersion's group and version) and name; -EINVAL for a kind
+ * ambitctl does not write.
+ */
 int kube_paths(const cJSON *obj, char *coll, size_t clen, const char **name);
+/*
+ * The @i-th kind ambitctl writes (0, 1, ...): its kind, API group ("" for the core one) and
+ * scope, borrowed (static). 0, or -ENOENT past the last.
+ */
+int kube_kind_at(size_t i, const char **kind, const char **group, bool *namespaced);
+/* Where kind @i is listed across all namespaces, at the version ambitctl reads it. 0 or -errno. */
+int kube_kind_list_path(size_t i, char *buf, size_t len);
 /* One request; the HTTP status, or 0 (the reason said). *@resp malloc'd when given. */
 long kube_call(const struct kconn *k, const char *method, const char *path, const cJSON *body,
 	       char **resp);

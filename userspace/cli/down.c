@@ -85,6 +85,12 @@ static int del_pins(const char *dir, const char *entry)
 	char path[PATH_MAX];
 
 	str_fmt(path, sizeof(path), "%s/%s", dir, entry);
+	/*
+	 * --kube: a node's whole /sys/fs/bpf (its pins lie in ambit/node below it), named with a
+	 * character no cluster or node name has (bpffs refuses dots).
+	 */
+	if (strlen(entry) > 3 && !strcmp(entry + strlen(entry) - 3, "_fs"))
+		return rm_rf(path);
 	return datapath_remove_pins(path);
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * ambitctl's Kubernetes client (ctl.h): the user's kubeconfig, where each kind it writes lives,
- * and create-or-replace, for `install` and for `waypoint ... --kubeconfig`.
+ * and create-or-replace, for `install`, `waypoint ... --kubeconfig` and the --kube cluster's
+ * mirror (kmirror.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,41 +15,103 @@
 #include "kconn.h"
 #include "kmanifest.h"
 
-/* Where each kind the manifests hold lives in the API. */
+/*
+ * Every kind ambitctl writes (`install`, `waypoint`, the --kube mirror), as the API serves it:
+ * its group, the version it is listed at, its plural and scope. A written object's own
+ * apiVersion names the version it goes to. The kinds of tests/k8s/fake_apiserver.py's
+ * RESOURCES but TokenReview (no object) and Event (the agents' own).
+ */
 static const struct kind {
-	const char *kind, *prefix, *plural;
+	const char *kind, *group, *version, *plural;
 	bool namespaced;
 } kinds[] = {
-    {"Namespace", "/api/v1", "namespaces", false},
-    {"ServiceAccount", "/api/v1", "serviceaccounts", true},
-    {"Service", "/api/v1", "services", true},
-    {"ConfigMap", "/api/v1", "configmaps", true},
-    {"Secret", "/api/v1", "secrets", true},
-    {"ClusterRole", "/apis/rbac.authorization.k8s.io/v1", "clusterroles", false},
-    {"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", false},
-    {"Role", "/apis/rbac.authorization.k8s.io/v1", "roles", true},
-    {"RoleBinding", "/apis/rbac.authorization.k8s.io/v1", "rolebindings", true},
-    {"Deployment", "/apis/apps/v1", "deployments", true},
-    {"DaemonSet", "/apis/apps/v1", "daemonsets", true},
-    {"CustomResourceDefinition", "/apis/apiextensions.k8s.io/v1", "customresourcedefinitions",
-     false},
-    {"Gateway", "/apis/gateway.networking.k8s.io/v1", "gateways", true},
+    {"Namespace", "", "v1", "namespaces", false},
+    {"Node", "", "v1", "nodes", false},
+    {"ServiceAccount", "", "v1", "serviceaccounts", true},
+    {"Service", "", "v1", "services", true},
+    {"Pod", "", "v1", "pods", true},
+    {"ConfigMap", "", "v1", "configmaps", true},
+    {"Secret", "", "v1", "secrets", true},
+    {"ClusterRole", "rbac.authorization.k8s.io", "v1", "clusterroles", false},
+    {"ClusterRoleBinding", "rbac.authorization.k8s.io", "v1", "clusterrolebindings", false},
+    {"Role", "rbac.authorization.k8s.io", "v1", "roles", true},
+    {"RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings", true},
+    {"Deployment", "apps", "v1", "deployments", true},
+    {"DaemonSet", "apps", "v1", "daemonsets", true},
+    {"CustomResourceDefinition", "apiextensions.k8s.io", "v1", "customresourcedefinitions", false},
+    {"EndpointSlice", "discovery.k8s.io", "v1", "endpointslices", true},
+    {"AuthorizationPolicy", "security.istio.io", "v1", "authorizationpolicies", true},
+    {"PeerAuthentication", "security.istio.io", "v1", "peerauthentications", true},
+    {"RequestAuthentication", "security.istio.io", "v1", "requestauthentications", true},
+    {"VirtualService", "networking.istio.io", "v1", "virtualservices", true},
+    {"DestinationRule", "networking.istio.io", "v1", "destinationrules", true},
+    {"ServiceEntry", "networking.istio.io", "v1", "serviceentries", true},
+    {"Sidecar", "networking.istio.io", "v1", "sidecars", true},
+    /* Before Istio's: the Gateway of an object without apiVersion. */
+    {"Gateway", "gateway.networking.k8s.io", "v1", "gateways", true},
+    {"Gateway", "networking.istio.io", "v1", "gateways", true},
+    {"HTTPRoute", "gateway.networking.k8s.io", "v1", "httproutes", true},
+    {"GRPCRoute", "gateway.networking.k8s.io", "v1", "grpcroutes", true},
+    {"TCPRoute", "gateway.networking.k8s.io", "v1alpha2", "tcproutes", true},
 };
+#define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
-/* The collection path of @obj and its name; -EINVAL for a kind not in the table. */
+int kube_kind_at(size_t i, const char **kind, const char **group, bool *namespaced)
+{
+	if (i >= N_KINDS)
+		return -ENOENT;
+	*kind = kinds[i].kind;
+	*group = kinds[i].group;
+	*namespaced = kinds[i].namespaced;
+	return 0;
+}
+
+/* The API path of group @group at @version: /api/v1 for the core group, else /apis/G/V. */
+static int group_prefix(const char *group, const char *version, char *buf, size_t len)
+{
+	if (!*group)
+		return str_fmt(buf, len, "/api/%s", version);
+	return str_fmt(buf, len, "/apis/%s/%s", group, version);
+}
+
+int kube_kind_list_path(size_t i, char *buf, size_t len)
+{
+	char prefix[256];
+
+	if (i >= N_KINDS)
+		return -ENOENT;
+	if (group_prefix(kinds[i].group, kinds[i].version, prefix, sizeof(prefix)))
+		return -ENAMETOOLONG;
+	return str_fmt(buf, len, "%s/%s", prefix, kinds[i].plural);
+}
+
+/*
+ * The collection path of @obj (at the group and version of its apiVersion; the kind's own when
+ * it has none) and its name; -EINVAL for a kind not in the table.
+ */
 int kube_paths(const cJSON *obj, char *coll, size_t clen, const char **name)
 {
 	const char *kind = kjson_str(obj, "kind", NULL),
-		   *ns = kjson_str(obj, "metadata", "namespace");
+		   *ns = kjson_str(obj, "metadata", "namespace"),
+		   *av = kjson_str(obj, "apiVersion", NULL), *slash = av ? strrchr(av, '/') : NULL;
+	char group[256] = "", prefix[512];
 
 	*name = kjson_str(obj, "metadata", "name");
-	for (size_t i = 0; kind && *name && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (strcmp(kinds[i].kind, kind))
+	if (slash && str_fmt(group, sizeof(group), "%.*s", (int)(slash - av), av))
+		return -EINVAL;
+	for (size_t i = 0; kind && *name && i < N_KINDS; i++) {
+		const struct kind *k = &kinds[i];
+
+		/* No apiVersion: the first kind of that name, as the table had it before groups. */
+		if (strcmp(k->kind, kind) || (av && strcmp(k->group, group)))
 			continue;
-		if (kinds[i].namespaced)
-			return str_fmt(coll, clen, "%s/namespaces/%s/%s", kinds[i].prefix,
-				       ns ? ns : "default", kinds[i].plural);
-		return str_fmt(coll, clen, "%s/%s", kinds[i].prefix, kinds[i].plural);
+		if (group_prefix(k->group, av ? (slash ? slash + 1 : av) : k->version, prefix,
+				 sizeof(prefix)))
+			return -EINVAL;
+		if (k->namespaced)
+			return str_fmt(coll, clen, "%s/namespaces/%s/%s", prefix,
+				       ns ? ns : "default", k->plural);
+		return str_fmt(coll, clen, "%s/%s", prefix, k->plural);
 	}
 	return -EINVAL;
 }

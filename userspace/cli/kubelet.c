@@ -34,12 +34,14 @@
 #include "ambit/ipc.h"
 #include "ambit/log.h"
 #include "ctl.h"
+#include "kconn.h"
 
 #define KL_BACKOFF_BASE_MS 10000 /* the kubelet's initial back-off */
 #define KL_BACKOFF_CAP 30	 /* x base: 5 min */
 #define KL_BACKOFF_RESET 60	 /* x base: 10 min of running forgets the back-off */
 
-enum kl_kind { KL_AGENT, KL_ZTUNNEL, KL_POD };
+/* KL_CA: --kube only, on the first node: the CA Deployment's one pod. */
+enum kl_kind { KL_AGENT, KL_ZTUNNEL, KL_POD, KL_CA };
 
 enum kl_state {
 	KL_PENDING,   /* never started */
@@ -81,6 +83,8 @@ struct kubelet {
 	struct kl_proc **procs;
 	size_t nprocs;
 	uint64_t base_ms;
+	/* --kube: the DaemonSet's and the CA Deployment's pod templates as last read. */
+	cJSON *tmpl[2];
 	int epfd, sigfd, timerfd, lfd;
 	bool quit;
 };
@@ -101,9 +105,65 @@ static int kl_pidfile(const struct kubelet *k, const struct kl_proc *p, char *bu
 	return cluster_path(&k->c, buf, len, "%s/%s.pid", k->n->name, p->name);
 }
 
+/*
+ * --kube: the pod template of the DaemonSet (@ca false) or the CA Deployment, from the API
+ * server through @kc; the one read last when the server cannot say (a kubelet runs the pods it
+ * has while the API server is away). Borrowed, or NULL.
+ */
+static const cJSON *kl_template(struct kubelet *k, const struct kconn *kc, bool ca)
+{
+	const char *path = ca ? "/apis/apps/v1/namespaces/" CTL_KUBE_NS "/deployments/ambit-ca"
+			      : "/apis/apps/v1/namespaces/" CTL_KUBE_NS "/daemonsets/ambit-node";
+	char *resp = NULL;
+	long code = kc ? kube_call(kc, "GET", path, NULL, &resp) : 0;
+	cJSON *o = code == 200 ? cJSON_Parse(resp) : NULL;
+	cJSON *t = o ? cJSON_DetachItemFromObjectCaseSensitive(
+			   cJSON_GetObjectItemCaseSensitive(o, "spec"), "template")
+		     : NULL;
+
+	free(resp);
+	cJSON_Delete(o);
+	if (t) {
+		cJSON_Delete(k->tmpl[ca]);
+		k->tmpl[ca] = t;
+	} else {
+		pr_warn("%s: HTTP %ld; %s", path, code,
+			k->tmpl[ca] ? "running the template read before" : "no template yet");
+	}
+	return k->tmpl[ca];
+}
+
+/*
+ * --kube: @p's container as its pod template says (kpod.c) into @sb, and its pod's name into
+ * @pod. 0, or -errno with why.
+ */
+static int kl_kube_sandbox(struct kubelet *k, const struct kl_proc *p, struct sandbox *sb,
+			   char *why, size_t len)
+{
+	static const char *const ctr[] = {
+	    [KL_AGENT] = "agent", [KL_ZTUNNEL] = "ztunnel", [KL_CA] = "ca"};
+	struct kconn kc = {0};
+	const cJSON *tmpl;
+	char pod[64];
+	int saved, ret;
+
+	str_fmt(pod, sizeof(pod), "%s-%s", p->kind == KL_CA ? "ambit-ca" : "ambit-node",
+		k->n->name);
+	ret = cluster_kube_enter(&k->c, &kc, &saved);
+	tmpl = kl_template(k, ret ? NULL : &kc, p->kind == KL_CA);
+	ret = tmpl ? kpod_sandbox(&k->c, k->n, &kc, CTL_KUBE_NS, tmpl, ctr[p->kind], pod, sb, why,
+				  len)
+		   : -EAGAIN;
+	if (!tmpl)
+		str_fmt(why, len, "no pod template from the API server yet");
+	cluster_kube_leave(&kc, saved);
+	return ret;
+}
+
 /* Spawns @p's process; on failure records why. 0 or -errno. */
 static int kl_spawn(struct kubelet *k, struct kl_proc *p)
 {
+	struct sandbox kube = {0};
 	char store[8192], log[PATH_MAX], why[512] = "", pidf[PATH_MAX], txt[32];
 	char *argv[40];
 	struct spawn_req r = {0};
@@ -131,6 +191,15 @@ static int kl_spawn(struct kubelet *k, struct kl_proc *p)
 				       .cwd = p->pod.cwd,
 				       .log = log,
 				       .pod = &p->pod};
+	} else if (k->c.kube) {
+		ret = kl_kube_sandbox(k, p, &kube, why, sizeof(why));
+		cluster_path(&k->c, log, sizeof(log), "logs/%s-%s.log", k->n->name, p->name);
+		r = (struct spawn_req){.argv = kube.argv,
+				       .cgroup = k->n->system_cg,
+				       .netns = k->n->netns,
+				       .log = log,
+				       .pod = &kube,
+				       .env = p->env};
 	} else {
 		ret = p->kind == KL_AGENT
 			  ? cluster_agent_argv(&k->c, k->n, store, sizeof(store), argv, 40)
@@ -153,6 +222,7 @@ static int kl_spawn(struct kubelet *k, struct kl_proc *p)
 	}
 	if (!ret)
 		ret = spawn_start(&r, why, sizeof(why));
+	sandbox_free(&kube);
 	if (ret < 0) {
 		str_fmt(p->reason, sizeof(p->reason), "%s", why);
 		pr_warn("%s: failed to start: %s", p->name, why);
@@ -721,6 +791,14 @@ static int kl_setup(struct kubelet *k)
 	k->base_ms = env && atoi(env) > 0 ? (uint64_t)atoi(env) : KL_BACKOFF_BASE_MS;
 	if (!kl_add(k, "agent", KL_AGENT) || !kl_add(k, "ztunnel", KL_ZTUNNEL))
 		return -ENOMEM;
+	/* The CA Deployment's one replica, scheduled on the first node; up before the agents. */
+	if (k->c.kube && k->n->index == 1) {
+		struct kl_proc *ca = kl_add(k, "ambit-ca", KL_CA);
+
+		if (!ca)
+			return -ENOMEM;
+		kl_start(k, ca);
+	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);
@@ -795,6 +873,8 @@ out:
 		free(k.procs[i]);
 	}
 	free(k.procs);
+	cJSON_Delete(k.tmpl[0]);
+	cJSON_Delete(k.tmpl[1]);
 	if (k.lfd >= 0)
 		unlink(k.n->kubelet_socket);
 	return ret;

@@ -22,7 +22,9 @@ static const struct usage_entry {
 	const char *text;
 } usages[] = {
     {"local cluster", " local ",
-     "  local up -f DIR [--nodes 2]     build the cluster from manifests in DIR\n"
+     "  local up -f DIR [--nodes 2] [--kube]   build the cluster from manifests in DIR\n"
+     "                                  (--kube: an API server holds it, ambit installed\n"
+     "                                  as on Kubernetes)\n"
      "  local down                      remove everything the cluster made\n"
      "  local exec POD -- CMD...        run CMD in a pod (its namespaces, user, capabilities)\n"
      "  local logs POD|nodeN-agent|nodeN-ztunnel|nodeN-kubelet [-f]\n"
@@ -103,6 +105,7 @@ struct args {
 	struct ctl_opts o;
 	const char *file;
 	int nodes;
+	bool kube; /* local up --kube */
 	int npos;
 	char *pos[16];
 	char **rest; /* after "--" */
@@ -130,6 +133,8 @@ static int parse(int argc, char **argv, int start, bool file_is_path, struct arg
 				return -EINVAL;
 			}
 			a->nodes = (int)n;
+		} else if (!strcmp(s, "--kube")) {
+			a->kube = true;
 		} else if (!strcmp(s, "-o") && has_next) {
 			const char *v = argv[++i];
 			if (strcmp(v, "json") && strcmp(v, "wide") && strcmp(v, "table")) {
@@ -169,8 +174,12 @@ static int run_local(int argc, char **argv, struct args *a)
 	if (ret)
 		return ret;
 	if (!strcmp(sub, "up")) {
-		ret = need(a->file && !a->npos, "usage: ambitctl local up -f DIR [--nodes N]");
-		return ret ? ret : local_up(&a->o, a->file, a->nodes);
+		ret = need(a->file && !a->npos,
+			   "usage: ambitctl local up -f DIR [--nodes N] [--kube]");
+		/* The integration suite runs in both modes: AMBIT_LOCAL_KUBE=1 is --kube. */
+		if (getenv("AMBIT_LOCAL_KUBE") && !strcmp(getenv("AMBIT_LOCAL_KUBE"), "1"))
+			a->kube = true;
+		return ret ? ret : local_up(&a->o, a->file, a->nodes, a->kube);
 	}
 	if (!strcmp(sub, "down"))
 		return local_down(a->o.cluster, false);

@@ -471,6 +471,8 @@ int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 		    !cJSON_AddStringToObject(o, "hostIface", pod->iface) ||
 		    !cJSON_AddStringToObject(o, "netns", pod->netns) ||
 		    !cJSON_AddStringToObject(o, "serviceAccount", pod->service_account) ||
+		    /* --kube: the Pod's metadata.uid in the API server, which names its cgroup. */
+		    (pod->uid[0] && !cJSON_AddStringToObject(o, "podUID", pod->uid)) ||
 		    !(labels = cJSON_AddObjectToObject(o, "labels")))
 			goto out;
 		for (size_t l = 0; pod->labels && l < pod->labels->n; l++) {

@@ -171,7 +171,8 @@ int wait_generation(const struct ctl_cluster *c, uint64_t gen, int timeout_s)
 			}
 		}
 		if (!left) {
-			printf("generation %" PRIu64 " in force on %d node%s\n", gen, c->nnodes,
+			printf("%s %" PRIu64 " in force on %d node%s\n",
+			       c->kube ? "resourceVersion" : "generation", gen, c->nnodes,
 			       c->nnodes == 1 ? "" : "s");
 			return 0;
 		}

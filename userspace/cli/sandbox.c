@@ -78,7 +78,7 @@ static int argv_from_json(const cJSON *cmd, struct sandbox *s)
 }
 
 /* Under a directory the pod gets a fresh file system on, so it must be carried over. */
-static bool masked_path(const char *p)
+bool sandbox_masked(const char *p)
 {
 	static const char *const roots[] = {"/tmp", "/run", "/dev", "/proc", "/sys"};
 
@@ -127,9 +127,9 @@ int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sand
 		return ret;
 	}
 	/* The tree's tools (bench servers, flood generators, the waypoint) as the host's own. */
-	if (self_dir(s->bin_dir, sizeof(s->bin_dir)) || !masked_path(s->bin_dir))
+	if (self_dir(s->bin_dir, sizeof(s->bin_dir)) || !sandbox_masked(s->bin_dir))
 		s->bin_dir[0] = '\0';
-	if (s->argv && s->argv[0] && s->argv[0][0] == '/' && masked_path(s->argv[0])) {
+	if (s->argv && s->argv[0] && s->argv[0][0] == '/' && sandbox_masked(s->argv[0])) {
 		char *slash;
 
 		str_fmt(s->exe_dir, sizeof(s->exe_dir), "%s", s->argv[0]);
@@ -178,6 +178,17 @@ void sandbox_free(struct sandbox *s)
 		free(s->argv[i]);
 	free(s->argv);
 	s->argv = NULL;
+	for (size_t i = 0; i < s->nvols; i++) {
+		free(s->vols[i].host);
+		free(s->vols[i].path);
+	}
+	free(s->vols);
+	s->vols = NULL;
+	s->nvols = 0;
+	for (size_t i = 0; s->env && s->env[i]; i++)
+		free(s->env[i]);
+	free(s->env);
+	s->env = NULL;
 }
 
 int sandbox_check(const struct sandbox *s, char *why, size_t len)
@@ -376,10 +387,60 @@ static int sandbox_var(const struct sandbox *s, char *why, size_t len)
 	return 0;
 }
 
+/*
+ * The mount point of a volume at @path, never made in the host's tree: the top directory it
+ * lies in (/etc for /etc/ambit/root) gets an overlay with its upper layer in the pod's rootfs
+ * dir, as a container's image would hold the directory. Runs before /run and /tmp are hidden;
+ * a path under those (or /sys, /proc) is made once they are fresh. @tops lists the top
+ * directories overlaid so far (/var by sandbox_var).
+ */
+static int volume_point(const struct sandbox *s, const char *path, char (*tops)[64], size_t *ntops,
+			char *why, size_t len)
+{
+	char top[64], up[PATH_MAX + 80], work[PATH_MAX + 80], opts[PATH_MAX * 2 + 300];
+	const char *slash = strchr(path + 1, '/');
+	size_t i;
+
+	if (sandbox_masked(path) || access(path, F_OK) == 0)
+		return 0;
+	if (str_fmt(top, sizeof(top), "%.*s", slash ? (int)(slash - path) : (int)strlen(path),
+		    path)) {
+		errno = ENAMETOOLONG;
+		return step_fail(why, len, "mount", path);
+	}
+	for (i = 0; i < *ntops && strcmp(tops[i], top); i++)
+		;
+	if (i == *ntops) {
+		if (*ntops == SANDBOX_MAX_VOLS + 1 ||
+		    str_fmt(up, sizeof(up), "%s%s", s->var_dir, top) ||
+		    str_fmt(work, sizeof(work), "%s%s.work", s->var_dir, top) ||
+		    str_fmt(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", top, up,
+			    work) ||
+		    mkdir_p(up, 0755) || mkdir_p(work, 0700)) {
+			errno = ENAMETOOLONG;
+			return step_fail(why, len, "overlay", top);
+		}
+		STEP(mount("overlay", top, "overlay", MS_NOSUID | MS_NODEV, opts),
+		     "mount overlay on", top);
+		str_fmt(tops[(*ntops)++], sizeof(tops[0]), "%s", top);
+	}
+	if (mkdir_p(path, 0755)) {
+		errno = EROFS;
+		return step_fail(why, len, "mkdir", path);
+	}
+	return 0;
+}
+
 int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 {
 	int pod_fd, cwd_fd = -1, exe_fd = -1, bin_fd = -1, hosts_fd = -1, ret;
+	int vol_fd[SANDBOX_MAX_VOLS];
 	unsigned int clone = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
+
+	if (s->nvols > SANDBOX_MAX_VOLS) {
+		errno = E2BIG;
+		return step_fail(why, len, "mount", "volumes");
+	}
 
 	/* Nothing done here may reach the host's mount table. */
 	STEP(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make private", "/");
@@ -387,7 +448,8 @@ int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 	pod_fd = open_tree(AT_FDCWD, s->pod_dir, clone);
 	if (pod_fd < 0)
 		return step_fail(why, len, "open", s->pod_dir);
-	if (masked_path(s->cwd) && (cwd_fd = open_tree(AT_FDCWD, s->cwd, clone | AT_RECURSIVE)) < 0)
+	if (sandbox_masked(s->cwd) &&
+	    (cwd_fd = open_tree(AT_FDCWD, s->cwd, clone | AT_RECURSIVE)) < 0)
 		return step_fail(why, len, "open", s->cwd);
 	if (s->exe_dir[0] && (exe_fd = open_tree(AT_FDCWD, s->exe_dir, clone)) < 0)
 		return step_fail(why, len, "open", s->exe_dir);
@@ -396,6 +458,12 @@ int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 		return step_fail(why, len, "open", s->bin_dir);
 	if (access(s->hosts, F_OK) == 0 && (hosts_fd = open_tree(AT_FDCWD, s->hosts, clone)) < 0)
 		return step_fail(why, len, "open", s->hosts);
+	for (size_t i = 0; i < s->nvols; i++) {
+		/* Recursive: a host's /sys/fs/bpf may hold mounts of its own, as a bpffs does. */
+		vol_fd[i] = open_tree(AT_FDCWD, s->vols[i].host, clone | AT_RECURSIVE);
+		if (vol_fd[i] < 0)
+			return step_fail(why, len, "open", s->vols[i].host);
+	}
 	ret = detach_nsfs(why, len);
 	if (ret)
 		return ret;
@@ -404,6 +472,14 @@ int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 	STEP(umount2("/proc", MNT_DETACH), "detach", "/proc");
 	if (!s->read_only_root && (ret = sandbox_var(s, why, len)))
 		return ret;
+	char tops[SANDBOX_MAX_VOLS + 1][64] = {"/var"};
+	size_t ntops = s->read_only_root ? 0 : 1;
+
+	for (size_t i = 0; i < s->nvols; i++) {
+		ret = volume_point(s, s->vols[i].path, tops, &ntops, why, len);
+		if (ret)
+			return ret;
+	}
 	STEP(attr_set(AT_FDCWD, "/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0), "read-only", "/");
 	if (!s->read_only_root)
 		STEP(attr_set(AT_FDCWD, "/var", 0, 0, MOUNT_ATTR_RDONLY), "read-write", "/var");
@@ -438,6 +514,8 @@ int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 		ret = attach(exe_fd, s->exe_dir, true, why, len);
 	if (!ret && bin_fd >= 0)
 		ret = attach(bin_fd, s->bin_dir, true, why, len);
+	for (size_t i = 0; !ret && i < s->nvols; i++)
+		ret = attach(vol_fd[i], s->vols[i].path, s->vols[i].ro, why, len);
 	if (!ret && hosts_fd >= 0 && !(ret = attach(hosts_fd, "/etc/hosts", false, why, len)))
 		STEP(attr_set(AT_FDCWD, "/etc/hosts", 0, MOUNT_ATTR_RDONLY, 0), "read-only",
 		     "/etc/hosts");

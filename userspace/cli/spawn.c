@@ -85,6 +85,8 @@ static void child_main(const struct spawn_req *r, int pipe_fd, int net_fd, int l
 	}
 	for (char *const *e = r->env; e && *e; e++)
 		putenv(*e);
+	for (char *const *e = r->pod ? r->pod->env : NULL; e && *e; e++)
+		putenv(*e);
 	execvp(r->argv[0], r->argv);
 	snprintf(why, sizeof(why), "exec: %s: %s", r->argv[0], strerror(errno));
 	child_fail(pipe_fd, errno, why);
@@ -163,7 +165,8 @@ int spawn_start(const struct spawn_req *r, char *why, size_t len)
 	}
 	args.cgroup = (__u64)cg_fd;
 	if (r->pod)
-		args.flags |= CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+		args.flags |= CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+			      (r->pod->host_pid ? 0 : CLONE_NEWPID);
 	/* Like fork (no new stack): the caller is single-threaded, the child only sets up and
 	 * execs. */
 	pid = syscall(SYS_clone3, &args, sizeof(args));

@@ -51,6 +51,15 @@ int state_reconcile(const struct ctl_cluster *c)
 	ret = load_state_quiet(&cfg, state);
 	if (!ret)
 		ret = plan_build(&p, c, &cfg, existing);
+	/*
+	 * --kube: the API server before anything runs, as a cluster's controllers and scheduler
+	 * come before its kubelets. The UIDs it gives name the cgroups of the pods made below and
+	 * of pods.json, where the agents look for them.
+	 */
+	for (size_t i = 0; !ret && c->kube && i < p.npods; i++)
+		p.pods[i].started = p.pods[i].running;
+	if (!ret && c->kube)
+		ret = kube_mirror(c, &p, state);
 	if (ret)
 		goto out;
 	/* The network and cgroup of new pods come first: the kubelets only run processes. */
@@ -79,6 +88,11 @@ int state_reconcile(const struct ctl_cluster *c)
 		if (r && !sync_err)
 			sync_err = r;
 	}
+	/* --kube: the kubelets report the new pods Running, with their IPs. */
+	for (size_t i = 0; !ret && c->kube && i < p.npods; i++)
+		p.pods[i].started = true;
+	if (!ret && c->kube)
+		ret = kube_mirror(c, &p, state);
 	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(existing, "pods"))
 	{
 		const cJSON *ns = cJSON_GetObjectItemCaseSensitive(pod, "namespace");
@@ -236,6 +250,9 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 	ret = write_file_atomic(file, text);
 	if (!ret && !store_generation_bump(state))
 		ret = -errno;
+	/* --kube: the agents see the namespace as the API server holds it. */
+	if (!ret && c.kube)
+		ret = state_reconcile(&c);
 	if (!ret)
 		printf("namespace/%s labelled\n", ns);
 	/* What the labels mean here (istio-injection does nothing in an ambient-only mesh). */

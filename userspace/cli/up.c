@@ -216,11 +216,16 @@ static int up_dirs(const struct ctl_cluster *c)
 	for (int i = 0; i < c->nnodes; i++) {
 		cluster_path(c, path, sizeof(path), "%s", c->nodes[i].name);
 		TRY(mkdir_p(path, 0700));
+		if (c->kube)
+			TRY(mkdir_p(c->nodes[i].host_run, 0755));
 	}
+	cluster_path(c, path, sizeof(path), "kube");
+	if (c->kube)
+		TRY(mkdir_p(path, 0700));
 	return 0;
 }
 
-static int up_all(struct ctl_cluster *c, const struct ctl_plan *p, const struct config *cfg,
+static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config *cfg,
 		  const char *dir)
 {
 	char fabric[CTL_NAME_MAX * 2];
@@ -234,6 +239,14 @@ static int up_all(struct ctl_cluster *c, const struct ctl_plan *p, const struct 
 	TRY(up_fabric(c, fabric));
 	for (int i = 0; i < c->nnodes; i++)
 		TRY(up_node(c, &c->nodes[i], fabric));
+	/* --kube: the API server, ambit installed into it, and the objects and pods in it. */
+	if (c->kube) {
+		char state[PATH_MAX];
+
+		cluster_path(c, state, sizeof(state), "state");
+		TRY(kube_up(c));
+		TRY(kube_mirror(c, p, state));
+	}
 	for (size_t i = 0; i < p->npods; i++) {
 		ret = pod_create(&p->pods[i]);
 		if (ret) {
@@ -257,6 +270,15 @@ static int up_all(struct ctl_cluster *c, const struct ctl_plan *p, const struct 
 	}
 	for (int i = 0; i < c->nnodes; i++)
 		TRY(kubelet_sync(&c->nodes[i], false));
+	/* --kube: the kubelets report their pods Running, with their IPs. */
+	if (c->kube) {
+		char state[PATH_MAX];
+
+		cluster_path(c, state, sizeof(state), "state");
+		for (size_t i = 0; i < p->npods; i++)
+			p->pods[i].started = true;
+		TRY(kube_mirror(c, p, state));
+	}
 	return 0;
 }
 
@@ -265,7 +287,7 @@ static void on_signal(int sig)
 	ctl_interrupted = 1;
 }
 
-int local_up(const struct ctl_opts *o, const char *dir, int nnodes)
+int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube)
 {
 	struct ctl_cluster c;
 	struct ctl_plan plan = {0};
@@ -274,6 +296,8 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes)
 	int ret;
 
 	ret = cluster_init(&c, o->cluster, nnodes);
+	if (!ret && kube)
+		ret = cluster_set_kube(&c);
 	if (ret)
 		return ret;
 	if (!realpath(dir, c.src_dir)) {

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# `ambitctl local up --kube` (issue 10 §5): the local cluster as a Kubernetes lookalike. An API
+# server (tests/k8s/fake_apiserver.py, TLS, a token per service account) holds the cluster,
+# ambit is installed into it by `ambitctl install`, and each node's kubelet runs the DaemonSet's
+# and the CA Deployment's containers from it. Checked:
+#  - the API server holds the install (DaemonSet, CA Deployment, root Secret), the manifests'
+#    objects, and one Pod per pod with nodeName, podIP and hostIP; the pod's processes run in the
+#    kubelet cgroup named by that Pod's UID (kubepods/besteffort/pod<uid>);
+#  - each agent and ztunnel run exactly as the DaemonSet's containers say: argv is the
+#    template's command and args with $(NODE_NAME) and $(NODE_IP) expanded, the capability
+#    bounding set is the template's add list, the service-account token is where in-cluster
+#    config reads it; the agents hold no CA key; the CA runs as uid 65532 with no capability;
+#  - the mesh works: cross-node over HBONE with both SPIFFE identities (certificates signed by
+#    the CA server);
+#  - `ambitctl apply -f` / `delete -f` of an AuthorizationPolicy go through the API server and
+#    take effect, then are lifted;
+#  - run.sh checks `local down` left nothing.
+. "$(dirname "$0")/lib.sh"
+need_root; need_bins; need_cmd python3 curl jq
+export AMBIT_LOCAL_KUBE=1
+cluster_up manifests
+
+run=/run/ambit/$CLUSTER
+token=$(awk '$1 == "token:" {print $2}' "$run/kube/kubeconfig")
+[ -n "$token" ] || fail "no admin token in $run/kube/kubeconfig"
+api() { # api PATH [METHOD]: the API server's answer, as ambitctl reaches it (the fabric netns)
+	nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric curl -sS --max-time 5 \
+		--cacert "$run/kube/ca.crt" -H "Authorization: Bearer $token" -X "${2:-GET}" \
+		"https://10.99.0.1:6443$1"
+}
+
+# --- the API server holds the install and the cluster ----------------------------------------
+api /apis/apps/v1/namespaces/ambit-system/daemonsets/ambit-node >"$run/ds.json" ||
+	fail "no DaemonSet ambit-system/ambit-node"
+expect_eq "$(jq -r .kind "$run/ds.json")" DaemonSet "GET daemonset"
+expect_eq "$(api /apis/apps/v1/namespaces/ambit-system/deployments/ambit-ca | jq -r .kind)" \
+	Deployment "GET deployment ambit-ca"
+expect_eq "$(api /api/v1/namespaces/ambit-system/secrets/ambit-ca-root | jq -r '.data | has("root-key.pem")')" \
+	true "the mesh root's Secret"
+expect_eq "$(api /api/v1/namespaces/mesh | jq -r '.metadata.labels["istio.io/dataplane-mode"]')" \
+	ambient "namespace mesh in the API server"
+pod=$(api /api/v1/namespaces/mesh/pods/server-0)
+expect_eq "$(jq -r .spec.nodeName <<<"$pod")" node2 "server-0's nodeName"
+expect_eq "$(jq -r .status.podIP <<<"$pod")" "$(pod_ip mesh/server-0)" "server-0's podIP"
+expect_eq "$(jq -r .status.hostIP <<<"$pod")" 10.99.0.12 "server-0's hostIP"
+uid=$(jq -r .metadata.uid <<<"$pod")
+cg2=$(awk '$3=="cgroup2"{print $2; exit}' /proc/mounts)
+podcg="$cg2/ambit-$CLUSTER/node2/kubepods/besteffort/pod$uid"
+[ -d "$podcg" ] || fail "no kubelet cgroup $podcg for server-0 (uid $uid)"
+grep -rqs . "$podcg"/*/cgroup.procs || fail "server-0's processes are not in $podcg"
+log "server-0: uid $uid, cgroup kubepods/besteffort/pod$uid, node2"
+
+# --- the DaemonSet's containers, as its template says ----------------------------------------
+declare -A capnum=([NET_ADMIN]=12 [SYS_PTRACE]=19 [SYS_ADMIN]=21 [SYS_RESOURCE]=24 [PERFMON]=38
+	[BPF]=39)
+for n in 1 2; do
+	for ctr in agent ztunnel; do
+		pid=$(cat "$run/node$n/$ctr.pid") || fail "no pid file for node$n's $ctr"
+		want=$(jq -r --arg c "$ctr" '.spec.template.spec.containers[] | select(.name == $c) |
+			(.command + .args) | join(" ")' "$run/ds.json" |
+			sed -e "s/\$(NODE_NAME)/node$n/g" -e "s/\$(NODE_IP)/10.99.0.1$n/g")
+		got=$(tr '\0' ' ' <"/proc/$pid/cmdline" | sed 's/ $//')
+		expect_eq "${got#* }" "${want#* }" "node$n $ctr's arguments"
+		[[ $got == */$(basename "${want%% *}")\ * ]] || fail "node$n $ctr runs ${got%% *}"
+		mask=0
+		for c in $(jq -r --arg c "$ctr" '.spec.template.spec.containers[] |
+			select(.name == $c) | .securityContext.capabilities.add[]' "$run/ds.json"); do
+			[ -n "${capnum[$c]:-}" ] || fail "capability $c has no number in this test"
+			mask=$((mask | (1 << ${capnum[$c]})))
+		done
+		# A container keeps what it adds of what the node's runtime itself holds.
+		mask=$((mask & 0x$(awk '/^CapBnd:/ {print $2}' /proc/self/status)))
+		expect_eq "$(awk '/^CapBnd:/ {print $2}' "/proc/$pid/status")" \
+			"$(printf %016x "$mask")" "node$n $ctr's capabilities"
+	done
+	# In-cluster configuration: the variables, and the token where client libraries read it.
+	tr '\0' '\n' <"/proc/$pid/environ" | grep -qx "KUBERNETES_SERVICE_HOST=10.99.0.1" ||
+		fail "node$n ztunnel has no KUBERNETES_SERVICE_HOST"
+	apid=$(cat "$run/node$n/agent.pid")
+	[ -s "/proc/$apid/root/run/secrets/kubernetes.io/serviceaccount/token" ] ||
+		fail "node$n agent has no service-account token"
+	nsenter -t "$apid" -m ls /etc/ambit/root/root-cert.pem >/dev/null ||
+		fail "node$n agent has no root certificate mounted"
+	if nsenter -t "$apid" -m sh -c 'ls /etc/ambit/ca /run/ambit/*/ca 2>/dev/null' | grep -q key; then
+		fail "node$n agent can read a CA key"
+	fi
+done
+capid=$(cat "$run/node1/ambit-ca.pid") || fail "no CA pod on node1"
+expect_eq "$(awk '/^Uid:/ {print $2}' "/proc/$capid/status")" 65532 "the CA's user"
+expect_eq "$(awk '/^CapEff:/ {print $2}' "/proc/$capid/status")" 0000000000000000 \
+	"the CA's capabilities"
+
+# --- the mesh, with certificates from the CA server ------------------------------------------
+client_ip=$(pod_ip mesh/client-0)
+wait_for 60 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
+	fail "server never answered through the mesh"
+out=$(pod_exec mesh/client-0 curl -sf --max-time 5 http://server/) || fail "request failed"
+expect_contains "$out" "pod=mesh/server-0"
+expect_contains "$out" "from=$client_ip "
+m2=$(node_metrics node2)
+dst=$(metric_sum "$m2" istio_tcp_connections_opened_total 'reporter="destination"' \
+	'destination_workload="server"' \
+	'source_principal="spiffe://cluster.local/ns/mesh/sa/client"' \
+	'connection_security_policy="mutual_tls"')
+[ "${dst%.*}" -ge 1 ] || fail "node2 counted no mutual-TLS connection from the client's identity"
+grep -q "ambit-ca.ambit-system.svc" "$run/logs/node1-agent.log" ||
+	fail "node1's agent log never names the CA server"
+grep -qi "sign" "$run/logs/node1-ambit-ca.log" || fail "the CA server signed nothing"
+
+# --- apply and delete go through the API server ----------------------------------------------
+pol=$(mktemp -d)
+cat >"$pol/deny.yaml" <<'EOF'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-client
+  namespace: mesh
+spec:
+  selector:
+    matchLabels:
+      app: server
+  action: DENY
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/mesh/sa/client"]
+EOF
+actl apply -f "$pol/deny.yaml" --name "$CLUSTER" >&2 || fail "apply failed"
+expect_eq "$(api /apis/security.istio.io/v1/namespaces/mesh/authorizationpolicies/deny-client |
+	jq -r .spec.action)" DENY "the policy in the API server"
+denied() { ! pod_exec mesh/client-0 curl -sf --max-time 2 http://server/; }
+wait_for 30 denied || fail "the DENY policy from the API server never took effect"
+actl delete -f "$pol/deny.yaml" --name "$CLUSTER" >&2 || fail "delete failed"
+expect_eq "$(api /apis/security.istio.io/v1/namespaces/mesh/authorizationpolicies/deny-client |
+	jq -r .reason)" NotFound "the policy after delete"
+wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
+	fail "the policy's deletion never took effect"
+rm -rf "$pol"
+pass

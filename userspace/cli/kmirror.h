@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The --kube cluster's API server holding exactly the local cluster's objects (kube_mirror in
+ * kmirror.c): ambitctl plays the controllers and the scheduler of a real cluster, so its Pods are
+ * the plan's, placed, addressed and Running, each owned by a ReplicaSet of its Deployment. Every
+ * object the mirror writes carries KMIRROR_LABEL (what it lists, and all it ever touches) and
+ * the hash of what it wrote: it writes only when that changes, since every write is a watch
+ * event each agent reconciles on. This half (kmirror_obj.c) builds and compares objects without
+ * I/O, for the unit tests.
+ */
+#ifndef AMBIT_CLI_KMIRROR_H
+#define AMBIT_CLI_KMIRROR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+struct ctl_pod;
+
+#define KMIRROR_LABEL "ambit.dev/mirror"
+#define KMIRROR_LABEL_VALUE "local"
+#define KMIRROR_HASH_ANNOTATION "ambit.dev/mirror-hash"
+#define KMIRROR_HASH_LEN 64	     /* SHA-256 in hex */
+#define KMIRROR_TEMPLATE_HASH_LEN 10 /* a pod-template-hash's length */
+
+enum kmirror_action {
+	KMIRROR_KEEP,	/* as wanted, or none of the mirror's business */
+	KMIRROR_CREATE, /* POST */
+	KMIRROR_UPDATE, /* PUT, with the server's resourceVersion */
+	/* As written, but without the status written: a server that drops it (the real one). */
+	KMIRROR_STATUS,
+	KMIRROR_DELETE,
+};
+
+/* @ns/@owner's pod-template-hash into @out: 10 characters of Kubernetes' own alphabet for it. */
+void kmirror_template_hash(const char *ns, const char *owner,
+			   char out[KMIRROR_TEMPLATE_HASH_LEN + 1]);
+/* The ReplicaSet of Deployment @ns/@owner, <owner>-<template hash>, into @buf. 0 or -errno. */
+int kmirror_replicaset(const char *ns, const char *owner, char *buf, size_t len);
+/*
+ * Pod @pod (borrowed) as the API server holds it once scheduled and started: on the plan's node
+ * with the plan's address, Running and Ready. Not sealed; caller deletes. NULL with errno set.
+ */
+cJSON *kmirror_pod(const struct ctl_pod *pod);
+/*
+ * The stored object @yaml (borrowed, one YAML document) as the JSON to write: without what the
+ * server sets (uid, resourceVersion, ...), in namespace @ns (NULL: cluster-scoped, none). Not
+ * sealed; caller deletes. NULL with the reason in @err.
+ */
+cJSON *kmirror_from_yaml(const char *yaml, const char *ns, char *err, size_t len);
+/*
+ * Gives Service @svc (borrowed) the ClusterIP @vip the plan has for it when it names none: the
+ * API server's allocator, here. ExternalName and headless Services keep theirs. 0 or -errno.
+ */
+int kmirror_service_ip(cJSON *svc, const char *vip);
+/* Labels @obj as the mirror's and annotates it with the hash of all the rest. 0 or -errno. */
+int kmirror_seal(cJSON *obj);
+/* What to do with @have (the server's object, or NULL) for @want (sealed, or NULL: unwanted). */
+enum kmirror_action kmirror_decide(const cJSON *want, const cJSON *have);
+/* Order of the writes: Namespaces, CRDs, ServiceAccounts, the rest, Pods; deletes the reverse. */
+int kmirror_rank(const char *kind);
+
+#endif

@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The --kube mirror's objects (kmirror.h): built and compared, no I/O. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "crypto.h"
+#include "ctl.h"
+#include "kmanifest.h"
+#include "kmirror.h"
+
+/*
+ * The alphabet of Kubernetes' rand.SafeEncodeString, which pod-template-hash is written in: no
+ * vowels (no words), no 0/1/3 (no look-alikes).
+ */
+static const char safe_alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+
+static void sha256_text(const char *text, unsigned char md[32])
+{
+	crypto_sha256(text, strlen(text), md);
+}
+
+void kmirror_template_hash(const char *ns, const char *owner,
+			   char out[KMIRROR_TEMPLATE_HASH_LEN + 1])
+{
+	unsigned char md[32];
+	char key[600];
+
+	/* The Deployment's identity only: a pod keeps its workload's name whatever else changes. */
+	snprintf(key, sizeof(key), "%s/%s", ns, owner);
+	sha256_text(key, md);
+	for (int i = 0; i < KMIRROR_TEMPLATE_HASH_LEN; i++)
+		out[i] = safe_alphabet[md[i] % (sizeof(safe_alphabet) - 1)];
+	out[KMIRROR_TEMPLATE_HASH_LEN] = '\0';
+}
+
+int kmirror_replicaset(const char *ns, const char *owner, char *buf, size_t len)
+{
+	char hash[KMIRROR_TEMPLATE_HASH_LEN + 1];
+	int n;
+
+	kmirror_template_hash(ns, owner, hash);
+	n = snprintf(buf, len, "%s-%s", owner, hash);
+	/* An object name is a DNS subdomain: 253 characters at most. */
+	return n < 0 || (size_t)n >= len || n > 253 ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * A UID for the ReplicaSet no API server holds: ownerReferences require one. Derived from its
+ * identity so that the Pod's JSON, and its hash, stay the same from one apply to the next.
+ */
+static void replicaset_uid(const char *ns, const char *rs, char out[37])
+{
+	unsigned char md[32];
+	char key[600];
+
+	snprintf(key, sizeof(key), "ReplicaSet/%s/%s", ns, rs);
+	sha256_text(key, md);
+	md[6] = (unsigned char)((md[6] & 0x0f) | 0x50); /* RFC 4122 name-based layout */
+	md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10],
+		 md[11], md[12], md[13], md[14], md[15]);
+}
+
+/* {"ip": @ip} in a new array (podIPs, hostIPs). */
+static bool add_ips(cJSON *o, const char *key, const char *ip)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, key), *it = cJSON_CreateObject();
+
+	if (!arr || !it || !cJSON_AddItemToArray(arr, it)) {
+		cJSON_Delete(it);
+		return false;
+	}
+	return cJSON_AddStringToObject(it, "ip", ip) != NULL;
+}
+
+static bool pod_metadata(cJSON *pod_json, const struct ctl_pod *pod)
+{
+	cJSON *md = cJSON_AddObjectToObject(pod_json, "metadata"), *labels, *refs, *ref;
+	char hash[KMIRROR_TEMPLATE_HASH_LEN + 1], rs[300], uid[37];
+
+	if (!md || !cJSON_AddStringToObject(md, "name", pod->name) ||
+	    !cJSON_AddStringToObject(md, "namespace", pod->namespace) ||
+	    !(labels = cJSON_AddObjectToObject(md, "labels")))
+		return false;
+	for (size_t i = 0; pod->labels && i < pod->labels->n; i++) {
+		const char *key = pod->labels->items[i].key;
+
+		if ((!pod->owner || strcmp(key, "pod-template-hash")) &&
+		    !cJSON_AddStringToObject(labels, key, pod->labels->items[i].value))
+			return false;
+	}
+	if (!pod->owner)
+		return true;
+	/*
+	 * What the agent names the workload from (ksource_workload): the controller ReplicaSet
+	 * <deployment>-<pod-template-hash>, with that label on the pod.
+	 */
+	kmirror_template_hash(pod->namespace, pod->owner, hash);
+	if (kmirror_replicaset(pod->namespace, pod->owner, rs, sizeof(rs))) {
+		errno = ENAMETOOLONG;
+		return false;
+	}
+	replicaset_uid(pod->namespace, rs, uid);
+	return cJSON_AddStringToObject(labels, "pod-template-hash", hash) &&
+	       (refs = cJSON_AddArrayToObject(md, "ownerReferences")) &&
+	       (ref = cJSON_CreateObject()) && cJSON_AddItemToArray(refs, ref) &&
+	       cJSON_AddStringToObject(ref, "apiVersion", "apps/v1") &&
+	       cJSON_AddStringToObject(ref, "kind", "ReplicaSet") &&
+	       cJSON_AddStringToObject(ref, "name", rs) &&
+	       cJSON_AddStringToObject(ref, "uid", uid) &&
+	       cJSON_AddTrueToObject(ref, "controller") &&
+	       cJSON_AddTrueToObject(ref, "blockOwnerDeletion");
+}
+
+/* One container standing for what the pod runs: the API needs a name and an image. */
+static bool pod_container(cJSON *containers, const struct config_pod_spec *spec)
+{
+	cJSON *c = cJSON_CreateObject(), *list;
+
+	if (!c || !cJSON_AddItemToArray(containers, c)) {
+		cJSON_Delete(c);
+		return false;
+	}
+	/* The local cluster runs commands of the host, not images. */
+	if (!cJSON_AddStringToObject(c, "name", "main") ||
+	    !cJSON_AddStringToObject(c, "image", "ambit.local/host"))
+		return false;
+	if (spec && spec->command) {
+		if (!(list = cJSON_AddArrayToObject(c, "command")))
+			return false;
+		for (size_t i = 0; spec->command[i]; i++)
+			if (!cJSON_AddItemToArray(list, cJSON_CreateString(spec->command[i])))
+				return false;
+	}
+	/* Services' named targetPorts resolve against these. */
+	if (!spec || !spec->nports)
+		return true;
+	if (!(list = cJSON_AddArrayToObject(c, "ports")))
+		return false;
+	for (size_t i = 0; i < spec->nports; i++) {
+		const struct config_container_port *p = &spec->ports[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(list, o))
+			return false;
+		if ((p->name && !cJSON_AddStringToObject(o, "name", p->name)) ||
+		    !cJSON_AddNumberToObject(o, "containerPort", p->port) ||
+		    !cJSON_AddStringToObject(o, "protocol", p->protocol ? p->protocol : "TCP"))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Running and Ready, as the kubelet reports a started pod without probes; before its kubelet
+ * started it, Pending and scheduled, with no pod IP yet. The change from one to the other is
+ * the watch event on which the agents look for the pod's processes, as on a real node.
+ */
+static bool pod_status(cJSON *pod_json, const struct ctl_pod *pod)
+{
+	static const char *const ready[] = {"PodScheduled", "PodReadyToStartContainers",
+					    "Initialized", "Ready", "ContainersReady"};
+	cJSON *st = cJSON_AddObjectToObject(pod_json, "status"), *conds;
+
+	if (!st || !cJSON_AddStringToObject(st, "phase", pod->started ? "Running" : "Pending") ||
+	    !(conds = cJSON_AddArrayToObject(st, "conditions")))
+		return false;
+	if (!pod->started) {
+		cJSON *c = cJSON_CreateObject();
+
+		return c && cJSON_AddItemToArray(conds, c) &&
+		       cJSON_AddStringToObject(c, "type", ready[0]) &&
+		       cJSON_AddStringToObject(c, "status", "True") &&
+		       cJSON_AddStringToObject(st, "hostIP", pod->node->ip) &&
+		       add_ips(st, "hostIPs", pod->node->ip) &&
+		       cJSON_AddStringToObject(st, "qosClass", "BestEffort");
+	}
+	for (size_t i = 0; i < sizeof(ready) / sizeof(ready[0]); i++) {
+		cJSON *c = cJSON_CreateObject();
+
+		if (!c || !cJSON_AddItemToArray(conds, c) ||
+		    !cJSON_AddStringToObject(c, "type", ready[i]) ||
+		    !cJSON_AddStringToObject(c, "status", "True"))
+			return false;
+	}
+	/* BestEffort: the QoS class of the kubepods/besteffort cgroup the pod runs in. */
+	return cJSON_AddStringToObject(st, "hostIP", pod->node->ip) &&
+	       add_ips(st, "hostIPs", pod->node->ip) &&
+	       cJSON_AddStringToObject(st, "podIP", pod->ip_str) &&
+	       add_ips(st, "podIPs", pod->ip_str) &&
+	       cJSON_AddStringToObject(st, "qosClass", "BestEffort");
+}
+
+cJSON *kmirror_pod(const struct ctl_pod *pod)
+{
+	const struct config_pod_spec *spec = pod->spec;
+	cJSON *o, *sp, *containers;
+
+	if (!pod->namespace || !pod->name || !pod->node || !pod->ip_str[0]) {
+		errno = EINVAL;
+		return NULL;
+	}
+	o = cJSON_CreateObject();
+	errno = ENOMEM;
+	if (!o || !cJSON_AddStringToObject(o, "apiVersion", "v1") ||
+	    !cJSON_AddStringToObject(o, "kind", "Pod") || !pod_metadata(o, pod) ||
+	    !(sp = cJSON_AddObjectToObject(o, "spec")) ||
+	    !cJSON_AddStringToObject(sp, "nodeName", pod->node->name) ||
+	    !cJSON_AddStringToObject(sp, "serviceAccountName",
+				     pod->service_account ? pod->service_account : "default") ||
+	    (spec && !cJSON_AddStringToObject(sp, "restartPolicy",
+					      config_restart_policy_name(spec->restart_policy))) ||
+	    !(containers = cJSON_AddArrayToObject(sp, "containers")) ||
+	    !pod_container(containers, spec) || !pod_status(o, pod)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* What the API server sets on an object: never part of what is written. */
+static const char *const server_fields[] = {
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+};
+
+cJSON *kmirror_from_yaml(const char *yaml, const char *ns, char *err, size_t len)
+{
+	cJSON *docs = kmanifest_documents(yaml, err, len), *obj, *md;
+
+	if (!docs)
+		return NULL;
+	if (cJSON_GetArraySize(docs) != 1 || !cJSON_IsObject(cJSON_GetArrayItem(docs, 0))) {
+		snprintf(err, len, "expected one object, found %d documents",
+			 cJSON_GetArraySize(docs));
+		cJSON_Delete(docs);
+		return NULL;
+	}
+	obj = cJSON_DetachItemFromArray(docs, 0);
+	cJSON_Delete(docs);
+	md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	if (!cJSON_IsObject(md)) {
+		snprintf(err, len, "no metadata");
+		cJSON_Delete(obj);
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(server_fields) / sizeof(server_fields[0]); i++)
+		cJSON_DeleteItemFromObjectCaseSensitive(md, server_fields[i]);
+	cJSON_DeleteItemFromObjectCaseSensitive(md, "namespace");
+	if (ns && !cJSON_AddStringToObject(md, "namespace", ns)) {
+		snprintf(err, len, "out of memory");
+		cJSON_Delete(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+int kmirror_service_ip(cJSON *svc, const char *vip)
+{
+	cJSON *spec = cJSON_GetObjectItemCaseSensitive(svc, "spec"), *ips;
+	const char *type = kjson_str(svc, "spec", "type"),
+		   *cur = kjson_str(svc, "spec", "clusterIP");
+
+	if (!vip || (type && !strcmp(type, "ExternalName")) || (cur && *cur))
+		return 0;
+	if (!cJSON_IsObject(spec)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(svc, "spec");
+		if (!(spec = cJSON_AddObjectToObject(svc, "spec")))
+			return -ENOMEM;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIP");
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIPs");
+	if (!cJSON_AddStringToObject(spec, "clusterIP", vip) ||
+	    !(ips = cJSON_AddArrayToObject(spec, "clusterIPs")) ||
+	    !cJSON_AddItemToArray(ips, cJSON_CreateString(vip)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* @obj's metadata.@map as an object, made (replacing a null or a scalar) when absent. */
+static cJSON *meta_map(cJSON *obj, const char *map)
+{
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	cJSON *m = cJSON_GetObjectItemCaseSensitive(md, map);
+
+	if (!cJSON_IsObject(md))
+		return NULL;
+	if (cJSON_IsObject(m))
+		return m;
+	cJSON_DeleteItemFromObjectCaseSensitive(md, map);
+	return cJSON_AddObjectToObject(md, map);
+}
+
+/* metadata.@map[@key] of @obj as a string (borrowed), or NULL. */
+static const char *meta_get(const cJSON *obj, const char *map, const char *key)
+{
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	const cJSON *v =
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(md, map), key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int kmirror_seal(cJSON *obj)
+{
+	cJSON *labels = meta_map(obj, "labels"), *annots;
+	unsigned char md[32];
+	char hex[KMIRROR_HASH_LEN + 1], *text;
+
+	if (!labels)
+		return cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(obj, "metadata")) ? -ENOMEM
+											 : -EINVAL;
+	cJSON_DeleteItemFromObjectCaseSensitive(labels, KMIRROR_LABEL);
+	if (!cJSON_AddStringToObject(labels, KMIRROR_LABEL, KMIRROR_LABEL_VALUE))
+		return -ENOMEM;
+	/*
+	 * A hash of its own, not of one the object came with (copied from a server): hashed as
+	 * if it never had one.
+	 */
+	annots = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
+						  "annotations");
+	if (cJSON_GetObjectItemCaseSensitive(annots, KMIRROR_HASH_ANNOTATION)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(annots, KMIRROR_HASH_ANNOTATION);
+		if (!annots->child)
+			cJSON_DeleteItemFromObjectCaseSensitive(
+			    cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "annotations");
+	}
+	text = cJSON_PrintUnformatted(obj);
+	if (!text)
+		return -ENOMEM;
+	sha256_text(text, md);
+	free(text);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	annots = meta_map(obj, "annotations");
+	if (!annots || !cJSON_AddStringToObject(annots, KMIRROR_HASH_ANNOTATION, hex))
+		return -ENOMEM;
+	return 0;
+}
+
+enum kmirror_action kmirror_decide(const cJSON *want, const cJSON *have)
+{
+	const char *label = have ? meta_get(have, "labels", KMIRROR_LABEL) : NULL;
+	const char *want_hash, *have_hash, *ip;
+
+	/* Not the mirror's (install's, the agents' Events): as if it were not there. */
+	if (!label || strcmp(label, KMIRROR_LABEL_VALUE))
+		return want ? KMIRROR_CREATE : KMIRROR_KEEP;
+	if (!want)
+		return KMIRROR_DELETE;
+	want_hash = meta_get(want, "annotations", KMIRROR_HASH_ANNOTATION);
+	have_hash = meta_get(have, "annotations", KMIRROR_HASH_ANNOTATION);
+	if (!want_hash || !have_hash || strcmp(want_hash, have_hash))
+		return KMIRROR_UPDATE;
+	/*
+	 * Only the address is compared: a server adds status fields of its own (startTime,
+	 * containerStatuses) that would otherwise make every apply write it again.
+	 */
+	ip = kjson_str(want, "status", "podIP");
+	if (ip &&
+	    (!kjson_str(have, "status", "podIP") || strcmp(ip, kjson_str(have, "status", "podIP"))))
+		return KMIRROR_STATUS;
+	return KMIRROR_KEEP;
+}
+
+int kmirror_rank(const char *kind)
+{
+	static const char *const order[] = {"Namespace", "CustomResourceDefinition",
+					    "ServiceAccount"};
+
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(kind, order[i]))
+			return i;
+	return !strcmp(kind, "Pod") ? 4 : 3;
+}

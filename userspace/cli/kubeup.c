@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The control plane of a `local up --kube` cluster: an API server (tests/k8s/fake_apiserver.py,
+ * the real protocol over TLS) in the fabric netns at 10.99.0.1:6443, credentials as a cluster
+ * hands them out, and ambit installed into it by `ambitctl install` itself. After this the
+ * nodes' kubelets run the DaemonSet and the CA Deployment from the API server (kpod.c), and the
+ * agents find everything there: the same path as on a real cluster.
+ *
+ * <run>/kube/ holds:
+ *   pki/            the API server's own CA (not the mesh root: install makes that one)
+ *   apiserver.crt/.key, ca.crt
+ *   tokens.json     the token table: the admin's (ambitctl), and one service-account token per
+ *                   pod (the node agents' bound to their node, as projected tokens are)
+ *   kubeconfig      the admin's, for ambitctl and `kubectl --kubeconfig`
+ *   sa/<node>_<ns>_<sa>/  token, ca.crt, namespace: the projected volume of that pod
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ambit/ca.h"
+#include "crypto.h"
+#include "ctl.h"
+#include "kconn.h"
+
+#define KUBE_API_WAIT_S 20
+
+/* 32 random bytes as hex: a bearer token. */
+static int new_token(char out[65])
+{
+	unsigned char b[32];
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+static int write_private(const char *path, const char *text)
+{
+	int ret = write_file_atomic(path, text);
+
+	return ret ?: (chmod(path, 0600) < 0 ? -errno : 0);
+}
+
+/* A token for service account @ns/@sa of a pod on @n: its table entry and its projected dir. */
+static int sa_token(const struct ctl_cluster *c, const struct ctl_node *n, const char *ns,
+		    const char *sa, const char *ca_pem, cJSON *table)
+{
+	char tok[65], dir[PATH_MAX], path[PATH_MAX + 16], user[300], grp[300];
+	cJSON *u, *extra, *groups;
+	int ret = new_token(tok);
+
+	if (ret)
+		return ret;
+	str_fmt(user, sizeof(user), "system:serviceaccount:%s:%s", ns, sa);
+	str_fmt(grp, sizeof(grp), "system:serviceaccounts:%s", ns);
+	u = cJSON_AddObjectToObject(table, tok);
+	if (!u || !cJSON_AddStringToObject(u, "username", user) ||
+	    !(groups = cJSON_AddArrayToObject(u, "groups")) ||
+	    !cJSON_AddItemToArray(groups, cJSON_CreateString("system:serviceaccounts")) ||
+	    !cJSON_AddItemToArray(groups, cJSON_CreateString(grp)) ||
+	    !cJSON_AddItemToArray(groups, cJSON_CreateString("system:authenticated")) ||
+	    !(extra = cJSON_AddObjectToObject(u, "extra")) ||
+	    !cJSON_AddItemToObject(extra, "authentication.kubernetes.io/node-name",
+				   cJSON_CreateStringArray((const char *[]){n->name}, 1)))
+		return -ENOMEM;
+	cluster_path(c, dir, sizeof(dir), "kube/sa/%s_%s_%s", n->name, ns, sa);
+	ret = mkdir_p(dir, 0755);
+	/* 0644 as a projected volume's files without fsGroup: the CA runs as a non-root user. */
+	str_fmt(path, sizeof(path), "%s/token", dir);
+	ret = ret ?: write_file_atomic(path, tok);
+	str_fmt(path, sizeof(path), "%s/ca.crt", dir);
+	ret = ret ?: write_file_atomic(path, ca_pem);
+	str_fmt(path, sizeof(path), "%s/namespace", dir);
+	return ret ?: write_file_atomic(path, ns);
+}
+
+static int write_kubeconfig(const struct ctl_cluster *c, const char *ca_pem, const char *tok)
+{
+	char path[PATH_MAX], *b64 = crypto_base64_encode(ca_pem, strlen(ca_pem)), *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	if (!b64 || !(f = open_memstream(&text, &len))) {
+		free(b64);
+		return -ENOMEM;
+	}
+	fprintf(f,
+		"apiVersion: v1\nkind: Config\nclusters:\n- name: %s\n  cluster:\n"
+		"    server: https://%s:%d\n    certificate-authority-data: %s\n"
+		"users:\n- name: admin\n  user:\n    token: %s\ncontexts:\n- name: %s\n"
+		"  context:\n    cluster: %s\n    user: admin\ncurrent-context: %s\n",
+		c->name, CTL_KUBE_API_IP, CTL_KUBE_API_PORT, b64, tok, c->name, c->name, c->name);
+	free(b64);
+	if (fclose(f)) {
+		free(text);
+		return -ENOMEM;
+	}
+	cluster_path(c, path, sizeof(path), "kube/kubeconfig");
+	ret = write_private(path, text);
+	free(text);
+	return ret;
+}
+
+/* Certificates, tokens and the kubeconfig. */
+static int kube_credentials(const struct ctl_cluster *c)
+{
+	char dir[PATH_MAX], path[PATH_MAX], admin[65];
+	struct ca_issued srv = {0};
+	struct ambit_ca *ca;
+	cJSON *doc = cJSON_CreateObject(), *table, *u;
+	char *text = NULL;
+	int ret;
+
+	cluster_path(c, dir, sizeof(dir), "kube/pki");
+	ret = mkdir_p(dir, 0700);
+	ca = ret ? NULL : ca_open(dir);
+	if (!ca || !doc) {
+		cJSON_Delete(doc);
+		return ret ?: -errno;
+	}
+	ret = ca_issue_dns(ca, CTL_KUBE_API_IP, 365L * 24 * 3600, &srv);
+	cluster_path(c, path, sizeof(path), "kube/apiserver.crt");
+	ret = ret ?: write_file_atomic(path, srv.cert_pem);
+	cluster_path(c, path, sizeof(path), "kube/apiserver.key");
+	ret = ret ?: write_private(path, srv.key_pem);
+	cluster_path(c, path, sizeof(path), "kube/ca.crt");
+	ret = ret ?: write_file_atomic(path, ca_root_pem(ca));
+	ret = ret ?: new_token(admin);
+	ret = ret ?: write_kubeconfig(c, ca_root_pem(ca), admin);
+	if (!ret && (!cJSON_AddStringToObject(doc, "kind", "FakeTokenTable") ||
+		     !(table = cJSON_AddObjectToObject(doc, "tokens")) ||
+		     !(u = cJSON_AddObjectToObject(table, admin)) ||
+		     !cJSON_AddStringToObject(u, "username", "kubernetes-admin")))
+		ret = -ENOMEM;
+	for (int i = 0; !ret && i < c->nnodes; i++)
+		ret = sa_token(c, &c->nodes[i], CTL_KUBE_NS, "ambit-node", ca_root_pem(ca), table);
+	if (!ret)
+		ret = sa_token(c, &c->nodes[0], CTL_KUBE_NS, "ambit-ca", ca_root_pem(ca), table);
+	if (!ret && !(text = cJSON_Print(doc)))
+		ret = -ENOMEM;
+	cluster_path(c, path, sizeof(path), "kube/tokens.json");
+	ret = ret ?: write_private(path, text);
+	free(text);
+	cJSON_Delete(doc);
+	ca_issued_free(&srv);
+	ca_destroy(ca);
+	return ret;
+}
+
+/* The API server script: $AMBIT_FAKE_APISERVER, else installed beside ambitctl, else the tree's. */
+static int apiserver_script(char *buf, size_t len)
+{
+	const char *env = getenv("AMBIT_FAKE_APISERVER");
+	char dir[PATH_MAX];
+	int ret;
+
+	if (env && *env)
+		return str_fmt(buf, len, "%s", env);
+	ret = self_dir(dir, sizeof(dir));
+	if (!ret && !str_fmt(buf, len, "%s/../share/ambit/fake_apiserver.py", dir) &&
+	    access(buf, R_OK) == 0)
+		return 0;
+	ret = ret ?: str_fmt(buf, len, "%s/../tests/k8s/fake_apiserver.py", dir);
+	if (!ret && access(buf, R_OK) < 0)
+		ret = -errno;
+	return ret;
+}
+
+static int start_apiserver(const struct ctl_cluster *c)
+{
+	char script[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], tokens[PATH_MAX], log[PATH_MAX];
+	char cg[PATH_MAX + 16], listen[32], pidf[PATH_MAX], fabric[CTL_NAME_MAX * 2], why[512];
+	char txt[32];
+	/*
+	 * Bookmarks each second: `ambitctl apply` waits until every agent's every watch passed the
+	 * server's version, and an idle kind gets there by its bookmarks (a real server: ~1/min).
+	 */
+	char *argv[] = {"python3",    script, "--listen",	    listen,
+			"--tls-cert", cert,   "--tls-key",	    key,
+			"--load",     tokens, "--token-table-auth", "--bookmark-seconds",
+			"1",	      NULL};
+	struct spawn_req r = {.argv = argv, .cgroup = cg, .netns = fabric, .log = log};
+	int ret = apiserver_script(script, sizeof(script)), pid;
+
+	if (ret) {
+		fprintf(stderr, "ambitctl: no fake_apiserver.py (set AMBIT_FAKE_APISERVER): %s\n",
+			strerror(-ret));
+		return ret;
+	}
+	str_fmt(listen, sizeof(listen), "%s:%d", CTL_KUBE_API_IP, CTL_KUBE_API_PORT);
+	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
+	str_fmt(cg, sizeof(cg), "%s/control/apiserver", c->cg_root);
+	cluster_path(c, cert, sizeof(cert), "kube/apiserver.crt");
+	cluster_path(c, key, sizeof(key), "kube/apiserver.key");
+	cluster_path(c, tokens, sizeof(tokens), "kube/tokens.json");
+	cluster_path(c, log, sizeof(log), "logs/apiserver.log");
+	cluster_path(c, pidf, sizeof(pidf), "kube/apiserver.pid");
+	ret = mkdir_p(cg, 0755);
+	pid = ret ?: spawn_start(&r, why, sizeof(why));
+	if (pid < 0) {
+		fprintf(stderr, "ambitctl: API server: %s\n", ret ? strerror(-ret) : why);
+		return pid;
+	}
+	str_fmt(txt, sizeof(txt), "%d\n", pid);
+	ret = write_file_atomic(pidf, txt);
+	/* Up when it answers /version with the admin's token over TLS, as every client will. */
+	for (int i = 0; !ret && i < KUBE_API_WAIT_S * 10 && !ctl_interrupted; i++) {
+		struct kconn k = {0};
+		char *resp = NULL, err[256];
+		int saved;
+		long code = 0;
+
+		if (cluster_kube_enter(c, &k, &saved))
+			return -EIO;
+		code =
+		    kconn_call(&k, "GET", "/version", NULL, &resp, 1 << 16, 1000, err, sizeof(err));
+		free(resp);
+		cluster_kube_leave(&k, saved);
+		if (code == 200)
+			return 0;
+		if (!pid_alive(pid))
+			break;
+		usleep(100 * 1000);
+	}
+	fprintf(stderr, "ambitctl: the API server did not come up; see %s\n", log);
+	return ret ?: -ETIMEDOUT;
+}
+
+/*
+ * The nodes' names for the cluster's own Services (hostNetwork pods with
+ * ClusterFirstWithHostNet): the API server and the CA, which runs on the first node.
+ */
+static int node_hosts(const struct ctl_cluster *c)
+{
+	for (int i = 0; i < c->nnodes; i++) {
+		char dir[PATH_MAX], path[PATH_MAX + 8], text[1024];
+		int ret;
+
+		str_fmt(dir, sizeof(dir), "/etc/netns/%s", c->nodes[i].netns);
+		str_fmt(path, sizeof(path), "%s/hosts", dir);
+		str_fmt(text, sizeof(text),
+			"# written by ambitctl local up --kube: the cluster's own services\n"
+			"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+			"%s\t%s\n%s\tkubernetes kubernetes.default kubernetes.default.svc "
+			"kubernetes.default.svc.cluster.local\n"
+			"%s\tambit-ca.%s ambit-ca.%s.svc ambit-ca.%s.svc.cluster.local\n",
+			c->nodes[i].ip, c->nodes[i].name, CTL_KUBE_API_IP, c->nodes[0].ip,
+			CTL_KUBE_NS, CTL_KUBE_NS, CTL_KUBE_NS);
+		ret = mkdir_p(dir, 0755);
+		ret = ret ?: write_file_atomic(path, text);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int kube_up(const struct ctl_cluster *c)
+{
+	char path[PATH_MAX];
+	char *argv[] = {"--kubeconfig", path, NULL};
+	struct kconn k = {0};
+	int ret, saved;
+
+	cluster_path(c, path, sizeof(path), "kube/sa");
+	ret = mkdir_p(path, 0755);
+	ret = ret ?: kube_credentials(c);
+	ret = ret ?: node_hosts(c);
+	ret = ret ?: start_apiserver(c);
+	if (ret)
+		return ret;
+	/* ambit goes in as a user installs it: the same manifests, the same code. */
+	cluster_path(c, path, sizeof(path), "kube/kubeconfig");
+	ret = cluster_kube_enter(c, &k, &saved);
+	if (!ret) {
+		fflush(stdout);
+		ret = cmd_install(2, argv, false);
+		cluster_kube_leave(&k, saved);
+	}
+	return ret;
+}
