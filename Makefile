@@ -276,16 +276,20 @@ demo: deps
 PREFIX ?= /usr/local
 BINDIR := $(PREFIX)/bin
 LIBEXECDIR := $(PREFIX)/libexec/ambit
+SHAREDIR := $(PREFIX)/share/ambit
 .PHONY: install uninstall
+# The fake API server goes along for `ambitctl local up --kube` (share/ambit, beside bin).
 install: $(O)/ambitctl $(O)/ambit-agent $(O)/ztunnel $(O)/waypoint
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SHAREDIR)
 	install -m 0755 $(O)/ambitctl $(DESTDIR)$(BINDIR)/ambitctl
 	install -m 0755 $(O)/ambit-agent $(O)/ztunnel $(O)/waypoint $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0644 tests/k8s/fake_apiserver.py $(DESTDIR)$(SHAREDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ambitctl $(DESTDIR)$(LIBEXECDIR)/ambit-agent \
-		$(DESTDIR)$(LIBEXECDIR)/ztunnel $(DESTDIR)$(LIBEXECDIR)/waypoint
-	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
+		$(DESTDIR)$(LIBEXECDIR)/ztunnel $(DESTDIR)$(LIBEXECDIR)/waypoint \
+		$(DESTDIR)$(SHAREDIR)/fake_apiserver.py
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SHAREDIR) 2>/dev/null
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

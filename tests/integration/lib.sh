@@ -227,3 +227,28 @@ contexts: [{name: fake, context: {cluster: fake, user: admin}}]
 current-context: fake
 EOF
 }
+
+# kube_api PATH [METHOD] [CURL ARGS...]: the answer of a `local up --kube` cluster's API server
+# to PATH, asked as ambitctl asks it (the admin's token, from the fabric netns).
+kube_api() {
+	local path=$1 method=${2:-GET} run=/run/ambit/$CLUSTER token
+	shift $(($# < 2 ? $# : 2))
+	token=$(awk '$1 == "token:" {print $2}' "$run/kube/kubeconfig")
+	nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric curl -sS --max-time 5 \
+		--cacert "$run/kube/ca.crt" -H "Authorization: Bearer $token" -X "$method" "$@" \
+		"https://10.99.0.1:6443$path"
+}
+
+# mesh_root DIR: the mesh root's root-cert.pem and root-key.pem into DIR: the local CA's files,
+# or with --kube the Secret `ambitctl install` keeps them in (no node holds the key).
+mesh_root() {
+	if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
+		local f
+		for f in root-cert.pem root-key.pem; do
+			kube_api /api/v1/namespaces/ambit-system/secrets/ambit-ca-root |
+				jq -r --arg f "$f" '.data[$f]' | base64 -d >"$1/$f" || return 1
+		done
+	else
+		cp "/run/ambit/$CLUSTER/ca/root-cert.pem" "/run/ambit/$CLUSTER/ca/root-key.pem" "$1/"
+	fi
+}

@@ -6,7 +6,8 @@
 # is a failure. A test that runs longer than AMBIT_IT_TIMEOUT seconds (600) is stopped with
 # SIGTERM (its EXIT trap tears its cluster down; SIGKILL 30 s later) and fails: one hung test must
 # not eat the whole CI budget. AMBIT_IT_DIR runs the t_*.sh of another directory (the runners'
-# self-test).
+# self-test). A set of the data path's tests then runs again with `local up --kube`
+# (AMBIT_IT_KUBE lists them).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/skip-policy.sh"
@@ -22,9 +23,10 @@ pass=0 fail=0 skip=0 failed=()
 before=$(bash "$here/leftovers.sh")
 only=${ONLY:-}
 limit=${AMBIT_IT_TIMEOUT:-600}
-for t in t_*.sh; do
-	[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue # ONLY: a regex (t_8[67])
-	echo "=== $t"
+# run_one T [LABEL]: runs test T, counts and reports it (as LABEL: T with its mode).
+run_one() {
+	local t=$1 label=${2:-$1} start rc dur why
+	echo "=== $label"
 	start=$(date +%s)
 	# lib.sh's skip() leaves its reason there.
 	: >"$out"
@@ -34,19 +36,38 @@ for t in t_*.sh; do
 	[ $rc -eq 137 ] && [ $dur -ge "$limit" ] && rc=124 # it ignored SIGTERM
 	why=$(head -c 300 "$out")
 	case $rc in
-	0) pass=$((pass + 1)); echo "--- PASS $t (${dur}s)" ;;
+	0) pass=$((pass + 1)); echo "--- PASS $label (${dur}s)" ;;
 	77)
 		if [ $strict -eq 1 ]; then
-			fail=$((fail + 1)); failed+=("$t")
-			echo "--- FAIL $t (skipped: ${why:-no reason given}; a skip is a failure here: $SKIP_POLICY_WHY)"
+			fail=$((fail + 1)); failed+=("$label")
+			echo "--- FAIL $label (skipped: ${why:-no reason given}; a skip is a failure here: $SKIP_POLICY_WHY)"
 		else
-			skip=$((skip + 1)); echo "--- SKIP $t: ${why:-no reason given}"
+			skip=$((skip + 1)); echo "--- SKIP $label: ${why:-no reason given}"
 		fi
 		;;
-	124) fail=$((fail + 1)); failed+=("$t"); echo "--- FAIL $t (stopped after ${dur}s: over the ${limit} s a test may take)" ;;
-	*) fail=$((fail + 1)); failed+=("$t"); echo "--- FAIL $t (exit $rc, ${dur}s)" ;;
+	124) fail=$((fail + 1)); failed+=("$label"); echo "--- FAIL $label (stopped after ${dur}s: over the ${limit} s a test may take)" ;;
+	*) fail=$((fail + 1)); failed+=("$label"); echo "--- FAIL $label (exit $rc, ${dur}s)" ;;
 	esac
+}
+
+for t in t_*.sh; do
+	[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue # ONLY: a regex (t_8[67])
+	run_one "$t"
 done
+# The data path's tests again on the Kubernetes lookalike (`local up --kube`): the agents and
+# ztunnels run as the DaemonSet's containers and read the API server. Tests of the local state
+# directory's own diagnostics (file and line of a broken manifest, duplicate files) are not in
+# it: there the API server holds the objects. AMBIT_IT_KUBE="" leaves the pass out.
+if [ -z "${AMBIT_IT_DIR:-}" ]; then
+	export AMBIT_LOCAL_KUBE=1
+	for t in ${AMBIT_IT_KUBE-t_10 t_20 t_30 t_40 t_50 t_70_policy_authz t_71 t_80}; do
+		t=$(ls "$t"*.sh 2>/dev/null | head -1)
+		[ -n "$t" ] || continue
+		[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue
+		run_one "$t" "$t [kube]"
+	done
+	unset AMBIT_LOCAL_KUBE
+fi
 
 # Nothing may be left on the host: netns, cgroups, pins, /etc/netns entries, run dirs.
 left=$(comm -13 <(printf '%s\n' "$before" | sort) <(bash "$here/leftovers.sh" | sort) | sed '/^$/d')

@@ -2,15 +2,16 @@
 # The HBONE listener accepts only clients with a certificate from the mesh root whose SPIFFE
 # identity is in the trust domain and owns the client address it claims.
 . "$(dirname "$0")/lib.sh"
-need_root; need_bins; need_cmd openssl
+need_root; need_bins; need_cmd openssl jq
 cluster_up manifests
 wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ || fail "server never answered"
 
 client_ip=$(pod_ip mesh/client-0)
 server_ip=$(pod_ip mesh/server-0)
-ca=/run/ambit/$CLUSTER/ca
 tmp=$(mktemp -d /tmp/ambit-it-XXXXXX)
 trap 'rm -rf "$tmp"; on_exit' EXIT
+ca=$tmp/root
+mkdir "$ca" && mesh_root "$ca" || fail "the mesh root"
 
 # mkleaf CA_CERT CA_KEY SAN OUT: an ECDSA P-256 client certificate with one URI SAN.
 mkleaf() {

@@ -21,13 +21,11 @@ export AMBIT_LOCAL_KUBE=1
 cluster_up manifests
 
 run=/run/ambit/$CLUSTER
-token=$(awk '$1 == "token:" {print $2}' "$run/kube/kubeconfig")
-[ -n "$token" ] || fail "no admin token in $run/kube/kubeconfig"
-api() { # api PATH [METHOD]: the API server's answer, as ambitctl reaches it (the fabric netns)
-	nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric curl -sS --max-time 5 \
-		--cacert "$run/kube/ca.crt" -H "Authorization: Bearer $token" -X "${2:-GET}" \
-		"https://10.99.0.1:6443$1"
-}
+api() { kube_api "$@"; }
+# Every request needs a token the server knows: the admin's, or a service account's.
+expect_eq "$(nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric curl -s -o /dev/null \
+	-w '%{http_code}' --cacert "$run/kube/ca.crt" -H "Authorization: Bearer nobody" \
+	https://10.99.0.1:6443/api/v1/pods)" 401 "a request with an unknown token"
 
 # --- the API server holds the install and the cluster ----------------------------------------
 api /apis/apps/v1/namespaces/ambit-system/daemonsets/ambit-node >"$run/ds.json" ||

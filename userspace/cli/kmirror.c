@@ -174,6 +174,20 @@ static const char *plan_vip(const struct ctl_plan *p, const char *ns, const char
 }
 
 /* The store's objects but Pods (the plan's, below), as the server is to hold them. */
+/* Seals @want and adds an entry of @m for it (filled by the caller, who gives it @want); on a
+ * failure NULL with *@ret set, and @want freed. */
+static struct mobj *want_sealed(struct mirror *m, cJSON *want, int *ret)
+{
+	struct mobj *o = NULL;
+
+	*ret = kmirror_seal(want);
+	if (!*ret && !(o = mirror_add(m)))
+		*ret = -ENOMEM;
+	if (*ret)
+		cJSON_Delete(want);
+	return o;
+}
+
 static int want_store(struct mirror *m, const struct ctl_plan *p)
 {
 	for (size_t i = 0; i < m->store.n; i++) {
@@ -203,14 +217,12 @@ static int want_store(struct mirror *m, const struct ctl_plan *p)
 		ret = 0;
 		if (!*so->group && !strcmp(so->kind, "Service"))
 			ret = kmirror_service_ip(want, plan_vip(p, ns, so->name));
-		if (!ret)
-			ret = kmirror_seal(want);
-		if (!ret && !(o = mirror_add(m)))
-			ret = -ENOMEM;
-		if (ret) {
+		if (ret)
 			cJSON_Delete(want);
+		else
+			o = want_sealed(m, want, &ret);
+		if (ret)
 			return ret;
-		}
 		*o = (struct mobj){
 		    .group = so->group, .kind = so->kind, .ns = ns, .name = so->name, .want = want};
 	}
@@ -232,13 +244,9 @@ static int want_pods(struct mirror *m, struct ctl_plan *p)
 				pod->name, strerror(-ret));
 			return ret;
 		}
-		ret = kmirror_seal(want);
-		if (!ret && !(o = mirror_add(m)))
-			ret = -ENOMEM;
-		if (ret) {
-			cJSON_Delete(want);
+		o = want_sealed(m, want, &ret);
+		if (ret)
 			return ret;
-		}
 		*o = (struct mobj){.group = "",
 				   .kind = "Pod",
 				   .ns = pod->namespace,
