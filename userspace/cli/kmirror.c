@@ -92,7 +92,8 @@ static void mirror_index(struct mirror *m)
 
 	for (size_t i = 0; i < m->n; i++)
 		m->o[i].seq = i;
-	qsort(m->o, m->n, sizeof(*m->o), mobj_cmp);
+	if (m->n > 1) /* none wanted: no array, and qsort must not get NULL */
+		qsort(m->o, m->n, sizeof(*m->o), mobj_cmp);
 	for (size_t i = 0; i < m->n; i++) {
 		if (k && !ident_cmp(&m->o[i], &m->o[k - 1])) {
 			cJSON_Delete(m->o[i].want);

@@ -205,7 +205,8 @@ static int list_done(struct k8s_reflector *r, const char *rv)
 	struct entries *old = &r->cache, *now = &r->pending;
 	size_t i = 0, j = 0;
 
-	qsort(now->items, now->n, sizeof(*now->items), cmp_entry);
+	if (now->n > 1) /* an empty list has no array: qsort must not get NULL */
+		qsort(now->items, now->n, sizeof(*now->items), cmp_entry);
 	/* Keys repeated across pages (objects moved while paging): the last one counts. */
 	for (size_t k = 1; k < now->n; k++)
 		if (!strcmp(now->items[k - 1].key, now->items[k].key)) {
