@@ -88,6 +88,14 @@ expect_eq "$(awk '/^Uid:/ {print $2}' "/proc/$capid/status")" 65532 "the CA's us
 expect_eq "$(awk '/^CapEff:/ {print $2}' "/proc/$capid/status")" 0000000000000000 \
 	"the CA's capabilities"
 
+# --- what ambitctl says of it ------------------------------------------------------------------
+st=$(actl local status --name "$CLUSTER")
+expect_contains "$st" "kubernetes: API server https://10.99.0.1:6443 up"
+expect_contains "$st" "kubernetes: CA pod ambit-system/ambit-ca-node1: Running"
+expect_eq "$(actl local status --name "$CLUSTER" -o json | jq -r .apiServer)" \
+	https://10.99.0.1:6443 "local status -o json: apiServer"
+actl local logs --name "$CLUSTER" apiserver >/dev/null || fail "local logs apiserver"
+
 # --- the mesh, with certificates from the CA server ------------------------------------------
 client_ip=$(pod_ip mesh/client-0)
 wait_for 60 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
@@ -103,7 +111,8 @@ dst=$(metric_sum "$m2" istio_tcp_connections_opened_total 'reporter="destination
 [ "${dst%.*}" -ge 1 ] || fail "node2 counted no mutual-TLS connection from the client's identity"
 grep -q "ambit-ca.ambit-system.svc" "$run/logs/node1-agent.log" ||
 	fail "node1's agent log never names the CA server"
-grep -qi "sign" "$run/logs/node1-ambit-ca.log" || fail "the CA server signed nothing"
+actl local logs --name "$CLUSTER" node1-ambit-ca | grep -q "signed spiffe://cluster.local/ns/mesh/sa/client for pod mesh/client-0" ||
+	fail "the CA server never signed the client's certificate"
 
 # --- apply and delete go through the API server ----------------------------------------------
 pol=$(mktemp -d)
@@ -133,5 +142,20 @@ expect_eq "$(api /apis/security.istio.io/v1/namespaces/mesh/authorizationpolicie
 	jq -r .reason)" NotFound "the policy after delete"
 wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
 	fail "the policy's deletion never took effect"
+
+# --- the API server going away changes nothing that runs --------------------------------------
+kill "$(cat "$run/kube/apiserver.pid")" || fail "cannot stop the API server"
+wait_for 10 bash -c '! kill -0 "$1" 2>/dev/null' _ "$(cat "$run/kube/apiserver.pid")" ||
+	fail "the API server did not stop"
+expect_contains "$(actl local status --name "$CLUSTER")" "kubernetes: API server https://10.99.0.1:6443 down"
+sleep 2 # the agents' watches fail and back off
+out=$(pod_exec mesh/client-0 curl -sf --max-time 5 http://server/) ||
+	fail "the mesh stopped serving without the API server"
+expect_contains "$out" "pod=mesh/server-0"
+if err=$(actl apply -f "$pol/deny.yaml" --name "$CLUSTER" 2>&1 >/dev/null); then
+	fail "apply succeeded without an API server"
+fi
+expect_contains "$err" "API server" "apply without an API server says why"
+log "without the API server: the mesh serves, apply says: $(head -1 <<<"$err")"
 rm -rf "$pol"
 pass

@@ -601,6 +601,9 @@ static int apply_main(const struct ctl_opts *o, struct apply_args *args)
 	ret = state_reconcile(&c);
 	if (ret)
 		fprintf(stderr, "ambitctl: updating the running cluster: %s\n", strerror(-ret));
+	if (ret && c.kube)
+		fprintf(stderr, "ambitctl: the local store has the change, the API server may not: "
+				"the agents read the API server; apply again once it answers\n");
 	/* --kube: the agents read the API server, not the store: its version is what they report.
 	 */
 	if (!ret && a.wait && gen && c.kube)

@@ -222,13 +222,20 @@ int local_logs(const struct ctl_opts *o, const char *what)
 	ret = load_cluster(o, &c);
 	if (ret)
 		return ret;
+	/* --kube: the API server's log, and the CA pod's (node1-ambit-ca). */
+	if (c.kube && !strcmp(what, "apiserver")) {
+		cluster_path(&c, path, sizeof(path), "logs/apiserver.log");
+		goto show;
+	}
 	for (int i = 0; i < c.nnodes; i++) {
-		char a[64], z[64], k[64];
+		char a[64], z[64], k[64], ca[64];
 
 		str_fmt(a, sizeof(a), "%s-agent", c.nodes[i].name);
 		str_fmt(z, sizeof(z), "%s-ztunnel", c.nodes[i].name);
 		str_fmt(k, sizeof(k), "%s-kubelet", c.nodes[i].name);
-		if (!strcmp(what, a) || !strcmp(what, z) || !strcmp(what, k)) {
+		str_fmt(ca, sizeof(ca), "%s-ambit-ca", c.nodes[i].name);
+		if (!strcmp(what, a) || !strcmp(what, z) || !strcmp(what, k) ||
+		    (c.kube && i == 0 && !strcmp(what, ca))) {
 			cluster_path(&c, path, sizeof(path), "logs/%s.log", what);
 			goto show;
 		}

@@ -28,6 +28,7 @@ static const struct usage_entry {
      "  local down                      remove everything the cluster made\n"
      "  local exec POD -- CMD...        run CMD in a pod (its namespaces, user, capabilities)\n"
      "  local logs POD|nodeN-agent|nodeN-ztunnel|nodeN-kubelet [-f]\n"
+     "                                  (--kube: also apiserver, node1-ambit-ca)\n"
      "  local stop|start agent|ztunnel [--node N]   stopped stays down until started\n"
      "  local upgrade ztunnel [--node N]   a new ztunnel takes the listeners, the old drains\n"
      "  local status [-o json]          kubelets, agents, ztunnels, pods: state, restarts\n"},

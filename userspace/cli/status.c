@@ -121,6 +121,14 @@ static int local_status_json(const struct ctl_cluster *c)
 	cJSON_AddStringToObject(out, "name", c->name);
 	cJSON_AddStringToObject(out, "runDir", c->run_dir);
 	cJSON_AddStringToObject(out, "sourceDir", c->src_dir);
+	/* --kube: where its API server answers (the kubelets' records hold the CA pod). */
+	cJSON_AddBoolToObject(out, "kube", c->kube);
+	if (c->kube) {
+		char url[64];
+
+		str_fmt(url, sizeof(url), "https://%s:%d", CTL_KUBE_API_IP, CTL_KUBE_API_PORT);
+		cJSON_AddStringToObject(out, "apiServer", url);
+	}
 	nodes = cJSON_AddArrayToObject(out, "nodes");
 	pods = cJSON_AddArrayToObject(out, "pods");
 	for (int i = 0; nodes && i < c->nnodes; i++) {
@@ -228,6 +236,24 @@ static void print_pods(const struct ctl_cluster *c, cJSON *const *kst)
 	cJSON_Delete(root);
 }
 
+/* --kube: where the API server is and whether it runs, and the CA pod (node1's kubelet). */
+static void print_kube(const struct ctl_cluster *c, const cJSON *node1)
+{
+	const cJSON *ca = node1 ? kubelet_find(node1, "ambit-ca") : NULL;
+	char path[PATH_MAX], why[600];
+	int pid;
+
+	cluster_path(c, path, sizeof(path), "kube/apiserver.pid");
+	pid = read_pid_file(path);
+	cluster_path(c, path, sizeof(path), "kube/kubeconfig");
+	printf("kubernetes: API server https://%s:%d %s, kubeconfig %s\n", CTL_KUBE_API_IP,
+	       CTL_KUBE_API_PORT,
+	       pid > 0 && pid_alive(pid) ? "up" : "down (see `ambitctl local logs apiserver`)",
+	       path);
+	printf("kubernetes: CA pod %s/ambit-ca-%s: %s\n", CTL_KUBE_NS, c->nodes[0].name,
+	       ca ? kubelet_describe(ca, why, sizeof(why)) : "unknown (node1's kubelet is down)");
+}
+
 int local_status(const struct ctl_opts *o)
 {
 	cJSON *kst[CTL_MAX_NODES] = {0};
@@ -277,6 +303,8 @@ int local_status(const struct ctl_opts *o)
 				       kubelet_describe(rec, why, sizeof(why)));
 		}
 	}
+	if (c.kube)
+		print_kube(&c, kst[0]);
 	if (kubelet_down)
 		printf("a node whose kubelet is down restarts nothing (see `ambitctl local logs "
 		       "nodeN-kubelet`)\n");
