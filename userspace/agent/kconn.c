@@ -47,8 +47,17 @@ int kconn_copy(struct kconn *d, const struct kconn *s)
 	return 0;
 }
 
+int kconn_keep_alive(struct kconn *c)
+{
+	if (!c->handle)
+		c->handle = curl_easy_init();
+	return c->handle ? 0 : -ENOMEM;
+}
+
 void kconn_free(struct kconn *c)
 {
+	if (c->handle)
+		curl_easy_cleanup(c->handle);
 	free(c->server);
 	free(c->ca_pem);
 	if (c->token)
@@ -365,7 +374,8 @@ size_t kconn_take_body(char *data, size_t size, size_t nmemb, void *arg)
 long kconn_call(const struct kconn *c, const char *method, const char *path, const char *body,
 		char **resp, size_t max, long timeout_ms, char *err, size_t errlen)
 {
-	CURL *h = curl_easy_init();
+	/* A kept handle keeps its connection cache across curl_easy_reset. */
+	CURL *h = c->handle ? c->handle : curl_easy_init();
 	struct curl_slist *hdrs = NULL;
 	struct kconn_body b = {.max = max};
 	char url[2048];
@@ -373,6 +383,8 @@ long kconn_call(const struct kconn *c, const char *method, const char *path, con
 	CURLcode rc;
 
 	*resp = NULL;
+	if (c->handle)
+		curl_easy_reset(h);
 	if (!h || kconn_curl_setup(c, h, &hdrs) ||
 	    (body && !(hdrs = curl_slist_append(hdrs, "Content-Type: application/json")))) {
 		snprintf(err, errlen, "out of memory");
@@ -398,7 +410,7 @@ long kconn_call(const struct kconn *c, const char *method, const char *path, con
 	*resp = b.data ? b.data : strdup("");
 out:
 	curl_slist_free_all(hdrs);
-	if (h)
+	if (h && h != c->handle)
 		curl_easy_cleanup(h);
 	return code;
 }

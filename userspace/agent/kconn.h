@@ -26,6 +26,11 @@ struct kconn {
 	char *namespace;  /* the pod's or the context's namespace, or NULL */
 	bool insecure;	  /* insecure-skip-tls-verify */
 	char source[300]; /* "in-cluster" or "<kubeconfig> context <name>", for messages */
+	/*
+	 * kconn_keep_alive: the libcurl handle kconn_call reuses, with its open connection (one TLS
+	 * handshake for a series of calls); NULL: one per call. Never copied; one thread only.
+	 */
+	void *handle;
 };
 
 /*
@@ -37,6 +42,11 @@ int kconn_in_cluster(struct kconn *c, const char *sa_dir, char *why, size_t len)
 int kconn_kubeconfig(struct kconn *c, const char *path, const char *context, char *why, size_t len);
 /* Reads the token file again when there is one: 0, or -errno (the old token stays). */
 int kconn_refresh_token(struct kconn *c);
+/*
+ * Has kconn_call on @c keep its connection open from one call to the next (a client making many
+ * calls in a row, from one thread); kconn_free closes it. 0 or -ENOMEM.
+ */
+int kconn_keep_alive(struct kconn *c);
 /* A deep copy of @s into @d (for another thread). 0 or -ENOMEM (then @d holds nothing). */
 int kconn_copy(struct kconn *d, const struct kconn *s);
 void kconn_free(struct kconn *c);

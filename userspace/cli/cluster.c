@@ -179,6 +179,11 @@ int cluster_kube_enter(const struct ctl_cluster *c, struct kconn *k, int *saved)
 		fprintf(stderr, "ambitctl: cluster %s: %s\n", c->name, why);
 		return -EINVAL;
 	}
+	/* A sync makes dozens of calls: one connection, one TLS handshake (made in the netns). */
+	if (kconn_keep_alive(k)) {
+		kconn_free(k);
+		return -ENOMEM;
+	}
 	ret = netns_enter(fabric, saved);
 	if (ret) {
 		fprintf(stderr, "ambitctl: cluster %s: netns %s: %s\n", c->name, fabric,
