@@ -322,6 +322,33 @@ static void test_from_yaml(void **state)
 	assert_null(kjson_str(o, "metadata", "namespace"));
 	cJSON_Delete(o);
 
+	/* Scalars as YAML 1.2's core schema types them: what the API server's JSON would hold
+	 * (percentage: {value: 100.0} is a number, and Istio's loader refuses a string there). */
+	o = kmirror_from_yaml(
+	    "kind: T\nmetadata: {name: t}\nv: [100.0, -1.5e3, .5, 7, '8.5', 1.2.3, "
+	    ".inf, 1e, +2.0, 0x10, 3s]\n",
+	    NULL, err, sizeof(err));
+	assert_non_null(o);
+	{
+		const cJSON *v = cJSON_GetObjectItem(o, "v");
+		const double nums[] = {100.0, -1500.0, 0.5, 7};
+		const char *const texts[] = {"8.5", "1.2.3", ".inf", "1e", NULL, "0x10", "3s"};
+
+		for (int i = 0; i < 4; i++) {
+			assert_true(cJSON_IsNumber(cJSON_GetArrayItem(v, i)));
+			assert_true(cJSON_GetArrayItem(v, i)->valuedouble == nums[i]);
+		}
+		for (int i = 0; i < 7; i++) {
+			const cJSON *it = cJSON_GetArrayItem(v, 4 + i);
+
+			if (texts[i])
+				assert_string_equal(cJSON_GetStringValue(it), texts[i]);
+			else
+				assert_true(cJSON_IsNumber(it) && it->valuedouble == 2.0);
+		}
+	}
+	cJSON_Delete(o);
+
 	assert_null(kmirror_from_yaml("kind: A\nmetadata: {name: a}\n---\nkind: B\n", NULL, err,
 				      sizeof(err)));
 	assert_null(kmirror_from_yaml("kind: A\n", NULL, err, sizeof(err)));

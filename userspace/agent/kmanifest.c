@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Kubernetes manifests from templates (kmanifest.h). */
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,32 @@ char *kmanifest_render(const char *tmpl, size_t tlen,
 	return NULL;
 }
 
+/* YAML 1.2 core schema's float: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+static bool core_float(const char *s)
+{
+	bool digits = false;
+
+	if (*s == '-' || *s == '+')
+		s++;
+	for (; isdigit((unsigned char)*s); s++)
+		digits = true;
+	if (*s == '.')
+		for (s++; isdigit((unsigned char)*s); s++)
+			digits = true;
+	if (!digits)
+		return false;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '-' || *s == '+')
+			s++;
+		if (!isdigit((unsigned char)*s))
+			return false;
+		while (isdigit((unsigned char)*s))
+			s++;
+	}
+	return *s == '\0';
+}
+
 static cJSON *node_json(yaml_document_t *doc, yaml_node_t *n, int depth)
 {
 	cJSON *o = NULL;
@@ -113,6 +141,10 @@ static cJSON *node_json(yaml_document_t *doc, yaml_node_t *n, int depth)
 		i = strtoll(s, &e, 10);
 		if (!errno && !*e && *s != '+')
 			return cJSON_CreateNumber((double)i);
+		/* A float (percentage: {value: 100.0}); .inf and .nan have no JSON and stay text.
+		 */
+		if (core_float(s))
+			return cJSON_CreateNumber(strtod(s, NULL));
 		o = cJSON_CreateString(s);
 	}
 	return o;
