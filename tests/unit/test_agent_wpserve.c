@@ -145,6 +145,32 @@ static void test_peer_in_cgroup(void **state)
 	assert_true(wpserve_peer_in_cgroup(fd, pod, why, sizeof(why)));
 	close(fd);
 	reap(pid, hold);
+	/*
+	 * The pod's cgroup at another path than the hierarchy's (a --kube node mounts its own
+	 * cgroup as /sys/fs/cgroup; a container may have cgroupns=private): the cgroup's files
+	 * still list the process, in the pod's cgroup and below it.
+	 */
+	{
+		char view[128], alias[200];
+
+		snprintf(view, sizeof(view), "%s/view", dir);
+		assert_int_equal(symlink(root, view), 0);
+		snprintf(alias, sizeof(alias), "%s/pod", view);
+		for (int below = 0; below < 2; below++) {
+			pid = child_in(below ? sub : pod, hold);
+			fd = accept(lfd, NULL, NULL);
+			assert_true(wpserve_peer_in_cgroup(fd, alias, why, sizeof(why)));
+			close(fd);
+			reap(pid, hold);
+		}
+		snprintf(alias, sizeof(alias), "%s/other", view);
+		pid = child_in(pod, hold);
+		fd = accept(lfd, NULL, NULL);
+		assert_false(wpserve_peer_in_cgroup(fd, alias, why, sizeof(why)));
+		close(fd);
+		reap(pid, hold);
+		unlink(view);
+	}
 	/* Another pod's cgroup: refused, and the reason names both. */
 	pid = child_in(other, hold);
 	fd = accept(lfd, NULL, NULL);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,35 @@ struct wpserve {
 	struct json_memo *memo;
 };
 
+/* Whether @pid is listed in the cgroup.procs of @dir or a cgroup below it (@depth levels more). */
+static bool pid_in_subtree(const char *dir, pid_t pid, int depth)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	bool found = false;
+	long p;
+	DIR *d;
+	FILE *f;
+
+	if (snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >= (int)sizeof(path))
+		return false;
+	f = fopen(path, "re");
+	while (f && !found && fscanf(f, "%ld", &p) == 1)
+		found = p == pid;
+	if (f)
+		fclose(f);
+	d = found || depth <= 0 ? NULL : opendir(dir);
+	while (d && !found && (e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
+			found = pid_in_subtree(path, pid, depth - 1);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 bool wpserve_peer_in_cgroup(int fd, const char *cgroup, char *why, size_t len)
 {
 	struct ucred cr;
@@ -79,6 +109,13 @@ bool wpserve_peer_in_cgroup(int fd, const char *cgroup, char *why, size_t len)
 		if (rel[plen] == '\0' || rel[plen] == '/')
 			return true;
 	}
+	/*
+	 * The paths differ when the agent's cgroup mount or namespace is not the hierarchy's root
+	 * (a container with cgroupns=private, a node's cgroup mounted as /sys/fs/cgroup): the
+	 * pod's cgroup files list its processes whatever the view.
+	 */
+	if (pid_in_subtree(cgroup, cr.pid, 4))
+		return true;
 	snprintf(why, len, "pid %d runs in cgroup %s, not in the pod's %s", (int)cr.pid,
 		 rel ? rel : "(unknown)", cgroup);
 	return false;
