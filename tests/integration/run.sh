@@ -60,7 +60,7 @@ done
 # it: there the API server holds the objects. AMBIT_IT_KUBE="" leaves the pass out.
 if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	export AMBIT_LOCAL_KUBE=1
-	for t in ${AMBIT_IT_KUBE-t_10 t_20 t_30 t_31 t_40 t_50 t_70_policy_authz t_71 t_80}; do
+	for t in ${AMBIT_IT_KUBE-t_10 t_20 t_30 t_31 t_40 t_50 t_70_policy_authz t_71 t_80 t_83}; do
 		t=$(ls "$t"*.sh 2>/dev/null | head -1)
 		[ -n "$t" ] || continue
 		[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue

@@ -263,6 +263,10 @@ struct sandbox {
 /* Fills @s from @pod, an entry of pods.json (borrowed), for cluster @c. 0 or -errno. */
 int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sandbox *s);
 void sandbox_free(struct sandbox *s);
+/* Host directory @host at @path inside @s (read-only if @ro). 0, -E2BIG or -ENOMEM. */
+int sandbox_add_volume(struct sandbox *s, const char *host, const char *path, bool ro);
+/* --kube: where a waypoint pod finds its agent's socket (deploy/waypoint.yaml.tmpl). */
+#define SANDBOX_WAYPOINT_AGENT_DIR "/run/ambit-waypoint"
 /* Why @s cannot start as configured (runAsNonRoot with uid 0) into @why; 0 or -EPERM. */
 int sandbox_check(const struct sandbox *s, char *why, size_t len);
 /*

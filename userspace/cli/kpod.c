@@ -249,24 +249,6 @@ static int security(const struct kpod_ctx *x, const cJSON *spec, const cJSON *ct
 	return 0;
 }
 
-static int vol_add(struct sandbox *s, const char *host, const char *path, bool ro)
-{
-	struct sandbox_volume *grown;
-
-	if (s->nvols == SANDBOX_MAX_VOLS)
-		return -E2BIG;
-	grown = realloc(s->vols, (s->nvols + 1) * sizeof(*grown));
-	if (!grown)
-		return -ENOMEM;
-	s->vols = grown;
-	/* /var/run is /run on the hosts (and images) this runs on: mount where it leads. */
-	grown[s->nvols].path = !strncmp(path, "/var/run/", 9) ? strdup(path + 4) : strdup(path);
-	grown[s->nvols].host = strdup(host);
-	grown[s->nvols].ro = ro;
-	s->nvols++;
-	return grown[s->nvols - 1].path && grown[s->nvols - 1].host ? 0 : -ENOMEM;
-}
-
 /* The node's directory for hostPath @path, or NULL when the local node has none. */
 static const char *host_path(const struct ctl_node *n, const char *path)
 {
@@ -367,7 +349,7 @@ static int volumes(const struct kpod_ctx *x, const cJSON *spec, const cJSON *ctr
 			    x, "volume %s: only hostPath, secret and configMap are supported",
 			    name);
 		}
-		ret = ret ?: vol_add(s, host, at, ro);
+		ret = ret ?: sandbox_add_volume(s, host, at, ro);
 		if (ret)
 			return ret;
 	}
@@ -376,7 +358,7 @@ static int volumes(const struct kpod_ctx *x, const cJSON *spec, const cJSON *ctr
 		cluster_path(x->c, dir, sizeof(dir), "kube/sa/%s_%s_%s", x->n->name, x->ns, x->sa);
 		if (access(dir, F_OK))
 			return refuse(x, "no token for service account %s", x->sa);
-		ret = vol_add(s, dir, SA_MOUNT, true);
+		ret = sandbox_add_volume(s, dir, SA_MOUNT, true);
 	}
 	return ret;
 }

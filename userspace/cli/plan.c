@@ -323,8 +323,9 @@ static int plan_waypoint(struct ctl_plan *p, const struct ctl_cluster *c, struct
 	p->nwaypoints++;
 	str_fmt(name, sizeof(name), "%s-0", g->meta.name);
 	if (cluster_waypoint_bin(bin, sizeof(bin)) ||
-	    cluster_path(c, sock, sizeof(sock), "pods/%s_%s/agent/agent.sock", g->meta.namespace,
-			 name))
+	    (c->kube ? str_fmt(sock, sizeof(sock), SANDBOX_WAYPOINT_AGENT_DIR "/agent.sock")
+		     : cluster_path(c, sock, sizeof(sock), "pods/%s_%s/agent/agent.sock",
+				    g->meta.namespace, name)))
 		return -ENAMETOOLONG;
 	w->labels.items = calloc(4, sizeof(*w->labels.items));
 	w->spec.command = calloc(4, sizeof(*w->spec.command));
@@ -485,7 +486,13 @@ int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 		if (pod->waypoint) {
 			char dir[PATH_MAX];
 
-			str_fmt(dir, sizeof(dir), "%s/agent", pod->pod_dir);
+			/* --kube: where its node's agent serves it (<DaemonSet's
+			 * /run/ambit>/waypoints). */
+			if (c->kube)
+				str_fmt(dir, sizeof(dir), "%s/waypoints/%s_%s", pod->node->host_run,
+					pod->namespace, pod->name);
+			else
+				str_fmt(dir, sizeof(dir), "%s/agent", pod->pod_dir);
 			if (!cJSON_AddStringToObject(o, "agentDir", dir))
 				goto out;
 		}

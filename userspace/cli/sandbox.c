@@ -122,6 +122,15 @@ int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sand
 	    str_fmt(s->hosts, sizeof(s->hosts), "/etc/netns/%s/hosts", s->netns))
 		return -ENAMETOOLONG;
 	ret = argv_from_json(cJSON_GetObjectItemCaseSensitive(pod, "command"), s);
+	/*
+	 * --kube: a waypoint's socket to its node's agent, from the DaemonSet's /run/ambit, at
+	 * the path the waypoint template mounts it (hostPath /run/ambit/waypoints/<ns>_<pod>).
+	 */
+	if (!ret && c->kube && jstr(pod, "agentDir")[0])
+		ret = mkdir_p(jstr(pod, "agentDir"), 0755);
+	if (!ret && c->kube && jstr(pod, "agentDir")[0])
+		ret =
+		    sandbox_add_volume(s, jstr(pod, "agentDir"), SANDBOX_WAYPOINT_AGENT_DIR, false);
 	if (ret) {
 		sandbox_free(s);
 		return ret;
@@ -170,6 +179,24 @@ int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sand
 		}
 	}
 	return 0;
+}
+
+int sandbox_add_volume(struct sandbox *s, const char *host, const char *path, bool ro)
+{
+	struct sandbox_volume *grown;
+
+	if (s->nvols == SANDBOX_MAX_VOLS)
+		return -E2BIG;
+	grown = realloc(s->vols, (s->nvols + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	s->vols = grown;
+	/* /var/run is /run on the hosts (and images) this runs on: mount where it leads. */
+	grown[s->nvols].path = !strncmp(path, "/var/run/", 9) ? strdup(path + 4) : strdup(path);
+	grown[s->nvols].host = strdup(host);
+	grown[s->nvols].ro = ro;
+	s->nvols++;
+	return grown[s->nvols - 1].path && grown[s->nvols - 1].host ? 0 : -ENOMEM;
 }
 
 void sandbox_free(struct sandbox *s)
