@@ -307,7 +307,8 @@ out=$(pod_exec mesh/client-0 curl -s --max-time 5 "http://$v1_ip:8080/direct") |
 expect_contains "$out" "from=$client_ip" "direct to a pod with a service waypoint only"
 # A ztunnel that ignored wl-0's waypoint (hbone-probe with the client's identity): the
 # destination ztunnel answers 401, as Istio's (the target lists wlwp, the peer is not wlwp).
-ca=/run/ambit/$CLUSTER/ca
+ca=$WORK/root
+mkdir -p "$ca" && mesh_root "$ca" || fail "the mesh root"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/c.key" \
 	-out "$WORK/c.csr" -subj /O=ambit-test 2>/dev/null || fail "csr"
 printf 'subjectAltName=critical,URI:spiffe://cluster.local/ns/mesh/sa/client\nextendedKeyUsage=clientAuth,serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n' >"$WORK/c.ext"

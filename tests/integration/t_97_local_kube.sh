@@ -157,5 +157,26 @@ if err=$(actl apply -f "$pol/deny.yaml" --name "$CLUSTER" 2>&1 >/dev/null); then
 fi
 expect_contains "$err" "API server" "apply without an API server says why"
 log "without the API server: the mesh serves, apply says: $(head -1 <<<"$err")"
+# A restarted container gets the template and volumes its kubelet had: node2's ztunnel comes
+# back (its agent still serves it the last configuration) and the mesh serves on.
+old_zt=$(cat "$run/node2/ztunnel.pid")
+actl local stop ztunnel --node node2 --name "$CLUSTER" >&2 || fail "local stop ztunnel"
+actl local start ztunnel --node node2 --name "$CLUSTER" >&2 ||
+	fail "the kubelet could not start the ztunnel again without the API server"
+[ "$(cat "$run/node2/ztunnel.pid")" != "$old_zt" ] || fail "the ztunnel did not restart"
+wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
+	fail "the mesh did not serve again after the ztunnel's restart without the API server"
+grep -q "running the template read before" "$run/logs/node2-kubelet.log" ||
+	fail "node2's kubelet does not say it ran the template it had"
+# So does the agent, with the root certificate its ConfigMap volume held: it cannot list, but
+# what it pinned stays and the mesh serves on.
+actl local stop agent --node node2 --name "$CLUSTER" >&2 || fail "local stop agent"
+actl local start agent --node node2 --name "$CLUSTER" >&2 ||
+	fail "the kubelet could not start the agent again without the API server"
+nsenter -t "$(cat "$run/node2/agent.pid")" -m test -s /etc/ambit/root/root-cert.pem ||
+	fail "the restarted agent lost its root certificate volume"
+out=$(pod_exec mesh/client-0 curl -sf --max-time 5 http://server/) ||
+	fail "the mesh stopped serving when the agent restarted without the API server"
+expect_contains "$out" "pod=mesh/server-0"
 rm -rf "$pol"
 pass
