@@ -143,6 +143,39 @@ expect_eq "$(api /apis/security.istio.io/v1/namespaces/mesh/authorizationpolicie
 wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
 	fail "the policy's deletion never took effect"
 
+# --- a new pod: scheduled, Pending, then Running with its IP once its kubelet started it -------
+cat >"$pol/extra.yaml" <<'EOF'
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: extra
+  namespace: mesh
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: extra
+  template:
+    metadata:
+      labels:
+        app: extra
+    spec:
+      nodeName: node2
+      containers:
+      - name: extra
+        image: debian
+        command: ["sleep", "600"]
+EOF
+actl apply -f "$pol/extra.yaml" --name "$CLUSTER" >&2 || fail "apply of a new Deployment failed"
+pod=$(api /api/v1/namespaces/mesh/pods/extra-0)
+expect_eq "$(jq -r .status.phase <<<"$pod")" Running "the new pod's phase"
+expect_eq "$(jq -r .status.podIP <<<"$pod")" "$(pod_ip mesh/extra-0)" "the new pod's podIP"
+expect_eq "$(jq -r '.metadata.ownerReferences[0].kind' <<<"$pod")" ReplicaSet "the new pod's owner"
+wait_for 30 grep -q "pod mesh/extra-0 (.*): enrolled" "$run/logs/node2-agent.log" ||
+	fail "node2's agent never enrolled the new pod"
+grep -q "pod$(jq -r .metadata.uid <<<"$pod")" "$run/logs/node2-agent.log" ||
+	fail "node2's agent did not find the new pod by its UID's cgroup"
+
 # --- the API server going away changes nothing that runs --------------------------------------
 kill "$(cat "$run/kube/apiserver.pid")" || fail "cannot stop the API server"
 wait_for 10 bash -c '! kill -0 "$1" 2>/dev/null' _ "$(cat "$run/kube/apiserver.pid")" ||

@@ -38,6 +38,7 @@ int state_reconcile(const struct ctl_cluster *c)
 	char state[PATH_MAX];
 	cJSON *existing, *pod;
 	int ret, sync_err = 0;
+	bool fresh = false; /* --kube: a pod its kubelet starts now */
 
 	config_init(&cfg);
 	cluster_path(c, state, sizeof(state), "state");
@@ -88,10 +89,12 @@ int state_reconcile(const struct ctl_cluster *c)
 		if (r && !sync_err)
 			sync_err = r;
 	}
-	/* --kube: the kubelets report the new pods Running, with their IPs. */
-	for (size_t i = 0; !ret && c->kube && i < p.npods; i++)
+	/* --kube: the kubelets report the new pods Running, with their IPs (none new: no call). */
+	for (size_t i = 0; !ret && c->kube && i < p.npods; i++) {
+		fresh |= !p.pods[i].started;
 		p.pods[i].started = true;
-	if (!ret && c->kube)
+	}
+	if (!ret && fresh)
 		ret = kube_mirror(c, &p, state);
 	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(existing, "pods"))
 	{
