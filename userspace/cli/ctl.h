@@ -159,6 +159,8 @@ void cluster_kube_leave(struct kconn *k, int saved);
 int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg,
 	       const cJSON *existing);
 void plan_free(struct ctl_plan *p);
+/* The VIP @p gives Service @ns/@name (borrowed), or NULL. */
+const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name);
 /* Writes runtime/pods.json atomically. */
 int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c);
 /* Writes /etc/netns/<pod netns>/hosts for every pod. */
@@ -263,6 +265,11 @@ struct sandbox {
 /* Fills @s from @pod, an entry of pods.json (borrowed), for cluster @c. 0 or -errno. */
 int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sandbox *s);
 void sandbox_free(struct sandbox *s);
+/*
+ * @s->exe_dir: the directory of its absolute command when that lies where the pod gets a fresh
+ * tree (ambit's binaries in a tree under /tmp), shared read-only at the same path; else "".
+ */
+void sandbox_exe_dir(struct sandbox *s);
 /* Host directory @host at @path inside @s (read-only if @ro). 0, -E2BIG or -ENOMEM. */
 int sandbox_add_volume(struct sandbox *s, const char *host, const char *path, bool ro);
 /* --kube: where a waypoint pod finds its agent's socket (deploy/waypoint.yaml.tmpl). */

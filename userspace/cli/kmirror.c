@@ -163,18 +163,6 @@ static void tell_unserved(const struct store_objs *s, size_t at)
 		n, kind_display(o->group, o->kind, what, sizeof(what)), n == 1 ? "" : "s");
 }
 
-static const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name)
-{
-	char key[600];
-
-	snprintf(key, sizeof(key), "%s/%s", ns, name);
-	for (size_t i = 0; i < p->nservices; i++)
-		if (!strcmp(p->services[i].key, key))
-			return p->services[i].ip;
-	return NULL;
-}
-
-/* The store's objects but Pods (the plan's, below), as the server is to hold them. */
 /* Seals @want and adds an entry of @m for it (filled by the caller, who gives it @want); on a
  * failure NULL with *@ret set, and @want freed. */
 static struct mobj *want_sealed(struct mirror *m, cJSON *want, int *ret)
@@ -189,6 +177,7 @@ static struct mobj *want_sealed(struct mirror *m, cJSON *want, int *ret)
 	return o;
 }
 
+/* The store's objects but Pods (the plan's, below), as the server is to hold them. */
 static int want_store(struct mirror *m, const struct ctl_plan *p)
 {
 	for (size_t i = 0; i < m->store.n; i++) {

@@ -411,17 +411,8 @@ int kpod_sandbox(const struct ctl_cluster *c, const struct ctl_node *n, const st
 	ret = ret ?: argv_build(&x, ctr, s);
 	ret = ret ?: security(&x, spec, ctr, s);
 	ret = ret ?: volumes(&x, spec, ctr, s);
-	if (!ret && s->argv[0][0] == '/') {
-		char *slash;
-
-		/* The binary's directory, when it lies where the pod gets a fresh tree (/tmp). */
-		str_fmt(s->exe_dir, sizeof(s->exe_dir), "%s", s->argv[0]);
-		slash = strrchr(s->exe_dir, '/');
-		if (slash == s->exe_dir || !sandbox_masked(s->exe_dir))
-			s->exe_dir[0] = '\0';
-		else
-			*slash = '\0';
-	}
+	if (!ret)
+		sandbox_exe_dir(s);
 	if (ret) {
 		if (!why[0])
 			str_fmt(why, len, "%s/%s: %s", ns, pod, strerror(-ret));

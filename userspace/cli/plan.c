@@ -532,7 +532,7 @@ cJSON *plan_read_pods_json(const struct ctl_cluster *c)
 	return root;
 }
 
-static const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name)
+const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name)
 {
 	char key[512];
 

@@ -138,16 +138,7 @@ int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sand
 	/* The tree's tools (bench servers, flood generators, the waypoint) as the host's own. */
 	if (self_dir(s->bin_dir, sizeof(s->bin_dir)) || !sandbox_masked(s->bin_dir))
 		s->bin_dir[0] = '\0';
-	if (s->argv && s->argv[0] && s->argv[0][0] == '/' && sandbox_masked(s->argv[0])) {
-		char *slash;
-
-		str_fmt(s->exe_dir, sizeof(s->exe_dir), "%s", s->argv[0]);
-		slash = strrchr(s->exe_dir, '/');
-		if (slash == s->exe_dir)
-			s->exe_dir[0] = '\0'; /* /tmp itself is no directory to share */
-		else
-			*slash = '\0';
-	}
+	sandbox_exe_dir(s);
 	s->restart = !strcmp(rp, "Never")	? CONFIG_RESTART_NEVER
 		     : !strcmp(rp, "OnFailure") ? CONFIG_RESTART_ON_FAILURE
 						: CONFIG_RESTART_ALWAYS;
@@ -179,6 +170,21 @@ int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sand
 		}
 	}
 	return 0;
+}
+
+void sandbox_exe_dir(struct sandbox *s)
+{
+	char *slash;
+
+	s->exe_dir[0] = '\0';
+	if (!s->argv || !s->argv[0] || s->argv[0][0] != '/' || !sandbox_masked(s->argv[0]))
+		return;
+	str_fmt(s->exe_dir, sizeof(s->exe_dir), "%s", s->argv[0]);
+	slash = strrchr(s->exe_dir, '/');
+	if (slash == s->exe_dir)
+		s->exe_dir[0] = '\0'; /* /tmp itself is no directory to share */
+	else
+		*slash = '\0';
 }
 
 int sandbox_add_volume(struct sandbox *s, const char *host, const char *path, bool ro)
