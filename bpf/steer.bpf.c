@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* tc ingress on the node uplink and on the host side of every pod veth; logic in lib/steer.h. */
+/*
+ * tc ingress on the node uplink and on the host side of every pod veth (tc_ingress), and on the
+ * pod's own eth0 in in-pod mode (tc_pod); logic in lib/steer.h.
+ */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -9,6 +12,12 @@ SEC("tc")
 int tc_ingress(struct __sk_buff *skb)
 {
 	return steer_ingress(skb);
+}
+
+SEC("tc")
+int tc_pod(struct __sk_buff *skb)
+{
+	return steer_pod_ingress(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

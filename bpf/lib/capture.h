@@ -41,7 +41,7 @@ static __always_inline void capture_set_dst(struct bpf_sock_addr *ctx, bool v6, 
 }
 
 static __always_inline int capture_redirect(struct bpf_sock_addr *ctx, bool v6, __u32 ip,
-					    __u64 cgroup)
+					    __u64 cgroup, const struct ambit_enrolled *en)
 {
 	struct ambit_orig_dst orig = {
 	    .ip = ip,
@@ -57,7 +57,9 @@ static __always_inline int capture_redirect(struct bpf_sock_addr *ctx, bool v6, 
 	 */
 	if (bpf_map_update_elem(&sock_orig, &cookie, &orig, BPF_ANY) != 0)
 		return CONNECT_REJECT;
-	capture_set_dst(ctx, v6, ztunnel_ip, bpf_htons(AMBIT_PORT_OUTBOUND));
+	/* In-pod: the ztunnel's listener in the pod's own netns, at the pod's own address. */
+	capture_set_dst(ctx, v6, (en->flags & AMBIT_ENROLLED_INPOD) ? en->pod_ip : ztunnel_ip,
+			bpf_htons(AMBIT_PORT_OUTBOUND));
 	counter_inc(AMBIT_REDIRECT_OUTBOUND);
 	return CONNECT_ALLOW;
 }
@@ -112,20 +114,22 @@ static __always_inline int capture_service_lb(struct bpf_sock_addr *ctx, bool v6
  * The enrolled pod cgroup the calling task is in, at any depth: the kubelet puts a pod's
  * containers in cgroups below the pod's (pod<uid>/<container id>), and a container that restarts
  * gets a new one, so the pod's own cgroup is what is enrolled and its descendants are looked up
- * through their ancestors. 0 when none is enrolled.
+ * through their ancestors. 0 when none is enrolled; else its id, and its entry in @en.
  */
-static __always_inline __u64 capture_enrolled_cgroup(void)
+static __always_inline __u64 capture_enrolled_cgroup(struct ambit_enrolled **en)
 {
 	__u64 id = bpf_get_current_cgroup_id();
 
-	if (bpf_map_lookup_elem(&enrolled_cgrp, &id))
+	*en = bpf_map_lookup_elem(&enrolled_cgrp, &id);
+	if (*en)
 		return id;
 	for (int level = 1; level < CAPTURE_MAX_CGROUP_LEVEL; level++) {
 		id = bpf_get_current_ancestor_cgroup_id(level);
 		/* Past the task's own level: no ancestor there. */
 		if (!id)
 			break;
-		if (bpf_map_lookup_elem(&enrolled_cgrp, &id))
+		*en = bpf_map_lookup_elem(&enrolled_cgrp, &id);
+		if (*en)
 			return id;
 	}
 	return 0;
@@ -134,6 +138,7 @@ static __always_inline __u64 capture_enrolled_cgroup(void)
 static __always_inline int capture_connect(struct bpf_sock_addr *ctx, bool v6, __u32 ip)
 {
 	struct ambit_addr key = {};
+	struct ambit_enrolled *en = NULL;
 	struct ambit_service *svc;
 	__u64 cgroup;
 
@@ -145,9 +150,9 @@ static __always_inline int capture_connect(struct bpf_sock_addr *ctx, bool v6, _
 	if (capture_is_loopback(key.ip) || key.ip == ztunnel_ip)
 		return CONNECT_ALLOW;
 
-	cgroup = capture_enrolled_cgroup();
-	if (cgroup)
-		return capture_redirect(ctx, v6, ip, cgroup);
+	cgroup = capture_enrolled_cgroup(&en);
+	if (cgroup && en)
+		return capture_redirect(ctx, v6, ip, cgroup, en);
 	svc = bpf_map_lookup_elem(&services, &key);
 	if (svc)
 		return capture_service_lb(ctx, v6, ip, svc, bpf_get_current_cgroup_id());

@@ -80,6 +80,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } proxy_socks SEC(".maps");
 
+/*
+ * In-pod capture: each enrolled pod's 15006 listener, which the ztunnel opened inside that pod's
+ * netns; the tc program on the pod's own eth0 assigns new plaintext flows to it (a socket can
+ * only be assigned to a packet of its own netns, so the node's proxy_socks cannot serve).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, AMBIT_MAX_WORKLOADS);
+	__type(key, __u32);   /* pod IPv4, network order */
+	__type(value, __u64); /* fd on update, socket cookie on user-space lookup */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} inpod_socks SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, AMBIT_MAX_STRICT_PORTS);

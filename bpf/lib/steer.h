@@ -137,7 +137,8 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 	wl = bpf_map_lookup_elem(&workloads, &p.ip->daddr);
 	known = wl != NULL;
 	barrier_var(known);
-	captured = wl && (wl->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL)) ==
+	/* An in-pod pod is its own netns' business (steer_pod_ingress): left alone here. */
+	captured = wl && (wl->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) ==
 			     (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL);
 	/*
 	 * Fragments cannot all be matched to a socket; letting one through to an enrolled pod would
@@ -165,6 +166,56 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 	if (captured && p.tcp->syn && !p.tcp->ack)
 		return steer_to_proxy(skb, p.ip, p.tcp);
 	return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+}
+
+/*
+ * In-pod capture (bridge CNIs): tc ingress on an enrolled pod's own eth0, inside its netns, where
+ * the ztunnel listens on the pod's behalf. Frames between pods of one bridge never pass the node's
+ * IP stack, so only here can every flow to the pod be seen. HBONE (15008) reaches the ztunnel's
+ * listener there by the ordinary socket lookup, and so does every packet of an open flow (its
+ * destination is the pod's own address); a new plaintext flow is assigned to the pod's 15006
+ * listener (inpod_socks), after the same fast drops as on the node. New flows from outside to
+ * 15001 or 15006 themselves are dropped: the proxy would only hand them back to itself.
+ */
+static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
+{
+	const __u32 all = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD;
+	struct ambit_workload *wl;
+	struct bpf_sock *sk;
+	struct pkt p = {};
+	__u16 dport;
+	int ret;
+
+	switch (parse_ipv4_tcp(skb, &p)) {
+	case PARSE_OK: break;
+	case PARSE_NOT_IPV4: return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	default: return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
+	}
+	if (p.ip->protocol != IPPROTO_TCP)
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	wl = bpf_map_lookup_elem(&workloads, &p.ip->daddr);
+	if (!wl || (wl->flags & all) != all)
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	if (p.fragment)
+		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
+	/* Only a SYN opens a flow: the rest belongs to a socket of this netns already. */
+	if (!p.tcp || !p.tcp->syn || p.tcp->ack)
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	dport = bpf_ntohs(p.tcp->dest);
+	if (dport == AMBIT_PORT_HBONE)
+		return steer_verdict(AMBIT_ASSIGN_HBONE, TC_ACT_OK);
+	if (dport == AMBIT_PORT_OUTBOUND || dport == AMBIT_PORT_INBOUND)
+		return steer_verdict(AMBIT_DROP_PROXY_PORT, TC_ACT_SHOT);
+	if (fastdrop_denied_source(p.ip->saddr, p.ip->daddr))
+		return steer_refuse(skb, p.ip, p.tcp, AMBIT_DROP_DENY_SOURCE);
+	if (fastdrop_strict(p.ip->daddr, p.tcp->dest))
+		return steer_refuse(skb, p.ip, p.tcp, AMBIT_DROP_STRICT_PLAINTEXT);
+	sk = bpf_map_lookup_elem(&inpod_socks, &p.ip->daddr);
+	if (!sk)
+		return steer_verdict(AMBIT_DROP_NO_PROXY, TC_ACT_SHOT);
+	ret = steer_assign(skb, sk, AMBIT_ASSIGN_INBOUND);
+	bpf_sk_release(sk);
+	return ret;
 }
 
 #endif

@@ -36,6 +36,11 @@ enum ambit_proxy_sock {
 /* workloads: pod IPv4 -> what the data path must know about it (all pods of the cluster). */
 #define AMBIT_WL_ENROLLED (1u << 0) /* in the mesh: inbound is captured */
 #define AMBIT_WL_LOCAL (1u << 1)    /* runs on this node */
+/*
+ * Captured in-pod (bridge CNIs, DESIGN.md §7): the ztunnel listens inside the pod's netns and the
+ * tc program on the pod's own eth0 steers to it; the node-side programs leave the pod alone.
+ */
+#define AMBIT_WL_INPOD (1u << 2)
 
 struct ambit_workload {
 	__u32 flags;   /* AMBIT_WL_* */
@@ -45,10 +50,16 @@ struct ambit_workload {
 };
 _Static_assert(sizeof(struct ambit_workload) == 16, "ambit_workload ABI");
 
-/* enrolled_cgrp: cgroup v2 id of an enrolled pod -> the pod. Outbound capture keys on this. */
+/*
+ * enrolled_cgrp: cgroup v2 id of an enrolled pod -> the pod. Outbound capture keys on this: to the
+ * node ztunnel's 15001, or with AMBIT_ENROLLED_INPOD to the ztunnel's 15001 in the pod's own netns
+ * (pod_ip:15001, so the ztunnel finds the record by the client's pod address as in host mode).
+ */
+#define AMBIT_ENROLLED_INPOD (1u << 0)
+
 struct ambit_enrolled {
 	__u32 pod_ip;
-	__u32 pad;
+	__u32 flags; /* AMBIT_ENROLLED_* */
 };
 _Static_assert(sizeof(struct ambit_enrolled) == 8, "ambit_enrolled ABI");
 

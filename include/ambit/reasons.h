@@ -20,7 +20,8 @@
 	X(DROP_MALFORMED, "drop_malformed")	      /* truncated or invalid headers */           \
 	X(DROP_NO_BACKEND, "drop_no_backend")	      /* Service VIP with no ready endpoint */     \
 	X(DROP_STRICT_PLAINTEXT, "drop_strict_plaintext") /* plaintext to a STRICT pod port */     \
-	X(DROP_DENY_SOURCE, "drop_deny_source")		  /* source in a DENY ipBlocks policy */
+	X(DROP_DENY_SOURCE, "drop_deny_source")		  /* source in a DENY ipBlocks policy */   \
+	X(DROP_PROXY_PORT, "drop_proxy_port") /* in-pod: a new flow to 15001/15006 from outside */
 
 enum ambit_reason {
 #define AMBIT_REASON_ENUM(n, s) AMBIT_##n,

@@ -228,6 +228,7 @@ static int loader_attach(struct loader *ld, const struct datapath_opts *opts)
 	err = err ?: loader_pin_prog(c->progs.sock_ops, opts->pin_root, "prog_sockops");
 	err =
 	    err ?: loader_pin_prog(ld->steer->progs.tc_ingress, opts->pin_root, "prog_tc_ingress");
+	err = err ?: loader_pin_prog(ld->steer->progs.tc_pod, opts->pin_root, "prog_tc_pod");
 	if (err)
 		return err;
 
@@ -301,8 +302,7 @@ fail:
 	return NULL;
 }
 
-/* Borrows @dp. The filter lives in the caller's netns until detached or the device goes. */
-int datapath_attach_tc(struct datapath *dp, int ifindex)
+static int attach_tc(int prog_fd, int ifindex)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = LOADER_TC_HANDLE, .priority = LOADER_TC_PRIORITY,
@@ -311,13 +311,25 @@ int datapath_attach_tc(struct datapath *dp, int ifindex)
 
 	if (ifindex <= 0)
 		return -EINVAL;
-	if (dp->tc_prog_fd < 0)
+	if (prog_fd < 0)
 		return -ENOENT;
-	tc.prog_fd = dp->tc_prog_fd;
+	tc.prog_fd = prog_fd;
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
 		return err;
 	return bpf_tc_attach(&hook, &tc);
+}
+
+/* Borrows @dp. The filter lives in the caller's netns until detached or the device goes. */
+int datapath_attach_tc(struct datapath *dp, int ifindex)
+{
+	return attach_tc(dp->tc_prog_fd, ifindex);
+}
+
+/* The same with the in-pod program, for a pod's own eth0 (the calling thread in its netns). */
+int datapath_attach_tc_pod(struct datapath *dp, int ifindex)
+{
+	return attach_tc(dp->tc_pod_prog_fd, ifindex);
 }
 
 /* Removes only our filter: the clsact qdisc may carry other users' filters. */

@@ -211,7 +211,8 @@ static void dump_workload(const void *k, const void *v, void *arg)
 	const char *pod = pod_by_ip(d->r, ip, ident, sizeof(ident));
 	printf("  %-12s %-26s %-46s %s%s%s node %s", ipstr(ip, a), or_dash(pod),
 	       ident[0] ? ident : "-", w->flags & AMBIT_WL_ENROLLED ? "enrolled" : "not-enrolled",
-	       w->flags & AMBIT_WL_LOCAL ? ",local" : "", "", ipstr(w->node_ip, b));
+	       w->flags & AMBIT_WL_LOCAL ? ",local" : "",
+	       w->flags & AMBIT_WL_INPOD ? ",in-pod" : "", ipstr(w->node_ip, b));
 	if (w->ifindex)
 		printf(" iface %s (%u)", iface_name(d->r, w->ifindex, ifn), w->ifindex);
 	printf("\n");
@@ -226,13 +227,14 @@ static void dump_enrolled(const void *k, const void *v, void *arg)
 
 	memcpy(&id, k, sizeof(id));
 	if (d->json) {
-		static const char *const f[] = {"pod_ip", "pad"};
-		double vals[] = {e->pod_ip, e->pad};
+		static const char *const f[] = {"pod_ip", "flags"};
+		double vals[] = {e->pod_ip, e->flags};
 		add_entry(d, num((double)id), obj(f, vals, 2));
 		return;
 	}
-	printf("  cgroup %-12llu -> %-26s %s\n", (unsigned long long)id,
-	       or_dash(pod_by_cgroup(d->r, id)), ipstr(e->pod_ip, a));
+	printf("  cgroup %-12llu -> %-26s %s%s\n", (unsigned long long)id,
+	       or_dash(pod_by_cgroup(d->r, id)), ipstr(e->pod_ip, a),
+	       e->flags & AMBIT_ENROLLED_INPOD ? " in-pod" : "");
 }
 
 static void dump_iface(const void *k, const void *v, void *arg)
@@ -362,6 +364,22 @@ static void dump_proxy_sock(const void *k, const void *v, void *arg)
 	       (unsigned long long)cookie);
 }
 
+static void dump_inpod_sock(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	uint32_t ip = *(const uint32_t *)k;
+	char a[INET_ADDRSTRLEN];
+	uint64_t cookie;
+
+	memcpy(&cookie, v, sizeof(cookie));
+	if (d->json) {
+		add_entry(d, num(ip), num((double)cookie));
+		return;
+	}
+	printf("  %-12s %-26s -> in-pod 15006 listener socket cookie %llu\n", ipstr(ip, a),
+	       or_dash(pod_by_ip(d->r, ip, NULL, 0)), (unsigned long long)cookie);
+}
+
 static void dump_strict_port(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
@@ -462,6 +480,7 @@ static const struct {
     {"orig_dst", sizeof(struct ambit_addr), sizeof(struct ambit_orig_dst), dump_orig_dst,
      "pod socket -> original destination (waiting for the ztunnel)"},
     {"proxy_socks", 4, 8, dump_proxy_sock, "ztunnel listeners for bpf_sk_assign"},
+    {"inpod_socks", 4, 8, dump_inpod_sock, "in-pod capture: pod -> its ztunnel 15006 listener"},
     {"strict_ports", sizeof(struct ambit_addr), sizeof(struct ambit_strict_port), dump_strict_port,
      "pod:port (* = default) -> plaintext verdict (STRICT PeerAuthentication)"},
     {"deny_src", sizeof(struct ambit_deny_src_key), sizeof(struct ambit_deny_src), dump_deny_src,

@@ -31,7 +31,7 @@ const char *const datapath_map_names[DP_MAP__COUNT] = {
     [DP_MAP_BACKENDS] = "backends",	[DP_MAP_SOCK_ORIG] = "sock_orig",
     [DP_MAP_ORIG_DST] = "orig_dst",	[DP_MAP_PROXY_SOCKS] = "proxy_socks",
     [DP_MAP_COUNTERS] = "counters",	[DP_MAP_STRICT_PORTS] = "strict_ports",
-    [DP_MAP_DENY_SRC] = "deny_src",
+    [DP_MAP_DENY_SRC] = "deny_src",	[DP_MAP_INPOD_SOCKS] = "inpod_socks",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
@@ -85,6 +85,7 @@ struct datapath *datapath_open_pinned(const char *pin_root)
 	for (i = 0; i < DP_MAP__COUNT; i++)
 		dp->map_fds[i] = -1;
 	dp->tc_prog_fd = -1;
+	dp->tc_pod_prog_fd = -1;
 	if (snprintf(dp->pin_root, sizeof(dp->pin_root), "%s", pin_root) >=
 	    (int)sizeof(dp->pin_root)) {
 		err = -ENAMETOOLONG;
@@ -104,6 +105,10 @@ struct datapath *datapath_open_pinned(const char *pin_root)
 		dp->tc_prog_fd = bpf_obj_get(path);
 	if (dp->tc_prog_fd < 0)
 		dp->tc_prog_fd = -1;
+	if (pin_path(path, sizeof(path), pin_root, "prog_tc_pod") == 0)
+		dp->tc_pod_prog_fd = bpf_obj_get(path);
+	if (dp->tc_pod_prog_fd < 0)
+		dp->tc_pod_prog_fd = -1;
 	return dp;
 fail:
 	datapath_close(dp);
@@ -126,6 +131,8 @@ void datapath_close(struct datapath *dp)
 	}
 	if (dp->tc_prog_fd >= 0)
 		close(dp->tc_prog_fd);
+	if (dp->tc_pod_prog_fd >= 0)
+		close(dp->tc_pod_prog_fd);
 	free(dp);
 }
 

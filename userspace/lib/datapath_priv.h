@@ -23,6 +23,7 @@ enum datapath_map {
 	DP_MAP_COUNTERS,
 	DP_MAP_STRICT_PORTS,
 	DP_MAP_DENY_SRC,
+	DP_MAP_INPOD_SOCKS,
 	DP_MAP__COUNT,
 };
 
@@ -33,6 +34,7 @@ struct datapath {
 	char pin_root[PATH_MAX];
 	int map_fds[DP_MAP__COUNT]; /* owned */
 	int tc_prog_fd;		    /* owned; -1 when prog_tc_ingress is not pinned */
+	int tc_pod_prog_fd;	    /* owned; -1 when prog_tc_pod is not pinned */
 	uint32_t next_service_id;   /* 0 until the services map was scanned once */
 	void *loader;		    /* the loader's state (skeletons), released by loader_release */
 	void (*loader_release)(void *loader);
