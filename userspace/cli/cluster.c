@@ -60,6 +60,7 @@ int cluster_init(struct ctl_cluster *c, const char *name, int nnodes)
 		str_fmt(n->name, sizeof(n->name), "node%d", n->index);
 		str_fmt(n->ip, sizeof(n->ip), "10.99.0.%d", 10 + n->index);
 		str_fmt(n->pod_cidr, sizeof(n->pod_cidr), "10.98.%d.0/24", n->index);
+		str_fmt(n->pod_gw, sizeof(n->pod_gw), "10.98.%d.1", n->index);
 		str_fmt(n->netns, sizeof(n->netns), "ambit-%s-%s", name, n->name);
 		str_fmt(n->cgroup, sizeof(n->cgroup), "%s/%s/pods", c->cg_root, n->name);
 		str_fmt(n->system_cg, sizeof(n->system_cg), "%s/%s/system", c->cg_root, n->name);
@@ -83,6 +84,7 @@ int cluster_save(const struct ctl_cluster *c)
 	if (!cJSON_AddStringToObject(root, "name", c->name) ||
 	    !cJSON_AddStringToObject(root, "sourceDir", c->src_dir) ||
 	    !cJSON_AddBoolToObject(root, "kube", c->kube) ||
+	    !cJSON_AddStringToObject(root, "cni", cluster_cni_name(c->cni)) ||
 	    !(nodes = cJSON_AddArrayToObject(root, "nodes")))
 		goto out;
 	for (int i = 0; i < c->nnodes; i++) {
@@ -114,7 +116,7 @@ out:
 int cluster_load(struct ctl_cluster *c, const char *name)
 {
 	char path[PATH_MAX];
-	cJSON *root, *nodes, *src;
+	cJSON *root, *nodes, *src, *cni;
 	char *text;
 	int ret, count;
 
@@ -138,8 +140,39 @@ int cluster_load(struct ctl_cluster *c, const char *name)
 		str_fmt(c->src_dir, sizeof(c->src_dir), "%s", src->valuestring);
 	if (!ret && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "kube")))
 		ret = cluster_set_kube(c);
+	/* A cluster.json from before --cni has none: those clusters are routed. */
+	cni = cJSON_GetObjectItemCaseSensitive(root, "cni");
+	if (!ret && cni) {
+		char what[PATH_MAX + 8];
+
+		str_fmt(what, sizeof(what), "%s: cni", path);
+		ret = cluster_cni_parse(cJSON_GetStringValue(cni), what, &c->cni);
+	}
 	cJSON_Delete(root);
 	return ret;
+}
+
+static const char *const cni_names[] = {
+    [CTL_CNI_ROUTED] = "routed",
+    [CTL_CNI_BRIDGE] = "bridge",
+};
+
+const char *cluster_cni_name(enum ctl_cni cni)
+{
+	return (size_t)cni < sizeof(cni_names) / sizeof(cni_names[0]) ? cni_names[cni] : "?";
+}
+
+int cluster_cni_parse(const char *name, const char *what, enum ctl_cni *cni)
+{
+	for (size_t i = 0; name && i < sizeof(cni_names) / sizeof(cni_names[0]); i++) {
+		if (!strcmp(name, cni_names[i])) {
+			*cni = (enum ctl_cni)i;
+			return 0;
+		}
+	}
+	fprintf(stderr, "ambitctl: %s: '%s' is neither routed nor bridge\n", what,
+		name ? name : "?");
+	return -EINVAL;
 }
 
 int cluster_set_kube(struct ctl_cluster *c)

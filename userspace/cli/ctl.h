@@ -26,12 +26,29 @@
 #define CTL_KUBE_API_IP "10.99.0.1"
 #define CTL_KUBE_API_PORT 6443
 #define CTL_KUBE_NS "ambit-system"
+/* --cni bridge: the bridge in each node netns that holds .1 of the node's pod CIDR. */
+#define CTL_CNI_BRIDGE_IFACE "cni0"
+
+/*
+ * The pod network of a local cluster (`local up --cni`, cluster.json "cni"). Both route other
+ * nodes' pod CIDRs via their node IPs; they differ within a node.
+ */
+enum ctl_cni {
+	/* Calico-like: a pod's /32, default via 169.254.1.1, proxy ARP and a /32 route per veth. */
+	CTL_CNI_ROUTED = 0,
+	/*
+	 * The CNI bridge plugin or flannel host-gw: veths enslaved to cni0, a pod's /24 with
+	 * default via .1. Frames between pods of one node are switched, past the node's IP stack.
+	 */
+	CTL_CNI_BRIDGE,
+};
 
 struct ctl_node {
 	char name[16];	   /* node1, node2, ... */
 	int index;	   /* 1-based */
 	char ip[16];	   /* 10.99.0.(10+index) */
 	char pod_cidr[24]; /* 10.98.<index>.0/24 */
+	char pod_gw[16];   /* 10.98.<index>.1: cni0's address with --cni bridge; else unused */
 	char netns[CTL_NAME_MAX * 2];
 	char cgroup[PATH_MAX];	  /* <cg2>/ambit-C/<node>/pods */
 	char system_cg[PATH_MAX]; /* <cg2>/ambit-C/<node>/system */
@@ -56,6 +73,7 @@ struct ctl_cluster {
 	 * ztunnels run as the DaemonSet's containers, pods have kubelet cgroups named by UID.
 	 */
 	bool kube;
+	enum ctl_cni cni;
 	int nnodes;
 	struct ctl_node nodes[CTL_MAX_NODES];
 };
@@ -117,6 +135,10 @@ int cluster_init(struct ctl_cluster *c, const char *name, int nnodes);
 /* Reads <run dir>/cluster.json of @name into @c. -ENOENT when the cluster is not up. */
 int cluster_load(struct ctl_cluster *c, const char *name);
 int cluster_save(const struct ctl_cluster *c);
+/* "routed" or "bridge" (static string). */
+const char *cluster_cni_name(enum ctl_cni cni);
+/* @name ("routed", "bridge") into *@cni. 0, or -EINVAL told on stderr as @what's value. */
+int cluster_cni_parse(const char *name, const char *what, enum ctl_cni *cni);
 /* Borrowed node by name, or NULL. */
 const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *name);
 /*
@@ -198,7 +220,7 @@ int load_state_quiet(struct config *cfg, const char *state);
 int self_dir(char *buf, size_t len);
 
 /* up.c */
-int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube);
+int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, enum ctl_cni cni);
 /* kubeup.c: --kube's API server, credentials and `ambitctl install` into it. 0 or -errno. */
 int kube_up(const struct ctl_cluster *c);
 /*
@@ -218,8 +240,11 @@ int kube_resource_version(const struct ctl_cluster *c, uint64_t *rv);
  * @pid the kubelet started for it is no longer the one running. 0 or -errno, told on stderr.
  */
 int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool agent, int pid);
-/* Makes a planned pod's netns, veth pair, routes, cgroup and scratch dir (borrows @p). */
-int pod_create(const struct ctl_pod *p);
+/*
+ * Makes a planned pod's netns, veth pair, addresses and routes as @c's pod network has them,
+ * its cgroup and its scratch dir (borrows @c and @p). 0 or -errno.
+ */
+int pod_create(const struct ctl_cluster *c, const struct ctl_pod *p);
 
 /* sandbox.c: how a pod runs, as a container would (docs/INTERNALS.md "Pods"). */
 /* The name of the cgroup below a pod's that its processes run in (struct sandbox). */

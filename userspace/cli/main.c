@@ -22,9 +22,12 @@ static const struct usage_entry {
 	const char *text;
 } usages[] = {
     {"local cluster", " local ",
-     "  local up -f DIR [--nodes 2] [--kube]   build the cluster from manifests in DIR\n"
+     "  local up -f DIR [--nodes 2] [--kube] [--cni routed|bridge]\n"
+     "                                  build the cluster from manifests in DIR\n"
      "                                  (--kube: an API server holds it, ambit installed\n"
-     "                                  as on Kubernetes)\n"
+     "                                  as on Kubernetes; --cni bridge: pods of a node on\n"
+     "                                  bridge cni0, as flannel host-gw; default routed;\n"
+     "                                  also $AMBIT_LOCAL_KUBE=1, $AMBIT_LOCAL_CNI)\n"
      "  local down                      remove everything the cluster made\n"
      "  local exec POD -- CMD...        run CMD in a pod (its namespaces, user, capabilities)\n"
      "  local logs POD|nodeN-agent|nodeN-ztunnel|nodeN-kubelet [-f]\n"
@@ -106,7 +109,8 @@ struct args {
 	struct ctl_opts o;
 	const char *file;
 	int nodes;
-	bool kube; /* local up --kube */
+	bool kube;	 /* local up --kube */
+	const char *cni; /* local up --cni, or NULL */
 	int npos;
 	char *pos[16];
 	char **rest; /* after "--" */
@@ -136,6 +140,8 @@ static int parse(int argc, char **argv, int start, bool file_is_path, struct arg
 			a->nodes = (int)n;
 		} else if (!strcmp(s, "--kube")) {
 			a->kube = true;
+		} else if (!strcmp(s, "--cni") && has_next) {
+			a->cni = argv[++i];
 		} else if (!strcmp(s, "-o") && has_next) {
 			const char *v = argv[++i];
 			if (strcmp(v, "json") && strcmp(v, "wide") && strcmp(v, "table")) {
@@ -175,12 +181,23 @@ static int run_local(int argc, char **argv, struct args *a)
 	if (ret)
 		return ret;
 	if (!strcmp(sub, "up")) {
+		const char *env_cni = getenv("AMBIT_LOCAL_CNI");
+		enum ctl_cni cni = CTL_CNI_ROUTED;
+
 		ret = need(a->file && !a->npos,
-			   "usage: ambitctl local up -f DIR [--nodes N] [--kube]");
-		/* The integration suite runs in both modes: AMBIT_LOCAL_KUBE=1 is --kube. */
+			   "usage: ambitctl local up -f DIR [--nodes N] [--kube] "
+			   "[--cni routed|bridge]");
+		/*
+		 * The integration suite runs tests again in other modes: AMBIT_LOCAL_KUBE=1 is
+		 * --kube, AMBIT_LOCAL_CNI=bridge is --cni bridge (the flag wins).
+		 */
 		if (getenv("AMBIT_LOCAL_KUBE") && !strcmp(getenv("AMBIT_LOCAL_KUBE"), "1"))
 			a->kube = true;
-		return ret ? ret : local_up(&a->o, a->file, a->nodes, a->kube);
+		if (!ret && a->cni)
+			ret = cluster_cni_parse(a->cni, "--cni", &cni);
+		else if (!ret && env_cni && *env_cni)
+			ret = cluster_cni_parse(env_cni, "AMBIT_LOCAL_CNI", &cni);
+		return ret ? ret : local_up(&a->o, a->file, a->nodes, a->kube, cni);
 	}
 	if (!strcmp(sub, "down"))
 		return local_down(a->o.cluster, false);

@@ -13,7 +13,11 @@
 #include "ambit/fileutil.h"
 #include "ctl.h"
 
-#define PLAN_FIRST_POD_HOST 2 /* .1 of a pod CIDR is left unused, as CNIs do */
+/*
+ * .1 of a node's pod CIDR is its gateway, cni0's address with --cni bridge (unused when routed),
+ * and .255 the /24's broadcast there: neither is ever a pod's.
+ */
+#define PLAN_FIRST_POD_HOST 2
 #define PLAN_LAST_POD_HOST 254
 #define PLAN_VIP_FIRST 10 /* 10.96.0.10 upward */
 #define PLAN_VIP_LAST 65534

@@ -69,7 +69,7 @@ int state_reconcile(const struct ctl_cluster *c)
 
 		if (pp->running)
 			continue;
-		ret = pod_create(pp);
+		ret = pod_create(c, pp);
 		if (ret) {
 			fprintf(stderr, "ambitctl: pod %s/%s: setup failed\n", pp->namespace,
 				pp->name);

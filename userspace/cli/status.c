@@ -123,6 +123,7 @@ static int local_status_json(const struct ctl_cluster *c)
 	cJSON_AddStringToObject(out, "sourceDir", c->src_dir);
 	/* --kube: where its API server answers (the kubelets' records hold the CA pod). */
 	cJSON_AddBoolToObject(out, "kube", c->kube);
+	cJSON_AddStringToObject(out, "cni", cluster_cni_name(c->cni));
 	if (c->kube) {
 		char url[64];
 
@@ -266,8 +267,8 @@ int local_status(const struct ctl_opts *o)
 		return ret;
 	if (o->json)
 		return local_status_json(&c);
-	printf("cluster %s (%s), manifests from %s\n", c.name, c.run_dir,
-	       c.src_dir[0] ? c.src_dir : "?");
+	printf("cluster %s (%s), manifests from %s, pod network %s\n", c.name, c.run_dir,
+	       c.src_dir[0] ? c.src_dir : "?", cluster_cni_name(c.cni));
 	printf("%-7s %-12s %-18s %-30s %s\n", "NODE", "IP", "KUBELET", "AGENT", "ZTUNNEL");
 	for (int i = 0; i < c.nnodes; i++) {
 		const struct ctl_node *n = &c.nodes[i];

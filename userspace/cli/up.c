@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * `ambitctl local up`: the routed topology of docs/INTERNALS.md, then each node's kubelet, which
- * starts the agent, the ztunnel and the pods as up asks, in that order. Any failure tears
- * everything down with the same code as `local down`.
+ * `ambitctl local up`: the topology of docs/INTERNALS.md, with the pod network routed or bridged
+ * (--cni), then each node's kubelet, which starts the agent, the ztunnel and the pods as up asks,
+ * in that order. Any failure tears everything down with the same code as `local down`.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +54,48 @@ static int up_fabric(const struct ctl_cluster *c, char *fabric)
 	return 0;
 }
 
+/*
+ * br_netfilter (a module or built in; ambitctl never loads it) would pass the frames cni0
+ * switches between pods through the node's iptables. Its knobs exist only where it is.
+ */
+static int bridge_nf_off(const char *netns)
+{
+	const char *path = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+	int saved, ret;
+
+	ret = netns_enter(netns, &saved);
+	if (ret)
+		return ret;
+	if (access(path, F_OK) == 0)
+		ret = write_file(path, "0");
+	netns_leave(saved);
+	if (ret)
+		fprintf(stderr, "ambitctl: %s: %s: %s\n", netns, path, strerror(-ret));
+	return ret;
+}
+
+/*
+ * --cni bridge: cni0 holds the node's gateway address (.1 of its pod CIDR), as the CNI bridge
+ * plugin's isGateway and flannel's host-gw have it. Its MAC is set, not left to the bridge: a
+ * bridge otherwise takes the lowest MAC of its ports, so a pod joining or leaving would change
+ * the gateway's MAC under the neighbour caches of the others. 0a:58 + the IPv4 address, as the
+ * bridge plugin derived it.
+ */
+static int up_node_bridge(const struct ctl_node *n)
+{
+	const char *kv[] = {"net.ipv4.conf." CTL_CNI_BRIDGE_IFACE ".rp_filter", "0", NULL};
+	char *ns = (char *)n->netns, addr[32], mac[18];
+
+	str_fmt(addr, sizeof(addr), "%s/24", n->pod_gw);
+	str_fmt(mac, sizeof(mac), "0a:58:0a:62:%02x:01", n->index);
+	TRY(RUN("ip", "-n", ns, "link", "add", CTL_CNI_BRIDGE_IFACE, "address", mac, "type",
+		"bridge"));
+	TRY(RUN("ip", "-n", ns, "addr", "add", addr, "dev", CTL_CNI_BRIDGE_IFACE));
+	TRY(RUN("ip", "-n", ns, "link", "set", CTL_CNI_BRIDGE_IFACE, "up"));
+	TRY(sysctl_in(ns, kv));
+	return bridge_nf_off(ns);
+}
+
 static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *fabric)
 {
 	char port[16], addr[32];
@@ -81,6 +123,8 @@ static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *
 	TRY(RUN("ip", "-n", ns, "addr", "add", addr, "dev", "eth0"));
 	TRY(RUN("ip", "-n", ns, "link", "set", "eth0", "up"));
 	TRY(sysctl_in(ns, kv));
+	if (c->cni == CTL_CNI_BRIDGE)
+		TRY(up_node_bridge(n));
 	for (int i = 0; i < c->nnodes; i++) {
 		const struct ctl_node *o = &c->nodes[i];
 
@@ -94,10 +138,47 @@ static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *
 	return 0;
 }
 
-int pod_create(const struct ctl_pod *p)
+/*
+ * Routed (Calico-like): the pod's /32, its default route via 169.254.1.1, which the node answers
+ * by proxy ARP on the veth; the node routes the /32 to the veth.
+ */
+static int pod_net_routed(const struct ctl_pod *p)
 {
 	char *node = (char *)p->node->netns, *pod = (char *)p->netns, *ifc = (char *)p->iface;
 	char addr[32], k1[96], k2[96];
+	const char *node_kv[] = {k1, "1", k2, "0", NULL};
+
+	str_fmt(addr, sizeof(addr), "%s/32", p->ip_str);
+	str_fmt(k1, sizeof(k1), "net.ipv4.conf.%s.proxy_arp", p->iface);
+	str_fmt(k2, sizeof(k2), "net.ipv4.conf.%s.rp_filter", p->iface);
+	TRY(RUN("ip", "-n", pod, "addr", "add", addr, "dev", "eth0"));
+	TRY(RUN("ip", "-n", pod, "link", "set", "eth0", "up"));
+	TRY(RUN("ip", "-n", pod, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link"));
+	TRY(RUN("ip", "-n", pod, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0"));
+	TRY(RUN("ip", "-n", node, "link", "set", ifc, "up"));
+	TRY(sysctl_in(node, node_kv));
+	TRY(RUN("ip", "-n", node, "route", "add", addr, "dev", ifc, "scope", "link"));
+	return 0;
+}
+
+/* Bridged: the pod's address in the node's /24, default via cni0's; the veth a port of cni0. */
+static int pod_net_bridge(const struct ctl_pod *p)
+{
+	char *node = (char *)p->node->netns, *pod = (char *)p->netns, *ifc = (char *)p->iface;
+	char addr[32];
+
+	str_fmt(addr, sizeof(addr), "%s/24", p->ip_str);
+	TRY(RUN("ip", "-n", pod, "addr", "add", addr, "dev", "eth0"));
+	TRY(RUN("ip", "-n", pod, "link", "set", "eth0", "up"));
+	TRY(RUN("ip", "-n", pod, "route", "add", "default", "via", (char *)p->node->pod_gw, "dev",
+		"eth0"));
+	TRY(RUN("ip", "-n", node, "link", "set", ifc, "master", CTL_CNI_BRIDGE_IFACE, "up"));
+	return 0;
+}
+
+int pod_create(const struct ctl_cluster *c, const struct ctl_pod *p)
+{
+	char *node = (char *)p->node->netns, *pod = (char *)p->netns, *ifc = (char *)p->iface;
 	const char *pod_kv[] = {"net.ipv4.conf.all.rp_filter",
 				"0",
 				"net.ipv4.conf.default.rp_filter",
@@ -105,23 +186,13 @@ int pod_create(const struct ctl_pod *p)
 				"net.ipv4.conf.eth0.rp_filter",
 				"0",
 				NULL};
-	const char *node_kv[] = {k1, "1", k2, "0", NULL};
 
-	str_fmt(addr, sizeof(addr), "%s/32", p->ip_str);
-	str_fmt(k1, sizeof(k1), "net.ipv4.conf.%s.proxy_arp", p->iface);
-	str_fmt(k2, sizeof(k2), "net.ipv4.conf.%s.rp_filter", p->iface);
 	TRY(RUN("ip", "netns", "add", pod));
 	TRY(RUN("ip", "-n", node, "link", "add", ifc, "type", "veth", "peer", "name", "eth0",
 		"netns", pod));
 	TRY(RUN("ip", "-n", pod, "link", "set", "lo", "up"));
-	TRY(RUN("ip", "-n", pod, "addr", "add", addr, "dev", "eth0"));
-	TRY(RUN("ip", "-n", pod, "link", "set", "eth0", "up"));
-	TRY(RUN("ip", "-n", pod, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link"));
-	TRY(RUN("ip", "-n", pod, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0"));
 	TRY(sysctl_in(pod, pod_kv));
-	TRY(RUN("ip", "-n", node, "link", "set", ifc, "up"));
-	TRY(sysctl_in(node, node_kv));
-	TRY(RUN("ip", "-n", node, "route", "add", addr, "dev", ifc, "scope", "link"));
+	TRY(c->cni == CTL_CNI_BRIDGE ? pod_net_bridge(p) : pod_net_routed(p));
 	TRY(mkdir_p(p->cgroup, 0755));
 	TRY(mkdir_p(p->pod_dir, 0755));
 	return 0;
@@ -186,7 +257,8 @@ int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool 
 
 static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 {
-	printf("cluster %s is up (%s)\n", c->name, c->run_dir);
+	printf("cluster %s is up (%s), pod network %s\n", c->name, c->run_dir,
+	       cluster_cni_name(c->cni));
 	printf("nodes:\n");
 	for (int i = 0; i < c->nnodes; i++)
 		printf("  %-8s %-12s pods %s  netns %s\n", c->nodes[i].name, c->nodes[i].ip,
@@ -248,7 +320,7 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 		TRY(kube_mirror(c, p, state));
 	}
 	for (size_t i = 0; i < p->npods; i++) {
-		ret = pod_create(&p->pods[i]);
+		ret = pod_create(c, &p->pods[i]);
 		if (ret) {
 			fprintf(stderr, "ambitctl: pod %s/%s: setup failed\n", p->pods[i].namespace,
 				p->pods[i].name);
@@ -287,7 +359,7 @@ static void on_signal(int sig)
 	ctl_interrupted = 1;
 }
 
-int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube)
+int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, enum ctl_cni cni)
 {
 	struct ctl_cluster c;
 	struct ctl_plan plan = {0};
@@ -300,6 +372,7 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube)
 		ret = cluster_set_kube(&c);
 	if (ret)
 		return ret;
+	c.cni = cni;
 	if (!realpath(dir, c.src_dir)) {
 		ret = -errno;
 		fprintf(stderr, "ambitctl: %s: %s\n", dir, strerror(-ret));
