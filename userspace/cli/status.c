@@ -35,6 +35,17 @@ static const cJSON *status_errors(cJSON *root)
 	return cJSON_GetObjectItemCaseSensitive(res, "configErrors");
 }
 
+/*
+ * How the agent captures its pods' traffic ("host", "inpod"), from its status reply; NULL when
+ * it does not say. Borrows from @root.
+ */
+static const char *status_capture_mode(const cJSON *root)
+{
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "result");
+
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "captureMode"));
+}
+
 /* The agent keeps serving the last good config; say what it rejected and why. */
 static void agent_print_errors(const char *node, const char *reply)
 {
@@ -150,10 +161,18 @@ static int local_status_json(const struct ctl_cluster *c)
 		for (int a = 1; a >= 0; a--) {
 			struct proc_view v;
 			char *reply = NULL;
+			cJSON *view, *r;
+			const char *mode;
 
 			component_view(c, n, kst[i], a, &v, &reply);
+			view = cJSON_AddObjectToObject(o, a ? "agent" : "ztunnel");
+			add_view(view, &v, true);
+			r = reply ? cJSON_Parse(reply) : NULL;
+			mode = status_capture_mode(r);
+			if (mode)
+				cJSON_AddStringToObject(view, "captureMode", mode);
+			cJSON_Delete(r);
 			free(reply);
-			add_view(cJSON_AddObjectToObject(o, a ? "agent" : "ztunnel"), &v, true);
 		}
 	}
 	root = plan_read_pods_json(c);
@@ -258,6 +277,7 @@ static void print_kube(const struct ctl_cluster *c, const cJSON *node1)
 int local_status(const struct ctl_opts *o)
 {
 	cJSON *kst[CTL_MAX_NODES] = {0};
+	char capture[CTL_MAX_NODES][32] = {{0}}; /* the agents' captureMode, "" if unsaid */
 	bool print_errors = false, kubelet_down = false;
 	struct ctl_cluster c;
 	int ret, err;
@@ -281,8 +301,11 @@ int local_status(const struct ctl_opts *o)
 		component_view(&c, n, kst[i], false, &zv, NULL);
 		if (av.ready && reply) {
 			cJSON *r = cJSON_Parse(reply);
+			const char *mode = status_capture_mode(r);
 
 			print_errors |= cJSON_GetArraySize(status_errors(r)) > 0;
+			if (mode)
+				str_fmt(capture[i], sizeof(capture[i]), "%s", mode);
 			cJSON_Delete(r);
 		}
 		free(reply);
@@ -293,6 +316,10 @@ int local_status(const struct ctl_opts *o)
 		component_cell(&av, a, sizeof(a));
 		component_cell(&zv, z, sizeof(z));
 		printf("%-7s %-12s %-18s %-30s %s\n", n->name, n->ip, k, a, z);
+	}
+	for (int i = 0; i < c.nnodes; i++) {
+		if (capture[i][0])
+			printf("%s capture %s\n", c.nodes[i].name, capture[i]);
 	}
 	for (int i = 0; i < c.nnodes; i++) {
 		for (int a = 1; kst[i] && a >= 0; a--) {
