@@ -98,16 +98,18 @@ on_exit() {
 	cluster_down
 }
 
-# cluster_up DIR [NODES]: brings the cluster up from manifests DIR (relative to this directory
-# or absolute) and arms the teardown trap first, so a half-made cluster is removed too.
+# cluster_up DIR [NODES [ARG...]]: brings the cluster up from manifests DIR (relative to this
+# directory or absolute), with more `local up` arguments if given (--cni bridge), and arms the
+# teardown trap first, so a half-made cluster is removed too.
 cluster_up() {
 	local dir=$1 nodes=${2:-2}
+	shift $(($# < 2 ? $# : 2))
 	case $dir in /*) ;; *) dir=$LIB_DIR/$dir ;; esac
 	trap on_exit EXIT
 	trap 'exit 130' INT TERM
 	CLUSTER_IS_UP=1
-	"$AMBITCTL" local up -f "$dir" --name "$CLUSTER" --nodes "$nodes" >&2 ||
-		fail "local up -f $dir failed"
+	"$AMBITCTL" local up -f "$dir" --name "$CLUSTER" --nodes "$nodes" "$@" >&2 ||
+		fail "local up -f $dir $* failed"
 }
 
 # pod_exec POD CMD...: runs CMD inside the pod (its netns and cgroup: captured like the pod).

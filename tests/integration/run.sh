@@ -7,7 +7,7 @@
 # SIGTERM (its EXIT trap tears its cluster down; SIGKILL 30 s later) and fails: one hung test must
 # not eat the whole CI budget. AMBIT_IT_DIR runs the t_*.sh of another directory (the runners'
 # self-test). A set of the data path's tests then runs again with `local up --kube`
-# (AMBIT_IT_KUBE lists them).
+# (AMBIT_IT_KUBE lists them), and another with `local up --cni bridge` (AMBIT_IT_BRIDGE).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/skip-policy.sh"
@@ -67,6 +67,19 @@ if [ -z "${AMBIT_IT_DIR:-}" ]; then
 		run_one "$t" "$t [kube]"
 	done
 	unset AMBIT_LOCAL_KUBE
+fi
+# The mesh's tests again on the bridge CNI's pod network (`local up --cni bridge`), where pods of
+# a node reach each other at L2 and only the in-pod capture mode sees their traffic. Empty by
+# default; AMBIT_IT_BRIDGE="t_10 t_20" lists the tests to run so.
+if [ -z "${AMBIT_IT_DIR:-}" ]; then
+	export AMBIT_LOCAL_CNI=bridge
+	for t in ${AMBIT_IT_BRIDGE-}; do
+		t=$(ls "$t"*.sh 2>/dev/null | head -1)
+		[ -n "$t" ] || continue
+		[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue
+		run_one "$t" "$t [bridge]"
+	done
+	unset AMBIT_LOCAL_CNI
 fi
 
 # Nothing may be left on the host: netns, cgroups, pins, /etc/netns entries, run dirs.
