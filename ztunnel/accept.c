@@ -163,24 +163,39 @@ static void on_listen(struct loop_handler *h, uint32_t events)
 	}
 }
 
+int zt_listener_add(struct zt_worker *w, struct listener *li, int kind, int fd)
+{
+	li->h.fn = on_listen;
+	li->h.dead = false;
+	li->resume.fn = on_resume;
+	li->w = w;
+	li->kind = kind;
+	li->fd = fd;
+	li->paused = false;
+	li->pause_ms = PAUSE_MIN_MS;
+	if (li->fd < 0)
+		return 0;
+	return loop_add(w->loop, li->fd, EPOLLIN | EPOLLEXCLUSIVE, &li->h);
+}
+
+void zt_listener_remove(struct zt_worker *w, struct listener *li)
+{
+	loop_timer_cancel(w->loop, &li->resume);
+	/* A paused listener is out of the loop already. */
+	if (li->fd >= 0 && !li->paused)
+		loop_del(w->loop, li->fd);
+	li->paused = false; /* on_resume: nothing to bring back */
+	li->fd = -1;
+}
+
 int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT])
 {
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (w->reserve_fd < 0)
 		return -errno;
 	for (int i = 0; i < L__COUNT; i++) {
-		struct listener *li = &w->ls[i];
-		int err;
+		int err = zt_listener_add(w, &w->ls[i], i, fds[i]);
 
-		li->h.fn = on_listen;
-		li->resume.fn = on_resume;
-		li->w = w;
-		li->kind = i;
-		li->fd = fds[i];
-		li->pause_ms = PAUSE_MIN_MS;
-		if (li->fd < 0)
-			continue;
-		err = loop_add(w->loop, li->fd, EPOLLIN | EPOLLEXCLUSIVE, &li->h);
 		if (err)
 			return err;
 	}
@@ -189,16 +204,8 @@ int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT])
 
 void zt_listeners_drop(struct zt_worker *w)
 {
-	for (int i = 0; i < L__COUNT; i++) {
-		struct listener *li = &w->ls[i];
-
-		loop_timer_cancel(w->loop, &li->resume);
-		/* A paused listener is out of the loop already. */
-		if (li->fd >= 0 && !li->paused)
-			loop_del(w->loop, li->fd);
-		li->paused = false; /* on_resume: nothing to bring back */
-		li->fd = -1;
-	}
+	for (int i = 0; i < L__COUNT; i++)
+		zt_listener_remove(w, &w->ls[i]);
 }
 
 void zt_listeners_stop(struct zt_worker *w)

@@ -16,6 +16,7 @@
 #include "ambit/log.h"
 #include "authz.h"
 #include "hbone.h"
+#include "inpod.h"
 #include "proxy_priv.h"
 #include "sock.h"
 #include "splice.h"
@@ -186,7 +187,7 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
 	connrec_set_decision(rec, "allow", ar.name);
 	authz_track(w->tracker, rec, local.sin_addr.s_addr, ntohs(local.sin_port),
 		    peer.sin_addr.s_addr, NULL);
-	up = sock_connect(&local, &peer);
+	up = zt_connect_to_pod(&local, &peer);
 	if (up < 0) {
 		connrec_close(rec, "upstream connect failed");
 		goto drop;
@@ -246,7 +247,7 @@ int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_up
 		rv = 401;
 		goto out;
 	}
-	up = sock_connect(&dst, claimed ? &src : NULL);
+	up = zt_connect_to_pod(&dst, claimed ? &src : NULL);
 	if (up < 0) {
 		rv = 503;
 		goto out;

@@ -34,6 +34,7 @@
 #include "admin.h"
 #include "guard.h"
 #include "handover.h"
+#include "inpod.h"
 #include "limits.h"
 #include "proxy.h"
 #include "sock.h"
@@ -129,6 +130,8 @@ static void start_drain(struct zt_main *m, int session)
 			pr_warn("worker %d did not stop accepting in time", i);
 	}
 	zt_admin_quiesce(m->admin);
+	/* The workers let go of the in-pod listeners: closed, so the successor opens its own. */
+	zt_inpod_quiesce();
 	/* The admin servers closed theirs; the proxy listeners are ours to close. */
 	m->fds[HO_METRICS] = m->fds[HO_READY] = m->fds[HO_ADMIN] = -1;
 	close_listeners(m->fds);
@@ -226,7 +229,7 @@ int main(int argc, char **argv)
 	struct mesh_state *st = NULL;
 	struct agent_follow *agent = NULL;
 	struct zt_admin *admin = NULL;
-	int nworkers = 2, socks_fd = -1, rc = 1, opt, err, session = -1;
+	int nworkers = 2, socks_fd = -1, inpod_fd = -1, rc = 1, opt, err, session = -1;
 	int fds[HO__COUNT] = {-1, -1, -1, -1, -1, -1};
 	struct zt_main m = {.workers = workers, .fds = fds, .lfd = -1, .sfd = -1, .drain_s = 30};
 	char why[256] = "";
@@ -333,6 +336,8 @@ int main(int argc, char **argv)
 	if (pin_root) {
 		popts.orig_dst_fd = pinned_map_open(pin_root, "orig_dst");
 		socks_fd = pinned_map_open(pin_root, "proxy_socks");
+		/* Absent under an older agent's pins: no in-pod capture then, the rest works. */
+		inpod_fd = pinned_map_open(pin_root, "inpod_socks");
 		if (popts.orig_dst_fd < 0 || socks_fd < 0) {
 			pr_err("cannot open pinned maps under %s: %s", pin_root,
 			       strerror(-(popts.orig_dst_fd < 0 ? popts.orig_dst_fd : socks_fd)));
@@ -388,6 +393,12 @@ int main(int argc, char **argv)
 		if (err)
 			pr_warn("the predecessor did not confirm it stopped accepting: %s", why);
 	}
+	/* After a predecessor let go of the pods' listeners: this process opens its own. */
+	err = zt_inpod_start(sock_path, inpod_fd);
+	if (err) {
+		pr_err("in-pod capture: %s", strerror(-err));
+		goto out;
+	}
 	if (ho_path) {
 		m.lfd = zt_handover_listen(ho_path);
 		if (m.lfd < 0)
@@ -402,6 +413,7 @@ int main(int argc, char **argv)
 out:
 	for (int i = 0; i < MAX_WORKERS; i++)
 		zt_worker_stop(workers[i]);
+	zt_inpod_stop();
 	agent_follow_stop(agent);
 	/* The admin servers close their own listeners. */
 	if (admin)
@@ -423,5 +435,7 @@ out:
 		close(popts.orig_dst_fd);
 	if (socks_fd >= 0)
 		close(socks_fd);
+	if (inpod_fd >= 0)
+		close(inpod_fd);
 	return rc;
 }

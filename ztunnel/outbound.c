@@ -21,6 +21,7 @@
 #include "ambit/log.h"
 #include "authz.h"
 #include "hbone.h"
+#include "inpod.h"
 #include "proxy_priv.h"
 #include "sock.h"
 #include "splice.h"
@@ -323,6 +324,11 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 	    .ctx = mesh_snap_ctx(zs, src->identity, false),
 	    .ops = &held_ops,
 	};
+	struct sock_ns ns;
+
+	/* In-pod: the connection leaves from the client pod's own netns, pooled per pod. */
+	if (zt_inpod_ns(peer->sin_addr.s_addr, &ns))
+		t.ns = &ns;
 
 	/* To a waypoint: TLS to its instance, the CONNECT names what the client addressed. */
 	if (r->wp)
@@ -434,9 +440,13 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	if (r.svc)
 		zt_lc_acquire(rec, r.addr.sin_addr.s_addr);
 	mesh_snap_put(zs);
-	/* Same node: no TLS on the wire, the pod sees the client's IP. Else plain from the node. */
+	/*
+	 * Same node: no TLS on the wire, the pod sees the client's IP (in-pod: from inside the
+	 * destination's netns). Else plain, from the node or, in-pod, from the client pod.
+	 */
 	from = *peer;
-	up = sock_connect(&r.addr, mesh ? &from : NULL);
+	up = mesh ? zt_connect_to_pod(&r.addr, &from)
+		  : zt_connect_from_pod(peer->sin_addr.s_addr, &r.addr);
 	if (up < 0) {
 		connrec_close(rec, "upstream connect failed");
 		close(fd);

@@ -16,8 +16,14 @@
 #include "ambit/log.h"
 #include "authz.h"
 #include "hbone.h"
+#include "inpod.h"
 #include "proxy_priv.h"
 #include "splice.h"
+
+static const struct zt_inpod_listen_ops listen_ops = {
+    .add = zt_listener_add,
+    .remove = zt_listener_remove,
+};
 
 /* Snapshot installed (agent watcher thread): wake the worker, which owns its connections. */
 static void worker_wake(void *arg)
@@ -45,9 +51,12 @@ static void on_policy(struct loop_handler *h, uint32_t events)
 		return;
 	if (atomic_load(&w->drain_req) && !atomic_load(&w->drained)) {
 		zt_listeners_drop(w);
+		zt_inpod_worker_sync(w, true, &listen_ops);
 		hbone_pool_drain(w->pool);
 		atomic_store(&w->drained, true);
 	}
+	/* Pods captured in-pod came or went (or nothing did: cheap). */
+	zt_inpod_worker_sync(w, atomic_load(&w->drained), &listen_ops);
 	zs = mesh_state_get(w->st);
 	if (!zs)
 		return;
@@ -113,9 +122,11 @@ struct zt_worker *zt_worker_start(struct mesh_state *st, const struct zt_proxy_o
 	err = -mesh_state_subscribe(st, worker_wake, w);
 	if (err)
 		goto fail;
+	zt_inpod_worker_add(w, worker_wake, w);
 	err = pthread_create(&w->thread, NULL, worker_main, w);
 	if (err) {
 		mesh_state_unsubscribe(st, worker_wake, w);
+		zt_inpod_worker_remove(w);
 		goto fail;
 	}
 	return w;
@@ -150,6 +161,7 @@ void zt_worker_stop(struct zt_worker *w)
 	if (!w)
 		return;
 	mesh_state_unsubscribe(w->st, worker_wake, w);
+	zt_inpod_worker_remove(w);
 	loop_stop(w->loop);
 	pthread_join(w->thread, NULL);
 	/* Held connections fail for good now: those in HBONE through the pool, the rest here. */
@@ -162,6 +174,7 @@ void zt_worker_stop(struct zt_worker *w)
 	authz_tracker_destroy(w->tracker);
 	zt_listeners_stop(w);
 	loop_destroy(w->loop);
+	zt_inpod_worker_free(w);
 	close(w->policy_efd);
 	free(w);
 }

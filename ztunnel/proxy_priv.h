@@ -54,9 +54,11 @@ struct zt_worker {
 	struct loop_handler policy_h;
 	struct held *held;	 /* outbound connections waiting for their upstream */
 	struct held_in *held_in; /* plaintext inbound waiting for their pod's snapshot */
-	bool stopping;		 /* failures are final: no retry is scheduled */
-	atomic_bool drain_req;	 /* zt_worker_drain asked (any thread), with a wake-up */
-	atomic_bool drained;	 /* the worker's thread dropped its listeners */
+	struct wk_inpod **inpod; /* in-pod pods' listeners on this loop (inpod.c) */
+	size_t n_inpod, cap_inpod;
+	bool stopping;	       /* failures are final: no retry is scheduled */
+	atomic_bool drain_req; /* zt_worker_drain asked (any thread), with a wake-up */
+	atomic_bool drained;   /* the worker's thread dropped its listeners */
 };
 
 /*
@@ -96,6 +98,9 @@ int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT]);
 void zt_listeners_stop(struct zt_worker *w);
 /* accept.c: the listeners leave the worker's loop for good (a successor accepts on them). */
 void zt_listeners_drop(struct zt_worker *w);
+/* accept.c: one listener (@fd of @kind, borrowed) on @w's loop, and off it again. */
+int zt_listener_add(struct zt_worker *w, struct listener *li, int kind, int fd);
+void zt_listener_remove(struct zt_worker *w, struct listener *li);
 /* outbound.c: @zs (borrowed) was just installed: held connections waiting to retry try now. */
 void zt_outbound_snapshot(struct zt_worker *w, const struct mesh_snap *zs);
 /* outbound.c: at shutdown, after the HBONE pool is gone: ends every held connection. */

@@ -37,13 +37,20 @@ static __always_inline bool steer_spoofed(struct __sk_buff *skb, const struct ip
  * Assigns @sk (referenced; released by the caller) and marks the skb for the fwmark policy route
  * that delivers foreign destinations locally.
  */
-static __always_inline int steer_assign(struct __sk_buff *skb, struct bpf_sock *sk,
-					enum ambit_reason ok_reason)
+static __always_inline int steer_assign_mark(struct __sk_buff *skb, struct bpf_sock *sk,
+					     enum ambit_reason ok_reason, bool mark)
 {
 	if (bpf_sk_assign(skb, sk, 0) != 0)
 		return steer_verdict(AMBIT_DROP_ASSIGN_FAILED, TC_ACT_SHOT);
-	skb->mark = AMBIT_SKB_MARK;
+	if (mark)
+		skb->mark = AMBIT_SKB_MARK;
 	return steer_verdict(ok_reason, TC_ACT_OK);
+}
+
+static __always_inline int steer_assign(struct __sk_buff *skb, struct bpf_sock *sk,
+					enum ambit_reason ok_reason)
+{
+	return steer_assign_mark(skb, sk, ok_reason, true);
 }
 
 /*
@@ -174,8 +181,9 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
  * IP stack, so only here can every flow to the pod be seen. HBONE (15008) reaches the ztunnel's
  * listener there by the ordinary socket lookup, and so does every packet of an open flow (its
  * destination is the pod's own address); a new plaintext flow is assigned to the pod's 15006
- * listener (inpod_socks), after the same fast drops as on the node. New flows from outside to
- * 15001 or 15006 themselves are dropped: the proxy would only hand them back to itself.
+ * listener (inpod_socks), after the same fast drops as on the node, without the node's mark. New
+ * flows from outside to 15001 or 15006 themselves are dropped: the proxy would only hand them back
+ * to itself.
  */
 static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
 {
@@ -213,7 +221,11 @@ static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
 	sk = bpf_map_lookup_elem(&inpod_socks, &p.ip->daddr);
 	if (!sk)
 		return steer_verdict(AMBIT_DROP_NO_PROXY, TC_ACT_SHOT);
-	ret = steer_assign(skb, sk, AMBIT_ASSIGN_INBOUND);
+	/*
+	 * No mark: the destination is this netns' own address, and the pod netns accepts with
+	 * tcp_fwmark_accept, where a marked SYN would send the answer to lo (inpod.h).
+	 */
+	ret = steer_assign_mark(skb, sk, AMBIT_ASSIGN_INBOUND, false);
 	bpf_sk_release(sk);
 	return ret;
 }

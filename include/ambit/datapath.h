@@ -55,6 +55,9 @@ int datapath_attach_tc_pod(struct datapath *dp, int ifindex);
 int datapath_set_workload(struct datapath *dp, uint32_t ip, const struct ambit_workload *wl);
 int datapath_del_workload(struct datapath *dp, uint32_t ip);
 int datapath_set_enrolled(struct datapath *dp, uint64_t cgroup_id, uint32_t pod_ip);
+/* The same with the whole value (its in-pod flag). */
+int datapath_set_enrolled_entry(struct datapath *dp, uint64_t cgroup_id,
+				const struct ambit_enrolled *val);
 int datapath_del_enrolled(struct datapath *dp, uint64_t cgroup_id);
 int datapath_set_iface(struct datapath *dp, int ifindex, uint32_t pod_ip);
 int datapath_del_iface(struct datapath *dp, int ifindex);

@@ -316,7 +316,7 @@ static void apply_maps(struct agent *a, const struct desired *next)
 		struct ambit_enrolled v;
 
 		memcpy(&v, en.set[i].val, sizeof(v));
-		if ((err = datapath_set_enrolled(a->dp, en.set[i].key, v.pod_ip)))
+		if ((err = datapath_set_enrolled_entry(a->dp, en.set[i].key, &v)))
 			apply_failed(a, "set enrolled cgroup", en.set[i].key, err);
 	}
 	apply_services(a, next);
@@ -695,6 +695,21 @@ static double mono_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* --capture-mode auto: decided by the first local pod whose host-side veth is known. */
+static void capture_resolve(struct agent *a, const struct desired *next)
+{
+	enum capture_mode m;
+
+	if (a->capture != CAPTURE_AUTO)
+		return;
+	m = inpod_detect(next);
+	if (m == CAPTURE_AUTO)
+		return;
+	a->capture = m;
+	pr_info("capture mode: %s (auto: the pods' host-side veths %s a bridge's ports)",
+		capture_mode_name(m), m == CAPTURE_INPOD ? "are" : "are not");
+}
+
 void agent_reconcile(struct agent *a)
 {
 	double t[8];
@@ -753,9 +768,15 @@ void agent_reconcile(struct agent *a)
 		return;
 	}
 	a->apply_errors = 0;
+	capture_resolve(a, &next);
+	/* In-pod pods are set up in their netns before the maps send their traffic there. */
+	if (a->capture == CAPTURE_INPOD && a->inpod_open)
+		inpod_sync_before(&a->inpod, &next);
 	log_changes(a, &next);
 	apply_maps(a, &next);
 	apply_tc(a, &next);
+	if (a->inpod_open)
+		inpod_sync_after(&a->inpod, &next);
 	desired_free(&a->cur);
 	a->cur = next;
 	a->have_cur = true;
@@ -871,6 +892,11 @@ void agent_uninstall_if_gone(struct agent *a)
 		return;
 	pr_info("DaemonSet %s is gone: removing this node's data path (an uninstall)",
 		a->opts.owner_daemonset);
+	/* The in-pod pods' programs and routes, in their netns. */
+	if (a->inpod_open) {
+		inpod_close(&a->inpod, true);
+		a->inpod_open = false;
+	}
 	for (size_t i = 0; a->dp && i < a->n_tc; i++) {
 		err = datapath_detach_tc(a->dp, a->tc_ifindexes[i]);
 		if (err && err != -ENOENT && err != -ENODEV)
@@ -894,6 +920,10 @@ void agent_uninstall_if_gone(struct agent *a)
 
 void agent_cleanup(struct agent *a)
 {
+	/* The pods stay captured: the ztunnels keep their netns, the next agent takes over. */
+	if (a->inpod_open)
+		inpod_close(&a->inpod, false);
+	a->inpod_open = false;
 	wpserve_free(a);
 	ksource_stop(a->kube);
 	a->kube = NULL;

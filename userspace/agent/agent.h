@@ -15,6 +15,7 @@
 #include "certs.h"
 #include "confstore.h"
 #include "desired.h"
+#include "inpod.h"
 #include "ksource.h"
 #include "policy_sync.h"
 #include "runtime.h"
@@ -49,6 +50,8 @@ struct agent_opts {
 	const char *owner_daemonset;
 	/* The CA server (https://host:port) and the root file to verify it, instead of --ca-dir. */
 	const char *ca_url, *ca_root;
+	/* --capture-mode: host (routed CNIs), inpod (bridge CNIs) or auto (inpod.h). */
+	enum capture_mode capture_mode;
 	char cluster_path[4096];    /* dirname(dirname(runtime))/cluster.json */
 	char cache_dir[4096];	    /* dirname(socket)/lastgood: config files' last good versions */
 	char version_path[4096];    /* dirname(socket)/snapshot.version: survives restarts */
@@ -92,6 +95,10 @@ struct agent {
 	int epfd;		   /* the event loop's, for the waypoints' sockets */
 	struct wpserve *wps;	   /* the node's waypoint instances (wpserve.h) */
 	struct ksource *kube;	   /* the Kubernetes source, or NULL: the state directory */
+	/* The capture mode in force: --capture-mode, or what auto found (AUTO: not yet known). */
+	enum capture_mode capture;
+	struct inpod inpod; /* the pods captured in their own netns (inpod.h) */
+	bool inpod_open;
 };
 
 /*

@@ -730,6 +730,37 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 	return 0;
 }
 
+/* The entry of sorted @v with key @key, or NULL. */
+static struct dp_entry *entry_find(struct dp_entry *v, size_t n, uint64_t key)
+{
+	struct dp_entry k = {.key = key};
+
+	return n ? bsearch(&k, v, n, sizeof(*v), cmp_entry) : NULL;
+}
+
+void desired_mark_inpod(struct desired *d, struct desired_local_pod *lp)
+{
+	struct dp_entry *e;
+
+	lp->inpod = true;
+	e = entry_find(d->workloads, d->n_workloads, lp->ip);
+	if (e) {
+		struct ambit_workload wl;
+
+		memcpy(&wl, e->val, sizeof(wl));
+		wl.flags |= AMBIT_WL_INPOD;
+		memcpy(e->val, &wl, sizeof(wl));
+	}
+	e = entry_find(d->enrolled, d->n_enrolled, lp->cgroup_id);
+	if (e) {
+		struct ambit_enrolled en;
+
+		memcpy(&en, e->val, sizeof(en));
+		en.flags |= AMBIT_ENROLLED_INPOD;
+		memcpy(e->val, &en, sizeof(en));
+	}
+}
+
 void desired_free(struct desired *d)
 {
 	if (!d)

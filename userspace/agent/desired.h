@@ -45,6 +45,7 @@ struct desired_local_pod {
 	int ifindex; /* 0 when unknown or not found */
 	uint32_t ip;
 	bool enrolled;
+	bool inpod; /* captured in its own netns (desired_mark_inpod) */
 };
 
 struct desired {
@@ -111,6 +112,11 @@ size_t desired_ns_pods(const struct desired_index *ix, const char *ns,
 int desired_compute(const struct config *cfg, const struct runtime *rt,
 		    const struct desired_env *env, struct desired *out);
 void desired_free(struct desired *d);
+/*
+ * In-pod capture (inpod.h): @lp, a local pod of @d, is captured in its own netns: its workloads
+ * and enrolled_cgrp entries get the in-pod flags.
+ */
+void desired_mark_inpod(struct desired *d, struct desired_local_pod *lp);
 /*
  * waypoints.c: attaches to @d's snapshot services and workloads the waypoint that takes their
  * traffic (include/ambit/l7.h). Called by desired_compute; borrows the rest. 0 or -ENOMEM.

@@ -77,10 +77,16 @@ static void usage(FILE *f)
 	    "                   [--kube-sa-dir DIR] [--pod-cgroup-root DIR] [--log-level info]\n"
 	    "                   [--owner-daemonset NS/NAME: at exit, the node's state goes with "
 	    "it]\n"
+	    "                   [--capture-mode auto|host|inpod]\n"
 	    "  --kube: the Kubernetes API in-cluster (KUBERNETES_SERVICE_HOST/PORT and the\n"
 	    "          service-account directory, " KCONN_SA_DIR ")\n"
 	    "  --kubeconfig F: the Kubernetes API as kubeconfig F's current context says\n"
 	    "  --pod-cgroup-root: where pods' cgroups are searched (the cgroup2 mount)\n"
+	    "  --capture-mode: host: tc on the pods' host-side veths (routed CNIs: Calico,\n"
+	    "          Cilium, kindnet, AWS VPC); inpod: the ztunnel listens in each pod's netns\n"
+	    "          and tc runs on the pod's eth0 (bridge CNIs: flannel, bridge); auto (the\n"
+	    "          default): inpod when the pods' veths are ports of a bridge; its default\n"
+	    "          comes from AMBIT_CAPTURE_MODE\n"
 	    "  --uplink: the node's interface toward other nodes, whose inbound HBONE the tc\n"
 	    "          program steers; auto: the one holding --node-ip\n"
 	    "  --ca-dir: the embedded CA (its root key in DIR); --ca-url: the CA server, verified\n"
@@ -132,6 +138,9 @@ static void reconcile(struct loop *l)
 
 	agent_reconcile(&l->agent);
 	arm(l->trim.fd, TRIM_IDLE_MS);
+	/* In-pod pods not set up yet (no process in the cgroup yet): again in a second. */
+	if (l->agent.inpod_open && l->agent.inpod.pending)
+		arm(l->debounce.fd, 1000);
 	if (!l->agent.kube)
 		watch_dirs(l);
 	deadline = agent_next_cert_deadline(&l->agent);
@@ -304,6 +313,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	    {"ca-url", required_argument, NULL, 'C'},
 	    {"ca-root", required_argument, NULL, 'O'},
 	    {"owner-daemonset", required_argument, NULL, 'D'},
+	    {"capture-mode", required_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
@@ -314,6 +324,14 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 
 	o->trust_domain = "cluster.local";
 	o->root_namespace = POLICY_ROOT_NAMESPACE_DEFAULT;
+	/* The flag's default, for a DaemonSet's env or a local cluster's agents. */
+	if (getenv("AMBIT_CAPTURE_MODE") &&
+	    capture_mode_parse(getenv("AMBIT_CAPTURE_MODE"), &o->capture_mode)) {
+		fprintf(stderr,
+			"ambit-agent: AMBIT_CAPTURE_MODE: \"%s\" is not host, inpod or auto\n",
+			getenv("AMBIT_CAPTURE_MODE"));
+		return -EINVAL;
+	}
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': o->node = optarg; break;
@@ -343,6 +361,15 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 		case 'P': o->pod_cgroup_root = optarg; break;
 		case 'C': o->ca_url = optarg; break;
 		case 'O': o->ca_root = optarg; break;
+		case 'M':
+			if (capture_mode_parse(optarg, &o->capture_mode)) {
+				fprintf(stderr,
+					"ambit-agent: --capture-mode: \"%s\" is not host, inpod or "
+					"auto\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'D': o->owner_daemonset = optarg; break;
 		case 'V': printf("ambit-agent %s\n", ambit_version()); exit(0);
 		case 'l':
@@ -547,6 +574,14 @@ static int startup(struct loop *l)
 
 	agent_restore_version(a);
 	a->epfd = l->epfd;
+	a->capture = a->opts.capture_mode;
+	snprintf(tmp, sizeof(tmp), "%s", a->opts.socket);
+	err = inpod_open(&a->inpod, l->epfd, dirname(tmp), a->dp);
+	if (err) {
+		pr_err("in-pod socket beside %s: %s", a->opts.socket, strerror(-err));
+		return err;
+	}
+	a->inpod_open = true;
 	/* First reconcile before listening, so the first watcher gets a full snapshot at once. */
 	reconcile(l);
 	ops.get = agent_get;

@@ -101,8 +101,9 @@ static void subtree_pids(char *dir, int depth, int *pids, size_t *n)
 struct ip_check {
 	const char *netns;
 	uint32_t ip;
-	int ret;  /* 1: holds it, 0: does not, -errno */
-	int link; /* IFLA_LINK of the interface holding it (a veth's peer), or 0 */
+	int ret;     /* 1: holds it, 0: does not, -errno */
+	int ifindex; /* the interface holding it, in the pod's netns */
+	int link;    /* IFLA_LINK of that interface (a veth's peer), or 0 */
 };
 
 /*
@@ -170,21 +171,23 @@ static void *check_ip(void *arg)
 		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
 		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == c->ip) {
 			c->ret = 1;
-			c->link = link_of((int)if_nametoindex(i->ifa_name));
+			c->ifindex = (int)if_nametoindex(i->ifa_name);
+			c->link = link_of(c->ifindex);
 		}
 	freeifaddrs(ifa);
 	return NULL;
 }
 
-static int holds_ip(const char *netns, uint32_t ip, int *link)
+static int holds_ip(const char *netns, uint32_t ip, int *ifindex, int *link)
 {
-	struct ip_check c = {netns, ip, -EIO, 0};
+	struct ip_check c = {netns, ip, -EIO, 0, 0};
 	pthread_t t;
 	int err = pthread_create(&t, NULL, check_ip, &c);
 
 	if (err)
 		return -err;
 	pthread_join(t, NULL);
+	*ifindex = c.ifindex;
 	*link = c.link;
 	return c.ret;
 }
@@ -192,15 +195,9 @@ static int holds_ip(const char *netns, uint32_t ip, int *link)
 int podns_find(const char *cg_root, const char *uid, uint32_t ip, struct podns *out, char *why,
 	       size_t len)
 {
-	char dir[PATH_MAX], under[128], host[64], addr[INET_ADDRSTRLEN];
-	uint64_t seen[MAX_PIDS], host_ino = 0;
-	int pids[MAX_PIDS];
-	size_t n = 0, n_seen = 0;
-	struct stat st;
-	bool only_host = true;
+	char dir[PATH_MAX], under[128];
 
 	memset(out, 0, sizeof(*out));
-	inet_ntop(AF_INET, &ip, addr, sizeof(addr));
 	if (!*uid || strlen(uid) >= sizeof(under) || strchr(uid, '/')) {
 		snprintf(why, len, "pod UID \"%.60s\" is not a UID", uid);
 		return -EINVAL;
@@ -215,7 +212,23 @@ int podns_find(const char *cg_root, const char *uid, uint32_t ip, struct podns *
 			 uid, cg_root);
 		return -ENOENT;
 	}
-	snprintf(out->cgroup, sizeof(out->cgroup), "%s", dir);
+	return podns_in_cgroup(dir, uid, ip, out, why, len);
+}
+
+int podns_in_cgroup(const char *cgroup, const char *uid, uint32_t ip, struct podns *out, char *why,
+		    size_t len)
+{
+	char dir[PATH_MAX], host[64], addr[INET_ADDRSTRLEN];
+	uint64_t seen[MAX_PIDS], host_ino = 0;
+	int pids[MAX_PIDS];
+	size_t n = 0, n_seen = 0;
+	struct stat st;
+	bool only_host = true;
+
+	memset(out, 0, sizeof(*out));
+	inet_ntop(AF_INET, &ip, addr, sizeof(addr));
+	snprintf(out->cgroup, sizeof(out->cgroup), "%s", cgroup);
+	snprintf(dir, sizeof(dir), "%s", cgroup);
 	subtree_pids(dir, 0, pids, &n);
 	if (!n) {
 		snprintf(why, len, "pod %s: no process in %s", uid, out->cgroup);
@@ -226,7 +239,7 @@ int podns_find(const char *cg_root, const char *uid, uint32_t ip, struct podns *
 		host_ino = st.st_ino;
 	for (size_t i = 0; i < n; i++) {
 		bool dup = false;
-		int r, link = 0;
+		int r, ifindex = 0, link = 0;
 
 		snprintf(host, sizeof(host), "/proc/%d/ns/net", pids[i]);
 		if (stat(host, &st) < 0)
@@ -239,9 +252,10 @@ int podns_find(const char *cg_root, const char *uid, uint32_t ip, struct podns *
 		if (st.st_ino == host_ino)
 			continue;
 		only_host = false;
-		r = holds_ip(host, ip, &link);
+		r = holds_ip(host, ip, &ifindex, &link);
 		if (r == 1) {
 			out->pid = pids[i];
+			out->pod_ifindex = ifindex;
 			out->inode = st.st_ino;
 			snprintf(out->netns, sizeof(out->netns), "%s", host);
 			/* The peer's index is in the node's namespace when it is a veth to it. */

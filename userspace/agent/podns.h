@@ -33,6 +33,7 @@ struct podns {
 	 */
 	int host_ifindex;
 	char host_iface[16];
+	int pod_ifindex; /* the interface holding the pod's IP, in the pod's netns */
 };
 
 /*
@@ -43,5 +44,12 @@ struct podns {
  */
 int podns_find(const char *cg_root, const char *uid, uint32_t ip, struct podns *out, char *why,
 	       size_t len);
+
+/*
+ * The same from the pod's cgroup directory @cgroup, known already (@uid names the pod in @why).
+ * Same returns but -ENOENT.
+ */
+int podns_in_cgroup(const char *cgroup, const char *uid, uint32_t ip, struct podns *out, char *why,
+		    size_t len);
 
 #endif

@@ -30,6 +30,7 @@ static bool add_pod(cJSON *arr, const struct agent *a, const struct desired_loca
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)lp->cgroup_id);
 	return cJSON_AddStringToObject(o, "uid", lp->uid) && add_ip(o, "ip", lp->ip) &&
 	       cJSON_AddBoolToObject(o, "enrolled", lp->enrolled) &&
+	       cJSON_AddBoolToObject(o, "inPod", lp->inpod) &&
 	       cJSON_AddStringToObject(o, "identity", lp->identity) &&
 	       (lp->cgroup ? cJSON_AddStringToObject(o, "cgroup", lp->cgroup)
 			   : cJSON_AddNullToObject(o, "cgroup")) &&
@@ -152,6 +153,11 @@ char *agent_status_json(const struct agent *a)
 	     cJSON_AddStringToObject(o, "trustDomain", a->opts.trust_domain) &&
 	     cJSON_AddNumberToObject(o, "version", (double)a->snap_version) &&
 	     cJSON_AddNumberToObject(o, "configGeneration", (double)generation_in_force(a)) &&
+	     /* "auto" until a pod of this node tells (inpod.h). */
+	     cJSON_AddStringToObject(o, "captureMode", capture_mode_name(a->capture)) &&
+	     cJSON_AddNumberToObject(o, "inPodPods", a->inpod_open ? inpod_count(&a->inpod) : 0) &&
+	     cJSON_AddNumberToObject(o, "inPodZtunnels",
+				     a->inpod_open ? inpod_ztunnels(&a->inpod) : 0) &&
 	     cJSON_AddNumberToObject(o, "workloads", (double)a->cur.n_snap_workloads) &&
 	     cJSON_AddNumberToObject(o, "services", (double)a->cur.n_snap_services) &&
 	     cJSON_AddNumberToObject(o, "configFiles", (double)a->conf.n_files) &&

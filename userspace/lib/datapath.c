@@ -276,7 +276,13 @@ int datapath_set_enrolled(struct datapath *dp, uint64_t cgroup_id, uint32_t pod_
 {
 	struct ambit_enrolled val = {.pod_ip = pod_ip};
 
-	return map_update(dp, DP_MAP_ENROLLED_CGRP, &cgroup_id, &val);
+	return datapath_set_enrolled_entry(dp, cgroup_id, &val);
+}
+
+int datapath_set_enrolled_entry(struct datapath *dp, uint64_t cgroup_id,
+				const struct ambit_enrolled *val)
+{
+	return map_update(dp, DP_MAP_ENROLLED_CGRP, &cgroup_id, val);
 }
 
 int datapath_del_enrolled(struct datapath *dp, uint64_t cgroup_id)

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 
 #include "guard.h"
+#include "sock.h"
 #include "h2.h"
 #include "loop.h"
 #include "tls.h"
@@ -179,6 +180,11 @@ struct hbone_target {
 	const char *identity;	 /* source identity: pool key, and the certificate in @ctx */
 	const char *expect_san;	 /* the destination workload's identity */
 	struct tls_ctx *ctx;	 /* client context of @identity (a reference is taken) */
+	/*
+	 * In-pod capture: the client pod's netns, where the connection is opened (and pooled per
+	 * netns); borrowed for the call. NULL: the caller's own.
+	 */
+	const struct sock_ns *ns;
 	const struct hbone_open_ops *ops; /* borrowed, may be NULL: see hbone_pool_open */
 	void *ops_arg;			  /* borrowed: must stay valid until one of @ops has run */
 };

@@ -16,6 +16,7 @@
 #include "ambit/log.h"
 #include "hbone.h"
 #include "hbone_priv.h"
+#include "sock.h"
 
 /* An unused pooled client connection is closed (GOAWAY) after this many seconds. */
 #define POOL_IDLE_S 60
@@ -148,8 +149,9 @@ size_t hbone_pool_size(const struct hbone_pool *p)
 
 void hb_pool_key(const struct hbone_target *t, char *key, size_t len)
 {
-	snprintf(key, len, "%s|%s:%u|%s", t->identity, inet_ntoa(t->addr.sin_addr),
-		 ntohs(t->addr.sin_port), t->expect_san);
+	snprintf(key, len, "%s|%s:%u|%s|%llu", t->identity, inet_ntoa(t->addr.sin_addr),
+		 ntohs(t->addr.sin_port), t->expect_san,
+		 (unsigned long long)(t->ns ? t->ns->ino : 0));
 }
 
 /*
@@ -208,7 +210,7 @@ static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_
 	struct hbone_conn *c;
 	int one = 1;
 
-	tr.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	tr.fd = sock_tcp_in(t->ns);
 	if (tr.fd < 0)
 		return NULL;
 	setsockopt(tr.fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));

@@ -2,6 +2,8 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,14 +127,80 @@ int sock_recv_fds(int sock, char *msg, size_t len, int *fds, size_t max, size_t 
 	return 0;
 }
 
+int sock_in_ns(const struct sock_ns *ns, int (*fn)(void *arg), void *arg)
+{
+	/* The thread's own netns: where it returns after each visit. */
+	static __thread int home = -1;
+	int ret;
+
+	if (!ns)
+		return fn(arg);
+	if (home < 0) {
+		home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (home < 0)
+			return -errno;
+	}
+	if (setns(ns->fd, CLONE_NEWNET) < 0)
+		return -errno;
+	ret = fn(arg);
+	if (setns(home, CLONE_NEWNET) < 0) {
+		fprintf(stderr, "sock_in_ns: cannot return to the thread's own netns: %s\n",
+			strerror(errno));
+		abort();
+	}
+	return ret;
+}
+
+struct listen_args {
+	uint32_t ip;
+	uint16_t port;
+	bool transparent;
+};
+
+static int listen_fn(void *arg)
+{
+	const struct listen_args *a = arg;
+
+	return sock_listen(a->ip, a->port, a->transparent);
+}
+
+int sock_listen_in(const struct sock_ns *ns, uint32_t ip, uint16_t port, bool transparent)
+{
+	struct listen_args a = {ip, port, transparent};
+
+	return sock_in_ns(ns, listen_fn, &a);
+}
+
+static int socket_fn(void *arg)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	(void)arg;
+	return fd < 0 ? -errno : fd;
+}
+
+int sock_tcp_in(const struct sock_ns *ns)
+{
+	return sock_in_ns(ns, socket_fn, NULL);
+}
+
 int sock_connect(const struct sockaddr_in *dst, const struct sockaddr_in *src)
+{
+	return sock_connect_in(NULL, 0, dst, src);
+}
+
+int sock_connect_in(const struct sock_ns *ns, uint32_t mark, const struct sockaddr_in *dst,
+		    const struct sockaddr_in *src)
 {
 	int fd, one = 1, err;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* Only the socket is made in @ns: bind and connect act on it from anywhere. */
+	fd = sock_tcp_in(ns);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
+		goto fail;
 	if (src) {
 		struct sockaddr_in b = *src;
 

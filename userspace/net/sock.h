@@ -13,11 +13,38 @@
  * never SO_REUSEPORT, which sk_assign refuses (KERNEL_NOTES.md). fd or -errno.
  */
 int sock_listen(uint32_t ip, uint16_t port, bool transparent);
+
+/*
+ * A network namespace sockets are opened in (in-pod capture: a pod's own): an fd to it (borrowed)
+ * and its inode, which names it in keys. NULL where one is taken means the caller's own.
+ */
+struct sock_ns {
+	int fd;
+	uint64_t ino;
+};
+
+/*
+ * Runs @fn(@arg) with the calling thread in @ns (setns, and back to the thread's own netns, kept
+ * open from the first call on). Sockets made by @fn stay in @ns. @fn's result, or -errno when
+ * the thread could not enter @ns. Aborts when it cannot return home: a thread left in a pod's
+ * netns would open every later socket there.
+ */
+int sock_in_ns(const struct sock_ns *ns, int (*fn)(void *arg), void *arg);
+/* A non-blocking TCP socket of @ns (NULL: here): fd or -errno. */
+int sock_tcp_in(const struct sock_ns *ns);
+/* sock_listen in @ns (NULL: here). */
+int sock_listen_in(const struct sock_ns *ns, uint32_t ip, uint16_t port, bool transparent);
 /*
  * Starts a non-blocking connect to @dst. With @src, binds to that address first with
  * IP_TRANSPARENT so the server sees the original client IP. fd (connecting) or -errno.
  */
 int sock_connect(const struct sockaddr_in *dst, const struct sockaddr_in *src);
+/*
+ * sock_connect from namespace @ns (NULL: here), with SO_MARK @mark when non-zero (in-pod: the
+ * pod's answers to a spoofed source follow the mark's policy route back to this socket).
+ */
+int sock_connect_in(const struct sock_ns *ns, uint32_t mark, const struct sockaddr_in *dst,
+		    const struct sockaddr_in *src);
 /* At most this many descriptors travel in one sock_send_fds message. */
 #define SOCK_MAX_FDS 16
 /*

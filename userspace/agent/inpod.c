@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: Apache-2.0
+/* In-pod capture: the pods' netns set up and handed to the ztunnels (inpod.h). */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ambit/datapath.h"
+#include "ambit/ipc.h"
+#include "ambit/log.h"
+#include "inpod.h"
+#include "netsetup.h"
+#include "podns.h"
+#include "sock.h"
+
+struct inpod_pod {
+	char *uid;
+	uint32_t ip;
+	uint64_t cgroup_id;
+	int nsfd;    /* the pod's netns, held while it is captured */
+	int ifindex; /* the interface holding its IP, in its netns */
+	bool seen;   /* in the desired state of this sync */
+};
+
+static const char *const mode_names[] = {"auto", "host", "inpod"};
+
+int capture_mode_parse(const char *s, enum capture_mode *out)
+{
+	for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
+		if (!strcmp(s, mode_names[i])) {
+			*out = (enum capture_mode)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *capture_mode_name(enum capture_mode m)
+{
+	return mode_names[m];
+}
+
+/* Whether node-netns interface @name is enslaved to a Linux bridge. */
+static bool bridge_port(const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/brport", name);
+	return stat(path, &st) == 0;
+}
+
+enum capture_mode inpod_detect(const struct desired *d)
+{
+	for (size_t i = 0; i < d->n_local; i++) {
+		const struct desired_local_pod *lp = &d->local[i];
+
+		if (lp->host_iface && lp->ifindex)
+			return bridge_port(lp->host_iface) ? CAPTURE_INPOD : CAPTURE_HOST;
+	}
+	return CAPTURE_AUTO;
+}
+
+/* Work in a pod's netns: setns changes the calling thread only, so a thread of its own. */
+struct ns_job {
+	struct inpod *m;
+	struct inpod_pod *p;
+	bool up;
+	int ret;
+	char why[256];
+};
+
+static int write_sysctl(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static void *ns_work(void *arg)
+{
+	struct ns_job *j = arg;
+	int err;
+
+	if (setns(j->p->nsfd, CLONE_NEWNET) < 0) {
+		j->ret = -errno;
+		snprintf(j->why, sizeof(j->why), "setns: %s", strerror(errno));
+		return NULL;
+	}
+	if (!j->up) {
+		/* The pod may be gone with its interface: nothing left to undo then. */
+		err = datapath_detach_tc(j->m->dp, j->p->ifindex);
+		if (err && err != -ENODEV && err != -ENOENT && err != -EINVAL)
+			pr_warn("pod %s: tc detach in its netns: %s", j->p->uid, strerror(-err));
+		netsetup_policy_routing_remove();
+		j->ret = 0;
+		return NULL;
+	}
+	/* The pod's answers to the ztunnel's spoofed connections carry its mark: back via lo. */
+	err = write_sysctl("/proc/sys/net/ipv4/tcp_fwmark_accept", "1");
+	if (err) {
+		j->ret = err;
+		snprintf(j->why, sizeof(j->why), "tcp_fwmark_accept: %s", strerror(-err));
+		return NULL;
+	}
+	err = netsetup_policy_routing();
+	if (err) {
+		j->ret = err;
+		snprintf(j->why, sizeof(j->why), "policy routing: %s", strerror(-err));
+		return NULL;
+	}
+	err = datapath_attach_tc_pod(j->m->dp, j->p->ifindex);
+	if (err) {
+		j->ret = err;
+		snprintf(j->why, sizeof(j->why), "tc attach on ifindex %d: %s", j->p->ifindex,
+			 strerror(-err));
+		return NULL;
+	}
+	j->ret = 0;
+	return NULL;
+}
+
+static int in_pod_netns(struct inpod *m, struct inpod_pod *p, bool up, char *why, size_t len)
+{
+	struct ns_job j = {.m = m, .p = p, .up = up, .ret = -EIO};
+	pthread_t t;
+	int err = pthread_create(&t, NULL, ns_work, &j);
+
+	if (err) {
+		snprintf(why, len, "thread: %s", strerror(err));
+		return -err;
+	}
+	pthread_join(t, NULL);
+	snprintf(why, len, "%s", j.why);
+	return j.ret;
+}
+
+static void zt_drop(struct inpod *m, struct agent_source *z, const char *why)
+{
+	epoll_ctl(m->epfd, EPOLL_CTL_DEL, z->fd, NULL);
+	close(z->fd);
+	z->fd = -1;
+	pr_warn("in-pod: ztunnel connection closed: %s", why);
+}
+
+/* One message to one ztunnel; a ztunnel that cannot take it is dropped (it resyncs). */
+static void zt_send(struct inpod *m, struct agent_source *z, const char *msg, int fd)
+{
+	int err = sock_send_fds(z->fd, msg, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
+
+	if (err)
+		zt_drop(m, z, strerror(-err));
+}
+
+static void send_add(struct inpod *m, struct agent_source *z, const struct inpod_pod *p)
+{
+	char msg[256], ip[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &p->ip, ip, sizeof(ip));
+	snprintf(msg, sizeof(msg), "add %s %.200s", ip, p->uid);
+	zt_send(m, z, msg, p->nsfd);
+}
+
+static void broadcast(struct inpod *m, const struct inpod_pod *p, bool add)
+{
+	char msg[64], ip[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &p->ip, ip, sizeof(ip));
+	snprintf(msg, sizeof(msg), "del %s", ip);
+	for (int i = 0; i < INPOD_MAX_ZTUNNELS; i++) {
+		struct agent_source *z = &m->zt[i].src;
+
+		if (z->fd < 0)
+			continue;
+		if (add)
+			send_add(m, z, p);
+		else
+			zt_send(m, z, msg, -1);
+	}
+}
+
+/* What a ztunnel says: how each pod went (its failures are the agent's log too). */
+static void on_ztunnel(struct agent_source *src, uint32_t events)
+{
+	struct inpod *m = ((struct inpod_source *)src)->m;
+	int fds[SOCK_MAX_FDS];
+	char msg[512];
+	size_t n = 0;
+	int err;
+
+	err = sock_recv_fds(src->fd, msg, sizeof(msg), fds, SOCK_MAX_FDS, &n);
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	if (err == -EAGAIN)
+		return;
+	if (err || (events & (EPOLLHUP | EPOLLERR))) {
+		zt_drop(m, src, err ? strerror(-err) : "hung up");
+		return;
+	}
+	if (!strncmp(msg, "fail ", 5))
+		pr_warn("in-pod: the ztunnel could not capture pod %s", msg + 5);
+	else
+		pr_debug("in-pod: ztunnel: %s", msg);
+}
+
+/* A ztunnel connects: it gets every captured pod, then "synced". */
+static void on_listen(struct agent_source *src, uint32_t events)
+{
+	struct inpod *m = ((struct inpod_source *)src)->m;
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct agent_source *z = NULL;
+	int fd = accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i < INPOD_MAX_ZTUNNELS && !z; i++)
+		if (m->zt[i].src.fd < 0)
+			z = &m->zt[i].src;
+	if (!z) {
+		pr_warn("in-pod: more than %d ztunnels connected: refusing one", INPOD_MAX_ZTUNNELS);
+		close(fd);
+		return;
+	}
+	ev.data.ptr = z;
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		return;
+	}
+	z->fd = fd;
+	z->handle = on_ztunnel;
+	for (size_t i = 0; i < m->n && z->fd >= 0; i++)
+		send_add(m, z, &m->pods[i]);
+	if (z->fd >= 0)
+		zt_send(m, z, "synced", -1);
+	if (z->fd >= 0)
+		pr_info("in-pod: a ztunnel connected; handed it %zu pod netns", m->n);
+}
+
+int inpod_open(struct inpod *m, int epfd, const char *dir, struct datapath *dp)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int fd;
+
+	memset(m, 0, sizeof(*m));
+	m->epfd = epfd;
+	m->dp = dp;
+	m->listen.m = m;
+	m->listen.src.fd = -1;
+	for (int i = 0; i < INPOD_MAX_ZTUNNELS; i++) {
+		m->zt[i].m = m;
+		m->zt[i].src.fd = -1;
+	}
+	if (snprintf(m->path, sizeof(m->path), "%s/%s", dir, AMBIT_INPOD_SOCKET) >=
+	    (int)sizeof(m->path))
+		return -ENAMETOOLONG;
+	fd = ipc_listen_type(m->path, SOCK_SEQPACKET);
+	if (fd < 0)
+		return fd;
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+	    (ev.data.ptr = &m->listen.src, epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)) {
+		int err = -errno;
+
+		close(fd);
+		unlink(m->path);
+		return err;
+	}
+	m->listen.src.fd = fd;
+	m->listen.src.handle = on_listen;
+	return 0;
+}
+
+static struct inpod_pod *find(struct inpod *m, const char *uid, uint32_t ip)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->pods[i].ip == ip && !strcmp(m->pods[i].uid, uid))
+			return &m->pods[i];
+	return NULL;
+}
+
+/* Sets up @lp's netns; the new pod, or NULL (said, and counted as pending). */
+static struct inpod_pod *pod_up(struct inpod *m, const struct desired_local_pod *lp)
+{
+	char why[512], ip[INET_ADDRSTRLEN];
+	struct inpod_pod *p, *grown;
+	struct podns ns;
+	int err;
+
+	inet_ntop(AF_INET, &lp->ip, ip, sizeof(ip));
+	err = podns_in_cgroup(lp->cgroup, lp->uid, lp->ip, &ns, why, sizeof(why));
+	if (err) {
+		pr_info("in-pod: pod %s (%s): %s; tried again shortly", lp->uid, ip, why);
+		return NULL;
+	}
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 16;
+
+		grown = realloc(m->pods, cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		m->pods = grown;
+		m->cap = cap;
+	}
+	p = &m->pods[m->n];
+	memset(p, 0, sizeof(*p));
+	p->ip = lp->ip;
+	p->cgroup_id = lp->cgroup_id;
+	p->ifindex = ns.pod_ifindex;
+	p->uid = strdup(lp->uid);
+	p->nsfd = open(ns.netns, O_RDONLY | O_CLOEXEC);
+	if (!p->uid || p->nsfd < 0) {
+		pr_warn("in-pod: pod %s: %s: %s", lp->uid, ns.netns, strerror(errno));
+		free(p->uid);
+		if (p->nsfd >= 0)
+			close(p->nsfd);
+		return NULL;
+	}
+	err = in_pod_netns(m, p, true, why, sizeof(why));
+	if (err) {
+		pr_warn("in-pod: pod %s (%s): set-up in its netns failed: %s; tried again shortly",
+			lp->uid, ip, why);
+		in_pod_netns(m, p, false, why, sizeof(why));
+		free(p->uid);
+		close(p->nsfd);
+		return NULL;
+	}
+	m->n++;
+	pr_info("in-pod: pod %s (%s): captured in its netns (%s, ifindex %d)", lp->uid, ip,
+		ns.netns, p->ifindex);
+	broadcast(m, p, true);
+	return p;
+}
+
+static void pod_down(struct inpod *m, struct inpod_pod *p, bool teardown)
+{
+	char why[256], ip[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &p->ip, ip, sizeof(ip));
+	broadcast(m, p, false);
+	if (teardown && in_pod_netns(m, p, false, why, sizeof(why)))
+		pr_warn("in-pod: pod %s: tear-down: %s", p->uid, why);
+	pr_info("in-pod: pod %s (%s): no longer captured in its netns", p->uid, ip);
+	free(p->uid);
+	close(p->nsfd);
+}
+
+void inpod_sync_before(struct inpod *m, struct desired *d)
+{
+	m->pending = 0;
+	for (size_t i = 0; i < d->n_local; i++) {
+		struct desired_local_pod *lp = &d->local[i];
+		struct inpod_pod *p;
+
+		if (!lp->enrolled || !lp->cgroup || !lp->cgroup_id)
+			continue;
+		p = find(m, lp->uid, lp->ip);
+		if (!p)
+			p = pod_up(m, lp);
+		if (!p) {
+			m->pending++;
+			continue;
+		}
+		desired_mark_inpod(d, lp);
+	}
+}
+
+void inpod_sync_after(struct inpod *m, const struct desired *d)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct inpod_pod *p = &m->pods[i];
+		bool keep = false;
+
+		for (size_t j = 0; j < d->n_local && !keep; j++)
+			keep = d->local[j].inpod && d->local[j].ip == p->ip &&
+			       !strcmp(d->local[j].uid, p->uid);
+		if (keep) {
+			m->pods[k++] = *p;
+			continue;
+		}
+		pod_down(m, p, true);
+	}
+	m->n = k;
+}
+
+size_t inpod_count(const struct inpod *m)
+{
+	return m->n;
+}
+
+unsigned int inpod_ztunnels(const struct inpod *m)
+{
+	unsigned int n = 0;
+
+	for (int i = 0; i < INPOD_MAX_ZTUNNELS; i++)
+		n += m->zt[i].src.fd >= 0;
+	return n;
+}
+
+void inpod_close(struct inpod *m, bool teardown)
+{
+	for (int i = 0; i < INPOD_MAX_ZTUNNELS; i++)
+		if (m->zt[i].src.fd >= 0) {
+			close(m->zt[i].src.fd);
+			m->zt[i].src.fd = -1;
+		}
+	if (m->listen.src.fd >= 0) {
+		close(m->listen.src.fd);
+		m->listen.src.fd = -1;
+		unlink(m->path);
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		if (teardown)
+			pod_down(m, &m->pods[i], true);
+		else {
+			free(m->pods[i].uid);
+			close(m->pods[i].nsfd);
+		}
+	}
+	free(m->pods);
+	m->pods = NULL;
+	m->n = m->cap = 0;
+}

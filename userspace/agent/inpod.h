@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * In-pod capture (bridge CNIs: flannel, the bridge plugin; DESIGN.md §7). Frames between pods of
+ * one bridge never pass the node's IP stack, so the node-side tc program cannot see them: as
+ * Istio ambient does, the ztunnel listens inside each enrolled pod's own network namespace. For
+ * every enrolled pod of the node the agent:
+ *  - finds the pod's netns from its cgroup (podns_in_cgroup) and keeps an fd to it;
+ *  - sets the netns up: tcp_fwmark_accept and the fwmark policy route (so the pod's answers to
+ *    the ztunnel's spoofed-source connections come back through lo), and the tc_pod program on
+ *    the interface holding the pod's IP;
+ *  - hands the netns fd to every connected ztunnel over SCM_RIGHTS, on the SOCK_SEQPACKET
+ *    socket AMBIT_INPOD_SOCKET beside the agent socket:
+ *      agent -> ztunnel  "add <ip> <uid>" + the netns fd | "del <ip>" | "synced"
+ *      ztunnel -> agent  "ok <ip>" | "fail <ip> <why>"
+ *    A ztunnel that connects gets every pod, then "synced" (it drops what was not re-added);
+ *  - and only then marks the pod in-pod in the maps (desired_mark_inpod): connect4 goes to the
+ *    pod's own 15001, the node-side tc leaves it to tc_pod. A pod that cannot be set up yet (no
+ *    process in its cgroup) stays as it was and is tried again soon.
+ * The node's mode is --capture-mode host|inpod|auto; auto takes in-pod when the pods' host-side
+ * veths are ports of a Linux bridge (inpod_detect).
+ */
+#ifndef AMBIT_AGENT_INPOD_H
+#define AMBIT_AGENT_INPOD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "desired.h"
+#include "server.h"
+
+#define AMBIT_INPOD_SOCKET "inpod.sock"
+#define INPOD_MAX_ZTUNNELS 4
+
+enum capture_mode { CAPTURE_AUTO = 0, CAPTURE_HOST, CAPTURE_INPOD };
+
+struct datapath;
+struct inpod_pod;
+
+struct inpod;
+
+/* An event source of the manager (first: epoll hands the agent_source pointer back). */
+struct inpod_source {
+	struct agent_source src;
+	struct inpod *m;
+};
+
+struct inpod {
+	struct inpod_source listen;		     /* AMBIT_INPOD_SOCKET */
+	struct inpod_source zt[INPOD_MAX_ZTUNNELS]; /* connected ztunnels (fd -1: free) */
+	int epfd;
+	char path[4096];
+	struct datapath *dp; /* borrowed */
+	struct inpod_pod *pods;
+	size_t n, cap;
+	unsigned int pending; /* enrolled pods the last sync could not set up */
+};
+
+/* "host", "inpod", "auto" into *@out: 0, or -EINVAL. */
+int capture_mode_parse(const char *s, enum capture_mode *out);
+const char *capture_mode_name(enum capture_mode m);
+/*
+ * auto: CAPTURE_INPOD when a local pod's host-side veth (@d's) is a bridge port, CAPTURE_HOST
+ * when one is not, CAPTURE_AUTO while no local pod tells.
+ */
+enum capture_mode inpod_detect(const struct desired *d);
+
+/* Listens at <dir>/AMBIT_INPOD_SOCKET on @epfd. 0 or -errno. */
+int inpod_open(struct inpod *m, int epfd, const char *dir, struct datapath *dp);
+/*
+ * Sets up every enrolled local pod of @d not yet captured in-pod and marks those that are in
+ * @d (before the maps are written). Pods that left are torn down by inpod_sync_after.
+ */
+void inpod_sync_before(struct inpod *m, struct desired *d);
+/* Tears down the pods @d no longer has as enrolled local pods (after the maps were written). */
+void inpod_sync_after(struct inpod *m, const struct desired *d);
+/* Pods captured in-pod now. */
+size_t inpod_count(const struct inpod *m);
+/* Connected ztunnels. */
+unsigned int inpod_ztunnels(const struct inpod *m);
+/* Closes the socket; with @teardown, also every pod's tc program and routes (uninstall). */
+void inpod_close(struct inpod *m, bool teardown);
+
+#endif

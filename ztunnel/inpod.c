@@ -1,0 +1,557 @@
+// SPDX-License-Identifier: Apache-2.0
+/* In-pod capture: the pods' netns from the agent, their listeners and connections (inpod.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "ambit/bpf_abi.h"
+#include "ambit/ipc.h"
+#include "ambit/log.h"
+#include "inpod.h"
+#include "proxy_priv.h"
+
+#define INPOD_SOCKET "inpod.sock" /* userspace/agent/inpod.h AMBIT_INPOD_SOCKET */
+#define MAX_WORKERS 64
+
+/* One pod captured in its netns. Freed once every worker let go of it after its removal. */
+struct ipod {
+	uint32_t ip;
+	char uid[160];
+	struct sock_ns ns; /* fd owned */
+	int lfd[L__COUNT]; /* owned: 15001, 15006, 15008 in the pod's netns */
+	bool gone;
+	bool readded;			/* named again since the agent (re)connected */
+	_Atomic uint64_t released; /* bit per worker: it dropped this pod's listeners */
+};
+
+/* A worker's hold on one pod: its listeners on the worker's loop. */
+struct wk_inpod {
+	struct ipod *pod;
+	struct listener ls[L__COUNT];
+};
+
+static struct {
+	pthread_rwlock_t lock;
+	struct ipod **pods; /* live and gone (until released by every worker) */
+	size_t n, cap;
+	unsigned int live;
+	struct {
+		struct zt_worker *w;
+		void (*wake)(void *);
+		void *arg;
+	} workers[MAX_WORKERS];
+	uint64_t all_workers; /* bit per registered worker */
+	char path[PATH_MAX];
+	int socks_fd;
+	int stop_efd;
+	pthread_t thread;
+	bool started;
+} g = {.lock = PTHREAD_RWLOCK_INITIALIZER, .socks_fd = -1, .stop_efd = -1};
+
+static void wake_workers(void)
+{
+	for (int i = 0; i < MAX_WORKERS; i++)
+		if (g.workers[i].wake)
+			g.workers[i].wake(g.workers[i].arg);
+}
+
+static struct ipod *find_live(uint32_t ip)
+{
+	for (size_t i = 0; i < g.n; i++)
+		if (g.pods[i]->ip == ip && !g.pods[i]->gone)
+			return g.pods[i];
+	return NULL;
+}
+
+static void pod_free(struct ipod *p)
+{
+	for (int i = 0; i < L__COUNT; i++)
+		if (p->lfd[i] >= 0)
+			close(p->lfd[i]);
+	close(p->ns.fd);
+	free(p);
+}
+
+/* Frees the gone pods every worker let go of (the manager thread). */
+static void reap(void)
+{
+	size_t k = 0;
+
+	pthread_rwlock_wrlock(&g.lock);
+	for (size_t i = 0; i < g.n; i++) {
+		struct ipod *p = g.pods[i];
+
+		if (p->gone && (atomic_load(&p->released) & g.all_workers) == g.all_workers)
+			pod_free(p);
+		else
+			g.pods[k++] = p;
+	}
+	g.n = k;
+	pthread_rwlock_unlock(&g.lock);
+}
+
+static bool any_gone(void)
+{
+	bool gone = false;
+
+	pthread_rwlock_rdlock(&g.lock);
+	for (size_t i = 0; i < g.n && !gone; i++)
+		gone = g.pods[i]->gone;
+	pthread_rwlock_unlock(&g.lock);
+	return gone;
+}
+
+static uint64_t sock_cookie(int fd)
+{
+	uint64_t c = 0;
+	socklen_t l = sizeof(c);
+
+	return getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &l) ? 0 : c;
+}
+
+/* Marks @p gone (lock held for writing); its inpod_socks entry goes if it is still ours. */
+static void pod_remove_locked(struct ipod *p)
+{
+	uint64_t cookie = 0;
+
+	p->gone = true;
+	g.live--;
+	if (g.socks_fd >= 0 && !bpf_map_lookup_elem(g.socks_fd, &p->ip, &cookie) &&
+	    cookie == sock_cookie(p->lfd[L_INBOUND]))
+		bpf_map_delete_elem(g.socks_fd, &p->ip);
+}
+
+/* "add": listeners in the pod's netns, then the pod is the workers'. 0, or -errno and @why. */
+static int pod_add(uint32_t ip, const char *uid, int nsfd, char *why, size_t len)
+{
+	static const uint16_t ports[L__COUNT] = {AMBIT_PORT_OUTBOUND, AMBIT_PORT_INBOUND,
+						 AMBIT_PORT_HBONE};
+	struct ipod *p, *old, **grown;
+	uint64_t sock_val;
+	struct stat st;
+	int err;
+
+	if (fstat(nsfd, &st) < 0) {
+		snprintf(why, len, "netns: %s", strerror(errno));
+		close(nsfd);
+		return -errno;
+	}
+	pthread_rwlock_rdlock(&g.lock);
+	old = find_live(ip);
+	if (old && old->ns.ino == (uint64_t)st.st_ino) {
+		old->readded = true;
+		pthread_rwlock_unlock(&g.lock);
+		close(nsfd);
+		return 0;
+	}
+	pthread_rwlock_unlock(&g.lock);
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		close(nsfd);
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	p->ip = ip;
+	p->readded = true;
+	snprintf(p->uid, sizeof(p->uid), "%s", uid);
+	p->ns.fd = nsfd;
+	p->ns.ino = (uint64_t)st.st_ino;
+	for (int i = 0; i < L__COUNT; i++)
+		p->lfd[i] = -1;
+	/* A pod restarted in a new netns with the same address: the old one goes first. */
+	if (old) {
+		pthread_rwlock_wrlock(&g.lock);
+		if (!old->gone)
+			pod_remove_locked(old);
+		pthread_rwlock_unlock(&g.lock);
+		wake_workers();
+	}
+	for (int i = 0; i < L__COUNT; i++) {
+		/* 15006 takes flows tc_pod assigns; the others are reached by their address. */
+		p->lfd[i] = sock_listen_in(&p->ns, htonl(INADDR_ANY), ports[i], i == L_INBOUND);
+		if (p->lfd[i] < 0) {
+			err = p->lfd[i];
+			snprintf(why, len, "listen on %u in its netns: %s", ports[i], strerror(-err));
+			pod_free(p);
+			return err;
+		}
+	}
+	sock_val = (uint64_t)p->lfd[L_INBOUND];
+	if (g.socks_fd >= 0 && bpf_map_update_elem(g.socks_fd, &ip, &sock_val, BPF_ANY) < 0) {
+		err = -errno;
+		snprintf(why, len, "inpod_socks: %s", strerror(errno));
+		pod_free(p);
+		return err;
+	}
+	pthread_rwlock_wrlock(&g.lock);
+	if (g.n == g.cap) {
+		size_t cap = g.cap ? g.cap * 2 : 32;
+
+		grown = realloc(g.pods, cap * sizeof(*grown));
+		if (!grown) {
+			pthread_rwlock_unlock(&g.lock);
+			bpf_map_delete_elem(g.socks_fd, &ip);
+			pod_free(p);
+			snprintf(why, len, "out of memory");
+			return -ENOMEM;
+		}
+		g.pods = grown;
+		g.cap = cap;
+	}
+	g.pods[g.n++] = p;
+	g.live++;
+	pthread_rwlock_unlock(&g.lock);
+	wake_workers();
+	return 0;
+}
+
+static void pod_del(uint32_t ip)
+{
+	struct ipod *p;
+
+	pthread_rwlock_wrlock(&g.lock);
+	p = find_live(ip);
+	if (p)
+		pod_remove_locked(p);
+	pthread_rwlock_unlock(&g.lock);
+	if (p) {
+		pr_info("in-pod: pod %s released", p->uid);
+		wake_workers();
+	}
+}
+
+/* "synced": what the agent did not name again since it (re)connected is no longer captured. */
+static void sweep_unnamed(void)
+{
+	unsigned int n = 0;
+
+	pthread_rwlock_wrlock(&g.lock);
+	for (size_t i = 0; i < g.n; i++) {
+		struct ipod *p = g.pods[i];
+
+		if (!p->gone && !p->readded) {
+			pod_remove_locked(p);
+			n++;
+		}
+		p->readded = false;
+	}
+	pthread_rwlock_unlock(&g.lock);
+	if (n) {
+		pr_info("in-pod: %u pod(s) the agent no longer names released", n);
+		wake_workers();
+	}
+}
+
+/* One message of the agent; the answer goes back on @fd. */
+static void on_message(int fd, char *msg, int *fds, size_t nfds)
+{
+	char ipstr[INET_ADDRSTRLEN + 1], uid[160], why[256] = "", reply[512];
+	struct in_addr a;
+	int nsfd = nfds ? fds[0] : -1;
+
+	for (size_t i = 1; i < nfds; i++)
+		close(fds[i]);
+	if (sscanf(msg, "add %16s %159s", ipstr, uid) == 2 && inet_pton(AF_INET, ipstr, &a) == 1 &&
+	    nsfd >= 0) {
+		if (pod_add(a.s_addr, uid, nsfd, why, sizeof(why)) == 0) {
+			pr_debug("in-pod: pod %s (%s) captured in its netns", uid, ipstr);
+			snprintf(reply, sizeof(reply), "ok %s", ipstr);
+		} else {
+			pr_warn("in-pod: pod %s (%s): %s", uid, ipstr, why);
+			snprintf(reply, sizeof(reply), "fail %s %s: %s", ipstr, uid, why);
+		}
+		sock_send_fds(fd, reply, NULL, 0);
+		return;
+	}
+	if (nsfd >= 0)
+		close(nsfd);
+	if (sscanf(msg, "del %16s", ipstr) == 1 && inet_pton(AF_INET, ipstr, &a) == 1) {
+		pod_del(a.s_addr);
+		return;
+	}
+	if (!strcmp(msg, "synced")) {
+		sweep_unnamed();
+		return;
+	}
+	pr_warn("in-pod: unknown message from the agent: \"%.80s\"", msg);
+}
+
+static void *inpod_main(void *arg)
+{
+	int fd = -1;
+	bool told = false;
+
+	(void)arg;
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = g.stop_efd, .events = POLLIN},
+				       {.fd = fd, .events = POLLIN}};
+		int timeout = fd < 0 ? 1000 : -1;
+		int n;
+
+		if (fd < 0) {
+			fd = ipc_connect_type(g.path, SOCK_SEQPACKET);
+			if (fd >= 0) {
+				pr_info("in-pod: following the agent at %s", g.path);
+				told = false;
+				pf[1].fd = fd;
+				timeout = -1;
+			}
+		}
+		if (any_gone())
+			timeout = 100;
+		n = poll(pf, fd >= 0 ? 2 : 1, timeout);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (pf[0].revents & POLLIN)
+			break;
+		if (fd >= 0 && pf[1].revents) {
+			char msg[512];
+			int fds[SOCK_MAX_FDS];
+			size_t nfds = 0;
+			int err = sock_recv_fds(fd, msg, sizeof(msg), fds, SOCK_MAX_FDS, &nfds);
+
+			if (!err) {
+				on_message(fd, msg, fds, nfds);
+			} else if (err != -EAGAIN && err != -EINTR) {
+				/* The pods stay captured: the agent gives them again when back. */
+				if (!told)
+					pr_warn("in-pod: the agent at %s went away (%s); %u pod(s) "
+						"stay captured",
+						g.path, strerror(-err), g.live);
+				told = true;
+				close(fd);
+				fd = -1;
+			}
+		}
+		reap();
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+int zt_inpod_start(const char *agent_socket, int socks_fd)
+{
+	char tmp[PATH_MAX];
+	int err;
+
+	snprintf(tmp, sizeof(tmp), "%s", agent_socket);
+	if (snprintf(g.path, sizeof(g.path), "%s/%s", dirname(tmp), INPOD_SOCKET) >=
+	    (int)sizeof(g.path))
+		return -ENAMETOOLONG;
+	g.socks_fd = socks_fd;
+	g.stop_efd = eventfd(0, EFD_CLOEXEC);
+	if (g.stop_efd < 0)
+		return -errno;
+	err = pthread_create(&g.thread, NULL, inpod_main, NULL);
+	if (err) {
+		close(g.stop_efd);
+		g.stop_efd = -1;
+		return -err;
+	}
+	g.started = true;
+	return 0;
+}
+
+/* Ends the thread that follows the agent. */
+static void stop_thread(void)
+{
+	uint64_t one = 1;
+
+	if (g.started) {
+		if (write(g.stop_efd, &one, sizeof(one)) < 0)
+			pr_warn("in-pod: stop: %s", strerror(errno));
+		pthread_join(g.thread, NULL);
+		close(g.stop_efd);
+		g.stop_efd = -1;
+		g.started = false;
+	}
+}
+
+void zt_inpod_quiesce(void)
+{
+	stop_thread();
+	pthread_rwlock_wrlock(&g.lock);
+	for (size_t i = 0; i < g.n; i++)
+		for (int k = 0; k < L__COUNT; k++) {
+			if (g.pods[i]->lfd[k] >= 0)
+				close(g.pods[i]->lfd[k]);
+			g.pods[i]->lfd[k] = -1;
+		}
+	pthread_rwlock_unlock(&g.lock);
+}
+
+void zt_inpod_stop(void)
+{
+	stop_thread();
+	/* The workers are gone: nothing holds a pod any more. */
+	for (size_t i = 0; i < g.n; i++)
+		pod_free(g.pods[i]);
+	free(g.pods);
+	g.pods = NULL;
+	g.n = g.cap = 0;
+	g.live = 0;
+}
+
+void zt_inpod_worker_add(struct zt_worker *w, void (*wake)(void *), void *arg)
+{
+	pthread_rwlock_wrlock(&g.lock);
+	for (int i = 0; i < MAX_WORKERS; i++) {
+		if (g.workers[i].w)
+			continue;
+		g.workers[i].w = w;
+		g.workers[i].wake = wake;
+		g.workers[i].arg = arg;
+		g.all_workers |= 1ull << i;
+		break;
+	}
+	pthread_rwlock_unlock(&g.lock);
+}
+
+void zt_inpod_worker_remove(struct zt_worker *w)
+{
+	pthread_rwlock_wrlock(&g.lock);
+	for (int i = 0; i < MAX_WORKERS; i++) {
+		if (g.workers[i].w != w)
+			continue;
+		memset(&g.workers[i], 0, sizeof(g.workers[i]));
+		g.all_workers &= ~(1ull << i);
+	}
+	pthread_rwlock_unlock(&g.lock);
+}
+
+static unsigned int worker_index(const struct zt_worker *w)
+{
+	for (unsigned int i = 0; i < MAX_WORKERS; i++)
+		if (g.workers[i].w == w)
+			return i;
+	return MAX_WORKERS;
+}
+
+static bool held(const struct zt_worker *w, const struct ipod *p)
+{
+	for (size_t i = 0; i < w->n_inpod; i++)
+		if (w->inpod[i]->pod == p)
+			return true;
+	return false;
+}
+
+static void hold(struct zt_worker *w, struct ipod *p, const struct zt_inpod_listen_ops *ops)
+{
+	struct wk_inpod *h;
+
+	if (w->n_inpod == w->cap_inpod) {
+		size_t cap = w->cap_inpod ? w->cap_inpod * 2 : 16;
+		struct wk_inpod **grown = realloc(w->inpod, cap * sizeof(*grown));
+
+		if (!grown)
+			goto nomem;
+		w->inpod = grown;
+		w->cap_inpod = cap;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		goto nomem;
+	h->pod = p;
+	for (int k = 0; k < L__COUNT; k++)
+		if (ops->add(w, &h->ls[k], k, p->lfd[k]))
+			pr_warn("in-pod: pod %s: listener %d not taken by a worker", p->uid, k);
+	w->inpod[w->n_inpod++] = h;
+	return;
+nomem:
+	pr_warn("in-pod: worker: no memory for pod %s's listeners", p->uid);
+}
+
+/* Off the loop; freed after the batch, whose pending events for it are dropped. */
+static void let_go(struct zt_worker *w, struct wk_inpod *h, const struct zt_inpod_listen_ops *ops)
+{
+	for (int j = 0; j < L__COUNT; j++) {
+		ops->remove(w, &h->ls[j]);
+		h->ls[j].h.dead = true;
+	}
+	loop_defer_free(w->loop, h, free);
+}
+
+void zt_inpod_worker_sync(struct zt_worker *w, bool drop, const struct zt_inpod_listen_ops *ops)
+{
+	unsigned int idx = worker_index(w);
+	size_t k = 0;
+
+	if (idx >= MAX_WORKERS)
+		return;
+	pthread_rwlock_rdlock(&g.lock);
+	for (size_t i = 0; i < w->n_inpod; i++) {
+		struct wk_inpod *h = w->inpod[i];
+
+		if (!drop && !h->pod->gone)
+			w->inpod[k++] = h;
+		else
+			let_go(w, h, ops);
+	}
+	w->n_inpod = k;
+	for (size_t i = 0; i < g.n; i++) {
+		struct ipod *p = g.pods[i];
+
+		if (p->gone || drop)
+			atomic_fetch_or(&p->released, 1ull << idx);
+		else if (!held(w, p))
+			hold(w, p, ops);
+	}
+	pthread_rwlock_unlock(&g.lock);
+}
+
+void zt_inpod_worker_free(struct zt_worker *w)
+{
+	for (size_t i = 0; i < w->n_inpod; i++)
+		free(w->inpod[i]);
+	free(w->inpod);
+	w->inpod = NULL;
+	w->n_inpod = w->cap_inpod = 0;
+}
+
+bool zt_inpod_ns(uint32_t ip, struct sock_ns *out)
+{
+	struct ipod *p;
+
+	pthread_rwlock_rdlock(&g.lock);
+	p = g.live ? find_live(ip) : NULL;
+	if (p)
+		*out = p->ns;
+	pthread_rwlock_unlock(&g.lock);
+	return p != NULL;
+}
+
+int zt_connect_to_pod(const struct sockaddr_in *dst, const struct sockaddr_in *src)
+{
+	struct sock_ns ns;
+
+	if (zt_inpod_ns(dst->sin_addr.s_addr, &ns))
+		return sock_connect_in(&ns, AMBIT_SKB_MARK, dst, src);
+	return sock_connect(dst, src);
+}
+
+int zt_connect_from_pod(uint32_t from_ip, const struct sockaddr_in *dst)
+{
+	struct sock_ns ns;
+
+	if (zt_inpod_ns(from_ip, &ns))
+		return sock_connect_in(&ns, 0, dst, NULL);
+	return sock_connect(dst, NULL);
+}
+
+unsigned int zt_inpod_count(void)
+{
+	return g.live;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * In-pod capture (bridge CNIs; the agent's side is userspace/agent/inpod.h). The agent hands the
+ * ztunnel each enrolled pod's network namespace over SCM_RIGHTS on <agent dir>/inpod.sock; the
+ * ztunnel then, for that pod:
+ *  - listens inside its netns on 15001 (where connect4 sends the pod's outbound: pod_ip:15001),
+ *    15006 (plaintext inbound, which tc_pod assigns there: published in inpod_socks by pod IP)
+ *    and 15008 (HBONE, reached by the ordinary socket lookup); every worker accepts on them as
+ *    on the node's listeners;
+ *  - opens the pod's outbound connections (HBONE and plain) from the pod's netns, so they leave
+ *    with the pod's address and routes, HBONE pooled per pod;
+ *  - delivers to the pod from inside its netns, with the client's address (IP_TRANSPARENT) and
+ *    the mark AMBIT_SKB_MARK, whose policy route (set by the agent, with tcp_fwmark_accept)
+ *    brings the pod's answers back through lo instead of out of its eth0.
+ * The module has one thread, which follows the agent (reconnecting) and owns the pods; workers
+ * take its listeners on their loop when woken (zt_inpod_worker_sync) and look pods up by IP.
+ * A removed pod's listeners close once every worker let them go.
+ */
+#ifndef ZT_INPOD_H
+#define ZT_INPOD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "sock.h"
+
+struct zt_worker;
+
+/*
+ * Starts following the agent at <dirname(@agent_socket)>/inpod.sock (absent on a node in host
+ * mode: tried again every second, silently). @socks_fd: the pinned inpod_socks map (borrowed),
+ * or -1. 0 or -errno.
+ */
+int zt_inpod_start(const char *agent_socket, int socks_fd);
+/*
+ * A successor took over (the workers dropped the pods' listeners already): stops following the
+ * agent and closes the listeners, so the successor can open its own; connections held go on.
+ */
+void zt_inpod_quiesce(void);
+/* After the workers stopped: closes every pod's listeners and netns. */
+void zt_inpod_stop(void);
+/* @w takes part (at most 64 workers); @wake(@arg) wakes it from any thread. */
+void zt_inpod_worker_add(struct zt_worker *w, void (*wake)(void *), void *arg);
+/* @w leaves (its thread stopped). */
+void zt_inpod_worker_remove(struct zt_worker *w);
+/* How a worker takes a listener on its loop and lets go of it (accept.c's, passed in). */
+struct listener;
+struct zt_inpod_listen_ops {
+	int (*add)(struct zt_worker *w, struct listener *li, int kind, int fd);
+	void (*remove)(struct zt_worker *w, struct listener *li);
+};
+/*
+ * On @w's thread: takes new pods' listeners on its loop and lets go of removed ones' (all of them
+ * with @drop: a successor took over).
+ */
+void zt_inpod_worker_sync(struct zt_worker *w, bool drop, const struct zt_inpod_listen_ops *ops);
+/* At the worker's stop, its loop gone: frees its holds. */
+void zt_inpod_worker_free(struct zt_worker *w);
+/* On a worker's thread: the netns of in-pod pod @ip into *@out, valid until its callback ends. */
+bool zt_inpod_ns(uint32_t ip, struct sock_ns *out);
+/*
+ * Connects to local pod address @dst with source @src (as sock_connect): from inside the pod's
+ * netns, with the in-pod mark, when the pod is captured in-pod; else from here.
+ */
+int zt_connect_to_pod(const struct sockaddr_in *dst, const struct sockaddr_in *src);
+/* Connects to @dst for local pod @from_ip (no source): from its netns when it is in-pod. */
+int zt_connect_from_pod(uint32_t from_ip, const struct sockaddr_in *dst);
+/* Pods captured in-pod now (admin). */
+unsigned int zt_inpod_count(void);
+
+#endif
