@@ -3,7 +3,8 @@
  * The cgroup programs (bpf/capture.bpf.c) for real: datapath_open() loads and attaches them to a
  * private cgroup, and forked children placed in its sub-cgroups connect. Everything runs in a
  * private netns (it dies with the process) where 10.200.0.0/24 is local on lo, so listeners can
- * stand in for the ztunnel (10.200.0.1:15001) and for service backends. Pins live in
+ * stand in for the ztunnel (10.200.0.1:15001), for an in-pod ztunnel's listener at the enrolled
+ * pod's own address (10.200.0.10:15001) and for service backends. Pins live in
  * /sys/fs/bpf/ambit-test-<pid>, cgroups in <cg2>/ambit-test-<pid>; both are removed in teardown,
  * also when setup fails half way.
  */
@@ -36,6 +37,7 @@
 #include "ambit/log.h"
 
 #define ZTUNNEL_IP "10.200.0.1"
+#define POD_IP "10.200.0.10" /* the enrolled pod's */
 #define BACKEND1_IP "10.200.0.2"
 #define BACKEND2_IP "10.200.0.3"
 #define BACKEND_PORT 8080
@@ -51,9 +53,10 @@ struct fixture {
 	int ztunnel_fd;
 	int backend1_fd;
 	int backend2_fd;
+	int pod_fd; /* POD_IP:15001, during the in-pod cases */
 };
 
-static struct fixture fx = {.ztunnel_fd = -1, .backend1_fd = -1, .backend2_fd = -1};
+static struct fixture fx = {.ztunnel_fd = -1, .backend1_fd = -1, .backend2_fd = -1, .pod_fd = -1};
 
 struct child_result {
 	int connect_errno; /* 0 when connect() succeeded */
@@ -255,7 +258,7 @@ static int setup_all(void)
 	if (!fx.dp)
 		return -1;
 	fx.enrolled_id = cgroup_id_of(fx.cg_enrolled);
-	if (!fx.enrolled_id || datapath_set_enrolled(fx.dp, fx.enrolled_id, ip4("10.200.0.10")))
+	if (!fx.enrolled_id || datapath_set_enrolled(fx.dp, fx.enrolled_id, ip4(POD_IP)))
 		return -1;
 	fx.ztunnel_fd = listen_on(ZTUNNEL_IP, AMBIT_PORT_OUTBOUND);
 	fx.backend1_fd = listen_on(BACKEND1_IP, BACKEND_PORT);
@@ -298,8 +301,12 @@ static int group_setup(void **state)
 	return -1;
 }
 
-/* Checks that a redirected connection reached the ztunnel with its original destination. */
-static void expect_redirected(const struct child_result *r, const char *ip, uint16_t port)
+/*
+ * Checks that a redirected connection reached the listener @lfd (a ztunnel's 15001) with its
+ * original destination.
+ */
+static void expect_redirected_to(int lfd, const struct child_result *r, const char *ip,
+				 uint16_t port)
 {
 	struct ambit_orig_dst orig;
 	struct sockaddr_in peer;
@@ -308,7 +315,7 @@ static void expect_redirected(const struct child_result *r, const char *ip, uint
 
 	assert_int_equal(r->connect_errno, 0);
 	assert_addr(&r->peer, ip, port); /* getpeername4 hid the rewrite */
-	afd = accept_one(fx.ztunnel_fd, &peer);
+	afd = accept_one(lfd, &peer);
 	assert_true(afd >= 0);
 	close(afd);
 	assert_int_equal(peer.sin_addr.s_addr, r->local.sin_addr.s_addr);
@@ -322,6 +329,12 @@ static void expect_redirected(const struct child_result *r, const char *ip, uint
 	/* Taken means gone: a second ztunnel look-up must not find it. */
 	assert_int_equal(orig_dst_take(orig_fd, peer.sin_addr.s_addr, ntohs(peer.sin_port), &orig),
 			 -ENOENT);
+}
+
+/* ... to the node's ztunnel. */
+static void expect_redirected(const struct child_result *r, const char *ip, uint16_t port)
+{
+	expect_redirected_to(fx.ztunnel_fd, r, ip, port);
 }
 
 static void test_enrolled_redirected_to_ztunnel(void **state)
@@ -359,6 +372,84 @@ static void test_enrolled_v4_mapped_redirected(void **state)
 	child_v6 = false;
 	expect_redirected(&r, "10.200.0.98", 8080);
 	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 1);
+}
+
+/* The enrolled pod's enrolled_cgrp entry, with @flags (AMBIT_ENROLLED_*). */
+static void set_enrolled_flags(uint32_t flags)
+{
+	struct ambit_enrolled en = {.pod_ip = ip4(POD_IP), .flags = flags};
+
+	assert_int_equal(bpf_map_update_elem(datapath_map_fd(fx.dp, "enrolled_cgrp"),
+					     &fx.enrolled_id, &en, BPF_EXIST),
+			 0);
+}
+
+/* The in-pod cases listen at the pod's own 15001, as the ztunnel does inside the pod's netns. */
+static int inpod_setup(void **state)
+{
+	fx.pod_fd = listen_on(POD_IP, AMBIT_PORT_OUTBOUND);
+	return fx.pod_fd < 0 ? -1 : 0;
+}
+
+/*
+ * Back to host mode (flags 0), with nothing left waiting at the node's ztunnel, so a failed case
+ * leaves the next ones their fixture.
+ */
+static int inpod_teardown(void **state)
+{
+	int fd;
+
+	set_enrolled_flags(0);
+
+	/* The listener is non-blocking: this stops at an empty queue. */
+	while ((fd = accept4(fx.ztunnel_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(fd);
+	child_v6 = false;
+	if (fx.pod_fd >= 0)
+		close(fx.pod_fd);
+	fx.pod_fd = -1;
+	return 0;
+}
+
+/*
+ * In-pod: connect4/connect6 send an enrolled pod to pod_ip:15001, where the ztunnel listens in
+ * the pod's own netns, with the same records as in host mode; the node's ztunnel sees nothing.
+ */
+static void test_inpod_redirected_to_pod_ip(void **state)
+{
+	uint64_t before = counter(AMBIT_REDIRECT_OUTBOUND);
+	struct child_result r;
+
+	set_enrolled_flags(AMBIT_ENROLLED_INPOD);
+	run_child(fx.cg_enrolled, "10.200.0.99", 80, &r);
+	expect_redirected_to(fx.pod_fd, &r, "10.200.0.99", 80);
+	/* A container below the pod's cgroup, and a dual-stack socket, alike. */
+	run_child(fx.cg_container, "10.200.0.97", 81, &r);
+	expect_redirected_to(fx.pod_fd, &r, "10.200.0.97", 81);
+	child_v6 = true;
+	run_child(fx.cg_enrolled, "10.200.0.98", 8080, &r);
+	child_v6 = false;
+	expect_redirected_to(fx.pod_fd, &r, "10.200.0.98", 8080);
+	assert_true(queue_empty(fx.ztunnel_fd));
+	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 3);
+}
+
+/* Without the in-pod flag (whatever other bits say) the connect goes to the node's ztunnel. */
+static void test_not_inpod_redirected_to_ztunnel(void **state)
+{
+	uint64_t before = counter(AMBIT_REDIRECT_OUTBOUND);
+	struct child_result r;
+
+	set_enrolled_flags(0);
+	run_child(fx.cg_enrolled, "10.200.0.99", 80, &r);
+	expect_redirected(&r, "10.200.0.99", 80);
+	set_enrolled_flags(~AMBIT_ENROLLED_INPOD);
+	child_v6 = true;
+	run_child(fx.cg_container, "10.200.0.98", 8080, &r);
+	child_v6 = false;
+	expect_redirected(&r, "10.200.0.98", 8080);
+	assert_true(queue_empty(fx.pod_fd));
+	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 2);
 }
 
 static void test_enrolled_loopback_untouched(void **state)
@@ -631,7 +722,7 @@ static void test_reopen_updates_links_in_place(void **state)
 	/* Map state survived, and the new programs behind the old links work. */
 	assert_int_equal(
 	    bpf_map_lookup_elem(datapath_map_fd(fx.dp, "enrolled_cgrp"), &fx.enrolled_id, &en), 0);
-	assert_int_equal(en.pod_ip, ip4("10.200.0.10"));
+	assert_int_equal(en.pod_ip, ip4(POD_IP));
 	run_child(fx.cg_enrolled, "10.200.0.98", 443, &r);
 	expect_redirected(&r, "10.200.0.98", 443);
 }
@@ -670,6 +761,10 @@ int main(void)
 	    cmocka_unit_test(test_enrolled_redirected_to_ztunnel),
 	    cmocka_unit_test(test_enrolled_descendant_redirected),
 	    cmocka_unit_test(test_enrolled_v4_mapped_redirected),
+	    cmocka_unit_test_setup_teardown(test_inpod_redirected_to_pod_ip, inpod_setup,
+					    inpod_teardown),
+	    cmocka_unit_test_setup_teardown(test_not_inpod_redirected_to_ztunnel, inpod_setup,
+					    inpod_teardown),
 	    cmocka_unit_test(test_enrolled_loopback_untouched),
 	    cmocka_unit_test(test_not_enrolled_untouched),
 	    cmocka_unit_test(test_service_vip_load_balanced),
