@@ -49,23 +49,18 @@ const char *capture_mode_name(enum capture_mode m)
 	return mode_names[m];
 }
 
-/* Whether node-netns interface @name is enslaved to a Linux bridge. */
-static bool bridge_port(const char *name)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/brport", name);
-	return stat(path, &st) == 0;
-}
-
 enum capture_mode inpod_detect(const struct desired *d)
 {
 	for (size_t i = 0; i < d->n_local; i++) {
 		const struct desired_local_pod *lp = &d->local[i];
 
-		if (lp->host_iface && lp->ifindex)
-			return bridge_port(lp->host_iface) ? CAPTURE_INPOD : CAPTURE_HOST;
+		int r;
+
+		if (!lp->ifindex)
+			continue;
+		r = netsetup_bridge_port(lp->ifindex);
+		if (r >= 0)
+			return r ? CAPTURE_INPOD : CAPTURE_HOST;
 	}
 	return CAPTURE_AUTO;
 }
@@ -231,7 +226,8 @@ static void on_listen(struct agent_source *src, uint32_t events)
 		if (m->zt[i].src.fd < 0)
 			z = &m->zt[i].src;
 	if (!z) {
-		pr_warn("in-pod: more than %d ztunnels connected: refusing one", INPOD_MAX_ZTUNNELS);
+		pr_warn("in-pod: more than %d ztunnels connected: refusing one",
+			INPOD_MAX_ZTUNNELS);
 		close(fd);
 		return;
 	}

@@ -46,7 +46,7 @@ struct inpod_source {
 };
 
 struct inpod {
-	struct inpod_source listen;		     /* AMBIT_INPOD_SOCKET */
+	struct inpod_source listen;		    /* AMBIT_INPOD_SOCKET */
 	struct inpod_source zt[INPOD_MAX_ZTUNNELS]; /* connected ztunnels (fd -1: free) */
 	int epfd;
 	char path[4096];

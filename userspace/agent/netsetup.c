@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
 #include <linux/types.h>
 
 #include "ambit/bpf_abi.h"
@@ -145,4 +148,75 @@ int netsetup_iface_of(uint32_t ip, char *name)
 	}
 	freeifaddrs(all);
 	return ret;
+}
+
+/*
+ * RTM_GETLINK of @ifindex in the calling thread's netns: its IFLA_MASTER into *@master and its
+ * IFLA_INFO_KIND into @kind (@len bytes, "" when none). 0 or -errno.
+ */
+static int link_info(int ifindex, int *master, char *kind, size_t len)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req = {
+	    .nh = {.nlmsg_len = sizeof(req),
+		   .nlmsg_type = RTM_GETLINK,
+		   .nlmsg_flags = NLM_F_REQUEST},
+	    .ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex},
+	};
+	char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	struct ifinfomsg *ifi;
+	struct rtattr *rta;
+	ssize_t n;
+	int rlen;
+
+	*master = 0;
+	kind[0] = '\0';
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req) ||
+	    (n = recv(fd, buf, sizeof(buf), 0)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	close(fd);
+	if (!NLMSG_OK(nh, (size_t)n) || nh->nlmsg_type != RTM_NEWLINK)
+		return -ENODEV;
+	ifi = NLMSG_DATA(nh);
+	rlen = (int)IFLA_PAYLOAD(nh);
+	for (rta = IFLA_RTA(ifi); RTA_OK(rta, rlen); rta = RTA_NEXT(rta, rlen)) {
+		if (rta->rta_type == IFLA_MASTER && RTA_PAYLOAD(rta) >= sizeof(uint32_t))
+			memcpy(master, RTA_DATA(rta), sizeof(*master));
+		if (rta->rta_type == IFLA_LINKINFO) {
+			struct rtattr *in = RTA_DATA(rta);
+			int ilen = (int)RTA_PAYLOAD(rta);
+
+			for (; RTA_OK(in, ilen); in = RTA_NEXT(in, ilen))
+				if (in->rta_type == IFLA_INFO_KIND)
+					snprintf(kind, len, "%.*s", (int)RTA_PAYLOAD(in),
+						 (const char *)RTA_DATA(in));
+		}
+	}
+	return 0;
+}
+
+int netsetup_bridge_port(int ifindex)
+{
+	char kind[32];
+	int master, err;
+
+	err = link_info(ifindex, &master, kind, sizeof(kind));
+	if (err)
+		return err;
+	if (!master)
+		return 0;
+	err = link_info(master, &master, kind, sizeof(kind));
+	if (err)
+		return err;
+	return strcmp(kind, "bridge") == 0;
 }

@@ -19,5 +19,10 @@ int netsetup_policy_routing_remove(void);
  * 0, or -ENODEV when none holds it.
  */
 int netsetup_iface_of(uint32_t ip, char *name);
+/*
+ * Whether interface @ifindex of the current netns is a port of a Linux bridge (asked over
+ * rtnetlink: /sys shows the netns it was mounted in, not necessarily ours). 1, 0 or -errno.
+ */
+int netsetup_bridge_port(int ifindex);
 
 #endif
