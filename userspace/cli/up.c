@@ -96,6 +96,46 @@ static int up_node_bridge(const struct ctl_node *n)
 	return bridge_nf_off(ns);
 }
 
+/*
+ * --cni bridge across nodes: flannel's default backend, VXLAN. Each node has flannel.1 (VNI 1,
+ * UDP 8472 over eth0) holding .0 of its pod CIDR; another node's pod CIDR is routed via that
+ * node's .0 on flannel.1 (onlink), whose MAC and the node IP behind it are static neighbour and
+ * FDB entries, as flanneld writes them. So a pod's packet crosses the fabric inside UDP, and the
+ * destination node's eth0 sees only the tunnel: what the node-side capture cannot steer.
+ */
+static void vtep_mac(const struct ctl_node *n, char *mac, size_t len)
+{
+	str_fmt(mac, len, "0e:58:0a:62:%02x:00", n->index);
+}
+
+static int up_node_vxlan(const struct ctl_cluster *c, const struct ctl_node *n)
+{
+	char *ns = (char *)n->netns, mac[18], addr[32];
+
+	vtep_mac(n, mac, sizeof(mac));
+	str_fmt(addr, sizeof(addr), "10.98.%d.0/32", n->index);
+	TRY(RUN("ip", "-n", ns, "link", "add", CTL_CNI_VXLAN_IFACE, "address", mac, "type", "vxlan",
+		"id", "1", "local", (char *)n->ip, "dev", "eth0", "dstport", "8472", "nolearning"));
+	TRY(RUN("ip", "-n", ns, "addr", "add", addr, "dev", CTL_CNI_VXLAN_IFACE));
+	TRY(RUN("ip", "-n", ns, "link", "set", CTL_CNI_VXLAN_IFACE, "up"));
+	for (int i = 0; i < c->nnodes; i++) {
+		const struct ctl_node *o = &c->nodes[i];
+		char gw[16], omac[18];
+
+		if (o == n)
+			continue;
+		vtep_mac(o, omac, sizeof(omac));
+		str_fmt(gw, sizeof(gw), "10.98.%d.0", o->index);
+		TRY(RUN("ip", "-n", ns, "neigh", "add", gw, "lladdr", omac, "dev",
+			CTL_CNI_VXLAN_IFACE, "nud", "permanent"));
+		TRY(RUN("bridge", "-n", ns, "fdb", "append", omac, "dev", CTL_CNI_VXLAN_IFACE,
+			"dst", (char *)o->ip));
+		TRY(RUN("ip", "-n", ns, "route", "add", (char *)o->pod_cidr, "via", gw, "dev",
+			CTL_CNI_VXLAN_IFACE, "onlink"));
+	}
+	return 0;
+}
+
 static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *fabric)
 {
 	char port[16], addr[32];
@@ -123,9 +163,11 @@ static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *
 	TRY(RUN("ip", "-n", ns, "addr", "add", addr, "dev", "eth0"));
 	TRY(RUN("ip", "-n", ns, "link", "set", "eth0", "up"));
 	TRY(sysctl_in(ns, kv));
-	if (c->cni == CTL_CNI_BRIDGE)
+	if (c->cni == CTL_CNI_BRIDGE) {
 		TRY(up_node_bridge(n));
-	for (int i = 0; i < c->nnodes; i++) {
+		TRY(up_node_vxlan(c, n));
+	}
+	for (int i = 0; c->cni != CTL_CNI_BRIDGE && i < c->nnodes; i++) {
 		const struct ctl_node *o = &c->nodes[i];
 
 		if (o == n)
@@ -168,10 +210,13 @@ static int pod_net_bridge(const struct ctl_pod *p)
 	char addr[32];
 
 	str_fmt(addr, sizeof(addr), "%s/24", p->ip_str);
+	/* The VXLAN header's 50 bytes come off the pod's MTU, as flannel sets it. */
+	TRY(RUN("ip", "-n", pod, "link", "set", "eth0", "mtu", CTL_CNI_BRIDGE_MTU));
 	TRY(RUN("ip", "-n", pod, "addr", "add", addr, "dev", "eth0"));
 	TRY(RUN("ip", "-n", pod, "link", "set", "eth0", "up"));
 	TRY(RUN("ip", "-n", pod, "route", "add", "default", "via", (char *)p->node->pod_gw, "dev",
 		"eth0"));
+	TRY(RUN("ip", "-n", node, "link", "set", ifc, "mtu", CTL_CNI_BRIDGE_MTU));
 	TRY(RUN("ip", "-n", node, "link", "set", ifc, "master", CTL_CNI_BRIDGE_IFACE, "up"));
 	return 0;
 }
