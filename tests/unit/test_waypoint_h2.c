@@ -7,8 +7,8 @@
  * trailers), an HTTP/1 responder, or an echo. Checked: protocol detection, HTTP/2 requests
  * routed and aborted by the engine's decisions, trailers carried, HTTP/1 to HTTP/2 upgrade,
  * streams sharing upstream connections within maxRequestsPerConnection and tcp.maxConnections,
- * and TCP passthrough
- * by the VirtualService's tcp routes.
+ * a pooled HTTP/1 connection whose response ended under backpressure serving the next request,
+ * and TCP passthrough by the VirtualService's tcp routes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -226,6 +226,22 @@ static int open_up(void *arg, struct transport *t, const struct sockaddr_in *dst
 	return 0;
 }
 
+/* Past TRANSPORT_HIGH_WATER: queued to the client at once, it pauses the upstream. */
+#define BIG_BODY (320u << 10)
+
+/* GET /big: a head and BIG_BODY bytes, arriving together as the end of a long body does. */
+static void b_answer_big(struct backend *b)
+{
+	static char big[BIG_BODY];
+	char head[64];
+	int n =
+	    snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\ncontent-length: %u\r\n\r\n", BIG_BODY);
+
+	memset(big, 'b', sizeof(big));
+	transport_mem_input(b->t, head, (size_t)n);
+	transport_mem_input(b->t, big, sizeof(big));
+}
+
 /* What the waypoint sent to backend @b, answered by its kind. */
 static void b_serve(struct backend *b)
 {
@@ -250,6 +266,8 @@ static void b_serve(struct backend *b)
 	}
 	if (b->kind == B_H2 && n)
 		h2_conn_input(b->h2, (const uint8_t *)d, n);
+	else if (b->kind == B_H1 && n >= 9 && !memcmp(d, "GET /big ", 9))
+		b_answer_big(b);
 	else if (b->kind == B_H1 && n)
 		transport_mem_input(b->t, h1_ok, sizeof(h1_ok) - 1);
 	else if (b->kind == B_ECHO && n)
@@ -552,6 +570,45 @@ static void test_h2_to_http1_port(void **state)
 	client_free(&c);
 }
 
+static void test_pooled_after_paused_response(void **state)
+{
+	static const char req[] = "GET /big HTTP/1.1\r\nHost: plain:8090\r\n\r\n";
+	struct h2_header h[] = {H2_HDR(":method", "GET"), H2_HDR(":scheme", "http"),
+				H2_HDR(":authority", "plain:8090"), H2_HDR(":path", "/p")};
+	struct client c1 = {0}, c2;
+	struct call k;
+	size_t ups;
+
+	/*
+	 * The last bytes of a response fill the client's queue past the high water mark: the
+	 * upstream connection is paused as its response ends, and goes back to the pool so.
+	 */
+	c1.down = down_new("plain", 8090);
+	transport_mem_input(c1.down, req, sizeof(req) - 1);
+	pump(&c1);
+	assert_true(c1.in.len > BIG_BODY);
+	assert_memory_equal(buf_head(&c1.in), "HTTP/1.1 200", 12);
+	/* That client goes (its FIN: the waypoint closes its side); the connection stays pooled. */
+	transport_mem_input(c1.down, NULL, 0);
+	pump(&c1);
+	assert_true(transport_mem_closed(c1.down, NULL));
+	transport_mem_free(c1.down);
+	buf_free(&c1.in);
+	ups = W.n_ups;
+	/* The next request takes that connection, and its answer is read (t_89's HTTPS h2 step). */
+	client_h2(&c2, "plain", 8090);
+	memset(&k, 0, sizeof(k));
+	assert_non_null(h2_submit_request(c2.h2, h, 4, false, &cs_ops, &k));
+	pump(&c2);
+	assert_int_equal(W.n_ups, ups);
+	assert_true(k.done);
+	assert_false(k.reset);
+	assert_int_equal(k.status, 200);
+	assert_int_equal(k.body_len, 2);
+	assert_memory_equal(k.body, "ok", 2);
+	client_free(&c2);
+}
+
 static void test_http1_upgraded_to_h2(void **state)
 {
 	static const char req[] = "GET /page HTTP/1.1\r\nHost: web:8080\r\nConnection: keep-alive, "
@@ -659,6 +716,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_streams_share_connections, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_h2_max_connections, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_h2_to_http1_port, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pooled_after_paused_response, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_http1_upgraded_to_h2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_detect_http1_byte_by_byte, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tcp_passthrough, setup, teardown),

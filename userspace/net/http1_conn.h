@@ -217,8 +217,8 @@ int h1_pool_get(struct h1_pool *p, const struct sockaddr_in *dst, const char *id
 void h1_pool_cancel(struct h1_pool_wait *w);
 /*
  * Gives @c back: kept for the next request when @reuse and its exchange ended cleanly with
- * keep-alive both ways (and it served fewer than max_requests_per_conn), else closed (with
- * an RST when @reset).
+ * keep-alive both ways (and it served fewer than max_requests_per_conn), reading again if the
+ * exchange paused it, else closed (with an RST when @reset).
  */
 void h1_pool_put(struct h1_client *c, bool reuse, bool reset);
 /* Binds @c's events to @ops/@arg (borrowed) for the exchange about to start. */

@@ -463,6 +463,13 @@ void h1_pool_put(struct h1_client *c, bool reuse, bool reset)
 		return;
 	}
 	c->req_started = false;
+	/*
+	 * The exchange may have paused the input (backpressure from a slow client, which can come
+	 * with the response's last bytes). Parked paused, the connection would never read the next
+	 * request's answer, nor its server's close while idle: as http1_server.c's next_exchange
+	 * does for a client's next request, the pooled connection reads again.
+	 */
+	transport_resume(c->t);
 	park(c);
 }
 
