@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * tc ingress on the node uplink and on the host side of every pod veth (tc_ingress), and on the
- * pod's own eth0 in in-pod mode (tc_pod); logic in lib/steer.h.
+ * pod's own eth0 in in-pod mode (tc_pod, and tc_pod_egress at egress); logic in lib/steer.h.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -18,6 +18,12 @@ SEC("tc")
 int tc_pod(struct __sk_buff *skb)
 {
 	return steer_pod_ingress(skb);
+}
+
+SEC("tc")
+int tc_pod_egress(struct __sk_buff *skb)
+{
+	return steer_pod_egress(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -32,7 +32,7 @@ struct ipod {
 	struct sock_ns ns; /* fd owned */
 	int lfd[L__COUNT]; /* owned: 15001, 15006, 15008 in the pod's netns */
 	bool gone;
-	bool readded;			/* named again since the agent (re)connected */
+	bool readded;		   /* named again since the agent (re)connected */
 	_Atomic uint64_t released; /* bit per worker: it dropped this pod's listeners */
 };
 
@@ -183,7 +183,8 @@ static int pod_add(uint32_t ip, const char *uid, int nsfd, char *why, size_t len
 		p->lfd[i] = sock_listen_in(&p->ns, htonl(INADDR_ANY), ports[i], i == L_INBOUND);
 		if (p->lfd[i] < 0) {
 			err = p->lfd[i];
-			snprintf(why, len, "listen on %u in its netns: %s", ports[i], strerror(-err));
+			snprintf(why, len, "listen on %u in its netns: %s", ports[i],
+				 strerror(-err));
 			pod_free(p);
 			return err;
 		}
@@ -538,7 +539,7 @@ int zt_connect_to_pod(const struct sockaddr_in *dst, const struct sockaddr_in *s
 	struct sock_ns ns;
 
 	if (zt_inpod_ns(dst->sin_addr.s_addr, &ns))
-		return sock_connect_in(&ns, AMBIT_SKB_MARK, dst, src);
+		return sock_connect_in(&ns, dst, src);
 	return sock_connect(dst, src);
 }
 
@@ -547,7 +548,7 @@ int zt_connect_from_pod(uint32_t from_ip, const struct sockaddr_in *dst)
 	struct sock_ns ns;
 
 	if (zt_inpod_ns(from_ip, &ns))
-		return sock_connect_in(&ns, 0, dst, NULL);
+		return sock_connect_in(&ns, dst, NULL);
 	return sock_connect(dst, NULL);
 }
 

@@ -9,9 +9,8 @@
  *    on the node's listeners;
  *  - opens the pod's outbound connections (HBONE and plain) from the pod's netns, so they leave
  *    with the pod's address and routes, HBONE pooled per pod;
- *  - delivers to the pod from inside its netns, with the client's address (IP_TRANSPARENT) and
- *    the mark AMBIT_SKB_MARK, whose policy route (set by the agent, with tcp_fwmark_accept)
- *    brings the pod's answers back through lo instead of out of its eth0.
+ *  - delivers to the pod from inside its netns, with the client's address (IP_TRANSPARENT);
+ *    tc_pod_egress on the pod's eth0 brings the pod's answers back through lo to that socket.
  * The module has one thread, which follows the agent (reconnecting) and owns the pods; workers
  * take its listeners on their loop when woken (zt_inpod_worker_sync) and look pods up by IP.
  * A removed pod's listeners close once every worker let them go.
@@ -61,7 +60,7 @@ void zt_inpod_worker_free(struct zt_worker *w);
 bool zt_inpod_ns(uint32_t ip, struct sock_ns *out);
 /*
  * Connects to local pod address @dst with source @src (as sock_connect): from inside the pod's
- * netns, with the in-pod mark, when the pod is captured in-pod; else from here.
+ * netns when the pod is captured in-pod; else from here.
  */
 int zt_connect_to_pod(const struct sockaddr_in *dst, const struct sockaddr_in *src);
 /* Connects to @dst for local pod @from_ip (no source): from its netns when it is in-pod. */

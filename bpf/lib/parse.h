@@ -12,6 +12,7 @@
 #define IP_OFFSET 0x1fff
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
+#define ETH_ALEN 6
 
 enum parse_result {
 	PARSE_OK = 0,

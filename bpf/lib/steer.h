@@ -222,12 +222,52 @@ static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
 	if (!sk)
 		return steer_verdict(AMBIT_DROP_NO_PROXY, TC_ACT_SHOT);
 	/*
-	 * No mark: the destination is this netns' own address, and the pod netns accepts with
-	 * tcp_fwmark_accept, where a marked SYN would send the answer to lo (inpod.h).
+	 * No mark: the destination is this netns' own address; a marked SYN would mark the answer
+	 * too where tcp_fwmark_accept is on, and send it to lo.
 	 */
 	ret = steer_assign_mark(skb, sk, AMBIT_ASSIGN_INBOUND, false);
 	bpf_sk_release(sk);
 	return ret;
+}
+
+#define LOOPBACK_IFINDEX 1 /* lo is interface 1 in every netns */
+
+/*
+ * In-pod, tc egress on the pod's eth0: the return path of the ztunnel's connections to the pod.
+ * The ztunnel connects from inside the pod's netns with the client's address (IP_TRANSPARENT),
+ * so the pod's answers are addressed to a foreign IP and routed out of eth0, away from that
+ * socket. A packet whose 4-tuple a socket of this netns receives (a local address that is not
+ * the pod's: only the ztunnel's transparent sockets have one) is turned back into lo's ingress,
+ * its MACs zeroed (lo's own) and marked, where the mark's policy route (`local 0.0.0.0/0 dev lo`,
+ * set in the pod's netns by the agent) delivers it to that socket. Everything else leaves. As
+ * Istio's in-pod rules do with a connmark, without iptables and without a sysctl.
+ */
+static __always_inline int steer_pod_egress(struct __sk_buff *skb)
+{
+	static const __u8 zero_macs[2 * ETH_ALEN] = {};
+	struct bpf_sock_tuple tuple = {};
+	struct bpf_sock *sk;
+	struct pkt p = {};
+	bool proxy;
+
+	if (parse_ipv4_tcp(skb, &p) != PARSE_OK || !p.tcp)
+		return TC_ACT_OK;
+	tuple.ipv4.saddr = p.ip->saddr;
+	tuple.ipv4.daddr = p.ip->daddr;
+	tuple.ipv4.sport = p.tcp->source;
+	tuple.ipv4.dport = p.tcp->dest;
+	sk = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return TC_ACT_OK;
+	proxy = sk->state != BPF_TCP_LISTEN;
+	bpf_sk_release(sk);
+	if (!proxy)
+		return TC_ACT_OK;
+	if (bpf_skb_store_bytes(skb, 0, zero_macs, sizeof(zero_macs), 0))
+		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
+	skb->mark = AMBIT_SKB_MARK;
+	counter_inc(AMBIT_RETURN_TO_PROXY);
+	return bpf_redirect(LOOPBACK_IFINDEX, BPF_F_INGRESS);
 }
 
 #endif

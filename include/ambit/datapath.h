@@ -46,10 +46,11 @@ void datapath_close(struct datapath *dp);
 int datapath_attach_tc(struct datapath *dp, int ifindex);
 int datapath_detach_tc(struct datapath *dp, int ifindex);
 /*
- * In-pod capture: the pod program on interface @ifindex of the calling thread's netns (a pod's
- * own eth0); detached with datapath_detach_tc from that netns.
+ * In-pod capture: the pod programs (tc_pod at ingress, tc_pod_egress at egress) on interface
+ * @ifindex of the calling thread's netns (a pod's own eth0), and off it again.
  */
 int datapath_attach_tc_pod(struct datapath *dp, int ifindex);
+int datapath_detach_tc_pod(struct datapath *dp, int ifindex);
 
 /* Map edits. IPs network order, ports host order. */
 int datapath_set_workload(struct datapath *dp, uint32_t ip, const struct ambit_workload *wl);

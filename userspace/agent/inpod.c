@@ -74,18 +74,6 @@ struct ns_job {
 	char why[256];
 };
 
-static int write_sysctl(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 static void *ns_work(void *arg)
 {
 	struct ns_job *j = arg;
@@ -98,18 +86,22 @@ static void *ns_work(void *arg)
 	}
 	if (!j->up) {
 		/* The pod may be gone with its interface: nothing left to undo then. */
-		err = datapath_detach_tc(j->m->dp, j->p->ifindex);
+		err = datapath_detach_tc_pod(j->m->dp, j->p->ifindex);
 		if (err && err != -ENODEV && err != -ENOENT && err != -EINVAL)
 			pr_warn("pod %s: tc detach in its netns: %s", j->p->uid, strerror(-err));
 		netsetup_policy_routing_remove();
+		netsetup_lo_accept_local(false);
 		j->ret = 0;
 		return NULL;
 	}
-	/* The pod's answers to the ztunnel's spoofed connections carry its mark: back via lo. */
-	err = write_sysctl("/proc/sys/net/ipv4/tcp_fwmark_accept", "1");
+	/*
+	 * tc_pod_egress turns the pod's answers to the ztunnel back to lo, marked for this route,
+	 * with the pod's own address as source (accept_local).
+	 */
+	err = netsetup_lo_accept_local(true);
 	if (err) {
 		j->ret = err;
-		snprintf(j->why, sizeof(j->why), "tcp_fwmark_accept: %s", strerror(-err));
+		snprintf(j->why, sizeof(j->why), "accept_local on lo: %s", strerror(-err));
 		return NULL;
 	}
 	err = netsetup_policy_routing();

@@ -5,9 +5,10 @@
  * Istio ambient does, the ztunnel listens inside each enrolled pod's own network namespace. For
  * every enrolled pod of the node the agent:
  *  - finds the pod's netns from its cgroup (podns_in_cgroup) and keeps an fd to it;
- *  - sets the netns up: tcp_fwmark_accept and the fwmark policy route (so the pod's answers to
- *    the ztunnel's spoofed-source connections come back through lo), and the tc_pod program on
- *    the interface holding the pod's IP;
+ *  - sets the netns up: the fwmark policy route, and tc_pod (ingress) and tc_pod_egress on the
+ *    interface holding the pod's IP (tc_pod_egress turns the pod's answers to the ztunnel's
+ *    spoofed-source connections back into lo, marked for that route; no sysctl is written, so
+ *    a container whose /proc/sys is read-only can do it);
  *  - hands the netns fd to every connected ztunnel over SCM_RIGHTS, on the SOCK_SEQPACKET
  *    socket AMBIT_INPOD_SOCKET beside the agent socket:
  *      agent -> ztunnel  "add <ip> <uid>" + the netns fd | "del <ip>" | "synced"

@@ -229,6 +229,9 @@ static int loader_attach(struct loader *ld, const struct datapath_opts *opts)
 	err =
 	    err ?: loader_pin_prog(ld->steer->progs.tc_ingress, opts->pin_root, "prog_tc_ingress");
 	err = err ?: loader_pin_prog(ld->steer->progs.tc_pod, opts->pin_root, "prog_tc_pod");
+	err = err
+		  ?: loader_pin_prog(ld->steer->progs.tc_pod_egress, opts->pin_root,
+				     "prog_tc_pod_egress");
 	if (err)
 		return err;
 
@@ -302,9 +305,9 @@ fail:
 	return NULL;
 }
 
-static int attach_tc(int prog_fd, int ifindex)
+static int attach_tc(int prog_fd, int ifindex, enum bpf_tc_attach_point where)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = LOADER_TC_HANDLE, .priority = LOADER_TC_PRIORITY,
 		    .flags = BPF_TC_F_REPLACE);
 	int err;
@@ -323,22 +326,38 @@ static int attach_tc(int prog_fd, int ifindex)
 /* Borrows @dp. The filter lives in the caller's netns until detached or the device goes. */
 int datapath_attach_tc(struct datapath *dp, int ifindex)
 {
-	return attach_tc(dp->tc_prog_fd, ifindex);
+	return attach_tc(dp->tc_prog_fd, ifindex, BPF_TC_INGRESS);
 }
 
-/* The same with the in-pod program, for a pod's own eth0 (the calling thread in its netns). */
+/* The in-pod programs, for a pod's own eth0 (the calling thread in its netns). */
 int datapath_attach_tc_pod(struct datapath *dp, int ifindex)
 {
-	return attach_tc(dp->tc_pod_prog_fd, ifindex);
+	int err = attach_tc(dp->tc_pod_prog_fd, ifindex, BPF_TC_INGRESS);
+
+	return err ?: attach_tc(dp->tc_pod_egress_prog_fd, ifindex, BPF_TC_EGRESS);
 }
 
-/* Removes only our filter: the clsact qdisc may carry other users' filters. */
-int datapath_detach_tc(struct datapath *dp, int ifindex)
+static int detach_tc(int ifindex, enum bpf_tc_attach_point where)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = LOADER_TC_HANDLE, .priority = LOADER_TC_PRIORITY);
 
 	if (ifindex <= 0)
 		return -EINVAL;
 	return bpf_tc_detach(&hook, &tc);
+}
+
+int datapath_detach_tc_pod(struct datapath *dp, int ifindex)
+{
+	int err = detach_tc(ifindex, BPF_TC_INGRESS), err2 = detach_tc(ifindex, BPF_TC_EGRESS);
+
+	(void)dp;
+	return err ?: err2;
+}
+
+/* Removes only our filter: the clsact qdisc may carry other users' filters. */
+int datapath_detach_tc(struct datapath *dp, int ifindex)
+{
+	(void)dp;
+	return detach_tc(ifindex, BPF_TC_INGRESS);
 }

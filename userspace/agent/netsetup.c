@@ -5,12 +5,14 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <linux/if_link.h>
+#include <linux/ip.h>
 #include <linux/rtnetlink.h>
 #include <linux/types.h>
 
@@ -219,4 +221,43 @@ int netsetup_bridge_port(int ifindex)
 	if (err)
 		return err;
 	return strcmp(kind, "bridge") == 0;
+}
+
+int netsetup_lo_accept_local(bool on)
+{
+	/* RTM_SETLINK lo, IFLA_AF_SPEC { AF_INET { IFLA_INET_CONF { ACCEPT_LOCAL: 1 } } } */
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+		struct rtattr spec, inet, conf, val;
+		uint32_t one;
+	} req = {
+	    .nh = {.nlmsg_len = sizeof(req),
+		   .nlmsg_type = RTM_SETLINK,
+		   .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK},
+	    .ifi = {.ifi_family = AF_UNSPEC, .ifi_index = 1 /* lo */},
+	    /* Each attribute holds the next: 4 bytes of header each, then the u32. */
+	    .spec = {.rta_len = RTA_LENGTH(3 * sizeof(struct rtattr) + 4),
+		     .rta_type = IFLA_AF_SPEC},
+	    .inet = {.rta_len = RTA_LENGTH(2 * sizeof(struct rtattr) + 4), .rta_type = AF_INET},
+	    .conf = {.rta_len = RTA_LENGTH(sizeof(struct rtattr) + 4), .rta_type = IFLA_INET_CONF},
+	    .val = {.rta_len = RTA_LENGTH(4), .rta_type = IPV4_DEVCONF_ACCEPT_LOCAL},
+	    .one = on,
+	};
+	char buf[1024] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), err = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req) ||
+	    (n = recv(fd, buf, sizeof(buf), 0)) < 0)
+		err = -errno;
+	else if (NLMSG_OK(nh, (size_t)n) && nh->nlmsg_type == NLMSG_ERROR)
+		err = ((struct nlmsgerr *)NLMSG_DATA(nh))->error;
+	else
+		err = -EPROTO;
+	close(fd);
+	return err;
 }

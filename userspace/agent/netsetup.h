@@ -3,6 +3,7 @@
 #ifndef AMBIT_AGENT_NETSETUP_H
 #define AMBIT_AGENT_NETSETUP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -24,5 +25,12 @@ int netsetup_iface_of(uint32_t ip, char *name);
  * rtnetlink: /sys shows the netns it was mounted in, not necessarily ours). 1, 0 or -errno.
  */
 int netsetup_bridge_port(int ifindex);
+/*
+ * accept_local on lo of the current netns, set over rtnetlink (IFLA_INET_CONF: no /proc/sys,
+ * which a container has read-only). In-pod capture turns the pod's answers to the ztunnel back
+ * into lo with the pod's own address as source: a martian without it. @on false undoes it.
+ * 0 or -errno.
+ */
+int netsetup_lo_accept_local(bool on);
 
 #endif

@@ -186,10 +186,10 @@ int sock_tcp_in(const struct sock_ns *ns)
 
 int sock_connect(const struct sockaddr_in *dst, const struct sockaddr_in *src)
 {
-	return sock_connect_in(NULL, 0, dst, src);
+	return sock_connect_in(NULL, dst, src);
 }
 
-int sock_connect_in(const struct sock_ns *ns, uint32_t mark, const struct sockaddr_in *dst,
+int sock_connect_in(const struct sock_ns *ns, const struct sockaddr_in *dst,
 		    const struct sockaddr_in *src)
 {
 	int fd, one = 1, err;
@@ -199,8 +199,6 @@ int sock_connect_in(const struct sock_ns *ns, uint32_t mark, const struct sockad
 	if (fd < 0)
 		return fd;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
-		goto fail;
 	if (src) {
 		struct sockaddr_in b = *src;
 

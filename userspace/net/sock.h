@@ -39,11 +39,8 @@ int sock_listen_in(const struct sock_ns *ns, uint32_t ip, uint16_t port, bool tr
  * IP_TRANSPARENT so the server sees the original client IP. fd (connecting) or -errno.
  */
 int sock_connect(const struct sockaddr_in *dst, const struct sockaddr_in *src);
-/*
- * sock_connect from namespace @ns (NULL: here), with SO_MARK @mark when non-zero (in-pod: the
- * pod's answers to a spoofed source follow the mark's policy route back to this socket).
- */
-int sock_connect_in(const struct sock_ns *ns, uint32_t mark, const struct sockaddr_in *dst,
+/* sock_connect from namespace @ns (NULL: here). */
+int sock_connect_in(const struct sock_ns *ns, const struct sockaddr_in *dst,
 		    const struct sockaddr_in *src);
 /* At most this many descriptors travel in one sock_send_fds message. */
 #define SOCK_MAX_FDS 16
