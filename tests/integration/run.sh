@@ -60,7 +60,7 @@ done
 # it: there the API server holds the objects. AMBIT_IT_KUBE="" leaves the pass out.
 if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	export AMBIT_LOCAL_KUBE=1
-	for t in ${AMBIT_IT_KUBE-t_10 t_20 t_30 t_31 t_40 t_50 t_70_policy_authz t_71 t_80 t_83}; do
+	for t in ${AMBIT_IT_KUBE-t_10 t_20 t_30 t_31 t_40 t_50 t_70_policy_authz t_71 t_80 t_83 t_99}; do
 		t=$(ls "$t"*.sh 2>/dev/null | head -1)
 		[ -n "$t" ] || continue
 		[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue
@@ -68,12 +68,12 @@ if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	done
 	unset AMBIT_LOCAL_KUBE
 fi
-# The mesh's tests again on the bridge CNI's pod network (`local up --cni bridge`), where pods of
-# a node reach each other at L2 and only the in-pod capture mode sees their traffic. Empty by
-# default; AMBIT_IT_BRIDGE="t_10 t_20" lists the tests to run so.
+# The mesh's tests again on the bridge CNI's pod network (`local up --cni bridge`: cni0, VXLAN
+# between nodes, as flannel), where the agents take the in-pod capture mode. AMBIT_IT_BRIDGE
+# lists them; "" leaves the pass out.
 if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	export AMBIT_LOCAL_CNI=bridge
-	for t in ${AMBIT_IT_BRIDGE-}; do
+	for t in ${AMBIT_IT_BRIDGE-t_10 t_20 t_30 t_40 t_50 t_70_policy_authz t_70_policy_mtls t_71 t_83}; do
 		t=$(ls "$t"*.sh 2>/dev/null | head -1)
 		[ -n "$t" ] || continue
 		[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# In-pod capture on a bridge CNI (local up --cni bridge): frames between pods of one node cross
+# cni0 at L2 and never pass the node's IP stack, so the node-side tc program cannot see them. The
+# agents find that the pods' veths are bridge ports and capture in-pod: the ztunnel listens in
+# each enrolled pod's own netns (15001, 15006, 15008; netns fd from the agent over SCM_RIGHTS),
+# tc_pod runs on the pod's eth0, the pod's outbound leaves from its own netns. Checked: the mode,
+# listeners and tc per pod (and none in a pod outside the mesh), same-node and cross-node mesh
+# traffic with the client's IP seen, plaintext from a same-node pod outside the mesh captured
+# (PERMISSIVE) and refused by the kernel under STRICT (in host mode on this network it reaches
+# the pod at L2: this test fails there), L4 policy same-node, unenrolling and enrolling again,
+# and ztunnel and agent restarts.
+. "$(dirname "$0")/lib.sh"
+need_root; need_bins; need_cmd jq ss tc
+cluster_up manifests 2 --cni bridge
+
+client_ip=$(pod_ip mesh/client-0)
+server_ip=$(pod_ip mesh/server-0)
+local_ip=$(pod_ip mesh/server-local-0)
+plain_ip=$(pod_ip plain/client-0)
+[ -n "$client_ip" ] && [ -n "$server_ip" ] && [ -n "$local_ip" ] && [ -n "$plain_ip" ] ||
+	fail "pod IPs unknown"
+podns() { echo "ambit-$CLUSTER-${1/\//-}"; }
+in_pod() { # POD CMD...: CMD in the pod's netns only (not its cgroup: not captured)
+	local p=$1
+	shift
+	ip netns exec "$(podns "$p")" "$@"
+}
+listens() { in_pod "$1" ss -Hltn "sport = :$2" | grep -q LISTEN; }
+captured() { # POD: its three listeners and tc_pod on its eth0
+	listens "$1" 15001 && listens "$1" 15006 && listens "$1" 15008 &&
+		in_pod "$1" tc filter show dev eth0 ingress | grep -q tc_pod
+}
+released() { ! listens "$1" 15001 && ! listens "$1" 15006 && ! listens "$1" 15008; }
+counter() { # NODE REASON
+	actl maps --node "$1" | awk -v r="$2" '$1 == r { print $2; found = 1 } END { if (!found) print 0 }'
+}
+get() { # POD URL: the answer (curl's error on failure)
+	pod_exec "$1" curl -sS --max-time 5 "$2" 2>&1
+}
+
+# The mode: auto found the bridge on both nodes.
+wait_for 30 bash -c '[ "$("$1" local status --name "$2" -o json |
+	jq -r "[.nodes[].agent.captureMode] | join(\",\")")" = inpod,inpod ]' _ "$AMBITCTL" "$CLUSTER" ||
+	fail "the agents did not take in-pod mode: $(actl local status | grep capture)"
+actl local status | grep -q "node1 capture inpod" || fail "local status does not say node1 is in-pod"
+for p in mesh/client-0 mesh/server-local-0 mesh/server-0; do
+	wait_for 20 captured "$p" || fail "$p: not captured in its netns: $(in_pod "$p" ss -ltn)"
+done
+listens plain/client-0 15001 && fail "plain/client-0 (outside the mesh) has a ztunnel listener"
+in_pod plain/client-0 tc filter show dev eth0 ingress | grep -q tc_pod &&
+	fail "plain/client-0 has tc_pod"
+actl maps --node node1 | grep -q "$local_ip .*in-pod 15006 listener" ||
+	fail "inpod_socks has no entry for server-local: $(actl maps --node node1 | grep -A3 inpod_socks)"
+log "in-pod on both nodes: three listeners and tc_pod in each enrolled pod, none outside"
+
+# Mesh traffic, same node (the two pods share cni0) and across nodes.
+wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server-local/ ||
+	fail "same-node request never answered: $(get mesh/client-0 http://server-local/)"
+out=$(get mesh/client-0 http://server-local/)
+expect_contains "$out" "pod=mesh/server-local-0" "same node"
+expect_contains "$out" "from=$client_ip " "same node: the server saw another source"
+wait_log 10 node1-ztunnel "src.addr=$client_ip:[0-9]+ dst.addr=$local_ip:8080"
+out=$(get mesh/client-0 http://server/)
+expect_contains "$out" "pod=mesh/server-0" "cross node"
+expect_contains "$out" "from=$client_ip " "cross node: the server saw another source"
+# The HBONE connection is the client pod's own (pooled, so it is still there).
+in_pod mesh/client-0 ss -Htn "dport = :15008" | grep -q "$server_ip:15008" ||
+	fail "no HBONE connection from the client pod's netns: $(in_pod mesh/client-0 ss -tn)"
+log "mesh: same node and cross node, the servers see $client_ip, HBONE leaves from the pod"
+
+# Plaintext from a same-node pod outside the mesh: at L2 across cni0, yet captured.
+before=$(counter node1 assign_inbound)
+out=$(get plain/client-0 "http://$local_ip:8080/")
+expect_contains "$out" "from=$plain_ip " "PERMISSIVE: plaintext from a same-node pod"
+[ "$(counter node1 assign_inbound)" -gt "$before" ] ||
+	fail "tc_pod did not assign the plaintext flow to the pod's 15006 ($before)"
+wait_log 10 node1-ztunnel "src.addr=$plain_ip:[0-9]+ dst.addr=$local_ip:8080"
+actl apply -f - >/dev/null <<'YAML' || fail "apply STRICT"
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: mesh
+spec:
+  mtls:
+    mode: STRICT
+YAML
+before=$(counter node1 drop_strict_plaintext)
+pod_exec plain/client-0 curl -sf --max-time 5 "http://$local_ip:8080/" >/dev/null &&
+	fail "STRICT: plaintext from a same-node pod outside the mesh reached the pod"
+[ "$(counter node1 drop_strict_plaintext)" -gt "$before" ] ||
+	fail "STRICT: drop_strict_plaintext on node1 did not move"
+expect_contains "$(get mesh/client-0 http://server-local/)" "pod=mesh/server-local-0" \
+	"STRICT: same-node mesh traffic"
+expect_contains "$(get mesh/client-0 http://server/)" "pod=mesh/server-0" "STRICT: cross node"
+actl delete -f - >/dev/null <<'YAML' || fail "delete STRICT"
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: mesh
+YAML
+log "plaintext from a same-node pod outside the mesh: captured, and refused in the kernel under STRICT"
+
+# L4 policy on a same-node call.
+actl apply -f - >/dev/null <<'YAML' || fail "apply DENY"
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-client
+  namespace: mesh
+spec:
+  selector:
+    matchLabels:
+      app: server-local
+  action: DENY
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/mesh/sa/client"]
+YAML
+pod_exec mesh/client-0 curl -sf --max-time 5 http://server-local/ >/dev/null &&
+	fail "DENY: the same-node call went through"
+actl delete -f - >/dev/null <<'YAML' || fail "delete DENY"
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-client
+  namespace: mesh
+YAML
+wait_for 10 pod_exec mesh/client-0 curl -sf --max-time 2 http://server-local/ ||
+	fail "the call did not come back after the DENY went"
+log "AuthorizationPolicy DENY refuses the same-node call, and lets it go once deleted"
+
+# Out of the mesh and back: the listeners and tc_pod go, then come again.
+actl label namespace mesh istio.io/dataplane-mode- >/dev/null || fail "unlabel"
+wait_for 20 released mesh/server-local-0 || fail "server-local's listeners stayed after unenrolling"
+in_pod mesh/server-local-0 tc filter show dev eth0 ingress | grep -q tc_pod &&
+	fail "tc_pod stayed on server-local's eth0 after unenrolling"
+expect_contains "$(get plain/client-0 "http://$local_ip:8080/")" "from=$plain_ip " "unenrolled"
+actl label namespace mesh istio.io/dataplane-mode=ambient >/dev/null || fail "label"
+wait_for 20 captured mesh/server-local-0 || fail "server-local not captured again"
+wait_for 20 pod_exec mesh/client-0 curl -sf --max-time 2 http://server-local/ ||
+	fail "same-node call after enrolling again"
+log "unenrolled: listeners and tc_pod gone; enrolled again: back"
+
+# A ztunnel restart: the new one gets every pod's netns from the agent and listens again.
+actl local stop ztunnel --node node1 >/dev/null || fail "stop ztunnel"
+wait_for 10 released mesh/client-0 || fail "the stopped ztunnel's listeners stayed"
+actl local start ztunnel --node node1 >/dev/null || fail "start ztunnel"
+wait_for 20 captured mesh/client-0 || fail "the restarted ztunnel does not listen in the pod"
+wait_for 20 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
+	fail "no traffic after the ztunnel restart"
+# An agent restart: the pods stay captured meanwhile, the new agent takes them over.
+actl local stop agent --node node1 >/dev/null || fail "stop agent"
+captured mesh/client-0 || fail "the pod was released when the agent stopped"
+expect_contains "$(get mesh/client-0 http://server-local/)" "pod=mesh/server-local-0" \
+	"with the agent stopped"
+actl local start agent --node node1 >/dev/null || fail "start agent"
+wait_log 20 node1-agent "in-pod: a ztunnel connected; handed it 2 pod netns"
+expect_contains "$(get mesh/client-0 http://server/)" "pod=mesh/server-0" "after the agent restart"
+log "ztunnel and agent restarts: the pods stay captured, traffic flows"
+pass
