@@ -5,6 +5,7 @@
  * descriptors travel with the "give" line they belong to.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,9 @@
 #include <netinet/in.h>
 
 #include "ambit/ipc.h"
+#include "ambit/log.h"
 #include "handover.h"
+#include "inpod.h"
 #include "sock.h"
 
 #define HO_MSG_MAX 256
@@ -145,6 +148,51 @@ int zt_handover_parse(char *line, const int *got, size_t n, const uint32_t ips[H
 	return 0;
 }
 
+/*
+ * After the node's listeners, the in-pod pods' (inpod.h): "pod <ip> <netns inode>" with its three
+ * listeners each, then "pods end". They wait in the in-pod module for the agent to name the pod.
+ */
+static int take_pods(int fd, char *why, size_t len)
+{
+	for (unsigned int taken = 0;; taken++) {
+		char msg[HO_MSG_MAX], ipstr[INET_ADDRSTRLEN + 1];
+		unsigned long long ino;
+		int got[SOCK_MAX_FDS];
+		struct in_addr a;
+		size_t n = 0;
+		int ret = sock_recv_fds(fd, msg, sizeof(msg), got, SOCK_MAX_FDS, &n);
+
+		if (ret) {
+			snprintf(why, len, "waiting for the pods' listeners: %s",
+				 ret == -EAGAIN ? "no answer in time" : strerror(-ret));
+			return ret;
+		}
+		if (!strcmp(msg, "pods end") && !n) {
+			if (taken)
+				pr_info("took the listeners of %u in-pod pod(s)", taken);
+			return 0;
+		}
+		if (sscanf(msg, "pod %16s %llu", ipstr, &ino) != 2 ||
+		    inet_pton(AF_INET, ipstr, &a) != 1 || n != ZT_INPOD_LISTENERS) {
+			for (size_t i = 0; i < n; i++)
+				close(got[i]);
+			snprintf(why, len, "the predecessor sent \"%.40s\" with %zu descriptor(s)",
+				 msg, n);
+			return -EPROTO;
+		}
+		zt_inpod_adopt(a.s_addr, ino, got);
+	}
+}
+
+static int give_pod(void *arg, uint32_t ip, uint64_t ino, const int *lfds)
+{
+	char line[HO_MSG_MAX], ipstr[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &ip, ipstr, sizeof(ipstr));
+	snprintf(line, sizeof(line), "pod %s %llu", ipstr, (unsigned long long)ino);
+	return sock_send_fds(*(int *)arg, line, lfds, ZT_INPOD_LISTENERS);
+}
+
 int zt_handover_take(const char *path, const uint32_t ips[HO__COUNT],
 		     const uint16_t ports[HO__COUNT], int fds[HO__COUNT], int *session, char *why,
 		     size_t len)
@@ -163,13 +211,15 @@ int zt_handover_take(const char *path, const uint32_t ips[HO__COUNT],
 		return fd;
 	}
 	ret = session_setup(fd, why, len);
-	if (!ret && (ret = sock_send_fds(fd, "take 1", NULL, 0)))
+	if (!ret && (ret = sock_send_fds(fd, "take 1 pods", NULL, 0)))
 		snprintf(why, len, "asking: %s", strerror(-ret));
 	if (!ret && (ret = sock_recv_fds(fd, msg, sizeof(msg), got, SOCK_MAX_FDS, &n)))
 		snprintf(why, len, "waiting for the listeners: %s",
 			 ret == -EAGAIN ? "no answer in time" : strerror(-ret));
 	if (!ret)
 		ret = zt_handover_parse(msg, got, n, ips, ports, fds, why, len);
+	if (!ret)
+		ret = take_pods(fd, why, len);
 	if (ret) {
 		/* Whatever was received goes back: the predecessor still serves on its copies. */
 		for (int i = 0; i < HO__COUNT; i++)
@@ -210,6 +260,7 @@ int zt_handover_give(int lfd, const int fds[HO__COUNT], int *session, char *why,
 {
 	char line[HO_MSG_MAX] = "give 1", msg[HO_MSG_MAX];
 	int send[HO__COUNT];
+	bool pods = false;
 	size_t n = 0;
 	int fd, ret;
 
@@ -219,10 +270,12 @@ int zt_handover_give(int lfd, const int fds[HO__COUNT], int *session, char *why,
 		return errno == EAGAIN || errno == ECONNABORTED || errno == EINTR ? 0 : -errno;
 	ret = session_setup(fd, why, len);
 	if (!ret && !(ret = recv_line(fd, msg, sizeof(msg), "the request", why, len)) &&
-	    strcmp(msg, "take 1")) {
+	    strcmp(msg, "take 1") && strcmp(msg, "take 1 pods")) {
 		snprintf(why, len, "asked \"%.40s\", not \"take 1\"", msg);
 		ret = -EPROTO;
 	}
+	/* A successor that takes the in-pod listeners too (this version) says so. */
+	pods = !ret && !strcmp(msg, "take 1 pods");
 	for (int i = 0; !ret && i < HO__COUNT; i++) {
 		if (fds[i] < 0)
 			continue;
@@ -232,6 +285,10 @@ int zt_handover_give(int lfd, const int fds[HO__COUNT], int *session, char *why,
 	}
 	if (!ret && (ret = sock_send_fds(fd, line, send, n)))
 		snprintf(why, len, "giving: %s", strerror(-ret));
+	if (!ret && pods &&
+	    ((ret = zt_inpod_export(give_pod, &fd)) ||
+	     (ret = sock_send_fds(fd, "pods end", NULL, 0))))
+		snprintf(why, len, "giving the pods' listeners: %s", strerror(-ret));
 	/* The successor waits for its first snapshot before it serves: up to its own bound. */
 	if (!ret) {
 		struct timeval tv = {.tv_sec = 6 * ZT_HO_STEP_S};

@@ -24,6 +24,7 @@
 
 #define INPOD_SOCKET "inpod.sock" /* userspace/agent/inpod.h AMBIT_INPOD_SOCKET */
 #define MAX_WORKERS 64
+_Static_assert(ZT_INPOD_LISTENERS == L__COUNT, "a pod's listeners");
 
 /* One pod captured in its netns. Freed once every worker let go of it after its removal. */
 struct ipod {
@@ -53,6 +54,13 @@ static struct {
 		void *arg;
 	} workers[MAX_WORKERS];
 	uint64_t all_workers; /* bit per registered worker */
+	/* Listeners a predecessor handed over, until the agent names their pod. */
+	struct adopted {
+		uint32_t ip;
+		uint64_t ino;
+		int fds[L__COUNT];
+	} * adopted;
+	size_t n_adopted;
 	char path[PATH_MAX];
 	int socks_fd;
 	int stop_efd;
@@ -133,6 +141,61 @@ static void pod_remove_locked(struct ipod *p)
 		bpf_map_delete_elem(g.socks_fd, &p->ip);
 }
 
+/* The listeners handed over for @p's address in @p's netns, if any (the manager thread). */
+static void take_adopted(struct ipod *p)
+{
+	for (size_t i = 0; i < g.n_adopted; i++) {
+		struct adopted *a = &g.adopted[i];
+
+		if (a->ip != p->ip || a->ino != p->ns.ino)
+			continue;
+		memcpy(p->lfd, a->fds, sizeof(p->lfd));
+		g.adopted[i] = g.adopted[--g.n_adopted];
+		return;
+	}
+}
+
+static void drop_adopted(void)
+{
+	for (size_t i = 0; i < g.n_adopted; i++)
+		for (int k = 0; k < L__COUNT; k++)
+			close(g.adopted[i].fds[k]);
+	free(g.adopted);
+	g.adopted = NULL;
+	g.n_adopted = 0;
+}
+
+void zt_inpod_adopt(uint32_t ip, uint64_t ino, const int *fds)
+{
+	struct adopted *grown = realloc(g.adopted, (g.n_adopted + 1) * sizeof(*grown));
+
+	if (!grown) {
+		for (int k = 0; k < L__COUNT; k++)
+			close(fds[k]);
+		return;
+	}
+	g.adopted = grown;
+	g.adopted[g.n_adopted].ip = ip;
+	g.adopted[g.n_adopted].ino = ino;
+	memcpy(g.adopted[g.n_adopted].fds, fds, sizeof(g.adopted[0].fds));
+	g.n_adopted++;
+}
+
+int zt_inpod_export(int (*give)(void *arg, uint32_t ip, uint64_t ino, const int *fds), void *arg)
+{
+	int err = 0;
+
+	pthread_rwlock_rdlock(&g.lock);
+	for (size_t i = 0; i < g.n && !err; i++) {
+		const struct ipod *p = g.pods[i];
+
+		if (!p->gone && p->lfd[0] >= 0)
+			err = give(arg, p->ip, p->ns.ino, p->lfd);
+	}
+	pthread_rwlock_unlock(&g.lock);
+	return err;
+}
+
 /* "add": listeners in the pod's netns, then the pod is the workers'. 0, or -errno and @why. */
 static int pod_add(uint32_t ip, const char *uid, int nsfd, char *why, size_t len)
 {
@@ -178,7 +241,10 @@ static int pod_add(uint32_t ip, const char *uid, int nsfd, char *why, size_t len
 		pthread_rwlock_unlock(&g.lock);
 		wake_workers();
 	}
+	take_adopted(p);
 	for (int i = 0; i < L__COUNT; i++) {
+		if (p->lfd[i] >= 0)
+			continue; /* the predecessor's */
 		/* 15006 takes flows tc_pod assigns; the others are reached by their address. */
 		p->lfd[i] = sock_listen_in(&p->ns, htonl(INADDR_ANY), ports[i], i == L_INBOUND);
 		if (p->lfd[i] < 0) {
@@ -284,6 +350,7 @@ static void on_message(int fd, char *msg, int *fds, size_t nfds)
 	}
 	if (!strcmp(msg, "synced")) {
 		sweep_unnamed();
+		drop_adopted();
 		return;
 	}
 	pr_warn("in-pod: unknown message from the agent: \"%.80s\"", msg);
@@ -397,6 +464,7 @@ void zt_inpod_quiesce(void)
 void zt_inpod_stop(void)
 {
 	stop_thread();
+	drop_adopted();
 	/* The workers are gone: nothing holds a pod any more. */
 	for (size_t i = 0; i < g.n; i++)
 		pod_free(g.pods[i]);

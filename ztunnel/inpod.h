@@ -65,6 +65,18 @@ bool zt_inpod_ns(uint32_t ip, struct sock_ns *out);
 int zt_connect_to_pod(const struct sockaddr_in *dst, const struct sockaddr_in *src);
 /* Connects to @dst for local pod @from_ip (no source): from its netns when it is in-pod. */
 int zt_connect_from_pod(uint32_t from_ip, const struct sockaddr_in *dst);
+/* A pod's listeners: 15001, 15006, 15008. */
+#define ZT_INPOD_LISTENERS 3
+/*
+ * Hand-over (handover.c): @give(@arg, ip, netns inode, listeners) for every pod captured now
+ * (the listeners borrowed for the call); 0 or the first -errno. And on the successor's side, a
+ * pod's listeners taken (@fds: ZT_INPOD_LISTENERS, owned from here): the agent's "add" for
+ * that pod in that netns serves on them instead of opening new ones (both processes accept on
+ * them until the predecessor lets go), so an upgrade leaves no moment without a listener.
+ * What no "add" claims is closed at the agent's "synced".
+ */
+int zt_inpod_export(int (*give)(void *arg, uint32_t ip, uint64_t ino, const int *fds), void *arg);
+void zt_inpod_adopt(uint32_t ip, uint64_t ino, const int *fds);
 /* Pods captured in-pod now (admin). */
 unsigned int zt_inpod_count(void);
 
