@@ -75,16 +75,11 @@ expect_contains "$out" "from=$plain_ip " "PERMISSIVE: plaintext from a same-node
 [ "$(counter node1 assign_inbound)" -gt "$before" ] ||
 	fail "tc_pod did not assign the plaintext flow to the pod's 15006 ($before)"
 wait_log 10 node1-ztunnel "src.addr=$plain_ip:[0-9]+ dst.addr=$local_ip:8080"
-actl apply -f - >/dev/null <<'YAML' || fail "apply STRICT"
-apiVersion: security.istio.io/v1
+strict='apiVersion: security.istio.io/v1
 kind: PeerAuthentication
-metadata:
-  name: default
-  namespace: mesh
-spec:
-  mtls:
-    mode: STRICT
-YAML
+metadata: {name: default, namespace: mesh}
+spec: {mtls: {mode: STRICT}}'
+actl apply -f - <<<"$strict" >/dev/null || fail "apply STRICT"
 before=$(counter node1 drop_strict_plaintext)
 pod_exec plain/client-0 curl -sf --max-time 5 "http://$local_ip:8080/" >/dev/null &&
 	fail "STRICT: plaintext from a same-node pod outside the mesh reached the pod"
@@ -93,41 +88,21 @@ pod_exec plain/client-0 curl -sf --max-time 5 "http://$local_ip:8080/" >/dev/nul
 expect_contains "$(get mesh/client-0 http://server-local/)" "pod=mesh/server-local-0" \
 	"STRICT: same-node mesh traffic"
 expect_contains "$(get mesh/client-0 http://server/)" "pod=mesh/server-0" "STRICT: cross node"
-actl delete -f - >/dev/null <<'YAML' || fail "delete STRICT"
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata:
-  name: default
-  namespace: mesh
-YAML
+actl delete -f - <<<"$strict" >/dev/null || fail "delete STRICT"
 log "plaintext from a same-node pod outside the mesh: captured, and refused in the kernel under STRICT"
 
 # L4 policy on a same-node call.
-actl apply -f - >/dev/null <<'YAML' || fail "apply DENY"
-apiVersion: security.istio.io/v1
+deny='apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
-metadata:
-  name: deny-client
-  namespace: mesh
+metadata: {name: deny-client, namespace: mesh}
 spec:
-  selector:
-    matchLabels:
-      app: server-local
+  selector: {matchLabels: {app: server-local}}
   action: DENY
-  rules:
-  - from:
-    - source:
-        principals: ["cluster.local/ns/mesh/sa/client"]
-YAML
+  rules: [{from: [{source: {principals: ["cluster.local/ns/mesh/sa/client"]}}]}]'
+actl apply -f - <<<"$deny" >/dev/null || fail "apply DENY"
 pod_exec mesh/client-0 curl -sf --max-time 5 http://server-local/ >/dev/null &&
 	fail "DENY: the same-node call went through"
-actl delete -f - >/dev/null <<'YAML' || fail "delete DENY"
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: deny-client
-  namespace: mesh
-YAML
+actl delete -f - <<<"$deny" >/dev/null || fail "delete DENY"
 wait_for 10 pod_exec mesh/client-0 curl -sf --max-time 2 http://server-local/ ||
 	fail "the call did not come back after the DENY went"
 log "AuthorizationPolicy DENY refuses the same-node call, and lets it go once deleted"

@@ -152,11 +152,7 @@ int netsetup_iface_of(uint32_t ip, char *name)
 	return ret;
 }
 
-/*
- * RTM_GETLINK of @ifindex in the calling thread's netns: its IFLA_MASTER into *@master and its
- * IFLA_INFO_KIND into @kind (@len bytes, "" when none). 0 or -errno.
- */
-static int link_info(int ifindex, int *master, char *kind, size_t len)
+int netsetup_link_info(int ifindex, int *master, int *link, char *kind, size_t len)
 {
 	struct {
 		struct nlmsghdr nh;
@@ -175,7 +171,7 @@ static int link_info(int ifindex, int *master, char *kind, size_t len)
 	ssize_t n;
 	int rlen;
 
-	*master = 0;
+	*master = *link = 0;
 	kind[0] = '\0';
 	if (fd < 0)
 		return -errno;
@@ -194,6 +190,8 @@ static int link_info(int ifindex, int *master, char *kind, size_t len)
 	for (rta = IFLA_RTA(ifi); RTA_OK(rta, rlen); rta = RTA_NEXT(rta, rlen)) {
 		if (rta->rta_type == IFLA_MASTER && RTA_PAYLOAD(rta) >= sizeof(uint32_t))
 			memcpy(master, RTA_DATA(rta), sizeof(*master));
+		if (rta->rta_type == IFLA_LINK && RTA_PAYLOAD(rta) >= sizeof(uint32_t))
+			memcpy(link, RTA_DATA(rta), sizeof(*link));
 		if (rta->rta_type == IFLA_LINKINFO) {
 			struct rtattr *in = RTA_DATA(rta);
 			int ilen = (int)RTA_PAYLOAD(rta);
@@ -210,14 +208,14 @@ static int link_info(int ifindex, int *master, char *kind, size_t len)
 int netsetup_bridge_port(int ifindex)
 {
 	char kind[32];
-	int master, err;
+	int master, link, err;
 
-	err = link_info(ifindex, &master, kind, sizeof(kind));
+	err = netsetup_link_info(ifindex, &master, &link, kind, sizeof(kind));
 	if (err)
 		return err;
 	if (!master)
 		return 0;
-	err = link_info(master, &master, kind, sizeof(kind));
+	err = netsetup_link_info(master, &master, &link, kind, sizeof(kind));
 	if (err)
 		return err;
 	return strcmp(kind, "bridge") == 0;

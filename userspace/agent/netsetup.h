@@ -21,6 +21,12 @@ int netsetup_policy_routing_remove(void);
  */
 int netsetup_iface_of(uint32_t ip, char *name);
 /*
+ * RTM_GETLINK of @ifindex in the calling thread's netns: its IFLA_MASTER into *@master, its
+ * IFLA_LINK (a veth's peer's ifindex, in the peer's netns) into *@link (0 when none) and its
+ * IFLA_INFO_KIND into @kind (@len bytes, "" when none). 0 or -errno.
+ */
+int netsetup_link_info(int ifindex, int *master, int *link, char *kind, size_t len);
+/*
  * Whether interface @ifindex of the current netns is a port of a Linux bridge (asked over
  * rtnetlink: /sys shows the netns it was mounted in, not necessarily ours). 1, 0 or -errno.
  */

@@ -13,11 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "netsetup.h"
 #include "podns.h"
 
 #define MAX_PIDS 256
@@ -106,53 +106,13 @@ struct ip_check {
 	int link;    /* IFLA_LINK of that interface (a veth's peer), or 0 */
 };
 
-/*
- * IFLA_LINK of interface @ifindex of the calling thread's namespace, asked over rtnetlink (for
- * a veth, its peer's ifindex in the peer's namespace). 0 when it has none or on any failure.
- */
-static int link_of(int ifindex)
-{
-	struct {
-		struct nlmsghdr nh;
-		struct ifinfomsg ifi;
-	} req = {
-	    .nh = {.nlmsg_len = sizeof(req),
-		   .nlmsg_type = RTM_GETLINK,
-		   .nlmsg_flags = NLM_F_REQUEST},
-	    .ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex},
-	};
-	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
-	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), link = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return 0;
-	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req) ||
-	    (n = recv(fd, buf, sizeof(buf), 0)) < 0) {
-		close(fd);
-		return 0;
-	}
-	close(fd);
-	if (!NLMSG_OK(nh, (size_t)n) || nh->nlmsg_type != RTM_NEWLINK)
-		return 0;
-	{
-		struct ifinfomsg *ifi = NLMSG_DATA(nh);
-		struct rtattr *rta = IFLA_RTA(ifi);
-		int len = (int)IFLA_PAYLOAD(nh);
-
-		for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
-			if (rta->rta_type == IFLA_LINK && RTA_PAYLOAD(rta) >= sizeof(uint32_t))
-				memcpy(&link, RTA_DATA(rta), sizeof(link));
-	}
-	return link;
-}
-
 /* In a thread of its own (setns changes the calling thread only): does the netns hold the IP? */
 static void *check_ip(void *arg)
 {
 	struct ip_check *c = arg;
 	struct ifaddrs *ifa = NULL;
+	char kind[32];
+	int master;
 	int fd = open(c->netns, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
@@ -172,7 +132,8 @@ static void *check_ip(void *arg)
 		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == c->ip) {
 			c->ret = 1;
 			c->ifindex = (int)if_nametoindex(i->ifa_name);
-			c->link = link_of(c->ifindex);
+			if (netsetup_link_info(c->ifindex, &master, &c->link, kind, sizeof(kind)))
+				c->link = 0;
 		}
 	freeifaddrs(ifa);
 	return NULL;
