@@ -2,7 +2,8 @@
 # A ztunnel upgraded under load fails no connection (DESIGN.md §7): `local upgrade ztunnel` does
 # what a DaemonSet rolling update with maxSurge 1 does to a node's pod. The new ztunnel takes the
 # old one's listening sockets (SCM_RIGHTS), the old one stops accepting and drains: HBONE peers
-# get GOAWAY and move to the new one, and long transfers it holds run to their end.
+# get GOAWAY and move to the new one, and long transfers it holds run to their end. On a bridge
+# CNI (in-pod capture) the pods' own listeners go over too.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd socat curl
 cluster_up manifests
@@ -102,6 +103,12 @@ for node in node1 node2; do
 	kill -0 "${before[$node]}" 2>/dev/null && fail "$node: the first ztunnel (pid ${before[$node]}) still runs"
 	actl local logs --name "$CLUSTER" $node-ztunnel | grep -q "took the listeners of the ztunnel serving at" ||
 		fail "$node: no hand-over in the ztunnel log"
+	# In-pod (--cni bridge): the pods' own listeners went over with the node's.
+	if [ "$(jq -r '.cni // "routed"' "/run/ambit/$CLUSTER/cluster.json")" = bridge ]; then
+		actl local logs --name "$CLUSTER" $node-ztunnel |
+			grep -Eq "took the listeners of [1-9][0-9]* in-pod pod" ||
+			fail "$node: the in-pod pods' listeners were not handed over"
+	fi
 done
 restarts_after=$(actl local status --name "$CLUSTER" -o json | jq '[.nodes[].ztunnel.restarts] | add')
 expect_eq "$restarts_after" "$restarts_before" "ztunnel restarts (an upgrade is no crash)"

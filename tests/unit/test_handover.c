@@ -808,7 +808,7 @@ static void test_ho_bad_give(void **state)
 		start(t, fake_predecessor);
 		assert_int_equal(take(t, want), -EPROTO);
 		join(t);
-		assert_string_equal(t->fake_asked, "take 1");
+		assert_string_equal(t->fake_asked, "take 1 pods");
 		if (!strstr(t->why, cases[k].why))
 			fail_msg("\"%s\": why is \"%s\", not about \"%s\"", cases[k].line, t->why,
 				 cases[k].why);
