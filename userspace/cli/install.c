@@ -37,6 +37,7 @@ static const struct key {
     {"logLevel", "info", "error, warn, info or debug", NULL},
     {"cgroupRoot", "/sys/fs/cgroup", "an absolute path", NULL},
     {"caSecret", "ambit-ca-root", "a DNS label", NULL},
+    {"captureMode", "auto", "auto, host or inpod", NULL},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -50,6 +51,7 @@ static bool value_ok(size_t k, const char *v)
 		return !strcmp(v, "error") || !strcmp(v, "warn") || !strcmp(v, "info") ||
 		       !strcmp(v, "debug");
 	case 4: return v[0] == '/' && !strpbrk(v, "\"'\\ \n");
+	case 6: return !strcmp(v, "auto") || !strcmp(v, "host") || !strcmp(v, "inpod");
 	default: return *v && !strpbrk(v, "\"'\\ \n\t#{}");
 	}
 }

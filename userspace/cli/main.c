@@ -54,7 +54,8 @@ static const struct usage_entry {
      "  workloads|services|certs|connections|maps|metrics|policies [--node N] [-o json]\n"},
     {"kubernetes", " install uninstall ",
      "  install [--set KEY=VALUE]... [--dry-run] [--kubeconfig F]   ambit on the cluster\n"
-     "            (keys: namespace image trustDomain logLevel cgroupRoot caSecret)\n"
+     "            (keys: namespace image trustDomain logLevel cgroupRoot caSecret\n"
+     "             captureMode)\n"
      "  install crds [--dry-run [-o yaml|json]] [--kubeconfig F]   Istio's CRDs, from ambit's own "
      "schemas\n"
      "  uninstall [--set namespace=NS] [--dry-run] [--purge] [--kubeconfig F]\n"
