@@ -2,6 +2,7 @@
 /* In-pod capture: the pods' netns from the agent, their listeners and connections (inpod.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
@@ -334,11 +335,11 @@ static void on_message(int fd, char *msg, int *fds, size_t nfds)
 	    nsfd >= 0) {
 		if (pod_add(a.s_addr, uid, nsfd, why, sizeof(why)) == 0) {
 			pr_debug("in-pod: pod %s (%s) captured in its netns", uid, ipstr);
-			snprintf(reply, sizeof(reply), "ok %s", ipstr);
-		} else {
-			pr_warn("in-pod: pod %s (%s): %s", uid, ipstr, why);
-			snprintf(reply, sizeof(reply), "fail %s %s: %s", ipstr, uid, why);
+			return;
 		}
+		pr_warn("in-pod: pod %s (%s): %s", uid, ipstr, why);
+		/* For the agent's log too; never waited for (the socket does not block). */
+		snprintf(reply, sizeof(reply), "fail %s %s: %s", ipstr, uid, why);
 		sock_send_fds(fd, reply, NULL, 0);
 		return;
 	}
@@ -370,6 +371,11 @@ static void *inpod_main(void *arg)
 
 		if (fd < 0) {
 			fd = ipc_connect_type(g.path, SOCK_SEQPACKET);
+			/* Read when poll says so; a failure report never blocks this thread. */
+			if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+				close(fd);
+				fd = -1;
+			}
 			if (fd >= 0) {
 				pr_info("in-pod: following the agent at %s", g.path);
 				told = false;

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* In-pod capture: the pods' netns set up and handed to the ztunnels (inpod.h). */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "ambit/datapath.h"
@@ -22,6 +22,8 @@
 #include "netsetup.h"
 #include "podns.h"
 #include "sock.h"
+
+#define INPOD_SEND_S 2
 
 struct inpod_pod {
 	char *uid;
@@ -189,6 +191,8 @@ static void on_ztunnel(struct agent_source *src, uint32_t events)
 	size_t n = 0;
 	int err;
 
+	if (src->fd < 0)
+		return; /* dropped earlier in this batch of events */
 	err = sock_recv_fds(src->fd, msg, sizeof(msg), fds, SOCK_MAX_FDS, &n);
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]);
@@ -204,16 +208,31 @@ static void on_ztunnel(struct agent_source *src, uint32_t events)
 		pr_debug("in-pod: ztunnel: %s", msg);
 }
 
-/* A ztunnel connects: it gets every captured pod, then "synced". */
+/*
+ * A ztunnel connects: it gets every captured pod, then "synced". Only a process of this user
+ * (root) may: the messages carry the pods' netns. Sends block up to INPOD_SEND_S while the
+ * ztunnel takes them (a unix SEQPACKET queue holds only net.unix.max_dgram_qlen messages, 10 by
+ * default); a ztunnel that takes nothing for that long is dropped and resyncs when it comes back.
+ */
 static void on_listen(struct agent_source *src, uint32_t events)
 {
 	struct inpod *m = ((struct inpod_source *)src)->m;
 	struct epoll_event ev = {.events = EPOLLIN};
+	struct timeval tv = {.tv_sec = INPOD_SEND_S};
 	struct agent_source *z = NULL;
-	int fd = accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept4(src->fd, NULL, NULL, SOCK_CLOEXEC);
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
 
 	if (fd < 0)
 		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) || cred.uid != geteuid() ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv))) {
+		pr_warn("in-pod: refused a connection from pid %d (uid %u): not this user's",
+			(int)cred.pid, (unsigned int)cred.uid);
+		close(fd);
+		return;
+	}
 	for (int i = 0; i < INPOD_MAX_ZTUNNELS && !z; i++)
 		if (m->zt[i].src.fd < 0)
 			z = &m->zt[i].src;

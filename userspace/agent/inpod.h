@@ -12,7 +12,7 @@
  *  - hands the netns fd to every connected ztunnel over SCM_RIGHTS, on the SOCK_SEQPACKET
  *    socket AMBIT_INPOD_SOCKET beside the agent socket:
  *      agent -> ztunnel  "add <ip> <uid>" + the netns fd | "del <ip>" | "synced"
- *      ztunnel -> agent  "ok <ip>" | "fail <ip> <why>"
+ *      ztunnel -> agent  "fail <ip> <uid>: <why>" (a pod it could not capture)
  *    A ztunnel that connects gets every pod, then "synced" (it drops what was not re-added);
  *  - and only then marks the pod in-pod in the maps (desired_mark_inpod): connect4 goes to the
  *    pod's own 15001, the node-side tc leaves it to tc_pod. A pod that cannot be set up yet (no
