@@ -87,9 +87,10 @@ $(OBJ)/userspace/lib/version.o: CFLAGS += -DAMBIT_VERSION='"$(VERSION)"'
 .PHONY: FORCE
 FORCE:
 
-# Only the loader (agent) and the BPF tests include skeletons; the rest builds without clang.
+# Only the loader (agent), the tests and their helpers (tests/lib/steer_fixture.c) include
+# skeletons; the rest builds without clang.
 BPFT_OBJS := $(patsubst tests/bpf/%.c,$(OBJ)/tests/bpf/%.o,$(BPFT_SRCS))
-$(AGENT_OBJS) $(BPFT_OBJS) $(UNIT_OBJS): | $(SKELS)
+$(AGENT_OBJS) $(BPFT_OBJS) $(UNIT_OBJS) $(TESTLIB_OBJS): | $(SKELS)
 
 $(O)/libambit.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^

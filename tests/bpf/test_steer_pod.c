@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The in-pod programs of bpf/steer.bpf.c (bridge CNIs: the ztunnel listens inside an enrolled
+ * pod's own netns), on the fixture of tests/lib/steer_fixture.h. tc_pod, at ingress on the pod's
+ * eth0, runs over crafted packets with BPF_PROG_TEST_RUN, where an assignment shows as
+ * DROP_ASSIGN_FAILED (test_run is no tc ingress hook); it is also attached to lo's ingress of the
+ * private netns for one case, where its assignment succeeds and a real connection lands on the
+ * listener. The node program's leaving in-pod pods alone is checked here too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cmocka.h>
+
+#include "ambit/datapath.h"
+#include "ambit/log.h"
+#include "steer.skel.h"
+#include "../lib/harness.h"
+#include "../lib/steer_fixture.h"
+
+/* What the in-pod cases hold besides the shared fixture. */
+struct pod_fixture {
+	int lo_ifindex; /* > 0 while tc_pod is attached to lo's ingress */
+	int pod_lfd;	/* the in-pod cases' listener */
+	int hbone_lfd;	/* the real-hook case's 15008 listener */
+};
+
+static struct pod_fixture fx = {.pod_lfd = -1, .hbone_lfd = -1};
+
+/* A half-done setup is torn down here: cmocka skips the group teardown when setup fails. */
+static int group_setup(void **state)
+{
+	if (steer_fixture_setup("steer-pod") == 0)
+		return 0;
+	fprintf(stderr, "test_steer_pod: setup failed: %s\n", strerror(errno));
+	steer_fixture_teardown();
+	return -1;
+}
+
+static int group_teardown(void **state)
+{
+	return steer_fixture_teardown();
+}
+
+/*
+ * ---- tc_pod: in-pod capture (bridge CNIs), on an enrolled pod's own eth0 inside its netns ----
+ * Each case gets fx.pod_lfd, a listener as the ztunnel opens it in a pod's netns (IP_TRANSPARENT,
+ * no SO_REUSEPORT), published nowhere; its teardown empties the policy and socket maps, so a
+ * failed case leaves the next one a clean fixture.
+ */
+
+static int pod_case_setup(void **state)
+{
+	uint16_t port;
+	int one = 1;
+
+	fx.pod_lfd = steer_fixture_listener(&port);
+	return setsockopt(fx.pod_lfd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one));
+}
+
+static void map_clear(int fd)
+{
+	uint8_t key[64];
+
+	while (bpf_map_get_next_key(fd, NULL, key) == 0)
+		assert_int_equal(bpf_map_delete_elem(fd, key), 0);
+}
+
+static int pod_case_teardown(void **state)
+{
+	uint32_t slot;
+
+	map_clear(bpf_map__fd(steer_fx.skel->maps.strict_ports));
+	map_clear(bpf_map__fd(steer_fx.skel->maps.deny_src));
+	map_clear(bpf_map__fd(steer_fx.skel->maps.inpod_socks));
+	/* An array: its keys always exist, and deleting an empty slot fails; only empty it. */
+	for (slot = 0; slot < AMBIT_SOCK__COUNT; slot++)
+		bpf_map_delete_elem(bpf_map__fd(steer_fx.skel->maps.proxy_socks), &slot);
+	if (fx.pod_lfd >= 0)
+		close(fx.pod_lfd);
+	fx.pod_lfd = -1;
+	return 0;
+}
+
+#define pod_case(f) cmocka_unit_test_setup_teardown(f, pod_case_setup, pod_case_teardown)
+
+/* inpod_socks, keyed by the pod's address, as the agent fills it. */
+static void inpod_publish(const char *pod_ip, int fd)
+{
+	uint32_t key = harness_ip4(pod_ip);
+	uint64_t val = (uint64_t)fd;
+
+	assert_int_equal(
+	    bpf_map_update_elem(bpf_map__fd(steer_fx.skel->maps.inpod_socks), &key, &val, BPF_ANY),
+	    0);
+}
+
+static void inpod_unpublish(const char *pod_ip)
+{
+	uint32_t key = harness_ip4(pod_ip);
+
+	assert_int_equal(bpf_map_delete_elem(bpf_map__fd(steer_fx.skel->maps.inpod_socks), &key),
+			 0);
+}
+
+static void test_pod_non_tcp_passes(void **state)
+{
+	struct steer_pkt s = steer_fixture_flow("10.9.0.1", INPOD_IP);
+
+	s.protocol = IPPROTO_UDP;
+	steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS);
+	/* Not TCP, so not judged as a fragment either. */
+	s.frag_off = 0x2000;
+	steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS);
+	s.frag_off = 185;
+	steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS);
+	s.frag_off = 0;
+	s.protocol = IPPROTO_TCP;
+	s.eth_proto = ETH_P_ARP;
+	steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS);
+	s.eth_proto = ETH_P_IPV6;
+	steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS);
+	/* Broken IPv4 is refused before anything else, as on the node. */
+	s.eth_proto = 0;
+	s.truncate = ETH_HLEN + 20 + 8;
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_MALFORMED);
+}
+
+static void test_pod_fragments_dropped(void **state)
+{
+	struct steer_pkt s = steer_fixture_flow("10.9.0.1", INPOD_IP);
+
+	s.frag_off = 0x2000; /* MF */
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_MALFORMED);
+	/* Before the SYN test: a first fragment of a non-SYN is refused too. */
+	s.tcp_flags = TH_ACK;
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_MALFORMED);
+	s.frag_off = 185; /* a later fragment: no TCP header */
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_MALFORMED);
+	/* Not an in-pod pod: not this program's to judge. */
+	s.daddr = "10.1.0.9";
+	steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS);
+	s.daddr = INPOD_NOT_ENROLLED_IP;
+	steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS);
+}
+
+/* Only a destination with all of ENROLLED, LOCAL and INPOD is captured here. */
+static void test_pod_other_destinations_pass(void **state)
+{
+	static const char *const others[] = {
+	    "10.1.0.9",		   /* enrolled and local: captured on the node */
+	    "10.1.0.5",		   /* local, not enrolled */
+	    INPOD_NOT_ENROLLED_IP, /* in-pod and local, not enrolled */
+	    INPOD_REMOTE_IP,	   /* in-pod and enrolled, on another node */
+	    "10.2.0.9",		   /* enrolled, on another node */
+	    "10.3.0.1",		   /* no workload */
+	};
+	struct steer_pkt s = steer_fixture_flow("10.9.0.1", INPOD_IP);
+
+	/* The in-pod pod itself: a SYN goes on to its (absent) listener. */
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		uint32_t ip = harness_ip4(others[i]);
+
+		/* Even with a listener and a STRICT pod-wide entry for it, and to the proxy ports.
+		 */
+		inpod_publish(others[i], fx.pod_lfd);
+		assert_int_equal(datapath_set_strict_port(steer_fx.dp, ip, 0, AMBIT_PLAINTEXT_DROP),
+				 0);
+		s.daddr = others[i];
+		s.dport = 80;
+		steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS);
+		s.dport = AMBIT_PORT_INBOUND;
+		steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS);
+		s.dport = AMBIT_PORT_HBONE;
+		steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS);
+	}
+}
+
+/*
+ * Packets of open flows (not a SYN, or a SYN+ACK) are left to the pod's own sockets: not
+ * assigned to the listener, not refused by policy, on any port.
+ */
+static void test_pod_non_syn_passes(void **state)
+{
+	static const uint8_t flags[] = {
+	    TH_ACK, TH_SYN | TH_ACK, TH_ACK | TH_PUSH, TH_FIN | TH_ACK,
+	    TH_RST, TH_RST | TH_ACK, TH_FIN,
+	};
+	static const uint16_t ports[] = {80, AMBIT_PORT_OUTBOUND, AMBIT_PORT_INBOUND};
+	struct steer_pkt s = steer_fixture_flow("10.9.0.1", INPOD_IP);
+	uint32_t pod = harness_ip4(INPOD_IP);
+
+	inpod_publish(INPOD_IP, fx.pod_lfd);
+	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	assert_int_equal(datapath_set_deny_src(steer_fx.dp, pod, harness_ip4("10.9.0.1"), 32), 0);
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		for (size_t j = 0; j < sizeof(ports) / sizeof(ports[0]); j++) {
+			s.tcp_flags = flags[i];
+			s.dport = ports[j];
+			steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS);
+		}
+	}
+	/* The same SYN is refused by the DENY entry, answered with a reset. */
+	s.tcp_flags = 0;
+	s.dport = 80;
+	steer_fixture_expect_pod(&s, TC_ACT_REDIRECT, AMBIT_DROP_DENY_SOURCE);
+}
+
+/*
+ * HBONE (15008) reaches the ztunnel's listener in the pod by the ordinary look-up: counted, not
+ * assigned (an attempt would show as DROP_ASSIGN_FAILED here), and never judged by plaintext
+ * policy (its source is the peer node's ztunnel, not the client).
+ */
+static void test_pod_hbone_not_assigned(void **state)
+{
+	struct steer_pkt s = steer_fixture_flow("10.9.0.1", INPOD_IP);
+	uint32_t pod = harness_ip4(INPOD_IP);
+
+	s.dport = AMBIT_PORT_HBONE;
+	steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_ASSIGN_HBONE);
+	inpod_publish(INPOD_IP, fx.pod_lfd);
+	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	assert_int_equal(datapath_set_deny_src(steer_fx.dp, pod, harness_ip4("10.9.0.1"), 32), 0);
+	steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_ASSIGN_HBONE);
+	assert_int_equal(steer_fixture_strict_drops(pod, 0), 0);
+	assert_int_equal(steer_fixture_deny_drops(pod, "10.9.0.1", 32), 0);
+}
+
+/* A new flow from outside to the proxy's own ports would only be handed back to the proxy. */
+static void test_pod_proxy_ports_dropped(void **state)
+{
+	struct steer_pkt s = steer_fixture_flow("10.9.0.1", INPOD_IP);
+	uint32_t pod = harness_ip4(INPOD_IP);
+
+	s.dport = AMBIT_PORT_OUTBOUND;
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_PROXY_PORT);
+	s.dport = AMBIT_PORT_INBOUND;
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_PROXY_PORT);
+	/* With the listener there, still not assigned; their neighbours are ordinary ports. */
+	inpod_publish(INPOD_IP, fx.pod_lfd);
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_PROXY_PORT);
+	s.dport = AMBIT_PORT_OUTBOUND;
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_PROXY_PORT);
+	s.dport = AMBIT_PORT_OUTBOUND - 1;
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
+	s.dport = AMBIT_PORT_INBOUND + 1;
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
+	/* Decided before policy: silently dropped, no reset, policy counters untouched. */
+	assert_int_equal(datapath_set_deny_src(steer_fx.dp, pod, harness_ip4("10.9.0.1"), 32), 0);
+	s.dport = AMBIT_PORT_INBOUND;
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_PROXY_PORT);
+	assert_int_equal(steer_fixture_deny_drops(pod, "10.9.0.1", 32), 0);
+}
+
+/* The fast drops refuse a new flow as on the node: a reset to a SYN, nothing else. */
+static void test_pod_refused_syn_answered_with_reset(void **state)
+{
+	struct steer_pkt s = steer_fixture_flow("10.9.3.4", INPOD_IP);
+	uint32_t pod = harness_ip4(INPOD_IP);
+	uint8_t buf[256];
+	size_t len;
+
+	/* The listener is there: without policy these SYNs would be assigned to it. */
+	inpod_publish(INPOD_IP, fx.pod_lfd);
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
+
+	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	len = steer_fixture_syn(buf, sizeof(buf), 5, "10.9.3.4", INPOD_IP, 0, false);
+	steer_fixture_expect_reset(steer_fx.pod_prog_fd, buf, len, POD_ETH0_IFINDEX, 0, false,
+				   AMBIT_DROP_STRICT_PLAINTEXT);
+	len = steer_fixture_syn(buf, sizeof(buf), 5, "10.9.3.4", INPOD_IP, 100, true);
+	steer_fixture_expect_reset(steer_fx.pod_prog_fd, buf, len, POD_ETH0_IFINDEX, 100, true,
+				   AMBIT_DROP_STRICT_PLAINTEXT);
+	assert_int_equal(steer_fixture_strict_drops(pod, 0), 2);
+	/* A PERMISSIVE port under the STRICT pod goes on to the listener. */
+	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 80, AMBIT_PLAINTEXT_ALLOW), 0);
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
+	assert_int_equal(datapath_del_strict_port(steer_fx.dp, pod, 80), 0);
+	assert_int_equal(datapath_del_strict_port(steer_fx.dp, pod, 0), 0);
+
+	/* DENY ipBlocks, IP options on the SYN. */
+	assert_int_equal(datapath_set_deny_src(steer_fx.dp, pod, harness_ip4("10.9.0.0"), 16), 0);
+	len = steer_fixture_syn(buf, sizeof(buf), 8, "10.9.3.4", INPOD_IP, 7, false);
+	steer_fixture_expect_reset(steer_fx.pod_prog_fd, buf, len, POD_ETH0_IFINDEX, 7, false,
+				   AMBIT_DROP_DENY_SOURCE);
+	assert_int_equal(steer_fixture_deny_drops(pod, "10.9.0.0", 16), 1);
+	/* A SYN that also carries RST is refused and counted, never answered. */
+	len = steer_fixture_syn(buf, sizeof(buf), 5, "10.9.3.4", INPOD_IP, 0, false);
+	buf[sizeof(struct ethhdr) + sizeof(struct iphdr) + 13] |= TH_RST;
+	assert_int_equal(steer_fixture_run(steer_fx.pod_prog_fd, buf, len, POD_ETH0_IFINDEX, NULL),
+			 TC_ACT_SHOT);
+	assert_int_equal(steer_fixture_deny_drops(pod, "10.9.0.0", 16), 2);
+	/* Just outside the block: to the listener. */
+	s.saddr = "10.8.255.255";
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
+}
+
+/*
+ * A new plaintext flow takes the listener published under its own destination, and fails closed
+ * without one: a listener that closes leaves the map with it.
+ */
+static void test_pod_listener_by_pod_address(void **state)
+{
+	struct steer_pkt s = steer_fixture_flow("10.9.0.1", INPOD_IP);
+
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	/* Another pod's listener is not this pod's. */
+	inpod_publish(INPOD_NOT_ENROLLED_IP, fx.pod_lfd);
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	inpod_unpublish(INPOD_NOT_ENROLLED_IP);
+	/* The node's proxy_socks are not looked at here. */
+	assert_int_equal(proxy_sock_publish(bpf_map__fd(steer_fx.skel->maps.proxy_socks),
+					    AMBIT_SOCK_INBOUND, fx.pod_lfd),
+			 0);
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	/* Found and tried (refused outside a tc ingress hook). */
+	inpod_publish(INPOD_IP, fx.pod_lfd);
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
+	inpod_unpublish(INPOD_IP);
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	inpod_publish(INPOD_IP, fx.pod_lfd);
+	close(fx.pod_lfd);
+	fx.pod_lfd = -1;
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+}
+
+/* The node program leaves an in-pod pod alone: its pod netns captures it (tc_pod). */
+static void test_node_leaves_inpod_alone(void **state)
+{
+	int socks_fd = bpf_map__fd(steer_fx.skel->maps.proxy_socks);
+	struct steer_pkt s = steer_fixture_flow("10.9.0.1", "10.1.0.9");
+	uint32_t pod = harness_ip4(INPOD_IP);
+
+	assert_int_equal(proxy_sock_publish(socks_fd, AMBIT_SOCK_INBOUND, fx.pod_lfd), 0);
+	assert_int_equal(proxy_sock_publish(socks_fd, AMBIT_SOCK_HBONE, fx.pod_lfd), 0);
+	/* A node-captured pod's SYN is taken to the listener. */
+	steer_fixture_expect(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
+	s.daddr = INPOD_IP;
+	steer_fixture_expect(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	s.saddr = "10.1.0.5"; /* from a pod of this node, through its veth */
+	steer_fixture_expect(&s, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	s.saddr = "10.9.0.1";
+	s.dport = AMBIT_PORT_HBONE;
+	steer_fixture_expect(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	/* Not judged either: no STRICT refusal, no fragment drop. */
+	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	s.dport = 80;
+	steer_fixture_expect(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	assert_int_equal(steer_fixture_strict_drops(pod, 0), 0);
+	s.frag_off = 0x2000;
+	steer_fixture_expect(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+}
+
+/* 127.0.0.2 stands for an in-pod pod when tc_pod runs on lo's ingress. */
+#define LO_POD_IP "127.0.0.2"
+
+/* A connection to @ip:@port, or -1 when it is not up within @ms. */
+static int connect_within(const char *ip, uint16_t port, int ms)
+{
+	struct sockaddr_in a = harness_sin(ip, port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	assert_true(fd >= 0);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+		return fd;
+	assert_int_equal(errno, EINPROGRESS);
+	if (poll(&p, 1, ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+	    err == 0)
+		return fd;
+	close(fd);
+	return -1;
+}
+
+static uint32_t sock_mark(int fd)
+{
+	uint32_t mark = 0;
+	socklen_t len = sizeof(mark);
+
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_MARK, &mark, &len), 0);
+	return mark;
+}
+
+/* Counters moved since @before: exactly @n of @reason, @n2 of @reason2, and no other drop. */
+static void expect_moved(const uint64_t *before, enum ambit_reason reason, uint64_t n,
+			 enum ambit_reason reason2, uint64_t n2)
+{
+	uint64_t after[AMBIT_REASON__COUNT];
+
+	assert_int_equal(datapath_read_counters(steer_fx.dp, after), 0);
+	assert_int_equal(after[reason] - before[reason], n);
+	assert_int_equal(after[reason2] - before[reason2], n2);
+	for (unsigned int i = 0; i < AMBIT_REASON__COUNT; i++) {
+		if (i != reason && i != reason2 && ambit_reason_is_drop(i) && after[i] != before[i])
+			fail_msg("counter %s moved", ambit_reason_name(i));
+	}
+}
+
+static int pod_hook_teardown(void **state)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = fx.lo_ifindex,
+		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	int err = 0;
+
+	if (fx.lo_ifindex > 0 && bpf_tc_hook_destroy(&hook))
+		err = -1;
+	fx.lo_ifindex = 0;
+	if (fx.hbone_lfd >= 0)
+		close(fx.hbone_lfd);
+	fx.hbone_lfd = -1;
+	datapath_del_workload(steer_fx.dp, harness_ip4(LO_POD_IP));
+	return pod_case_teardown(state) || err ? -1 : 0;
+}
+
+/*
+ * tc_pod on a real ingress hook (lo of the private netns, 127.0.0.2 as the pod): the SYN is
+ * assigned to the listener in inpod_socks, the rest of the flow finds its socket by the ordinary
+ * look-up, and the accepted socket has the original destination as its local address. The pod
+ * netns runs tcp_fwmark_accept (userspace/agent/inpod.h), so the accepted socket carries the
+ * SYN's mark: it must be none, or its answers would follow the fwmark route to lo. HBONE reaches
+ * its own listener without assignment.
+ */
+static void test_pod_assigns_on_real_hook(void **state)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, topts, .prog_fd = steer_fx.pod_prog_fd);
+	struct ambit_workload wl = {.flags = INPOD_FLAGS};
+	struct sockaddr_in hbone = harness_sin(LO_POD_IP, AMBIT_PORT_HBONE);
+	uint64_t before[AMBIT_REASON__COUNT];
+	struct sockaddr_in peer, local, client;
+	socklen_t alen = sizeof(local);
+	int fwfd = open("/proc/sys/net/ipv4/tcp_fwmark_accept", O_WRONLY | O_CLOEXEC);
+	int cfd, afd;
+	char c = 0;
+
+	assert_true(fwfd >= 0);
+	assert_int_equal(write(fwfd, "1", 1), 1);
+	close(fwfd);
+	fx.hbone_lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fx.hbone_lfd >= 0);
+	assert_int_equal(bind(fx.hbone_lfd, (struct sockaddr *)&hbone, sizeof(hbone)), 0);
+	assert_int_equal(listen(fx.hbone_lfd, 8), 0);
+	assert_int_equal(datapath_set_workload(steer_fx.dp, harness_ip4(LO_POD_IP), &wl), 0);
+	inpod_publish(LO_POD_IP, fx.pod_lfd);
+	fx.lo_ifindex = (int)if_nametoindex("lo");
+	assert_true(fx.lo_ifindex > 0);
+	hook.ifindex = fx.lo_ifindex;
+	assert_int_equal(bpf_tc_hook_create(&hook), 0);
+	assert_int_equal(bpf_tc_attach(&hook, &topts), 0);
+
+	/* Nothing listens on 127.0.0.2:80: only the assignment can take this connection. */
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	cfd = connect_within(LO_POD_IP, 80, 2000);
+	assert_true(cfd >= 0);
+	afd = harness_accept_within(fx.pod_lfd, 2000, &peer);
+	assert_true(afd >= 0);
+	assert_int_equal(getsockname(afd, (struct sockaddr *)&local, &alen), 0);
+	assert_int_equal(local.sin_addr.s_addr, harness_ip4(LO_POD_IP));
+	assert_int_equal(ntohs(local.sin_port), 80);
+	alen = sizeof(client);
+	assert_int_equal(getsockname(cfd, (struct sockaddr *)&client, &alen), 0);
+	assert_int_equal(peer.sin_addr.s_addr, client.sin_addr.s_addr);
+	assert_int_equal(peer.sin_port, client.sin_port);
+	assert_int_equal(sock_mark(afd), 0);
+	/* The handshake's last ACK and the data went to the flow's own socket. */
+	assert_int_equal(write(cfd, "x", 1), 1);
+	assert_int_equal(read(afd, &c, 1), 1);
+	assert_int_equal(c, 'x');
+	expect_moved(before, AMBIT_ASSIGN_INBOUND, 1, AMBIT_ASSIGN_HBONE, 0);
+	close(afd);
+	close(cfd);
+
+	/* HBONE: the listener on 15008 by the ordinary look-up, not the 15006 one. */
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	cfd = connect_within(LO_POD_IP, AMBIT_PORT_HBONE, 2000);
+	assert_true(cfd >= 0);
+	afd = harness_accept_within(fx.hbone_lfd, 2000, &peer);
+	assert_true(afd >= 0);
+	assert_int_equal(harness_accept_within(fx.pod_lfd, 0, &peer), -1);
+	expect_moved(before, AMBIT_ASSIGN_HBONE, 1, AMBIT_ASSIGN_INBOUND, 0);
+	close(afd);
+	close(cfd);
+
+	/* Without the listener the SYN is dropped: the connect does not complete. */
+	inpod_unpublish(LO_POD_IP);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	assert_int_equal(connect_within(LO_POD_IP, 80, 300), -1);
+	expect_moved(before, AMBIT_DROP_NO_PROXY, 1, AMBIT_ASSIGN_INBOUND, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    pod_case(test_pod_non_tcp_passes),
+	    pod_case(test_pod_fragments_dropped),
+	    pod_case(test_pod_other_destinations_pass),
+	    pod_case(test_pod_non_syn_passes),
+	    pod_case(test_pod_hbone_not_assigned),
+	    pod_case(test_pod_proxy_ports_dropped),
+	    pod_case(test_pod_refused_syn_answered_with_reset),
+	    pod_case(test_pod_listener_by_pod_address),
+	    pod_case(test_node_leaves_inpod_alone),
+	    cmocka_unit_test_setup_teardown(test_pod_assigns_on_real_hook, pod_case_setup,
+					    pod_hook_teardown),
+	};
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_steer_pod: needs root (BPF, netns, tc), skipping\n");
+		return 77;
+	}
+	log_init("test_steer_pod", LOG_LEVEL_INFO);
+	log_libbpf_setup();
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

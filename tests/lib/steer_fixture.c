@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cmocka.h>
+
+#include "ambit/datapath.h"
+#include "harness.h"
+#include "steer.skel.h"
+#include "steer_fixture.h"
+
+struct steer_fixture steer_fx = {.prog_fd = -1, .pod_prog_fd = -1, .pod_egress_prog_fd = -1};
+
+/* As the agent's loader pins them: datapath_open_pinned picks them up for datapath_attach_tc_pod.
+ */
+static int pin_prog(struct bpf_program *prog, const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", steer_fx.pin_root, name);
+	return bpf_program__pin(prog, path);
+}
+
+int steer_fixture_setup(const char *tag)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oopts);
+	struct ambit_workload wl = {0};
+
+	/* A private netns: socket look-ups and test sockets never see the host's. */
+	if (unshare(CLONE_NEWNET))
+		return -1;
+	harness_link_up_lo();
+	if (bpffs_ensure_mounted())
+		return -1;
+	snprintf(steer_fx.pin_root, sizeof(steer_fx.pin_root), "/sys/fs/bpf/ambit-test-%s-%d", tag,
+		 (int)getpid());
+	if (mkdir(steer_fx.pin_root, 0700))
+		return -1;
+	oopts.pin_root_path = steer_fx.pin_root;
+	steer_fx.skel = steer_bpf__open_opts(&oopts);
+	if (!steer_fx.skel || steer_bpf__load(steer_fx.skel))
+		return -1;
+	steer_fx.prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_ingress);
+	steer_fx.pod_prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_pod);
+	steer_fx.pod_egress_prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_pod_egress);
+	if (pin_prog(steer_fx.skel->progs.tc_pod, "prog_tc_pod") ||
+	    pin_prog(steer_fx.skel->progs.tc_pod_egress, "prog_tc_pod_egress"))
+		return -1;
+	steer_fx.dp = datapath_open_pinned(steer_fx.pin_root);
+	if (!steer_fx.dp)
+		return -1;
+
+	if (datapath_set_iface(steer_fx.dp, POD_IFINDEX, harness_ip4("10.1.0.5")))
+		return -1;
+	wl.flags = AMBIT_WL_LOCAL;
+	wl.ifindex = POD_IFINDEX;
+	if (datapath_set_workload(steer_fx.dp, harness_ip4("10.1.0.5"), &wl))
+		return -1;
+	wl.flags = AMBIT_WL_LOCAL | AMBIT_WL_ENROLLED;
+	wl.ifindex = POD_IFINDEX + 1;
+	if (datapath_set_workload(steer_fx.dp, harness_ip4("10.1.0.9"), &wl))
+		return -1;
+	wl.flags = INPOD_FLAGS;
+	if (datapath_set_workload(steer_fx.dp, harness_ip4(INPOD_IP), &wl))
+		return -1;
+	wl.flags = AMBIT_WL_LOCAL | AMBIT_WL_INPOD;
+	if (datapath_set_workload(steer_fx.dp, harness_ip4(INPOD_NOT_ENROLLED_IP), &wl))
+		return -1;
+	wl.flags = AMBIT_WL_ENROLLED;
+	wl.ifindex = 0;
+	if (datapath_set_workload(steer_fx.dp, harness_ip4("10.2.0.9"), &wl))
+		return -1;
+	wl.flags = AMBIT_WL_ENROLLED | AMBIT_WL_INPOD;
+	return datapath_set_workload(steer_fx.dp, harness_ip4(INPOD_REMOTE_IP), &wl);
+}
+
+int steer_fixture_teardown(void)
+{
+	datapath_close(steer_fx.dp);
+	steer_fx.dp = NULL;
+	steer_bpf__destroy(steer_fx.skel);
+	steer_fx.skel = NULL;
+	steer_fx.prog_fd = steer_fx.pod_prog_fd = steer_fx.pod_egress_prog_fd = -1;
+	return steer_fx.pin_root[0] && datapath_remove_pins(steer_fx.pin_root) ? -1 : 0;
+}
+
+struct steer_pkt steer_fixture_flow(const char *saddr, const char *daddr)
+{
+	return (struct steer_pkt){
+	    .protocol = IPPROTO_TCP, .saddr = saddr, .daddr = daddr, .sport = 40000, .dport = 80};
+}
+
+/* Headers are filled in aligned locals and copied: at offset 14 they are misaligned in @buf. */
+size_t steer_fixture_build(uint8_t *buf, size_t cap, const struct steer_pkt *s)
+{
+	uint8_t ihl = s->ihl ? s->ihl : 5;
+	size_t l3 = sizeof(struct ethhdr);
+	size_t l4 = l3 + ihl * 4u;
+	size_t len = l4 + (s->protocol == IPPROTO_TCP ? sizeof(struct tcphdr) : 8);
+	struct ethhdr eth = {.h_proto = htons(s->eth_proto ? s->eth_proto : ETH_P_IP)};
+	struct iphdr ip = {.version = 4, .ihl = ihl, .ttl = 64, .protocol = s->protocol};
+
+	assert_true(len <= cap);
+	memset(buf, 0, cap);
+	ip.frag_off = htons(s->frag_off);
+	ip.saddr = harness_ip4(s->saddr);
+	ip.daddr = harness_ip4(s->daddr);
+	ip.tot_len = htons((uint16_t)(len - l3));
+	memcpy(buf, &eth, sizeof(eth));
+	memcpy(buf + l3, &ip, sizeof(ip));
+	if (s->protocol == IPPROTO_TCP) {
+		struct tcphdr tcp = {
+		    .source = htons(s->sport), .dest = htons(s->dport), .doff = 5, .syn = 1};
+
+		if (s->tcp_flags)
+			tcp.th_flags = s->tcp_flags;
+		memcpy(buf + l4, &tcp, sizeof(tcp));
+	} else {
+		uint16_t udp[4] = {htons(s->sport), htons(s->dport), htons(8), 0};
+
+		memcpy(buf + l4, udp, sizeof(udp));
+	}
+	return s->truncate ? s->truncate : len;
+}
+
+int steer_fixture_run(int prog_fd, const void *pkt, size_t len, uint32_t ifindex,
+		      struct steer_out *out)
+{
+	struct __sk_buff ctx = {.ingress_ifindex = ifindex};
+	uint8_t data[sizeof(out->data)];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = (uint32_t)len,
+		    .data_out = data, .data_size_out = sizeof(data), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx, .ctx_size_out = sizeof(ctx),
+		    .repeat = 1);
+
+	assert_int_equal(bpf_prog_test_run_opts(prog_fd, &opts), 0);
+	if (out) {
+		assert_true(opts.data_size_out <= sizeof(out->data));
+		memcpy(out->data, data, opts.data_size_out);
+		out->len = opts.data_size_out;
+		out->mark = ctx.mark;
+	}
+	return (int)opts.retval;
+}
+
+void steer_fixture_expect_prog(int prog_fd, const struct steer_pkt *s, uint32_t ifindex, int action,
+			       enum ambit_reason reason, struct steer_out *out)
+{
+	uint64_t before[AMBIT_REASON__COUNT], after[AMBIT_REASON__COUNT];
+	uint8_t buf[128];
+	size_t len = steer_fixture_build(buf, sizeof(buf), s);
+	unsigned int i;
+
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	assert_int_equal(steer_fixture_run(prog_fd, buf, len, ifindex, out), action);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, after), 0);
+	for (i = 0; i < AMBIT_REASON__COUNT; i++) {
+		if (after[i] - before[i] != (i == reason ? 1u : 0u))
+			fail_msg("counter %s moved by %llu, expected %s", ambit_reason_name(i),
+				 (unsigned long long)(after[i] - before[i]),
+				 reason == AMBIT_REASON__COUNT ? "no counter to move"
+							       : ambit_reason_name(reason));
+	}
+}
+
+void steer_fixture_expect(const struct steer_pkt *s, uint32_t ifindex, int action,
+			  enum ambit_reason reason)
+{
+	steer_fixture_expect_prog(steer_fx.prog_fd, s, ifindex, action, reason, NULL);
+}
+
+void steer_fixture_expect_pod(const struct steer_pkt *s, int action, enum ambit_reason reason)
+{
+	steer_fixture_expect_prog(steer_fx.pod_prog_fd, s, POD_ETH0_IFINDEX, action, reason, NULL);
+}
+
+size_t steer_fixture_syn(uint8_t *buf, size_t cap, uint8_t ihl, const char *saddr,
+			 const char *daddr, size_t payload, bool fin)
+{
+	static const uint8_t opts[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
+					 0, 1, 0,    0,	   0, 0, 1, 3,	3, 7};
+	struct ethhdr eth = {.h_dest = {0x02, 0, 0, 0, 0, 0xd0},
+			     .h_source = {0x02, 0, 0, 0, 0, 0x5c},
+			     .h_proto = htons(ETH_P_IP)};
+	struct iphdr ip = {.version = 4,
+			   .ihl = ihl,
+			   .tos = 0x10,
+			   .ttl = 63,
+			   .protocol = IPPROTO_TCP,
+			   .id = htons(4242)};
+	struct tcphdr tcp = {.source = htons(40123),
+			     .dest = htons(80),
+			     .seq = htonl(0xfffffff0),
+			     .doff = 5 + sizeof(opts) / 4,
+			     .syn = 1,
+			     .fin = fin,
+			     .window = htons(64240)};
+	size_t l3 = sizeof(eth), l4 = l3 + ihl * 4u, len = l4 + tcp.doff * 4u + payload;
+
+	assert_true(len <= cap);
+	memset(buf, 0, cap);
+	ip.saddr = harness_ip4(saddr);
+	ip.daddr = harness_ip4(daddr);
+	ip.tot_len = htons((uint16_t)(len - l3));
+	memcpy(buf, &eth, sizeof(eth));
+	memcpy(buf + l3, &ip, sizeof(ip));
+	memset(buf + l3 + sizeof(ip), 1, l4 - l3 - sizeof(ip)); /* IP NOP options */
+	memcpy(buf + l4, &tcp, sizeof(tcp));
+	memcpy(buf + l4 + sizeof(tcp), opts, sizeof(opts));
+	memset(buf + l4 + tcp.doff * 4u, 'x', payload);
+	return len;
+}
+
+/* RFC 1071 sum of @len bytes (even) at @p, plus @sum; 0xffff over a whole header means valid. */
+static uint32_t csum_add(uint32_t sum, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+void steer_fixture_expect_reset(int prog_fd, const uint8_t *syn, size_t len, uint32_t ifindex,
+				size_t payload, bool fin, enum ambit_reason reason)
+{
+	uint64_t before[AMBIT_REASON__COUNT], after[AMBIT_REASON__COUNT];
+	struct ethhdr in_eth, eth;
+	struct iphdr in_ip, ip;
+	struct tcphdr in_tcp, tcp;
+	struct steer_out out;
+	uint8_t pseudo[12];
+	size_t l4 = sizeof(eth) + (syn[sizeof(eth)] & 0xf) * 4u;
+
+	memcpy(&in_eth, syn, sizeof(in_eth));
+	memcpy(&in_ip, syn + sizeof(eth), sizeof(in_ip));
+	memcpy(&in_tcp, syn + l4, sizeof(in_tcp));
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	assert_int_equal(steer_fixture_run(prog_fd, syn, len, ifindex, &out), TC_ACT_REDIRECT);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, after), 0);
+	for (unsigned int i = 0; i < AMBIT_REASON__COUNT; i++)
+		assert_int_equal(after[i] - before[i], i == reason ? 1u : 0u);
+
+	assert_int_equal(out.len, sizeof(eth) + sizeof(ip) + sizeof(tcp));
+	memcpy(&eth, out.data, sizeof(eth));
+	memcpy(&ip, out.data + sizeof(eth), sizeof(ip));
+	memcpy(&tcp, out.data + sizeof(eth) + sizeof(ip), sizeof(tcp));
+	assert_memory_equal(eth.h_dest, in_eth.h_source, ETH_ALEN);
+	assert_memory_equal(eth.h_source, in_eth.h_dest, ETH_ALEN);
+	assert_int_equal(eth.h_proto, htons(ETH_P_IP));
+
+	assert_int_equal(ip.version, 4);
+	assert_int_equal(ip.ihl, 5);
+	assert_int_equal(ip.tos, in_ip.tos);
+	assert_int_equal(ntohs(ip.tot_len), sizeof(ip) + sizeof(tcp));
+	assert_int_equal(ntohs(ip.frag_off), IP_DF);
+	assert_int_equal(ip.ttl, 64);
+	assert_int_equal(ip.protocol, IPPROTO_TCP);
+	assert_int_equal(ip.saddr, in_ip.daddr);
+	assert_int_equal(ip.daddr, in_ip.saddr);
+	assert_int_equal(csum_add(0, &ip, sizeof(ip)), 0xffff);
+
+	assert_int_equal(tcp.source, in_tcp.dest);
+	assert_int_equal(tcp.dest, in_tcp.source);
+	assert_int_equal(ntohl(tcp.seq), 0);
+	assert_int_equal(ntohl(tcp.ack_seq),
+			 (uint32_t)(ntohl(in_tcp.seq) + 1 + (fin ? 1 : 0) + payload));
+	assert_int_equal(tcp.doff, 5);
+	assert_true(tcp.rst && tcp.ack);
+	assert_false(tcp.syn || tcp.fin || tcp.psh || tcp.urg);
+	assert_int_equal(tcp.window, 0);
+	assert_int_equal(tcp.urg_ptr, 0);
+	memcpy(pseudo, &ip.saddr, 4);
+	memcpy(pseudo + 4, &ip.daddr, 4);
+	pseudo[8] = 0;
+	pseudo[9] = IPPROTO_TCP;
+	pseudo[10] = 0;
+	pseudo[11] = sizeof(tcp);
+	assert_int_equal(csum_add(csum_add(0, pseudo, sizeof(pseudo)), &tcp, sizeof(tcp)), 0xffff);
+}
+
+uint64_t steer_fixture_strict_drops(uint32_t ip, uint16_t port)
+{
+	struct ambit_addr key = {.ip = ip, .port = htons(port)};
+	struct ambit_strict_port v;
+
+	assert_int_equal(
+	    bpf_map_lookup_elem(bpf_map__fd(steer_fx.skel->maps.strict_ports), &key, &v), 0);
+	return v.drops;
+}
+
+uint64_t steer_fixture_deny_drops(uint32_t dst, const char *src, unsigned int prefix)
+{
+	struct ambit_deny_src_key key = {
+	    .prefixlen = 32 + prefix, .dst_ip = dst, .src_ip = harness_ip4(src)};
+	struct ambit_deny_src v;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(steer_fx.skel->maps.deny_src), &key, &v),
+			 0);
+	return v.drops;
+}
+
+int steer_fixture_listener(uint16_t *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The tc programs of bpf/steer.bpf.c loaded for the BPF tests (tests/bpf/test_steer*.c): the
+ * skeleton in a private netns with its maps pinned in a private bpffs directory, a node's
+ * workloads (below), hand-built packets run with BPF_PROG_TEST_RUN, and each verdict checked
+ * together with the one counter it must move, read through datapath_read_counters. The helpers
+ * fail the running test (cmocka assertions) instead of returning errors: test code only.
+ */
+#ifndef AMBIT_TESTS_STEER_FIXTURE_H
+#define AMBIT_TESTS_STEER_FIXTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/pkt_cls.h>
+
+#include "ambit/datapath.h"
+#include "ambit/reasons.h"
+
+/*
+ * The ifindexes packets are run "from": a pod veth (its pod is 10.1.0.5), the uplink, and eth0
+ * inside an in-pod pod's netns, where tc_pod and tc_pod_egress run.
+ */
+#define POD_IFINDEX 7
+#define UPLINK_IFINDEX 2
+#define POD_ETH0_IFINDEX 3
+
+/* In-pod workloads: captured in the pod's netns; the partial ones are not captured there. */
+#define INPOD_IP "10.1.0.20"
+#define INPOD_FLAGS (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)
+#define INPOD_NOT_ENROLLED_IP "10.1.0.21"
+#define INPOD_REMOTE_IP "10.1.0.22"
+
+struct steer_bpf;
+
+/*
+ * The one fixture of a test binary, filled by steer_fixture_setup. Workloads: 10.1.0.5 local on
+ * POD_IFINDEX (its iface), 10.1.0.9 enrolled and local, 10.2.0.9 enrolled on another node, and
+ * the three in-pod ones above.
+ */
+struct steer_fixture {
+	char pin_root[64];
+	struct steer_bpf *skel;
+	struct datapath *dp;
+	int prog_fd;		/* tc_ingress */
+	int pod_prog_fd;	/* tc_pod */
+	int pod_egress_prog_fd; /* tc_pod_egress */
+};
+
+extern struct steer_fixture steer_fx;
+
+/*
+ * Moves the process into a new netns (lo up), loads the skeleton with its maps pinned under
+ * /sys/fs/bpf/ambit-test-@tag-<pid>, pins the in-pod programs there as the agent's loader does
+ * (so datapath_attach_tc_pod finds them) and adds the workloads. 0, or -1 with errno set; what
+ * was done is undone by steer_fixture_teardown either way.
+ */
+int steer_fixture_setup(const char *tag);
+/* Closes everything and removes the pins. 0, or -1 when the pins could not be removed. */
+int steer_fixture_teardown(void);
+
+struct steer_pkt {
+	uint16_t eth_proto;
+	uint8_t ihl; /* 32-bit words, options zero-filled */
+	uint8_t protocol;
+	uint16_t frag_off; /* host order, flags included */
+	const char *saddr, *daddr;
+	uint16_t sport, dport;
+	uint8_t tcp_flags; /* TH_* bits; 0 = a bare SYN */
+	size_t truncate;   /* bytes kept from the start, 0 = whole packet */
+};
+
+/* A TCP packet @saddr:40000 -> @daddr:80, the flow most cases start from. */
+struct steer_pkt steer_fixture_flow(const char *saddr, const char *daddr);
+
+/*
+ * Builds Ethernet + IPv4 (+ options) + TCP (or 8 bytes of UDP) of @s into @buf (@cap bytes);
+ * returns its length.
+ */
+size_t steer_fixture_build(uint8_t *buf, size_t cap, const struct steer_pkt *s);
+
+/* What a run gave back: the packet as the program left it, and the skb's mark. */
+struct steer_out {
+	uint8_t data[256];
+	uint32_t len;
+	uint32_t mark;
+};
+
+/* Runs @pkt (@len bytes) through @prog_fd from @ifindex; its return value. @out may be NULL. */
+int steer_fixture_run(int prog_fd, const void *pkt, size_t len, uint32_t ifindex,
+		      struct steer_out *out);
+
+/*
+ * Runs @s through @prog_fd and checks the action and that exactly counter @reason moved, by one
+ * (AMBIT_REASON__COUNT: that none did). @out as for steer_fixture_run.
+ */
+void steer_fixture_expect_prog(int prog_fd, const struct steer_pkt *s, uint32_t ifindex, int action,
+			       enum ambit_reason reason, struct steer_out *out);
+/* The same for the node program (tc_ingress) and the in-pod one (tc_pod, on POD_ETH0_IFINDEX). */
+void steer_fixture_expect(const struct steer_pkt *s, uint32_t ifindex, int action,
+			  enum ambit_reason reason);
+void steer_fixture_expect_pod(const struct steer_pkt *s, int action, enum ambit_reason reason);
+
+/*
+ * A SYN as a client stack sends it, with what a reset must not echo: IP options (@ihl words),
+ * TCP options (MSS, SACK-permitted, timestamps, window scale), a TFO-style @payload and @fin.
+ * Its length.
+ */
+size_t steer_fixture_syn(uint8_t *buf, size_t cap, uint8_t ihl, const char *saddr,
+			 const char *daddr, size_t payload, bool fin);
+
+/*
+ * Runs @syn (of @len) from @ifindex through @prog_fd and checks that the program answered with
+ * exactly the reset a closed port would send (RFC 9293 §3.10.7.1; Linux's tcp_v4_send_reset):
+ * addresses and ports swapped, RST|ACK, seq 0, ack = seq + SYN + FIN + payload, no options or
+ * payload, both checksums right. Counter @reason moves by one, no other.
+ */
+void steer_fixture_expect_reset(int prog_fd, const uint8_t *syn, size_t len, uint32_t ifindex,
+				size_t payload, bool fin, enum ambit_reason reason);
+
+/* The drop counts of a strict_ports entry (@port host order) and of a deny_src one. */
+uint64_t steer_fixture_strict_drops(uint32_t ip, uint16_t port);
+uint64_t steer_fixture_deny_drops(uint32_t dst, const char *src, unsigned int prefix);
+
+/* A TCP listener on 127.0.0.1, on a port the kernel picks (*@port, host order). */
+int steer_fixture_listener(uint16_t *port);
+
+#endif
