@@ -98,6 +98,48 @@ static __always_inline int steer_refuse(struct __sk_buff *skb, const struct iphd
 	return ret < 0 ? TC_ACT_SHOT : ret;
 }
 
+/*
+ * Whether @p is the ACK that ends a SYN-cookie handshake @listener answered (its SYN queue
+ * overflowed: a flood). Such an ACK matches no socket, and left alone it reaches the pod's own
+ * listener, which saw no overflow and answers the cookie with a reset. Only a pure ACK (no
+ * payload) is looked at: the handshake's last segment, not every data packet.
+ */
+static __always_inline bool steer_cookie_ack(struct __sk_buff *skb, const struct pkt *p,
+					     struct bpf_sock *listener)
+{
+	void *data_end = (void *)(long)skb->data_end;
+	struct iphdr *ip = p->ip;
+	struct tcphdr *tcp = p->tcp;
+
+	if (!tcp->ack || tcp->syn || tcp->rst || tcp->fin)
+		return false;
+	if (bpf_ntohs(ip->tot_len) != ip->ihl * 4 + tcp->doff * 4)
+		return false;
+	/* The cookie is in the fixed headers: the helper wants no more (options need not be). */
+	if ((void *)(ip + 1) > data_end || (void *)(tcp + 1) > data_end)
+		return false;
+	return bpf_tcp_check_syncookie(listener, ip, sizeof(*ip), tcp, sizeof(*tcp)) == 0;
+}
+
+/*
+ * A packet to a captured pod that no socket here owns: if it is the ACK completing a SYN-cookie
+ * handshake of @listener (referenced, released here; may be NULL), it goes to that listener;
+ * -1 for anything else.
+ */
+static __always_inline int steer_cookie(struct __sk_buff *skb, const struct pkt *p,
+					struct bpf_sock *listener, bool mark)
+{
+	int ret;
+
+	if (!listener)
+		return -1;
+	ret = steer_cookie_ack(skb, p, listener)
+		  ? steer_assign_mark(skb, listener, AMBIT_ASSIGN_SYNCOOKIE, mark)
+		  : -1;
+	bpf_sk_release(listener);
+	return ret;
+}
+
 /* New flow to an enrolled pod of this node: only the ztunnel may see it (fail closed). */
 static __always_inline int steer_to_proxy(struct __sk_buff *skb, const struct iphdr *ip,
 					  const struct tcphdr *tcp)
@@ -172,7 +214,34 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 	 */
 	if (captured && p.tcp->syn && !p.tcp->ack)
 		return steer_to_proxy(skb, p.ip, p.tcp);
+	if (captured && p.tcp->ack && !p.tcp->syn) {
+		__u32 slot = p.tcp->dest == bpf_htons(AMBIT_PORT_HBONE) ? AMBIT_SOCK_HBONE
+									: AMBIT_SOCK_INBOUND;
+
+		ret = steer_cookie(skb, &p, bpf_map_lookup_elem(&proxy_socks, &slot), true);
+		if (ret >= 0)
+			return ret;
+	}
 	return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+}
+
+/* Whether a socket of this netns (any state but a listener) owns @p's 4-tuple. */
+static __always_inline bool steer_owned(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct bpf_sock_tuple tuple = {};
+	struct bpf_sock *sk;
+	bool owned;
+
+	tuple.ipv4.saddr = p->ip->saddr;
+	tuple.ipv4.daddr = p->ip->daddr;
+	tuple.ipv4.sport = p->tcp->source;
+	tuple.ipv4.dport = p->tcp->dest;
+	sk = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return false;
+	owned = sk->state != BPF_TCP_LISTEN;
+	bpf_sk_release(sk);
+	return owned;
 }
 
 /*
@@ -206,10 +275,20 @@ static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
 		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 	if (p.fragment)
 		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
-	/* Only a SYN opens a flow: the rest belongs to a socket of this netns already. */
-	if (!p.tcp || !p.tcp->syn || p.tcp->ack)
+	if (!p.tcp)
 		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 	dport = bpf_ntohs(p.tcp->dest);
+	/*
+	 * Only a SYN opens a flow: the rest belongs to a socket of this netns already, but for the
+	 * ACK ending a SYN-cookie handshake of the 15006 listener (no socket holds it yet).
+	 */
+	if (!p.tcp->syn && p.tcp->ack && dport != AMBIT_PORT_HBONE && !steer_owned(skb, &p)) {
+		ret = steer_cookie(skb, &p, bpf_map_lookup_elem(&inpod_socks, &p.ip->daddr), false);
+		if (ret >= 0)
+			return ret;
+	}
+	if (!p.tcp->syn || p.tcp->ack)
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 	if (dport == AMBIT_PORT_HBONE)
 		return steer_verdict(AMBIT_ASSIGN_HBONE, TC_ACT_OK);
 	if (dport == AMBIT_PORT_OUTBOUND || dport == AMBIT_PORT_INBOUND)

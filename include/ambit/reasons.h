@@ -21,9 +21,9 @@
 	X(DROP_NO_BACKEND, "drop_no_backend")	      /* Service VIP with no ready endpoint */     \
 	X(DROP_STRICT_PLAINTEXT, "drop_strict_plaintext") /* plaintext to a STRICT pod port */     \
 	X(DROP_DENY_SOURCE, "drop_deny_source")		  /* source in a DENY ipBlocks policy */   \
-	X(DROP_PROXY_PORT, "drop_proxy_port") /* in-pod: a new flow to 15001/15006 from outside */ \
-	X(RETURN_TO_PROXY, "return_to_proxy") /* in-pod: the pod's answer to the ztunnel, via lo   \
-					       */
+	X(DROP_PROXY_PORT, "drop_proxy_port")	/* in-pod: new flow to 15001/15006 from outside */ \
+	X(RETURN_TO_PROXY, "return_to_proxy")	/* in-pod: pod's answer to the ztunnel, via lo */  \
+	X(ASSIGN_SYNCOOKIE, "assign_syncookie") /* ACK ending a SYN-cookie handshake of 15006 */
 
 enum ambit_reason {
 #define AMBIT_REASON_ENUM(n, s) AMBIT_##n,

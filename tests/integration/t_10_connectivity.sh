@@ -70,4 +70,20 @@ port=${out#*src.addr=$client_ip:}
 port=${port%% *}
 actl local logs node1-ztunnel | grep -q "access direction=outbound src.addr=$client_ip:$port " ||
 	fail "inbound port $port is not the client's port in node1's outbound log"
+
+# A flood makes the ztunnel's 15006 listener answer with SYN cookies (forced here with
+# tcp_syncookies=2 in the netns it listens in: the node's, or the pod's in-pod). The ACK ending
+# such a handshake matches no socket; the tc program hands it to the listener, which would
+# otherwise never see it (the pod's own listener refuses the cookie with a reset).
+cookie_ns=ambit-$CLUSTER-node1
+[ "$(actl local status -o json | jq -r '.nodes[0].agent.captureMode')" = inpod ] &&
+	cookie_ns=ambit-$CLUSTER-mesh-server-local-0
+ip netns exec "$cookie_ns" sysctl -qw net.ipv4.tcp_syncookies=2 || fail "tcp_syncookies in $cookie_ns"
+before=$(actl maps --node node1 | awk '$1 == "assign_syncookie" { print $2 }')
+out=$(pod_exec plain/client-0 curl -sS --max-time 5 "http://$local_ip:8080/" 2>&1)
+expect_contains "$out" "pod=mesh/server-local-0" "plaintext inbound through a SYN-cookie handshake"
+after=$(actl maps --node node1 | awk '$1 == "assign_syncookie" { print $2 }')
+[ "${after:-0}" -gt "${before:-0}" ] || fail "assign_syncookie on node1 did not move ($before -> $after)"
+ip netns exec "$cookie_ns" sysctl -qw net.ipv4.tcp_syncookies=1
+log "a SYN-cookie handshake to 15006 completes at the ztunnel ($cookie_ns)"
 pass
