@@ -365,6 +365,58 @@ static void test_external_objects(void **state)
 	confstore_free(&cs);
 }
 
+/*
+ * Entries are found by name through an index (many thousands on Kubernetes): after puts that
+ * grow it, drops that move the last entry into a freed place and a directory reload, every
+ * name still reaches its own entry and a dropped one is gone.
+ */
+static void test_many_external_entries(void **state)
+{
+	enum { N = 300 };
+	struct confstore cs = {0};
+	char name[64], text[256];
+	bool changed;
+
+	put("ns.yaml", NS_A);
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "k8s:serviceaccounts/a/sa%d", i);
+		snprintf(text, sizeof(text),
+			 "{\"kind\":\"ServiceAccount\",\"apiVersion\":\"v1\","
+			 "\"metadata\":{\"name\":\"sa%d\",\"namespace\":\"a\"}}",
+			 i);
+		assert_int_equal(confstore_put(&cs, name, text, strlen(text), &changed), 0);
+		assert_true(changed);
+		if (i == N / 2)
+			assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	}
+	assert_int_equal(cs.n_files, N + 1);
+	/* Every third one goes: each drop moves the last entry into its place. */
+	for (int i = 0; i < N; i += 3) {
+		snprintf(name, sizeof(name), "k8s:serviceaccounts/a/sa%d", i);
+		confstore_drop(&cs, name, &changed);
+		assert_true(changed);
+		confstore_drop(&cs, name, &changed);
+		assert_false(changed);
+	}
+	assert_int_equal(confstore_reload(&cs, root, &changed), 0);
+	assert_int_equal(cs.n_files, N + 1 - N / 3);
+	for (int i = 0; i < N; i++) {
+		const char bad[] = "{\"kind\":\"ServiceAccount\",\"apiVersion\":\"v1\"}";
+		const struct config_diags *d;
+
+		/* A bad version names the entry it was put under, found by name. */
+		snprintf(name, sizeof(name), "k8s:serviceaccounts/a/sa%d", i);
+		assert_int_equal(confstore_put(&cs, name, bad, strlen(bad), &changed), 0);
+		d = confstore_errors(&cs, name);
+		assert_non_null(d);
+		assert_string_equal(d->items[0].file, name);
+		/* A dropped name comes back as a new entry with no good objects. */
+		assert_int_equal(cs.n_files, N + 1 - N / 3 + i / 3 + 1);
+	}
+	confstore_free(&cs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +428,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_duplicate_namespace, setup, teardown),
 	    cmocka_unit_test(test_missing_dir),
 	    cmocka_unit_test_setup_teardown(test_external_objects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_external_entries, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

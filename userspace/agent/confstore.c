@@ -113,13 +113,77 @@ static void file_free(struct confstore_file *f)
 	memset(f, 0, sizeof(*f));
 }
 
+#define CONFSTORE_SLOT_GONE UINT32_MAX
+
+static void index_drop(struct confstore *cs)
+{
+	free(cs->slots);
+	cs->slots = NULL;
+	cs->slots_cap = cs->slots_used = 0;
+}
+
+static size_t index_start(const struct confstore *cs, const char *path)
+{
+	uint64_t h = XXH3_64bits(path, strlen(path));
+
+	return (size_t)(h ^ (h >> 32)) & (cs->slots_cap - 1);
+}
+
+/* Position @i of cs->files (whose name is not in the index yet) into it. */
+static void index_insert(struct confstore *cs, size_t i)
+{
+	size_t s = index_start(cs, cs->files[i].path);
+
+	while (cs->slots[s] && cs->slots[s] != CONFSTORE_SLOT_GONE)
+		s = (s + 1) & (cs->slots_cap - 1);
+	if (!cs->slots[s])
+		cs->slots_used++;
+	cs->slots[s] = (uint32_t)i + 1;
+}
+
+static int index_build(struct confstore *cs)
+{
+	size_t cap = 64;
+
+	index_drop(cs);
+	while (cap < (cs->n_files + 1) * 2)
+		cap *= 2;
+	if (cs->n_files >= CONFSTORE_SLOT_GONE - 1 || !(cs->slots = calloc(cap, sizeof(uint32_t))))
+		return -ENOMEM;
+	cs->slots_cap = cap;
+	for (size_t i = 0; i < cs->n_files; i++)
+		if (cs->files[i].path)
+			index_insert(cs, i);
+	return 0;
+}
+
+/* The slot holding entry @path, or NULL. */
+static uint32_t *index_slot(struct confstore *cs, const char *path)
+{
+	for (size_t s = index_start(cs, path); cs->slots[s]; s = (s + 1) & (cs->slots_cap - 1)) {
+		uint32_t v = cs->slots[s];
+
+		/* Entries already moved to a reload's new array have no path. */
+		if (v != CONFSTORE_SLOT_GONE && cs->files[v - 1].path &&
+		    strcmp(cs->files[v - 1].path, path) == 0)
+			return &cs->slots[s];
+	}
+	return NULL;
+}
+
 static struct confstore_file *find(struct confstore *cs, const char *path)
 {
-	/* Entries already moved to the new array have no path. */
-	for (size_t i = 0; i < cs->n_files; i++)
-		if (cs->files[i].path && strcmp(cs->files[i].path, path) == 0)
-			return &cs->files[i];
-	return NULL;
+	uint32_t *slot;
+
+	if (!cs->slots && index_build(cs)) {
+		/* No memory for the index: a scan finds it too. */
+		for (size_t i = 0; i < cs->n_files; i++)
+			if (cs->files[i].path && strcmp(cs->files[i].path, path) == 0)
+				return &cs->files[i];
+		return NULL;
+	}
+	slot = index_slot(cs, path);
+	return slot ? &cs->files[*slot - 1] : NULL;
 }
 
 static void log_diags(const struct config_diags *d)
@@ -312,6 +376,10 @@ int confstore_put(struct confstore *cs, const char *name, const char *text, size
 		f->path = n;
 		f->external = true;
 		config_init(&f->good);
+		if (cs->slots && (cs->slots_used + 1) * 2 > cs->slots_cap)
+			index_drop(cs); /* rebuilt larger by the next look-up */
+		if (cs->slots)
+			index_insert(cs, cs->n_files - 1);
 	}
 	/* No cache: the source lists everything again after a restart. */
 	*changed = entry_parse(f, text, len, 0, NULL);
@@ -334,6 +402,13 @@ void confstore_drop(struct confstore *cs, const char *name, bool *changed)
 		return;
 	*changed = f->has_good;
 	pr_info("%s: removed; its objects are withdrawn", name);
+	if (cs->slots) {
+		size_t last = cs->n_files - 1;
+
+		*index_slot(cs, f->path) = CONFSTORE_SLOT_GONE;
+		if (f != &cs->files[last])
+			*index_slot(cs, cs->files[last].path) = (uint32_t)(f - cs->files) + 1;
+	}
 	file_free(f);
 	*f = cs->files[--cs->n_files];
 }
@@ -412,6 +487,7 @@ int confstore_reload(struct confstore *cs, const char *dir, bool *changed)
 	free(cs->dirs);
 	cs->files = files;
 	cs->n_files = k;
+	index_drop(cs); /* positions in the old array */
 	cs->dirs = sc.dirs;
 	cs->n_dirs = sc.n_dirs;
 	sc.dirs = NULL;
@@ -632,5 +708,6 @@ void confstore_free(struct confstore *cs)
 	free(cs->dir);
 	free(cs->owners);
 	config_diags_free(&cs->dups);
+	index_drop(cs);
 	memset(cs, 0, sizeof(*cs));
 }

@@ -45,6 +45,14 @@ struct confstore {
 	size_t n_owners;
 	struct confstore_owner *owners;
 	struct config_diags dups;
+	/*
+	 * Entry names to their place in @files, built when first needed (the Kubernetes source
+	 * puts tens of thousands of entries, each looked up by name): open addressing over a
+	 * power of two, at most half full; a slot holds 0 (free), CONFSTORE_SLOT_GONE or the
+	 * position plus one.
+	 */
+	uint32_t *slots;
+	size_t slots_cap, slots_used;
 };
 
 struct confstore_owner {
