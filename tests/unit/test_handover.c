@@ -637,7 +637,9 @@ static void test_ho_port_mismatch(void **state)
 	join(t);
 	assert_int_equal(t->give_ret, 0);
 	assert_int_equal(t->give_session, -1);
-	assert_non_null(strstr(t->give_why, "successor to serve"));
+	/* It went away after the listeners: while the pods' were sent, or after. */
+	if (!strstr(t->give_why, "successor to serve") && !strstr(t->give_why, "the pods'"))
+		fail_msg("the predecessor's reason: \"%s\"", t->give_why);
 	assert_int_equal(count_fds(), before);
 	for (int i = 0; i < HO__COUNT; i++)
 		assert_int_equal(accepting(t->fds[i]), 1);
@@ -688,7 +690,9 @@ static void test_ho_successor_gives_up(void **state)
 	join(t);
 	assert_int_equal(t->give_ret, 0);
 	assert_int_equal(t->give_session, -1);
-	assert_non_null(strstr(t->give_why, "successor to serve"));
+	/* It went away after the listeners: while the pods' were sent, or after. */
+	if (!strstr(t->give_why, "successor to serve") && !strstr(t->give_why, "the pods'"))
+		fail_msg("the predecessor's reason: \"%s\"", t->give_why);
 	for (int i = 0; i < HO__COUNT; i++)
 		assert_int_equal(accepting(t->fds[i]), 1);
 	c = tcp_connect(t->ports[HO_OUTBOUND]);
