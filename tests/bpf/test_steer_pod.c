@@ -5,7 +5,8 @@
  * eth0, runs over crafted packets with BPF_PROG_TEST_RUN, where an assignment shows as
  * DROP_ASSIGN_FAILED (test_run is no tc ingress hook); it is also attached to lo's ingress of the
  * private netns for one case, where its assignment succeeds and a real connection lands on the
- * listener. The node program's leaving in-pod pods alone is checked here too.
+ * listener. The node program's leaving in-pod pods alone is checked here too. tc_pod_egress, at
+ * egress on the pod's eth0, runs over crafted packets against sockets of the private netns.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +14,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -22,6 +25,7 @@
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <linux/if_ether.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -38,9 +42,16 @@ struct pod_fixture {
 	int lo_ifindex; /* > 0 while tc_pod is attached to lo's ingress */
 	int pod_lfd;	/* the in-pod cases' listener */
 	int hbone_lfd;	/* the real-hook case's 15008 listener */
+	/* tc_pod_egress cases */
+	int app_lfd;		       /* the pod's application, listening */
+	uint16_t app_port;	       /* its port, host order */
+	int proxy_fd;		       /* the ztunnel's transparent socket to it */
+	struct sockaddr_in proxy_addr; /* that socket's (foreign) local address */
+	int wild_lfd;		       /* a wildcard transparent listener */
 };
 
-static struct pod_fixture fx = {.pod_lfd = -1, .hbone_lfd = -1};
+static struct pod_fixture fx = {
+    .pod_lfd = -1, .hbone_lfd = -1, .app_lfd = -1, .proxy_fd = -1, .wild_lfd = -1};
 
 /* A half-done setup is torn down here: cmocka skips the group teardown when setup fails. */
 static int group_setup(void **state)
@@ -367,6 +378,20 @@ static void test_node_leaves_inpod_alone(void **state)
 	steer_fixture_expect(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
 }
 
+#define FWMARK_ACCEPT "/proc/sys/net/ipv4/tcp_fwmark_accept"
+
+static int write_sysctl(const char *path, const char *v)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, v, strlen(v));
+	close(fd);
+	return n == (ssize_t)strlen(v) ? 0 : -1;
+}
+
 /* 127.0.0.2 stands for an in-pod pod when tc_pod runs on lo's ingress. */
 #define LO_POD_IP "127.0.0.2"
 
@@ -427,16 +452,18 @@ static int pod_hook_teardown(void **state)
 		close(fx.hbone_lfd);
 	fx.hbone_lfd = -1;
 	datapath_del_workload(steer_fx.dp, harness_ip4(LO_POD_IP));
+	if (write_sysctl(FWMARK_ACCEPT, "0"))
+		err = -1;
 	return pod_case_teardown(state) || err ? -1 : 0;
 }
 
 /*
  * tc_pod on a real ingress hook (lo of the private netns, 127.0.0.2 as the pod): the SYN is
  * assigned to the listener in inpod_socks, the rest of the flow finds its socket by the ordinary
- * look-up, and the accepted socket has the original destination as its local address. The pod
- * netns runs tcp_fwmark_accept (userspace/agent/inpod.h), so the accepted socket carries the
- * SYN's mark: it must be none, or its answers would follow the fwmark route to lo. HBONE reaches
- * its own listener without assignment.
+ * look-up, and the accepted socket has the original destination as its local address. The SYN
+ * is not marked: tcp_fwmark_accept is turned on for this case so that a mark would show on the
+ * accepted socket (the agent leaves it off; where it is on, a marked SYN would mark the answers,
+ * and the fwmark route would send them to lo). HBONE reaches its own listener without assignment.
  */
 static void test_pod_assigns_on_real_hook(void **state)
 {
@@ -447,13 +474,10 @@ static void test_pod_assigns_on_real_hook(void **state)
 	uint64_t before[AMBIT_REASON__COUNT];
 	struct sockaddr_in peer, local, client;
 	socklen_t alen = sizeof(local);
-	int fwfd = open("/proc/sys/net/ipv4/tcp_fwmark_accept", O_WRONLY | O_CLOEXEC);
 	int cfd, afd;
 	char c = 0;
 
-	assert_true(fwfd >= 0);
-	assert_int_equal(write(fwfd, "1", 1), 1);
-	close(fwfd);
+	assert_int_equal(write_sysctl(FWMARK_ACCEPT, "1"), 0);
 	fx.hbone_lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fx.hbone_lfd >= 0);
 	assert_int_equal(bind(fx.hbone_lfd, (struct sockaddr *)&hbone, sizeof(hbone)), 0);
@@ -506,6 +530,200 @@ static void test_pod_assigns_on_real_hook(void **state)
 	expect_moved(before, AMBIT_DROP_NO_PROXY, 1, AMBIT_ASSIGN_INBOUND, 0);
 }
 
+/*
+ * ---- tc_pod_egress: the return path of the ztunnel's connections to its pod ----
+ * The ztunnel connects to the pod from inside the pod's netns with the client's address
+ * (IP_TRANSPARENT), so the pod's answers are routed out of eth0; tc_pod_egress there sends a
+ * packet that a socket of the netns receives (not a listener) to lo's ingress, MACs zeroed and
+ * marked for the pod's fwmark route (KERNEL_NOTES.md, mechanism 4).
+ */
+
+#define CLIENT_IP "10.77.0.9" /* the client the ztunnel impersonates: no address of this netns */
+
+/*
+ * The ztunnel's connection to @ip:@port as it opens one in a pod's netns: IP_TRANSPARENT, from
+ * CLIENT_IP (a port the kernel picks), nonblocking. Its socket; its local address into *@local.
+ */
+static int transparent_connect(const char *ip, uint16_t port, struct sockaddr_in *local)
+{
+	struct sockaddr_in from = harness_sin(CLIENT_IP, 0), to = harness_sin(ip, port);
+	socklen_t alen = sizeof(*local);
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)), 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), -1);
+	assert_int_equal(errno, EINPROGRESS);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)local, &alen), 0);
+	return fd;
+}
+
+/*
+ * Runs @s through tc_pod_egress. A packet that passes leaves as it came, unmarked, and no counter
+ * moves; one sent to the proxy has both MACs zeroed and nothing else changed, the mark, and
+ * return_to_proxy moved by one. test_run reports the redirect as the verdict (TC_ACT_REDIRECT)
+ * without performing it.
+ */
+static void expect_egress(const struct steer_pkt *s, bool to_proxy)
+{
+	uint8_t in[128];
+	size_t len = steer_fixture_build(in, sizeof(in), s);
+	struct steer_out out;
+
+	steer_fixture_expect_prog(steer_fx.pod_egress_prog_fd, s, 0,
+				  to_proxy ? TC_ACT_REDIRECT : TC_ACT_OK,
+				  to_proxy ? AMBIT_RETURN_TO_PROXY : AMBIT_REASON__COUNT, &out);
+	assert_int_equal(out.len, len);
+	assert_int_equal(out.mark, to_proxy ? AMBIT_SKB_MARK : 0);
+	if (to_proxy)
+		memset(in, 0, 2 * ETH_ALEN);
+	assert_memory_equal(out.data, in, len);
+}
+
+/*
+ * The test_run cases' sockets in the private netns: an "app" listening on 127.0.0.1, and the
+ * ztunnel's transparent socket from CLIENT_IP connecting to it. No route leads to CLIENT_IP, so
+ * the app's SYN-ACK goes nowhere and that socket stays in SYN-SENT, the state in which the
+ * SYN-ACK, the first packet tc_pod_egress must return, finds it.
+ */
+static int egress_case_setup(void **state)
+{
+	fx.app_lfd = steer_fixture_listener(&fx.app_port);
+	fx.proxy_fd = transparent_connect("127.0.0.1", fx.app_port, &fx.proxy_addr);
+	return 0;
+}
+
+static int egress_case_teardown(void **state)
+{
+	if (fx.proxy_fd >= 0)
+		close(fx.proxy_fd);
+	if (fx.app_lfd >= 0)
+		close(fx.app_lfd);
+	if (fx.wild_lfd >= 0)
+		close(fx.wild_lfd);
+	fx.proxy_fd = fx.app_lfd = fx.wild_lfd = -1;
+	return 0;
+}
+
+#define egress_case(f) cmocka_unit_test_setup_teardown(f, egress_case_setup, egress_case_teardown)
+
+/* The app's answer to the ztunnel's socket: 127.0.0.1:app -> CLIENT_IP:proxy, a SYN-ACK. */
+static struct steer_pkt answer_to_proxy(void)
+{
+	struct steer_pkt s = steer_fixture_flow("127.0.0.1", CLIENT_IP);
+
+	s.sport = fx.app_port;
+	s.dport = ntohs(fx.proxy_addr.sin_port);
+	s.tcp_flags = TH_SYN | TH_ACK;
+	return s;
+}
+
+/*
+ * A packet of the ztunnel's flow is returned (any flags: the socket decides), until the socket is
+ * gone; the MACs, the mark and the counter are checked by expect_egress.
+ */
+static void test_pod_egress_returns_proxy_flow(void **state)
+{
+	struct steer_pkt s = answer_to_proxy();
+
+	expect_egress(&s, true);
+	s.tcp_flags = TH_ACK | TH_PUSH;
+	expect_egress(&s, true);
+	s.tcp_flags = TH_FIN | TH_ACK;
+	expect_egress(&s, true);
+	close(fx.proxy_fd);
+	fx.proxy_fd = -1;
+	expect_egress(&s, false);
+	assert_string_equal(ambit_reason_name(AMBIT_RETURN_TO_PROXY), "return_to_proxy");
+}
+
+/*
+ * Everything else leaves untouched and uncounted: what is not IPv4 TCP, what cannot be parsed, and
+ * TCP no socket receives; each with the proxy flow's addresses and ports where it has any, so
+ * only the check that lets it pass keeps it from being returned.
+ */
+static void test_pod_egress_passes_others(void **state)
+{
+	struct steer_pkt s = answer_to_proxy();
+	struct steer_pkt t;
+
+	t = s;
+	t.protocol = IPPROTO_UDP;
+	expect_egress(&t, false);
+	t = s;
+	t.eth_proto = ETH_P_IPV6;
+	expect_egress(&t, false);
+	t.eth_proto = ETH_P_ARP;
+	expect_egress(&t, false);
+	/* Cut inside the TCP header, past the ports and the data offset; before them. */
+	t = s;
+	t.truncate = ETH_HLEN + 20 + 14;
+	expect_egress(&t, false);
+	t.truncate = ETH_HLEN + 20 + 8;
+	expect_egress(&t, false);
+	/* Options claimed past the data; an IP header shorter than 20 bytes. */
+	t = s;
+	t.ihl = 8;
+	t.truncate = ETH_HLEN + 20 + 8;
+	expect_egress(&t, false);
+	t.ihl = 4;
+	t.truncate = 0;
+	expect_egress(&t, false);
+	/* A later fragment: its first bytes are payload, whatever they look like. */
+	t = s;
+	t.frag_off = 185;
+	expect_egress(&t, false);
+	/* No socket has these: another port on either side, another client, another server. */
+	t = s;
+	t.dport = (uint16_t)(s.dport + 1);
+	expect_egress(&t, false);
+	t = s;
+	t.sport = (uint16_t)(s.sport + 1);
+	expect_egress(&t, false);
+	t = s;
+	t.daddr = "10.77.0.10";
+	expect_egress(&t, false);
+	t = s;
+	t.saddr = INPOD_IP;
+	expect_egress(&t, false);
+	/* The flow itself, to show the others were not returned for a broken socket look-up. */
+	expect_egress(&s, true);
+}
+
+/*
+ * A listener only ever matches a packet that opens a flow: the pod's own connections out, which
+ * must leave. The app's listener (a new flow to 127.0.0.1:app), and a transparent wildcard one as
+ * the ztunnel's 15008 in the pod, which any destination on its port matches (the pod's HBONE to
+ * another pod).
+ */
+static void test_pod_egress_listener_passes(void **state)
+{
+	struct sockaddr_in any = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(any);
+	struct steer_pkt s = steer_fixture_flow(CLIENT_IP, "127.0.0.1");
+	int one = 1;
+
+	s.sport = (uint16_t)(ntohs(fx.proxy_addr.sin_port) + 1);
+	s.dport = fx.app_port;
+	expect_egress(&s, false);
+	s.tcp_flags = TH_ACK;
+	expect_egress(&s, false);
+
+	fx.wild_lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fx.wild_lfd >= 0);
+	assert_int_equal(setsockopt(fx.wild_lfd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)), 0);
+	assert_int_equal(bind(fx.wild_lfd, (struct sockaddr *)&any, sizeof(any)), 0);
+	assert_int_equal(listen(fx.wild_lfd, 8), 0);
+	assert_int_equal(getsockname(fx.wild_lfd, (struct sockaddr *)&any, &alen), 0);
+	s = steer_fixture_flow(INPOD_IP, "10.9.0.1");
+	s.dport = ntohs(any.sin_port);
+	expect_egress(&s, false);
+	s.tcp_flags = TH_ACK;
+	expect_egress(&s, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -520,6 +738,9 @@ int main(void)
 	    pod_case(test_node_leaves_inpod_alone),
 	    cmocka_unit_test_setup_teardown(test_pod_assigns_on_real_hook, pod_case_setup,
 					    pod_hook_teardown),
+	    egress_case(test_pod_egress_returns_proxy_flow),
+	    egress_case(test_pod_egress_passes_others),
+	    egress_case(test_pod_egress_listener_passes),
 	};
 
 	if (geteuid() != 0) {

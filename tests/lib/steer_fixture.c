@@ -110,7 +110,9 @@ size_t steer_fixture_build(uint8_t *buf, size_t cap, const struct steer_pkt *s)
 	size_t l3 = sizeof(struct ethhdr);
 	size_t l4 = l3 + ihl * 4u;
 	size_t len = l4 + (s->protocol == IPPROTO_TCP ? sizeof(struct tcphdr) : 8);
-	struct ethhdr eth = {.h_proto = htons(s->eth_proto ? s->eth_proto : ETH_P_IP)};
+	struct ethhdr eth = {.h_dest = {0x02, 0, 0, 0, 0, 0xd0},
+			     .h_source = {0x02, 0, 0, 0, 0, 0x5c},
+			     .h_proto = htons(s->eth_proto ? s->eth_proto : ETH_P_IP)};
 	struct iphdr ip = {.version = 4, .ihl = ihl, .ttl = 64, .protocol = s->protocol};
 
 	assert_true(len <= cap);

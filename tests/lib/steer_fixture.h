@@ -74,8 +74,8 @@ struct steer_pkt {
 struct steer_pkt steer_fixture_flow(const char *saddr, const char *daddr);
 
 /*
- * Builds Ethernet + IPv4 (+ options) + TCP (or 8 bytes of UDP) of @s into @buf (@cap bytes);
- * returns its length.
+ * Builds Ethernet (both MACs set) + IPv4 (+ options) + TCP (or 8 bytes of UDP) of @s into @buf
+ * (@cap bytes); returns its length.
  */
 size_t steer_fixture_build(uint8_t *buf, size_t cap, const struct steer_pkt *s);
 
