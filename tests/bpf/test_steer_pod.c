@@ -6,7 +6,9 @@
  * DROP_ASSIGN_FAILED (test_run is no tc ingress hook); it is also attached to lo's ingress of the
  * private netns for one case, where its assignment succeeds and a real connection lands on the
  * listener. The node program's leaving in-pod pods alone is checked here too. tc_pod_egress, at
- * egress on the pod's eth0, runs over crafted packets against sockets of the private netns.
+ * egress on the pod's eth0, runs over crafted packets against sockets of the private netns, and
+ * on a veth there, with the agent's set-up of a pod's netns (netsetup.c, datapath_attach_tc_pod),
+ * for the return path of the ztunnel's spoofed-source connections.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,7 @@
 
 #include "ambit/datapath.h"
 #include "ambit/log.h"
+#include "netsetup.h"
 #include "steer.skel.h"
 #include "../lib/harness.h"
 #include "../lib/steer_fixture.h"
@@ -48,6 +51,8 @@ struct pod_fixture {
 	int proxy_fd;		       /* the ztunnel's transparent socket to it */
 	struct sockaddr_in proxy_addr; /* that socket's (foreign) local address */
 	int wild_lfd;		       /* a wildcard transparent listener */
+	int eth0_ifindex;	       /* the pod's eth0 of the real-path case */
+	bool veth_made;
 };
 
 static struct pod_fixture fx = {
@@ -392,6 +397,19 @@ static int write_sysctl(const char *path, const char *v)
 	return n == (ssize_t)strlen(v) ? 0 : -1;
 }
 
+static int read_sysctl(const char *path)
+{
+	char buf[16] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n > 0);
+	return atoi(buf);
+}
+
 /* 127.0.0.2 stands for an in-pod pod when tc_pod runs on lo's ingress. */
 #define LO_POD_IP "127.0.0.2"
 
@@ -560,6 +578,21 @@ static int transparent_connect(const char *ip, uint16_t port, struct sockaddr_in
 	return fd;
 }
 
+/* Whether the connect of @fd completed within @ms; if so @fd is made blocking, 2 s to read. */
+static bool connected_within(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	struct timeval tv = {.tv_sec = 2};
+	socklen_t len = sizeof(int);
+	int err = -1;
+
+	if (poll(&p, 1, ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || err)
+		return false;
+	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	return true;
+}
+
 /*
  * Runs @s through tc_pod_egress. A packet that passes leaves as it came, unmarked, and no counter
  * moves; one sent to the proxy has both MACs zeroed and nothing else changed, the mark, and
@@ -724,6 +757,162 @@ static void test_pod_egress_listener_passes(void **state)
 	expect_egress(&s, false);
 }
 
+#define ETH0 "ambit-eth0" /* the pod's eth0, in the private netns */
+#define ETH0_PEER "ambit-eth0p"
+#define GATEWAY_IP "10.1.0.1"
+
+static int egress_net_teardown(void **state);
+
+/*
+ * The pod's side of a bridge CNI in the private netns: ETH0 a veth holding INPOD_IP/24 with the
+ * default route via GATEWAY_IP, whose MAC is static and no interface's, so whatever leaves ETH0
+ * is dropped at its peer (PACKET_OTHERHOST) and nothing comes back but through lo. "all" values
+ * a new netns inherits from the host are set, so that only lo's own accept_local counts and a
+ * packet routed to ETH0 from lo is not forwarded. A half-done set-up is undone here: cmocka runs
+ * no teardown after a failed setup.
+ */
+static int egress_net_setup(void **state)
+{
+	fx.veth_made = true;
+	if (harness_sh("ip link add %s type veth peer name %s", ETH0, ETH0_PEER) ||
+	    harness_sh("ip addr add %s/24 dev %s", INPOD_IP, ETH0) ||
+	    harness_sh("ip link set %s up && ip link set %s up", ETH0, ETH0_PEER) ||
+	    harness_sh("ip neigh replace %s lladdr 02:00:00:00:00:01 dev %s nud permanent",
+		       GATEWAY_IP, ETH0) ||
+	    harness_sh("ip route add default via %s dev %s", GATEWAY_IP, ETH0) ||
+	    write_sysctl("/proc/sys/net/ipv4/conf/all/accept_local", "0") ||
+	    write_sysctl("/proc/sys/net/ipv4/conf/all/forwarding", "0") ||
+	    (fx.eth0_ifindex = (int)if_nametoindex(ETH0)) <= 0) {
+		fprintf(stderr, "test_steer_pod: the pod's eth0: %s\n", strerror(errno));
+		egress_net_teardown(state);
+		return -1;
+	}
+	return 0;
+}
+
+/* Undoes what the agent set (with its own functions) and the veth, with its routes and tc. */
+static int egress_net_teardown(void **state)
+{
+	int err = 0;
+
+	egress_case_teardown(state);
+	if (fx.veth_made && harness_sh("ip link del %s", ETH0))
+		err = -1;
+	fx.veth_made = false;
+	fx.eth0_ifindex = 0;
+	if (netsetup_policy_routing_remove() || netsetup_lo_accept_local(false))
+		err = -1;
+	return err;
+}
+
+/* What moved in the counters since @before, into @moved. */
+static void counters_moved(const uint64_t *before, uint64_t *moved)
+{
+	assert_int_equal(datapath_read_counters(steer_fx.dp, moved), 0);
+	for (unsigned int i = 0; i < AMBIT_REASON__COUNT; i++)
+		moved[i] -= before[i];
+}
+
+/*
+ * The ztunnel's connection from CLIENT_IP to a new app listener on INPOD_IP: its socket when it
+ * is up within @ms (the app's side accepted into *@afd), else -1 after checking that the app
+ * never got it.
+ */
+static int proxy_connect(int ms, int *afd)
+{
+	struct sockaddr_in peer, local;
+	socklen_t alen = sizeof(local);
+	int fd;
+
+	*afd = -1;
+	if (fx.app_lfd >= 0)
+		close(fx.app_lfd);
+	fx.app_lfd = harness_listen(INPOD_IP, &fx.app_port);
+	fd = transparent_connect(INPOD_IP, fx.app_port, &fx.proxy_addr);
+	if (!connected_within(fd, ms)) {
+		close(fd);
+		assert_int_equal(harness_accept_within(fx.app_lfd, 0, &peer), -1);
+		return -1;
+	}
+	*afd = harness_accept_within(fx.app_lfd, 2000, &peer);
+	assert_true(*afd >= 0);
+	/* The app sees the client, as it would without the mesh; the ztunnel spoke to the pod. */
+	assert_int_equal(peer.sin_addr.s_addr, harness_ip4(CLIENT_IP));
+	assert_int_equal(peer.sin_port, fx.proxy_addr.sin_port);
+	assert_int_equal(getsockname(*afd, (struct sockaddr *)&local, &alen), 0);
+	assert_int_equal(local.sin_addr.s_addr, harness_ip4(INPOD_IP));
+	assert_int_equal(ntohs(local.sin_port), fx.app_port);
+	return fd;
+}
+
+/*
+ * The real return path, with the agent's own set-up of a pod's netns: accept_local on lo
+ * (netsetup_lo_accept_local, over rtnetlink), the fwmark policy route (netsetup_policy_routing)
+ * and the in-pod programs on eth0 (datapath_attach_tc_pod). The app's SYN-ACK and data to the
+ * ztunnel's spoofed-source socket come back through lo and the connection carries data both
+ * ways. Without the program, with it but accept_local off, and with both but without the route,
+ * the connect does not complete: each is needed.
+ */
+static void test_pod_egress_real_return_path(void **state)
+{
+	uint64_t before[AMBIT_REASON__COUNT], moved[AMBIT_REASON__COUNT];
+	struct steer_pkt s;
+	char buf[8] = "";
+	int pfd, afd;
+
+	assert_int_equal(netsetup_lo_accept_local(true), 0);
+	assert_int_equal(read_sysctl("/proc/sys/net/ipv4/conf/lo/accept_local"), 1);
+	assert_int_equal(netsetup_policy_routing(), 0);
+
+	/* Negative control: the SYN-ACK leaves by eth0 and is lost; nothing was returned. */
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	assert_int_equal(proxy_connect(500, &afd), -1);
+	counters_moved(before, moved);
+	assert_int_equal(moved[AMBIT_RETURN_TO_PROXY], 0);
+
+	assert_int_equal(datapath_attach_tc_pod(steer_fx.dp, fx.eth0_ifindex), 0);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	pfd = proxy_connect(2000, &afd);
+	assert_true(pfd >= 0);
+	assert_int_equal(write(pfd, "ping", 4), 4);
+	assert_int_equal(read(afd, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(write(afd, "pong", 4), 4);
+	assert_int_equal(read(pfd, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "pong", 4);
+	/* At least the SYN-ACK and the "pong" came back through the program; nothing dropped. */
+	counters_moved(before, moved);
+	assert_true(moved[AMBIT_RETURN_TO_PROXY] >= 2);
+	for (unsigned int i = 0; i < AMBIT_REASON__COUNT; i++) {
+		if (ambit_reason_is_drop(i) && moved[i])
+			fail_msg("counter %s moved", ambit_reason_name(i));
+	}
+	/* The established flow's packets are returned too (test_run, its tuple). */
+	s = steer_fixture_flow(INPOD_IP, CLIENT_IP);
+	s.sport = fx.app_port;
+	s.dport = ntohs(fx.proxy_addr.sin_port);
+	s.tcp_flags = TH_ACK | TH_PUSH;
+	expect_egress(&s, true);
+	close(afd);
+	close(pfd);
+
+	/* accept_local off: returned, then dropped on lo as a martian (the pod's own source). */
+	assert_int_equal(netsetup_lo_accept_local(false), 0);
+	assert_int_equal(read_sysctl("/proc/sys/net/ipv4/conf/lo/accept_local"), 0);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	assert_int_equal(proxy_connect(500, &afd), -1);
+	counters_moved(before, moved);
+	assert_true(moved[AMBIT_RETURN_TO_PROXY] >= 1);
+	assert_int_equal(netsetup_lo_accept_local(true), 0);
+
+	/* Without the fwmark route a foreign destination on lo is not local: not delivered. */
+	assert_int_equal(netsetup_policy_routing_remove(), 0);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	assert_int_equal(proxy_connect(500, &afd), -1);
+	counters_moved(before, moved);
+	assert_true(moved[AMBIT_RETURN_TO_PROXY] >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -741,6 +930,8 @@ int main(void)
 	    egress_case(test_pod_egress_returns_proxy_flow),
 	    egress_case(test_pod_egress_passes_others),
 	    egress_case(test_pod_egress_listener_passes),
+	    cmocka_unit_test_setup_teardown(test_pod_egress_real_return_path, egress_net_setup,
+					    egress_net_teardown),
 	};
 
 	if (geteuid() != 0) {

@@ -141,6 +141,20 @@ void harness_link_up_lo(void)
 	close(fd);
 }
 
+int harness_sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(cmd))
+		return -1;
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 struct tls_ctx *harness_issue_ctx(struct ambit_ca *ca, const char *id, bool server)
 {
 	struct ca_issued is;

@@ -55,4 +55,7 @@ int harness_pod_a_connect(int orig_fd, uint16_t outbound_port, const char *ip, u
 /* Brings "lo" up in the current netns (a fresh netns starts with it down). */
 void harness_link_up_lo(void);
 
+/* Runs the command @fmt formats with sh -c (stdout and stderr as ours): 0 when it exits 0. */
+int harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif
