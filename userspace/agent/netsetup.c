@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * The netns set-up the data path relies on, over rtnetlink with libmnl in the calling thread's
+ * netns: no ip(8) to spawn (the image holds only ambit's binaries), no /proc/sys to write (a
+ * container has it read-only).
+ */
 #include <errno.h>
-#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <sys/socket.h>
+#include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
 #include <linux/if_link.h>
 #include <linux/ip.h>
 #include <linux/rtnetlink.h>
@@ -20,116 +23,143 @@
 #include "ambit/log.h"
 #include "netsetup.h"
 
-extern char **environ;
+#define LOOPBACK_IFINDEX 1
 
-/* Runs argv (PATH lookup, no shell); captures up to @outlen-1 bytes of stdout if @out. */
-static int run(char *const argv[], char *out, size_t outlen)
+/*
+ * Sends the request @nlh (NLM_F_ACK is added) on a fresh rtnetlink socket and runs @cb (may be
+ * NULL) on its answers until the kernel's acknowledgement. 0, or the kernel's -errno.
+ */
+static int nl_request(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
-	posix_spawn_file_actions_t fa;
-	size_t got = 0;
-	int pfd[2], status, err;
-	pid_t pid;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	unsigned int portid;
+	int ret;
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
+	if (!nl)
 		return -errno;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
-	/* Queries report "absent" on stderr (e.g. a table that does not exist yet): not news. */
-	if (out)
-		posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
-	if (err) {
-		close(pfd[0]);
-		return -err;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = 1;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto out;
 	}
 	for (;;) {
-		char sink[256];
-		char *dst = out && got + 1 < outlen ? out + got : sink;
-		size_t room = out && got + 1 < outlen ? outlen - 1 - got : sizeof(sink);
-		ssize_t n = read(pfd[0], dst, room);
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+		if (n < 0) {
+			ret = -errno;
 			break;
-		if (dst != sink)
-			got += (size_t)n;
+		}
+		ret = mnl_cb_run(buf, (size_t)n, 1, portid, cb, data);
+		if (ret <= MNL_CB_STOP) {
+			ret = ret == MNL_CB_ERROR ? -errno : 0;
+			break;
+		}
 	}
-	close(pfd[0]);
-	if (out && outlen)
-		out[got] = '\0';
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return -EIO;
-	return 0;
+out:
+	mnl_socket_close(nl);
+	return ret;
+}
+
+/*
+ * The rule's priority: fixed, so the kernel finds an identical rule (EEXIST) rather than adding
+ * one more at the next free priority; 32765 is where a rule without one lands below the main
+ * table's 32766, so a node set up by an agent that let the kernel choose has it there too.
+ */
+#define RULE_PRIORITY 32765
+
+/*
+ * The fwmark rule: `ip rule add priority RULE_PRIORITY fwmark AMBIT_SKB_MARK lookup
+ * AMBIT_ROUTE_TABLE`; without @prio (a delete), whatever its priority.
+ */
+static struct nlmsghdr *rule_msg(char *buf, uint16_t type, uint16_t flags, bool prio)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = AF_INET;
+	frh->action = FR_ACT_TO_TBL;
+	frh->table = AMBIT_ROUTE_TABLE;
+	mnl_attr_put_u32(nlh, FRA_FWMARK, AMBIT_SKB_MARK);
+	mnl_attr_put_u32(nlh, FRA_FWMASK, 0xffffffff);
+	mnl_attr_put_u32(nlh, FRA_TABLE, AMBIT_ROUTE_TABLE);
+	if (prio)
+		mnl_attr_put_u32(nlh, FRA_PRIORITY, RULE_PRIORITY);
+	return nlh;
+}
+
+/* Its table's one route: `local 0.0.0.0/0 dev lo table AMBIT_ROUTE_TABLE`. */
+static struct nlmsghdr *route_msg(char *buf, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_table = AMBIT_ROUTE_TABLE;
+	rtm->rtm_protocol = RTPROT_BOOT;
+	rtm->rtm_scope = RT_SCOPE_HOST;
+	rtm->rtm_type = RTN_LOCAL;
+	mnl_attr_put_u32(nlh, RTA_OIF, LOOPBACK_IFINDEX);
+	mnl_attr_put_u32(nlh, RTA_TABLE, AMBIT_ROUTE_TABLE);
+	return nlh;
 }
 
 int netsetup_policy_routing(void)
 {
-	char mark[16], table[16], out[4096];
-	char *show_rule[] = {"ip", "-4", "rule", "show", "fwmark", mark, "lookup", table, NULL};
-	char *add_rule[] = {"ip", "-4", "rule", "add", "fwmark", mark, "lookup", table, NULL};
-	char *show_route[] = {"ip", "-4", "route", "show", "table", table, "type", "local", NULL};
-	char *add_route[] = {"ip",  "-4", "route", "add", "local", "0.0.0.0/0",
-			     "dev", "lo", "table", table, NULL};
+	char buf[MNL_SOCKET_BUFFER_SIZE];
 	int err;
 
-	snprintf(mark, sizeof(mark), "0x%x", AMBIT_SKB_MARK);
-	snprintf(table, sizeof(table), "%d", AMBIT_ROUTE_TABLE);
-	err = run(show_rule, out, sizeof(out));
-	if (err) {
-		pr_err("ip rule show: %s", strerror(-err));
+	/* EXCL: the kernel says EEXIST for the same rule or route, so restarts add nothing. */
+	err = nl_request(rule_msg(buf, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, true), NULL, NULL);
+	if (err && err != -EEXIST) {
+		pr_err("policy routing: rule fwmark 0x%x lookup %d: %s", AMBIT_SKB_MARK,
+		       AMBIT_ROUTE_TABLE, strerror(-err));
 		return err;
 	}
-	if (!strstr(out, "lookup")) {
-		err = run(add_rule, NULL, 0);
-		if (err) {
-			pr_err("ip rule add fwmark %s lookup %s: %s", mark, table, strerror(-err));
-			return err;
-		}
-		pr_info("policy routing: added rule fwmark %s lookup %s", mark, table);
+	if (!err)
+		pr_debug("policy routing: added rule fwmark 0x%x lookup %d", AMBIT_SKB_MARK,
+			 AMBIT_ROUTE_TABLE);
+	err = nl_request(route_msg(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL), NULL, NULL);
+	if (err && err != -EEXIST) {
+		pr_err("policy routing: local 0.0.0.0/0 dev lo table %d: %s", AMBIT_ROUTE_TABLE,
+		       strerror(-err));
+		return err;
 	}
-	/* ip fails when the table does not exist yet: that just means the route is absent. */
-	if (run(show_route, out, sizeof(out)))
-		out[0] = '\0';
-	if (!strstr(out, "default dev lo") && !strstr(out, "0.0.0.0/0 dev lo")) {
-		err = run(add_route, NULL, 0);
-		if (err) {
-			pr_err("ip route add local 0.0.0.0/0 dev lo table %s: %s", table,
-			       strerror(-err));
-			return err;
-		}
-		pr_info("policy routing: added local 0.0.0.0/0 dev lo table %s", table);
-	}
+	if (!err)
+		pr_debug("policy routing: added local 0.0.0.0/0 dev lo table %d",
+			 AMBIT_ROUTE_TABLE);
 	return 0;
 }
 
 int netsetup_policy_routing_remove(void)
 {
-	char mark[16], table[16], out[4096];
-	char *show_rule[] = {"ip", "-4", "rule", "show", "fwmark", mark, "lookup", table, NULL};
-	char *del_rule[] = {"ip", "-4", "rule", "del", "fwmark", mark, "lookup", table, NULL};
-	char *del_route[] = {"ip",  "-4", "route", "del", "local", "0.0.0.0/0",
-			     "dev", "lo", "table", table, NULL};
-	int err = 0;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int err = 0, n = 0;
 
-	snprintf(mark, sizeof(mark), "0x%x", AMBIT_SKB_MARK);
-	snprintf(table, sizeof(table), "%d", AMBIT_ROUTE_TABLE);
 	/* The rule may have been added more than once by hand: remove every copy. */
-	for (int i = 0; i < 16 && !run(show_rule, out, sizeof(out)) && strstr(out, "lookup"); i++) {
-		err = run(del_rule, NULL, 0);
-		if (err)
-			break;
-	}
-	if (!err)
-		pr_info("policy routing: removed rule fwmark %s lookup %s", mark, table);
-	/* Fails when the route (or the table) is gone already: nothing to do then. */
-	if (!run(del_route, NULL, 0))
-		pr_info("policy routing: removed local 0.0.0.0/0 dev lo table %s", table);
+	while (n < 16 && !(err = nl_request(rule_msg(buf, RTM_DELRULE, 0, false), NULL, NULL)))
+		n++;
+	if (err == -ENOENT)
+		err = 0;
+	if (n)
+		pr_debug("policy routing: removed rule fwmark 0x%x lookup %d", AMBIT_SKB_MARK,
+			 AMBIT_ROUTE_TABLE);
+	/* Gone already (or its table): nothing to do then. */
+	if (!nl_request(route_msg(buf, RTM_DELROUTE, 0), NULL, NULL))
+		pr_debug("policy routing: removed local 0.0.0.0/0 dev lo table %d",
+			 AMBIT_ROUTE_TABLE);
 	return err;
 }
 
@@ -152,57 +182,63 @@ int netsetup_iface_of(uint32_t ip, char *name)
 	return ret;
 }
 
+struct link_info {
+	int *master, *link;
+	char *kind;
+	size_t len;
+};
+
+static int linkinfo_attr(const struct nlattr *a, void *data)
+{
+	struct link_info *li = data;
+
+	if (mnl_attr_get_type(a) == IFLA_INFO_KIND && mnl_attr_validate(a, MNL_TYPE_STRING) >= 0)
+		snprintf(li->kind, li->len, "%s", mnl_attr_get_str(a));
+	return MNL_CB_OK;
+}
+
+static int link_attr(const struct nlattr *a, void *data)
+{
+	struct link_info *li = data;
+
+	switch (mnl_attr_get_type(a)) {
+	case IFLA_MASTER:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			*li->master = (int)mnl_attr_get_u32(a);
+		break;
+	case IFLA_LINK:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			*li->link = (int)mnl_attr_get_u32(a);
+		break;
+	case IFLA_LINKINFO:
+		if (mnl_attr_validate(a, MNL_TYPE_NESTED) >= 0)
+			mnl_attr_parse_nested(a, linkinfo_attr, li);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+static int link_msg(const struct nlmsghdr *nlh, void *data)
+{
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return MNL_CB_OK;
+	return mnl_attr_parse(nlh, sizeof(struct ifinfomsg), link_attr, data);
+}
+
 int netsetup_link_info(int ifindex, int *master, int *link, char *kind, size_t len)
 {
-	struct {
-		struct nlmsghdr nh;
-		struct ifinfomsg ifi;
-	} req = {
-	    .nh = {.nlmsg_len = sizeof(req),
-		   .nlmsg_type = RTM_GETLINK,
-		   .nlmsg_flags = NLM_F_REQUEST},
-	    .ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex},
-	};
-	char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
-	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct link_info li = {master, link, kind, len};
 	struct ifinfomsg *ifi;
-	struct rtattr *rta;
-	ssize_t n;
-	int rlen;
 
 	*master = *link = 0;
 	kind[0] = '\0';
-	if (fd < 0)
-		return -errno;
-	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req) ||
-	    (n = recv(fd, buf, sizeof(buf), 0)) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	close(fd);
-	if (!NLMSG_OK(nh, (size_t)n) || nh->nlmsg_type != RTM_NEWLINK)
-		return -ENODEV;
-	ifi = NLMSG_DATA(nh);
-	rlen = (int)IFLA_PAYLOAD(nh);
-	for (rta = IFLA_RTA(ifi); RTA_OK(rta, rlen); rta = RTA_NEXT(rta, rlen)) {
-		if (rta->rta_type == IFLA_MASTER && RTA_PAYLOAD(rta) >= sizeof(uint32_t))
-			memcpy(master, RTA_DATA(rta), sizeof(*master));
-		if (rta->rta_type == IFLA_LINK && RTA_PAYLOAD(rta) >= sizeof(uint32_t))
-			memcpy(link, RTA_DATA(rta), sizeof(*link));
-		if (rta->rta_type == IFLA_LINKINFO) {
-			struct rtattr *in = RTA_DATA(rta);
-			int ilen = (int)RTA_PAYLOAD(rta);
-
-			for (; RTA_OK(in, ilen); in = RTA_NEXT(in, ilen))
-				if (in->rta_type == IFLA_INFO_KIND)
-					snprintf(kind, len, "%.*s", (int)RTA_PAYLOAD(in),
-						 (const char *)RTA_DATA(in));
-		}
-	}
-	return 0;
+	nlh->nlmsg_type = RTM_GETLINK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	return nl_request(nlh, link_msg, &li);
 }
 
 int netsetup_bridge_port(int ifindex)
@@ -223,39 +259,22 @@ int netsetup_bridge_port(int ifindex)
 
 int netsetup_lo_accept_local(bool on)
 {
-	/* RTM_SETLINK lo, IFLA_AF_SPEC { AF_INET { IFLA_INET_CONF { ACCEPT_LOCAL: 1 } } } */
-	struct {
-		struct nlmsghdr nh;
-		struct ifinfomsg ifi;
-		struct rtattr spec, inet, conf, val;
-		uint32_t one;
-	} req = {
-	    .nh = {.nlmsg_len = sizeof(req),
-		   .nlmsg_type = RTM_SETLINK,
-		   .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK},
-	    .ifi = {.ifi_family = AF_UNSPEC, .ifi_index = 1 /* lo */},
-	    /* Each attribute holds the next: 4 bytes of header each, then the u32. */
-	    .spec = {.rta_len = RTA_LENGTH(3 * sizeof(struct rtattr) + 4),
-		     .rta_type = IFLA_AF_SPEC},
-	    .inet = {.rta_len = RTA_LENGTH(2 * sizeof(struct rtattr) + 4), .rta_type = AF_INET},
-	    .conf = {.rta_len = RTA_LENGTH(sizeof(struct rtattr) + 4), .rta_type = IFLA_INET_CONF},
-	    .val = {.rta_len = RTA_LENGTH(4), .rta_type = IPV4_DEVCONF_ACCEPT_LOCAL},
-	    .one = on,
-	};
-	char buf[1024] __attribute__((aligned(NLMSG_ALIGNTO)));
-	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), err = 0;
-	ssize_t n;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlattr *spec, *inet, *conf;
+	struct ifinfomsg *ifi;
 
-	if (fd < 0)
-		return -errno;
-	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req) ||
-	    (n = recv(fd, buf, sizeof(buf), 0)) < 0)
-		err = -errno;
-	else if (NLMSG_OK(nh, (size_t)n) && nh->nlmsg_type == NLMSG_ERROR)
-		err = ((struct nlmsgerr *)NLMSG_DATA(nh))->error;
-	else
-		err = -EPROTO;
-	close(fd);
-	return err;
+	/* RTM_SETLINK lo, IFLA_AF_SPEC { AF_INET { IFLA_INET_CONF { ACCEPT_LOCAL: @on } } } */
+	nlh->nlmsg_type = RTM_SETLINK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = LOOPBACK_IFINDEX;
+	spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+	inet = mnl_attr_nest_start(nlh, AF_INET);
+	conf = mnl_attr_nest_start(nlh, IFLA_INET_CONF);
+	mnl_attr_put_u32(nlh, IPV4_DEVCONF_ACCEPT_LOCAL, on);
+	mnl_attr_nest_end(nlh, conf);
+	mnl_attr_nest_end(nlh, inet);
+	mnl_attr_nest_end(nlh, spec);
+	return nl_request(nlh, NULL, NULL);
 }

@@ -9,7 +9,7 @@
 /*
  * Ensures `ip rule fwmark AMBIT_SKB_MARK lookup AMBIT_ROUTE_TABLE` and
  * `local 0.0.0.0/0 dev lo table AMBIT_ROUTE_TABLE` exist in the current netns, adding only what
- * is missing so restarts are idempotent. Runs ip(8) without a shell. 0 or -errno.
+ * is missing so restarts are idempotent (rtnetlink, libmnl). 0 or -errno.
  */
 int netsetup_policy_routing(void);
 /* Removes both (an uninstall); what is already gone is no error. 0 or -errno. */
