@@ -594,25 +594,33 @@ static bool connected_within(int fd, int ms)
 }
 
 /*
- * Runs @s through tc_pod_egress. A packet that passes leaves as it came, unmarked, and no counter
+ * Runs @pkt through tc_pod_egress. A packet that passes leaves as it came, unmarked, and no counter
  * moves; one sent to the proxy has both MACs zeroed and nothing else changed, the mark, and
  * return_to_proxy moved by one. test_run reports the redirect as the verdict (TC_ACT_REDIRECT)
  * without performing it.
  */
-static void expect_egress(const struct steer_pkt *s, bool to_proxy)
+static void expect_egress_raw(const uint8_t *pkt, size_t len, bool to_proxy)
 {
-	uint8_t in[128];
-	size_t len = steer_fixture_build(in, sizeof(in), s);
 	struct steer_out out;
+	uint8_t want[128];
 
-	steer_fixture_expect_prog(steer_fx.pod_egress_prog_fd, s, 0,
-				  to_proxy ? TC_ACT_REDIRECT : TC_ACT_OK,
-				  to_proxy ? AMBIT_RETURN_TO_PROXY : AMBIT_REASON__COUNT, &out);
+	assert_true(len <= sizeof(want));
+	memcpy(want, pkt, len);
+	steer_fixture_expect_raw(steer_fx.pod_egress_prog_fd, pkt, len, 0,
+				 to_proxy ? TC_ACT_REDIRECT : TC_ACT_OK,
+				 to_proxy ? AMBIT_RETURN_TO_PROXY : AMBIT_REASON__COUNT, &out);
 	assert_int_equal(out.len, len);
 	assert_int_equal(out.mark, to_proxy ? AMBIT_SKB_MARK : 0);
 	if (to_proxy)
-		memset(in, 0, 2 * ETH_ALEN);
-	assert_memory_equal(out.data, in, len);
+		memset(want, 0, 2 * ETH_ALEN);
+	assert_memory_equal(out.data, want, len);
+}
+
+static void expect_egress(const struct steer_pkt *s, bool to_proxy)
+{
+	uint8_t pkt[128];
+
+	expect_egress_raw(pkt, steer_fixture_build(pkt, sizeof(pkt), s), to_proxy);
 }
 
 /*
@@ -681,10 +689,16 @@ static void test_pod_egress_passes_others(void **state)
 {
 	struct steer_pkt s = answer_to_proxy();
 	struct steer_pkt t;
+	uint8_t pkt[128];
+	size_t len;
 
 	t = s;
 	t.protocol = IPPROTO_UDP;
 	expect_egress(&t, false);
+	/* UDP whose first 20 bytes are the flow's TCP header, to the byte. */
+	len = steer_fixture_build(pkt, sizeof(pkt), &s);
+	pkt[ETH_HLEN + offsetof(struct iphdr, protocol)] = IPPROTO_UDP;
+	expect_egress_raw(pkt, len, false);
 	t = s;
 	t.eth_proto = ETH_P_IPV6;
 	expect_egress(&t, false);
@@ -850,8 +864,9 @@ static int proxy_connect(int ms, int *afd)
  * (netsetup_lo_accept_local, over rtnetlink), the fwmark policy route (netsetup_policy_routing)
  * and the in-pod programs on eth0 (datapath_attach_tc_pod). The app's SYN-ACK and data to the
  * ztunnel's spoofed-source socket come back through lo and the connection carries data both
- * ways. Without the program, with it but accept_local off, and with both but without the route,
- * the connect does not complete: each is needed.
+ * ways, while the pod's own connections out leave by eth0. Without the program, with it but
+ * accept_local off, and with both but without the route, the connect does not complete: each is
+ * needed.
  */
 static void test_pod_egress_real_return_path(void **state)
 {
@@ -887,6 +902,11 @@ static void test_pod_egress_real_return_path(void **state)
 		if (ambit_reason_is_drop(i) && moved[i])
 			fail_msg("counter %s moved", ambit_reason_name(i));
 	}
+	/* The pod's own connection out is not returned: it leaves by eth0 (and is lost there). */
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	assert_int_equal(connect_within("10.77.0.50", 80, 300), -1);
+	counters_moved(before, moved);
+	assert_int_equal(moved[AMBIT_RETURN_TO_PROXY], 0);
 	/* The established flow's packets are returned too (test_run, its tuple). */
 	s = steer_fixture_flow(INPOD_IP, CLIENT_IP);
 	s.sport = fx.app_port;

@@ -161,13 +161,20 @@ int steer_fixture_run(int prog_fd, const void *pkt, size_t len, uint32_t ifindex
 void steer_fixture_expect_prog(int prog_fd, const struct steer_pkt *s, uint32_t ifindex, int action,
 			       enum ambit_reason reason, struct steer_out *out)
 {
-	uint64_t before[AMBIT_REASON__COUNT], after[AMBIT_REASON__COUNT];
 	uint8_t buf[128];
 	size_t len = steer_fixture_build(buf, sizeof(buf), s);
+
+	steer_fixture_expect_raw(prog_fd, buf, len, ifindex, action, reason, out);
+}
+
+void steer_fixture_expect_raw(int prog_fd, const uint8_t *pkt, size_t len, uint32_t ifindex,
+			      int action, enum ambit_reason reason, struct steer_out *out)
+{
+	uint64_t before[AMBIT_REASON__COUNT], after[AMBIT_REASON__COUNT];
 	unsigned int i;
 
 	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
-	assert_int_equal(steer_fixture_run(prog_fd, buf, len, ifindex, out), action);
+	assert_int_equal(steer_fixture_run(prog_fd, pkt, len, ifindex, out), action);
 	assert_int_equal(datapath_read_counters(steer_fx.dp, after), 0);
 	for (i = 0; i < AMBIT_REASON__COUNT; i++) {
 		if (after[i] - before[i] != (i == reason ? 1u : 0u))

@@ -96,6 +96,9 @@ int steer_fixture_run(int prog_fd, const void *pkt, size_t len, uint32_t ifindex
  */
 void steer_fixture_expect_prog(int prog_fd, const struct steer_pkt *s, uint32_t ifindex, int action,
 			       enum ambit_reason reason, struct steer_out *out);
+/* The same with packet @pkt of @len bytes as given. */
+void steer_fixture_expect_raw(int prog_fd, const uint8_t *pkt, size_t len, uint32_t ifindex,
+			      int action, enum ambit_reason reason, struct steer_out *out);
 /* The same for the node program (tc_ingress) and the in-pod one (tc_pod, on POD_ETH0_IFINDEX). */
 void steer_fixture_expect(const struct steer_pkt *s, uint32_t ifindex, int action,
 			  enum ambit_reason reason);
