@@ -227,22 +227,28 @@ static int diff_map(struct agent *a, const char *name, size_t ksz, const struct 
 	return err;
 }
 
-static void apply_services(struct agent *a, const struct desired *next)
+/* False when the services map may now differ from a->applied_svcs. */
+static bool apply_services(struct agent *a, const struct desired *next)
 {
 	struct dp_service_diff sd;
 	struct dp_service *cur, *applied;
 	size_t ncur;
 	int err;
 
-	if (read_services(a, &cur, &ncur)) {
-		pr_err("datapath: cannot read the services map");
-		a->apply_errors++;
-		return;
+	if (a->maps_known) {
+		err = dp_service_diff_compute(a->applied_svcs, a->n_applied_svcs, next->services,
+					      next->n_services, &sd);
+	} else {
+		if (read_services(a, &cur, &ncur)) {
+			pr_err("datapath: cannot read the services map");
+			a->apply_errors++;
+			return false;
+		}
+		err = dp_service_diff_compute(cur, ncur, next->services, next->n_services, &sd);
+		free(cur);
 	}
-	err = dp_service_diff_compute(cur, ncur, next->services, next->n_services, &sd);
-	free(cur);
 	if (err)
-		return;
+		return false;
 	applied = dp_services_dup(next->services, next->n_services);
 	for (size_t i = 0; i < sd.n_set; i++) {
 		const struct dp_service *s = sd.set[i];
@@ -281,18 +287,45 @@ static void apply_services(struct agent *a, const struct desired *next)
 	dp_services_free(a->applied_svcs, a->n_applied_svcs);
 	a->applied_svcs = applied;
 	a->n_applied_svcs = applied ? next->n_services : 0;
+	return applied || !next->n_services;
+}
+
+/* From the map as last applied (@known: cur's entries), else as the kernel holds it. */
+static int diff_from(struct agent *a, bool known, const char *name, size_t ksz,
+		     const struct dp_entry *cur, size_t ncur, const struct dp_entry *want,
+		     size_t nwant, struct dp_diff *d)
+{
+	int err;
+
+	if (!known)
+		return diff_map(a, name, ksz, want, nwant, d);
+	err = dp_diff_compute(cur, ncur, want, nwant, d);
+	if (err)
+		memset(d, 0, sizeof(*d));
+	return err;
+}
+
+void agent_reread_maps(struct agent *a)
+{
+	a->maps_known = false;
 }
 
 static void apply_maps(struct agent *a, const struct desired *next)
 {
+	unsigned int errors = a->apply_errors;
+	bool known = a->maps_known && a->have_cur, ok;
 	struct dp_diff wl, en, ifc;
 	int err;
 
 	/* Values are at most 16 bytes (struct dp_entry.val); keys 4 or 8 (bpf/lib/maps.h). */
 	_Static_assert(sizeof(struct ambit_workload) <= sizeof(((struct dp_entry *)0)->val), "val");
-	diff_map(a, "workloads", 4, next->workloads, next->n_workloads, &wl);
-	diff_map(a, "enrolled_cgrp", 8, next->enrolled, next->n_enrolled, &en);
-	diff_map(a, "pod_ifaces", 4, next->ifaces, next->n_ifaces, &ifc);
+	ok = !diff_from(a, known, "workloads", 4, a->cur.workloads, a->cur.n_workloads,
+			next->workloads, next->n_workloads, &wl);
+	ok &= !diff_from(a, known, "enrolled_cgrp", 8, a->cur.enrolled, a->cur.n_enrolled,
+			 next->enrolled, next->n_enrolled, &en);
+	ok &= !diff_from(a, known, "pod_ifaces", 4, a->cur.ifaces, a->cur.n_ifaces, next->ifaces,
+			 next->n_ifaces, &ifc);
+	a->maps_known = known;
 
 	/* Unenroll first and delete workloads last: capture never points at a missing entry. */
 	for (size_t i = 0; i < en.n_del; i++)
@@ -319,15 +352,18 @@ static void apply_maps(struct agent *a, const struct desired *next)
 		if ((err = datapath_set_enrolled_entry(a->dp, en.set[i].key, &v)))
 			apply_failed(a, "set enrolled cgroup", en.set[i].key, err);
 	}
-	apply_services(a, next);
+	ok &= apply_services(a, next);
 	for (size_t i = 0; i < ifc.n_del; i++)
 		if ((err = datapath_del_iface(a->dp, (int)ifc.del[i])) && err != -ENOENT)
 			apply_failed(a, "delete pod iface", ifc.del[i], err);
 	for (size_t i = 0; i < wl.n_del; i++)
 		if ((err = datapath_del_workload(a->dp, (uint32_t)wl.del[i])) && err != -ENOENT)
 			apply_failed(a, "delete workload", wl.del[i], err);
-	pr_debug("datapath diff: workloads +%zu -%zu, enrolled +%zu -%zu, ifaces +%zu -%zu",
-		 wl.n_set, wl.n_del, en.n_set, en.n_del, ifc.n_set, ifc.n_del);
+	/* next becomes cur: the maps hold it if nothing failed. */
+	a->maps_known = ok && a->apply_errors == errors;
+	pr_debug("datapath diff: workloads +%zu -%zu, enrolled +%zu -%zu, ifaces +%zu -%zu%s",
+		 wl.n_set, wl.n_del, en.n_set, en.n_del, ifc.n_set, ifc.n_del,
+		 known ? "" : " (maps read back)");
 	dp_diff_free(&wl);
 	dp_diff_free(&en);
 	dp_diff_free(&ifc);

@@ -73,6 +73,13 @@ struct agent {
 	bool have_cur;
 	struct dp_service *applied_svcs; /* services as last written (backends known) */
 	size_t n_applied_svcs;
+	/*
+	 * The maps hold exactly cur's entries and applied_svcs (every write of the last apply
+	 * succeeded): the next diff starts from them instead of reading the maps back. Cleared by
+	 * a failure and by agent_reread_maps, so a change made behind the agent's back is undone
+	 * at the periodic resync.
+	 */
+	bool maps_known;
 	int *tc_ifindexes; /* pod veths we attached tc to */
 	size_t n_tc;
 	int uplink_ifindex;
@@ -117,6 +124,8 @@ uint64_t agent_next_version(struct agent *a);
 void agent_restore_version(struct agent *a);
 /* Full reconcile; never fails the process: problems are logged and retried next time. */
 void agent_reconcile(struct agent *a);
+/* The next reconcile diffs against the maps as the kernel holds them (a periodic resync). */
+void agent_reread_maps(struct agent *a);
 /* Certificate renewal only (timer); republishes the snapshot when a certificate changed. */
 void agent_renew_certs(struct agent *a);
 /* The earliest certificate deadline (0: none). */

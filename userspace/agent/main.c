@@ -223,6 +223,7 @@ static void on_trim(struct agent_source *src, uint32_t events)
 static void on_resync(struct agent_source *src, uint32_t events)
 {
 	drain(src->fd);
+	agent_reread_maps(&the_loop->agent);
 	reconcile(the_loop);
 }
 
