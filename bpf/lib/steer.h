@@ -301,8 +301,8 @@ static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
 	if (!sk)
 		return steer_verdict(AMBIT_DROP_NO_PROXY, TC_ACT_SHOT);
 	/*
-	 * No mark: the destination is this netns' own address; a marked SYN would mark the answer
-	 * too where tcp_fwmark_accept is on, and send it to lo.
+	 * No mark: the destination is this netns' own address, local without the fwmark route
+	 * (and where tcp_fwmark_accept is on, a marked SYN would send the answer to lo).
 	 */
 	ret = steer_assign_mark(skb, sk, AMBIT_ASSIGN_INBOUND, false);
 	bpf_sk_release(sk);

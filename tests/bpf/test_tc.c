@@ -16,7 +16,6 @@
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +37,7 @@
 
 #include "ambit/datapath.h"
 #include "ambit/log.h"
-
-/* datapath_open/attach_tc live in the agent, which BPF tests do not link: compile it in. */
+#include "../lib/harness.h"
 
 #define POD_IP "10.201.0.2"
 #define SPOOF_IP "10.201.0.3"
@@ -72,18 +70,6 @@ static uint32_t ip4(const char *s)
 	if (inet_pton(AF_INET, s, &a) != 1)
 		abort();
 	return a.s_addr;
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 static int write_file(const char *path, const char *s)
@@ -227,23 +213,26 @@ static int topology_up(void)
 {
 	const char *pod = fx.pod_ns;
 
-	if (sh("ip link set lo up") || sh("ip link add vh type veth peer name vp") ||
-	    sh("ip link set vp netns %d", (int)fx.pod_pid) || sh("ip link set vh up") ||
-	    sh("ip addr add 169.254.1.1/32 dev lo") || sh("ip route add %s/32 dev vh", POD_IP) ||
-	    sh("ip rule add fwmark %#x lookup %d", AMBIT_SKB_MARK, AMBIT_ROUTE_TABLE) ||
-	    sh("ip route add local 0.0.0.0/0 dev lo table %d", AMBIT_ROUTE_TABLE))
+	if (harness_sh("ip link set lo up") ||
+	    harness_sh("ip link add vh type veth peer name vp") ||
+	    harness_sh("ip link set vp netns %d", (int)fx.pod_pid) ||
+	    harness_sh("ip link set vh up") || harness_sh("ip addr add 169.254.1.1/32 dev lo") ||
+	    harness_sh("ip route add %s/32 dev vh", POD_IP) ||
+	    harness_sh("ip rule add fwmark %#x lookup %d", AMBIT_SKB_MARK, AMBIT_ROUTE_TABLE) ||
+	    harness_sh("ip route add local 0.0.0.0/0 dev lo table %d", AMBIT_ROUTE_TABLE))
 		return -1;
 	if (write_file("/proc/sys/net/ipv4/ip_forward", "1") ||
 	    write_file("/proc/sys/net/ipv4/conf/all/rp_filter", "0") ||
 	    write_file("/proc/sys/net/ipv4/conf/vh/rp_filter", "0") ||
 	    write_file("/proc/sys/net/ipv4/conf/vh/proxy_arp", "1"))
 		return -1;
-	if (sh("nsenter --net=%s ip link set lo up", pod) ||
-	    sh("nsenter --net=%s ip addr add %s/32 dev vp", pod, POD_IP) ||
-	    sh("nsenter --net=%s ip addr add %s/32 dev vp", pod, SPOOF_IP) ||
-	    sh("nsenter --net=%s ip link set vp up", pod) ||
-	    sh("nsenter --net=%s ip route add 169.254.1.1 dev vp scope link", pod) ||
-	    sh("nsenter --net=%s ip route add default via 169.254.1.1 dev vp src %s", pod, POD_IP))
+	if (harness_sh("nsenter --net=%s ip link set lo up", pod) ||
+	    harness_sh("nsenter --net=%s ip addr add %s/32 dev vp", pod, POD_IP) ||
+	    harness_sh("nsenter --net=%s ip addr add %s/32 dev vp", pod, SPOOF_IP) ||
+	    harness_sh("nsenter --net=%s ip link set vp up", pod) ||
+	    harness_sh("nsenter --net=%s ip route add 169.254.1.1 dev vp scope link", pod) ||
+	    harness_sh("nsenter --net=%s ip route add default via 169.254.1.1 dev vp src %s", pod,
+		       POD_IP))
 		return -1;
 	fx.vh_ifindex = (int)if_nametoindex("vh");
 	return fx.vh_ifindex > 0 ? 0 : -1;

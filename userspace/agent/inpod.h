@@ -5,7 +5,8 @@
  * Istio ambient does, the ztunnel listens inside each enrolled pod's own network namespace. For
  * every enrolled pod of the node the agent:
  *  - finds the pod's netns from its cgroup (podns_in_cgroup) and keeps an fd to it;
- *  - sets the netns up: the fwmark policy route, and tc_pod (ingress) and tc_pod_egress on the
+ *  - sets the netns up: accept_local on lo and the fwmark policy route (both over rtnetlink:
+ *    netsetup.h), and tc_pod (ingress) and tc_pod_egress on the
  *    interface holding the pod's IP (tc_pod_egress turns the pod's answers to the ztunnel's
  *    spoofed-source connections back into lo, marked for that route; no sysctl is written, so
  *    a container whose /proc/sys is read-only can do it);

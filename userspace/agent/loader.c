@@ -305,35 +305,45 @@ fail:
 	return NULL;
 }
 
+/* The clsact qdisc of @ifindex (both directions' hooks), made if absent. */
+static int tc_hook_create(int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	int err = bpf_tc_hook_create(&hook);
+
+	return err == -EEXIST ? 0 : err;
+}
+
+/* @prog_fd on the @where hook of @ifindex, whose clsact exists. */
 static int attach_tc(int prog_fd, int ifindex, enum bpf_tc_attach_point where)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = LOADER_TC_HANDLE, .priority = LOADER_TC_PRIORITY,
 		    .flags = BPF_TC_F_REPLACE);
-	int err;
 
 	if (ifindex <= 0)
 		return -EINVAL;
 	if (prog_fd < 0)
 		return -ENOENT;
 	tc.prog_fd = prog_fd;
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST)
-		return err;
 	return bpf_tc_attach(&hook, &tc);
 }
 
 /* Borrows @dp. The filter lives in the caller's netns until detached or the device goes. */
 int datapath_attach_tc(struct datapath *dp, int ifindex)
 {
-	return attach_tc(dp->tc_prog_fd, ifindex, BPF_TC_INGRESS);
+	int err = ifindex > 0 ? tc_hook_create(ifindex) : -EINVAL;
+
+	return err ?: attach_tc(dp->tc_prog_fd, ifindex, BPF_TC_INGRESS);
 }
 
 /* The in-pod programs, for a pod's own eth0 (the calling thread in its netns). */
 int datapath_attach_tc_pod(struct datapath *dp, int ifindex)
 {
-	int err = attach_tc(dp->tc_pod_prog_fd, ifindex, BPF_TC_INGRESS);
+	/* One clsact for both: creating it twice makes libbpf log the kernel's refusal. */
+	int err = ifindex > 0 ? tc_hook_create(ifindex) : -EINVAL;
 
+	err = err ?: attach_tc(dp->tc_pod_prog_fd, ifindex, BPF_TC_INGRESS);
 	return err ?: attach_tc(dp->tc_pod_egress_prog_fd, ifindex, BPF_TC_EGRESS);
 }
 
