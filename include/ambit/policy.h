@@ -123,6 +123,11 @@ struct policy_authz {
 	struct policy_rule *rules;
 	size_t n_workloads; /* WORKLOAD scope: uids it selects, sorted */
 	char **workloads;
+	/*
+	 * The object's config_meta.serial when its rules compiled without a warning, so a
+	 * policy_compile_from of the same object takes them over; 0: never.
+	 */
+	uint64_t serial;
 };
 
 /* The effective mTLS mode of one workload (API_SEMANTICS §4); never UNSET after compile. */
@@ -197,6 +202,17 @@ struct policy_workload_input {
  */
 struct policy_set *policy_compile(const struct config *cfg, const struct policy_workload_input *wls,
 				  size_t n_wls, const char *root_ns, struct config_diags *diags);
+/*
+ * policy_compile, taking over the compiled rules of @prev's policies whose object is the same
+ * load (config_meta.serial, config_stamp_ids) and compiled without a warning: a change to one
+ * object recompiles only its rules (selections and everything else are computed again). On
+ * success those policies of @prev are left without rules (free it, never use it again); on
+ * failure @prev is as it was. @prev NULL: policy_compile.
+ */
+struct policy_set *policy_compile_from(const struct config *cfg,
+				       const struct policy_workload_input *wls, size_t n_wls,
+				       const char *root_ns, struct config_diags *diags,
+				       struct policy_set *prev);
 void policy_set_free(struct policy_set *ps);
 
 /* JSON form carried in the snapshot ("policies"). Returns a new cJSON object, or NULL+errno. */

@@ -657,6 +657,97 @@ static void test_duplicate_policy(void **state)
 	config_diags_free(&diags);
 }
 
+static char *set_text(const struct policy_set *ps)
+{
+	cJSON *j = policy_set_to_json(ps);
+	char *text = cJSON_PrintUnformatted(j);
+
+	cJSON_Delete(j);
+	assert_non_null(text);
+	return text;
+}
+
+/*
+ * policy_compile_from takes the rules of objects of the same load that compiled without a
+ * warning from the previous set and compiles everything else; the set is the one a plain
+ * compile gives, and a warning is given at every compile.
+ */
+static void test_compile_from_previous(void **state)
+{
+	const char *yaml =
+	    AP("bookinfo", "same") "spec:\n  rules:\n  - from:\n    - source:\n"
+				   "        principals: [cluster.local/ns/a/sa/b]\n" SEP AP(
+				       "bookinfo",
+				       "warns") "spec:\n  rules:\n  - to:\n    - operation:\n"
+						"        methods: [GET]\n";
+	const char *changed =
+	    AP("bookinfo", "same") "spec:\n  rules:\n  - from:\n    - source:\n"
+				   "        principals: [cluster.local/ns/a/sa/c]\n";
+	struct config_diags diags = {0};
+	struct policy_set *ps, *next, *plain;
+	struct policy_rule *same_rules, *warns_rules;
+	struct config cfg, cfg2;
+	char *a, *b;
+
+	config_init(&cfg);
+	assert_int_equal(config_load_buffer(&cfg, "case.yaml", yaml, strlen(yaml), &diags), 0);
+	config_stamp_ids(&cfg);
+	ps = policy_compile_from(&cfg, WLS, sizeof(WLS) / sizeof(WLS[0]), NULL, &diags, NULL);
+	assert_non_null(ps);
+	assert_int_equal(ps->n_policies, 2);
+	assert_true(has_diag(&diags, "does not support"));
+	same_rules = ps->policies[0].rules;
+	warns_rules = ps->policies[1].rules;
+	assert_string_equal(ps->policies[0].key, "bookinfo/same");
+	a = set_text(ps);
+
+	/* The same load: the rules without a warning move over, the other ones are compiled. */
+	config_diags_free(&diags);
+	next = policy_compile_from(&cfg, WLS, sizeof(WLS) / sizeof(WLS[0]), NULL, &diags, ps);
+	assert_non_null(next);
+	assert_ptr_equal(next->policies[0].rules, same_rules);
+	assert_null(ps->policies[0].rules);
+	assert_int_equal(ps->policies[0].n_rules, 0);
+	assert_ptr_not_equal(next->policies[1].rules, warns_rules);
+	assert_ptr_equal(ps->policies[1].rules, warns_rules);
+	assert_true(has_diag(&diags, "does not support"));
+	b = set_text(next);
+	assert_string_equal(a, b);
+	free(b);
+	policy_set_free(ps);
+
+	/* Without a previous set, or without diagnostics to tell warnings by: the same set. */
+	plain = policy_compile(&cfg, WLS, sizeof(WLS) / sizeof(WLS[0]), NULL, NULL);
+	b = set_text(plain);
+	assert_string_equal(a, b);
+	free(b);
+	assert_int_equal(plain->policies[0].serial, 0);
+	policy_set_free(plain);
+
+	/* A new load of one object (another serial) is compiled again. */
+	config_init(&cfg2);
+	assert_int_equal(config_load_buffer(&cfg2, "case.yaml", changed, strlen(changed), &diags),
+			 0);
+	config_stamp_ids(&cfg2);
+	assert_int_not_equal(cfg2.authorization_policies[0].meta.serial,
+			     cfg.authorization_policies[0].meta.serial);
+	ps = policy_compile_from(&cfg2, WLS, sizeof(WLS) / sizeof(WLS[0]), NULL, &diags, next);
+	assert_non_null(ps);
+	assert_int_equal(ps->n_policies, 1);
+	assert_ptr_not_equal(ps->policies[0].rules, same_rules);
+	assert_ptr_equal(next->policies[0].rules, same_rules);
+	b = set_text(ps);
+	assert_non_null(strstr(b, "sa/c"));
+	assert_null(strstr(b, "sa/b"));
+	free(b);
+	policy_set_free(ps);
+	policy_set_free(next);
+	free(a);
+	config_free(&cfg);
+	config_free(&cfg2);
+	config_diags_free(&diags);
+}
+
 /* The kernel may drop what an unconditional source DENY forbids, nothing more. */
 static void test_deny_src_cidrs(void **state)
 {
@@ -892,6 +983,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_yaml_keeps_previous),
 	    cmocka_unit_test(test_snapshot_carries_policies),
 	    cmocka_unit_test(test_duplicate_policy),
+	    cmocka_unit_test(test_compile_from_previous),
 	};
 
 	alarm(30);

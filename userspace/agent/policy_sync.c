@@ -43,7 +43,8 @@ int policy_sync_update(struct policy_sync *ps, const struct config *cfg, const s
 		wls[i].namespace = rt->pods[i].namespace;
 		wls[i].labels = &rt->pods[i].labels;
 	}
-	set = policy_compile(cfg, wls, rt->n_pods, root_ns, &diags);
+	/* An object unchanged since the last compile keeps its rules (the old set goes next). */
+	set = policy_compile_from(cfg, wls, rt->n_pods, root_ns, &diags, ps->set);
 	free(wls);
 	if (!set) {
 		config_diags_free(&diags);

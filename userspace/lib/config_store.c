@@ -96,9 +96,12 @@ static size_t group_len(const struct config_meta *m)
 
 static int stamp(void *arg, const char *kind, const struct config_meta *m)
 {
+	static uint64_t serials;
+
 	/* The caller's own config (config_stamp_ids takes it mutable). */
 	((struct config_meta *)m)->id_hash = 0;
 	((struct config_meta *)m)->id_hash = config_object_hash(kind, m);
+	((struct config_meta *)m)->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 

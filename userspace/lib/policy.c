@@ -421,6 +421,59 @@ int policy_select_workloads(const struct policy_comp *c, const char *ns,
 
 /* ---- AuthorizationPolicy ---- */
 
+/*
+ * @ap's rules compiled from the same load by the previous set, without a warning: lent to @out
+ * (c->lent marks them) until the set is complete, then given (give_rules) or taken back.
+ */
+static bool lend_rules(struct policy_comp *c, const struct config_authorization_policy *ap,
+		       struct policy_authz *out)
+{
+	struct policy_set *prev = c->prev;
+	struct policy_authz key = {.key = out->key}, *p;
+
+	if (!prev || !ap->meta.serial || !prev->n_policies)
+		return false;
+	p = bsearch(&key, prev->policies, prev->n_policies, sizeof(*prev->policies),
+		    policy_cmp_authz);
+	if (!p || p->serial != ap->meta.serial || c->lent[p - prev->policies] ||
+	    p->n_rules != ap->n_rules)
+		return false;
+	c->lent[p - prev->policies] = true;
+	out->rules = p->rules;
+	out->n_rules = p->n_rules;
+	out->serial = p->serial;
+	return true;
+}
+
+/* The set is complete: the lent rules are its own now. */
+static void give_rules(struct policy_comp *c)
+{
+	for (size_t i = 0; c->lent && i < c->prev->n_policies; i++) {
+		if (!c->lent[i])
+			continue;
+		c->prev->policies[i].rules = NULL;
+		c->prev->policies[i].n_rules = 0;
+		c->prev->policies[i].serial = 0;
+	}
+}
+
+/* The set failed: the lent rules stay @prev's (never freed with the new set). */
+static void take_back_rules(struct policy_comp *c, struct policy_set *ps)
+{
+	for (size_t i = 0; c->lent && ps && i < ps->n_policies; i++) {
+		struct policy_authz *p = &ps->policies[i], *q;
+
+		if (!p->rules || !p->key)
+			continue;
+		q = bsearch(p, c->prev->policies, c->prev->n_policies, sizeof(*q),
+			    policy_cmp_authz);
+		if (q && c->lent[q - c->prev->policies] && q->rules == p->rules) {
+			p->rules = NULL;
+			p->n_rules = 0;
+		}
+	}
+}
+
 static int compile_authz(struct policy_comp *c, const struct config_authorization_policy *ap,
 			 struct policy_authz *out)
 {
@@ -463,7 +516,9 @@ static int compile_authz(struct policy_comp *c, const struct config_authorizatio
 		    out->scope == POLICY_SCOPE_GLOBAL	  ? "mesh"
 		    : out->scope == POLICY_SCOPE_WORKLOAD ? "workloads"
 							  : "namespace");
-	if (ap->n_rules) {
+	if (ap->n_rules && !lend_rules(c, ap, out)) {
+		size_t warned = c->diags ? c->diags->n : 0;
+
 		out->rules = calloc(ap->n_rules, sizeof(*out->rules));
 		if (!out->rules)
 			return -ENOMEM;
@@ -471,6 +526,9 @@ static int compile_authz(struct policy_comp *c, const struct config_authorizatio
 		for (size_t i = 0; i < ap->n_rules; i++)
 			if (compile_rule(c, ap, i, &out->rules[i]))
 				return -ENOMEM;
+		/* Without the diagnostics we cannot tell; a warning must be given again. */
+		if (c->diags && c->diags->n == warned)
+			out->serial = ap->meta.serial;
 	}
 	if (out->scope == POLICY_SCOPE_WORKLOAD) {
 		if (policy_select_workloads(c, root ? NULL : ns, &ap->selector, &out->workloads,
@@ -649,6 +707,14 @@ static bool *duplicate_authz(struct policy_comp *c)
 struct policy_set *policy_compile(const struct config *cfg, const struct policy_workload_input *wls,
 				  size_t n_wls, const char *root_ns, struct config_diags *diags)
 {
+	return policy_compile_from(cfg, wls, n_wls, root_ns, diags, NULL);
+}
+
+struct policy_set *policy_compile_from(const struct config *cfg,
+				       const struct policy_workload_input *wls, size_t n_wls,
+				       const char *root_ns, struct config_diags *diags,
+				       struct policy_set *prev)
+{
 	struct policy_comp c = {.cfg = cfg, .wls = wls, .n_wls = n_wls, .diags = diags};
 	bool *dup = NULL;
 	size_t n_ap = cfg->n_authorization_policies;
@@ -659,6 +725,9 @@ struct policy_set *policy_compile(const struct config *cfg, const struct policy_
 	c.by_ns = calloc(n_wls + 1, sizeof(size_t));
 	if (!ps || !c.by_ns || !(ps->root_namespace = strdup(c.root)))
 		goto nomem;
+	/* Without memory to track what is lent, everything is compiled. */
+	if (prev && (c.lent = calloc(prev->n_policies + 1, sizeof(bool))))
+		c.prev = prev;
 	c.ps = ps;
 	for (size_t i = 0; i < n_wls; i++)
 		c.by_ns[i] = i;
@@ -682,10 +751,14 @@ struct policy_set *policy_compile(const struct config *cfg, const struct policy_
 	if (build_workloads(&c) || build_namespaces(&c) || build_index(ps) ||
 	    policy_compile_peer_auths(&c))
 		goto nomem;
+	give_rules(&c);
+	free(c.lent);
 	free(c.by_ns);
 	label_index_free(&c.by_label);
 	return ps;
 nomem:
+	take_back_rules(&c, ps);
+	free(c.lent);
 	free(dup);
 	free(c.by_ns);
 	label_index_free(&c.by_label);

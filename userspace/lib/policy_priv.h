@@ -16,6 +16,9 @@ struct policy_comp {
 	const char *root;
 	struct config_diags *diags;
 	struct policy_set *ps;
+	/* policy_compile_from's: rules lent to ps until it is complete (see lend_rules). */
+	struct policy_set *prev;
+	bool *lent; /* per policy of prev */
 };
 
 /* Appends a warning about object @m (line 0: the object's) to c->diags, if any. */
