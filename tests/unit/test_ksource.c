@@ -100,6 +100,76 @@ static void test_runtime(void **state)
 	ksource_stop(ks);
 }
 
+/*
+ * A Pod of the same load as one of the runtime in force borrows that pod's fields (adopted
+ * once the new runtime is taken); a new load, or no runtime in force, makes them anew. A
+ * runtime that is not taken leaves the one in force whole.
+ */
+static void test_runtime_from_previous(void **state)
+{
+	struct kconn conn = {.server = "http://127.0.0.1:9", .token = "t"};
+	struct ksource *ks = ksource_start(&conn, "n1", "/nonexistent", 5);
+	struct runtime rt, next, dropped;
+	struct config cfg, cfg2;
+	struct config_diags d = {0};
+	struct rt_cluster cl;
+	const char *web_ns;
+
+	assert_non_null(ks);
+	config_init(&cfg);
+	assert_int_equal(config_load_buffer(&cfg, "pods.yaml", pods, strlen(pods), &d), 0);
+	config_stamp_ids(&cfg);
+	assert_int_equal(ksource_runtime_from(ks, &cfg, NULL, &rt, &cl), 0);
+	runtime_cluster_free(&cl);
+	assert_int_equal(rt.n_pods, 3);
+	assert_int_equal(rt.pods[0].shared, 0);
+	web_ns = rt.pods[0].namespace;
+
+	/* Not taken: freeing it leaves the runtime in force as it was. */
+	assert_int_equal(ksource_runtime_from(ks, &cfg, &rt, &dropped, &cl), 0);
+	runtime_cluster_free(&cl);
+	assert_int_equal(dropped.pods[0].shared, 1);
+	assert_ptr_equal(dropped.pods[0].namespace, web_ns);
+	runtime_free(&dropped);
+	assert_string_equal(rt.pods[0].namespace, "shop");
+	assert_string_equal(rt.pods[0].uid, "shop/web-7c9d-a");
+	assert_string_equal(rt.pods[2].owner, "bare-rs");
+
+	/* Taken: the same strings, now the new runtime's. */
+	assert_int_equal(ksource_runtime_from(ks, &cfg, &rt, &next, &cl), 0);
+	runtime_cluster_free(&cl);
+	assert_int_equal(next.n_pods, 3);
+	for (size_t i = 0; i < next.n_pods; i++)
+		assert_int_equal(next.pods[i].shared, i + 1);
+	runtime_adopt(&next, &rt);
+	runtime_free(&rt);
+	assert_ptr_equal(next.pods[0].namespace, web_ns);
+	assert_int_equal(next.pods[0].shared, 0);
+	assert_string_equal(next.pods[0].uid, "shop/web-7c9d-a");
+	assert_string_equal(next.pods[0].owner, "web");
+	assert_string_equal(next.pods[1].service_account, "default");
+	assert_true(next.pods[1].not_ready);
+	assert_int_equal(next.pods[0].ip, ip4("10.1.2.3"));
+
+	/* Another load of the same objects (new serials): made anew, equal. */
+	config_init(&cfg2);
+	assert_int_equal(config_load_buffer(&cfg2, "pods.yaml", pods, strlen(pods), &d), 0);
+	config_stamp_ids(&cfg2);
+	assert_int_equal(ksource_runtime_from(ks, &cfg2, &next, &rt, &cl), 0);
+	runtime_cluster_free(&cl);
+	assert_int_equal(rt.pods[0].shared, 0);
+	assert_ptr_not_equal(rt.pods[0].namespace, web_ns);
+	assert_string_equal(rt.pods[0].uid, "shop/web-7c9d-a");
+	assert_string_equal(rt.pods[2].owner, "bare-rs");
+	runtime_adopt(&rt, &next);
+	runtime_free(&next);
+	runtime_free(&rt);
+	config_free(&cfg);
+	config_free(&cfg2);
+	config_diags_free(&d);
+	ksource_stop(ks);
+}
+
 static const char *ev_str(const cJSON *e, const char *a, const char *b)
 {
 	const cJSON *v = cJSON_GetObjectItem(e, a);
@@ -171,6 +241,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_runtime),
+	    cmocka_unit_test(test_runtime_from_previous),
 	    cmocka_unit_test(test_rejected_event),
 	};
 

@@ -666,7 +666,7 @@ static bool load_kube(struct agent *a, const struct config *view)
 		pr_info("reconcile: waiting for the first list of every Kubernetes kind");
 		return false;
 	}
-	ret = ksource_runtime(a->kube, view, &rt, &cl);
+	ret = ksource_runtime_from(a->kube, view, &a->rt, &rt, &cl);
 	if (!ret)
 		ret = kube_waypoint_dirs(a, &rt);
 	if (ret) {
@@ -675,6 +675,7 @@ static bool load_kube(struct agent *a, const struct config *view)
 		pr_err("kubernetes: pod list: %s; keeping the last one", strerror(-ret));
 		return a->rt_ok;
 	}
+	runtime_adopt(&rt, &a->rt);
 	runtime_free(&a->rt);
 	runtime_cluster_free(&a->cluster);
 	a->rt = rt;

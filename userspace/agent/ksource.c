@@ -346,14 +346,101 @@ static char *dup_or_null(const char *s, bool *oom)
 	return d;
 }
 
-static int add_pod(struct ksource *ks, const struct config_pod *p, uint32_t ip, struct runtime *rt)
+/*
+ * The runtime in force's pods by the serial of the Pod object each was made from: an
+ * open-addressing table over a power of two, at most half full (slot: position + 1; 0 free).
+ */
+struct pod_serials {
+	const struct runtime *prev;
+	size_t cap;
+	size_t *slot;
+	bool *lent; /* per pod of prev: each lends to one pod at most */
+};
+
+static size_t *serial_slot(const struct pod_serials *ps, uint64_t serial)
+{
+	size_t i = (size_t)(serial * 0x9e3779b97f4a7c15ull >> 17) & (ps->cap - 1);
+
+	while (ps->slot[i] && ps->prev->pods[ps->slot[i] - 1].serial != serial)
+		i = (i + 1) & (ps->cap - 1);
+	return &ps->slot[i];
+}
+
+/* Without memory for the table, every pod is made anew. */
+static void serials_build(struct pod_serials *ps, const struct runtime *prev)
+{
+	memset(ps, 0, sizeof(*ps));
+	if (!prev || !prev->n_pods)
+		return;
+	ps->cap = 64;
+	while (ps->cap < 2 * prev->n_pods)
+		ps->cap *= 2;
+	ps->slot = calloc(ps->cap, sizeof(*ps->slot));
+	ps->lent = calloc(prev->n_pods, sizeof(*ps->lent));
+	if (!ps->slot || !ps->lent) {
+		free(ps->slot);
+		free(ps->lent);
+		memset(ps, 0, sizeof(*ps));
+		return;
+	}
+	ps->prev = prev;
+	for (size_t i = 0; i < prev->n_pods; i++) {
+		size_t *s;
+
+		/* A pod that lent its fields already (shared) or owns none to lend. */
+		if (!prev->pods[i].serial || prev->pods[i].shared || !prev->pods[i].uid)
+			continue;
+		s = serial_slot(ps, prev->pods[i].serial);
+		if (!*s)
+			*s = i + 1;
+	}
+}
+
+/* The pod made from the same load of @p in the runtime in force, or NULL. */
+static const struct rt_pod *same_load(struct pod_serials *ps, const struct config_pod *p,
+				      size_t *at)
+{
+	size_t s;
+
+	if (!ps->slot || !p->meta.serial)
+		return NULL;
+	s = *serial_slot(ps, p->meta.serial);
+	if (!s || ps->lent[s - 1])
+		return NULL;
+	ps->lent[s - 1] = true;
+	*at = s;
+	return &ps->prev->pods[s - 1];
+}
+
+static int add_pod(struct ksource *ks, const struct config_pod *p, uint32_t ip, struct runtime *rt,
+		   struct pod_serials *ps)
 {
 	char uid[600], wl[256];
+	const struct rt_pod *same;
 	struct rt_pod *rp;
 	bool oom = false;
+	size_t at;
 
 	rp = &rt->pods[rt->n_pods];
 	memset(rp, 0, sizeof(*rp));
+	rp->serial = p->meta.serial;
+	/* The same object as last time: the fields made from it alone are borrowed, not made. */
+	if ((same = same_load(ps, p, &at))) {
+		rp->namespace = same->namespace;
+		rp->name = same->name;
+		rp->uid = same->uid;
+		rp->owner = same->owner;
+		rp->node = same->node;
+		rp->service_account = same->service_account;
+		rp->labels = same->labels;
+		rp->ip = same->ip;
+		rp->not_ready = same->not_ready;
+		rp->shared = at;
+		rt->n_pods++;
+		if (!strcmp(p->spec.node_name, ks->node))
+			find_local(ks, p, ip, rp);
+		return 0;
+	}
 	snprintf(uid, sizeof(uid), "%s/%s", p->meta.namespace, p->meta.name);
 	rp->namespace = dup_or_null(p->meta.namespace, &oom);
 	rp->name = dup_or_null(p->meta.name, &oom);
@@ -378,6 +465,13 @@ static int add_pod(struct ksource *ks, const struct config_pod *p, uint32_t ip, 
 int ksource_runtime(struct ksource *ks, const struct config *view, struct runtime *rt,
 		    struct rt_cluster *cl)
 {
+	return ksource_runtime_from(ks, view, NULL, rt, cl);
+}
+
+int ksource_runtime_from(struct ksource *ks, const struct config *view, const struct runtime *prev,
+			 struct runtime *rt, struct rt_cluster *cl)
+{
+	struct pod_serials serials;
 	int err = 0;
 
 	struct node_set ns = {.cap = 64};
@@ -392,16 +486,19 @@ int ksource_runtime(struct ksource *ks, const struct config *view, struct runtim
 	rt->pods = calloc(view->n_pods ? view->n_pods : 1, sizeof(*rt->pods));
 	if (!rt->pods || !ns.hash || !ns.node)
 		err = -ENOMEM;
+	serials_build(&serials, err ? NULL : prev);
 	for (size_t i = 0; i < view->n_pods && !err; i++) {
 		const struct config_pod *p = &view->pods[i];
 		uint32_t ip;
 
 		if (!is_workload(p, &ip))
 			continue;
-		err = add_pod(ks, p, ip, rt);
+		err = add_pod(ks, p, ip, rt, &serials);
 		if (!err)
 			err = add_node(cl, &ns, p->spec.node_name, p->host_ip);
 	}
+	free(serials.slot);
+	free(serials.lent);
 	free(ns.hash);
 	free(ns.node);
 	if (!err)

@@ -49,6 +49,14 @@ uint64_t ksource_resource_version(struct ksource *ks, bool *pending);
  */
 int ksource_runtime(struct ksource *ks, const struct config *view, struct runtime *rt,
 		    struct rt_cluster *cl);
+/*
+ * ksource_runtime, where a Pod of the same load (config_meta.serial) as one of @prev (the
+ * runtime in force, borrowed) borrows that pod's fields made from the object alone (rt_pod's
+ * shared) instead of making them again. Once @rt is taken, runtime_adopt(@rt, @prev) before
+ * @prev is freed; if it is not, runtime_free(@rt) leaves @prev whole.
+ */
+int ksource_runtime_from(struct ksource *ks, const struct config *view, const struct runtime *prev,
+			 struct runtime *rt, struct rt_cluster *cl);
 /* The status of each kind, as a JSON array (name, synced, objects, last error). NULL on ENOMEM. */
 struct cJSON *ksource_status(struct ksource *ks);
 void ksource_stop(struct ksource *ks);

@@ -115,16 +115,33 @@ static int parse_labels(const cJSON *obj, struct config_labels *out)
 
 static void pod_free(struct rt_pod *p)
 {
+	free(p->cgroup);
+	free(p->host_iface);
+	free(p->agent_dir);
+	if (p->shared)
+		return; /* the rest is the runtime in force's */
 	free(p->namespace);
 	free(p->name);
 	free(p->uid);
 	free(p->owner);
 	free(p->node);
-	free(p->cgroup);
-	free(p->host_iface);
 	free(p->service_account);
-	free(p->agent_dir);
 	labels_free(&p->labels);
+}
+
+void runtime_adopt(struct runtime *rt, struct runtime *prev)
+{
+	for (size_t i = 0; i < rt->n_pods; i++) {
+		struct rt_pod *p = &rt->pods[i], *from;
+
+		if (!p->shared)
+			continue;
+		from = &prev->pods[p->shared - 1];
+		from->namespace = from->name = from->uid = from->owner = from->node = NULL;
+		from->service_account = NULL;
+		from->labels = (struct config_labels){0};
+		p->shared = 0;
+	}
 }
 
 static int parse_pod(const cJSON *obj, size_t i, struct rt_pod *p, char *err, size_t errlen)

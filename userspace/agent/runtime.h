@@ -33,6 +33,13 @@ struct rt_pod {
 	bool not_ready;
 	uint32_t ip;
 	struct config_labels labels;
+	uint64_t serial; /* the Pod object's config_meta.serial (Kubernetes source), or 0 */
+	/*
+	 * 0: the pod owns all its fields. Else 1 + the position of the pod in the runtime in
+	 * force whose namespace, name, uid, owner, node, service_account and labels it borrows
+	 * (ksource_runtime_from) until runtime_adopt; runtime_free leaves those alone.
+	 */
+	size_t shared;
 };
 
 struct rt_service_ip {
@@ -66,6 +73,11 @@ int runtime_parse(const char *json, size_t len, struct runtime *out, char *err, 
 /* Reads and parses @path. A missing file is an empty runtime (no pod started yet): returns 0. */
 int runtime_load(const char *path, struct runtime *out, char *err, size_t errlen);
 void runtime_free(struct runtime *rt);
+/*
+ * @rt is taken in place of @prev (about to be freed): what @rt's pods borrow from @prev's
+ * becomes theirs, and @prev's pods let go of it.
+ */
+void runtime_adopt(struct runtime *rt, struct runtime *prev);
 /* serviceIPs["ns/name"] in network order, or 0. */
 uint32_t runtime_service_ip(const struct runtime *rt, const char *ns, const char *name);
 
