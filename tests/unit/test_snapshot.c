@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include "ambit/ipc.h"
 #include "ambit/json_memo.h"
@@ -235,6 +236,56 @@ static void swap_str(char **field, const char *v)
 	*field = v ? strdup(v) : NULL;
 }
 
+static int memo_encodings;
+
+static uint64_t memo_elem_hash(const void *p)
+{
+	return json_hash_mem(p, sizeof(int), 7);
+}
+
+static cJSON *memo_elem_json(const void *p)
+{
+	memo_encodings++;
+	return cJSON_CreateNumber(*(const int *)p);
+}
+
+/*
+ * What an encoding used stays for the next one even when the table grew under it (a first
+ * encoding of thousands of elements): the same elements again are all taken from the memo.
+ */
+static void test_memo_keeps_across_growth(void **state)
+{
+	enum { N = 5000 };
+	struct json_memo *m = json_memo_new();
+	static int elems[N];
+	struct jbuf b;
+	char *first = NULL, *second;
+
+	assert_non_null(m);
+	for (int pass = 0; pass < 3; pass++) {
+		memo_encodings = 0;
+		jbuf_init(&b, json_memo_last_len(m));
+		for (int i = 0; i < N; i++) {
+			elems[i] = i;
+			jbuf_put(&b, ",", 1);
+			assert_int_equal(
+			    json_memo_write(&b, m, &elems[i], memo_elem_hash, memo_elem_json), 0);
+		}
+		json_memo_sweep(m);
+		assert_int_equal(json_memo_size(m), N);
+		assert_int_equal(memo_encodings, pass ? 0 : N);
+		second = jbuf_take(&b);
+		assert_non_null(second);
+		if (pass) {
+			assert_string_equal(first, second);
+			free(first);
+		}
+		first = second;
+	}
+	free(first);
+	json_memo_free(m);
+}
+
 static void test_memo(void **state)
 {
 	struct snapshot *s = sample();
@@ -383,10 +434,15 @@ static void test_ipc_listen_request(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip),	     cmocka_unit_test(test_public_omits_keys),
-	    cmocka_unit_test(test_malformed),	     cmocka_unit_test(test_minimal),
-	    cmocka_unit_test(test_same_but_version), cmocka_unit_test(test_memo),
-	    cmocka_unit_test(test_ipc_frames),	     cmocka_unit_test(test_ipc_listen_request),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_public_omits_keys),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_minimal),
+	    cmocka_unit_test(test_same_but_version),
+	    cmocka_unit_test(test_memo),
+	    cmocka_unit_test(test_memo_keeps_across_growth),
+	    cmocka_unit_test(test_ipc_frames),
+	    cmocka_unit_test(test_ipc_listen_request),
 	};
 
 	/* A protocol bug must fail the run, not hang it. */

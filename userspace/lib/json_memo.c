@@ -131,7 +131,11 @@ static struct memo_ent *memo_slot(struct memo_ent *t, size_t cap, uint64_t h)
 	return &t[i];
 }
 
-/* @m's entries into a table of @cap slots: all, or those used (the others are freed). */
+/*
+ * @m's entries into a table of @cap slots: all, keeping what the encoding under way used (a
+ * table growing mid-encoding), or only those used, unmarked for the next one (the others are
+ * freed).
+ */
 static int memo_rebuild(struct json_memo *m, size_t cap, bool only_used)
 {
 	struct memo_ent *t = calloc(cap, sizeof(*t));
@@ -148,7 +152,8 @@ static int memo_rebuild(struct json_memo *m, size_t cap, bool only_used)
 			free(e->json);
 			continue;
 		}
-		*memo_slot(t, cap, e->hash) = (struct memo_ent){e->hash, e->json, e->len, false};
+		*memo_slot(t, cap, e->hash) =
+		    (struct memo_ent){e->hash, e->json, e->len, !only_used && e->used};
 		n++;
 	}
 	free(m->t);
