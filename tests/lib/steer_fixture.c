@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -233,13 +237,18 @@ size_t steer_fixture_syn(uint8_t *buf, size_t cap, uint8_t ihl, const char *sadd
 	return len;
 }
 
-/* RFC 1071 sum of @len bytes (even) at @p, plus @sum; 0xffff over a whole header means valid. */
+/*
+ * RFC 1071 sum of @len bytes at @p (an odd last byte padded with zero), plus @sum; 0xffff over a
+ * whole header means valid.
+ */
 static uint32_t csum_add(uint32_t sum, const void *p, size_t len)
 {
 	const uint8_t *b = p;
 
 	for (size_t i = 0; i + 1 < len; i += 2)
 		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)b[len - 1] << 8;
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return sum;
@@ -336,4 +345,197 @@ int steer_fixture_listener(uint16_t *port)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
 	*port = ntohs(a.sin_port);
 	return fd;
+}
+
+#define SYNCOOKIES_SYSCTL "/proc/sys/net/ipv4/tcp_syncookies"
+
+int steer_fixture_syncookies(int mode)
+{
+	char buf[16] = "";
+	int fd = open(SYNCOOKIES_SYSCTL, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	int old;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) {
+		errno = n < 0 ? errno : EIO;
+		return -1;
+	}
+	old = atoi(buf);
+	snprintf(buf, sizeof(buf), "%d", mode);
+	fd = open(SYNCOOKIES_SYSCTL, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = write(fd, buf, strlen(buf));
+	close(fd);
+	if (n != (ssize_t)strlen(buf)) {
+		errno = n < 0 ? errno : EIO;
+		return -1;
+	}
+	return old;
+}
+
+size_t steer_fixture_seg(uint8_t *buf, size_t cap, const struct steer_seg *g)
+{
+	/* NOP, NOP, timestamps (TSval 12345, TSecr 0): what a Linux client's ACK carries. */
+	static const uint8_t ts[12] = {1, 1, 8, 10, 0, 0, 0x30, 0x39, 0, 0, 0, 0};
+	size_t opts = g->timestamp ? sizeof(ts) : 0;
+	size_t l3 = sizeof(struct ethhdr), l4 = l3 + sizeof(struct iphdr);
+	size_t tcp_len = sizeof(struct tcphdr) + opts + g->payload;
+	size_t len = l4 + tcp_len;
+	struct ethhdr eth = {.h_dest = {0x02, 0, 0, 0, 0, 0xd0},
+			     .h_source = {0x02, 0, 0, 0, 0, 0x5c},
+			     .h_proto = htons(ETH_P_IP)};
+	struct iphdr ip = {.version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_TCP};
+	struct tcphdr tcp = {.source = htons(g->sport),
+			     .dest = htons(g->dport),
+			     .seq = htonl(g->seq),
+			     .ack_seq = htonl(g->ack_seq),
+			     .doff = (uint16_t)((sizeof(tcp) + opts) / 4),
+			     .window = htons(65535)};
+	uint8_t pseudo[12];
+	uint16_t check;
+
+	assert_true(len + g->pad <= cap);
+	memset(buf, 0, len + g->pad);
+	tcp.th_flags = g->flags;
+	ip.frag_off = htons(IP_DF);
+	ip.saddr = harness_ip4(g->saddr);
+	ip.daddr = harness_ip4(g->daddr);
+	ip.tot_len = htons((uint16_t)(len - l3));
+	ip.check = htons((uint16_t)~csum_add(0, &ip, sizeof(ip)));
+	memcpy(buf, &eth, sizeof(eth));
+	memcpy(buf + l3, &ip, sizeof(ip));
+	memcpy(buf + l4, &tcp, sizeof(tcp));
+	memcpy(buf + l4 + sizeof(tcp), ts, opts);
+	memset(buf + l4 + sizeof(tcp) + opts, 'x', g->payload);
+	memcpy(pseudo, &ip.saddr, 4);
+	memcpy(pseudo + 4, &ip.daddr, 4);
+	pseudo[8] = 0;
+	pseudo[9] = IPPROTO_TCP;
+	pseudo[10] = (uint8_t)(tcp_len >> 8);
+	pseudo[11] = (uint8_t)tcp_len;
+	check = htons((uint16_t)~csum_add(csum_add(0, pseudo, sizeof(pseudo)), buf + l4, tcp_len));
+	memcpy(buf + l4 + offsetof(struct tcphdr, check), &check, sizeof(check));
+	return len + g->pad;
+}
+
+void steer_fixture_expect_seg(int prog_fd, const struct steer_seg *g, uint32_t ifindex, int action,
+			      enum ambit_reason reason)
+{
+	struct steer_out out;
+	uint8_t buf[128];
+	size_t len = steer_fixture_seg(buf, sizeof(buf), g);
+
+	steer_fixture_expect_raw(prog_fd, buf, len, ifindex, action, reason, &out);
+	assert_int_equal(out.mark, 0);
+	if (action == TC_ACT_OK) {
+		assert_int_equal(out.len, len);
+		assert_memory_equal(out.data, buf, len);
+	}
+}
+
+int steer_fixture_raw_socket(void)
+{
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one)), 0);
+	return fd;
+}
+
+void steer_fixture_raw_send(int fd, const uint8_t *buf, size_t len)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET};
+	struct iphdr ip;
+	size_t n;
+
+	assert_true(len >= ETH_HLEN + sizeof(ip));
+	memcpy(&ip, buf + ETH_HLEN, sizeof(ip));
+	n = ntohs(ip.tot_len);
+	assert_true(ETH_HLEN + n <= len);
+	to.sin_addr.s_addr = ip.daddr;
+	assert_int_equal(sendto(fd, buf + ETH_HLEN, n, 0, (struct sockaddr *)&to, sizeof(to)),
+			 (ssize_t)n);
+}
+
+/* Milliseconds from now until @end (CLOCK_MONOTONIC), 0 once it passed. */
+static int ms_until(const struct timespec *end)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (end->tv_sec - now.tv_sec) * 1000LL + (end->tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? (int)ms : 0;
+}
+
+bool steer_fixture_raw_recv(int fd, const char *saddr, uint16_t sport, const char *daddr,
+			    uint16_t dport, uint8_t flags, int ms, struct tcphdr *th)
+{
+	struct timespec end;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += ms / 1000;
+	end.tv_nsec += (ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		uint8_t pkt[2048];
+		struct iphdr ip;
+		ssize_t n;
+
+		if (poll(&p, 1, ms_until(&end)) != 1)
+			return false;
+		n = recv(fd, pkt, sizeof(pkt), 0);
+		if (n < (ssize_t)sizeof(ip))
+			continue;
+		memcpy(&ip, pkt, sizeof(ip));
+		if (ip.protocol != IPPROTO_TCP || (size_t)n < ip.ihl * 4u + sizeof(*th))
+			continue;
+		memcpy(th, pkt + ip.ihl * 4u, sizeof(*th));
+		if (ip.saddr == harness_ip4(saddr) && ip.daddr == harness_ip4(daddr) &&
+		    th->source == htons(sport) && th->dest == htons(dport) &&
+		    (th->th_flags & flags) == flags)
+			return true;
+	}
+}
+
+/* The client's ISN in a cookie handshake: any will do, the cookie covers it. */
+#define COOKIE_CLIENT_ISN 0x1badcafeu
+
+void steer_fixture_cookie_handshake(struct steer_seg *g)
+{
+	struct steer_seg syn = {.saddr = g->saddr,
+				.daddr = g->daddr,
+				.sport = g->sport,
+				.dport = g->dport,
+				.seq = COOKIE_CLIENT_ISN,
+				.flags = TH_SYN};
+	int fd = steer_fixture_raw_socket();
+	struct tcphdr th;
+	uint8_t buf[128];
+	bool answered;
+
+	steer_fixture_raw_send(fd, buf, steer_fixture_seg(buf, sizeof(buf), &syn));
+	answered = steer_fixture_raw_recv(fd, g->daddr, g->dport, g->saddr, g->sport,
+					  TH_SYN | TH_ACK, 2000, &th);
+	close(fd);
+	if (!answered)
+		fail_msg("no SYN-ACK from %s:%u to %s:%u", g->daddr, g->dport, g->saddr, g->sport);
+	assert_int_equal(ntohl(th.ack_seq), COOKIE_CLIENT_ISN + 1);
+	*g = (struct steer_seg){.saddr = g->saddr,
+				.daddr = g->daddr,
+				.sport = g->sport,
+				.dport = g->dport,
+				.seq = COOKIE_CLIENT_ISN + 1,
+				.ack_seq = ntohl(th.seq) + 1,
+				.flags = TH_ACK};
 }

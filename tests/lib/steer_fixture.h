@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/pkt_cls.h>
+#include <netinet/tcp.h>
 
 #include "ambit/datapath.h"
 #include "ambit/reasons.h"
@@ -127,5 +128,63 @@ uint64_t steer_fixture_deny_drops(uint32_t dst, const char *src, unsigned int pr
 
 /* A TCP listener on 127.0.0.1, on a port the kernel picks (*@port, host order). */
 int steer_fixture_listener(uint16_t *port);
+
+/*
+ * Sets net.ipv4.tcp_syncookies of the current netns (a per-netns sysctl; 2: every SYN is answered
+ * with a cookie, as under a flood). The value it had, for the caller to put back, or -1 with errno
+ * set.
+ */
+int steer_fixture_syncookies(int mode);
+
+/*
+ * A TCP segment of the SYN-cookie cases, built whole: Ethernet (as steer_fixture_build), IPv4
+ * without options, TCP, both checksums right.
+ */
+struct steer_seg {
+	const char *saddr, *daddr;
+	uint16_t sport, dport; /* host order */
+	uint32_t seq, ack_seq; /* host order */
+	uint8_t flags;	       /* TH_* bits */
+	bool timestamp;	       /* NOP, NOP, timestamps: 12 bytes of TCP options */
+	size_t payload;	       /* bytes of data after the TCP header */
+	size_t pad;	       /* bytes past the IP packet, as Ethernet pads a short frame */
+};
+
+/* Builds @g into @buf (@cap bytes); the frame's length. */
+size_t steer_fixture_seg(uint8_t *buf, size_t cap, const struct steer_seg *g);
+
+/*
+ * Runs @g through @prog_fd from @ifindex as steer_fixture_expect_raw does, and checks that the
+ * skb came back unmarked, and unchanged when it passes (TC_ACT_OK).
+ */
+void steer_fixture_expect_seg(int prog_fd, const struct steer_seg *g, uint32_t ifindex, int action,
+			      enum ambit_reason reason);
+
+/*
+ * A raw TCP socket of the current netns: it sends whole IPv4 packets (steer_fixture_raw_send) and
+ * reads a copy of every TCP segment delivered in the netns (steer_fixture_raw_recv). The caller
+ * owns it.
+ */
+int steer_fixture_raw_socket(void);
+/* Sends the IPv4 packet of frame @buf (@len bytes, as steer_fixture_seg built it) from @fd. */
+void steer_fixture_raw_send(int fd, const uint8_t *buf, size_t len);
+/*
+ * Whether a segment @saddr:@sport -> @daddr:@dport with all of TH_* @flags came to raw socket
+ * @fd within @ms; its TCP header (without options) into *@th.
+ */
+bool steer_fixture_raw_recv(int fd, const char *saddr, uint16_t sport, const char *daddr,
+			    uint16_t dport, uint8_t flags, int ms, struct tcphdr *th);
+
+/*
+ * The SYN-cookie handshake of the client @g->saddr:@g->sport with @g->daddr:@g->dport, whose
+ * listener must answer with a cookie (tcp_syncookies 2, set by the caller): a SYN without options
+ * is sent from a raw socket, whichever listener receives it (directly, or through a hook that
+ * assigns it) answers, and @g becomes the ACK that ends the handshake: pure (ACK only, no options
+ * or payload), seq the client's ISN + 1, ack_seq the SYN-ACK's seq + 1. The kernel's cookie holds
+ * about two minutes, and bpf_tcp_check_syncookie takes it only with a listener that sent a cookie
+ * in that time. The kernel answers the SYN-ACK, which no socket of the client's owns, with a reset
+ * (harmless: a cookie listener keeps no state).
+ */
+void steer_fixture_cookie_handshake(struct steer_seg *g);
 
 #endif
