@@ -22,10 +22,12 @@
 #include <sys/socket.h>
 #include <linux/if_ether.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <cmocka.h>
 
 #include "ambit/datapath.h"
 #include "ambit/log.h"
+#include "steer.skel.h"
 #include "../lib/harness.h"
 #include "../lib/steer_fixture.h"
 
@@ -365,6 +367,134 @@ static void test_established_flow_not_fast_dropped(void **state)
 	close(lfd);
 }
 
+/*
+ * ---- The ACK ending a SYN-cookie handshake of the ztunnel's listener ----
+ * Under a SYN flood a listener answers with cookies and keeps no state, so the client's last ACK
+ * matches no socket. To a captured pod, a pure ACK (ACK alone, no payload) that no socket owns goes
+ * to the listener of its slot (15008: HBONE, else INBOUND) when bpf_tcp_check_syncookie takes its
+ * cookie; anything else passes as before. The cookies are the kernel's: listeners on COOKIE_POD_IP,
+ * a captured pod for these cases, answer raw SYNs with them (tcp_syncookies 2), and the ACKs that
+ * end those handshakes are run through the program. An assignment shows as DROP_ASSIGN_FAILED
+ * (test_run is no tc ingress hook); test_tc sees it succeed, with the node's mark.
+ */
+#define COOKIE_POD_IP "127.0.0.2"
+
+static struct {
+	int syncookies; /* the netns' tcp_syncookies before the case, -1 when untouched */
+	int lfd;	/* on COOKIE_POD_IP, a port the kernel picks: the INBOUND slot's listener */
+	int hbone_lfd;	/* on COOKIE_POD_IP:15008 */
+} ck = {.syncookies = -1, .lfd = -1, .hbone_lfd = -1};
+
+static int cookie_case_teardown(void **state)
+{
+	int socks_fd = bpf_map__fd(steer_fx.skel->maps.proxy_socks);
+	int err = 0;
+
+	/* An array: its keys always exist, and deleting an empty slot fails; only empty it. */
+	for (uint32_t slot = 0; slot < AMBIT_SOCK__COUNT; slot++)
+		bpf_map_delete_elem(socks_fd, &slot);
+	datapath_del_workload(steer_fx.dp, harness_ip4(COOKIE_POD_IP));
+	if (ck.syncookies >= 0 && steer_fixture_syncookies(ck.syncookies) < 0)
+		err = -1;
+	ck.syncookies = -1;
+	if (ck.lfd >= 0)
+		close(ck.lfd);
+	if (ck.hbone_lfd >= 0)
+		close(ck.hbone_lfd);
+	ck.lfd = ck.hbone_lfd = -1;
+	return err;
+}
+
+static void expect_cookie(const struct steer_seg *g, bool assigned)
+{
+	steer_fixture_expect_seg(steer_fx.prog_fd, g, UPLINK_IFINDEX,
+				 assigned ? TC_ACT_SHOT : TC_ACT_OK,
+				 assigned ? AMBIT_DROP_ASSIGN_FAILED : AMBIT_PASS);
+}
+
+static void test_cookie_ack_to_listener(void **state)
+{
+	int socks_fd = bpf_map__fd(steer_fx.skel->maps.proxy_socks);
+	struct ambit_workload wl = {.flags = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL};
+	struct sockaddr_in hbone = harness_sin(COOKIE_POD_IP, AMBIT_PORT_HBONE);
+	struct steer_seg g = {.saddr = "127.0.0.1", .daddr = COOKIE_POD_IP, .sport = 20001};
+	struct steer_seg h = {.saddr = "127.0.0.1",
+			      .daddr = COOKIE_POD_IP,
+			      .sport = 20002,
+			      .dport = AMBIT_PORT_HBONE};
+	uint32_t pod = harness_ip4(COOKIE_POD_IP);
+	uint32_t slot = AMBIT_SOCK_INBOUND;
+	struct steer_seg v;
+
+	ck.lfd = harness_listen(COOKIE_POD_IP, &g.dport);
+	ck.hbone_lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(ck.hbone_lfd >= 0);
+	assert_int_equal(bind(ck.hbone_lfd, (struct sockaddr *)&hbone, sizeof(hbone)), 0);
+	assert_int_equal(listen(ck.hbone_lfd, 8), 0);
+	assert_int_equal(datapath_set_workload(steer_fx.dp, pod, &wl), 0);
+	ck.syncookies = steer_fixture_syncookies(2);
+	assert_true(ck.syncookies >= 0);
+	steer_fixture_cookie_handshake(&g);
+	steer_fixture_cookie_handshake(&h);
+	/* The check runs with cookies on overflow only, as on a node under a real flood. */
+	assert_int_equal(steer_fixture_syncookies(1), 2);
+
+	/* The slot is empty: the ACK passes, as before. */
+	expect_cookie(&g, false);
+	/* The INBOUND slot's listener takes it: the look-up finds only a listener, which owns
+	 * nothing. */
+	assert_int_equal(proxy_sock_publish(socks_fd, AMBIT_SOCK_INBOUND, ck.lfd), 0);
+	expect_cookie(&g, true);
+	/* Still pure: with TCP options (a Linux client's timestamps); padded as a short Ethernet
+	 * frame is, which is no payload (the IP total length says where the packet ends). */
+	v = g;
+	v.timestamp = true;
+	expect_cookie(&v, true);
+	v = g;
+	v.pad = 60 - (ETH_HLEN + 40);
+	expect_cookie(&v, true);
+	/* Not the handshake's last segment: data, FIN, RST, SYN (each with the valid cookie). */
+	v = g;
+	v.payload = 10;
+	expect_cookie(&v, false);
+	v.flags = TH_ACK | TH_PUSH;
+	expect_cookie(&v, false);
+	v = g;
+	v.flags = TH_FIN | TH_ACK;
+	expect_cookie(&v, false);
+	v.flags = TH_RST | TH_ACK;
+	expect_cookie(&v, false);
+	v.flags = TH_SYN | TH_ACK;
+	expect_cookie(&v, false);
+	/* A pure ACK whose cookie the listener never sent. */
+	v = g;
+	v.ack_seq ^= 0x80000000u;
+	expect_cookie(&v, false);
+	v.ack_seq = 0x5eed5eedu;
+	expect_cookie(&v, false);
+
+	/* The slot follows the port: 15008 wants HBONE's, empty until published. */
+	expect_cookie(&h, false);
+	assert_int_equal(proxy_sock_publish(socks_fd, AMBIT_SOCK_HBONE, ck.hbone_lfd), 0);
+	expect_cookie(&h, true);
+	assert_int_equal(bpf_map_delete_elem(socks_fd, &slot), 0);
+	expect_cookie(&g, false);
+	assert_int_equal(proxy_sock_publish(socks_fd, AMBIT_SOCK_INBOUND, ck.lfd), 0);
+	expect_cookie(&g, true);
+
+	/* Only to a captured pod: not enrolled, in-pod (its own netns decides), no workload. */
+	wl.flags = AMBIT_WL_LOCAL;
+	assert_int_equal(datapath_set_workload(steer_fx.dp, pod, &wl), 0);
+	expect_cookie(&g, false);
+	wl.flags = INPOD_FLAGS;
+	assert_int_equal(datapath_set_workload(steer_fx.dp, pod, &wl), 0);
+	expect_cookie(&g, false);
+	expect_cookie(&h, false);
+	assert_int_equal(datapath_del_workload(steer_fx.dp, pod), 0);
+	expect_cookie(&g, false);
+	assert_string_equal(ambit_reason_name(AMBIT_ASSIGN_SYNCOOKIE), "assign_syncookie");
+}
+
 static void test_reason_names(void **state)
 {
 	assert_string_equal(ambit_reason_name(AMBIT_PASS), "pass");
@@ -396,6 +526,7 @@ int main(void)
 	    cmocka_unit_test(test_deny_source_dropped),
 	    cmocka_unit_test(test_refused_syn_answered_with_reset),
 	    cmocka_unit_test(test_established_flow_not_fast_dropped),
+	    cmocka_unit_test_teardown(test_cookie_ack_to_listener, cookie_case_teardown),
 	    cmocka_unit_test(test_reason_names),
 	};
 
