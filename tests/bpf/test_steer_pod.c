@@ -53,10 +53,18 @@ struct pod_fixture {
 	int wild_lfd;		       /* a wildcard transparent listener */
 	int eth0_ifindex;	       /* the pod's eth0 of the real-path case */
 	bool veth_made;
+	/* SYN-cookie cases */
+	int syncookies; /* the netns' tcp_syncookies before the case, -1 when untouched */
+	int lo_lfd;	/* a listener on the pod's address (COOKIE_POD_IP) */
 };
 
-static struct pod_fixture fx = {
-    .pod_lfd = -1, .hbone_lfd = -1, .app_lfd = -1, .proxy_fd = -1, .wild_lfd = -1};
+static struct pod_fixture fx = {.pod_lfd = -1,
+				.hbone_lfd = -1,
+				.app_lfd = -1,
+				.proxy_fd = -1,
+				.wild_lfd = -1,
+				.syncookies = -1,
+				.lo_lfd = -1};
 
 /* A half-done setup is torn down here: cmocka skips the group teardown when setup fails. */
 static int group_setup(void **state)
@@ -457,6 +465,19 @@ static void expect_moved(const uint64_t *before, enum ambit_reason reason, uint6
 	}
 }
 
+/* tc_pod on lo's ingress (destroyed by pod_hook_teardown). */
+static void lo_attach_tc_pod(void)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, topts, .prog_fd = steer_fx.pod_prog_fd);
+
+	fx.lo_ifindex = (int)if_nametoindex("lo");
+	assert_true(fx.lo_ifindex > 0);
+	hook.ifindex = fx.lo_ifindex;
+	assert_int_equal(bpf_tc_hook_create(&hook), 0);
+	assert_int_equal(bpf_tc_attach(&hook, &topts), 0);
+}
+
 static int pod_hook_teardown(void **state)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = fx.lo_ifindex,
@@ -485,8 +506,6 @@ static int pod_hook_teardown(void **state)
  */
 static void test_pod_assigns_on_real_hook(void **state)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, topts, .prog_fd = steer_fx.pod_prog_fd);
 	struct ambit_workload wl = {.flags = INPOD_FLAGS};
 	struct sockaddr_in hbone = harness_sin(LO_POD_IP, AMBIT_PORT_HBONE);
 	uint64_t before[AMBIT_REASON__COUNT];
@@ -502,11 +521,7 @@ static void test_pod_assigns_on_real_hook(void **state)
 	assert_int_equal(listen(fx.hbone_lfd, 8), 0);
 	assert_int_equal(datapath_set_workload(steer_fx.dp, harness_ip4(LO_POD_IP), &wl), 0);
 	inpod_publish(LO_POD_IP, fx.pod_lfd);
-	fx.lo_ifindex = (int)if_nametoindex("lo");
-	assert_true(fx.lo_ifindex > 0);
-	hook.ifindex = fx.lo_ifindex;
-	assert_int_equal(bpf_tc_hook_create(&hook), 0);
-	assert_int_equal(bpf_tc_attach(&hook, &topts), 0);
+	lo_attach_tc_pod();
 
 	/* Nothing listens on 127.0.0.2:80: only the assignment can take this connection. */
 	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
@@ -546,6 +561,271 @@ static void test_pod_assigns_on_real_hook(void **state)
 	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
 	assert_int_equal(connect_within(LO_POD_IP, 80, 300), -1);
 	expect_moved(before, AMBIT_DROP_NO_PROXY, 1, AMBIT_ASSIGN_INBOUND, 0);
+}
+
+/*
+ * ---- tc_pod: the ACK ending a SYN-cookie handshake of the pod's 15006 listener ----
+ * Under a SYN flood the listener answers with cookies and keeps no state, so the client's last ACK
+ * matches no socket, and used to go on to the application's own listener, which had sent no cookie
+ * and answered with a reset. A pure ACK (ACK alone, no payload) to an in-pod pod, not to 15008,
+ * that no socket of the netns owns (a listener owns nothing) goes to the pod's listener in
+ * inpod_socks when bpf_tcp_check_syncookie takes its cookie, without the node's mark; anything else
+ * passes as before. The cookies are the kernel's (tcp_syncookies 2 while a raw SYN or a client's is
+ * answered).
+ */
+
+/*
+ * The pod of the SYN-cookie cases, when tc_pod runs on lo's ingress. Not LO_POD_IP: the earlier
+ * cases' connections to that address left TIME_WAIT sockets of listeners without SO_REUSEADDR,
+ * which a new listener on the same port could not bind past.
+ */
+#define COOKIE_POD_IP "127.0.0.3"
+
+static int cookie_case_teardown(void **state)
+{
+	int err = 0;
+
+	if (fx.syncookies >= 0 && steer_fixture_syncookies(fx.syncookies) < 0)
+		err = -1;
+	fx.syncookies = -1;
+	if (fx.lo_lfd >= 0)
+		close(fx.lo_lfd);
+	fx.lo_lfd = -1;
+	datapath_del_workload(steer_fx.dp, harness_ip4(COOKIE_POD_IP));
+	return pod_hook_teardown(state) || err ? -1 : 0;
+}
+
+/* A listener on COOKIE_POD_IP:@port. */
+static int cookie_pod_listen(uint16_t port)
+{
+	struct sockaddr_in a = harness_sin(COOKIE_POD_IP, port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	return fd;
+}
+
+static void expect_pod_cookie(const struct steer_seg *g, bool assigned)
+{
+	steer_fixture_expect_seg(steer_fx.pod_prog_fd, g, POD_ETH0_IFINDEX,
+				 assigned ? TC_ACT_SHOT : TC_ACT_OK,
+				 assigned ? AMBIT_DROP_ASSIGN_FAILED : AMBIT_PASS);
+}
+
+/*
+ * Under test_run, where an assignment shows as DROP_ASSIGN_FAILED: fx.lo_lfd, on the pod's address
+ * (COOKIE_POD_IP, an in-pod pod for the case), stands for its 15006 listener, and fx.hbone_lfd for
+ * its 15008 one; each answers a raw SYN with a cookie.
+ */
+static void test_pod_cookie_ack(void **state)
+{
+	struct ambit_workload wl = {.flags = INPOD_FLAGS};
+	struct sockaddr_in from = harness_sin("127.0.0.1", 20013), to;
+	struct steer_seg g = {.saddr = "127.0.0.1", .daddr = COOKIE_POD_IP, .sport = 20011};
+	struct steer_seg h = {.saddr = "127.0.0.1",
+			      .daddr = COOKIE_POD_IP,
+			      .sport = 20012,
+			      .dport = AMBIT_PORT_HBONE};
+	struct steer_seg o = {.saddr = "127.0.0.1", .daddr = COOKIE_POD_IP, .sport = 20013};
+	struct sockaddr_in peer;
+	struct steer_seg v;
+	int one = 1;
+	int cfd, afd;
+
+	fx.lo_lfd = harness_listen(COOKIE_POD_IP, &g.dport);
+	o.dport = g.dport;
+	fx.hbone_lfd = cookie_pod_listen(AMBIT_PORT_HBONE);
+	assert_int_equal(datapath_set_workload(steer_fx.dp, harness_ip4(COOKIE_POD_IP), &wl), 0);
+	fx.syncookies = steer_fixture_syncookies(2);
+	assert_true(fx.syncookies >= 0);
+	steer_fixture_cookie_handshake(&g);
+	steer_fixture_cookie_handshake(&h);
+	steer_fixture_cookie_handshake(&o);
+	/* The check runs with cookies on overflow only, as in a pod under a real flood. */
+	assert_int_equal(steer_fixture_syncookies(1), 2);
+
+	/* Nothing published for the pod, another pod's entry, the node's slot: passes. */
+	expect_pod_cookie(&g, false);
+	inpod_publish(INPOD_IP, fx.lo_lfd);
+	expect_pod_cookie(&g, false);
+	inpod_unpublish(INPOD_IP);
+	assert_int_equal(proxy_sock_publish(bpf_map__fd(steer_fx.skel->maps.proxy_socks),
+					    AMBIT_SOCK_INBOUND, fx.lo_lfd),
+			 0);
+	expect_pod_cookie(&g, false);
+	/* The pod's listener takes it; the look-up of its 4-tuple finds only a listener. */
+	inpod_publish(COOKIE_POD_IP, fx.lo_lfd);
+	expect_pod_cookie(&g, true);
+	/* Still pure: with TCP options (a Linux client's timestamps); padded as a short Ethernet
+	 * frame is, which is no payload (the IP total length says where the packet ends). */
+	v = g;
+	v.timestamp = true;
+	expect_pod_cookie(&v, true);
+	v = g;
+	v.pad = 60 - (ETH_HLEN + 40);
+	expect_pod_cookie(&v, true);
+	/* Not the handshake's last segment: data, FIN, RST, SYN (each with the valid cookie). */
+	v = g;
+	v.payload = 10;
+	expect_pod_cookie(&v, false);
+	v.flags = TH_ACK | TH_PUSH;
+	expect_pod_cookie(&v, false);
+	v = g;
+	v.flags = TH_FIN | TH_ACK;
+	expect_pod_cookie(&v, false);
+	v.flags = TH_RST | TH_ACK;
+	expect_pod_cookie(&v, false);
+	v.flags = TH_SYN | TH_ACK;
+	expect_pod_cookie(&v, false);
+	/* A pure ACK whose cookie the listener never sent. */
+	v = g;
+	v.ack_seq ^= 0x80000000u;
+	expect_pod_cookie(&v, false);
+	v.ack_seq = 0x5eed5eedu;
+	expect_pod_cookie(&v, false);
+	/* 15008 reaches its own listener by the ordinary look-up: never this path. */
+	expect_pod_cookie(&h, false);
+
+	/* A socket of the netns owns the 4-tuple (here an established one): the packet is its. */
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(cfd >= 0);
+	assert_int_equal(setsockopt(cfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	assert_int_equal(bind(cfd, (struct sockaddr *)&from, sizeof(from)), 0);
+	to = harness_sin(COOKIE_POD_IP, o.dport);
+	assert_int_equal(connect(cfd, (struct sockaddr *)&to, sizeof(to)), 0);
+	afd = harness_accept_within(fx.lo_lfd, 2000, &peer);
+	assert_true(afd >= 0);
+	expect_pod_cookie(&o, false);
+	close(afd);
+	close(cfd);
+
+	/* Only to an in-pod pod of this node, enrolled. */
+	wl.flags = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL;
+	assert_int_equal(datapath_set_workload(steer_fx.dp, harness_ip4(COOKIE_POD_IP), &wl), 0);
+	expect_pod_cookie(&g, false);
+	wl.flags = AMBIT_WL_LOCAL | AMBIT_WL_INPOD;
+	assert_int_equal(datapath_set_workload(steer_fx.dp, harness_ip4(COOKIE_POD_IP), &wl), 0);
+	expect_pod_cookie(&g, false);
+	wl.flags = INPOD_FLAGS;
+	assert_int_equal(datapath_set_workload(steer_fx.dp, harness_ip4(COOKIE_POD_IP), &wl), 0);
+	expect_pod_cookie(&g, true);
+}
+
+/*
+ * A client's connection to COOKIE_POD_IP:@port with tc_pod on lo: accepted on fx.pod_lfd with the
+ * original destination as its local address, carrying data both ways, the accepted socket
+ * unmarked. What it moved: @cookie of assign_syncookie, and the SYN's one assign_inbound; no drop.
+ */
+static void connect_to_pod_listener(uint16_t port, uint64_t cookie)
+{
+	uint64_t before[AMBIT_REASON__COUNT];
+	struct sockaddr_in peer, local, client;
+	struct pollfd p = {.events = POLLIN};
+	socklen_t alen = sizeof(local);
+	int cfd, afd;
+	char c = 0;
+
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	cfd = connect_within(COOKIE_POD_IP, port, 2000);
+	assert_true(cfd >= 0);
+	afd = harness_accept_within(fx.pod_lfd, 2000, &peer);
+	assert_true(afd >= 0);
+	assert_int_equal(getsockname(afd, (struct sockaddr *)&local, &alen), 0);
+	assert_int_equal(local.sin_addr.s_addr, harness_ip4(COOKIE_POD_IP));
+	assert_int_equal(ntohs(local.sin_port), port);
+	alen = sizeof(client);
+	assert_int_equal(getsockname(cfd, (struct sockaddr *)&client, &alen), 0);
+	assert_int_equal(peer.sin_addr.s_addr, client.sin_addr.s_addr);
+	assert_int_equal(peer.sin_port, client.sin_port);
+	assert_int_equal(sock_mark(afd), 0);
+	assert_int_equal(write(cfd, "x", 1), 1);
+	assert_int_equal(read(afd, &c, 1), 1);
+	assert_int_equal(c, 'x');
+	assert_int_equal(write(afd, "y", 1), 1);
+	p.fd = cfd;
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	assert_int_equal(read(cfd, &c, 1), 1);
+	assert_int_equal(c, 'y');
+	expect_moved(before, AMBIT_ASSIGN_SYNCOOKIE, cookie, AMBIT_ASSIGN_INBOUND, 1);
+	close(afd);
+	close(cfd);
+}
+
+/*
+ * On lo's real hook, as test_pod_assigns_on_real_hook, with tcp_syncookies 2 in the netns: every
+ * SYN the 15006 listener takes is answered with a cookie, and the connection completes only if the
+ * ACK is handed to that listener. tcp_fwmark_accept is on so that a mark on that ACK, from which
+ * the kernel builds the accepted socket, would show on it. Controls: with cookies only on overflow
+ * the handshake's request socket takes the ACK (the counter stays); and one handshake done by hand
+ * (raw SYN, then its ACK), whose ACK, sent while the listener is not published, takes the path
+ * from before this one: the application's listener, which sent no cookie, answers with a reset.
+ * Published again, the same ACK is the listener's.
+ */
+static void test_pod_cookie_ack_on_real_hook(void **state)
+{
+	struct ambit_workload wl = {.flags = INPOD_FLAGS};
+	struct steer_seg g = {
+	    .saddr = "127.0.0.1", .daddr = COOKIE_POD_IP, .sport = 20021, .dport = 8080};
+	uint64_t before[AMBIT_REASON__COUNT];
+	struct sockaddr_in peer, local;
+	socklen_t alen = sizeof(local);
+	struct tcphdr th;
+	uint8_t buf[128];
+	size_t len;
+	int rawfd, afd;
+
+	assert_int_equal(write_sysctl(FWMARK_ACCEPT, "1"), 0);
+	fx.syncookies = steer_fixture_syncookies(2);
+	assert_true(fx.syncookies >= 0);
+	assert_int_equal(datapath_set_workload(steer_fx.dp, harness_ip4(COOKIE_POD_IP), &wl), 0);
+	inpod_publish(COOKIE_POD_IP, fx.pod_lfd);
+	lo_attach_tc_pod();
+
+	/* Nothing listens on :80; the application listens on :8080: the connections are the
+	 * ztunnel's. */
+	connect_to_pod_listener(80, 1);
+	fx.lo_lfd = cookie_pod_listen(8080);
+	connect_to_pod_listener(8080, 1);
+	assert_int_equal(harness_accept_within(fx.lo_lfd, 0, &peer), -1);
+
+	assert_int_equal(steer_fixture_syncookies(1), 2);
+	connect_to_pod_listener(8080, 0);
+	assert_int_equal(steer_fixture_syncookies(2), 1);
+
+	/* By hand: the SYN, through the hook, to the 15006 listener, which answers with a cookie.
+	 */
+	steer_fixture_cookie_handshake(&g);
+	len = steer_fixture_seg(buf, sizeof(buf), &g);
+	rawfd = steer_fixture_raw_socket();
+	inpod_unpublish(COOKIE_POD_IP);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	steer_fixture_raw_send(rawfd, buf, len);
+	assert_true(steer_fixture_raw_recv(rawfd, COOKIE_POD_IP, g.dport, g.saddr, g.sport, TH_RST,
+					   2000, &th));
+	assert_int_equal(ntohl(th.seq), g.ack_seq);
+	assert_int_equal(harness_accept_within(fx.lo_lfd, 0, &peer), -1);
+	assert_int_equal(harness_accept_within(fx.pod_lfd, 0, &peer), -1);
+	expect_moved(before, AMBIT_ASSIGN_SYNCOOKIE, 0, AMBIT_ASSIGN_INBOUND, 0);
+
+	inpod_publish(COOKIE_POD_IP, fx.pod_lfd);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	steer_fixture_raw_send(rawfd, buf, len);
+	afd = harness_accept_within(fx.pod_lfd, 2000, &peer);
+	assert_true(afd >= 0);
+	assert_int_equal(peer.sin_addr.s_addr, harness_ip4(g.saddr));
+	assert_int_equal(ntohs(peer.sin_port), g.sport);
+	assert_int_equal(getsockname(afd, (struct sockaddr *)&local, &alen), 0);
+	assert_int_equal(local.sin_addr.s_addr, harness_ip4(COOKIE_POD_IP));
+	assert_int_equal(ntohs(local.sin_port), g.dport);
+	assert_int_equal(sock_mark(afd), 0);
+	assert_false(steer_fixture_raw_recv(rawfd, COOKIE_POD_IP, g.dport, g.saddr, g.sport, TH_RST,
+					    200, &th));
+	assert_int_equal(harness_accept_within(fx.lo_lfd, 0, &peer), -1);
+	expect_moved(before, AMBIT_ASSIGN_SYNCOOKIE, 1, AMBIT_ASSIGN_INBOUND, 0);
+	close(afd);
+	close(rawfd);
 }
 
 /*
@@ -947,6 +1227,10 @@ int main(void)
 	    pod_case(test_node_leaves_inpod_alone),
 	    cmocka_unit_test_setup_teardown(test_pod_assigns_on_real_hook, pod_case_setup,
 					    pod_hook_teardown),
+	    cmocka_unit_test_setup_teardown(test_pod_cookie_ack, pod_case_setup,
+					    cookie_case_teardown),
+	    cmocka_unit_test_setup_teardown(test_pod_cookie_ack_on_real_hook, pod_case_setup,
+					    cookie_case_teardown),
 	    egress_case(test_pod_egress_returns_proxy_flow),
 	    egress_case(test_pod_egress_passes_others),
 	    egress_case(test_pod_egress_listener_passes),
