@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The tc ingress program on a real veth, for what BPF_PROG_TEST_RUN cannot show: bpf_sk_assign
- * to the ztunnel's transparent listeners, the established-socket path, the return path of a
- * spoofed-source connection, and anti-spoofing on the wire. Topology, all private:
+ * to the ztunnel's transparent listeners (of a SYN, and of the ACK ending a SYN-cookie handshake),
+ * the established-socket path, the return path of a spoofed-source connection, and anti-spoofing
+ * on the wire. Topology, all private:
  *   node netns = this process (unshare), 169.254.1.1 on lo, fwmark 0x539 -> table 133 (local)
  *   pod netns  = a helper process (unshare; dies with us), vp 10.201.0.2/32 (+ .3 for spoofing)
  *   veth vh (node, tc ingress attached) <-> vp (pod), routed as in the local cluster.
@@ -38,6 +39,7 @@
 #include "ambit/datapath.h"
 #include "ambit/log.h"
 #include "../lib/harness.h"
+#include "../lib/steer_fixture.h"
 
 #define POD_IP "10.201.0.2"
 #define SPOOF_IP "10.201.0.3"
@@ -54,9 +56,10 @@ struct fixture {
 	int vh_ifindex;
 	int inbound_fd;
 	int hbone_fd;
+	int syncookies; /* the node netns' tcp_syncookies before a case set it, or -1 */
 };
 
-static struct fixture fx = {.pod_hold = -1, .inbound_fd = -1, .hbone_fd = -1};
+static struct fixture fx = {.pod_hold = -1, .inbound_fd = -1, .hbone_fd = -1, .syncookies = -1};
 
 struct conn_result {
 	int err; /* 0 when connect() succeeded */
@@ -360,6 +363,60 @@ static void test_hbone_port_assigned_to_hbone(void **state)
 	assert_true(queue_empty(fx.inbound_fd));
 }
 
+/* Closes what waits on listener @lfd (nonblocking), so that a failed case leaves it empty. */
+static void drain(int lfd)
+{
+	int fd;
+
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(fd);
+}
+
+static int syncookies_teardown(void **state)
+{
+	int err = fx.syncookies >= 0 && steer_fixture_syncookies(fx.syncookies) < 0 ? -1 : 0;
+
+	fx.syncookies = -1;
+	drain(fx.inbound_fd);
+	drain(fx.hbone_fd);
+	return err;
+}
+
+/*
+ * Under a SYN flood the ztunnel's listener answers with cookies and keeps no state, so the
+ * client's last ACK matches no socket: tc_ingress hands it, with the node's mark, to the listener
+ * of its slot (bpf_tcp_check_syncookie). With tcp_syncookies 2 in the node's netns, where the
+ * listeners are, every handshake is such a one, and each connection still reaches its listener,
+ * data included. Without the mark the ACK would not be delivered (10.201.0.9 is no address here),
+ * and without the assignment it would reach no socket: either way nothing would be accepted.
+ * With cookies only on overflow (1) the handshake's request socket takes the ACK: the counter
+ * stays.
+ */
+static void test_cookie_ack_assigned_to_listener(void **state)
+{
+	uint64_t cookie = counter(AMBIT_ASSIGN_SYNCOOKIE);
+	uint64_t inbound = counter(AMBIT_ASSIGN_INBOUND);
+	uint64_t hbone = counter(AMBIT_ASSIGN_HBONE);
+	uint64_t failed = counter(AMBIT_DROP_ASSIGN_FAILED);
+
+	fx.syncookies = steer_fixture_syncookies(2);
+	assert_true(fx.syncookies >= 0);
+	expect_assigned(fx.inbound_fd, 80);
+	assert_int_equal(counter(AMBIT_ASSIGN_SYNCOOKIE), cookie + 1);
+	assert_int_equal(counter(AMBIT_ASSIGN_INBOUND), inbound + 1);
+	expect_assigned(fx.hbone_fd, AMBIT_PORT_HBONE);
+	assert_int_equal(counter(AMBIT_ASSIGN_SYNCOOKIE), cookie + 2);
+	assert_int_equal(counter(AMBIT_ASSIGN_HBONE), hbone + 1);
+	assert_true(queue_empty(fx.inbound_fd));
+	assert_true(queue_empty(fx.hbone_fd));
+
+	assert_int_equal(steer_fixture_syncookies(1), 2);
+	expect_assigned(fx.inbound_fd, 80);
+	assert_int_equal(counter(AMBIT_ASSIGN_SYNCOOKIE), cookie + 2);
+	assert_int_equal(counter(AMBIT_ASSIGN_INBOUND), inbound + 2);
+	assert_int_equal(counter(AMBIT_DROP_ASSIGN_FAILED), failed);
+}
+
 static void test_no_listener_fails_closed(void **state)
 {
 	int socks_fd = datapath_map_fd(fx.dp, "proxy_socks");
@@ -507,6 +564,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_new_flow_assigned_to_inbound),
 	    cmocka_unit_test(test_hbone_port_assigned_to_hbone),
+	    cmocka_unit_test_teardown(test_cookie_ack_assigned_to_listener, syncookies_teardown),
 	    cmocka_unit_test(test_no_listener_fails_closed),
 	    cmocka_unit_test(test_spoofed_source_dropped),
 	    cmocka_unit_test(test_refused_syn_gets_reset),
