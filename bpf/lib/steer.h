@@ -104,6 +104,12 @@ static __always_inline int steer_refuse(struct __sk_buff *skb, const struct iphd
  * listener, which saw no overflow and answers the cookie with a reset. Only a pure ACK (no
  * payload) is looked at: the handshake's last segment, not every data packet.
  */
+static __always_inline bool steer_pure_ack(const struct pkt *p)
+{
+	return p->tcp->ack && !p->tcp->syn && !p->tcp->rst && !p->tcp->fin &&
+	       bpf_ntohs(p->ip->tot_len) == p->ip->ihl * 4 + p->tcp->doff * 4;
+}
+
 static __always_inline bool steer_cookie_ack(struct __sk_buff *skb, const struct pkt *p,
 					     struct bpf_sock *listener)
 {
@@ -111,9 +117,7 @@ static __always_inline bool steer_cookie_ack(struct __sk_buff *skb, const struct
 	struct iphdr *ip = p->ip;
 	struct tcphdr *tcp = p->tcp;
 
-	if (!tcp->ack || tcp->syn || tcp->rst || tcp->fin)
-		return false;
-	if (bpf_ntohs(ip->tot_len) != ip->ihl * 4 + tcp->doff * 4)
+	if (!steer_pure_ack(p))
 		return false;
 	/* The cookie is in the fixed headers: the helper wants no more (options need not be). */
 	if ((void *)(ip + 1) > data_end || (void *)(tcp + 1) > data_end)
@@ -282,7 +286,8 @@ static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
 	 * Only a SYN opens a flow: the rest belongs to a socket of this netns already, but for the
 	 * ACK ending a SYN-cookie handshake of the 15006 listener (no socket holds it yet).
 	 */
-	if (!p.tcp->syn && p.tcp->ack && dport != AMBIT_PORT_HBONE && !steer_owned(skb, &p)) {
+	/* The shape first: data packets never pay for the socket look-up. */
+	if (dport != AMBIT_PORT_HBONE && steer_pure_ack(&p) && !steer_owned(skb, &p)) {
 		ret = steer_cookie(skb, &p, bpf_map_lookup_elem(&inpod_socks, &p.ip->daddr), false);
 		if (ret >= 0)
 			return ret;
