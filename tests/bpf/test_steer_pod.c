@@ -497,6 +497,36 @@ static int pod_hook_teardown(void **state)
 }
 
 /*
+ * Connects to @pod_ip:@port and accepts on the pod's 15006 listener: the accepted socket has the
+ * original destination as its local address and the client's as its peer, no mark, and takes
+ * the client's data. Returns it; the client's socket in *@cfd.
+ */
+static int accept_on_pod_listener(const char *pod_ip, uint16_t port, int *cfd)
+{
+	struct sockaddr_in peer, local, client;
+	socklen_t alen = sizeof(local);
+	int afd;
+	char c = 0;
+
+	*cfd = connect_within(pod_ip, port, 2000);
+	assert_true(*cfd >= 0);
+	afd = harness_accept_within(fx.pod_lfd, 2000, &peer);
+	assert_true(afd >= 0);
+	assert_int_equal(getsockname(afd, (struct sockaddr *)&local, &alen), 0);
+	assert_int_equal(local.sin_addr.s_addr, harness_ip4(pod_ip));
+	assert_int_equal(ntohs(local.sin_port), port);
+	alen = sizeof(client);
+	assert_int_equal(getsockname(*cfd, (struct sockaddr *)&client, &alen), 0);
+	assert_int_equal(peer.sin_addr.s_addr, client.sin_addr.s_addr);
+	assert_int_equal(peer.sin_port, client.sin_port);
+	assert_int_equal(sock_mark(afd), 0);
+	assert_int_equal(write(*cfd, "x", 1), 1);
+	assert_int_equal(read(afd, &c, 1), 1);
+	assert_int_equal(c, 'x');
+	return afd;
+}
+
+/*
  * tc_pod on a real ingress hook (lo of the private netns, 127.0.0.2 as the pod): the SYN is
  * assigned to the listener in inpod_socks, the rest of the flow finds its socket by the ordinary
  * look-up, and the accepted socket has the original destination as its local address. The SYN
@@ -509,10 +539,8 @@ static void test_pod_assigns_on_real_hook(void **state)
 	struct ambit_workload wl = {.flags = INPOD_FLAGS};
 	struct sockaddr_in hbone = harness_sin(LO_POD_IP, AMBIT_PORT_HBONE);
 	uint64_t before[AMBIT_REASON__COUNT];
-	struct sockaddr_in peer, local, client;
-	socklen_t alen = sizeof(local);
+	struct sockaddr_in peer;
 	int cfd, afd;
-	char c = 0;
 
 	assert_int_equal(write_sysctl(FWMARK_ACCEPT, "1"), 0);
 	fx.hbone_lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -525,22 +553,8 @@ static void test_pod_assigns_on_real_hook(void **state)
 
 	/* Nothing listens on 127.0.0.2:80: only the assignment can take this connection. */
 	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
-	cfd = connect_within(LO_POD_IP, 80, 2000);
-	assert_true(cfd >= 0);
-	afd = harness_accept_within(fx.pod_lfd, 2000, &peer);
-	assert_true(afd >= 0);
-	assert_int_equal(getsockname(afd, (struct sockaddr *)&local, &alen), 0);
-	assert_int_equal(local.sin_addr.s_addr, harness_ip4(LO_POD_IP));
-	assert_int_equal(ntohs(local.sin_port), 80);
-	alen = sizeof(client);
-	assert_int_equal(getsockname(cfd, (struct sockaddr *)&client, &alen), 0);
-	assert_int_equal(peer.sin_addr.s_addr, client.sin_addr.s_addr);
-	assert_int_equal(peer.sin_port, client.sin_port);
-	assert_int_equal(sock_mark(afd), 0);
 	/* The handshake's last ACK and the data went to the flow's own socket. */
-	assert_int_equal(write(cfd, "x", 1), 1);
-	assert_int_equal(read(afd, &c, 1), 1);
-	assert_int_equal(c, 'x');
+	afd = accept_on_pod_listener(LO_POD_IP, 80, &cfd);
 	expect_moved(before, AMBIT_ASSIGN_INBOUND, 1, AMBIT_ASSIGN_HBONE, 0);
 	close(afd);
 	close(cfd);
@@ -721,28 +735,12 @@ static void test_pod_cookie_ack(void **state)
 static void connect_to_pod_listener(uint16_t port, uint64_t cookie)
 {
 	uint64_t before[AMBIT_REASON__COUNT];
-	struct sockaddr_in peer, local, client;
 	struct pollfd p = {.events = POLLIN};
-	socklen_t alen = sizeof(local);
 	int cfd, afd;
 	char c = 0;
 
 	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
-	cfd = connect_within(COOKIE_POD_IP, port, 2000);
-	assert_true(cfd >= 0);
-	afd = harness_accept_within(fx.pod_lfd, 2000, &peer);
-	assert_true(afd >= 0);
-	assert_int_equal(getsockname(afd, (struct sockaddr *)&local, &alen), 0);
-	assert_int_equal(local.sin_addr.s_addr, harness_ip4(COOKIE_POD_IP));
-	assert_int_equal(ntohs(local.sin_port), port);
-	alen = sizeof(client);
-	assert_int_equal(getsockname(cfd, (struct sockaddr *)&client, &alen), 0);
-	assert_int_equal(peer.sin_addr.s_addr, client.sin_addr.s_addr);
-	assert_int_equal(peer.sin_port, client.sin_port);
-	assert_int_equal(sock_mark(afd), 0);
-	assert_int_equal(write(cfd, "x", 1), 1);
-	assert_int_equal(read(afd, &c, 1), 1);
-	assert_int_equal(c, 'x');
+	afd = accept_on_pod_listener(COOKIE_POD_IP, port, &cfd);
 	assert_int_equal(write(afd, "y", 1), 1);
 	p.fd = cfd;
 	assert_int_equal(poll(&p, 1, 2000), 1);
