@@ -13,7 +13,8 @@
 #
 # Knobs: PODS [10000 / QUICK 1000], SVCS [5000 / 500], POLS [10000 / 1000], EVENTS [100 / 20];
 # OUT [bench/results/kube; QUICK: build/bench/kube] writes OUT.md and OUT.json; AGENT_FLAGS adds
-# flags to the agent's (e.g. "--log-level debug": each reconcile's phases); KEEP_LOG=FILE keeps the agent's log.
+# flags to the agent's (e.g. "--log-level debug": each reconcile's phases); KEEP_LOG=FILE keeps the agent's log;
+# AGENT [build/ambit-agent] is the binary measured (e.g. a build with frame pointers, for perf).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -31,7 +32,8 @@ die() {
 	exit 1
 }
 [ "$(id -u)" -eq 0 ] || die "needs root (BPF, a network namespace)"
-[ -x "$REPO/build/ambit-agent" ] || die "build/ambit-agent not built (make)"
+AGENT=${AGENT:-$REPO/build/ambit-agent}
+[ -x "$AGENT" ] || die "$AGENT not built (make)"
 
 id="kb-$$"
 NS="ambit-$id"
@@ -119,7 +121,7 @@ EOF
 say "API server up with $PODS pods, $SVCS services, $POLS policies; starting the agent"
 
 t0=$(date +%s.%N)
-start_in "$CG/system/agent" "$tmp/agent.log" "$REPO/build/ambit-agent" --kubeconfig "$tmp/kubeconfig" \
+start_in "$CG/system/agent" "$tmp/agent.log" "$AGENT" --kubeconfig "$tmp/kubeconfig" \
 	--node bench-node --node-ip 10.99.200.1 --ca-dir "$tmp/ca" --pin-root "$PIN" \
 	--cgroup "$CG/pods" --pod-cgroup-root "$CG" --socket "$tmp/run/agent.sock" ${AGENT_FLAGS:-}
 agent=$last

@@ -125,6 +125,9 @@ void ksource_take(struct ksource *ks, struct confstore *cs, bool *changed)
 			continue;
 		}
 		snprintf(name, sizeof(name), "k8s:%s/%s", c[i].res->name, c[i].key);
+		if (ks->synced[k])
+			pr_debug("kubernetes: %s %s", c[i].what == KWATCH_REMOVE ? "removed" : "put",
+				 name);
 		/* The store says whether this one changed anything; any of the batch counts. */
 		if (c[i].what == KWATCH_REMOVE) {
 			confstore_drop(cs, name, &one);
