@@ -12,6 +12,7 @@ cluster on the machine. What it does not do is listed in tests/k8s/README.md.
 """
 import argparse
 import base64
+import bisect
 import copy
 import datetime
 import json
@@ -194,7 +195,10 @@ class Store:
         self.rv = 1
         self.compacted = 0  # RVs at or below this are too old for watches and continues
         self.objects = {}  # (group, plural, namespace, name) -> object
-        self.events = []  # (rv, type, (group, plural), object)
+        # (rv, type, (group, plural), object, the object as its previous event left it or None),
+        # in RV order; the previous states are kept by key, as the real one keeps prevObject.
+        self.events = []
+        self.last_state = {}  # (group, plural, namespace, name) -> object at its last event
         self.tokens = {}  # bearer token -> TokenReview status.user
         self.watch_epoch = 0  # bumped by close-watches
         self.watch_sockets = set()
@@ -204,8 +208,17 @@ class Store:
         return self.rv
 
     def _record(self, kind, res, obj):
-        self.events.append((self.rv, kind, (res[0], res[2]), copy.deepcopy(obj)))
+        md = obj["metadata"]
+        key = (res[0], res[2], md.get("namespace"), md["name"])
+        snap = copy.deepcopy(obj)
+        self.events.append((self.rv, kind, (res[0], res[2]), snap, self.last_state.get(key)))
+        self.last_state[key] = snap
         self.lock.notify_all()
+
+    def events_after(self, rv):
+        """The events above `rv` (the caller holds the lock): found in halves, as a watch wakes
+        on every write and the log holds every object the server was loaded with."""
+        return self.events[bisect.bisect_right(self.events, rv, key=lambda e: e[0]):]
 
     def get(self, res, ns, name):
         with self.lock:
@@ -701,7 +714,7 @@ class Handler(BaseHTTPRequestHandler):
             last_bookmark = time.monotonic()
             while True:
                 with store.lock:
-                    pending = [e for e in store.events if e[0] > pos]
+                    pending = store.events_after(pos)
                     if not pending and store.watch_epoch == epoch:
                         wait = deadline - time.monotonic()
                         if bookmarks:
@@ -709,15 +722,15 @@ class Handler(BaseHTTPRequestHandler):
                                        - time.monotonic())
                         if wait > 0:
                             store.lock.wait(wait)
-                        pending = [e for e in store.events if e[0] > pos]
+                        pending = store.events_after(pos)
                     current = store.rv
                 if store.watch_epoch != epoch:
                     return  # dropped without the terminating chunk, as a restart does
-                for erv, kind, gp, obj in pending:
+                for erv, kind, gp, obj, prev in pending:
                     pos = erv
                     if not in_scope(gp, obj):
                         continue
-                    now, before = match(obj), self.matched_before(gp, obj, erv)
+                    now, before = match(obj), prev is not None and match(prev)
                     if kind == "MODIFIED" and now != before:
                         kind = "ADDED" if now else "DELETED"
                     elif not now and not (kind == "DELETED" and before):
@@ -736,20 +749,6 @@ class Handler(BaseHTTPRequestHandler):
             with store.lock:
                 store.watch_sockets.discard(sock)
             self.close_connection = True
-
-    def matched_before(self, gp, obj, erv):
-        """Whether the previous state of obj (the event before erv for it) matched the watch."""
-        md = obj["metadata"]
-        match = self.selectors(BY_KIND[(gp[0], obj["kind"])])
-        with self.store.lock:
-            prev = None
-            for rv, _, g, o in self.store.events:
-                if rv >= erv:
-                    break
-                if g == gp and o["metadata"].get("namespace") == md.get("namespace") and \
-                        o["metadata"]["name"] == md["name"]:
-                    prev = o
-        return prev is not None and match(prev)
 
     def end_chunks(self):
         self.wfile.write(b"0\r\n\r\n")

@@ -36,8 +36,12 @@
 #include "netsetup.h"
 
 #define DEBOUNCE_MS 100
-/* The API server's events come already settled (one per object change): coalesce bursts only. */
-#define KUBE_DEBOUNCE_MS 10
+/*
+ * The API server's events come already settled (one per object change): the first change after
+ * a reconcile is taken up at once, but for what arrives with it; what comes during a reconcile
+ * waits for its end, so a flood is taken in batches, never one reconcile per event.
+ */
+#define KUBE_DEBOUNCE_MS 1
 /* How long a WATCH request lasts before it is made again (client-go draws 5 to 10 minutes). */
 #define KUBE_WATCH_S 300
 /*
@@ -251,8 +255,10 @@ static void on_kube(struct agent_source *src, uint32_t events)
 	ksource_take(l->agent.kube, &l->agent.conf, &changed);
 	if (changed) {
 		l->agent.generation_seen = rv;
+		/* Armed once: later changes must not push a reconcile already due further away. */
+		if (!l->agent.reconcile_due)
+			arm(l->debounce.fd, KUBE_DEBOUNCE_MS);
 		l->agent.reconcile_due = true;
-		arm(l->debounce.fd, KUBE_DEBOUNCE_MS);
 	}
 }
 
