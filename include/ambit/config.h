@@ -41,6 +41,7 @@ struct config_meta {
 	char *controller_kind, *controller_name;
 	bool deleting;	  /* metadata.deletionTimestamp is set: the object is being deleted */
 	uint64_t id_hash; /* config_object_hash, kept by a store that holds the object; 0: none */
+	uint64_t origin_hash; /* XXH3 of origin.file, set with id_hash; 0: none */
 	/*
 	 * Set by config_stamp_ids to a value no other load in this process had: what was
 	 * computed from an object with the same serial may be kept (0: unknown, never).

@@ -58,6 +58,13 @@ struct snap_workload {
 	uint32_t node_ip;
 	bool enrolled;
 	struct snap_waypoint *waypoint; /* traffic addressed to the pod IP; NULL: none */
+	/*
+	 * The agent's own, never encoded: the serial of the Pod object it was made from (0:
+	 * unknown), and 1 + the position of the workload in the desired state in force whose
+	 * strings (all but @waypoint) it borrows, or 0 (desired_adopt, userspace/agent/desired.h).
+	 */
+	uint64_t serial;
+	size_t borrowed;
 };
 
 struct snap_service_port {

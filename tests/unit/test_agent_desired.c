@@ -645,6 +645,89 @@ static void test_runtime_good(void **state)
 	runtime_free(&rt);
 }
 
+/* desired_compute with @prev in force, under trust domain @td. */
+static void compute_from(struct fixture *f, const struct desired *prev, const char *td,
+			 struct desired *out)
+{
+	struct desired_env env = {
+	    .node = "node1",
+	    .node_ip = ip("10.99.0.11"),
+	    .trust_domain = td,
+	    .cluster = &f->cluster,
+	    .ifindex_of = fake_ifindex,
+	    .cgroup_id_of = fake_cgroup,
+	    .prev = prev,
+	};
+
+	assert_int_equal(desired_compute(&f->cfg, &f->rt, &env, out), 0);
+}
+
+static const struct snap_workload *swl_of(const struct desired *d, const char *addr)
+{
+	for (size_t i = 0; i < d->n_snap_workloads; i++)
+		if (d->snap_workloads[i].ip == ip(addr))
+			return &d->snap_workloads[i];
+	return NULL;
+}
+
+/*
+ * A workload made from the same Pod object, identity, node and enrollment as the one in force
+ * borrows its strings; anything else is made anew; desired_adopt hands them over (ASan checks
+ * that nothing is freed twice or lost).
+ */
+static void test_unchanged_workloads_borrowed(void **state)
+{
+	struct fixture *f = *state;
+	struct desired d1, d2, d3;
+	const struct snap_workload *a, *b;
+
+	for (size_t i = 0; i < f->rt.n_pods; i++)
+		f->rt.pods[i].serial = 100 + i;
+	compute_from(f, NULL, "cluster.local", &d1);
+	for (size_t i = 0; i < d1.n_snap_workloads; i++)
+		assert_int_equal(d1.snap_workloads[i].borrowed, 0);
+
+	/* web-1 is a new load of its Pod. */
+	f->rt.pods[0].serial = 900;
+	compute_from(f, &d1, "cluster.local", &d2);
+	assert_int_equal(d2.n_snap_workloads, d1.n_snap_workloads);
+	a = swl_of(&d1, "10.98.1.4");
+	b = swl_of(&d2, "10.98.1.4"); /* db-1: unchanged */
+	assert_non_null(b);
+	assert_true(b->borrowed);
+	assert_ptr_equal(b->uid, a->uid);
+	assert_ptr_equal(b->canonical_revision, a->canonical_revision);
+	b = swl_of(&d2, "10.98.1.2"); /* web-1: another load */
+	assert_int_equal(b->borrowed, 0);
+	assert_ptr_not_equal(b->uid, swl_of(&d1, "10.98.1.2")->uid);
+	assert_string_equal(b->uid, "demo/web-1");
+	assert_int_equal(b->serial, 900);
+
+	/* Another trust domain: every identity differs, nothing is borrowed. */
+	compute_from(f, &d1, "other.domain", &d3);
+	for (size_t i = 0; i < d3.n_snap_workloads; i++)
+		assert_int_equal(d3.snap_workloads[i].borrowed, 0);
+	assert_string_equal(swl_of(&d3, "10.98.1.4")->identity,
+			    "spiffe://other.domain/ns/legacy/sa/default");
+	desired_free(&d3);
+
+	/* Handed over: the old state goes first, the new one keeps every string. */
+	desired_adopt(&d2, &d1);
+	desired_free(&d1);
+	b = swl_of(&d2, "10.98.1.4");
+	assert_int_equal(b->borrowed, 0);
+	assert_string_equal(b->uid, "legacy/db-1");
+	assert_string_equal(b->identity, "spiffe://cluster.local/ns/legacy/sa/default");
+	assert_string_equal(swl_of(&d2, "10.98.2.9")->canonical_service, "importer");
+
+	/* A computation that is never adopted frees only what it owns. */
+	compute_from(f, &d2, "cluster.local", &d3);
+	assert_true(swl_of(&d3, "10.98.1.4")->borrowed);
+	desired_free(&d3);
+	assert_string_equal(swl_of(&d2, "10.98.1.4")->uid, "legacy/db-1");
+	desired_free(&d2);
+}
+
 static void test_cluster_json(void **state)
 {
 	struct rt_cluster c;
@@ -671,6 +754,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_named_port_unresolvable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_waypoint_bindings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_ip_and_missing_vip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unchanged_workloads_borrowed, setup, teardown),
 	    cmocka_unit_test(test_diff),
 	    cmocka_unit_test(test_service_diff),
 	    cmocka_unit_test(test_runtime_malformed),

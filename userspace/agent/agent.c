@@ -429,21 +429,12 @@ static bool has_warning(const struct desired *d, const char *w)
 	return false;
 }
 
-static int cmp_svc_name(const void *a, const void *b)
+/* desired_compute's order of the snapshot's services: namespace, then name. */
+static int cmp_svc_name(const struct snap_service *x, const struct snap_service *y)
 {
-	const struct snap_service *x = a, *y = b;
 	int c = strcmp(x->namespace, y->namespace);
 
 	return c ? c : strcmp(x->name, y->name);
-}
-
-/* desired_compute sorts the snapshot's services by namespace and name. */
-static const struct snap_service *find_svc(const struct desired *d, const struct snap_service *s)
-{
-	if (!d->n_snap_services)
-		return NULL;
-	return bsearch(s, d->snap_services, d->n_snap_services, sizeof(*d->snap_services),
-		       cmp_svc_name);
 }
 
 static bool svc_equal(const struct snap_service *x, const struct snap_service *y)
@@ -483,18 +474,25 @@ static void log_changes(const struct agent *a, const struct desired *next)
 	for (size_t i = 0; i < cur->n_local; i++)
 		if (!desired_local_pod(next, cur->local[i].uid))
 			pr_info("pod %s: gone from this node", cur->local[i].uid);
-	for (size_t i = 0; i < next->n_snap_services; i++) {
-		const struct snap_service *s = &next->snap_services[i];
-		const struct snap_service *old = find_svc(cur, s);
+	/* Both sorted by namespace and name (desired_compute): one walk over the two. */
+	for (size_t i = 0, j = 0; i < next->n_snap_services || j < cur->n_snap_services;) {
+		const struct snap_service *s =
+		    i < next->n_snap_services ? &next->snap_services[i] : NULL;
+		const struct snap_service *old =
+		    j < cur->n_snap_services ? &cur->snap_services[j] : NULL;
+		int c = !s ? 1 : !old ? -1 : cmp_svc_name(s, old);
 
-		if (!old || !svc_equal(old, s))
+		if (c > 0) {
+			pr_info("service %s/%s: removed", old->namespace, old->name);
+			j++;
+			continue;
+		}
+		if (c < 0 || !svc_equal(old, s))
 			pr_info("service %s/%s: VIP %s, %zu port(s), %zu endpoint(s)", s->namespace,
 				s->name, ipstr(s->vip, ip), s->nports, s->nendpoints);
+		i++;
+		j += c == 0;
 	}
-	for (size_t i = 0; i < cur->n_snap_services; i++)
-		if (!find_svc(next, &cur->snap_services[i]))
-			pr_info("service %s/%s: removed", cur->snap_services[i].namespace,
-				cur->snap_services[i].name);
 }
 
 /* Fills @s borrowing everything from the agent; never snapshot_free it. */
@@ -758,6 +756,7 @@ void agent_reconcile(struct agent *a)
 	    .cluster = &a->cluster,
 	    .ifindex_of = env_ifindex,
 	    .cgroup_id_of = env_cgroup_id,
+	    .prev = a->have_cur ? &a->cur : NULL,
 	};
 	struct waypoint_view wv = {0};
 	struct desired next;
@@ -814,6 +813,7 @@ void agent_reconcile(struct agent *a)
 	apply_tc(a, &next);
 	if (a->inpod_open)
 		inpod_sync_after(&a->inpod, &next);
+	desired_adopt(&next, &a->cur);
 	desired_free(&a->cur);
 	a->cur = next;
 	a->have_cur = true;

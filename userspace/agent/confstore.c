@@ -528,6 +528,12 @@ static uint64_t path_hash(const char *file)
 	return file ? XXH3_64bits(file, strlen(file)) : 0;
 }
 
+/* Its origin file's path_hash: kept in the object by config_stamp_ids, as every view asks. */
+static uint64_t origin_hash(const struct config_meta *m)
+{
+	return m->origin_hash ? m->origin_hash : path_hash(m->origin.file);
+}
+
 /* Lower is preferred: the file in force, the store's own path, anything else. */
 static int prefer(void *arg, const char *kind, const struct config_meta *m)
 {
@@ -536,7 +542,7 @@ static int prefer(void *arg, const char *kind, const struct config_meta *m)
 	char path[4096], group[256];
 
 	owner = bsearch(&probe, cs->owners, cs->n_owners, sizeof(*cs->owners), owner_cmp);
-	if (owner && m->origin.file && owner->file == path_hash(m->origin.file))
+	if (owner && m->origin.file && owner->file == origin_hash(m))
 		return 0;
 	config_api_group(m->api_version ? m->api_version : "", group, sizeof(group));
 	if (cs->dir &&
@@ -596,7 +602,7 @@ static void add_owner(void *arg, const struct config_meta *m, uint64_t hash)
 {
 	struct dedupe *dd = arg;
 
-	dd->owners[dd->n_owners++] = (struct confstore_owner){hash, path_hash(m->origin.file)};
+	dd->owners[dd->n_owners++] = (struct confstore_owner){hash, origin_hash(m)};
 }
 
 static int count_obj(void *arg, const char *kind, const struct config_meta *m)

@@ -28,8 +28,10 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 
 struct builder {
 	struct desired *d;
-	const struct desired_index *ix;
-	uint32_t *ips; /* ip_take's table */
+	struct desired_index *ix;
+	const struct desired *prev; /* env->prev */
+	bool *lent;		    /* per workload of @prev: each lends to one at most */
+	uint32_t *ips;		    /* ip_take's table */
 	size_t n_ips, cap_ips;
 	size_t cap_wl, cap_en, cap_if, cap_svc, cap_local, cap_id, cap_swl, cap_ssvc, cap_warn;
 };
@@ -99,9 +101,45 @@ static const char *canonical_label(const struct config_labels *l, const char *co
 	return dflt;
 }
 
+/*
+ * The workload of the desired state in force made from the same Pod object as @p, with the same
+ * identity, node and enrollment (everything else it holds comes from the object alone), not lent
+ * yet; or NULL. *@at: its position.
+ */
+static const struct snap_workload *same_workload(struct builder *b, const struct rt_pod *p,
+						 const char *identity, uint32_t node_ip,
+						 bool enrolled, size_t *at)
+{
+	const struct desired *prev = b->prev;
+	size_t lo = 0, hi = prev ? prev->n_snap_workloads : 0;
+	const struct snap_workload *w;
+
+	if (!b->lent || !p->serial)
+		return NULL;
+	/* Sorted by IP in host order (cmp_swl). */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ntohl(prev->snap_workloads[mid].ip) < ntohl(p->ip))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == prev->n_snap_workloads)
+		return NULL;
+	w = &prev->snap_workloads[lo];
+	if (w->ip != p->ip || w->serial != p->serial || b->lent[lo] || w->node_ip != node_ip ||
+	    w->enrolled != enrolled || !w->identity || strcmp(w->identity, identity))
+		return NULL;
+	*at = lo;
+	return w;
+}
+
 static int add_snap_workload(struct builder *b, const struct rt_pod *p, const char *identity,
 			     uint32_t node_ip, bool enrolled)
 {
+	const struct snap_workload *same;
+	size_t at;
 	struct desired *d = b->d;
 	struct snap_workload *w;
 	const char *wname = p->owner ? p->owner : p->name;
@@ -114,6 +152,15 @@ static int add_snap_workload(struct builder *b, const struct rt_pod *p, const ch
 		return -ENOMEM;
 	w = &d->snap_workloads[d->n_snap_workloads++];
 	memset(w, 0, sizeof(*w));
+	w->serial = p->serial;
+	/* At 10,000 pods, eleven copies each per change add up: the unchanged ones borrow. */
+	if ((same = same_workload(b, p, identity, node_ip, enrolled, &at))) {
+		*w = *same;
+		w->waypoint = NULL; /* desired_waypoints' own */
+		w->borrowed = at + 1;
+		b->lent[at] = true;
+		return 0;
+	}
 	w->uid = xstrdup(p->uid);
 	w->name = xstrdup(p->name);
 	w->namespace = xstrdup(p->namespace);
@@ -329,17 +376,13 @@ int desired_index_build(const struct config *cfg, const struct runtime *rt,
 			struct desired_index *ix)
 {
 	memset(ix, 0, sizeof(*ix));
-	ix->pods = calloc(cfg->n_pods + 1, sizeof(*ix->pods));
 	ix->rt = calloc(rt->n_pods + 1, sizeof(*ix->rt));
-	if (!ix->pods || !ix->rt) {
+	if (!ix->rt) {
 		desired_index_free(ix);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < cfg->n_pods; i++)
-		ix->pods[ix->n_pods++] = &cfg->pods[i];
 	for (size_t i = 0; i < rt->n_pods; i++)
 		ix->rt[ix->n_rt++] = &rt->pods[i];
-	qsort(ix->pods, ix->n_pods, sizeof(*ix->pods), cmp_cfg_pod);
 	qsort(ix->rt, ix->n_rt, sizeof(*ix->rt), cmp_rt_pod);
 	ix->cfg = cfg;
 	/* Without memory for it, selections scan their namespace. */
@@ -355,14 +398,33 @@ void desired_index_free(struct desired_index *ix)
 	memset(ix, 0, sizeof(*ix));
 }
 
-const struct config_pod_spec *desired_pod_spec(const struct desired_index *ix,
-					       const struct rt_pod *p)
+/* Without memory for the sorted array, look-ups scan the Pods. */
+static void sort_pods(struct desired_index *ix)
+{
+	const struct config *cfg = ix->cfg;
+
+	ix->pods_sorted = true;
+	ix->pods = calloc(cfg->n_pods + 1, sizeof(*ix->pods));
+	if (!ix->pods)
+		return;
+	for (size_t i = 0; i < cfg->n_pods; i++)
+		ix->pods[ix->n_pods++] = &cfg->pods[i];
+	qsort(ix->pods, ix->n_pods, sizeof(*ix->pods), cmp_cfg_pod);
+}
+
+const struct config_pod_spec *desired_pod_spec(struct desired_index *ix, const struct rt_pod *p)
 {
 	const struct config *cfg = ix->cfg;
 	struct config_pod key = {.meta = {.name = p->name, .namespace = p->namespace}};
 	const struct config_pod *kp = &key, *const * found;
 
-	found = bsearch(&kp, ix->pods, ix->n_pods, sizeof(*ix->pods), cmp_cfg_pod);
+	if (!ix->pods_sorted)
+		sort_pods(ix);
+	found =
+	    ix->n_pods ? bsearch(&kp, ix->pods, ix->n_pods, sizeof(*ix->pods), cmp_cfg_pod) : NULL;
+	for (size_t i = 0; !ix->pods && !found && i < cfg->n_pods; i++)
+		if (!cmp_cfg_pod(&kp, &(const struct config_pod *){&cfg->pods[i]}))
+			return &cfg->pods[i].spec;
 	if (found)
 		return &(*found)->spec;
 	for (size_t i = 0; p->owner && i < cfg->n_deployments; i++) {
@@ -396,7 +458,7 @@ size_t desired_ns_pods(const struct desired_index *ix, const char *ns,
 }
 
 /* Kubernetes semantics: a named targetPort is looked up per pod; a pod without it is skipped. */
-static uint16_t target_port(const struct desired_index *ix, const struct rt_pod *p,
+static uint16_t target_port(struct desired_index *ix, const struct rt_pod *p,
 			    const struct config_service_port *sp)
 {
 	const struct config_pod_spec *spec;
@@ -699,6 +761,10 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	if (env->prev && env->prev->n_snap_workloads) {
+		b.prev = env->prev;
+		b.lent = calloc(env->prev->n_snap_workloads, sizeof(*b.lent)); /* NULL: copies */
+	}
 	err = desired_index_build(cfg, rt, &ix);
 	for (size_t i = 0; i < rt->n_pods && !err; i++)
 		err = add_pod(&b, cfg, &rt->pods[i], env);
@@ -708,6 +774,7 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 		err = desired_waypoints(cfg, rt, env, out);
 	desired_index_free(&ix);
 	free(b.ips);
+	free(b.lent);
 	if (err)
 		return err;
 	/* Sorted output keeps diffs, snapshots and logs stable from one reload to the next. */
@@ -761,6 +828,21 @@ void desired_mark_inpod(struct desired *d, struct desired_local_pod *lp)
 	}
 }
 
+void desired_adopt(struct desired *next, struct desired *prev)
+{
+	for (size_t i = 0; i < next->n_snap_workloads; i++) {
+		struct snap_workload *w = &next->snap_workloads[i], *from;
+		struct snap_waypoint *wp;
+
+		if (!w->borrowed)
+			continue;
+		from = &prev->snap_workloads[w->borrowed - 1];
+		wp = from->waypoint;
+		*from = (struct snap_workload){.ip = from->ip, .waypoint = wp};
+		w->borrowed = 0;
+	}
+}
+
 void desired_free(struct desired *d)
 {
 	if (!d)
@@ -773,8 +855,12 @@ void desired_free(struct desired *d)
 	}
 	for (size_t i = 0; i < d->n_identities; i++)
 		free(d->identities[i]);
-	for (size_t i = 0; i < d->n_snap_workloads; i++)
-		snapshot_workload_clear(&d->snap_workloads[i]);
+	for (size_t i = 0; i < d->n_snap_workloads; i++) {
+		if (d->snap_workloads[i].borrowed)
+			snapshot_waypoint_free(d->snap_workloads[i].waypoint);
+		else
+			snapshot_workload_clear(&d->snap_workloads[i]);
+	}
 	for (size_t i = 0; i < d->n_snap_services; i++)
 		snapshot_service_clear(&d->snap_services[i]);
 	for (size_t i = 0; i < d->n_warnings; i++)

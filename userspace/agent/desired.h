@@ -79,6 +79,12 @@ struct desired_env {
 	void *ctx;
 	/* The waypoint bindings of the same config and pods, or NULL: desired_compute's own. */
 	const struct waypoint_view *waypoints;
+	/*
+	 * The desired state in force, or NULL. A workload made from the same Pod object (serial)
+	 * with the same identity, node and enrollment borrows its strings from there instead of
+	 * copying them; desired_adopt must follow before @prev is freed.
+	 */
+	const struct desired *prev;
 };
 
 /*
@@ -87,8 +93,10 @@ struct desired_env {
  */
 struct desired_index {
 	const struct config *cfg;
-	const struct config_pod **pods; /* cfg's Pods by namespace, name */
+	/* cfg's Pods by namespace, name: sorted when first needed (a named target port). */
+	const struct config_pod **pods;
 	size_t n_pods;
+	bool pods_sorted;
 	const struct rt_pod **rt; /* the runtime's pods by namespace, then in their order */
 	size_t n_rt;
 	struct label_index by_label; /* positions in @rt, by label */
@@ -99,8 +107,7 @@ int desired_index_build(const struct config *cfg, const struct runtime *rt,
 			struct desired_index *ix);
 void desired_index_free(struct desired_index *ix);
 /* The container ports of @p's own spec: its Pod manifest, else its Deployment's template. */
-const struct config_pod_spec *desired_pod_spec(const struct desired_index *ix,
-					       const struct rt_pod *p);
+const struct config_pod_spec *desired_pod_spec(struct desired_index *ix, const struct rt_pod *p);
 /* The runtime's pods of namespace @ns: *@first and the count that follows it. */
 size_t desired_ns_pods(const struct desired_index *ix, const char *ns,
 		       const struct rt_pod *const **first);
@@ -111,6 +118,11 @@ size_t desired_ns_pods(const struct desired_index *ix, const char *ns,
  */
 int desired_compute(const struct config *cfg, const struct runtime *rt,
 		    const struct desired_env *env, struct desired *out);
+/*
+ * @next (desired_compute's, with env->prev = @prev) takes over what it borrowed from @prev: @prev
+ * lets go of it, and may then be freed. Without it, @next frees only what it owns.
+ */
+void desired_adopt(struct desired *next, struct desired *prev);
 void desired_free(struct desired *d);
 /*
  * In-pod capture (inpod.h): @lp, a local pod of @d, is captured in its own netns: its workloads

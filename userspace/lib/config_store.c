@@ -101,6 +101,8 @@ static int stamp(void *arg, const char *kind, const struct config_meta *m)
 	/* The caller's own config (config_stamp_ids takes it mutable). */
 	((struct config_meta *)m)->id_hash = 0;
 	((struct config_meta *)m)->id_hash = config_object_hash(kind, m);
+	((struct config_meta *)m)->origin_hash =
+	    m->origin.file ? XXH3_64bits(m->origin.file, strlen(m->origin.file)) : 0;
 	((struct config_meta *)m)->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
 	return 0;
 }
