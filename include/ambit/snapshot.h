@@ -83,6 +83,13 @@ struct snap_service {
 	size_t nendpoints;
 	uint32_t *endpoints;		/* pod IPs of ready endpoints */
 	struct snap_waypoint *waypoint; /* traffic addressed to the Service; NULL: none */
+	/*
+	 * The agent's own, never encoded: the serial of the Service object it was made from (0:
+	 * unknown), and 1 + the position of the service in the desired state in force whose
+	 * strings (name, namespace, hostname, the ports' names) it borrows, or 0.
+	 */
+	uint64_t serial;
+	size_t borrowed;
 };
 
 /* A workload certificate for one identity running on this node, with its private key. */

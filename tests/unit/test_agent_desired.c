@@ -683,6 +683,7 @@ static void test_unchanged_workloads_borrowed(void **state)
 
 	for (size_t i = 0; i < f->rt.n_pods; i++)
 		f->rt.pods[i].serial = 100 + i;
+	config_stamp_ids(&f->cfg); /* the Services' serials */
 	compute_from(f, NULL, "cluster.local", &d1);
 	for (size_t i = 0; i < d1.n_snap_workloads; i++)
 		assert_int_equal(d1.snap_workloads[i].borrowed, 0);
@@ -697,6 +698,16 @@ static void test_unchanged_workloads_borrowed(void **state)
 	assert_true(b->borrowed);
 	assert_ptr_equal(b->uid, a->uid);
 	assert_ptr_equal(b->canonical_revision, a->canonical_revision);
+	assert_int_equal(d2.n_snap_services, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct snap_service *x = &d1.snap_services[i], *y = &d2.snap_services[i];
+
+		assert_true(y->borrowed);
+		assert_ptr_equal(y->hostname, x->hostname);
+		assert_ptr_equal(y->ports[0].name, x->ports[0].name);
+		assert_ptr_not_equal(y->ports, x->ports);
+		assert_ptr_not_equal(y->endpoints, x->endpoints);
+	}
 	b = swl_of(&d2, "10.98.1.2"); /* web-1: another load */
 	assert_int_equal(b->borrowed, 0);
 	assert_ptr_not_equal(b->uid, swl_of(&d1, "10.98.1.2")->uid);
@@ -719,6 +730,17 @@ static void test_unchanged_workloads_borrowed(void **state)
 	assert_string_equal(b->uid, "legacy/db-1");
 	assert_string_equal(b->identity, "spiffe://cluster.local/ns/legacy/sa/default");
 	assert_string_equal(swl_of(&d2, "10.98.2.9")->canonical_service, "importer");
+	assert_string_equal(d2.snap_services[0].hostname, "web.demo.svc.cluster.local");
+	assert_string_equal(d2.snap_services[0].ports[0].name, "http");
+	assert_int_equal(d2.snap_services[0].borrowed, 0);
+
+	/* A Service loaded anew (demo/web, sorted first) is made anew. */
+	f->cfg.services[0].meta.serial = 0;
+	compute_from(f, &d2, "cluster.local", &d3);
+	assert_int_equal(d3.snap_services[0].borrowed, 0);
+	assert_true(d3.snap_services[1].borrowed);
+	assert_ptr_not_equal(d3.snap_services[0].hostname, d2.snap_services[0].hostname);
+	desired_free(&d3);
 
 	/* A computation that is never adopted frees only what it owns. */
 	compute_from(f, &d2, "cluster.local", &d3);

@@ -496,25 +496,6 @@ int confstore_reload(struct confstore *cs, const char *dir, bool *changed)
 	return 0;
 }
 
-#define APPEND(kind)                                                                               \
-	do {                                                                                       \
-		size_t total = 0, at = 0;                                                          \
-		for (size_t i = 0; i < cs->n_files; i++)                                           \
-			total += cs->files[i].good.n_##kind;                                       \
-		if (!total)                                                                        \
-			break;                                                                     \
-		view->kind = calloc(total, sizeof(*view->kind));                                   \
-		if (!view->kind)                                                                   \
-			goto nomem;                                                                \
-		for (size_t i = 0; i < cs->n_files; i++) {                                         \
-			const struct config *g = &cs->files[i].good;                               \
-			if (g->n_##kind)                                                           \
-				memcpy(&view->kind[at], g->kind, g->n_##kind * sizeof(*g->kind));  \
-			at += g->n_##kind;                                                         \
-		}                                                                                  \
-		view->n_##kind = total;                                                            \
-	} while (0)
-
 static int owner_cmp(const void *a, const void *b)
 {
 	uint64_t x = ((const struct confstore_owner *)a)->key;
@@ -665,13 +646,33 @@ static int dedupe_view(struct confstore *cs, struct config *view)
 	X(http_routes)                                                                             \
 	X(grpc_routes)                                                                             \
 	X(endpoint_slices)
-#define APPEND_KIND(kind) APPEND(kind);
+/* Counted in @view's n_<kind>, then allocated: one pass over the entries for every kind. */
+#define COUNT_KIND(kind) view->n_##kind += g->n_##kind;
+#define ALLOC_KIND(kind)                                                                           \
+	if (view->n_##kind && !(view->kind = calloc(view->n_##kind, sizeof(*view->kind))))         \
+		goto nomem;                                                                        \
+	view->n_##kind = 0;
+#define COPY_KIND(kind)                                                                            \
+	if (g->n_##kind) {                                                                         \
+		memcpy(&view->kind[view->n_##kind], g->kind, g->n_##kind * sizeof(*g->kind));      \
+		view->n_##kind += g->n_##kind;                                                     \
+	}
 #define FREE_KIND(kind) free(view->kind);
 
 int confstore_view(struct confstore *cs, struct config *view)
 {
 	memset(view, 0, sizeof(*view));
-	VIEW_KINDS(APPEND_KIND)
+	for (size_t i = 0; i < cs->n_files; i++) {
+		const struct config *g = &cs->files[i].good;
+
+		VIEW_KINDS(COUNT_KIND)
+	}
+	VIEW_KINDS(ALLOC_KIND)
+	for (size_t i = 0; i < cs->n_files; i++) {
+		const struct config *g = &cs->files[i].good;
+
+		VIEW_KINDS(COPY_KIND)
+	}
 	if (dedupe_view(cs, view))
 		goto nomem;
 	/* One per name now: every pod's namespace is looked up in halves. */

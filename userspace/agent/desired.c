@@ -26,12 +26,81 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+/*
+ * Positions by serial (what the desired state in force lends, see desired_adopt): open
+ * addressing over a power of two, at most half full; a slot's serial 0 marks it free, and a
+ * position found once is taken (each lends to one at most).
+ */
+struct serial_slot {
+	uint64_t serial;
+	size_t pos;
+	bool taken;
+};
+
+struct serial_map {
+	size_t cap; /* 0: nothing to borrow from */
+	struct serial_slot *t;
+};
+
+static struct serial_slot *serial_slot(const struct serial_map *m, uint64_t serial)
+{
+	size_t i = (size_t)(serial * 0x9e3779b97f4a7c15ull >> 17) & (m->cap - 1);
+
+	while (m->t[i].serial && m->t[i].serial != serial)
+		i = (i + 1) & (m->cap - 1);
+	return &m->t[i];
+}
+
+/* @n serials, serial(@arr, i) each (0: none, left out). Without memory: an empty map. */
+static void serial_map_build(struct serial_map *m, size_t n, const void *arr,
+			     uint64_t (*serial)(const void *arr, size_t i))
+{
+	memset(m, 0, sizeof(*m));
+	if (!n)
+		return;
+	for (m->cap = 64; m->cap < 2 * n; m->cap *= 2)
+		;
+	m->t = calloc(m->cap, sizeof(*m->t));
+	if (!m->t) {
+		m->cap = 0;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = serial(arr, i);
+		struct serial_slot *s = v ? serial_slot(m, v) : NULL;
+
+		if (s && !s->serial)
+			*s = (struct serial_slot){.serial = v, .pos = i};
+	}
+}
+
+/* The position of @serial's, taking it, or SIZE_MAX. */
+static size_t serial_map_take(struct serial_map *m, uint64_t serial)
+{
+	struct serial_slot *s = m->cap && serial ? serial_slot(m, serial) : NULL;
+
+	if (!s || !s->serial || s->taken)
+		return SIZE_MAX;
+	s->taken = true;
+	return s->pos;
+}
+
+static uint64_t swl_serial(const void *arr, size_t i)
+{
+	return ((const struct snap_workload *)arr)[i].serial;
+}
+
+static uint64_t ssvc_serial(const void *arr, size_t i)
+{
+	return ((const struct snap_service *)arr)[i].serial;
+}
+
 struct builder {
 	struct desired *d;
 	struct desired_index *ix;
-	const struct desired *prev; /* env->prev */
-	bool *lent;		    /* per workload of @prev: each lends to one at most */
-	uint32_t *ips;		    /* ip_take's table */
+	const struct desired *prev;	     /* env->prev */
+	struct serial_map prev_wl, prev_svc; /* its workloads and services by serial */
+	uint32_t *ips;			     /* ip_take's table */
 	size_t n_ips, cap_ips;
 	size_t cap_wl, cap_en, cap_if, cap_svc, cap_local, cap_id, cap_swl, cap_ssvc, cap_warn;
 };
@@ -110,28 +179,16 @@ static const struct snap_workload *same_workload(struct builder *b, const struct
 						 const char *identity, uint32_t node_ip,
 						 bool enrolled, size_t *at)
 {
-	const struct desired *prev = b->prev;
-	size_t lo = 0, hi = prev ? prev->n_snap_workloads : 0;
+	size_t i = serial_map_take(&b->prev_wl, p->serial);
 	const struct snap_workload *w;
 
-	if (!b->lent || !p->serial)
+	if (i == SIZE_MAX)
 		return NULL;
-	/* Sorted by IP in host order (cmp_swl). */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (ntohl(prev->snap_workloads[mid].ip) < ntohl(p->ip))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == prev->n_snap_workloads)
+	w = &b->prev->snap_workloads[i];
+	if (w->ip != p->ip || w->node_ip != node_ip || w->enrolled != enrolled || !w->identity ||
+	    strcmp(w->identity, identity))
 		return NULL;
-	w = &prev->snap_workloads[lo];
-	if (w->ip != p->ip || w->serial != p->serial || b->lent[lo] || w->node_ip != node_ip ||
-	    w->enrolled != enrolled || !w->identity || strcmp(w->identity, identity))
-		return NULL;
-	*at = lo;
+	*at = i;
 	return w;
 }
 
@@ -158,7 +215,6 @@ static int add_snap_workload(struct builder *b, const struct rt_pod *p, const ch
 		*w = *same;
 		w->waypoint = NULL; /* desired_waypoints' own */
 		w->borrowed = at + 1;
-		b->lent[at] = true;
 		return 0;
 	}
 	w->uid = xstrdup(p->uid);
@@ -597,6 +653,31 @@ static int service_ports(struct builder *b, const struct config *cfg,
 			 const struct config_service *svc, const struct rt_pod **sel, size_t n_sel,
 			 size_t n_backends, bool sliced);
 
+/*
+ * @ss's strings (name, namespace, hostname, its ports' names): borrowed from the service in
+ * force made from the same Service object (they come from it alone), else made. 0 or -ENOMEM.
+ */
+static int same_service(struct builder *b, const struct config_service *svc,
+			struct snap_service *ss)
+{
+	size_t i = serial_map_take(&b->prev_svc, svc->meta.serial);
+	const struct snap_service *old = i == SIZE_MAX ? NULL : &b->prev->snap_services[i];
+
+	if (old && old->name && old->nports == svc->nports) {
+		ss->name = old->name;
+		ss->namespace = old->namespace;
+		ss->hostname = old->hostname;
+		ss->borrowed = i + 1;
+		return 0;
+	}
+	ss->name = xstrdup(svc->meta.name);
+	ss->namespace = xstrdup(svc->meta.namespace);
+	if (asprintf(&ss->hostname, "%s.%s.svc.cluster.local", svc->meta.name,
+		     svc->meta.namespace) < 0)
+		ss->hostname = NULL;
+	return !ss->name || !ss->namespace || !ss->hostname ? -ENOMEM : 0;
+}
+
 static int add_service(struct builder *b, const struct config *cfg, const struct runtime *rt,
 		       const struct config_service *svc)
 {
@@ -634,13 +715,9 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 		return -ENOMEM;
 	ss = &d->snap_services[d->n_snap_services++];
 	memset(ss, 0, sizeof(*ss));
-	ss->name = xstrdup(svc->meta.name);
-	ss->namespace = xstrdup(svc->meta.namespace);
-	if (asprintf(&ss->hostname, "%s.%s.svc.cluster.local", svc->meta.name,
-		     svc->meta.namespace) < 0)
-		ss->hostname = NULL;
+	ss->serial = svc->meta.serial;
 	ss->vip = vip;
-	err = !ss->name || !ss->namespace || !ss->hostname ? -ENOMEM : 0;
+	err = same_service(b, svc, ss);
 	if (!err && svc->nports && !(ss->ports = calloc(svc->nports, sizeof(*ss->ports))))
 		err = -ENOMEM;
 	if (!err && n_sel && !(ss->endpoints = calloc(n_sel, sizeof(*ss->endpoints))))
@@ -671,7 +748,8 @@ static int service_ports(struct builder *b, const struct config *cfg,
 		struct snap_service_port *pp = &ss->ports[ss->nports++];
 		struct dp_service *ds;
 
-		pp->name = xstrdup(sp->name);
+		pp->name = ss->borrowed ? b->prev->snap_services[ss->borrowed - 1].ports[i].name
+					: xstrdup(sp->name);
 		pp->port = sp->port;
 		if (sp->name && !pp->name)
 			return -ENOMEM;
@@ -761,9 +839,12 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	if (env->prev && env->prev->n_snap_workloads) {
+	if (env->prev) {
 		b.prev = env->prev;
-		b.lent = calloc(env->prev->n_snap_workloads, sizeof(*b.lent)); /* NULL: copies */
+		serial_map_build(&b.prev_wl, b.prev->n_snap_workloads, b.prev->snap_workloads,
+				 swl_serial);
+		serial_map_build(&b.prev_svc, b.prev->n_snap_services, b.prev->snap_services,
+				 ssvc_serial);
 	}
 	err = desired_index_build(cfg, rt, &ix);
 	for (size_t i = 0; i < rt->n_pods && !err; i++)
@@ -774,7 +855,8 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 		err = desired_waypoints(cfg, rt, env, out);
 	desired_index_free(&ix);
 	free(b.ips);
-	free(b.lent);
+	free(b.prev_wl.t);
+	free(b.prev_svc.t);
 	if (err)
 		return err;
 	/* Sorted output keeps diffs, snapshots and logs stable from one reload to the next. */
@@ -838,9 +920,28 @@ void desired_adopt(struct desired *next, struct desired *prev)
 			continue;
 		from = &prev->snap_workloads[w->borrowed - 1];
 		wp = from->waypoint;
-		*from = (struct snap_workload){.ip = from->ip, .waypoint = wp};
+		*from = (struct snap_workload){.waypoint = wp};
 		w->borrowed = 0;
 	}
+	for (size_t i = 0; i < next->n_snap_services; i++) {
+		struct snap_service *s = &next->snap_services[i], *from;
+
+		if (!s->borrowed)
+			continue;
+		from = &prev->snap_services[s->borrowed - 1];
+		from->name = from->namespace = from->hostname = NULL;
+		for (size_t j = 0; j < from->nports; j++)
+			from->ports[j].name = NULL;
+		s->borrowed = 0;
+	}
+}
+
+/* What a service owns when its strings are borrowed (desired_adopt). */
+static void service_clear_own(struct snap_service *s)
+{
+	snapshot_waypoint_free(s->waypoint);
+	free(s->ports);
+	free(s->endpoints);
 }
 
 void desired_free(struct desired *d)
@@ -861,8 +962,12 @@ void desired_free(struct desired *d)
 		else
 			snapshot_workload_clear(&d->snap_workloads[i]);
 	}
-	for (size_t i = 0; i < d->n_snap_services; i++)
-		snapshot_service_clear(&d->snap_services[i]);
+	for (size_t i = 0; i < d->n_snap_services; i++) {
+		if (d->snap_services[i].borrowed)
+			service_clear_own(&d->snap_services[i]);
+		else
+			snapshot_service_clear(&d->snap_services[i]);
+	}
 	for (size_t i = 0; i < d->n_warnings; i++)
 		free(d->warnings[i]);
 	dp_services_free(d->services, d->n_services);
