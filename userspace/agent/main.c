@@ -65,6 +65,7 @@ struct loop {
 	char runtime_dir[PATH_MAX];
 	int runtime_wd;
 	bool stop;
+	bool trimmed_sync; /* the memory of the first full Kubernetes list was given back */
 };
 
 static struct loop *the_loop;
@@ -142,6 +143,14 @@ static void reconcile(struct loop *l)
 
 	agent_reconcile(&l->agent);
 	arm(l->trim.fd, TRIM_IDLE_MS);
+	/*
+	 * The first list's copies (tens of MB at 10,000 pods) are not needed again: given back
+	 * once its state is in force, not after the first quiet spell (a busy cluster has none).
+	 */
+	if (l->agent.kube && l->agent.have_cur && !l->trimmed_sync) {
+		malloc_trim(0);
+		l->trimmed_sync = true;
+	}
 	/* In-pod pods not set up yet (no process in the cgroup yet): again in a second. */
 	if (l->agent.inpod_open && l->agent.inpod.pending)
 		arm(l->debounce.fd, 1000);

@@ -19,6 +19,13 @@ struct entry {
 struct entries {
 	size_t n, cap;
 	struct entry *items; /* sorted by key once complete */
+	/*
+	 * Every key and resourceVersion of a completed LIST, in one block (entries_pack): the
+	 * LIST's object copies went between them, and freed, would leave each page they share
+	 * with a small string held for good. A string outside it (a later event's) is its own.
+	 */
+	char *pool;
+	size_t pool_len;
 };
 
 struct k8s_reflector {
@@ -57,19 +64,57 @@ static char *key_of(const cJSON *obj)
 	return k;
 }
 
-static void entry_free(struct entry *e)
+static bool in_pool(const struct entries *es, const char *s)
 {
-	free(e->key);
-	free(e->rv);
+	return es && es->pool && s >= es->pool && s < es->pool + es->pool_len;
+}
+
+/* @e, one of @es's (NULL: of none). */
+static void entry_free(const struct entries *es, struct entry *e)
+{
+	if (!in_pool(es, e->key))
+		free(e->key);
+	if (!in_pool(es, e->rv))
+		free(e->rv);
 	cJSON_Delete(e->obj);
 }
 
 static void entries_clear(struct entries *es)
 {
 	for (size_t i = 0; i < es->n; i++)
-		entry_free(&es->items[i]);
+		entry_free(es, &es->items[i]);
 	free(es->items);
+	free(es->pool);
 	memset(es, 0, sizeof(*es));
+}
+
+/* @es's keys and resourceVersions into one block. Without memory for it they stay apart. */
+static void entries_pack(struct entries *es)
+{
+	size_t total = 0, at = 0;
+	char *pool;
+
+	for (size_t i = 0; i < es->n; i++)
+		total += strlen(es->items[i].key) + strlen(es->items[i].rv) + 2;
+	if (!total || !(pool = malloc(total)))
+		return;
+	for (size_t i = 0; i < es->n; i++) {
+		struct entry *e = &es->items[i];
+		size_t kl = strlen(e->key) + 1, rl = strlen(e->rv) + 1;
+
+		memcpy(pool + at, e->key, kl);
+		memcpy(pool + at + kl, e->rv, rl);
+		if (!in_pool(es, e->key))
+			free(e->key);
+		if (!in_pool(es, e->rv))
+			free(e->rv);
+		e->key = pool + at;
+		e->rv = pool + at + kl;
+		at += kl + rl;
+	}
+	free(es->pool);
+	es->pool = pool;
+	es->pool_len = total;
 }
 
 /* @obj's key and @rv appended (unsorted), with a copy of @obj if @keep. 0 or -ENOMEM. */
@@ -83,14 +128,14 @@ static int entries_add(struct entries *es, const cJSON *obj, const char *rv, boo
 		struct entry *p = realloc(es->items, cap * sizeof(*p));
 
 		if (!p) {
-			entry_free(&e);
+			entry_free(NULL, &e);
 			return -ENOMEM;
 		}
 		es->items = p;
 		es->cap = cap;
 	}
 	if (!e.key || !e.rv || (keep && !e.obj)) {
-		entry_free(&e);
+		entry_free(NULL, &e);
 		return -ENOMEM;
 	}
 	es->items[es->n++] = e;
@@ -210,7 +255,7 @@ static int list_done(struct k8s_reflector *r, const char *rv)
 	/* Keys repeated across pages (objects moved while paging): the last one counts. */
 	for (size_t k = 1; k < now->n; k++)
 		if (!strcmp(now->items[k - 1].key, now->items[k].key)) {
-			entry_free(&now->items[k - 1]);
+			entry_free(now, &now->items[k - 1]);
 			memmove(&now->items[k - 1], &now->items[k],
 				(now->n - k) * sizeof(*now->items));
 			now->n--;
@@ -242,6 +287,7 @@ static int list_done(struct k8s_reflector *r, const char *rv)
 	entries_clear(old);
 	*old = *now;
 	memset(now, 0, sizeof(*now));
+	entries_pack(old);
 	set_str(&r->rv, rv);
 	set_str(&r->cont, NULL);
 	r->watching = true;
@@ -285,7 +331,7 @@ int k8s_reflector_event(struct k8s_reflector *r, const struct k8s_event *ev)
 	if (ev->type == K8S_DELETED) {
 		if (found) {
 			r->ops->remove(r->arg, key, NULL);
-			entry_free(&c->items[at]);
+			entry_free(c, &c->items[at]);
 			memmove(&c->items[at], &c->items[at + 1],
 				(c->n - at - 1) * sizeof(*c->items));
 			c->n--;
@@ -300,7 +346,8 @@ int k8s_reflector_event(struct k8s_reflector *r, const struct k8s_event *ev)
 
 		if (!rv)
 			return -ENOMEM;
-		free(c->items[at].rv);
+		if (!in_pool(c, c->items[at].rv))
+			free(c->items[at].rv);
 		c->items[at].rv = rv;
 	} else {
 		struct entry e;
