@@ -100,6 +100,7 @@ struct builder {
 	struct desired_index *ix;
 	const struct desired *prev;	     /* env->prev */
 	struct serial_map prev_wl, prev_svc; /* its workloads and services by serial */
+	bool same_td;			     /* its trust domain is ours */
 	uint32_t *ips;			     /* ip_take's table */
 	size_t n_ips, cap_ips;
 	size_t cap_wl, cap_en, cap_if, cap_svc, cap_local, cap_id, cap_swl, cap_ssvc, cap_warn;
@@ -172,21 +173,19 @@ static const char *canonical_label(const struct config_labels *l, const char *co
 
 /*
  * The workload of the desired state in force made from the same Pod object as @p, with the same
- * identity, node and enrollment (everything else it holds comes from the object alone), not lent
- * yet; or NULL. *@at: its position.
+ * node and enrollment, not lent yet; or NULL. *@at: its position. Everything else it holds
+ * comes from the object alone, and its identity from the object and the trust domain.
  */
 static const struct snap_workload *same_workload(struct builder *b, const struct rt_pod *p,
-						 const char *identity, uint32_t node_ip,
-						 bool enrolled, size_t *at)
+						 uint32_t node_ip, bool enrolled, size_t *at)
 {
-	size_t i = serial_map_take(&b->prev_wl, p->serial);
+	size_t i = b->same_td ? serial_map_take(&b->prev_wl, p->serial) : SIZE_MAX;
 	const struct snap_workload *w;
 
 	if (i == SIZE_MAX)
 		return NULL;
 	w = &b->prev->snap_workloads[i];
-	if (w->ip != p->ip || w->node_ip != node_ip || w->enrolled != enrolled || !w->identity ||
-	    strcmp(w->identity, identity))
+	if (w->ip != p->ip || w->node_ip != node_ip || w->enrolled != enrolled || !w->identity)
 		return NULL;
 	*at = i;
 	return w;
@@ -211,7 +210,7 @@ static int add_snap_workload(struct builder *b, const struct rt_pod *p, const ch
 	memset(w, 0, sizeof(*w));
 	w->serial = p->serial;
 	/* At 10,000 pods, eleven copies each per change add up: the unchanged ones borrow. */
-	if ((same = same_workload(b, p, identity, node_ip, enrolled, &at))) {
+	if ((same = same_workload(b, p, node_ip, enrolled, &at))) {
 		*w = *same;
 		w->waypoint = NULL; /* desired_waypoints' own */
 		w->borrowed = at + 1;
@@ -839,8 +838,13 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	out->trust_domain = xstrdup(env->trust_domain);
+	if (env->trust_domain && !out->trust_domain)
+		return -ENOMEM;
 	if (env->prev) {
 		b.prev = env->prev;
+		b.same_td = env->trust_domain && env->prev->trust_domain &&
+			    !strcmp(env->trust_domain, env->prev->trust_domain);
 		serial_map_build(&b.prev_wl, b.prev->n_snap_workloads, b.prev->snap_workloads,
 				 swl_serial);
 		serial_map_build(&b.prev_svc, b.prev->n_snap_services, b.prev->snap_services,
@@ -979,6 +983,7 @@ void desired_free(struct desired *d)
 	free(d->snap_workloads);
 	free(d->snap_services);
 	free(d->warnings);
+	free(d->trust_domain);
 	memset(d, 0, sizeof(*d));
 }
 

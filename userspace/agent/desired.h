@@ -60,6 +60,7 @@ struct desired {
 	size_t n_snap_workloads, n_snap_services;
 	struct snap_workload *snap_workloads;
 	struct snap_service *snap_services;
+	char *trust_domain; /* the one computed for (identities, workloads borrowed) */
 	/* Human-readable problems found (unresolvable VIP, unknown node IP, ...). */
 	size_t n_warnings;
 	char **warnings;

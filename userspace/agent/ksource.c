@@ -126,8 +126,8 @@ void ksource_take(struct ksource *ks, struct confstore *cs, bool *changed)
 		}
 		snprintf(name, sizeof(name), "k8s:%s/%s", c[i].res->name, c[i].key);
 		if (ks->synced[k])
-			pr_debug("kubernetes: %s %s", c[i].what == KWATCH_REMOVE ? "removed" : "put",
-				 name);
+			pr_debug("kubernetes: %s %s",
+				 c[i].what == KWATCH_REMOVE ? "removed" : "put", name);
 		/* The store says whether this one changed anything; any of the batch counts. */
 		if (c[i].what == KWATCH_REMOVE) {
 			confstore_drop(cs, name, &one);
@@ -415,20 +415,19 @@ static const struct rt_pod *same_load(struct pod_serials *ps, const struct confi
 	return &ps->prev->pods[s - 1];
 }
 
+/* @same: the pod made from the same load of @p in the runtime in force (at @at), or NULL. */
 static int add_pod(struct ksource *ks, const struct config_pod *p, uint32_t ip, struct runtime *rt,
-		   struct pod_serials *ps)
+		   const struct rt_pod *same, size_t at)
 {
 	char uid[600], wl[256];
-	const struct rt_pod *same;
 	struct rt_pod *rp;
 	bool oom = false;
-	size_t at;
 
 	rp = &rt->pods[rt->n_pods];
 	memset(rp, 0, sizeof(*rp));
 	rp->serial = p->meta.serial;
 	/* The same object as last time: the fields made from it alone are borrowed, not made. */
-	if ((same = same_load(ps, p, &at))) {
+	if (same) {
 		rp->namespace = same->namespace;
 		rp->name = same->name;
 		rp->uid = same->uid;
@@ -492,11 +491,14 @@ int ksource_runtime_from(struct ksource *ks, const struct config *view, const st
 	serials_build(&serials, err ? NULL : prev);
 	for (size_t i = 0; i < view->n_pods && !err; i++) {
 		const struct config_pod *p = &view->pods[i];
-		uint32_t ip;
+		size_t at = 0;
+		/* The same object as last time was a workload then, and is one still. */
+		const struct rt_pod *same = same_load(&serials, p, &at);
+		uint32_t ip = same ? same->ip : 0;
 
-		if (!is_workload(p, &ip))
+		if (!same && !is_workload(p, &ip))
 			continue;
-		err = add_pod(ks, p, ip, rt, &serials);
+		err = add_pod(ks, p, ip, rt, same, at);
 		if (!err)
 			err = add_node(cl, &ns, p->spec.node_name, p->host_ip);
 	}
