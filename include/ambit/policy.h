@@ -184,6 +184,8 @@ struct policy_set {
 	size_t n_workloads;
 	struct policy_workload *workloads; /* sorted by uid */
 	struct policy_mtls mesh;
+	/* What policy_compile_from needs of the compile that made the set (private; NULL: none). */
+	struct policy_memo *memo;
 };
 
 /* A workload to resolve selectors against (borrowed for the duration of policy_compile). */
@@ -203,16 +205,22 @@ struct policy_workload_input {
 struct policy_set *policy_compile(const struct config *cfg, const struct policy_workload_input *wls,
 				  size_t n_wls, const char *root_ns, struct config_diags *diags);
 /*
- * policy_compile, taking over the compiled rules of @prev's policies whose object is the same
- * load (config_meta.serial, config_stamp_ids) and compiled without a warning: a change to one
- * object recompiles only its rules (selections and everything else are computed again). On
- * success those policies of @prev are left without rules (free it, never use it again); on
+ * policy_compile, taking over what @prev (a set policy_compile or policy_compile_from made)
+ * computed from the same inputs: the compiled rules of policies whose object is the same load
+ * (config_meta.serial, config_stamp_ids) and compiled without a warning. @serials (NULL: none)
+ * gives per workload the serial of the object its uid, namespace and labels come from (the
+ * same serial, the same three; 0: unknown). When every workload has one and the change since
+ * @prev is small (a few pods and AuthorizationPolicies; the same
+ * root namespace, Namespaces and PeerAuthentications), it takes over whole policies, workloads
+ * and namespaces, reselecting only for the policies a changed workload could enter or leave:
+ * the work is that of the change, not of the cluster. The set is the one policy_compile gives,
+ * and so are the warnings. On success @prev is left hollow (free it, never use it again); on
  * failure @prev is as it was. @prev NULL: policy_compile.
  */
 struct policy_set *policy_compile_from(const struct config *cfg,
 				       const struct policy_workload_input *wls, size_t n_wls,
-				       const char *root_ns, struct config_diags *diags,
-				       struct policy_set *prev);
+				       const uint64_t *serials, const char *root_ns,
+				       struct config_diags *diags, struct policy_set *prev);
 void policy_set_free(struct policy_set *ps);
 
 /* JSON form carried in the snapshot ("policies"). Returns a new cJSON object, or NULL+errno. */

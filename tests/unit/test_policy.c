@@ -692,7 +692,7 @@ static void test_compile_from_previous(void **state)
 	config_init(&cfg);
 	assert_int_equal(config_load_buffer(&cfg, "case.yaml", yaml, strlen(yaml), &diags), 0);
 	config_stamp_ids(&cfg);
-	ps = policy_compile_from(&cfg, WLS, sizeof(WLS) / sizeof(WLS[0]), NULL, &diags, NULL);
+	ps = policy_compile_from(&cfg, WLS, sizeof(WLS) / sizeof(WLS[0]), NULL, NULL, &diags, NULL);
 	assert_non_null(ps);
 	assert_int_equal(ps->n_policies, 2);
 	assert_true(has_diag(&diags, "does not support"));
@@ -703,7 +703,7 @@ static void test_compile_from_previous(void **state)
 
 	/* The same load: the rules without a warning move over, the other ones are compiled. */
 	config_diags_free(&diags);
-	next = policy_compile_from(&cfg, WLS, sizeof(WLS) / sizeof(WLS[0]), NULL, &diags, ps);
+	next = policy_compile_from(&cfg, WLS, sizeof(WLS) / sizeof(WLS[0]), NULL, NULL, &diags, ps);
 	assert_non_null(next);
 	assert_ptr_equal(next->policies[0].rules, same_rules);
 	assert_null(ps->policies[0].rules);
@@ -731,7 +731,8 @@ static void test_compile_from_previous(void **state)
 	config_stamp_ids(&cfg2);
 	assert_int_not_equal(cfg2.authorization_policies[0].meta.serial,
 			     cfg.authorization_policies[0].meta.serial);
-	ps = policy_compile_from(&cfg2, WLS, sizeof(WLS) / sizeof(WLS[0]), NULL, &diags, next);
+	ps =
+	    policy_compile_from(&cfg2, WLS, sizeof(WLS) / sizeof(WLS[0]), NULL, NULL, &diags, next);
 	assert_non_null(ps);
 	assert_int_equal(ps->n_policies, 1);
 	assert_ptr_not_equal(ps->policies[0].rules, same_rules);

@@ -7,66 +7,76 @@
 #include "ambit/log.h"
 #include "policy_sync.h"
 
-/* All the compiler's warnings as one text, so a reconcile that changes nothing logs nothing. */
-static char *warnings_text(const struct config_diags *d)
+static bool same_str(const char *a, const char *b)
 {
-	char *out = NULL, line[1024];
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
+	return a == b || (a && b && !strcmp(a, b));
+}
 
-	if (!f)
-		return NULL;
-	for (size_t i = 0; i < d->n; i++) {
-		config_diag_format(&d->items[i], line, sizeof(line));
-		fprintf(f, "%s\n", line);
+/*
+ * Whether two compiles warned alike, field by field (what config_diag_format prints), so that a
+ * reconcile that changes nothing logs nothing without printing every warning to find it out.
+ */
+static bool same_diags(const struct config_diags *a, const struct config_diags *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct config_diag *x = &a->items[i], *y = &b->items[i];
+
+		if (x->line != y->line || x->column != y->column || x->error != y->error ||
+		    !same_str(x->file, y->file) || !same_str(x->object, y->object) ||
+		    !same_str(x->field, y->field) || !same_str(x->message, y->message))
+			return false;
 	}
-	if (fclose(f)) {
-		free(out);
-		return NULL;
-	}
-	return out;
+	return true;
 }
 
 int policy_sync_update(struct policy_sync *ps, const struct config *cfg, const struct runtime *rt,
 		       const char *root_ns)
 {
 	struct policy_workload_input *wls = calloc(rt->n_pods + 1, sizeof(*wls));
+	uint64_t *serials = calloc(rt->n_pods + 1, sizeof(*serials));
 	struct config_diags diags = {0};
 	struct policy_set *set;
-	char *text;
+	/* The counts to compare with: policy_compile_from leaves the previous set hollow. */
+	bool had = ps->set != NULL;
+	size_t n_policies = had ? ps->set->n_policies : 0;
+	size_t n_peer_auths = had ? ps->set->n_peer_auths : 0;
 
-	if (!wls)
+	if (!wls || !serials) {
+		free(wls);
+		free(serials);
 		return -ENOMEM;
+	}
 	/* Every pod of the cluster, not only this node's: `ambitctl policies` lists them all. */
 	for (size_t i = 0; i < rt->n_pods; i++) {
 		wls[i].uid = rt->pods[i].uid;
 		wls[i].namespace = rt->pods[i].namespace;
 		wls[i].labels = &rt->pods[i].labels;
+		serials[i] = rt->pods[i].serial;
 	}
-	/* An object unchanged since the last compile keeps its rules (the old set goes next). */
-	set = policy_compile_from(cfg, wls, rt->n_pods, root_ns, &diags, ps->set);
+	/* What did not change since the last compile is taken over (the old set goes next). */
+	set = policy_compile_from(cfg, wls, rt->n_pods, serials, root_ns, &diags, ps->set);
 	free(wls);
+	free(serials);
 	if (!set) {
 		config_diags_free(&diags);
 		pr_err("policy: cannot compile: out of memory; the previous policy stays in force");
 		return -ENOMEM;
 	}
-	text = warnings_text(&diags);
-	if (text && (!ps->warnings || strcmp(text, ps->warnings))) {
+	if (!same_diags(&diags, &ps->warnings)) {
 		for (size_t i = 0; i < diags.n; i++) {
 			char line[1024];
 
 			config_diag_format(&diags.items[i], line, sizeof(line));
 			pr_warn("policy: %s", line);
 		}
-		free(ps->warnings);
-		ps->warnings = text;
+		config_diags_free(&ps->warnings);
+		ps->warnings = diags;
 	} else {
-		free(text);
+		config_diags_free(&diags);
 	}
-	config_diags_free(&diags);
-	if (!ps->set || ps->set->n_policies != set->n_policies ||
-	    ps->set->n_peer_auths != set->n_peer_auths)
+	if (!had || n_policies != set->n_policies || n_peer_auths != set->n_peer_auths)
 		pr_info("policy: %zu AuthorizationPolicy(ies), %zu PeerAuthentication(s), %zu "
 			"workload(s), root namespace %s",
 			set->n_policies, set->n_peer_auths, set->n_workloads, set->root_namespace);
@@ -80,7 +90,6 @@ void policy_sync_free(struct policy_sync *ps)
 	if (!ps)
 		return;
 	policy_set_free(ps->set);
-	free(ps->warnings);
+	config_diags_free(&ps->warnings);
 	ps->set = NULL;
-	ps->warnings = NULL;
 }

@@ -11,8 +11,8 @@
 #include "runtime.h"
 
 struct policy_sync {
-	struct policy_set *set; /* owned; NULL until the first compile */
-	char *warnings; /* the last compile's warnings, one per line (to log changes only) */
+	struct policy_set *set;	      /* owned; NULL until the first compile */
+	struct config_diags warnings; /* the last compile's warnings (to log changes only) */
 };
 
 /*

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "policy_priv.h"
 
@@ -330,13 +331,75 @@ static int compile_rule(struct policy_comp *c, const struct config_authorization
 
 /* ---- selection ---- */
 
-static int cmp_wl_ns(const void *a, const void *b, void *arg)
+/* The first 8 bytes of @s as a big-endian number (0 after its end): their order is strcmp's. */
+static uint64_t str_prefix(const char *s)
 {
-	const struct policy_workload_input *w = arg;
-	const struct policy_workload_input *x = &w[*(const size_t *)a], *y = &w[*(const size_t *)b];
-	int r = strcmp(x->namespace, y->namespace);
+	uint64_t v = 0;
+	bool end = false;
 
-	return r ? r : strcmp(x->uid, y->uid);
+	for (size_t i = 0; i < 8; i++) {
+		unsigned char ch = end ? 0 : (unsigned char)s[i];
+
+		end = !ch;
+		v = v << 8 | ch;
+	}
+	return v;
+}
+
+struct str_ix {
+	uint64_t prefix;
+	const char *s;
+	size_t i;
+};
+
+static int cmp_str_ix(const void *a, const void *b)
+{
+	const struct str_ix *x = a, *y = b;
+	int r;
+
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	r = strcmp(x->s, y->s);
+	return r ? r : (x->i > y->i) - (x->i < y->i);
+}
+
+int policy_sort_strs(const char *const *s, size_t n, size_t *idx)
+{
+	struct str_ix *t = malloc((n ? n : 1) * sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		t[i].prefix = str_prefix(s[i]);
+		t[i].s = s[i];
+		t[i].i = i;
+	}
+	qsort(t, n, sizeof(*t), cmp_str_ix);
+	for (size_t i = 0; i < n; i++)
+		idx[i] = t[i].i;
+	free(t);
+	return 0;
+}
+
+struct wl_key {
+	uint64_t ns_prefix, uid_prefix;
+	const struct policy_workload_input *w;
+	size_t i;
+};
+
+static int cmp_wl_key(const void *a, const void *b)
+{
+	const struct wl_key *x = a, *y = b;
+	int r = 0;
+
+	if (x->ns_prefix != y->ns_prefix)
+		return x->ns_prefix < y->ns_prefix ? -1 : 1;
+	r = strcmp(x->w->namespace, y->w->namespace);
+	if (!r && x->uid_prefix != y->uid_prefix)
+		return x->uid_prefix < y->uid_prefix ? -1 : 1;
+	if (!r)
+		r = strcmp(x->w->uid, y->w->uid);
+	return r ? r : (x->i > y->i) - (x->i < y->i);
 }
 
 /* [*lo, *hi) of c->by_ns in namespace @ns; all workloads for NULL. */
@@ -382,15 +445,82 @@ static const struct config_labels *wl_labels(void *arg, size_t i)
 	return c->wls[c->by_ns[i]].labels;
 }
 
-/* Uids of workloads @sel selects in @ns (NULL: every namespace), sorted, into @out. */
-int policy_select_workloads(const struct policy_comp *c, const char *ns,
-			    const struct config_labels *sel, char ***out, size_t *n)
+/*
+ * c->by_ns (the inputs by namespace, then uid, then position) and the label index over it.
+ * 0 or -ENOMEM; without memory for the index, selections scan.
+ */
+static int comp_index(struct policy_comp *c)
+{
+	struct wl_key *k = malloc((c->n_wls ? c->n_wls : 1) * sizeof(*k));
+
+	c->by_ns = calloc(c->n_wls + 1, sizeof(size_t));
+	if (!k || !c->by_ns) {
+		free(k);
+		free(c->by_ns);
+		c->by_ns = NULL;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n_wls; i++) {
+		k[i].ns_prefix = str_prefix(c->wls[i].namespace);
+		k[i].uid_prefix = str_prefix(c->wls[i].uid);
+		k[i].w = &c->wls[i];
+		k[i].i = i;
+	}
+	qsort(k, c->n_wls, sizeof(*k), cmp_wl_key);
+	for (size_t i = 0; i < c->n_wls; i++)
+		c->by_ns[i] = k[i].i;
+	free(k);
+	(void)label_index_build(&c->by_label, c->n_wls, wl_ns, wl_labels, c);
+	return 0;
+}
+
+bool policy_selects(const struct config_labels *sel, const char *ns, bool any,
+		    const struct policy_workload_input *w)
+{
+	if (!any && strcmp(w->namespace, ns))
+		return false;
+	return w->labels ? config_labels_match(sel, w->labels) : sel->n == 0;
+}
+
+static int uids_add(char ***out, size_t *n, const char *uid)
+{
+	char **p = realloc(*out, (*n + 1) * sizeof(char *));
+
+	if (!p)
+		return -ENOMEM;
+	*out = p;
+	if (!(p[*n] = strdup(uid)))
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * A compile that takes most of its set over (policy_reuse) selects for a few policies: each
+ * scans the inputs, until indexing them costs less than the scans to come.
+ */
+#define SCANS_BEFORE_INDEX 8
+
+int policy_select_workloads(struct policy_comp *c, const char *ns, const struct config_labels *sel,
+			    char ***out, size_t *n)
 {
 	size_t lo, hi, n_cand;
-	const size_t *cand = label_index_candidates(&c->by_label, ns, sel, &n_cand);
+	const size_t *cand;
 
 	*out = NULL;
 	*n = 0;
+	if (!c->by_ns && c->n_scans++ >= SCANS_BEFORE_INDEX && comp_index(c))
+		return -ENOMEM;
+	if (!c->by_ns) {
+		for (size_t i = 0; i < c->n_wls; i++)
+			if (policy_selects(sel, ns, !ns, &c->wls[i]) &&
+			    uids_add(out, n, c->wls[i].uid))
+				return -ENOMEM;
+		if (*n > 1)
+			qsort(*out, *n, sizeof(char *), cmp_strp);
+		return 0;
+	}
+	cand = label_index_candidates(&c->by_label, ns, sel, &n_cand);
 	if (n_cand == SIZE_MAX) {
 		ns_range(c, ns, &lo, &hi);
 	} else {
@@ -400,19 +530,13 @@ int policy_select_workloads(const struct policy_comp *c, const char *ns,
 	for (size_t k = lo; k < hi; k++) {
 		size_t i = cand ? cand[k] : k;
 		const struct policy_workload_input *w = &c->wls[c->by_ns[i]];
-		char **p;
 
 		if (cand && ns && strcmp(w->namespace, ns))
 			continue; /* a hash met another namespace's */
 		if (w->labels ? !config_labels_match(sel, w->labels) : sel->n > 0)
 			continue;
-		p = realloc(*out, (*n + 1) * sizeof(char *));
-		if (!p)
+		if (uids_add(out, n, w->uid))
 			return -ENOMEM;
-		*out = p;
-		if (!(p[*n] = strdup(w->uid)))
-			return -ENOMEM;
-		(*n)++;
 	}
 	if (*n > 1)
 		qsort(*out, *n, sizeof(char *), cmp_strp);
@@ -430,11 +554,19 @@ static bool lend_rules(struct policy_comp *c, const struct config_authorization_
 {
 	struct policy_set *prev = c->prev;
 	struct policy_authz key = {.key = out->key}, *p;
+	size_t at;
 
 	if (!prev || !ap->meta.serial || !prev->n_policies)
 		return false;
-	p = bsearch(&key, prev->policies, prev->n_policies, sizeof(*prev->policies),
-		    policy_cmp_authz);
+	if (c->prev_aps) {
+		at = policy_serial_map_get(c->prev_aps, ap->meta.serial);
+		p = at == SIZE_MAX || strcmp(prev->policies[at].key, out->key)
+			? NULL
+			: &prev->policies[at];
+	} else {
+		p = bsearch(&key, prev->policies, prev->n_policies, sizeof(*prev->policies),
+			    policy_cmp_authz);
+	}
 	if (!p || p->serial != ap->meta.serial || c->lent[p - prev->policies] ||
 	    p->n_rules != ap->n_rules)
 		return false;
@@ -474,8 +606,8 @@ static void take_back_rules(struct policy_comp *c, struct policy_set *ps)
 	}
 }
 
-static int compile_authz(struct policy_comp *c, const struct config_authorization_policy *ap,
-			 struct policy_authz *out)
+int policy_compile_authz(struct policy_comp *c, const struct config_authorization_policy *ap,
+			 struct policy_authz *out, bool select)
 {
 	const char *ns = ap->meta.namespace;
 	bool root = !strcmp(ns, c->root);
@@ -530,7 +662,7 @@ static int compile_authz(struct policy_comp *c, const struct config_authorizatio
 		if (c->diags && c->diags->n == warned)
 			out->serial = ap->meta.serial;
 	}
-	if (out->scope == POLICY_SCOPE_WORKLOAD) {
+	if (select && out->scope == POLICY_SCOPE_WORKLOAD) {
 		if (policy_select_workloads(c, root ? NULL : ns, &ap->selector, &out->workloads,
 					    &out->n_workloads))
 			return -ENOMEM;
@@ -547,10 +679,11 @@ static int build_namespaces(struct policy_comp *c)
 	size_t cap =
 	    c->n_wls + ps->n_policies + cfg->n_peer_authentications + cfg->n_namespaces + 1;
 	const char **names = calloc(cap, sizeof(char *));
+	size_t *idx = calloc(cap, sizeof(size_t));
 	size_t n = 0, u = 0;
 
-	if (!names)
-		return -ENOMEM;
+	if (!names || !idx)
+		goto nomem;
 	for (size_t i = 0; i < c->n_wls; i++)
 		names[n++] = c->wls[i].namespace;
 	for (size_t i = 0; i < ps->n_policies; i++)
@@ -558,21 +691,33 @@ static int build_namespaces(struct policy_comp *c)
 	for (size_t i = 0; i < cfg->n_peer_authentications; i++)
 		names[n++] = cfg->peer_authentications[i].meta.namespace;
 	for (size_t i = 0; i < cfg->n_namespaces; i++)
-		names[n++] = cfg->namespaces[i].meta.name;
-	qsort(names, n, sizeof(char *), cmp_strp);
+		if (cfg->namespaces[i].meta.name)
+			names[n++] = cfg->namespaces[i].meta.name;
+	if (policy_sort_strs(names, n, idx))
+		goto nomem;
 	ps->namespaces = calloc(n + 1, sizeof(*ps->namespaces));
-	if (!ps->namespaces)
+	c->ns_refs = calloc(n + 1, sizeof(size_t));
+	c->ap_ns = calloc(ps->n_policies + 1, sizeof(size_t));
+	if (!ps->namespaces || !c->ns_refs || !c->ap_ns)
 		goto nomem;
 	for (size_t i = 0; i < n; i++) {
-		if (!names[i] || (u && !strcmp(ps->namespaces[u - 1].name, names[i])))
-			continue;
-		if (!(ps->namespaces[u].name = strdup(names[i])))
-			goto nomem;
-		ps->n_namespaces = ++u;
+		const char *name = names[idx[i]];
+
+		if (!u || strcmp(ps->namespaces[u - 1].name, name)) {
+			if (!(ps->namespaces[u].name = strdup(name)))
+				goto nomem;
+			ps->n_namespaces = ++u;
+		}
+		c->ns_refs[u - 1]++;
+		/* The policies' names follow the inputs'. */
+		if (idx[i] >= c->n_wls && idx[i] - c->n_wls < ps->n_policies)
+			c->ap_ns[idx[i] - c->n_wls] = u - 1;
 	}
+	free(idx);
 	free(names);
 	return 0;
 nomem:
+	free(idx);
 	free(names);
 	return -ENOMEM;
 }
@@ -580,24 +725,49 @@ nomem:
 static int build_workloads(struct policy_comp *c)
 {
 	struct policy_set *ps = c->ps;
+	const char **uids = calloc(c->n_wls + 1, sizeof(char *));
+	size_t *src = calloc(c->n_wls + 1, sizeof(size_t));
+	size_t *order = calloc(c->n_wls + 1, sizeof(size_t));
 	size_t u = 0;
+	int err = -ENOMEM;
 
 	ps->workloads = calloc(c->n_wls + 1, sizeof(*ps->workloads));
-	if (!ps->workloads)
-		return -ENOMEM;
+	c->wl_src = calloc(c->n_wls + 1, sizeof(size_t));
+	if (!uids || !src || !order || !ps->workloads || !c->wl_src)
+		goto out;
 	for (size_t i = 0; i < c->n_wls; i++) {
 		const struct policy_workload_input *w = &c->wls[c->by_ns[i]];
 
-		if (u && !strcmp(ps->workloads[u - 1].uid, w->uid))
+		if (!c->serials || !c->serials[c->by_ns[i]])
+			c->exact = false;
+		if (u && !strcmp(uids[u - 1], w->uid)) {
+			c->exact = false;
 			continue; /* a duplicate uid: the first one stands */
-		ps->workloads[u].uid = strdup(w->uid);
-		ps->workloads[u].namespace = strdup(w->namespace);
-		ps->n_workloads = ++u;
-		if (!ps->workloads[u - 1].uid || !ps->workloads[u - 1].namespace)
-			return -ENOMEM;
+		}
+		uids[u] = w->uid;
+		src[u++] = c->by_ns[i];
 	}
-	qsort(ps->workloads, ps->n_workloads, sizeof(*ps->workloads), policy_cmp_workload);
-	return 0;
+	/* By uid; equal ones (of other namespaces) in their order so far. */
+	if (policy_sort_strs(uids, u, order))
+		goto out;
+	for (size_t j = 0; j < u; j++) {
+		const struct policy_workload_input *w = &c->wls[src[order[j]]];
+
+		c->wl_src[j] = src[order[j]];
+		ps->workloads[j].uid = strdup(w->uid);
+		ps->workloads[j].namespace = strdup(w->namespace);
+		ps->n_workloads = j + 1;
+		if (!ps->workloads[j].uid || !ps->workloads[j].namespace)
+			goto out;
+		if (j && !strcmp(ps->workloads[j - 1].uid, w->uid))
+			c->exact = false;
+	}
+	err = 0;
+out:
+	free(uids);
+	free(src);
+	free(order);
+	return err;
 }
 
 /* Two passes (count, fill) so each list is allocated once. */
@@ -670,6 +840,45 @@ static int cmp_ap_key(const void *a, const void *b, void *arg)
 	return r ? r : (x > y) - (x < y);
 }
 
+/* Whether two of the @n policies have one namespace/name: 1, 0 or -ENOMEM. */
+static int any_duplicate_key(const struct config_authorization_policy *aps, size_t n)
+{
+	size_t cap = 64, *slot;
+	uint64_t *hash;
+	int found = 0;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	slot = calloc(cap, sizeof(*slot));
+	hash = calloc(cap, sizeof(*hash));
+	if (!slot || !hash) {
+		free(slot);
+		free(hash);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n && !found; i++) {
+		const struct config_meta *m = &aps[i].meta;
+		uint64_t h = XXH3_64bits_withSeed(
+		    m->name, strlen(m->name), XXH3_64bits(m->namespace, strlen(m->namespace) + 1));
+		size_t k = (size_t)(h ^ (h >> 29)) & (cap - 1);
+
+		for (; slot[k]; k = (k + 1) & (cap - 1)) {
+			const struct config_meta *o = &aps[slot[k] - 1].meta;
+
+			if (hash[k] == h && !strcmp(o->namespace, m->namespace) &&
+			    !strcmp(o->name, m->name)) {
+				found = 1;
+				break;
+			}
+		}
+		slot[k] = i + 1;
+		hash[k] = h;
+	}
+	free(slot);
+	free(hash);
+	return found;
+}
+
 /*
  * Marks the later copies of a namespace/name that several files define (each file is loaded on
  * its own, so the loader cannot see it): the first one loaded stands, as with any duplicate
@@ -678,11 +887,21 @@ static int cmp_ap_key(const void *a, const void *b, void *arg)
 static bool *duplicate_authz(struct policy_comp *c)
 {
 	const struct config_authorization_policy *aps = c->cfg->authorization_policies;
-	size_t n = c->cfg->n_authorization_policies, *idx = calloc(n + 1, sizeof(size_t));
+	size_t n = c->cfg->n_authorization_policies, *idx;
 	bool *dup = calloc(n + 1, sizeof(bool));
+	int any = dup ? any_duplicate_key(aps, n) : -ENOMEM;
 
-	if (!idx || !dup) {
-		free(idx);
+	if (any <= 0) {
+		if (any < 0) {
+			free(dup);
+			dup = NULL;
+		}
+		return dup;
+	}
+	c->exact = false;
+	/* The warnings go in the order of the keys. */
+	idx = calloc(n + 1, sizeof(size_t));
+	if (!idx) {
 		free(dup);
 		return NULL;
 	}
@@ -704,64 +923,133 @@ static bool *duplicate_authz(struct policy_comp *c)
 	return dup;
 }
 
+/* Compiles the policies @dup leaves, sorted by key; c->ap_src and c->ap_quiet say whence. */
+static int compile_policies(struct policy_comp *c, const bool *dup)
+{
+	const struct config *cfg = c->cfg;
+	struct policy_set *ps = c->ps;
+	size_t n_ap = cfg->n_authorization_policies, n;
+	size_t *src = calloc(n_ap + 1, sizeof(size_t)), *order = calloc(n_ap + 1, sizeof(size_t));
+	bool *quiet = calloc(n_ap + 1, sizeof(bool));
+	const char **keys = calloc(n_ap + 1, sizeof(char *));
+	struct policy_authz *sorted = NULL;
+	int err = -ENOMEM;
+
+	ps->policies = calloc(n_ap + 1, sizeof(*ps->policies));
+	if (!src || !order || !quiet || !keys || !ps->policies)
+		goto out;
+	for (size_t i = 0; i < n_ap; i++) {
+		size_t warned = c->diags ? c->diags->n : 0;
+
+		if (dup[i])
+			continue;
+		src[ps->n_policies] = i;
+		if (policy_compile_authz(c, &cfg->authorization_policies[i],
+					 &ps->policies[ps->n_policies++], true))
+			goto out;
+		quiet[ps->n_policies - 1] = c->diags && c->diags->n == warned;
+	}
+	n = ps->n_policies;
+	for (size_t i = 0; i < n; i++)
+		keys[i] = ps->policies[i].key;
+	sorted = calloc(n + 1, sizeof(*sorted));
+	c->ap_src = calloc(n + 1, sizeof(size_t));
+	c->ap_quiet = calloc(n + 1, sizeof(bool));
+	if (!sorted || !c->ap_src || !c->ap_quiet || policy_sort_strs(keys, n, order))
+		goto out;
+	for (size_t j = 0; j < n; j++) {
+		sorted[j] = ps->policies[order[j]];
+		c->ap_src[j] = src[order[j]];
+		c->ap_quiet[j] = quiet[order[j]];
+	}
+	free(ps->policies);
+	ps->policies = sorted;
+	sorted = NULL;
+	err = 0;
+out:
+	free(sorted);
+	free(src);
+	free(order);
+	free(quiet);
+	free(keys);
+	return err;
+}
+
 struct policy_set *policy_compile(const struct config *cfg, const struct policy_workload_input *wls,
 				  size_t n_wls, const char *root_ns, struct config_diags *diags)
 {
-	return policy_compile_from(cfg, wls, n_wls, root_ns, diags, NULL);
+	return policy_compile_from(cfg, wls, n_wls, NULL, root_ns, diags, NULL);
+}
+
+static void comp_free(struct policy_comp *c)
+{
+	free(c->lent);
+	free(c->by_ns);
+	free(c->wl_src);
+	free(c->ap_src);
+	free(c->ap_quiet);
+	free(c->ns_refs);
+	free(c->ap_ns);
+	label_index_free(&c->by_label);
 }
 
 struct policy_set *policy_compile_from(const struct config *cfg,
 				       const struct policy_workload_input *wls, size_t n_wls,
-				       const char *root_ns, struct config_diags *diags,
-				       struct policy_set *prev)
+				       const uint64_t *serials, const char *root_ns,
+				       struct config_diags *diags, struct policy_set *prev)
 {
-	struct policy_comp c = {.cfg = cfg, .wls = wls, .n_wls = n_wls, .diags = diags};
+	struct policy_comp c = {.cfg = cfg,
+				.wls = wls,
+				.n_wls = n_wls,
+				.serials = serials,
+				.diags = diags,
+				.exact = true};
+	struct policy_serial_map prev_aps = {0};
 	bool *dup = NULL;
-	size_t n_ap = cfg->n_authorization_policies;
 	struct policy_set *ps;
+	size_t warned;
+	int err;
 
 	c.root = root_ns && *root_ns ? root_ns : POLICY_ROOT_NAMESPACE_DEFAULT;
 	ps = calloc(1, sizeof(*ps));
-	c.by_ns = calloc(n_wls + 1, sizeof(size_t));
-	if (!ps || !c.by_ns || !(ps->root_namespace = strdup(c.root)))
+	if (!ps || !(ps->root_namespace = strdup(c.root)))
 		goto nomem;
-	/* Without memory to track what is lent, everything is compiled. */
-	if (prev && (c.lent = calloc(prev->n_policies + 1, sizeof(bool))))
-		c.prev = prev;
 	c.ps = ps;
-	for (size_t i = 0; i < n_wls; i++)
-		c.by_ns[i] = i;
-	qsort_r(c.by_ns, n_wls, sizeof(size_t), cmp_wl_ns, (void *)wls);
-	/* Without memory for the index, selections scan. */
-	(void)label_index_build(&c.by_label, n_wls, wl_ns, wl_labels, &c);
-
-	ps->policies = calloc(n_ap + 1, sizeof(*ps->policies));
-	if (!ps->policies || !(dup = duplicate_authz(&c)))
-		goto nomem;
-	for (size_t i = 0; i < n_ap; i++) {
-		if (dup[i])
-			continue;
-		if (compile_authz(&c, &cfg->authorization_policies[i],
-				  &ps->policies[ps->n_policies++]))
+	if (prev && (err = policy_reuse(&c, prev))) {
+		if (err < 0)
 			goto nomem;
+		comp_free(&c);
+		return ps;
 	}
+	/* Without memory to track what is lent, everything is compiled. */
+	if (prev && (c.lent = calloc(prev->n_policies + 1, sizeof(bool)))) {
+		c.prev = prev;
+		if (prev->memo &&
+		    !policy_serial_map_build(&prev_aps, prev->memo->ap_serial, prev->n_policies))
+			c.prev_aps = &prev_aps;
+	}
+	if (comp_index(&c) || !(dup = duplicate_authz(&c)) || compile_policies(&c, dup))
+		goto nomem;
 	free(dup);
 	dup = NULL;
-	qsort(ps->policies, ps->n_policies, sizeof(*ps->policies), policy_cmp_authz);
-	if (build_workloads(&c) || build_namespaces(&c) || build_index(ps) ||
-	    policy_compile_peer_auths(&c))
+	if (build_workloads(&c) || build_namespaces(&c) || build_index(ps))
 		goto nomem;
+	warned = diags ? diags->n : 0;
+	if (policy_compile_peer_auths(&c))
+		goto nomem;
+	c.pa_quiet = diags && diags->n == warned;
 	give_rules(&c);
-	free(c.lent);
-	free(c.by_ns);
-	label_index_free(&c.by_label);
+	/* Without memory for the memo, the next compile is a full one. */
+	(void)policy_memo_take(&c);
+	policy_serial_map_free(&prev_aps);
+	comp_free(&c);
 	return ps;
 nomem:
-	take_back_rules(&c, ps);
-	free(c.lent);
+	if (c.lent)
+		take_back_rules(&c, ps);
+	policy_serial_map_free(&prev_aps);
+	comp_free(&c);
 	free(dup);
-	free(c.by_ns);
-	label_index_free(&c.by_label);
 	policy_set_free(ps);
 	errno = ENOMEM;
 	return NULL;
@@ -842,6 +1130,7 @@ void policy_set_free(struct policy_set *ps)
 		free(ps->workloads[i].policies);
 	}
 	policy_mtls_free(&ps->mesh);
+	policy_memo_free(ps->memo);
 	free(ps->policies);
 	free(ps->peer_auths);
 	free(ps->global);

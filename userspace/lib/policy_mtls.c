@@ -41,7 +41,7 @@ static int mtls_set(struct policy_mtls *m, enum config_mtls_mode mode,
 	return 0;
 }
 
-static int mtls_copy(struct policy_mtls *dst, const struct policy_mtls *src)
+int policy_mtls_copy(struct policy_mtls *dst, const struct policy_mtls *src)
 {
 	memset(dst, 0, sizeof(*dst));
 	dst->mode = src->mode;
@@ -215,7 +215,7 @@ int policy_compile_peer_auths(struct policy_comp *c)
 		struct policy_workload *w = &ps->workloads[i];
 		const struct policy_namespace *nsx = policy_set_namespace(ps, w->namespace);
 
-		if (mtls_copy(&w->mtls, nsx ? &nsx->mtls : &ps->mesh))
+		if (policy_mtls_copy(&w->mtls, nsx ? &nsx->mtls : &ps->mesh))
 			goto out;
 		if (wl_pa[i] && workload_mtls(w, wl_pa[i]))
 			goto out;

@@ -6,27 +6,90 @@
 #include "ambit/policy.h"
 #include "label_index.h"
 
-/* The compiler's state (policy.c, policy_mtls.c). */
+/* The compiler's state (policy.c, policy_mtls.c, policy_memo.c). */
 struct policy_comp {
 	const struct config *cfg;
 	const struct policy_workload_input *wls;
 	size_t n_wls;
-	size_t *by_ns;		     /* indexes into wls sorted by namespace, then uid */
+	const uint64_t *serials; /* per input, or NULL */
+	size_t *by_ns;		 /* indexes into wls sorted by namespace, then uid; NULL: not yet */
 	struct label_index by_label; /* positions in by_ns, by label */
+	size_t n_scans; /* selections made without by_ns (see policy_select_workloads) */
 	const char *root;
 	struct config_diags *diags;
 	struct policy_set *ps;
 	/* policy_compile_from's: rules lent to ps until it is complete (see lend_rules). */
 	struct policy_set *prev;
-	bool *lent; /* per policy of prev */
+	bool *lent;			    /* per policy of prev */
+	struct policy_serial_map *prev_aps; /* prev's policies by serial, or NULL */
+	/* For the memo of ps (policy_memo_take): where each workload and policy came from. */
+	size_t *wl_src;	 /* per workload: its input */
+	size_t *ap_src;	 /* per policy: its object in cfg */
+	bool *ap_quiet;	 /* per policy: compiled without a warning (known only with diags) */
+	size_t *ns_refs; /* per namespace: the inputs and objects naming it */
+	size_t *ap_ns;	 /* per policy: its namespace */
+	bool exact;	 /* no workload without a serial, no uid and no policy key twice */
+	bool pa_quiet;	 /* the PeerAuthentications gave no warning (known only with diags) */
+};
+
+/*
+ * What policy_compile_from takes from the compile that made a set: which input each workload
+ * and policy came from (by serial), so that the next compile sees what changed without
+ * comparing strings, and how many inputs name each namespace, so that it sees one go.
+ */
+struct policy_memo {
+	bool exact;
+	bool pa_quiet;
+	uint64_t *wl_serial; /* per workload of the set: its input's serial */
+	uint64_t *ap_serial; /* per policy: its object's serial */
+	bool *ap_quiet;	     /* per policy: compiled without a warning */
+	size_t *ns_refs;     /* per namespace */
+	size_t *ap_ns;	     /* per policy: its namespace (position in the set's) */
+	size_t n_pa, n_ns;
+	uint64_t *pa_serial; /* the config's PeerAuthentications, in its order */
+	uint64_t *ns_serial; /* its Namespaces, in its order */
 };
 
 /* Appends a warning about object @m (line 0: the object's) to c->diags, if any. */
 void policy_warn(struct policy_comp *c, const struct config_meta *m, const char *kind, int line,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Uids of the workloads @sel selects in @ns (NULL: every namespace), sorted. 0 or -ENOMEM. */
-int policy_select_workloads(const struct policy_comp *c, const char *ns,
-			    const struct config_labels *sel, char ***out, size_t *n);
+int policy_select_workloads(struct policy_comp *c, const char *ns, const struct config_labels *sel,
+			    char ***out, size_t *n);
+/* True when a policy or PA of namespace @ns (@any: the root's) selects workload @w. */
+bool policy_selects(const struct config_labels *sel, const char *ns, bool any,
+		    const struct policy_workload_input *w);
+/*
+ * Compiles @ap into @out (zeroed first; owned strings), its selection too when @select. Appends
+ * its warnings to c->diags. 0 or -ENOMEM (then @out holds what it made: free it).
+ */
+int policy_compile_authz(struct policy_comp *c, const struct config_authorization_policy *ap,
+			 struct policy_authz *out, bool select);
+/*
+ * policy_compile_from's short way (policy_memo.c): c->ps built from @prev and what changed
+ * since, when the memo of @prev allows it. 1: done (what @prev lent is c->ps's now); 0: not
+ * possible, compile in full (nothing done); -ENOMEM (@prev as it was, c->ps to be freed).
+ */
+int policy_reuse(struct policy_comp *c, struct policy_set *prev);
+/* Positions by serial: open addressing over a power of two, at most half full. */
+struct policy_serial_map {
+	size_t cap;
+	uint64_t *serial; /* 0: free */
+	size_t *at;
+};
+
+/* Maps each non-zero @serials[i] to i (the first, when one repeats). 0 or -ENOMEM. */
+int policy_serial_map_build(struct policy_serial_map *m, const uint64_t *serials, size_t n);
+/* The position of @serial, or SIZE_MAX. */
+size_t policy_serial_map_get(const struct policy_serial_map *m, uint64_t serial);
+void policy_serial_map_free(struct policy_serial_map *m);
+/* c->ps's memo from what the full compile recorded in @c (taking its arrays). 0 or -ENOMEM. */
+int policy_memo_take(struct policy_comp *c);
+void policy_memo_free(struct policy_memo *m);
+/* The serials of @n objects whose metas are @stride bytes apart, into @out (n entries). */
+void policy_serials(const void *objs, size_t n, size_t stride, uint64_t *out);
+/* @src's mode and source into @dst (overwritten; no ports). 0 or -ENOMEM. */
+int policy_mtls_copy(struct policy_mtls *dst, const struct policy_mtls *src);
 /* Resolves the PeerAuthentications into c->ps (namespaces and workloads built). 0 or -ENOMEM. */
 int policy_compile_peer_auths(struct policy_comp *c);
 void policy_uids_free(char **u, size_t n);
@@ -49,6 +112,12 @@ void policy_rule_free(struct policy_rule *r);
 void policy_authz_free(struct policy_authz *p);
 void policy_mtls_free(struct policy_mtls *m);
 void policy_peer_auth_free(struct policy_peer_auth *pa);
+
+/*
+ * Sorts @n strings' indexes by the strings (strcmp's order; equal ones by index), comparing their
+ * first 8 bytes as a number before calling strcmp. @idx gets the order. 0 or -ENOMEM.
+ */
+int policy_sort_strs(const char *const *s, size_t n, size_t *idx);
 
 /* bsearch comparators over the sorted arrays of a set. */
 int policy_cmp_authz(const void *a, const void *b);
