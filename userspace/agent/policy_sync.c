@@ -76,6 +76,12 @@ int policy_sync_update(struct policy_sync *ps, const struct config *cfg, const s
 	} else {
 		config_diags_free(&diags);
 	}
+	/* A previous set taken over is left hollow: say which way the compile went. */
+	if (had)
+		pr_debug("policy: compiled %s",
+			 !ps->set->n_workloads && !ps->set->n_policies && set->n_workloads
+			     ? "from the previous set"
+			     : "in full");
 	if (!had || n_policies != set->n_policies || n_peer_auths != set->n_peer_auths)
 		pr_info("policy: %zu AuthorizationPolicy(ies), %zu PeerAuthentication(s), %zu "
 			"workload(s), root namespace %s",

@@ -672,18 +672,60 @@ int policy_compile_authz(struct policy_comp *c, const struct config_authorizatio
 
 /* ---- the set ---- */
 
+/*
+ * Each of the @n names' distinct name (by hash, then strcmp), into @id_of; @first gets each
+ * distinct one's first name, @count how many name it. The number of distinct ones, or SIZE_MAX
+ * (ENOMEM).
+ */
+static size_t distinct_names(const char *const *names, size_t n, size_t *id_of, size_t *first,
+			     size_t *count)
+{
+	size_t cap = 64, u = 0, *slot;
+	uint64_t *hash;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	slot = calloc(cap, sizeof(*slot));
+	hash = calloc(cap, sizeof(*hash));
+	if (!slot || !hash) {
+		free(slot);
+		free(hash);
+		return SIZE_MAX;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t h = XXH3_64bits(names[i], strlen(names[i]));
+		size_t k = (size_t)(h ^ (h >> 29)) & (cap - 1);
+
+		while (slot[k] && (hash[k] != h || strcmp(names[first[slot[k] - 1]], names[i])))
+			k = (k + 1) & (cap - 1);
+		if (!slot[k]) {
+			slot[k] = ++u;
+			hash[k] = h;
+			first[u - 1] = i;
+			count[u - 1] = 0;
+		}
+		id_of[i] = slot[k] - 1;
+		count[slot[k] - 1]++;
+	}
+	free(slot);
+	free(hash);
+	return u;
+}
+
 static int build_namespaces(struct policy_comp *c)
 {
 	const struct config *cfg = c->cfg;
 	struct policy_set *ps = c->ps;
 	size_t cap =
 	    c->n_wls + ps->n_policies + cfg->n_peer_authentications + cfg->n_namespaces + 1;
-	const char **names = calloc(cap, sizeof(char *));
-	size_t *idx = calloc(cap, sizeof(size_t));
-	size_t n = 0, u = 0;
+	const char **names = calloc(cap, sizeof(char *)), **distinct = calloc(cap, sizeof(char *));
+	size_t *id_of = calloc(cap, sizeof(size_t)), *first = calloc(cap, sizeof(size_t));
+	size_t *count = calloc(cap, sizeof(size_t)), *order = calloc(cap, sizeof(size_t));
+	size_t n = 0, u;
+	int err = -ENOMEM;
 
-	if (!names || !idx)
-		goto nomem;
+	if (!names || !distinct || !id_of || !first || !count || !order)
+		goto out;
 	for (size_t i = 0; i < c->n_wls; i++)
 		names[n++] = c->wls[i].namespace;
 	for (size_t i = 0; i < ps->n_policies; i++)
@@ -693,33 +735,37 @@ static int build_namespaces(struct policy_comp *c)
 	for (size_t i = 0; i < cfg->n_namespaces; i++)
 		if (cfg->namespaces[i].meta.name)
 			names[n++] = cfg->namespaces[i].meta.name;
-	if (policy_sort_strs(names, n, idx))
-		goto nomem;
-	ps->namespaces = calloc(n + 1, sizeof(*ps->namespaces));
-	c->ns_refs = calloc(n + 1, sizeof(size_t));
+	/* Ten thousand names of a hundred namespaces: the hundred are sorted, not the names. */
+	if ((u = distinct_names(names, n, id_of, first, count)) == SIZE_MAX)
+		goto out;
+	for (size_t i = 0; i < u; i++)
+		distinct[i] = names[first[i]];
+	if (policy_sort_strs(distinct, u, order))
+		goto out;
+	ps->namespaces = calloc(u + 1, sizeof(*ps->namespaces));
+	c->ns_refs = calloc(u + 1, sizeof(size_t));
 	c->ap_ns = calloc(ps->n_policies + 1, sizeof(size_t));
 	if (!ps->namespaces || !c->ns_refs || !c->ap_ns)
-		goto nomem;
-	for (size_t i = 0; i < n; i++) {
-		const char *name = names[idx[i]];
-
-		if (!u || strcmp(ps->namespaces[u - 1].name, name)) {
-			if (!(ps->namespaces[u].name = strdup(name)))
-				goto nomem;
-			ps->n_namespaces = ++u;
-		}
-		c->ns_refs[u - 1]++;
-		/* The policies' names follow the inputs'. */
-		if (idx[i] >= c->n_wls && idx[i] - c->n_wls < ps->n_policies)
-			c->ap_ns[idx[i] - c->n_wls] = u - 1;
+		goto out;
+	for (size_t i = 0; i < u; i++) {
+		if (!(ps->namespaces[i].name = strdup(distinct[order[i]])))
+			goto out;
+		ps->n_namespaces = i + 1;
+		c->ns_refs[i] = count[order[i]];
+		first[order[i]] = i; /* now: each distinct name's position */
 	}
-	free(idx);
+	/* The policies' names follow the inputs'. */
+	for (size_t j = 0; j < ps->n_policies; j++)
+		c->ap_ns[j] = first[id_of[c->n_wls + j]];
+	err = 0;
+out:
 	free(names);
-	return 0;
-nomem:
-	free(idx);
-	free(names);
-	return -ENOMEM;
+	free(distinct);
+	free(id_of);
+	free(first);
+	free(count);
+	free(order);
+	return err;
 }
 
 static int build_workloads(struct policy_comp *c)
