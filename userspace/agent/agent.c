@@ -638,7 +638,7 @@ static int kube_waypoint_dirs(const struct agent *a, struct runtime *rt)
 	for (size_t i = 0; i < rt->n_pods; i++) {
 		struct rt_pod *p = &rt->pods[i];
 
-		if (p->agent_dir || !p->node || strcmp(p->node, a->opts.node) ||
+		if (p->agent_dir || !p->here ||
 		    !config_label_get(&p->labels, CONFIG_LABEL_GATEWAY_NAME))
 			continue;
 		snprintf(path, sizeof(path), "%s/waypoints/%s_%s", dir, p->namespace, p->name);

@@ -438,7 +438,6 @@ int desired_index_build(const struct config *cfg, const struct runtime *rt,
 	}
 	for (size_t i = 0; i < rt->n_pods; i++)
 		ix->rt[ix->n_rt++] = &rt->pods[i];
-	qsort(ix->rt, ix->n_rt, sizeof(*ix->rt), cmp_rt_pod);
 	ix->cfg = cfg;
 	/* Without memory for it, selections scan their namespace. */
 	(void)label_index_build(&ix->by_label, ix->n_rt, rt_ns, rt_labels, ix);
@@ -449,6 +448,7 @@ void desired_index_free(struct desired_index *ix)
 {
 	free(ix->pods);
 	free(ix->rt);
+	free(ix->by_ns);
 	label_index_free(&ix->by_label);
 	memset(ix, 0, sizeof(*ix));
 }
@@ -492,23 +492,34 @@ const struct config_pod_spec *desired_pod_spec(struct desired_index *ix, const s
 	return NULL;
 }
 
-size_t desired_ns_pods(const struct desired_index *ix, const char *ns,
-		       const struct rt_pod *const **first)
+size_t desired_ns_pods(struct desired_index *ix, const char *ns, const struct rt_pod *const **first)
 {
 	size_t lo = 0, hi = ix->n_rt, end;
 
+	if (!ix->by_ns_sorted) {
+		ix->by_ns_sorted = true;
+		ix->by_ns = malloc((ix->n_rt + 1) * sizeof(*ix->by_ns));
+		if (ix->by_ns) {
+			memcpy(ix->by_ns, ix->rt, ix->n_rt * sizeof(*ix->by_ns));
+			qsort(ix->by_ns, ix->n_rt, sizeof(*ix->by_ns), cmp_rt_pod);
+		}
+	}
+	if (!ix->by_ns) {
+		*first = ix->rt;
+		return ix->n_rt;
+	}
 	/* The first pod of @ns, then the run of them. */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (strcmp(ix->rt[mid]->namespace, ns) < 0)
+		if (strcmp(ix->by_ns[mid]->namespace, ns) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (end = lo; end < ix->n_rt && !strcmp(ix->rt[end]->namespace, ns); end++)
+	for (end = lo; end < ix->n_rt && !strcmp(ix->by_ns[end]->namespace, ns); end++)
 		;
-	*first = &ix->rt[lo];
+	*first = &ix->by_ns[lo];
 	return end - lo;
 }
 
@@ -543,10 +554,10 @@ static bool selects(const struct config_service *svc, const struct rt_pod *p)
  * external databases): their slices are found by a scan of the view's.
  */
 /*
- * The pods @svc selects, in namespace order (its endpoints' order): from the label index's
+ * The pods @svc selects, in the runtime's order (its endpoints' order): from the label index's
  * candidates, or its namespace's pods when there is no index. *@out malloc'd. 0 or -ENOMEM.
  */
-static int selected_pods(const struct desired_index *ix, const struct config_service *svc,
+static int selected_pods(struct desired_index *ix, const struct config_service *svc,
 			 const struct rt_pod ***out, size_t *n)
 {
 	const struct rt_pod *const *ns_pods;

@@ -98,9 +98,12 @@ struct desired_index {
 	const struct config_pod **pods;
 	size_t n_pods;
 	bool pods_sorted;
-	const struct rt_pod **rt; /* the runtime's pods by namespace, then in their order */
+	const struct rt_pod **rt; /* the runtime's pods, in its order */
 	size_t n_rt;
 	struct label_index by_label; /* positions in @rt, by label */
+	/* @rt by namespace, then in its order: sorted when first needed (no label index). */
+	const struct rt_pod **by_ns;
+	bool by_ns_sorted;
 };
 
 /* Borrows @cfg and @rt, which must outlive @ix. 0 or -ENOMEM. */
@@ -109,8 +112,11 @@ int desired_index_build(const struct config *cfg, const struct runtime *rt,
 void desired_index_free(struct desired_index *ix);
 /* The container ports of @p's own spec: its Pod manifest, else its Deployment's template. */
 const struct config_pod_spec *desired_pod_spec(struct desired_index *ix, const struct rt_pod *p);
-/* The runtime's pods of namespace @ns: *@first and the count that follows it. */
-size_t desired_ns_pods(const struct desired_index *ix, const char *ns,
+/*
+ * The runtime's pods of namespace @ns: *@first and the count that follows it. Without memory
+ * to sort them, every pod: the caller checks each one's namespace.
+ */
+size_t desired_ns_pods(struct desired_index *ix, const char *ns,
 		       const struct rt_pod *const **first);
 
 /*

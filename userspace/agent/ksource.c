@@ -437,9 +437,10 @@ static int add_pod(struct ksource *ks, const struct config_pod *p, uint32_t ip, 
 		rp->labels = same->labels;
 		rp->ip = same->ip;
 		rp->not_ready = same->not_ready;
+		rp->here = same->here; /* the same object: the same node */
 		rp->shared = at;
 		rt->n_pods++;
-		if (!strcmp(p->spec.node_name, ks->node))
+		if (rp->here)
 			find_local(ks, p, ip, rp);
 		return 0;
 	}
@@ -456,10 +457,11 @@ static int add_pod(struct ksource *ks, const struct config_pod *p, uint32_t ip, 
 	for (size_t i = 0; i < p->meta.labels.n && !oom; i++)
 		oom = config_labels_add(&rp->labels, p->meta.labels.items[i].key,
 					p->meta.labels.items[i].value) != 0;
+	rp->here = !strcmp(p->spec.node_name, ks->node);
 	rt->n_pods++;
 	if (oom)
 		return -ENOMEM;
-	if (!strcmp(p->spec.node_name, ks->node))
+	if (rp->here)
 		find_local(ks, p, ip, rp);
 	return 0;
 }

@@ -31,6 +31,7 @@ struct rt_pod {
 	 * connections, as kube-proxy would not; its own address still reaches it.
 	 */
 	bool not_ready;
+	bool here; /* on this node: set by the Kubernetes source only (kube_waypoint_dirs) */
 	uint32_t ip;
 	struct config_labels labels;
 	uint64_t serial; /* the Pod object's config_meta.serial (Kubernetes source), or 0 */
