@@ -581,6 +581,7 @@ static void publish(struct agent *a)
 {
 	struct snapshot s;
 	char *json, *old;
+	size_t len;
 
 	if (snapshot_view(a, &s))
 		goto nomem;
@@ -594,10 +595,16 @@ static void publish(struct agent *a)
 	free(s.certs);
 	if (!json)
 		goto nomem;
-	if (a->snap_json && snapshot_same_but_version(json, a->snap_json)) {
+	/*
+	 * Elements the last encoding did not write make another text: only an encoding of the
+	 * same elements is compared (megabytes) with the one in force.
+	 */
+	if (a->snap_json && !json_memo_changed(a->memo) &&
+	    snapshot_same_but_version(json, a->snap_json)) {
 		free(json);
 		return;
 	}
+	len = a->memo ? json_memo_last_len(a->memo) : strlen(json);
 	a->snap_version = agent_next_version(a);
 	old = a->snap_json;
 	a->snap_json = json;
@@ -605,7 +612,7 @@ static void publish(struct agent *a)
 		(unsigned long long)a->snap_version, a->cur.n_snap_workloads,
 		a->cur.n_snap_services, a->certs.n);
 	/* The server borrows it: the old one goes once the server holds the new one. */
-	if (a->srv && server_publish_borrowed(a->srv, json, strlen(json)))
+	if (a->srv && server_publish_borrowed(a->srv, json, len))
 		pr_err("snapshot version %llu: cannot publish: out of memory",
 		       (unsigned long long)a->snap_version);
 	free(old);

@@ -292,137 +292,150 @@ struct cJSON *policy_set_to_json(const struct policy_set *ps)
 
 /* ---- the memo's hashes: each reads exactly what its encoder above writes ---- */
 
-static uint64_t hash_strs(const struct policy_strs *l, uint64_t h)
+static void hash_strs(struct json_hasher *x, const struct policy_strs *l)
 {
-	h = json_hash_mem(&l->n, sizeof(l->n), h);
+	json_hasher_u64(x, l->n);
 	for (size_t i = 0; i < l->n; i++)
-		h = json_hash_str(l->items[i].text, h);
-	return h;
+		json_hasher_str(x, l->items[i].text);
 }
 
-static uint64_t hash_cidrs(const struct policy_cidrs *l, uint64_t h)
+static void hash_cidrs(struct json_hasher *x, const struct policy_cidrs *l)
 {
-	h = json_hash_mem(&l->n, sizeof(l->n), h);
+	json_hasher_u64(x, l->n);
 	for (size_t i = 0; i < l->n; i++) {
-		h = json_hash_mem(&l->items[i].addr, sizeof(l->items[i].addr), h);
-		h = json_hash_mem(&l->items[i].mask, sizeof(l->items[i].mask), h);
+		json_hasher_mem(x, &l->items[i].addr, sizeof(l->items[i].addr));
+		json_hasher_mem(x, &l->items[i].mask, sizeof(l->items[i].mask));
 	}
-	return h;
 }
 
-static uint64_t hash_u16s(const uint16_t *v, size_t n, uint64_t h)
+static void hash_u16s(struct json_hasher *x, const uint16_t *v, size_t n)
 {
-	h = json_hash_mem(&n, sizeof(n), h);
-	return json_hash_mem(v, n * sizeof(*v), h);
+	json_hasher_u64(x, n);
+	json_hasher_mem(x, v, n * sizeof(*v));
 }
 
-static uint64_t hash_u32s(const uint32_t *v, size_t n, uint64_t h)
+static void hash_u32s(struct json_hasher *x, const uint32_t *v, size_t n)
 {
-	h = json_hash_mem(&n, sizeof(n), h);
-	return json_hash_mem(v, n * sizeof(*v), h);
+	json_hasher_u64(x, n);
+	json_hasher_mem(x, v, n * sizeof(*v));
 }
 
-static uint64_t hash_uids(char *const *u, size_t n, uint64_t h)
+static void hash_uids(struct json_hasher *x, char *const *u, size_t n)
 {
-	h = json_hash_mem(&n, sizeof(n), h);
+	json_hasher_u64(x, n);
 	for (size_t i = 0; i < n; i++)
-		h = json_hash_str(u[i], h);
-	return h;
+		json_hasher_str(x, u[i]);
 }
 
-static uint64_t hash_int(int v, uint64_t h)
+static void hash_int(struct json_hasher *x, int v)
 {
-	return json_hash_mem(&v, sizeof(v), h);
+	json_hasher_mem(x, &v, sizeof(v));
 }
 
-static uint64_t hash_match(const struct policy_match *m, uint64_t h)
+/* Which of the match's ten lists are there, then those: most are empty. */
+static void hash_match(struct json_hasher *x, const struct policy_match *m)
 {
-	h = hash_strs(&m->principals, h);
-	h = hash_strs(&m->not_principals, h);
-	h = hash_strs(&m->namespaces, h);
-	h = hash_strs(&m->not_namespaces, h);
-	h = hash_cidrs(&m->src_ips, h);
-	h = hash_cidrs(&m->not_src_ips, h);
-	h = hash_cidrs(&m->dst_ips, h);
-	h = hash_cidrs(&m->not_dst_ips, h);
-	h = hash_u16s(m->ports.items, m->ports.n, h);
-	return hash_u16s(m->not_ports.items, m->not_ports.n, h);
+	const struct policy_strs *strs[] = {&m->principals, &m->not_principals, &m->namespaces,
+					    &m->not_namespaces};
+	const struct policy_cidrs *cidrs[] = {&m->src_ips, &m->not_src_ips, &m->dst_ips,
+					      &m->not_dst_ips};
+	uint16_t there = (uint16_t)(!!m->ports.n << 8 | !!m->not_ports.n << 9);
+
+	for (unsigned int i = 0; i < 4; i++)
+		there |= (uint16_t)(!!strs[i]->n << i | !!cidrs[i]->n << (4 + i));
+	json_hasher_mem(x, &there, sizeof(there));
+	for (unsigned int i = 0; i < 4; i++)
+		if (strs[i]->n)
+			hash_strs(x, strs[i]);
+	for (unsigned int i = 0; i < 4; i++)
+		if (cidrs[i]->n)
+			hash_cidrs(x, cidrs[i]);
+	if (m->ports.n)
+		hash_u16s(x, m->ports.items, m->ports.n);
+	if (m->not_ports.n)
+		hash_u16s(x, m->not_ports.items, m->not_ports.n);
 }
 
 static uint64_t hash_authz(const void *p)
 {
 	const struct policy_authz *a = p;
-	uint64_t h = 0x617574687aull; /* "authz" */
+	struct json_hasher x;
 
-	h = json_hash_opt(a->namespace, h);
-	h = json_hash_opt(a->name, h);
-	h = hash_int((int)a->scope, h);
-	h = hash_int((int)a->action, h);
-	h = hash_int(a->dry_run, h);
-	h = json_hash_opt(a->note, h);
-	h = hash_uids(a->workloads, a->n_workloads, h);
-	h = json_hash_mem(&a->n_rules, sizeof(a->n_rules), h);
+	json_hasher_init(&x, 0x617574687aull); /* "authz" */
+	json_hasher_opt(&x, a->namespace);
+	json_hasher_opt(&x, a->name);
+	hash_int(&x, (int)a->scope);
+	hash_int(&x, (int)a->action);
+	hash_int(&x, a->dry_run);
+	json_hasher_opt(&x, a->note);
+	hash_uids(&x, a->workloads, a->n_workloads);
+	json_hasher_u64(&x, a->n_rules);
 	for (size_t i = 0; i < a->n_rules; i++) {
 		const struct policy_rule *r = &a->rules[i];
 
-		h = hash_int(r->line, h);
-		h = hash_int(r->dropped, h);
-		h = json_hash_opt(r->note, h);
-		h = json_hash_mem(&r->n_clauses, sizeof(r->n_clauses), h);
+		hash_int(&x, r->line);
+		hash_int(&x, r->dropped);
+		json_hasher_opt(&x, r->note);
+		json_hasher_u64(&x, r->n_clauses);
 		for (size_t j = 0; j < r->n_clauses; j++) {
-			h = json_hash_mem(&r->clauses[j].n, sizeof(r->clauses[j].n), h);
+			json_hasher_u64(&x, r->clauses[j].n);
 			for (size_t k = 0; k < r->clauses[j].n; k++)
-				h = hash_match(&r->clauses[j].items[k], h);
+				hash_match(&x, &r->clauses[j].items[k]);
 		}
 	}
-	return h;
+	return json_hasher_end(&x);
 }
 
-static uint64_t hash_mtls(const struct policy_mtls *m, uint64_t h)
+static void hash_mtls(struct json_hasher *x, const struct policy_mtls *m)
 {
-	h = hash_int((int)m->mode, h);
-	h = json_hash_opt(m->source, h);
-	h = json_hash_opt(m->port_source, h);
-	h = json_hash_mem(&m->n_ports, sizeof(m->n_ports), h);
+	hash_int(x, (int)m->mode);
+	json_hasher_opt(x, m->source);
+	json_hasher_opt(x, m->port_source);
+	json_hasher_u64(x, m->n_ports);
 	for (size_t i = 0; i < m->n_ports; i++) {
-		h = json_hash_mem(&m->ports[i].port, sizeof(m->ports[i].port), h);
-		h = hash_int((int)m->ports[i].mode, h);
+		json_hasher_mem(x, &m->ports[i].port, sizeof(m->ports[i].port));
+		hash_int(x, (int)m->ports[i].mode);
 	}
-	return h;
 }
 
 static uint64_t hash_peer_auth(const void *p)
 {
 	const struct policy_peer_auth *pa = p;
-	uint64_t h = 0x7065657261ull; /* "peera" */
+	struct json_hasher x;
 
-	h = json_hash_opt(pa->namespace, h);
-	h = json_hash_opt(pa->name, h);
-	h = hash_int((int)pa->scope, h);
-	h = hash_int((int)pa->mode, h);
-	h = hash_int(pa->in_force, h);
-	return hash_uids(pa->workloads, pa->n_workloads, h);
+	json_hasher_init(&x, 0x7065657261ull); /* "peera" */
+	json_hasher_opt(&x, pa->namespace);
+	json_hasher_opt(&x, pa->name);
+	hash_int(&x, (int)pa->scope);
+	hash_int(&x, (int)pa->mode);
+	hash_int(&x, pa->in_force);
+	hash_uids(&x, pa->workloads, pa->n_workloads);
+	return json_hasher_end(&x);
 }
 
 static uint64_t hash_namespace(const void *p)
 {
 	const struct policy_namespace *n = p;
-	uint64_t h = 0x6e616d657370ull; /* "namesp" */
+	struct json_hasher x;
 
-	h = json_hash_opt(n->name, h);
-	h = hash_mtls(&n->mtls, h);
-	return hash_u32s(n->policies, n->n_policies, h);
+	json_hasher_init(&x, 0x6e616d657370ull); /* "namesp" */
+	json_hasher_opt(&x, n->name);
+	hash_mtls(&x, &n->mtls);
+	hash_u32s(&x, n->policies, n->n_policies);
+	return json_hasher_end(&x);
 }
 
 static uint64_t hash_workload(const void *p)
 {
 	const struct policy_workload *w = p;
-	uint64_t h = 0x706f6c776cull; /* "polwl" */
+	struct json_hasher x;
 
-	h = json_hash_opt(w->uid, h);
-	h = json_hash_opt(w->namespace, h);
-	h = hash_mtls(&w->mtls, h);
-	return hash_u32s(w->policies, w->n_policies, h);
+	json_hasher_init(&x, 0x706f6c776cull); /* "polwl" */
+	json_hasher_opt(&x, w->uid);
+	json_hasher_opt(&x, w->namespace);
+	hash_mtls(&x, &w->mtls);
+	hash_u32s(&x, w->policies, w->n_policies);
+	return json_hasher_end(&x);
 }
 
 static int write_all(struct jbuf *b, const char *key, const void *items, size_t n, size_t size,

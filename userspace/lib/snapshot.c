@@ -87,41 +87,42 @@ static int encode_waypoint(cJSON *o, const struct snap_waypoint *w)
  * hash of what goes into them: each hash function reads exactly the fields its encoder writes,
  * and sits beside it.
  */
-static uint64_t hash_waypoint(const struct snap_waypoint *w, uint64_t h)
+static void hash_waypoint(struct json_hasher *x, const struct snap_waypoint *w)
 {
+	json_hasher_mem(x, w ? "\1" : "", 1);
 	if (!w)
-		return json_hash_mem("", 0, h + 1);
-	h = json_hash_str(w->name, h);
-	h = json_hash_str(w->identity, h);
-	h = json_hash_str(w->hostname, h);
-	h = json_hash_mem(&w->port, sizeof(w->port), h);
-	h = json_hash_mem(&w->n_addresses, sizeof(w->n_addresses), h);
-	return json_hash_mem(w->addresses, w->n_addresses * sizeof(*w->addresses), h);
+		return;
+	json_hasher_str(x, w->name);
+	json_hasher_str(x, w->identity);
+	json_hasher_str(x, w->hostname);
+	json_hasher_mem(x, &w->port, sizeof(w->port));
+	json_hasher_u64(x, w->n_addresses);
+	json_hasher_mem(x, w->addresses, w->n_addresses * sizeof(*w->addresses));
 }
 
 static uint64_t hash_workload(const void *p)
 {
 	const struct snap_workload *w = p;
-	uint64_t h = 0x776f726b6c6f6164ull; /* "workload" */
-	const char *const strs[] = {w->uid,
-				    w->name,
-				    w->namespace,
-				    w->service_account,
-				    w->identity,
-				    w->node,
-				    w->workload_name,
-				    w->app,
-				    w->version,
-				    w->canonical_service,
-				    w->canonical_revision};
+	struct json_hasher x;
 	uint8_t enrolled = w->enrolled;
 
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-		h = json_hash_str(strs[i], h);
-	h = json_hash_mem(&w->ip, sizeof(w->ip), h);
-	h = json_hash_mem(&w->node_ip, sizeof(w->node_ip), h);
-	h = json_hash_mem(&enrolled, sizeof(enrolled), h);
-	return hash_waypoint(w->waypoint, h);
+	json_hasher_init(&x, 0x776f726b6c6f6164ull); /* "workload" */
+	json_hasher_str(&x, w->uid);
+	json_hasher_str(&x, w->name);
+	json_hasher_str(&x, w->namespace);
+	json_hasher_str(&x, w->service_account);
+	json_hasher_str(&x, w->identity);
+	json_hasher_str(&x, w->node);
+	json_hasher_str(&x, w->workload_name);
+	json_hasher_str(&x, w->app);
+	json_hasher_str(&x, w->version);
+	json_hasher_str(&x, w->canonical_service);
+	json_hasher_str(&x, w->canonical_revision);
+	json_hasher_mem(&x, &w->ip, sizeof(w->ip));
+	json_hasher_mem(&x, &w->node_ip, sizeof(w->node_ip));
+	json_hasher_mem(&x, &enrolled, sizeof(enrolled));
+	hash_waypoint(&x, w->waypoint);
+	return json_hasher_end(&x);
 }
 
 static cJSON *workload_json(const void *p)
@@ -158,21 +159,23 @@ static cJSON *workload_json(const void *p)
 static uint64_t hash_service(const void *p)
 {
 	const struct snap_service *svc = p;
-	uint64_t h = 0x73657276696365ull; /* "service" */
+	struct json_hasher x;
 
-	h = json_hash_str(svc->name, h);
-	h = json_hash_str(svc->namespace, h);
-	h = json_hash_str(svc->hostname, h);
-	h = json_hash_mem(&svc->vip, sizeof(svc->vip), h);
-	h = hash_waypoint(svc->waypoint, h);
-	h = json_hash_mem(&svc->nports, sizeof(svc->nports), h);
+	json_hasher_init(&x, 0x73657276696365ull); /* "service" */
+	json_hasher_str(&x, svc->name);
+	json_hasher_str(&x, svc->namespace);
+	json_hasher_str(&x, svc->hostname);
+	json_hasher_mem(&x, &svc->vip, sizeof(svc->vip));
+	hash_waypoint(&x, svc->waypoint);
+	json_hasher_u64(&x, svc->nports);
 	for (size_t i = 0; i < svc->nports; i++) {
-		h = json_hash_str(svc->ports[i].name, h);
-		h = json_hash_mem(&svc->ports[i].port, sizeof(svc->ports[i].port), h);
-		h = json_hash_mem(&svc->ports[i].target_port, sizeof(svc->ports[i].target_port), h);
+		json_hasher_str(&x, svc->ports[i].name);
+		json_hasher_mem(&x, &svc->ports[i].port, sizeof(svc->ports[i].port));
+		json_hasher_mem(&x, &svc->ports[i].target_port, sizeof(svc->ports[i].target_port));
 	}
-	h = json_hash_mem(&svc->nendpoints, sizeof(svc->nendpoints), h);
-	return json_hash_mem(svc->endpoints, svc->nendpoints * sizeof(*svc->endpoints), h);
+	json_hasher_u64(&x, svc->nendpoints);
+	json_hasher_mem(&x, svc->endpoints, svc->nendpoints * sizeof(*svc->endpoints));
+	return json_hasher_end(&x);
 }
 
 static int service_fill(cJSON *o, const struct snap_service *svc);
