@@ -6,7 +6,7 @@
 #include "ambit/policy.h"
 #include "label_index.h"
 
-/* The compiler's state (policy.c, policy_mtls.c, policy_memo.c). */
+/* The compiler's state (policy.c and the policy_*.c files of the compile). */
 struct policy_comp {
 	const struct config *cfg;
 	const struct policy_workload_input *wls;
@@ -56,6 +56,11 @@ void policy_warn(struct policy_comp *c, const struct config_meta *m, const char 
 /* Uids of the workloads @sel selects in @ns (NULL: every namespace), sorted. 0 or -ENOMEM. */
 int policy_select_workloads(struct policy_comp *c, const char *ns, const struct config_labels *sel,
 			    char ***out, size_t *n);
+/*
+ * c->by_ns (the inputs by namespace, then uid, then position) and the label index over it.
+ * 0 or -ENOMEM; without memory for the index, selections scan.
+ */
+int policy_comp_index(struct policy_comp *c);
 /* True when a policy or PA of namespace @ns (@any: the root's) selects workload @w. */
 bool policy_selects(const struct config_labels *sel, const char *ns, bool any,
 		    const struct policy_workload_input *w);
@@ -65,6 +70,23 @@ bool policy_selects(const struct config_labels *sel, const char *ns, bool any,
  */
 int policy_compile_authz(struct policy_comp *c, const struct config_authorization_policy *ap,
 			 struct policy_authz *out, bool select);
+/* The set is complete: the lent rules are its own now. */
+void policy_give_rules(struct policy_comp *c);
+/* The set failed: the lent rules stay @prev's (never freed with the new set). */
+void policy_take_back_rules(struct policy_comp *c, struct policy_set *ps);
+/*
+ * c->ps's workloads: the inputs, in c->by_ns's order, sorted by uid (of one namespace and uid,
+ * the first); c->wl_src says whence, c->exact turns false on a missing serial or a uid twice.
+ * 0 or -ENOMEM (c->ps holds what it made).
+ */
+int policy_build_workloads(struct policy_comp *c);
+/*
+ * c->ps's namespaces, sorted: every one an input, policy, PeerAuthentication or Namespace
+ * names; c->ns_refs and c->ap_ns for the memo. 0 or -ENOMEM (c->ps holds what it made).
+ */
+int policy_build_namespaces(struct policy_comp *c);
+/* @ps's lists of policies: global, per namespace, per workload. 0 or -ENOMEM. */
+int policy_build_index(struct policy_set *ps);
 /*
  * policy_compile_from's short way (policy_memo.c): c->ps built from @prev and what changed
  * since, when the memo of @prev allows it. 1: done (what @prev lent is c->ps's now); 0: not
@@ -83,11 +105,76 @@ int policy_serial_map_build(struct policy_serial_map *m, const uint64_t *serials
 /* The position of @serial, or SIZE_MAX. */
 size_t policy_serial_map_get(const struct policy_serial_map *m, uint64_t serial);
 void policy_serial_map_free(struct policy_serial_map *m);
+
 /* c->ps's memo from what the full compile recorded in @c (taking its arrays). 0 or -ENOMEM. */
 int policy_memo_take(struct policy_comp *c);
 void policy_memo_free(struct policy_memo *m);
 /* The serials of @n objects whose metas are @stride bytes apart, into @out (n entries). */
 void policy_serials(const void *objs, size_t n, size_t stride, uint64_t *out);
+
+/*
+ * policy_reuse's state (policy_memo.c, policy_reuse_*.c): what changed, and what is lent. The
+ * arrays the steps allocate are its own, freed with it (reuse_free).
+ */
+struct reuse {
+	struct policy_comp *c;
+	struct policy_set *prev, *ps;
+	const struct policy_memo *memo;
+	struct policy_serial_map wl_map, ap_map;
+	/* Workloads: the inputs added, by uid; the previous ones removed, in the set's order. */
+	size_t *added, n_added, *added_at; /* added_at: where each goes among the previous */
+	size_t *removed, n_removed;
+	size_t *prev_in; /* per previous workload: the input that is it now, or SIZE_MAX */
+	size_t *w_from;	 /* per workload: the previous one it is, or SIZE_MAX (added) */
+	size_t *w_in;	 /* per workload: its input */
+	/* Policies: the objects new (or of a new load), in the config's order, and by key. */
+	size_t *fresh, n_fresh, *fresh_at, n_dropped;
+	char **fresh_key;
+	size_t *fresh_order;
+	size_t *prev_ap; /* per previous policy: the object that is it now, or SIZE_MAX */
+	size_t *p_from;	 /* per policy: the previous one it is, or SIZE_MAX (fresh) */
+	size_t *p_cfg;	 /* per policy: its object */
+	size_t *at_of;	 /* per object: its policy */
+	size_t *pmap;	 /* per previous policy: the policy it is, or SIZE_MAX */
+	bool *dirty;	 /* per previous policy: selects again */
+	bool *sel_own;	 /* per policy: its selection is new (its lists are made, not mapped) */
+	bool *quiet;	 /* per policy: compiled without a warning */
+	size_t *ns_refs;
+	size_t *added_ns; /* per workload added: its namespace */
+	size_t *fresh_ns; /* per fresh object: its namespace */
+	size_t *ap_ns;	  /* per policy: its namespace */
+	size_t root_ns;	  /* the root namespace's position, or SIZE_MAX */
+	/* What the set borrows from @prev until it is complete. */
+	bool *body_lent, *sel_lent;	  /* per policy */
+	bool *prev_body, *prev_sel;	  /* per previous policy: the same, from its side */
+	size_t *w_new;			  /* per previous workload: the one it is, or SIZE_MAX */
+	bool *w_pol_lent, *w_mtls_lent;	  /* per workload */
+	bool *n_pol_lent, n_mtls_lent;	  /* per namespace; all of their mtls */
+	bool g_lent, pa_lent, names_lent; /* global list; PeerAuthentications and mesh; names */
+	uint32_t *scratch;
+};
+
+/* The inputs against the previous workloads: false when the short way cannot take them. */
+bool policy_reuse_classify_workloads(struct reuse *r);
+/* The config's policies against the previous ones: false when the short way cannot take them. */
+bool policy_reuse_classify_policies(struct reuse *r);
+/* The namespaces stay those of @prev (each still named, none new): else false. */
+bool policy_reuse_same_namespaces(struct reuse *r);
+/* The workloads in uid order: the kept ones borrowed, the added ones made. 0 or -ENOMEM. */
+int policy_reuse_merge_workloads(struct reuse *r);
+/* The policies' order: the kept ones in theirs, each fresh one where its key goes. 0/-ENOMEM. */
+int policy_reuse_order_policies(struct reuse *r);
+/* Every policy, in the config's order (the order of its warnings). 0 or -ENOMEM. */
+int policy_reuse_fill_policies(struct reuse *r);
+/* The namespaces (the previous ones) and every list of policies. 0 or -ENOMEM. */
+int policy_reuse_build_lists(struct reuse *r);
+/*
+ * The PeerAuthentications: those of @prev when nothing they depend on changed (the objects,
+ * the namespaces, the selections of workload ones, no warning to give again), else resolved
+ * again. 0 or -ENOMEM.
+ */
+int policy_reuse_peer_auths(struct reuse *r);
+
 /* @src's mode and source into @dst (overwritten; no ports). 0 or -ENOMEM. */
 int policy_mtls_copy(struct policy_mtls *dst, const struct policy_mtls *src);
 /* Resolves the PeerAuthentications into c->ps (namespaces and workloads built). 0 or -ENOMEM. */

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Policy compiler: the destructors of a set and of its parts. */
+#include <stdlib.h>
+
+#include "policy_priv.h"
+
+static void strs_free(struct policy_strs *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->items[i].text);
+		free(l->items[i].s);
+	}
+	free(l->items);
+}
+
+void policy_match_free(struct policy_match *m)
+{
+	strs_free(&m->principals);
+	strs_free(&m->not_principals);
+	strs_free(&m->namespaces);
+	strs_free(&m->not_namespaces);
+	free(m->src_ips.items);
+	free(m->not_src_ips.items);
+	free(m->dst_ips.items);
+	free(m->not_dst_ips.items);
+	free(m->ports.items);
+	free(m->not_ports.items);
+}
+
+void policy_rule_free(struct policy_rule *r)
+{
+	for (size_t i = 0; i < r->n_clauses; i++) {
+		for (size_t j = 0; j < r->clauses[i].n; j++)
+			policy_match_free(&r->clauses[i].items[j]);
+		free(r->clauses[i].items);
+	}
+	free(r->clauses);
+	free(r->note);
+}
+
+void policy_uids_free(char **u, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(u[i]);
+	free(u);
+}
+
+void policy_authz_free(struct policy_authz *p)
+{
+	free(p->namespace);
+	free(p->name);
+	free(p->key);
+	free(p->note);
+	for (size_t i = 0; i < p->n_rules; i++)
+		policy_rule_free(&p->rules[i]);
+	free(p->rules);
+	policy_uids_free(p->workloads, p->n_workloads);
+}
+
+void policy_set_free(struct policy_set *ps)
+{
+	if (!ps)
+		return;
+	for (size_t i = 0; i < ps->n_policies; i++)
+		policy_authz_free(&ps->policies[i]);
+	for (size_t i = 0; i < ps->n_peer_auths; i++)
+		policy_peer_auth_free(&ps->peer_auths[i]);
+	for (size_t i = 0; i < ps->n_namespaces; i++) {
+		free(ps->namespaces[i].name);
+		policy_mtls_free(&ps->namespaces[i].mtls);
+		free(ps->namespaces[i].policies);
+	}
+	for (size_t i = 0; i < ps->n_workloads; i++) {
+		free(ps->workloads[i].uid);
+		free(ps->workloads[i].namespace);
+		policy_mtls_free(&ps->workloads[i].mtls);
+		free(ps->workloads[i].policies);
+	}
+	policy_mtls_free(&ps->mesh);
+	policy_memo_free(ps->memo);
+	free(ps->policies);
+	free(ps->peer_auths);
+	free(ps->global);
+	free(ps->namespaces);
+	free(ps->workloads);
+	free(ps->root_namespace);
+	free(ps);
+}
