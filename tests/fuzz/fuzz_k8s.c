@@ -4,7 +4,9 @@
  * (include/ambit/k8s.h): the input is a watch response body (after its first byte, which sets
  * the chunk size), a LIST body and a Status body all at once. The watch stream must decode the
  * same whatever its chunking: fed whole and fed in chunks, it gives the same result, the same
- * number of events and the same event text; LIST and Status parsing must not crash or leak.
+ * number of events and the same event text; LIST and Status parsing must not crash or leak. A
+ * LIST that parses goes through a reflector, paged (its items twice when it has a continue
+ * token): every upsert carries JSON text, and the same LIST again changes nothing.
  * Seeds: tests/fuzz/corpus/fuzz_k8s/ (events of every type, a List, Status, a cut body).
  */
 #include <stddef.h>
@@ -42,6 +44,36 @@ static int on_event(void *arg, const struct k8s_event *ev)
 	return 0;
 }
 
+static void on_upsert(void *arg, const char *key, char *text)
+{
+	cJSON *o = cJSON_Parse(text);
+
+	if (!o || !key)
+		abort();
+	cJSON_Delete(o);
+	free(text);
+	++*(size_t *)arg;
+}
+
+static void on_remove(void *arg, const char *key)
+{
+	++*(size_t *)arg;
+}
+
+static const struct k8s_reflector_ops ops = {NULL, on_upsert, on_remove};
+
+/* @l as a LIST's pages (twice, the second the last, when it has a continue token); changes. */
+static size_t list(struct k8s_reflector *r, const struct k8s_list *l, size_t *changes)
+{
+	struct k8s_list last = *l;
+
+	*changes = 0;
+	last.cont = NULL;
+	if ((l->cont && k8s_reflector_list_page(r, l)) || k8s_reflector_list_page(r, &last))
+		abort();
+	return k8s_reflector_count(r);
+}
+
 /* Decodes @data in chunks of @chunk bytes; the result, and @a the events. */
 static int decode(const char *data, size_t size, size_t chunk, struct acc *a)
 {
@@ -68,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *body = (const char *)data + 1;
 	char reason[64], msg[128], err[256];
 	struct k8s_list l;
+	size_t changes;
 	int code, r1, r2;
 
 	if (!size)
@@ -76,7 +109,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r2 = decode(body, size - 1, (size_t)data[0] % 17 + 1, &cut);
 	if (r1 != r2 || whole.n != cut.n || whole.hash != cut.hash)
 		abort();
-	k8s_list_parse(body, size - 1, &l, err, sizeof(err));
+	if (!k8s_list_parse(body, size - 1, &l, err, sizeof(err))) {
+		struct k8s_reflector *r = k8s_reflector_new(&ops, &changes, 1);
+		size_t n;
+
+		if (!r)
+			abort();
+		n = list(r, &l, &changes);
+		if (n > l.n_items || changes != n)
+			abort();
+		/* From scratch, the same objects: no change. */
+		k8s_reflector_failed(r, 410);
+		if (list(r, &l, &changes) != n || changes)
+			abort();
+		k8s_reflector_free(r);
+	}
 	for (size_t i = 0; i < l.n_items; i++)
 		if (!cJSON_IsObject(l.items[i]))
 			abort();

@@ -6,7 +6,9 @@
  * type, no resourceVersion, a line over the bound, a body cut inside an event, a callback that
  * stops; LIST bodies (items, resourceVersion, continue, items null) and their refusals; Status;
  * the reflector: paged LIST then WATCH, the copy's changes as upsert/remove, bookmarks, 410
- * re-lists that report only what was missed, and back-off with jitter, capped and reset.
+ * re-lists that report only what was missed, and back-off with jitter, capped and reset; the
+ * objects' texts the consumer is given (its own ops->text, a key repeated across pages, out of
+ * memory for a text).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -231,19 +233,27 @@ static void test_status(void **state)
 
 struct log {
 	char text[1024];
+	char last[512]; /* the last upsert's text */
+	int texts;	/* ops->text calls (text_ops) */
+	int fail_at;	/* the ops->text call (1-based) that fails, 0: none */
 };
 
-static void on_upsert(void *arg, const char *key, const cJSON *obj)
+static void on_upsert(void *arg, const char *key, char *text)
 {
 	struct log *l = arg;
+	cJSON *obj = cJSON_Parse(text);
 	const cJSON *rv =
 	    cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "resourceVersion");
 	size_t n = strlen(l->text);
 
+	assert_true(cJSON_IsString(rv));
 	snprintf(l->text + n, sizeof(l->text) - n, "+%s@%s ", key, rv->valuestring);
+	snprintf(l->last, sizeof(l->last), "%s", text);
+	cJSON_Delete(obj);
+	free(text);
 }
 
-static void on_remove(void *arg, const char *key, const cJSON *last)
+static void on_remove(void *arg, const char *key)
 {
 	struct log *l = arg;
 	size_t n = strlen(l->text);
@@ -251,15 +261,35 @@ static void on_remove(void *arg, const char *key, const cJSON *last)
 	snprintf(l->text + n, sizeof(l->text) - n, "-%s ", key);
 }
 
-static const struct k8s_reflector_ops log_ops = {on_upsert, on_remove};
+static const struct k8s_reflector_ops log_ops = {NULL, on_upsert, on_remove};
+
+/* The object's name and resourceVersion as "[name@rv]"; fails at call @fail_at. */
+static char *name_rv(void *arg, const cJSON *obj)
+{
+	struct log *l = arg;
+	const cJSON *md = cJSON_GetObjectItem(obj, "metadata");
+	char *t;
+
+	if (++l->texts == l->fail_at)
+		return NULL;
+	if (asprintf(&t, "{\"metadata\":{\"resourceVersion\":\"%s\"},\"n\":\"[%s@%s]\"}",
+		     cJSON_GetObjectItem(md, "resourceVersion")->valuestring,
+		     cJSON_GetObjectItem(md, "name")->valuestring,
+		     cJSON_GetObjectItem(md, "resourceVersion")->valuestring) < 0)
+		return NULL;
+	return t;
+}
+
+static const struct k8s_reflector_ops text_ops = {name_rv, on_upsert, on_remove};
 
 /* A LIST page of "name:rv" items in namespace default, its @rv and @cont, given to @r. */
-static void page(struct k8s_reflector *r, const char *rv, const char *cont, const char *items)
+static int page_try(struct k8s_reflector *r, const char *rv, const char *cont, const char *items)
 {
 	char body[2048], *p = body, list[512], *save = NULL, *tok;
 	struct k8s_list l;
 	char err[200];
 	bool first = true;
+	int ret;
 
 	p += sprintf(p,
 		     "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"%s\"%s%s%s},"
@@ -278,17 +308,24 @@ static void page(struct k8s_reflector *r, const char *rv, const char *cont, cons
 	}
 	sprintf(p, "]}");
 	assert_int_equal(k8s_list_parse(body, strlen(body), &l, err, sizeof(err)), 0);
-	assert_int_equal(k8s_reflector_list_page(r, &l), 0);
+	ret = k8s_reflector_list_page(r, &l);
 	k8s_list_free(&l);
+	return ret;
+}
+
+static void page(struct k8s_reflector *r, const char *rv, const char *cont, const char *items)
+{
+	assert_int_equal(page_try(r, rv, cont, items), 0);
 }
 
 /* A watch event of @type for pod @name at @rv. */
-static void event(struct k8s_reflector *r, enum k8s_event_type type, const char *name,
-		  const char *rv)
+static int event_try(struct k8s_reflector *r, enum k8s_event_type type, const char *name,
+		     const char *rv)
 {
 	char body[256];
 	cJSON *o;
 	struct k8s_event ev = {.type = type, .resource_version = rv, .reason = "", .message = ""};
+	int ret;
 
 	snprintf(body, sizeof(body),
 		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\","
@@ -296,8 +333,15 @@ static void event(struct k8s_reflector *r, enum k8s_event_type type, const char 
 		 name, rv);
 	o = cJSON_Parse(body);
 	ev.object = o;
-	assert_int_equal(k8s_reflector_event(r, &ev), 0);
+	ret = k8s_reflector_event(r, &ev);
 	cJSON_Delete(o);
+	return ret;
+}
+
+static void event(struct k8s_reflector *r, enum k8s_event_type type, const char *name,
+		  const char *rv)
+{
+	assert_int_equal(event_try(r, type, name, rv), 0);
 }
 
 static void expect_next(struct k8s_reflector *r, enum k8s_action a, const char *arg)
@@ -326,7 +370,7 @@ static unsigned int expect_wait(struct k8s_reflector *r, unsigned int lo, unsign
 
 static void test_reflector_list_watch_relist(void **state)
 {
-	struct log l = {{0}};
+	struct log l = {.texts = 0};
 	struct k8s_reflector *r = k8s_reflector_new(&log_ops, &l, 7);
 	struct k8s_event gone = {.type = K8S_ERROR,
 				 .code = 410,
@@ -372,7 +416,7 @@ static void test_reflector_list_watch_relist(void **state)
 
 static void test_reflector_backoff(void **state)
 {
-	struct log l = {{0}};
+	struct log l = {.texts = 0};
 	struct k8s_reflector *r = k8s_reflector_new(&log_ops, &l, 3);
 	unsigned int w = 0;
 
@@ -406,6 +450,85 @@ static void test_reflector_backoff(void **state)
 	k8s_reflector_free(r);
 }
 
+/*
+ * What the consumer is given: each object's text, made when its page or event came (a LIST's
+ * pages are not kept as objects); of a key repeated across pages, the last page's.
+ */
+static void test_reflector_text(void **state)
+{
+	struct log l = {.texts = 0};
+	struct k8s_reflector *r = k8s_reflector_new(&log_ops, &l, 7);
+
+	/* Without ops->text: the object as cJSON prints it, from a LIST and from a WATCH. */
+	page(r, "10", "t1", "a:5 b:6");
+	page(r, "10", NULL, "c:7");
+	assert_string_equal(l.last, "{\"metadata\":{\"name\":\"c\",\"namespace\":\"default\","
+				    "\"resourceVersion\":\"7\"}}");
+	event(r, K8S_MODIFIED, "b", "11");
+	assert_string_equal(l.last, "{\"metadata\":{\"name\":\"b\",\"namespace\":\"default\","
+				    "\"resourceVersion\":\"11\"}}");
+	k8s_reflector_free(r);
+
+	/* The consumer's text; a key on two pages (moved while paging): its last state counts. */
+	memset(&l, 0, sizeof(l));
+	r = k8s_reflector_new(&text_ops, &l, 7);
+	page(r, "10", "t1", "b:2 a:1 c:3");
+	page(r, "10", "t2", "d:4 a:5");
+	assert_int_equal(l.texts, 5);
+	assert_string_equal(l.text, "");
+	page(r, "10", NULL, "b:6");
+	assert_string_equal(l.text, "+default/a@5 +default/b@6 +default/c@3 +default/d@4 ");
+	assert_string_equal(l.last, "{\"metadata\":{\"resourceVersion\":\"4\"},\"n\":\"[d@4]\"}");
+	assert_int_equal(k8s_reflector_count(r), 4);
+	/* A re-list: the unchanged objects' texts are dropped, unheard. */
+	k8s_reflector_failed(r, 410);
+	l.text[0] = '\0';
+	page(r, "20", "t3", "a:5 c:3");
+	page(r, "20", NULL, "d:9");
+	assert_string_equal(l.text, "-default/b +default/d@9 ");
+	assert_string_equal(l.last, "{\"metadata\":{\"resourceVersion\":\"9\"},\"n\":\"[d@9]\"}");
+	event(r, K8S_ADDED, "e", "21");
+	assert_string_equal(l.last, "{\"metadata\":{\"resourceVersion\":\"21\"},\"n\":\"[e@21]\"}");
+	assert_int_equal(k8s_reflector_count(r), 4);
+	k8s_reflector_free(r);
+}
+
+/* No memory for a text: the LIST starts again, an event is not taken (the watch resumes before it).
+ */
+static void test_reflector_text_fails(void **state)
+{
+	struct log l = {.fail_at = 3};
+	struct k8s_reflector *r = k8s_reflector_new(&text_ops, &l, 7);
+
+	page(r, "10", "t1", "a:1 b:2");
+	assert_int_equal(page_try(r, "10", NULL, "c:3"), -ENOMEM);
+	k8s_reflector_failed(r, 0);
+	assert_string_equal(l.text, "");
+	assert_false(k8s_reflector_synced(r));
+	expect_wait(r, 100, 200);
+	expect_next(r, K8S_DO_LIST, NULL);
+	page(r, "10", NULL, "a:1 b:2 c:3");
+	assert_string_equal(l.text, "+default/a@1 +default/b@2 +default/c@3 ");
+	expect_next(r, K8S_DO_WATCH, "10");
+	/* An ADDED and a MODIFIED that fail leave the copy and the resume point as they were. */
+	l.text[0] = '\0';
+	l.fail_at = l.texts + 1;
+	assert_int_equal(event_try(r, K8S_ADDED, "d", "11"), -ENOMEM);
+	l.fail_at = l.texts + 1;
+	assert_int_equal(event_try(r, K8S_MODIFIED, "a", "12"), -ENOMEM);
+	assert_string_equal(l.text, "");
+	assert_int_equal(k8s_reflector_count(r), 3);
+	k8s_reflector_failed(r, 0);
+	expect_wait(r, 100, 200);
+	expect_next(r, K8S_DO_WATCH, "10");
+	event(r, K8S_ADDED, "d", "11");
+	event(r, K8S_MODIFIED, "a", "12");
+	assert_string_equal(l.text, "+default/d@11 +default/a@12 ");
+	assert_int_equal(k8s_reflector_count(r), 4);
+	expect_next(r, K8S_DO_WATCH, "12");
+	k8s_reflector_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +541,8 @@ int main(void)
 	    cmocka_unit_test(test_status),
 	    cmocka_unit_test(test_reflector_list_watch_relist),
 	    cmocka_unit_test(test_reflector_backoff),
+	    cmocka_unit_test(test_reflector_text),
+	    cmocka_unit_test(test_reflector_text_fails),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

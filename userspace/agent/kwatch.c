@@ -51,15 +51,49 @@ struct kwatch {
 	struct kwatch_change *q;
 };
 
-/* @obj's text, with the resource's apiVersion and kind when it lacks them. */
-static char *object_text(const struct kwatch_res *res, const cJSON *obj)
+/* Whether cJSON prints @s as it is (nothing to escape). */
+static bool plain(const char *s)
 {
-	cJSON *copy;
-	char *text;
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+			return false;
+	return true;
+}
 
-	if (!res->kind || (cJSON_GetObjectItemCaseSensitive(obj, "kind") &&
-			   cJSON_GetObjectItemCaseSensitive(obj, "apiVersion")))
+#define KIND_FMT "%s\"apiVersion\":\"%s\",\"kind\":\"%s\"}"
+
+/*
+ * The items of a LIST of a built-in kind lack both apiVersion and kind: they are written after
+ * the printed object, since a copy of it to add them to would cost as much as printing it.
+ */
+char *kwatch_object_text(const struct kwatch_res *res, const struct cJSON *obj)
+{
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(obj, "kind"),
+		    *api = cJSON_GetObjectItemCaseSensitive(obj, "apiVersion");
+	char *text, *p;
+	cJSON *copy;
+	size_t len;
+
+	if (!res->kind || (kind && api))
 		return cJSON_PrintUnformatted(obj);
+	if (cJSON_IsObject(obj) && !kind && !api && res->api_version && plain(res->api_version) &&
+	    plain(res->kind)) {
+		const char *sep = obj->child ? "," : "";
+		int more = snprintf(NULL, 0, KIND_FMT, sep, res->api_version, res->kind);
+
+		text = cJSON_PrintUnformatted(obj);
+		if (!text)
+			return NULL;
+		/* over the closing brace, which the object's text ends with */
+		len = strlen(text) - 1;
+		p = realloc(text, len + (size_t)more + 1);
+		if (!p) {
+			free(text);
+			return NULL;
+		}
+		snprintf(p + len, (size_t)more + 1, KIND_FMT, sep, res->api_version, res->kind);
+		return p;
+	}
 	copy = cJSON_Duplicate(obj, true);
 	if (!copy)
 		return NULL;
@@ -73,16 +107,15 @@ static char *object_text(const struct kwatch_res *res, const cJSON *obj)
 	return text;
 }
 
+/* A change queued: @key borrowed, @json taken (NULL for REMOVE and SYNCED). */
 static void push(struct kwatch *w, enum kwatch_what what, const struct kwatch_res *res,
-		 const char *key, const cJSON *obj)
+		 const char *key, char *json)
 {
-	struct kwatch_change c = {what, res, key ? strdup(key) : NULL,
-				  obj ? object_text(res, obj) : NULL};
+	struct kwatch_change c = {what, res, key ? strdup(key) : NULL, json};
 	uint64_t one = 1;
 
-	if ((key && !c.key) || (obj && !c.json)) {
+	if (key && !c.key) {
 		pr_err("kubernetes: %s %s: out of memory: change lost", res->name, key);
-		free(c.key);
 		free(c.json);
 		return;
 	}
@@ -107,21 +140,26 @@ static void push(struct kwatch *w, enum kwatch_what what, const struct kwatch_re
 		pr_warn("kubernetes: eventfd: %s", strerror(errno));
 }
 
-static void on_upsert(void *arg, const char *key, const cJSON *obj)
+static char *object_text(void *arg, const cJSON *obj)
+{
+	return kwatch_object_text(((struct kres *)arg)->res, obj);
+}
+
+static void on_upsert(void *arg, const char *key, char *text)
 {
 	struct kres *k = arg;
 
-	push(k->w, KWATCH_UPSERT, k->res, key, obj);
+	push(k->w, KWATCH_UPSERT, k->res, key, text);
 }
 
-static void on_remove(void *arg, const char *key, const cJSON *last)
+static void on_remove(void *arg, const char *key)
 {
 	struct kres *k = arg;
 
-	push(k->w, KWATCH_REMOVE, k->res, key, last);
+	push(k->w, KWATCH_REMOVE, k->res, key, NULL);
 }
 
-static const struct k8s_reflector_ops kres_ops = {on_upsert, on_remove};
+static const struct k8s_reflector_ops kres_ops = {object_text, on_upsert, on_remove};
 
 static void set_err(struct kres *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_err(struct kres *k, const char *fmt, ...)
@@ -338,15 +376,27 @@ static void status_err(struct kres *k, const char *what, long code)
 		set_err(k, "%s: HTTP %ld", what, code);
 }
 
-static void do_list(struct kres *k, const struct k8s_request *q)
+/*
+ * The response buffer, once a LIST is over: a page of pods is about 2 MB, which the WATCH
+ * (its events are decoded as they come) does not need.
+ */
+static void drop_body(struct kres *k)
+{
+	free(k->body);
+	k->body = NULL;
+	k->len = k->cap = 0;
+}
+
+/* One LIST page: whether another one follows. */
+static bool list_page(struct kres *k, const struct k8s_request *q)
 {
 	struct k8s_list l;
 	char err[256];
 	long code = request(k, q);
-	bool was_synced = k8s_reflector_synced(k->r);
+	bool was_synced = k8s_reflector_synced(k->r), more = false;
 
 	if (code < 0)
-		return;
+		return false;
 	if (code == 404 && !q->cont) {
 		/*
 		 * The kind is not served (its CRD is not installed: a cluster without the Gateway
@@ -361,13 +411,13 @@ static void do_list(struct kres *k, const struct k8s_request *q)
 		if (k8s_reflector_list_page(k->r, &none) == 0 && !was_synced)
 			push(k->w, KWATCH_SYNCED, k->res, NULL, NULL);
 		k8s_reflector_failed(k->r, 0);
-		return;
+		return false;
 	}
 	if (code != 200) {
 		if (code)
 			status_err(k, "list", code);
 		k8s_reflector_failed(k->r, (int)code);
-		return;
+		return false;
 	}
 	if (k8s_list_parse(k->body, k->len, &l, err, sizeof(err))) {
 		set_err(k, "list: %s", err);
@@ -380,8 +430,16 @@ static void do_list(struct kres *k, const struct k8s_request *q)
 			push(k->w, KWATCH_SYNCED, k->res, NULL, NULL);
 		if (!l.cont)
 			seen(k, l.resource_version);
+		more = l.cont != NULL;
 	}
 	k8s_list_free(&l);
+	return more;
+}
+
+static void do_list(struct kres *k, const struct k8s_request *q)
+{
+	if (!list_page(k, q))
+		drop_body(k);
 }
 
 static void do_watch(struct kres *k, const struct k8s_request *q)

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct cJSON;
 struct kconn;
 
 /* One resource: its collection path and selectors (borrowed: they outlive the kwatch). */
@@ -68,6 +69,12 @@ void kwatch_last_error(struct kwatch *w, size_t i, char *buf, size_t len);
  * *@pending: changes wait in the queue, not yet taken.
  */
 uint64_t kwatch_resource_version(struct kwatch *w, bool *pending);
+/*
+ * The text of a change's @json: @obj (borrowed) printed unformatted, with @res's apiVersion and
+ * kind last when @obj lacks either (in place of the one it has). Returns a malloc'd string, or
+ * NULL when out of memory.
+ */
+char *kwatch_object_text(const struct kwatch_res *res, const struct cJSON *obj);
 /* Stops every thread (requests in flight are aborted within a second) and frees @w. */
 void kwatch_stop(struct kwatch *w);
 

@@ -13,7 +13,8 @@
 struct entry {
 	char *key; /* "namespace/name", or "name" for a cluster-scoped object */
 	char *rv;
-	cJSON *obj;
+	char *text; /* a pending LIST item's, until list_done gives it to the consumer */
+	size_t seq; /* a pending LIST item's place in its pages (qsort is not stable) */
 };
 
 struct entries {
@@ -76,7 +77,7 @@ static void entry_free(const struct entries *es, struct entry *e)
 		free(e->key);
 	if (!in_pool(es, e->rv))
 		free(e->rv);
-	cJSON_Delete(e->obj);
+	free(e->text);
 }
 
 static void entries_clear(struct entries *es)
@@ -117,24 +118,28 @@ static void entries_pack(struct entries *es)
 	es->pool_len = total;
 }
 
-/* @obj's key and @rv appended (unsorted), with a copy of @obj if @keep. 0 or -ENOMEM. */
-static int entries_add(struct entries *es, const cJSON *obj, const char *rv, bool keep)
+/* Room for one more entry. 0 or -ENOMEM. */
+static int entries_reserve(struct entries *es)
 {
-	struct entry e = {key_of(obj), strdup(rv ? rv : ""),
-			  keep ? cJSON_Duplicate(obj, true) : NULL};
+	size_t cap = es->cap ? es->cap * 2 : 64;
+	struct entry *p;
 
-	if (es->n == es->cap) {
-		size_t cap = es->cap ? es->cap * 2 : 64;
-		struct entry *p = realloc(es->items, cap * sizeof(*p));
+	if (es->n < es->cap)
+		return 0;
+	p = realloc(es->items, cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	es->items = p;
+	es->cap = cap;
+	return 0;
+}
 
-		if (!p) {
-			entry_free(NULL, &e);
-			return -ENOMEM;
-		}
-		es->items = p;
-		es->cap = cap;
-	}
-	if (!e.key || !e.rv || (keep && !e.obj)) {
+/* @obj's key and @rv appended (unsorted), with @text (taken, may be NULL). 0 or -ENOMEM. */
+static int entries_add(struct entries *es, const cJSON *obj, const char *rv, char *text)
+{
+	struct entry e = {key_of(obj), strdup(rv ? rv : ""), text, es->n};
+
+	if (!e.key || !e.rv || entries_reserve(es)) {
 		entry_free(NULL, &e);
 		return -ENOMEM;
 	}
@@ -144,7 +149,10 @@ static int entries_add(struct entries *es, const cJSON *obj, const char *rv, boo
 
 static int cmp_entry(const void *a, const void *b)
 {
-	return strcmp(((const struct entry *)a)->key, ((const struct entry *)b)->key);
+	const struct entry *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 /* Index of @key in sorted @es, or where it would go (*found false). */
@@ -248,41 +256,42 @@ void k8s_reflector_failed(struct k8s_reflector *r, int http_status)
 static int list_done(struct k8s_reflector *r, const char *rv)
 {
 	struct entries *old = &r->cache, *now = &r->pending;
-	size_t i = 0, j = 0;
+	size_t i = 0, j = 0, n = 0;
 
 	if (now->n > 1) /* an empty list has no array: qsort must not get NULL */
 		qsort(now->items, now->n, sizeof(*now->items), cmp_entry);
 	/* Keys repeated across pages (objects moved while paging): the last one counts. */
-	for (size_t k = 1; k < now->n; k++)
-		if (!strcmp(now->items[k - 1].key, now->items[k].key)) {
-			entry_free(now, &now->items[k - 1]);
-			memmove(&now->items[k - 1], &now->items[k],
-				(now->n - k) * sizeof(*now->items));
-			now->n--;
-			k--;
-		}
+	for (size_t k = 0; k < now->n; k++) {
+		if (k + 1 < now->n && !strcmp(now->items[k].key, now->items[k + 1].key))
+			entry_free(now, &now->items[k]);
+		else
+			now->items[n++] = now->items[k];
+	}
+	now->n = n;
 	while (i < old->n || j < now->n) {
 		int c = i == old->n   ? 1
 			: j == now->n ? -1
 				      : strcmp(old->items[i].key, now->items[j].key);
 
 		if (c < 0) {
-			r->ops->remove(r->arg, old->items[i].key, NULL);
+			r->ops->remove(r->arg, old->items[i].key);
 			i++;
 		} else if (c > 0) {
-			r->ops->upsert(r->arg, now->items[j].key, now->items[j].obj);
-			j++;
+			r->ops->upsert(r->arg, now->items[j].key, now->items[j].text);
+			now->items[j++].text = NULL;
 		} else {
-			if (strcmp(old->items[i].rv, now->items[j].rv))
-				r->ops->upsert(r->arg, now->items[j].key, now->items[j].obj);
+			if (strcmp(old->items[i].rv, now->items[j].rv)) {
+				r->ops->upsert(r->arg, now->items[j].key, now->items[j].text);
+				now->items[j].text = NULL;
+			}
 			i++;
 			j++;
 		}
 	}
 	/* The copy keeps keys and resourceVersions only: objects are the consumer's. */
 	for (size_t k = 0; k < now->n; k++) {
-		cJSON_Delete(now->items[k].obj);
-		now->items[k].obj = NULL;
+		free(now->items[k].text);
+		now->items[k].text = NULL;
 	}
 	entries_clear(old);
 	*old = *now;
@@ -296,12 +305,21 @@ static int list_done(struct k8s_reflector *r, const char *rv)
 	return 0;
 }
 
+static char *text_of(struct k8s_reflector *r, const cJSON *obj)
+{
+	return r->ops->text ? r->ops->text(r->arg, obj) : cJSON_PrintUnformatted(obj);
+}
+
 int k8s_reflector_list_page(struct k8s_reflector *r, const struct k8s_list *l)
 {
-	for (size_t i = 0; i < l->n_items; i++)
-		if (entries_add(&r->pending, l->items[i],
-				str_at(l->items[i], "metadata", "resourceVersion"), true))
+	for (size_t i = 0; i < l->n_items; i++) {
+		const cJSON *o = l->items[i];
+		char *text = text_of(r, o);
+
+		if (!text ||
+		    entries_add(&r->pending, o, str_at(o, "metadata", "resourceVersion"), text))
 			return -ENOMEM;
+	}
 	if (l->cont) {
 		set_str(&r->cont, l->cont);
 		return 0;
@@ -309,10 +327,17 @@ int k8s_reflector_list_page(struct k8s_reflector *r, const struct k8s_list *l)
 	return list_done(r, l->resource_version);
 }
 
+/* The watch got as far as @rv. */
+static void watched(struct k8s_reflector *r, const char *rv)
+{
+	set_str(&r->rv, rv);
+	r->backoff_ms = BACKOFF_FIRST_MS;
+}
+
 int k8s_reflector_event(struct k8s_reflector *r, const struct k8s_event *ev)
 {
 	struct entries *c = &r->cache;
-	char *key;
+	char *key, *rv, *text;
 	bool found;
 	size_t at;
 
@@ -320,45 +345,50 @@ int k8s_reflector_event(struct k8s_reflector *r, const struct k8s_event *ev)
 		k8s_reflector_failed(r, ev->code);
 		return 0;
 	}
-	set_str(&r->rv, ev->resource_version);
-	r->backoff_ms = BACKOFF_FIRST_MS;
-	if (ev->type == K8S_BOOKMARK)
+	if (ev->type == K8S_BOOKMARK) {
+		watched(r, ev->resource_version);
 		return 0;
+	}
 	key = key_of(ev->object);
 	if (!key)
 		return -ENOMEM;
 	at = find(c, key, &found);
 	if (ev->type == K8S_DELETED) {
 		if (found) {
-			r->ops->remove(r->arg, key, NULL);
+			r->ops->remove(r->arg, key);
 			entry_free(c, &c->items[at]);
 			memmove(&c->items[at], &c->items[at + 1],
 				(c->n - at - 1) * sizeof(*c->items));
 			c->n--;
 		}
 		free(key);
+		watched(r, ev->resource_version);
 		return 0;
 	}
-	free(key);
-	/* ADDED or MODIFIED: the new state in its place (appended, then moved there). */
+	/*
+	 * ADDED or MODIFIED: the new state in its place. Whatever it needs is allocated first: out
+	 * of memory, the watch fails before this event and the next one brings it again.
+	 */
+	text = text_of(r, ev->object);
+	rv = strdup(ev->resource_version);
+	if (!text || !rv || (!found && entries_reserve(c))) {
+		free(text);
+		free(rv);
+		free(key);
+		return -ENOMEM;
+	}
 	if (found) {
-		char *rv = strdup(ev->resource_version);
-
-		if (!rv)
-			return -ENOMEM;
+		free(key);
 		if (!in_pool(c, c->items[at].rv))
 			free(c->items[at].rv);
 		c->items[at].rv = rv;
 	} else {
-		struct entry e;
-
-		if (entries_add(c, ev->object, ev->resource_version, false))
-			return -ENOMEM;
-		e = c->items[c->n - 1];
-		memmove(&c->items[at + 1], &c->items[at], (c->n - 1 - at) * sizeof(*c->items));
-		c->items[at] = e;
+		memmove(&c->items[at + 1], &c->items[at], (c->n - at) * sizeof(*c->items));
+		c->items[at] = (struct entry){key, rv, NULL, 0};
+		c->n++;
 	}
-	r->ops->upsert(r->arg, c->items[at].key, ev->object);
+	watched(r, ev->resource_version);
+	r->ops->upsert(r->arg, c->items[at].key, text);
 	return 0;
 }
 
