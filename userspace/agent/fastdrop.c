@@ -191,6 +191,9 @@ unsigned int fastdrop_sync(struct datapath *dp, const struct snapshot *s)
 	for (size_t i = 0; s->policies && i < s->n_workloads; i++) {
 		const struct snap_workload *wl = &s->workloads[i];
 
+		/* Each pod's node name lies apart: a cache miss each, unless asked early. */
+		if (i + 8 < s->n_workloads)
+			__builtin_prefetch(s->workloads[i + 8].node);
 		if (!wl->enrolled || !wl->node || !s->node || strcmp(wl->node, s->node) != 0)
 			continue;
 		if (want_workload(&w, s->policies, wl)) {

@@ -94,11 +94,20 @@ struct json_memo {
 	size_t last_len;
 };
 
+/*
+ * Large buffers are asked for in whole MiB: a text a little longer each time (pods added) would
+ * otherwise ask for more than the last one freed, above glibc's mmap threshold that its free
+ * set, and come as fresh pages every time (a fault on each 4 KiB of megabytes).
+ */
+#define JBUF_STEP ((size_t)1 << 20)
+
 void jbuf_init(struct jbuf *b, size_t hint)
 {
 	b->len = 0;
 	b->failed = 0;
 	b->cap = hint + hint / 8 + 4096;
+	if (b->cap > JBUF_STEP)
+		b->cap = (b->cap + JBUF_STEP - 1) & ~(JBUF_STEP - 1);
 	b->p = malloc(b->cap);
 	if (b->p)
 		b->p[0] = '\0';
