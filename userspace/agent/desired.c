@@ -2,12 +2,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ambit/ca.h"
 #include "desired.h"
+#include "serial_map.h"
 
 /* Growable array append: *arr has *n used slots; grows by doubling. 0 or -ENOMEM. */
 static int grow(void **arr, size_t *cap, size_t n, size_t size)
@@ -24,75 +26,6 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 	*arr = p;
 	*cap = ncap;
 	return 0;
-}
-
-/*
- * Positions by serial (what the desired state in force lends, see desired_adopt): open
- * addressing over a power of two, at most half full; a slot's serial 0 marks it free, and a
- * position found once is taken (each lends to one at most).
- */
-struct serial_slot {
-	uint64_t serial;
-	size_t pos;
-	bool taken;
-};
-
-struct serial_map {
-	size_t cap; /* 0: nothing to borrow from */
-	struct serial_slot *t;
-};
-
-static struct serial_slot *serial_slot(const struct serial_map *m, uint64_t serial)
-{
-	size_t i = (size_t)(serial * 0x9e3779b97f4a7c15ull >> 17) & (m->cap - 1);
-
-	while (m->t[i].serial && m->t[i].serial != serial)
-		i = (i + 1) & (m->cap - 1);
-	return &m->t[i];
-}
-
-/* @n serials, serial(@arr, i) each (0: none, left out). Without memory: an empty map. */
-static void serial_map_build(struct serial_map *m, size_t n, const void *arr,
-			     uint64_t (*serial)(const void *arr, size_t i))
-{
-	memset(m, 0, sizeof(*m));
-	if (!n)
-		return;
-	for (m->cap = 64; m->cap < 2 * n; m->cap *= 2)
-		;
-	m->t = calloc(m->cap, sizeof(*m->t));
-	if (!m->t) {
-		m->cap = 0;
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		uint64_t v = serial(arr, i);
-		struct serial_slot *s = v ? serial_slot(m, v) : NULL;
-
-		if (s && !s->serial)
-			*s = (struct serial_slot){.serial = v, .pos = i};
-	}
-}
-
-/* The position of @serial's, taking it, or SIZE_MAX. */
-static size_t serial_map_take(struct serial_map *m, uint64_t serial)
-{
-	struct serial_slot *s = m->cap && serial ? serial_slot(m, serial) : NULL;
-
-	if (!s || !s->serial || s->taken)
-		return SIZE_MAX;
-	s->taken = true;
-	return s->pos;
-}
-
-static uint64_t swl_serial(const void *arr, size_t i)
-{
-	return ((const struct snap_workload *)arr)[i].serial;
-}
-
-static uint64_t ssvc_serial(const void *arr, size_t i)
-{
-	return ((const struct snap_service *)arr)[i].serial;
 }
 
 struct builder {
@@ -856,10 +789,13 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 		b.prev = env->prev;
 		b.same_td = env->trust_domain && env->prev->trust_domain &&
 			    !strcmp(env->trust_domain, env->prev->trust_domain);
-		serial_map_build(&b.prev_wl, b.prev->n_snap_workloads, b.prev->snap_workloads,
-				 swl_serial);
-		serial_map_build(&b.prev_svc, b.prev->n_snap_services, b.prev->snap_services,
-				 ssvc_serial);
+		/* Without memory for them, everything is made anew. */
+		(void)serial_map_build(&b.prev_wl, b.prev->snap_workloads, b.prev->n_snap_workloads,
+				       sizeof(struct snap_workload),
+				       offsetof(struct snap_workload, serial));
+		(void)serial_map_build(&b.prev_svc, b.prev->snap_services, b.prev->n_snap_services,
+				       sizeof(struct snap_service),
+				       offsetof(struct snap_service, serial));
 	}
 	err = desired_index_build(cfg, rt, &ix);
 	for (size_t i = 0; i < rt->n_pods && !err; i++)
@@ -870,8 +806,8 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 		err = desired_waypoints(cfg, rt, env, out);
 	desired_index_free(&ix);
 	free(b.ips);
-	free(b.prev_wl.t);
-	free(b.prev_svc.t);
+	serial_map_free(&b.prev_wl);
+	serial_map_free(&b.prev_svc);
 	if (err)
 		return err;
 	/* Sorted output keeps diffs, snapshots and logs stable from one reload to the next. */

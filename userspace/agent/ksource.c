@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The agent's Kubernetes source (ksource.h). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "ambit/log.h"
 #include "kevents.h"
+#include "serial_map.h"
 #include "kwatch.h"
 #include "ksource.h"
 #include "podns.h"
@@ -350,69 +352,19 @@ static char *dup_or_null(const char *s, bool *oom)
 }
 
 /*
- * The runtime in force's pods by the serial of the Pod object each was made from: an
- * open-addressing table over a power of two, at most half full (slot: position + 1; 0 free).
+ * The pod made from the same load of @p in the runtime in force (@prev, by serial: @serials), or
+ * NULL; *@at: 1 + its position. Each lends to one pod at most, and only what it owns.
  */
-struct pod_serials {
-	const struct runtime *prev;
-	size_t cap;
-	size_t *slot;
-	bool *lent; /* per pod of prev: each lends to one pod at most */
-};
-
-static size_t *serial_slot(const struct pod_serials *ps, uint64_t serial)
+static const struct rt_pod *same_load(struct serial_map *serials, const struct runtime *prev,
+				      const struct config_pod *p, size_t *at)
 {
-	size_t i = (size_t)(serial * 0x9e3779b97f4a7c15ull >> 17) & (ps->cap - 1);
+	size_t i = serial_map_take(serials, p->meta.serial);
+	const struct rt_pod *same = i == SIZE_MAX ? NULL : &prev->pods[i];
 
-	while (ps->slot[i] && ps->prev->pods[ps->slot[i] - 1].serial != serial)
-		i = (i + 1) & (ps->cap - 1);
-	return &ps->slot[i];
-}
-
-/* Without memory for the table, every pod is made anew. */
-static void serials_build(struct pod_serials *ps, const struct runtime *prev)
-{
-	memset(ps, 0, sizeof(*ps));
-	if (!prev || !prev->n_pods)
-		return;
-	ps->cap = 64;
-	while (ps->cap < 2 * prev->n_pods)
-		ps->cap *= 2;
-	ps->slot = calloc(ps->cap, sizeof(*ps->slot));
-	ps->lent = calloc(prev->n_pods, sizeof(*ps->lent));
-	if (!ps->slot || !ps->lent) {
-		free(ps->slot);
-		free(ps->lent);
-		memset(ps, 0, sizeof(*ps));
-		return;
-	}
-	ps->prev = prev;
-	for (size_t i = 0; i < prev->n_pods; i++) {
-		size_t *s;
-
-		/* A pod that lent its fields already (shared) or owns none to lend. */
-		if (!prev->pods[i].serial || prev->pods[i].shared || !prev->pods[i].uid)
-			continue;
-		s = serial_slot(ps, prev->pods[i].serial);
-		if (!*s)
-			*s = i + 1;
-	}
-}
-
-/* The pod made from the same load of @p in the runtime in force, or NULL. */
-static const struct rt_pod *same_load(struct pod_serials *ps, const struct config_pod *p,
-				      size_t *at)
-{
-	size_t s;
-
-	if (!ps->slot || !p->meta.serial)
+	if (!same || same->shared || !same->uid)
 		return NULL;
-	s = *serial_slot(ps, p->meta.serial);
-	if (!s || ps->lent[s - 1])
-		return NULL;
-	ps->lent[s - 1] = true;
-	*at = s;
-	return &ps->prev->pods[s - 1];
+	*at = i + 1;
+	return same;
 }
 
 /* @same: the pod made from the same load of @p in the runtime in force (at @at), or NULL. */
@@ -475,7 +427,7 @@ int ksource_runtime(struct ksource *ks, const struct config *view, struct runtim
 int ksource_runtime_from(struct ksource *ks, const struct config *view, const struct runtime *prev,
 			 struct runtime *rt, struct rt_cluster *cl)
 {
-	struct pod_serials serials;
+	struct serial_map serials = {0};
 	int err = 0;
 
 	struct node_set ns = {.cap = 64};
@@ -490,12 +442,15 @@ int ksource_runtime_from(struct ksource *ks, const struct config *view, const st
 	rt->pods = calloc(view->n_pods ? view->n_pods : 1, sizeof(*rt->pods));
 	if (!rt->pods || !ns.hash || !ns.node)
 		err = -ENOMEM;
-	serials_build(&serials, err ? NULL : prev);
+	/* Without memory for the map, every pod is made anew. */
+	if (!err && prev)
+		(void)serial_map_build(&serials, prev->pods, prev->n_pods, sizeof(*prev->pods),
+				       offsetof(struct rt_pod, serial));
 	for (size_t i = 0; i < view->n_pods && !err; i++) {
 		const struct config_pod *p = &view->pods[i];
 		size_t at = 0;
 		/* The same object as last time was a workload then, and is one still. */
-		const struct rt_pod *same = same_load(&serials, p, &at);
+		const struct rt_pod *same = same_load(&serials, prev, p, &at);
 		uint32_t ip = same ? same->ip : 0;
 
 		if (!same && !is_workload(p, &ip))
@@ -504,8 +459,7 @@ int ksource_runtime_from(struct ksource *ks, const struct config *view, const st
 		if (!err)
 			err = add_node(cl, &ns, p->spec.node_name, p->host_ip);
 	}
-	free(serials.slot);
-	free(serials.lent);
+	serial_map_free(&serials);
 	free(ns.hash);
 	free(ns.node);
 	if (!err)

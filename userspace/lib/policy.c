@@ -228,7 +228,7 @@ struct policy_set *policy_compile_from(const struct config *cfg,
 				.serials = serials,
 				.diags = diags,
 				.exact = true};
-	struct policy_serial_map prev_aps = {0};
+	struct serial_map prev_aps = {0};
 	bool *dup = NULL;
 	struct policy_set *ps;
 	size_t warned;
@@ -248,8 +248,8 @@ struct policy_set *policy_compile_from(const struct config *cfg,
 	/* Without memory to track what is lent, everything is compiled. */
 	if (prev && (c.lent = calloc(prev->n_policies + 1, sizeof(bool)))) {
 		c.prev = prev;
-		if (prev->memo &&
-		    !policy_serial_map_build(&prev_aps, prev->memo->ap_serial, prev->n_policies))
+		if (prev->memo && !serial_map_build(&prev_aps, prev->memo->ap_serial,
+						    prev->n_policies, sizeof(uint64_t), 0))
 			c.prev_aps = &prev_aps;
 	}
 	if (policy_comp_index(&c) || !(dup = duplicate_authz(&c)) || compile_policies(&c, dup))
@@ -265,13 +265,13 @@ struct policy_set *policy_compile_from(const struct config *cfg,
 	policy_give_rules(&c);
 	/* Without memory for the memo, the next compile is a full one. */
 	(void)policy_memo_take(&c);
-	policy_serial_map_free(&prev_aps);
+	serial_map_free(&prev_aps);
 	comp_free(&c);
 	return ps;
 nomem:
 	if (c.lent)
 		policy_take_back_rules(&c, ps);
-	policy_serial_map_free(&prev_aps);
+	serial_map_free(&prev_aps);
 	comp_free(&c);
 	free(dup);
 	policy_set_free(ps);

@@ -310,7 +310,7 @@ static bool lend_rules(struct policy_comp *c, const struct config_authorization_
 	if (!prev || !ap->meta.serial || !prev->n_policies)
 		return false;
 	if (c->prev_aps) {
-		at = policy_serial_map_get(c->prev_aps, ap->meta.serial);
+		at = serial_map_get(c->prev_aps, ap->meta.serial);
 		p = at == SIZE_MAX || strcmp(prev->policies[at].key, out->key)
 			? NULL
 			: &prev->policies[at];

@@ -30,57 +30,6 @@
 
 /* ---- serials ---- */
 
-static size_t serial_slot(const struct policy_serial_map *m, uint64_t serial)
-{
-	size_t i = (size_t)(serial * 0x9e3779b97f4a7c15ull >> 17) & (m->cap - 1);
-
-	while (m->serial[i] && m->serial[i] != serial)
-		i = (i + 1) & (m->cap - 1);
-	return i;
-}
-
-int policy_serial_map_build(struct policy_serial_map *m, const uint64_t *serials, size_t n)
-{
-	memset(m, 0, sizeof(*m));
-	for (m->cap = 64; m->cap < 2 * n; m->cap *= 2)
-		;
-	m->serial = calloc(m->cap, sizeof(*m->serial));
-	m->at = calloc(m->cap, sizeof(*m->at));
-	if (!m->serial || !m->at) {
-		policy_serial_map_free(m);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		size_t s;
-
-		if (!serials[i])
-			continue;
-		s = serial_slot(m, serials[i]);
-		if (m->serial[s])
-			continue;
-		m->serial[s] = serials[i];
-		m->at[s] = i;
-	}
-	return 0;
-}
-
-size_t policy_serial_map_get(const struct policy_serial_map *m, uint64_t serial)
-{
-	size_t s;
-
-	if (!m->cap || !serial)
-		return SIZE_MAX;
-	s = serial_slot(m, serial);
-	return m->serial[s] ? m->at[s] : SIZE_MAX;
-}
-
-void policy_serial_map_free(struct policy_serial_map *m)
-{
-	free(m->serial);
-	free(m->at);
-	memset(m, 0, sizeof(*m));
-}
-
 void policy_serials(const void *objs, size_t n, size_t stride, uint64_t *out)
 {
 	for (size_t i = 0; i < n; i++)
@@ -162,8 +111,8 @@ int policy_memo_take(struct policy_comp *c)
 
 static void reuse_free(struct reuse *r)
 {
-	policy_serial_map_free(&r->wl_map);
-	policy_serial_map_free(&r->ap_map);
+	serial_map_free(&r->wl_map);
+	serial_map_free(&r->ap_map);
 	for (size_t i = 0; r->fresh_key && i < r->n_fresh; i++)
 		free(r->fresh_key[i]);
 	free(r->fresh_key);

@@ -5,6 +5,7 @@
 
 #include "ambit/policy.h"
 #include "label_index.h"
+#include "serial_map.h"
 
 /* The compiler's state (policy.c and the policy_*.c files of the compile). */
 struct policy_comp {
@@ -20,8 +21,8 @@ struct policy_comp {
 	struct policy_set *ps;
 	/* policy_compile_from's: rules lent to ps until it is complete (see lend_rules). */
 	struct policy_set *prev;
-	bool *lent;			    /* per policy of prev */
-	struct policy_serial_map *prev_aps; /* prev's policies by serial, or NULL */
+	bool *lent;		     /* per policy of prev */
+	struct serial_map *prev_aps; /* prev's policies by serial, or NULL */
 	/* For the memo of ps (policy_memo_take): where each workload and policy came from. */
 	size_t *wl_src;	 /* per workload: its input */
 	size_t *ap_src;	 /* per policy: its object in cfg */
@@ -94,17 +95,6 @@ int policy_build_index(struct policy_set *ps);
  */
 int policy_reuse(struct policy_comp *c, struct policy_set *prev);
 /* Positions by serial: open addressing over a power of two, at most half full. */
-struct policy_serial_map {
-	size_t cap;
-	uint64_t *serial; /* 0: free */
-	size_t *at;
-};
-
-/* Maps each non-zero @serials[i] to i (the first, when one repeats). 0 or -ENOMEM. */
-int policy_serial_map_build(struct policy_serial_map *m, const uint64_t *serials, size_t n);
-/* The position of @serial, or SIZE_MAX. */
-size_t policy_serial_map_get(const struct policy_serial_map *m, uint64_t serial);
-void policy_serial_map_free(struct policy_serial_map *m);
 
 /* c->ps's memo from what the full compile recorded in @c (taking its arrays). 0 or -ENOMEM. */
 int policy_memo_take(struct policy_comp *c);
@@ -120,7 +110,7 @@ struct reuse {
 	struct policy_comp *c;
 	struct policy_set *prev, *ps;
 	const struct policy_memo *memo;
-	struct policy_serial_map wl_map, ap_map;
+	struct serial_map wl_map, ap_map;
 	/* Workloads: the inputs added, by uid; the previous ones removed, in the set's order. */
 	size_t *added, n_added, *added_at; /* added_at: where each goes among the previous */
 	size_t *removed, n_removed;

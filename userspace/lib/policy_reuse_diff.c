@@ -20,7 +20,8 @@ bool policy_reuse_classify_workloads(struct reuse *r)
 	size_t *order;
 	bool ok = false;
 
-	if (policy_serial_map_build(&r->wl_map, r->memo->wl_serial, prev->n_workloads))
+	if (serial_map_build(&r->wl_map, r->memo->wl_serial, prev->n_workloads, sizeof(uint64_t),
+			     0))
 		return false;
 	r->prev_in = malloc((prev->n_workloads + 1) * sizeof(size_t));
 	r->added = calloc(REUSE_MAX_CHANGES + 1, sizeof(size_t));
@@ -35,7 +36,7 @@ bool policy_reuse_classify_workloads(struct reuse *r)
 
 		if (!c->serials || !c->serials[i])
 			return false;
-		k = policy_serial_map_get(&r->wl_map, c->serials[i]);
+		k = serial_map_get(&r->wl_map, c->serials[i]);
 		if (k != SIZE_MAX && r->prev_in[k] != SIZE_MAX)
 			return false; /* one serial twice */
 		if (k != SIZE_MAX) {
@@ -102,7 +103,7 @@ bool policy_reuse_classify_policies(struct reuse *r)
 	const struct policy_set *prev = r->prev;
 	size_t n_ap = cfg->n_authorization_policies;
 
-	if (policy_serial_map_build(&r->ap_map, r->memo->ap_serial, prev->n_policies))
+	if (serial_map_build(&r->ap_map, r->memo->ap_serial, prev->n_policies, sizeof(uint64_t), 0))
 		return false;
 	r->prev_ap = malloc((prev->n_policies + 1) * sizeof(size_t));
 	r->fresh = calloc(REUSE_MAX_CHANGES + 1, sizeof(size_t));
@@ -115,7 +116,7 @@ bool policy_reuse_classify_policies(struct reuse *r)
 		r->prev_ap[k] = SIZE_MAX;
 	for (size_t i = 0; i < n_ap; i++) {
 		const struct config_meta *m = &cfg->authorization_policies[i].meta;
-		size_t k = policy_serial_map_get(&r->ap_map, m->serial);
+		size_t k = serial_map_get(&r->ap_map, m->serial);
 
 		if (k != SIZE_MAX && r->prev_ap[k] != SIZE_MAX)
 			return false; /* one serial twice */
