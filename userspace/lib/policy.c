@@ -67,19 +67,12 @@ static int cmp_ap_key(const void *a, const void *b, void *arg)
 /* Whether two of the @n policies have one namespace/name: 1, 0 or -ENOMEM. */
 static int any_duplicate_key(const struct config_authorization_policy *aps, size_t n)
 {
-	size_t cap = 64, *slot;
+	size_t cap, *slot;
 	uint64_t *hash;
 	int found = 0;
 
-	while (cap < 2 * n)
-		cap *= 2;
-	slot = calloc(cap, sizeof(*slot));
-	hash = calloc(cap, sizeof(*hash));
-	if (!slot || !hash) {
-		free(slot);
-		free(hash);
+	if (policy_hash_table(n, &cap, &slot, &hash))
 		return -ENOMEM;
-	}
 	for (size_t i = 0; i < n && !found; i++) {
 		const struct config_meta *m = &aps[i].meta;
 		uint64_t h = XXH3_64bits_withSeed(

@@ -7,6 +7,19 @@
 
 #include "policy_priv.h"
 
+int policy_hash_table(size_t n, size_t *cap, size_t **slot, uint64_t **hash)
+{
+	for (*cap = 64; *cap < 2 * n; *cap *= 2)
+		;
+	*slot = calloc(*cap, sizeof(**slot));
+	*hash = calloc(*cap, sizeof(**hash));
+	if (*slot && *hash)
+		return 0;
+	free(*slot);
+	free(*hash);
+	return -ENOMEM;
+}
+
 /*
  * Each of the @n names' distinct name (by hash, then strcmp), into @id_of; @first gets each
  * distinct one's first name, @count how many name it. The number of distinct ones, or SIZE_MAX
@@ -15,18 +28,11 @@
 static size_t distinct_names(const char *const *names, size_t n, size_t *id_of, size_t *first,
 			     size_t *count)
 {
-	size_t cap = 64, u = 0, *slot;
+	size_t cap, u = 0, *slot;
 	uint64_t *hash;
 
-	while (cap < 2 * n)
-		cap *= 2;
-	slot = calloc(cap, sizeof(*slot));
-	hash = calloc(cap, sizeof(*hash));
-	if (!slot || !hash) {
-		free(slot);
-		free(hash);
+	if (policy_hash_table(n, &cap, &slot, &hash))
 		return SIZE_MAX;
-	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t h = XXH3_64bits(names[i], strlen(names[i]));
 		size_t k = (size_t)(h ^ (h >> 29)) & (cap - 1);

@@ -99,6 +99,11 @@ int policy_reuse(struct policy_comp *c, struct policy_set *prev);
 /* c->ps's memo from what the full compile recorded in @c (taking its arrays). 0 or -ENOMEM. */
 int policy_memo_take(struct policy_comp *c);
 void policy_memo_free(struct policy_memo *m);
+/*
+ * An open-addressing table for @n keys, at most half full: *@cap slots (a power of two) and
+ * their hashes, zeroed (slot 0: free). 0 or -ENOMEM.
+ */
+int policy_hash_table(size_t n, size_t *cap, size_t **slot, uint64_t **hash);
 /* The serials of @n objects whose metas are @stride bytes apart, into @out (n entries). */
 void policy_serials(const void *objs, size_t n, size_t stride, uint64_t *out);
 
