@@ -657,16 +657,6 @@ static void test_duplicate_policy(void **state)
 	config_diags_free(&diags);
 }
 
-static char *set_text(const struct policy_set *ps)
-{
-	cJSON *j = policy_set_to_json(ps);
-	char *text = cJSON_PrintUnformatted(j);
-
-	cJSON_Delete(j);
-	assert_non_null(text);
-	return text;
-}
-
 /*
  * policy_compile_from takes the rules of objects of the same load that compiled without a
  * warning from the previous set and compiles everything else; the set is the one a plain
@@ -699,7 +689,7 @@ static void test_compile_from_previous(void **state)
 	same_rules = ps->policies[0].rules;
 	warns_rules = ps->policies[1].rules;
 	assert_string_equal(ps->policies[0].key, "bookinfo/same");
-	a = set_text(ps);
+	a = tree_text(ps);
 
 	/* The same load: the rules without a warning move over, the other ones are compiled. */
 	config_diags_free(&diags);
@@ -711,14 +701,14 @@ static void test_compile_from_previous(void **state)
 	assert_ptr_not_equal(next->policies[1].rules, warns_rules);
 	assert_ptr_equal(ps->policies[1].rules, warns_rules);
 	assert_true(has_diag(&diags, "does not support"));
-	b = set_text(next);
+	b = tree_text(next);
 	assert_string_equal(a, b);
 	free(b);
 	policy_set_free(ps);
 
 	/* Without a previous set, or without diagnostics to tell warnings by: the same set. */
 	plain = policy_compile(&cfg, WLS, sizeof(WLS) / sizeof(WLS[0]), NULL, NULL);
-	b = set_text(plain);
+	b = tree_text(plain);
 	assert_string_equal(a, b);
 	free(b);
 	assert_int_equal(plain->policies[0].serial, 0);
@@ -737,7 +727,7 @@ static void test_compile_from_previous(void **state)
 	assert_int_equal(ps->n_policies, 1);
 	assert_ptr_not_equal(ps->policies[0].rules, same_rules);
 	assert_ptr_equal(next->policies[0].rules, same_rules);
-	b = set_text(ps);
+	b = tree_text(ps);
 	assert_non_null(strstr(b, "sa/c"));
 	assert_null(strstr(b, "sa/b"));
 	free(b);
