@@ -36,6 +36,8 @@ RESOURCES = [
     ("", ["v1"], "secrets", "Secret", True, RW, []),
     ("", ["v1"], "nodes", "Node", False, RW, ["no"]),
     ("", ["v1"], "events", "Event", True, RW, ["ev"]),
+    # Each node agent's Lease (its capture mode, for `ambitctl nodes`).
+    ("coordination.k8s.io", ["v1"], "leases", "Lease", True, RW, []),
     ("discovery.k8s.io", ["v1"], "endpointslices", "EndpointSlice", True, RW, []),
     ("authentication.k8s.io", ["v1"], "tokenreviews", "TokenReview", False, ["create"], []),
     # What `ambitctl install` applies.

@@ -112,6 +112,30 @@ class FakeApiServerTest(unittest.TestCase):
         self.assertEqual(status, 409)
         self.assert_status(doc, 409, "Conflict")
 
+    def test_lease_create_renew_and_list(self):
+        path = "/apis/coordination.k8s.io/v1/namespaces/ambit-system/leases"
+        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                 "metadata": {"name": "ambit-node-node1",
+                              "labels": {"app.kubernetes.io/part-of": "ambit"},
+                              "annotations": {"ambit.io/capture-mode": "host"}},
+                 "spec": {"holderIdentity": "node1", "leaseDurationSeconds": 90,
+                          "renewTime": "2026-11-24T06:00:00.000000Z"}}
+        status, made = self.request("POST", path, lease)
+        self.assertEqual(status, 201, made)
+        made["spec"]["renewTime"] = "2026-11-24T06:00:30.000000Z"
+        status, doc = self.request("PUT", path + "/ambit-node-node1", made)
+        self.assertEqual(status, 200, doc)
+        status, doc = self.request("PUT", path + "/ambit-node-node1", made)  # stale RV
+        self.assertEqual(status, 409)
+        got = self.get(path + "/ambit-node-node1")
+        self.assertEqual(got["spec"]["renewTime"], "2026-11-24T06:00:30.000000Z")
+        every = self.get("/apis/coordination.k8s.io/v1/leases?labelSelector="
+                         "app.kubernetes.io%2Fpart-of%3Dambit")
+        self.assertEqual((every["kind"], self.names(every)), ("LeaseList", ["ambit-node-node1"]))
+        res = {r["name"]: r for r in self.get("/apis/coordination.k8s.io/v1")["resources"]}
+        self.assertTrue(res["leases"]["namespaced"])
+        self.assertIn("update", res["leases"]["verbs"])
+
     def test_bad_selector_is_400(self):
         status, doc = self.request("GET", "/api/v1/pods?fieldSelector=spec.bogus%3Dx")
         self.assertEqual(status, 400)
