@@ -145,6 +145,9 @@ $(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(O)/libtest.a $(O)/libagent.a $(O)/libne
 # The --kube mirror's objects: the one module of ambitctl a unit test links (it does no I/O).
 $(O)/tests/test_kmirror: $(OBJ)/userspace/cli/kmirror_obj.o
 $(OBJ)/tests/unit/test_kmirror.o: CFLAGS += -Iuserspace/cli
+# `ambitctl nodes`' rendering (no I/O), linked by the node Lease's unit test.
+$(O)/tests/test_klease: $(OBJ)/userspace/cli/nodes_fmt.o
+$(OBJ)/tests/unit/test_klease.o: CFLAGS += -Iuserspace/cli
 
 unit: $(UNIT_BINS)
 	@bash tests/run-unit.sh $(UNIT_BINS)

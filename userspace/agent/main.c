@@ -31,6 +31,7 @@
 #include "agent.h"
 #include "caserver.h"
 #include "kconn.h"
+#include "klease.h"
 #include "wpcontroller.h"
 #include "wpserve.h"
 #include "netsetup.h"
@@ -66,6 +67,9 @@ struct loop {
 	int runtime_wd;
 	bool stop;
 	bool trimmed_sync; /* the memory of the first full Kubernetes list was given back */
+	/* --kube: this node's Lease (klease.h), started at the first reconcile */
+	struct klease *lease;
+	bool lease_tried;
 };
 
 static struct loop *the_loop;
@@ -137,11 +141,35 @@ static void watch_dirs(struct loop *l)
 	}
 }
 
+/*
+ * --kube: the node's Lease says the capture mode in force (for `ambitctl nodes`), started at the
+ * first reconcile (an explicit mode is known by then) and told when auto decides.
+ */
+static void lease_update(struct loop *l)
+{
+	struct agent *a = &l->agent;
+	const char *mode = a->capture == CAPTURE_AUTO ? NULL : capture_mode_name(a->capture);
+	struct kconn conn = {0};
+	char why[512];
+
+	if (!a->opts.kube || l->lease || l->lease_tried) {
+		klease_set_mode(l->lease, mode);
+		return;
+	}
+	l->lease_tried = true;
+	if (agent_kconn(&a->opts, &conn, why, sizeof(why)))
+		pr_warn("kubernetes: no node Lease: %s", why);
+	else if (!(l->lease = klease_start(&conn, a->opts.node, ambit_version(), mode)))
+		pr_warn("kubernetes: no node Lease: %s", strerror(errno));
+	kconn_free(&conn);
+}
+
 static void reconcile(struct loop *l)
 {
 	time_t deadline, now;
 
 	agent_reconcile(&l->agent);
+	lease_update(l);
 	arm(l->trim.fd, TRIM_IDLE_MS);
 	/*
 	 * The first list's copies (tens of MB at 10,000 pods) are not needed again: given back
@@ -676,6 +704,7 @@ int main(int argc, char **argv)
 		server_reap(l.agent.srv);
 		wpserve_reap(&l.agent);
 	}
+	klease_stop(l.lease); /* the Lease stays: it goes stale, as this node's agent is gone */
 	if (l.agent.srv)
 		unlink(l.agent.opts.socket);
 	if (!err && l.agent.opts.owner_daemonset)

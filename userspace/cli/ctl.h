@@ -472,5 +472,7 @@ int state_reconcile(const struct ctl_cluster *c);
 int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes, int n);
 /* ambitctl install|uninstall ARGS (install.c): 0 or -errno (reason printed). */
 int cmd_install(int argc, char **argv, bool uninstall);
+/* ambitctl nodes ARGS (nodes.c): each node's capture mode from its Lease. 0 or -errno (said). */
+int cmd_nodes(int argc, char **argv);
 
 #endif

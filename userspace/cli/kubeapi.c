@@ -19,7 +19,7 @@
  * Every kind ambitctl writes (`install`, `waypoint`, the --kube mirror), as the API serves it:
  * its group, the version it is listed at, its plural and scope. A written object's own
  * apiVersion names the version it goes to. The kinds of tests/k8s/fake_apiserver.py's
- * RESOURCES but TokenReview (no object) and Event (the agents' own).
+ * RESOURCES but TokenReview (no object), Event and Lease (the agents' own).
  */
 static const struct kind {
 	const char *kind, *group, *version, *plural;

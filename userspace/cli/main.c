@@ -60,6 +60,9 @@ static const struct usage_entry {
      "schemas\n"
      "  uninstall [--set namespace=NS] [--dry-run] [--purge] [--kubeconfig F]\n"
      "            (--purge: also the CRDs install crds made, and every object of their kinds)\n"},
+    {"kubernetes", " nodes ",
+     "  nodes [--kubeconfig F] [-n NAMESPACE] [-o json]   each node's capture mode (host or\n"
+     "            inpod), agent version and whether its agent keeps its Lease (Ready, Stale)\n"},
     {"inspection", " check ",
      "  check SRC DST:PORT [-o json]    which policy decides SRC -> DST and why\n"
      "                                  (SRC, DST: ns/pod, pod or IP)\n"},
@@ -406,5 +409,7 @@ int main(int argc, char **argv)
 	/* Kubernetes, not a local cluster: no cluster to pick. */
 	if (!strcmp(argv[1], "install") || !strcmp(argv[1], "uninstall"))
 		return cmd_install(argc - 2, argv + 2, !strcmp(argv[1], "uninstall")) ? 1 : 0;
+	if (!strcmp(argv[1], "nodes"))
+		return cmd_nodes(argc - 2, argv + 2) ? 1 : 0;
 	return run(argc, argv) ? 1 : 0;
 }
