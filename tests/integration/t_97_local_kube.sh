@@ -95,6 +95,29 @@ expect_contains "$st" "kubernetes: CA pod ambit-system/ambit-ca-node1: Running"
 expect_eq "$(actl local status --name "$CLUSTER" -o json | jq -r .apiServer)" \
 	https://10.99.0.1:6443 "local status -o json: apiServer"
 actl local logs --name "$CLUSTER" apiserver >/dev/null || fail "local logs apiserver"
+# Each agent's Lease (issue 10 §2): `ambitctl nodes` with the admin's kubeconfig, from the fabric
+# netns where the API server listens. The agents post it off their loops once auto decided the
+# mode (a local pod's veth seen): polled, not timed.
+nodes() {
+	nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric "$AMBITCTL" nodes \
+		--kubeconfig "$run/kube/kubeconfig" "$@"
+}
+nodes_ready() { # MODE: both nodes' Leases Ready with that capture mode
+	[ "$(nodes -o json | jq -r --arg m "$1" '[.[] | select(.captureMode == $m and
+		.status == "Ready") | .node] | sort | join(",")')" = node1,node2 ]
+}
+wait_for 60 nodes_ready host || fail "ambitctl nodes does not say host and Ready on both nodes: $(nodes 2>&1)"
+out=$(nodes)
+expect_contains "$out" "NODE    CAPTURE   VERSION"
+grep -Eq "^node1 +host +[^ ]+ +[0-9]+[smhdy].* +Ready$" <<<"$out" || fail "ambitctl nodes' row for node1: $out"
+agent_ver=$("${AMBIT_AGENT_BIN:-$REPO/build/ambit-agent}" --version | awk '{print $2}')
+expect_eq "$(nodes -o json | jq -r '[.[].version] | unique | join(",")')" "$agent_ver" \
+	"the agents' version in their Leases"
+lease=$(api /apis/coordination.k8s.io/v1/namespaces/ambit-system/leases/ambit-node-node2)
+expect_eq "$(jq -r '.spec.holderIdentity, .spec.leaseDurationSeconds,
+	.metadata.annotations["ambit.io/capture-mode"]' <<<"$lease" | paste -sd' ')" "node2 90 host" \
+	"node2's Lease"
+log "ambitctl nodes: $(tr '\n' ';' <<<"$out")"
 
 # --- the mesh, with certificates from the CA server ------------------------------------------
 client_ip=$(pod_ip mesh/client-0)
