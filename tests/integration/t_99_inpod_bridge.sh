@@ -43,6 +43,21 @@ wait_for 30 bash -c '[ "$("$1" local status --name "$2" -o json |
 	jq -r "[.nodes[].agent.captureMode] | join(\",\")")" = inpod,inpod ]' _ "$AMBITCTL" "$CLUSTER" ||
 	fail "the agents did not take in-pod mode: $(actl local status | grep capture)"
 actl local status | grep -q "node1 capture inpod" || fail "local status does not say node1 is in-pod"
+# On Kubernetes ([kube]) each agent says its mode in its Lease (issue 10 §2): `ambitctl nodes`,
+# with the admin's kubeconfig, from the fabric netns where the API server listens; polled.
+if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
+	nodes() {
+		nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric "$AMBITCTL" nodes \
+			--kubeconfig "/run/ambit/$CLUSTER/kube/kubeconfig" "$@"
+	}
+	nodes_inpod() {
+		[ "$(nodes -o json | jq -r '[.[] | select(.captureMode == "inpod" and
+			.status == "Ready") | .node] | sort | join(",")')" = node1,node2 ]
+	}
+	wait_for 60 nodes_inpod || fail "ambitctl nodes does not say inpod and Ready on both nodes: $(nodes 2>&1)"
+	nodes | grep -Eq "^node2 +inpod .* Ready$" || fail "ambitctl nodes' table: $(nodes 2>&1)"
+	log "ambitctl nodes: both nodes inpod, Ready"
+fi
 for p in mesh/client-0 mesh/server-local-0 mesh/server-0; do
 	wait_for 20 captured "$p" || fail "$p: not captured in its netns: $(in_pod "$p" ss -ltn)"
 done
