@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The list+watch state machine of one resource (include/ambit/k8s.h, struct k8s_reflector). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
 
 #include "ambit/k8s.h"
+#include "str_search.h"
 
 #define BACKOFF_FIRST_MS 200u
 #define BACKOFF_MAX_MS 30000u
@@ -158,23 +160,8 @@ static int cmp_entry(const void *a, const void *b)
 /* Index of @key in sorted @es, or where it would go (*found false). */
 static size_t find(const struct entries *es, const char *key, bool *found)
 {
-	size_t lo = 0, hi = es->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(es->items[mid].key, key);
-
-		if (!c) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
+	return str_lower_bound(es->items, es->n, sizeof(*es->items), offsetof(struct entry, key),
+			       key, found);
 }
 
 struct k8s_reflector *k8s_reflector_new(const struct k8s_reflector_ops *ops, void *arg,
