@@ -25,67 +25,25 @@
 
 #include <cmocka.h>
 
+#include "../lib/fake_api.h"
 #include "kconn.h"
 #include "kwatch.h"
 
-static pid_t server;
-static int port;
-static char base[64];
-
-static size_t discard(char *d, size_t s, size_t n, void *a)
-{
-	return s * n;
-}
+static struct fake_api fa;
 
 static int api(const char *method, const char *path, const char *body)
 {
-	CURL *h = curl_easy_init();
-	struct curl_slist *hd = NULL;
-	char url[256];
-	long code = 0;
-
-	snprintf(url, sizeof(url), "%s%s", base, path);
-	hd = curl_slist_append(hd, "Authorization: Bearer t0k");
-	hd = curl_slist_append(hd, "Content-Type: application/json");
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	if (body)
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	curl_slist_free_all(hd);
-	curl_easy_cleanup(h);
-	return (int)code;
+	return fake_api_call(&fa, method, path, body, NULL);
 }
 
 static int setup(void **state)
 {
-	char listen[64];
-
-	port = 20000 + (int)(getpid() % 20000);
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
-	server = fork();
-	if (!server) {
-		execlp("python3", "python3", "tests/k8s/fake_apiserver.py", "--listen", listen,
-		       "--token", "t0k", "--bookmark-seconds", "1", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		if (api("GET", "/_fake/healthz", NULL) == 200)
-			return 0;
-		usleep(50 * 1000);
-	}
-	return -1;
+	return fake_api_start(&fa, 20000 + (int)(getpid() % 20000), "t0k");
 }
 
 static int teardown(void **state)
 {
-	kill(server, SIGTERM);
-	waitpid(server, NULL, 0);
+	fake_api_stop(&fa);
 	return 0;
 }
 
@@ -177,7 +135,7 @@ static void test_list_watch(void **state)
 {
 	struct kwatch_res res[] = {
 	    {"pods", "/api/v1/pods", "spec.nodeName=node1", NULL, "v1", "Pod"}};
-	struct kconn c = {.server = base, .token = "t0k"};
+	struct kconn c = {.server = fa.base, .token = "t0k"};
 	struct seen s = {.synced = false};
 	struct kwatch *w;
 
@@ -217,7 +175,7 @@ static void test_list_watch(void **state)
 static void test_bad_token(void **state)
 {
 	struct kwatch_res res[] = {{"pods", "/api/v1/pods", NULL, NULL, NULL, NULL}};
-	struct kconn c = {.server = base, .token = "wrong"};
+	struct kconn c = {.server = fa.base, .token = "wrong"};
 	struct seen s = {.synced = false};
 	struct kwatch *w = kwatch_start(&c, res, 1, 2);
 	char err[256] = "";
@@ -241,7 +199,7 @@ static void test_not_served(void **state)
 {
 	struct kwatch_res res[] = {
 	    {"widgets", "/apis/example.com/v1/widgets", NULL, NULL, "example.com/v1", "Widget"}};
-	struct kconn c = {.server = base, .token = "t0k"};
+	struct kconn c = {.server = fa.base, .token = "t0k"};
 	struct seen s = {.synced = false};
 	struct kwatch *w = kwatch_start(&c, res, 1, 2);
 	char err[256] = "";
