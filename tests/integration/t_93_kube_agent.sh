@@ -211,9 +211,10 @@ wait_for 10 test -s "$tmp/port" || fail "the API server did not start: $(cat "$t
 port=$(cat "$tmp/port")
 
 # ---- the CA server, as its Deployment runs it: the only holder of the root key ----
-start_in "$CG/system/ca" "$NODE" env KUBERNETES_SERVICE_HOST=127.0.0.1 \
-	KUBERNETES_SERVICE_PORT="$port" "$AGENT" --ca-server --kube --kube-sa-dir "$tmp/sa" \
-	--ca-dir "$tmp/ca" --listen 127.0.0.1:15012 --dns-name localhost
+ca_cmd=(env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$port" "$AGENT" --ca-server
+	--kube --kube-sa-dir "$tmp/sa" --ca-dir "$tmp/ca" --listen 127.0.0.1:15012 --dns-name localhost)
+start_in "$CG/system/ca" "$NODE" "${ca_cmd[@]}"
+ca_pid=$last
 wait_for 10 test -s "$tmp/ca/root-cert.pem" || fail "no CA root: $(cat "$tmp/logs/ca.log")"
 cp "$tmp/ca/root-cert.pem" "$tmp/root.pem"
 
@@ -271,6 +272,34 @@ expect_contains "$(cat "$tmp/sign.out")" "runs on node2, not on the requesting n
 expect_eq "$(sign t93 shop/a-5d8f-x1 spiffe://cluster.local/ns/shop/sa/b)" 400
 expect_contains "$(cat "$tmp/sign.out")" "asks for a name other than spiffe://cluster.local/ns/shop/sa/a"
 log "CA server: signs only this node's pods' identities, and only as the CSR's own"
+
+# ---- the workload directory: the agent watches its node's pods only; the other nodes' come
+# from the CA service's ConfigMaps (a new pod elsewhere is known once the CA service runs) ----
+workloads_are() { [ "$(st 's["workloads"]' 2>/dev/null)" = "$1" ]; }
+expect_eq "$(api GET '/api/v1/namespaces/ambit-system/configmaps?labelSelector=ambit.io%2Fdirectory%3Dworkloads')" 200
+python3 - "$tmp/api.out" <<'PYEOF' || fail "the directory does not hold pod c as the mesh reads it: $(head -c 600 "$tmp/api.out")"
+import json, sys
+items = json.load(open(sys.argv[1]))["items"]
+assert len(items) == 64, len(items)
+pods = [p for cm in items for p in json.loads(cm["data"]["pods"])]
+c = [p for p in pods if p["metadata"]["name"] == "c-5d8f-z3"][0]
+assert c["spec"]["nodeName"] == "node2" and c["status"]["podIP"] == "10.98.94.2", c
+assert c["spec"]["serviceAccountName"] == "c" and c["metadata"]["labels"]["app"] == "c", c
+assert "image" not in c["spec"]["containers"][0], c  # cut to what the mesh reads
+assert len(pods) == 4, [p["metadata"]["name"] for p in pods]  # every node's (the hostNetwork one too)
+PYEOF
+kill "$ca_pid"
+wait_for 10 bash -c "! kill -0 $ca_pid 2>/dev/null" || fail "the CA server did not exit on SIGTERM"
+expect_eq "$(api POST /api/v1/namespaces/shop/pods \
+	"$(pod_json d-5d8f-z4 0a1b2c3d-0000-4000-8000-00000000000d 10.98.94.3 node2 10.99.94.1)")" 201
+sleep 2
+expect_eq "$(st 's["workloads"]')" "3" "a pod of node2 known with the CA service away: the agent watches more than its node"
+start_in "$CG/system/ca" "$NODE" "${ca_cmd[@]}"
+ca_pid=$last
+wait_for 20 workloads_are 4 || failed "pod d of node2 not known from the directory: $(st 's["workloads"]')"
+expect_eq "$(api DELETE /api/v1/namespaces/shop/pods/d-5d8f-z4)" 200
+wait_for 20 workloads_are 3 || failed "pod d deleted, still a workload: $(st 's["workloads"]')"
+log "workload directory: this node's pods from the watch, node2's from the CA service's ConfigMaps"
 
 # ---- readiness: a pod failing its readiness probe takes no Service traffic, as kube-proxy ----
 ready() { # true|false: pod b's Ready condition, written through the API as the kubelet does

@@ -26,6 +26,7 @@
 #include "http_fields.h"
 #include "kconn.h"
 #include "tls.h"
+#include "wdir.h"
 
 #define MAX_CONNS 64
 #define MAX_BODY (64 * 1024)
@@ -642,8 +643,10 @@ int caserver_main(int argc, char **argv)
 	const char *ca_dir = NULL, *kubeconfig = NULL, *sa_dir = KCONN_SA_DIR;
 	enum log_level lvl = LOG_LEVEL_INFO;
 	struct kconn conn = {0};
+	struct wdir_pub *pub;
 	bool kube = false;
-	char why[512];
+	char why[512], ns[256];
+	sigset_t mask;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -688,7 +691,24 @@ int caserver_main(int argc, char **argv)
 		kconn_free(&conn);
 		return 1;
 	}
+	/*
+	 * Signals wait for caserver_run's signalfd: blocked before the directory's threads start,
+	 * which inherit the mask.
+	 */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	snprintf(ns, sizeof(ns), "%.*s", (int)(strchr(o.agent_sa, '/') - o.agent_sa), o.agent_sa);
+	pub = wdir_pub_start(&conn, ns, CASERVER_WATCH_S);
+	if (!pub) {
+		pr_err("workload directory: %s", strerror(errno));
+		ca_destroy(o.ca);
+		kconn_free(&conn);
+		return 1;
+	}
 	err = caserver_run(&o);
+	wdir_pub_stop(pub);
 	ca_destroy(o.ca);
 	kconn_free(&conn);
 	return err ? 1 : 0;

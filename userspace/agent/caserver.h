@@ -17,6 +17,9 @@
  * puts in the review's user.extra); the pod named is read from the API server and must be
  * scheduled on that node; the identity is its service account's. The server presents a
  * certificate for its DNS name, issued by the root it holds, which agents verify with the root.
+ *
+ * It also publishes the workload directory (wdir.h) in the agents' namespace (that of
+ * --agent-sa): the one component that watches every Pod, as istiod is for Istio's ztunnels.
  */
 #ifndef AMBIT_AGENT_CASERVER_H
 #define AMBIT_AGENT_CASERVER_H
@@ -29,6 +32,7 @@ struct cJSON;
 
 #define CASERVER_PORT 15012
 #define CASERVER_CERT_TTL_S (24 * 3600)
+#define CASERVER_WATCH_S 300 /* the directory's WATCH requests (wdir.h) */
 
 /*
  * The decision, from the TokenReview's response @review and the pod's object @pod (NULL when

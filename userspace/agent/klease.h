@@ -42,7 +42,7 @@ struct klease;
 struct cJSON;
 
 /*
- * Starts keeping node @node's Lease in @conn's namespace ("default" when it names none) with a
+ * Starts keeping node @node's Lease in @conn's namespace ("ambit-system" when it names none) with a
  * copy of @conn; @version and @mode (as klease_set_mode's) are copied. The first renewal comes
  * at once. NULL + errno.
  */

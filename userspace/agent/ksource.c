@@ -11,11 +11,13 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/log.h"
+#include "kdir.h"
 #include "kevents.h"
 #include "serial_map.h"
 #include "kwatch.h"
 #include "ksource.h"
 #include "podns.h"
+#include "wdir.h"
 
 #define ISTIO_NET "/apis/networking.istio.io/v1/"
 #define ISTIO_SEC "/apis/security.istio.io/v1/"
@@ -23,7 +25,8 @@
 
 /*
  * Every kind the config model reads, at the version the API server converts any stored version
- * to (Istio serves v1 since 1.22, the Gateway API v1 since 1.0). Pods are the whole cluster's.
+ * to (Istio serves v1 since 1.22, the Gateway API v1 since 1.0). Pods are this node's only (the
+ * field selector is set at start); the other nodes' come from the workload directory.
  */
 static const struct kwatch_res kinds[] = {
     {"namespaces", "/api/v1/namespaces", NULL, NULL, "v1", "Namespace"},
@@ -60,6 +63,11 @@ static const struct kwatch_res kinds[] = {
      "GRPCRoute"},
 };
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
+#define K_PODS 1
+/* The workload directory's shards (wdir.h), watched after the kinds. */
+#define K_DIR N_KINDS
+#define N_RES (N_KINDS + 1)
+#define MESH_NAMESPACE_DEFAULT "ambit-system"
 
 /* What podns found for one of this node's pods, kept while its cgroup is there. */
 struct pod_found {
@@ -76,7 +84,10 @@ struct ksource {
 	struct kwatch *w;
 	struct kevents *ev; /* Warning Events on the objects rejected */
 	char *node, *cg_root;
-	bool synced[N_KINDS];
+	struct kwatch_res res[N_RES]; /* kinds, this node's field selector, the directory */
+	char *pods_selector, *dir_path;
+	struct kdir *dir;
+	bool synced[N_RES];
 	size_t n_found;
 	struct pod_found *found;
 };
@@ -90,8 +101,20 @@ struct ksource *ksource_start(const struct kconn *conn, const char *node, const 
 		return NULL;
 	ks->node = strdup(node);
 	ks->cg_root = strdup(cg_root);
-	if (!ks->node || !ks->cg_root || !(ks->ev = kevents_start(conn)) ||
-	    !(ks->w = kwatch_start(conn, kinds, N_KINDS, watch_s))) {
+	ks->dir = kdir_new(node);
+	memcpy(ks->res, kinds, sizeof(kinds));
+	if (asprintf(&ks->pods_selector, "spec.nodeName=%s", node) < 0)
+		ks->pods_selector = NULL;
+	/* The mesh's namespace: the agent's own (the directory is published there). */
+	if (asprintf(&ks->dir_path, "/api/v1/namespaces/%s/configmaps",
+		     conn->namespace ? conn->namespace : MESH_NAMESPACE_DEFAULT) < 0)
+		ks->dir_path = NULL;
+	ks->res[K_PODS].field_selector = ks->pods_selector;
+	ks->res[K_DIR] = (struct kwatch_res){"workload directory", ks->dir_path, NULL,
+					     WDIR_SELECTOR,	   "v1",	 "ConfigMap"};
+	if (!ks->node || !ks->cg_root || !ks->dir || !ks->pods_selector || !ks->dir_path ||
+	    !(ks->ev = kevents_start(conn)) ||
+	    !(ks->w = kwatch_start(conn, ks->res, N_RES, watch_s))) {
 		int err = errno ? errno : ENOMEM;
 
 		ksource_stop(ks);
@@ -106,16 +129,61 @@ int ksource_fd(const struct ksource *ks)
 	return kwatch_fd(ks->w);
 }
 
+/* A pod of another node, from the directory, put into (or withdrawn from) the store. */
+struct take_ctx {
+	struct ksource *ks;
+	struct confstore *cs;
+	bool *changed;
+};
+
+static void put(struct take_ctx *t, const char *name, const char *json, const struct kwatch_res *r)
+{
+	const struct config_diags *errs;
+	bool one = false;
+
+	if (!json) {
+		confstore_drop(t->cs, name, &one);
+	} else if (confstore_put(t->cs, name, json, strlen(json), &one)) {
+		pr_err("kubernetes: %s: out of memory; the last good version stays", name);
+	} else if ((errs = confstore_errors(t->cs, name))) {
+		kevents_rejected(t->ks->ev, json, r->api_version, r->kind, errs);
+	}
+	*t->changed |= one;
+}
+
+static void put_dir_pod(void *arg, const char *key, const char *text)
+{
+	struct take_ctx *t = arg;
+	char name[600];
+
+	snprintf(name, sizeof(name), "k8s:pods/%s", key);
+	pr_debug("kubernetes: %s %s (workload directory)", text ? "put" : "removed", name);
+	put(t, name, text, &kinds[K_PODS]);
+}
+
+static void take_dir(struct take_ctx *t, const struct kwatch_change *c)
+{
+	int err = kdir_shard(t->ks->dir, c->key, c->what == KWATCH_REMOVE ? NULL : c->json,
+			     put_dir_pod, t);
+
+	if (err == -EINVAL)
+		pr_warn("workload directory: %s has no data.pods array of pods: its last good "
+			"content stays",
+			c->key);
+	else if (err)
+		pr_err("workload directory: %s: out of memory; its last good content stays",
+		       c->key);
+}
+
 void ksource_take(struct ksource *ks, struct confstore *cs, bool *changed)
 {
 	struct kwatch_change *c;
 	size_t n = kwatch_take(ks->w, &c);
-	const struct config_diags *errs;
+	struct take_ctx t = {ks, cs, changed};
 	char name[600];
-	bool one = false;
 
 	for (size_t i = 0; i < n; i++) {
-		size_t k = (size_t)(c[i].res - kinds);
+		size_t k = (size_t)(c[i].res - ks->res);
 
 		if (c[i].what == KWATCH_SYNCED) {
 			if (!ks->synced[k]) {
@@ -126,20 +194,25 @@ void ksource_take(struct ksource *ks, struct confstore *cs, bool *changed)
 			ks->synced[k] = true;
 			continue;
 		}
+		if (k == K_DIR) {
+			take_dir(&t, &c[i]);
+			continue;
+		}
 		snprintf(name, sizeof(name), "k8s:%s/%s", c[i].res->name, c[i].key);
 		if (ks->synced[k])
 			pr_debug("kubernetes: %s %s",
 				 c[i].what == KWATCH_REMOVE ? "removed" : "put", name);
+		/*
+		 * A pod leaving this node's watch: the directory's, if it has one elsewhere, takes
+		 * its place (kdir_local says which), else it is withdrawn.
+		 */
+		if (k == K_PODS &&
+		    kdir_local(ks->dir, c[i].key, c[i].what == KWATCH_UPSERT, put_dir_pod, &t))
+			pr_err("kubernetes: %s: out of memory", name);
+		else if (k == K_PODS && c[i].what == KWATCH_REMOVE)
+			continue;
 		/* The store says whether this one changed anything; any of the batch counts. */
-		if (c[i].what == KWATCH_REMOVE) {
-			confstore_drop(cs, name, &one);
-		} else if (confstore_put(cs, name, c[i].json, strlen(c[i].json), &one)) {
-			pr_err("kubernetes: %s: out of memory; the last good version stays", name);
-		} else if ((errs = confstore_errors(cs, name))) {
-			kevents_rejected(ks->ev, c[i].json, c[i].res->api_version, c[i].res->kind,
-					 errs);
-		}
-		*changed |= one;
+		put(&t, name, c[i].what == KWATCH_REMOVE ? NULL : c[i].json, c[i].res);
 	}
 	kwatch_changes_free(c, n);
 }
@@ -151,7 +224,7 @@ uint64_t ksource_resource_version(struct ksource *ks, bool *pending)
 
 bool ksource_synced(const struct ksource *ks)
 {
-	for (size_t i = 0; i < N_KINDS; i++)
+	for (size_t i = 0; i < N_RES; i++)
 		if (!ks->synced[i])
 			return false;
 	return true;
@@ -162,12 +235,12 @@ cJSON *ksource_status(struct ksource *ks)
 	cJSON *arr = cJSON_CreateArray();
 	char err[256];
 
-	for (size_t i = 0; arr && i < N_KINDS; i++) {
+	for (size_t i = 0; arr && i < N_RES; i++) {
 		cJSON *o = cJSON_CreateObject();
 
 		kwatch_last_error(ks->w, i, err, sizeof(err));
 		if (!o || !cJSON_AddItemToArray(arr, o) ||
-		    !cJSON_AddStringToObject(o, "resource", kinds[i].name) ||
+		    !cJSON_AddStringToObject(o, "resource", ks->res[i].name) ||
 		    !cJSON_AddBoolToObject(o, "synced", ks->synced[i]) ||
 		    !cJSON_AddStringToObject(o, "error", err)) {
 			cJSON_Delete(arr);
@@ -475,6 +548,9 @@ void ksource_stop(struct ksource *ks)
 	if (ks->w)
 		kwatch_stop(ks->w);
 	kevents_stop(ks->ev);
+	kdir_free(ks->dir);
+	free(ks->pods_selector);
+	free(ks->dir_path);
 	for (size_t i = 0; i < ks->n_found; i++) {
 		free(ks->found[i].uid);
 		free(ks->found[i].cgroup);

@@ -5,10 +5,12 @@
  * "k8s:<resource>/<namespace>/<name>", so that each object is validated, rejected with its
  * namespace/name/field and kept at its last good version exactly as a file is; and the pod list
  * the data path needs, derived from the Pods in force:
- *  - every running pod of the cluster (the mesh has no istiod: each node's ztunnel checks the
- *    identity of the pod it connects to, so every agent knows every workload): IP, node and that
- *    node's address (status.hostIP), service account, labels, and its workload (a Deployment's
- *    name for a ReplicaSet's pod, as Istio names workloads);
+ *  - every running pod of the cluster (each node's ztunnel checks the identity of the pod it
+ *    connects to): IP, node and that node's address (status.hostIP), service account, labels,
+ *    and its workload (a Deployment's name for a ReplicaSet's pod, as Istio names workloads).
+ *    The agent watches its own node's Pods only (fieldSelector=spec.nodeName); the other nodes'
+ *    come from the workload directory the CA service publishes (wdir.h), merged in by kdir.h
+ *    under the same entry names "k8s:pods/<namespace>/<name>";
  *  - for this node's pods, their cgroup and the node-side end of their veth, found from the pod's
  *    UID under the cgroup2 mount and /proc (podns.h), cached while the cgroup stays.
  * Pods without an IP yet, in the node's namespace (hostNetwork) or finished (Succeeded, Failed)

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The workload directory's publisher, run by the CA service (wdir.h). */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <cjson/cJSON.h>
+
+#include "ambit/log.h"
+#include "kconn.h"
+#include "kwatch.h"
+#include "wdir.h"
+
+#define QUIET_MS 5	 /* a shard is written once its pods were still this long... */
+#define HOLD_MAX_MS 50	 /* ...or once it waited this long under a stream of changes */
+#define RETRY_MIN_MS 500 /* back-off while the API server refuses a write */
+#define RETRY_MAX_MS 30000
+#define WRITE_TIMEOUT_MS 10000
+
+static const struct kwatch_res pods_res = {"pods", "/api/v1/pods", NULL, NULL, "v1", "Pod"};
+
+struct wdir_pub {
+	struct kconn conn; /* writes, from the thread only */
+	struct kwatch *w;
+	char *ns;
+	int stopfd;
+	pthread_t th;
+	bool started, synced, failing;
+	struct wdir_shard_pods shard[WDIR_SHARDS];
+	bool dirty[WDIR_SHARDS];
+	uint64_t first_dirty, last_change, retry_at, retry_ms; /* ms, monotonic */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Puts pod @key's reduced text @text (owned; NULL: the pod is gone) into its shard. */
+static int shard_set(struct wdir_pub *p, const char *key, char *text)
+{
+	unsigned int i = wdir_shard(key);
+	struct wdir_shard_pods *s = &p->shard[i];
+	long at = wdir_shard_find(s, key);
+	size_t pos;
+
+	if (at >= 0) {
+		struct wdir_pod *x = &s->p[at];
+
+		if (text && !strcmp(x->text, text)) {
+			free(text);
+			return 0;
+		}
+		free(x->text);
+		if (text) {
+			x->text = text;
+		} else {
+			free(x->key);
+			memmove(x, x + 1, (s->n - (size_t)at - 1) * sizeof(*x));
+			s->n--;
+		}
+	} else {
+		struct wdir_pod *np;
+
+		if (!text)
+			return 0;
+		np = realloc(s->p, (s->n + 1) * sizeof(*np));
+		if (!np || !(key = strdup(key))) {
+			if (np)
+				s->p = np;
+			free(text);
+			return -ENOMEM;
+		}
+		s->p = np;
+		for (pos = 0; pos < s->n && strcmp(s->p[pos].key, key) < 0; pos++)
+			;
+		memmove(&s->p[pos + 1], &s->p[pos], (s->n - pos) * sizeof(*np));
+		s->p[pos] = (struct wdir_pod){.key = (char *)key, .text = text};
+		s->n++;
+	}
+	if (!p->dirty[i] && !p->first_dirty)
+		p->first_dirty = now_ms();
+	p->dirty[i] = true;
+	p->last_change = now_ms();
+	return 0;
+}
+
+static void take(struct wdir_pub *p)
+{
+	struct kwatch_change *c;
+	size_t n = kwatch_take(p->w, &c);
+
+	for (size_t i = 0; i < n; i++) {
+		cJSON *pod, *r = NULL;
+		char *text = NULL;
+
+		if (c[i].what == KWATCH_SYNCED) {
+			if (!p->synced)
+				pr_info("workload directory: every pod listed; publishing");
+			p->synced = true;
+			for (size_t k = 0; k < WDIR_SHARDS; k++)
+				p->dirty[k] = true;
+			p->first_dirty = p->last_change = now_ms();
+			continue;
+		}
+		if (c[i].what == KWATCH_UPSERT) {
+			pod = cJSON_Parse(c[i].json);
+			r = pod ? wdir_reduce(pod) : NULL;
+			text = r ? cJSON_PrintUnformatted(r) : NULL;
+			cJSON_Delete(pod);
+			cJSON_Delete(r);
+			/* No node yet: not in the directory (a pod scheduled later comes again). */
+		}
+		if (shard_set(p, c[i].key, text))
+			pr_err("workload directory: %s: out of memory", c[i].key);
+	}
+	kwatch_changes_free(c, n);
+}
+
+/* Writes shard @i: an update, or its creation when it is not there. The HTTP status or 0. */
+static long write_shard(struct wdir_pub *p, unsigned int i, char *why, size_t len)
+{
+	char path[512], *body, *resp = NULL;
+	long code;
+
+	body = wdir_shard_object(p->ns, i, p->shard[i].p, p->shard[i].n);
+	if (!body) {
+		snprintf(why, len, "out of memory");
+		return 0;
+	}
+	if (strlen(body) > WDIR_SHARD_MAX) {
+		/* Past what a ConfigMap holds: said, and not retried until it changes. */
+		pr_err(
+		    "workload directory: shard %u holds %zu pods (%zu bytes), over a ConfigMap's "
+		    "limit: not written",
+		    i, p->shard[i].n, strlen(body));
+		free(body);
+		return 200;
+	}
+	kconn_refresh_token(&p->conn);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/" WDIR_PREFIX "%02u", p->ns,
+		 i);
+	code = kconn_call(&p->conn, "PUT", path, body, &resp, 2 * WDIR_SHARD_MAX, WRITE_TIMEOUT_MS,
+			  why, len);
+	if (code == 404) {
+		free(resp);
+		resp = NULL;
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", p->ns);
+		code = kconn_call(&p->conn, "POST", path, body, &resp, 2 * WDIR_SHARD_MAX,
+				  WRITE_TIMEOUT_MS, why, len);
+	}
+	if (code && (code < 200 || code > 299))
+		snprintf(why, len, "HTTP %ld: %.200s", code, resp ? resp : "");
+	free(resp);
+	free(body);
+	return code;
+}
+
+static void publish(struct wdir_pub *p)
+{
+	unsigned int written = 0;
+	char why[512];
+
+	for (unsigned int i = 0; i < WDIR_SHARDS; i++) {
+		long code;
+
+		if (!p->dirty[i])
+			continue;
+		code = write_shard(p, i, why, sizeof(why));
+		if (code < 200 || code > 299) {
+			if (!p->failing)
+				pr_warn("workload directory: writing " WDIR_PREFIX
+					"%02u in %s: %s; "
+					"retrying with back-off (the agents keep the last one)",
+					i, p->ns, why);
+			p->failing = true;
+			p->retry_ms = p->retry_ms ? p->retry_ms * 2 : RETRY_MIN_MS;
+			if (p->retry_ms > RETRY_MAX_MS)
+				p->retry_ms = RETRY_MAX_MS;
+			p->retry_at = now_ms() + p->retry_ms;
+			return;
+		}
+		p->dirty[i] = false;
+		written++;
+	}
+	if (p->failing)
+		pr_info("workload directory: writing again");
+	p->failing = false;
+	p->retry_ms = 0;
+	p->first_dirty = 0;
+	pr_debug("workload directory: %u shard(s) written", written);
+}
+
+/* How long to sleep: -1 for changes only, else ms until a write is due. */
+static int due_in(const struct wdir_pub *p)
+{
+	uint64_t now = now_ms(), at;
+	bool any = false;
+
+	for (size_t i = 0; i < WDIR_SHARDS; i++)
+		any |= p->dirty[i];
+	if (!p->synced || !any)
+		return -1;
+	at = p->last_change + QUIET_MS;
+	if (p->first_dirty && p->first_dirty + HOLD_MAX_MS < at)
+		at = p->first_dirty + HOLD_MAX_MS;
+	if (p->retry_at > at)
+		at = p->retry_at;
+	return at <= now ? 0 : (int)(at - now);
+}
+
+static void *run(void *arg)
+{
+	struct wdir_pub *p = arg;
+
+	for (;;) {
+		struct pollfd f[2] = {{kwatch_fd(p->w), POLLIN, 0}, {p->stopfd, POLLIN, 0}};
+		int t = due_in(p);
+
+		if (t != 0 && poll(f, 2, t) < 0 && errno != EINTR)
+			break;
+		if (f[1].revents)
+			break;
+		if (f[0].revents)
+			take(p);
+		if (due_in(p) == 0)
+			publish(p);
+	}
+	return NULL;
+}
+
+struct wdir_pub *wdir_pub_start(const struct kconn *conn, const char *ns, unsigned int watch_s)
+{
+	struct wdir_pub *p = calloc(1, sizeof(*p));
+	int err = ENOMEM;
+
+	if (!p)
+		return NULL;
+	p->stopfd = -1;
+	if (kconn_copy(&p->conn, conn) || kconn_keep_alive(&p->conn) || !(p->ns = strdup(ns)))
+		goto fail;
+	p->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->stopfd < 0 || !(p->w = kwatch_start(conn, &pods_res, 1, watch_s))) {
+		err = errno ? errno : ENOMEM;
+		goto fail;
+	}
+	err = pthread_create(&p->th, NULL, run, p);
+	if (err)
+		goto fail;
+	p->started = true;
+	pr_info("workload directory: publishing every pod's workload to ConfigMaps " WDIR_PREFIX
+		"* in %s",
+		ns);
+	return p;
+fail:
+	wdir_pub_stop(p);
+	errno = err;
+	return NULL;
+}
+
+void wdir_pub_stop(struct wdir_pub *p)
+{
+	if (!p)
+		return;
+	if (p->started) {
+		uint64_t one = 1;
+
+		if (write(p->stopfd, &one, sizeof(one)) < 0)
+			pr_warn("workload directory: stopping: %s", strerror(errno));
+		pthread_join(p->th, NULL);
+	}
+	if (p->w)
+		kwatch_stop(p->w);
+	if (p->stopfd >= 0)
+		close(p->stopfd);
+	for (size_t i = 0; i < WDIR_SHARDS; i++)
+		wdir_shard_pods_free(&p->shard[i]);
+	kconn_free(&p->conn);
+	free(p->ns);
+	free(p);
+}
