@@ -139,6 +139,10 @@ POD=/api/v1/namespaces/ambit-system/pods
 curl -sf -X POST -H "Authorization: Bearer t94" -H 'Content-Type: application/json' --data \
 	'{"apiVersion":"v1","kind":"Pod","metadata":{"name":"ambit-node-x1","namespace":"ambit-system","labels":{"app":"ambit-node"}},"spec":{"containers":[{"name":"agent","image":"x"}]}}' \
 	"http://127.0.0.1:$port$POD" >/dev/null || fail "cannot make a node pod"
+# A shard of the workload directory, as the CA writes it while it runs: uninstall takes it too.
+curl -sf -X POST -H "Authorization: Bearer t94" -H 'Content-Type: application/json' --data \
+	'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ambit-workloads-03","namespace":"ambit-system","labels":{"ambit.io/directory":"workloads"}},"data":{"pods":"[]"}}' \
+	"http://127.0.0.1:$port/api/v1/namespaces/ambit-system/configmaps" >/dev/null || fail "cannot make a directory shard"
 actl uninstall --kubeconfig "$tmp/kubeconfig" -y --purge >"$tmp/uninstall.out" 2>&1 &
 un=$!
 wait_for 20 grep -q "waiting for 1 node pod" "$tmp/uninstall.out" || fail "uninstall did not wait for the node pod: $(cat "$tmp/uninstall.out")"
@@ -153,7 +157,9 @@ expect_contains "$(get "$CRD/peerauthentications.security.istio.io")" '"group": 
 	"Istio's own CRD after uninstall --purge"
 expect_contains "$out" "DaemonSet/ambit-node deleted"
 expect_contains "$out" "Secret/ambit-ca-root deleted"
+expect_contains "$out" "ConfigMap/ambit-workloads-* deleted (1)"
 for p in /apis/apps/v1/namespaces/ambit-system/daemonsets/ambit-node \
+	/api/v1/namespaces/ambit-system/configmaps/ambit-workloads-03 \
 	/apis/rbac.authorization.k8s.io/v1/clusterroles/ambit-node \
 	/api/v1/namespaces/ambit-system/secrets/ambit-ca-root /api/v1/namespaces/ambit-system; do
 	expect_contains "$(get "$p")" '"code": 404' "$p after uninstall"

@@ -22,6 +22,7 @@
 #include "ctl.h"
 #include "kconn.h"
 #include "kmanifest.h"
+#include "wdir.h"
 
 extern const char _binary_deploy_ambit_yaml_tmpl_start[];
 extern const char _binary_deploy_ambit_yaml_tmpl_end[];
@@ -573,6 +574,18 @@ int cmd_install(int argc, char **argv, bool uninstall)
 				if (code == 200)
 					printf("%s/%s deleted\n", m ? "ConfigMap" : "Secret",
 					       made[m + 1]);
+			}
+			/* The workload directory: written by the CA while it ran (wdir.h). */
+			for (unsigned int w = 0, gone = 0; w < WDIR_SHARDS; w++) {
+				str_fmt(path, sizeof(path),
+					"/api/v1/namespaces/%s/configmaps/" WDIR_PREFIX "%02u",
+					name, w);
+				code = kube_call(&k, "DELETE", path, NULL, &resp);
+				free(resp);
+				resp = NULL;
+				gone += code == 200;
+				if (w == WDIR_SHARDS - 1 && gone)
+					printf("ConfigMap/" WDIR_PREFIX "* deleted (%u)\n", gone);
 			}
 		}
 		str_fmt(path, sizeof(path), "%s/%s", coll, name);
