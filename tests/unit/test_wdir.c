@@ -304,6 +304,26 @@ static void test_publisher(void **state)
 	p = wdir_pub_start(&c, "mesh", 30);
 	assert_non_null(p);
 	assert_true(wait_node("p1", "node1"));
+	/* p1's shard deleted, or emptied, by another hand: written again. */
+	{
+		char path[256], *cm = NULL;
+
+		snprintf(path, sizeof(path),
+			 "/api/v1/namespaces/mesh/configmaps/" WDIR_PREFIX "%02u",
+			 wdir_shard("shop/p1"));
+		assert_int_equal(api("DELETE", path, NULL, NULL), 200);
+		assert_true(wait_node("p1", "node1"));
+		assert_int_equal(api("GET", path, NULL, &cm), 200);
+		cJSON *o = cJSON_Parse(cm);
+		cJSON_ReplaceItemInObject(cJSON_GetObjectItem(o, "data"), "pods",
+					  cJSON_CreateString("[]"));
+		free(cm);
+		cm = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+		assert_int_equal(api("PUT", path, cm, NULL), 200);
+		free(cm);
+		assert_true(wait_node("p1", "node1"));
+	}
 	/* A pod added and one changed: their shards are written again. */
 	assert_int_equal(
 	    api("POST", "/api/v1/namespaces/shop/pods", mini("p2", "node2", "10.0.0.2"), NULL),

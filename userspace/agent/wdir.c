@@ -141,18 +141,16 @@ unsigned int wdir_shard(const char *key)
 	return h % WDIR_SHARDS;
 }
 
-char *wdir_shard_object(const char *ns, unsigned int idx, const struct wdir_pod *pods, size_t n)
+char *wdir_shard_array(const struct wdir_pod *pods, size_t n)
 {
-	cJSON *cm = cJSON_CreateObject(), *md, *lb, *data;
-	char name[64], *arr = NULL, *text = NULL, *w;
 	size_t len = 2;
+	char *arr, *w;
 
 	for (size_t i = 0; i < n; i++)
 		len += strlen(pods[i].text) + 1;
-	snprintf(name, sizeof(name), WDIR_PREFIX "%02u", idx);
-	if (!cm || !(arr = malloc(len + 1)))
-		goto out;
-	/* The array is the pods' texts joined: each is one JSON object already. */
+	if (!(arr = malloc(len + 1)))
+		return NULL;
+	/* The pods' texts joined: each is one JSON object already. */
 	w = arr;
 	*w++ = '[';
 	for (size_t i = 0; i < n; i++) {
@@ -165,7 +163,16 @@ char *wdir_shard_object(const char *ns, unsigned int idx, const struct wdir_pod 
 	}
 	*w++ = ']';
 	*w = '\0';
-	if (cJSON_AddStringToObject(cm, "apiVersion", "v1") &&
+	return arr;
+}
+
+char *wdir_shard_object(const char *ns, unsigned int idx, const struct wdir_pod *pods, size_t n)
+{
+	cJSON *cm = cJSON_CreateObject(), *md, *lb, *data;
+	char name[64], *arr = wdir_shard_array(pods, n), *text = NULL;
+
+	snprintf(name, sizeof(name), WDIR_PREFIX "%02u", idx);
+	if (cm && arr && cJSON_AddStringToObject(cm, "apiVersion", "v1") &&
 	    cJSON_AddStringToObject(cm, "kind", "ConfigMap") &&
 	    (md = cJSON_AddObjectToObject(cm, "metadata")) &&
 	    cJSON_AddStringToObject(md, "name", name) &&
@@ -176,7 +183,6 @@ char *wdir_shard_object(const char *ns, unsigned int idx, const struct wdir_pod 
 	    (data = cJSON_AddObjectToObject(cm, "data")) &&
 	    cJSON_AddStringToObject(data, "pods", arr))
 		text = cJSON_PrintUnformatted(cm);
-out:
 	free(arr);
 	cJSON_Delete(cm);
 	return text;

@@ -59,6 +59,8 @@ struct wdir_shard_pods {
 	struct wdir_pod *p; /* sorted by key, no key twice */
 };
 
+/* The JSON array of @n pods' texts (malloc'd; data.pods of their shard), or NULL (ENOMEM). */
+char *wdir_shard_array(const struct wdir_pod *pods, size_t n);
 /*
  * The ConfigMap of shard @idx in namespace @ns holding @n pods' texts (sorted by key), as
  * unformatted JSON (malloc'd), or NULL when out of memory.
@@ -78,7 +80,8 @@ long wdir_shard_find(const struct wdir_shard_pods *s, const char *key);
  * The publisher (the CA service): lists and watches every Pod through @conn (copied) and keeps
  * the WDIR_SHARDS ConfigMaps in namespace @ns up to date, on a thread of its own: a shard is
  * written once its pods have been still for a few milliseconds (bounded), with back-off while
- * the API server refuses. Nothing is written before the first LIST is whole. NULL + errno.
+ * the API server refuses. Nothing is written before the first LIST is whole. It watches the
+ * shards too: one deleted, or changed by another hand, is written again. NULL + errno.
  */
 struct wdir_pub;
 struct wdir_pub *wdir_pub_start(const struct kconn *conn, const char *ns, unsigned int watch_s);

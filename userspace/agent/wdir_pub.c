@@ -14,6 +14,7 @@
 
 #include "ambit/log.h"
 #include "kconn.h"
+#include "kmanifest.h"
 #include "kwatch.h"
 #include "wdir.h"
 
@@ -23,12 +24,11 @@
 #define RETRY_MAX_MS 30000
 #define WRITE_TIMEOUT_MS 10000
 
-static const struct kwatch_res pods_res = {"pods", "/api/v1/pods", NULL, NULL, "v1", "Pod"};
-
 struct wdir_pub {
 	struct kconn conn; /* writes, from the thread only */
 	struct kwatch *w;
-	char *ns;
+	struct kwatch_res res[2]; /* every pod; the shards (to write again what another hand did) */
+	char *ns, *shards_path;
 	int stopfd;
 	pthread_t th;
 	bool started, synced, failing;
@@ -43,6 +43,15 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Shard @i is to be written. */
+static void mark(struct wdir_pub *p, unsigned int i)
+{
+	if (!p->first_dirty)
+		p->first_dirty = now_ms();
+	p->dirty[i] = true;
+	p->last_change = now_ms();
 }
 
 /* Puts pod @key's reduced text @text (owned; NULL: the pod is gone) into its shard. */
@@ -87,11 +96,37 @@ static int shard_set(struct wdir_pub *p, const char *key, char *text)
 		s->p[pos] = (struct wdir_pod){.key = (char *)key, .text = text};
 		s->n++;
 	}
-	if (!p->dirty[i] && !p->first_dirty)
-		p->first_dirty = now_ms();
-	p->dirty[i] = true;
-	p->last_change = now_ms();
+	mark(p, i);
 	return 0;
+}
+
+/*
+ * Shard ConfigMap @key ("ns/name") as the API server now has it (@json; NULL: deleted): written
+ * again unless it holds what this publisher has (its own last write, read back).
+ */
+static void shard_seen(struct wdir_pub *p, const char *key, const char *json)
+{
+	const char *name = strchr(key, '/'), *pods;
+	cJSON *cm = NULL;
+	char *want = NULL;
+	unsigned int i;
+	int end = 0;
+
+	name = name ? name + 1 : key;
+	if (sscanf(name, WDIR_PREFIX "%2u%n", &i, &end) != 1 || name[end] || i >= WDIR_SHARDS)
+		return; /* not one of ours (another count of shards) */
+	if (json && (cm = cJSON_Parse(json)) && (pods = kjson_str(cm, "data", "pods")) &&
+	    (want = wdir_shard_array(p->shard[i].p, p->shard[i].n)) && !strcmp(pods, want)) {
+		free(want);
+		cJSON_Delete(cm);
+		return;
+	}
+	if (p->synced && !p->dirty[i])
+		pr_info("workload directory: " WDIR_PREFIX "%02u %s; writing it again", i,
+			json ? "changed by another hand" : "deleted");
+	free(want);
+	cJSON_Delete(cm);
+	mark(p, i);
 }
 
 static void take(struct wdir_pub *p)
@@ -103,6 +138,11 @@ static void take(struct wdir_pub *p)
 		cJSON *pod, *r = NULL;
 		char *text = NULL;
 
+		if (c[i].res == &p->res[1]) {
+			if (c[i].what != KWATCH_SYNCED)
+				shard_seen(p, c[i].key, c[i].json);
+			continue;
+		}
 		if (c[i].what == KWATCH_SYNCED) {
 			if (!p->synced)
 				pr_info("workload directory: every pod listed; publishing");
@@ -246,10 +286,16 @@ struct wdir_pub *wdir_pub_start(const struct kconn *conn, const char *ns, unsign
 	if (!p)
 		return NULL;
 	p->stopfd = -1;
-	if (kconn_copy(&p->conn, conn) || kconn_keep_alive(&p->conn) || !(p->ns = strdup(ns)))
+	if (kconn_copy(&p->conn, conn) || kconn_keep_alive(&p->conn) || !(p->ns = strdup(ns)) ||
+	    asprintf(&p->shards_path, "/api/v1/namespaces/%s/configmaps", ns) < 0) {
+		p->shards_path = NULL;
 		goto fail;
+	}
+	p->res[0] = (struct kwatch_res){"pods", "/api/v1/pods", NULL, NULL, "v1", "Pod"};
+	p->res[1] = (struct kwatch_res){"workload directory", p->shards_path, NULL,
+					WDIR_SELECTOR,	      "v1",	      "ConfigMap"};
 	p->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (p->stopfd < 0 || !(p->w = kwatch_start(conn, &pods_res, 1, watch_s))) {
+	if (p->stopfd < 0 || !(p->w = kwatch_start(conn, p->res, 2, watch_s))) {
 		err = errno ? errno : ENOMEM;
 		goto fail;
 	}
@@ -285,6 +331,7 @@ void wdir_pub_stop(struct wdir_pub *p)
 	for (size_t i = 0; i < WDIR_SHARDS; i++)
 		wdir_shard_pods_free(&p->shard[i]);
 	kconn_free(&p->conn);
+	free(p->shards_path);
 	free(p->ns);
 	free(p);
 }
