@@ -51,6 +51,7 @@
  * pods); under RESYNC_S, whose reconciles would put it off for ever.
  */
 #define TRIM_IDLE_MS 10000
+#define TRIM_GROWTH_PODS 1000 /* and a quarter more pods than at the last trim: trim again */
 /* Safety net: picks up what no inotify event announces (interfaces, cgroups, cluster.json). */
 #define RESYNC_S 15
 
@@ -66,7 +67,8 @@ struct loop {
 	char runtime_dir[PATH_MAX];
 	int runtime_wd;
 	bool stop;
-	bool trimmed_sync; /* the memory of the first full Kubernetes list was given back */
+	bool trimmed_sync;   /* the memory of the first full Kubernetes list was given back */
+	size_t trimmed_pods; /* the pods in force then, or at the last list that grew them much */
 	/* --kube: this node's Lease (klease.h), started at the first reconcile */
 	struct klease *lease;
 	bool lease_tried;
@@ -174,10 +176,15 @@ static void reconcile(struct loop *l)
 	/*
 	 * The first list's copies (tens of MB at 10,000 pods) are not needed again: given back
 	 * once its state is in force, not after the first quiet spell (a busy cluster has none).
+	 * So again when the pods grew by a quarter at once (the workload directory's shards come
+	 * after the first list when the agent started before the CA service wrote them).
 	 */
-	if (l->agent.kube && l->agent.have_cur && !l->trimmed_sync) {
+	if (l->agent.kube && l->agent.have_cur &&
+	    (!l->trimmed_sync ||
+	     l->agent.rt.n_pods >= l->trimmed_pods + l->trimmed_pods / 4 + TRIM_GROWTH_PODS)) {
 		malloc_trim(0);
 		l->trimmed_sync = true;
+		l->trimmed_pods = l->agent.rt.n_pods;
 	}
 	/* In-pod pods not set up yet (no process in the cgroup yet): again in a second. */
 	if (l->agent.inpod_open && l->agent.inpod.pending)
