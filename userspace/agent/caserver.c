@@ -534,7 +534,14 @@ int caserver_run(const struct caserver_opts *o)
 	pr_info("ca-server: exiting");
 	close(lfd);
 	close(sfd);
-	/* Connections in flight end within their deadline; the process exit takes them. */
+	/*
+	 * Connections in flight end within their deadline: the context goes once they did (they
+	 * use it without a reference of their own); past that, the process exit takes both.
+	 */
+	for (int i = 0; i < CONN_DEADLINE_MS / 10 && atomic_load(&n_conns); i++)
+		usleep(10 * 1000);
+	if (!atomic_load(&n_conns))
+		tls_ctx_put(ctx);
 	return 0;
 }
 

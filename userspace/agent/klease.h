@@ -42,9 +42,9 @@ struct klease;
 struct cJSON;
 
 /*
- * Starts keeping node @node's Lease in @conn's namespace ("ambit-system" when it names none) with a
- * copy of @conn; @version and @mode (as klease_set_mode's) are copied. The first renewal comes
- * at once. NULL + errno.
+ * Starts keeping node @node's Lease in @conn's namespace ("ambit-system" when it names none,
+ * as the workload directory's) with a copy of @conn; @version and @mode (as klease_set_mode's)
+ * are copied. The first renewal comes at once. NULL + errno.
  */
 struct klease *klease_start(const struct kconn *conn, const char *node, const char *version,
 			    const char *mode);
