@@ -54,6 +54,11 @@ int kconn_keep_alive(struct kconn *c)
 	return c->handle ? 0 : -ENOMEM;
 }
 
+const char *kconn_namespace(const struct kconn *c)
+{
+	return c->namespace && *c->namespace ? c->namespace : KCONN_MESH_NAMESPACE;
+}
+
 void kconn_free(struct kconn *c)
 {
 	if (c->handle)

@@ -50,6 +50,12 @@ int kconn_keep_alive(struct kconn *c);
 /* A deep copy of @s into @d (for another thread). 0 or -ENOMEM (then @d holds nothing). */
 int kconn_copy(struct kconn *d, const struct kconn *s);
 void kconn_free(struct kconn *c);
+/*
+ * The namespace ambit's own objects are in (the node Leases, the workload directory): @c's,
+ * else KCONN_MESH_NAMESPACE (a kubeconfig whose context names none).
+ */
+#define KCONN_MESH_NAMESPACE "ambit-system"
+const char *kconn_namespace(const struct kconn *c);
 
 typedef void CURL;
 struct curl_slist;

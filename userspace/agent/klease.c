@@ -328,7 +328,7 @@ struct klease *klease_start(const struct kconn *conn, const char *node, const ch
 		goto fail;
 	kl->node = strdup(node);
 	kl->version = strdup(version);
-	kl->ns = strdup(conn->namespace && *conn->namespace ? conn->namespace : "ambit-system");
+	kl->ns = strdup(kconn_namespace(conn));
 	if (!kl->node || !kl->version || !kl->ns)
 		goto fail;
 	snprintf(kl->mode, sizeof(kl->mode), "%s", mode ? mode : "");

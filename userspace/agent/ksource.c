@@ -67,7 +67,6 @@ static const struct kwatch_res kinds[] = {
 /* The workload directory's shards (wdir.h), watched after the kinds. */
 #define K_DIR N_KINDS
 #define N_RES (N_KINDS + 1)
-#define MESH_NAMESPACE_DEFAULT "ambit-system"
 
 /* What podns found for one of this node's pods, kept while its cgroup is there. */
 struct pod_found {
@@ -106,12 +105,14 @@ struct ksource *ksource_start(const struct kconn *conn, const char *node, const 
 	if (asprintf(&ks->pods_selector, "spec.nodeName=%s", node) < 0)
 		ks->pods_selector = NULL;
 	/* The mesh's namespace: the agent's own (the directory is published there). */
-	if (asprintf(&ks->dir_path, "/api/v1/namespaces/%s/configmaps",
-		     conn->namespace ? conn->namespace : MESH_NAMESPACE_DEFAULT) < 0)
+	if (asprintf(&ks->dir_path, "/api/v1/namespaces/%s/configmaps", kconn_namespace(conn)) < 0)
 		ks->dir_path = NULL;
 	ks->res[K_PODS].field_selector = ks->pods_selector;
-	ks->res[K_DIR] = (struct kwatch_res){"workload directory", ks->dir_path, NULL,
-					     WDIR_SELECTOR,	   "v1",	 "ConfigMap"};
+	ks->res[K_DIR] = (struct kwatch_res){.name = "workload directory",
+					     .path = ks->dir_path,
+					     .label_selector = WDIR_SELECTOR,
+					     .api_version = "v1",
+					     .kind = "ConfigMap"};
 	if (!ks->node || !ks->cg_root || !ks->dir || !ks->pods_selector || !ks->dir_path ||
 	    !(ks->ev = kevents_start(conn)) ||
 	    !(ks->w = kwatch_start(conn, ks->res, N_RES, watch_s))) {
@@ -129,7 +130,7 @@ int ksource_fd(const struct ksource *ks)
 	return kwatch_fd(ks->w);
 }
 
-/* A pod of another node, from the directory, put into (or withdrawn from) the store. */
+/* Where a batch of changes goes: the store, and whether anything in force changed. */
 struct take_ctx {
 	struct ksource *ks;
 	struct confstore *cs;
@@ -202,15 +203,18 @@ void ksource_take(struct ksource *ks, struct confstore *cs, bool *changed)
 		if (ks->synced[k])
 			pr_debug("kubernetes: %s %s",
 				 c[i].what == KWATCH_REMOVE ? "removed" : "put", name);
-		/*
-		 * A pod leaving this node's watch: the directory's, if it has one elsewhere, takes
-		 * its place (kdir_local says which), else it is withdrawn.
-		 */
-		if (k == K_PODS &&
-		    kdir_local(ks->dir, c[i].key, c[i].what == KWATCH_UPSERT, put_dir_pod, &t))
-			pr_err("kubernetes: %s: out of memory", name);
-		else if (k == K_PODS && c[i].what == KWATCH_REMOVE)
-			continue;
+		if (k == K_PODS) {
+			bool here = c[i].what == KWATCH_UPSERT;
+
+			if (kdir_local(ks->dir, c[i].key, here, put_dir_pod, &t))
+				pr_err("kubernetes: %s: out of memory", name);
+			/*
+			 * A pod leaving this node's watch: kdir_local put the directory's in its
+			 * place (it runs elsewhere now) or withdrew it.
+			 */
+			if (!here)
+				continue;
+		}
 		/* The store says whether this one changed anything; any of the batch counts. */
 		put(&t, name, c[i].what == KWATCH_REMOVE ? NULL : c[i].json, c[i].res);
 	}
