@@ -2,6 +2,7 @@
 /* The workload directory's publisher, run by the CA service (wdir.h). */
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "kconn.h"
 #include "kmanifest.h"
 #include "kwatch.h"
+#include "str_search.h"
 #include "wdir.h"
 
 #define QUIET_MS 5	 /* a shard is written once its pods were still this long... */
@@ -59,10 +61,11 @@ static int shard_set(struct wdir_pub *p, const char *key, char *text)
 {
 	unsigned int i = wdir_shard(key);
 	struct wdir_shard_pods *s = &p->shard[i];
-	long at = wdir_shard_find(s, key);
-	size_t pos;
+	bool found;
+	size_t at =
+	    str_lower_bound(s->p, s->n, sizeof(*s->p), offsetof(struct wdir_pod, key), key, &found);
 
-	if (at >= 0) {
+	if (found) {
 		struct wdir_pod *x = &s->p[at];
 
 		if (text && !strcmp(x->text, text)) {
@@ -74,7 +77,7 @@ static int shard_set(struct wdir_pub *p, const char *key, char *text)
 			x->text = text;
 		} else {
 			free(x->key);
-			memmove(x, x + 1, (s->n - (size_t)at - 1) * sizeof(*x));
+			memmove(x, x + 1, (s->n - at - 1) * sizeof(*x));
 			s->n--;
 		}
 	} else {
@@ -90,10 +93,8 @@ static int shard_set(struct wdir_pub *p, const char *key, char *text)
 			return -ENOMEM;
 		}
 		s->p = np;
-		for (pos = 0; pos < s->n && strcmp(s->p[pos].key, key) < 0; pos++)
-			;
-		memmove(&s->p[pos + 1], &s->p[pos], (s->n - pos) * sizeof(*np));
-		s->p[pos] = (struct wdir_pod){.key = (char *)key, .text = text};
+		memmove(&s->p[at + 1], &s->p[at], (s->n - at) * sizeof(*np));
+		s->p[at] = (struct wdir_pod){.key = (char *)key, .text = text};
 		s->n++;
 	}
 	mark(p, i);
