@@ -18,7 +18,7 @@ out=$(actl --help) || fail "--help exits $?"
 expect_contains "$out" "usage: ambitctl COMMAND"
 for cmd in "local" "local up" "local down" "local exec" "local logs" "local stop" "local start" \
 	"local status" apply delete analyze label workloads services certs connections maps \
-	metrics policies check; do
+	metrics policies check nodes install uninstall waypoint; do
 	for h in --help -h; do
 		# shellcheck disable=SC2086 # "local up" is two words
 		out=$(actl $cmd $h 2>/tmp/ambit-t05-err.$$) || fail "ambitctl $cmd $h exits $?"
