@@ -300,6 +300,44 @@ int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool 
 	}
 }
 
+/*
+ * --kube: until @n's agent knows @want workloads. Its node's pods come from its own watch, the
+ * other nodes' from the CA's workload directory, a moment later: up is done once every agent
+ * knows every pod, as without --kube.
+ */
+static int wait_workloads(const struct ctl_cluster *c, const struct ctl_node *n, size_t want)
+{
+	struct timespec start, now;
+	double have = -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		char *reply = NULL;
+		cJSON *root;
+
+		if (!ipc_request(n->socket, "{\"op\":\"get\",\"what\":\"status\"}", &reply) &&
+		    (root = cJSON_Parse(reply))) {
+			have = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
+			    cJSON_GetObjectItemCaseSensitive(root, "result"), "workloads"));
+			cJSON_Delete(root);
+		}
+		free(reply);
+		if (have >= (double)want)
+			return 0;
+		if (ctl_interrupted)
+			return -EINTR;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= CTL_READY_TIMEOUT_S) {
+			fprintf(stderr,
+				"ambitctl: %s: the agent knows %.0f of the %zu pods after %ds (the "
+				"others' come from the CA's workload directory; see its log)\n",
+				n->name, have < 0 ? 0 : have, want, CTL_READY_TIMEOUT_S);
+			return -ETIMEDOUT;
+		}
+		usleep(100 * 1000);
+	}
+}
+
 static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 {
 	printf("cluster %s is up (%s), pod network %s\n", c->name, c->run_dir,
@@ -395,6 +433,8 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 		for (size_t i = 0; i < p->npods; i++)
 			p->pods[i].started = true;
 		TRY(kube_mirror(c, p, state));
+		for (int i = 0; i < c->nnodes; i++)
+			TRY(wait_workloads(c, &c->nodes[i], p->npods));
 	}
 	return 0;
 }
