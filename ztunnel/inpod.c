@@ -25,6 +25,7 @@
 
 #define INPOD_SOCKET "inpod.sock" /* userspace/agent/inpod.h AMBIT_INPOD_SOCKET */
 #define MAX_WORKERS 64
+#define RELEASE_WAIT_MS 2000
 _Static_assert(ZT_INPOD_LISTENERS == L__COUNT, "a pod's listeners");
 
 /* One pod captured in its netns. Freed once every worker let go of it after its removal. */
@@ -197,6 +198,35 @@ int zt_inpod_export(int (*give)(void *arg, uint32_t ip, uint64_t ino, const int 
 	return err;
 }
 
+/* A removed pod of netns @ino whose listeners some worker still holds (they keep its ports). */
+static bool held_in(uint64_t ino)
+{
+	bool held = false;
+
+	pthread_rwlock_rdlock(&g.lock);
+	for (size_t i = 0; i < g.n && !held; i++)
+		held = g.pods[i]->gone && g.pods[i]->ns.ino == ino;
+	pthread_rwlock_unlock(&g.lock);
+	return held;
+}
+
+/*
+ * A pod named again right after its "del" (its namespace unlabelled and labelled again): the
+ * old listeners close once every worker let go of them, which takes a worker's wake-up. Binding
+ * before that fails with EADDRINUSE, so the add waits for them, at most RELEASE_WAIT_MS.
+ */
+static int wait_released(uint64_t ino)
+{
+	for (int ms = 0; ms < RELEASE_WAIT_MS; ms++) {
+		reap();
+		if (!held_in(ino))
+			return 0;
+		wake_workers();
+		usleep(1000);
+	}
+	return -EBUSY;
+}
+
 /* "add": listeners in the pod's netns, then the pod is the workers'. 0, or -errno and @why. */
 static int pod_add(uint32_t ip, const char *uid, int nsfd, char *why, size_t len)
 {
@@ -243,6 +273,12 @@ static int pod_add(uint32_t ip, const char *uid, int nsfd, char *why, size_t len
 		wake_workers();
 	}
 	take_adopted(p);
+	if (p->lfd[0] < 0 && wait_released(p->ns.ino)) {
+		snprintf(why, len, "its previous listeners were not let go of within %d ms",
+			 RELEASE_WAIT_MS);
+		pod_free(p);
+		return -EBUSY;
+	}
 	for (int i = 0; i < L__COUNT; i++) {
 		if (p->lfd[i] >= 0)
 			continue; /* the predecessor's */

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The ztunnel's in-pod module (ztunnel/inpod.c) against a stand-in agent: two workers, the
+ * agent's SOCK_SEQPACKET socket, and a network namespace of the test's own standing in for a
+ * pod. A pod removed and named again at once (its namespace unlabelled and labelled again, as
+ * t_99 does) is captured again on the same ports, never refused with EADDRINUSE while a worker
+ * still holds the old listeners. Root (a network namespace).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ambit/ipc.h"
+#include "../../ztunnel/inpod.h"
+#include "../../ztunnel/proxy.h"
+#include "sock.h"
+
+#define POD_IP "10.77.0.9"
+#define POD_UID "0f6a1c7e-inpod-test"
+#define SENTINEL_IP "10.77.0.250"
+#define WAIT_MS 10000
+
+struct fixture {
+	char dir[64];
+	int lfd;  /* the agent's in-pod socket */
+	int zt;	  /* the ztunnel's connection to it */
+	int nsfd; /* the pod's netns */
+	struct mesh_state *st;
+	struct zt_worker *w[2];
+};
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A new network namespace with lo up, from a thread (unshare moves the calling thread only). */
+static void *new_netns(void *arg)
+{
+	struct ifreq ifr = {0};
+	int *out = arg, fd;
+
+	*out = -1;
+	if (unshare(CLONE_NEWNET) < 0)
+		return NULL;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr)) {
+		ifr.ifr_flags |= IFF_UP;
+		if (!ioctl(fd, SIOCSIFFLAGS, &ifr))
+			*out = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+struct probe {
+	int nsfd;
+	uint16_t port;
+	int err; /* connect's: 0 or errno */
+};
+
+/* connect() to 127.0.0.1:port from inside the pod's netns. */
+static void *probe_in_ns(void *arg)
+{
+	struct probe *p = arg;
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(p->port)};
+	int fd;
+
+	p->err = EIO;
+	if (setns(p->nsfd, CLONE_NEWNET) < 0)
+		return NULL;
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	p->err = connect(fd, (struct sockaddr *)&to, sizeof(to)) ? errno : 0;
+	close(fd);
+	return NULL;
+}
+
+static int connect_in_pod(int nsfd, uint16_t port)
+{
+	struct probe p = {.nsfd = nsfd, .port = port};
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, probe_in_ns, &p), 0);
+	pthread_join(t, NULL);
+	return p.err;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct zt_proxy_opts o = {.outbound_fd = -1,
+				  .inbound_fd = -1,
+				  .hbone_fd = -1,
+				  .orig_dst_fd = -1,
+				  .hbone_port = 15008};
+	char path[128];
+	struct pollfd pf;
+	pthread_t t;
+
+	assert_non_null(f);
+	assert_int_equal(geteuid(), 0); /* a network namespace of its own */
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ambit-inpod-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(path, sizeof(path), "%s/inpod.sock", f->dir);
+	f->lfd = ipc_listen_type(path, SOCK_SEQPACKET);
+	assert_true(f->lfd >= 0);
+	assert_int_equal(pthread_create(&t, NULL, new_netns, &f->nsfd), 0);
+	pthread_join(t, NULL);
+	assert_true(f->nsfd >= 0);
+	f->st = mesh_state_create();
+	assert_non_null(f->st);
+	for (int i = 0; i < 2; i++) {
+		f->w[i] = zt_worker_start(f->st, &o);
+		assert_non_null(f->w[i]);
+	}
+	snprintf(path, sizeof(path), "%s/agent.sock", f->dir);
+	assert_int_equal(zt_inpod_start(path, -1), 0);
+	pf.fd = f->lfd;
+	pf.events = POLLIN;
+	assert_int_equal(poll(&pf, 1, WAIT_MS), 1);
+	f->zt = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	assert_true(f->zt >= 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	for (int i = 0; i < 2; i++)
+		zt_worker_stop(f->w[i]);
+	zt_inpod_stop();
+	mesh_state_destroy(f->st);
+	close(f->zt);
+	close(f->lfd);
+	close(f->nsfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", f->dir);
+	free(f);
+	return 0;
+}
+
+static void send_add(struct fixture *f)
+{
+	assert_int_equal(sock_send_fds(f->zt, "add " POD_IP " " POD_UID, &f->nsfd, 1), 0);
+}
+
+/*
+ * Every message sent so far taken by the ztunnel: a last "add" it must refuse (the fd is no
+ * netns), whose "fail" comes after the answers to all earlier ones. 0, or -1 with the first
+ * earlier report in @why (a refused capture is reported, never silent).
+ */
+static int barrier(struct fixture *f, char *why, size_t len)
+{
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	long until = now_ms() + WAIT_MS;
+	char msg[512];
+
+	assert_true(devnull >= 0);
+	assert_int_equal(sock_send_fds(f->zt, "add " SENTINEL_IP " sentinel", &devnull, 1), 0);
+	close(devnull);
+	why[0] = '\0';
+	while (now_ms() < until) {
+		int fds[SOCK_MAX_FDS];
+		size_t n = 0;
+		int err = sock_recv_fds(f->zt, msg, sizeof(msg), fds, SOCK_MAX_FDS, &n);
+
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+		if (err == -EAGAIN) {
+			usleep(1000);
+			continue;
+		}
+		assert_int_equal(err, 0);
+		if (!strncmp(msg, "fail " SENTINEL_IP " ", strlen("fail " SENTINEL_IP " ")))
+			return why[0] ? -1 : 0;
+		if (!why[0])
+			snprintf(why, len, "%s", msg);
+	}
+	snprintf(why, len, "no answer to the last message within %d ms", WAIT_MS);
+	return -1;
+}
+
+static void assert_captured(struct fixture *f)
+{
+	char why[512];
+
+	if (barrier(f, why, sizeof(why)))
+		fail_msg("pod not captured: %s", why);
+	assert_int_equal(zt_inpod_count(), 1);
+	/* Its three listeners, in its own netns. */
+	assert_int_equal(connect_in_pod(f->nsfd, 15001), 0);
+	assert_int_equal(connect_in_pod(f->nsfd, 15006), 0);
+	assert_int_equal(connect_in_pod(f->nsfd, 15008), 0);
+}
+
+static void test_add_del(void **state)
+{
+	struct fixture *f = *state;
+	long until;
+	char why[512];
+
+	send_add(f);
+	assert_captured(f);
+	/* The same pod again (a resync): kept, not opened twice. */
+	send_add(f);
+	assert_int_equal(sock_send_fds(f->zt, "synced", NULL, 0), 0);
+	assert_captured(f);
+	assert_int_equal(sock_send_fds(f->zt, "del " POD_IP, NULL, 0), 0);
+	assert_int_equal(barrier(f, why, sizeof(why)), 0);
+	assert_int_equal(zt_inpod_count(), 0);
+	/* Its listeners close once both workers let go of them (15008 last). */
+	until = now_ms() + WAIT_MS;
+	while (connect_in_pod(f->nsfd, 15008) != ECONNREFUSED && now_ms() < until)
+		usleep(1000);
+	assert_int_equal(connect_in_pod(f->nsfd, 15001), ECONNREFUSED);
+	assert_int_equal(connect_in_pod(f->nsfd, 15006), ECONNREFUSED);
+	assert_int_equal(connect_in_pod(f->nsfd, 15008), ECONNREFUSED);
+}
+
+/* "del" and "add" back to back, as an unlabel and relabel close together (CI5's t_99 [kube]). */
+static void test_readd_at_once(void **state)
+{
+	struct fixture *f = *state;
+
+	send_add(f);
+	assert_captured(f);
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(sock_send_fds(f->zt, "del " POD_IP, NULL, 0), 0);
+		send_add(f);
+		assert_captured(f);
+	}
+	assert_int_equal(sock_send_fds(f->zt, "del " POD_IP, NULL, 0), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_add_del, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readd_at_once, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
