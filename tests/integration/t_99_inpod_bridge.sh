@@ -10,7 +10,7 @@
 # the pod at L2: this test fails there), L4 policy same-node, unenrolling and enrolling again,
 # and ztunnel and agent restarts.
 . "$(dirname "$0")/lib.sh"
-need_root; need_bins; need_cmd jq ss tc
+need_root; need_bins; need_cmd jq ss tc socat
 cluster_up manifests 2 --cni bridge
 
 client_ip=$(pod_ip mesh/client-0)
@@ -133,6 +133,36 @@ wait_for 20 captured mesh/server-local-0 || fail "server-local not captured agai
 wait_for 20 pod_exec mesh/client-0 curl -sf --max-time 2 http://server-local/ ||
 	fail "same-node call after enrolling again"
 log "unenrolled: listeners and tc_pod gone; enrolled again: back"
+
+# Unenrolled and enrolled again at once, on both nodes: captured again, never "address in use"
+# while the ztunnel's workers still hold the old listeners.
+actl label namespace mesh istio.io/dataplane-mode- >/dev/null &&
+	actl label namespace mesh istio.io/dataplane-mode=ambient >/dev/null || fail "relabel"
+wait_for 20 captured mesh/server-local-0 || fail "server-local not captured after a relabel"
+wait_for 20 captured mesh/server-0 || fail "server (node2) not captured after a relabel"
+wait_for 20 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
+	fail "cross-node call after a relabel: $(get mesh/client-0 http://server/)"
+
+# A pod holding one of the ztunnel's ports when enrolled: the ztunnel refuses it and says why,
+# the agent hands it again with back-off, and it is captured once the port is free.
+actl label namespace mesh istio.io/dataplane-mode- >/dev/null || fail "unlabel"
+wait_for 20 released mesh/server-local-0 || fail "server-local's listeners stayed after unenrolling"
+# Not through in_pod: $! is then socat's own pid (ip netns exec execs it).
+ip netns exec "$(podns mesh/server-local-0)" socat TCP-LISTEN:15006,reuseaddr,fork /dev/null &
+squatter=$!
+trap 'kill $squatter 2>/dev/null; on_exit' EXIT
+wait_for 10 listens mesh/server-local-0 15006 || fail "nothing listens on 15006 in server-local"
+actl label namespace mesh istio.io/dataplane-mode=ambient >/dev/null || fail "label"
+wait_log 20 node1-agent "could not capture pod $local_ip .*15006.*handed to it again in" ||
+	fail "the agent did not say the ztunnel refused server-local: $(actl local logs node1-agent | grep in-pod | tail -3)"
+wait_log 20 node1-agent "could not capture pod $local_ip .*attempt 3" ||
+	fail "the agent did not hand server-local again"
+kill "$squatter"
+wait "$squatter" 2>/dev/null
+wait_for 30 captured mesh/server-local-0 || fail "server-local not captured once 15006 was free"
+wait_for 20 pod_exec mesh/client-0 curl -sf --max-time 2 http://server-local/ ||
+	fail "same-node call once server-local was captured"
+log "a relabel at once is captured again; a pod holding 15006 is refused, said, and captured once it is free"
 
 # A ztunnel restart: the new one gets every pod's netns from the agent and listens again.
 actl local stop ztunnel --node node1 >/dev/null || fail "stop ztunnel"

@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ambit/datapath.h"
@@ -24,6 +26,10 @@
 #include "sock.h"
 
 #define INPOD_SEND_S 2
+/* A pod a ztunnel could not capture is handed to it again after 250 ms, doubling to 8 s. */
+#define RESEND_FIRST_MS 250
+#define RESEND_MAX_MS 8000
+#define RESEND_FORGET_MS 60000
 
 struct inpod_pod {
 	char *uid;
@@ -32,7 +38,19 @@ struct inpod_pod {
 	int nsfd;    /* the pod's netns, held while it is captured */
 	int ifindex; /* the interface holding its IP, in its netns */
 	bool seen;   /* in the desired state of this sync */
+	/* What the ztunnels refused: bit per m->zt slot, handed again at resend_at (ms). */
+	unsigned int resend;
+	unsigned int fails;
+	long long resend_at;
 };
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static const char *const mode_names[] = {"auto", "host", "inpod"};
 
@@ -138,8 +156,18 @@ static int in_pod_netns(struct inpod *m, struct inpod_pod *p, bool up, char *why
 	return j.ret;
 }
 
+static unsigned int zt_slot(const struct inpod *m, const struct agent_source *z)
+{
+	return (unsigned int)((const struct inpod_source *)z - m->zt);
+}
+
 static void zt_drop(struct inpod *m, struct agent_source *z, const char *why)
 {
+	unsigned int bit = 1u << zt_slot(m, z);
+
+	/* A ztunnel that connects again is handed every pod anyway. */
+	for (size_t i = 0; i < m->n; i++)
+		m->pods[i].resend &= ~bit;
 	epoll_ctl(m->epfd, EPOLL_CTL_DEL, z->fd, NULL);
 	close(z->fd);
 	z->fd = -1;
@@ -182,6 +210,89 @@ static void broadcast(struct inpod *m, const struct inpod_pod *p, bool add)
 	}
 }
 
+/* The resend timer at the earliest pod due, or off. */
+static void resend_arm(struct inpod *m)
+{
+	struct itimerspec its = {0};
+	long long next = 0, now = mono_ms();
+
+	for (size_t i = 0; i < m->n; i++)
+		if (m->pods[i].resend && (!next || m->pods[i].resend_at < next))
+			next = m->pods[i].resend_at;
+	if (next) {
+		long long ms = next > now ? next - now : 1;
+
+		its.it_value.tv_sec = ms / 1000;
+		its.it_value.tv_nsec = (ms % 1000) * 1000000;
+	}
+	if (m->resend.src.fd >= 0 && timerfd_settime(m->resend.src.fd, 0, &its, NULL) < 0)
+		pr_warn("in-pod: resend timer: %s", strerror(errno));
+}
+
+static void on_resend(struct agent_source *src, uint32_t events)
+{
+	struct inpod *m = ((struct inpod_source *)src)->m;
+	long long now = mono_ms();
+	uint64_t expirations;
+
+	(void)events;
+	if (read(src->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		pr_warn("in-pod: resend timer: %s", strerror(errno));
+	for (size_t i = 0; i < m->n; i++) {
+		struct inpod_pod *p = &m->pods[i];
+		unsigned int due = p->resend_at <= now ? p->resend : 0;
+
+		p->resend &= ~due;
+		for (int k = 0; k < INPOD_MAX_ZTUNNELS; k++)
+			if ((due & (1u << k)) && m->zt[k].src.fd >= 0)
+				send_add(m, &m->zt[k].src, p);
+	}
+	resend_arm(m);
+}
+
+/*
+ * "fail <ip> <uid>: <why>": that ztunnel did not capture the pod (a port of 15001, 15006 or
+ * 15008 taken in the pod, no memory, ...). The maps already send the pod's traffic to those
+ * listeners, so it is handed to that ztunnel again, with back-off, until it takes it.
+ */
+static void on_fail(struct inpod *m, struct agent_source *z, const char *report)
+{
+	char ipstr[INET_ADDRSTRLEN + 1], uid[160];
+	struct inpod_pod *p = NULL;
+	struct in_addr a;
+	long long delay;
+	size_t ul;
+
+	if (sscanf(report, "%16s %159s", ipstr, uid) != 2 || inet_pton(AF_INET, ipstr, &a) != 1) {
+		pr_warn("in-pod: the ztunnel could not capture a pod: %.200s", report);
+		return;
+	}
+	ul = strlen(uid);
+	if (ul && uid[ul - 1] == ':')
+		uid[--ul] = '\0';
+	for (size_t i = 0; i < m->n && !p; i++)
+		if (m->pods[i].ip == a.s_addr && !strcmp(m->pods[i].uid, uid))
+			p = &m->pods[i];
+	if (!p) {
+		pr_warn("in-pod: the ztunnel could not capture pod %.200s (no longer captured)",
+			report);
+		return;
+	}
+	/* A refusal long after the last one starts the back-off again. */
+	if (!p->resend && mono_ms() - p->resend_at > RESEND_FORGET_MS)
+		p->fails = 0;
+	delay = (long long)RESEND_FIRST_MS << (p->fails < 5 ? p->fails : 5);
+	if (delay > RESEND_MAX_MS)
+		delay = RESEND_MAX_MS;
+	p->fails++;
+	p->resend |= 1u << zt_slot(m, z);
+	p->resend_at = mono_ms() + delay;
+	pr_warn("in-pod: the ztunnel could not capture pod %.200s; handed to it again in %lld ms "
+		"(attempt %u)",
+		report, delay, p->fails + 1);
+	resend_arm(m);
+}
+
 /* What a ztunnel says: how each pod went (its failures are the agent's log too). */
 static void on_ztunnel(struct agent_source *src, uint32_t events)
 {
@@ -203,7 +314,7 @@ static void on_ztunnel(struct agent_source *src, uint32_t events)
 		return;
 	}
 	if (!strncmp(msg, "fail ", 5))
-		pr_warn("in-pod: the ztunnel could not capture pod %s", msg + 5);
+		on_fail(m, src, msg + 5);
 	else
 		pr_debug("in-pod: ztunnel: %s", msg);
 }
@@ -267,6 +378,8 @@ int inpod_open(struct inpod *m, int epfd, const char *dir, struct datapath *dp)
 	m->dp = dp;
 	m->listen.m = m;
 	m->listen.src.fd = -1;
+	m->resend.m = m;
+	m->resend.src.fd = -1;
 	for (int i = 0; i < INPOD_MAX_ZTUNNELS; i++) {
 		m->zt[i].m = m;
 		m->zt[i].src.fd = -1;
@@ -287,6 +400,18 @@ int inpod_open(struct inpod *m, int epfd, const char *dir, struct datapath *dp)
 	}
 	m->listen.src.fd = fd;
 	m->listen.src.handle = on_listen;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	ev.data.ptr = &m->resend.src;
+	if (fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int err = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		inpod_close(m, false);
+		return err;
+	}
+	m->resend.src.fd = fd;
+	m->resend.src.handle = on_resend;
 	return 0;
 }
 
@@ -425,6 +550,10 @@ void inpod_close(struct inpod *m, bool teardown)
 			close(m->zt[i].src.fd);
 			m->zt[i].src.fd = -1;
 		}
+	if (m->resend.src.fd >= 0) {
+		close(m->resend.src.fd);
+		m->resend.src.fd = -1;
+	}
 	if (m->listen.src.fd >= 0) {
 		close(m->listen.src.fd);
 		m->listen.src.fd = -1;

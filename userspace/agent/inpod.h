@@ -13,7 +13,8 @@
  *  - hands the netns fd to every connected ztunnel over SCM_RIGHTS, on the SOCK_SEQPACKET
  *    socket AMBIT_INPOD_SOCKET beside the agent socket:
  *      agent -> ztunnel  "add <ip> <uid>" + the netns fd | "del <ip>" | "synced"
- *      ztunnel -> agent  "fail <ip> <uid>: <why>" (a pod it could not capture)
+ *      ztunnel -> agent  "fail <ip> <uid>: <why>" (a pod it could not capture: handed to
+ *                        that ztunnel again after 250 ms, doubling to 8 s, until it takes it)
  *    A ztunnel that connects gets every pod, then "synced" (it drops what was not re-added);
  *  - and only then marks the pod in-pod in the maps (desired_mark_inpod): connect4 goes to the
  *    pod's own 15001, the node-side tc leaves it to tc_pod. A pod that cannot be set up yet (no
@@ -50,6 +51,7 @@ struct inpod_source {
 struct inpod {
 	struct inpod_source listen;		    /* AMBIT_INPOD_SOCKET */
 	struct inpod_source zt[INPOD_MAX_ZTUNNELS]; /* connected ztunnels (fd -1: free) */
+	struct inpod_source resend;		    /* timer: pods a ztunnel refused, again */
 	int epfd;
 	char path[4096];
 	struct datapath *dp; /* borrowed */
