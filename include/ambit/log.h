@@ -7,6 +7,7 @@
 #ifndef AMBIT_LOG_H
 #define AMBIT_LOG_H
 
+#include <stdbool.h>
 #include <stdarg.h>
 
 enum log_level {
@@ -30,6 +31,13 @@ int log_level_parse(const char *s, enum log_level *out);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Routes libbpf's own messages through log_msg, demoted one level (as xdp-tools does). */
 void log_libbpf_setup(void);
+/*
+ * Holds libbpf's messages of the calling thread from log_libbpf_hold until log_libbpf_release,
+ * which logs them only when @emit: a call whose refusal is expected (a clsact qdisc that
+ * exists: EEXIST, with the kernel's "Exclusivity flag on") says nothing then.
+ */
+void log_libbpf_hold(void);
+void log_libbpf_release(bool emit);
 
 #define pr_err(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define pr_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

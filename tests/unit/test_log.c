@@ -2,7 +2,8 @@
 /*
  * log.c's repeated-line suppression: a process saying the same thing in a loop writes one line
  * and a periodic "(last message repeated N times)" summary, not millions of lines; lines that
- * differ are all written. stderr is redirected to a file the test reads back.
+ * differ are all written. libbpf's messages held around a call are written only when asked.
+ * stderr is redirected to a file the test reads back.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <bpf/libbpf.h>
 
 #include "ambit/log.h"
 
@@ -174,6 +176,35 @@ static void test_summary_at_exit(void **state)
 	free(out);
 }
 
+/* libbpf's messages held around a call: dropped when its refusal was expected, else logged. */
+static void test_libbpf_held(void **state)
+{
+	const char *missing = "/nonexistent/ambit-test-log.bpf.o";
+	char *out;
+	int lines;
+
+	(void)state;
+	log_init("held", LOG_LEVEL_INFO);
+	log_set_repeat_window(0);
+	log_libbpf_setup();
+	capture();
+	log_libbpf_hold();
+	assert_null(bpf_object__open_file(missing, NULL));
+	log_libbpf_release(false);
+	out = release(&lines);
+	assert_int_equal(lines, 0);
+	free(out);
+
+	capture();
+	log_libbpf_hold();
+	assert_null(bpf_object__open_file(missing, NULL));
+	log_libbpf_release(true);
+	assert_null(bpf_object__open_file(missing, NULL)); /* not held: as before */
+	out = release(&lines);
+	assert_int_equal(count_of(out, missing), 2);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -182,6 +213,7 @@ int main(void)
 	    cmocka_unit_test(test_summary_after_window),
 	    cmocka_unit_test(test_window_zero_prints_all),
 	    cmocka_unit_test(test_summary_at_exit),
+	    cmocka_unit_test(test_libbpf_held),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

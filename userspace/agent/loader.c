@@ -309,8 +309,12 @@ fail:
 static int tc_hook_create(int ifindex)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	int err = bpf_tc_hook_create(&hook);
+	int err;
 
+	/* Present already (an agent restart, a pod enrolled again): not worth a log line. */
+	log_libbpf_hold();
+	err = bpf_tc_hook_create(&hook);
+	log_libbpf_release(err && err != -EEXIST);
 	return err == -EEXIST ? 0 : err;
 }
 
@@ -340,7 +344,7 @@ int datapath_attach_tc(struct datapath *dp, int ifindex)
 /* The in-pod programs, for a pod's own eth0 (the calling thread in its netns). */
 int datapath_attach_tc_pod(struct datapath *dp, int ifindex)
 {
-	/* One clsact for both: creating it twice makes libbpf log the kernel's refusal. */
+	/* One clsact for both directions, created once. */
 	int err = ifindex > 0 ? tc_hook_create(ifindex) : -EINVAL;
 
 	err = err ?: attach_tc(dp->tc_pod_prog_fd, ifindex, BPF_TC_INGRESS);

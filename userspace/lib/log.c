@@ -219,12 +219,44 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
+#define HELD_MAX 4
+static __thread struct {
+	bool on;
+	unsigned int n;
+	struct {
+		enum log_level level;
+		char text[256];
+	} msg[HELD_MAX];
+} held;
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	enum log_level l = level == LIBBPF_WARN ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
 
+	if (held.on) {
+		if (held.n < HELD_MAX && l <= log_max) {
+			held.msg[held.n].level = l;
+			vsnprintf(held.msg[held.n].text, sizeof(held.msg[0].text), fmt, ap);
+			held.n++;
+		}
+		return 0;
+	}
 	log_vmsg(l, fmt, ap);
 	return 0;
+}
+
+void log_libbpf_hold(void)
+{
+	held.on = true;
+	held.n = 0;
+}
+
+void log_libbpf_release(bool emit)
+{
+	held.on = false;
+	for (unsigned int i = 0; emit && i < held.n; i++)
+		log_msg(held.msg[i].level, "%s", held.msg[i].text);
+	held.n = 0;
 }
 
 void log_libbpf_setup(void)
