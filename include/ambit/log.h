@@ -34,7 +34,8 @@ void log_libbpf_setup(void);
 /*
  * Holds libbpf's messages of the calling thread from log_libbpf_hold until log_libbpf_release,
  * which logs them only when @emit: a call whose refusal is expected (a clsact qdisc that
- * exists: EEXIST, with the kernel's "Exclusivity flag on") says nothing then.
+ * exists: EEXIST, with the kernel's "Exclusivity flag on"; a pinned link not there yet: ENOENT)
+ * says nothing then.
  */
 void log_libbpf_hold(void);
 void log_libbpf_release(bool emit);

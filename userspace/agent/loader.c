@@ -96,9 +96,13 @@ static int loader_update_link(struct bpf_program *prog, const char *path, uint64
 	struct bpf_link *link;
 	int err;
 
+	/* No pin yet (the first start) is the expected answer: libbpf's line for it is held. */
+	log_libbpf_hold();
 	link = bpf_link__open(path);
+	err = link ? 0 : errno;
+	log_libbpf_release(err && err != ENOENT);
 	if (!link)
-		return errno == ENOENT ? -ENOENT : -ESTALE;
+		return err == ENOENT ? -ENOENT : -ESTALE;
 	memset(&info, 0, sizeof(info));
 	err = bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len);
 	if (err || info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.cgroup_id != cgroup_id ||
