@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/clock.h"
 #include "ambit/fileutil.h"
 #include "config.h"
 #include "loop.h"
@@ -26,14 +27,6 @@ static void gen_free(struct wp_gen *g)
 	free(g->by_ip);
 	l7_config_free(g->l7);
 	free(g);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static int cmp_ep(const void *a, const void *b)
@@ -120,7 +113,7 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 				struct wp_cluster *c = &g->clusters[g->n_clusters];
 
 				if (wp_cluster_init(c, svc, k ? svc->subsets[k - 1].name : NULL,
-						    svc->ports[p].port, now_ms()))
+						    svc->ports[p].port, clock_mono_ms()))
 					goto nomem;
 				g->n_clusters++;
 			}

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "ambit/clock.h"
 #include "ambit/ipc.h"
 #include "../../ztunnel/inpod.h"
 #include "../../ztunnel/proxy.h"
@@ -43,14 +44,6 @@ struct fixture {
 	struct mesh_state *st;
 	struct zt_worker *w[2];
 };
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A new network namespace with lo up, from a thread (unshare moves the calling thread only). */
 static void *new_netns(void *arg)
@@ -179,14 +172,14 @@ static void send_add(struct fixture *f)
 static int barrier(struct fixture *f, char *why, size_t len)
 {
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	long until = now_ms() + WAIT_MS;
+	uint64_t until = clock_mono_ms() + WAIT_MS;
 	char msg[512];
 
 	assert_true(devnull >= 0);
 	assert_int_equal(sock_send_fds(f->zt, "add " SENTINEL_IP " sentinel", &devnull, 1), 0);
 	close(devnull);
 	why[0] = '\0';
-	while (now_ms() < until) {
+	while (clock_mono_ms() < until) {
 		int fds[SOCK_MAX_FDS];
 		size_t n = 0;
 		int err = sock_recv_fds(f->zt, msg, sizeof(msg), fds, SOCK_MAX_FDS, &n);
@@ -223,7 +216,7 @@ static void assert_captured(struct fixture *f)
 static void test_add_del(void **state)
 {
 	struct fixture *f = *state;
-	long until;
+	uint64_t until;
 	char why[512];
 
 	send_add(f);
@@ -236,8 +229,8 @@ static void test_add_del(void **state)
 	assert_int_equal(barrier(f, why, sizeof(why)), 0);
 	assert_int_equal(zt_inpod_count(), 0);
 	/* Its listeners close once both workers let go of them (15008 last). */
-	until = now_ms() + WAIT_MS;
-	while (connect_in_pod(f->nsfd, 15008) != ECONNREFUSED && now_ms() < until)
+	until = clock_mono_ms() + WAIT_MS;
+	while (connect_in_pod(f->nsfd, 15008) != ECONNREFUSED && clock_mono_ms() < until)
 		usleep(1000);
 	assert_int_equal(connect_in_pod(f->nsfd, 15001), ECONNREFUSED);
 	assert_int_equal(connect_in_pod(f->nsfd, 15006), ECONNREFUSED);

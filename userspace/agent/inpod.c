@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ambit/clock.h"
 #include "ambit/datapath.h"
 #include "ambit/ipc.h"
 #include "ambit/log.h"
@@ -41,16 +43,8 @@ struct inpod_pod {
 	/* What the ztunnels refused: bit per m->zt slot, handed again at resend_at (ms). */
 	unsigned int resend;
 	unsigned int fails;
-	long long resend_at;
+	uint64_t resend_at;
 };
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *const mode_names[] = {"auto", "host", "inpod"};
 
@@ -214,13 +208,13 @@ static void broadcast(struct inpod *m, const struct inpod_pod *p, bool add)
 static void resend_arm(struct inpod *m)
 {
 	struct itimerspec its = {0};
-	long long next = 0, now = mono_ms();
+	uint64_t next = 0, now = clock_mono_ms();
 
 	for (size_t i = 0; i < m->n; i++)
 		if (m->pods[i].resend && (!next || m->pods[i].resend_at < next))
 			next = m->pods[i].resend_at;
 	if (next) {
-		long long ms = next > now ? next - now : 1;
+		uint64_t ms = next > now ? next - now : 1;
 
 		its.it_value.tv_sec = ms / 1000;
 		its.it_value.tv_nsec = (ms % 1000) * 1000000;
@@ -232,8 +226,7 @@ static void resend_arm(struct inpod *m)
 static void on_resend(struct agent_source *src, uint32_t events)
 {
 	struct inpod *m = ((struct inpod_source *)src)->m;
-	long long now = mono_ms();
-	uint64_t expirations;
+	uint64_t now = clock_mono_ms(), expirations;
 
 	(void)events;
 	if (read(src->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
@@ -260,7 +253,7 @@ static void on_fail(struct inpod *m, struct agent_source *z, const char *report)
 	char ipstr[INET_ADDRSTRLEN + 1], uid[160];
 	struct inpod_pod *p = NULL;
 	struct in_addr a;
-	long long delay;
+	uint64_t delay, now = clock_mono_ms();
 	size_t ul;
 
 	if (sscanf(report, "%16s %159s", ipstr, uid) != 2 || inet_pton(AF_INET, ipstr, &a) != 1) {
@@ -279,16 +272,16 @@ static void on_fail(struct inpod *m, struct agent_source *z, const char *report)
 		return;
 	}
 	/* A refusal long after the last one starts the back-off again. */
-	if (!p->resend && mono_ms() - p->resend_at > RESEND_FORGET_MS)
+	if (!p->resend && now > p->resend_at + RESEND_FORGET_MS)
 		p->fails = 0;
-	delay = (long long)RESEND_FIRST_MS << (p->fails < 5 ? p->fails : 5);
+	delay = (uint64_t)RESEND_FIRST_MS << (p->fails < 5 ? p->fails : 5);
 	if (delay > RESEND_MAX_MS)
 		delay = RESEND_MAX_MS;
 	p->fails++;
 	p->resend |= 1u << zt_slot(m, z);
-	p->resend_at = mono_ms() + delay;
-	pr_warn("in-pod: the ztunnel could not capture pod %.200s; handed to it again in %lld ms "
-		"(attempt %u)",
+	p->resend_at = now + delay;
+	pr_warn("in-pod: the ztunnel could not capture pod %.200s; handed to it again in %" PRIu64
+		" ms (attempt %u)",
 		report, delay, p->fails + 1);
 	resend_arm(m);
 }

@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/clock.h"
 #include "ambit/log.h"
 #include "kconn.h"
 #include "kmanifest.h"
@@ -39,21 +40,13 @@ struct wdir_pub {
 	uint64_t first_dirty, last_change, retry_at, retry_ms; /* ms, monotonic */
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Shard @i is to be written. */
 static void mark(struct wdir_pub *p, unsigned int i)
 {
 	if (!p->first_dirty)
-		p->first_dirty = now_ms();
+		p->first_dirty = clock_mono_ms();
 	p->dirty[i] = true;
-	p->last_change = now_ms();
+	p->last_change = clock_mono_ms();
 }
 
 /* Puts pod @key's reduced text @text (owned; NULL: the pod is gone) into its shard. */
@@ -150,7 +143,7 @@ static void take(struct wdir_pub *p)
 			p->synced = true;
 			for (size_t k = 0; k < WDIR_SHARDS; k++)
 				p->dirty[k] = true;
-			p->first_dirty = p->last_change = now_ms();
+			p->first_dirty = p->last_change = clock_mono_ms();
 			continue;
 		}
 		if (c[i].what == KWATCH_UPSERT) {
@@ -227,7 +220,7 @@ static void publish(struct wdir_pub *p)
 			p->retry_ms = p->retry_ms ? p->retry_ms * 2 : RETRY_MIN_MS;
 			if (p->retry_ms > RETRY_MAX_MS)
 				p->retry_ms = RETRY_MAX_MS;
-			p->retry_at = now_ms() + p->retry_ms;
+			p->retry_at = clock_mono_ms() + p->retry_ms;
 			return;
 		}
 		p->dirty[i] = false;
@@ -244,7 +237,7 @@ static void publish(struct wdir_pub *p)
 /* How long to sleep: -1 for changes only, else ms until a write is due. */
 static int due_in(const struct wdir_pub *p)
 {
-	uint64_t now = now_ms(), at;
+	uint64_t now = clock_mono_ms(), at;
 	bool any = false;
 
 	for (size_t i = 0; i < WDIR_SHARDS; i++)

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ambit/clock.h"
 #include "ambit/ipc.h"
 #include "ambit/log.h"
 #include "ctl.h"
@@ -88,14 +89,6 @@ struct kubelet {
 	int epfd, sigfd, timerfd, lfd;
 	bool quit;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int kl_pidfile(const struct kubelet *k, const struct kl_proc *p, char *buf, size_t len)
 {
@@ -230,7 +223,7 @@ static int kl_spawn(struct kubelet *k, struct kl_proc *p)
 	}
 	p->pid = ret;
 	p->state = KL_RUNNING;
-	p->started_ms = now_ms();
+	p->started_ms = clock_mono_ms();
 	p->started_at = time(NULL);
 	p->reason[0] = '\0';
 	if (p->kind == KL_POD) {
@@ -277,7 +270,7 @@ static void kl_finished(struct kubelet *k, struct kl_proc *p, bool ok, uint64_t 
 		return;
 	}
 	p->state = KL_BACKOFF;
-	p->restart_at_ms = now_ms() + p->backoff_ms;
+	p->restart_at_ms = clock_mono_ms() + p->backoff_ms;
 	pr_info("%s: back-off %llu ms before restart %u", p->name,
 		(unsigned long long)p->backoff_ms, p->restarts + 1);
 	p->backoff_ms = p->backoff_ms * 2 > cap ? cap : p->backoff_ms * 2;
@@ -345,13 +338,13 @@ static void kl_reap(struct kubelet *k)
 			continue;
 		}
 		kl_finished(k, p, WIFEXITED(status) && WEXITSTATUS(status) == 0,
-			    now_ms() - p->started_ms);
+			    clock_mono_ms() - p->started_ms);
 	}
 }
 
 static void kl_run_due(struct kubelet *k)
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 
 	for (size_t i = 0; i < k->nprocs; i++) {
 		struct kl_proc *p = k->procs[i];
@@ -470,7 +463,7 @@ static cJSON *kl_proc_json(const struct kl_proc *p)
 	if (p->started_at)
 		cJSON_AddNumberToObject(o, "startedAt", (double)p->started_at);
 	if (p->state == KL_BACKOFF) {
-		uint64_t now = now_ms();
+		uint64_t now = clock_mono_ms();
 
 		cJSON_AddNumberToObject(o, "restartInMs",
 					p->restart_at_ms > now ? (double)(p->restart_at_ms - now)

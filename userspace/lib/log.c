@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "ambit/clock.h"
 #include "ambit/log.h"
 
 static const char *log_name = "ambit";
@@ -79,14 +80,6 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -EINVAL;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* FNV-1a over the level and the text; never 0 (a free slot). */
 static uint64_t line_hash(enum log_level level, const char *text)
 {
@@ -139,13 +132,13 @@ static void expire(uint64_t now, bool all)
 void log_flush(void)
 {
 	pthread_mutex_lock(&repeat_lock);
-	expire(now_ms(), false);
+	expire(clock_mono_ms(), false);
 	pthread_mutex_unlock(&repeat_lock);
 }
 
 void log_set_repeat_window(unsigned int ms)
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 
 	pthread_mutex_lock(&repeat_lock);
 	/* What was held back under the old window is told now. */
@@ -158,7 +151,7 @@ void log_set_repeat_window(unsigned int ms)
 
 static void log_line(enum log_level level, const char *text)
 {
-	uint64_t now = now_ms(), h = line_hash(level, text);
+	uint64_t now = clock_mono_ms(), h = line_hash(level, text);
 	struct repeat_slot *slot = NULL, *oldest = &repeat_slots[0];
 
 	pthread_mutex_lock(&repeat_lock);

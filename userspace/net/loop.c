@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ambit/clock.h"
 #include "loop.h"
 
 struct deferred {
@@ -30,14 +31,6 @@ struct loop {
 	uint64_t seq;
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void on_stop(struct loop_handler *h, uint32_t events)
 {
 }
@@ -54,7 +47,7 @@ struct loop *loop_create(void)
 	if (l->epfd < 0 || l->stopfd < 0)
 		goto fail;
 	l->stop_h.fn = on_stop;
-	l->now_ms = mono_ms();
+	l->now_ms = clock_mono_ms();
 	l->last_tick = (time_t)(l->now_ms / 1000);
 	if (loop_add(l, l->stopfd, EPOLLIN, &l->stop_h))
 		goto fail;
@@ -250,9 +243,9 @@ static int wait_ms(const struct loop *l, int timeout_ms)
 		return 0;
 	if (!l->ntimers)
 		return timeout_ms;
-	if (l->heap[0]->due_ms <= mono_ms())
+	if (l->heap[0]->due_ms <= clock_mono_ms())
 		return 0;
-	left = l->heap[0]->due_ms - mono_ms();
+	left = l->heap[0]->due_ms - clock_mono_ms();
 	return timeout_ms < 0 || left < (uint64_t)timeout_ms ? (int)left : timeout_ms;
 }
 
@@ -264,7 +257,7 @@ int loop_run_once(struct loop *l, int timeout_ms)
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
-	l->now_ms = mono_ms();
+	l->now_ms = clock_mono_ms();
 	for (int i = 0; i < n; i++) {
 		struct loop_handler *h = evs[i].data.ptr;
 
