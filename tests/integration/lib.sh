@@ -147,6 +147,15 @@ wait_log() {
 		"$AMBITCTL" "$CLUSTER" "$what" "$re"
 }
 
+# node_run NODE: the node's /run/ambit as seen from the host (the DaemonSet's hostPath with --kube).
+node_run() {
+	if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
+		echo "/run/ambit/$CLUSTER/$1/run-ambit"
+	else
+		echo "/run/ambit/$CLUSTER/$1"
+	fi
+}
+
 # Path of a node's pinned map (for bpftool).
 pin_path() {
 	if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then # the DaemonSet's /sys/fs/bpf/ambit/node

@@ -55,7 +55,7 @@ sleep 2
 # readiness probe 503 (a probe it answers must not make the new pod look ready) and serves on;
 # when the successor gives up, the old one is ready again, the same process.
 stall_pid=$(zt_pid node2)
-/usr/bin/python3 - "/run/ambit/$CLUSTER/node2/ztunnel.sock" "$tmp/stalled" <<'PYEOF' &
+/usr/bin/python3 - "$(node_run node2)/ztunnel.sock" "$tmp/stalled" <<'PYEOF' &
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.connect(sys.argv[1])
