@@ -22,6 +22,8 @@
 #define CTL_RUN_BASE "/run/ambit"
 #define CTL_PIN_BASE "/sys/fs/bpf/ambit"
 #define CTL_READY_TIMEOUT_S 30
+/* The agent socket's status request (its reply: {"ok":..., "result":{...}}). */
+#define CTL_AGENT_STATUS_REQ "{\"op\":\"get\",\"what\":\"status\"}"
 /* --kube: the API server, in the fabric netns, and where `ambitctl install` puts ambit. */
 #define CTL_KUBE_API_IP "10.99.0.1"
 #define CTL_KUBE_API_PORT 6443

@@ -100,7 +100,7 @@ static void view_node(const struct ctl_cluster *c, const struct ctl_node *n, uin
 	int ret;
 
 	memset(v, 0, sizeof(*v));
-	ret = ipc_request(n->socket, "{\"op\":\"get\",\"what\":\"status\"}", &reply);
+	ret = ipc_request(n->socket, CTL_AGENT_STATUS_REQ, &reply);
 	if (ret) {
 		snprintf(v->why, sizeof(v->why), "agent not answering (%s)", strerror(-ret));
 		goto out;

@@ -12,8 +12,6 @@
 #include "ambit/ipc.h"
 #include "ctl.h"
 
-#define AGENT_STATUS_REQ "{\"op\":\"get\",\"what\":\"status\"}"
-
 static const char *jstr(const cJSON *o, const char *key)
 {
 	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
@@ -95,7 +93,7 @@ static void component_view(const struct ctl_cluster *c, const struct ctl_node *n
 	if (!v->running)
 		return;
 	if (agent)
-		v->ready = !ipc_request(n->socket, AGENT_STATUS_REQ, agent_reply);
+		v->ready = !ipc_request(n->socket, CTL_AGENT_STATUS_REQ, agent_reply);
 	else
 		v->ready = http_get_in_netns(n->netns, 15021, "/healthz/ready", NULL) == 200;
 }
@@ -339,7 +337,7 @@ int local_status(const struct ctl_opts *o)
 	for (int i = 0; print_errors && i < c.nnodes; i++) {
 		char *reply = NULL;
 
-		if (!ipc_request(c.nodes[i].socket, AGENT_STATUS_REQ, &reply))
+		if (!ipc_request(c.nodes[i].socket, CTL_AGENT_STATUS_REQ, &reply))
 			agent_print_errors(c.nodes[i].name, reply);
 		free(reply);
 	}

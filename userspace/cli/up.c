@@ -270,8 +270,7 @@ int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		if (agent) {
-			ret =
-			    ipc_request(n->socket, "{\"op\":\"get\",\"what\":\"status\"}", &reply);
+			ret = ipc_request(n->socket, CTL_AGENT_STATUS_REQ, &reply);
 			bool ok = !ret && reply && strstr(reply, "\"ok\":true");
 			free(reply);
 			reply = NULL;
@@ -315,7 +314,7 @@ static int wait_workloads(const struct ctl_cluster *c, const struct ctl_node *n,
 		char *reply = NULL;
 		cJSON *root;
 
-		if (!ipc_request(n->socket, "{\"op\":\"get\",\"what\":\"status\"}", &reply) &&
+		if (!ipc_request(n->socket, CTL_AGENT_STATUS_REQ, &reply) &&
 		    (root = cJSON_Parse(reply))) {
 			have = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
 			    cJSON_GetObjectItemCaseSensitive(root, "result"), "workloads"));
