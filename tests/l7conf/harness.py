@@ -1,0 +1,653 @@
+"""The pieces a conformance case runs with: a backend that records exactly the bytes a router
+sends it (per upstream connection, split into requests by a strict reader) and answers as the
+case says, clients speaking raw HTTP/1.1 or HTTP/2 frames, and the routers under test (the
+waypoint; HAProxy and nginx for tools/l7-diff.sh).
+
+Nothing here measures time: waits have generous deadlines that only bound a broken router.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+import h1wire
+
+# Longest any single wait goes on (a router that never answers fails the case, not the run).
+DEADLINE = 15.0
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# ---------------------------------------------------------------------------------------------
+# The backend
+# ---------------------------------------------------------------------------------------------
+
+
+class Answer:
+    """What the backend does with a request: send @data, then @after:
+    keep (read the next request), close (FIN), reset (RST), hold (answer nothing more, keep
+    reading to see the router's close), tunnel (echo what follows, as after a 101)."""
+
+    def __init__(self, data=b"", after="keep"):
+        self.data = data
+        self.after = after
+
+
+def ok(req, body=None, extra=b""):
+    """The default answer: 200 naming the request, Content-Length framed."""
+    if body is None:
+        body = f"{req.method} {req.target} #{req.n}".encode()
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nX-Req: %d\r\n" % (len(body), req.n)
+    return Answer(head + extra + b"\r\n" + (b"" if req.method == "HEAD" else body))
+
+
+class UpConn:
+    """One upstream connection as the backend saw it."""
+
+    def __init__(self, cid):
+        self.id = cid
+        self.raw = b""
+        self.requests = []
+        self.eof = threading.Event()  # the router closed (FIN or RST) or we did
+        self.closed_by = None  # "router", "router-reset", "backend"
+        self.error = None  # bytes the strict reader refused
+
+
+class Backend:
+    """HTTP/1.1 server on 127.0.0.1, a thread per connection. @behaviour(req) -> Answer."""
+
+    def __init__(self, behaviour=ok):
+        self.behaviour = behaviour
+        self.lock = threading.Lock()
+        self.conns = []
+        self.requests = []  # every request, in arrival order
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.socks = []
+        self.cond = threading.Condition(self.lock)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def stop(self):
+        self.stopping = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        with self.lock:
+            for s in self.socks:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                s, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                c = UpConn(len(self.conns))
+                self.conns.append(c)
+                self.socks.append(s)
+                self.cond.notify_all()
+            threading.Thread(target=self._serve, args=(s, c), daemon=True).start()
+
+    def _serve(self, s, c):
+        buf = b""
+        mode = "http"
+        while True:
+            try:
+                data = s.recv(65536)
+            except ConnectionResetError:
+                self._closed(c, "router-reset")
+                return
+            except OSError:
+                self._closed(c, "backend")
+                return
+            if not data:
+                self._closed(c, "router")
+                try:
+                    s.close()
+                except OSError:
+                    pass
+                return
+            with self.lock:
+                c.raw += data
+            if mode == "tunnel":
+                try:
+                    s.sendall(b"echo:" + data)
+                except OSError:
+                    pass
+                continue
+            if mode == "hold":
+                continue
+            buf += data
+            while mode == "http":
+                try:
+                    r = h1wire.parse_request(buf)
+                except h1wire.Malformed as e:
+                    with self.lock:
+                        c.error = str(e)
+                        self.cond.notify_all()
+                    mode = "hold"
+                    break
+                if r is None:
+                    self._maybe_continue(s, buf)
+                    break
+                req, used = r
+                self.continued = None
+                buf = buf[used:]
+                with self.lock:
+                    req.n = len(self.requests)
+                    req.conn = c.id
+                    c.requests.append(req)
+                    self.requests.append(req)
+                    self.cond.notify_all()
+                a = self.behaviour(req)
+                try:
+                    if a.data:
+                        s.sendall(a.data)
+                except OSError:
+                    pass
+                if a.after == "close":
+                    try:
+                        s.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+                    mode = "hold"
+                elif a.after == "reset":
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    s.close()
+                    self._closed(c, "backend")
+                    return
+                elif a.after in ("hold", "tunnel"):
+                    mode = a.after
+                    if mode == "tunnel" and buf:
+                        s.sendall(b"echo:" + buf)
+                        buf = b""
+
+    continued = None
+
+    def _maybe_continue(self, s, buf):
+        """A head asking Expect: 100-continue whose body has not come: 100, once (what a
+        server does, RFC 9110 §10.1.1)."""
+        end = buf.find(b"\r\n\r\n")
+        if end < 0 or self.continued == buf[:end]:
+            return
+        head = buf[:end].lower()
+        if b"\r\nexpect: 100-continue" in head:
+            self.continued = buf[:end]
+            try:
+                s.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            except OSError:
+                pass
+
+    def _closed(self, c, by):
+        with self.lock:
+            if c.closed_by is None:
+                c.closed_by = by
+            c.eof.set()
+            self.cond.notify_all()
+
+    def wait_requests(self, n, deadline=DEADLINE):
+        end = time.monotonic() + deadline
+        with self.lock:
+            while len(self.requests) < n:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
+        return True
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.conns), list(self.requests)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP/1.1 clients
+# ---------------------------------------------------------------------------------------------
+
+
+class Client:
+    """A raw connection to the router: bytes out, responses (and the close) in."""
+
+    def __init__(self, port, host="127.0.0.1"):
+        self.s = socket.create_connection((host, port), timeout=DEADLINE)
+        self.buf = b""
+        self.eof = False
+        self.reset = False
+        self.responses = []
+        self.tunnel = b""  # bytes after a 101 / 2xx to CONNECT
+
+    def send(self, data):
+        try:
+            self.s.sendall(data)
+            return True
+        except OSError:
+            self.reset = True
+            return False
+
+    def _read(self, deadline):
+        if self.eof:
+            return False
+        self.s.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data = self.s.recv(65536)
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            self.eof = self.reset = True
+            return False
+        except OSError:
+            self.eof = True
+            return False
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def recv(self, n, head=(), timeout=DEADLINE):
+        """Reads until @n more final responses (1xx are kept too); @head: indexes (among the
+        @n) answering HEAD requests. Returns the new responses (interim ones included)."""
+        got, finals = [], 0
+        end = time.monotonic() + timeout
+        while finals < n:
+            try:
+                r = h1wire.parse_response(self.buf, head_request=finals in head, eof=self.eof)
+            except h1wire.Malformed as e:
+                got.append(("malformed", str(e)))
+                break
+            if r is None:
+                if self.eof or time.monotonic() >= end or not self._read(end):
+                    if not self.eof and time.monotonic() < end:
+                        continue
+                    if self.eof and self.buf:
+                        got.append(("truncated", self.buf[:200]))
+                    break
+                continue
+            m, used = r
+            self.buf = self.buf[used:]
+            got.append(m)
+            if m.status >= 200 or m.status == 101:
+                finals += 1
+            if m.status == 101:
+                self.tunnel = self.buf
+                self.buf = b""
+                break
+        self.responses += got
+        return got
+
+    def read_tunnel(self, n, timeout=DEADLINE):
+        end = time.monotonic() + timeout
+        while len(self.tunnel) + len(self.buf) < n and time.monotonic() < end:
+            if not self._read(end) and self.eof:
+                break
+        self.tunnel += self.buf
+        self.buf = b""
+        return self.tunnel
+
+    def wait_close(self, timeout=DEADLINE):
+        """'closed' (FIN), 'reset', or 'open' when the router kept it past @timeout."""
+        end = time.monotonic() + timeout
+        while not self.eof and time.monotonic() < end:
+            self._read(end)
+        if self.reset:
+            return "reset"
+        return "closed" if self.eof else "open"
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP/2 frames (prior knowledge), for the cases that speak it
+# ---------------------------------------------------------------------------------------------
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = (
+    0, 1, 3, 4, 6, 7, 8, 9)
+END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
+H2_ERRORS = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
+             5: "STREAM_CLOSED", 6: "FRAME_SIZE_ERROR", 7: "REFUSED_STREAM", 8: "CANCEL",
+             9: "COMPRESSION_ERROR", 11: "ENHANCE_YOUR_CALM"}
+
+
+def frame(ftype, flags, sid, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(
+        ">I", sid) + payload
+
+
+def _hpack_int(v, prefix_bits, first):
+    limit = (1 << prefix_bits) - 1
+    if v < limit:
+        return bytes([first | v])
+    out = [first | limit]
+    v -= limit
+    while v >= 128:
+        out.append((v & 127) | 128)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def hpack_literal(fields):
+    """A header block of literals without indexing, no Huffman (RFC 7541 §6.2.2): any name
+    and value the test wants, including ones an encoder library would refuse to produce."""
+    out = b""
+    for name, value in fields:
+        n = name.encode() if isinstance(name, str) else name
+        v = value.encode() if isinstance(value, str) else value
+        out += b"\x00" + _hpack_int(len(n), 7, 0) + n + _hpack_int(len(v), 7, 0) + v
+    return out
+
+
+def request_block(path="/", method="GET", authority="web", extra=()):
+    return hpack_literal([(":method", method), (":scheme", "http"), (":authority", authority),
+                          (":path", path)] + list(extra))
+
+
+class H2Client:
+    """HTTP/2 with prior knowledge: frames out, events per stream in (hpack decodes)."""
+
+    def __init__(self, port):
+        import hpack  # python3-hpack: the server's blocks use Huffman and the dynamic table
+        self.dec = hpack.Decoder()
+        self.dec.max_allowed_table_size = 65536
+        self.c = Client(port)
+        self.events = []  # ("headers", sid, {..}, end) ("data", sid, n, end) ("rst", sid, code)
+        # ("goaway", last, code)
+        self.buf = b""
+        self.send(PREFACE + frame(SETTINGS, 0, 0))
+
+    def send(self, data):
+        return self.c.send(data)
+
+    def headers(self, sid, block, end_stream=True):
+        """HEADERS, and CONTINUATION frames for a block past the default frame size."""
+        first, rest = block[:16384], block[16384:]
+        flags = (END_STREAM if end_stream else 0) | (0 if rest else END_HEADERS)
+        out = frame(HEADERS, flags, sid, first)
+        while rest:
+            piece, rest = rest[:16384], rest[16384:]
+            out += frame(CONTINUATION, 0 if rest else END_HEADERS, sid, piece)
+        self.send(out)
+
+    def _parse(self):
+        while len(self.buf) >= 9:
+            n = struct.unpack(">I", b"\0" + self.buf[:3])[0]
+            if len(self.buf) < 9 + n:
+                return
+            ftype, flags = self.buf[3], self.buf[4]
+            sid = struct.unpack(">I", self.buf[5:9])[0] & 0x7FFFFFFF
+            p = self.buf[9:9 + n]
+            self.buf = self.buf[9 + n:]
+            if ftype == HEADERS:
+                try:
+                    hdrs = dict((k.decode() if isinstance(k, bytes) else k,
+                                 v.decode() if isinstance(v, bytes) else v)
+                                for k, v in self.dec.decode(p))
+                except Exception as e:  # noqa: BLE001 - a block we cannot read is a finding
+                    hdrs = {":error": str(e)}
+                self.events.append(("headers", sid, hdrs, bool(flags & END_STREAM)))
+            elif ftype == DATA:
+                self.events.append(("data", sid, len(p), bool(flags & END_STREAM)))
+                if p:
+                    self.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", len(p))))
+            elif ftype == RST_STREAM:
+                self.events.append(("rst", sid, H2_ERRORS.get(struct.unpack(">I", p)[0], "?")))
+            elif ftype == GOAWAY:
+                last, code = struct.unpack(">II", p[:8])
+                self.events.append(("goaway", last & 0x7FFFFFFF, H2_ERRORS.get(code, "?")))
+            elif ftype == SETTINGS and not flags & ACK:
+                self.send(frame(SETTINGS, ACK, 0))
+            elif ftype == PING and not flags & ACK:
+                self.send(frame(PING, ACK, 0, p))
+
+    def wait(self, pred, timeout=DEADLINE):
+        """Reads until @pred(events) holds or the connection ends; returns whether it held."""
+        end = time.monotonic() + timeout
+        while not pred(self.events):
+            if self.c.eof or time.monotonic() >= end:
+                return False
+            if self.c._read(end):
+                self.buf += self.c.buf
+                self.c.buf = b""
+                self._parse()
+        return True
+
+    def outcome(self):
+        """Per stream: its :status (or RST code); then the GOAWAY, if any."""
+        out, seen = [], set()
+        for e in self.events:
+            if e[0] == "headers" and e[1] not in seen and ":status" in e[2]:
+                seen.add(e[1])
+                out.append(f"{e[1]}:{e[2][':status']}")
+            elif e[0] == "rst" and e[1] not in seen:
+                seen.add(e[1])
+                out.append(f"{e[1]}:RST {e[2]}")
+            elif e[0] == "goaway":
+                out.append(f"GOAWAY {e[2]}")
+        return ",".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Routers: each routes Host "web" (and anything else) to the backend
+# ---------------------------------------------------------------------------------------------
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
+
+
+def _wait_listen(port, proc, log):
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"router exited: {open(log).read()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"router did not listen on {port}: {open(log).read()[-2000:]}")
+
+
+class Router:
+    name = "?"
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.proc = None
+        self.port = None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+
+WORLD = """apiVersion: v1
+kind: Namespace
+metadata: {name: conf, labels: {istio.io/use-waypoint: wp}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: wp, namespace: conf}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: conf}
+spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: BACKEND}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: conf, labels: {app: web}}
+spec: {containers: [{name: c}]}
+status: {podIP: 127.0.0.1}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: conf}
+spec:
+  hosts: [web]
+  http:
+  - match: [{method: {exact: CONNECT}, headers: {x-allow-connect: {exact: "yes"}}}]
+    route: [{destination: {host: web}}]
+  - route: [{destination: {host: web}}]
+"""
+
+
+class Waypoint(Router):
+    name = "waypoint"
+
+    def __init__(self, tmp, binary=None, ambitctl=None):
+        super().__init__(tmp)
+        self.binary = binary or os.path.join(REPO, "build/waypoint")
+        self.ambitctl = ambitctl or os.path.join(REPO, "build/ambitctl")
+        self.configs = {}
+
+    def _config(self, be_port):
+        if be_port not in self.configs:
+            world = os.path.join(self.tmp, f"world-{be_port}.yaml")
+            with open(world, "w") as f:
+                f.write(WORLD.replace("BACKEND", str(be_port)))
+            out = subprocess.run([self.ambitctl, "waypoint", "config", "-f", world, "-n", "conf",
+                                  "--name", "wp"], capture_output=True, check=True)
+            path = os.path.join(self.tmp, f"l7-{be_port}.json")
+            with open(path, "wb") as f:
+                f.write(out.stdout)
+            self.configs[be_port] = path
+        return self.configs[be_port]
+
+    def start(self, be_port, opts):
+        self.port = free_port()
+        log = os.path.join(self.tmp, "waypoint.log")
+        self.access = os.path.join(self.tmp, "access.log")
+        flags = []
+        for key, flag in (("headers_timeout", "--request-headers-timeout"),
+                          ("idle_timeout", "--stream-idle-timeout"),
+                          ("conn_idle_timeout", "--idle-timeout"),
+                          ("trusted_hops", "--num-trusted-proxies")):
+            if key in opts:
+                flags += [flag, str(opts[key])]
+        self.proc = subprocess.Popen(
+            [self.binary, "--config", self._config(be_port), "--workers", "1",
+             "--listen", f"127.0.0.1:{self.port}=web.conf.svc.cluster.local:80"] + flags,
+            stdout=open(self.access, "w"), stderr=open(log, "w"))
+        _wait_listen(self.port, self.proc, log)
+        return self.port
+
+    def access_log(self):
+        try:
+            return open(self.access).read()
+        except OSError:
+            return ""
+
+
+class HAProxy(Router):
+    name = "haproxy"
+
+    def start(self, be_port, opts):
+        self.port = free_port()
+        cfg = os.path.join(self.tmp, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(f"""global
+  nbthread 1
+defaults
+  mode http
+  option forwardfor
+  timeout connect 5s
+  timeout client {opts.get('idle_timeout', '30s')}
+  timeout server 30s
+  timeout http-request {opts.get('headers_timeout', '10s')}
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:{self.port}
+  default_backend be
+backend be
+  server s1 127.0.0.1:{be_port}
+""")
+        log = os.path.join(self.tmp, "haproxy.log")
+        self.proc = subprocess.Popen(["haproxy", "-db", "-f", cfg], stdout=open(log, "w"),
+                                     stderr=subprocess.STDOUT)
+        _wait_listen(self.port, self.proc, log)
+        return self.port
+
+
+class Nginx(Router):
+    name = "nginx"
+
+    def start(self, be_port, opts):
+        self.port = free_port()
+        d = os.path.join(self.tmp, "nginx")
+        os.makedirs(d, exist_ok=True)
+        cfg = os.path.join(d, "nginx.conf")
+        with open(cfg, "w") as f:
+            f.write(f"""daemon off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  client_header_timeout {opts.get('headers_timeout', '10s')};
+  client_body_timeout {opts.get('idle_timeout', '60s')};
+  upstream be {{ server 127.0.0.1:{be_port}; keepalive 16; }}
+  map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
+  server {{
+    listen 127.0.0.1:{self.port};
+    location / {{
+      proxy_pass http://be;
+      proxy_http_version 1.1;
+      proxy_set_header Host $host;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_request_buffering off;
+      proxy_buffering off;
+    }}
+  }}
+}}
+""")
+        log = os.path.join(self.tmp, "nginx.log")
+        self.proc = subprocess.Popen(["nginx", "-c", cfg, "-p", d], stdout=open(log, "w"),
+                                     stderr=subprocess.STDOUT)
+        _wait_listen(self.port, self.proc, log)
+        return self.port
+
+
+ROUTERS = {"waypoint": Waypoint, "haproxy": HAProxy, "nginx": Nginx}
+
+
+def make_tmp():
+    return tempfile.mkdtemp(prefix="ambit-l7conf.")
+
+
+def rm_tmp(d):
+    shutil.rmtree(d, ignore_errors=True)
