@@ -9,6 +9,22 @@
 #define AMBIT_NET_HTTP_FIELDS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/*
+ * How much header a peer may send, the same for HTTP/1.1 and HTTP/2 (one limit whatever the
+ * protocol, so a request refused on one is refused on the other): Envoy's defaults
+ * (max_request_headers_kb 60, max_headers_count 100). Bytes are the request target (:path) and
+ * every field's name and value; fields are the regular ones (not pseudo-headers). Past either,
+ * a request gets 431 (RFC 6585 §5) and a response is an upstream protocol error.
+ */
+#define HTTP_MAX_HEADER_BYTES (60u * 1024)
+#define HTTP_MAX_FIELDS 100u
+
+struct http_limits {
+	uint32_t header_bytes; /* 0: HTTP_MAX_HEADER_BYTES */
+	uint32_t fields;       /* 0: HTTP_MAX_FIELDS */
+};
 
 struct http_field {
 	char *name, *value;
