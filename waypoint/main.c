@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <arpa/inet.h>
 
 #include "admin.h"
+#include "ambit/config.h"
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
 #include "ambit/version.h"
@@ -43,7 +45,41 @@ static void usage(void)
 	    "       waypoint --agent SOCKET [--hbone IP:PORT (0.0.0.0:15008)]\n"
 	    "                [--admin IP:PORT] [--workers N] [--log-format text|json]\n"
 	    "                [--log-level error|warn|info|debug] [--shadow-host-suffix on|off]\n"
-	    "                [--drain-seconds 5]\n");
+	    "                [--drain-seconds 5]\n"
+	    "                [--request-headers-timeout DUR (60s)] [--stream-idle-timeout DUR "
+	    "(5m)]\n"
+	    "                [--idle-timeout DUR (1h)] [--num-trusted-proxies N (0)]\n"
+	    "                [--max-request-headers-kb N (60)] [--max-headers-count N (100)]\n");
+}
+
+/* A timeout flag's duration (Istio's syntax: "10s", "500ms", "1h") in ms, at most ~49 days. */
+static int parse_timeout(const char *flag, const char *arg, unsigned int *out)
+{
+	const char *why = NULL;
+	uint64_t ms;
+
+	if (config_parse_duration_ms(arg, &ms, &why) || !ms || ms > UINT32_MAX) {
+		fprintf(stderr, "waypoint: bad %s %s: %s\n", flag, arg,
+			why ? why : "not a positive duration below 49 days");
+		return -EINVAL;
+	}
+	*out = (unsigned int)ms;
+	return 0;
+}
+
+/* A count flag: 1..@max. */
+static int parse_count(const char *flag, const char *arg, long min, long max, unsigned int *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (*end || end == arg || v < min || v > max) {
+		fprintf(stderr, "waypoint: bad %s %s: a number from %ld to %ld\n", flag, arg, min,
+			max);
+		return -EINVAL;
+	}
+	*out = (unsigned int)v;
+	return 0;
 }
 
 /* "IP:PORT=HOST:PORT": a listener bound to the Service HOST's port PORT. */
@@ -117,6 +153,12 @@ int main(int argc, char **argv)
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"shadow-host-suffix", required_argument, NULL, 's'},
 	    {"drain-seconds", required_argument, NULL, 'd'},
+	    {"request-headers-timeout", required_argument, NULL, 1},
+	    {"stream-idle-timeout", required_argument, NULL, 2},
+	    {"idle-timeout", required_argument, NULL, 3},
+	    {"num-trusted-proxies", required_argument, NULL, 4},
+	    {"max-request-headers-kb", required_argument, NULL, 5},
+	    {"max-headers-count", required_argument, NULL, 6},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {},
@@ -204,6 +246,37 @@ int main(int argc, char **argv)
 			wo.shadow_suffix = !strcmp(optarg, "on");
 			break;
 		case 'd': drain_s = atoi(optarg); break;
+		case 1:
+			if (parse_timeout("--request-headers-timeout", optarg, &wo.hcm.headers_ms))
+				return 2;
+			break;
+		case 2:
+			if (parse_timeout("--stream-idle-timeout", optarg, &wo.hcm.stream_idle_ms))
+				return 2;
+			break;
+		case 3:
+			if (parse_timeout("--idle-timeout", optarg, &wo.hcm.idle_ms))
+				return 2;
+			break;
+		case 4:
+			if (parse_count("--num-trusted-proxies", optarg, 0, 64,
+					&wo.hcm.trusted_hops))
+				return 2;
+			break;
+		case 5: {
+			unsigned int kb;
+
+			/* Envoy's max_request_headers_kb: at most 8 MiB. */
+			if (parse_count("--max-request-headers-kb", optarg, 1, 8192, &kb))
+				return 2;
+			wo.hcm.headers.header_bytes = kb * 1024;
+			break;
+		}
+		case 6:
+			if (parse_count("--max-headers-count", optarg, 1, 10000,
+					&wo.hcm.headers.fields))
+				return 2;
+			break;
 		case 'h': usage(); return 0;
 		case 'V': printf("waypoint %s\n", ambit_version()); return 0;
 		default: usage(); return 2;

@@ -75,11 +75,13 @@ struct wp_upstream *wp_view_upstream(struct wp_engine *e, struct wp_view *v, str
 /* ---- the record ---- */
 
 /* Envoy's response flags, in the order Envoy prints them (ResponseFlagUtils). */
-static const char *const flag_order[] = {"UH", "UT", "UR", "UF",  "UC",	 "UO",	"NR",
-					 "DI", "FI", "DC", "URX", "DPE", "UPE", "NC"};
+static const char *const flag_order[] = {"UH", "UT", "UR",  "UF", "UC",	 "UO",	"NR", "DI",
+					 "FI", "DC", "URX", "SI", "DPE", "UPE", "NC"};
 
 void wp_req_flag(struct wp_req *r, const char *flag)
 {
+	if (!*flag)
+		return;
 	for (size_t i = 0; i < sizeof(flag_order) / sizeof(flag_order[0]); i++)
 		if (!strcmp(flag, flag_order[i]))
 			r->flag_bits |= 1u << i;
@@ -129,7 +131,7 @@ static void record(struct wp_req *r)
 	}
 	rec.upstream_host = host;
 	rec.route_name = r->route ? r->route->name : NULL;
-	rec.downstream_remote = p->client;
+	rec.downstream_remote = r->client.sin_family ? r->client : p->client;
 	rec.downstream_local = p->local;
 	wp_record_source(r->view->gen, p, &rec, &lb);
 	wp_record_destination(r->svc >= 0 ? &r->view->gen->l7->services[r->svc] : NULL,
@@ -148,6 +150,12 @@ void wp_req_finish(struct wp_req *r)
 	wp_mirror_detach(r);
 	loop_timer_cancel(e->loop, &r->timer);
 	loop_timer_cancel(e->loop, &r->wait);
+	if (r->aprev)
+		r->aprev->anext = r->anext;
+	else
+		e->reqs = r->anext;
+	if (r->anext)
+		r->anext->aprev = r->aprev;
 	record(r);
 	if (r->counted)
 		h1_pool_request_done(r->up->pool);
@@ -399,11 +407,55 @@ static void uuid4(char out[37])
 	out[36] = '\0';
 }
 
-/* Envoy's connection manager on the request's fields (before routing). */
+/*
+ * Envoy's xff_num_trusted_hops: the address @hops entries from the right of the client's own
+ * x-forwarded-for (the last proxy we trust appended it), when there is one and it is an IPv4
+ * address. False: the connection's peer is the client.
+ */
+static bool trusted_xff(const char *xff, unsigned int hops, struct in_addr *out)
+{
+	const char *end = xff + strlen(xff), *p;
+	char ip[INET_ADDRSTRLEN];
+	size_t n;
+
+	for (unsigned int skip = 1;; skip++) {
+		for (p = end; p > xff && p[-1] != ','; p--)
+			;
+		if (skip == hops)
+			break;
+		if (p == xff)
+			return false; /* fewer entries than trusted hops */
+		end = p - 1;
+	}
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	n = (size_t)(end - p);
+	if (!n || n >= sizeof(ip))
+		return false;
+	memcpy(ip, p, n);
+	ip[n] = '\0';
+	return inet_pton(AF_INET, ip, out) == 1;
+}
+
+/*
+ * Envoy's connection manager on the request's fields (before routing), in the two ways Istio
+ * configures it (ConnectionManagerUtility::mutateRequestHeaders). A request from the mesh (an
+ * HBONE stream: the waypoint's, use_remote_address false) keeps its x-request-id and
+ * x-forwarded-for and gets x-forwarded-proto only when it has none. A request from a client
+ * that reached the proxy directly (a listener of its own: the edge, use_remote_address true)
+ * is external: a new x-request-id, the peer appended to x-forwarded-for, the client address
+ * from it past the trusted proxies (numTrustedProxies) as x-envoy-external-address and in the
+ * access log, and x-forwarded-proto from the connection unless a trusted proxy set it.
+ * Hop-by-hop fields were dropped before: a client cannot name these in Connection.
+ */
 static int prepare(struct wp_req *r)
 {
 	struct http_fields *f = &r->head.fields;
 	const struct transport_peer *p = &r->conn->peer;
+	unsigned int hops = r->conn->e->o.hcm.trusted_hops;
+	bool edge = !p->mtls;
 	const char *v;
 	char ip[INET_ADDRSTRLEN], id[37], *xff;
 
@@ -433,7 +485,7 @@ static int prepare(struct wp_req *r)
 	v = http_fields_get(f, "user-agent");
 	r->user_agent = v ? strdup(v) : NULL;
 	v = http_fields_get(f, "x-request-id");
-	if (!v) {
+	if (!v || !*v || edge) {
 		uuid4(id);
 		v = id;
 	}
@@ -441,31 +493,91 @@ static int prepare(struct wp_req *r)
 	r->orig_path = strdup(r->head.target);
 	if (!r->authority || !r->request_id || !r->orig_path)
 		return -ENOMEM;
-	http_fields_set(f, "x-request-id", r->request_id);
-	/* x-forwarded-for: the client's address appended (Envoy, use_remote_address). */
-	inet_ntop(AF_INET, &p->client.sin_addr, ip, sizeof(ip));
-	v = http_fields_get(f, "x-forwarded-for");
-	{
-		size_t vl = v ? strlen(v) : 0, il = strlen(ip);
-
-		xff = malloc(vl + 1 + il + 1);
-		if (!xff)
-			return -ENOMEM;
-		if (vl) {
-			memcpy(xff, v, vl);
-			xff[vl++] = ',';
-		}
-		memcpy(xff + vl, ip, il + 1);
-	}
-	http_fields_remove(f, "x-forwarded-for");
-	if (http_fields_add(f, "x-forwarded-for", xff)) {
-		free(xff);
+	if (http_fields_set(f, "x-request-id", r->request_id))
 		return -ENOMEM;
+	r->client = p->client;
+	v = http_fields_get(f, "x-forwarded-for");
+	if (edge) {
+		struct in_addr a;
+
+		if (v && hops && trusted_xff(v, hops, &a)) {
+			r->client.sin_addr = a;
+			r->client.sin_port = 0;
+		}
+		/* x-forwarded-for: the peer's address appended ("," as Envoy's appendXff). */
+		inet_ntop(AF_INET, &p->client.sin_addr, ip, sizeof(ip));
+		if (asprintf(&xff, "%s%s%s", v ? v : "", v ? "," : "", ip) < 0)
+			return -ENOMEM;
+		r->xff = xff;
+		inet_ntop(AF_INET, &r->client.sin_addr, ip, sizeof(ip));
+		if (http_fields_set(f, "x-forwarded-for", xff) ||
+		    http_fields_set(f, "x-envoy-external-address", ip))
+			return -ENOMEM;
+		if (!hops || !http_fields_get(f, "x-forwarded-proto"))
+			return http_fields_set(f, "x-forwarded-proto", p->tls ? "https" : "http");
+		return 0;
 	}
-	r->xff = xff;
+	if (v && !(r->xff = strdup(v)))
+		return -ENOMEM;
+	/* The application's own bytes, inside the tunnel, were plaintext HTTP. */
 	if (!http_fields_get(f, "x-forwarded-proto"))
-		http_fields_add(f, "x-forwarded-proto", p->mtls || p->tls ? "https" : "http");
+		return http_fields_add(f, "x-forwarded-proto", "http");
 	return 0;
+}
+
+/* Whether route @rt is written for CONNECT (a match on the method): the only ones tunnelling. */
+static bool route_takes_connect(const struct l7_route *rt)
+{
+	for (size_t i = 0; i < rt->n_matches; i++) {
+		const struct l7_string_match *m = &rt->matches[i].method;
+
+		if (m->type == L7_MATCH_EXACT && m->value && !strcmp(m->value, "CONNECT"))
+			return true;
+	}
+	return false;
+}
+
+/* Whether the list @v (an Upgrade value) names @token, case-insensitively. */
+static bool names_token(const char *v, const char *token)
+{
+	size_t n = strlen(token);
+
+	for (const char *p = v; *p;) {
+		size_t l;
+
+		p += strspn(p, " \t,");
+		l = strcspn(p, ",");
+		while (l && (p[l - 1] == ' ' || p[l - 1] == '\t'))
+			l--;
+		/* A protocol may carry a version ("websocket/13" is not one, but "foo/1" is). */
+		if ((l == n || (l > n && p[n] == '/')) && !strncasecmp(p, token, n))
+			return true;
+		p += strcspn(p, ",");
+	}
+	return false;
+}
+
+/*
+ * Envoy's upgrade_configs as Istio sets them: WebSocket only. An Upgrade to anything else,
+ * or a CONNECT on a route not written for CONNECT, is refused with 403 (upgrade_failed) and
+ * the connection closes (what follows the request is not HTTP). True when refused.
+ */
+static bool upgrade_refused(struct wp_req *r)
+{
+	const char *up;
+
+	if (!r->head.upgrade)
+		return false;
+	if (!strcmp(r->head.method, "CONNECT")) {
+		if (route_takes_connect(r->route))
+			return false;
+	} else {
+		up = http_fields_get(&r->head.fields, "upgrade");
+		if (up && names_token(up, "websocket"))
+			return false;
+	}
+	wp_req_reply(r, WP_REPLY_UPGRADE_FAILED, 0, "", 0);
+	return true;
 }
 
 static void decide(struct wp_req *r)
@@ -496,6 +608,8 @@ static void decide(struct wp_req *r)
 		return;
 	}
 	r->route = rt;
+	if (upgrade_refused(r))
+		return;
 	m = match_of(g->routes[r->svc], rt, &rq);
 	if (cors_preflight(r, &rt->cors))
 		return;
@@ -571,8 +685,7 @@ static void on_request(void *arg, struct h1_head *head)
 	struct wp_conn *conn = arg;
 	struct wp_engine *e = conn->e;
 	struct wp_req *r = calloc(1, sizeof(*r));
-	static const char *const interim = "100-continue";
-	const char *expect;
+	const char *v;
 
 	if (!r) {
 		wp_down_close(conn, true);
@@ -595,8 +708,26 @@ static void on_request(void *arg, struct h1_head *head)
 	r->framing = r->head.framing;
 	r->length = r->head.content_length;
 	r->body_kept = true;
-	expect = http_fields_get(&r->head.fields, "content-type");
-	r->grpc = expect && !strncmp(expect, "application/grpc", 16);
+	r->active_ms = r->start_ms;
+	r->anext = e->reqs;
+	if (e->reqs)
+		e->reqs->aprev = r;
+	e->reqs = r;
+	v = http_fields_get(&r->head.fields, "content-type");
+	r->grpc = v && !strncmp(v, "application/grpc", 16);
+	/* Envoy does not do h2c upgrades: it drops them and serves the request as HTTP/1.1. */
+	v = http_fields_get(&r->head.fields, "upgrade");
+	if (r->head.upgrade && v && !strcasecmp(v, "h2c") && conn->s) {
+		http_fields_remove(&r->head.fields, "upgrade");
+		http_fields_remove(&r->head.fields, "http2-settings");
+		h1_server_no_upgrade(conn->s);
+		r->head.upgrade = false;
+	}
+	/*
+	 * Hop-by-hop fields first (what Connection names included), then the proxy's own: a
+	 * client cannot make the proxy's x-forwarded-for or x-request-id vanish by naming them.
+	 */
+	h1_strip_hop(&r->head.fields, true, r->head.upgrade);
 	if (prepare(r)) {
 		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
 		return;
@@ -606,15 +737,10 @@ static void on_request(void *arg, struct h1_head *head)
 		wp_req_answer(r, 400, "missing host header", 19, NULL, 0);
 		return;
 	}
-	/* Envoy answers "Expect: 100-continue" itself and does not pass it on. */
-	expect = http_fields_get(&r->head.fields, "expect");
-	if (expect && !strcasecmp(expect, interim)) {
-		struct h1_head cont = {.status = 100};
-
-		http_fields_remove(&r->head.fields, "expect");
-		wp_down_respond(conn, &cont, H1_FRAMING_NONE, 0);
-	}
-	h1_strip_hop(&r->head.fields, true, r->head.upgrade);
+	/*
+	 * "Expect: 100-continue" goes upstream and its 100 comes back (Istio's proxy_100_continue:
+	 * the server decides whether it wants the body, not the proxy).
+	 */
 	decide(r);
 }
 
@@ -626,6 +752,7 @@ static void on_body(void *arg, const char *data, size_t len)
 	if (!r)
 		return;
 	r->bytes_in += len;
+	wp_req_touch(r);
 	wp_mirror_body(r, data, len);
 	wp_up_body(r, data, len);
 }
@@ -646,8 +773,10 @@ static void on_drain(void *arg)
 {
 	struct wp_conn *conn = arg;
 
-	if (conn->req)
+	if (conn->req) {
+		wp_req_touch(conn->req);
 		wp_up_drain(conn->req);
+	}
 }
 
 static void on_abort(void *arg, int err)
@@ -657,9 +786,17 @@ static void on_abort(void *arg, int err)
 
 	if (!r)
 		return;
-	wp_req_flag(r, "DC");
-	if (!r->resp_started)
-		r->status = 0;
+	if (err == -EPROTO) {
+		/* A malformed body: the HTTP/1 layer answers 400 when nothing was answered yet. */
+		wp_req_flag(r, "DPE");
+		r->details = "codec_error";
+		if (!r->resp_started)
+			r->status = 400;
+	} else {
+		wp_req_flag(r, "DC");
+		if (!r->resp_started)
+			r->status = 0;
+	}
 	wp_req_finish(r);
 }
 
@@ -696,8 +833,12 @@ static void on_refused(void *arg, int status, const char *why)
 			   .start_ms = loop_now_ms(conn->e->loop)};
 
 	clock_gettime(CLOCK_REALTIME, &r.start_wall);
-	wp_req_flag(&r, "DPE");
-	pr_debug("waypoint: refused a request head: %s", why);
+	if (status == 408) {
+		r.details = "request_header_timeout"; /* Envoy sets no flag for it */
+	} else {
+		wp_req_flag(&r, "DPE");
+		pr_debug("waypoint: refused a request head: %s", why);
+	}
 	record(&r);
 }
 
@@ -720,8 +861,12 @@ int wp_serve_http1(struct wp_engine *e, struct transport *t)
 		transport_close(t, true);
 		return -ENOMEM;
 	}
+	struct h1_server_limits lim = {.idle_ms = e->o.hcm.idle_ms,
+				       .headers_ms = e->o.hcm.headers_ms,
+				       .headers = e->o.hcm.headers};
+
 	conn->e = e;
-	conn->s = h1_server_new(e->loop, t, &wp_h1_events, conn, NULL);
+	conn->s = h1_server_new(e->loop, t, &wp_h1_events, conn, &lim);
 	if (!conn->s) {
 		transport_peer_clear(&conn->peer);
 		free(conn);
@@ -747,6 +892,8 @@ struct wp_engine *wp_engine_new(struct loop *l, struct wp_gen *gen, const struct
 		return NULL;
 	e->loop = l;
 	e->o = *o;
+	if (!e->o.hcm.stream_idle_ms)
+		e->o.hcm.stream_idle_ms = WP_STREAM_IDLE_MS;
 	e->view = view_new(gen);
 	if (o->log_fd >= 0)
 		e->log = wp_log_new(l, o->log_fd, o->log_json);
@@ -788,10 +935,47 @@ size_t wp_engine_active(const struct wp_engine *e)
 	return e->n_conns + e->n_mirrors + e->n_h2downs + e->n_tcps;
 }
 
+/*
+ * Envoy's stream idle timeout: a request with no activity either way for stream_idle_ms is
+ * answered 408 (its body stopped coming) or 504 (it was whole: the upstream is silent), or cut
+ * when its response had begun. Swept rather than timed: a request costs no timer.
+ */
+static void stream_idle(struct wp_req *r)
+{
+	struct wp_conn *conn = r->conn;
+
+	wp_req_flag(r, "SI");
+	if (!r->resp_started) {
+		wp_up_cancel(r);
+		wp_req_reply(r, WP_REPLY_STREAM_IDLE, r->req_end ? 504 : 0, NULL, 0);
+		return;
+	}
+	r->details = "stream_idle_timeout";
+	wp_req_finish(r);
+	wp_down_cut(conn);
+}
+
+#define IDLE_SWEEP_MS 250
+
+static void sweep_idle(struct wp_engine *e, uint64_t now)
+{
+	uint64_t limit = e->o.hcm.stream_idle_ms;
+
+	if (!limit || now - e->idle_swept_ms < IDLE_SWEEP_MS)
+		return;
+	e->idle_swept_ms = now;
+	for (struct wp_req *r = e->reqs, *n; r; r = n) {
+		n = r->anext;
+		if (now - r->active_ms >= limit)
+			stream_idle(r);
+	}
+}
+
 void wp_engine_sweep(struct wp_engine *e)
 {
 	uint64_t now = loop_now_ms(e->loop);
 
+	sweep_idle(e, now);
 	for (size_t i = 0; i < e->view->gen->n_clusters; i++)
 		if (e->view->ups[i].ready)
 			wp_cluster_sweep(e->view->ups[i].c, now);

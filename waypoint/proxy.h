@@ -16,8 +16,27 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "http_fields.h"
 #include "stats.h"
 #include "transport.h"
+
+/*
+ * Envoy's HTTP connection manager settings as Istio exposes them (0 for a time: its default,
+ * docs/INTERNALS.md "Waypoint data plane" lists them next to Envoy's and Istio's).
+ */
+#define WP_STREAM_IDLE_MS (300u * 1000) /* Envoy's default stream_idle_timeout */
+
+struct wp_hcm_opts {
+	unsigned int headers_ms;     /* request headers timeout: 408 (60 s) */
+	unsigned int stream_idle_ms; /* stream idle timeout: 408 / 504 (300 s) */
+	unsigned int idle_ms;	     /* a connection without requests (1 h) */
+	/*
+	 * meshConfig.defaultConfig.gatewayTopology.numTrustedProxies: how many proxies in front
+	 * of an edge listener append to x-forwarded-for (Envoy's xff_num_trusted_hops).
+	 */
+	unsigned int trusted_hops;
+	struct http_limits headers; /* one limit for HTTP/1.1 and HTTP/2 */
+};
 
 struct wp_engine_opts {
 	struct connector *cn;	/* upstream connector on the same loop (borrowed) */
@@ -25,6 +44,7 @@ struct wp_engine_opts {
 	int log_fd;		/* access log (-1: none) */
 	bool log_json;
 	bool shadow_suffix; /* mirrored requests' Host gets "-shadow" (Envoy's default) */
+	struct wp_hcm_opts hcm;
 };
 
 struct wp_engine;

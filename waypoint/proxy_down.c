@@ -72,3 +72,11 @@ void wp_down_close(struct wp_conn *c, bool reset)
 	else
 		h1_server_close(c->s, reset);
 }
+
+void wp_down_cut(struct wp_conn *c)
+{
+	if (c->h2s)
+		wp_h2s_reset(c->h2s);
+	else
+		h1_server_cut(c->s);
+}

@@ -92,7 +92,13 @@ static void m_error(void *arg, int err)
 	mirror_free(arg, false);
 }
 
-static const struct h1_client_ops mirror_ops = {m_response, m_body, m_end, m_drain, m_error};
+static const struct h1_client_ops mirror_ops = {
+    .on_response = m_response,
+    .on_body = m_body,
+    .on_end = m_end,
+    .on_drain = m_drain,
+    .on_error = m_error,
+};
 
 static int m_flush(struct wp_mirror *m)
 {

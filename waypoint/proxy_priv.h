@@ -38,6 +38,8 @@ struct wp_engine {
 	struct wp_mirror *mirrors; /* in flight, with or without their request */
 	size_t n_conns, n_mirrors;
 	bool draining;
+	struct wp_req *reqs;	   /* requests in flight (the stream idle sweep) */
+	uint64_t idle_swept_ms;	   /* when wp_engine_sweep last looked at them */
 	struct wp_h2down *h2downs; /* HTTP/2 downstream connections (proxy_h2.c) */
 	struct wp_h2up *h2ups;	   /* HTTP/2 upstream connections (proxy_h2up.c) */
 	struct wp_tcp *tcps;	   /* TCP passthroughs (proxy_tcp.c) */
@@ -58,7 +60,10 @@ struct wp_mirror;
 struct wp_req {
 	struct wp_conn *conn;
 	struct wp_view *view;
-	struct h1_head head; /* as received, then as forwarded */
+	struct wp_req *anext, *aprev; /* in the engine's requests in flight */
+	uint64_t active_ms;	      /* last activity either way (Envoy's stream idle timeout) */
+	struct h1_head head;	      /* as received, then as forwarded */
+	struct sockaddr_in client;    /* the client's address: the peer's, or from trusted XFF */
 	char *orig_path, *authority, *user_agent, *xff, *request_id;
 	int svc;
 	const struct l7_route *route;
@@ -93,6 +98,7 @@ struct wp_req {
 	uint32_t flag_bits; /* Envoy's response flags (proxy.c) */
 	const char *details;
 	bool resp_started;
+	bool sent_100;	   /* a 100 Continue was forwarded (one per request, retries or not) */
 	char *cors_origin; /* an allowed Origin to echo on the response, or NULL */
 	char *set_cookie;  /* a hash cookie the response sets (httpCookie with a ttl), or NULL */
 	struct wp_mirror *mirrors;
@@ -165,6 +171,17 @@ void wp_down_pause(struct wp_conn *c);
 void wp_down_resume(struct wp_conn *c);
 bool wp_down_head_request(const struct wp_conn *c);
 void wp_down_close(struct wp_conn *c, bool reset);
+/*
+ * The response cannot be completed: the client must learn it. HTTP/1: the connection ends,
+ * with a FIN when the framing lets the client see the cut (a length or chunks), else an RST;
+ * HTTP/2: the stream is reset.
+ */
+void wp_down_cut(struct wp_conn *c);
+/* The request's activity (stream idle timeout): data or a head either way. */
+static inline void wp_req_touch(struct wp_req *r)
+{
+	r->active_ms = loop_now_ms(r->conn->e->loop);
+}
 
 /* proxy_h2.c: HTTP/2 downstream. */
 int wp_h2_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len);

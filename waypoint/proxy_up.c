@@ -133,6 +133,7 @@ static void c_response(void *arg, struct h1_head *head)
 	enum h1_framing fr;
 
 	loop_timer_cancel(loop_of(r), &r->try_timer);
+	wp_req_touch(r);
 	r->got_response = true;
 	r->upstream_ms = (int64_t)(loop_now_ms(loop_of(r)) - r->try_start_ms);
 	wp_cluster_record(r->up->c, (size_t)r->host, WP_OUTCOME_RESPONSE, head->status,
@@ -177,6 +178,7 @@ static void c_body(void *arg, const char *data, size_t len)
 	struct wp_req *r = arg;
 
 	r->bytes_out += len;
+	wp_req_touch(r);
 	wp_down_body(r->conn, data, len);
 	if (wp_down_queued(r->conn) >= TRANSPORT_HIGH_WATER && !r->paused_up) {
 		r->paused_up = true;
@@ -218,23 +220,46 @@ static void c_error(void *arg, int err)
 	struct wp_req *r = arg;
 	struct wp_conn *s = r->conn;
 
-	if (err == -EPROTO)
-		wp_req_flag(r, "UPE"); /* a response the HTTP/1 parser refused */
 	if (!r->got_response) {
-		try_failed(r, r->req_end ? WP_FAIL_RESET : WP_FAIL_RESET_BEFORE_SEND,
-			   WP_OUTCOME_RESET, WP_REPLY_UPSTREAM_TERMINATED);
+		/* A response the HTTP/1 parser refused is Envoy's UPE (503), not a termination. */
+		try_failed(
+		    r, r->req_end ? WP_FAIL_RESET : WP_FAIL_RESET_BEFORE_SEND, WP_OUTCOME_RESET,
+		    err == -EPROTO ? WP_REPLY_UPSTREAM_PROTOCOL : WP_REPLY_UPSTREAM_TERMINATED);
 		return;
 	}
-	/* The response was cut: the client can only learn it by a reset. */
-	if (err != -EPROTO)
-		wp_req_flag(r, "UC");
+	/* The response was cut: the client can only learn it from the connection's end. */
+	wp_req_flag(r, err == -EPROTO ? "UPE" : "UC");
 	end_attempt(r, false);
 	wp_req_finish(r);
-	wp_down_close(s, true);
+	wp_down_cut(s);
+}
+
+/*
+ * An interim response (RFC 9110 §15.2: a proxy forwards 1xx): to an HTTP/1.1 client (never to
+ * an HTTP/1.0 one, §15.2), before the final response, one 100 Continue per request whatever
+ * the attempts. HTTP/2 clients do not get them yet (docs/INTERNALS.md).
+ */
+static void c_interim(void *arg, const struct h1_head *head)
+{
+	struct wp_req *r = arg;
+	struct h1_head h = {.status = head->status};
+
+	wp_req_touch(r);
+	if (r->resp_started || r->conn->h2s || r->head.minor == 0 ||
+	    (head->status == 100 && r->sent_100))
+		return;
+	if (head->status == 100)
+		r->sent_100 = true;
+	if (http_fields_copy(&h.fields, &head->fields))
+		return;
+	h1_strip_hop(&h.fields, false, false);
+	wp_down_respond(r->conn, &h, H1_FRAMING_NONE, 0);
+	http_fields_free(&h.fields);
 }
 
 const struct h1_client_ops wp_up_events = {
     .on_response = c_response,
+    .on_interim = c_interim,
     .on_body = c_body,
     .on_end = c_end,
     .on_drain = c_drain,
@@ -326,7 +351,7 @@ static void on_route_timeout(struct loop_timer *t)
 	}
 	wp_req_flag(r, "UT");
 	wp_req_finish(r);
-	wp_down_close(s, true);
+	wp_down_cut(s);
 }
 
 static bool cookie_wanted(const struct config_load_balancer *lb)

@@ -23,6 +23,10 @@ static const struct wp_reply_info table[WP_REPLY_COUNT] = {
 				 RESET_DETAILS("remote_reset")},
     [WP_REPLY_UPSTREAM_TERMINATED] = {503, "UC", RESET_BODY "connection termination", false,
 				      RESET_DETAILS("connection_termination")},
+    [WP_REPLY_UPSTREAM_PROTOCOL] = {503, "UPE", RESET_BODY "protocol error", false,
+				    RESET_DETAILS("protocol_error")},
+    [WP_REPLY_STREAM_IDLE] = {408, "SI", "stream timeout", false, "stream_idle_timeout"},
+    [WP_REPLY_UPGRADE_FAILED] = {403, "", "", false, "upgrade_failed"},
 };
 
 const struct wp_reply_info *wp_reply(enum wp_reply r)

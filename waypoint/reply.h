@@ -26,6 +26,9 @@ enum wp_reply {
 	WP_REPLY_NO_CLUSTER,	      /* NC */
 	WP_REPLY_UPSTREAM_RESET,      /* UR */
 	WP_REPLY_UPSTREAM_TERMINATED, /* UC */
+	WP_REPLY_UPSTREAM_PROTOCOL,   /* UPE: a response the HTTP/1 parser refused */
+	WP_REPLY_STREAM_IDLE,	      /* SI: 408, or 504 once the request was whole */
+	WP_REPLY_UPGRADE_FAILED,      /* an Upgrade or CONNECT no configuration allows: 403 */
 	WP_REPLY_COUNT,
 };
 

@@ -218,8 +218,10 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 				  const struct wp_worker_opts *o)
 {
 	struct wp_worker *w = calloc(1, sizeof(*w));
-	struct wp_engine_opts eo = {
-	    .log_fd = o->log_fd, .log_json = o->log_json, .shadow_suffix = o->shadow_suffix};
+	struct wp_engine_opts eo = {.log_fd = o->log_fd,
+				    .log_json = o->log_json,
+				    .shadow_suffix = o->shadow_suffix,
+				    .hcm = o->hcm};
 
 	if (!w)
 		return NULL;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "proxy.h"
 #include "stats.h"
 
 /*
@@ -33,6 +34,7 @@ struct wp_mesh;
 struct wp_worker_opts {
 	int log_fd;
 	bool log_json, shadow_suffix;
+	struct wp_hcm_opts hcm; /* copied into each worker's engine */
 	/* In the mesh (borrowed): HBONE both ways, with its identity. NULL: plain TCP. */
 	struct wp_mesh *mesh;
 };

@@ -816,6 +816,11 @@ void config_diag_format(const struct config_diag *d, char *buf, size_t len);
  * errors to @diags. Returns 0, or -EINVAL when the file had errors, or -errno when unreadable.
  * Borrows @path; @cfg and @diags take ownership of what is appended.
  */
+/*
+ * A duration as Istio writes one ("1.5s", "300ms", "1h"; google.protobuf.Duration's JSON form
+ * and Go's units) in milliseconds. 0, or -EINVAL with *@why (static) saying why.
+ */
+int config_parse_duration_ms(const char *s, uint64_t *ms, const char **why);
 int config_load_file(struct config *cfg, const char *path, struct config_diags *diags);
 /* Same for a memory buffer; @name is used as the file name in diagnostics. */
 int config_load_buffer(struct config *cfg, const char *name, const char *buf, size_t len,

@@ -159,6 +159,19 @@ static void expect_refused(const char *input, int status, const char *why)
 	h1_parser_free(p);
 }
 
+static void expect_refused_response(const char *input, const char *why)
+{
+	struct rec r = {0};
+	struct h1_parser *p = h1_parser_new(false, &rec_ops, &r);
+
+	assert_int_equal(feed_str(p, input), -EPROTO);
+	if (!strstr(h1_parser_error(p), why))
+		fail_msg("error '%s' lacks '%s'", h1_parser_error(p), why);
+	assert_int_equal(r.heads, 0);
+	h1_head_free(&r.head);
+	h1_parser_free(p);
+}
+
 /*
  * An obs-fold is refused however the bytes arrive: llhttp keeps the CRLF in the value only when
  * the fold is inside one buffer (a fold unfolded here would be read differently by the next hop).
@@ -200,16 +213,34 @@ static void test_refusals(void **state)
 		       "malformed");
 	expect_refused("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked, x\r\n\r\n", 400,
 		       "malformed");
-	expect_refused("POST / HTTP/1.1\r\nTransfer-Encoding: c1hunked\r\n\r\n", 400,
-		       "does not end in chunked");
+	/* Any coding but chunked: 501, as Envoy (it would be dropped while re-framing). */
+	expect_refused("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501,
+		       "other than chunked");
+	expect_refused("POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n", 501,
+		       "other than chunked");
+	expect_refused("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400,
+		       "HTTP/1.0 request: Transfer-Encoding");
 	expect_refused("GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400, "header name 'Bad Name'");
 	expect_refused("POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n", 400, "malformed");
-	/* Only HTTP/1.x: llhttp reads a line without a version as 0.9, with RTSP's methods. */
-	expect_refused("PAUSE /P/1.1\r\nt: H\r\n\r\n", 505, "version 0.9");
-	expect_refused("GET /\r\n\r\n", 505, "version 0.9");
-	expect_refused("GET / HTTP/2.0\r\n\r\n", 505, "version 2.0");
+	/* RFC 9112 §3.2: exactly one Host. */
+	expect_refused("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "more than one Host");
+	/* Request lines are read here: HTTP/0.9 at once, HTTP/2+ is 505, and no loose spacing. */
+	expect_refused("GET /\r\n", 400, "HTTP/0.9");
+	expect_refused("PAUSE /P/1.1\r\nt: H\r\n\r\n", 400, "HTTP/0.9");
+	expect_refused("GET / HTTP/2.0\r\n\r\n", 505, "HTTP/2.0");
+	expect_refused("GET  / HTTP/1.1\r\n\r\n", 400, "request line");
+	expect_refused("GET / HTTP/1.1 \r\n\r\n", 400, "version");
+	expect_refused("GE(T / HTTP/1.1\r\n\r\n", 400, "method");
+	expect_refused("GET /\x80 HTTP/1.1\r\n\r\n", 400, "target");
+	expect_refused("GET / http/1.1\r\n\r\n", 400, "version");
+	expect_refused("\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n", 400, "empty lines");
+	/* A length or chunk size past 2^63: hops that hold it signed would read it otherwise. */
+	expect_refused("POST / HTTP/1.1\r\nContent-Length: 9223372036854775808\r\n\r\n", 400,
+		       "Content-Length too large");
+	expect_refused("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n",
+		       400, "chunk size too large");
 	off = (size_t)snprintf(big, sizeof(big), "GET / HTTP/1.1\r\n");
-	for (int i = 0; i <= H1_MAX_FIELDS; i++)
+	for (int i = 0; i <= (int)HTTP_MAX_FIELDS; i++)
 		off += (size_t)snprintf(big + off, sizeof(big) - off, "x-%d: v\r\n", i);
 	snprintf(big + off, sizeof(big) - off, "\r\n");
 	expect_refused(big, 431, "too many header fields");
@@ -232,7 +263,8 @@ static void test_responses(void **state)
 	/* A HEAD's response announces a body that does not follow. */
 	h1_parser_expect_no_body(p);
 	assert_true(feed_str(p, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n") > 0);
-	assert_int_equal(r.head.framing, H1_FRAMING_NONE);
+	assert_int_equal(r.head.framing, H1_FRAMING_LENGTH);
+	assert_true(r.head.no_body);
 	assert_int_equal(r.ends, 2);
 	assert_true(feed_str(p, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") > 0);
 	assert_int_equal(r.ends, 3);
@@ -252,6 +284,69 @@ static void test_responses(void **state)
 	assert_non_null(strstr(h1_parser_error(p), "connection closed inside"));
 	h1_parser_free(p);
 	h1_head_free(&r.head);
+}
+
+/*
+ * Request lines llhttp would refuse or wait on: extension methods (RFC 9110 §9.1) and HTTP/1.2
+ * (RFC 9112 §2.3, read as 1.1) are forwarded; an empty line or two before a request is skipped.
+ */
+static void test_request_lines(void **state)
+{
+	static const char *const ok[][3] = {
+	    {"FOO /x HTTP/1.1\r\nHost: h\r\n\r\n", "FOO", "/x"},
+	    {"PURGE-ALL * HTTP/1.1\r\nHost: h\r\n\r\n", "PURGE-ALL", "*"},
+	    {"get / HTTP/1.1\r\nHost: h\r\n\r\n", "get", "/"},
+	    {"PROPFIND /d HTTP/1.1\r\nHost: h\r\n\r\n", "PROPFIND", "/d"},
+	    {"\r\nGET /after-crlf HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/after-crlf"},
+	    {"GET /v12 HTTP/1.2\r\nHost: h\r\n\r\n", "GET", "/v12"},
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct rec r = {0};
+		struct h1_parser *p = h1_parser_new(true, &rec_ops, &r);
+
+		/* Byte by byte too: the line is collected across reads. */
+		for (size_t j = 0; ok[i][0][j]; j++)
+			assert_int_equal(h1_parser_feed(p, ok[i][0] + j, 1), 1);
+		assert_int_equal(r.ends, 1);
+		assert_string_equal(r.head.method, ok[i][1]);
+		assert_string_equal(r.head.target, ok[i][2]);
+		assert_int_equal(r.head.minor, 1);
+		h1_parser_free(p);
+		h1_head_free(&r.head);
+	}
+}
+
+/* RFC 9112 §6.3: a 204 or 304 ends with its head, whatever its Content-Length says. */
+static void test_bodiless_statuses(void **state)
+{
+	const char *in = "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello";
+	struct rec r = {0};
+	struct h1_parser *p = h1_parser_new(false, &rec_ops, &r);
+
+	/* Everything is taken (no pause asked), but "hello" is no body: a next response's bytes. */
+	assert_int_equal(feed_str(p, in), -EPROTO);
+	assert_int_equal(r.heads, 1);
+	assert_int_equal(r.ends, 1);
+	assert_int_equal(r.head.framing, H1_FRAMING_NONE);
+	assert_int_equal(r.body_len, 0);
+	h1_parser_free(p);
+	h1_head_free(&r.head);
+	/* A HEAD's response keeps the framing it announces (the client gets its length). */
+	memset(&r, 0, sizeof(r));
+	p = h1_parser_new(false, &rec_ops, &r);
+	h1_parser_expect_no_body(p);
+	assert_true(feed_str(p, "HTTP/1.1 100 Continue\r\n\r\n") > 0);
+	assert_true(feed_str(p, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n") > 0);
+	assert_int_equal(r.head.framing, H1_FRAMING_LENGTH);
+	assert_int_equal(r.head.content_length, 1234);
+	assert_true(r.head.no_body);
+	assert_int_equal(r.ends, 2);
+	h1_parser_free(p);
+	h1_head_free(&r.head);
+	expect_refused_response("HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n", "out of range");
+	expect_refused_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+				"other than chunked");
 }
 
 /* CONNECT and an Upgrade stop the parser at the end of the head: the rest is not HTTP. */
@@ -323,6 +418,8 @@ int main(void)
 	    cmocka_unit_test(test_fold_split),
 	    cmocka_unit_test(test_responses),
 	    cmocka_unit_test(test_upgrade),
+	    cmocka_unit_test(test_request_lines),
+	    cmocka_unit_test(test_bodiless_statuses),
 	    cmocka_unit_test(test_write),
 	};
 

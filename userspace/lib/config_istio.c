@@ -210,6 +210,11 @@ too_big:
 	return -EINVAL;
 }
 
+int config_parse_duration_ms(const char *s, uint64_t *ms, const char **why)
+{
+	return cfg_parse_duration_ms(s, ms, why);
+}
+
 int cfg_get_duration(struct cfg_ctx *ctx, yaml_node_t *v, uint64_t *ms)
 {
 	const char *why;

@@ -12,20 +12,42 @@
 
 static bool is_token(const char *s);
 
+/*
+ * A request line is read here, not by llhttp: llhttp knows a fixed table of methods and refuses
+ * the extension methods RFC 9110 §9.1 allows (and every peer forwards), reads "GET /" as
+ * HTTP/0.9 and waits for more, and refuses HTTP/1.2 where RFC 9112 §2.3 says to read it as
+ * HTTP/1.1. Once the line is read llhttp is handed a stand-in line of the same framing meaning
+ * (CONNECT or not, HTTP/1.0 or 1.1) and parses the fields and the body as before.
+ */
+static const char standin[2][2][24] = {
+    {"GET / HTTP/1.0\r\n", "GET / HTTP/1.1\r\n"},
+    {"CONNECT a:1 HTTP/1.0\r\n", "CONNECT a:1 HTTP/1.1\r\n"},
+};
+/* Empty lines a client may send before a request line (RFC 9112 §2.2: ignore at least one). */
+#define MAX_BLANK_LINES 4
+/* A Content-Length or chunk size no 64-bit signed integer holds is refused: hops differ on it. */
+#define MAX_LENGTH (UINT64_C(1) << 63)
+
 struct h1_parser {
 	llhttp_t ll;
 	const struct h1_parser_ops *ops;
 	void *user;
 	struct h1_head head;
+	struct http_limits lim;
 	/* The span llhttp is handing over in pieces (target, reason, a field's name or value). */
 	char *acc;
 	size_t acc_len, acc_cap;
-	char *name; /* a field name whose value is being collected */
-	size_t head_bytes;
+	char *name;	   /* a field name whose value is being collected */
+	size_t head_bytes; /* target, names and values so far (http_limits) */
 	/* The buffer being fed, and the last byte consumed before it (see fold_before). */
 	const char *feed;
 	char prev;
-	bool in_message, in_head, no_body_next, upgraded;
+	bool request, in_message, in_head, no_body_next, upgraded;
+	/* Requests: the current message's line is read (line_method, line_target, line_minor). */
+	bool line_done;
+	unsigned int blank_lines;
+	char *line_method, *line_target;
+	uint8_t line_minor;
 	int cb_err; /* the errno a callback failed with */
 	int status; /* the status to answer a refusal with */
 	char why[160];
@@ -49,18 +71,14 @@ static struct h1_parser *parser_of(llhttp_t *ll)
 static int too_large(struct h1_parser *p, const char *what)
 {
 	p->status = 431;
-	snprintf(p->why, sizeof(p->why), "%s (limits: %d bytes, %d fields)", what,
-		 H1_MAX_HEAD_BYTES, H1_MAX_FIELDS);
+	snprintf(p->why, sizeof(p->why), "%s (limits: %u bytes, %u fields)", what,
+		 p->lim.header_bytes, p->lim.fields);
 	return -1;
 }
 
-static int collect(llhttp_t *ll, const char *at, size_t len)
+/* Appends @len bytes to the collector; -1 when out of memory (cb_err set). */
+static int acc_append(struct h1_parser *p, const char *at, size_t len)
 {
-	struct h1_parser *p = parser_of(ll);
-
-	p->head_bytes += len;
-	if (p->head_bytes > H1_MAX_HEAD_BYTES)
-		return too_large(p, "message head too large");
 	if (p->acc_len + len + 1 > p->acc_cap) {
 		size_t cap = (p->acc_len + len + 1) * 2;
 		char *n = realloc(p->acc, cap);
@@ -75,6 +93,16 @@ static int collect(llhttp_t *ll, const char *at, size_t len)
 	memcpy(p->acc + p->acc_len, at, len);
 	p->acc_len += len;
 	return 0;
+}
+
+static int collect(llhttp_t *ll, const char *at, size_t len)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	p->head_bytes += len;
+	if (p->head_bytes > p->lim.header_bytes)
+		return too_large(p, "message head too large");
+	return acc_append(p, at, len);
 }
 
 /* The collected span as a string (malloc'd), leaving the collector empty; NULL on ENOMEM. */
@@ -98,15 +126,14 @@ static int on_message_begin(llhttp_t *ll)
 	p->acc_len = 0;
 	p->head_bytes = 0;
 	p->in_message = p->in_head = true;
+	if (p->request) {
+		/* The line read before llhttp was handed its stand-in (feed_line). */
+		p->head.method = p->line_method;
+		p->head.target = p->line_target;
+		p->line_method = p->line_target = NULL;
+		p->head_bytes = strlen(p->head.target);
+	}
 	return 0;
-}
-
-static int on_url_complete(llhttp_t *ll)
-{
-	struct h1_parser *p = parser_of(ll);
-
-	p->head.target = take(p);
-	return p->head.target ? 0 : -1;
 }
 
 static int on_status_complete(llhttp_t *ll)
@@ -147,9 +174,7 @@ static int on_field_complete(llhttp_t *ll)
 {
 	struct h1_parser *p = parser_of(ll);
 
-	/* Each field costs its ": " and CRLF on the wire too. */
-	p->head_bytes += 4;
-	if (p->head.fields.n >= H1_MAX_FIELDS)
+	if (p->head.fields.n >= p->lim.fields)
 		return too_large(p, "too many header fields");
 	p->name = take(p);
 	if (!p->name)
@@ -199,71 +224,126 @@ static int on_value_complete(llhttp_t *ll)
 	return 0;
 }
 
+/*
+ * RFC 9112 §6.3: a 1xx, 204 or 304 response ends with its head whatever its fields say (llhttp
+ * would read a 204's Content-Length as a body: the bytes after it are the next response's, or
+ * no one's).
+ */
+static bool bodiless_status(const llhttp_t *ll)
+{
+	int st = ll->status_code;
+
+	return ll->type == HTTP_RESPONSE && ((st >= 100 && st < 200) || st == 204 || st == 304);
+}
+
 static enum h1_framing framing_of(struct h1_parser *p)
 {
-	uint16_t st = p->head.status;
-
+	if (bodiless_status(&p->ll))
+		return H1_FRAMING_NONE;
 	if (p->ll.flags & F_CHUNKED)
 		return H1_FRAMING_CHUNKED;
 	if (p->ll.flags & F_CONTENT_LENGTH)
 		return p->ll.content_length ? H1_FRAMING_LENGTH : H1_FRAMING_NONE;
 	if (p->ll.type == HTTP_REQUEST)
 		return H1_FRAMING_NONE;
-	/* RFC 9112 §6.3: 1xx, 204 and 304 never carry a body; other responses run to EOF. */
-	if ((st >= 100 && st < 200) || st == 204 || st == 304)
-		return H1_FRAMING_NONE;
-	return H1_FRAMING_EOF;
+	return H1_FRAMING_EOF; /* other responses run to the connection's end */
+}
+
+static int refuse_head(struct h1_parser *p, int status, const char *why)
+{
+	p->status = status;
+	snprintf(p->why, sizeof(p->why), "%s", why);
+	return -1;
+}
+
+/* Whether field @name's only value is exactly @want (case-insensitive): one field, one value. */
+static bool only_value(const struct http_fields *f, const char *name, const char *want)
+{
+	return http_fields_count(f, name) == 1 && !strcasecmp(http_fields_get(f, name), want);
+}
+
+/*
+ * What llhttp lets through and a proxy must not: framing another hop could read differently
+ * (RFC 9112 §6.1, §6.3), a request naming two hosts (§3.2), a status outside 100..599.
+ * 0, or -1 with the refusal set.
+ */
+static int check_head(struct h1_parser *p)
+{
+	llhttp_t *ll = &p->ll;
+	const struct http_fields *f = &p->head.fields;
+
+	if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length >= MAX_LENGTH)
+		return refuse_head(p, 400, "malformed HTTP/1 message: Content-Length too large");
+	if (ll->type == HTTP_RESPONSE) {
+		if (ll->status_code < 100 || ll->status_code > 599)
+			return refuse_head(p, 400,
+					   "malformed HTTP/1 response: status out of range");
+		/* A coding we would drop while re-framing the body: the body's meaning would go. */
+		if ((ll->flags & F_TRANSFER_ENCODING) &&
+		    !only_value(f, "transfer-encoding", "chunked"))
+			return refuse_head(p, 400,
+					   "HTTP/1 response: transfer coding other than "
+					   "chunked");
+		return 0;
+	}
+	if (ll->flags & F_TRANSFER_ENCODING) {
+		if (ll->http_minor == 0)
+			return refuse_head(p, 400, "malformed HTTP/1.0 request: Transfer-Encoding");
+		if (ll->flags & F_CONTENT_LENGTH)
+			return refuse_head(p, 400,
+					   "malformed HTTP/1 request: Content-Length with "
+					   "Transfer-Encoding");
+		/*
+		 * Only chunked is implemented (Envoy answers any other coding 501): a coding
+		 * dropped while the body is re-framed would change what the next hop reads.
+		 */
+		if (!only_value(f, "transfer-encoding", "chunked"))
+			return refuse_head(p, 501,
+					   "HTTP/1 request: transfer coding other than "
+					   "chunked");
+	}
+	if (http_fields_count(f, "host") > 1)
+		return refuse_head(p, 400, "malformed HTTP/1 request: more than one Host");
+	return 0;
 }
 
 static int on_headers_complete(llhttp_t *ll)
 {
 	struct h1_parser *p = parser_of(ll);
 	struct h1_head *h = &p->head;
-	bool skip = p->no_body_next;
+	bool interim = ll->type == HTTP_RESPONSE && ll->status_code >= 100 &&
+		       ll->status_code < 200 && ll->status_code != 101;
+	bool skip = p->no_body_next && !interim;
 	int rv;
 
 	p->in_head = false;
-	p->no_body_next = false;
+	if (!interim)
+		p->no_body_next = false; /* the HEAD's final response is the one without a body */
 	/*
-	 * llhttp refuses a request whose last transfer coding is not chunked only after this
-	 * callback; refuse it first (RFC 9112 §6.3: 400) so no head it rejects is ever acted on.
-	 */
-	if (ll->type == HTTP_REQUEST && (ll->flags & F_TRANSFER_ENCODING) &&
-	    !(ll->flags & F_CHUNKED)) {
-		p->status = 400;
-		snprintf(p->why, sizeof(p->why),
-			 "malformed HTTP/1 request: Transfer-Encoding does not end in chunked");
-		return -1;
-	}
-	/*
-	 * Only HTTP/1.x is forwarded, always written as HTTP/1.1. llhttp reads a request line
-	 * without a version as HTTP/0.9 and then takes methods (RTSP's PAUSE, ...) it refuses
-	 * under HTTP/1.x: the next hop would read what we write differently, so refuse it here.
+	 * Only HTTP/1.x is forwarded, always written as HTTP/1.1 (a request's version was read
+	 * with its line: feed_line).
 	 */
 	if (ll->http_major != 1) {
-		p->status = ll->type == HTTP_REQUEST ? 505 : 400;
-		snprintf(p->why, sizeof(p->why), "malformed HTTP/1 %s: version %u.%u",
-			 ll->type == HTTP_REQUEST ? "request" : "response", ll->http_major,
-			 ll->http_minor);
+		p->status = 400;
+		snprintf(p->why, sizeof(p->why), "malformed HTTP/1 response: version %u.%u",
+			 ll->http_major, ll->http_minor);
 		return -1;
 	}
+	if (check_head(p))
+		return -1;
 	h->major = ll->http_major;
 	h->minor = ll->http_minor;
-	if (ll->type == HTTP_REQUEST) {
-		h->method = strdup(llhttp_method_name(ll->method));
-		if (!h->method || !h->target) {
-			p->cb_err = -ENOMEM;
-			return -1;
-		}
-	} else {
+	if (ll->type != HTTP_REQUEST) {
 		h->status = ll->status_code;
 		if (!h->reason && !(h->reason = strdup(""))) {
 			p->cb_err = -ENOMEM;
 			return -1;
 		}
 	}
-	h->framing = skip ? H1_FRAMING_NONE : framing_of(p);
+	/* A HEAD's response keeps the framing it announces, for the client; no body follows. */
+	h->framing = framing_of(p);
 	h->content_length = h->framing == H1_FRAMING_LENGTH ? ll->content_length : 0;
+	h->no_body = skip;
 	h->keep_alive = llhttp_should_keep_alive(ll);
 	h->upgrade = ll->upgrade;
 	rv = p->ops->on_head(p->user, h);
@@ -271,9 +351,18 @@ static int on_headers_complete(llhttp_t *ll)
 		p->cb_err = rv;
 		return -1;
 	}
-	if (skip)
-		return 1;
+	if (skip || (bodiless_status(ll) && ll->status_code != 101))
+		return 1; /* no body: what follows is the next message, or no one's */
 	return rv == H1_PAUSE ? HPE_PAUSED : 0;
+}
+
+static int on_chunk_header(llhttp_t *ll)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	if (ll->content_length >= MAX_LENGTH)
+		return refuse_head(p, 400, "malformed HTTP/1 chunked body: chunk size too large");
+	return 0;
 }
 
 static int on_body(llhttp_t *ll, const char *at, size_t len)
@@ -294,6 +383,8 @@ static int on_message_complete(llhttp_t *ll)
 	int rv = p->ops->on_end ? p->ops->on_end(p->user) : 0;
 
 	p->in_message = false;
+	p->line_done = false; /* the next request starts with its line */
+	p->blank_lines = 0;
 	if (rv < 0) {
 		p->cb_err = rv;
 		return -1;
@@ -303,15 +394,14 @@ static int on_message_complete(llhttp_t *ll)
 
 static const llhttp_settings_t settings = {
     .on_message_begin = on_message_begin,
-    .on_url = collect,
     .on_status = collect,
     .on_header_field = collect,
     .on_header_value = collect_value,
-    .on_url_complete = on_url_complete,
     .on_status_complete = on_status_complete,
     .on_header_field_complete = on_field_complete,
     .on_header_value_complete = on_value_complete,
     .on_headers_complete = on_headers_complete,
+    .on_chunk_header = on_chunk_header,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
@@ -326,7 +416,15 @@ struct h1_parser *h1_parser_new(bool request, const struct h1_parser_ops *ops, v
 	p->ll.data = p;
 	p->ops = ops;
 	p->user = user;
+	p->request = request;
+	h1_parser_set_limits(p, NULL);
 	return p;
+}
+
+void h1_parser_set_limits(struct h1_parser *p, const struct http_limits *lim)
+{
+	p->lim.header_bytes = lim && lim->header_bytes ? lim->header_bytes : HTTP_MAX_HEADER_BYTES;
+	p->lim.fields = lim && lim->fields ? lim->fields : HTTP_MAX_FIELDS;
 }
 
 void h1_parser_free(struct h1_parser *p)
@@ -336,6 +434,8 @@ void h1_parser_free(struct h1_parser *p)
 	h1_head_free(&p->head);
 	free(p->name);
 	free(p->acc);
+	free(p->line_method);
+	free(p->line_target);
 	free(p);
 }
 
@@ -352,28 +452,138 @@ static ssize_t refuse(struct h1_parser *p, llhttp_errno_t err)
 	return -EPROTO;
 }
 
+static bool is_tchar(unsigned char c);
+
+/*
+ * The request line in @line (@n bytes, without its CRLF): method SP request-target SP
+ * HTTP-version (RFC 9112 §3). 0, or -1 with the refusal set.
+ */
+static int parse_line(struct h1_parser *p, const char *line, size_t n)
+{
+	const char *sp1 = memchr(line, ' ', n), *sp2, *v;
+	size_t ml, tl;
+
+	if (!sp1 || sp1 == line)
+		return refuse_head(p, 400, "malformed HTTP/1 request line");
+	ml = (size_t)(sp1 - line);
+	for (size_t i = 0; i < ml; i++)
+		if (!is_tchar((unsigned char)line[i]))
+			return refuse_head(p, 400, "malformed HTTP/1 request line: method");
+	sp2 = memchr(sp1 + 1, ' ', n - ml - 1);
+	/* "GET /": HTTP/0.9, which has no headers and no status line to answer with. */
+	if (!sp2)
+		return refuse_head(p, 400, "HTTP/0.9 request (no version)");
+	tl = (size_t)(sp2 - sp1 - 1);
+	if (!tl)
+		return refuse_head(p, 400, "malformed HTTP/1 request line: empty target");
+	for (size_t i = 0; i < tl; i++) {
+		unsigned char c = (unsigned char)sp1[1 + i];
+
+		/* Visible ASCII only (RFC 3986): no whitespace, control or 8-bit byte. */
+		if (c <= 0x20 || c >= 0x7f)
+			return refuse_head(p, 400, "malformed HTTP/1 request line: target");
+	}
+	v = sp2 + 1;
+	if ((size_t)(line + n - v) != 8 || memcmp(v, "HTTP/", 5) || v[5] < '0' || v[5] > '9' ||
+	    v[6] != '.' || v[7] < '0' || v[7] > '9')
+		return refuse_head(p, 400, "malformed HTTP/1 request line: version");
+	if (v[5] != '1') {
+		p->status = 505;
+		snprintf(p->why, sizeof(p->why), "HTTP/%c.%c request over HTTP/1", v[5], v[7]);
+		return -1;
+	}
+	if (tl > p->lim.header_bytes)
+		return too_large(p, "request target too long");
+	p->line_method = strndup(line, ml);
+	p->line_target = strndup(sp1 + 1, tl);
+	if (!p->line_method || !p->line_target) {
+		p->cb_err = -ENOMEM;
+		return -1;
+	}
+	/* RFC 9112 §2.3: a higher minor version is read as the highest we implement. */
+	p->line_minor = v[7] == '0' ? 0 : 1;
+	return 0;
+}
+
+/*
+ * Reads the request line from @data (collected across feeds): how many bytes it took (all of
+ * them while the line is incomplete), or -1 with the refusal set. Once the line is whole,
+ * llhttp gets its stand-in.
+ */
+static ssize_t feed_line(struct h1_parser *p, const char *data, size_t len)
+{
+	size_t used = 0;
+
+	while (used < len && !p->line_done) {
+		const char *nl = memchr(data + used, '\n', len - used);
+		size_t take = nl ? (size_t)(nl - (data + used)) : len - used;
+		const char *line;
+		llhttp_errno_t err;
+
+		if (p->acc_len + take > p->lim.header_bytes + 64)
+			return too_large(p, "request line too long");
+		if (acc_append(p, data + used, take))
+			return -1;
+		used += take;
+		if (!nl)
+			break;
+		used++; /* the LF */
+		if (!p->acc_len || p->acc[p->acc_len - 1] != '\r')
+			return refuse_head(p, 400, "malformed HTTP/1 request line: bare LF");
+		if (p->acc_len == 1) {
+			/* An empty line before the request (RFC 9112 §2.2). */
+			p->acc_len = 0;
+			if (++p->blank_lines > MAX_BLANK_LINES)
+				return refuse_head(p, 400, "empty lines instead of a request");
+			continue;
+		}
+		if (parse_line(p, p->acc, p->acc_len - 1))
+			return -1;
+		p->acc_len = 0;
+		p->line_done = true;
+		p->prev = '\n';
+		line = standin[!strcmp(p->line_method, "CONNECT")][p->line_minor];
+		err = llhttp_execute(&p->ll, line, strlen(line));
+		if (err != HPE_OK) {
+			refuse(p, err);
+			return -1;
+		}
+	}
+	return (ssize_t)used;
+}
+
 ssize_t h1_parser_feed(struct h1_parser *p, const char *data, size_t len)
 {
 	llhttp_errno_t err;
-
-	ssize_t used;
+	ssize_t used = 0, n;
 
 	if (p->upgraded)
 		return 0;
+	if (p->status || p->cb_err)
+		return p->cb_err ? p->cb_err : -EPROTO;
+	if (p->request && !p->line_done && llhttp_get_errno(&p->ll) == HPE_OK) {
+		used = feed_line(p, data, len);
+		if (used < 0)
+			return p->cb_err ? p->cb_err : -EPROTO;
+		data += used;
+		len -= (size_t)used;
+		if (!len)
+			return used;
+	}
 	p->feed = data;
 	err = llhttp_execute(&p->ll, data, len);
 	switch (err) {
-	case HPE_OK: used = (ssize_t)len; break;
-	case HPE_PAUSED: used = llhttp_get_error_pos(&p->ll) - data; break;
+	case HPE_OK: n = (ssize_t)len; break;
+	case HPE_PAUSED: n = llhttp_get_error_pos(&p->ll) - data; break;
 	case HPE_PAUSED_UPGRADE:
 		p->upgraded = true;
-		used = llhttp_get_error_pos(&p->ll) - data;
+		n = llhttp_get_error_pos(&p->ll) - data;
 		break;
 	default: return refuse(p, err);
 	}
-	if (used > 0)
-		p->prev = data[used - 1];
-	return used;
+	if (n > 0)
+		p->prev = data[n - 1];
+	return used + n;
 }
 
 void h1_parser_resume(struct h1_parser *p)
@@ -399,6 +609,16 @@ int h1_parser_eof(struct h1_parser *p)
 	return p->cb_err ? p->cb_err : -EPROTO;
 }
 
+void h1_parser_no_upgrade(struct h1_parser *p)
+{
+	p->ll.upgrade = 0;
+}
+
+void h1_parser_upgrade(struct h1_parser *p)
+{
+	p->ll.upgrade = 1;
+}
+
 void h1_parser_expect_no_body(struct h1_parser *p)
 {
 	p->no_body_next = true;
@@ -420,12 +640,18 @@ bool h1_parser_idle(const struct h1_parser *p)
 }
 
 /* RFC 9110 §5.6.2 tchar. */
+static bool is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
 static bool is_token(const char *s)
 {
 	if (!*s)
 		return false;
 	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+		if (!is_tchar((unsigned char)*s))
 			return false;
 	return true;
 }

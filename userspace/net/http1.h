@@ -6,9 +6,13 @@
  *
  * Strictness is the point: llhttp refuses what request smuggling needs (Content-Length with
  * Transfer-Encoding, repeated differing Content-Length, bare LF, obs-fold, chunk-size
- * overflow), and this module bounds a head at H1_MAX_HEAD_BYTES and H1_MAX_FIELDS, Envoy's
- * defaults (max_request_headers_kb 60, max_headers_count 100), so a hostile peer costs bounded
- * memory. A refusal carries the status a proxy answers with (400, or 431 for a head too large).
+ * overflow), and this module adds what llhttp lets through and a proxy must not forward: two
+ * Host fields, a transfer coding other than chunked (501, as Envoy), Transfer-Encoding in
+ * HTTP/1.0, lengths past 2^63, a status outside 100..599. It reads a request line itself
+ * (extension methods, HTTP/1.2 as 1.1, HTTP/0.9 refused at once: feed_line in http1.c) and
+ * bounds a head by struct http_limits (Envoy's 60 KiB and 100 fields by default), so a hostile
+ * peer costs bounded memory. A refusal carries the status a proxy answers with (400, 431 for a
+ * head too large, 501, 505).
  */
 #ifndef AMBIT_NET_HTTP1_H
 #define AMBIT_NET_HTTP1_H
@@ -19,9 +23,6 @@
 #include <sys/types.h>
 
 #include "http_fields.h"
-
-#define H1_MAX_HEAD_BYTES (60 * 1024)
-#define H1_MAX_FIELDS 100
 
 /* How the body of a message ends (RFC 9112 §6.3). */
 enum h1_framing {
@@ -40,8 +41,9 @@ struct h1_head {
 	struct http_fields fields; /* names lower-cased, in order */
 	enum h1_framing framing;
 	uint64_t content_length; /* H1_FRAMING_LENGTH */
-	bool keep_alive;	 /* the connection may carry another message after this one */
-	bool upgrade; /* CONNECT or an accepted Upgrade: the bytes after the head are not HTTP */
+	bool no_body;	 /* a response to HEAD: the framing is what it announces, no body follows */
+	bool keep_alive; /* the connection may carry another message after this one */
+	bool upgrade;	 /* CONNECT or an accepted Upgrade: the bytes after the head are not HTTP */
 };
 
 /* Frees what @h owns and zeroes it. */
@@ -71,6 +73,16 @@ struct h1_parser;
  */
 struct h1_parser *h1_parser_new(bool request, const struct h1_parser_ops *ops, void *user);
 void h1_parser_free(struct h1_parser *p);
+/* The header limits of the messages @p reads (NULL or 0 fields: http_fields.h's defaults). */
+void h1_parser_set_limits(struct h1_parser *p, const struct http_limits *lim);
+/*
+ * From inside on_head: the message is not an upgrade after all (a request whose Upgrade the
+ * proxy declines, as Envoy strips "Upgrade: h2c"): its body and the next messages are HTTP.
+ */
+void h1_parser_no_upgrade(struct h1_parser *p);
+/* From inside on_head: what follows this response's head is not HTTP (a 101 without
+ * "Connection: upgrade" to a request that asked for the upgrade). */
+void h1_parser_upgrade(struct h1_parser *p);
 /*
  * Feeds @len bytes. Returns how many were consumed: fewer than @len when a callback paused or
  * the message upgraded the connection (the rest is not HTTP), else @len. A negative errno when

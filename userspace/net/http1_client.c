@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The client side of an HTTP/1 proxy connection (http1_conn.h): one request at a time on a
- * pooled upstream connection (http1_pool.c). Interim 1xx responses other than 101 are dropped
- * (Envoy answers "Expect: 100-continue" itself); a 101, or a 2xx to CONNECT, turns the
- * connection into a tunnel whose bytes go to on_body as they come.
+ * pooled upstream connection (http1_pool.c). Interim 1xx responses go to on_interim (RFC 9110
+ * §15.2: a proxy forwards them); a 101 to a request that asked for an upgrade, or a 2xx to
+ * CONNECT, turns the connection into a tunnel whose bytes go to on_body as they come.
+ *
+ * A response ends the exchange's use of the connection: the parser stops at its end, and any
+ * byte after it, in the same read or later, is one the server sent for no request. Parsed as
+ * the next response it would answer another client's request (a backend, or anyone who can
+ * write into its responses, smuggling a response into the pool), so such a connection is never
+ * used again (Envoy: "extraneous data after response complete").
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,11 +23,21 @@ static int on_head(void *user, struct h1_head *head)
 	struct h1_client *c = user;
 
 	c->interim = head->status >= 100 && head->status < 200 && head->status != 101;
-	if (c->interim)
+	if (c->interim) {
+		if (c->ops && c->ops->on_interim)
+			c->ops->on_interim(c->arg, head);
 		return 0;
+	}
+	if (head->status == 101 && !c->upgrade_req) {
+		/* Switching to a protocol nobody asked for: the bytes after it are no response. */
+		c->bad_response = true;
+		return -EPROTO;
+	}
 	c->resp_keep_alive = head->keep_alive;
-	if (head->status == 101 || (c->connect_req && head->status >= 200 && head->status < 300))
+	if (head->status == 101 || (c->connect_req && head->status >= 200 && head->status < 300)) {
 		c->tunnel = true;
+		h1_parser_upgrade(c->p); /* also a 101 without "Connection: upgrade" */
+	}
 	if (c->ops)
 		c->ops->on_response(c->arg, head);
 	/* CONNECT: llhttp does not know the request; what follows the head is the tunnel's. */
@@ -47,13 +63,22 @@ static int on_end(void *user)
 	}
 	if (c->tunnel)
 		return H1_PAUSE;
+	/* Stop here: what follows in this read is not ours to parse (see the top). */
 	c->resp_done = true;
-	if (c->ops)
-		c->ops->on_end(c->arg);
-	return 0;
+	return H1_PAUSE;
 }
 
 const struct h1_parser_ops h1_client_parser_ops = {on_head, on_body, on_end};
+
+/* The response is complete: the exchange hears of it once. */
+static void told_end(struct h1_client *c)
+{
+	if (c->end_told)
+		return;
+	c->end_told = true;
+	if (c->ops)
+		c->ops->on_end(c->arg);
+}
 
 size_t h1_client_t_data(void *arg, const char *data, size_t len)
 {
@@ -63,6 +88,10 @@ size_t h1_client_t_data(void *arg, const char *data, size_t len)
 	if (!c->busy || c->resp_done) {
 		/* Bytes nobody asked for: this connection cannot be trusted with another request.
 		 */
+		if (c->busy && c->resp_done && c->end_told) {
+			c->extra_bytes = true;
+			return len;
+		}
 		h1_client_fail(c, -EPROTO);
 		return len;
 	}
@@ -81,6 +110,13 @@ size_t h1_client_t_data(void *arg, const char *data, size_t len)
 		c->ops->on_body(c->arg, data + n, len - (size_t)n);
 		return len;
 	}
+	if (c->resp_done) {
+		/* Known before the exchange hears of the end: it may give the connection back. */
+		if ((size_t)n < len)
+			c->extra_bytes = true;
+		told_end(c);
+		return len;
+	}
 	return (size_t)n;
 }
 
@@ -93,8 +129,12 @@ void h1_client_t_eof(void *arg)
 		c->ops->on_end(c->arg);
 		return;
 	}
-	if (c->busy && !c->resp_done && c->req_started && h1_parser_eof(c->p) == 0 && c->resp_done)
+	if (c->busy && c->resp_done)
+		return; /* ended before; the connection is not reused (peer_eof) */
+	if (c->busy && c->req_started && h1_parser_eof(c->p) == 0 && c->resp_done) {
+		told_end(c); /* a body delimited by the connection's end */
 		return;
+	}
 	h1_client_fail(c, -EPIPE);
 }
 
@@ -108,9 +148,11 @@ int h1_client_request(struct h1_client *c, const struct h1_head *req, enum h1_fr
 	if (c->dead)
 		return -EPIPE;
 	c->req_started = true;
-	c->req_done = c->resp_done = c->tunnel = c->interim = false;
+	c->req_done = c->resp_done = c->end_told = c->tunnel = c->interim = false;
 	c->head_req = !strcmp(req->method, "HEAD");
 	c->connect_req = !strcmp(req->method, "CONNECT");
+	c->upgrade_req = http_fields_get(&req->fields, "upgrade") != NULL;
+	h1_parser_resume(c->p); /* paused at the previous response's end */
 	c->chunked = false;
 	if (c->head_req)
 		h1_parser_expect_no_body(c->p);

@@ -51,22 +51,31 @@ struct h1_server_ops {
 	void (*on_drain)(void *arg);
 	/*
 	 * The connection failed or the client left while a request was open (@err: -ECONNRESET,
-	 * -EPIPE for an EOF inside a request, -EPROTO for a malformed body). The exchange is over:
-	 * the callee answers nothing more. The connection is closing.
+	 * -EPIPE for an EOF inside a request, -EPROTO for a malformed body: the client is then
+	 * answered 400 by this layer if no response began). The exchange is over: the callee
+	 * answers nothing more. The connection is closing.
 	 */
 	void (*on_abort)(void *arg, int err);
 	/* The connection is gone (idle close, error, drain): the last call. */
 	void (*on_close)(void *arg);
 	/*
-	 * A head the parser refused was answered here with @status (400, 431) and the connection
-	 * closes: for the caller's access log (@why borrowed). May be NULL.
+	 * A head the parser refused was answered here with @status (400, 431, 501, 505), or
+	 * one that did not come whole in time with 408, and the connection closes: for the
+	 * caller's access log (@why borrowed). May be NULL.
 	 */
 	void (*on_refused)(void *arg, int status, const char *why);
 };
 
+/* 0 for a time or a limit: its default. */
 struct h1_server_limits {
 	unsigned int idle_ms;	    /* no request in progress (Envoy's idle_timeout: 1 h) */
-	unsigned int first_byte_ms; /* a new connection that sends nothing (60 s) */
+	unsigned int first_byte_ms; /* a new connection that sends nothing (60 s), then closed */
+	/*
+	 * From a request's first byte to the end of its head (Envoy's request_headers_timeout:
+	 * off by default, 60 s in Istio's edge profile; 60 s), then 408 and closed.
+	 */
+	unsigned int headers_ms;
+	struct http_limits headers; /* the heads it reads */
 };
 
 /*
@@ -96,6 +105,8 @@ int h1_server_end(struct h1_server *s);
  * on_body gets the client's bytes (those already read first), h1_server_body writes raw.
  */
 void h1_server_upgrade(struct h1_server *s);
+/* From inside on_request: the request is not an upgrade after all (h1_parser_no_upgrade). */
+void h1_server_no_upgrade(struct h1_server *s);
 /* Half-closes toward the client (a tunnel whose upstream finished). */
 void h1_server_shutdown(struct h1_server *s);
 size_t h1_server_queued(const struct h1_server *s);
@@ -107,14 +118,22 @@ bool h1_server_head_request(const struct h1_server *s);
 void h1_server_drain(struct h1_server *s);
 /* Closes now (with an RST when @reset); on_close follows from a loop task. */
 void h1_server_close(struct h1_server *s, bool reset);
+/*
+ * The response under way cannot be completed: closes after what is queued, with a FIN when its
+ * framing shows the client the cut (Content-Length or chunked), else (a body delimited by the
+ * connection's end) with an RST, so a truncated body is never taken for a whole one.
+ */
+void h1_server_cut(struct h1_server *s);
 
 /* ---- client: an upstream connection, one request at a time ---- */
 
 struct h1_client;
 
 struct h1_client_ops {
-	/* The final response head (1xx other than 101 are dropped); take @head's contents. */
+	/* The final response head; take @head's contents. */
 	void (*on_response)(void *arg, struct h1_head *head);
+	/* An interim 1xx response (not 101) before it (borrowed). May be NULL: dropped. */
+	void (*on_interim)(void *arg, const struct h1_head *head);
 	/* Response body, or tunnel bytes after a 101 / 2xx to CONNECT (borrowed; all taken). */
 	void (*on_body)(void *arg, const char *data, size_t len);
 	/* The response is complete (a tunnel: the server half-closed). */

@@ -457,7 +457,7 @@ void h1_pool_put(struct h1_client *c, bool reuse, bool reset)
 	c->busy = false;
 	c->ops = NULL;
 	if (!reuse || reset || p->destroying || !c->req_done || !c->resp_done ||
-	    !c->resp_keep_alive || c->tunnel || c->peer_eof ||
+	    !c->resp_keep_alive || c->tunnel || c->peer_eof || c->extra_bytes ||
 	    (per_conn && c->requests >= per_conn)) {
 		client_destroy(c, reset);
 		return;

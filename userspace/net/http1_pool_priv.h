@@ -20,7 +20,9 @@ struct h1_client {
 	uint32_t requests;
 	bool connected, busy, dead, idle_listed;
 	bool req_started, req_done, resp_done, resp_keep_alive, head_req, connect_req, tunnel;
-	bool interim, chunked, peer_eof;
+	bool interim, chunked, peer_eof, upgrade_req, end_told;
+	bool extra_bytes;  /* bytes after a response: never reused */
+	bool bad_response; /* the response was refused (a 101 nobody asked for...) */
 };
 
 struct h1_pool_host {

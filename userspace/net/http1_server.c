@@ -15,6 +15,20 @@
 
 #define IDLE_MS_DEFAULT (3600u * 1000)
 #define FIRST_BYTE_MS_DEFAULT (60u * 1000)
+#define HEADERS_MS_DEFAULT (60u * 1000)
+
+/*
+ * Where the connection is, for its deadlines: one timer serves them all, and a request costs
+ * it nothing. The timer is never armed further out than the shortest limit from when it was
+ * armed, so a phase that begins later always finds it due no later than its own deadline; when
+ * it fires it acts on the phase's deadline if it has passed, and otherwise sleeps again.
+ */
+enum phase {
+	PH_FIRST,    /* accepted, nothing received (first_byte_ms) */
+	PH_HEAD,     /* a request's head is arriving (headers_ms: then 408) */
+	PH_EXCHANGE, /* a request is being served: the engine's stream deadlines apply */
+	PH_IDLE,     /* between requests (idle_ms) */
+};
 
 struct h1_server {
 	struct loop *loop;
@@ -24,17 +38,29 @@ struct h1_server {
 	void *arg;
 	struct h1_server_limits lim;
 	struct loop_timer idle;
+	enum phase phase;
+	uint64_t phase_ms;	/* when it began (loop_now_ms) */
+	unsigned int period_ms; /* the shortest limit: the longest the timer sleeps */
 	struct loop_task close_task;
 	bool in_request, req_done, resp_started, resp_done, parser_paused;
 	bool head_req, connect_req, upgrade_req, keep_alive, http10, close_after;
 	bool chunked, no_body, tunnel, peer_eof, draining, closed, any_request;
+	bool eof_framed; /* the response's body ends with the connection (HTTP/1.0 client) */
 };
+
+static void set_phase(struct h1_server *s, enum phase ph)
+{
+	s->phase = ph;
+	s->phase_ms = loop_now_ms(s->loop);
+	if (!loop_timer_armed(&s->idle) && ph != PH_EXCHANGE)
+		loop_timer_arm(s->loop, &s->idle, s->period_ms);
+}
 
 static int on_head(void *user, struct h1_head *head)
 {
 	struct h1_server *s = user;
 
-	loop_timer_cancel(s->loop, &s->idle);
+	s->phase = PH_EXCHANGE;
 	s->in_request = s->any_request = true;
 	s->req_done = s->resp_started = s->resp_done = false;
 	s->head_req = !strcmp(head->method, "HEAD");
@@ -90,32 +116,56 @@ void h1_server_close(struct h1_server *s, bool reset)
 	loop_queue(s->loop, &s->close_task);
 }
 
-/* The exchange failed under the caller: it hears of it once, then the connection goes. */
-static void abort_exchange(struct h1_server *s, int err, bool reset)
+/* Answers @status with "connection: close" before the connection goes (no exchange open). */
+static void answer_close(struct h1_server *s, int status)
+{
+	static const char *const extra[] = {"content-length", "0", "connection", "close"};
+	struct h1_head h = {.status = (uint16_t)status};
+
+	h1_send_head(s->t, &h, extra, 2);
+}
+
+/*
+ * The exchange failed under the caller: it hears of it once, the client gets @status (0:
+ * nothing) when its response had not begun, then the connection goes.
+ */
+static void abort_exchange_with(struct h1_server *s, int err, bool reset, int status)
 {
 	bool open = s->in_request && !s->resp_done;
 
 	s->in_request = false;
 	if (open)
 		s->ops->on_abort(s->arg, err);
+	if (status && !s->closed && !s->resp_started)
+		answer_close(s, status);
 	h1_server_close(s, reset);
 }
 
-/* A head the parser refused: answered here (no exchange was handed up), then the end. */
+static void abort_exchange(struct h1_server *s, int err, bool reset)
+{
+	abort_exchange_with(s, err, reset, 0);
+}
+
+/*
+ * What the parser refused: a head is answered here (no exchange was handed up); a malformed
+ * body too (400, RFC 9112 §7.1: a chunk error), after the exchange heard of it, unless its
+ * response began: then the client learns it from the connection's end. Then the end.
+ */
 static void refuse(struct h1_server *s)
 {
-	static const char *const extra[] = {"content-length", "0", "connection", "close"};
-	struct h1_head h = {.status = (uint16_t)h1_parser_error_status(s->p)};
+	int status = h1_parser_error_status(s->p);
 
+	if (!status)
+		status = 400;
 	if (s->in_request) {
-		abort_exchange(s, -EPROTO, true);
+		bool started = s->resp_started && !s->resp_done;
+
+		abort_exchange_with(s, -EPROTO, started, started ? 0 : status);
 		return;
 	}
-	if (!h.status)
-		h.status = 400;
-	h1_send_head(s->t, &h, extra, 2);
+	answer_close(s, status);
 	if (s->ops->on_refused)
-		s->ops->on_refused(s->arg, h.status, h1_parser_error(s->p));
+		s->ops->on_refused(s->arg, status, h1_parser_error(s->p));
 	h1_server_close(s, false);
 }
 
@@ -130,6 +180,8 @@ static size_t t_data(void *arg, const char *data, size_t len)
 	}
 	if (s->parser_paused)
 		return 0; /* a pipelined request waits for the current response */
+	if (s->phase != PH_HEAD && !s->in_request)
+		set_phase(s, PH_HEAD); /* a request's first bytes: its head has headers_ms */
 	n = h1_parser_feed(s->p, data, len);
 	if (s->closed)
 		return len;
@@ -184,9 +236,30 @@ static const struct transport_cbs server_cbs = {
 static void on_idle(struct loop_timer *t)
 {
 	struct h1_server *s = (struct h1_server *)((char *)t - offsetof(struct h1_server, idle));
+	uint64_t now = loop_now_ms(s->loop), limit;
 
-	if (!s->in_request && !s->tunnel)
-		h1_server_close(s, false);
+	if (s->closed)
+		return;
+	switch (s->phase) {
+	case PH_FIRST: limit = s->lim.first_byte_ms; break;
+	case PH_HEAD: limit = s->lim.headers_ms; break;
+	case PH_IDLE: limit = s->lim.idle_ms; break;
+	default: return; /* an exchange: armed again when it ends */
+	}
+	if (now - s->phase_ms < limit) {
+		uint64_t left = limit - (now - s->phase_ms);
+
+		loop_timer_arm(s->loop, &s->idle,
+			       (unsigned int)(left < s->period_ms ? left : s->period_ms));
+		return;
+	}
+	if (s->phase == PH_HEAD && !s->in_request) {
+		/* Envoy's request_headers_timeout: 408, then the connection goes. */
+		answer_close(s, 408);
+		if (s->ops->on_refused)
+			s->ops->on_refused(s->arg, 408, "request header timeout");
+	}
+	h1_server_close(s, false); /* idle, or silent since accepted: nothing to say */
 }
 
 struct h1_server *h1_server_new(struct loop *l, struct transport *t,
@@ -208,9 +281,17 @@ struct h1_server *h1_server_new(struct loop *l, struct transport *t,
 	s->lim.idle_ms = lim && lim->idle_ms ? lim->idle_ms : IDLE_MS_DEFAULT;
 	s->lim.first_byte_ms =
 	    lim && lim->first_byte_ms ? lim->first_byte_ms : FIRST_BYTE_MS_DEFAULT;
+	s->lim.headers_ms = lim && lim->headers_ms ? lim->headers_ms : HEADERS_MS_DEFAULT;
+	s->period_ms = s->lim.idle_ms;
+	if (s->lim.first_byte_ms < s->period_ms)
+		s->period_ms = s->lim.first_byte_ms;
+	if (s->lim.headers_ms < s->period_ms)
+		s->period_ms = s->lim.headers_ms;
+	if (lim)
+		h1_parser_set_limits(s->p, &lim->headers);
 	s->idle.fn = on_idle;
 	s->close_task.fn = close_task;
-	loop_timer_arm(l, &s->idle, s->lim.first_byte_ms);
+	set_phase(s, PH_FIRST);
 	transport_set_cbs(t, &server_cbs, s);
 	return s;
 }
@@ -240,7 +321,7 @@ int h1_server_respond(struct h1_server *s, const struct h1_head *resp, enum h1_f
 	if (!s->keep_alive || s->draining || s->peer_eof || (s->upgrade_req && !tunnel_ok))
 		s->close_after = true;
 	s->no_body = s->head_req || st == 204 || st == 304 || tunnel_ok;
-	s->chunked = false;
+	s->chunked = s->eof_framed = false;
 	if (tunnel_ok) {
 		/* 101 keeps its Connection/Upgrade, which the caller passes through. */
 	} else if (framing == H1_FRAMING_LENGTH ||
@@ -252,6 +333,7 @@ int h1_server_respond(struct h1_server *s, const struct h1_head *resp, enum h1_f
 	} else if (framing == H1_FRAMING_EOF && !s->head_req && st != 204 && st != 304) {
 		if (s->http10) {
 			s->close_after = true; /* the body ends with the connection */
+			s->eof_framed = true;
 		} else {
 			s->chunked = true;
 			extra[n++] = "transfer-encoding";
@@ -287,7 +369,7 @@ static void next_exchange(struct h1_server *s)
 		h1_server_close(s, false);
 		return;
 	}
-	loop_timer_arm(s->loop, &s->idle, s->lim.idle_ms);
+	set_phase(s, PH_IDLE);
 	s->parser_paused = false;
 	h1_parser_resume(s->p);
 	transport_resume(s->t);
@@ -326,8 +408,19 @@ void h1_server_upgrade(struct h1_server *s)
 		return;
 	s->tunnel = true;
 	s->in_request = false;
-	loop_timer_cancel(s->loop, &s->idle);
+	s->phase = PH_EXCHANGE; /* the stream's own idle deadline applies, not the connection's */
 	transport_resume(s->t);
+}
+
+void h1_server_cut(struct h1_server *s)
+{
+	h1_server_close(s, s->tunnel || s->eof_framed);
+}
+
+void h1_server_no_upgrade(struct h1_server *s)
+{
+	h1_parser_no_upgrade(s->p);
+	s->upgrade_req = false;
 }
 
 void h1_server_shutdown(struct h1_server *s)
