@@ -55,7 +55,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
 
 BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/waypoint $(O)/hbone-probe $(O)/connflood
 
-.PHONY: all deps test unit bpf-test bookinfo-test integration selftest demo bench clean format image \
+.PHONY: all deps test unit bpf-test bookinfo-test l7conf integration selftest demo bench clean format image \
 	format-check
 all: $(BINS) $(UNIT_BINS) $(BPFT_BINS)
 
@@ -168,6 +168,11 @@ selftest: $(O)/tests/selftest_skip $(O)/tests/test_config
 bookinfo-test:
 	@python3 tests/examples/test_bookinfo.py
 
+# The L7 engine's conformance suite (tests/l7conf): raw bytes through build/waypoint to a backend
+# that records what it receives, on loopback. Debian's python3 (python3-hpack for HTTP/2).
+l7conf: $(O)/waypoint $(O)/ambitctl
+	@/usr/bin/python3 tests/l7conf/l7conf.py
+
 integration: $(BINS)
 	@bash tests/integration/run.sh
 
@@ -180,6 +185,7 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) bpf-test
 	$(MAKE) bookinfo-test
+	$(MAKE) l7conf
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 	$(MAKE) bench QUICK=1

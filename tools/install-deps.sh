@@ -16,6 +16,8 @@ pkgs=(
 	iperf3 tcpdump tshark socat
 	# tests: a real gRPC client and server through the waypoint (t_88)
 	python3-grpcio
+	# tests: HTTP/2 frames of the L7 conformance suite (tests/l7conf) decoded
+	python3-hpack
 	# tests: `promtool check metrics` on the ztunnel's exposition (t_71)
 	prometheus
 	# bench (tools/bench): load generators, reference mTLS tunnels, report
