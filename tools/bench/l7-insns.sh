@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# Instructions per request of the L7 router, counted rather than timed: the waypoint (and HAProxy,
+# with and without its access log, for reference) under valgrind's callgrind, in the setup of
+# tools/bench/l7.sh (its configurations, from `l7.sh --configs`: the same manifests through
+# `ambitctl waypoint config`, one worker, the same nginx backends answering "vN"). Callgrind
+# counts the instructions the router executes in user space, so the figure holds still on a
+# shared machine (and on this VM, which has no hardware counters); kernel work (the syscalls)
+# is not in it.
+#
+# Per router and mode (plaintext; TLS terminated by the router): a client (python3, below) opens
+# CONNS keep-alive connections, sends WARM requests over them (connections, TLS handshakes, the
+# router's upstream pool and caches warm), then `callgrind_control -z` zeroes the counts, exactly
+# N more requests go over the same connections (each connection one request at a time, as wrk
+# does; "GET / HTTP/1.1", Host: web), and `callgrind_control -d` dumps what they cost. Printed:
+# total Ir / N as "instructions per request", and the top TOP functions by self Ir per request
+# (counted here from the dump: callgrind_annotate takes the costs of calls still in progress at
+# the zeroing, which the dump marks calls=0, for the caller's own).
+#
+# Knobs: N [20000], WARM [500], CONNS [4], TOP [25], MODES ["plain tls"],
+# ROUTERS ["waypoint haproxy haproxy+log"; any of l7.sh's: waypoint haproxy nginx haproxy+log
+# nginx+log], OUT [build/bench/l7-insns] writes OUT.md (the table and the profiles) and OUT.json,
+# KEEP=1 also keeps each dump as OUT.ROUTER.MODE.callgrind (for callgrind_annotate or kcachegrind).
+# Not part of `make bench` / `make test`: about a minute per router and mode at the default N.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+N=${N:-20000} WARM=${WARM:-500} CONNS=${CONNS:-4} TOP=${TOP:-25} KEEP=${KEEP:-}
+[ "$KEEP" = 0 ] && KEEP=
+MODES=${MODES:-plain tls}
+ROUTERS=${ROUTERS:-waypoint haproxy haproxy+log}
+OUT=${OUT:-$REPO/build/bench/l7-insns}
+
+say() { echo "[l7-insns] $*" >&2; }
+die() { say "error: $*"; exit 1; }
+for c in valgrind callgrind_control nginx python3 curl openssl; do
+	command -v "$c" >/dev/null || die "needs $c (make deps; valgrind for callgrind)"
+done
+for r in $ROUTERS; do
+	case $r in
+	waypoint) [ -x "$REPO/build/waypoint" ] || die "$REPO/build/waypoint not built (make)" ;;
+	haproxy | haproxy+log) command -v haproxy >/dev/null || die "needs haproxy (make deps)" ;;
+	nginx | nginx+log) ;;
+	*) die "unknown router \"$r\" (waypoint haproxy nginx haproxy+log nginx+log)" ;;
+	esac
+done
+for m in $MODES; do
+	case $m in plain | tls) ;; *) die "unknown mode \"$m\" (plain tls)" ;; esac
+done
+[ "$N" -gt 0 ] 2>/dev/null || die "N must be a positive number (got \"$N\")"
+
+tmp=$(mktemp -d /tmp/ambit-l7-insns.XXXXXX)
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The configurations and ports of l7.sh (ports from the kernel).
+bash "$HERE/l7.sh" --configs "$tmp/cfg" || die "l7.sh --configs failed"
+cfg=$tmp/cfg
+declare -A lp=() tp=()
+while read -r r a b; do
+	lp[$r]=$a tp[$r]=${b:-}
+done <"$cfg/ports"
+mkdir -p "$(dirname "$OUT")" "$tmp/logs"
+nginx -c "$cfg/be/nginx.conf" -p "$cfg/be" >/dev/null 2>"$tmp/logs/backend.log" &
+pids+=($!)
+
+# The client: CONNS connections, each one request at a time until WARM, then N, are sent in all;
+# runs callgrind_control -z before the N and -d after. Args: host port tls(0/1) warm n conns pid.
+cat >"$tmp/client.py" <<'PY'
+import socket, ssl, subprocess, sys, threading
+host, port, tls, warm, n, conns, pid = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", \
+    int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+REQ = b"GET / HTTP/1.1\r\nHost: web\r\n\r\n"
+ctx = ssl.create_default_context()
+ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+
+class Conn:
+    def __init__(self):
+        s = socket.create_connection((host, port), timeout=120)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.s = ctx.wrap_socket(s, server_hostname="web") if tls else s
+        self.buf = b""
+    def request(self):
+        self.s.sendall(REQ)
+        while b"\r\n\r\n" not in self.buf:
+            self.recv()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = lines[0].split(" ")[1]
+        fields = {l.split(":", 1)[0].strip().lower(): l.split(":", 1)[1].strip() for l in lines[1:]}
+        if status != "200":
+            raise RuntimeError(f"status {status}")
+        if "content-length" not in fields or fields.get("connection", "").lower() == "close":
+            raise RuntimeError(f"not a keep-alive response with a length: {lines}")
+        size = int(fields["content-length"])
+        while len(self.buf) < size:
+            self.recv()
+        self.buf = self.buf[size:]
+    def recv(self):
+        b = self.s.recv(65536)
+        if not b:
+            raise RuntimeError("connection closed by the router")
+        self.buf += b
+
+def phase(cs, total):
+    left, lock, errors = [total], threading.Lock(), []
+    def run(c):
+        try:
+            while True:
+                with lock:
+                    if left[0] == 0 or errors:
+                        return
+                    left[0] -= 1
+                c.request()
+        except Exception as e:
+            errors.append(repr(e))
+    ts = [threading.Thread(target=run, args=(c,)) for c in cs]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    if errors:
+        sys.exit(f"client: {errors[0]}")
+
+def control(opt):
+    r = subprocess.run(["callgrind_control", opt, pid], capture_output=True, text=True)
+    if r.returncode != 0 or "OK" not in r.stdout:
+        sys.exit(f"client: callgrind_control {opt} {pid} failed: {r.stdout}{r.stderr}")
+
+cs = [Conn() for _ in range(conns)]
+phase(cs, max(warm, conns))
+control("-z")
+phase(cs, n)
+control("-d")
+PY
+
+# Self Ir per function and the total from a callgrind dump: args dump n top json-out. The cost
+# line after a calls= line is the call's inclusive cost, never the caller's own (even calls=0).
+# The total is the sum of the self costs (the dump's totals:); its summary: line, kept in the
+# JSON, is lower by about 0.05% after a zeroing.
+cat >"$tmp/selfcost.py" <<'PY'
+import json, re, sys
+path, n, top, jout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+names = {"fn": {}, "ob": {}}
+alias = {"fn": "fn", "cfn": "fn", "ob": "ob", "cob": "ob"}
+def name(kind, v):
+    m = re.match(r"\((\d+)\)(?: (.*))?$", v)
+    if not m:
+        return v
+    if m.group(2) is not None:
+        names[kind][m.group(1)] = m.group(2)
+    return names[kind].get(m.group(1), v)
+npos, summary, fn, ob, after_call = 1, None, "?", "?", False
+selfc, total = {}, 0
+for line in open(path, errors="replace"):
+    line = line.rstrip("\n")
+    if not line or line.startswith("#"):
+        continue
+    c = line[0]
+    if c.isdigit() or c in "+-*":
+        parts = line.split()
+        ir = int(parts[npos]) if len(parts) > npos else 0
+        if after_call:
+            after_call = False
+            continue
+        selfc[(ob, fn)] = selfc.get((ob, fn), 0) + ir
+        total += ir
+        continue
+    key, _, val = line.partition("=")
+    if key in ("fn", "ob", "cfn", "cob"):
+        v = name(alias[key], val)
+        if key == "fn": fn = v
+        elif key == "ob": ob = v
+    elif key == "calls":
+        after_call = True
+    elif line.startswith("positions:"):
+        npos = len(line.split()[1:])
+    elif line.startswith("summary:"):
+        summary = int(line.split()[1])
+rows = sorted(selfc.items(), key=lambda kv: -kv[1])[:top]
+prof = [{"function": f, "object": o.rsplit("/", 1)[-1], "ir_per_request": round(v / n, 1),
+         "share": round(v / total, 4)} for (o, f), v in rows]
+json.dump({"ir": total, "summary": summary, "n": n, "ir_per_request": round(total / n, 1), "top": prof},
+          open(jout, "w"))
+print(f"{total} {total / n:.1f}")
+PY
+
+# Starts router @1 under callgrind (dumps $tmp/cg.@1.out.K); prints its pid.
+start() {
+	local vg=(valgrind --tool=callgrind "--callgrind-out-file=$tmp/cg.$1.out")
+	local err="$tmp/logs/$1.log"
+	case $1 in
+	waypoint)
+		"${vg[@]}" "$REPO/build/waypoint" --config "$cfg/l7.json" --workers 1 --log-level warn \
+			--listen "127.0.0.1:${lp[waypoint]}=web.bench.svc.cluster.local:80" \
+			--listen-tls "127.0.0.1:${tp[waypoint]}=web.bench.svc.cluster.local:80" \
+			--tls-cert "$cfg/cert.pem" --tls-key "$cfg/key.pem" >/dev/null 2>"$err" &
+		;;
+	haproxy) "${vg[@]}" haproxy -db -f "$cfg/haproxy.cfg" >/dev/null 2>"$err" & ;;
+	haproxy+log) "${vg[@]}" haproxy -db -f "$cfg/haproxy-log.cfg" >/dev/null 2>"$err" & ;;
+	# nginx: one process (no master), so the worker's counts are the ones callgrind dumps.
+	nginx) "${vg[@]}" nginx -g "master_process off;" -c "$cfg/ng/nginx.conf" -p "$cfg/ng" >/dev/null 2>"$err" & ;;
+	nginx+log) "${vg[@]}" nginx -g "master_process off;" -c "$cfg/ngl/nginx.conf" -p "$cfg/ngl" >/dev/null 2>"$err" & ;;
+	esac
+	echo $!
+}
+get() { curl -s --max-time 10 "$@"; }
+
+: >"$tmp/results.jsonl"
+for r in $ROUTERS; do
+	pid=$(start "$r")
+	pids+=("$pid")
+	for _ in $(seq 120); do
+		get -o /dev/null -H "host: web" "http://127.0.0.1:${lp[$r]}/" && break
+		kill -0 "$pid" 2>/dev/null || die "$r exited under valgrind: $(tail -5 "$tmp/logs/$r.log")"
+		sleep 0.5
+	done
+	got=$(get -H "host: web" -H "x-user: jason" "http://127.0.0.1:${lp[$r]}/")
+	[ "$got" = v2 ] || die "$r: x-user: jason did not reach v2 (got \"$got\"; $(tail -3 "$tmp/logs/$r.log"))"
+	part=0
+	for m in $MODES; do
+		p=${lp[$r]} tls=0
+		[ "$m" = tls ] && p=${tp[$r]} tls=1
+		say "$r ($m): $WARM warm-up requests, then $N counted, over $CONNS connections"
+		t0=$(date +%s)
+		python3 "$tmp/client.py" 127.0.0.1 "$p" "$tls" "$WARM" "$N" "$CONNS" "$pid" ||
+			die "$r ($m): the client failed ($(tail -3 "$tmp/logs/$r.log"))"
+		part=$((part + 1))
+		dump=$tmp/cg.$r.out.$part
+		[ -s "$dump" ] || die "$r ($m): no callgrind dump $dump"
+		read -r ir per < <(python3 "$tmp/selfcost.py" "$dump" "$N" "$TOP" "$tmp/$r.$m.json") ||
+			die "$r ($m): could not read $dump"
+		say "$r ($m): $ir instructions for $N requests: $per per request ($(($(date +%s) - t0)) s)"
+		python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); d.update(router=sys.argv[2], mode=sys.argv[3]); print(json.dumps(d))' \
+			"$tmp/$r.$m.json" "$r" "$m" >>"$tmp/results.jsonl"
+		[ -n "$KEEP" ] && cp "$dump" "$OUT.$r.$m.callgrind"
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+done
+
+python3 - "$tmp/results.jsonl" "$OUT" "$N" "$WARM" "$CONNS" "$TOP" <<'PY'
+import json, sys
+src, out, n, warm, conns, top = sys.argv[1:7]
+res = [json.loads(l) for l in open(src)]
+by = {(x["router"], x["mode"]): x for x in res}
+routers = list(dict.fromkeys(x["router"] for x in res))
+modes = list(dict.fromkeys(x["mode"] for x in res))
+shown = {"waypoint": "waypoint", "haproxy": "HAProxy", "nginx": "nginx",
+         "haproxy+log": "HAProxy+log", "nginx+log": "nginx+log"}
+title = {"plain": "plaintext", "tls": "TLS"}
+lines = [f"Instructions per request (callgrind Ir, user space), {n} requests over {conns} keep-alive "
+         f"connections after {warm} warm-up; l7.sh's route table and backends", "",
+         "| router | " + " | ".join(title[m] for m in modes) + " |", "|---" * (1 + len(modes)) + "|"]
+for r in routers:
+    lines.append(f"| {shown[r]} | " + " | ".join(
+        f"{by[(r, m)]['ir_per_request']:,.0f}" if (r, m) in by else "-" for m in modes) + " |")
+if "waypoint" in routers:
+    for ref in [r for r in routers if r != "waypoint"]:
+        lines.append(f"| waypoint/{shown[ref]} | " + " | ".join(
+            f"{by[('waypoint', m)]['ir_per_request'] / by[(ref, m)]['ir_per_request']:.2f}"
+            if ("waypoint", m) in by and (ref, m) in by else "-" for m in modes) + " |")
+for x in res:
+    lines += ["", f"**{shown[x['router']]}, {title[x['mode']]}**: top {top} functions by self "
+              f"instructions ({x['ir_per_request']:,.0f} per request in all)", "",
+              "| Ir per request | share | function | object |", "|---|---|---|---|"]
+    for f in x["top"]:
+        lines.append(f"| {f['ir_per_request']:,.0f} | {100 * f['share']:.1f}% | {f['function']} | {f['object']} |")
+open(out + ".md", "w").write("\n".join(lines) + "\n")
+json.dump({"n": int(n), "warm": int(warm), "conns": int(conns), "results": res},
+          open(out + ".json", "w"), indent=1)
+print("\n".join(lines))
+PY
