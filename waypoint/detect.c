@@ -36,7 +36,8 @@ static enum wp_detect request_line(const char *data, size_t len)
 	for (size_t k = 0; k < 10 && i + k < len; k++) {
 		static const char want[] = "HTTP/1.?\r\n";
 
-		if (want[k] == '?' ? (data[i + k] != '0' && data[i + k] != '1')
+		/* HTTP/1.2 and on are HTTP/1.1 to their reader (RFC 9112 §2.3). */
+		if (want[k] == '?' ? (data[i + k] < '0' || data[i + k] > '9')
 				   : data[i + k] != want[k])
 			return WP_DETECT_TCP;
 	}

@@ -12,16 +12,16 @@ static bool authority_name(const char *n)
 	return !strcasecmp(n, ":authority") || !strcasecmp(n, "host");
 }
 
-static int set_authority(char **authority, const char *v)
+/* The new authority lives with the request's fields (their arena). */
+static int set_authority(struct http_fields *h, char **authority, const char *v)
 {
 	char *s;
 
 	if (!authority)
 		return 0;
-	s = strdup(v);
+	s = http_fields_strndup(h, v, strlen(v));
 	if (!s)
 		return -ENOMEM;
-	free(*authority);
 	*authority = s;
 	return 0;
 }
@@ -34,7 +34,7 @@ int wp_headers_apply(struct http_fields *h, const struct config_header_ops *ops,
 		const struct config_label *l = &ops->set.items[i];
 
 		if (authority_name(l->key)) {
-			if (set_authority(authority, l->value))
+			if (set_authority(h, authority, l->value))
 				return -ENOMEM;
 			continue;
 		}
@@ -46,7 +46,7 @@ int wp_headers_apply(struct http_fields *h, const struct config_header_ops *ops,
 		const struct config_label *l = &ops->add.items[i];
 
 		if (authority_name(l->key)) {
-			if (set_authority(authority, l->value))
+			if (set_authority(h, authority, l->value))
 				return -ENOMEM;
 			continue;
 		}

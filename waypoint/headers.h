@@ -16,8 +16,8 @@
 #include "http_fields.h"
 
 /*
- * Applies @ops to @h; for a request, "host"/":authority" set or add replace *@authority
- * (malloc'd; freed and replaced; may be NULL). 0 or -ENOMEM.
+ * Applies @ops to @h; for a request, "host"/":authority" set or add point *@authority (may be
+ * NULL) at the new value, a copy in @h's arena. 0 or -ENOMEM.
  */
 int wp_headers_apply(struct http_fields *h, const struct config_header_ops *ops, char **authority);
 

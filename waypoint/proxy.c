@@ -164,11 +164,7 @@ void wp_req_finish(struct wp_req *r)
 	conn->req = NULL;
 	h1_head_free(&r->head);
 	buf_free(&r->body);
-	free(r->orig_path);
-	free(r->authority);
-	free(r->user_agent);
-	free(r->xff);
-	free(r->request_id);
+	/* The request's own strings are in its head's arena. */
 	free(r->cors_origin);
 	free(r->set_cookie);
 	free(r);
@@ -477,23 +473,25 @@ static int prepare(struct wp_req *r)
 			free(path);
 			return err;
 		}
-		free(r->head.target);
-		r->head.target = path;
+		r->head.target = h1_head_strdup(&r->head, path);
+		free(path);
+		if (!r->head.target)
+			return -ENOMEM;
 	}
 	v = http_fields_get(f, "host");
-	r->authority = strdup(v ? v : "");
+	r->authority = h1_head_strdup(&r->head, v ? v : "");
 	v = http_fields_get(f, "user-agent");
-	r->user_agent = v ? strdup(v) : NULL;
+	r->user_agent = v ? h1_head_strdup(&r->head, v) : NULL;
 	v = http_fields_get(f, "x-request-id");
 	if (!v || !*v || edge) {
 		uuid4(id);
-		v = id;
+		if (http_fields_set(f, "x-request-id", id))
+			return -ENOMEM;
+		v = http_fields_get(f, "x-request-id");
 	}
-	r->request_id = strdup(v);
-	r->orig_path = strdup(r->head.target);
-	if (!r->authority || !r->request_id || !r->orig_path)
-		return -ENOMEM;
-	if (http_fields_set(f, "x-request-id", r->request_id))
+	r->request_id = (char *)v;
+	r->orig_path = r->head.target; /* rewrites give the head a new target, not a new string */
+	if (!r->authority || (http_fields_get(f, "user-agent") && !r->user_agent))
 		return -ENOMEM;
 	r->client = p->client;
 	v = http_fields_get(f, "x-forwarded-for");
@@ -506,8 +504,18 @@ static int prepare(struct wp_req *r)
 		}
 		/* x-forwarded-for: the peer's address appended ("," as Envoy's appendXff). */
 		inet_ntop(AF_INET, &p->client.sin_addr, ip, sizeof(ip));
-		if (asprintf(&xff, "%s%s%s", v ? v : "", v ? "," : "", ip) < 0)
-			return -ENOMEM;
+		{
+			size_t vl = v ? strlen(v) : 0, il = strlen(ip);
+
+			xff = arena_alloc(&f->mem, vl + il + 2);
+			if (!xff)
+				return -ENOMEM;
+			if (vl) {
+				memcpy(xff, v, vl);
+				xff[vl++] = ',';
+			}
+			memcpy(xff + vl, ip, il + 1);
+		}
 		r->xff = xff;
 		inet_ntop(AF_INET, &r->client.sin_addr, ip, sizeof(ip));
 		if (http_fields_set(f, "x-forwarded-for", xff) ||
@@ -517,8 +525,7 @@ static int prepare(struct wp_req *r)
 			return http_fields_set(f, "x-forwarded-proto", p->tls ? "https" : "http");
 		return 0;
 	}
-	if (v && !(r->xff = strdup(v)))
-		return -ENOMEM;
+	r->xff = (char *)v;
 	/* The application's own bytes, inside the tunnel, were plaintext HTTP. */
 	if (!http_fields_get(f, "x-forwarded-proto"))
 		return http_fields_add(f, "x-forwarded-proto", "http");
@@ -640,12 +647,14 @@ static void decide(struct wp_req *r)
 		wp_req_reply(r, WP_REPLY_NO_ROUTE, 500, "", 0);
 		return;
 	}
-	free(r->head.target);
-	r->head.target = path;
-	if (rt->rewrite.authority) {
-		free(r->authority);
-		r->authority = strdup(rt->rewrite.authority);
+	r->head.target = h1_head_strdup(&r->head, path);
+	free(path);
+	if (!r->head.target) {
+		wp_req_reply(r, WP_REPLY_NO_ROUTE, 500, "", 0);
+		return;
 	}
+	if (rt->rewrite.authority)
+		r->authority = h1_head_strdup(&r->head, rt->rewrite.authority);
 	if (!r->authority ||
 	    wp_headers_apply(&r->head.fields, &rt->headers.request, &r->authority)) {
 		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);

@@ -171,8 +171,8 @@ static struct wp_mirror *mirror_new(struct wp_req *r, const struct l7_mirror *mp
 	if (e->mirrors)
 		e->mirrors->eprev = m;
 	e->mirrors = m;
-	m->head.method = strdup(r->head.method);
-	m->head.target = strdup(r->head.target);
+	m->head.method = h1_head_strdup(&m->head, r->head.method);
+	m->head.target = h1_head_strdup(&m->head, r->head.target);
 	m->head.minor = 1;
 	m->framing = r->framing == H1_FRAMING_LENGTH	? H1_FRAMING_LENGTH
 		     : r->framing == H1_FRAMING_CHUNKED ? H1_FRAMING_EOF

@@ -86,10 +86,11 @@ def client_state(ctx, c, want):
     return "stuck" if st == "open" else st
 
 
-def upstream_state(ctx, conns_before, want):
-    """reused / closed / stays: does the next client's request ride the case's connection?"""
+def upstream_state(ctx, conns_before, conns_after, want):
+    """reused / closed / stays: does the next client's request ride the case's connection?
+    The case's connections are those opened while its own steps ran (not by our probes)."""
     conns, reqs = ctx.backend.snapshot()
-    case_conns = [c for c in conns if c.id >= conns_before]
+    case_conns = [c for c in conns if conns_before <= c.id < conns_after]
     if not case_conns:
         return "-"
     if want == "closed" or ctx.observe:
@@ -122,6 +123,7 @@ def run_case(router, case, observe):
             out = case.steps(ctx)
             obs.update(out or {})
             obs.setdefault("backend", len(backend.snapshot()[1]))
+            conns_after = len(backend.snapshot()[0])
         else:
             c = ctx.client()
             for i, piece in enumerate(case.send):
@@ -133,12 +135,14 @@ def run_case(router, case, observe):
             ctx.responses = got
             # What reached the backend for the case itself, before any probe of ours.
             obs["backend"] = len(backend.snapshot()[1])
+            conns_after = len(backend.snapshot()[0])
             obs["client"] = client_state(ctx, c, case.expect.get("client"))
         errors = [c.error for c in backend.snapshot()[0] if c.error]
         if errors:
             obs["backend_error"] = errors[0]
         if "upstream" in case.expect or observe:
-            obs["upstream"] = upstream_state(ctx, conns_before, case.expect.get("upstream"))
+            obs["upstream"] = upstream_state(ctx, conns_before, conns_after,
+                                             case.expect.get("upstream"))
         if case.check:
             case.check(ctx)
         obs["checks"] = ctx.failures

@@ -19,6 +19,12 @@
 
 #include "lb.h"
 
+/* A field with its lengths, as the parsers make them. */
+#define HF(n, v)                                                                                   \
+	{                                                                                          \
+		(char *)(n), (char *)(v), sizeof(n) - 1, sizeof(v) - 1, true                       \
+	}
+
 static void hosts_init(struct wp_host *h, size_t n)
 {
 	memset(h, 0, n * sizeof(*h));
@@ -232,7 +238,7 @@ static void test_panic_threshold(void **state)
 
 static void test_hash_keys(void **state)
 {
-	const struct http_field hdr[] = {{"X-User", "jason"}, {"Cookie", "a=1; user=42; b=2"}};
+	const struct http_field hdr[] = {HF("X-User", "jason"), HF("Cookie", "a=1; user=42; b=2")};
 	struct wp_request rq = {.path = "/p?x=1&uid=7", .n_headers = 2, .headers = hdr};
 	struct config_load_balancer p = {.hash_key = CONFIG_HASH_HEADER, .hash_name = "x-user"};
 	uint64_t h;

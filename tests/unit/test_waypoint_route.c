@@ -40,6 +40,12 @@ struct world {
 	struct wp_route_table *t;
 };
 
+/* A field with its lengths, as the parsers make them. */
+#define HF(n, v)                                                                                   \
+	{                                                                                          \
+		(char *)(n), (char *)(v), sizeof(n) - 1, sizeof(v) - 1, true                       \
+	}
+
 static void build(struct world *w, const char *yaml)
 {
 	struct config_diags d = {0};
@@ -90,9 +96,9 @@ static const char *pick(struct world *w, const char *method, const char *path, u
 static void test_virtual_service_matching(void **state)
 {
 	struct world w;
-	const struct http_field jason[] = {{"End-User", "jason"}};
-	const struct http_field two[] = {{"x-v", "a"}, {"X-V", "b"}};
-	const struct http_field skip[] = {{"x-skip", ""}};
+	const struct http_field jason[] = {HF("End-User", "jason")};
+	const struct http_field two[] = {HF("x-v", "a"), HF("X-V", "b")};
+	const struct http_field skip[] = {HF("x-skip", "")};
 
 	build(&w,
 	      HEAD "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
@@ -157,7 +163,7 @@ static void test_vs_prefix_is_plain(void **state)
 static void test_gateway_api_matching(void **state)
 {
 	struct world w;
-	const struct http_field h[] = {{"X-Tier", "gold"}};
+	const struct http_field h[] = {HF("X-Tier", "gold")};
 
 	build(&w,
 	      HEAD "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"

@@ -28,25 +28,45 @@ static const char standin[2][2][24] = {
 /* A Content-Length or chunk size no 64-bit signed integer holds is refused: hops differ on it. */
 #define MAX_LENGTH (UINT64_C(1) << 63)
 
+/* RFC 9110 §5.6.2 tchar, by table: every byte of every field name is looked at. */
+static const bool tchar[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1,		['&'] = 1,	   ['\''] = 1,
+    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,		['^'] = 1,	   ['_'] = 1,
+    ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+};
+
+static inline bool is_tchar(unsigned char c)
+{
+	return tchar[c];
+}
+
 struct h1_parser {
 	llhttp_t ll;
 	const struct h1_parser_ops *ops;
 	void *user;
 	struct h1_head head;
 	struct http_limits lim;
-	/* The span llhttp is handing over in pieces (target, reason, a field's name or value). */
+	/*
+	 * What llhttp hands over in pieces: a span (target, reason, name or value) that came in
+	 * one piece is taken straight from the buffer being fed (span), one in several pieces is
+	 * gathered in acc. A field's name is kept in acc (its first name_len bytes) until its
+	 * value is whole; a request line is read into acc (feed_line).
+	 */
 	char *acc;
 	size_t acc_len, acc_cap;
-	char *name;	   /* a field name whose value is being collected */
+	size_t name_len; /* the field name in acc[0..name_len), while its value comes */
+	bool in_value;
+	const char *span; /* the current span's single piece, or NULL (then acc after the name) */
+	size_t span_len;
 	size_t head_bytes; /* target, names and values so far (http_limits) */
 	/* The buffer being fed, and the last byte consumed before it (see fold_before). */
 	const char *feed;
 	char prev;
 	bool request, in_message, in_head, no_body_next, upgraded;
-	/* Requests: the current message's line is read (line_method, line_target, line_minor). */
+	/* Requests: the current message's line was read into acc (method and target in it). */
 	bool line_done;
 	unsigned int blank_lines;
-	char *line_method, *line_target;
+	size_t line_mlen, line_toff, line_tlen;
 	uint8_t line_minor;
 	int cb_err; /* the errno a callback failed with */
 	int status; /* the status to answer a refusal with */
@@ -55,11 +75,14 @@ struct h1_parser {
 
 void h1_head_free(struct h1_head *h)
 {
-	free(h->method);
-	free(h->target);
-	free(h->reason);
+	/* Method, target and reason live in the fields' arena. */
 	http_fields_free(&h->fields);
 	memset(h, 0, sizeof(*h));
+}
+
+char *h1_head_strdup(struct h1_head *h, const char *s)
+{
+	return http_fields_strndup(&h->fields, s, strlen(s));
 }
 
 static struct h1_parser *parser_of(llhttp_t *ll)
@@ -81,18 +104,29 @@ static int acc_append(struct h1_parser *p, const char *at, size_t len)
 {
 	if (p->acc_len + len + 1 > p->acc_cap) {
 		size_t cap = (p->acc_len + len + 1) * 2;
-		char *n = realloc(p->acc, cap);
+		char *n = realloc(p->acc, cap < 256 ? 256 : cap);
 
 		if (!n) {
 			p->cb_err = -ENOMEM;
 			return -1;
 		}
 		p->acc = n;
-		p->acc_cap = cap;
+		p->acc_cap = cap < 256 ? 256 : cap;
 	}
 	memcpy(p->acc + p->acc_len, at, len);
 	p->acc_len += len;
 	return 0;
+}
+
+/* The span so far, gathered into acc (a second piece came, or the buffer is about to go). */
+static int span_gather(struct h1_parser *p)
+{
+	const char *at = p->span;
+
+	if (!at)
+		return 0;
+	p->span = NULL;
+	return acc_append(p, at, p->span_len);
 }
 
 static int collect(llhttp_t *ll, const char *at, size_t len)
@@ -102,45 +136,64 @@ static int collect(llhttp_t *ll, const char *at, size_t len)
 	p->head_bytes += len;
 	if (p->head_bytes > p->lim.header_bytes)
 		return too_large(p, "message head too large");
+	/* The first piece of a span is only remembered: most spans come whole. */
+	if (!p->span && p->acc_len == (p->in_value ? p->name_len : 0)) {
+		p->span = at;
+		p->span_len = len;
+		return 0;
+	}
+	if (span_gather(p))
+		return -1;
 	return acc_append(p, at, len);
 }
 
-/* The collected span as a string (malloc'd), leaving the collector empty; NULL on ENOMEM. */
-static char *take(struct h1_parser *p)
+/* The current span (a piece in the buffer, or acc from @from), and its length. */
+static const char *span_of(struct h1_parser *p, size_t from, size_t *len)
 {
-	char *s = strndup(p->acc ? p->acc : "", p->acc_len);
-
-	p->acc_len = 0;
-	if (!s)
-		p->cb_err = -ENOMEM;
-	return s;
+	if (p->span) {
+		*len = p->span_len;
+		return p->span;
+	}
+	*len = p->acc_len - from;
+	return p->acc ? p->acc + from : "";
 }
 
 static int on_message_begin(llhttp_t *ll)
 {
 	struct h1_parser *p = parser_of(ll);
+	struct h1_head *h = &p->head;
 
-	h1_head_free(&p->head);
-	free(p->name);
-	p->name = NULL;
-	p->acc_len = 0;
+	h1_head_free(h);
+	p->span = NULL;
+	p->name_len = 0;
+	p->in_value = false;
 	p->head_bytes = 0;
 	p->in_message = p->in_head = true;
 	if (p->request) {
-		/* The line read before llhttp was handed its stand-in (feed_line). */
-		p->head.method = p->line_method;
-		p->head.target = p->line_target;
-		p->line_method = p->line_target = NULL;
-		p->head_bytes = strlen(p->head.target);
+		/* The line read before llhttp was handed its stand-in (feed_line), in acc. */
+		h->method = http_fields_strndup(&h->fields, p->acc, p->line_mlen);
+		h->target = http_fields_strndup(&h->fields, p->acc + p->line_toff, p->line_tlen);
+		if (!h->method || !h->target) {
+			p->cb_err = -ENOMEM;
+			return -1;
+		}
+		p->head_bytes = p->line_tlen;
 	}
+	p->acc_len = 0;
 	return 0;
 }
 
 static int on_status_complete(llhttp_t *ll)
 {
 	struct h1_parser *p = parser_of(ll);
+	size_t n;
+	const char *r = span_of(p, 0, &n);
 
-	p->head.reason = take(p);
+	p->head.reason = http_fields_strndup(&p->head.fields, r, n);
+	p->span = NULL;
+	p->acc_len = 0;
+	if (!p->head.reason)
+		p->cb_err = -ENOMEM;
 	return p->head.reason ? 0 : -1;
 }
 
@@ -156,17 +209,20 @@ static bool fold_before(const struct h1_parser *p, const char *at)
 	return (at > p->feed ? at[-1] : p->prev) == '\n';
 }
 
+static int refuse_fold(struct h1_parser *p)
+{
+	p->status = 400;
+	snprintf(p->why, sizeof(p->why), "malformed HTTP/1 header '%.*s': obsolete line folding",
+		 (int)(p->name_len > 60 ? 60 : p->name_len), p->acc ? p->acc : "");
+	return -1;
+}
+
 static int collect_value(llhttp_t *ll, const char *at, size_t len)
 {
 	struct h1_parser *p = parser_of(ll);
 
-	if (len && fold_before(p, at)) {
-		p->status = 400;
-		snprintf(p->why, sizeof(p->why),
-			 "malformed HTTP/1 header '%s': obsolete line folding",
-			 p->name ? p->name : "");
-		return -1;
-	}
+	if (len && fold_before(p, at))
+		return refuse_fold(p);
 	return collect(ll, at, len);
 }
 
@@ -176,47 +232,52 @@ static int on_field_complete(llhttp_t *ll)
 
 	if (p->head.fields.n >= p->lim.fields)
 		return too_large(p, "too many header fields");
-	p->name = take(p);
-	if (!p->name)
+	/* The name waits in acc for its value (the buffer it came in may go before). */
+	if (span_gather(p))
 		return -1;
+	p->name_len = p->acc_len;
+	p->in_value = true;
 	/*
 	 * llhttp 8 lets a space or other non-token byte into a name; "Transfer-Encoding : x" read
 	 * one way here and another by the next hop is how requests are smuggled (RFC 9112 §5.1).
 	 */
-	if (!is_token(p->name)) {
+	for (size_t i = 0; i < p->name_len; i++)
+		if (!is_tchar((unsigned char)p->acc[i])) {
+			p->status = 400;
+			snprintf(p->why, sizeof(p->why), "malformed HTTP/1 header name '%.*s'",
+				 (int)(p->name_len > 60 ? 60 : p->name_len), p->acc);
+			return -1;
+		}
+	if (!p->name_len) {
 		p->status = 400;
-		snprintf(p->why, sizeof(p->why), "malformed HTTP/1 header name '%.60s'", p->name);
+		snprintf(p->why, sizeof(p->why), "malformed HTTP/1 header: empty name");
 		return -1;
 	}
-	for (char *c = p->name; *c; c++)
-		*c = tolower((unsigned char)*c);
 	return 0;
 }
 
 static int on_value_complete(llhttp_t *ll)
 {
 	struct h1_parser *p = parser_of(ll);
-	size_t n = p->acc_len;
+	size_t n;
+	const char *v = span_of(p, p->name_len, &n);
 	int err;
 
 	/* The field value excludes trailing whitespace (RFC 9110 §5.5); llhttp drops the leading.
 	 */
-	while (n && (p->acc[n - 1] == ' ' || p->acc[n - 1] == '\t'))
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
 		n--;
 	/*
 	 * llhttp keeps an obs-fold's CRLF inside the value; RFC 9112 §5.2 lets a server refuse it
 	 * with 400, which is safer than unfolding what another hop might read differently.
 	 */
-	if (memchr(p->acc ? p->acc : "", '\n', n) || memchr(p->acc ? p->acc : "", '\r', n)) {
-		p->status = 400;
-		snprintf(p->why, sizeof(p->why),
-			 "malformed HTTP/1 header '%s': obsolete line folding", p->name);
-		return -1;
-	}
-	err = http_fields_addn(&p->head.fields, p->name, strlen(p->name), p->acc ? p->acc : "", n);
-	p->acc_len = 0;
-	free(p->name);
-	p->name = NULL;
+	if (memchr(v, '\n', n) || memchr(v, '\r', n))
+		return refuse_fold(p);
+	/* Names and values llhttp and the checks above let through: no writer checks them again. */
+	err = http_fields_add_clean(&p->head.fields, p->acc, p->name_len, v, n);
+	p->acc_len = p->name_len = 0;
+	p->span = NULL;
+	p->in_value = false;
 	if (err) {
 		p->cb_err = err;
 		return -1;
@@ -335,7 +396,7 @@ static int on_headers_complete(llhttp_t *ll)
 	h->minor = ll->http_minor;
 	if (ll->type != HTTP_REQUEST) {
 		h->status = ll->status_code;
-		if (!h->reason && !(h->reason = strdup(""))) {
+		if (!h->reason && !(h->reason = h1_head_strdup(h, ""))) {
 			p->cb_err = -ENOMEM;
 			return -1;
 		}
@@ -432,10 +493,7 @@ void h1_parser_free(struct h1_parser *p)
 	if (!p)
 		return;
 	h1_head_free(&p->head);
-	free(p->name);
 	free(p->acc);
-	free(p->line_method);
-	free(p->line_target);
 	free(p);
 }
 
@@ -451,8 +509,6 @@ static ssize_t refuse(struct h1_parser *p, llhttp_errno_t err)
 	}
 	return -EPROTO;
 }
-
-static bool is_tchar(unsigned char c);
 
 /*
  * The request line in @line (@n bytes, without its CRLF): method SP request-target SP
@@ -494,12 +550,10 @@ static int parse_line(struct h1_parser *p, const char *line, size_t n)
 	}
 	if (tl > p->lim.header_bytes)
 		return too_large(p, "request target too long");
-	p->line_method = strndup(line, ml);
-	p->line_target = strndup(sp1 + 1, tl);
-	if (!p->line_method || !p->line_target) {
-		p->cb_err = -ENOMEM;
-		return -1;
-	}
+	/* Taken from acc into the head when llhttp begins the message (on_message_begin). */
+	p->line_mlen = ml;
+	p->line_toff = (size_t)(sp1 + 1 - line);
+	p->line_tlen = tl;
 	/* RFC 9112 §2.3: a higher minor version is read as the highest we implement. */
 	p->line_minor = v[7] == '0' ? 0 : 1;
 	return 0;
@@ -519,6 +573,7 @@ static ssize_t feed_line(struct h1_parser *p, const char *data, size_t len)
 		size_t take = nl ? (size_t)(nl - (data + used)) : len - used;
 		const char *line;
 		llhttp_errno_t err;
+		bool connect;
 
 		if (p->acc_len + take > p->lim.header_bytes + 64)
 			return too_large(p, "request line too long");
@@ -539,10 +594,10 @@ static ssize_t feed_line(struct h1_parser *p, const char *data, size_t len)
 		}
 		if (parse_line(p, p->acc, p->acc_len - 1))
 			return -1;
-		p->acc_len = 0;
 		p->line_done = true;
 		p->prev = '\n';
-		line = standin[!strcmp(p->line_method, "CONNECT")][p->line_minor];
+		connect = p->line_mlen == 7 && !memcmp(p->acc, "CONNECT", 7);
+		line = standin[connect][p->line_minor];
 		err = llhttp_execute(&p->ll, line, strlen(line));
 		if (err != HPE_OK) {
 			refuse(p, err);
@@ -572,6 +627,9 @@ ssize_t h1_parser_feed(struct h1_parser *p, const char *data, size_t len)
 	}
 	p->feed = data;
 	err = llhttp_execute(&p->ll, data, len);
+	/* A span left open points into @data, which is the caller's only for this call. */
+	if (p->span && span_gather(p))
+		return p->cb_err;
 	switch (err) {
 	case HPE_OK: n = (ssize_t)len; break;
 	case HPE_PAUSED: n = llhttp_get_error_pos(&p->ll) - data; break;
@@ -639,13 +697,6 @@ bool h1_parser_idle(const struct h1_parser *p)
 	return !p->in_message;
 }
 
-/* RFC 9110 §5.6.2 tchar. */
-static bool is_tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 static bool is_token(const char *s)
 {
 	if (!*s)
@@ -670,7 +721,26 @@ static const char *reason_of(const struct h1_head *h)
 	return h->reason && *h->reason ? h->reason : h1_reason(h->status);
 }
 
-ssize_t h1_head_len(const struct h1_head *h)
+/* A value made here (not read and checked by the parser) may not hold CR, LF or NUL. */
+static bool value_safe(const char *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == '\r' || v[i] == '\n' || !v[i])
+			return false;
+	return true;
+}
+
+static bool name_token(const char *n, size_t len)
+{
+	if (!len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!is_tchar((unsigned char)n[i]))
+			return false;
+	return true;
+}
+
+ssize_t h1_head_len_extra(const struct h1_head *h, const char *const *extra, size_t n_extra)
 {
 	size_t n;
 
@@ -687,11 +757,20 @@ ssize_t h1_head_len(const struct h1_head *h)
 	for (size_t i = 0; i < h->fields.n; i++) {
 		const struct http_field *f = &h->fields.items[i];
 
-		if (!is_token(f->name) || !is_line_safe(f->value, true))
+		if (!f->clean &&
+		    (!name_token(f->name, f->name_len) || !value_safe(f->value, f->value_len)))
 			return -EINVAL;
-		n += strlen(f->name) + 2 + strlen(f->value) + 2;
+		n += f->name_len + 2 + f->value_len + 2;
 	}
+	/* The layer's own framing fields: constants and numbers. */
+	for (size_t i = 0; i < n_extra; i++)
+		n += strlen(extra[2 * i]) + 2 + strlen(extra[2 * i + 1]) + 2;
 	return n + 2;
+}
+
+ssize_t h1_head_len(const struct h1_head *h)
+{
+	return h1_head_len_extra(h, NULL, 0);
 }
 
 static char *put(char *d, const char *s)
@@ -702,33 +781,54 @@ static char *put(char *d, const char *s)
 	return d + n;
 }
 
-size_t h1_head_write(const struct h1_head *h, char *dst)
+static char *put_n(char *d, const char *s, size_t n)
+{
+	memcpy(d, s, n);
+	return d + n;
+}
+
+size_t h1_head_write_extra(const struct h1_head *h, const char *const *extra, size_t n_extra,
+			   char *dst)
 {
 	char *d = dst;
 
 	if (h->method) {
 		d = put(d, h->method);
-		d = put(d, " ");
+		*d++ = ' ';
 		d = put(d, h->target);
-		d = put(d, " HTTP/1.1\r\n");
+		d = put_n(d, " HTTP/1.1\r\n", 11);
 	} else {
-		char code[8];
+		unsigned int st = h->status;
 
-		snprintf(code, sizeof(code), "%03u", h->status);
-		d = put(d, "HTTP/1.1 ");
-		d = put(d, code);
-		d = put(d, " ");
+		d = put_n(d, "HTTP/1.1 ", 9);
+		*d++ = (char)('0' + st / 100);
+		*d++ = (char)('0' + st / 10 % 10);
+		*d++ = (char)('0' + st % 10);
+		*d++ = ' ';
 		d = put(d, reason_of(h));
-		d = put(d, "\r\n");
+		d = put_n(d, "\r\n", 2);
 	}
 	for (size_t i = 0; i < h->fields.n; i++) {
-		d = put(d, h->fields.items[i].name);
-		d = put(d, ": ");
-		d = put(d, h->fields.items[i].value);
-		d = put(d, "\r\n");
+		const struct http_field *f = &h->fields.items[i];
+
+		d = put_n(d, f->name, f->name_len);
+		d = put_n(d, ": ", 2);
+		d = put_n(d, f->value, f->value_len);
+		d = put_n(d, "\r\n", 2);
 	}
-	d = put(d, "\r\n");
+	for (size_t i = 0; i < n_extra; i++) {
+		d = put(d, extra[2 * i]);
+		d = put_n(d, ": ", 2);
+		d = put(d, extra[2 * i + 1]);
+		d = put_n(d, "\r\n", 2);
+	}
+	d = put_n(d, "\r\n", 2);
 	return d - dst;
+}
+
+size_t h1_head_write(const struct h1_head *h, char *dst)
+{
+	return h1_head_write_extra(h, NULL, 0, dst);
 }
 
 const char *h1_reason(int status)

@@ -46,8 +46,13 @@ struct h1_head {
 	bool upgrade;	 /* CONNECT or an accepted Upgrade: the bytes after the head are not HTTP */
 };
 
-/* Frees what @h owns and zeroes it. */
+/*
+ * Frees what @h owns and zeroes it: its fields and, in their arena, its method, target and
+ * reason (set them with h1_head_strdup).
+ */
 void h1_head_free(struct h1_head *h);
+/* A copy of @s in @h's arena (for its method, target or reason). NULL when out of memory. */
+char *h1_head_strdup(struct h1_head *h, const char *s);
 
 /* Returned by a callback: stop feeding after this event (h1_parser_feed returns early). */
 #define H1_PAUSE 1
@@ -113,6 +118,13 @@ bool h1_parser_idle(const struct h1_parser *p);
 ssize_t h1_head_len(const struct h1_head *h);
 /* Writes @h, always as HTTP/1.1, into @dst (h1_head_len bytes); returns that length. */
 size_t h1_head_write(const struct h1_head *h, char *dst);
+/*
+ * The same with @n_extra more fields after @h's (@extra: name, value pairs of constants and
+ * numbers, not checked): the framing fields a connection adds.
+ */
+ssize_t h1_head_len_extra(const struct h1_head *h, const char *const *extra, size_t n_extra);
+size_t h1_head_write_extra(const struct h1_head *h, const char *const *extra, size_t n_extra,
+			   char *dst);
 /* RFC 9110's reason phrase of @status ("" for a code it does not name). */
 const char *h1_reason(int status);
 /* Writes the chunk-size line of a @len byte chunk ("%zx\r\n") into @dst; returns its length. */

@@ -7,11 +7,9 @@
 
 #include "http1_priv.h"
 
-/* Whether comma-separated list @list names @name (case-insensitive, OWS around elements). */
-static bool list_has(const char *list, const char *name)
+/* Whether comma-separated list @list names @name (@nl bytes, lower-case; OWS around elements). */
+static bool list_has(const char *list, const char *name, size_t nl)
 {
-	size_t nl = strlen(name);
-
 	for (const char *p = list; *p;) {
 		size_t n;
 
@@ -26,95 +24,76 @@ static bool list_has(const char *list, const char *name)
 	return false;
 }
 
-/* Whether a Connection field of @f names @name. */
-static bool named_by_connection(const struct http_fields *f, const char *name)
+/* Whether field @e is one of the fixed hop-by-hop fields (and which: *@te for TE). */
+static bool fixed_hop(const struct http_field *e, bool upgrading, bool *te)
 {
-	for (size_t i = 0; i < f->n; i++)
-		if (!strcasecmp(f->items[i].name, "connection") &&
-		    list_has(f->items[i].value, name))
-			return true;
-	return false;
+	const char *n = e->name;
+
+	*te = false;
+	switch (e->name_len) {
+	case 2: return (*te = !memcmp(n, "te", 2));
+	case 7: return !upgrading && !memcmp(n, "upgrade", 7);
+	case 10: return !memcmp(n, "connection", 10) || !memcmp(n, "keep-alive", 10);
+	case 14: return !memcmp(n, "content-length", 14);
+	case 16: return !memcmp(n, "proxy-connection", 16);
+	case 17: return !memcmp(n, "transfer-encoding", 17);
+	default: return false;
+	}
 }
 
+/*
+ * One pass over the fields (this runs twice per request): the fixed hop-by-hop fields by their
+ * length and bytes, and those a Connection field names (RFC 9110 §7.6.1). Host stays whatever
+ * Connection says: it is how the request is routed, and no hop's own.
+ */
 void h1_strip_hop(struct http_fields *f, bool request, bool upgrading)
 {
-	static const char *const fixed[] = {"keep-alive", "proxy-connection", "transfer-encoding",
-					    "content-length"};
-	bool te_trailers = false;
+	bool te_trailers = false, any_connection = false, te;
 	size_t w = 0;
 
-	/* Every field the Connection header names is this hop's (RFC 9110 §7.6.1). */
+	for (size_t i = 0; i < f->n; i++)
+		if (f->items[i].name_len == 10 && !memcmp(f->items[i].name, "connection", 10))
+			any_connection = true;
 	for (size_t i = 0; i < f->n; i++) {
 		struct http_field *e = &f->items[i];
+		bool drop = fixed_hop(e, upgrading, &te);
 
-		if (strcasecmp(e->name, "connection") && named_by_connection(f, e->name) &&
-		    !(upgrading && !strcasecmp(e->name, "upgrade"))) {
-			e->name[0] = '\0'; /* dropped below */
-			continue;
+		/* TE: only "trailers" may travel on (Envoy keeps a request's "te: trailers"). */
+		if (te && request && list_has(e->value, "trailers", 8))
+			te_trailers = true;
+		if (!drop && any_connection && !(e->name_len == 4 && !memcmp(e->name, "host", 4)) &&
+		    !(upgrading && e->name_len == 7 && !memcmp(e->name, "upgrade", 7))) {
+			for (size_t j = 0; j < f->n && !drop; j++) {
+				const struct http_field *c = &f->items[j];
+
+				drop = c->name_len == 10 && !memcmp(c->name, "connection", 10) &&
+				       list_has(c->value, e->name, e->name_len);
+			}
 		}
-	}
-	for (size_t i = 0; i < f->n; i++) {
-		if (!f->items[i].name[0]) {
-			free(f->items[i].name);
-			free(f->items[i].value);
-			continue;
-		}
-		f->items[w++] = f->items[i];
+		if (!drop)
+			f->items[w++] = *e;
 	}
 	f->n = w;
-	http_fields_remove(f, "connection");
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		http_fields_remove(f, fixed[i]);
-	/* TE: only "trailers" may travel on (Envoy keeps a request's "te: trailers" for gRPC). */
-	if (request)
-		for (size_t i = 0; i < f->n; i++)
-			if (!strcasecmp(f->items[i].name, "te") &&
-			    list_has(f->items[i].value, "trailers"))
-				te_trailers = true;
-	http_fields_remove(f, "te");
 	if (te_trailers)
 		http_fields_add(f, "te", "trailers");
-	if (!upgrading)
-		http_fields_remove(f, "upgrade");
 }
 
 int h1_send_head(struct transport *t, const struct h1_head *h, const char *const *extra,
 		 size_t n_extra)
 {
-	struct h1_head tmp = *h;
-	struct http_field items[8];
-	struct http_field *all;
-	ssize_t len;
-	char *buf;
+	char stack[4096], *buf = stack;
+	ssize_t len = h1_head_len_extra(h, extra, n_extra);
 	int err;
 
-	if (n_extra > sizeof(items) / sizeof(items[0]))
-		return -EINVAL;
-	all = malloc((h->fields.n + n_extra + 1) * sizeof(*all));
-	if (!all)
-		return -ENOMEM;
-	if (h->fields.n)
-		memcpy(all, h->fields.items, h->fields.n * sizeof(*all));
-	for (size_t i = 0; i < n_extra; i++) {
-		all[h->fields.n + i].name = (char *)extra[2 * i];
-		all[h->fields.n + i].value = (char *)extra[2 * i + 1];
-	}
-	tmp.fields.items = all;
-	tmp.fields.n = tmp.fields.cap = h->fields.n + n_extra;
-	len = h1_head_len(&tmp);
-	if (len < 0) {
-		free(all);
+	if (len < 0)
 		return (int)len;
-	}
-	buf = malloc((size_t)len);
-	if (!buf) {
-		free(all);
+	/* Most heads fit the stack: one copy, into the transport's queue. */
+	if ((size_t)len > sizeof(stack) && !(buf = malloc((size_t)len)))
 		return -ENOMEM;
-	}
-	h1_head_write(&tmp, buf);
+	h1_head_write_extra(h, extra, n_extra, buf);
 	err = transport_write(t, buf, (size_t)len);
-	free(buf);
-	free(all);
+	if (buf != stack)
+		free(buf);
 	return err;
 }
 

@@ -4,88 +4,119 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "http_fields.h"
+
+static inline char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
+static int add(struct http_fields *f, const char *name, size_t nlen, const char *value, size_t vlen,
+	       bool clean)
+{
+	struct http_field *e;
+	char *n, *v;
+
+	if (nlen > UINT32_MAX || vlen > UINT32_MAX)
+		return -EINVAL;
+	if (f->n == f->cap) {
+		size_t nc = f->cap ? f->cap * 2 : 16;
+		struct http_field *items = arena_alloc(&f->mem, nc * sizeof(*items));
+
+		if (!items)
+			return -ENOMEM;
+		if (f->n)
+			memcpy(items, f->items, f->n * sizeof(*items));
+		f->items = items;
+		f->cap = nc;
+	}
+	n = arena_alloc(&f->mem, nlen + vlen + 2);
+	if (!n)
+		return -ENOMEM;
+	/* Kept lower-case (HTTP/2's form, and Envoy's on HTTP/1): lookups compare less. */
+	for (size_t i = 0; i < nlen; i++)
+		n[i] = lower(name[i]);
+	n[nlen] = '\0';
+	v = n + nlen + 1;
+	if (vlen)
+		memcpy(v, value, vlen);
+	v[vlen] = '\0';
+	e = &f->items[f->n++];
+	*e = (struct http_field){n, v, (uint32_t)nlen, (uint32_t)vlen, clean};
+	return 0;
+}
 
 int http_fields_addn(struct http_fields *f, const char *name, size_t nlen, const char *value,
 		     size_t vlen)
 {
-	struct http_field *e;
-
-	if (f->n == f->cap) {
-		size_t nc = f->cap ? f->cap * 2 : 8;
-		void *p = realloc(f->items, nc * sizeof(*f->items));
-
-		if (!p)
-			return -ENOMEM;
-		f->items = p;
-		f->cap = nc;
-	}
-	e = &f->items[f->n];
-	e->name = strndup(name, nlen);
-	e->value = strndup(value, vlen);
-	if (!e->name || !e->value) {
-		free(e->name);
-		free(e->value);
-		return -ENOMEM;
-	}
-	/* Kept lower-case (HTTP/2's form, and Envoy's on HTTP/1): lookups compare less. */
-	for (char *c = e->name; *c; c++)
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c + ('a' - 'A'));
-	f->n++;
-	return 0;
+	return add(f, name, nlen, value, vlen, false);
 }
 
-/* Whether stored (lower-case) @have is @name in any case: the first byte rules most out. */
-static bool same_name(const char *have, const char *name)
+int http_fields_add_clean(struct http_fields *f, const char *name, size_t nlen, const char *value,
+			  size_t vlen)
 {
-	char c = *name >= 'A' && *name <= 'Z' ? (char)(*name + ('a' - 'A')) : *name;
-
-	return *have == c && !strcasecmp(have, name);
+	return add(f, name, nlen, value, vlen, true);
 }
 
-int http_fields_add(struct http_fields *f, const char *name, const char *value)
+/* Whether stored (lower-case) @e is @name (@nlen bytes) in any case. */
+static inline bool same_name(const struct http_field *e, const char *name, size_t nlen)
 {
-	return http_fields_addn(f, name, strlen(name), value, strlen(value));
+	if (e->name_len != nlen || e->name[0] != lower(name[0]))
+		return false;
+	for (size_t i = 1; i < nlen; i++)
+		if (e->name[i] != lower(name[i]))
+			return false;
+	return true;
+}
+
+ssize_t http_fields_find(const struct http_fields *f, const char *name, size_t nlen, size_t from)
+{
+	if (!nlen)
+		return -1;
+	for (size_t i = from; i < f->n; i++)
+		if (same_name(&f->items[i], name, nlen))
+			return (ssize_t)i;
+	return -1;
 }
 
 int http_fields_set(struct http_fields *f, const char *name, const char *value)
 {
-	http_fields_remove(f, name);
-	return http_fields_add(f, name, value);
-}
+	size_t nlen = strlen(name);
+	ssize_t i = http_fields_find(f, name, nlen, 0);
 
-const char *http_fields_get(const struct http_fields *f, const char *name)
-{
-	for (size_t i = 0; i < f->n; i++)
-		if (same_name(f->items[i].name, name))
-			return f->items[i].value;
-	return NULL;
+	/* The common case, one such field: its value replaced where it stands. */
+	if (i >= 0 && http_fields_find(f, name, nlen, (size_t)i + 1) < 0) {
+		size_t vlen = strlen(value);
+		char *v = arena_memdup(&f->mem, value, vlen);
+
+		if (!v)
+			return -ENOMEM;
+		f->items[i].value = v;
+		f->items[i].value_len = (uint32_t)vlen;
+		f->items[i].clean = false;
+		return 0;
+	}
+	http_fields_remove(f, name);
+	return http_fields_addn(f, name, nlen, value, strlen(value));
 }
 
 size_t http_fields_count(const struct http_fields *f, const char *name)
 {
-	size_t n = 0;
+	size_t n = 0, nlen = strlen(name);
 
 	for (size_t i = 0; i < f->n; i++)
-		n += same_name(f->items[i].name, name);
+		n += same_name(&f->items[i], name, nlen);
 	return n;
 }
 
 size_t http_fields_remove(struct http_fields *f, const char *name)
 {
-	size_t w = 0, n = f->n;
+	size_t w = 0, n = f->n, nlen = strlen(name);
 
-	for (size_t i = 0; i < n; i++) {
-		if (same_name(f->items[i].name, name)) {
-			free(f->items[i].name);
-			free(f->items[i].value);
-			continue;
-		}
-		f->items[w++] = f->items[i];
-	}
+	for (size_t i = 0; i < n; i++)
+		if (!same_name(&f->items[i], name, nlen))
+			f->items[w++] = f->items[i];
 	f->n = w;
 	return n - w;
 }
@@ -93,7 +124,9 @@ size_t http_fields_remove(struct http_fields *f, const char *name)
 int http_fields_copy(struct http_fields *dst, const struct http_fields *src)
 {
 	for (size_t i = 0; i < src->n; i++) {
-		if (http_fields_add(dst, src->items[i].name, src->items[i].value)) {
+		const struct http_field *e = &src->items[i];
+
+		if (add(dst, e->name, e->name_len, e->value, e->value_len, e->clean)) {
 			http_fields_free(dst);
 			return -ENOMEM;
 		}
@@ -101,12 +134,13 @@ int http_fields_copy(struct http_fields *dst, const struct http_fields *src)
 	return 0;
 }
 
+char *http_fields_strndup(struct http_fields *f, const char *s, size_t n)
+{
+	return arena_memdup(&f->mem, s, n);
+}
+
 void http_fields_free(struct http_fields *f)
 {
-	for (size_t i = 0; i < f->n; i++) {
-		free(f->items[i].name);
-		free(f->items[i].value);
-	}
-	free(f->items);
+	arena_free(&f->mem);
 	memset(f, 0, sizeof(*f));
 }
