@@ -24,6 +24,8 @@
 #include "ambit/ca.h"
 #include "ambit/log.h"
 #include "h2.h"
+#include "http_fields.h"
+#include "../lib/h2_frames.h"
 #include "../lib/harness.h"
 
 #define ID_CLIENT "spiffe://cluster.local/ns/a/sa/client"
@@ -36,12 +38,13 @@ struct xfer {
 	struct h2_stream *s;
 	const uint8_t *src; /* body to send */
 	size_t len, off;
-	bool trailers;	/* send "grpc-status: 0" after the body */
-	bool hold;	/* do not consume (backpressure) */
-	bool keep;	/* do not release when closed (the server holds it) */
-	size_t held;	/* received, not consumed */
-	uint8_t *got;	/* received body */
-	size_t got_len; /* bytes received */
+	bool trailers;	   /* send "grpc-status: 0" after the body */
+	bool big_trailers; /* send trailers of HTTP_MAX_FIELDS + 1 fields after the body */
+	bool hold;	   /* do not consume (backpressure) */
+	bool keep;	   /* do not release when closed (the server holds it) */
+	size_t held;	   /* received, not consumed */
+	uint8_t *got;	   /* received body */
+	size_t got_len;	   /* bytes received */
 	int status;
 	char trailer[32];
 	bool ended, closed;
@@ -75,6 +78,21 @@ static struct xfer *xfer_new(void)
 	x->got = malloc(4 * BODY);
 	assert_non_null(x->got);
 	return x;
+}
+
+/* @n fields "x-f<i>: 1" (malloc'd; the names are static). */
+static struct h2_header *many_fields(size_t n)
+{
+	static char names[2 * HTTP_MAX_FIELDS][8];
+	struct h2_header *h = calloc(n, sizeof(*h));
+
+	assert_non_null(h);
+	assert_true(n <= 2 * HTTP_MAX_FIELDS);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "x-f%zu", i);
+		h[i] = H2_HDR(names[i], "1");
+	}
+	return h;
 }
 
 /* ---- stream ops, both sides ---- */
@@ -134,6 +152,12 @@ static ssize_t provide(void *arg, struct h2_stream *s, uint8_t *buf, size_t len,
 
 			assert_int_equal(h2_submit_trailers(s, &t, 1), 0);
 		}
+		if (x->big_trailers) {
+			struct h2_header *t = many_fields(HTTP_MAX_FIELDS + 1);
+
+			assert_int_equal(h2_submit_trailers(s, t, HTTP_MAX_FIELDS + 1), 0);
+			free(t);
+		}
 		*eof = true;
 	}
 	return (ssize_t)n;
@@ -152,7 +176,9 @@ static const struct h2_stream_ops xops = {
 /*
  * /get: 1 MB back. /post: 1 MB back while it receives one. /trailers: a small body and
  * grpc-status. /hold: 200 with no body, the request's body not consumed. /keep: 200 with no
- * body, the stream held after it closed. /slow: never answered.
+ * body, the stream held after it closed. /slow: never answered. /ok: 200, no body. /reset:
+ * reset at once. /bighead: 200 with more fields than a peer takes. /bigtrailers: a small body,
+ * then such trailers.
  */
 static void on_request(void *arg, struct h2_stream *s, const struct h2_header *h, size_t n,
 		       bool end_stream)
@@ -181,6 +207,20 @@ static void on_request(void *arg, struct h2_stream *s, const struct h2_header *h
 	} else if (!strcmp(env.path, "/keep")) {
 		x->keep = true;
 		assert_int_equal(h2_submit_response(s, 200, NULL, 0, false), 0);
+	} else if (!strcmp(env.path, "/ok")) {
+		assert_int_equal(h2_submit_response(s, 200, NULL, 0, false), 0);
+	} else if (!strcmp(env.path, "/reset")) {
+		h2_stream_reset(s, H2_CANCEL);
+	} else if (!strcmp(env.path, "/bighead")) {
+		struct h2_header *big = many_fields(HTTP_MAX_FIELDS + 1);
+
+		assert_int_equal(h2_submit_response(s, 200, big, HTTP_MAX_FIELDS + 1, false), 0);
+		free(big);
+	} else if (!strcmp(env.path, "/bigtrailers")) {
+		x->src = (const uint8_t *)"hello";
+		x->len = 5;
+		x->big_trailers = true;
+		assert_int_equal(h2_submit_response(s, 200, NULL, 0, true), 0);
 	}
 }
 
@@ -277,17 +317,31 @@ static bool cli_gone(void *arg)
 	return env.cli_closed && env.srv_closed;
 }
 
-static struct xfer *request(const char *method, const char *path, size_t body)
+/* A request with @n more fields @more (copied). */
+static struct xfer *request_with(const char *method, const char *path, size_t body,
+				 const struct h2_header *more, size_t n)
 {
 	struct xfer *x = xfer_new();
-	struct h2_header h[] = {H2_HDR(":method", method), H2_HDR(":scheme", "http"),
-				H2_HDR(":authority", "test"), H2_HDR(":path", path)};
+	struct h2_header *h = calloc(4 + n, sizeof(*h));
 
+	assert_non_null(h);
+	h[0] = H2_HDR(":method", method);
+	h[1] = H2_HDR(":scheme", "http");
+	h[2] = H2_HDR(":authority", "test");
+	h[3] = H2_HDR(":path", path);
+	if (n)
+		memcpy(h + 4, more, n * sizeof(*h));
 	x->src = pattern;
 	x->len = body;
-	x->s = h2_submit_request(env.cli, h, 4, body > 0, &xops, x);
+	x->s = h2_submit_request(env.cli, h, 4 + n, body > 0, &xops, x);
 	assert_non_null(x->s);
+	free(h);
 	return x;
+}
+
+static struct xfer *request(const char *method, const char *path, size_t body)
+{
+	return request_with(method, path, body, NULL, 0);
 }
 
 /* The server-side transfer of the @i-th request (requests and answers alternate in env.x). */
@@ -460,6 +514,158 @@ static void test_rapid_reset(void **state)
 	env_stop();
 }
 
+/* ---- header limits: HTTP/1.1's (http_fields.h) ---- */
+
+/* A request of exactly @bytes of names and values, pseudo-headers included, in 8 fields. */
+static struct xfer *request_of_bytes(size_t bytes, char *big)
+{
+	static const char *const names[] = {"x-b0", "x-b1", "x-b2", "x-b3",
+					    "x-b4", "x-b5", "x-b6", "x-b7"};
+	/* :method GET, :scheme http, :authority test, :path /ok */
+	size_t pseudo = 7 + 3 + 7 + 4 + 10 + 4 + 5 + 3, each, last;
+	struct h2_header h[8];
+
+	each = (bytes - pseudo) / 8 - 4;
+	last = bytes - pseudo - 7 * (each + 4) - 4;
+	memset(big, 'a', last);
+	for (size_t i = 0; i < 8; i++)
+		h[i] = (struct h2_header){names[i], big, 4, i < 7 ? each : last};
+	big[last] = '\0';
+	return request_with("GET", "/ok", 0, h, 8);
+}
+
+/*
+ * A request over the limits gets 431 from the layer, without reaching on_request; the
+ * connection and its other streams go on. A value of 9 KB is no reason (HTTP/1.1 takes it).
+ */
+static void test_request_header_limits(void **state)
+{
+	char *big = malloc(HTTP_MAX_HEADER_BYTES + 1);
+	struct h2_header *many = many_fields(HTTP_MAX_FIELDS + 1), nine;
+	struct xfer *x;
+
+	assert_non_null(big);
+	memset(big, 'v', 9000);
+	big[9000] = '\0';
+	nine = H2_HDR("x-big", big);
+	env_start(H2_PLAIN, NULL);
+	x = request_with("GET", "/ok", 0, &nine, 1);
+	assert_true(run_until(xfer_done, x));
+	assert_int_equal(x->error, 0);
+	assert_int_equal(x->status, 200);
+	assert_int_equal(env.requests, 1);
+
+	/* 60 KiB exactly passes; a byte more is refused. */
+	x = request_of_bytes(HTTP_MAX_HEADER_BYTES, big);
+	assert_true(run_until(xfer_done, x));
+	assert_int_equal(x->status, 200);
+	assert_int_equal(env.requests, 2);
+	x = request_of_bytes(HTTP_MAX_HEADER_BYTES + 1, big);
+	assert_true(run_until(xfer_done, x));
+	assert_int_equal(x->error, 0);
+	assert_int_equal(x->status, 431);
+	assert_true(x->ended);
+	assert_int_equal(env.requests, 2);
+
+	/* 100 fields pass, 101 do not (pseudo-headers are not counted). */
+	x = request_with("GET", "/ok", 0, many, HTTP_MAX_FIELDS);
+	assert_true(run_until(xfer_done, x));
+	assert_int_equal(x->status, 200);
+	assert_int_equal(env.requests, 3);
+	x = request_with("GET", "/ok", 0, many, HTTP_MAX_FIELDS + 1);
+	assert_true(run_until(xfer_done, x));
+	assert_int_equal(x->status, 431);
+	assert_int_equal(env.requests, 3);
+
+	/* With a body on its way: 431, then the upload is stopped (RST_STREAM NO_ERROR). */
+	x = request_with("POST", "/post", 4 * BODY, many, HTTP_MAX_FIELDS + 1);
+	assert_true(run_until(xfer_done, x));
+	assert_int_equal(x->status, 431);
+	assert_int_equal(x->error, H2_NO_ERROR);
+	assert_true(x->off < x->len);
+	assert_int_equal(env.requests, 3);
+
+	/* The connection took all that in its stride. */
+	x = request("GET", "/get", 0);
+	assert_true(run_until(xfer_done, x));
+	assert_int_equal(x->status, 200);
+	assert_int_equal(x->got_len, BODY);
+	assert_false(env.cli_closed);
+	assert_int_equal(h2_conn_streams(env.srv), 0);
+	env_stop();
+	free(many);
+	free(big);
+}
+
+/* h2_limits.max_header_value caps one value on top of the block's limits: 431 as well. */
+static void test_header_value_cap(void **state)
+{
+	char v[102];
+	struct h2_limits lim;
+	struct h2_header h;
+	struct xfer *x;
+
+	h2_limits_default(&lim);
+	lim.max_header_value = 100;
+	env_start(H2_PLAIN, &lim);
+	memset(v, 'v', 100);
+	v[100] = '\0';
+	h = H2_HDR("x-v", v);
+	x = request_with("GET", "/ok", 0, &h, 1);
+	assert_true(run_until(xfer_done, x));
+	assert_int_equal(x->status, 200);
+	v[100] = 'v';
+	v[101] = '\0';
+	h = H2_HDR("x-v", v);
+	x = request_with("GET", "/ok", 0, &h, 1);
+	assert_true(run_until(xfer_done, x));
+	assert_int_equal(x->status, 431);
+	assert_int_equal(env.requests, 1);
+	env_stop();
+}
+
+/*
+ * A response or trailers over the limits reset the stream with PROTOCOL_ERROR: the owner never
+ * sees those headers. Request trailers too, on the server. The connection goes on.
+ */
+static void test_response_header_limits(void **state)
+{
+	struct xfer *x;
+	int requests;
+
+	env_start(H2_PLAIN, NULL);
+	x = request("GET", "/bighead", 0);
+	assert_true(run_until(xfer_done, x));
+	assert_int_equal(x->error, H2_PROTOCOL_ERROR);
+	assert_int_equal(x->status, 0);
+	assert_false(x->ended);
+
+	x = request("GET", "/bigtrailers", 0);
+	assert_true(run_until(xfer_done, x));
+	assert_int_equal(x->error, H2_PROTOCOL_ERROR);
+	assert_int_equal(x->status, 200);
+	assert_int_equal(x->got_len, 5);
+	assert_string_equal(x->trailer, "");
+	assert_false(x->ended);
+
+	/*
+	 * The server's side: request trailers. They come in the read of the request (one write
+	 * of the client's), so the request, reset before it was decided, never reaches its owner.
+	 */
+	requests = env.requests;
+	x = request("POST", "/slow", 5);
+	x->big_trailers = true;
+	assert_true(run_until(xfer_done, x));
+	assert_int_equal(x->error, H2_PROTOCOL_ERROR);
+	assert_int_equal(env.requests, requests);
+
+	x = request("GET", "/ok", 0);
+	assert_true(run_until(xfer_done, x));
+	assert_int_equal(x->status, 200);
+	assert_false(env.cli_closed);
+	env_stop();
+}
+
 /* ---- the in-memory transport: two pipes back to back ---- */
 
 static ssize_t pipe_to_srv(void *arg, const uint8_t *data, size_t len)
@@ -495,6 +701,192 @@ static void test_pipe(void **state)
 	assert_memory_equal(x->got, pattern, BODY);
 	assert_string_equal(h2_conn_peer_identity(env.srv), ID_CLIENT);
 	env_stop();
+}
+
+/* ---- a client written by hand: what an nghttp2 client would never send ---- */
+
+static struct h2f_seen seen; /* what the server sent the hand-made client */
+
+static ssize_t pipe_to_raw(void *arg, const uint8_t *data, size_t len)
+{
+	assert_int_equal(h2f_read(&seen, data, len), 0);
+	return (ssize_t)len;
+}
+
+/* A server with @lim over the in-memory pipe, and the client's preface sent. */
+static void raw_start(const struct h2_limits *lim)
+{
+	static const struct h2_pipe_ops to_raw = {.write = pipe_to_raw};
+	struct h2_transport ts = {.kind = H2_PIPE, .pipe = &to_raw};
+	struct h2_config cs = {.server = true, .ops = &srv_ops, .lim = lim};
+	struct buf out = {0};
+
+	memset(&env, 0, sizeof(env));
+	memset(&seen, 0, sizeof(seen));
+	env.loop = loop_create();
+	assert_non_null(env.loop);
+	env.srv = h2_conn_create(env.loop, &ts, &cs);
+	assert_non_null(env.srv);
+	assert_int_equal(h2f_preface(&out), 0);
+	assert_int_equal(h2_conn_input(env.srv, (const uint8_t *)buf_head(&out), out.len), 0);
+	free(out.data);
+	run_quiet();
+}
+
+/* Hands the server a HEADERS of stream @sid (with CONTINUATIONs past 16 KiB), then waits. */
+static void raw_headers(uint32_t sid, const struct h2f_field *f, size_t n, bool end_stream)
+{
+	struct buf out = {0};
+
+	assert_int_equal(h2f_headers(&out, sid, f, n, end_stream), 0);
+	if (env.srv)
+		h2_conn_input(env.srv, (const uint8_t *)buf_head(&out), out.len);
+	free(out.data);
+	run_quiet();
+}
+
+static void raw_request(uint32_t sid, const char *method, const char *path, bool end_stream)
+{
+	const struct h2f_field f[] = {
+	    {":method", method}, {":scheme", "http"}, {":authority", "test"}, {":path", path}};
+
+	raw_headers(sid, f, 4, end_stream);
+}
+
+static void raw_stop(void)
+{
+	env_stop();
+	h2f_seen_free(&seen);
+}
+
+/* The header list size a server announces is the limit it applies (RFC 9113 §6.5.2). */
+static void test_settings_header_list(void **state)
+{
+	raw_start(NULL);
+	assert_int_equal(seen.settings, 1);
+	assert_int_equal(seen.max_header_list, HTTP_MAX_HEADER_BYTES);
+	raw_stop();
+}
+
+/*
+ * RFC 9113 §5.1.1: a client's new stream id must be greater than all it used; one lower is a
+ * connection error, PROTOCOL_ERROR (nghttp2 on its own ignores that HEADERS as a stream that may
+ * have closed).
+ */
+static void test_stream_id_backwards(void **state)
+{
+	raw_start(NULL);
+	raw_request(3, "GET", "/ok", true);
+	assert_int_equal(seen.status[3], 200);
+	assert_int_equal(env.requests, 1);
+	raw_request(1, "GET", "/ok", true);
+	assert_true(seen.goaway);
+	assert_int_equal(seen.goaway_error, H2_PROTOCOL_ERROR);
+	assert_int_equal(seen.goaway_last, 3);
+	assert_int_equal(seen.status[1], 0);
+	assert_int_equal(env.requests, 1);
+	assert_true(env.srv_closed);
+	raw_stop();
+
+	/* A request in the same read as the bad HEADERS is not started. */
+	raw_start(NULL);
+	raw_request(3, "GET", "/ok", true);
+	assert_int_equal(seen.status[3], 200);
+	{
+		const struct h2f_field f[] = {{":method", "GET"},
+					      {":scheme", "http"},
+					      {":authority", "test"},
+					      {":path", "/ok"}};
+		struct buf out = {0};
+
+		assert_int_equal(h2f_headers(&out, 5, f, 4, true), 0);
+		assert_int_equal(h2f_headers(&out, 1, f, 4, true), 0);
+		h2_conn_input(env.srv, (const uint8_t *)buf_head(&out), out.len);
+		free(out.data);
+		run_quiet();
+	}
+	assert_int_equal(seen.goaway_error, H2_PROTOCOL_ERROR);
+	assert_int_equal(seen.status[5], 0);
+	assert_int_equal(env.requests, 1);
+	assert_true(env.srv_closed);
+	raw_stop();
+}
+
+/*
+ * What is not a stream id going backwards: trailers of an open request, and trailers that
+ * crossed the reset of their stream (RFC 9113 §5.1: ignored), also from a stream refused.
+ */
+static void test_trailers_not_backwards(void **state)
+{
+	const struct h2f_field trailers[] = {{"grpc-status", "0"}};
+	struct h2_limits lim;
+	struct xfer *sx;
+	int one = 1;
+
+	raw_start(NULL);
+	raw_request(1, "POST", "/slow", false);
+	assert_true(run_until(got_requests, &one));
+	sx = server_xfer(0);
+	assert_non_null(sx);
+	raw_headers(1, trailers, 1, true);
+	assert_string_equal(sx->trailer, "0");
+	assert_true(sx->ended);
+	/* Reset by the server; the client had sent its trailers before it knew. */
+	raw_request(3, "POST", "/reset", false);
+	assert_true(seen.reset[3]);
+	raw_headers(3, trailers, 1, true);
+	assert_false(seen.goaway);
+	raw_request(5, "GET", "/ok", true);
+	assert_int_equal(seen.status[5], 200);
+	assert_false(seen.goaway);
+	assert_false(env.srv_closed);
+	raw_stop();
+
+	/* Refused (one stream at most, and /slow holds it): its trailers are no error either. */
+	h2_limits_default(&lim);
+	lim.max_streams = 1;
+	raw_start(&lim);
+	raw_request(1, "POST", "/slow", false);
+	raw_request(3, "POST", "/ok", false);
+	assert_true(seen.reset[3]);
+	assert_int_equal(seen.rst[3], H2_REFUSED_STREAM);
+	raw_headers(3, trailers, 1, true);
+	assert_false(seen.goaway);
+	assert_false(env.srv_closed);
+	raw_stop();
+}
+
+/* Trailers over the limits on a request its owner took: reset, the owner hears why. */
+static void test_request_trailer_limits(void **state)
+{
+	struct h2f_field f[HTTP_MAX_FIELDS + 1];
+	char names[HTTP_MAX_FIELDS + 1][8];
+	struct xfer *sx;
+	int one = 1;
+
+	for (size_t i = 0; i <= HTTP_MAX_FIELDS; i++) {
+		snprintf(names[i], sizeof(names[i]), "x-t%zu", i);
+		f[i] = (struct h2f_field){names[i], "1"};
+	}
+	raw_start(NULL);
+	raw_request(1, "POST", "/slow", false);
+	assert_true(run_until(got_requests, &one));
+	sx = server_xfer(0);
+	assert_non_null(sx);
+	raw_headers(1, f, HTTP_MAX_FIELDS + 1, true);
+	assert_true(sx->closed);
+	assert_int_equal(sx->error, H2_PROTOCOL_ERROR);
+	assert_false(sx->ended);
+	assert_true(seen.reset[1]);
+	assert_int_equal(seen.rst[1], H2_PROTOCOL_ERROR);
+	/* A block of fewer fields ends the next one as trailers do. */
+	raw_request(3, "POST", "/slow", false);
+	raw_headers(3, f, HTTP_MAX_FIELDS, true);
+	sx = server_xfer(0);
+	assert_non_null(sx);
+	assert_true(sx->ended);
+	assert_false(seen.goaway);
+	raw_stop();
 }
 
 static bool cli_only_closed(void *arg)
@@ -543,11 +935,22 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_plain_get_post),     cmocka_unit_test(test_tls_get_post),
-	    cmocka_unit_test(test_trailers),	       cmocka_unit_test(test_client_reset),
-	    cmocka_unit_test(test_backpressure),       cmocka_unit_test(test_max_streams),
-	    cmocka_unit_test(test_rapid_reset),	       cmocka_unit_test(test_pipe),
+	    cmocka_unit_test(test_plain_get_post),
+	    cmocka_unit_test(test_tls_get_post),
+	    cmocka_unit_test(test_trailers),
+	    cmocka_unit_test(test_client_reset),
+	    cmocka_unit_test(test_backpressure),
+	    cmocka_unit_test(test_max_streams),
+	    cmocka_unit_test(test_rapid_reset),
+	    cmocka_unit_test(test_pipe),
 	    cmocka_unit_test(test_handshake_deadline),
+	    cmocka_unit_test(test_settings_header_list),
+	    cmocka_unit_test(test_stream_id_backwards),
+	    cmocka_unit_test(test_trailers_not_backwards),
+	    cmocka_unit_test(test_request_header_limits),
+	    cmocka_unit_test(test_header_value_cap),
+	    cmocka_unit_test(test_response_header_limits),
+	    cmocka_unit_test(test_request_trailer_limits),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

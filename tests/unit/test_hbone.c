@@ -26,6 +26,7 @@
 
 #include "ambit/ca.h"
 #include "hbone.h"
+#include "../lib/h2_frames.h"
 #include "../lib/hbone_seam.h"
 
 #define ID_CLIENT "spiffe://cluster.local/ns/a/sa/client"
@@ -601,8 +602,8 @@ static int seam_accept(void *user, const struct hbone_request *req, struct hbone
 	return 401;
 }
 
-/* A client's first bytes: preface, SETTINGS and one CONNECT, as nghttp2 writes them. */
-static size_t connect_bytes(uint8_t *out, size_t cap)
+/* A client's first bytes: preface, SETTINGS and one CONNECT on stream @sid, as nghttp2 writes. */
+static size_t connect_bytes_on(uint8_t *out, size_t cap, int32_t sid)
 {
 	nghttp2_nv nv[] = {
 	    {(uint8_t *)":method", (uint8_t *)"CONNECT", 7, 7, NGHTTP2_NV_FLAG_NONE},
@@ -619,6 +620,7 @@ static size_t connect_bytes(uint8_t *out, size_t cap)
 	assert_int_equal(nghttp2_session_callbacks_new(&cbs), 0);
 	assert_int_equal(nghttp2_session_client_new(&h2, cbs, NULL), 0);
 	assert_int_equal(nghttp2_submit_settings(h2, NGHTTP2_FLAG_NONE, NULL, 0), 0);
+	assert_int_equal(nghttp2_session_set_next_stream_id(h2, sid), 0);
 	assert_true(nghttp2_submit_request(h2, NULL, nv, 3, NULL, NULL) > 0);
 	while ((n = nghttp2_session_mem_send(h2, &data)) > 0) {
 		assert_true(len + (size_t)n <= cap);
@@ -628,6 +630,53 @@ static size_t connect_bytes(uint8_t *out, size_t cap)
 	nghttp2_session_del(h2);
 	nghttp2_session_callbacks_del(cbs);
 	return len;
+}
+
+static size_t connect_bytes(uint8_t *out, size_t cap)
+{
+	return connect_bytes_on(out, cap, 1);
+}
+
+static void seam_sink(void *arg, const uint8_t *data, size_t len)
+{
+	assert_int_equal(h2f_read(arg, data, len), 0);
+}
+
+/*
+ * The HTTP/2 layer's check, for HBONE too: a CONNECT on a stream id lower than one the client
+ * used ends the connection with GOAWAY PROTOCOL_ERROR (RFC 9113 §5.1.1), not silence.
+ */
+static void test_seam_stream_id_backwards(void **state)
+{
+	const struct h2f_field connect[] = {{":method", "CONNECT"}, {":authority", "10.0.0.5:80"}};
+	struct hbone_seam_server o = {
+	    .ctx = srv_ctx, .peer_identity = ID_CLIENT, .on_accept = seam_accept};
+	struct h2f_seen seen = {0};
+	struct buf back = {0};
+	struct hbone_seam s;
+	uint8_t in[512];
+	size_t len = connect_bytes_on(in, sizeof(in), 3);
+
+	memset(&seam_seen, 0, sizeof(seam_seen));
+	assert_int_equal(hbone_seam_server(&s, &o), 0);
+	s.sink = seam_sink;
+	s.sink_arg = &seen;
+	assert_int_equal(hbone_seam_feed(&s, in, len), 0);
+	assert_int_equal(seam_seen.calls, 1);
+	assert_int_equal(seen.status[3], 401);
+	assert_false(seen.goaway);
+	assert_int_equal(h2f_headers(&back, 1, connect, 2, false), 0);
+	hbone_seam_feed(&s, (const uint8_t *)buf_head(&back), back.len);
+	for (int i = 0; i < 10 && s.conn; i++)
+		hbone_seam_step(&s, 0);
+	assert_true(seen.goaway);
+	assert_int_equal(seen.goaway_error, NGHTTP2_PROTOCOL_ERROR);
+	assert_int_equal(seen.goaway_last, 3);
+	assert_int_equal(seam_seen.calls, 1);
+	assert_null(s.conn);
+	hbone_seam_close(&s);
+	h2f_seen_free(&seen);
+	free(back.data);
 }
 
 /* The fuzz targets' seam reaches CONNECT handling with the identity the handshake would give. */
@@ -725,6 +774,7 @@ int main(void)
 	    cmocka_unit_test(test_in_process_client),
 	    cmocka_unit_test(test_seam_reaches_connect),
 	    cmocka_unit_test(test_seam_rejects_garbage),
+	    cmocka_unit_test(test_seam_stream_id_backwards),
 	    cmocka_unit_test(test_cert_spiffe_id),
 	};
 

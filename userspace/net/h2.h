@@ -18,8 +18,21 @@
  * A server connection protects itself (h2_limits): SETTINGS_MAX_CONCURRENT_STREAMS and its own
  * count of the streams it holds, requests decided only once the read that brought them has been
  * parsed (so that a reset right behind a request wins), GOAWAY ENHANCE_YOUR_CALM for peers that
- * reset streams before they were answered (HTTP/2 rapid reset), deadlines for the TLS handshake,
- * the first request and idleness, and a cap on header values.
+ * reset streams before they were answered (HTTP/2 rapid reset), GOAWAY PROTOCOL_ERROR for a
+ * request on a stream id lower than one already used (RFC 9113 §5.1.1; nghttp2 alone would
+ * ignore it; trailers that crossed our reset of their stream are no such request), and
+ * deadlines for the TLS handshake, the first request and idleness.
+ *
+ * Header limits, both sides (h2_limits.headers): one received header block (a request's, a
+ * response's, trailers) may hold header_bytes of names and values, pseudo-headers included, and
+ * `fields` regular fields: the same limit as HTTP/1.1's (http_fields.h), so that a request
+ * refused on one protocol is refused on the other. A request over it is answered 431 (RFC 6585
+ * §5) by the layer, then RST_STREAM NO_ERROR if it was still sending (RFC 9113 §8.1), and never
+ * reaches on_request; the connection and its other streams go on. A response or trailers over
+ * it reset the stream with PROTOCOL_ERROR, which the owner's on_close gets. What is over is
+ * counted, not kept. SETTINGS_MAX_HEADER_LIST_SIZE announces header_bytes. max_header_value,
+ * when set, caps one value on top, with the same answers (HBONE's CONNECT). nghttp2 itself ends
+ * the connection (COMPRESSION_ERROR) for one name or value over 64 KiB, past these limits anyway.
  *
  * Lifetimes: a stream object lives until both its HTTP/2 stream closed and its owner released
  * it (h2_stream_release), so that a consumer still draining what it received keeps counting
@@ -38,6 +51,7 @@
 #include <sys/types.h>
 
 #include "guard.h"
+#include "http_fields.h"
 #include "loop.h"
 #include "tls.h"
 
@@ -80,8 +94,10 @@ struct h2_header {
 const char *h2_header_get(const struct h2_header *h, size_t n, const char *name);
 
 /*
- * Limits of a server connection (0: none, except the windows: 0 means the default). Seconds
- * count from the accept (handshake), the handshake (first request) or the last stream's end.
+ * Limits of a connection (0: none, except the windows and the header limits: 0 means the
+ * default). Seconds count from the accept (handshake), the handshake (first request) or the last
+ * stream's end; they, the streams and the resets are a server's. The header limits are both
+ * sides' (see the top of this file).
  */
 struct h2_limits {
 	unsigned int handshake_s;      /* TLS handshake done within */
@@ -89,7 +105,8 @@ struct h2_limits {
 	unsigned int idle_s;	       /* a connection holding no stream */
 	unsigned int max_streams;      /* SETTINGS_MAX_CONCURRENT_STREAMS, and our own count */
 	unsigned int max_early_resets; /* per H2_RESET_WINDOW_S, then GOAWAY ENHANCE_YOUR_CALM */
-	unsigned int max_header_value; /* bytes of one received header value: more resets it */
+	unsigned int max_header_value; /* bytes of one received header value, over headers' */
+	struct http_limits headers;    /* one received header block (0s: http_fields.h's) */
 	uint32_t stream_window;	       /* initial receive window of a stream */
 	uint32_t conn_window;	       /* receive window of the connection */
 };
@@ -188,7 +205,10 @@ struct h2_config {
 	struct guard_slot *slot;
 };
 
-/* handshake 10 s, first request 10 s, idle 120 s, 100 streams, 100 early resets, 8 KiB values. */
+/*
+ * handshake 10 s, first request 10 s, idle 120 s, 100 streams, 100 early resets, header blocks of
+ * HTTP_MAX_HEADER_BYTES and HTTP_MAX_FIELDS, no cap of one value of its own.
+ */
 void h2_limits_default(struct h2_limits *lim);
 
 /*

@@ -29,7 +29,7 @@ static const struct h2_limits default_limits = {
     .idle_s = 120,
     .max_streams = 100,
     .max_early_resets = 100,
-    .max_header_value = 8192,
+    .headers = {.header_bytes = HTTP_MAX_HEADER_BYTES, .fields = HTTP_MAX_FIELDS},
     .stream_window = H2_STREAM_WINDOW,
     .conn_window = H2_CONN_WINDOW,
 };
@@ -84,10 +84,15 @@ static const char *tx_error(struct h2_conn *c, ssize_t err)
 
 int h2c_session_init(struct h2_conn *c)
 {
-	/* A client takes no pushed streams; a server announces its cap. */
+	/*
+	 * A client takes no pushed streams; a server announces its cap. The header list size is
+	 * our count's limit: a peer that keeps to it (counting 32 bytes more a field, RFC 9113
+	 * §6.5.2) is never refused for its size.
+	 */
 	nghttp2_settings_entry iv[] = {
 	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, c->lim.max_streams},
 	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, c->lim.stream_window},
+	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, c->lim.headers.header_bytes},
 	    {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
 	};
 	nghttp2_session_callbacks *cbs = h2s_callbacks_new();
@@ -98,6 +103,12 @@ int h2c_session_init(struct h2_conn *c)
 		goto out;
 	/* Flow control is ours: the window reopens only as the consumer takes the bytes. */
 	nghttp2_option_set_no_auto_window_update(opt, 1);
+	/*
+	 * What we send is what a peer sent within our limits, and what the owner adds: nghttp2's
+	 * own cap (64 KiB, counting 12 bytes more a field) must not refuse it.
+	 */
+	nghttp2_option_set_max_send_header_block_length(opt, (size_t)c->lim.headers.header_bytes +
+								 (64u << 10));
 	if (c->server)
 		rv = nghttp2_session_server_new2(&c->h2, cbs, c, opt);
 	else
@@ -107,7 +118,7 @@ int h2c_session_init(struct h2_conn *c)
 		goto out;
 	}
 	rv = -ENOMEM;
-	if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, c->server ? 2 : 3) ||
+	if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, c->server ? 3 : 4) ||
 	    nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0,
 						  (int32_t)c->lim.conn_window))
 		goto out;
@@ -510,6 +521,10 @@ struct h2_conn *h2_conn_create(struct loop *l, const struct h2_transport *t,
 		c->lim.conn_window = H2_CONN_WINDOW;
 	if (!c->lim.max_streams)
 		c->lim.max_streams = default_limits.max_streams;
+	if (!c->lim.headers.header_bytes)
+		c->lim.headers.header_bytes = HTTP_MAX_HEADER_BYTES;
+	if (!c->lim.headers.fields)
+		c->lim.headers.fields = HTTP_MAX_FIELDS;
 	c->connect_ms = cfg->connect_timeout_ms;
 	c->handshake_ms = cfg->handshake_timeout_ms;
 	c->guarded = cfg->guarded;

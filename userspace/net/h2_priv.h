@@ -24,7 +24,11 @@
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 #endif
 
-/* A header block being received: fields as offsets into one growing string buffer. */
+/*
+ * A header block being received: fields as offsets into one growing string buffer, and what
+ * the whole block weighs against h2_limits.headers. Once over, nothing more is kept (@over),
+ * but the rest is still counted.
+ */
 struct h2_field {
 	uint32_t name, name_len, value, value_len;
 };
@@ -33,7 +37,13 @@ struct h2_hblock {
 	struct h2_field *f;
 	size_t n, cap;
 	struct buf mem;
+	size_t bytes;	     /* names and values, pseudo-headers included */
+	unsigned int fields; /* regular fields */
+	bool over;	     /* past the limits: refused at its end */
 };
+
+/* Stream ids a server reset lately, whose HEADERS may still come (h2_server_reset_sent). */
+#define H2_RESETS_KEPT 128
 
 struct h2_stream {
 	struct h2_conn *conn; /* NULL once the connection closed */
@@ -54,6 +64,8 @@ struct h2_stream {
 	bool deferred;	 /* the body source deferred (h2_stream_resume) */
 	bool body_done;	 /* the body source reported EOF */
 	bool has_body;
+	bool reset_after;      /* server: RST_STREAM NO_ERROR once the response is out (431) */
+	bool over_limits;      /* reset for a header block over the limits (PROTOCOL_ERROR) */
 	size_t unconsumed;     /* DATA handed over (or held in pend) and not consumed */
 	struct buf pend;       /* server: DATA received before the request was decided */
 	struct h2_hblock cur;  /* the header block being received */
@@ -71,7 +83,7 @@ struct h2_conn {
 	enum h2_transport_kind kind;
 	int fd;
 	bool server, connecting, handshaken, dead, goaway;
-	bool calm;		 /* server: GOAWAY ENHANCE_YOUR_CALM queued, nothing more is read */
+	bool calm;		 /* server: GOAWAY with an error queued, nothing more is read */
 	bool draining;		 /* h2_conn_drain: ends once its streams are done */
 	bool drain_noticed;	 /* server: the first GOAWAY (the shutdown notice) is queued */
 	bool drain_final;	 /* the GOAWAY naming the last stream taken is queued */
@@ -102,6 +114,10 @@ struct h2_conn {
 	time_t idle_since;	   /* when the last stream went */
 	unsigned int early_resets; /* server: streams reset before their answer, this window */
 	time_t resets_window;	   /* server: when that window started */
+	int32_t last_client_id;	   /* server: the highest stream id a request HEADERS named */
+	/* server: streams it reset lately (a ring), whose trailers may cross the reset */
+	int32_t resets_kept[H2_RESETS_KEPT];
+	unsigned int resets_next;
 };
 
 /* Queues a flush of @c's pending frames at the end of this loop round. */
@@ -143,6 +159,15 @@ void h2_server_dispatch(struct h2_conn *c);
 void h2_server_peer_reset(struct h2_conn *c, struct h2_stream *s);
 /* A request's HEADERS begin: false (and the stream refused) over the connection's streams. */
 bool h2_server_admit(struct h2_conn *c, int32_t id);
+/*
+ * A HEADERS frame begins (RFC 9113 §5.1.1): false when it would open a stream with an id lower
+ * than one the client used, and then the connection is ending with GOAWAY PROTOCOL_ERROR.
+ */
+bool h2_server_stream_id_ok(struct h2_conn *c, int32_t id);
+/* A RST_STREAM for @id went out, or nghttp2 refused the stream: its late HEADERS are no error. */
+void h2_server_reset_sent(struct h2_conn *c, int32_t id);
+/* @s's request header block is over the limits: 431, without its owner (RFC 6585 §5). */
+void h2_server_refuse_headers(struct h2_conn *c, struct h2_stream *s, bool end_stream);
 /* The handshake of a server connection ended well. 0 or -errno. */
 int h2_server_handshaken(struct h2_conn *c);
 

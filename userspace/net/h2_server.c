@@ -44,6 +44,53 @@ bool h2_server_admit(struct h2_conn *c, int32_t id)
 	return false;
 }
 
+bool h2_server_stream_id_ok(struct h2_conn *c, int32_t id)
+{
+	/* Even ids are a server's: nghttp2 ends the connection for those itself. */
+	if (!(id & 1))
+		return true;
+	if (id > c->last_client_id) {
+		c->last_client_id = id;
+		return true;
+	}
+	/* Trailers of an open stream (a HEADERS never continues a block: CONTINUATION does). */
+	if (nghttp2_session_find_stream(c->h2, id))
+		return true;
+	/* After a GOAWAY, new streams are ignored rather than refused: so are their trailers. */
+	if (c->goaway || c->draining)
+		return true;
+	/*
+	 * A stream we reset: the client may have sent its trailers before it learnt that, and such
+	 * frames must be ignored (RFC 9113 §5.1, "closed"), for as long as it stays in the ring.
+	 */
+	for (size_t i = 0; i < H2_RESETS_KEPT; i++)
+		if (c->resets_kept[i] == id)
+			return true;
+	pr_debug("h2: HEADERS on stream %d after stream %d: GOAWAY PROTOCOL_ERROR", id,
+		 c->last_client_id);
+	/* A connection error: nothing of this read is started, nothing more is read. */
+	c->calm = true;
+	c->since = loop_now(c->loop);
+	h2_conn_goaway(c, NGHTTP2_PROTOCOL_ERROR);
+	return false;
+}
+
+void h2_server_reset_sent(struct h2_conn *c, int32_t id)
+{
+	c->resets_kept[c->resets_next] = id;
+	c->resets_next = (c->resets_next + 1) % H2_RESETS_KEPT;
+}
+
+void h2_server_refuse_headers(struct h2_conn *c, struct h2_stream *s, bool end_stream)
+{
+	/* Answered by the layer: without an owner, what the request still sends is dropped. */
+	if (h2_submit_response(s, 431, NULL, 0, false)) {
+		h2_stream_reset(s, H2_INTERNAL_ERROR);
+		return;
+	}
+	s->reset_after = !end_stream;
+}
+
 /* The request of @s, decided now that the read that brought it is parsed. */
 static void dispatch_one(struct h2_conn *c, struct h2_stream *s)
 {
@@ -146,7 +193,7 @@ void h2_conn_sweep(struct h2_conn *c)
 	now = loop_now(c->loop);
 	if (c->calm) {
 		if (now - c->since >= H2_CALM_LINGER_S)
-			h2_conn_close(c, "GOAWAY ENHANCE_YOUR_CALM not read");
+			h2_conn_close(c, "GOAWAY with an error not read");
 		return;
 	}
 	if (!c->handshaken) {

@@ -16,9 +16,6 @@
 
 #define H2_FRAME_HDR 9
 #define TLS_RECORD 16384
-/* One received header block: more fields or bytes reset the stream. */
-#define HBLOCK_MAX_FIELDS 128
-#define HBLOCK_MAX_BYTES (64u << 10)
 
 const char *h2_header_get(const struct h2_header *h, size_t n, const char *name)
 {
@@ -35,19 +32,29 @@ const char *h2_header_get(const struct h2_header *h, size_t n, const char *name)
 void h2s_hblock_free(struct h2_hblock *b)
 {
 	free(b->f);
-	b->f = NULL;
-	b->n = b->cap = 0;
 	buf_free(&b->mem);
+	*b = (struct h2_hblock){0};
 }
 
+/* @b is over the limits: what it kept goes, its counts stay. */
+static void hblock_drop(struct h2_hblock *b)
+{
+	size_t bytes = b->bytes;
+	unsigned int fields = b->fields;
+
+	h2s_hblock_free(b);
+	b->bytes = bytes;
+	b->fields = fields;
+	b->over = true;
+}
+
+/* Keeps a field (the limits were checked: they bound the block). False when out of memory. */
 static bool hblock_add(struct h2_hblock *b, const uint8_t *name, size_t nlen, const uint8_t *value,
 		       size_t vlen)
 {
 	size_t need = nlen + vlen + 2;
 	char *p;
 
-	if (b->n >= HBLOCK_MAX_FIELDS)
-		return false;
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? 2 * b->cap : 16;
 		struct h2_field *f = realloc(b->f, cap * sizeof(*f));
@@ -57,7 +64,8 @@ static bool hblock_add(struct h2_hblock *b, const uint8_t *name, size_t nlen, co
 		b->f = f;
 		b->cap = cap;
 	}
-	p = buf_reserve(&b->mem, need, HBLOCK_MAX_BYTES);
+	/* The fields' offsets are 32 bits. */
+	p = buf_reserve(&b->mem, need, UINT32_MAX);
 	if (!p)
 		return false;
 	b->f[b->n] = (struct h2_field){(uint32_t)b->mem.len, (uint32_t)nlen,
@@ -215,8 +223,13 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 	if (c->dead)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	if (!c->server || frame->hd.type != NGHTTP2_HEADERS ||
-	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+	    frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+		/* A response, 1xx or trailers: each block is weighed on its own. */
+		s = stream_of(session, frame->hd.stream_id);
+		if (s)
+			h2s_hblock_free(&s->cur);
 		return 0;
+	}
 	if (!h2_server_admit(c, frame->hd.stream_id))
 		return 0;
 	s = h2s_new(c);
@@ -236,15 +249,25 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 {
 	struct h2_conn *c = user;
 	struct h2_stream *s = stream_of(session, frame->hd.stream_id);
+	const struct h2_limits *lim = &c->lim;
+	struct h2_hblock *b;
 
 	if (c->dead)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	if (!s || s->closed || frame->hd.type != NGHTTP2_HEADERS)
 		return 0;
-	if (c->lim.max_header_value && valuelen > c->lim.max_header_value)
+	b = &s->cur;
+	/* Counted as HTTP/1.1 counts a head (http_fields.h): the block is refused at its end. */
+	b->bytes += namelen + valuelen;
+	if (namelen && name[0] != ':')
+		b->fields++;
+	if (!b->over && (b->bytes > lim->headers.header_bytes || b->fields > lim->headers.fields ||
+			 (lim->max_header_value && valuelen > lim->max_header_value)))
+		hblock_drop(b);
+	if (b->over)
+		return 0;
+	if (!hblock_add(b, name, namelen, value, valuelen))
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets just this stream */
-	if (!hblock_add(&s->cur, name, namelen, value, valuelen))
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	return 0;
 }
 
@@ -252,8 +275,29 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 static void headers_done(struct h2_conn *c, struct h2_stream *s, const nghttp2_frame *frame)
 {
 	bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+	bool request = c->server && frame->headers.cat == NGHTTP2_HCAT_REQUEST;
 
-	if (c->server && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+	if (s->cur.over) {
+		pr_debug("h2: stream %d: a header block over the limits (%zu of %u bytes, %u of %u "
+			 "fields, or a value over %u)",
+			 s->id, s->cur.bytes, c->lim.headers.header_bytes, s->cur.fields,
+			 c->lim.headers.fields, c->lim.max_header_value);
+		h2s_hblock_free(&s->cur);
+		if (request) {
+			h2_server_refuse_headers(c, s, end);
+			return;
+		}
+		/*
+		 * A response or trailers: the peer broke what we announced; not for the owner. A
+		 * block that ends a stream we finished sending closes it now: no RST_STREAM then.
+		 */
+		s->pending = false;
+		s->over_limits = true;
+		if (!end || nghttp2_session_get_stream_local_close(c->h2, s->id) != 1)
+			h2_stream_reset(s, H2_PROTOCOL_ERROR);
+		return;
+	}
+	if (request) {
 		/* Decided after this read: a reset right behind it finds nothing started. */
 		h2s_hblock_free(&s->req);
 		s->req = s->cur;
@@ -360,7 +404,11 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_
 	if (!s)
 		return 0;
 	nghttp2_session_set_stream_user_data(session, id, NULL);
-	stream_closed(s, error_code, error_code ? "stream reset" : "closed");
+	/* Its block may have ended the stream cleanly: the owner still hears why it failed. */
+	if (s->over_limits)
+		stream_closed(s, H2_PROTOCOL_ERROR, "header block over the limits");
+	else
+		stream_closed(s, error_code, error_code ? "stream reset" : "closed");
 	return 0;
 }
 
@@ -379,14 +427,60 @@ static ssize_t data_length(nghttp2_session *session, uint8_t type, int32_t id, i
 	return n > 0 ? n : 1;
 }
 
-/* nghttp2 refused a stream itself (over the announced SETTINGS value, before its ACK). */
+/*
+ * nghttp2 refused a frame: a stream over the announced SETTINGS value before its ACK, or a
+ * malformed request. Its stream may never have been opened, yet the client may go on with it.
+ */
 static int on_invalid_frame(nghttp2_session *session, const nghttp2_frame *frame, int error,
 			    void *user)
 {
 	struct h2_conn *c = user;
 
-	if (c->server && c->guarded && error == NGHTTP2_ERR_REFUSED_STREAM)
+	if (!c->server)
+		return 0;
+	if (c->guarded && error == NGHTTP2_ERR_REFUSED_STREAM)
 		guard_count_stream_refusal(GUARD_S_PER_CONNECTION);
+	if (frame->hd.type == NGHTTP2_HEADERS)
+		h2_server_reset_sent(c, frame->hd.stream_id);
+	return 0;
+}
+
+/* A frame header came: a server checks a HEADERS' stream id, which nghttp2 would let pass. */
+static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd, void *user)
+{
+	struct h2_conn *c = user;
+
+	if (c->dead)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	/* When it is not, the session ignores all that follows: the GOAWAY goes out, then close. */
+	if (c->server && hd->type == NGHTTP2_HEADERS)
+		h2_server_stream_id_ok(c, hd->stream_id);
+	return 0;
+}
+
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+	struct h2_conn *c = user;
+	struct h2_stream *s;
+
+	if (c->dead || !c->server)
+		return 0;
+	if (frame->hd.type == NGHTTP2_RST_STREAM) {
+		h2_server_reset_sent(c, frame->hd.stream_id);
+		return 0;
+	}
+	if (frame->hd.type != NGHTTP2_HEADERS || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	s = stream_of(session, frame->hd.stream_id);
+	if (!s || !s->reset_after)
+		return 0;
+	/*
+	 * A complete response to a request still sending: it may stop (RFC 9113 §8.1). Only now,
+	 * as a RST_STREAM queued before would have dropped the response.
+	 */
+	s->reset_after = false;
+	if (!nghttp2_session_get_stream_remote_close(session, s->id))
+		h2_stream_reset(s, H2_NO_ERROR);
 	return 0;
 }
 
@@ -403,6 +497,8 @@ nghttp2_session_callbacks *h2s_callbacks_new(void)
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
 	nghttp2_session_callbacks_set_data_source_read_length_callback(cbs, data_length);
 	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
 	return cbs;
 }
 

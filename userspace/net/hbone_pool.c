@@ -185,6 +185,8 @@ struct hbone_conn *hb_client_attach(struct hbone_pool *p, const struct hbone_tar
 	if (!c)
 		return NULL;
 	h2_limits_default(&lim);
+	/* A CONNECT's answer has no business with long values: HBONE's cap as before. */
+	lim.max_header_value = 8192;
 	lim.max_streams = HBONE_MAX_STREAMS;
 	lim.stream_window = HBONE_STREAM_WINDOW;
 	lim.conn_window = HBONE_CONN_WINDOW;

@@ -20,7 +20,7 @@
 #include "hbone.h"
 #include "hbone_priv.h"
 
-/* A CONNECT header value longer than this resets the stream (addresses and `forwarded` fit). */
+/* A CONNECT header value longer than this gets 431 (addresses and `forwarded` fit). */
 #define HDR_MAX 512
 
 /* connrec abort hook (server streams): a policy change revoked the connection. */
