@@ -353,6 +353,7 @@ static const struct h2_conn_ops conn_ops = {.on_request = on_request, .on_close 
 int wp_h2_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len)
 {
 	struct wp_h2down *d = calloc(1, sizeof(*d));
+	struct h2_limits lim;
 
 	if (!d || transport_peer_copy(&d->peer, transport_peer(t))) {
 		free(d);
@@ -365,7 +366,9 @@ int wp_h2_serve(struct wp_engine *e, struct transport *t, const char *pre, size_
 		e->h2downs->prev = d;
 	e->h2downs = d;
 	e->n_h2downs++;
-	d->k = h2_link_new(loop_of(d), t, true, NULL, &conn_ops, d);
+	/* The HTTP/1.1 downstream's header limits (431 past them either way), no cap of a value. */
+	h2_link_limits(&lim, &e->o.hcm.headers);
+	d->k = h2_link_new(loop_of(d), t, true, &lim, &conn_ops, d);
 	if (!d->k) {
 		int err = -errno;
 

@@ -26,7 +26,9 @@
 #include "../lib/l7_world.h"
 #include "buf.h"
 #include "h2.h"
+#include "http_fields.h"
 #include "proxy.h"
+#include "../lib/h2_frames.h"
 
 // clang-format off
 static const char world_yaml[] =
@@ -122,6 +124,7 @@ static struct {
 	size_t n_ups;
 	/* the last HTTP/2 request a backend saw */
 	char seen_path[128], seen_authority[128], seen_te[32];
+	size_t seen_big; /* the length of its x-big value */
 	bool seen_conn_field;
 	uint32_t seen_ip;
 	size_t seen_body; /* request body bytes of the last HTTP/2 request answered */
@@ -167,6 +170,18 @@ static void bs_end(void *arg, struct h2_stream *s)
 
 	x->b->requests++;
 	W.seen_body = x->body;
+	/* /greet.Greeter/BigHead: more header fields than a peer takes (http_fields.h). */
+	if (strstr(x->path, "BigHead")) {
+		static char names[HTTP_MAX_FIELDS + 1][8];
+		struct h2_header big[HTTP_MAX_FIELDS + 1];
+
+		for (size_t i = 0; i <= HTTP_MAX_FIELDS; i++) {
+			snprintf(names[i], sizeof(names[i]), "x-f%zu", i);
+			big[i] = H2_HDR(names[i], "1");
+		}
+		h2_submit_response(s, 200, big, HTTP_MAX_FIELDS + 1, false);
+		return;
+	}
 	/* /greet.Greeter/Flaky fails on the first backend request it sees (retried). */
 	if (strstr(x->path, "Flaky") && x->b->requests == 1) {
 		h2_submit_response(s, 200, unavailable, 2, false);
@@ -189,9 +204,10 @@ static void b_request(void *arg, struct h2_stream *s, const struct h2_header *h,
 {
 	struct backend *b = arg;
 	struct bstream *x = calloc(1, sizeof(*x));
-	const char *te = h2_header_get(h, n, "te");
+	const char *te = h2_header_get(h, n, "te"), *big = h2_header_get(h, n, "x-big");
 
 	assert_non_null(x);
+	W.seen_big = big ? strlen(big) : 0;
 	x->b = b;
 	snprintf(x->path, sizeof(x->path), "%s", h2_header_get(h, n, ":path"));
 	snprintf(W.seen_path, sizeof(W.seen_path), "%s", x->path);
@@ -408,18 +424,31 @@ static ssize_t cs_provide(void *arg, struct h2_stream *s, uint8_t *buf, size_t l
 static const struct h2_stream_ops cs_ops = {
     .on_headers = cs_headers, .on_data = cs_data, .on_close = cs_close, .provide = cs_provide};
 
+/* A gRPC call to @path with @n more fields @more (copied). */
+static void call_start_with(struct client *c, struct call *k, const char *path,
+			    const struct h2_header *more, size_t n)
+{
+	struct h2_header *h = calloc(6 + n, sizeof(*h));
+
+	assert_non_null(h);
+	h[0] = H2_HDR(":method", "POST");
+	h[1] = H2_HDR(":scheme", "http");
+	h[2] = H2_HDR(":authority", "greeter:50051");
+	h[3] = H2_HDR(":path", path);
+	h[4] = H2_HDR("content-type", "application/grpc");
+	h[5] = H2_HDR("te", "trailers");
+	if (n)
+		memcpy(h + 6, more, n * sizeof(*h));
+	memset(k, 0, sizeof(*k));
+	assert_non_null(h2_submit_request(c->h2, h, 6 + n, true, &cs_ops, k));
+	free(h);
+}
+
 static void call_start(struct client *c, struct call *k, const char *path, const char *route)
 {
-	struct h2_header h[] = {H2_HDR(":method", "POST"),
-				H2_HDR(":scheme", "http"),
-				H2_HDR(":authority", "greeter:50051"),
-				H2_HDR(":path", path),
-				H2_HDR("content-type", "application/grpc"),
-				H2_HDR("te", "trailers"),
-				H2_HDR("x-route", route ? route : "")};
+	struct h2_header r = H2_HDR("x-route", route ? route : "");
 
-	memset(k, 0, sizeof(*k));
-	assert_non_null(h2_submit_request(c->h2, h, route ? 7 : 6, true, &cs_ops, k));
+	call_start_with(c, k, path, &r, route ? 1 : 0);
 }
 
 static void client_free(struct client *c)
@@ -672,9 +701,159 @@ static void test_tcp_passthrough(void **state)
 	client_free(&c);
 }
 
+/*
+ * Header limits as HTTP/1.1's (http_fields.h): a 9 KB value passes (there was an 8 KiB cap of
+ * one value), 61 KiB of headers or 101 fields get 431 without going upstream, and the client's
+ * connection serves its next call.
+ */
+static void test_h2_header_limits(void **state)
+{
+	char *v = malloc(9001);
+	struct h2_header h[8];
+	struct client c;
+	struct call k;
+	size_t ups;
+
+	assert_non_null(v);
+	memset(v, 'a', 9000);
+	v[9000] = '\0';
+	h[0] = H2_HDR("x-big", v);
+	client_h2(&c, "greeter", 50051);
+	call_start_with(&c, &k, "/greet.Greeter/SayHello", h, 1);
+	pump(&c);
+	assert_true(k.done);
+	assert_false(k.reset);
+	assert_string_equal(k.grpc_status, "0");
+	assert_int_equal(W.seen_big, 9000);
+
+	ups = W.n_ups;
+	v[8000] = '\0';
+	for (int i = 0; i < 8; i++) {
+		static const char *const names[] = {"x-b0", "x-b1", "x-b2", "x-b3",
+						    "x-b4", "x-b5", "x-b6", "x-b7"};
+
+		h[i] = H2_HDR(names[i], v);
+	}
+	W.seen_path[0] = '\0';
+	call_start_with(&c, &k, "/greet.Greeter/TooBig", h, 8);
+	pump(&c);
+	assert_true(k.done);
+	assert_int_equal(k.status, 431);
+	assert_string_equal(W.seen_path, "");
+	assert_int_equal(W.n_ups, ups);
+
+	{
+		static char names[HTTP_MAX_FIELDS + 1][8];
+		struct h2_header many[HTTP_MAX_FIELDS + 1];
+
+		for (size_t i = 0; i <= HTTP_MAX_FIELDS; i++) {
+			snprintf(names[i], sizeof(names[i]), "x-f%zu", i);
+			many[i] = H2_HDR(names[i], "1");
+		}
+		call_start_with(&c, &k, "/greet.Greeter/TooMany", many, HTTP_MAX_FIELDS + 1);
+		pump(&c);
+		assert_true(k.done);
+		assert_int_equal(k.status, 431);
+		assert_string_equal(W.seen_path, "");
+	}
+
+	call_start(&c, &k, "/greet.Greeter/SayHello", NULL);
+	pump(&c);
+	assert_true(k.done);
+	assert_string_equal(k.grpc_status, "0");
+	assert_non_null(c.h2);
+	client_free(&c);
+	free(v);
+}
+
+/* The engine's header limits (wp_hcm_opts.headers) are its HTTP/2 downstream's too. */
+static void test_h2_configured_limits(void **state)
+{
+	static const char *const names[] = {"x-0", "x-1", "x-2", "x-3", "x-4",
+					    "x-5", "x-6", "x-7", "x-8"};
+	struct h2_header more[9];
+	struct client c;
+	struct call k;
+
+	for (int i = 0; i < 9; i++)
+		more[i] = H2_HDR(names[i], "1");
+	/* A gRPC call carries 2 fields (content-type, te): 8 more make 10, 9 more 11. */
+	client_h2(&c, "greeter", 50051);
+	call_start_with(&c, &k, "/greet.Greeter/SayHello", more, 8);
+	pump(&c);
+	assert_true(k.done);
+	assert_string_equal(k.grpc_status, "0");
+	call_start_with(&c, &k, "/greet.Greeter/SayHello", more, 9);
+	pump(&c);
+	assert_true(k.done);
+	assert_int_equal(k.status, 431);
+	client_free(&c);
+}
+
+/*
+ * An upstream's response over the limits resets its stream (PROTOCOL_ERROR): the call fails as
+ * an upstream reset would (gRPC: grpc-status 14), it is not passed on.
+ */
+static void test_h2_response_over_limits(void **state)
+{
+	struct client c;
+	struct call k;
+
+	client_h2(&c, "greeter", 50051);
+	call_start(&c, &k, "/greet.Greeter/BigHead", NULL);
+	pump(&c);
+	assert_true(k.done);
+	assert_string_equal(k.grpc_status, "14");
+	client_free(&c);
+}
+
+/*
+ * A client's HEADERS on a stream id lower than one it used: GOAWAY PROTOCOL_ERROR and the
+ * connection closes (RFC 9113 §5.1.1), on the waypoint as on any server of the HTTP/2 layer.
+ */
+static void test_h2_stream_id_backwards(void **state)
+{
+	const struct h2f_field req[] = {{":method", "POST"},
+					{":scheme", "http"},
+					{":authority", "greeter:50051"},
+					{":path", "/greet.Greeter/SayHello"},
+					{"content-type", "application/grpc"}};
+	struct h2f_seen seen = {0};
+	struct buf out = {0};
+	struct client c = {0};
+
+	c.down = down_new("greeter", 50051);
+	assert_int_equal(h2f_preface(&out), 0);
+	assert_int_equal(h2f_headers(&out, 3, req, 5, true), 0);
+	transport_mem_input(c.down, buf_head(&out), out.len);
+	out.len = out.off = 0;
+	pump(&c);
+	assert_int_equal(h2f_read(&seen, (const uint8_t *)buf_head(&c.in), c.in.len), 0);
+	buf_consume(&c.in, c.in.len);
+	assert_int_equal(seen.status[3], 200);
+	assert_false(seen.goaway);
+
+	assert_int_equal(h2f_headers(&out, 1, req, 5, true), 0);
+	transport_mem_input(c.down, buf_head(&out), out.len);
+	pump(&c);
+	assert_int_equal(h2f_read(&seen, (const uint8_t *)buf_head(&c.in), c.in.len), 0);
+	assert_true(seen.goaway);
+	assert_int_equal(seen.goaway_error, H2_PROTOCOL_ERROR);
+	assert_int_equal(seen.goaway_last, 3);
+	assert_int_equal(seen.status[1], 0);
+	assert_true(transport_mem_closed(c.down, NULL));
+	transport_mem_free(c.down);
+	buf_free(&c.in);
+	h2f_seen_free(&seen);
+	free(out.data);
+}
+
+/* The engine's options for the next setup (a test's own header limits). */
+static struct http_limits setup_headers;
+
 static int setup(void **state)
 {
-	struct wp_engine_opts o = {.log_fd = -1};
+	struct wp_engine_opts o = {.log_fd = -1, .hcm.headers = setup_headers};
 	char err[256];
 	struct l7_config *l7 = l7_world_compile(world_yaml, err, sizeof(err));
 
@@ -689,6 +868,15 @@ static int setup(void **state)
 	W.cn = o.cn = connector_mem_new(W.l, open_up, NULL);
 	W.e = wp_engine_new(W.l, W.g, &o);
 	assert_non_null(W.e);
+	return 0;
+}
+
+/* An engine that takes 10 header fields at most. */
+static int setup_ten_fields(void **state)
+{
+	setup_headers = (struct http_limits){.fields = 10};
+	setup(state);
+	setup_headers = (struct http_limits){0};
 	return 0;
 }
 
@@ -720,6 +908,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_http1_upgraded_to_h2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_detect_http1_byte_by_byte, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tcp_passthrough, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_h2_header_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_h2_response_over_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_h2_stream_id_backwards, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_h2_configured_limits, setup_ten_fields, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -100,6 +100,15 @@ static void c_close(void *arg, struct h2_conn *c, const char *reason)
 static const struct h2_conn_ops server_ops = {.on_request = c_request, .on_close = c_close};
 static const struct h2_conn_ops client_ops = {.on_close = c_close};
 
+void h2_link_limits(struct h2_limits *lim, const struct http_limits *hl)
+{
+	h2_limits_default(lim);
+	/* A value is bounded by the block, as in HTTP/1.1; zeros in @hl: h2_conn_create's. */
+	lim->max_header_value = 0;
+	if (hl)
+		lim->headers = *hl;
+}
+
 struct h2_link *h2_link_new(struct loop *l, struct transport *t, bool server,
 			    const struct h2_limits *lim, const struct h2_conn_ops *ops, void *arg)
 {
@@ -107,6 +116,7 @@ struct h2_link *h2_link_new(struct loop *l, struct transport *t, bool server,
 	struct h2_link *k = calloc(1, sizeof(*k));
 	struct h2_transport tr = {.kind = H2_PIPE, .fd = -1, .pipe = &pipe_ops};
 	struct h2_config cfg = {.server = server, .ops = server ? &server_ops : &client_ops};
+	struct h2_limits def;
 	int err = ENOMEM;
 
 	if (!k)
@@ -119,7 +129,9 @@ struct h2_link *h2_link_new(struct loop *l, struct transport *t, bool server,
 	tr.pipe_arg = k;
 	tr.peer_identity = p->identity;
 	cfg.arg = k;
-	cfg.lim = lim;
+	if (!lim)
+		h2_link_limits(&def, NULL);
+	cfg.lim = lim ? lim : &def;
 	transport_set_cbs(t, &t_cbs, k);
 	k->c = h2_conn_create(l, &tr, &cfg);
 	if (!k->c) {

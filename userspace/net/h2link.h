@@ -25,10 +25,16 @@
 struct h2_link;
 
 /*
+ * The limits of a proxy's HTTP/2 connection into @lim: h2_limits_default's, with the header
+ * limits @hl (borrowed; NULL or 0s: http_fields.h's), the same as the proxy's HTTP/1.1, and no
+ * cap of one value of their own.
+ */
+void h2_link_limits(struct h2_limits *lim, const struct http_limits *hl);
+/*
  * HTTP/2 over @t (taken, also on failure: then it is closed), a server when @server, with
- * @lim (NULL: the defaults) and @ops/@arg (borrowed) as h2_conn_create's. A client link over
- * a connector's transport may be used at once: what it sends waits for the connect. NULL +
- * errno.
+ * @lim (copied; NULL: h2_link_limits(lim, NULL)'s) and @ops/@arg (borrowed) as
+ * h2_conn_create's. A client link over a connector's transport may be used at once: what it
+ * sends waits for the connect. NULL + errno.
  */
 struct h2_link *h2_link_new(struct loop *l, struct transport *t, bool server,
 			    const struct h2_limits *lim, const struct h2_conn_ops *ops, void *arg);
