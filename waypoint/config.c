@@ -84,6 +84,12 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 	}
 	g->l7 = l7;
 	g->version = version;
+	/* Unique in the process, unlike a snapshot's version (an agent restarted counts again). */
+	{
+		static uint64_t next_seq;
+
+		g->seq = __atomic_add_fetch(&next_seq, 1, __ATOMIC_RELAXED);
+	}
 	g->refs = 1;
 	g->routes = calloc(l7->n_services + 1, sizeof(*g->routes));
 	g->cluster_base = calloc(l7->n_services + 1, sizeof(*g->cluster_base));

@@ -24,7 +24,8 @@ struct wp_gen {
 	size_t n_by_ip;
 	const struct l7_endpoint **by_ip; /* every endpoint, sorted by address: source labels */
 	uint64_t version;
-	int refs; /* atomic */
+	uint64_t seq; /* this generation's number in the process: what names it in caches */
+	int refs;     /* atomic */
 };
 
 /*

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <arpa/inet.h>
 
+#include "ambit/fmt.h"
 #include "ambit/log.h"
 #include "ambit/re2.h"
 #include "fault.h"
@@ -98,13 +99,48 @@ static void flags_text(const struct wp_req *r, char *out, size_t len)
 			    (size_t)snprintf(out + n, len - n, "%s%s", n ? "," : "", flag_order[i]);
 }
 
+/*
+ * Istio's request metrics of @r: the series is found by what decides its labels (the
+ * generation, the client's endpoint or identity, the destination, the outcome), and the labels
+ * are worked out only the first time (wp_series_key).
+ */
+static void count(struct wp_req *r, struct wp_record *rec)
+{
+	struct wp_conn *conn = r->conn;
+	const struct transport_peer *p = &conn->peer;
+	struct wp_gen *g = r->view->gen;
+	const struct l7_service *svc = r->svc >= 0 ? &g->l7->services[r->svc] : NULL;
+	const struct l7_endpoint *ep = r->up && r->host >= 0 ? r->up->c->ep[r->host] : NULL;
+	struct wp_series_key k;
+	struct wp_labels_buf lb;
+
+	if (!conn->peer_hashed) {
+		conn->peer_hash = wp_series_peer(p->identity, p->baggage);
+		conn->peer_hashed = true;
+	}
+	memset(&k, 0, sizeof(k));
+	k.gen = g->seq;
+	k.src = wp_gen_endpoint(g, p->client.sin_addr.s_addr);
+	k.peer = conn->peer_hash;
+	k.svc = svc;
+	k.ep = ep;
+	k.status = r->status;
+	k.grpc = r->grpc_status;
+	k.flags = r->flag_bits;
+	k.mtls = p->mtls;
+	if (wp_stats_count_key(conn->e->o.stats, &k, rec))
+		return;
+	wp_record_source(g, p, rec, &lb);
+	wp_record_destination(svc, ep, rec, &lb);
+	wp_stats_count_labels(conn->e->o.stats, &k, rec);
+}
+
 static void record(struct wp_req *r)
 {
 	struct wp_engine *e = r->conn->e;
 	const struct transport_peer *p = &r->conn->peer;
 	struct wp_record rec = {0};
 	char host[32] = "-", flags[64];
-	struct wp_labels_buf lb;
 
 	rec.start = r->start_wall;
 	rec.method = r->head.method;
@@ -133,12 +169,12 @@ static void record(struct wp_req *r)
 	rec.route_name = r->route ? r->route->name : NULL;
 	rec.downstream_remote = r->client.sin_family ? r->client : p->client;
 	rec.downstream_local = p->local;
-	wp_record_source(r->view->gen, p, &rec, &lb);
-	wp_record_destination(r->svc >= 0 ? &r->view->gen->l7->services[r->svc] : NULL,
-			      r->up && r->host >= 0 ? r->up->c->ep[r->host] : NULL, &rec, &lb);
 	rec.grpc_status = r->grpc_status;
-	if (e->o.stats || e->log)
-		wp_stats_record(e->o.stats, &rec, e->log);
+	rec.mtls = p->mtls;
+	if (e->o.stats)
+		count(r, &rec);
+	if (e->log)
+		wp_stats_log(e->log, &rec);
 }
 
 void wp_req_finish(struct wp_req *r)
@@ -503,7 +539,7 @@ static int prepare(struct wp_req *r)
 			r->client.sin_port = 0;
 		}
 		/* x-forwarded-for: the peer's address appended ("," as Envoy's appendXff). */
-		inet_ntop(AF_INET, &p->client.sin_addr, ip, sizeof(ip));
+		fmt_ipv4(ip, p->client.sin_addr.s_addr);
 		{
 			size_t vl = v ? strlen(v) : 0, il = strlen(ip);
 
@@ -517,7 +553,7 @@ static int prepare(struct wp_req *r)
 			memcpy(xff + vl, ip, il + 1);
 		}
 		r->xff = xff;
-		inet_ntop(AF_INET, &r->client.sin_addr, ip, sizeof(ip));
+		fmt_ipv4(ip, r->client.sin_addr.s_addr);
 		if (http_fields_set(f, "x-forwarded-for", xff) ||
 		    http_fields_set(f, "x-envoy-external-address", ip))
 			return -ENOMEM;

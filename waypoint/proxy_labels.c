@@ -9,6 +9,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "ambit/fmt.h"
 #include "proxy_priv.h"
 
 static const char *label(const struct config_labels *l, const char *const *keys, size_t n)
@@ -75,30 +76,12 @@ static void workload_labels(const struct l7_endpoint *ep, bool source, struct wp
 
 void wp_addr_text(const struct sockaddr_in *a, char *out, size_t len)
 {
-	const unsigned char *ip = (const unsigned char *)&a->sin_addr.s_addr;
-	char b[24], *e = b + sizeof(b);
-	unsigned int port = ntohs(a->sin_port);
-	size_t n;
+	char b[24];
+	size_t n = fmt_ipv4_port(b, a->sin_addr.s_addr, ntohs(a->sin_port));
 
-	/* Backwards from the port: no printf on the request path. */
-	*--e = '\0';
-	do
-		*--e = (char)('0' + port % 10);
-	while ((port /= 10));
-	*--e = ':';
-	for (int i = 3; i >= 0; i--) {
-		unsigned int v = ip[i];
-
-		do
-			*--e = (char)('0' + v % 10);
-		while ((v /= 10));
-		if (i)
-			*--e = '.';
-	}
-	n = (size_t)(b + sizeof(b) - 1 - e);
 	if (n >= len)
 		n = len - 1;
-	memcpy(out, e, n);
+	memcpy(out, b, n);
 	out[n] = '\0';
 }
 

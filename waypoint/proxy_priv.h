@@ -53,6 +53,8 @@ struct wp_conn {
 	struct wp_req *req; /* the exchange in progress */
 	struct wp_conn *next, *prev;
 	struct transport_peer peer; /* copied at accept: outlives the transport */
+	uint64_t peer_hash; /* its identity and baggage (the metric series' key), once hashed */
+	bool peer_hashed;
 };
 
 struct wp_mirror;

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/fmt.h"
 #include "ambit/snapshot.h"
 #include "buf.h"
 #include "loop.h"
@@ -47,10 +48,19 @@ struct wp_tcp_series {
 	uint64_t opened, closed, sent, received;
 };
 
+/* Series by the request's decision (struct wp_series_key): direct-mapped, newest wins. */
+#define KEY_CACHE 512
+
+struct key_slot {
+	struct wp_series_key k;
+	struct series *x; /* NULL: empty */
+};
+
 struct wp_stats {
-	pthread_mutex_t lock;	     /* the worker's; the admin thread takes it to render */
-	struct shead *tab[BUCKETS];  /* request series */
-	struct shead *ttab[BUCKETS]; /* TCP series */
+	pthread_mutex_t lock;		 /* the worker's; the admin thread takes it to render */
+	struct shead *tab[BUCKETS];	 /* request series */
+	struct shead *ttab[BUCKETS];	 /* TCP series */
+	struct key_slot keys[KEY_CACHE]; /* the worker's own: read and written unlocked */
 };
 
 struct wp_stats *wp_stats_new(void)
@@ -230,7 +240,20 @@ static struct shead *series_get(struct shead **tab, const char *key, const char 
 	return x;
 }
 
-static void count(struct wp_stats *s, const struct wp_record *r)
+/* One request into @x (the store locked). */
+static void count_into(struct series *x, const struct wp_record *r)
+{
+	x->requests++;
+	x->dur[bucket(dur_bounds, N_DUR, (double)r->duration_ms)]++;
+	x->req[bucket(size_bounds, N_SIZE, (double)r->bytes_received)]++;
+	x->resp[bucket(size_bounds, N_SIZE, (double)r->bytes_sent)]++;
+	x->dur_sum += (double)r->duration_ms;
+	x->req_sum += (double)r->bytes_received;
+	x->resp_sum += (double)r->bytes_sent;
+}
+
+/* The series of @r's labels (found or made), counted; NULL when none could be. */
+static struct series *count(struct wp_stats *s, const struct wp_record *r)
 {
 	char key[4096], code[8], grpc[12];
 	const char *v[N_LABELS];
@@ -238,19 +261,66 @@ static void count(struct wp_stats *s, const struct wp_record *r)
 
 	label_values(r, v, code, grpc);
 	if (!raw_key(v, N_LABELS, key, sizeof(key)))
-		return; /* values that long are no label set worth a series */
+		return NULL; /* values that long are no label set worth a series */
 	pthread_mutex_lock(&s->lock);
 	x = (struct series *)series_get(s->tab, key, label_names, v, N_LABELS, sizeof(*x));
-	if (x) {
-		x->requests++;
-		x->dur[bucket(dur_bounds, N_DUR, (double)r->duration_ms)]++;
-		x->req[bucket(size_bounds, N_SIZE, (double)r->bytes_received)]++;
-		x->resp[bucket(size_bounds, N_SIZE, (double)r->bytes_sent)]++;
-		x->dur_sum += (double)r->duration_ms;
-		x->req_sum += (double)r->bytes_received;
-		x->resp_sum += (double)r->bytes_sent;
-	}
+	if (x)
+		count_into(x, r);
 	pthread_mutex_unlock(&s->lock);
+	return x;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	return h;
+}
+
+static struct key_slot *slot_of(struct wp_stats *s, const struct wp_series_key *k)
+{
+	uint64_t h = mix(mix(mix(mix(k->gen, (uintptr_t)k->src), k->peer), (uintptr_t)k->svc),
+			 (uintptr_t)k->ep);
+
+	h = mix(mix(h, (uint64_t)(uint32_t)k->status << 32 | (uint32_t)k->grpc),
+		(uint64_t)k->flags << 32 | k->mtls);
+	return &s->keys[(h ^ h >> 29) % KEY_CACHE];
+}
+
+uint64_t wp_series_peer(const char *identity, const char *baggage)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (const char *p = identity ? identity : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	h = (h ^ 0xff) * 1099511628211ull;
+	for (const char *p = baggage ? baggage : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return h;
+}
+
+bool wp_stats_count_key(struct wp_stats *s, const struct wp_series_key *k,
+			const struct wp_record *r)
+{
+	struct key_slot *sl = slot_of(s, k);
+
+	if (!sl->x || memcmp(&sl->k, k, sizeof(*k)))
+		return false;
+	pthread_mutex_lock(&s->lock);
+	count_into(sl->x, r);
+	pthread_mutex_unlock(&s->lock);
+	return true;
+}
+
+void wp_stats_count_labels(struct wp_stats *s, const struct wp_series_key *k,
+			   const struct wp_record *r)
+{
+	struct series *x = count(s, r);
+	struct key_slot *sl = slot_of(s, k);
+
+	if (!x)
+		return;
+	sl->k = *k;
+	sl->x = x;
 }
 
 /*
@@ -448,17 +518,14 @@ static void put_u64(struct line *l, unsigned long long v)
 
 static void put_addr(struct line *l, const struct sockaddr_in *a)
 {
-	const unsigned char *ip = (const unsigned char *)&a->sin_addr.s_addr;
+	char b[24];
 
 	if (!a->sin_family) {
 		put(l, "-");
 		return;
 	}
-	for (int i = 0; i < 4; i++) {
-		put_u64(l, ip[i]);
-		put(l, i < 3 ? "." : ":");
-	}
-	put_u64(l, ntohs(a->sin_port));
+	fmt_ipv4_port(b, a->sin_addr.s_addr, ntohs(a->sin_port));
+	put(l, b);
 }
 
 /* "[2026-11-23T05:49:25.768Z]": the date part made once a second per worker. */
@@ -622,6 +689,11 @@ static void log_line(const struct wp_record *r, struct wp_log *lg)
 		return;
 	append(lg, line);
 	free(line);
+}
+
+void wp_stats_log(struct wp_log *lg, const struct wp_record *r)
+{
+	log_line(r, lg);
 }
 
 void wp_stats_record(struct wp_stats *s, const struct wp_record *r, struct wp_log *lg)

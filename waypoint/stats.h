@@ -74,6 +74,35 @@ struct wp_stats *wp_stats_new(void);
 void wp_stats_free(struct wp_stats *s); /* accepts NULL */
 /* Counts @r into @s (NULL: not counted) and logs its access-log line to @lg (NULL: none). */
 void wp_stats_record(struct wp_stats *s, const struct wp_record *r, struct wp_log *lg);
+
+/*
+ * What decides a request's series within one configuration generation: Istio's labels are a
+ * function of it. Looking a series up by it costs a few words compared, where building the
+ * label set (25 values, the client's and the endpoint's workload labels) and its key cost more
+ * than the rest of the request's accounting. Zero it before filling (it is compared whole).
+ */
+struct wp_series_key {
+	uint64_t gen;	 /* the generation's number (struct wp_gen.seq) */
+	const void *src; /* the client's endpoint in it, or NULL */
+	uint64_t peer;	 /* the connection's identity and baggage, hashed (wp_series_peer) */
+	const void *svc; /* the destination Service, or NULL */
+	const void *ep;	 /* the endpoint picked, or NULL */
+	int32_t status;	 /* response_code */
+	int32_t grpc;	 /* grpc_response_status, -1: none */
+	uint32_t flags;	 /* the response flags, as bits */
+	uint32_t mtls;	 /* connection_security_policy */
+};
+
+/* The hash of a connection's peer identity and baggage, for wp_series_key.peer. */
+uint64_t wp_series_peer(const char *identity, const char *baggage);
+/* Counts @r into the series @s has under @k: false when it has none (then nothing counted). */
+bool wp_stats_count_key(struct wp_stats *s, const struct wp_series_key *k,
+			const struct wp_record *r);
+/* Counts @r, its labels filled, and remembers its series under @k. */
+void wp_stats_count_labels(struct wp_stats *s, const struct wp_series_key *k,
+			   const struct wp_record *r);
+/* Only the access-log line of @r. */
+void wp_stats_log(struct wp_log *lg, const struct wp_record *r);
 /*
  * A TCP connection's series (istio_tcp_connections_opened_total / _closed_total,
  * istio_tcp_sent_bytes_total / _received_bytes_total, Istio's TCP labels from @r): found or

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <sys/types.h>
 
+#include "blockcache.h"
+
 struct buf {
 	char *data;
 	size_t cap, off, len;
@@ -37,14 +39,18 @@ static inline char *buf_reserve(struct buf *b, size_t n, size_t limit)
 		b->off = 0;
 	}
 	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
+		size_t cap = b->cap ? b->cap : BLOCKCACHE_BUF_SIZE;
 		char *p;
 
 		while (cap < b->len + n)
 			cap *= 2;
 		if (cap > limit)
 			cap = limit;
-		p = realloc(b->data, cap);
+		/* A first block of the usual size comes from the thread's cache (blockcache.h). */
+		if (!b->data && cap == BLOCKCACHE_BUF_SIZE)
+			p = blockcache_get(BLOCKCACHE_BUF);
+		else
+			p = realloc(b->data, cap);
 		if (!p)
 			return NULL;
 		b->data = p;
@@ -83,7 +89,10 @@ static inline ssize_t buf_read_fd(struct buf *b, int fd, size_t limit)
 
 static inline void buf_free(struct buf *b)
 {
-	free(b->data);
+	if (b->cap == BLOCKCACHE_BUF_SIZE)
+		blockcache_put(BLOCKCACHE_BUF, b->data);
+	else
+		free(b->data);
 	b->data = NULL;
 	b->cap = b->off = b->len = 0;
 }

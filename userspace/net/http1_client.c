@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ambit/fmt.h"
 #include "http1_pool_priv.h"
 
 static int on_head(void *user, struct h1_head *head)
@@ -157,7 +158,7 @@ int h1_client_request(struct h1_client *c, const struct h1_head *req, enum h1_fr
 	if (c->head_req)
 		h1_parser_expect_no_body(c->p);
 	if (framing == H1_FRAMING_LENGTH) {
-		snprintf(len_buf, sizeof(len_buf), "%llu", (unsigned long long)length);
+		fmt_u64(len_buf, length);
 		extra[n++] = "content-length";
 		extra[n++] = len_buf;
 	} else if (framing == H1_FRAMING_EOF || framing == H1_FRAMING_CHUNKED) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ambit/fmt.h"
 #include "http1_priv.h"
 
 #define IDLE_MS_DEFAULT (3600u * 1000)
@@ -326,8 +327,7 @@ int h1_server_respond(struct h1_server *s, const struct h1_head *resp, enum h1_f
 		/* 101 keeps its Connection/Upgrade, which the caller passes through. */
 	} else if (framing == H1_FRAMING_LENGTH ||
 		   (framing == H1_FRAMING_NONE && st != 204 && st != 304)) {
-		snprintf(len_buf, sizeof(len_buf), "%llu",
-			 (unsigned long long)(framing == H1_FRAMING_LENGTH ? length : 0));
+		fmt_u64(len_buf, framing == H1_FRAMING_LENGTH ? length : 0);
 		extra[n++] = "content-length";
 		extra[n++] = len_buf;
 	} else if (framing == H1_FRAMING_EOF && !s->head_req && st != 204 && st != 304) {

@@ -213,6 +213,10 @@ static void deliver(struct tcp *c)
 	}
 	if (c->closed || c->failed || c->closing)
 		return;
+	/* Nothing held: the buffer goes back to the thread's cache (an idle connection holds none).
+	 */
+	if (!c->in.len && !c->tls_more)
+		buf_free(&c->in);
 	if (!c->in.len && c->eof_seen && !c->eof_told && !c->paused) {
 		c->eof_told = true;
 		if (c->t.cbs->on_eof)
