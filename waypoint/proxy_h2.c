@@ -262,8 +262,8 @@ static int to_head(const struct h2_header *h, size_t n, bool end_stream, struct 
 
 	if (!m || !p || !strcmp(m, "CONNECT"))
 		return -EINVAL;
-	head->method = strdup(m);
-	head->target = strdup(p);
+	head->method = h1_head_strdup(head, m);
+	head->target = h1_head_strdup(head, p);
 	head->major = 1;
 	head->minor = 1;
 	head->keep_alive = true;

@@ -488,10 +488,8 @@ struct line {
 	size_t n, cap;
 };
 
-static void put(struct line *l, const char *s)
+static void put_n(struct line *l, const char *s, size_t n)
 {
-	size_t n = strlen(s);
-
 	if (l->n + n < l->cap) {
 		memcpy(l->p + l->n, s, n);
 		l->n += n;
@@ -500,20 +498,27 @@ static void put(struct line *l, const char *s)
 	}
 }
 
+static void put(struct line *l, const char *s)
+{
+	put_n(l, s, strlen(s));
+}
+
+/* A literal: its length known when compiled. */
+#define PUT(l, lit) put_n((l), (lit), sizeof(lit) - 1)
+
 static void put_dash(struct line *l, const char *s)
 {
-	put(l, s && *s ? s : "-");
+	if (s && *s)
+		put(l, s);
+	else
+		PUT(l, "-");
 }
 
 static void put_u64(struct line *l, unsigned long long v)
 {
-	char b[24], *e = b + sizeof(b);
+	char b[24];
 
-	*--e = '\0';
-	do
-		*--e = (char)('0' + v % 10);
-	while ((v /= 10));
-	put(l, e);
+	put_n(l, b, fmt_u64(b, v));
 }
 
 static void put_addr(struct line *l, const struct sockaddr_in *a)
@@ -521,11 +526,10 @@ static void put_addr(struct line *l, const struct sockaddr_in *a)
 	char b[24];
 
 	if (!a->sin_family) {
-		put(l, "-");
+		PUT(l, "-");
 		return;
 	}
-	fmt_ipv4_port(b, a->sin_addr.s_addr, ntohs(a->sin_port));
-	put(l, b);
+	put_n(l, b, fmt_ipv4_port(b, a->sin_addr.s_addr, ntohs(a->sin_port)));
 }
 
 /* "[2026-11-23T05:49:25.768Z]": the date part made once a second per worker. */
@@ -556,53 +560,53 @@ static void text_fill(struct line *l_, const struct wp_record *r, struct wp_log 
 	struct line l = *l_;
 
 	put_start(&l, lg, &r->start);
-	put(&l, "\"");
+	PUT(&l, "\"");
 	put_dash(&l, r->method);
-	put(&l, " ");
+	PUT(&l, " ");
 	put_dash(&l, r->path);
-	put(&l, " ");
+	PUT(&l, " ");
 	put_dash(&l, r->protocol);
-	put(&l, "\" ");
+	PUT(&l, "\" ");
 	if (r->status < 0) {
-		put(&l, "-");
+		PUT(&l, "-");
 		put_u64(&l, (unsigned long long)-(long long)r->status);
 	} else {
 		put_u64(&l, (unsigned long long)r->status);
 	}
-	put(&l, " ");
+	PUT(&l, " ");
 	put_dash(&l, r->flags);
-	put(&l, " ");
+	PUT(&l, " ");
 	put_dash(&l, r->details);
-	put(&l, " - \"-\" ");
+	PUT(&l, " - \"-\" ");
 	put_u64(&l, r->bytes_received);
-	put(&l, " ");
+	PUT(&l, " ");
 	put_u64(&l, r->bytes_sent);
-	put(&l, " ");
+	PUT(&l, " ");
 	put_u64(&l, r->duration_ms);
-	put(&l, " ");
+	PUT(&l, " ");
 	if (r->upstream_ms >= 0)
 		put_u64(&l, (unsigned long long)r->upstream_ms);
 	else
-		put(&l, "-");
-	put(&l, " \"");
+		PUT(&l, "-");
+	PUT(&l, " \"");
 	put_dash(&l, r->forwarded_for);
-	put(&l, "\" \"");
+	PUT(&l, "\" \"");
 	put_dash(&l, r->user_agent);
-	put(&l, "\" \"");
+	PUT(&l, "\" \"");
 	put_dash(&l, r->request_id);
-	put(&l, "\" \"");
+	PUT(&l, "\" \"");
 	put_dash(&l, r->authority);
-	put(&l, "\" \"");
+	PUT(&l, "\" \"");
 	put_dash(&l, r->upstream_host);
-	put(&l, "\" ");
+	PUT(&l, "\" ");
 	put_dash(&l, r->upstream_cluster);
-	put(&l, " - ");
+	PUT(&l, " - ");
 	put_addr(&l, &r->downstream_local);
-	put(&l, " ");
+	PUT(&l, " ");
 	put_addr(&l, &r->downstream_remote);
-	put(&l, " - ");
+	PUT(&l, " - ");
 	put_dash(&l, r->route_name);
-	put(&l, "\n");
+	PUT(&l, "\n");
 	*l_ = l;
 }
 

@@ -248,6 +248,10 @@ static int on_field_complete(llhttp_t *ll)
 				 (int)(p->name_len > 60 ? 60 : p->name_len), p->acc);
 			return -1;
 		}
+	/* Stored lower-case (http_fields.h), here where the name is still being looked at. */
+	for (size_t i = 0; i < p->name_len; i++)
+		if (p->acc[i] >= 'A' && p->acc[i] <= 'Z')
+			p->acc[i] = (char)(p->acc[i] + ('a' - 'A'));
 	if (!p->name_len) {
 		p->status = 400;
 		snprintf(p->why, sizeof(p->why), "malformed HTTP/1 header: empty name");
@@ -829,6 +833,69 @@ size_t h1_head_write_extra(const struct h1_head *h, const char *const *extra, si
 size_t h1_head_write(const struct h1_head *h, char *dst)
 {
 	return h1_head_write_extra(h, NULL, 0, dst);
+}
+
+/* Appends @n bytes at *@d when they fit before @end. */
+static bool fit(char **d, const char *end, const char *s, size_t n)
+{
+	if ((size_t)(end - *d) < n)
+		return false;
+	memcpy(*d, s, n);
+	*d += n;
+	return true;
+}
+
+ssize_t h1_head_format(const struct h1_head *h, const char *const *extra, size_t n_extra, char *dst,
+		       size_t cap)
+{
+	char *d = dst, *end = dst + cap;
+
+	/* The start line is checked here always (a rewrite gives a request a new target). */
+	if (h->method) {
+		if (!is_token(h->method) || !h->target || !*h->target ||
+		    !is_line_safe(h->target, false))
+			return -EINVAL;
+		if (!fit(&d, end, h->method, strlen(h->method)) || !fit(&d, end, " ", 1) ||
+		    !fit(&d, end, h->target, strlen(h->target)) ||
+		    !fit(&d, end, " HTTP/1.1\r\n", 11))
+			return -ENOSPC;
+	} else {
+		const char *reason = reason_of(h);
+		unsigned int st = h->status;
+		char code[5] = {(char)('0' + st / 100 % 10), (char)('0' + st / 10 % 10),
+				(char)('0' + st % 10), ' '};
+
+		if (st < 100 || st > 999 || !is_line_safe(reason, true))
+			return -EINVAL;
+		if (!fit(&d, end, "HTTP/1.1 ", 9) || !fit(&d, end, code, 4) ||
+		    !fit(&d, end, reason, strlen(reason)) || !fit(&d, end, "\r\n", 2))
+			return -ENOSPC;
+	}
+	for (size_t i = 0; i < h->fields.n; i++) {
+		const struct http_field *f = &h->fields.items[i];
+
+		if (!f->clean &&
+		    (!name_token(f->name, f->name_len) || !value_safe(f->value, f->value_len)))
+			return -EINVAL;
+		if ((size_t)(end - d) < (size_t)f->name_len + f->value_len + 4)
+			return -ENOSPC;
+		memcpy(d, f->name, f->name_len);
+		d += f->name_len;
+		*d++ = ':';
+		*d++ = ' ';
+		memcpy(d, f->value, f->value_len);
+		d += f->value_len;
+		*d++ = '\r';
+		*d++ = '\n';
+	}
+	for (size_t i = 0; i < n_extra; i++)
+		if (!fit(&d, end, extra[2 * i], strlen(extra[2 * i])) || !fit(&d, end, ": ", 2) ||
+		    !fit(&d, end, extra[2 * i + 1], strlen(extra[2 * i + 1])) ||
+		    !fit(&d, end, "\r\n", 2))
+			return -ENOSPC;
+	if (!fit(&d, end, "\r\n", 2))
+		return -ENOSPC;
+	return d - dst;
 }
 
 const char *h1_reason(int status)

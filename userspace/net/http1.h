@@ -125,6 +125,12 @@ size_t h1_head_write(const struct h1_head *h, char *dst);
 ssize_t h1_head_len_extra(const struct h1_head *h, const char *const *extra, size_t n_extra);
 size_t h1_head_write_extra(const struct h1_head *h, const char *const *extra, size_t n_extra,
 			   char *dst);
+/*
+ * Checks and writes in one pass what h1_head_len_extra and h1_head_write_extra do in two, into
+ * @dst (@cap bytes): the length, -ENOSPC when it does not fit, -EINVAL as h1_head_len.
+ */
+ssize_t h1_head_format(const struct h1_head *h, const char *const *extra, size_t n_extra, char *dst,
+		       size_t cap);
 /* RFC 9110's reason phrase of @status ("" for a code it does not name). */
 const char *h1_reason(int status);
 /* Writes the chunk-size line of a @len byte chunk ("%zx\r\n") into @dst; returns its length. */

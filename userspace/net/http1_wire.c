@@ -82,15 +82,21 @@ int h1_send_head(struct transport *t, const struct h1_head *h, const char *const
 		 size_t n_extra)
 {
 	char stack[4096], *buf = stack;
-	ssize_t len = h1_head_len_extra(h, extra, n_extra);
+	ssize_t len = h1_head_format(h, extra, n_extra, stack, sizeof(stack));
 	int err;
 
+	/* Most heads fit the stack, written in one pass; a longer one is measured first. */
+	if (len == -ENOSPC) {
+		len = h1_head_len_extra(h, extra, n_extra);
+		if (len < 0)
+			return (int)len;
+		buf = malloc((size_t)len);
+		if (!buf)
+			return -ENOMEM;
+		h1_head_write_extra(h, extra, n_extra, buf);
+	}
 	if (len < 0)
 		return (int)len;
-	/* Most heads fit the stack: one copy, into the transport's queue. */
-	if ((size_t)len > sizeof(stack) && !(buf = malloc((size_t)len)))
-		return -ENOMEM;
-	h1_head_write_extra(h, extra, n_extra, buf);
 	err = transport_write(t, buf, (size_t)len);
 	if (buf != stack)
 		free(buf);

@@ -2,6 +2,7 @@
 /* Header field lists (http_fields.h). */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ static inline char lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
 }
 
+/* @clean: @name is a checked token already lower-case (a parser's), copied as it is. */
 static int add(struct http_fields *f, const char *name, size_t nlen, const char *value, size_t vlen,
 	       bool clean)
 {
@@ -35,8 +37,12 @@ static int add(struct http_fields *f, const char *name, size_t nlen, const char 
 	if (!n)
 		return -ENOMEM;
 	/* Kept lower-case (HTTP/2's form, and Envoy's on HTTP/1): lookups compare less. */
-	for (size_t i = 0; i < nlen; i++)
-		n[i] = lower(name[i]);
+	if (clean) {
+		memcpy(n, name, nlen);
+	} else {
+		for (size_t i = 0; i < nlen; i++)
+			n[i] = lower(name[i]);
+	}
 	n[nlen] = '\0';
 	v = n + nlen + 1;
 	if (vlen)
@@ -82,23 +88,28 @@ ssize_t http_fields_find(const struct http_fields *f, const char *name, size_t n
 
 int http_fields_set(struct http_fields *f, const char *name, const char *value)
 {
-	size_t nlen = strlen(name);
-	ssize_t i = http_fields_find(f, name, nlen, 0);
+	size_t nlen = strlen(name), vlen = strlen(value), w = 0, first = SIZE_MAX;
+	char *v;
 
-	/* The common case, one such field: its value replaced where it stands. */
-	if (i >= 0 && http_fields_find(f, name, nlen, (size_t)i + 1) < 0) {
-		size_t vlen = strlen(value);
-		char *v = arena_memdup(&f->mem, value, vlen);
-
-		if (!v)
-			return -ENOMEM;
-		f->items[i].value = v;
-		f->items[i].value_len = (uint32_t)vlen;
-		f->items[i].clean = false;
-		return 0;
+	/* One pass: the first such field is kept (its place in the list), the others dropped. */
+	for (size_t i = 0; i < f->n; i++) {
+		if (same_name(&f->items[i], name, nlen)) {
+			if (first != SIZE_MAX)
+				continue;
+			first = w;
+		}
+		f->items[w++] = f->items[i];
 	}
-	http_fields_remove(f, name);
-	return http_fields_addn(f, name, nlen, value, strlen(value));
+	f->n = w;
+	if (first == SIZE_MAX)
+		return http_fields_addn(f, name, nlen, value, vlen);
+	v = arena_memdup(&f->mem, value, vlen);
+	if (!v)
+		return -ENOMEM;
+	f->items[first].value = v;
+	f->items[first].value_len = (uint32_t)vlen;
+	f->items[first].clean = false;
+	return 0;
 }
 
 size_t http_fields_count(const struct http_fields *f, const char *name)

@@ -55,7 +55,7 @@ struct http_fields {
 /* Appends copies of @name (@nlen bytes, lower-cased) and @value (@vlen bytes). 0 or -ENOMEM. */
 int http_fields_addn(struct http_fields *f, const char *name, size_t nlen, const char *value,
 		     size_t vlen);
-/* The same for a field a parser checked (struct http_field.clean). */
+/* The same for a field a parser checked (struct http_field.clean), its name lower-case. */
 int http_fields_add_clean(struct http_fields *f, const char *name, size_t nlen, const char *value,
 			  size_t vlen);
 /* Appends copies of the strings @name and @value. 0 or -ENOMEM. */
