@@ -12,7 +12,7 @@ int wp_down_respond(struct wp_conn *c, const struct h1_head *resp, enum h1_frami
 	if (!c->h2s)
 		return h1_server_respond(c->s, resp, framing, length);
 	if (resp->status < 200)
-		return 0; /* HTTP/2 interim answers are not forwarded (100-continue is local) */
+		return wp_h2s_interim(c->h2s, resp);
 	return wp_h2s_respond(c->h2s, resp,
 			      framing != H1_FRAMING_NONE &&
 				  !(framing == H1_FRAMING_LENGTH && length == 0));

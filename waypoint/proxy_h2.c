@@ -184,6 +184,19 @@ int wp_h2s_respond(struct wp_h2s *x, const struct h1_head *resp, bool has_body)
 	return err;
 }
 
+int wp_h2s_interim(struct wp_h2s *x, const struct h1_head *resp)
+{
+	struct h2_header *h;
+	size_t n;
+	int err;
+
+	if (wp_h2_headers(&resp->fields, 0, &h, &n))
+		return -ENOMEM;
+	err = h2_submit_interim(x->s, resp->status, h, n);
+	free(h);
+	return err;
+}
+
 int wp_h2s_body(struct wp_h2s *x, const char *data, size_t len)
 {
 	char *p;

@@ -100,8 +100,13 @@ static void a_headers(void *arg, struct h2_stream *s, const struct h2_header *h,
 	if (!st)
 		return;
 	head.status = (uint16_t)atoi(st);
-	if (head.status < 200)
-		return; /* interim */
+	if (head.status < 200) {
+		/* Interim (103 Early Hints...): passed on as the HTTP/1 upstream's are. */
+		if (head.status >= 100 && !wp_h2_fields(h, n, &head.fields))
+			wp_up_events.on_interim(r, &head);
+		h1_head_free(&head);
+		return;
+	}
 	a->got_head = true;
 	if (wp_h2_fields(h, n, &head.fields)) {
 		http_fields_free(&head.fields);
@@ -160,7 +165,10 @@ static void a_close(void *arg, struct h2_stream *s, uint32_t error, const char *
 		wp_up_connect_failed(r, -ECONNREFUSED);
 		return;
 	}
-	wp_up_events.on_error(r, error == H2_NO_ERROR ? -EPIPE : -ECONNRESET);
+	/* A response the HTTP/2 layer refused (over the header limits...) is Envoy's UPE. */
+	wp_up_events.on_error(r, error == H2_NO_ERROR	      ? -EPIPE
+				 : error == H2_PROTOCOL_ERROR ? -EPROTO
+							      : -ECONNRESET);
 }
 
 /* The request body from the request's buffer: what this attempt has not had yet. */

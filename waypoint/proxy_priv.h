@@ -188,6 +188,8 @@ static inline void wp_req_touch(struct wp_req *r)
 /* proxy_h2.c: HTTP/2 downstream. */
 int wp_h2_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len);
 int wp_h2s_respond(struct wp_h2s *s, const struct h1_head *resp, bool has_body);
+/* An interim 1xx response on the stream, before its final one. */
+int wp_h2s_interim(struct wp_h2s *s, const struct h1_head *resp);
 int wp_h2s_body(struct wp_h2s *s, const char *data, size_t len);
 int wp_h2s_trailers(struct wp_h2s *s, const struct http_fields *f);
 int wp_h2s_end(struct wp_h2s *s);

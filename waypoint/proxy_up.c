@@ -235,9 +235,9 @@ static void c_error(void *arg, int err)
 }
 
 /*
- * An interim response (RFC 9110 §15.2: a proxy forwards 1xx): to an HTTP/1.1 client (never to
- * an HTTP/1.0 one, §15.2), before the final response, one 100 Continue per request whatever
- * the attempts. HTTP/2 clients do not get them yet (docs/INTERNALS.md).
+ * An interim response (RFC 9110 §15.2: a proxy forwards 1xx): to an HTTP/1.1 or HTTP/2 client
+ * (never to an HTTP/1.0 one, §15.2), before the final response, one 100 Continue per request
+ * whatever the attempts.
  */
 static void c_interim(void *arg, const struct h1_head *head)
 {
@@ -245,8 +245,7 @@ static void c_interim(void *arg, const struct h1_head *head)
 	struct h1_head h = {.status = head->status};
 
 	wp_req_touch(r);
-	if (r->resp_started || r->conn->h2s || r->head.minor == 0 ||
-	    (head->status == 100 && r->sent_100))
+	if (r->resp_started || r->head.minor == 0 || (head->status == 100 && r->sent_100))
 		return;
 	if (head->status == 100)
 		r->sent_100 = true;

@@ -487,6 +487,24 @@ case("d9_103_early_hints", "103 Early Hints reach the client with their fields",
      check=response_field(0, "link", "</style.css>; rel=preload"))
 
 
+def h2_interim_steps(ctx):
+    c = ctx.h2()
+    c.headers(1, request_block())
+    c.wait(lambda ev: any(e[1] == 1 and e[0] in ("rst", "goaway") or
+                          (e[0] in ("data", "headers") and e[1] == 1 and e[3]) for e in ev))
+    got = [e[2].get(":status") for e in c.events if e[0] == "headers" and e[1] == 1
+           and ":status" in e[2]]
+    hints = [e[2].get("link") for e in c.events if e[0] == "headers" and e[1] == 1
+             and e[2].get(":status") == "103"]
+    ctx.check(f"the 103 carries its Link (got {hints!r})", hints == ["</style.css>; rel=preload"])
+    return {"status": ",".join(got) or "none"}
+
+
+case("d9_103_to_h2_client", "an HTTP/2 client gets the backend's 103 as interim HEADERS",
+     backend=early_hints, steps=h2_interim_steps, expect={"status": "103,200", "backend": 1},
+     waypoint_only=True)
+
+
 def expect_continue_steps(ctx):
     c = ctx.client()
     c.send(raw("POST /up HTTP/1.1\r\nHost: web\r\nContent-Length: 5\r\n"

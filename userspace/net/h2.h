@@ -274,6 +274,11 @@ struct h2_stream *h2_submit_request(struct h2_conn *c, const struct h2_header *h
 int h2_submit_response(struct h2_stream *s, int status, const struct h2_header *h, size_t n,
 		       bool has_body);
 /*
+ * Server: an interim response (1xx but 101) to @s before its final one (RFC 9113 §8.1: a
+ * HEADERS frame without END_STREAM), with @h (copied, no pseudo-headers). 0 or -errno.
+ */
+int h2_submit_interim(struct h2_stream *s, int status, const struct h2_header *h, size_t n);
+/*
  * Trailers after the body (@h copied): call before the body source reports EOF (or from inside
  * that provide call); the body then ends with them. 0, or -EINVAL once the body has ended.
  */

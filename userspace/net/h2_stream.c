@@ -624,6 +624,26 @@ int h2_submit_response(struct h2_stream *s, int status, const struct h2_header *
 	return rv ? -ENOMEM : 0;
 }
 
+int h2_submit_interim(struct h2_stream *s, int status, const struct h2_header *h, size_t n)
+{
+	char code[8];
+	nghttp2_nv *nv;
+	int rv;
+
+	if (!stream_live(s) || !s->conn->server || s->answered || status < 100 || status > 199 ||
+	    status == 101)
+		return -EINVAL;
+	nv = nv_alloc(h, n, 1);
+	if (!nv)
+		return -ENOMEM;
+	snprintf(code, sizeof(code), "%d", status);
+	nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
+	rv = nghttp2_submit_headers(s->conn->h2, NGHTTP2_FLAG_NONE, s->id, NULL, nv, n + 1, NULL);
+	free(nv);
+	h2c_kick(s->conn);
+	return rv < 0 ? -ENOMEM : 0;
+}
+
 int h2_submit_trailers(struct h2_stream *s, const struct h2_header *h, size_t n)
 {
 	nghttp2_nv *nv;
