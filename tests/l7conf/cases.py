@@ -378,6 +378,32 @@ def ws_steps(ctx):
 
 case("d7_websocket", "a WebSocket upgrade is tunnelled", backend=ws_backend, steps=ws_steps,
      expect={"status": "101", "backend": 1})
+def ws_fin_backend(r):
+    """The 101 once the router's half-close reached us: answered, then our own FIN."""
+    return Answer(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\n\r\nbye", after="close")
+
+
+def ws_fin_steps(ctx):
+    """The client half-closes right after asking for the upgrade, before the 101: the tunnel
+    must still pass its FIN on, so that both connections end once the backend ends too."""
+    import socket as _socket
+    c = ctx.client()
+    c.send(req("/ws", headers=WS))
+    c.s.shutdown(_socket.SHUT_WR)
+    got = c.recv(1)
+    tail = c.read_tunnel(3)
+    st = c.wait_close()
+    conns, _ = ctx.backend.snapshot()
+    ctx.check(f"the tunnel's bytes reached the client (got {tail!r})", tail == b"bye")
+    ctx.check("the backend saw the client's FIN through the tunnel",
+              bool(conns) and conns[0].eof.wait(harness.DEADLINE))
+    return {"status": harness_statuses(got), "client": st}
+
+
+case("d7_websocket_client_fin_first", "a client's FIN before the 101 still ends the tunnel",
+     backend=ws_fin_backend, steps=ws_fin_steps,
+     expect={"status": "101", "backend": 1, "client": "closed"})
 case("d7_h2c_upgrade", "Upgrade: h2c is not tunnelled: forwarded as a plain request",
      req(headers=["Connection: Upgrade, HTTP2-Settings", "Upgrade: h2c",
                   "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA"]),

@@ -409,6 +409,14 @@ void h1_server_upgrade(struct h1_server *s)
 	s->tunnel = true;
 	s->in_request = false;
 	s->phase = PH_EXCHANGE; /* the stream's own idle deadline applies, not the connection's */
+	/*
+	 * The client finished sending before the tunnel existed (its EOF came while the upgrade
+	 * was pending): the tunnel hears of it now, or its upstream half never closes.
+	 */
+	if (s->peer_eof) {
+		s->ops->on_body_end(s->arg);
+		return;
+	}
 	transport_resume(s->t);
 }
 
