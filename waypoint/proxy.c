@@ -394,7 +394,12 @@ static void proceed(struct wp_req *r)
 		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
 		return;
 	}
-	http_fields_set(&r->head.fields, "host", r->authority ? r->authority : "");
+	/* Host as the authority became (a rewrite, a header operation): else it stands. */
+	if (r->authority != r->authority_in &&
+	    http_fields_set(&r->head.fields, "host", r->authority ? r->authority : "")) {
+		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
+		return;
+	}
 	s = wp_gen_service(g, d->host, 0);
 	c = s < 0 ? NULL
 		  : wp_gen_cluster(g, s, d->subset, d->port ? d->port : r->conn->peer.dest_port);
@@ -488,7 +493,7 @@ static int prepare(struct wp_req *r)
 	const struct transport_peer *p = &r->conn->peer;
 	unsigned int hops = r->conn->e->o.hcm.trusted_hops;
 	bool edge = !p->mtls;
-	const char *v;
+	const char *v, *xff_in;
 	char ip[INET_ADDRSTRLEN], id[37], *xff;
 
 	/* An absolute-form target (RFC 9112 §3.2.2) names the authority; the path is routed. */
@@ -514,57 +519,93 @@ static int prepare(struct wp_req *r)
 		if (!r->head.target)
 			return -ENOMEM;
 	}
-	v = http_fields_get(f, "host");
-	r->authority = h1_head_strdup(&r->head, v ? v : "");
-	v = http_fields_get(f, "user-agent");
-	r->user_agent = v ? h1_head_strdup(&r->head, v) : NULL;
-	v = http_fields_get(f, "x-request-id");
-	if (!v || !*v || edge) {
-		uuid4(id);
-		if (http_fields_set(f, "x-request-id", id))
+	/*
+	 * One pass over the fields: what this reads, and (from the edge) what it replaces
+	 * dropped, so what it adds needs no search.
+	 */
+	{
+		const char *host = NULL, *ua = NULL, *rid = NULL, *xfp = NULL;
+		size_t w = 0;
+
+		xff_in = NULL;
+		for (size_t i = 0; i < f->n; i++) {
+			struct http_field *e = &f->items[i];
+			bool drop = false;
+
+#define IS(lit) (e->name_len == sizeof(lit) - 1 && !memcmp(e->name, lit, sizeof(lit) - 1))
+			if (IS("host")) {
+				host = host ? host : e->value;
+			} else if (IS("user-agent")) {
+				ua = ua ? ua : e->value;
+			} else if (IS("x-request-id")) {
+				rid = rid ? rid : e->value;
+				drop = true; /* set again below, once */
+			} else if (IS("x-forwarded-for")) {
+				xff_in = xff_in ? xff_in : e->value;
+				drop = edge;
+			} else if (IS("x-forwarded-proto")) {
+				xfp = xfp ? xfp : e->value;
+				drop = edge && (!hops || (xfp != e->value));
+			} else if (IS("x-envoy-external-address")) {
+				drop = edge;
+			}
+#undef IS
+			if (!drop)
+				f->items[w++] = *e;
+		}
+		f->n = w;
+		r->authority = h1_head_strdup(&r->head, host ? host : "");
+		r->authority_in = host ? r->authority : NULL;
+		r->user_agent = ua ? h1_head_strdup(&r->head, ua) : NULL;
+		if (!r->authority || (ua && !r->user_agent))
 			return -ENOMEM;
-		v = http_fields_get(f, "x-request-id");
+		if (!rid || !*rid || edge) {
+			uuid4(id);
+			rid = id;
+		}
+		if (http_fields_addn(f, "x-request-id", 12, rid, strlen(rid)))
+			return -ENOMEM;
+		r->request_id = f->items[f->n - 1].value;
+		if (edge && xfp && hops) {
+			/* A trusted proxy said how the client reached it: kept (its first value).
+			 */
+		} else if (!xfp || edge) {
+			const char *proto = edge && p->tls ? "https" : "http";
+
+			/* Envoy: from the connection at the edge; in the mesh, only when absent. */
+			if (http_fields_addn(f, "x-forwarded-proto", 17, proto, strlen(proto)))
+				return -ENOMEM;
+		}
 	}
-	r->request_id = (char *)v;
 	r->orig_path = r->head.target; /* rewrites give the head a new target, not a new string */
-	if (!r->authority || (http_fields_get(f, "user-agent") && !r->user_agent))
-		return -ENOMEM;
 	r->client = p->client;
-	v = http_fields_get(f, "x-forwarded-for");
+	v = xff_in;
 	if (edge) {
 		struct in_addr a;
+		size_t vl = v ? strlen(v) : 0, il, el;
 
 		if (v && hops && trusted_xff(v, hops, &a)) {
 			r->client.sin_addr = a;
 			r->client.sin_port = 0;
 		}
 		/* x-forwarded-for: the peer's address appended ("," as Envoy's appendXff). */
-		fmt_ipv4(ip, p->client.sin_addr.s_addr);
-		{
-			size_t vl = v ? strlen(v) : 0, il = strlen(ip);
-
-			xff = arena_alloc(&f->mem, vl + il + 2);
-			if (!xff)
-				return -ENOMEM;
-			if (vl) {
-				memcpy(xff, v, vl);
-				xff[vl++] = ',';
-			}
-			memcpy(xff + vl, ip, il + 1);
-		}
-		r->xff = xff;
-		fmt_ipv4(ip, r->client.sin_addr.s_addr);
-		if (http_fields_set(f, "x-forwarded-for", xff) ||
-		    http_fields_set(f, "x-envoy-external-address", ip))
+		il = fmt_ipv4(ip, p->client.sin_addr.s_addr);
+		xff = arena_alloc(&f->mem, vl + il + 2);
+		if (!xff)
 			return -ENOMEM;
-		if (!hops || !http_fields_get(f, "x-forwarded-proto"))
-			return http_fields_set(f, "x-forwarded-proto", p->tls ? "https" : "http");
+		if (vl) {
+			memcpy(xff, v, vl);
+			xff[vl++] = ',';
+		}
+		memcpy(xff + vl, ip, il + 1);
+		r->xff = xff;
+		el = fmt_ipv4(ip, r->client.sin_addr.s_addr);
+		if (http_fields_addn(f, "x-forwarded-for", 15, xff, vl + il) ||
+		    http_fields_addn(f, "x-envoy-external-address", 24, ip, el))
+			return -ENOMEM;
 		return 0;
 	}
 	r->xff = (char *)v;
-	/* The application's own bytes, inside the tunnel, were plaintext HTTP. */
-	if (!http_fields_get(f, "x-forwarded-proto"))
-		return http_fields_add(f, "x-forwarded-proto", "http");
 	return 0;
 }
 

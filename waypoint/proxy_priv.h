@@ -67,6 +67,7 @@ struct wp_req {
 	struct h1_head head;	      /* as received, then as forwarded */
 	struct sockaddr_in client;    /* the client's address: the peer's, or from trusted XFF */
 	char *orig_path, *authority, *user_agent, *xff, *request_id;
+	const char *authority_in; /* the authority as the request's Host gave it */
 	int svc;
 	const struct l7_route *route;
 	const struct l7_destination *dest;
