@@ -569,11 +569,27 @@ class Waypoint(Router):
 
 
 class HAProxy(Router):
+    """HAProxy and nginx (below) are configured as the waypoint behaves, so that
+    tools/l7-diff.sh compares how each reads and frames HTTP rather than which features it was
+    given: the same timeouts (the case's headers_timeout, idle_timeout and conn_idle_timeout;
+    otherwise the waypoint's defaults, 60s, 5m and 1h, so that no peer gives up inside a wait of
+    the harness where the waypoint would not), an upstream pool any client's request may ride
+    (as Envoy's), and the request fields the waypoint adds (x-forwarded-for appended,
+    x-forwarded-proto, a generated x-request-id). Header size limits stay at each one's
+    defaults: they are part of what is compared."""
+
     name = "haproxy"
 
     def start(self, be_port, opts):
         self.port = free_port()
+        headers, idle, conn_idle = (opts.get("headers_timeout", "60s"),
+                                    opts.get("idle_timeout", "5m"),
+                                    opts.get("conn_idle_timeout", "1h"))
         cfg = os.path.join(self.tmp, "haproxy.cfg")
+        # timeout client / server: inactivity on either side of a stream, the two halves of the
+        # stream idle timeout. http-reuse always: HAProxy's default (safe) gives each client's
+        # first request a connection of its own, so the next client would never ride the pooled
+        # connection that the bytes-after-a-response cases poison.
         with open(cfg, "w") as f:
             f.write(f"""global
   nbthread 1
@@ -581,12 +597,16 @@ defaults
   mode http
   option forwardfor
   timeout connect 5s
-  timeout client {opts.get('idle_timeout', '30s')}
-  timeout server 30s
-  timeout http-request {opts.get('headers_timeout', '10s')}
+  timeout http-request {headers}
+  timeout client {idle}
+  timeout server {idle}
+  timeout http-keep-alive {conn_idle}
   http-reuse always
 frontend fe
   bind 127.0.0.1:{self.port}
+  unique-id-format %[uuid()]
+  http-request set-header x-request-id %[unique-id]
+  http-request set-header x-forwarded-proto %[ssl_fc,iif(https,http)]
   default_backend be
 backend be
   server s1 127.0.0.1:{be_port}
@@ -603,9 +623,18 @@ class Nginx(Router):
 
     def start(self, be_port, opts):
         self.port = free_port()
+        headers, idle, conn_idle = (opts.get("headers_timeout", "60s"),
+                                    opts.get("idle_timeout", "5m"),
+                                    opts.get("conn_idle_timeout", "1h"))
         d = os.path.join(self.tmp, "nginx")
         os.makedirs(d, exist_ok=True)
         cfg = os.path.join(d, "nginx.conf")
+        # The stream idle timeout is four timers in nginx: the client's body (client_body),
+        # writes to the client (send), and the upstream's either way (proxy_read, proxy_send).
+        # proxy_request_buffering and proxy_buffering off: bytes are passed on as they come, as
+        # the waypoint does, instead of a whole body spooled first (which would change what
+        # reaches the backend when a body stalls or breaks). The Upgrade map is nginx's usual
+        # WebSocket configuration.
         with open(cfg, "w") as f:
             f.write(f"""daemon off;
 worker_processes 1;
@@ -616,8 +645,10 @@ http {{
   access_log off;
   client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;
   fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-  client_header_timeout {opts.get('headers_timeout', '10s')};
-  client_body_timeout {opts.get('idle_timeout', '60s')};
+  client_header_timeout {headers};
+  client_body_timeout {idle};
+  send_timeout {idle};
+  keepalive_timeout {conn_idle};
   upstream be {{ server 127.0.0.1:{be_port}; keepalive 16; }}
   map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
   server {{
@@ -625,10 +656,14 @@ http {{
     location / {{
       proxy_pass http://be;
       proxy_http_version 1.1;
+      proxy_read_timeout {idle};
+      proxy_send_timeout {idle};
       proxy_set_header Host $host;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Request-ID $request_id;
       proxy_request_buffering off;
       proxy_buffering off;
     }}
