@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "buf.h"
 #include "tls.h"
 
 /* Bytes OpenSSL may pull from the socket per read (four full records and their overhead). */
@@ -33,6 +36,8 @@ struct tls_conn {
 	bool want_write;
 	bool handshaken;
 	bool drained; /* the last socket read returned less than asked: the socket is empty */
+	int fd;
+	struct buf out; /* records written by OpenSSL, not yet sent (sock_bio_write) */
 	char *expect_san;
 	char *peer_id;
 	char err[200];
@@ -199,6 +204,14 @@ struct tls_ctx *tls_ctx_create_edge(const char *cert_pem, const char *key_pem)
 	if (!ctx)
 		return NULL;
 	ctx->edge = true;
+	/*
+	 * A client's connection keeps its record buffers (one record each way, OpenSSL's default
+	 * sizes: some 34 KiB, as HAProxy's): released after every read and write, as the mesh's
+	 * many mostly idle HBONE connections have them, they cost a malloc and a free of up to
+	 * 66 KiB per request. HTTP requests are small; one record of read-ahead is enough.
+	 */
+	SSL_CTX_clear_mode(ctx->ssl, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_default_read_buffer_len(ctx->ssl, 0);
 	SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_alpn_select_cb(ctx->ssl, alpn_select_edge, NULL);
 	return ctx;
@@ -275,38 +288,128 @@ static void set_err(struct tls_conn *c, const char *what)
 	ERR_clear_error();
 }
 
-/* Socket BIO callback: notes whether the last read drained the socket (tls_conn_read_drained). */
-static long sock_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
-			 int ret, size_t *processed)
-{
-	struct tls_conn *c = (struct tls_conn *)BIO_get_callback_arg(b);
+/* ---- the socket BIO: OpenSSL reads the socket and writes into the connection's buffer ---- */
 
-	(void)argp, (void)argi, (void)argl;
-	if (c && oper == (BIO_CB_READ | BIO_CB_RETURN))
-		c->drained = ret <= 0 || !processed || *processed < len;
-	return ret;
+/* Sends what @c's buffer holds: 0 when empty, -EAGAIN when the socket is full, else -errno. */
+static int out_send(struct tls_conn *c)
+{
+	while (c->out.len) {
+		ssize_t n = send(c->fd, buf_head(&c->out), c->out.len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		}
+		buf_consume(&c->out, (size_t)n);
+	}
+	buf_free(&c->out);
+	return 0;
+}
+
+static int sock_bio_read(BIO *b, char *dst, int len)
+{
+	struct tls_conn *c = BIO_get_data(b);
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	do
+		n = recv(c->fd, dst, (size_t)len, 0);
+	while (n < 0 && errno == EINTR);
+	/* Less than asked (or nothing): the socket is empty, no need to read again now. */
+	c->drained = n < len;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		BIO_set_retry_read(b);
+	return (int)n;
+}
+
+/* Records are gathered (bounded) and leave together at tls_conn_flush: one send, not one each. */
+static int sock_bio_write(BIO *b, const char *src, int len)
+{
+	struct tls_conn *c = BIO_get_data(b);
+	char *p;
+
+	BIO_clear_retry_flags(b);
+	if (c->out.len + (size_t)len > TLS_WRITE_BUF) {
+		int err = out_send(c);
+
+		if (err == -EAGAIN && c->out.len + (size_t)len > TLS_WRITE_BUF) {
+			BIO_set_retry_write(b);
+			return -1;
+		}
+		if (err && err != -EAGAIN) {
+			errno = -err;
+			return -1;
+		}
+	}
+	p = buf_reserve(&c->out, (size_t)len, TLS_WRITE_BUF);
+	if (!p) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(p, src, (size_t)len);
+	c->out.len += (size_t)len;
+	return len;
+}
+
+static long sock_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct tls_conn *c = BIO_get_data(b);
+	int err;
+
+	(void)num, (void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		/* OpenSSL flushes its handshake flights and alerts itself. */
+		BIO_clear_retry_flags(b);
+		err = out_send(c);
+		if (err == -EAGAIN)
+			BIO_set_retry_write(b);
+		return err ? -1 : 1;
+	case BIO_CTRL_WPENDING: return (long)c->out.len;
+	case BIO_CTRL_DUP: return 1;
+	default: return 0; /* no kTLS, no pending reads of its own */
+	}
+}
+
+static int sock_bio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static BIO_METHOD *sock_bio_method;
+static pthread_once_t sock_bio_once = PTHREAD_ONCE_INIT;
+
+static void sock_bio_make(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ambit socket");
+
+	if (m && BIO_meth_set_read(m, sock_bio_read) && BIO_meth_set_write(m, sock_bio_write) &&
+	    BIO_meth_set_ctrl(m, sock_bio_ctrl) && BIO_meth_set_create(m, sock_bio_create)) {
+		sock_bio_method = m;
+		return;
+	}
+	BIO_meth_free(m);
 }
 
 /*
- * Reads go straight to the socket; writes go through a buffer BIO so that the records of one
- * flush leave in one send() (OpenSSL writes each record separately) and tls_conn_flush()
- * pushes them out. Handshake flights and alerts are flushed by OpenSSL itself.
+ * One BIO of ours both ways (as HAProxy has its own): reads go straight to the socket, noting
+ * whether they drained it (tls_conn_read_drained); writes gather in the connection's buffer so
+ * that the records of one flush leave in one send() (OpenSSL writes each record separately).
+ * OpenSSL's socket and buffer BIOs did the same through a chain whose every control call went
+ * through both (a few thousand instructions a request).
  */
 static int set_bios(struct tls_conn *c, SSL *ssl, int fd)
 {
-	BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE), *wbuf = BIO_new(BIO_f_buffer());
+	BIO *b;
 
-	if (!sock || !wbuf || BIO_set_write_buffer_size(wbuf, TLS_WRITE_BUF) != 1) {
-		BIO_free(sock);
-		BIO_free(wbuf);
+	pthread_once(&sock_bio_once, sock_bio_make);
+	if (!sock_bio_method || !(b = BIO_new(sock_bio_method)))
 		return -ENOMEM;
-	}
-	BIO_set_callback_ex(sock, sock_read_cb);
-	BIO_set_callback_arg(sock, (char *)c);
-	/* One reference for the read side, one for the chain under the buffer. */
-	BIO_up_ref(sock);
-	BIO_push(wbuf, sock);
-	SSL_set_bio(ssl, sock, wbuf);
+	c->fd = fd;
+	BIO_set_data(b, c);
+	SSL_set_bio(ssl, b, b);
 	return 0;
 }
 
@@ -339,6 +442,7 @@ void tls_conn_destroy(struct tls_conn *c)
 	if (!c)
 		return;
 	SSL_free(c->ssl);
+	buf_free(&c->out);
 	free(c->expect_san);
 	free(c->peer_id);
 	free(c);
@@ -402,7 +506,7 @@ static int io_result(struct tls_conn *c, int ret, const char *what)
 	switch (e) {
 	case SSL_ERROR_WANT_READ: return -EAGAIN;
 	case SSL_ERROR_WANT_WRITE: c->want_write = true; return -EAGAIN;
-	case SSL_ERROR_ZERO_RETURN: return 0;
+	case SSL_ERROR_ZERO_RETURN: ERR_clear_error(); return 0;
 	case SSL_ERROR_SYSCALL:
 		snprintf(c->err, sizeof(c->err), "%s: %s", what,
 			 errno ? strerror(errno) : "unexpected EOF");
@@ -469,7 +573,11 @@ ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len)
 	size_t n = 0;
 	int ret;
 
-	ERR_clear_error();
+	/*
+	 * No ERR_clear_error() first (a thread-state lookup, some 300 instructions, before every
+	 * call): the queue is kept empty instead, every path that sees an error clearing it
+	 * (io_result, set_err), so SSL_get_error reads this call's.
+	 */
 	ret = SSL_read_ex(c->ssl, buf, len, &n);
 	if (ret == 1) {
 		c->want_write = false;
@@ -488,7 +596,6 @@ ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)
 	size_t n = 0;
 	int ret;
 
-	ERR_clear_error();
 	ret = SSL_write_ex(c->ssl, buf, len, &n);
 	if (ret == 1) {
 		c->want_write = false;
@@ -500,16 +607,11 @@ ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)
 
 int tls_conn_flush(struct tls_conn *c)
 {
-	BIO *w = SSL_get_wbio(c->ssl);
+	int err = out_send(c);
 
-	if (!BIO_wpending(w))
-		return 0;
-	if (BIO_flush(w) == 1)
-		return 0;
-	if (BIO_should_retry(w))
-		return -EAGAIN;
-	snprintf(c->err, sizeof(c->err), "write: %s", errno ? strerror(errno) : "failed");
-	ERR_clear_error();
+	if (!err || err == -EAGAIN)
+		return err;
+	snprintf(c->err, sizeof(c->err), "write: %s", strerror(-err));
 	return -EPIPE;
 }
 
@@ -518,14 +620,14 @@ void tls_conn_shutdown(struct tls_conn *c)
 	ERR_clear_error();
 	if (c->handshaken) {
 		SSL_shutdown(c->ssl);
-		(void)BIO_flush(SSL_get_wbio(c->ssl));
+		(void)out_send(c);
 	}
 	ERR_clear_error();
 }
 
 bool tls_conn_want_write(const struct tls_conn *c)
 {
-	return c->want_write || BIO_wpending(SSL_get_wbio(c->ssl)) > 0;
+	return c->want_write || c->out.len > 0;
 }
 
 const char *tls_conn_peer_identity(const struct tls_conn *c)
