@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "ambit/fmt.h"
 #include "cluster.h"
 
 /*
@@ -68,7 +69,8 @@ int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const ch
 	}
 	c->ep = calloc(svc->n_endpoints + 1, sizeof(*c->ep));
 	c->addr = calloc(svc->n_endpoints + 1, sizeof(*c->addr));
-	if (!c->ep || !c->addr)
+	c->addr_text = calloc(svc->n_endpoints + 1, sizeof(*c->addr_text));
+	if (!c->ep || !c->addr || !c->addr_text)
 		goto nomem;
 	for (size_t e = 0; e < svc->n_endpoints && pi < svc->n_ports; e++) {
 		const struct l7_endpoint *ep = &svc->endpoints[e];
@@ -80,6 +82,7 @@ int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const ch
 		c->addr[c->n_hosts].sin_family = AF_INET;
 		c->addr[c->n_hosts].sin_addr.s_addr = ep->ip;
 		c->addr[c->n_hosts].sin_port = htons(tp);
+		fmt_ipv4_port(c->addr_text[c->n_hosts], ep->ip, tp);
 		c->n_hosts++;
 	}
 	pthread_mutex_init(&c->lock, NULL);
@@ -90,6 +93,7 @@ int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const ch
 nomem:
 	free(c->ep);
 	free(c->addr);
+	free(c->addr_text);
 	free(c->name);
 	memset(c, 0, sizeof(*c));
 	return -ENOMEM;
@@ -103,6 +107,7 @@ void wp_cluster_destroy(struct wp_cluster *c)
 	pthread_mutex_destroy(&c->lock);
 	free(c->ep);
 	free(c->addr);
+	free(c->addr_text);
 	free(c->name);
 	memset(c, 0, sizeof(*c));
 }

@@ -30,6 +30,7 @@ struct wp_cluster {
 	size_t n_hosts;
 	const struct l7_endpoint **ep; /* per host */
 	struct sockaddr_in *addr;      /* per host: endpoint IP and target port */
+	char (*addr_text)[24];	       /* per host: "ip:port", as the access log writes it */
 	struct h1_budget budget;
 	pthread_mutex_t lock; /* outlier */
 	struct wp_outlier outlier;

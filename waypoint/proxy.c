@@ -140,7 +140,7 @@ static void record(struct wp_req *r)
 	struct wp_engine *e = r->conn->e;
 	const struct transport_peer *p = &r->conn->peer;
 	struct wp_record rec = {0};
-	char host[32] = "-", flags[64];
+	char flags[64];
 
 	rec.start = r->start_wall;
 	rec.method = r->head.method;
@@ -161,14 +161,26 @@ static void record(struct wp_req *r)
 	rec.bytes_sent = r->bytes_out;
 	rec.duration_ms = loop_now_ms(e->loop) - r->start_ms;
 	rec.upstream_ms = r->upstream_ms;
+	rec.upstream_host = "-";
 	if (r->up && r->host >= 0) {
-		wp_addr_text(&r->up->c->addr[r->host], host, sizeof(host));
+		rec.upstream_host = r->up->c->addr_text[r->host];
 		rec.upstream_cluster = r->up->c->name;
 	}
-	rec.upstream_host = host;
 	rec.route_name = r->route ? r->route->name : NULL;
 	rec.downstream_remote = r->client.sin_family ? r->client : p->client;
 	rec.downstream_local = p->local;
+	/* The connection's two addresses as text, made once for all its requests. */
+	if (!r->conn->addr_text[0][0]) {
+		fmt_ipv4_port(r->conn->addr_text[0], p->local.sin_addr.s_addr,
+			      ntohs(p->local.sin_port));
+		fmt_ipv4_port(r->conn->addr_text[1], p->client.sin_addr.s_addr,
+			      ntohs(p->client.sin_port));
+	}
+	if (p->local.sin_family)
+		rec.downstream_local_text = r->conn->addr_text[0];
+	if (rec.downstream_remote.sin_addr.s_addr == p->client.sin_addr.s_addr &&
+	    rec.downstream_remote.sin_port == p->client.sin_port && p->client.sin_family)
+		rec.downstream_remote_text = r->conn->addr_text[1];
 	rec.grpc_status = r->grpc_status;
 	rec.mtls = p->mtls;
 	if (e->o.stats)

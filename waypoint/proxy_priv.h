@@ -55,6 +55,7 @@ struct wp_conn {
 	struct transport_peer peer; /* copied at accept: outlives the transport */
 	uint64_t peer_hash; /* its identity and baggage (the metric series' key), once hashed */
 	bool peer_hashed;
+	char addr_text[2][24]; /* local and client address as the access log writes them */
 };
 
 struct wp_mirror;

@@ -601,9 +601,15 @@ static void text_fill(struct line *l_, const struct wp_record *r, struct wp_log 
 	PUT(&l, "\" ");
 	put_dash(&l, r->upstream_cluster);
 	PUT(&l, " - ");
-	put_addr(&l, &r->downstream_local);
+	if (r->downstream_local_text)
+		put(&l, r->downstream_local_text);
+	else
+		put_addr(&l, &r->downstream_local);
 	PUT(&l, " ");
-	put_addr(&l, &r->downstream_remote);
+	if (r->downstream_remote_text)
+		put(&l, r->downstream_remote_text);
+	else
+		put_addr(&l, &r->downstream_remote);
 	PUT(&l, " - ");
 	put_dash(&l, r->route_name);
 	PUT(&l, "\n");

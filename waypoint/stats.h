@@ -28,6 +28,8 @@ struct wp_record {
 	int64_t upstream_ms; /* -1: no upstream answer */
 	const char *upstream_host, *upstream_cluster, *route_name;
 	struct sockaddr_in downstream_remote, downstream_local;
+	/* The same as text when the caller has it (a connection's, made once), else NULL. */
+	const char *downstream_remote_text, *downstream_local_text;
 	/* Istio labels (NULL or "" renders "unknown"). */
 	const char *source_workload, *source_namespace, *source_principal, *source_app;
 	const char *source_version, *source_canonical_service, *source_canonical_revision;

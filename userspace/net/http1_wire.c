@@ -41,19 +41,69 @@ static bool fixed_hop(const struct http_field *e, bool upgrading, bool *te)
 	}
 }
 
+/* The names Connection fields list (a few in practice; more are compared the slow way). */
+#define MAX_NAMED 8
+
+struct named {
+	const char *name[MAX_NAMED];
+	size_t len[MAX_NAMED], n;
+	bool overflow;
+};
+
+static void collect_named(const char *list, struct named *nm)
+{
+	for (const char *p = list; *p;) {
+		size_t n;
+
+		p += strspn(p, " \t,");
+		n = strcspn(p, ",");
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n) {
+			if (nm->n == MAX_NAMED) {
+				nm->overflow = true;
+				return;
+			}
+			nm->name[nm->n] = p;
+			nm->len[nm->n++] = n;
+		}
+		p += strcspn(p, ",");
+	}
+}
+
+static bool is_named(const struct named *nm, const struct http_fields *f,
+		     const struct http_field *e)
+{
+	if (nm->overflow) {
+		for (size_t j = 0; j < f->n; j++) {
+			const struct http_field *c = &f->items[j];
+
+			if (c->name_len == 10 && !memcmp(c->name, "connection", 10) &&
+			    list_has(c->value, e->name, e->name_len))
+				return true;
+		}
+		return false;
+	}
+	for (size_t i = 0; i < nm->n; i++)
+		if (nm->len[i] == e->name_len && !strncasecmp(nm->name[i], e->name, e->name_len))
+			return true;
+	return false;
+}
+
 /*
  * One pass over the fields (this runs twice per request): the fixed hop-by-hop fields by their
- * length and bytes, and those a Connection field names (RFC 9110 §7.6.1). Host stays whatever
- * Connection says: it is how the request is routed, and no hop's own.
+ * length and bytes, and those a Connection field names (RFC 9110 §7.6.1), its list read once.
+ * Host stays whatever Connection says: it is how the request is routed, and no hop's own.
  */
 void h1_strip_hop(struct http_fields *f, bool request, bool upgrading)
 {
-	bool te_trailers = false, any_connection = false, te;
+	struct named nm = {.n = 0};
+	bool te_trailers = false, te;
 	size_t w = 0;
 
 	for (size_t i = 0; i < f->n; i++)
 		if (f->items[i].name_len == 10 && !memcmp(f->items[i].name, "connection", 10))
-			any_connection = true;
+			collect_named(f->items[i].value, &nm);
 	for (size_t i = 0; i < f->n; i++) {
 		struct http_field *e = &f->items[i];
 		bool drop = fixed_hop(e, upgrading, &te);
@@ -61,15 +111,10 @@ void h1_strip_hop(struct http_fields *f, bool request, bool upgrading)
 		/* TE: only "trailers" may travel on (Envoy keeps a request's "te: trailers"). */
 		if (te && request && list_has(e->value, "trailers", 8))
 			te_trailers = true;
-		if (!drop && any_connection && !(e->name_len == 4 && !memcmp(e->name, "host", 4)) &&
-		    !(upgrading && e->name_len == 7 && !memcmp(e->name, "upgrade", 7))) {
-			for (size_t j = 0; j < f->n && !drop; j++) {
-				const struct http_field *c = &f->items[j];
-
-				drop = c->name_len == 10 && !memcmp(c->name, "connection", 10) &&
-				       list_has(c->value, e->name, e->name_len);
-			}
-		}
+		if (!drop && (nm.n || nm.overflow) &&
+		    !(e->name_len == 4 && !memcmp(e->name, "host", 4)) &&
+		    !(upgrading && e->name_len == 7 && !memcmp(e->name, "upgrade", 7)))
+			drop = is_named(&nm, f, e);
 		if (!drop)
 			f->items[w++] = *e;
 	}
