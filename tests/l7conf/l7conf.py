@@ -12,6 +12,7 @@ For every case it observes what a client cares about and a reviewer checks:
 plus the case's own checks (a header as the backend saw it, a body, a log line).
 
   l7conf.py [--router waypoint] [CASE ...]      assert every case (make test: the waypoint)
+  l7conf.py --waypoint OLD/build/waypoint        the same cases against another build
   l7conf.py --router haproxy --observe --json F  record what a router does (tools/l7-diff.sh)
 
 Each case gets a fresh router and backend: the pool holds nothing from the case before.
@@ -180,6 +181,8 @@ def main():
     ap.add_argument("--observe", action="store_true", help="record, do not assert")
     ap.add_argument("--json", help="write the observations here")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--waypoint", help="the waypoint binary (default: build/waypoint)")
+    ap.add_argument("--ambitctl", help="the ambitctl that compiles its config (build/ambitctl)")
     ap.add_argument("cases", nargs="*")
     a = ap.parse_args()
     todo = [c for c in corpus.CASES if not a.cases or c.name in a.cases]
@@ -191,7 +194,10 @@ def main():
         print(f"unknown case(s): {set(a.cases) - {c.name for c in todo}}", file=sys.stderr)
         return 2
     tmp = harness.make_tmp()
-    router = harness.ROUTERS[a.router](tmp)
+    if a.router == "waypoint":
+        router = harness.Waypoint(tmp, binary=a.waypoint, ambitctl=a.ambitctl)
+    else:
+        router = harness.ROUTERS[a.router](tmp)
     results, failed = {}, []
     try:
         for case in todo:
