@@ -272,6 +272,24 @@ case("d2_response_stalls", "a response that stops coming: the client connection 
      expect={"status": "truncated", "client": ("closed", "reset"), "upstream": "closed"})
 
 
+def upstream_idle_steps(ctx):
+    """A cluster whose DestinationRule says connectionPool.http.idleTimeout: 1s (harness.WORLD's
+    "idle"): its pooled connection is closed by the router once idle that long."""
+    c = ctx.client()
+    c.send(req("/idle"))
+    got = c.recv(1)
+    conns, _ = ctx.backend.snapshot()
+    ctx.check("the idle pooled connection was closed by the router",
+              bool(conns) and conns[0].eof.wait(harness.DEADLINE) and
+              conns[0].closed_by == "router")
+    return {"status": harness_statuses(got)}
+
+
+case("d2_upstream_connection_idle", "DestinationRule connectionPool.http.idleTimeout closes an "
+     "idle pooled connection", steps=upstream_idle_steps,
+     expect={"status": "200", "backend": 1}, waypoint_only=True)
+
+
 def keepalive_idle_steps(ctx):
     c = ctx.client()
     c.send(req())

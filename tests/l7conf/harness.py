@@ -509,6 +509,18 @@ metadata: {name: web-1, namespace: conf, labels: {app: web}}
 spec: {containers: [{name: c}]}
 status: {podIP: 127.0.0.1}
 ---
+apiVersion: v1
+kind: Service
+metadata: {name: idle, namespace: conf}
+spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: BACKEND}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: idle, namespace: conf}
+spec:
+  host: idle
+  trafficPolicy: {connectionPool: {http: {idleTimeout: 1s}}}
+---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: web, namespace: conf}
@@ -517,6 +529,8 @@ spec:
   http:
   - match: [{method: {exact: CONNECT}, headers: {x-allow-connect: {exact: "yes"}}}]
     route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /idle}}]
+    route: [{destination: {host: idle}}]
   - route: [{destination: {host: web}}]
 """
 
