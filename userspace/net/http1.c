@@ -28,16 +28,27 @@ static const char standin[2][2][24] = {
 /* A Content-Length or chunk size no 64-bit signed integer holds is refused: hops differ on it. */
 #define MAX_LENGTH (UINT64_C(1) << 63)
 
-/* RFC 9110 §5.6.2 tchar, by table: every byte of every field name is looked at. */
-static const bool tchar[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1,		['&'] = 1,	   ['\''] = 1,
-    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,		['^'] = 1,	   ['_'] = 1,
-    ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+/*
+ * RFC 9110 §5.6.2 tchar, by table (every byte of every field name is looked at): a token byte
+ * maps to itself lower-cased, any other to 0.
+ */
+static const char tchar_lower[256] = {
+    ['!'] = '!', ['#'] = '#', ['$'] = '$', ['%'] = '%', ['&'] = '&', ['\''] = '\'', ['*'] = '*',
+    ['+'] = '+', ['-'] = '-', ['.'] = '.', ['^'] = '^', ['_'] = '_', ['`'] = '`',   ['|'] = '|',
+    ['~'] = '~', ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',   ['5'] = '5',
+    ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9', ['A'] = 'a', ['B'] = 'b',   ['C'] = 'c',
+    ['D'] = 'd', ['E'] = 'e', ['F'] = 'f', ['G'] = 'g', ['H'] = 'h', ['I'] = 'i',   ['J'] = 'j',
+    ['K'] = 'k', ['L'] = 'l', ['M'] = 'm', ['N'] = 'n', ['O'] = 'o', ['P'] = 'p',   ['Q'] = 'q',
+    ['R'] = 'r', ['S'] = 's', ['T'] = 't', ['U'] = 'u', ['V'] = 'v', ['W'] = 'w',   ['X'] = 'x',
+    ['Y'] = 'y', ['Z'] = 'z', ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd',   ['e'] = 'e',
+    ['f'] = 'f', ['g'] = 'g', ['h'] = 'h', ['i'] = 'i', ['j'] = 'j', ['k'] = 'k',   ['l'] = 'l',
+    ['m'] = 'm', ['n'] = 'n', ['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r',   ['s'] = 's',
+    ['t'] = 't', ['u'] = 'u', ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y',   ['z'] = 'z',
 };
 
 static inline bool is_tchar(unsigned char c)
 {
-	return tchar[c];
+	return tchar_lower[c] != 0;
 }
 
 struct h1_parser {
@@ -115,6 +126,24 @@ static int acc_append(struct h1_parser *p, const char *at, size_t len)
 	}
 	memcpy(p->acc + p->acc_len, at, len);
 	p->acc_len += len;
+	return 0;
+}
+
+/* Room for @n bytes in the collector from its start; -1 when out of memory (cb_err set). */
+static int acc_reserve(struct h1_parser *p, size_t n)
+{
+	size_t cap = n + 1 < 256 ? 256 : n + 1;
+	char *m;
+
+	if (n + 1 <= p->acc_cap)
+		return 0;
+	m = realloc(p->acc, cap);
+	if (!m) {
+		p->cb_err = -ENOMEM;
+		return -1;
+	}
+	p->acc = m;
+	p->acc_cap = cap;
 	return 0;
 }
 
@@ -232,26 +261,36 @@ static int on_field_complete(llhttp_t *ll)
 
 	if (p->head.fields.n >= p->lim.fields)
 		return too_large(p, "too many header fields");
-	/* The name waits in acc for its value (the buffer it came in may go before). */
-	if (span_gather(p))
-		return -1;
-	p->name_len = p->acc_len;
-	p->in_value = true;
 	/*
-	 * llhttp 8 lets a space or other non-token byte into a name; "Transfer-Encoding : x" read
-	 * one way here and another by the next hop is how requests are smuggled (RFC 9112 §5.1).
+	 * The name waits in acc for its value (the buffer it came in may go before), checked
+	 * and lower-cased (stored so: http_fields.h) as it is copied there. llhttp 8 lets a space
+	 * or other non-token byte into a name; "Transfer-Encoding : x" read one way here and
+	 * another by the next hop is how requests are smuggled (RFC 9112 §5.1).
 	 */
-	for (size_t i = 0; i < p->name_len; i++)
-		if (!is_tchar((unsigned char)p->acc[i])) {
+	{
+		const char *src = p->span ? p->span : p->acc;
+		size_t n = p->span ? p->span_len : p->acc_len;
+		char bad = 1;
+
+		if (p->span) {
+			p->span = NULL;
+			if (acc_reserve(p, n))
+				return -1;
+		}
+		for (size_t i = 0; i < n; i++)
+			bad &= (char)(tchar_lower[(unsigned char)src[i]] != 0);
+		if (!bad) {
 			p->status = 400;
 			snprintf(p->why, sizeof(p->why), "malformed HTTP/1 header name '%.*s'",
-				 (int)(p->name_len > 60 ? 60 : p->name_len), p->acc);
+				 (int)(n > 60 ? 60 : n), src);
 			return -1;
 		}
-	/* Stored lower-case (http_fields.h), here where the name is still being looked at. */
-	for (size_t i = 0; i < p->name_len; i++)
-		if (p->acc[i] >= 'A' && p->acc[i] <= 'Z')
-			p->acc[i] = (char)(p->acc[i] + ('a' - 'A'));
+		for (size_t i = 0; i < n; i++)
+			p->acc[i] = tchar_lower[(unsigned char)src[i]];
+		p->acc_len = n;
+	}
+	p->name_len = p->acc_len;
+	p->in_value = true;
 	if (!p->name_len) {
 		p->status = 400;
 		snprintf(p->why, sizeof(p->why), "malformed HTTP/1 header: empty name");
