@@ -277,12 +277,14 @@ start() {
 
 # A router's processes: the one started and its children (nginx's worker).
 tree() { echo "$1"; pgrep -P "$1"; }
+# "user system" clock ticks of a router's processes (/proc/PID/stat utime and stime).
 cpu_ticks() {
-	local p t=0
+	local p u=0 s=0 a b
 	for p in $(tree "$1"); do
-		t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+		read -r a b < <(awk '{print $14, $15}' "/proc/$p/stat" 2>/dev/null || echo "0 0")
+		u=$((u + a)) s=$((s + b))
 	done
-	echo "$t"
+	echo "$u $s"
 }
 rss_kb() {
 	local p t=0
@@ -334,9 +336,9 @@ for rep in $(seq "$REPS"); do for m in $MODES; do
 	for r in $ROUTERS; do
 		u="http://127.0.0.1:${lp[$r]}/"
 		[ "$m" = tls ] && u="https://127.0.0.1:${tp[$r]}/"
-		c0=$(cpu_ticks "${rpid[$r]}")
+		read -r u0 s0 < <(cpu_ticks "${rpid[$r]}")
 		w=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -H 'Host: web' "$u" 2>&1)
-		c1=$(cpu_ticks "${rpid[$r]}")
+		read -r u1 s1 < <(cpu_ticks "${rpid[$r]}")
 		reqs=$(awk '/requests in/ {print $1}' <<<"$w")
 		rps=$(awk '/Requests\/sec/ {print $2}' <<<"$w")
 		p50=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$w")")
@@ -344,10 +346,13 @@ for rep in $(seq "$REPS"); do for m in $MODES; do
 		errs=$(awk '/Non-2xx|Socket errors/' <<<"$w")
 		[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || die "$r ($m): wrk made no requests: $w"
 		[ -z "$errs" ] || die "$r ($m): errors under load: $errs"
-		cpu=$(awk -v t="$((c1 - c0))" -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.4f", t / hz / n * 1000 }')
+		per1k() { awk -v t="$1" -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.4f", t / hz / n * 1000 }'; }
+		cpu=$(per1k $((u1 - u0 + s1 - s0)))
+		ucpu=$(per1k $((u1 - u0)))
+		scpu=$(per1k $((s1 - s0)))
 		rss=$(awk -v k="$(rss_kb "${rpid[$r]}")" 'BEGIN { printf "%.1f", k / 1024 }')
-		printf '{"mode":"%s","router":"%s","rep":%d,"rps":%s,"p50_ms":%s,"p99_ms":%s,"cpu_s_per_1k":%s,"rss_mb":%s}\n' \
-			"$m" "$r" "$rep" "$rps" "$p50" "$p99" "$cpu" "$rss" >>"$raw"
+		printf '{"mode":"%s","router":"%s","rep":%d,"rps":%s,"p50_ms":%s,"p99_ms":%s,"cpu_s_per_1k":%s,"user_s_per_1k":%s,"sys_s_per_1k":%s,"rss_mb":%s}\n' \
+			"$m" "$r" "$rep" "$rps" "$p50" "$p99" "$cpu" "$ucpu" "$scpu" "$rss" >>"$raw"
 		say "rep $rep $m $r: $rps req/s, p50 $p50 ms, p99 $p99 ms, $cpu CPU s/1k req, RSS $rss MB"
 	done
 done; done
@@ -356,9 +361,10 @@ python3 - "$raw" "$OUT" "$REPS" "$SECS" "$CONNS" <<'PY'
 import json, statistics, sys
 raw, out, reps, secs, conns = sys.argv[1:6]
 rows = [json.loads(l) for l in open(raw)]
-keys = ["rps", "p50_ms", "p99_ms", "cpu_s_per_1k", "rss_mb"]
+keys = ["rps", "p50_ms", "p99_ms", "cpu_s_per_1k", "user_s_per_1k", "sys_s_per_1k", "rss_mb"]
 names = {"rps": "requests/s (one proxy core)", "p50_ms": "p50 latency, ms",
          "p99_ms": "p99 latency, ms", "cpu_s_per_1k": "proxy CPU s per 1,000 requests",
+         "user_s_per_1k": "of which user space", "sys_s_per_1k": "of which kernel (system)",
          "rss_mb": "proxy peak RSS, MB"}
 routers = ["waypoint", "haproxy", "nginx", "haproxy+log", "nginx+log"]
 shown = {"waypoint": "waypoint", "haproxy": "HAProxy", "nginx": "nginx",
