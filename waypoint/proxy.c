@@ -533,7 +533,8 @@ static int prepare(struct wp_req *r)
 	}
 	/*
 	 * One pass over the fields: what this reads, and (from the edge) what it replaces
-	 * dropped, so what it adds needs no search.
+	 * dropped, so what it adds needs no search. What it adds is clean (http_field.clean): a
+	 * value the parser checked (the client's request id, x-forwarded-for) or made here.
 	 */
 	{
 		const char *host = NULL, *ua = NULL, *rid = NULL, *xfp = NULL;
@@ -575,7 +576,7 @@ static int prepare(struct wp_req *r)
 			uuid4(id);
 			rid = id;
 		}
-		if (http_fields_addn(f, "x-request-id", 12, rid, strlen(rid)))
+		if (http_fields_add_clean(f, "x-request-id", 12, rid, strlen(rid)))
 			return -ENOMEM;
 		r->request_id = f->items[f->n - 1].value;
 		if (edge && xfp && hops) {
@@ -585,7 +586,7 @@ static int prepare(struct wp_req *r)
 			const char *proto = edge && p->tls ? "https" : "http";
 
 			/* Envoy: from the connection at the edge; in the mesh, only when absent. */
-			if (http_fields_addn(f, "x-forwarded-proto", 17, proto, strlen(proto)))
+			if (http_fields_add_clean(f, "x-forwarded-proto", 17, proto, strlen(proto)))
 				return -ENOMEM;
 		}
 	}
@@ -612,8 +613,8 @@ static int prepare(struct wp_req *r)
 		memcpy(xff + vl, ip, il + 1);
 		r->xff = xff;
 		el = fmt_ipv4(ip, r->client.sin_addr.s_addr);
-		if (http_fields_addn(f, "x-forwarded-for", 15, xff, vl + il) ||
-		    http_fields_addn(f, "x-envoy-external-address", 24, ip, el))
+		if (http_fields_add_clean(f, "x-forwarded-for", 15, xff, vl + il) ||
+		    http_fields_add_clean(f, "x-envoy-external-address", 24, ip, el))
 			return -ENOMEM;
 		return 0;
 	}
@@ -731,16 +732,18 @@ static void decide(struct wp_req *r)
 		return;
 	}
 	/* Rewrites and the route's header operations happen before the fault and router. */
-	path = wp_rewrite_path(rt, m, r->head.target);
-	if (!path) {
-		wp_req_reply(r, WP_REPLY_NO_ROUTE, 500, "", 0);
-		return;
-	}
-	r->head.target = h1_head_strdup(&r->head, path);
-	free(path);
-	if (!r->head.target) {
-		wp_req_reply(r, WP_REPLY_NO_ROUTE, 500, "", 0);
-		return;
+	if (rt->rewrite.path || rt->rewrite.prefix || rt->rewrite.regex) {
+		path = wp_rewrite_path(rt, m, r->head.target);
+		if (!path) {
+			wp_req_reply(r, WP_REPLY_NO_ROUTE, 500, "", 0);
+			return;
+		}
+		r->head.target = h1_head_strdup(&r->head, path);
+		free(path);
+		if (!r->head.target) {
+			wp_req_reply(r, WP_REPLY_NO_ROUTE, 500, "", 0);
+			return;
+		}
 	}
 	if (rt->rewrite.authority)
 		r->authority = h1_head_strdup(&r->head, rt->rewrite.authority);

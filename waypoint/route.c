@@ -170,6 +170,33 @@ static char *header_value(const struct wp_request *rq, const char *name, bool *o
 	return out;
 }
 
+/* single_header's answer when @name is repeated (or a pseudo-header): header_value joins them. */
+static const struct http_field many_marker;
+#define MANY (&many_marker)
+
+/*
+ * Field @name (lower-case) of @rq when it is there once (NULL: absent), compared by length and
+ * bytes as the fields store names lower-case; MANY for a pseudo-header, Host or a repeated one.
+ */
+static const struct http_field *single_header(const struct wp_request *rq, const char *name)
+{
+	const struct http_field *found = NULL;
+	size_t nl = strlen(name);
+
+	if (name[0] == ':' || (nl == 4 && !memcmp(name, "host", 4)))
+		return MANY;
+	for (size_t i = 0; i < rq->n_headers; i++) {
+		const struct http_field *f = &rq->headers[i];
+
+		if (f->name_len != nl || strncasecmp(f->name, name, nl))
+			continue;
+		if (found)
+			return MANY;
+		found = f;
+	}
+	return found;
+}
+
 /* The first value of query parameter @name in @path, as written; NULL when absent. */
 static const char *query_value(const char *path, const char *name, size_t *len)
 {
@@ -212,9 +239,18 @@ bool wp_match_request(const struct wp_route_table *t, const struct l7_match *m,
 		return false;
 	for (size_t i = 0; i < m->n_headers; i++) {
 		const struct l7_header_match *h = &m->headers[i];
+		const struct http_field *one = single_header(rq, h->name);
 		bool oom = false, hit;
-		char *v = header_value(rq, h->name, &oom);
+		char *v;
 
+		/* The common case, the field once (or not at all): its value as it is. */
+		if (one != MANY) {
+			hit = one && string_match(t, &h->match, one->value, one->value_len);
+			if (hit == h->invert)
+				return false;
+			continue;
+		}
+		v = header_value(rq, h->name, &oom);
 		if (oom)
 			return false;
 		hit = v && string_match(t, &h->match, v, strlen(v));
