@@ -106,16 +106,28 @@ static ssize_t read_in(struct tcp *c)
 	 */
 	c->tls_more = false;
 	while (c->in.len < TRANSPORT_READ_MAX) {
-		size_t room = TRANSPORT_READ_MAX - c->in.len;
-		char *p = buf_reserve(&c->in, room, TRANSPORT_READ_MAX);
+		/* As buf_read_fd: the room the buffer has (16 KiB, from the cache, at first). */
+		size_t room = c->in.cap - c->in.off - c->in.len;
+		char *p;
 		ssize_t n;
 
+		if (room < 4096)
+			room = c->in.cap ? c->in.cap : BLOCKCACHE_BUF_SIZE;
+		if (room > TRANSPORT_READ_MAX - c->in.len)
+			room = TRANSPORT_READ_MAX - c->in.len;
+		p = buf_reserve(&c->in, room, TRANSPORT_READ_MAX);
 		if (!p)
 			return -ENOMEM;
 		n = tls_conn_read(c->tls, p, room);
 		if (n > 0) {
 			c->in.len += (size_t)n;
 			total += n;
+			/*
+			 * The socket is empty and OpenSSL holds no record: another read would only
+			 * say EAGAIN (a system call a request); more bytes make a socket event.
+			 */
+			if ((size_t)n < room && tls_conn_read_drained(c->tls))
+				return total;
 			continue;
 		}
 		if (n == -EAGAIN)
