@@ -828,7 +828,8 @@ static void render_tcp(struct prom_buf *b, struct wp_stats *const *stores, size_
 			}
 		pthread_mutex_unlock(&stores[i]->lock);
 	}
-	qsort(all, k, sizeof(*all), cmp_tcp);
+	if (k) /* qsort of NULL, even of nothing, is undefined */
+		qsort(all, k, sizeof(*all), cmp_tcp);
 	for (size_t i = 0; i < k; i++) {
 		if (w && !strcmp(all[w - 1].h.labels, all[i].h.labels)) {
 			all[w - 1].opened += all[i].opened;
