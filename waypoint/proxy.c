@@ -637,20 +637,13 @@ static bool route_takes_connect(const struct l7_route *rt)
 /* Whether the list @v (an Upgrade value) names @token, case-insensitively. */
 static bool names_token(const char *v, const char *token)
 {
-	size_t n = strlen(token);
+	size_t n = strlen(token), l;
+	const char *e;
 
-	for (const char *p = v; *p;) {
-		size_t l;
-
-		p += strspn(p, " \t,");
-		l = strcspn(p, ",");
-		while (l && (p[l - 1] == ' ' || p[l - 1] == '\t'))
-			l--;
-		/* A protocol may carry a version ("websocket/13" is not one, but "foo/1" is). */
-		if ((l == n || (l > n && p[n] == '/')) && !strncasecmp(p, token, n))
+	/* A protocol may carry a version ("websocket/13" is not one, but "foo/1" is). */
+	while ((e = http_list_next(&v, &l)))
+		if ((l == n || (l > n && e[n] == '/')) && !strncasecmp(e, token, n))
 			return true;
-		p += strcspn(p, ",");
-	}
 	return false;
 }
 

@@ -117,6 +117,30 @@ def _content_length(msg):
     return int(values[0])
 
 
+def _framed_body(m, buf, n, what):
+    """The end of @m's body at @n as Transfer-Encoding or Content-Length frame it: None while
+    incomplete, -1 when neither is there. Raises Malformed."""
+    te = m.get("transfer-encoding")
+    cl = _content_length(m)
+    if te is not None and cl is not None:
+        raise Malformed(f"a {what} with both Transfer-Encoding and Content-Length")
+    if te is not None:
+        if te.lower() != "chunked":
+            raise Malformed(f"transfer-encoding {te!r} in a {what}")
+        r = _chunked(buf, n)
+        if r is None:
+            return None
+        m.body, m.trailers, end = r
+        m.chunked = True
+        return end
+    if cl is not None:
+        if len(buf) < n + cl:
+            return None
+        m.body = buf[n:n + cl]
+        return n + cl
+    return -1
+
+
 def parse_request(buf):
     """(request, bytes used) or None while incomplete. Raises Malformed."""
     h = _head(buf)
@@ -129,23 +153,10 @@ def parse_request(buf):
     m = Message()
     m.method, m.target, m.version = (p.decode("latin-1") for p in parts)
     m.fields = fields
-    te = m.get("transfer-encoding")
-    cl = _content_length(m)
-    if te is not None and cl is not None:
-        raise Malformed("both Transfer-Encoding and Content-Length")
-    if te is not None:
-        if te.lower() != "chunked":
-            raise Malformed(f"transfer-encoding {te!r}")
-        r = _chunked(buf, n)
-        if r is None:
-            return None
-        m.body, m.trailers, end = r
-        m.chunked = True
-    elif cl is not None:
-        if len(buf) < n + cl:
-            return None
-        m.body, end = buf[n:n + cl], n + cl
-    else:
+    end = _framed_body(m, buf, n, "request")
+    if end is None:
+        return None
+    if end < 0:
         end = n
     m.raw = bytes(buf[:end])
     return m, end
@@ -175,20 +186,10 @@ def parse_response(buf, head_request=False, eof=False):
     cl = _content_length(m)
     if head_request or st < 200 or st in (204, 304):
         end = n
-    elif te is not None:
-        if te.lower() != "chunked":
-            raise Malformed(f"transfer-encoding {te!r} in a response")
-        if cl is not None:
-            raise Malformed("a response with both Transfer-Encoding and Content-Length")
-        r = _chunked(buf, n)
-        if r is None:
+    elif te is not None or cl is not None:
+        end = _framed_body(m, buf, n, "response")
+        if end is None:
             return None
-        m.body, m.trailers, end = r
-        m.chunked = True
-    elif cl is not None:
-        if len(buf) < n + cl:
-            return None
-        m.body, end = buf[n:n + cl], n + cl
     else:
         if not eof:
             return None

@@ -10,17 +10,12 @@
 /* Whether comma-separated list @list names @name (@nl bytes, lower-case; OWS around elements). */
 static bool list_has(const char *list, const char *name, size_t nl)
 {
-	for (const char *p = list; *p;) {
-		size_t n;
+	const char *e;
+	size_t n;
 
-		p += strspn(p, " \t,");
-		n = strcspn(p, ",");
-		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (n == nl && !strncasecmp(p, name, n))
+	while ((e = http_list_next(&list, &n)))
+		if (n == nl && !strncasecmp(e, name, n))
 			return true;
-		p += strcspn(p, ",");
-	}
 	return false;
 }
 
@@ -52,22 +47,16 @@ struct named {
 
 static void collect_named(const char *list, struct named *nm)
 {
-	for (const char *p = list; *p;) {
-		size_t n;
+	const char *e;
+	size_t n;
 
-		p += strspn(p, " \t,");
-		n = strcspn(p, ",");
-		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (n) {
-			if (nm->n == MAX_NAMED) {
-				nm->overflow = true;
-				return;
-			}
-			nm->name[nm->n] = p;
-			nm->len[nm->n++] = n;
+	while ((e = http_list_next(&list, &n))) {
+		if (nm->n == MAX_NAMED) {
+			nm->overflow = true;
+			return;
 		}
-		p += strcspn(p, ",");
+		nm->name[nm->n] = e;
+		nm->len[nm->n++] = n;
 	}
 }
 

@@ -84,4 +84,32 @@ char *http_fields_strndup(struct http_fields *f, const char *s, size_t n);
 /* Frees the entries; @f is empty afterwards and may be reused. */
 void http_fields_free(struct http_fields *f);
 
+/*
+ * The elements of a comma-separated field value (RFC 9110 §5.6.1: OWS around elements, empty
+ * ones skipped), one a call: the next element's start and *@len from *@pos (advanced past
+ * it), or NULL at the end. As `for (p = value; (e = http_list_next(&p, &n));)`.
+ */
+static inline const char *http_list_next(const char **pos, size_t *len)
+{
+	const char *p = *pos;
+	size_t n;
+
+	for (;;) {
+		p += strspn(p, " \t,");
+		if (!*p) {
+			*pos = p;
+			return NULL;
+		}
+		n = strcspn(p, ",");
+		*pos = p + n;
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n) {
+			*len = n;
+			return p;
+		}
+		p = *pos;
+	}
+}
+
 #endif
