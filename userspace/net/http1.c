@@ -76,6 +76,8 @@ struct h1_parser {
 	bool request, in_message, in_head, no_body_next, upgraded;
 	/* Requests: the current message's line was read into acc (method and target in it). */
 	bool line_done;
+	/* llhttp was paused at a request's end so the next line goes through feed_line. */
+	bool line_pause;
 	unsigned int blank_lines;
 	size_t line_mlen, line_toff, line_tlen;
 	uint8_t line_minor;
@@ -493,7 +495,17 @@ static int on_message_complete(llhttp_t *ll)
 		p->cb_err = rv;
 		return -1;
 	}
-	return rv == H1_PAUSE ? HPE_PAUSED : 0;
+	if (rv == H1_PAUSE)
+		return HPE_PAUSED;
+	/*
+	 * A request pipelined behind this one is read line first (feed_line), never by llhttp
+	 * on its own: h1_parser_feed resumes and goes on there.
+	 */
+	if (p->request && !ll->upgrade) {
+		p->line_pause = true;
+		return HPE_PAUSED;
+	}
+	return 0;
 }
 
 static const llhttp_settings_t settings = {
@@ -659,12 +671,14 @@ ssize_t h1_parser_feed(struct h1_parser *p, const char *data, size_t len)
 		return 0;
 	if (p->status || p->cb_err)
 		return p->cb_err ? p->cb_err : -EPROTO;
+again:
 	if (p->request && !p->line_done && llhttp_get_errno(&p->ll) == HPE_OK) {
-		used = feed_line(p, data, len);
-		if (used < 0)
+		n = feed_line(p, data, len);
+		if (n < 0)
 			return p->cb_err ? p->cb_err : -EPROTO;
-		data += used;
-		len -= (size_t)used;
+		used += n;
+		data += n;
+		len -= (size_t)n;
 		if (!len)
 			return used;
 	}
@@ -684,6 +698,17 @@ ssize_t h1_parser_feed(struct h1_parser *p, const char *data, size_t len)
 	}
 	if (n > 0)
 		p->prev = data[n - 1];
+	if (err == HPE_PAUSED && p->line_pause) {
+		/* A request ended and its caller did not pause: the next one starts with its line. */
+		p->line_pause = false;
+		llhttp_resume(&p->ll);
+		used += n;
+		data += n;
+		len -= (size_t)n;
+		if (len)
+			goto again;
+		return used;
+	}
 	return used + n;
 }
 
