@@ -489,13 +489,19 @@ static void test_write(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_request_bytewise),  cmocka_unit_test(test_chunked_and_http10),
+	    cmocka_unit_test(test_request_bytewise),
+	    cmocka_unit_test(test_chunked_and_http10),
 	    cmocka_unit_test(test_pipelining_pause),
-	    cmocka_unit_test(test_pipelining_no_pause),  cmocka_unit_test(test_pause_at_head),
-	    cmocka_unit_test(test_refusals),	      cmocka_unit_test(test_fold_split),
-	    cmocka_unit_test(test_responses),	      cmocka_unit_test(test_upgrade),
-	    cmocka_unit_test(test_request_lines),     cmocka_unit_test(test_spans_across_feeds),
-	    cmocka_unit_test(test_bodiless_statuses), cmocka_unit_test(test_write),
+	    cmocka_unit_test(test_pipelining_no_pause),
+	    cmocka_unit_test(test_pause_at_head),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_fold_split),
+	    cmocka_unit_test(test_responses),
+	    cmocka_unit_test(test_upgrade),
+	    cmocka_unit_test(test_request_lines),
+	    cmocka_unit_test(test_spans_across_feeds),
+	    cmocka_unit_test(test_bodiless_statuses),
+	    cmocka_unit_test(test_write),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

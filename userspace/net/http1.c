@@ -699,7 +699,7 @@ again:
 	if (n > 0)
 		p->prev = data[n - 1];
 	if (err == HPE_PAUSED && p->line_pause) {
-		/* A request ended and its caller did not pause: the next one starts with its line. */
+		/* The request ended without a pause: the next one starts with its line. */
 		p->line_pause = false;
 		llhttp_resume(&p->ll);
 		used += n;
