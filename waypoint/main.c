@@ -49,7 +49,9 @@ static void usage(void)
 	    "                [--request-headers-timeout DUR (60s)] [--stream-idle-timeout DUR "
 	    "(5m)]\n"
 	    "                [--idle-timeout DUR (1h)] [--num-trusted-proxies N (0)]\n"
-	    "                [--max-request-headers-kb N (60)] [--max-headers-count N (100)]\n");
+	    "                [--max-request-headers-kb N (60)] [--max-headers-count N (100)]\n"
+	    "                [--path-normalization BASE|NONE|MERGE_SLASHES|"
+	    "DECODE_AND_MERGE_SLASHES]\n");
 }
 
 /* A timeout flag's duration (Istio's syntax: "10s", "500ms", "1h") in ms, at most ~49 days. */
@@ -159,6 +161,7 @@ int main(int argc, char **argv)
 	    {"num-trusted-proxies", required_argument, NULL, 4},
 	    {"max-request-headers-kb", required_argument, NULL, 5},
 	    {"max-headers-count", required_argument, NULL, 6},
+	    {"path-normalization", required_argument, NULL, 7},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {},
@@ -277,6 +280,20 @@ int main(int argc, char **argv)
 					&wo.hcm.headers.fields))
 				return 2;
 			break;
+		case 7: {
+			int m = wp_path_norm_parse(optarg);
+
+			if (m < 0) {
+				fprintf(
+				    stderr,
+				    "waypoint: --path-normalization: \"%s\" is not one of BASE, "
+				    "NONE, MERGE_SLASHES, DECODE_AND_MERGE_SLASHES\n",
+				    optarg);
+				return 2;
+			}
+			wo.hcm.path_norm = (enum wp_path_norm)m;
+			break;
+		}
 		case 'h': usage(); return 0;
 		case 'V': printf("waypoint %s\n", ambit_version()); return 0;
 		default: usage(); return 2;

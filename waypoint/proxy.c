@@ -622,6 +622,48 @@ static int prepare(struct wp_req *r)
 	return 0;
 }
 
+/* Whether the path of @t could change under @mode: else it is left alone (no copy). */
+static bool path_may_change(enum wp_path_norm mode, const char *t)
+{
+	size_t n = strcspn(t, "?");
+
+	if (mode == WP_PATH_NORM_NONE || t[0] != '/')
+		return false;
+	if (memchr(t, '%', n) || memchr(t, '\\', n))
+		return true;
+	for (size_t i = 0; i + 1 < n; i++)
+		if (t[i] == '/' &&
+		    (t[i + 1] == '.' || (t[i + 1] == '/' && mode != WP_PATH_NORM_BASE)))
+			return true;
+	return false;
+}
+
+/*
+ * meshConfig.pathNormalization on the request's path, which is then the path routed, judged
+ * by the policies, forwarded and logged (Envoy's normalize_path and merge_slashes). A path
+ * that cannot be normalized is refused with 400. True when @r was answered.
+ */
+static bool normalize_path(struct wp_req *r)
+{
+	enum wp_path_norm mode = r->conn->e->o.hcm.path_norm;
+	char *out;
+
+	if (!path_may_change(mode, r->head.target))
+		return false;
+	out = arena_alloc(&r->head.fields.mem, strlen(r->head.target) + 1);
+	if (!out) {
+		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
+		return true;
+	}
+	if (wp_path_normalize(mode, r->head.target, out)) {
+		r->details = "path_normalization_failed";
+		wp_req_answer(r, 400, "Bad Request", 11, NULL, 0);
+		return true;
+	}
+	r->head.target = r->orig_path = out;
+	return false;
+}
+
 /* Whether route @rt is written for CONNECT (a match on the method): the only ones tunnelling. */
 static bool route_takes_connect(const struct l7_route *rt)
 {
@@ -670,6 +712,57 @@ static bool upgrade_refused(struct wp_req *r)
 	return true;
 }
 
+/*
+ * The service's AuthorizationPolicies (authz.h), as Envoy's ext_authz (CUSTOM) and RBAC
+ * filters before the router: true when @r was answered (403).
+ */
+static bool denied(struct wp_req *r)
+{
+	const struct wp_gen *g = r->view->gen;
+	const struct l7_service *s = &g->l7->services[r->svc];
+	const struct transport_peer *p = &r->conn->peer;
+	struct wp_authz_request rq = {0};
+	struct wp_authz_decision d;
+	char name[320], *details;
+	const char *id = p->identity;
+
+	if (!s->n_authz)
+		return false;
+	if (id && !strncmp(id, "spiffe://", 9))
+		rq.principal = id + 9;
+	rq.source_ip = p->client.sin_addr.s_addr;
+	rq.remote_ip = r->client.sin_addr.s_addr;
+	rq.dest_ip = p->dest_ip ? p->dest_ip : p->local.sin_addr.s_addr;
+	rq.dest_port = p->dest_port ? p->dest_port : ntohs(p->local.sin_port);
+	rq.host = r->authority;
+	rq.method = r->head.method;
+	rq.path = r->head.target;
+	rq.path_len = strcspn(r->head.target, "?");
+	rq.headers = &r->head.fields;
+	wp_authz_decide(g->l7, s, &rq, &d);
+	if (d.shadow_denied) {
+		wp_authz_policy_name(d.shadow, d.shadow_rule, name, sizeof(name));
+		pr_info("dry-run: request %s to %s would be denied by %s",
+			r->request_id ? r->request_id : "-", s->hostname, name);
+	}
+	if (d.verdict == WP_AUTHZ_ALLOW)
+		return false;
+	if (d.policy && d.policy->action == CONFIG_AUTHZ_CUSTOM) {
+		/* The external authorizer cannot be asked from here yet: what it would judge is
+		 * denied (fail closed, as Envoy's ext_authz without failure_mode_allow). */
+		wp_req_reply(r, WP_REPLY_EXT_AUTHZ, 0, NULL, 0);
+		return true;
+	}
+	wp_authz_policy_name(d.policy, d.rule, name, sizeof(name));
+	details = arena_alloc(&r->head.fields.mem, strlen(name) + 40);
+	if (details) {
+		sprintf(details, "rbac_access_denied_matched_policy[%s]", name);
+		r->details = details;
+	}
+	wp_req_reply(r, WP_REPLY_RBAC_DENIED, 0, NULL, 0);
+	return true;
+}
+
 static void decide(struct wp_req *r)
 {
 	struct wp_gen *g = r->view->gen;
@@ -685,6 +778,8 @@ static void decide(struct wp_req *r)
 		wp_req_reply(r, WP_REPLY_NO_ROUTE, 0, NULL, 0);
 		return;
 	}
+	if (denied(r))
+		return;
 	rq.method = r->head.method;
 	rq.scheme = "http";
 	rq.authority = r->authority;
@@ -831,6 +926,8 @@ static void on_request(void *arg, struct h1_head *head)
 		wp_req_answer(r, 400, "missing host header", 19, NULL, 0);
 		return;
 	}
+	if (normalize_path(r))
+		return;
 	/*
 	 * "Expect: 100-continue" goes upstream and its 100 comes back (Istio's proxy_100_continue:
 	 * the server decides whether it wants the body, not the proxy).

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "authz.h"
 #include "config.h"
 #include "http_fields.h"
 #include "stats.h"
@@ -35,7 +36,8 @@ struct wp_hcm_opts {
 	 * of an edge listener append to x-forwarded-for (Envoy's xff_num_trusted_hops).
 	 */
 	unsigned int trusted_hops;
-	struct http_limits headers; /* one limit for HTTP/1.1 and HTTP/2 */
+	struct http_limits headers;  /* one limit for HTTP/1.1 and HTTP/2 */
+	enum wp_path_norm path_norm; /* meshConfig.pathNormalization (BASE) */
 };
 
 struct wp_engine_opts {

@@ -27,6 +27,8 @@ static const struct wp_reply_info table[WP_REPLY_COUNT] = {
 				    RESET_DETAILS("protocol_error")},
     [WP_REPLY_STREAM_IDLE] = {408, "SI", "stream timeout", false, "stream_idle_timeout"},
     [WP_REPLY_UPGRADE_FAILED] = {403, "", "", false, "upgrade_failed"},
+    [WP_REPLY_RBAC_DENIED] = {403, "", "RBAC: access denied", false, "rbac_access_denied"},
+    [WP_REPLY_EXT_AUTHZ] = {403, "UAEX", "", false, "ext_authz_error"},
 };
 
 const struct wp_reply_info *wp_reply(enum wp_reply r)

@@ -29,6 +29,8 @@ enum wp_reply {
 	WP_REPLY_UPSTREAM_PROTOCOL,   /* UPE: a response the HTTP/1 parser refused */
 	WP_REPLY_STREAM_IDLE,	      /* SI: 408, or 504 once the request was whole */
 	WP_REPLY_UPGRADE_FAILED,      /* an Upgrade or CONNECT no configuration allows: 403 */
+	WP_REPLY_RBAC_DENIED,	      /* an AuthorizationPolicy denied it: 403 */
+	WP_REPLY_EXT_AUTHZ,	      /* UAEX: the external authorizer denied or was not asked */
 	WP_REPLY_COUNT,
 };
 

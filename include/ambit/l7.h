@@ -336,12 +336,32 @@ struct l7_service {
 	enum l7_routes_kind routes_kind;
 	struct l7_route *routes; /* in evaluation order: the first that matches is used */
 	struct l7_tcp_route *tcp;
+	size_t n_authz;
+	uint32_t *authz; /* the policies (l7_config.authz indices) that apply to its requests */
+};
+
+/*
+ * An AuthorizationPolicy the waypoint enforces: one attached with targetRefs to a Service bound
+ * to it, to its own Gateway, or (from the root namespace) to GatewayClass istio-waypoint
+ * (API_SEMANTICS.md §3, §9). The rules are the config's, copied whole: the waypoint evaluates
+ * every field.
+ */
+struct l7_authz {
+	char *name; /* "ns/name" */
+	char *namespace;
+	enum config_authz_action action;
+	char *provider; /* CUSTOM's provider.name */
+	bool dry_run;	/* istio.io/dry-run: decided and logged, not enforced */
+	size_t n_rules; /* 0: matches nothing (ALLOW with no rules allows nothing) */
+	struct config_authz_rule *rules;
 };
 
 struct l7_config {
 	char *waypoint_namespace, *waypoint_name, *identity;
 	size_t n_services;
 	struct l7_service *services;
+	size_t n_authz;
+	struct l7_authz *authz;
 };
 
 /*

@@ -38,7 +38,7 @@ static void authz_operation_free(struct config_authz_operation *o)
 		config_strings_free(all[i]);
 }
 
-static void authz_rule_free(struct config_authz_rule *r)
+void config_authz_rule_free(struct config_authz_rule *r)
 {
 	for (size_t i = 0; i < r->n_from; i++)
 		authz_source_free(&r->from[i]);
@@ -61,7 +61,7 @@ void config_authorization_policy_free(struct config_authorization_policy *p)
 	config_target_refs_free(p->target_refs, p->n_target_refs);
 	free(p->provider);
 	for (size_t i = 0; i < p->n_rules; i++)
-		authz_rule_free(&p->rules[i]);
+		config_authz_rule_free(&p->rules[i]);
 	free(p->rules);
 	memset(p, 0, sizeof(*p));
 }

@@ -532,6 +532,9 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 		if (err)
 			goto fail;
 	}
+	err = l7_compile_authz(in, wp, c);
+	if (err)
+		goto fail;
 	return c;
 fail:
 	l7_config_free(c);

@@ -204,6 +204,7 @@ void l7_service_clear(struct l7_service *s)
 		free(s->tcp[i].dests);
 	}
 	free(s->tcp);
+	free(s->authz);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -214,6 +215,9 @@ void l7_config_free(struct l7_config *c)
 	for (size_t i = 0; i < c->n_services; i++)
 		l7_service_clear(&c->services[i]);
 	free(c->services);
+	for (size_t i = 0; c->authz && i < c->n_authz; i++)
+		l7_authz_clear(&c->authz[i]);
+	free(c->authz);
 	free(c->waypoint_namespace);
 	free(c->waypoint_name);
 	free(c->identity);

@@ -473,6 +473,8 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 		strings(e, t, "subnets", &x->tcp[i].subnets);
 		dests(e, t, x->tcp[i].dests, x->tcp[i].n_dests);
 	}
+	if (s && l7_service_authz_to_json(x, s))
+		e->failed = true;
 }
 
 cJSON *l7_to_json(const struct l7_config *c)
@@ -487,6 +489,8 @@ cJSON *l7_to_json(const struct l7_config *c)
 	a = arr(&e, root, "services");
 	for (size_t i = 0; a && i < c->n_services; i++)
 		service(&e, obj(&e, a, NULL), &c->services[i]);
+	if (root && l7_authz_to_json(c, root))
+		e.failed = true;
 	if (e.failed) {
 		cJSON_Delete(root);
 		errno = ENOMEM;

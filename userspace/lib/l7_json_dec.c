@@ -658,11 +658,12 @@ static void dtcp(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_
 	}
 }
 
-static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
+static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, size_t n_authz,
+		     struct l7_service *s)
 {
 	static const char *const k[] = {
 	    "hostname", "name",	    "namespace",  "workload", "vip", "ports", "endpoints",
-	    "subsets",	"policies", "routesKind", "routes",   "tcp", NULL};
+	    "subsets",	"policies", "routesKind", "routes",   "tcp", "authz", NULL};
 
 	if (!l7j_keys(d, o, path, k))
 		return;
@@ -678,11 +679,12 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, struct
 	l7j_policies(d, o, path, s);
 	droutes(d, o, path, s);
 	dtcp(d, o, path, s);
+	l7j_service_authz(d, o, path, n_authz, s);
 }
 
 struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 {
-	static const char *const k[] = {"waypoint", "services", NULL};
+	static const char *const k[] = {"waypoint", "services", "authz", NULL};
 	static const char *const wk[] = {"namespace", "name", "identity", NULL};
 	struct l7j_dec d = {.err = err, .errlen = errlen};
 	struct l7_config *c = calloc(1, sizeof(*c));
@@ -705,6 +707,9 @@ struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 	c->waypoint_namespace = l7j_dstr(&d, w, "namespace", "l7.waypoint", true);
 	c->waypoint_name = l7j_dstr(&d, w, "name", "l7.waypoint", true);
 	c->identity = l7j_dstr(&d, w, "identity", "l7.waypoint", true);
+	l7j_authz(&d, j, c); /* first: the services name the policies by index */
+	if (d.failed)
+		goto fail;
 	a = l7j_darr(&d, j, "services", "l7", &n);
 	if (d.failed || !(c->services = l7j_dalloc(&d, n, sizeof(*c->services), "l7.services")))
 		goto fail;
@@ -713,7 +718,7 @@ struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 		char p[64];
 
 		snprintf(p, sizeof(p), "l7.services[%zu]", c->n_services);
-		dservice(&d, it, p, &c->services[c->n_services++]);
+		dservice(&d, it, p, c->n_authz, &c->services[c->n_services++]);
 		if (d.failed)
 			goto fail;
 	}

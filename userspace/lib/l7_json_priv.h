@@ -50,4 +50,11 @@ void l7j_endpoints(struct l7j_dec *d, const struct cJSON *o, const char *path,
 void l7j_subsets(struct l7j_dec *d, const struct cJSON *o, const char *path, struct l7_service *s);
 void l7j_policies(struct l7j_dec *d, const struct cJSON *o, const char *path, struct l7_service *s);
 
+/* l7_authz.c: the policies ("authz") and a service's indices into them. */
+int l7_authz_to_json(const struct l7_config *c, struct cJSON *root);
+int l7_service_authz_to_json(const struct l7_service *s, struct cJSON *o);
+void l7j_authz(struct l7j_dec *d, const struct cJSON *j, struct l7_config *c);
+void l7j_service_authz(struct l7j_dec *d, const struct cJSON *o, const char *path, size_t n_authz,
+		       struct l7_service *s);
+
 #endif

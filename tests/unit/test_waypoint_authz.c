@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * L7 AuthorizationPolicy at the waypoint (waypoint/authz.c): Istio's decision order and
+ * matching rules, and path normalization (waypoint/pathnorm.c), with policies written as users
+ * write them and compiled through the real model (l7_compile_config, l7 JSON both ways).
+ */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "ambit/config.h"
+#include "ambit/l7.h"
+#include "authz.h"
+
+/* ---- path normalization ---- */
+
+static void norm_is(enum wp_path_norm m, const char *in, const char *want)
+{
+	char out[256];
+
+	assert_int_equal(wp_path_normalize(m, in, out), 0);
+	if (strcmp(out, want))
+		fail_msg("normalize(%d, \"%s\") = \"%s\", want \"%s\"", m, in, out, want);
+}
+
+static void test_path_base(void **state)
+{
+	norm_is(WP_PATH_NORM_BASE, "/", "/");
+	norm_is(WP_PATH_NORM_BASE, "/a/b/c", "/a/b/c");
+	norm_is(WP_PATH_NORM_BASE, "/a/./b", "/a/b");
+	norm_is(WP_PATH_NORM_BASE, "/a/../b", "/b");
+	norm_is(WP_PATH_NORM_BASE, "/a/b/..", "/a/");
+	norm_is(WP_PATH_NORM_BASE, "/a/b/.", "/a/b/");
+	norm_is(WP_PATH_NORM_BASE, "/../../admin", "/admin");
+	norm_is(WP_PATH_NORM_BASE, "/..", "/");
+	/* Escaped dots are dots; unreserved escapes decoded, the rest upper-cased. */
+	norm_is(WP_PATH_NORM_BASE, "/public/%2e%2e/admin", "/admin");
+	norm_is(WP_PATH_NORM_BASE, "/%61dmin", "/admin");
+	norm_is(WP_PATH_NORM_BASE, "/a%2fb", "/a%2Fb");
+	norm_is(WP_PATH_NORM_BASE, "/a%zz", "/a%zz");
+	norm_is(WP_PATH_NORM_BASE, "/a%4", "/a%4");
+	/* Backslashes are slashes (the URL canonicalizer Envoy uses). */
+	norm_is(WP_PATH_NORM_BASE, "/public\\..\\admin", "/admin");
+	/* Slashes are kept; the query is untouched. */
+	norm_is(WP_PATH_NORM_BASE, "//admin//x", "//admin//x");
+	norm_is(WP_PATH_NORM_BASE, "/a/../b?x=/../y&%2e", "/b?x=/../y&%2e");
+	/* Not a path: left alone. */
+	norm_is(WP_PATH_NORM_BASE, "*", "*");
+	norm_is(WP_PATH_NORM_NONE, "/a/../b", "/a/../b");
+}
+
+static void test_path_slashes(void **state)
+{
+	char out[64];
+
+	norm_is(WP_PATH_NORM_MERGE_SLASHES, "//admin//x", "/admin/x");
+	norm_is(WP_PATH_NORM_MERGE_SLASHES, "/a%2F%2Fb", "/a%2F%2Fb");
+	norm_is(WP_PATH_NORM_DECODE_AND_MERGE_SLASHES, "/a%2F%2fb", "/a/b");
+	norm_is(WP_PATH_NORM_DECODE_AND_MERGE_SLASHES, "/public%2F..%2Fadmin", "/admin");
+	norm_is(WP_PATH_NORM_DECODE_AND_MERGE_SLASHES, "/a%5Cb", "/a/b");
+	/* An escaped NUL cannot be normalized: refused. */
+	assert_int_equal(wp_path_normalize(WP_PATH_NORM_BASE, "/a%00b", out), -1);
+	assert_int_equal(wp_path_norm_parse("MERGE_SLASHES"), WP_PATH_NORM_MERGE_SLASHES);
+	assert_int_equal(wp_path_norm_parse("merge_slashes"), -1);
+}
+
+/* ---- the matcher, through the real model ---- */
+
+static const char *const world =
+    "apiVersion: v1\n"
+    "kind: Namespace\n"
+    "metadata: {name: shop, labels: {istio.io/use-waypoint: waypoint}}\n"
+    "---\n"
+    "apiVersion: gateway.networking.k8s.io/v1\n"
+    "kind: Gateway\n"
+    "metadata: {name: waypoint, namespace: shop, labels: {istio.io/waypoint-for: service}}\n"
+    "spec:\n"
+    "  gatewayClassName: istio-waypoint\n"
+    "  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n"
+    "---\n"
+    "apiVersion: v1\n"
+    "kind: Service\n"
+    "metadata: {name: web, namespace: shop}\n"
+    "spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 8080}]}\n"
+    "---\n"
+    "apiVersion: v1\n"
+    "kind: Service\n"
+    "metadata: {name: api, namespace: shop}\n"
+    "spec: {selector: {app: api}, ports: [{name: http, port: 8000}]}\n";
+
+struct fixture {
+	struct l7_config *l7;
+	const struct l7_service *web, *api;
+};
+
+/* The model of waypoint shop/waypoint for the world plus @policies, through JSON and back. */
+static struct l7_config *compile(const char *policies)
+{
+	char *yaml, err[256];
+	struct config cfg;
+	struct config_diags diags = {0};
+	struct l7_config *l7, *back;
+	cJSON *j;
+
+	assert_true(asprintf(&yaml, "%s---\n%s", world, policies) > 0);
+	config_init(&cfg);
+	if (config_load_buffer(&cfg, "test.yaml", yaml, strlen(yaml), &diags)) {
+		config_diag_format(&diags.items[0], err, sizeof(err));
+		fail_msg("config: %s", err);
+	}
+	l7 = l7_compile_config(&cfg, "shop", "waypoint");
+	assert_non_null(l7);
+	j = l7_to_json(l7);
+	assert_non_null(j);
+	back = l7_from_json(j, err, sizeof(err));
+	if (!back)
+		fail_msg("l7_from_json: %s", err);
+	cJSON_Delete(j);
+	l7_config_free(l7);
+	config_free(&cfg);
+	config_diags_free(&diags);
+	free(yaml);
+	return back;
+}
+
+static const struct l7_service *svc(const struct l7_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_services; i++)
+		if (!strcmp(c->services[i].name, name))
+			return &c->services[i];
+	fail_msg("no service %s", name);
+	return NULL;
+}
+
+/* A request from @principal (may be NULL) for @method @path on web, with header @h=@v. */
+static struct wp_authz_request req(const char *principal, const char *method, const char *path)
+{
+	struct wp_authz_request rq = {
+	    .principal = principal,
+	    .source_ip = inet_addr("10.0.0.5"),
+	    .remote_ip = inet_addr("203.0.113.9"),
+	    .dest_ip = inet_addr("10.96.0.10"),
+	    .dest_port = 80,
+	    .host = "web.shop.svc.cluster.local:80",
+	    .method = method,
+	    .path = path,
+	    .path_len = strcspn(path, "?"),
+	};
+
+	return rq;
+}
+
+static enum wp_authz_verdict decide(const struct l7_config *c, const char *service,
+				    const struct wp_authz_request *rq, struct wp_authz_decision *d)
+{
+	struct wp_authz_decision local;
+
+	d = d ? d : &local;
+	wp_authz_decide(c, svc(c, service), rq, d);
+	return d->verdict;
+}
+
+#define SLEEP "cluster.local/ns/shop/sa/sleep"
+#define OTHER "cluster.local/ns/other/sa/client"
+
+static void test_attachment(void **state)
+{
+	/* Service web; the waypoint's Gateway; GatewayClass from the root; a selector policy
+	 * (the ztunnel's, never the waypoint's); a Service in another namespace's policy. */
+	struct l7_config *c = compile(
+	    "apiVersion: security.istio.io/v1\n"
+	    "kind: AuthorizationPolicy\n"
+	    "metadata: {name: web-only, namespace: shop}\n"
+	    "spec:\n"
+	    "  targetRefs: [{kind: Service, group: '', name: web}]\n"
+	    "  action: DENY\n"
+	    "  rules: [{to: [{operation: {paths: ['/web-deny']}}]}]\n"
+	    "---\n"
+	    "apiVersion: security.istio.io/v1\n"
+	    "kind: AuthorizationPolicy\n"
+	    "metadata: {name: gw, namespace: shop}\n"
+	    "spec:\n"
+	    "  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]\n"
+	    "  action: DENY\n"
+	    "  rules: [{to: [{operation: {paths: ['/gw-deny']}}]}]\n"
+	    "---\n"
+	    "apiVersion: security.istio.io/v1\n"
+	    "kind: AuthorizationPolicy\n"
+	    "metadata: {name: class, namespace: istio-system}\n"
+	    "spec:\n"
+	    "  targetRefs: [{kind: GatewayClass, group: gateway.networking.k8s.io, name: "
+	    "istio-waypoint}]\n"
+	    "  action: DENY\n"
+	    "  rules: [{to: [{operation: {paths: ['/class-deny']}}]}]\n"
+	    "---\n"
+	    "apiVersion: security.istio.io/v1\n"
+	    "kind: AuthorizationPolicy\n"
+	    "metadata: {name: sel, namespace: shop}\n"
+	    "spec:\n"
+	    "  selector: {matchLabels: {app: web}}\n"
+	    "  action: DENY\n"
+	    "  rules: [{to: [{operation: {paths: ['/sel-deny']}}]}]\n");
+	struct wp_authz_request rq;
+
+	assert_int_equal(c->n_authz, 3);
+	rq = req(SLEEP, "GET", "/web-deny");
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	assert_int_equal(decide(c, "api", &rq, NULL), WP_AUTHZ_ALLOW);
+	rq = req(SLEEP, "GET", "/gw-deny");
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	assert_int_equal(decide(c, "api", &rq, NULL), WP_AUTHZ_DENY);
+	rq = req(SLEEP, "GET", "/class-deny");
+	assert_int_equal(decide(c, "api", &rq, NULL), WP_AUTHZ_DENY);
+	rq = req(SLEEP, "GET", "/sel-deny");
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	l7_config_free(c);
+}
+
+#define WEB_POLICY(name, action, rules)                                                            \
+	"apiVersion: security.istio.io/v1\n"                                                       \
+	"kind: AuthorizationPolicy\n"                                                              \
+	"metadata: {name: " name ", namespace: shop}\n"                                            \
+	"spec:\n"                                                                                  \
+	"  targetRefs: [{kind: Service, group: '', name: web}]\n"                                  \
+	"  action: " action "\n" rules
+
+/* TestAuthz_PathPrecedence: DENY /allow/admin with ALLOW /allow*. */
+static void test_allow_deny_order(void **state)
+{
+	struct l7_config
+	    *
+		c = compile(WEB_POLICY("deny-admin", "DENY",
+				       "  rules: [{to: [{operation: {paths: "
+				       "['/allow/admin']}}]}]\n") "---\n" WEB_POLICY("allow",
+										     "ALLOW",
+										     "  rules: "
+										     "[{to: "
+										     "[{operation: "
+										     "{paths: "
+										     "['/"
+										     "allow*']}}]}]"
+										     "\n"));
+	struct wp_authz_decision d;
+	struct wp_authz_request rq;
+	char name[128];
+
+	rq = req(SLEEP, "GET", "/allow/admin?x");
+	assert_int_equal(decide(c, "web", &rq, &d), WP_AUTHZ_DENY);
+	wp_authz_policy_name(d.policy, d.rule, name, sizeof(name));
+	assert_string_equal(name, "ns[shop]-policy[deny-admin]-rule[0]");
+	rq = req(SLEEP, "GET", "/allow?x");
+	assert_int_equal(decide(c, "web", &rq, &d), WP_AUTHZ_ALLOW);
+	assert_string_equal(d.policy->name, "shop/allow");
+	/* No ALLOW matches: denied by "none". */
+	rq = req(SLEEP, "GET", "/other");
+	assert_int_equal(decide(c, "web", &rq, &d), WP_AUTHZ_DENY);
+	assert_null(d.policy);
+	wp_authz_policy_name(d.policy, d.rule, name, sizeof(name));
+	assert_string_equal(name, "none");
+	l7_config_free(c);
+}
+
+static void test_allow_nothing_and_all(void **state)
+{
+	struct l7_config *c = compile(WEB_POLICY("nothing", "ALLOW", ""));
+	struct wp_authz_request rq = req(SLEEP, "GET", "/");
+
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	assert_int_equal(decide(c, "api", &rq, NULL), WP_AUTHZ_ALLOW);
+	l7_config_free(c);
+	c = compile(WEB_POLICY("nothing", "ALLOW", "") "---\n" WEB_POLICY("all", "ALLOW",
+									  "  rules: [{}]\n"));
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	l7_config_free(c);
+}
+
+/* DENY GET unless x-token: admin (Istio's header-based deny). */
+static void test_when_header(void **state)
+{
+	struct l7_config *c = compile(
+	    WEB_POLICY("deny-get", "DENY",
+		       "  rules:\n"
+		       "  - to: [{operation: {methods: [GET]}}]\n"
+		       "    when: [{key: 'request.headers[x-token]', notValues: [admin]}]\n"));
+	struct http_fields f = {0};
+	struct wp_authz_request rq = req(SLEEP, "GET", "/");
+
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	http_fields_add(&f, "x-token", "guest");
+	rq.headers = &f;
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	http_fields_free(&f);
+	memset(&f, 0, sizeof(f));
+	http_fields_add(&f, "X-Token", "admin");
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	rq.method = "POST";
+	rq.headers = NULL;
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	http_fields_free(&f);
+	l7_config_free(c);
+}
+
+static void test_sources(void **state)
+{
+	struct l7_config *c = compile(WEB_POLICY(
+	    "src", "ALLOW",
+	    "  rules:\n"
+	    "  - from: [{source: {principals: ['cluster.local/ns/shop/*'], notNamespaces: "
+	    "[blocked]}}]\n"
+	    "  - from: [{source: {namespaces: [other], ipBlocks: ['10.0.0.0/24']}}]\n"
+	    "    to: [{operation: {hosts: ['WEB.shop.svc.cluster.local'], ports: ['80']}}]\n"
+	    "  - from: [{source: {remoteIpBlocks: ['198.51.100.0/24']}}]\n"
+	    "  - from: [{source: {serviceAccounts: [svc-a]}}]\n"
+	    "  - from: [{source: {requestPrincipals: ['*']}}]\n"));
+	struct wp_authz_request rq = req(SLEEP, "GET", "/");
+
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	rq.principal = OTHER;
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	rq.source_ip = inet_addr("10.0.1.5");
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	rq.source_ip = inet_addr("10.0.0.5");
+	rq.host = "web.shop.svc.cluster.local:8080"; /* hosts ignore the port: ports do not */
+	rq.dest_port = 8080;
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	rq.remote_ip = inet_addr("198.51.100.7");
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	rq.remote_ip = inet_addr("203.0.113.9");
+	rq.principal = "cluster.local/ns/shop/sa/svc-a";
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	/* Plaintext: no principal, no namespace; no verified JWT: no request principal. */
+	rq.principal = NULL;
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	rq.request_principal = "https://issuer.example/user";
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	l7_config_free(c);
+}
+
+static void test_paths_and_methods(void **state)
+{
+	struct l7_config *c = compile(
+	    WEB_POLICY("ops", "ALLOW",
+		       "  rules:\n"
+		       "  - to: [{operation: {methods: [GET, 'HE*'], paths: ['/api/{*}/items', "
+		       "'/static/{**}', '*.png']}}]\n"
+		       "  - to: [{operation: {notPaths: ['/admin*'], methods: [POST]}}]\n"));
+	struct wp_authz_request rq = req(SLEEP, "GET", "/api/v1/items");
+
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	rq = req(SLEEP, "GET", "/api/v1/v2/items");
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	rq = req(SLEEP, "GET", "/api//items");
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	rq = req(SLEEP, "HEAD", "/static/a/b/c.css?v=1");
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	rq = req(SLEEP, "GET", "/img/logo.png");
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	rq = req(SLEEP, "PUT", "/img/logo.png");
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	rq = req(SLEEP, "POST", "/orders");
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	rq = req(SLEEP, "POST", "/admin/x");
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	l7_config_free(c);
+}
+
+/* AUDIT never decides; CUSTOM denies what it matches (its authorizer cannot be asked);
+ * dry-run policies are only recorded. */
+static void test_audit_custom_dry_run(void **state)
+{
+	struct l7_config *c = compile(WEB_POLICY("audit", "AUDIT",
+						 "  rules: [{to: [{operation: {paths: "
+						 "['/a']}}]}]\n") "---\n" WEB_POLICY("ext",
+										     "CUSTOM",
+										     "  provider: "
+										     "{name: "
+										     "my-ext-authz}"
+										     "\n"
+										     "  rules: "
+										     "[{to: "
+										     "[{operation: "
+										     "{paths: "
+										     "['/"
+										     "ext*']}}]}]"
+										     "\n") "---\n"
+											   "apiVers"
+											   "ion: "
+											   "securit"
+											   "y."
+											   "istio."
+											   "io/v1\n"
+											   "kind: "
+											   "Authori"
+											   "zationP"
+											   "olicy\n"
+											   "metadat"
+											   "a: "
+											   "{name: "
+											   "trial, "
+											   "namespa"
+											   "ce: "
+											   "shop, "
+											   "annotat"
+											   "ions: "
+											   "{istio."
+											   "io/"
+											   "dry-"
+											   "run: "
+											   "'true'}"
+											   "}\n"
+											   "spec:\n"
+											   "  "
+											   "targetR"
+											   "efs: "
+											   "[{kind:"
+											   " Servic"
+											   "e, "
+											   "group: "
+											   "'', "
+											   "name: "
+											   "web}]\n"
+											   "  "
+											   "action:"
+											   " DENY\n"
+											   "  "
+											   "rules: "
+											   "[{to: "
+											   "[{"
+											   "operati"
+											   "on: "
+											   "{paths:"
+											   " ['/"
+											   "trial']"
+											   "}}]}]"
+											   "\n");
+	struct wp_authz_decision d;
+	struct wp_authz_request rq = req(SLEEP, "GET", "/a");
+
+	assert_int_equal(decide(c, "web", &rq, &d), WP_AUTHZ_ALLOW);
+	assert_non_null(d.audit);
+	rq = req(SLEEP, "GET", "/ext/x");
+	assert_int_equal(decide(c, "web", &rq, &d), WP_AUTHZ_DENY);
+	assert_int_equal(d.policy->action, CONFIG_AUTHZ_CUSTOM);
+	rq = req(SLEEP, "GET", "/trial");
+	assert_int_equal(decide(c, "web", &rq, &d), WP_AUTHZ_ALLOW);
+	assert_true(d.shadow_denied);
+	assert_string_equal(d.shadow->name, "shop/trial");
+	l7_config_free(c);
+}
+
+static void test_str_match(void **state)
+{
+	assert_true(wp_authz_str_match("*", "x", 1));
+	assert_false(wp_authz_str_match("*", "", 0));
+	assert_false(wp_authz_str_match("*", NULL, 0));
+	assert_true(wp_authz_str_match("ab*", "abc", 3));
+	assert_true(wp_authz_str_match("*bc", "abc", 3));
+	assert_false(wp_authz_str_match("*bc", "c", 1));
+	assert_true(wp_authz_str_match("abc", "abc", 3));
+	assert_false(wp_authz_str_match("abc", "abcd", 4));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_path_base),	      cmocka_unit_test(test_path_slashes),
+	    cmocka_unit_test(test_str_match),	      cmocka_unit_test(test_attachment),
+	    cmocka_unit_test(test_allow_deny_order),  cmocka_unit_test(test_allow_nothing_and_all),
+	    cmocka_unit_test(test_when_header),	      cmocka_unit_test(test_sources),
+	    cmocka_unit_test(test_paths_and_methods), cmocka_unit_test(test_audit_custom_dry_run),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * L7 AuthorizationPolicy at the waypoint, as Envoy's RBAC filter runs what Istio generates
+ * (API_SEMANTICS.md §3): CUSTOM, then DENY, then ALLOW (no ALLOW policy: allowed; one that
+ * matches: allowed; else denied); AUDIT never changes the decision. A policy matches when any
+ * rule does; a rule when its from (any source), to (any operation) and every when condition
+ * hold; within a source or operation every field; within a field any value (not*: none).
+ * Strings: exact, "abc*" prefix, "*abc" suffix, "*" any non-empty value; hosts without case
+ * and with or without the request's port; paths are the normalized path without the query,
+ * with Istio's {*} (one segment) and {**} (the rest) templates.
+ *
+ * What the waypoint cannot ask yet fails closed: a CUSTOM policy (its external authorizer is
+ * not reachable from here) denies what its rules match.
+ */
+#ifndef AMBIT_WAYPOINT_AUTHZ_H
+#define AMBIT_WAYPOINT_AUTHZ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ambit/l7.h"
+#include "http_fields.h"
+
+/* What a request offers the policies; absent strings are NULL. */
+struct wp_authz_request {
+	const char *principal;	       /* the peer's identity without "spiffe://" */
+	const char *request_principal; /* "<iss>/<sub>" of a verified JWT */
+	uint32_t source_ip;	       /* the directly connected client (network order) */
+	uint32_t remote_ip;	       /* the original client (trusted X-Forwarded-For) */
+	uint32_t dest_ip;	       /* the address the request was sent to */
+	uint16_t dest_port;
+	const char *host; /* the authority, maybe with ":port" */
+	const char *method;
+	const char *path; /* normalized, without the query */
+	size_t path_len;
+	const char *sni;
+	const struct http_fields *headers;
+};
+
+enum wp_authz_verdict {
+	WP_AUTHZ_ALLOW = 0,
+	WP_AUTHZ_DENY,
+};
+
+struct wp_authz_decision {
+	enum wp_authz_verdict verdict;
+	/* The policy and rule that decided: a DENY or CUSTOM that matched, or the ALLOW that
+	 * matched; NULL with a deny when no ALLOW matched (Envoy's "none"). */
+	const struct l7_authz *policy;
+	size_t rule;
+	/* Dry-run policies (istio.io/dry-run) would have denied: logged, not enforced. Then
+	 * shadow is the DENY that matched, or NULL when no dry-run ALLOW matched. */
+	bool shadow_denied;
+	const struct l7_authz *shadow;
+	size_t shadow_rule;
+	/* An AUDIT policy that matched, or NULL. */
+	const struct l7_authz *audit;
+};
+
+/* The decision of @c's policies on service @s for @rq. */
+void wp_authz_decide(const struct l7_config *c, const struct l7_service *s,
+		     const struct wp_authz_request *rq, struct wp_authz_decision *d);
+
+/*
+ * Envoy's name for what decided, as in its response code details
+ * ("ns[NS]-policy[NAME]-rule[I]", "none" when no ALLOW matched), into @out.
+ */
+void wp_authz_policy_name(const struct l7_authz *p, size_t rule, char *out, size_t len);
+
+/* Istio's string match of @pattern on @v (@n bytes; NULL: absent). */
+bool wp_authz_str_match(const char *pattern, const char *v, size_t n);
+
+/* ---- path normalization (meshConfig.pathNormalization) ---- */
+
+enum wp_path_norm {
+	WP_PATH_NORM_BASE =
+	    0, /* RFC 3986 normalization, Envoy's normalize_path (Istio's default) */
+	WP_PATH_NORM_NONE,
+	WP_PATH_NORM_MERGE_SLASHES,
+	WP_PATH_NORM_DECODE_AND_MERGE_SLASHES,
+};
+
+/* "BASE", "NONE", "MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES" (case-sensitive); -1 else. */
+int wp_path_norm_parse(const char *s);
+
+/*
+ * The normalized form of origin-form target @target (path and query; the query is kept as
+ * is) into @out (room for strlen(@target) + 1 bytes: normalizing never grows it). Percent
+ * escapes of unreserved characters are decoded and the rest upper-cased, dot segments removed
+ * (RFC 3986 §5.2.4); then, per @mode, runs of '/' merged, and %2F / %5C decoded first.
+ * 0, or -1 when the path cannot be normalized (a bad escape, an escaped NUL): a 400.
+ */
+int wp_path_normalize(enum wp_path_norm mode, const char *target, char *out);
+
+#endif
