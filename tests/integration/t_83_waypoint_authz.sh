@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# L7 AuthorizationPolicy at the waypoint on the local cluster, as Istio ambient users write it
+# (API_SEMANTICS.md §3, §9: policies reach a waypoint by targetRefs). With the namespace bound to
+# its waypoint: DENY GET unless `x-token: admin` on the Service (403 "RBAC: access denied", the
+# policy named in the access log, counted with response_flags "-"); ALLOW paths with a DENY
+# inside them, and the normalized path judged and forwarded (a /public/../admin cannot slip
+# past); allow-nothing on the waypoint's Gateway; a CUSTOM policy failing closed until
+# ext_authz is built; and, deleted, every request passing again.
+. "$(dirname "$0")/lib.sh"
+need_root; need_bins; need_cmd jq curl
+[ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
+cluster_up manifests
+WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
+trap 'rm -rf "$WORK"; on_exit' EXIT
+
+wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
+	fail "server never answered before the waypoint"
+out=$(actl waypoint apply -n mesh --enroll-namespace 2>&1) || fail "apply: $out"
+wp_ready() { actl waypoint list -n mesh | grep -Eq '^mesh +waypoint +service .* 1 +True$'; }
+wait_for 60 wp_ready ||
+	fail "the waypoint never ran: $(actl waypoint list -n mesh); $(actl local logs mesh/waypoint-0 | tail -5)"
+wp_ip=$(pod_ip mesh/waypoint-0)
+via_wp() { pod_exec mesh/client-0 curl -sf --max-time 3 http://server/ | grep -q "from=$wp_ip"; }
+wait_for 30 via_wp || fail "no answer through the waypoint: $(actl local logs mesh/waypoint-0 | tail -5)"
+
+# code METHOD PATH [curl args...]: the status the client gets.
+code() {
+	local m=$1 p=$2
+	shift 2
+	pod_exec mesh/client-0 curl -s -o /dev/null -w '%{http_code}' --max-time 3 --path-as-is \
+		-X "$m" "$@" "http://server$p"
+}
+expect_code() {
+	local want=$1
+	shift
+	expect_eq "$(code "$@")" "$want" "$*"
+}
+
+cat >"$WORK/deny-get.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-get
+  namespace: mesh
+spec:
+  targetRefs:
+  - kind: Service
+    group: ""
+    name: server
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        methods: ["GET"]
+    when:
+    - key: request.headers[x-token]
+      notValues: ["admin"]
+YAML
+out=$(actl apply -f "$WORK/deny-get.yaml" 2>&1) || fail "apply deny-get: $out"
+denied_get() { [ "$(code GET /)" = 403 ]; }
+wait_for 30 denied_get || fail "DENY GET never applied: $(actl local logs mesh/waypoint-0 | tail -3)"
+out=$(pod_exec mesh/client-0 curl -s --max-time 3 http://server/)
+expect_eq "$out" "RBAC: access denied" "the body of a denied request"
+expect_code 403 GET / -H 'x-token: guest'
+expect_code 200 GET / -H 'x-token: admin'
+expect_code 200 POST /
+wait_log 10 mesh/waypoint-0 'rbac_access_denied_matched_policy\[ns\[mesh\]-policy\[deny-get\]-rule\[0\]\]' ||
+	fail "the access log does not name the policy: $(actl local logs mesh/waypoint-0 | tail -2)"
+wp_metrics() { pod_exec mesh/waypoint-0 curl -sf --max-time 3 http://127.0.0.1:15020/metrics; }
+counted() {
+	wp_metrics | grep '^istio_requests_total{reporter="waypoint"' | grep 'response_code="403"' |
+		grep 'destination_service="server.mesh.svc.cluster.local"' | grep -q 'response_flags="-"'
+}
+wait_for 10 counted || fail "403s not counted: $(wp_metrics | grep 'response_code="403"' | head -2)"
+out=$(actl delete -f "$WORK/deny-get.yaml" 2>&1) || fail "delete deny-get: $out"
+
+# ALLOW /public* for the mesh's client, DENY /public/admin* inside it (Istio's path precedence
+# test); paths are judged as normalized, which is also what the server receives.
+cat >"$WORK/paths.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-public
+  namespace: mesh
+spec:
+  targetRefs:
+  - kind: Service
+    group: ""
+    name: server
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/mesh/sa/client"]
+    to:
+    - operation:
+        paths: ["/public*"]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-admin
+  namespace: mesh
+spec:
+  targetRefs:
+  - kind: Service
+    group: ""
+    name: server
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        paths: ["/public/admin*", "/admin*"]
+YAML
+out=$(actl apply -f "$WORK/paths.yaml" 2>&1) || fail "apply paths: $out"
+private_denied() { [ "$(code GET /private)" = 403 ]; }
+wait_for 30 private_denied || fail "the ALLOW policy never applied"
+expect_code 200 GET /public/page
+expect_code 200 GET '/public/page?admin=1'
+expect_code 403 GET /public/admin
+expect_code 403 GET '/public/../admin'
+expect_code 403 GET '/public/%2e%2e/public/admin'
+expect_code 403 GET '/public/%61dmin'
+expect_code 200 GET '/private/../public/ok'
+# What the server got is the normalized path.
+wait_for 10 bash -c "'$AMBITCTL' local logs mesh/server-0 | grep -q 'GET /public/ok HTTP/1.1'" ||
+	fail "the server did not receive the normalized path: $(actl local logs mesh/server-0 | tail -2)"
+out=$(actl delete -f "$WORK/paths.yaml" 2>&1) || fail "delete paths: $out"
+
+# allow-nothing on the waypoint itself (its Gateway): every Service it serves is closed.
+cat >"$WORK/nothing.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-nothing
+  namespace: mesh
+spec:
+  targetRefs:
+  - kind: Gateway
+    group: gateway.networking.k8s.io
+    name: waypoint
+YAML
+out=$(actl apply -f "$WORK/nothing.yaml" 2>&1) || fail "apply allow-nothing: $out"
+closed() { [ "$(code GET /)" = 403 ]; }
+wait_for 30 closed || fail "allow-nothing never applied"
+expect_code 403 POST /anything
+out=$(actl delete -f "$WORK/nothing.yaml" 2>&1) || fail "delete allow-nothing: $out"
+open_again() { [ "$(code GET /)" = 200 ]; }
+wait_for 30 open_again || fail "requests did not pass again once the policy was deleted"
+
+# CUSTOM: the external authorizer cannot be asked yet, so what it would judge is denied (UAEX).
+cat >"$WORK/custom.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ext-authz
+  namespace: mesh
+spec:
+  targetRefs:
+  - kind: Service
+    group: ""
+    name: server
+  action: CUSTOM
+  provider:
+    name: sample-ext-authz-http
+  rules:
+  - to:
+    - operation:
+        paths: ["/headers*"]
+YAML
+out=$(actl apply -f "$WORK/custom.yaml" 2>&1) || fail "apply custom: $out"
+custom_closed() { [ "$(code GET /headers)" = 403 ]; }
+wait_for 30 custom_closed || fail "the CUSTOM policy never failed closed"
+expect_code 200 GET /
+wait_log 10 mesh/waypoint-0 '"GET /headers HTTP/1.1" 403 UAEX' ||
+	fail "the access log does not say UAEX: $(actl local logs mesh/waypoint-0 | tail -2)"
+out=$(actl delete -f "$WORK/custom.yaml" 2>&1) || fail "delete custom: $out"
+pass
