@@ -8,6 +8,8 @@ pkgs=(
 	clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libssl-dev libyaml-dev libnghttp2-dev libcjson-dev libmicrohttpd-dev libcmocka-dev
 	libcurl4-openssl-dev clang-format libpcre2-dev libxxhash-dev libmnl-dev
+	# JOSE (JWK, JWS) for RequestAuthentication's JWTs
+	libcjose-dev
 	# llhttp's C sources (the HTTP/1 parser of userspace/net/http1.c)
 	node-llhttp
 	# run: topology and workloads (python3: examples/bookinfo)

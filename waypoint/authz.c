@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <cjson/cJSON.h>
+
 #include "authz.h"
 
 bool wp_authz_str_match(const char *pattern, const char *v, size_t n)
@@ -156,7 +158,8 @@ enum attr {
 	A_PATH,
 	A_SNI,
 	A_HEADER,
-	A_UNKNOWN, /* a claim or key no verified token can offer: absent */
+	A_CLAIM,   /* hdr holds the claim's path: "[a][b]" */
+	A_UNKNOWN, /* a key nothing offers: absent */
 };
 
 struct ctx {
@@ -165,6 +168,75 @@ struct ctx {
 	char ns[128], sa[128], td[256];
 	bool has_ns, has_sa, has_td;
 };
+
+/* Whether claim @name's strings are a space-delimited list (Istio's and the rule's). */
+static bool space_delimited(const struct wp_authz_request *rq, const char *name)
+{
+	if (!strcmp(name, "scope") || !strcmp(name, "permission"))
+		return true;
+	for (size_t i = 0; rq->space_claims && i < rq->space_claims->n; i++)
+		if (!strcmp(rq->space_claims->items[i], name))
+			return true;
+	return false;
+}
+
+/* Claim value @v matches @pattern: a string (or one word of a space-delimited one), any
+ * string of an array, a number or boolean as its text. */
+static bool claim_value_match(const char *pattern, const cJSON *v, bool spaces)
+{
+	const cJSON *it;
+	char buf[64];
+
+	if (cJSON_IsString(v)) {
+		const char *s = v->valuestring;
+
+		if (!spaces)
+			return wp_authz_str_match(pattern, s, strlen(s));
+		while (*s) {
+			size_t n;
+
+			s += strspn(s, " ");
+			n = strcspn(s, " ");
+			if (n && wp_authz_str_match(pattern, s, n))
+				return true;
+			s += n;
+		}
+		return false;
+	}
+	if (cJSON_IsArray(v)) {
+		cJSON_ArrayForEach(it, v) if (cJSON_IsString(it) &&
+					      claim_value_match(pattern, it, spaces)) return true;
+		return false;
+	}
+	if (cJSON_IsBool(v))
+		return wp_authz_str_match(pattern, cJSON_IsTrue(v) ? "true" : "false",
+					  cJSON_IsTrue(v) ? 4 : 5);
+	if (cJSON_IsNumber(v)) {
+		int n = snprintf(buf, sizeof(buf), "%.17g", v->valuedouble);
+
+		return n > 0 && wp_authz_str_match(pattern, buf, (size_t)n);
+	}
+	return false;
+}
+
+/* The claim at path @path ("[a][b]...") of @claims, and its last name into @last. */
+static const cJSON *claim_at(const cJSON *claims, const char *path, char *last, size_t len)
+{
+	const cJSON *v = claims;
+
+	while (v && *path == '[') {
+		const char *close = strchr(path, ']');
+		size_t n = close ? (size_t)(close - path - 1) : 0;
+
+		if (!close || !n || n >= len || !cJSON_IsObject(v))
+			return NULL;
+		memcpy(last, path + 1, n);
+		last[n] = '\0';
+		v = cJSON_GetObjectItemCaseSensitive(v, last);
+		path = close + 1;
+	}
+	return *path ? NULL : v;
+}
 
 static bool value_match(const struct ctx *c, enum attr a, const char *pattern, const char *hdr)
 {
@@ -227,6 +299,12 @@ static bool value_match(const struct ctx *c, enum attr a, const char *pattern, c
 			return wp_authz_str_match(pattern, x->value, x->value_len);
 		}
 		return false;
+	}
+	case A_CLAIM: {
+		char last[256];
+		const cJSON *v = rq->claims ? claim_at(rq->claims, hdr, last, sizeof(last)) : NULL;
+
+		return v && claim_value_match(pattern, v, space_delimited(rq, last));
 	}
 	case A_UNKNOWN: return false;
 	}
@@ -297,6 +375,14 @@ static enum attr when_attr(const char *k, char *hdr, size_t len)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!strcmp(k, keys[i].key))
 			return keys[i].a;
+	if (!strcmp(k, "request.auth.audiences") || !strcmp(k, "request.auth.presenter")) {
+		snprintf(hdr, len, "[%s]", k[13] == 'a' ? "aud" : "azp");
+		return A_CLAIM;
+	}
+	if (!strncmp(k, "request.auth.claims[", 20)) {
+		snprintf(hdr, len, "%s", k + 19);
+		return A_CLAIM;
+	}
 	if (!strncmp(k, "request.headers[", 16)) {
 		size_t n = strlen(k + 16);
 
@@ -306,7 +392,6 @@ static enum attr when_attr(const char *k, char *hdr, size_t len)
 		hdr[n - 1] = '\0';
 		return A_HEADER;
 	}
-	/* request.auth.audiences, .presenter, .claims[...]: only a verified token has them. */
 	return A_UNKNOWN;
 }
 

@@ -20,6 +20,8 @@
 #include <stdint.h>
 
 #include "ambit/l7.h"
+
+struct cJSON;
 #include "http_fields.h"
 
 /* What a request offers the policies; absent strings are NULL. */
@@ -36,6 +38,10 @@ struct wp_authz_request {
 	size_t path_len;
 	const char *sni;
 	const struct http_fields *headers;
+	/* The verified JWT's claims (request.auth.claims[...], .audiences, .presenter), or NULL;
+	 * claims whose strings are space-delimited lists beside "scope" and "permission". */
+	const struct cJSON *claims;
+	const struct config_strings *space_claims;
 };
 
 enum wp_authz_verdict {

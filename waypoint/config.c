@@ -9,7 +9,9 @@
 
 #include "ambit/clock.h"
 #include "ambit/fileutil.h"
+#include "ambit/log.h"
 #include "config.h"
+#include "jwt.h"
 #include "loop.h"
 
 static void gen_free(struct wp_gen *g)
@@ -25,6 +27,9 @@ static void gen_free(struct wp_gen *g)
 	free(g->clusters);
 	free(g->cluster_base);
 	free(g->by_ip);
+	for (size_t i = 0; g->jwks && i < g->l7->n_jwt; i++)
+		wp_jwks_free(g->jwks[i]);
+	free(g->jwks);
 	l7_config_free(g->l7);
 	free(g);
 }
@@ -109,8 +114,26 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 		n += (l7->services[s].n_subsets + 1) * l7->services[s].n_ports;
 	}
 	g->clusters = calloc(n + 1, sizeof(*g->clusters));
-	if (!g->clusters || index_endpoints(g))
+	g->jwks = calloc(l7->n_jwt + 1, sizeof(*g->jwks));
+	if (!g->clusters || !g->jwks || index_endpoints(g))
 		goto nomem;
+	/* A key set that is not one fails its tokens (as Envoy), not the configuration. */
+	for (size_t j = 0; j < l7->n_jwt; j++) {
+		const struct config_jwt_rule *r = &l7->jwt[j].rule;
+		char why[200];
+
+		if (!r->jwks) {
+			pr_warn(
+			    "RequestAuthentication %s: no JWKS for issuer %s%s%s: its tokens fail",
+			    l7->jwt[j].name, r->issuer ? r->issuer : "(any)",
+			    r->jwks_uri ? " yet from " : "", r->jwks_uri ? r->jwks_uri : "");
+			continue;
+		}
+		g->jwks[j] = wp_jwks_parse(r->jwks, why, sizeof(why));
+		if (!g->jwks[j])
+			pr_warn("RequestAuthentication %s: %s: its tokens fail", l7->jwt[j].name,
+				why);
+	}
 	for (size_t s = 0; s < l7->n_services; s++) {
 		const struct l7_service *svc = &l7->services[s];
 

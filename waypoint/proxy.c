@@ -17,6 +17,7 @@
 #include "ambit/fmt.h"
 #include "ambit/log.h"
 #include "ambit/re2.h"
+#include "authn.h"
 #include "fault.h"
 #include "headers.h"
 #include "proxy_priv.h"
@@ -712,9 +713,34 @@ static bool upgrade_refused(struct wp_req *r)
 	return true;
 }
 
+/* A JWT that failed (authn.h): 401 with Envoy's reason, its details and WWW-Authenticate. */
+static void unauthenticated(struct wp_req *r, const char *why)
+{
+	size_t n = strlen(why);
+	char *details = arena_alloc(&r->head.fields.mem, n + 32), *realm;
+	const char *extra[2] = {"www-authenticate", NULL};
+
+	if (details) {
+		int o = sprintf(details, "jwt_authn_access_denied{");
+
+		for (size_t i = 0; i < n; i++)
+			details[o + i] = why[i] == ' ' ? '_' : why[i];
+		strcpy(details + o + n, "}");
+		r->details = details;
+	}
+	if (asprintf(&realm, "Bearer realm=\"http://%s%.*s\", error=\"invalid_token\"",
+		     r->authority ? r->authority : "", (int)strcspn(r->head.target, "?"),
+		     r->head.target) < 0)
+		realm = NULL;
+	extra[1] = realm ? realm : "Bearer";
+	wp_req_answer(r, 401, why, n, extra, 1);
+	free(realm);
+}
+
 /*
- * The service's AuthorizationPolicies (authz.h), as Envoy's ext_authz (CUSTOM) and RBAC
- * filters before the router: true when @r was answered (403).
+ * The service's RequestAuthentications and AuthorizationPolicies (authn.h, authz.h), as Envoy's
+ * jwt_authn, ext_authz (CUSTOM) and RBAC filters before the router: true when @r was answered
+ * (401, 403).
  */
 static bool denied(struct wp_req *r)
 {
@@ -723,11 +749,28 @@ static bool denied(struct wp_req *r)
 	const struct transport_peer *p = &r->conn->peer;
 	struct wp_authz_request rq = {0};
 	struct wp_authz_decision d;
+	struct wp_authn an = {0};
 	char name[320], *details;
 	const char *id = p->identity;
+	bool answered = true;
 
+	if (s->n_jwt) {
+		if (wp_authn_check(g, s, &r->head.fields, r->head.target, time(NULL), &an)) {
+			wp_authn_clear(&an);
+			wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
+			return true;
+		}
+		if (an.error) {
+			unauthenticated(r, an.error);
+			wp_authn_clear(&an);
+			return true;
+		}
+		rq.request_principal = an.principal;
+		rq.claims = an.jwt.payload;
+		rq.space_claims = an.rule ? &an.rule->rule.space_delimited_claims : NULL;
+	}
 	if (!s->n_authz)
-		return false;
+		goto pass;
 	if (id && !strncmp(id, "spiffe://", 9))
 		rq.principal = id + 9;
 	rq.source_ip = p->client.sin_addr.s_addr;
@@ -746,12 +789,12 @@ static bool denied(struct wp_req *r)
 			r->request_id ? r->request_id : "-", s->hostname, name);
 	}
 	if (d.verdict == WP_AUTHZ_ALLOW)
-		return false;
+		goto pass;
 	if (d.policy && d.policy->action == CONFIG_AUTHZ_CUSTOM) {
 		/* The external authorizer cannot be asked from here yet: what it would judge is
 		 * denied (fail closed, as Envoy's ext_authz without failure_mode_allow). */
 		wp_req_reply(r, WP_REPLY_EXT_AUTHZ, 0, NULL, 0);
-		return true;
+		goto out;
 	}
 	wp_authz_policy_name(d.policy, d.rule, name, sizeof(name));
 	details = arena_alloc(&r->head.fields.mem, strlen(name) + 40);
@@ -760,7 +803,12 @@ static bool denied(struct wp_req *r)
 		r->details = details;
 	}
 	wp_req_reply(r, WP_REPLY_RBAC_DENIED, 0, NULL, 0);
-	return true;
+	goto out;
+pass:
+	answered = false;
+out:
+	wp_authn_clear(&an);
+	return answered;
 }
 
 static void decide(struct wp_req *r)

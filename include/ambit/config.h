@@ -940,6 +940,7 @@ bool config_strings_has(const struct config_strings *s, const char *v);
 bool config_authz_when_key_l4(const char *key);
 /* Frees what rule @r owns (not @r). */
 void config_authz_rule_free(struct config_authz_rule *r);
+void config_jwt_rule_free(struct config_jwt_rule *r);
 bool config_authz_rule_l7_fields(const struct config_authz_rule *r, char *buf, size_t len);
 bool config_authz_rule_has_l4(const struct config_authz_rule *r);
 

@@ -36,6 +36,9 @@ struct l7_inputs {
 	const char *trust_domain; /* NULL: "cluster.local" */
 	/* The VIP allocated to Service ns/name when its manifest names none (0: none). */
 	uint32_t (*service_vip)(void *arg, const char *ns, const char *name);
+	/* The JWKS last fetched from @uri (a RequestAuthentication's jwksUri), or NULL while none
+	 * could be had; NULL callback: none is ever fetched. Borrowed until l7_compile returns. */
+	const char *(*jwks)(void *arg, const char *uri);
 	void *arg;
 };
 
@@ -338,6 +341,19 @@ struct l7_service {
 	struct l7_tcp_route *tcp;
 	size_t n_authz;
 	uint32_t *authz; /* the policies (l7_config.authz indices) that apply to its requests */
+	size_t n_jwt;
+	uint32_t *jwt; /* the JWT rules (l7_config.jwt indices) its requests are checked against */
+};
+
+/*
+ * A jwtRule of a RequestAuthentication the waypoint enforces (attached as l7_authz is). Its
+ * jwks is the key set in force: the rule's own, or what the agent last fetched from jwksUri;
+ * NULL when none could be had (a token for its issuer then fails: "Jwks remote fetch is
+ * failed").
+ */
+struct l7_jwt {
+	char *name; /* "ns/name" of the RequestAuthentication */
+	struct config_jwt_rule rule;
 };
 
 /*
@@ -362,6 +378,8 @@ struct l7_config {
 	struct l7_service *services;
 	size_t n_authz;
 	struct l7_authz *authz;
+	size_t n_jwt;
+	struct l7_jwt *jwt;
 };
 
 /*

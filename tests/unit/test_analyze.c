@@ -376,7 +376,8 @@ static void test_unenforced_kinds(void **state)
 	expect(&r, false, 6, "DestinationRule bookinfo/dr", NULL,
 	       "not enforced yet: no waypoint serves the host its subsets");
 	expect(&r, false, 11, "RequestAuthentication bookinfo/jwt", NULL,
-	       "not enforced yet: JWT validation needs the waypoint");
+	       "not enforced: in ambient a RequestAuthentication reaches a waypoint only by "
+	       "targetRefs");
 	expect(&r, false, 16, "Gateway bookinfo/edge", NULL,
 	       "not enforced yet: ambit has no gateway proxy");
 	expect(&r, false, 21, "ServiceEntry bookinfo/ext", NULL,

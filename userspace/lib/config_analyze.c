@@ -786,11 +786,29 @@ static void check_unenforced(struct cfg_an *a)
 				   "not enforced yet: no waypoint serves the host its subsets and "
 				   "traffic policies are for" NO_WAYPOINT);
 	}
-	for (size_t i = 0; i < c->n_request_authentications; i++)
-		cfg_an_add(
-		    a, &c->request_authentications[i].meta, "RequestAuthentication", 0, false, NULL,
-		    "not enforced yet: JWT validation needs the waypoint, which does not check "
-		    "tokens yet; requests pass with or without a token");
+	for (size_t i = 0; i < c->n_request_authentications; i++) {
+		const struct config_request_authentication *ra = &c->request_authentications[i];
+
+		if (!ra->n_target_refs) {
+			cfg_an_add(a, &ra->meta, "RequestAuthentication", 0, false, NULL,
+				   "not enforced: in ambient a RequestAuthentication reaches a "
+				   "waypoint only by targetRefs (a Service bound to one, its "
+				   "Gateway, or GatewayClass istio-waypoint); nothing checks the "
+				   "tokens this one selects (Istio ambient ignores it too)");
+			continue;
+		}
+		for (size_t r = 0; r < ra->n_target_refs; r++) {
+			const struct config_target_ref *t = &ra->target_refs[r];
+
+			if (t->kind && !strcmp(t->kind, "Service") && t->name &&
+			    (!have_b || !host_served(&b, t->name, ra->meta.namespace)))
+				cfg_an_add(a, &ra->meta, "RequestAuthentication", 0, false,
+					   "spec.targetRefs",
+					   "not enforced yet: no waypoint serves Service %s/%s, so "
+					   "nothing checks its tokens" NO_WAYPOINT,
+					   ra->meta.namespace, t->name);
+		}
+	}
 	for (size_t i = 0; i < c->n_gateways; i++)
 		cfg_an_add(
 		    a, &c->gateways[i].meta, "Gateway", 0, false, NULL,

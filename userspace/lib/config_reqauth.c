@@ -14,34 +14,37 @@
 #define RA struct config_request_authentication
 #define JR struct config_jwt_rule
 
+void config_jwt_rule_free(struct config_jwt_rule *r)
+{
+	free(r->issuer);
+	config_strings_free(&r->audiences);
+	free(r->jwks_uri);
+	free(r->jwks);
+	for (size_t j = 0; j < r->n_from_headers; j++) {
+		free(r->from_headers[j].name);
+		free(r->from_headers[j].prefix);
+	}
+	free(r->from_headers);
+	config_strings_free(&r->from_params);
+	config_strings_free(&r->from_cookies);
+	free(r->output_payload_to_header);
+	for (size_t j = 0; j < r->n_output_claim_to_headers; j++) {
+		free(r->output_claim_to_headers[j].claim);
+		free(r->output_claim_to_headers[j].header);
+	}
+	free(r->output_claim_to_headers);
+	config_strings_free(&r->space_delimited_claims);
+	free(r->presence);
+	memset(r, 0, sizeof(*r));
+}
+
 void config_request_authentication_free(RA *ra)
 {
 	config_meta_free(&ra->meta);
 	config_labels_free(&ra->selector);
 	config_target_refs_free(ra->target_refs, ra->n_target_refs);
-	for (size_t i = 0; i < ra->n_jwt_rules; i++) {
-		JR *r = &ra->jwt_rules[i];
-
-		free(r->issuer);
-		config_strings_free(&r->audiences);
-		free(r->jwks_uri);
-		free(r->jwks);
-		for (size_t j = 0; j < r->n_from_headers; j++) {
-			free(r->from_headers[j].name);
-			free(r->from_headers[j].prefix);
-		}
-		free(r->from_headers);
-		config_strings_free(&r->from_params);
-		config_strings_free(&r->from_cookies);
-		free(r->output_payload_to_header);
-		for (size_t j = 0; j < r->n_output_claim_to_headers; j++) {
-			free(r->output_claim_to_headers[j].claim);
-			free(r->output_claim_to_headers[j].header);
-		}
-		free(r->output_claim_to_headers);
-		config_strings_free(&r->space_delimited_claims);
-		free(r->presence);
-	}
+	for (size_t i = 0; i < ra->n_jwt_rules; i++)
+		config_jwt_rule_free(&ra->jwt_rules[i]);
 	free(ra->jwt_rules);
 	memset(ra, 0, sizeof(*ra));
 }

@@ -150,16 +150,15 @@ static bool ref_is(const struct config_target_ref *t, const char *group, const c
 }
 
 /*
- * Whether @ref of policy @ap names the waypoint @wp itself (then it applies to all it serves),
- * or service @s (a Service, not a workload entry) of it.
+ * Whether @ref of a policy in namespace @pol_ns names the waypoint @wp itself (then it applies
+ * to all it serves), or service @s (a Service, not a workload entry) of it.
  */
-static bool ref_applies(const struct config_authorization_policy *ap,
-			const struct config_target_ref *ref, const struct l7_waypoint *wp,
-			const struct l7_service *s)
+static bool ref_applies(const char *pol_ns, const struct config_target_ref *ref,
+			const struct l7_waypoint *wp, const struct l7_service *s)
 {
-	const char *ns = ref->namespace ? ref->namespace : ap->meta.namespace;
+	const char *ns = ref->namespace ? ref->namespace : pol_ns;
 
-	if (!ref->name || strcmp(ns, ap->meta.namespace))
+	if (!ref->name || strcmp(ns, pol_ns))
 		return false; /* a policy attaches only in its own namespace */
 	if (ref_is(ref, "gateway.networking.k8s.io", "Gateway"))
 		return !strcmp(ns, wp->namespace) && !strcmp(ref->name, wp->name);
@@ -170,14 +169,118 @@ static bool ref_applies(const struct config_authorization_policy *ap,
 	return false;
 }
 
-static int add_index(struct l7_service *s, uint32_t idx)
+static int add_index(uint32_t **list, size_t *n, uint32_t idx)
 {
-	uint32_t *n = realloc(s->authz, (s->n_authz + 1) * sizeof(*n));
+	uint32_t *l = realloc(*list, (*n + 1) * sizeof(*l));
 
-	if (!n)
+	if (!l)
 		return -ENOMEM;
-	n[s->n_authz++] = idx;
-	s->authz = n;
+	l[(*n)++] = idx;
+	*list = l;
+	return 0;
+}
+
+/* ---- RequestAuthentication ---- */
+
+static int copy_jwt_rule(struct config_jwt_rule *d, const struct config_jwt_rule *s,
+			 const char *jwks)
+{
+	d->line = s->line;
+	d->forward_original_token = s->forward_original_token;
+	d->timeout_ms = s->timeout_ms;
+	d->issuer = l7_strdup(s->issuer);
+	d->jwks_uri = l7_strdup(s->jwks_uri);
+	d->jwks = l7_strdup(jwks);
+	d->output_payload_to_header = l7_strdup(s->output_payload_to_header);
+	d->presence = l7_strdup(s->presence);
+	if ((s->issuer && !d->issuer) || (s->jwks_uri && !d->jwks_uri) || (jwks && !d->jwks) ||
+	    (s->output_payload_to_header && !d->output_payload_to_header) ||
+	    (s->presence && !d->presence) || l7_copy_strings(&d->audiences, &s->audiences) ||
+	    l7_copy_strings(&d->from_params, &s->from_params) ||
+	    l7_copy_strings(&d->from_cookies, &s->from_cookies) ||
+	    l7_copy_strings(&d->space_delimited_claims, &s->space_delimited_claims))
+		return -ENOMEM;
+	d->from_headers = calloc(s->n_from_headers + 1, sizeof(*d->from_headers));
+	d->output_claim_to_headers =
+	    calloc(s->n_output_claim_to_headers + 1, sizeof(*d->output_claim_to_headers));
+	if (!d->from_headers || !d->output_claim_to_headers)
+		return -ENOMEM;
+	for (; d->n_from_headers < s->n_from_headers; d->n_from_headers++) {
+		struct config_jwt_header *h = &d->from_headers[d->n_from_headers];
+		const struct config_jwt_header *x = &s->from_headers[d->n_from_headers];
+
+		h->name = l7_strdup(x->name);
+		h->prefix = l7_strdup(x->prefix);
+		if ((x->name && !h->name) || (x->prefix && !h->prefix))
+			return -ENOMEM;
+	}
+	for (; d->n_output_claim_to_headers < s->n_output_claim_to_headers;
+	     d->n_output_claim_to_headers++) {
+		struct config_claim_header *h =
+		    &d->output_claim_to_headers[d->n_output_claim_to_headers];
+		const struct config_claim_header *x =
+		    &s->output_claim_to_headers[d->n_output_claim_to_headers];
+
+		h->claim = l7_strdup(x->claim);
+		h->header = l7_strdup(x->header);
+		if ((x->claim && !h->claim) || (x->header && !h->header))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void l7_jwt_clear(struct l7_jwt *j)
+{
+	free(j->name);
+	config_jwt_rule_free(&j->rule);
+	memset(j, 0, sizeof(*j));
+}
+
+/* The RequestAuthentications' jwtRules on @c's services, attached as AuthorizationPolicies. */
+static int l7_compile_jwt(const struct l7_inputs *in, const struct l7_waypoint *wp,
+			  struct l7_config *c)
+{
+	const struct config *cfg = in->cfg;
+
+	for (size_t i = 0; i < cfg->n_request_authentications; i++) {
+		const struct config_request_authentication *ra = &cfg->request_authentications[i];
+		size_t first = c->n_jwt;
+		bool used = false;
+
+		for (size_t s = 0; s < c->n_services; s++) {
+			bool applies = false;
+
+			for (size_t r = 0; r < ra->n_target_refs && !applies; r++)
+				applies = ref_applies(ra->meta.namespace, &ra->target_refs[r], wp,
+						      &c->services[s]);
+			if (!applies)
+				continue;
+			for (size_t r = 0; !used && r < ra->n_jwt_rules; r++) {
+				const struct config_jwt_rule *jr = &ra->jwt_rules[r];
+				const char *jwks = jr->jwks;
+				struct l7_jwt *n =
+				    realloc(c->jwt, (c->n_jwt + 1) * sizeof(*c->jwt));
+
+				if (!n)
+					return -ENOMEM;
+				c->jwt = n;
+				n = &c->jwt[c->n_jwt++];
+				memset(n, 0, sizeof(*n));
+				if (!jwks && jr->jwks_uri && in->jwks)
+					jwks = in->jwks(in->arg, jr->jwks_uri);
+				if (asprintf(&n->name, "%s/%s", ra->meta.namespace, ra->meta.name) <
+				    0)
+					n->name = NULL;
+				if (!n->name || copy_jwt_rule(&n->rule, jr, jwks))
+					return -ENOMEM;
+			}
+			used = true;
+			for (size_t j = first; j < c->n_jwt; j++)
+				if (add_index(&c->services[s].jwt, &c->services[s].n_jwt,
+					      (uint32_t)j))
+					return -ENOMEM;
+		}
+	}
 	return 0;
 }
 
@@ -193,7 +296,8 @@ int l7_compile_authz(const struct l7_inputs *in, const struct l7_waypoint *wp, s
 			bool applies = false;
 
 			for (size_t r = 0; r < ap->n_target_refs && !applies; r++)
-				applies = ref_applies(ap, &ap->target_refs[r], wp, &c->services[s]);
+				applies = ref_applies(ap->meta.namespace, &ap->target_refs[r], wp,
+						      &c->services[s]);
 			if (!applies)
 				continue;
 			if (!used) {
@@ -208,11 +312,12 @@ int l7_compile_authz(const struct l7_inputs *in, const struct l7_waypoint *wp, s
 					return -ENOMEM;
 				used = true;
 			}
-			if (add_index(&c->services[s], (uint32_t)(c->n_authz - 1)))
+			if (add_index(&c->services[s].authz, &c->services[s].n_authz,
+				      (uint32_t)(c->n_authz - 1)))
 				return -ENOMEM;
 		}
 	}
-	return 0;
+	return l7_compile_jwt(in, wp, c);
 }
 
 /* ---- JSON ---- */
@@ -283,10 +388,95 @@ static bool enc_rule(cJSON *arr, const struct config_authz_rule *r)
 	       (!r->n_when || cJSON_GetObjectItem(o, "when"));
 }
 
+static bool add_str(cJSON *o, const char *key, const char *v)
+{
+	return !v || cJSON_AddStringToObject(o, key, v);
+}
+
+static int jwt_to_json(const struct l7_config *c, cJSON *root)
+{
+	cJSON *a;
+
+	if (!c->n_jwt)
+		return 0;
+	if (!(a = cJSON_AddArrayToObject(root, "jwt")))
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_jwt; i++) {
+		const struct config_jwt_rule *r = &c->jwt[i].rule;
+		cJSON *o = cJSON_CreateObject(), *l;
+
+		if (!o || !cJSON_AddItemToArray(a, o)) {
+			cJSON_Delete(o);
+			return -ENOMEM;
+		}
+		if (!add_str(o, "name", c->jwt[i].name) || !add_str(o, "issuer", r->issuer) ||
+		    !add_strings(o, "audiences", &r->audiences) ||
+		    !add_str(o, "jwksUri", r->jwks_uri) || !add_str(o, "jwks", r->jwks) ||
+		    !add_strings(o, "fromParams", &r->from_params) ||
+		    !add_strings(o, "fromCookies", &r->from_cookies) ||
+		    !add_str(o, "outputPayloadToHeader", r->output_payload_to_header) ||
+		    (r->forward_original_token &&
+		     !cJSON_AddBoolToObject(o, "forwardOriginalToken", true)) ||
+		    !add_strings(o, "spaceDelimitedClaims", &r->space_delimited_claims) ||
+		    (r->timeout_ms &&
+		     !cJSON_AddNumberToObject(o, "timeoutMs", (double)r->timeout_ms)))
+			return -ENOMEM;
+		if (r->n_from_headers && !(l = cJSON_AddArrayToObject(o, "fromHeaders")))
+			return -ENOMEM;
+		for (size_t h = 0; h < r->n_from_headers; h++) {
+			cJSON *x = cJSON_CreateObject();
+
+			if (!x || !cJSON_AddItemToArray(l, x)) {
+				cJSON_Delete(x);
+				return -ENOMEM;
+			}
+			if (!add_str(x, "name", r->from_headers[h].name) ||
+			    !add_str(x, "prefix", r->from_headers[h].prefix))
+				return -ENOMEM;
+		}
+		if (r->n_output_claim_to_headers &&
+		    !(l = cJSON_AddArrayToObject(o, "outputClaimToHeaders")))
+			return -ENOMEM;
+		for (size_t h = 0; h < r->n_output_claim_to_headers; h++) {
+			cJSON *x = cJSON_CreateObject();
+
+			if (!x || !cJSON_AddItemToArray(l, x)) {
+				cJSON_Delete(x);
+				return -ENOMEM;
+			}
+			if (!add_str(x, "header", r->output_claim_to_headers[h].header) ||
+			    !add_str(x, "claim", r->output_claim_to_headers[h].claim))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int indices_to_json(cJSON *o, const char *key, const uint32_t *v, size_t n)
+{
+	cJSON *a;
+
+	if (!n)
+		return 0;
+	if (!(a = cJSON_AddArrayToObject(o, key)))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		cJSON *x = cJSON_CreateNumber(v[i]);
+
+		if (!x || !cJSON_AddItemToArray(a, x)) {
+			cJSON_Delete(x);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 int l7_authz_to_json(const struct l7_config *c, cJSON *root)
 {
 	cJSON *a;
 
+	if (jwt_to_json(c, root))
+		return -ENOMEM;
 	if (!c->n_authz)
 		return 0;
 	if (!(a = cJSON_AddArrayToObject(root, "authz")))
@@ -315,21 +505,8 @@ int l7_authz_to_json(const struct l7_config *c, cJSON *root)
 
 int l7_service_authz_to_json(const struct l7_service *s, cJSON *o)
 {
-	cJSON *a;
-
-	if (!s->n_authz)
-		return 0;
-	if (!(a = cJSON_AddArrayToObject(o, "authz")))
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n_authz; i++) {
-		cJSON *v = cJSON_CreateNumber(s->authz[i]);
-
-		if (!v || !cJSON_AddItemToArray(a, v)) {
-			cJSON_Delete(v);
-			return -ENOMEM;
-		}
-	}
-	return 0;
+	return indices_to_json(o, "authz", s->authz, s->n_authz)
+		   ?: indices_to_json(o, "jwt", s->jwt, s->n_jwt);
 }
 
 static void dfields(struct l7j_dec *d, const cJSON *o, const char *path, void *base,
@@ -394,6 +571,93 @@ static void drule(struct l7j_dec *d, const cJSON *o, const char *path, struct co
 	}
 }
 
+static void djwt(struct l7j_dec *d, const cJSON *o, const char *p, struct l7_jwt *x)
+{
+	static const char *const k[] = {"name",
+					"issuer",
+					"audiences",
+					"jwksUri",
+					"jwks",
+					"fromHeaders",
+					"fromParams",
+					"fromCookies",
+					"outputPayloadToHeader",
+					"forwardOriginalToken",
+					"outputClaimToHeaders",
+					"spaceDelimitedClaims",
+					"timeoutMs",
+					NULL};
+	static const char *const hk[] = {"name", "prefix", NULL};
+	static const char *const ck[] = {"header", "claim", NULL};
+	struct config_jwt_rule *r = &x->rule;
+	const cJSON *a, *it;
+	char hp[360];
+	size_t n;
+
+	if (!l7j_keys(d, o, p, k))
+		return;
+	x->name = l7j_dstr(d, o, "name", p, true);
+	r->issuer = l7j_dstr(d, o, "issuer", p, false);
+	l7j_dstrings(d, o, "audiences", p, &r->audiences);
+	r->jwks_uri = l7j_dstr(d, o, "jwksUri", p, false);
+	r->jwks = l7j_dstr(d, o, "jwks", p, false);
+	l7j_dstrings(d, o, "fromParams", p, &r->from_params);
+	l7j_dstrings(d, o, "fromCookies", p, &r->from_cookies);
+	r->output_payload_to_header = l7j_dstr(d, o, "outputPayloadToHeader", p, false);
+	r->forward_original_token = l7j_dbool(d, o, "forwardOriginalToken", p);
+	l7j_dstrings(d, o, "spaceDelimitedClaims", p, &r->space_delimited_claims);
+	r->timeout_ms = (uint64_t)l7j_dnum(d, o, "timeoutMs", p, 0, 86400000.0 * 365, false);
+	a = l7j_darr(d, o, "fromHeaders", p, &n);
+	if (d->failed || !(r->from_headers = l7j_dalloc(d, n, sizeof(*r->from_headers), p)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct config_jwt_header *h = &r->from_headers[r->n_from_headers];
+
+		snprintf(hp, sizeof(hp), "%s.fromHeaders[%zu]", p, r->n_from_headers++);
+		if (!l7j_keys(d, it, hp, hk))
+			return;
+		h->name = l7j_dstr(d, it, "name", hp, true);
+		h->prefix = l7j_dstr(d, it, "prefix", hp, false);
+	}
+	a = l7j_darr(d, o, "outputClaimToHeaders", p, &n);
+	if (d->failed || !(r->output_claim_to_headers =
+			       l7j_dalloc(d, n, sizeof(*r->output_claim_to_headers), p)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct config_claim_header *h =
+		    &r->output_claim_to_headers[r->n_output_claim_to_headers];
+
+		snprintf(hp, sizeof(hp), "%s.outputClaimToHeaders[%zu]", p,
+			 r->n_output_claim_to_headers++);
+		if (!l7j_keys(d, it, hp, ck))
+			return;
+		h->header = l7j_dstr(d, it, "header", hp, true);
+		h->claim = l7j_dstr(d, it, "claim", hp, true);
+	}
+}
+
+static void dindices(struct l7j_dec *d, const cJSON *o, const char *key, const char *path,
+		     size_t max, uint32_t **out, size_t *nout)
+{
+	const cJSON *a, *it;
+	size_t n;
+
+	a = l7j_darr(d, o, key, path, &n);
+	if (d->failed || !(*out = l7j_dalloc(d, n, sizeof(**out), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble >= (double)max ||
+		    it->valuedouble != floor(it->valuedouble)) {
+			l7j_fail(d, "%s.%s[%zu]: not an index of l7.%s", path, key, *nout, key);
+			return;
+		}
+		(*out)[(*nout)++] = (uint32_t)it->valuedouble;
+	}
+}
+
 void l7j_authz(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 {
 	static const char *const k[] = {"name",	  "namespace", "action", "provider",
@@ -402,6 +666,16 @@ void l7j_authz(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 	size_t n, nr;
 	char p[320];
 
+	a = l7j_darr(d, j, "jwt", "l7", &n);
+	if (d->failed || !(c->jwt = l7j_dalloc(d, n, sizeof(*c->jwt), "l7.jwt")))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		snprintf(p, sizeof(p), "l7.jwt[%zu]", c->n_jwt);
+		djwt(d, it, p, &c->jwt[c->n_jwt++]);
+		if (d->failed)
+			return;
+	}
 	a = l7j_darr(d, j, "authz", "l7", &n);
 	if (d->failed || !(c->authz = l7j_dalloc(d, n, sizeof(*c->authz), "l7.authz")))
 		return;
@@ -433,23 +707,10 @@ void l7j_authz(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 	}
 }
 
-void l7j_service_authz(struct l7j_dec *d, const cJSON *o, const char *path, size_t n_authz,
-		       struct l7_service *s)
+void l7j_service_authz(struct l7j_dec *d, const cJSON *o, const char *path,
+		       const struct l7_config *c, struct l7_service *s)
 {
-	const cJSON *a, *it;
-	size_t n;
-
-	a = l7j_darr(d, o, "authz", path, &n);
-	if (d->failed || !(s->authz = l7j_dalloc(d, n, sizeof(*s->authz), path)))
-		return;
-	cJSON_ArrayForEach(it, a)
-	{
-		if (!cJSON_IsNumber(it) || it->valuedouble < 0 ||
-		    it->valuedouble >= (double)n_authz ||
-		    it->valuedouble != floor(it->valuedouble)) {
-			l7j_fail(d, "%s.authz[%zu]: not a policy index", path, s->n_authz);
-			return;
-		}
-		s->authz[s->n_authz++] = (uint32_t)it->valuedouble;
-	}
+	dindices(d, o, "authz", path, c->n_authz, &s->authz, &s->n_authz);
+	if (!d->failed)
+		dindices(d, o, "jwt", path, c->n_jwt, &s->jwt, &s->n_jwt);
 }

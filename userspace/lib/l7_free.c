@@ -205,6 +205,7 @@ void l7_service_clear(struct l7_service *s)
 	}
 	free(s->tcp);
 	free(s->authz);
+	free(s->jwt);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -218,6 +219,9 @@ void l7_config_free(struct l7_config *c)
 	for (size_t i = 0; c->authz && i < c->n_authz; i++)
 		l7_authz_clear(&c->authz[i]);
 	free(c->authz);
+	for (size_t i = 0; c->jwt && i < c->n_jwt; i++)
+		l7_jwt_clear(&c->jwt[i]);
+	free(c->jwt);
 	free(c->waypoint_namespace);
 	free(c->waypoint_name);
 	free(c->identity);

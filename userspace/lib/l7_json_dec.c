@@ -658,12 +658,13 @@ static void dtcp(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_
 	}
 }
 
-static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, size_t n_authz,
+static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const struct l7_config *c,
 		     struct l7_service *s)
 {
-	static const char *const k[] = {
-	    "hostname", "name",	    "namespace",  "workload", "vip", "ports", "endpoints",
-	    "subsets",	"policies", "routesKind", "routes",   "tcp", "authz", NULL};
+	static const char *const k[] = {"hostname", "name",	  "namespace", "workload",
+					"vip",	    "ports",	  "endpoints", "subsets",
+					"policies", "routesKind", "routes",    "tcp",
+					"authz",    "jwt",	  NULL};
 
 	if (!l7j_keys(d, o, path, k))
 		return;
@@ -679,12 +680,12 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, size_t
 	l7j_policies(d, o, path, s);
 	droutes(d, o, path, s);
 	dtcp(d, o, path, s);
-	l7j_service_authz(d, o, path, n_authz, s);
+	l7j_service_authz(d, o, path, c, s);
 }
 
 struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 {
-	static const char *const k[] = {"waypoint", "services", "authz", NULL};
+	static const char *const k[] = {"waypoint", "services", "authz", "jwt", NULL};
 	static const char *const wk[] = {"namespace", "name", "identity", NULL};
 	struct l7j_dec d = {.err = err, .errlen = errlen};
 	struct l7_config *c = calloc(1, sizeof(*c));
@@ -718,7 +719,7 @@ struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 		char p[64];
 
 		snprintf(p, sizeof(p), "l7.services[%zu]", c->n_services);
-		dservice(&d, it, p, c->n_authz, &c->services[c->n_services++]);
+		dservice(&d, it, p, c, &c->services[c->n_services++]);
 		if (d.failed)
 			goto fail;
 	}

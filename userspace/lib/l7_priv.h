@@ -29,6 +29,7 @@ int l7_compile_gateway_api(struct l7_ctx *ctx, size_t *n_bound);
 /* l7_authz.c: the AuthorizationPolicies waypoint @wp enforces, onto the services of @c. */
 int l7_compile_authz(const struct l7_inputs *in, const struct l7_waypoint *wp, struct l7_config *c);
 void l7_authz_clear(struct l7_authz *a);
+void l7_jwt_clear(struct l7_jwt *j);
 
 /* Copies (deep) of config parts the model reuses. 0 or -ENOMEM. */
 int l7_copy_headers(struct config_headers *dst, const struct config_headers *src);

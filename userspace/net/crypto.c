@@ -48,6 +48,20 @@ int crypto_base64_decode(const char *in, char **out)
 	return len;
 }
 
+bool crypto_ed25519_verify(const unsigned char pub[32], const void *msg, size_t n,
+			   const unsigned char *sig, size_t sig_len)
+{
+	EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = false;
+
+	if (k && ctx && sig_len == 64 && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k) == 1)
+		ok = EVP_DigestVerify(ctx, sig, sig_len, msg, n) == 1;
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(k);
+	return ok;
+}
+
 void crypto_sha256(const void *data, size_t n, unsigned char md[32])
 {
 	unsigned int len = 32;

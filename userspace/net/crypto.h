@@ -21,6 +21,9 @@ char *crypto_base64_encode(const void *data, size_t n);
 int crypto_base64_decode(const char *in, char **out);
 /* SHA-256 of @n bytes of @data into @md. */
 void crypto_sha256(const void *data, size_t n, unsigned char md[32]);
+/* Whether @sig (@sig_len bytes) is an Ed25519 signature of @msg by public key @pub (RFC 8032). */
+bool crypto_ed25519_verify(const unsigned char pub[32], const void *msg, size_t n,
+			   const unsigned char *sig, size_t sig_len);
 
 struct crypto_cert_info {
 	char serial[80];   /* hex, as `openssl x509 -serial` prints it */

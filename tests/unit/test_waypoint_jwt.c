@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * JWTs at the waypoint (waypoint/jwt.c, waypoint/authn.c) and the policies that read them
+ * (waypoint/authz.c): tokens signed here with keys made here (cjose for RSA and EC, OpenSSL
+ * for Ed25519: a test may use OpenSSL directly), checked as Envoy's jwt_authn checks them, with
+ * RequestAuthentications written as users write them and compiled through the real model.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjose/cjose.h>
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "authn.h"
+#include "authz.h"
+#include "config.h"
+#include "jwt.h"
+
+#define ISS "https://issuer.example"
+#define NOW 1800000000L
+
+static cjose_jwk_t *rsa_key, *ec_key;
+static EVP_PKEY *ed_key;
+static char *jwks_json;
+
+static char *b64url(const unsigned char *d, size_t n)
+{
+	char *out = NULL;
+	size_t len = 0;
+	cjose_err err;
+
+	assert_true(cjose_base64url_encode(d, n, &out, &len, &err));
+	return out;
+}
+
+/* A public JWK of @k with @kid, as JSON. */
+static char *public_jwk(cjose_jwk_t *k, const char *kid)
+{
+	cjose_err err;
+
+	assert_true(cjose_jwk_set_kid(k, kid, strlen(kid), &err));
+	return cjose_jwk_to_json(k, false, &err);
+}
+
+static int setup(void **state)
+{
+	static const uint8_t e[] = {1, 0, 1};
+	unsigned char pub[32];
+	size_t pl = sizeof(pub);
+	char *r, *ec, *x;
+	cjose_err err;
+
+	rsa_key = cjose_jwk_create_RSA_random(2048, e, sizeof(e), &err);
+	ec_key = cjose_jwk_create_EC_random(CJOSE_JWK_EC_P_256, &err);
+	ed_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	assert_non_null(rsa_key);
+	assert_non_null(ec_key);
+	assert_non_null(ed_key);
+	assert_int_equal(EVP_PKEY_get_raw_public_key(ed_key, pub, &pl), 1);
+	r = public_jwk(rsa_key, "rsa-1");
+	ec = public_jwk(ec_key, "ec-1");
+	x = b64url(pub, pl);
+	assert_true(
+	    asprintf(&jwks_json,
+		     "{\"keys\":[%s,%s,{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"ed-1\","
+		     "\"x\":\"%s\"},{\"kty\":\"XYZ\"}]}",
+		     r, ec, x) > 0);
+	free(r);
+	free(ec);
+	free(x);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	cjose_jwk_release(rsa_key);
+	cjose_jwk_release(ec_key);
+	EVP_PKEY_free(ed_key);
+	free(jwks_json);
+	return 0;
+}
+
+/* A compact JWS of @payload with @alg, signed by the test's key for it (kid as in the JWKS). */
+static char *sign(const char *alg, const char *payload)
+{
+	cjose_header_t *h;
+	cjose_jws_t *jws;
+	const char *ser;
+	char *out;
+	cjose_err err;
+
+	if (!strcmp(alg, "EdDSA")) {
+		char *hb =
+		    b64url((const unsigned char *)"{\"alg\":\"EdDSA\",\"kid\":\"ed-1\"}", 28);
+		char *pb = b64url((const unsigned char *)payload, strlen(payload)), *input, *sb;
+		unsigned char sig[64];
+		size_t sl = sizeof(sig);
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+		assert_true(asprintf(&input, "%s.%s", hb, pb) > 0);
+		assert_int_equal(EVP_DigestSignInit(ctx, NULL, NULL, NULL, ed_key), 1);
+		assert_int_equal(
+		    EVP_DigestSign(ctx, sig, &sl, (unsigned char *)input, strlen(input)), 1);
+		sb = b64url(sig, sl);
+		assert_true(asprintf(&out, "%s.%s", input, sb) > 0);
+		EVP_MD_CTX_free(ctx);
+		free(hb);
+		free(pb);
+		free(input);
+		free(sb);
+		return out;
+	}
+	h = cjose_header_new(&err);
+	assert_true(cjose_header_set(h, CJOSE_HDR_ALG, alg, &err));
+	assert_true(cjose_header_set(h, CJOSE_HDR_KID, alg[0] == 'E' ? "ec-1" : "rsa-1", &err));
+	jws = cjose_jws_sign(alg[0] == 'E' ? ec_key : rsa_key, h, (const uint8_t *)payload,
+			     strlen(payload), &err);
+	assert_non_null(jws);
+	assert_true(cjose_jws_export(jws, &ser, &err));
+	out = strdup(ser);
+	cjose_jws_release(jws);
+	cjose_header_release(h);
+	return out;
+}
+
+/* The status of @token against the test's JWKS, audiences @aud (NULL: any). */
+static enum wp_jwt_status check(const char *token, const char *aud)
+{
+	char err[200];
+	struct wp_jwks *k = wp_jwks_parse(jwks_json, err, sizeof(err));
+	struct config_strings a = {0};
+	char *items[1] = {(char *)aud};
+	struct wp_jwt jwt;
+	enum wp_jwt_status st;
+
+	assert_non_null(k);
+	assert_int_equal(wp_jwks_count(k), 3); /* the unknown kty skipped */
+	if (aud) {
+		a.n = 1;
+		a.items = items;
+	}
+	st = wp_jwt_decode(token, strlen(token), &jwt);
+	if (!st)
+		st = wp_jwt_verify(token, strlen(token), &jwt, k, &a, NOW);
+	wp_jwt_clear(&jwt);
+	wp_jwks_free(k);
+	return st;
+}
+
+#define CLAIMS(extra) "{\"iss\":\"" ISS "\",\"sub\":\"alice\",\"aud\":\"shop\"" extra "}"
+
+static void test_algorithms(void **state)
+{
+	static const char *const algs[] = {"RS256", "RS384", "RS512", "PS256",
+					   "PS384", "PS512", "ES256", "EdDSA"};
+
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		char *t = sign(algs[i], CLAIMS(",\"exp\":1900000000"));
+
+		if (check(t, "shop") != WP_JWT_OK)
+			fail_msg("%s: %s", algs[i], wp_jwt_status_text(check(t, "shop")));
+		free(t);
+	}
+}
+
+static void test_refusals(void **state)
+{
+	char *t, *bad;
+
+	t = sign("RS256", CLAIMS(",\"exp\":1700000000"));
+	assert_int_equal(check(t, NULL), WP_JWT_EXPIRED);
+	assert_string_equal(wp_jwt_status_text(WP_JWT_EXPIRED), "Jwt is expired");
+	free(t);
+	/* Within Envoy's 60 s of skew: still valid. */
+	t = sign("RS256", CLAIMS(",\"exp\":1799999950"));
+	assert_int_equal(check(t, NULL), WP_JWT_OK);
+	free(t);
+	t = sign("ES256", CLAIMS(",\"nbf\":1800000600"));
+	assert_int_equal(check(t, NULL), WP_JWT_NOT_YET_VALID);
+	free(t);
+	t = sign("RS256", CLAIMS(""));
+	assert_int_equal(check(t, "other"), WP_JWT_AUDIENCE_NOT_ALLOWED);
+	/* The payload changed after signing. */
+	bad = strdup(t);
+	bad[strchr(bad, '.') - bad + 5] ^= 1;
+	assert_int_equal(check(bad, NULL), WP_JWT_VERIFICATION_FAILS);
+	assert_string_equal(wp_jwt_status_text(WP_JWT_VERIFICATION_FAILS),
+			    "Jwt verification fails");
+	free(bad);
+	free(t);
+	/* alg none, and HMAC with a public key as its secret (no oct key in the set). */
+	assert_int_equal(check("eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0.", NULL),
+			 WP_JWT_HEADER_ALG_UNSUPPORTED);
+	assert_int_equal(check("eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln", NULL),
+			 WP_JWT_NO_MATCHING_KEY);
+	assert_int_equal(check("abc", NULL), WP_JWT_BAD_FORMAT);
+	assert_int_equal(check("a.b.c.d", NULL), WP_JWT_BAD_FORMAT);
+	assert_int_equal(check("!!!.eyJpc3MiOiJ4In0.c2ln", NULL), WP_JWT_HEADER_BAD_BASE64);
+	assert_int_equal(check("eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln", NULL),
+			 WP_JWT_PAYLOAD_BAD_JSON);
+}
+
+/* ---- through the model: RequestAuthentication and AuthorizationPolicy at the waypoint ---- */
+
+static const char *const world =
+    "apiVersion: v1\n"
+    "kind: Namespace\n"
+    "metadata: {name: shop, labels: {istio.io/use-waypoint: waypoint}}\n"
+    "---\n"
+    "apiVersion: gateway.networking.k8s.io/v1\n"
+    "kind: Gateway\n"
+    "metadata: {name: waypoint, namespace: shop}\n"
+    "spec:\n"
+    "  gatewayClassName: istio-waypoint\n"
+    "  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n"
+    "---\n"
+    "apiVersion: v1\n"
+    "kind: Service\n"
+    "metadata: {name: web, namespace: shop}\n"
+    "spec: {selector: {app: web}, ports: [{name: http, port: 80}]}\n"
+    "---\n"
+    "apiVersion: security.istio.io/v1\n"
+    "kind: RequestAuthentication\n"
+    "metadata: {name: jwt, namespace: shop}\n"
+    "spec:\n"
+    "  targetRefs: [{kind: Service, group: '', name: web}]\n"
+    "  jwtRules:\n"
+    "  - issuer: " ISS "\n"
+    "    audiences: [shop]\n"
+    "    jwks: '%s'\n"
+    "    fromHeaders: [{name: x-jwt, prefix: 'Token '}]\n"
+    "    fromParams: [token]\n"
+    "    fromCookies: [session]\n"
+    "    outputPayloadToHeader: x-jwt-payload\n"
+    "    outputClaimToHeaders: [{header: x-user, claim: sub}]\n"
+    "---\n"
+    "apiVersion: security.istio.io/v1\n"
+    "kind: AuthorizationPolicy\n"
+    "metadata: {name: need-jwt, namespace: shop}\n"
+    "spec:\n"
+    "  targetRefs: [{kind: Service, group: '', name: web}]\n"
+    "  rules:\n"
+    "  - from: [{source: {requestPrincipals: ['" ISS "/*']}}]\n"
+    "    when:\n"
+    "    - {key: 'request.auth.claims[groups]', values: [admins]}\n"
+    "    - {key: 'request.auth.claims[scope]', values: [write]}\n"
+    "    - {key: 'request.auth.claims[org][tier]', values: [gold]}\n";
+
+static struct wp_gen *gen(void)
+{
+	char *yaml, err[256];
+	struct config cfg;
+	struct config_diags diags = {0};
+	struct l7_config *l7, *back;
+	struct wp_gen *g;
+	cJSON *j;
+
+	assert_true(asprintf(&yaml, world, jwks_json) > 0);
+	config_init(&cfg);
+	if (config_load_buffer(&cfg, "test.yaml", yaml, strlen(yaml), &diags)) {
+		config_diag_format(&diags.items[0], err, sizeof(err));
+		fail_msg("config: %s", err);
+	}
+	l7 = l7_compile_config(&cfg, "shop", "waypoint");
+	assert_non_null(l7);
+	assert_int_equal(l7->n_jwt, 1);
+	j = l7_to_json(l7);
+	back = l7_from_json(j, err, sizeof(err));
+	if (!back)
+		fail_msg("l7_from_json: %s", err);
+	cJSON_Delete(j);
+	l7_config_free(l7);
+	config_free(&cfg);
+	config_diags_free(&diags);
+	free(yaml);
+	g = wp_gen_new(back, 1, err, sizeof(err));
+	assert_non_null(g);
+	return g;
+}
+
+/* What @f with @target gets: the 401 reason or "" and, when it passes, the policies' verdict. */
+static const char *request(struct wp_gen *g, struct http_fields *f, const char *target,
+			   enum wp_authz_verdict *v)
+{
+	const struct l7_service *s = &g->l7->services[0];
+	struct wp_authz_request rq = {.method = "GET", .path = "/", .path_len = 1, .headers = f};
+	struct wp_authz_decision d;
+	struct wp_authn an;
+	static char why[128];
+
+	assert_int_equal(wp_authn_check(g, s, f, target, NOW, &an), 0);
+	snprintf(why, sizeof(why), "%s", an.error ? an.error : "");
+	rq.request_principal = an.principal;
+	rq.claims = an.jwt.payload;
+	wp_authz_decide(g->l7, s, &rq, &d);
+	*v = d.verdict;
+	wp_authn_clear(&an);
+	return why;
+}
+
+static void test_request_path(void **state)
+{
+	struct wp_gen *g = gen();
+	char *good = sign("ES256", CLAIMS(",\"groups\":[\"dev\",\"admins\"],\"scope\":\"read "
+					  "write\",\"org\":{\"tier\":\"gold\"}"));
+	char *poor = sign("ES256", CLAIMS(",\"groups\":[\"dev\"],\"scope\":\"read write\","
+					  "\"org\":{\"tier\":\"gold\"}"));
+	char *expired = sign("RS256", CLAIMS(",\"exp\":1000"));
+	char *stranger = sign("RS256", "{\"iss\":\"https://other\",\"sub\":\"x\"}");
+	struct http_fields f = {0};
+	enum wp_authz_verdict v;
+	char hv[2048];
+
+	/* No token: passes authentication, but the policy wants a request principal. */
+	assert_string_equal(request(g, &f, "/", &v), "");
+	assert_int_equal(v, WP_AUTHZ_DENY);
+	/* A good token in the rule's header, with its prefix: allowed, passed on as asked. */
+	snprintf(hv, sizeof(hv), "Token %s", good);
+	http_fields_add(&f, "x-jwt", hv);
+	assert_string_equal(request(g, &f, "/", &v), "");
+	assert_int_equal(v, WP_AUTHZ_ALLOW);
+	assert_null(http_fields_get(&f, "x-jwt")); /* forwardOriginalToken: false */
+	assert_string_equal(http_fields_get(&f, "x-user"), "alice");
+	assert_non_null(http_fields_get(&f, "x-jwt-payload"));
+	http_fields_free(&f);
+	/* Claims that do not satisfy the policy: authenticated, denied. */
+	snprintf(hv, sizeof(hv), "/?a=1&token=%s", poor);
+	assert_string_equal(request(g, &f, hv, &v), "");
+	assert_int_equal(v, WP_AUTHZ_DENY);
+	/* Bad tokens: 401 with Envoy's reason, wherever they come from. */
+	snprintf(hv, sizeof(hv), "a=b; session=%s", expired);
+	http_fields_add(&f, "cookie", hv);
+	assert_string_equal(request(g, &f, "/", &v), "Jwt is expired");
+	http_fields_free(&f);
+	snprintf(hv, sizeof(hv), "Token %s", stranger);
+	http_fields_add(&f, "x-jwt", hv);
+	assert_string_equal(request(g, &f, "/", &v), "Jwt issuer is not configured");
+	http_fields_free(&f);
+	/* The default locations are not the rule's when it names its own. */
+	snprintf(hv, sizeof(hv), "Bearer %s", expired);
+	http_fields_add(&f, "authorization", hv);
+	assert_string_equal(request(g, &f, "/", &v), "");
+	http_fields_free(&f);
+	free(good);
+	free(poor);
+	free(expired);
+	free(stranger);
+	wp_gen_put(g);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_algorithms),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_request_path),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: Apache-2.0
+/* JWKS and JWT verification (jwt.h): cjose for JWK and JWS, the crypto seam for Ed25519. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjose/cjose.h>
+#include <cjson/cJSON.h>
+
+#include "crypto.h"
+#include "jwt.h"
+
+/* Envoy's jwt_authn default clock skew (JwtProvider.clock_skew_seconds). */
+#define CLOCK_SKEW_S 60
+
+enum key_type {
+	KEY_RSA,
+	KEY_EC256,
+	KEY_EC384,
+	KEY_EC521,
+	KEY_OCT,
+	KEY_ED25519,
+};
+
+struct key {
+	enum key_type type;
+	char *kid; /* NULL: none */
+	char *alg; /* the JWK's own "alg", or NULL */
+	cjose_jwk_t *jwk;
+	unsigned char ed25519[32];
+};
+
+struct wp_jwks {
+	size_t n;
+	struct key *keys;
+};
+
+static const char *const status_text[WP_JWT_STATUS_COUNT] = {
+    [WP_JWT_OK] = "OK",
+    [WP_JWT_BAD_FORMAT] =
+	"Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections",
+    [WP_JWT_HEADER_BAD_BASE64] = "Jwt header is an invalid Base64url encoded",
+    [WP_JWT_HEADER_BAD_JSON] = "Jwt header is an invalid JSON",
+    [WP_JWT_HEADER_BAD_ALG] = "Jwt header [alg] field is required and must be a string",
+    [WP_JWT_HEADER_ALG_UNSUPPORTED] = "Jwt header [alg] is not supported",
+    [WP_JWT_PAYLOAD_BAD_BASE64] = "Jwt payload is an invalid Base64url encoded",
+    [WP_JWT_PAYLOAD_BAD_JSON] = "Jwt payload is an invalid JSON",
+    [WP_JWT_ISS_NOT_STRING] = "Jwt payload [iss] field should be a string",
+    [WP_JWT_SUB_NOT_STRING] = "Jwt payload [sub] field should be a string",
+    [WP_JWT_TIME_NOT_INTEGER] = "Jwt payload [exp] or [nbf] field should be an integer",
+    [WP_JWT_SIGNATURE_BAD_BASE64] = "Jwt signature is an invalid Base64url encoded",
+    [WP_JWT_UNKNOWN_ISSUER] = "Jwt issuer is not configured",
+    [WP_JWT_AUDIENCE_NOT_ALLOWED] = "Audiences in Jwt are not allowed",
+    [WP_JWT_EXPIRED] = "Jwt is expired",
+    [WP_JWT_NOT_YET_VALID] = "Jwt not yet valid",
+    [WP_JWT_NO_MATCHING_KEY] = "Jwks doesn't have key to match kid or alg from Jwt",
+    [WP_JWT_VERIFICATION_FAILS] = "Jwt verification fails",
+    [WP_JWT_JWKS_MISSING] = "Jwks remote fetch is failed",
+};
+
+const char *wp_jwt_status_text(enum wp_jwt_status s)
+{
+	return (unsigned int)s < WP_JWT_STATUS_COUNT ? status_text[s] : "Jwt verification fails";
+}
+
+/* ---- key sets ---- */
+
+void wp_jwks_free(struct wp_jwks *k)
+{
+	if (!k)
+		return;
+	for (size_t i = 0; i < k->n; i++) {
+		free(k->keys[i].kid);
+		free(k->keys[i].alg);
+		if (k->keys[i].jwk)
+			cjose_jwk_release(k->keys[i].jwk);
+	}
+	free(k->keys);
+	free(k);
+}
+
+size_t wp_jwks_count(const struct wp_jwks *k)
+{
+	return k ? k->n : 0;
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* An Ed25519 public key ("kty": "OKP", "crv": "Ed25519", "x"). */
+static bool okp_key(const cJSON *o, struct key *k)
+{
+	const char *crv = jstr(o, "crv"), *x = jstr(o, "x");
+	uint8_t *raw = NULL;
+	size_t n = 0;
+	cjose_err err;
+
+	if (!crv || strcmp(crv, "Ed25519") || !x ||
+	    !cjose_base64url_decode(x, strlen(x), &raw, &n, &err))
+		return false;
+	if (n == 32)
+		memcpy(k->ed25519, raw, 32);
+	free(raw);
+	k->type = KEY_ED25519;
+	return n == 32;
+}
+
+static bool cjose_key(const cJSON *o, struct key *k)
+{
+	char *text = cJSON_PrintUnformatted(o);
+	cjose_err err;
+
+	if (!text)
+		return false;
+	k->jwk = cjose_jwk_import(text, strlen(text), &err);
+	free(text);
+	if (!k->jwk)
+		return false;
+	switch (cjose_jwk_get_kty(k->jwk, &err)) {
+	case CJOSE_JWK_KTY_RSA: k->type = KEY_RSA; return true;
+	case CJOSE_JWK_KTY_OCT: k->type = KEY_OCT; return true;
+	case CJOSE_JWK_KTY_EC:
+		switch (cjose_jwk_EC_get_curve(k->jwk, &err)) {
+		case CJOSE_JWK_EC_P_256: k->type = KEY_EC256; return true;
+		case CJOSE_JWK_EC_P_384: k->type = KEY_EC384; return true;
+		case CJOSE_JWK_EC_P_521: k->type = KEY_EC521; return true;
+		default: return false;
+		}
+	default: return false;
+	}
+}
+
+struct wp_jwks *wp_jwks_parse(const char *json, char *err, size_t len)
+{
+	cJSON *root = json ? cJSON_Parse(json) : NULL;
+	const cJSON *keys = cJSON_GetObjectItemCaseSensitive(root, "keys"), *it;
+	struct wp_jwks *k = NULL;
+	size_t skipped = 0;
+
+	if (!cJSON_IsArray(keys)) {
+		snprintf(err, len, "JWKS: not a key set (a JSON object with a \"keys\" array)");
+		goto out;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k || !(k->keys = calloc((size_t)cJSON_GetArraySize(keys) + 1, sizeof(*k->keys)))) {
+		snprintf(err, len, "JWKS: out of memory");
+		wp_jwks_free(k);
+		k = NULL;
+		goto out;
+	}
+	cJSON_ArrayForEach(it, keys)
+	{
+		struct key *x = &k->keys[k->n];
+		const char *kty = jstr(it, "kty"), *use = jstr(it, "use");
+		bool ok;
+
+		memset(x, 0, sizeof(*x));
+		/* Only signing keys; a private part is never needed, and never kept. */
+		if (!cJSON_IsObject(it) || !kty || (use && strcmp(use, "sig"))) {
+			skipped++;
+			continue;
+		}
+		ok = !strcmp(kty, "OKP") ? okp_key(it, x) : cjose_key(it, x);
+		if (ok && jstr(it, "kid") && !(x->kid = strdup(jstr(it, "kid"))))
+			ok = false;
+		if (ok && jstr(it, "alg") && !(x->alg = strdup(jstr(it, "alg"))))
+			ok = false;
+		if (!ok) {
+			if (x->jwk)
+				cjose_jwk_release(x->jwk);
+			free(x->kid);
+			free(x->alg);
+			memset(x, 0, sizeof(*x));
+			skipped++;
+			continue;
+		}
+		k->n++;
+	}
+	if (!k->n) {
+		snprintf(err, len, "JWKS: no usable signing key (%zu skipped)", skipped);
+		wp_jwks_free(k);
+		k = NULL;
+	}
+out:
+	cJSON_Delete(root);
+	return k;
+}
+
+/* ---- tokens ---- */
+
+/* The key type algorithm @alg needs; false when it is not one Envoy verifies. */
+static bool alg_key(const char *alg, enum key_type *t)
+{
+	static const struct {
+		const char *alg;
+		enum key_type t;
+	} algs[] = {
+	    {"RS256", KEY_RSA},	    {"RS384", KEY_RSA}, {"RS512", KEY_RSA},   {"PS256", KEY_RSA},
+	    {"PS384", KEY_RSA},	    {"PS512", KEY_RSA}, {"ES256", KEY_EC256}, {"ES384", KEY_EC384},
+	    {"ES512", KEY_EC521},   {"HS256", KEY_OCT}, {"HS384", KEY_OCT},   {"HS512", KEY_OCT},
+	    {"EdDSA", KEY_ED25519},
+	};
+
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+		if (!strcmp(alg, algs[i].alg)) {
+			*t = algs[i].t;
+			return true;
+		}
+	return false;
+}
+
+static cJSON *decode_json(const char *b64, size_t n, bool *bad_base64)
+{
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	cjose_err err;
+	cJSON *j;
+
+	*bad_base64 = false;
+	if (!n || !cjose_base64url_decode(b64, n, &raw, &len, &err)) {
+		*bad_base64 = true;
+		return NULL;
+	}
+	j = cJSON_ParseWithLength((const char *)raw, len);
+	free(raw);
+	return cJSON_IsObject(j) ? j : (cJSON_Delete(j), NULL);
+}
+
+void wp_jwt_clear(struct wp_jwt *jwt)
+{
+	cJSON_Delete(jwt->payload);
+	memset(jwt, 0, sizeof(*jwt));
+}
+
+enum wp_jwt_status wp_jwt_decode(const char *token, size_t n, struct wp_jwt *out)
+{
+	const char *d1 = memchr(token, '.', n), *d2;
+	const cJSON *iss, *sub;
+	bool bad64;
+	cJSON *h;
+
+	memset(out, 0, sizeof(*out));
+	d2 = d1 ? memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - token)) : NULL;
+	if (!d1 || !d2 || memchr(d2 + 1, '.', n - (size_t)(d2 + 1 - token)))
+		return WP_JWT_BAD_FORMAT;
+	h = decode_json(token, (size_t)(d1 - token), &bad64);
+	if (!h)
+		return bad64 ? WP_JWT_HEADER_BAD_BASE64 : WP_JWT_HEADER_BAD_JSON;
+	cJSON_Delete(h);
+	out->payload = decode_json(d1 + 1, (size_t)(d2 - d1 - 1), &bad64);
+	if (!out->payload)
+		return bad64 ? WP_JWT_PAYLOAD_BAD_BASE64 : WP_JWT_PAYLOAD_BAD_JSON;
+	out->payload_b64 = d1 + 1;
+	out->payload_b64_len = (size_t)(d2 - d1 - 1);
+	iss = cJSON_GetObjectItemCaseSensitive(out->payload, "iss");
+	sub = cJSON_GetObjectItemCaseSensitive(out->payload, "sub");
+	if (iss && !cJSON_IsString(iss)) {
+		wp_jwt_clear(out);
+		return WP_JWT_ISS_NOT_STRING;
+	}
+	if (sub && !cJSON_IsString(sub)) {
+		wp_jwt_clear(out);
+		return WP_JWT_SUB_NOT_STRING;
+	}
+	out->iss = iss ? iss->valuestring : NULL;
+	out->sub = sub ? sub->valuestring : NULL;
+	return WP_JWT_OK;
+}
+
+/* A NumericDate claim (@key) into *@t; false when present but not an integer. */
+static bool numeric_date(const cJSON *payload, const char *key, bool *present, double *t)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(payload, key);
+
+	*present = v != NULL;
+	if (!v)
+		return true;
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0)
+		return false;
+	*t = v->valuedouble;
+	return true;
+}
+
+static bool audience_ok(const cJSON *payload, const struct config_strings *allowed)
+{
+	const cJSON *aud = cJSON_GetObjectItemCaseSensitive(payload, "aud"), *it;
+
+	if (!allowed || !allowed->n)
+		return true;
+	for (size_t i = 0; i < allowed->n; i++) {
+		if (cJSON_IsString(aud) && !strcmp(aud->valuestring, allowed->items[i]))
+			return true;
+		if (cJSON_IsArray(aud))
+			cJSON_ArrayForEach(
+			    it, aud) if (cJSON_IsString(it) &&
+					 !strcmp(it->valuestring, allowed->items[i])) return true;
+	}
+	return false;
+}
+
+static bool ed25519_ok(const char *token, size_t n, const struct key *k)
+{
+	const char *d2 = memrchr(token, '.', n);
+	uint8_t *sig = NULL;
+	size_t sl = 0;
+	cjose_err err;
+	bool ok;
+
+	if (!d2 || !cjose_base64url_decode(d2 + 1, n - (size_t)(d2 + 1 - token), &sig, &sl, &err))
+		return false;
+	ok = crypto_ed25519_verify(k->ed25519, token, (size_t)(d2 - token), sig, sl);
+	free(sig);
+	return ok;
+}
+
+enum wp_jwt_status wp_jwt_verify(const char *token, size_t n, const struct wp_jwt *jwt,
+				 const struct wp_jwks *keys, const struct config_strings *audiences,
+				 time_t now)
+{
+	const char *d1 = memchr(token, '.', n), *alg, *kid;
+	bool bad64, present, tried = false, ok = false;
+	enum wp_jwt_status st = WP_JWT_OK;
+	cjose_jws_t *jws = NULL;
+	enum key_type need;
+	double exp = 0, nbf = 0;
+	cJSON *h;
+	cjose_err err;
+
+	if (!keys)
+		return WP_JWT_JWKS_MISSING;
+	h = d1 ? decode_json(token, (size_t)(d1 - token), &bad64) : NULL;
+	if (!h)
+		return WP_JWT_BAD_FORMAT;
+	alg = jstr(h, "alg");
+	kid = jstr(h, "kid");
+	if (!alg)
+		st = WP_JWT_HEADER_BAD_ALG;
+	else if (!alg_key(alg, &need))
+		st = WP_JWT_HEADER_ALG_UNSUPPORTED;
+	if (st)
+		goto out;
+	/* Every key of the right type (and kid, when the token names one) is tried. */
+	for (size_t i = 0; i < keys->n && !ok; i++) {
+		const struct key *k = &keys->keys[i];
+
+		if (k->type != need || (kid && k->kid && strcmp(kid, k->kid)) ||
+		    (k->alg && strcmp(k->alg, alg)))
+			continue;
+		tried = true;
+		if (need == KEY_ED25519) {
+			ok = ed25519_ok(token, n, k);
+			continue;
+		}
+		if (!jws && !(jws = cjose_jws_import(token, n, &err))) {
+			st = WP_JWT_SIGNATURE_BAD_BASE64;
+			goto out;
+		}
+		ok = cjose_jws_verify(jws, k->jwk, &err);
+	}
+	if (!tried) {
+		st = WP_JWT_NO_MATCHING_KEY;
+		goto out;
+	}
+	if (!ok) {
+		st = WP_JWT_VERIFICATION_FAILS;
+		goto out;
+	}
+	if (!audience_ok(jwt->payload, audiences)) {
+		st = WP_JWT_AUDIENCE_NOT_ALLOWED;
+		goto out;
+	}
+	if (!numeric_date(jwt->payload, "exp", &present, &exp) ||
+	    !numeric_date(jwt->payload, "nbf", &present, &nbf)) {
+		st = WP_JWT_TIME_NOT_INTEGER;
+		goto out;
+	}
+	if (exp && (double)now > exp + CLOCK_SKEW_S)
+		st = WP_JWT_EXPIRED;
+	else if (nbf && (double)now + CLOCK_SKEW_S < nbf)
+		st = WP_JWT_NOT_YET_VALID;
+out:
+	if (jws)
+		cjose_jws_release(jws);
+	cJSON_Delete(h);
+	return st;
+}
