@@ -78,7 +78,9 @@ wp_ready() { actl waypoint list -n default | grep -Eq '^default +waypoint +servi
 wait_for 60 wp_ready || fail "the waypoint never ran: $(actl waypoint list -n default)"
 via_wp() {
 	local id="it86-probe-$RANDOM"
-	page -H "x-request-id: $id" >/dev/null && actl local logs default/waypoint-0 | grep -q "\"$id\".*reviews:9080"
+	# Answered (200), not only seen: a waypoint whose config lags its binding answers 404 NR.
+	page -H "x-request-id: $id" >/dev/null &&
+		actl local logs default/waypoint-0 | grep -q "\"GET /reviews/0 HTTP/1.1\" 200 .*\"$id\".*reviews:9080"
 }
 wait_for 30 via_wp || fail "reviews is not reached through the waypoint: $(actl local logs default/waypoint-0 | tail -3)"
 
