@@ -39,6 +39,7 @@ struct l7_inputs {
 	/* The JWKS last fetched from @uri (a RequestAuthentication's jwksUri), or NULL while none
 	 * could be had; NULL callback: none is ever fetched. Borrowed until l7_compile returns. */
 	const char *(*jwks)(void *arg, const char *uri);
+	void *jwks_arg;
 	void *arg;
 };
 

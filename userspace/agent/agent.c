@@ -793,7 +793,7 @@ void agent_reconcile(struct agent *a)
 		return;
 	}
 	/* The waypoint bindings, for the node's snapshot and the waypoints' alike. */
-	if (!waypoint_view_build(&wv, &view, &a->rt, a->opts.trust_domain))
+	if (!waypoint_view_build(&wv, &view, &a->rt, a->opts.trust_domain, a->jwks))
 		env.waypoints = &wv;
 	t[1] = mono_ms();
 	err = desired_compute(&view, &a->rt, &env, &next);

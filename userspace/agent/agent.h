@@ -58,12 +58,15 @@ struct agent_opts {
 	char generation_path[4096]; /* <state>/generation, written by ambitctl after each change */
 };
 
+struct jwks_fetcher;
+
 struct agent {
 	struct agent_opts opts;
-	struct datapath *dp; /* owned */
-	struct ambit_ca *ca; /* owned: the embedded CA (--ca-dir), or NULL: the CA server */
-	char *root_pem;	     /* the root from --ca-root, with a CA server */
-	struct server *srv;  /* owned */
+	struct jwks_fetcher *jwks; /* owned: RequestAuthentication jwksUri key sets (jwks.h) */
+	struct datapath *dp;	   /* owned */
+	struct ambit_ca *ca;	   /* owned: the embedded CA (--ca-dir), or NULL: the CA server */
+	char *root_pem;		   /* the root from --ca-root, with a CA server */
+	struct server *srv;	   /* owned */
 	struct confstore conf;
 	struct runtime rt;  /* last good pods.json */
 	char rt_error[512]; /* why the current pods.json is not in force, or "" */

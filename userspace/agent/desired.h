@@ -155,8 +155,10 @@ struct waypoint_view {
 	struct l7_bindings b;
 };
 /* 0 or -ENOMEM; free with waypoint_view_free in either case. */
+/* @jwks (may be NULL) gives the RequestAuthentications' jwksUri key sets (jwks.h). */
+struct jwks_fetcher;
 int waypoint_view_build(struct waypoint_view *v, const struct config *cfg, const struct runtime *rt,
-			const char *trust_domain);
+			const char *trust_domain, struct jwks_fetcher *jwks);
 void waypoint_view_free(struct waypoint_view *v);
 
 /* Returns the local pod with @uid, or NULL (borrowed). */

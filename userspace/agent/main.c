@@ -30,6 +30,7 @@
 #include "ambit/version.h"
 #include "agent.h"
 #include "caserver.h"
+#include "jwks.h"
 #include "kconn.h"
 #include "klease.h"
 #include "wpcontroller.h"
@@ -63,7 +64,7 @@
 struct loop {
 	struct agent agent;
 	int epfd;
-	struct agent_source sig, ino, debounce, certs, resync, kube, trim;
+	struct agent_source sig, ino, debounce, certs, resync, kube, trim, jwks;
 	char runtime_dir[PATH_MAX];
 	int runtime_wd;
 	bool stop;
@@ -259,6 +260,13 @@ static void on_certs(struct agent_source *src, uint32_t events)
 		now = time(NULL);
 		arm(src->fd, deadline > now ? (long)(deadline - now) * 1000 : 1000);
 	}
+}
+
+/* A jwksUri's key set arrived or changed: the waypoints it is for get it. */
+static void on_jwks(struct agent_source *src, uint32_t events)
+{
+	if (jwks_fetcher_collect(the_loop->agent.jwks))
+		reconcile(the_loop);
 }
 
 /* Quiet since the last reconcile: what its desired state and encodings held goes back. */
@@ -610,6 +618,10 @@ static int startup(struct loop *l)
 		err = add_source(l, &l->trim,
 				 timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
 				 on_trim);
+	if (!err && !(a->jwks = jwks_fetcher_new()))
+		err = -errno;
+	if (!err)
+		err = add_source(l, &l->jwks, jwks_fetcher_fd(a->jwks), on_jwks);
 	if (err) {
 		pr_err("event loop setup: %s", strerror(-err));
 		return err;
@@ -667,6 +679,7 @@ int main(int argc, char **argv)
 	    .resync = {.fd = -1},
 	    .kube = {.fd = -1},
 	    .trim = {.fd = -1},
+	    .jwks = {.fd = -1},
 	};
 	enum log_level lvl = LOG_LEVEL_INFO;
 	int err;
@@ -717,6 +730,7 @@ int main(int argc, char **argv)
 	if (!err && l.agent.opts.owner_daemonset)
 		agent_uninstall_if_gone(&l.agent);
 	agent_cleanup(&l.agent);
+	jwks_fetcher_free(l.agent.jwks); /* closes l.jwks.fd */
 	close_fd(l.sig.fd);
 	close_fd(l.ino.fd);
 	close_fd(l.debounce.fd);

@@ -11,6 +11,7 @@
 
 #include "ambit/l7.h"
 #include "desired.h"
+#include "jwks.h"
 
 static uint32_t vip_of(void *arg, const char *ns, const char *name)
 {
@@ -64,7 +65,7 @@ static bool any_waypoint(const struct config *cfg)
 }
 
 int waypoint_view_build(struct waypoint_view *v, const struct config *cfg, const struct runtime *rt,
-			const char *trust_domain)
+			const char *trust_domain, struct jwks_fetcher *jwks)
 {
 	struct desired_index ix;
 
@@ -90,6 +91,8 @@ int waypoint_view_build(struct waypoint_view *v, const struct config *cfg, const
 				   .n_pods = rt->n_pods,
 				   .trust_domain = trust_domain,
 				   .service_vip = vip_of,
+				   .jwks = jwks ? jwks_fetcher_get : NULL,
+				   .jwks_arg = jwks,
 				   .arg = (void *)rt};
 	return l7_bindings_compute(&v->in, &v->b);
 }
@@ -106,7 +109,7 @@ int desired_waypoints(const struct config *cfg, const struct runtime *rt,
 {
 	struct waypoint_view own = {0};
 	const struct waypoint_view *v = env->waypoints;
-	int err = v ? 0 : waypoint_view_build(&own, cfg, rt, env->trust_domain);
+	int err = v ? 0 : waypoint_view_build(&own, cfg, rt, env->trust_domain, NULL);
 
 	if (!v)
 		v = &own;

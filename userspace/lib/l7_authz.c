@@ -267,7 +267,7 @@ static int l7_compile_jwt(const struct l7_inputs *in, const struct l7_waypoint *
 				n = &c->jwt[c->n_jwt++];
 				memset(n, 0, sizeof(*n));
 				if (!jwks && jr->jwks_uri && in->jwks)
-					jwks = in->jwks(in->arg, jr->jwks_uri);
+					jwks = in->jwks(in->jwks_arg, jr->jwks_uri);
 				if (asprintf(&n->name, "%s/%s", ra->meta.namespace, ra->meta.name) <
 				    0)
 					n->name = NULL;
