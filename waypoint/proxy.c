@@ -504,7 +504,9 @@ static int prepare(struct wp_req *r)
 {
 	struct http_fields *f = &r->head.fields;
 	const struct transport_peer *p = &r->conn->peer;
-	unsigned int hops = r->conn->e->o.hcm.trusted_hops;
+	int mesh_hops = r->view->gen->l7->num_trusted_proxies;
+	unsigned int hops =
+	    mesh_hops >= 0 ? (unsigned int)mesh_hops : r->conn->e->o.hcm.trusted_hops;
 	bool edge = !p->mtls;
 	const char *v, *xff_in;
 	char ip[INET_ADDRSTRLEN], id[37], *xff;
@@ -623,6 +625,10 @@ static int prepare(struct wp_req *r)
 	return 0;
 }
 
+_Static_assert((int)WP_PATH_NORM_NONE == (int)CONFIG_PATH_NORM_NONE &&
+		   (int)WP_PATH_NORM_DECODE_AND_MERGE_SLASHES == (int)CONFIG_PATH_NORM_DECODE_MERGE,
+	       "the mesh config's path normalization and the engine's agree");
+
 /* Whether the path of @t could change under @mode: else it is left alone (no copy). */
 static bool path_may_change(enum wp_path_norm mode, const char *t)
 {
@@ -646,7 +652,10 @@ static bool path_may_change(enum wp_path_norm mode, const char *t)
  */
 static bool normalize_path(struct wp_req *r)
 {
-	enum wp_path_norm mode = r->conn->e->o.hcm.path_norm;
+	int mesh = r->view->gen->l7->path_normalization;
+	/* The mesh config's when it says (CONFIG_PATH_NORM_* and WP_PATH_NORM_* agree), else the
+	 * flag's. */
+	enum wp_path_norm mode = mesh >= 0 ? (enum wp_path_norm)mesh : r->conn->e->o.hcm.path_norm;
 	char *out;
 
 	if (!path_may_change(mode, r->head.target))

@@ -760,6 +760,56 @@ struct config_service_entry {
 };
 
 /* Everything loaded from a set of files. Arrays are owned by the struct. */
+/*
+ * The mesh config (MeshConfig: ConfigMap `istio` in istio-system, key `mesh`), the fields the
+ * proxies act on (config_mesh.c).
+ */
+enum config_path_norm {
+	CONFIG_PATH_NORM_UNSET = -1,
+	CONFIG_PATH_NORM_BASE = 0, /* Istio's default (DEFAULT) */
+	CONFIG_PATH_NORM_NONE,
+	CONFIG_PATH_NORM_MERGE_SLASHES,
+	CONFIG_PATH_NORM_DECODE_MERGE,
+};
+
+/* envoyExtAuthzHttp / envoyExtAuthzGrpc */
+struct config_ext_authz {
+	bool grpc;
+	char *service; /* "[ns/]host" */
+	uint16_t port;
+	uint64_t timeout_ms; /* 0: Istio's 600 s */
+	char *path_prefix;
+	bool fail_open;
+	int status_on_error; /* 0: 403 */
+	struct config_strings include_request_headers_in_check, headers_to_upstream_on_allow;
+	struct config_strings headers_to_downstream_on_deny, headers_to_downstream_on_allow;
+	struct config_labels include_additional_headers_in_check;
+	bool include_body;
+	uint32_t max_request_bytes;
+};
+
+struct config_extension_provider {
+	char *name;
+	const char *kind; /* "envoyExtAuthzHttp", "zipkin", ... (static) */
+	struct config_ext_authz ext_authz;
+};
+
+struct config_mesh {
+	bool present;
+	int path_normalization;	       /* enum config_path_norm */
+	int num_trusted_proxies;       /* -1: unset */
+	char *outbound_traffic_policy; /* "ALLOW_ANY", "REGISTRY_ONLY" or NULL */
+	size_t n_providers;
+	struct config_extension_provider *providers;
+};
+
+struct config_config_map {
+	struct config_meta meta;
+	struct config_labels data;
+	bool has_mesh; /* istio-system/istio with a `mesh` key: @mesh parsed */
+	struct config_mesh mesh;
+};
+
 struct config {
 	size_t n_namespaces, n_pods, n_deployments, n_services, n_service_accounts;
 	size_t n_endpoint_slices;
@@ -783,6 +833,8 @@ struct config {
 	size_t n_k8s_gateways, n_http_routes, n_grpc_routes;
 	struct config_k8s_gateway *k8s_gateways;
 	struct config_gw_route *http_routes, *grpc_routes;
+	size_t n_config_maps;
+	struct config_config_map *config_maps;
 	/* @namespaces are sorted by name, one each (config_sort_namespaces): looked up in halves.
 	 */
 	bool namespaces_sorted;
@@ -938,6 +990,13 @@ bool config_strings_has(const struct config_strings *s, const char *v);
  * config_authz_rule_has_l4() is false nothing is left and the rule matches nothing.
  */
 bool config_authz_when_key_l4(const char *key);
+void config_config_map_free(struct config_config_map *cm);
+void config_mesh_free(struct config_mesh *m);
+/* The mesh config in @c (the ConfigMap istio-system/istio's), or NULL: Istio's defaults. */
+const struct config_mesh *config_mesh_of(const struct config *c);
+/* The extension provider @name of @m (may be NULL), or NULL. */
+const struct config_extension_provider *config_mesh_provider(const struct config_mesh *m,
+							     const char *name);
 /* Frees what rule @r owns (not @r). */
 void config_authz_rule_free(struct config_authz_rule *r);
 void config_jwt_rule_free(struct config_jwt_rule *r);

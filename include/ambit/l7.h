@@ -381,6 +381,9 @@ struct l7_config {
 	struct l7_authz *authz;
 	size_t n_jwt;
 	struct l7_jwt *jwt;
+	/* From the mesh config (-1: not set there; the proxy's flags decide). */
+	int path_normalization; /* enum config_path_norm */
+	int num_trusted_proxies;
 };
 
 /*

@@ -5,7 +5,8 @@
 # policy named in the access log, counted with response_flags "-"); ALLOW paths with a DENY
 # inside them, and the normalized path judged and forwarded (a /public/../admin cannot slip
 # past); allow-nothing on the waypoint's Gateway; a CUSTOM policy failing closed until
-# ext_authz is built; and, deleted, every request passing again.
+# ext_authz is built; and, deleted, every request passing again. The mesh config's
+# pathNormalization applies live.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd jq curl
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -175,4 +176,55 @@ expect_code 200 GET /
 wait_log 10 mesh/waypoint-0 '"GET /headers HTTP/1.1" 403 UAEX' ||
 	fail "the access log does not say UAEX: $(actl local logs mesh/waypoint-0 | tail -2)"
 out=$(actl delete -f "$WORK/custom.yaml" 2>&1) || fail "delete custom: $out"
+
+# The mesh config (ConfigMap istio in istio-system, key mesh): MERGE_SLASHES makes //admin the
+# /admin a DENY names; under BASE (the default) it stays //admin.
+cat >"$WORK/deny-slash.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-admin
+  namespace: mesh
+spec:
+  targetRefs:
+  - kind: Service
+    group: ""
+    name: server
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        paths: ["/admin*"]
+YAML
+out=$(actl apply -f "$WORK/deny-slash.yaml" 2>&1) || fail "apply deny-admin: $out"
+admin_denied() { [ "$(code GET /admin)" = 403 ]; }
+wait_for 30 admin_denied || fail "DENY /admin never applied"
+expect_code 200 GET //admin
+cat >"$WORK/mesh.yaml" <<'YAML'
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: istio-system
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: istio
+  namespace: istio-system
+data:
+  mesh: |-
+    accessLogFile: /dev/stdout
+    pathNormalization:
+      normalization: MERGE_SLASHES
+YAML
+out=$(actl apply -f "$WORK/mesh.yaml" 2>&1) || fail "apply mesh config: $out"
+merged() { [ "$(code GET //admin)" = 403 ]; }
+wait_for 30 merged || fail "the mesh config's MERGE_SLASHES never applied"
+# A mesh config that is not valid is refused, naming the field; the last good one stays.
+sed -i 's/MERGE_SLASHES/SOMETIMES/' "$WORK/mesh.yaml"
+if out=$(actl apply -f "$WORK/mesh.yaml" 2>&1); then
+	fail "a bad mesh config was applied: $out"
+fi
+expect_contains "$out" "data.mesh.pathNormalization.normalization"
+expect_code 403 GET //admin
 pass

@@ -453,6 +453,46 @@ static void test_audit_custom_dry_run(void **state)
 	l7_config_free(c);
 }
 
+/* The mesh config (ConfigMap istio-system/istio, key mesh) reaches the model; bad ones fail. */
+static void test_mesh_config(void **state)
+{
+	struct l7_config *c = compile("apiVersion: v1\n"
+				      "kind: ConfigMap\n"
+				      "metadata: {name: istio, namespace: istio-system}\n"
+				      "data:\n"
+				      "  mesh: |\n"
+				      "    accessLogFile: /dev/stdout\n"
+				      "    pathNormalization: {normalization: MERGE_SLASHES}\n"
+				      "    defaultConfig:\n"
+				      "      gatewayTopology: {numTrustedProxies: 2}\n");
+	struct config cfg;
+	struct config_diags diags = {0};
+	char line[512];
+	static const char bad[] = "apiVersion: v1\n"
+				  "kind: ConfigMap\n"
+				  "metadata: {name: istio, namespace: istio-system}\n"
+				  "data:\n"
+				  "  mesh: |\n"
+				  "    pathNormalization: {normalization: SOMETIMES}\n";
+
+	assert_int_equal(c->path_normalization, CONFIG_PATH_NORM_MERGE_SLASHES);
+	assert_int_equal(c->num_trusted_proxies, 2);
+	l7_config_free(c);
+	c = compile("");
+	assert_int_equal(c->path_normalization, CONFIG_PATH_NORM_UNSET);
+	assert_int_equal(c->num_trusted_proxies, -1);
+	l7_config_free(c);
+	config_init(&cfg);
+	assert_int_not_equal(config_load_buffer(&cfg, "mesh.yaml", bad, strlen(bad), &diags), 0);
+	assert_true(diags.n >= 1);
+	config_diag_format(&diags.items[0], line, sizeof(line));
+	/* The manifest's line of the bad value, and the field's path inside the text. */
+	assert_non_null(strstr(line, "mesh.yaml:6:"));
+	assert_non_null(strstr(line, "data.mesh.pathNormalization.normalization"));
+	config_free(&cfg);
+	config_diags_free(&diags);
+}
+
 static void test_str_match(void **state)
 {
 	assert_true(wp_authz_str_match("*", "x", 1));
@@ -468,11 +508,17 @@ static void test_str_match(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_path_base),	      cmocka_unit_test(test_path_slashes),
-	    cmocka_unit_test(test_str_match),	      cmocka_unit_test(test_attachment),
-	    cmocka_unit_test(test_allow_deny_order),  cmocka_unit_test(test_allow_nothing_and_all),
-	    cmocka_unit_test(test_when_header),	      cmocka_unit_test(test_sources),
-	    cmocka_unit_test(test_paths_and_methods), cmocka_unit_test(test_audit_custom_dry_run),
+	    cmocka_unit_test(test_path_base),
+	    cmocka_unit_test(test_path_slashes),
+	    cmocka_unit_test(test_str_match),
+	    cmocka_unit_test(test_mesh_config),
+	    cmocka_unit_test(test_attachment),
+	    cmocka_unit_test(test_allow_deny_order),
+	    cmocka_unit_test(test_allow_nothing_and_all),
+	    cmocka_unit_test(test_when_header),
+	    cmocka_unit_test(test_sources),
+	    cmocka_unit_test(test_paths_and_methods),
+	    cmocka_unit_test(test_audit_custom_dry_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

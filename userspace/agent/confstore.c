@@ -645,7 +645,8 @@ static int dedupe_view(struct confstore *cs, struct config *view)
 	X(k8s_gateways)                                                                            \
 	X(http_routes)                                                                             \
 	X(grpc_routes)                                                                             \
-	X(endpoint_slices)
+	X(endpoint_slices)                                                                         \
+	X(config_maps)
 /* Counted in @view's n_<kind>, then allocated: one pass over the entries for every kind. */
 #define COUNT_KIND(kind) view->n_##kind += g->n_##kind;
 #define ALLOC_KIND(kind)                                                                           \

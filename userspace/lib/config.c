@@ -156,6 +156,9 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_endpoint_slices; i++)
 		config_endpoint_slice_free(&cfg->endpoint_slices[i]);
 	free(cfg->endpoint_slices);
+	for (size_t i = 0; i < cfg->n_config_maps; i++)
+		config_config_map_free(&cfg->config_maps[i]);
+	free(cfg->config_maps);
 	free(cfg->k8s_gateways);
 	free(cfg->http_routes);
 	free(cfg->grpc_routes);
@@ -235,6 +238,7 @@ static int config_merge(struct config *cfg, struct config *stage)
 	    ARR(http_routes, n_http_routes),
 	    ARR(grpc_routes, n_grpc_routes),
 	    ARR(endpoint_slices, n_endpoint_slices),
+	    ARR(config_maps, n_config_maps),
 	};
 #undef ARR
 	size_t i, n = sizeof(arrs) / sizeof(arrs[0]);

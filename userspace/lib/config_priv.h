@@ -187,6 +187,9 @@ void config_endpoint_slice_free(struct config_endpoint_slice *s);
 extern const struct cfg_field cfg_pod_fields[];
 extern const struct cfg_field cfg_deployment_fields[];
 int cfg_deployment_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+/* config_mesh.c */
+extern const struct cfg_field cfg_config_map_fields[];
+int cfg_config_map_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 
 /* config_podsec.c: one securityContext as written (-1: not set), before the merge. */
 struct cfg_podsec {

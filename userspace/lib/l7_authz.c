@@ -471,10 +471,22 @@ static int indices_to_json(cJSON *o, const char *key, const uint32_t *v, size_t 
 	return 0;
 }
 
+static const char *const norm_names[] = {"BASE", "NONE", "MERGE_SLASHES",
+					 "DECODE_AND_MERGE_SLASHES", NULL};
+
 int l7_authz_to_json(const struct l7_config *c, cJSON *root)
 {
-	cJSON *a;
+	cJSON *a, *m;
 
+	if (c->path_normalization >= 0 || c->num_trusted_proxies >= 0) {
+		if (!(m = cJSON_AddObjectToObject(root, "mesh")) ||
+		    (c->path_normalization >= 0 &&
+		     !cJSON_AddStringToObject(m, "pathNormalization",
+					      norm_names[c->path_normalization])) ||
+		    (c->num_trusted_proxies >= 0 &&
+		     !cJSON_AddNumberToObject(m, "numTrustedProxies", c->num_trusted_proxies)))
+			return -ENOMEM;
+	}
 	if (jwt_to_json(c, root))
 		return -ENOMEM;
 	if (!c->n_authz)
@@ -666,6 +678,22 @@ void l7j_authz(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 	size_t n, nr;
 	char p[320];
 
+	c->path_normalization = CONFIG_PATH_NORM_UNSET;
+	c->num_trusted_proxies = -1;
+	if ((a = cJSON_GetObjectItemCaseSensitive(j, "mesh"))) {
+		static const char *const mk[] = {"pathNormalization", "numTrustedProxies", NULL};
+
+		if (!l7j_keys(d, a, "l7.mesh", mk))
+			return;
+		if (cJSON_GetObjectItemCaseSensitive(a, "pathNormalization"))
+			c->path_normalization =
+			    l7j_denum(d, a, "pathNormalization", "l7.mesh", norm_names, true);
+		if (cJSON_GetObjectItemCaseSensitive(a, "numTrustedProxies"))
+			c->num_trusted_proxies =
+			    (int)l7j_dnum(d, a, "numTrustedProxies", "l7.mesh", 0, 64, true);
+		if (d->failed)
+			return;
+	}
 	a = l7j_darr(d, j, "jwt", "l7", &n);
 	if (d->failed || !(c->jwt = l7j_dalloc(d, n, sizeof(*c->jwt), "l7.jwt")))
 		return;

@@ -512,6 +512,12 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 
 	if (!c)
 		return NULL;
+	c->path_normalization = CONFIG_PATH_NORM_UNSET;
+	c->num_trusted_proxies = -1;
+	if (config_mesh_of(in->cfg)) {
+		c->path_normalization = config_mesh_of(in->cfg)->path_normalization;
+		c->num_trusted_proxies = config_mesh_of(in->cfg)->num_trusted_proxies;
+	}
 	c->waypoint_namespace = strdup(wp->namespace);
 	c->waypoint_name = strdup(wp->name);
 	c->identity = strdup(wp->identity);

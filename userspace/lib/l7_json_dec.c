@@ -685,7 +685,7 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 
 struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 {
-	static const char *const k[] = {"waypoint", "services", "authz", "jwt", NULL};
+	static const char *const k[] = {"waypoint", "services", "authz", "jwt", "mesh", NULL};
 	static const char *const wk[] = {"namespace", "name", "identity", NULL};
 	struct l7j_dec d = {.err = err, .errlen = errlen};
 	struct l7_config *c = calloc(1, sizeof(*c));
