@@ -41,8 +41,9 @@ forged=$(jwt "$WORK/other.pem" "{\"iss\":\"$ISS\",\"sub\":\"mallory\",\"exp\":$(
 
 node1_ip=$(node_exec node1 ip -4 -o addr show | awk '{ print $4 }' | grep '^10\.99\.' | cut -d/ -f1 | head -1)
 [ -n "$node1_ip" ] || fail "no address for node1"
-node_exec node1 python3 -m http.server 18089 --bind "$node1_ip" --directory "$WORK/www" \
-	>"$WORK/jwks-server.log" 2>&1 &
+# nsenter execs the server: $! is the server itself, which the trap stops.
+nsenter --net=/run/netns/ambit-"$CLUSTER"-node1 python3 -m http.server 18089 --bind "$node1_ip" \
+	--directory "$WORK/www" >"$WORK/jwks-server.log" 2>&1 &
 JWKS_PID=$!
 wait_for 10 node_exec node1 curl -sf "http://$node1_ip:18089/jwks.json" || fail "the JWKS server did not start"
 
