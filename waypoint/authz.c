@@ -453,7 +453,7 @@ void wp_authz_decide(const struct l7_config *cfg, const struct l7_service *s,
 		}
 	}
 	/* CUSTOM, then DENY: the first that matches decides (a dry run only records it). */
-	for (int pass = 0; pass < 2; pass++)
+	for (int pass = rq->custom_allowed ? 1 : 0; pass < 2; pass++)
 		for (size_t i = 0; i < s->n_authz; i++) {
 			const struct l7_authz *p = &cfg->authz[s->authz[i]];
 			long rule;

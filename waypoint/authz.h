@@ -9,8 +9,8 @@
  * and with or without the request's port; paths are the normalized path without the query,
  * with Istio's {*} (one segment) and {**} (the rest) templates.
  *
- * What the waypoint cannot ask yet fails closed: a CUSTOM policy (its external authorizer is
- * not reachable from here) denies what its rules match.
+ * A CUSTOM policy that matches decides DENY here; the engine then asks its provider
+ * (proxy_extauthz.c) and, if it allows, decides again with custom_allowed.
  */
 #ifndef AMBIT_WAYPOINT_AUTHZ_H
 #define AMBIT_WAYPOINT_AUTHZ_H
@@ -42,6 +42,8 @@ struct wp_authz_request {
 	 * claims whose strings are space-delimited lists beside "scope" and "permission". */
 	const struct cJSON *claims;
 	const struct config_strings *space_claims;
+	/* The external authorizer allowed the request: CUSTOM policies are passed. */
+	bool custom_allowed;
 };
 
 enum wp_authz_verdict {

@@ -231,6 +231,8 @@ int wp_gen_service(const struct wp_gen *g, const char *host, uint32_t vip)
 	for (size_t s = 0; s < g->l7->n_services; s++) {
 		const struct l7_service *svc = &g->l7->services[s];
 
+		if (svc->aux) /* an authorizer's upstream: never a request's destination */
+			continue;
 		if ((host && !strcmp(svc->hostname, host)) || (vip && svc->vip == vip))
 			return (int)s;
 	}

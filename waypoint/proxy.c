@@ -197,6 +197,12 @@ void wp_req_finish(struct wp_req *r)
 
 	wp_up_cancel(r);
 	wp_mirror_detach(r);
+	wp_extauthz_cancel(r);
+	if (r->authn) {
+		wp_authn_clear(r->authn);
+		free(r->authn);
+		r->authn = NULL;
+	}
 	loop_timer_cancel(e->loop, &r->timer);
 	loop_timer_cancel(e->loop, &r->wait);
 	if (r->aprev)
@@ -746,40 +752,36 @@ static void unauthenticated(struct wp_req *r, const char *why)
 	free(realm);
 }
 
+enum filter_outcome {
+	FILTER_PASS = 0, /* on to the route */
+	FILTER_ANSWERED, /* @r was answered (401, 403, ...) */
+	FILTER_PENDING,	 /* the external authorizer was asked: its answer goes on */
+};
+
+static void route(struct wp_req *r);
+
 /*
- * The service's RequestAuthentications and AuthorizationPolicies (authn.h, authz.h), as Envoy's
- * jwt_authn, ext_authz (CUSTOM) and RBAC filters before the router: true when @r was answered
- * (401, 403).
+ * The service's AuthorizationPolicies (authz.h) as Envoy's ext_authz (CUSTOM) and RBAC
+ * filters: CUSTOM asks the provider (unless @custom_allowed: it allowed), then DENY and ALLOW.
  */
-static bool denied(struct wp_req *r)
+static enum filter_outcome authorize(struct wp_req *r, bool custom_allowed)
 {
 	const struct wp_gen *g = r->view->gen;
 	const struct l7_service *s = &g->l7->services[r->svc];
 	const struct transport_peer *p = &r->conn->peer;
-	struct wp_authz_request rq = {0};
+	struct wp_authz_request rq = {.custom_allowed = custom_allowed};
 	struct wp_authz_decision d;
-	struct wp_authn an = {0};
 	char name[320], *details;
 	const char *id = p->identity;
-	bool answered = true;
 
-	if (s->n_jwt) {
-		if (wp_authn_check(g, s, &r->head.fields, r->head.target, time(NULL), &an)) {
-			wp_authn_clear(&an);
-			wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
-			return true;
-		}
-		if (an.error) {
-			unauthenticated(r, an.error);
-			wp_authn_clear(&an);
-			return true;
-		}
-		rq.request_principal = an.principal;
-		rq.claims = an.jwt.payload;
-		rq.space_claims = an.rule ? &an.rule->rule.space_delimited_claims : NULL;
-	}
 	if (!s->n_authz)
-		goto pass;
+		return FILTER_PASS;
+	if (r->authn) {
+		rq.request_principal = r->authn->principal;
+		rq.claims = r->authn->jwt.payload;
+		rq.space_claims =
+		    r->authn->rule ? &r->authn->rule->rule.space_delimited_claims : NULL;
+	}
 	if (id && !strncmp(id, "spiffe://", 9))
 		rq.principal = id + 9;
 	rq.source_ip = p->client.sin_addr.s_addr;
@@ -798,12 +800,23 @@ static bool denied(struct wp_req *r)
 			r->request_id ? r->request_id : "-", s->hostname, name);
 	}
 	if (d.verdict == WP_AUTHZ_ALLOW)
-		goto pass;
+		return FILTER_PASS;
 	if (d.policy && d.policy->action == CONFIG_AUTHZ_CUSTOM) {
-		/* The external authorizer cannot be asked from here yet: what it would judge is
-		 * denied (fail closed, as Envoy's ext_authz without failure_mode_allow). */
-		wp_req_reply(r, WP_REPLY_EXT_AUTHZ, 0, NULL, 0);
-		goto out;
+		const struct l7_ext_authz *x = NULL;
+
+		for (size_t i = 0; i < g->l7->n_ext_authz && !x; i++)
+			if (d.policy->provider &&
+			    !strcmp(g->l7->ext_authz[i].name, d.policy->provider))
+				x = &g->l7->ext_authz[i];
+		if (x && !wp_extauthz_start(r, x))
+			return FILTER_PENDING;
+		/* No such provider, a gRPC one (not built yet), or no endpoint: it cannot be asked.
+		 * failOpen lets the request on; else what it would judge is denied (UAEX). */
+		if (x && x->x.fail_open)
+			return authorize(r, true);
+		wp_req_reply(r, WP_REPLY_EXT_AUTHZ,
+			     x && x->x.status_on_error ? x->x.status_on_error : 0, NULL, 0);
+		return FILTER_ANSWERED;
 	}
 	wp_authz_policy_name(d.policy, d.rule, name, sizeof(name));
 	details = arena_alloc(&r->head.fields.mem, strlen(name) + 40);
@@ -812,15 +825,54 @@ static bool denied(struct wp_req *r)
 		r->details = details;
 	}
 	wp_req_reply(r, WP_REPLY_RBAC_DENIED, 0, NULL, 0);
-	goto out;
-pass:
-	answered = false;
-out:
-	wp_authn_clear(&an);
-	return answered;
+	return FILTER_ANSWERED;
+}
+
+void wp_authz_custom_done(struct wp_req *r, bool allowed)
+{
+	if (allowed && authorize(r, true) == FILTER_PASS)
+		route(r);
+}
+
+/*
+ * The service's RequestAuthentications and AuthorizationPolicies (authn.h, authz.h), as Envoy's
+ * jwt_authn, ext_authz (CUSTOM) and RBAC filters before the router.
+ */
+static enum filter_outcome filters(struct wp_req *r)
+{
+	const struct wp_gen *g = r->view->gen;
+	const struct l7_service *s = &g->l7->services[r->svc];
+
+	if (s->n_jwt) {
+		r->authn = calloc(1, sizeof(*r->authn));
+		if (!r->authn ||
+		    wp_authn_check(g, s, &r->head.fields, r->head.target, time(NULL), r->authn)) {
+			wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
+			return FILTER_ANSWERED;
+		}
+		if (r->authn->error) {
+			unauthenticated(r, r->authn->error);
+			return FILTER_ANSWERED;
+		}
+	}
+	return authorize(r, false);
 }
 
 static void decide(struct wp_req *r)
+{
+	const struct transport_peer *p = &r->conn->peer;
+
+	r->svc = wp_gen_service(r->view->gen, p->dest_host, p->dest_ip);
+	if (r->svc < 0) {
+		wp_req_reply(r, WP_REPLY_NO_ROUTE, 0, NULL, 0);
+		return;
+	}
+	if (filters(r) == FILTER_PASS)
+		route(r);
+}
+
+/* After the policies: the route and what it does (redirect, rewrite, faults), then upstream. */
+static void route(struct wp_req *r)
 {
 	struct wp_gen *g = r->view->gen;
 	const struct transport_peer *p = &r->conn->peer;
@@ -830,13 +882,6 @@ static void decide(struct wp_req *r)
 	const struct l7_route *rt;
 	char *path, *loc;
 
-	r->svc = wp_gen_service(g, p->dest_host, p->dest_ip);
-	if (r->svc < 0) {
-		wp_req_reply(r, WP_REPLY_NO_ROUTE, 0, NULL, 0);
-		return;
-	}
-	if (denied(r))
-		return;
 	rq.method = r->head.method;
 	rq.scheme = "http";
 	rq.authority = r->authority;

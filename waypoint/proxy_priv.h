@@ -106,6 +106,8 @@ struct wp_req {
 	char *cors_origin; /* an allowed Origin to echo on the response, or NULL */
 	char *set_cookie;  /* a hash cookie the response sets (httpCookie with a ttl), or NULL */
 	struct wp_mirror *mirrors;
+	struct wp_authn *authn;	      /* the request's verified JWT, or NULL */
+	struct wp_extauthz *extauthz; /* the external authorizer's check in flight, or NULL */
 };
 
 /* proxy.c */
@@ -140,6 +142,13 @@ void wp_req_answer(struct wp_req *r, int status, const char *body, size_t blen,
 		   const char *const *extra, size_t n_extra);
 void wp_req_flag(struct wp_req *r, const char *flag);
 struct wp_upstream *wp_view_upstream(struct wp_engine *e, struct wp_view *v, struct wp_cluster *c);
+
+/* proxy_extauthz.c: asks provider @p about @r; 0 (the answer comes to
+ * wp_authz_custom_done or answers @r), or -errno when it cannot be asked. */
+int wp_extauthz_start(struct wp_req *r, const struct l7_ext_authz *p);
+void wp_extauthz_cancel(struct wp_req *r);
+/* proxy.c: the external authorizer allowed @r: the other policies, then the route. */
+void wp_authz_custom_done(struct wp_req *r, bool allowed);
 
 /* proxy_up.c */
 /* Starts forwarding @r to its destination (after faults). */

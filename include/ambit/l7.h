@@ -344,6 +344,21 @@ struct l7_service {
 	uint32_t *authz; /* the policies (l7_config.authz indices) that apply to its requests */
 	size_t n_jwt;
 	uint32_t *jwt; /* the JWT rules (l7_config.jwt indices) its requests are checked against */
+	/* Not bound to the waypoint: carried only as an external authorizer's upstream (never
+	 * matched to a request's destination). */
+	bool aux;
+};
+
+/*
+ * An ext_authz provider a CUSTOM policy of the waypoint names (the mesh config's
+ * extensionProviders, envoyExtAuthzHttp / envoyExtAuthzGrpc): its settings, and the service
+ * (l7_config.services index, an aux one when no Service bound to the waypoint) it is reached
+ * at; -1 when its Service is unknown (then a CUSTOM policy fails closed).
+ */
+struct l7_ext_authz {
+	char *name;
+	struct config_ext_authz x; /* x.service: the FQDN */
+	int service;
 };
 
 /*
@@ -381,6 +396,8 @@ struct l7_config {
 	struct l7_authz *authz;
 	size_t n_jwt;
 	struct l7_jwt *jwt;
+	size_t n_ext_authz;
+	struct l7_ext_authz *ext_authz;
 	/* From the mesh config (-1: not set there; the proxy's flags decide). */
 	int path_normalization; /* enum config_path_norm */
 	int num_trusted_proxies;

@@ -284,6 +284,120 @@ static int l7_compile_jwt(const struct l7_inputs *in, const struct l7_waypoint *
 	return 0;
 }
 
+/* ---- ext_authz providers ---- */
+
+static int copy_ext_authz(struct config_ext_authz *d, const struct config_ext_authz *s,
+			  const char *fqdn)
+{
+	*d = (struct config_ext_authz){.grpc = s->grpc,
+				       .port = s->port,
+				       .timeout_ms = s->timeout_ms,
+				       .fail_open = s->fail_open,
+				       .status_on_error = s->status_on_error,
+				       .include_body = s->include_body,
+				       .max_request_bytes = s->max_request_bytes};
+	d->service = l7_strdup(fqdn);
+	d->path_prefix = l7_strdup(s->path_prefix);
+	if (!d->service || (s->path_prefix && !d->path_prefix) ||
+	    l7_copy_strings(&d->include_request_headers_in_check,
+			    &s->include_request_headers_in_check) ||
+	    l7_copy_strings(&d->headers_to_upstream_on_allow, &s->headers_to_upstream_on_allow) ||
+	    l7_copy_strings(&d->headers_to_downstream_on_deny, &s->headers_to_downstream_on_deny) ||
+	    l7_copy_strings(&d->headers_to_downstream_on_allow,
+			    &s->headers_to_downstream_on_allow) ||
+	    l7_copy_labels(&d->include_additional_headers_in_check,
+			   &s->include_additional_headers_in_check))
+		return -ENOMEM;
+	return 0;
+}
+
+void l7_ext_authz_clear(struct l7_ext_authz *x)
+{
+	free(x->name);
+	free(x->x.service);
+	free(x->x.path_prefix);
+	config_strings_free(&x->x.include_request_headers_in_check);
+	config_strings_free(&x->x.headers_to_upstream_on_allow);
+	config_strings_free(&x->x.headers_to_downstream_on_deny);
+	config_strings_free(&x->x.headers_to_downstream_on_allow);
+	config_labels_free(&x->x.include_additional_headers_in_check);
+	memset(x, 0, sizeof(*x));
+}
+
+/* The Service "[ns/]host" names (host: name.ns[.svc[.cluster.local]]), or NULL. */
+static const struct config_service *provider_service(const struct config *cfg, const char *spec)
+{
+	const char *host = strchr(spec, '/') ? strchr(spec, '/') + 1 : spec;
+
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		const struct config_service *s = &cfg->services[i];
+		char fqdn[600], dotted[520], svc[530];
+
+		snprintf(dotted, sizeof(dotted), "%s.%s", s->meta.name, s->meta.namespace);
+		snprintf(svc, sizeof(svc), "%s.svc", dotted);
+		snprintf(fqdn, sizeof(fqdn), "%s.cluster.local", svc);
+		if (!strcmp(host, fqdn) || !strcmp(host, dotted) || !strcmp(host, svc))
+			return s;
+	}
+	return NULL;
+}
+
+/* The providers @c's CUSTOM policies name, with their Services (aux when not bound). */
+static int compile_ext_authz(const struct l7_inputs *in, const struct l7_waypoint *wp,
+			     struct l7_config *c)
+{
+	const struct config_mesh *mesh = config_mesh_of(in->cfg);
+
+	for (size_t i = 0; i < c->n_authz; i++) {
+		const struct config_extension_provider *p;
+		const struct config_service *s;
+		struct l7_ext_authz *x;
+		char fqdn[600];
+		bool have = false;
+
+		if (c->authz[i].action != CONFIG_AUTHZ_CUSTOM || !c->authz[i].provider)
+			continue;
+		for (size_t j = 0; j < c->n_ext_authz && !have; j++)
+			have = !strcmp(c->ext_authz[j].name, c->authz[i].provider);
+		p = config_mesh_provider(mesh, c->authz[i].provider);
+		if (have || !p || !p->ext_authz.service)
+			continue; /* no such provider: the policy fails closed */
+		x = realloc(c->ext_authz, (c->n_ext_authz + 1) * sizeof(*x));
+		if (!x)
+			return -ENOMEM;
+		c->ext_authz = x;
+		x = &c->ext_authz[c->n_ext_authz++];
+		memset(x, 0, sizeof(*x));
+		x->service = -1;
+		s = provider_service(in->cfg, p->ext_authz.service);
+		snprintf(fqdn, sizeof(fqdn), "%s",
+			 strchr(p->ext_authz.service, '/') ? strchr(p->ext_authz.service, '/') + 1
+							   : p->ext_authz.service);
+		if (s)
+			snprintf(fqdn, sizeof(fqdn), "%s.%s.svc.cluster.local", s->meta.name,
+				 s->meta.namespace);
+		if (!(x->name = strdup(p->name)) || copy_ext_authz(&x->x, &p->ext_authz, fqdn))
+			return -ENOMEM;
+		if (!s)
+			continue;
+		for (size_t k = 0; k < c->n_services && x->service < 0; k++)
+			if (!c->services[k].workload && !strcmp(c->services[k].hostname, fqdn))
+				x->service = (int)k;
+		if (x->service < 0) {
+			/* c->services has room for every Service and workload of the config. */
+			struct l7_service *aux = &c->services[c->n_services];
+
+			memset(aux, 0, sizeof(*aux));
+			c->n_services++;
+			if (l7_compile_service(in, wp, s, aux))
+				return -ENOMEM;
+			aux->aux = true;
+			x->service = (int)(c->n_services - 1);
+		}
+	}
+	return 0;
+}
+
 int l7_compile_authz(const struct l7_inputs *in, const struct l7_waypoint *wp, struct l7_config *c)
 {
 	const struct config *cfg = in->cfg;
@@ -317,7 +431,7 @@ int l7_compile_authz(const struct l7_inputs *in, const struct l7_waypoint *wp, s
 				return -ENOMEM;
 		}
 	}
-	return l7_compile_jwt(in, wp, c);
+	return l7_compile_jwt(in, wp, c) ?: compile_ext_authz(in, wp, c);
 }
 
 /* ---- JSON ---- */
@@ -471,6 +585,116 @@ static int indices_to_json(cJSON *o, const char *key, const uint32_t *v, size_t 
 	return 0;
 }
 
+static int ext_authz_to_json(const struct l7_config *c, cJSON *root)
+{
+	cJSON *a;
+
+	if (!c->n_ext_authz)
+		return 0;
+	if (!(a = cJSON_AddArrayToObject(root, "extAuthz")))
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_ext_authz; i++) {
+		const struct l7_ext_authz *e = &c->ext_authz[i];
+		const struct config_ext_authz *x = &e->x;
+		cJSON *o = cJSON_CreateObject(), *h;
+
+		if (!o || !cJSON_AddItemToArray(a, o)) {
+			cJSON_Delete(o);
+			return -ENOMEM;
+		}
+		if (!add_str(o, "name", e->name) ||
+		    !cJSON_AddStringToObject(o, "protocol", x->grpc ? "grpc" : "http") ||
+		    !add_str(o, "service", x->service) ||
+		    !cJSON_AddNumberToObject(o, "port", x->port) ||
+		    !cJSON_AddNumberToObject(o, "serviceIndex", e->service) ||
+		    (x->timeout_ms &&
+		     !cJSON_AddNumberToObject(o, "timeoutMs", (double)x->timeout_ms)) ||
+		    !add_str(o, "pathPrefix", x->path_prefix) ||
+		    (x->fail_open && !cJSON_AddBoolToObject(o, "failOpen", true)) ||
+		    (x->status_on_error &&
+		     !cJSON_AddNumberToObject(o, "statusOnError", x->status_on_error)) ||
+		    !add_strings(o, "includeRequestHeadersInCheck",
+				 &x->include_request_headers_in_check) ||
+		    !add_strings(o, "headersToUpstreamOnAllow", &x->headers_to_upstream_on_allow) ||
+		    !add_strings(o, "headersToDownstreamOnDeny",
+				 &x->headers_to_downstream_on_deny) ||
+		    !add_strings(o, "headersToDownstreamOnAllow",
+				 &x->headers_to_downstream_on_allow) ||
+		    (x->include_body && !cJSON_AddBoolToObject(o, "includeRequestBody", true)))
+			return -ENOMEM;
+		if (x->include_additional_headers_in_check.n) {
+			if (!(h = cJSON_AddObjectToObject(o, "includeAdditionalHeadersInCheck")))
+				return -ENOMEM;
+			for (size_t k = 0; k < x->include_additional_headers_in_check.n; k++)
+				if (!cJSON_AddStringToObject(
+					h, x->include_additional_headers_in_check.items[k].key,
+					x->include_additional_headers_in_check.items[k].value))
+					return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void l7j_ext_authz(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
+{
+	static const char *const k[] = {"name",
+					"protocol",
+					"service",
+					"port",
+					"serviceIndex",
+					"timeoutMs",
+					"pathPrefix",
+					"failOpen",
+					"statusOnError",
+					"includeRequestHeadersInCheck",
+					"headersToUpstreamOnAllow",
+					"headersToDownstreamOnDeny",
+					"headersToDownstreamOnAllow",
+					"includeRequestBody",
+					"includeAdditionalHeadersInCheck",
+					NULL};
+	static const char *const protos[] = {"http", "grpc", NULL};
+	const cJSON *a, *it;
+	size_t n;
+	char p[64];
+
+	a = l7j_darr(d, j, "extAuthz", "l7", &n);
+	if (d->failed || !(c->ext_authz = l7j_dalloc(d, n, sizeof(*c->ext_authz), "l7.extAuthz")))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct l7_ext_authz *e = &c->ext_authz[c->n_ext_authz];
+		struct config_ext_authz *x = &e->x;
+
+		snprintf(p, sizeof(p), "l7.extAuthz[%zu]", c->n_ext_authz++);
+		if (!l7j_keys(d, it, p, k))
+			return;
+		e->name = l7j_dstr(d, it, "name", p, true);
+		x->grpc = l7j_denum(d, it, "protocol", p, protos, true) == 1;
+		x->service = l7j_dstr(d, it, "service", p, true);
+		x->port = (uint16_t)l7j_dnum(d, it, "port", p, 1, 65535, true);
+		e->service =
+		    (int)l7j_dnum(d, it, "serviceIndex", p, -1, (double)c->n_services - 1, true);
+		x->timeout_ms = (uint64_t)l7j_dnum(d, it, "timeoutMs", p, 0, 86400000.0, false);
+		x->path_prefix = l7j_dstr(d, it, "pathPrefix", p, false);
+		x->fail_open = l7j_dbool(d, it, "failOpen", p);
+		x->status_on_error = (int)l7j_dnum(d, it, "statusOnError", p, 0, 599, false);
+		l7j_dstrings(d, it, "includeRequestHeadersInCheck", p,
+			     &x->include_request_headers_in_check);
+		l7j_dstrings(d, it, "headersToUpstreamOnAllow", p,
+			     &x->headers_to_upstream_on_allow);
+		l7j_dstrings(d, it, "headersToDownstreamOnDeny", p,
+			     &x->headers_to_downstream_on_deny);
+		l7j_dstrings(d, it, "headersToDownstreamOnAllow", p,
+			     &x->headers_to_downstream_on_allow);
+		x->include_body = l7j_dbool(d, it, "includeRequestBody", p);
+		l7j_dlabels(d, it, "includeAdditionalHeadersInCheck", p,
+			    &x->include_additional_headers_in_check);
+		if (d->failed)
+			return;
+	}
+}
+
 static const char *const norm_names[] = {"BASE", "NONE", "MERGE_SLASHES",
 					 "DECODE_AND_MERGE_SLASHES", NULL};
 
@@ -487,7 +711,7 @@ int l7_authz_to_json(const struct l7_config *c, cJSON *root)
 		     !cJSON_AddNumberToObject(m, "numTrustedProxies", c->num_trusted_proxies)))
 			return -ENOMEM;
 	}
-	if (jwt_to_json(c, root))
+	if (jwt_to_json(c, root) || ext_authz_to_json(c, root))
 		return -ENOMEM;
 	if (!c->n_authz)
 		return 0;
@@ -517,6 +741,8 @@ int l7_authz_to_json(const struct l7_config *c, cJSON *root)
 
 int l7_service_authz_to_json(const struct l7_service *s, cJSON *o)
 {
+	if (s->aux && !cJSON_AddBoolToObject(o, "aux", true))
+		return -ENOMEM;
 	return indices_to_json(o, "authz", s->authz, s->n_authz)
 		   ?: indices_to_json(o, "jwt", s->jwt, s->n_jwt);
 }
@@ -738,6 +964,7 @@ void l7j_authz(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 void l7j_service_authz(struct l7j_dec *d, const cJSON *o, const char *path,
 		       const struct l7_config *c, struct l7_service *s)
 {
+	s->aux = l7j_dbool(d, o, "aux", path);
 	dindices(d, o, "authz", path, c->n_authz, &s->authz, &s->n_authz);
 	if (!d->failed)
 		dindices(d, o, "jwt", path, c->n_jwt, &s->jwt, &s->n_jwt);

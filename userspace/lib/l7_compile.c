@@ -434,8 +434,8 @@ static int add_policies(const struct l7_inputs *in, const struct l7_waypoint *wp
 	return 0;
 }
 
-static int compile_service(const struct l7_inputs *in, const struct l7_waypoint *wp,
-			   const struct config_service *s, struct l7_service *out)
+int l7_compile_service(const struct l7_inputs *in, const struct l7_waypoint *wp,
+		       const struct config_service *s, struct l7_service *out)
 {
 	struct l7_ctx ctx = {in, wp, out};
 	int err;
@@ -527,7 +527,8 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 	for (size_t i = 0; i < b->n_services && i < in->cfg->n_services; i++) {
 		if (b->services[i].waypoint != idx)
 			continue;
-		err = compile_service(in, wp, &in->cfg->services[i], &c->services[c->n_services++]);
+		err = l7_compile_service(in, wp, &in->cfg->services[i],
+					 &c->services[c->n_services++]);
 		if (err)
 			goto fail;
 	}

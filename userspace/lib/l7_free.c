@@ -222,6 +222,9 @@ void l7_config_free(struct l7_config *c)
 	for (size_t i = 0; c->jwt && i < c->n_jwt; i++)
 		l7_jwt_clear(&c->jwt[i]);
 	free(c->jwt);
+	for (size_t i = 0; c->ext_authz && i < c->n_ext_authz; i++)
+		l7_ext_authz_clear(&c->ext_authz[i]);
+	free(c->ext_authz);
 	free(c->waypoint_namespace);
 	free(c->waypoint_name);
 	free(c->identity);

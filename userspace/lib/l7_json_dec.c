@@ -664,7 +664,7 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 	static const char *const k[] = {"hostname", "name",	  "namespace", "workload",
 					"vip",	    "ports",	  "endpoints", "subsets",
 					"policies", "routesKind", "routes",    "tcp",
-					"authz",    "jwt",	  NULL};
+					"authz",    "jwt",	  "aux",       NULL};
 
 	if (!l7j_keys(d, o, path, k))
 		return;
@@ -685,7 +685,8 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 
 struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 {
-	static const char *const k[] = {"waypoint", "services", "authz", "jwt", "mesh", NULL};
+	static const char *const k[] = {"waypoint", "services", "authz", "jwt",
+					"mesh",	    "extAuthz", NULL};
 	static const char *const wk[] = {"namespace", "name", "identity", NULL};
 	struct l7j_dec d = {.err = err, .errlen = errlen};
 	struct l7_config *c = calloc(1, sizeof(*c));
@@ -723,6 +724,9 @@ struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 		if (d.failed)
 			goto fail;
 	}
+	l7j_ext_authz(&d, j, c);
+	if (d.failed)
+		goto fail;
 	return c;
 fail:
 	l7_config_free(c);

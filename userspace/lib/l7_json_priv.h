@@ -54,6 +54,8 @@ void l7j_policies(struct l7j_dec *d, const struct cJSON *o, const char *path, st
 int l7_authz_to_json(const struct l7_config *c, struct cJSON *root);
 int l7_service_authz_to_json(const struct l7_service *s, struct cJSON *o);
 void l7j_authz(struct l7j_dec *d, const struct cJSON *j, struct l7_config *c);
+/* After the services: each provider names its service by index. */
+void l7j_ext_authz(struct l7j_dec *d, const struct cJSON *j, struct l7_config *c);
 void l7j_service_authz(struct l7j_dec *d, const struct cJSON *o, const char *path,
 		       const struct l7_config *c, struct l7_service *s);
 

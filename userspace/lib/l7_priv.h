@@ -26,10 +26,14 @@ int l7_compile_routes(struct l7_ctx *ctx);
 /* l7_gwapi.c: Gateway API routes bound to ctx->svc, in precedence order; 0 when none bind. */
 int l7_compile_gateway_api(struct l7_ctx *ctx, size_t *n_bound);
 
+/* l7_compile.c: Service @s as a model service (ports, endpoints, policies, routes). */
+int l7_compile_service(const struct l7_inputs *in, const struct l7_waypoint *wp,
+		       const struct config_service *s, struct l7_service *out);
 /* l7_authz.c: the AuthorizationPolicies waypoint @wp enforces, onto the services of @c. */
 int l7_compile_authz(const struct l7_inputs *in, const struct l7_waypoint *wp, struct l7_config *c);
 void l7_authz_clear(struct l7_authz *a);
 void l7_jwt_clear(struct l7_jwt *j);
+void l7_ext_authz_clear(struct l7_ext_authz *x);
 
 /* Copies (deep) of config parts the model reuses. 0 or -ENOMEM. */
 int l7_copy_headers(struct config_headers *dst, const struct config_headers *src);
