@@ -493,6 +493,47 @@ static void test_mesh_config(void **state)
 	config_diags_free(&diags);
 }
 
+/* A CUSTOM policy's provider reaches the model with its Service (aux: not a destination). */
+static void test_ext_authz_provider(void **state)
+{
+	struct l7_config *c =
+	    compile("apiVersion: v1\n"
+		    "kind: ConfigMap\n"
+		    "metadata: {name: istio, namespace: istio-system}\n"
+		    "data:\n"
+		    "  mesh: |\n"
+		    "    extensionProviders:\n"
+		    "    - name: ext\n"
+		    "      envoyExtAuthzHttp:\n"
+		    "        service: authz/ext-authz.authz.svc.cluster.local\n"
+		    "        port: 8000\n"
+		    "        failOpen: true\n"
+		    "        includeRequestHeadersInCheck: [x-ext-authz]\n"
+		    "        includeAdditionalHeadersInCheck: {x-from: waypoint}\n"
+		    "---\n"
+		    "apiVersion: v1\n"
+		    "kind: Service\n"
+		    "metadata: {name: ext-authz, namespace: authz}\n"
+		    "spec: {selector: {app: ext-authz}, ports: [{name: http, port: 8000}]}\n"
+		    "---\n" WEB_POLICY("ext", "CUSTOM",
+				       "  provider: {name: ext}\n"
+				       "  rules: [{to: [{operation: {paths: ['/ext*']}}]}]\n"));
+	const struct l7_ext_authz *x;
+
+	assert_int_equal(c->n_ext_authz, 1);
+	x = &c->ext_authz[0];
+	assert_string_equal(x->name, "ext");
+	assert_string_equal(x->x.service, "ext-authz.authz.svc.cluster.local");
+	assert_int_equal(x->x.port, 8000);
+	assert_true(x->x.fail_open);
+	assert_int_equal(x->x.include_request_headers_in_check.n, 1);
+	assert_int_equal(x->x.include_additional_headers_in_check.n, 1);
+	assert_true(x->service >= 0);
+	assert_true(c->services[x->service].aux);
+	assert_string_equal(c->services[x->service].hostname, "ext-authz.authz.svc.cluster.local");
+	l7_config_free(c);
+}
+
 static void test_str_match(void **state)
 {
 	assert_true(wp_authz_str_match("*", "x", 1));
@@ -508,17 +549,12 @@ static void test_str_match(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_path_base),
-	    cmocka_unit_test(test_path_slashes),
-	    cmocka_unit_test(test_str_match),
-	    cmocka_unit_test(test_mesh_config),
-	    cmocka_unit_test(test_attachment),
-	    cmocka_unit_test(test_allow_deny_order),
-	    cmocka_unit_test(test_allow_nothing_and_all),
-	    cmocka_unit_test(test_when_header),
-	    cmocka_unit_test(test_sources),
-	    cmocka_unit_test(test_paths_and_methods),
-	    cmocka_unit_test(test_audit_custom_dry_run),
+	    cmocka_unit_test(test_path_base),	       cmocka_unit_test(test_path_slashes),
+	    cmocka_unit_test(test_str_match),	       cmocka_unit_test(test_mesh_config),
+	    cmocka_unit_test(test_ext_authz_provider), cmocka_unit_test(test_attachment),
+	    cmocka_unit_test(test_allow_deny_order),   cmocka_unit_test(test_allow_nothing_and_all),
+	    cmocka_unit_test(test_when_header),	       cmocka_unit_test(test_sources),
+	    cmocka_unit_test(test_paths_and_methods),  cmocka_unit_test(test_audit_custom_dry_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
