@@ -107,7 +107,9 @@ $(O)/ambit-agent: $(AGENT_OBJS) $(OBJ)/deploy/waypoint_tmpl.o $(O)/libnet.a $(O)
 $(OBJ)/deploy/%_tmpl.o: deploy/%.yaml.tmpl
 	@mkdir -p $(dir $@)
 	ld -r -b binary -z noexecstack -o $@ $<
-$(O)/ambitctl: $(CLI_OBJS) $(OBJ)/deploy/ambit_tmpl.o $(O)/libagent.a $(O)/libnet.a $(O)/libambit.a
+# ambitctl check judges L7 with the waypoint's own code (userspace/cli/check_l7.c).
+$(O)/ambitctl: $(CLI_OBJS) $(OBJ)/deploy/ambit_tmpl.o $(WP_LIB_OBJS) $(O)/libagent.a $(O)/libnet.a \
+	$(O)/libambit.a
 	$(LINK) -o $@
 $(O)/ztunnel: $(ZT_OBJS) $(O)/libnet.a $(O)/libambit.a
 	$(LINK) -o $@

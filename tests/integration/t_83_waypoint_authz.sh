@@ -73,6 +73,14 @@ counted() {
 		grep 'destination_service="server.mesh.svc.cluster.local"' | grep -q 'response_flags="-"'
 }
 wait_for 10 counted || fail "403s not counted: $(wp_metrics | grep 'response_code="403"' | head -2)"
+# ambitctl check explains it: the waypoint decides, with the policy and rule.
+out=$(actl check mesh/client-0 server:80 --method GET --path /) || fail "check: $out"
+expect_contains "$out" "L7 at waypoint mesh/waypoint"
+expect_contains "$out" "DENY (403) by ns[mesh]-policy[deny-get]-rule[0]"
+expect_contains "$out" "from the waypoint (spiffe://cluster.local/ns/mesh/sa/waypoint)"
+out=$(actl check mesh/client-0 server:80 --method GET --path / --header x-token=admin) ||
+	fail "check: $out"
+expect_contains "$out" "decision:          ALLOW"
 out=$(actl delete -f "$WORK/deny-get.yaml" 2>&1) || fail "delete deny-get: $out"
 
 # ALLOW /public* for the mesh's client, DENY /public/admin* inside it (Istio's path precedence

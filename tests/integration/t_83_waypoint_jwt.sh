@@ -119,6 +119,13 @@ expect_eq "$(code / "$forged")" 401 "a token signed by another key"
 expect_eq "$(body / "$forged")" "Jwt verification fails" "the 401's reason"
 expect_eq "$(code /admin "$good")" 403 "a token without the admins group"
 expect_eq "$(code /admin "$admin")" 200 "a token with the admins group"
+printf '%s\n' "$expired" >"$WORK/expired.jwt"
+printf '%s\n' "$admin" >"$WORK/admin.jwt"
+out=$(actl check mesh/client-0 server:80 --path /secure --jwt "$WORK/expired.jwt") || fail "check: $out"
+expect_contains "$out" "DENY (401) by RequestAuthentication: Jwt is expired"
+out=$(actl check mesh/client-0 server:80 --path /admin --jwt "$WORK/admin.jwt") || fail "check: $out"
+expect_contains "$out" "request principal: $ISS/bob"
+expect_contains "$out" "decision:          ALLOW by ns[mesh]-policy[require-jwt]-rule[2]"
 wait_log 10 mesh/waypoint-0 '"GET /secure HTTP/1.1" 401 - jwt_authn_access_denied\{Jwt_is_expired\}' ||
 	fail "the access log does not give the reason: $(actl local logs mesh/waypoint-0 | tail -2)"
 # The issuer's server goes away: the key set fetched stays in force.

@@ -861,6 +861,53 @@ time_t agent_next_cert_deadline(const struct agent *a)
 	return !n || (w && w < n) ? w : n;
 }
 
+/*
+ * The L7 model waypoint @ns_name ("ns/name") is served, as JSON (what `ambitctl check` judges
+ * a request with: the same compile, jwksUri key sets included). NULL with @err set.
+ */
+static char *waypoint_l7_json(struct agent *a, const char *ns_name, char *err, size_t errlen)
+{
+	struct waypoint_view wv = {0};
+	struct config view;
+	struct l7_config *l7 = NULL;
+	char *json = NULL;
+	cJSON *j;
+
+	err[0] = '\0';
+	if (confstore_view(&a->conf, &view)) {
+		snprintf(err, errlen, "waypoint: out of memory");
+		return NULL;
+	}
+	if (waypoint_view_build(&wv, &view, &a->rt, a->opts.trust_domain, a->jwks)) {
+		snprintf(err, errlen, "waypoint: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < wv.b.n_waypoints && !l7; i++) {
+		const struct l7_waypoint *w = &wv.b.waypoints[i];
+		char name[600];
+
+		snprintf(name, sizeof(name), "%s/%s", w->namespace, w->name);
+		if (!strcmp(name, ns_name) && !(l7 = l7_compile(&wv.in, &wv.b, w)))
+			snprintf(err, errlen, "waypoint %s: cannot compile: %s", ns_name,
+				 strerror(errno));
+	}
+	if (!l7) {
+		if (!err[0])
+			snprintf(err, errlen, "no waypoint %s", ns_name);
+		goto out;
+	}
+	j = l7_to_json(l7);
+	json = j ? cJSON_PrintUnformatted(j) : NULL;
+	cJSON_Delete(j);
+	if (!json)
+		snprintf(err, errlen, "waypoint %s: out of memory", ns_name);
+out:
+	l7_config_free(l7);
+	waypoint_view_free(&wv);
+	confstore_view_free(&view);
+	return json;
+}
+
 char *agent_get(void *ctx, const char *what, char *err, size_t errlen)
 {
 	struct agent *a = ctx;
@@ -873,8 +920,12 @@ char *agent_get(void *ctx, const char *what, char *err, size_t errlen)
 			snprintf(err, errlen, "status: out of memory");
 		return json;
 	}
+	if (!strncmp(what, "waypoint ", 9))
+		return waypoint_l7_json(a, what + 9, err, errlen);
 	if (strcmp(what, "snapshot") != 0) {
-		snprintf(err, errlen, "unknown \"what\" (want \"snapshot\" or \"status\")");
+		snprintf(
+		    err, errlen,
+		    "unknown \"what\" (want \"snapshot\", \"status\" or \"waypoint NS/NAME\")");
 		return NULL;
 	}
 	if (snapshot_view(a, &s)) {

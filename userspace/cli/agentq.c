@@ -11,7 +11,7 @@
 
 cJSON *agent_get(const struct ctl_node *n, const char *what)
 {
-	char req[64], *reply = NULL;
+	char req[700], *reply = NULL;
 	cJSON *root, *res = NULL;
 	int ret;
 

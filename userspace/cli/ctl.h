@@ -449,7 +449,20 @@ int cmd_metrics(const struct ctl_opts *o);
 int cmd_maps(const struct ctl_opts *o);
 /* policy.c: `policies` (each policy, scope, workloads, counts) and `check SRC DST:PORT`. */
 int cmd_policies(const struct ctl_opts *o);
-int cmd_check(const struct ctl_opts *o, const char *src, const char *dst);
+/* An HTTP request for `check` to judge at a waypoint (--method, --path, --header, --jwt). */
+struct check_l7 {
+	const char *method, *path, *jwt_file;
+	const char *headers[16];
+	size_t n_headers;
+};
+int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const struct check_l7 *q);
+struct snap_waypoint;
+/* check_l7.c: @q to Service @svc_host:@port judged by waypoint @w (its model from the agent);
+ * printed, or added to @out (-o json). 0 or -errno (told). */
+struct snapshot;
+int check_l7(const struct ctl_cluster *c, const struct snapshot *snap,
+	     const struct snap_waypoint *w, const char *svc_host, uint16_t port,
+	     const char *src_identity, uint32_t src_ip, const struct check_l7 *q, cJSON *out);
 /* analyze.c: `analyze [-f FILE|DIR] [--root-namespace NS]`; -EINVAL when there are errors. */
 int cmd_analyze(const struct ctl_opts *o, int argc, char **argv);
 /* apply.c: `apply|delete -f ... [-n NS] [--dry-run] [--wait=false] [--timeout D]` (@argv after

@@ -65,7 +65,9 @@ static const struct usage_entry {
      "            inpod), agent version and whether its agent keeps its Lease (Ready, Stale)\n"},
     {"inspection", " check ",
      "  check SRC DST:PORT [-o json]    which policy decides SRC -> DST and why\n"
-     "                                  (SRC, DST: ns/pod, pod or IP)\n"},
+     "                                  (SRC, DST: ns/pod, pod or IP)\n"
+     "        [--method M] [--path P] [--header K=V] [--jwt FILE]\n"
+     "                                  the request a Service's waypoint judges (L7)\n"},
 };
 
 static const char cluster_note[] =
@@ -113,8 +115,9 @@ struct args {
 	struct ctl_opts o;
 	const char *file;
 	int nodes;
-	bool kube;	 /* local up --kube */
-	const char *cni; /* local up --cni, or NULL */
+	bool kube;	    /* local up --kube */
+	const char *cni;    /* local up --cni, or NULL */
+	struct check_l7 l7; /* check --method --path --header --jwt */
 	int npos;
 	char *pos[16];
 	char **rest; /* after "--" */
@@ -146,6 +149,18 @@ static int parse(int argc, char **argv, int start, bool file_is_path, struct arg
 			a->kube = true;
 		} else if (!strcmp(s, "--cni") && has_next) {
 			a->cni = argv[++i];
+		} else if (!strcmp(s, "--method") && has_next) {
+			a->l7.method = argv[++i];
+		} else if (!strcmp(s, "--path") && has_next) {
+			a->l7.path = argv[++i];
+		} else if (!strcmp(s, "--jwt") && has_next) {
+			a->l7.jwt_file = argv[++i];
+		} else if (!strcmp(s, "--header") && has_next) {
+			if (a->l7.n_headers == 16) {
+				fprintf(stderr, "ambitctl: at most 16 --header\n");
+				return -EINVAL;
+			}
+			a->l7.headers[a->l7.n_headers++] = argv[++i];
 		} else if (!strcmp(s, "-o") && has_next) {
 			const char *v = argv[++i];
 			if (strcmp(v, "json") && strcmp(v, "wide") && strcmp(v, "table")) {
@@ -364,8 +379,9 @@ static int run(int argc, char **argv)
 	if (!strcmp(cmd, "check")) {
 		ret = parse(argc, argv, 2, false, &a);
 		if (!ret)
-			ret = need(a.npos == 2, "usage: ambitctl check SRC DST:PORT");
-		return ret ? ret : cmd_check(&a.o, a.pos[0], a.pos[1]);
+			ret = need(a.npos == 2, "usage: ambitctl check SRC DST:PORT [--method M] "
+						"[--path P] [--header K=V] [--jwt FILE]");
+		return ret ? ret : cmd_check(&a.o, a.pos[0], a.pos[1], &a.l7);
 	}
 	static const struct {
 		const char *name;

@@ -456,10 +456,14 @@ static const struct snap_service *find_service(const struct snapshot *s, const c
 	return NULL;
 }
 
-/* Decides and prints one source -> destination workload connection. */
+/*
+ * Decides and prints one source -> destination workload connection; @via (may be NULL) is the
+ * waypoint it comes through, whose identity the destination sees.
+ */
 static void check_one(const struct ctl_opts *o, const struct policy_set *ps,
 		      const struct snap_workload *sw, uint32_t src_ip,
-		      const struct snap_workload *dw, uint16_t port, cJSON *out)
+		      const struct snap_workload *dw, uint16_t port,
+		      const struct snap_waypoint *via, cJSON *out)
 {
 	char name[300], why[1024], ipb[INET_ADDRSTRLEN], dipb[INET_ADDRSTRLEN];
 	struct policy_conn conn = {
@@ -469,7 +473,9 @@ static void check_one(const struct ctl_opts *o, const struct policy_set *ps,
 	    .dst_port = port,
 	    .src_ip = src_ip,
 	    /* Only an enrolled source reaches the destination over HBONE with its identity. */
-	    .src_identity = sw && sw->enrolled && sw->identity[0] ? sw->identity : NULL,
+	    .src_identity = via					    ? via->identity
+			    : sw && sw->enrolled && sw->identity[0] ? sw->identity
+								    : NULL,
 	};
 	struct policy_decision d;
 
@@ -507,7 +513,7 @@ static void check_one(const struct ctl_opts *o, const struct policy_set *ps,
 	printf("why:         %s\n", why);
 }
 
-int cmd_check(const struct ctl_opts *o, const char *src, const char *dst)
+int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const struct check_l7 *q)
 {
 	const struct snap_workload *sw, *dw;
 	const struct snap_service *svc = NULL;
@@ -570,7 +576,8 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst)
 		goto out;
 	}
 	if (dw) {
-		check_one(o, s->policies, sw, sw ? sw->ip : a.s_addr, dw, (uint16_t)port, out);
+		check_one(o, s->policies, sw, sw ? sw->ip : a.s_addr, dw, (uint16_t)port, NULL,
+			  out);
 	} else {
 		/* Policy ports are workload ports: translate the Service port, then each endpoint.
 		 */
@@ -586,6 +593,21 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst)
 		if (!o->json)
 			printf("Service %s/%s port %ld -> target port %u, %zu endpoint(s)\n",
 			       svc->namespace, svc->name, port, tport, svc->nendpoints);
+		/*
+		 * A Service a waypoint serves: the waypoint judges the request (L7), then each
+		 * endpoint's ztunnel the connection from the waypoint (its identity, not SRC's).
+		 */
+		if (svc->waypoint) {
+			const char *id =
+			    sw && sw->enrolled && sw->identity[0] ? sw->identity : NULL;
+
+			if (check_l7(&c, s, svc->waypoint, svc->hostname, (uint16_t)port, id,
+				     sw ? sw->ip : a.s_addr, q, out))
+				goto out;
+			if (!o->json)
+				printf("\nL4 at the destination, from the waypoint (%s):\n",
+				       svc->waypoint->identity);
+		}
 		for (size_t i = 0; i < svc->nendpoints; i++) {
 			const struct snap_workload *ep =
 			    snapshot_workload_by_ip(s, svc->endpoints[i]);
@@ -594,7 +616,8 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst)
 				continue;
 			if (!o->json)
 				printf("\n");
-			check_one(o, s->policies, sw, sw ? sw->ip : a.s_addr, ep, tport, out);
+			check_one(o, s->policies, sw, sw ? sw->ip : a.s_addr, ep, tport,
+				  svc->waypoint, out);
 		}
 	}
 	if (out) {

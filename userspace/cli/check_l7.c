@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * `ambitctl check` at a waypoint: a request to a Service a waypoint serves is judged by that
+ * waypoint first, with its own code (waypoint/authn.c, waypoint/authz.c) on the L7 model its
+ * node's agent serves it (the same compile, jwksUri key sets included): which proxy decides,
+ * the RequestAuthentication's verdict on the token, and the AuthorizationPolicy and rule.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cjson/cJSON.h>
+
+#include "ambit/snapshot.h"
+#include "authn.h"
+#include "authz.h"
+#include "config.h"
+#include "ctl.h"
+
+/* The token in @file (its first line), malloc'd, or NULL (told). */
+static char *read_token(const char *file)
+{
+	FILE *f = fopen(file, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f) {
+		fprintf(stderr, "ambitctl: check: --jwt %s: %s\n", file, strerror(errno));
+		return NULL;
+	}
+	n = getline(&line, &cap, f);
+	fclose(f);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+		line[--n] = '\0';
+	if (n <= 0) {
+		fprintf(stderr, "ambitctl: check: --jwt %s: empty\n", file);
+		free(line);
+		return NULL;
+	}
+	return line;
+}
+
+/* The request's fields: Host, the --header ones, the --jwt token as a bearer. */
+static int request_fields(const struct check_l7 *q, const char *host, struct http_fields *f)
+{
+	char *tok, *bearer;
+	int err = http_fields_add(f, "host", host);
+
+	for (size_t i = 0; !err && i < q->n_headers; i++) {
+		const char *eq = strchr(q->headers[i], '=');
+
+		if (!eq || eq == q->headers[i]) {
+			fprintf(stderr, "ambitctl: check: --header %s: want NAME=VALUE\n",
+				q->headers[i]);
+			return -EINVAL;
+		}
+		err = http_fields_addn(f, q->headers[i], (size_t)(eq - q->headers[i]), eq + 1,
+				       strlen(eq + 1));
+	}
+	if (err || !q->jwt_file)
+		return err;
+	if (!(tok = read_token(q->jwt_file)))
+		return -EINVAL;
+	err = asprintf(&bearer, "Bearer %s", tok) < 0 ? -ENOMEM : 0;
+	free(tok);
+	if (!err) {
+		err = http_fields_add(f, "authorization", bearer);
+		free(bearer);
+	}
+	return err;
+}
+
+/* The node a waypoint instance of @w runs on (its agent has the key sets it fetched). */
+static const struct ctl_node *waypoint_node(const struct ctl_cluster *c, const struct snapshot *s,
+					    const struct snap_waypoint *w)
+{
+	for (size_t i = 0; i < w->n_addresses; i++) {
+		const struct snap_workload *wl = snapshot_workload_by_ip(s, w->addresses[i]);
+		const struct ctl_node *n = wl && wl->node ? cluster_node(c, wl->node) : NULL;
+
+		if (n)
+			return n;
+	}
+	return c->nnodes ? &c->nodes[0] : NULL;
+}
+
+int check_l7(const struct ctl_cluster *c, const struct snapshot *snap,
+	     const struct snap_waypoint *w, const char *svc_host, uint16_t port,
+	     const char *src_identity, uint32_t src_ip, const struct check_l7 *q, cJSON *out)
+{
+	const struct ctl_node *node = waypoint_node(c, snap, w);
+	const char *method = q->method ? q->method : "GET", *path = q->path ? q->path : "/";
+	struct http_fields f = {0};
+	struct wp_authz_request rq = {0};
+	struct wp_authz_decision d;
+	struct wp_authn an = {0};
+	struct l7_config *l7;
+	struct wp_gen *g = NULL;
+	const struct l7_service *s = NULL;
+	char what[600], err[256], name[320], host[320];
+	const char *verdict, *why;
+	cJSON *res;
+	int ret = -EIO;
+
+	snprintf(what, sizeof(what), "waypoint %s", w->name);
+	res = node ? agent_get(node, what) : NULL;
+	if (!res)
+		return -EIO;
+	l7 = l7_from_json(res, err, sizeof(err));
+	cJSON_Delete(res);
+	if (!l7 || !(g = wp_gen_new(l7, 0, err, sizeof(err)))) {
+		fprintf(stderr, "ambitctl: check: waypoint %s's config: %s\n", w->name, err);
+		return -EIO;
+	}
+	for (size_t i = 0; i < g->l7->n_services && !s; i++)
+		if (!g->l7->services[i].aux && !strcmp(g->l7->services[i].hostname, svc_host))
+			s = &g->l7->services[i];
+	if (!s) {
+		fprintf(stderr, "ambitctl: check: waypoint %s does not serve %s (yet)\n", w->name,
+			svc_host);
+		goto out;
+	}
+	snprintf(host, sizeof(host), "%s:%u", svc_host, port);
+	if (request_fields(q, host, &f))
+		goto out;
+	if (wp_authn_check(g, s, &f, path, time(NULL), &an)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (an.error) {
+		verdict = "DENY (401)";
+		snprintf(name, sizeof(name), "RequestAuthentication: %s", an.error);
+		why = "the token does not verify against the RequestAuthentication of the Service";
+	} else {
+		rq.principal = src_identity && !strncmp(src_identity, "spiffe://", 9)
+				   ? src_identity + 9
+				   : src_identity;
+		rq.request_principal = an.principal;
+		rq.claims = an.jwt.payload;
+		rq.space_claims = an.rule ? &an.rule->rule.space_delimited_claims : NULL;
+		rq.source_ip = src_ip;
+		rq.remote_ip = src_ip;
+		rq.dest_port = port;
+		rq.host = host;
+		rq.method = method;
+		rq.path = path;
+		rq.path_len = strcspn(path, "?");
+		rq.headers = &f;
+		wp_authz_decide(g->l7, s, &rq, &d);
+		wp_authz_policy_name(d.policy, d.rule, name, sizeof(name));
+		if (d.verdict == WP_AUTHZ_ALLOW) {
+			verdict = "ALLOW";
+			why = d.policy
+				  ? "an ALLOW policy's rule matches"
+				  : "no AuthorizationPolicy at the waypoint denies it, and none "
+				    "ALLOWs only some requests";
+		} else if (d.policy && d.policy->action == CONFIG_AUTHZ_CUSTOM) {
+			verdict = "ASK (CUSTOM)";
+			snprintf(name, sizeof(name), "%s (provider %s)", d.policy->name,
+				 d.policy->provider ? d.policy->provider : "?");
+			why = "a CUSTOM policy matches: its external authorizer decides (then the "
+			      "DENY "
+			      "and ALLOW policies)";
+		} else if (d.policy) {
+			verdict = "DENY (403)";
+			why = "a DENY policy's rule matches";
+		} else {
+			verdict = "DENY (403)";
+			why = "ALLOW policies apply to the Service and none matches";
+		}
+	}
+	if (out) {
+		cJSON *j = cJSON_CreateObject();
+
+		if (j && cJSON_AddItemToArray(out, j)) {
+			cJSON_AddStringToObject(j, "proxy", "waypoint");
+			cJSON_AddStringToObject(j, "waypoint", w->name);
+			cJSON_AddStringToObject(j, "request", path);
+			cJSON_AddStringToObject(j, "method", method);
+			cJSON_AddStringToObject(j, "requestPrincipal",
+						an.principal ? an.principal : "");
+			cJSON_AddStringToObject(j, "decision", verdict);
+			cJSON_AddStringToObject(j, "policy", name);
+			cJSON_AddStringToObject(j, "why", why);
+		} else {
+			cJSON_Delete(j);
+		}
+	} else {
+		printf("L7 at waypoint %s (%s): %s %s\n", w->name, w->identity, method, path);
+		printf("  request principal: %s\n",
+		       an.principal ? an.principal : "none (no token)");
+		printf("  decision:          %s%s%s\n", verdict, name[0] ? " by " : "", name);
+		printf("  why:               %s\n", why);
+	}
+	ret = 0;
+out:
+	wp_authn_clear(&an);
+	http_fields_free(&f);
+	wp_gen_put(g);
+	return ret;
+}
