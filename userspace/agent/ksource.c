@@ -61,6 +61,9 @@ static const struct kwatch_res kinds[] = {
      "HTTPRoute"},
     {"grpcroutes", GATEWAY_API "grpcroutes", NULL, NULL, "gateway.networking.k8s.io/v1",
      "GRPCRoute"},
+    /* The mesh config (userspace/lib/config_mesh.c): one ConfigMap, by name. */
+    {"mesh config", "/api/v1/namespaces/istio-system/configmaps", "metadata.name=istio", NULL, "v1",
+     "ConfigMap"},
 };
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 #define K_PODS 1
