@@ -398,8 +398,15 @@ static enum attr when_attr(const char *k, char *hdr, size_t len)
 static bool when_ok(const struct ctx *c, const struct config_authz_condition *w)
 {
 	char hdr[256];
-	enum attr a = when_attr(w->key ? w->key : "", hdr, sizeof(hdr));
+	enum attr a;
 
+	/*
+	 * Envoy filter metadata no ambit proxy produces: never evaluable, so it fails closed (a
+	 * DENY or CUSTOM rule is taken as matching, an ALLOW or AUDIT rule never matches).
+	 */
+	if (w->key && !strncmp(w->key, "experimental.envoy.filters.", 27))
+		return c->pol->action == CONFIG_AUTHZ_DENY || c->pol->action == CONFIG_AUTHZ_CUSTOM;
+	a = when_attr(w->key ? w->key : "", hdr, sizeof(hdr));
 	return field_ok(c, a, &w->values, &w->not_values, hdr);
 }
 

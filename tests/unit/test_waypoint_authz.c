@@ -534,6 +534,34 @@ static void test_ext_authz_provider(void **state)
 	l7_config_free(c);
 }
 
+/* Envoy filter metadata cannot be evaluated: a DENY applies as if it matched, an ALLOW never. */
+static void test_envoy_metadata_fails_closed(void **state)
+{
+	struct l7_config *c =
+	    compile(WEB_POLICY("meta-deny", "DENY",
+			       "  rules:\n"
+			       "  - to: [{operation: {paths: ['/private*']}}]\n"
+			       "    when: [{key: 'experimental.envoy.filters.http.x[y]', values: "
+			       "[z]}]\n") "---\n" WEB_POLICY("meta-allow", "ALLOW",
+							     "  rules:\n"
+							     "  - when: [{key: "
+							     "'experimental.envoy.filters.http.x[y]"
+							     "', values: [z]}]\n"
+							     "  - to: [{operation: {paths: "
+							     "['/public*', '/private*']}}]\n"));
+	struct wp_authz_decision d;
+	struct wp_authz_request rq = req(SLEEP, "GET", "/private/x");
+
+	assert_int_equal(decide(c, "web", &rq, &d), WP_AUTHZ_DENY);
+	assert_string_equal(d.policy->name, "shop/meta-deny");
+	rq = req(SLEEP, "GET", "/public/x");
+	assert_int_equal(decide(c, "web", &rq, &d), WP_AUTHZ_ALLOW);
+	assert_int_equal(d.rule, 1); /* the rule on metadata never matched */
+	rq = req(SLEEP, "GET", "/other");
+	assert_int_equal(decide(c, "web", &rq, &d), WP_AUTHZ_DENY);
+	l7_config_free(c);
+}
+
 static void test_str_match(void **state)
 {
 	assert_true(wp_authz_str_match("*", "x", 1));
@@ -549,12 +577,19 @@ static void test_str_match(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_path_base),	       cmocka_unit_test(test_path_slashes),
-	    cmocka_unit_test(test_str_match),	       cmocka_unit_test(test_mesh_config),
-	    cmocka_unit_test(test_ext_authz_provider), cmocka_unit_test(test_attachment),
-	    cmocka_unit_test(test_allow_deny_order),   cmocka_unit_test(test_allow_nothing_and_all),
-	    cmocka_unit_test(test_when_header),	       cmocka_unit_test(test_sources),
-	    cmocka_unit_test(test_paths_and_methods),  cmocka_unit_test(test_audit_custom_dry_run),
+	    cmocka_unit_test(test_path_base),
+	    cmocka_unit_test(test_path_slashes),
+	    cmocka_unit_test(test_str_match),
+	    cmocka_unit_test(test_mesh_config),
+	    cmocka_unit_test(test_ext_authz_provider),
+	    cmocka_unit_test(test_envoy_metadata_fails_closed),
+	    cmocka_unit_test(test_attachment),
+	    cmocka_unit_test(test_allow_deny_order),
+	    cmocka_unit_test(test_allow_nothing_and_all),
+	    cmocka_unit_test(test_when_header),
+	    cmocka_unit_test(test_sources),
+	    cmocka_unit_test(test_paths_and_methods),
+	    cmocka_unit_test(test_audit_custom_dry_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -786,6 +786,28 @@ static void check_unenforced(struct cfg_an *a)
 				   "not enforced yet: no waypoint serves the host its subsets and "
 				   "traffic policies are for" NO_WAYPOINT);
 	}
+	/* Istio-valid, never evaluable here: say how it fails closed. */
+	for (size_t i = 0; i < c->n_authorization_policies; i++) {
+		const struct config_authorization_policy *ap = &c->authorization_policies[i];
+
+		for (size_t r = 0; r < ap->n_rules; r++)
+			for (size_t w = 0; w < ap->rules[r].n_when; w++) {
+				const struct config_authz_condition *k = &ap->rules[r].when[w];
+
+				if (!k->key || strncmp(k->key, "experimental.envoy.filters.", 27))
+					continue;
+				cfg_an_add(
+				    a, &ap->meta, "AuthorizationPolicy", k->line, false, NULL,
+				    "spec.rules[%zu].when[%zu]: %s reads Envoy filter metadata, "
+				    "which no ambit proxy produces: it is never evaluated, so the "
+				    "rule fails closed (%s)",
+				    r, w, k->key,
+				    ap->action == CONFIG_AUTHZ_DENY ||
+					    ap->action == CONFIG_AUTHZ_CUSTOM
+					? "a DENY or CUSTOM rule applies as if it matched"
+					: "an ALLOW rule never matches");
+			}
+	}
 	for (size_t i = 0; i < c->n_request_authentications; i++) {
 		const struct config_request_authentication *ra = &c->request_authentications[i];
 
