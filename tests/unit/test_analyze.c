@@ -294,8 +294,8 @@ static void test_authz_findings(void **state)
 	       "spec.rules[1].from[0].source.namespaces[0]",
 	       "IST0101 referenced namespace not found: \"ghost\"");
 	expect(&r, false, 21, "AuthorizationPolicy bookinfo/deny-get", "spec.rules[0]",
-	       "nothing else is left in this DENY rule, so at the ztunnel it matches nothing and "
-	       "has no effect");
+	       "nothing else is left in this DENY rule, so at the ztunnel it fails closed: it "
+	       "denies every connection to the workloads in its scope");
 	expect(&r, false, 22, "AuthorizationPolicy bookinfo/deny-get", "spec.rules[1]",
 	       "cannot evaluate paths, so it ignores those parts of this DENY rule and denies "
 	       "every connection matching the rest of it");

@@ -278,9 +278,20 @@ static const struct pcase CASES[] = {
     {"ALLOW with request.headers when dropped",
      RAT_ALLOW("  - when:\n    - key: request.headers[x-user]\n      values: [admin]\n"), D_RAT,
      9080, ID_PP, IP_PP, DENY_V, "", R_NAM},
-    {"DENY methods only: no effect at ztunnel",
+    /* Fails closed (issue of policies nothing enforces): the L7 part taken as matching. */
+    {"DENY methods only: fails closed at ztunnel",
      RAT_ALLOW("  - to:\n    - operation:\n        methods: [GET]\n") "  action: DENY\n", D_RAT,
-     9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
+     9080, ID_PP, IP_PP, DENY_V, "bookinfo/rat", R_DM},
+    {"DENY principal + methods: denies that principal",
+     RAT_ALLOW("  - from:\n    - source:\n        principals: "
+	       "[\"cluster.local/ns/bookinfo/sa/bookinfo-productpage\"]\n"
+	       "    to:\n    - operation:\n        methods: [GET]\n") "  action: DENY\n",
+     D_RAT, 9080, ID_PP, IP_PP, DENY_V, "bookinfo/rat", R_DM},
+    {"DENY principal + methods: another principal passes",
+     RAT_ALLOW("  - from:\n    - source:\n        principals: "
+	       "[\"cluster.local/ns/bookinfo/sa/sleep\"]\n"
+	       "    to:\n    - operation:\n        methods: [GET]\n") "  action: DENY\n",
+     D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
     {"DENY ports + methods: denies the port",
      RAT_ALLOW(
 	 "  - to:\n    - operation:\n        ports: [\"9080\"]\n        methods: [GET]\n") "  "

@@ -145,12 +145,12 @@ void cfg_authz_warn(struct cfg_ctx *ctx, yaml_node_t *root,
 			    "regardless of them, which is stricter than written",
 			    l7);
 		else
-			cfg_diag(
-			    ctx, node, false,
-			    "the ztunnel cannot evaluate %s and nothing else is left in this "
-			    "DENY rule, so at the ztunnel it matches nothing and has no effect; "
-			    "attach the policy to a waypoint with targetRefs to enforce it",
-			    l7);
+			cfg_diag(ctx, node, false,
+				 "the ztunnel cannot evaluate %s and nothing else is left in this "
+				 "DENY rule, so at the ztunnel it fails closed: it denies every "
+				 "connection to the workloads in its scope; attach the policy to a "
+				 "waypoint with targetRefs to enforce it as written",
+				 l7);
 		cfg_path_pop(ctx, saved);
 	}
 }

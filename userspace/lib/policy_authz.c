@@ -224,6 +224,40 @@ static int compile_when(struct policy_match *m, const struct config_authz_condit
 	return 0; /* L7 condition of a DENY rule: left empty, it matches nothing */
 }
 
+static bool match_is_empty(const struct policy_match *m)
+{
+	return !m->principals.n && !m->not_principals.n && !m->namespaces.n &&
+	       !m->not_namespaces.n && !m->src_ips.n && !m->not_src_ips.n && !m->dst_ips.n &&
+	       !m->not_dst_ips.n && !m->ports.n && !m->not_ports.n;
+}
+
+/*
+ * A DENY rule's source, operation or condition that had only L7 attributes compiled to an
+ * empty match: it stands for "whatever the L7 part would have said", taken as matching (fail
+ * closed), so its clause holds for every connection and is dropped (a rule without clauses
+ * matches every connection).
+ */
+static void prune_l7_clauses(struct policy_rule *r)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < r->n_clauses; i++) {
+		struct policy_clause *cl = &r->clauses[i];
+		bool always = false;
+
+		for (size_t j = 0; j < cl->n && !always; j++)
+			always = match_is_empty(&cl->items[j]);
+		if (always) {
+			for (size_t j = 0; j < cl->n; j++)
+				policy_match_free(&cl->items[j]);
+			free(cl->items);
+			continue;
+		}
+		r->clauses[w++] = *cl;
+	}
+	r->n_clauses = w;
+}
+
 static int compile_rule(struct policy_comp *c, const struct config_authorization_policy *ap,
 			size_t ri, struct policy_rule *out)
 {
@@ -253,15 +287,16 @@ static int compile_rule(struct policy_comp *c, const struct config_authorization
 	}
 	if (l7[0]) {
 		if (asprintf(&out->note,
-			     "ztunnel ignores %s: the rule keeps only its L4 parts; a part left "
-			     "with none matches nothing",
+			     "ztunnel cannot evaluate %s: the rule keeps only its L4 parts, and a "
+			     "part left with none matches every connection (fails closed)",
 			     l7) < 0)
 			return -ENOMEM;
 		policy_warn(
 		    c, &ap->meta, "AuthorizationPolicy", r->line,
 		    "spec.rules[%zu]: ztunnel does not support %s; within a DENY policy these "
-		    "attributes are ignored and the rest of the rule is enforced (a source, "
-		    "operation or condition with only HTTP attributes matches nothing)",
+		    "attributes are taken as matching, so the rule denies every connection the "
+		    "rest of it matches (a source, operation or condition with only HTTP "
+		    "attributes matches every connection): stricter than written, never looser",
 		    ri, l7);
 	}
 	if (r->n_from) {
@@ -291,6 +326,8 @@ static int compile_rule(struct policy_comp *c, const struct config_authorization
 		if (!(cl = rule_add(out)) || !(m = clause_add(cl)) || compile_when(m, &r->when[i]))
 			return -ENOMEM;
 	}
+	if (l7[0])
+		prune_l7_clauses(out);
 	return 0;
 }
 
