@@ -306,7 +306,7 @@ static const struct pcase CASES[] = {
 											   " DENY"
 											   "\n",
      D_RAT, 9090, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
-    /* AUDIT, dry-run, CUSTOM never decide */
+    /* AUDIT and dry-run never decide; CUSTOM at the ztunnel fails closed */
     {"AUDIT never changes the decision", RAT_ALLOW("  - {}\n") "  action: AUDIT\n", D_RAT, 9080,
      ID_PP, IP_PP, ALLOW_V, "", R_NONE},
     {"dry-run DENY is not enforced",
@@ -314,9 +314,14 @@ static const struct pcase CASES[] = {
      "  namespace: bookinfo\n  annotations:\n    istio.io/dry-run: \"true\"\n"
      "spec:\n  action: DENY\n  rules:\n  - {}\n",
      D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
-    {"CUSTOM ignored by ztunnel",
+    {"CUSTOM denies at the ztunnel (its authorizer needs a waypoint)",
      RAT_ALLOW("  - {}\n") "  action: CUSTOM\n  provider:\n    name: ext\n", D_RAT, 9080, ID_PP,
-     IP_PP, ALLOW_V, "", R_NONE},
+     IP_PP, DENY_V, "bookinfo/rat", R_DM},
+    {"CUSTOM on another port lets this one through",
+     RAT_ALLOW("  - to:\n    - operation:\n        ports: [\"9090\"]\n") "  action: CUSTOM\n"
+									 "  provider:\n"
+									 "    name: ext\n",
+     D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "", R_NONE},
     /* PeerAuthentication */
     {"mesh STRICT refuses plaintext",
      PA("istio-system", "default") "spec:\n  mtls:\n    mode: STRICT\n", D_RAT, 9080, NULL,

@@ -111,13 +111,18 @@ void cfg_authz_warn(struct cfg_ctx *ctx, yaml_node_t *root,
 			 "ALLOW policy with no rules allows nothing: every connection to the "
 			 "workloads in its scope is denied unless another ALLOW policy matches it "
 			 "(add `rules: [{}]` to allow everything)");
-	if (p->action == CONFIG_AUTHZ_AUDIT || p->action == CONFIG_AUTHZ_CUSTOM)
+	if (p->action == CONFIG_AUTHZ_AUDIT)
+		cfg_diag(
+		    ctx, spec ? spec : root, false,
+		    "the ztunnel enforces only ALLOW and DENY: this AUDIT policy has no effect "
+		    "without a waypoint (use targetRefs)");
+	if (p->action == CONFIG_AUTHZ_CUSTOM)
 		cfg_diag(ctx, spec ? spec : root, false,
-			 "the ztunnel enforces only ALLOW and DENY: this %s policy has no effect "
-			 "without a waypoint (use targetRefs)",
-			 p->action == CONFIG_AUTHZ_AUDIT ? "AUDIT" : "CUSTOM");
+			 "only a waypoint can ask this CUSTOM policy's external authorizer (use "
+			 "targetRefs): without one the ztunnel fails closed and denies every "
+			 "connection the policy matches");
 	cfg_path_pop(ctx, saved);
-	if (p->action != CONFIG_AUTHZ_ALLOW && p->action != CONFIG_AUTHZ_DENY)
+	if (p->action == CONFIG_AUTHZ_AUDIT)
 		return;
 	for (size_t i = 0; i < p->n_rules; i++) {
 		const struct config_authz_rule *r = &p->rules[i];
@@ -128,7 +133,7 @@ void cfg_authz_warn(struct cfg_ctx *ctx, yaml_node_t *root,
 			continue;
 		saved = cfg_path_push(ctx, "spec.rules");
 		cfg_path_push_index(ctx, i);
-		if (p->action == CONFIG_AUTHZ_ALLOW)
+		if (p->action == CONFIG_AUTHZ_ALLOW) /* DENY and CUSTOM below: both deny here */
 			cfg_diag(
 			    ctx, node, false,
 			    "the ztunnel cannot evaluate %s (HTTP-only or "

@@ -263,7 +263,8 @@ static int compile_rule(struct policy_comp *c, const struct config_authorization
 {
 	const struct config_authz_rule *r = &ap->rules[ri];
 	const char *ns = ap->meta.namespace;
-	bool allow_like = ap->action != CONFIG_AUTHZ_DENY;
+	/* CUSTOM is enforced as a DENY at the ztunnel (policy_compile_authz). */
+	bool allow_like = ap->action != CONFIG_AUTHZ_DENY && ap->action != CONFIG_AUTHZ_CUSTOM;
 	struct policy_clause *cl;
 	char l7[256];
 
@@ -411,16 +412,22 @@ int policy_compile_authz(struct policy_comp *c, const struct config_authorizatio
 		return -ENOMEM;
 	out->action = (unsigned int)ap->action < 4 ? act[ap->action] : POLICY_ACTION_ALLOW;
 	out->dry_run = ap->dry_run;
-	if (ap->n_target_refs || ap->action == CONFIG_AUTHZ_CUSTOM) {
+	if (ap->n_target_refs) {
 		out->scope = POLICY_SCOPE_NONE;
-		if (!(out->note =
-			  strdup(ap->n_target_refs
-				     ? "targetRefs: enforced by a waypoint, not the ztunnel"
-				     : "CUSTOM: needs a waypoint with an ext-authz provider; "
-				       "the ztunnel ignores it")))
+		if (!(out->note = strdup("targetRefs: enforced by a waypoint, not the ztunnel")))
 			return -ENOMEM;
 		policy_warn(c, &ap->meta, "AuthorizationPolicy", 0, "%s", out->note);
 		return 0;
+	}
+	if (ap->action == CONFIG_AUTHZ_CUSTOM) {
+		/* Only a waypoint can ask the external authorizer: what it would have been asked
+		 * about is denied (fails closed), never let through unasked. */
+		out->action = POLICY_ACTION_DENY;
+		if (!(out->note = strdup("CUSTOM at the ztunnel: its external authorizer can only "
+					 "be asked by a waypoint (targetRefs), so the ztunnel "
+					 "denies what the policy matches")))
+			return -ENOMEM;
+		policy_warn(c, &ap->meta, "AuthorizationPolicy", 0, "%s", out->note);
 	}
 	if (ap->has_selector)
 		out->scope = POLICY_SCOPE_WORKLOAD;
