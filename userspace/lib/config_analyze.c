@@ -790,6 +790,19 @@ static void check_unenforced(struct cfg_an *a)
 	for (size_t i = 0; i < c->n_authorization_policies; i++) {
 		const struct config_authorization_policy *ap = &c->authorization_policies[i];
 
+		for (size_t r = 0; r < ap->n_target_refs; r++) {
+			const struct config_target_ref *t = &ap->target_refs[r];
+
+			if (t->kind && !strcmp(t->kind, "Service") && t->name &&
+			    (!have_b || !host_served(&b, t->name, ap->meta.namespace)))
+				cfg_an_add(
+				    a, &ap->meta, "AuthorizationPolicy", 0, false,
+				    "spec.targetRefs",
+				    "not enforced yet: no waypoint serves Service %s/%s, and "
+				    "the ztunnel leaves targetRefs policies to one" NO_WAYPOINT,
+				    ap->meta.namespace, t->name);
+		}
+
 		for (size_t r = 0; r < ap->n_rules; r++)
 			for (size_t w = 0; w < ap->rules[r].n_when; w++) {
 				const struct config_authz_condition *k = &ap->rules[r].when[w];
