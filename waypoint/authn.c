@@ -63,6 +63,20 @@ static bool from_header(const struct http_fields *f, const char *name, const cha
 	return false;
 }
 
+/*
+ * Whether the element at @p (@el bytes: "name=value" of a query or a Cookie field) is @name
+ * (@nl bytes) with a token: then @out takes it.
+ */
+static bool pair_token(const char *p, size_t el, const char *name, size_t nl, struct found *out)
+{
+	if (el <= nl || p[nl] != '=' || strncmp(p, name, nl) ||
+	    !(out->len = token_len(p + nl + 1, el - nl - 1)))
+		return false;
+	out->tok = p + nl + 1;
+	out->header = NULL;
+	return true;
+}
+
 static bool from_param(const char *target, const char *name, struct found *out)
 {
 	const char *q = strchr(target, '?'), *p;
@@ -71,12 +85,8 @@ static bool from_param(const char *target, const char *name, struct found *out)
 	for (p = q ? q + 1 : NULL; p && *p;) {
 		size_t el = strcspn(p, "&#");
 
-		if (el > nl && p[nl] == '=' && !strncmp(p, name, nl) &&
-		    (out->len = token_len(p + nl + 1, el - nl - 1))) {
-			out->tok = p + nl + 1;
-			out->header = NULL;
+		if (pair_token(p, el, name, nl, out))
 			return true;
-		}
 		p += el;
 		if (*p != '&')
 			break;
@@ -99,12 +109,8 @@ static bool from_cookie(const struct http_fields *f, const char *name, struct fo
 
 			p += strspn(p, " ;");
 			el = strcspn(p, ";");
-			if (el > nl && p[nl] == '=' && !strncmp(p, name, nl) &&
-			    (out->len = token_len(p + nl + 1, el - nl - 1))) {
-				out->tok = p + nl + 1;
-				out->header = NULL;
+			if (pair_token(p, el, name, nl, out))
 				return true;
-			}
 			p += el;
 		}
 	}
