@@ -34,7 +34,6 @@
 #include "worker.h"
 
 #define MAX_WORKERS 64
-#define MAX_LISTENERS 64
 
 static void usage(void)
 {
@@ -139,6 +138,48 @@ static bool mtime_of(const char *path, struct timespec *out)
 	return true;
 }
 
+/*
+ * A gateway's listeners (its model's, on every address), the ones not open yet opened and, once
+ * the workers run, handed to them. A port that cannot be had is said and tried again with the
+ * next snapshot. Listeners stay for the process's life: a port its Gateways no longer list
+ * has no route left (404).
+ */
+static void gateway_listen(const struct l7_config *l7, struct wp_listener *ls, char **hosts,
+			   int *n_ls, struct wp_worker **workers, long nworkers)
+{
+	for (size_t i = 0; i < l7->n_listeners; i++) {
+		const struct l7_listener *gl = &l7->listeners[i];
+		struct wp_listener *l = &ls[*n_ls];
+		bool open = false;
+
+		for (int k = 0; k < *n_ls && !open; k++)
+			open = ls[k].port == gl->port;
+		if (open)
+			continue;
+		if (*n_ls == WP_MAX_LISTENERS) {
+			pr_err("gateway: port %u: more than %d listeners", gl->port,
+			       WP_MAX_LISTENERS);
+			return;
+		}
+		*l = (struct wp_listener){.port = gl->port};
+		l->fd = sock_listen(htonl(INADDR_ANY), gl->port, false);
+		if (l->fd < 0) {
+			pr_err("gateway: cannot listen on port %u: %s", gl->port, strerror(-l->fd));
+			continue;
+		}
+		hosts[*n_ls] = strdup(gl->service);
+		if (!hosts[*n_ls]) {
+			close(l->fd);
+			continue;
+		}
+		l->host = hosts[(*n_ls)++];
+		for (long w = 0; w < nworkers && workers[w]; w++)
+			if (wp_worker_add_listener(workers[w], l))
+				pr_err("gateway: port %u: a worker has no room for it", gl->port);
+		pr_info("gateway: listening on port %u (%s)", gl->port, gl->service);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -166,8 +207,8 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {},
 	};
-	struct wp_listener ls[MAX_LISTENERS] = {0};
-	char *hosts[MAX_LISTENERS] = {0};
+	struct wp_listener ls[WP_MAX_LISTENERS] = {0};
+	char *hosts[WP_MAX_LISTENERS] = {0};
 	struct wp_worker *workers[MAX_WORKERS] = {0};
 	struct wp_stats *stores[MAX_WORKERS] = {0};
 	struct wp_worker_opts wo = {.log_fd = STDOUT_FILENO, .shadow_suffix = true};
@@ -183,7 +224,7 @@ int main(int argc, char **argv)
 	int n_ls = 0, drain_s = 5, rc = 1, opt, sig;
 	uint64_t version = 1;
 	const char *tls_cert = NULL, *tls_key = NULL;
-	bool tls_wanted[MAX_LISTENERS] = {0}, any_tls = false;
+	bool tls_wanted[WP_MAX_LISTENERS] = {0}, any_tls = false;
 	struct tls_ctx *tls = NULL;
 	char err[512];
 	sigset_t sigs;
@@ -205,7 +246,7 @@ int main(int argc, char **argv)
 		case 'L': {
 			struct sockaddr_in sa;
 
-			if (n_ls == MAX_LISTENERS ||
+			if (n_ls == WP_MAX_LISTENERS ||
 			    parse_listen(optarg, &sa, &hosts[n_ls], &ls[n_ls].port)) {
 				fprintf(stderr, "waypoint: bad --listen %s\n", optarg);
 				return 2;
@@ -329,14 +370,20 @@ int main(int argc, char **argv)
 		gen = wp_mesh_gen(&mesh);
 		if (!gen)
 			goto out;
-		ls[0] = (struct wp_listener){.hbone = true};
-		ls[0].fd = sock_listen(hbone_sa.sin_addr.s_addr, ntohs(hbone_sa.sin_port), false);
-		if (ls[0].fd < 0) {
-			pr_err("cannot listen on HBONE port %u: %s", ntohs(hbone_sa.sin_port),
-			       strerror(-ls[0].fd));
-			goto out;
+		if (gen->l7->gateway) {
+			/* A gateway: its clients come to its Gateways' ports, not over HBONE. */
+			gateway_listen(gen->l7, ls, hosts, &n_ls, workers, 0);
+		} else {
+			ls[0] = (struct wp_listener){.hbone = true};
+			ls[0].fd =
+			    sock_listen(hbone_sa.sin_addr.s_addr, ntohs(hbone_sa.sin_port), false);
+			if (ls[0].fd < 0) {
+				pr_err("cannot listen on HBONE port %u: %s",
+				       ntohs(hbone_sa.sin_port), strerror(-ls[0].fd));
+				goto out;
+			}
+			n_ls = 1;
 		}
-		n_ls = 1;
 		wo.mesh = &mesh;
 		/* Istio's waypoint answers its metrics on 15020 (merged) and readiness there. */
 		if (!admin_sa.sin_port) {
@@ -391,6 +438,8 @@ int main(int argc, char **argv)
 			struct wp_gen *g = wp_mesh_gen(&mesh);
 
 			if (g) {
+				if (g->l7->gateway)
+					gateway_listen(g->l7, ls, hosts, &n_ls, workers, nworkers);
 				for (long i = 0; i < nworkers; i++)
 					wp_worker_set_gen(workers[i], g);
 				wp_gen_put(gen);

@@ -890,7 +890,7 @@ static void route(struct wp_req *r)
 	rq.n_headers = r->head.fields.n;
 	rq.headers = r->head.fields.items;
 	rt = wp_route_select(g->routes[r->svc], &rq);
-	if (!rt) {
+	if (!rt || rt->action == L7_ACTION_NOT_FOUND) {
 		wp_req_reply(r, WP_REPLY_NO_ROUTE, 0, NULL, 0);
 		return;
 	}

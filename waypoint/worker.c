@@ -41,7 +41,11 @@ struct wp_worker {
 	struct loop_handler ctl;
 	struct loop_timer sweep;
 	size_t n;
-	struct wlistener *ls;
+	struct wlistener *ls; /* room for WP_MAX_LISTENERS */
+	/* Listeners handed over by the main thread (a gateway's new ports), under @lock. */
+	pthread_mutex_t lock;
+	size_t n_new;
+	struct wp_listener fresh[WP_MAX_LISTENERS];
 	struct wp_gen *pending; /* atomic: handed over by the main thread */
 	int drain;		/* atomic */
 	size_t active;		/* atomic: for wp_worker_active */
@@ -182,6 +186,20 @@ static void on_ctl(struct loop_handler *h, uint32_t events)
 
 	if (read(w->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; i < w->n_new; i++) {
+		struct wlistener *li = &w->ls[w->n];
+
+		li->w = w;
+		li->l = w->fresh[i];
+		li->h.fn = on_accept;
+		li->resume.fn = on_resume;
+		w->n++;
+		if (!__atomic_load_n(&w->drain, __ATOMIC_ACQUIRE))
+			listener_add(li);
+	}
+	w->n_new = 0;
+	pthread_mutex_unlock(&w->lock);
 	g = __atomic_exchange_n(&w->pending, NULL, __ATOMIC_ACQ_REL);
 	if (g) {
 		wp_engine_set_gen(w->e, g);
@@ -223,11 +241,15 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 				    .shadow_suffix = o->shadow_suffix,
 				    .hcm = o->hcm};
 
-	if (!w)
+	if (!w || n > WP_MAX_LISTENERS) {
+		free(w);
+		errno = EINVAL;
 		return NULL;
+	}
 	w->efd = -1;
+	pthread_mutex_init(&w->lock, NULL);
 	w->loop = loop_create();
-	w->ls = calloc(n + 1, sizeof(*w->ls));
+	w->ls = calloc(WP_MAX_LISTENERS, sizeof(*w->ls));
 	w->stats = wp_stats_new();
 	w->mesh = o->mesh;
 	if (!w->loop || !w->ls || !w->stats)
@@ -282,6 +304,7 @@ fail:
 		close(w->efd);
 	loop_destroy(w->loop);
 	free(w->ls);
+	pthread_mutex_destroy(&w->lock);
 	free(w);
 	errno = ENOMEM;
 	return NULL;
@@ -303,6 +326,21 @@ void wp_worker_set_gen(struct wp_worker *w, struct wp_gen *gen)
 	wake(w);
 }
 
+int wp_worker_add_listener(struct wp_worker *w, const struct wp_listener *l)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->n + w->n_new >= WP_MAX_LISTENERS || l->hbone)
+		err = -ENOSPC;
+	else
+		w->fresh[w->n_new++] = *l;
+	pthread_mutex_unlock(&w->lock);
+	if (!err)
+		wake(w);
+	return err;
+}
+
 void wp_worker_drain(struct wp_worker *w)
 {
 	__atomic_store_n(&w->drain, 1, __ATOMIC_RELEASE);
@@ -312,8 +350,12 @@ void wp_worker_drain(struct wp_worker *w)
 	 * them in their loops): a client connecting is refused at once and tries again, where a
 	 * socket only left unread would queue it until the exit resets it, too late for a retry.
 	 */
+	pthread_mutex_lock(&w->lock);
 	for (size_t i = 0; i < w->n; i++)
 		shutdown(w->ls[i].l.fd, SHUT_RD);
+	for (size_t i = 0; i < w->n_new; i++)
+		shutdown(w->fresh[i].fd, SHUT_RD);
+	pthread_mutex_unlock(&w->lock);
 	wake(w);
 }
 
@@ -345,5 +387,6 @@ void wp_worker_stop(struct wp_worker *w)
 	loop_destroy(w->loop);
 	wp_stats_free(w->stats);
 	free(w->ls);
+	pthread_mutex_destroy(&w->lock);
 	free(w);
 }

@@ -29,6 +29,9 @@ struct wp_listener {
 	struct tls_ctx *tls; /* one-way TLS for its clients (--listen-tls), borrowed, or NULL */
 };
 
+/* Listeners a worker holds at most (command line and a gateway's ports together). */
+#define WP_MAX_LISTENERS 64
+
 struct wp_mesh;
 
 struct wp_worker_opts {
@@ -46,6 +49,12 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 				  const struct wp_worker_opts *o);
 /* Hands @gen (a reference is taken) to the worker; thread-safe. */
 void wp_worker_set_gen(struct wp_worker *w, struct wp_gen *gen);
+/*
+ * Adds plaintext listener @l (its fd and host borrowed, for the process's life) to a running
+ * worker, which accepts on it from its next loop round: a gateway's new port. Thread-safe.
+ * 0, or -ENOSPC past WP_MAX_LISTENERS (or for an HBONE listener).
+ */
+int wp_worker_add_listener(struct wp_worker *w, const struct wp_listener *l);
 /*
  * Stops accepting and drains: idle connections close, busy ones after their exchange; the
  * listening sockets stop listening (a connect is refused: shared sockets, so for every worker)

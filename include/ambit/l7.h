@@ -72,6 +72,15 @@ struct l7_waypoint {
 	bool has_hbone; /* a listener of protocol HBONE on 15008 */
 	enum config_gw_from allowed_from; /* that listener's allowedRoutes.namespaces */
 	struct config_labels allowed_selector;
+	/*
+	 * An ingress gateway proxy, not a waypoint (l7_bindings.gateways): the pods that Istio
+	 * Gateways (networking.istio.io) select, one entry per workload (namespace, owning
+	 * Deployment, else the pod). Nothing binds to it; name is the workload's, identity its
+	 * pods' service account's, hostname and vip its Service's (the one selecting its pods).
+	 */
+	bool gateway;
+	struct config_strings gateways; /* "ns/name" of the Gateways that select it */
+	struct config_strings pods;	/* "ns/name" of its instances */
 };
 
 enum l7_bind_source {
@@ -88,8 +97,9 @@ struct l7_binding {
 };
 
 struct l7_bindings {
-	size_t n_waypoints, n_services, n_workloads;
+	size_t n_waypoints, n_services, n_workloads, n_gateways;
 	struct l7_waypoint *waypoints;
+	struct l7_waypoint *gateways; /* ingress gateway proxies (l7_waypoint.gateway) */
 	struct l7_binding *services;  /* one per Service of the config, in config order */
 	struct l7_binding *workloads; /* one per l7_inputs pod, in input order */
 	/* The same, by namespace and name (l7_bindings_find's binary search). */
@@ -211,6 +221,9 @@ enum l7_action {
 	L7_ACTION_ROUTE = 0,
 	L7_ACTION_REDIRECT,
 	L7_ACTION_DIRECT,
+	/* 404 NR, as when no route matches: a gateway's virtual host ends with it (Envoy does not
+	 * try another virtual host once one took the request's host). */
+	L7_ACTION_NOT_FOUND,
 };
 
 struct l7_redirect {
@@ -388,8 +401,28 @@ struct l7_authz {
 	struct config_authz_rule *rules;
 };
 
+/*
+ * A gateway's listener (API_SEMANTICS.md §6): the port its proxy listens on (the gateway
+ * Service's targetPort for a server port that is one of the Service's ports, as istiod
+ * translates it, else the server's own), for the HTTP servers of its Gateways on that port,
+ * served by the routes of the model's service @service.
+ */
+struct l7_listener {
+	uint16_t port;
+	enum l7_protocol protocol;
+	char *service; /* a hostname of l7_config.services */
+};
+
 struct l7_config {
 	char *waypoint_namespace, *waypoint_name, *identity;
+	/*
+	 * An ingress gateway's model: its listeners, one service of its own (its hostname, the
+	 * routes of the VirtualServices bound to its Gateways, each restricted to the listener
+	 * port and the virtual host's domains), then the services those routes name (aux).
+	 */
+	bool gateway;
+	size_t n_listeners;
+	struct l7_listener *listeners;
 	size_t n_services;
 	struct l7_service *services;
 	size_t n_authz;
@@ -413,6 +446,9 @@ struct l7_config {
  */
 struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_bindings *b,
 			     const struct l7_waypoint *wp);
+/* The gateway proxy of @b that pod @ns/@name is an instance of, or NULL. Borrowed. */
+const struct l7_waypoint *l7_bindings_gateway_of(const struct l7_bindings *b, const char *ns,
+						 const char *name);
 void l7_config_free(struct l7_config *c);
 /*
  * The model of waypoint @ns/@name for @cfg alone, its running pods taken from the config

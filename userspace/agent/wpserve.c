@@ -23,6 +23,7 @@ struct wp_inst {
 	char *identity; /* the waypoint's */
 	char *dir;	/* agentDir */
 	char *cgroup;	/* the pod's, for the peer check */
+	bool gateway;	/* of an ingress gateway proxy (wp names it), not a waypoint */
 	struct server *srv;
 	struct server_ops ops;
 	char *unversioned; /* last published encoding with version 0: what changed is compared */
@@ -204,7 +205,7 @@ static int want(struct wpserve *ws, const struct rt_pod *p, const struct l7_wayp
 	in = inst_find(ws, key);
 	/* Another directory or waypoint is another instance: the old one goes. */
 	if (in && (strcmp(in->dir, p->agent_dir) || strcmp(in->wp, wp) ||
-		   strcmp(in->identity, w->identity))) {
+		   strcmp(in->identity, w->identity) || in->gateway != w->gateway)) {
 		for (size_t i = 0; i < ws->n; i++)
 			if (ws->insts[i] == in)
 				ws->insts[i] = ws->insts[--ws->n];
@@ -223,6 +224,7 @@ static int want(struct wpserve *ws, const struct rt_pod *p, const struct l7_wayp
 		in->wp = strdup(wp);
 		in->identity = strdup(w->identity);
 		in->dir = strdup(p->agent_dir);
+		in->gateway = w->gateway;
 		if (!in->key || !in->wp || !in->identity || !in->dir) {
 			free(in->key);
 			free(in->wp);
@@ -239,13 +241,16 @@ static int want(struct wpserve *ws, const struct rt_pod *p, const struct l7_wayp
 	return 0;
 }
 
-/* Waypoint @ns/@name of @b, or NULL. */
+/* Waypoint (or, with @gateway, gateway proxy) @ns/@name of @b, or NULL. */
 static const struct l7_waypoint *find_waypoint(const struct l7_bindings *b, const char *ns,
-					       const char *name)
+					       const char *name, bool gateway)
 {
-	for (size_t i = 0; i < b->n_waypoints; i++)
-		if (!strcmp(b->waypoints[i].namespace, ns) && !strcmp(b->waypoints[i].name, name))
-			return &b->waypoints[i];
+	size_t n = gateway ? b->n_gateways : b->n_waypoints;
+	const struct l7_waypoint *w = gateway ? b->gateways : b->waypoints;
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(w[i].namespace, ns) && !strcmp(w[i].name, name))
+			return &w[i];
 	return NULL;
 }
 
@@ -264,7 +269,7 @@ static char *inst_encode(const struct agent *a, const struct wpserve *ws,
 	if (!name)
 		return NULL;
 	*name++ = '\0';
-	w = find_waypoint(&v->b, ns, name);
+	w = find_waypoint(&v->b, ns, name, in->gateway);
 	if (!w)
 		return NULL;
 	memset(&s, 0, sizeof(s));
@@ -373,9 +378,12 @@ void wpserve_sync(struct agent *a, const struct config *cfg, const struct waypoi
 		const char *gw = config_label_get(&p->labels, GATEWAY_NAME_LABEL);
 		const struct l7_waypoint *w;
 
-		if (!gw || !p->node || strcmp(p->node, a->opts.node))
+		if (!p->node || strcmp(p->node, a->opts.node))
 			continue;
-		w = find_waypoint(&v->b, p->namespace, gw);
+		/* A waypoint's instance, else a pod that Istio Gateways select. */
+		w = gw ? find_waypoint(&v->b, p->namespace, gw, false) : NULL;
+		if (!w)
+			w = l7_bindings_gateway_of(&v->b, p->namespace, p->name);
 		if (!w)
 			continue;
 		if (!p->agent_dir) {

@@ -143,6 +143,124 @@ static int add_waypoint(const struct l7_inputs *in, const struct config_k8s_gate
 	return 0;
 }
 
+/* The Service of namespace @ns that selects @p (its first, in config order), or NULL. */
+static const struct config_service *service_of(const struct config *cfg, const char *ns,
+					       const struct l7_pod *p)
+{
+	for (size_t i = 0; p->labels && i < cfg->n_services; i++) {
+		const struct config_service *s = &cfg->services[i];
+
+		if (!strcmp(s->meta.namespace, ns) && s->selector.n &&
+		    config_labels_match(&s->selector, p->labels))
+			return s;
+	}
+	return NULL;
+}
+
+static int add_string(struct config_strings *s, const char *v)
+{
+	char **items;
+
+	if (config_strings_has(s, v))
+		return 0;
+	items = realloc(s->items, (s->n + 2) * sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	s->items = items;
+	s->items[s->n] = strdup(v);
+	return s->items[s->n] ? (s->n++, 0) : -ENOMEM;
+}
+
+/* A new gateway proxy for the workload of @p, named @name. */
+static int new_gateway(const struct l7_inputs *in, const struct l7_pod *p, const char *name,
+		       struct l7_waypoint *w)
+{
+	const char *td = in->trust_domain ? in->trust_domain : "cluster.local";
+	const struct config_service *s = service_of(in->cfg, p->namespace, p);
+
+	w->gateway = true;
+	w->traffic = L7_FOR_NONE;
+	w->namespace = dup(p->namespace);
+	w->name = dup(name);
+	w->service_account = dup(p->service_account ? p->service_account : "default");
+	if (!w->namespace || !w->name || !w->service_account)
+		return -ENOMEM;
+	if (asprintf(&w->identity, "spiffe://%s/ns/%s/sa/%s", td, w->namespace,
+		     w->service_account) < 0 ||
+	    asprintf(&w->hostname, "%s.%s.svc.cluster.local", s ? s->meta.name : name,
+		     w->namespace) < 0) {
+		w->identity = w->hostname = NULL;
+		return -ENOMEM;
+	}
+	if (s && s->cluster_ip)
+		inet_pton_v4(s->cluster_ip, &w->vip);
+	if (s && !w->vip && in->service_vip)
+		w->vip = in->service_vip(in->arg, s->meta.namespace, s->meta.name);
+	w->ips = calloc(in->n_pods + 1, sizeof(*w->ips));
+	return w->ips ? 0 : -ENOMEM;
+}
+
+/*
+ * Ingress gateway proxies (API_SEMANTICS.md §6): a pod that the selector of an Istio Gateway
+ * matches, in any namespace (istiod's default, PILOT_SCOPE_GATEWAY_TO_NAMESPACE off), is an
+ * instance of the gateway proxy of its workload, which serves every Gateway selecting it.
+ */
+static int add_gateways(const struct l7_inputs *in, struct l7_bindings *out)
+{
+	const struct config *cfg = in->cfg;
+
+	out->gateways = calloc(in->n_pods + 1, sizeof(*out->gateways));
+	if (!out->gateways)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->n_pods; i++) {
+		const struct l7_pod *p = &in->pods[i];
+		const char *name = p->workload ? p->workload : p->name;
+		struct l7_waypoint *w = NULL;
+		char key[600];
+		int err = 0;
+
+		for (size_t g = 0; p->labels && g < cfg->n_gateways && !err; g++) {
+			const struct config_gateway *gw = &cfg->gateways[g];
+
+			if (!gw->selector.n || !config_labels_match(&gw->selector, p->labels))
+				continue;
+			for (size_t k = 0; !w && k < out->n_gateways; k++)
+				if (!strcmp(out->gateways[k].namespace, p->namespace) &&
+				    !strcmp(out->gateways[k].name, name))
+					w = &out->gateways[k];
+			if (!w) {
+				w = &out->gateways[out->n_gateways++];
+				err = new_gateway(in, p, name, w);
+			}
+			snprintf(key, sizeof(key), "%s/%s", gw->meta.namespace, gw->meta.name);
+			err = err ? err : add_string(&w->gateways, key);
+		}
+		if (!w || err) {
+			if (err)
+				return err;
+			continue;
+		}
+		snprintf(key, sizeof(key), "%s/%s", p->namespace, p->name);
+		if (add_string(&w->pods, key))
+			return -ENOMEM;
+		if (p->ip)
+			w->ips[w->n_ips++] = p->ip;
+	}
+	return 0;
+}
+
+const struct l7_waypoint *l7_bindings_gateway_of(const struct l7_bindings *b, const char *ns,
+						 const char *name)
+{
+	char key[600];
+
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	for (size_t i = 0; i < b->n_gateways; i++)
+		if (config_strings_has(&b->gateways[i].pods, key))
+			return &b->gateways[i];
+	return NULL;
+}
+
 static int find_waypoint(const struct l7_bindings *b, const char *ns, const char *name)
 {
 	for (size_t i = 0; i < b->n_waypoints; i++)
@@ -312,6 +430,8 @@ int l7_bindings_compute(const struct l7_inputs *in, struct l7_bindings *out)
 			err = bind_object(in, out, bd, p->labels, true);
 	}
 	if (!err)
+		err = add_gateways(in, out);
+	if (!err)
 		err = by_name(out->services, out->n_services, &out->services_by_name);
 	if (!err)
 		err = by_name(out->workloads, out->n_workloads, &out->workloads_by_name);
@@ -325,21 +445,28 @@ static void binding_clear(struct l7_binding *bd)
 	free(bd->problem);
 }
 
+static void waypoint_clear(struct l7_waypoint *w)
+{
+	free(w->namespace);
+	free(w->name);
+	free(w->service_account);
+	free(w->identity);
+	free(w->hostname);
+	free(w->ips);
+	config_labels_free(&w->allowed_selector);
+	config_strings_free(&w->gateways);
+	config_strings_free(&w->pods);
+}
+
 void l7_bindings_free(struct l7_bindings *b)
 {
 	if (!b)
 		return;
-	for (size_t i = 0; i < b->n_waypoints; i++) {
-		struct l7_waypoint *w = &b->waypoints[i];
-
-		free(w->namespace);
-		free(w->name);
-		free(w->service_account);
-		free(w->identity);
-		free(w->hostname);
-		free(w->ips);
-		config_labels_free(&w->allowed_selector);
-	}
+	for (size_t i = 0; i < b->n_waypoints; i++)
+		waypoint_clear(&b->waypoints[i]);
+	for (size_t i = 0; i < b->n_gateways; i++)
+		waypoint_clear(&b->gateways[i]);
+	free(b->gateways);
 	for (size_t i = 0; i < b->n_services; i++)
 		binding_clear(&b->services[i]);
 	for (size_t i = 0; i < b->n_workloads; i++)

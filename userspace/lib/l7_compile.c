@@ -521,9 +521,16 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 	c->waypoint_namespace = strdup(wp->namespace);
 	c->waypoint_name = strdup(wp->name);
 	c->identity = strdup(wp->identity);
-	c->services = calloc(b->n_services + b->n_workloads + 1, sizeof(*c->services));
+	c->services = calloc(b->n_services + b->n_workloads + 2, sizeof(*c->services));
 	if (!c->waypoint_namespace || !c->waypoint_name || !c->identity || !c->services)
 		goto fail;
+	if (wp->gateway) {
+		err = l7_compile_gateway(in, wp, c);
+		err = err ? err : l7_compile_authz(in, wp, c);
+		if (err)
+			goto fail;
+		return c;
+	}
 	for (size_t i = 0; i < b->n_services && i < in->cfg->n_services; i++) {
 		if (b->services[i].waypoint != idx)
 			continue;
@@ -563,12 +570,16 @@ struct l7_config *l7_compile_config(const struct config *cfg, const char *ns, co
 	if (l7_bindings_compute(&in, &b))
 		goto out;
 	err = ENOENT;
-	for (size_t i = 0; i < b.n_waypoints; i++)
-		if (!strcmp(b.waypoints[i].namespace, ns) && !strcmp(b.waypoints[i].name, name)) {
-			l7 = l7_compile(&in, &b, &b.waypoints[i]);
+	for (size_t i = 0; i < b.n_waypoints + b.n_gateways; i++) {
+		const struct l7_waypoint *w =
+		    i < b.n_waypoints ? &b.waypoints[i] : &b.gateways[i - b.n_waypoints];
+
+		if (!strcmp(w->namespace, ns) && !strcmp(w->name, name)) {
+			l7 = l7_compile(&in, &b, w);
 			err = l7 ? 0 : errno;
 			break;
 		}
+	}
 out:
 	l7_bindings_free(&b);
 	free(pods);

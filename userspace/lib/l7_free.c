@@ -225,6 +225,9 @@ void l7_config_free(struct l7_config *c)
 	for (size_t i = 0; c->ext_authz && i < c->n_ext_authz; i++)
 		l7_ext_authz_clear(&c->ext_authz[i]);
 	free(c->ext_authz);
+	for (size_t i = 0; c->listeners && i < c->n_listeners; i++)
+		free(c->listeners[i].service);
+	free(c->listeners);
 	free(c->waypoint_namespace);
 	free(c->waypoint_name);
 	free(c->identity);

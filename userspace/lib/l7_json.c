@@ -15,7 +15,7 @@
 #include "l7_json_priv.h"
 
 const char *const l7_match_names[] = {"any", "exact", "prefix", "pathPrefix", "regex", NULL};
-const char *const l7_action_names[] = {"route", "redirect", "direct", NULL};
+const char *const l7_action_names[] = {"route", "redirect", "direct", "notFound", NULL};
 const char *const l7_routes_kind_names[] = {"default", "virtualService", "gatewayAPI", NULL};
 const char *const l7_lb_names[] = {"UNSPECIFIED", "LEAST_REQUEST", "ROUND_ROBIN",
 				   "RANDOM",	  "PASSTHROUGH",   NULL};
@@ -486,6 +486,17 @@ cJSON *l7_to_json(const struct l7_config *c)
 	str(&e, w, "namespace", c->waypoint_namespace);
 	str(&e, w, "name", c->waypoint_name);
 	str(&e, w, "identity", c->identity);
+	if (c->gateway) {
+		flag(&e, root, "gateway", true);
+		a = arr(&e, root, "listeners");
+		for (size_t i = 0; a && i < c->n_listeners; i++) {
+			cJSON *l = obj(&e, a, NULL);
+
+			num(&e, l, "port", c->listeners[i].port);
+			str(&e, l, "protocol", l7_protocol_name(c->listeners[i].protocol));
+			str(&e, l, "service", c->listeners[i].service);
+		}
+	}
 	a = arr(&e, root, "services");
 	for (size_t i = 0; a && i < c->n_services; i++)
 		service(&e, obj(&e, a, NULL), &c->services[i]);

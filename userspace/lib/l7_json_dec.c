@@ -683,10 +683,52 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 	l7j_service_authz(d, o, path, c, s);
 }
 
+/* A gateway's listeners: each names a service of the model. */
+static void dlisteners(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
+{
+	static const char *const k[] = {"port", "protocol", "service", NULL};
+	size_t n;
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "listeners"), *it;
+
+	if (!a)
+		return;
+	if (!c->gateway) {
+		l7j_fail(d, "l7.listeners: only a gateway has listeners");
+		return;
+	}
+	a = l7j_darr(d, j, "listeners", "l7", &n);
+	if (d->failed || !(c->listeners = l7j_dalloc(d, n, sizeof(*c->listeners), "l7.listeners")))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct l7_listener *l = &c->listeners[c->n_listeners];
+		char p[64];
+
+		snprintf(p, sizeof(p), "l7.listeners[%zu]", c->n_listeners++);
+		if (!l7j_keys(d, it, p, k))
+			return;
+		l->port = (uint16_t)l7j_dnum(d, it, "port", p, 1, 65535, true);
+		l->protocol = l7j_dprotocol(d, it, p);
+		l->service = l7j_dstr(d, it, "service", p, true);
+		if (d->failed)
+			return;
+		if (!l7_config_service(c, l->service)) {
+			l7j_fail(d, "%s.service: \"%.200s\" is no service of the model", p,
+				 l->service);
+			return;
+		}
+		for (size_t i = 0; i + 1 < c->n_listeners; i++)
+			if (c->listeners[i].port == l->port) {
+				l7j_fail(d, "%s.port: %u is listed twice", p, l->port);
+				return;
+			}
+	}
+}
+
 struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 {
-	static const char *const k[] = {"waypoint", "services", "authz", "jwt",
-					"mesh",	    "extAuthz", NULL};
+	static const char *const k[] = {"waypoint", "services", "authz",     "jwt", "mesh",
+					"extAuthz", "gateway",	"listeners", NULL};
 	static const char *const wk[] = {"namespace", "name", "identity", NULL};
 	struct l7j_dec d = {.err = err, .errlen = errlen};
 	struct l7_config *c = calloc(1, sizeof(*c));
@@ -725,6 +767,9 @@ struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 			goto fail;
 	}
 	l7j_ext_authz(&d, j, c);
+	c->gateway = l7j_dbool(&d, j, "gateway", "l7");
+	if (!d.failed)
+		dlisteners(&d, j, c);
 	if (d.failed)
 		goto fail;
 	return c;

@@ -12,6 +12,19 @@
 
 #include "l7_json_priv.h"
 
+enum l7_protocol l7j_dprotocol(struct l7j_dec *d, const cJSON *o, const char *path)
+{
+	char *proto = l7j_dstr(d, o, "protocol", path, true);
+	enum l7_protocol x = L7_PROTO_UNKNOWN;
+
+	while (proto && strcmp(l7_protocol_name(x), proto) && x <= L7_PROTO_UDP)
+		x++;
+	if (proto && x > L7_PROTO_UDP)
+		l7j_fail(d, "%s.protocol: unknown \"%.16s\"", path, proto);
+	free(proto);
+	return x;
+}
+
 void l7j_ports(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
 {
 	static const char *const k[] = {"port",	      "name",		"protocol",
@@ -25,8 +38,6 @@ void l7j_ports(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_se
 	cJSON_ArrayForEach(it, a)
 	{
 		struct l7_port *x = &s->ports[s->n_ports];
-		char *proto;
-
 		snprintf(p, sizeof(p), "%.200s.ports[%zu]", path, s->n_ports++);
 		if (!l7j_keys(d, it, p, k))
 			return;
@@ -34,13 +45,7 @@ void l7j_ports(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_se
 		x->name = l7j_dstr(d, it, "name", p, false);
 		x->target_port = (uint16_t)l7j_dnum(d, it, "targetPort", p, 1, 65535, false);
 		x->target_port_name = l7j_dstr(d, it, "targetPortName", p, false);
-		proto = l7j_dstr(d, it, "protocol", p, true);
-		while (proto && strcmp(l7_protocol_name(x->protocol), proto) &&
-		       x->protocol <= L7_PROTO_UDP)
-			x->protocol++;
-		if (proto && x->protocol > L7_PROTO_UDP)
-			l7j_fail(d, "%s.protocol: unknown \"%.16s\"", p, proto);
-		free(proto);
+		x->protocol = l7j_dprotocol(d, it, p);
 		if (d->failed)
 			return;
 	}

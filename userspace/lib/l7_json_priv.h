@@ -24,6 +24,8 @@ struct l7j_dec {
 /* Records the first failure (later ones keep it). */
 void l7j_fail(struct l7j_dec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* @o is an object whose members are all in the NULL-terminated @allowed. */
+/* The "protocol" member of @o (required), by l7_protocol_name. */
+enum l7_protocol l7j_dprotocol(struct l7j_dec *d, const struct cJSON *o, const char *path);
 bool l7j_keys(struct l7j_dec *d, const struct cJSON *o, const char *path,
 	      const char *const *allowed);
 /* Member @key: a malloc'd string (NULL when absent), an integer in [@min, @max], a boolean,

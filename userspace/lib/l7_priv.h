@@ -23,6 +23,15 @@ int l7_meta_cmp(const struct config_meta *a, const struct config_meta *b);
 
 /* l7_routes.c: the route table of ctx->svc (VirtualService, Gateway API or default). */
 int l7_compile_routes(struct l7_ctx *ctx);
+/* One route of VirtualService @vs's http rule @vr (index @rule) for match block @m or NULL. */
+int l7_vs_route(struct l7_ctx *ctx, const struct config_virtual_service *vs,
+		const struct config_vs_route *vr, size_t rule, const struct config_route_match *m,
+		struct l7_route *r);
+/* Room for @more routes (zeroed) in @s. 0 or -ENOMEM. */
+int l7_grow_routes(struct l7_service *s, size_t more);
+/* A gateway proxy's model (l7_gateway.c) into @c, whose services have room for every Service. */
+int l7_compile_gateway(const struct l7_inputs *in, const struct l7_waypoint *wp,
+		       struct l7_config *c);
 /* l7_gwapi.c: Gateway API routes bound to ctx->svc, in precedence order; 0 when none bind. */
 int l7_compile_gateway_api(struct l7_ctx *ctx, size_t *n_bound);
 

@@ -235,9 +235,9 @@ static int cors_copy(struct config_cors *d, const struct config_cors *s)
 }
 
 /* One route of http rule @vr for match block @m (NULL: the rule has no match). */
-static int vs_route(struct l7_ctx *ctx, const struct config_virtual_service *vs,
-		    const struct config_vs_route *vr, size_t rule,
-		    const struct config_route_match *m, struct l7_route *r)
+int l7_vs_route(struct l7_ctx *ctx, const struct config_virtual_service *vs,
+		const struct config_vs_route *vr, size_t rule, const struct config_route_match *m,
+		struct l7_route *r)
 {
 	const char *ns = vs->meta.namespace;
 	bool prefix = m && m->uri.type == CONFIG_MATCH_PREFIX;
@@ -360,7 +360,7 @@ static int vs_cmp(const void *a, const void *b)
 			   &(*(const struct config_virtual_service *const *)b)->meta);
 }
 
-static int grow_routes(struct l7_service *s, size_t more)
+int l7_grow_routes(struct l7_service *s, size_t more)
 {
 	struct l7_route *r = realloc(s->routes, (s->n_routes + more + 1) * sizeof(*r));
 
@@ -385,19 +385,19 @@ static int vs_http_routes(struct l7_ctx *ctx, const struct config_virtual_servic
 			rule++;
 			continue;
 		}
-		if (grow_routes(ctx->svc, vr->n_match ? vr->n_match : 1))
+		if (l7_grow_routes(ctx->svc, vr->n_match ? vr->n_match : 1))
 			return -ENOMEM;
 		if (!vr->n_match)
-			return vs_route(ctx, vs, vr, rule, NULL,
-					&ctx->svc->routes[ctx->svc->n_routes++]);
+			return l7_vs_route(ctx, vs, vr, rule, NULL,
+					   &ctx->svc->routes[ctx->svc->n_routes++]);
 		for (size_t j = 0; j < vr->n_match; j++) {
 			const struct config_route_match *m = &vr->match[j];
 
 			/* In ambient a match on client labels or another gateway never holds. */
 			if (m->source_labels.n || (m->gateways.n && !binds_mesh(&m->gateways)))
 				continue;
-			err =
-			    vs_route(ctx, vs, vr, rule, m, &ctx->svc->routes[ctx->svc->n_routes++]);
+			err = l7_vs_route(ctx, vs, vr, rule, m,
+					  &ctx->svc->routes[ctx->svc->n_routes++]);
 			if (err)
 				return err;
 			if (m->empty)
@@ -459,7 +459,7 @@ static int default_route(struct l7_ctx *ctx)
 {
 	struct l7_route *r;
 
-	if (grow_routes(ctx->svc, 1))
+	if (l7_grow_routes(ctx->svc, 1))
 		return -ENOMEM;
 	r = &ctx->svc->routes[ctx->svc->n_routes++];
 	r->source = strdup("default");

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The ingress gateway's bindings and model (l7_bind.c, l7_gateway.c): the pods Istio Gateways
+ * select become one gateway proxy per workload with its pods' identity; its listeners (a
+ * server port that is one of the gateway Service's ports listens on its targetPort, several
+ * Gateways on one port share it); virtual hosts from VirtualService hosts met with server hosts
+ * (`ns/host`, `./host`), tried exact first, each ending in 404 NR; routes restricted to their
+ * listener and domain; the destinations' Services in the model, a missing port their only one;
+ * the JSON codec's gateway members and its refusals.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include <cmocka.h>
+
+#include "ambit/l7.h"
+
+#define GW_POD                                                                                     \
+	"apiVersion: v1\nkind: Service\nmetadata: {name: istio-ingressgateway, "                   \
+	"namespace: istio-system}\n"                                                               \
+	"spec:\n  clusterIP: 10.96.0.80\n  selector: {istio: ingressgateway}\n  ports:\n"          \
+	"  - {name: http2, port: 80, targetPort: 8080}\n"                                          \
+	"  - {name: https, port: 443, targetPort: 8443}\n---\n"                                    \
+	"apiVersion: v1\nkind: Pod\nmetadata:\n  name: istio-ingressgateway-0\n"                    \
+	"  namespace: istio-system\n  labels: {istio: ingressgateway, app: igw}\n"                 \
+	"spec:\n  serviceAccountName: igw-sa\n  containers: [{name: c}]\n"                         \
+	"status: {podIP: 10.1.0.9}\n---\n"                                                         \
+	"apiVersion: v1\nkind: Service\nmetadata: {name: productpage, namespace: default}\n"       \
+	"spec:\n  selector: {app: productpage}\n  ports: [{name: http, port: 9080}]\n---\n"        \
+	"apiVersion: v1\nkind: Service\nmetadata: {name: details, namespace: shop}\n"              \
+	"spec:\n  selector: {app: details}\n  ports: [{name: http, port: 9080}]\n---\n"            \
+	"apiVersion: v1\nkind: Pod\nmetadata:\n  name: productpage-0\n  namespace: default\n"      \
+	"  labels: {app: productpage}\n"                                                           \
+	"spec: {containers: [{name: c, ports: [{containerPort: 9080}]}]}\n"                        \
+	"status: {podIP: 10.1.0.10}\n---\n"
+
+/* bookinfo-gateway.yaml's shape: port 8080 (no Service port: its own), hosts "*". */
+#define BOOKINFO                                                                                   \
+	"apiVersion: networking.istio.io/v1\nkind: Gateway\n"                                      \
+	"metadata: {name: bookinfo-gateway, namespace: default}\n"                                 \
+	"spec:\n  selector: {istio: ingressgateway}\n"                                             \
+	"  servers: [{port: {number: 8080, name: http, protocol: HTTP}, hosts: ['*']}]\n---\n"     \
+	"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"                               \
+	"metadata: {name: bookinfo, namespace: default}\n"                                         \
+	"spec:\n  hosts: ['*']\n  gateways: [bookinfo-gateway]\n"                                  \
+	"  http:\n  - match: [{uri: {exact: /productpage}}, {uri: {prefix: /static}}]\n"           \
+	"    route: [{destination: {host: productpage, port: {number: 9080}}}]\n---\n"
+
+struct world {
+	struct config cfg;
+	struct l7_pod *pods;
+	struct l7_inputs in;
+	struct l7_bindings b;
+	struct l7_config *l7;
+};
+
+static void build(struct world *w, const char *yaml)
+{
+	struct config_diags d = {0};
+	char buf[512];
+
+	memset(w, 0, sizeof(*w));
+	config_init(&w->cfg);
+	if (config_load_buffer(&w->cfg, "c.yaml", yaml, strlen(yaml), &d)) {
+		for (size_t i = 0; i < d.n; i++) {
+			config_diag_format(&d.items[i], buf, sizeof(buf));
+			print_error("%s\n", buf);
+		}
+		fail();
+	}
+	config_diags_free(&d);
+	assert_int_equal(l7_pods_from_config(&w->cfg, &w->pods, &w->in.n_pods), 0);
+	w->in.cfg = &w->cfg;
+	w->in.pods = w->pods;
+	assert_int_equal(l7_bindings_compute(&w->in, &w->b), 0);
+	if (w->b.n_gateways)
+		w->l7 = l7_compile(&w->in, &w->b, &w->b.gateways[0]);
+}
+
+static void destroy(struct world *w)
+{
+	l7_config_free(w->l7);
+	l7_bindings_free(&w->b);
+	free(w->pods);
+	config_free(&w->cfg);
+}
+
+static const struct l7_service *own(const struct world *w)
+{
+	const struct l7_service *s =
+	    l7_config_service(w->l7, "istio-ingressgateway.istio-system.svc.cluster.local");
+
+	assert_non_null(s);
+	return s;
+}
+
+static void test_proxy_of_selected_pods(void **state)
+{
+	struct world w;
+
+	build(&w, GW_POD BOOKINFO);
+	assert_int_equal(w.b.n_waypoints, 0);
+	assert_int_equal(w.b.n_gateways, 1);
+	assert_true(w.b.gateways[0].gateway);
+	assert_string_equal(w.b.gateways[0].namespace, "istio-system");
+	assert_string_equal(w.b.gateways[0].identity,
+			    "spiffe://cluster.local/ns/istio-system/sa/igw-sa");
+	assert_string_equal(w.b.gateways[0].hostname,
+			    "istio-ingressgateway.istio-system.svc.cluster.local");
+	assert_int_equal(w.b.gateways[0].gateways.n, 1);
+	assert_string_equal(w.b.gateways[0].gateways.items[0], "default/bookinfo-gateway");
+	assert_ptr_equal(l7_bindings_gateway_of(&w.b, "istio-system", "istio-ingressgateway-0"),
+			 &w.b.gateways[0]);
+	assert_null(l7_bindings_gateway_of(&w.b, "default", "productpage-0"));
+	/* Nothing binds to a gateway: productpage goes straight to its pod. */
+	assert_null(l7_bindings_find(&w.b, false, "default", "productpage"));
+	destroy(&w);
+
+	/* No Gateway selects it: no gateway proxy. */
+	build(&w, GW_POD);
+	assert_int_equal(w.b.n_gateways, 0);
+	destroy(&w);
+}
+
+static void test_listeners_and_routes(void **state)
+{
+	struct world w;
+	const struct l7_service *s, *pp;
+
+	build(&w, GW_POD BOOKINFO);
+	assert_non_null(w.l7);
+	assert_true(w.l7->gateway);
+	assert_int_equal(w.l7->n_listeners, 1);
+	assert_int_equal(w.l7->listeners[0].port, 8080);
+	assert_int_equal(w.l7->listeners[0].protocol, L7_PROTO_HTTP);
+	s = own(&w);
+	assert_int_equal(s->n_ports, 1);
+	assert_int_equal(s->ports[0].port, 8080);
+	/* Two match blocks, "*" host: no authority condition, no end route. */
+	assert_int_equal(s->n_routes, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(s->routes[i].action, L7_ACTION_ROUTE);
+		assert_int_equal(s->routes[i].matches[0].port, 8080);
+		assert_int_equal(s->routes[i].matches[0].authority.type, L7_MATCH_ANY);
+		assert_string_equal(s->routes[i].dests[0].host,
+				    "productpage.default.svc.cluster.local");
+	}
+	pp = l7_config_service(w.l7, "productpage.default.svc.cluster.local");
+	assert_non_null(pp);
+	assert_int_equal(pp->n_endpoints, 1);
+	destroy(&w);
+}
+
+static void test_port_translation_and_hosts(void **state)
+{
+	struct world w;
+	const struct l7_service *s;
+
+	build(&w, GW_POD
+	      "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
+	      "metadata: {name: pub, namespace: istio-system}\n"
+	      "spec:\n  selector: {istio: ingressgateway}\n"
+	      "  servers:\n"
+	      "  - port: {number: 80, name: http, protocol: HTTP}\n"
+	      "    hosts: ['shop/*.example.com', './own.example.com']\n---\n"
+	      "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	      "metadata: {name: d, namespace: shop, creationTimestamp: '2024-01-01T00:00:00Z'}\n"
+	      "spec:\n  hosts: ['*.example.com', 'a.example.com']\n"
+	      "  gateways: [istio-system/pub]\n"
+	      "  http: [{route: [{destination: {host: details}}]}]\n---\n"
+	      /* Not admitted: the server host names namespace shop only. */
+	      "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	      "metadata: {name: p, namespace: default}\n"
+	      "spec:\n  hosts: ['*.example.com']\n  gateways: [istio-system/pub]\n"
+	      "  http: [{route: [{destination: {host: productpage}}]}]\n");
+	assert_non_null(w.l7);
+	/* Server port 80 is the Service's: its targetPort 8080. */
+	assert_int_equal(w.l7->n_listeners, 1);
+	assert_int_equal(w.l7->listeners[0].port, 8080);
+	s = own(&w);
+	/* a.example.com (exact) first, then *.example.com: each its route and its end. */
+	assert_int_equal(s->n_routes, 4);
+	assert_int_equal(s->routes[0].action, L7_ACTION_ROUTE);
+	assert_int_equal(s->routes[0].matches[0].authority.type, L7_MATCH_REGEX);
+	assert_string_equal(s->routes[0].matches[0].authority.value,
+			    "(?i)a\\.example\\.com(:[0-9]+)?");
+	assert_int_equal(s->routes[1].action, L7_ACTION_NOT_FOUND);
+	assert_string_equal(s->routes[2].matches[0].authority.value,
+			    "(?i).+\\.example\\.com(:[0-9]+)?");
+	assert_int_equal(s->routes[3].action, L7_ACTION_NOT_FOUND);
+	/* The destination without a port takes the Service's only one. */
+	assert_string_equal(s->routes[0].dests[0].host, "details.shop.svc.cluster.local");
+	assert_int_equal(s->routes[0].dests[0].port, 9080);
+	assert_non_null(l7_config_service(w.l7, "details.shop.svc.cluster.local"));
+	assert_null(l7_config_service(w.l7, "productpage.default.svc.cluster.local"));
+	destroy(&w);
+}
+
+static void test_json_round_trip_and_refusals(void **state)
+{
+	struct world w;
+	struct l7_config *back;
+	cJSON *j, *l;
+	char err[256], *a, *b;
+
+	build(&w, GW_POD BOOKINFO);
+	j = l7_to_json(w.l7);
+	assert_non_null(j);
+	back = l7_from_json(j, err, sizeof(err));
+	assert_non_null(back);
+	assert_true(back->gateway);
+	assert_int_equal(back->n_listeners, 1);
+	a = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	j = l7_to_json(back);
+	b = cJSON_PrintUnformatted(j);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	l7_config_free(back);
+
+	/* A listener naming no service of the model. */
+	l = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "listeners"), 0);
+	cJSON_ReplaceItemInObject(l, "service", cJSON_CreateString("nope.svc"));
+	assert_null(l7_from_json(j, err, sizeof(err)));
+	assert_non_null(strstr(err, "l7.listeners[0].service"));
+	/* Listeners on a waypoint's model. */
+	cJSON_ReplaceItemInObject(j, "gateway", cJSON_CreateFalse());
+	assert_null(l7_from_json(j, err, sizeof(err)));
+	assert_non_null(strstr(err, "only a gateway has listeners"));
+	cJSON_Delete(j);
+	destroy(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_proxy_of_selected_pods),
+	    cmocka_unit_test(test_listeners_and_routes),
+	    cmocka_unit_test(test_port_translation_and_hosts),
+	    cmocka_unit_test(test_json_round_trip_and_refusals),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

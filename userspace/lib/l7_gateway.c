@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The L7 compiler, ingress gateway part (API_SEMANTICS.md §6): what a gateway proxy serves,
+ * as istiod builds a gateway's listeners and routes (pilot/pkg/networking/core/gateway.go):
+ * - its Gateways' HTTP servers, each listening on the gateway Service's targetPort when the
+ *   server's port is one of that Service's ports (istio-ingressgateway's 80 is 8080), else on
+ *   the server's own port; servers of several Gateways on one port share the listener;
+ * - the VirtualServices bound to those Gateways (`gateways:` names them as `name` in the
+ *   VirtualService's namespace or `ns/name`), their hosts intersected with the server's (a
+ *   server host `ns/host` admits VirtualServices of that namespace only, `./host` of the
+ *   Gateway's, `*` or none of any); each intersection is a virtual host;
+ * - virtual hosts tried most specific first (exact domains, then wildcards by length, `*`
+ *   last), each one's routes in VirtualService creation order and rule order, a request's
+ *   Host compared without its port (Envoy's strip_any_host_port, which Istio sets on gateways),
+ *   case-insensitively.
+ * The model is one service of the gateway's own (its hostname; one port per listener) whose
+ * routes carry each virtual host as an authority match and the listener as a port match, and
+ * every Service those routes name, compiled as a waypoint's (endpoints, DestinationRules).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "l7_priv.h"
+
+struct vhost {
+	char *domain; /* as the virtual host matches it: "bookinfo.com", "*.example.com", "*" */
+	const struct config_virtual_service *vs;
+	const struct config_gateway *gw;
+	uint16_t listener, server_port;
+};
+
+struct gw_ctx {
+	const struct l7_inputs *in;
+	const struct l7_waypoint *wp;
+	struct l7_config *c;
+	struct l7_service *own;
+	const struct config_service *gsvc; /* the gateway's Service, or NULL */
+	size_t n_vh;
+	struct vhost *vh;
+};
+
+static const struct config_gateway *find_gateway(const struct config *cfg, const char *ns,
+						 const char *name)
+{
+	for (size_t i = 0; i < cfg->n_gateways; i++)
+		if (!strcmp(cfg->gateways[i].meta.namespace, ns) &&
+		    !strcmp(cfg->gateways[i].meta.name, name))
+			return &cfg->gateways[i];
+	return NULL;
+}
+
+/* Whether a `gateways:` entry @ref of an object in namespace @ns names @gw. */
+static bool names_gateway(const char *ref, const char *ns, const struct config_gateway *gw)
+{
+	const char *slash = strchr(ref, '/');
+
+	if (!slash)
+		return !strcmp(ns, gw->meta.namespace) && !strcmp(ref, gw->meta.name);
+	return (size_t)(slash - ref) == strlen(gw->meta.namespace) &&
+	       !strncmp(ref, gw->meta.namespace, (size_t)(slash - ref)) &&
+	       !strcmp(slash + 1, gw->meta.name);
+}
+
+static bool binds(const struct config_strings *refs, const char *ns,
+		  const struct config_gateway *gw)
+{
+	for (size_t i = 0; i < refs->n; i++)
+		if (names_gateway(refs->items[i], ns, gw))
+			return true;
+	return false;
+}
+
+/* Server port @port as the gateway listens on it: its Service's targetPort (numeric). */
+static uint16_t listener_port(const struct gw_ctx *g, uint32_t port)
+{
+	for (size_t i = 0; g->gsvc && i < g->gsvc->nports; i++) {
+		const struct config_service_port *sp = &g->gsvc->ports[i];
+
+		if (sp->port == port && !sp->target_port_name && sp->target_port)
+			return (uint16_t)sp->target_port;
+	}
+	return (uint16_t)port;
+}
+
+/* Protocols whose servers take http routes (TLS termination comes with its listener). */
+static bool http_server(const struct config_gateway_server *s)
+{
+	enum l7_protocol p = l7_port_protocol(s->protocol, NULL);
+
+	return !s->tls_mode && l7_protocol_is_http(p);
+}
+
+/*
+ * The domain where VirtualService host @vh (an FQDN or wildcard) and server host @sh meet,
+ * into @out, or false. The narrower of the two when one covers the other.
+ */
+static bool meet(const char *vh, const char *sh, char *out, size_t len)
+{
+	if (l7_host_covers(sh, vh))
+		snprintf(out, len, "%s", vh);
+	else if (l7_host_covers(vh, sh))
+		snprintf(out, len, "%s", sh);
+	else
+		return false;
+	return true;
+}
+
+/* Server host @sh ("[ns/]host") admits a VirtualService of namespace @ns; its host part. */
+static const char *server_host(const char *sh, const char *ns, const char *gw_ns)
+{
+	const char *slash = strchr(sh, '/');
+
+	if (!slash)
+		return sh;
+	if (slash - sh == 1 && sh[0] == '*')
+		return slash + 1;
+	if (slash - sh == 1 && sh[0] == '.')
+		return !strcmp(ns, gw_ns) ? slash + 1 : NULL;
+	return (size_t)(slash - sh) == strlen(ns) && !strncmp(sh, ns, strlen(ns)) ? slash + 1
+										: NULL;
+}
+
+static int add_vhost(struct gw_ctx *g, const char *domain, const struct config_virtual_service *vs,
+		     const struct config_gateway *gw, uint16_t listener, uint16_t server_port)
+{
+	struct vhost *v;
+
+	for (size_t i = 0; i < g->n_vh; i++)
+		if (g->vh[i].vs == vs && g->vh[i].listener == listener &&
+		    !strcmp(g->vh[i].domain, domain))
+			return 0;
+	v = realloc(g->vh, (g->n_vh + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	g->vh = v;
+	v = &g->vh[g->n_vh];
+	*v = (struct vhost){strdup(domain), vs, gw, listener, server_port};
+	if (!v->domain)
+		return -ENOMEM;
+	g->n_vh++;
+	return 0;
+}
+
+static int add_listener(struct gw_ctx *g, uint16_t port)
+{
+	struct l7_config *c = g->c;
+	struct l7_listener *l;
+	struct l7_port *p;
+
+	for (size_t i = 0; i < c->n_listeners; i++)
+		if (c->listeners[i].port == port)
+			return 0;
+	l = realloc(c->listeners, (c->n_listeners + 1) * sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	c->listeners = l;
+	l = &c->listeners[c->n_listeners];
+	*l = (struct l7_listener){.port = port, .protocol = L7_PROTO_HTTP};
+	l->service = strdup(g->own->hostname);
+	if (!l->service)
+		return -ENOMEM;
+	c->n_listeners++;
+	p = realloc(g->own->ports, (g->own->n_ports + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	g->own->ports = p;
+	g->own->ports[g->own->n_ports++] =
+	    (struct l7_port){.port = port, .protocol = L7_PROTO_HTTP, .target_port = port};
+	return 0;
+}
+
+/* Every (VirtualService, server) pair of the gateway's Gateways: listeners and virtual hosts. */
+static int collect(struct gw_ctx *g)
+{
+	const struct config *cfg = g->in->cfg;
+	int err = 0;
+
+	for (size_t k = 0; k < g->wp->gateways.n && !err; k++) {
+		char ref[512], *slash;
+		const struct config_gateway *gw;
+
+		snprintf(ref, sizeof(ref), "%s", g->wp->gateways.items[k]);
+		slash = strchr(ref, '/');
+		if (!slash)
+			continue;
+		*slash = '\0';
+		gw = find_gateway(cfg, ref, slash + 1);
+		for (size_t s = 0; gw && s < gw->n_servers && !err; s++) {
+			const struct config_gateway_server *srv = &gw->servers[s];
+			uint16_t lp = listener_port(g, srv->port);
+
+			if (!http_server(srv))
+				continue;
+			err = add_listener(g, lp);
+			for (size_t v = 0; v < cfg->n_virtual_services && !err; v++) {
+				const struct config_virtual_service *vs = &cfg->virtual_services[v];
+				const char *ns = vs->meta.namespace;
+
+				if (!binds(&vs->gateways, ns, gw))
+					continue;
+				for (size_t h = 0; h < vs->hosts.n && !err; h++) {
+					char vh[512], d[512];
+
+					l7_fqdn(vs->hosts.items[h], ns, vh, sizeof(vh));
+					for (size_t i = 0; i < srv->hosts.n && !err; i++) {
+						const char *sh = server_host(
+						    srv->hosts.items[i], ns, gw->meta.namespace);
+
+						if (sh && meet(vh, sh, d, sizeof(d)))
+							err = add_vhost(g, d, vs, gw, lp,
+									(uint16_t)srv->port);
+					}
+				}
+			}
+		}
+	}
+	return err;
+}
+
+/* Exact domains first, then wildcards by length (longest first), "*" last; then oldest. */
+static int vh_cmp(const void *a, const void *b)
+{
+	const struct vhost *x = a, *y = b;
+	bool wx = x->domain[0] == '*', wy = y->domain[0] == '*';
+	size_t lx = strlen(x->domain), ly = strlen(y->domain);
+	int c;
+
+	if (x->listener != y->listener)
+		return x->listener < y->listener ? -1 : 1;
+	if (wx != wy)
+		return wx ? 1 : -1;
+	if (wx && lx != ly)
+		return lx > ly ? -1 : 1;
+	c = strcmp(x->domain, y->domain);
+	return c ? c : l7_meta_cmp(&x->vs->meta, &y->vs->meta);
+}
+
+/* @domain as an RE2 pattern on the authority, any port allowed; NULL for "*". */
+static char *domain_regex(const char *domain)
+{
+	size_t n = strlen(domain);
+	char *out, *o;
+
+	if (!strcmp(domain, "*"))
+		return NULL;
+	out = malloc(2 * n + 32);
+	if (!out)
+		return NULL;
+	o = out + sprintf(out, "(?i)");
+	if (!strncmp(domain, "*.", 2)) {
+		o += sprintf(o, ".+");
+		domain++;
+	}
+	for (; *domain; domain++) {
+		if (*domain == '.' || *domain == '-')
+			*o++ = '\\';
+		*o++ = *domain;
+	}
+	sprintf(o, "(:[0-9]+)?");
+	return out;
+}
+
+/* The virtual host's own conditions on every match of @r: its listener and its domain. */
+static int restrict_route(struct l7_route *r, const struct vhost *v)
+{
+	char *re = domain_regex(v->domain);
+
+	if (!re && strcmp(v->domain, "*"))
+		return -ENOMEM;
+	if (!r->n_matches) {
+		r->matches = calloc(1, sizeof(*r->matches));
+		if (!r->matches) {
+			free(re);
+			return -ENOMEM;
+		}
+		r->n_matches = 1;
+	}
+	for (size_t i = 0; i < r->n_matches; i++) {
+		struct l7_match *m = &r->matches[i];
+
+		m->port = v->listener;
+		/* A match of its own on the authority keeps it (one condition per field). */
+		if (!re || m->authority.type != L7_MATCH_ANY)
+			continue;
+		m->authority.type = L7_MATCH_REGEX;
+		m->authority.value = strdup(re);
+		if (!m->authority.value) {
+			free(re);
+			return -ENOMEM;
+		}
+	}
+	free(re);
+	return 0;
+}
+
+/* The http rules of @v's VirtualService for its Gateway, as routes of the gateway's service. */
+static int vhost_routes(struct gw_ctx *g, const struct vhost *v)
+{
+	const struct config_virtual_service *vs = v->vs;
+	struct l7_ctx ctx = {g->in, g->wp, g->own};
+	size_t rule = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < vs->n_routes && !err; i++) {
+		const struct config_vs_route *vr = &vs->routes[i];
+		size_t nm = vr->n_match ? vr->n_match : 1;
+
+		if (vr->type != CONFIG_ROUTE_HTTP)
+			continue;
+		if (vr->has_delegate) {
+			rule++;
+			continue;
+		}
+		if (l7_grow_routes(g->own, nm))
+			return -ENOMEM;
+		for (size_t j = 0; j < nm && !err; j++) {
+			const struct config_route_match *m = vr->n_match ? &vr->match[j] : NULL;
+			struct l7_route *r;
+
+			/* A block naming other gateways, or another port, is not this server's. */
+			if (m && (m->source_labels.n ||
+				  (m->gateways.n && !binds(&m->gateways, vs->meta.namespace, v->gw)) ||
+				  (m->port && m->port != v->server_port)))
+				continue;
+			r = &g->own->routes[g->own->n_routes++];
+			err = l7_vs_route(&ctx, vs, vr, rule, m, r);
+			if (!err && m)
+				r->matches[0].port = 0; /* the server's, replaced by the listener's */
+			err = err ? err : restrict_route(r, v);
+		}
+		rule++;
+	}
+	return err;
+}
+
+/* The end of @v's virtual host (a catch-all for its domain and listener): 404 NR. */
+static int vhost_end(struct gw_ctx *g, const struct vhost *v)
+{
+	struct l7_route *r;
+
+	if (!strcmp(v->domain, "*"))
+		return 0; /* nothing is tried after it: no route is NR already */
+	if (l7_grow_routes(g->own, 1))
+		return -ENOMEM;
+	r = &g->own->routes[g->own->n_routes++];
+	r->action = L7_ACTION_NOT_FOUND;
+	r->fault.abort_grpc = -1;
+	if (asprintf(&r->source, "virtual host %s:%u", v->domain, v->listener) < 0) {
+		r->source = NULL;
+		return -ENOMEM;
+	}
+	return restrict_route(r, v);
+}
+
+static const struct config_service *service_named(const struct config *cfg, const char *fqdn)
+{
+	char h[512];
+
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		l7_fqdn(cfg->services[i].meta.name, cfg->services[i].meta.namespace, h, sizeof(h));
+		if (!strcmp(h, fqdn))
+			return &cfg->services[i];
+	}
+	return NULL;
+}
+
+/* The Service a destination names, in the model once; a port left out is its only one. */
+static int add_destination(struct gw_ctx *g, struct l7_destination *d)
+{
+	const struct config_service *s = d->unknown ? NULL : service_named(g->in->cfg, d->host);
+	struct l7_config *c = g->c;
+
+	if (!s)
+		return 0;
+	if (!d->port && s->nports == 1)
+		d->port = (uint16_t)s->ports[0].port;
+	if (l7_config_service(c, d->host))
+		return 0;
+	return l7_compile_service(g->in, g->wp, s, &c->services[c->n_services++]);
+}
+
+static int own_service(struct gw_ctx *g)
+{
+	const char *host = g->wp->hostname;
+	struct l7_service *o = g->own;
+	const char *dot = strchr(host, '.');
+
+	g->gsvc = service_named(g->in->cfg, host);
+	o->hostname = strdup(host);
+	o->name = dot ? strndup(host, (size_t)(dot - host)) : strdup(host);
+	o->namespace = strdup(g->wp->namespace);
+	o->vip = g->wp->vip;
+	o->routes_kind = L7_ROUTES_VIRTUAL_SERVICE;
+	o->ports = calloc(1, sizeof(*o->ports));
+	return o->hostname && o->name && o->namespace && o->ports ? 0 : -ENOMEM;
+}
+
+int l7_compile_gateway(const struct l7_inputs *in, const struct l7_waypoint *wp,
+		       struct l7_config *c)
+{
+	struct gw_ctx g = {.in = in, .wp = wp, .c = c};
+	int err;
+
+	c->gateway = true;
+	g.own = &c->services[c->n_services++];
+	err = own_service(&g);
+	err = err ? err : collect(&g);
+	if (!err)
+		qsort(g.vh, g.n_vh, sizeof(*g.vh), vh_cmp);
+	for (size_t i = 0; i < g.n_vh && !err; i++) {
+		err = vhost_routes(&g, &g.vh[i]);
+		/* The last VirtualService of a domain ends its virtual host: 404 NR. */
+		if (!err && (i + 1 == g.n_vh || strcmp(g.vh[i + 1].domain, g.vh[i].domain) ||
+			     g.vh[i + 1].listener != g.vh[i].listener))
+			err = vhost_end(&g, &g.vh[i]);
+	}
+	/* g.own moves no more: the destinations' services are added after it. */
+	for (size_t i = 0; !err && i < g.own->n_routes; i++) {
+		struct l7_route *r = &c->services[0].routes[i];
+
+		for (size_t k = 0; k < r->n_dests && !err; k++)
+			err = add_destination(&g, &r->dests[k]);
+		for (size_t k = 0; k < r->n_mirrors && !err; k++)
+			err = add_destination(&g, &r->mirrors[k].dest);
+	}
+	for (size_t i = 0; i < g.n_vh; i++)
+		free(g.vh[i].domain);
+	free(g.vh);
+	return err;
+}
