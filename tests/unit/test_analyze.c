@@ -246,8 +246,50 @@ static void test_gateway_hosts(void **state)
 	run(&r, yaml, workloads, false);
 	expect(&r, false, 14, "VirtualService bookinfo/other-ns", "spec.hosts[0]",
 	       "IST0132 VirtualServiceHostNotFoundInGateway: host \"a.example.com\"");
-	expect_unenforced(&r, 3);
+	/* No selector: no gateway proxy, and the VirtualServices bound to it only are idle. */
+	expect(&r, false, 1, "Gateway istio-system/gw", "spec.selector",
+	       "not enforced: its selector matches no pod");
+	for (size_t i = 0, n = 0; i < r.diags.n; i++) {
+		const struct config_diag *d = &r.diags.items[i];
+
+		if (!strstr(d->message, "not enforced: no gateway proxy serves the Gateways"))
+			continue;
+		assert_string_equal(d->field, "spec.gateways");
+		assert_int_equal(d->line, n++ ? 14 : 9);
+	}
+	expect_unenforced(&r, 0);
 	expect_count(&r, 4);
+	done(&r);
+}
+
+/*
+ * A Gateway whose selector matches a pod (here the local cluster's ingress gateway, by its
+ * Service's labels) is served, with the VirtualServices bound to it; a TLS server is not yet.
+ */
+static void test_gateway_served(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: v1\nkind: Service\nmetadata:\n  name: istio-ingressgateway\n"
+	    "  namespace: istio-system\n"
+	    "  labels: {istio: ingressgateway, ambit.io/local-ingress: 'true'}\n"
+	    "spec: {selector: {istio: ingressgateway}, ports: [{port: 80, targetPort: 8080}]}\n"
+	    "---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: Gateway\n" /* 9 */
+	    "metadata: {name: gw, namespace: istio-system}\n"
+	    "spec:\n  selector: {istio: ingressgateway}\n  servers:\n"
+	    "  - hosts: ['*']\n    port: {number: 80, name: http, protocol: HTTP}\n"
+	    "  - hosts: ['*']\n    port: {number: 443, name: https, protocol: HTTPS}\n" /* 17 */
+	    "    tls: {mode: SIMPLE, credentialName: cert}\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	    "metadata: {name: vs, namespace: bookinfo}\n"
+	    "spec: {hosts: ['*'], gateways: [istio-system/gw],"
+	    " http: [{route: [{destination: {host: reviews}}]}]}\n";
+	struct run r;
+
+	run(&r, yaml, workloads, false);
+	expect(&r, false, 17, "Gateway istio-system/gw", NULL,
+	       "spec.servers[1]: not enforced yet: the gateway serves plaintext HTTP servers only");
+	expect_count(&r, 1);
 	done(&r);
 }
 
@@ -381,8 +423,8 @@ static void test_unenforced_kinds(void **state)
 	expect(&r, false, 11, "RequestAuthentication bookinfo/jwt", NULL,
 	       "not enforced: in ambient a RequestAuthentication reaches a waypoint only by "
 	       "targetRefs");
-	expect(&r, false, 16, "Gateway bookinfo/edge", NULL,
-	       "not enforced yet: ambit has no gateway proxy");
+	expect(&r, false, 16, "Gateway bookinfo/edge", "spec.selector",
+	       "not enforced: its selector matches no pod");
 	expect(&r, false, 21, "ServiceEntry bookinfo/ext", NULL,
 	       "not enforced yet: nothing in ambit reads ServiceEntry");
 	expect_count(&r, 5);
@@ -529,6 +571,7 @@ int main(void)
 	    cmocka_unit_test(test_vs_references),
 	    cmocka_unit_test(test_vs_conflict_and_dr_host),
 	    cmocka_unit_test(test_gateway_hosts),
+	    cmocka_unit_test(test_gateway_served),
 	    cmocka_unit_test(test_authz_findings),
 	    cmocka_unit_test(test_peer_authentication_findings),
 	    cmocka_unit_test(test_unenforced_kinds),

@@ -708,6 +708,50 @@ static bool host_served(const struct l7_bindings *b, const char *h, const char *
 	return false;
 }
 
+/*
+ * Whether Gateway @gw (networking.istio.io) selects a gateway proxy in @u: a Pod or a
+ * Deployment's pods it matches, or the local cluster's ingress gateway, whose Service
+ * (labelled ambit.io/local-ingress) carries its pod's labels.
+ */
+static bool gateway_selects(const struct config *u, const struct config_gateway *gw)
+{
+	if (!gw->selector.n)
+		return false;
+	for (size_t i = 0; i < u->n_pods; i++)
+		if (config_labels_match(&gw->selector, &u->pods[i].meta.labels))
+			return true;
+	for (size_t i = 0; i < u->n_deployments; i++)
+		if (config_labels_match(&gw->selector, &u->deployments[i].template_labels))
+			return true;
+	for (size_t i = 0; i < u->n_services; i++)
+		if (config_label_get(&u->services[i].meta.labels, "ambit.io/local-ingress") &&
+		    config_labels_match(&gw->selector, &u->services[i].meta.labels))
+			return true;
+	return false;
+}
+
+/* Whether VirtualService @vs names a Gateway of @u that a gateway proxy serves. */
+static bool vs_gateway_served(const struct config *u, const struct config_virtual_service *vs)
+{
+	for (size_t i = 0; i < vs->gateways.n; i++) {
+		const char *ref = vs->gateways.items[i], *slash = strchr(ref, '/');
+
+		for (size_t g = 0; g < u->n_gateways; g++) {
+			const struct config_meta *m = &u->gateways[g].meta;
+			bool named = slash
+					 ? (size_t)(slash - ref) == strlen(m->namespace) &&
+					       !strncmp(ref, m->namespace, strlen(m->namespace)) &&
+					       !strcmp(slash + 1, m->name)
+					 : !strcmp(m->namespace, vs->meta.namespace) &&
+					       !strcmp(m->name, ref);
+
+			if (named && gateway_selects(u, &u->gateways[g]))
+				return true;
+		}
+	}
+	return false;
+}
+
 #define NO_WAYPOINT                                                                                \
 	"; bind one to its Service (ambitctl waypoint apply -n NS --enroll-namespace, or the "     \
 	"istio.io/use-waypoint label): until then connections go straight to the Service's "       \
@@ -723,7 +767,7 @@ static bool host_served(const struct l7_bindings *b, const char *h, const char *
  * alone is served by a waypoint the cluster already has): arrays of shallow copies, freed with
  * union_free (the objects stay the sets').
  */
-#define UNION_KINDS(X) X(namespaces) X(pods) X(deployments) X(services) X(k8s_gateways)
+#define UNION_KINDS(X) X(namespaces) X(pods) X(deployments) X(services) X(k8s_gateways) X(gateways)
 #define UNION_ALLOC(k)                                                                             \
 	do {                                                                                       \
 		size_t n = 0;                                                                      \
@@ -770,8 +814,18 @@ static void check_unenforced(struct cfg_an *a)
 	have_b = have_b && l7_bindings_compute(&in, &b) == 0;
 	for (size_t i = 0; i < c->n_virtual_services; i++) {
 		const struct config_virtual_service *vs = &c->virtual_services[i];
+		bool mesh = !vs->gateways.n || config_strings_has(&vs->gateways, "mesh");
 		bool served = false;
 
+		/* Bound to gateways only: a gateway proxy serving one of them enforces it. */
+		if (!mesh) {
+			if (!vs_gateway_served(&u, vs))
+				cfg_an_add(a, &vs->meta, "VirtualService", 0, false,
+					   "spec.gateways",
+					   "not enforced: no gateway proxy serves the Gateways it "
+					   "names (none exists, or its selector matches no pod)");
+			continue;
+		}
 		for (size_t h = 0; have_b && h < vs->hosts.n && !served; h++)
 			served = host_served(&b, vs->hosts.items[h], vs->meta.namespace);
 		if (!served)
@@ -844,11 +898,27 @@ static void check_unenforced(struct cfg_an *a)
 					   ra->meta.namespace, t->name);
 		}
 	}
-	for (size_t i = 0; i < c->n_gateways; i++)
-		cfg_an_add(
-		    a, &c->gateways[i].meta, "Gateway", 0, false, NULL,
-		    "not enforced yet: ambit has no gateway proxy for ingress or egress yet; "
-		    "nothing serves this Gateway");
+	for (size_t i = 0; i < c->n_gateways; i++) {
+		const struct config_gateway *gw = &c->gateways[i];
+
+		if (!gateway_selects(&u, gw)) {
+			cfg_an_add(a, &gw->meta, "Gateway", 0, false, "spec.selector",
+				   "not enforced: its selector matches no pod, so no gateway proxy "
+				   "serves it (the local cluster's is istio: ingressgateway)");
+			continue;
+		}
+		for (size_t s = 0; s < gw->n_servers; s++)
+			if (gw->servers[s].tls_mode ||
+			    !l7_protocol_is_http(l7_port_protocol(gw->servers[s].protocol, NULL)))
+				cfg_an_add(
+				    a, &gw->meta, "Gateway", gw->servers[s].line, false, NULL,
+				    "spec.servers[%zu]: not enforced yet: the gateway serves "
+				    "plaintext HTTP servers only so far (this one is %s%s%s); "
+				    "nothing listens for it",
+				    s, gw->servers[s].protocol ? gw->servers[s].protocol : "?",
+				    gw->servers[s].tls_mode ? ", tls mode " : "",
+				    gw->servers[s].tls_mode ? gw->servers[s].tls_mode : "");
+	}
 	for (size_t i = 0; i < c->n_service_entries; i++)
 		cfg_an_add(
 		    a, &c->service_entries[i].meta, "ServiceEntry", 0, false, NULL,
