@@ -89,7 +89,23 @@ void wp_record_source(const struct wp_gen *g, const struct transport_peer *p, st
 		      struct wp_labels_buf *b)
 {
 	const struct l7_endpoint *src = wp_gen_endpoint(g, p->client.sin_addr.s_addr);
+	const struct l7_config *c = g->l7;
 
+	/*
+	 * A gateway reports as Istio's ingress gateway does: as the source of the requests it
+	 * sends (its workload, app and identity), whoever its clients are.
+	 */
+	if (c->gateway) {
+		rec->reporter = "source";
+		rec->source_namespace = c->waypoint_namespace;
+		rec->source_workload = c->waypoint_name;
+		rec->source_app = c->waypoint_name;
+		rec->source_canonical_service = c->waypoint_name;
+		rec->source_canonical_revision = "latest";
+		rec->source_principal = c->identity;
+		rec->mtls = false;
+		return;
+	}
 	if (src)
 		workload_labels(src, true, rec, b->sns, sizeof(b->sns), b->swl, sizeof(b->swl));
 	else if (!wp_record_source_baggage(

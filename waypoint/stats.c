@@ -150,7 +150,7 @@ static void label_values(const struct wp_record *r, const char *v[N_LABELS], cha
 	if (r->grpc_status >= 0)
 		snprintf(grpc, 12, "%d", r->grpc_status);
 	const char *const vals[N_LABELS] = {
-	    "waypoint",
+	    r->reporter ? r->reporter : "waypoint",
 	    r->source_workload,
 	    r->source_canonical_service,
 	    r->source_canonical_revision,
@@ -174,7 +174,8 @@ static void label_values(const struct wp_record *r, const char *v[N_LABELS], cha
 	    code,
 	    grpc,
 	    r->flags ? r->flags : "-",
-	    r->mtls ? "mutual_tls" : "none",
+	    /* A source reporter (a gateway) says nothing of its downstream: Istio's "unknown". */
+	    r->reporter ? "unknown" : r->mtls ? "mutual_tls" : "none",
 	};
 
 	memcpy(v, vals, sizeof(vals));

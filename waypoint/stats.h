@@ -40,6 +40,8 @@ struct wp_record {
 	const char *destination_service_namespace;
 	int grpc_status; /* -1: none */
 	bool mtls;
+	/* Istio's reporter: NULL for "waypoint"; a gateway's is "source" (the client side). */
+	const char *reporter;
 };
 
 /* Storage for the source labels wp_record_source_baggage fills in. */
