@@ -48,7 +48,7 @@ static bool in_subset(const struct l7_service *svc, const char *subset, uint32_t
 }
 
 int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const char *subset,
-		    uint16_t port, uint64_t now_ms)
+		    uint16_t port, bool outbound, uint64_t now_ms)
 {
 	size_t pi = svc->n_ports;
 	static const struct config_outlier_detection none = {0};
@@ -61,9 +61,15 @@ int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const ch
 	for (size_t i = 0; i < svc->n_ports; i++)
 		if (svc->ports[i].port == port)
 			pi = i;
-	/* Istio's waypoint names a Service's cluster by VIP, a pod's by its address. */
-	if (asprintf(&c->name, "inbound-%s|%u|http%s%s|%s", svc->workload ? "pod" : "vip", port,
-		     subset ? "/" : "", subset ? subset : "", svc->hostname) < 0) {
+	/*
+	 * Istio's waypoint names a Service's cluster by VIP, a pod's by its address; a gateway
+	 * (a client of the mesh) names it as a sidecar does, outbound.
+	 */
+	if ((outbound
+		 ? asprintf(&c->name, "outbound|%u|%s|%s", port, subset ? subset : "",
+			    svc->hostname)
+		 : asprintf(&c->name, "inbound-%s|%u|http%s%s|%s", svc->workload ? "pod" : "vip",
+			    port, subset ? "/" : "", subset ? subset : "", svc->hostname)) < 0) {
 		c->name = NULL;
 		return -ENOMEM;
 	}

@@ -22,7 +22,8 @@
 #include "outlier.h"
 
 struct wp_cluster {
-	char *name; /* Istio's: inbound-vip|<port>|http[/<subset>]|<hostname> */
+	char *name; /* Istio's: inbound-vip|<port>|http[/<subset>]|<hostname>, a gateway's
+		       outbound|<port>|<subset>|<hostname> */
 	const struct l7_service *svc;
 	const char *subset; /* NULL: the whole service */
 	uint16_t port;	    /* service port */
@@ -43,7 +44,7 @@ uint64_t wp_random(void);
 
 /* Builds @c for @svc's (@subset, @port) (all borrowed: they must outlive @c). 0 or -ENOMEM. */
 int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const char *subset,
-		    uint16_t port, uint64_t now_ms);
+		    uint16_t port, bool outbound, uint64_t now_ms);
 void wp_cluster_destroy(struct wp_cluster *c);
 /* Records an attempt's outcome on host @i (outlier detection). Thread-safe. */
 void wp_cluster_record(struct wp_cluster *c, size_t i, enum wp_outcome what, int status,

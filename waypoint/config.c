@@ -142,7 +142,8 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 				struct wp_cluster *c = &g->clusters[g->n_clusters];
 
 				if (wp_cluster_init(c, svc, k ? svc->subsets[k - 1].name : NULL,
-						    svc->ports[p].port, clock_mono_ms()))
+						    svc->ports[p].port, l7->gateway,
+						    clock_mono_ms()))
 					goto nomem;
 				g->n_clusters++;
 			}

@@ -113,6 +113,10 @@ static void count(struct wp_req *r, struct wp_record *rec)
 	const struct l7_service *svc = r->svc >= 0 ? &g->l7->services[r->svc] : NULL;
 	const struct l7_endpoint *ep = r->up && r->host >= 0 ? r->up->c->ep[r->host] : NULL;
 	struct wp_series_key k;
+
+	/* A gateway's destination is the Service its route chose, not its own listener's. */
+	if (g->l7->gateway)
+		svc = r->up ? r->up->c->svc : NULL;
 	struct wp_labels_buf lb;
 
 	if (!conn->peer_hashed) {

@@ -28,7 +28,7 @@
 	"spec:\n  clusterIP: 10.96.0.80\n  selector: {istio: ingressgateway}\n  ports:\n"          \
 	"  - {name: http2, port: 80, targetPort: 8080}\n"                                          \
 	"  - {name: https, port: 443, targetPort: 8443}\n---\n"                                    \
-	"apiVersion: v1\nkind: Pod\nmetadata:\n  name: istio-ingressgateway-0\n"                    \
+	"apiVersion: v1\nkind: Pod\nmetadata:\n  name: istio-ingressgateway-0\n"                   \
 	"  namespace: istio-system\n  labels: {istio: ingressgateway, app: igw}\n"                 \
 	"spec:\n  serviceAccountName: igw-sa\n  containers: [{name: c}]\n"                         \
 	"status: {podIP: 10.1.0.9}\n---\n"                                                         \

@@ -55,8 +55,11 @@ static struct snap_waypoint *binding(const struct l7_waypoint *w, const struct d
 	return s;
 }
 
+/* A waypoint Gateway, or an Istio Gateway (whose selected pods are a gateway proxy). */
 static bool any_waypoint(const struct config *cfg)
 {
+	if (cfg->n_gateways)
+		return true;
 	for (size_t i = 0; i < cfg->n_k8s_gateways; i++)
 		if (cfg->k8s_gateways[i].class_name &&
 		    !strcmp(cfg->k8s_gateways[i].class_name, CONFIG_WAYPOINT_CLASS))

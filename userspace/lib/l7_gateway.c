@@ -119,7 +119,7 @@ static const char *server_host(const char *sh, const char *ns, const char *gw_ns
 	if (slash - sh == 1 && sh[0] == '.')
 		return !strcmp(ns, gw_ns) ? slash + 1 : NULL;
 	return (size_t)(slash - sh) == strlen(ns) && !strncmp(sh, ns, strlen(ns)) ? slash + 1
-										: NULL;
+										  : NULL;
 }
 
 static int add_vhost(struct gw_ctx *g, const char *domain, const struct config_virtual_service *vs,
@@ -320,14 +320,16 @@ static int vhost_routes(struct gw_ctx *g, const struct vhost *v)
 			struct l7_route *r;
 
 			/* A block naming other gateways, or another port, is not this server's. */
-			if (m && (m->source_labels.n ||
-				  (m->gateways.n && !binds(&m->gateways, vs->meta.namespace, v->gw)) ||
-				  (m->port && m->port != v->server_port)))
+			if (m &&
+			    (m->source_labels.n ||
+			     (m->gateways.n && !binds(&m->gateways, vs->meta.namespace, v->gw)) ||
+			     (m->port && m->port != v->server_port)))
 				continue;
 			r = &g->own->routes[g->own->n_routes++];
 			err = l7_vs_route(&ctx, vs, vr, rule, m, r);
 			if (!err && m)
-				r->matches[0].port = 0; /* the server's, replaced by the listener's */
+				r->matches[0].port =
+				    0; /* the server's, replaced by the listener's */
 			err = err ? err : restrict_route(r, v);
 		}
 		rule++;
