@@ -179,12 +179,9 @@ static int pass_on(const struct config_jwt_rule *r, const struct found *t, struc
 				 cJSON_GetObjectItemCaseSensitive(jwt->payload, c->claim)))
 			return -ENOMEM;
 	}
-	if (t->header && !r->forward_original_token) {
-		char name[128];
-
-		snprintf(name, sizeof(name), "%s", t->header);
-		http_fields_remove(f, name);
-	}
+	/* The field's own name: removing fields leaves their bytes in @f's arena. */
+	if (t->header && !r->forward_original_token)
+		http_fields_remove(f, t->header);
 	return 0;
 }
 

@@ -92,16 +92,38 @@ static const char *jstr(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/*
+ * Whether @s (@n bytes) is base64url libcjose 0.6 decodes without aborting: it asserts, ending
+ * the process, on a '=' after 4k+1 characters ("a=": one request's token would take the
+ * waypoint down), and stops reading at any '='. Only padding that completes the last quantum
+ * is taken (RFC 4648 §5); a JWS has none (RFC 7515 §2), Envoy accepts it.
+ */
+static bool b64url_ok(const char *s, size_t n)
+{
+	const char *eq = memchr(s, '=', n);
+	size_t data = eq ? (size_t)(eq - s) : n;
+
+	for (size_t i = data; i < n; i++)
+		if (s[i] != '=')
+			return false;
+	return !eq || (data % 4 >= 2 && n % 4 == 0);
+}
+
+static bool b64url_decode(const char *s, size_t n, uint8_t **out, size_t *len)
+{
+	cjose_err err;
+
+	return b64url_ok(s, n) && cjose_base64url_decode(s, n, out, len, &err);
+}
+
 /* An Ed25519 public key ("kty": "OKP", "crv": "Ed25519", "x"). */
 static bool okp_key(const cJSON *o, struct key *k)
 {
 	const char *crv = jstr(o, "crv"), *x = jstr(o, "x");
 	uint8_t *raw = NULL;
 	size_t n = 0;
-	cjose_err err;
 
-	if (!crv || strcmp(crv, "Ed25519") || !x ||
-	    !cjose_base64url_decode(x, strlen(x), &raw, &n, &err))
+	if (!crv || strcmp(crv, "Ed25519") || !x || !b64url_decode(x, strlen(x), &raw, &n))
 		return false;
 	if (n == 32)
 		memcpy(k->ed25519, raw, 32);
@@ -112,9 +134,21 @@ static bool okp_key(const cJSON *o, struct key *k)
 
 static bool cjose_key(const cJSON *o, struct key *k)
 {
-	char *text = cJSON_PrintUnformatted(o);
+	/* The members cjose_jwk_import decodes (RSA, EC, oct), each time one is repeated. */
+	static const char *const nums[] = {"n",	 "e",  "d", "p", "q", "dp",
+					   "dq", "qi", "x", "y", "k"};
+	const cJSON *m;
+	char *text;
 	cjose_err err;
 
+	cJSON_ArrayForEach(m, o)
+	{
+		for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+			if (cJSON_IsString(m) && !strcmp(m->string, nums[i]) &&
+			    !b64url_ok(m->valuestring, strlen(m->valuestring)))
+				return false;
+	}
+	text = cJSON_PrintUnformatted(o);
 	if (!text)
 		return false;
 	k->jwk = cjose_jwk_import(text, strlen(text), &err);
@@ -214,19 +248,33 @@ static bool alg_key(const char *alg, enum key_type *t)
 	return false;
 }
 
+/*
+ * Whether JSON text @s (@n bytes) holds a NUL, as a byte or as \u0000: cJSON ends its strings
+ * there, so "sub": "alice\u0000x" would read as "alice" (that principal, its policies) where
+ * Envoy keeps the whole string. Such a token is refused as invalid JSON.
+ */
+static bool json_has_nul(const uint8_t *s, size_t n)
+{
+	if (memchr(s, '\0', n))
+		return true;
+	for (size_t i = 0; i + 1 < n; i++)
+		if (s[i] == '\\' && s[++i] == 'u' && i + 4 < n && !memcmp(s + i + 1, "0000", 4))
+			return true;
+	return false;
+}
+
 static cJSON *decode_json(const char *b64, size_t n, bool *bad_base64)
 {
 	uint8_t *raw = NULL;
 	size_t len = 0;
-	cjose_err err;
 	cJSON *j;
 
 	*bad_base64 = false;
-	if (!n || !cjose_base64url_decode(b64, n, &raw, &len, &err)) {
+	if (!n || !b64url_decode(b64, n, &raw, &len)) {
 		*bad_base64 = true;
 		return NULL;
 	}
-	j = cJSON_ParseWithLength((const char *)raw, len);
+	j = json_has_nul(raw, len) ? NULL : cJSON_ParseWithLength((const char *)raw, len);
 	free(raw);
 	return cJSON_IsObject(j) ? j : (cJSON_Delete(j), NULL);
 }
@@ -303,15 +351,54 @@ static bool audience_ok(const cJSON *payload, const struct config_strings *allow
 	return false;
 }
 
+/* Whether every part of compact JWS @token (@n bytes) is base64url cjose_jws_import may read. */
+static bool parts_ok(const char *token, size_t n)
+{
+	const char *p = token, *end = token + n;
+
+	for (;;) {
+		const char *d = memchr(p, '.', (size_t)(end - p));
+
+		if (!b64url_ok(p, (size_t)((d ? d : end) - p)))
+			return false;
+		if (!d)
+			return true;
+		p = d + 1;
+	}
+}
+
+/*
+ * Whether the signature of @token (@n bytes, its parts checked) is as long as key @k makes one:
+ * R || S of the curve's size (RFC 7518 §3.4), the modulus's size (§3.3, §3.5); an HMAC's is
+ * compared whole by cjose. cjose 0.6 cuts an ECDSA signature at half its length, dropping a
+ * last odd byte, and takes a PSS one shorter than the modulus: with a byte added, or a leading
+ * zero dropped, a token verified as another.
+ */
+static bool sig_len_ok(const char *token, size_t n, const struct key *k)
+{
+	const char *s = (const char *)memrchr(token, '.', n) + 1;
+	size_t data = (size_t)(token + n - s), bytes;
+	cjose_err err;
+	long bits = cjose_jwk_get_keysize(k->jwk, &err);
+
+	if (k->type == KEY_OCT)
+		return true;
+	while (data && s[data - 1] == '=')
+		data--;
+	if (bits <= 0)
+		return false;
+	bytes = ((size_t)bits + 7) / 8;
+	return data * 3 / 4 == (k->type == KEY_RSA ? bytes : 2 * bytes);
+}
+
 static bool ed25519_ok(const char *token, size_t n, const struct key *k)
 {
 	const char *d2 = memrchr(token, '.', n);
 	uint8_t *sig = NULL;
 	size_t sl = 0;
-	cjose_err err;
 	bool ok;
 
-	if (!d2 || !cjose_base64url_decode(d2 + 1, n - (size_t)(d2 + 1 - token), &sig, &sl, &err))
+	if (!d2 || !b64url_decode(d2 + 1, n - (size_t)(d2 + 1 - token), &sig, &sl))
 		return false;
 	ok = crypto_ed25519_verify(k->ed25519, token, (size_t)(d2 - token), sig, sl);
 	free(sig);
@@ -356,11 +443,11 @@ enum wp_jwt_status wp_jwt_verify(const char *token, size_t n, const struct wp_jw
 			ok = ed25519_ok(token, n, k);
 			continue;
 		}
-		if (!jws && !(jws = cjose_jws_import(token, n, &err))) {
+		if (!jws && (!parts_ok(token, n) || !(jws = cjose_jws_import(token, n, &err)))) {
 			st = WP_JWT_SIGNATURE_BAD_BASE64;
 			goto out;
 		}
-		ok = cjose_jws_verify(jws, k->jwk, &err);
+		ok = sig_len_ok(token, n, k) && cjose_jws_verify(jws, k->jwk, &err);
 	}
 	if (!tried) {
 		st = WP_JWT_NO_MATCHING_KEY;
