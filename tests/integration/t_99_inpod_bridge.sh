@@ -176,8 +176,15 @@ actl local stop agent --node node1 >/dev/null || fail "stop agent"
 captured mesh/client-0 || fail "the pod was released when the agent stopped"
 expect_contains "$(get mesh/client-0 http://server-local/)" "pod=mesh/server-local-0" \
 	"with the agent stopped"
+handed() { actl local logs node1-agent | grep -c "in-pod: a ztunnel connected; handed it 2 pod netns"; }
+before=$(handed)
 actl local start agent --node node1 >/dev/null || fail "start agent"
-wait_log 20 node1-agent "in-pod: a ztunnel connected; handed it 2 pod netns"
+# The new agent's own line (the restarted ztunnel's above says the same): until its first sync
+# it tells the ztunnel nothing, so the pods keep their listeners meanwhile.
+wait_for 20 bash -c "[ \"\$(\"$AMBITCTL\" local logs --name \"$CLUSTER\" node1-agent | grep -c 'in-pod: a ztunnel connected; handed it 2 pod netns')\" -gt $before ]" ||
+	fail "the new agent never handed the ztunnel its pods: $(actl local logs node1-agent | grep in-pod | tail -3)"
+actl local logs node1-ztunnel | grep -q "pod(s) the agent no longer names released" &&
+	fail "the agent's restart released the ztunnel's pods: $(actl local logs node1-ztunnel | grep in-pod | tail -3)"
 expect_contains "$(get mesh/client-0 http://server/)" "pod=mesh/server-0" "after the agent restart"
 log "ztunnel and agent restarts: the pods stay captured, traffic flows"
 pass

@@ -353,6 +353,12 @@ static void on_listen(struct agent_source *src, uint32_t events)
 	}
 	z->fd = fd;
 	z->handle = on_ztunnel;
+	if (!m->ready) {
+		/* Its pods keep their listeners until this agent knows which are still here. */
+		m->unsynced[(struct inpod_source *)z - m->zt] = true;
+		pr_info("in-pod: a ztunnel connected; its pods follow this agent's first sync");
+		return;
+	}
 	for (size_t i = 0; i < m->n && z->fd >= 0; i++)
 		send_add(m, z, &m->pods[i]);
 	if (z->fd >= 0)
@@ -520,6 +526,18 @@ void inpod_sync_after(struct inpod *m, const struct desired *d)
 		pod_down(m, p, true);
 	}
 	m->n = k;
+	/* The first sync: the ztunnels that connected before it had every pod added since. */
+	m->ready = true;
+	for (int i = 0; i < INPOD_MAX_ZTUNNELS; i++) {
+		if (!m->unsynced[i])
+			continue;
+		m->unsynced[i] = false;
+		if (m->zt[i].src.fd < 0)
+			continue;
+		zt_send(m, &m->zt[i].src, "synced", -1);
+		if (m->zt[i].src.fd >= 0)
+			pr_info("in-pod: a ztunnel connected; handed it %zu pod netns", m->n);
+	}
 }
 
 size_t inpod_count(const struct inpod *m)

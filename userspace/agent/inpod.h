@@ -58,6 +58,13 @@ struct inpod {
 	struct inpod_pod *pods;
 	size_t n, cap;
 	unsigned int pending; /* enrolled pods the last sync could not set up */
+	/*
+	 * The first sync is done: until then the pods are not known (an agent just started, on
+	 * Kubernetes before its first list), so a ztunnel that connects is told nothing, and
+	 * above all not "synced", which would make it release every pod it holds.
+	 */
+	bool ready;
+	bool unsynced[INPOD_MAX_ZTUNNELS]; /* connected before it: "synced" still owed */
 };
 
 /* "host", "inpod", "auto" into *@out: 0, or -EINVAL. */
