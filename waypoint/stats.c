@@ -175,7 +175,9 @@ static void label_values(const struct wp_record *r, const char *v[N_LABELS], cha
 	    grpc,
 	    r->flags ? r->flags : "-",
 	    /* A source reporter (a gateway) says nothing of its downstream: Istio's "unknown". */
-	    r->reporter ? "unknown" : r->mtls ? "mutual_tls" : "none",
+	    r->reporter ? "unknown"
+	    : r->mtls	? "mutual_tls"
+			: "none",
 	};
 
 	memcpy(v, vals, sizeof(vals));
