@@ -203,6 +203,38 @@ static void test_port_translation_and_hosts(void **state)
 	destroy(&w);
 }
 
+/* tls.httpsRedirect: every request on the server's hosts gets a 301 to https, VS or not. */
+static void test_https_redirect(void **state)
+{
+	struct world w;
+	const struct l7_service *s;
+
+	build(&w, GW_POD "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
+			 "metadata: {name: pub, namespace: istio-system}\n"
+			 "spec:\n  selector: {istio: ingressgateway}\n"
+			 "  servers:\n"
+			 "  - port: {number: 80, name: http, protocol: HTTP}\n"
+			 "    hosts: ['shop.example.com']\n    tls: {httpsRedirect: true}\n---\n"
+			 "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+			 "metadata: {name: d, namespace: shop}\n"
+			 "spec:\n  hosts: ['shop.example.com']\n  gateways: [istio-system/pub]\n"
+			 "  http: [{route: [{destination: {host: details}}]}]\n");
+	assert_non_null(w.l7);
+	assert_int_equal(w.l7->n_listeners, 1);
+	assert_int_equal(w.l7->listeners[0].port, 8080);
+	s = own(&w);
+	/* The redirect, then the end of the virtual host: the VirtualService is never reached. */
+	assert_int_equal(s->n_routes, 2);
+	assert_int_equal(s->routes[0].action, L7_ACTION_REDIRECT);
+	assert_string_equal(s->routes[0].redirect.scheme, "https");
+	assert_int_equal(s->routes[0].redirect.code, 301);
+	assert_true(s->routes[0].redirect.keep_query);
+	assert_string_equal(s->routes[0].matches[0].authority.value,
+			    "(?i)shop\\.example\\.com(:[0-9]+)?");
+	assert_int_equal(s->routes[1].action, L7_ACTION_NOT_FOUND);
+	destroy(&w);
+}
+
 static void test_json_round_trip_and_refusals(void **state)
 {
 	struct world w;
@@ -245,6 +277,7 @@ int main(void)
 	    cmocka_unit_test(test_proxy_of_selected_pods),
 	    cmocka_unit_test(test_listeners_and_routes),
 	    cmocka_unit_test(test_port_translation_and_hosts),
+	    cmocka_unit_test(test_https_redirect),
 	    cmocka_unit_test(test_json_round_trip_and_refusals),
 	};
 

@@ -908,7 +908,7 @@ static void check_unenforced(struct cfg_an *a)
 			continue;
 		}
 		for (size_t s = 0; s < gw->n_servers; s++)
-			if (gw->servers[s].tls_mode ||
+			if ((gw->servers[s].tls_mode && !gw->servers[s].https_redirect) ||
 			    !l7_protocol_is_http(l7_port_protocol(gw->servers[s].protocol, NULL)))
 				cfg_an_add(
 				    a, &gw->meta, "Gateway", gw->servers[s].line, false, NULL,

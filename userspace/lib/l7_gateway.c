@@ -26,7 +26,7 @@
 
 struct vhost {
 	char *domain; /* as the virtual host matches it: "bookinfo.com", "*.example.com", "*" */
-	const struct config_virtual_service *vs;
+	const struct config_virtual_service *vs; /* NULL for an httpsRedirect server's host */
 	const struct config_gateway *gw;
 	uint16_t listener, server_port;
 };
@@ -84,12 +84,12 @@ static uint16_t listener_port(const struct gw_ctx *g, uint32_t port)
 	return (uint16_t)port;
 }
 
-/* Protocols whose servers take http routes (TLS termination comes with its listener). */
+/* Plaintext servers whose requests take http routes (or, with httpsRedirect, a redirect). */
 static bool http_server(const struct config_gateway_server *s)
 {
 	enum l7_protocol p = l7_port_protocol(s->protocol, NULL);
 
-	return !s->tls_mode && l7_protocol_is_http(p);
+	return (!s->tls_mode || s->https_redirect) && l7_protocol_is_http(p);
 }
 
 /*
@@ -194,6 +194,18 @@ static int collect(struct gw_ctx *g)
 			if (!http_server(srv))
 				continue;
 			err = add_listener(g, lp);
+			/*
+			 * tls.httpsRedirect: each server host is a virtual host that answers every
+			 * request with a 301 to https (Envoy's require_tls), whatever binds to it.
+			 */
+			for (size_t i = 0; srv->https_redirect && i < srv->hosts.n && !err; i++) {
+				const char *sh = strchr(srv->hosts.items[i], '/');
+
+				err = add_vhost(g, sh ? sh + 1 : srv->hosts.items[i], NULL, gw, lp,
+						(uint16_t)srv->port);
+			}
+			if (srv->https_redirect)
+				continue;
 			for (size_t v = 0; v < cfg->n_virtual_services && !err; v++) {
 				const struct config_virtual_service *vs = &cfg->virtual_services[v];
 				const char *ns = vs->meta.namespace;
@@ -234,7 +246,9 @@ static int vh_cmp(const void *a, const void *b)
 	if (wx && lx != ly)
 		return lx > ly ? -1 : 1;
 	c = strcmp(x->domain, y->domain);
-	return c ? c : l7_meta_cmp(&x->vs->meta, &y->vs->meta);
+	if (c || !x->vs || !y->vs)
+		return c ? c : (y->vs == NULL) - (x->vs == NULL); /* the redirect first */
+	return l7_meta_cmp(&x->vs->meta, &y->vs->meta);
 }
 
 /* @domain as an RE2 pattern on the authority, any port allowed; NULL for "*". */
@@ -295,6 +309,27 @@ static int restrict_route(struct l7_route *r, const struct vhost *v)
 	return 0;
 }
 
+/* An httpsRedirect server's virtual host: 301 to the same host and path over https. */
+static int redirect_route(struct gw_ctx *g, const struct vhost *v)
+{
+	struct l7_route *r;
+
+	if (l7_grow_routes(g->own, 1))
+		return -ENOMEM;
+	r = &g->own->routes[g->own->n_routes++];
+	r->action = L7_ACTION_REDIRECT;
+	r->fault.abort_grpc = -1;
+	r->redirect.scheme = strdup("https");
+	r->redirect.keep_query = true;
+	r->redirect.code = 301;
+	if (asprintf(&r->source, "Gateway %s/%s httpsRedirect", v->gw->meta.namespace,
+		     v->gw->meta.name) < 0)
+		r->source = NULL;
+	if (!r->source || !r->redirect.scheme)
+		return -ENOMEM;
+	return restrict_route(r, v);
+}
+
 /* The http rules of @v's VirtualService for its Gateway, as routes of the gateway's service. */
 static int vhost_routes(struct gw_ctx *g, const struct vhost *v)
 {
@@ -302,6 +337,9 @@ static int vhost_routes(struct gw_ctx *g, const struct vhost *v)
 	struct l7_ctx ctx = {g->in, g->wp, g->own};
 	size_t rule = 0;
 	int err = 0;
+
+	if (!vs)
+		return redirect_route(g, v);
 
 	for (size_t i = 0; i < vs->n_routes && !err; i++) {
 		const struct config_vs_route *vr = &vs->routes[i];
