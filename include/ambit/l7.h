@@ -79,6 +79,7 @@ struct l7_waypoint {
 	 * pods' service account's, hostname and vip its Service's (the one selecting its pods).
 	 */
 	bool gateway;
+	struct config_labels labels;	/* its (first) pod's, for policies' selectors */
 	struct config_strings gateways; /* "ns/name" of the Gateways that select it */
 	struct config_strings pods;	/* "ns/name" of its instances */
 };

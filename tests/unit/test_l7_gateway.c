@@ -235,6 +235,47 @@ static void test_https_redirect(void **state)
 	destroy(&w);
 }
 
+/*
+ * Policies at a gateway: by selector on its pods in its namespace, or mesh-wide from the root
+ * namespace; not another namespace's, not another selector's, not targetRefs ones.
+ */
+static void test_selector_policies(void **state)
+{
+	struct world w;
+	const struct l7_service *s;
+
+	build(&w, GW_POD BOOKINFO
+	      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+	      "metadata: {name: by-selector, namespace: istio-system}\n"
+	      "spec: {selector: {matchLabels: {istio: ingressgateway}}, action: DENY,"
+	      " rules: [{from: [{source: {remoteIpBlocks: [203.0.113.0/24]}}]}]}\n---\n"
+	      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+	      "metadata: {name: other-selector, namespace: istio-system}\n"
+	      "spec: {selector: {matchLabels: {app: nope}}, action: DENY, rules: [{}]}\n---\n"
+	      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+	      "metadata: {name: other-ns, namespace: default}\n"
+	      "spec: {action: DENY, rules: [{}]}\n---\n"
+	      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+	      "metadata: {name: by-ref, namespace: default}\n"
+	      "spec:\n  targetRefs: [{kind: Service, group: '', name: productpage}]\n"
+	      "  action: DENY\n  rules: [{}]\n---\n"
+	      "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+	      "metadata: {name: jwt, namespace: istio-system}\n"
+	      "spec:\n  selector: {matchLabels: {istio: ingressgateway}}\n"
+	      "  jwtRules: [{issuer: https://issuer.example.com, jwks: '{\"keys\":[]}'}]\n");
+	assert_non_null(w.l7);
+	s = own(&w);
+	assert_int_equal(w.l7->n_authz, 1);
+	assert_string_equal(w.l7->authz[0].name, "istio-system/by-selector");
+	assert_int_equal(s->n_authz, 1);
+	assert_int_equal(w.l7->n_jwt, 1);
+	assert_int_equal(s->n_jwt, 1);
+	/* The destination's own policy is its waypoint's or ztunnel's, not the gateway's. */
+	assert_int_equal(l7_config_service(w.l7, "productpage.default.svc.cluster.local")->n_authz,
+			 0);
+	destroy(&w);
+}
+
 static void test_json_round_trip_and_refusals(void **state)
 {
 	struct world w;
@@ -278,6 +319,7 @@ int main(void)
 	    cmocka_unit_test(test_listeners_and_routes),
 	    cmocka_unit_test(test_port_translation_and_hosts),
 	    cmocka_unit_test(test_https_redirect),
+	    cmocka_unit_test(test_selector_policies),
 	    cmocka_unit_test(test_json_round_trip_and_refusals),
 	};
 

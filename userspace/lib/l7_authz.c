@@ -158,6 +158,9 @@ static bool ref_applies(const char *pol_ns, const struct config_target_ref *ref,
 {
 	const char *ns = ref->namespace ? ref->namespace : pol_ns;
 
+	/* An Istio Gateway's proxy is no Gateway API object: it takes selector policies only. */
+	if (wp->gateway)
+		return false;
 	if (!ref->name || strcmp(ns, pol_ns))
 		return false; /* a policy attaches only in its own namespace */
 	if (ref_is(ref, "gateway.networking.k8s.io", "Gateway"))
@@ -167,6 +170,22 @@ static bool ref_applies(const char *pol_ns, const struct config_target_ref *ref,
 	if (ref_is(ref, "", "Service") || ref_is(ref, "core", "Service"))
 		return !s->workload && !strcmp(ns, s->namespace) && !strcmp(ref->name, s->name);
 	return false;
+}
+
+/*
+ * A policy without targetRefs at gateway proxy @wp (API_SEMANTICS.md §3): one of its own
+ * namespace, or of the root namespace (mesh-wide), whose selector (none: every workload)
+ * matches its pods. Applies to the requests of its own service (@s, the model's first).
+ */
+static bool selector_applies(const char *pol_ns, bool has_selector,
+			     const struct config_labels *selector, const struct l7_waypoint *wp,
+			     const struct l7_config *c, const struct l7_service *s)
+{
+	if (!wp->gateway || s != &c->services[0])
+		return false;
+	if (strcmp(pol_ns, wp->namespace) && strcmp(pol_ns, ROOT_NAMESPACE))
+		return false;
+	return !has_selector || config_labels_match(selector, &wp->labels);
 }
 
 static int add_index(uint32_t **list, size_t *n, uint32_t idx)
@@ -253,6 +272,9 @@ static int l7_compile_jwt(const struct l7_inputs *in, const struct l7_waypoint *
 			for (size_t r = 0; r < ra->n_target_refs && !applies; r++)
 				applies = ref_applies(ra->meta.namespace, &ra->target_refs[r], wp,
 						      &c->services[s]);
+			if (!ra->n_target_refs)
+				applies = selector_applies(ra->meta.namespace, ra->has_selector,
+							   &ra->selector, wp, c, &c->services[s]);
 			if (!applies)
 				continue;
 			for (size_t r = 0; !used && r < ra->n_jwt_rules; r++) {
@@ -412,6 +434,9 @@ int l7_compile_authz(const struct l7_inputs *in, const struct l7_waypoint *wp, s
 			for (size_t r = 0; r < ap->n_target_refs && !applies; r++)
 				applies = ref_applies(ap->meta.namespace, &ap->target_refs[r], wp,
 						      &c->services[s]);
+			if (!ap->n_target_refs)
+				applies = selector_applies(ap->meta.namespace, ap->has_selector,
+							   &ap->selector, wp, c, &c->services[s]);
 			if (!applies)
 				continue;
 			if (!used) {

@@ -192,6 +192,10 @@ static int new_gateway(const struct l7_inputs *in, const struct l7_pod *p, const
 		w->identity = w->hostname = NULL;
 		return -ENOMEM;
 	}
+	for (size_t i = 0; p->labels && i < p->labels->n; i++)
+		if (config_labels_add(&w->labels, p->labels->items[i].key,
+				      p->labels->items[i].value))
+			return -ENOMEM;
 	if (s && s->cluster_ip)
 		inet_pton_v4(s->cluster_ip, &w->vip);
 	if (s && !w->vip && in->service_vip)
@@ -454,6 +458,7 @@ static void waypoint_clear(struct l7_waypoint *w)
 	free(w->hostname);
 	free(w->ips);
 	config_labels_free(&w->allowed_selector);
+	config_labels_free(&w->labels);
 	config_strings_free(&w->gateways);
 	config_strings_free(&w->pods);
 }
