@@ -14,6 +14,8 @@
  *   fuzz_bpf      Ethernet frames: SYNs, segments, UDP, ARP, IPv6, options, fragments
  *   fuzz_ipc      agent socket requests, framed as ipc_write_frame frames them
  *   fuzz_snapshot a snapshot as the agent encodes it (snapshot_encode), policies included
+ *   fuzz_jwt      tokens signed with the target's embedded keys (jwt_sign.h), claims for it to
+ *                 sign, key sets good and hostile
  * The text seeds (fuzz_config, fuzz_runtime, fuzz_forwarded, fuzz_l7) are files written by hand.
  * Usage: gen_seeds CORPUS_DIR (tests/fuzz/corpus).
  */
@@ -38,6 +40,7 @@
 #include "ambit/log.h"
 #include "ambit/policy.h"
 #include "ambit/snapshot.h"
+#include "jwt_sign.h"
 
 #define TD "spiffe://cluster.local/ns/demo/sa/"
 
@@ -719,6 +722,170 @@ static void gen_waypoint_h2(void)
 	wp_h2_seed("client_cancels", 0, hello, 1, false, WP_OK, true);
 }
 
+/* ---- fuzz_jwt: byte 0 mode and place, byte 1 how the target signs, then NUL-split pieces ---- */
+
+enum { JWT_RAW = 0, JWT_SIGN = 1, JWT_JWKS = 2 };
+enum { AT_BEARER, AT_X_JWT, AT_PARAM, AT_COOKIE, AT_ACCESS_TOKEN, AT_X_RAW, AT_LONG, AT_NOWHERE };
+/* Byte 1: the algs' order in fuzz_jwt.c, the kid (0: the alg's key's), tampering. */
+enum { S_RS256 = 0, S_PS384 = 4, S_ES256 = 6, S_EDDSA = 9, S_HS256 = 10, S_NONE = 13 };
+#define S_TAMPER_SIG (1 << 6)
+
+#define CLAIMS_A                                                                                   \
+	"{\"iss\":\"https://a.example\",\"sub\":\"alice\",\"aud\":\"shop\",\"exp\":1900000000,"    \
+	"\"groups\":[\"dev\",\"admins\"],\"org\":{\"tier\":\"gold\"}}"
+
+static void jwt_seed(const char *name, uint8_t how, uint8_t sign, const char *const *pieces,
+		     size_t n)
+{
+	size_t len = 2;
+	char *buf, *p;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(pieces[i]) + 1;
+	buf = malloc(len);
+	if (!buf)
+		die("malloc");
+	buf[0] = (char)how;
+	buf[1] = (char)sign;
+	p = buf + 2;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p, pieces[i], strlen(pieces[i]) + 1);
+		p += strlen(pieces[i]) + 1;
+	}
+	put("fuzz_jwt", name, buf, len - 1);
+	free(buf);
+}
+
+/* A token @payload signed here as @alg with "kid" @kid, for the raw seeds. */
+static char *jwt_token(const struct jwtk *k, const char *alg, const char *kid, const char *secret,
+		       const char *payload)
+{
+	char hdr[96], *t;
+
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}", alg, kid);
+	t = jwtk_sign(k, alg, secret, secret ? strlen(secret) : 0, hdr, strlen(hdr), payload,
+		      strlen(payload));
+	if (!t)
+		die("jwtk_sign");
+	return t;
+}
+
+static void gen_jwt(void)
+{
+	static char deep[4096], huge[40000];
+	struct jwtk k;
+	char *rs, *es, *ed, *hs, *secret, *jwks, *t1, *t2;
+	size_t n = 0;
+
+	if (jwtk_load(&k))
+		die("jwtk_load");
+#define SIGNED(name, at, sign, payload)                                                            \
+	jwt_seed(name, JWT_SIGN | (at) << 2, sign, (const char *const[]){payload}, 1)
+	SIGNED("sign_rs256_header", AT_X_JWT, S_RS256, CLAIMS_A);
+	SIGNED("sign_es256_cookie", AT_COOKIE, S_ES256, CLAIMS_A);
+	SIGNED("sign_eddsa_param", AT_PARAM, S_EDDSA, CLAIMS_A);
+	SIGNED("sign_ps384_bearer", AT_BEARER, S_PS384,
+	       "{\"iss\":\"https://b.example\",\"sub\":\"bob\",\"scope\":\"read write\"}");
+	SIGNED("sign_eddsa_access_token", AT_ACCESS_TOKEN, S_EDDSA,
+	       "{\"iss\":\"https://b.example\",\"sub\":\"bob\",\"exp\":1800000030}");
+	SIGNED("sign_expired", AT_X_JWT, S_RS256,
+	       "{\"iss\":\"https://a.example\",\"sub\":\"alice\",\"aud\":\"shop\",\"exp\":1000}");
+	SIGNED("sign_not_yet_valid", AT_X_RAW, S_ES256,
+	       "{\"iss\":\"https://a.example\",\"aud\":[\"x\",\"shop2\"],\"nbf\":1900000000}");
+	SIGNED("sign_wrong_issuer", AT_BEARER, S_RS256,
+	       "{\"iss\":\"https://evil.example\",\"sub\":\"x\"}");
+	SIGNED("sign_wrong_audience", AT_X_JWT, S_EDDSA,
+	       "{\"iss\":\"https://a.example\",\"sub\":\"alice\",\"aud\":\"other\"}");
+	SIGNED("sign_alg_none", AT_BEARER, S_NONE,
+	       "{\"iss\":\"https://b.example\",\"sub\":\"root\"}");
+	/* HS256 keyed with rsa-1's public JWK, "kid" rsa-1: the key-confusion forgery. */
+	SIGNED("sign_hmac_confusion", AT_X_JWT, S_HS256, CLAIMS_A);
+	SIGNED("sign_tampered", AT_X_JWT, S_RS256 | S_TAMPER_SIG, CLAIMS_A);
+	SIGNED("sign_jwks_missing", AT_BEARER, S_ES256,
+	       "{\"iss\":\"https://c.example\",\"sub\":\"c\"}");
+	SIGNED("sign_long_header", AT_LONG, S_EDDSA,
+	       "{\"iss\":\"https://d.example\",\"sub\":\"d\"}");
+	SIGNED(
+	    "sign_nested_claims", AT_X_JWT, S_ES256,
+	    "{\"iss\":\"https://a.example\",\"sub\":\"\\u00e9l\\ud83d\\ude00\",\"aud\":[\"shop\"],"
+	    "\"exp\":1.9e9,\"nbf\":0,\"groups\":[[\"a\",{\"b\":[1,2.5,-3e300]}],true,null],"
+	    "\"org\":{\"tier\":\"gold\",\"big\":1e999,\"s\":\"a\\r\\nx-evil: 1\"},\"scope\":7}");
+	SIGNED("sign_nul_in_claim", AT_X_JWT, S_RS256,
+	       "{\"iss\":\"https://a.example\",\"sub\":\"alice\\u0000admin\",\"aud\":\"shop\","
+	       "\"groups\":[\"admins\\u0000x\"]}");
+	/* "groups" 1,000 arrays deep (cJSON's nesting limit), and a payload of 40 kB. */
+	n = (size_t)snprintf(deep, sizeof(deep),
+			     "{\"iss\":\"https://a.example\",\"aud\":\"shop\",\"groups\":");
+	for (int i = 0; i < 1000; i++)
+		deep[n++] = '[';
+	for (int i = 0; i < 1000; i++)
+		deep[n++] = ']';
+	memcpy(deep + n, "}", 2);
+	SIGNED("sign_deep_json", AT_X_RAW, S_EDDSA, deep);
+	n = (size_t)snprintf(huge, sizeof(huge), "{\"iss\":\"https://b.example\",\"sub\":\"h\"");
+	for (int i = 0; n + 64 < sizeof(huge); i++)
+		n += (size_t)snprintf(huge + n, sizeof(huge) - n, ",\"c%d\":[\"%08x\",{\"v\":%d}]",
+				      i, (unsigned int)i * 2654435761u, i);
+	memcpy(huge + n, "}", 2);
+	SIGNED("sign_huge_json", AT_BEARER, S_RS256, huge);
+	jwt_seed("sign_header_override", JWT_SIGN | AT_BEARER << 2, S_RS256,
+		 (const char *const[]){
+		     "{\"iss\":\"https://b.example\",\"sub\":\"b\"}",
+		     "{\"alg\":\"RS256\",\"kid\":[\"rsa-1\"],\"crit\":[\"exp\"],\"b64\":false}"},
+		 2);
+#undef SIGNED
+	rs = jwt_token(&k, "RS256", "rsa-1", NULL, CLAIMS_A);
+	es = jwt_token(&k, "ES256", "ec-1", NULL, CLAIMS_A);
+	ed = jwt_token(&k, "EdDSA", "ed-1", NULL, CLAIMS_A);
+	jwt_seed("raw_rs256", JWT_RAW | AT_X_RAW << 2, 0, (const char *const[]){rs}, 1);
+	jwt_seed("raw_es256", JWT_RAW | AT_COOKIE << 2, 0, (const char *const[]){es}, 1);
+	jwt_seed("raw_eddsa", JWT_RAW | AT_PARAM << 2, 0, (const char *const[]){ed}, 1);
+	jwt_seed("raw_bad_base64", JWT_RAW | AT_X_JWT << 2, 0,
+		 (const char *const[]){"e!J*bGc.eyJpc3MiOiJ4In0=.c2ln+/"}, 1);
+	/* No token placed: the input's own target and fields carry them, one good among bad. */
+	if (asprintf(&t1, "/p?x=1&token=%s#frag", es) < 0 ||
+	    asprintf(&t2, "a=1;session=%s", rs) < 0)
+		die("asprintf");
+	jwt_seed("raw_many_places", JWT_RAW | AT_NOWHERE << 2, 0,
+		 (const char *const[]){"", "", t1, "authorization", "Bearer   ", "x-jwt",
+				       "token abc", "cookie", t2, "x-raw", " \t"},
+		 11);
+	free(t1);
+	free(t2);
+	/* Key sets: the target's own plus an HMAC key, with a token that key signed. */
+	secret = jwtk_b64url(JWTK_HMAC_SECRET, strlen(JWTK_HMAC_SECRET));
+	if (!secret || asprintf(&jwks, "{\"keys\":[{\"kty\":\"oct\",\"k\":\"%s\"},%s", secret,
+				strstr(k.jwks, "[") + 1) < 0)
+		die("asprintf");
+	hs = jwt_token(&k, "HS256", "none", JWTK_HMAC_SECRET, CLAIMS_A);
+	jwt_seed("jwks_with_hmac", JWT_JWKS, 0, (const char *const[]){jwks, hs}, 2);
+	free(jwks);
+	if (asprintf(&jwks,
+		     "{\"keys\":[1,\"x\",null,{\"kty\":\"RSA\",\"n\":\"AA\",\"e\":\"AQAB\"},"
+		     "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AAAA\",\"y\":\"AAAA\"},"
+		     "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"c2hvcnQ\"},{\"kty\":\"oct\","
+		     "\"k\":\"\"},"
+		     "{\"kty\":\"RSA\",\"kid\":\"rsa-1\",\"n\":\"%s\",\"e\":\"Aw\"},"
+		     "{\"kty\":\"OKP\",\"crv\":\"X25519\",\"x\":\"%s\"},"
+		     "{\"kty\":\"EC\",\"crv\":\"P-521\",\"x\":\"%s\",\"y\":\"%s\"},"
+		     "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"ed-1\",\"use\":\"sig\",\"x\":"
+		     "\"%s\"}],"
+		     "\"keys\":[]}",
+		     k.rsa_n, k.ed_x, k.ec_x, k.ec_y, k.ed_x) < 0)
+		die("asprintf");
+	jwt_seed("jwks_hostile", JWT_JWKS, 0, (const char *const[]){jwks, ed}, 2);
+	free(jwks);
+	jwt_seed("jwks_not_a_set", JWT_JWKS, 0,
+		 (const char *const[]){"{\"keys\":{\"kty\":\"RSA\"}}", "eyJhbGciOiJub25lIn0.e30."},
+		 2);
+	free(rs);
+	free(es);
+	free(ed);
+	free(hs);
+	free(secret);
+	jwtk_free(&k);
+}
+
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/ambit-gen-seeds-XXXXXX", cmd[64];
@@ -739,6 +906,7 @@ int main(int argc, char **argv)
 	gen_bpf();
 	gen_ipc();
 	gen_snapshot();
+	gen_jwt();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : 1;
 }
