@@ -542,7 +542,7 @@ static int jwt_to_json(const struct l7_config *c, cJSON *root)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_jwt; i++) {
 		const struct config_jwt_rule *r = &c->jwt[i].rule;
-		cJSON *o = cJSON_CreateObject(), *l;
+		cJSON *o = cJSON_CreateObject(), *l = NULL;
 
 		if (!o || !cJSON_AddItemToArray(a, o)) {
 			cJSON_Delete(o);
