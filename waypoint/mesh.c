@@ -49,7 +49,7 @@ int wp_mesh_start(struct wp_mesh *m, const char *socket, unsigned int wait_s)
 		m->st = NULL;
 		return err;
 	}
-	for (unsigned int i = 0; i < wait_s * 10; i++) {
+	for (unsigned int i = 1; !wait_s || i <= wait_s * 10; i++) {
 		struct mesh_snap *zs = mesh_state_get(m->st);
 		bool ok = ready(zs);
 
@@ -58,6 +58,10 @@ int wp_mesh_start(struct wp_mesh *m, const char *socket, unsigned int wait_s)
 		mesh_snap_put(zs);
 		if (ok)
 			return m->identity ? 0 : -ENOMEM;
+		if (!wait_s && i % 600 == 0)
+			pr_info("no config from %s yet (%u s): a gateway's comes once a Gateway "
+				"selects its pod; waiting",
+				socket, i / 10);
 		nanosleep(&tick, NULL);
 	}
 	wp_mesh_stop(m);
