@@ -359,7 +359,8 @@ int main(int argc, char **argv)
 	}
 	log_init("waypoint", level);
 	if (agent) {
-		/* As a proxy pod does: it waits for its config, however long (not ready till then). */
+		/* As a proxy pod does: it waits for its config, however long (not ready till then).
+		 */
 		int e = wp_mesh_start(&mesh, agent, 0);
 
 		if (e) {
