@@ -108,7 +108,7 @@ $(OBJ)/deploy/%_tmpl.o: deploy/%.yaml.tmpl
 	@mkdir -p $(dir $@)
 	ld -r -b binary -z noexecstack -o $@ $<
 # ambitctl check judges L7 with the waypoint's own code (userspace/cli/check_l7.c).
-$(O)/ambitctl: $(CLI_OBJS) $(OBJ)/deploy/ambit_tmpl.o $(WP_LIB_OBJS) $(O)/libagent.a $(O)/libnet.a \
+$(O)/ambitctl: $(CLI_OBJS) $(OBJ)/deploy/ambit_tmpl.o $(OBJ)/deploy/ingress_tmpl.o $(WP_LIB_OBJS) $(O)/libagent.a $(O)/libnet.a \
 	$(O)/libambit.a
 	$(LINK) -o $@
 $(O)/ztunnel: $(ZT_OBJS) $(O)/libnet.a $(O)/libambit.a
@@ -150,6 +150,9 @@ $(OBJ)/tests/unit/test_kmirror.o: CFLAGS += -Iuserspace/cli
 # `ambitctl nodes`' rendering (no I/O), linked by the node Lease's unit test.
 $(O)/tests/test_klease: $(OBJ)/userspace/cli/nodes_fmt.o
 $(OBJ)/tests/unit/test_klease.o: CFLAGS += -Iuserspace/cli
+# `local port-forward`'s arguments, read as kubectl reads them (no I/O).
+$(O)/tests/test_portfwd: $(OBJ)/userspace/cli/portfwd_spec.o
+$(OBJ)/tests/unit/test_portfwd.o: CFLAGS += -Iuserspace/cli
 
 unit: $(UNIT_BINS)
 	@bash tests/run-unit.sh $(UNIT_BINS)

@@ -5,6 +5,7 @@
 # unchanged too). Uses run.sh's $AMBITCTL, $C, $repo, $rundir, $secs, bg_pids, say and section.
 
 tasks=$repo/examples/bookinfo-tasks
+ingress_port=${DEMO_INGRESS_PORT:-8080}
 # The commands shown name examples/... as a user in the repository types them.
 cd "$repo" || exit 1
 A() { "$AMBITCTL" "$@"; }
@@ -63,7 +64,33 @@ say "With no routing rule, the reviews Service spreads page loads over its three
 printf '\033[36m$ %s\033[0m\n' "ambitctl local exec default/curl-0 -- curl -s productpage:9080/productpage   (x12)"
 tally 12
 
-section "2. a waypoint: the L7 proxy for the namespace's Services"
+section "2. the ingress gateway: bookinfo from the host"
+say "The cluster runs istio-ingressgateway in istio-system, as Istio's demo profile does."
+say "Istio's bookinfo-gateway.yaml (the same as examples/bookinfo-tasks/bookinfo-gateway.yaml)"
+say "gives it a listener and sends productpage's paths there:"
+run apply -f examples/bookinfo-tasks/bookinfo-gateway.yaml
+printf '\033[36m$ %s\033[0m\n' "ambitctl local port-forward -n istio-system svc/istio-ingressgateway $ingress_port:80 &"
+setsid "$AMBITCTL" local port-forward -n istio-system svc/istio-ingressgateway "$ingress_port:80" \
+	>"$rundir/port-forward.log" 2>&1 &
+bg_pids+=($!)
+gw_ok=
+for _ in $(seq 1 150); do
+	[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://localhost:$ingress_port/productpage")" = 200 ] &&
+		gw_ok=1 && break
+	sleep 0.2
+done
+sed 's/^/  /' "$rundir/port-forward.log"
+printf '\033[36m$ %s\033[0m\n' "curl -s http://localhost:$ingress_port/productpage   (from the host)"
+if [ -n "$gw_ok" ]; then
+	say "  $(shows "$(curl -s --max-time 10 "http://localhost:$ingress_port/productpage")"), through the gateway"
+	say "  (open http://localhost:$ingress_port/productpage in a browser: it stays up until the end)"
+	A local logs istio-system/istio-ingressgateway-0 2>/dev/null | grep '"GET /productpage HTTP/1.1" 200' |
+		tail -n 1 | cut -c1-120 | sed 's/^/  the gateway logged: /'
+else
+	say "  (port $ingress_port on the host did not answer: DEMO_INGRESS_PORT=N picks another)"
+fi
+
+section "3. a waypoint: the L7 proxy for the namespace's Services"
 run waypoint apply -n default --enroll-namespace
 for _ in $(seq 1 150); do
 	A waypoint list -n default 2>/dev/null | grep -q ' True$' && break
@@ -74,11 +101,11 @@ wp_ip=$(A local status 2>/dev/null | awk '$1 == "default/waypoint-0" { print $3;
 say "The ztunnels now send traffic for the Services to waypoint-0 over HBONE; it applies"
 say "VirtualServices, HTTPRoutes and DestinationRules, as Istio's waypoint does."
 
-section "3. request routing: everything to v1"
+section "4. request routing: everything to v1"
 run apply -f examples/bookinfo-tasks/destination-rule-all.yaml -f examples/bookinfo-tasks/virtual-service-all-v1.yaml
 tally 10
 
-section "4. request routing by user: jason sees v2"
+section "5. request routing by user: jason sees v2"
 run apply -f examples/bookinfo-tasks/virtual-service-reviews-test-v2.yaml
 cookie=$(A local exec default/curl-0 -- curl -sS --max-time 10 -D - -o /dev/null \
 	-d 'username=jason&passwd=x' http://productpage:9080/login 2>/dev/null |
@@ -89,13 +116,13 @@ tally 5 -H "Cookie: $cookie"
 say "  everyone else:"
 tally 5
 
-section "5. traffic shifting: 50% of reviews to v3, then all of it"
+section "6. traffic shifting: 50% of reviews to v3, then all of it"
 run apply -f examples/bookinfo-tasks/virtual-service-reviews-50-v3.yaml
 tally 20
 run apply -f examples/bookinfo-tasks/virtual-service-reviews-v3.yaml
 tally 10
 
-section "6. fault injection: a 7 s delay on ratings, for jason"
+section "7. fault injection: a 7 s delay on ratings, for jason"
 say "As Istio's task starts: reviews back to jason -> v2 (v2 calls ratings), then the delay."
 run apply -f examples/bookinfo-tasks/virtual-service-reviews-test-v2.yaml
 run apply -f examples/bookinfo-tasks/virtual-service-ratings-test-delay.yaml
@@ -104,20 +131,20 @@ timed_page -H "Cookie: $cookie"
 say "  and everyone else's (no delay):"
 timed_page
 
-section "7. fault injection: ratings aborts with HTTP 500, for jason"
+section "8. fault injection: ratings aborts with HTTP 500, for jason"
 run apply -f examples/bookinfo-tasks/virtual-service-ratings-test-abort.yaml
 say "  jason:"
 tally 3 -H "Cookie: $cookie"
 say "  the waypoint's access log (Envoy's format; FI: fault injected):"
 A local logs default/waypoint-0 2>/dev/null | grep '"GET /ratings/0 HTTP/1.1" 500 FI' | tail -n 1 | cut -c1-120 | sed 's/^/    /'
 
-section "8. request timeouts: 0.5 s on reviews, ratings 2 s slow"
+section "9. request timeouts: 0.5 s on reviews, ratings 2 s slow"
 run apply -f examples/bookinfo-tasks/request-timeouts.yaml
 timed_page
 say "  productpage's call to reviews (and its one retry) gave up at 0.5 s: 504, flag UT:"
 A local logs default/waypoint-0 2>/dev/null | grep '"GET /reviews/0 HTTP/1.1" 504 UT' | tail -n 1 | cut -c1-120 | sed 's/^/    /'
 
-section "9. circuit breaking: at most 1 connection and 1 waiting request to details"
+section "10. circuit breaking: at most 1 connection and 1 waiting request to details"
 run apply -f examples/bookinfo-tasks/circuit-breaker-details.yaml
 say "20 requests to details, 10 at a time (curl --parallel):"
 printf '\033[36m$ %s\033[0m\n' "ambitctl local exec default/curl-0 -- curl -s --parallel --parallel-max 10 -w '%{http_code}\\n' ..."
@@ -129,6 +156,7 @@ uo=$(A local logs default/waypoint-0 2>/dev/null | grep -c '"GET /details/[0-9]*
 say "  the waypoint logged $uo of them as 503 UO (upstream overflow), as Envoy does."
 
 section "where to look"
+say "  http://localhost:$ingress_port/productpage       bookinfo through the ingress gateway"
 say "  $AMBITCTL local logs default/waypoint-0        the waypoint's access log"
 say "  $AMBITCTL local exec default/curl-0 -- curl -s ${wp_ip:-<waypoint ip>}:15020/stats/prometheus"
 say "                                            istio_requests_total etc., reporter=\"waypoint\""
@@ -138,20 +166,21 @@ say "  examples/bookinfo-tasks/                        the routing files of this
 say "  sudo make demo DEMO=l4                          the L4 demo (identities, mTLS on the wire)"
 
 if [ "$secs" -gt 0 ]; then
-	section "requests as they happen (for ${secs}s): the waypoint's access log"
+	section "requests as they happen (for ${secs}s): the gateway's and the waypoint's access logs"
 else
-	section "requests as they happen (Ctrl-C to stop and tear down): the waypoint's access log"
+	section "requests as they happen (Ctrl-C to stop and tear down): the gateway's and the waypoint's access logs"
 fi
 A apply -f "$tasks/virtual-service-reviews-50-v3.yaml" >/dev/null 2>&1
 A delete -f "$tasks/request-timeouts.yaml" >/dev/null 2>&1
 A delete -f "$tasks/circuit-breaker-details.yaml" >/dev/null 2>&1
 A apply -f "$tasks/destination-rule-all.yaml" -f "$tasks/virtual-service-reviews-50-v3.yaml" >/dev/null 2>&1
-say "(a page load every second; reviews split 50/50 between v1 and v3)"
-setsid bash -c 'while :; do "$1" local exec default/curl-0 -- curl -s -o /dev/null --max-time 5 \
-	http://productpage:9080/productpage >/dev/null 2>&1; sleep 1; done' _ "$AMBITCTL" &
+say "(a page load every second from the host through the gateway; reviews split 50/50 between v1 and v3)"
+setsid bash -c 'while :; do curl -s -o /dev/null --max-time 5 "http://localhost:$1/productpage" \
+	>/dev/null 2>&1; sleep 1; done' _ "$ingress_port" &
 bg_pids+=($!)
-setsid bash -c 'tail -n 0 -F "$1" 2>/dev/null | grep --line-buffered " HTTP/1.1\" " |
-	sed -u -E "s/^\[[^]]*\] //; s/^(.{1,110}).*/  \1/"' _ "$rundir/logs/default_waypoint-0.log" &
+setsid bash -c 'tail -q -n 0 -F "$1" "$2" 2>/dev/null | grep --line-buffered " HTTP/1.1\" " |
+	sed -u -E "s/^\[[^]]*\] //; s/^(.{1,110}).*/  \1/"' _ "$rundir/logs/default_waypoint-0.log" \
+	"$rundir/logs/istio-system_istio-ingressgateway-0.log" &
 bg_pids+=($!)
 # In the background, waited for: a signal's trap runs at once (a foreground sleep would hold
 # it back until the sleep ended; a SIGTERM to the demo alone waited up to an hour).

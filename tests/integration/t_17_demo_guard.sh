@@ -13,7 +13,9 @@ cluster_up "$REPO/examples/demo"
 trap '[ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null; on_exit' EXIT
 wait_for 30 pod_exec demo/client-0 curl -sf --max-time 2 http://web/ || fail "web never answered"
 
-run_demo() { DEMO_CLUSTER=$CLUSTER DEMO_SECONDS=${SECS:-1} AMBITCTL=$AMBITCTL bash "$REPO/examples/demo/run.sh" 2>&1; }
+# The gateway's host port: one no other test or user holds.
+INGRESS_PORT=$((20000 + RANDOM % 20000))
+run_demo() { DEMO_CLUSTER=$CLUSTER DEMO_SECONDS=${SECS:-1} DEMO_INGRESS_PORT=$INGRESS_PORT AMBITCTL=$AMBITCTL bash "$REPO/examples/demo/run.sh" 2>&1; }
 still_up() {
 	actl local status >/dev/null 2>&1 || fail "$1: the cluster is gone"
 	pod_exec demo/client-0 curl -sf --max-time 5 http://web/ >/dev/null || fail "$1: web no longer answers"
@@ -47,20 +49,23 @@ CLUSTER_IS_UP=0
 step() { printf '%s\n' "$out" | sed -n "/== $1/,/== /p"; }
 printf '%s\n' "$out" | grep -E '^ +[0-9]+ v[123] |after [0-9.]+ s|x 200|x 503|logged' >&2
 expect_contains "$(step '1. bookinfo')" "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"
-expect_contains "$(step '2. a waypoint')" "1         True"
-expect_eq "$(step '3. request routing: everything' | grep -E '^ +[0-9]+ ' | sed 's/^ *//')" "10 v1 (no stars)" "all to v1"
-expect_eq "$(step '4. request routing by user' | grep -E '^ +[0-9]+ ' | sed 's/^ *//' | tr '\n' ';')" \
+expect_contains "$(step '2. the ingress gateway')" "Forwarding from 127.0.0.1:"
+expect_contains "$(step '2. the ingress gateway')" "through the gateway"
+expect_contains "$(step '2. the ingress gateway')" '"GET /productpage HTTP/1.1" 200'
+expect_contains "$(step '3. a waypoint')" "1         True"
+expect_eq "$(step '4. request routing: everything' | grep -E '^ +[0-9]+ ' | sed 's/^ *//')" "10 v1 (no stars)" "all to v1"
+expect_eq "$(step '5. request routing by user' | grep -E '^ +[0-9]+ ' | sed 's/^ *//' | tr '\n' ';')" \
 	"5 v2 (black stars);5 v1 (no stars);" "jason to v2, others v1"
-shift5=$(step '5. traffic shifting' | grep -E '^ +[0-9]+ ' | sed 's/^ *//' | tr '\n' ';')
+shift5=$(step '6. traffic shifting' | grep -E '^ +[0-9]+ ' | sed 's/^ *//' | tr '\n' ';')
 case $shift5 in *"v3 (red stars);10 v3 (red stars);") ;; *) fail "traffic shifting: $shift5" ;; esac
 expect_not_contains "$shift5" "v2" "traffic shifting"
-expect_contains "$(step '6. fault injection: a 7 s')" '"Sorry, product reviews are currently unavailable for this book." after'
-expect_contains "$(step '7. fault injection: ratings aborts')" '3 v2, stars: "Ratings service is currently unavailable"'
-expect_contains "$(step '7. fault injection: ratings aborts')" '500 FI fault_filter_abort'
-expect_contains "$(step '8. request timeouts')" '504 UT'
-expect_contains "$(step '9. circuit breaking')" 'x 503 (the breaker: overflow)'
-expect_contains "$(step '9. circuit breaking')" 'x 200 OK'
-expect_contains "$out" "requests as they happen (for 3s): the waypoint's access log"
+expect_contains "$(step '7. fault injection: a 7 s')" '"Sorry, product reviews are currently unavailable for this book." after'
+expect_contains "$(step '8. fault injection: ratings aborts')" '3 v2, stars: "Ratings service is currently unavailable"'
+expect_contains "$(step '8. fault injection: ratings aborts')" '500 FI fault_filter_abort'
+expect_contains "$(step '9. request timeouts')" '504 UT'
+expect_contains "$(step '10. circuit breaking')" 'x 503 (the breaker: overflow)'
+expect_contains "$(step '10. circuit breaking')" 'x 200 OK'
+expect_contains "$out" "requests as they happen (for 3s): the gateway's and the waypoint's access logs"
 expect_contains "$(step 'requests as they happen')" '"GET /productpage HTTP/1.1" 200'
 
 # The L4 demo runs to the end too.

@@ -118,6 +118,11 @@ struct ctl_service_ip {
 	char *ip;
 };
 
+/* The local cluster's ingress gateway (deploy/ingress.yaml.tmpl). */
+#define CTL_INGRESS_NS "istio-system"
+#define CTL_INGRESS_NAME "istio-ingressgateway"
+#define CTL_INGRESS_LABEL "ambit.io/local-ingress"
+
 struct ctl_plan {
 	size_t npods, nservices, nwaypoints;
 	struct ctl_pod *pods;
@@ -224,7 +229,12 @@ int load_state_quiet(struct config *cfg, const char *state);
 int self_dir(char *buf, size_t len);
 
 /* up.c */
-int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, enum ctl_cni cni);
+/*
+ * @ingress: istio-ingressgateway in istio-system too (deploy/ingress.yaml.tmpl), as Istio's
+ * demo profile installs it (not with @kube yet).
+ */
+int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, enum ctl_cni cni,
+	     bool ingress);
 /* kubeup.c: --kube's API server, credentials and `ambitctl install` into it. 0 or -errno. */
 int kube_up(const struct ctl_cluster *c);
 /*
@@ -410,6 +420,12 @@ int kube_apply(const struct kconn *k, cJSON *obj, bool quiet);
 
 /* `local upgrade ztunnel [--node N]`: each node's ztunnel replaced under load (local.c). */
 int local_upgrade(const struct ctl_opts *o, const char *what);
+/*
+ * portfwd.c: `local port-forward [-n NS] [--address A] TARGET LOCAL:REMOTE...` (@argv: what
+ * follows it), kubectl's. Runs until SIGINT or SIGTERM (0); -errno when it cannot start or the
+ * pod went away (told on stderr).
+ */
+int local_port_forward(const struct ctl_opts *o, int argc, char **argv);
 /* status.c */
 int local_status(const struct ctl_opts *o);
 /* Finds a pod in pods.json by "ns/name" or unique "name"; borrowed from @pods or NULL. */

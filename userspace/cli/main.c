@@ -22,14 +22,19 @@ static const struct usage_entry {
 	const char *text;
 } usages[] = {
     {"local cluster", " local ",
-     "  local up -f DIR [--nodes 2] [--kube] [--cni routed|bridge]\n"
+     "  local up -f DIR [--nodes 2] [--kube] [--cni routed|bridge] [--no-ingress]\n"
      "                                  build the cluster from manifests in DIR\n"
      "                                  (--kube: an API server holds it, ambit installed\n"
      "                                  as on Kubernetes; --cni bridge: pods of a node on\n"
      "                                  bridge cni0, as flannel host-gw; default routed;\n"
-     "                                  also $AMBIT_LOCAL_KUBE=1, $AMBIT_LOCAL_CNI)\n"
+     "                                  also $AMBIT_LOCAL_KUBE=1, $AMBIT_LOCAL_CNI;\n"
+     "                                  istio-ingressgateway in istio-system unless\n"
+     "                                  --no-ingress)\n"
      "  local down                      remove everything the cluster made\n"
      "  local exec POD -- CMD...        run CMD in a pod (its namespaces, user, capabilities)\n"
+     "  local port-forward [-n NS] [--address ADDR] TARGET [LOCAL:]REMOTE...\n"
+     "                                  as kubectl: host ports to a pod's (TARGET: svc/NAME,\n"
+     "                                  pod/NAME, deploy/NAME or a pod NAME), until Ctrl-C\n"
      "  local logs POD|nodeN-agent|nodeN-ztunnel|nodeN-kubelet [-f]\n"
      "                                  (--kube: also apiserver, node1-ambit-ca)\n"
      "  local stop|start agent|ztunnel [--node N]   stopped stays down until started\n"
@@ -116,6 +121,7 @@ struct args {
 	const char *file;
 	int nodes;
 	bool kube;	    /* local up --kube */
+	bool no_ingress;    /* local up --no-ingress */
 	const char *cni;    /* local up --cni, or NULL */
 	struct check_l7 l7; /* check --method --path --header --jwt */
 	int npos;
@@ -147,6 +153,8 @@ static int parse(int argc, char **argv, int start, bool file_is_path, struct arg
 			a->nodes = (int)n;
 		} else if (!strcmp(s, "--kube")) {
 			a->kube = true;
+		} else if (!strcmp(s, "--no-ingress")) {
+			a->no_ingress = true;
 		} else if (!strcmp(s, "--cni") && has_next) {
 			a->cni = argv[++i];
 		} else if (!strcmp(s, "--method") && has_next) {
@@ -195,8 +203,12 @@ static int need(bool ok, const char *what)
 static int run_local(int argc, char **argv, struct args *a)
 {
 	const char *sub = argc > 2 ? argv[2] : "";
-	int ret = parse(argc, argv, 3, !strcmp(sub, "up"), a);
+	int ret;
 
+	/* kubectl's flags (-n, --address), read where it is implemented (portfwd.c). */
+	if (!strcmp(sub, "port-forward"))
+		return local_port_forward(&a->o, argc - 3, argv + 3);
+	ret = parse(argc, argv, 3, !strcmp(sub, "up"), a);
 	if (ret)
 		return ret;
 	if (!strcmp(sub, "up")) {
@@ -205,7 +217,7 @@ static int run_local(int argc, char **argv, struct args *a)
 
 		ret = need(a->file && !a->npos,
 			   "usage: ambitctl local up -f DIR [--nodes N] [--kube] "
-			   "[--cni routed|bridge]");
+			   "[--cni routed|bridge] [--no-ingress]");
 		/*
 		 * The integration suite runs tests again in other modes: AMBIT_LOCAL_KUBE=1 is
 		 * --kube, AMBIT_LOCAL_CNI=bridge is --cni bridge (the flag wins).
@@ -216,7 +228,7 @@ static int run_local(int argc, char **argv, struct args *a)
 			ret = cluster_cni_parse(a->cni, "--cni", &cni);
 		else if (!ret && env_cni && *env_cni)
 			ret = cluster_cni_parse(env_cni, "AMBIT_LOCAL_CNI", &cni);
-		return ret ? ret : local_up(&a->o, a->file, a->nodes, a->kube, cni);
+		return ret ? ret : local_up(&a->o, a->file, a->nodes, a->kube, cni, !a->no_ingress);
 	}
 	if (!strcmp(sub, "down"))
 		return local_down(a->o.cluster, false);

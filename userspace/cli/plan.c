@@ -310,30 +310,32 @@ static int label_add(struct config_labels *l, const char *key, const char *value
 }
 
 /*
- * The instance of waypoint Gateway @g, as Istio's gateway controller deploys it: labelled with
- * the Gateway's name, out of the mesh's capture (istio.io/dataplane-mode: none), running as
- * the Gateway's service account (gateway.istio.io/service-account, else its name), and given
- * the socket on which the agent serves it its config and certificate.
+ * A proxy pod ambitctl makes, as Istio's controllers deploy one (a waypoint's, the ingress
+ * gateway's): the waypoint binary given the socket on which the agent serves it its config and
+ * certificate, out of the mesh's capture (istio.io/dataplane-mode: none), running as @sa,
+ * labelled with @labels (key, value, ..., NULL) and owned by Deployment @owner.
  */
-static int plan_waypoint(struct ctl_plan *p, const struct ctl_cluster *c, struct plan_alloc *a,
-			 const struct config_k8s_gateway *g)
+static int plan_proxy(struct ctl_plan *p, const struct ctl_cluster *c, struct plan_alloc *a,
+		      const char *ns, const char *name, const char *owner, const char *sa,
+		      const char *const *labels)
 {
 	struct ctl_waypoint_pod *w = &p->waypoints[p->nwaypoints];
-	const char *sa = config_label_get(&g->meta.annotations, CONFIG_ANNOT_GATEWAY_SA);
-	char bin[PATH_MAX], sock[PATH_MAX], name[300];
-	int ret;
+	char bin[PATH_MAX], sock[PATH_MAX];
+	size_t nl = 0;
+	int ret = 0;
 
+	while (labels[nl])
+		nl++;
 	memset(w, 0, sizeof(*w));
 	p->nwaypoints++;
-	str_fmt(name, sizeof(name), "%s-0", g->meta.name);
 	if (cluster_waypoint_bin(bin, sizeof(bin)) ||
-	    (c->kube ? str_fmt(sock, sizeof(sock), SANDBOX_WAYPOINT_AGENT_DIR "/agent.sock")
-		     : cluster_path(c, sock, sizeof(sock), "pods/%s_%s/agent/agent.sock",
-				    g->meta.namespace, name)))
+	    (c->kube
+		 ? str_fmt(sock, sizeof(sock), SANDBOX_WAYPOINT_AGENT_DIR "/agent.sock")
+		 : cluster_path(c, sock, sizeof(sock), "pods/%s_%s/agent/agent.sock", ns, name)))
 		return -ENAMETOOLONG;
-	w->labels.items = calloc(4, sizeof(*w->labels.items));
+	w->labels.items = calloc(nl / 2 + 2, sizeof(*w->labels.items));
 	w->spec.command = calloc(4, sizeof(*w->spec.command));
-	w->spec.service_account = strdup(sa ? sa : g->meta.name);
+	w->spec.service_account = strdup(sa);
 	if (!w->labels.items || !w->spec.command || !w->spec.service_account)
 		return -ENOMEM;
 	w->spec.restart_policy = CONFIG_RESTART_ALWAYS;
@@ -342,19 +344,65 @@ static int plan_waypoint(struct ctl_plan *p, const struct ctl_cluster *c, struct
 	if (!(w->spec.command[0] = strdup(bin)) || !(w->spec.command[1] = strdup("--agent")) ||
 	    !(w->spec.command[2] = strdup(sock)))
 		return -ENOMEM;
-	ret = label_add(&w->labels, CONFIG_LABEL_GATEWAY_NAME, g->meta.name);
+	ret = label_add(&w->labels, AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_NONE);
+	for (size_t i = 0; i + 1 < nl && !ret; i += 2)
+		ret = label_add(&w->labels, labels[i], labels[i + 1]);
 	if (!ret)
-		ret = label_add(&w->labels, AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_NONE);
-	if (!ret)
-		ret = label_add(&w->labels, "service.istio.io/canonical-name", g->meta.name);
-	if (!ret)
-		ret = label_add(&w->labels, "gateway.istio.io/managed", "istio.io-mesh-controller");
-	if (!ret)
-		ret = plan_add_pod(p, c, a, g->meta.namespace, name, g->meta.name, &w->spec,
-				   &w->labels);
+		ret = plan_add_pod(p, c, a, ns, name, owner, &w->spec, &w->labels);
 	if (!ret)
 		p->pods[p->npods - 1].waypoint = true;
 	return ret;
+}
+
+/*
+ * The instance of waypoint Gateway @g, as Istio's gateway controller deploys it: labelled with
+ * the Gateway's name, running as the Gateway's service account
+ * (gateway.istio.io/service-account, else its name).
+ */
+static int plan_waypoint(struct ctl_plan *p, const struct ctl_cluster *c, struct plan_alloc *a,
+			 const struct config_k8s_gateway *g)
+{
+	const char *sa = config_label_get(&g->meta.annotations, CONFIG_ANNOT_GATEWAY_SA);
+	const char *const labels[] = {CONFIG_LABEL_GATEWAY_NAME,
+				      g->meta.name,
+				      "service.istio.io/canonical-name",
+				      g->meta.name,
+				      "gateway.istio.io/managed",
+				      "istio.io-mesh-controller",
+				      NULL};
+	char name[300];
+
+	str_fmt(name, sizeof(name), "%s-0", g->meta.name);
+	return plan_proxy(p, c, a, g->meta.namespace, name, g->meta.name, sa ? sa : g->meta.name,
+			  labels);
+}
+
+/*
+ * The local cluster's ingress gateway (deploy/ingress.yaml.tmpl, which `local up` applies
+ * unless --no-ingress): while its Service is there, one pod of Deployment
+ * istio-ingressgateway in istio-system, labelled as Istio's (istio: ingressgateway), which
+ * the Gateways selecting it make a gateway proxy (the agent serves it their listeners).
+ */
+static int plan_ingress(struct ctl_plan *p, const struct ctl_cluster *c, struct plan_alloc *a,
+			const struct config *cfg)
+{
+	static const char *const labels[] = {"app",
+					     CTL_INGRESS_NAME,
+					     "istio",
+					     "ingressgateway",
+					     "service.istio.io/canonical-name",
+					     CTL_INGRESS_NAME,
+					     NULL};
+	const struct config_service *s = NULL;
+
+	for (size_t i = 0; i < cfg->n_services && !s; i++)
+		if (!strcmp(cfg->services[i].meta.namespace, CTL_INGRESS_NS) &&
+		    !strcmp(cfg->services[i].meta.name, CTL_INGRESS_NAME))
+			s = &cfg->services[i];
+	if (!s || !config_label_get(&s->meta.labels, CTL_INGRESS_LABEL))
+		return 0;
+	return plan_proxy(p, c, a, CTL_INGRESS_NS, CTL_INGRESS_NAME "-0", CTL_INGRESS_NAME,
+			  CTL_INGRESS_NAME "-service-account", labels);
 }
 
 int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg,
@@ -393,12 +441,13 @@ int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct con
 				   &cp->meta.labels);
 	}
 	/* Every slot up front: the pods point into this array. */
-	if (!ret && cfg->n_k8s_gateways &&
-	    !(p->waypoints = calloc(cfg->n_k8s_gateways, sizeof(*p->waypoints))))
+	if (!ret && !(p->waypoints = calloc(cfg->n_k8s_gateways + 1, sizeof(*p->waypoints))))
 		ret = -ENOMEM;
 	for (size_t i = 0; i < cfg->n_k8s_gateways && !ret; i++)
 		if (is_waypoint(&cfg->k8s_gateways[i]))
 			ret = plan_waypoint(p, c, &a, &cfg->k8s_gateways[i]);
+	if (!ret)
+		ret = plan_ingress(p, c, &a, cfg);
 	if (!ret)
 		ret = plan_services(p, cfg, existing);
 	if (ret)

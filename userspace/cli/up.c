@@ -379,8 +379,36 @@ static int up_dirs(const struct ctl_cluster *c)
 	return 0;
 }
 
+extern const char _binary_deploy_ingress_yaml_tmpl_start[];
+extern const char _binary_deploy_ingress_yaml_tmpl_end[];
+
+static size_t ingress_len(void)
+{
+	return (size_t)(_binary_deploy_ingress_yaml_tmpl_end -
+			_binary_deploy_ingress_yaml_tmpl_start);
+}
+
+/*
+ * The ingress gateway's objects into @cfg (for the plan), unless the manifests already have a
+ * Service istio-system/istio-ingressgateway (theirs stands). True when added.
+ */
+static bool ingress_load(struct config *cfg)
+{
+	struct config_diags d = {0};
+	int ret;
+
+	for (size_t i = 0; i < cfg->n_services; i++)
+		if (!strcmp(cfg->services[i].meta.namespace, CTL_INGRESS_NS) &&
+		    !strcmp(cfg->services[i].meta.name, CTL_INGRESS_NAME))
+			return false;
+	ret = config_load_buffer(cfg, "ingress.yaml", _binary_deploy_ingress_yaml_tmpl_start,
+				 ingress_len(), &d);
+	config_diags_free(&d);
+	return ret == 0;
+}
+
 static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config *cfg,
-		  const char *dir)
+		  const char *dir, bool ingress)
 {
 	char fabric[CTL_NAME_MAX * 2];
 	int ret;
@@ -389,6 +417,17 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 	TRY(cluster_save(c));
 	/* The first apply: one file per object, validated as `ambitctl apply` validates. */
 	TRY(apply_store_path(c, dir, true));
+	if (ingress) {
+		char path[PATH_MAX];
+
+		char *text = strndup(_binary_deploy_ingress_yaml_tmpl_start, ingress_len());
+
+		cluster_path(c, path, sizeof(path), "ingress.yaml");
+		ret = text ? write_file(path, text) : -ENOMEM;
+		free(text);
+		TRY(ret);
+		TRY(apply_store_path(c, path, true));
+	}
 	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
 	TRY(up_fabric(c, fabric));
 	for (int i = 0; i < c->nnodes; i++)
@@ -443,7 +482,8 @@ static void on_signal(int sig)
 	ctl_interrupted = 1;
 }
 
-int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, enum ctl_cni cni)
+int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, enum ctl_cni cni,
+	     bool ingress)
 {
 	struct ctl_cluster c;
 	struct ctl_plan plan = {0};
@@ -473,6 +513,9 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 	config_init(&cfg);
 	/* Every diagnostic is printed before the host is touched. */
 	ret = load_manifests(&cfg, c.src_dir);
+	/* Not on --kube yet: its pods get their agent's socket only from a waypoint's controller.
+	 */
+	ingress = !ret && ingress && !kube && ingress_load(&cfg);
 	if (!ret)
 		ret = plan_build(&plan, &c, &cfg, NULL);
 	if (!ret)
@@ -483,7 +526,7 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	ret = up_all(&c, &plan, &cfg, c.src_dir);
+	ret = up_all(&c, &plan, &cfg, c.src_dir, ingress);
 	if (!ret && ctl_interrupted)
 		ret = -EINTR;
 	if (ret) {
