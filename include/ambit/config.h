@@ -974,6 +974,12 @@ bool config_dns_label_ok(const char *s);
 bool config_dns_subdomain_ok(const char *s);
 /* True when every selector label is present with the same value in @labels (empty matches all). */
 bool config_labels_match(const struct config_labels *selector, const struct config_labels *labels);
+/*
+ * Whether a policy's selector names Istio's gateway pods by their conventional labels (istio:
+ * ingressgateway or egressgateway, or gateway.networking.k8s.io/gateway-name): a gateway proxy
+ * enforces it, not the ztunnel.
+ */
+bool config_selects_gateway(bool has_selector, const struct config_labels *selector);
 
 void config_strings_free(struct config_strings *s);
 /* Appends a copy of @key=@value to @l (0 or -ENOMEM); frees what @l owns. */

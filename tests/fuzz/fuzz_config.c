@@ -1,14 +1,61 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * libFuzzer target for the config loader: arbitrary bytes as a manifest file. Every diagnostic
- * is formatted and every loaded pod's enrollment evaluated, so the whole model is touched.
- * Seeds: tests/fuzz/corpus/fuzz_config/ (the demo's manifests, every kind, and hostile YAML
- * from tests/unit/fixtures/config).
+ * is formatted and every loaded pod's enrollment evaluated, so the whole model is touched; a
+ * file that loads has the L7 model of every waypoint and gateway proxy compiled (bindings,
+ * routes, virtual hosts, policies), which the model's strict decoder must take back.
+ * Seeds: tests/fuzz/corpus/fuzz_config/ (the demo's manifests, every kind, gateways, and hostile
+ * YAML from tests/unit/fixtures/config).
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <cjson/cJSON.h>
 
 #include "ambit/config.h"
+#include "ambit/l7.h"
+
+/* What l7_compile emits, l7_from_json takes: a proxy is never served a model it refuses. */
+static void compile_one(const struct l7_inputs *in, const struct l7_bindings *b,
+			const struct l7_waypoint *w)
+{
+	struct l7_config *c = l7_compile(in, b, w), *back;
+	char err[256];
+	cJSON *j;
+
+	if (!c)
+		return;
+	j = l7_to_json(c);
+	if (!j)
+		abort();
+	back = l7_from_json(j, err, sizeof(err));
+	if (!back)
+		abort();
+	l7_config_free(back);
+	cJSON_Delete(j);
+	l7_config_free(c);
+}
+
+static void compile_all(const struct config *cfg)
+{
+	struct l7_inputs in = {.cfg = cfg};
+	struct l7_bindings b;
+	struct l7_pod *pods = NULL;
+
+	if (l7_pods_from_config(cfg, &pods, &in.n_pods)) {
+		free(pods);
+		return;
+	}
+	in.pods = pods;
+	if (!l7_bindings_compute(&in, &b)) {
+		for (size_t i = 0; i < b.n_waypoints; i++)
+			compile_one(&in, &b, &b.waypoints[i]);
+		for (size_t i = 0; i < b.n_gateways; i++)
+			compile_one(&in, &b, &b.gateways[i]);
+	}
+	l7_bindings_free(&b);
+	free(pods);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -17,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char line[512];
 
 	config_init(&cfg);
-	config_load_buffer(&cfg, "fuzz.yaml", (const char *)data, size, &diags);
+	if (config_load_buffer(&cfg, "fuzz.yaml", (const char *)data, size, &diags) == 0)
+		compile_all(&cfg);
 	for (size_t i = 0; i < diags.n; i++)
 		config_diag_format(&diags.items[i], line, sizeof(line));
 	for (size_t i = 0; i < cfg.n_pods; i++)

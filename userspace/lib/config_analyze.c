@@ -752,6 +752,21 @@ static bool vs_gateway_served(const struct config *u, const struct config_virtua
 	return false;
 }
 
+/* A selector RequestAuthentication a gateway proxy enforces (its namespace's or the root's). */
+static bool ra_at_gateway(const struct l7_bindings *b,
+			  const struct config_request_authentication *ra)
+{
+	for (size_t i = 0; i < b->n_gateways; i++) {
+		const struct l7_waypoint *g = &b->gateways[i];
+
+		if ((!strcmp(ra->meta.namespace, g->namespace) ||
+		     !strcmp(ra->meta.namespace, "istio-system")) &&
+		    (!ra->has_selector || config_labels_match(&ra->selector, &g->labels)))
+			return true;
+	}
+	return false;
+}
+
 #define NO_WAYPOINT                                                                                \
 	"; bind one to its Service (ambitctl waypoint apply -n NS --enroll-namespace, or the "     \
 	"istio.io/use-waypoint label): until then connections go straight to the Service's "       \
@@ -878,6 +893,9 @@ static void check_unenforced(struct cfg_an *a)
 	for (size_t i = 0; i < c->n_request_authentications; i++) {
 		const struct config_request_authentication *ra = &c->request_authentications[i];
 
+		if (!ra->n_target_refs && ((have_b && ra_at_gateway(&b, ra)) ||
+					   config_selects_gateway(ra->has_selector, &ra->selector)))
+			continue;
 		if (!ra->n_target_refs) {
 			cfg_an_add(a, &ra->meta, "RequestAuthentication", 0, false, NULL,
 				   "not enforced: in ambient a RequestAuthentication reaches a "

@@ -79,6 +79,15 @@ static bool source_has_l4(const struct config_authz_source *s)
 	       s->not_ip_blocks.n || s->trust_domains.n || s->not_trust_domains.n;
 }
 
+bool config_selects_gateway(bool has_selector, const struct config_labels *selector)
+{
+	const char *istio = config_label_get(selector, "istio");
+
+	return has_selector &&
+	       ((istio && (!strcmp(istio, "ingressgateway") || !strcmp(istio, "egressgateway"))) ||
+		config_label_get(selector, CONFIG_LABEL_GATEWAY_NAME));
+}
+
 bool config_authz_rule_has_l4(const struct config_authz_rule *r)
 {
 	if (!r->n_from && !r->n_to && !r->n_when)
@@ -102,8 +111,11 @@ void cfg_authz_warn(struct cfg_ctx *ctx, yaml_node_t *root,
 	yaml_node_t *rules = cfg_map_get(ctx, spec, "rules");
 	size_t saved;
 
-	/* targetRefs policies are the waypoint's: it evaluates every field. */
-	if (p->n_target_refs)
+	/*
+	 * targetRefs policies are the waypoint's, and a selector on Istio's gateway labels picks a
+	 * gateway proxy's pods: either evaluates every field.
+	 */
+	if (p->n_target_refs || config_selects_gateway(p->has_selector, &p->selector))
 		return;
 	saved = cfg_path_push(ctx, "spec");
 	if (p->action == CONFIG_AUTHZ_ALLOW && !p->n_rules)
