@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "ambit/config.h"
 #include "ambit/l7.h"
 
 /* Namespace "shop" bound to waypoint "wp" (a Gateway of class istio-waypoint). */
@@ -25,5 +26,20 @@
  * (@len bytes). The caller frees the model with l7_config_free.
  */
 struct l7_config *l7_world_compile(const char *yaml, char *err, size_t len);
+
+/* Manifests loaded with their pods and bindings computed (l7_world_bind), for tests. */
+struct l7_world_bound {
+	struct config cfg;
+	struct l7_pod *pods;
+	struct l7_inputs in; /* trust_domain and service_vip may be set before l7_world_bind */
+	struct l7_bindings b;
+};
+
+/*
+ * Loads @yaml into @w and computes its bindings (@w->in as set by the caller, its config and
+ * pods filled in). 0, or -1 with the first problem in @err (@len bytes), @w then freed.
+ */
+int l7_world_bind(struct l7_world_bound *w, const char *yaml, char *err, size_t len);
+void l7_world_unbind(struct l7_world_bound *w);
 
 #endif

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "ambit/l7.h"
+#include "../lib/l7_world.h"
 
 #define NS(name, labels)                                                                           \
 	"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " name "\n"                           \
@@ -36,12 +37,7 @@
 	"spec:\n  gatewayClassName: istio-waypoint\n"                                              \
 	"  listeners:\n  - name: mesh\n    port: 15008\n    protocol: HBONE\n" from "---\n"
 
-struct world {
-	struct config cfg;
-	struct l7_pod *pods;
-	struct l7_inputs in;
-	struct l7_bindings b;
-};
+#define world l7_world_bound
 
 static uint32_t vip_of(void *arg, const char *ns, const char *name)
 {
@@ -57,32 +53,18 @@ static uint32_t vip_of(void *arg, const char *ns, const char *name)
 
 static void build(struct world *w, const char *yaml)
 {
-	struct config_diags d = {0};
-	char buf[512];
+	char err[512];
 
 	memset(w, 0, sizeof(*w));
-	config_init(&w->cfg);
-	if (config_load_buffer(&w->cfg, "b.yaml", yaml, strlen(yaml), &d)) {
-		for (size_t i = 0; i < d.n; i++) {
-			config_diag_format(&d.items[i], buf, sizeof(buf));
-			print_error("%s\n", buf);
-		}
-		fail();
-	}
-	config_diags_free(&d);
-	assert_int_equal(l7_pods_from_config(&w->cfg, &w->pods, &w->in.n_pods), 0);
-	w->in.cfg = &w->cfg;
-	w->in.pods = w->pods;
 	w->in.trust_domain = "td.example";
 	w->in.service_vip = vip_of;
-	assert_int_equal(l7_bindings_compute(&w->in, &w->b), 0);
+	if (l7_world_bind(w, yaml, err, sizeof(err)))
+		fail_msg("%s", err);
 }
 
 static void done(struct world *w)
 {
-	l7_bindings_free(&w->b);
-	free(w->pods);
-	config_free(&w->cfg);
+	l7_world_unbind(w);
 }
 
 /* @want: "ns/name" of the expected waypoint, or NULL. */

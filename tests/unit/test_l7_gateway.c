@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "ambit/l7.h"
+#include "../lib/l7_world.h"
 
 #define GW_POD                                                                                     \
 	"apiVersion: v1\nkind: Service\nmetadata: {name: istio-ingressgateway, "                   \
@@ -54,42 +55,25 @@
 	"    route: [{destination: {host: productpage, port: {number: 9080}}}]\n---\n"
 
 struct world {
-	struct config cfg;
-	struct l7_pod *pods;
-	struct l7_inputs in;
-	struct l7_bindings b;
+	struct l7_world_bound wb;
 	struct l7_config *l7;
 };
 
 static void build(struct world *w, const char *yaml)
 {
-	struct config_diags d = {0};
-	char buf[512];
+	char err[512];
 
 	memset(w, 0, sizeof(*w));
-	config_init(&w->cfg);
-	if (config_load_buffer(&w->cfg, "c.yaml", yaml, strlen(yaml), &d)) {
-		for (size_t i = 0; i < d.n; i++) {
-			config_diag_format(&d.items[i], buf, sizeof(buf));
-			print_error("%s\n", buf);
-		}
-		fail();
-	}
-	config_diags_free(&d);
-	assert_int_equal(l7_pods_from_config(&w->cfg, &w->pods, &w->in.n_pods), 0);
-	w->in.cfg = &w->cfg;
-	w->in.pods = w->pods;
-	assert_int_equal(l7_bindings_compute(&w->in, &w->b), 0);
-	if (w->b.n_gateways)
-		w->l7 = l7_compile(&w->in, &w->b, &w->b.gateways[0]);
+	if (l7_world_bind(&w->wb, yaml, err, sizeof(err)))
+		fail_msg("%s", err);
+	if (w->wb.b.n_gateways)
+		w->l7 = l7_compile(&w->wb.in, &w->wb.b, &w->wb.b.gateways[0]);
 }
 
 static void destroy(struct world *w)
 {
 	l7_config_free(w->l7);
-	l7_bindings_free(&w->b);
-	free(w->pods);
-	config_free(&w->cfg);
+	l7_world_unbind(&w->wb);
 }
 
 static const struct l7_service *own(const struct world *w)
@@ -106,26 +90,26 @@ static void test_proxy_of_selected_pods(void **state)
 	struct world w;
 
 	build(&w, GW_POD BOOKINFO);
-	assert_int_equal(w.b.n_waypoints, 0);
-	assert_int_equal(w.b.n_gateways, 1);
-	assert_true(w.b.gateways[0].gateway);
-	assert_string_equal(w.b.gateways[0].namespace, "istio-system");
-	assert_string_equal(w.b.gateways[0].identity,
+	assert_int_equal(w.wb.b.n_waypoints, 0);
+	assert_int_equal(w.wb.b.n_gateways, 1);
+	assert_true(w.wb.b.gateways[0].gateway);
+	assert_string_equal(w.wb.b.gateways[0].namespace, "istio-system");
+	assert_string_equal(w.wb.b.gateways[0].identity,
 			    "spiffe://cluster.local/ns/istio-system/sa/igw-sa");
-	assert_string_equal(w.b.gateways[0].hostname,
+	assert_string_equal(w.wb.b.gateways[0].hostname,
 			    "istio-ingressgateway.istio-system.svc.cluster.local");
-	assert_int_equal(w.b.gateways[0].gateways.n, 1);
-	assert_string_equal(w.b.gateways[0].gateways.items[0], "default/bookinfo-gateway");
-	assert_ptr_equal(l7_bindings_gateway_of(&w.b, "istio-system", "istio-ingressgateway-0"),
-			 &w.b.gateways[0]);
-	assert_null(l7_bindings_gateway_of(&w.b, "default", "productpage-0"));
+	assert_int_equal(w.wb.b.gateways[0].gateways.n, 1);
+	assert_string_equal(w.wb.b.gateways[0].gateways.items[0], "default/bookinfo-gateway");
+	assert_ptr_equal(l7_bindings_gateway_of(&w.wb.b, "istio-system", "istio-ingressgateway-0"),
+			 &w.wb.b.gateways[0]);
+	assert_null(l7_bindings_gateway_of(&w.wb.b, "default", "productpage-0"));
 	/* Nothing binds to a gateway: productpage goes straight to its pod. */
-	assert_null(l7_bindings_find(&w.b, false, "default", "productpage"));
+	assert_null(l7_bindings_find(&w.wb.b, false, "default", "productpage"));
 	destroy(&w);
 
 	/* No Gateway selects it: no gateway proxy. */
 	build(&w, GW_POD);
-	assert_int_equal(w.b.n_gateways, 0);
+	assert_int_equal(w.wb.b.n_gateways, 0);
 	destroy(&w);
 }
 
