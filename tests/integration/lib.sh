@@ -100,15 +100,17 @@ on_exit() {
 
 # cluster_up DIR [NODES [ARG...]]: brings the cluster up from manifests DIR (relative to this
 # directory or absolute), with more `local up` arguments if given (--cni bridge), and arms the
-# teardown trap first, so a half-made cluster is removed too.
+# teardown trap first, so a half-made cluster is removed too. Without the ingress gateway
+# (--no-ingress) unless CLUSTER_INGRESS=1: the tests of other things count their own pods.
 cluster_up() {
-	local dir=$1 nodes=${2:-2}
+	local dir=$1 nodes=${2:-2} ingress=--no-ingress
 	shift $(($# < 2 ? $# : 2))
 	case $dir in /*) ;; *) dir=$LIB_DIR/$dir ;; esac
+	[ "${CLUSTER_INGRESS:-0}" = 1 ] && ingress=
 	trap on_exit EXIT
 	trap 'exit 130' INT TERM
 	CLUSTER_IS_UP=1
-	"$AMBITCTL" local up -f "$dir" --name "$CLUSTER" --nodes "$nodes" "$@" >&2 ||
+	"$AMBITCTL" local up -f "$dir" --name "$CLUSTER" --nodes "$nodes" $ingress "$@" >&2 ||
 		fail "local up -f $dir $* failed"
 }
 

@@ -17,7 +17,7 @@ need_root; need_bins; need_cmd curl
 ISTIO_BOOKINFO=${ISTIO_BOOKINFO:-/work/shared/istio/samples/samples/bookinfo}
 NET=$ISTIO_BOOKINFO/networking
 [ -f "$NET/bookinfo-gateway.yaml" ] || fail "no Istio bookinfo samples in $ISTIO_BOOKINFO"
-cluster_up "$REPO/examples/bookinfo"
+CLUSTER_INGRESS=1 cluster_up "$REPO/examples/bookinfo"
 WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
 trap 'rm -rf "$WORK"; on_exit' EXIT
 GWPOD=istio-system/istio-ingressgateway-0

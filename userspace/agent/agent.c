@@ -631,9 +631,10 @@ static void sync_certs(struct agent *a)
 }
 
 /*
- * On Kubernetes a waypoint pod of this node (deploy/waypoint.yaml.tmpl) is served under the
- * host directory beside the agent's socket, waypoints/<namespace>_<pod>/, which the pod mounts
- * as its own (subPathExpr); wpserve admits only processes of the pod's cgroup. 0 or -ENOMEM.
+ * On Kubernetes a waypoint pod of this node (deploy/waypoint.yaml.tmpl), or a gateway's pod
+ * (labelled istio: ingressgateway or egressgateway, as Istio's), is served under the host
+ * directory beside the agent's socket, waypoints/<namespace>_<pod>/, which the pod mounts as
+ * its own (subPathExpr); wpserve admits only processes of the pod's cgroup. 0 or -ENOMEM.
  */
 static int kube_waypoint_dirs(const struct agent *a, struct runtime *rt)
 {
@@ -645,8 +646,13 @@ static int kube_waypoint_dirs(const struct agent *a, struct runtime *rt)
 	for (size_t i = 0; i < rt->n_pods; i++) {
 		struct rt_pod *p = &rt->pods[i];
 
+		const char *istio = config_label_get(&p->labels, "istio");
+
+		/* A waypoint's instance, or a gateway's pod as Istio labels them (istio: ...). */
 		if (p->agent_dir || !p->here ||
-		    !config_label_get(&p->labels, CONFIG_LABEL_GATEWAY_NAME))
+		    (!config_label_get(&p->labels, CONFIG_LABEL_GATEWAY_NAME) &&
+		     !(istio &&
+		       (!strcmp(istio, "ingressgateway") || !strcmp(istio, "egressgateway")))))
 			continue;
 		snprintf(path, sizeof(path), "%s/waypoints/%s_%s", dir, p->namespace, p->name);
 		p->agent_dir = strdup(path);

@@ -231,7 +231,7 @@ int self_dir(char *buf, size_t len);
 /* up.c */
 /*
  * @ingress: istio-ingressgateway in istio-system too (deploy/ingress.yaml.tmpl), as Istio's
- * demo profile installs it (not with @kube yet).
+ * demo profile installs it.
  */
 int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, enum ctl_cni cni,
 	     bool ingress);

@@ -513,9 +513,7 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 	config_init(&cfg);
 	/* Every diagnostic is printed before the host is touched. */
 	ret = load_manifests(&cfg, c.src_dir);
-	/* Not on --kube yet: its pods get their agent's socket only from a waypoint's controller.
-	 */
-	ingress = !ret && ingress && !kube && ingress_load(&cfg);
+	ingress = !ret && ingress && ingress_load(&cfg);
 	if (!ret)
 		ret = plan_build(&plan, &c, &cfg, NULL);
 	if (!ret)
