@@ -26,7 +26,8 @@ out=$(ambitctl --help) || fail "installed ambitctl --help exits $?"
 expect_contains "$out" "usage: ambitctl"
 
 # cluster_up, with the installed copy removed only after the trap tore the cluster down.
-trap 'on_exit; rm -rf "$dest"' EXIT
+PF_PID=
+trap '[ -n "$PF_PID" ] && kill "$PF_PID" 2>/dev/null; on_exit; rm -rf "$dest"' EXIT
 trap 'exit 130' INT TERM
 CLUSTER_IS_UP=1
 actl local up -f "$REPO/examples/demo" --name "$CLUSTER" --nodes 2 >&2 || fail "local up failed"
@@ -66,6 +67,21 @@ for line in "${lines[@]}"; do
 	cmd=${line//\/sys\/fs\/bpf\/ambit\/demo-//sys/fs/bpf/ambit/$CLUSTER-}
 	want=$(promise "$line")
 	log "README: $cmd"
+	# A port-forward runs until Ctrl-C: in the background on a free port, the page fetched
+	# through it, then ended as the user ends it.
+	if [[ $cmd == "ambitctl local port-forward"* ]]; then
+		port=$((20000 + RANDOM % 20000))
+		bash -c "exec ${cmd//8080:/$port:}" >"$dest/pf.out" 2>&1 &
+		PF_PID=$!
+		wait_for 15 curl -sf --max-time 2 "http://127.0.0.1:$port/" ||
+			fail "README command: $cmd: nothing on port $port: $(cat "$dest/pf.out")"
+		expect_contains "$(curl -s --max-time 5 "http://127.0.0.1:$port/")" "hello from demo/web-0" \
+			"the page through the README's port-forward"
+		kill -INT "$PF_PID"
+		wait "$PF_PID" || fail "README command: $cmd: exit $? after Ctrl-C"
+		PF_PID=
+		continue
+	fi
 	out=$(bash -c "$cmd" 2>&1) || fail "README command failed (exit $?): $cmd: $out"
 	[ -n "$out" ] || fail "README command printed nothing: $cmd"
 	# A policy applied a moment ago reaches the agents' snapshots within a few seconds.
