@@ -41,6 +41,7 @@
 #include "authn.h"
 #include "config.h"
 #include "jwt.h"
+#include "../lib/fuzz_env.h"
 #include "../lib/l7_world.h"
 #include "jwt_sign.h"
 
@@ -493,25 +494,13 @@ static void check_accepted(const struct wp_authn *a, const struct http_field *be
 		abort();
 }
 
-/* The next NUL-terminated piece of the input, or "". */
-static const char *piece(const char **p, const char *end)
-{
-	const char *s = *p;
-	const char *z = memchr(s, '\0', (size_t)(end - s));
-
-	if (s >= end)
-		return "";
-	*p = z ? z + 1 : end;
-	return s;
-}
-
 /* The input's header name/value pairs (16 at most) into @f; how many. */
 static size_t add_fields(struct http_fields *f, const char *p, const char *end)
 {
 	size_t n = 0;
 
 	while (p < end && n < 16) {
-		const char *name = piece(&p, end), *value = piece(&p, end);
+		const char *name = fuzz_piece(&p, end), *value = fuzz_piece(&p, end);
 
 		if (*name && http_fields_add(f, name, value))
 			abort();
@@ -738,8 +727,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf[size - 2] = '\0';
 	p = buf;
 	end = buf + size - 2;
-	first = piece(&p, end);
-	second = piece(&p, end);
+	first = fuzz_piece(&p, end);
+	second = fuzz_piece(&p, end);
 	now = clocks[data[0] >> 6];
 	if ((data[0] & 3) == 2) {
 		check_jwks(first, second);
@@ -749,7 +738,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tok = (data[0] & 3) ? sign_input(data[1], first, second) : strdup(first);
 	if (!tok)
 		abort();
-	target = piece(&p, end);
+	target = fuzz_piece(&p, end);
 	check_token(tok, now);
 	check_request(data[0], tok, target, p, end, now);
 	free(tok);

@@ -18,6 +18,7 @@
 #include "ambit/config.h"
 #include "ambit/l7.h"
 #include "authz.h"
+#include "../lib/fuzz_env.h"
 
 static const char world[] =
     "apiVersion: v1\nkind: Namespace\n"
@@ -125,18 +126,6 @@ static void check_normalize(enum wp_path_norm mode, const char *target)
 	free(again);
 }
 
-/* The next NUL-terminated piece of the input, or "". */
-static const char *piece(const char **p, const char *end)
-{
-	const char *s = *p;
-	const char *z = memchr(s, '\0', (size_t)(end - s));
-
-	if (s >= end)
-		return "";
-	*p = z ? z + 1 : end;
-	return s;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct http_fields f = {0};
@@ -155,12 +144,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf[size - 1] = '\0';
 	p = buf;
 	end = buf + size - 1;
-	target = piece(&p, end);
-	method = piece(&p, end);
-	host = piece(&p, end);
-	principal = piece(&p, end);
+	target = fuzz_piece(&p, end);
+	method = fuzz_piece(&p, end);
+	host = fuzz_piece(&p, end);
+	principal = fuzz_piece(&p, end);
 	while (p < end && f.n < 16) {
-		const char *name = piece(&p, end), *value = piece(&p, end);
+		const char *name = fuzz_piece(&p, end), *value = fuzz_piece(&p, end);
 
 		if (*name && http_fields_add(&f, name, value))
 			break;

@@ -116,3 +116,15 @@ uint32_t fuzz_ip4(const char *s)
 		abort();
 	return a.s_addr;
 }
+
+const char *fuzz_piece(const char **p, const char *end)
+{
+	const char *s = *p;
+	const char *z;
+
+	if (s >= end)
+		return "";
+	z = memchr(s, '\0', (size_t)(end - s));
+	*p = z ? z + 1 : end;
+	return s;
+}

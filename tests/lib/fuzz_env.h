@@ -25,6 +25,13 @@ int fuzz_private_netns(const char *target, bool bpf);
  */
 int fuzz_scratch_dir(const char *target, char *buf, size_t len);
 
+/*
+ * The next NUL-terminated piece of an input (from *@p up to @end), or "" once it is used up;
+ * *@p moves past it. The last piece runs to @end, where the caller's copy of the input holds
+ * a NUL.
+ */
+const char *fuzz_piece(const char **p, const char *end);
+
 /* The network-order address of dotted-quad @s (aborts on a typo). */
 uint32_t fuzz_ip4(const char *s);
 
