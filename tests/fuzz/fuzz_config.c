@@ -9,6 +9,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <cjson/cJSON.h>
 
@@ -29,8 +30,10 @@ static void compile_one(const struct l7_inputs *in, const struct l7_bindings *b,
 	if (!j)
 		abort();
 	back = l7_from_json(j, err, sizeof(err));
-	if (!back)
+	if (!back) {
+		fprintf(stderr, "fuzz_config: compiled model refused by its decoder: %s\n", err);
 		abort();
+	}
 	l7_config_free(back);
 	cJSON_Delete(j);
 	l7_config_free(c);

@@ -68,6 +68,16 @@ static void build(struct world *w, const char *yaml)
 		fail_msg("%s", err);
 	if (w->wb.b.n_gateways)
 		w->l7 = l7_compile(&w->wb.in, &w->wb.b, &w->wb.b.gateways[0]);
+	if (w->l7) {
+		/* Every model compiled is one its proxy's decoder takes. */
+		cJSON *j = l7_to_json(w->l7);
+		struct l7_config *back = j ? l7_from_json(j, err, sizeof(err)) : NULL;
+
+		if (!back)
+			fail_msg("the compiled model is refused: %s", j ? err : "no JSON");
+		l7_config_free(back);
+		cJSON_Delete(j);
+	}
 }
 
 static void destroy(struct world *w)
@@ -187,6 +197,29 @@ static void test_port_translation_and_hosts(void **state)
 	destroy(&w);
 }
 
+/* A leading "*" in a VirtualService host (Envoy's "*-shop.example.com") is any non-empty prefix. */
+static void test_suffix_wildcard_host(void **state)
+{
+	struct world w;
+	const struct l7_service *s;
+
+	build(&w,
+	      GW_POD "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
+		     "metadata: {name: pub, namespace: istio-system}\n"
+		     "spec:\n  selector: {istio: ingressgateway}\n"
+		     "  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]\n"
+		     "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+		     "metadata: {name: d, namespace: shop}\n"
+		     "spec:\n  hosts: ['*-shop.example.com']\n  gateways: [istio-system/pub]\n"
+		     "  http: [{route: [{destination: {host: details}}]}]\n");
+	assert_non_null(w.l7);
+	s = own(&w);
+	assert_int_equal(s->n_routes, 2);
+	assert_string_equal(s->routes[0].matches[0].authority.value,
+			    "(?i).+\\-shop\\.example\\.com(:[0-9]+)?");
+	destroy(&w);
+}
+
 /* tls.httpsRedirect: every request on the server's hosts gets a 301 to https, VS or not. */
 static void test_https_redirect(void **state)
 {
@@ -302,6 +335,7 @@ int main(void)
 	    cmocka_unit_test(test_proxy_of_selected_pods),
 	    cmocka_unit_test(test_listeners_and_routes),
 	    cmocka_unit_test(test_port_translation_and_hosts),
+	    cmocka_unit_test(test_suffix_wildcard_host),
 	    cmocka_unit_test(test_https_redirect),
 	    cmocka_unit_test(test_selector_policies),
 	    cmocka_unit_test(test_json_round_trip_and_refusals),

@@ -17,6 +17,7 @@
  * routes carry each virtual host as an authority match and the listener as a port match, and
  * every Service those routes name, compiled as a waypoint's (endpoints, DestinationRules).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,12 +264,14 @@ static char *domain_regex(const char *domain)
 	if (!out)
 		return NULL;
 	o = out + sprintf(out, "(?i)");
-	if (!strncmp(domain, "*.", 2)) {
+	/* A leading wildcard stands for one or more characters, as Envoy's domains: "*.x", "*-x".
+	 */
+	if (*domain == '*') {
 		o += sprintf(o, ".+");
 		domain++;
 	}
 	for (; *domain; domain++) {
-		if (*domain == '.' || *domain == '-')
+		if (!isalnum((unsigned char)*domain))
 			*o++ = '\\';
 		*o++ = *domain;
 	}
