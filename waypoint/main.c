@@ -144,39 +144,84 @@ static bool mtime_of(const char *path, struct timespec *out)
  * next snapshot. Listeners stay for the process's life: a port its Gateways no longer list
  * has no route left (404).
  */
+/* Gateway listener @gl's certificates into its context @tls; a refusal keeps the last good. */
+static int gateway_certs(struct tls_ctx *tls, const struct l7_listener *gl)
+{
+	struct tls_gateway_cert c[WP_MAX_CERTS];
+	char err[256];
+	size_t n = gl->n_certs < WP_MAX_CERTS ? gl->n_certs : WP_MAX_CERTS;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct l7_tls_cert *t = &gl->certs[i];
+
+		c[i] = (struct tls_gateway_cert){t->source,  (const char *const *)t->hosts.items,
+						 t->hosts.n, t->cert,
+						 t->key,     t->ca};
+	}
+	if (gl->n_certs > n)
+		pr_warn("gateway: port %u: %zu certificates, only the first %d are served",
+			gl->port, gl->n_certs, WP_MAX_CERTS);
+	if (tls_ctx_gateway_set(tls, c, n, err, sizeof(err))) {
+		pr_err("gateway: port %u: %s", gl->port, err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static void gateway_listen(const struct l7_config *l7, struct wp_listener *ls, char **hosts,
 			   int *n_ls, struct wp_worker **workers, long nworkers)
 {
 	for (size_t i = 0; i < l7->n_listeners; i++) {
 		const struct l7_listener *gl = &l7->listeners[i];
 		struct wp_listener *l = &ls[*n_ls];
-		bool open = false;
+		struct tls_ctx *tls = NULL;
+		int open = -1;
 
-		for (int k = 0; k < *n_ls && !open; k++)
-			open = ls[k].port == gl->port;
-		if (open)
+		for (int k = 0; k < *n_ls && open < 0; k++)
+			if (ls[k].port == gl->port)
+				open = k;
+		if (open >= 0) {
+			/* Its certificates follow the Secrets; plaintext or TLS stays as it began.
+			 */
+			if (ls[open].tls && gl->n_certs)
+				gateway_certs(ls[open].tls, gl);
+			else if (!ls[open].tls != !gl->n_certs)
+				pr_warn("gateway: port %u is now %s: it stays %s until a restart",
+					gl->port, gl->n_certs ? "TLS" : "plaintext",
+					gl->n_certs ? "plaintext" : "TLS");
 			continue;
+		}
 		if (*n_ls == WP_MAX_LISTENERS) {
 			pr_err("gateway: port %u: more than %d listeners", gl->port,
 			       WP_MAX_LISTENERS);
 			return;
 		}
-		*l = (struct wp_listener){.port = gl->port};
+		if (gl->n_certs) {
+			tls = tls_ctx_create_gateway();
+			if (!tls || gateway_certs(tls, gl)) {
+				tls_ctx_put(tls);
+				continue;
+			}
+		}
+		*l = (struct wp_listener){.port = gl->port, .tls = tls};
 		l->fd = sock_listen(htonl(INADDR_ANY), gl->port, false);
 		if (l->fd < 0) {
 			pr_err("gateway: cannot listen on port %u: %s", gl->port, strerror(-l->fd));
+			tls_ctx_put(tls);
 			continue;
 		}
 		hosts[*n_ls] = strdup(gl->service);
 		if (!hosts[*n_ls]) {
 			close(l->fd);
+			tls_ctx_put(tls);
 			continue;
 		}
 		l->host = hosts[(*n_ls)++];
 		for (long w = 0; w < nworkers && workers[w]; w++)
 			if (wp_worker_add_listener(workers[w], l))
 				pr_err("gateway: port %u: a worker has no room for it", gl->port);
-		pr_info("gateway: listening on port %u (%s)", gl->port, gl->service);
+		pr_info("gateway: listening on port %u (%s%s)", gl->port, gl->service,
+			tls ? ", TLS" : "");
 	}
 }
 
@@ -501,6 +546,8 @@ out:
 	for (int i = 0; i < n_ls; i++) {
 		close(ls[i].fd);
 		free(hosts[i]);
+		if (ls[i].tls != tls)
+			tls_ctx_put(ls[i].tls); /* a gateway listener's own */
 	}
 	tls_ctx_put(tls);
 	if (agent)

@@ -26,11 +26,14 @@ struct wp_listener {
 	const char *host; /* the Service hostname its connections are for */
 	uint16_t port;	  /* the service port */
 	bool hbone;
-	struct tls_ctx *tls; /* one-way TLS for its clients (--listen-tls), borrowed, or NULL */
+	/* One-way TLS for its clients (--listen-tls; a gateway's by SNI), borrowed, or NULL. */
+	struct tls_ctx *tls;
 };
 
 /* Listeners a worker holds at most (command line and a gateway's ports together). */
 #define WP_MAX_LISTENERS 64
+/* Certificates a gateway's TLS listener serves at most (by SNI). */
+#define WP_MAX_CERTS 64
 
 struct wp_mesh;
 

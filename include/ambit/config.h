@@ -810,6 +810,24 @@ struct config_config_map {
 	struct config_mesh mesh;
 };
 
+/* Secret (v1): its data decoded (NUL-terminated past @len); what a credentialName names. */
+#define CONFIG_SECRET_TLS_CRT "tls.crt"
+#define CONFIG_SECRET_TLS_KEY "tls.key"
+#define CONFIG_SECRET_CA_CRT "ca.crt"
+
+struct config_secret_item {
+	char *key;
+	char *value;
+	size_t len;
+};
+
+struct config_secret {
+	struct config_meta meta;
+	char *type; /* "Opaque" when not written */
+	size_t n;
+	struct config_secret_item *items;
+};
+
 struct config {
 	size_t n_namespaces, n_pods, n_deployments, n_services, n_service_accounts;
 	size_t n_endpoint_slices;
@@ -835,6 +853,8 @@ struct config {
 	struct config_gw_route *http_routes, *grpc_routes;
 	size_t n_config_maps;
 	struct config_config_map *config_maps;
+	size_t n_secrets;
+	struct config_secret *secrets;
 	/* @namespaces are sorted by name, one each (config_sort_namespaces): looked up in halves.
 	 */
 	bool namespaces_sorted;
@@ -997,6 +1017,12 @@ bool config_strings_has(const struct config_strings *s, const char *v);
  */
 bool config_authz_when_key_l4(const char *key);
 void config_config_map_free(struct config_config_map *cm);
+void config_secret_free(struct config_secret *s);
+/* Secret @ns/@name of @c, or NULL. */
+const struct config_secret *config_secret_of(const struct config *c, const char *ns,
+					     const char *name);
+/* Item @key of @s (may be NULL), or NULL. */
+const struct config_secret_item *config_secret_get(const struct config_secret *s, const char *key);
 void config_mesh_free(struct config_mesh *m);
 /* The mesh config in @c (the ConfigMap istio-system/istio's), or NULL: Istio's defaults. */
 const struct config_mesh *config_mesh_of(const struct config *c);

@@ -408,10 +408,24 @@ struct l7_authz {
  * translates it, else the server's own), for the HTTP servers of its Gateways on that port,
  * served by the routes of the model's service @service.
  */
+/*
+ * A certificate of a TLS listener (a gateway's HTTPS servers, SIMPLE or MUTUAL): the server's
+ * hosts as SNI names, the PEM chain and key of its credentialName's Secret, and for MUTUAL the
+ * CA that client certificates must chain to.
+ */
+struct l7_tls_cert {
+	char *source; /* "Gateway ns/name server N (credentialName x)" */
+	struct config_strings hosts;
+	char *cert, *key;
+	char *ca; /* NULL: SIMPLE */
+};
+
 struct l7_listener {
 	uint16_t port;
 	enum l7_protocol protocol;
-	char *service; /* a hostname of l7_config.services */
+	char *service;	/* a hostname of l7_config.services */
+	size_t n_certs; /* > 0: TLS is terminated, a certificate chosen by SNI */
+	struct l7_tls_cert *certs;
 };
 
 struct l7_config {

@@ -209,7 +209,7 @@ static void test_vs_conflict_and_dr_host(void **state)
 	    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n" /* 16 */
 	    "metadata: {name: reviews-extra, namespace: bookinfo}\n"
 	    "spec:\n  host: reviews.bookinfo.svc.cluster.local\n  subsets:\n"
-	    "  - {name: v1, labels: {version: v1}}\n"  /* 22 */
+	    "  - {name: v1, labels: {version: v1}}\n"  /* 23 */
 	    "  - {name: v9, labels: {version: v9}}\n"; /* 23 */
 	struct run r;
 
@@ -279,7 +279,11 @@ static void test_gateway_served(void **state)
 	    "spec:\n  selector: {istio: ingressgateway}\n  servers:\n"
 	    "  - hosts: ['*']\n    port: {number: 80, name: http, protocol: HTTP}\n"
 	    "  - hosts: ['*']\n    port: {number: 443, name: https, protocol: HTTPS}\n" /* 17 */
-	    "    tls: {mode: SIMPLE, credentialName: cert}\n---\n"
+	    "    tls: {mode: SIMPLE, credentialName: cert}\n"
+	    "  - hosts: ['*']\n    port: {number: 444, name: tls, protocol: TLS}\n" /* 20 */
+	    "    tls: {mode: PASSTHROUGH}\n"
+	    "  - hosts: ['*']\n    port: {number: 445, name: https-m, protocol: HTTPS}\n" /* 23 */
+	    "    tls: {mode: MUTUAL, credentialName: cert}\n---\n"
 	    "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
 	    "metadata: {name: vs, namespace: bookinfo}\n"
 	    "spec: {hosts: ['*'], gateways: [istio-system/gw],"
@@ -288,8 +292,13 @@ static void test_gateway_served(void **state)
 
 	run(&r, yaml, workloads, false);
 	expect(&r, false, 17, "Gateway istio-system/gw", NULL,
-	       "spec.servers[1]: not enforced yet: the gateway serves plaintext HTTP servers only");
-	expect_count(&r, 1);
+	       "spec.servers[1]: not served: tls.credentialName cert: no Secret "
+	       "istio-system/cert with tls.crt");
+	expect(&r, false, 20, "Gateway istio-system/gw", NULL,
+	       "spec.servers[2]: not enforced yet: the gateway serves HTTP and HTTPS (tls SIMPLE "
+	       "or MUTUAL) servers so far (this one is TLS, tls mode PASSTHROUGH)");
+	expect(&r, false, 23, "Gateway istio-system/gw", NULL, "spec.servers[3]: not served");
+	expect_count(&r, 3);
 	done(&r);
 }
 
@@ -314,7 +323,7 @@ static void test_authz_findings(void **state)
 	    "  action: DENY\n"
 	    "  rules:\n"
 	    "  - to: [{operation: {methods: [GET]}}]\n"			  /* 21 */
-	    "  - to: [{operation: {paths: [/admin], ports: ['9080']}}]\n" /* 22 */
+	    "  - to: [{operation: {paths: [/admin], ports: ['9080']}}]\n" /* 23 */
 	    "---\n"
 	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n" /* 24 */
 	    "metadata: {name: waypoint, namespace: bookinfo}\n"
@@ -491,7 +500,7 @@ static void test_sidecar_injection(void **state)
 	    "apiVersion: v1\nkind: Pod\n" /* 17 */
 	    "metadata: {name: p1, namespace: plain, labels: {sidecar.istio.io/inject: 'true'}}\n"
 	    "spec: {containers: [{name: c}]}\n---\n"
-	    "apiVersion: v1\nkind: Pod\n" /* 22 */
+	    "apiVersion: v1\nkind: Pod\n" /* 23 */
 	    "metadata: {name: p2, namespace: meshed, annotations: {sidecar.istio.io/inject: "
 	    "'true'}}\n"
 	    "spec: {containers: [{name: c}]}\n---\n"

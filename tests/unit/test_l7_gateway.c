@@ -20,7 +20,9 @@
 
 #include <cmocka.h>
 
+#include "ambit/ca.h"
 #include "ambit/l7.h"
+#include "crypto.h"
 #include "../lib/l7_world.h"
 
 #define GW_POD                                                                                     \
@@ -220,6 +222,115 @@ static void test_suffix_wildcard_host(void **state)
 	destroy(&w);
 }
 
+/* A Secret's manifest: data key @k1 (and @k2 unless NULL) with PEM values, base64'd. */
+static char *secret_yaml(const char *name, const char *type, const char *k1, const char *v1,
+			 const char *k2, const char *v2)
+{
+	char *b1 = crypto_base64_encode(v1, strlen(v1)), *b2 = NULL, *line2 = NULL, *out;
+
+	assert_non_null(b1);
+	if (k2) {
+		b2 = crypto_base64_encode(v2, strlen(v2));
+		assert_non_null(b2);
+		assert_int_not_equal(asprintf(&line2, "  %s: %s\n", k2, b2), -1);
+	}
+	assert_int_not_equal(
+	    asprintf(&out,
+		     "apiVersion: v1\nkind: Secret\nmetadata: {name: %s, "
+		     "namespace: istio-system}\ntype: %s\ndata:\n  %s: %s\n%s---\n",
+		     name, type, k1, b1, line2 ? line2 : ""),
+	    -1);
+	free(b1);
+	free(b2);
+	free(line2);
+	return out;
+}
+
+/*
+ * HTTPS servers: SIMPLE and MUTUAL on one port with their Secrets' certificates by host (the
+ * MUTUAL CA from `<name>-cacert`), routed as HTTP; a server whose Secret is missing is not
+ * served; a plaintext server on a TLS port is not either.
+ */
+static void test_https_servers(void **state)
+{
+	char dir[] = "/tmp/ambit-test-l7gw-XXXXXX", *yaml, *s1, *s2, *s3, *s4, cmd[64];
+	struct ambit_ca *ca;
+	struct ca_issued a, b;
+	struct world w;
+	const struct l7_listener *l;
+
+	assert_non_null(mkdtemp(dir));
+	ca = ca_open(dir);
+	assert_non_null(ca);
+	assert_int_equal(ca_issue_dns(ca, "a.example.com", 3600, &a), 0);
+	assert_int_equal(ca_issue_dns(ca, "b.example.com", 3600, &b), 0);
+	s1 =
+	    secret_yaml("a-cred", "kubernetes.io/tls", "tls.crt", a.cert_pem, "tls.key", a.key_pem);
+	s2 = secret_yaml("b-cred", "Opaque", "cert", b.cert_pem, "key", b.key_pem);
+	s3 = secret_yaml("b-cred-cacert", "Opaque", "ca.crt", ca_root_pem(ca), NULL, NULL);
+	/* A kubernetes.io/tls Secret whose key is another certificate's: refused at load. */
+	s4 = secret_yaml("bad", "kubernetes.io/tls", "tls.crt", a.cert_pem, "tls.key", b.key_pem);
+	assert_int_not_equal(
+	    asprintf(&yaml,
+		     GW_POD "%s%s%s"
+			    "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
+			    "metadata: {name: pub, namespace: istio-system}\n"
+			    "spec:\n  selector: {istio: ingressgateway}\n  servers:\n"
+			    "  - port: {number: 443, name: https-a, protocol: HTTPS}\n"
+			    "    hosts: [a.example.com]\n"
+			    "    tls: {mode: SIMPLE, credentialName: a-cred}\n"
+			    "  - port: {number: 443, name: https-b, protocol: HTTPS}\n"
+			    "    hosts: ['shop/b.example.com']\n"
+			    "    tls: {mode: MUTUAL, credentialName: b-cred}\n"
+			    "  - port: {number: 443, name: https-c, protocol: HTTPS}\n"
+			    "    hosts: [c.example.com]\n"
+			    "    tls: {mode: SIMPLE, credentialName: missing}\n"
+			    "  - port: {number: 443, name: http-d, protocol: HTTP}\n"
+			    "    hosts: [d.example.com]\n---\n"
+			    "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+			    "metadata: {name: d, namespace: shop}\n"
+			    "spec:\n  hosts: ['*.example.com']\n  gateways: [istio-system/pub]\n"
+			    "  http: [{route: [{destination: {host: details}}]}]\n",
+		     s1, s2, s3),
+	    -1);
+	build(&w, yaml);
+	assert_non_null(w.l7);
+	assert_int_equal(w.l7->n_listeners, 1);
+	l = &w.l7->listeners[0];
+	assert_int_equal(l->port, 8443);
+	assert_int_equal(l->n_certs, 2);
+	assert_string_equal(l->certs[0].hosts.items[0], "a.example.com");
+	assert_string_equal(l->certs[0].cert, a.cert_pem);
+	assert_null(l->certs[0].ca);
+	assert_string_equal(l->certs[1].hosts.items[0], "b.example.com");
+	assert_string_equal(l->certs[1].key, b.key_pem);
+	assert_string_equal(l->certs[1].ca, ca_root_pem(ca));
+	assert_non_null(strstr(l->certs[1].source, "credentialName b-cred"));
+	/* Routed as HTTP: a.example.com, b.example.com (c's server is not served), each its end. */
+	assert_int_equal(own(&w)->n_routes, 4);
+	destroy(&w);
+	free(yaml);
+
+	{
+		struct l7_world_bound wb;
+		char err[512];
+
+		assert_int_not_equal(asprintf(&yaml, GW_POD "%s", s4), -1);
+		assert_int_not_equal(l7_world_bind(&wb, yaml, err, sizeof(err)), 0);
+		assert_non_null(strstr(err, "does not belong to the certificate"));
+		free(yaml);
+	}
+	free(s1);
+	free(s2);
+	free(s3);
+	free(s4);
+	ca_issued_free(&a);
+	ca_issued_free(&b);
+	ca_destroy(ca);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* tls.httpsRedirect: every request on the server's hosts gets a 301 to https, VS or not. */
 static void test_https_redirect(void **state)
 {
@@ -337,6 +448,7 @@ int main(void)
 	    cmocka_unit_test(test_port_translation_and_hosts),
 	    cmocka_unit_test(test_suffix_wildcard_host),
 	    cmocka_unit_test(test_https_redirect),
+	    cmocka_unit_test(test_https_servers),
 	    cmocka_unit_test(test_selector_policies),
 	    cmocka_unit_test(test_json_round_trip_and_refusals),
 	};

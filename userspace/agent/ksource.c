@@ -61,6 +61,8 @@ static const struct kwatch_res kinds[] = {
      "HTTPRoute"},
     {"grpcroutes", GATEWAY_API "grpcroutes", NULL, NULL, "gateway.networking.k8s.io/v1",
      "GRPCRoute"},
+    /* The ingress gateway's certificates (credentialName): where it runs, istio-system. */
+    {"secrets", "/api/v1/namespaces/istio-system/secrets", NULL, NULL, "v1", "Secret"},
     /* The mesh config (userspace/lib/config_mesh.c): one ConfigMap, by name. */
     {"mesh config", "/api/v1/namespaces/istio-system/configmaps", "metadata.name=istio", NULL, "v1",
      "ConfigMap"},

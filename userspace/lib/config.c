@@ -159,6 +159,9 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_config_maps; i++)
 		config_config_map_free(&cfg->config_maps[i]);
 	free(cfg->config_maps);
+	for (size_t i = 0; i < cfg->n_secrets; i++)
+		config_secret_free(&cfg->secrets[i]);
+	free(cfg->secrets);
 	free(cfg->k8s_gateways);
 	free(cfg->http_routes);
 	free(cfg->grpc_routes);
@@ -239,6 +242,7 @@ static int config_merge(struct config *cfg, struct config *stage)
 	    ARR(grpc_routes, n_grpc_routes),
 	    ARR(endpoint_slices, n_endpoint_slices),
 	    ARR(config_maps, n_config_maps),
+	    ARR(secrets, n_secrets),
 	};
 #undef ARR
 	size_t i, n = sizeof(arrs) / sizeof(arrs[0]);

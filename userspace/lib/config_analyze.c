@@ -713,20 +713,98 @@ static bool host_served(const struct l7_bindings *b, const char *h, const char *
  * Deployment's pods it matches, or the local cluster's ingress gateway, whose Service
  * (labelled ambit.io/local-ingress) carries its pod's labels.
  */
-static bool gateway_selects(const struct config *u, const struct config_gateway *gw)
+/* The namespace of the first workload Gateway @gw selects (its credentials' too), or NULL. */
+static const char *gateway_namespace(const struct config *u, const struct config_gateway *gw)
 {
 	if (!gw->selector.n)
-		return false;
+		return NULL;
 	for (size_t i = 0; i < u->n_pods; i++)
 		if (config_labels_match(&gw->selector, &u->pods[i].meta.labels))
-			return true;
+			return u->pods[i].meta.namespace;
 	for (size_t i = 0; i < u->n_deployments; i++)
 		if (config_labels_match(&gw->selector, &u->deployments[i].template_labels))
-			return true;
+			return u->deployments[i].meta.namespace;
 	for (size_t i = 0; i < u->n_services; i++)
 		if (config_label_get(&u->services[i].meta.labels, "ambit.io/local-ingress") &&
 		    config_labels_match(&gw->selector, &u->services[i].meta.labels))
+			return u->services[i].meta.namespace;
+	return NULL;
+}
+
+static bool gateway_selects(const struct config *u, const struct config_gateway *gw)
+{
+	return gateway_namespace(u, gw) != NULL;
+}
+
+static bool has_item(const struct config_secret *s, const char *a, const char *b)
+{
+	return config_secret_get(s, a) || config_secret_get(s, b);
+}
+
+/*
+ * Why server @s of Gateway @gw (its proxies in namespace @ns) is not served, into @why, or
+ * false when it is: plaintext HTTP, or HTTPS SIMPLE/MUTUAL whose credentialName's Secret (and
+ * for MUTUAL a CA) is in @ns, on a port that is not also plaintext.
+ */
+static bool server_unserved(const struct config *u, const struct config_gateway *gw, size_t s,
+			    const char *ns, char *why, size_t len)
+{
+	const struct config_gateway_server *srv = &gw->servers[s];
+	const char *p = srv->protocol ? srv->protocol : "?", *mode = srv->tls_mode;
+	const struct config_secret *sec;
+	bool https = !strcasecmp(p, "HTTPS"), tls = https && mode && !srv->https_redirect;
+
+	if (!tls && !mode && l7_protocol_is_http(l7_port_protocol(p, NULL)))
+		return false;
+	if (!tls && srv->https_redirect && l7_protocol_is_http(l7_port_protocol(p, NULL)))
+		return false;
+	if (!https || !mode || (strcmp(mode, "SIMPLE") && strcmp(mode, "MUTUAL"))) {
+		snprintf(why, len,
+			 "not enforced yet: the gateway serves HTTP and HTTPS (tls SIMPLE or "
+			 "MUTUAL) servers so far (this one is %s%s%s); nothing listens for it",
+			 p, mode ? ", tls mode " : "", mode ? mode : "");
+		return true;
+	}
+	if (!srv->credential_name) {
+		snprintf(why, len,
+			 "not enforced yet: the gateway takes certificates from a Secret "
+			 "(tls.credentialName) only, not from files (serverCertificate)");
+		return true;
+	}
+	sec = config_secret_of(u, ns, srv->credential_name);
+	if (!sec || !has_item(sec, CONFIG_SECRET_TLS_CRT, "cert")) {
+		snprintf(
+		    why, len,
+		    "not served: tls.credentialName %.64s: no Secret %s/%.64s with tls.crt and "
+		    "tls.key (or cert and key) in the gateway's namespace",
+		    srv->credential_name, ns, srv->credential_name);
+		return true;
+	}
+	if (!strcmp(mode, "MUTUAL") && !has_item(sec, CONFIG_SECRET_CA_CRT, "cacert")) {
+		char name[320];
+
+		snprintf(name, sizeof(name), "%s-cacert", srv->credential_name);
+		sec = config_secret_of(u, ns, name);
+		if (!has_item(sec, CONFIG_SECRET_CA_CRT, "cacert")) {
+			snprintf(why, len,
+				 "not served: MUTUAL needs a CA: ca.crt in Secret %s/%.64s or in "
+				 "Secret %s/%.64s",
+				 ns, srv->credential_name, ns, name);
 			return true;
+		}
+	}
+	for (size_t j = 0; j < gw->n_servers; j++) {
+		const struct config_gateway_server *o = &gw->servers[j];
+
+		if (o->port == srv->port && j < s && (!o->tls_mode || o->https_redirect)) {
+			snprintf(
+			    why, len,
+			    "not served: port %u is plaintext (servers[%zu]); a port is plaintext "
+			    "or TLS, as its first server",
+			    srv->port, j);
+			return true;
+		}
+	}
 	return false;
 }
 
@@ -782,7 +860,8 @@ static bool ra_at_gateway(const struct l7_bindings *b,
  * alone is served by a waypoint the cluster already has): arrays of shallow copies, freed with
  * union_free (the objects stay the sets').
  */
-#define UNION_KINDS(X) X(namespaces) X(pods) X(deployments) X(services) X(k8s_gateways) X(gateways)
+#define UNION_KINDS(X)                                                                             \
+	X(namespaces) X(pods) X(deployments) X(services) X(k8s_gateways) X(gateways) X(secrets)
 #define UNION_ALLOC(k)                                                                             \
 	do {                                                                                       \
 		size_t n = 0;                                                                      \
@@ -925,17 +1004,13 @@ static void check_unenforced(struct cfg_an *a)
 				   "serves it (the local cluster's is istio: ingressgateway)");
 			continue;
 		}
-		for (size_t s = 0; s < gw->n_servers; s++)
-			if ((gw->servers[s].tls_mode && !gw->servers[s].https_redirect) ||
-			    !l7_protocol_is_http(l7_port_protocol(gw->servers[s].protocol, NULL)))
-				cfg_an_add(
-				    a, &gw->meta, "Gateway", gw->servers[s].line, false, NULL,
-				    "spec.servers[%zu]: not enforced yet: the gateway serves "
-				    "plaintext HTTP servers only so far (this one is %s%s%s); "
-				    "nothing listens for it",
-				    s, gw->servers[s].protocol ? gw->servers[s].protocol : "?",
-				    gw->servers[s].tls_mode ? ", tls mode " : "",
-				    gw->servers[s].tls_mode ? gw->servers[s].tls_mode : "");
+		for (size_t s = 0; s < gw->n_servers; s++) {
+			char why[512];
+
+			if (server_unserved(&u, gw, s, gateway_namespace(&u, gw), why, sizeof(why)))
+				cfg_an_add(a, &gw->meta, "Gateway", gw->servers[s].line, false,
+					   NULL, "spec.servers[%zu]: %s", s, why);
+		}
 	}
 	for (size_t i = 0; i < c->n_service_entries; i++)
 		cfg_an_add(

@@ -638,6 +638,7 @@ KIND_STORE(kgw, k8s_gateways, n_k8s_gateways, struct config_k8s_gateway, config_
 KIND_STORE(hr, http_routes, n_http_routes, struct config_gw_route, config_gw_route_free)
 KIND_STORE(gr, grpc_routes, n_grpc_routes, struct config_gw_route, config_gw_route_free)
 KIND_STORE(cm, config_maps, n_config_maps, struct config_config_map, config_config_map_free)
+KIND_STORE(sec, secrets, n_secrets, struct config_secret, config_secret_free)
 
 static const char *const core_v1[] = {"v1", NULL};
 static const char *const apps_v1[] = {"apps/v1", NULL};
@@ -666,6 +667,9 @@ static const struct cfg_kind kinds[] = {
     /* Only istio-system/istio's `mesh` is read (config_mesh.c); others are kept as they are. */
     {"ConfigMap", core_v1, true, CFG_NAME_SUBDOMAIN, cfg_config_map_fields, cfg_config_map_finish,
      cm_count, cm_meta_at, cm_append, cm_free},
+    /* What a gateway's credentialName names (config_secret.c). */
+    {"Secret", core_v1, true, CFG_NAME_SUBDOMAIN, cfg_secret_fields, cfg_secret_finish, sec_count,
+     sec_meta_at, sec_append, sec_free},
     {"AuthorizationPolicy", security_istio, true, CFG_NAME_SUBDOMAIN, cfg_authz_fields,
      cfg_authz_finish, ap_count, ap_meta_at, ap_append, ap_free},
     {"PeerAuthentication", security_istio, true, CFG_NAME_SUBDOMAIN, cfg_peerauth_fields,

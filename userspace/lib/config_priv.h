@@ -190,6 +190,8 @@ int cfg_deployment_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj
 /* config_mesh.c */
 extern const struct cfg_field cfg_config_map_fields[];
 int cfg_config_map_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+extern const struct cfg_field cfg_secret_fields[];
+int cfg_secret_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 
 /* config_podsec.c: one securityContext as written (-1: not set), before the merge. */
 struct cfg_podsec {

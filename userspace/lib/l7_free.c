@@ -225,8 +225,14 @@ void l7_config_free(struct l7_config *c)
 	for (size_t i = 0; c->ext_authz && i < c->n_ext_authz; i++)
 		l7_ext_authz_clear(&c->ext_authz[i]);
 	free(c->ext_authz);
-	for (size_t i = 0; c->listeners && i < c->n_listeners; i++)
-		free(c->listeners[i].service);
+	for (size_t i = 0; c->listeners && i < c->n_listeners; i++) {
+		struct l7_listener *l = &c->listeners[i];
+
+		free(l->service);
+		for (size_t k = 0; l->certs && k < l->n_certs; k++)
+			l7_tls_cert_free(&l->certs[k]);
+		free(l->certs);
+	}
 	free(c->listeners);
 	free(c->waypoint_namespace);
 	free(c->waypoint_name);
@@ -253,4 +259,16 @@ const struct l7_service *l7_config_service(const struct l7_config *c, const char
 		if (!strcmp(c->services[i].hostname, hostname))
 			return &c->services[i];
 	return NULL;
+}
+
+void l7_tls_cert_free(struct l7_tls_cert *t)
+{
+	free(t->source);
+	config_strings_free(&t->hosts);
+	free(t->cert);
+	if (t->key)
+		memset(t->key, 0, strlen(t->key)); /* key material */
+	free(t->key);
+	free(t->ca);
+	memset(t, 0, sizeof(*t));
 }

@@ -5,6 +5,9 @@
  * - its Gateways' HTTP servers, each listening on the gateway Service's targetPort when the
  *   server's port is one of that Service's ports (istio-ingressgateway's 80 is 8080), else on
  *   the server's own port; servers of several Gateways on one port share the listener;
+ * - their HTTPS servers with tls SIMPLE or MUTUAL, terminated with the certificate of the
+ *   Secret `credentialName` in the gateway's namespace (and for MUTUAL its CA), the server's
+ *   hosts as SNI names; then routed as HTTP. A port is plaintext or TLS, as its first server;
  * - the VirtualServices bound to those Gateways (`gateways:` names them as `name` in the
  *   VirtualService's namespace or `ns/name`), their hosts intersected with the server's (a
  *   server host `ns/host` admits VirtualServices of that namespace only, `./host` of the
@@ -93,6 +96,71 @@ static bool http_server(const struct config_gateway_server *s)
 	return (!s->tls_mode || s->https_redirect) && l7_protocol_is_http(p);
 }
 
+/* HTTPS servers the gateway terminates with a Secret's certificate: then http routes. */
+static bool https_server(const struct config_gateway_server *s)
+{
+	return s->protocol && !strcasecmp(s->protocol, "HTTPS") && s->tls_mode &&
+	       s->credential_name &&
+	       (!strcmp(s->tls_mode, "SIMPLE") || !strcmp(s->tls_mode, "MUTUAL"));
+}
+
+static char *pem_dup(const struct config_secret_item *it)
+{
+	return it && it->len ? strdup(it->value) : NULL;
+}
+
+/*
+ * Server @srv's certificate as istiod's SDS serves it: Secret `credentialName` in the
+ * gateway's namespace, `tls.crt`/`tls.key` (or `cert`/`key`); for MUTUAL the CA from its
+ * `ca.crt` (or `cacert`), else from Secret `<credentialName>-cacert`. 0 with @t filled, 1 when
+ * a Secret or key is missing (the server is not served: analyze says why), -ENOMEM.
+ */
+static int server_cert(const struct gw_ctx *g, const struct config_gateway *gw,
+		       const struct config_gateway_server *srv, size_t index, struct l7_tls_cert *t)
+{
+	const struct config *cfg = g->in->cfg;
+	const char *ns = g->wp->namespace, *cn = srv->credential_name;
+	const struct config_secret *sec = config_secret_of(cfg, ns, cn), *cas = sec;
+	const struct config_secret_item *crt, *key, *ca = NULL;
+	char name[512];
+
+	crt = config_secret_get(sec, CONFIG_SECRET_TLS_CRT);
+	crt = crt ? crt : config_secret_get(sec, "cert");
+	key = config_secret_get(sec, CONFIG_SECRET_TLS_KEY);
+	key = key ? key : config_secret_get(sec, "key");
+	if (!crt || !key)
+		return 1;
+	if (!strcmp(srv->tls_mode, "MUTUAL")) {
+		snprintf(name, sizeof(name), "%s-cacert", cn);
+		ca = config_secret_get(sec, CONFIG_SECRET_CA_CRT);
+		ca = ca ? ca : config_secret_get(sec, "cacert");
+		if (!ca && (cas = config_secret_of(cfg, ns, name))) {
+			ca = config_secret_get(cas, CONFIG_SECRET_CA_CRT);
+			ca = ca ? ca : config_secret_get(cas, "cacert");
+		}
+		if (!ca || !ca->len)
+			return 1;
+	}
+	if (asprintf(&t->source, "Gateway %s/%s server %zu (credentialName %s)", gw->meta.namespace,
+		     gw->meta.name, index, cn) < 0) {
+		t->source = NULL;
+		return -ENOMEM;
+	}
+	t->cert = pem_dup(crt);
+	t->key = pem_dup(key);
+	t->ca = ca ? pem_dup(ca) : NULL;
+	if (!t->cert || !t->key || (ca && !t->ca))
+		return -ENOMEM;
+	t->hosts.items = calloc(srv->hosts.n ? srv->hosts.n : 1, sizeof(char *));
+	for (size_t i = 0; t->hosts.items && i < srv->hosts.n; i++) {
+		const char *h = strchr(srv->hosts.items[i], '/');
+
+		if (!(t->hosts.items[t->hosts.n++] = strdup(h ? h + 1 : srv->hosts.items[i])))
+			return -ENOMEM;
+	}
+	return t->hosts.items ? 0 : -ENOMEM;
+}
+
 /*
  * The domain where VirtualService host @vh (an FQDN or wildcard) and server host @sh meet,
  * into @out, or false. The narrower of the two when one covers the other.
@@ -144,15 +212,39 @@ static int add_vhost(struct gw_ctx *g, const char *domain, const struct config_v
 	return 0;
 }
 
-static int add_listener(struct gw_ctx *g, uint16_t port)
+/* Certificate @t (taken) onto listener @l. */
+static int add_cert(struct l7_listener *l, struct l7_tls_cert *t)
+{
+	struct l7_tls_cert *c = realloc(l->certs, (l->n_certs + 1) * sizeof(*c));
+
+	if (!c) {
+		l7_tls_cert_free(t);
+		return -ENOMEM;
+	}
+	l->certs = c;
+	l->certs[l->n_certs++] = *t;
+	return 0;
+}
+
+/*
+ * Listener @port, plaintext or with certificate @t (taken): 0, or 1 when the port is already
+ * the other kind (the server is not served, as istiod rejects a port mixing them).
+ */
+static int add_listener(struct gw_ctx *g, uint16_t port, struct l7_tls_cert *t)
 {
 	struct l7_config *c = g->c;
 	struct l7_listener *l;
 	struct l7_port *p;
 
 	for (size_t i = 0; i < c->n_listeners; i++)
-		if (c->listeners[i].port == port)
-			return 0;
+		if (c->listeners[i].port == port) {
+			if ((c->listeners[i].n_certs > 0) != (t != NULL)) {
+				if (t)
+					l7_tls_cert_free(t);
+				return 1;
+			}
+			return t ? add_cert(&c->listeners[i], t) : 0;
+		}
 	l = realloc(c->listeners, (c->n_listeners + 1) * sizeof(*l));
 	if (!l)
 		return -ENOMEM;
@@ -169,7 +261,7 @@ static int add_listener(struct gw_ctx *g, uint16_t port)
 	g->own->ports = p;
 	g->own->ports[g->own->n_ports++] =
 	    (struct l7_port){.port = port, .protocol = L7_PROTO_HTTP, .target_port = port};
-	return 0;
+	return t ? add_cert(l, t) : 0;
 }
 
 /* Every (VirtualService, server) pair of the gateway's Gateways: listeners and virtual hosts. */
@@ -191,10 +283,25 @@ static int collect(struct gw_ctx *g)
 		for (size_t s = 0; gw && s < gw->n_servers && !err; s++) {
 			const struct config_gateway_server *srv = &gw->servers[s];
 			uint16_t lp = listener_port(g, srv->port);
+			struct l7_tls_cert t = {0};
 
-			if (!http_server(srv))
+			if (https_server(srv)) {
+				err = server_cert(g, gw, srv, s, &t);
+				if (err) {
+					l7_tls_cert_free(&t);
+					err = err < 0 ? err : 0;
+					continue;
+				}
+				err = add_listener(g, lp, &t);
+			} else if (http_server(srv)) {
+				err = add_listener(g, lp, NULL);
+			} else {
 				continue;
-			err = add_listener(g, lp);
+			}
+			if (err > 0) { /* a port both plaintext and TLS: the later server is not */
+				err = 0;
+				continue;
+			}
 			/*
 			 * tls.httpsRedirect: each server host is a virtual host that answers every
 			 * request with a 301 to https (Envoy's require_tls), whatever binds to it.

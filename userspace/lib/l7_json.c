@@ -477,6 +477,24 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 		e->failed = true;
 }
 
+/* A TLS listener's certificates (key material: the model goes to its gateway only). */
+static void tls_certs(struct enc *e, cJSON *l, const struct l7_listener *li)
+{
+	cJSON *a = li->n_certs ? arr(e, l, "tls") : NULL;
+
+	for (size_t k = 0; a && k < li->n_certs; k++) {
+		const struct l7_tls_cert *t = &li->certs[k];
+		cJSON *o = obj(e, a, NULL);
+
+		str(e, o, "source", t->source);
+		strings(e, o, "hosts", &t->hosts);
+		str(e, o, "cert", t->cert);
+		str(e, o, "key", t->key);
+		if (t->ca)
+			str(e, o, "ca", t->ca);
+	}
+}
+
 cJSON *l7_to_json(const struct l7_config *c)
 {
 	struct enc e = {0};
@@ -495,6 +513,7 @@ cJSON *l7_to_json(const struct l7_config *c)
 			num(&e, l, "port", c->listeners[i].port);
 			str(&e, l, "protocol", l7_protocol_name(c->listeners[i].protocol));
 			str(&e, l, "service", c->listeners[i].service);
+			tls_certs(&e, l, &c->listeners[i]);
 		}
 	}
 	a = arr(&e, root, "services");

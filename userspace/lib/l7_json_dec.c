@@ -683,10 +683,47 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 	l7j_service_authz(d, o, path, c, s);
 }
 
+/* A TLS listener's certificates: each with hosts, a certificate and its key. */
+static void dtls_certs(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_listener *l)
+{
+	static const char *const k[] = {"source", "hosts", "cert", "key", "ca", NULL};
+	const cJSON *a, *it;
+	size_t n;
+
+	if (!cJSON_GetObjectItemCaseSensitive(o, "tls"))
+		return;
+	a = l7j_darr(d, o, "tls", path, &n);
+	if (d->failed || !n || !(l->certs = l7j_dalloc(d, n, sizeof(*l->certs), path))) {
+		if (!d->failed)
+			l7j_fail(d, "%s.tls: want at least one certificate", path);
+		return;
+	}
+	cJSON_ArrayForEach(it, a)
+	{
+		struct l7_tls_cert *t = &l->certs[l->n_certs];
+		char p[96];
+
+		snprintf(p, sizeof(p), "%s.tls[%zu]", path, l->n_certs++);
+		if (!l7j_keys(d, it, p, k))
+			return;
+		t->source = l7j_dstr(d, it, "source", p, true);
+		l7j_dstrings(d, it, "hosts", p, &t->hosts);
+		t->cert = l7j_dstr(d, it, "cert", p, true);
+		t->key = l7j_dstr(d, it, "key", p, true);
+		t->ca = l7j_dstr(d, it, "ca", p, false);
+		if (d->failed)
+			return;
+		if (!t->hosts.n) {
+			l7j_fail(d, "%s.hosts: want at least one", p);
+			return;
+		}
+	}
+}
+
 /* A gateway's listeners: each names a service of the model. */
 static void dlisteners(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 {
-	static const char *const k[] = {"port", "protocol", "service", NULL};
+	static const char *const k[] = {"port", "protocol", "service", "tls", NULL};
 	size_t n;
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "listeners"), *it;
 
@@ -710,6 +747,7 @@ static void dlisteners(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 		l->port = (uint16_t)l7j_dnum(d, it, "port", p, 1, 65535, true);
 		l->protocol = l7j_dprotocol(d, it, p);
 		l->service = l7j_dstr(d, it, "service", p, true);
+		dtls_certs(d, it, p, l);
 		if (d->failed)
 			return;
 		if (!l7_config_service(c, l->service)) {

@@ -58,4 +58,7 @@ void l7_free_tls(struct config_client_tls *t);
 /* gRPC status names (INVALID_ARGUMENT...) to codes; -1 when unknown. */
 int l7_grpc_status_code(const char *name);
 
+/* Frees what certificate @t owns (l7_free.c). */
+void l7_tls_cert_free(struct l7_tls_cert *t);
+
 #endif

@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -20,11 +22,28 @@
 /* Records gathered before one send(): a flush of the HTTP/2 coalescing buffer and more. */
 #define TLS_WRITE_BUF (256 << 10)
 
+/* One certificate of a gateway context: the SNI names it answers for and its context. */
+struct sni_entry {
+	char **hosts; /* "bookinfo.com", "*.example.com", "*" */
+	size_t n_hosts;
+	SSL_CTX *ssl;
+	bool mutual;
+};
+
+struct sni_set {
+	size_t n;
+	struct sni_entry *e;
+};
+
 struct tls_ctx {
 	SSL_CTX *ssl;
 	bool server;
 	bool edge; /* one-way TLS for HTTP clients (tls_ctx_create_edge) */
 	int refs;
+	/* A gateway context (tls_ctx_create_gateway): the certificates chosen by SNI. */
+	bool gateway;
+	pthread_mutex_t sni_lock;
+	struct sni_set *sni;
 	size_t n_domains;
 	char **domains; /* trust domains a peer's SPIFFE ID must be in; none: any */
 };
@@ -129,6 +148,35 @@ out:
 	return err;
 }
 
+/* What every context's connections do: TLS @min_version and up, partial writes, read-ahead. */
+static void ctx_modes(SSL_CTX *ssl, int min_version)
+{
+	SSL_CTX_set_min_proto_version(ssl, min_version);
+	SSL_CTX_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				  SSL_MODE_RELEASE_BUFFERS);
+	/*
+	 * Read-ahead with a buffer of several records: one recv() brings in many records instead
+	 * of two (header, then body) per 16 KiB record.
+	 */
+	SSL_CTX_set_read_ahead(ssl, 1);
+	SSL_CTX_set_default_read_buffer_len(ssl, TLS_READ_BUF);
+}
+
+/* An edge context's connections: their record buffers kept, no client certificate, ALPN. */
+static void edge_modes(SSL_CTX *ssl)
+{
+	/*
+	 * A client's connection keeps its record buffers (one record each way, OpenSSL's default
+	 * sizes: some 34 KiB, as HAProxy's): released after every read and write, as the mesh's
+	 * many mostly idle HBONE connections have them, they cost a malloc and a free of up to
+	 * 66 KiB per request. HTTP requests are small; one record of read-ahead is enough.
+	 */
+	SSL_CTX_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_default_read_buffer_len(ssl, 0);
+	SSL_CTX_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_alpn_select_cb(ssl, alpn_select_edge, NULL);
+}
+
 /*
  * A context's common part: OpenSSL's context for @server, TLS @min_version and up, partial
  * writes, read-ahead, and the identity @cert_pem / @key_pem. NULL + errno.
@@ -146,16 +194,7 @@ static struct tls_ctx *ctx_new(bool server, int min_version, const char *cert_pe
 	ctx->ssl = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	if (!ctx->ssl)
 		goto fail;
-	SSL_CTX_set_min_proto_version(ctx->ssl, min_version);
-	SSL_CTX_set_mode(ctx->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-				       SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				       SSL_MODE_RELEASE_BUFFERS);
-	/*
-	 * Read-ahead with a buffer of several records: one recv() brings in many records instead
-	 * of two (header, then body) per 16 KiB record.
-	 */
-	SSL_CTX_set_read_ahead(ctx->ssl, 1);
-	SSL_CTX_set_default_read_buffer_len(ctx->ssl, TLS_READ_BUF);
+	ctx_modes(ctx->ssl, min_version);
 	err = load_identity(ctx->ssl, cert_pem ? cert_pem : "", key_pem ? key_pem : "");
 	if (err)
 		goto fail;
@@ -204,17 +243,206 @@ struct tls_ctx *tls_ctx_create_edge(const char *cert_pem, const char *key_pem)
 	if (!ctx)
 		return NULL;
 	ctx->edge = true;
-	/*
-	 * A client's connection keeps its record buffers (one record each way, OpenSSL's default
-	 * sizes: some 34 KiB, as HAProxy's): released after every read and write, as the mesh's
-	 * many mostly idle HBONE connections have them, they cost a malloc and a free of up to
-	 * 66 KiB per request. HTTP requests are small; one record of read-ahead is enough.
-	 */
-	SSL_CTX_clear_mode(ctx->ssl, SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_default_read_buffer_len(ctx->ssl, 0);
-	SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_alpn_select_cb(ctx->ssl, alpn_select_edge, NULL);
+	edge_modes(ctx->ssl);
 	return ctx;
+}
+
+int tls_count_certs(const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *x;
+	int n = 0;
+
+	while (bio && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		X509_free(x);
+		n++;
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	return n;
+}
+
+int tls_check_pair(const char *cert_pem, const char *key_pem, char *err, size_t len)
+{
+	BIO *cb = BIO_new_mem_buf(cert_pem, -1), *kb = BIO_new_mem_buf(key_pem, -1);
+	X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *key = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+	int ret = -EINVAL;
+
+	if (!x)
+		snprintf(err, len, "no PEM certificate");
+	else if (!key)
+		snprintf(err, len, "no PEM private key");
+	else if (X509_check_private_key(x, key) != 1)
+		snprintf(err, len, "the private key does not belong to the certificate");
+	else
+		ret = 0;
+	X509_free(x);
+	EVP_PKEY_free(key);
+	BIO_free(cb);
+	BIO_free(kb);
+	ERR_clear_error();
+	return ret;
+}
+
+static void sni_set_free(struct sni_set *set)
+{
+	for (size_t i = 0; set && i < set->n; i++) {
+		for (size_t h = 0; h < set->e[i].n_hosts; h++)
+			free(set->e[i].hosts[h]);
+		free(set->e[i].hosts);
+		SSL_CTX_free(set->e[i].ssl);
+	}
+	if (set)
+		free(set->e);
+	free(set);
+}
+
+/* How well SNI @name meets host @h: 3 exact, 2 wildcard (+ its length), 1 "*", 0 not. */
+static size_t sni_rank(const char *h, const char *name)
+{
+	size_t hl = strlen(h), nl = strlen(name);
+
+	if (!strcmp(h, "*"))
+		return 1;
+	if (!strcasecmp(h, name))
+		return SIZE_MAX;
+	if (h[0] == '*' && nl >= hl && !strcasecmp(name + nl - (hl - 1), h + 1))
+		return 2 + hl;
+	return 0;
+}
+
+/*
+ * The gateway context's ClientHello: the certificate whose hosts meet the SNI best (exact, the
+ * longest wildcard, "*"), as Envoy picks a filter chain by server_names; a client without SNI
+ * gets the "*" one. None: the handshake fails with unrecognized_name.
+ */
+static int gateway_hello(SSL *ssl, int *alert, void *arg)
+{
+	struct tls_ctx *ctx = arg;
+	const unsigned char *ext;
+	size_t len, best_rank = 0;
+	char name[256] = "";
+	struct sni_entry *best = NULL;
+
+	/* server_name: list length (2), type host_name (1), name length (2), the name. */
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) && len > 5 &&
+	    ext[2] == TLSEXT_NAMETYPE_host_name) {
+		size_t n = (size_t)ext[3] << 8 | ext[4];
+
+		if (n < sizeof(name) && n + 5 <= len && !memchr(ext + 5, '\0', n)) {
+			memcpy(name, ext + 5, n);
+			name[n] = '\0';
+		}
+	}
+	pthread_mutex_lock(&ctx->sni_lock);
+	for (size_t i = 0; ctx->sni && i < ctx->sni->n; i++)
+		for (size_t h = 0; h < ctx->sni->e[i].n_hosts; h++) {
+			size_t r = sni_rank(ctx->sni->e[i].hosts[h], name);
+
+			if (r > best_rank && (name[0] || r == 1)) {
+				best_rank = r;
+				best = &ctx->sni->e[i];
+			}
+		}
+	if (best) {
+		SSL_set_SSL_CTX(ssl, best->ssl);
+		SSL_set_verify(ssl,
+			       best->mutual ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+					    : SSL_VERIFY_NONE,
+			       NULL);
+	}
+	pthread_mutex_unlock(&ctx->sni_lock);
+	if (!best) {
+		*alert = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+struct tls_ctx *tls_ctx_create_gateway(void)
+{
+	struct tls_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return NULL;
+	ctx->server = ctx->edge = ctx->gateway = true;
+	ctx->refs = 1;
+	pthread_mutex_init(&ctx->sni_lock, NULL);
+	ctx->ssl = SSL_CTX_new(TLS_server_method());
+	if (!ctx->ssl) {
+		pthread_mutex_destroy(&ctx->sni_lock);
+		free(ctx);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* A connection takes its modes from here (SSL_set_SSL_CTX does not change them). */
+	ctx_modes(ctx->ssl, TLS1_2_VERSION);
+	edge_modes(ctx->ssl);
+	SSL_CTX_set_client_hello_cb(ctx->ssl, gateway_hello, ctx);
+	return ctx;
+}
+
+/* The context of one gateway certificate: an edge context, the client CA for MUTUAL. */
+static SSL_CTX *gateway_cert_ctx(const struct tls_gateway_cert *gc, char *err, size_t len)
+{
+	static const unsigned char sid[] = "ambit-gateway";
+	struct tls_ctx *edge = tls_ctx_create_edge(gc->cert_pem, gc->key_pem);
+	SSL_CTX *ssl;
+
+	if (!edge) {
+		snprintf(err, len, "%s: the certificate or key does not load, or they do not match",
+			 gc->name);
+		return NULL;
+	}
+	ssl = edge->ssl;
+	SSL_CTX_up_ref(ssl);
+	tls_ctx_put(edge);
+	/* One session id context for all: SSL_set_SSL_CTX keeps the connection's. */
+	SSL_CTX_set_session_id_context(ssl, sid, sizeof(sid) - 1);
+	if (gc->ca_pem && load_root(ssl, gc->ca_pem)) {
+		snprintf(err, len, "%s: no CA certificate to verify clients with", gc->name);
+		SSL_CTX_free(ssl);
+		return NULL;
+	}
+	return ssl;
+}
+
+int tls_ctx_gateway_set(struct tls_ctx *ctx, const struct tls_gateway_cert *certs, size_t n,
+			char *err, size_t len)
+{
+	struct sni_set *set = calloc(1, sizeof(*set)), *old;
+
+	err[0] = '\0';
+	if (!set || !(set->e = calloc(n ? n : 1, sizeof(*set->e))))
+		goto nomem;
+	for (size_t i = 0; i < n; i++) {
+		struct sni_entry *e = &set->e[set->n];
+
+		e->ssl = gateway_cert_ctx(&certs[i], err, len);
+		if (!e->ssl) {
+			sni_set_free(set);
+			return -EINVAL;
+		}
+		set->n++;
+		e->mutual = certs[i].ca_pem != NULL;
+		e->hosts = calloc(certs[i].n_hosts ? certs[i].n_hosts : 1, sizeof(*e->hosts));
+		if (!e->hosts)
+			goto nomem;
+		for (size_t h = 0; h < certs[i].n_hosts; h++)
+			if (!(e->hosts[e->n_hosts++] = strdup(certs[i].hosts[h])))
+				goto nomem;
+	}
+	pthread_mutex_lock(&ctx->sni_lock);
+	old = ctx->sni;
+	ctx->sni = set;
+	pthread_mutex_unlock(&ctx->sni_lock);
+	sni_set_free(old); /* connections that chose one of them hold their own reference */
+	return 0;
+nomem:
+	sni_set_free(set);
+	snprintf(err, len, "out of memory");
+	return -ENOMEM;
 }
 
 struct tls_ctx *tls_ctx_get(struct tls_ctx *ctx)
@@ -238,6 +466,10 @@ void tls_ctx_put(struct tls_ctx *ctx)
 		return;
 	SSL_CTX_free(ctx->ssl);
 	free_domains(ctx);
+	if (ctx->gateway) {
+		sni_set_free(ctx->sni);
+		pthread_mutex_destroy(&ctx->sni_lock);
+	}
 	free(ctx);
 }
 

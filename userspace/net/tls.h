@@ -30,6 +30,38 @@ void tls_ctx_put(struct tls_ctx *ctx); /* accepts NULL */
  */
 struct tls_ctx *tls_ctx_create_edge(const char *cert_pem, const char *key_pem);
 /*
+ * An ingress gateway's TLS listener: its certificates are chosen per connection by the
+ * client's SNI (tls_ctx_gateway_set), and replaced live. Until set, every handshake fails.
+ * NULL + errno.
+ */
+struct tls_ctx *tls_ctx_create_gateway(void);
+
+/* One certificate of a gateway listener (all borrowed). */
+struct tls_gateway_cert {
+	const char *name;	  /* for messages: "Gateway ns/name server 0 (credentialName x)" */
+	const char *const *hosts; /* SNI names: exact, "*.suffix", or "*" (any, and no SNI) */
+	size_t n_hosts;
+	const char *cert_pem, *key_pem;
+	const char *ca_pem; /* non-NULL: MUTUAL, clients must present a certificate it signed */
+};
+
+/*
+ * Replaces the certificates of gateway context @ctx with the @n of @certs, each an edge
+ * context (TLS 1.2 and 1.3, ALPN h2 or http/1.1). A handshake takes the one whose hosts meet
+ * its SNI best: exact, then the longest wildcard, then "*"; none is refused (unrecognized_name).
+ * Connections already made keep theirs. 0; -EINVAL with the reason in @err (nothing changed).
+ */
+int tls_ctx_gateway_set(struct tls_ctx *ctx, const struct tls_gateway_cert *certs, size_t n,
+			char *err, size_t len);
+/*
+ * Whether @cert_pem's first certificate and @key_pem's key load and belong together: 0, or
+ * -EINVAL with the reason in @err. For validating Secrets where they are loaded.
+ */
+int tls_check_pair(const char *cert_pem, const char *key_pem, char *err, size_t len);
+/* The number of certificates in @pem (0: none parsable). */
+int tls_count_certs(const char *pem);
+
+/*
  * Accept only peers whose SPIFFE ID is in one of the @n trust domains @domains (copied): the
  * mesh's own and its aliases. Set before the context is shared. A context without any accepts
  * every trust domain the root signed for. 0 or -ENOMEM.

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# TLS at the ingress gateway, as Istio's "Secure Gateways" task does it: a CA and a server
+# certificate made with openssl, a kubernetes.io/tls Secret in istio-system, a Gateway server on
+# 443 (HTTPS, tls SIMPLE, credentialName) and a VirtualService bound to it. curl with the CA and
+# --resolve gets the page over TLS and sees the certificate for its SNI; a name the server does
+# not list is refused. A second server (MUTUAL, a generic Secret with tls.crt, tls.key and
+# ca.crt) on the same port wants a client certificate: none is refused, one the CA signed gets
+# the page. The Secret replaced with a new certificate is served without a restart; a Secret
+# whose key is another certificate's is refused by apply, naming why, and the last good one
+# keeps serving. A Gateway naming a Secret that does not exist is reported by analyze.
+. "$(dirname "$0")/lib.sh"
+need_root; need_bins; need_cmd curl openssl
+[ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
+CLUSTER_INGRESS=1 cluster_up "$REPO/examples/bookinfo"
+WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
+chmod 755 "$WORK" # the pod's curl reads the CA and client certificate from here
+trap 'rm -rf "$WORK"; on_exit' EXIT
+GWPOD=istio-system/istio-ingressgateway-0
+
+actl apply -f "$REPO/examples/bookinfo-tasks/curl.yaml" >&2 || fail "client pod not applied"
+wait_for 30 pod_exec default/curl-0 true || fail "the client pod never ran"
+gw_vip=$(pod_exec default/curl-0 getent hosts istio-ingressgateway.istio-system | awk '{print $1}')
+[ -n "$gw_vip" ] || fail "the gateway's Service has no address in the pod"
+
+# The task's certificates: a root, a server certificate for each host, a client's.
+cd "$WORK" || fail "no work directory"
+openssl req -x509 -sha256 -nodes -days 1 -newkey rsa:2048 -subj '/O=example Inc./CN=example.com' \
+	-keyout example.com.key -out example.com.crt 2>/dev/null || fail "openssl: root"
+cert() { # NAME CN
+	openssl req -nodes -newkey rsa:2048 -subj "/CN=$2/O=$1 organization" -keyout "$1.key" \
+		-out "$1.csr" 2>/dev/null &&
+		openssl x509 -req -sha256 -days 1 -CA example.com.crt -CAkey example.com.key \
+			-set_serial "$3" -in "$1.csr" -out "$1.crt" \
+			-extfile <(printf 'subjectAltName=DNS:%s\n' "$2") 2>/dev/null ||
+		fail "openssl: $1"
+}
+cert bookinfo bookinfo.example.com 1
+cert bookinfo2 bookinfo.example.com 2
+cert secure secure.example.com 3
+cert client client.example.com 4
+chmod 644 ./*
+b64() { base64 -w0 <"$1"; }
+# secret NAME TYPE KEY=FILE...: a Secret manifest, as kubectl create secret makes it.
+secret() {
+	local name=$1 type=$2 kv
+	shift 2
+	printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: %s, namespace: istio-system}\n' "$name"
+	printf 'type: %s\ndata:\n' "$type"
+	for kv in "$@"; do printf '  %s: %s\n' "${kv%%=*}" "$(b64 "${kv#*=}")"; done
+}
+secret bookinfo-credential kubernetes.io/tls tls.crt=bookinfo.crt tls.key=bookinfo.key >cred.yaml
+secret secure-credential Opaque tls.crt=secure.crt tls.key=secure.key ca.crt=example.com.crt \
+	>mcred.yaml
+cat >gw.yaml <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: secure-gateway
+  namespace: default
+spec:
+  selector:
+    istio: ingressgateway
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    tls: {mode: SIMPLE, credentialName: bookinfo-credential}
+    hosts: [bookinfo.example.com]
+  - port: {number: 443, name: https-mutual, protocol: HTTPS}
+    tls: {mode: MUTUAL, credentialName: secure-credential}
+    hosts: [secure.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: bookinfo-secure
+  namespace: default
+spec:
+  hosts: [bookinfo.example.com, secure.example.com]
+  gateways: [secure-gateway]
+  http:
+  - match: [{uri: {exact: /productpage}}]
+    route: [{destination: {host: productpage, port: {number: 9080}}}]
+YAML
+
+# https HOST [CURL ARGS...]: the status of /productpage on HOST through the gateway's 443.
+https() {
+	local host=$1
+	shift
+	pod_exec default/curl-0 curl -sS --max-time 10 -o /dev/null -w '%{http_code}' \
+		--cacert "$WORK/example.com.crt" --resolve "$host:443:$gw_vip" "$@" \
+		"https://$host/productpage"
+}
+ok() { [ "$(https "$@" 2>/dev/null)" = 200 ]; }
+# serial HOST: the serial of the certificate the gateway presents for SNI HOST.
+serial() {
+	pod_exec default/curl-0 sh -c "openssl s_client -connect $gw_vip:443 -servername $1 \
+		</dev/null 2>/dev/null | openssl x509 -noout -serial"
+}
+
+actl apply -f cred.yaml -f mcred.yaml -f gw.yaml >&2 || fail "Secrets and Gateway not applied"
+wait_for 60 ok bookinfo.example.com ||
+	fail "no page over TLS: $(https bookinfo.example.com 2>&1); $(actl local logs $GWPOD | tail -5)"
+wait_log 10 $GWPOD 'listening on port 8443 .*TLS' || fail "the gateway's log has no TLS listener"
+page=$(pod_exec default/curl-0 curl -sS --max-time 10 --cacert "$WORK/example.com.crt" \
+	--resolve "bookinfo.example.com:443:$gw_vip" https://bookinfo.example.com/productpage)
+expect_contains "$page" "Book Details" "the page over TLS"
+expect_eq "$(serial bookinfo.example.com)" "serial=01" "the certificate for bookinfo.example.com"
+# A name no server lists: no certificate for it, the handshake is refused.
+out=$(https other.example.com -k 2>&1) && fail "a host no server lists got an answer: $out"
+# Plaintext on the TLS port is not HTTP to it.
+out=$(pod_exec default/curl-0 curl -sS --max-time 5 "http://$gw_vip:443/productpage" 2>&1) &&
+	fail "plaintext on the TLS port answered: $out"
+
+# MUTUAL: no client certificate, refused; the CA's, served.
+out=$(https secure.example.com 2>&1) && fail "MUTUAL without a client certificate: $out"
+expect_eq "$(https secure.example.com --cert "$WORK/client.crt" --key "$WORK/client.key")" \
+	200 "MUTUAL with the client certificate"
+expect_eq "$(serial secure.example.com)" "serial=03" "the certificate for secure.example.com"
+
+# The Secret replaced: the new certificate without a restart, the other server unchanged.
+secret bookinfo-credential kubernetes.io/tls tls.crt=bookinfo2.crt tls.key=bookinfo2.key >cred2.yaml
+actl apply -f cred2.yaml >&2 || fail "new Secret not applied"
+new_serial() { [ "$(serial bookinfo.example.com)" = "serial=02" ]; }
+wait_for 30 new_serial || fail "the replaced certificate is not served: $(serial bookinfo.example.com)"
+ok bookinfo.example.com || fail "no page with the replaced certificate"
+
+# A Secret whose key is another certificate's: refused, and the last good one serves.
+secret bookinfo-credential kubernetes.io/tls tls.crt=bookinfo.crt tls.key=secure.key >bad.yaml
+out=$(actl apply -f bad.yaml 2>&1) && fail "a mismatched key and certificate were applied: $out"
+expect_contains "$out" "the private key does not belong to the certificate" "apply's reason"
+expect_eq "$(serial bookinfo.example.com)" "serial=02" "the last good certificate"
+ok bookinfo.example.com || fail "no page after the refused Secret"
+
+# A server naming a Secret that is not there: analyze says so.
+sed 's/secure-credential/no-such-credential/' gw.yaml >gw-missing.yaml
+out=$(actl analyze -f gw-missing.yaml 2>&1)
+expect_contains "$out" "no Secret istio-system/no-such-credential" "analyze on a missing Secret"
+pass
