@@ -154,9 +154,14 @@ static int gateway_certs(struct tls_ctx *tls, const struct l7_listener *gl)
 	for (size_t i = 0; i < n; i++) {
 		const struct l7_tls_cert *t = &gl->certs[i];
 
-		c[i] = (struct tls_gateway_cert){t->source,  (const char *const *)t->hosts.items,
-						 t->hosts.n, t->cert,
-						 t->key,     t->ca};
+		c[i] = (struct tls_gateway_cert){.name = t->source,
+						 .hosts = (const char *const *)t->hosts.items,
+						 .n_hosts = t->hosts.n,
+						 .cert_pem = t->cert,
+						 .key_pem = t->key,
+						 .ca_pem = t->ca,
+						 .min_version = t->min_tls,
+						 .max_version = t->max_tls};
 	}
 	if (gl->n_certs > n)
 		pr_warn("gateway: port %u: %zu certificates, only the first %d are served",

@@ -572,6 +572,9 @@ struct config_gateway_server {
 	char *tls_mode; /* NULL: no tls block */
 	bool https_redirect;
 	char *credential_name;
+	/* tls.min/maxProtocolVersion as TLS version numbers (0x0303: 1.2), 0 for TLS_AUTO. */
+	uint16_t min_tls, max_tls;
+	bool has_cipher_suites;
 };
 
 struct config_gateway {

@@ -417,7 +417,8 @@ struct l7_tls_cert {
 	char *source; /* "Gateway ns/name server N (credentialName x)" */
 	struct config_strings hosts;
 	char *cert, *key;
-	char *ca; /* NULL: SIMPLE */
+	char *ca;		   /* NULL: SIMPLE */
+	uint16_t min_tls, max_tls; /* TLS versions (0x0304: 1.3), 0: the proxy's (1.2 and 1.3) */
 };
 
 struct l7_listener {

@@ -278,7 +278,8 @@ static void test_https_servers(void **state)
 			    "spec:\n  selector: {istio: ingressgateway}\n  servers:\n"
 			    "  - port: {number: 443, name: https-a, protocol: HTTPS}\n"
 			    "    hosts: [a.example.com]\n"
-			    "    tls: {mode: SIMPLE, credentialName: a-cred}\n"
+			    "    tls: {mode: SIMPLE, credentialName: a-cred, "
+			    "minProtocolVersion: TLSV1_3}\n"
 			    "  - port: {number: 443, name: https-b, protocol: HTTPS}\n"
 			    "    hosts: ['shop/b.example.com']\n"
 			    "    tls: {mode: MUTUAL, credentialName: b-cred}\n"
@@ -302,6 +303,8 @@ static void test_https_servers(void **state)
 	assert_string_equal(l->certs[0].hosts.items[0], "a.example.com");
 	assert_string_equal(l->certs[0].cert, a.cert_pem);
 	assert_null(l->certs[0].ca);
+	assert_int_equal(l->certs[0].min_tls, 0x0304);
+	assert_int_equal(l->certs[0].max_tls, 0);
 	assert_string_equal(l->certs[1].hosts.items[0], "b.example.com");
 	assert_string_equal(l->certs[1].key, b.key_pem);
 	assert_string_equal(l->certs[1].ca, ca_root_pem(ca));

@@ -26,6 +26,8 @@
 #include "tls.h"
 
 static char dir[64];
+static int client_max; /* the client's highest TLS version, 0: OpenSSL's */
+static int negotiated; /* the last handshake's version */
 static struct ambit_ca *ca;
 static struct ca_issued a_cert, wild_cert, any_cert, mtls_cert, client_cert, a2_cert;
 
@@ -45,6 +47,7 @@ static bool handshake(struct tls_ctx *gw, const char *sni, const struct ca_issue
 	assert_non_null(cctx);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_max_proto_version(cctx, client_max);
 	if (client) {
 		BIO *cb = BIO_new_mem_buf(client->cert_pem, -1);
 		BIO *kb = BIO_new_mem_buf(client->key_pem, -1);
@@ -84,6 +87,7 @@ static bool handshake(struct tls_ctx *gw, const char *sni, const struct ca_issue
 			tls_conn_flush(s);
 		}
 	}
+	negotiated = SSL_version(c);
 	/* TLS 1.3: the server checks the client's certificate after the client is done. */
 	if (!failed && c_done && s_done && want) {
 		X509 *peer = SSL_get1_peer_certificate(c);
@@ -103,7 +107,12 @@ static bool handshake(struct tls_ctx *gw, const char *sni, const struct ca_issue
 static struct tls_gateway_cert cert(const char *const *hosts, size_t n, const struct ca_issued *is,
 				    const char *ca_pem)
 {
-	return (struct tls_gateway_cert){"test", hosts, n, is->cert_pem, is->key_pem, ca_pem};
+	return (struct tls_gateway_cert){.name = "test",
+					 .hosts = hosts,
+					 .n_hosts = n,
+					 .cert_pem = is->cert_pem,
+					 .key_pem = is->key_pem,
+					 .ca_pem = ca_pem};
 }
 
 static const char *const h_a[] = {"a.example.com"};
@@ -166,8 +175,11 @@ static void test_replace_and_refuse(void **state)
 	struct tls_ctx *gw = tls_ctx_create_gateway();
 	struct tls_gateway_cert one[] = {cert(h_a, 1, &a_cert, NULL)};
 	struct tls_gateway_cert two[] = {cert(h_a, 1, &a2_cert, NULL)};
-	struct tls_gateway_cert bad[] = {{"Gateway x/y server 0", h_a, 1, a_cert.cert_pem,
-					  wild_cert.key_pem, NULL}};
+	struct tls_gateway_cert bad[] = {{.name = "Gateway x/y server 0",
+					  .hosts = h_a,
+					  .n_hosts = 1,
+					  .cert_pem = a_cert.cert_pem,
+					  .key_pem = wild_cert.key_pem}};
 	char err[256];
 
 	assert_int_equal(tls_ctx_gateway_set(gw, one, 1, err, sizeof(err)), 0);
@@ -178,6 +190,32 @@ static void test_replace_and_refuse(void **state)
 	assert_int_equal(tls_ctx_gateway_set(gw, bad, 1, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "Gateway x/y server 0"));
 	assert_true(handshake(gw, "a.example.com", NULL, "a2.example.com"));
+	tls_ctx_put(gw);
+}
+
+/* tls.minProtocolVersion / maxProtocolVersion per server: set on the connection it takes. */
+static void test_versions(void **state)
+{
+	struct tls_ctx *gw = tls_ctx_create_gateway();
+	struct tls_gateway_cert set[] = {cert(h_a, 1, &a_cert, NULL),
+					 cert(h_wild, 1, &wild_cert, NULL)};
+	char err[256];
+
+	set[0].min_version = TLS1_3_VERSION;
+	set[1].max_version = TLS1_2_VERSION;
+	assert_int_equal(tls_ctx_gateway_set(gw, set, 2, err, sizeof(err)), 0);
+	assert_true(handshake(gw, "a.example.com", NULL, "a.example.com"));
+	assert_int_equal(negotiated, TLS1_3_VERSION);
+	assert_true(handshake(gw, "b.example.com", NULL, "wild.example.com"));
+	assert_int_equal(negotiated, TLS1_2_VERSION);
+	client_max = TLS1_2_VERSION;
+	assert_false(handshake(gw, "a.example.com", NULL, NULL));
+	assert_true(handshake(gw, "b.example.com", NULL, "wild.example.com"));
+	client_max = 0;
+	/* At most 1.1: nothing this proxy serves. */
+	set[1].max_version = TLS1_1_VERSION;
+	assert_int_equal(tls_ctx_gateway_set(gw, set, 2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no TLS version left"));
 	tls_ctx_put(gw);
 }
 
@@ -216,8 +254,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	char cmd[128];
-	struct ca_issued *all[] = {&a_cert, &a2_cert, &wild_cert, &any_cert, &mtls_cert,
-				   &client_cert};
+	struct ca_issued *all[] = {&a_cert,   &a2_cert,	  &wild_cert,
+				   &any_cert, &mtls_cert, &client_cert};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		ca_issued_free(all[i]);
@@ -229,11 +267,9 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sni_choice),
-	    cmocka_unit_test(test_any_host),
-	    cmocka_unit_test(test_mutual),
-	    cmocka_unit_test(test_replace_and_refuse),
-	    cmocka_unit_test(test_check_pair),
+	    cmocka_unit_test(test_sni_choice), cmocka_unit_test(test_any_host),
+	    cmocka_unit_test(test_mutual),     cmocka_unit_test(test_replace_and_refuse),
+	    cmocka_unit_test(test_versions),   cmocka_unit_test(test_check_pair),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -111,12 +111,36 @@ static int tls_credential(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_get_str(ctx, v, &((SRV *)o)->credential_name);
 }
 
-static int tls_version(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+static int str_list(struct cfg_ctx *ctx, yaml_node_t *v, void *o);
+
+static int tls_version(struct cfg_ctx *ctx, yaml_node_t *v, uint16_t *out)
 {
 	static const char *const versions[] = {"TLS_AUTO", "TLSV1_0", "TLSV1_1",
 					       "TLSV1_2",  "TLSV1_3", NULL};
+	char *got = NULL;
+	int err = cfg_check_enum(ctx, v, versions, &got);
 
-	return cfg_check_enum(ctx, v, versions, NULL);
+	/* TLSV1_x is protocol version 0x0301 + x; TLS_AUTO leaves the proxy's defaults. */
+	if (!err && got && strcmp(got, "TLS_AUTO"))
+		*out = (uint16_t)(0x0301 + (got[6] - '0'));
+	free(got);
+	return err;
+}
+
+static int tls_min(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return tls_version(ctx, v, &((SRV *)o)->min_tls);
+}
+
+static int tls_max(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return tls_version(ctx, v, &((SRV *)o)->max_tls);
+}
+
+static int tls_ciphers(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	((SRV *)o)->has_cipher_suites = true;
+	return str_list(ctx, v, o);
 }
 
 static int str_list(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
@@ -141,9 +165,9 @@ static const struct cfg_field tls_fields[] = {
     {"subjectAltNames", CFG_T_SEQ, str_list, 0},
     {"verifyCertificateSpki", CFG_T_SEQ, str_list, 0},
     {"verifyCertificateHash", CFG_T_SEQ, str_list, 0},
-    {"minProtocolVersion", CFG_T_STR, tls_version, 0},
-    {"maxProtocolVersion", CFG_T_STR, tls_version, 0},
-    {"cipherSuites", CFG_T_SEQ, str_list, 0},
+    {"minProtocolVersion", CFG_T_STR, tls_min, 0},
+    {"maxProtocolVersion", CFG_T_STR, tls_max, 0},
+    {"cipherSuites", CFG_T_SEQ, tls_ciphers, 0},
     {NULL, 0, NULL, 0},
 };
 
@@ -162,6 +186,10 @@ static int srv_tls(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 		cfg_error(ctx, v,
 			  "only one of credentialName, credentialNames, serverCertificate "
 			  "or tlsCertificates can be set");
+		err = -EINVAL;
+	}
+	if (!err && s->min_tls && s->max_tls && s->min_tls > s->max_tls) {
+		cfg_error(ctx, v, "minProtocolVersion is above maxProtocolVersion");
 		err = -EINVAL;
 	}
 	return err;

@@ -63,7 +63,8 @@ static int walk_data(struct cfg_ctx *ctx, yaml_node_t *map, struct config_secret
 
 		if (!secret_key_ok(key)) {
 			cfg_error(ctx, k,
-				  "invalid key \"%.64s\": want alphanumerics, '-', '_' or '.'", key);
+				  "invalid key \"%.64s\": want alphanumerics, '-', '_' or '.'",
+				  key);
 			continue;
 		}
 		if (cfg_is_null(v))
@@ -176,7 +177,8 @@ int cfg_secret_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o)
 	}
 	if ((crt != NULL) != (key != NULL)) {
 		cfg_error(ctx, root, "data: %s without %s", crt ? crt->key : key->key,
-			  crt ? "a private key (tls.key or key)" : "a certificate (tls.crt or cert)");
+			  crt ? "a private key (tls.key or key)"
+			      : "a certificate (tls.crt or cert)");
 		return -EINVAL;
 	}
 	if (ca && ca->len && !tls_count_certs(ca->value)) {

@@ -146,6 +146,8 @@ static int server_cert(const struct gw_ctx *g, const struct config_gateway *gw,
 		t->source = NULL;
 		return -ENOMEM;
 	}
+	t->min_tls = srv->min_tls;
+	t->max_tls = srv->max_tls;
 	t->cert = pem_dup(crt);
 	t->key = pem_dup(key);
 	t->ca = ca ? pem_dup(ca) : NULL;

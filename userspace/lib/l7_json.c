@@ -492,6 +492,10 @@ static void tls_certs(struct enc *e, cJSON *l, const struct l7_listener *li)
 		str(e, o, "key", t->key);
 		if (t->ca)
 			str(e, o, "ca", t->ca);
+		if (t->min_tls)
+			num(e, o, "minTls", t->min_tls);
+		if (t->max_tls)
+			num(e, o, "maxTls", t->max_tls);
 	}
 }
 

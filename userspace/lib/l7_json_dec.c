@@ -686,7 +686,8 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 /* A TLS listener's certificates: each with hosts, a certificate and its key. */
 static void dtls_certs(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_listener *l)
 {
-	static const char *const k[] = {"source", "hosts", "cert", "key", "ca", NULL};
+	static const char *const k[] = {"source", "hosts",  "cert",   "key",
+					"ca",	  "minTls", "maxTls", NULL};
 	const cJSON *a, *it;
 	size_t n;
 
@@ -711,6 +712,8 @@ static void dtls_certs(struct l7j_dec *d, const cJSON *o, const char *path, stru
 		t->cert = l7j_dstr(d, it, "cert", p, true);
 		t->key = l7j_dstr(d, it, "key", p, true);
 		t->ca = l7j_dstr(d, it, "ca", p, false);
+		t->min_tls = (uint16_t)l7j_dnum(d, it, "minTls", p, 0x0301, 0x0304, false);
+		t->max_tls = (uint16_t)l7j_dnum(d, it, "maxTls", p, 0x0301, 0x0304, false);
 		if (d->failed)
 			return;
 		if (!t->hosts.n) {

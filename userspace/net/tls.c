@@ -28,6 +28,7 @@ struct sni_entry {
 	size_t n_hosts;
 	SSL_CTX *ssl;
 	bool mutual;
+	int min_version, max_version;
 };
 
 struct sni_set {
@@ -351,6 +352,9 @@ static int gateway_hello(SSL *ssl, int *alert, void *arg)
 			       best->mutual ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
 					    : SSL_VERIFY_NONE,
 			       NULL);
+		/* Before the version is chosen: the callback runs ahead of that. */
+		SSL_set_min_proto_version(ssl, best->min_version);
+		SSL_set_max_proto_version(ssl, best->max_version);
 	}
 	pthread_mutex_unlock(&ctx->sni_lock);
 	if (!best) {
@@ -426,6 +430,15 @@ int tls_ctx_gateway_set(struct tls_ctx *ctx, const struct tls_gateway_cert *cert
 		}
 		set->n++;
 		e->mutual = certs[i].ca_pem != NULL;
+		e->min_version =
+		    certs[i].min_version > TLS1_2_VERSION ? certs[i].min_version : TLS1_2_VERSION;
+		e->max_version = certs[i].max_version; /* 0: the highest OpenSSL has */
+		if (e->max_version && e->max_version < e->min_version) {
+			snprintf(err, len, "%s: no TLS version left: 1.2 is the lowest served",
+				 certs[i].name);
+			sni_set_free(set);
+			return -EINVAL;
+		}
 		e->hosts = calloc(certs[i].n_hosts ? certs[i].n_hosts : 1, sizeof(*e->hosts));
 		if (!e->hosts)
 			goto nomem;
