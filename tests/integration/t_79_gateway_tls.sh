@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # TLS at the ingress gateway, as Istio's "Secure Gateways" task does it: a CA and a server
-# certificate made with openssl, a kubernetes.io/tls Secret in istio-system, a Gateway server on
+# certificate made with openssl, a kubernetes.io/tls Secret in istio-system made with
+# `ambitctl create secret tls` (kubectl's command), a Gateway server on
 # 443 (HTTPS, tls SIMPLE, credentialName) and a VirtualService bound to it. curl with the CA and
 # --resolve gets the page over TLS and sees the certificate for its SNI; a name the server does
 # not list is refused. A second server (MUTUAL, a generic Secret with tls.crt, tls.key and
-# ca.crt) on the same port wants a client certificate: none is refused, one the CA signed gets
+# ca.crt, `create secret generic --from-file`) on the same port wants a client certificate: none is refused, one the CA signed gets
 # the page. The Secret replaced with a new certificate is served without a restart; a Secret
 # whose key is another certificate's is refused by apply, naming why, and the last good one
 # keeps serving. A Gateway naming a Secret that does not exist is reported by analyze.
@@ -39,18 +40,6 @@ cert bookinfo2 bookinfo.example.com 2
 cert secure secure.example.com 3
 cert client client.example.com 4
 chmod 644 ./*
-b64() { base64 -w0 <"$1"; }
-# secret NAME TYPE KEY=FILE...: a Secret manifest, as kubectl create secret makes it.
-secret() {
-	local name=$1 type=$2 kv
-	shift 2
-	printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: %s, namespace: istio-system}\n' "$name"
-	printf 'type: %s\ndata:\n' "$type"
-	for kv in "$@"; do printf '  %s: %s\n' "${kv%%=*}" "$(b64 "${kv#*=}")"; done
-}
-secret bookinfo-credential kubernetes.io/tls tls.crt=bookinfo.crt tls.key=bookinfo.key >cred.yaml
-secret secure-credential Opaque tls.crt=secure.crt tls.key=secure.key ca.crt=example.com.crt \
-	>mcred.yaml
 cat >gw.yaml <<'YAML'
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -96,7 +85,12 @@ serial() {
 		</dev/null 2>/dev/null | openssl x509 -noout -serial"
 }
 
-actl apply -f cred.yaml -f mcred.yaml -f gw.yaml >&2 || fail "Secrets and Gateway not applied"
+actl create -n istio-system secret tls bookinfo-credential --key=bookinfo.key \
+	--cert=bookinfo.crt >&2 || fail "create secret tls"
+actl create -n istio-system secret generic secure-credential --from-file=tls.key=secure.key \
+	--from-file=tls.crt=secure.crt --from-file=ca.crt=example.com.crt >&2 ||
+	fail "create secret generic"
+actl apply -f gw.yaml >&2 || fail "Gateway not applied"
 wait_for 60 ok bookinfo.example.com ||
 	fail "no page over TLS: $(https bookinfo.example.com 2>&1); $(actl local logs $GWPOD | tail -5)"
 wait_log 10 $GWPOD 'listening on port 8443 .*TLS' || fail "the gateway's log has no TLS listener"
@@ -117,15 +111,15 @@ expect_eq "$(https secure.example.com --cert "$WORK/client.crt" --key "$WORK/cli
 expect_eq "$(serial secure.example.com)" "serial=03" "the certificate for secure.example.com"
 
 # The Secret replaced: the new certificate without a restart, the other server unchanged.
-secret bookinfo-credential kubernetes.io/tls tls.crt=bookinfo2.crt tls.key=bookinfo2.key >cred2.yaml
-actl apply -f cred2.yaml >&2 || fail "new Secret not applied"
+actl create secret tls bookinfo-credential -n istio-system --cert bookinfo2.crt \
+	--key bookinfo2.key >&2 || fail "new Secret not applied"
 new_serial() { [ "$(serial bookinfo.example.com)" = "serial=02" ]; }
 wait_for 30 new_serial || fail "the replaced certificate is not served: $(serial bookinfo.example.com)"
 ok bookinfo.example.com || fail "no page with the replaced certificate"
 
 # A Secret whose key is another certificate's: refused, and the last good one serves.
-secret bookinfo-credential kubernetes.io/tls tls.crt=bookinfo.crt tls.key=secure.key >bad.yaml
-out=$(actl apply -f bad.yaml 2>&1) && fail "a mismatched key and certificate were applied: $out"
+out=$(actl create secret tls bookinfo-credential -n istio-system --cert bookinfo.crt \
+	--key secure.key 2>&1) && fail "a mismatched key and certificate were applied: $out"
 expect_contains "$out" "the private key does not belong to the certificate" "apply's reason"
 expect_eq "$(serial bookinfo.example.com)" "serial=02" "the last good certificate"
 ok bookinfo.example.com || fail "no page after the refused Secret"

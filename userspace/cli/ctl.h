@@ -490,6 +490,8 @@ int cmd_apply(const struct ctl_opts *o, int argc, char **argv, bool remove);
  */
 int apply_manifest(const struct ctl_opts *o, const char *label, const char *text, int argc,
 		   char **argv, bool remove);
+/* secret.c: `create secret tls|generic NAME ...` (argv after "create"), as kubectl's. */
+int cmd_create(const struct ctl_opts *o, int argc, char **argv);
 /* `ambitctl waypoint generate|apply|list|status|delete` (argv after "waypoint"). */
 int cmd_waypoint(const struct ctl_opts *o, int argc, char **argv);
 /* Writes the objects of @path (a file or dir) into @c's store as `apply` does, without waiting:

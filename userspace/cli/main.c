@@ -47,6 +47,10 @@ static const struct usage_entry {
     {"config", " analyze ",
      "  analyze [-f FILE|DIR] [--root-namespace NS]   schema, Istio rules, references\n"},
     {"config", " label ", "  label namespace NS key=value|key- ...\n"},
+    {"config", " create ",
+     "  create secret tls NAME --cert FILE --key FILE [-n NS] [--dry-run] [-o yaml]\n"
+     "  create secret generic NAME --from-file=[KEY=]FILE... [-n NS] [-o yaml]\n"
+     "                                  a Secret (a gateway's credentialName), as kubectl\n"},
     {"waypoints", " waypoint ",
      "  waypoint generate|apply [-n NS] [--name N] [--for service|workload|all|none]\n"
      "                    [--enroll-namespace]   a waypoint (Gateway istio-waypoint), as istioctl\n"
@@ -379,6 +383,8 @@ static int run(int argc, char **argv)
 		return cmd_apply(&a.o, argc - 2, argv + 2, !strcmp(cmd, "delete"));
 	if (!strcmp(cmd, "analyze"))
 		return cmd_analyze(&a.o, argc - 2, argv + 2);
+	if (!strcmp(cmd, "create"))
+		return cmd_create(&a.o, argc - 2, argv + 2);
 	if (!strcmp(cmd, "waypoint"))
 		return cmd_waypoint(&a.o, argc - 2, argv + 2);
 	if (!strcmp(cmd, "label")) {
