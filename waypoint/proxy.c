@@ -790,6 +790,7 @@ static enum filter_outcome authorize(struct wp_req *r, bool custom_allowed)
 		rq.principal = id + 9;
 	rq.source_ip = p->client.sin_addr.s_addr;
 	rq.remote_ip = r->client.sin_addr.s_addr;
+	rq.sni = p->sni;
 	rq.dest_ip = p->dest_ip ? p->dest_ip : p->local.sin_addr.s_addr;
 	rq.dest_port = p->dest_port ? p->dest_port : ntohs(p->local.sin_port);
 	rq.host = r->authority;

@@ -8,7 +8,7 @@
 # ca.crt, `create secret generic --from-file`) on the same port wants a client certificate: none is refused, one the CA signed gets
 # the page. The Secret replaced with a new certificate is served without a restart; a Secret
 # whose key is another certificate's is refused by apply, naming why, and the last good one
-# keeps serving. A Gateway naming a Secret that does not exist is reported by analyze.
+# keeps serving. An AuthorizationPolicy on connection.sni tells the servers apart. A Gateway naming a Secret that does not exist is reported by analyze.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd curl openssl
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -109,6 +109,23 @@ out=$(https secure.example.com 2>&1) && fail "MUTUAL without a client certificat
 expect_eq "$(https secure.example.com --cert "$WORK/client.crt" --key "$WORK/client.key")" \
 	200 "MUTUAL with the client certificate"
 expect_eq "$(serial secure.example.com)" "serial=03" "the certificate for secure.example.com"
+
+# connection.sni at the gateway: a DENY on one server's name leaves the other's alone.
+cat >sni-deny.yaml <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-secure-sni, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  action: DENY
+  rules: [{when: [{key: connection.sni, values: [secure.example.com]}]}]
+YAML
+actl apply -f sni-deny.yaml >&2 || fail "SNI policy not applied"
+mutual() { https secure.example.com --cert "$WORK/client.crt" --key "$WORK/client.key"; }
+denied() { [ "$(mutual 2>/dev/null)" = 403 ]; }
+wait_for 30 denied || fail "connection.sni DENY not enforced: $(mutual 2>&1)"
+expect_eq "$(https bookinfo.example.com)" 200 "the other server's SNI under the SNI DENY"
+actl delete -f sni-deny.yaml >&2 || fail "SNI policy not deleted"
 
 # The Secret replaced: the new certificate without a restart, the other server unchanged.
 actl create secret tls bookinfo-credential -n istio-system --cert bookinfo2.crt \

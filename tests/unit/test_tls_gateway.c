@@ -88,6 +88,11 @@ static bool handshake(struct tls_ctx *gw, const char *sni, const struct ca_issue
 		}
 	}
 	negotiated = SSL_version(c);
+	/* The name the client asked for, as the proxy's policies see it (connection.sni). */
+	if (!failed && s_done && sni)
+		assert_string_equal(tls_conn_sni(s), sni);
+	if (!failed && s_done && !sni)
+		assert_null(tls_conn_sni(s));
 	/* TLS 1.3: the server checks the client's certificate after the client is done. */
 	if (!failed && c_done && s_done && want) {
 		X509 *peer = SSL_get1_peer_certificate(c);

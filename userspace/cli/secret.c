@@ -27,10 +27,11 @@ struct secret_item {
 
 static void usage_create(void)
 {
-	fprintf(stderr, "usage: ambitctl create secret tls NAME --cert FILE --key FILE [-n NS] "
-			"[--dry-run] [-o yaml]\n"
-			"       ambitctl create secret generic NAME --from-file=[KEY=]FILE... [-n NS] "
-			"[--dry-run] [-o yaml]\n");
+	fprintf(stderr,
+		"usage: ambitctl create secret tls NAME --cert FILE --key FILE [-n NS] "
+		"[--dry-run] [-o yaml]\n"
+		"       ambitctl create secret generic NAME --from-file=[KEY=]FILE... [-n NS] "
+		"[--dry-run] [-o yaml]\n");
 }
 
 /* Appends "  KEY: base64(FILE)\n" to the manifest @m (of length *@len). 0 or -errno. */
@@ -88,8 +89,8 @@ int cmd_create(const struct ctl_opts *o, int argc, char **argv)
 			char tmp[4096];
 
 			if (eq) {
-				snprintf(items[n].key, sizeof(items[n].key), "%.*s", (int)(eq - spec),
-					 spec);
+				snprintf(items[n].key, sizeof(items[n].key), "%.*s",
+					 (int)(eq - spec), spec);
 				items[n].path = eq + 1;
 			} else {
 				snprintf(tmp, sizeof(tmp), "%s", spec);
@@ -124,7 +125,8 @@ int cmd_create(const struct ctl_opts *o, int argc, char **argv)
 		usage_create();
 		return -EINVAL;
 	}
-	if (asprintf(&m, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n%s%s%stype: %s\ndata:\n",
+	if (asprintf(&m,
+		     "apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n%s%s%stype: %s\ndata:\n",
 		     name, ns ? "  namespace: " : "", ns ? ns : "", ns ? "\n" : "", type) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < n && !err; i++)

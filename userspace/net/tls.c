@@ -875,6 +875,12 @@ bool tls_conn_want_write(const struct tls_conn *c)
 	return c->want_write || c->out.len > 0;
 }
 
+const char *tls_conn_sni(const struct tls_conn *c)
+{
+	return c->server && c->handshaken ? SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name)
+					  : NULL;
+}
+
 const char *tls_conn_peer_identity(const struct tls_conn *c)
 {
 	return c->handshaken || c->peer_id ? c->peer_id : NULL;

@@ -54,8 +54,9 @@ int transport_peer_copy(struct transport_peer *dst, const struct transport_peer 
 	dst->dest_host = src->dest_host ? strdup(src->dest_host) : NULL;
 	dst->identity = src->identity ? strdup(src->identity) : NULL;
 	dst->baggage = src->baggage ? strdup(src->baggage) : NULL;
+	dst->sni = src->sni ? strdup(src->sni) : NULL;
 	if ((src->dest_host && !dst->dest_host) || (src->identity && !dst->identity) ||
-	    (src->baggage && !dst->baggage)) {
+	    (src->baggage && !dst->baggage) || (src->sni && !dst->sni)) {
 		transport_peer_clear(dst);
 		return -ENOMEM;
 	}
@@ -67,6 +68,7 @@ void transport_peer_clear(struct transport_peer *p)
 	free(p->dest_host);
 	free(p->identity);
 	free(p->baggage);
+	free(p->sni);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -62,6 +62,7 @@ struct transport_peer {
 	uint16_t dest_port;	   /* original destination port (host order) */
 	char *identity;		   /* the peer's verified SPIFFE ID, or NULL */
 	char *baggage;		   /* W3C baggage the peer sent about the client, or NULL */
+	char *sni;		   /* the server name a TLS client asked for, once handshaken */
 	bool mtls;		   /* the peer was authenticated by mutual TLS */
 	bool tls;		   /* the connection is TLS without a client certificate */
 };
