@@ -259,9 +259,12 @@ $(O)/bench-ratehttp: tools/bench/ratehttp.c $(O)/libnet.a $(O)/libambit.a
 	$(CC) $(CFLAGS) -Iuserspace/net $< -Wl,--start-group $(O)/libnet.a $(O)/libambit.a -Wl,--end-group $(LDLIBS) -o $@
 
 bench: deps
-	$(MAKE) $(BINS) $(O)/bench-holdconns $(O)/bench-ratehttp
+	$(MAKE) $(BINS) $(O)/bench-holdconns $(O)/bench-ratehttp $(O)/bench-l7-policy
 	@QUICK=$(QUICK) bash tools/bench/run.sh
 	@QUICK=$(QUICK) bash tools/bench/l7.sh
+	@if [ -z "$(QUICK)" ]; then { printf '# L7 policy decision at the waypoint (%s, %s)\n\n' \
+	"$$(date -u +%F)" "build/bench-l7-policy, one core; see tools/bench/l7-policy-bench.c"; \
+	$(O)/bench-l7-policy; } | tee bench/results/l7-policy.md; else $(O)/bench-l7-policy 10 1000; fi
 	@QUICK=$(QUICK) bash tools/bench/kube.sh
 	@if [ -z "$(QUICK)" ]; then bash tools/bench/chain.sh; fi
 
@@ -273,6 +276,16 @@ $(O)/bench-policy: tools/bench/policy-bench.c $(O)/libnet.a $(O)/libambit.a
 
 bench-policy: $(O)/bench-policy
 	@$(O)/bench-policy
+
+# L7 policy benchmark (not a test): the waypoint's per-request decision at 10/100/1000 policies.
+.PHONY: bench-l7-policy
+$(O)/bench-l7-policy: tools/bench/l7-policy-bench.c $(WP_LIB_OBJS) $(O)/libnet.a $(O)/libambit.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iwaypoint -Iuserspace/net $< $(WP_LIB_OBJS) -Wl,--start-group $(O)/libnet.a \
+		$(O)/libambit.a -Wl,--end-group $(LDLIBS) -o $@
+
+bench-l7-policy: $(O)/bench-l7-policy
+	@$(O)/bench-l7-policy
 
 # `make image`: the container image (deploy/Containerfile) from the binaries, with buildah.
 image: deps

@@ -442,10 +442,18 @@ static long policy_match(struct ctx *c, const struct l7_authz *p)
 void wp_authz_decide(const struct l7_config *cfg, const struct l7_service *s,
 		     const struct wp_authz_request *rq, struct wp_authz_decision *d)
 {
+	wp_authz_decide_indexed(cfg, s, NULL, rq, d);
+}
+
+void wp_authz_decide_indexed(const struct l7_config *cfg, const struct l7_service *s,
+			     const struct wp_authz_index *x, const struct wp_authz_request *rq,
+			     struct wp_authz_decision *d)
+{
 	struct ctx c = {.rq = rq};
 	bool any_allow = false, shadow_allow = false;
 	const struct l7_authz *allowed = NULL;
-	size_t allowed_rule = 0;
+	size_t allowed_rule = 0, i;
+	struct wp_authz_cands it;
 
 	memset(d, 0, sizeof(*d));
 	c.has_ns = principal_part(rq->principal, "/ns/", c.ns, sizeof(c.ns));
@@ -461,7 +469,7 @@ void wp_authz_decide(const struct l7_config *cfg, const struct l7_service *s,
 	}
 	/* CUSTOM, then DENY: the first that matches decides (a dry run only records it). */
 	for (int pass = rq->custom_allowed ? 1 : 0; pass < 2; pass++)
-		for (size_t i = 0; i < s->n_authz; i++) {
+		for (wp_authz_cands_init(&it, x, s, rq); wp_authz_cands_next(&it, &i);) {
 			const struct l7_authz *p = &cfg->authz[s->authz[i]];
 			long rule;
 
@@ -482,7 +490,12 @@ void wp_authz_decide(const struct l7_config *cfg, const struct l7_service *s,
 			d->rule = (size_t)rule;
 			return;
 		}
-	for (size_t i = 0; i < s->n_authz; i++) {
+	/* An ALLOW policy that cannot match still makes the default a denial. */
+	if (x) {
+		any_allow = wp_authz_index_has_allow(x, false);
+		shadow_allow = wp_authz_index_has_allow(x, true);
+	}
+	for (wp_authz_cands_init(&it, x, s, rq); wp_authz_cands_next(&it, &i);) {
 		const struct l7_authz *p = &cfg->authz[s->authz[i]];
 		long rule;
 
@@ -513,7 +526,8 @@ void wp_authz_decide(const struct l7_config *cfg, const struct l7_service *s,
 	if (shadow_allow && !d->shadow_denied) {
 		bool matched = false;
 
-		for (size_t i = 0; i < s->n_authz && !matched; i++) {
+		for (wp_authz_cands_init(&it, x, s, rq);
+		     !matched && wp_authz_cands_next(&it, &i);) {
 			const struct l7_authz *p = &cfg->authz[s->authz[i]];
 
 			matched = p->action == CONFIG_AUTHZ_ALLOW && p->dry_run &&

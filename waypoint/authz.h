@@ -71,6 +71,31 @@ void wp_authz_decide(const struct l7_config *c, const struct l7_service *s,
 		     const struct wp_authz_request *rq, struct wp_authz_decision *d);
 
 /*
+ * The policies of a service a request can match (authz_index.c): policies keyed by exact
+ * principals or fixed first path segments are looked up, the rest always tried, in the
+ * service's order. Built per model generation; NULL when out of memory (then every policy is
+ * tried). The same decision as wp_authz_decide, in time that does not grow with the policies
+ * for other principals and paths.
+ */
+struct wp_authz_index;
+struct wp_authz_index *wp_authz_index_build(const struct l7_config *c, const struct l7_service *s);
+void wp_authz_index_free(struct wp_authz_index *x);
+void wp_authz_decide_indexed(const struct l7_config *c, const struct l7_service *s,
+			     const struct wp_authz_index *x, const struct wp_authz_request *rq,
+			     struct wp_authz_decision *d);
+
+/* Iterates over the candidate positions in @s->authz for @rq (all of them when @x is NULL). */
+struct wp_authz_cands {
+	const struct wp_authz_index *x;
+	size_t n_all, a, p_lo, p_hi, s_lo, s_hi;
+};
+void wp_authz_cands_init(struct wp_authz_cands *it, const struct wp_authz_index *x,
+			 const struct l7_service *s, const struct wp_authz_request *rq);
+bool wp_authz_cands_next(struct wp_authz_cands *it, size_t *pos);
+/* Whether the service has a (non-dry-run, else a dry-run) ALLOW policy, matching or not. */
+bool wp_authz_index_has_allow(const struct wp_authz_index *x, bool shadow);
+
+/*
  * Envoy's name for what decided, as in its response code details
  * ("ns[NS]-policy[NAME]-rule[I]", "none" when no ALLOW matched), into @out.
  */

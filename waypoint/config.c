@@ -10,6 +10,7 @@
 #include "ambit/clock.h"
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
+#include "authz.h"
 #include "config.h"
 #include "jwt.h"
 #include "loop.h"
@@ -30,6 +31,9 @@ static void gen_free(struct wp_gen *g)
 	for (size_t i = 0; g->jwks && i < g->l7->n_jwt; i++)
 		wp_jwks_free(g->jwks[i]);
 	free(g->jwks);
+	for (size_t i = 0; g->authz && i < g->l7->n_services; i++)
+		wp_authz_index_free(g->authz[i]);
+	free(g->authz);
 	l7_config_free(g->l7);
 	free(g);
 }
@@ -115,8 +119,13 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 	}
 	g->clusters = calloc(n + 1, sizeof(*g->clusters));
 	g->jwks = calloc(l7->n_jwt + 1, sizeof(*g->jwks));
-	if (!g->clusters || !g->jwks || index_endpoints(g))
+	g->authz = calloc(l7->n_services + 1, sizeof(*g->authz));
+	if (!g->clusters || !g->jwks || !g->authz || index_endpoints(g))
 		goto nomem;
+	for (size_t s = 0; s < l7->n_services; s++)
+		if (l7->services[s].n_authz &&
+		    !(g->authz[s] = wp_authz_index_build(l7, &l7->services[s])))
+			goto nomem;
 	/* A key set that is not one fails its tokens (as Envoy), not the configuration. */
 	for (size_t j = 0; j < l7->n_jwt; j++) {
 		const struct config_jwt_rule *r = &l7->jwt[j].rule;

@@ -798,7 +798,7 @@ static enum filter_outcome authorize(struct wp_req *r, bool custom_allowed)
 	rq.path = r->head.target;
 	rq.path_len = strcspn(r->head.target, "?");
 	rq.headers = &r->head.fields;
-	wp_authz_decide(g->l7, s, &rq, &d);
+	wp_authz_decide_indexed(g->l7, s, g->authz[r->svc], &rq, &d);
 	if (d.shadow_denied) {
 		wp_authz_policy_name(d.shadow, d.shadow_rule, name, sizeof(name));
 		pr_info("dry-run: request %s to %s would be denied by %s",

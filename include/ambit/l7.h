@@ -403,12 +403,6 @@ struct l7_authz {
 };
 
 /*
- * A gateway's listener (API_SEMANTICS.md §6): the port its proxy listens on (the gateway
- * Service's targetPort for a server port that is one of the Service's ports, as istiod
- * translates it, else the server's own), for the HTTP servers of its Gateways on that port,
- * served by the routes of the model's service @service.
- */
-/*
  * A certificate of a TLS listener (a gateway's HTTPS servers, SIMPLE or MUTUAL): the server's
  * hosts as SNI names, the PEM chain and key of its credentialName's Secret, and for MUTUAL the
  * CA that client certificates must chain to.
@@ -421,6 +415,12 @@ struct l7_tls_cert {
 	uint16_t min_tls, max_tls; /* TLS versions (0x0304: 1.3), 0: the proxy's (1.2 and 1.3) */
 };
 
+/*
+ * A gateway's listener (API_SEMANTICS.md §6): the port its proxy listens on (the gateway
+ * Service's targetPort for a server port that is one of the Service's ports, as istiod
+ * translates it, else the server's own), for the HTTP servers of its Gateways on that port,
+ * served by the routes of the model's service @service.
+ */
 struct l7_listener {
 	uint16_t port;
 	enum l7_protocol protocol;

@@ -51,6 +51,7 @@ sleep 1
 kill $loop_pid 2>/dev/null; wait $loop_pid 2>/dev/null
 oks=$(grep -c '^ok' "$loop_out" || true); fails=$(grep -c '^FAIL' "$loop_out" || true)
 log "requests with a ${SKEW_MS} ms skew between the nodes: $oks ok, $fails failed"
-[ "$oks" -gt 20 ] || fail "background loop made too few requests ($oks)"
+# A sanity check that the loop ran through both transitions, not a rate (the machine is shared).
+[ "$oks" -gt 8 ] || fail "background loop made too few requests ($oks)"
 [ "$fails" -eq 0 ] || fail "$fails requests failed while the nodes disagreed"
 pass

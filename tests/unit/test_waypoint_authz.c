@@ -574,6 +574,134 @@ static void test_str_match(void **state)
 	assert_false(wp_authz_str_match("abc", "abcd", 4));
 }
 
+/* ---- the index: the same decisions as trying every policy ---- */
+
+static const char *const principals[] = {"cluster.local/ns/shop/sa/a",
+					 "cluster.local/ns/shop/sa/b",
+					 "cluster.local/ns/other/sa/a",
+					 "cluster.local/ns/shop/sa/*",
+					 "*/sa/b",
+					 "*"};
+static const char *const paths[] = {"/api/a",	"/api/*", "/admin/x/*", "/admin",   "/adm*", "*/x",
+				    "/api/{*}", "/",	  "/api/a/",	"/admin/*", "*"};
+static const char *const req_paths[] = {"/api/a",  "/api/a/", "/admin", "/admin/x/1",
+					"/adminx", "/api",    "/x",	"/api/b/x",
+					"/",	   "admin",   "/admin/"};
+
+static uint32_t rnd_state = 2463534242u;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 17;
+	rnd_state ^= rnd_state << 5;
+	return rnd_state % n;
+}
+
+/* A random policy on web: principals, paths, methods or none, any action, maybe a dry run. */
+static void random_policy(FILE *f, int i)
+{
+	static const char *const actions[] = {"ALLOW", "ALLOW", "DENY", "AUDIT"};
+	int a = (int)rnd(4), rules = a < 2 ? (int)rnd(3) : 1 + (int)rnd(2);
+
+	fprintf(f,
+		"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+		"metadata:\n  name: p%d\n  namespace: shop\n%s"
+		"spec:\n  targetRefs: [{kind: Service, group: '', name: web}]\n"
+		"  action: %s\n  rules:%s\n",
+		i, a == 3 || rnd(8) ? "" : "  annotations: {istio.io/dry-run: 'true'}\n",
+		actions[a], rules ? "" : " []");
+	for (int r = 0; r < rules; r++) {
+		int nf = (int)rnd(3), nt = (int)rnd(3);
+
+		fprintf(f, "  - {");
+		if (nf) {
+			fprintf(f, "from: [");
+			for (int k = 0; k < nf; k++)
+				if (rnd(4))
+					fprintf(f, "%s{source: {principals: ['%s', '%s']}}",
+						k ? ", " : "", principals[rnd(6)],
+						principals[rnd(6)]);
+				else
+					fprintf(f, "%s{source: {namespaces: [shop]}}",
+						k ? ", " : "");
+			fprintf(f, "], ");
+		}
+		if (nt) {
+			fprintf(f, "to: [");
+			for (int k = 0; k < nt; k++)
+				if (rnd(4))
+					fprintf(f,
+						"%s{operation: {paths: ['%s'], notPaths: ['%s']}}",
+						k ? ", " : "", paths[rnd(11)], paths[rnd(11)]);
+				else
+					fprintf(f, "%s{operation: {methods: [GET]}}",
+						k ? ", " : "");
+			fprintf(f, "], ");
+		}
+		fprintf(f, "}\n");
+	}
+	fprintf(f, "---\n");
+}
+
+static void test_index_same_decisions(void **state)
+{
+	size_t tried = 0, all = 0;
+
+	for (int round = 0; round < 20; round++) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+		struct l7_config *c;
+		const struct l7_service *web;
+		struct wp_authz_index *x;
+
+		assert_non_null(f);
+		for (int i = 0; i < 40; i++)
+			random_policy(f, i);
+		fclose(f);
+		c = compile(text);
+		web = svc(c, "web");
+		x = wp_authz_index_build(c, web);
+		assert_non_null(x);
+		for (size_t p = 0; p < 7; p++)
+			for (size_t q = 0; q < sizeof(req_paths) / sizeof(req_paths[0]); q++) {
+				const char *who[] = {"cluster.local/ns/shop/sa/a",
+						     "cluster.local/ns/shop/sa/b",
+						     "cluster.local/ns/other/sa/a",
+						     "cluster.local/ns/shop/sa/c",
+						     "cluster.local/ns/other/sa/b",
+						     "other.td/ns/shop/sa/a",
+						     NULL};
+				struct wp_authz_request rq = req(who[p], "GET", req_paths[q]);
+				struct wp_authz_decision a, b;
+
+				struct wp_authz_cands it;
+				size_t pos;
+
+				wp_authz_decide(c, web, &rq, &a);
+				wp_authz_decide_indexed(c, web, x, &rq, &b);
+				for (wp_authz_cands_init(&it, x, web, &rq);
+				     wp_authz_cands_next(&it, &pos);)
+					tried++;
+				all += web->n_authz;
+				if (a.verdict != b.verdict || a.policy != b.policy ||
+				    a.rule != b.rule || a.audit != b.audit ||
+				    a.shadow_denied != b.shadow_denied || a.shadow != b.shadow)
+					fail_msg("round %d, %s %s: full %d %s, indexed %d %s\n%s",
+						 round, who[p] ? who[p] : "-", req_paths[q],
+						 a.verdict, a.policy ? a.policy->name : "-",
+						 b.verdict, b.policy ? b.policy->name : "-", text);
+			}
+		wp_authz_index_free(x);
+		l7_config_free(c);
+		free(text);
+	}
+	/* The index did leave policies out (else this compared the full scan with itself). */
+	print_message("index: %zu of %zu policies tried\n", tried, all);
+	assert_true(tried < all * 9 / 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +718,7 @@ int main(void)
 	    cmocka_unit_test(test_sources),
 	    cmocka_unit_test(test_paths_and_methods),
 	    cmocka_unit_test(test_audit_custom_dry_run),
+	    cmocka_unit_test(test_index_same_decisions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -62,22 +62,37 @@ int cmd_create(const struct ctl_opts *o, int argc, char **argv)
 	struct secret_item items[MAX_KEYS];
 	char *pass[32], *m = NULL;
 	const char *type, *name, *cert = NULL, *key = NULL, *ns = NULL;
+	const char *pos[3];
 	size_t n = 0;
-	int npass = 0, err = 0;
+	int npass = 0, npos = 0, err = 0;
 	bool yaml = false, tls;
 
-	if (argc < 3 || strcmp(argv[0], "secret") ||
-	    (strcmp(argv[1], "tls") && strcmp(argv[1], "generic"))) {
+	/* The words (secret, tls|generic, NAME) among the options, wherever they are. */
+	for (int i = 0; i < argc; i++) {
+		if (argv[i][0] != '-') {
+			if (npos == 3) {
+				usage_create();
+				return -EINVAL;
+			}
+			pos[npos++] = argv[i];
+		} else if (!strchr(argv[i], '=') && strcmp(argv[i], "--dry-run") && i + 1 < argc) {
+			i++; /* an option's value */
+		}
+	}
+	if (npos != 3 || strcmp(pos[0], "secret") ||
+	    (strcmp(pos[1], "tls") && strcmp(pos[1], "generic"))) {
 		usage_create();
 		return -EINVAL;
 	}
-	tls = !strcmp(argv[1], "tls");
+	tls = !strcmp(pos[1], "tls");
 	type = tls ? "kubernetes.io/tls" : "Opaque";
-	name = argv[2];
-	for (int i = 3; i < argc; i++) {
+	name = pos[2];
+	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (tls && (!strcmp(a, "--cert") || !strcmp(a, "--key")) && v) {
+		if (a[0] != '-') {
+			continue;
+		} else if (tls && (!strcmp(a, "--cert") || !strcmp(a, "--key")) && v) {
 			*(!strcmp(a, "--cert") ? &cert : &key) = v;
 			i++;
 		} else if (tls && !strncmp(a, "--cert=", 7)) {
