@@ -74,13 +74,15 @@ static size_t view_arrays(struct config *c, struct view_array *out)
 	    VA("GRPCRoute", grpc_routes, n_grpc_routes),
 	    VA("EndpointSlice", endpoint_slices, n_endpoint_slices),
 	    VA("ConfigMap", config_maps, n_config_maps),
+	    VA("EnvoyFilter", envoy_filters, n_envoy_filters),
+	    VA("LocalRateLimit", local_rate_limits, n_local_rate_limits),
 	};
 #undef VA
 	memcpy(out, all, sizeof(all));
 	return sizeof(all) / sizeof(all[0]);
 }
 
-#define VIEW_KINDS 17
+#define VIEW_KINDS 19
 
 static struct config_meta *meta_at(const struct view_array *va, size_t i)
 {
