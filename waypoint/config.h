@@ -23,7 +23,8 @@ struct wp_gen {
 	struct wp_cluster *clusters; /* per service: (none, subsets...) x ports */
 	size_t n_by_ip;
 	const struct l7_endpoint **by_ip; /* every endpoint, sorted by address: source labels */
-	struct wp_jwks **jwks; /* per l7->jwt: its key set, NULL when it has none usable */
+	struct wp_jwks **jwks;	/* per l7->jwt: its key set, NULL when it has none usable */
+	struct wp_rl_state *rl; /* the rate limits' buckets (ratelimit.h) */
 	uint64_t version;
 	uint64_t seq; /* this generation's number in the process: what names it in caches */
 	int refs;     /* atomic */

@@ -30,7 +30,8 @@
 #define TB struct config_token_bucket
 
 #define FILTER_NAME "envoy.filters.http.local_ratelimit"
-#define LRL_TYPE "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
+#define LRL_TYPE                                                                                   \
+	"type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
 #define HCM_NAME "envoy.filters.network.http_connection_manager"
 #define MAX_ALTERNATIVES 64
 
@@ -442,8 +443,9 @@ static int lrl_per_connection(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	if (cfg_get_bool(ctx, v, &b))
 		return -EINVAL;
 	if (b) {
-		cfg_error(ctx, v, "per-connection buckets are not supported: the bucket is the "
-				  "proxy's");
+		cfg_error(ctx, v,
+			  "per-connection buckets are not supported: the bucket is the "
+			  "proxy's");
 		return -EINVAL;
 	}
 	return 0;
@@ -749,8 +751,9 @@ static int rl_actions(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 		if (item->data.mapping.pairs.top - item->data.mapping.pairs.start != 1) {
 			size_t saved = cfg_path_push_index(ctx, i);
 
-			cfg_error(ctx, item, "an action is exactly one of remote_address, "
-					     "header_value_match, request_headers, generic_key");
+			cfg_error(ctx, item,
+				  "an action is exactly one of remote_address, "
+				  "header_value_match, request_headers, generic_key");
 			cfg_path_pop(ctx, saved);
 			return -EINVAL;
 		}
@@ -897,8 +900,9 @@ static int vhost_name(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 
 	if (strncmp(s, "inbound|http|", 13) || !isdigit((unsigned char)s[13]) ||
 	    (port = strtol(s + 13, &end, 10)) < 1 || port > 65535 || *end) {
-		cfg_error(ctx, v, "\"%.96s\": only inbound|http|PORT (the workload's port) is "
-				  "understood",
+		cfg_error(ctx, v,
+			  "\"%.96s\": only inbound|http|PORT (the workload's port) is "
+			  "understood",
 			  s);
 		return -EINVAL;
 	}
@@ -966,8 +970,8 @@ static int p_match(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 
 static int pp_operation(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	static const char *const ops[] = {"INSERT_BEFORE", "INSERT_AFTER", "INSERT_FIRST", "ADD",
-					  "MERGE", NULL};
+	static const char *const ops[] = {"INSERT_BEFORE", "INSERT_AFTER", "INSERT_FIRST",
+					  "ADD",	   "MERGE",	   NULL};
 
 	return cfg_check_enum(ctx, v, ops, &((struct ef_patch *)o)->operation);
 }
@@ -1007,8 +1011,9 @@ static int patch_value(struct cfg_ctx *ctx, yaml_node_t *item, struct ef_patch *
 
 	if (p->is_filter && !strcmp(p->operation, "MERGE")) {
 		s2 = cfg_path_push(ctx, "operation");
-		cfg_error(ctx, item, "an HTTP_FILTER is inserted (INSERT_BEFORE, INSERT_AFTER, "
-				     "INSERT_FIRST or ADD), not merged");
+		cfg_error(ctx, item,
+			  "an HTTP_FILTER is inserted (INSERT_BEFORE, INSERT_AFTER, "
+			  "INSERT_FIRST or ADD), not merged");
 		err = -EINVAL;
 	} else if (!p->is_filter && strcmp(p->operation, "MERGE")) {
 		s2 = cfg_path_push(ctx, "operation");
@@ -1016,9 +1021,8 @@ static int patch_value(struct cfg_ctx *ctx, yaml_node_t *item, struct ef_patch *
 		err = -EINVAL;
 	} else {
 		s2 = cfg_path_push(ctx, "value");
-		err = cfg_walk_map(ctx, p->node, p->is_filter ? filter_value_fields
-							      : route_value_fields,
-				   p);
+		err = cfg_walk_map(ctx, p->node,
+				   p->is_filter ? filter_value_fields : route_value_fields, p);
 	}
 	cfg_path_pop(ctx, s2);
 	cfg_path_pop(ctx, s1);
@@ -1075,10 +1079,10 @@ static int to_string_match(const struct ef_header *h, bool path, struct config_s
 		m->value = strdup(h->exact ? h->exact : h->prefix);
 		*ignore_uri_case = h->ignore_case;
 	} else {
-		const char *v = h->exact	? h->exact
-				: h->prefix	? h->prefix
-				: h->suffix	? h->suffix
-						: h->contains;
+		const char *v = h->exact    ? h->exact
+				: h->prefix ? h->prefix
+				: h->suffix ? h->suffix
+					    : h->contains;
 		char pre[8];
 
 		snprintf(pre, sizeof(pre), "%s%s", ci, h->exact || h->prefix ? "" : ".*");
@@ -1163,9 +1167,8 @@ static int copy_match(struct config_route_match *d, const struct config_route_ma
 	COPY_SM(scheme);
 #undef COPY_SM
 	for (size_t i = 0; !err && i < s->n_headers + s->n_without_headers; i++) {
-		const struct config_header_match *x = i < s->n_headers
-							  ? &s->headers[i]
-							  : &s->without_headers[i - s->n_headers];
+		const struct config_header_match *x =
+		    i < s->n_headers ? &s->headers[i] : &s->without_headers[i - s->n_headers];
 		struct config_header_match **arr =
 		    i < s->n_headers ? &d->headers : &d->without_headers;
 		size_t *n = i < s->n_headers ? &d->n_headers : &d->n_without_headers;
@@ -1189,8 +1192,7 @@ static int copy_match(struct config_route_match *d, const struct config_route_ma
  * (expect_match false: the blocks times each header inverted, as not-all is any-not); a
  * request_headers entry with a value needs that value. 0, -ENOMEM, or -EINVAL with @why.
  */
-static int narrow(struct alts *a, const struct ef_action *act, const char *value,
-		  const char **why)
+static int narrow(struct alts *a, const struct ef_action *act, const char *value, const char **why)
 {
 	struct alts out = {0};
 	int err = 0;
@@ -1220,7 +1222,8 @@ static int narrow(struct alts *a, const struct ef_action *act, const char *value
 	for (size_t i = 0; !err && i < a->n; i++)
 		for (size_t j = 0; !err && j < act->n_headers; j++) {
 			err = copy_match(&out.m[out.n++], &a->m[i]);
-			err = err ? err : add_condition(&out.m[out.n - 1], &act->headers[j], true, why);
+			err = err ? err
+				  : add_condition(&out.m[out.n - 1], &act->headers[j], true, why);
 		}
 	alts_free(a);
 	*a = out;
@@ -1255,11 +1258,12 @@ static int descriptor_of(const struct ef_rate_limit *r, const struct ef_desc *d,
 	for (size_t i = 0; !err && i < r->n_actions; i++) {
 		const struct ef_action *act = &r->actions[i];
 		const char *want = d->entries[i].value ? d->entries[i].value : "";
-		bool dynamic = (act->type == EF_REMOTE_ADDRESS || act->type == EF_REQUEST_HEADERS) &&
-			       !*want;
+		bool dynamic =
+		    (act->type == EF_REMOTE_ADDRESS || act->type == EF_REQUEST_HEADERS) && !*want;
 
 		if (dynamic && *key) {
-			*why = "more than one entry with an empty value (one client key per bucket)";
+			*why =
+			    "more than one entry with an empty value (one client key per bucket)";
 			return -EINVAL;
 		}
 		if (dynamic) {
@@ -1366,7 +1370,7 @@ static int translate(struct cfg_ctx *ctx, yaml_node_t *spec, RL *rl, const struc
 	rl->status = l->status;
 	rl->rate_limit_headers = l->xrl;
 	rl->always_consume_default = l->always_consume;
-	rl->proxies = !strcmp(context, "ANY")	   ? CONFIG_RL_PROXIES_ANY
+	rl->proxies = !strcmp(context, "ANY")	    ? CONFIG_RL_PROXIES_ANY
 		      : !strcmp(context, "GATEWAY") ? CONFIG_RL_PROXIES_GATEWAY
 						    : CONFIG_RL_PROXIES_WAYPOINT;
 	rl->port = route && route->port ? route->port : filter->port;
@@ -1468,8 +1472,9 @@ static int ef_translate(struct cfg_ctx *ctx, yaml_node_t *spec, struct ef_state 
 
 		s2 = cfg_path_push_index(ctx, i);
 		if (*slot) {
-			cfg_error(ctx, cfg_seq_item(ctx, seq, i), "a second %s patch: one of each is "
-								  "supported",
+			cfg_error(ctx, cfg_seq_item(ctx, seq, i),
+				  "a second %s patch: one of each is "
+				  "supported",
 				  p->apply_to);
 			err = -EINVAL;
 		}
@@ -1477,12 +1482,14 @@ static int ef_translate(struct cfg_ctx *ctx, yaml_node_t *spec, struct ef_state 
 		cfg_path_pop(ctx, s2);
 	}
 	if (!err && !filter) {
-		cfg_error(ctx, seq, "no HTTP_FILTER patch inserting " FILTER_NAME
-				    ": a route's typed_per_filter_config alone does nothing");
+		cfg_error(ctx, seq,
+			  "no HTTP_FILTER patch inserting " FILTER_NAME
+			  ": a route's typed_per_filter_config alone does nothing");
 		err = -EINVAL;
 	}
 	if (!err && route &&
-	    strcmp(route->context ? route->context : "ANY", filter->context ? filter->context : "ANY")) {
+	    strcmp(route->context ? route->context : "ANY",
+		   filter->context ? filter->context : "ANY")) {
 		cfg_error(ctx, seq, "the HTTP_FILTER and HTTP_ROUTE patches' match.context differ");
 		err = -EINVAL;
 	}

@@ -126,7 +126,7 @@ static int rule_match(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	/* Matched on the request alone: what names a source or a gateway has no meaning here. */
 	for (size_t i = 0; !err && i < vr.n_match; i++) {
 		const struct config_route_match *m = &vr.match[i];
-		const char *f = m->source_labels.n  ? "sourceLabels"
+		const char *f = m->source_labels.n    ? "sourceLabels"
 				: m->source_namespace ? "sourceNamespace"
 				: m->gateways.n	      ? "gateways"
 						      : NULL;
@@ -193,9 +193,8 @@ static int key_header(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 
 static const struct cfg_field empty_fields[] = {{NULL, 0, NULL, 0}};
 
-static int key_empty(struct cfg_ctx *ctx, yaml_node_t *v, int (*set)(struct cfg_ctx *,
-								      yaml_node_t *, void *),
-		     void *o)
+static int key_empty(struct cfg_ctx *ctx, yaml_node_t *v,
+		     int (*set)(struct cfg_ctx *, yaml_node_t *, void *), void *o)
 {
 	return cfg_walk_map(ctx, v, empty_fields, NULL) ?: set(ctx, v, o);
 }
@@ -304,7 +303,8 @@ static int rl_headers(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 			cfg_error(ctx, k, "\"%.64s\" is not a header name",
 				  (const char *)k->data.scalar.value);
 	}
-	return ctx->nerrors != before ? -EINVAL : cfg_get_labels(ctx, v, false, &rl->response_headers);
+	return ctx->nerrors != before ? -EINVAL
+				      : cfg_get_labels(ctx, v, false, &rl->response_headers);
 }
 
 static int rl_rl_headers(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
@@ -375,7 +375,8 @@ int cfg_ratelimit_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj 
 
 	cfg_rl_check_attachment(ctx, spec, rl, "selector");
 	if (!rl->has_bucket && !rl->n_rules)
-		cfg_error(ctx, spec, "a tokenBucket or rules are required: nothing would be limited");
+		cfg_error(ctx, spec,
+			  "a tokenBucket or rules are required: nothing would be limited");
 	/* Envoy's local_ratelimit always adds nothing; ambit's own kind says why it refused. */
 	if (!config_label_get(&rl->response_headers, "x-local-rate-limit") &&
 	    config_labels_add(&rl->response_headers, "x-local-rate-limit", "true"))
