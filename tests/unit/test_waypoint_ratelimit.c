@@ -19,20 +19,10 @@
 
 #include "ambit/config.h"
 #include "ambit/l7.h"
+#include "../lib/l7_world.h"
 #include "ratelimit.h"
 
-static const char *const world =
-    "apiVersion: v1\n"
-    "kind: Namespace\n"
-    "metadata: {name: shop, labels: {istio.io/use-waypoint: waypoint}}\n"
-    "---\n"
-    "apiVersion: gateway.networking.k8s.io/v1\n"
-    "kind: Gateway\n"
-    "metadata: {name: waypoint, namespace: shop}\n"
-    "spec:\n"
-    "  gatewayClassName: istio-waypoint\n"
-    "  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n"
-    "---\n"
+static const char *const world = L7_WORLD_HEAD
     "apiVersion: v1\n"
     "kind: Service\n"
     "metadata: {name: productpage, namespace: shop}\n"
@@ -78,19 +68,17 @@ static int load(struct config *cfg, const char *yaml, char *err, size_t len)
 	return n;
 }
 
-/* The model of waypoint shop/waypoint for the world plus @extra, through JSON and back. */
+/* The model of waypoint shop/wp for the world plus @extra, through JSON and back. */
 static struct l7_config *compile(const char *extra)
 {
 	char *yaml, err[512];
-	struct config cfg;
 	struct l7_config *l7, *back;
 	cJSON *j;
 
 	assert_true(asprintf(&yaml, "%s---\n%s", world, extra) > 0);
-	if (load(&cfg, yaml, err, sizeof(err)))
-		fail_msg("config: %s", err);
-	l7 = l7_compile_config(&cfg, "shop", "waypoint");
-	assert_non_null(l7);
+	l7 = l7_world_compile(yaml, err, sizeof(err));
+	if (!l7)
+		fail_msg("%s", err);
 	j = l7_to_json(l7);
 	assert_non_null(j);
 	back = l7_from_json(j, err, sizeof(err));
@@ -98,7 +86,6 @@ static struct l7_config *compile(const char *extra)
 		fail_msg("l7_from_json: %s", err);
 	cJSON_Delete(j);
 	l7_config_free(l7);
-	config_free(&cfg);
 	free(yaml);
 	return back;
 }
@@ -157,7 +144,7 @@ static void test_sample_translated(void **state)
 	"metadata: {name: ef, namespace: shop}\nspec:\n  configPatches:\n"
 #define EF_FILTER(extra)                                                                           \
 	"  - applyTo: HTTP_FILTER\n    patch:\n      operation: INSERT_BEFORE\n      value:\n"     \
-	"        name: envoy.filters.http.local_ratelimit\n        typed_config:\n"               \
+	"        name: envoy.filters.http.local_ratelimit\n        typed_config:\n"                \
 	"          '@type': type.googleapis.com/envoy.extensions.filters.http.local_ratelimit"     \
 	".v3.LocalRateLimit\n          stat_prefix: x\n" extra
 
@@ -182,8 +169,8 @@ static void test_envoyfilter_refused(void **state)
 	refused(EF_HEAD "  - applyTo: HTTP_FILTER\n    patch: {operation: INSERT_BEFORE, value: "
 			"{name: envoy.filters.http.lua, typed_config: {'@type': x}}}\n",
 		"value.name", "envoy.filters.http.lua");
-	refused(EF_HEAD "  - applyTo: HTTP_FILTER\n    match: {context: SIDECAR_OUTBOUND}\n" EF_FILTER(
-		    ""),
+	refused(EF_HEAD
+		"  - applyTo: HTTP_FILTER\n    match: {context: SIDECAR_OUTBOUND}\n" EF_FILTER(""),
 		"match.context", "SIDECAR_OUTBOUND");
 	refused(EF_HEAD EF_FILTER("          token_bucket: {max_tokens: 5, fill_interval: 10ms}\n"),
 		"token_bucket.fill_interval", "at least 50 ms");
@@ -192,8 +179,9 @@ static void test_envoyfilter_refused(void **state)
 		"value.route.timeout", "unknown field");
 	refused(EF_HEAD EF_FILTER("          local_rate_limit_per_downstream_connection: true\n"),
 		"local_rate_limit_per_downstream_connection", "per-connection");
-	refused(EF_HEAD "  - applyTo: HTTP_ROUTE\n    patch:\n      operation: MERGE\n"
-			"      value: {route: {rate_limits: [{actions: [{remote_address: {}}]}]}}\n",
+	refused(EF_HEAD
+		"  - applyTo: HTTP_ROUTE\n    patch:\n      operation: MERGE\n"
+		"      value: {route: {rate_limits: [{actions: [{remote_address: {}}]}]}}\n",
 		"configPatches", "no HTTP_FILTER patch");
 	refused("apiVersion: networking.ambit.io/v1alpha1\nkind: LocalRateLimit\n"
 		"metadata: {name: l, namespace: shop}\nspec: {rules: [{tokenBucket: {maxTokens: 1, "
@@ -260,10 +248,8 @@ static const struct l7_ratelimit *ask(struct wp_rl_state *st, const struct l7_se
 				.port = x->port,
 				.n_headers = x->user ? 1 : 0,
 				.headers = &f};
-	struct wp_rl_request q = {.rq = &rq,
-				  .remote_ip = x->ip,
-				  .now_ms = x->now,
-				  .enforced_draw = x->enforced_draw};
+	struct wp_rl_request q = {
+	    .rq = &rq, .remote_ip = x->ip, .now_ms = x->now, .enforced_draw = x->enforced_draw};
 
 	if (x->user)
 		f.value_len = (uint32_t)strlen(x->user);
@@ -272,8 +258,7 @@ static const struct l7_ratelimit *ask(struct wp_rl_state *st, const struct l7_se
 }
 
 /* Fires @n requests; returns how many were refused (enforced). */
-static int fire(struct wp_rl_state *st, const struct l7_service *s, const struct req_spec *x,
-		int n)
+static int fire(struct wp_rl_state *st, const struct l7_service *s, const struct req_spec *x, int n)
 {
 	struct wp_rl_decision d;
 	int refused = 0;
@@ -320,9 +305,9 @@ static void test_sample_counts(void **state)
 /* filter_enforced 0%: over-limit requests are only counted; filter_enabled 0%: not checked. */
 static void test_shadow_and_disabled(void **state)
 {
-	struct l7_config *c =
-	    compile(EF_HEAD EF_FILTER("          token_bucket: {max_tokens: 2, fill_interval: 1s}\n"
-				      "          filter_enabled: {default_value: {numerator: 100}}\n"));
+	struct l7_config *c = compile(
+	    EF_HEAD EF_FILTER("          token_bucket: {max_tokens: 2, fill_interval: 1s}\n"
+			      "          filter_enabled: {default_value: {numerator: 100}}\n"));
 	const struct l7_service *pp = svc(c, "productpage");
 	struct wp_rl_state *st = wp_rl_new(c, 0, NULL, 0);
 	struct req_spec x = {"GET", "/", "10.0.0.1", 9080, NULL, 5, 0};
@@ -335,7 +320,8 @@ static void test_shadow_and_disabled(void **state)
 	wp_rl_free(st);
 	l7_config_free(c);
 	/* Absent filter_enabled: Envoy checks nothing. */
-	c = compile(EF_HEAD EF_FILTER("          token_bucket: {max_tokens: 1, fill_interval: 1s}\n"));
+	c = compile(
+	    EF_HEAD EF_FILTER("          token_bucket: {max_tokens: 1, fill_interval: 1s}\n"));
 	st = wp_rl_new(c, 0, NULL, 0);
 	assert_int_equal(c->ratelimits[0].enabled_ppm, 0);
 	assert_null(ask(st, svc(c, "productpage"), &x, &d));
@@ -404,10 +390,11 @@ static void *worker(void *p)
 
 static void test_threads_share(void **state)
 {
-	struct l7_config *c = compile("apiVersion: networking.ambit.io/v1alpha1\n"
-				      "kind: LocalRateLimit\nmetadata: {name: l, namespace: shop}\n"
-				      "spec:\n  targetRefs: [{kind: Service, group: '', name: api}]\n"
-				      "  tokenBucket: {maxTokens: 7000, fillInterval: 1h}\n");
+	struct l7_config *c =
+	    compile("apiVersion: networking.ambit.io/v1alpha1\n"
+		    "kind: LocalRateLimit\nmetadata: {name: l, namespace: shop}\n"
+		    "spec:\n  targetRefs: [{kind: Service, group: '', name: api}]\n"
+		    "  tokenBucket: {maxTokens: 7000, fillInterval: 1h}\n");
 	struct wp_rl_state *st = wp_rl_new(c, 0, NULL, 0);
 	struct worker_arg w[4];
 	pthread_t t[4];
@@ -429,9 +416,12 @@ static void test_threads_share(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sample_translated), cmocka_unit_test(test_envoyfilter_refused),
-	    cmocka_unit_test(test_own_kind),	      cmocka_unit_test(test_sample_counts),
-	    cmocka_unit_test(test_shadow_and_disabled), cmocka_unit_test(test_client_keys),
+	    cmocka_unit_test(test_sample_translated),
+	    cmocka_unit_test(test_envoyfilter_refused),
+	    cmocka_unit_test(test_own_kind),
+	    cmocka_unit_test(test_sample_counts),
+	    cmocka_unit_test(test_shadow_and_disabled),
+	    cmocka_unit_test(test_client_keys),
 	    cmocka_unit_test(test_threads_share),
 	};
 

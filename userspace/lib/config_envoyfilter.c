@@ -176,32 +176,9 @@ static int nonempty(struct cfg_ctx *ctx, yaml_node_t *v, char **out)
 
 /* ---- LocalRateLimit ---- */
 
-static int tb_max(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
-{
-	return cfg_rl_tokens(ctx, v, &((TB *)o)->max_tokens);
-}
-
-static int tb_per_fill(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
-{
-	return cfg_rl_tokens(ctx, v, &((TB *)o)->tokens_per_fill);
-}
-
-static int tb_interval(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
-{
-	return cfg_rl_fill_interval(ctx, v, &((TB *)o)->fill_interval_ms);
-}
-
-static const struct cfg_field token_bucket_fields[] = {
-    {"max_tokens", CFG_T_INT, tb_max, CFG_F_REQUIRED},
-    {"tokens_per_fill", CFG_T_INT, tb_per_fill, 0},
-    {"fill_interval", CFG_T_STR, tb_interval, CFG_F_REQUIRED},
-    {NULL, 0, NULL, 0},
-};
-
 static int token_bucket(struct cfg_ctx *ctx, yaml_node_t *v, TB *b)
 {
-	b->tokens_per_fill = 1;
-	return cfg_walk_map(ctx, v, token_bucket_fields, b);
+	return cfg_rl_bucket(ctx, v, true, b);
 }
 
 static int lrl_bucket(struct cfg_ctx *ctx, yaml_node_t *v, void *o)

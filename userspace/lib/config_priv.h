@@ -299,10 +299,10 @@ int cfg_envoyfilter_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_ob
 void config_rate_limit_free(struct config_rate_limit *rl);
 void config_rl_rule_free(struct config_rl_rule *r);
 void cfg_rl_defaults(struct config_rate_limit *rl);
-/* Token counts (>= 1), a fill interval (>= 50 ms, as Envoy), a percentage in [0, 100], a
- * request header name (lowercased). 0 or -EINVAL, diagnosed at @v. */
-int cfg_rl_tokens(struct cfg_ctx *ctx, yaml_node_t *v, uint32_t *out);
-int cfg_rl_fill_interval(struct cfg_ctx *ctx, yaml_node_t *v, uint64_t *ms);
+/* A token bucket (camelCase, or Envoy's snake_case with @envoy; tokens >= 1, a fill interval
+ * >= 50 ms as Envoy's), a percentage in [0, 100], a request header name (lowercased). 0 or
+ * -EINVAL, diagnosed at @v. */
+int cfg_rl_bucket(struct cfg_ctx *ctx, yaml_node_t *v, bool envoy, struct config_token_bucket *b);
 int cfg_rl_percent(struct cfg_ctx *ctx, yaml_node_t *v, double *out);
 int cfg_rl_header_name(struct cfg_ctx *ctx, yaml_node_t *v, char **out);
 /* Only one of targetRefs or the selector (named @selector_field), the refs in its namespace. */

@@ -63,7 +63,7 @@ void cfg_rl_defaults(struct config_rate_limit *rl)
 	rl->always_consume_default = true;
 }
 
-int cfg_rl_tokens(struct cfg_ctx *ctx, yaml_node_t *v, uint32_t *out)
+static int rl_tokens(struct cfg_ctx *ctx, yaml_node_t *v, uint32_t *out)
 {
 	long long n;
 
@@ -73,7 +73,7 @@ int cfg_rl_tokens(struct cfg_ctx *ctx, yaml_node_t *v, uint32_t *out)
 	return 0;
 }
 
-int cfg_rl_fill_interval(struct cfg_ctx *ctx, yaml_node_t *v, uint64_t *ms)
+static int rl_fill_interval(struct cfg_ctx *ctx, yaml_node_t *v, uint64_t *ms)
 {
 	if (cfg_get_duration(ctx, v, ms))
 		return -EINVAL;
@@ -86,19 +86,20 @@ int cfg_rl_fill_interval(struct cfg_ctx *ctx, yaml_node_t *v, uint64_t *ms)
 
 static int tb_max(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return cfg_rl_tokens(ctx, v, &((TB *)o)->max_tokens);
+	return rl_tokens(ctx, v, &((TB *)o)->max_tokens);
 }
 
 static int tb_per_fill(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return cfg_rl_tokens(ctx, v, &((TB *)o)->tokens_per_fill);
+	return rl_tokens(ctx, v, &((TB *)o)->tokens_per_fill);
 }
 
 static int tb_interval(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	return cfg_rl_fill_interval(ctx, v, &((TB *)o)->fill_interval_ms);
+	return rl_fill_interval(ctx, v, &((TB *)o)->fill_interval_ms);
 }
 
+/* One schema, two spellings: ambit's camelCase and Envoy's token_bucket. */
 static const struct cfg_field bucket_fields[] = {
     {"maxTokens", CFG_T_INT, tb_max, CFG_F_REQUIRED},
     {"tokensPerFill", CFG_T_INT, tb_per_fill, 0},
@@ -106,10 +107,22 @@ static const struct cfg_field bucket_fields[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int bucket(struct cfg_ctx *ctx, yaml_node_t *v, TB *b)
+static const struct cfg_field envoy_bucket_fields[] = {
+    {"max_tokens", CFG_T_INT, tb_max, CFG_F_REQUIRED},
+    {"tokens_per_fill", CFG_T_INT, tb_per_fill, 0},
+    {"fill_interval", CFG_T_STR, tb_interval, CFG_F_REQUIRED},
+    {NULL, 0, NULL, 0},
+};
+
+int cfg_rl_bucket(struct cfg_ctx *ctx, yaml_node_t *v, bool envoy, struct config_token_bucket *b)
 {
 	b->tokens_per_fill = 1;
-	return cfg_walk_map(ctx, v, bucket_fields, b);
+	return cfg_walk_map(ctx, v, envoy ? envoy_bucket_fields : bucket_fields, b);
+}
+
+static int bucket(struct cfg_ctx *ctx, yaml_node_t *v, TB *b)
+{
+	return cfg_rl_bucket(ctx, v, false, b);
 }
 
 static int rule_bucket(struct cfg_ctx *ctx, yaml_node_t *v, void *o)

@@ -81,7 +81,7 @@ static int attach(const struct config_rate_limit *rl, const struct l7_waypoint *
 		  struct l7_config *c)
 {
 	const struct l7_attach at = {rl->meta.namespace, rl->n_target_refs, rl->target_refs,
-				     rl->has_selector, &rl->selector, true};
+				     rl->has_selector,	 &rl->selector,	    true};
 	bool used = false;
 
 	if ((rl->proxies == CONFIG_RL_PROXIES_WAYPOINT && wp->gateway) ||
@@ -143,7 +143,8 @@ static int rule_to_json(cJSON *a, const struct l7_rl_rule *r)
 		cJSON_Delete(o);
 		return -ENOMEM;
 	}
-	if (l7j_matches_to_json(o, r->matches, r->n_matches) || !bucket_to_json(o, "bucket", &r->bucket))
+	if (l7j_matches_to_json(o, r->matches, r->n_matches) ||
+	    !bucket_to_json(o, "bucket", &r->bucket))
 		return -ENOMEM;
 	if (r->key && (!cJSON_AddStringToObject(o, "key", key_names[r->key]) ||
 		       !cJSON_AddNumberToObject(o, "maxKeys", r->max_keys)))
@@ -234,8 +235,8 @@ static void drule(struct l7j_dec *d, const cJSON *o, const char *path, struct l7
 		return;
 	r->key_header = l7j_dstr(d, o, "keyHeader", path, r->key == CONFIG_RL_KEY_HEADER);
 	if (r->key)
-		r->max_keys = (uint32_t)l7j_dnum(d, o, "maxKeys", path, 1,
-						 CONFIG_RL_MAX_KEYS_LIMIT, true);
+		r->max_keys =
+		    (uint32_t)l7j_dnum(d, o, "maxKeys", path, 1, CONFIG_RL_MAX_KEYS_LIMIT, true);
 	if (!d->failed && !r->key && r->key_header)
 		l7j_fail(d, "%s.keyHeader: only with key header", path);
 }
@@ -243,7 +244,7 @@ static void drule(struct l7j_dec *d, const cJSON *o, const char *path, struct l7
 static void dratelimit(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_ratelimit *r)
 {
 	static const char *const k[] = {
-	    "name",   "port",		  "bucket",	     "alwaysConsume", "enabledPpm",
+	    "name",	   "port",   "bucket",		 "alwaysConsume",   "enabledPpm",
 	    "enforcedPpm", "status", "rateLimitHeaders", "responseHeaders", "rules",
 	    NULL};
 	const cJSON *a, *it;
