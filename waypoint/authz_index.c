@@ -69,7 +69,8 @@ static bool keyed(const struct l7_authz *p, bool path)
 			if (!v->n)
 				return false;
 			for (size_t i = 0; i < v->n; i++)
-				if (path ? !path_segment(v->items[i]) : !exact_principal(v->items[i]))
+				if (path ? !path_segment(v->items[i])
+					 : !exact_principal(v->items[i]))
 					return false;
 		}
 	}
@@ -142,8 +143,7 @@ static void sort_keys(struct key_pos *k, size_t *n)
 	*n = out;
 }
 
-struct wp_authz_index *wp_authz_index_build(const struct l7_config *cfg,
-					    const struct l7_service *s)
+struct wp_authz_index *wp_authz_index_build(const struct l7_config *cfg, const struct l7_service *s)
 {
 	struct wp_authz_index *x = calloc(1, sizeof(*x));
 

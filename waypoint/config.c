@@ -14,6 +14,7 @@
 #include "config.h"
 #include "jwt.h"
 #include "loop.h"
+#include "ratelimit.h"
 
 static void gen_free(struct wp_gen *g)
 {
@@ -34,6 +35,7 @@ static void gen_free(struct wp_gen *g)
 	for (size_t i = 0; g->authz && i < g->l7->n_services; i++)
 		wp_authz_index_free(g->authz[i]);
 	free(g->authz);
+	wp_rl_free(g->rl);
 	l7_config_free(g->l7);
 	free(g);
 }
@@ -116,6 +118,18 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 		}
 		g->cluster_base[s] = n;
 		n += (l7->services[s].n_subsets + 1) * l7->services[s].n_ports;
+	}
+	{
+		char why[200];
+
+		g->rl = wp_rl_new(l7, clock_mono_ms(), why, sizeof(why));
+		if (!g->rl && errno == EINVAL) {
+			snprintf(err, len, "rate limits: %s", why);
+			gen_free(g);
+			return NULL;
+		}
+		if (!g->rl)
+			goto nomem;
 	}
 	g->clusters = calloc(n + 1, sizeof(*g->clusters));
 	g->jwks = calloc(l7->n_jwt + 1, sizeof(*g->jwks));

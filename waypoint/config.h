@@ -25,6 +25,7 @@ struct wp_gen {
 	const struct l7_endpoint **by_ip; /* every endpoint, sorted by address: source labels */
 	struct wp_jwks **jwks;	       /* per l7->jwt: its key set, NULL when it has none usable */
 	struct wp_authz_index **authz; /* per service: its policies' index (NULL: try all) */
+	struct wp_rl_state *rl;	       /* the rate limits' buckets (ratelimit.h) */
 	uint64_t version;
 	uint64_t seq; /* this generation's number in the process: what names it in caches */
 	int refs;     /* atomic */

@@ -876,7 +876,10 @@ static void decide(struct wp_req *r)
 		route(r);
 }
 
-/* After the policies: the route and what it does (redirect, rewrite, faults), then upstream. */
+/*
+ * After the policies: the local rate limits, the route and what it does (redirect, rewrite,
+ * faults), then upstream.
+ */
 static void route(struct wp_req *r)
 {
 	struct wp_gen *g = r->view->gen;
@@ -894,6 +897,8 @@ static void route(struct wp_req *r)
 	rq.port = p->dest_port;
 	rq.n_headers = r->head.fields.n;
 	rq.headers = r->head.fields.items;
+	if (wp_ratelimited(r, &rq))
+		return;
 	rt = wp_route_select(g->routes[r->svc], &rq);
 	if (!rt || rt->action == L7_ACTION_NOT_FOUND) {
 		wp_req_reply(r, WP_REPLY_NO_ROUTE, 0, NULL, 0);

@@ -149,6 +149,9 @@ int wp_extauthz_start(struct wp_req *r, const struct l7_ext_authz *p);
 void wp_extauthz_cancel(struct wp_req *r);
 /* proxy.c: the external authorizer allowed @r: the other policies, then the route. */
 void wp_authz_custom_done(struct wp_req *r, bool allowed);
+/* proxy_ratelimit.c: the service's local rate limits on @r (read as @rq); true when it was
+ * refused and answered (429). */
+bool wp_ratelimited(struct wp_req *r, const struct wp_request *rq);
 
 /* proxy_up.c */
 /* Starts forwarding @r to its destination (after faults). */

@@ -3,9 +3,9 @@
  * The local replies a waypoint answers itself, with the status, Envoy response flag and body
  * Istio users see in access logs and responses (API_SEMANTICS.md §2): no route (NR, 404), no
  * healthy upstream (UH, 503), connect failure (UF, 503), upstream timeout (UT, 504), retry limit
- * (URX), fault abort (FI) and delay (DI), circuit breaker overflow (UO, 503, with
- * x-envoy-overloaded), downstream disconnect (DC), unknown cluster (NC, 503), upstream reset
- * (UR) and connection termination (UC). gRPC requests get the status as grpc-status in a
+ * (URX), fault abort (FI) and delay (DI), local rate limit (RL, 429), circuit breaker overflow (UO,
+ * 503, with x-envoy-overloaded), downstream disconnect (DC), unknown cluster (NC, 503), upstream
+ * reset (UR) and connection termination (UC). gRPC requests get the status as grpc-status in a
  * trailers-only 200 (Envoy's HTTP-to-gRPC mapping).
  */
 #ifndef AMBIT_WAYPOINT_REPLY_H
@@ -31,6 +31,7 @@ enum wp_reply {
 	WP_REPLY_UPGRADE_FAILED,      /* an Upgrade or CONNECT no configuration allows: 403 */
 	WP_REPLY_RBAC_DENIED,	      /* an AuthorizationPolicy denied it: 403 */
 	WP_REPLY_EXT_AUTHZ,	      /* UAEX: the external authorizer denied or was not asked */
+	WP_REPLY_RATE_LIMITED,	      /* RL: a local rate limit's bucket was empty: 429 */
 	WP_REPLY_COUNT,
 };
 

@@ -53,6 +53,38 @@ static int add(struct wp_route_table *t, const struct l7_string_match *m, size_t
 	return 0;
 }
 
+static int add_matches(struct wp_route_table *t, const struct l7_match *ms, size_t n, size_t *cap,
+		       char *why, size_t len)
+{
+	int err = 0;
+
+	for (size_t j = 0; j < n && !err; j++) {
+		const struct l7_match *m = &ms[j];
+
+		err = add(t, &m->path, cap, why, len);
+		err = err ? err : add(t, &m->scheme, cap, why, len);
+		err = err ? err : add(t, &m->method, cap, why, len);
+		err = err ? err : add(t, &m->authority, cap, why, len);
+		for (size_t k = 0; k < m->n_headers && !err; k++)
+			err = add(t, &m->headers[k].match, cap, why, len);
+		for (size_t k = 0; k < m->n_query && !err; k++)
+			err = add(t, &m->query[k].match, cap, why, len);
+	}
+	return err;
+}
+
+static struct wp_route_table *table_done(struct wp_route_table *t, int err)
+{
+	if (err) {
+		wp_route_table_free(t);
+		errno = -err;
+		return NULL;
+	}
+	if (t->n)
+		qsort(t->res, t->n, sizeof(*t->res), cmp_compiled);
+	return t;
+}
+
 struct wp_route_table *wp_route_table_new(const struct l7_service *svc, char *why, size_t len)
 {
 	struct wp_route_table *t = calloc(1, sizeof(*t));
@@ -62,30 +94,20 @@ struct wp_route_table *wp_route_table_new(const struct l7_service *svc, char *wh
 	if (!t)
 		return NULL;
 	t->svc = svc;
-	for (size_t i = 0; i < svc->n_routes && !err; i++) {
-		const struct l7_route *r = &svc->routes[i];
+	for (size_t i = 0; i < svc->n_routes && !err; i++)
+		err = add_matches(t, svc->routes[i].matches, svc->routes[i].n_matches, &cap, why,
+				  len);
+	return table_done(t, err);
+}
 
-		for (size_t j = 0; j < r->n_matches && !err; j++) {
-			const struct l7_match *m = &r->matches[j];
+struct wp_route_table *wp_match_table_new(const struct l7_match *m, size_t n, char *why, size_t len)
+{
+	struct wp_route_table *t = calloc(1, sizeof(*t));
+	size_t cap = 0;
 
-			err = add(t, &m->path, &cap, why, len);
-			err = err ? err : add(t, &m->scheme, &cap, why, len);
-			err = err ? err : add(t, &m->method, &cap, why, len);
-			err = err ? err : add(t, &m->authority, &cap, why, len);
-			for (size_t k = 0; k < m->n_headers && !err; k++)
-				err = add(t, &m->headers[k].match, &cap, why, len);
-			for (size_t k = 0; k < m->n_query && !err; k++)
-				err = add(t, &m->query[k].match, &cap, why, len);
-		}
-	}
-	if (err) {
-		wp_route_table_free(t);
-		errno = -err;
+	if (!t)
 		return NULL;
-	}
-	if (t->n)
-		qsort(t->res, t->n, sizeof(*t->res), cmp_compiled);
-	return t;
+	return table_done(t, add_matches(t, m, n, &cap, why, len));
 }
 
 void wp_route_table_free(struct wp_route_table *t)

@@ -34,6 +34,9 @@ struct wp_route_table;
  * (EINVAL: a regex the model carries does not compile; the reason is in @why).
  */
 struct wp_route_table *wp_route_table_new(const struct l7_service *svc, char *why, size_t len);
+/* Match blocks @m (borrowed, as above) alone, for wp_match_request: a rate limit's rules. */
+struct wp_route_table *wp_match_table_new(const struct l7_match *m, size_t n, char *why,
+					  size_t len);
 void wp_route_table_free(struct wp_route_table *t);
 /* The first route that takes @rq (borrowed from the model), or NULL: Envoy's NR, a 404. */
 const struct l7_route *wp_route_select(const struct wp_route_table *t, const struct wp_request *rq);

@@ -300,6 +300,69 @@ struct config_request_authentication {
 };
 
 /*
+ * Local rate limiting at waypoints and gateways, from two kinds that load into this one shape:
+ * ambit's own LocalRateLimit (networking.ambit.io v1alpha1) and the EnvoyFilter shape Istio's
+ * tutorials use (networking.istio.io v1alpha3, envoy.filters.http.local_ratelimit only),
+ * translated as it loads. Semantics are Envoy's local_ratelimit filter: token buckets per proxy,
+ * the rules' buckets checked before the default one.
+ */
+struct config_token_bucket {
+	uint32_t max_tokens;
+	uint32_t tokens_per_fill; /* defaults to 1, as Envoy */
+	uint64_t fill_interval_ms;
+};
+
+enum config_rl_key {
+	CONFIG_RL_KEY_NONE = 0,		/* one bucket for the rule */
+	CONFIG_RL_KEY_REMOTE_ADDRESS,	/* a bucket per client address */
+	CONFIG_RL_KEY_SOURCE_PRINCIPAL, /* per peer identity (none: one shared bucket) */
+	CONFIG_RL_KEY_HEADER,		/* per value of a request header (absent: not limited) */
+};
+
+/* ambit's own kinds' API group (LocalRateLimit). */
+#define CONFIG_AMBIT_NET_GROUP "networking.ambit.io"
+
+#define CONFIG_RL_MAX_KEYS_DEFAULT 1024
+#define CONFIG_RL_MAX_KEYS_LIMIT 65536
+
+struct config_rl_rule {
+	int line;
+	size_t n_match; /* any of them; 0: every request */
+	struct config_route_match *match;
+	enum config_rl_key key;
+	char *key_header; /* lowercase, CONFIG_RL_KEY_HEADER */
+	uint32_t max_keys;
+	struct config_token_bucket bucket;
+};
+
+/* Which proxies an EnvoyFilter patch's match.context leaves it to. */
+enum config_rl_proxies {
+	CONFIG_RL_PROXIES_ANY = 0,
+	CONFIG_RL_PROXIES_WAYPOINT, /* SIDECAR_INBOUND: the workload's side */
+	CONFIG_RL_PROXIES_GATEWAY,  /* GATEWAY */
+};
+
+struct config_rate_limit {
+	struct config_meta meta;
+	bool envoy_filter; /* loaded from an EnvoyFilter */
+	bool has_selector; /* selector / workloadSelector present */
+	struct config_labels selector;
+	size_t n_target_refs;
+	struct config_target_ref *target_refs;
+	enum config_rl_proxies proxies;
+	uint16_t port; /* only requests to this (target) port; 0: any */
+	bool has_bucket;
+	struct config_token_bucket bucket; /* every request checked */
+	bool always_consume_default;	   /* the default bucket even when a rule's matched */
+	double enabled_percent, enforced_percent; /* 0..100 */
+	int status;				  /* of a refused request: 429 */
+	bool rate_limit_headers;		  /* x-ratelimit-* (DRAFT_VERSION_03) */
+	struct config_labels response_headers;	  /* added to a refused request's answer */
+	size_t n_rules;
+	struct config_rl_rule *rules;
+};
+
+/*
  * Istio networking kinds (networking.istio.io v1, v1beta1, v1alpha3; same schema). The loader
  * validates every field of the API and the model keeps every field a proxy acts on (telemetry
  * names and what is only validated are not kept). Host names are kept as written (short names
@@ -858,6 +921,9 @@ struct config {
 	struct config_config_map *config_maps;
 	size_t n_secrets;
 	struct config_secret *secrets;
+	/* Local rate limits: EnvoyFilters (translated) and LocalRateLimits, one shape. */
+	size_t n_envoy_filters, n_local_rate_limits;
+	struct config_rate_limit *envoy_filters, *local_rate_limits;
 	/* @namespaces are sorted by name, one each (config_sort_namespaces): looked up in halves.
 	 */
 	bool namespaces_sorted;

@@ -358,6 +358,8 @@ struct l7_service {
 	uint32_t *authz; /* the policies (l7_config.authz indices) that apply to its requests */
 	size_t n_jwt;
 	uint32_t *jwt; /* the JWT rules (l7_config.jwt indices) its requests are checked against */
+	size_t n_ratelimit;
+	uint32_t *ratelimit; /* the local rate limits (l7_config.ratelimits indices), in order */
 	/* Not bound to the waypoint: carried only as an external authorizer's upstream (never
 	 * matched to a request's destination). */
 	bool aux;
@@ -416,6 +418,37 @@ struct l7_tls_cert {
 };
 
 /*
+ * A local rate limit the proxy enforces (from a LocalRateLimit or an EnvoyFilter, attached as
+ * l7_authz is; a selector, a waypoint: the workloads' services): Envoy's local_ratelimit, one
+ * set of token buckets per proxy process. A request is checked (enabled_ppm of them) against
+ * every rule that matches, then the default bucket (when there is one and no rule matched or
+ * always_consume); the first empty bucket refuses it, with @status unless the enforced_ppm draw
+ * says only count it (shadow mode).
+ */
+struct l7_rl_rule {
+	size_t n_matches; /* any of them; 0: every request */
+	struct l7_match *matches;
+	enum config_rl_key key;
+	char *key_header;  /* lowercase, CONFIG_RL_KEY_HEADER */
+	uint32_t max_keys; /* per-key buckets kept (least recently used forgotten) */
+	struct config_token_bucket bucket;
+};
+
+struct l7_ratelimit {
+	char *name;    /* "LocalRateLimit ns/name" or "EnvoyFilter ns/name" */
+	uint16_t port; /* only requests to this service port or target port; 0: any */
+	bool has_bucket;
+	struct config_token_bucket bucket;
+	bool always_consume;
+	uint32_t enabled_ppm, enforced_ppm;
+	int status;
+	bool rate_limit_headers;
+	struct config_labels response_headers;
+	size_t n_rules;
+	struct l7_rl_rule *rules;
+};
+
+/*
  * A gateway's listener (API_SEMANTICS.md §6): the port its proxy listens on (the gateway
  * Service's targetPort for a server port that is one of the Service's ports, as istiod
  * translates it, else the server's own), for the HTTP servers of its Gateways on that port,
@@ -447,6 +480,8 @@ struct l7_config {
 	struct l7_jwt *jwt;
 	size_t n_ext_authz;
 	struct l7_ext_authz *ext_authz;
+	size_t n_ratelimits;
+	struct l7_ratelimit *ratelimits;
 	/* From the mesh config (-1: not set there; the proxy's flags decide). */
 	int path_normalization; /* enum config_path_norm */
 	int num_trusted_proxies;

@@ -243,9 +243,9 @@ static const struct error_case error_cases[] = {
      "  labels:\n    enabled: yes\n",
      6, 14, "Namespace n", "metadata.labels", "expected a string, got a boolean"},
     {"unknown kind",
-     "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\n"
+     "apiVersion: networking.istio.io/v1alpha3\nkind: WorkloadGroup\n"
      "metadata: {name: v}\n",
-     2, 7, NULL, "kind", "unknown kind \"EnvoyFilter\""},
+     2, 7, NULL, "kind", "unknown kind \"WorkloadGroup\""},
     {"Gateway API kind with an Istio kind's name, unserved version",
      "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: Gateway\n"
      "metadata: {name: g}\n",
@@ -510,7 +510,8 @@ static void check_sample(const char *path, size_t min_objects)
 				cfg.n_service_accounts + cfg.n_authorization_policies +
 				cfg.n_peer_authentications + cfg.n_virtual_services +
 				cfg.n_destination_rules + cfg.n_gateways + cfg.n_service_entries +
-				cfg.n_k8s_gateways + cfg.n_http_routes + cfg.n_grpc_routes >=
+				cfg.n_envoy_filters + cfg.n_local_rate_limits + cfg.n_k8s_gateways +
+				cfg.n_http_routes + cfg.n_grpc_routes >=
 			    min_objects);
 	else
 		assert_int_equal(err, -EINVAL);

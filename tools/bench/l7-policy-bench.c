@@ -97,7 +97,8 @@ static char *world(size_t p, bool one)
 			    "  action: ALLOW\n  rules:\n"
 			    "  - from: [{source: {principals: [cluster.local/ns/shop/sa/c-%zu]}}]\n"
 			    "    to: [{operation: {methods: [GET, POST], paths: ['/api/%zu/*']}}]\n"
-			    "    when: [{key: 'request.headers[x-tenant]', values: [t-%zu]}]\n---\n",
+			    "    when: [{key: 'request.headers[x-tenant]', values: "
+			    "[t-%zu]}]\n---\n",
 			    i, s, i, i, i);
 	}
 	return y;
@@ -205,7 +206,8 @@ int main(int argc, char **argv)
 				return 1; /* the index changed a decision */
 			printf("| %zu | %s | %zu | %.0f | %.0f | %zu/%d |\n", p,
 			       one ? "all on one Service" : "spread over 100 Services",
-			       one ? p : (p + SERVICES - 1) / SERVICES, ns, full, allowed, REQUESTS);
+			       one ? p : (p + SERVICES - 1) / SERVICES, ns, full, allowed,
+			       REQUESTS);
 			l7_config_free(c);
 			free(y);
 		}

@@ -646,7 +646,9 @@ static int dedupe_view(struct confstore *cs, struct config *view)
 	X(http_routes)                                                                             \
 	X(grpc_routes)                                                                             \
 	X(endpoint_slices)                                                                         \
-	X(config_maps)
+	X(config_maps)                                                                             \
+	X(envoy_filters)                                                                           \
+	X(local_rate_limits)
 /* Counted in @view's n_<kind>, then allocated: one pass over the entries for every kind. */
 #define COUNT_KIND(kind) view->n_##kind += g->n_##kind;
 #define ALLOC_KIND(kind)                                                                           \

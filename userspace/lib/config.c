@@ -162,6 +162,12 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_secrets; i++)
 		config_secret_free(&cfg->secrets[i]);
 	free(cfg->secrets);
+	for (size_t i = 0; i < cfg->n_envoy_filters; i++)
+		config_rate_limit_free(&cfg->envoy_filters[i]);
+	free(cfg->envoy_filters);
+	for (size_t i = 0; i < cfg->n_local_rate_limits; i++)
+		config_rate_limit_free(&cfg->local_rate_limits[i]);
+	free(cfg->local_rate_limits);
 	free(cfg->k8s_gateways);
 	free(cfg->http_routes);
 	free(cfg->grpc_routes);
@@ -243,6 +249,8 @@ static int config_merge(struct config *cfg, struct config *stage)
 	    ARR(endpoint_slices, n_endpoint_slices),
 	    ARR(config_maps, n_config_maps),
 	    ARR(secrets, n_secrets),
+	    ARR(envoy_filters, n_envoy_filters),
+	    ARR(local_rate_limits, n_local_rate_limits),
 	};
 #undef ARR
 	size_t i, n = sizeof(arrs) / sizeof(arrs[0]);

@@ -302,6 +302,35 @@ static void check_use_waypoint(struct cfg_an *a, const struct config_meta *m, co
 		    ns, name, waypoint_for(gw));
 }
 
+/*
+ * A rate limit restricted to a port (an EnvoyFilter's inbound|http|PORT or portNumber) that no
+ * Service it could reach has as port or targetPort limits nothing: Istio's sample names 8000.
+ */
+static void analyze_ratelimit_port(struct cfg_an *a, const struct config_rate_limit *rl)
+{
+	bool any_ns = !strcmp(rl->meta.namespace, a->root ? a->root : "istio-system");
+
+	if (!rl->port)
+		return;
+	CFG_FOR_SETS(a, c)
+	for (size_t i = 0; i < c->n_services; i++) {
+		const struct config_service *s = &c->services[i];
+
+		if (!any_ns && strcmp(s->meta.namespace, rl->meta.namespace))
+			continue;
+		if (rl->has_selector && s->selector.n &&
+		    !config_labels_match(&s->selector, &rl->selector))
+			continue;
+		for (size_t p = 0; p < s->nports; p++)
+			if (s->ports[p].port == rl->port || s->ports[p].target_port == rl->port)
+				return;
+	}
+	cfg_an_add(a, &rl->meta, rl->envoy_filter ? "EnvoyFilter" : "LocalRateLimit", 0, false,
+		   "spec.configPatches",
+		   "port %u is no port or targetPort of a Service it selects: it limits nothing",
+		   rl->port);
+}
+
 int cfg_analyze_l7(const struct config *cfg, const struct config *context,
 		   struct config_diags *diags)
 {
@@ -329,5 +358,7 @@ int cfg_analyze_l7(const struct config *cfg, const struct config *context,
 	for (size_t i = 0; i < cfg->n_deployments; i++)
 		check_use_waypoint(&a, &cfg->deployments[i].meta, "Deployment",
 				   &cfg->deployments[i].template_labels, "spec.template.", false);
+	for (size_t i = 0; i < cfg->n_envoy_filters; i++)
+		analyze_ratelimit_port(&a, &cfg->envoy_filters[i]);
 	return a.err;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * CustomResourceDefinitions for the Istio kinds ambit implements (`ambitctl install crds`),
- * generated from the field tables the loader validates with, so the API server keeps every field
+ * CustomResourceDefinitions for the Istio kinds ambit implements and its own (LocalRateLimit,
+ * networking.ambit.io) for `ambitctl install crds`, generated from the field tables the loader
+ * validates with, so the API server keeps every field
  * ambit reads (a structural schema prunes what it does not declare) and refuses the types ambit
  * would refuse.
  *
@@ -415,7 +416,8 @@ char *config_crds_json(void)
 
 		config_api_group(kinds[i].api_versions[0], group, sizeof(group));
 		gl = strlen(group);
-		if (gl < 9 || strcmp(group + gl - 9, ".istio.io") != 0)
+		if ((gl < 9 || strcmp(group + gl - 9, ".istio.io") != 0) &&
+		    strcmp(group, CONFIG_AMBIT_NET_GROUP) != 0)
 			continue; /* Kubernetes' own kinds, and the Gateway API's upstream CRDs */
 		if (probe_kind(&p, &kinds[i])) {
 			probe_free(&p);

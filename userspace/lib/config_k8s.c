@@ -639,6 +639,9 @@ KIND_STORE(hr, http_routes, n_http_routes, struct config_gw_route, config_gw_rou
 KIND_STORE(gr, grpc_routes, n_grpc_routes, struct config_gw_route, config_gw_route_free)
 KIND_STORE(cm, config_maps, n_config_maps, struct config_config_map, config_config_map_free)
 KIND_STORE(sec, secrets, n_secrets, struct config_secret, config_secret_free)
+KIND_STORE(ef, envoy_filters, n_envoy_filters, struct config_rate_limit, config_rate_limit_free)
+KIND_STORE(lrl, local_rate_limits, n_local_rate_limits, struct config_rate_limit,
+	   config_rate_limit_free)
 
 static const char *const core_v1[] = {"v1", NULL};
 static const char *const apps_v1[] = {"apps/v1", NULL};
@@ -649,6 +652,8 @@ static const char *const security_istio[] = {"security.istio.io/v1", "security.i
 					     NULL};
 static const char *const gateway_api[] = {CONFIG_GW_GROUP "/v1", CONFIG_GW_GROUP "/v1beta1", NULL};
 static const char *const gateway_api_v1[] = {CONFIG_GW_GROUP "/v1", NULL};
+static const char *const networking_istio_v1alpha3[] = {"networking.istio.io/v1alpha3", NULL};
+static const char *const networking_ambit[] = {CONFIG_AMBIT_NET_GROUP "/v1alpha1", NULL};
 
 /* Adding a kind: a field table, a finish hook if it has cross-field rules, and a store. */
 static const struct cfg_kind kinds[] = {
@@ -691,6 +696,11 @@ static const struct cfg_kind kinds[] = {
      hr_count, hr_meta_at, hr_append, hr_free},
     {"GRPCRoute", gateway_api_v1, true, CFG_NAME_SUBDOMAIN, cfg_gw_route_fields,
      cfg_gw_route_finish, gr_count, gr_meta_at, gr_append, gr_free},
+    /* Local rate limits: the EnvoyFilter shape Istio's tutorials use, and ambit's own kind. */
+    {"EnvoyFilter", networking_istio_v1alpha3, true, CFG_NAME_SUBDOMAIN, cfg_envoyfilter_fields,
+     cfg_envoyfilter_finish, ef_count, ef_meta_at, ef_append, ef_free},
+    {"LocalRateLimit", networking_ambit, true, CFG_NAME_SUBDOMAIN, cfg_ratelimit_fields,
+     cfg_ratelimit_finish, lrl_count, lrl_meta_at, lrl_append, lrl_free},
 };
 
 void cfg_kind_key(const struct cfg_kind *kd, char *buf, size_t len)

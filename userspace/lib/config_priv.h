@@ -294,6 +294,23 @@ int cfg_gw_filters(struct cfg_ctx *ctx, yaml_node_t *v, struct config_gw_filter 
 void cfg_gw_filter_free(struct config_gw_filter *f);
 void cfg_gw_backend_free(struct config_backend_ref *b);
 
+/* config_ratelimit.c, config_envoyfilter.c: the two kinds of local rate limit. */
+extern const struct cfg_field cfg_ratelimit_fields[], cfg_envoyfilter_fields[];
+int cfg_ratelimit_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+int cfg_envoyfilter_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+void config_rate_limit_free(struct config_rate_limit *rl);
+void config_rl_rule_free(struct config_rl_rule *r);
+void cfg_rl_defaults(struct config_rate_limit *rl);
+/* A token bucket (camelCase, or Envoy's snake_case with @envoy; tokens >= 1, a fill interval
+ * >= 50 ms as Envoy's), a percentage in [0, 100], a request header name (lowercased). 0 or
+ * -EINVAL, diagnosed at @v. */
+int cfg_rl_bucket(struct cfg_ctx *ctx, yaml_node_t *v, bool envoy, struct config_token_bucket *b);
+int cfg_rl_percent(struct cfg_ctx *ctx, yaml_node_t *v, double *out);
+int cfg_rl_header_name(struct cfg_ctx *ctx, yaml_node_t *v, char **out);
+/* Only one of targetRefs or the selector (named @selector_field), the refs in its namespace. */
+void cfg_rl_check_attachment(struct cfg_ctx *ctx, yaml_node_t *spec,
+			     const struct config_rate_limit *rl, const char *selector_field);
+
 /* config_analyze_l7.c: findings on what waypoints read (called by config_analyze). */
 int cfg_analyze_l7(const struct config *cfg, const struct config *context,
 		   struct config_diags *diags);

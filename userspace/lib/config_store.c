@@ -75,13 +75,15 @@ static size_t view_arrays(struct config *c, struct view_array *out)
 	    VA("EndpointSlice", endpoint_slices, n_endpoint_slices),
 	    VA("ConfigMap", config_maps, n_config_maps),
 	    VA("Secret", secrets, n_secrets),
+	    VA("EnvoyFilter", envoy_filters, n_envoy_filters),
+	    VA("LocalRateLimit", local_rate_limits, n_local_rate_limits),
 	};
 #undef VA
 	memcpy(out, all, sizeof(all));
 	return sizeof(all) / sizeof(all[0]);
 }
 
-#define VIEW_KINDS 18
+#define VIEW_KINDS 20
 
 static struct config_meta *meta_at(const struct view_array *va, size_t i)
 {

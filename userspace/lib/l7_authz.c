@@ -177,18 +177,48 @@ static bool ref_applies(const char *pol_ns, const struct config_target_ref *ref,
  * namespace, or of the root namespace (mesh-wide), whose selector (none: every workload)
  * matches its pods. Applies to the requests of its own service (@s, the model's first).
  */
-static bool selector_applies(const char *pol_ns, bool has_selector,
-			     const struct config_labels *selector, const struct l7_waypoint *wp,
+static bool selector_applies(const struct l7_attach *a, const struct l7_waypoint *wp,
 			     const struct l7_config *c, const struct l7_service *s)
 {
 	if (!wp->gateway || s != &c->services[0])
 		return false;
-	if (strcmp(pol_ns, wp->namespace) && strcmp(pol_ns, ROOT_NAMESPACE))
+	if (strcmp(a->ns, wp->namespace) && strcmp(a->ns, ROOT_NAMESPACE))
 		return false;
-	return !has_selector || config_labels_match(selector, &wp->labels);
+	return !a->has_selector || config_labels_match(a->selector, &wp->labels);
 }
 
-static int add_index(uint32_t **list, size_t *n, uint32_t idx)
+/*
+ * A workload selector at waypoint @wp: the services (not workload entries' own traffic only)
+ * one of whose endpoints it selects, in its namespace or, from the root namespace, in any.
+ */
+static bool workload_selector_applies(const struct l7_attach *a, const struct l7_waypoint *wp,
+				      const struct l7_service *s)
+{
+	if (wp->gateway || s->aux)
+		return false;
+	if (strcmp(a->ns, s->namespace) && strcmp(a->ns, ROOT_NAMESPACE))
+		return false;
+	if (!a->has_selector)
+		return true;
+	for (size_t i = 0; i < s->n_endpoints; i++)
+		if (config_labels_match(a->selector, &s->endpoints[i].labels))
+			return true;
+	return false;
+}
+
+bool l7_attach_applies(const struct l7_attach *a, const struct l7_waypoint *wp,
+		       const struct l7_config *c, const struct l7_service *s)
+{
+	for (size_t r = 0; r < a->n_refs; r++)
+		if (ref_applies(a->ns, &a->refs[r], wp, s))
+			return true;
+	if (a->n_refs)
+		return false;
+	return selector_applies(a, wp, c, s) ||
+	       (a->workload_selector && workload_selector_applies(a, wp, s));
+}
+
+int l7_add_index(uint32_t **list, size_t *n, uint32_t idx)
 {
 	uint32_t *l = realloc(*list, (*n + 1) * sizeof(*l));
 
@@ -266,16 +296,11 @@ static int l7_compile_jwt(const struct l7_inputs *in, const struct l7_waypoint *
 		size_t first = c->n_jwt;
 		bool used = false;
 
-		for (size_t s = 0; s < c->n_services; s++) {
-			bool applies = false;
+		const struct l7_attach at = {ra->meta.namespace, ra->n_target_refs, ra->target_refs,
+					     ra->has_selector,	 &ra->selector,	    false};
 
-			for (size_t r = 0; r < ra->n_target_refs && !applies; r++)
-				applies = ref_applies(ra->meta.namespace, &ra->target_refs[r], wp,
-						      &c->services[s]);
-			if (!ra->n_target_refs)
-				applies = selector_applies(ra->meta.namespace, ra->has_selector,
-							   &ra->selector, wp, c, &c->services[s]);
-			if (!applies)
+		for (size_t s = 0; s < c->n_services; s++) {
+			if (!l7_attach_applies(&at, wp, c, &c->services[s]))
 				continue;
 			for (size_t r = 0; !used && r < ra->n_jwt_rules; r++) {
 				const struct config_jwt_rule *jr = &ra->jwt_rules[r];
@@ -298,8 +323,8 @@ static int l7_compile_jwt(const struct l7_inputs *in, const struct l7_waypoint *
 			}
 			used = true;
 			for (size_t j = first; j < c->n_jwt; j++)
-				if (add_index(&c->services[s].jwt, &c->services[s].n_jwt,
-					      (uint32_t)j))
+				if (l7_add_index(&c->services[s].jwt, &c->services[s].n_jwt,
+						 (uint32_t)j))
 					return -ENOMEM;
 		}
 	}
@@ -428,16 +453,11 @@ int l7_compile_authz(const struct l7_inputs *in, const struct l7_waypoint *wp, s
 		const struct config_authorization_policy *ap = &cfg->authorization_policies[i];
 		bool used = false;
 
-		for (size_t s = 0; s < c->n_services; s++) {
-			bool applies = false;
+		const struct l7_attach at = {ap->meta.namespace, ap->n_target_refs, ap->target_refs,
+					     ap->has_selector,	 &ap->selector,	    false};
 
-			for (size_t r = 0; r < ap->n_target_refs && !applies; r++)
-				applies = ref_applies(ap->meta.namespace, &ap->target_refs[r], wp,
-						      &c->services[s]);
-			if (!ap->n_target_refs)
-				applies = selector_applies(ap->meta.namespace, ap->has_selector,
-							   &ap->selector, wp, c, &c->services[s]);
-			if (!applies)
+		for (size_t s = 0; s < c->n_services; s++) {
+			if (!l7_attach_applies(&at, wp, c, &c->services[s]))
 				continue;
 			if (!used) {
 				struct l7_authz *n =
@@ -451,8 +471,8 @@ int l7_compile_authz(const struct l7_inputs *in, const struct l7_waypoint *wp, s
 					return -ENOMEM;
 				used = true;
 			}
-			if (add_index(&c->services[s].authz, &c->services[s].n_authz,
-				      (uint32_t)(c->n_authz - 1)))
+			if (l7_add_index(&c->services[s].authz, &c->services[s].n_authz,
+					 (uint32_t)(c->n_authz - 1)))
 				return -ENOMEM;
 		}
 	}
@@ -591,7 +611,7 @@ static int jwt_to_json(const struct l7_config *c, cJSON *root)
 	return 0;
 }
 
-static int indices_to_json(cJSON *o, const char *key, const uint32_t *v, size_t n)
+int l7j_indices_to_json(cJSON *o, const char *key, const uint32_t *v, size_t n)
 {
 	cJSON *a;
 
@@ -768,8 +788,8 @@ int l7_service_authz_to_json(const struct l7_service *s, cJSON *o)
 {
 	if (s->aux && !cJSON_AddBoolToObject(o, "aux", true))
 		return -ENOMEM;
-	return indices_to_json(o, "authz", s->authz, s->n_authz)
-		   ?: indices_to_json(o, "jwt", s->jwt, s->n_jwt);
+	return l7j_indices_to_json(o, "authz", s->authz, s->n_authz)
+		   ?: l7j_indices_to_json(o, "jwt", s->jwt, s->n_jwt);
 }
 
 static void dfields(struct l7j_dec *d, const cJSON *o, const char *path, void *base,
@@ -901,8 +921,8 @@ static void djwt(struct l7j_dec *d, const cJSON *o, const char *p, struct l7_jwt
 	}
 }
 
-static void dindices(struct l7j_dec *d, const cJSON *o, const char *key, const char *path,
-		     size_t max, uint32_t **out, size_t *nout)
+void l7j_dindices(struct l7j_dec *d, const cJSON *o, const char *key, const char *path, size_t max,
+		  uint32_t **out, size_t *nout)
 {
 	const cJSON *a, *it;
 	size_t n;
@@ -990,7 +1010,7 @@ void l7j_service_authz(struct l7j_dec *d, const cJSON *o, const char *path,
 		       const struct l7_config *c, struct l7_service *s)
 {
 	s->aux = l7j_dbool(d, o, "aux", path);
-	dindices(d, o, "authz", path, c->n_authz, &s->authz, &s->n_authz);
+	l7j_dindices(d, o, "authz", path, c->n_authz, &s->authz, &s->n_authz);
 	if (!d->failed)
-		dindices(d, o, "jwt", path, c->n_jwt, &s->jwt, &s->n_jwt);
+		l7j_dindices(d, o, "jwt", path, c->n_jwt, &s->jwt, &s->n_jwt);
 }

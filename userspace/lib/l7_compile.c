@@ -527,6 +527,7 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 	if (wp->gateway) {
 		err = l7_compile_gateway(in, wp, c);
 		err = err ? err : l7_compile_authz(in, wp, c);
+		err = err ? err : l7_compile_ratelimits(in, wp, c);
 		if (err)
 			goto fail;
 		return c;
@@ -547,6 +548,7 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 			goto fail;
 	}
 	err = l7_compile_authz(in, wp, c);
+	err = err ? err : l7_compile_ratelimits(in, wp, c);
 	if (err)
 		goto fail;
 	return c;

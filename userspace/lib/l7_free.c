@@ -124,12 +124,10 @@ static void header_matches_clear(struct l7_header_match *h, size_t n)
 	free(h);
 }
 
-void l7_route_clear(struct l7_route *r)
+void l7_matches_free(struct l7_match *ms, size_t n)
 {
-	free(r->name);
-	free(r->source);
-	for (size_t i = 0; i < r->n_matches; i++) {
-		struct l7_match *m = &r->matches[i];
+	for (size_t i = 0; i < n; i++) {
+		struct l7_match *m = &ms[i];
 
 		string_match_clear(&m->path);
 		string_match_clear(&m->scheme);
@@ -138,7 +136,14 @@ void l7_route_clear(struct l7_route *r)
 		header_matches_clear(m->headers, m->n_headers);
 		header_matches_clear(m->query, m->n_query);
 	}
-	free(r->matches);
+	free(ms);
+}
+
+void l7_route_clear(struct l7_route *r)
+{
+	free(r->name);
+	free(r->source);
+	l7_matches_free(r->matches, r->n_matches);
 	for (size_t i = 0; i < r->n_dests; i++)
 		l7_destination_clear(&r->dests[i]);
 	free(r->dests);
@@ -206,6 +211,7 @@ void l7_service_clear(struct l7_service *s)
 	free(s->tcp);
 	free(s->authz);
 	free(s->jwt);
+	free(s->ratelimit);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -222,6 +228,9 @@ void l7_config_free(struct l7_config *c)
 	for (size_t i = 0; c->jwt && i < c->n_jwt; i++)
 		l7_jwt_clear(&c->jwt[i]);
 	free(c->jwt);
+	for (size_t i = 0; c->ratelimits && i < c->n_ratelimits; i++)
+		l7_ratelimit_clear(&c->ratelimits[i]);
+	free(c->ratelimits);
 	for (size_t i = 0; c->ext_authz && i < c->n_ext_authz; i++)
 		l7_ext_authz_clear(&c->ext_authz[i]);
 	free(c->ext_authz);

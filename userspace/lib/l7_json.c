@@ -259,16 +259,13 @@ static void cors(struct enc *e, cJSON *o, const struct config_cors *c)
 	str(e, m, "unmatchedPreflights", l7_preflight_names[c->unmatched_preflights]);
 }
 
-static void route(struct enc *e, cJSON *r, const struct l7_route *x)
+static void matches(struct enc *e, cJSON *o, const struct l7_match *ms, size_t n)
 {
-	cJSON *a;
+	cJSON *a = arr(e, o, "matches");
 
-	str(e, r, "name", x->name);
-	str(e, r, "source", x->source);
-	a = arr(e, r, "matches");
-	for (size_t i = 0; a && i < x->n_matches; i++) {
+	for (size_t i = 0; a && i < n; i++) {
 		cJSON *m = obj(e, a, NULL);
-		const struct l7_match *lm = &x->matches[i];
+		const struct l7_match *lm = &ms[i];
 
 		smatch(e, m, "path", &lm->path);
 		smatch(e, m, "scheme", &lm->scheme);
@@ -279,6 +276,23 @@ static void route(struct enc *e, cJSON *r, const struct l7_route *x)
 		if (lm->port)
 			num(e, m, "port", lm->port);
 	}
+}
+
+int l7j_matches_to_json(cJSON *o, const struct l7_match *m, size_t n)
+{
+	struct enc e = {0};
+
+	matches(&e, o, m, n);
+	return e.failed ? -ENOMEM : 0;
+}
+
+static void route(struct enc *e, cJSON *r, const struct l7_route *x)
+{
+	cJSON *a;
+
+	str(e, r, "name", x->name);
+	str(e, r, "source", x->source);
+	matches(e, r, x->matches, x->n_matches);
 	str(e, r, "action", l7_action_names[x->action]);
 	dests(e, r, x->dests, x->n_dests);
 	if (x->action == L7_ACTION_REDIRECT) {
@@ -473,7 +487,7 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 		strings(e, t, "subnets", &x->tcp[i].subnets);
 		dests(e, t, x->tcp[i].dests, x->tcp[i].n_dests);
 	}
-	if (s && l7_service_authz_to_json(x, s))
+	if (s && (l7_service_authz_to_json(x, s) || l7_service_ratelimits_to_json(x, s)))
 		e->failed = true;
 }
 
@@ -523,7 +537,7 @@ cJSON *l7_to_json(const struct l7_config *c)
 	a = arr(&e, root, "services");
 	for (size_t i = 0; a && i < c->n_services; i++)
 		service(&e, obj(&e, a, NULL), &c->services[i]);
-	if (root && l7_authz_to_json(c, root))
+	if (root && (l7_authz_to_json(c, root) || l7_ratelimits_to_json(c, root)))
 		e.failed = true;
 	if (e.failed) {
 		cJSON_Delete(root);

@@ -481,6 +481,25 @@ static void dmatch(struct l7j_dec *d, const cJSON *o, const char *path, struct l
 	m->port = (uint16_t)l7j_dnum(d, o, "port", path, 1, 65535, false);
 }
 
+void l7j_dmatches(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_match **out,
+		  size_t *nout)
+{
+	const cJSON *a, *it;
+	char p[320];
+	size_t n = 0;
+
+	a = l7j_darr(d, o, "matches", path, &n);
+	if (d->failed || !(*out = l7j_dalloc(d, n, sizeof(**out), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		snprintf(p, sizeof(p), "%.200s.matches[%zu]", path, *nout);
+		dmatch(d, it, p, &(*out)[(*nout)++]);
+		if (d->failed)
+			return;
+	}
+}
+
 static void dredirect(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_redirect *r)
 {
 	static const char *const k[] = {"scheme", "host",      "port", "derivePort", "path",
@@ -573,16 +592,9 @@ static void droute(struct l7j_dec *d, const cJSON *o, const char *path, struct l
 	r->name = l7j_dstr(d, o, "name", path, false);
 	r->source = l7j_dstr(d, o, "source", path, false);
 	r->action = l7j_denum(d, o, "action", path, l7_action_names, true);
-	a = l7j_darr(d, o, "matches", path, &n);
-	if (d->failed || !(r->matches = l7j_dalloc(d, n, sizeof(*r->matches), path)))
+	l7j_dmatches(d, o, path, &r->matches, &r->n_matches);
+	if (d->failed)
 		return;
-	cJSON_ArrayForEach(it, a)
-	{
-		snprintf(p, sizeof(p), "%.200s.matches[%zu]", path, r->n_matches);
-		dmatch(d, it, p, &r->matches[r->n_matches++]);
-		if (d->failed)
-			return;
-	}
 	ddests(d, o, path, &r->dests, &r->n_dests);
 	if (r->action == L7_ACTION_REDIRECT)
 		dredirect(d, o, path, &r->redirect);
@@ -661,10 +673,10 @@ static void dtcp(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_
 static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const struct l7_config *c,
 		     struct l7_service *s)
 {
-	static const char *const k[] = {"hostname", "name",	  "namespace", "workload",
-					"vip",	    "ports",	  "endpoints", "subsets",
-					"policies", "routesKind", "routes",    "tcp",
-					"authz",    "jwt",	  "aux",       NULL};
+	static const char *const k[] = {
+	    "hostname",	 "name",    "namespace", "workload",   "vip",	 "ports",
+	    "endpoints", "subsets", "policies",	 "routesKind", "routes", "tcp",
+	    "authz",	 "jwt",	    "aux",	 "rateLimits", NULL};
 
 	if (!l7j_keys(d, o, path, k))
 		return;
@@ -681,6 +693,8 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 	droutes(d, o, path, s);
 	dtcp(d, o, path, s);
 	l7j_service_authz(d, o, path, c, s);
+	if (!d->failed)
+		l7j_service_ratelimits(d, o, path, c, s);
 }
 
 /* A TLS listener's certificates: each with hosts, a certificate and its key. */
@@ -768,8 +782,8 @@ static void dlisteners(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 
 struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 {
-	static const char *const k[] = {"waypoint", "services", "authz",     "jwt", "mesh",
-					"extAuthz", "gateway",	"listeners", NULL};
+	static const char *const k[] = {"waypoint", "services", "authz",     "jwt",	   "mesh",
+					"extAuthz", "gateway",	"listeners", "rateLimits", NULL};
 	static const char *const wk[] = {"namespace", "name", "identity", NULL};
 	struct l7j_dec d = {.err = err, .errlen = errlen};
 	struct l7_config *c = calloc(1, sizeof(*c));
@@ -793,6 +807,8 @@ struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 	c->waypoint_name = l7j_dstr(&d, w, "name", "l7.waypoint", true);
 	c->identity = l7j_dstr(&d, w, "identity", "l7.waypoint", true);
 	l7j_authz(&d, j, c); /* first: the services name the policies by index */
+	if (!d.failed)
+		l7j_ratelimits(&d, j, c);
 	if (d.failed)
 		goto fail;
 	a = l7j_darr(&d, j, "services", "l7", &n);

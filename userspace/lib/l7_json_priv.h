@@ -52,6 +52,20 @@ void l7j_endpoints(struct l7j_dec *d, const struct cJSON *o, const char *path,
 void l7j_subsets(struct l7j_dec *d, const struct cJSON *o, const char *path, struct l7_service *s);
 void l7j_policies(struct l7j_dec *d, const struct cJSON *o, const char *path, struct l7_service *s);
 
+/* Member @key: indices into a model list of @max (omitted when empty); decoded strictly. */
+int l7j_indices_to_json(struct cJSON *o, const char *key, const uint32_t *v, size_t n);
+void l7j_dindices(struct l7j_dec *d, const struct cJSON *o, const char *key, const char *path,
+		  size_t max, uint32_t **out, size_t *nout);
+/* A "matches" array of route match blocks: encoded into @o (0 or -ENOMEM), decoded from @o. */
+int l7j_matches_to_json(struct cJSON *o, const struct l7_match *m, size_t n);
+void l7j_dmatches(struct l7j_dec *d, const struct cJSON *o, const char *path, struct l7_match **out,
+		  size_t *nout);
+/* l7_ratelimit.c: the local rate limits ("rateLimits") and a service's indices into them. */
+void l7j_ratelimits(struct l7j_dec *d, const struct cJSON *j, struct l7_config *c);
+int l7_service_ratelimits_to_json(const struct l7_service *s, struct cJSON *o);
+void l7j_service_ratelimits(struct l7j_dec *d, const struct cJSON *o, const char *path,
+			    const struct l7_config *c, struct l7_service *s);
+
 /* l7_authz.c: the policies ("authz") and a service's indices into them. */
 int l7_authz_to_json(const struct l7_config *c, struct cJSON *root);
 int l7_service_authz_to_json(const struct l7_service *s, struct cJSON *o);

@@ -38,6 +38,34 @@ int l7_compile_gateway_api(struct l7_ctx *ctx, size_t *n_bound);
 /* l7_compile.c: Service @s as a model service (ports, endpoints, policies, routes). */
 int l7_compile_service(const struct l7_inputs *in, const struct l7_waypoint *wp,
 		       const struct config_service *s, struct l7_service *out);
+/*
+ * How a policy attaches to a proxy (l7_authz.c), for AuthorizationPolicy, RequestAuthentication
+ * and the local rate limits alike: targetRefs to a Service bound to the waypoint, its Gateway,
+ * or (root namespace) GatewayClass istio-waypoint; without targetRefs, a selector (none: every
+ * workload) on a gateway's pods, in its namespace or the root one. With @workload_selector, a
+ * selector also picks the workloads a waypoint serves: the services with an endpoint it selects
+ * (an EnvoyFilter's workloadSelector, as a sidecar would have taken it).
+ */
+struct l7_attach {
+	const char *ns;
+	size_t n_refs;
+	const struct config_target_ref *refs;
+	bool has_selector;
+	const struct config_labels *selector;
+	bool workload_selector;
+};
+bool l7_attach_applies(const struct l7_attach *a, const struct l7_waypoint *wp,
+		       const struct l7_config *c, const struct l7_service *s);
+/* Appends @idx to *@list. 0 or -ENOMEM. */
+int l7_add_index(uint32_t **list, size_t *n, uint32_t idx);
+/* l7_routes.c: a VirtualService match block as the model's; l7_free.c: @n blocks freed. */
+int l7_vs_match(const struct config_route_match *m, struct l7_match *out);
+void l7_matches_free(struct l7_match *m, size_t n);
+/* l7_ratelimit.c: the local rate limits @wp enforces, onto the services of @c; their JSON. */
+int l7_compile_ratelimits(const struct l7_inputs *in, const struct l7_waypoint *wp,
+			  struct l7_config *c);
+void l7_ratelimit_clear(struct l7_ratelimit *r);
+int l7_ratelimits_to_json(const struct l7_config *c, struct cJSON *root);
 /* l7_authz.c: the AuthorizationPolicies waypoint @wp enforces, onto the services of @c. */
 int l7_compile_authz(const struct l7_inputs *in, const struct l7_waypoint *wp, struct l7_config *c);
 void l7_authz_clear(struct l7_authz *a);

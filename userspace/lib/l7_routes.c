@@ -189,7 +189,7 @@ static int header_matches(const struct config_header_match *h, size_t n, bool in
 	return 0;
 }
 
-static int vs_match(const struct config_route_match *m, struct l7_match *out)
+int l7_vs_match(const struct config_route_match *m, struct l7_match *out)
 {
 	int err = string_match(&m->uri, m->ignore_uri_case, &out->path);
 
@@ -253,7 +253,7 @@ int l7_vs_route(struct l7_ctx *ctx, const struct config_virtual_service *vs,
 		if (!r->matches)
 			return -ENOMEM;
 		r->n_matches = 1;
-		err = vs_match(m, &r->matches[0]);
+		err = l7_vs_match(m, &r->matches[0]);
 	}
 	r->dests = calloc(vr->n_route + 1, sizeof(*r->dests));
 	r->mirrors = calloc(vr->n_mirrors + 2, sizeof(*r->mirrors));

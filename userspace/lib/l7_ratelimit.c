@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The L7 model's local rate limits (struct l7_ratelimit): which LocalRateLimits and EnvoyFilters
+ * a waypoint or gateway enforces and on which of its services (attached as the policies are,
+ * l7_attach_applies; a selector picks workloads, so a waypoint takes it for their services),
+ * their copies, and their JSON ("rateLimits" of the model, each service naming its own by
+ * index).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "l7_json_priv.h"
+
+static const char *const key_names[] = {"", "remoteAddress", "sourcePrincipal", "header", NULL};
+
+void l7_ratelimit_clear(struct l7_ratelimit *r)
+{
+	free(r->name);
+	config_labels_free(&r->response_headers);
+	for (size_t i = 0; r->rules && i < r->n_rules; i++) {
+		l7_matches_free(r->rules[i].matches, r->rules[i].n_matches);
+		free(r->rules[i].key_header);
+	}
+	free(r->rules);
+	memset(r, 0, sizeof(*r));
+}
+
+static uint32_t ppm(double percent)
+{
+	return (uint32_t)lround(percent * 10000.0);
+}
+
+static int copy_rule(struct l7_rl_rule *d, const struct config_rl_rule *s)
+{
+	d->key = s->key;
+	d->max_keys = s->max_keys;
+	d->bucket = s->bucket;
+	d->key_header = l7_strdup(s->key_header);
+	d->matches = calloc(s->n_match + 1, sizeof(*d->matches));
+	if ((s->key_header && !d->key_header) || !d->matches)
+		return -ENOMEM;
+	for (; d->n_matches < s->n_match; d->n_matches++)
+		if (l7_vs_match(&s->match[d->n_matches], &d->matches[d->n_matches])) {
+			d->n_matches++;
+			return -ENOMEM;
+		}
+	return 0;
+}
+
+static int copy_ratelimit(struct l7_ratelimit *d, const struct config_rate_limit *s)
+{
+	if (asprintf(&d->name, "%s %s/%s", s->envoy_filter ? "EnvoyFilter" : "LocalRateLimit",
+		     s->meta.namespace, s->meta.name) < 0) {
+		d->name = NULL;
+		return -ENOMEM;
+	}
+	d->port = s->port;
+	d->has_bucket = s->has_bucket;
+	d->bucket = s->bucket;
+	d->always_consume = s->always_consume_default;
+	d->enabled_ppm = ppm(s->enabled_percent);
+	d->enforced_ppm = ppm(s->enforced_percent);
+	d->status = s->status;
+	d->rate_limit_headers = s->rate_limit_headers;
+	d->rules = calloc(s->n_rules + 1, sizeof(*d->rules));
+	if (!d->rules || l7_copy_labels(&d->response_headers, &s->response_headers))
+		return -ENOMEM;
+	for (; d->n_rules < s->n_rules; d->n_rules++)
+		if (copy_rule(&d->rules[d->n_rules], &s->rules[d->n_rules])) {
+			d->n_rules++;
+			return -ENOMEM;
+		}
+	return 0;
+}
+
+static int attach(const struct config_rate_limit *rl, const struct l7_waypoint *wp,
+		  struct l7_config *c)
+{
+	const struct l7_attach at = {rl->meta.namespace, rl->n_target_refs, rl->target_refs,
+				     rl->has_selector,	 &rl->selector,	    true};
+	bool used = false;
+
+	if ((rl->proxies == CONFIG_RL_PROXIES_WAYPOINT && wp->gateway) ||
+	    (rl->proxies == CONFIG_RL_PROXIES_GATEWAY && !wp->gateway))
+		return 0;
+	for (size_t s = 0; s < c->n_services; s++) {
+		if (!l7_attach_applies(&at, wp, c, &c->services[s]))
+			continue;
+		if (!used) {
+			struct l7_ratelimit *n =
+			    realloc(c->ratelimits, (c->n_ratelimits + 1) * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			c->ratelimits = n;
+			memset(&n[c->n_ratelimits], 0, sizeof(*n));
+			if (copy_ratelimit(&n[c->n_ratelimits++], rl))
+				return -ENOMEM;
+			used = true;
+		}
+		if (l7_add_index(&c->services[s].ratelimit, &c->services[s].n_ratelimit,
+				 (uint32_t)(c->n_ratelimits - 1)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int l7_compile_ratelimits(const struct l7_inputs *in, const struct l7_waypoint *wp,
+			  struct l7_config *c)
+{
+	const struct config *cfg = in->cfg;
+	int err = 0;
+
+	for (size_t i = 0; !err && i < cfg->n_local_rate_limits; i++)
+		err = attach(&cfg->local_rate_limits[i], wp, c);
+	for (size_t i = 0; !err && i < cfg->n_envoy_filters; i++)
+		err = attach(&cfg->envoy_filters[i], wp, c);
+	return err;
+}
+
+/* ---- JSON ---- */
+
+static cJSON *bucket_to_json(cJSON *o, const char *key, const struct config_token_bucket *b)
+{
+	cJSON *m = cJSON_AddObjectToObject(o, key);
+
+	if (!m || !cJSON_AddNumberToObject(m, "maxTokens", b->max_tokens) ||
+	    !cJSON_AddNumberToObject(m, "tokensPerFill", b->tokens_per_fill) ||
+	    !cJSON_AddNumberToObject(m, "fillIntervalMs", (double)b->fill_interval_ms))
+		return NULL;
+	return m;
+}
+
+static int rule_to_json(cJSON *a, const struct l7_rl_rule *r)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddItemToArray(a, o)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	if (l7j_matches_to_json(o, r->matches, r->n_matches) ||
+	    !bucket_to_json(o, "bucket", &r->bucket))
+		return -ENOMEM;
+	if (r->key && (!cJSON_AddStringToObject(o, "key", key_names[r->key]) ||
+		       !cJSON_AddNumberToObject(o, "maxKeys", r->max_keys)))
+		return -ENOMEM;
+	if (r->key_header && !cJSON_AddStringToObject(o, "keyHeader", r->key_header))
+		return -ENOMEM;
+	return 0;
+}
+
+static int ratelimit_to_json(cJSON *a, const struct l7_ratelimit *r)
+{
+	cJSON *o = cJSON_CreateObject(), *h, *rules;
+
+	if (!o || !cJSON_AddItemToArray(a, o)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	if (!cJSON_AddStringToObject(o, "name", r->name) ||
+	    (r->port && !cJSON_AddNumberToObject(o, "port", r->port)) ||
+	    (r->has_bucket && !bucket_to_json(o, "bucket", &r->bucket)) ||
+	    !cJSON_AddBoolToObject(o, "alwaysConsume", r->always_consume) ||
+	    !cJSON_AddNumberToObject(o, "enabledPpm", r->enabled_ppm) ||
+	    !cJSON_AddNumberToObject(o, "enforcedPpm", r->enforced_ppm) ||
+	    !cJSON_AddNumberToObject(o, "status", r->status) ||
+	    (r->rate_limit_headers && !cJSON_AddBoolToObject(o, "rateLimitHeaders", true)) ||
+	    !(h = cJSON_AddObjectToObject(o, "responseHeaders")) ||
+	    !(rules = cJSON_AddArrayToObject(o, "rules")))
+		return -ENOMEM;
+	for (size_t i = 0; i < r->response_headers.n; i++)
+		if (!cJSON_AddStringToObject(h, r->response_headers.items[i].key,
+					     r->response_headers.items[i].value))
+			return -ENOMEM;
+	for (size_t i = 0; i < r->n_rules; i++)
+		if (rule_to_json(rules, &r->rules[i]))
+			return -ENOMEM;
+	return 0;
+}
+
+int l7_ratelimits_to_json(const struct l7_config *c, cJSON *root)
+{
+	cJSON *a;
+
+	if (!c->n_ratelimits)
+		return 0;
+	if (!(a = cJSON_AddArrayToObject(root, "rateLimits")))
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_ratelimits; i++)
+		if (ratelimit_to_json(a, &c->ratelimits[i]))
+			return -ENOMEM;
+	return 0;
+}
+
+int l7_service_ratelimits_to_json(const struct l7_service *s, cJSON *o)
+{
+	return l7j_indices_to_json(o, "rateLimits", s->ratelimit, s->n_ratelimit);
+}
+
+/* Decoded as the loader validates: what it would refuse, the decoder refuses too. */
+static void dbucket(struct l7j_dec *d, const cJSON *o, const char *key, const char *path,
+		    struct config_token_bucket *b)
+{
+	static const char *const k[] = {"maxTokens", "tokensPerFill", "fillIntervalMs", NULL};
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
+	char p[320];
+
+	snprintf(p, sizeof(p), "%.200s.%s", path, key);
+	if (!m) {
+		l7j_fail(d, "%s: missing", p);
+		return;
+	}
+	if (!l7j_keys(d, m, p, k))
+		return;
+	b->max_tokens = (uint32_t)l7j_dnum(d, m, "maxTokens", p, 1, UINT32_MAX, true);
+	b->tokens_per_fill = (uint32_t)l7j_dnum(d, m, "tokensPerFill", p, 1, UINT32_MAX, true);
+	b->fill_interval_ms = (uint64_t)l7j_dnum(d, m, "fillIntervalMs", p, 50, 1e15, true);
+}
+
+static void drule(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_rl_rule *r)
+{
+	static const char *const k[] = {"matches", "bucket", "key", "maxKeys", "keyHeader", NULL};
+
+	if (!l7j_keys(d, o, path, k))
+		return;
+	l7j_dmatches(d, o, path, &r->matches, &r->n_matches);
+	dbucket(d, o, "bucket", path, &r->bucket);
+	r->key = l7j_denum(d, o, "key", path, key_names, false);
+	if (d->failed)
+		return;
+	r->key_header = l7j_dstr(d, o, "keyHeader", path, r->key == CONFIG_RL_KEY_HEADER);
+	if (r->key)
+		r->max_keys =
+		    (uint32_t)l7j_dnum(d, o, "maxKeys", path, 1, CONFIG_RL_MAX_KEYS_LIMIT, true);
+	if (!d->failed && !r->key && r->key_header)
+		l7j_fail(d, "%s.keyHeader: only with key header", path);
+}
+
+static void dratelimit(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_ratelimit *r)
+{
+	static const char *const k[] = {
+	    "name",	   "port",   "bucket",		 "alwaysConsume",   "enabledPpm",
+	    "enforcedPpm", "status", "rateLimitHeaders", "responseHeaders", "rules",
+	    NULL};
+	const cJSON *a, *it;
+	size_t n;
+
+	if (!l7j_keys(d, o, path, k))
+		return;
+	r->name = l7j_dstr(d, o, "name", path, true);
+	r->port = (uint16_t)l7j_dnum(d, o, "port", path, 1, 65535, false);
+	r->has_bucket = cJSON_GetObjectItemCaseSensitive(o, "bucket") != NULL;
+	if (r->has_bucket)
+		dbucket(d, o, "bucket", path, &r->bucket);
+	r->always_consume = l7j_dbool(d, o, "alwaysConsume", path);
+	r->enabled_ppm = (uint32_t)l7j_dnum(d, o, "enabledPpm", path, 0, 1000000, true);
+	r->enforced_ppm = (uint32_t)l7j_dnum(d, o, "enforcedPpm", path, 0, 1000000, true);
+	r->status = (int)l7j_dnum(d, o, "status", path, 400, 599, true);
+	r->rate_limit_headers = l7j_dbool(d, o, "rateLimitHeaders", path);
+	l7j_dlabels(d, o, "responseHeaders", path, &r->response_headers);
+	a = l7j_darr(d, o, "rules", path, &n);
+	if (d->failed || !(r->rules = l7j_dalloc(d, n, sizeof(*r->rules), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		char p[320];
+
+		snprintf(p, sizeof(p), "%.200s.rules[%zu]", path, r->n_rules);
+		drule(d, it, p, &r->rules[r->n_rules++]);
+		if (d->failed)
+			return;
+	}
+}
+
+void l7j_ratelimits(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
+{
+	const cJSON *a, *it;
+	size_t n;
+
+	if (!cJSON_GetObjectItemCaseSensitive(j, "rateLimits"))
+		return;
+	a = l7j_darr(d, j, "rateLimits", "l7", &n);
+	if (d->failed || !(c->ratelimits = l7j_dalloc(d, n, sizeof(*c->ratelimits), "l7")))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		char p[64];
+
+		snprintf(p, sizeof(p), "l7.rateLimits[%zu]", c->n_ratelimits);
+		dratelimit(d, it, p, &c->ratelimits[c->n_ratelimits++]);
+		if (d->failed)
+			return;
+	}
+}
+
+void l7j_service_ratelimits(struct l7j_dec *d, const cJSON *o, const char *path,
+			    const struct l7_config *c, struct l7_service *s)
+{
+	l7j_dindices(d, o, "rateLimits", path, c->n_ratelimits, &s->ratelimit, &s->n_ratelimit);
+}
