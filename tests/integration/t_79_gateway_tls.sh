@@ -2,9 +2,10 @@
 # TLS at the ingress gateway, as Istio's "Secure Gateways" task does it: a CA and a server
 # certificate made with openssl, a kubernetes.io/tls Secret in istio-system made with
 # `ambitctl create secret tls` (kubectl's command), a Gateway server on
-# 443 (HTTPS, tls SIMPLE, credentialName) and a VirtualService bound to it. curl with the CA and
-# --resolve gets the page over TLS and sees the certificate for its SNI; a name the server does
-# not list is refused. A second server (MUTUAL, a generic Secret with tls.crt, tls.key and
+# 443 (HTTPS, tls SIMPLE, credentialName) and a VirtualService bound to it. From the host through
+# `ambitctl local port-forward` to the gateway Service's 443, curl with the CA and --resolve gets
+# the page over TLS and sees the certificate for its SNI; a name the server does not list is
+# refused. A second server (MUTUAL, a generic Secret with tls.crt, tls.key and
 # ca.crt, `create secret generic --from-file`) on the same port wants a client certificate: none is refused, one the CA signed gets
 # the page. The Secret replaced with a new certificate is served without a restart; a Secret
 # whose key is another certificate's is refused by apply, naming why, and the last good one
@@ -14,14 +15,14 @@ need_root; need_bins; need_cmd curl openssl
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
 CLUSTER_INGRESS=1 cluster_up "$REPO/examples/bookinfo"
 WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
-chmod 755 "$WORK" # the pod's curl reads the CA and client certificate from here
-trap 'rm -rf "$WORK"; on_exit' EXIT
+PF_PID=
+trap '[ -n "$PF_PID" ] && kill -INT "$PF_PID" 2>/dev/null; rm -rf "$WORK"; on_exit' EXIT
 GWPOD=istio-system/istio-ingressgateway-0
-
-actl apply -f "$REPO/examples/bookinfo-tasks/curl.yaml" >&2 || fail "client pod not applied"
-wait_for 30 pod_exec default/curl-0 true || fail "the client pod never ran"
-gw_vip=$(pod_exec default/curl-0 getent hosts istio-ingressgateway.istio-system | awk '{print $1}')
-[ -n "$gw_vip" ] || fail "the gateway's Service has no address in the pod"
+port=$((20000 + RANDOM % 20000))
+# As the user starts it; $! is the port-forward itself.
+"$AMBITCTL" local port-forward --name "$CLUSTER" -n istio-system svc/istio-ingressgateway \
+	"$port:443" >"$WORK/pf.out" 2>&1 &
+PF_PID=$!
 
 # The task's certificates: a root, a server certificate for each host, a client's.
 cd "$WORK" || fail "no work directory"
@@ -39,7 +40,6 @@ cert bookinfo bookinfo.example.com 1
 cert bookinfo2 bookinfo.example.com 2
 cert secure secure.example.com 3
 cert client client.example.com 4
-chmod 644 ./*
 cat >gw.yaml <<'YAML'
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -74,15 +74,14 @@ YAML
 https() {
 	local host=$1
 	shift
-	pod_exec default/curl-0 curl -sS --max-time 10 -o /dev/null -w '%{http_code}' \
-		--cacert "$WORK/example.com.crt" --resolve "$host:443:$gw_vip" "$@" \
-		"https://$host/productpage"
+	curl -sS --max-time 10 -o /dev/null -w '%{http_code}' --cacert "$WORK/example.com.crt" \
+		--resolve "$host:$port:127.0.0.1" "$@" "https://$host:$port/productpage"
 }
 ok() { [ "$(https "$@" 2>/dev/null)" = 200 ]; }
 # serial HOST: the serial of the certificate the gateway presents for SNI HOST.
 serial() {
-	pod_exec default/curl-0 sh -c "openssl s_client -connect $gw_vip:443 -servername $1 \
-		</dev/null 2>/dev/null | openssl x509 -noout -serial"
+	openssl s_client -connect "127.0.0.1:$port" -servername "$1" </dev/null 2>/dev/null |
+		openssl x509 -noout -serial
 }
 
 actl create -n istio-system secret tls bookinfo-credential --key=bookinfo.key \
@@ -92,16 +91,16 @@ actl create -n istio-system secret generic secure-credential --from-file=tls.key
 	fail "create secret generic"
 actl apply -f gw.yaml >&2 || fail "Gateway not applied"
 wait_for 60 ok bookinfo.example.com ||
-	fail "no page over TLS: $(https bookinfo.example.com 2>&1); $(actl local logs $GWPOD | tail -5)"
+	fail "no page over TLS: $(https bookinfo.example.com 2>&1); $(cat "$WORK/pf.out"); $(actl local logs $GWPOD | tail -5)"
 wait_log 10 $GWPOD 'listening on port 8443 .*TLS' || fail "the gateway's log has no TLS listener"
-page=$(pod_exec default/curl-0 curl -sS --max-time 10 --cacert "$WORK/example.com.crt" \
-	--resolve "bookinfo.example.com:443:$gw_vip" https://bookinfo.example.com/productpage)
+page=$(curl -sS --max-time 10 --cacert "$WORK/example.com.crt" \
+	--resolve "bookinfo.example.com:$port:127.0.0.1" "https://bookinfo.example.com:$port/productpage")
 expect_contains "$page" "Book Details" "the page over TLS"
 expect_eq "$(serial bookinfo.example.com)" "serial=01" "the certificate for bookinfo.example.com"
 # A name no server lists: no certificate for it, the handshake is refused.
 out=$(https other.example.com -k 2>&1) && fail "a host no server lists got an answer: $out"
 # Plaintext on the TLS port is not HTTP to it.
-out=$(pod_exec default/curl-0 curl -sS --max-time 5 "http://$gw_vip:443/productpage" 2>&1) &&
+out=$(curl -sS --max-time 5 "http://127.0.0.1:$port/productpage" 2>&1) &&
 	fail "plaintext on the TLS port answered: $out"
 
 # MUTUAL: no client certificate, refused; the CA's, served.
@@ -145,4 +144,7 @@ ok bookinfo.example.com || fail "no page after the refused Secret"
 sed 's/secure-credential/no-such-credential/' gw.yaml >gw-missing.yaml
 out=$(actl analyze -f gw-missing.yaml 2>&1)
 expect_contains "$out" "no Secret istio-system/no-such-credential" "analyze on a missing Secret"
+kill -INT "$PF_PID"
+wait "$PF_PID" || fail "the port-forward exited $? after Ctrl-C: $(cat "$WORK/pf.out")"
+PF_PID=
 pass

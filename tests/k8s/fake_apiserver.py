@@ -65,6 +65,9 @@ for _p, _k in [("authorizationpolicies", "AuthorizationPolicy"),
 for _p, _k in [("gateways", "Gateway"), ("httproutes", "HTTPRoute"), ("grpcroutes", "GRPCRoute")]:
     RESOURCES.append(("gateway.networking.k8s.io", ["v1", "v1beta1"], _p, _k, True, RW, []))
 RESOURCES.append(("gateway.networking.k8s.io", ["v1alpha2"], "tcproutes", "TCPRoute", True, RW, []))
+RESOURCES.append(("networking.istio.io", ["v1alpha3"], "envoyfilters", "EnvoyFilter", True, RW, []))
+RESOURCES.append(("networking.ambit.io", ["v1alpha1"], "localratelimits", "LocalRateLimit", True,
+                  RW, []))
 
 BY_PATH = {}  # (group, version, plural) -> resource tuple
 BY_KIND = {}  # (group, kind) -> resource tuple

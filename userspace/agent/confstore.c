@@ -647,6 +647,7 @@ static int dedupe_view(struct confstore *cs, struct config *view)
 	X(grpc_routes)                                                                             \
 	X(endpoint_slices)                                                                         \
 	X(config_maps)                                                                             \
+	X(secrets)                                                                                 \
 	X(envoy_filters)                                                                           \
 	X(local_rate_limits)
 /* Counted in @view's n_<kind>, then allocated: one pass over the entries for every kind. */

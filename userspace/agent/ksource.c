@@ -61,6 +61,11 @@ static const struct kwatch_res kinds[] = {
      "HTTPRoute"},
     {"grpcroutes", GATEWAY_API "grpcroutes", NULL, NULL, "gateway.networking.k8s.io/v1",
      "GRPCRoute"},
+    /* Local rate limits: Istio's EnvoyFilter shape and ambit's own kind (absent CRD: none). */
+    {"envoyfilters", "/apis/networking.istio.io/v1alpha3/envoyfilters", NULL, NULL,
+     "networking.istio.io/v1alpha3", "EnvoyFilter"},
+    {"localratelimits", "/apis/networking.ambit.io/v1alpha1/localratelimits", NULL, NULL,
+     "networking.ambit.io/v1alpha1", "LocalRateLimit"},
     /* The ingress gateway's certificates (credentialName): where it runs, istio-system. */
     {"secrets", "/api/v1/namespaces/istio-system/secrets", NULL, NULL, "v1", "Secret"},
     /* The mesh config (userspace/lib/config_mesh.c): one ConfigMap, by name. */

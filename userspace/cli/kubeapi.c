@@ -53,6 +53,8 @@ static const struct kind {
     {"HTTPRoute", "gateway.networking.k8s.io", "v1", "httproutes", true},
     {"GRPCRoute", "gateway.networking.k8s.io", "v1", "grpcroutes", true},
     {"TCPRoute", "gateway.networking.k8s.io", "v1alpha2", "tcproutes", true},
+    {"EnvoyFilter", "networking.istio.io", "v1alpha3", "envoyfilters", true},
+    {"LocalRateLimit", "networking.ambit.io", "v1alpha1", "localratelimits", true},
 };
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
