@@ -214,6 +214,8 @@ struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t
 
 void wp_gen_inherit(struct wp_gen *g, struct wp_gen *old)
 {
+	if (old)
+		wp_rl_inherit(g->rl, old->rl);
 	for (size_t i = 0; old && i < g->n_clusters; i++) {
 		struct wp_cluster *c = &g->clusters[i], *o = NULL;
 

@@ -490,6 +490,8 @@ int main(int argc, char **argv)
 			struct wp_gen *g = wp_mesh_gen(&mesh);
 
 			if (g) {
+				/* Outlier ejections and rate-limit buckets carry over. */
+				wp_gen_inherit(g, gen);
 				if (g->l7->gateway)
 					gateway_listen(g->l7, ls, hosts, &n_ls, workers, nworkers);
 				for (long i = 0; i < nworkers; i++)

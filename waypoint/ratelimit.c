@@ -163,36 +163,143 @@ static struct key_entry *keyed_get(struct keyed *k, uint64_t hash, uint64_t full
 	return &k->e[i];
 }
 
+/*
+ * A rate limit's buckets, shared by the generations whose model has it unchanged (the same
+ * name, buckets and keys: wp_rl_inherit): a new snapshot (a pod started somewhere) does not
+ * fill them again. Reference counted: generations end in any order.
+ */
+struct limit_store {
+	int refs; /* atomic */
+	uint64_t fingerprint;
+	uint64_t bucket;
+	size_t n_rules;
+	uint64_t *rule_bucket;
+	struct keyed **keyed;
+};
+
 struct rule_state {
 	struct wp_route_table *match;
-	uint64_t bucket;
-	struct keyed *keyed;
 };
 
 struct limit_state {
-	uint64_t bucket;
+	struct limit_store *store;
 	struct rule_state *rules;
 };
 
 struct wp_rl_state {
 	const struct l7_config *c;
-	uint64_t t0, seed;
 	struct limit_state *limits;
 };
+
+/* The process's clock origin and hash seed: the same for every generation's buckets. */
+static uint64_t rl_t0, rl_seed;
+static pthread_once_t rl_once = PTHREAD_ONCE_INIT;
+static uint64_t rl_first_now;
+
+static void rl_init(void)
+{
+	rl_t0 = rl_first_now;
+	/* Keys are hashed with a seed no client can know: no chosen collisions. */
+	rl_seed = wp_random();
+}
+
+static void store_put(struct limit_store *ls)
+{
+	if (!ls || __atomic_sub_fetch(&ls->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	for (size_t j = 0; ls->keyed && j < ls->n_rules; j++)
+		keyed_free(ls->keyed[j]);
+	free(ls->keyed);
+	free(ls->rule_bucket);
+	free(ls);
+}
+
+/* What makes @rl's buckets what they are: they carry over only when this is unchanged. */
+static uint64_t fingerprint(const struct l7_ratelimit *rl)
+{
+	XXH64_state_t *h = XXH64_createState();
+	uint64_t fp;
+
+	if (!h)
+		return 0;
+	XXH64_reset(h, 0);
+	XXH64_update(h, rl->name, strlen(rl->name) + 1);
+	XXH64_update(h, &rl->has_bucket, sizeof(rl->has_bucket));
+	XXH64_update(h, &rl->bucket, sizeof(rl->bucket));
+	XXH64_update(h, &rl->n_rules, sizeof(rl->n_rules));
+	for (size_t j = 0; j < rl->n_rules; j++) {
+		const struct l7_rl_rule *r = &rl->rules[j];
+
+		XXH64_update(h, &r->bucket, sizeof(r->bucket));
+		XXH64_update(h, &r->key, sizeof(r->key));
+		XXH64_update(h, &r->max_keys, sizeof(r->max_keys));
+		if (r->key_header)
+			XXH64_update(h, r->key_header, strlen(r->key_header) + 1);
+	}
+	fp = XXH64_digest(h);
+	XXH64_freeState(h);
+	return fp;
+}
+
+static struct limit_store *store_new(const struct l7_ratelimit *rl)
+{
+	struct limit_store *ls = calloc(1, sizeof(*ls));
+
+	if (!ls)
+		return NULL;
+	ls->refs = 1;
+	ls->fingerprint = fingerprint(rl);
+	ls->bucket = bucket_full(&rl->bucket);
+	ls->n_rules = rl->n_rules;
+	ls->rule_bucket = calloc(rl->n_rules + 1, sizeof(*ls->rule_bucket));
+	ls->keyed = calloc(rl->n_rules + 1, sizeof(*ls->keyed));
+	if (!ls->rule_bucket || !ls->keyed) {
+		store_put(ls);
+		return NULL;
+	}
+	for (size_t j = 0; j < rl->n_rules; j++) {
+		const struct l7_rl_rule *r = &rl->rules[j];
+
+		ls->rule_bucket[j] = bucket_full(&r->bucket);
+		if (r->key && !(ls->keyed[j] = keyed_new(r->max_keys ? r->max_keys : 1))) {
+			store_put(ls);
+			return NULL;
+		}
+	}
+	return ls;
+}
 
 void wp_rl_free(struct wp_rl_state *st)
 {
 	if (!st)
 		return;
 	for (size_t i = 0; st->limits && i < st->c->n_ratelimits; i++) {
-		for (size_t j = 0; st->limits[i].rules && j < st->c->ratelimits[i].n_rules; j++) {
+		for (size_t j = 0; st->limits[i].rules && j < st->c->ratelimits[i].n_rules; j++)
 			wp_route_table_free(st->limits[i].rules[j].match);
-			keyed_free(st->limits[i].rules[j].keyed);
-		}
 		free(st->limits[i].rules);
+		store_put(st->limits[i].store);
 	}
 	free(st->limits);
 	free(st);
+}
+
+void wp_rl_inherit(struct wp_rl_state *st, const struct wp_rl_state *old)
+{
+	for (size_t i = 0; st && old && i < st->c->n_ratelimits; i++) {
+		struct limit_state *ls = &st->limits[i];
+
+		for (size_t k = 0; k < old->c->n_ratelimits; k++) {
+			struct limit_store *o = old->limits[k].store;
+
+			if (o->fingerprint != ls->store->fingerprint ||
+			    strcmp(old->c->ratelimits[k].name, st->c->ratelimits[i].name))
+				continue;
+			__atomic_add_fetch(&o->refs, 1, __ATOMIC_RELAXED);
+			store_put(ls->store);
+			ls->store = o;
+			break;
+		}
+	}
 }
 
 struct wp_rl_state *wp_rl_new(const struct l7_config *c, uint64_t now_ms, char *why, size_t len)
@@ -201,10 +308,9 @@ struct wp_rl_state *wp_rl_new(const struct l7_config *c, uint64_t now_ms, char *
 
 	if (!st)
 		return NULL;
+	rl_first_now = now_ms;
+	pthread_once(&rl_once, rl_init);
 	st->c = c;
-	st->t0 = now_ms;
-	/* Keys are hashed with a seed no client can know: no chosen collisions. */
-	st->seed = wp_random();
 	st->limits = calloc(c->n_ratelimits + 1, sizeof(*st->limits));
 	if (!st->limits)
 		goto fail;
@@ -212,19 +318,16 @@ struct wp_rl_state *wp_rl_new(const struct l7_config *c, uint64_t now_ms, char *
 		const struct l7_ratelimit *rl = &c->ratelimits[i];
 		struct limit_state *ls = &st->limits[i];
 
-		ls->bucket = bucket_full(&rl->bucket);
 		ls->rules = calloc(rl->n_rules + 1, sizeof(*ls->rules));
-		if (!ls->rules)
+		ls->store = store_new(rl);
+		if (!ls->rules || !ls->store)
 			goto fail;
 		for (size_t j = 0; j < rl->n_rules; j++) {
 			const struct l7_rl_rule *r = &rl->rules[j];
 			struct rule_state *rs = &ls->rules[j];
 
-			rs->bucket = bucket_full(&r->bucket);
 			rs->match = wp_match_table_new(r->matches, r->n_matches, why, len);
 			if (!rs->match)
-				goto fail;
-			if (r->key && !(rs->keyed = keyed_new(r->max_keys ? r->max_keys : 1)))
 				goto fail;
 		}
 	}
@@ -241,7 +344,7 @@ static bool key_hash(const struct wp_rl_state *st, const struct l7_rl_rule *r,
 	const char *p = rq->principal ? rq->principal : "";
 	bool found = false;
 
-	*h = XXH64(&r->key, sizeof(r->key), st->seed);
+	*h = XXH64(&r->key, sizeof(r->key), rl_seed);
 	switch (r->key) {
 	case CONFIG_RL_KEY_REMOTE_ADDRESS:
 		*h = XXH64(rq->remote_ip, strlen(rq->remote_ip), *h);
@@ -279,13 +382,13 @@ static bool take(struct wp_rl_state *st, uint64_t *bucket, const struct config_t
 		 struct wp_rl_decision *d)
 {
 	uint32_t left;
-	bool ok = bucket_take(bucket, b, st->t0, rq->now_ms, &left);
+	bool ok = bucket_take(bucket, b, rl_t0, rq->now_ms, &left);
 
 	if (rl->rate_limit_headers && (!d->headers_of || left < d->remaining)) {
 		d->headers_of = rl;
 		d->limit_tokens = b->max_tokens;
 		d->remaining = left;
-		d->reset_s = reset_after(b, st->t0, rq->now_ms);
+		d->reset_s = reset_after(b, rl_t0, rq->now_ms);
 	}
 	return ok;
 }
@@ -296,6 +399,7 @@ static bool over_limit(struct wp_rl_state *st, size_t idx, const struct wp_rl_re
 {
 	const struct l7_ratelimit *rl = &st->c->ratelimits[idx];
 	struct limit_state *ls = &st->limits[idx];
+	struct limit_store *store = ls->store;
 	bool matched = false;
 
 	for (size_t j = 0; j < rl->n_rules; j++) {
@@ -307,19 +411,20 @@ static bool over_limit(struct wp_rl_state *st, size_t idx, const struct wp_rl_re
 		if (!rule_matches(rs, r, rq->rq) || !key_hash(st, r, rq, &h))
 			continue;
 		matched = true;
-		if (!rs->keyed) {
-			ok = take(st, &rs->bucket, &r->bucket, rl, rq, d);
+		if (!store->keyed[j]) {
+			ok = take(st, &store->rule_bucket[j], &r->bucket, rl, rq, d);
 		} else {
-			pthread_mutex_lock(&rs->keyed->mu);
-			ok = take(st, &keyed_get(rs->keyed, h, bucket_full(&r->bucket))->state,
-				  &r->bucket, rl, rq, d);
-			pthread_mutex_unlock(&rs->keyed->mu);
+			pthread_mutex_lock(&store->keyed[j]->mu);
+			ok =
+			    take(st, &keyed_get(store->keyed[j], h, bucket_full(&r->bucket))->state,
+				 &r->bucket, rl, rq, d);
+			pthread_mutex_unlock(&store->keyed[j]->mu);
 		}
 		if (!ok)
 			return true;
 	}
 	if (rl->has_bucket && (!matched || rl->always_consume))
-		return !take(st, &ls->bucket, &rl->bucket, rl, rq, d);
+		return !take(st, &store->bucket, &rl->bucket, rl, rq, d);
 	return false;
 }
 

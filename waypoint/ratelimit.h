@@ -11,8 +11,10 @@
  * 64-bit hash of the key: the least recently used is forgotten when a new key needs room, so a
  * flood of distinct keys costs max_keys entries and only resets old clients' buckets.
  *
- * The state belongs to one configuration generation: a configuration change starts the
- * buckets full again, as Envoy's rebuilt route configuration does.
+ * A new configuration generation takes over the buckets of every rate limit it has unchanged
+ * (wp_rl_inherit: the same name, buckets and keys), so a snapshot about something else (a pod
+ * started in the mesh) does not fill them again; a changed rate limit starts full, as Envoy's
+ * rebuilt route configuration does. Fill periods count from the process's first state.
  */
 #ifndef AMBIT_WAYPOINT_RATELIMIT_H
 #define AMBIT_WAYPOINT_RATELIMIT_H
@@ -32,6 +34,8 @@ struct wp_rl_state;
  */
 struct wp_rl_state *wp_rl_new(const struct l7_config *c, uint64_t now_ms, char *why, size_t len);
 void wp_rl_free(struct wp_rl_state *st);
+/* @st (not in use yet) takes @old's buckets for the rate limits both have unchanged. */
+void wp_rl_inherit(struct wp_rl_state *st, const struct wp_rl_state *old);
 
 /* What a decision reads of a request (all borrowed). */
 struct wp_rl_request {

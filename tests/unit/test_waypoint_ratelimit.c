@@ -302,6 +302,44 @@ static void test_sample_counts(void **state)
 	free(sample);
 }
 
+/*
+ * A new generation of the same rate limits takes the old one's buckets (a snapshot about
+ * something else does not fill them again), and keeps them when the old one ends first; a
+ * rate limit whose bucket changed starts full.
+ */
+static void test_generations_share(void **state)
+{
+	char *sample = read_sample();
+	struct l7_config *c1 = compile(sample), *c2 = compile(sample), *c3;
+	struct wp_rl_state *st1 = wp_rl_new(c1, 1000, NULL, 0), *st2, *st3;
+	struct req_spec page = {"GET", "/productpage", "10.0.0.1", 9080, NULL, 1000, 0};
+	char *changed = strdup(sample), *at;
+
+	assert_non_null(st1);
+	assert_int_equal(fire(st1, svc(c1, "productpage"), &page, 4), 0);
+	st2 = wp_rl_new(c2, 1000, NULL, 0);
+	assert_non_null(st2);
+	wp_rl_inherit(st2, st1);
+	wp_rl_free(st1);
+	l7_config_free(c1);
+	/* 6 left of the 10, whichever generation asks. */
+	assert_int_equal(fire(st2, svc(c2, "productpage"), &page, 10), 4);
+	/* The descriptor's bucket of 10 made 12: a changed rate limit, full again. */
+	at = strstr(changed, "max_tokens: 10\n");
+	assert_non_null(at);
+	memcpy(at, "max_tokens: 12", 14);
+	c3 = compile(changed);
+	st3 = wp_rl_new(c3, 1000, NULL, 0);
+	wp_rl_inherit(st3, st2);
+	assert_int_equal(fire(st3, svc(c3, "productpage"), &page, 15), 3);
+	wp_rl_free(st2);
+	wp_rl_free(st3);
+	l7_config_free(c2);
+	l7_config_free(c3);
+	free(changed);
+	free(sample);
+}
+
 /* filter_enforced 0%: over-limit requests are only counted; filter_enabled 0%: not checked. */
 static void test_shadow_and_disabled(void **state)
 {
@@ -416,13 +454,10 @@ static void test_threads_share(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sample_translated),
-	    cmocka_unit_test(test_envoyfilter_refused),
-	    cmocka_unit_test(test_own_kind),
-	    cmocka_unit_test(test_sample_counts),
-	    cmocka_unit_test(test_shadow_and_disabled),
-	    cmocka_unit_test(test_client_keys),
-	    cmocka_unit_test(test_threads_share),
+	    cmocka_unit_test(test_sample_translated), cmocka_unit_test(test_envoyfilter_refused),
+	    cmocka_unit_test(test_own_kind),	      cmocka_unit_test(test_sample_counts),
+	    cmocka_unit_test(test_generations_share), cmocka_unit_test(test_shadow_and_disabled),
+	    cmocka_unit_test(test_client_keys),	      cmocka_unit_test(test_threads_share),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
