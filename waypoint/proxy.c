@@ -891,10 +891,11 @@ static void route(struct wp_req *r)
 	char *path, *loc;
 
 	rq.method = r->head.method;
-	rq.scheme = "http";
+	rq.scheme = p->tls ? "https" : "http";
 	rq.authority = r->authority;
 	rq.path = r->head.target;
 	rq.port = p->dest_port;
+	rq.tls_server = p->tls_server;
 	rq.n_headers = r->head.fields.n;
 	rq.headers = r->head.fields.items;
 	if (wp_ratelimited(r, &rq))

@@ -247,6 +247,9 @@ bool wp_match_request(const struct wp_route_table *t, const struct l7_match *m,
 
 	if (m->port && m->port != rq->port)
 		return false;
+	/* A gateway's HTTPS server routes only what came on its own certificate. */
+	if (m->tls_server && (!rq->tls_server || strcmp(m->tls_server, rq->tls_server)))
+		return false;
 	if (m->path.type != L7_MATCH_ANY &&
 	    !string_match(t, &m->path, path, m->path.type == L7_MATCH_PREFIX ? strlen(path) : plen))
 		return false;

@@ -20,8 +20,9 @@
 /* What matching reads of a request (all borrowed). */
 struct wp_request {
 	const char *method, *scheme, *authority;
-	const char *path; /* :path, with its query string */
-	uint16_t port;	  /* the service port it was addressed to */
+	const char *path;	/* :path, with its query string */
+	uint16_t port;		/* the service port it was addressed to */
+	const char *tls_server; /* a gateway's TLS certificate its connection got, or NULL */
 	size_t n_headers;
 	const struct http_field *headers; /* any case; ":method" etc. come from the fields above */
 };

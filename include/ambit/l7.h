@@ -207,6 +207,12 @@ struct l7_match {
 	size_t n_headers, n_query;
 	struct l7_header_match *headers, *query;
 	uint16_t port; /* 0: any */
+	/*
+	 * A gateway's TLS server: only requests on connections whose certificate was this one
+	 * (l7_tls_cert.source), as Envoy routes each HTTPS server's filter chain by its own route
+	 * configuration. NULL: any connection.
+	 */
+	char *tls_server;
 };
 
 struct l7_destination {

@@ -108,6 +108,10 @@ out=$(https secure.example.com 2>&1) && fail "MUTUAL without a client certificat
 expect_eq "$(https secure.example.com --cert "$WORK/client.crt" --key "$WORK/client.key")" \
 	200 "MUTUAL with the client certificate"
 expect_eq "$(serial secure.example.com)" "serial=03" "the certificate for secure.example.com"
+# The MUTUAL server's host on a connection made for the SIMPLE one (no client certificate):
+# each server routes only its own connections, as Envoy's filter chains do.
+expect_eq "$(https bookinfo.example.com -H 'Host: secure.example.com')" 404 \
+	"the MUTUAL server's host over the SIMPLE server's connection"
 
 # connection.sni at the gateway: a DENY on one server's name leaves the other's alone.
 cat >sni-deny.yaml <<'YAML'

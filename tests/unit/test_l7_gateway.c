@@ -23,6 +23,7 @@
 #include "ambit/ca.h"
 #include "ambit/l7.h"
 #include "crypto.h"
+#include "route.h"
 #include "../lib/l7_world.h"
 
 #define GW_POD                                                                                     \
@@ -309,8 +310,36 @@ static void test_https_servers(void **state)
 	assert_string_equal(l->certs[1].key, b.key_pem);
 	assert_string_equal(l->certs[1].ca, ca_root_pem(ca));
 	assert_non_null(strstr(l->certs[1].source, "credentialName b-cred"));
-	/* Routed as HTTP: a.example.com, b.example.com (c's server is not served), each its end. */
+	/* Routed as HTTP: a.example.com, b.example.com (c's server is not served), each its end;
+	 * each server's routes only for connections that got its certificate. */
 	assert_int_equal(own(&w)->n_routes, 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_string_equal(own(&w)->routes[i].matches[0].tls_server,
+				    l->certs[i / 2].source);
+	{
+		char why[128];
+		struct wp_route_table *rt = wp_route_table_new(own(&w), why, sizeof(why));
+		struct wp_request rq = {.method = "GET",
+					.scheme = "https",
+					.authority = "b.example.com",
+					.path = "/",
+					.port = 8443,
+					.tls_server = l->certs[1].source};
+		const struct l7_route *r;
+
+		assert_non_null(rt);
+		r = wp_route_select(rt, &rq);
+		assert_non_null(r);
+		assert_int_equal(r->action, L7_ACTION_ROUTE);
+		/* b's host on a connection that got a's certificate (SNI a.example.com): 404. */
+		rq.tls_server = l->certs[0].source;
+		r = wp_route_select(rt, &rq);
+		assert_true(!r || r->action == L7_ACTION_NOT_FOUND);
+		rq.tls_server = NULL;
+		r = wp_route_select(rt, &rq);
+		assert_true(!r || r->action == L7_ACTION_NOT_FOUND);
+		wp_route_table_free(rt);
+	}
 	destroy(&w);
 	free(yaml);
 

@@ -93,6 +93,9 @@ static bool handshake(struct tls_ctx *gw, const char *sni, const struct ca_issue
 		assert_string_equal(tls_conn_sni(s), sni);
 	if (!failed && s_done && !sni)
 		assert_null(tls_conn_sni(s));
+	/* Which certificate it got, by name: what the gateway's routes of that server ask for. */
+	if (!failed && s_done)
+		assert_non_null(tls_conn_server(s));
 	/* TLS 1.3: the server checks the client's certificate after the client is done. */
 	if (!failed && c_done && s_done && want) {
 		X509 *peer = SSL_get1_peer_certificate(c);

@@ -284,7 +284,7 @@ static bool wait_node(const char *name, const char *want)
 {
 	char node[64];
 
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < 600; i++) { /* 30 s: a loaded machine is slow, never wrong */
 		if (published(name, node, sizeof(node)) == WDIR_SHARDS && !strcmp(node, want))
 			return true;
 		usleep(50 * 1000);

@@ -135,6 +135,7 @@ void l7_matches_free(struct l7_match *ms, size_t n)
 		string_match_clear(&m->authority);
 		header_matches_clear(m->headers, m->n_headers);
 		header_matches_clear(m->query, m->n_query);
+		free(m->tls_server);
 	}
 	free(ms);
 }

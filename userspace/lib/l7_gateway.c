@@ -29,7 +29,8 @@
 #include "l7_priv.h"
 
 struct vhost {
-	char *domain; /* as the virtual host matches it: "bookinfo.com", "*.example.com", "*" */
+	char *domain;	  /* as the virtual host matches it: "bookinfo.com", "*.example.com", "*" */
+	char *tls_server; /* its HTTPS server's certificate (l7_tls_cert.source), or NULL */
 	const struct config_virtual_service *vs; /* NULL for an httpsRedirect server's host */
 	const struct config_gateway *gw;
 	uint16_t listener, server_port;
@@ -194,22 +195,28 @@ static const char *server_host(const char *sh, const char *ns, const char *gw_ns
 }
 
 static int add_vhost(struct gw_ctx *g, const char *domain, const struct config_virtual_service *vs,
-		     const struct config_gateway *gw, uint16_t listener, uint16_t server_port)
+		     const struct config_gateway *gw, uint16_t listener, uint16_t server_port,
+		     const char *tls_server)
 {
 	struct vhost *v;
 
 	for (size_t i = 0; i < g->n_vh; i++)
 		if (g->vh[i].vs == vs && g->vh[i].listener == listener &&
-		    !strcmp(g->vh[i].domain, domain))
+		    !strcmp(g->vh[i].domain, domain) && !g->vh[i].tls_server == !tls_server &&
+		    (!tls_server || !strcmp(g->vh[i].tls_server, tls_server)))
 			return 0;
 	v = realloc(g->vh, (g->n_vh + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	g->vh = v;
 	v = &g->vh[g->n_vh];
-	*v = (struct vhost){strdup(domain), vs, gw, listener, server_port};
-	if (!v->domain)
+	*v = (struct vhost){
+	    strdup(domain), tls_server ? strdup(tls_server) : NULL, vs, gw, listener, server_port};
+	if (!v->domain || (tls_server && !v->tls_server)) {
+		free(v->domain);
+		free(v->tls_server);
 		return -ENOMEM;
+	}
 	g->n_vh++;
 	return 0;
 }
@@ -286,6 +293,7 @@ static int collect(struct gw_ctx *g)
 			const struct config_gateway_server *srv = &gw->servers[s];
 			uint16_t lp = listener_port(g, srv->port);
 			struct l7_tls_cert t = {0};
+			char tls_server[600] = "";
 
 			if (https_server(srv)) {
 				err = server_cert(g, gw, srv, s, &t);
@@ -294,6 +302,7 @@ static int collect(struct gw_ctx *g)
 					err = err < 0 ? err : 0;
 					continue;
 				}
+				snprintf(tls_server, sizeof(tls_server), "%s", t.source);
 				err = add_listener(g, lp, &t);
 			} else if (http_server(srv)) {
 				err = add_listener(g, lp, NULL);
@@ -312,7 +321,7 @@ static int collect(struct gw_ctx *g)
 				const char *sh = strchr(srv->hosts.items[i], '/');
 
 				err = add_vhost(g, sh ? sh + 1 : srv->hosts.items[i], NULL, gw, lp,
-						(uint16_t)srv->port);
+						(uint16_t)srv->port, NULL);
 			}
 			if (srv->https_redirect)
 				continue;
@@ -331,8 +340,9 @@ static int collect(struct gw_ctx *g)
 						    srv->hosts.items[i], ns, gw->meta.namespace);
 
 						if (sh && meet(vh, sh, d, sizeof(d)))
-							err = add_vhost(g, d, vs, gw, lp,
-									(uint16_t)srv->port);
+							err = add_vhost(
+							    g, d, vs, gw, lp, (uint16_t)srv->port,
+							    tls_server[0] ? tls_server : NULL);
 					}
 				}
 			}
@@ -351,6 +361,11 @@ static int vh_cmp(const void *a, const void *b)
 
 	if (x->listener != y->listener)
 		return x->listener < y->listener ? -1 : 1;
+	/* Each TLS server's virtual hosts apart: its own route configuration in Envoy. */
+	if (!x->tls_server != !y->tls_server)
+		return x->tls_server ? 1 : -1;
+	if (x->tls_server && (c = strcmp(x->tls_server, y->tls_server)))
+		return c;
 	if (wx != wy)
 		return wx ? 1 : -1;
 	if (wx && lx != ly)
@@ -407,6 +422,10 @@ static int restrict_route(struct l7_route *r, const struct vhost *v)
 		struct l7_match *m = &r->matches[i];
 
 		m->port = v->listener;
+		if (v->tls_server && !(m->tls_server = strdup(v->tls_server))) {
+			free(re);
+			return -ENOMEM;
+		}
 		/* A match of its own on the authority keeps it (one condition per field). */
 		if (!re || m->authority.type != L7_MATCH_ANY)
 			continue;
@@ -564,8 +583,11 @@ int l7_compile_gateway(const struct l7_inputs *in, const struct l7_waypoint *wp,
 	for (size_t i = 0; i < g.n_vh && !err; i++) {
 		err = vhost_routes(&g, &g.vh[i]);
 		/* The last VirtualService of a domain ends its virtual host: 404 NR. */
-		if (!err && (i + 1 == g.n_vh || strcmp(g.vh[i + 1].domain, g.vh[i].domain) ||
-			     g.vh[i + 1].listener != g.vh[i].listener))
+		if (!err &&
+		    (i + 1 == g.n_vh || strcmp(g.vh[i + 1].domain, g.vh[i].domain) ||
+		     g.vh[i + 1].listener != g.vh[i].listener ||
+		     !g.vh[i + 1].tls_server != !g.vh[i].tls_server ||
+		     (g.vh[i].tls_server && strcmp(g.vh[i + 1].tls_server, g.vh[i].tls_server))))
 			err = vhost_end(&g, &g.vh[i]);
 	}
 	/* g.own moves no more: the destinations' services are added after it. */
@@ -577,8 +599,10 @@ int l7_compile_gateway(const struct l7_inputs *in, const struct l7_waypoint *wp,
 		for (size_t k = 0; k < r->n_mirrors && !err; k++)
 			err = add_destination(&g, &r->mirrors[k].dest);
 	}
-	for (size_t i = 0; i < g.n_vh; i++)
+	for (size_t i = 0; i < g.n_vh; i++) {
 		free(g.vh[i].domain);
+		free(g.vh[i].tls_server);
+	}
 	free(g.vh);
 	return err;
 }

@@ -275,6 +275,8 @@ static void matches(struct enc *e, cJSON *o, const struct l7_match *ms, size_t n
 		hmatches(e, m, "query", lm->query, lm->n_query);
 		if (lm->port)
 			num(e, m, "port", lm->port);
+		if (lm->tls_server)
+			str(e, m, "tlsServer", lm->tls_server);
 	}
 }
 

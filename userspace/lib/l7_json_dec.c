@@ -467,8 +467,8 @@ static void dcors(struct l7j_dec *d, const cJSON *o, const char *path, struct co
 
 static void dmatch(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_match *m)
 {
-	static const char *const k[] = {"path",	   "scheme", "method", "authority",
-					"headers", "query",  "port",   NULL};
+	static const char *const k[] = {"path",	 "scheme", "method",	"authority", "headers",
+					"query", "port",   "tlsServer", NULL};
 
 	if (!l7j_keys(d, o, path, k))
 		return;
@@ -479,6 +479,7 @@ static void dmatch(struct l7j_dec *d, const cJSON *o, const char *path, struct l
 	dhmatches(d, o, "headers", path, &m->headers, &m->n_headers);
 	dhmatches(d, o, "query", path, &m->query, &m->n_query);
 	m->port = (uint16_t)l7j_dnum(d, o, "port", path, 1, 65535, false);
+	m->tls_server = l7j_dstr(d, o, "tlsServer", path, false);
 }
 
 void l7j_dmatches(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_match **out,

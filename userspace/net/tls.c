@@ -286,6 +286,21 @@ int tls_check_pair(const char *cert_pem, const char *key_pem, char *err, size_t 
 	return ret;
 }
 
+/* Each gateway certificate's context carries its name (tls_conn_server): freed with it. */
+static int cert_name_idx = -1;
+static pthread_once_t cert_name_once = PTHREAD_ONCE_INIT;
+
+static void cert_name_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+			   void *argp)
+{
+	free(ptr);
+}
+
+static void cert_name_init(void)
+{
+	cert_name_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, cert_name_free);
+}
+
 static void sni_set_free(struct sni_set *set)
 {
 	for (size_t i = 0; set && i < set->n; i++) {
@@ -402,6 +417,13 @@ static SSL_CTX *gateway_cert_ctx(const struct tls_gateway_cert *gc, char *err, s
 	ssl = edge->ssl;
 	SSL_CTX_up_ref(ssl);
 	tls_ctx_put(edge);
+	pthread_once(&cert_name_once, cert_name_init);
+	if (cert_name_idx < 0 || !SSL_CTX_set_ex_data(ssl, cert_name_idx, strdup(gc->name)) ||
+	    !SSL_CTX_get_ex_data(ssl, cert_name_idx)) {
+		snprintf(err, len, "out of memory");
+		SSL_CTX_free(ssl);
+		return NULL;
+	}
 	/* One session id context for all: SSL_set_SSL_CTX keeps the connection's. */
 	SSL_CTX_set_session_id_context(ssl, sid, sizeof(sid) - 1);
 	if (gc->ca_pem && load_root(ssl, gc->ca_pem)) {
@@ -873,6 +895,13 @@ void tls_conn_shutdown(struct tls_conn *c)
 bool tls_conn_want_write(const struct tls_conn *c)
 {
 	return c->want_write || c->out.len > 0;
+}
+
+const char *tls_conn_server(const struct tls_conn *c)
+{
+	if (!c->server || !c->handshaken || cert_name_idx < 0)
+		return NULL;
+	return SSL_CTX_get_ex_data(SSL_get_SSL_CTX(c->ssl), cert_name_idx);
 }
 
 const char *tls_conn_sni(const struct tls_conn *c)

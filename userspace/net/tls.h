@@ -102,6 +102,8 @@ const char *tls_conn_peer_identity(const struct tls_conn *c);
  * certificate) or ENOENT (no SPIFFE ID). Borrows @cert. For tools and tests (the fuzz target).
  */
 char *tls_cert_spiffe_id(const void *cert, size_t len);
+/* A gateway connection's certificate, by the name it was set with (borrowed), or NULL. */
+const char *tls_conn_server(const struct tls_conn *c);
 /* The server name (SNI) a server connection's client sent, once handshaken (borrowed), or NULL. */
 const char *tls_conn_sni(const struct tls_conn *c);
 /* Human-readable reason of the last failure (borrowed). */

@@ -55,8 +55,10 @@ int transport_peer_copy(struct transport_peer *dst, const struct transport_peer 
 	dst->identity = src->identity ? strdup(src->identity) : NULL;
 	dst->baggage = src->baggage ? strdup(src->baggage) : NULL;
 	dst->sni = src->sni ? strdup(src->sni) : NULL;
+	dst->tls_server = src->tls_server ? strdup(src->tls_server) : NULL;
 	if ((src->dest_host && !dst->dest_host) || (src->identity && !dst->identity) ||
-	    (src->baggage && !dst->baggage) || (src->sni && !dst->sni)) {
+	    (src->baggage && !dst->baggage) || (src->sni && !dst->sni) ||
+	    (src->tls_server && !dst->tls_server)) {
 		transport_peer_clear(dst);
 		return -ENOMEM;
 	}
@@ -69,6 +71,7 @@ void transport_peer_clear(struct transport_peer *p)
 	free(p->identity);
 	free(p->baggage);
 	free(p->sni);
+	free(p->tls_server);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -63,6 +63,7 @@ struct transport_peer {
 	char *identity;		   /* the peer's verified SPIFFE ID, or NULL */
 	char *baggage;		   /* W3C baggage the peer sent about the client, or NULL */
 	char *sni;		   /* the server name a TLS client asked for, once handshaken */
+	char *tls_server;	   /* a gateway's certificate it was given (tls_conn_server) */
 	bool mtls;		   /* the peer was authenticated by mutual TLS */
 	bool tls;		   /* the connection is TLS without a client certificate */
 };

@@ -327,6 +327,8 @@ static void on_event(struct loop_handler *h, uint32_t events)
 		/* Known before any byte of the stream: what serves it copies the peer then. */
 		if (tls_conn_sni(c->tls) && !c->t.peer.sni)
 			c->t.peer.sni = strdup(tls_conn_sni(c->tls));
+		if (tls_conn_server(c->tls) && !c->t.peer.tls_server)
+			c->t.peer.tls_server = strdup(tls_conn_server(c->tls));
 		events |= EPOLLIN | (c->out.len ? EPOLLOUT : 0);
 	}
 	if (events & (EPOLLOUT | EPOLLERR)) {
