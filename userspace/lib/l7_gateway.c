@@ -578,7 +578,7 @@ int l7_compile_gateway(const struct l7_inputs *in, const struct l7_waypoint *wp,
 	g.own = &c->services[c->n_services++];
 	err = own_service(&g);
 	err = err ? err : collect(&g);
-	if (!err)
+	if (!err && g.n_vh) /* none: g.vh is NULL, which qsort may not take */
 		qsort(g.vh, g.n_vh, sizeof(*g.vh), vh_cmp);
 	for (size_t i = 0; i < g.n_vh && !err; i++) {
 		err = vhost_routes(&g, &g.vh[i]);
