@@ -654,6 +654,8 @@ struct config_gateway {
  */
 #define CONFIG_GW_GROUP "gateway.networking.k8s.io"
 #define CONFIG_WAYPOINT_CLASS "istio-waypoint"
+/* Gateway API Gateways of this class are ingress gateways, each with its own deployment. */
+#define CONFIG_GATEWAY_CLASS "istio"
 /* Waypoint labels (API_SEMANTICS.md §9). */
 #define CONFIG_LABEL_USE_WAYPOINT "istio.io/use-waypoint"
 #define CONFIG_LABEL_USE_WAYPOINT_NS "istio.io/use-waypoint-namespace"
@@ -667,6 +669,12 @@ enum config_gw_from {
 	CONFIG_GW_FROM_SELECTOR,
 };
 
+/* A listener's tls.certificateRefs entry: a Secret (group "", kind Secret) by default. */
+struct config_gw_cert_ref {
+	char *group, *kind, *name;
+	char *namespace; /* NULL: the Gateway's */
+};
+
 struct config_gw_listener {
 	int line;
 	char *name;
@@ -676,6 +684,9 @@ struct config_gw_listener {
 	char *tls_mode; /* NULL: no tls block */
 	enum config_gw_from allowed_from;
 	struct config_labels allowed_selector; /* matchLabels, for CONFIG_GW_FROM_SELECTOR */
+	struct config_strings allowed_kinds;   /* allowedRoutes.kinds[].kind; none: by protocol */
+	size_t n_cert_refs;		       /* tls.certificateRefs */
+	struct config_gw_cert_ref *cert_refs;
 };
 
 struct config_k8s_gateway {
@@ -1075,6 +1086,8 @@ void config_strings_free(struct config_strings *s);
 int config_labels_add(struct config_labels *l, const char *key, const char *value);
 void config_labels_free(struct config_labels *l);
 bool config_strings_has(const struct config_strings *s, const char *v);
+/* Appends a copy of @v unless @s has it already. 0 or -ENOMEM. */
+int config_strings_add(struct config_strings *s, const char *v);
 
 /*
  * What the ztunnel can evaluate of an AuthorizationPolicy rule (Istio ambient's L4 subset).

@@ -81,7 +81,9 @@ struct l7_waypoint {
 	bool gateway;
 	struct config_labels labels;	/* its (first) pod's, for policies' selectors */
 	struct config_strings gateways; /* "ns/name" of the Gateways that select it */
-	struct config_strings pods;	/* "ns/name" of its instances */
+	/* "ns/name" of the Gateway API Gateways (class istio) whose deployment it is. */
+	struct config_strings k8s_gateways;
+	struct config_strings pods; /* "ns/name" of its instances */
 };
 
 enum l7_bind_source {

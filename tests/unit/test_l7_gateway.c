@@ -224,8 +224,8 @@ static void test_suffix_wildcard_host(void **state)
 }
 
 /* A Secret's manifest: data key @k1 (and @k2 unless NULL) with PEM values, base64'd. */
-static char *secret_yaml(const char *name, const char *type, const char *k1, const char *v1,
-			 const char *k2, const char *v2)
+static char *secret_yaml_ns(const char *ns, const char *name, const char *type, const char *k1,
+			    const char *v1, const char *k2, const char *v2)
 {
 	char *b1 = crypto_base64_encode(v1, strlen(v1)), *b2 = NULL, *line2 = NULL, *out;
 
@@ -235,16 +235,21 @@ static char *secret_yaml(const char *name, const char *type, const char *k1, con
 		assert_non_null(b2);
 		assert_int_not_equal(asprintf(&line2, "  %s: %s\n", k2, b2), -1);
 	}
-	assert_int_not_equal(
-	    asprintf(&out,
-		     "apiVersion: v1\nkind: Secret\nmetadata: {name: %s, "
-		     "namespace: istio-system}\ntype: %s\ndata:\n  %s: %s\n%s---\n",
-		     name, type, k1, b1, line2 ? line2 : ""),
-	    -1);
+	assert_int_not_equal(asprintf(&out,
+				      "apiVersion: v1\nkind: Secret\nmetadata: {name: %s, "
+				      "namespace: %s}\ntype: %s\ndata:\n  %s: %s\n%s---\n",
+				      name, ns, type, k1, b1, line2 ? line2 : ""),
+			     -1);
 	free(b1);
 	free(b2);
 	free(line2);
 	return out;
+}
+
+static char *secret_yaml(const char *name, const char *type, const char *k1, const char *v1,
+			 const char *k2, const char *v2)
+{
+	return secret_yaml_ns("istio-system", name, type, k1, v1, k2, v2);
 }
 
 /*
@@ -358,6 +363,158 @@ static void test_https_servers(void **state)
 	free(s4);
 	ca_issued_free(&a);
 	ca_issued_free(&b);
+	ca_destroy(ca);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The Gateway API deployment of Gateway @name in default: its Service and its pod. */
+#define GWAPI_POD(name, ip)                                                                        \
+	"apiVersion: v1\nkind: Service\nmetadata: {name: " name "-istio, namespace: default}\n"    \
+	"spec:\n  selector: {gateway.networking.k8s.io/gateway-name: " name "}\n  ports:\n"        \
+	"  - {name: http, port: 80}\n  - {name: https, port: 443}\n---\n"                          \
+	"apiVersion: v1\nkind: Pod\nmetadata:\n  name: " name "-istio-0\n  namespace: default\n"   \
+	"  labels: {gateway.networking.k8s.io/gateway-name: " name "}\n"                           \
+	"spec:\n  serviceAccountName: " name "-istio\n  containers: [{name: c}]\n"                 \
+	"status: {podIP: " ip "}\n---\n"
+
+/*
+ * A Gateway API Gateway of class istio: its deployment's pods are its gateway proxy; each HTTP
+ * listener, and each HTTPS one whose Secret resolves, listens on its own port; routes attach
+ * by parentRef (sectionName), allowedRoutes and hostname intersection, ranked by the spec's
+ * precedence per virtual host; a TCP listener, a route of a namespace not allowed, a route on
+ * a hostname the listener does not cover and a cross-namespace certificate are not served.
+ */
+static void test_gateway_api_class_istio(void **state)
+{
+	char dir[] = "/tmp/ambit-test-l7gw-XXXXXX", *yaml, *sec, cmd[64];
+	static const char *const order[] = {"/productpage", "/logout", "/login", "/api/v1/products",
+					    "/static"};
+	struct ambit_ca *ca;
+	struct ca_issued a;
+	struct world w;
+	const struct l7_service *s;
+	size_t on80 = 0, on80_hosts = 0, on443 = 0;
+
+	assert_non_null(mkdtemp(dir));
+	ca = ca_open(dir);
+	assert_non_null(ca);
+	assert_int_equal(ca_issue_dns(ca, "a.example.com", 3600, &a), 0);
+	sec = secret_yaml_ns("default", "gw-cred", "kubernetes.io/tls", "tls.crt", a.cert_pem,
+			     "tls.key", a.key_pem);
+	assert_int_not_equal(
+	    asprintf(
+		&yaml,
+		GW_POD GWAPI_POD(
+		    "bookinfo-gateway",
+		    "10.1.0.20") "%s"
+				 "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+				 "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+				 "metadata: {name: bookinfo-gateway, namespace: default}\n"
+				 "spec:\n  gatewayClassName: istio\n  listeners:\n"
+				 "  - {name: http, port: 80, protocol: HTTP, allowedRoutes: "
+				 "{namespaces: {from: "
+				 "Same}}}\n"
+				 "  - name: https\n    port: 443\n    protocol: HTTPS\n    "
+				 "hostname: '*.example.com'\n"
+				 "    tls: {certificateRefs: [{name: gw-cred}]}\n"
+				 "  - name: other-ns-cert\n    port: 8443\n    protocol: HTTPS\n"
+				 "    tls: {certificateRefs: [{name: gw-cred, namespace: shop}]}\n"
+				 "  - {name: tcp, port: 9000, protocol: TCP}\n---\n"
+				 "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+				 "metadata: {name: bookinfo, namespace: default}\n"
+				 "spec:\n  parentRefs: [{name: bookinfo-gateway, sectionName: "
+				 "http}]\n"
+				 "  rules:\n  - matches:\n"
+				 "    - path: {type: Exact, value: /productpage}\n"
+				 "    - path: {type: PathPrefix, value: /static}\n"
+				 "    - path: {type: Exact, value: /login}\n"
+				 "    - path: {type: Exact, value: /logout}\n"
+				 "    - path: {type: PathPrefix, value: /api/v1/products}\n"
+				 "    backendRefs: [{name: productpage, port: 9080}]\n---\n"
+				 "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+				 "metadata: {name: secure, namespace: default}\n"
+				 "spec:\n  parentRefs: [{name: bookinfo-gateway}]\n"
+				 "  hostnames: [a.example.com, other.org]\n"
+				 "  rules: [{backendRefs: [{name: productpage, port: "
+				 "9080}]}]\n---\n"
+				 "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+				 "metadata: {name: elsewhere, namespace: shop}\n"
+				 "spec:\n  parentRefs: [{name: bookinfo-gateway, namespace: "
+				 "default}]\n"
+				 "  rules: [{backendRefs: [{name: details, port: 9080}]}]\n---\n",
+		sec),
+	    -1);
+	build(&w, yaml);
+	/* Two proxies: istio-ingressgateway (no Istio Gateway selects it: none) and this one. */
+	assert_int_equal(w.wb.b.n_gateways, 1);
+	assert_string_equal(w.wb.b.gateways[0].k8s_gateways.items[0], "default/bookinfo-gateway");
+	assert_string_equal(w.wb.b.gateways[0].identity,
+			    "spiffe://cluster.local/ns/default/sa/bookinfo-gateway-istio");
+	assert_non_null(w.l7);
+	assert_int_equal(w.l7->n_listeners, 2);
+	assert_int_equal(w.l7->listeners[0].port, 80);
+	assert_int_equal(w.l7->listeners[0].n_certs, 0);
+	assert_int_equal(w.l7->listeners[1].port, 443);
+	assert_int_equal(w.l7->listeners[1].n_certs, 1);
+	assert_string_equal(w.l7->listeners[1].certs[0].hosts.items[0], "*.example.com");
+	assert_string_equal(w.l7->listeners[1].certs[0].cert, a.cert_pem);
+	s = l7_config_service(w.l7, "bookinfo-gateway-istio.default.svc.cluster.local");
+	assert_non_null(s);
+	for (size_t i = 0; i < s->n_routes; i++) {
+		const struct l7_route *r = &s->routes[i];
+
+		assert_null(strstr(r->source, "elsewhere"));
+		if (r->matches[0].port == 80 && r->action == L7_ACTION_ROUTE &&
+		    r->matches[0].authority.type != L7_MATCH_ANY) {
+			/* "secure" names no section: on http too, with both its hostnames. */
+			assert_non_null(strstr(r->source, "HTTPRoute default/secure"));
+			on80_hosts++;
+		} else if (r->matches[0].port == 80 && r->action == L7_ACTION_ROUTE) {
+			/* The sample's matches in the spec's order: Exact, longest first, then
+			 * PathPrefix, longest first. */
+			assert_true(on80 < 5);
+			assert_string_equal(r->matches[0].path.value, order[on80]);
+			assert_int_equal(r->matches[0].authority.type, L7_MATCH_ANY);
+			on80++;
+		} else if (r->matches[0].port == 443 && r->action == L7_ACTION_ROUTE) {
+			/* Only a.example.com meets *.example.com; other.org does not. */
+			assert_int_equal(r->matches[0].authority.type, L7_MATCH_REGEX);
+			assert_non_null(strstr(r->matches[0].authority.value, "a\\.example"));
+			assert_string_equal(r->matches[0].tls_server,
+					    w.l7->listeners[1].certs[0].source);
+			on443++;
+		}
+	}
+	assert_int_equal(on80, 5);
+	assert_int_equal(on80_hosts, 2);
+	assert_int_equal(on443, 1);
+	{
+		char why[128];
+		struct wp_route_table *rt = wp_route_table_new(s, why, sizeof(why));
+		struct wp_request rq = {.method = "GET",
+					.scheme = "http",
+					.authority = "x.test:8080",
+					.path = "/productpage",
+					.port = 80};
+		const struct l7_route *r;
+
+		assert_non_null(rt);
+		r = wp_route_select(rt, &rq);
+		assert_non_null(r);
+		assert_int_equal(r->action, L7_ACTION_ROUTE);
+		rq.path = "/productpage/x"; /* Exact: not a prefix */
+		r = wp_route_select(rt, &rq);
+		assert_true(!r || r->action == L7_ACTION_NOT_FOUND);
+		rq.path = "/static/a.css";
+		assert_non_null(r = wp_route_select(rt, &rq));
+		assert_int_equal(r->action, L7_ACTION_ROUTE);
+		wp_route_table_free(rt);
+	}
+	destroy(&w);
+	free(yaml);
+	free(sec);
+	ca_issued_free(&a);
 	ca_destroy(ca);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
@@ -481,6 +638,7 @@ int main(void)
 	    cmocka_unit_test(test_suffix_wildcard_host),
 	    cmocka_unit_test(test_https_redirect),
 	    cmocka_unit_test(test_https_servers),
+	    cmocka_unit_test(test_gateway_api_class_istio),
 	    cmocka_unit_test(test_selector_policies),
 	    cmocka_unit_test(test_json_round_trip_and_refusals),
 	};

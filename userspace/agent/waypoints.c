@@ -55,14 +55,18 @@ static struct snap_waypoint *binding(const struct l7_waypoint *w, const struct d
 	return s;
 }
 
-/* A waypoint Gateway, or an Istio Gateway (whose selected pods are a gateway proxy). */
+/*
+ * A waypoint Gateway, an Istio Gateway (whose selected pods are a gateway proxy) or a Gateway
+ * API Gateway of class istio (whose deployment's pods are).
+ */
 static bool any_waypoint(const struct config *cfg)
 {
 	if (cfg->n_gateways)
 		return true;
 	for (size_t i = 0; i < cfg->n_k8s_gateways; i++)
 		if (cfg->k8s_gateways[i].class_name &&
-		    !strcmp(cfg->k8s_gateways[i].class_name, CONFIG_WAYPOINT_CLASS))
+		    (!strcmp(cfg->k8s_gateways[i].class_name, CONFIG_WAYPOINT_CLASS) ||
+		     !strcmp(cfg->k8s_gateways[i].class_name, CONFIG_GATEWAY_CLASS)))
 			return true;
 	return false;
 }

@@ -121,9 +121,91 @@ static int tls_mode(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_check_enum(ctx, v, modes, &l->tls_mode);
 }
 
+#define CREF struct config_gw_cert_ref
+
+static int cr_str(struct cfg_ctx *ctx, yaml_node_t *v, char **out, size_t max)
+{
+	free(*out);
+	*out = NULL;
+	if (cfg_get_str(ctx, v, out))
+		return -EINVAL;
+	if (strlen(*out) > max) {
+		cfg_error(ctx, v, "must be at most %zu characters", max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cr_group(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cr_str(ctx, v, &((CREF *)o)->group, 253);
+}
+
+static int cr_kind(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	CREF *r = o;
+
+	if (cr_str(ctx, v, &r->kind, 63))
+		return -EINVAL;
+	if (!*r->kind) {
+		cfg_error(ctx, v, "kind must not be empty");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cr_name(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_name(ctx, v, CFG_NAME_SUBDOMAIN, &((CREF *)o)->name);
+}
+
+static int cr_namespace(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_name(ctx, v, CFG_NAME_LABEL, &((CREF *)o)->namespace);
+}
+
+static const struct cfg_field cert_ref_fields[] = {
+    {"group", CFG_T_STR, cr_group, 0},
+    {"kind", CFG_T_STR, cr_kind, 0},
+    {"name", CFG_T_STR, cr_name, CFG_F_REQUIRED},
+    {"namespace", CFG_T_STR, cr_namespace, 0},
+    {NULL, 0, NULL, 0},
+};
+
+/* tls.certificateRefs: at most 64, each a Secret ("" group, kind Secret) unless it says. */
+static int ls_cert_refs(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	LS *l = o;
+	size_t n = cfg_seq_len(v);
+	int before = ctx->nerrors;
+
+	if (n > 64) {
+		cfg_error(ctx, v, "at most 64 certificateRefs");
+		return -EINVAL;
+	}
+	l->cert_refs = calloc(n + 1, sizeof(*l->cert_refs));
+	if (!l->cert_refs) {
+		cfg_error(ctx, v, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		CREF *r = &l->cert_refs[l->n_cert_refs++];
+		size_t saved = cfg_path_push_index(ctx, i);
+
+		r->group = strdup("");
+		r->kind = strdup("Secret");
+		if (!r->group || !r->kind)
+			cfg_error(ctx, v, "out of memory");
+		else
+			cfg_walk_map(ctx, cfg_seq_item(ctx, v, i), cert_ref_fields, r);
+		cfg_path_pop(ctx, saved);
+	}
+	return ctx->nerrors == before ? 0 : -EINVAL;
+}
+
 static const struct cfg_field ls_tls_fields[] = {
     {"mode", CFG_T_STR, tls_mode, 0},
-    {"certificateRefs", CFG_T_SEQ, NULL, 0},
+    {"certificateRefs", CFG_T_SEQ, ls_cert_refs, 0},
     {"options", CFG_T_MAP, NULL, 0},
     {"frontendValidation", CFG_T_MAP, NULL, 0},
     {NULL, 0, NULL, 0},
@@ -183,9 +265,56 @@ static int ar_namespaces(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_walk_map(ctx, v, ns_fields, o);
 }
 
+static int kind_group(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	char *g = NULL;
+
+	(void)o;
+	if (cfg_get_str(ctx, v, &g))
+		return -EINVAL;
+	if (*g && strcmp(g, CONFIG_GW_GROUP))
+		cfg_diag(ctx, v, false, "routes of group \"%.64s\" are never attached here", g);
+	free(g);
+	return 0;
+}
+
+static int kind_kind(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	LS *l = o;
+	char *k = NULL;
+	int err;
+
+	if (cfg_get_str(ctx, v, &k))
+		return -EINVAL;
+	err = config_strings_add(&l->allowed_kinds, k);
+	free(k);
+	if (err)
+		cfg_error(ctx, v, "out of memory");
+	return err;
+}
+
+static const struct cfg_field kind_fields[] = {
+    {"group", CFG_T_STR, kind_group, 0},
+    {"kind", CFG_T_STR, kind_kind, CFG_F_REQUIRED},
+    {NULL, 0, NULL, 0},
+};
+
+static int ar_kinds(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	int before = ctx->nerrors;
+
+	for (size_t i = 0; i < cfg_seq_len(v); i++) {
+		size_t saved = cfg_path_push_index(ctx, i);
+
+		cfg_walk_map(ctx, cfg_seq_item(ctx, v, i), kind_fields, o);
+		cfg_path_pop(ctx, saved);
+	}
+	return ctx->nerrors == before ? 0 : -EINVAL;
+}
+
 static const struct cfg_field allowed_fields[] = {
     {"namespaces", CFG_T_MAP, ar_namespaces, 0},
-    {"kinds", CFG_T_SEQ, NULL, 0},
+    {"kinds", CFG_T_SEQ, ar_kinds, 0},
     {NULL, 0, NULL, 0},
 };
 
@@ -378,6 +507,14 @@ void config_k8s_gateway_free(struct config_k8s_gateway *gw)
 		free(l->protocol);
 		free(l->tls_mode);
 		config_labels_free(&l->allowed_selector);
+		config_strings_free(&l->allowed_kinds);
+		for (size_t k = 0; k < l->n_cert_refs; k++) {
+			free(l->cert_refs[k].group);
+			free(l->cert_refs[k].kind);
+			free(l->cert_refs[k].name);
+			free(l->cert_refs[k].namespace);
+		}
+		free(l->cert_refs);
 	}
 	free(gw->listeners);
 	config_strings_free(&gw->addresses);

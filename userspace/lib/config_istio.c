@@ -31,6 +31,21 @@ bool config_strings_has(const struct config_strings *s, const char *v)
 	return false;
 }
 
+int config_strings_add(struct config_strings *s, const char *v)
+{
+	char **items;
+
+	if (config_strings_has(s, v))
+		return 0;
+	items = realloc(s->items, (s->n + 2) * sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	s->items = items;
+	s->items[s->n + 1] = NULL;
+	s->items[s->n] = strdup(v);
+	return s->items[s->n] ? (s->n++, 0) : -ENOMEM;
+}
+
 size_t cfg_seq_len(const yaml_node_t *v)
 {
 	return v->type == YAML_SEQUENCE_NODE

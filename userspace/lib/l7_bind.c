@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ambit/l7.h"
+#include "l7_priv.h"
 
 #define GATEWAY_MANAGED "gateway.istio.io/managed"
 #define MESH_CONTROLLER "istio.io-mesh-controller"
@@ -157,20 +157,6 @@ static const struct config_service *service_of(const struct config *cfg, const c
 	return NULL;
 }
 
-static int add_string(struct config_strings *s, const char *v)
-{
-	char **items;
-
-	if (config_strings_has(s, v))
-		return 0;
-	items = realloc(s->items, (s->n + 2) * sizeof(*items));
-	if (!items)
-		return -ENOMEM;
-	s->items = items;
-	s->items[s->n] = strdup(v);
-	return s->items[s->n] ? (s->n++, 0) : -ENOMEM;
-}
-
 /* A new gateway proxy for the workload of @p, named @name. */
 static int new_gateway(const struct l7_inputs *in, const struct l7_pod *p, const char *name,
 		       struct l7_waypoint *w)
@@ -204,10 +190,26 @@ static int new_gateway(const struct l7_inputs *in, const struct l7_pod *p, const
 	return w->ips ? 0 : -ENOMEM;
 }
 
+/* The gateway proxy of @p's workload @name in @out, made on first use, into *@w. */
+static int gateway_of(const struct l7_inputs *in, struct l7_bindings *out, const struct l7_pod *p,
+		      const char *name, struct l7_waypoint **w)
+{
+	for (size_t k = 0; !*w && k < out->n_gateways; k++)
+		if (!strcmp(out->gateways[k].namespace, p->namespace) &&
+		    !strcmp(out->gateways[k].name, name))
+			*w = &out->gateways[k];
+	if (*w)
+		return 0;
+	*w = &out->gateways[out->n_gateways++];
+	return new_gateway(in, p, name, *w);
+}
+
 /*
  * Ingress gateway proxies (API_SEMANTICS.md §6): a pod that the selector of an Istio Gateway
  * matches, in any namespace (istiod's default, PILOT_SCOPE_GATEWAY_TO_NAMESPACE off), is an
- * instance of the gateway proxy of its workload, which serves every Gateway selecting it.
+ * instance of the gateway proxy of its workload, which serves every Gateway selecting it. So is
+ * a pod labelled gateway.networking.k8s.io/gateway-name with a Gateway API Gateway of class
+ * istio of its namespace: that Gateway's deployment (§7), serving it.
  */
 static int add_gateways(const struct l7_inputs *in, struct l7_bindings *out)
 {
@@ -219,6 +221,9 @@ static int add_gateways(const struct l7_inputs *in, struct l7_bindings *out)
 	for (size_t i = 0; i < in->n_pods; i++) {
 		const struct l7_pod *p = &in->pods[i];
 		const char *name = p->workload ? p->workload : p->name;
+		const char *gn =
+		    p->labels ? config_label_get(p->labels, CONFIG_LABEL_GATEWAY_NAME) : NULL;
+		const struct config_k8s_gateway *kgw;
 		struct l7_waypoint *w = NULL;
 		char key[600];
 		int err = 0;
@@ -228,16 +233,16 @@ static int add_gateways(const struct l7_inputs *in, struct l7_bindings *out)
 
 			if (!gw->selector.n || !config_labels_match(&gw->selector, p->labels))
 				continue;
-			for (size_t k = 0; !w && k < out->n_gateways; k++)
-				if (!strcmp(out->gateways[k].namespace, p->namespace) &&
-				    !strcmp(out->gateways[k].name, name))
-					w = &out->gateways[k];
-			if (!w) {
-				w = &out->gateways[out->n_gateways++];
-				err = new_gateway(in, p, name, w);
-			}
+			err = gateway_of(in, out, p, name, &w);
 			snprintf(key, sizeof(key), "%s/%s", gw->meta.namespace, gw->meta.name);
-			err = err ? err : add_string(&w->gateways, key);
+			err = err ? err : config_strings_add(&w->gateways, key);
+		}
+		/* The deployment of a Gateway API Gateway of class istio, by its label. */
+		kgw = gn ? l7_gwapi_gateway(cfg, p->namespace, gn) : NULL;
+		if (!err && l7_gwapi_istio_class(kgw)) {
+			err = gateway_of(in, out, p, name, &w);
+			snprintf(key, sizeof(key), "%s/%s", kgw->meta.namespace, kgw->meta.name);
+			err = err ? err : config_strings_add(&w->k8s_gateways, key);
 		}
 		if (!w || err) {
 			if (err)
@@ -245,7 +250,7 @@ static int add_gateways(const struct l7_inputs *in, struct l7_bindings *out)
 			continue;
 		}
 		snprintf(key, sizeof(key), "%s/%s", p->namespace, p->name);
-		if (add_string(&w->pods, key))
+		if (config_strings_add(&w->pods, key))
 			return -ENOMEM;
 		if (p->ip)
 			w->ips[w->n_ips++] = p->ip;
@@ -460,6 +465,7 @@ static void waypoint_clear(struct l7_waypoint *w)
 	config_labels_free(&w->allowed_selector);
 	config_labels_free(&w->labels);
 	config_strings_free(&w->gateways);
+	config_strings_free(&w->k8s_gateways);
 	config_strings_free(&w->pods);
 }
 

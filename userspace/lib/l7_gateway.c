@@ -33,6 +33,7 @@ struct vhost {
 	char *tls_server; /* its HTTPS server's certificate (l7_tls_cert.source), or NULL */
 	const struct config_virtual_service *vs; /* NULL for an httpsRedirect server's host */
 	const struct config_gateway *gw;
+	const struct config_gw_route *route; /* a Gateway API route instead of @vs */
 	uint16_t listener, server_port;
 };
 
@@ -194,14 +195,15 @@ static const char *server_host(const char *sh, const char *ns, const char *gw_ns
 										  : NULL;
 }
 
-static int add_vhost(struct gw_ctx *g, const char *domain, const struct config_virtual_service *vs,
-		     const struct config_gateway *gw, uint16_t listener, uint16_t server_port,
-		     const char *tls_server)
+static int add_vhost_of(struct gw_ctx *g, const char *domain,
+			const struct config_virtual_service *vs, const struct config_gateway *gw,
+			const struct config_gw_route *route, uint16_t listener,
+			uint16_t server_port, const char *tls_server)
 {
 	struct vhost *v;
 
 	for (size_t i = 0; i < g->n_vh; i++)
-		if (g->vh[i].vs == vs && g->vh[i].listener == listener &&
+		if (g->vh[i].vs == vs && g->vh[i].route == route && g->vh[i].listener == listener &&
 		    !strcmp(g->vh[i].domain, domain) && !g->vh[i].tls_server == !tls_server &&
 		    (!tls_server || !strcmp(g->vh[i].tls_server, tls_server)))
 			return 0;
@@ -211,7 +213,8 @@ static int add_vhost(struct gw_ctx *g, const char *domain, const struct config_v
 	g->vh = v;
 	v = &g->vh[g->n_vh];
 	*v = (struct vhost){
-	    strdup(domain), tls_server ? strdup(tls_server) : NULL, vs, gw, listener, server_port};
+	    strdup(domain), tls_server ? strdup(tls_server) : NULL, vs, gw, route, listener,
+	    server_port};
 	if (!v->domain || (tls_server && !v->tls_server)) {
 		free(v->domain);
 		free(v->tls_server);
@@ -219,6 +222,13 @@ static int add_vhost(struct gw_ctx *g, const char *domain, const struct config_v
 	}
 	g->n_vh++;
 	return 0;
+}
+
+static int add_vhost(struct gw_ctx *g, const char *domain, const struct config_virtual_service *vs,
+		     const struct config_gateway *gw, uint16_t listener, uint16_t server_port,
+		     const char *tls_server)
+{
+	return add_vhost_of(g, domain, vs, gw, NULL, listener, server_port, tls_server);
 }
 
 /* Certificate @t (taken) onto listener @l. */
@@ -351,6 +361,117 @@ static int collect(struct gw_ctx *g)
 	return err;
 }
 
+/*
+ * Listener @l's certificate: its first certificateRef, a Secret of the Gateway's namespace
+ * with tls.crt and tls.key (another namespace would need a ReferenceGrant, which is not read:
+ * not served). 0 with @t filled, 1 when not resolved (the status says why), -ENOMEM.
+ */
+static int listener_cert(const struct gw_ctx *g, const struct config_k8s_gateway *gw,
+			 const struct config_gw_listener *l, struct l7_tls_cert *t)
+{
+	const struct config_gw_cert_ref *r = l->n_cert_refs ? &l->cert_refs[0] : NULL;
+	const struct config_secret *sec;
+	const struct config_secret_item *crt, *key;
+
+	if (!r || *r->group || strcmp(r->kind, "Secret") ||
+	    (r->namespace && strcmp(r->namespace, gw->meta.namespace)))
+		return 1;
+	sec = config_secret_of(g->in->cfg, gw->meta.namespace, r->name);
+	crt = config_secret_get(sec, CONFIG_SECRET_TLS_CRT);
+	key = config_secret_get(sec, CONFIG_SECRET_TLS_KEY);
+	if (!crt || !key)
+		return 1;
+	if (asprintf(&t->source, "Gateway %s/%s listener %s (Secret %s)", gw->meta.namespace,
+		     gw->meta.name, l->name, r->name) < 0) {
+		t->source = NULL;
+		return -ENOMEM;
+	}
+	t->cert = pem_dup(crt);
+	t->key = pem_dup(key);
+	t->hosts.items = calloc(2, sizeof(char *));
+	if (!t->cert || !t->key || !t->hosts.items ||
+	    !(t->hosts.items[0] = strdup(l->hostname ? l->hostname : "*")))
+		return -ENOMEM;
+	t->hosts.n = 1;
+	return 0;
+}
+
+/* Every route of @routes attached to listener @l of @gw: a virtual host per hostname. */
+static int gwapi_routes(struct gw_ctx *g, const struct config_k8s_gateway *gw,
+			const struct config_gw_listener *l, const struct config_gw_route *routes,
+			size_t n, const char *tls_server)
+{
+	const struct config *cfg = g->in->cfg;
+	int err = 0;
+
+	for (size_t i = 0; i < n && !err; i++) {
+		char hosts[16][256];
+		size_t nh;
+
+		if (l7_gwapi_attached(cfg, &routes[i], gw, l) != L7_GWA_ATTACHED)
+			continue;
+		nh = l7_gwapi_hostnames(l, &routes[i], hosts, 16);
+		for (size_t h = 0; h < nh && !err; h++)
+			err = add_vhost_of(g, hosts[h], NULL, NULL, &routes[i], l->port, l->port,
+					   tls_server);
+	}
+	return err;
+}
+
+/*
+ * The Gateway API Gateways (class istio) this proxy is the deployment of: each HTTP listener,
+ * and each HTTPS one whose certificate resolves, on its own port (the Service's port and
+ * targetPort are the listener's), with the HTTPRoutes and GRPCRoutes attached to it.
+ */
+static int collect_gwapi(struct gw_ctx *g)
+{
+	const struct config *cfg = g->in->cfg;
+	int err = 0;
+
+	for (size_t k = 0; k < g->wp->k8s_gateways.n && !err; k++) {
+		char ref[512], *slash;
+		const struct config_k8s_gateway *gw;
+
+		snprintf(ref, sizeof(ref), "%s", g->wp->k8s_gateways.items[k]);
+		slash = strchr(ref, '/');
+		if (!slash)
+			continue;
+		*slash = '\0';
+		gw = l7_gwapi_gateway(cfg, ref, slash + 1);
+		for (size_t i = 0; gw && i < gw->n_listeners && !err; i++) {
+			const struct config_gw_listener *l = &gw->listeners[i];
+			enum l7_gwapi_listener_kind kind = l7_gwapi_listener_kind(l);
+			struct l7_tls_cert t = {0};
+			char tls_server[600] = "";
+
+			if (kind == L7_GWL_HTTPS) {
+				err = listener_cert(g, gw, l, &t);
+				if (err) {
+					l7_tls_cert_free(&t);
+					err = err < 0 ? err : 0;
+					continue;
+				}
+				snprintf(tls_server, sizeof(tls_server), "%s", t.source);
+				err = add_listener(g, l->port, &t);
+			} else if (kind == L7_GWL_HTTP) {
+				err = add_listener(g, l->port, NULL);
+			} else {
+				continue;
+			}
+			if (err > 0) { /* a port both plaintext and TLS: the later is not served */
+				err = 0;
+				continue;
+			}
+			err = gwapi_routes(g, gw, l, cfg->http_routes, cfg->n_http_routes,
+					   tls_server[0] ? tls_server : NULL);
+			err = err ? err
+				  : gwapi_routes(g, gw, l, cfg->grpc_routes, cfg->n_grpc_routes,
+						 tls_server[0] ? tls_server : NULL);
+		}
+	}
+	return err;
+}
+
 /* Exact domains first, then wildcards by length (longest first), "*" last; then oldest. */
 static int vh_cmp(const void *a, const void *b)
 {
@@ -371,9 +492,14 @@ static int vh_cmp(const void *a, const void *b)
 	if (wx && lx != ly)
 		return lx > ly ? -1 : 1;
 	c = strcmp(x->domain, y->domain);
-	if (c || !x->vs || !y->vs)
-		return c ? c : (y->vs == NULL) - (x->vs == NULL); /* the redirect first */
-	return l7_meta_cmp(&x->vs->meta, &y->vs->meta);
+	if (c)
+		return c;
+	/* The redirect first, then VirtualServices, then Gateway API routes (ranked together). */
+	if (!x->vs != !y->vs || !x->route != !y->route)
+		return (!x->vs && !x->route) ? -1 : (!y->vs && !y->route) ? 1 : x->vs ? -1 : 1;
+	if (x->vs)
+		return l7_meta_cmp(&x->vs->meta, &y->vs->meta);
+	return x->route ? l7_meta_cmp(&x->route->meta, &y->route->meta) : 0;
 }
 
 /* @domain as an RE2 pattern on the authority, any port allowed; NULL for "*". */
@@ -506,6 +632,33 @@ static int vhost_routes(struct gw_ctx *g, const struct vhost *v)
 	return err;
 }
 
+/* The Gateway API routes of the @n virtual hosts from @v (one domain, listener, server). */
+static int gwapi_vhost_routes(struct gw_ctx *g, const struct vhost *v, size_t n)
+{
+	const struct config_gw_route **routes = calloc(n + 1, sizeof(*routes));
+	struct l7_ctx ctx = {g->in, g->wp, g->own};
+	size_t first = g->own->n_routes;
+	int err;
+
+	if (!routes)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		routes[i] = v[i].route;
+	err = l7_gwapi_append_routes(&ctx, routes, n);
+	free(routes);
+	for (size_t i = first; i < g->own->n_routes && !err; i++)
+		err = restrict_route(&g->own->routes[i], v);
+	return err;
+}
+
+/* Whether @a and @b are one virtual host: domain, listener and TLS server. */
+static bool same_vhost(const struct vhost *a, const struct vhost *b)
+{
+	return a->listener == b->listener && !strcmp(a->domain, b->domain) &&
+	       !a->tls_server == !b->tls_server &&
+	       (!a->tls_server || !strcmp(a->tls_server, b->tls_server));
+}
+
 /* The end of @v's virtual host (a catch-all for its domain and listener): 404 NR. */
 static int vhost_end(struct gw_ctx *g, const struct vhost *v)
 {
@@ -578,17 +731,20 @@ int l7_compile_gateway(const struct l7_inputs *in, const struct l7_waypoint *wp,
 	g.own = &c->services[c->n_services++];
 	err = own_service(&g);
 	err = err ? err : collect(&g);
+	err = err ? err : collect_gwapi(&g);
 	if (!err && g.n_vh) /* none: g.vh is NULL, which qsort may not take */
 		qsort(g.vh, g.n_vh, sizeof(*g.vh), vh_cmp);
-	for (size_t i = 0; i < g.n_vh && !err; i++) {
-		err = vhost_routes(&g, &g.vh[i]);
-		/* The last VirtualService of a domain ends its virtual host: 404 NR. */
-		if (!err &&
-		    (i + 1 == g.n_vh || strcmp(g.vh[i + 1].domain, g.vh[i].domain) ||
-		     g.vh[i + 1].listener != g.vh[i].listener ||
-		     !g.vh[i + 1].tls_server != !g.vh[i].tls_server ||
-		     (g.vh[i].tls_server && strcmp(g.vh[i + 1].tls_server, g.vh[i].tls_server))))
-			err = vhost_end(&g, &g.vh[i]);
+	for (size_t i = 0, j; i < g.n_vh && !err; i = j) {
+		/* A Gateway API virtual host: every route attached to it, ranked together. */
+		for (j = i + 1;
+		     g.vh[i].route && j < g.n_vh && g.vh[j].route && same_vhost(&g.vh[i], &g.vh[j]);
+		     j++)
+			;
+		err = g.vh[i].route ? gwapi_vhost_routes(&g, &g.vh[i], j - i)
+				    : vhost_routes(&g, &g.vh[i]);
+		/* The last of a virtual host ends it: 404 NR. */
+		if (!err && (j == g.n_vh || !same_vhost(&g.vh[j - 1], &g.vh[j])))
+			err = vhost_end(&g, &g.vh[j - 1]);
 	}
 	/* g.own moves no more: the destinations' services are added after it. */
 	for (size_t i = 0; !err && i < g.own->n_routes; i++) {

@@ -280,35 +280,60 @@ static int rank_cmp(const void *pa, const void *pb)
 	return (a->match > b->match) - (a->match < b->match);
 }
 
-static int collect(struct l7_ctx *ctx, const struct config_gw_route *routes, size_t n,
-		   struct ranked **all, size_t *nall, size_t *cap)
+/* Every (rule, match) of route @r, bound on @port (0: any), into @all. */
+static int add_rules(struct l7_ctx *ctx, const struct config_gw_route *r, int port,
+		     struct ranked **all, size_t *nall, size_t *cap)
 {
-	for (size_t i = 0; i < n; i++) {
-		int port = bound_port(ctx, &routes[i]);
+	for (size_t ri = 0; ri < r->n_rules; ri++) {
+		size_t nm = r->rules[ri].n_matches ? r->rules[ri].n_matches : 1;
 
-		if (port < 0)
-			continue;
-		for (size_t ri = 0; ri < routes[i].n_rules; ri++) {
-			size_t nm =
-			    routes[i].rules[ri].n_matches ? routes[i].rules[ri].n_matches : 1;
+		for (size_t mi = 0; mi < nm; mi++) {
+			if (*nall == *cap) {
+				size_t nc = *cap ? *cap * 2 : 16;
+				struct ranked *g = realloc(*all, nc * sizeof(*g));
 
-			for (size_t mi = 0; mi < nm; mi++) {
-				if (*nall == *cap) {
-					size_t nc = *cap ? *cap * 2 : 16;
-					struct ranked *g = realloc(*all, nc * sizeof(*g));
-
-					if (!g)
-						return -ENOMEM;
-					*all = g;
-					*cap = nc;
-				}
-				memset(&(*all)[*nall], 0, sizeof(**all));
-				if (rule_route(ctx, &routes[i], ri, mi, port, &(*all)[(*nall)++]))
+				if (!g)
 					return -ENOMEM;
+				*all = g;
+				*cap = nc;
 			}
+			memset(&(*all)[*nall], 0, sizeof(**all));
+			if (rule_route(ctx, r, ri, mi, port, &(*all)[(*nall)++]))
+				return -ENOMEM;
 		}
 	}
 	return 0;
+}
+
+static int collect(struct l7_ctx *ctx, const struct config_gw_route *routes, size_t n,
+		   struct ranked **all, size_t *nall, size_t *cap)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < n && !err; i++) {
+		int port = bound_port(ctx, &routes[i]);
+
+		if (port >= 0)
+			err = add_rules(ctx, &routes[i], port, all, nall, cap);
+	}
+	return err;
+}
+
+/* @all ranked by the spec's precedence, appended to the service's routes; frees @all. */
+static int append_ranked(struct l7_ctx *ctx, struct ranked *all, size_t n, int err)
+{
+	if (!err && n) {
+		qsort(all, n, sizeof(*all), rank_cmp);
+		err = l7_grow_routes(ctx->svc, n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!err)
+			ctx->svc->routes[ctx->svc->n_routes++] = all[i].route;
+		else
+			l7_route_clear(&all[i].route);
+	}
+	free(all);
+	return err;
 }
 
 int l7_compile_gateway_api(struct l7_ctx *ctx, size_t *n_bound)
@@ -321,20 +346,20 @@ int l7_compile_gateway_api(struct l7_ctx *ctx, size_t *n_bound)
 	err = collect(ctx, cfg->http_routes, cfg->n_http_routes, &all, &n, &cap);
 	err = err ? err : collect(ctx, cfg->grpc_routes, cfg->n_grpc_routes, &all, &n, &cap);
 	*n_bound = n;
-	if (!err && n) {
-		qsort(all, n, sizeof(*all), rank_cmp);
-		ctx->svc->routes = calloc(n + 1, sizeof(*ctx->svc->routes));
-		if (!ctx->svc->routes)
-			err = -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!err)
-			ctx->svc->routes[ctx->svc->n_routes++] = all[i].route;
-		else
-			l7_route_clear(&all[i].route);
-	}
+	err = append_ranked(ctx, all, n, err);
 	if (!err && n)
 		ctx->svc->routes_kind = L7_ROUTES_GATEWAY_API;
-	free(all);
 	return err;
+}
+
+int l7_gwapi_append_routes(struct l7_ctx *ctx, const struct config_gw_route *const *routes,
+			   size_t n)
+{
+	struct ranked *all = NULL;
+	size_t nall = 0, cap = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < n && !err; i++)
+		err = add_rules(ctx, routes[i], 0, &all, &nall, &cap);
+	return append_ranked(ctx, all, nall, err);
 }

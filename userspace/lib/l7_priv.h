@@ -35,6 +35,41 @@ int l7_compile_gateway(const struct l7_inputs *in, const struct l7_waypoint *wp,
 /* l7_gwapi.c: Gateway API routes bound to ctx->svc, in precedence order; 0 when none bind. */
 int l7_compile_gateway_api(struct l7_ctx *ctx, size_t *n_bound);
 
+/*
+ * l7_gwapi.c: the rules of @routes as the gateway service ctx->svc's routes, appended in the
+ * spec's precedence order (bound on any port: the caller restricts them). 0 or -ENOMEM.
+ */
+int l7_gwapi_append_routes(struct l7_ctx *ctx, const struct config_gw_route *const *routes,
+			   size_t n);
+
+/* l7_gwattach.c: Gateway API Gateways of class istio, their listeners and routes. */
+enum l7_gwapi_listener_kind {
+	L7_GWL_UNSUPPORTED = 0, /* TLS, TCP, UDP, others: not served */
+	L7_GWL_HTTP,
+	L7_GWL_HTTPS, /* terminated with its certificateRefs */
+};
+enum l7_gwapi_attach {
+	L7_GWA_ATTACHED = 0,
+	L7_GWA_NOT_NAMED,   /* no parentRef names this listener */
+	L7_GWA_NOT_ALLOWED, /* allowedRoutes (namespace or kind) or the listener's protocol */
+	L7_GWA_NO_HOSTNAME, /* no hostname of the route meets the listener's */
+};
+const struct config_k8s_gateway *l7_gwapi_gateway(const struct config *cfg, const char *ns,
+						  const char *name);
+bool l7_gwapi_istio_class(const struct config_k8s_gateway *gw);
+enum l7_gwapi_listener_kind l7_gwapi_listener_kind(const struct config_gw_listener *l);
+bool l7_gwapi_kind_allowed(const struct config_gw_listener *l, const char *kind);
+bool l7_gwapi_namespace_allowed(const struct config *cfg, const struct config_k8s_gateway *gw,
+				const struct config_gw_listener *l, const char *ns);
+/* Whether parentRef @p of @r names @gw, and with @l its listener @l (sectionName, port). */
+bool l7_gwapi_ref_names(const struct config_gw_route *r, const struct config_parent_ref *p,
+			const struct config_k8s_gateway *gw, const struct config_gw_listener *l);
+size_t l7_gwapi_hostnames(const struct config_gw_listener *l, const struct config_gw_route *r,
+			  char (*out)[256], size_t max);
+/* Whether @r attaches to listener @l of @gw (an enum l7_gwapi_attach). */
+int l7_gwapi_attached(const struct config *cfg, const struct config_gw_route *r,
+		      const struct config_k8s_gateway *gw, const struct config_gw_listener *l);
+
 /* l7_compile.c: Service @s as a model service (ports, endpoints, policies, routes). */
 int l7_compile_service(const struct l7_inputs *in, const struct l7_waypoint *wp,
 		       const struct config_service *s, struct l7_service *out);

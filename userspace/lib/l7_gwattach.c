@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Gateway API Gateways of class istio (API_SEMANTICS.md §7): which routes attach to which
+ * listener, and on which hostnames, as the spec and Istio's gateway controller decide it. Used
+ * by the gateway's compiler (l7_gateway.c) and by the status users read (l7_gwstatus.c), so
+ * both always agree.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "l7_priv.h"
+
+const struct config_k8s_gateway *l7_gwapi_gateway(const struct config *cfg, const char *ns,
+						  const char *name)
+{
+	for (size_t i = 0; i < cfg->n_k8s_gateways; i++) {
+		const struct config_k8s_gateway *g = &cfg->k8s_gateways[i];
+
+		if (!strcmp(g->meta.namespace, ns) && !strcmp(g->meta.name, name))
+			return g;
+	}
+	return NULL;
+}
+
+bool l7_gwapi_istio_class(const struct config_k8s_gateway *gw)
+{
+	return gw && gw->class_name && !strcmp(gw->class_name, CONFIG_GATEWAY_CLASS);
+}
+
+enum l7_gwapi_listener_kind l7_gwapi_listener_kind(const struct config_gw_listener *l)
+{
+	const char *p = l->protocol ? l->protocol : "";
+
+	if (!strcmp(p, "HTTP"))
+		return L7_GWL_HTTP;
+	if (!strcmp(p, "HTTPS") && (!l->tls_mode || !strcmp(l->tls_mode, "Terminate")))
+		return L7_GWL_HTTPS;
+	return L7_GWL_UNSUPPORTED;
+}
+
+/* The route kinds a listener takes: allowedRoutes.kinds, else those of its protocol. */
+bool l7_gwapi_kind_allowed(const struct config_gw_listener *l, const char *kind)
+{
+	if (l->allowed_kinds.n)
+		return config_strings_has(&l->allowed_kinds, kind) &&
+		       (!strcmp(kind, "HTTPRoute") || !strcmp(kind, "GRPCRoute"));
+	return l7_gwapi_listener_kind(l) != L7_GWL_UNSUPPORTED &&
+	       (!strcmp(kind, "HTTPRoute") || !strcmp(kind, "GRPCRoute"));
+}
+
+bool l7_gwapi_namespace_allowed(const struct config *cfg, const struct config_k8s_gateway *gw,
+				const struct config_gw_listener *l, const char *ns)
+{
+	const struct config_namespace *n;
+
+	switch (l->allowed_from) {
+	case CONFIG_GW_FROM_ALL: return true;
+	case CONFIG_GW_FROM_SELECTOR:
+		n = config_find_namespace(cfg, ns);
+		return n && config_labels_match(&l->allowed_selector, &n->meta.labels);
+	default: return !strcmp(ns, gw->meta.namespace);
+	}
+}
+
+bool l7_gwapi_ref_names(const struct config_gw_route *r, const struct config_parent_ref *p,
+			const struct config_k8s_gateway *gw, const struct config_gw_listener *l)
+{
+	const char *ns = p->namespace ? p->namespace : r->meta.namespace;
+
+	if (strcmp(p->group, CONFIG_GW_GROUP) || strcmp(p->kind, "Gateway") ||
+	    strcmp(p->name, gw->meta.name) || strcmp(ns, gw->meta.namespace))
+		return false;
+	return !l || ((!p->section_name || !strcmp(p->section_name, l->name)) &&
+		      (!p->port || p->port == l->port));
+}
+
+/*
+ * The hostnames where listener @l and route @r meet (the spec's intersection): the route's
+ * that the listener's covers, the listener's where a route wildcard covers it; every route
+ * hostname (or "*") when the listener has none; the listener's when the route has none.
+ */
+size_t l7_gwapi_hostnames(const struct config_gw_listener *l, const struct config_gw_route *r,
+			  char (*out)[256], size_t max)
+{
+	size_t n = 0;
+
+	if (!r->hostnames.n) {
+		snprintf(out[n++], 256, "%s", l->hostname ? l->hostname : "*");
+		return n;
+	}
+	for (size_t i = 0; i < r->hostnames.n && n < max; i++) {
+		const char *h = r->hostnames.items[i];
+
+		if (!l->hostname || l7_host_covers(l->hostname, h))
+			snprintf(out[n++], 256, "%s", h);
+		else if (l7_host_covers(h, l->hostname))
+			snprintf(out[n++], 256, "%s", l->hostname);
+	}
+	return n;
+}
+
+int l7_gwapi_attached(const struct config *cfg, const struct config_gw_route *r,
+		      const struct config_k8s_gateway *gw, const struct config_gw_listener *l)
+{
+	const char *kind = r->grpc ? "GRPCRoute" : "HTTPRoute";
+	char hosts[1][256];
+	bool named = false;
+
+	for (size_t i = 0; i < r->n_parent_refs && !named; i++)
+		named = l7_gwapi_ref_names(r, &r->parent_refs[i], gw, l);
+	if (!named)
+		return L7_GWA_NOT_NAMED;
+	if (l7_gwapi_listener_kind(l) == L7_GWL_UNSUPPORTED || !l7_gwapi_kind_allowed(l, kind) ||
+	    !l7_gwapi_namespace_allowed(cfg, gw, l, r->meta.namespace))
+		return L7_GWA_NOT_ALLOWED;
+	if (!l7_gwapi_hostnames(l, r, hosts, 1))
+		return L7_GWA_NO_HOSTNAME;
+	return L7_GWA_ATTACHED;
+}
