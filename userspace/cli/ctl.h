@@ -225,6 +225,13 @@ int read_pid_file(const char *path);
 int load_manifests(struct config *cfg, const char *path);
 /* Loads the store (state/) printing nothing but the first file that does not load. */
 int load_state_quiet(struct config *cfg, const char *state);
+/*
+ * gwdeploy.c, Istio's gateway deployment controller for the local cluster: the Services of
+ * @cfg's Gateways of class istio as YAML (*@out, NULL when none; 0 or -ENOMEM), and the store
+ * brought in line with them under its lock (0 or -errno, said on stderr).
+ */
+int gwdeploy_services(const struct config *cfg, char **out);
+int gwdeploy_sync(const char *state);
 /* Directory of the running ambitctl binary (where ambit-agent and ztunnel are built). */
 int self_dir(char *buf, size_t len);
 

@@ -378,6 +378,30 @@ static int plan_waypoint(struct ctl_plan *p, const struct ctl_cluster *c, struct
 }
 
 /*
+ * The deployment of Gateway API Gateway @g of class istio, as Istio's deployment controller
+ * makes it: Deployment `<name>-istio` (here its one pod `<name>-istio-0`), service account
+ * `<name>-istio`, labelled with the Gateway's name; its Service is gwdeploy.c's.
+ */
+static int plan_gateway(struct ctl_plan *p, const struct ctl_cluster *c, struct plan_alloc *a,
+			const struct config_k8s_gateway *g)
+{
+	char name[300], owner[300];
+	const char *const labels[] = {CONFIG_LABEL_GATEWAY_NAME,
+				      g->meta.name,
+				      "istio.io/gateway-name",
+				      g->meta.name,
+				      "service.istio.io/canonical-name",
+				      owner,
+				      "gateway.istio.io/managed",
+				      "istio.io-gateway-controller",
+				      NULL};
+
+	str_fmt(owner, sizeof(owner), "%s-istio", g->meta.name);
+	str_fmt(name, sizeof(name), "%s-istio-0", g->meta.name);
+	return plan_proxy(p, c, a, g->meta.namespace, name, owner, owner, labels);
+}
+
+/*
  * The local cluster's ingress gateway (deploy/ingress.yaml.tmpl, which `local up` applies
  * unless --no-ingress): while its Service is there, one pod of Deployment
  * istio-ingressgateway in istio-system, labelled as Istio's (istio: ingressgateway), which
@@ -446,6 +470,9 @@ int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct con
 	for (size_t i = 0; i < cfg->n_k8s_gateways && !ret; i++)
 		if (is_waypoint(&cfg->k8s_gateways[i]))
 			ret = plan_waypoint(p, c, &a, &cfg->k8s_gateways[i]);
+		else if (cfg->k8s_gateways[i].class_name &&
+			 !strcmp(cfg->k8s_gateways[i].class_name, CONFIG_GATEWAY_CLASS))
+			ret = plan_gateway(p, c, &a, &cfg->k8s_gateways[i]);
 	if (!ret)
 		ret = plan_ingress(p, c, &a, cfg);
 	if (!ret)

@@ -48,8 +48,10 @@ int state_reconcile(const struct ctl_cluster *c)
 		fprintf(stderr, "ambitctl: reading pods.json: %s\n", strerror(-ret));
 		goto out;
 	}
+	/* The Services of class istio Gateways first, as their controller makes them. */
+	ret = gwdeploy_sync(state);
 	/* Validated when it was written: its warnings were told then, not on every apply. */
-	ret = load_state_quiet(&cfg, state);
+	ret = ret ? ret : load_state_quiet(&cfg, state);
 	if (!ret)
 		ret = plan_build(&p, c, &cfg, existing);
 	/*

@@ -407,6 +407,26 @@ static bool ingress_load(struct config *cfg)
 	return ret == 0;
 }
 
+/* The Services of the manifests' class istio Gateways into @cfg (for the plan). 0 or -errno. */
+static int gwdeploy_load(struct config *cfg)
+{
+	struct config_diags d = {0};
+	char *text = NULL;
+	int ret = gwdeploy_services(cfg, &text);
+
+	if (!ret && text)
+		ret = config_load_buffer(cfg, "gateway-deployments", text, strlen(text), &d);
+	for (size_t i = 0; i < d.n; i++) {
+		char line[1024];
+
+		config_diag_format(&d.items[i], line, sizeof(line));
+		fprintf(stderr, "ambitctl: %s\n", line);
+	}
+	config_diags_free(&d);
+	free(text);
+	return ret;
+}
+
 static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config *cfg,
 		  const char *dir, bool ingress)
 {
@@ -427,6 +447,12 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 		free(text);
 		TRY(ret);
 		TRY(apply_store_path(c, path, true));
+	}
+	{
+		char state[PATH_MAX];
+
+		cluster_path(c, state, sizeof(state), "state");
+		TRY(gwdeploy_sync(state));
 	}
 	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
 	TRY(up_fabric(c, fabric));
@@ -514,6 +540,8 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 	/* Every diagnostic is printed before the host is touched. */
 	ret = load_manifests(&cfg, c.src_dir);
 	ingress = !ret && ingress && ingress_load(&cfg);
+	if (!ret)
+		ret = gwdeploy_load(&cfg);
 	if (!ret)
 		ret = plan_build(&plan, &c, &cfg, NULL);
 	if (!ret)
