@@ -532,4 +532,14 @@ const struct l7_policy *l7_service_policy(const struct l7_service *s, const char
 					  uint16_t port);
 const struct l7_service *l7_config_service(const struct l7_config *c, const char *hostname);
 
+/*
+ * The status Istio's gateway controller writes (l7_gwstatus.c), as the `status` object of
+ * Gateway @gw (class istio) and of route @r, or NULL (ENOMEM). @address is the Gateway's
+ * Service hostname (NULL: none yet); @not_running, when set, says why its deployment is not
+ * running (Programmed False, Pending).
+ */
+struct cJSON *l7_gwapi_gateway_status(const struct config *cfg, const struct config_k8s_gateway *gw,
+				      const char *address, const char *not_running);
+struct cJSON *l7_gwapi_route_status(const struct config *cfg, const struct config_gw_route *r);
+
 #endif

@@ -511,6 +511,41 @@ static void test_gateway_api_class_istio(void **state)
 		assert_int_equal(r->action, L7_ACTION_ROUTE);
 		wp_route_table_free(rt);
 	}
+	{
+		/* The status Istio writes, from the same attachment. */
+		const struct config *cfg = w.wb.in.cfg;
+		cJSON *st = l7_gwapi_gateway_status(cfg, &cfg->k8s_gateways[0], "x", NULL);
+		cJSON *ls = cJSON_GetObjectItemCaseSensitive(st, "listeners");
+		char *txt;
+
+		assert_non_null(st);
+		txt = cJSON_PrintUnformatted(st);
+		assert_int_equal(cJSON_GetArraySize(ls), 4);
+		assert_non_null(strstr(txt, "\"name\":\"http\",\"supportedKinds\":[{\"group\":"
+					    "\"gateway.networking.k8s.io\",\"kind\":\"HTTPRoute\"},"
+					    "{\"group\":\"gateway.networking.k8s.io\",\"kind\":"
+					    "\"GRPCRoute\"}],\"attachedRoutes\":2"));
+		assert_non_null(strstr(txt, "\"name\":\"https\""));
+		assert_non_null(strstr(txt, "\"reason\":\"RefNotPermitted\""));
+		assert_non_null(strstr(txt, "\"reason\":\"UnsupportedProtocol\""));
+		assert_non_null(strstr(txt, "\"type\":\"Programmed\",\"status\":\"True\""));
+		free(txt);
+		cJSON_Delete(st);
+		for (size_t i = 0; i < cfg->n_http_routes; i++) {
+			const struct config_gw_route *r = &cfg->http_routes[i];
+
+			st = l7_gwapi_route_status(cfg, r);
+			txt = cJSON_PrintUnformatted(st);
+			if (!strcmp(r->meta.name, "elsewhere"))
+				assert_non_null(
+				    strstr(txt, "\"reason\":\"NotAllowedByListeners\""));
+			else
+				assert_non_null(strstr(txt, "\"type\":\"Accepted\",\"status\":"
+							    "\"True\",\"reason\":\"Accepted\""));
+			free(txt);
+			cJSON_Delete(st);
+		}
+	}
 	destroy(&w);
 	free(yaml);
 	free(sec);

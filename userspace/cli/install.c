@@ -292,7 +292,7 @@ static int emit_json(yaml_emitter_t *e, const cJSON *v)
 }
 
 /* Each of @items as a YAML document of its own, on stdout. */
-static int print_yaml(const cJSON *items)
+int ctl_print_yaml(const cJSON *items)
 {
 	yaml_emitter_t e;
 	yaml_event_t ev;
@@ -369,7 +369,7 @@ static int install_crds(int argc, char **argv)
 		return -ENOMEM;
 	items = cJSON_GetObjectItemCaseSensitive(list, "items");
 	if (dry) {
-		ret = print_yaml(items);
+		ret = ctl_print_yaml(items);
 		cJSON_Delete(list);
 		return ret;
 	}

@@ -50,7 +50,9 @@ static const struct usage_entry {
     {"config", " create ",
      "  create secret tls NAME --cert FILE --key FILE [-n NS] [--dry-run] [-o yaml]\n"
      "  create secret generic NAME --from-file=[KEY=]FILE... [-n NS] [-o yaml]\n"
-     "                                  a Secret (a gateway's credentialName), as kubectl\n"},
+     "                                  a Secret (a gateway's credentialName), as kubectl\n"
+     "  get gateway|httproute|grpcroute [NAME] [-n NS | -A] [-o yaml|json]\n"
+     "                                  as kubectl, with the status Istio writes\n"},
     {"waypoints", " waypoint ",
      "  waypoint generate|apply [-n NS] [--name N] [--for service|workload|all|none]\n"
      "                    [--enroll-namespace]   a waypoint (Gateway istio-waypoint), as istioctl\n"
@@ -385,6 +387,8 @@ static int run(int argc, char **argv)
 		return cmd_analyze(&a.o, argc - 2, argv + 2);
 	if (!strcmp(cmd, "create"))
 		return cmd_create(&a.o, argc - 2, argv + 2);
+	if (!strcmp(cmd, "get"))
+		return cmd_get(&a.o, argc - 2, argv + 2);
 	if (!strcmp(cmd, "waypoint"))
 		return cmd_waypoint(&a.o, argc - 2, argv + 2);
 	if (!strcmp(cmd, "label")) {

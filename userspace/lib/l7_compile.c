@@ -437,7 +437,7 @@ static int add_policies(const struct l7_inputs *in, const struct l7_waypoint *wp
 int l7_compile_service(const struct l7_inputs *in, const struct l7_waypoint *wp,
 		       const struct config_service *s, struct l7_service *out)
 {
-	struct l7_ctx ctx = {in, wp, out};
+	struct l7_ctx ctx = {.in = in, .wp = wp, .svc = out};
 	int err;
 
 	out->name = strdup(s->meta.name);
@@ -470,7 +470,7 @@ int l7_compile_service(const struct l7_inputs *in, const struct l7_waypoint *wp,
 static int compile_workload(const struct l7_inputs *in, const struct l7_waypoint *wp,
 			    const struct l7_pod *p, struct l7_service *out)
 {
-	struct l7_ctx ctx = {in, wp, out};
+	struct l7_ctx ctx = {.in = in, .wp = wp, .svc = out};
 	size_t n = p->spec ? p->spec->nports : 0;
 	char ip[INET_ADDRSTRLEN];
 

@@ -591,7 +591,7 @@ static int redirect_route(struct gw_ctx *g, const struct vhost *v)
 static int vhost_routes(struct gw_ctx *g, const struct vhost *v)
 {
 	const struct config_virtual_service *vs = v->vs;
-	struct l7_ctx ctx = {g->in, g->wp, g->own};
+	struct l7_ctx ctx = {.in = g->in, .wp = g->wp, .svc = g->own};
 	size_t rule = 0;
 	int err = 0;
 
@@ -636,7 +636,7 @@ static int vhost_routes(struct gw_ctx *g, const struct vhost *v)
 static int gwapi_vhost_routes(struct gw_ctx *g, const struct vhost *v, size_t n)
 {
 	const struct config_gw_route **routes = calloc(n + 1, sizeof(*routes));
-	struct l7_ctx ctx = {g->in, g->wp, g->own};
+	struct l7_ctx ctx = {.in = g->in, .wp = g->wp, .svc = g->own, .own_ns_backends = true};
 	size_t first = g->own->n_routes;
 	int err;
 

@@ -223,9 +223,15 @@ static int rule_route(struct l7_ctx *ctx, const struct config_gw_route *r, size_
 		out->n_headers = m->n_headers;
 		out->n_query = m->n_query_params;
 	}
-	for (size_t i = 0; i < rule->n_backends && !err; i++)
-		if (rule->backends[i].weight)
-			err = backend_dest(ctx, r, &rule->backends[i], &o->dests[o->n_dests++]);
+	for (size_t i = 0; i < rule->n_backends && !err; i++) {
+		const struct config_backend_ref *b = &rule->backends[i];
+
+		/* Refused, as without a ReferenceGrant: the rule answers 500. */
+		if (ctx->own_ns_backends && b->namespace && strcmp(b->namespace, r->meta.namespace))
+			continue;
+		if (b->weight)
+			err = backend_dest(ctx, r, b, &o->dests[o->n_dests++]);
+	}
 	for (size_t i = 0; i < rule->n_filters && !err; i++)
 		err = apply_filter(ctx, r, &rule->filters[i], prefix, o);
 	if (err)

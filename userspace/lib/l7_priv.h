@@ -10,6 +10,8 @@ struct l7_ctx {
 	const struct l7_inputs *in;
 	const struct l7_waypoint *wp;
 	struct l7_service *svc;
+	/* A gateway's routes: a backendRef to another namespace is refused (no ReferenceGrant). */
+	bool own_ns_backends;
 };
 
 /* "name.ns.svc.cluster.local" for a short @host written in namespace @ns, else @host. */

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The status of Gateway API objects as Istio's gateway controller writes it (API_SEMANTICS.md
+ * §7): a Gateway of class istio's conditions (Accepted, Programmed), addresses and listeners
+ * (supportedKinds, attachedRoutes, Accepted, Conflicted, Programmed, ResolvedRefs); an HTTPRoute
+ * or GRPCRoute's parents (Accepted, ResolvedRefs) for every parentRef naming such a Gateway.
+ * Reasons and messages are the spec's and Istio's. Attachment is l7_gwattach.c's, as the
+ * gateway's compiler uses it. No transition times: nothing here remembers them.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "l7_priv.h"
+
+#define CONTROLLER "istio.io/gateway-controller"
+
+static cJSON *condition(cJSON *list, const char *type, bool status, const char *reason,
+			const char *message)
+{
+	cJSON *c = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(c, "type", type);
+	cJSON_AddStringToObject(c, "status", status ? "True" : "False");
+	cJSON_AddStringToObject(c, "reason", reason);
+	cJSON_AddStringToObject(c, "message", message);
+	cJSON_AddItemToArray(list, c);
+	return c;
+}
+
+/*
+ * Why listener @l's certificate does not resolve, into @why; true when it does. As the
+ * gateway's compiler: the first certificateRef, a Secret of the Gateway's namespace with
+ * tls.crt and tls.key.
+ */
+static bool cert_resolves(const struct config *cfg, const struct config_k8s_gateway *gw,
+			  const struct config_gw_listener *l, const char **reason, char *why,
+			  size_t len)
+{
+	const struct config_gw_cert_ref *r = l->n_cert_refs ? &l->cert_refs[0] : NULL;
+	const struct config_secret *s;
+
+	*reason = "InvalidCertificateRef";
+	if (!r) {
+		snprintf(why, len, "an HTTPS listener needs tls.certificateRefs");
+		return false;
+	}
+	if (*r->group || strcmp(r->kind, "Secret")) {
+		snprintf(why, len, "certificateRefs[0] is a %s of group \"%s\": only Secrets",
+			 r->kind, r->group);
+		return false;
+	}
+	if (r->namespace && strcmp(r->namespace, gw->meta.namespace)) {
+		*reason = "RefNotPermitted";
+		snprintf(why, len,
+			 "Secret %s/%s is in another namespace: ReferenceGrants are not read, so "
+			 "cross-namespace references are refused",
+			 r->namespace, r->name);
+		return false;
+	}
+	s = config_secret_of(cfg, gw->meta.namespace, r->name);
+	if (!s) {
+		snprintf(why, len, "Secret %s/%s does not exist", gw->meta.namespace, r->name);
+		return false;
+	}
+	if (!config_secret_get(s, CONFIG_SECRET_TLS_CRT) ||
+	    !config_secret_get(s, CONFIG_SECRET_TLS_KEY)) {
+		snprintf(why, len, "Secret %s/%s has no tls.crt and tls.key", gw->meta.namespace,
+			 r->name);
+		return false;
+	}
+	return true;
+}
+
+/* Whether an earlier listener of @gw takes @l's port with the other kind (plain or TLS). */
+static bool conflicted(const struct config_k8s_gateway *gw, size_t i)
+{
+	enum l7_gwapi_listener_kind k = l7_gwapi_listener_kind(&gw->listeners[i]);
+
+	for (size_t j = 0; j < i; j++) {
+		enum l7_gwapi_listener_kind o = l7_gwapi_listener_kind(&gw->listeners[j]);
+
+		if (gw->listeners[j].port == gw->listeners[i].port && o != L7_GWL_UNSUPPORTED &&
+		    k != L7_GWL_UNSUPPORTED && o != k)
+			return true;
+	}
+	return false;
+}
+
+static size_t attached_routes(const struct config *cfg, const struct config_k8s_gateway *gw,
+			      const struct config_gw_listener *l)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->n_http_routes; i++)
+		n += l7_gwapi_attached(cfg, &cfg->http_routes[i], gw, l) == L7_GWA_ATTACHED;
+	for (size_t i = 0; i < cfg->n_grpc_routes; i++)
+		n += l7_gwapi_attached(cfg, &cfg->grpc_routes[i], gw, l) == L7_GWA_ATTACHED;
+	return n;
+}
+
+static void supported_kinds(cJSON *o, const struct config_gw_listener *l)
+{
+	static const char *const kinds[] = {"HTTPRoute", "GRPCRoute"};
+	cJSON *list = cJSON_AddArrayToObject(o, "supportedKinds");
+
+	for (size_t i = 0; i < 2; i++) {
+		cJSON *k;
+
+		if (!l7_gwapi_kind_allowed(l, kinds[i]))
+			continue;
+		k = cJSON_CreateObject();
+		cJSON_AddStringToObject(k, "group", CONFIG_GW_GROUP);
+		cJSON_AddStringToObject(k, "kind", kinds[i]);
+		cJSON_AddItemToArray(list, k);
+	}
+}
+
+/* Listener @i of @gw; true when it is programmed. */
+static bool listener_status(cJSON *list, const struct config *cfg,
+			    const struct config_k8s_gateway *gw, size_t i)
+{
+	const struct config_gw_listener *l = &gw->listeners[i];
+	enum l7_gwapi_listener_kind kind = l7_gwapi_listener_kind(l);
+	cJSON *o = cJSON_CreateObject(), *conds;
+	const char *reason = "ResolvedRefs";
+	char why[512] = "No errors found";
+	bool refs = true, accepted = kind != L7_GWL_UNSUPPORTED, conflict = conflicted(gw, i);
+
+	cJSON_AddItemToArray(list, o);
+	cJSON_AddStringToObject(o, "name", l->name);
+	supported_kinds(o, l);
+	cJSON_AddNumberToObject(o, "attachedRoutes",
+				accepted ? (double)attached_routes(cfg, gw, l) : 0);
+	conds = cJSON_AddArrayToObject(o, "conditions");
+	if (!accepted) {
+		snprintf(why, sizeof(why), "protocol %s%s%s is not served by this gateway",
+			 l->protocol, l->tls_mode ? " with tls mode " : "",
+			 l->tls_mode ? l->tls_mode : "");
+		condition(conds, "Accepted", false, "UnsupportedProtocol", why);
+	} else {
+		condition(conds, "Accepted", true, "Accepted", "No errors found");
+	}
+	condition(conds, "Conflicted", conflict, conflict ? "ProtocolConflict" : "NoConflicts",
+		  conflict ? "another listener takes this port with the other of plaintext and TLS"
+			   : "No errors found");
+	if (kind == L7_GWL_HTTPS)
+		refs = cert_resolves(cfg, gw, l, &reason, why, sizeof(why));
+	if (accepted && l->allowed_kinds.n && !l7_gwapi_kind_allowed(l, "HTTPRoute") &&
+	    !l7_gwapi_kind_allowed(l, "GRPCRoute")) {
+		refs = false;
+		reason = "InvalidRouteKinds";
+		snprintf(why, sizeof(why), "allowedRoutes.kinds names no kind this listener takes");
+	}
+	condition(conds, "ResolvedRefs", refs, refs ? "ResolvedRefs" : reason,
+		  refs ? "No errors found" : why);
+	accepted = accepted && refs && !conflict;
+	condition(conds, "Programmed", accepted, accepted ? "Programmed" : "Invalid",
+		  accepted ? "No errors found" : why);
+	return accepted;
+}
+
+cJSON *l7_gwapi_gateway_status(const struct config *cfg, const struct config_k8s_gateway *gw,
+			       const char *address, const char *not_running)
+{
+	cJSON *st = cJSON_CreateObject(), *conds, *listeners, *a;
+	size_t programmed = 0, accepted = 0;
+	char msg[512];
+
+	if (!st)
+		return NULL;
+	if (address) {
+		a = cJSON_CreateObject();
+		cJSON_AddStringToObject(a, "type", "Hostname");
+		cJSON_AddStringToObject(a, "value", address);
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "addresses"), a);
+	}
+	conds = cJSON_AddArrayToObject(st, "conditions");
+	listeners = cJSON_CreateArray();
+	for (size_t i = 0; i < gw->n_listeners; i++) {
+		programmed += listener_status(listeners, cfg, gw, i);
+		accepted += l7_gwapi_listener_kind(&gw->listeners[i]) != L7_GWL_UNSUPPORTED;
+	}
+	if (accepted)
+		condition(conds, "Accepted", true, "Accepted", "Resource accepted");
+	else
+		condition(conds, "Accepted", false, "ListenersNotValid",
+			  "no listener has a protocol this gateway serves");
+	if (not_running)
+		condition(conds, "Programmed", false, "Pending", not_running);
+	else if (!programmed)
+		condition(conds, "Programmed", false, "Invalid", "no listener is programmed");
+	else {
+		snprintf(msg, sizeof(msg), "Resource programmed, assigned to service(s) %s",
+			 address ? address : "(none)");
+		condition(conds, "Programmed", true, "Programmed", msg);
+	}
+	cJSON_AddItemToObject(st, "listeners", listeners);
+	return st;
+}
+
+/* The backends of @r that do not resolve, into @why; true when all do. */
+static bool backends_resolve(const struct config *cfg, const struct config_gw_route *r,
+			     const char **reason, char *why, size_t len)
+{
+	for (size_t i = 0; i < r->n_rules; i++)
+		for (size_t k = 0; k < r->rules[i].n_backends; k++) {
+			const struct config_backend_ref *b = &r->rules[i].backends[k];
+			const char *ns = b->namespace ? b->namespace : r->meta.namespace;
+			bool svc = (!*b->group || !strcmp(b->group, "core")) &&
+				   !strcmp(b->kind, "Service");
+			bool found = false;
+
+			if (!svc && !(!strcmp(b->group, "networking.istio.io") &&
+				      !strcmp(b->kind, "Hostname"))) {
+				*reason = "InvalidKind";
+				snprintf(why, len, "backendRef %s of group \"%s\" is not supported",
+					 b->kind, b->group);
+				return false;
+			}
+			if (svc && strcmp(ns, r->meta.namespace)) {
+				*reason = "RefNotPermitted";
+				snprintf(why, len,
+					 "backendRef Service %s/%s is in another namespace: "
+					 "ReferenceGrants are not read, so it is refused",
+					 ns, b->name);
+				return false;
+			}
+			for (size_t s = 0; svc && s < cfg->n_services && !found; s++)
+				found = !strcmp(cfg->services[s].meta.namespace, ns) &&
+					!strcmp(cfg->services[s].meta.name, b->name);
+			if (svc && !found) {
+				*reason = "BackendNotFound";
+				snprintf(why, len, "backend(s) not found: Service %s/%s", ns,
+					 b->name);
+				return false;
+			}
+		}
+	return true;
+}
+
+/* One parentRef's status, or NULL when it names no Gateway of class istio. */
+static cJSON *parent_status(const struct config *cfg, const struct config_gw_route *r,
+			    const struct config_parent_ref *p)
+{
+	const char *ns = p->namespace ? p->namespace : r->meta.namespace;
+	const struct config_k8s_gateway *gw;
+	const char *reason = "NoMatchingParent", *rreason = "ResolvedRefs";
+	char why[512] = "", rwhy[512] = "All references resolved";
+	cJSON *o, *ref, *conds;
+	bool named = false, ok = false, refs;
+	int worst = L7_GWA_NOT_NAMED;
+
+	if (strcmp(p->group, CONFIG_GW_GROUP) || strcmp(p->kind, "Gateway"))
+		return NULL;
+	gw = l7_gwapi_gateway(cfg, ns, p->name);
+	if (gw && !l7_gwapi_istio_class(gw))
+		return NULL;
+	for (size_t i = 0; gw && i < gw->n_listeners && !ok; i++) {
+		int a;
+
+		if (!l7_gwapi_ref_names(r, p, gw, &gw->listeners[i]))
+			continue;
+		named = true;
+		a = l7_gwapi_attached(cfg, r, gw, &gw->listeners[i]);
+		ok = a == L7_GWA_ATTACHED;
+		if (a == L7_GWA_NOT_ALLOWED || (a == L7_GWA_NO_HOSTNAME && worst != L7_GWA_NOT_ALLOWED))
+			worst = a;
+	}
+	if (!gw)
+		snprintf(why, sizeof(why), "parent Gateway %s/%s not found", ns, p->name);
+	else if (!named)
+		snprintf(why, sizeof(why), "no listener matches sectionName %s, port %u",
+			 p->section_name ? p->section_name : "(any)", p->port);
+	else if (!ok && worst == L7_GWA_NOT_ALLOWED) {
+		reason = "NotAllowedByListeners";
+		snprintf(why, sizeof(why),
+			 "no listener allows routes of kind %s from namespace %s",
+			 r->grpc ? "GRPCRoute" : "HTTPRoute", r->meta.namespace);
+	} else if (!ok) {
+		reason = "NoMatchingListenerHostname";
+		snprintf(why, sizeof(why), "no hostname of the route meets a listener's");
+	}
+	refs = backends_resolve(cfg, r, &rreason, rwhy, sizeof(rwhy));
+	o = cJSON_CreateObject();
+	ref = cJSON_AddObjectToObject(o, "parentRef");
+	cJSON_AddStringToObject(ref, "group", p->group);
+	cJSON_AddStringToObject(ref, "kind", p->kind);
+	cJSON_AddStringToObject(ref, "name", p->name);
+	if (p->namespace)
+		cJSON_AddStringToObject(ref, "namespace", p->namespace);
+	if (p->section_name)
+		cJSON_AddStringToObject(ref, "sectionName", p->section_name);
+	if (p->port)
+		cJSON_AddNumberToObject(ref, "port", p->port);
+	cJSON_AddStringToObject(o, "controllerName", CONTROLLER);
+	conds = cJSON_AddArrayToObject(o, "conditions");
+	condition(conds, "Accepted", ok, ok ? "Accepted" : reason, ok ? "Route was valid" : why);
+	condition(conds, "ResolvedRefs", refs, refs ? "ResolvedRefs" : rreason, rwhy);
+	return o;
+}
+
+cJSON *l7_gwapi_route_status(const struct config *cfg, const struct config_gw_route *r)
+{
+	cJSON *st = cJSON_CreateObject(), *parents = cJSON_AddArrayToObject(st, "parents");
+
+	for (size_t i = 0; parents && i < r->n_parent_refs; i++) {
+		cJSON *p = parent_status(cfg, r, &r->parent_refs[i]);
+
+		if (p)
+			cJSON_AddItemToArray(parents, p);
+	}
+	return st;
+}
