@@ -302,6 +302,45 @@ static void test_gateway_served(void **state)
 	done(&r);
 }
 
+/* Gateways of class istio: listeners not served and routes not attached, each with why. */
+static void test_gateway_api_served(void **state)
+{
+	static const char yaml[] = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+				   "metadata: {name: gw, namespace: bookinfo}\n"
+				   "spec:\n  gatewayClassName: istio\n  listeners:\n"
+				   "  - {name: http, port: 80, protocol: HTTP}\n"
+				   "  - name: https\n    port: 443\n    protocol: HTTPS\n" /* 8 */
+				   "    tls: {certificateRefs: [{name: missing}]}\n"
+				   "  - {name: tcp, port: 9000, protocol: TCP}\n---\n" /* 12 */
+				   "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+				   "metadata: {name: other, namespace: bookinfo}\n"
+				   "spec:\n  gatewayClassName: acme\n  listeners: [{name: http, "
+				   "port: 80, protocol: HTTP}]\n"
+				   "---\n"
+				   "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+				   "metadata: {name: ok, namespace: bookinfo}\n"
+				   "spec:\n  parentRefs: [{name: gw}]\n"
+				   "  rules: [{backendRefs: [{name: reviews, port: 9080}]}]\n---\n"
+				   "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+				   "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+				   "metadata: {name: far, namespace: shop}\n"
+				   "spec:\n  parentRefs: [{name: gw, namespace: bookinfo}]\n"
+				   "  rules: [{backendRefs: [{name: reviews, port: 9080}]}]\n";
+	struct run r;
+
+	run(&r, yaml, workloads, false);
+	expect(&r, false, 8, "Gateway bookinfo/gw", NULL,
+	       "spec.listeners[1] (https): not served: Secret bookinfo/missing does not exist");
+	expect(&r, false, 12, "Gateway bookinfo/gw", NULL,
+	       "spec.listeners[2] (tcp): not served: protocol TCP is not served by this gateway");
+	expect(&r, false, 14, "Gateway bookinfo/other", NULL,
+	       "not enforced: gatewayClassName acme is not one ambit serves");
+	expect(&r, false, 32, "HTTPRoute shop/far", NULL,
+	       "not attached to Gateway gw: no listener allows routes of kind HTTPRoute from "
+	       "namespace shop");
+	done(&r);
+}
+
 static void test_authz_findings(void **state)
 {
 	static const char yaml[] =
@@ -581,6 +620,7 @@ int main(void)
 	    cmocka_unit_test(test_vs_conflict_and_dr_host),
 	    cmocka_unit_test(test_gateway_hosts),
 	    cmocka_unit_test(test_gateway_served),
+	    cmocka_unit_test(test_gateway_api_served),
 	    cmocka_unit_test(test_authz_findings),
 	    cmocka_unit_test(test_peer_authentication_findings),
 	    cmocka_unit_test(test_unenforced_kinds),

@@ -60,7 +60,8 @@ static const char *not_running(const struct get_ctx *x, const struct config_k8s_
 	snprintf(want, sizeof(want), "%s-istio-0", g->meta.name);
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(x->pods, "pods"))
 	{
-		const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "namespace"));
+		const char *ns =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "namespace"));
 		const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
 
 		if (ns && n && !strcmp(ns, g->meta.namespace) && !strcmp(n, want))
@@ -74,8 +75,8 @@ static cJSON *status_of(const struct get_ctx *x, enum get_kind kind, const char 
 			const char *name)
 {
 	const struct config *cfg = &x->cfg;
-	const struct config_gw_route *routes = kind == GET_GRPCROUTE ? cfg->grpc_routes
-								     : cfg->http_routes;
+	const struct config_gw_route *routes =
+	    kind == GET_GRPCROUTE ? cfg->grpc_routes : cfg->http_routes;
 	size_t n = kind == GET_GRPCROUTE ? cfg->n_grpc_routes : cfg->n_http_routes;
 	char addr[600];
 
@@ -126,13 +127,15 @@ static void table_row(const struct get_ctx *x, enum get_kind kind, const cJSON *
 	if (all_ns)
 		printf("%-20s ", ns ? ns : "");
 	if (kind == GET_GATEWAY) {
-		const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "addresses"), 0);
+		const cJSON *a =
+		    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "addresses"), 0);
 		const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "value"));
 
-		printf("%-24s %-16s %-48s %s\n", name ? name : "",
-		       cJSON_GetStringValue(
-			   cJSON_GetObjectItemCaseSensitive(spec, "gatewayClassName")) ?: "",
-		       v ? v : "", st ? cond(st, "Programmed") : "Unknown");
+		printf(
+		    "%-24s %-16s %-48s %s\n", name ? name : "",
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "gatewayClassName"))
+			?: "",
+		    v ? v : "", st ? cond(st, "Programmed") : "Unknown");
 		return;
 	}
 	cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(spec, "hostnames"))

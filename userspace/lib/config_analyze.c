@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "ambit/l7.h"
 #include "config_priv.h"
 
@@ -891,6 +893,102 @@ static void union_free(struct config *u)
 	memset(u, 0, sizeof(*u));
 }
 
+/* The condition of @list whose type is @type, or NULL. */
+static const cJSON *an_condition(const cJSON *list, const char *type)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, list)
+	{
+		const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "type"));
+
+		if (t && !strcmp(t, type))
+			return c;
+	}
+	return NULL;
+}
+
+static bool an_true(const cJSON *c)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "status"));
+
+	return v && !strcmp(v, "True");
+}
+
+static const char *an_message(const cJSON *c)
+{
+	const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "message"));
+
+	return m ? m : "";
+}
+
+/*
+ * A Gateway of class istio: each listener its gateway does not program, with the reason its
+ * status gives (the status and the gateway's compiler share the attachment rules).
+ */
+static void gwapi_gateway_findings(struct cfg_an *a, const struct config *c,
+				   const struct config_k8s_gateway *gw)
+{
+	cJSON *st = l7_gwapi_gateway_status(c, gw, NULL, NULL), *l;
+	size_t i = 0;
+
+	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(st, "listeners"))
+	{
+		const cJSON *conds = cJSON_GetObjectItemCaseSensitive(l, "conditions");
+		const cJSON *acc = an_condition(conds, "Accepted");
+		const cJSON *refs = an_condition(conds, "ResolvedRefs");
+		const cJSON *conf = an_condition(conds, "Conflicted");
+		const cJSON *bad = !an_true(acc)    ? acc
+				   : !an_true(refs) ? refs
+				   : an_true(conf)  ? conf
+						    : NULL;
+
+		if (bad && i < gw->n_listeners)
+			cfg_an_add(a, &gw->meta, "Gateway", gw->listeners[i].line, false, NULL,
+				   "spec.listeners[%zu] (%s): not served: %s", i,
+				   gw->listeners[i].name, an_message(bad));
+		i++;
+	}
+	cJSON_Delete(st);
+}
+
+/*
+ * Route @r's parents that are Gateways of class istio: when one of them takes it, true; when
+ * none does, each one's reason is reported and true; false when it names none.
+ */
+static bool gwapi_route_findings(struct cfg_an *a, const struct config *c,
+				 const struct config_gw_route *r, bool grpc)
+{
+	cJSON *st = l7_gwapi_route_status(c, r), *p;
+	bool any = false, taken = false;
+
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(st, "parents"))
+	{
+		const cJSON *conds = cJSON_GetObjectItemCaseSensitive(p, "conditions");
+		const cJSON *refs = an_condition(conds, "ResolvedRefs");
+
+		any = true;
+		taken |= an_true(an_condition(conds, "Accepted"));
+		if (!an_true(refs))
+			cfg_an_add(a, &r->meta, grpc ? "GRPCRoute" : "HTTPRoute", 0, false, NULL,
+				   "%s", an_message(refs));
+	}
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(st, "parents"))
+	{
+		const cJSON *acc =
+		    an_condition(cJSON_GetObjectItemCaseSensitive(p, "conditions"), "Accepted");
+		const char *gw = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(p, "parentRef"), "name"));
+
+		if (!taken)
+			cfg_an_add(a, &r->meta, grpc ? "GRPCRoute" : "HTTPRoute", 0, false, NULL,
+				   "not attached to Gateway %s: %s", gw ? gw : "?",
+				   an_message(acc));
+	}
+	cJSON_Delete(st);
+	return any;
+}
+
 static void check_unenforced(struct cfg_an *a)
 {
 	const struct config *c = a->sets[0];
@@ -1023,13 +1121,17 @@ static void check_unenforced(struct cfg_an *a)
 		    a, &c->service_entries[i].meta, "ServiceEntry", 0, false, NULL,
 		    "not enforced yet: nothing in ambit reads ServiceEntry yet; its hosts get no "
 		    "mesh address and connections to them leave as plain TCP");
-	for (size_t i = 0; i < c->n_k8s_gateways; i++)
-		if (!c->k8s_gateways[i].class_name ||
-		    strcmp(c->k8s_gateways[i].class_name, CONFIG_WAYPOINT_CLASS))
-			cfg_an_add(
-			    a, &c->k8s_gateways[i].meta, "Gateway", 0, false, NULL,
-			    "not enforced yet: ambit runs no gateway proxy but waypoints "
-			    "(gatewayClassName istio-waypoint); nothing serves this Gateway");
+	for (size_t i = 0; i < c->n_k8s_gateways; i++) {
+		const char *cls = c->k8s_gateways[i].class_name;
+
+		if (cls && !strcmp(cls, CONFIG_GATEWAY_CLASS))
+			gwapi_gateway_findings(a, c, &c->k8s_gateways[i]);
+		else if (!cls || strcmp(cls, CONFIG_WAYPOINT_CLASS))
+			cfg_an_add(a, &c->k8s_gateways[i].meta, "Gateway", 0, false, NULL,
+				   "not enforced: gatewayClassName %s is not one ambit serves "
+				   "(istio: an ingress gateway; istio-waypoint: a waypoint)",
+				   cls ? cls : "(none)");
+	}
 	for (size_t i = 0; i < c->n_http_routes + c->n_grpc_routes; i++) {
 		bool grpc = i >= c->n_http_routes;
 		const struct config_gw_route *r =
@@ -1043,6 +1145,9 @@ static void check_unenforced(struct cfg_an *a)
 				 host_served(&b, pr->name,
 					     pr->namespace ? pr->namespace : r->meta.namespace);
 		}
+		/* Parents that are Gateways of class istio: their gateway serves it, or why not. */
+		if (!served && gwapi_route_findings(a, c, r, grpc))
+			continue;
 		if (!served)
 			cfg_an_add(a, &r->meta, grpc ? "GRPCRoute" : "HTTPRoute", 0, false, NULL,
 				   "not enforced yet: no waypoint serves the Service it is "

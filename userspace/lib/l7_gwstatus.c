@@ -265,7 +265,8 @@ static cJSON *parent_status(const struct config *cfg, const struct config_gw_rou
 		named = true;
 		a = l7_gwapi_attached(cfg, r, gw, &gw->listeners[i]);
 		ok = a == L7_GWA_ATTACHED;
-		if (a == L7_GWA_NOT_ALLOWED || (a == L7_GWA_NO_HOSTNAME && worst != L7_GWA_NOT_ALLOWED))
+		if (a == L7_GWA_NOT_ALLOWED ||
+		    (a == L7_GWA_NO_HOSTNAME && worst != L7_GWA_NOT_ALLOWED))
 			worst = a;
 	}
 	if (!gw)
@@ -275,8 +276,7 @@ static cJSON *parent_status(const struct config *cfg, const struct config_gw_rou
 			 p->section_name ? p->section_name : "(any)", p->port);
 	else if (!ok && worst == L7_GWA_NOT_ALLOWED) {
 		reason = "NotAllowedByListeners";
-		snprintf(why, sizeof(why),
-			 "no listener allows routes of kind %s from namespace %s",
+		snprintf(why, sizeof(why), "no listener allows routes of kind %s from namespace %s",
 			 r->grpc ? "GRPCRoute" : "HTTPRoute", r->meta.namespace);
 	} else if (!ok) {
 		reason = "NoMatchingListenerHostname";
