@@ -4,11 +4,12 @@
  * the input is a Gateway as the API server serves it, whose fields and annotations its author
  * chose. wpc_objects must refuse it with a reason, or give exactly the template's three
  * objects (ServiceAccount, Deployment, Service) in the Gateway's namespace and named as it
- * says: a value that reached the YAML as anything but a name would add or change documents.
- * Seeds: tests/fuzz/corpus/fuzz_wpc/.
+ * says (a class istio gateway's <name>-istio): a value that reached the YAML as anything but a name
+ * would add or change documents. Seeds: tests/fuzz/corpus/fuzz_wpc/.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
@@ -25,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const kinds[] = {"ServiceAccount", "Deployment", "Service"};
 	const struct wpc_opts o = {.image = "reg.example/ambit:1", .log_level = "info"};
-	char *text = malloc(size + 1), why[600] = "";
+	char *text = malloc(size + 1), why[600] = "", want[600];
+	const char *cls;
 	cJSON *gw, *objs, *it;
 	int i = 0;
 
@@ -44,6 +46,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (cJSON_GetArraySize(objs) != 3)
 		abort();
+	/* A waypoint's Deployment and Service are named after it, a gateway's <name>-istio. */
+	cls = str(gw, "spec", "gatewayClassName");
+	snprintf(want, sizeof(want), "%s%s", str(gw, "metadata", "name"),
+		 cls && !strcmp(cls, "istio") ? "-istio" : "");
 	cJSON_ArrayForEach(it, objs)
 	{
 		const char *kind =
@@ -53,8 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!kind || strcmp(kind, kinds[i++]) || !ns ||
 		    strcmp(ns, str(gw, "metadata", "namespace")))
 			abort();
-		if (strcmp(kind, "ServiceAccount") &&
-		    strcmp(str(it, "metadata", "name"), str(gw, "metadata", "name")))
+		if (strcmp(kind, "ServiceAccount") && strcmp(str(it, "metadata", "name"), want))
 			abort();
 	}
 	cJSON_Delete(objs);

@@ -29,6 +29,8 @@
 
 extern const char _binary_deploy_waypoint_yaml_tmpl_start[];
 extern const char _binary_deploy_waypoint_yaml_tmpl_end[];
+extern const char _binary_deploy_gateway_yaml_tmpl_start[];
+extern const char _binary_deploy_gateway_yaml_tmpl_end[];
 
 #define MANAGED_BY "app.kubernetes.io/managed-by"
 #define HASH_ANNOT "ambit.io/template-hash"
@@ -86,6 +88,63 @@ static bool is_waypoint(const cJSON *gw)
 	return cls && !strcmp(cls, CONFIG_WAYPOINT_CLASS);
 }
 
+/* A Gateway of class istio: an ingress gateway with its own deployment, <name>-istio. */
+static bool is_gateway(const cJSON *gw)
+{
+	const char *cls = kjson_str(gw, "spec", "gatewayClassName");
+
+	return cls && !strcmp(cls, CONFIG_GATEWAY_CLASS);
+}
+
+/*
+ * The Service ports of a class istio Gateway: one per listener port (at most 64), named after
+ * its first listener when that is a DNS label, else "port-<n>". NULL when a listener's port is
+ * not a port number (or ENOMEM).
+ */
+static cJSON *listener_ports(const cJSON *gw)
+{
+	const cJSON *ls = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(gw, "spec"), "listeners"),
+		    *l;
+	cJSON *out = cJSON_CreateArray(), *o;
+	int seen[64], n = 0;
+
+	cJSON_ArrayForEach(l, ls)
+	{
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(l, "port");
+		const char *name = kjson_str(l, "name", NULL);
+		double v = cJSON_GetNumberValue(p);
+		char pname[64];
+		bool dup = false;
+		int port;
+
+		if (!out || !cJSON_IsNumber(p) || v < 1 || v > 65535 || v != (int)v) {
+			cJSON_Delete(out);
+			return NULL;
+		}
+		port = (int)v;
+		for (int i = 0; i < n; i++)
+			dup |= seen[i] == port;
+		if (dup || n == 64)
+			continue;
+		seen[n++] = port;
+		if (name && strlen(name) < sizeof(pname) && config_dns_label_ok(name))
+			snprintf(pname, sizeof(pname), "%s", name);
+		else
+			snprintf(pname, sizeof(pname), "port-%d", port);
+		o = cJSON_CreateObject();
+		if (!o || !cJSON_AddStringToObject(o, "name", pname) ||
+		    !cJSON_AddNumberToObject(o, "port", port) ||
+		    !cJSON_AddStringToObject(o, "protocol", "TCP")) {
+			cJSON_Delete(o);
+			cJSON_Delete(out);
+			return NULL;
+		}
+		cJSON_AddItemToArray(out, o);
+	}
+	return out;
+}
+
 /* A uid as the API server makes them (a UUID); anything else is refused. */
 static bool uid_ok(const char *v)
 {
@@ -102,8 +161,13 @@ static bool uid_ok(const char *v)
 
 cJSON *wpc_objects(const cJSON *gw, const struct wpc_opts *o, char *why, size_t len)
 {
-	const size_t tlen = (size_t)(_binary_deploy_waypoint_yaml_tmpl_end -
-				     _binary_deploy_waypoint_yaml_tmpl_start);
+	const bool gateway = is_gateway(gw);
+	const char *tmpl = gateway ? _binary_deploy_gateway_yaml_tmpl_start
+				   : _binary_deploy_waypoint_yaml_tmpl_start;
+	const size_t tlen = gateway ? (size_t)(_binary_deploy_gateway_yaml_tmpl_end -
+					       _binary_deploy_gateway_yaml_tmpl_start)
+				    : (size_t)(_binary_deploy_waypoint_yaml_tmpl_end -
+					       _binary_deploy_waypoint_yaml_tmpl_start);
 	struct vals v = {
 	    .name = kjson_str(gw, "metadata", "name"),
 	    .ns = kjson_str(gw, "metadata", "namespace"),
@@ -113,19 +177,30 @@ cJSON *wpc_objects(const cJSON *gw, const struct wpc_opts *o, char *why, size_t 
 	    .log_level = o->log_level,
 	    .hash = "",
 	};
-	char hash[17], *text;
-	cJSON *docs;
+	char hash[17], sa[80], *text, *ports_text = NULL;
+	cJSON *docs, *ports = NULL, *it;
+	XXH64_hash_t h;
 
-	if (!is_waypoint(gw)) {
-		snprintf(why, len, "not of class %s", CONFIG_WAYPOINT_CLASS);
+	if (!is_waypoint(gw) && !gateway) {
+		snprintf(why, len, "not of class %s or %s", CONFIG_WAYPOINT_CLASS,
+			 CONFIG_GATEWAY_CLASS);
 		return NULL;
 	}
 	if (!v.name || !v.ns || !v.uid || !*v.name || !*v.ns || !*v.uid) {
 		snprintf(why, len, "metadata.name, namespace or uid missing");
 		return NULL;
 	}
-	if (!v.sa || !*v.sa)
+	/* A gateway's objects are <name>-istio: a DNS label too. */
+	if (gateway && strlen(v.name) > 63 - 6) {
+		snprintf(why, len, "metadata.name is too long for <name>-istio (57 at most)");
+		return NULL;
+	}
+	if ((!v.sa || !*v.sa) && gateway) {
+		snprintf(sa, sizeof(sa), "%.60s-istio", v.name);
+		v.sa = sa;
+	} else if (!v.sa || !*v.sa) {
 		v.sa = v.name;
+	}
 	/* Each value rendered is a name the API server makes: none reaches the YAML as more. */
 	if (!config_dns_label_ok(v.name) || !config_dns_label_ok(v.ns) || !uid_ok(v.uid)) {
 		snprintf(why, len,
@@ -138,23 +213,48 @@ cJSON *wpc_objects(const cJSON *gw, const struct wpc_opts *o, char *why, size_t 
 			 CONFIG_ANNOT_GATEWAY_SA);
 		return NULL;
 	}
-	/* The hash of the rendering says whether a live object is this one. */
-	text = kmanifest_render(_binary_deploy_waypoint_yaml_tmpl_start, tlen, val, &v);
-	if (!text) {
-		snprintf(why, len, "rendering: %s", strerror(errno));
+	if (gateway &&
+	    (!(ports = listener_ports(gw)) || !(ports_text = cJSON_PrintUnformatted(ports)))) {
+		snprintf(why, len, "spec.listeners: a port that is not a port number");
+		cJSON_Delete(ports);
 		return NULL;
 	}
-	snprintf(hash, sizeof(hash), "%016llx",
-		 (unsigned long long)XXH3_64bits(text, strlen(text)));
-	free(text);
-	v.hash = hash;
-	text = kmanifest_render(_binary_deploy_waypoint_yaml_tmpl_start, tlen, val, &v);
+	/* The hash of the rendering (and a gateway's ports) says whether a live object is this. */
+	text = kmanifest_render(tmpl, tlen, val, &v);
 	if (!text) {
 		snprintf(why, len, "rendering: %s", strerror(errno));
+		free(ports_text);
+		cJSON_Delete(ports);
+		return NULL;
+	}
+	h = XXH3_64bits(text, strlen(text));
+	if (ports_text)
+		h ^= XXH3_64bits(ports_text, strlen(ports_text));
+	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)h);
+	free(text);
+	free(ports_text);
+	v.hash = hash;
+	text = kmanifest_render(tmpl, tlen, val, &v);
+	if (!text) {
+		snprintf(why, len, "rendering: %s", strerror(errno));
+		cJSON_Delete(ports);
 		return NULL;
 	}
 	docs = kmanifest_documents(text, why, len);
 	free(text);
+	/* The gateway's Service: its status port, then a port per listener port. */
+	cJSON_ArrayForEach(it, docs)
+	{
+		cJSON *list;
+
+		if (!ports || strcmp(kjson_str(it, "kind", NULL) ?: "", "Service"))
+			continue;
+		list = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(it, "spec"), "ports");
+		while (cJSON_GetArraySize(ports))
+			cJSON_AddItemToArray(list, cJSON_DetachItemFromArray(ports, 0));
+	}
+	cJSON_Delete(ports);
 	return docs;
 }
 
@@ -283,12 +383,13 @@ done:
 }
 
 /*
- * Deletes ambit's objects of waypoint @ns/@name (found by their labels) but the current ones:
- * @keep_sa (NULL: none) and, with @keep, the Deployment and Service named after the Gateway.
+ * Deletes ambit's objects of waypoint or gateway @ns/@name (found by their labels) but the
+ * current ones: @keep_sa (NULL: none) and, with @keep, the Deployment and Service of that name.
  * A Gateway gone or no longer a waypoint keeps nothing; a renamed service account leaves its
  * old ServiceAccount behind otherwise. false: retry.
  */
-static bool prune(struct wpc *c, const char *ns, const char *name, bool keep, const char *keep_sa)
+static bool prune(struct wpc *c, const char *ns, const char *name, const char *keep,
+		  const char *keep_sa)
 {
 	static const char *const kinds[] = {"Deployment", "Service", "ServiceAccount"};
 	bool ok = true;
@@ -310,7 +411,7 @@ static bool prune(struct wpc *c, const char *ns, const char *name, bool keep, co
 			const char *n = kjson_str(it, "metadata", "name");
 
 			if (!n ||
-			    (keep && (sa ? keep_sa && !strcmp(n, keep_sa) : !strcmp(n, name))))
+			    (keep && (sa ? keep_sa && !strcmp(n, keep_sa) : !strcmp(n, keep))))
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", coll, n);
 			st = call(c, "DELETE", path, NULL, NULL, why, sizeof(why));
@@ -386,7 +487,9 @@ static void report(struct wpc *c, const cJSON *gw, bool ok, const char *why)
 		gen = 0;
 	conds = cJSON_CreateArray();
 	cJSON_AddItemToArray(conds, condition("Accepted", true, "Accepted",
-					      "ambit deploys this waypoint", gen, now));
+					      is_gateway(gw) ? "ambit deploys this gateway"
+							     : "ambit deploys this waypoint",
+					      gen, now));
 	cJSON_AddItemToArray(conds, condition("Programmed", ok, ok ? "Programmed" : "Invalid",
 					      ok ? "its Deployment and Service are in place" : why,
 					      gen, now));
@@ -402,7 +505,8 @@ static void report(struct wpc *c, const cJSON *gw, bool ok, const char *why)
 	cJSON_AddItemToObject(status, "conditions", conds);
 	addrs = cJSON_AddArrayToObject(status, "addresses");
 	a = cJSON_CreateObject();
-	snprintf(addr, sizeof(addr), "%s.%s.svc.cluster.local", name, ns);
+	snprintf(addr, sizeof(addr), "%s%s.%s.svc.cluster.local", name,
+		 is_gateway(gw) ? "-istio" : "", ns);
 	cJSON_AddStringToObject(a, "type", "Hostname");
 	cJSON_AddStringToObject(a, "value", addr);
 	cJSON_AddItemToArray(addrs, a);
@@ -420,14 +524,15 @@ static bool reconcile(struct wpc *c, const cJSON *gw)
 {
 	const char *ns = kjson_str(gw, "metadata", "namespace"),
 		   *name = kjson_str(gw, "metadata", "name");
-	char why[600] = "", sa[256] = "";
+	char why[600] = "", sa[256] = "", keep[300];
 	enum outcome worst = OUT_OK;
 	cJSON *objs, *o;
 
 	if (!ns || !name)
 		return true;
-	if (!is_waypoint(gw))
-		return prune(c, ns, name, false, NULL);
+	if (!is_waypoint(gw) && !is_gateway(gw))
+		return prune(c, ns, name, NULL, NULL);
+	snprintf(keep, sizeof(keep), "%s%s", name, is_gateway(gw) ? "-istio" : "");
 	objs = wpc_objects(gw, &c->o, why, sizeof(why));
 	if (!objs) {
 		pr_warn("waypoint %s/%s: %s", ns, name, why);
@@ -447,7 +552,7 @@ static bool reconcile(struct wpc *c, const cJSON *gw)
 			snprintf(sa, sizeof(sa), "%s", kjson_str(o, "metadata", "name") ?: "");
 	}
 	cJSON_Delete(objs);
-	if (worst == OUT_OK && !prune(c, ns, name, true, sa))
+	if (worst == OUT_OK && !prune(c, ns, name, keep, sa))
 		worst = OUT_FAILED;
 	if (worst != OUT_OK)
 		pr_warn("waypoint %s/%s: %s", ns, name, why);
@@ -479,7 +584,7 @@ static void take(struct wpc *c, struct kwatch *w)
 			slash = strchr(ch[i].key, '/');
 			if (slash) {
 				*slash = '\0';
-				if (!prune(c, ch[i].key, slash + 1, false, NULL))
+				if (!prune(c, ch[i].key, slash + 1, NULL, NULL))
 					c->retry_at = time(NULL) + RETRY_S;
 			}
 			continue;
