@@ -7,7 +7,9 @@
  *   the server's own port; servers of several Gateways on one port share the listener;
  * - their HTTPS servers with tls SIMPLE or MUTUAL, terminated with the certificate of the
  *   Secret `credentialName` in the gateway's namespace (and for MUTUAL its CA), the server's
- *   hosts as SNI names; then routed as HTTP. A port is plaintext or TLS, as its first server;
+ *   hosts as SNI names; then routed as HTTP;
+ * - their TLS PASSTHROUGH and TCP servers, relayed as bytes along tls and tcp routes
+ *   (l7_gateway_tcp.c). A port is one kind (HTTP, HTTPS, TLS, TCP), as its first server;
  * - the VirtualServices bound to those Gateways (`gateways:` names them as `name` in the
  *   VirtualService's namespace or `ns/name`), their hosts intersected with the server's (a
  *   server host `ns/host` admits VirtualServices of that namespace only, `./host` of the
