@@ -58,9 +58,8 @@ static bool vs_meets_server(const struct config_virtual_service *vs,
 
 		l7_fqdn(vs->hosts.items[h], vs->meta.namespace, vh, sizeof(vh));
 		for (size_t i = 0; i < srv->hosts.n; i++) {
-			const char *sh = l7_gateway_server_host(srv->hosts.items[i],
-								vs->meta.namespace,
-								gw->meta.namespace);
+			const char *sh = l7_gateway_server_host(
+			    srv->hosts.items[i], vs->meta.namespace, gw->meta.namespace);
 
 			if (sh && narrower(vh, sh))
 				return true;
@@ -90,8 +89,8 @@ static int add_route(struct l7_ctx *ctx, const struct config_virtual_service *vs
 	t = &own->tcp[own->n_tcp++];
 	memset(t, 0, sizeof(*t));
 	t->port = listener;
-	if (asprintf(&t->source, "VirtualService %s/%s %s[%zu]", vs->meta.namespace,
-		     vs->meta.name, sni ? "tls" : "tcp", rule) < 0) {
+	if (asprintf(&t->source, "VirtualService %s/%s %s[%zu]", vs->meta.namespace, vs->meta.name,
+		     sni ? "tls" : "tcp", rule) < 0) {
 		t->source = NULL;
 		return -ENOMEM;
 	}
@@ -107,8 +106,8 @@ static int add_route(struct l7_ctx *ctx, const struct config_virtual_service *vs
 	for (size_t k = 0; k < vr->n_route; k++) {
 		uint32_t w = vr->n_route == 1 ? 100 : (uint32_t)vr->route[k].weight;
 
-		if (w && l7_vs_dest(ctx, &vr->route[k], vs->meta.namespace, w,
-				    &t->dests[t->n_dests++]))
+		if (w &&
+		    l7_vs_dest(ctx, &vr->route[k], vs->meta.namespace, w, &t->dests[t->n_dests++]))
 			return -ENOMEM;
 	}
 	return 0;
