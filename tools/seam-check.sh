@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fails when a library seam leaks (STYLE.md rule 8): OpenSSL is included only by the runtime's
 # seam (userspace/net/{tls,tls_hello,ca,crypto}.c, declared in tls.h, ca.h, crypto.h) and
-# nghttp2 only by the HTTP/2 modules. Tests and are exempt on purpose: they check our certificates and HBONE with OpenSSL and
-# nghttp2 directly, independently of the code under test.
+# nghttp2 only by the HTTP/2 modules. Tests and hbone-probe are exempt on purpose: they check
+# our certificates and HBONE with OpenSSL and nghttp2 directly, independently of the code under
+# test.
 set -u
 cd "$(dirname "$0")/.."
 bad=0
