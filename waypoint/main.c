@@ -226,7 +226,10 @@ static void gateway_listen(const struct l7_config *l7, struct wp_listener *ls, c
 			if (wp_worker_add_listener(workers[w], l))
 				pr_err("gateway: port %u: a worker has no room for it", gl->port);
 		pr_info("gateway: listening on port %u (%s%s)", gl->port, gl->service,
-			tls ? ", TLS" : "");
+			tls			       ? ", TLS"
+			: gl->protocol == L7_PROTO_TLS ? ", TLS passthrough"
+			: gl->protocol == L7_PROTO_TCP ? ", TCP"
+						       : "");
 	}
 }
 

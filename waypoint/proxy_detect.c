@@ -219,7 +219,7 @@ static void decide(struct sniff *s, enum wp_detect d)
 	if (d == WP_DETECT_HTTP2) {
 		wp_h2_serve(e, t, buf_head(&s->in), s->in.len);
 	} else if (d == WP_DETECT_TCP) {
-		wp_tcp_serve(e, t, buf_head(&s->in), s->in.len, s->eof);
+		wp_tcp_serve(e, t, buf_head(&s->in), s->in.len, s->eof, NULL);
 	} else {
 		transport_pause(t);
 		t = replay_new(e->loop, t, &s->in);
@@ -338,12 +338,15 @@ int wp_engine_serve(struct wp_engine *e, struct transport *t)
 	enum wp_detect d = wp_detect_declared(proto);
 	struct sniff *s;
 
+	/* A gateway's TLS PASSTHROUGH listener: routed by the ClientHello's server name. */
+	if (proto == L7_PROTO_TLS && e->view->gen->l7->gateway)
+		return wp_sni_serve(e, t);
 	if (d == WP_DETECT_HTTP1)
 		return wp_serve_http1(e, t);
 	if (d == WP_DETECT_HTTP2)
 		return wp_h2_serve(e, t, NULL, 0);
 	if (d == WP_DETECT_TCP)
-		return wp_tcp_serve(e, t, NULL, 0, false);
+		return wp_tcp_serve(e, t, NULL, 0, false, NULL);
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		transport_close(t, true);

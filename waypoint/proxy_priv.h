@@ -257,8 +257,12 @@ void wp_h2up_sweep(struct wp_engine *e);
 void wp_h2up_close_all(struct wp_engine *e);
 
 /* proxy_tcp.c: TCP passthrough of a connection detected (or declared) as not HTTP. */
-/* @pre: bytes already read (@len), @eof: the client already finished sending. */
-int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len, bool eof);
+/* @pre: bytes already read (@len), @eof: the client already finished sending; @sni (borrowed,
+ * or NULL) the server name its ClientHello asked for, for a gateway's tls routes. */
+int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len, bool eof,
+		 const char *sni);
+/* proxy_sni.c: a gateway's TLS PASSTHROUGH connection: its ClientHello's SNI, then TCP. */
+int wp_sni_serve(struct wp_engine *e, struct transport *t);
 void wp_tcp_close_all(struct wp_engine *e);
 
 /* proxy_mirror.c */

@@ -28,35 +28,12 @@ struct wp_tcp {
 	struct wp_tcp_series *series; /* in the worker's store, once forwarded */
 	int svc, host;
 	const char *source; /* the tcp route's, or NULL */
+	char *sni;	    /* a gateway's TLS passthrough: the ClientHello's server name */
 	struct timespec start_wall;
 	uint64_t start_ms, bytes_in, bytes_out;
 	bool down_eof, up_eof, opened, ended;
 	struct wp_tcp *next, *prev;
 };
-
-/* destinationSubnets: @ip (network order) in one of @s's CIDRs ("a.b.c.d/n" or an address). */
-static bool in_subnets(const struct config_strings *s, uint32_t ip)
-{
-	for (size_t i = 0; i < s->n; i++) {
-		char a[INET_ADDRSTRLEN];
-		const char *slash = strchr(s->items[i], '/');
-		size_t len = slash ? (size_t)(slash - s->items[i]) : strlen(s->items[i]);
-		int bits = slash ? atoi(slash + 1) : 32;
-		struct in_addr net;
-		uint32_t mask;
-
-		if (len >= sizeof(a) || bits < 0 || bits > 32)
-			continue;
-		memcpy(a, s->items[i], len);
-		a[len] = '\0';
-		if (inet_pton(AF_INET, a, &net) != 1)
-			continue;
-		mask = bits ? htonl(~0u << (32 - bits)) : 0;
-		if ((net.s_addr & mask) == (ip & mask))
-			return true;
-	}
-	return false;
-}
 
 /* A destination of @d (@n of them) by weight: one draw per connection. */
 static const struct l7_destination *weighted(const struct l7_destination *d, size_t n)
@@ -83,6 +60,10 @@ static void record(struct wp_tcp *x, const char *flag)
 	struct wp_engine *e = x->e;
 	const struct l7_service *svc = x->svc >= 0 ? &x->view->gen->l7->services[x->svc] : NULL;
 	struct wp_record rec = {.start = x->start_wall, .grpc_status = -1, .upstream_ms = -1};
+
+	/* A gateway's destination is the Service its route chose, not its own listener's. */
+	if (x->view->gen->l7->gateway)
+		svc = x->u ? x->u->c->svc : NULL;
 	char host[32] = "-";
 
 	if (!e->log)
@@ -97,6 +78,7 @@ static void record(struct wp_tcp *x, const char *flag)
 	}
 	rec.upstream_host = host;
 	rec.route_name = x->source;
+	rec.server_name = x->sni;
 	rec.downstream_remote = x->peer.client;
 	rec.downstream_local = x->peer.local;
 	rec.source_principal = x->peer.identity;
@@ -129,6 +111,7 @@ static void tcp_free(void *arg)
 	struct wp_tcp *x = arg;
 
 	transport_peer_clear(&x->peer);
+	free(x->sni);
 	free(x);
 }
 
@@ -261,39 +244,41 @@ static const struct transport_cbs up_cbs = {
     .on_error = up_error,
 };
 
-/* The cluster the connection goes to: its tcp route's destination, else the Service's. */
+/*
+ * The cluster the connection goes to: its tcp route's destination, else the Service's. A
+ * gateway has no Service of its own to fall back to: no route is Envoy's "no filter chain".
+ */
 static struct wp_cluster *route(struct wp_tcp *x)
 {
 	struct wp_gen *g = x->view->gen;
 	const struct l7_service *s = &g->l7->services[x->svc];
 	uint16_t port = x->peer.dest_port;
+	const struct l7_tcp_route *t = wp_tcp_route_select(s, port, x->peer.dest_ip, x->sni);
+	const struct l7_destination *d;
+	int ds;
 
-	for (size_t i = 0; i < s->n_tcp; i++) {
-		const struct l7_tcp_route *t = &s->tcp[i];
-		const struct l7_destination *d;
-		int ds;
-
-		if ((t->port && t->port != port) ||
-		    (t->subnets.n && !in_subnets(&t->subnets, x->peer.dest_ip)))
-			continue;
-		x->source = t->source;
-		d = weighted(t->dests, t->n_dests);
-		if (!d || d->unknown)
-			return NULL;
-		ds = wp_gen_service(g, d->host, 0);
-		return ds < 0 ? NULL : wp_gen_cluster(g, ds, d->subset, d->port ? d->port : port);
-	}
-	return wp_gen_cluster(g, x->svc, NULL, port);
+	if (!t)
+		return g->l7->gateway ? NULL : wp_gen_cluster(g, x->svc, NULL, port);
+	x->source = t->source;
+	d = weighted(t->dests, t->n_dests);
+	if (!d || d->unknown)
+		return NULL;
+	ds = wp_gen_service(g, d->host, 0);
+	return ds < 0 ? NULL : wp_gen_cluster(g, ds, d->subset, d->port ? d->port : port);
 }
 
-int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len, bool eof)
+int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len, bool eof,
+		 const char *sni)
 {
 	struct wp_tcp *x = calloc(1, sizeof(*x));
 	struct h1_pool_limits lim;
 	struct wp_cluster *c;
 	const char *why = NULL;
 
-	if (!x || transport_peer_copy(&x->peer, transport_peer(t))) {
+	if (!x || transport_peer_copy(&x->peer, transport_peer(t)) ||
+	    (sni && !(x->sni = strdup(sni)))) {
+		if (x)
+			transport_peer_clear(&x->peer);
 		free(x);
 		transport_close(t, true);
 		return -ENOMEM;
@@ -337,7 +322,8 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 		down_eof(x);
 	return 0;
 fail:
-	pr_debug("waypoint: TCP connection not forwarded: %s", why);
+	pr_debug("waypoint: TCP connection not forwarded: %s%s%s", why, x->sni ? ", SNI " : "",
+		 x->sni ? x->sni : "");
 	end(x, true, x->svc < 0 || !c ? "NR" : "UH");
 	return 0;
 }

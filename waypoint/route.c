@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 
 #include "ambit/re2.h"
 #include "route.h"
@@ -339,4 +340,63 @@ const struct l7_destination *wp_route_destination(const struct l7_route *r, uint
 		at -= r->dests[i].weight;
 	}
 	return NULL; /* not reached */
+}
+
+/* destinationSubnets: @ip (network order) in one of @s's CIDRs ("a.b.c.d/n" or an address). */
+static bool in_subnets(const struct config_strings *s, uint32_t ip)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		char a[INET_ADDRSTRLEN];
+		const char *slash = strchr(s->items[i], '/');
+		size_t len = slash ? (size_t)(slash - s->items[i]) : strlen(s->items[i]);
+		int bits = slash ? atoi(slash + 1) : 32;
+		struct in_addr net;
+		uint32_t mask;
+
+		if (len >= sizeof(a) || bits < 0 || bits > 32)
+			continue;
+		memcpy(a, s->items[i], len);
+		a[len] = '\0';
+		if (inet_pton(AF_INET, a, &net) != 1)
+			continue;
+		mask = bits ? htonl(~0u << (32 - bits)) : 0;
+		if ((net.s_addr & mask) == (ip & mask))
+			return true;
+	}
+	return false;
+}
+
+/* Envoy's server_names: exact, "*.suffix" for any name ending in ".suffix", "*" for all. */
+static bool sni_matches(const struct config_strings *names, const char *sni)
+{
+	for (size_t i = 0; i < names->n; i++) {
+		const char *n = names->items[i];
+		size_t nl = strlen(n), sl;
+
+		if (!strcmp(n, "*"))
+			return true;
+		if (!sni)
+			continue;
+		sl = strlen(sni);
+		if (n[0] == '*' && nl > 1 && sl > nl - 1 && !strcasecmp(sni + sl - (nl - 1), n + 1))
+			return true;
+		if (!strcasecmp(n, sni))
+			return true;
+	}
+	return false;
+}
+
+const struct l7_tcp_route *wp_tcp_route_select(const struct l7_service *svc, uint16_t port,
+					       uint32_t dest_ip, const char *sni)
+{
+	for (size_t i = 0; i < svc->n_tcp; i++) {
+		const struct l7_tcp_route *t = &svc->tcp[i];
+
+		if ((t->port && t->port != port) ||
+		    (t->subnets.n && !in_subnets(&t->subnets, dest_ip)) ||
+		    (t->sni_hosts.n && !sni_matches(&t->sni_hosts, sni)))
+			continue;
+		return t;
+	}
+	return NULL;
 }

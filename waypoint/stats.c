@@ -617,7 +617,9 @@ static void text_fill(struct line *l_, const struct wp_record *r, struct wp_log 
 		put(&l, r->downstream_remote_text);
 	else
 		put_addr(&l, &r->downstream_remote);
-	PUT(&l, " - ");
+	PUT(&l, " ");
+	put_dash(&l, r->server_name);
+	PUT(&l, " ");
 	put_dash(&l, r->route_name);
 	PUT(&l, "\n");
 	*l_ = l;
@@ -690,6 +692,7 @@ static void log_line(const struct wp_record *r, struct wp_log *lg)
 		cJSON_AddStringToObject(o, "upstream_cluster", dash(r->upstream_cluster));
 		cJSON_AddStringToObject(o, "downstream_local_address", dl);
 		cJSON_AddStringToObject(o, "downstream_remote_address", dr);
+		cJSON_AddStringToObject(o, "requested_server_name", dash(r->server_name));
 		cJSON_AddStringToObject(o, "route_name", dash(r->route_name));
 		line = cJSON_PrintUnformatted(o);
 		cJSON_Delete(o);

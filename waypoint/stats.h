@@ -27,6 +27,7 @@ struct wp_record {
 	uint64_t bytes_received, bytes_sent, duration_ms;
 	int64_t upstream_ms; /* -1: no upstream answer */
 	const char *upstream_host, *upstream_cluster, *route_name;
+	const char *server_name; /* the ClientHello's SNI (%REQUESTED_SERVER_NAME%), or NULL */
 	struct sockaddr_in downstream_remote, downstream_local;
 	/* The same as text when the caller has it (a connection's, made once), else NULL. */
 	const char *downstream_remote_text, *downstream_local_text;

@@ -327,10 +327,17 @@ struct l7_route {
 	struct config_cors cors;
 };
 
+/*
+ * A VirtualService tcp rule's match block, or at a gateway a tls rule's (API_SEMANTICS.md §6):
+ * then @sni_hosts are the ClientHello's server names it takes (exact, "*.suffix", or "*"), and
+ * a connection without one of them takes no route. @port is the service port, at a gateway the
+ * listener's.
+ */
 struct l7_tcp_route {
 	char *source;
 	uint16_t port; /* 0: any */
 	struct config_strings subnets;
+	struct config_strings sni_hosts; /* empty: a tcp rule, whatever the client names */
 	size_t n_dests;
 	struct l7_destination *dests;
 };
@@ -459,8 +466,11 @@ struct l7_ratelimit {
 /*
  * A gateway's listener (API_SEMANTICS.md §6): the port its proxy listens on (the gateway
  * Service's targetPort for a server port that is one of the Service's ports, as istiod
- * translates it, else the server's own), for the HTTP servers of its Gateways on that port,
- * served by the routes of the model's service @service.
+ * translates it, else the server's own), for the servers of its Gateways on that port, served
+ * by the routes of the model's service @service. @protocol says which kind of servers: HTTP
+ * (plaintext, or HTTPS terminated when it has certificates) take its http routes; TLS
+ * (PASSTHROUGH: the ClientHello's SNI chooses, nothing is terminated) and TCP take its tcp
+ * routes (l7_tcp_route, sni_hosts for TLS), and the connection is relayed as bytes.
  */
 struct l7_listener {
 	uint16_t port;
@@ -505,6 +515,12 @@ struct l7_config {
  */
 struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_bindings *b,
 			     const struct l7_waypoint *wp);
+/*
+ * Gateway servers whose connections a gateway relays as bytes: TLS PASSTHROUGH (protocol TLS or
+ * HTTPS, routed by the ClientHello's SNI) and TCP (protocol TCP, MONGO, MYSQL, REDIS).
+ */
+bool l7_gateway_passthrough(const struct config_gateway_server *s);
+bool l7_gateway_tcp_server(const struct config_gateway_server *s);
 /* The gateway proxy of @b that pod @ns/@name is an instance of, or NULL. Borrowed. */
 const struct l7_waypoint *l7_bindings_gateway_of(const struct l7_bindings *b, const char *ns,
 						 const char *name);

@@ -14,6 +14,8 @@
  *   fuzz_bpf      Ethernet frames: SYNs, segments, UDP, ARP, IPv6, options, fragments
  *   fuzz_ipc      agent socket requests, framed as ipc_write_frame frames them
  *   fuzz_snapshot a snapshot as the agent encodes it (snapshot_encode), policies included
+ *   fuzz_tls_hello ClientHellos of an OpenSSL client: with and without SNI, TLS 1.2 only,
+ *                 ALPN, a long name; one cut short
  *   fuzz_jwt      tokens signed with the target's embedded keys (jwt_sign.h), claims for it to
  *                 sign, key sets good and hostile
  * The text seeds (fuzz_config, fuzz_runtime, fuzz_forwarded, fuzz_l7) are files written by hand.
@@ -33,6 +35,7 @@
 #include <linux/if_ether.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "ambit/ca.h"
@@ -886,6 +889,47 @@ static void gen_jwt(void)
 	jwtk_free(&k);
 }
 
+/* ---- TLS ClientHellos (an OpenSSL client writing into memory) ---- */
+
+static void hello_seed(const char *name, const char *sni, int max_version, bool alpn, size_t cut)
+{
+	static const unsigned char protos[] = "\x02h2\x08http/1.1";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *s = ctx ? SSL_new(ctx) : NULL;
+	BIO *rb = BIO_new(BIO_s_mem()), *wb = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+
+	if (!s || !rb || !wb)
+		die("SSL_new");
+	if (max_version)
+		SSL_set_max_proto_version(s, max_version);
+	if (sni)
+		SSL_set_tlsext_host_name(s, sni);
+	if (alpn)
+		SSL_set_alpn_protos(s, protos, sizeof(protos) - 1);
+	SSL_set_bio(s, rb, wb);
+	SSL_connect(s); /* writes the ClientHello, then wants the server's answer */
+	n = BIO_get_mem_data(wb, &data);
+	if (n <= 0)
+		die("ClientHello");
+	put("fuzz_tls_hello", name, data, cut && cut < (size_t)n ? cut : (size_t)n);
+	SSL_free(s);
+	SSL_CTX_free(ctx);
+}
+
+static void gen_tls_hello(void)
+{
+	hello_seed("sni", "nginx.example.com", 0, false, 0);
+	hello_seed("no_sni", NULL, 0, false, 0);
+	hello_seed("tls12_alpn", "Shop.Example.COM", TLS1_2_VERSION, true, 0);
+	hello_seed("long_name",
+		   "a-very-long-label-that-goes-on-and-on.another-long-label-for-the-name."
+		   "yet-another-label.example.com",
+		   0, true, 0);
+	hello_seed("cut", "nginx.example.com", 0, false, 60);
+}
+
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/ambit-gen-seeds-XXXXXX", cmd[64];
@@ -907,6 +951,7 @@ int main(int argc, char **argv)
 	gen_ipc();
 	gen_snapshot();
 	gen_jwt();
+	gen_tls_hello();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : 1;
 }

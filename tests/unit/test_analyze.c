@@ -264,7 +264,8 @@ static void test_gateway_hosts(void **state)
 
 /*
  * A Gateway whose selector matches a pod (here the local cluster's ingress gateway, by its
- * Service's labels) is served, with the VirtualServices bound to it; a TLS server is not yet.
+ * Service's labels) is served, with the VirtualServices bound to it; TLS PASSTHROUGH and TCP
+ * servers are, ISTIO_MUTUAL and AUTO_PASSTHROUGH not yet, nor a port of two kinds.
  */
 static void test_gateway_served(void **state)
 {
@@ -283,7 +284,13 @@ static void test_gateway_served(void **state)
 	    "  - hosts: ['*']\n    port: {number: 444, name: tls, protocol: TLS}\n" /* 20 */
 	    "    tls: {mode: PASSTHROUGH}\n"
 	    "  - hosts: ['*']\n    port: {number: 445, name: https-m, protocol: HTTPS}\n" /* 23 */
-	    "    tls: {mode: MUTUAL, credentialName: cert}\n---\n"
+	    "    tls: {mode: MUTUAL, credentialName: cert}\n"
+	    "  - hosts: ['*']\n    port: {number: 31400, name: tcp, protocol: TCP}\n"	/* 26 */
+	    "  - hosts: ['*']\n    port: {number: 15443, name: tls-i, protocol: TLS}\n" /* 28 */
+	    "    tls: {mode: ISTIO_MUTUAL}\n"
+	    "  - hosts: ['*']\n    port: {number: 444, name: http-x, protocol: HTTP}\n" /* 31 */
+	    "  - hosts: ['*']\n    port: {number: 446, name: tls-a, protocol: TLS}\n"	/* 33 */
+	    "    tls: {mode: AUTO_PASSTHROUGH}\n---\n"
 	    "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
 	    "metadata: {name: vs, namespace: bookinfo}\n"
 	    "spec: {hosts: ['*'], gateways: [istio-system/gw],"
@@ -294,11 +301,20 @@ static void test_gateway_served(void **state)
 	expect(&r, false, 17, "Gateway istio-system/gw", NULL,
 	       "spec.servers[1]: not served: tls.credentialName cert: no Secret "
 	       "istio-system/cert with tls.crt");
-	expect(&r, false, 20, "Gateway istio-system/gw", NULL,
-	       "spec.servers[2]: not enforced yet: the gateway serves HTTP and HTTPS (tls SIMPLE "
-	       "or MUTUAL) servers so far (this one is TLS, tls mode PASSTHROUGH)");
+	/* TLS PASSTHROUGH (20) and TCP (26) are served. */
 	expect(&r, false, 23, "Gateway istio-system/gw", NULL, "spec.servers[3]: not served");
-	expect_count(&r, 3);
+	expect(&r, false, 28, "Gateway istio-system/gw", NULL,
+	       "spec.servers[5]: not enforced yet: the gateway serves HTTP, HTTPS (tls SIMPLE or "
+	       "MUTUAL), TLS PASSTHROUGH and TCP servers so far (this one is TLS, tls mode "
+	       "ISTIO_MUTUAL)");
+	expect(&r, false, 31, "Gateway istio-system/gw", NULL,
+	       "spec.servers[6]: not served: port 444 is TLS passthrough (servers[2]); a port is "
+	       "one kind, as its first server");
+	expect(&r, false, 33, "Gateway istio-system/gw", NULL,
+	       "spec.servers[7]: not enforced yet: the gateway serves HTTP, HTTPS (tls SIMPLE or "
+	       "MUTUAL), TLS PASSTHROUGH and TCP servers so far (this one is TLS, tls mode "
+	       "AUTO_PASSTHROUGH)");
+	expect_count(&r, 5);
 	done(&r);
 }
 

@@ -555,6 +555,148 @@ static void test_gateway_api_class_istio(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * Istio's "Ingress gateway without TLS termination" and TCP through a gateway: a PASSTHROUGH
+ * server (protocol TLS, or HTTPS as the task writes it) is a TLS listener whose tls routes
+ * carry their sniHosts met with the server's hosts, most specific first (exact, longer
+ * wildcards, "*"); a TCP server is a TCP listener taking the first tcp rule of its port; a port
+ * is one kind as its first server; routes of other ports, other gateways, sniHosts outside the
+ * server's hosts are left out; destinations keep their weights and join the model.
+ */
+#define PASSTHROUGH                                                                                \
+	"apiVersion: networking.istio.io/v1\nkind: Gateway\n"                                      \
+	"metadata: {name: pt, namespace: istio-system}\n"                                          \
+	"spec:\n  selector: {istio: ingressgateway}\n  servers:\n"                                 \
+	"  - port: {number: 443, name: tls, protocol: HTTPS}\n"                                    \
+	"    hosts: [nginx.example.com, '*.example.org']\n"                                        \
+	"    tls: {mode: PASSTHROUGH}\n"                                                           \
+	"  - port: {number: 443, name: http, protocol: HTTP}\n"                                    \
+	"    hosts: [x.example.com]\n"                                                             \
+	"  - port: {number: 31400, name: tcp, protocol: TCP}\n    hosts: ['*']\n"                  \
+	"  - port: {number: 15443, name: tls-i, protocol: TLS}\n    hosts: ['*']\n"                \
+	"    tls: {mode: ISTIO_MUTUAL}\n---\n"                                                     \
+	"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"                               \
+	"metadata: {name: nginx, namespace: default}\n"                                            \
+	"spec:\n  hosts: [nginx.example.com]\n  gateways: [istio-system/pt]\n"                     \
+	"  tls:\n  - match: [{port: 443, sniHosts: [nginx.example.com]}]\n"                        \
+	"    route: [{destination: {host: productpage, port: {number: 9080}}}]\n---\n"             \
+	"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"                               \
+	"metadata: {name: org, namespace: default}\n"                                              \
+	"spec:\n  hosts: ['*.example.org']\n  gateways: [istio-system/pt]\n"                       \
+	"  tls:\n  - match: [{port: 444, sniHosts: [b.example.org]}]\n"                            \
+	"    route: [{destination: {host: productpage}}]\n"                                        \
+	"  - match: [{sniHosts: ['*.example.org', a.example.org, other.com]}]\n"                   \
+	"    route:\n    - {destination: {host: productpage, port: {number: 9080}}, weight: 80}\n" \
+	"    - {destination: {host: details.shop.svc.cluster.local}, weight: 20}\n"                \
+	"  tcp:\n  - route: [{destination: {host: productpage}}]\n---\n"                           \
+	"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"                               \
+	"metadata: {name: echo, namespace: default}\n"                                             \
+	"spec:\n  hosts: ['*']\n  gateways: [istio-system/pt]\n"                                   \
+	"  tcp:\n  - match: [{port: 31401}]\n"                                                     \
+	"    route: [{destination: {host: productpage, port: {number: 1}}}]\n"                     \
+	"  - match: [{port: 31400}]\n"                                                             \
+	"    route: [{destination: {host: details.shop.svc.cluster.local, port: {number: "         \
+	"9080}}}]\n"
+
+static void test_passthrough_and_tcp_servers(void **state)
+{
+	struct world w;
+	const struct l7_service *s;
+	const struct l7_tcp_route *t;
+
+	build(&w, GW_POD PASSTHROUGH);
+	assert_non_null(w.l7);
+	/* 443 is Service port 443 (8443): TLS passthrough; the HTTP server there is not served;
+	 * ISTIO_MUTUAL is not served at all. */
+	assert_int_equal(w.l7->n_listeners, 2);
+	assert_int_equal(w.l7->listeners[0].port, 8443);
+	assert_int_equal(w.l7->listeners[0].protocol, L7_PROTO_TLS);
+	assert_int_equal(w.l7->listeners[0].n_certs, 0);
+	assert_int_equal(w.l7->listeners[1].port, 31400);
+	assert_int_equal(w.l7->listeners[1].protocol, L7_PROTO_TCP);
+	s = own(&w);
+	assert_int_equal(s->n_routes, 0);
+	assert_int_equal(s->n_ports, 2);
+	assert_int_equal(s->ports[0].protocol, L7_PROTO_TLS);
+	assert_int_equal(s->ports[1].protocol, L7_PROTO_TCP);
+	/* Exact names first (oldest VirtualService first: default/nginx, then default/org), then
+	 * the wildcard; other.com is outside the server's hosts, port 444 another server's. */
+	assert_int_equal(s->n_tcp, 5);
+	t = &s->tcp[0];
+	assert_int_equal(t->port, 8443);
+	assert_int_equal(t->sni_hosts.n, 1);
+	assert_string_equal(t->sni_hosts.items[0], "nginx.example.com");
+	assert_string_equal(t->source, "VirtualService default/nginx tls[0]");
+	assert_int_equal(t->n_dests, 1);
+	assert_string_equal(t->dests[0].host, "productpage.default.svc.cluster.local");
+	assert_int_equal(t->dests[0].port, 9080);
+	assert_int_equal(t->dests[0].weight, 100);
+	assert_string_equal(s->tcp[1].sni_hosts.items[0], "a.example.org");
+	assert_string_equal(s->tcp[1].source, "VirtualService default/org tls[1]");
+	assert_string_equal(s->tcp[2].sni_hosts.items[0], "*.example.org");
+	assert_int_equal(s->tcp[2].n_dests, 2);
+	assert_int_equal(s->tcp[2].dests[0].weight, 80);
+	assert_int_equal(s->tcp[2].dests[1].weight, 20);
+	/* A destination without a port takes its Service's only one. */
+	assert_int_equal(s->tcp[2].dests[1].port, 9080);
+	/* TCP, oldest VirtualService first (here by name: echo, then org): echo's rule for
+	 * 31400 (not the one for 31401), then org's rule without a match block; the first that
+	 * holds takes the connection, as Istio keeps only the first. */
+	t = &s->tcp[3];
+	assert_int_equal(t->port, 31400);
+	assert_int_equal(t->sni_hosts.n, 0);
+	assert_string_equal(t->source, "VirtualService default/echo tcp[1]");
+	assert_string_equal(t->dests[0].host, "details.shop.svc.cluster.local");
+	assert_string_equal(s->tcp[4].source, "VirtualService default/org tcp[0]");
+	assert_int_equal(s->tcp[4].port, 31400);
+	/* The destinations' Services are in the model. */
+	assert_non_null(l7_config_service(w.l7, "productpage.default.svc.cluster.local"));
+	assert_non_null(l7_config_service(w.l7, "details.shop.svc.cluster.local"));
+
+	/* The proxy's choice: by SNI on the TLS listener, by port on the TCP one. */
+	assert_ptr_equal(wp_tcp_route_select(s, 8443, 0, "nginx.example.com"), &s->tcp[0]);
+	assert_ptr_equal(wp_tcp_route_select(s, 8443, 0, "a.example.org"), &s->tcp[1]);
+	assert_ptr_equal(wp_tcp_route_select(s, 8443, 0, "deep.b.example.org"), &s->tcp[2]);
+	assert_null(wp_tcp_route_select(s, 8443, 0, "example.org"));
+	assert_null(wp_tcp_route_select(s, 8443, 0, "unknown.example.com"));
+	assert_null(wp_tcp_route_select(s, 8443, 0, NULL));
+	assert_ptr_equal(wp_tcp_route_select(s, 31400, 0, NULL), &s->tcp[3]);
+	assert_null(wp_tcp_route_select(s, 31401, 0, NULL));
+	destroy(&w);
+}
+
+/* A port is one kind, as its first server: a TCP server after an HTTP one on 80 is not. */
+static void test_port_kinds(void **state)
+{
+	struct world w;
+
+	build(&w, GW_POD
+	      "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
+	      "metadata: {name: k, namespace: istio-system}\n"
+	      "spec:\n  selector: {istio: ingressgateway}\n  servers:\n"
+	      "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ['*']\n"
+	      "  - port: {number: 80, name: tcp, protocol: TCP}\n    hosts: ['*']\n"
+	      "  - port: {number: 9000, name: tls, protocol: TLS}\n    hosts: ['*']\n"
+	      "    tls: {mode: PASSTHROUGH}\n"
+	      "  - port: {number: 9000, name: mongo, protocol: MONGO}\n    hosts: ['*']\n---\n"
+	      "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	      "metadata: {name: t, namespace: default}\n"
+	      "spec:\n  hosts: ['*']\n  gateways: [istio-system/k]\n"
+	      "  tls: [{match: [{sniHosts: ['*']}], route: [{destination: {host: productpage}}]}]\n"
+	      "  tcp: [{route: [{destination: {host: productpage}}]}]\n");
+	assert_int_equal(w.l7->n_listeners, 2);
+	assert_int_equal(w.l7->listeners[0].port, 8080);
+	assert_int_equal(w.l7->listeners[0].protocol, L7_PROTO_HTTP);
+	assert_int_equal(w.l7->listeners[1].port, 9000);
+	assert_int_equal(w.l7->listeners[1].protocol, L7_PROTO_TLS);
+	/* Only the passthrough server's route: "*" takes any name, and none. */
+	assert_int_equal(own(&w)->n_tcp, 1);
+	assert_string_equal(own(&w)->tcp[0].sni_hosts.items[0], "*");
+	assert_non_null(wp_tcp_route_select(own(&w), 9000, 0, NULL));
+	assert_non_null(wp_tcp_route_select(own(&w), 9000, 0, "any.thing"));
+	destroy(&w);
+}
+
 /* tls.httpsRedirect: every request on the server's hosts gets a 301 to https, VS or not. */
 static void test_https_redirect(void **state)
 {
@@ -676,6 +818,8 @@ int main(void)
 	    cmocka_unit_test(test_gateway_api_class_istio),
 	    cmocka_unit_test(test_selector_policies),
 	    cmocka_unit_test(test_json_round_trip_and_refusals),
+	    cmocka_unit_test(test_passthrough_and_tcp_servers),
+	    cmocka_unit_test(test_port_kinds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

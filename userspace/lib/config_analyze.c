@@ -743,30 +743,72 @@ static bool has_item(const struct config_secret *s, const char *a, const char *b
 	return config_secret_get(s, a) || config_secret_get(s, b);
 }
 
+/* The kind of listener server @srv asks for (a port is one kind, as its first server). */
+enum server_kind {
+	KIND_HTTP = 0,
+	KIND_HTTPS,
+	KIND_PASSTHROUGH,
+	KIND_TCP,
+	KIND_NONE, /* not served at all */
+};
+
+static enum server_kind server_kind(const struct config_gateway_server *srv)
+{
+	const char *p = srv->protocol ? srv->protocol : "?", *mode = srv->tls_mode;
+
+	if (l7_protocol_is_http(l7_port_protocol(p, NULL)) && (!mode || srv->https_redirect))
+		return KIND_HTTP;
+	if (l7_gateway_passthrough(srv))
+		return KIND_PASSTHROUGH;
+	if (l7_gateway_tcp_server(srv))
+		return KIND_TCP;
+	if (!strcasecmp(p, "HTTPS") && mode && (!strcmp(mode, "SIMPLE") || !strcmp(mode, "MUTUAL")))
+		return KIND_HTTPS;
+	return KIND_NONE;
+}
+
 /*
  * Why server @s of Gateway @gw (its proxies in namespace @ns) is not served, into @why, or
- * false when it is: plaintext HTTP, or HTTPS SIMPLE/MUTUAL whose credentialName's Secret (and
- * for MUTUAL a CA) is in @ns, on a port that is not also plaintext.
+ * false when it is: plaintext HTTP, TLS PASSTHROUGH, TCP, or HTTPS SIMPLE/MUTUAL whose
+ * credentialName's Secret (and for MUTUAL a CA) is in @ns, on a port whose first server is of
+ * the same kind.
  */
 static bool server_unserved(const struct config *u, const struct config_gateway *gw, size_t s,
 			    const char *ns, char *why, size_t len)
 {
+	static const char *const kind_names[] = {"plaintext HTTP", "HTTPS", "TLS passthrough",
+						 "TCP"};
 	const struct config_gateway_server *srv = &gw->servers[s];
 	const char *p = srv->protocol ? srv->protocol : "?", *mode = srv->tls_mode;
 	const struct config_secret *sec;
-	bool https = !strcasecmp(p, "HTTPS"), tls = https && mode && !srv->https_redirect;
+	enum server_kind kind = server_kind(srv);
 
-	if (!tls && !mode && l7_protocol_is_http(l7_port_protocol(p, NULL)))
-		return false;
-	if (!tls && srv->https_redirect && l7_protocol_is_http(l7_port_protocol(p, NULL)))
-		return false;
-	if (!https || !mode || (strcmp(mode, "SIMPLE") && strcmp(mode, "MUTUAL"))) {
+	if (kind == KIND_NONE) {
 		snprintf(why, len,
-			 "not enforced yet: the gateway serves HTTP and HTTPS (tls SIMPLE or "
-			 "MUTUAL) servers so far (this one is %s%s%s); nothing listens for it",
+			 "not enforced yet: the gateway serves HTTP, HTTPS (tls SIMPLE or MUTUAL), "
+			 "TLS PASSTHROUGH and TCP servers so far (this one is %s%s%s); nothing "
+			 "listens for it",
 			 p, mode ? ", tls mode " : "", mode ? mode : "");
 		return true;
 	}
+	for (size_t j = 0; j < s; j++) {
+		const struct config_gateway_server *o = &gw->servers[j];
+		enum server_kind ok = server_kind(o);
+
+		char tmp[8];
+
+		/* A first server that is not served itself leaves the port to the next one. */
+		if (o->port == srv->port && ok != KIND_NONE && ok != kind &&
+		    !server_unserved(u, gw, j, ns, tmp, sizeof(tmp))) {
+			snprintf(why, len,
+				 "not served: port %u is %s (servers[%zu]); a port is one kind, as "
+				 "its first server",
+				 srv->port, kind_names[ok], j);
+			return true;
+		}
+	}
+	if (kind != KIND_HTTPS)
+		return false;
 	if (!srv->credential_name) {
 		snprintf(why, len,
 			 "not enforced yet: the gateway takes certificates from a Secret "
@@ -792,18 +834,6 @@ static bool server_unserved(const struct config *u, const struct config_gateway 
 				 "not served: MUTUAL needs a CA: ca.crt in Secret %s/%.64s or in "
 				 "Secret %s/%.64s",
 				 ns, srv->credential_name, ns, name);
-			return true;
-		}
-	}
-	for (size_t j = 0; j < gw->n_servers; j++) {
-		const struct config_gateway_server *o = &gw->servers[j];
-
-		if (o->port == srv->port && j < s && (!o->tls_mode || o->https_redirect)) {
-			snprintf(
-			    why, len,
-			    "not served: port %u is plaintext (servers[%zu]); a port is plaintext "
-			    "or TLS, as its first server",
-			    srv->port, j);
 			return true;
 		}
 	}

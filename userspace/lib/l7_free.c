@@ -205,6 +205,7 @@ void l7_service_clear(struct l7_service *s)
 	for (size_t i = 0; i < s->n_tcp; i++) {
 		free(s->tcp[i].source);
 		config_strings_free(&s->tcp[i].subnets);
+		config_strings_free(&s->tcp[i].sni_hosts);
 		for (size_t j = 0; j < s->tcp[i].n_dests; j++)
 			l7_destination_clear(&s->tcp[i].dests[j]);
 		free(s->tcp[i].dests);

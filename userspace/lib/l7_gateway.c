@@ -7,7 +7,9 @@
  *   the server's own port; servers of several Gateways on one port share the listener;
  * - their HTTPS servers with tls SIMPLE or MUTUAL, terminated with the certificate of the
  *   Secret `credentialName` in the gateway's namespace (and for MUTUAL its CA), the server's
- *   hosts as SNI names; then routed as HTTP. A port is plaintext or TLS, as its first server;
+ *   hosts as SNI names; then routed as HTTP;
+ * - their TLS PASSTHROUGH and TCP servers, relayed as bytes along tls and tcp routes
+ *   (l7_gateway_tcp.c). A port is one kind (HTTP, HTTPS, TLS, TCP), as its first server;
  * - the VirtualServices bound to those Gateways (`gateways:` names them as `name` in the
  *   VirtualService's namespace or `ns/name`), their hosts intersected with the server's (a
  *   server host `ns/host` admits VirtualServices of that namespace only, `./host` of the
@@ -246,10 +248,12 @@ static int add_cert(struct l7_listener *l, struct l7_tls_cert *t)
 }
 
 /*
- * Listener @port, plaintext or with certificate @t (taken): 0, or 1 when the port is already
- * the other kind (the server is not served, as istiod rejects a port mixing them).
+ * Listener @port of kind @proto (HTTP, TLS passthrough, TCP), HTTP plaintext or with
+ * certificate @t (taken): 0, or 1 when the port is already another kind (the server is not
+ * served, as istiod rejects a port mixing them).
  */
-static int add_listener(struct gw_ctx *g, uint16_t port, struct l7_tls_cert *t)
+static int add_listener(struct gw_ctx *g, uint16_t port, enum l7_protocol proto,
+			struct l7_tls_cert *t)
 {
 	struct l7_config *c = g->c;
 	struct l7_listener *l;
@@ -257,7 +261,8 @@ static int add_listener(struct gw_ctx *g, uint16_t port, struct l7_tls_cert *t)
 
 	for (size_t i = 0; i < c->n_listeners; i++)
 		if (c->listeners[i].port == port) {
-			if ((c->listeners[i].n_certs > 0) != (t != NULL)) {
+			if (c->listeners[i].protocol != proto ||
+			    (c->listeners[i].n_certs > 0) != (t != NULL)) {
 				if (t)
 					l7_tls_cert_free(t);
 				return 1;
@@ -269,7 +274,7 @@ static int add_listener(struct gw_ctx *g, uint16_t port, struct l7_tls_cert *t)
 		return -ENOMEM;
 	c->listeners = l;
 	l = &c->listeners[c->n_listeners];
-	*l = (struct l7_listener){.port = port, .protocol = L7_PROTO_HTTP};
+	*l = (struct l7_listener){.port = port, .protocol = proto};
 	l->service = strdup(g->own->hostname);
 	if (!l->service)
 		return -ENOMEM;
@@ -279,7 +284,7 @@ static int add_listener(struct gw_ctx *g, uint16_t port, struct l7_tls_cert *t)
 		return -ENOMEM;
 	g->own->ports = p;
 	g->own->ports[g->own->n_ports++] =
-	    (struct l7_port){.port = port, .protocol = L7_PROTO_HTTP, .target_port = port};
+	    (struct l7_port){.port = port, .protocol = proto, .target_port = port};
 	return t ? add_cert(l, t) : 0;
 }
 
@@ -313,9 +318,19 @@ static int collect(struct gw_ctx *g)
 					continue;
 				}
 				snprintf(tls_server, sizeof(tls_server), "%s", t.source);
-				err = add_listener(g, lp, &t);
+				err = add_listener(g, lp, L7_PROTO_HTTP, &t);
 			} else if (http_server(srv)) {
-				err = add_listener(g, lp, NULL);
+				err = add_listener(g, lp, L7_PROTO_HTTP, NULL);
+			} else if (l7_gateway_passthrough(srv) || l7_gateway_tcp_server(srv)) {
+				err = add_listener(g, lp,
+						   l7_gateway_passthrough(srv) ? L7_PROTO_TLS
+									       : L7_PROTO_TCP,
+						   NULL);
+				if (!err)
+					err =
+					    l7_gateway_l4_routes(g->in, g->wp, g->own, gw, srv, lp);
+				err = err > 0 ? 0 : err;
+				continue;
 			} else {
 				continue;
 			}
@@ -452,9 +467,9 @@ static int collect_gwapi(struct gw_ctx *g)
 					continue;
 				}
 				snprintf(tls_server, sizeof(tls_server), "%s", t.source);
-				err = add_listener(g, l->port, &t);
+				err = add_listener(g, l->port, L7_PROTO_HTTP, &t);
 			} else if (kind == L7_GWL_HTTP) {
-				err = add_listener(g, l->port, NULL);
+				err = add_listener(g, l->port, L7_PROTO_HTTP, NULL);
 			} else {
 				continue;
 			}
@@ -746,7 +761,11 @@ int l7_compile_gateway(const struct l7_inputs *in, const struct l7_waypoint *wp,
 		if (!err && (j == g.n_vh || !same_vhost(&g.vh[j - 1], &g.vh[j])))
 			err = vhost_end(&g, &g.vh[j - 1]);
 	}
+	l7_gateway_l4_sort(g.own);
 	/* g.own moves no more: the destinations' services are added after it. */
+	for (size_t i = 0; !err && i < g.own->n_tcp; i++)
+		for (size_t k = 0; k < g.own->tcp[i].n_dests && !err; k++)
+			err = add_destination(&g, &g.own->tcp[i].dests[k]);
 	for (size_t i = 0; !err && i < g.own->n_routes; i++) {
 		struct l7_route *r = &c->services[0].routes[i];
 
@@ -761,4 +780,15 @@ int l7_compile_gateway(const struct l7_inputs *in, const struct l7_waypoint *wp,
 	}
 	free(g.vh);
 	return err;
+}
+
+bool l7_gateway_binds(const struct config_strings *refs, const char *ns,
+		      const struct config_gateway *gw)
+{
+	return binds(refs, ns, gw);
+}
+
+const char *l7_gateway_server_host(const char *sh, const char *ns, const char *gw_ns)
+{
+	return server_host(sh, ns, gw_ns);
 }

@@ -487,6 +487,7 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 		if (x->tcp[i].port)
 			num(e, t, "port", x->tcp[i].port);
 		strings(e, t, "subnets", &x->tcp[i].subnets);
+		strings(e, t, "sniHosts", &x->tcp[i].sni_hosts);
 		dests(e, t, x->tcp[i].dests, x->tcp[i].n_dests);
 	}
 	if (s && (l7_service_authz_to_json(x, s) || l7_service_ratelimits_to_json(x, s)))

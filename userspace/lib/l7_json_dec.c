@@ -648,7 +648,8 @@ static void droutes(struct l7j_dec *d, const cJSON *o, const char *path, struct 
 
 static void dtcp(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
 {
-	static const char *const k[] = {"source", "port", "subnets", "destinations", NULL};
+	static const char *const k[] = {"source",   "port",	    "subnets",
+					"sniHosts", "destinations", NULL};
 	size_t n;
 	const cJSON *a = l7j_darr(d, o, "tcp", path, &n), *it;
 	char p[320];
@@ -665,6 +666,7 @@ static void dtcp(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_
 		t->source = l7j_dstr(d, it, "source", p, false);
 		t->port = (uint16_t)l7j_dnum(d, it, "port", p, 1, 65535, false);
 		l7j_dstrings(d, it, "subnets", p, &t->subnets);
+		l7j_dstrings(d, it, "sniHosts", p, &t->sni_hosts);
 		ddests(d, it, p, &t->dests, &t->n_dests);
 		if (d->failed)
 			return;

@@ -29,11 +29,26 @@ int l7_compile_routes(struct l7_ctx *ctx);
 int l7_vs_route(struct l7_ctx *ctx, const struct config_virtual_service *vs,
 		const struct config_vs_route *vr, size_t rule, const struct config_route_match *m,
 		struct l7_route *r);
+/* Destination @d of a rule of a VirtualService of namespace @ns, with @weight, into @out. */
+int l7_vs_dest(struct l7_ctx *ctx, const struct config_destination *d, const char *ns,
+	       uint32_t weight, struct l7_destination *out);
 /* Room for @more routes (zeroed) in @s. 0 or -ENOMEM. */
 int l7_grow_routes(struct l7_service *s, size_t more);
 /* A gateway proxy's model (l7_gateway.c) into @c, whose services have room for every Service. */
 int l7_compile_gateway(const struct l7_inputs *in, const struct l7_waypoint *wp,
 		       struct l7_config *c);
+/* l7_gateway.c: a `gateways:` list of an object of namespace @ns names @gw. */
+bool l7_gateway_binds(const struct config_strings *refs, const char *ns,
+		      const struct config_gateway *gw);
+/* l7_gateway.c: server host @sh ("[ns/]host") admits a VirtualService of @ns: its host part. */
+const char *l7_gateway_server_host(const char *sh, const char *ns, const char *gw_ns);
+/* The tls (PASSTHROUGH) or tcp rules bound to server @srv of @gw, as tcp routes of @own on
+ * @listener. 0 or -ENOMEM. */
+int l7_gateway_l4_routes(const struct l7_inputs *in, const struct l7_waypoint *wp,
+			 struct l7_service *own, const struct config_gateway *gw,
+			 const struct config_gateway_server *srv, uint16_t listener);
+/* @own's tcp routes by listener, the most specific SNI first (Envoy's server_names). */
+void l7_gateway_l4_sort(struct l7_service *own);
 /* l7_gwapi.c: Gateway API routes bound to ctx->svc, in precedence order; 0 when none bind. */
 int l7_compile_gateway_api(struct l7_ctx *ctx, size_t *n_bound);
 

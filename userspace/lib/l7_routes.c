@@ -139,8 +139,8 @@ static uint32_t ppm(double percent)
 	return (uint32_t)(percent * 10000.0 + 0.5); /* percent is in [0, 100] */
 }
 
-static int dest_of(struct l7_ctx *ctx, const struct config_destination *d, const char *ns,
-		   uint32_t weight, struct l7_destination *out)
+int l7_vs_dest(struct l7_ctx *ctx, const struct config_destination *d, const char *ns,
+	       uint32_t weight, struct l7_destination *out)
 {
 	char h[512];
 
@@ -290,7 +290,7 @@ int l7_vs_route(struct l7_ctx *ctx, const struct config_virtual_service *vs,
 
 		if (!w)
 			continue;
-		err = dest_of(ctx, &vr->route[i], ns, w, &r->dests[r->n_dests++]);
+		err = l7_vs_dest(ctx, &vr->route[i], ns, w, &r->dests[r->n_dests++]);
 	}
 	/* rewrite.uri replaces the matched prefix after a prefix match, else the whole path. */
 	if (vr->rewrite_uri && *vr->rewrite_uri) {
@@ -318,12 +318,12 @@ int l7_vs_route(struct l7_ctx *ctx, const struct config_virtual_service *vs,
 	}
 	if (vr->has_mirror && !err) {
 		r->mirrors[0].ppm = ppm(vr->mirror_percent);
-		err = dest_of(ctx, &vr->mirror, ns, 100, &r->mirrors[r->n_mirrors++].dest);
+		err = l7_vs_dest(ctx, &vr->mirror, ns, 100, &r->mirrors[r->n_mirrors++].dest);
 	}
 	for (size_t i = 0; i < vr->n_mirrors && !err; i++) {
 		r->mirrors[r->n_mirrors].ppm = ppm(vr->mirrors[i].percent);
-		err = dest_of(ctx, &vr->mirrors[i].destination, ns, 100,
-			      &r->mirrors[r->n_mirrors++].dest);
+		err = l7_vs_dest(ctx, &vr->mirrors[i].destination, ns, 100,
+				 &r->mirrors[r->n_mirrors++].dest);
 	}
 	if (!err && vr->cors.present)
 		err = cors_copy(&r->cors, &vr->cors);
@@ -445,8 +445,8 @@ static int vs_tcp_routes(struct l7_ctx *ctx, const struct config_virtual_service
 			for (size_t k = 0; k < vr->n_route; k++) {
 				uint32_t w = vr->n_route == 1 ? 100 : (uint32_t)vr->route[k].weight;
 
-				if (w && dest_of(ctx, &vr->route[k], vs->meta.namespace, w,
-						 &tr->dests[tr->n_dests++]))
+				if (w && l7_vs_dest(ctx, &vr->route[k], vs->meta.namespace, w,
+						    &tr->dests[tr->n_dests++]))
 					return -ENOMEM;
 			}
 		}

@@ -56,6 +56,17 @@ struct tls_gateway_cert {
 int tls_ctx_gateway_set(struct tls_ctx *ctx, const struct tls_gateway_cert *certs, size_t n,
 			char *err, size_t len);
 /*
+ * The server name a TLS ClientHello asks for, read from the first bytes a client sent (@data,
+ * @len, borrowed) without answering it (tls_hello.c): OpenSSL parses the records and the
+ * ClientHello, a throwaway server connection reading them from memory and stopped at its
+ * ClientHello callback, as Envoy's tls_inspector peeks. At most TLS_HELLO_MAX bytes are worth
+ * waiting for. 1 with @sni filled (lowercase, NUL-terminated); 0 for a whole ClientHello that
+ * names no host (none, or not a DNS name that fits @sni_len); -EAGAIN when more bytes are
+ * needed; -EINVAL when the bytes are not a TLS ClientHello (or one over TLS_HELLO_MAX).
+ */
+#define TLS_HELLO_MAX 16384
+int tls_hello_sni(const void *data, size_t len, char *sni, size_t sni_len);
+/*
  * Whether @cert_pem's first certificate and @key_pem's key load and belong together: 0, or
  * -EINVAL with the reason in @err. For validating Secrets where they are loaded.
  */
