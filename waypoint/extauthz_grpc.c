@@ -23,7 +23,7 @@ struct peer_msg {
 };
 
 static Envoy__Service__Auth__V3__AttributeContext__Peer *peer_msg(struct peer_msg *m,
-								 const struct xa_grpc_peer *p)
+								  const struct xa_grpc_peer *p)
 {
 	envoy__service__auth__v3__attribute_context__peer__init(&m->peer);
 	if (p->principal)
@@ -293,10 +293,8 @@ static int apply_one(const struct xa_grpc_header *h, struct http_fields *f)
 	int err;
 
 	switch (h->action) {
-	case XA_GRPC_APPEND_IF_EXISTS_OR_ADD:
-		return http_fields_add(f, h->name, h->value);
-	case XA_GRPC_ADD_IF_ABSENT:
-		return at < 0 ? http_fields_add(f, h->name, h->value) : 0;
+	case XA_GRPC_APPEND_IF_EXISTS_OR_ADD: return http_fields_add(f, h->name, h->value);
+	case XA_GRPC_ADD_IF_ABSENT: return at < 0 ? http_fields_add(f, h->name, h->value) : 0;
 	case XA_GRPC_OVERWRITE_IF_EXISTS:
 		return at >= 0 ? http_fields_set(f, h->name, h->value) : 0;
 	case XA_GRPC_APPEND_VALUE:
@@ -308,8 +306,7 @@ static int apply_one(const struct xa_grpc_header *h, struct http_fields *f)
 		free(joined);
 		return err;
 	case XA_GRPC_OVERWRITE_IF_EXISTS_OR_ADD:
-	default:
-		return http_fields_set(f, h->name, h->value);
+	default: return http_fields_set(f, h->name, h->value);
 	}
 }
 

@@ -64,8 +64,8 @@ struct xa_grpc_answer {
 	int status; /* DENIED: the HTTP status of the reply (403 unless the answer says) */
 	struct xa_grpc_header *headers; /* OK: onto the request; DENIED: onto the reply */
 	size_t n_headers;
-	size_t n_invalid;     /* header operations dropped: a bad name or value */
-	const char **remove;  /* OK: headers_to_remove */
+	size_t n_invalid;    /* header operations dropped: a bad name or value */
+	const char **remove; /* OK: headers_to_remove */
 	size_t n_remove;
 	const char *body; /* DENIED: the reply's body ("" if none) */
 	size_t body_len;
