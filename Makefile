@@ -144,7 +144,7 @@ $(O)/proto/.stamp: $(PROTO_SRCS)
 	cd proto && protoc-c --c_out=$(abspath $(O)/proto) $(patsubst proto/%,%,$(PROTO_SRCS))
 	@touch $@
 $(PROTO_C) $(PROTO_C:.c=.h): $(O)/proto/.stamp
-$(OBJ)/waypoint/extauthz_grpc.o: | $(O)/proto/.stamp
+$(OBJ)/waypoint/extauthz_grpc.o $(OBJ)/tests/unit/test_waypoint_extauthz_grpc.o: | $(O)/proto/.stamp
 .SECONDARY: $(PROTO_C) $(PROTO_C:.c=.h)
 
 # Test helpers as an archive: a test links only those it uses (the BPF tests lack the ztunnel).
