@@ -6,7 +6,8 @@
 # is checked: without `x-ext-authz: allow` the client gets the denied_response (403, its header
 # and body); with it, the request goes through with the ok_response's header operations (x-echo
 # overwritten, or removed). One the policy does not match is never checked. A provider that
-# cannot be reached lets requests through with failOpen, and answers 403 UAEX without.
+# cannot be reached lets requests through with failOpen, and answers 403 UAEX without; one that
+# answers after its timeout, statusOnError.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd jq curl python3 protoc
 /usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null ||
@@ -25,7 +26,7 @@ wp_ip=$(pod_ip mesh/waypoint-0)
 via_wp() { pod_exec mesh/client-0 curl -sf --max-time 3 http://server/ | grep -q "from=$wp_ip"; }
 wait_for 30 via_wp || fail "no answer through the waypoint"
 
-# provider NAME SERVICE PORT FAIL_OPEN: the mesh config with that one gRPC ext_authz provider.
+# provider NAME SERVICE PORT FAIL_OPEN [STATUS_ON_ERROR]: the mesh config with that one gRPC ext_authz provider.
 provider() {
 	cat <<YAML
 apiVersion: v1
@@ -47,6 +48,7 @@ data:
         port: $3
         timeout: 5s
         failOpen: $4
+        statusOnError: "${5:-403}"
 YAML
 }
 # custom NAME PROVIDER: the CUSTOM policy on the server's Service, for /headers*.
@@ -107,7 +109,7 @@ spec:
 YAML
 wait_log 60 authz/ext-authz-0 'serving Authorization/Check' ||
 	fail "the gRPC ext-authz server never ran: $(actl local logs authz/ext-authz-0 | tail -5)"
-provider sample-ext-authz-grpc ext-authz.authz.svc.cluster.local 9000 false >"$WORK/mesh.yaml"
+provider sample-ext-authz-grpc ext-authz.authz.svc.cluster.local 9000 false 503 >"$WORK/mesh.yaml"
 custom ext-authz sample-ext-authz-grpc >"$WORK/custom.yaml"
 out=$(actl apply -f "$WORK/mesh.yaml" -f "$WORK/custom.yaml" 2>&1) || fail "apply: $out"
 
@@ -144,6 +146,13 @@ if actl local logs authz/ext-authz-0 | grep -q 'check GET / '; then
 fi
 wait_log 10 mesh/waypoint-0 '"GET /headers HTTP/1.1" 403 UAEX ext_authz_denied' ||
 	fail "the access log does not say UAEX: $(actl local logs mesh/waypoint-0 | tail -2)"
+# An answer later than the provider's timeout (5 s) is an error: statusOnError.
+start=$(date +%s)
+expect_eq "$(code /headers -H 'x-ext-authz: allow' -H 'x-ext-authz-op: slow')" 503 \
+	"a check past the provider's timeout"
+[ $(($(date +%s) - start)) -lt 8 ] || fail "the check did not end at the provider's timeout"
+wait_log 10 mesh/waypoint-0 '"GET /headers HTTP/1.1" 503 UAEX ext_authz_error' ||
+	fail "the access log does not say ext_authz_error: $(actl local logs mesh/waypoint-0 | tail -2)"
 
 # A provider that cannot be reached: failOpen lets requests through, else 403 UAEX. Its
 # Service without endpoints (it cannot be asked), and its pod with nothing on the port (the

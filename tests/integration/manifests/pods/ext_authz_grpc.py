@@ -6,13 +6,15 @@
 # "x-ext-authz: allow" (OK, ok_response with "x-ext-authz-check-result: allowed"); otherwise
 # denied (PERMISSION_DENIED, denied_response 403 with "x-ext-authz-check-result: denied" and
 # the sample's body). On allow it also overwrites x-echo with "from-ext-authz" (append false),
-# or, when the request has "x-ext-authz-op: remove", asks for x-echo to be removed. Every check
+# or, when the request has "x-ext-authz-op: remove", asks for x-echo to be removed; with
+# "x-ext-authz-op: slow" it answers only after 8 s (past the provider's timeout). Every check
 # is logged with its method, path, host, protocol, source and headers.
 #   ext_authz_grpc.py PORT
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent import futures
 
 os.environ.setdefault("GRPC_DNS_RESOLVER", "native")
@@ -45,6 +47,8 @@ def check(req, ctx):
         a.source.address.socket_address.address, a.source.address.socket_address.port_value,
         a.source.principal or "-", fields), flush=True)
     resp = pb.CheckResponse()
+    if http.headers.get("x-ext-authz-op") == "slow":
+        time.sleep(8)
     if http.headers.get("x-ext-authz") == "allow":
         resp.status.code = OK
         h = resp.ok_response.headers.add()
