@@ -33,8 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
-	if (a.verdict == XA_GRPC_DENIED && (a.status < 100 || a.status > 599 || !a.body ||
-					    strlen(a.body) != a.body_len))
+	if (a.verdict == XA_GRPC_DENIED &&
+	    (a.status < 100 || a.status > 599 || !a.body || strlen(a.body) != a.body_len))
 		abort();
 	if (http_fields_add(&f, "host", "server") || http_fields_add(&f, "x-a", "1"))
 		abort();
