@@ -10,9 +10,9 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/agent -Iuserspace/net -Iwaypoint -I$(O) \
-	-MMD -MP
+	-I$(O)/proto -MMD -MP
 LDLIBS := -lbpf -lmnl -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lcjose -lmicrohttpd -lcurl -lpcre2-8 -lxxhash -lm \
-	-lpthread
+	-lprotobuf-c -lpthread
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
@@ -43,6 +43,13 @@ LLHTTP_DIR := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp
 NET_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard userspace/net/*.c))
 LLHTTP_OBJS := $(OBJ)/llhttp/api.o $(OBJ)/llhttp/http.o $(OBJ)/llhttp/llhttp.o
+
+# The ext_authz gRPC messages (proto/, Envoy's names and numbers): their C made by protoc-c into
+# build/proto at build time and linked with the runtime (libnet.a); only
+# waypoint/extauthz_grpc.c includes it.
+PROTO_SRCS := $(shell find proto -name '*.proto')
+PROTO_C := $(patsubst proto/%.proto,$(O)/proto/%.pb-c.c,$(PROTO_SRCS))
+PROTO_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(PROTO_C))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(OBJ)/tests/unit/%.o,$(UNIT_SRCS))
@@ -128,8 +135,17 @@ $(OBJ)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(@D)
 	$(CC) $(filter -O% -g -fsanitize% -fno-omit-frame-pointer,$(CFLAGS)) -I$(LLHTTP_INC) -c $< -o $@
 $(OBJ)/userspace/net/http1.o: CFLAGS += -I$(LLHTTP_INC)
-$(O)/libnet.a: $(NET_OBJS) $(LLHTTP_OBJS)
+$(O)/libnet.a: $(NET_OBJS) $(LLHTTP_OBJS) $(PROTO_OBJS)
 	$(AR) rcs $@ $^
+
+# One protoc-c run makes every file; the stamp stands for them all.
+$(O)/proto/.stamp: $(PROTO_SRCS)
+	@mkdir -p $(@D)
+	cd proto && protoc-c --c_out=$(abspath $(O)/proto) $(patsubst proto/%,%,$(PROTO_SRCS))
+	@touch $@
+$(PROTO_C) $(PROTO_C:.c=.h): $(O)/proto/.stamp
+$(OBJ)/waypoint/extauthz_grpc.o $(OBJ)/tests/unit/test_waypoint_extauthz_grpc.o: | $(O)/proto/.stamp
+.SECONDARY: $(PROTO_C) $(PROTO_C:.c=.h)
 
 # Test helpers as an archive: a test links only those it uses (the BPF tests lack the ztunnel).
 $(O)/libtest.a: $(TESTLIB_OBJS)
@@ -201,7 +217,7 @@ test: deps
 # (tests/fuzz/run.sh); seeds in tests/fuzz/corpus/<target>/.
 FUZZ_O := $(O)/fuzz
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Iuserspace/lib -Iuserspace/agent \
-	-Iuserspace/net -Iwaypoint -I$(O) -I$(LLHTTP_INC) -fsanitize=fuzzer-no-link,address,undefined \
+	-Iuserspace/net -Iwaypoint -I$(O) -I$(O)/proto -I$(LLHTTP_INC) -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer -MMD -MP
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(addprefix $(FUZZ_O)/,$(FUZZ_TARGETS))
@@ -222,8 +238,9 @@ $(FUZZ_O)/libwp.a: $(call fobj,$(filter-out waypoint/main.c,$(wildcard waypoint/
 $(FUZZ_O)/libagent.a: $(call fobj,$(filter-out userspace/agent/main.c,$(wildcard userspace/agent/*.c))) \
 	$(OBJ)/deploy/waypoint_tmpl.o $(OBJ)/deploy/gateway_tmpl.o
 $(FUZZ_O)/libnet.a: $(call fobj,$(wildcard userspace/net/*.c)) \
-	$(patsubst $(OBJ)/%,$(FUZZ_O)/obj/%,$(LLHTTP_OBJS))
+	$(patsubst $(OBJ)/%,$(FUZZ_O)/obj/%,$(LLHTTP_OBJS)) $(call fobj,$(PROTO_C))
 $(FUZZ_O)/libambit.a: $(call fobj,$(LIB_SRCS))
+$(FUZZ_O)/obj/waypoint/extauthz_grpc.o: | $(O)/proto/.stamp
 # Made afresh: a module that moved or went away must not linger in the archive.
 $(FUZZ_ARCHIVES):
 	rm -f $@

@@ -16,8 +16,11 @@ pkgs=(
 	iproute2 procps util-linux nginx-light curl openssl python3
 	# tests: wire checks and transfers
 	iperf3 tcpdump tshark socat
-	# tests: a real gRPC client and server through the waypoint (t_88)
-	python3-grpcio
+	# ext_authz over gRPC: the CheckRequest/CheckResponse messages (proto/), C made by protoc-c
+	libprotobuf-c-dev protobuf-c-compiler
+	# tests: a real gRPC client and server through the waypoint (t_88), and the gRPC ext_authz
+	# server of t_83 (its Python classes made by protoc at test time)
+	python3-grpcio python3-protobuf protobuf-compiler
 	# tests: HTTP/2 frames of the L7 conformance suite (tests/l7conf) decoded
 	python3-hpack
 	# tests: `promtool check metrics` on the ztunnel's exposition (t_71)

@@ -815,8 +815,8 @@ static enum filter_outcome authorize(struct wp_req *r, bool custom_allowed)
 				x = &g->l7->ext_authz[i];
 		if (x && !wp_extauthz_start(r, x))
 			return FILTER_PENDING;
-		/* No such provider, a gRPC one (not built yet), or no endpoint: it cannot be asked.
-		 * failOpen lets the request on; else what it would judge is denied (UAEX). */
+		/* No such provider, or no endpoint: it cannot be asked. failOpen lets the request
+		 * on; else what it would judge is denied (UAEX). */
 		if (x && x->x.fail_open)
 			return authorize(r, true);
 		wp_req_reply(r, WP_REPLY_EXT_AUTHZ,

@@ -358,6 +358,32 @@ void wp_h2up_end(struct wp_req *r)
 	conn_put(u);
 }
 
+/* ---- the waypoint's own calls ---- */
+
+struct wp_h2up *wp_h2up_call(struct wp_engine *e, struct wp_gen *gen, struct wp_cluster *c,
+			     int host, const struct h2_header *h, size_t n,
+			     const struct h2_stream_ops *ops, void *arg, struct h2_stream **s)
+{
+	struct wp_h2up *u = conn_get(e, gen, c, &c->addr[host], c->ep[host]->identity);
+
+	if (!u)
+		return NULL;
+	*s = h2_submit_request(h2_link_conn(u->k), h, n, true, ops, arg);
+	if (!*s) {
+		errno = ECONNREFUSED;
+		return NULL;
+	}
+	u->active++;
+	u->served++;
+	return u;
+}
+
+void wp_h2up_call_end(struct wp_h2up *u, struct h2_stream *s)
+{
+	h2_stream_release(s);
+	conn_put(u);
+}
+
 /* ---- mirrors ---- */
 
 struct wp_h2m {

@@ -244,6 +244,17 @@ void wp_h2up_mirror_more(struct wp_h2m *x);
 /* Releases @x (its stream reset unless it finished); no callback follows. */
 void wp_h2up_mirror_end(struct wp_h2m *x);
 /* Opens @r's attempt to host @h of its upstream: 0, or -errno (nothing started). */
+/*
+ * A call of the waypoint's own (ext_authz over gRPC) as a stream on a pooled HTTP/2 connection
+ * to host @host of @c (of @gen): request headers @h (copied, pseudo-headers included) and a
+ * body from @ops' provide, its events to @ops/@arg. The connection, and *@s, which the caller
+ * gives back with wp_h2up_call_end (also from @ops' on_close). NULL + errno when it cannot
+ * start (EBUSY past tcp.maxConnections).
+ */
+struct wp_h2up *wp_h2up_call(struct wp_engine *e, struct wp_gen *gen, struct wp_cluster *c,
+			     int host, const struct h2_header *h, size_t n,
+			     const struct h2_stream_ops *ops, void *arg, struct h2_stream **s);
+void wp_h2up_call_end(struct wp_h2up *u, struct h2_stream *s);
 int wp_h2up_attempt(struct wp_req *r, int h);
 /* Ends the attempt (its stream is reset unless it finished). */
 void wp_h2up_end(struct wp_req *r);
