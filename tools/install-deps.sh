@@ -27,8 +27,8 @@ pkgs=(
 	prometheus
 	# bench (tools/bench): load generators, reference mTLS tunnels, report
 	sockperf wrk stunnel4 nginx-light libnginx-mod-stream jq
-	# bench (tools/bench/l7.sh): the reference L7 router
-	haproxy
+	# bench (tools/bench/l7.sh): the reference L7 router; gateway.sh: nginx's JWT check (njs)
+	haproxy libnginx-mod-http-js
 	# `make image` and its test: build FROM scratch without a registry, run with runc (t_92)
 	buildah podman runc
 	# tests: the manifests checked offline against the Kubernetes API's models (t_94)

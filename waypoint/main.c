@@ -3,6 +3,9 @@
  * waypoint --config L7.json --listen IP:PORT=SERVICE:PORT [--listen ...]
  *          [--admin IP:PORT] [--workers N] [--log-format text|json] [--log-level info]
  *          [--shadow-host-suffix on|off] [--drain-seconds 5]
+ * waypoint --config GATEWAY.json [...]: a gateway's model (`ambitctl waypoint config` of an
+ *          ingress gateway) listens on its own listeners, on every address, with its Secrets'
+ *          certificates, as under an agent; its upstreams are plaintext (no mesh).
  * waypoint --agent SOCKET [--hbone IP:PORT] [--admin IP:PORT] [...]: in the mesh (mesh.h), its
  *          config and certificate from its node's agent, HBONE on 15008 both ways.
  * Start-up, reloads and the drain only: everything that carries traffic is in the modules.
@@ -41,6 +44,7 @@ static void usage(void)
 	    stderr,
 	    "usage: waypoint --config L7.json --listen IP:PORT=SERVICE:PORT [--listen ...]\n"
 	    "                [--listen-tls IP:PORT=SERVICE:PORT ... --tls-cert PEM --tls-key PEM]\n"
+	    "       waypoint --config GATEWAY.json (a gateway's model: its own listeners)\n"
 	    "       waypoint --agent SOCKET [--hbone IP:PORT (0.0.0.0:15008)]\n"
 	    "                [--admin IP:PORT] [--workers N] [--log-format text|json]\n"
 	    "                [--log-level error|warn|info|debug] [--shadow-host-suffix on|off]\n"
@@ -277,7 +281,7 @@ int main(int argc, char **argv)
 	int n_ls = 0, drain_s = 5, rc = 1, opt, sig;
 	uint64_t version = 1;
 	const char *tls_cert = NULL, *tls_key = NULL;
-	bool tls_wanted[WP_MAX_LISTENERS] = {0}, any_tls = false;
+	bool tls_wanted[WP_MAX_LISTENERS] = {0}, any_tls = false, gw_file = false;
 	struct tls_ctx *tls = NULL;
 	char err[512];
 	sigset_t sigs;
@@ -395,9 +399,8 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < n_ls; i++)
 		any_tls |= tls_wanted[i];
-	if ((!config == !agent) || (config && !n_ls) || (agent && n_ls) || nworkers < 1 ||
-	    nworkers > MAX_WORKERS || drain_s < 0 || any_tls != (tls_cert && tls_key) ||
-	    (!tls_cert != !tls_key)) {
+	if ((!config == !agent) || (agent && n_ls) || nworkers < 1 || nworkers > MAX_WORKERS ||
+	    drain_s < 0 || any_tls != (tls_cert && tls_key) || (!tls_cert != !tls_key)) {
 		usage();
 		return 2;
 	}
@@ -455,6 +458,16 @@ int main(int argc, char **argv)
 		if (!gen) {
 			pr_err("cannot load the configuration: %s", err);
 			return 1;
+		}
+		/* A gateway's model says where it listens; any other needs --listen. */
+		gw_file = !n_ls && gen->l7->gateway;
+		if (gw_file)
+			gateway_listen(gen->l7, ls, hosts, &n_ls, workers, 0);
+		if (!n_ls) {
+			if (!gen->l7->gateway)
+				usage();
+			pr_err("%s: no listener", config);
+			goto out;
 		}
 	}
 	/* Signals are taken synchronously here; the workers and the admin thread inherit it. */
@@ -524,6 +537,8 @@ int main(int argc, char **argv)
 			}
 			version++;
 			wp_gen_inherit(g, gen);
+			if (gw_file && g->l7->gateway)
+				gateway_listen(g->l7, ls, hosts, &n_ls, workers, nworkers);
 			for (long i = 0; i < nworkers; i++)
 				wp_worker_set_gen(workers[i], g);
 			wp_gen_put(gen);

@@ -16,19 +16,38 @@
 # (counted here from the dump: callgrind_annotate takes the costs of calls still in progress at
 # the zeroing, which the dump marks calls=0, for the caller's own).
 #
-# Knobs: N [20000], WARM [500], CONNS [4], TOP [25], MODES ["plain tls"],
-# ROUTERS ["waypoint haproxy haproxy+log"; any of l7.sh's: waypoint haproxy nginx haproxy+log
-# nginx+log], OUT [build/bench/l7-insns] writes OUT.md (the table and the profiles) and OUT.json,
-# KEEP=1 also keeps each dump as OUT.ROUTER.MODE.callgrind (for callgrind_annotate or kcachegrind).
-# Not part of `make bench` / `make test`: about a minute per router and mode at the default N.
+# SETUP=gateway: the ingress of tools/bench/gateway.sh instead (`gateway.sh --configs`): the
+# gateway, HAProxy and nginx+njs terminating TLS with the RequestAuthentication and the 10-rule
+# AuthorizationPolicy on, each request its load's (GET /api/v1/orders with the token and
+# x-tenant); mode tls only.
+#
+# Knobs: SETUP [l7; gateway], N [20000; gateway: 2000], WARM [500; gateway: 100], CONNS [4],
+# TOP [25], MODES ["plain tls"; gateway: tls], ROUTERS ["waypoint haproxy haproxy+log"; any of
+# l7.sh's: waypoint haproxy nginx haproxy+log nginx+log; gateway: "gateway haproxy nginx"], OUT
+# [build/bench/l7-insns; gateway: build/bench/gateway-insns] writes OUT.md (the table and the
+# profiles) and OUT.json, KEEP=1 also keeps each dump as OUT.ROUTER.MODE.callgrind (for
+# callgrind_annotate or kcachegrind). Not part of `make bench` / `make test`: about a minute per
+# router and mode at the default N (the gateway setup verifies an RSA signature per request:
+# some minutes per router, nginx+njs the longest).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-N=${N:-20000} WARM=${WARM:-500} CONNS=${CONNS:-4} TOP=${TOP:-25} KEEP=${KEEP:-}
+SETUP=${SETUP:-l7}
+case $SETUP in
+l7) SUBJECT=waypoint N=${N:-20000} WARM=${WARM:-500} MODES=${MODES:-plain tls}
+	ROUTERS=${ROUTERS:-waypoint haproxy haproxy+log} OUT=${OUT:-$REPO/build/bench/l7-insns} ;;
+gateway) SUBJECT=gateway N=${N:-2000} WARM=${WARM:-100} MODES=${MODES:-tls}
+	ROUTERS=${ROUTERS:-gateway haproxy nginx} OUT=${OUT:-$REPO/build/bench/gateway-insns} ;;
+*) echo "[l7-insns] error: SETUP is l7 or gateway (got \"$SETUP\")" >&2; exit 1 ;;
+esac
+CONNS=${CONNS:-4} TOP=${TOP:-25} KEEP=${KEEP:-}
 [ "$KEEP" = 0 ] && KEEP=
-MODES=${MODES:-plain tls}
-ROUTERS=${ROUTERS:-waypoint haproxy haproxy+log}
-OUT=${OUT:-$REPO/build/bench/l7-insns}
+# The gateway listens on every address: as root, in a network namespace of our own.
+if [ "$SETUP" = gateway ] && [ -z "${AMBIT_INSNS_NETNS:-}" ] && [ "$(id -u)" = 0 ] &&
+	unshare -n true 2>/dev/null; then
+	AMBIT_INSNS_NETNS=1 exec unshare -n bash "$0" "$@"
+fi
+[ -n "${AMBIT_INSNS_NETNS:-}" ] && ip link set lo up
 
 say() { echo "[l7-insns] $*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -37,14 +56,17 @@ for c in valgrind callgrind_control nginx python3 curl openssl; do
 done
 for r in $ROUTERS; do
 	case $r in
-	waypoint) [ -x "$REPO/build/waypoint" ] || die "$REPO/build/waypoint not built (make)" ;;
+	waypoint | gateway) [ -x "$REPO/build/waypoint" ] || die "$REPO/build/waypoint not built (make)" ;;
 	haproxy | haproxy+log) command -v haproxy >/dev/null || die "needs haproxy (make deps)" ;;
 	nginx | nginx+log) ;;
-	*) die "unknown router \"$r\" (waypoint haproxy nginx haproxy+log nginx+log)" ;;
+	*) die "unknown router \"$r\" (waypoint haproxy nginx haproxy+log nginx+log; gateway)" ;;
+	esac
+	case $SETUP:$r in
+	l7:gateway | gateway:waypoint | gateway:*+log) die "router \"$r\" is not in SETUP=$SETUP" ;;
 	esac
 done
 for m in $MODES; do
-	case $m in plain | tls) ;; *) die "unknown mode \"$m\" (plain tls)" ;; esac
+	case $SETUP:$m in l7:plain | *:tls) ;; *) die "unknown mode \"$m\" (plain tls; gateway: tls)" ;; esac
 done
 [ "$N" -gt 0 ] 2>/dev/null || die "N must be a positive number (got \"$N\")"
 
@@ -59,24 +81,32 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The configurations and ports of l7.sh (ports from the kernel).
-bash "$HERE/l7.sh" --configs "$tmp/cfg" || die "l7.sh --configs failed"
+# The configurations and ports of l7.sh or gateway.sh (ports from the kernel; gateway.sh's are
+# TLS only), and the request each client sends.
 cfg=$tmp/cfg
 declare -A lp=() tp=()
-while read -r r a b; do
-	lp[$r]=$a tp[$r]=${b:-}
-done <"$cfg/ports"
+if [ "$SETUP" = gateway ]; then
+	bash "$HERE/gateway.sh" --configs "$cfg" || die "gateway.sh --configs failed"
+	while read -r r a; do tp[$r]=$a; done <"$cfg/ports"
+	printf 'GET /api/v1/orders HTTP/1.1\r\nHost: gw.example.com\r\nAuthorization: Bearer %s\r\nx-tenant: acme\r\n\r\n' \
+		"$(cat "$cfg/token")" >"$tmp/request"
+else
+	bash "$HERE/l7.sh" --configs "$cfg" || die "l7.sh --configs failed"
+	while read -r r a b; do lp[$r]=$a tp[$r]=${b:-}; done <"$cfg/ports"
+	printf 'GET / HTTP/1.1\r\nHost: web\r\n\r\n' >"$tmp/request"
+fi
 mkdir -p "$(dirname "$OUT")" "$tmp/logs"
 nginx -c "$cfg/be/nginx.conf" -p "$cfg/be" >/dev/null 2>"$tmp/logs/backend.log" &
 pids+=($!)
 
 # The client: CONNS connections, each one request at a time until WARM, then N, are sent in all;
-# runs callgrind_control -z before the N and -d after. Args: host port tls(0/1) warm n conns pid.
+# runs callgrind_control -z before the N and -d after. Args: host port tls(0/1) warm n conns pid
+# request-file.
 cat >"$tmp/client.py" <<'PY'
 import socket, ssl, subprocess, sys, threading
 host, port, tls, warm, n, conns, pid = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", \
     int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
-REQ = b"GET / HTTP/1.1\r\nHost: web\r\n\r\n"
+REQ = open(sys.argv[8], "rb").read()
 ctx = ssl.create_default_context()
 ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
 
@@ -194,6 +224,10 @@ start() {
 	local vg=(valgrind --tool=callgrind "--callgrind-out-file=$tmp/cg.$1.out")
 	local err="$tmp/logs/$1.log"
 	case $1 in
+	gateway)
+		"${vg[@]}" "$REPO/build/waypoint" --config "$cfg/gateway.json" --workers 1 \
+			--log-level warn >/dev/null 2>"$err" &
+		;;
 	waypoint)
 		"${vg[@]}" "$REPO/build/waypoint" --config "$cfg/l7.json" --workers 1 --log-level warn \
 			--listen "127.0.0.1:${lp[waypoint]}=web.bench.svc.cluster.local:80" \
@@ -214,20 +248,34 @@ get() { curl -s --max-time 10 "$@"; }
 for r in $ROUTERS; do
 	pid=$(start "$r")
 	pids+=("$pid")
-	for _ in $(seq 120); do
-		get -o /dev/null -H "host: web" "http://127.0.0.1:${lp[$r]}/" && break
-		kill -0 "$pid" 2>/dev/null || die "$r exited under valgrind: $(tail -5 "$tmp/logs/$r.log")"
-		sleep 0.5
-	done
-	got=$(get -H "host: web" -H "x-user: jason" "http://127.0.0.1:${lp[$r]}/")
-	[ "$got" = v2 ] || die "$r: x-user: jason did not reach v2 (got \"$got\"; $(tail -3 "$tmp/logs/$r.log"))"
+	if [ "$SETUP" = gateway ]; then
+		# Up, and the load's request passes (gateway.sh checks the refusals).
+		u="https://gw.example.com:${tp[$r]}/api/v1/orders"
+		a=(--cacert "$cfg/cert.pem" --resolve "gw.example.com:${tp[$r]}:127.0.0.1")
+		for _ in $(seq 120); do
+			get "${a[@]}" -o /dev/null "$u" && break
+			kill -0 "$pid" 2>/dev/null || die "$r exited under valgrind: $(tail -5 "$tmp/logs/$r.log")"
+			sleep 0.5
+		done
+		got=$(get "${a[@]}" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$cfg/token")" \
+			-H "x-tenant: acme" "$u")
+		[ "$got" = 200 ] || die "$r: the load's request got $got, not 200 ($(tail -3 "$tmp/logs/$r.log"))"
+	else
+		for _ in $(seq 120); do
+			get -o /dev/null -H "host: web" "http://127.0.0.1:${lp[$r]}/" && break
+			kill -0 "$pid" 2>/dev/null || die "$r exited under valgrind: $(tail -5 "$tmp/logs/$r.log")"
+			sleep 0.5
+		done
+		got=$(get -H "host: web" -H "x-user: jason" "http://127.0.0.1:${lp[$r]}/")
+		[ "$got" = v2 ] || die "$r: x-user: jason did not reach v2 (got \"$got\"; $(tail -3 "$tmp/logs/$r.log"))"
+	fi
 	part=0
 	for m in $MODES; do
-		p=${lp[$r]} tls=0
+		p=${lp[$r]:-} tls=0
 		[ "$m" = tls ] && p=${tp[$r]} tls=1
 		say "$r ($m): $WARM warm-up requests, then $N counted, over $CONNS connections"
 		t0=$(date +%s)
-		python3 "$tmp/client.py" 127.0.0.1 "$p" "$tls" "$WARM" "$N" "$CONNS" "$pid" ||
+		python3 "$tmp/client.py" 127.0.0.1 "$p" "$tls" "$WARM" "$N" "$CONNS" "$pid" "$tmp/request" ||
 			die "$r ($m): the client failed ($(tail -3 "$tmp/logs/$r.log"))"
 		part=$((part + 1))
 		dump=$tmp/cg.$r.out.$part
@@ -243,27 +291,32 @@ for r in $ROUTERS; do
 	wait "$pid" 2>/dev/null
 done
 
-python3 - "$tmp/results.jsonl" "$OUT" "$N" "$WARM" "$CONNS" "$TOP" <<'PY'
+python3 - "$tmp/results.jsonl" "$OUT" "$N" "$WARM" "$CONNS" "$TOP" "$SUBJECT" <<'PY'
 import json, sys
-src, out, n, warm, conns, top = sys.argv[1:7]
+src, out, n, warm, conns, top, subject = sys.argv[1:8]
 res = [json.loads(l) for l in open(src)]
 by = {(x["router"], x["mode"]): x for x in res}
 routers = list(dict.fromkeys(x["router"] for x in res))
 modes = list(dict.fromkeys(x["mode"] for x in res))
 shown = {"waypoint": "waypoint", "haproxy": "HAProxy", "nginx": "nginx",
-         "haproxy+log": "HAProxy+log", "nginx+log": "nginx+log"}
+         "haproxy+log": "HAProxy+log", "nginx+log": "nginx+log", "gateway": "gateway"}
+setup = "l7.sh's route table and backends"
+if subject == "gateway":
+    shown["nginx"] = "nginx+njs"
+    setup = ("gateway.sh's ingress: TLS terminated, RS256 JWT verified and a 10-rule "
+             "AuthorizationPolicy on every request")
 title = {"plain": "plaintext", "tls": "TLS"}
 lines = [f"Instructions per request (callgrind Ir, user space), {n} requests over {conns} keep-alive "
-         f"connections after {warm} warm-up; l7.sh's route table and backends", "",
+         f"connections after {warm} warm-up; {setup}", "",
          "| router | " + " | ".join(title[m] for m in modes) + " |", "|---" * (1 + len(modes)) + "|"]
 for r in routers:
     lines.append(f"| {shown[r]} | " + " | ".join(
         f"{by[(r, m)]['ir_per_request']:,.0f}" if (r, m) in by else "-" for m in modes) + " |")
-if "waypoint" in routers:
-    for ref in [r for r in routers if r != "waypoint"]:
-        lines.append(f"| waypoint/{shown[ref]} | " + " | ".join(
-            f"{by[('waypoint', m)]['ir_per_request'] / by[(ref, m)]['ir_per_request']:.2f}"
-            if ("waypoint", m) in by and (ref, m) in by else "-" for m in modes) + " |")
+if subject in routers:
+    for ref in [r for r in routers if r != subject]:
+        lines.append(f"| {subject}/{shown[ref]} | " + " | ".join(
+            f"{by[(subject, m)]['ir_per_request'] / by[(ref, m)]['ir_per_request']:.2f}"
+            if (subject, m) in by and (ref, m) in by else "-" for m in modes) + " |")
 for x in res:
     lines += ["", f"**{shown[x['router']]}, {title[x['mode']]}**: top {top} functions by self "
               f"instructions ({x['ir_per_request']:,.0f} per request in all)", "",
