@@ -999,7 +999,11 @@ static bool gwapi_route_findings(struct cfg_an *a, const struct config *c,
 
 		any = true;
 		taken |= an_true(an_condition(conds, "Accepted"));
-		if (!an_true(refs))
+		/* A backend not found is IST0101 already; a cross-namespace one is only here. */
+		if (!an_true(refs) &&
+		    !strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(refs, "reason"))
+				?: "",
+			    "RefNotPermitted"))
 			cfg_an_add(a, &r->meta, grpc ? "GRPCRoute" : "HTTPRoute", 0, false, NULL,
 				   "%s", an_message(refs));
 	}

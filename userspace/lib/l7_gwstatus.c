@@ -254,10 +254,11 @@ static cJSON *parent_status(const struct config *cfg, const struct config_gw_rou
 
 	if (strcmp(p->group, CONFIG_GW_GROUP) || strcmp(p->kind, "Gateway"))
 		return NULL;
+	/* A Gateway that does not exist is nobody's to report on (analyze names it: IST0101). */
 	gw = l7_gwapi_gateway(cfg, ns, p->name);
-	if (gw && !l7_gwapi_istio_class(gw))
+	if (!l7_gwapi_istio_class(gw))
 		return NULL;
-	for (size_t i = 0; gw && i < gw->n_listeners && !ok; i++) {
+	for (size_t i = 0; i < gw->n_listeners && !ok; i++) {
 		int a;
 
 		if (!l7_gwapi_ref_names(r, p, gw, &gw->listeners[i]))
@@ -269,9 +270,7 @@ static cJSON *parent_status(const struct config *cfg, const struct config_gw_rou
 		    (a == L7_GWA_NO_HOSTNAME && worst != L7_GWA_NOT_ALLOWED))
 			worst = a;
 	}
-	if (!gw)
-		snprintf(why, sizeof(why), "parent Gateway %s/%s not found", ns, p->name);
-	else if (!named)
+	if (!named)
 		snprintf(why, sizeof(why), "no listener matches sectionName %s, port %u",
 			 p->section_name ? p->section_name : "(any)", p->port);
 	else if (!ok && worst == L7_GWA_NOT_ALLOWED) {
