@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The waypoint controller (ambit-agent --waypoint-controller, deploy/waypoint.yaml.tmpl) against
 # the fake API server: a Gateway of class istio-waypoint gets its ServiceAccount, Deployment and
-# Service (valid by the API's models, owned by the Gateway) and a status saying so; another class
+# Service (valid by the API's models, owned by the Gateway) and a status saying so; a Gateway of
+# class istio its deployment <name>-istio (a LoadBalancer Service with a port per listener port,
+# unprivileged ports by sysctl) and its status; another class
 # gets nothing; an object deleted by hand comes back; a same-named object ambit did not make is
 # left alone and the Gateway says why; deleting the Gateway deletes its objects.
 . "$(dirname "$0")/lib.sh"
@@ -41,7 +43,12 @@ expect_eq "$(api POST "$GW" '{"apiVersion":"gateway.networking.k8s.io/v1","kind"
 uid=$(j 'o["metadata"]["uid"]')
 expect_eq "$(api POST "$GW" '{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway",
  "metadata":{"name":"ingress","namespace":"shop"},
- "spec":{"gatewayClassName":"istio","listeners":[{"name":"http","port":80,"protocol":"HTTP"}]}}')" 201
+ "spec":{"gatewayClassName":"istio","listeners":[{"name":"http","port":80,"protocol":"HTTP"},
+  {"name":"https","port":443,"protocol":"HTTPS","tls":{"certificateRefs":[{"name":"c"}]}},
+  {"name":"http-b","port":80,"protocol":"HTTP","hostname":"b.example.com"}]}}')" 201
+expect_eq "$(api POST "$GW" '{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway",
+ "metadata":{"name":"other","namespace":"shop"},
+ "spec":{"gatewayClassName":"acme","listeners":[{"name":"http","port":80,"protocol":"HTTP"}]}}')" 201
 
 "$AGENT" --waypoint-controller --kubeconfig "$tmp/kubeconfig" --image reg.example/ambit:1.2 \
 	--resync-seconds 2 >"$tmp/controller.log" 2>&1 &
@@ -77,9 +84,26 @@ expect_eq "$(j '[(p["name"], p["port"]) for p in o["spec"]["ports"]]')" "[('mesh
 args=$(api GET "$DEP/waypoint" >/dev/null && j '" ".join(o["spec"]["template"]["spec"]["containers"][0]["args"])')
 out=$("$WAYPOINT" $args --version 2>&1) || fail "the waypoint refuses its Deployment's flags: $args: $out"
 
-# Another class is not a waypoint: nothing made for it, its status left alone.
-expect_eq "$(api GET "$DEP/ingress")" 404 "no Deployment for a Gateway of class istio"
-expect_eq "$(api GET "$GW/ingress")" 200
+# A Gateway of class istio: its deployment as Istio's controller makes it, <name>-istio, and a
+# LoadBalancer Service with a port per listener port.
+is_now() { [ "$(api GET "$1")" = "$2" ]; }
+wait_for 20 is_now "$DEP/ingress-istio" 200 || failed "no Deployment ingress-istio"
+expect_eq "$(j 'o["spec"]["template"]["metadata"]["labels"]["gateway.networking.k8s.io/gateway-name"]')" ingress
+expect_eq "$(j 'o["spec"]["template"]["spec"]["serviceAccountName"]')" ingress-istio
+expect_eq "$(j 'o["spec"]["template"]["spec"]["securityContext"]["sysctls"][0]["value"]')" 0
+expect_eq "$(api GET "$SVC/ingress-istio")" 200 "the gateway's Service"
+expect_eq "$(j 'o["spec"]["type"]')" LoadBalancer
+expect_eq "$(j '",".join("%s:%d" % (p["name"], p["port"]) for p in o["spec"]["ports"])')" \
+	"status-port:15021,http:80,https:443" "the gateway Service's ports"
+expect_eq "$(api GET "$SA/ingress-istio")" 200 "the gateway's ServiceAccount"
+is_programmed() { api GET "$GW/ingress" >/dev/null && [ "$(j 'o.get("status",{}).get("addresses",[{}])[0].get("value")')" = ingress-istio.shop.svc.cluster.local ]; }
+wait_for 20 is_programmed || failed "the class istio Gateway's status: $(cat "$tmp/out")"
+expect_eq "$(j '[c["status"] for c in o["status"]["conditions"] if c["type"] == "Programmed"][0]')" True
+
+# Another class is neither: nothing made for it, its status left alone.
+expect_eq "$(api GET "$DEP/other")" 404 "no Deployment for a Gateway of class acme"
+expect_eq "$(api GET "$DEP/other-istio")" 404 "no Deployment for a Gateway of class acme"
+expect_eq "$(api GET "$GW/other")" 200
 expect_eq "$(j 'o.get("status")')" "None"
 
 # An object deleted by hand comes back (the controller's resync).
