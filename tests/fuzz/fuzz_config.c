@@ -58,6 +58,13 @@ static void compile_all(const struct config *cfg)
 	}
 	l7_bindings_free(&b);
 	free(pods);
+	/* The status of every Gateway API object, as `ambitctl get` and analyze compute it. */
+	for (size_t i = 0; i < cfg->n_k8s_gateways; i++)
+		cJSON_Delete(l7_gwapi_gateway_status(cfg, &cfg->k8s_gateways[i], "a", NULL));
+	for (size_t i = 0; i < cfg->n_http_routes; i++)
+		cJSON_Delete(l7_gwapi_route_status(cfg, &cfg->http_routes[i]));
+	for (size_t i = 0; i < cfg->n_grpc_routes; i++)
+		cJSON_Delete(l7_gwapi_route_status(cfg, &cfg->grpc_routes[i]));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
