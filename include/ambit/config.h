@@ -785,10 +785,16 @@ struct config_gw_route_rule {
 	uint64_t retry_backoff_ms;
 };
 
-/* HTTPRoute and GRPCRoute share one model. */
+/*
+ * HTTPRoute and GRPCRoute share one model; so do TLSRoute and TCPRoute (@l4: rules with
+ * backendRefs only, a TLSRoute's hostnames the SNI names).
+ */
+enum config_gw_l4 { CONFIG_GW_L7 = 0, CONFIG_GW_TLS, CONFIG_GW_TCP };
+
 struct config_gw_route {
 	struct config_meta meta;
 	bool grpc;
+	enum config_gw_l4 l4;
 	size_t n_parent_refs;
 	struct config_parent_ref *parent_refs;
 	struct config_strings hostnames;
@@ -925,9 +931,9 @@ struct config {
 	size_t n_request_authentications;
 	struct config_request_authentication *request_authentications;
 	/* Gateway API (gateway.networking.k8s.io) */
-	size_t n_k8s_gateways, n_http_routes, n_grpc_routes;
+	size_t n_k8s_gateways, n_http_routes, n_grpc_routes, n_tls_routes, n_tcp_routes;
 	struct config_k8s_gateway *k8s_gateways;
-	struct config_gw_route *http_routes, *grpc_routes;
+	struct config_gw_route *http_routes, *grpc_routes, *tls_routes, *tcp_routes;
 	size_t n_config_maps;
 	struct config_config_map *config_maps;
 	size_t n_secrets;

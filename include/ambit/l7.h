@@ -557,5 +557,7 @@ const struct l7_service *l7_config_service(const struct l7_config *c, const char
 struct cJSON *l7_gwapi_gateway_status(const struct config *cfg, const struct config_k8s_gateway *gw,
 				      const char *address, const char *not_running);
 struct cJSON *l7_gwapi_route_status(const struct config *cfg, const struct config_gw_route *r);
+/* Route @r's kind: "HTTPRoute", "GRPCRoute", "TLSRoute" or "TCPRoute". */
+const char *l7_gwapi_route_kind(const struct config_gw_route *r);
 
 #endif

@@ -9,7 +9,9 @@
 # VirtualService tcp route reach an echo server; an AuthorizationPolicy at the echo server
 # denying the gateway's identity refuses the relayed connection (the gateway connects with its
 # own identity over HBONE). The access log names the SNI and the route; istio_tcp_* count the
-# connections as the gateway reports them. analyze no longer reports either server.
+# connections as the gateway reports them. analyze no longer reports either server. The same
+# through a Gateway API Gateway of class istio: a Passthrough TLS listener with a TLSRoute, a
+# TCP listener with a TCPRoute, and their status.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd curl openssl python3
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -200,3 +202,59 @@ wait_for 30 bash -c "! [ \"\$(python3 -c 'import socket;s=socket.create_connecti
 ok || fail "the passthrough stopped under a policy on another workload"
 actl delete -f deny-gw.yaml >&2 || fail "policy not deleted"
 wait_for 30 tcp_ok || fail "the echo never came back after the policy went"
+
+# The Gateway API's way: a Gateway of class istio with a Passthrough TLS listener and a TCP
+# listener, a TLSRoute by SNI and a TCPRoute, through its own deployment's Service.
+cat >gwapi.yaml <<'YAML'
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: default}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - name: tls
+    port: 8443
+    protocol: TLS
+    hostname: "*.example.com"
+    tls: {mode: Passthrough}
+  - {name: tcp, port: 9100, protocol: TCP}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: {name: nginx, namespace: default}
+spec:
+  parentRefs: [{name: edge, sectionName: tls}]
+  hostnames: [nginx.example.com]
+  rules: [{backendRefs: [{name: my-nginx, port: 443}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: echo, namespace: default}
+spec:
+  parentRefs: [{name: edge, sectionName: tcp}]
+  rules: [{backendRefs: [{name: tcp-echo, port: 9000}]}]
+YAML
+actl apply -f gwapi.yaml >&2 || fail "the Gateway API objects not applied"
+wait_for 30 pod_exec default/edge-istio-0 true || fail "the Gateway's deployment never ran"
+gport=$((port + 3))
+gtport=$((port + 4))
+"$AMBITCTL" local port-forward --name "$CLUSTER" svc/edge-istio "$gport:8443" "$gtport:9100" \
+	>pf3.out 2>&1 &
+PF_PIDS="$PF_PIDS $!"
+gpage() {
+	curl -sS --max-time 10 --cacert "$WORK/example.com.crt" --resolve "$1:$gport:127.0.0.1" \
+		"https://$1:$gport/"
+}
+gok() { gpage nginx.example.com 2>/dev/null | grep -q 's_server'; }
+wait_for 60 gok || fail "no page through the TLSRoute: $(gpage nginx.example.com 2>&1); $(cat pf3.out)"
+serial=$(openssl s_client -connect "127.0.0.1:$gport" -servername nginx.example.com </dev/null \
+	2>/dev/null | openssl x509 -noout -serial)
+expect_eq "$serial" "serial=2A" "the certificate served through the TLSRoute"
+out=$(curl -sS --max-time 10 -k --resolve "other.example.com:$gport:127.0.0.1" \
+	"https://other.example.com:$gport/" 2>&1) && fail "an SNI no TLSRoute lists got an answer: $out"
+tport=$gtport
+wait_for 30 tcp_ok || fail "no echo through the TCPRoute: $(echo_via 2>&1); $(cat pf3.out)"
+y=$(actl get tlsroute nginx -o yaml) || fail "get tlsroute: $y"
+expect_contains "$y" "reason: Accepted" "the TLSRoute's parent status"
+y=$(actl get gateway edge -o yaml) || fail "get gateway: $y"
+expect_contains "$y" "kind: TLSRoute" "the TLS listener's supported kinds"

@@ -65,6 +65,8 @@ for _p, _k in [("authorizationpolicies", "AuthorizationPolicy"),
 for _p, _k in [("gateways", "Gateway"), ("httproutes", "HTTPRoute"), ("grpcroutes", "GRPCRoute")]:
     RESOURCES.append(("gateway.networking.k8s.io", ["v1", "v1beta1"], _p, _k, True, RW, []))
 RESOURCES.append(("gateway.networking.k8s.io", ["v1alpha2"], "tcproutes", "TCPRoute", True, RW, []))
+RESOURCES.append(("gateway.networking.k8s.io", ["v1alpha2", "v1alpha3"], "tlsroutes", "TLSRoute", True,
+                  RW, []))
 RESOURCES.append(("networking.istio.io", ["v1alpha3"], "envoyfilters", "EnvoyFilter", True, RW, []))
 RESOURCES.append(("networking.ambit.io", ["v1alpha1"], "localratelimits", "LocalRateLimit", True,
                   RW, []))
@@ -175,8 +177,12 @@ POD_FIELDS = {"spec.nodeName": lambda o: o.get("spec", {}).get("nodeName", ""),
               "status.phase": lambda o: o.get("status", {}).get("phase", "")}
 
 
+SECRET_FIELDS = {"type": lambda o: o.get("type", "Opaque")}
+
+
 def parse_field_selector(text, res):
-    fields = dict(FIELDS, **(POD_FIELDS if res[3] == "Pod" else {}))
+    fields = dict(FIELDS, **(POD_FIELDS if res[3] == "Pod" else
+                             SECRET_FIELDS if res[3] == "Secret" else {}))
     reqs = []
     for term in split_top(text or ""):
         neg = "!=" in term

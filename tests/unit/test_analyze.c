@@ -327,7 +327,7 @@ static void test_gateway_api_served(void **state)
 				   "  - {name: http, port: 80, protocol: HTTP}\n"
 				   "  - name: https\n    port: 443\n    protocol: HTTPS\n" /* 8 */
 				   "    tls: {certificateRefs: [{name: missing}]}\n"
-				   "  - {name: tcp, port: 9000, protocol: TCP}\n---\n" /* 12 */
+				   "  - {name: udp, port: 9000, protocol: UDP}\n---\n" /* 12 */
 				   "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
 				   "metadata: {name: other, namespace: bookinfo}\n"
 				   "spec:\n  gatewayClassName: acme\n  listeners: [{name: http, "
@@ -348,7 +348,7 @@ static void test_gateway_api_served(void **state)
 	expect(&r, false, 8, "Gateway bookinfo/gw", NULL,
 	       "spec.listeners[1] (https): not served: Secret bookinfo/missing does not exist");
 	expect(&r, false, 12, "Gateway bookinfo/gw", NULL,
-	       "spec.listeners[2] (tcp): not served: protocol TCP is not served by this gateway");
+	       "spec.listeners[2] (udp): not served: protocol UDP is not served by this gateway");
 	expect(&r, false, 14, "Gateway bookinfo/other", NULL,
 	       "not enforced: gatewayClassName acme is not one ambit serves");
 	expect(&r, false, 32, "HTTPRoute shop/far", NULL,

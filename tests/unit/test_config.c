@@ -252,9 +252,9 @@ static const struct error_case error_cases[] = {
      1, 13, "Gateway default/g", "apiVersion",
      "does not serve kind Gateway (want gateway.networking.k8s.io/v1)"},
     {"Gateway API kind not loaded",
-     "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\n"
+     "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: UDPRoute\n"
      "metadata: {name: t}\n",
-     2, 7, NULL, "kind", "unknown kind \"TCPRoute\""},
+     2, 7, NULL, "kind", "unknown kind \"UDPRoute\""},
     {"apiVersion mismatch", "apiVersion: v1\nkind: Deployment\nmetadata: {name: d}\n", 1, 13,
      "Deployment default/d", "apiVersion", "does not serve kind Deployment (want apps/v1)"},
     {"missing kind", "apiVersion: v1\nmetadata: {name: d}\n", 1, 1, NULL, "kind",
@@ -511,7 +511,8 @@ static void check_sample(const char *path, size_t min_objects)
 				cfg.n_peer_authentications + cfg.n_virtual_services +
 				cfg.n_destination_rules + cfg.n_gateways + cfg.n_service_entries +
 				cfg.n_envoy_filters + cfg.n_local_rate_limits + cfg.n_k8s_gateways +
-				cfg.n_http_routes + cfg.n_grpc_routes >=
+				cfg.n_http_routes + cfg.n_grpc_routes + cfg.n_tls_routes +
+				cfg.n_tcp_routes >=
 			    min_objects);
 	else
 		assert_int_equal(err, -EINVAL);

@@ -382,7 +382,7 @@ static void test_https_servers(void **state)
  * A Gateway API Gateway of class istio: its deployment's pods are its gateway proxy; each HTTP
  * listener, and each HTTPS one whose Secret resolves, listens on its own port; routes attach
  * by parentRef (sectionName), allowedRoutes and hostname intersection, ranked by the spec's
- * precedence per virtual host; a TCP listener, a route of a namespace not allowed, a route on
+ * precedence per virtual host; a UDP listener, a route of a namespace not allowed, a route on
  * a hostname the listener does not cover and a cross-namespace certificate are not served.
  */
 static void test_gateway_api_class_istio(void **state)
@@ -420,7 +420,7 @@ static void test_gateway_api_class_istio(void **state)
 				 "    tls: {certificateRefs: [{name: gw-cred}]}\n"
 				 "  - name: other-ns-cert\n    port: 8443\n    protocol: HTTPS\n"
 				 "    tls: {certificateRefs: [{name: gw-cred, namespace: shop}]}\n"
-				 "  - {name: tcp, port: 9000, protocol: TCP}\n---\n"
+				 "  - {name: udp, port: 9000, protocol: UDP}\n---\n"
 				 "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
 				 "metadata: {name: bookinfo, namespace: default}\n"
 				 "spec:\n  parentRefs: [{name: bookinfo-gateway, sectionName: "
@@ -697,6 +697,80 @@ static void test_port_kinds(void **state)
 	destroy(&w);
 }
 
+/*
+ * TLSRoute and TCPRoute on a Gateway of class istio: a Passthrough TLS listener's SNI routes on
+ * the hostnames where route and listener meet; a TCP listener's route; a route of a kind its
+ * listener does not take is not attached (and its status says so).
+ */
+static void test_gateway_api_l4_routes(void **state)
+{
+	static const char yaml[] = GW_POD GWAPI_POD(
+	    "edge",
+	    "10.1.0.21") "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+			 "metadata: {name: edge, namespace: default}\n"
+			 "spec:\n  gatewayClassName: istio\n  listeners:\n"
+			 "  - name: tls\n    port: 8443\n    protocol: TLS\n    hostname: "
+			 "'*.example.com'\n"
+			 "    tls: {mode: Passthrough}\n"
+			 "  - {name: tcp, port: 9000, protocol: TCP}\n---\n"
+			 "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TLSRoute\n"
+			 "metadata: {name: sni, namespace: default}\n"
+			 "spec:\n  parentRefs: [{name: edge}]\n  hostnames: [a.example.com, "
+			 "other.org]\n"
+			 "  rules: [{backendRefs: [{name: productpage, port: 9080}]}]\n---\n"
+			 "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\n"
+			 "metadata: {name: raw, namespace: default}\n"
+			 "spec:\n  parentRefs: [{name: edge, sectionName: tcp}]\n"
+			 "  rules: [{backendRefs: [{name: productpage, port: 9080}]}]\n---\n"
+			 "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\n"
+			 "metadata: {name: wrong, namespace: default}\n"
+			 "spec:\n  parentRefs: [{name: edge, sectionName: tls}]\n"
+			 "  rules: [{backendRefs: [{name: productpage, port: 9080}]}]\n";
+	struct world w;
+	const struct l7_service *s;
+	const struct l7_tcp_route *t;
+	cJSON *st;
+	char *txt;
+
+	build(&w, yaml);
+	assert_non_null(w.l7);
+	assert_int_equal(w.l7->n_listeners, 2);
+	assert_int_equal(w.l7->listeners[0].port, 8443);
+	assert_int_equal(w.l7->listeners[0].protocol, L7_PROTO_TLS);
+	assert_int_equal(w.l7->listeners[1].port, 9000);
+	assert_int_equal(w.l7->listeners[1].protocol, L7_PROTO_TCP);
+	s = l7_config_service(w.l7, "edge-istio.default.svc.cluster.local");
+	assert_non_null(s);
+	assert_int_equal(s->n_tcp, 2);
+	t = wp_tcp_route_select(s, 8443, 0, "a.example.com");
+	assert_non_null(t);
+	assert_non_null(strstr(t->source, "TLSRoute default/sni"));
+	assert_string_equal(t->dests[0].host, "productpage.default.svc.cluster.local");
+	assert_int_equal(t->dests[0].port, 9080);
+	assert_null(wp_tcp_route_select(s, 8443, 0, "other.org"));
+	assert_null(wp_tcp_route_select(s, 8443, 0, "b.example.com"));
+	t = wp_tcp_route_select(s, 9000, 0, NULL);
+	assert_non_null(t);
+	assert_non_null(strstr(t->source, "TCPRoute default/raw"));
+	assert_non_null(l7_config_service(w.l7, "productpage.default.svc.cluster.local"));
+	st = l7_gwapi_route_status(w.wb.in.cfg, &w.wb.in.cfg->tcp_routes[1]);
+	txt = cJSON_PrintUnformatted(st);
+	assert_non_null(strstr(txt, "\"reason\":\"NotAllowedByListeners\""));
+	free(txt);
+	cJSON_Delete(st);
+	st = l7_gwapi_gateway_status(w.wb.in.cfg, &w.wb.in.cfg->k8s_gateways[0], "a", NULL);
+	txt = cJSON_PrintUnformatted(st);
+	assert_non_null(strstr(txt, "\"name\":\"tls\",\"supportedKinds\":[{\"group\":"
+				    "\"gateway.networking.k8s.io\",\"kind\":\"TLSRoute\"}],"
+				    "\"attachedRoutes\":1"));
+	assert_non_null(strstr(txt, "\"name\":\"tcp\",\"supportedKinds\":[{\"group\":"
+				    "\"gateway.networking.k8s.io\",\"kind\":\"TCPRoute\"}],"
+				    "\"attachedRoutes\":1"));
+	free(txt);
+	cJSON_Delete(st);
+	destroy(&w);
+}
+
 /* tls.httpsRedirect: every request on the server's hosts gets a 301 to https, VS or not. */
 static void test_https_redirect(void **state)
 {
@@ -816,6 +890,7 @@ int main(void)
 	    cmocka_unit_test(test_https_redirect),
 	    cmocka_unit_test(test_https_servers),
 	    cmocka_unit_test(test_gateway_api_class_istio),
+	    cmocka_unit_test(test_gateway_api_l4_routes),
 	    cmocka_unit_test(test_selector_policies),
 	    cmocka_unit_test(test_json_round_trip_and_refusals),
 	    cmocka_unit_test(test_passthrough_and_tcp_servers),

@@ -645,6 +645,8 @@ static int dedupe_view(struct confstore *cs, struct config *view)
 	X(k8s_gateways)                                                                            \
 	X(http_routes)                                                                             \
 	X(grpc_routes)                                                                             \
+	X(tls_routes)                                                                              \
+	X(tcp_routes)                                                                              \
 	X(endpoint_slices)                                                                         \
 	X(config_maps)                                                                             \
 	X(secrets)                                                                                 \

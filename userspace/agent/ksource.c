@@ -61,13 +61,25 @@ static const struct kwatch_res kinds[] = {
      "HTTPRoute"},
     {"grpcroutes", GATEWAY_API "grpcroutes", NULL, NULL, "gateway.networking.k8s.io/v1",
      "GRPCRoute"},
+    /* The experimental channel's (absent CRD: none). */
+    {"tlsroutes", "/apis/gateway.networking.k8s.io/v1alpha2/tlsroutes", NULL, NULL,
+     "gateway.networking.k8s.io/v1alpha2", "TLSRoute"},
+    {"tcproutes", "/apis/gateway.networking.k8s.io/v1alpha2/tcproutes", NULL, NULL,
+     "gateway.networking.k8s.io/v1alpha2", "TCPRoute"},
     /* Local rate limits: Istio's EnvoyFilter shape and ambit's own kind (absent CRD: none). */
     {"envoyfilters", "/apis/networking.istio.io/v1alpha3/envoyfilters", NULL, NULL,
      "networking.istio.io/v1alpha3", "EnvoyFilter"},
     {"localratelimits", "/apis/networking.ambit.io/v1alpha1/localratelimits", NULL, NULL,
      "networking.ambit.io/v1alpha1", "LocalRateLimit"},
-    /* The ingress gateway's certificates (credentialName): where it runs, istio-system. */
-    {"secrets", "/api/v1/namespaces/istio-system/secrets", NULL, NULL, "v1", "Secret"},
+    /*
+     * The gateways' certificates: an Istio Gateway's credentialName where the ingress gateway
+     * runs, istio-system (any type: Istio reads generic ones too), and a Gateway API
+     * listener's certificateRefs in its Gateway's namespace, which the spec makes
+     * kubernetes.io/tls Secrets: those of every namespace. Disjoint, by type.
+     */
+    {"secrets", "/api/v1/namespaces/istio-system/secrets", "type!=kubernetes.io/tls", NULL, "v1",
+     "Secret"},
+    {"tls secrets", "/api/v1/secrets", "type=kubernetes.io/tls", NULL, "v1", "Secret"},
     /* The mesh config (userspace/lib/config_mesh.c): one ConfigMap, by name. */
     {"mesh config", "/api/v1/namespaces/istio-system/configmaps", "metadata.name=istio", NULL, "v1",
      "ConfigMap"},

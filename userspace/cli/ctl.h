@@ -499,7 +499,7 @@ int apply_manifest(const struct ctl_opts *o, const char *label, const char *text
 		   char **argv, bool remove);
 /* secret.c: `create secret tls|generic NAME ...` (argv after "create"), as kubectl's. */
 int cmd_create(const struct ctl_opts *o, int argc, char **argv);
-/* get.c: `ambitctl get gateway|httproute|grpcroute [NAME]`, with the status users read. */
+/* get.c: `ambitctl get gateway|httproute|...|tcproute [NAME]`, with the status users read. */
 int cmd_get(const struct ctl_opts *o, int argc, char **argv);
 /* install.c: each of @items as a YAML document of its own on stdout. 0 or -EIO. */
 int ctl_print_yaml(const cJSON *items);

@@ -18,7 +18,7 @@
 #include "kmanifest.h"
 #include "objstore.h"
 
-enum get_kind { GET_GATEWAY, GET_HTTPROUTE, GET_GRPCROUTE };
+enum get_kind { GET_GATEWAY, GET_HTTPROUTE, GET_GRPCROUTE, GET_TLSROUTE, GET_TCPROUTE };
 
 static const struct {
 	const char *const names[4];
@@ -27,12 +27,16 @@ static const struct {
     [GET_GATEWAY] = {{"gateway", "gateways", "gtw", NULL}, "Gateway"},
     [GET_HTTPROUTE] = {{"httproute", "httproutes", NULL, NULL}, "HTTPRoute"},
     [GET_GRPCROUTE] = {{"grpcroute", "grpcroutes", NULL, NULL}, "GRPCRoute"},
+    [GET_TLSROUTE] = {{"tlsroute", "tlsroutes", NULL, NULL}, "TLSRoute"},
+    [GET_TCPROUTE] = {{"tcproute", "tcproutes", NULL, NULL}, "TCPRoute"},
 };
 
 static void usage_get(void)
 {
-	fprintf(stderr, "usage: ambitctl get gateway|httproute|grpcroute [NAME] [-n NS | -A] "
-			"[-o yaml|json]\n");
+	fprintf(
+	    stderr,
+	    "usage: ambitctl get gateway|httproute|grpcroute|tlsroute|tcproute [NAME] [-n NS | -A] "
+	    "[-o yaml|json]\n");
 }
 
 static int kind_of(const char *w)
@@ -75,9 +79,14 @@ static cJSON *status_of(const struct get_ctx *x, enum get_kind kind, const char 
 			const char *name)
 {
 	const struct config *cfg = &x->cfg;
-	const struct config_gw_route *routes =
-	    kind == GET_GRPCROUTE ? cfg->grpc_routes : cfg->http_routes;
-	size_t n = kind == GET_GRPCROUTE ? cfg->n_grpc_routes : cfg->n_http_routes;
+	const struct config_gw_route *routes = kind == GET_GRPCROUTE  ? cfg->grpc_routes
+					       : kind == GET_TLSROUTE ? cfg->tls_routes
+					       : kind == GET_TCPROUTE ? cfg->tcp_routes
+								      : cfg->http_routes;
+	size_t n = kind == GET_GRPCROUTE  ? cfg->n_grpc_routes
+		   : kind == GET_TLSROUTE ? cfg->n_tls_routes
+		   : kind == GET_TCPROUTE ? cfg->n_tcp_routes
+					  : cfg->n_http_routes;
 	char addr[600];
 
 	if (kind == GET_GATEWAY) {
@@ -238,7 +247,7 @@ int cmd_get(const struct ctl_opts *opts, int argc, char **argv)
 			if ((kind = kind_of(a)) < 0) {
 				fprintf(stderr,
 					"ambitctl get: \"%s\": not a kind this command shows "
-					"(gateway, httproute, grpcroute)\n",
+					"(gateway, httproute, grpcroute, tlsroute, tcproute)\n",
 					a);
 				return -EINVAL;
 			}

@@ -52,6 +52,8 @@ static const struct kind {
     {"Gateway", "networking.istio.io", "v1", "gateways", true},
     {"HTTPRoute", "gateway.networking.k8s.io", "v1", "httproutes", true},
     {"GRPCRoute", "gateway.networking.k8s.io", "v1", "grpcroutes", true},
+    {"TLSRoute", "gateway.networking.k8s.io", "v1alpha2", "tlsroutes", true},
+    {"TCPRoute", "gateway.networking.k8s.io", "v1alpha2", "tcproutes", true},
     {"TCPRoute", "gateway.networking.k8s.io", "v1alpha2", "tcproutes", true},
     {"EnvoyFilter", "networking.istio.io", "v1alpha3", "envoyfilters", true},
     {"LocalRateLimit", "networking.ambit.io", "v1alpha1", "localratelimits", true},

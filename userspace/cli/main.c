@@ -51,7 +51,7 @@ static const struct usage_entry {
      "  create secret tls NAME --cert FILE --key FILE [-n NS] [--dry-run] [-o yaml]\n"
      "  create secret generic NAME --from-file=[KEY=]FILE... [-n NS] [-o yaml]\n"
      "                                  a Secret (a gateway's credentialName), as kubectl\n"
-     "  get gateway|httproute|grpcroute [NAME] [-n NS | -A] [-o yaml|json]\n"
+     "  get gateway|httproute|grpcroute|tlsroute|tcproute [NAME] [-n NS | -A] [-o yaml|json]\n"
      "                                  as kubectl, with the status Istio writes\n"},
     {"waypoints", " waypoint ",
      "  waypoint generate|apply [-n NS] [--name N] [--for service|workload|all|none]\n"

@@ -153,6 +153,10 @@ void config_free(struct config *cfg)
 		config_gw_route_free(&cfg->http_routes[i]);
 	for (size_t i = 0; i < cfg->n_grpc_routes; i++)
 		config_gw_route_free(&cfg->grpc_routes[i]);
+	for (size_t i = 0; i < cfg->n_tls_routes; i++)
+		config_gw_route_free(&cfg->tls_routes[i]);
+	for (size_t i = 0; i < cfg->n_tcp_routes; i++)
+		config_gw_route_free(&cfg->tcp_routes[i]);
 	for (size_t i = 0; i < cfg->n_endpoint_slices; i++)
 		config_endpoint_slice_free(&cfg->endpoint_slices[i]);
 	free(cfg->endpoint_slices);
@@ -171,6 +175,8 @@ void config_free(struct config *cfg)
 	free(cfg->k8s_gateways);
 	free(cfg->http_routes);
 	free(cfg->grpc_routes);
+	free(cfg->tls_routes);
+	free(cfg->tcp_routes);
 	free(cfg->request_authentications);
 	free(cfg->authorization_policies);
 	free(cfg->peer_authentications);
@@ -246,6 +252,8 @@ static int config_merge(struct config *cfg, struct config *stage)
 	    ARR(k8s_gateways, n_k8s_gateways),
 	    ARR(http_routes, n_http_routes),
 	    ARR(grpc_routes, n_grpc_routes),
+	    ARR(tls_routes, n_tls_routes),
+	    ARR(tcp_routes, n_tcp_routes),
 	    ARR(endpoint_slices, n_endpoint_slices),
 	    ARR(config_maps, n_config_maps),
 	    ARR(secrets, n_secrets),

@@ -989,6 +989,7 @@ static void gwapi_gateway_findings(struct cfg_an *a, const struct config *c,
 static bool gwapi_route_findings(struct cfg_an *a, const struct config *c,
 				 const struct config_gw_route *r, bool grpc)
 {
+	const char *kind = r->l4 ? l7_gwapi_route_kind(r) : grpc ? "GRPCRoute" : "HTTPRoute";
 	cJSON *st = l7_gwapi_route_status(c, r), *p;
 	bool any = false, taken = false;
 
@@ -1004,8 +1005,7 @@ static bool gwapi_route_findings(struct cfg_an *a, const struct config *c,
 		    !strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(refs, "reason"))
 				?: "",
 			    "RefNotPermitted"))
-			cfg_an_add(a, &r->meta, grpc ? "GRPCRoute" : "HTTPRoute", 0, false, NULL,
-				   "%s", an_message(refs));
+			cfg_an_add(a, &r->meta, kind, 0, false, NULL, "%s", an_message(refs));
 	}
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(st, "parents"))
 	{
@@ -1015,7 +1015,7 @@ static bool gwapi_route_findings(struct cfg_an *a, const struct config *c,
 		    cJSON_GetObjectItemCaseSensitive(p, "parentRef"), "name"));
 
 		if (!taken)
-			cfg_an_add(a, &r->meta, grpc ? "GRPCRoute" : "HTTPRoute", 0, false, NULL,
+			cfg_an_add(a, &r->meta, kind, 0, false, NULL,
 				   "not attached to Gateway %s: %s", gw ? gw : "?",
 				   an_message(acc));
 	}
@@ -1186,6 +1186,18 @@ static void check_unenforced(struct cfg_an *a)
 			cfg_an_add(a, &r->meta, grpc ? "GRPCRoute" : "HTTPRoute", 0, false, NULL,
 				   "not enforced yet: no waypoint serves the Service it is "
 				   "attached to" NO_WAYPOINT);
+	}
+	/* TLSRoute and TCPRoute: gateways of class istio serve them, waypoints do not. */
+	for (size_t i = 0; i < c->n_tls_routes + c->n_tcp_routes; i++) {
+		bool tls = i < c->n_tls_routes;
+		const struct config_gw_route *r =
+		    tls ? &c->tls_routes[i] : &c->tcp_routes[i - c->n_tls_routes];
+
+		if (!gwapi_route_findings(a, c, r, false))
+			cfg_an_add(a, &r->meta, tls ? "TLSRoute" : "TCPRoute", 0, false, NULL,
+				   "not enforced: only a Gateway of class istio serves %s (its "
+				   "listener of protocol %s), and this one names none",
+				   tls ? "TLSRoutes" : "TCPRoutes", tls ? "TLS" : "TCP");
 	}
 	if (have_b)
 		l7_bindings_free(&b);

@@ -652,10 +652,63 @@ static const struct cfg_field route_spec_fields[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* TLSRoute and TCPRoute (v1alpha2): rules of backendRefs, and a TLSRoute's hostnames. */
+static const struct cfg_field l4_rule_fields[] = {
+    {"name", CFG_T_STR, rule_name, 0},
+    {"backendRefs", CFG_T_SEQ, rule_backends, 0},
+    {NULL, 0, NULL, 0},
+};
+
+static int l4_rules(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	ROUTE *rt = o;
+	int before = ctx->nerrors;
+
+	if (cfg_seq_len(v) < 1 || cfg_seq_len(v) > 16) {
+		cfg_error(ctx, v, "1 to 16 rules");
+		return -EINVAL;
+	}
+	if (cfg_parse_seq(ctx, v, l4_rule_fields, sizeof(*rt->rules), (void **)&rt->rules,
+			  &rt->n_rules, false, "rules"))
+		return -EINVAL;
+	for (size_t i = 0; i < rt->n_rules; i++) {
+		yaml_node_t *item = cfg_seq_item(ctx, v, i);
+
+		rt->rules[i].line = (int)item->start_mark.line + 1;
+		for (size_t j = 0; rt->rules[i].name && j < i; j++)
+			if (rt->rules[j].name && !strcmp(rt->rules[j].name, rt->rules[i].name))
+				cfg_error(ctx, item, "Rule name must be unique within the route");
+	}
+	return ctx->nerrors == before ? 0 : -EINVAL;
+}
+
+static const struct cfg_field tls_route_spec_fields[] = {
+    {"parentRefs", CFG_T_SEQ, rt_parent_refs, 0},
+    {"hostnames", CFG_T_SEQ, rt_hostnames, 0},
+    {"rules", CFG_T_SEQ, l4_rules, CFG_F_REQUIRED},
+    {"useDefaultGateways", CFG_T_STR, rt_default_gateways, 0},
+    {NULL, 0, NULL, 0},
+};
+
+static const struct cfg_field tcp_route_spec_fields[] = {
+    {"parentRefs", CFG_T_SEQ, rt_parent_refs, 0},
+    {"rules", CFG_T_SEQ, l4_rules, CFG_F_REQUIRED},
+    {"useDefaultGateways", CFG_T_STR, rt_default_gateways, 0},
+    {NULL, 0, NULL, 0},
+};
+
 static int rt_spec(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	ROUTE *r = ((struct cfg_obj *)obj)->obj;
 
+	if (ctx->object && !strncmp(ctx->object, "TLSRoute", 8)) {
+		r->l4 = CONFIG_GW_TLS;
+		return cfg_walk_map(ctx, v, tls_route_spec_fields, r);
+	}
+	if (ctx->object && !strncmp(ctx->object, "TCPRoute", 8)) {
+		r->l4 = CONFIG_GW_TCP;
+		return cfg_walk_map(ctx, v, tcp_route_spec_fields, r);
+	}
 	r->grpc = grpc_of(ctx);
 	return cfg_walk_map(ctx, v, route_spec_fields, r);
 }
@@ -677,7 +730,7 @@ int cfg_gw_route_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *
 	for (size_t i = 0; i < r->n_rules; i++) {
 		RULE *rule = &r->rules[i];
 
-		if (rule->n_matches || r->grpc)
+		if (rule->n_matches || r->grpc || r->l4)
 			continue;
 		rule->matches = calloc(1, sizeof(*rule->matches));
 		if (!rule->matches || !(rule->matches[0].path = strdup("/")))

@@ -637,6 +637,8 @@ KIND_STORE(pa, peer_authentications, n_peer_authentications, struct config_peer_
 KIND_STORE(kgw, k8s_gateways, n_k8s_gateways, struct config_k8s_gateway, config_k8s_gateway_free)
 KIND_STORE(hr, http_routes, n_http_routes, struct config_gw_route, config_gw_route_free)
 KIND_STORE(gr, grpc_routes, n_grpc_routes, struct config_gw_route, config_gw_route_free)
+KIND_STORE(tlr, tls_routes, n_tls_routes, struct config_gw_route, config_gw_route_free)
+KIND_STORE(tcr, tcp_routes, n_tcp_routes, struct config_gw_route, config_gw_route_free)
 KIND_STORE(cm, config_maps, n_config_maps, struct config_config_map, config_config_map_free)
 KIND_STORE(sec, secrets, n_secrets, struct config_secret, config_secret_free)
 KIND_STORE(ef, envoy_filters, n_envoy_filters, struct config_rate_limit, config_rate_limit_free)
@@ -652,6 +654,9 @@ static const char *const security_istio[] = {"security.istio.io/v1", "security.i
 					     NULL};
 static const char *const gateway_api[] = {CONFIG_GW_GROUP "/v1", CONFIG_GW_GROUP "/v1beta1", NULL};
 static const char *const gateway_api_v1[] = {CONFIG_GW_GROUP "/v1", NULL};
+static const char *const gateway_api_tls[] = {CONFIG_GW_GROUP "/v1alpha2",
+					      CONFIG_GW_GROUP "/v1alpha3", NULL};
+static const char *const gateway_api_tcp[] = {CONFIG_GW_GROUP "/v1alpha2", NULL};
 static const char *const networking_istio_v1alpha3[] = {"networking.istio.io/v1alpha3", NULL};
 static const char *const networking_ambit[] = {CONFIG_AMBIT_NET_GROUP "/v1alpha1", NULL};
 
@@ -696,6 +701,11 @@ static const struct cfg_kind kinds[] = {
      hr_count, hr_meta_at, hr_append, hr_free},
     {"GRPCRoute", gateway_api_v1, true, CFG_NAME_SUBDOMAIN, cfg_gw_route_fields,
      cfg_gw_route_finish, gr_count, gr_meta_at, gr_append, gr_free},
+    /* The experimental channel's TLSRoute and TCPRoute: a gateway's TLS and TCP listeners. */
+    {"TLSRoute", gateway_api_tls, true, CFG_NAME_SUBDOMAIN, cfg_gw_route_fields,
+     cfg_gw_route_finish, tlr_count, tlr_meta_at, tlr_append, tlr_free},
+    {"TCPRoute", gateway_api_tcp, true, CFG_NAME_SUBDOMAIN, cfg_gw_route_fields,
+     cfg_gw_route_finish, tcr_count, tcr_meta_at, tcr_append, tcr_free},
     /* Local rate limits: the EnvoyFilter shape Istio's tutorials use, and ambit's own kind. */
     {"EnvoyFilter", networking_istio_v1alpha3, true, CFG_NAME_SUBDOMAIN, cfg_envoyfilter_fields,
      cfg_envoyfilter_finish, ef_count, ef_meta_at, ef_append, ef_free},

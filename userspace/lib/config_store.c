@@ -72,6 +72,8 @@ static size_t view_arrays(struct config *c, struct view_array *out)
 	    VA("Gateway", k8s_gateways, n_k8s_gateways),
 	    VA("HTTPRoute", http_routes, n_http_routes),
 	    VA("GRPCRoute", grpc_routes, n_grpc_routes),
+	    VA("TLSRoute", tls_routes, n_tls_routes),
+	    VA("TCPRoute", tcp_routes, n_tcp_routes),
 	    VA("EndpointSlice", endpoint_slices, n_endpoint_slices),
 	    VA("ConfigMap", config_maps, n_config_maps),
 	    VA("Secret", secrets, n_secrets),
@@ -83,7 +85,7 @@ static size_t view_arrays(struct config *c, struct view_array *out)
 	return sizeof(all) / sizeof(all[0]);
 }
 
-#define VIEW_KINDS 20
+#define VIEW_KINDS 22
 
 static struct config_meta *meta_at(const struct view_array *va, size_t i)
 {

@@ -470,6 +470,13 @@ static int collect_gwapi(struct gw_ctx *g)
 				err = add_listener(g, l->port, L7_PROTO_HTTP, &t);
 			} else if (kind == L7_GWL_HTTP) {
 				err = add_listener(g, l->port, L7_PROTO_HTTP, NULL);
+			} else if (kind == L7_GWL_TLS || kind == L7_GWL_TCP) {
+				err = add_listener(g, l->port,
+						   kind == L7_GWL_TLS ? L7_PROTO_TLS : L7_PROTO_TCP,
+						   NULL);
+				err = err ? err : l7_gwapi_l4_routes(g->in, g->wp, g->own, gw, l);
+				err = err > 0 ? 0 : err;
+				continue;
 			} else {
 				continue;
 			}

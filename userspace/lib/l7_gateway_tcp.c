@@ -206,6 +206,84 @@ int l7_gateway_l4_routes(const struct l7_inputs *in, const struct l7_waypoint *w
 	return err;
 }
 
+/* One tcp route on @own for Gateway API route @r (its first rule), SNI @sni or none. */
+static int gwapi_route(struct l7_ctx *ctx, const struct config_gw_route *r, const char *sni,
+		       uint16_t listener)
+{
+	const struct config_gw_route_rule *rule = r->n_rules ? &r->rules[0] : NULL;
+	struct l7_service *own = ctx->svc;
+	struct l7_tcp_route *t = realloc(own->tcp, (own->n_tcp + 1) * sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	own->tcp = t;
+	t = &own->tcp[own->n_tcp++];
+	memset(t, 0, sizeof(*t));
+	t->port = listener;
+	if (asprintf(&t->source, "%s %s/%s rules[0]", l7_gwapi_route_kind(r), r->meta.namespace,
+		     r->meta.name) < 0) {
+		t->source = NULL;
+		return -ENOMEM;
+	}
+	if (sni) {
+		t->sni_hosts.items = calloc(1, sizeof(char *));
+		if (!t->sni_hosts.items || !(t->sni_hosts.items[0] = strdup(sni)))
+			return -ENOMEM;
+		t->sni_hosts.n = 1;
+	}
+	t->dests = calloc((rule ? rule->n_backends : 0) + 1, sizeof(*t->dests));
+	if (!t->dests)
+		return -ENOMEM;
+	for (size_t k = 0; rule && k < rule->n_backends; k++) {
+		const struct config_backend_ref *b = &rule->backends[k];
+
+		/* Another namespace's Service needs a ReferenceGrant, which is not read. */
+		if (!b->weight || (b->namespace && strcmp(b->namespace, r->meta.namespace)))
+			continue;
+		if (l7_gwapi_backend_dest(ctx, r, b, &t->dests[t->n_dests++]))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int route_ptr_cmp(const void *a, const void *b)
+{
+	const struct config_gw_route *const *x = a, *const *y = b;
+
+	return l7_meta_cmp(&(*x)->meta, &(*y)->meta);
+}
+
+int l7_gwapi_l4_routes(const struct l7_inputs *in, const struct l7_waypoint *wp,
+		       struct l7_service *own, const struct config_k8s_gateway *gw,
+		       const struct config_gw_listener *l)
+{
+	const struct config *cfg = in->cfg;
+	bool tls = l7_gwapi_listener_kind(l) == L7_GWL_TLS;
+	const struct config_gw_route *routes = tls ? cfg->tls_routes : cfg->tcp_routes;
+	size_t nr = tls ? cfg->n_tls_routes : cfg->n_tcp_routes, n = 0;
+	const struct config_gw_route **att = calloc(nr + 1, sizeof(*att));
+	struct l7_ctx ctx = {.in = in, .wp = wp, .svc = own};
+	int err = 0;
+
+	if (!att)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr; i++)
+		if (l7_gwapi_attached(cfg, &routes[i], gw, l) == L7_GWA_ATTACHED)
+			att[n++] = &routes[i];
+	qsort(att, n, sizeof(*att), route_ptr_cmp);
+	for (size_t i = 0; i < n && !err; i++) {
+		char hosts[16][256];
+		size_t nh = tls ? l7_gwapi_hostnames(l, att[i], hosts, 16) : 0;
+
+		if (!tls)
+			err = gwapi_route(&ctx, att[i], NULL, l->port);
+		for (size_t h = 0; h < nh && !err; h++)
+			err = gwapi_route(&ctx, att[i], hosts[h], l->port);
+	}
+	free(att);
+	return err;
+}
+
 /* 0: exact, 1: a wildcard (longer first), 2: "*"; routes without SNI keep their place. */
 static int sni_rank(const struct l7_tcp_route *t, size_t *len)
 {

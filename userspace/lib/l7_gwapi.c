@@ -88,8 +88,8 @@ static int grpc_path(const struct config_gw_route_match *m, struct l7_string_mat
 	return 0;
 }
 
-static int backend_dest(struct l7_ctx *ctx, const struct config_gw_route *r,
-			const struct config_backend_ref *b, struct l7_destination *d)
+int l7_gwapi_backend_dest(struct l7_ctx *ctx, const struct config_gw_route *r,
+			  const struct config_backend_ref *b, struct l7_destination *d)
 {
 	const char *ns = b->namespace ? b->namespace : r->meta.namespace;
 	char h[512];
@@ -132,7 +132,7 @@ static int apply_filter(struct l7_ctx *ctx, const struct config_gw_route *r,
 		return l7_copy_header_ops(&o->headers.response, &f->headers);
 	case CONFIG_GW_FILTER_MIRROR:
 		o->mirrors[o->n_mirrors].ppm = (uint32_t)(f->mirror_percent * 10000.0 + 0.5);
-		return backend_dest(ctx, r, f->mirror, &o->mirrors[o->n_mirrors++].dest);
+		return l7_gwapi_backend_dest(ctx, r, f->mirror, &o->mirrors[o->n_mirrors++].dest);
 	case CONFIG_GW_FILTER_REDIRECT:
 		o->action = L7_ACTION_REDIRECT;
 		o->redirect.code = f->status_code;
@@ -230,7 +230,7 @@ static int rule_route(struct l7_ctx *ctx, const struct config_gw_route *r, size_
 		if (ctx->own_ns_backends && b->namespace && strcmp(b->namespace, r->meta.namespace))
 			continue;
 		if (b->weight)
-			err = backend_dest(ctx, r, b, &o->dests[o->n_dests++]);
+			err = l7_gwapi_backend_dest(ctx, r, b, &o->dests[o->n_dests++]);
 	}
 	for (size_t i = 0; i < rule->n_filters && !err; i++)
 		err = apply_filter(ctx, r, &rule->filters[i], prefix, o);

@@ -35,17 +35,38 @@ enum l7_gwapi_listener_kind l7_gwapi_listener_kind(const struct config_gw_listen
 		return L7_GWL_HTTP;
 	if (!strcmp(p, "HTTPS") && (!l->tls_mode || !strcmp(l->tls_mode, "Terminate")))
 		return L7_GWL_HTTPS;
+	if (!strcmp(p, "TLS") && l->tls_mode && !strcmp(l->tls_mode, "Passthrough"))
+		return L7_GWL_TLS;
+	if (!strcmp(p, "TCP"))
+		return L7_GWL_TCP;
 	return L7_GWL_UNSUPPORTED;
 }
 
-/* The route kinds a listener takes: allowedRoutes.kinds, else those of its protocol. */
+const char *l7_gwapi_route_kind(const struct config_gw_route *r)
+{
+	if (r->l4 == CONFIG_GW_TLS)
+		return "TLSRoute";
+	if (r->l4 == CONFIG_GW_TCP)
+		return "TCPRoute";
+	return r->grpc ? "GRPCRoute" : "HTTPRoute";
+}
+
+/* The kinds a listener's protocol takes; allowedRoutes.kinds may narrow them. */
+static bool protocol_takes(enum l7_gwapi_listener_kind k, const char *kind)
+{
+	switch (k) {
+	case L7_GWL_HTTP:
+	case L7_GWL_HTTPS: return !strcmp(kind, "HTTPRoute") || !strcmp(kind, "GRPCRoute");
+	case L7_GWL_TLS: return !strcmp(kind, "TLSRoute");
+	case L7_GWL_TCP: return !strcmp(kind, "TCPRoute");
+	default: return false;
+	}
+}
+
 bool l7_gwapi_kind_allowed(const struct config_gw_listener *l, const char *kind)
 {
-	if (l->allowed_kinds.n)
-		return config_strings_has(&l->allowed_kinds, kind) &&
-		       (!strcmp(kind, "HTTPRoute") || !strcmp(kind, "GRPCRoute"));
-	return l7_gwapi_listener_kind(l) != L7_GWL_UNSUPPORTED &&
-	       (!strcmp(kind, "HTTPRoute") || !strcmp(kind, "GRPCRoute"));
+	return protocol_takes(l7_gwapi_listener_kind(l), kind) &&
+	       (!l->allowed_kinds.n || config_strings_has(&l->allowed_kinds, kind));
 }
 
 bool l7_gwapi_namespace_allowed(const struct config *cfg, const struct config_k8s_gateway *gw,
@@ -102,7 +123,7 @@ size_t l7_gwapi_hostnames(const struct config_gw_listener *l, const struct confi
 int l7_gwapi_attached(const struct config *cfg, const struct config_gw_route *r,
 		      const struct config_k8s_gateway *gw, const struct config_gw_listener *l)
 {
-	const char *kind = r->grpc ? "GRPCRoute" : "HTTPRoute";
+	const char *kind = l7_gwapi_route_kind(r);
 	char hosts[1][256];
 	bool named = false;
 

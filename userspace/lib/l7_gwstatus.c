@@ -97,15 +97,19 @@ static size_t attached_routes(const struct config *cfg, const struct config_k8s_
 		n += l7_gwapi_attached(cfg, &cfg->http_routes[i], gw, l) == L7_GWA_ATTACHED;
 	for (size_t i = 0; i < cfg->n_grpc_routes; i++)
 		n += l7_gwapi_attached(cfg, &cfg->grpc_routes[i], gw, l) == L7_GWA_ATTACHED;
+	for (size_t i = 0; i < cfg->n_tls_routes; i++)
+		n += l7_gwapi_attached(cfg, &cfg->tls_routes[i], gw, l) == L7_GWA_ATTACHED;
+	for (size_t i = 0; i < cfg->n_tcp_routes; i++)
+		n += l7_gwapi_attached(cfg, &cfg->tcp_routes[i], gw, l) == L7_GWA_ATTACHED;
 	return n;
 }
 
 static void supported_kinds(cJSON *o, const struct config_gw_listener *l)
 {
-	static const char *const kinds[] = {"HTTPRoute", "GRPCRoute"};
+	static const char *const kinds[] = {"HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute"};
 	cJSON *list = cJSON_AddArrayToObject(o, "supportedKinds");
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		cJSON *k;
 
 		if (!l7_gwapi_kind_allowed(l, kinds[i]))
@@ -148,7 +152,8 @@ static bool listener_status(cJSON *list, const struct config *cfg,
 	if (kind == L7_GWL_HTTPS)
 		refs = cert_resolves(cfg, gw, l, &reason, why, sizeof(why));
 	if (accepted && l->allowed_kinds.n && !l7_gwapi_kind_allowed(l, "HTTPRoute") &&
-	    !l7_gwapi_kind_allowed(l, "GRPCRoute")) {
+	    !l7_gwapi_kind_allowed(l, "GRPCRoute") && !l7_gwapi_kind_allowed(l, "TLSRoute") &&
+	    !l7_gwapi_kind_allowed(l, "TCPRoute")) {
 		refs = false;
 		reason = "InvalidRouteKinds";
 		snprintf(why, sizeof(why), "allowedRoutes.kinds names no kind this listener takes");
@@ -276,7 +281,7 @@ static cJSON *parent_status(const struct config *cfg, const struct config_gw_rou
 	else if (!ok && worst == L7_GWA_NOT_ALLOWED) {
 		reason = "NotAllowedByListeners";
 		snprintf(why, sizeof(why), "no listener allows routes of kind %s from namespace %s",
-			 r->grpc ? "GRPCRoute" : "HTTPRoute", r->meta.namespace);
+			 l7_gwapi_route_kind(r), r->meta.namespace);
 	} else if (!ok) {
 		reason = "NoMatchingListenerHostname";
 		snprintf(why, sizeof(why), "no hostname of the route meets a listener's");

@@ -58,12 +58,25 @@ int l7_compile_gateway_api(struct l7_ctx *ctx, size_t *n_bound);
  */
 int l7_gwapi_append_routes(struct l7_ctx *ctx, const struct config_gw_route *const *routes,
 			   size_t n);
+/* A backendRef of route @r as a model destination (its Service's FQDN, port, weight). */
+int l7_gwapi_backend_dest(struct l7_ctx *ctx, const struct config_gw_route *r,
+			  const struct config_backend_ref *b, struct l7_destination *d);
+/*
+ * l7_gateway_tcp.c: the TLSRoutes (a Passthrough TLS listener: SNI routes on the hostnames
+ * where route and listener meet) or TCPRoutes (a TCP listener) attached to listener @l of @gw,
+ * as @own's tcp routes on @l's port, oldest route first; its first rule's backends.
+ */
+int l7_gwapi_l4_routes(const struct l7_inputs *in, const struct l7_waypoint *wp,
+		       struct l7_service *own, const struct config_k8s_gateway *gw,
+		       const struct config_gw_listener *l);
 
 /* l7_gwattach.c: Gateway API Gateways of class istio, their listeners and routes. */
 enum l7_gwapi_listener_kind {
-	L7_GWL_UNSUPPORTED = 0, /* TLS, TCP, UDP, others: not served */
+	L7_GWL_UNSUPPORTED = 0, /* TLS terminated, UDP, others: not served */
 	L7_GWL_HTTP,
 	L7_GWL_HTTPS, /* terminated with its certificateRefs */
+	L7_GWL_TLS,   /* TLS, tls.mode Passthrough: TLSRoutes by SNI */
+	L7_GWL_TCP,   /* TCP: TCPRoutes */
 };
 enum l7_gwapi_attach {
 	L7_GWA_ATTACHED = 0,
