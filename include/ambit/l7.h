@@ -569,6 +569,13 @@ struct l7_config *l7_from_json(const struct cJSON *j, char *err, size_t errlen);
 const struct l7_policy *l7_service_policy(const struct l7_service *s, const char *subset,
 					  uint16_t port);
 const struct l7_service *l7_config_service(const struct l7_config *c, const char *hostname);
+/*
+ * istio.io/ingress-use-waypoint of a Service with labels @svc in a namespace with labels @ns
+ * (NULL: none known): the Service's own label when it has one, else the namespace's; "true"
+ * in any case.
+ */
+bool l7_ingress_use_waypoint_labels(const struct config_labels *svc,
+				    const struct config_labels *ns);
 /* The tunnel of @c at @vip (network order), or NULL. Borrowed. */
 const struct l7_tunnel *l7_config_tunnel(const struct l7_config *c, uint32_t vip);
 

@@ -19,14 +19,20 @@
 
 #include "l7_priv.h"
 
-bool l7_ingress_use_waypoint(const struct config *cfg, const struct config_service *s)
+bool l7_ingress_use_waypoint_labels(const struct config_labels *svc, const struct config_labels *ns)
 {
-	const char *v = config_label_get(&s->meta.labels, CONFIG_LABEL_INGRESS_USE_WAYPOINT);
-	const struct config_namespace *ns;
+	const char *v = config_label_get(svc, CONFIG_LABEL_INGRESS_USE_WAYPOINT);
 
-	if (!v && (ns = config_find_namespace(cfg, s->meta.namespace)))
-		v = config_label_get(&ns->meta.labels, CONFIG_LABEL_INGRESS_USE_WAYPOINT);
+	if (!v && ns)
+		v = config_label_get(ns, CONFIG_LABEL_INGRESS_USE_WAYPOINT);
 	return v && !strcasecmp(v, "true");
+}
+
+static bool ingress_use_waypoint(const struct config *cfg, const struct config_service *s)
+{
+	const struct config_namespace *ns = config_find_namespace(cfg, s->meta.namespace);
+
+	return l7_ingress_use_waypoint_labels(&s->meta.labels, ns ? &ns->meta.labels : NULL);
 }
 
 static void drop_endpoints(struct l7_service *out)
@@ -97,7 +103,7 @@ int l7_gateway_via_waypoint(const struct l7_inputs *in, const struct l7_bindings
 {
 	const struct l7_waypoint *wp;
 
-	if (!b || out->workload || !l7_ingress_use_waypoint(in->cfg, s))
+	if (!b || out->workload || !ingress_use_waypoint(in->cfg, s))
 		return 0;
 	wp = l7_bindings_find(b, false, s->meta.namespace, s->meta.name);
 	if (!wp)

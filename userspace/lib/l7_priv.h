@@ -38,11 +38,6 @@ int l7_grow_routes(struct l7_service *s, size_t more);
 int l7_compile_gateway(const struct l7_inputs *in, const struct l7_bindings *b,
 		       const struct l7_waypoint *wp, struct l7_config *c);
 /*
- * l7_gateway_wp.c: istio.io/ingress-use-waypoint of Service @s: its own label when it has one,
- * else its namespace's ("true", any case).
- */
-bool l7_ingress_use_waypoint(const struct config *cfg, const struct config_service *s);
-/*
  * l7_gateway_wp.c: when a gateway's destination @s (compiled into @out) is bound to a
  * waypoint of @b and labelled istio.io/ingress-use-waypoint, its endpoints become the VIP's
  * pseudo-endpoint (struct l7_service via_waypoint) and @c's tunnels gain the VIP. 0 or -ENOMEM.
