@@ -1224,6 +1224,11 @@ void wp_engine_set_gen(struct wp_engine *e, struct wp_gen *gen)
 	views_collect(e);
 }
 
+const struct wp_gen *wp_engine_gen(const struct wp_engine *e)
+{
+	return e->view->gen;
+}
+
 void wp_engine_drain(struct wp_engine *e)
 {
 	e->draining = true;

@@ -55,6 +55,8 @@ struct wp_engine;
 struct wp_engine *wp_engine_new(struct loop *l, struct wp_gen *gen, const struct wp_engine_opts *o);
 /* New requests take @gen (a reference is taken); in-flight ones keep theirs. */
 void wp_engine_set_gen(struct wp_engine *e, struct wp_gen *gen);
+/* The generation new requests take. Borrowed: valid on @e's loop until the next set_gen. */
+const struct wp_gen *wp_engine_gen(const struct wp_engine *e);
 /* Serves the downstream connection @t (taken). 0 or -errno (then @t is closed). */
 int wp_engine_serve(struct wp_engine *e, struct transport *t);
 /* Idle connections close now, busy ones after their current exchange. */

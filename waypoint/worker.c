@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "ambit/log.h"
+#include "cluster.h"
+#include "config.h"
 #include "hbone.h"
 #include "mesh.h"
 #include "proxy.h"
@@ -232,6 +234,25 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * A gateway's destinations that go through their waypoint (l7_config.tunnels): a VIP is opened
+ * to one of the waypoint's instances, chosen at random as a ztunnel spreads over a
+ * waypoint's. The tunnels are those of the generation new requests take; it changes only on
+ * this worker's loop, where opens run, so no lock is needed.
+ */
+static int via_tunnel(void *arg, uint32_t ip, uint32_t *via)
+{
+	struct wp_worker *w = arg;
+	const struct l7_tunnel *t = w->e ? l7_config_tunnel(wp_engine_gen(w->e)->l7, ip) : NULL;
+
+	if (!t)
+		return 1;
+	if (!t->n_ips)
+		return -EHOSTUNREACH;
+	*via = t->ips[wp_random() % t->n_ips];
+	return 0;
+}
+
 struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *ls, size_t n,
 				  const struct wp_worker_opts *o)
 {
@@ -260,6 +281,8 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 		w->cn = w->pool ? connector_hbone_new(w->loop, w->pool, L7_HBONE_PORT,
 						      getenv("POD_IP"), wp_mesh_creds, w->mesh)
 				: NULL;
+		if (w->cn)
+			connector_hbone_set_via(w->cn, via_tunnel, w);
 	} else {
 		w->cn = connector_tcp_new(w->loop);
 	}

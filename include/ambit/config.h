@@ -662,6 +662,8 @@ struct config_gateway {
 #define CONFIG_LABEL_WAYPOINT_FOR "istio.io/waypoint-for"
 #define CONFIG_LABEL_GATEWAY_NAME "gateway.networking.k8s.io/gateway-name"
 #define CONFIG_ANNOT_GATEWAY_SA "gateway.istio.io/service-account"
+/* On a Service (else its namespace): gateways send its traffic to its waypoint. */
+#define CONFIG_LABEL_INGRESS_USE_WAYPOINT "istio.io/ingress-use-waypoint"
 
 enum config_gw_from {
 	CONFIG_GW_FROM_SAME = 0,

@@ -378,6 +378,26 @@ struct l7_service {
 	/* Not bound to the waypoint: carried only as an external authorizer's upstream (never
 	 * matched to a request's destination). */
 	bool aux;
+	/*
+	 * A gateway's destination whose traffic goes through its waypoint (istio.io/
+	 * ingress-use-waypoint): "ns/name" of that waypoint, else NULL. Its endpoints are then
+	 * one pseudo-endpoint at the VIP (ports: the service ports; identity: the waypoint's,
+	 * reached through l7_config.tunnels), or none when it has no VIP or the waypoint no
+	 * instance; every subset is that endpoint (the waypoint routes by its own config).
+	 */
+	char *via_waypoint;
+};
+
+/*
+ * A gateway's tunnel: an address its pseudo-endpoints carry (a Service VIP) and the instances
+ * of the waypoint that serves it. The proxy opens HBONE to one of @ips on 15008 with
+ * :authority the VIP:port, as a ztunnel sends to a waypoint.
+ */
+struct l7_tunnel {
+	uint32_t vip;
+	char *waypoint; /* "ns/name" */
+	size_t n_ips;
+	uint32_t *ips;
 };
 
 /*
@@ -500,6 +520,8 @@ struct l7_config {
 	struct l7_ext_authz *ext_authz;
 	size_t n_ratelimits;
 	struct l7_ratelimit *ratelimits;
+	size_t n_tunnels; /* a gateway's, by VIP, each VIP once */
+	struct l7_tunnel *tunnels;
 	/* From the mesh config (-1: not set there; the proxy's flags decide). */
 	int path_normalization; /* enum config_path_norm */
 	int num_trusted_proxies;
@@ -547,6 +569,15 @@ struct l7_config *l7_from_json(const struct cJSON *j, char *err, size_t errlen);
 const struct l7_policy *l7_service_policy(const struct l7_service *s, const char *subset,
 					  uint16_t port);
 const struct l7_service *l7_config_service(const struct l7_config *c, const char *hostname);
+/*
+ * istio.io/ingress-use-waypoint of a Service with labels @svc in a namespace with labels @ns
+ * (NULL: none known): the Service's own label when it has one, else the namespace's; "true"
+ * in any case.
+ */
+bool l7_ingress_use_waypoint_labels(const struct config_labels *svc,
+				    const struct config_labels *ns);
+/* The tunnel of @c at @vip (network order), or NULL. Borrowed. */
+const struct l7_tunnel *l7_config_tunnel(const struct l7_config *c, uint32_t vip);
 
 /*
  * The status Istio's gateway controller writes (l7_gwstatus.c), as the `status` object of

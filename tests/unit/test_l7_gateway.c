@@ -9,6 +9,7 @@
  * the JSON codec's gateway members and its refusals.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -880,6 +881,184 @@ static void test_json_round_trip_and_refusals(void **state)
 	destroy(&w);
 }
 
+/*
+ * Reviews behind a waypoint (VIP 10.96.0.20, waypoint rv-wp with one instance 10.1.0.30),
+ * routed to by the gateway; @svc_labels and @ns_labels are the Service's and its namespace's.
+ */
+#define USE_WP(svc_labels, ns_labels)                                                              \
+	"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {" ns_labels "}}\n---\n"  \
+	"apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n"                     \
+	"  name: rv-wp\n  namespace: shop\n"                                                       \
+	"  annotations: {gateway.istio.io/service-account: rv-wp-sa}\n"                            \
+	"spec:\n  gatewayClassName: istio-waypoint\n"                                              \
+	"  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n---\n"                         \
+	"apiVersion: v1\nkind: Pod\nmetadata:\n  name: rv-wp-0\n  namespace: shop\n"               \
+	"  labels: {gateway.networking.k8s.io/gateway-name: rv-wp}\n"                              \
+	"spec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.30}\n---\n"                       \
+	"apiVersion: v1\nkind: Service\nmetadata:\n  name: reviews\n  namespace: shop\n"           \
+	"  labels: {" svc_labels "}\n"                                                             \
+	"spec:\n  clusterIP: 10.96.0.20\n  selector: {app: reviews}\n"                             \
+	"  ports: [{name: http, port: 9080, targetPort: 9090}]\n---\n"                             \
+	"apiVersion: v1\nkind: Pod\nmetadata:\n  name: reviews-0\n  namespace: shop\n"             \
+	"  labels: {app: reviews, version: v1}\n"                                                  \
+	"spec: {serviceAccountName: reviews-sa, containers: [{name: c}]}\n"                        \
+	"status: {podIP: 10.1.0.21}\n---\n"                                                        \
+	"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"                              \
+	"metadata: {name: reviews, namespace: shop}\n"                                             \
+	"spec:\n  host: reviews.shop.svc.cluster.local\n"                                          \
+	"  subsets: [{name: v1, labels: {version: v1}}]\n---\n"                                    \
+	"apiVersion: networking.istio.io/v1\nkind: Gateway\n"                                      \
+	"metadata: {name: shop-gateway, namespace: shop}\n"                                        \
+	"spec:\n  selector: {istio: ingressgateway}\n"                                             \
+	"  servers: [{port: {number: 8080, name: http, protocol: HTTP}, hosts: ['*']}]\n---\n"     \
+	"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"                               \
+	"metadata: {name: shop, namespace: shop}\n"                                                \
+	"spec:\n  hosts: ['*']\n  gateways: [shop-gateway]\n"                                      \
+	"  http: [{route: [{destination: {host: reviews, subset: v1}}]}]\n---\n"
+
+static const struct l7_service *reviews_of(const struct world *w)
+{
+	const struct l7_service *s = l7_config_service(w->l7, "reviews.shop.svc.cluster.local");
+
+	assert_non_null(s);
+	return s;
+}
+
+/* The destination goes through waypoint rv-wp: its VIP as the one endpoint, tunnelled. */
+static void assert_via_waypoint(const struct world *w)
+{
+	const struct l7_service *s = reviews_of(w);
+	const struct l7_tunnel *t;
+	char ip[INET_ADDRSTRLEN];
+
+	assert_non_null(s->via_waypoint);
+	assert_string_equal(s->via_waypoint, "shop/rv-wp");
+	assert_int_equal(s->n_endpoints, 1);
+	assert_int_equal(s->endpoints[0].ip, s->vip);
+	assert_string_equal(inet_ntop(AF_INET, &s->vip, ip, sizeof(ip)), "10.96.0.20");
+	assert_int_equal(s->endpoints[0].ports[0], 9080); /* the service port, not 9090 */
+	assert_string_equal(s->endpoints[0].identity, "spiffe://cluster.local/ns/shop/sa/rv-wp-sa");
+	assert_string_equal(s->endpoints[0].pod, "shop/rv-wp");
+	/* A subset is the waypoint's to choose: the gateway sends it to the waypoint too. */
+	assert_int_equal(s->n_subsets, 1);
+	assert_int_equal(s->subsets[0].n_endpoints, 1);
+	assert_int_equal(s->subsets[0].endpoints[0], 0);
+	assert_int_equal(w->l7->n_tunnels, 1);
+	t = l7_config_tunnel(w->l7, s->vip);
+	assert_non_null(t);
+	assert_string_equal(t->waypoint, "shop/rv-wp");
+	assert_int_equal(t->n_ips, 1);
+	assert_string_equal(inet_ntop(AF_INET, &t->ips[0], ip, sizeof(ip)), "10.1.0.30");
+}
+
+static void assert_direct(const struct world *w)
+{
+	const struct l7_service *s = reviews_of(w);
+	char ip[INET_ADDRSTRLEN];
+
+	assert_null(s->via_waypoint);
+	assert_int_equal(s->n_endpoints, 1);
+	assert_string_equal(inet_ntop(AF_INET, &s->endpoints[0].ip, ip, sizeof(ip)), "10.1.0.21");
+	assert_int_equal(s->endpoints[0].ports[0], 9090);
+	assert_string_equal(s->endpoints[0].identity,
+			    "spiffe://cluster.local/ns/shop/sa/reviews-sa");
+	assert_int_equal(w->l7->n_tunnels, 0);
+	assert_null(l7_config_tunnel(w->l7, s->vip));
+}
+
+static void test_ingress_use_waypoint(void **state)
+{
+	struct world w;
+
+	/* On the Service. */
+	build(&w, GW_POD USE_WP("istio.io/use-waypoint: rv-wp, istio.io/ingress-use-waypoint: "
+				"'true'",
+				""));
+	assert_via_waypoint(&w);
+	destroy(&w);
+	/* On its namespace, the Service bound by its own label. */
+	build(&w, GW_POD USE_WP("istio.io/use-waypoint: rv-wp",
+				"istio.io/ingress-use-waypoint: 'true'"));
+	assert_via_waypoint(&w);
+	destroy(&w);
+	/* The Service's own label beats its namespace's. */
+	build(&w, GW_POD USE_WP("istio.io/use-waypoint: rv-wp, istio.io/ingress-use-waypoint: "
+				"'false'",
+				"istio.io/ingress-use-waypoint: 'true'"));
+	assert_direct(&w);
+	destroy(&w);
+	/* The label without a waypoint binding: straight to the pods, as before. */
+	build(&w, GW_POD USE_WP("istio.io/ingress-use-waypoint: 'true'", ""));
+	assert_direct(&w);
+	destroy(&w);
+	/* Bound, without the label: the gateway does not use the waypoint. */
+	build(&w, GW_POD USE_WP("istio.io/use-waypoint: rv-wp", ""));
+	assert_direct(&w);
+	destroy(&w);
+}
+
+/* No instance of the waypoint: no endpoint (503, no healthy upstream), never the pods. */
+static void test_ingress_use_waypoint_unreachable(void **state)
+{
+	struct world w;
+	char *yaml = strdup(GW_POD USE_WP("istio.io/use-waypoint: rv-wp, "
+					  "istio.io/ingress-use-waypoint: 'true'",
+					  ""));
+	char *pod = strstr(yaml, "{podIP: 10.1.0.30}");
+	const struct l7_service *s;
+
+	assert_non_null(pod);
+	memcpy(pod, "{}                ", strlen("{podIP: 10.1.0.30}")); /* not running */
+	build(&w, yaml);
+	s = reviews_of(&w);
+	assert_string_equal(s->via_waypoint, "shop/rv-wp");
+	assert_int_equal(s->n_endpoints, 0);
+	assert_int_equal(s->subsets[0].n_endpoints, 0);
+	assert_int_equal(w.l7->n_tunnels, 0);
+	destroy(&w);
+	free(yaml);
+}
+
+static void test_ingress_use_waypoint_json(void **state)
+{
+	struct world w;
+	struct l7_config *back;
+	cJSON *j, *t;
+	char err[256], *a, *b;
+
+	build(&w, GW_POD USE_WP("istio.io/use-waypoint: rv-wp, istio.io/ingress-use-waypoint: "
+				"'true'",
+				""));
+	j = l7_to_json(w.l7);
+	back = l7_from_json(j, err, sizeof(err));
+	assert_non_null(back);
+	assert_int_equal(back->n_tunnels, 1);
+	assert_string_equal(l7_config_service(back, "reviews.shop.svc.cluster.local")->via_waypoint,
+			    "shop/rv-wp");
+	a = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	j = l7_to_json(back);
+	b = cJSON_PrintUnformatted(j);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	l7_config_free(back);
+	/* Refused: a VIP twice, an address that is none, an unknown member. */
+	t = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "tunnels"), 0);
+	cJSON_AddItemToArray(cJSON_GetObjectItem(j, "tunnels"), cJSON_Duplicate(t, true));
+	assert_null(l7_from_json(j, err, sizeof(err)));
+	assert_non_null(strstr(err, "l7.tunnels[1].vip: listed twice"));
+	cJSON_DeleteItemFromArray(cJSON_GetObjectItem(j, "tunnels"), 1);
+	cJSON_ReplaceItemInArray(cJSON_GetObjectItem(t, "ips"), 0, cJSON_CreateString("x"));
+	assert_null(l7_from_json(j, err, sizeof(err)));
+	assert_non_null(strstr(err, "l7.tunnels[0].ips[0]"));
+	cJSON_AddStringToObject(t, "extra", "1");
+	assert_null(l7_from_json(j, err, sizeof(err)));
+	assert_non_null(strstr(err, "extra"));
+	cJSON_Delete(j);
+	destroy(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -895,6 +1074,9 @@ int main(void)
 	    cmocka_unit_test(test_json_round_trip_and_refusals),
 	    cmocka_unit_test(test_passthrough_and_tcp_servers),
 	    cmocka_unit_test(test_port_kinds),
+	    cmocka_unit_test(test_ingress_use_waypoint),
+	    cmocka_unit_test(test_ingress_use_waypoint_unreachable),
+	    cmocka_unit_test(test_ingress_use_waypoint_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ambit/l7.h"
 #include "config_priv.h"
 
 static const struct config_service *find_service(struct cfg_an *a, const char *ns, const char *name)
@@ -303,6 +304,37 @@ static void check_use_waypoint(struct cfg_an *a, const struct config_meta *m, co
 }
 
 /*
+ * istio.io/ingress-use-waypoint on Service @s (or, without a label of its own, on its
+ * namespace): gateways send its traffic to its waypoint, which needs a binding and a VIP to
+ * address it by (the CONNECT authority); without a VIP requests through a gateway get 503.
+ */
+static void check_ingress_use_waypoint(struct cfg_an *a, const struct config_service *s)
+{
+	const struct config_namespace *ns = NULL;
+	const char *field = "metadata.labels." CONFIG_LABEL_INGRESS_USE_WAYPOINT;
+	const char *bound = config_label_get(&s->meta.labels, CONFIG_LABEL_USE_WAYPOINT);
+
+	CFG_FOR_SETS(a, c)
+	if (!ns)
+		ns = config_find_namespace(c, s->meta.namespace);
+	if (!config_label_get(&s->meta.labels, CONFIG_LABEL_INGRESS_USE_WAYPOINT))
+		field = "the namespace's label " CONFIG_LABEL_INGRESS_USE_WAYPOINT;
+	if (!l7_ingress_use_waypoint_labels(&s->meta.labels, ns ? &ns->meta.labels : NULL))
+		return;
+	if (!bound && ns)
+		bound = config_label_get(&ns->meta.labels, CONFIG_LABEL_USE_WAYPOINT);
+	if (!bound || !strcmp(bound, "none"))
+		cfg_an_add(a, &s->meta, "Service", 0, false, field,
+			   CONFIG_LABEL_INGRESS_USE_WAYPOINT
+			   " has no effect: the Service is bound to no waypoint "
+			   "(" CONFIG_LABEL_USE_WAYPOINT "); gateways send to its endpoints");
+	else if (s->cluster_ip && !strcmp(s->cluster_ip, "None"))
+		cfg_an_add(a, &s->meta, "Service", 0, true, field,
+			   "a headless Service has no VIP to reach its waypoint by: requests "
+			   "through a gateway get 503 (no healthy upstream)");
+}
+
+/*
  * A rate limit restricted to a port (an EnvoyFilter's inbound|http|PORT or portNumber) that no
  * Service it could reach has as port or targetPort limits nothing: Istio's sample names 8000.
  */
@@ -349,9 +381,11 @@ int cfg_analyze_l7(const struct config *cfg, const struct config *context,
 	for (size_t i = 0; i < cfg->n_namespaces; i++)
 		check_use_waypoint(&a, &cfg->namespaces[i].meta, "Namespace",
 				   &cfg->namespaces[i].meta.labels, "", false);
-	for (size_t i = 0; i < cfg->n_services; i++)
+	for (size_t i = 0; i < cfg->n_services; i++) {
 		check_use_waypoint(&a, &cfg->services[i].meta, "Service",
 				   &cfg->services[i].meta.labels, "", true);
+		check_ingress_use_waypoint(&a, &cfg->services[i]);
+	}
 	for (size_t i = 0; i < cfg->n_pods; i++)
 		check_use_waypoint(&a, &cfg->pods[i].meta, "Pod", &cfg->pods[i].meta.labels, "",
 				   false);

@@ -525,7 +525,7 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 	if (!c->waypoint_namespace || !c->waypoint_name || !c->identity || !c->services)
 		goto fail;
 	if (wp->gateway) {
-		err = l7_compile_gateway(in, wp, c);
+		err = l7_compile_gateway(in, b, wp, c);
 		err = err ? err : l7_compile_authz(in, wp, c);
 		err = err ? err : l7_compile_ratelimits(in, wp, c);
 		if (err)

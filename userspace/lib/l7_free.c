@@ -214,6 +214,7 @@ void l7_service_clear(struct l7_service *s)
 	free(s->authz);
 	free(s->jwt);
 	free(s->ratelimit);
+	free(s->via_waypoint);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -245,6 +246,11 @@ void l7_config_free(struct l7_config *c)
 		free(l->certs);
 	}
 	free(c->listeners);
+	for (size_t i = 0; c->tunnels && i < c->n_tunnels; i++) {
+		free(c->tunnels[i].waypoint);
+		free(c->tunnels[i].ips);
+	}
+	free(c->tunnels);
 	free(c->waypoint_namespace);
 	free(c->waypoint_name);
 	free(c->identity);
@@ -269,6 +275,14 @@ const struct l7_service *l7_config_service(const struct l7_config *c, const char
 	for (size_t i = 0; c && i < c->n_services; i++)
 		if (!strcmp(c->services[i].hostname, hostname))
 			return &c->services[i];
+	return NULL;
+}
+
+const struct l7_tunnel *l7_config_tunnel(const struct l7_config *c, uint32_t vip)
+{
+	for (size_t i = 0; c && i < c->n_tunnels; i++)
+		if (c->tunnels[i].vip == vip)
+			return &c->tunnels[i];
 	return NULL;
 }
 

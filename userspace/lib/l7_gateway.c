@@ -20,7 +20,9 @@
  *   case-insensitively.
  * The model is one service of the gateway's own (its hostname; one port per listener) whose
  * routes carry each virtual host as an authority match and the listener as a port match, and
- * every Service those routes name, compiled as a waypoint's (endpoints, DestinationRules).
+ * every Service those routes name, compiled as a waypoint's (endpoints, DestinationRules); one
+ * bound to a waypoint and labelled istio.io/ingress-use-waypoint goes through its waypoint
+ * instead (l7_gateway_wp.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -41,6 +43,7 @@ struct vhost {
 
 struct gw_ctx {
 	const struct l7_inputs *in;
+	const struct l7_bindings *b;
 	const struct l7_waypoint *wp;
 	struct l7_config *c;
 	struct l7_service *own;
@@ -717,6 +720,8 @@ static int add_destination(struct gw_ctx *g, struct l7_destination *d)
 {
 	const struct config_service *s = d->unknown ? NULL : service_named(g->in->cfg, d->host);
 	struct l7_config *c = g->c;
+	struct l7_service *out;
+	int err;
 
 	if (!s)
 		return 0;
@@ -724,7 +729,9 @@ static int add_destination(struct gw_ctx *g, struct l7_destination *d)
 		d->port = (uint16_t)s->ports[0].port;
 	if (l7_config_service(c, d->host))
 		return 0;
-	return l7_compile_service(g->in, g->wp, s, &c->services[c->n_services++]);
+	out = &c->services[c->n_services++];
+	err = l7_compile_service(g->in, g->wp, s, out);
+	return err ? err : l7_gateway_via_waypoint(g->in, g->b, s, out, c);
 }
 
 static int own_service(struct gw_ctx *g)
@@ -743,10 +750,10 @@ static int own_service(struct gw_ctx *g)
 	return o->hostname && o->name && o->namespace && o->ports ? 0 : -ENOMEM;
 }
 
-int l7_compile_gateway(const struct l7_inputs *in, const struct l7_waypoint *wp,
-		       struct l7_config *c)
+int l7_compile_gateway(const struct l7_inputs *in, const struct l7_bindings *b,
+		       const struct l7_waypoint *wp, struct l7_config *c)
 {
-	struct gw_ctx g = {.in = in, .wp = wp, .c = c};
+	struct gw_ctx g = {.in = in, .b = b, .wp = wp, .c = c};
 	int err;
 
 	c->gateway = true;

@@ -490,8 +490,34 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 		strings(e, t, "sniHosts", &x->tcp[i].sni_hosts);
 		dests(e, t, x->tcp[i].dests, x->tcp[i].n_dests);
 	}
+	str(e, s, "viaWaypoint", x->via_waypoint);
 	if (s && (l7_service_authz_to_json(x, s) || l7_service_ratelimits_to_json(x, s)))
 		e->failed = true;
+}
+
+/* A gateway's tunnels: each VIP with the waypoint instances it is reached through. */
+static void tunnels(struct enc *e, cJSON *root, const struct l7_config *c)
+{
+	cJSON *a = c->n_tunnels ? arr(e, root, "tunnels") : NULL;
+
+	for (size_t i = 0; a && i < c->n_tunnels; i++) {
+		const struct l7_tunnel *t = &c->tunnels[i];
+		cJSON *o = obj(e, a, NULL), *ips;
+
+		ip(e, o, "vip", t->vip);
+		str(e, o, "waypoint", t->waypoint);
+		ips = arr(e, o, "ips");
+		for (size_t k = 0; ips && k < t->n_ips; k++) {
+			char buf[INET_ADDRSTRLEN];
+			struct in_addr in = {.s_addr = t->ips[k]};
+			cJSON *v = cJSON_CreateString(inet_ntop(AF_INET, &in, buf, sizeof(buf)));
+
+			if (!v || !cJSON_AddItemToArray(ips, v)) {
+				cJSON_Delete(v);
+				e->failed = true;
+			}
+		}
+	}
 }
 
 /* A TLS listener's certificates (key material: the model goes to its gateway only). */
@@ -540,6 +566,7 @@ cJSON *l7_to_json(const struct l7_config *c)
 	a = arr(&e, root, "services");
 	for (size_t i = 0; a && i < c->n_services; i++)
 		service(&e, obj(&e, a, NULL), &c->services[i]);
+	tunnels(&e, root, c);
 	if (root && (l7_authz_to_json(c, root) || l7_ratelimits_to_json(c, root)))
 		e.failed = true;
 	if (e.failed) {

@@ -677,9 +677,9 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 		     struct l7_service *s)
 {
 	static const char *const k[] = {
-	    "hostname",	 "name",    "namespace", "workload",   "vip",	 "ports",
-	    "endpoints", "subsets", "policies",	 "routesKind", "routes", "tcp",
-	    "authz",	 "jwt",	    "aux",	 "rateLimits", NULL};
+	    "hostname",	 "name",    "namespace", "workload",   "vip",	      "ports",
+	    "endpoints", "subsets", "policies",	 "routesKind", "routes",      "tcp",
+	    "authz",	 "jwt",	    "aux",	 "rateLimits", "viaWaypoint", NULL};
 
 	if (!l7j_keys(d, o, path, k))
 		return;
@@ -688,6 +688,7 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 	s->namespace = l7j_dstr(d, o, "namespace", path, true);
 	s->workload = l7j_dbool(d, o, "workload", path);
 	s->vip = l7j_dip(d, o, "vip", path);
+	s->via_waypoint = l7j_dstr(d, o, "viaWaypoint", path, false);
 	s->routes_kind = l7j_denum(d, o, "routesKind", path, l7_routes_kind_names, true);
 	l7j_ports(d, o, path, s);
 	l7j_endpoints(d, o, path, s);
@@ -785,8 +786,9 @@ static void dlisteners(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 
 struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 {
-	static const char *const k[] = {"waypoint", "services", "authz",     "jwt",	   "mesh",
-					"extAuthz", "gateway",	"listeners", "rateLimits", NULL};
+	static const char *const k[] = {"waypoint",   "services", "authz",   "jwt",
+					"mesh",	      "extAuthz", "gateway", "listeners",
+					"rateLimits", "tunnels",  NULL};
 	static const char *const wk[] = {"namespace", "name", "identity", NULL};
 	struct l7j_dec d = {.err = err, .errlen = errlen};
 	struct l7_config *c = calloc(1, sizeof(*c));
@@ -830,6 +832,8 @@ struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 	c->gateway = l7j_dbool(&d, j, "gateway", "l7");
 	if (!d.failed)
 		dlisteners(&d, j, c);
+	if (!d.failed)
+		l7j_tunnels(&d, j, c);
 	if (d.failed)
 		goto fail;
 	return c;

@@ -4,6 +4,7 @@
  * indices checked against the endpoints) and the resolved policies (each naming a port and
  * subset the service has). The helpers and the rest are in l7_json_dec.c.
  */
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,5 +297,46 @@ void l7j_policies(struct l7j_dec *d, const cJSON *o, const char *path, struct l7
 		dpolicy(d, it, p, s, &s->policies[s->n_policies++]);
 		if (d->failed)
 			return;
+	}
+}
+
+void l7j_tunnels(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
+{
+	static const char *const k[] = {"vip", "waypoint", "ips", NULL};
+	size_t n;
+	const cJSON *a = l7j_darr(d, j, "tunnels", "l7", &n), *it;
+	char p[64];
+
+	if (!a || d->failed || !(c->tunnels = l7j_dalloc(d, n, sizeof(*c->tunnels), "l7.tunnels")))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct l7_tunnel *t = &c->tunnels[c->n_tunnels];
+		const cJSON *ips, *ip;
+		size_t ni;
+
+		snprintf(p, sizeof(p), "l7.tunnels[%zu]", c->n_tunnels);
+		if (!l7j_keys(d, it, p, k))
+			return;
+		t->vip = l7j_dip(d, it, "vip", p);
+		if (!d->failed && (!t->vip || l7_config_tunnel(c, t->vip))) {
+			l7j_fail(d, "%s.vip: %s", p, t->vip ? "listed twice" : "0.0.0.0");
+			return;
+		}
+		c->n_tunnels++;
+		t->waypoint = l7j_dstr(d, it, "waypoint", p, true);
+		ips = l7j_darr(d, it, "ips", p, &ni);
+		if (d->failed || !(t->ips = l7j_dalloc(d, ni, sizeof(*t->ips), p)))
+			return;
+		cJSON_ArrayForEach(ip, ips)
+		{
+			struct in_addr in;
+
+			if (!cJSON_IsString(ip) || inet_pton(AF_INET, ip->valuestring, &in) != 1) {
+				l7j_fail(d, "%s.ips[%zu]: expected an IPv4 address", p, t->n_ips);
+				return;
+			}
+			t->ips[t->n_ips++] = in.s_addr;
+		}
 	}
 }

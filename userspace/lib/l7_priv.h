@@ -35,8 +35,16 @@ int l7_vs_dest(struct l7_ctx *ctx, const struct config_destination *d, const cha
 /* Room for @more routes (zeroed) in @s. 0 or -ENOMEM. */
 int l7_grow_routes(struct l7_service *s, size_t more);
 /* A gateway proxy's model (l7_gateway.c) into @c, whose services have room for every Service. */
-int l7_compile_gateway(const struct l7_inputs *in, const struct l7_waypoint *wp,
-		       struct l7_config *c);
+int l7_compile_gateway(const struct l7_inputs *in, const struct l7_bindings *b,
+		       const struct l7_waypoint *wp, struct l7_config *c);
+/*
+ * l7_gateway_wp.c: when a gateway's destination @s (compiled into @out) is bound to a
+ * waypoint of @b and labelled istio.io/ingress-use-waypoint, its endpoints become the VIP's
+ * pseudo-endpoint (struct l7_service via_waypoint) and @c's tunnels gain the VIP. 0 or -ENOMEM.
+ */
+int l7_gateway_via_waypoint(const struct l7_inputs *in, const struct l7_bindings *b,
+			    const struct config_service *s, struct l7_service *out,
+			    struct l7_config *c);
 /* l7_gateway.c: a `gateways:` list of an object of namespace @ns names @gw. */
 bool l7_gateway_binds(const struct config_strings *refs, const char *ns,
 		      const struct config_gateway *gw);

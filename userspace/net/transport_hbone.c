@@ -351,6 +351,8 @@ struct hbc {
 	void *creds_arg;
 	uint16_t port;
 	char *self; /* forwarded: for=, or NULL */
+	hbone_via_fn via;
+	void *via_arg;
 };
 
 static void on_open_timer(struct loop_timer *t)
@@ -370,10 +372,16 @@ static struct transport *hbc_open(struct connector *c, const struct sockaddr_in 
 	char authority[32];
 	struct hbone_target t = {0};
 	const char *src = NULL;
+	uint32_t via = dst->sin_addr.s_addr;
 	struct hbt *h;
+	int r;
 
 	if (!identity) {
 		errno = EINVAL; /* HBONE needs the destination's identity to check */
+		return NULL;
+	}
+	if (hc->via && (r = hc->via(hc->via_arg, dst->sin_addr.s_addr, &via)) < 0) {
+		errno = -r;
 		return NULL;
 	}
 	h = hbt_new(hc->loop, NULL, true);
@@ -383,6 +391,7 @@ static struct transport *hbc_open(struct connector *c, const struct sockaddr_in 
 	snprintf(authority, sizeof(authority), "%s:%u", inet_ntoa(dst->sin_addr),
 		 ntohs(dst->sin_port));
 	t.addr = *dst;
+	t.addr.sin_addr.s_addr = via;
 	t.addr.sin_port = htons(hc->port);
 	t.authority = authority;
 	t.forwarded_for = hc->self;
@@ -413,6 +422,14 @@ static void hbc_destroy(struct connector *c)
 {
 	free(((struct hbc *)c)->self);
 	free(c);
+}
+
+void connector_hbone_set_via(struct connector *c, hbone_via_fn fn, void *arg)
+{
+	struct hbc *hc = (struct hbc *)c;
+
+	hc->via = fn;
+	hc->via_arg = arg;
 }
 
 static const struct connector_impl hbc_impl = {
