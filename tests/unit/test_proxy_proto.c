@@ -53,7 +53,8 @@ static void assert_v6(const struct sockaddr_in6 *a, const char *ip, uint16_t por
 
 static void test_v1(void **state)
 {
-	static const char tcp4[] = "PROXY TCP4 203.0.113.7 10.0.0.1 51234 443\r\nGET / HTTP/1.1\r\n";
+	static const char tcp4[] =
+	    "PROXY TCP4 203.0.113.7 10.0.0.1 51234 443\r\nGET / HTTP/1.1\r\n";
 	static const char tcp6[] = "PROXY TCP6 2001:db8::7 2001:db8::1 65535 0\r\n";
 	static const char unk[] = "PROXY UNKNOWN ffff:f...f:ffff 1 2\r\n";
 	/* The longest TCP6 line (104 bytes). */
@@ -65,8 +66,7 @@ static void test_v1(void **state)
 
 	assert_int_equal(parse_pieces((const uint8_t *)tcp4, hlen, &h), (int)hlen);
 	/* What follows the header is not its: the length stops at the CRLF. */
-	assert_int_equal(proxy_proto_parse((const uint8_t *)tcp4, sizeof(tcp4) - 1, &h),
-			 (int)hlen);
+	assert_int_equal(proxy_proto_parse((const uint8_t *)tcp4, sizeof(tcp4) - 1, &h), (int)hlen);
 	assert_int_equal(h.version, 1);
 	assert_int_equal(h.family, AF_INET);
 	assert_v4(&h.src.v4, "203.0.113.7", 51234);
@@ -154,11 +154,12 @@ static size_t v2(uint8_t *out, uint8_t vc, uint8_t fam, const uint8_t *body, siz
 static void test_v2(void **state)
 {
 	/* 198.51.100.9:40000 -> 10.0.0.5:8443, then a TLV (AWS's VPC endpoint id, type 0xEA). */
-	static const uint8_t inet[] = {198, 51, 100, 9, 10, 0, 0, 5, 0x9c, 0x40, 0x20, 0xfb,
-				       0xea, 0x00, 0x04, 'v', 'p', 'c', 'e'};
-	uint8_t in6[36 + 3] = {0x20, 0x01, 0x0d, 0xb8, [15] = 7, [16] = 0x20, [17] = 0x01,
-			       [18] = 0x0d, [19] = 0xb8, [31] = 1, [32] = 0x01, [33] = 0xbb,
-			       [34] = 0, [35] = 80, [36] = 0x04, [37] = 0, [38] = 0};
+	static const uint8_t inet[] = {198,  51,   100,	 9,    10,   0,	  0,   5,   0x9c, 0x40,
+				       0x20, 0xfb, 0xea, 0x00, 0x04, 'v', 'p', 'c', 'e'};
+	uint8_t in6[36 + 3] = {
+	    0x20,	 0x01,	      0x0d,	   0xb8,     [15] = 7,	  [16] = 0x20,
+	    [17] = 0x01, [18] = 0x0d, [19] = 0xb8, [31] = 1, [32] = 0x01, [33] = 0xbb,
+	    [34] = 0,	 [35] = 80,   [36] = 0x04, [37] = 0, [38] = 0};
 	uint8_t buf[PROXY_PROTO_MAX + 64];
 	struct proxy_proto_hdr h;
 	size_t n;
