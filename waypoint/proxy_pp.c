@@ -80,7 +80,8 @@ static void pp_ready(struct wp_pp *p, const struct proxy_proto_hdr *h, int n)
 		 * The engine's addresses are IPv4: a client it cannot name is refused, rather
 		 * than taken for the balancer in front (whose address policies may allow).
 		 */
-		pp_refuse(p, "the PROXY header's source is IPv6, which this gateway does not serve");
+		pp_refuse(p,
+			  "the PROXY header's source is IPv6, which this gateway does not serve");
 		return;
 	}
 	/* What was peeked is there: this takes exactly the header, never the bytes after. */
@@ -143,8 +144,8 @@ static void pp_timeout(struct loop_timer *t)
 	pp_refuse(p, "no whole PROXY header in time");
 }
 
-int wp_pp_start(struct wp_pp_set *s, int fd, const struct transport_peer *peer,
-		wp_pp_done_fn done, void *arg)
+int wp_pp_start(struct wp_pp_set *s, int fd, const struct transport_peer *peer, wp_pp_done_fn done,
+		void *arg)
 {
 	struct wp_pp *p = calloc(1, sizeof(*p));
 

@@ -43,8 +43,8 @@ bool wp_engine_proxy_protocol(const struct wp_engine *e, uint16_t port);
  * header, then calls @done(@arg, ...) from the loop. @peer copied, its strings borrowed until
  * @done. 0, or -ENOMEM (@fd closed).
  */
-int wp_pp_start(struct wp_pp_set *s, int fd, const struct transport_peer *peer,
-		wp_pp_done_fn done, void *arg);
+int wp_pp_start(struct wp_pp_set *s, int fd, const struct transport_peer *peer, wp_pp_done_fn done,
+		void *arg);
 /* Closes, with a reset, every connection of @s still waiting (a drain, a stop). */
 void wp_pp_close_all(struct wp_pp_set *s);
 

@@ -151,8 +151,7 @@ static int v2_parse(const uint8_t *data, size_t len, struct proxy_proto_hdr *h)
 	 */
 	if (cmd == V2_CMD_PROXY) {
 		switch (fam) {
-		case 0x00:
-			break;
+		case 0x00: break;
 		case 0x11:
 		case 0x12:
 			if (total < V2_HDR_LEN + 12)
@@ -168,8 +167,7 @@ static int v2_parse(const uint8_t *data, size_t len, struct proxy_proto_hdr *h)
 			if (total < V2_HDR_LEN + 216)
 				return -EINVAL;
 			break;
-		default:
-			return -EINVAL;
+		default: return -EINVAL;
 		}
 	}
 	if (len < total)
