@@ -17,6 +17,7 @@
 #include "hbone.h"
 #include "mesh.h"
 #include "proxy.h"
+#include "proxy_pp.h"
 #include "sock.h"
 #include "transport_hbone.h"
 #include "worker.h"
@@ -38,6 +39,7 @@ struct wp_worker {
 	struct connector *cn;
 	struct wp_engine *e;
 	struct wp_stats *stats;
+	struct wp_pp_set pp; /* accepted, waiting for their PROXY header */
 	pthread_t thread;
 	int efd;
 	struct loop_handler ctl;
@@ -134,6 +136,18 @@ static void accept_hbone(struct wp_worker *w, int fd)
 	tls_ctx_put(ctx);
 }
 
+/* A gateway listener's connection @fd (taken), its PROXY header read when there is one. */
+static void serve_accepted(void *arg, int fd, const struct transport_peer *peer)
+{
+	struct wlistener *li = arg;
+	struct transport *t;
+
+	t = li->l.tls ? transport_tls_new(li->w->loop, fd, li->l.tls, peer)
+		      : transport_tcp_new(li->w->loop, fd, peer);
+	if (t)
+		wp_engine_serve(li->w->e, t);
+}
+
 static void on_accept(struct loop_handler *h, uint32_t events)
 {
 	struct wlistener *li = (struct wlistener *)((char *)h - offsetof(struct wlistener, h));
@@ -142,7 +156,6 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 	for (int k = 0; k < 32; k++) {
 		struct transport_peer peer = {0};
 		socklen_t sl = sizeof(peer.client);
-		struct transport *t;
 		int one = 1, fd;
 
 		fd = accept4(li->l.fd, (struct sockaddr *)&peer.client, &sl,
@@ -173,10 +186,11 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 		peer.dest_host = (char *)li->l.host;
 		peer.dest_port = li->l.port;
 		peer.tls = li->l.tls != NULL;
-		t = li->l.tls ? transport_tls_new(w->loop, fd, li->l.tls, &peer)
-			      : transport_tcp_new(w->loop, fd, &peer);
-		if (t)
-			wp_engine_serve(w->e, t);
+		/* Before anything reads the socket: the header precedes a TLS ClientHello too. */
+		if (wp_engine_proxy_protocol(w->e, li->l.port))
+			wp_pp_start(&w->pp, fd, &peer, serve_accepted, li);
+		else
+			serve_accepted(li, fd, &peer);
 	}
 }
 
@@ -210,6 +224,7 @@ static void on_ctl(struct loop_handler *h, uint32_t events)
 	if (__atomic_load_n(&w->drain, __ATOMIC_ACQUIRE)) {
 		for (size_t i = 0; i < w->n; i++)
 			listener_del(&w->ls[i]);
+		wp_pp_close_all(&w->pp);
 		wp_engine_drain(w->e);
 	}
 }
@@ -273,6 +288,7 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 	w->ls = calloc(WP_MAX_LISTENERS, sizeof(*w->ls));
 	w->stats = wp_stats_new();
 	w->mesh = o->mesh;
+	w->pp.loop = w->loop;
 	if (!w->loop || !w->ls || !w->stats)
 		goto fail;
 	if (w->mesh) {
@@ -401,6 +417,7 @@ void wp_worker_stop(struct wp_worker *w)
 	for (size_t i = 0; i < w->n; i++)
 		listener_del(&w->ls[i]);
 	loop_timer_cancel(w->loop, &w->sweep);
+	wp_pp_close_all(&w->pp);
 	wp_engine_destroy(w->e);
 	connector_destroy(w->cn);
 	/* After the engine: its transports' streams end with the pool's connections. */

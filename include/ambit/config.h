@@ -883,6 +883,7 @@ struct config_mesh {
 	bool present;
 	int path_normalization;	       /* enum config_path_norm */
 	int num_trusted_proxies;       /* -1: unset */
+	bool proxy_protocol;	       /* gatewayTopology.proxyProtocol is set (any value) */
 	char *outbound_traffic_policy; /* "ALLOW_ANY", "REGISTRY_ONLY" or NULL */
 	size_t n_providers;
 	struct config_extension_provider *providers;

@@ -491,10 +491,14 @@ struct l7_ratelimit {
  * (plaintext, or HTTPS terminated when it has certificates) take its http routes; TLS
  * (PASSTHROUGH: the ClientHello's SNI chooses, nothing is terminated) and TCP take its tcp
  * routes (l7_tcp_route, sni_hosts for TLS), and the connection is relayed as bytes.
+ * @proxy_protocol (the mesh config's gatewayTopology.proxyProtocol): every connection starts
+ * with a PROXY protocol header, whose source is the client's address (Envoy's proxy_protocol
+ * listener filter); one without is closed.
  */
 struct l7_listener {
 	uint16_t port;
 	enum l7_protocol protocol;
+	bool proxy_protocol;
 	char *service;	/* a hostname of l7_config.services */
 	size_t n_certs; /* > 0: TLS is terminated, a certificate chosen by SNI */
 	struct l7_tls_cert *certs;

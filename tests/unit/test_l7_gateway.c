@@ -1059,6 +1059,50 @@ static void test_ingress_use_waypoint_json(void **state)
 	destroy(&w);
 }
 
+/*
+ * The mesh config's gatewayTopology.proxyProtocol: every listener of the gateway reads a PROXY
+ * header; the flag survives the JSON round trip, and the decoder takes only a boolean.
+ */
+#define MESH_PP                                                                                    \
+	"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\n"      \
+	"data:\n  mesh: |\n    defaultConfig:\n      gatewayTopology: {proxyProtocol: {}}\n---\n"
+
+static void test_proxy_protocol(void **state)
+{
+	struct world w;
+	struct l7_config *back;
+	cJSON *j, *l;
+	char err[256];
+
+	build(&w, GW_POD BOOKINFO);
+	assert_false(w.l7->listeners[0].proxy_protocol);
+	destroy(&w);
+	build(&w, MESH_PP GW_POD BOOKINFO);
+	assert_int_equal(w.l7->n_listeners, 1);
+	assert_true(w.l7->listeners[0].proxy_protocol);
+	j = l7_to_json(w.l7);
+	back = l7_from_json(j, err, sizeof(err));
+	assert_non_null(back);
+	assert_true(back->listeners[0].proxy_protocol);
+	l7_config_free(back);
+	l = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "listeners"), 0);
+	cJSON_ReplaceItemInObject(l, "proxyProtocol", cJSON_CreateString("yes"));
+	assert_null(l7_from_json(j, err, sizeof(err)));
+	assert_non_null(strstr(err, "l7.listeners[0].proxyProtocol"));
+	cJSON_Delete(j);
+	destroy(&w);
+	/* ProxyProtocol has no field: one is an error of the mesh config. */
+	assert_int_not_equal(
+	    l7_world_bind(&w.wb,
+			  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, "
+			  "namespace: istio-system}\ndata:\n  mesh: |\n"
+			  "    defaultConfig:\n      gatewayTopology:\n"
+			  "        proxyProtocol: {version: 2}\n---\n" GW_POD BOOKINFO,
+			  err, sizeof(err)),
+	    0);
+	l7_world_unbind(&w.wb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1077,6 +1121,7 @@ int main(void)
 	    cmocka_unit_test(test_ingress_use_waypoint),
 	    cmocka_unit_test(test_ingress_use_waypoint_unreachable),
 	    cmocka_unit_test(test_ingress_use_waypoint_json),
+	    cmocka_unit_test(test_proxy_protocol),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

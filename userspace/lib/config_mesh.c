@@ -4,7 +4,7 @@
  * namespace, key `mesh`, a MeshConfig in YAML. Its text is parsed and validated like every
  * object (an unknown field is an error naming it; the MeshConfig fields ambit does not act on
  * are accepted, type-checked, and not kept), and the fields the proxies act on are kept:
- * pathNormalization, defaultConfig.gatewayTopology.numTrustedProxies,
+ * pathNormalization, defaultConfig.gatewayTopology.numTrustedProxies and proxyProtocol,
  * outboundTrafficPolicy.mode and extensionProviders (their ext_authz settings). Diagnostics
  * inside the text carry the line in the manifest the text is on.
  */
@@ -301,12 +301,26 @@ static int mc_trusted(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return 0;
 }
 
+/*
+ * ProxyProtocol has no field: its presence (`proxyProtocol: {}`) turns Envoy's
+ * proxy_protocol listener filter on for every listener of the gateway.
+ */
+static int mc_proxy_protocol(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	static const struct cfg_field fields[] = {
+	    {NULL, 0, NULL, 0},
+	};
+
+	((MC *)o)->proxy_protocol = true;
+	return cfg_walk_map(ctx, v, fields, o);
+}
+
 static int mc_gateway_topology(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	static const struct cfg_field fields[] = {
 	    {"numTrustedProxies", CFG_T_INT, mc_trusted, 0},
 	    {"forwardClientCertDetails", CFG_T_STR, NULL, 0},
-	    {"proxyProtocol", CFG_T_MAP, NULL, 0},
+	    {"proxyProtocol", CFG_T_MAP, mc_proxy_protocol, 0},
 	    {NULL, 0, NULL, 0},
 	};
 
@@ -446,6 +460,7 @@ static int parse_mesh(struct cfg_ctx *ctx, yaml_node_t *v, struct config_mesh *m
 
 	m->path_normalization = CONFIG_PATH_NORM_UNSET;
 	m->num_trusted_proxies = -1;
+	m->proxy_protocol = false;
 	if (!yaml_parser_initialize(&p))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&p, v->data.scalar.value, v->data.scalar.length);

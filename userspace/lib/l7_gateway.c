@@ -278,6 +278,8 @@ static int add_listener(struct gw_ctx *g, uint16_t port, enum l7_protocol proto,
 	c->listeners = l;
 	l = &c->listeners[c->n_listeners];
 	*l = (struct l7_listener){.port = port, .protocol = proto};
+	l->proxy_protocol =
+	    config_mesh_of(g->in->cfg) && config_mesh_of(g->in->cfg)->proxy_protocol;
 	l->service = strdup(g->own->hostname);
 	if (!l->service)
 		return -ENOMEM;

@@ -560,6 +560,8 @@ cJSON *l7_to_json(const struct l7_config *c)
 			num(&e, l, "port", c->listeners[i].port);
 			str(&e, l, "protocol", l7_protocol_name(c->listeners[i].protocol));
 			str(&e, l, "service", c->listeners[i].service);
+			if (c->listeners[i].proxy_protocol)
+				flag(&e, l, "proxyProtocol", true);
 			tls_certs(&e, l, &c->listeners[i]);
 		}
 	}

@@ -744,7 +744,8 @@ static void dtls_certs(struct l7j_dec *d, const cJSON *o, const char *path, stru
 /* A gateway's listeners: each names a service of the model. */
 static void dlisteners(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 {
-	static const char *const k[] = {"port", "protocol", "service", "tls", NULL};
+	static const char *const k[] = {"port", "protocol",	 "service",
+					"tls",	"proxyProtocol", NULL};
 	size_t n;
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "listeners"), *it;
 
@@ -768,6 +769,7 @@ static void dlisteners(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 		l->port = (uint16_t)l7j_dnum(d, it, "port", p, 1, 65535, true);
 		l->protocol = l7j_dprotocol(d, it, p);
 		l->service = l7j_dstr(d, it, "service", p, true);
+		l->proxy_protocol = l7j_dbool(d, it, "proxyProtocol", p);
 		dtls_certs(d, it, p, l);
 		if (d->failed)
 			return;
