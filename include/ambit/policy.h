@@ -277,6 +277,12 @@ struct policy_decision {
 	bool shadow;
 	enum policy_verdict shadow_verdict;
 	const struct policy_authz *shadow_policy;
+	/*
+	 * NO_ALLOW_MATCHED: an applicable ALLOW policy with a rule the ztunnel dropped (L7 fields),
+	 * and that rule, so `ambitctl check` names the policy that failed closed; else NULL, -1.
+	 */
+	const struct policy_authz *dropped_policy;
+	int dropped_rule;
 };
 
 /*

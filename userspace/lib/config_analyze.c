@@ -1023,6 +1023,86 @@ static bool gwapi_route_findings(struct cfg_an *a, const struct config *c,
 	return any;
 }
 
+/* The rule of @ap's that says something about the client (a source, or a source.* condition). */
+static bool ap_names_client(const struct config_authorization_policy *ap)
+{
+	for (size_t r = 0; r < ap->n_rules; r++) {
+		if (ap->rules[r].n_from)
+			return true;
+		for (size_t w = 0; w < ap->rules[r].n_when; w++)
+			if (ap->rules[r].when[w].key &&
+			    !strncmp(ap->rules[r].when[w].key, "source.", 7))
+				return true;
+	}
+	return false;
+}
+
+/* The waypoint traffic to pod @p goes through (its own binding, else a Service's), or NULL. */
+static const struct l7_waypoint *pod_waypoint(const struct config *u, const struct l7_bindings *b,
+					      const struct l7_pod *pods, size_t i)
+{
+	const struct l7_pod *p = &pods[i];
+
+	if (b->workloads[i].waypoint >= 0)
+		return &b->waypoints[b->workloads[i].waypoint];
+	for (size_t s = 0; s < u->n_services && s < b->n_services; s++) {
+		const struct config_service *svc = &u->services[s];
+
+		if (b->services[s].waypoint >= 0 && svc->selector.n &&
+		    !strcmp(svc->meta.namespace, p->namespace) &&
+		    config_labels_match(&svc->selector, p->labels))
+			return &b->waypoints[b->services[s].waypoint];
+	}
+	return NULL;
+}
+
+/*
+ * A selector or namespace ALLOW/DENY that names clients, on a workload reached through a
+ * waypoint: the waypoint ignores it (Istio ambient enforces only targetRefs policies there) and
+ * the destination ztunnel sees the waypoint's identity and address, not the client's. An ALLOW
+ * then blocks what comes through the waypoint (fails closed); a DENY on the client never matches
+ * it, so the client gets through: say so, naming the first such workload.
+ */
+static void check_behind_waypoint(struct cfg_an *a, const struct config *u,
+				  const struct l7_bindings *b, const struct l7_pod *pods,
+				  size_t npods)
+{
+	const struct config *c = a->sets[0];
+
+	for (size_t i = 0; i < c->n_authorization_policies; i++) {
+		const struct config_authorization_policy *ap = &c->authorization_policies[i];
+		bool root = !strcmp(ap->meta.namespace, a->root);
+
+		if (ap->n_target_refs || config_selects_gateway(ap->has_selector, &ap->selector) ||
+		    (ap->action != CONFIG_AUTHZ_ALLOW && ap->action != CONFIG_AUTHZ_DENY) ||
+		    !ap_names_client(ap))
+			continue;
+		for (size_t p = 0; p < npods; p++) {
+			const struct l7_waypoint *wp;
+
+			if ((!root && strcmp(pods[p].namespace, ap->meta.namespace)) ||
+			    (ap->has_selector &&
+			     !config_labels_match(&ap->selector, pods[p].labels)))
+				continue;
+			if (!(wp = pod_waypoint(u, b, pods, p)))
+				continue;
+			cfg_an_add(
+			    a, &ap->meta, "AuthorizationPolicy", 0, false, NULL,
+			    "applies to %s/%s, reached through waypoint %s/%s: the waypoint "
+			    "enforces only targetRefs policies and the ztunnel sees the "
+			    "waypoint's identity and address, not the client's, so %s; attach "
+			    "the policy to the Service with targetRefs",
+			    pods[p].namespace, pods[p].name, wp->namespace, wp->name,
+			    ap->action == CONFIG_AUTHZ_ALLOW
+				? "this ALLOW blocks the clients it names when they come "
+				  "through the waypoint (fails closed)"
+				: "this DENY never matches the clients it names when they "
+				  "come through the waypoint: they get through");
+			break;
+		}
+	}
+}
+
 static void check_unenforced(struct cfg_an *a)
 {
 	const struct config *c = a->sets[0];
@@ -1199,8 +1279,10 @@ static void check_unenforced(struct cfg_an *a)
 				   "listener of protocol %s), and this one names none",
 				   tls ? "TLSRoutes" : "TCPRoutes", tls ? "TLS" : "TCP");
 	}
-	if (have_b)
+	if (have_b) {
+		check_behind_waypoint(a, &u, &b, pods, npods);
 		l7_bindings_free(&b);
+	}
 	free(pods);
 	union_free(&u);
 }

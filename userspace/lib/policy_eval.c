@@ -430,6 +430,21 @@ void policy_evaluate(const struct policy_set *ps, const struct policy_conn *conn
 		return;
 	}
 	decide(ps, &a, &p, false, out);
+	out->dropped_rule = -1;
+	if (out->reason == POLICY_REASON_NO_ALLOW_MATCHED) {
+		/* The rule the policy's author meant to match may be one the ztunnel dropped. */
+		FOR_EACH_APPLICABLE(ps, &a, pol)
+		{
+			if (pol->action != POLICY_ACTION_ALLOW || pol->dry_run ||
+			    out->dropped_policy)
+				continue;
+			for (size_t r = 0; r < pol->n_rules && !out->dropped_policy; r++)
+				if (pol->rules[r].dropped) {
+					out->dropped_policy = pol;
+					out->dropped_rule = (int)r;
+				}
+		}
+	}
 	if (!any_dry)
 		return;
 	memset(&shadow, 0, sizeof(shadow));
@@ -497,6 +512,16 @@ void policy_decision_explain(const struct policy_decision *d, const struct polic
 	}
 	if (n < 0 || (size_t)n >= len)
 		return;
+	if (d->dropped_policy) {
+		const struct policy_rule *dr = &d->dropped_policy->rules[d->dropped_rule];
+
+		n += snprintf(buf + n, len - (size_t)n,
+			      "; ALLOW policy %s rule %d%s fails closed here: %s",
+			      d->dropped_policy->key, d->dropped_rule,
+			      dr->note ? "" : " was dropped", dr->note ? dr->note : "");
+		if (n < 0 || (size_t)n >= len)
+			return;
+	}
 	if (d->shadow)
 		n += snprintf(buf + n, len - (size_t)n, "; dry-run would %s (%s)",
 			      policy_verdict_str(d->shadow_verdict),
