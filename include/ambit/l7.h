@@ -580,6 +580,13 @@ const struct l7_service *l7_config_service(const struct l7_config *c, const char
  */
 bool l7_ingress_use_waypoint_labels(const struct config_labels *svc,
 				    const struct config_labels *ns);
+/*
+ * The waypoint Gateway that serves Service @s (its own istio.io/use-waypoint, else its
+ * namespace's, naming a Gateway of class istio-waypoint that exists, takes service traffic and
+ * admits the Service's namespace), or NULL: what l7_bindings_compute binds, for one Service.
+ */
+const struct config_k8s_gateway *l7_service_waypoint(const struct config *cfg,
+						     const struct config_service *s);
 /* The tunnel of @c at @vip (network order), or NULL. Borrowed. */
 const struct l7_tunnel *l7_config_tunnel(const struct l7_config *c, uint32_t vip);
 

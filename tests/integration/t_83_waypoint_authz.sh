@@ -235,4 +235,20 @@ if out=$(actl apply -f "$WORK/mesh.yaml" 2>&1); then
 fi
 expect_contains "$out" "data.mesh.pathNormalization.normalization"
 expect_code 403 GET //admin
+
+# No policy silently unenforced: with the namespace no longer bound to its waypoint, nothing
+# serves Service server at L7, so deny-admin (targetRefs server, a DENY on paths) is enforced by
+# server's ztunnel, which cannot see paths: it fails closed, denying every connection. analyze
+# and check say so; bound again, only /admin is denied.
+out=$(actl label namespace mesh istio.io/use-waypoint- 2>&1) || fail "unlabel: $out"
+closed() { [ "$(code GET /)" = 000 ]; }
+wait_for 30 closed || fail "deny-admin did not fail closed without the waypoint: $(code GET /)"
+out=$(actl analyze 2>&1)
+expect_contains "$out" "no waypoint serves Service mesh/server, so the ztunnel enforces"
+out=$(actl check mesh/client-0 server:80 --method GET --path /public 2>&1)
+expect_contains "$out" "mesh/deny-admin"
+out=$(actl label namespace mesh istio.io/use-waypoint=waypoint 2>&1) || fail "relabel: $out"
+open_again() { [ "$(code GET /)" = 200 ]; }
+wait_for 60 open_again || fail "bound again, GET / is still $(code GET /)"
+expect_code 403 GET /admin
 pass

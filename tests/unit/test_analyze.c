@@ -405,10 +405,11 @@ static void test_authz_findings(void **state)
 	expect(&r, false, 22, "AuthorizationPolicy bookinfo/deny-get", "spec.rules[1]",
 	       "cannot evaluate paths, so it ignores those parts of this DENY rule and denies "
 	       "every connection matching the rest of it");
-	/* The targetRefs policy is the waypoint's: no ztunnel warning, but no waypoint serves
-	 * its Service here, so nothing enforces it yet. */
+	/* The targetRefs policy is the waypoint's, but no waypoint serves its Service here, so
+	 * the ztunnel enforces it on the Service's pods, failing closed. */
 	expect(&r, false, 24, "AuthorizationPolicy bookinfo/waypoint", "spec.targetRefs",
-	       "not enforced yet: no waypoint serves Service bookinfo/reviews");
+	       "no waypoint serves Service bookinfo/reviews, so the ztunnel enforces this policy "
+	       "on the Service's pods and fails closed there");
 	expect_count(&r, 7);
 	done(&r);
 }

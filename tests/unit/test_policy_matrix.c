@@ -38,21 +38,21 @@
  *   C  fails closed: nothing it denies gets through, but something it allows is blocked too
  *      (Istio's rule: L7 rules that land on the ztunnel, CUSTOM at the ztunnel, selector
  *      policies seeing the waypoint's identity)
- *   U  unenforced without a deny at stake (AUDIT nothing marks; the ztunnel reports AUDIT
- *      policies it evaluates, so only targetRefs to an unserved Service is U)
+ *   U  unenforced without a deny at stake (AUDIT nothing marks; none today: the ztunnel
+ *      reports the AUDIT policies it evaluates, those targeting an unserved Service too)
  *   H  hole: something the policy denies gets through. Only allowed in the cells named by
  *      KNOWN_HOLES, which the test prints; a hole elsewhere, or a listed cell that is no
  *      longer a hole, fails the test.
  *
  *             NS   SEL  SEL_WP REF_WP REF_UNB REF_GW REF_CLASS SEL_IGW
- *   ALLOW_L4  C    W    C      W      H       W      W         W
- *   ALLOW_L7  C    C    C      W      H       W      W         W
- *   DENY_L4   H    W    H      W      H       W      W         W
- *   DENY_L7   C    C    C      W      H       W      W         W
- *   AUDIT     W    W    W      W      U       W      W         W
- *   CUSTOM    C    C    C      W      H       W      W         W
- *   NOTHING   W    W    W      W      H       W      W         W
- *   RA_JWT    C    C    C      W      H       W      W         W
+ *   ALLOW_L4  C    W    C      W      W       W      W         W
+ *   ALLOW_L7  C    C    C      W      C       W      W         W
+ *   DENY_L4   H    W    H      W      W       W      W         W
+ *   DENY_L7   C    C    C      W      C       W      W         W
+ *   AUDIT     W    W    W      W      W       W      W         W
+ *   CUSTOM    C    C    C      W      C       W      W         W
+ *   NOTHING   W    W    W      W      W       W      W         W
+ *   RA_JWT    C    C    C      W      C       W      W         W
  *
  * For every cell not W, `ambitctl analyze` (the loader's diagnostics, which `apply` prints too,
  * and config_analyze) must name the policy. For every request the ztunnel denies because of a
@@ -228,10 +228,10 @@ static const char CLASS_CH[] = "WCUH";
 
 static const enum class EXPECT[N_ROWS][N_COLS] = {
     /*             NS SEL SEL_WP REF_WP REF_UNB REF_GW REF_CLASS SEL_IGW */
-    [ALLOW_L4] = {C, W, C, W, H, W, W, W}, [ALLOW_L7] = {C, C, C, W, H, W, W, W},
-    [DENY_L4] = {H, W, H, W, H, W, W, W},  [DENY_L7] = {C, C, C, W, H, W, W, W},
-    [AUDIT] = {W, W, W, W, U, W, W, W},	   [CUSTOM] = {C, C, C, W, H, W, W, W},
-    [NOTHING] = {W, W, W, W, H, W, W, W},  [RA_JWT] = {C, C, C, W, H, W, W, W},
+    [ALLOW_L4] = {C, W, C, W, W, W, W, W}, [ALLOW_L7] = {C, C, C, W, C, W, W, W},
+    [DENY_L4] = {H, W, H, W, W, W, W, W},  [DENY_L7] = {C, C, C, W, C, W, W, W},
+    [AUDIT] = {W, W, W, W, W, W, W, W},	   [CUSTOM] = {C, C, C, W, C, W, W, W},
+    [NOTHING] = {W, W, W, W, W, W, W, W},  [RA_JWT] = {C, C, C, W, C, W, W, W},
 };
 
 /*
@@ -248,13 +248,6 @@ static const struct {
      "web's waypoint the ztunnel sees the waypoint's, and the waypoint ignores "
      "non-targetRefs policies (Istio ambient's rule), so evil reaches web"},
     {DENY_L4, SEL_WP, "the same for a selector DENY on a workload whose Service has a waypoint"},
-    {ALLOW_L4, REF_UNB, "targetRefs to a Service no waypoint serves: nothing enforces it"},
-    {ALLOW_L7, REF_UNB, "targetRefs to a Service no waypoint serves: nothing enforces it"},
-    {DENY_L4, REF_UNB, "targetRefs to a Service no waypoint serves: nothing enforces it"},
-    {DENY_L7, REF_UNB, "targetRefs to a Service no waypoint serves: nothing enforces it"},
-    {CUSTOM, REF_UNB, "targetRefs to a Service no waypoint serves: nothing enforces it"},
-    {NOTHING, REF_UNB, "targetRefs to a Service no waypoint serves: nothing enforces it"},
-    {RA_JWT, REF_UNB, "targetRefs to a Service no waypoint serves: nothing enforces it"},
 };
 
 /* ---- one cell's world ---- */

@@ -41,6 +41,10 @@ struct world {
 	size_t n_pas;
 	struct config_namespace nss[MAX_OBJS];
 	size_t n_nss;
+	struct config_service svcs[16]; /* svc-APP in n0..n2, some bound to a waypoint */
+	size_t n_svcs;
+	struct config_k8s_gateway gws[4];
+	size_t n_gws;
 	struct pod pods[MAX_PODS];
 	size_t n_pods;
 	uint64_t pod_serial;
@@ -87,6 +91,10 @@ static void view_of(const struct world *w, struct config *v)
 	v->n_peer_authentications = w->n_pas;
 	v->namespaces = (struct config_namespace *)w->nss;
 	v->n_namespaces = w->n_nss;
+	v->services = (struct config_service *)w->svcs;
+	v->n_services = w->n_svcs;
+	v->k8s_gateways = (struct config_k8s_gateway *)w->gws;
+	v->n_k8s_gateways = w->n_gws;
 }
 
 /* The inputs and their serials (*@serials, the caller frees both). */
@@ -250,6 +258,9 @@ static const char *const AP_SPECS[] = {
     "  selector:\n    matchLabels:\n      app: %s%s\n",
     /* 7: DENY everything of a tier */
     "  selector:\n    matchLabels:\n      tier: %s\n  action: DENY\n  rules:\n  - {}\n# %s\n",
+    /* 8: targetRefs a Service: its pods' ztunnels enforce it unless a waypoint serves it */
+    "  targetRefs:\n  - {kind: Service, group: \"\", name: svc-%s}\n  action: DENY\n  rules:\n"
+    "  - to:\n    - operation:\n        ports: [\"80%s\"]\n",
 };
 
 static const char *const APPS[] = {"a", "b", "c"};
@@ -309,6 +320,42 @@ static void ns_put(struct world *w, size_t at, const char *name)
 	w->nss[at] = c->namespaces[0];
 }
 
+/* Service svc-@app of @ns (selecting app @app), bound to waypoint wp when @wp. */
+static void svc_put(struct world *w, size_t at, const char *ns, const char *app, bool wp)
+{
+	char yaml[512];
+	struct config *c;
+
+	snprintf(yaml, sizeof(yaml),
+		 "apiVersion: v1\nkind: Service\nmetadata:\n  name: svc-%s\n  namespace: %s\n"
+		 "  labels: {%s}\nspec:\n  selector: {app: %s}\n  ports: [{port: 80}]\n",
+		 app, ns, wp ? "istio.io/use-waypoint: wp" : "", app);
+	c = load(w, yaml);
+	assert_int_equal(c->n_services, 1);
+	if (at == w->n_svcs) {
+		assert_true(w->n_svcs < sizeof(w->svcs) / sizeof(w->svcs[0]));
+		w->n_svcs++;
+	}
+	w->svcs[at] = c->services[0];
+}
+
+/* Waypoint wp of @ns. */
+static void gw_put(struct world *w, const char *ns)
+{
+	char yaml[512];
+	struct config *c;
+
+	snprintf(yaml, sizeof(yaml),
+		 "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n"
+		 "  name: wp\n  namespace: %s\nspec:\n  gatewayClassName: istio-waypoint\n"
+		 "  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n",
+		 ns);
+	c = load(w, yaml);
+	assert_int_equal(c->n_k8s_gateways, 1);
+	assert_true(w->n_gws < sizeof(w->gws) / sizeof(w->gws[0]));
+	w->gws[w->n_gws++] = c->k8s_gateways[0];
+}
+
 /* Three namespaces of pods, a policy per app and namespace; the first compile. */
 static void world_init(struct world *w, struct policy_set **ps)
 {
@@ -329,6 +376,9 @@ static void world_init(struct world *w, struct policy_set **ps)
 		snprintf(spec, sizeof(spec), AP_SPECS[0], APPS[i % 3], "y");
 		ap_put(w, w->n_aps, NSS[i / 3], name, spec);
 	}
+	for (unsigned i = 0; i < 9; i++)
+		svc_put(w, w->n_svcs, NSS[i / 3], APPS[i % 3], false);
+	gw_put(w, "n1");
 	*ps = NULL;
 	assert_false(step(w, ps, true));
 }
@@ -472,6 +522,50 @@ static void test_fallbacks(void **state)
 	world_free(&w);
 }
 
+/*
+ * A policy on a Service no waypoint serves: its pods' ztunnels enforce it, selecting them by the
+ * Service's selector, the new ones too; once the Service is bound to a waypoint that exists, the
+ * waypoint's (scope none here); unbound again, the pods' once more.
+ */
+static void test_service_target(void **state)
+{
+	struct policy_set *ps;
+	char spec[512];
+	struct world w;
+
+	world_init(&w, &ps);
+	snprintf(spec, sizeof(spec), AP_SPECS[8], "b", "1");
+	ap_put(&w, w.n_aps, "n1", "svc", spec);
+	assert_true(step(&w, &ps, true));
+	assert_int_equal(find(ps, "n1/svc")->scope, POLICY_SCOPE_WORKLOAD);
+	/* pod4 is n1's of app b; pod3 n0's. */
+	assert_true(selects(find(ps, "n1/svc"), "n1/pod4"));
+	assert_false(selects(find(ps, "n1/svc"), "n0/pod3"));
+	assert_false(selects(find(ps, "n1/svc"), "n1/pod1"));
+	pod_add(&w, "n1", "newb", "b", NULL);
+	assert_true(step(&w, &ps, true));
+	assert_true(selects(find(ps, "n1/svc"), "n1/newb"));
+	assert_int_equal(policy_set_workload(ps, "n1/newb")->n_policies, 2);
+
+	/* Bound to n1's waypoint: the waypoint's. */
+	svc_put(&w, 4, "n1", "b", true);
+	step(&w, &ps, true);
+	assert_int_equal(find(ps, "n1/svc")->scope, POLICY_SCOPE_NONE);
+	assert_int_equal(find(ps, "n1/svc")->n_workloads, 0);
+	/* Bound to a waypoint that does not exist (n0 has none): the pods' again. */
+	snprintf(spec, sizeof(spec), AP_SPECS[8], "b", "2");
+	ap_put(&w, w.n_aps, "n0", "svc", spec);
+	svc_put(&w, 1, "n0", "b", true);
+	step(&w, &ps, true);
+	assert_int_equal(find(ps, "n0/svc")->scope, POLICY_SCOPE_WORKLOAD);
+	assert_true(selects(find(ps, "n0/svc"), "n0/pod3"));
+	svc_put(&w, 4, "n1", "b", false);
+	step(&w, &ps, true);
+	assert_true(selects(find(ps, "n1/svc"), "n1/newb"));
+	policy_set_free(ps);
+	world_free(&w);
+}
+
 /* A random walk: each step a few changes, each compile checked against a full one. */
 static void test_random_walk(void **state)
 {
@@ -528,7 +622,12 @@ static void test_random_walk(void **state)
 						pod_remove(&w, i--);
 			} else if (what < 95) {
 				w.root = rnd(2) ? NULL : "n0";
-			} else if (what < 97) {
+			} else if (what < 96) {
+				/* A Service bound to (or freed from) a waypoint. */
+				unsigned i = rnd(9);
+
+				svc_put(&w, i, NSS[i / 3], APPS[i % 3], rnd(2));
+			} else if (what < 98) {
 				/* Enough policies at once that selecting indexes the workloads. */
 				for (unsigned m = 0; m < 12; m++)
 					ap_random(&w, rnd((uint32_t)w.n_aps), rnd(40));
@@ -566,6 +665,7 @@ int main(void)
 	    cmocka_unit_test(test_pod_relabelled_and_removed),
 	    cmocka_unit_test(test_policy_changed_added_removed),
 	    cmocka_unit_test(test_fallbacks),
+	    cmocka_unit_test(test_service_target),
 	    cmocka_unit_test(test_random_walk),
 	};
 

@@ -1158,8 +1158,10 @@ static void check_unenforced(struct cfg_an *a)
 				cfg_an_add(
 				    a, &ap->meta, "AuthorizationPolicy", 0, false,
 				    "spec.targetRefs",
-				    "not enforced yet: no waypoint serves Service %s/%s, and "
-				    "the ztunnel leaves targetRefs policies to one" NO_WAYPOINT,
+				    "no waypoint serves Service %s/%s, so the ztunnel enforces "
+				    "this policy on the Service's pods and fails closed there "
+				    "(rules with L7 attributes deny as with a "
+				    "selector)" NO_WAYPOINT,
 				    ap->meta.namespace, t->name);
 		}
 

@@ -310,6 +310,43 @@ static int use_waypoint(const struct config_labels *labels, const char *ns, cons
 	return 1;
 }
 
+const struct config_k8s_gateway *l7_service_waypoint(const struct config *cfg,
+						     const struct config_service *s)
+{
+	const struct config_namespace *n = find_ns(cfg, s->meta.namespace);
+	const char *wns = NULL, *wname = NULL;
+	int r = use_waypoint(&s->meta.labels, s->meta.namespace, &wns, &wname);
+
+	if (!r && n)
+		r = use_waypoint(&n->meta.labels, s->meta.namespace, &wns, &wname);
+	for (size_t i = 0; r > 0 && i < cfg->n_k8s_gateways; i++) {
+		const struct config_k8s_gateway *gw = &cfg->k8s_gateways[i];
+		enum l7_traffic t = traffic_of(gw);
+		const struct config_gw_listener *hbone = NULL;
+
+		if (!gw->class_name || strcmp(gw->class_name, CONFIG_WAYPOINT_CLASS) ||
+		    strcmp(gw->meta.namespace, wns) || strcmp(gw->meta.name, wname))
+			continue;
+		if (t != L7_FOR_SERVICE && t != L7_FOR_ALL)
+			return NULL;
+		for (size_t j = 0; j < gw->n_listeners && !hbone; j++)
+			if (gw->listeners[j].protocol &&
+			    !strcmp(gw->listeners[j].protocol, "HBONE") &&
+			    gw->listeners[j].port == L7_HBONE_PORT)
+				hbone = &gw->listeners[j];
+		/* As admits(): the HBONE listener's allowedRoutes, without one only "Same". */
+		switch (hbone ? hbone->allowed_from : CONFIG_GW_FROM_SAME) {
+		case CONFIG_GW_FROM_ALL: return gw;
+		case CONFIG_GW_FROM_SELECTOR:
+			return n && config_labels_match(&hbone->allowed_selector, &n->meta.labels)
+				   ? gw
+				   : NULL;
+		default: return strcmp(wns, s->meta.namespace) ? NULL : gw;
+		}
+	}
+	return NULL;
+}
+
 static int problem(struct l7_binding *bd, const char *fmt, const char *a, const char *b,
 		   const char *c)
 {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ambit/l7.h"
 #include "policy_priv.h"
 
 /* ---- small builders ---- */
@@ -393,6 +394,50 @@ void policy_take_back_rules(struct policy_comp *c, struct policy_set *ps)
 	}
 }
 
+/*
+ * The Services @ap targets (targetRefs of kind Service in its namespace) that no waypoint
+ * serves. Istio leaves a policy on such a Service unenforced; here it fails closed instead:
+ * the ztunnels of the Services' pods enforce it as they would a selector policy on those pods
+ * (its L7 rules failing closed there), so nothing it denies gets through. Their pods into
+ * @out's workloads (sorted), the first such Service into *@svc. 1 when there is one, 0 when
+ * none, -ENOMEM.
+ */
+static int unserved_services(struct policy_comp *c, const struct config_authorization_policy *ap,
+			     struct policy_authz *out, const struct config_service **svc)
+{
+	const struct config *cfg = c->cfg;
+	const char *ns = ap->meta.namespace;
+	bool any = false;
+
+	for (size_t i = 0; i < ap->n_target_refs; i++) {
+		const struct config_target_ref *t = &ap->target_refs[i];
+
+		if (!t->kind || strcmp(t->kind, "Service") || (t->group && *t->group) ||
+		    (t->namespace && strcmp(t->namespace, ns)) || !t->name)
+			continue;
+		for (size_t k = 0; k < cfg->n_services; k++) {
+			const struct config_service *s = &cfg->services[k];
+			char **wls;
+			size_t n;
+
+			if (strcmp(s->meta.namespace, ns) || strcmp(s->meta.name, t->name) ||
+			    l7_service_waypoint(cfg, s))
+				continue;
+			if (!any)
+				*svc = s;
+			any = true;
+			/* No selector: no pods of its own (its endpoints are written by hand). */
+			if (!s->selector.n)
+				continue;
+			if (policy_select_workloads(c, ns, &s->selector, &wls, &n))
+				return -ENOMEM;
+			if (policy_uids_merge(&out->workloads, &out->n_workloads, wls, n))
+				return -ENOMEM;
+		}
+	}
+	return any;
+}
+
 int policy_compile_authz(struct policy_comp *c, const struct config_authorization_policy *ap,
 			 struct policy_authz *out, bool select)
 {
@@ -405,6 +450,8 @@ int policy_compile_authz(struct policy_comp *c, const struct config_authorizatio
 	    [CONFIG_AUTHZ_CUSTOM] = POLICY_ACTION_CUSTOM,
 	};
 
+	bool by_service = false;
+
 	memset(out, 0, sizeof(*out));
 	out->namespace = strdup(ns);
 	out->name = strdup(ap->meta.name);
@@ -413,11 +460,26 @@ int policy_compile_authz(struct policy_comp *c, const struct config_authorizatio
 	out->action = (unsigned int)ap->action < 4 ? act[ap->action] : POLICY_ACTION_ALLOW;
 	out->dry_run = ap->dry_run;
 	if (ap->n_target_refs) {
-		out->scope = POLICY_SCOPE_NONE;
-		if (!(out->note = strdup("targetRefs: enforced by a waypoint, not the ztunnel")))
-			return -ENOMEM;
-		policy_warn(c, &ap->meta, "AuthorizationPolicy", 0, "%s", out->note);
-		return 0;
+		const struct config_service *svc = NULL;
+		int r = unserved_services(c, ap, out, &svc);
+
+		if (r < 0)
+			return r;
+		if (!r) {
+			out->scope = POLICY_SCOPE_NONE;
+			if (!(out->note = strdup("targetRefs: enforced by a waypoint, not the "
+						 "ztunnel")))
+				return -ENOMEM;
+			policy_warn(c, &ap->meta, "AuthorizationPolicy", 0, "%s", out->note);
+			return 0;
+		}
+		by_service = true;
+		policy_warn(c, &ap->meta, "AuthorizationPolicy", 0,
+			    "targetRefs: no waypoint serves Service %s/%s, so the ztunnel enforces "
+			    "the policy on its pods (fails closed: rules with L7 attributes deny "
+			    "there as with a selector; bind the Service to a waypoint with "
+			    "istio.io/use-waypoint for the policy as written)",
+			    svc->meta.namespace, svc->meta.name);
 	}
 	if (ap->action == CONFIG_AUTHZ_CUSTOM) {
 		/* Only a waypoint can ask the external authorizer: what it would have been asked
@@ -429,7 +491,7 @@ int policy_compile_authz(struct policy_comp *c, const struct config_authorizatio
 			return -ENOMEM;
 		policy_warn(c, &ap->meta, "AuthorizationPolicy", 0, "%s", out->note);
 	}
-	if (ap->has_selector)
+	if (ap->has_selector || by_service)
 		out->scope = POLICY_SCOPE_WORKLOAD;
 	else
 		out->scope = root ? POLICY_SCOPE_GLOBAL : POLICY_SCOPE_NAMESPACE;
@@ -455,7 +517,7 @@ int policy_compile_authz(struct policy_comp *c, const struct config_authorizatio
 		if (c->diags && c->diags->n == warned)
 			out->serial = ap->meta.serial;
 	}
-	if (select && out->scope == POLICY_SCOPE_WORKLOAD) {
+	if (select && out->scope == POLICY_SCOPE_WORKLOAD && !by_service) {
 		if (policy_select_workloads(c, root ? NULL : ns, &ap->selector, &out->workloads,
 					    &out->n_workloads))
 			return -ENOMEM;

@@ -58,6 +58,11 @@ void policy_warn(struct policy_comp *c, const struct config_meta *m, const char 
 int policy_select_workloads(struct policy_comp *c, const char *ns, const struct config_labels *sel,
 			    char ***out, size_t *n);
 /*
+ * Merges the sorted uids @add (@n_add, malloc'd, taken) into the sorted *@into (*@n), each
+ * uid once. 0 or -ENOMEM (*@into kept).
+ */
+int policy_uids_merge(char ***into, size_t *n, char **add, size_t n_add);
+/*
  * c->by_ns (the inputs by namespace, then uid, then position) and the label index over it.
  * 0 or -ENOMEM; without memory for the index, selections scan.
  */

@@ -205,6 +205,14 @@ int policy_reuse_fill_policies(struct reuse *r)
 				continue;
 			}
 		}
+		/*
+		 * Selecting by its Services' selectors, compiled afresh (never quiet): its
+		 * previous memberships go, whatever its scope now (a waypoint may serve them).
+		 */
+		if (cfg->authorization_policies[i].n_target_refs) {
+			r->sel_own[j] = true;
+			continue;
+		}
 		if (p->scope != POLICY_SCOPE_WORKLOAD)
 			continue;
 		if (!r->dirty[k]) {

@@ -216,3 +216,31 @@ int policy_select_workloads(struct policy_comp *c, const char *ns, const struct 
 		qsort(*out, *n, sizeof(char *), cmp_strp);
 	return 0;
 }
+
+int policy_uids_merge(char ***into, size_t *n, char **add, size_t n_add)
+{
+	char **out = calloc(*n + n_add + 1, sizeof(char *));
+	size_t a = 0, b = 0, k = 0;
+
+	if (!out) {
+		for (size_t i = 0; i < n_add; i++)
+			free(add[i]);
+		free(add);
+		return -ENOMEM;
+	}
+	while (a < *n || b < n_add) {
+		int d = a == *n ? 1 : b == n_add ? -1 : strcmp((*into)[a], add[b]);
+
+		if (d <= 0)
+			out[k++] = (*into)[a++];
+		if (d > 0)
+			out[k++] = add[b++];
+		else if (!d)
+			free(add[b++]);
+	}
+	free(*into);
+	free(add);
+	*into = out;
+	*n = k;
+	return 0;
+}
