@@ -100,6 +100,67 @@ is_programmed() { api GET "$GW/ingress" >/dev/null && [ "$(j 'o.get("status",{})
 wait_for 20 is_programmed || failed "the class istio Gateway's status: $(cat "$tmp/out")"
 expect_eq "$(j '[c["status"] for c in o["status"]["conditions"] if c["type"] == "Programmed"][0]')" True
 
+# Its listeners' status and its routes', as Istio's controller writes them back: https's Secret
+# c does not exist (ResolvedRefs False) until it does; an HTTPRoute's parent ingress is Accepted
+# with its backend unresolved until Service web exists, and counted in attachedRoutes; a TLSRoute
+# finds no listener taking it; a parent another controller wrote stays.
+lst() { j "[(l['name'], l['attachedRoutes'], [c['status'] + ':' + c['reason'] for c in l['conditions'] if c['type'] == '$1'][0]) for l in o['status']['listeners']]"; }
+expect_eq "$(lst ResolvedRefs)" \
+	"[('http', 0, 'True:ResolvedRefs'), ('https', 0, 'False:InvalidCertificateRef'), ('http-b', 0, 'True:ResolvedRefs')]" \
+	"the listeners' ResolvedRefs"
+expect_eq "$(j '[l["supportedKinds"][0]["kind"] for l in o["status"]["listeners"]]')" \
+	"['HTTPRoute', 'HTTPRoute', 'HTTPRoute']"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=gw \
+	-keyout "$tmp/gw.key" -out "$tmp/gw.crt" 2>/dev/null || fail "openssl"
+expect_eq "$(api POST /api/v1/namespaces/shop/secrets '{"apiVersion":"v1","kind":"Secret",
+ "type":"kubernetes.io/tls","metadata":{"name":"c","namespace":"shop"},
+ "data":{"tls.crt":"'"$(base64 -w0 "$tmp/gw.crt")"'","tls.key":"'"$(base64 -w0 "$tmp/gw.key")"'"}}')" 201
+cert_ok() { api GET "$GW/ingress" >/dev/null && [ "$(lst ResolvedRefs)" = "[('http', 0, 'True:ResolvedRefs'), ('https', 0, 'True:ResolvedRefs'), ('http-b', 0, 'True:ResolvedRefs')]" ]; }
+wait_for 20 cert_ok || failed "the https listener never resolved its Secret: $(cat "$tmp/out")"
+HR=/apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes
+expect_eq "$(api POST "$HR" '{"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute",
+ "metadata":{"name":"web","namespace":"shop"},
+ "spec":{"parentRefs":[{"name":"ingress","sectionName":"http"},{"name":"other"}],
+  "rules":[{"backendRefs":[{"name":"web","port":80}]}]}}')" 201
+parents() { j "[(p['parentRef']['name'], p['controllerName'], [c['status'] + ':' + c['reason'] for c in p['conditions']]) for p in o.get('status',{}).get('parents',[])]"; }
+route_is() { api GET "$HR/web" >/dev/null && [ "$(parents)" = "$1" ]; }
+wait_for 20 route_is "[('ingress', 'istio.io/gateway-controller', ['True:Accepted', 'False:BackendNotFound'])]" ||
+	failed "the HTTPRoute's status: $(cat "$tmp/out")"
+expect_eq "$(j 'o["status"]["parents"][0]["conditions"][0]["observedGeneration"]')" \
+	"$(j 'o["metadata"].get("generation", 0)')" "observedGeneration"
+expect_eq "$(api POST "$SVC" '{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"shop"},
+ "spec":{"selector":{"app":"web"},"ports":[{"port":80}]}}')" 201
+wait_for 20 route_is "[('ingress', 'istio.io/gateway-controller', ['True:Accepted', 'True:ResolvedRefs'])]" ||
+	failed "the HTTPRoute's backend never resolved: $(cat "$tmp/out")"
+attached() { api GET "$GW/ingress" >/dev/null && [ "$(lst Accepted)" = "[('http', 1, 'True:Accepted'), ('https', 0, 'True:Accepted'), ('http-b', 0, 'True:Accepted')]" ]; }
+wait_for 20 attached || failed "attachedRoutes: $(cat "$tmp/out")"
+# Another controller's parent, written over ours: ours comes back beside it.
+api GET "$HR/web" >/dev/null
+/usr/bin/python3 -c "import json; o=json.load(open('$tmp/out')); o['status']={'parents':[{'parentRef':{'group':'gateway.networking.k8s.io','kind':'Gateway','name':'other'},'controllerName':'example.com/acme','conditions':[{'type':'Accepted','status':'True','reason':'Accepted','message':'','observedGeneration':1,'lastTransitionTime':'2026-01-01T00:00:00Z'}]}]}; print(json.dumps(o))" >"$tmp/hr.json"
+expect_eq "$(api PUT "$HR/web/status" "$(cat "$tmp/hr.json")")" 200 "PUT another controller's status"
+wait_for 20 route_is "[('other', 'example.com/acme', ['True:Accepted']), ('ingress', 'istio.io/gateway-controller', ['True:Accepted', 'True:ResolvedRefs'])]" ||
+	failed "the other controller's parent was not kept beside ours: $(cat "$tmp/out")"
+TR=/apis/gateway.networking.k8s.io/v1alpha2/namespaces/shop/tlsroutes
+expect_eq "$(api POST "$TR" '{"apiVersion":"gateway.networking.k8s.io/v1alpha2","kind":"TLSRoute",
+ "metadata":{"name":"tls","namespace":"shop"},
+ "spec":{"parentRefs":[{"name":"ingress"}],"hostnames":["a.example.com"],
+  "rules":[{"backendRefs":[{"name":"web","port":443}]}]}}')" 201
+tls_is() { api GET "$TR/tls" >/dev/null && [ "$(parents)" = "$1" ]; }
+wait_for 20 tls_is "[('ingress', 'istio.io/gateway-controller', ['False:NotAllowedByListeners', 'True:ResolvedRefs'])]" ||
+	failed "the TLSRoute's status: $(cat "$tmp/out")"
+# Nothing written again that says the same: past a resync (2 s here), the same resourceVersions.
+rvs() {
+	local v=""
+	for p in "$GW/ingress" "$HR/web" "$TR/tls"; do
+		api GET "$p" >/dev/null
+		v="$v $(j 'o["metadata"]["resourceVersion"]')"
+	done
+	echo "$v"
+}
+before=$(rvs)
+sleep 3
+expect_eq "$(rvs)" "$before" "resourceVersions past a resync (a status written again unchanged)"
+
 # Another class is neither: nothing made for it, its status left alone.
 expect_eq "$(api GET "$DEP/other")" 404 "no Deployment for a Gateway of class acme"
 expect_eq "$(api GET "$DEP/other-istio")" 404 "no Deployment for a Gateway of class acme"

@@ -4,6 +4,8 @@
  * WATCH, re-list on 410), each change is reconciled at once, every Gateway again each minute
  * (an object deleted by hand comes back) and failures after a few seconds. Requests are
  * blocking kconn_call()s: a handful of objects per Gateway, and nothing else waits on them.
+ * The same kwatch brings what status depends on (wpstatus.h): any change makes every status
+ * computed again, and written where it differs from what is served.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +28,7 @@
 #include "kmanifest.h"
 #include "kwatch.h"
 #include "wpcontroller.h"
+#include "wpstatus.h"
 
 extern const char _binary_deploy_waypoint_yaml_tmpl_start[];
 extern const char _binary_deploy_waypoint_yaml_tmpl_end[];
@@ -263,9 +266,15 @@ cJSON *wpc_objects(const cJSON *gw, const struct wpc_opts *o, char *why, size_t 
 struct wpc {
 	struct kconn *conn;
 	struct wpc_opts o;
-	cJSON *gws; /* "namespace/name" -> the Gateway as last served */
+	cJSON *gws;	/* "namespace/name" -> the Gateway as last served */
+	cJSON *others;	/* "resource|key" -> the other objects status depends on (wps_res) */
+	cJSON *outcome; /* "namespace/name" -> why the Gateway's objects are not in place ("") */
+	struct config *cfg;    /* of gws and others, for status; NULL: to be made again */
+	bool status_due;       /* something changed: every status computed again */
+	unsigned int unsynced; /* resources not listed yet */
 	bool synced;
-	unsigned int resync_s; /* every Gateway again this often (60) */
+	const struct kwatch_res *res; /* what is watched: Gateways first, then wps_res */
+	unsigned int resync_s;	      /* every Gateway again this often (60) */
 	time_t next_resync, retry_at;
 };
 
@@ -468,6 +477,52 @@ static bool same_conditions(const cJSON *have, const cJSON *want)
 	return true;
 }
 
+/* The config status is computed from, made again after any change. */
+static const struct config *cfg_of(struct wpc *c)
+{
+	const cJSON *maps[] = {c->gws, c->others};
+
+	if (!c->cfg)
+		c->cfg = wps_config(maps, 2);
+	return c->cfg;
+}
+
+/*
+ * Writes @status (taken) as object @obj's (of resource @plural), unless it says what @obj's
+ * already does.
+ */
+static void put_status(struct wpc *c, const cJSON *obj, cJSON *status, const char *plural)
+{
+	const char *ns = kjson_str(obj, "metadata", "namespace"),
+		   *name = kjson_str(obj, "metadata", "name"),
+		   *av = kjson_str(obj, "apiVersion", NULL);
+	const char *version = av && strchr(av, '/') ? strchr(av, '/') + 1 : "v1";
+	char path[1024], err[600] = "";
+	cJSON *body;
+	long st;
+
+	if (!ns || !name ||
+	    wps_same_status(cJSON_GetObjectItemCaseSensitive(obj, "status"), status)) {
+		cJSON_Delete(status);
+		return;
+	}
+	body = cJSON_Duplicate(obj, true);
+	if (!body) {
+		cJSON_Delete(status);
+		return;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(body, "status");
+	cJSON_AddItemToObject(body, "status", status);
+	snprintf(path, sizeof(path),
+		 "/apis/gateway.networking.k8s.io/%s/namespaces/%s/%s/%s/status", version, ns,
+		 plural, name);
+	/* Older: a change came meanwhile, and its reconcile reports again. */
+	st = call(c, "PUT", path, body, NULL, err, sizeof(err));
+	if (st != 200 && st != 409 && st != 404) /* 404: the object went meanwhile */
+		pr_warn("%s %s/%s: status: %s", plural, ns, name, err);
+	cJSON_Delete(body);
+}
+
 /* The Gateway's status: Accepted, Programmed (@ok, else @why) and its Service's name. */
 static void report(struct wpc *c, const cJSON *gw, bool ok, const char *why)
 {
@@ -485,6 +540,10 @@ static void report(struct wpc *c, const cJSON *gw, bool ok, const char *why)
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (gen != gen) /* NaN: no generation served */
 		gen = 0;
+	if (is_gateway(gw) && (status = wps_gateway_status(cfg_of(c), gw, ok ? NULL : why, now))) {
+		put_status(c, gw, status, "gateways");
+		return;
+	}
 	conds = cJSON_CreateArray();
 	cJSON_AddItemToArray(conds, condition("Accepted", true, "Accepted",
 					      is_gateway(gw) ? "ambit deploys this gateway"
@@ -536,6 +595,13 @@ static bool reconcile(struct wpc *c, const cJSON *gw)
 	objs = wpc_objects(gw, &c->o, why, sizeof(why));
 	if (!objs) {
 		pr_warn("waypoint %s/%s: %s", ns, name, why);
+		if (is_gateway(gw)) {
+			char key[600];
+
+			snprintf(key, sizeof(key), "%s/%s", ns, name);
+			cJSON_DeleteItemFromObjectCaseSensitive(c->outcome, key);
+			cJSON_AddStringToObject(c->outcome, key, why);
+		}
 		report(c, gw, false, why);
 		return true;
 	}
@@ -557,9 +623,23 @@ static bool reconcile(struct wpc *c, const cJSON *gw)
 	if (worst != OUT_OK)
 		pr_warn("waypoint %s/%s: %s", ns, name, why);
 	/* A failed request says nothing of the Gateway: no status for it, a retry. */
-	if (worst != OUT_FAILED)
+	if (worst != OUT_FAILED) {
+		char key[600];
+
+		snprintf(key, sizeof(key), "%s/%s", ns, name);
+		cJSON_DeleteItemFromObjectCaseSensitive(c->outcome, key);
+		cJSON_AddStringToObject(c->outcome, key, worst == OUT_OK ? "" : why);
 		report(c, gw, worst == OUT_OK, why);
+	}
 	return worst != OUT_FAILED;
+}
+
+/* Something status depends on changed: the config is made again, every status computed. */
+static void wpc_changed(struct wpc *c)
+{
+	wps_config_free(c->cfg);
+	c->cfg = NULL;
+	c->status_due = true;
 }
 
 /* Takes the watch's changes; reconciles the Gateways they touch. */
@@ -572,11 +652,27 @@ static void take(struct wpc *c, struct kwatch *w)
 		cJSON *obj;
 		char *slash;
 
+		wpc_changed(c);
 		if (ch[i].what == KWATCH_SYNCED) {
-			pr_info("waypoint controller: Gateways listed (%d)",
-				cJSON_GetArraySize(c->gws));
-			c->synced = true;
-			c->next_resync = 0;
+			size_t r = (size_t)(ch[i].res - c->res);
+
+			if (r < 32 && (c->unsynced & (1u << r))) {
+				c->unsynced &= ~(1u << r);
+				pr_info("waypoint controller: %s listed", ch[i].res->name);
+			}
+			if (!c->unsynced && !c->synced) {
+				c->synced = true;
+				c->next_resync = 0;
+			}
+			continue;
+		}
+		if (ch[i].res != c->res) {
+			char key[700];
+
+			snprintf(key, sizeof(key), "%s|%s", ch[i].res->name, ch[i].key);
+			cJSON_DeleteItemFromObjectCaseSensitive(c->others, key);
+			if (ch[i].what == KWATCH_UPSERT && (obj = cJSON_Parse(ch[i].json)))
+				cJSON_AddItemToObject(c->others, key, obj);
 			continue;
 		}
 		if (ch[i].what == KWATCH_REMOVE) {
@@ -598,6 +694,48 @@ static void take(struct wpc *c, struct kwatch *w)
 			c->retry_at = time(NULL) + RETRY_S;
 	}
 	kwatch_changes_free(ch, n);
+}
+
+/* Every status computed again from what is now known (wpstatus.h), written where it changed. */
+static void statuses(struct wpc *c)
+{
+	const cJSON *o;
+	char now[32];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	c->status_due = false;
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cJSON_ArrayForEach(o, c->gws)
+	{
+		const char *why =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c->outcome, o->string));
+
+		/* Reported by its reconcile once its objects are known in place (or not). */
+		if (is_gateway(o) && why)
+			report(c, o, !*why, why);
+	}
+	cJSON_ArrayForEach(o, c->others)
+	{
+		const char *bar = strchr(o->string, '|');
+		size_t len = bar ? (size_t)(bar - o->string) : 0;
+		cJSON *body;
+
+		if (!bar || len < 7 || strncmp(bar - 6, "routes", 6))
+			continue;
+		body = wps_route_update(cfg_of(c), o, now);
+		if (body) {
+			char plural[32];
+
+			snprintf(plural, sizeof(plural), "%.*s", (int)len, o->string);
+			put_status(
+			    c, o,
+			    cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(body, "status"), true),
+			    plural);
+			cJSON_Delete(body);
+		}
+	}
 }
 
 static void resync(struct wpc *c)
@@ -633,6 +771,7 @@ int wpcontroller_main(int argc, char **argv)
 	    {0},
 	};
 	struct wpc c = {.o = {.log_level = "info"}, .resync_s = 60};
+	struct kwatch_res res[16];
 	const char *kubeconfig = NULL, *sa_dir = KCONN_SA_DIR;
 	enum log_level lvl = LOG_LEVEL_INFO, wlvl;
 	struct kconn conn = {0};
@@ -686,13 +825,22 @@ int wpcontroller_main(int argc, char **argv)
 	}
 	c.conn = &conn;
 	c.gws = cJSON_CreateObject();
+	c.others = cJSON_CreateObject();
+	c.outcome = cJSON_CreateObject();
+	res[0] = gateways;
+	for (size_t i = 0; i < wps_n_res && i + 1 < sizeof(res) / sizeof(res[0]); i++)
+		res[i + 1] = wps_res[i];
+	c.res = res;
+	c.unsynced = (1u << (wps_n_res + 1)) - 1;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	w = c.gws && sfd >= 0 ? kwatch_start(&conn, &gateways, 1, 300) : NULL;
+	w = c.gws && c.others && c.outcome && sfd >= 0
+		? kwatch_start(&conn, res, wps_n_res + 1, 300)
+		: NULL;
 	if (!w) {
 		pr_err("waypoint controller: cannot start: %s", strerror(errno));
 		goto out;
@@ -714,6 +862,8 @@ int wpcontroller_main(int argc, char **argv)
 		now = time(NULL);
 		if (c.synced && (now >= c.next_resync || (c.retry_at && now >= c.retry_at)))
 			resync(&c);
+		if (c.synced && c.status_due)
+			statuses(&c);
 	}
 	pr_info("waypoint controller: stopping");
 out:
@@ -721,6 +871,9 @@ out:
 	if (sfd >= 0)
 		close(sfd);
 	cJSON_Delete(c.gws);
+	cJSON_Delete(c.others);
+	cJSON_Delete(c.outcome);
+	wps_config_free(c.cfg);
 	kconn_free(&conn);
 	return rc;
 }

@@ -4,9 +4,11 @@
  * of class istio-waypoint it keeps the waypoint's ServiceAccount, Deployment and Service
  * (deploy/waypoint.yaml.tmpl) in the API server, owned by the Gateway, and reports the
  * Gateway's status (Accepted, Programmed, its address), as Istio's gateway controller does for
- * waypoints. Objects of those names that ambit did not make are left alone, and said so in the
- * Gateway's status. A Gateway gone takes its objects with it (ownerReferences; the controller
- * deletes them too, for API servers without a garbage collector).
+ * waypoints; for a Gateway of class istio, the same for its deployment (<name>-istio), and the
+ * full status of the Gateway (listeners) and of the routes naming it (wpstatus.h). Objects of those
+ * names that ambit did not make are left alone, and said so in the Gateway's status. A Gateway gone
+ * takes its objects with it (ownerReferences; the controller deletes them too, for API servers
+ * without a garbage collector).
  */
 #ifndef AMBIT_AGENT_WPCONTROLLER_H
 #define AMBIT_AGENT_WPCONTROLLER_H

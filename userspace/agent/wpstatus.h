@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The status the waypoint controller writes back for Gateway API objects of class istio, as
+ * Istio's gateway controller does (l7_gwstatus.c computes it, as `ambitctl get` shows it
+ * locally): a Gateway's conditions, address and listeners (supportedKinds, attachedRoutes,
+ * Accepted, Conflicted, ResolvedRefs, Programmed), and each route's parents naming such a
+ * Gateway (Accepted, ResolvedRefs). What they depend on (the routes, Namespaces for
+ * allowedRoutes selectors, Services for backendRefs, kubernetes.io/tls Secrets for
+ * certificateRefs) comes from the controller's watches (wps_res), loaded as the agent loads
+ * them.
+ */
+#ifndef AMBIT_AGENT_WPSTATUS_H
+#define AMBIT_AGENT_WPSTATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "ambit/config.h"
+#include "kwatch.h"
+
+/* The resources watched besides Gateways: the routes, Namespaces, Services, TLS Secrets. */
+extern const struct kwatch_res wps_res[];
+extern const size_t wps_n_res;
+
+/*
+ * A config of the objects of @maps (@n cJSON objects, each "key" -> an object as served), each
+ * loaded on its own, so that one the loader refuses leaves out only itself. NULL: ENOMEM.
+ */
+struct config *wps_config(const cJSON *const *maps, size_t n);
+void wps_config_free(struct config *cfg);
+
+/*
+ * The status of Gateway @gw (as served) of class istio in @cfg, stamped with its generation
+ * and @now on every condition; @not_running says why its deployment is not in place (NULL:
+ * it is). NULL when @cfg does not have it.
+ */
+cJSON *wps_gateway_status(const struct config *cfg, const cJSON *gw, const char *not_running,
+			  const char *now);
+/*
+ * Route @obj (as served) with its status as it should be: the parents other controllers wrote
+ * kept, this controller's replaced by what @cfg says. NULL when its status already says that
+ * (the transition times aside), or @cfg does not have the route.
+ */
+cJSON *wps_route_update(const struct config *cfg, const cJSON *obj, const char *now);
+/* Whether two statuses say the same, lastTransitionTime aside. */
+bool wps_same_status(const cJSON *a, const cJSON *b);
+
+#endif
