@@ -155,22 +155,31 @@ static int gateway_certs(struct tls_ctx *tls, const struct l7_listener *gl)
 	char err[256];
 	size_t n = gl->n_certs < WP_MAX_CERTS ? gl->n_certs : WP_MAX_CERTS;
 
+	size_t k = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		const struct l7_tls_cert *t = &gl->certs[i];
 
-		c[i] = (struct tls_gateway_cert){.name = t->source,
-						 .hosts = (const char *const *)t->hosts.items,
-						 .n_hosts = t->hosts.n,
-						 .cert_pem = t->cert,
-						 .key_pem = t->key,
-						 .ca_pem = t->ca,
-						 .min_version = t->min_tls,
-						 .max_version = t->max_tls};
+		/* ISTIO_MUTUAL without the proxy's mesh certificate (a model from a file). */
+		if (!t->cert || !t->key) {
+			pr_err("gateway: port %u: %s: no mesh certificate here: not served",
+			       gl->port, t->source);
+			continue;
+		}
+		c[k++] = (struct tls_gateway_cert){.name = t->source,
+						   .hosts = (const char *const *)t->hosts.items,
+						   .n_hosts = t->hosts.n,
+						   .cert_pem = t->cert,
+						   .key_pem = t->key,
+						   .ca_pem = t->ca,
+						   .optional = t->optional,
+						   .min_version = t->min_tls,
+						   .max_version = t->max_tls};
 	}
 	if (gl->n_certs > n)
 		pr_warn("gateway: port %u: %zu certificates, only the first %d are served",
 			gl->port, gl->n_certs, WP_MAX_CERTS);
-	if (tls_ctx_gateway_set(tls, c, n, err, sizeof(err))) {
+	if (tls_ctx_gateway_set(tls, c, k, err, sizeof(err))) {
 		pr_err("gateway: port %u: %s", gl->port, err);
 		return -EINVAL;
 	}

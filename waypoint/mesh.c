@@ -24,6 +24,35 @@ static struct l7_config *l7_copy(const struct l7_config *src, char *err, size_t 
 	return c;
 }
 
+/*
+ * ISTIO_MUTUAL listeners of @l7: the proxy's own certificate (@id's in @s) and the mesh root,
+ * as Envoy's gateways take them from SDS. A certificate missing leaves them empty (not served).
+ */
+static int mesh_certs(struct l7_config *l7, const struct snapshot *s, const char *id)
+{
+	const struct snap_cert *own = NULL;
+
+	for (size_t i = 0; i < s->n_certs && !own; i++)
+		if (s->certs[i].identity && !strcmp(s->certs[i].identity, id))
+			own = &s->certs[i];
+	for (size_t i = 0; i < l7->n_listeners; i++)
+		for (size_t k = 0; k < l7->listeners[i].n_certs; k++) {
+			struct l7_tls_cert *t = &l7->listeners[i].certs[k];
+
+			if (!t->mesh || !own || !own->key_pem || !s->root_pem)
+				continue;
+			free(t->cert);
+			free(t->key);
+			free(t->ca);
+			t->cert = strdup(own->cert_pem);
+			t->key = strdup(own->key_pem);
+			t->ca = strdup(s->root_pem);
+			if (!t->cert || !t->key || !t->ca)
+				return -ENOMEM;
+		}
+	return 0;
+}
+
 /* The snapshot's own certificate for @identity is loaded (a TLS context exists). */
 static bool ready(const struct mesh_snap *zs)
 {
@@ -94,6 +123,11 @@ struct wp_gen *wp_mesh_gen(struct wp_mesh *m)
 		goto out;
 	}
 	l7 = l7_copy(zs->snap->l7, err, sizeof(err));
+	if (l7 && mesh_certs(l7, zs->snap, m->identity)) {
+		l7_config_free(l7);
+		l7 = NULL;
+		snprintf(err, sizeof(err), "out of memory");
+	}
 	if (l7)
 		g = wp_gen_new(l7, zs->snap->version, err, sizeof(err));
 	if (!g)

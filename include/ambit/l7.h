@@ -448,7 +448,14 @@ struct l7_tls_cert {
 	char *source; /* "Gateway ns/name server N (credentialName x)" */
 	struct config_strings hosts;
 	char *cert, *key;
-	char *ca;		   /* NULL: SIMPLE */
+	char *ca;      /* NULL: SIMPLE */
+	bool optional; /* OPTIONAL_MUTUAL: @ca checks a client certificate when sent */
+	/*
+	 * ISTIO_MUTUAL: the gateway's own mesh certificate and the mesh root, filled in by the
+	 * proxy from its snapshot (the model carries no PEM), clients presenting one the root
+	 * signed.
+	 */
+	bool mesh;
 	uint16_t min_tls, max_tls; /* TLS versions (0x0304: 1.3), 0: the proxy's (1.2 and 1.3) */
 };
 
@@ -546,6 +553,11 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
  * HTTPS, routed by the ClientHello's SNI) and TCP (protocol TCP, MONGO, MYSQL, REDIS).
  */
 bool l7_gateway_passthrough(const struct config_gateway_server *s);
+/*
+ * An HTTPS server the gateway terminates: SIMPLE, MUTUAL or OPTIONAL_MUTUAL with a
+ * credentialName, or ISTIO_MUTUAL (the gateway's mesh certificate).
+ */
+bool l7_gateway_https_server(const struct config_gateway_server *s);
 bool l7_gateway_tcp_server(const struct config_gateway_server *s);
 /* The gateway proxy of @b that pod @ns/@name is an instance of, or NULL. Borrowed. */
 const struct l7_waypoint *l7_bindings_gateway_of(const struct l7_bindings *b, const char *ns,

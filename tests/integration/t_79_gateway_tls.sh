@@ -10,6 +10,9 @@
 # the page. The Secret replaced with a new certificate is served without a restart; a Secret
 # whose key is another certificate's is refused by apply, naming why, and the last good one
 # keeps serving. An AuthorizationPolicy on connection.sni tells the servers apart. A Gateway naming a Secret that does not exist is reported by analyze.
+# ISTIO_MUTUAL (a third host): the gateway presents its own SPIFFE certificate and wants one the
+# mesh root signed; OPTIONAL_MUTUAL (a fourth): no client certificate is fine, one its CA did
+# not sign is refused.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd curl openssl
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -56,6 +59,12 @@ spec:
   - port: {number: 443, name: https-mutual, protocol: HTTPS}
     tls: {mode: MUTUAL, credentialName: secure-credential}
     hosts: [secure.example.com]
+  - port: {number: 443, name: https-mesh, protocol: HTTPS}
+    tls: {mode: ISTIO_MUTUAL}
+    hosts: [mesh.example.com]
+  - port: {number: 443, name: https-optional, protocol: HTTPS}
+    tls: {mode: OPTIONAL_MUTUAL, credentialName: secure-credential}
+    hosts: [optional.example.com]
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -63,7 +72,7 @@ metadata:
   name: bookinfo-secure
   namespace: default
 spec:
-  hosts: [bookinfo.example.com, secure.example.com]
+  hosts: [bookinfo.example.com, secure.example.com, mesh.example.com, optional.example.com]
   gateways: [secure-gateway]
   http:
   - match: [{uri: {exact: /productpage}}]
@@ -112,6 +121,44 @@ expect_eq "$(serial secure.example.com)" "serial=03" "the certificate for secure
 # each server routes only its own connections, as Envoy's filter chains do.
 expect_eq "$(https bookinfo.example.com -H 'Host: secure.example.com')" 404 \
 	"the MUTUAL server's host over the SIMPLE server's connection"
+
+# ISTIO_MUTUAL: the gateway's own SPIFFE identity, for clients holding a mesh certificate.
+mkdir -p "$WORK/root" && mesh_root "$WORK/root" || fail "no mesh root"
+meshleaf() { # CA KEY URI OUT
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$4.key" \
+		-out "$4.csr" -subj /O=ambit-test 2>/dev/null &&
+		printf 'subjectAltName=critical,URI:%s\nextendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n' \
+			"$3" >"$4.ext" &&
+		openssl x509 -req -in "$4.csr" -CA "$1" -CAkey "$2" -CAcreateserial -days 1 \
+			-out "$4.pem" -extfile "$4.ext" 2>/dev/null
+}
+meshleaf "$WORK/root/root-cert.pem" "$WORK/root/root-key.pem" \
+	spiffe://cluster.local/ns/default/sa/sleep "$WORK/sleep" || fail "mesh leaf"
+mesh() { # [CURL ARGS...]: the status for mesh.example.com, the gateway's certificate checked by the mesh root
+	curl -sS --max-time 10 -o /dev/null -w '%{http_code}' --cacert "$WORK/root/root-cert.pem" \
+		--resolve "mesh.example.com:$port:127.0.0.1" -k "$@" \
+		"https://mesh.example.com:$port/productpage"
+}
+expect_eq "$(mesh --cert "$WORK/sleep.pem" --key "$WORK/sleep.key")" 200 "ISTIO_MUTUAL with a mesh certificate"
+out=$(mesh 2>&1) && fail "ISTIO_MUTUAL without a client certificate: $out"
+out=$(mesh --cert "$WORK/client.crt" --key "$WORK/client.key" 2>&1) &&
+	fail "ISTIO_MUTUAL with a certificate the mesh root did not sign: $out"
+san=$(openssl s_client -connect "127.0.0.1:$port" -servername mesh.example.com \
+	-cert "$WORK/sleep.pem" -key "$WORK/sleep.key" </dev/null 2>/dev/null |
+	openssl x509 -noout -ext subjectAltName)
+expect_contains "$san" "URI:spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account" \
+	"the ISTIO_MUTUAL server's certificate"
+openssl s_client -connect "127.0.0.1:$port" -servername mesh.example.com \
+	-cert "$WORK/sleep.pem" -key "$WORK/sleep.key" -CAfile "$WORK/root/root-cert.pem" \
+	</dev/null 2>/dev/null | grep -q 'Verify return code: 0 (ok)' ||
+	fail "the ISTIO_MUTUAL server's certificate does not verify against the mesh root"
+# OPTIONAL_MUTUAL: without a certificate, served; with its CA's, served; with another's, refused.
+optional() { https optional.example.com -k "$@"; }
+expect_eq "$(optional)" 200 "OPTIONAL_MUTUAL without a client certificate"
+expect_eq "$(optional --cert "$WORK/client.crt" --key "$WORK/client.key")" 200 \
+	"OPTIONAL_MUTUAL with its CA's client certificate"
+out=$(optional --cert "$WORK/sleep.pem" --key "$WORK/sleep.key" 2>&1) &&
+	fail "OPTIONAL_MUTUAL with a certificate its CA did not sign: $out"
 
 # connection.sni at the gateway: a DENY on one server's name leaves the other's alone.
 cat >sni-deny.yaml <<'YAML'

@@ -304,16 +304,16 @@ static void test_gateway_served(void **state)
 	/* TLS PASSTHROUGH (20) and TCP (26) are served. */
 	expect(&r, false, 23, "Gateway istio-system/gw", NULL, "spec.servers[3]: not served");
 	expect(&r, false, 28, "Gateway istio-system/gw", NULL,
-	       "spec.servers[5]: not enforced yet: the gateway serves HTTP, HTTPS (tls SIMPLE or "
-	       "MUTUAL), TLS PASSTHROUGH and TCP servers so far (this one is TLS, tls mode "
-	       "ISTIO_MUTUAL)");
+	       "spec.servers[5]: not enforced yet: the gateway serves HTTP, HTTPS (tls SIMPLE, "
+	       "MUTUAL, OPTIONAL_MUTUAL, ISTIO_MUTUAL), TLS PASSTHROUGH and TCP servers so far "
+	       "(this one is TLS, tls mode ISTIO_MUTUAL)");
 	expect(&r, false, 31, "Gateway istio-system/gw", NULL,
 	       "spec.servers[6]: not served: port 444 is TLS passthrough (servers[2]); a port is "
 	       "one kind, as its first server");
 	expect(&r, false, 33, "Gateway istio-system/gw", NULL,
-	       "spec.servers[7]: not enforced yet: the gateway serves HTTP, HTTPS (tls SIMPLE or "
-	       "MUTUAL), TLS PASSTHROUGH and TCP servers so far (this one is TLS, tls mode "
-	       "AUTO_PASSTHROUGH)");
+	       "spec.servers[7]: not enforced yet: the gateway serves HTTP, HTTPS (tls SIMPLE, "
+	       "MUTUAL, OPTIONAL_MUTUAL, ISTIO_MUTUAL), TLS PASSTHROUGH and TCP servers so far "
+	       "(this one is TLS, tls mode AUTO_PASSTHROUGH)");
 	expect_count(&r, 5);
 	done(&r);
 }

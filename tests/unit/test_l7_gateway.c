@@ -369,6 +369,93 @@ static void test_https_servers(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * ISTIO_MUTUAL: the gateway's own mesh certificate, filled in by the proxy (the model carries a
+ * flag, no PEM, also through JSON); refused at load with a certificate of its own, as Istio's
+ * validation does. OPTIONAL_MUTUAL: MUTUAL's CA, a client certificate optional.
+ */
+static void test_mesh_and_optional_mutual(void **state)
+{
+	char dir[] = "/tmp/ambit-test-l7gw-XXXXXX", *yaml, *s1, *s2, cmd[64], err[512];
+	struct ambit_ca *ca;
+	struct ca_issued b;
+	struct world w;
+	const struct l7_listener *l;
+	struct l7_config *back;
+	struct l7_world_bound wb;
+	cJSON *j;
+
+	assert_non_null(mkdtemp(dir));
+	ca = ca_open(dir);
+	assert_non_null(ca);
+	assert_int_equal(ca_issue_dns(ca, "f.example.com", 3600, &b), 0);
+	s1 = secret_yaml("f-cred", "Opaque", "tls.crt", b.cert_pem, "tls.key", b.key_pem);
+	s2 = secret_yaml("f-cred-cacert", "Opaque", "ca.crt", ca_root_pem(ca), NULL, NULL);
+	assert_int_not_equal(
+	    asprintf(&yaml,
+		     GW_POD "%s%s"
+			    "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
+			    "metadata: {name: pub, namespace: istio-system}\n"
+			    "spec:\n  selector: {istio: ingressgateway}\n  servers:\n"
+			    "  - port: {number: 443, name: https-e, protocol: HTTPS}\n"
+			    "    hosts: [e.example.com]\n    tls: {mode: ISTIO_MUTUAL}\n"
+			    "  - port: {number: 443, name: https-f, protocol: HTTPS}\n"
+			    "    hosts: [f.example.com]\n"
+			    "    tls: {mode: OPTIONAL_MUTUAL, credentialName: f-cred}\n---\n"
+			    "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+			    "metadata: {name: d, namespace: shop}\n"
+			    "spec:\n  hosts: ['*.example.com']\n  gateways: [istio-system/pub]\n"
+			    "  http: [{route: [{destination: {host: details}}]}]\n",
+		     s1, s2),
+	    -1);
+	build(&w, yaml);
+	assert_non_null(w.l7);
+	assert_int_equal(w.l7->n_listeners, 1);
+	l = &w.l7->listeners[0];
+	assert_int_equal(l->n_certs, 2);
+	assert_true(l->certs[0].mesh);
+	assert_null(l->certs[0].cert);
+	assert_null(l->certs[0].key);
+	assert_string_equal(l->certs[0].hosts.items[0], "e.example.com");
+	assert_non_null(strstr(l->certs[0].source, "ISTIO_MUTUAL"));
+	assert_false(l->certs[1].mesh);
+	assert_true(l->certs[1].optional);
+	assert_string_equal(l->certs[1].ca, ca_root_pem(ca));
+	j = l7_to_json(w.l7);
+	assert_non_null(j);
+	back = l7_from_json(j, err, sizeof(err));
+	if (!back)
+		fail_msg("%s", err);
+	assert_true(back->listeners[0].certs[0].mesh);
+	assert_null(back->listeners[0].certs[0].cert);
+	assert_true(back->listeners[0].certs[1].optional);
+	l7_config_free(back);
+	cJSON_Delete(j);
+	destroy(&w);
+	free(yaml);
+
+	assert_int_not_equal(asprintf(&yaml,
+				      GW_POD
+				      "%s"
+				      "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
+				      "metadata: {name: pub, namespace: istio-system}\n"
+				      "spec:\n  selector: {istio: ingressgateway}\n  servers:\n"
+				      "  - port: {number: 443, name: https, protocol: HTTPS}\n"
+				      "    hosts: [e.example.com]\n"
+				      "    tls: {mode: ISTIO_MUTUAL, credentialName: f-cred}\n",
+				      s1),
+			     -1);
+	assert_int_not_equal(l7_world_bind(&wb, yaml, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "ISTIO_MUTUAL uses the mesh certificates"));
+	free(yaml);
+	free(s1);
+	free(s2);
+	ca_issued_free(&b);
+	ca_destroy(ca);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* The Gateway API deployment of Gateway @name in default: its Service and its pod. */
 #define GWAPI_POD(name, ip)                                                                        \
 	"apiVersion: v1\nkind: Service\nmetadata: {name: " name "-istio, namespace: default}\n"    \
@@ -1112,6 +1199,7 @@ int main(void)
 	    cmocka_unit_test(test_suffix_wildcard_host),
 	    cmocka_unit_test(test_https_redirect),
 	    cmocka_unit_test(test_https_servers),
+	    cmocka_unit_test(test_mesh_and_optional_mutual),
 	    cmocka_unit_test(test_gateway_api_class_istio),
 	    cmocka_unit_test(test_gateway_api_l4_routes),
 	    cmocka_unit_test(test_selector_policies),

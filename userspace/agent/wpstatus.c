@@ -136,8 +136,7 @@ cJSON *wps_gateway_status(const struct config *cfg, const cJSON *gw, const char 
 {
 	const char *ns = kjson_str(gw, "metadata", "namespace"),
 		   *name = kjson_str(gw, "metadata", "name");
-	const struct config_k8s_gateway *g =
-	    cfg && ns && name ? find_gateway(cfg, ns, name) : NULL;
+	const struct config_k8s_gateway *g = cfg && ns && name ? find_gateway(cfg, ns, name) : NULL;
 	char addr[600];
 	cJSON *st;
 
@@ -195,8 +194,8 @@ cJSON *wps_route_update(const struct config *cfg, const cJSON *obj, const char *
 	/* Other controllers' parents first, as they were; then ours. */
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(have, "parents"))
 	{
-		const char *ctl = cJSON_GetStringValue(
-		    cJSON_GetObjectItemCaseSensitive(p, "controllerName"));
+		const char *ctl =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "controllerName"));
 
 		if (!ctl || strcmp(ctl, CONTROLLER))
 			cJSON_AddItemToArray(parents, cJSON_Duplicate(p, true));

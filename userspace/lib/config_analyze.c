@@ -762,7 +762,8 @@ static enum server_kind server_kind(const struct config_gateway_server *srv)
 		return KIND_PASSTHROUGH;
 	if (l7_gateway_tcp_server(srv))
 		return KIND_TCP;
-	if (!strcasecmp(p, "HTTPS") && mode && (!strcmp(mode, "SIMPLE") || !strcmp(mode, "MUTUAL")))
+	if (!strcasecmp(p, "HTTPS") && mode && strcmp(mode, "PASSTHROUGH") &&
+	    strcmp(mode, "AUTO_PASSTHROUGH"))
 		return KIND_HTTPS;
 	return KIND_NONE;
 }
@@ -785,8 +786,9 @@ static bool server_unserved(const struct config *u, const struct config_gateway 
 
 	if (kind == KIND_NONE) {
 		snprintf(why, len,
-			 "not enforced yet: the gateway serves HTTP, HTTPS (tls SIMPLE or MUTUAL), "
-			 "TLS PASSTHROUGH and TCP servers so far (this one is %s%s%s); nothing "
+			 "not enforced yet: the gateway serves HTTP, HTTPS (tls SIMPLE, MUTUAL, "
+			 "OPTIONAL_MUTUAL, ISTIO_MUTUAL), TLS PASSTHROUGH and TCP servers so far "
+			 "(this one is %s%s%s); nothing "
 			 "listens for it",
 			 p, mode ? ", tls mode " : "", mode ? mode : "");
 		return true;
@@ -807,7 +809,7 @@ static bool server_unserved(const struct config *u, const struct config_gateway 
 			return true;
 		}
 	}
-	if (kind != KIND_HTTPS)
+	if (kind != KIND_HTTPS || !strcmp(mode, "ISTIO_MUTUAL"))
 		return false;
 	if (!srv->credential_name) {
 		snprintf(why, len,
@@ -824,16 +826,17 @@ static bool server_unserved(const struct config *u, const struct config_gateway 
 		    srv->credential_name, ns, srv->credential_name);
 		return true;
 	}
-	if (!strcmp(mode, "MUTUAL") && !has_item(sec, CONFIG_SECRET_CA_CRT, "cacert")) {
+	if ((!strcmp(mode, "MUTUAL") || !strcmp(mode, "OPTIONAL_MUTUAL")) &&
+	    !has_item(sec, CONFIG_SECRET_CA_CRT, "cacert")) {
 		char name[320];
 
 		snprintf(name, sizeof(name), "%s-cacert", srv->credential_name);
 		sec = config_secret_of(u, ns, name);
 		if (!has_item(sec, CONFIG_SECRET_CA_CRT, "cacert")) {
 			snprintf(why, len,
-				 "not served: MUTUAL needs a CA: ca.crt in Secret %s/%.64s or in "
+				 "not served: %s needs a CA: ca.crt in Secret %s/%.64s or in "
 				 "Secret %s/%.64s",
-				 ns, srv->credential_name, ns, name);
+				 mode, ns, srv->credential_name, ns, name);
 			return true;
 		}
 	}

@@ -188,6 +188,16 @@ static int srv_tls(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 			  "or tlsCertificates can be set");
 		err = -EINVAL;
 	}
+	/* Istio's validation: the mesh's certificates, none of the server's own. */
+	if (!err && !strcmp(s->tls_mode, "ISTIO_MUTUAL") &&
+	    (cfg_map_get(ctx, v, "credentialName") || cfg_map_get(ctx, v, "credentialNames") ||
+	     cfg_map_get(ctx, v, "serverCertificate") || cfg_map_get(ctx, v, "privateKey") ||
+	     cfg_map_get(ctx, v, "caCertificates") || cfg_map_get(ctx, v, "tlsCertificates"))) {
+		cfg_error(ctx, v,
+			  "ISTIO_MUTUAL uses the mesh certificates: credentialName, "
+			  "serverCertificate, privateKey and caCertificates cannot be set");
+		err = -EINVAL;
+	}
 	if (!err && s->min_tls && s->max_tls && s->min_tls > s->max_tls) {
 		cfg_error(ctx, v, "minProtocolVersion is above maxProtocolVersion");
 		err = -EINVAL;

@@ -5,9 +5,10 @@
  * - its Gateways' HTTP servers, each listening on the gateway Service's targetPort when the
  *   server's port is one of that Service's ports (istio-ingressgateway's 80 is 8080), else on
  *   the server's own port; servers of several Gateways on one port share the listener;
- * - their HTTPS servers with tls SIMPLE or MUTUAL, terminated with the certificate of the
- *   Secret `credentialName` in the gateway's namespace (and for MUTUAL its CA), the server's
- *   hosts as SNI names; then routed as HTTP;
+ * - their HTTPS servers with tls SIMPLE, MUTUAL or OPTIONAL_MUTUAL, terminated with the
+ *   certificate of the Secret `credentialName` in the gateway's namespace (and for the mutual
+ *   modes its CA), or ISTIO_MUTUAL with the proxy's own mesh certificate (filled in where it
+ *   runs), the server's hosts as SNI names; then routed as HTTP;
  * - their TLS PASSTHROUGH and TCP servers, relayed as bytes along tls and tcp routes
  *   (l7_gateway_tcp.c). A port is one kind (HTTP, HTTPS, TLS, TCP), as its first server;
  * - the VirtualServices bound to those Gateways (`gateways:` names them as `name` in the
@@ -103,12 +104,32 @@ static bool http_server(const struct config_gateway_server *s)
 	return (!s->tls_mode || s->https_redirect) && l7_protocol_is_http(p);
 }
 
-/* HTTPS servers the gateway terminates with a Secret's certificate: then http routes. */
-static bool https_server(const struct config_gateway_server *s)
+/*
+ * HTTPS servers the gateway terminates, then http routes: with a Secret's certificate (SIMPLE,
+ * MUTUAL, OPTIONAL_MUTUAL), or its own mesh certificate (ISTIO_MUTUAL).
+ */
+bool l7_gateway_https_server(const struct config_gateway_server *s)
 {
-	return s->protocol && !strcasecmp(s->protocol, "HTTPS") && s->tls_mode &&
-	       s->credential_name &&
-	       (!strcmp(s->tls_mode, "SIMPLE") || !strcmp(s->tls_mode, "MUTUAL"));
+	if (!s->protocol || strcasecmp(s->protocol, "HTTPS") || !s->tls_mode)
+		return false;
+	if (!strcmp(s->tls_mode, "ISTIO_MUTUAL"))
+		return true;
+	return s->credential_name &&
+	       (!strcmp(s->tls_mode, "SIMPLE") || !strcmp(s->tls_mode, "MUTUAL") ||
+		!strcmp(s->tls_mode, "OPTIONAL_MUTUAL"));
+}
+
+/* Server @srv's SNI names (its hosts without their namespace part) into @t. */
+static int cert_hosts(const struct config_gateway_server *srv, struct l7_tls_cert *t)
+{
+	t->hosts.items = calloc(srv->hosts.n ? srv->hosts.n : 1, sizeof(char *));
+	for (size_t i = 0; t->hosts.items && i < srv->hosts.n; i++) {
+		const char *h = strchr(srv->hosts.items[i], '/');
+
+		if (!(t->hosts.items[t->hosts.n++] = strdup(h ? h + 1 : srv->hosts.items[i])))
+			return -ENOMEM;
+	}
+	return t->hosts.items ? 0 : -ENOMEM;
 }
 
 static char *pem_dup(const struct config_secret_item *it)
@@ -127,17 +148,31 @@ static int server_cert(const struct gw_ctx *g, const struct config_gateway *gw,
 {
 	const struct config *cfg = g->in->cfg;
 	const char *ns = g->wp->namespace, *cn = srv->credential_name;
-	const struct config_secret *sec = config_secret_of(cfg, ns, cn), *cas = sec;
+	const struct config_secret *sec, *cas;
 	const struct config_secret_item *crt, *key, *ca = NULL;
+	bool optional = !strcmp(srv->tls_mode, "OPTIONAL_MUTUAL");
 	char name[512];
 
+	if (!strcmp(srv->tls_mode, "ISTIO_MUTUAL")) {
+		t->mesh = true;
+		if (asprintf(&t->source, "Gateway %s/%s server %zu (ISTIO_MUTUAL)",
+			     gw->meta.namespace, gw->meta.name, index) < 0) {
+			t->source = NULL;
+			return -ENOMEM;
+		}
+		t->min_tls = srv->min_tls;
+		t->max_tls = srv->max_tls;
+		return cert_hosts(srv, t);
+	}
+	sec = config_secret_of(cfg, ns, cn);
+	cas = sec;
 	crt = config_secret_get(sec, CONFIG_SECRET_TLS_CRT);
 	crt = crt ? crt : config_secret_get(sec, "cert");
 	key = config_secret_get(sec, CONFIG_SECRET_TLS_KEY);
 	key = key ? key : config_secret_get(sec, "key");
 	if (!crt || !key)
 		return 1;
-	if (!strcmp(srv->tls_mode, "MUTUAL")) {
+	if (!strcmp(srv->tls_mode, "MUTUAL") || optional) {
 		snprintf(name, sizeof(name), "%s-cacert", cn);
 		ca = config_secret_get(sec, CONFIG_SECRET_CA_CRT);
 		ca = ca ? ca : config_secret_get(sec, "cacert");
@@ -158,16 +193,10 @@ static int server_cert(const struct gw_ctx *g, const struct config_gateway *gw,
 	t->cert = pem_dup(crt);
 	t->key = pem_dup(key);
 	t->ca = ca ? pem_dup(ca) : NULL;
+	t->optional = optional;
 	if (!t->cert || !t->key || (ca && !t->ca))
 		return -ENOMEM;
-	t->hosts.items = calloc(srv->hosts.n ? srv->hosts.n : 1, sizeof(char *));
-	for (size_t i = 0; t->hosts.items && i < srv->hosts.n; i++) {
-		const char *h = strchr(srv->hosts.items[i], '/');
-
-		if (!(t->hosts.items[t->hosts.n++] = strdup(h ? h + 1 : srv->hosts.items[i])))
-			return -ENOMEM;
-	}
-	return t->hosts.items ? 0 : -ENOMEM;
+	return cert_hosts(srv, t);
 }
 
 /*
@@ -315,7 +344,7 @@ static int collect(struct gw_ctx *g)
 			struct l7_tls_cert t = {0};
 			char tls_server[600] = "";
 
-			if (https_server(srv)) {
+			if (l7_gateway_https_server(srv)) {
 				err = server_cert(g, gw, srv, s, &t);
 				if (err) {
 					l7_tls_cert_free(&t);

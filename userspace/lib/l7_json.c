@@ -531,10 +531,17 @@ static void tls_certs(struct enc *e, cJSON *l, const struct l7_listener *li)
 
 		str(e, o, "source", t->source);
 		strings(e, o, "hosts", &t->hosts);
-		str(e, o, "cert", t->cert);
-		str(e, o, "key", t->key);
+		/* ISTIO_MUTUAL's are the proxy's own, filled in where it runs. */
+		if (t->mesh)
+			flag(e, o, "mesh", true);
+		if (t->cert)
+			str(e, o, "cert", t->cert);
+		if (t->key)
+			str(e, o, "key", t->key);
 		if (t->ca)
 			str(e, o, "ca", t->ca);
+		if (t->optional)
+			flag(e, o, "optional", true);
 		if (t->min_tls)
 			num(e, o, "minTls", t->min_tls);
 		if (t->max_tls)

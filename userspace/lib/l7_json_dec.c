@@ -704,8 +704,8 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 /* A TLS listener's certificates: each with hosts, a certificate and its key. */
 static void dtls_certs(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_listener *l)
 {
-	static const char *const k[] = {"source", "hosts",  "cert",   "key",
-					"ca",	  "minTls", "maxTls", NULL};
+	static const char *const k[] = {"source", "hosts",  "cert", "key",	"ca",
+					"minTls", "maxTls", "mesh", "optional", NULL};
 	const cJSON *a, *it;
 	size_t n;
 
@@ -727,15 +727,21 @@ static void dtls_certs(struct l7j_dec *d, const cJSON *o, const char *path, stru
 			return;
 		t->source = l7j_dstr(d, it, "source", p, true);
 		l7j_dstrings(d, it, "hosts", p, &t->hosts);
-		t->cert = l7j_dstr(d, it, "cert", p, true);
-		t->key = l7j_dstr(d, it, "key", p, true);
+		t->mesh = l7j_dbool(d, it, "mesh", p);
+		t->cert = l7j_dstr(d, it, "cert", p, !t->mesh);
+		t->key = l7j_dstr(d, it, "key", p, !t->mesh);
 		t->ca = l7j_dstr(d, it, "ca", p, false);
+		t->optional = l7j_dbool(d, it, "optional", p);
 		t->min_tls = (uint16_t)l7j_dnum(d, it, "minTls", p, 0x0301, 0x0304, false);
 		t->max_tls = (uint16_t)l7j_dnum(d, it, "maxTls", p, 0x0301, 0x0304, false);
 		if (d->failed)
 			return;
 		if (!t->hosts.n) {
 			l7j_fail(d, "%s.hosts: want at least one", p);
+			return;
+		}
+		if (t->optional && !t->ca && !t->mesh) {
+			l7j_fail(d, "%s.optional: wants a ca", p);
 			return;
 		}
 	}

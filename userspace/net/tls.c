@@ -27,7 +27,7 @@ struct sni_entry {
 	char **hosts; /* "bookinfo.com", "*.example.com", "*" */
 	size_t n_hosts;
 	SSL_CTX *ssl;
-	bool mutual;
+	bool mutual, optional; /* optional: a client certificate is checked when sent */
 	int min_version, max_version;
 };
 
@@ -364,8 +364,9 @@ static int gateway_hello(SSL *ssl, int *alert, void *arg)
 	if (best) {
 		SSL_set_SSL_CTX(ssl, best->ssl);
 		SSL_set_verify(ssl,
-			       best->mutual ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
-					    : SSL_VERIFY_NONE,
+			       !best->mutual	? SSL_VERIFY_NONE
+			       : best->optional ? SSL_VERIFY_PEER
+						: SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 			       NULL);
 		/* Before the version is chosen: the callback runs ahead of that. */
 		SSL_set_min_proto_version(ssl, best->min_version);
@@ -452,6 +453,7 @@ int tls_ctx_gateway_set(struct tls_ctx *ctx, const struct tls_gateway_cert *cert
 		}
 		set->n++;
 		e->mutual = certs[i].ca_pem != NULL;
+		e->optional = certs[i].optional;
 		e->min_version =
 		    certs[i].min_version > TLS1_2_VERSION ? certs[i].min_version : TLS1_2_VERSION;
 		e->max_version = certs[i].max_version; /* 0: the highest OpenSSL has */

@@ -43,6 +43,7 @@ struct tls_gateway_cert {
 	size_t n_hosts;
 	const char *cert_pem, *key_pem;
 	const char *ca_pem; /* non-NULL: MUTUAL, clients must present a certificate it signed */
+	bool optional;	    /* with @ca_pem: OPTIONAL_MUTUAL, a certificate checked when sent */
 	/* TLS versions as on the wire (0x0304: 1.3); 0: 1.2 and up. Below 1.2 is never offered. */
 	int min_version, max_version;
 };
