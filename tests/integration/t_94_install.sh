@@ -33,6 +33,23 @@ expect_contains "$(cat "$tmp/custom.yaml")" 'namespace: "mesh"'
 expect_contains "$(cat "$tmp/custom.yaml")" 'image: "registry.example/ambit:1.2"'
 expect_contains "$(cat "$tmp/custom.yaml")" "https://ambit-ca.mesh.svc:15012"
 expect_not_contains "$(cat "$tmp/custom.yaml")" "ambit-system"
+# The ingress gateway, as Istio's default profile installs it, unless ingressGateway=false.
+/usr/bin/python3 - "$tmp/default.yaml" >"$tmp/igw" <<'EOF' || fail "no ingress gateway in the manifests"
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["metadata"].get("namespace") == "istio-system" and d["kind"] in ("Deployment", "Service"):
+        l = d["metadata"]["labels"]
+        print(d["kind"], d["metadata"]["name"], l["app"], l["istio"],
+              [(p["port"], p["targetPort"]) for p in d["spec"].get("ports", [])])
+EOF
+expect_eq "$(cat "$tmp/igw")" "Deployment istio-ingressgateway istio-ingressgateway ingressgateway []
+Service istio-ingressgateway istio-ingressgateway ingressgateway [(15021, 15020), (80, 8080), (443, 8443)]" \
+	"the ingress gateway's Deployment and Service"
+actl install --dry-run --set ingressGateway=false >"$tmp/noigw.yaml" || fail "--set ingressGateway=false failed"
+expect_not_contains "$(cat "$tmp/noigw.yaml")" "istio-ingressgateway"
+expect_contains "$(cat "$tmp/noigw.yaml")" "name: ambit-node"
+out=$(actl install --dry-run --set ingressGateway=maybe 2>&1) && fail "ingressGateway=maybe was taken"
+expect_contains "$out" "is not true or false"
 out=$(actl install --dry-run --set replicas=3 2>&1) && fail "an unknown key was taken"
 expect_contains "$out" "KEY one of: namespace image"
 out=$(actl install --dry-run --set 'namespace=Bad_NS' 2>&1) && fail "a bad namespace was taken"
@@ -67,6 +84,7 @@ while IFS=$'\t' read -r -a cmd; do
 	case ${cmd[0]} in
 	ambit-agent) bin=$AGENT ;;
 	ztunnel) bin=$ZTUNNEL ;;
+	waypoint) bin=${AMBIT_WAYPOINT_BIN:-$REPO/build/waypoint} ;;
 	*) fail "a container runs ${cmd[0]}, no binary of ambit" ;;
 	esac
 	# --version last: every flag before it is parsed (an unknown one fails) before it exits.
@@ -74,7 +92,7 @@ while IFS=$'\t' read -r -a cmd; do
 	expect_contains "$out" "${cmd[0]} "
 	n=$((n + 1))
 done <"$tmp/cmds"
-expect_eq "$n" 4 "containers checked (agent, ztunnel, CA, waypoint controller)"
+expect_eq "$n" 5 "containers checked (agent, ztunnel, CA, waypoint controller, ingress gateway)"
 out=$("$AGENT" --kube --no-such-flag --version 2>&1) && fail "the flag check cannot fail"
 
 # ---- CRDs from ambit's own field tables: valid objects, and no field ambit reads pruned ----
@@ -97,7 +115,20 @@ log "$out"
 # ---- install, install again, uninstall (the fake API server, a kubeconfig) ----
 fake_api_up "$tmp" t94
 get() { curl -s -H "Authorization: Bearer t94" "http://127.0.0.1:$port$1"; }
+# The user's istio-system, there first: install leaves it as it is (its labels), and so does
+# uninstall (it may hold their Gateways and Secrets).
+curl -sf -X POST -H "Authorization: Bearer t94" -H 'Content-Type: application/json' --data \
+	'{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"istio-system","labels":{"team":"edge"}}}' \
+	"http://127.0.0.1:$port/api/v1/namespaces" >/dev/null || fail "cannot make istio-system"
 out=$(actl install --kubeconfig "$tmp/kubeconfig" -y) || fail "install failed: $out"
+expect_contains "$out" "Namespace/istio-system unchanged (kept as it is)"
+expect_contains "$out" "Deployment/istio-ingressgateway created"
+expect_eq "$(get /api/v1/namespaces/istio-system |
+	/usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin)["metadata"]; print(o["labels"], "ambit.io/create-only" in o.get("annotations", {}))')" \
+	"{'team': 'edge'} False" "the user's istio-system after install"
+expect_eq "$(get /apis/apps/v1/namespaces/istio-system/deployments/istio-ingressgateway |
+	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["spec"]["template"]["spec"]["serviceAccountName"])')" \
+	istio-ingressgateway-service-account "the ingress gateway's identity"
 expect_contains "$out" "DaemonSet/ambit-node created"
 expect_contains "$out" "Secret/ambit-ca-root created"
 expect_contains "$out" "ambit installed in namespace ambit-system"
@@ -164,5 +195,10 @@ for p in /apis/apps/v1/namespaces/ambit-system/daemonsets/ambit-node \
 	/api/v1/namespaces/ambit-system/secrets/ambit-ca-root /api/v1/namespaces/ambit-system; do
 	expect_contains "$(get "$p")" '"code": 404' "$p after uninstall"
 done
+expect_contains "$out" "Deployment/istio-ingressgateway deleted"
+expect_contains "$out" "Namespace/istio-system kept"
+expect_contains "$(get /apis/apps/v1/namespaces/istio-system/deployments/istio-ingressgateway)" '"code": 404' \
+	"the ingress gateway after uninstall"
+expect_contains "$(get /api/v1/namespaces/istio-system)" '"team": "edge"' "the user's istio-system after uninstall"
 log "rendered, validated, flags checked; CRDs checked and applied; installed twice and uninstalled (--purge: ambit's CRDs, not Istio's)"
 pass

@@ -39,6 +39,7 @@ static const struct key {
     {"cgroupRoot", "/sys/fs/cgroup", "an absolute path", NULL},
     {"caSecret", "ambit-ca-root", "a DNS label", NULL},
     {"captureMode", "auto", "auto, host or inpod", NULL},
+    {"ingressGateway", "true", "true or false", NULL},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -53,6 +54,7 @@ static bool value_ok(size_t k, const char *v)
 		       !strcmp(v, "debug");
 	case 4: return v[0] == '/' && !strpbrk(v, "\"'\\ \n");
 	case 6: return !strcmp(v, "auto") || !strcmp(v, "host") || !strcmp(v, "inpod");
+	case 7: return !strcmp(v, "true") || !strcmp(v, "false");
 	default: return *v && !strpbrk(v, "\"'\\ \n\t#{}");
 	}
 }
@@ -97,13 +99,50 @@ static const char *val_cb(void *arg, const char *name)
 	return val(arg, name);
 }
 
-/* The manifests with every {{key}} replaced (malloc'd), or NULL (ENOMEM, or a bad key). */
+/* Where the ingress gateway's part of the manifests begins (to their end). */
+#define INGRESS_MARK "---\n# ---- the ingress gateway"
+/* Objects install makes when missing and never changes or deletes (istio-system). */
+#define CREATE_ONLY "ambit.io/create-only"
+
+/*
+ * The manifests with every {{key}} replaced (malloc'd), or NULL (ENOMEM, or a bad key); without
+ * the ingress gateway's part when ingressGateway is false.
+ */
 static char *render(const struct render_opts *ro)
 {
-	return kmanifest_render(
+	char *text = kmanifest_render(
 	    _binary_deploy_ambit_yaml_tmpl_start,
 	    (size_t)(_binary_deploy_ambit_yaml_tmpl_end - _binary_deploy_ambit_yaml_tmpl_start),
 	    val_cb, (void *)ro);
+	char *mark = text ? strstr(text, INGRESS_MARK) : NULL;
+
+	if (mark && !strcmp(val(ro, "ingressGateway"), "false"))
+		*mark = '\0';
+	return text;
+}
+
+static bool create_only(const cJSON *o)
+{
+	return kjson_str(cJSON_GetObjectItemCaseSensitive(o, "metadata"), "annotations",
+			 CREATE_ONLY) != NULL;
+}
+
+/* @o applied, or, when it is create-only and exists, left as it is. */
+static int apply_doc(const struct kconn *k, cJSON *o)
+{
+	char coll[512], path[1024], *resp = NULL;
+	const char *name;
+	long code;
+
+	if (!create_only(o) || kube_paths(o, coll, sizeof(coll), &name))
+		return kube_apply(k, o, false);
+	str_fmt(path, sizeof(path), "%s/%s", coll, name);
+	code = kube_call(k, "GET", path, NULL, &resp);
+	free(resp);
+	if (code != 200)
+		return kube_apply(k, o, false);
+	printf("%s/%s unchanged (kept as it is)\n", kjson_str(o, "kind", NULL), name);
+	return 0;
 }
 
 /* Every document of @text as JSON objects (an array), or NULL with the reason printed. */
@@ -531,8 +570,9 @@ int cmd_install(int argc, char **argv, bool uninstall)
 		for (int i = n - 1; i >= 0; i--) {
 			const cJSON *o = cJSON_GetArrayItem(docs, i);
 
-			printf("%s/%s would be deleted\n", kjson_str(o, "kind", NULL),
-			       kjson_str(o, "metadata", "name"));
+			printf("%s/%s %s\n", kjson_str(o, "kind", NULL),
+			       kjson_str(o, "metadata", "name"),
+			       create_only(o) ? "kept" : "would be deleted");
 		}
 		cJSON_Delete(docs);
 		/* Whether a CRD is ambit's is the API server's to say: ask it when it is there. */
@@ -548,7 +588,7 @@ int cmd_install(int argc, char **argv, bool uninstall)
 		ret = kube_apply(&k, cJSON_GetArrayItem(docs, 0), false);
 		ret = ret ?: ensure_root(&k, val(&ro, "namespace"), val(&ro, "caSecret"));
 		for (int i = 1; !ret && i < n; i++)
-			ret = kube_apply(&k, cJSON_GetArrayItem(docs, i), false);
+			ret = apply_doc(&k, cJSON_GetArrayItem(docs, i));
 		if (!ret)
 			printf("ambit installed in namespace %s\n", val(&ro, "namespace"));
 	}
@@ -560,6 +600,10 @@ int cmd_install(int argc, char **argv, bool uninstall)
 
 		if (kube_paths(o, coll, sizeof(coll), &name))
 			continue;
+		if (create_only(o)) {
+			printf("%s/%s kept\n", kjson_str(o, "kind", NULL), name);
+			continue;
+		}
 		if (i == 0) {
 			/* The root and its certificate: made by install, not in the manifests. */
 			const char *made[] = {"secrets", val(&ro, "caSecret"), "configmaps",

@@ -265,7 +265,8 @@ static int node_hosts(const struct ctl_cluster *c)
 int kube_up(const struct ctl_cluster *c)
 {
 	char path[PATH_MAX];
-	char *argv[] = {"--kubeconfig", path, NULL};
+	/* The local cluster runs its own ingress gateway (ingress.yaml, --no-ingress). */
+	char *argv[] = {"--kubeconfig", path, "--set", "ingressGateway=false", NULL};
 	struct kconn k = {0};
 	int ret, saved;
 
@@ -281,7 +282,7 @@ int kube_up(const struct ctl_cluster *c)
 	ret = cluster_kube_enter(c, &k, &saved);
 	if (!ret) {
 		fflush(stdout);
-		ret = cmd_install(2, argv, false);
+		ret = cmd_install(4, argv, false);
 		cluster_kube_leave(&k, saved);
 	}
 	return ret;
