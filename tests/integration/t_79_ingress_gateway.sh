@@ -192,6 +192,17 @@ expect_eq "$body" "RBAC: access denied" "the gateway's 403 body"
 wait_log 10 $GWPOD 'rbac_access_denied_matched_policy\[ns\[istio-system\]-policy\[ingress-deny\]-rule\[0\]\]' ||
 	fail "the gateway's log does not name the policy: $(actl local logs $GWPOD | tail -1)"
 expect_eq "$(via_gw /productpage)" 200 "a path the rule does not name"
+# ambitctl check explains it: the gateway decides (the policy and rule), before its route.
+out=$(actl check "$curl_ip" istio-system/istio-ingressgateway:80 --path /api/v1/products) ||
+	fail "check at the gateway: $out"
+expect_contains "$out" "L7 at gateway istio-system/istio-ingressgateway"
+expect_contains "$out" "DENY (403) by ns[istio-system]-policy[ingress-deny]-rule[0]"
+expect_contains "$out" "port 8080 (Service port 80)"
+out=$(actl check "$curl_ip" istio-system/istio-ingressgateway:80 --path /productpage) ||
+	fail "check at the gateway: $out"
+expect_contains "$out" "decision:          ALLOW"
+expect_contains "$out" "-> productpage.default.svc.cluster.local:9080"
+expect_contains "$out" "L4 at the destination, from the gateway (spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account)"
 # Without a trusted hop the client's X-Forwarded-For is not believed: remote.ip is the peer's.
 expect_eq "$(via_gw /productpage -H 'X-Forwarded-For: 203.0.113.7')" 200 "an untrusted XFF"
 cat >"$WORK/mesh.yaml" <<'EOF'

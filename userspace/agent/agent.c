@@ -877,8 +877,11 @@ time_t agent_next_cert_deadline(const struct agent *a)
  * The L7 model waypoint @ns_name ("ns/name") is served, as JSON (what `ambitctl check` judges
  * a request with: the same compile, jwksUri key sets included). NULL with @err set.
  */
-static char *waypoint_l7_json(struct agent *a, const char *ns_name, char *err, size_t errlen)
+/* The L7 model of waypoint (or, with @gateway, gateway proxy) @ns_name, as JSON (malloc'd). */
+static char *waypoint_l7_json(struct agent *a, const char *ns_name, bool gateway, char *err,
+			      size_t errlen)
 {
+	const char *kind = gateway ? "gateway" : "waypoint";
 	struct waypoint_view wv = {0};
 	struct config view;
 	struct l7_config *l7 = NULL;
@@ -894,25 +897,25 @@ static char *waypoint_l7_json(struct agent *a, const char *ns_name, char *err, s
 		snprintf(err, errlen, "waypoint: out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < wv.b.n_waypoints && !l7; i++) {
-		const struct l7_waypoint *w = &wv.b.waypoints[i];
+	for (size_t i = 0; i < (gateway ? wv.b.n_gateways : wv.b.n_waypoints) && !l7; i++) {
+		const struct l7_waypoint *w = gateway ? &wv.b.gateways[i] : &wv.b.waypoints[i];
 		char name[600];
 
 		snprintf(name, sizeof(name), "%s/%s", w->namespace, w->name);
 		if (!strcmp(name, ns_name) && !(l7 = l7_compile(&wv.in, &wv.b, w)))
-			snprintf(err, errlen, "waypoint %s: cannot compile: %s", ns_name,
+			snprintf(err, errlen, "%s %s: cannot compile: %s", kind, ns_name,
 				 strerror(errno));
 	}
 	if (!l7) {
 		if (!err[0])
-			snprintf(err, errlen, "no waypoint %s", ns_name);
+			snprintf(err, errlen, "no %s %s", kind, ns_name);
 		goto out;
 	}
 	j = l7_to_json(l7);
 	json = j ? cJSON_PrintUnformatted(j) : NULL;
 	cJSON_Delete(j);
 	if (!json)
-		snprintf(err, errlen, "waypoint %s: out of memory", ns_name);
+		snprintf(err, errlen, "%s %s: out of memory", kind, ns_name);
 out:
 	l7_config_free(l7);
 	waypoint_view_free(&wv);
@@ -933,11 +936,13 @@ char *agent_get(void *ctx, const char *what, char *err, size_t errlen)
 		return json;
 	}
 	if (!strncmp(what, "waypoint ", 9))
-		return waypoint_l7_json(a, what + 9, err, errlen);
+		return waypoint_l7_json(a, what + 9, false, err, errlen);
+	if (!strncmp(what, "gateway ", 8))
+		return waypoint_l7_json(a, what + 8, true, err, errlen);
 	if (strcmp(what, "snapshot") != 0) {
-		snprintf(
-		    err, errlen,
-		    "unknown \"what\" (want \"snapshot\", \"status\" or \"waypoint NS/NAME\")");
+		snprintf(err, errlen,
+			 "unknown \"what\" (want \"snapshot\", \"status\", \"waypoint NS/NAME\" "
+			 "or \"gateway NS/NAME\")");
 		return NULL;
 	}
 	if (snapshot_view(a, &s)) {

@@ -9,7 +9,7 @@
 #include "ambit/snapshot.h"
 #include "ctl.h"
 
-cJSON *agent_get(const struct ctl_node *n, const char *what)
+static cJSON *agent_query(const struct ctl_node *n, const char *what, bool quiet)
 {
 	char req[700], *reply = NULL;
 	cJSON *root, *res = NULL;
@@ -28,11 +28,22 @@ cJSON *agent_get(const struct ctl_node *n, const char *what)
 	    !(res = cJSON_DetachItemFromObjectCaseSensitive(root, "result"))) {
 		const cJSON *err = root ? cJSON_GetObjectItemCaseSensitive(root, "error") : NULL;
 
-		fprintf(stderr, "ambitctl: %s agent: %s\n", n->name,
-			cJSON_IsString(err) ? err->valuestring : "malformed reply");
+		if (!quiet)
+			fprintf(stderr, "ambitctl: %s agent: %s\n", n->name,
+				cJSON_IsString(err) ? err->valuestring : "malformed reply");
 	}
 	cJSON_Delete(root);
 	return res;
+}
+
+cJSON *agent_get(const struct ctl_node *n, const char *what)
+{
+	return agent_query(n, what, false);
+}
+
+cJSON *agent_try(const struct ctl_node *n, const char *what)
+{
+	return agent_query(n, what, true);
 }
 
 struct snapshot *agent_snapshot(const struct ctl_node *n, cJSON **raw)

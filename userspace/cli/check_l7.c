@@ -14,6 +14,7 @@
 
 #include "ambit/snapshot.h"
 #include "authn.h"
+#include "route.h"
 #include "authz.h"
 #include "config.h"
 #include "ctl.h"
@@ -46,7 +47,7 @@ static char *read_token(const char *file)
 static int request_fields(const struct check_l7 *q, const char *host, struct http_fields *f)
 {
 	char *tok, *bearer;
-	int err = http_fields_add(f, "host", host);
+	int err = host ? http_fields_add(f, "host", host) : 0;
 
 	for (size_t i = 0; !err && i < q->n_headers; i++) {
 		const char *eq = strchr(q->headers[i], '=');
@@ -70,6 +71,158 @@ static int request_fields(const struct check_l7 *q, const char *host, struct htt
 		free(bearer);
 	}
 	return err;
+}
+
+/* The Host a --header host=... gives, or NULL. */
+static const char *header_host(const struct check_l7 *q)
+{
+	for (size_t i = 0; i < q->n_headers; i++)
+		if (!strncasecmp(q->headers[i], "host=", 5))
+			return q->headers[i] + 5;
+	return NULL;
+}
+
+/* The verdict, policy and why of @d, as check prints them. */
+static void verdict_of(const struct wp_authz_decision *d, const char **verdict, char *name,
+		       size_t len, const char **why)
+{
+	wp_authz_policy_name(d->policy, d->rule, name, len);
+	if (d->verdict == WP_AUTHZ_ALLOW) {
+		*verdict = "ALLOW";
+		*why = d->policy ? "an ALLOW policy's rule matches"
+				 : "no AuthorizationPolicy denies it, and none ALLOWs only some "
+				   "requests";
+	} else if (d->policy && d->policy->action == CONFIG_AUTHZ_CUSTOM) {
+		*verdict = "ASK (CUSTOM)";
+		snprintf(name, len, "%s (provider %s)", d->policy->name,
+			 d->policy->provider ? d->policy->provider : "?");
+		*why =
+		    "a CUSTOM policy matches: its external authorizer decides (then the DENY and "
+		    "ALLOW policies)";
+	} else if (d->policy) {
+		*verdict = "DENY (403)";
+		*why = "a DENY policy's rule matches";
+	} else {
+		*verdict = "DENY (403)";
+		*why = "ALLOW policies apply and none matches";
+	}
+}
+
+int check_gateway(const char *gw, cJSON *l7j, const char *svc_host, uint32_t src_ip,
+		  uint16_t svc_port, uint16_t tport, const struct check_l7 *q, cJSON *out,
+		  char *dst, size_t dlen, uint16_t *dport)
+{
+	const char *method = q->method ? q->method : "GET", *path = q->path ? q->path : "/";
+	const char *verdict = "", *why = "", *host_h = header_host(q);
+	const struct l7_listener *li = NULL;
+	const struct l7_service *s = NULL;
+	const struct l7_route *r = NULL;
+	struct wp_route_table *rt = NULL;
+	struct wp_authz_request rq = {0};
+	struct wp_authz_decision d;
+	struct http_fields f = {0};
+	struct wp_gen *g = NULL;
+	struct l7_config *l7;
+	char err[256], name[320] = "", host[320], route[700] = "none: 404 (no route takes it)";
+	int ret = -EIO;
+
+	dst[0] = '\0';
+	*dport = 0;
+	l7 = l7_from_json(l7j, err, sizeof(err));
+	cJSON_Delete(l7j);
+	if (!l7 || !(g = wp_gen_new(l7, 0, err, sizeof(err)))) {
+		fprintf(stderr, "ambitctl: check: gateway %s's config: %s\n", gw, err);
+		return -EIO;
+	}
+	for (size_t i = 0; i < g->l7->n_listeners && !li; i++)
+		if (g->l7->listeners[i].port == tport)
+			li = &g->l7->listeners[i];
+	for (size_t i = 0; li && i < g->l7->n_services && !s; i++)
+		if (!strcmp(g->l7->services[i].hostname, li->service))
+			s = &g->l7->services[i];
+	if (!li || !s) {
+		fprintf(stderr,
+			"ambitctl: check: gateway %s listens on no port %u (no Gateway server "
+			"there yet)\n",
+			gw, tport);
+		goto out;
+	}
+	if (li->n_certs || (li->protocol != L7_PROTO_HTTP && li->protocol != L7_PROTO_HTTP2)) {
+		fprintf(
+		    stderr,
+		    "ambitctl: check: gateway %s port %u is %s: only plaintext HTTP servers are "
+		    "checked so far\n",
+		    gw, tport, li->n_certs ? "TLS" : "not HTTP");
+		ret = -EINVAL;
+		goto out;
+	}
+	snprintf(host, sizeof(host), "%s", host_h ? host_h : svc_host);
+	if (request_fields(q, host_h ? NULL : host, &f))
+		goto out;
+	rq.source_ip = src_ip;
+	rq.remote_ip = src_ip;
+	rq.dest_port = tport;
+	rq.host = host;
+	rq.method = method;
+	rq.path = path;
+	rq.path_len = strcspn(path, "?");
+	rq.headers = &f;
+	wp_authz_decide(g->l7, s, &rq, &d);
+	verdict_of(&d, &verdict, name, sizeof(name), &why);
+	if (!(rt = wp_route_table_new(s, err, sizeof(err)))) {
+		fprintf(stderr, "ambitctl: check: gateway %s's routes: %s\n", gw, err);
+		goto out;
+	}
+	r = wp_route_select(rt, &(struct wp_request){.method = method,
+						     .scheme = "http",
+						     .authority = host,
+						     .path = path,
+						     .port = tport});
+	if (r && r->action == L7_ACTION_ROUTE && r->n_dests) {
+		snprintf(dst, dlen, "%s", r->dests[0].host);
+		*dport = r->dests[0].port;
+		snprintf(route, sizeof(route), "%s -> %s:%u%s", r->source ? r->source : "?",
+			 r->dests[0].host, r->dests[0].port,
+			 r->n_dests > 1 ? " (and other weighted destinations)" : "");
+	} else if (r) {
+		snprintf(route, sizeof(route), "%s (%s)", r->source ? r->source : "?",
+			 r->action == L7_ACTION_REDIRECT ? "a redirect"
+			 : r->action == L7_ACTION_DIRECT ? "a direct response"
+							 : "no destination");
+	}
+	if (out) {
+		cJSON *j = cJSON_CreateObject();
+
+		if (j && cJSON_AddItemToArray(out, j)) {
+			cJSON_AddStringToObject(j, "proxy", "gateway");
+			cJSON_AddStringToObject(j, "gateway", gw);
+			cJSON_AddNumberToObject(j, "port", svc_port);
+			cJSON_AddStringToObject(j, "request", path);
+			cJSON_AddStringToObject(j, "method", method);
+			cJSON_AddStringToObject(j, "host", host);
+			cJSON_AddStringToObject(j, "route", route);
+			cJSON_AddStringToObject(j, "decision", verdict);
+			cJSON_AddStringToObject(j, "policy", name);
+			cJSON_AddStringToObject(j, "why", why);
+		} else {
+			cJSON_Delete(j);
+		}
+	} else {
+		printf("L7 at gateway %s (%s): %s %s, Host %s\n", gw,
+		       g->l7->identity ? g->l7->identity : "?", method, path, host);
+		printf("  listener:          port %u (Service port %u)\n", tport, svc_port);
+		printf("  decision:          %s%s%s\n", verdict, name[0] ? " by " : "", name);
+		printf("  why:               %s\n", why);
+		printf("  route:             %s\n", route);
+	}
+	if (d.verdict != WP_AUTHZ_ALLOW)
+		dst[0] = '\0';
+	ret = 0;
+out:
+	wp_route_table_free(rt);
+	http_fields_free(&f);
+	wp_gen_put(g);
+	return ret;
 }
 
 /* The node a waypoint instance of @w runs on (its agent has the key sets it fetched). */

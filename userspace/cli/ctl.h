@@ -456,6 +456,8 @@ struct snapshot;
 /* {"op":"get","what":@what} to @n's agent: its "result" (caller deletes) or NULL, told on stderr.
  */
 cJSON *agent_get(const struct ctl_node *n, const char *what);
+/* The same, saying nothing when the agent answers an error (a question that may not apply). */
+cJSON *agent_try(const struct ctl_node *n, const char *what);
 /*
  * @n's public snapshot, decoded strictly (policies included); caller frees. With @raw, also the
  * JSON it came from (caller deletes). NULL, told on stderr, when it cannot be had.
@@ -483,6 +485,17 @@ struct snap_waypoint;
 /* check_l7.c: @q to Service @svc_host:@port judged by waypoint @w (its model from the agent);
  * printed, or added to @out (-o json). 0 or -errno (told). */
 struct snapshot;
+/*
+ * check_l7.c: @q from client address @src_ip to Service port @svc_port (target port @tport) of
+ * gateway proxy @gw ("ns/name", its Service @svc_host the Host unless --header host= says)
+ * judged by that gateway (@l7, taken): its listener, its
+ * AuthorizationPolicies (Envoy's RBAC filter runs before the router) and the route the request
+ * takes; printed, or added to @out. The destination's host and port into @dst (a Service
+ * hostname, "" when no route takes it) and *@dport. 0 or -errno (told).
+ */
+int check_gateway(const char *gw, cJSON *l7, const char *svc_host, uint32_t src_ip,
+		  uint16_t svc_port, uint16_t tport, const struct check_l7 *q, cJSON *out,
+		  char *dst, size_t dlen, uint16_t *dport);
 int check_l7(const struct ctl_cluster *c, const struct snapshot *snap,
 	     const struct snap_waypoint *w, const char *svc_host, uint16_t port,
 	     const char *src_identity, uint32_t src_ip, const struct check_l7 *q, cJSON *out);

@@ -513,6 +513,63 @@ static void check_one(const struct ctl_opts *o, const struct policy_set *ps,
 	printf("why:         %s\n", why);
 }
 
+/*
+ * A Service whose endpoints are an ingress gateway's pods: the gateway judges the request (its
+ * policies, then the route it takes), then the destination's ztunnels the connection from the
+ * gateway's identity. 1 when @svc is no gateway's, 0 when told, -errno.
+ */
+static int check_at_gateway(const struct ctl_opts *o, const struct ctl_cluster *c,
+			    const struct snapshot *s, const struct snap_service *svc,
+			    uint32_t src_ip, uint16_t port, uint16_t tport,
+			    const struct check_l7 *q, cJSON *out)
+{
+	const struct snap_workload *gw = NULL;
+	const struct snap_service *to;
+	const struct ctl_node *n;
+	char what[600], dst[300];
+	uint16_t dport, dtport = 0;
+	cJSON *l7;
+	int ret;
+
+	for (size_t i = 0; i < svc->nendpoints && !gw; i++)
+		gw = snapshot_workload_by_ip(s, svc->endpoints[i]);
+	n = gw && gw->node ? cluster_node(c, gw->node) : NULL;
+	if (!n)
+		return 1;
+	snprintf(what, sizeof(what), "gateway %s/%s", gw->namespace, gw->workload_name);
+	l7 = agent_try(n, what);
+	if (!l7)
+		return 1;
+	ret = check_gateway(what + 8, l7, svc->hostname, src_ip, port, tport, q, out, dst,
+			    sizeof(dst), &dport);
+	if (ret || !dst[0])
+		return ret;
+	to = find_service(s, dst);
+	for (size_t i = 0; to && i < to->nports; i++)
+		if (to->ports[i].port == dport || (!dport && i == 0))
+			dtport = to->ports[i].target_port;
+	if (!to || !dtport) {
+		if (!o->json)
+			printf("\n%s:%u is no Service of the mesh's: nothing more to check\n", dst,
+			       dport);
+		return 0;
+	}
+	if (!o->json)
+		printf("\nL4 at the destination, from the gateway (%s):\n", gw->identity);
+	for (size_t i = 0; i < to->nendpoints; i++) {
+		const struct snap_workload *ep = snapshot_workload_by_ip(s, to->endpoints[i]);
+
+		if (!ep)
+			continue;
+		if (!o->json)
+			printf("\n");
+		/* The gateway speaks HBONE itself, with its identity (its pod is not captured). */
+		check_one(o, s->policies, gw, gw->ip, ep, dtport,
+			  &(struct snap_waypoint){.name = what + 8, .identity = gw->identity}, out);
+	}
+	return 0;
+}
+
 int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const struct check_l7 *q)
 {
 	const struct snap_workload *sw, *dw;
@@ -597,6 +654,14 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 		 * A Service a waypoint serves: the waypoint judges the request (L7), then each
 		 * endpoint's ztunnel the connection from the waypoint (its identity, not SRC's).
 		 */
+		if (!svc->waypoint &&
+		    (ret = check_at_gateway(o, &c, s, svc, sw ? sw->ip : a.s_addr, (uint16_t)port,
+					    tport, q, out)) <= 0) {
+			if (ret)
+				goto out;
+			goto print;
+		}
+		ret = -ENOENT;
 		if (svc->waypoint) {
 			const char *id =
 			    sw && sw->enrolled && sw->identity[0] ? sw->identity : NULL;
@@ -620,6 +685,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 				  svc->waypoint, out);
 		}
 	}
+print:
 	if (out) {
 		char *text = cJSON_Print(dw ? cJSON_GetArrayItem(out, 0) : out);
 
