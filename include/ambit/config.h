@@ -914,6 +914,25 @@ struct config_secret {
 	struct config_secret_item *items;
 };
 
+/*
+ * Gateway API ReferenceGrant: objects of the kinds and namespaces of @from may refer to the
+ * objects of @to (of its own namespace; @name NULL: any of the kind).
+ */
+struct config_ref_grant_from {
+	char *group, *kind, *namespace;
+};
+
+struct config_ref_grant_to {
+	char *group, *kind, *name;
+};
+
+struct config_reference_grant {
+	struct config_meta meta;
+	size_t n_from, n_to;
+	struct config_ref_grant_from *from;
+	struct config_ref_grant_to *to;
+};
+
 struct config {
 	size_t n_namespaces, n_pods, n_deployments, n_services, n_service_accounts;
 	size_t n_endpoint_slices;
@@ -937,6 +956,8 @@ struct config {
 	size_t n_k8s_gateways, n_http_routes, n_grpc_routes, n_tls_routes, n_tcp_routes;
 	struct config_k8s_gateway *k8s_gateways;
 	struct config_gw_route *http_routes, *grpc_routes, *tls_routes, *tcp_routes;
+	size_t n_reference_grants;
+	struct config_reference_grant *reference_grants;
 	size_t n_config_maps;
 	struct config_config_map *config_maps;
 	size_t n_secrets;
@@ -1071,6 +1092,14 @@ int config_view_drop_duplicates(
 int config_load_dir(struct config *cfg, const char *dir, struct config_diags *diags);
 
 /* Look-ups; return a borrowed pointer or NULL. */
+/*
+ * Whether an object (@from_group, @from_kind) of namespace @from_ns may refer to object @to_name
+ * (@to_group, @to_kind) of namespace @to_ns: the same namespace, or a ReferenceGrant of @to_ns
+ * says so (Gateway API's rule; an empty group is the core one).
+ */
+bool config_reference_granted(const struct config *cfg, const char *from_group,
+			      const char *from_kind, const char *from_ns, const char *to_group,
+			      const char *to_kind, const char *to_ns, const char *to_name);
 const struct config_namespace *config_find_namespace(const struct config *cfg, const char *name);
 /*
  * Sorts @cfg's Namespaces by name, for the look-ups of every pod: a view with one definition

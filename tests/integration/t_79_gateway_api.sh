@@ -9,7 +9,8 @@
 # an L4 policy at productpage sees. `ambitctl get gateway -o yaml` shows the status users read
 # (Accepted, Programmed, each listener's attachedRoutes and conditions), and the HTTPRoute's
 # parent status. An HTTPS listener with a certificateRefs Secret serves its certificate by SNI;
-# a route in a namespace allowedRoutes leaves out is not attached (its status says why).
+# a route in a namespace allowedRoutes leaves out is not attached (its status says why); a
+# certificate of another namespace is refused until its ReferenceGrant allows it.
 # Deleting the Gateway removes its pod and Service.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd curl openssl
@@ -154,6 +155,43 @@ expect_contains "$r" "reason: NotAllowedByListeners" "the refused route's parent
 r=$(actl get httproute bookinfo -o yaml) || fail "get httproute failed: $r"
 expect_contains "$r" "reason: Accepted" "the bookinfo route's parent status"
 expect_contains "$r" "controllerName: istio.io/gateway-controller" "the route status' controller"
+
+# A certificate in another namespace: refused (RefNotPermitted, the listener not served) until
+# that namespace's ReferenceGrant lets the Gateway's namespace refer to it.
+openssl req -nodes -newkey rsa:2048 -subj "/CN=bookinfo.example.com" -keyout gw2.key \
+	-out gw2.csr 2>/dev/null &&
+	openssl x509 -req -sha256 -days 1 -CA ca.crt -CAkey ca.key -set_serial 78 -in gw2.csr \
+		-out gw2.crt -extfile <(printf 'subjectAltName=DNS:bookinfo.example.com\n') 2>/dev/null ||
+	fail "openssl: second server certificate"
+actl create secret tls gw-credential2 -n other --cert gw2.crt --key gw2.key >&2 ||
+	fail "secret in other not created"
+sed -i 's/      - name: gw-credential$/      - {name: gw-credential2, namespace: other}/' "$WORK/https.yaml"
+actl apply -f "$WORK/https.yaml" >&2 || fail "the cross-namespace certificateRef not applied"
+refused() { actl get gateway bookinfo-gateway -o yaml | grep -q 'reason: RefNotPermitted'; }
+wait_for 30 refused || fail "the cross-namespace certificateRef is not refused: $(actl get gateway bookinfo-gateway -o yaml)"
+cat >"$WORK/grant.yaml" <<'YAML'
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata:
+  name: gateway-certs
+  namespace: other
+spec:
+  from:
+  - group: gateway.networking.k8s.io
+    kind: Gateway
+    namespace: default
+  to:
+  - group: ""
+    kind: Secret
+YAML
+actl apply -f "$WORK/grant.yaml" >&2 || fail "ReferenceGrant not applied"
+serial_is() {
+	[ "$(openssl s_client -connect "127.0.0.1:$port2" -servername bookinfo.example.com </dev/null 2>/dev/null |
+		openssl x509 -noout -serial 2>/dev/null)" = "$1" ]
+}
+wait_for 30 serial_is "serial=4E" || fail "the granted certificate is not served"
+tls_ok || fail "no page with the granted certificate"
+expect_not_contains "$(actl get gateway bookinfo-gateway -o yaml)" "RefNotPermitted"
 
 # Deleted, the Gateway's deployment and Service go.
 kill -INT "$PF_PID" "$PF2_PID" 2>/dev/null

@@ -67,23 +67,33 @@ int fake_api_start(struct fake_api *f, int port, const char *token)
 {
 	char listen[64];
 
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	snprintf(f->base, sizeof(f->base), "http://%s", listen);
-	snprintf(f->token, sizeof(f->token), "%s", token);
-	f->pid = fork();
-	if (f->pid < 0)
-		return -1;
-	if (!f->pid) {
-		execlp("python3", "python3", "tests/k8s/fake_apiserver.py", "--listen", listen,
-		       "--token", token, "--bookmark-seconds", "1", (char *)NULL);
-		_exit(127);
+	/* A port taken meanwhile (the server exits at once): the next one. */
+	for (int tries = 0; tries < 20; tries++, port++) {
+		snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+		snprintf(f->base, sizeof(f->base), "http://%s", listen);
+		snprintf(f->token, sizeof(f->token), "%s", token);
+		f->pid = fork();
+		if (f->pid < 0)
+			return -1;
+		if (!f->pid) {
+			execlp("python3", "python3", "tests/k8s/fake_apiserver.py", "--listen",
+			       listen, "--token", token, "--bookmark-seconds", "1", (char *)NULL);
+			_exit(127);
+		}
+		for (int i = 0; i < 100; i++) {
+			if (fake_api_call(f, "GET", "/_fake/healthz", NULL, NULL) == 200)
+				return 0;
+			if (waitpid(f->pid, NULL, WNOHANG) == f->pid) {
+				f->pid = 0;
+				break;
+			}
+			usleep(50 * 1000);
+		}
+		if (f->pid) {
+			fake_api_stop(f);
+			return -1;
+		}
 	}
-	for (int i = 0; i < 100; i++) {
-		if (fake_api_call(f, "GET", "/_fake/healthz", NULL, NULL) == 200)
-			return 0;
-		usleep(50 * 1000);
-	}
-	fake_api_stop(f);
 	return -1;
 }
 

@@ -467,6 +467,116 @@ static void test_mesh_and_optional_mutual(void **state)
 	"status: {podIP: " ip "}\n---\n"
 
 /*
+ * Cross-namespace references of a Gateway of class istio: a certificateRef to a Secret of shop
+ * and an HTTPRoute's backendRef to a Service of shop are refused (listener not served, the rule
+ * answers 500, RefNotPermitted) until shop's ReferenceGrant allows them; a grant naming another
+ * Secret, or in another namespace, does not.
+ */
+static void test_gateway_api_reference_grant(void **state)
+{
+	char dir[] = "/tmp/ambit-test-l7gw-XXXXXX", *base, *yaml, *sec, cmd[64];
+	static const char *const grants[] = {
+	    "",
+	    /* The wrong Secret's name; the right kinds from the wrong namespace. */
+	    "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\n"
+	    "metadata: {name: g, namespace: shop}\nspec:\n"
+	    "  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: other}]\n"
+	    "  to: [{group: '', kind: Secret}]\n---\n"
+	    "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\n"
+	    "metadata: {name: h, namespace: shop}\nspec:\n"
+	    "  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: default}]\n"
+	    "  to: [{group: '', kind: Secret, name: not-this-one}]\n",
+	    "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\n"
+	    "metadata: {name: g, namespace: shop}\nspec:\n"
+	    "  from:\n  - {group: gateway.networking.k8s.io, kind: Gateway, namespace: default}\n"
+	    "  - {group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}\n"
+	    "  to: [{group: '', kind: Secret, name: gw-cred}, {group: '', kind: Service}]\n",
+	};
+	struct ambit_ca *ca;
+	struct ca_issued a;
+
+	assert_non_null(mkdtemp(dir));
+	ca = ca_open(dir);
+	assert_non_null(ca);
+	assert_int_equal(ca_issue_dns(ca, "a.example.com", 3600, &a), 0);
+	sec = secret_yaml_ns("shop", "gw-cred", "kubernetes.io/tls", "tls.crt", a.cert_pem,
+			     "tls.key", a.key_pem);
+	assert_int_not_equal(
+	    asprintf(
+		&base,
+		GW_POD GWAPI_POD(
+		    "gw",
+		    "10.1.0.20") "%s"
+				 "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+				 "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+				 "metadata: {name: gw, namespace: default}\n"
+				 "spec:\n  gatewayClassName: istio\n  listeners:\n"
+				 "  - {name: http, port: 80, protocol: HTTP}\n"
+				 "  - name: https\n    port: 443\n    protocol: HTTPS\n"
+				 "    tls: {certificateRefs: [{name: gw-cred, namespace: "
+				 "shop}]}\n---\n"
+				 "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+				 "metadata: {name: to-shop, namespace: default}\n"
+				 "spec:\n  parentRefs: [{name: gw, sectionName: http}]\n"
+				 "  rules: [{backendRefs: [{name: details, namespace: shop, port: "
+				 "9080}]}]\n"
+				 "---\n",
+		sec),
+	    -1);
+	for (size_t gi = 0; gi < 3; gi++) {
+		const struct config *cfg;
+		const struct l7_service *s;
+		const struct l7_route *r = NULL;
+		struct world w;
+		cJSON *st;
+		char *txt;
+		bool granted = gi == 2;
+
+		assert_int_not_equal(asprintf(&yaml, "%s%s", base, grants[gi]), -1);
+		build(&w, yaml);
+		assert_non_null(w.l7);
+		cfg = w.wb.in.cfg;
+		assert_int_equal(w.l7->n_listeners, granted ? 2 : 1);
+		if (granted) {
+			assert_int_equal(w.l7->listeners[1].port, 443);
+			assert_string_equal(w.l7->listeners[1].certs[0].cert, a.cert_pem);
+		}
+		s = l7_config_service(w.l7, "gw-istio.default.svc.cluster.local");
+		assert_non_null(s);
+		for (size_t i = 0; i < s->n_routes && !r; i++)
+			if (strstr(s->routes[i].source, "HTTPRoute default/to-shop"))
+				r = &s->routes[i];
+		assert_non_null(r);
+		if (granted) {
+			assert_int_equal(r->action, L7_ACTION_ROUTE);
+			assert_int_equal(r->n_dests, 1);
+			assert_string_equal(r->dests[0].host, "details.shop.svc.cluster.local");
+		} else {
+			assert_int_equal(r->action, L7_ACTION_DIRECT);
+			assert_int_equal(r->direct_status, 500);
+		}
+		st = l7_gwapi_gateway_status(cfg, &cfg->k8s_gateways[0], "x", NULL);
+		txt = cJSON_PrintUnformatted(st);
+		assert_true(!strstr(txt, "\"reason\":\"RefNotPermitted\"") == granted);
+		free(txt);
+		cJSON_Delete(st);
+		st = l7_gwapi_route_status(cfg, &cfg->http_routes[0]);
+		txt = cJSON_PrintUnformatted(st);
+		assert_true(!strstr(txt, "\"reason\":\"RefNotPermitted\"") == granted);
+		free(txt);
+		cJSON_Delete(st);
+		destroy(&w);
+		free(yaml);
+	}
+	free(base);
+	free(sec);
+	ca_issued_free(&a);
+	ca_destroy(ca);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
  * A Gateway API Gateway of class istio: its deployment's pods are its gateway proxy; each HTTP
  * listener, and each HTTPS one whose Secret resolves, listens on its own port; routes attach
  * by parentRef (sectionName), allowedRoutes and hostname intersection, ranked by the spec's
@@ -1201,6 +1311,7 @@ int main(void)
 	    cmocka_unit_test(test_https_servers),
 	    cmocka_unit_test(test_mesh_and_optional_mutual),
 	    cmocka_unit_test(test_gateway_api_class_istio),
+	    cmocka_unit_test(test_gateway_api_reference_grant),
 	    cmocka_unit_test(test_gateway_api_l4_routes),
 	    cmocka_unit_test(test_selector_policies),
 	    cmocka_unit_test(test_json_round_trip_and_refusals),

@@ -647,6 +647,7 @@ static int dedupe_view(struct confstore *cs, struct config *view)
 	X(grpc_routes)                                                                             \
 	X(tls_routes)                                                                              \
 	X(tcp_routes)                                                                              \
+	X(reference_grants)                                                                        \
 	X(endpoint_slices)                                                                         \
 	X(config_maps)                                                                             \
 	X(secrets)                                                                                 \

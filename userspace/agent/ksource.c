@@ -66,6 +66,8 @@ static const struct kwatch_res kinds[] = {
      "gateway.networking.k8s.io/v1alpha2", "TLSRoute"},
     {"tcproutes", "/apis/gateway.networking.k8s.io/v1alpha2/tcproutes", NULL, NULL,
      "gateway.networking.k8s.io/v1alpha2", "TCPRoute"},
+    {"referencegrants", "/apis/gateway.networking.k8s.io/v1beta1/referencegrants", NULL, NULL,
+     "gateway.networking.k8s.io/v1beta1", "ReferenceGrant"},
     /* Local rate limits: Istio's EnvoyFilter shape and ambit's own kind (absent CRD: none). */
     {"envoyfilters", "/apis/networking.istio.io/v1alpha3/envoyfilters", NULL, NULL,
      "networking.istio.io/v1alpha3", "EnvoyFilter"},

@@ -25,6 +25,8 @@ const struct kwatch_res wps_res[] = {
      "gateway.networking.k8s.io/v1alpha2", "TLSRoute"},
     {"tcproutes", GATEWAY_API "v1alpha2/tcproutes", NULL, NULL,
      "gateway.networking.k8s.io/v1alpha2", "TCPRoute"},
+    {"referencegrants", GATEWAY_API "v1beta1/referencegrants", NULL, NULL,
+     "gateway.networking.k8s.io/v1beta1", "ReferenceGrant"},
     {"namespaces", "/api/v1/namespaces", NULL, NULL, "v1", "Namespace"},
     {"services", "/api/v1/services", NULL, NULL, "v1", "Service"},
     {"tls secrets", "/api/v1/secrets", "type=kubernetes.io/tls", NULL, "v1", "Secret"},

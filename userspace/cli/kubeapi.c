@@ -54,7 +54,7 @@ static const struct kind {
     {"GRPCRoute", "gateway.networking.k8s.io", "v1", "grpcroutes", true},
     {"TLSRoute", "gateway.networking.k8s.io", "v1alpha2", "tlsroutes", true},
     {"TCPRoute", "gateway.networking.k8s.io", "v1alpha2", "tcproutes", true},
-    {"TCPRoute", "gateway.networking.k8s.io", "v1alpha2", "tcproutes", true},
+    {"ReferenceGrant", "gateway.networking.k8s.io", "v1beta1", "referencegrants", true},
     {"EnvoyFilter", "networking.istio.io", "v1alpha3", "envoyfilters", true},
     {"LocalRateLimit", "networking.ambit.io", "v1alpha1", "localratelimits", true},
 };

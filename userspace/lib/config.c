@@ -177,6 +177,9 @@ void config_free(struct config *cfg)
 	free(cfg->grpc_routes);
 	free(cfg->tls_routes);
 	free(cfg->tcp_routes);
+	for (size_t i = 0; i < cfg->n_reference_grants; i++)
+		config_reference_grant_free(&cfg->reference_grants[i]);
+	free(cfg->reference_grants);
 	free(cfg->request_authentications);
 	free(cfg->authorization_policies);
 	free(cfg->peer_authentications);
@@ -254,6 +257,7 @@ static int config_merge(struct config *cfg, struct config *stage)
 	    ARR(grpc_routes, n_grpc_routes),
 	    ARR(tls_routes, n_tls_routes),
 	    ARR(tcp_routes, n_tcp_routes),
+	    ARR(reference_grants, n_reference_grants),
 	    ARR(endpoint_slices, n_endpoint_slices),
 	    ARR(config_maps, n_config_maps),
 	    ARR(secrets, n_secrets),

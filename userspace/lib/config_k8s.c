@@ -639,6 +639,8 @@ KIND_STORE(hr, http_routes, n_http_routes, struct config_gw_route, config_gw_rou
 KIND_STORE(gr, grpc_routes, n_grpc_routes, struct config_gw_route, config_gw_route_free)
 KIND_STORE(tlr, tls_routes, n_tls_routes, struct config_gw_route, config_gw_route_free)
 KIND_STORE(tcr, tcp_routes, n_tcp_routes, struct config_gw_route, config_gw_route_free)
+KIND_STORE(rg, reference_grants, n_reference_grants, struct config_reference_grant,
+	   config_reference_grant_free)
 KIND_STORE(cm, config_maps, n_config_maps, struct config_config_map, config_config_map_free)
 KIND_STORE(sec, secrets, n_secrets, struct config_secret, config_secret_free)
 KIND_STORE(ef, envoy_filters, n_envoy_filters, struct config_rate_limit, config_rate_limit_free)
@@ -657,6 +659,8 @@ static const char *const gateway_api_v1[] = {CONFIG_GW_GROUP "/v1", NULL};
 static const char *const gateway_api_tls[] = {CONFIG_GW_GROUP "/v1alpha2",
 					      CONFIG_GW_GROUP "/v1alpha3", NULL};
 static const char *const gateway_api_tcp[] = {CONFIG_GW_GROUP "/v1alpha2", NULL};
+static const char *const gateway_api_grant[] = {CONFIG_GW_GROUP "/v1beta1",
+						CONFIG_GW_GROUP "/v1alpha2", NULL};
 static const char *const networking_istio_v1alpha3[] = {"networking.istio.io/v1alpha3", NULL};
 static const char *const networking_ambit[] = {CONFIG_AMBIT_NET_GROUP "/v1alpha1", NULL};
 
@@ -706,6 +710,9 @@ static const struct cfg_kind kinds[] = {
      cfg_gw_route_finish, tlr_count, tlr_meta_at, tlr_append, tlr_free},
     {"TCPRoute", gateway_api_tcp, true, CFG_NAME_SUBDOMAIN, cfg_gw_route_fields,
      cfg_gw_route_finish, tcr_count, tcr_meta_at, tcr_append, tcr_free},
+    /* Cross-namespace references: certificateRefs, backendRefs (config_refgrant.c). */
+    {"ReferenceGrant", gateway_api_grant, true, CFG_NAME_SUBDOMAIN, cfg_ref_grant_fields, NULL,
+     rg_count, rg_meta_at, rg_append, rg_free},
     /* Local rate limits: the EnvoyFilter shape Istio's tutorials use, and ambit's own kind. */
     {"EnvoyFilter", networking_istio_v1alpha3, true, CFG_NAME_SUBDOMAIN, cfg_envoyfilter_fields,
      cfg_envoyfilter_finish, ef_count, ef_meta_at, ef_append, ef_free},

@@ -285,6 +285,8 @@ extern const struct cfg_field cfg_k8s_gw_fields[], cfg_gw_route_fields[];
 int cfg_gw_route_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 void config_k8s_gateway_free(struct config_k8s_gateway *gw);
 void config_gw_route_free(struct config_gw_route *r);
+extern const struct cfg_field cfg_ref_grant_fields[];
+void config_reference_grant_free(struct config_reference_grant *g);
 bool cfg_gw_hostname_ok(const char *h, bool wildcard_ok);
 int cfg_gw_duration(struct cfg_ctx *ctx, yaml_node_t *v, uint64_t *ms);
 /* config_gwfilter.c: a backendRef (with weight and filters when @with_weight) and a filter list. */

@@ -74,6 +74,7 @@ static size_t view_arrays(struct config *c, struct view_array *out)
 	    VA("GRPCRoute", grpc_routes, n_grpc_routes),
 	    VA("TLSRoute", tls_routes, n_tls_routes),
 	    VA("TCPRoute", tcp_routes, n_tcp_routes),
+	    VA("ReferenceGrant", reference_grants, n_reference_grants),
 	    VA("EndpointSlice", endpoint_slices, n_endpoint_slices),
 	    VA("ConfigMap", config_maps, n_config_maps),
 	    VA("Secret", secrets, n_secrets),
@@ -85,7 +86,7 @@ static size_t view_arrays(struct config *c, struct view_array *out)
 	return sizeof(all) / sizeof(all[0]);
 }
 
-#define VIEW_KINDS 22
+#define VIEW_KINDS 23
 
 static struct config_meta *meta_at(const struct view_array *va, size_t i)
 {

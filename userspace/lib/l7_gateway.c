@@ -411,9 +411,9 @@ static int collect(struct gw_ctx *g)
 }
 
 /*
- * Listener @l's certificate: its first certificateRef, a Secret of the Gateway's namespace
- * with tls.crt and tls.key (another namespace would need a ReferenceGrant, which is not read:
- * not served). 0 with @t filled, 1 when not resolved (the status says why), -ENOMEM.
+ * Listener @l's certificate: its first certificateRef, a Secret with tls.crt and tls.key of
+ * the Gateway's namespace, or of another whose ReferenceGrant allows it. 0 with @t filled, 1
+ * when not resolved (the status says why), -ENOMEM.
  */
 static int listener_cert(const struct gw_ctx *g, const struct config_k8s_gateway *gw,
 			 const struct config_gw_listener *l, struct l7_tls_cert *t)
@@ -423,9 +423,10 @@ static int listener_cert(const struct gw_ctx *g, const struct config_k8s_gateway
 	const struct config_secret_item *crt, *key;
 
 	if (!r || *r->group || strcmp(r->kind, "Secret") ||
-	    (r->namespace && strcmp(r->namespace, gw->meta.namespace)))
+	    !l7_gwapi_cert_granted(g->in->cfg, gw, r))
 		return 1;
-	sec = config_secret_of(g->in->cfg, gw->meta.namespace, r->name);
+	sec =
+	    config_secret_of(g->in->cfg, r->namespace ? r->namespace : gw->meta.namespace, r->name);
 	crt = config_secret_get(sec, CONFIG_SECRET_TLS_CRT);
 	key = config_secret_get(sec, CONFIG_SECRET_TLS_KEY);
 	if (!crt || !key)

@@ -237,8 +237,8 @@ static int gwapi_route(struct l7_ctx *ctx, const struct config_gw_route *r, cons
 	for (size_t k = 0; rule && k < rule->n_backends; k++) {
 		const struct config_backend_ref *b = &rule->backends[k];
 
-		/* Another namespace's Service needs a ReferenceGrant, which is not read. */
-		if (!b->weight || (b->namespace && strcmp(b->namespace, r->meta.namespace)))
+		/* Another namespace's Service needs a ReferenceGrant. */
+		if (!b->weight || !l7_gwapi_backend_granted(ctx->in->cfg, r, b))
 			continue;
 		if (l7_gwapi_backend_dest(ctx, r, b, &t->dests[t->n_dests++]))
 			return -ENOMEM;

@@ -226,8 +226,8 @@ static int rule_route(struct l7_ctx *ctx, const struct config_gw_route *r, size_
 	for (size_t i = 0; i < rule->n_backends && !err; i++) {
 		const struct config_backend_ref *b = &rule->backends[i];
 
-		/* Refused, as without a ReferenceGrant: the rule answers 500. */
-		if (ctx->own_ns_backends && b->namespace && strcmp(b->namespace, r->meta.namespace))
+		/* Another namespace's without a ReferenceGrant: refused, the rule answers 500. */
+		if (ctx->own_ns_backends && !l7_gwapi_backend_granted(ctx->in->cfg, r, b))
 			continue;
 		if (b->weight)
 			err = l7_gwapi_backend_dest(ctx, r, b, &o->dests[o->n_dests++]);

@@ -138,3 +138,22 @@ int l7_gwapi_attached(const struct config *cfg, const struct config_gw_route *r,
 		return L7_GWA_NO_HOSTNAME;
 	return L7_GWA_ATTACHED;
 }
+
+bool l7_gwapi_backend_granted(const struct config *cfg, const struct config_gw_route *r,
+			      const struct config_backend_ref *b)
+{
+	const char *group = b->group && strcmp(b->group, "core") ? b->group : "";
+
+	return !b->namespace || config_reference_granted(
+				    cfg, CONFIG_GW_GROUP, l7_gwapi_route_kind(r), r->meta.namespace,
+				    group, b->kind ? b->kind : "Service", b->namespace, b->name);
+}
+
+bool l7_gwapi_cert_granted(const struct config *cfg, const struct config_k8s_gateway *gw,
+			   const struct config_gw_cert_ref *ref)
+{
+	return !ref->namespace ||
+	       config_reference_granted(cfg, CONFIG_GW_GROUP, "Gateway", gw->meta.namespace,
+					ref->group ? ref->group : "", ref->kind, ref->namespace,
+					ref->name);
+}

@@ -40,6 +40,7 @@ static bool cert_resolves(const struct config *cfg, const struct config_k8s_gate
 {
 	const struct config_gw_cert_ref *r = l->n_cert_refs ? &l->cert_refs[0] : NULL;
 	const struct config_secret *s;
+	const char *ns;
 
 	*reason = "InvalidCertificateRef";
 	if (!r) {
@@ -51,23 +52,23 @@ static bool cert_resolves(const struct config *cfg, const struct config_k8s_gate
 			 r->kind, r->group);
 		return false;
 	}
-	if (r->namespace && strcmp(r->namespace, gw->meta.namespace)) {
+	if (!l7_gwapi_cert_granted(cfg, gw, r)) {
 		*reason = "RefNotPermitted";
 		snprintf(why, len,
-			 "Secret %s/%s is in another namespace: ReferenceGrants are not read, so "
-			 "cross-namespace references are refused",
+			 "Secret %s/%s is in another namespace and no ReferenceGrant there allows "
+			 "it",
 			 r->namespace, r->name);
 		return false;
 	}
-	s = config_secret_of(cfg, gw->meta.namespace, r->name);
+	ns = r->namespace ? r->namespace : gw->meta.namespace;
+	s = config_secret_of(cfg, ns, r->name);
 	if (!s) {
-		snprintf(why, len, "Secret %s/%s does not exist", gw->meta.namespace, r->name);
+		snprintf(why, len, "Secret %s/%s does not exist", ns, r->name);
 		return false;
 	}
 	if (!config_secret_get(s, CONFIG_SECRET_TLS_CRT) ||
 	    !config_secret_get(s, CONFIG_SECRET_TLS_KEY)) {
-		snprintf(why, len, "Secret %s/%s has no tls.crt and tls.key", gw->meta.namespace,
-			 r->name);
+		snprintf(why, len, "Secret %s/%s has no tls.crt and tls.key", ns, r->name);
 		return false;
 	}
 	return true;
@@ -224,11 +225,11 @@ static bool backends_resolve(const struct config *cfg, const struct config_gw_ro
 					 b->kind, b->group);
 				return false;
 			}
-			if (svc && strcmp(ns, r->meta.namespace)) {
+			if (svc && !l7_gwapi_backend_granted(cfg, r, b)) {
 				*reason = "RefNotPermitted";
 				snprintf(why, len,
-					 "backendRef Service %s/%s is in another namespace: "
-					 "ReferenceGrants are not read, so it is refused",
+					 "backendRef Service %s/%s is in another namespace and no "
+					 "ReferenceGrant there allows it, so it is refused",
 					 ns, b->name);
 				return false;
 			}

@@ -10,7 +10,7 @@ struct l7_ctx {
 	const struct l7_inputs *in;
 	const struct l7_waypoint *wp;
 	struct l7_service *svc;
-	/* A gateway's routes: a backendRef to another namespace is refused (no ReferenceGrant). */
+	/* A gateway's routes: a backendRef to another namespace needs a ReferenceGrant. */
 	bool own_ns_backends;
 };
 
@@ -97,6 +97,12 @@ const struct config_k8s_gateway *l7_gwapi_gateway(const struct config *cfg, cons
 bool l7_gwapi_istio_class(const struct config_k8s_gateway *gw);
 enum l7_gwapi_listener_kind l7_gwapi_listener_kind(const struct config_gw_listener *l);
 bool l7_gwapi_kind_allowed(const struct config_gw_listener *l, const char *kind);
+/* Backend @b of route @r: in the route's namespace, or another's ReferenceGrant allows it. */
+bool l7_gwapi_backend_granted(const struct config *cfg, const struct config_gw_route *r,
+			      const struct config_backend_ref *b);
+/* Certificate @ref of Gateway @gw: in its namespace, or another's ReferenceGrant allows it. */
+bool l7_gwapi_cert_granted(const struct config *cfg, const struct config_k8s_gateway *gw,
+			   const struct config_gw_cert_ref *ref);
 bool l7_gwapi_namespace_allowed(const struct config *cfg, const struct config_k8s_gateway *gw,
 				const struct config_gw_listener *l, const char *ns);
 /* Whether parentRef @p of @r names @gw, and with @l its listener @l (sectionName, port). */
