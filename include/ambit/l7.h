@@ -611,6 +611,9 @@ const struct l7_tunnel *l7_config_tunnel(const struct l7_config *c, uint32_t vip
 struct cJSON *l7_gwapi_gateway_status(const struct config *cfg, const struct config_k8s_gateway *gw,
 				      const char *address, const char *not_running);
 struct cJSON *l7_gwapi_route_status(const struct config *cfg, const struct config_gw_route *r);
+/* Gateway API Gateway @ns/@name of @cfg, or NULL. */
+const struct config_k8s_gateway *l7_gwapi_gateway(const struct config *cfg, const char *ns,
+						  const char *name);
 /* Route @r's kind: "HTTPRoute", "GRPCRoute", "TLSRoute" or "TCPRoute". */
 const char *l7_gwapi_route_kind(const struct config_gw_route *r);
 

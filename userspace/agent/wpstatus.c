@@ -121,24 +121,13 @@ bool wps_same_status(const cJSON *a, const cJSON *b)
 	return same;
 }
 
-static const struct config_k8s_gateway *find_gateway(const struct config *cfg, const char *ns,
-						     const char *name)
-{
-	for (size_t i = 0; i < cfg->n_k8s_gateways; i++) {
-		const struct config_k8s_gateway *g = &cfg->k8s_gateways[i];
-
-		if (!strcmp(g->meta.namespace, ns) && !strcmp(g->meta.name, name))
-			return g;
-	}
-	return NULL;
-}
-
 cJSON *wps_gateway_status(const struct config *cfg, const cJSON *gw, const char *not_running,
 			  const char *now)
 {
 	const char *ns = kjson_str(gw, "metadata", "namespace"),
 		   *name = kjson_str(gw, "metadata", "name");
-	const struct config_k8s_gateway *g = cfg && ns && name ? find_gateway(cfg, ns, name) : NULL;
+	const struct config_k8s_gateway *g =
+	    cfg && ns && name ? l7_gwapi_gateway(cfg, ns, name) : NULL;
 	char addr[600];
 	cJSON *st;
 

@@ -302,27 +302,7 @@ int check_l7(const struct ctl_cluster *c, const struct snapshot *snap,
 		rq.path_len = strcspn(path, "?");
 		rq.headers = &f;
 		wp_authz_decide(g->l7, s, &rq, &d);
-		wp_authz_policy_name(d.policy, d.rule, name, sizeof(name));
-		if (d.verdict == WP_AUTHZ_ALLOW) {
-			verdict = "ALLOW";
-			why = d.policy
-				  ? "an ALLOW policy's rule matches"
-				  : "no AuthorizationPolicy at the waypoint denies it, and none "
-				    "ALLOWs only some requests";
-		} else if (d.policy && d.policy->action == CONFIG_AUTHZ_CUSTOM) {
-			verdict = "ASK (CUSTOM)";
-			snprintf(name, sizeof(name), "%s (provider %s)", d.policy->name,
-				 d.policy->provider ? d.policy->provider : "?");
-			why = "a CUSTOM policy matches: its external authorizer decides (then the "
-			      "DENY "
-			      "and ALLOW policies)";
-		} else if (d.policy) {
-			verdict = "DENY (403)";
-			why = "a DENY policy's rule matches";
-		} else {
-			verdict = "DENY (403)";
-			why = "ALLOW policies apply to the Service and none matches";
-		}
+		verdict_of(&d, &verdict, name, sizeof(name), &why);
 	}
 	if (out) {
 		cJSON *j = cJSON_CreateObject();

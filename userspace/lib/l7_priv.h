@@ -92,8 +92,6 @@ enum l7_gwapi_attach {
 	L7_GWA_NOT_ALLOWED, /* allowedRoutes (namespace or kind) or the listener's protocol */
 	L7_GWA_NO_HOSTNAME, /* no hostname of the route meets the listener's */
 };
-const struct config_k8s_gateway *l7_gwapi_gateway(const struct config *cfg, const char *ns,
-						  const char *name);
 bool l7_gwapi_istio_class(const struct config_k8s_gateway *gw);
 enum l7_gwapi_listener_kind l7_gwapi_listener_kind(const struct config_gw_listener *l);
 bool l7_gwapi_kind_allowed(const struct config_gw_listener *l, const char *kind);
