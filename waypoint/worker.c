@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "ambit/log.h"
+#include "ambit/snapshot.h"
 #include "cluster.h"
 #include "config.h"
 #include "hbone.h"
@@ -299,6 +301,22 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 				: NULL;
 		if (w->cn)
 			connector_hbone_set_via(w->cn, via_tunnel, w);
+		/*
+		 * A gateway is the client workload of what it sends into the mesh: it says so as
+		 * a ztunnel says it of its pods, so that a waypoint on the way labels it (its own
+		 * metrics name it so too: proxy_labels.c).
+		 */
+		if (w->cn && gen->l7->gateway && gen->l7->waypoint_name) {
+			char bag[512];
+
+			snprintf(bag, sizeof(bag),
+				 "k8s.cluster.name=" SNAP_CLUSTER_ID ",k8s.namespace.name=%s,"
+				 "k8s.deployment.name=%s,service.name=%s,service.version=latest",
+				 gen->l7->waypoint_namespace, gen->l7->waypoint_name,
+				 gen->l7->waypoint_name);
+			if (connector_hbone_set_baggage(w->cn, bag))
+				goto fail;
+		}
 	} else {
 		w->cn = connector_tcp_new(w->loop);
 	}

@@ -128,6 +128,11 @@ expect_contains "$(grep '^istio_requests_total{' <<<"$wm" | grep 'response_code=
 	"the waypoint's metric for the denied request"
 expect_contains "$(grep '^istio_requests_total{' <<<"$wm" | grep 'response_code="403"')" \
 	'source_workload_namespace="istio-system"' "the waypoint's source namespace"
+# The gateway says who it is in its CONNECT's baggage, as a ztunnel does of its pods.
+expect_contains "$(grep '^istio_requests_total{' <<<"$wm" | grep 'response_code="403"')" \
+	'source_workload="istio-ingressgateway"' "the waypoint's source workload"
+expect_contains "$(grep '^istio_requests_total{' <<<"$wm" | grep 'response_code="403"')" \
+	'source_canonical_service="istio-ingressgateway"' "the waypoint's source canonical service"
 log "through the waypoint: 403 for x-block, 200 without; gateway -> $vip:9080"
 
 # 2. Without the label: the gateway goes to productpage's pod; the policy is not on the path.

@@ -353,6 +353,7 @@ struct hbc {
 	char *self; /* forwarded: for=, or NULL */
 	hbone_via_fn via;
 	void *via_arg;
+	char *baggage; /* sent with every CONNECT: the client workload, or NULL */
 };
 
 static void on_open_timer(struct loop_timer *t)
@@ -395,6 +396,7 @@ static struct transport *hbc_open(struct connector *c, const struct sockaddr_in 
 	t.addr.sin_port = htons(hc->port);
 	t.authority = authority;
 	t.forwarded_for = hc->self;
+	t.baggage = hc->baggage;
 	t.expect_san = identity;
 	if (hc->creds(hc->creds_arg, &src, &t.ctx) || !src || !t.ctx) {
 		tls_ctx_put(t.ctx);
@@ -420,6 +422,7 @@ static struct transport *hbc_open(struct connector *c, const struct sockaddr_in 
 
 static void hbc_destroy(struct connector *c)
 {
+	free(((struct hbc *)c)->baggage);
 	free(((struct hbc *)c)->self);
 	free(c);
 }
@@ -430,6 +433,18 @@ void connector_hbone_set_via(struct connector *c, hbone_via_fn fn, void *arg)
 
 	hc->via = fn;
 	hc->via_arg = arg;
+}
+
+int connector_hbone_set_baggage(struct connector *c, const char *baggage)
+{
+	struct hbc *hc = (struct hbc *)c;
+	char *b = baggage ? strdup(baggage) : NULL;
+
+	if (baggage && !b)
+		return -ENOMEM;
+	free(hc->baggage);
+	hc->baggage = b;
+	return 0;
 }
 
 static const struct connector_impl hbc_impl = {

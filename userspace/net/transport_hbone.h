@@ -51,5 +51,10 @@ struct connector *connector_hbone_new(struct loop *l, struct hbone_pool *p, uint
 typedef int (*hbone_via_fn)(void *arg, uint32_t ip, uint32_t *via);
 /* Sets @c's (a connector_hbone_new one) via hook; NULL: every destination directly. */
 void connector_hbone_set_via(struct connector *c, hbone_via_fn fn, void *arg);
+/*
+ * The W3C baggage @c's CONNECTs carry from now on (copied; NULL: none): the client workload as
+ * Istio's ztunnel describes it, for the far end's telemetry. 0 or -ENOMEM.
+ */
+int connector_hbone_set_baggage(struct connector *c, const char *baggage);
 
 #endif
