@@ -226,6 +226,7 @@ void wp_req_finish(struct wp_req *r)
 	/* The request's own strings are in its head's arena. */
 	free(r->cors_origin);
 	free(r->set_cookie);
+	http_fields_free(&r->down_allow);
 	free(r);
 }
 

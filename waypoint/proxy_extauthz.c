@@ -6,7 +6,8 @@
  * the request's method, pathPrefix + its path, its Host, and only the fields the provider lets
  * through (includeRequestHeadersInCheck, Envoy's own: authorization, and the
  * includeAdditionalHeadersInCheck ones), with no body. A 2xx answer lets the request go on to
- * the DENY and ALLOW policies, with headersToUpstreamOnAllow copied onto it; any other status
+ * the DENY and ALLOW policies, with headersToUpstreamOnAllow copied onto it (and
+ * headersToDownstreamOnAllow onto its response); any other status
  * is the client's answer, with its body and headersToDownstreamOnDeny (UAEX); a failure or the
  * provider's timeout (600 s by default, as Istio) allows when failOpen, else answers
  * statusOnError (403).
@@ -136,12 +137,17 @@ static void xa_end(void *arg)
 	int status = x->resp.status;
 
 	if (status >= 200 && status < 300) {
-		/* Allowed: the provider's headersToUpstreamOnAllow go with the request. */
+		/*
+		 * Allowed: the provider's headersToUpstreamOnAllow go with the request, its
+		 * headersToDownstreamOnAllow with the response.
+		 */
 		for (size_t i = 0; i < x->resp.fields.n; i++) {
 			const struct http_field *f = &x->resp.fields.items[i];
 
 			if (in_list(&p->headers_to_upstream_on_allow, f->name))
 				http_fields_set(&r->head.fields, f->name, f->value);
+			if (in_list(&p->headers_to_downstream_on_allow, f->name))
+				http_fields_set(&r->down_allow, f->name, f->value);
 		}
 		xa_free(x, true);
 		wp_authz_custom_done(r, true);

@@ -105,6 +105,8 @@ struct wp_req {
 	bool sent_100;	   /* a 100 Continue was forwarded (one per request, retries or not) */
 	char *cors_origin; /* an allowed Origin to echo on the response, or NULL */
 	char *set_cookie;  /* a hash cookie the response sets (httpCookie with a ttl), or NULL */
+	/* The external authorizer's headersToDownstreamOnAllow fields, set on the response. */
+	struct http_fields down_allow;
 	struct wp_mirror *mirrors;
 	struct wp_authn *authn;	      /* the request's verified JWT, or NULL */
 	struct wp_extauthz *extauthz; /* the external authorizer's check in flight, or NULL */

@@ -154,6 +154,9 @@ static void c_response(void *arg, struct h1_head *head)
 		http_fields_set(&head->fields, "access-control-allow-origin", r->cors_origin);
 	if (r->set_cookie)
 		http_fields_add(&head->fields, "set-cookie", r->set_cookie);
+	for (size_t i = 0; i < r->down_allow.n; i++)
+		http_fields_set(&head->fields, r->down_allow.items[i].name,
+				r->down_allow.items[i].value);
 	fr = head->framing == H1_FRAMING_LENGTH ? H1_FRAMING_LENGTH
 	     : head->framing == H1_FRAMING_NONE ? H1_FRAMING_NONE
 						: H1_FRAMING_EOF;

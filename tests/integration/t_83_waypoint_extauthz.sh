@@ -46,6 +46,7 @@ data:
         includeRequestHeadersInCheck: ["x-ext-authz"]
         headersToUpstreamOnAllow: ["x-ext-authz-check-result"]
         headersToDownstreamOnDeny: ["x-ext-authz-check-result"]
+        headersToDownstreamOnAllow: ["x-ext-authz-check-result"]
 YAML
 }
 # custom NAME PROVIDER: the CUSTOM policy on the server's Service, for /headers*.
@@ -120,6 +121,10 @@ out=$(pod_exec mesh/client-0 curl -si --max-time 5 http://server/headers)
 expect_contains "$out" "denied by ext_authz for not found header"
 expect_contains "$out" "x-ext-authz-check-result: denied"
 expect_eq "$(code /headers -H 'x-ext-authz: allow')" 200 "a request the authorizer allows"
+# Allowed: headersToUpstreamOnAllow reach the server, headersToDownstreamOnAllow the client.
+out=$(pod_exec mesh/client-0 curl -s -D - -o /dev/null --max-time 5 -H 'x-ext-authz: allow' \
+	http://server/headers)
+expect_contains "$out" "x-ext-authz-check-result: allowed" "the allowed response's header"
 expect_eq "$(code / )" 200 "a request no CUSTOM rule matches"
 # The authorizer saw the method, the path, the Host and the field it asked for, and no other.
 wait_log 10 authz/ext-authz-0 'check GET /headers .*host=server.*x-ext-authz=allow' ||
