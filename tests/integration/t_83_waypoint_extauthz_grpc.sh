@@ -15,7 +15,12 @@ need_root; need_bins; need_cmd jq curl python3 protoc
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
 cluster_up manifests
 WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
-trap 'rm -rf "$WORK"; on_exit' EXIT
+# The server's messages, compiled here: a pod sees the host's files but not its /tmp, where a
+# checkout may be (google.protobuf's own are python3-protobuf's).
+PB=$(mktemp -d /var/tmp/ambit-it-pb-XXXXXX)
+trap 'rm -rf "$WORK" "$PB"; on_exit' EXIT
+(cd "$REPO/proto" && find . -name '*.proto' ! -path './google/protobuf/*' -printf '%P\0' |
+	xargs -0 protoc -I . --python_out="$PB") || fail "protoc could not compile proto/"
 
 wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
 	fail "server never answered before the waypoint"
@@ -73,7 +78,7 @@ spec:
         paths: ["/headers*"]
 YAML
 }
-actl apply -f - >&2 <<'YAML' || fail "the ext-authz server was not applied"
+actl apply -f - >&2 <<YAML || fail "the ext-authz server was not applied"
 apiVersion: v1
 kind: Namespace
 metadata:
@@ -105,7 +110,7 @@ spec:
     spec:
       containers:
       - name: ext-authz
-        command: ["pods/ext_authz_grpc.py", "9000"]
+        command: ["pods/ext_authz_grpc.py", "9000", "$PB"]
 YAML
 wait_log 60 authz/ext-authz-0 'serving Authorization/Check' ||
 	fail "the gRPC ext-authz server never ran: $(actl local logs authz/ext-authz-0 | tail -5)"

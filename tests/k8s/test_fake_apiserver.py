@@ -357,7 +357,7 @@ class FakeApiServerTest(unittest.TestCase):
         groups = {g["name"]: [v["version"] for v in g["versions"]]
                   for g in self.get("/apis")["groups"]}
         self.assertEqual(groups["networking.istio.io"], ["v1", "v1beta1", "v1alpha3"])
-        self.assertEqual(groups["gateway.networking.k8s.io"], ["v1", "v1beta1", "v1alpha2"])
+        self.assertEqual(groups["gateway.networking.k8s.io"], ["v1", "v1beta1", "v1alpha2", "v1alpha3"])
         core = {r["name"]: r for r in self.get("/api/v1")["resources"]}
         self.assertTrue(core["pods"]["namespaced"])
         self.assertFalse(core["nodes"]["namespaced"])

@@ -9,7 +9,9 @@
 # or, when the request has "x-ext-authz-op: remove", asks for x-echo to be removed; with
 # "x-ext-authz-op: slow" it answers only after 8 s (past the provider's timeout). Every check
 # is logged with its method, path, host, protocol, source and headers.
-#   ext_authz_grpc.py PORT
+#   ext_authz_grpc.py PORT [MODULES]
+# MODULES: a directory where the messages are already compiled (the test does it on the host
+# when the tree is not visible from the pod: a checkout under /tmp, which pods see privately).
 import os
 import subprocess
 import sys
@@ -22,15 +24,18 @@ import grpc  # noqa: E402
 
 REPO = os.path.realpath(os.path.join(os.path.dirname(os.path.realpath(__file__)), "../../../.."))
 PROTO = os.path.join(REPO, "proto")
-out = tempfile.mkdtemp(dir=os.environ.get("AMBIT_POD_DIR"))
-files = []
-for d, _, names in os.walk(PROTO):
-    for n in names:
-        rel = os.path.relpath(os.path.join(d, n), PROTO)
-        # google.protobuf.BoolValue is python3-protobuf's own (the same message).
-        if n.endswith(".proto") and not rel.startswith("google/protobuf/"):
-            files.append(rel)
-subprocess.run(["protoc", "-I", PROTO, "--python_out=" + out] + files, check=True)
+if len(sys.argv) > 2:
+    out = sys.argv[2]
+else:
+    out = tempfile.mkdtemp(dir=os.environ.get("AMBIT_POD_DIR"))
+    files = []
+    for d, _, names in os.walk(PROTO):
+        for n in names:
+            rel = os.path.relpath(os.path.join(d, n), PROTO)
+            # google.protobuf.BoolValue is python3-protobuf's own (the same message).
+            if n.endswith(".proto") and not rel.startswith("google/protobuf/"):
+                files.append(rel)
+    subprocess.run(["protoc", "-I", PROTO, "--python_out=" + out] + files, check=True)
 sys.path.insert(0, out)
 from envoy.service.auth.v3 import external_auth_pb2 as pb  # noqa: E402
 
