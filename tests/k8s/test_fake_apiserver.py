@@ -364,7 +364,7 @@ class FakeApiServerTest(unittest.TestCase):
         self.assertIn("watch", core["pods"]["verbs"])
         v1a2 = [r["name"] for r in
                 self.get("/apis/gateway.networking.k8s.io/v1alpha2")["resources"]]
-        self.assertEqual(v1a2, ["tcproutes"])
+        self.assertEqual(sorted(v1a2), ["referencegrants", "tcproutes", "tlsroutes"])
         self.assertEqual(self.get("/version")["major"], "1")
 
 
