@@ -184,6 +184,23 @@ pod_ip() {
 	actl local status 2>/dev/null | awk -v p="$1" '$1 == p { print $3; exit }'
 }
 
+# mesh_waypoint_up: namespace mesh's waypoint (`waypoint apply --enroll-namespace`), applied once
+# mesh/client-0 reaches http://server/ without it; returns when the client's requests to the
+# server go through it, with its IP in $wp_ip.
+mesh_waypoint_up() {
+	local out
+	wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
+		fail "server never answered before the waypoint"
+	out=$(actl waypoint apply -n mesh --enroll-namespace 2>&1) || fail "apply: $out"
+	wait_for 60 mesh_waypoint_ready || fail "the waypoint never ran"
+	wp_ip=$(pod_ip mesh/waypoint-0)
+	wait_for 30 mesh_via_waypoint || fail "no answer through the waypoint"
+}
+mesh_waypoint_ready() { actl waypoint list -n mesh | grep -Eq '^mesh +waypoint +service .* 1 +True$'; }
+mesh_via_waypoint() {
+	pod_exec mesh/client-0 curl -sf --max-time 3 http://server/ | grep -q "from=$wp_ip"
+}
+
 # node_metrics NODE: the Prometheus text of that node's ztunnel.
 node_metrics() { actl metrics --node "$1"; }
 

@@ -8,31 +8,9 @@
 # model without --listen is refused. In a network namespace of its own (the gateway listens on
 # every address).
 . "$(dirname "$0")/lib.sh"
-need_root
-need_cmd python3 curl openssl unshare ip
-WAYPOINT=$REPO/build/waypoint
-for b in "$AMBITCTL" "$WAYPOINT"; do
-	[ -x "$b" ] || fail "$b not built (make)"
-done
-if [ -z "${T79_NETNS:-}" ]; then
-	T79_NETNS=1 exec unshare -n bash "$0" "$@"
-fi
-ip link set lo up || fail "lo up"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	if [ "${LIB_RC:-}" != 0 ] && [ -f "$tmp/gateway.log" ]; then
-		log "gateway log (tail):"
-		tail -20 "$tmp/gateway.log" >&2
-	fi
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/gateway_standalone_lib.sh"
+gw_standalone_setup "$@"
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=gw.test \
-	-addext subjectAltName=DNS:gw.test -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null ||
-	fail "openssl could not make a certificate"
 python3 -m http.server --bind 127.0.0.2 18080 --directory "$tmp" >/dev/null 2>&1 &
 pids+=($!)
 echo backend >"$tmp/index.txt"
@@ -49,45 +27,8 @@ TOKEN=$h.$p.$s
 
 # @1: the servers of Gateway gw (YAML list items).
 world() {
+	gw_world "$1"
 	cat <<YAML
-apiVersion: v1
-kind: Pod
-metadata: {name: igw-0, namespace: istio-system, labels: {istio: ingressgateway}}
-spec: {containers: [{name: c}]}
-status: {podIP: 127.0.0.1}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: it}
-spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 18080}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web-0, namespace: it, labels: {app: web}}
-spec: {containers: [{name: c}]}
-status: {podIP: 127.0.0.2}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: cred, namespace: istio-system}
-type: kubernetes.io/tls
-data: {tls.crt: $(base64 -w0 <"$tmp/cert.pem"), tls.key: $(base64 -w0 <"$tmp/key.pem")}
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: it}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-$1
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web, namespace: it}
-spec:
-  hosts: [gw.test]
-  gateways: [gw]
-  http: [{route: [{destination: {host: web}}]}]
 ---
 apiVersion: security.istio.io/v1
 kind: RequestAuthentication
@@ -95,22 +36,13 @@ metadata: {name: jwt, namespace: istio-system}
 spec:
   selector: {matchLabels: {istio: ingressgateway}}
   jwtRules: [{issuer: it, jwks: '{"keys":[{"kty":"oct","alg":"HS256","k":"$k"}]}'}]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: ingress, namespace: istio-system}
-spec:
-  selector: {matchLabels: {istio: ingressgateway}}
-  rules: [{from: [{source: {requestPrincipals: [it/alice]}}], to: [{operation: {paths: [/index.txt]}}]}]
 YAML
+	gw_ingress_policy \
+		"[{from: [{source: {requestPrincipals: [it/alice]}}], to: [{operation: {paths: [/index.txt]}}]}]"
 }
 HTTPS="  - {port: {number: 18443, name: https, protocol: HTTPS}, hosts: [gw.test], tls: {mode: SIMPLE, credentialName: cred}}"
 HTTP="  - {port: {number: 18081, name: http, protocol: HTTP}, hosts: [gw.test]}"
-world "$HTTPS" >"$tmp/world.yaml"
-actl waypoint config -f "$tmp/world.yaml" -n istio-system --name igw-0 >"$tmp/gw.json" ||
-	fail "waypoint config of the gateway"
-"$WAYPOINT" --config "$tmp/gw.json" --workers 1 >/dev/null 2>"$tmp/gateway.log" &
-pids+=($!)
+gw_start "$HTTPS"
 
 get() { # URL [curl args]: the status, then the body
 	curl -s --max-time 3 --cacert "$tmp/cert.pem" --resolve gw.test:18443:127.0.0.1 \

@@ -7,33 +7,8 @@
 # connection without a header is closed. Without the setting a PROXY header is no HTTP (400).
 # In a network namespace of its own.
 . "$(dirname "$0")/lib.sh"
-need_root
-need_cmd python3 curl openssl unshare ip
-WAYPOINT=$REPO/build/waypoint
-for b in "$AMBITCTL" "$WAYPOINT"; do
-	[ -x "$b" ] || fail "$b not built (make)"
-done
-if [ -z "${T79_NETNS:-}" ]; then
-	T79_NETNS=1 exec unshare -n bash "$0" "$@"
-fi
-ip link set lo up || fail "lo up"
-tmp=$(mktemp -d)
-pids=()
-gw_pid=
-cleanup() {
-	if [ "${LIB_RC:-}" != 0 ] && [ -f "$tmp/gateway.log" ]; then
-		log "gateway log (tail):"
-		tail -20 "$tmp/gateway.log" >&2
-	fi
-	[ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=gw.test \
-	-addext subjectAltName=DNS:gw.test -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null ||
-	fail "openssl could not make a certificate"
+. "$(dirname "$0")/gateway_standalone_lib.sh"
+gw_standalone_setup "$@"
 
 # The backend answers with the X-Forwarded-For it received.
 cat >"$tmp/echo.py" <<'PY'
@@ -110,72 +85,13 @@ $1
 ---
 YAML
 	fi
-	cat <<YAML
-apiVersion: v1
-kind: Pod
-metadata: {name: igw-0, namespace: istio-system, labels: {istio: ingressgateway}}
-spec: {containers: [{name: c}]}
-status: {podIP: 127.0.0.1}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: it}
-spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 18080}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web-0, namespace: it, labels: {app: web}}
-spec: {containers: [{name: c}]}
-status: {podIP: 127.0.0.2}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: cred, namespace: istio-system}
-type: kubernetes.io/tls
-data: {tls.crt: $(base64 -w0 <"$tmp/cert.pem"), tls.key: $(base64 -w0 <"$tmp/key.pem")}
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: it}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - {port: {number: 18081, name: http, protocol: HTTP}, hosts: [gw.test]}
-  - {port: {number: 18443, name: https, protocol: HTTPS}, hosts: [gw.test], tls: {mode: SIMPLE, credentialName: cred}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web, namespace: it}
-spec:
-  hosts: [gw.test]
-  gateways: [gw]
-  http: [{route: [{destination: {host: web}}]}]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: ingress, namespace: istio-system}
-spec:
-  selector: {matchLabels: {istio: ingressgateway}}
-  rules: [{from: [{source: {ipBlocks: [203.0.113.0/24, 127.0.0.1/32]}}]}]
-YAML
+	gw_world "  - {port: {number: 18081, name: http, protocol: HTTP}, hosts: [gw.test]}
+  - {port: {number: 18443, name: https, protocol: HTTPS}, hosts: [gw.test], tls: {mode: SIMPLE, credentialName: cred}}"
+	gw_ingress_policy "[{from: [{source: {ipBlocks: [203.0.113.0/24, 127.0.0.1/32]}}]}]"
 }
 
-# @1: mesh config text. Starts the gateway on the model of that world.
-start_gateway() {
-	world "$1" >"$tmp/world.yaml"
-	actl waypoint config -f "$tmp/world.yaml" -n istio-system --name igw-0 >"$tmp/gw.json" ||
-		fail "waypoint config of the gateway"
-	"$WAYPOINT" --config "$tmp/gw.json" --workers 1 >"$tmp/access.log" 2>"$tmp/gateway.log" &
-	gw_pid=$!
-}
-stop_gateway() {
-	kill "$gw_pid" 2>/dev/null
-	wait "$gw_pid" 2>/dev/null
-	gw_pid=
-}
-
-start_gateway "    defaultConfig:
-      gatewayTopology: {proxyProtocol: {}}"
+gw_start "    defaultConfig:
+      gatewayTopology: {proxyProtocol: {}}" "$tmp/access.log"
 expect_contains "$(tr -d ' \t' <"$tmp/gw.json")" '"proxyProtocol":true'
 wait_for 10 sh -c "python3 $tmp/ppget.py v1 203.0.113.7 18081 plain | grep -q '^200'" ||
 	fail "the gateway does not answer on 18081"
@@ -211,15 +127,15 @@ log "a connection without a PROXY header is closed"
 expect_contains "$(cat "$tmp/access.log")" "203.0.113.7:40000"
 expect_contains "$(cat "$tmp/access.log")" "198.51.100.9:40000"
 log "the access log prints the header's source"
-stop_gateway
+gw_stop
 
 # Without proxyProtocol: the header is not consumed, and is no HTTP request.
-start_gateway ""
+gw_start "" "$tmp/access.log"
 wait_for 10 curl -s -o /dev/null --max-time 3 -H 'Host: gw.test' http://127.0.0.1:18081/ ||
 	fail "the gateway without proxyProtocol does not answer"
 expect_eq "$(curl -s -o /dev/null --max-time 3 -w '%{http_code}' -H 'Host: gw.test' \
 	http://127.0.0.1:18081/)" 200
 expect_eq "$(pp v1 203.0.113.7 18081 plain | sed -n 1p)" 400
 log "without proxyProtocol: a plain request is served, a PROXY header is a 400"
-stop_gateway
+gw_stop
 pass

@@ -38,12 +38,10 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+BENCH=gateway
+. "$HERE/lib-l7.sh"
 
-CONFIGS=
-if [ "${1:-}" = --configs ]; then
-	[ -n "${2:-}" ] || { echo "usage: gateway.sh [--configs DIR]" >&2; exit 2; }
-	CONFIGS=$2
-fi
+bench_args "$@"
 # A network namespace of our own when we may (only loopback in it; gone with our last process).
 if [ -z "$CONFIGS" ] && [ -z "${AMBIT_GWBENCH_NETNS:-}" ] && [ "$(id -u)" = 0 ] &&
 	unshare -n true 2>/dev/null; then
@@ -51,11 +49,7 @@ if [ -z "$CONFIGS" ] && [ -z "${AMBIT_GWBENCH_NETNS:-}" ] && [ "$(id -u)" = 0 ] 
 fi
 [ -n "${AMBIT_GWBENCH_NETNS:-}" ] && ip link set lo up
 
-QUICK=${QUICK:-}
-[ "$QUICK" = 0 ] && QUICK=
-q() { if [ -n "$QUICK" ]; then echo "$2"; else echo "$1"; fi; }
-REPS=${REPS:-$(q 3 1)} SECS=${SECS:-$(q 5 1)} CONNS=${CONNS:-16}
-OUT=${OUT:-$(q "$REPO/bench/results/gateway" "$REPO/build/bench/gateway")}
+bench_knobs
 PROXIES="gateway haproxy nginx"
 NJS=/usr/lib/nginx/modules/ngx_http_js_module.so
 ISS=https://issuer.bench.example
@@ -64,33 +58,10 @@ SUB=user-1
 RPATH=/api/v1/orders
 TENANT=acme
 
-say() { echo "[bench-gateway] $*" >&2; }
-die() { say "error: $*"; exit 1; }
-for c in python3 openssl; do
-	command -v "$c" >/dev/null || die "needs $c (make deps)"
-done
-[ -x "$REPO/build/ambitctl" ] || die "$REPO/build/ambitctl not built (make)"
-if [ -n "$CONFIGS" ]; then
-	mkdir -p "$CONFIGS" || die "cannot make $CONFIGS"
-	tmp=$(cd "$CONFIGS" && pwd)
-else
-	for c in wrk nginx haproxy taskset curl; do
-		command -v "$c" >/dev/null || die "needs $c (make deps)"
-	done
-	[ -f "$NJS" ] || die "needs nginx's njs module $NJS (libnginx-mod-http-js; make deps)"
-	[ -x "$REPO/build/waypoint" ] || die "$REPO/build/waypoint not built (make)"
-	[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (one for the proxy, one for the client and backend)"
-	tmp=$(mktemp -d /tmp/ambit-bench-gateway.XXXXXX)
-fi
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ -n "$CONFIGS" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_need_tools
+[ -n "$CONFIGS" ] || [ -f "$NJS" ] ||
+	die "needs nginx's njs module $NJS (libnginx-mod-http-js; make deps)"
+bench_scratch "one for the proxy, one for the client and backend"
 # Free ports: the backend's, then each proxy's.
 read -r be ports < <(python3 -c '
 import socket
@@ -137,24 +108,8 @@ BADSIG=${TOKEN%.*}.${other##*.}
 echo "$TOKEN" >"$tmp/token"
 
 # Backend: one nginx (CPU 0) answering 200 on 127.0.0.2.
-nginx_common() {
-	cat <<NGINX
-daemon off;
-pid $1/nginx.pid;
-error_log $1/error.log;
-events { worker_connections 4096; }
-NGINX
-}
-temp_paths() {
-	printf '  client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;\n' "$1" "$1" "$1"
-	printf '  uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;\n' "$1" "$1"
-}
 {
-	echo "worker_processes 1;"
-	nginx_common "$tmp/be"
-	echo "http {"
-	echo "  access_log off; keepalive_requests 1000000;"
-	temp_paths "$tmp/be"
+	nginx_http "$tmp/be"
 	echo "  server { listen 127.0.0.2:$be; location / { return 200 \"ok\\n\"; } }"
 	echo "}"
 } >"$tmp/be/nginx.conf"
@@ -408,11 +363,7 @@ JS
 nginx_js >"$tmp/ng/gate.js"
 {
 	echo "load_module $NJS;"
-	echo "worker_processes 1;"
-	nginx_common "$tmp/ng"
-	echo "http {"
-	echo "  access_log off; keepalive_requests 1000000;"
-	temp_paths "$tmp/ng"
+	nginx_http "$tmp/ng"
 	cat <<NGINX
   js_import gate from $tmp/ng/gate.js;
   upstream web { server 127.0.0.2:$be; keepalive 64; }
@@ -439,8 +390,6 @@ if [ -n "$CONFIGS" ]; then
 	exit 0
 fi
 mkdir -p "$(dirname "$OUT")"
-taskset -c 0 nginx -c "$tmp/be/nginx.conf" -p "$tmp/be" >/dev/null 2>&1 &
-pids+=($!)
 
 # Starts proxy @1 pinned to CPU 1 and prints its pid: access logs to /dev/null, errors to logs/.
 start() {
@@ -462,22 +411,6 @@ errlog() {
 	[ "$1" = nginx ] && f="$tmp/ng/error.log"
 	tail -3 "$f" 2>/dev/null
 }
-tree() { echo "$1"; pgrep -P "$1"; }
-cpu_ticks() {
-	local p u=0 s=0 a b
-	for p in $(tree "$1"); do
-		read -r a b < <(awk '{print $14, $15}' "/proc/$p/stat" 2>/dev/null || echo "0 0")
-		u=$((u + a)) s=$((s + b))
-	done
-	echo "$u $s"
-}
-rss_kb() {
-	local p t=0
-	for p in $(tree "$1"); do
-		t=$((t + $(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
-	done
-	echo "$t"
-}
 # The status proxy @1 answers to a request with curl arguments @2...
 status() {
 	local r=$1
@@ -486,11 +419,7 @@ status() {
 		--resolve "gw.example.com:${tp[$r]}:127.0.0.1" "$@" "https://gw.example.com:${tp[$r]}$RPATH"
 }
 
-declare -A rpid=()
-for r in $PROXIES; do
-	rpid[$r]=$(start "$r")
-	pids+=("${rpid[$r]}")
-done
+bench_start "$PROXIES"
 for r in $PROXIES; do
 	for _ in $(seq 100); do [ "$(status "$r")" != 000 ] && break; sleep 0.1; done
 done
@@ -516,34 +445,13 @@ for r in $PROXIES; do
 	say "$r checks: 200 with the token; 403 without; 401 bad signature, expired; 403 tenant, PUT"
 done
 
-ms() { # wrk's latency ("1.23ms", "456.00us", "1.02s") in ms
-	awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; printf "%.3f", n }'
-}
-raw=$OUT.raw.jsonl
 : >"$raw"
 # wrk takes no --resolve: the URL names 127.0.0.1 (the Gateway's server has hosts '*').
 for rep in $(seq "$REPS"); do
 	for r in $PROXIES; do
-		u="https://127.0.0.1:${tp[$r]}$RPATH"
-		read -r u0 s0 < <(cpu_ticks "${rpid[$r]}")
-		w=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -H 'Host: gw.example.com' \
-			-H "$(bearer "$TOKEN")" -H "x-tenant: $TENANT" "$u" 2>&1)
-		read -r u1 s1 < <(cpu_ticks "${rpid[$r]}")
-		reqs=$(awk '/requests in/ {print $1}' <<<"$w")
-		rps=$(awk '/Requests\/sec/ {print $2}' <<<"$w")
-		p50=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$w")")
-		p99=$(ms "$(awk '$1 == "99%" {print $2}' <<<"$w")")
-		errs=$(awk '/Non-2xx|Socket errors/' <<<"$w")
-		[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || die "$r: wrk made no requests: $w"
-		[ -z "$errs" ] || die "$r: errors under load: $errs"
-		per1k() { awk -v t="$1" -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.4f", t / hz / n * 1000 }'; }
-		cpu=$(per1k $((u1 - u0 + s1 - s0)))
-		ucpu=$(per1k $((u1 - u0)))
-		scpu=$(per1k $((s1 - s0)))
-		rss=$(awk -v k="$(rss_kb "${rpid[$r]}")" 'BEGIN { printf "%.1f", k / 1024 }')
-		printf '{"proxy":"%s","rep":%d,"rps":%s,"p50_ms":%s,"p99_ms":%s,"cpu_s_per_1k":%s,"user_s_per_1k":%s,"sys_s_per_1k":%s,"rss_mb":%s}\n' \
-			"$r" "$rep" "$rps" "$p50" "$p99" "$cpu" "$ucpu" "$scpu" "$rss" >>"$raw"
-		say "rep $rep $r: $rps req/s, p50 $p50 ms, p99 $p99 ms, $cpu CPU s/1k req, RSS $rss MB"
+		bench_wrk "$r" "$rep $r" "\"proxy\":\"$r\",\"rep\":$rep" "${rpid[$r]}" \
+			-H 'Host: gw.example.com' -H "$(bearer "$TOKEN")" -H "x-tenant: $TENANT" \
+			"https://127.0.0.1:${tp[$r]}$RPATH"
 	done
 done
 

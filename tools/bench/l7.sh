@@ -40,6 +40,8 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+BENCH=l7
+. "$HERE/lib-l7.sh"
 
 # The waypoint's model, from manifests as a user writes them: service web (port 80 -> port @1 of
 # its pods), pods v1-v3 at 127.0.0.2-4, and the route table.
@@ -75,45 +77,12 @@ spec:
     - {destination: {host: web, subset: v3}, weight: 20}
 YAML
 }
-CONFIGS=
-if [ "${1:-}" = --configs ]; then
-	[ -n "${2:-}" ] || { echo "usage: l7.sh [--configs DIR]" >&2; exit 2; }
-	CONFIGS=$2
-fi
-
-QUICK=${QUICK:-}
-[ "$QUICK" = 0 ] && QUICK=
-q() { if [ -n "$QUICK" ]; then echo "$2"; else echo "$1"; fi; }
-REPS=${REPS:-$(q 3 1)} SECS=${SECS:-$(q 5 1)} CONNS=${CONNS:-16}
-OUT=${OUT:-$(q "$REPO/bench/results/l7" "$REPO/build/bench/l7")}
+bench_args "$@"
+bench_knobs
 ROUTERS="waypoint haproxy nginx haproxy+log nginx+log"
 
-say() { echo "[bench-l7] $*" >&2; }
-die() { say "error: $*"; exit 1; }
-for c in python3 openssl; do
-	command -v "$c" >/dev/null || die "needs $c (make deps)"
-done
-[ -x "$REPO/build/ambitctl" ] || die "$REPO/build/ambitctl not built (make)"
-if [ -n "$CONFIGS" ]; then
-	mkdir -p "$CONFIGS" || die "cannot make $CONFIGS"
-	tmp=$(cd "$CONFIGS" && pwd)
-else
-	for c in wrk nginx haproxy taskset curl; do
-		command -v "$c" >/dev/null || die "needs $c (make deps)"
-	done
-	[ -x "$REPO/build/waypoint" ] || die "$REPO/build/waypoint not built (make)"
-	[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (one for the router, one for the client and backends)"
-	tmp=$(mktemp -d /tmp/ambit-bench-l7.XXXXXX)
-fi
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ -n "$CONFIGS" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_need_tools
+bench_scratch "one for the router, one for the client and backends"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 be=$(port)
 declare -A lp=() tp=()
@@ -125,25 +94,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 cat "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/haproxy.pem"
 
 # Backends: one nginx (CPU 0) answering "vN" on 127.0.0.2-4 (v1, v2, v3).
-nginx_common() {
-	cat <<NGINX
-daemon off;
-pid $1/nginx.pid;
-error_log $1/error.log;
-events { worker_connections 4096; }
-NGINX
-}
-temp_paths() {
-	printf '  client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;\n' "$1" "$1" "$1"
-	printf '  uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;\n' "$1" "$1"
-}
 mkdir -p "$tmp/be"
 {
-	echo "worker_processes 1;"
-	nginx_common "$tmp/be"
-	echo "http {"
-	echo "  access_log off; keepalive_requests 1000000;"
-	temp_paths "$tmp/be"
+	nginx_http "$tmp/be"
 	for v in 1 2 3; do
 		echo "  server { listen 127.0.0.$((v + 1)):$be; location / { return 200 \"v$v\\n\"; } }"
 	done
@@ -254,8 +207,6 @@ if [ -n "$CONFIGS" ]; then
 	exit 0
 fi
 mkdir -p "$(dirname "$OUT")"
-taskset -c 0 nginx -c "$tmp/be/nginx.conf" -p "$tmp/be" >/dev/null 2>&1 &
-pids+=($!)
 
 # Starts router @1 pinned to CPU 1 and prints its pid: access logs to /dev/null, errors to logs/.
 start() {
@@ -275,35 +226,13 @@ start() {
 	echo $!
 }
 
-# A router's processes: the one started and its children (nginx's worker).
-tree() { echo "$1"; pgrep -P "$1"; }
-# "user system" clock ticks of a router's processes (/proc/PID/stat utime and stime).
-cpu_ticks() {
-	local p u=0 s=0 a b
-	for p in $(tree "$1"); do
-		read -r a b < <(awk '{print $14, $15}' "/proc/$p/stat" 2>/dev/null || echo "0 0")
-		u=$((u + a)) s=$((s + b))
-	done
-	echo "$u $s"
-}
-rss_kb() {
-	local p t=0
-	for p in $(tree "$1"); do
-		t=$((t + $(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
-	done
-	echo "$t"
-}
 get() { curl -s --max-time 3 --cacert "$tmp/cert.pem" "$@"; }
 # The router @1's URL in mode @2 (plain or tls).
 url() { if [ "$2" = tls ]; then echo "https://web:${tp[$1]}/"; else echo "http://127.0.0.1:${lp[$1]}/"; fi; }
 resolve() { [ "$2" = tls ] && echo "--resolve web:${tp[$1]}:127.0.0.1"; }
 MODES="plain tls"
 
-declare -A rpid=()
-for r in $ROUTERS; do
-	rpid[$r]=$(start "$r")
-	pids+=("${rpid[$r]}")
-done
+bench_start "$ROUTERS"
 for r in $ROUTERS; do
 	for _ in $(seq 100); do get -o /dev/null -H "host: web" "http://127.0.0.1:${lp[$r]}/" && break; sleep 0.1; done
 done
@@ -326,34 +255,14 @@ for r in $ROUTERS; do for m in $MODES; do
 	say "$r ($m) routes: jason -> v2; 200 others: $split"
 done; done
 
-ms() { # wrk's latency ("1.23ms", "456.00us", "1.02s") in ms
-	awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; printf "%.3f", n }'
-}
-raw=$OUT.raw.jsonl
 : >"$raw"
 # wrk takes no --resolve: the TLS URL names 127.0.0.1 (no SNI check by any of the routers).
 for rep in $(seq "$REPS"); do for m in $MODES; do
 	for r in $ROUTERS; do
 		u="http://127.0.0.1:${lp[$r]}/"
 		[ "$m" = tls ] && u="https://127.0.0.1:${tp[$r]}/"
-		read -r u0 s0 < <(cpu_ticks "${rpid[$r]}")
-		w=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -H 'Host: web' "$u" 2>&1)
-		read -r u1 s1 < <(cpu_ticks "${rpid[$r]}")
-		reqs=$(awk '/requests in/ {print $1}' <<<"$w")
-		rps=$(awk '/Requests\/sec/ {print $2}' <<<"$w")
-		p50=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$w")")
-		p99=$(ms "$(awk '$1 == "99%" {print $2}' <<<"$w")")
-		errs=$(awk '/Non-2xx|Socket errors/' <<<"$w")
-		[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || die "$r ($m): wrk made no requests: $w"
-		[ -z "$errs" ] || die "$r ($m): errors under load: $errs"
-		per1k() { awk -v t="$1" -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.4f", t / hz / n * 1000 }'; }
-		cpu=$(per1k $((u1 - u0 + s1 - s0)))
-		ucpu=$(per1k $((u1 - u0)))
-		scpu=$(per1k $((s1 - s0)))
-		rss=$(awk -v k="$(rss_kb "${rpid[$r]}")" 'BEGIN { printf "%.1f", k / 1024 }')
-		printf '{"mode":"%s","router":"%s","rep":%d,"rps":%s,"p50_ms":%s,"p99_ms":%s,"cpu_s_per_1k":%s,"user_s_per_1k":%s,"sys_s_per_1k":%s,"rss_mb":%s}\n' \
-			"$m" "$r" "$rep" "$rps" "$p50" "$p99" "$cpu" "$ucpu" "$scpu" "$rss" >>"$raw"
-		say "rep $rep $m $r: $rps req/s, p50 $p50 ms, p99 $p99 ms, $cpu CPU s/1k req, RSS $rss MB"
+		bench_wrk "$r ($m)" "$rep $m $r" "\"mode\":\"$m\",\"router\":\"$r\",\"rep\":$rep" \
+			"${rpid[$r]}" -H 'Host: web' "$u"
 	done
 done; done
 

@@ -1,0 +1,156 @@
+# Helpers of the benchmarks that time an L7 proxy of ours against HAProxy and nginx, each on one
+# core (sourced by tools/bench/l7.sh and tools/bench/gateway.sh): their arguments and knobs, what
+# they need, their scratch directory and processes, nginx configuration fragments, and one timed
+# wrk run with the proxy's CPU and peak RSS.
+#
+# Needs: REPO, and BENCH set before sourcing (l7 or gateway: it names the script, its messages'
+# prefix, its results and its scratch directory).
+
+say() { echo "[bench-$BENCH] $*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# bench_args ARG...: CONFIGS, the DIR of `--configs DIR` (empty without).
+bench_args() {
+	CONFIGS=
+	if [ "${1:-}" = --configs ]; then
+		[ -n "${2:-}" ] || { echo "usage: $BENCH.sh [--configs DIR]" >&2; exit 2; }
+		CONFIGS=$2
+	fi
+}
+
+# bench_knobs: QUICK, and REPS, SECS, CONNS and OUT from the environment or their defaults (the
+# smoke values with QUICK); raw, the file of the runs' records (OUT.raw.jsonl).
+bench_knobs() {
+	QUICK=${QUICK:-}
+	[ "$QUICK" = 0 ] && QUICK=
+	REPS=${REPS:-$(bench_q 3 1)} SECS=${SECS:-$(bench_q 5 1)} CONNS=${CONNS:-16}
+	OUT=${OUT:-$(bench_q "$REPO/bench/results/$BENCH" "$REPO/build/bench/$BENCH")}
+	raw=$OUT.raw.jsonl
+}
+bench_q() { if [ -n "$QUICK" ]; then echo "$2"; else echo "$1"; fi; }
+
+# bench_need_tools: dies without the tools of the configurations, or (unless CONFIGS) those of the
+# timed run, or without ambitctl.
+bench_need_tools() {
+	local c
+	for c in python3 openssl; do
+		command -v "$c" >/dev/null || die "needs $c (make deps)"
+	done
+	[ -x "$REPO/build/ambitctl" ] || die "$REPO/build/ambitctl not built (make)"
+	[ -n "$CONFIGS" ] && return 0
+	for c in wrk nginx haproxy taskset curl; do
+		command -v "$c" >/dev/null || die "needs $c (make deps)"
+	done
+}
+
+# bench_scratch WHY: tmp, the configurations' directory: CONFIGS, or (dying without the waypoint
+# built or 2 CPUs, WHY saying what for) a new one removed at exit. The processes in pids are
+# killed at exit.
+bench_scratch() {
+	if [ -n "$CONFIGS" ]; then
+		mkdir -p "$CONFIGS" || die "cannot make $CONFIGS"
+		tmp=$(cd "$CONFIGS" && pwd)
+	else
+		[ -x "$REPO/build/waypoint" ] || die "$REPO/build/waypoint not built (make)"
+		[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs ($1)"
+		tmp=$(mktemp -d "/tmp/ambit-bench-$BENCH.XXXXXX")
+	fi
+	pids=()
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+bench_cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	[ -n "$CONFIGS" ] || rm -rf "$tmp"
+}
+
+# bench_start NAMES: the backends' nginx ($tmp/be/nginx.conf) on CPU 0, then each proxy of NAMES
+# (`start NAME`, the script's own, starts it and prints its pid), its pid in rpid[NAME]; all of
+# them killed at exit.
+bench_start() {
+	local r
+	declare -gA rpid=()
+	taskset -c 0 nginx -c "$tmp/be/nginx.conf" -p "$tmp/be" >/dev/null 2>&1 &
+	pids+=($!)
+	for r in $1; do
+		rpid[$r]=$(start "$r")
+		pids+=("${rpid[$r]}")
+	done
+}
+
+# nginx_common DIR: the top of an nginx.conf whose pid file and error log are in DIR.
+nginx_common() {
+	cat <<NGINX
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log;
+events { worker_connections 4096; }
+NGINX
+}
+# temp_paths DIR: an http block's temporary directories, in DIR.
+temp_paths() {
+	printf '  client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;\n' "$1" "$1" "$1"
+	printf '  uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;\n' "$1" "$1"
+}
+# nginx_http DIR: an nginx.conf of one worker (nginx_common DIR) up to its open http block, with
+# no access log.
+nginx_http() {
+	echo "worker_processes 1;"
+	nginx_common "$1"
+	echo "http {"
+	echo "  access_log off; keepalive_requests 1000000;"
+	temp_paths "$1"
+}
+
+# A proxy's processes: the one started and its children (nginx's worker).
+tree() { echo "$1"; pgrep -P "$1"; }
+# "user system" clock ticks of a proxy's processes (/proc/PID/stat utime and stime).
+cpu_ticks() {
+	local p u=0 s=0 a b
+	for p in $(tree "$1"); do
+		read -r a b < <(awk '{print $14, $15}' "/proc/$p/stat" 2>/dev/null || echo "0 0")
+		u=$((u + a)) s=$((s + b))
+	done
+	echo "$u $s"
+}
+rss_kb() {
+	local p t=0
+	for p in $(tree "$1"); do
+		t=$((t + $(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+ms() { # wrk's latency ("1.23ms", "456.00us", "1.02s") in ms
+	awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; printf "%.3f", n }'
+}
+# per1k TICKS REQUESTS: CPU seconds per 1,000 requests.
+per1k() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.4f", t / hz / n * 1000 }'; }
+
+# bench_wrk WHO SAID FIELDS PID WRK_ARG...: one timed run of wrk (on CPU 0, CONNS connections for
+# SECS s) with WRK_ARGs (headers, the URL) against the proxy whose first process is PID. Appends
+# its record to $raw (FIELDS, the leading JSON fields naming it, then the figures: requests/s,
+# p50 and p99, the proxy's CPU s per 1,000 requests and its peak RSS) and says it as "rep SAID:
+# ..."; dies naming WHO when wrk made no requests or saw errors (non-2xx answers, socket errors).
+bench_wrk() {
+	local who=$1 said=$2 fields=$3 pid=$4 w u0 s0 u1 s1 reqs rps p50 p99 errs cpu ucpu scpu rss
+	shift 4
+	read -r u0 s0 < <(cpu_ticks "$pid")
+	w=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$@" 2>&1)
+	read -r u1 s1 < <(cpu_ticks "$pid")
+	reqs=$(awk '/requests in/ {print $1}' <<<"$w")
+	rps=$(awk '/Requests\/sec/ {print $2}' <<<"$w")
+	p50=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$w")")
+	p99=$(ms "$(awk '$1 == "99%" {print $2}' <<<"$w")")
+	errs=$(awk '/Non-2xx|Socket errors/' <<<"$w")
+	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || die "$who: wrk made no requests: $w"
+	[ -z "$errs" ] || die "$who: errors under load: $errs"
+	cpu=$(per1k $((u1 - u0 + s1 - s0)) "$reqs")
+	ucpu=$(per1k $((u1 - u0)) "$reqs")
+	scpu=$(per1k $((s1 - s0)) "$reqs")
+	rss=$(awk -v k="$(rss_kb "$pid")" 'BEGIN { printf "%.1f", k / 1024 }')
+	printf '{%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"cpu_s_per_1k":%s,"user_s_per_1k":%s,"sys_s_per_1k":%s,"rss_mb":%s}\n' \
+		"$fields" "$rps" "$p50" "$p99" "$cpu" "$ucpu" "$scpu" "$rss" >>"$raw"
+	say "rep $said: $rps req/s, p50 $p50 ms, p99 $p99 ms, $cpu CPU s/1k req, RSS $rss MB"
+}
