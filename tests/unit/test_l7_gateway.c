@@ -70,8 +70,11 @@ static void build(struct world *w, const char *yaml)
 	memset(w, 0, sizeof(*w));
 	if (l7_world_bind(&w->wb, yaml, err, sizeof(err)))
 		fail_msg("%s", err);
-	if (w->wb.b.n_gateways)
-		w->l7 = l7_compile(&w->wb.in, &w->wb.b, &w->wb.b.gateways[0]);
+	/* The proxy some Gateway makes one (an idle istio-ingressgateway is one too). */
+	for (size_t i = 0; i < w->wb.b.n_gateways && !w->l7; i++)
+		if (w->wb.b.gateways[i].gateways.n || w->wb.b.gateways[i].k8s_gateways.n ||
+		    i + 1 == w->wb.b.n_gateways)
+			w->l7 = l7_compile(&w->wb.in, &w->wb.b, &w->wb.b.gateways[i]);
 	if (w->l7) {
 		/* Every model compiled is one its proxy's decoder takes. */
 		cJSON *j = l7_to_json(w->l7);
@@ -121,9 +124,18 @@ static void test_proxy_of_selected_pods(void **state)
 	assert_null(l7_bindings_find(&w.wb.b, false, "default", "productpage"));
 	destroy(&w);
 
-	/* No Gateway selects it: no gateway proxy. */
+	/*
+	 * No Gateway selects it: labelled as Istio's gateways are, it is one all the same, as
+	 * istio-ingressgateway runs before any Gateway: no listener, its metrics served.
+	 */
 	build(&w, GW_POD);
-	assert_int_equal(w.wb.b.n_gateways, 0);
+	assert_int_equal(w.wb.b.n_gateways, 1);
+	assert_int_equal(w.wb.b.gateways[0].gateways.n, 0);
+	assert_ptr_equal(l7_bindings_gateway_of(&w.wb.b, "istio-system", "istio-ingressgateway-0"),
+			 &w.wb.b.gateways[0]);
+	assert_non_null(w.l7);
+	assert_true(w.l7->gateway);
+	assert_int_equal(w.l7->n_listeners, 0);
 	destroy(&w);
 }
 
@@ -592,6 +604,7 @@ static void test_gateway_api_class_istio(void **state)
 	struct ca_issued a;
 	struct world w;
 	const struct l7_service *s;
+	const struct l7_waypoint *k8s;
 	size_t on80 = 0, on80_hosts = 0, on443 = 0;
 
 	assert_non_null(mkdtemp(dir));
@@ -644,10 +657,12 @@ static void test_gateway_api_class_istio(void **state)
 		sec),
 	    -1);
 	build(&w, yaml);
-	/* Two proxies: istio-ingressgateway (no Istio Gateway selects it: none) and this one. */
-	assert_int_equal(w.wb.b.n_gateways, 1);
-	assert_string_equal(w.wb.b.gateways[0].k8s_gateways.items[0], "default/bookinfo-gateway");
-	assert_string_equal(w.wb.b.gateways[0].identity,
+	/* Two proxies: istio-ingressgateway (no Istio Gateway selects it: idle) and this one. */
+	assert_int_equal(w.wb.b.n_gateways, 2);
+	k8s = &w.wb.b.gateways[w.wb.b.gateways[0].k8s_gateways.n ? 0 : 1];
+	assert_int_equal(w.wb.b.gateways[k8s == w.wb.b.gateways ? 1 : 0].k8s_gateways.n, 0);
+	assert_string_equal(k8s->k8s_gateways.items[0], "default/bookinfo-gateway");
+	assert_string_equal(k8s->identity,
 			    "spiffe://cluster.local/ns/default/sa/bookinfo-gateway-istio");
 	assert_non_null(w.l7);
 	assert_int_equal(w.l7->n_listeners, 2);

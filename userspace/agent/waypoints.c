@@ -56,13 +56,20 @@ static struct snap_waypoint *binding(const struct l7_waypoint *w, const struct d
 }
 
 /*
- * A waypoint Gateway, an Istio Gateway (whose selected pods are a gateway proxy) or a Gateway
- * API Gateway of class istio (whose deployment's pods are).
+ * A waypoint Gateway, an Istio Gateway (whose selected pods are a gateway proxy), a Gateway
+ * API Gateway of class istio (whose deployment's pods are) or a pod labelled as Istio's
+ * gateways (l7_bind.c: one before any Gateway selects it).
  */
-static bool any_waypoint(const struct config *cfg)
+static bool any_waypoint(const struct config *cfg, const struct runtime *rt)
 {
 	if (cfg->n_gateways)
 		return true;
+	for (size_t i = 0; i < rt->n_pods; i++) {
+		const char *istio = config_label_get(&rt->pods[i].labels, "istio");
+
+		if (istio && (!strcmp(istio, "ingressgateway") || !strcmp(istio, "egressgateway")))
+			return true;
+	}
 	for (size_t i = 0; i < cfg->n_k8s_gateways; i++)
 		if (cfg->k8s_gateways[i].class_name &&
 		    (!strcmp(cfg->k8s_gateways[i].class_name, CONFIG_WAYPOINT_CLASS) ||
@@ -77,7 +84,7 @@ int waypoint_view_build(struct waypoint_view *v, const struct config *cfg, const
 	struct desired_index ix;
 
 	memset(v, 0, sizeof(*v));
-	if (!any_waypoint(cfg))
+	if (!any_waypoint(cfg, rt))
 		return 0;
 	v->pods = calloc(rt->n_pods + 1, sizeof(*v->pods));
 	if (!v->pods || desired_index_build(cfg, rt, &ix)) {

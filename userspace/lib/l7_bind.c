@@ -204,6 +204,13 @@ static int gateway_of(const struct l7_inputs *in, struct l7_bindings *out, const
 	return new_gateway(in, p, name, *w);
 }
 
+static bool gateway_labelled(const struct l7_pod *p)
+{
+	const char *istio = p->labels ? config_label_get(p->labels, "istio") : NULL;
+
+	return istio && (!strcmp(istio, "ingressgateway") || !strcmp(istio, "egressgateway"));
+}
+
 /*
  * Ingress gateway proxies (API_SEMANTICS.md §6): a pod that the selector of an Istio Gateway
  * matches, in any namespace (istiod's default, PILOT_SCOPE_GATEWAY_TO_NAMESPACE off), is an
@@ -244,6 +251,14 @@ static int add_gateways(const struct l7_inputs *in, struct l7_bindings *out)
 			snprintf(key, sizeof(key), "%s/%s", kgw->meta.namespace, kgw->meta.name);
 			err = err ? err : config_strings_add(&w->k8s_gateways, key);
 		}
+		/*
+		 * A pod labelled as Istio's gateways are (istio: ingressgateway or
+		 * egressgateway) is one while no Gateway selects it, as istio-ingressgateway
+		 * runs before any Gateway: it listens on nothing yet, and serves its metrics
+		 * and readiness.
+		 */
+		if (!err && !w && gateway_labelled(p))
+			err = gateway_of(in, out, p, name, &w);
 		if (!w || err) {
 			if (err)
 				return err;
