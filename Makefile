@@ -114,8 +114,13 @@ $(O)/ambit-agent: $(AGENT_OBJS) $(OBJ)/deploy/waypoint_tmpl.o $(OBJ)/deploy/gate
 $(OBJ)/deploy/%_tmpl.o: deploy/%.yaml.tmpl
 	@mkdir -p $(dir $@)
 	ld -r -b binary -z noexecstack -o $@ $<
+# deploy/observability/*.yml: the local cluster's Prometheus configuration and the mesh's rules.
+$(OBJ)/deploy/observability/%_yml.o: deploy/observability/%.yml
+	@mkdir -p $(dir $@)
+	ld -r -b binary -z noexecstack -o $@ $<
 # ambitctl check judges L7 with the waypoint's own code (userspace/cli/check_l7.c).
-$(O)/ambitctl: $(CLI_OBJS) $(OBJ)/deploy/ambit_tmpl.o $(OBJ)/deploy/ingress_tmpl.o $(WP_LIB_OBJS) $(O)/libagent.a $(O)/libnet.a \
+$(O)/ambitctl: $(CLI_OBJS) $(OBJ)/deploy/ambit_tmpl.o $(OBJ)/deploy/ingress_tmpl.o \
+	$(OBJ)/deploy/observability/prometheus_yml.o $(OBJ)/deploy/observability/rules_yml.o $(WP_LIB_OBJS) $(O)/libagent.a $(O)/libnet.a \
 	$(O)/libambit.a
 	$(LINK) -o $@
 $(O)/ztunnel: $(ZT_OBJS) $(O)/libnet.a $(O)/libambit.a

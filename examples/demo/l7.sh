@@ -6,6 +6,7 @@
 
 tasks=$repo/examples/bookinfo-tasks
 ingress_port=${DEMO_INGRESS_PORT:-8080}
+prom_port=${DEMO_PROMETHEUS_PORT:-9090}
 # The commands shown name examples/... as a user in the repository types them.
 cd "$repo" || exit 1
 A() { "$AMBITCTL" "$@"; }
@@ -48,8 +49,18 @@ timed_page() {
 section "1. bookinfo on a two-node local cluster \"$C\", in the mesh"
 say "Istio's sample application (examples/bookinfo): productpage calls details and reviews;"
 say "reviews v2 and v3 call ratings. Namespace default is labelled istio.io/dataplane-mode=ambient."
-printf '\033[36m$ %s\033[0m\n' "ambitctl local up -f examples/bookinfo --name $C --nodes 2"
-A local up -f "$repo/examples/bookinfo" --name "$C" --nodes 2 >/dev/null || { say "demo: local up failed"; exit 1; }
+# Prometheus on the host's port, unless someone holds it (then the tour goes on without it).
+prom_flags=(--with-prometheus --prometheus-port "$prom_port")
+if ss -Hltn "sport = :$prom_port" 2>/dev/null | grep -q .; then
+	say "(port $prom_port is taken: no Prometheus this time; DEMO_PROMETHEUS_PORT=N picks another)"
+	prom_flags=()
+fi
+printf '\033[36m$ %s\033[0m\n' "ambitctl local up -f examples/bookinfo --name $C --nodes 2 ${prom_flags[*]}"
+uplog=$(mktemp)
+A local up -f "$repo/examples/bookinfo" --name "$C" --nodes 2 "${prom_flags[@]}" >"$uplog" 2>&1 ||
+	{ cat "$uplog"; rm -f "$uplog"; say "demo: local up failed"; exit 1; }
+grep '^prometheus: ' "$uplog" | sed 's/^/  /'
+rm -f "$uplog"
 echo $$ >"$rundir/demo.pid"
 printf '\033[36m$ %s\033[0m\n' "ambitctl apply -f examples/bookinfo-tasks/curl.yaml   (a client pod, Istio's samples/curl)"
 apply_quiet "$tasks/curl.yaml"
@@ -155,8 +166,23 @@ A local exec default/curl-0 -- curl -s --parallel --parallel-immediate --paralle
 uo=$(A local logs default/waypoint-0 2>/dev/null | grep -c '"GET /details/[0-9]* HTTP/1.1" 503 UO ')
 say "  the waypoint logged $uo of them as 503 UO (upstream overflow), as Envoy does."
 
+if [ ${#prom_flags[@]} -gt 0 ]; then
+	section "11. the metrics in Prometheus"
+	say "Prometheus scrapes every ztunnel, the waypoint and the gateway as Istio's addon does"
+	say "(their prometheus.io annotations), every 5 s. What the waypoint counted in this tour:"
+	q='sum by (source_workload, destination_workload, response_code, response_flags) (istio_requests_total{reporter="waypoint"})'
+	printf '\033[36m$ %s\033[0m\n' "curl -s localhost:$prom_port/api/v1/query --data-urlencode 'query=$q'"
+	sleep 6 # one more scrape: the circuit breaker's 503s are in
+	res=$(curl -s --max-time 5 "http://localhost:$prom_port/api/v1/query" --data-urlencode "query=$q" |
+		jq -r '.data.result[] | "\(.value[1])\t\(.metric.source_workload) -> \(.metric.destination_workload)  \(.metric.response_code) \(.metric.response_flags)"' 2>/dev/null |
+		sort -t$'\t' -k2 | awk -F'\t' '{ printf "    %5d  %s\n", $1, $2 }')
+	printf '%s\n' "${res:-    (no series yet)}"
+fi
+
 section "where to look"
 say "  http://localhost:$ingress_port/productpage       bookinfo through the ingress gateway"
+[ ${#prom_flags[@]} -gt 0 ] &&
+	say "  http://localhost:$prom_port/                      Prometheus (istio_requests_total, ...)"
 say "  $AMBITCTL local logs default/waypoint-0        the waypoint's access log"
 say "  $AMBITCTL local exec default/curl-0 -- curl -s ${wp_ip:-<waypoint ip>}:15020/stats/prometheus"
 say "                                            istio_requests_total etc., reporter=\"waypoint\""

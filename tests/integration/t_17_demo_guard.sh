@@ -15,7 +15,8 @@ wait_for 30 pod_exec demo/client-0 curl -sf --max-time 2 http://web/ || fail "we
 
 # The gateway's host port: one no other test or user holds.
 INGRESS_PORT=$((20000 + RANDOM % 20000))
-run_demo() { DEMO_CLUSTER=$CLUSTER DEMO_SECONDS=${SECS:-1} DEMO_INGRESS_PORT=$INGRESS_PORT AMBITCTL=$AMBITCTL bash "$REPO/examples/demo/run.sh" 2>&1; }
+PROM_PORT=$((INGRESS_PORT + 1))
+run_demo() { DEMO_CLUSTER=$CLUSTER DEMO_SECONDS=${SECS:-1} DEMO_INGRESS_PORT=$INGRESS_PORT DEMO_PROMETHEUS_PORT=$PROM_PORT AMBITCTL=$AMBITCTL bash "$REPO/examples/demo/run.sh" 2>&1; }
 still_up() {
 	actl local status >/dev/null 2>&1 || fail "$1: the cluster is gone"
 	pod_exec demo/client-0 curl -sf --max-time 5 http://web/ >/dev/null || fail "$1: web no longer answers"
@@ -65,6 +66,10 @@ expect_contains "$(step '8. fault injection: ratings aborts')" '500 FI fault_fil
 expect_contains "$(step '9. request timeouts')" '504 UT'
 expect_contains "$(step '10. circuit breaking')" 'x 503 (the breaker: overflow)'
 expect_contains "$(step '10. circuit breaking')" 'x 200 OK'
+expect_contains "$(step '1. bookinfo')" "prometheus: http://127.0.0.1:$PROM_PORT"
+expect_contains "$(step '11. the metrics in Prometheus')" "curl -> details-v1  503 UO"
+expect_contains "$(step '11. the metrics in Prometheus')" "productpage-v1 -> reviews-v2  504 UT"
+expect_contains "$(step '11. the metrics in Prometheus')" "reviews-v2 -> unknown  500 FI"
 expect_contains "$out" "requests as they happen (for 3s): the gateway's and the waypoint's access logs"
 expect_contains "$(step 'requests as they happen')" '"GET /productpage HTTP/1.1" 200'
 

@@ -95,7 +95,8 @@ struct ctl_pod {
 	char cgroup[PATH_MAX];
 	char pod_dir[PATH_MAX];
 	char *service_account;
-	const struct config_labels *labels; /* borrowed from the config */
+	const struct config_labels *labels;	 /* borrowed from the config */
+	const struct config_labels *annotations; /* borrowed from the config, or NULL */
 	const struct config_pod_spec *spec; /* borrowed: command, restartPolicy, securityContext */
 	bool running;			    /* already in pods.json: keeps node, IP, veth */
 	char uid[40];  /* --kube: the Pod's metadata.uid, as the API server gave it; else "" */
@@ -110,6 +111,7 @@ struct ctl_pod {
  */
 struct ctl_waypoint_pod {
 	struct config_labels labels;
+	struct config_labels annotations; /* Prometheus's, as the pod templates in deploy/ carry */
 	struct config_pod_spec spec;
 };
 
@@ -122,6 +124,10 @@ struct ctl_service_ip {
 #define CTL_INGRESS_NS "istio-system"
 #define CTL_INGRESS_NAME "istio-ingressgateway"
 #define CTL_INGRESS_LABEL "ambit.io/local-ingress"
+/* The proxies' metrics port (AMBIT_PORT_METRICS), as their prometheus.io/port annotation. */
+#define CTL_METRICS_PORT "15020"
+/* `local up --with-prometheus` without --prometheus-port: Prometheus's own default. */
+#define CTL_PROM_PORT_DEFAULT 9090
 
 struct ctl_plan {
 	size_t npods, nservices, nwaypoints;
@@ -235,13 +241,25 @@ int gwdeploy_sync(const char *state);
 /* Directory of the running ambitctl binary (where ambit-agent and ztunnel are built). */
 int self_dir(char *buf, size_t len);
 
+/* prom.c: `local up --with-prometheus`. */
+/* Is 127.0.0.1:@port free to listen on? 0, or -errno told on stderr. */
+int prom_port_free(int port);
+/* <run>/prometheus: its configuration, the mesh's rules, its data and targets directories. */
+int prom_prepare(const struct ctl_cluster *c);
+/* Runs prometheus in the fabric netns and forwards 127.0.0.1:@port to it; waits until it serves. */
+int prom_start(const struct ctl_cluster *c, int port);
+/* With prometheus prepared, its file_sd targets from pods.json @pods_json and the nodes; else 0. */
+int prom_targets_write(const struct ctl_cluster *c, const cJSON *pods_json);
+/* `local relay --netns N LOCAL:REMOTE` (hidden): forwards the host's loopback into netns N. */
+int local_relay(int argc, char **argv);
 /* up.c */
 /*
  * @ingress: istio-ingressgateway in istio-system too (deploy/ingress.yaml.tmpl), as Istio's
- * demo profile installs it.
+ * demo profile installs it. @prom_port: Prometheus on the host's 127.0.0.1:@prom_port
+ * (prom.c), or 0 for none.
  */
 int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, enum ctl_cni cni,
-	     bool ingress);
+	     bool ingress, int prom_port);
 /* kubeup.c: --kube's API server, credentials and `ambitctl install` into it. 0 or -errno. */
 int kube_up(const struct ctl_cluster *c);
 /*

@@ -23,13 +23,16 @@ static const struct usage_entry {
 } usages[] = {
     {"local cluster", " local ",
      "  local up -f DIR [--nodes 2] [--kube] [--cni routed|bridge] [--no-ingress]\n"
+     "           [--with-prometheus [--prometheus-port 9090]]\n"
      "                                  build the cluster from manifests in DIR\n"
      "                                  (--kube: an API server holds it, ambit installed\n"
      "                                  as on Kubernetes; --cni bridge: pods of a node on\n"
      "                                  bridge cni0, as flannel host-gw; default routed;\n"
      "                                  also $AMBIT_LOCAL_KUBE=1, $AMBIT_LOCAL_CNI;\n"
      "                                  istio-ingressgateway in istio-system unless\n"
-     "                                  --no-ingress)\n"
+     "                                  --no-ingress; Prometheus scraping it as Istio's\n"
+     "                                  addon does, on 127.0.0.1:PORT, with\n"
+     "                                  --with-prometheus)\n"
      "  local down                      remove everything the cluster made\n"
      "  local exec POD -- CMD...        run CMD in a pod (its namespaces, user, capabilities)\n"
      "  local port-forward [-n NS] [--address ADDR] TARGET [LOCAL:]REMOTE...\n"
@@ -128,6 +131,8 @@ struct args {
 	int nodes;
 	bool kube;	    /* local up --kube */
 	bool no_ingress;    /* local up --no-ingress */
+	bool prometheus;    /* local up --with-prometheus */
+	int prom_port;	    /* local up --prometheus-port, or 0 */
 	const char *cni;    /* local up --cni, or NULL */
 	struct check_l7 l7; /* check --method --path --header --jwt */
 	int npos;
@@ -161,6 +166,16 @@ static int parse(int argc, char **argv, int start, bool file_is_path, struct arg
 			a->kube = true;
 		} else if (!strcmp(s, "--no-ingress")) {
 			a->no_ingress = true;
+		} else if (!strcmp(s, "--with-prometheus")) {
+			a->prometheus = true;
+		} else if (!strcmp(s, "--prometheus-port") && has_next) {
+			char *end;
+			long n = strtol(argv[++i], &end, 10);
+			if (*end || n < 1 || n > 65535) {
+				fprintf(stderr, "ambitctl: --prometheus-port: 1..65535\n");
+				return -EINVAL;
+			}
+			a->prom_port = (int)n;
 		} else if (!strcmp(s, "--cni") && has_next) {
 			a->cni = argv[++i];
 		} else if (!strcmp(s, "--method") && has_next) {
@@ -214,6 +229,8 @@ static int run_local(int argc, char **argv, struct args *a)
 	/* kubectl's flags (-n, --address), read where it is implemented (portfwd.c). */
 	if (!strcmp(sub, "port-forward"))
 		return local_port_forward(&a->o, argc - 3, argv + 3);
+	if (!strcmp(sub, "relay"))
+		return local_relay(argc - 3, argv + 3);
 	ret = parse(argc, argv, 3, !strcmp(sub, "up"), a);
 	if (ret)
 		return ret;
@@ -223,7 +240,10 @@ static int run_local(int argc, char **argv, struct args *a)
 
 		ret = need(a->file && !a->npos,
 			   "usage: ambitctl local up -f DIR [--nodes N] [--kube] "
-			   "[--cni routed|bridge] [--no-ingress]");
+			   "[--cni routed|bridge] [--no-ingress] [--with-prometheus "
+			   "[--prometheus-port P]]");
+		if (!ret && a->prom_port && !a->prometheus)
+			ret = need(false, "--prometheus-port goes with --with-prometheus");
 		/*
 		 * The integration suite runs tests again in other modes: AMBIT_LOCAL_KUBE=1 is
 		 * --kube, AMBIT_LOCAL_CNI=bridge is --cni bridge (the flag wins).
@@ -234,7 +254,9 @@ static int run_local(int argc, char **argv, struct args *a)
 			ret = cluster_cni_parse(a->cni, "--cni", &cni);
 		else if (!ret && env_cni && *env_cni)
 			ret = cluster_cni_parse(env_cni, "AMBIT_LOCAL_CNI", &cni);
-		return ret ? ret : local_up(&a->o, a->file, a->nodes, a->kube, cni, !a->no_ingress);
+		return ret ? ret
+			   : local_up(&a->o, a->file, a->nodes, a->kube, cni, !a->no_ingress,
+				      a->prometheus ? a->prom_port ?: CTL_PROM_PORT_DEFAULT : 0);
 	}
 	if (!strcmp(sub, "down"))
 		return local_down(a->o.cluster, false);

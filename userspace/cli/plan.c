@@ -44,6 +44,11 @@ void plan_free(struct ctl_plan *p)
 			free(w->labels.items[l].value);
 		}
 		free(w->labels.items);
+		for (size_t l = 0; l < w->annotations.n; l++) {
+			free(w->annotations.items[l].key);
+			free(w->annotations.items[l].value);
+		}
+		free(w->annotations.items);
 		free(w->spec.service_account);
 		for (size_t a = 0; w->spec.command && w->spec.command[a]; a++)
 			free(w->spec.command[a]);
@@ -167,7 +172,8 @@ static int plan_assign(struct ctl_plan *p, const struct ctl_cluster *c, struct p
 
 static int plan_add_pod(struct ctl_plan *p, const struct ctl_cluster *c, struct plan_alloc *a,
 			const char *ns, const char *name, const char *owner,
-			const struct config_pod_spec *spec, const struct config_labels *labels)
+			const struct config_pod_spec *spec, const struct config_labels *labels,
+			const struct config_labels *annotations)
 {
 	struct ctl_pod pod = {0}, *grown;
 	struct in_addr addr;
@@ -201,6 +207,7 @@ static int plan_add_pod(struct ctl_plan *p, const struct ctl_cluster *c, struct 
 	str_fmt(pod.cgroup, sizeof(pod.cgroup), "%s/%s_%s", pod.node->cgroup, ns, name);
 	cluster_path(c, pod.pod_dir, sizeof(pod.pod_dir), "pods/%s_%s", ns, name);
 	pod.labels = labels;
+	pod.annotations = annotations;
 	pod.spec = spec;
 	ret = -ENOMEM;
 	grown = realloc(p->pods, (p->npods + 1) * sizeof(*p->pods));
@@ -347,8 +354,14 @@ static int plan_proxy(struct ctl_plan *p, const struct ctl_cluster *c, struct pl
 	ret = label_add(&w->labels, AMBIT_LABEL_DATAPLANE_MODE, AMBIT_DATAPLANE_NONE);
 	for (size_t i = 0; i + 1 < nl && !ret; i += 2)
 		ret = label_add(&w->labels, labels[i], labels[i + 1]);
+	/* Scraped as Istio's addon finds a waypoint or gateway: its admin port's metrics. */
+	w->annotations.items = calloc(3, sizeof(*w->annotations.items));
+	ret = ret ?: (w->annotations.items ? 0 : -ENOMEM);
+	ret = ret ?: label_add(&w->annotations, "prometheus.io/scrape", "true");
+	ret = ret ?: label_add(&w->annotations, "prometheus.io/port", CTL_METRICS_PORT);
+	ret = ret ?: label_add(&w->annotations, "prometheus.io/path", "/stats/prometheus");
 	if (!ret)
-		ret = plan_add_pod(p, c, a, ns, name, owner, &w->spec, &w->labels);
+		ret = plan_add_pod(p, c, a, ns, name, owner, &w->spec, &w->labels, &w->annotations);
 	if (!ret)
 		p->pods[p->npods - 1].waypoint = true;
 	return ret;
@@ -455,14 +468,15 @@ int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct con
 
 			str_fmt(name, sizeof(name), "%s-%d", d->meta.name, r);
 			ret = plan_add_pod(p, c, &a, d->meta.namespace, name, d->meta.name,
-					   &d->template, &d->template_labels);
+					   &d->template, &d->template_labels,
+					   &d->template_annotations);
 		}
 	}
 	for (size_t i = 0; i < cfg->n_pods && !ret; i++) {
 		const struct config_pod *cp = &cfg->pods[i];
 
 		ret = plan_add_pod(p, c, &a, cp->meta.namespace, cp->meta.name, NULL, &cp->spec,
-				   &cp->meta.labels);
+				   &cp->meta.labels, &cp->meta.annotations);
 	}
 	/* Every slot up front: the pods point into this array. */
 	if (!ret && !(p->waypoints = calloc(cfg->n_k8s_gateways + 1, sizeof(*p->waypoints))))
@@ -522,7 +536,7 @@ static int pod_runtime_json(cJSON *o, const struct config_pod_spec *spec)
 
 int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 {
-	cJSON *root = cJSON_CreateObject(), *pods, *ips;
+	cJSON *root = cJSON_CreateObject(), *pods, *ips, *annots;
 	char path[PATH_MAX];
 	char *text = NULL;
 	int ret = -ENOMEM;
@@ -561,6 +575,13 @@ int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 						     pod->labels->items[l].value))
 				goto out;
 		}
+		if (!(annots = cJSON_AddObjectToObject(o, "annotations")))
+			goto out;
+		for (size_t l = 0; pod->annotations && l < pod->annotations->n; l++) {
+			if (!cJSON_AddStringToObject(annots, pod->annotations->items[l].key,
+						     pod->annotations->items[l].value))
+				goto out;
+		}
 		if (pod_runtime_json(o, pod->spec))
 			goto out;
 		if (pod->waypoint) {
@@ -586,6 +607,8 @@ int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 		goto out;
 	cluster_path(c, path, sizeof(path), "runtime/pods.json");
 	ret = write_file_atomic(path, text);
+	/* --with-prometheus: its file_sd targets follow the pods. */
+	ret = ret ?: prom_targets_write(c, root);
 out:
 	free(text);
 	cJSON_Delete(root);

@@ -287,3 +287,47 @@ out:
 	free(pf);
 	return ret;
 }
+
+/*
+ * `ambitctl local relay [--name C] --netns NETNS LOCAL:REMOTE...` (hidden; `local up` starts it
+ * for Prometheus, prom.c): port-forward's relay to the loopback of a cluster netns that is no
+ * pod's (the fabric's), on the host's localhost, until the netns goes or a signal comes.
+ */
+int local_relay(int argc, char **argv)
+{
+	struct portfwd *pf = calloc(1, sizeof(*pf));
+	char *ports[PORTFWD_MAX_PORTS], err[512];
+	size_t nports = 0;
+	int ret = pf ? 0 : -ENOMEM;
+
+	for (int i = 0; i < argc && !ret; i++) {
+		if (!strcmp(argv[i], "--name") && i + 1 < argc) {
+			i++;
+		} else if (!strcmp(argv[i], "--netns") && i + 1 < argc) {
+			ret = str_fmt(pf->netns, sizeof(pf->netns), "%s", argv[++i]);
+		} else if (argv[i][0] != '-' && nports < PORTFWD_MAX_PORTS) {
+			ports[nports++] = argv[i];
+		} else {
+			fprintf(stderr, "ambitctl: local relay: unexpected %s\n", argv[i]);
+			ret = -EINVAL;
+		}
+	}
+	if (!ret && (!pf->netns[0] || !nports)) {
+		fprintf(stderr, "usage: ambitctl local relay --netns NETNS LOCAL:REMOTE...\n");
+		ret = -EINVAL;
+	}
+	if (!ret && (str_fmt(pf->pod, sizeof(pf->pod), "%s", pf->netns) ||
+		     portfwd_ports_resolve(ports, nports, NULL, pf->pod, NULL, pf->ports, err,
+					   sizeof(err)) ||
+		     portfwd_addrs_parse(NULL, 0, pf->addrs, PORTFWD_MAX_ADDRS, &pf->naddrs, err,
+					 sizeof(err)))) {
+		fprintf(stderr, "error: %s\n", err);
+		ret = -EINVAL;
+	}
+	if (!ret) {
+		pf->nports = nports;
+		ret = portfwd_run(pf);
+	}
+	free(pf);
+	return ret;
+}

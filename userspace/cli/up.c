@@ -428,13 +428,16 @@ static int gwdeploy_load(struct config *cfg)
 }
 
 static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config *cfg,
-		  const char *dir, bool ingress)
+		  const char *dir, bool ingress, int prom_port)
 {
 	char fabric[CTL_NAME_MAX * 2];
 	int ret;
 
 	TRY(up_dirs(c));
 	TRY(cluster_save(c));
+	/* Before the pods file: it writes Prometheus's targets once their directory is there. */
+	if (prom_port)
+		TRY(prom_prepare(c));
 	/* The first apply: one file per object, validated as `ambitctl apply` validates. */
 	TRY(apply_store_path(c, dir, true));
 	if (ingress) {
@@ -500,6 +503,8 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 		for (int i = 0; i < c->nnodes; i++)
 			TRY(wait_workloads(c, &c->nodes[i], p->npods));
 	}
+	if (prom_port)
+		TRY(prom_start(c, prom_port));
 	return 0;
 }
 
@@ -509,7 +514,7 @@ static void on_signal(int sig)
 }
 
 int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, enum ctl_cni cni,
-	     bool ingress)
+	     bool ingress, int prom_port)
 {
 	struct ctl_cluster c;
 	struct ctl_plan plan = {0};
@@ -544,6 +549,8 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 		ret = gwdeploy_load(&cfg);
 	if (!ret)
 		ret = plan_build(&plan, &c, &cfg, NULL);
+	if (!ret && prom_port)
+		ret = prom_port_free(prom_port);
 	if (!ret)
 		ret = bpffs_ensure_mounted();
 	if (ret)
@@ -552,7 +559,7 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	ret = up_all(&c, &plan, &cfg, c.src_dir, ingress);
+	ret = up_all(&c, &plan, &cfg, c.src_dir, ingress, prom_port);
 	if (!ret && ctl_interrupted)
 		ret = -EINTR;
 	if (ret) {
@@ -565,6 +572,8 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 		goto out_signals;
 	}
 	print_summary(&c, &plan);
+	if (prom_port)
+		printf("prometheus: http://127.0.0.1:%d\n", prom_port);
 out_signals:
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
