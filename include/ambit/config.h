@@ -1187,6 +1187,9 @@ int config_diags_add(struct config_diags *diags, const struct config_origin *whe
 
 /* A pod is enrolled when its namespace is labelled ambient and the pod does not opt out. */
 bool config_pod_enrolled(const struct config *cfg, const struct config_pod *pod);
+/* The same for a pod of namespace @namespace labelled @labels (NULL: none). */
+bool config_enrolled(const struct config *cfg, const char *namespace,
+		     const struct config_labels *labels);
 
 /* Capability @name ("NET_ADMIN", "cap_net_admin": case and CAP_ prefix optional): its number,
  * or -1 when Linux has no such capability. */

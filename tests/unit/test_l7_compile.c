@@ -24,7 +24,7 @@
 
 #define HEAD                                                                                       \
 	"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"                               \
-	"  labels: {istio.io/use-waypoint: wp}\n---\n"                                             \
+	"  labels: {istio.io/use-waypoint: wp, istio.io/dataplane-mode: ambient}\n---\n"           \
 	"apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"                                \
 	"metadata: {name: wp, namespace: shop}\n"                                                  \
 	"spec:\n  gatewayClassName: istio-waypoint\n"                                              \

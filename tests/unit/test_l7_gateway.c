@@ -104,6 +104,7 @@ static const struct l7_service *own(const struct world *w)
 
 static void test_proxy_of_selected_pods(void **state)
 {
+	const struct l7_service *pp;
 	struct world w;
 
 	build(&w, GW_POD BOOKINFO);
@@ -122,6 +123,11 @@ static void test_proxy_of_selected_pods(void **state)
 	assert_null(l7_bindings_gateway_of(&w.wb.b, "default", "productpage-0"));
 	/* Nothing binds to a gateway: productpage goes straight to its pod. */
 	assert_null(l7_bindings_find(&w.wb.b, false, "default", "productpage"));
+	/* Namespace default is not in the mesh: its pod has no identity, reached in plaintext. */
+	pp = l7_config_service(w.l7, "productpage.default.svc.cluster.local");
+	assert_non_null(pp);
+	assert_int_equal(pp->n_endpoints, 1);
+	assert_null(pp->endpoints[0].identity);
 	destroy(&w);
 
 	/*
@@ -1098,7 +1104,8 @@ static void test_json_round_trip_and_refusals(void **state)
  * routed to by the gateway; @svc_labels and @ns_labels are the Service's and its namespace's.
  */
 #define USE_WP(svc_labels, ns_labels)                                                              \
-	"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {" ns_labels "}}\n---\n"  \
+	"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"                               \
+	"  labels: {istio.io/dataplane-mode: ambient, " ns_labels "}\n---\n"                       \
 	"apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n"                     \
 	"  name: rv-wp\n  namespace: shop\n"                                                       \
 	"  annotations: {gateway.istio.io/service-account: rv-wp-sa}\n"                            \

@@ -4,7 +4,8 @@
  * it: a connector opens CONNECTs on a client pool; the server side takes them as transports
  * whose peer is what the CONNECT said; 2 MiB go through an echo both ways with the writers
  * held at the high water mark; a 401 fails the open with EACCES, a port nobody listens on with
- * ECONNREFUSED, and a server that resets its end is an ECONNRESET at the client. One loop on
+ * ECONNREFUSED, and a server that resets its end is an ECONNRESET at the client; an open with
+ * no identity (a destination outside the mesh) is plaintext TCP. One loop on
  * loopback sockets, stepped until the outcome (bounded), never timed.
  */
 #include <arpa/inet.h>
@@ -305,12 +306,54 @@ static void test_unreachable(void **state)
 	connector_destroy(dead);
 }
 
+static bool opened(void)
+{
+	return cli.opened || cli.err;
+}
+
+/* No identity: a destination outside the mesh, reached in plaintext (no TLS, no CONNECT). */
+static void test_outside_mesh(void **state)
+{
+	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	uint8_t got[4096];
+	size_t n = 0;
+	uint16_t port;
+	int pfd = harness_listen("127.0.0.1", &port), fd;
+
+	free(cli.back);
+	memset(&cli, 0, sizeof(cli));
+	cli.back = malloc(TOTAL);
+	assert_non_null(cli.back);
+	dst.sin_port = htons(port);
+	cli.t = connector_open(cn, &dst, NULL, 10000, &cli_cbs, NULL);
+	assert_non_null(cli.t);
+	run_until(opened);
+	assert_int_equal(cli.err, 0);
+	fd = accept4(pfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	assert_true(fd >= 0);
+	for (int i = 0; i < 20000 && n < sizeof(got); i++) {
+		ssize_t r = read(fd, got + n, sizeof(got) - n);
+
+		if (r > 0)
+			n += (size_t)r;
+		else
+			assert_true(loop_run_once(loop, 5) >= 0);
+	}
+	assert_int_equal(n, sizeof(got));
+	/* The client's own bytes, as written: what a TLS ClientHello would not be. */
+	for (size_t i = 0; i < n; i++)
+		if (got[i] != pattern(i))
+			fail_msg("byte %zu differs: not plaintext", i);
+	transport_close(cli.t, true);
+	close(fd);
+	close(pfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_echo),
-	    cmocka_unit_test(test_refused),
-	    cmocka_unit_test(test_reset_by_server),
+	    cmocka_unit_test(test_outside_mesh), cmocka_unit_test(test_echo),
+	    cmocka_unit_test(test_refused),	 cmocka_unit_test(test_reset_by_server),
 	    cmocka_unit_test(test_unreachable),
 	};
 

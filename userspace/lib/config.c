@@ -586,9 +586,10 @@ bool config_labels_match(const struct config_labels *selector, const struct conf
 	return true;
 }
 
-bool config_pod_enrolled(const struct config *cfg, const struct config_pod *pod)
+bool config_enrolled(const struct config *cfg, const char *namespace,
+		     const struct config_labels *labels)
 {
-	const struct config_namespace *ns = config_find_namespace(cfg, pod->meta.namespace);
+	const struct config_namespace *ns = config_find_namespace(cfg, namespace);
 	const char *mode;
 
 	if (!ns)
@@ -596,6 +597,11 @@ bool config_pod_enrolled(const struct config *cfg, const struct config_pod *pod)
 	mode = config_label_get(&ns->meta.labels, AMBIT_LABEL_DATAPLANE_MODE);
 	if (!mode || strcmp(mode, AMBIT_DATAPLANE_AMBIENT) != 0)
 		return false;
-	mode = config_label_get(&pod->meta.labels, AMBIT_LABEL_DATAPLANE_MODE);
+	mode = labels ? config_label_get(labels, AMBIT_LABEL_DATAPLANE_MODE) : NULL;
 	return !mode || strcmp(mode, AMBIT_DATAPLANE_NONE) != 0;
+}
+
+bool config_pod_enrolled(const struct config *cfg, const struct config_pod *pod)
+{
+	return config_enrolled(cfg, pod->meta.namespace, &pod->meta.labels);
 }

@@ -179,11 +179,14 @@ static int add_endpoint(const struct l7_inputs *in, const struct l7_pod *p, stru
 	e->ports = calloc(out->n_ports + 1, sizeof(*e->ports));
 	if (asprintf(&e->pod, "%s/%s", p->namespace, p->name) < 0)
 		e->pod = NULL;
-	if (asprintf(&e->identity, "spiffe://%s/ns/%s/sa/%s", td, p->namespace,
-		     p->service_account ? p->service_account : "default") < 0)
+	bool mesh = config_enrolled(in->cfg, p->namespace, p->labels);
+
+	/* A pod outside the mesh has no identity to check: proxies reach it in plaintext. */
+	if (mesh && asprintf(&e->identity, "spiffe://%s/ns/%s/sa/%s", td, p->namespace,
+			     p->service_account ? p->service_account : "default") < 0)
 		e->identity = NULL;
-	if (!e->node || !e->ports || !e->pod || !e->identity || (p->workload && !e->workload) ||
-	    (p->labels && l7_copy_labels(&e->labels, p->labels)))
+	if (!e->node || !e->ports || !e->pod || (mesh && !e->identity) ||
+	    (p->workload && !e->workload) || (p->labels && l7_copy_labels(&e->labels, p->labels)))
 		return -ENOMEM;
 	for (size_t j = 0; j < out->n_ports; j++)
 		e->ports[j] = out->ports[j].target_port_name

@@ -75,7 +75,7 @@ void l7j_endpoints(struct l7j_dec *d, const cJSON *o, const char *path, struct l
 		e->pod = l7j_dstr(d, it, "pod", p, true);
 		e->workload = l7j_dstr(d, it, "workload", p, false);
 		e->node = l7j_dstr(d, it, "node", p, false);
-		e->identity = l7j_dstr(d, it, "identity", p, true);
+		e->identity = l7j_dstr(d, it, "identity", p, false); /* none: outside the mesh */
 		l7j_dlabels(d, it, "labels", p, &e->labels);
 		ports = l7j_darr(d, it, "ports", p, &np);
 		if (d->failed)

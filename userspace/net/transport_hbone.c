@@ -353,7 +353,8 @@ struct hbc {
 	char *self; /* forwarded: for=, or NULL */
 	hbone_via_fn via;
 	void *via_arg;
-	char *baggage; /* sent with every CONNECT: the client workload, or NULL */
+	char *baggage;		 /* sent with every CONNECT: the client workload, or NULL */
+	struct connector *plain; /* to destinations outside the mesh (no identity) */
 };
 
 static void on_open_timer(struct loop_timer *t)
@@ -377,10 +378,9 @@ static struct transport *hbc_open(struct connector *c, const struct sockaddr_in 
 	struct hbt *h;
 	int r;
 
-	if (!identity) {
-		errno = EINVAL; /* HBONE needs the destination's identity to check */
-		return NULL;
-	}
+	/* Outside the mesh: no identity to check, no ztunnel to take HBONE; plaintext. */
+	if (!identity)
+		return connector_open(hc->plain, dst, NULL, timeout_ms, cbs, arg);
 	if (hc->via && (r = hc->via(hc->via_arg, dst->sin_addr.s_addr, &via)) < 0) {
 		errno = -r;
 		return NULL;
@@ -422,6 +422,7 @@ static struct transport *hbc_open(struct connector *c, const struct sockaddr_in 
 
 static void hbc_destroy(struct connector *c)
 {
+	connector_destroy(((struct hbc *)c)->plain);
 	free(((struct hbc *)c)->baggage);
 	free(((struct hbc *)c)->self);
 	free(c);
@@ -457,7 +458,9 @@ struct connector *connector_hbone_new(struct loop *l, struct hbone_pool *p, uint
 {
 	struct hbc *hc = calloc(1, sizeof(*hc));
 
-	if (!hc || (self && !(hc->self = strdup(self)))) {
+	if (!hc || (self && !(hc->self = strdup(self))) || !(hc->plain = connector_tcp_new(l))) {
+		if (hc)
+			free(hc->self);
 		free(hc);
 		return NULL;
 	}

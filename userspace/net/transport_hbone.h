@@ -34,7 +34,9 @@ typedef int (*hbone_creds_fn)(void *arg, const char **identity, struct tls_ctx *
  * Opens CONNECT streams on @p (borrowed, on @l) to destination:@port (15008) with :authority
  * the endpoint "ip:port", checking the identity connector_open is given, and `forwarded:
  * for=@self` when @self (copied, may be NULL) names the caller's own address (then the
- * destination's pod sees it, once its ztunnel checked it is the caller's identity's). A 401
+ * destination's pod sees it, once its ztunnel checked it is the caller's identity's). An open
+ * with no identity is for a destination outside the mesh: a plain TCP connection, as Istio's
+ * proxies reach a workload that is not in the mesh in plaintext. A 401
  * fails the open with -EACCES, no answer or another status with -ECONNREFUSED, the deadline
  * with -ETIMEDOUT.
  */
