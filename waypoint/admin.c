@@ -8,6 +8,8 @@
 
 #include "admin.h"
 #include "httpd.h"
+#include "procmetrics.h"
+#include "prom.h"
 
 struct wp_admin {
 	struct MHD_Daemon *d;
@@ -25,9 +27,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 	if (strcmp(method, "GET"))
 		return httpd_reply(conn, 405, strdup("method not allowed\n"), "text/plain");
-	if (!strcmp(url, "/stats/prometheus") || !strcmp(url, "/metrics"))
-		return httpd_reply(conn, 200, wp_stats_render(a->stores, a->n),
+	/* Its traffic, then its build (component "proxy", as Istio's Envoy proxies say) and
+	 * process. */
+	if (!strcmp(url, "/stats/prometheus") || !strcmp(url, "/metrics")) {
+		struct prom_buf b = {0};
+		char *traffic = wp_stats_render(a->stores, a->n);
+
+		if (traffic)
+			prom_printf(&b, "%s", traffic);
+		free(traffic);
+		procmetrics_render(&b, "proxy");
+		return httpd_reply(conn, 200, traffic ? prom_take(&b) : (free(b.s), NULL),
 				   "text/plain; version=0.0.4");
+	}
 	if (!strcmp(url, "/snapshot_version")) {
 		uint64_t v = __atomic_load_n(&a->version, __ATOMIC_ACQUIRE);
 		char *body = NULL;

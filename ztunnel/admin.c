@@ -14,7 +14,10 @@
 #include "authz.h"
 #include "guard.h"
 #include "kdrops.h"
+#include "meshstate.h"
 #include "metrics.h"
+#include "procmetrics.h"
+#include "prom.h"
 
 enum { S_METRICS, S_READY, S_ADMIN, S__COUNT };
 
@@ -28,26 +31,73 @@ struct ctx {
 struct zt_admin {
 	struct mesh_state *st;
 	const char *pin_root;
+	const char *node;	  /* its node's name (the workload manager's pods), or NULL */
 	atomic_bool handing_over; /* zt_admin_handing_over */
 	struct MHD_Daemon *d[S__COUNT];
 	struct ctx ctx[S__COUNT]; /* the callback argument of each daemon */
 };
 
 /*
- * Istio's connection metrics, then the policy decision counters, the kernel's refusals and the
- * admission counters of the ztunnel's limits (docs/INTERNALS.md).
+ * Istio's ztunnel dashboard reads these beside the traffic: its build, its process, its open
+ * TCP sockets, and its workload manager's proxies: the enrolled pods of this node it serves
+ * (active: their identity's certificate is loaded) or will once their certificate comes
+ * (pending, expected to converge to zero).
  */
-static char *render_metrics(const char *pin_root)
+static char *render_self(struct mesh_state *st, const char *node)
 {
-	char *a = metrics_render(), *b = authz_metrics_render(), *k = kdrops_render(pin_root);
-	char *g = guard_metrics_render(), *out = NULL;
+	struct prom_buf b = {0};
+	struct mesh_snap *zs = mesh_state_get(st);
+	unsigned long active = 0, pending = 0;
+	long socks = procmetrics_tcp_sockets();
 
-	if (a && b && k && g && asprintf(&out, "%s%s%s%s", a, b, k, g) < 0)
+	procmetrics_render(&b, "ztunnel");
+	if (socks >= 0)
+		prom_printf(&b,
+			    "# HELP istio_tcp_sockets_open Open TCP sockets of this ztunnel.\n"
+			    "# TYPE istio_tcp_sockets_open gauge\nistio_tcp_sockets_open %ld\n",
+			    socks);
+	for (size_t i = 0; zs && node && i < zs->snap->n_workloads; i++) {
+		const struct snap_workload *w = &zs->snap->workloads[i];
+		bool ready = false;
+
+		if (!w->enrolled || !w->node || strcmp(w->node, node))
+			continue;
+		for (size_t k = 0; k < zs->nids && !ready; k++)
+			ready = !strcmp(zs->ids[k].identity, w->identity) && zs->ids[k].server;
+		if (ready)
+			active++;
+		else
+			pending++;
+	}
+	mesh_snap_put(zs);
+	prom_printf(
+	    &b,
+	    "# HELP workload_manager_active_proxy_count Enrolled pods of this node served.\n"
+	    "# TYPE workload_manager_active_proxy_count gauge\n"
+	    "workload_manager_active_proxy_count %lu\n"
+	    "# HELP workload_manager_pending_proxy_count Enrolled pods of this node waiting "
+	    "for their certificate.\n# TYPE workload_manager_pending_proxy_count gauge\n"
+	    "workload_manager_pending_proxy_count %lu\n",
+	    active, pending);
+	return prom_take(&b);
+}
+
+/*
+ * Istio's connection metrics, then the policy decision counters, the kernel's refusals, the
+ * admission counters of the ztunnel's limits (docs/INTERNALS.md) and its own.
+ */
+static char *render_metrics(struct zt_admin *za)
+{
+	char *a = metrics_render(), *b = authz_metrics_render(), *k = kdrops_render(za->pin_root);
+	char *g = guard_metrics_render(), *p = render_self(za->st, za->node), *out = NULL;
+
+	if (a && b && k && g && p && asprintf(&out, "%s%s%s%s%s", a, b, k, g, p) < 0)
 		out = NULL;
 	free(a);
 	free(b);
 	free(k);
 	free(g);
+	free(p);
 	return out;
 }
 
@@ -64,7 +114,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	switch (c->kind) {
 	case S_METRICS:
 		if (strcmp(url, "/metrics") == 0)
-			return httpd_reply(conn, 200, render_metrics(c->a->pin_root),
+			return httpd_reply(conn, 200, render_metrics(c->a),
 					   "text/plain; version=0.0.4");
 		break;
 	case S_READY:
@@ -130,6 +180,7 @@ struct zt_admin *zt_admin_start(struct mesh_state *st, const struct zt_admin_opt
 	}
 	a->st = st;
 	a->pin_root = opts->pin_root;
+	a->node = opts->node;
 	for (int i = 0; i < S__COUNT; i++) {
 		if (!ports[i] && fds[i] < 0)
 			continue;

@@ -18,6 +18,7 @@ struct zt_admin_opts {
 	uint32_t metrics_ip, ready_ip, admin_ip;       /* network order */
 	uint16_t metrics_port, ready_port, admin_port; /* host order; 0 skips that server */
 	const char *pin_root; /* the node's BPF pins, for kernel drop counters; NULL: none */
+	const char *node;     /* the node's name, for the workload manager's gauges; NULL: none */
 	/*
 	 * Listening sockets of the three servers, taken (handed over by a predecessor, or made
 	 * by main); -1: the server binds its ip:port itself.
