@@ -51,10 +51,10 @@ static void sanitize(char *out, size_t len, const char *prefix, const char *name
 	size_t n = (size_t)snprintf(out, len, "%s", prefix);
 
 	for (const char *s = name; *s && n + 1 < len; s++, n++)
-		out[n] = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-				 (*s >= '0' && *s <= '9')
-			     ? *s
-			     : '_';
+		out[n] =
+		    (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')
+			? *s
+			: '_';
 	out[n < len ? n : len - 1] = '\0';
 }
 
@@ -99,10 +99,9 @@ static int pod_group(cJSON *groups, const char *ns, const char *name, const char
 	    !cJSON_AddStringToObject(l, "__meta_kubernetes_pod_node_name", node) ||
 	    !cJSON_AddStringToObject(l, "__meta_kubernetes_pod_phase", "Running") ||
 	    !cJSON_AddStringToObject(l, "__meta_kubernetes_pod_ready", "true") ||
-	    (owner && (!cJSON_AddStringToObject(l, "__meta_kubernetes_pod_controller_kind",
-						"ReplicaSet") ||
-		       !cJSON_AddStringToObject(l, "__meta_kubernetes_pod_controller_name",
-						owner))))
+	    (owner &&
+	     (!cJSON_AddStringToObject(l, "__meta_kubernetes_pod_controller_kind", "ReplicaSet") ||
+	      !cJSON_AddStringToObject(l, "__meta_kubernetes_pod_controller_name", owner))))
 		return -ENOMEM;
 	return meta_map(l, labels, "label") ?: meta_map(l, annotations, "annotation");
 }
@@ -149,7 +148,8 @@ int prom_targets_write(const struct ctl_cluster *c, const cJSON *pods_json)
 		if (ret || !ip || !*ip)
 			continue;
 		ret = pod_group(
-		    groups, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "namespace")),
+		    groups,
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "namespace")),
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "name")), ip,
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "node")),
 		    cJSON_IsString(owner) ? owner->valuestring : NULL,
@@ -194,16 +194,21 @@ int prom_prepare(const struct ctl_cluster *c)
 		cluster_path(c, path, sizeof(path), "%s", dirs[i]);
 		ret = mkdir_p(path, 0755);
 	}
-	ret = ret ?: write_embedded(c, "prometheus.yml", _binary_deploy_observability_prometheus_yml_start,
+	ret = ret
+		  ?: write_embedded(c, "prometheus.yml",
+				    _binary_deploy_observability_prometheus_yml_start,
 				    _binary_deploy_observability_prometheus_yml_end);
-	ret = ret ?: write_embedded(c, "rules/ambit.yml", _binary_deploy_observability_rules_yml_start,
+	ret = ret
+		  ?: write_embedded(c, "rules/ambit.yml",
+				    _binary_deploy_observability_rules_yml_start,
 				    _binary_deploy_observability_rules_yml_end);
 	return ret;
 }
 
 int prom_port_free(int port)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, ret = 0;
 
@@ -265,8 +270,8 @@ int prom_start(const struct ctl_cluster *c, int port)
 			     "--storage.tsdb.retention.time=1d",
 			     "--web.enable-lifecycle",
 			     NULL};
-	char *relay_argv[] = {exe,	   "local",	 "relay", "--name", (char *)c->name,
-			      "--netns", fabric, ports,	  NULL};
+	char *relay_argv[] = {exe,	 "local", "relay", "--name", (char *)c->name,
+			      "--netns", fabric,  ports,   NULL};
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	int ret, pid, relay;
 
@@ -299,8 +304,8 @@ int prom_start(const struct ctl_cluster *c, int port)
 		}
 		usleep(100 * 1000);
 	}
-	ret = control_spawn(c, relay_argv, NULL, "prometheus-forward", "prometheus-forward",
-			    &relay);
+	ret =
+	    control_spawn(c, relay_argv, NULL, "prometheus-forward", "prometheus-forward", &relay);
 	/* Up when the host's port answers as prometheus does. */
 	for (int i = 0; !ret && i < PROM_READY_S * 10 && !ctl_interrupted; i++) {
 		struct sockaddr_in sa = {.sin_family = AF_INET,
