@@ -102,6 +102,7 @@ struct config_pod_spec {
 	char *node_name;       /* spec.nodeName, or NULL: the local cluster places the pod */
 	bool host_network;     /* spec.hostNetwork: the node's own namespace */
 	char **command;	       /* containers[0].command + args, NULL-terminated, or NULL */
+	char *container;       /* containers[0].name (what cAdvisor's series call it) */
 	size_t nports;
 	struct config_container_port *ports; /* containers[*].ports */
 	enum config_restart_policy restart_policy;

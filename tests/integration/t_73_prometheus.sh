@@ -3,10 +3,11 @@
 # It answers on the host's loopback at the printed URL; its targets are every ztunnel (pod
 # istio-system/ztunnel-<node>, app=ztunnel), the ingress gateway and, once applied, the
 # waypoint, found from their prometheus.io annotations and labelled from their pods, following
-# pods as they come and go. Traffic through the waypoint shows up as Istio's series from the
-# waypoint and both ztunnels; the mesh's recording and alerting rules (deploy/observability)
-# load and evaluate, each recording rule producing series. A port already taken is refused
-# before anything is made.
+# pods as they come and go; each node's cAdvisor gives every container's CPU and memory (the
+# proxies' named istio-proxy, as Istio's). Traffic through the waypoint shows up as Istio's
+# series from the waypoint and both ztunnels; the mesh's recording and alerting rules
+# (deploy/observability) load and evaluate, each recording rule producing series. A port
+# already taken is refused before anything is made.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd jq curl promtool
 WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
@@ -19,6 +20,8 @@ done
 [ -n "$port" ] || fail "no free port"
 CLUSTER_INGRESS=1 cluster_up manifests 2 --with-prometheus --prometheus-port "$port" \
 	2> >(tee "$WORK/up.log" >&2)
+# After cluster_up, whose trap it replaces: the scratch directory goes too.
+trap 'rm -rf "$WORK"; on_exit' EXIT
 wait_for 5 grep -q "^prometheus: http://127.0.0.1:$port\$" "$WORK/up.log" ||
 	fail "local up did not print Prometheus's URL"
 prom="http://127.0.0.1:$port"
@@ -50,13 +53,27 @@ expect_contains "$t" '"istio":"ingressgateway"'
 expect_not_contains "$t" '"pod":"server-0"'
 log "targets: ztunnels and the ingress gateway, labelled from their pods"
 
+# Each node's cAdvisor (the kubelet's /metrics/cadvisor): CPU and memory per container.
+cadvisor_up() {
+	[ "$(curl -sf --max-time 5 "$prom/api/v1/targets" | jq '[.data.activeTargets[] |
+		select(.labels.job == "kubernetes-nodes-cadvisor" and .health == "up")] | length')" = 2 ]
+}
+wait_for 30 cadvisor_up || fail "the nodes' cAdvisor targets are not up: $(targets)"
+has_series() { [ -n "$(query "$1")" ]; }
+for q in 'container_memory_working_set_bytes{container="istio-proxy",namespace="istio-system",pod="ztunnel-node1",kubernetes_io_hostname="node1"} > 0' \
+	'container_cpu_usage_seconds_total{container="istio-proxy",pod="istio-ingressgateway-0",cpu="total"} > 0' \
+	'container_memory_working_set_bytes{container="server",namespace="mesh",pod="server-0"} > 0' \
+	'container_memory_working_set_bytes{container="client",namespace="plain",pod="client-0"} > 0'; do
+	wait_for 30 has_series "$q" || fail "no cAdvisor series: $q"
+done
+log "cAdvisor: the proxies' (istio-proxy) and the pods' containers"
+
 # The waypoint becomes a target when applied (the pods file follows the pods).
 mesh_waypoint_up
 wait_for 30 target_up waypoint-0 || fail "the waypoint is not scraped: $(targets)"
 expect_contains "$(targets)" '"gateway_networking_k8s_io_gateway_name":"waypoint"'
 for _ in $(seq 30); do pod_exec mesh/client-0 curl -sf -o /dev/null http://server/; done
 
-has_series() { [ -n "$(query "$1")" ]; }
 wait_for 30 has_series 'istio_requests_total{reporter="waypoint",pod="waypoint-0",namespace="mesh",source_workload="client",destination_workload="server",response_code="200"}' ||
 	fail "no request series from the waypoint: $(query 'istio_requests_total')"
 wait_for 30 has_series 'istio_tcp_connections_opened_total{app="ztunnel",reporter="source",node="node1",source_workload="client"}' ||

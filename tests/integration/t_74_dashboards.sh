@@ -15,9 +15,6 @@ for d in "$REPO/../shared/istio/dashboards" /work/shared/istio/dashboards; do
 done
 ls "$DASHBOARDS"/*.json >/dev/null 2>&1 ||
 	fail "Istio's dashboards are not in ../shared or /work/shared (ISTIO_DASHBOARDS)"
-WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
-traffic_pid=
-trap '[ -n "$traffic_pid" ] && kill "$traffic_pid" 2>/dev/null; rm -rf "$WORK"; on_exit' EXIT
 
 port=
 for p in $(shuf -i 20000-29999 -n 20); do
@@ -26,6 +23,8 @@ done
 [ -n "$port" ] || fail "no free port"
 prom="http://127.0.0.1:$port"
 CLUSTER_INGRESS=1 cluster_up "$REPO/examples/bookinfo" 2 --with-prometheus --prometheus-port "$port"
+traffic_pid=
+trap '[ -n "$traffic_pid" ] && kill "$traffic_pid" 2>/dev/null; on_exit' EXIT
 tasks=$REPO/examples/bookinfo-tasks
 actl apply -f "$tasks/curl.yaml" -f "$tasks/bookinfo-gateway.yaml" >&2 || fail "apply bookinfo's client and gateway"
 # Outside the mesh: a client, and a web server the gateway also routes to (legacy.example.com).
@@ -83,9 +82,10 @@ gw="http://istio-ingressgateway.istio-system"
 wait_for 60 pod_exec legacy/curl-0 curl -sf --max-time 2 -o /dev/null -H 'Host: legacy.example.com' "$gw/" ||
 	fail "the gateway never routed legacy.example.com"
 
-# The traffic, until the test ends: every path the panels look at.
+# The traffic, until the test ends (the trap stops it; it stops itself when the cluster
+# goes): every path the panels look at.
 (
-	while :; do
+	while [ -e "/run/ambit/$CLUSTER" ]; do
 		pod_exec default/curl-0 curl -s -o /dev/null --max-time 5 http://productpage:9080/productpage
 		pod_exec default/curl-0 curl -s -o /dev/null --max-time 5 "$gw/productpage"
 		pod_exec legacy/curl-0 curl -s -o /dev/null --max-time 5 "$gw/productpage"

@@ -252,6 +252,10 @@ int prom_start(const struct ctl_cluster *c, int port);
 int prom_targets_write(const struct ctl_cluster *c, const cJSON *pods_json);
 /* `local relay --netns N LOCAL:REMOTE` (hidden): forwards the host's loopback into netns N. */
 int local_relay(int argc, char **argv);
+/* cadvisor.c: `local cadvisor --node N` (hidden): the node's /metrics/cadvisor on :4194. */
+int local_cadvisor(const struct ctl_opts *o);
+/* cadvisor.c: `local cadvisor --node N` (hidden): the node's /metrics/cadvisor on :4194. */
+int local_cadvisor(const struct ctl_opts *o);
 /* up.c */
 /*
  * @ingress: istio-ingressgateway in istio-system too (deploy/ingress.yaml.tmpl), as Istio's

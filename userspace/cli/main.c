@@ -260,6 +260,8 @@ static int run_local(int argc, char **argv, struct args *a)
 	}
 	if (!strcmp(sub, "down"))
 		return local_down(a->o.cluster, false);
+	if (!strcmp(sub, "cadvisor")) /* hidden: started by local up --with-prometheus */
+		return local_cadvisor(&a->o);
 	if (!strcmp(sub, "exec")) {
 		ret = need(a->npos == 1 && a->rest && a->rest[0],
 			   "usage: ambitctl local exec POD -- CMD...");

@@ -50,6 +50,7 @@ void plan_free(struct ctl_plan *p)
 		}
 		free(w->annotations.items);
 		free(w->spec.service_account);
+		free(w->spec.container);
 		for (size_t a = 0; w->spec.command && w->spec.command[a]; a++)
 			free(w->spec.command[a]);
 		free(w->spec.command);
@@ -343,7 +344,8 @@ static int plan_proxy(struct ctl_plan *p, const struct ctl_cluster *c, struct pl
 	w->labels.items = calloc(nl / 2 + 2, sizeof(*w->labels.items));
 	w->spec.command = calloc(4, sizeof(*w->spec.command));
 	w->spec.service_account = strdup(sa);
-	if (!w->labels.items || !w->spec.command || !w->spec.service_account)
+	w->spec.container = strdup("istio-proxy"); /* as Istio names its proxies' container */
+	if (!w->labels.items || !w->spec.command || !w->spec.service_account || !w->spec.container)
 		return -ENOMEM;
 	w->spec.restart_policy = CONFIG_RESTART_ALWAYS;
 	w->spec.security.run_as_user = -1;
@@ -566,6 +568,8 @@ int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 		    !cJSON_AddStringToObject(o, "hostIface", pod->iface) ||
 		    !cJSON_AddStringToObject(o, "netns", pod->netns) ||
 		    !cJSON_AddStringToObject(o, "serviceAccount", pod->service_account) ||
+		    (pod->spec && pod->spec->container &&
+		     !cJSON_AddStringToObject(o, "container", pod->spec->container)) ||
 		    /* --kube: the Pod's metadata.uid in the API server, which names its cgroup. */
 		    (pod->uid[0] && !cJSON_AddStringToObject(o, "podUID", pod->uid)) ||
 		    !(labels = cJSON_AddObjectToObject(o, "labels")))

@@ -36,6 +36,8 @@ extern const char _binary_deploy_observability_rules_yml_end[];
 #define PROM_READY_S 30
 /* The ztunnel's metrics, as the DaemonSet's prometheus.io annotations give them. */
 #define PROM_ZTUNNEL_PATH "/metrics"
+/* cadvisor.c's port in each node's netns. */
+#define PROM_CADVISOR_PORT 4194
 
 static bool prom_enabled(const struct ctl_cluster *c)
 {
@@ -259,6 +261,46 @@ static int fabric_routes(const struct ctl_cluster *c, const char *fabric)
 	return 0;
 }
 
+/*
+ * Each node's cAdvisor (cadvisor.c) in the node's netns, and its file_sd target as Kubernetes
+ * discovery's node role gives a node (the addon's kubernetes-nodes-cadvisor job).
+ */
+static int cadvisors(const struct ctl_cluster *c, char *exe)
+{
+	cJSON *groups = cJSON_CreateArray();
+	char path[PATH_MAX], *text = NULL;
+	int ret = groups ? 0 : -ENOMEM;
+
+	for (int i = 0; i < c->nnodes && !ret; i++) {
+		const struct ctl_node *n = &c->nodes[i];
+		char *argv[] = {exe,	  "local",	   "cadvisor", "--name", (char *)c->name,
+				"--node", (char *)n->name, NULL};
+		char cg[64], addr[32];
+		cJSON *g = cJSON_CreateObject(), *l;
+		int pid;
+
+		str_fmt(cg, sizeof(cg), "cadvisor-%s", n->name);
+		str_fmt(addr, sizeof(addr), "%s:%d", n->ip, PROM_CADVISOR_PORT);
+		ret = control_spawn(c, argv, n->netns, cg, cg, &pid);
+		if (!ret &&
+		    (!g || !cJSON_AddItemToArray(groups, g) ||
+		     !cJSON_AddItemToArray(cJSON_AddArrayToObject(g, "targets"),
+					   cJSON_CreateString(addr)) ||
+		     !(l = cJSON_AddObjectToObject(g, "labels")) ||
+		     !cJSON_AddStringToObject(l, "__meta_kubernetes_node_name", n->name) ||
+		     !cJSON_AddStringToObject(
+			 l, "__meta_kubernetes_node_label_kubernetes_io_hostname", n->name)))
+			ret = -ENOMEM;
+	}
+	if (!ret && !(text = cJSON_Print(groups)))
+		ret = -ENOMEM;
+	cluster_path(c, path, sizeof(path), "prometheus/targets/nodes.json");
+	ret = ret ?: write_file_atomic(path, text);
+	free(text);
+	cJSON_Delete(groups);
+	return ret;
+}
+
 int prom_start(const struct ctl_cluster *c, int port)
 {
 	char fabric[CTL_NAME_MAX * 2], exe[PATH_MAX], cfg[PATH_MAX], data[PATH_MAX], log[PATH_MAX];
@@ -304,8 +346,10 @@ int prom_start(const struct ctl_cluster *c, int port)
 		}
 		usleep(100 * 1000);
 	}
-	ret =
-	    control_spawn(c, relay_argv, NULL, "prometheus-forward", "prometheus-forward", &relay);
+	ret = cadvisors(c, exe);
+	ret = ret
+		  ?: control_spawn(c, relay_argv, NULL, "prometheus-forward", "prometheus-forward",
+				   &relay);
 	/* Up when the host's port answers as prometheus does. */
 	for (int i = 0; !ret && i < PROM_READY_S * 10 && !ctl_interrupted; i++) {
 		struct sockaddr_in sa = {.sin_family = AF_INET,

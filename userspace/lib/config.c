@@ -75,6 +75,7 @@ void config_meta_free(struct config_meta *m)
 void config_pod_spec_free(struct config_pod_spec *s)
 {
 	free(s->service_account);
+	free(s->container);
 	free(s->node_name);
 	for (char **c = s->command; c && *c; c++)
 		free(*c);

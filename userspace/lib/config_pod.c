@@ -259,7 +259,8 @@ static int containers(struct cfg_ctx *ctx, yaml_node_t *v, struct spec_ctx *sc)
 				if (names[j] && strcmp(names[j], c.name) == 0)
 					cfg_error(ctx, item, "duplicate container name \"%s\"",
 						  c.name);
-			if (spec && i == 0 && set_command(spec, &c))
+			if (spec && i == 0 &&
+			    (set_command(spec, &c) || !(spec->container = strdup(c.name))))
 				cfg_error(ctx, item, "out of memory");
 			/* The local cluster runs containers[0] alone: its context is the pod's. */
 			if (sc && i == 0)
