@@ -42,7 +42,8 @@ long procmetrics_tcp_sockets(void)
 		socklen_t l1 = sizeof(dom), l2 = sizeof(proto);
 		struct stat st;
 
-		if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+		if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) ||
+		    !S_ISSOCK(st.st_mode))
 			continue;
 		if (!getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &l1) &&
 		    !getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l2) &&
@@ -104,11 +105,12 @@ void procmetrics_render(struct prom_buf *b, const char *component)
 			    "in seconds.\n# TYPE process_cpu_seconds_total counter\n"
 			    "process_cpu_seconds_total %.2f\n",
 			    cpu);
-		prom_printf(b,
-			    "# HELP process_start_time_seconds Start time of the process since unix "
-			    "epoch in seconds.\n# TYPE process_start_time_seconds gauge\n"
-			    "process_start_time_seconds %.2f\n",
-			    start);
+		prom_printf(
+		    b,
+		    "# HELP process_start_time_seconds Start time of the process since unix "
+		    "epoch in seconds.\n# TYPE process_start_time_seconds gauge\n"
+		    "process_start_time_seconds %.2f\n",
+		    start);
 		prom_printf(b,
 			    "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
 			    "# TYPE process_virtual_memory_bytes gauge\n"
