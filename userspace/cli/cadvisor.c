@@ -28,6 +28,7 @@
 
 #include "ctl.h"
 #include "httpd.h"
+#include "procmetrics.h"
 #include "prom.h"
 
 #define CADVISOR_PORT 4194 /* cAdvisor's own */
@@ -137,28 +138,12 @@ static int cgroup_usage(const char *cg, struct usage *u)
 
 static int proc_usage(int pid, struct usage *u)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	long long pages;
-	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
-	FILE *f;
-	size_t n;
+	struct procmetrics_stat ps;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-	if (f)
-		fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || tick <= 0 ||
-	    sscanf(p + 2,
-		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
-		   "%*u %*u %lld",
-		   &ut, &st, &pages) != 3)
+	if (procmetrics_stat(pid, &ps))
 		return -1;
-	u->cpu_s = (double)(ut + st) / (double)tick;
-	u->rss = u->working_set = (double)pages * (double)page;
+	u->cpu_s = ps.cpu_s;
+	u->rss = u->working_set = ps.rss;
 	return 0;
 }
 
@@ -217,8 +202,10 @@ static char *render(struct cad *x)
 			"container on this filesystem.\n# TYPE container_fs_usage_bytes gauge\n");
 	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(pods, "pods"))
 	{
-		const char *node = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "node"));
-		const char *cg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "cgroup"));
+		const char *node =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "node"));
+		const char *cg =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "cgroup"));
 		const char *ctr =
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "container"));
 
@@ -226,7 +213,8 @@ static char *render(struct cad *x)
 			continue;
 		const char *ns =
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "namespace"));
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "name"));
+		const char *name =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "name"));
 		struct prom_label l[] = {{"container", ctr}, {"namespace", ns}, {"pod", name}};
 		char labels[1024];
 
@@ -280,8 +268,8 @@ int local_cadvisor(const struct ctl_opts *o)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	d = httpd_start(htonl(INADDR_ANY), CADVISOR_PORT, handle, &x);
 	if (!d) {
-		fprintf(stderr, "ambitctl: local cadvisor: cannot listen on %d: %s\n", CADVISOR_PORT,
-			strerror(errno));
+		fprintf(stderr, "ambitctl: local cadvisor: cannot listen on %d: %s\n",
+			CADVISOR_PORT, strerror(errno));
 		return -EADDRINUSE;
 	}
 	fprintf(stderr, "cadvisor for %s on :%d/metrics/cadvisor\n", x.n->name, CADVISOR_PORT);

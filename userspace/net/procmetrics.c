@@ -54,23 +54,26 @@ long procmetrics_tcp_sockets(void)
 	return n;
 }
 
-/*
- * From /proc/self/stat: utime and stime (clock ticks), starttime (ticks since boot), vsize
- * (bytes) and rss (pages); fields 14, 15, 22, 23 and 24, after the command in parentheses.
- */
-static int self_stat(double *cpu_s, double *start_s, double *vsize, double *rss)
+int procmetrics_stat(int pid, struct procmetrics_stat *out)
 {
-	char buf[1024], *p;
+	char buf[1024], path[64], *p;
 	unsigned long long ut, st, start, vs;
 	long long pages;
-	FILE *f = fopen("/proc/self/stat", "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	FILE *f;
+	size_t n;
 	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
 	double boot = 0;
 
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/stat");
+	f = fopen(path, "r");
+	n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
 	if (f)
 		fclose(f);
 	buf[n] = '\0';
+	/* utime, stime, starttime, vsize and rss: fields 14, 15, 22, 23, 24, after "(comm)". */
 	p = strrchr(buf, ')');
 	if (!p || tick <= 0 ||
 	    sscanf(p + 2,
@@ -84,43 +87,43 @@ static int self_stat(double *cpu_s, double *start_s, double *vsize, double *rss)
 			break;
 	if (f)
 		fclose(f);
-	*cpu_s = (double)(ut + st) / (double)tick;
-	*start_s = boot + (double)start / (double)tick;
-	*vsize = (double)vs;
-	*rss = (double)pages * (double)page;
+	out->cpu_s = (double)(ut + st) / (double)tick;
+	out->start_s = boot + (double)start / (double)tick;
+	out->vsize = (double)vs;
+	out->rss = (double)pages * (double)page;
 	return 0;
 }
 
 void procmetrics_render(struct prom_buf *b, const char *component)
 {
-	double cpu, start, vsize, rss;
+	struct procmetrics_stat ps;
 	struct rlimit rl;
 	long fds = open_fds();
 
 	prom_printf(b, "# HELP istio_build Istio component build info\n# TYPE istio_build gauge\n");
 	prom_printf(b, "istio_build{component=\"%s\",tag=\"%s\"} 1\n", component, ambit_version());
-	if (!self_stat(&cpu, &start, &vsize, &rss)) {
+	if (!procmetrics_stat(0, &ps)) {
 		prom_printf(b,
 			    "# HELP process_cpu_seconds_total Total user and system CPU time spent "
 			    "in seconds.\n# TYPE process_cpu_seconds_total counter\n"
 			    "process_cpu_seconds_total %.2f\n",
-			    cpu);
+			    ps.cpu_s);
 		prom_printf(
 		    b,
 		    "# HELP process_start_time_seconds Start time of the process since unix "
 		    "epoch in seconds.\n# TYPE process_start_time_seconds gauge\n"
 		    "process_start_time_seconds %.2f\n",
-		    start);
+		    ps.start_s);
 		prom_printf(b,
 			    "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
 			    "# TYPE process_virtual_memory_bytes gauge\n"
 			    "process_virtual_memory_bytes %.0f\n",
-			    vsize);
+			    ps.vsize);
 		prom_printf(b,
 			    "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
 			    "# TYPE process_resident_memory_bytes gauge\n"
 			    "process_resident_memory_bytes %.0f\n",
-			    rss);
+			    ps.rss);
 	}
 	if (fds >= 0)
 		prom_printf(b,

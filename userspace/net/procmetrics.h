@@ -11,6 +11,16 @@
 
 #include "prom.h"
 
+struct procmetrics_stat {
+	double cpu_s;	/* user + system CPU time, seconds */
+	double start_s; /* start time, seconds since the epoch */
+	double vsize;	/* virtual memory, bytes */
+	double rss;	/* resident memory, bytes */
+};
+
+/* From /proc/@pid/stat (@pid 0: this process). 0, or -1 when it cannot be read. */
+int procmetrics_stat(int pid, struct procmetrics_stat *out);
+
 /* Appends the families to @b, istio_build with component @component (e.g. "ztunnel"). */
 void procmetrics_render(struct prom_buf *b, const char *component);
 /* The TCP sockets (IPv4 and IPv6) this process holds open now: its descriptors' kinds. */
