@@ -1119,6 +1119,9 @@ bool config_labels_match(const struct config_labels *selector, const struct conf
  * enforces it, not the ztunnel.
  */
 bool config_selects_gateway(bool has_selector, const struct config_labels *selector);
+/* Labels @l (NULL: none) say a gateway's pod as Istio labels them: istio: ingressgateway or
+ * egressgateway. */
+bool config_istio_gateway_labelled(const struct config_labels *l);
 
 void config_strings_free(struct config_strings *s);
 /* Appends a copy of @key=@value to @l (0 or -ENOMEM); frees what @l owns. */

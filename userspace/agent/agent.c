@@ -646,13 +646,10 @@ static int kube_waypoint_dirs(const struct agent *a, struct runtime *rt)
 	for (size_t i = 0; i < rt->n_pods; i++) {
 		struct rt_pod *p = &rt->pods[i];
 
-		const char *istio = config_label_get(&p->labels, "istio");
-
 		/* A waypoint's instance, or a gateway's pod as Istio labels them (istio: ...). */
 		if (p->agent_dir || !p->here ||
 		    (!config_label_get(&p->labels, CONFIG_LABEL_GATEWAY_NAME) &&
-		     !(istio &&
-		       (!strcmp(istio, "ingressgateway") || !strcmp(istio, "egressgateway")))))
+		     !config_istio_gateway_labelled(&p->labels)))
 			continue;
 		snprintf(path, sizeof(path), "%s/waypoints/%s_%s", dir, p->namespace, p->name);
 		p->agent_dir = strdup(path);

@@ -64,12 +64,9 @@ static bool any_waypoint(const struct config *cfg, const struct runtime *rt)
 {
 	if (cfg->n_gateways)
 		return true;
-	for (size_t i = 0; i < rt->n_pods; i++) {
-		const char *istio = config_label_get(&rt->pods[i].labels, "istio");
-
-		if (istio && (!strcmp(istio, "ingressgateway") || !strcmp(istio, "egressgateway")))
+	for (size_t i = 0; i < rt->n_pods; i++)
+		if (config_istio_gateway_labelled(&rt->pods[i].labels))
 			return true;
-	}
 	for (size_t i = 0; i < cfg->n_k8s_gateways; i++)
 		if (cfg->k8s_gateways[i].class_name &&
 		    (!strcmp(cfg->k8s_gateways[i].class_name, CONFIG_WAYPOINT_CLASS) ||

@@ -79,13 +79,17 @@ static bool source_has_l4(const struct config_authz_source *s)
 	       s->not_ip_blocks.n || s->trust_domains.n || s->not_trust_domains.n;
 }
 
+bool config_istio_gateway_labelled(const struct config_labels *l)
+{
+	const char *istio = l ? config_label_get(l, "istio") : NULL;
+
+	return istio && (!strcmp(istio, "ingressgateway") || !strcmp(istio, "egressgateway"));
+}
+
 bool config_selects_gateway(bool has_selector, const struct config_labels *selector)
 {
-	const char *istio = config_label_get(selector, "istio");
-
-	return has_selector &&
-	       ((istio && (!strcmp(istio, "ingressgateway") || !strcmp(istio, "egressgateway"))) ||
-		config_label_get(selector, CONFIG_LABEL_GATEWAY_NAME));
+	return has_selector && (config_istio_gateway_labelled(selector) ||
+				config_label_get(selector, CONFIG_LABEL_GATEWAY_NAME));
 }
 
 bool config_authz_rule_has_l4(const struct config_authz_rule *r)

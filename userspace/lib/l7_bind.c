@@ -204,13 +204,6 @@ static int gateway_of(const struct l7_inputs *in, struct l7_bindings *out, const
 	return new_gateway(in, p, name, *w);
 }
 
-static bool gateway_labelled(const struct l7_pod *p)
-{
-	const char *istio = p->labels ? config_label_get(p->labels, "istio") : NULL;
-
-	return istio && (!strcmp(istio, "ingressgateway") || !strcmp(istio, "egressgateway"));
-}
-
 /*
  * Ingress gateway proxies (API_SEMANTICS.md §6): a pod that the selector of an Istio Gateway
  * matches, in any namespace (istiod's default, PILOT_SCOPE_GATEWAY_TO_NAMESPACE off), is an
@@ -257,7 +250,7 @@ static int add_gateways(const struct l7_inputs *in, struct l7_bindings *out)
 		 * runs before any Gateway: it listens on nothing yet, and serves its metrics
 		 * and readiness.
 		 */
-		if (!err && !w && gateway_labelled(p))
+		if (!err && !w && config_istio_gateway_labelled(p->labels))
 			err = gateway_of(in, out, p, name, &w);
 		if (!w || err) {
 			if (err)
