@@ -201,6 +201,11 @@ mesh_via_waypoint() {
 	pod_exec mesh/client-0 curl -sf --max-time 3 http://server/ | grep -q "from=$wp_ip"
 }
 
+# free_port: a TCP port nothing on the host listens on now.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # node_metrics NODE: the Prometheus text of that node's ztunnel.
 node_metrics() { actl metrics --node "$1"; }
 

@@ -45,10 +45,6 @@ wait_forwarding() {
 	line=${line#Forwarding from 127.0.0.1:}
 	echo "${line%% *}"
 }
-# free_port: a TCP port nothing on the host listens on now.
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 host_has_v6() { python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; }
 
 wait_for 30 pod_exec pf/web-0 curl -sf --max-time 2 http://127.0.0.1:8080/ ||

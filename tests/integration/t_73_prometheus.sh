@@ -13,11 +13,7 @@ need_root; need_bins; need_cmd jq curl promtool
 WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
 trap 'rm -rf "$WORK"; on_exit' EXIT
 
-port=
-for p in $(shuf -i 20000-29999 -n 20); do
-	ss -Hltn "sport = :$p" | grep -q . || { port=$p; break; }
-done
-[ -n "$port" ] || fail "no free port"
+port=$(free_port)
 CLUSTER_INGRESS=1 cluster_up manifests 2 --with-prometheus --prometheus-port "$port" \
 	2> >(tee "$WORK/up.log" >&2)
 # After cluster_up, whose trap it replaces: the scratch directory goes too.

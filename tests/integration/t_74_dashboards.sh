@@ -16,11 +16,7 @@ done
 ls "$DASHBOARDS"/*.json >/dev/null 2>&1 ||
 	fail "Istio's dashboards are not in ../shared or /work/shared (ISTIO_DASHBOARDS)"
 
-port=
-for p in $(shuf -i 20000-29999 -n 20); do
-	ss -Hltn "sport = :$p" | grep -q . || { port=$p; break; }
-done
-[ -n "$port" ] || fail "no free port"
+port=$(free_port)
 prom="http://127.0.0.1:$port"
 CLUSTER_INGRESS=1 cluster_up "$REPO/examples/bookinfo" 2 --with-prometheus --prometheus-port "$port"
 traffic_pid=
