@@ -14,8 +14,8 @@ trap '[ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null; on_exit' EXIT
 wait_for 30 pod_exec demo/client-0 curl -sf --max-time 2 http://web/ || fail "web never answered"
 
 # The gateway's host port: one no other test or user holds.
-INGRESS_PORT=$((20000 + RANDOM % 20000))
-PROM_PORT=$((INGRESS_PORT + 1))
+INGRESS_PORT=$(free_port)
+PROM_PORT=$(free_port)
 run_demo() { DEMO_CLUSTER=$CLUSTER DEMO_SECONDS=${SECS:-1} DEMO_INGRESS_PORT=$INGRESS_PORT DEMO_PROMETHEUS_PORT=$PROM_PORT AMBITCTL=$AMBITCTL bash "$REPO/examples/demo/run.sh" 2>&1; }
 still_up() {
 	actl local status >/dev/null 2>&1 || fail "$1: the cluster is gone"

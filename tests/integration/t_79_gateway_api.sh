@@ -27,7 +27,7 @@ GWPOD=default/bookinfo-gateway-istio-0
 
 actl apply -f "$GWAPI/bookinfo-gateway.yaml" >&2 || fail "gateway-api/bookinfo-gateway.yaml not applied"
 wait_for 30 pod_exec $GWPOD true || fail "the Gateway's deployment never ran: $(actl local status)"
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
 "$AMBITCTL" local port-forward --name "$CLUSTER" svc/bookinfo-gateway-istio "$port:80" \
 	>"$WORK/pf.out" 2>&1 &
 PF_PID=$!
@@ -126,7 +126,7 @@ spec:
       port: 9080
 YAML
 actl apply -f "$WORK/https.yaml" >&2 || fail "the HTTPS listener not applied"
-port2=$((20000 + RANDOM % 20000))
+port2=$(free_port)
 "$AMBITCTL" local port-forward --name "$CLUSTER" svc/bookinfo-gateway-istio "$port2:443" \
 	>"$WORK/pf2.out" 2>&1 &
 PF2_PID=$!

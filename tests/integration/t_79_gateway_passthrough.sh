@@ -123,9 +123,9 @@ CLUSTER_INGRESS=1 cluster_up "$WORK"
 out=$(actl analyze -f gw.yaml 2>&1)
 expect_not_contains "$out" "not enforced yet" "analyze on PASSTHROUGH and TCP servers"
 expect_not_contains "$out" "not served" "analyze on PASSTHROUGH and TCP servers"
-port=$((20000 + RANDOM % 20000))
-tport=$((port + 1))
-mport=$((port + 2))
+port=$(free_port)
+tport=$(free_port)
+mport=$(free_port)
 "$AMBITCTL" local port-forward --name "$CLUSTER" -n istio-system svc/istio-ingressgateway \
 	"$port:443" >pf.out 2>&1 &
 PF_PIDS=$!
@@ -236,8 +236,8 @@ spec:
 YAML
 actl apply -f gwapi.yaml >&2 || fail "the Gateway API objects not applied"
 wait_for 30 pod_exec default/edge-istio-0 true || fail "the Gateway's deployment never ran"
-gport=$((port + 3))
-gtport=$((port + 4))
+gport=$(free_port)
+gtport=$(free_port)
 "$AMBITCTL" local port-forward --name "$CLUSTER" svc/edge-istio "$gport:8443" "$gtport:9100" \
 	>pf3.out 2>&1 &
 PF_PIDS="$PF_PIDS $!"

@@ -21,7 +21,7 @@ WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
 PF_PID=
 trap '[ -n "$PF_PID" ] && kill -INT "$PF_PID" 2>/dev/null; rm -rf "$WORK"; on_exit' EXIT
 GWPOD=istio-system/istio-ingressgateway-0
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
 # As the user starts it; $! is the port-forward itself.
 "$AMBITCTL" local port-forward --name "$CLUSTER" -n istio-system svc/istio-ingressgateway \
 	"$port:443" >"$WORK/pf.out" 2>&1 &
