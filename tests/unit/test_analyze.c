@@ -414,6 +414,51 @@ static void test_authz_findings(void **state)
 	done(&r);
 }
 
+/* Selectors on the gateway proxies ambitctl deploys (no Deployment object): the local
+ * istio-ingressgateway (its Service labelled ambit.io/local-ingress) and a Gateway API
+ * Gateway's pods; a selector nothing has still gets IST0127. */
+static void test_gateway_proxy_selectors(void **state)
+{
+	static const char ctx[] =
+	    "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata:\n  name: istio-ingressgateway\n"
+	    "  namespace: istio-system\n  labels: {ambit.io/local-ingress: 'true'}\n"
+	    "spec: {selector: {app: istio-ingressgateway, istio: ingressgateway}, ports: [{port: "
+	    "80}]}\n---\n"
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+	    "metadata: {name: edge, namespace: bookinfo}\n"
+	    "spec:\n  gatewayClassName: istio\n"
+	    "  listeners: [{name: http, port: 80, protocol: HTTP}]\n";
+	static const char yaml[] =
+	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n" /* 1 */
+	    "metadata: {name: at-ingress, namespace: istio-system}\n"
+	    "spec:\n  selector: {matchLabels: {istio: ingressgateway}}\n"
+	    "  action: DENY\n  rules: [{}]\n"
+	    "---\n"
+	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n" /* 9 */
+	    "metadata: {name: at-edge, namespace: bookinfo}\n"
+	    "spec:\n  selector: {matchLabels: {gateway.networking.k8s.io/gateway-name: edge}}\n"
+	    "  action: DENY\n  rules: [{}]\n"
+	    "---\n"
+	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n" /* 17 */
+	    "metadata: {name: at-edge-elsewhere, namespace: other}\n"
+	    "spec:\n  selector: {matchLabels: {gateway.networking.k8s.io/gateway-name: edge}}\n"
+	    "  action: DENY\n  rules: [{}]\n";
+	struct run r;
+	char *both = NULL;
+
+	(void)state;
+	assert_true(asprintf(&both, "%s---\n%s", workloads, ctx) > 0);
+	run(&r, yaml, both, false);
+	free(both);
+	expect(&r, false, 17, "AuthorizationPolicy other/at-edge-elsewhere", "spec.selector",
+	       "IST0127 NoMatchingWorkloadsFound");
+	expect(&r, false, 17, "AuthorizationPolicy other/at-edge-elsewhere", "metadata.namespace",
+	       "IST0101 referenced namespace not found");
+	expect_count(&r, 2);
+	done(&r);
+}
+
 static void test_peer_authentication_findings(void **state)
 {
 	static const char yaml[] =
@@ -639,6 +684,7 @@ int main(void)
 	    cmocka_unit_test(test_gateway_served),
 	    cmocka_unit_test(test_gateway_api_served),
 	    cmocka_unit_test(test_authz_findings),
+	    cmocka_unit_test(test_gateway_proxy_selectors),
 	    cmocka_unit_test(test_peer_authentication_findings),
 	    cmocka_unit_test(test_unenforced_kinds),
 	    cmocka_unit_test(test_waypoint_enforces_routes),

@@ -123,7 +123,7 @@ struct ctl_service_ip {
 /* The local cluster's ingress gateway (deploy/ingress.yaml.tmpl). */
 #define CTL_INGRESS_NS "istio-system"
 #define CTL_INGRESS_NAME "istio-ingressgateway"
-#define CTL_INGRESS_LABEL "ambit.io/local-ingress"
+#define CTL_INGRESS_LABEL CONFIG_LABEL_LOCAL_INGRESS
 /* The proxies' metrics port (AMBIT_PORT_METRICS), as their prometheus.io/port annotation. */
 #define CTL_METRICS_PORT "15020"
 /* `local up --with-prometheus` without --prometheus-port: Prometheus's own default. */

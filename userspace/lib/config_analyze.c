@@ -419,11 +419,44 @@ static void analyze_dr(struct cfg_an *a, const struct config_destination_rule *d
 
 /* ---- selectors ---- */
 
+/*
+ * Whether @sel selects a gateway proxy ambitctl or the agent deploys (no Deployment in the
+ * objects): a Gateway API Gateway of class istio (its pods labelled with its name, as Istio's
+ * deployment controller labels them), or the local cluster's istio-ingressgateway, whose
+ * Service (labelled CONFIG_LABEL_LOCAL_INGRESS) selects its pod by the labels it is made with.
+ */
+static bool selects_gateway_proxy(const struct config *c, const struct config_labels *sel,
+				  const char *ns, bool any_ns)
+{
+	for (size_t i = 0; i < c->n_k8s_gateways; i++) {
+		const struct config_k8s_gateway *g = &c->k8s_gateways[i];
+		struct config_label l[] = {{(char *)CONFIG_LABEL_GATEWAY_NAME, g->meta.name},
+					   {(char *)"istio.io/gateway-name", g->meta.name}};
+		struct config_labels labels = {.n = 2, .items = l};
+
+		if ((any_ns || !strcmp(g->meta.namespace, ns)) && g->class_name &&
+		    !strcmp(g->class_name, CONFIG_GATEWAY_CLASS) &&
+		    config_labels_match(sel, &labels))
+			return true;
+	}
+	for (size_t i = 0; i < c->n_services; i++) {
+		const struct config_service *s = &c->services[i];
+
+		if ((any_ns || !strcmp(s->meta.namespace, ns)) && s->selector.n &&
+		    config_label_get(&s->meta.labels, CONFIG_LABEL_LOCAL_INGRESS) &&
+		    config_labels_match(sel, &s->selector))
+			return true;
+	}
+	return false;
+}
+
 static bool selects_workload(struct cfg_an *a, const struct config_labels *sel, const char *ns,
 			     bool any_ns)
 {
 	CFG_FOR_SETS(a, c)
 	{
+		if (selects_gateway_proxy(c, sel, ns, any_ns))
+			return true;
 		for (size_t i = 0; i < c->n_pods; i++)
 			if ((any_ns || !strcmp(c->pods[i].meta.namespace, ns)) &&
 			    config_labels_match(sel, &c->pods[i].meta.labels))
