@@ -665,8 +665,7 @@ struct config_gateway {
 #define CONFIG_ANNOT_GATEWAY_SA "gateway.istio.io/service-account"
 /* On a Service (else its namespace): gateways send its traffic to its waypoint. */
 #define CONFIG_LABEL_INGRESS_USE_WAYPOINT "istio.io/ingress-use-waypoint"
-/* On the local cluster's Service istio-system/istio-ingressgateway: ambitctl backs it with a pod.
- */
+/* On the local cluster's istio-system/istio-ingressgateway Service: ambitctl makes its pod. */
 #define CONFIG_LABEL_LOCAL_INGRESS "ambit.io/local-ingress"
 
 enum config_gw_from {

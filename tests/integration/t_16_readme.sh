@@ -70,7 +70,7 @@ for line in "${lines[@]}"; do
 	# A port-forward runs until Ctrl-C: in the background on a free port, the page fetched
 	# through it, then ended as the user ends it.
 	if [[ $cmd == "ambitctl local port-forward"* ]]; then
-		port=$((20000 + RANDOM % 20000))
+		port=$(free_port)
 		bash -c "exec ${cmd//8080:/$port:}" >"$dest/pf.out" 2>&1 &
 		PF_PID=$!
 		wait_for 15 curl -sf --max-time 2 "http://127.0.0.1:$port/" ||

@@ -7,6 +7,7 @@
 #   details, reviews, ratings), the page's sections appearing as each policy is added;
 # - explicit deny: DENY GET unless `x-token: admin`, at the gateway itself (selector) and at the
 #   waypoint on productpage (targetRefs), the header carried there by the gateway;
+# - ALLOW paths with a DENY among them at the gateway (the path normalized, its query aside);
 # - external authorization at the gateway (CUSTOM, selector), the sample's ext-authz logic over
 #   HTTP (envoyExtAuthzHttp) and over gRPC (envoyExtAuthzGrpc, a real
 #   envoy.service.auth.v3.Authorization/Check server), allow and deny.
@@ -187,6 +188,47 @@ for where in gw wp; do
 	actl delete -f "$WORK/deny-$where.yaml" >&2 || fail "deny-method-get ($where) not deleted"
 	WANT=200 wait_for 30 status_is /productpage || fail "the deleted deny ($where) still denies"
 done
+
+# --- ALLOW paths with a DENY inside them, at the gateway (Istio's path precedence): the DENY
+# wins on the path as normalized and without its query; what no ALLOW names is denied.
+cat >"$WORK/paths.yaml" <<'EOF'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-paths
+  namespace: istio-system
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  action: ALLOW
+  rules:
+  - to:
+    - operation:
+        paths: ["/productpage", "/api/v1/products*"]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-product-1
+  namespace: istio-system
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        paths: ["/api/v1/products/1*"]
+EOF
+actl apply -f "$WORK/paths.yaml" >&2 || fail "the path policies were not applied"
+WANT=403 wait_for 30 status_is /api/v1/products/1 || fail "the DENY path never denied"
+expect_eq "$(code '/api/v1/products/1?x=/api/v1/products/0')" 403 "the DENY path with a query"
+expect_eq "$(code /api/v1/products/0/../1 --path-as-is)" 403 "the DENY path after normalization"
+expect_eq "$(code /api/v1/products/0)" 200 "a path the ALLOW names"
+expect_eq "$(code /productpage)" 200 "/productpage, allowed"
+expect_eq "$(code /static/x.css)" 403 "a path no ALLOW names"
+wait_log 10 $GWPOD '"GET /api/v1/products/1 HTTP/1.1" 403 - rbac_access_denied_matched_policy\[ns\[istio-system\]-policy\[deny-product-1\]-rule\[0\]\]' ||
+	fail "the gateway's log does not name the DENY: $(actl local logs $GWPOD | tail -2)"
+actl delete -f "$WORK/paths.yaml" >&2 || fail "the path policies were not deleted"
+WANT=200 wait_for 30 status_is /api/v1/products/1 || fail "the deleted DENY still denies"
 
 # --- External authorization at the gateway: the sample's ext-authz over HTTP (8000), and over
 # gRPC (a second Deployment, 9000), named by the mesh config; the CUSTOM policy checks

@@ -10,7 +10,8 @@
 # hosts only (Host without port, any case; an exact host's virtual host ends in 404); deleted,
 # their routes go. tls.httpsRedirect answers 301 to https. Policy at the gateway by selector:
 # ipBlocks on the peer, remoteIpBlocks on X-Forwarded-For once the mesh config trusts a hop,
-# and JWT (RequestAuthentication with an inline key set, requestPrincipals required on /api/*).
+# and JWT (RequestAuthentication with an inline key set, requestPrincipals required on /api/*:
+# no token, a good one, an expired one and one signed by another key).
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd curl
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -283,6 +284,13 @@ expect_eq "$(via_gw /api/v1/products -H "Authorization: Bearer $expired")" 401 "
 body=$(pod_exec default/curl-0 curl -sS --max-time 10 -H "Authorization: Bearer $expired" \
 	http://istio-ingressgateway.istio-system/api/v1/products)
 expect_eq "$body" "Jwt is expired" "the expired token's answer"
+# Signed by another key: 401 Jwt verification fails.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/key.pem" 2>/dev/null ||
+	fail "no second RSA key"
+forged=$(jwt "{\"iss\":\"https://issuer.ambit.test\",\"sub\":\"alice\",\"exp\":$((now + 3600))}")
+body=$(pod_exec default/curl-0 curl -sS --max-time 10 -w ' %{http_code}' \
+	-H "Authorization: Bearer $forged" http://istio-ingressgateway.istio-system/api/v1/products)
+expect_eq "$body" "Jwt verification fails 401" "a token signed by another key"
 expect_eq "$(via_gw /productpage)" 200 "a path the policy leaves open, without a token"
 actl delete -f "$WORK/jwt.yaml" >&2 || fail "JWT policy not deleted"
 pass

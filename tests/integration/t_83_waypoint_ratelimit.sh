@@ -77,7 +77,7 @@ wait_for 30 open_again || fail "/productpage still limited once the EnvoyFilter 
 
 # ---- the ingress gateway, from the host ----
 actl apply -f "$REPO/examples/bookinfo-tasks/bookinfo-gateway.yaml" >&2 || fail "gateway not applied"
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
 # Started as the user starts it, so that $! is the port-forward itself (Ctrl-C ends it).
 "$AMBITCTL" local port-forward --name "$CLUSTER" -n istio-system svc/istio-ingressgateway \
 	"$port:80" >"$WORK/pf.out" 2>&1 &
