@@ -118,9 +118,24 @@ $(OBJ)/deploy/%_tmpl.o: deploy/%.yaml.tmpl
 $(OBJ)/deploy/observability/%_yml.o: deploy/observability/%.yml
 	@mkdir -p $(dir $@)
 	ld -r -b binary -z noexecstack -o $@ $<
+# `ambitctl dashboard`'s page (dashboard/web) and libraries, from npm as
+# dashboard/package-lock.json pins them, built into ambitctl: it serves them with no network.
+DASH_MODULES := dashboard/node_modules/.package-lock.json
+DASH_LIBS := dashboard/node_modules/cytoscape/dist/cytoscape.min.js \
+	dashboard/node_modules/chart.js/dist/chart.umd.js
+DASH_OBJS := $(patsubst %,$(OBJ)/%.o,$(wildcard dashboard/web/*.html dashboard/web/*.js \
+	dashboard/web/*.css) $(DASH_LIBS))
+$(DASH_MODULES): dashboard/package.json dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+$(DASH_LIBS): $(DASH_MODULES)
+$(OBJ)/dashboard/%.o: dashboard/%
+	@mkdir -p $(dir $@)
+	ld -r -b binary -z noexecstack -o $@ $<
 # ambitctl check judges L7 with the waypoint's own code (userspace/cli/check_l7.c).
 $(O)/ambitctl: $(CLI_OBJS) $(OBJ)/deploy/ambit_tmpl.o $(OBJ)/deploy/ingress_tmpl.o \
-	$(OBJ)/deploy/observability/prometheus_yml.o $(OBJ)/deploy/observability/rules_yml.o $(WP_LIB_OBJS) $(O)/libagent.a $(O)/libnet.a \
+	$(OBJ)/deploy/observability/prometheus_yml.o $(OBJ)/deploy/observability/rules_yml.o \
+	$(DASH_OBJS) $(WP_LIB_OBJS) $(O)/libagent.a $(O)/libnet.a \
 	$(O)/libambit.a
 	$(LINK) -o $@
 $(O)/ztunnel: $(ZT_OBJS) $(O)/libnet.a $(O)/libambit.a

@@ -33,11 +33,17 @@ pkgs=(
 	buildah podman runc
 	# tests: the manifests checked offline against the Kubernetes API's models (t_94)
 	python3-kubernetes
+	# `ambitctl dashboard`: its libraries from npm (dashboard/package-lock.json), built by make;
+	# its test drives Debian's headless Chromium (t_75)
+	nodejs chromium
 )
 # tests: the libFuzzer runtime (make fuzz, make test) of the clang that builds the fuzz targets
 # (clang-14 on Debian 12).
 clang_major=$(clang -dumpversion 2>/dev/null | cut -d. -f1)
 pkgs+=("libclang-rt-${clang_major:-14}-dev")
+
+# npm comes with NodeSource's nodejs; with Debian's own nodejs it is a package of its own.
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -179,8 +179,19 @@ if [ ${#prom_flags[@]} -gt 0 ]; then
 	printf '%s\n' "${res:-    (no series yet)}"
 fi
 
+# The dashboard reads that Prometheus: the service graph while the page loads below.
+dash_port=${DEMO_DASHBOARD_PORT:-20001}
+dash=
+if [ ${#prom_flags[@]} -gt 0 ] && ! ss -Hltn "sport = :$dash_port" 2>/dev/null | grep -q .; then
+	setsid "$AMBITCTL" dashboard --name "$C" --port "$dash_port" >"$rundir/dashboard.log" 2>&1 &
+	bg_pids+=($!)
+	dash=1
+fi
+
 section "where to look"
 say "  http://localhost:$ingress_port/productpage       bookinfo through the ingress gateway"
+[ -n "$dash" ] &&
+	say "  http://localhost:$dash_port/                     ambitctl dashboard: the service graph (DEMO_DASHBOARD_PORT)"
 [ ${#prom_flags[@]} -gt 0 ] &&
 	say "  http://localhost:$prom_port/                      Prometheus (istio_requests_total, ...)"
 say "  $AMBITCTL local logs default/waypoint-0        the waypoint's access log"

@@ -503,6 +503,8 @@ struct check_l7 {
 	size_t n_headers;
 };
 int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const struct check_l7 *q);
+/* dashboard.c: `ambitctl dashboard`, until interrupted. */
+int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv);
 struct snap_waypoint;
 /* check_l7.c: @q to Service @svc_host:@port judged by waypoint @w (its model from the agent);
  * printed, or added to @out (-o json). 0 or -errno (told). */

@@ -77,6 +77,10 @@ static const struct usage_entry {
     {"kubernetes", " nodes ",
      "  nodes [--kubeconfig F] [-n NAMESPACE] [-o json]   each node's capture mode (host or\n"
      "            inpod), agent version and whether its agent keeps its Lease (Ready, Stale)\n"},
+    {"inspection", " dashboard ",
+     "  dashboard [--port 20001] [--address 127.0.0.1] [--prometheus URL]\n"
+     "                                  the mesh in a browser: service graph, workloads,\n"
+     "                                  configuration (Prometheus: --with-prometheus's)\n"},
     {"inspection", " check ",
      "  check SRC DST:PORT [-o json]    which policy decides SRC -> DST and why\n"
      "                                  (SRC, DST: ns/pod, pod or IP)\n"
@@ -415,6 +419,8 @@ static int run(int argc, char **argv)
 		return cmd_get(&a.o, argc - 2, argv + 2);
 	if (!strcmp(cmd, "waypoint"))
 		return cmd_waypoint(&a.o, argc - 2, argv + 2);
+	if (!strcmp(cmd, "dashboard"))
+		return cmd_dashboard(&a.o, argc - 2, argv + 2);
 	if (!strcmp(cmd, "label")) {
 		ret = parse(argc, argv, 2, false, &a);
 		if (!ret)

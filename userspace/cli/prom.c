@@ -360,8 +360,14 @@ int prom_start(const struct ctl_cluster *c, int port)
 
 		if (fd >= 0)
 			close(fd);
-		if (up)
-			return 0;
+		if (up) {
+			/* Where the host finds it: `ambitctl dashboard` reads it. */
+			char path[PATH_MAX], url[64];
+
+			cluster_path(c, path, sizeof(path), "prometheus/url");
+			str_fmt(url, sizeof(url), "http://127.0.0.1:%d\n", port);
+			return write_file(path, url);
+		}
 		if (!pid_alive(relay))
 			break;
 		usleep(100 * 1000);

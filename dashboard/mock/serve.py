@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Stand-in for `ambitctl dashboard`: the web UI plus canned JSON, for front-end work without a cluster.
+
+The *.json files beside this script are examples of every API answer (bookinfo in ambient mode with a
+waypoint, the ingress gateway, a TCP edge with partial mTLS and a failing edge); the time series of
+/api/workload and /api/service are made up here from the graph's rates.
+
+    python3 dashboard/mock/serve.py [--port 8080] [--tcp-after N] [--prometheus-down]
+
+--tcp-after N hides the TCP edges from the first N-1 graph answers, to exercise a test that waits
+for an edge to appear; --prometheus-down answers as if Prometheus could not be queried.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DASH = os.path.dirname(HERE)
+LIBS = {
+    "/lib/cytoscape.min.js": "node_modules/cytoscape/dist/cytoscape.min.js",
+    "/lib/chart.umd.js": "node_modules/chart.js/dist/chart.umd.js",
+}
+
+
+def load(name):
+    with open(os.path.join(HERE, name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def series(duration, value, wobble):
+    now = int(time.time())
+    step = max(duration // 30, 1)
+    return [[t, round(max(value * (1 + wobble * math.sin(t / 40.0)), 0), 4)]
+            for t in range(now - duration, now + 1, step)]
+
+
+def charts(node, duration, tcp):
+    def side(rate):
+        if tcp:
+            return {"rps": [], "errorRate": [], "tcp": series(duration, 5120.5, 0.2)}
+        return {"rps": series(duration, rate, 0.15),
+                "errorRate": series(duration, node.get("errorRate") or 0, 0.5), "tcp": []}
+    return {"inbound": side(node.get("inRps") or 0), "outbound": side(node.get("outRps") or 0)}
+
+
+class Handler(SimpleHTTPRequestHandler):
+    graph_requests = 0
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, directory=os.path.join(DASH, "web"), **kw)
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            super().log_message(fmt, *args)
+
+    def send_json(self, body, status=200):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        url = urlparse(self.path)
+        q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path in LIBS:
+            with open(os.path.join(DASH, LIBS[url.path]), "rb") as f:
+                data = f.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/javascript")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return None
+        if not url.path.startswith("/api/"):
+            return super().do_GET()
+        try:
+            duration = int(q.get("duration", "300"))
+        except ValueError:
+            return self.send_json({"error": "duration must be an integer number of seconds"}, 400)
+        graph = load("graph.json")
+        nodes = {n["id"]: n for n in graph["nodes"]}
+        name = url.path[len("/api/"):]
+        if name in ("health", "namespaces", "workloads", "config"):
+            return self.send_json(load(name + ".json"))
+        if name == "graph":
+            return self.send_json(self.graph(graph, q.get("namespaces"), duration))
+        key = "%s/%s" % (q.get("namespace", ""), q.get("name", ""))
+        if name == "workload":
+            for w in load("workloads.json"):
+                if "%s/%s" % (w["namespace"], w["name"]) == key:
+                    w.update(load("details.json")["workloads"].get(key, {}))
+                    tcp = "tcp-echo" in key or "sleep" in key
+                    w["charts"] = charts(nodes.get("wl:" + key, {}), duration, tcp)
+                    return self.send_json(w)
+            return self.send_json({"error": "no workload " + key}, 404)
+        if name == "service":
+            if "svc:" + key not in nodes:
+                return self.send_json({"error": "no service " + key}, 404)
+            s = load("details.json")["services"].get(key, {"namespace": q["namespace"], "name": q["name"]})
+            s["charts"] = {"inbound": charts(nodes["svc:" + key], duration, "tcp" in key)["inbound"]}
+            return self.send_json(s)
+        return self.send_json({"error": "no such API: " + url.path}, 404)
+
+    def graph(self, graph, namespaces, duration):
+        Handler.graph_requests += 1
+        wanted = set(namespaces.split(",")) if namespaces else None
+
+        def keep(n):
+            ns = n["name"] if n["kind"] == "namespace" else n.get("namespace")
+            return wanted is None or ns is None or ns in wanted
+        graph["nodes"] = [n for n in graph["nodes"] if keep(n)]
+        ids = {n["id"] for n in graph["nodes"]}
+        graph["edges"] = [e for e in graph["edges"] if e["source"] in ids and e["target"] in ids and
+                          (e["protocol"] != "tcp" or Handler.graph_requests >= self.server.tcp_after)]
+        ends = {e["source"] for e in graph["edges"]} | {e["target"] for e in graph["edges"]}
+        graph["nodes"] = [n for n in graph["nodes"]
+                          if n.get("namespace") or n["kind"] == "namespace" or n["id"] in ends]
+        graph["timestamp"] = int(time.time())
+        graph["duration"] = duration
+        if self.server.prometheus_down:
+            graph["prometheus"].update(ok=False, error="Get \"http://127.0.0.1:9090/api/v1/query\": "
+                                       "dial tcp 127.0.0.1:9090: connect: connection refused")
+        return graph
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bind", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    ap.add_argument("--tcp-after", type=int, default=0, metavar="N")
+    ap.add_argument("--prometheus-down", action="store_true")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    args = ap.parse_args()
+    srv = ThreadingHTTPServer((args.bind, args.port), Handler)
+    srv.tcp_after, srv.prometheus_down, srv.verbose = args.tcp_after, args.prometheus_down, args.verbose
+    print("http://%s:%d/" % (args.bind, srv.server_address[1]), flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

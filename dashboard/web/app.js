@@ -1,0 +1,1082 @@
+/*
+ * ambitctl dashboard: the browser side. No build step and no framework: cytoscape and Chart.js are
+ * loaded as plain scripts from lib/, everything else is here. The JSON API may omit any field or
+ * send null; every renderer must cope with that rather than throw.
+ *
+ * Test hooks (read by tests/integration/bin/dashboard_probe.js):
+ *   window.cy            the cytoscape instance; element data keeps the API fields as sent, plus `color`
+ *   window.graphLoaded   incremented each time a graph response has been rendered
+ *   window.graphError    message of the last failed graph fetch, or null
+ *   body[data-view]      the current view
+ *   #panel[data-state]   loading | loaded | error, #panel[data-for] the element or workload shown
+ */
+'use strict';
+
+(function () {
+	const HEALTH_COLORS = {
+		healthy: '#3E8635',
+		degraded: '#F0AB00',
+		failure: '#C9190B',
+		none: '#B8BBBE',
+		idle: '#B8BBBE',
+	};
+	const TCP_COLOR = '#0066CC';
+	/* Box borders say nothing about health. */
+	const BOX_COLORS = { namespace: '#6A6E73', app: '#8A8D90' };
+	const DURATIONS = [[60, '1m'], [300, '5m'], [600, '10m'], [1800, '30m'], [3600, '1h']];
+	const REFRESHES = [[0, 'Off'], [5, '5s'], [10, '10s'], [30, '30s'], [60, '1m']];
+	const LAYOUTS = ['cose', 'breadthfirst', 'concentric', 'grid'];
+	const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif';
+	const STATUS_ICONS = { valid: '✓', warning: '⚠', error: '✗' };
+
+	const $ = (id) => document.getElementById(id);
+
+	/* ---- small helpers ---- */
+
+	function isNum(v) {
+		return typeof v === 'number' && Number.isFinite(v);
+	}
+
+	function arr(v) {
+		return Array.isArray(v) ? v : [];
+	}
+
+	function obj(v) {
+		return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
+	}
+
+	/* A list of objects, whatever was sent: null entries become empty objects. */
+	function objs(v) {
+		return arr(v).map(obj);
+	}
+
+	/* The distinct nodes a workload's pods run on. */
+	function podNodes(pods) {
+		return Array.from(new Set(objs(pods).map((p) => p.node).filter(Boolean)));
+	}
+
+	function str(v) {
+		if (v === null || v === undefined || v === '')
+			return '—';
+		if (typeof v === 'boolean')
+			return v ? 'yes' : 'no';
+		if (typeof v === 'object')
+			return JSON.stringify(v);
+		return String(v);
+	}
+
+	function pct(fraction, digits) {
+		return isNum(fraction) ? (fraction * 100).toFixed(digits === undefined ? 1 : digits) + '%' : '—';
+	}
+
+	function rps(v) {
+		return isNum(v) ? v.toFixed(2) + 'rps' : '—';
+	}
+
+	function bytes(v, suffix) {
+		if (!isNum(v))
+			return '—';
+		const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+		let i = 0;
+		while (Math.abs(v) >= 1024 && i < units.length - 1) {
+			v /= 1024;
+			i++;
+		}
+		return (i === 0 ? v.toFixed(0) : v.toFixed(1)) + ' ' + units[i] + (suffix || '');
+	}
+
+	function ms(v) {
+		return isNum(v) ? (v < 10 ? v.toFixed(2) : v.toFixed(1)) + ' ms' : '—';
+	}
+
+	/* el('tag', {class, text, title, onclick, dataset}, ...children); null children are skipped. */
+	function el(tag, attrs, ...children) {
+		const e = document.createElement(tag);
+		for (const [k, v] of Object.entries(attrs || {})) {
+			if (v === null || v === undefined)
+				continue;
+			if (k === 'class')
+				e.className = v;
+			else if (k === 'text')
+				e.textContent = v;
+			else if (k === 'dataset')
+				Object.assign(e.dataset, v);
+			else if (k.startsWith('on'))
+				e.addEventListener(k.slice(2), v);
+			else
+				e.setAttribute(k, v);
+		}
+		for (const c of children.flat(Infinity)) {
+			if (c === null || c === undefined || c === false)
+				continue;
+			e.append(c instanceof Node ? c : String(c));
+		}
+		return e;
+	}
+
+	function table(headers, rows, emptyText) {
+		if (!rows.length)
+			return el('p', { class: 'muted', text: emptyText || 'None.' });
+		return el('table', { class: 'grid' },
+			el('thead', null, el('tr', null, headers.map((h) => el('th', { text: h })))),
+			el('tbody', null, rows.map((r) => el('tr', null, r.map((c) =>
+				el('td', null, c instanceof Node ? c : str(c)))))));
+	}
+
+	function fields(pairs) {
+		return el('dl', { class: 'fields' }, pairs.map(([k, v]) =>
+			[el('dt', { text: k }), el('dd', null, v instanceof Node ? v : str(v))]));
+	}
+
+	function showAlert(node, message) {
+		node.textContent = message || '';
+		node.hidden = !message;
+	}
+
+	/* Resolves to the parsed body; rejects with the server's {"error"} message when there is one. */
+	async function fetchJSON(url, signal) {
+		const res = await fetch(url, { signal, headers: { Accept: 'application/json' } });
+		let body = null;
+		try {
+			body = await res.json();
+		} catch (e) {
+			if (res.ok)
+				throw new Error(url.split('?')[0] + ': response is not JSON');
+		}
+		if (!res.ok) {
+			const msg = body && typeof body.error === 'string' ? body.error : res.statusText;
+			throw new Error(url.split('?')[0] + ': HTTP ' + res.status + (msg ? ' — ' + msg : ''));
+		}
+		return body;
+	}
+
+	function query(params) {
+		const q = new URLSearchParams();
+		for (const [k, v] of Object.entries(params))
+			if (v !== null && v !== undefined)
+				q.set(k, v);
+		return q.toString();
+	}
+
+	function healthColor(h) {
+		return HEALTH_COLORS[h] || HEALTH_COLORS.none;
+	}
+
+	function findingsList(findings) {
+		const list = arr(findings);
+		if (!list.length)
+			return el('span', { class: 'muted', text: 'no findings' });
+		return el('ul', { class: 'findings' }, list.map((f) => {
+			const sev = obj(f).severity === 'error' ? 'error' :
+				(obj(f).severity === 'warning' ? 'warning' : 'valid');
+			return el('li', null,
+				el('span', { class: 'status ' + sev, text: (STATUS_ICONS[sev] || '•') + ' ' }),
+				obj(f).field ? el('span', { class: 'field', text: f.field + ': ' }) : null,
+				str(obj(f).message));
+		}));
+	}
+
+	/* ---- routing: #/view?key=value&... ---- */
+
+	const views = {};
+
+	function parseHash() {
+		const h = location.hash.replace(/^#/, '');
+		const q = h.indexOf('?');
+		const path = (q < 0 ? h : h.slice(0, q)).replace(/^\/+/, '').split('/')[0];
+		return { view: views[path] ? path : 'graph', params: new URLSearchParams(q < 0 ? '' : h.slice(q + 1)) };
+	}
+
+	/* Rewrites the hash without a hashchange event: the caller has already applied the change. */
+	function setHashParams(view, params) {
+		const q = query(params);
+		history.replaceState(null, '', '#/' + view + (q ? '?' + q : ''));
+	}
+
+	let currentView = null;
+
+	function route() {
+		const { view, params } = parseHash();
+		if (currentView && currentView !== view) {
+			if (views[currentView].leave)
+				views[currentView].leave();
+			panelClose();
+		}
+		currentView = view;
+		document.body.dataset.view = view;
+		for (const name of Object.keys(views))
+			$('view-' + name).hidden = name !== view;
+		for (const a of document.querySelectorAll('[data-nav]'))
+			a.classList.toggle('active', a.dataset.nav === view);
+		views[view].enter(params);
+	}
+
+	/* ---- graph view ---- */
+
+	const graph = {
+		cy: null,
+		duration: 300,
+		refresh: 10,
+		layout: 'cose',
+		selected: null,		/* null: every namespace */
+		known: [],
+		timer: null,
+		abort: null,
+		structure: '',
+	};
+	window.graphLoaded = 0;
+	window.graphError = null;
+
+	function nodeLabel(d) {
+		if (d.role === 'unknown')
+			return 'unknown';
+		return d.name || d.id;
+	}
+
+	function edgeLabel(d) {
+		const parts = [];
+		if (isNum(d.mtls) && d.mtls > 0)
+			parts.push(d.mtls < 1 ? '🔒 ' + Math.round(d.mtls * 100) + '%' : '🔒');
+		if (d.protocol === 'tcp') {
+			if (isNum(d.bytesPerSec))
+				parts.push(bytes(d.bytesPerSec, '/s'));
+		} else {
+			if (isNum(d.rps))
+				parts.push(rps(d.rps));
+			if (isNum(d.errorRate) && d.errorRate > 0)
+				parts.push(pct(d.errorRate) + ' err');
+		}
+		return parts.join(' ');
+	}
+
+	/* Logarithmic so one busy edge does not dwarf the rest; TCP counted in KiB/s. */
+	function edgeWidth(d) {
+		const rate = d.protocol === 'tcp' ? (isNum(d.bytesPerSec) ? d.bytesPerSec / 1024 : 0) :
+			(isNum(d.rps) ? d.rps : 0);
+		return Math.min(7, 1.5 + Math.log2(1 + Math.max(0, rate)));
+	}
+
+	function graphStyle() {
+		return [
+			{ selector: 'node', style: {
+				'label': (n) => nodeLabel(n.data()),
+				'font-family': FONT,
+				'font-size': 11,
+				'color': '#151515',
+				'text-valign': 'bottom',
+				'text-margin-y': 3,
+				'text-background-color': '#fff',
+				'text-background-opacity': 0.85,
+				'text-background-padding': 1,
+				'text-wrap': 'ellipsis',
+				'text-max-width': 140,
+				'width': 28,
+				'height': 28,
+				'background-color': '#fff',
+				'border-width': 3,
+				'border-color': 'data(color)',
+			} },
+			{ selector: 'node[kind="service"]', style: { 'shape': 'triangle', 'width': 30, 'height': 26 } },
+			{ selector: 'node[role="waypoint"]', style: { 'shape': 'diamond', 'width': 32, 'height': 32 } },
+			{ selector: 'node[role="gateway"]', style: { 'shape': 'round-pentagon', 'width': 32, 'height': 32 } },
+			{ selector: 'node[role="unknown"]', style: { 'background-color': '#B8BBBE' } },
+			{ selector: 'node[kind="app"], node[kind="namespace"], :parent', style: {
+				'shape': 'round-rectangle',
+				'text-valign': 'top',
+				'text-halign': 'center',
+				'text-margin-y': -2,
+				'text-background-opacity': 0,
+				'padding': 14,
+				'border-width': 1,
+				'background-color': '#fff',
+			} },
+			{ selector: 'node[kind="app"]', style: {
+				'background-color': '#F8F8F8',
+				'color': '#4F5255',
+				'font-size': 11,
+			} },
+			{ selector: 'node[kind="namespace"]', style: {
+				'border-style': 'dashed',
+				'border-width': 2,
+				'background-color': '#FCFCFC',
+				'font-size': 13,
+				'font-weight': 'bold',
+				'padding': 22,
+			} },
+			{ selector: 'edge', style: {
+				'label': (e) => edgeLabel(e.data()),
+				'font-family': FONT,
+				'font-size': 10,
+				'color': '#151515',
+				'text-rotation': 'autorotate',
+				'text-background-color': '#fff',
+				'text-background-opacity': 0.9,
+				'text-background-padding': 2,
+				'text-background-shape': 'round-rectangle',
+				'width': (e) => edgeWidth(e.data()),
+				'line-color': 'data(color)',
+				'target-arrow-color': 'data(color)',
+				'target-arrow-shape': 'triangle',
+				'arrow-scale': 0.9,
+				'curve-style': 'bezier',
+			} },
+			{ selector: ':selected', style: {
+				'overlay-color': '#0066CC',
+				'overlay-opacity': 0.18,
+				'overlay-padding': 4,
+			} },
+		];
+	}
+
+	function layoutOptions(name) {
+		const base = { name, animate: false, fit: false, padding: 30, nodeDimensionsIncludeLabels: true };
+		if (name === 'cose') {
+			/*
+			 * A low initialTemp bounds each early jump: with cose's default (1000) a node pushed out of
+			 * a box in the first iterations lands thousands of pixels away and stays there. Labels
+			 * are left out of node sizes to keep the drawing compact; layoutClashes() then rejects
+			 * drawings whose labels collide.
+			 */
+			return Object.assign(base, { randomize: true, initialTemp: 100, gravity: 1, numIter: 2000,
+				nodeDimensionsIncludeLabels: false });
+		}
+		if (name === 'breadthfirst')
+			return Object.assign(base, { directed: true, spacingFactor: 1.1 });
+		return base;
+	}
+
+	/* mulberry32: a small seeded generator, so that a layout comes out the same on every load. */
+	function seededRandom(seed) {
+		let s = seed >>> 0;
+		return () => {
+			s = (s + 0x6D2B79F5) >>> 0;
+			let t = Math.imul(s ^ (s >>> 15), s | 1);
+			t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+			return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+		};
+	}
+
+	function boxesMeet(a, b) {
+		return a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2;
+	}
+
+	/*
+	 * How many things in the current drawing sit where they mislead: two boxes neither of which
+	 * contains the other that overlap (a namespace drawn inside another), a node inside a box it
+	 * does not belong to, two node labels on top of each other.
+	 */
+	function layoutClashes(cy) {
+		const boxes = cy.nodes(':parent').map((n) => ({ n, bb: n.boundingBox({ includeLabels: false }) }));
+		const leaves = cy.nodes(':childless').map((n) => ({ n, bb: n.boundingBox({ includeLabels: true }) }));
+		let clashes = 0;
+		for (let i = 0; i < boxes.length; i++) {
+			for (let j = i + 1; j < boxes.length; j++) {
+				const a = boxes[i].n;
+				const b = boxes[j].n;
+				if (!a.ancestors().contains(b) && !b.ancestors().contains(a) && boxesMeet(boxes[i].bb, boxes[j].bb))
+					clashes++;
+			}
+		}
+		for (const l of leaves) {
+			const body = l.n.boundingBox({ includeLabels: false });
+			const mine = l.n.ancestors();
+			for (const b of boxes)
+				if (!mine.contains(b.n) && boxesMeet(body, b.bb))
+					clashes++;
+		}
+		for (let i = 0; i < leaves.length; i++)
+			for (let j = i + 1; j < leaves.length; j++)
+				if (boxesMeet(leaves[i].bb, leaves[j].bb))
+					clashes++;
+		return clashes;
+	}
+
+	/*
+	 * cose draws from Math.random, and its result varies a lot with the start: namespace boxes can
+	 * end up on top of each other and an idle node (a waypoint without traffic) can be flung far
+	 * off, shrinking everything else when fitted. So run it from a few fixed seeds and keep the
+	 * drawing with the fewest clashes, then the one that fits the view at the largest zoom. Fixed
+	 * seeds also make the same graph come out the same on every load. Math.random is swapped only
+	 * for the duration of these synchronous runs.
+	 */
+	function runLayout() {
+		const cy = graph.cy;
+		if (!cy || !cy.nodes().length)
+			return;
+		const opts = layoutOptions(graph.layout);
+		if (graph.layout !== 'cose') {
+			cy.layout(opts).run();
+			window.graphLayout = null;
+		} else {
+			const leaves = cy.nodes(':childless');
+			const n = leaves.length;
+			const tries = n <= 30 ? 16 : (n <= 60 ? 4 : (n <= 150 ? 2 : 1));
+			const random = Math.random;
+			let best = null;
+			try {
+				for (let seed = 1; seed <= tries; seed++) {
+					Math.random = seededRandom(seed);
+					cy.layout(opts).run();
+					const bb = cy.elements().boundingBox();
+					const zoom = Math.min(cy.width() / Math.max(bb.w, 1), cy.height() / Math.max(bb.h, 1));
+					const clashes = tries > 1 ? layoutClashes(cy) : 0;
+					if (!best || clashes < best.clashes || (clashes === best.clashes && zoom > best.zoom)) {
+						best = { seed, zoom, clashes, pos: {} };
+						leaves.forEach((n) => { best.pos[n.id()] = Object.assign({}, n.position()); });
+					}
+				}
+			} finally {
+				Math.random = random;
+			}
+			leaves.positions((n) => best.pos[n.id()]);
+			window.graphLayout = { seed: best.seed, clashes: best.clashes, zoom: best.zoom };
+			/*
+			 * Many edges between namespaces make cose push the namespace boxes apart without end
+			 * (its compound handling is weak); a drawing too large to read even at the smallest
+			 * zoom is replaced by breadthfirst's, whose boxes may overlap but whose nodes are legible.
+			 */
+			if (best.zoom < cy.minZoom()) {
+				cy.layout(layoutOptions('breadthfirst')).run();
+				window.graphLayout.fallback = 'breadthfirst';
+			}
+		}
+		graphFit();
+	}
+
+	/* Fit, but do not blow a small graph up to a giant one. */
+	function graphFit() {
+		const cy = graph.cy;
+		cy.fit(undefined, 30);
+		if (cy.zoom() > 1.3) {
+			cy.zoom(1.3);
+			cy.center();
+		}
+	}
+
+	/*
+	 * The API's node and edge objects become cytoscape data as they are, plus `color`. Edges whose
+	 * ends are not among the nodes get a placeholder node (cytoscape would throw), ids that repeat are
+	 * dropped for the same reason.
+	 */
+	function graphElements(resp) {
+		const nodes = [];
+		const edges = [];
+		const ids = new Set();
+		for (const n of arr(resp.nodes)) {
+			if (!n || typeof n !== 'object' || n.id === undefined || n.id === null || ids.has(String(n.id)))
+				continue;
+			const d = Object.assign({}, n, { id: String(n.id) });
+			d.color = BOX_COLORS[n.kind] || healthColor(n.health);
+			ids.add(d.id);
+			nodes.push({ group: 'nodes', data: d });
+		}
+		let i = 0;
+		for (const e of arr(resp.edges)) {
+			if (!e || typeof e !== 'object' || e.source === undefined || e.target === undefined)
+				continue;
+			const d = Object.assign({}, e);
+			d.source = String(e.source);
+			d.target = String(e.target);
+			d.id = e.id !== undefined && e.id !== null ? String(e.id) : 'edge-' + i;
+			i++;
+			if (ids.has(d.id))
+				continue;
+			for (const end of [d.source, d.target]) {
+				if (!ids.has(end)) {
+					ids.add(end);
+					nodes.push({ group: 'nodes', data: { id: end, kind: 'workload', role: 'unknown',
+						name: end, health: 'none', placeholder: true, color: HEALTH_COLORS.none } });
+				}
+			}
+			d.color = d.protocol === 'tcp' ? TCP_COLOR : healthColor(e.health);
+			ids.add(d.id);
+			edges.push({ group: 'edges', data: d,
+				classes: [d.protocol || '', isNum(d.mtls) && d.mtls > 0 ? 'mtls' : ''].join(' ').trim() });
+		}
+		return { nodes, edges };
+	}
+
+	function graphAlert(message) {
+		const box = $('graph-alert');
+		const was = box.hidden;
+		showAlert(box, message);
+		if (graph.cy && was !== box.hidden)
+			graph.cy.resize();
+	}
+
+	function graphRender(resp) {
+		const cy = graph.cy;
+		/* The banner first: it changes the canvas' height, which the fit below must see. */
+		const prom = obj(resp.prometheus);
+		if (resp.prometheus && prom.ok === false) {
+			graphAlert('Prometheus ' + (prom.url ? '(' + prom.url + ') ' : '') +
+				'is not answering: ' + (prom.error || 'query failed') +
+				'. Rates, health and mTLS shares are missing.');
+		} else {
+			graphAlert('');
+		}
+		const { nodes, edges } = graphElements(obj(resp));
+		const structure = JSON.stringify([nodes.map((n) => [n.data.id, n.data.parent]),
+			edges.map((e) => [e.data.id, e.data.source, e.data.target])]);
+		if (structure === graph.structure) {
+			/* Same shape: update in place so a periodic refresh does not move anything. */
+			cy.batch(() => {
+				for (const item of nodes.concat(edges)) {
+					const ele = cy.getElementById(item.data.id);
+					const d = Object.assign({}, item.data);
+					delete d.id; delete d.parent; delete d.source; delete d.target;
+					ele.removeData();
+					ele.data(d);
+					if (item.classes !== undefined)
+						ele.classes(item.classes);
+				}
+			});
+		} else {
+			cy.batch(() => {
+				cy.elements().remove();
+				cy.add(nodes);
+				cy.add(edges);
+			});
+			graph.structure = structure;
+			runLayout();
+		}
+		$('graph-empty').hidden = nodes.length > 0;
+		$('graph-empty').textContent = 'No traffic in the selected namespaces and time range.';
+
+		const ts = isNum(resp.timestamp) ? new Date(resp.timestamp * 1000) : new Date();
+		$('graph-updated').textContent = 'Updated ' + ts.toLocaleTimeString();
+	}
+
+	function graphSchedule() {
+		clearTimeout(graph.timer);
+		graph.timer = null;
+		if (currentView === 'graph' && graph.refresh > 0)
+			graph.timer = setTimeout(graphLoad, graph.refresh * 1000);
+	}
+
+	async function loadNamespaces() {
+		try {
+			const list = await fetchJSON('api/namespaces');
+			graph.known = arr(list).filter((n) => typeof n === 'string');
+		} catch (e) {
+			graph.known = [];
+		}
+		renderNamespaceMenu();
+	}
+
+	function renderNamespaceMenu() {
+		const names = Array.from(new Set(graph.known.concat(graph.selected || []))).sort();
+		const menu = $('ns-menu');
+		menu.replaceChildren();
+		const all = el('input', { type: 'checkbox' });
+		all.checked = graph.selected === null;
+		all.addEventListener('change', () => setNamespaces(all.checked ? null : []));
+		menu.append(el('label', null, all, 'All namespaces'), el('hr'));
+		for (const ns of names) {
+			const box = el('input', { type: 'checkbox', value: ns });
+			box.checked = graph.selected === null || graph.selected.includes(ns);
+			box.addEventListener('change', () => {
+				const chosen = Array.from(menu.querySelectorAll('input[value]'))
+					.filter((b) => b.checked).map((b) => b.value);
+				setNamespaces(chosen.length === names.length ? null : chosen);
+			});
+			menu.append(el('label', null, box, ns));
+		}
+		if (!names.length)
+			menu.append(el('div', { class: 'muted', style: 'padding:3px 12px', text: 'no namespaces known' }));
+		$('ns-summary').textContent = 'Namespaces: ' + (graph.selected === null ? 'all' :
+			(graph.selected.length ? graph.selected.join(', ') : 'none'));
+	}
+
+	function setNamespaces(sel) {
+		graph.selected = sel;
+		renderNamespaceMenu();
+		graphSaveHash();
+		graphLoad();
+	}
+
+	function graphSaveHash() {
+		setHashParams('graph', {
+			duration: graph.duration,
+			refresh: graph.refresh,
+			namespaces: graph.selected === null ? null : graph.selected.join(','),
+			layout: graph.layout === 'cose' ? null : graph.layout,
+		});
+	}
+
+	async function graphLoad() {
+		clearTimeout(graph.timer);
+		if (graph.abort)
+			graph.abort.abort();
+		const ctl = new AbortController();
+		graph.abort = ctl;
+		const ns = graph.selected === null ? graph.known : graph.selected;
+		if (graph.selected !== null && !ns.length) {
+			graph.abort = null;
+			graphRender({});
+			$('graph-empty').textContent = 'No namespace selected.';
+			window.graphLoaded++;
+			return;
+		}
+		/* Literal commas, as the API documents the list; names are DNS labels and need no escaping. */
+		const url = 'api/graph?' + query({ duration: graph.duration }) +
+			(ns.length ? '&namespaces=' + ns.map(encodeURIComponent).join(',') : '');
+		try {
+			const resp = await fetchJSON(url, ctl.signal);
+			if (ctl.signal.aborted)
+				return;
+			graphRender(resp);
+			window.graphError = null;
+			window.graphLoaded++;
+		} catch (e) {
+			if (ctl.signal.aborted)
+				return;
+			window.graphError = e.message;
+			graphAlert('Cannot load the graph: ' + e.message);
+		}
+		if (graph.abort === ctl)
+			graph.abort = null;
+		graphSchedule();
+	}
+
+	function fillSelect(select, options, value) {
+		const list = options.slice();
+		if (!list.some(([v]) => v === value))
+			list.push([value, String(value) + 's']);
+		select.replaceChildren(...list.map(([v, label]) => el('option', { value: String(v), text: label })));
+		select.value = String(value);
+	}
+
+	function graphInit() {
+		if (typeof cytoscape !== 'function') {
+			showAlert($('graph-alert'), 'lib/cytoscape.min.js did not load: the graph cannot be drawn.');
+			return false;
+		}
+		graph.cy = cytoscape({
+			container: $('cy'),
+			style: graphStyle(),
+			minZoom: 0.15,
+			maxZoom: 4,
+			boxSelectionEnabled: false,
+		});
+		window.cy = graph.cy;
+		graph.cy.on('tap', 'node', (ev) => openNodePanel(ev.target.data()));
+		graph.cy.on('tap', 'edge', (ev) => openEdgePanel(ev.target.data()));
+
+		$('duration').addEventListener('change', (ev) => {
+			graph.duration = Number(ev.target.value);
+			graphSaveHash();
+			graphLoad();
+		});
+		$('refresh').addEventListener('change', (ev) => {
+			graph.refresh = Number(ev.target.value);
+			graphSaveHash();
+			graphSchedule();
+		});
+		$('layout').addEventListener('change', (ev) => {
+			graph.layout = ev.target.value;
+			graphSaveHash();
+			runLayout();
+		});
+		$('refresh-now').addEventListener('click', async () => {
+			await loadNamespaces();
+			graphLoad();
+		});
+		$('fit').addEventListener('click', graphFit);
+		document.addEventListener('click', (ev) => {
+			const dd = $('ns-dropdown');
+			if (dd.open && !dd.contains(ev.target))
+				dd.open = false;
+		});
+		return true;
+	}
+
+	function positiveInt(s, fallback) {
+		const n = Number(s);
+		return s !== null && Number.isInteger(n) && n >= 0 ? n : fallback;
+	}
+
+	views.graph = {
+		async enter(params) {
+			if (!graph.cy && !graphInit())
+				return;
+			/* A bare #/graph (the nav link) keeps the current choices. */
+			if (Array.from(params.keys()).length) {
+				graph.duration = positiveInt(params.get('duration'), graph.duration) || 300;
+				graph.refresh = positiveInt(params.get('refresh'), graph.refresh);
+				graph.layout = LAYOUTS.includes(params.get('layout')) ? params.get('layout') : 'cose';
+				const nsParam = params.get('namespaces');
+				graph.selected = nsParam === null ? null : nsParam.split(',').filter(Boolean);
+			}
+			graphSaveHash();
+			fillSelect($('duration'), DURATIONS, graph.duration);
+			fillSelect($('refresh'), REFRESHES, graph.refresh);
+			$('layout').replaceChildren(...LAYOUTS.map((l) => el('option', { value: l, text: l })));
+			$('layout').value = graph.layout;
+			graph.cy.resize();
+			await loadNamespaces();
+			if (currentView === 'graph')
+				graphLoad();
+		},
+		leave() {
+			clearTimeout(graph.timer);
+			graph.timer = null;
+			if (graph.abort)
+				graph.abort.abort();
+		},
+	};
+
+	/* ---- side panel ---- */
+
+	const panel = { token: 0, charts: [] };
+
+	function panelOpen(title, forId) {
+		for (const c of panel.charts)
+			c.destroy();
+		panel.charts = [];
+		panel.token++;
+		$('panel-title').textContent = title;
+		$('panel-body').replaceChildren(el('div', { class: 'loading', text: 'Loading…' }));
+		$('panel').dataset.state = 'loading';
+		$('panel').dataset.for = forId;
+		$('panel').hidden = false;
+		return panel.token;
+	}
+
+	function panelClose() {
+		for (const c of panel.charts)
+			c.destroy();
+		panel.charts = [];
+		panel.token++;
+		$('panel').hidden = true;
+		$('panel').dataset.state = '';
+		if (graph.cy)
+			graph.cy.elements().unselect();
+	}
+
+	function panelFill(token, state, children) {
+		if (token !== panel.token)
+			return;
+		$('panel-body').replaceChildren(...children.flat(Infinity).filter(Boolean));
+		$('panel').dataset.state = state;
+	}
+
+	/* Fields a panel does not lay out itself are still shown, so nothing the API adds is hidden. */
+	function otherFields(data, known) {
+		const rest = Object.entries(obj(data)).filter(([k, v]) => !known.includes(k) && v !== undefined);
+		if (!rest.length)
+			return null;
+		return [el('h3', { text: 'Other fields' }), fields(rest.map(([k, v]) =>
+			[k, typeof v === 'object' && v !== null ? el('pre', { text: JSON.stringify(v, null, 2) }) : v]))];
+	}
+
+	function labelChips(labels) {
+		const entries = Object.entries(obj(labels));
+		if (!entries.length)
+			return el('p', { class: 'muted', text: 'None.' });
+		return el('div', null, entries.map(([k, v]) =>
+			[el('span', { class: 'chip', text: k + '=' + str(v) }), ' ']));
+	}
+
+	function objectsSection(title, list) {
+		return [el('h3', { text: title }), table(['Kind', 'Object', 'Enforced by', 'Findings'],
+			arr(list).map((p) => [str(obj(p).kind), [obj(p).namespace, obj(p).name].filter(Boolean).join('/') || '—',
+				str(obj(p).enforcedBy), findingsList(obj(p).findings)]))];
+	}
+
+	function explanationsSection(list) {
+		const items = arr(list);
+		return [el('h3', { text: 'Explanations' }), items.length ? items.map((x) => [
+			el('h4', { text: str(obj(x).from) + ' → ' + str(obj(x).to) }),
+			el('pre', { text: typeof obj(x).text === 'string' ? x.text : str(obj(x).text) })]) :
+			el('p', { class: 'muted', text: 'None.' })];
+	}
+
+	function chartBlock(title, series) {
+		const s = obj(series);
+		const toPoints = (list, scale) => arr(list).filter((p) => Array.isArray(p) && isNum(p[0]) && isNum(p[1]))
+			.map((p) => ({ x: p[0] * 1000, y: p[1] * scale }));
+		const sets = [
+			{ label: 'requests/s', data: toPoints(s.rps, 1), yAxisID: 'rps', borderColor: '#0066CC' },
+			{ label: 'error %', data: toPoints(s.errorRate, 100), yAxisID: 'err', borderColor: '#C9190B' },
+			{ label: 'TCP bytes/s', data: toPoints(s.tcp, 1), yAxisID: 'tcp', borderColor: '#5BA352' },
+		].filter((d) => d.data.length);
+		const head = el('h4', { text: title });
+		if (!sets.length)
+			return [head, el('p', { class: 'muted', text: 'No data.' })];
+		if (typeof Chart !== 'function')
+			return [head, el('p', { class: 'muted', text: 'lib/chart.umd.js did not load: no chart.' })];
+		const canvas = el('canvas');
+		const box = el('div', { class: 'chart-box' }, canvas);
+		const axes = {
+			rps: { position: 'left', title: 'req/s', tick: (v) => v },
+			err: { position: 'right', title: 'error %', tick: (v) => v + '%', min: 0 },
+			tcp: { position: 'right', title: 'bytes/s', tick: (v) => bytes(v) },
+		};
+		const xs = sets.flatMap((d) => d.data.map((pt) => pt.x));
+		const scales = {
+			x: {
+				type: 'linear',
+				min: Math.min(...xs),
+				max: Math.max(...xs),
+				ticks: { maxTicksLimit: 6, callback: (v) =>
+					new Date(v).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) },
+			},
+		};
+		for (const d of sets) {
+			const a = axes[d.yAxisID];
+			scales[d.yAxisID] = { position: a.position, beginAtZero: true, min: a.min,
+				title: { display: true, text: a.title }, ticks: { maxTicksLimit: 5, callback: a.tick },
+				grid: { drawOnChartArea: d === sets[0] } };
+			Object.assign(d, { backgroundColor: d.borderColor, pointRadius: 0, borderWidth: 2, tension: 0.2 });
+		}
+		/* Chart.js needs the canvas in the document to size it; build after panelFill. */
+		setTimeout(() => {
+			if (!canvas.isConnected)
+				return;
+			panel.charts.push(new Chart(canvas, {
+				type: 'line',
+				data: { datasets: sets },
+				options: {
+					animation: false, responsive: true, maintainAspectRatio: false, parsing: false,
+					interaction: { mode: 'index', intersect: false },
+					plugins: { legend: { labels: { boxWidth: 12 } }, tooltip: { callbacks: {
+						title: (items) => items.length ? new Date(items[0].parsed.x).toLocaleTimeString() : '' } } },
+					scales,
+				},
+			}));
+		}, 0);
+		return [head, box];
+	}
+
+	function chartsSection(charts) {
+		const c = obj(charts);
+		const dirs = Object.keys(c).length ? Object.keys(c) : ['inbound', 'outbound'];
+		return [el('h3', { text: 'Traffic' }), dirs.map((dir) =>
+			chartBlock(dir.charAt(0).toUpperCase() + dir.slice(1), c[dir]))];
+	}
+
+	async function openWorkloadPanel(ns, name, forId) {
+		const token = panelOpen('Workload ' + (ns ? ns + '/' : '') + name, forId || 'wl:' + ns + '/' + name);
+		let w;
+		try {
+			w = obj(await fetchJSON('api/workload?' + query({ namespace: ns, name, duration: graph.duration })));
+		} catch (e) {
+			panelFill(token, 'error', [el('div', { class: 'alert', text: e.message })]);
+			return;
+		}
+		const pods = objs(w.pods);
+		const nodes = podNodes(pods);
+		panelFill(token, 'loaded', [
+			fields([
+				['Namespace', w.namespace], ['Name', w.name], ['Role', w.role], ['App', w.app],
+				['Version', w.version], ['Service account', w.serviceAccount], ['Identity', w.identity],
+				['Node(s)', nodes.join(', ')], ['Enrolled', w.enrolled], ['Waypoint', w.waypoint],
+				['Services', arr(w.services).join(', ')],
+			]),
+			el('h3', { text: 'Enrollment' }),
+			w.enrollment ? el('pre', { text: String(w.enrollment) }) : el('p', { class: 'muted', text: '—' }),
+			el('h3', { text: 'Pods' }),
+			table(['Name', 'IP', 'Node'], pods.map((p) => [p.name, p.ip, p.node])),
+			el('h3', { text: 'Labels' }), labelChips(w.labels),
+			chartsSection(w.charts),
+			objectsSection('Policies', w.policies),
+			objectsSection('Routes', w.routes),
+			explanationsSection(w.explanations),
+			el('h3', { text: 'Live connections' }),
+			table(['Dir', 'Source', 'Destination', 'Source identity', 'Destination identity', 'Sent', 'Received'],
+				objs(w.connections).map((c) => [c.direction, c.src, c.dst, c.srcIdentity, c.dstIdentity,
+					bytes(c.bytesSent), bytes(c.bytesRecv)])),
+			otherFields(w, ['namespace', 'name', 'role', 'app', 'version', 'serviceAccount', 'identity',
+				'enrolled', 'waypoint', 'services', 'enrollment', 'pods', 'labels', 'charts', 'policies',
+				'routes', 'explanations', 'connections']),
+		]);
+	}
+
+	async function openServicePanel(ns, name, forId) {
+		const token = panelOpen('Service ' + (ns ? ns + '/' : '') + name, forId || 'svc:' + ns + '/' + name);
+		let s;
+		try {
+			s = obj(await fetchJSON('api/service?' + query({ namespace: ns, name, duration: graph.duration })));
+		} catch (e) {
+			panelFill(token, 'error', [el('div', { class: 'alert', text: e.message })]);
+			return;
+		}
+		panelFill(token, 'loaded', [
+			fields([['Namespace', s.namespace], ['Name', s.name], ['Cluster IP', s.ip], ['Waypoint', s.waypoint]]),
+			el('h3', { text: 'Ports' }),
+			table(['Name', 'Port', 'Target port'], objs(s.ports).map((p) => [p.name, p.port, p.targetPort])),
+			el('h3', { text: 'Endpoints' }),
+			table(['Pod', 'IP', 'Node'], objs(s.endpoints).map((p) => [p.pod, p.ip, p.node])),
+			chartsSection(s.charts),
+			objectsSection('Policies', s.policies),
+			objectsSection('Routes', s.routes),
+			explanationsSection(s.explanations),
+			otherFields(s, ['namespace', 'name', 'ip', 'waypoint', 'ports', 'endpoints', 'charts', 'policies',
+				'routes', 'explanations']),
+		]);
+	}
+
+	function openNodePanel(d) {
+		if (d.kind === 'workload' && d.role !== 'unknown' && d.name && !d.placeholder)
+			return openWorkloadPanel(d.namespace, d.name, d.id);
+		if (d.kind === 'service' && d.name)
+			return openServicePanel(d.namespace, d.name, d.id);
+		const token = panelOpen((d.kind || 'node') + ' ' + nodeLabel(d), d.id);
+		const children = graph.cy ? graph.cy.getElementById(d.id).children().map((c) => c.data()) : [];
+		panelFill(token, 'loaded', [
+			fields(Object.entries(d).filter(([k]) => k !== 'color')),
+			children.length ? [el('h3', { text: 'Contains' }), table(['Kind', 'Name', 'Health'],
+				children.map((c) => [c.role && c.role !== 'workload' ? c.role : c.kind, nodeLabel(c),
+					el('span', { class: 'badge ' + (c.health || 'none'), text: c.health || 'none' })]))] : null,
+		]);
+	}
+
+	function nameOf(id) {
+		const n = graph.cy ? graph.cy.getElementById(id) : null;
+		if (!n || !n.length)
+			return str(id);
+		return (n.data('namespace') ? n.data('namespace') + '/' : '') + nodeLabel(n.data());
+	}
+
+	function openEdgePanel(d) {
+		const token = panelOpen(nameOf(d.source) + ' → ' + nameOf(d.target), d.id);
+		const codes = d.codes && typeof d.codes === 'object' ? Object.entries(d.codes) : [];
+		const total = codes.reduce((s, [, v]) => s + (isNum(v) ? v : 0), 0);
+		panelFill(token, 'loaded', [
+			fields([
+				['Protocol', d.protocol],
+				['Health', el('span', { class: 'badge ' + (d.health || 'none'), text: d.health || 'none' })],
+				['Request rate', rps(d.rps)],
+				['Error rate', pct(d.errorRate, 2)],
+				['p99 latency', ms(d.p99)],
+				['Throughput', bytes(d.bytesPerSec, '/s')],
+				['mTLS', isNum(d.mtls) ? (d.mtls > 0 ? '🔒 ' : '') + pct(d.mtls, 0) + ' of traffic' : '—'],
+				['Waypoint', d.waypoint],
+				['Source', d.source],
+				['Destination', d.target],
+			]),
+			el('h3', { text: 'Response codes' }),
+			table(['Class', 'Rate', 'Share'], codes.map(([k, v]) =>
+				[k, rps(v), total > 0 && isNum(v) ? pct(v / total) : '—']), 'No HTTP responses (TCP or no data).'),
+			otherFields(d, ['id', 'source', 'target', 'protocol', 'health', 'rps', 'errorRate', 'p99',
+				'bytesPerSec', 'mtls', 'waypoint', 'codes', 'color']),
+		]);
+	}
+
+	/* ---- workloads view ---- */
+
+	const workloads = { list: [], loaded: false };
+
+	function workloadsRender() {
+		const f = $('wl-filter').value.trim().toLowerCase();
+		const rows = workloads.list.filter((w) => !f || JSON.stringify(w).toLowerCase().includes(f));
+		$('wl-count').textContent = rows.length + ' of ' + workloads.list.length + ' workloads';
+		const t = $('wl-table');
+		t.replaceChildren(
+			el('thead', null, el('tr', null, ['Namespace', 'Name', 'Role', 'App', 'Version', 'Identity',
+				'Node', 'Enrolled', 'Waypoint'].map((h) => el('th', { text: h })))),
+			el('tbody', null, rows.map((w) => el('tr', {
+				class: 'clickable',
+				onclick: () => openWorkloadPanel(w.namespace, w.name),
+			}, [w.namespace, w.name, w.role, w.app, w.version].map((v) => el('td', { text: str(v) })),
+			el('td', { class: 'mono', text: str(w.identity) }),
+			el('td', { text: podNodes(w.pods).join(', ') || '—' }),
+			el('td', null, w.enrolled === true ? el('span', { class: 'status valid', text: '✓' }) :
+				(w.enrolled === false ? el('span', { class: 'status error', text: '✗' }) : '—')),
+			el('td', { text: str(w.waypoint) })))));
+	}
+
+	async function workloadsLoad() {
+		try {
+			workloads.list = arr(await fetchJSON('api/workloads')).filter((w) => w && typeof w === 'object');
+			showAlert($('wl-alert'), '');
+		} catch (e) {
+			showAlert($('wl-alert'), 'Cannot load workloads: ' + e.message);
+		}
+		workloadsRender();
+	}
+
+	views.workloads = {
+		enter() {
+			workloadsLoad();
+		},
+	};
+
+	/* ---- config view ---- */
+
+	const config = { objects: [] };
+
+	function configRender() {
+		const f = $('cfg-filter').value.trim().toLowerCase();
+		const status = $('cfg-status').value;
+		const rows = config.objects.filter((o) => (!status || o.status === status) &&
+			(!f || [o.kind, o.namespace, o.name, o.apiVersion].join(' ').toLowerCase().includes(f)));
+		const count = (s) => config.objects.filter((o) => o.status === s).length;
+		$('cfg-count').textContent = config.objects.length + ' objects: ' + count('valid') + ' valid, ' +
+			count('warning') + ' with warnings, ' + count('error') + ' with errors';
+		const body = el('tbody');
+		for (const o of rows) {
+			const st = STATUS_ICONS[o.status] ? o.status : null;
+			const yamlRow = el('tr', { class: 'yaml-row', hidden: '' },
+				el('td', { colspan: '6' },
+					el('pre', { text: typeof o.yaml === 'string' && o.yaml ? o.yaml : '(no YAML)' })));
+			body.append(el('tr', { class: 'clickable', title: 'Show YAML', onclick: () => {
+				yamlRow.hidden = !yamlRow.hidden;
+			} },
+			el('td', null, el('span', { class: 'status ' + (st || ''), title: str(o.status),
+				text: st ? STATUS_ICONS[st] : '?' })),
+			el('td', { text: str(o.kind) }), el('td', { text: str(o.namespace) }), el('td', { text: str(o.name) }),
+			el('td', { class: 'mono', text: str(o.apiVersion) }), el('td', null, findingsList(o.findings))), yamlRow);
+		}
+		$('cfg-table').replaceChildren(el('thead', null, el('tr', null,
+			['', 'Kind', 'Namespace', 'Name', 'API version', 'Findings'].map((h) => el('th', { text: h })))), body);
+	}
+
+	async function configLoad() {
+		try {
+			const resp = obj(await fetchJSON('api/config'));
+			config.objects = arr(resp.objects).filter((o) => o && typeof o === 'object');
+			showAlert($('cfg-alert'), '');
+		} catch (e) {
+			showAlert($('cfg-alert'), 'Cannot load the configuration: ' + e.message);
+		}
+		configRender();
+	}
+
+	views.config = {
+		enter() {
+			configLoad();
+		},
+	};
+
+	/* ---- start ---- */
+
+	async function loadHealth() {
+		try {
+			const h = obj(await fetchJSON('api/health'));
+			$('cluster').textContent = h.cluster ? 'cluster: ' + h.cluster : 'cluster: —';
+			$('api-health').className = 'health-dot ' + (h.ok === false ? 'bad' : 'ok');
+			$('api-health').title = 'dashboard API ' + (h.ok === false ? 'not ok' : 'ok') +
+				(h.prometheus ? '; Prometheus at ' + h.prometheus : '');
+		} catch (e) {
+			$('cluster').textContent = 'cluster: unreachable';
+			$('api-health').className = 'health-dot bad';
+			$('api-health').title = e.message;
+		}
+	}
+
+	$('panel-close').addEventListener('click', panelClose);
+	document.addEventListener('keydown', (ev) => {
+		if (ev.key === 'Escape')
+			panelClose();
+	});
+	$('wl-filter').addEventListener('input', workloadsRender);
+	$('wl-reload').addEventListener('click', workloadsLoad);
+	$('cfg-filter').addEventListener('input', configRender);
+	$('cfg-status').addEventListener('change', configRender);
+	$('cfg-reload').addEventListener('click', configLoad);
+	window.addEventListener('hashchange', route);
+	loadHealth();
+	route();
+}());

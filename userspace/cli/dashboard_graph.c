@@ -1,0 +1,821 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The service graph, as Kiali's versioned-app graph draws it: namespaces boxing apps boxing
+ * their workloads (one node per version), Services between callers and the workloads behind
+ * them, waypoints and gateways as workloads of their own role. Edges come from Istio's
+ * metrics in Prometheus over the chosen duration: HTTP and gRPC from istio_requests_total as
+ * the waypoints and gateways report it (reporter "waypoint", and "source" for a gateway, a
+ * pair a waypoint reports taking precedence, so no request counts twice), with p99 from
+ * istio_request_duration_milliseconds; TCP from the ztunnels' istio_tcp_*_bytes_total at the
+ * destination, for pairs no L7 proxy reports. Each edge's mTLS share is its requests' or bytes'
+ * connection_security_policy="mutual_tls" (a gateway's requests, which say "unknown", take the
+ * ztunnel's view of the same pair). Health uses Kiali's default tolerances: 5xx and gRPC
+ * errors degraded above 0 and failing from 10%, 4xx degraded from 10% and failing from 20%.
+ */
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dashboard.h"
+
+enum proto { P_HTTP, P_GRPC, P_TCP };
+static const char *const proto_names[] = {"http", "grpc", "tcp"};
+
+struct gnode {
+	char *id;
+	cJSON *json; /* owned by the graph's nodes array */
+	double in_rps, in_4xx, in_5xx, in_tcp, out_rps, out_tcp;
+};
+
+struct gedge {
+	char *src, *dst;
+	enum proto proto;
+	double rps, codes[6], grpc_err, sec_known, mtls, bytes, p99;
+	bool have_p99;
+	char waypoint[300];
+};
+
+struct graph {
+	struct hsearch_data idx; /* "n:<id>" -> gnode, "e:<src>|<dst>|<proto>" -> gedge */
+	struct gnode **nodes;
+	size_t n_nodes, cap_nodes;
+	struct gedge **edges;
+	size_t n_edges, cap_edges;
+	char **keys;
+	size_t n_keys, cap_keys;
+	cJSON *doc, *jnodes;
+	const struct dash_view *v;
+	cJSON *wl_role; /* "ns/workload" -> role, from pods.json */
+	cJSON *pod_wl;	/* "ns/pod" -> workload */
+	cJSON *http_pairs, *wp_pairs, *pair_sec;
+};
+
+static void *idx_get(struct graph *g, const char *key)
+{
+	ENTRY e = {.key = (char *)key}, *found = NULL;
+
+	return hsearch_r(e, FIND, &found, &g->idx) ? found->data : NULL;
+}
+
+static bool grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	void *a;
+
+	if (n < *cap)
+		return true;
+	a = realloc(*arr, (*cap ? *cap * 2 : 64) * size);
+	if (!a)
+		return false;
+	*arr = a;
+	*cap = *cap ? *cap * 2 : 64;
+	return true;
+}
+
+static bool idx_put(struct graph *g, const char *key, void *data)
+{
+	ENTRY e, *found;
+	char *k = strdup(key);
+
+	if (!k || !grow((void **)&g->keys, &g->cap_keys, g->n_keys, sizeof(char *))) {
+		free(k);
+		return false;
+	}
+	g->keys[g->n_keys++] = k;
+	e.key = k;
+	e.data = data;
+	return hsearch_r(e, ENTER, &found, &g->idx) != 0;
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+static bool known(const char *s)
+{
+	return s && *s && strcmp(s, "unknown");
+}
+
+/* Node @id, made with @parent and the fields set by the caller when new. */
+static struct gnode *node(struct graph *g, const char *id, const char *kind, const char *ns,
+			  const char *name, const char *parent, bool *created)
+{
+	char key[700];
+	struct gnode *n;
+
+	str_fmt(key, sizeof(key), "n:%s", id);
+	if (created)
+		*created = false;
+	n = idx_get(g, key);
+	if (n)
+		return n;
+	n = calloc(1, sizeof(*n));
+	if (!n || !grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes, sizeof(*g->nodes)) ||
+	    !(n->id = strdup(id)) || !(n->json = cJSON_CreateObject()) ||
+	    !cJSON_AddItemToArray(g->jnodes, n->json)) {
+		if (n) {
+			cJSON_Delete(n->json);
+			free(n->id);
+		}
+		free(n);
+		return NULL;
+	}
+	g->nodes[g->n_nodes++] = n;
+	cJSON_AddStringToObject(n->json, "id", id);
+	cJSON_AddStringToObject(n->json, "kind", kind);
+	if (ns)
+		cJSON_AddStringToObject(n->json, "namespace", ns);
+	cJSON_AddStringToObject(n->json, "name", name);
+	if (parent)
+		cJSON_AddStringToObject(n->json, "parent", parent);
+	if (!idx_put(g, key, n))
+		return NULL;
+	if (created)
+		*created = true;
+	return n;
+}
+
+static void ns_node(struct graph *g, const char *ns, char *id, size_t len)
+{
+	str_fmt(id, len, "ns:%s", ns);
+	node(g, id, "namespace", NULL, ns, NULL, NULL);
+}
+
+/* The workload node of @ns/@wl (its app box made when it has an app label); its id in @id. */
+static struct gnode *wl_node(struct graph *g, const char *ns, const char *wl, const char *app,
+			     const char *version, char *id, size_t len)
+{
+	char nsid[300], appid[600], key[600];
+	const char *parent = nsid, *role;
+	struct gnode *n;
+	bool created;
+
+	if (!known(ns) || !known(wl)) {
+		str_fmt(id, len, "wl:unknown");
+		n = node(g, id, "workload", NULL, "unknown", NULL, &created);
+		if (n && created)
+			cJSON_AddStringToObject(n->json, "role", "unknown");
+		return n;
+	}
+	ns_node(g, ns, nsid, sizeof(nsid));
+	str_fmt(key, sizeof(key), "%s/%s", ns, wl);
+	role = jstr(g->wl_role, key) ?: "workload";
+	if (known(app) && !strcmp(role, "workload")) {
+		str_fmt(appid, sizeof(appid), "app:%s/%s", ns, app);
+		node(g, appid, "app", ns, app, nsid, NULL);
+		parent = appid;
+	}
+	str_fmt(id, len, "wl:%s/%s", ns, wl);
+	n = node(g, id, "workload", ns, wl, parent, &created);
+	if (n && created) {
+		cJSON_AddStringToObject(n->json, "role", role);
+		if (known(app))
+			cJSON_AddStringToObject(n->json, "app", app);
+		if (known(version))
+			cJSON_AddStringToObject(n->json, "version", version);
+	}
+	return n;
+}
+
+static struct gnode *svc_node(struct graph *g, const char *ns, const char *name, char *id,
+			      size_t len)
+{
+	char nsid[300];
+
+	ns_node(g, ns, nsid, sizeof(nsid));
+	str_fmt(id, len, "svc:%s/%s", ns, name);
+	return node(g, id, "service", ns, name, nsid, NULL);
+}
+
+static struct gedge *edge(struct graph *g, const char *src, const char *dst, enum proto p)
+{
+	char key[1500];
+	struct gedge *e;
+
+	str_fmt(key, sizeof(key), "e:%s|%s|%d", src, dst, (int)p);
+	e = idx_get(g, key);
+	if (e)
+		return e;
+	e = calloc(1, sizeof(*e));
+	if (!e || !grow((void **)&g->edges, &g->cap_edges, g->n_edges, sizeof(*g->edges)) ||
+	    !(e->src = strdup(src)) || !(e->dst = strdup(dst))) {
+		if (e) {
+			free(e->src);
+			free(e->dst);
+		}
+		free(e);
+		return NULL;
+	}
+	e->proto = p;
+	g->edges[g->n_edges++] = e;
+	return idx_put(g, key, e) ? e : NULL;
+}
+
+/* The labels of a sample's source and destination, and the ids of their nodes. */
+struct ends {
+	char src[600], svc[600], dst[600];
+	bool have_svc, have_dst;
+	struct gnode *nsrc, *nsvc, *ndst;
+};
+
+static bool ends_of(struct graph *g, const cJSON *m, struct ends *x)
+{
+	const char *sns = jstr(m, "source_workload_namespace"), *swl = jstr(m, "source_workload");
+	const char *dns = jstr(m, "destination_workload_namespace");
+	const char *dwl = jstr(m, "destination_workload");
+	const char *vns = jstr(m, "destination_service_namespace");
+	const char *vname = jstr(m, "destination_service_name");
+
+	memset(x, 0, sizeof(*x));
+	x->nsrc = wl_node(g, sns, swl, jstr(m, "source_canonical_service"),
+			  jstr(m, "source_canonical_revision"), x->src, sizeof(x->src));
+	x->have_svc = known(vns) && known(vname);
+	if (x->have_svc)
+		x->nsvc = svc_node(g, vns, vname, x->svc, sizeof(x->svc));
+	x->have_dst = known(dns) && known(dwl);
+	if (x->have_dst)
+		x->ndst =
+		    wl_node(g, dns, dwl, jstr(m, "destination_canonical_service"),
+			    jstr(m, "destination_canonical_revision"), x->dst, sizeof(x->dst));
+	return x->nsrc && (!x->have_svc || x->nsvc) && (!x->have_dst || x->ndst) &&
+	       (x->have_svc || x->have_dst);
+}
+
+static void pair_key(const cJSON *m, char *key, size_t len)
+{
+	str_fmt(key, len, "%s/%s>%s/%s", jstr(m, "source_workload_namespace") ?: "",
+		jstr(m, "source_workload") ?: "", jstr(m, "destination_workload_namespace") ?: "",
+		jstr(m, "destination_workload") ?: "");
+}
+
+static void svc_pair_key(const cJSON *m, char *key, size_t len)
+{
+	str_fmt(key, len, "%s/%s>%s/%s", jstr(m, "source_workload_namespace") ?: "",
+		jstr(m, "source_workload") ?: "", jstr(m, "destination_service_namespace") ?: "",
+		jstr(m, "destination_service_name") ?: "");
+}
+
+/* The workload of the waypoint pod that reported sample @m (Prometheus's pod label). */
+static void reporting_waypoint(struct graph *g, const cJSON *m, char *out, size_t len)
+{
+	char key[600];
+	const char *wl;
+
+	out[0] = '\0';
+	str_fmt(key, sizeof(key), "%s/%s", jstr(m, "namespace") ?: "", jstr(m, "pod") ?: "");
+	wl = jstr(g->pod_wl, key);
+	if (wl)
+		str_fmt(out, len, "%s/%s", jstr(m, "namespace"), wl);
+}
+
+static void add_http(struct graph *g, const cJSON *m, double v)
+{
+	const char *code = jstr(m, "response_code") ?: "",
+		   *sec = jstr(m, "connection_security_policy");
+	const char *grpc = jstr(m, "grpc_response_status");
+	enum proto p = !strcmp(jstr(m, "request_protocol") ?: "", "grpc") ? P_GRPC : P_HTTP;
+	int cls = code[0] >= '1' && code[0] <= '5' ? code[0] - '0' : 0;
+	bool is_wp = !strcmp(jstr(m, "reporter") ?: "", "waypoint");
+	char wp[300] = "", key[1300];
+	struct ends x;
+
+	if (!is_wp) {
+		svc_pair_key(m, key, sizeof(key));
+		if (cJSON_GetObjectItemCaseSensitive(g->wp_pairs, key))
+			return; /* a waypoint on the way reports it */
+	}
+	if (v <= 0 || !ends_of(g, m, &x))
+		return;
+	if (is_wp)
+		reporting_waypoint(g, m, wp, sizeof(wp));
+	pair_key(m, key, sizeof(key));
+	if (!cJSON_GetObjectItemCaseSensitive(g->http_pairs, key))
+		cJSON_AddTrueToObject(g->http_pairs, key);
+	/* Caller to Service, and Service to the workload that answered (or straight on). */
+	const char *hops[2][2] = {{x.src, x.have_svc ? x.svc : x.dst},
+				  {x.have_svc && x.have_dst ? x.svc : NULL, x.dst}};
+	for (int h = 0; h < 2; h++) {
+		struct gedge *e;
+
+		if (!hops[h][0])
+			continue;
+		e = edge(g, hops[h][0], hops[h][1], p);
+		if (!e)
+			return;
+		e->rps += v;
+		e->codes[cls] += v;
+		if (p == P_GRPC && grpc && *grpc && strcmp(grpc, "0"))
+			e->grpc_err += v;
+		if (sec && (!strcmp(sec, "mutual_tls") || !strcmp(sec, "none"))) {
+			e->sec_known += v;
+			if (!strcmp(sec, "mutual_tls"))
+				e->mtls += v;
+		}
+		if (wp[0])
+			str_fmt(e->waypoint, sizeof(e->waypoint), "%s", wp);
+	}
+	x.nsrc->out_rps += v;
+	struct gnode *to[] = {x.have_svc ? x.nsvc : NULL, x.have_dst ? x.ndst : NULL};
+	for (int i = 0; i < 2; i++) {
+		if (!to[i])
+			continue;
+		to[i]->in_rps += v;
+		if (cls == 4)
+			to[i]->in_4xx += v;
+		if (cls == 5 || (p == P_GRPC && grpc && *grpc && strcmp(grpc, "0")))
+			to[i]->in_5xx += v;
+	}
+}
+
+static bool is_waypoint_wl(struct graph *g, const char *ns, const char *wl)
+{
+	char key[600];
+	const char *role;
+
+	str_fmt(key, sizeof(key), "%s/%s", ns ?: "", wl ?: "");
+	role = jstr(g->wl_role, key);
+	return role && !strcmp(role, "waypoint");
+}
+
+/* Whether any HTTP pair starts at (@side 's') or ends at (@side 'd') workload @ns/@wl. */
+static bool http_touches(struct graph *g, const char *ns, const char *wl, char side)
+{
+	const cJSON *it;
+	char w[600];
+
+	str_fmt(w, sizeof(w), "%s/%s", ns ?: "", wl ?: "");
+	cJSON_ArrayForEach(it, g->http_pairs)
+	{
+		const char *gt = strchr(it->string, '>');
+		size_t n = strlen(w);
+
+		if (!gt)
+			continue;
+		if (side == 's' && (size_t)(gt - it->string) == n && !strncmp(it->string, w, n))
+			return true;
+		if (side == 'd' && !strcmp(gt + 1, w))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The connections the destination's ztunnel accepted for a pair of workloads, by security:
+ * what a gateway's requests, which do not say, were carried over.
+ */
+static void add_pair_sec(struct graph *g, const cJSON *m, double v)
+{
+	const char *sec = jstr(m, "connection_security_policy");
+	char key[1300];
+	cJSON *ps;
+
+	if (!sec || v <= 0)
+		return;
+	pair_key(m, key, sizeof(key));
+	ps = cJSON_GetObjectItemCaseSensitive(g->pair_sec, key);
+	if (!ps && (ps = cJSON_AddArrayToObject(g->pair_sec, key))) {
+		cJSON_AddItemToArray(ps, cJSON_CreateNumber(0));
+		cJSON_AddItemToArray(ps, cJSON_CreateNumber(0));
+	}
+	if (cJSON_GetArraySize(ps) != 2)
+		return;
+	cJSON_SetNumberValue(cJSON_GetArrayItem(ps, 0), cJSON_GetArrayItem(ps, 0)->valuedouble + v);
+	if (!strcmp(sec, "mutual_tls"))
+		cJSON_SetNumberValue(cJSON_GetArrayItem(ps, 1),
+				     cJSON_GetArrayItem(ps, 1)->valuedouble + v);
+}
+
+static void add_tcp(struct graph *g, const cJSON *m, double v)
+{
+	const char *sec = jstr(m, "connection_security_policy");
+	const char *sns = jstr(m, "source_workload_namespace"), *swl = jstr(m, "source_workload");
+	const char *dns = jstr(m, "destination_workload_namespace");
+	const char *dwl = jstr(m, "destination_workload");
+	char key[1300];
+	struct ends x;
+
+	pair_key(m, key, sizeof(key));
+	/* Requests an L7 proxy reports are shown as such: not their connections too. */
+	if (cJSON_GetObjectItemCaseSensitive(g->http_pairs, key) ||
+	    (is_waypoint_wl(g, dns, dwl) && http_touches(g, sns, swl, 's')) ||
+	    (is_waypoint_wl(g, sns, swl) && http_touches(g, dns, dwl, 'd')))
+		return;
+	if (v <= 0 || !ends_of(g, m, &x))
+		return;
+	const char *hops[2][2] = {{x.src, x.have_svc ? x.svc : x.dst},
+				  {x.have_svc && x.have_dst ? x.svc : NULL, x.dst}};
+	for (int h = 0; h < 2; h++) {
+		struct gedge *e;
+
+		if (!hops[h][0])
+			continue;
+		e = edge(g, hops[h][0], hops[h][1], P_TCP);
+		if (!e)
+			return;
+		e->bytes += v;
+		if (sec && (!strcmp(sec, "mutual_tls") || !strcmp(sec, "none"))) {
+			e->sec_known += v;
+			if (!strcmp(sec, "mutual_tls"))
+				e->mtls += v;
+		}
+	}
+	x.nsrc->out_tcp += v;
+	if (x.have_svc)
+		x.nsvc->in_tcp += v;
+	if (x.have_dst)
+		x.ndst->in_tcp += v;
+}
+
+static void add_p99(struct graph *g, const cJSON *m, double v)
+{
+	char src[600], svc[600], dst[600], key[1500];
+	const char *sns = jstr(m, "source_workload_namespace"), *swl = jstr(m, "source_workload");
+	const char *vns = jstr(m, "destination_service_namespace");
+	const char *vname = jstr(m, "destination_service_name");
+	const char *dns = jstr(m, "destination_workload_namespace");
+	const char *dwl = jstr(m, "destination_workload");
+
+	if (known(sns) && known(swl))
+		str_fmt(src, sizeof(src), "wl:%s/%s", sns, swl);
+	else
+		str_fmt(src, sizeof(src), "wl:unknown");
+	str_fmt(svc, sizeof(svc), "svc:%s/%s", vns ?: "", vname ?: "");
+	str_fmt(dst, sizeof(dst), "wl:%s/%s", dns ?: "", dwl ?: "");
+	const char *hops[2][2] = {{src, known(vname) ? svc : dst}, {svc, dst}};
+	for (int h = 0; h < 2; h++)
+		for (int p = P_HTTP; p <= P_GRPC; p++) {
+			struct gedge *e;
+
+			str_fmt(key, sizeof(key), "e:%s|%s|%d", hops[h][0], hops[h][1], p);
+			e = idx_get(g, key);
+			if (e && (!e->have_p99 || v > e->p99)) {
+				e->p99 = v;
+				e->have_p99 = true;
+			}
+		}
+}
+
+/* Kiali's default tolerances (percent): 5xx and gRPC errors, then 4xx. */
+static const char *health(double total, double e5, double e4)
+{
+	double p5, p4;
+
+	if (total <= 0)
+		return "none";
+	p5 = 100 * e5 / total;
+	p4 = 100 * e4 / total;
+	if (p5 >= 10 || p4 >= 20)
+		return "failure";
+	if (p5 > 0 || p4 >= 10)
+		return "degraded";
+	return "healthy";
+}
+
+static void query_into(struct graph *g, const char *promql,
+		       void (*fn)(struct graph *, const cJSON *, double), cJSON *prom)
+{
+	char err[400] = "";
+	cJSON *res = dash_prom_query(g->v->d, promql, 0, err, sizeof(err));
+	const cJSON *s;
+
+	if (!res) {
+		cJSON_ReplaceItemInObjectCaseSensitive(prom, "ok", cJSON_CreateFalse());
+		if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(prom, "error")))
+			cJSON_ReplaceItemInObjectCaseSensitive(prom, "error",
+							       cJSON_CreateString(err));
+		return;
+	}
+	cJSON_ArrayForEach(s, res)
+	    fn(g, cJSON_GetObjectItemCaseSensitive(s, "metric"),
+	       dash_prom_value(cJSON_GetObjectItemCaseSensitive(s, "value")));
+	cJSON_Delete(res);
+}
+
+/* The ids of the namespaces asked for ("a,b"), or NULL for all. */
+static bool ns_wanted(const char *list, const char *ns)
+{
+	size_t n = strlen(ns);
+
+	if (!list || !*list)
+		return true;
+	for (const char *p = list; p && *p;) {
+		const char *c = strchr(p, ',');
+		size_t l = c ? (size_t)(c - p) : strlen(p);
+
+		if (l == n && !strncmp(p, ns, n))
+			return true;
+		p = c ? c + 1 : NULL;
+	}
+	return false;
+}
+
+/* Whether edge @e touches a namespace asked for (by its end nodes' namespaces). */
+static bool edge_wanted(struct graph *g, const struct gedge *e, const char *list)
+{
+	const char *ids[] = {e->src, e->dst};
+
+	for (int i = 0; i < 2; i++) {
+		char key[700];
+		struct gnode *n;
+		const char *ns;
+
+		str_fmt(key, sizeof(key), "n:%s", ids[i]);
+		n = idx_get(g, key);
+		ns = n ? jstr(n->json, "namespace") : NULL;
+		if (ns && ns_wanted(list, ns))
+			return true;
+	}
+	return false;
+}
+
+static void finish_edges(struct graph *g, cJSON *jedges, const char *list)
+{
+	for (size_t i = 0; i < g->n_edges; i++) {
+		struct gedge *e = g->edges[i];
+		cJSON *o;
+		char id[32];
+
+		if (!edge_wanted(g, e, list))
+			continue;
+		/* A gateway's requests: their security is what the ztunnels saw of the pair. */
+		if (e->proto != P_TCP && e->sec_known <= 0 && !strncmp(e->src, "wl:", 3)) {
+			char key[1300];
+			const cJSON *ps;
+
+			str_fmt(key, sizeof(key), "%s>%s", e->src + 3,
+				!strncmp(e->dst, "wl:", 3) ? e->dst + 3 : "");
+			ps = cJSON_GetObjectItemCaseSensitive(g->pair_sec, key);
+			if (!ps) {
+				/* To a Service: any pair from this source into it. */
+				const cJSON *it;
+
+				cJSON_ArrayForEach(it, g->pair_sec)
+				{
+					size_t n = strlen(e->src + 3);
+
+					if (!strncmp(it->string, e->src + 3, n) &&
+					    it->string[n] == '>' && cJSON_GetArraySize(it) == 2)
+						ps = it;
+				}
+			}
+			if (cJSON_GetArraySize(ps) == 2 &&
+			    cJSON_GetArrayItem(ps, 0)->valuedouble > 0) {
+				e->sec_known = 1;
+				e->mtls = cJSON_GetArrayItem(ps, 1)->valuedouble /
+					  cJSON_GetArrayItem(ps, 0)->valuedouble;
+			}
+		}
+		o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(jedges, o)) {
+			cJSON_Delete(o);
+			return;
+		}
+		str_fmt(id, sizeof(id), "e%zu", i);
+		cJSON_AddStringToObject(o, "id", id);
+		cJSON_AddStringToObject(o, "source", e->src);
+		cJSON_AddStringToObject(o, "target", e->dst);
+		cJSON_AddStringToObject(o, "protocol", proto_names[e->proto]);
+		if (e->proto == P_TCP) {
+			cJSON_AddNullToObject(o, "rps");
+			cJSON_AddNullToObject(o, "errorRate");
+			cJSON_AddNullToObject(o, "codes");
+			cJSON_AddNullToObject(o, "p99");
+			cJSON_AddNumberToObject(o, "bytesPerSec", e->bytes);
+			cJSON_AddStringToObject(o, "health", e->bytes > 0 ? "healthy" : "none");
+		} else {
+			cJSON *codes = cJSON_AddObjectToObject(o, "codes");
+			double err = e->codes[4] + e->codes[5] + e->grpc_err;
+
+			cJSON_AddNumberToObject(o, "rps", e->rps);
+			cJSON_AddNumberToObject(o, "errorRate", e->rps > 0 ? err / e->rps : 0);
+			for (int c = 1; c <= 5; c++) {
+				char k[8];
+
+				str_fmt(k, sizeof(k), "%dxx", c);
+				cJSON_AddNumberToObject(codes, k, e->codes[c]);
+			}
+			if (e->have_p99)
+				cJSON_AddNumberToObject(o, "p99", e->p99);
+			else
+				cJSON_AddNullToObject(o, "p99");
+			cJSON_AddNullToObject(o, "bytesPerSec");
+			cJSON_AddStringToObject(
+			    o, "health", health(e->rps, e->codes[5] + e->grpc_err, e->codes[4]));
+		}
+		cJSON_AddNumberToObject(o, "mtls", e->sec_known > 0 ? e->mtls / e->sec_known : 0);
+		if (e->waypoint[0])
+			cJSON_AddStringToObject(o, "waypoint", e->waypoint);
+		else
+			cJSON_AddNullToObject(o, "waypoint");
+	}
+}
+
+/* Nodes outside the namespaces asked for that no kept edge touches are dropped. */
+static cJSON *kept_nodes(struct graph *g, const cJSON *jedges, const char *list)
+{
+	cJSON *keep = cJSON_CreateObject(), *out = cJSON_CreateArray();
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, jedges)
+	{
+		const char *ends[] = {jstr(e, "source"), jstr(e, "target")};
+
+		for (int i = 0; i < 2; i++)
+			if (ends[i] && !cJSON_GetObjectItemCaseSensitive(keep, ends[i]))
+				cJSON_AddTrueToObject(keep, ends[i]);
+	}
+	/* Parents of kept nodes are kept (twice: workload -> app -> namespace). */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < g->n_nodes; i++) {
+			const char *ns = jstr(g->nodes[i]->json, "namespace");
+			const char *parent = jstr(g->nodes[i]->json, "parent");
+			bool kept = cJSON_GetObjectItemCaseSensitive(keep, g->nodes[i]->id) ||
+				    (ns && ns_wanted(list, ns)) ||
+				    (!ns && !strncmp(g->nodes[i]->id, "ns:", 3) &&
+				     ns_wanted(list, g->nodes[i]->id + 3));
+
+			if (!kept)
+				continue;
+			if (!cJSON_GetObjectItemCaseSensitive(keep, g->nodes[i]->id))
+				cJSON_AddTrueToObject(keep, g->nodes[i]->id);
+			if (parent && !cJSON_GetObjectItemCaseSensitive(keep, parent))
+				cJSON_AddTrueToObject(keep, parent);
+		}
+	for (size_t i = 0; out && i < g->n_nodes; i++) {
+		struct gnode *n = g->nodes[i];
+		const char *kind = jstr(n->json, "kind");
+
+		if (!cJSON_GetObjectItemCaseSensitive(keep, n->id))
+			continue;
+		if (strcmp(kind, "namespace") && strcmp(kind, "app")) {
+			cJSON_AddNumberToObject(n->json, "inRps", n->in_rps);
+			cJSON_AddNumberToObject(n->json, "outRps", n->out_rps);
+			cJSON_AddNumberToObject(n->json, "inBytesPerSec", n->in_tcp);
+			cJSON_AddNumberToObject(n->json, "errorRate",
+						n->in_rps > 0 ? (n->in_4xx + n->in_5xx) / n->in_rps
+							      : 0);
+			cJSON_AddStringToObject(
+			    n->json, "health",
+			    n->in_rps > 0 ? health(n->in_rps, n->in_5xx, n->in_4xx)
+			    : n->out_rps > 0 || n->in_tcp > 0 || n->out_tcp > 0 ? "healthy"
+										: "none");
+		}
+		cJSON_AddItemToArray(out, cJSON_Duplicate(n->json, true));
+	}
+	cJSON_Delete(keep);
+	return out;
+}
+
+/*
+ * Every workload of the namespaces asked for is a node, with traffic or idle; and the role of
+ * every workload, and the workload of every pod, for the samples to come.
+ */
+static void workload_nodes(struct graph *g, const char *list)
+{
+	const cJSON *pod;
+
+	cJSON_ArrayForEach(pod, g->v->pods)
+	{
+		const char *ns = jstr(pod, "namespace"), *wl = dash_pod_workload(pod);
+		char key[600];
+
+		if (!ns)
+			continue;
+		str_fmt(key, sizeof(key), "%s/%s", ns, wl);
+		if (!cJSON_GetObjectItemCaseSensitive(g->wl_role, key))
+			cJSON_AddStringToObject(g->wl_role, key, dash_pod_role(pod));
+		str_fmt(key, sizeof(key), "%s/%s", ns, jstr(pod, "name") ?: "");
+		if (!cJSON_GetObjectItemCaseSensitive(g->pod_wl, key))
+			cJSON_AddStringToObject(g->pod_wl, key, wl);
+	}
+	cJSON_ArrayForEach(pod, g->v->pods)
+	{
+		const char *ns = jstr(pod, "namespace");
+		const cJSON *labels = cJSON_GetObjectItemCaseSensitive(pod, "labels");
+		char id[700];
+
+		if (ns && ns_wanted(list, ns))
+			wl_node(g, ns, dash_pod_workload(pod),
+				jstr(labels, "service.istio.io/canonical-name")
+				    ?: jstr(labels, "app"),
+				jstr(labels, "service.istio.io/canonical-revision")
+				    ?: jstr(labels, "version"),
+				id, sizeof(id));
+	}
+}
+
+static void graph_free(struct graph *g)
+{
+	for (size_t i = 0; i < g->n_nodes; i++) {
+		free(g->nodes[i]->id);
+		free(g->nodes[i]);
+	}
+	for (size_t i = 0; i < g->n_edges; i++) {
+		free(g->edges[i]->src);
+		free(g->edges[i]->dst);
+		free(g->edges[i]);
+	}
+	for (size_t i = 0; i < g->n_keys; i++)
+		free(g->keys[i]);
+	free(g->nodes);
+	free(g->edges);
+	free(g->keys);
+	hdestroy_r(&g->idx);
+	cJSON_Delete(g->jnodes);
+	cJSON_Delete(g->wl_role);
+	cJSON_Delete(g->pod_wl);
+	cJSON_Delete(g->http_pairs);
+	cJSON_Delete(g->wp_pairs);
+	cJSON_Delete(g->pair_sec);
+}
+
+static void note_wp_pair(struct graph *g, const cJSON *m, double v)
+{
+	char key[1300];
+
+	(void)v;
+	svc_pair_key(m, key, sizeof(key));
+	if (!cJSON_GetObjectItemCaseSensitive(g->wp_pairs, key))
+		cJSON_AddTrueToObject(g->wp_pairs, key);
+}
+
+#define BY_ENDS                                                                                    \
+	"source_workload, source_workload_namespace, source_canonical_service, "                   \
+	"source_canonical_revision, destination_workload, destination_workload_namespace, "        \
+	"destination_canonical_service, destination_canonical_revision, "                          \
+	"destination_service_name, destination_service_namespace"
+
+/*
+ * Bytes both ways at the destination's ztunnel over @range, with more matchers @m: the two
+ * counters told apart by a label of their own, so that `or` keeps both (rate() drops names).
+ */
+#define TCP_BYTES(range, m)                                                                        \
+	"label_replace(rate(istio_tcp_sent_bytes_total{reporter=\"destination\"" m "}[" range      \
+	"]), \"way\", \"sent\", \"\", \"\") or label_replace(rate("                                \
+	"istio_tcp_received_bytes_total{reporter=\"destination\"" m "}[" range "]), \"way\", "     \
+	"\"received\", \"\", \"\")"
+
+cJSON *dash_graph(struct dash_view *v, const char *namespaces)
+{
+	struct graph g = {.v = v};
+	cJSON *doc = cJSON_CreateObject(), *prom, *jedges;
+	size_t n_pods = (size_t)cJSON_GetArraySize(v->pods);
+	char q[2000];
+
+	if (!doc)
+		return NULL;
+	g.jnodes = cJSON_CreateArray();
+	g.wl_role = cJSON_CreateObject();
+	g.pod_wl = cJSON_CreateObject();
+	g.http_pairs = cJSON_CreateObject();
+	g.wp_pairs = cJSON_CreateObject();
+	g.pair_sec = cJSON_CreateObject();
+	if (!hcreate_r(64 + 16 * n_pods, &g.idx) || !g.jnodes || !g.wl_role || !g.pod_wl ||
+	    !g.http_pairs || !g.wp_pairs || !g.pair_sec) {
+		graph_free(&g);
+		cJSON_Delete(doc);
+		return NULL;
+	}
+	cJSON_AddNumberToObject(doc, "timestamp", (double)time(NULL));
+	cJSON_AddNumberToObject(doc, "duration", (double)v->duration);
+	prom = cJSON_AddObjectToObject(doc, "prometheus");
+	cJSON_AddStringToObject(prom, "url", v->d->prom);
+	cJSON_AddTrueToObject(prom, "ok");
+	cJSON_AddNullToObject(prom, "error");
+	workload_nodes(&g, namespaces);
+	str_fmt(q, sizeof(q),
+		"sum(rate(istio_requests_total{reporter=\"waypoint\"}[%lds])) by (" BY_ENDS ")",
+		v->duration);
+	query_into(&g, q, note_wp_pair, prom);
+	str_fmt(q, sizeof(q),
+		"sum(rate(istio_requests_total{reporter=~\"waypoint|source\"}[%lds])) by "
+		"(reporter, namespace, pod, " BY_ENDS ", request_protocol, response_code, "
+		"grpc_response_status, connection_security_policy)",
+		v->duration);
+	query_into(&g, q, add_http, prom);
+	str_fmt(q, sizeof(q),
+		"sum by (" BY_ENDS ", connection_security_policy) (" TCP_BYTES("%lds", "") ")",
+		v->duration, v->duration);
+	query_into(&g, q, add_tcp, prom);
+	str_fmt(q, sizeof(q),
+		"sum by (source_workload, source_workload_namespace, destination_workload, "
+		"destination_workload_namespace, connection_security_policy) "
+		"(istio_tcp_connections_opened_total{reporter=\"destination\"})");
+	query_into(&g, q, add_pair_sec, prom);
+	str_fmt(q, sizeof(q),
+		"histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{"
+		"reporter=~\"waypoint|source\"}[%lds])) by (le, source_workload, "
+		"source_workload_namespace, destination_workload, destination_workload_namespace, "
+		"destination_service_name, destination_service_namespace))",
+		v->duration);
+	query_into(&g, q, add_p99, prom);
+	jedges = cJSON_CreateArray();
+	if (jedges)
+		finish_edges(&g, jedges, namespaces);
+	cJSON_AddItemToObject(doc, "nodes", kept_nodes(&g, jedges, namespaces));
+	cJSON_AddItemToObject(doc, "edges", jedges);
+	graph_free(&g);
+	return doc;
+}
