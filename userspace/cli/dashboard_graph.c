@@ -47,9 +47,14 @@ struct graph {
 	size_t n_keys, cap_keys;
 	cJSON *doc, *jnodes;
 	const struct dash_view *v;
-	cJSON *wl_role; /* "ns/workload" -> role, from pods.json */
-	cJSON *pod_wl;	/* "ns/pod" -> workload */
-	cJSON *http_pairs, *wp_pairs, *pair_sec;
+	/*
+	 * Also in idx, by prefix: "role:ns/wl" -> its role (static), "pod:ns/pod" -> its workload
+	 * (borrowed from pods.json), "hp:" the pairs of workloads HTTP samples join, "hs:"/"hd:"
+	 * the workloads they start or end at, "wp:" the caller-Service pairs a waypoint reports,
+	 * "ps:" a pair's connections by security and "pss:" a source's (struct pairsec), "keep:".
+	 */
+	void **owned; /* what the entries point to, freed with the graph */
+	size_t n_owned, cap_owned;
 };
 
 static void *idx_get(struct graph *g, const char *key)
@@ -86,6 +91,49 @@ static bool idx_put(struct graph *g, const char *key, void *data)
 	e.key = k;
 	e.data = data;
 	return hsearch_r(e, ENTER, &found, &g->idx) != 0;
+}
+
+/* Entry @prefix:@key of idx, or NULL. */
+static void *set_get(struct graph *g, const char *prefix, const char *key)
+{
+	char k[1500];
+
+	str_fmt(k, sizeof(k), "%s:%s", prefix, key);
+	return idx_get(g, k);
+}
+
+/* Adds @prefix:@key -> @data unless there; the data there (or @data). */
+static void *set_add(struct graph *g, const char *prefix, const char *key, void *data)
+{
+	char k[1500];
+	void *have;
+
+	str_fmt(k, sizeof(k), "%s:%s", prefix, key);
+	have = idx_get(g, k);
+	if (have)
+		return have;
+	return idx_put(g, k, data) ? data : NULL;
+}
+
+struct pairsec {
+	double total, mtls;
+};
+
+/* The pairsec at @prefix:@key, made when new. */
+static struct pairsec *pairsec(struct graph *g, const char *prefix, const char *key)
+{
+	struct pairsec *ps = set_get(g, prefix, key);
+
+	if (ps)
+		return ps;
+	ps = calloc(1, sizeof(*ps));
+	if (!ps || !grow((void **)&g->owned, &g->cap_owned, g->n_owned, sizeof(void *)) ||
+	    !set_add(g, prefix, key, ps)) {
+		free(ps);
+		return NULL;
+	}
+	g->owned[g->n_owned++] = ps;
+	return ps;
 }
 
 static const char *jstr(const cJSON *o, const char *key)
@@ -161,7 +209,7 @@ static struct gnode *wl_node(struct graph *g, const char *ns, const char *wl, co
 	}
 	ns_node(g, ns, nsid, sizeof(nsid));
 	str_fmt(key, sizeof(key), "%s/%s", ns, wl);
-	role = jstr(g->wl_role, key) ?: "workload";
+	role = set_get(g, "role", key) ?: "workload";
 	if (known(app) && !strcmp(role, "workload")) {
 		str_fmt(appid, sizeof(appid), "app:%s/%s", ns, app);
 		node(g, appid, "app", ns, app, nsid, NULL);
@@ -243,6 +291,33 @@ static bool ends_of(struct graph *g, const cJSON *m, struct ends *x)
 	       (x->have_svc || x->have_dst);
 }
 
+/*
+ * The edges a sample with ends @x adds to (into @out): caller to Service and Service to the
+ * workload that answered, or caller straight to the workload when no Service is known.
+ */
+static size_t hop_edges(struct graph *g, const struct ends *x, enum proto p, struct gedge *out[2])
+{
+	size_t n = 0;
+
+	out[n] = edge(g, x->src, x->have_svc ? x->svc : x->dst, p);
+	n += out[n] != NULL;
+	if (x->have_svc && x->have_dst) {
+		out[n] = edge(g, x->svc, x->dst, p);
+		n += out[n] != NULL;
+	}
+	return n;
+}
+
+/* Counts @v on @e's share known to be (or not be) mutual TLS. */
+static void note_sec(struct gedge *e, const char *sec, double v)
+{
+	if (!sec || (strcmp(sec, "mutual_tls") && strcmp(sec, "none")))
+		return;
+	e->sec_known += v;
+	if (!strcmp(sec, "mutual_tls"))
+		e->mtls += v;
+}
+
 static void pair_key(const cJSON *m, char *key, size_t len)
 {
 	str_fmt(key, len, "%s/%s>%s/%s", jstr(m, "source_workload_namespace") ?: "",
@@ -265,7 +340,7 @@ static void reporting_waypoint(struct graph *g, const cJSON *m, char *out, size_
 
 	out[0] = '\0';
 	str_fmt(key, sizeof(key), "%s/%s", jstr(m, "namespace") ?: "", jstr(m, "pod") ?: "");
-	wl = jstr(g->pod_wl, key);
+	wl = set_get(g, "pod", key);
 	if (wl)
 		str_fmt(out, len, "%s/%s", jstr(m, "namespace"), wl);
 }
@@ -279,11 +354,12 @@ static void add_http(struct graph *g, const cJSON *m, double v)
 	int cls = code[0] >= '1' && code[0] <= '5' ? code[0] - '0' : 0;
 	bool is_wp = !strcmp(jstr(m, "reporter") ?: "", "waypoint");
 	char wp[300] = "", key[1300];
+	struct gedge *hops[2];
 	struct ends x;
 
 	if (!is_wp) {
 		svc_pair_key(m, key, sizeof(key));
-		if (cJSON_GetObjectItemCaseSensitive(g->wp_pairs, key))
+		if (set_get(g, "wp", key))
 			return; /* a waypoint on the way reports it */
 	}
 	if (v <= 0 || !ends_of(g, m, &x))
@@ -291,30 +367,18 @@ static void add_http(struct graph *g, const cJSON *m, double v)
 	if (is_wp)
 		reporting_waypoint(g, m, wp, sizeof(wp));
 	pair_key(m, key, sizeof(key));
-	if (!cJSON_GetObjectItemCaseSensitive(g->http_pairs, key))
-		cJSON_AddTrueToObject(g->http_pairs, key);
-	/* Caller to Service, and Service to the workload that answered (or straight on). */
-	const char *hops[2][2] = {{x.src, x.have_svc ? x.svc : x.dst},
-				  {x.have_svc && x.have_dst ? x.svc : NULL, x.dst}};
-	for (int h = 0; h < 2; h++) {
-		struct gedge *e;
-
-		if (!hops[h][0])
-			continue;
-		e = edge(g, hops[h][0], hops[h][1], p);
-		if (!e)
-			return;
-		e->rps += v;
-		e->codes[cls] += v;
+	set_add(g, "hp", key, g);
+	*strchr(key, '>') = '\0';
+	set_add(g, "hs", key, g);
+	set_add(g, "hd", key + strlen(key) + 1, g);
+	for (size_t h = 0, n = hop_edges(g, &x, p, hops); h < n; h++) {
+		hops[h]->rps += v;
+		hops[h]->codes[cls] += v;
 		if (p == P_GRPC && grpc && *grpc && strcmp(grpc, "0"))
-			e->grpc_err += v;
-		if (sec && (!strcmp(sec, "mutual_tls") || !strcmp(sec, "none"))) {
-			e->sec_known += v;
-			if (!strcmp(sec, "mutual_tls"))
-				e->mtls += v;
-		}
+			hops[h]->grpc_err += v;
+		note_sec(hops[h], sec, v);
 		if (wp[0])
-			str_fmt(e->waypoint, sizeof(e->waypoint), "%s", wp);
+			str_fmt(hops[h]->waypoint, sizeof(hops[h]->waypoint), "%s", wp);
 	}
 	x.nsrc->out_rps += v;
 	struct gnode *to[] = {x.have_svc ? x.nsvc : NULL, x.have_dst ? x.ndst : NULL};
@@ -335,30 +399,17 @@ static bool is_waypoint_wl(struct graph *g, const char *ns, const char *wl)
 	const char *role;
 
 	str_fmt(key, sizeof(key), "%s/%s", ns ?: "", wl ?: "");
-	role = jstr(g->wl_role, key);
+	role = set_get(g, "role", key);
 	return role && !strcmp(role, "waypoint");
 }
 
 /* Whether any HTTP pair starts at (@side 's') or ends at (@side 'd') workload @ns/@wl. */
 static bool http_touches(struct graph *g, const char *ns, const char *wl, char side)
 {
-	const cJSON *it;
 	char w[600];
 
 	str_fmt(w, sizeof(w), "%s/%s", ns ?: "", wl ?: "");
-	cJSON_ArrayForEach(it, g->http_pairs)
-	{
-		const char *gt = strchr(it->string, '>');
-		size_t n = strlen(w);
-
-		if (!gt)
-			continue;
-		if (side == 's' && (size_t)(gt - it->string) == n && !strncmp(it->string, w, n))
-			return true;
-		if (side == 'd' && !strcmp(gt + 1, w))
-			return true;
-	}
-	return false;
+	return set_get(g, side == 's' ? "hs" : "hd", w) != NULL;
 }
 
 /*
@@ -368,23 +419,22 @@ static bool http_touches(struct graph *g, const char *ns, const char *wl, char s
 static void add_pair_sec(struct graph *g, const cJSON *m, double v)
 {
 	const char *sec = jstr(m, "connection_security_policy");
+	struct pairsec *ps[2];
 	char key[1300];
-	cJSON *ps;
 
 	if (!sec || v <= 0)
 		return;
 	pair_key(m, key, sizeof(key));
-	ps = cJSON_GetObjectItemCaseSensitive(g->pair_sec, key);
-	if (!ps && (ps = cJSON_AddArrayToObject(g->pair_sec, key))) {
-		cJSON_AddItemToArray(ps, cJSON_CreateNumber(0));
-		cJSON_AddItemToArray(ps, cJSON_CreateNumber(0));
+	ps[0] = pairsec(g, "ps", key);
+	*strchr(key, '>') = '\0';
+	ps[1] = pairsec(g, "pss", key);
+	for (int i = 0; i < 2; i++) {
+		if (!ps[i])
+			continue;
+		ps[i]->total += v;
+		if (!strcmp(sec, "mutual_tls"))
+			ps[i]->mtls += v;
 	}
-	if (cJSON_GetArraySize(ps) != 2)
-		return;
-	cJSON_SetNumberValue(cJSON_GetArrayItem(ps, 0), cJSON_GetArrayItem(ps, 0)->valuedouble + v);
-	if (!strcmp(sec, "mutual_tls"))
-		cJSON_SetNumberValue(cJSON_GetArrayItem(ps, 1),
-				     cJSON_GetArrayItem(ps, 1)->valuedouble + v);
 }
 
 static void add_tcp(struct graph *g, const cJSON *m, double v)
@@ -394,32 +444,20 @@ static void add_tcp(struct graph *g, const cJSON *m, double v)
 	const char *dns = jstr(m, "destination_workload_namespace");
 	const char *dwl = jstr(m, "destination_workload");
 	char key[1300];
+	struct gedge *hops[2];
 	struct ends x;
 
 	pair_key(m, key, sizeof(key));
 	/* Requests an L7 proxy reports are shown as such: not their connections too. */
-	if (cJSON_GetObjectItemCaseSensitive(g->http_pairs, key) ||
+	if (set_get(g, "hp", key) ||
 	    (is_waypoint_wl(g, dns, dwl) && http_touches(g, sns, swl, 's')) ||
 	    (is_waypoint_wl(g, sns, swl) && http_touches(g, dns, dwl, 'd')))
 		return;
 	if (v <= 0 || !ends_of(g, m, &x))
 		return;
-	const char *hops[2][2] = {{x.src, x.have_svc ? x.svc : x.dst},
-				  {x.have_svc && x.have_dst ? x.svc : NULL, x.dst}};
-	for (int h = 0; h < 2; h++) {
-		struct gedge *e;
-
-		if (!hops[h][0])
-			continue;
-		e = edge(g, hops[h][0], hops[h][1], P_TCP);
-		if (!e)
-			return;
-		e->bytes += v;
-		if (sec && (!strcmp(sec, "mutual_tls") || !strcmp(sec, "none"))) {
-			e->sec_known += v;
-			if (!strcmp(sec, "mutual_tls"))
-				e->mtls += v;
-		}
+	for (size_t h = 0, n = hop_edges(g, &x, P_TCP, hops); h < n; h++) {
+		hops[h]->bytes += v;
+		note_sec(hops[h], sec, v);
 	}
 	x.nsrc->out_tcp += v;
 	if (x.have_svc)
@@ -539,32 +577,23 @@ static void finish_edges(struct graph *g, cJSON *jedges, const char *list)
 
 		if (!edge_wanted(g, e, list))
 			continue;
-		/* A gateway's requests: their security is what the ztunnels saw of the pair. */
+		/*
+		 * A gateway's requests: their security is what the ztunnels saw of the pair (to a
+		 * Service, of every pair from that source).
+		 */
 		if (e->proto != P_TCP && e->sec_known <= 0 && !strncmp(e->src, "wl:", 3)) {
+			const struct pairsec *ps = NULL;
 			char key[1300];
-			const cJSON *ps;
 
-			str_fmt(key, sizeof(key), "%s>%s", e->src + 3,
-				!strncmp(e->dst, "wl:", 3) ? e->dst + 3 : "");
-			ps = cJSON_GetObjectItemCaseSensitive(g->pair_sec, key);
-			if (!ps) {
-				/* To a Service: any pair from this source into it. */
-				const cJSON *it;
-
-				cJSON_ArrayForEach(it, g->pair_sec)
-				{
-					size_t n = strlen(e->src + 3);
-
-					if (!strncmp(it->string, e->src + 3, n) &&
-					    it->string[n] == '>' && cJSON_GetArraySize(it) == 2)
-						ps = it;
-				}
+			if (!strncmp(e->dst, "wl:", 3)) {
+				str_fmt(key, sizeof(key), "%s>%s", e->src + 3, e->dst + 3);
+				ps = set_get(g, "ps", key);
+			} else {
+				ps = set_get(g, "pss", e->src + 3);
 			}
-			if (cJSON_GetArraySize(ps) == 2 &&
-			    cJSON_GetArrayItem(ps, 0)->valuedouble > 0) {
+			if (ps && ps->total > 0) {
 				e->sec_known = 1;
-				e->mtls = cJSON_GetArrayItem(ps, 1)->valuedouble /
-					  cJSON_GetArrayItem(ps, 0)->valuedouble;
+				e->mtls = ps->mtls / ps->total;
 			}
 		}
 		o = cJSON_CreateObject();
@@ -615,7 +644,7 @@ static void finish_edges(struct graph *g, cJSON *jedges, const char *list)
 /* Nodes outside the namespaces asked for that no kept edge touches are dropped. */
 static cJSON *kept_nodes(struct graph *g, const cJSON *jedges, const char *list)
 {
-	cJSON *keep = cJSON_CreateObject(), *out = cJSON_CreateArray();
+	cJSON *out = cJSON_CreateArray();
 	const cJSON *e;
 
 	cJSON_ArrayForEach(e, jedges)
@@ -623,31 +652,30 @@ static cJSON *kept_nodes(struct graph *g, const cJSON *jedges, const char *list)
 		const char *ends[] = {jstr(e, "source"), jstr(e, "target")};
 
 		for (int i = 0; i < 2; i++)
-			if (ends[i] && !cJSON_GetObjectItemCaseSensitive(keep, ends[i]))
-				cJSON_AddTrueToObject(keep, ends[i]);
+			if (ends[i])
+				set_add(g, "keep", ends[i], g);
 	}
 	/* Parents of kept nodes are kept (twice: workload -> app -> namespace). */
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < g->n_nodes; i++) {
 			const char *ns = jstr(g->nodes[i]->json, "namespace");
 			const char *parent = jstr(g->nodes[i]->json, "parent");
-			bool kept = cJSON_GetObjectItemCaseSensitive(keep, g->nodes[i]->id) ||
+			bool kept = set_get(g, "keep", g->nodes[i]->id) ||
 				    (ns && ns_wanted(list, ns)) ||
 				    (!ns && !strncmp(g->nodes[i]->id, "ns:", 3) &&
 				     ns_wanted(list, g->nodes[i]->id + 3));
 
 			if (!kept)
 				continue;
-			if (!cJSON_GetObjectItemCaseSensitive(keep, g->nodes[i]->id))
-				cJSON_AddTrueToObject(keep, g->nodes[i]->id);
-			if (parent && !cJSON_GetObjectItemCaseSensitive(keep, parent))
-				cJSON_AddTrueToObject(keep, parent);
+			set_add(g, "keep", g->nodes[i]->id, g);
+			if (parent)
+				set_add(g, "keep", parent, g);
 		}
 	for (size_t i = 0; out && i < g->n_nodes; i++) {
 		struct gnode *n = g->nodes[i];
 		const char *kind = jstr(n->json, "kind");
 
-		if (!cJSON_GetObjectItemCaseSensitive(keep, n->id))
+		if (!set_get(g, "keep", n->id))
 			continue;
 		if (strcmp(kind, "namespace") && strcmp(kind, "app")) {
 			cJSON_AddNumberToObject(n->json, "inRps", n->in_rps);
@@ -664,7 +692,6 @@ static cJSON *kept_nodes(struct graph *g, const cJSON *jedges, const char *list)
 		}
 		cJSON_AddItemToArray(out, cJSON_Duplicate(n->json, true));
 	}
-	cJSON_Delete(keep);
 	return out;
 }
 
@@ -684,11 +711,9 @@ static void workload_nodes(struct graph *g, const char *list)
 		if (!ns)
 			continue;
 		str_fmt(key, sizeof(key), "%s/%s", ns, wl);
-		if (!cJSON_GetObjectItemCaseSensitive(g->wl_role, key))
-			cJSON_AddStringToObject(g->wl_role, key, dash_pod_role(pod));
+		set_add(g, "role", key, (void *)dash_pod_role(pod));
 		str_fmt(key, sizeof(key), "%s/%s", ns, jstr(pod, "name") ?: "");
-		if (!cJSON_GetObjectItemCaseSensitive(g->pod_wl, key))
-			cJSON_AddStringToObject(g->pod_wl, key, wl);
+		set_add(g, "pod", key, (void *)wl);
 	}
 	cJSON_ArrayForEach(pod, g->v->pods)
 	{
@@ -724,11 +749,9 @@ static void graph_free(struct graph *g)
 	free(g->keys);
 	hdestroy_r(&g->idx);
 	cJSON_Delete(g->jnodes);
-	cJSON_Delete(g->wl_role);
-	cJSON_Delete(g->pod_wl);
-	cJSON_Delete(g->http_pairs);
-	cJSON_Delete(g->wp_pairs);
-	cJSON_Delete(g->pair_sec);
+	for (size_t i = 0; i < g->n_owned; i++)
+		free(g->owned[i]);
+	free(g->owned);
 }
 
 static void note_wp_pair(struct graph *g, const cJSON *m, double v)
@@ -737,8 +760,7 @@ static void note_wp_pair(struct graph *g, const cJSON *m, double v)
 
 	(void)v;
 	svc_pair_key(m, key, sizeof(key));
-	if (!cJSON_GetObjectItemCaseSensitive(g->wp_pairs, key))
-		cJSON_AddTrueToObject(g->wp_pairs, key);
+	set_add(g, "wp", key, g);
 }
 
 #define BY_ENDS                                                                                    \
@@ -767,13 +789,8 @@ cJSON *dash_graph(struct dash_view *v, const char *namespaces)
 	if (!doc)
 		return NULL;
 	g.jnodes = cJSON_CreateArray();
-	g.wl_role = cJSON_CreateObject();
-	g.pod_wl = cJSON_CreateObject();
-	g.http_pairs = cJSON_CreateObject();
-	g.wp_pairs = cJSON_CreateObject();
-	g.pair_sec = cJSON_CreateObject();
-	if (!hcreate_r(64 + 16 * n_pods, &g.idx) || !g.jnodes || !g.wl_role || !g.pod_wl ||
-	    !g.http_pairs || !g.wp_pairs || !g.pair_sec) {
+	/* glibc's table does not grow: room for every entry a pod's workload and traffic make. */
+	if (!hcreate_r(4096 + 64 * n_pods, &g.idx) || !g.jnodes) {
 		graph_free(&g);
 		cJSON_Delete(doc);
 		return NULL;
