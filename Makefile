@@ -122,7 +122,9 @@ $(OBJ)/deploy/observability/%_yml.o: deploy/observability/%.yml
 # dashboard/package-lock.json pins them, built into ambitctl: it serves them with no network.
 DASH_MODULES := dashboard/node_modules/.package-lock.json
 DASH_LIBS := dashboard/node_modules/cytoscape/dist/cytoscape.min.js \
-	dashboard/node_modules/chart.js/dist/chart.umd.js
+	dashboard/node_modules/chart.js/dist/chart.umd.js dashboard/node_modules/layout-base/layout-base.js \
+	dashboard/node_modules/cose-base/cose-base.js \
+	dashboard/node_modules/cytoscape-fcose/cytoscape-fcose.js
 DASH_OBJS := $(patsubst %,$(OBJ)/%.o,$(wildcard dashboard/web/*.html dashboard/web/*.js \
 	dashboard/web/*.css) $(DASH_LIBS))
 $(DASH_MODULES): dashboard/package.json dashboard/package-lock.json
@@ -304,6 +306,7 @@ bench: deps
 	"$$(date -u +%F)" "build/bench-l7-policy, one core; see tools/bench/l7-policy-bench.c"; \
 	$(O)/bench-l7-policy; } | tee bench/results/l7-policy.md; else $(O)/bench-l7-policy 10 1000; fi
 	@QUICK=$(QUICK) bash tools/bench/kube.sh
+	@QUICK=$(QUICK) bash tools/bench/dashboard.sh
 	@if [ -z "$(QUICK)" ]; then bash tools/bench/chain.sh; fi
 
 # Policy benchmark (not a test): 10,000 workloads x 10,000 policies, compile and decision times.

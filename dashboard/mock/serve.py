@@ -6,14 +6,19 @@ waypoint, the ingress gateway, a TCP edge with partial mTLS and a failing edge);
 /api/workload and /api/service are made up here from the graph's rates.
 
     python3 dashboard/mock/serve.py [--port 8080] [--tcp-after N] [--prometheus-down]
+                                    [--generate NODES[,EDGES[,NAMESPACES]]]
 
 --tcp-after N hides the TCP edges from the first N-1 graph answers, to exercise a test that waits
 for an edge to appear; --prometheus-down answers as if Prometheus could not be queried.
+--generate answers /api/graph and /api/namespaces with a made-up mesh instead, the same on every
+run, for layout work on a big graph: NODES Services and workloads in app boxes, EDGES edges
+(default 10*NODES/3) and NAMESPACES namespaces (default NODES/50); its panels are not served.
 """
 import argparse
 import json
 import math
 import os
+import random
 import sys
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +29,9 @@ DASH = os.path.dirname(HERE)
 LIBS = {
     "/lib/cytoscape.min.js": "node_modules/cytoscape/dist/cytoscape.min.js",
     "/lib/chart.umd.js": "node_modules/chart.js/dist/chart.umd.js",
+    "/lib/layout-base.js": "node_modules/layout-base/layout-base.js",
+    "/lib/cose-base.js": "node_modules/cose-base/cose-base.js",
+    "/lib/cytoscape-fcose.js": "node_modules/cytoscape-fcose/cytoscape-fcose.js",
 }
 
 
@@ -46,6 +54,65 @@ def charts(node, duration, tcp):
         return {"rps": series(duration, rate, 0.15),
                 "errorRate": series(duration, node.get("errorRate") or 0, 0.5), "tcp": []}
     return {"inbound": side(node.get("inRps") or 0), "outbound": side(node.get("outRps") or 0)}
+
+
+def generate(spec):
+    counts = [int(c) for c in spec.split(",")]
+    total = counts[0]
+    want = counts[1] if len(counts) > 1 else total * 10 // 3
+    spaces = ["team-%d" % i for i in range(counts[2] if len(counts) > 2 else max(total // 50, 1))]
+    rnd = random.Random(1)
+    nodes = [{"id": "ns:" + ns, "kind": "namespace", "name": ns} for ns in spaces]
+    edges, services, callers = [], [], []
+
+    def edge(src, dst):
+        tcp = rnd.random() < 0.1
+        err = 0.0 if tcp or rnd.random() < 0.85 else round(rnd.uniform(0.005, 0.3), 3)
+        rate = round(rnd.uniform(0.1, 20), 2)
+        e = {"id": "g%d" % len(edges), "source": src, "target": dst, "protocol": "tcp",
+             "rps": None, "errorRate": None, "codes": None, "p99": None, "bytesPerSec": None,
+             "mtls": 1.0, "waypoint": None,
+             "health": "healthy" if err == 0 else ("degraded" if err < 0.1 else "failure")}
+        if tcp:
+            e["bytesPerSec"] = round(rate * 1024, 1)
+        else:
+            e.update(protocol="http", rps=rate, errorRate=err, p99=round(rnd.uniform(1, 80), 1),
+                     codes={"2xx": round(rate * (1 - err), 3), "3xx": 0, "4xx": 0,
+                            "5xx": round(rate * err, 3)})
+        edges.append(e)
+
+    # Apps of a Service and one to three versions, dealt round the namespaces.
+    while len(services) + len(callers) < total:
+        ns, app = spaces[len(services) % len(spaces)], "app-%d" % len(services)
+        svc = "svc:%s/%s" % (ns, app)
+        nodes.append({"id": "app:%s/%s" % (ns, app), "kind": "app", "namespace": ns, "name": app,
+                      "parent": "ns:" + ns})
+        nodes.append({"id": svc, "kind": "service", "namespace": ns, "name": app,
+                      "parent": "ns:" + ns, "health": "healthy"})
+        services.append((ns, svc))
+        for v in range(1, rnd.randint(1, 3) + 1):
+            if len(services) + len(callers) >= total:
+                break
+            wl = "wl:%s/%s-v%d" % (ns, app, v)
+            nodes.append({"id": wl, "kind": "workload", "role": "workload", "namespace": ns,
+                          "name": "%s-v%d" % (app, v), "app": app, "version": "v%d" % v,
+                          "parent": "app:%s/%s" % (ns, app), "health": "healthy"})
+            callers.append((ns, wl, svc))
+            edge(svc, wl)
+    # Calls from workloads to other apps' Services, four in five within the namespace; the tries
+    # are bounded as a small mesh may have fewer distinct pairs than EDGES asks for.
+    seen = set()
+    for _ in range(want * 20):
+        if len(edges) >= want or not callers:
+            break
+        ns, src, own = rnd.choice(callers)
+        near = [s for s in services if s[0] == ns]
+        dst = rnd.choice(near if rnd.random() < 0.8 else services)[1]
+        if dst != own and (src, dst) not in seen:
+            seen.add((src, dst))
+            edge(src, dst)
+    return {"timestamp": 0, "duration": 0, "nodes": nodes, "edges": edges,
+            "prometheus": {"url": "http://127.0.0.1:9090", "ok": True, "error": None}}
 
 
 class Handler(SimpleHTTPRequestHandler):
@@ -85,9 +152,11 @@ class Handler(SimpleHTTPRequestHandler):
             duration = int(q.get("duration", "300"))
         except ValueError:
             return self.send_json({"error": "duration must be an integer number of seconds"}, 400)
-        graph = load("graph.json")
+        graph = generate(self.server.generate) if self.server.generate else load("graph.json")
         nodes = {n["id"]: n for n in graph["nodes"]}
         name = url.path[len("/api/"):]
+        if name == "namespaces" and self.server.generate:
+            return self.send_json([n["name"] for n in graph["nodes"] if n["kind"] == "namespace"])
         if name in ("health", "namespaces", "workloads", "config"):
             return self.send_json(load(name + ".json"))
         if name == "graph":
@@ -137,10 +206,12 @@ def main():
     ap.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     ap.add_argument("--tcp-after", type=int, default=0, metavar="N")
     ap.add_argument("--prometheus-down", action="store_true")
+    ap.add_argument("--generate", metavar="NODES[,EDGES[,NAMESPACES]]")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = ap.parse_args()
     srv = ThreadingHTTPServer((args.bind, args.port), Handler)
     srv.tcp_after, srv.prometheus_down, srv.verbose = args.tcp_after, args.prometheus_down, args.verbose
+    srv.generate = args.generate
     print("http://%s:%d/" % (args.bind, srv.server_address[1]), flush=True)
     try:
         srv.serve_forever()

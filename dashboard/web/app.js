@@ -7,6 +7,7 @@
  *   window.cy            the cytoscape instance; element data keeps the API fields as sent, plus `color`
  *   window.graphLoaded   incremented each time a graph response has been rendered
  *   window.graphError    message of the last failed graph fetch, or null
+ *   window.graphLayout   {name, ms} of the last layout run (tools/bench/dashboard_render.js reads it)
  *   body[data-view]      the current view
  *   #panel[data-state]   loading | loaded | error, #panel[data-for] the element or workload shown
  */
@@ -25,7 +26,8 @@
 	const BOX_COLORS = { namespace: '#6A6E73', app: '#8A8D90' };
 	const DURATIONS = [[60, '1m'], [300, '5m'], [600, '10m'], [1800, '30m'], [3600, '1h']];
 	const REFRESHES = [[0, 'Off'], [5, '5s'], [10, '10s'], [30, '30s'], [60, '1m']];
-	const LAYOUTS = ['cose', 'breadthfirst', 'concentric', 'grid'];
+	/* fcose first, the default; dropped by graphInit() when lib/cytoscape-fcose.js did not load. */
+	const LAYOUTS = ['fcose', 'cose', 'breadthfirst', 'concentric', 'grid'];
 	const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif';
 	const STATUS_ICONS = { valid: '✓', warning: '⚠', error: '✗' };
 
@@ -217,7 +219,7 @@
 		cy: null,
 		duration: 300,
 		refresh: 10,
-		layout: 'cose',
+		layout: LAYOUTS[0],
 		selected: null,		/* null: every namespace */
 		known: [],
 		timer: null,
@@ -330,15 +332,25 @@
 
 	function layoutOptions(name) {
 		const base = { name, animate: false, fit: false, padding: 30, nodeDimensionsIncludeLabels: true };
+		if (name === 'fcose') {
+			/*
+			 * fcose packs disconnected parts only from a randomized start; runLayout() seeds it.
+			 * Springs far weaker than fcose's default (0.45) and a stronger pull of each box on its
+			 * members keep namespace and app boxes apart in a dense mesh (a few hundred workloads,
+			 * calls across namespaces): with the defaults they overlap. Edges that leave a box get
+			 * longer (nestingFactor) so an edge label has room between boxes; a stronger overall
+			 * gravity keeps a big mesh round enough to fit the view.
+			 */
+			return Object.assign(base, { quality: 'proof', randomize: true, packComponents: true,
+				idealEdgeLength: 70, edgeElasticity: 0.05, nestingFactor: 0.4, gravityCompound: 3,
+				gravity: 1 });
+		}
 		if (name === 'cose') {
 			/*
 			 * A low initialTemp bounds each early jump: with cose's default (1000) a node pushed out of
-			 * a box in the first iterations lands thousands of pixels away and stays there. Labels
-			 * are left out of node sizes to keep the drawing compact; layoutClashes() then rejects
-			 * drawings whose labels collide.
+			 * a box in the first iterations lands thousands of pixels away and stays there.
 			 */
-			return Object.assign(base, { randomize: true, initialTemp: 100, gravity: 1, numIter: 2000,
-				nodeDimensionsIncludeLabels: false });
+			return Object.assign(base, { randomize: true, initialTemp: 100, gravity: 1, numIter: 2000 });
 		}
 		if (name === 'breadthfirst')
 			return Object.assign(base, { directed: true, spacingFactor: 1.1 });
@@ -356,90 +368,76 @@
 		};
 	}
 
-	function boxesMeet(a, b) {
-		return a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2;
-	}
-
 	/*
-	 * How many things in the current drawing sit where they mislead: two boxes neither of which
-	 * contains the other that overlap (a namespace drawn inside another), a node inside a box it
-	 * does not belong to, two node labels on top of each other.
+	 * fcose keeps boxes apart in most meshes, but where many small namespaces call one another it
+	 * can leave two namespace boxes overlapping, which reads as one namespace inside the other. Push
+	 * such top-level boxes apart, each pair along the axis that needs the shorter move. The moves
+	 * are summed on plain rectangles and applied once: moving a box moves every node in it.
 	 */
-	function layoutClashes(cy) {
-		const boxes = cy.nodes(':parent').map((n) => ({ n, bb: n.boundingBox({ includeLabels: false }) }));
-		const leaves = cy.nodes(':childless').map((n) => ({ n, bb: n.boundingBox({ includeLabels: true }) }));
-		let clashes = 0;
-		for (let i = 0; i < boxes.length; i++) {
-			for (let j = i + 1; j < boxes.length; j++) {
-				const a = boxes[i].n;
-				const b = boxes[j].n;
-				if (!a.ancestors().contains(b) && !b.ancestors().contains(a) && boxesMeet(boxes[i].bb, boxes[j].bb))
-					clashes++;
+	function separateTopLevel(cy) {
+		const GAP = 20;
+		const tops = cy.nodes().orphans();
+		const boxes = tops.map((n) => n.boundingBox());
+		const moves = boxes.map(() => ({ x: 0, y: 0 }));
+		const move = (i, x, y) => {
+			boxes[i].x1 += x;
+			boxes[i].x2 += x;
+			boxes[i].y1 += y;
+			boxes[i].y2 += y;
+			moves[i].x += x;
+			moves[i].y += y;
+		};
+		for (let pass = 0, moved = true; moved && pass < 100; pass++) {
+			moved = false;
+			for (let i = 0; i < boxes.length; i++) {
+				for (let j = i + 1; j < boxes.length; j++) {
+					const a = boxes[i];
+					const b = boxes[j];
+					const dx = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1) + GAP;
+					const dy = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1) + GAP;
+					if (dx <= 0 || dy <= 0)
+						continue;
+					const sx = b.x1 + b.x2 >= a.x1 + a.x2 ? 1 : -1;
+					const sy = b.y1 + b.y2 >= a.y1 + a.y2 ? 1 : -1;
+					const d = dx < dy ? [sx * dx / 2, 0] : [0, sy * dy / 2];
+					move(i, -d[0], -d[1]);
+					move(j, d[0], d[1]);
+					moved = true;
+				}
 			}
 		}
-		for (const l of leaves) {
-			const body = l.n.boundingBox({ includeLabels: false });
-			const mine = l.n.ancestors();
-			for (const b of boxes)
-				if (!mine.contains(b.n) && boxesMeet(body, b.bb))
-					clashes++;
-		}
-		for (let i = 0; i < leaves.length; i++)
-			for (let j = i + 1; j < leaves.length; j++)
-				if (boxesMeet(leaves[i].bb, leaves[j].bb))
-					clashes++;
-		return clashes;
+		tops.forEach((n, i) => {
+			if (moves[i].x || moves[i].y)
+				n.shift(moves[i]);
+		});
 	}
 
 	/*
-	 * cose draws from Math.random, and its result varies a lot with the start: namespace boxes can
-	 * end up on top of each other and an idle node (a waypoint without traffic) can be flung far
-	 * off, shrinking everything else when fitted. So run it from a few fixed seeds and keep the
-	 * drawing with the fewest clashes, then the one that fits the view at the largest zoom. Fixed
-	 * seeds also make the same graph come out the same on every load. Math.random is swapped only
-	 * for the duration of these synchronous runs.
+	 * fcose and cose draw from Math.random and offer no seed, so the same graph would come out
+	 * differently on every load. Math.random is swapped for a seeded generator for the duration of
+	 * the (synchronous, unanimated) run, and layout-base's own generator, a counter that carries
+	 * over from run to run, is rewound. fcose's result also depends on where the nodes stand when
+	 * it starts: starting them all at the origin, as freshly added nodes are, makes a switch of
+	 * layout and back give the same drawing too.
 	 */
 	function runLayout() {
 		const cy = graph.cy;
 		if (!cy || !cy.nodes().length)
 			return;
-		const opts = layoutOptions(graph.layout);
-		if (graph.layout !== 'cose') {
-			cy.layout(opts).run();
-			window.graphLayout = null;
-		} else {
-			const leaves = cy.nodes(':childless');
-			const n = leaves.length;
-			const tries = n <= 30 ? 16 : (n <= 60 ? 4 : (n <= 150 ? 2 : 1));
-			const random = Math.random;
-			let best = null;
-			try {
-				for (let seed = 1; seed <= tries; seed++) {
-					Math.random = seededRandom(seed);
-					cy.layout(opts).run();
-					const bb = cy.elements().boundingBox();
-					const zoom = Math.min(cy.width() / Math.max(bb.w, 1), cy.height() / Math.max(bb.h, 1));
-					const clashes = tries > 1 ? layoutClashes(cy) : 0;
-					if (!best || clashes < best.clashes || (clashes === best.clashes && zoom > best.zoom)) {
-						best = { seed, zoom, clashes, pos: {} };
-						leaves.forEach((n) => { best.pos[n.id()] = Object.assign({}, n.position()); });
-					}
-				}
-			} finally {
-				Math.random = random;
-			}
-			leaves.positions((n) => best.pos[n.id()]);
-			window.graphLayout = { seed: best.seed, clashes: best.clashes, zoom: best.zoom };
-			/*
-			 * Many edges between namespaces make cose push the namespace boxes apart without end
-			 * (its compound handling is weak); a drawing too large to read even at the smallest
-			 * zoom is replaced by breadthfirst's, whose boxes may overlap but whose nodes are legible.
-			 */
-			if (best.zoom < cy.minZoom()) {
-				cy.layout(layoutOptions('breadthfirst')).run();
-				window.graphLayout.fallback = 'breadthfirst';
-			}
+		const random = Math.random;
+		const t0 = performance.now();
+		try {
+			Math.random = seededRandom(1);
+			if (window.layoutBase && layoutBase.RandomSeed)
+				layoutBase.RandomSeed.seed = 1;
+			cy.nodes().positions({ x: 0, y: 0 });
+			cy.layout(layoutOptions(graph.layout)).run();
+			if (graph.layout === 'fcose')
+				separateTopLevel(cy);
+		} finally {
+			Math.random = random;
 		}
+		window.graphLayout = { name: graph.layout, ms: performance.now() - t0 };
 		graphFit();
 	}
 
@@ -600,7 +598,7 @@
 			duration: graph.duration,
 			refresh: graph.refresh,
 			namespaces: graph.selected === null ? null : graph.selected.join(','),
-			layout: graph.layout === 'cose' ? null : graph.layout,
+			layout: graph.layout === LAYOUTS[0] ? null : graph.layout,
 		});
 	}
 
@@ -652,10 +650,18 @@
 			showAlert($('graph-alert'), 'lib/cytoscape.min.js did not load: the graph cannot be drawn.');
 			return false;
 		}
+		/* The UMD build registers itself with a global cytoscape; one that does not is registered here. */
+		if (typeof cytoscapeFcose === 'function' && !cytoscape('layout', 'fcose'))
+			cytoscape.use(cytoscapeFcose);
+		if (!cytoscape('layout', 'fcose')) {
+			LAYOUTS.splice(LAYOUTS.indexOf('fcose'), 1);
+			graph.layout = LAYOUTS[0];
+		}
+		/* A mesh of a few hundred workloads is drawn some 10,000 pixels wide: let Fit show it whole. */
 		graph.cy = cytoscape({
 			container: $('cy'),
 			style: graphStyle(),
-			minZoom: 0.15,
+			minZoom: 0.05,
 			maxZoom: 4,
 			boxSelectionEnabled: false,
 		});
@@ -704,7 +710,7 @@
 			if (Array.from(params.keys()).length) {
 				graph.duration = positiveInt(params.get('duration'), graph.duration) || 300;
 				graph.refresh = positiveInt(params.get('refresh'), graph.refresh);
-				graph.layout = LAYOUTS.includes(params.get('layout')) ? params.get('layout') : 'cose';
+				graph.layout = LAYOUTS.includes(params.get('layout')) ? params.get('layout') : LAYOUTS[0];
 				const nsParam = params.get('namespaces');
 				graph.selected = nsParam === null ? null : nsParam.split(',').filter(Boolean);
 			}

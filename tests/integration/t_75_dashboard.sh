@@ -79,7 +79,7 @@ done' >/dev/null 2>&1 &
 PIDS="$PIDS $!"
 
 dport=$(free_port)
-"$AMBITCTL" dashboard --name "$CLUSTER" --port "$dport" >"$WORK/dash.out" 2>&1 &
+"${DASHBOARD_AMBITCTL:-$AMBITCTL}" dashboard --name "$CLUSTER" --port "$dport" >"$WORK/dash.out" 2>&1 &
 PIDS="$PIDS $!"
 api() { curl -sS --max-time 20 "http://127.0.0.1:$dport/api/$1"; }
 wait_for 10 api health || fail "the dashboard never answered: $(cat "$WORK/dash.out")"

@@ -32,6 +32,9 @@ ASSET_DECL(dashboard_web_app_js);
 ASSET_DECL(dashboard_web_app_css);
 ASSET_DECL(dashboard_node_modules_cytoscape_dist_cytoscape_min_js);
 ASSET_DECL(dashboard_node_modules_chart_js_dist_chart_umd_js);
+ASSET_DECL(dashboard_node_modules_layout_base_layout_base_js);
+ASSET_DECL(dashboard_node_modules_cose_base_cose_base_js);
+ASSET_DECL(dashboard_node_modules_cytoscape_fcose_cytoscape_fcose_js);
 
 static const struct asset {
 	const char *path, *type;
@@ -45,6 +48,13 @@ static const struct asset {
      ASSET(dashboard_node_modules_cytoscape_dist_cytoscape_min_js)},
     {"/lib/chart.umd.js", "text/javascript; charset=utf-8",
      ASSET(dashboard_node_modules_chart_js_dist_chart_umd_js)},
+    /* cytoscape-fcose, the layout for compound graphs, and what it is built on. */
+    {"/lib/layout-base.js", "text/javascript; charset=utf-8",
+     ASSET(dashboard_node_modules_layout_base_layout_base_js)},
+    {"/lib/cose-base.js", "text/javascript; charset=utf-8",
+     ASSET(dashboard_node_modules_cose_base_cose_base_js)},
+    {"/lib/cytoscape-fcose.js", "text/javascript; charset=utf-8",
+     ASSET(dashboard_node_modules_cytoscape_fcose_cytoscape_fcose_js)},
 };
 
 static enum MHD_Result reply_static(struct MHD_Connection *conn, const struct asset *a)

@@ -12,11 +12,12 @@
  * ztunnel's view of the same pair). Health uses Kiali's default tolerances: 5xx and gRPC
  * errors degraded above 0 and failing from 10%, 4xx degraded from 10% and failing from 20%.
  */
-#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <xxhash.h>
 
 #include "dashboard.h"
 
@@ -38,7 +39,14 @@ struct gedge {
 };
 
 struct graph {
-	struct hsearch_data idx; /* "n:<id>" -> gnode, "e:<src>|<dst>|<proto>" -> gedge */
+	/*
+	 * The index, open addressing on XXH3 (glibc's hsearch hashes little more than a key's
+	 * first characters, and these keys share long prefixes): "n:<id>" -> gnode,
+	 * "e:<src>|<dst>|<proto>" -> gedge; slots hold indexes into keys/vals, + 1 (0: empty).
+	 */
+	size_t *slots, n_slots;
+	void **vals;
+	size_t cap_vals;
 	struct gnode **nodes;
 	size_t n_nodes, cap_nodes;
 	struct gedge **edges;
@@ -57,13 +65,6 @@ struct graph {
 	size_t n_owned, cap_owned;
 };
 
-static void *idx_get(struct graph *g, const char *key)
-{
-	ENTRY e = {.key = (char *)key}, *found = NULL;
-
-	return hsearch_r(e, FIND, &found, &g->idx) ? found->data : NULL;
-}
-
 static bool grow(void **arr, size_t *cap, size_t n, size_t size)
 {
 	void *a;
@@ -78,19 +79,65 @@ static bool grow(void **arr, size_t *cap, size_t n, size_t size)
 	return true;
 }
 
+/* The slot of @key: where it is, or the empty one where it would go. */
+static size_t idx_slot(const struct graph *g, const char *key)
+{
+	size_t mask = g->n_slots - 1, i = (size_t)XXH3_64bits(key, strlen(key)) & mask;
+
+	while (g->slots[i] && strcmp(g->keys[g->slots[i] - 1], key))
+		i = (i + 1) & mask;
+	return i;
+}
+
+static void *idx_get(struct graph *g, const char *key)
+{
+	size_t i = g->n_slots ? idx_slot(g, key) : 0;
+
+	return g->n_slots && g->slots[i] ? g->vals[g->slots[i] - 1] : NULL;
+}
+
+/* Twice the slots (at first 4096) when @g's keys fill half of them. */
+static bool idx_grow(struct graph *g)
+{
+	size_t *old = g->slots, n_old = g->n_slots;
+
+	if (g->n_keys + 1 <= g->n_slots / 2)
+		return true;
+	g->n_slots = n_old ? n_old * 2 : 4096;
+	g->slots = calloc(g->n_slots, sizeof(*g->slots));
+	if (!g->slots) {
+		g->slots = old;
+		g->n_slots = n_old;
+		return false;
+	}
+	for (size_t i = 0; i < n_old; i++)
+		if (old[i])
+			g->slots[idx_slot(g, g->keys[old[i] - 1])] = old[i];
+	free(old);
+	return true;
+}
+
+/* @key -> @data (a key already there keeps its data). */
 static bool idx_put(struct graph *g, const char *key, void *data)
 {
-	ENTRY e, *found;
-	char *k = strdup(key);
+	char *k;
+	size_t i;
 
-	if (!k || !grow((void **)&g->keys, &g->cap_keys, g->n_keys, sizeof(char *))) {
+	if (!idx_grow(g))
+		return false;
+	i = idx_slot(g, key);
+	if (g->slots[i])
+		return true;
+	k = strdup(key);
+	if (!k || !grow((void **)&g->keys, &g->cap_keys, g->n_keys, sizeof(char *)) ||
+	    !grow((void **)&g->vals, &g->cap_vals, g->n_keys, sizeof(void *))) {
 		free(k);
 		return false;
 	}
-	g->keys[g->n_keys++] = k;
-	e.key = k;
-	e.data = data;
-	return hsearch_r(e, ENTER, &found, &g->idx) != 0;
+	g->keys[g->n_keys] = k;
+	g->vals[g->n_keys++] = data;
+	g->slots[i] = g->n_keys;
+	return true;
 }
 
 /* Entry @prefix:@key of idx, or NULL. */
@@ -747,7 +794,8 @@ static void graph_free(struct graph *g)
 	free(g->nodes);
 	free(g->edges);
 	free(g->keys);
-	hdestroy_r(&g->idx);
+	free(g->slots);
+	free(g->vals);
 	cJSON_Delete(g->jnodes);
 	for (size_t i = 0; i < g->n_owned; i++)
 		free(g->owned[i]);
@@ -783,14 +831,12 @@ cJSON *dash_graph(struct dash_view *v, const char *namespaces)
 {
 	struct graph g = {.v = v};
 	cJSON *doc = cJSON_CreateObject(), *prom, *jedges;
-	size_t n_pods = (size_t)cJSON_GetArraySize(v->pods);
 	char q[2000];
 
 	if (!doc)
 		return NULL;
 	g.jnodes = cJSON_CreateArray();
-	/* glibc's table does not grow: room for every entry a pod's workload and traffic make. */
-	if (!hcreate_r(4096 + 64 * n_pods, &g.idx) || !g.jnodes) {
+	if (!g.jnodes) {
 		graph_free(&g);
 		cJSON_Delete(doc);
 		return NULL;

@@ -1,0 +1,215 @@
+#!/usr/bin/env node
+/*
+ * Times the dashboard page drawing its service graph in headless Chromium (tools/bench/dashboard.sh
+ * runs it against dashboard/mock/serve.py --generate).
+ *
+ *   node dashboard_render.js URL RUNS [--timeout SECONDS]
+ *
+ * Each run opens URL#/graph?duration=300&refresh=0 in a fresh browser context (cold cache) and
+ * waits for the graph to be loaded (window.graphLoaded >= 1) and then drawn (cytoscape's first
+ * "render" event after it). The page is not changed: a script run before the page's own wraps
+ * fetch() (the api/graph request: sent, answer's headers, JSON parsed), cytoscape's factory (each
+ * instance's cy.add(), cy.layout().run(), synchronous when unanimated, cy.fit() and its "render"
+ * events) and window.graphLoaded (an accessor recording when it is incremented). All times are
+ * performance.now(), milliseconds from the start of the navigation. Then the page's refresh
+ * button is pressed once and the same is timed for the refresh (the same graph: updated in place).
+ *
+ * Prints {"runs": [...]} on stdout: per run the phases, the layouts run (name, ms), the page's
+ * window.graphLayout, the elements drawn and the CPU seconds of the browser's processes by type
+ * from the navigation to the graph drawn (Chrome's SystemInfo.getProcessInfo): on a busy machine
+ * the wall times above stretch, these much less. Exit 1, with the reason on stderr, when a run fails.
+ * Environment: CHROMIUM (default /usr/bin/chromium).
+ */
+'use strict';
+
+const path = require('path');
+
+/* Runs in the page before its scripts. */
+function instrument() {
+	const b = { fetches: [], adds: [], layouts: [], fits: [], loaded: [], renders: [] };
+	window.__bench = b;
+	let loaded = 0;
+	Object.defineProperty(window, 'graphLoaded', {
+		configurable: true,
+		get: () => loaded,
+		set(v) {
+			loaded = v;
+			if (v > 0)
+				b.loaded.push(performance.now());
+		},
+	});
+	const fetch0 = window.fetch;
+	window.fetch = function (url) {
+		const p = fetch0.apply(this, arguments);
+		if (!String(url).includes('api/graph'))
+			return p;
+		const rec = { sent: performance.now() };
+		b.fetches.push(rec);
+		return p.then((res) => {
+			rec.headers = performance.now();
+			const json = res.json.bind(res);
+			res.json = () => json().then((v) => {
+				rec.parsed = performance.now();
+				return v;
+			});
+			return res;
+		});
+	};
+	const wrapCore = (cy) => {
+		const layout0 = cy.layout.bind(cy);
+		cy.layout = function (opts) {
+			const l = layout0(opts);
+			const run0 = l.run.bind(l);
+			l.run = function () {
+				const start = performance.now();
+				const r = run0();
+				b.layouts.push({ name: opts && opts.name, start, end: performance.now() });
+				return r;
+			};
+			return l;
+		};
+		const add0 = cy.add.bind(cy);
+		cy.add = function (eles) {
+			const start = performance.now();
+			const r = add0(eles);
+			b.adds.push({ start, end: performance.now() });
+			return r;
+		};
+		const fit0 = cy.fit.bind(cy);
+		cy.fit = function () {
+			const start = performance.now();
+			const r = fit0.apply(null, arguments);
+			b.fits.push({ start, end: performance.now() });
+			return r;
+		};
+		cy.on('render', () => b.renders.push(performance.now()));
+		return cy;
+	};
+	let factory;
+	Object.defineProperty(window, 'cytoscape', {
+		configurable: true,
+		get: () => factory,
+		set(f) {
+			/* cytoscape(options) makes an instance; cytoscape('layout', ...) and the like do not. */
+			factory = function (opts) {
+				const r = f.apply(this, arguments);
+				return opts && typeof opts === 'object' && r && typeof r.layout === 'function' ? wrapCore(r) : r;
+			};
+			Object.assign(factory, f);
+		},
+	});
+}
+
+/* Runs in the page: what one load (the @nth graphLoaded) took, once the frame after it is drawn. */
+function phases(nth) {
+	const b = window.__bench;
+	const loaded = b.loaded[nth];
+	const drawn = b.renders.find((t) => t > loaded);
+	if (loaded === undefined || drawn === undefined)
+		return null;
+	const f = b.fetches.filter((x) => x.parsed !== undefined && x.parsed <= loaded).pop();
+	const inLoad = (x) => x.start >= f.parsed && x.end <= loaded;
+	const adds = b.adds.filter(inLoad);
+	const layouts = b.layouts.filter(inLoad);
+	const fits = b.fits.filter(inLoad);
+	const sum = (xs) => xs.reduce((s, x) => s + (x.end - x.start), 0);
+	const toCy = (adds.length ? adds[0].start : loaded) - f.parsed;
+	const cy = window.cy;
+	return {
+		fetchSent: f.sent,
+		serverWait: f.headers - f.sent,			/* request out, answer's headers in */
+		bodyAndParse: f.parsed - f.headers,		/* body in, JSON parsed */
+		toCytoscape: toCy,				/* graphElements() and the like */
+		add: sum(adds),
+		layout: sum(layouts),
+		layouts: layouts.map((x) => ({ name: x.name, ms: x.end - x.start })),
+		fit: sum(fits),
+		rest: loaded - f.parsed - toCy - sum(adds) - sum(layouts) - sum(fits),
+		firstFrame: drawn - loaded,			/* graphLoaded to the next frame drawn */
+		loaded,
+		drawn,
+		pageWork: drawn - f.headers,			/* the answer in to the graph on screen */
+		fetchToDrawn: drawn - f.sent,
+		graphLayout: window.graphLayout || null,
+		elements: cy ? { nodes: cy.nodes().length, boxes: cy.nodes(':parent').length,
+			edges: cy.edges().length } : null,
+		zoom: cy ? cy.zoom() : null,
+	};
+}
+
+async function main() {
+	const args = process.argv.slice(2);
+	const url = args[0];
+	const runs = Number(args[1] || 5);
+	let timeout = 120;
+	const t = args.indexOf('--timeout');
+	if (t >= 0)
+		timeout = Number(args[t + 1]);
+	if (!url || !(runs > 0) || !(timeout > 0)) {
+		process.stderr.write('usage: dashboard_render.js URL RUNS [--timeout SECONDS]\n');
+		return 2;
+	}
+	const { chromium } = require(path.join(__dirname, '../../dashboard/node_modules/playwright-core'));
+	const browser = await chromium.launch({
+		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+		args: ['--no-sandbox'],
+	});
+	/* CPU seconds of the browser's processes by type, from the first snapshot @a to @b (per pid). */
+	const cdp = await browser.newBrowserCDPSession();
+	const procs = async () => (await cdp.send('SystemInfo.getProcessInfo')).processInfo;
+	const cpuSince = (a, b) => {
+		const before = new Map(a.map((p) => [p.id, p.cpuTime]));
+		const by = {};
+		for (const p of b)
+			by[p.type] = (by[p.type] || 0) + p.cpuTime - (before.get(p.id) || 0);
+		return by;
+	};
+	const out = [];
+	try {
+		for (let i = 0; i < runs; i++) {
+			const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+			const page = await ctx.newPage();
+			const errors = [];
+			page.on('pageerror', (e) => errors.push(String(e && e.message || e)));
+			page.on('console', (m) => {
+				if (m.type() === 'error')
+					errors.push(m.text());
+			});
+			await page.addInitScript(instrument);
+			const p0 = await procs();
+			await page.goto(url.replace(/\/?$/, '/') + '#/graph?duration=300&refresh=0',
+				{ timeout: timeout * 1000 });
+			const drawn = (n) => page.waitForFunction((k) => {
+				const b = window.__bench;
+				return b.loaded.length > k && b.renders.some((x) => x > b.loaded[k]);
+			}, n, { timeout: timeout * 1000, polling: 20 });
+			try {
+				await drawn(0);
+			} catch (e) {
+				throw new Error('run ' + (i + 1) + ': the graph was not drawn: ' +
+					(await page.evaluate(() => window.graphError)) + ' ' + errors.join('; '));
+			}
+			const first = await page.evaluate(phases, 0);
+			first.cpu = cpuSince(p0, await procs());
+			const clicked = await page.evaluate(() => {
+				const at = performance.now();
+				document.getElementById('refresh-now').click();
+				return at;
+			});
+			await drawn(1);
+			const again = await page.evaluate(phases, 1);
+			again.clickToDrawn = again.drawn - clicked;
+			out.push({ first, refresh: again, errors });
+			await ctx.close();
+		}
+	} finally {
+		await browser.close().catch(() => {});
+	}
+	process.stdout.write(JSON.stringify({ runs: out }, null, 1) + '\n');
+	return 0;
+}
+
+main().then((rc) => process.exit(rc), (e) => {
+	process.stderr.write('dashboard_render: ' + (e && e.stack || e) + '\n');
+	process.exit(1);
+});
