@@ -82,6 +82,23 @@ for line in "${lines[@]}"; do
 		PF_PID=
 		continue
 	fi
+	# The dashboard too serves until Ctrl-C: on a free port, its API and page asked, then ended.
+	if [[ $cmd == "ambitctl dashboard"* ]]; then
+		port=$(free_port)
+		bash -c "exec ${cmd%%#*} --port $port" >"$dest/dash.out" 2>&1 &
+		PF_PID=$!
+		wait_for 15 curl -sf --max-time 2 "http://127.0.0.1:$port/api/health" ||
+			fail "README command: $cmd: nothing on port $port: $(cat "$dest/dash.out")"
+		expect_contains "$(curl -s --max-time 5 "http://127.0.0.1:$port/api/health")" \
+			"\"cluster\":\"$CLUSTER\"" "the dashboard's cluster"
+		expect_contains "$(curl -s --max-time 10 "http://127.0.0.1:$port/api/namespaces")" '"demo"' \
+			"the dashboard's namespaces"
+		expect_contains "$(curl -s --max-time 5 "http://127.0.0.1:$port/")" "<html" "the dashboard's page"
+		kill -INT "$PF_PID"
+		wait "$PF_PID" || fail "README command: $cmd: exit $? after Ctrl-C"
+		PF_PID=
+		continue
+	fi
 	out=$(bash -c "$cmd" 2>&1) || fail "README command failed (exit $?): $cmd: $out"
 	[ -n "$out" ] || fail "README command printed nothing: $cmd"
 	# A policy applied a moment ago reaches the agents' snapshots within a few seconds.
