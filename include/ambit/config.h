@@ -364,6 +364,86 @@ struct config_rate_limit {
 };
 
 /*
+ * Telemetry (telemetry.istio.io v1, v1alpha1; one schema): per mesh (the root namespace, no
+ * selector), namespace (no selector) or workload (selector, or targetRefs to a Gateway or
+ * Service). Fields that may be absent (inherited from the wider one) carry has_ flags.
+ */
+enum config_telemetry_mode {
+	CONFIG_TELEMETRY_CLIENT_AND_SERVER = 0,
+	CONFIG_TELEMETRY_CLIENT,
+	CONFIG_TELEMETRY_SERVER,
+};
+
+enum config_custom_tag_kind {
+	CONFIG_TAG_LITERAL = 0, /* value */
+	CONFIG_TAG_ENVIRONMENT, /* name (a variable), default_value */
+	CONFIG_TAG_HEADER,	/* name (a request header, lowercase), default_value */
+};
+
+struct config_custom_tag {
+	char *tag;
+	enum config_custom_tag_kind kind;
+	char *value; /* the literal, or the variable's or header's name */
+	char *default_value;
+};
+
+struct config_telemetry_tracing {
+	struct config_strings providers; /* providers[].name; none: the mesh's defaultProviders */
+	enum config_telemetry_mode mode; /* match.mode */
+	bool has_sampling;
+	double sampling; /* randomSamplingPercentage, 0..100 */
+	bool has_disable_span_reporting, disable_span_reporting;
+	bool has_use_request_id, use_request_id_for_trace_sampling;
+	size_t n_tags;
+	struct config_custom_tag *tags; /* customTags, sorted by name */
+};
+
+struct config_telemetry_access_logging {
+	struct config_strings providers;
+	enum config_telemetry_mode mode;
+	bool has_disabled, disabled;
+	char *filter; /* filter.expression (CEL), or NULL */
+};
+
+enum config_tag_op {
+	CONFIG_TAG_UPSERT = 0,
+	CONFIG_TAG_REMOVE,
+};
+
+struct config_tag_override {
+	char *tag;
+	enum config_tag_op op;
+	char *value; /* UPSERT's expression */
+};
+
+struct config_metric_override {
+	char *metric; /* match.metric (ALL_METRICS, REQUEST_COUNT, ...) or match.customMetric */
+	enum config_telemetry_mode mode;
+	bool has_disabled, disabled;
+	size_t n_tag_overrides;
+	struct config_tag_override *tag_overrides;
+};
+
+struct config_telemetry_metrics {
+	struct config_strings providers;
+	uint64_t reporting_interval_ms; /* 0: unset */
+	size_t n_overrides;
+	struct config_metric_override *overrides;
+};
+
+struct config_telemetry {
+	struct config_meta meta;
+	bool has_selector;
+	struct config_labels selector;
+	size_t n_target_refs; /* targetRef and targetRefs, one list */
+	struct config_target_ref *target_refs;
+	size_t n_tracing, n_access_logging, n_metrics;
+	struct config_telemetry_tracing *tracing;
+	struct config_telemetry_access_logging *access_logging;
+	struct config_telemetry_metrics *metrics;
+};
+
+/*
  * Istio networking kinds (networking.istio.io v1, v1beta1, v1alpha3; same schema). The loader
  * validates every field of the API and the model keeps every field a proxy acts on (telemetry
  * names and what is only validated are not kept). Host names are kept as written (short names
@@ -876,10 +956,34 @@ struct config_ext_authz {
 	uint32_t max_request_bytes;
 };
 
+/*
+ * A tracing provider: zipkin (Zipkin v2 JSON, POST @path, /api/v2/spans) or opentelemetry
+ * (OTLP: over HTTP, protobuf POST to @path, /v1/traces by default, when `http` is set; else
+ * OTLP/gRPC, TraceService/Export).
+ */
+enum config_trace_kind {
+	CONFIG_TRACE_NONE = 0,
+	CONFIG_TRACE_ZIPKIN,
+	CONFIG_TRACE_OTLP_HTTP,
+	CONFIG_TRACE_OTLP_GRPC,
+};
+
+struct config_trace_provider {
+	enum config_trace_kind kind;
+	char *service; /* "[ns/]host" */
+	uint16_t port;
+	uint32_t max_tag_length;      /* zipkin/opentelemetry maxTagLength; 0: Istio's 256 */
+	char *path;		      /* NULL: the kind's default */
+	uint64_t timeout_ms;	      /* http.timeout / grpc.timeout; 0: the proxy's (5 s) */
+	struct config_labels headers; /* http.headers / grpc.initialMetadata: name -> value */
+	bool trace_id_128;	      /* zipkin enable64bitTraceId false (the default): 128 bits */
+};
+
 struct config_extension_provider {
 	char *name;
 	const char *kind; /* "envoyExtAuthzHttp", "zipkin", ... (static) */
 	struct config_ext_authz ext_authz;
+	struct config_trace_provider trace; /* zipkin, opentelemetry */
 };
 
 struct config_mesh {
@@ -890,6 +994,11 @@ struct config_mesh {
 	char *outbound_traffic_policy; /* "ALLOW_ANY", "REGISTRY_ONLY" or NULL */
 	size_t n_providers;
 	struct config_extension_provider *providers;
+	/* defaultProviders: what a Telemetry naming no provider uses. */
+	struct config_strings default_tracing, default_access_logging, default_metrics;
+	bool enable_tracing;	   /* enableTracing (Istio's default: true) */
+	bool has_default_sampling; /* defaultConfig.tracing.sampling */
+	double default_sampling;   /* percent, 0..100 (Istio's default: 1) */
 };
 
 struct config_config_map {
@@ -968,6 +1077,8 @@ struct config {
 	/* Local rate limits: EnvoyFilters (translated) and LocalRateLimits, one shape. */
 	size_t n_envoy_filters, n_local_rate_limits;
 	struct config_rate_limit *envoy_filters, *local_rate_limits;
+	size_t n_telemetries;
+	struct config_telemetry *telemetries;
 	/* @namespaces are sorted by name, one each (config_sort_namespaces): looked up in halves.
 	 */
 	bool namespaces_sorted;
