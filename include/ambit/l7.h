@@ -378,6 +378,7 @@ struct l7_service {
 	/* Not bound to the waypoint: carried only as an external authorizer's upstream (never
 	 * matched to a request's destination). */
 	bool aux;
+	uint32_t tracing; /* its l7_config.tracing index (0: the proxy's own) */
 	/*
 	 * A gateway's destination whose traffic goes through its waypoint (istio.io/
 	 * ingress-use-waypoint): "ns/name" of that waypoint, else NULL. Its endpoints are then
@@ -410,6 +411,24 @@ struct l7_ext_authz {
 	char *name;
 	struct config_ext_authz x; /* x.service: the FQDN */
 	int service;
+};
+
+/*
+ * The tracing a proxy does for the requests of a service (the Telemetry API resolved for it:
+ * mesh, then namespace, then the proxy's own (targetRefs to its Gateway, or a gateway's
+ * selector), then the Service's (targetRefs); the provider from the mesh config's
+ * extensionProviders). @provider NULL: no tracing (trace headers pass untouched). @service is
+ * the collector's l7_config.services index (aux when not bound), -1 when its Service is
+ * unknown (spans are then dropped and counted). Sampling is in parts per million.
+ */
+struct l7_tracing {
+	char *provider;
+	struct config_trace_provider p; /* p.service: the FQDN */
+	int service;
+	uint32_t sampling_ppm;
+	bool disable_span_reporting, use_request_id;
+	size_t n_tags;
+	struct config_custom_tag *tags; /* by tag name */
 };
 
 /*
@@ -533,6 +552,10 @@ struct l7_config {
 	struct l7_ratelimit *ratelimits;
 	size_t n_tunnels; /* a gateway's, by VIP, each VIP once */
 	struct l7_tunnel *tunnels;
+	/* [0]: the proxy's own, then the services' own where a Telemetry targets them. */
+	size_t n_tracing;
+	struct l7_tracing *tracing;
+	char *mesh_id; /* istio.mesh_id of spans: the trust domain ("cluster.local") */
 	/* From the mesh config (-1: not set there; the proxy's flags decide). */
 	int path_normalization; /* enum config_path_norm */
 	int num_trusted_proxies;

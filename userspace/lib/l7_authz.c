@@ -389,6 +389,29 @@ static const struct config_service *provider_service(const struct config *cfg, c
 	return NULL;
 }
 
+int l7_aux_service(const struct l7_inputs *in, const struct l7_waypoint *wp, struct l7_config *c,
+		   const char *spec, char *fqdn, size_t len)
+{
+	const struct config_service *s = provider_service(in->cfg, spec);
+
+	snprintf(fqdn, len, "%s", strchr(spec, '/') ? strchr(spec, '/') + 1 : spec);
+	if (!s)
+		return -1;
+	snprintf(fqdn, len, "%s.%s.svc.cluster.local", s->meta.name, s->meta.namespace);
+	for (size_t k = 0; k < c->n_services; k++)
+		if (!c->services[k].workload && !strcmp(c->services[k].hostname, fqdn))
+			return (int)k;
+	/* c->services has room for every Service and workload of the config. */
+	struct l7_service *aux = &c->services[c->n_services];
+
+	memset(aux, 0, sizeof(*aux));
+	c->n_services++;
+	if (l7_compile_service(in, wp, s, aux))
+		return -ENOMEM;
+	aux->aux = true;
+	return (int)(c->n_services - 1);
+}
+
 /* The providers @c's CUSTOM policies name, with their Services (aux when not bound). */
 static int compile_ext_authz(const struct l7_inputs *in, const struct l7_waypoint *wp,
 			     struct l7_config *c)
@@ -397,7 +420,6 @@ static int compile_ext_authz(const struct l7_inputs *in, const struct l7_waypoin
 
 	for (size_t i = 0; i < c->n_authz; i++) {
 		const struct config_extension_provider *p;
-		const struct config_service *s;
 		struct l7_ext_authz *x;
 		char fqdn[600];
 		bool have = false;
@@ -415,32 +437,11 @@ static int compile_ext_authz(const struct l7_inputs *in, const struct l7_waypoin
 		c->ext_authz = x;
 		x = &c->ext_authz[c->n_ext_authz++];
 		memset(x, 0, sizeof(*x));
-		x->service = -1;
-		s = provider_service(in->cfg, p->ext_authz.service);
-		snprintf(fqdn, sizeof(fqdn), "%s",
-			 strchr(p->ext_authz.service, '/') ? strchr(p->ext_authz.service, '/') + 1
-							   : p->ext_authz.service);
-		if (s)
-			snprintf(fqdn, sizeof(fqdn), "%s.%s.svc.cluster.local", s->meta.name,
-				 s->meta.namespace);
+		x->service = l7_aux_service(in, wp, c, p->ext_authz.service, fqdn, sizeof(fqdn));
+		if (x->service < -1)
+			return -ENOMEM;
 		if (!(x->name = strdup(p->name)) || copy_ext_authz(&x->x, &p->ext_authz, fqdn))
 			return -ENOMEM;
-		if (!s)
-			continue;
-		for (size_t k = 0; k < c->n_services && x->service < 0; k++)
-			if (!c->services[k].workload && !strcmp(c->services[k].hostname, fqdn))
-				x->service = (int)k;
-		if (x->service < 0) {
-			/* c->services has room for every Service and workload of the config. */
-			struct l7_service *aux = &c->services[c->n_services];
-
-			memset(aux, 0, sizeof(*aux));
-			c->n_services++;
-			if (l7_compile_service(in, wp, s, aux))
-				return -ENOMEM;
-			aux->aux = true;
-			x->service = (int)(c->n_services - 1);
-		}
 	}
 	return 0;
 }

@@ -531,6 +531,7 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 		err = l7_compile_gateway(in, b, wp, c);
 		err = err ? err : l7_compile_authz(in, wp, c);
 		err = err ? err : l7_compile_ratelimits(in, wp, c);
+		err = err ? err : l7_compile_tracing(in, wp, c);
 		if (err)
 			goto fail;
 		return c;
@@ -552,6 +553,7 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 	}
 	err = l7_compile_authz(in, wp, c);
 	err = err ? err : l7_compile_ratelimits(in, wp, c);
+	err = err ? err : l7_compile_tracing(in, wp, c);
 	if (err)
 		goto fail;
 	return c;

@@ -677,9 +677,9 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 		     struct l7_service *s)
 {
 	static const char *const k[] = {
-	    "hostname",	 "name",    "namespace", "workload",   "vip",	      "ports",
-	    "endpoints", "subsets", "policies",	 "routesKind", "routes",      "tcp",
-	    "authz",	 "jwt",	    "aux",	 "rateLimits", "viaWaypoint", NULL};
+	    "hostname", "name",	      "namespace",   "workload", "vip", "ports", "endpoints",
+	    "subsets",	"policies",   "routesKind",  "routes",	 "tcp", "authz", "jwt",
+	    "aux",	"rateLimits", "viaWaypoint", "tracing",	 NULL};
 
 	if (!l7j_keys(d, o, path, k))
 		return;
@@ -689,6 +689,7 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 	s->workload = l7j_dbool(d, o, "workload", path);
 	s->vip = l7j_dip(d, o, "vip", path);
 	s->via_waypoint = l7j_dstr(d, o, "viaWaypoint", path, false);
+	s->tracing = (uint32_t)l7j_dnum(d, o, "tracing", path, 0, L7J_MAX_LIST, false);
 	s->routes_kind = l7j_denum(d, o, "routesKind", path, l7_routes_kind_names, true);
 	l7j_ports(d, o, path, s);
 	l7j_endpoints(d, o, path, s);
@@ -794,9 +795,9 @@ static void dlisteners(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 
 struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 {
-	static const char *const k[] = {"waypoint",   "services", "authz",   "jwt",
-					"mesh",	      "extAuthz", "gateway", "listeners",
-					"rateLimits", "tunnels",  NULL};
+	static const char *const k[] = {
+	    "waypoint",	 "services",   "authz",	  "jwt",     "mesh",   "extAuthz", "gateway",
+	    "listeners", "rateLimits", "tunnels", "tracing", "meshId", NULL};
 	static const char *const wk[] = {"namespace", "name", "identity", NULL};
 	struct l7j_dec d = {.err = err, .errlen = errlen};
 	struct l7_config *c = calloc(1, sizeof(*c));
@@ -837,6 +838,8 @@ struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 			goto fail;
 	}
 	l7j_ext_authz(&d, j, c);
+	if (!d.failed)
+		l7j_tracing(&d, j, c);
 	c->gateway = l7j_dbool(&d, j, "gateway", "l7");
 	if (!d.failed)
 		dlisteners(&d, j, c);

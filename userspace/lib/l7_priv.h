@@ -138,6 +138,17 @@ int l7_add_index(uint32_t **list, size_t *n, uint32_t idx);
 /* l7_routes.c: a VirtualService match block as the model's; l7_free.c: @n blocks freed. */
 int l7_vs_match(const struct config_route_match *m, struct l7_match *out);
 void l7_matches_free(struct l7_match *m, size_t n);
+/*
+ * l7_authz.c: the index in @c of the Service @spec ("[ns/]host") names, a bound one or else
+ * an aux one compiled now, its FQDN into @fqdn; -1 when no Service of the config is it (@fqdn
+ * then the host as written); -ENOMEM.
+ */
+int l7_aux_service(const struct l7_inputs *in, const struct l7_waypoint *wp, struct l7_config *c,
+		   const char *spec, char *fqdn, size_t len);
+/* l7_tracing.c: the tracing of @wp and of its services' own Telemetry, into @c; JSON. */
+int l7_compile_tracing(const struct l7_inputs *in, const struct l7_waypoint *wp,
+		       struct l7_config *c);
+void l7_tracing_clear(struct l7_tracing *t);
 /* l7_ratelimit.c: the local rate limits @wp enforces, onto the services of @c; their JSON. */
 int l7_compile_ratelimits(const struct l7_inputs *in, const struct l7_waypoint *wp,
 			  struct l7_config *c);

@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The L7 model's tracing (struct l7_tracing): Istio's Telemetry API resolved for a waypoint or
+ * gateway, and its JSON ("tracing", each service naming its own by index).
+ *
+ * Istio's hierarchy, narrowest last and winning field by field: the mesh (a Telemetry of the
+ * root namespace without selector or targetRefs), the proxy's namespace (likewise), the proxy
+ * itself (targetRefs to its Gateway; for an Istio gateway, a selector matching its pods), then
+ * for the requests of one Service, a Telemetry of its namespace whose targetRefs name it. Of a
+ * Telemetry's tracing entries, those whose match.mode takes the proxy's side apply (a waypoint
+ * is its services' server side, SERVER; a gateway is its clients' proxy, CLIENT), in order.
+ * Providers and sampling not said anywhere come from the mesh config: defaultProviders.tracing
+ * and defaultConfig.tracing.sampling (Istio's default 1 %). Custom tags merge by name.
+ * Only the first provider named is used (Istio supports one), and only zipkin and
+ * opentelemetry providers are exported to: others leave tracing off (analyze says so).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "l7_json_priv.h"
+
+#define ROOT_NAMESPACE "istio-system"
+#define DEFAULT_SAMPLING 1.0
+#define DEFAULT_MESH_ID "cluster.local"
+
+static const char *const kind_names[] = {"", "zipkin", "otlpHttp", "otlpGrpc", NULL};
+static const char *const tag_kind_names[] = {"literal", "environment", "header", NULL};
+
+static void tags_free(struct config_custom_tag *tags, size_t n)
+{
+	for (size_t i = 0; tags && i < n; i++) {
+		free(tags[i].tag);
+		free(tags[i].value);
+		free(tags[i].default_value);
+	}
+	free(tags);
+}
+
+void l7_tracing_clear(struct l7_tracing *t)
+{
+	free(t->provider);
+	free(t->p.service);
+	free(t->p.path);
+	config_labels_free(&t->p.headers);
+	tags_free(t->tags, t->n_tags);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- resolution ---- */
+
+/* What the levels said so far (borrowed from the config). */
+struct resolved {
+	const char *provider; /* NULL: not said */
+	bool has_sampling;
+	double sampling;
+	bool has_disable, disable;
+	bool has_use_request_id, use_request_id;
+	size_t n_tags;
+	const struct config_custom_tag *tags[64];
+};
+
+static bool mode_applies(enum config_telemetry_mode m, bool gateway)
+{
+	return m == CONFIG_TELEMETRY_CLIENT_AND_SERVER ||
+	       m == (gateway ? CONFIG_TELEMETRY_CLIENT : CONFIG_TELEMETRY_SERVER);
+}
+
+/* Telemetry @t's tracing entries onto @r. */
+static void apply(struct resolved *r, const struct config_telemetry *t, bool gateway)
+{
+	for (size_t i = 0; i < t->n_tracing; i++) {
+		const struct config_telemetry_tracing *e = &t->tracing[i];
+
+		if (!mode_applies(e->mode, gateway))
+			continue;
+		if (e->providers.n)
+			r->provider = e->providers.items[0];
+		if (e->has_sampling) {
+			r->has_sampling = true;
+			r->sampling = e->sampling;
+		}
+		if (e->has_disable_span_reporting) {
+			r->has_disable = true;
+			r->disable = e->disable_span_reporting;
+		}
+		if (e->has_use_request_id) {
+			r->has_use_request_id = true;
+			r->use_request_id = e->use_request_id_for_trace_sampling;
+		}
+		for (size_t k = 0; k < e->n_tags; k++) {
+			size_t j = 0;
+
+			while (j < r->n_tags && strcmp(r->tags[j]->tag, e->tags[k].tag))
+				j++;
+			if (j == r->n_tags && r->n_tags == sizeof(r->tags) / sizeof(r->tags[0]))
+				continue;
+			r->tags[j] = &e->tags[k];
+			if (j == r->n_tags)
+				r->n_tags++;
+		}
+	}
+}
+
+static bool ref_is(const struct config_target_ref *t, const char *group, const char *kind)
+{
+	const char *g = t->group ? t->group : "";
+
+	return t->kind && !strcmp(t->kind, kind) && !strcmp(g, group);
+}
+
+enum level { MESH, NAMESPACE, PROXY, SERVICE };
+
+/* Whether Telemetry @t is of @level for proxy @wp (and, at SERVICE, Service @s). */
+static bool at_level(const struct config_telemetry *t, enum level level,
+		     const struct l7_waypoint *wp, const struct l7_service *s)
+{
+	const char *ns = t->meta.namespace;
+	bool plain = !t->has_selector && !t->n_target_refs;
+
+	switch (level) {
+	case MESH: return plain && !strcmp(ns, ROOT_NAMESPACE);
+	case NAMESPACE: return plain && !strcmp(ns, wp->namespace) && strcmp(ns, ROOT_NAMESPACE);
+	case PROXY:
+		if (strcmp(ns, wp->namespace))
+			return false;
+		if (t->has_selector)
+			return wp->gateway && config_labels_match(&t->selector, &wp->labels);
+		for (size_t i = 0; i < t->n_target_refs; i++) {
+			const struct config_target_ref *r = &t->target_refs[i];
+			char name[600];
+
+			if (!r->name || !ref_is(r, "gateway.networking.k8s.io", "Gateway") ||
+			    (r->namespace && strcmp(r->namespace, ns)))
+				continue;
+			snprintf(name, sizeof(name), "%s/%s", ns, r->name);
+			if ((!wp->gateway && !strcmp(r->name, wp->name)) ||
+			    config_strings_has(&wp->k8s_gateways, name))
+				return true;
+		}
+		return false;
+	case SERVICE:
+		if (!s || s->workload || s->aux || strcmp(ns, s->namespace))
+			return false;
+		for (size_t i = 0; i < t->n_target_refs; i++) {
+			const struct config_target_ref *r = &t->target_refs[i];
+
+			if (r->name && (ref_is(r, "", "Service") || ref_is(r, "core", "Service")) &&
+			    (!r->namespace || !strcmp(r->namespace, ns)) &&
+			    !strcmp(r->name, s->name))
+				return true;
+		}
+		return false;
+	}
+	return false;
+}
+
+/* The oldest Telemetry of @level (Istio's tie-break), or NULL. */
+static const struct config_telemetry *pick(const struct config *cfg, enum level level,
+					   const struct l7_waypoint *wp, const struct l7_service *s)
+{
+	const struct config_telemetry *best = NULL;
+
+	for (size_t i = 0; i < cfg->n_telemetries; i++) {
+		const struct config_telemetry *t = &cfg->telemetries[i];
+
+		if (at_level(t, level, wp, s) && (!best || l7_meta_cmp(&t->meta, &best->meta) < 0))
+			best = t;
+	}
+	return best;
+}
+
+static int tag_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct config_custom_tag *)a)->tag,
+		      ((const struct config_custom_tag *)b)->tag);
+}
+
+/* @r made into @out: its provider's settings and its collector's service. */
+static int build(const struct l7_inputs *in, const struct l7_waypoint *wp, struct l7_config *c,
+		 const struct resolved *r, struct l7_tracing *out)
+{
+	const struct config_mesh *mesh = config_mesh_of(in->cfg);
+	const char *name = r->provider;
+	const struct config_extension_provider *p;
+	double sampling = r->has_sampling		       ? r->sampling
+			  : mesh && mesh->has_default_sampling ? mesh->default_sampling
+							       : DEFAULT_SAMPLING;
+	char fqdn[600];
+
+	memset(out, 0, sizeof(*out));
+	out->service = -1;
+	if (!name && mesh && mesh->default_tracing.n)
+		name = mesh->default_tracing.items[0];
+	p = name ? config_mesh_provider(mesh, name) : NULL;
+	if (!p || p->trace.kind == CONFIG_TRACE_NONE || !p->trace.service)
+		return 0; /* no provider, or one ambit does not export to: tracing off */
+	out->sampling_ppm = (uint32_t)lround(fmin(fmax(sampling, 0.0), 100.0) * 10000.0);
+	out->disable_span_reporting = r->has_disable && r->disable;
+	out->use_request_id = r->has_use_request_id && r->use_request_id;
+	out->p = (struct config_trace_provider){.kind = p->trace.kind,
+						.port = p->trace.port,
+						.max_tag_length = p->trace.max_tag_length,
+						.timeout_ms = p->trace.timeout_ms,
+						.trace_id_128 = p->trace.trace_id_128};
+	out->provider = strdup(name);
+	out->p.path = l7_strdup(p->trace.path);
+	if (!out->provider || (p->trace.path && !out->p.path) ||
+	    l7_copy_labels(&out->p.headers, &p->trace.headers))
+		return -ENOMEM;
+	out->service = l7_aux_service(in, wp, c, p->trace.service, fqdn, sizeof(fqdn));
+	if (out->service < -1)
+		return -ENOMEM;
+	if (!(out->p.service = strdup(fqdn)))
+		return -ENOMEM;
+	out->tags = calloc(r->n_tags + 1, sizeof(*out->tags));
+	if (!out->tags)
+		return -ENOMEM;
+	for (; out->n_tags < r->n_tags; out->n_tags++) {
+		const struct config_custom_tag *s = r->tags[out->n_tags];
+		struct config_custom_tag *d = &out->tags[out->n_tags];
+
+		d->kind = s->kind;
+		d->tag = l7_strdup(s->tag);
+		d->value = l7_strdup(s->value);
+		d->default_value = l7_strdup(s->default_value);
+		if ((s->tag && !d->tag) || (s->value && !d->value) ||
+		    (s->default_value && !d->default_value)) {
+			out->n_tags++;
+			return -ENOMEM;
+		}
+	}
+	qsort(out->tags, out->n_tags, sizeof(*out->tags), tag_cmp);
+	return 0;
+}
+
+static int add_tracing(struct l7_config *c, struct l7_tracing **out)
+{
+	struct l7_tracing *t = realloc(c->tracing, (c->n_tracing + 1) * sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	c->tracing = t;
+	*out = &t[c->n_tracing++];
+	memset(*out, 0, sizeof(**out));
+	(*out)->service = -1;
+	return 0;
+}
+
+int l7_compile_tracing(const struct l7_inputs *in, const struct l7_waypoint *wp,
+		       struct l7_config *c)
+{
+	const struct config *cfg = in->cfg;
+	struct resolved base = {0};
+	struct l7_tracing *t;
+	size_t n_own = c->n_services;
+	int err;
+
+	c->mesh_id = strdup(in->trust_domain ? in->trust_domain : DEFAULT_MESH_ID);
+	if (!c->mesh_id || add_tracing(c, &t))
+		return -ENOMEM;
+	for (enum level l = MESH; l <= PROXY; l++) {
+		const struct config_telemetry *tm = pick(cfg, l, wp, NULL);
+
+		if (tm)
+			apply(&base, tm, wp->gateway);
+	}
+	if ((err = build(in, wp, c, &base, t)))
+		return err;
+	/* Services compiled by build (collectors) come after @n_own: they are not traced. */
+	for (size_t i = 0; i < n_own; i++) {
+		const struct config_telemetry *tm = pick(cfg, SERVICE, wp, &c->services[i]);
+		struct resolved r = base;
+
+		if (!tm)
+			continue;
+		apply(&r, tm, wp->gateway);
+		if (add_tracing(c, &t) || (err = build(in, wp, c, &r, t)))
+			return err ? err : -ENOMEM;
+		c->services[i].tracing = (uint32_t)(c->n_tracing - 1);
+	}
+	return 0;
+}
+
+/* ---- JSON ---- */
+
+static bool add_str(cJSON *o, const char *key, const char *v)
+{
+	return !v || cJSON_AddStringToObject(o, key, v);
+}
+
+static int tracing_to_json(const struct l7_tracing *t, cJSON *o)
+{
+	const struct config_trace_provider *p = &t->p;
+	cJSON *h, *a;
+
+	if (!t->provider)
+		return 0;
+	if (!cJSON_AddStringToObject(o, "provider", t->provider) ||
+	    !cJSON_AddStringToObject(o, "kind", kind_names[p->kind]) ||
+	    !cJSON_AddStringToObject(o, "service", p->service) ||
+	    !cJSON_AddNumberToObject(o, "port", p->port) ||
+	    !cJSON_AddNumberToObject(o, "serviceIndex", t->service) ||
+	    !cJSON_AddNumberToObject(o, "samplingPpm", t->sampling_ppm) ||
+	    (p->max_tag_length && !cJSON_AddNumberToObject(o, "maxTagLength", p->max_tag_length)) ||
+	    !add_str(o, "path", p->path) ||
+	    (p->timeout_ms && !cJSON_AddNumberToObject(o, "timeoutMs", (double)p->timeout_ms)) ||
+	    (p->trace_id_128 && !cJSON_AddBoolToObject(o, "traceId128", true)) ||
+	    (t->disable_span_reporting &&
+	     !cJSON_AddBoolToObject(o, "disableSpanReporting", true)) ||
+	    (t->use_request_id && !cJSON_AddBoolToObject(o, "useRequestId", true)))
+		return -ENOMEM;
+	if (p->headers.n) {
+		if (!(h = cJSON_AddObjectToObject(o, "headers")))
+			return -ENOMEM;
+		for (size_t k = 0; k < p->headers.n; k++)
+			if (!cJSON_AddStringToObject(h, p->headers.items[k].key,
+						     p->headers.items[k].value))
+				return -ENOMEM;
+	}
+	if (!t->n_tags)
+		return 0;
+	if (!(a = cJSON_AddArrayToObject(o, "tags")))
+		return -ENOMEM;
+	for (size_t k = 0; k < t->n_tags; k++) {
+		const struct config_custom_tag *g = &t->tags[k];
+		cJSON *x = cJSON_CreateObject();
+
+		if (!x || !cJSON_AddItemToArray(a, x)) {
+			cJSON_Delete(x);
+			return -ENOMEM;
+		}
+		if (!cJSON_AddStringToObject(x, "tag", g->tag) ||
+		    !cJSON_AddStringToObject(x, "kind", tag_kind_names[g->kind]) ||
+		    !add_str(x, "value", g->value) || !add_str(x, "default", g->default_value))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int l7_tracing_to_json(const struct l7_config *c, cJSON *root)
+{
+	cJSON *a;
+
+	if (!add_str(root, "meshId", c->mesh_id))
+		return -ENOMEM;
+	if (!c->n_tracing)
+		return 0;
+	if (!(a = cJSON_AddArrayToObject(root, "tracing")))
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_tracing; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(a, o)) {
+			cJSON_Delete(o);
+			return -ENOMEM;
+		}
+		if (tracing_to_json(&c->tracing[i], o))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void dtags(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_tracing *t)
+{
+	static const char *const k[] = {"tag", "kind", "value", "default", NULL};
+	const cJSON *a = l7j_darr(d, o, "tags", path, &t->n_tags), *it;
+	char p[96];
+	size_t i = 0;
+
+	if (d->failed || !(t->tags = l7j_dalloc(d, t->n_tags, sizeof(*t->tags), path))) {
+		t->n_tags = 0;
+		return;
+	}
+	cJSON_ArrayForEach(it, a)
+	{
+		struct config_custom_tag *g = &t->tags[i];
+
+		snprintf(p, sizeof(p), "%s.tags[%zu]", path, i++);
+		if (!l7j_keys(d, it, p, k))
+			return;
+		g->tag = l7j_dstr(d, it, "tag", p, true);
+		g->kind = l7j_denum(d, it, "kind", p, tag_kind_names, true);
+		g->value = l7j_dstr(d, it, "value", p, g->kind != CONFIG_TAG_LITERAL);
+		g->default_value = l7j_dstr(d, it, "default", p, false);
+		if (d->failed)
+			return;
+	}
+}
+
+void l7j_tracing(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
+{
+	static const char *const k[] = {"provider",
+					"kind",
+					"service",
+					"port",
+					"serviceIndex",
+					"samplingPpm",
+					"maxTagLength",
+					"path",
+					"timeoutMs",
+					"traceId128",
+					"disableSpanReporting",
+					"useRequestId",
+					"headers",
+					"tags",
+					NULL};
+	const cJSON *a, *it;
+	size_t n;
+	char p[64];
+
+	c->mesh_id = l7j_dstr(d, j, "meshId", "l7", false);
+	a = l7j_darr(d, j, "tracing", "l7", &n);
+	if (d->failed || !(c->tracing = l7j_dalloc(d, n, sizeof(*c->tracing), "l7.tracing")))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct l7_tracing *t = &c->tracing[c->n_tracing];
+		struct config_trace_provider *x = &t->p;
+
+		snprintf(p, sizeof(p), "l7.tracing[%zu]", c->n_tracing++);
+		t->service = -1;
+		if (!l7j_keys(d, it, p, k))
+			return;
+		t->provider = l7j_dstr(d, it, "provider", p, false);
+		if (!t->provider)
+			continue; /* tracing off */
+		x->kind = l7j_denum(d, it, "kind", p, kind_names, true);
+		if (!d->failed && x->kind == CONFIG_TRACE_NONE) {
+			l7j_fail(d, "%s.kind: a provider kind", p);
+			return;
+		}
+		x->service = l7j_dstr(d, it, "service", p, true);
+		x->port = (uint16_t)l7j_dnum(d, it, "port", p, 1, 65535, true);
+		t->service =
+		    (int)l7j_dnum(d, it, "serviceIndex", p, -1, (double)c->n_services - 1, true);
+		t->sampling_ppm = (uint32_t)l7j_dnum(d, it, "samplingPpm", p, 0, 1000000, true);
+		x->max_tag_length = (uint32_t)l7j_dnum(d, it, "maxTagLength", p, 0, 1 << 20, false);
+		x->path = l7j_dstr(d, it, "path", p, false);
+		x->timeout_ms = (uint64_t)l7j_dnum(d, it, "timeoutMs", p, 0, 86400000.0, false);
+		x->trace_id_128 = l7j_dbool(d, it, "traceId128", p);
+		t->disable_span_reporting = l7j_dbool(d, it, "disableSpanReporting", p);
+		t->use_request_id = l7j_dbool(d, it, "useRequestId", p);
+		l7j_dlabels(d, it, "headers", p, &x->headers);
+		dtags(d, it, p, t);
+		if (d->failed)
+			return;
+	}
+	for (size_t i = 0; i < c->n_services; i++)
+		if (c->services[i].tracing >= c->n_tracing && c->services[i].tracing) {
+			l7j_fail(d, "l7.services[%zu].tracing: no such tracing entry", i);
+			return;
+		}
+}
