@@ -89,7 +89,7 @@ void wp_req_flag(struct wp_req *r, const char *flag)
 			r->flag_bits |= 1u << i;
 }
 
-static void flags_text(const struct wp_req *r, char *out, size_t len)
+void wp_req_flags_text(const struct wp_req *r, char *out, size_t len)
 {
 	size_t n = 0;
 
@@ -159,7 +159,7 @@ static void record(struct wp_req *r)
 	rec.request_id = r->request_id;
 	rec.forwarded_for = r->xff;
 	rec.status = r->status;
-	flags_text(r, flags, sizeof(flags));
+	wp_req_flags_text(r, flags, sizeof(flags));
 	rec.flags = flags[0] ? flags : "-";
 	rec.details = r->details;
 	rec.bytes_received = r->bytes_in;
@@ -216,6 +216,7 @@ void wp_req_finish(struct wp_req *r)
 	if (r->anext)
 		r->anext->aprev = r->aprev;
 	record(r);
+	wp_trace_finish(r);
 	if (r->counted)
 		h1_pool_request_done(r->up->pool);
 	r->view->users--;
@@ -441,6 +442,7 @@ static void proceed(struct wp_req *r)
 		return;
 	}
 	r->counted = true;
+	wp_trace_begin(r);
 	wp_mirror_start(r);
 	wp_up_start(r);
 }
@@ -1291,6 +1293,7 @@ void wp_engine_sweep(struct wp_engine *e)
 			wp_cluster_sweep(e->view->ups[i].c, now);
 	wp_h2_sweep(e);
 	wp_h2up_sweep(e);
+	wp_trace_flush(e);
 }
 
 void wp_engine_destroy(struct wp_engine *e)
@@ -1308,6 +1311,7 @@ void wp_engine_destroy(struct wp_engine *e)
 	for (int i = 0; i < 8 && (e->conns || e->h2downs || e->tcps || e->h2ups); i++)
 		loop_run_once(e->loop, 0);
 	wp_mirror_abort_all(e);
+	wp_trace_destroy(e);
 	views_collect(e);
 	e->view->next = e->retired;
 	for (struct wp_view *v = e->view, *n; v; v = n) {

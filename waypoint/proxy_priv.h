@@ -15,6 +15,7 @@
 #include "proxy.h"
 #include "reply.h"
 #include "retry.h"
+#include "trace.h"
 
 /* Request body kept for a retry; a longer body makes the request not retriable (Envoy). */
 #define WP_RETRY_BUF (64u << 10)
@@ -27,6 +28,17 @@ struct wp_view {
 	size_t users;		 /* requests and mirrors still on it */
 	struct wp_view *next;	 /* retired views of the engine */
 };
+
+/* A request's tracing (proxy_trace.c). */
+struct wp_req_trace {
+	struct wp_trace_ctx ctx;
+	uint8_t server_id[8], client_id[8];
+	bool begun, on, sampled;
+	bool client; /* it went upstream: a client span, from client_start_us */
+	uint64_t client_start_us;
+};
+
+struct wp_tracer;
 
 struct wp_engine {
 	struct loop *loop;
@@ -44,6 +56,7 @@ struct wp_engine {
 	struct wp_h2up *h2ups;	   /* HTTP/2 upstream connections (proxy_h2up.c) */
 	struct wp_tcp *tcps;	   /* TCP passthroughs (proxy_tcp.c) */
 	size_t n_h2downs, n_tcps;
+	struct wp_tracer *tracer; /* the span queues and exports, made on first use */
 };
 
 struct wp_conn {
@@ -110,6 +123,7 @@ struct wp_req {
 	struct wp_mirror *mirrors;
 	struct wp_authn *authn;	      /* the request's verified JWT, or NULL */
 	struct wp_extauthz *extauthz; /* the external authorizer's check in flight, or NULL */
+	struct wp_req_trace trace;
 };
 
 /* proxy.c */
@@ -144,6 +158,19 @@ void wp_req_answer(struct wp_req *r, int status, const char *body, size_t blen,
 		   const char *const *extra, size_t n_extra);
 void wp_req_flag(struct wp_req *r, const char *flag);
 struct wp_upstream *wp_view_upstream(struct wp_engine *e, struct wp_view *v, struct wp_cluster *c);
+
+/* Envoy's response flags of @r, comma-separated ("" when none), into @out. */
+void wp_req_flags_text(const struct wp_req *r, char *out, size_t len);
+
+/*
+ * proxy_trace.c: @r's trace context read and its decision made, the upstream's context
+ * written (call once it is routed); its spans queued (call when it ends); the queues sent
+ * when due (periodic); everything dropped (the engine goes).
+ */
+void wp_trace_begin(struct wp_req *r);
+void wp_trace_finish(struct wp_req *r);
+void wp_trace_flush(struct wp_engine *e);
+void wp_trace_destroy(struct wp_engine *e);
 
 /* proxy_extauthz.c: asks provider @p about @r; 0 (the answer comes to
  * wp_authz_custom_done or answers @r), or -errno when it cannot be asked. */

@@ -11,6 +11,8 @@
 #include <limits.h>
 #include <cjson/cJSON.h>
 
+#include "trace.h"
+
 #include "ambit/fmt.h"
 #include "ambit/snapshot.h"
 #include "buf.h"
@@ -894,6 +896,7 @@ char *wp_stats_render(struct wp_stats *const *stores, size_t n)
 		free(all[i].h.labels);
 	free(all);
 	render_tcp(&b, stores, n);
+	wp_trace_metrics(&b);
 	return prom_take(&b);
 }
 

@@ -1,0 +1,495 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Trace context propagation and span encodings (trace.h).
+ *
+ * W3C Trace Context (traceparent: version-traceid-parentid-flags, 2-32-16-2 hex digits; a
+ * version other than 00 may carry more after the flags, which is ignored; version ff and
+ * all-zero ids are invalid) and B3 (openzipkin/b3-propagation: `b3: traceid-spanid[-sampled
+ * [-parentspanid]]` or just the sampling state, and x-b3-traceid (16 or 32 hex digits),
+ * x-b3-spanid, x-b3-sampled (1/0, or true/false from old clients), x-b3-flags: 1 (debug,
+ * which implies sampled)). Envoy reads W3C first when its tracer is OpenTelemetry; the proxy
+ * reads traceparent first, then b3, then x-b3-*, and writes both kinds, so a chain of Zipkin
+ * and OpenTelemetry clients stays one trace.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cluster.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+#include "trace.h"
+
+static int unhex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Exactly @n hex digits at @s into @out (n/2 bytes); false when not hex. */
+static bool hex_bytes(const char *s, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < n; i += 2) {
+		int h = unhex(s[i]), l = unhex(s[i + 1]);
+
+		if (h < 0 || l < 0)
+			return false;
+		out[i / 2] = (uint8_t)(h << 4 | l);
+	}
+	return true;
+}
+
+static bool all_zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static size_t hex_len(const char *s)
+{
+	size_t n = 0;
+
+	while (unhex(s[n]) >= 0)
+		n++;
+	return n;
+}
+
+/* A trace id of 16 or 32 hex digits at @s (length @n) into @out (16 bytes). */
+static bool trace_id(const char *s, size_t n, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (n != 16 && n != 32)
+		return false;
+	return hex_bytes(s, n, out + 16 - n / 2) && !all_zero(out, 16);
+}
+
+static bool traceparent(const char *v, struct wp_trace_ctx *c)
+{
+	uint8_t ver, flags;
+
+	/* 00-<32>-<16>-<2>: 55 characters, more only for a later version. */
+	if (strlen(v) < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-' ||
+	    !hex_bytes(v, 2, &ver) || ver == 0xff || (ver == 0 && v[55]) ||
+	    (ver != 0 && v[55] && v[55] != '-') || !hex_bytes(v + 3, 32, c->trace_id) ||
+	    !hex_bytes(v + 36, 16, c->parent_id) || !hex_bytes(v + 53, 2, &flags) ||
+	    all_zero(c->trace_id, 16) || all_zero(c->parent_id, 8))
+		return false;
+	c->has_parent = true;
+	c->sampled = flags & 1;
+	return true;
+}
+
+/* The sampling state of b3 or x-b3-sampled: 1, 0, or -1 (not one). */
+static int sampled_state(const char *s, size_t n)
+{
+	if ((n == 1 && (*s == '1' || *s == 'd')) || (n == 4 && !strncasecmp(s, "true", 4)))
+		return 1;
+	if ((n == 1 && *s == '0') || (n == 5 && !strncasecmp(s, "false", 5)))
+		return 0;
+	return -1;
+}
+
+static bool b3_single(const char *v, struct wp_trace_ctx *c)
+{
+	size_t n = hex_len(v);
+	const char *p;
+
+	if (!v[n] && (n == 1) && sampled_state(v, 1) >= 0) {
+		c->sampled = sampled_state(v, 1); /* only a decision */
+		c->b3_single = true;
+		return false;
+	}
+	if (v[n] != '-' || !trace_id(v, n, c->trace_id))
+		return false;
+	p = v + n + 1;
+	if (hex_len(p) != 16 || !hex_bytes(p, 16, c->parent_id) || all_zero(c->parent_id, 8) ||
+	    (p[16] && p[16] != '-'))
+		return false;
+	c->has_parent = true;
+	c->sampled = -1;
+	c->b3_single = true;
+	if (!p[16])
+		return true;
+	p += 17;
+	n = strcspn(p, "-");
+	c->sampled = sampled_state(p, n);
+	if (c->sampled < 0)
+		return false;
+	return !p[n] || (p[n] == '-' && hex_len(p + n + 1) == 16 && !p[n + 17]);
+}
+
+static bool b3_multi(const struct http_fields *f, struct wp_trace_ctx *c)
+{
+	const char *t = http_fields_get(f, "x-b3-traceid"), *s = http_fields_get(f, "x-b3-spanid");
+	const char *smp = http_fields_get(f, "x-b3-sampled"),
+		   *fl = http_fields_get(f, "x-b3-flags");
+	int st = smp ? sampled_state(smp, strlen(smp)) : -1;
+
+	if (fl && !strcmp(fl, "1"))
+		st = 1; /* debug */
+	c->sampled = st;
+	if (!t || !s)
+		return false;
+	if (!trace_id(t, strlen(t), c->trace_id) || strlen(s) != 16 ||
+	    !hex_bytes(s, 16, c->parent_id) || all_zero(c->parent_id, 8))
+		return false;
+	c->has_parent = true;
+	return true;
+}
+
+bool wp_trace_extract(const struct http_fields *f, struct wp_trace_ctx *ctx)
+{
+	const char *v;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->sampled = -1;
+	if ((v = http_fields_get(f, "traceparent")) && traceparent(v, ctx))
+		return true;
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->sampled = -1;
+	if ((v = http_fields_get(f, "b3"))) {
+		if (b3_single(v, ctx))
+			return true;
+		if (ctx->b3_single && !ctx->has_parent) {
+			int s = ctx->sampled; /* a decision alone still counts */
+
+			memset(ctx, 0, sizeof(*ctx));
+			ctx->sampled = s;
+			ctx->b3_single = true;
+			return false;
+		}
+		memset(ctx, 0, sizeof(*ctx));
+		ctx->sampled = -1;
+	}
+	if (b3_multi(f, ctx))
+		return true;
+	{
+		int s = ctx->sampled;
+
+		memset(ctx, 0, sizeof(*ctx));
+		ctx->sampled = s;
+	}
+	return false;
+}
+
+void wp_trace_hex(const uint8_t *in, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void wp_trace_random_id(uint8_t *out, size_t n)
+{
+	do {
+		for (size_t i = 0; i < n; i += 8) {
+			uint64_t x = wp_random();
+
+			memcpy(out + i, &x, n - i < 8 ? n - i : 8);
+		}
+	} while (all_zero(out, n));
+}
+
+int wp_trace_inject(struct http_fields *f, const struct wp_trace_ctx *ctx, const uint8_t span[8],
+		    const uint8_t parent[8], bool sampled)
+{
+	char tid[33], sid[17], pid[17], tp[64], b3[80];
+	/* A 64-bit B3 trace stays 64-bit in B3 fields (16 digits), as the caller sent it. */
+	bool short_id = all_zero(ctx->trace_id, 8);
+	const char *b3tid;
+
+	wp_trace_hex(ctx->trace_id, 16, tid);
+	wp_trace_hex(span, 8, sid);
+	wp_trace_hex(parent, 8, pid);
+	b3tid = short_id ? tid + 16 : tid;
+	snprintf(tp, sizeof(tp), "00-%s-%s-%s", tid, sid, sampled ? "01" : "00");
+	snprintf(b3, sizeof(b3), "%s-%s-%c-%s", b3tid, sid, sampled ? '1' : '0', pid);
+	http_fields_remove(f, "x-b3-flags");
+	if (http_fields_set(f, "traceparent", tp) || http_fields_set(f, "x-b3-traceid", b3tid) ||
+	    http_fields_set(f, "x-b3-spanid", sid) ||
+	    http_fields_set(f, "x-b3-parentspanid", pid) ||
+	    http_fields_set(f, "x-b3-sampled", sampled ? "1" : "0"))
+		return -ENOMEM;
+	if (ctx->b3_single)
+		return http_fields_set(f, "b3", b3);
+	http_fields_remove(f, "b3");
+	return 0;
+}
+
+/* ---- spans ---- */
+
+/* @s (@n bytes) and a NUL into @sp's memory: its offset, or UINT32_MAX. */
+static uint32_t put(struct wp_span *sp, const char *s, size_t n)
+{
+	uint32_t off = sp->len;
+
+	if (n > (1u << 20) || sp->len + n + 1 > (1u << 24))
+		return UINT32_MAX;
+	if (sp->len + n + 1 > sp->cap) {
+		uint32_t cap = sp->cap ? sp->cap : 512;
+		char *m;
+
+		while (cap < sp->len + n + 1)
+			cap *= 2;
+		if (!(m = realloc(sp->mem, cap)))
+			return UINT32_MAX;
+		sp->mem = m;
+		sp->cap = cap;
+	}
+	memcpy(sp->mem + sp->len, s, n);
+	sp->mem[sp->len + n] = '\0';
+	sp->len += (uint32_t)n + 1;
+	return off;
+}
+
+int wp_span_begin(struct wp_span *s, const char *name)
+{
+	char *mem = s->mem;
+	uint32_t cap = s->cap;
+
+	memset(s, 0, sizeof(*s));
+	s->mem = mem;
+	s->cap = cap;
+	s->name = put(s, name, strlen(name));
+	return s->name == UINT32_MAX ? -ENOMEM : 0;
+}
+
+int wp_span_tag(struct wp_span *s, const char *key, const char *value, size_t max)
+{
+	size_t n;
+	uint32_t k, v;
+
+	if (!value || s->n_tags >= WP_SPAN_TAGS_MAX)
+		return 0;
+	n = strlen(value);
+	if (max && n > max)
+		n = max;
+	k = put(s, key, strlen(key));
+	v = k == UINT32_MAX ? k : put(s, value, n);
+	if (v == UINT32_MAX)
+		return -ENOMEM;
+	s->key[s->n_tags] = k;
+	s->value[s->n_tags++] = v;
+	return 0;
+}
+
+const char *wp_span_str(const struct wp_span *s, uint32_t off)
+{
+	return s->mem + off;
+}
+
+void wp_span_free(struct wp_span *s)
+{
+	free(s->mem);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- Zipkin v2 JSON ---- */
+
+static int out_add(struct buf *o, const char *s, size_t n)
+{
+	char *d = buf_reserve(o, n, 64u << 20);
+
+	if (!d)
+		return -ENOMEM;
+	memcpy(d, s, n);
+	o->len += n;
+	return 0;
+}
+
+static int out_str(struct buf *o, const char *s)
+{
+	return out_add(o, s, strlen(s));
+}
+
+/* @s as a JSON string (quotes, escapes for ", \ and control characters). */
+static int out_json(struct buf *o, const char *s)
+{
+	int err = out_add(o, "\"", 1);
+
+	for (const char *p = s; !err && *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		size_t run = strcspn(p, "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r"
+					"\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a"
+					"\x1b\x1c\x1d\x1e\x1f");
+		char esc[8];
+
+		if (run) {
+			err = out_add(o, p, run);
+			p += run - 1;
+			continue;
+		}
+		snprintf(esc, sizeof(esc), c == '"' || c == '\\' ? "\\%c" : "\\u%04x", c);
+		err = out_str(o, esc);
+	}
+	return err ? err : out_add(o, "\"", 1);
+}
+
+int wp_trace_zipkin(const struct wp_span *const *s, size_t n, const struct wp_trace_resource *res,
+		    struct buf *out)
+{
+	int err = out_add(out, "[", 1);
+
+	for (size_t i = 0; !err && i < n; i++) {
+		const struct wp_span *sp = s[i];
+		char tid[33], sid[17], pid[17], num[96];
+
+		wp_trace_hex(sp->trace_id, 16, tid);
+		wp_trace_hex(sp->span_id, 8, sid);
+		wp_trace_hex(sp->parent_id, 8, pid);
+		err = out_str(out, i ? ",{\"traceId\":\"" : "{\"traceId\":\"");
+		err = err ?: out_str(out, res->trace_id_128 ? tid : tid + 16);
+		err = err ?: out_str(out, "\",\"id\":\"");
+		err = err ?: out_str(out, sid);
+		if (sp->has_parent) {
+			err = err ?: out_str(out, "\",\"parentId\":\"");
+			err = err ?: out_str(out, pid);
+		}
+		snprintf(num, sizeof(num),
+			 "\",\"kind\":\"%s\",\"timestamp\":%llu,\"duration\":%llu,",
+			 sp->client ? "CLIENT" : "SERVER", (unsigned long long)sp->start_us,
+			 (unsigned long long)(sp->duration_us ? sp->duration_us : 1));
+		err = err ?: out_str(out, num);
+		err = err ?: out_str(out, "\"name\":");
+		err = err ?: out_json(out, wp_span_str(sp, sp->name));
+		err = err ?: out_str(out, ",\"localEndpoint\":{\"serviceName\":");
+		err = err ?: out_json(out, res->service);
+		if (res->ip) {
+			err = err ?: out_str(out, ",\"ipv4\":");
+			err = err ?: out_json(out, res->ip);
+		}
+		err = err ?: out_str(out, "},\"tags\":{");
+		for (size_t t = 0; !err && t < sp->n_tags; t++) {
+			err = out_str(out, t ? "," : "");
+			err = err ?: out_json(out, wp_span_str(sp, sp->key[t]));
+			err = err ?: out_add(out, ":", 1);
+			err = err ?: out_json(out, wp_span_str(sp, sp->value[t]));
+		}
+		err = err ?: out_str(out, "}}");
+	}
+	return err ?: out_add(out, "]", 1);
+}
+
+/* ---- OTLP protobuf ---- */
+
+typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
+typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
+typedef Opentelemetry__Proto__Trace__V1__Span Span;
+
+static void kv_init(KeyValue *kv, AnyValue *av, const char *k, const char *v)
+{
+	opentelemetry__proto__common__v1__key_value__init(kv);
+	opentelemetry__proto__common__v1__any_value__init(av);
+	kv->key = (char *)k;
+	kv->value = av;
+	av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+	av->string_value = (char *)v;
+}
+
+/* One span's message and what it points at. */
+struct otlp_span {
+	Span span;
+	Opentelemetry__Proto__Trace__V1__Status status;
+	KeyValue kv[WP_SPAN_TAGS_MAX];
+	AnyValue av[WP_SPAN_TAGS_MAX];
+	KeyValue *kvp[WP_SPAN_TAGS_MAX];
+};
+
+static void otlp_span(struct otlp_span *o, const struct wp_span *sp)
+{
+	Span *m = &o->span;
+
+	opentelemetry__proto__trace__v1__span__init(m);
+	opentelemetry__proto__trace__v1__status__init(&o->status);
+	m->trace_id = (ProtobufCBinaryData){16, (uint8_t *)sp->trace_id};
+	m->span_id = (ProtobufCBinaryData){8, (uint8_t *)sp->span_id};
+	if (sp->has_parent)
+		m->parent_span_id = (ProtobufCBinaryData){8, (uint8_t *)sp->parent_id};
+	m->name = (char *)wp_span_str(sp, sp->name);
+	m->kind = sp->client ? OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT
+			     : OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
+	m->start_time_unix_nano = sp->start_us * 1000;
+	m->end_time_unix_nano = (sp->start_us + sp->duration_us) * 1000;
+	for (size_t t = 0; t < sp->n_tags; t++) {
+		kv_init(&o->kv[t], &o->av[t], wp_span_str(sp, sp->key[t]),
+			wp_span_str(sp, sp->value[t]));
+		o->kvp[t] = &o->kv[t];
+	}
+	m->n_attributes = sp->n_tags;
+	m->attributes = o->kvp;
+	o->status.code =
+	    sp->error ? OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR
+		      : OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_UNSET;
+	m->status = &o->status;
+}
+
+int wp_trace_otlp(const struct wp_span *const *s, size_t n, const struct wp_trace_resource *res,
+		  uint8_t **out, size_t *len)
+{
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest req;
+	Opentelemetry__Proto__Trace__V1__ResourceSpans rs, *rsp = &rs;
+	Opentelemetry__Proto__Trace__V1__ScopeSpans ss, *ssp = &ss;
+	Opentelemetry__Proto__Resource__V1__Resource resource;
+	Opentelemetry__Proto__Common__V1__InstrumentationScope scope;
+	KeyValue rkv[2], *rkvp[2];
+	AnyValue rav[2];
+	struct otlp_span *spans = calloc(n ? n : 1, sizeof(*spans));
+	Span **sp = calloc(n ? n : 1, sizeof(*sp));
+	size_t nr = 0;
+	int err = -ENOMEM;
+
+	*out = NULL;
+	if (!spans || !sp)
+		goto done;
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(&req);
+	opentelemetry__proto__trace__v1__resource_spans__init(&rs);
+	opentelemetry__proto__trace__v1__scope_spans__init(&ss);
+	opentelemetry__proto__resource__v1__resource__init(&resource);
+	opentelemetry__proto__common__v1__instrumentation_scope__init(&scope);
+	kv_init(&rkv[nr], &rav[nr], "service.name", res->service);
+	rkvp[nr] = &rkv[nr];
+	nr++;
+	if (res->ip) {
+		kv_init(&rkv[nr], &rav[nr], "host.ip", res->ip);
+		rkvp[nr] = &rkv[nr];
+		nr++;
+	}
+	resource.n_attributes = nr;
+	resource.attributes = rkvp;
+	scope.name = "ambit";
+	for (size_t i = 0; i < n; i++) {
+		otlp_span(&spans[i], s[i]);
+		sp[i] = &spans[i].span;
+	}
+	ss.scope = &scope;
+	ss.n_spans = n;
+	ss.spans = sp;
+	rs.resource = &resource;
+	rs.n_scope_spans = 1;
+	rs.scope_spans = &ssp;
+	req.n_resource_spans = 1;
+	req.resource_spans = &rsp;
+	*len =
+	    opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
+		&req);
+	if (!(*out = malloc(*len ? *len : 1)))
+		goto done;
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, *out);
+	err = 0;
+done:
+	free(spans);
+	free(sp);
+	return err;
+}
