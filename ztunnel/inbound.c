@@ -254,6 +254,8 @@ int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_up
 	}
 	out->rec = connrec_open(&labels, claimed ? &src : &req->peer, &dst, "inbound");
 	connrec_set_decision(out->rec, "allow", ar.name);
+	connrec_set_traceparent(out->rec,
+				h2_header_get(req->headers, req->nheaders, "traceparent"));
 	authz_track(w->tracker, out->rec, dst.sin_addr.s_addr, ntohs(dst.sin_port), src_ip,
 		    req->peer_identity);
 	out->fd = up;

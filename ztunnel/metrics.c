@@ -27,6 +27,7 @@ struct zt_rec {
 	struct sockaddr_in src, dst;
 	char *src_id, *dst_id, *direction, *dst_workload, *policy;
 	char *decision, *authz_policy; /* access log: authorization decision and deciding object */
+	char traceparent[56];	       /* the CONNECT's, or "" */
 	struct timespec start;
 	uint64_t received, sent; /* atomics: client->server, server->client */
 	void (*on_close)(uint32_t key);
@@ -170,6 +171,15 @@ void connrec_on_close_ptr(struct connrec *c, void (*fn)(void *arg), void *arg)
 	r->on_close_arg = arg;
 }
 
+void connrec_set_traceparent(struct connrec *c, const char *tp)
+{
+	struct zt_rec *r = c ? rec_of(c) : NULL;
+	size_t n = tp ? strspn(tp, "0123456789abcdef-") : 0;
+
+	if (r && n == 55 && !tp[n] && tp[2] == '-' && tp[35] == '-' && tp[52] == '-')
+		memcpy(r->traceparent, tp, 56);
+}
+
 void connrec_set_decision(struct connrec *c, const char *decision, const char *policy)
 {
 	struct zt_rec *r = c ? rec_of(c) : NULL;
@@ -230,12 +240,12 @@ static void rec_close(struct connrec *c, const char *reason)
 	/* The access log: one structured line per connection, as Istio's ztunnel writes it. */
 	pr_info("access direction=%s src.addr=%s dst.addr=%s src.identity=%s dst.identity=%s "
 		"dst.workload=%s security=%s decision=%s policy=\"%s\" bytes_sent=%llu "
-		"bytes_recv=%llu duration=%.0fms reason=\"%s\"",
+		"bytes_recv=%llu duration=%.0fms traceparent=%s reason=\"%s\"",
 		r->direction, fmt_addr(&r->src, src, sizeof(src)),
 		fmt_addr(&r->dst, dst, sizeof(dst)), r->src_id, r->dst_id, r->dst_workload,
 		r->policy, r->decision ? r->decision : "-", r->authz_policy ? r->authz_policy : "-",
 		(unsigned long long)r->sent, (unsigned long long)r->received, age_of(r) * 1000,
-		reason ? reason : "-");
+		r->traceparent[0] ? r->traceparent : "-", reason ? reason : "-");
 	if (r->on_close)
 		r->on_close(r->on_close_key);
 	if (r->on_close_ptr)

@@ -45,6 +45,12 @@ void connrec_on_close_ptr(struct connrec *r, void (*fn)(void *arg), void *arg);
  * object ("ns/name", "PeerAuthentication ns/name") or NULL for none. Copied; accepts NULL @r.
  */
 void connrec_set_decision(struct connrec *r, const char *decision, const char *policy);
+/*
+ * The W3C traceparent of the connection's CONNECT (sent or received) for the access log, as
+ * Istio's ztunnel keeps it to correlate its lines with the proxies' spans. Kept only when it
+ * has traceparent's shape (a peer's bytes go into the log). Accepts NULL @r and @tp.
+ */
+void connrec_set_traceparent(struct connrec *r, const char *tp);
 
 /* Prometheus text exposition of every series; malloc'd (caller frees) or NULL. */
 char *metrics_render(void);

@@ -55,6 +55,7 @@ struct held {
 	struct zt_route r;
 	const struct snap_workload *src;
 	struct guard_slot slot; /* the client's share of 15001, until a stream or splice takes it */
+	char traceparent[64];	/* the try's CONNECT's */
 };
 
 unsigned int zt_retry_pause(unsigned int step, unsigned long elapsed_ms)
@@ -151,6 +152,7 @@ static struct connrec *held_established(void *arg, struct guard_slot *slot)
 			 zt_ms_since(hd->w->loop, hd->start_ms));
 	held_labels(hd, &labels);
 	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
+	connrec_set_traceparent(rec, hd->traceparent);
 	if (hd->r.svc)
 		zt_lc_acquire(rec, hd->r.addr.sin_addr.s_addr);
 	guard_slot_move(slot, &hd->slot);
@@ -350,6 +352,7 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 	traceparent(tp, sizeof(tp));
 	if (!tp[0])
 		t.traceparent = NULL;
+	memcpy(hd->traceparent, tp, sizeof(hd->traceparent));
 	hd->fd = -1;
 	if (hbone_pool_open(w->pool, &t, fd, NULL) == 0)
 		return;
