@@ -80,7 +80,8 @@ $(O)/bpf/%.bpf.o: bpf/%.bpf.c $(O)/vmlinux.h $(wildcard bpf/lib/*.h include/ambi
 $(O)/%.skel.h: $(O)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
-$(OBJ)/%.o: %.c
+# Any object may include the messages protoc-c makes (proto/): they exist before it compiles.
+$(OBJ)/%.o: %.c | $(O)/proto/.stamp
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -166,7 +167,6 @@ $(O)/proto/.stamp: $(PROTO_SRCS)
 	cd proto && protoc-c --c_out=$(abspath $(O)/proto) $(patsubst proto/%,%,$(PROTO_SRCS))
 	@touch $@
 $(PROTO_C) $(PROTO_C:.c=.h): $(O)/proto/.stamp
-$(OBJ)/waypoint/extauthz_grpc.o $(OBJ)/tests/unit/test_waypoint_extauthz_grpc.o: | $(O)/proto/.stamp
 .SECONDARY: $(PROTO_C) $(PROTO_C:.c=.h)
 
 # Test helpers as an archive: a test links only those it uses (the BPF tests lack the ztunnel).
@@ -191,6 +191,11 @@ $(OBJ)/tests/unit/test_klease.o: CFLAGS += -Iuserspace/cli
 # `local port-forward`'s arguments, read as kubectl reads them (no I/O).
 $(O)/tests/test_portfwd: $(OBJ)/userspace/cli/portfwd_spec.o
 $(OBJ)/tests/unit/test_portfwd.o: CFLAGS += -Iuserspace/cli
+# The dashboard's trace receiver: its decoders and store (no I/O), linked by its unit test and
+# its fuzz target.
+DASH_TRACE_SRCS := userspace/cli/dashboard_traces.c userspace/cli/dashboard_trace_store.c
+$(O)/tests/test_dashboard_traces: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
+$(OBJ)/tests/unit/test_dashboard_traces.o: CFLAGS += -Iuserspace/cli
 
 unit: $(UNIT_BINS)
 	@bash tests/run-unit.sh $(UNIT_BINS)
@@ -247,7 +252,7 @@ fobj = $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(1))
 FUZZ_ARCHIVES := $(FUZZ_O)/libtest.a $(FUZZ_O)/libzt.a $(FUZZ_O)/libwp.a $(FUZZ_O)/libagent.a \
 	$(FUZZ_O)/libnet.a $(FUZZ_O)/libambit.a
 
-$(FUZZ_O)/obj/%.o: %.c | $(SKELS)
+$(FUZZ_O)/obj/%.o: %.c | $(SKELS) $(O)/proto/.stamp
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
 # llhttp's generated C, instrumented too (the HTTP/1 parser's depth is in it), without our -W set.
@@ -262,16 +267,18 @@ $(FUZZ_O)/libagent.a: $(call fobj,$(filter-out userspace/agent/main.c,$(wildcard
 $(FUZZ_O)/libnet.a: $(call fobj,$(wildcard userspace/net/*.c)) \
 	$(patsubst $(OBJ)/%,$(FUZZ_O)/obj/%,$(LLHTTP_OBJS)) $(call fobj,$(PROTO_C))
 $(FUZZ_O)/libambit.a: $(call fobj,$(LIB_SRCS))
-$(FUZZ_O)/obj/waypoint/extauthz_grpc.o: | $(O)/proto/.stamp
 # Made afresh: a module that moved or went away must not linger in the archive.
 $(FUZZ_ARCHIVES):
 	rm -f $@
 	$(AR) rcs $@ $^
-# A target links only the archive members it reaches (one group: the archives use each other).
+# A target links only the archive members it reaches (one group: the archives use each other),
+# and the objects named as its prerequisites below.
 $(FUZZ_O)/%: $(FUZZ_O)/obj/tests/fuzz/%.o $(FUZZ_ARCHIVES)
-	$(CLANG) -fsanitize=fuzzer,address,undefined $< -Wl,--start-group $(FUZZ_ARCHIVES) \
-		-Wl,--end-group $(LDLIBS) -o $@
+	$(CLANG) -fsanitize=fuzzer,address,undefined $(filter %.o,$^) -Wl,--start-group \
+		$(FUZZ_ARCHIVES) -Wl,--end-group $(LDLIBS) -o $@
 .SECONDARY: $(patsubst %,$(FUZZ_O)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS))
+$(FUZZ_O)/fuzz_trace_ingest: $(call fobj,$(DASH_TRACE_SRCS))
+$(FUZZ_O)/obj/tests/fuzz/fuzz_trace_ingest.o: FUZZ_CFLAGS += -Iuserspace/cli
 
 # The binary seeds (tests/fuzz/gen_seeds.c), regenerated on request only: they are committed.
 $(O)/tests/fuzz_gen_seeds: $(OBJ)/tests/fuzz/gen_seeds.o $(O)/libnet.a $(O)/libambit.a
