@@ -195,12 +195,58 @@ static int add_endpoint(const struct l7_inputs *in, const struct l7_pod *p, stru
 	return 0;
 }
 
+/*
+ * A Service without a selector: its EndpointSlices' ready IPv4 endpoints (a collector, a
+ * database outside the cluster), outside the mesh (no identity: reached in plaintext), each
+ * port the slice's port of the Service port's name.
+ */
+static int add_slice_endpoints(const struct l7_inputs *in, const struct config_service *s,
+			       struct l7_service *out)
+{
+	for (size_t i = 0; i < in->cfg->n_endpoint_slices; i++) {
+		const struct config_endpoint_slice *sl = &in->cfg->endpoint_slices[i];
+
+		if (!sl->ipv4 || !sl->service || strcmp(sl->service, s->meta.name) ||
+		    strcmp(sl->meta.namespace, s->meta.namespace))
+			continue;
+		for (size_t j = 0; j < sl->nendpoints; j++) {
+			struct l7_endpoint *e, *n;
+
+			if (sl->endpoints[j].not_ready)
+				continue;
+			n = realloc(out->endpoints, (out->n_endpoints + 2) * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			out->endpoints = n;
+			e = &n[out->n_endpoints++];
+			memset(e, 0, sizeof(*e) * 2);
+			e->ip = sl->endpoints[j].ip;
+			e->ports = calloc(out->n_ports + 1, sizeof(*e->ports));
+			if (asprintf(&e->pod, "%s/%s", sl->meta.namespace, sl->meta.name) < 0)
+				e->pod = NULL;
+			if (!e->ports || !e->pod)
+				return -ENOMEM;
+			for (size_t k = 0; k < out->n_ports; k++) {
+				const char *want = out->ports[k].name ? out->ports[k].name : "";
+
+				for (size_t m = 0; m < sl->nports && !e->ports[k]; m++)
+					if (!strcmp(sl->ports[m].name ? sl->ports[m].name : "",
+						    want))
+						e->ports[k] = sl->ports[m].port;
+			}
+		}
+	}
+	return 0;
+}
+
 static int add_endpoints(const struct l7_inputs *in, const struct config_service *s,
 			 struct l7_service *out)
 {
 	out->endpoints = calloc(in->n_pods + 1, sizeof(*out->endpoints));
 	if (!out->endpoints)
 		return -ENOMEM;
+	if (!s->selector.n)
+		return add_slice_endpoints(in, s, out);
 	for (size_t i = 0; i < in->n_pods; i++) {
 		const struct l7_pod *p = &in->pods[i];
 
