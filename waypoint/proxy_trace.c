@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Tracing in the request engine, as Envoy's HTTP connection manager and router do it for Istio
- * (struct l7_tracing: the Telemetry API resolved for the proxy and the request's service).
+ * (struct l7_telemetry: the Telemetry API resolved for the proxy and the request's service).
  *
  * When a request is routed, its trace context is read (trace.h), a sampling decision made (the
  * caller's when it made one; else x-request-id's hash when useRequestIdForTraceSampling, else a
@@ -259,11 +259,11 @@ static const struct h2_stream_ops grpc_ops = {
 };
 
 /* The provider's settings in the engine's current generation, or NULL. */
-static const struct l7_tracing *provider_of(const struct wp_gen *g, const char *name)
+static const struct l7_telemetry *provider_of(const struct wp_gen *g, const char *name)
 {
-	for (size_t i = 0; i < g->l7->n_tracing; i++)
-		if (g->l7->tracing[i].provider && !strcmp(g->l7->tracing[i].provider, name))
-			return &g->l7->tracing[i];
+	for (size_t i = 0; i < g->l7->n_telemetry; i++)
+		if (g->l7->telemetry[i].provider && !strcmp(g->l7->telemetry[i].provider, name))
+			return &g->l7->telemetry[i];
 	return NULL;
 }
 
@@ -274,7 +274,7 @@ static void drop_queue(struct wp_trace_exp *x)
 }
 
 /* The queue's spans encoded for provider @t into x->body. 0 or -ENOMEM. */
-static int encode(struct wp_trace_exp *x, const struct l7_tracing *t, const struct wp_gen *g)
+static int encode(struct wp_trace_exp *x, const struct l7_telemetry *t, const struct wp_gen *g)
 {
 	struct wp_tracer *tr = x->e->tracer;
 	const struct wp_span **v = calloc(x->n ? x->n : 1, sizeof(*v));
@@ -328,7 +328,7 @@ static int encode(struct wp_trace_exp *x, const struct l7_tracing *t, const stru
 	return err;
 }
 
-static int http_head(struct wp_trace_exp *x, const struct l7_tracing *t)
+static int http_head(struct wp_trace_exp *x, const struct l7_telemetry *t)
 {
 	char authority[600];
 	const char *path = t->p.path			      ? t->p.path
@@ -353,7 +353,7 @@ static int http_head(struct wp_trace_exp *x, const struct l7_tracing *t)
 	return err;
 }
 
-static int grpc_start(struct wp_trace_exp *x, const struct l7_tracing *t, struct wp_gen *g,
+static int grpc_start(struct wp_trace_exp *x, const struct l7_telemetry *t, struct wp_gen *g,
 		      struct wp_cluster *c, int host)
 {
 	char authority[600], timeout[24];
@@ -382,7 +382,7 @@ static void exp_flush(struct wp_trace_exp *x)
 {
 	struct wp_engine *e = x->e;
 	struct wp_gen *g = e->view->gen;
-	const struct l7_tracing *t = provider_of(g, x->provider);
+	const struct l7_telemetry *t = provider_of(g, x->provider);
 	struct wp_cluster *c;
 	struct wp_upstream *u;
 	int h;
@@ -487,16 +487,16 @@ void wp_trace_destroy(struct wp_engine *e)
 
 /* ---- requests ---- */
 
-static const struct l7_tracing *tracing_of(const struct wp_req *r)
+static const struct l7_telemetry *tracing_of(const struct wp_req *r)
 {
 	const struct l7_config *l7 = r->view->gen->l7;
-	uint32_t i = r->svc >= 0 ? l7->services[r->svc].tracing : 0;
+	uint32_t i = r->svc >= 0 ? l7->services[r->svc].telemetry : 0;
 
-	if (!l7->n_tracing)
+	if (!l7->n_telemetry)
 		return NULL;
-	if (i >= l7->n_tracing)
+	if (i >= l7->n_telemetry)
 		i = 0;
-	return l7->tracing[i].provider ? &l7->tracing[i] : NULL;
+	return l7->telemetry[i].provider ? &l7->telemetry[i] : NULL;
 }
 
 static uint64_t now_us(void)
@@ -521,7 +521,7 @@ static uint32_t id_draw(const char *id)
 static bool start(struct wp_req *r)
 {
 	struct wp_req_trace *tc = &r->trace;
-	const struct l7_tracing *t = tracing_of(r);
+	const struct l7_telemetry *t = tracing_of(r);
 
 	if (tc->begun)
 		return tc->on;
@@ -555,7 +555,7 @@ void wp_trace_begin(struct wp_req *r)
 }
 
 /* The custom tags of @t on @s. */
-static int custom_tags(struct wp_span *s, const struct l7_tracing *t, const struct wp_req *r,
+static int custom_tags(struct wp_span *s, const struct l7_telemetry *t, const struct wp_req *r,
 		       size_t max)
 {
 	int err = 0;
@@ -573,7 +573,7 @@ static int custom_tags(struct wp_span *s, const struct l7_tracing *t, const stru
 }
 
 /* Tags both spans carry. */
-static int common_tags(struct wp_span *s, const struct wp_req *r, const struct l7_tracing *t,
+static int common_tags(struct wp_span *s, const struct wp_req *r, const struct l7_telemetry *t,
 		       const struct wp_labels_buf *lb, const struct wp_record *rec, size_t max)
 {
 	const struct l7_config *l7 = r->view->gen->l7;
@@ -636,7 +636,7 @@ void wp_trace_finish(struct wp_req *r)
 {
 	struct wp_req_trace *tc = &r->trace;
 	struct wp_engine *e = r->conn->e;
-	const struct l7_tracing *t;
+	const struct l7_telemetry *t;
 	struct wp_trace_exp *x;
 	struct wp_gen *g = r->view->gen;
 	const struct l7_service *svc = r->svc >= 0 ? &g->l7->services[r->svc] : NULL;

@@ -378,7 +378,7 @@ struct l7_service {
 	/* Not bound to the waypoint: carried only as an external authorizer's upstream (never
 	 * matched to a request's destination). */
 	bool aux;
-	uint32_t tracing; /* its l7_config.tracing index (0: the proxy's own) */
+	uint32_t telemetry; /* its l7_config.telemetry index (0: the proxy's own) */
 	/*
 	 * A gateway's destination whose traffic goes through its waypoint (istio.io/
 	 * ingress-use-waypoint): "ns/name" of that waypoint, else NULL. Its endpoints are then
@@ -421,7 +421,7 @@ struct l7_ext_authz {
  * the collector's l7_config.services index (aux when not bound), -1 when its Service is
  * unknown (spans are then dropped and counted). Sampling is in parts per million.
  */
-struct l7_tracing {
+struct l7_telemetry {
 	char *provider;
 	struct config_trace_provider p; /* p.service: the FQDN */
 	int service;
@@ -553,8 +553,8 @@ struct l7_config {
 	size_t n_tunnels; /* a gateway's, by VIP, each VIP once */
 	struct l7_tunnel *tunnels;
 	/* [0]: the proxy's own, then the services' own where a Telemetry targets them. */
-	size_t n_tracing;
-	struct l7_tracing *tracing;
+	size_t n_telemetry;
+	struct l7_telemetry *telemetry;
 	char *mesh_id; /* istio.mesh_id of spans: the trust domain ("cluster.local") */
 	/* From the mesh config (-1: not set there; the proxy's flags decide). */
 	int path_normalization; /* enum config_path_norm */

@@ -577,7 +577,7 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 		err = l7_compile_gateway(in, b, wp, c);
 		err = err ? err : l7_compile_authz(in, wp, c);
 		err = err ? err : l7_compile_ratelimits(in, wp, c);
-		err = err ? err : l7_compile_tracing(in, wp, c);
+		err = err ? err : l7_compile_telemetry(in, wp, c);
 		if (err)
 			goto fail;
 		return c;
@@ -599,7 +599,7 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 	}
 	err = l7_compile_authz(in, wp, c);
 	err = err ? err : l7_compile_ratelimits(in, wp, c);
-	err = err ? err : l7_compile_tracing(in, wp, c);
+	err = err ? err : l7_compile_telemetry(in, wp, c);
 	if (err)
 		goto fail;
 	return c;

@@ -237,9 +237,9 @@ void l7_config_free(struct l7_config *c)
 	for (size_t i = 0; c->ext_authz && i < c->n_ext_authz; i++)
 		l7_ext_authz_clear(&c->ext_authz[i]);
 	free(c->ext_authz);
-	for (size_t i = 0; c->tracing && i < c->n_tracing; i++)
-		l7_tracing_clear(&c->tracing[i]);
-	free(c->tracing);
+	for (size_t i = 0; c->telemetry && i < c->n_telemetry; i++)
+		l7_telemetry_clear(&c->telemetry[i]);
+	free(c->telemetry);
 	free(c->mesh_id);
 	for (size_t i = 0; c->listeners && i < c->n_listeners; i++) {
 		struct l7_listener *l = &c->listeners[i];

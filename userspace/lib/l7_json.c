@@ -491,8 +491,8 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 		dests(e, t, x->tcp[i].dests, x->tcp[i].n_dests);
 	}
 	str(e, s, "viaWaypoint", x->via_waypoint);
-	if (x->tracing)
-		num(e, s, "tracing", x->tracing);
+	if (x->telemetry)
+		num(e, s, "telemetry", x->telemetry);
 	if (s && (l7_service_authz_to_json(x, s) || l7_service_ratelimits_to_json(x, s)))
 		e->failed = true;
 }
@@ -579,7 +579,7 @@ cJSON *l7_to_json(const struct l7_config *c)
 		service(&e, obj(&e, a, NULL), &c->services[i]);
 	tunnels(&e, root, c);
 	if (root && (l7_authz_to_json(c, root) || l7_ratelimits_to_json(c, root) ||
-		     l7_tracing_to_json(c, root)))
+		     l7_telemetry_to_json(c, root)))
 		e.failed = true;
 	if (e.failed) {
 		cJSON_Delete(root);

@@ -679,7 +679,7 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 	static const char *const k[] = {
 	    "hostname", "name",	      "namespace",   "workload", "vip", "ports", "endpoints",
 	    "subsets",	"policies",   "routesKind",  "routes",	 "tcp", "authz", "jwt",
-	    "aux",	"rateLimits", "viaWaypoint", "tracing",	 NULL};
+	    "aux",	"rateLimits", "viaWaypoint", "telemetry",	 NULL};
 
 	if (!l7j_keys(d, o, path, k))
 		return;
@@ -689,7 +689,7 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 	s->workload = l7j_dbool(d, o, "workload", path);
 	s->vip = l7j_dip(d, o, "vip", path);
 	s->via_waypoint = l7j_dstr(d, o, "viaWaypoint", path, false);
-	s->tracing = (uint32_t)l7j_dnum(d, o, "tracing", path, 0, L7J_MAX_LIST, false);
+	s->telemetry = (uint32_t)l7j_dnum(d, o, "telemetry", path, 0, L7J_MAX_LIST, false);
 	s->routes_kind = l7j_denum(d, o, "routesKind", path, l7_routes_kind_names, true);
 	l7j_ports(d, o, path, s);
 	l7j_endpoints(d, o, path, s);
@@ -797,7 +797,7 @@ struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 {
 	static const char *const k[] = {
 	    "waypoint",	 "services",   "authz",	  "jwt",     "mesh",   "extAuthz", "gateway",
-	    "listeners", "rateLimits", "tunnels", "tracing", "meshId", NULL};
+	    "listeners", "rateLimits", "tunnels", "telemetry", "meshId", NULL};
 	static const char *const wk[] = {"namespace", "name", "identity", NULL};
 	struct l7j_dec d = {.err = err, .errlen = errlen};
 	struct l7_config *c = calloc(1, sizeof(*c));
@@ -839,7 +839,7 @@ struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 	}
 	l7j_ext_authz(&d, j, c);
 	if (!d.failed)
-		l7j_tracing(&d, j, c);
+		l7j_telemetry(&d, j, c);
 	c->gateway = l7j_dbool(&d, j, "gateway", "l7");
 	if (!d.failed)
 		dlisteners(&d, j, c);

@@ -69,8 +69,8 @@ void l7j_service_ratelimits(struct l7j_dec *d, const struct cJSON *o, const char
 			    const struct l7_config *c, struct l7_service *s);
 
 /* l7_tracing.c: "tracing" and "meshId" of the model, a service's index into it ("tracing"). */
-int l7_tracing_to_json(const struct l7_config *c, struct cJSON *root);
-void l7j_tracing(struct l7j_dec *d, const struct cJSON *j, struct l7_config *c);
+int l7_telemetry_to_json(const struct l7_config *c, struct cJSON *root);
+void l7j_telemetry(struct l7j_dec *d, const struct cJSON *j, struct l7_config *c);
 
 /* l7_authz.c: the policies ("authz") and a service's indices into them. */
 int l7_authz_to_json(const struct l7_config *c, struct cJSON *root);

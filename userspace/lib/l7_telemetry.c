@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The L7 model's tracing (struct l7_tracing): Istio's Telemetry API resolved for a waypoint or
- * gateway, and its JSON ("tracing", each service naming its own by index).
+ * The L7 model's tracing (struct l7_telemetry): Istio's Telemetry API resolved for a waypoint or
+ * gateway, and its JSON ("telemetry", each service naming its own by index).
  *
  * Istio's hierarchy, narrowest last and winning field by field: the mesh (a Telemetry of the
  * root namespace without selector or targetRefs), the proxy's namespace (likewise), the proxy
@@ -40,7 +40,7 @@ static void tags_free(struct config_custom_tag *tags, size_t n)
 	free(tags);
 }
 
-void l7_tracing_clear(struct l7_tracing *t)
+void l7_telemetry_clear(struct l7_telemetry *t)
 {
 	free(t->provider);
 	free(t->p.service);
@@ -181,7 +181,7 @@ static int tag_cmp(const void *a, const void *b)
 
 /* @r made into @out: its provider's settings and its collector's service. */
 static int build(const struct l7_inputs *in, const struct l7_waypoint *wp, struct l7_config *c,
-		 const struct resolved *r, struct l7_tracing *out)
+		 const struct resolved *r, struct l7_telemetry *out)
 {
 	const struct config_mesh *mesh = config_mesh_of(in->cfg);
 	const char *name = r->provider;
@@ -237,30 +237,30 @@ static int build(const struct l7_inputs *in, const struct l7_waypoint *wp, struc
 	return 0;
 }
 
-static int add_tracing(struct l7_config *c, struct l7_tracing **out)
+static int add_entry(struct l7_config *c, struct l7_telemetry **out)
 {
-	struct l7_tracing *t = realloc(c->tracing, (c->n_tracing + 1) * sizeof(*t));
+	struct l7_telemetry *t = realloc(c->telemetry, (c->n_telemetry + 1) * sizeof(*t));
 
 	if (!t)
 		return -ENOMEM;
-	c->tracing = t;
-	*out = &t[c->n_tracing++];
+	c->telemetry = t;
+	*out = &t[c->n_telemetry++];
 	memset(*out, 0, sizeof(**out));
 	(*out)->service = -1;
 	return 0;
 }
 
-int l7_compile_tracing(const struct l7_inputs *in, const struct l7_waypoint *wp,
-		       struct l7_config *c)
+int l7_compile_telemetry(const struct l7_inputs *in, const struct l7_waypoint *wp,
+			 struct l7_config *c)
 {
 	const struct config *cfg = in->cfg;
 	struct resolved base = {0};
-	struct l7_tracing *t;
+	struct l7_telemetry *t;
 	size_t n_own = c->n_services;
 	int err;
 
 	c->mesh_id = strdup(in->trust_domain ? in->trust_domain : DEFAULT_MESH_ID);
-	if (!c->mesh_id || add_tracing(c, &t))
+	if (!c->mesh_id || add_entry(c, &t))
 		return -ENOMEM;
 	for (enum level l = MESH; l <= PROXY; l++) {
 		const struct config_telemetry *tm = pick(cfg, l, wp, NULL);
@@ -278,9 +278,9 @@ int l7_compile_tracing(const struct l7_inputs *in, const struct l7_waypoint *wp,
 		if (!tm)
 			continue;
 		apply(&r, tm, wp->gateway);
-		if (add_tracing(c, &t) || (err = build(in, wp, c, &r, t)))
+		if (add_entry(c, &t) || (err = build(in, wp, c, &r, t)))
 			return err ? err : -ENOMEM;
-		c->services[i].tracing = (uint32_t)(c->n_tracing - 1);
+		c->services[i].telemetry = (uint32_t)(c->n_telemetry - 1);
 	}
 	return 0;
 }
@@ -292,7 +292,7 @@ static bool add_str(cJSON *o, const char *key, const char *v)
 	return !v || cJSON_AddStringToObject(o, key, v);
 }
 
-static int tracing_to_json(const struct l7_tracing *t, cJSON *o)
+static int entry_to_json(const struct l7_telemetry *t, cJSON *o)
 {
 	const struct config_trace_provider *p = &t->p;
 	cJSON *h, *a;
@@ -341,30 +341,30 @@ static int tracing_to_json(const struct l7_tracing *t, cJSON *o)
 	return 0;
 }
 
-int l7_tracing_to_json(const struct l7_config *c, cJSON *root)
+int l7_telemetry_to_json(const struct l7_config *c, cJSON *root)
 {
 	cJSON *a;
 
 	if (!add_str(root, "meshId", c->mesh_id))
 		return -ENOMEM;
-	if (!c->n_tracing)
+	if (!c->n_telemetry)
 		return 0;
-	if (!(a = cJSON_AddArrayToObject(root, "tracing")))
+	if (!(a = cJSON_AddArrayToObject(root, "telemetry")))
 		return -ENOMEM;
-	for (size_t i = 0; i < c->n_tracing; i++) {
+	for (size_t i = 0; i < c->n_telemetry; i++) {
 		cJSON *o = cJSON_CreateObject();
 
 		if (!o || !cJSON_AddItemToArray(a, o)) {
 			cJSON_Delete(o);
 			return -ENOMEM;
 		}
-		if (tracing_to_json(&c->tracing[i], o))
+		if (entry_to_json(&c->telemetry[i], o))
 			return -ENOMEM;
 	}
 	return 0;
 }
 
-static void dtags(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_tracing *t)
+static void dtags(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_telemetry *t)
 {
 	static const char *const k[] = {"tag", "kind", "value", "default", NULL};
 	const cJSON *a = l7j_darr(d, o, "tags", path, &t->n_tags), *it;
@@ -391,7 +391,7 @@ static void dtags(struct l7j_dec *d, const cJSON *o, const char *path, struct l7
 	}
 }
 
-void l7j_tracing(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
+void l7j_telemetry(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 {
 	static const char *const k[] = {"provider",
 					"kind",
@@ -413,15 +413,15 @@ void l7j_tracing(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 	char p[64];
 
 	c->mesh_id = l7j_dstr(d, j, "meshId", "l7", false);
-	a = l7j_darr(d, j, "tracing", "l7", &n);
-	if (d->failed || !(c->tracing = l7j_dalloc(d, n, sizeof(*c->tracing), "l7.tracing")))
+	a = l7j_darr(d, j, "telemetry", "l7", &n);
+	if (d->failed || !(c->telemetry = l7j_dalloc(d, n, sizeof(*c->telemetry), "l7.telemetry")))
 		return;
 	cJSON_ArrayForEach(it, a)
 	{
-		struct l7_tracing *t = &c->tracing[c->n_tracing];
+		struct l7_telemetry *t = &c->telemetry[c->n_telemetry];
 		struct config_trace_provider *x = &t->p;
 
-		snprintf(p, sizeof(p), "l7.tracing[%zu]", c->n_tracing++);
+		snprintf(p, sizeof(p), "l7.telemetry[%zu]", c->n_telemetry++);
 		t->service = -1;
 		if (!l7j_keys(d, it, p, k))
 			return;
@@ -450,8 +450,8 @@ void l7j_tracing(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 			return;
 	}
 	for (size_t i = 0; i < c->n_services; i++)
-		if (c->services[i].tracing >= c->n_tracing && c->services[i].tracing) {
-			l7j_fail(d, "l7.services[%zu].tracing: no such tracing entry", i);
+		if (c->services[i].telemetry >= c->n_telemetry && c->services[i].telemetry) {
+			l7j_fail(d, "l7.services[%zu].telemetry: no such telemetry entry", i);
 			return;
 		}
 }
