@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/cel.h"
 #include "ambit/clock.h"
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
@@ -36,6 +37,9 @@ static void gen_free(struct wp_gen *g)
 		wp_authz_index_free(g->authz[i]);
 	free(g->authz);
 	wp_rl_free(g->rl);
+	for (size_t i = 0; g->log_filters && i < g->l7->n_telemetry; i++)
+		cel_free(g->log_filters[i]);
+	free(g->log_filters);
 	l7_config_free(g->l7);
 	free(g);
 }
@@ -130,6 +134,17 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 		}
 		if (!g->rl)
 			goto nomem;
+	}
+	/* A filter that does not parse (the agent checked it) logs every request. */
+	if (!(g->log_filters = calloc(l7->n_telemetry + 1, sizeof(*g->log_filters))))
+		goto nomem;
+	for (size_t i = 0; i < l7->n_telemetry; i++) {
+		char why[200];
+
+		if (l7->telemetry[i].log_filter &&
+		    !(g->log_filters[i] = cel_parse(l7->telemetry[i].log_filter, why, sizeof(why))))
+			pr_warn("access log filter \"%s\": %s: every request is logged",
+				l7->telemetry[i].log_filter, why);
 	}
 	g->clusters = calloc(n + 1, sizeof(*g->clusters));
 	g->jwks = calloc(l7->n_jwt + 1, sizeof(*g->jwks));

@@ -26,6 +26,7 @@ struct wp_gen {
 	struct wp_jwks **jwks;	       /* per l7->jwt: its key set, NULL when it has none usable */
 	struct wp_authz_index **authz; /* per service: its policies' index (NULL: try all) */
 	struct wp_rl_state *rl;	       /* the rate limits' buckets (ratelimit.h) */
+	struct cel_expr **log_filters; /* per l7->telemetry: its access log filter, or NULL */
 	uint64_t version;
 	uint64_t seq; /* this generation's number in the process: what names it in caches */
 	int refs;     /* atomic */

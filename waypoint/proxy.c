@@ -190,7 +190,7 @@ static void record(struct wp_req *r)
 	rec.mtls = p->mtls;
 	if (e->o.stats)
 		count(r, &rec);
-	if (e->log)
+	if (e->log && wp_req_logged(r))
 		wp_stats_log(e->log, &rec);
 }
 

@@ -159,6 +159,13 @@ void wp_req_answer(struct wp_req *r, int status, const char *body, size_t blen,
 void wp_req_flag(struct wp_req *r, const char *flag);
 struct wp_upstream *wp_view_upstream(struct wp_engine *e, struct wp_view *v, struct wp_cluster *c);
 
+/*
+ * proxy_log.c: the Telemetry entry of @r's service (its index into *@idx when not NULL), or
+ * NULL when the model has none; whether @r gets an access-log line (accessLogging, filter).
+ */
+const struct l7_telemetry *wp_req_telemetry(const struct wp_req *r, size_t *idx);
+bool wp_req_logged(const struct wp_req *r);
+
 /* Envoy's response flags of @r, comma-separated ("" when none), into @out. */
 void wp_req_flags_text(const struct wp_req *r, char *out, size_t len);
 

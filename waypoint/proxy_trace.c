@@ -489,14 +489,9 @@ void wp_trace_destroy(struct wp_engine *e)
 
 static const struct l7_telemetry *tracing_of(const struct wp_req *r)
 {
-	const struct l7_config *l7 = r->view->gen->l7;
-	uint32_t i = r->svc >= 0 ? l7->services[r->svc].telemetry : 0;
+	const struct l7_telemetry *t = wp_req_telemetry(r, NULL);
 
-	if (!l7->n_telemetry)
-		return NULL;
-	if (i >= l7->n_telemetry)
-		i = 0;
-	return l7->telemetry[i].provider ? &l7->telemetry[i] : NULL;
+	return t && t->provider ? t : NULL;
 }
 
 static uint64_t now_us(void)

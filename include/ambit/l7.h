@@ -429,6 +429,12 @@ struct l7_telemetry {
 	bool disable_span_reporting, use_request_id;
 	size_t n_tags;
 	struct config_custom_tag *tags; /* by tag name */
+	/*
+	 * Access logging (accessLogging): -1 not said (the proxy's own setting), 0 off, 1 on,
+	 * each request then logged when @log_filter (a CEL expression, ambit/cel.h) holds.
+	 */
+	int access_log;
+	char *log_filter;
 };
 
 /*

@@ -47,6 +47,7 @@ void l7_telemetry_clear(struct l7_telemetry *t)
 	free(t->p.path);
 	config_labels_free(&t->p.headers);
 	tags_free(t->tags, t->n_tags);
+	free(t->log_filter);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -61,6 +62,8 @@ struct resolved {
 	bool has_use_request_id, use_request_id;
 	size_t n_tags;
 	const struct config_custom_tag *tags[64];
+	int access_log;		/* -1: not said */
+	const char *log_filter; /* NULL: not said */
 };
 
 static bool mode_applies(enum config_telemetry_mode m, bool gateway)
@@ -70,8 +73,27 @@ static bool mode_applies(enum config_telemetry_mode m, bool gateway)
 }
 
 /* Telemetry @t's tracing entries onto @r. */
+/*
+ * An accessLogging entry turns logging on (it names providers, or takes the defaults) unless
+ * it says disabled; ambit logs Envoy's line to its stdout (the envoy provider, and
+ * envoyFileAccessLog to /dev/stdout), so a provider of another kind changes nothing here.
+ */
+static void apply_logging(struct resolved *r, const struct config_telemetry *t, bool gateway)
+{
+	for (size_t i = 0; i < t->n_access_logging; i++) {
+		const struct config_telemetry_access_logging *e = &t->access_logging[i];
+
+		if (!mode_applies(e->mode, gateway))
+			continue;
+		r->access_log = e->has_disabled ? !e->disabled : 1;
+		if (e->filter)
+			r->log_filter = e->filter;
+	}
+}
+
 static void apply(struct resolved *r, const struct config_telemetry *t, bool gateway)
 {
+	apply_logging(r, t, gateway);
 	for (size_t i = 0; i < t->n_tracing; i++) {
 		const struct config_telemetry_tracing *e = &t->tracing[i];
 
@@ -193,6 +215,9 @@ static int build(const struct l7_inputs *in, const struct l7_waypoint *wp, struc
 
 	memset(out, 0, sizeof(*out));
 	out->service = -1;
+	out->access_log = r->access_log;
+	if (r->log_filter && !(out->log_filter = strdup(r->log_filter)))
+		return -ENOMEM;
 	if (!name && mesh && mesh->default_tracing.n)
 		name = mesh->default_tracing.items[0];
 	p = name ? config_mesh_provider(mesh, name) : NULL;
@@ -254,7 +279,7 @@ int l7_compile_telemetry(const struct l7_inputs *in, const struct l7_waypoint *w
 			 struct l7_config *c)
 {
 	const struct config *cfg = in->cfg;
-	struct resolved base = {0};
+	struct resolved base = {.access_log = -1};
 	struct l7_telemetry *t;
 	size_t n_own = c->n_services;
 	int err;
@@ -297,6 +322,9 @@ static int entry_to_json(const struct l7_telemetry *t, cJSON *o)
 	const struct config_trace_provider *p = &t->p;
 	cJSON *h, *a;
 
+	if ((t->access_log >= 0 && !cJSON_AddBoolToObject(o, "accessLog", t->access_log)) ||
+	    !add_str(o, "logFilter", t->log_filter))
+		return -ENOMEM;
 	if (!t->provider)
 		return 0;
 	if (!cJSON_AddStringToObject(o, "provider", t->provider) ||
@@ -407,6 +435,8 @@ void l7j_telemetry(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 					"useRequestId",
 					"headers",
 					"tags",
+					"accessLog",
+					"logFilter",
 					NULL};
 	const cJSON *a, *it;
 	size_t n;
@@ -425,6 +455,10 @@ void l7j_telemetry(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 		t->service = -1;
 		if (!l7j_keys(d, it, p, k))
 			return;
+		t->access_log = cJSON_GetObjectItemCaseSensitive(it, "accessLog")
+				    ? l7j_dbool(d, it, "accessLog", p)
+				    : -1;
+		t->log_filter = l7j_dstr(d, it, "logFilter", p, false);
 		t->provider = l7j_dstr(d, it, "provider", p, false);
 		if (!t->provider)
 			continue; /* tracing off */
