@@ -8,20 +8,52 @@
  * metrics in Prometheus (as Kiali reads them), the workloads, Services and configuration of
  * the cluster from its state, each agent's and ztunnel's live view. Prometheus is the one
  * `local up --with-prometheus` runs (its URL is in <run>/prometheus/url) unless --prometheus
- * names another. Runs until interrupted.
+ * names another. It is also the mesh's trace collector (Jaeger's role): the spans waypoints
+ * and gateways export, OTLP/HTTP at POST /v1/traces and Zipkin v2 at POST /api/v2/spans, on its
+ * own port and, for the proxies inside the local cluster, where Istio's collectors would listen:
+ * 10.99.0.1:4318 and :9411 in the cluster's fabric netns, which every node routes to. Runs
+ * until interrupted.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+
+#include <zlib.h>
 
 #include "dashboard.h"
 #include "httpd.h"
+#include "sock.h"
 
 #define DASH_DEFAULT_PORT 20001 /* Kiali's */
 #define DASH_DEFAULT_PROM "http://127.0.0.1:9090"
+/* The spans kept: past either bound, the traces that received nothing for longest go. */
+#define DASH_TRACE_SPANS 50000
+#define DASH_TRACE_BYTES (256u << 20)
+/* br0's address in the fabric netns (up.c), which the nodes route to; the collectors' ports. */
+#define DASH_FABRIC_IP "10.99.0.1"
+#define DASH_OTLP_PORT 4318
+#define DASH_ZIPKIN_PORT 9411
+#define DASH_OTLP_PATH "/v1/traces"
+#define DASH_ZIPKIN_PATH "/api/v2/spans"
+
+/* What a daemon serves: all of the dashboard, or (inside the cluster) the receivers only. */
+struct dash_site {
+	const struct dash *d;
+	bool receivers_only;
+};
+
+/* A request body arriving over several calls of the access handler (its con_cls). */
+struct upload {
+	char *buf;
+	size_t len, cap;
+	bool too_big;
+};
 
 #define ASSET(sym) _binary_##sym##_start, _binary_##sym##_end
 #define ASSET_DECL(sym)                                                                            \
@@ -111,6 +143,65 @@ static long duration_arg(struct MHD_Connection *conn)
 	return *s && !*end && v >= 1 && v <= 7 * 86400 ? v : -1;
 }
 
+/* ?limit= (1 to 1000, 20 when absent), ?minDuration= (ms), ?tag=key:value. */
+static enum MHD_Result traces_list(const struct dash *d, struct MHD_Connection *conn)
+{
+	const char *limit = arg(conn, "limit"), *min = arg(conn, "minDuration");
+	const char *tag = arg(conn, "tag");
+	struct dash_trace_query q = {
+	    .service = arg(conn, "service"), .operation = arg(conn, "operation"), .limit = 20};
+	char key[256], *end;
+
+	if (q.service && !*q.service)
+		q.service = NULL;
+	if (q.operation && !*q.operation)
+		q.operation = NULL;
+	if (limit && *limit) {
+		long v = strtol(limit, &end, 10);
+
+		if (*end || v < 1 || v > 1000)
+			return reply_error(conn, 400, "limit: 1 to 1000 traces");
+		q.limit = (size_t)v;
+	}
+	if (min && *min) {
+		double ms = strtod(min, &end);
+
+		if (*end || !(ms >= 0 && ms < 1e12))
+			return reply_error(conn, 400, "minDuration: milliseconds, 0 or more");
+		q.min_duration_us = (int64_t)(ms * 1000);
+	}
+	if (tag && *tag) {
+		size_t k = strcspn(tag, ":");
+
+		if (k >= sizeof(key))
+			return reply_error(conn, 400, "tag: key:value, the key under 256 bytes");
+		memcpy(key, tag, k);
+		key[k] = '\0';
+		q.tag_key = key;
+		q.tag_value = tag[k] ? tag + k + 1 : NULL;
+	}
+	return reply_json(conn, 200, dash_traces_find(d->traces, &q));
+}
+
+/* GET /api/traces[/services|/stats|/<trace id>]; @rest is what follows /api/traces. */
+static enum MHD_Result traces_api(const struct dash *d, struct MHD_Connection *conn,
+				  const char *rest)
+{
+	int status;
+	cJSON *doc;
+
+	if (!*rest)
+		return traces_list(d, conn);
+	if (!strcmp(rest, "/services"))
+		return reply_json(conn, 200, dash_traces_services(d->traces));
+	if (!strcmp(rest, "/stats"))
+		return reply_json(conn, 200, dash_traces_stats(d->traces));
+	doc = dash_traces_get(d->traces, rest + 1, &status);
+	if (!doc)
+		return reply_error(conn, status, status == 404 ? "no such trace" : "out of memory");
+	return reply_json(conn, 200, doc);
+}
+
 static enum MHD_Result api(const struct dash *d, struct MHD_Connection *conn, const char *url)
 {
 	const char *ns = arg(conn, "namespace"), *name = arg(conn, "name");
@@ -131,6 +222,8 @@ static enum MHD_Result api(const struct dash *d, struct MHD_Connection *conn, co
 		}
 		return reply_json(conn, 200, doc);
 	}
+	if (!strncmp(url, "/api/traces", 11) && (!url[11] || url[11] == '/'))
+		return traces_api(d, conn, url + 11);
 	if ((!strcmp(url, "/api/workload") || !strcmp(url, "/api/service")) &&
 	    (!ns || !name || !dash_name_ok(ns) || !dash_name_ok(name)))
 		return reply_error(conn, 400, "namespace and name: Kubernetes names");
@@ -156,16 +249,182 @@ static enum MHD_Result api(const struct dash *d, struct MHD_Connection *conn, co
 	return reply_json(conn, status, doc);
 }
 
+/* A gzip body (Content-Encoding: gzip, as the OpenTelemetry Collector sends), inflated. */
+static int gunzip(const struct upload *u, char **out, size_t *len)
+{
+	z_stream z = {.next_in = (Bytef *)u->buf, .avail_in = (uInt)u->len};
+	size_t cap = 64 << 10;
+	int ret;
+
+	*len = 0;
+	*out = malloc(cap);
+	if (!*out || inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+		free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	do {
+		if (*len == cap) {
+			char *p = cap < DASH_TRACE_MAX_BODY ? realloc(*out, cap * 2) : NULL;
+
+			if (!p) {
+				ret = cap < DASH_TRACE_MAX_BODY ? -ENOMEM : -E2BIG;
+				goto out;
+			}
+			*out = p;
+			cap *= 2;
+		}
+		z.next_out = (Bytef *)*out + *len;
+		z.avail_out = (uInt)(cap - *len);
+		ret = inflate(&z, Z_NO_FLUSH);
+		*len = cap - z.avail_out;
+	} while (ret == Z_OK);
+	ret = ret == Z_STREAM_END ? 0 : ret == Z_MEM_ERROR ? -ENOMEM : -EINVAL;
+out:
+	inflateEnd(&z);
+	if (ret) {
+		free(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+/* A Content-Type's media type, without parameters, is @type. */
+static bool media_is(const char *ct, const char *type)
+{
+	size_t n = strlen(type);
+
+	return ct && !strncasecmp(ct, type, n) && (!ct[n] || ct[n] == ';' || ct[n] == ' ');
+}
+
+/*
+ * The body of a POST to a receiver is complete: decoded and kept. Answered as the collectors
+ * answer: OTLP 200 with an empty ExportTraceServiceResponse (protobuf, or {} in JSON), Zipkin
+ * 202; 400 with what was wrong, 413 past the size bound, 415 for what is not understood.
+ */
+static enum MHD_Result receive_done(const struct dash *d, struct MHD_Connection *conn,
+				    const char *url, struct upload *u)
+{
+	const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+	const char *ce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Encoding");
+	bool otlp = !strcmp(url, DASH_OTLP_PATH),
+	     proto = media_is(ct, "application/x-protobuf") || media_is(ct, "application/protobuf");
+	enum dash_trace_format f =
+	    otlp ? (proto ? DASH_TRACE_OTLP_PROTO : DASH_TRACE_OTLP_JSON) : DASH_TRACE_ZIPKIN;
+	char err[256], *body = u->buf, *plain = NULL;
+	size_t len = u->len;
+	int ret;
+
+	if (u->too_big)
+		return reply_error(conn, 413, "the body is over 8 MiB");
+	if (otlp && !proto && !media_is(ct, "application/json"))
+		return reply_error(conn, 415,
+				   "Content-Type: application/x-protobuf or application/json");
+	if (!otlp && proto)
+		return reply_error(conn, 415, "Content-Type: application/json (Zipkin v2 JSON)");
+	if (ce && *ce && strcasecmp(ce, "identity")) {
+		if (strcasecmp(ce, "gzip"))
+			return reply_error(conn, 415, "Content-Encoding: gzip or none");
+		ret = gunzip(u, &plain, &len);
+		if (ret)
+			return reply_error(conn,
+					   ret == -E2BIG    ? 413
+					   : ret == -EINVAL ? 400
+							    : 500,
+					   ret == -E2BIG    ? "the body inflates to over 8 MiB"
+					   : ret == -EINVAL ? "Content-Encoding gzip: not gzip"
+							    : "out of memory");
+		body = plain;
+	}
+	ret = dash_traces_ingest(d->traces, f, body ?: "", len, err, sizeof(err));
+	free(plain);
+	if (ret)
+		return reply_error(conn, ret == -E2BIG ? 413 : ret == -EINVAL ? 400 : 500, err);
+	if (!otlp)
+		return httpd_reply(conn, 202, strdup(""), "text/plain");
+	return f == DASH_TRACE_OTLP_PROTO
+		   ? httpd_reply(conn, 200, strdup(""), "application/x-protobuf")
+		   : httpd_reply(conn, 200, strdup("{}"), "application/json");
+}
+
+/*
+ * POST to a receiver, libmicrohttpd's way: the first call sets up *@con_cls (or refuses by its
+ * Content-Length), the next ones bring the body in pieces, the last (no data) answers.
+ * upload_done frees it.
+ */
+static enum MHD_Result receive(const struct dash *d, struct MHD_Connection *conn, const char *url,
+			       const char *data, size_t *size, void **con_cls)
+{
+	struct upload *u = *con_cls;
+
+	if (!u) {
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		/* Refused before it is sent (curl waits for 100 Continue on a big body). */
+		if (cl && strtoull(cl, NULL, 10) > DASH_TRACE_MAX_BODY)
+			return reply_error(conn, 413, "the body is over 8 MiB");
+		u = calloc(1, sizeof(*u));
+		if (!u)
+			return MHD_NO;
+		*con_cls = u;
+		return MHD_YES;
+	}
+	if (!*size)
+		return receive_done(d, conn, url, u);
+	if (u->len + *size > DASH_TRACE_MAX_BODY) {
+		/* A chunked body: what is left is read and dropped, then refused. */
+		u->too_big = true;
+	} else if (!u->too_big) {
+		if (u->len + *size > u->cap) {
+			size_t cap = u->cap ? u->cap : 64 << 10;
+			char *p;
+
+			while (cap < u->len + *size)
+				cap *= 2;
+			p = realloc(u->buf, cap);
+			if (!p)
+				return MHD_NO;
+			u->buf = p;
+			u->cap = cap;
+		}
+		memcpy(u->buf + u->len, data, *size);
+		u->len += *size;
+	}
+	*size = 0;
+	return MHD_YES;
+}
+
+static void upload_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+			enum MHD_RequestTerminationCode toe)
+{
+	struct upload *u = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (u) {
+		free(u->buf);
+		free(u);
+		*con_cls = NULL;
+	}
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **con_cls)
 {
-	const struct dash *d = cls;
+	const struct dash_site *site = cls;
+	const struct dash *d = site->d;
+	bool receiver = !strcmp(url, DASH_OTLP_PATH) || !strcmp(url, DASH_ZIPKIN_PATH);
 
 	(void)version;
-	(void)upload_data;
-	(void)upload_data_size;
-	(void)con_cls;
+	if (receiver && !strcmp(method, "POST"))
+		return receive(d, conn, url, upload_data, upload_data_size, con_cls);
+	if (receiver)
+		return reply_error(conn, 405, "only POST");
+	if (site->receivers_only)
+		return httpd_reply(conn, 404, strdup("not found\n"), "text/plain");
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return reply_error(conn, 405, "only GET");
 	if (!strncmp(url, "/api/", 5))
@@ -191,6 +450,114 @@ static void local_prometheus(const struct ctl_cluster *c, char *out, size_t len)
 	free(text);
 }
 
+/* Where a receiver listens inside the cluster, and the socket made for it (-errno if none). */
+struct fabric_port {
+	uint16_t port;
+	const char *what, *path;
+	int fd;
+};
+
+struct fabric_job {
+	const char *netns;
+	struct fabric_port *ports;
+	size_t n;
+	int err; /* entering the netns */
+};
+
+/*
+ * In a thread of its own, as setns changes the calling thread only: the sockets are made in
+ * the fabric netns and stay in it whatever thread accepts on them.
+ */
+static void *fabric_listen(void *arg)
+{
+	struct fabric_job *j = arg;
+	int saved;
+
+	j->err = netns_enter(j->netns, &saved);
+	if (j->err)
+		return NULL;
+	for (size_t i = 0; i < j->n; i++)
+		j->ports[i].fd = sock_listen(inet_addr(DASH_FABRIC_IP), j->ports[i].port, false);
+	netns_leave(saved);
+	return NULL;
+}
+
+/*
+ * A daemon answering @site on listening socket @fd (taken: closed by MHD_stop_daemon, or here
+ * when it fails), a thread per connection so that a slow Prometheus holds up only its own
+ * request. NULL on failure.
+ */
+static struct MHD_Daemon *serve(const struct dash_site *site, int fd)
+{
+	struct MHD_Daemon *daemon = MHD_start_daemon(
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+	    NULL, NULL, handle, (void *)site, MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_NOTIFY_COMPLETED, upload_done, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
+
+	if (!daemon)
+		close(fd);
+	return daemon;
+}
+
+/*
+ * The receivers inside the local cluster, in @daemons (@n of them, NULL where not). Istio's
+ * proxies send to a collector Service; the local cluster has none, but its fabric netns is
+ * one hop from every pod. Any failure (no netns: the cluster is down or not local; a port
+ * taken: another dashboard has it) is one warning: the dashboard goes on without them.
+ */
+static void fabric_open(const struct dash *d, const struct dash_site *site,
+			struct MHD_Daemon **daemons, size_t n)
+{
+	struct fabric_port ports[] = {{DASH_OTLP_PORT, "OTLP", DASH_OTLP_PATH, -1},
+				      {DASH_ZIPKIN_PORT, "Zipkin", DASH_ZIPKIN_PATH, -1}};
+	char netns[CTL_NAME_MAX * 2], ok[512] = "", bad[512] = "";
+	struct fabric_job j = {netns, ports, n, 0};
+	pthread_t th;
+
+	str_fmt(netns, sizeof(netns), "ambit-%s-fabric", d->c.name);
+	if (pthread_create(&th, NULL, fabric_listen, &j) || pthread_join(th, NULL))
+		j.err = -EAGAIN;
+	if (j.err) {
+		fprintf(stderr,
+			"ambitctl: dashboard: netns %s: %s; spans from inside cluster %s are not "
+			"received (POST them to this port)\n",
+			netns, strerror(-j.err), d->c.name);
+		return;
+	}
+	/*
+	 * The way back to the pods, as `local up --with-prometheus` routes it (prom.c): each
+	 * node's pod CIDR via the node, as a VPC routes a node's pod range to it.
+	 */
+	for (int i = 0; i < d->c.nnodes; i++)
+		if (RUN("ip", "-n", netns, "route", "replace", (char *)d->c.nodes[i].pod_cidr,
+			"via", (char *)d->c.nodes[i].ip))
+			fprintf(stderr,
+				"ambitctl: dashboard: no route to %s's pods from netns %s\n",
+				d->c.nodes[i].name, netns);
+	for (size_t i = 0; i < n; i++) {
+		int fd = ports[i].fd;
+		size_t o = strlen(ok), b = strlen(bad);
+
+		daemons[i] = fd >= 0 ? serve(site, fd) : NULL;
+		if (fd >= 0 && !daemons[i])
+			fd = -EIO;
+		if (fd >= 0)
+			snprintf(ok + o, sizeof(ok) - o, "%s%s at http://%s:%u%s", o ? " and " : "",
+				 ports[i].what, DASH_FABRIC_IP, ports[i].port, ports[i].path);
+		else
+			snprintf(bad + b, sizeof(bad) - b, "%s%s:%u (%s)", b ? ", " : "",
+				 DASH_FABRIC_IP, ports[i].port, strerror(-fd));
+	}
+	if (*ok)
+		printf("receiving %s inside cluster %s\n", ok, d->c.name);
+	if (*bad)
+		fprintf(stderr,
+			"ambitctl: dashboard: cannot listen on %s in netns %s (another dashboard "
+			"there?); not received from inside the cluster\n",
+			bad, netns);
+}
+
 static void usage_dashboard(void)
 {
 	fprintf(stderr, "usage: ambitctl dashboard [--name C] [--port 20001] [--address 127.0.0.1] "
@@ -199,9 +566,10 @@ static void usage_dashboard(void)
 
 int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
 {
-	static struct dash d; /* the daemon's threads read it until exit */
+	static struct dash d; /* the daemons' threads read it until exit */
+	static const struct dash_site site = {&d, false}, fabric_site = {&d, true};
 	const char *address = "127.0.0.1", *prom = NULL;
-	struct MHD_Daemon *daemon;
+	struct MHD_Daemon *daemon, *fabric[2] = {NULL, NULL};
 	struct in_addr ip;
 	long port = DASH_DEFAULT_PORT;
 	sigset_t set;
@@ -249,23 +617,26 @@ int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	/* A thread per connection: a slow Prometheus holds up only its own request. */
-	struct sockaddr_in sa = {
-	    .sin_family = AF_INET, .sin_addr = ip, .sin_port = htons((uint16_t)port)};
-	daemon = MHD_start_daemon(
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-	    NULL, NULL, handle, &d, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned int)64, MHD_OPTION_END);
+	d.traces = dash_traces_create(DASH_TRACE_SPANS, DASH_TRACE_BYTES);
+	if (!d.traces)
+		return -ENOMEM;
+	ret = sock_listen(ip.s_addr, (uint16_t)port, false);
+	daemon = ret >= 0 ? serve(&site, ret) : NULL;
 	if (!daemon) {
-		fprintf(stderr, "ambitctl: dashboard: cannot listen on %s:%ld (in use?)\n", address,
-			port);
-		return -EADDRINUSE;
+		fprintf(stderr, "ambitctl: dashboard: cannot listen on %s:%ld (%s)\n", address,
+			port, strerror(ret < 0 ? -ret : EIO));
+		dash_traces_destroy(d.traces);
+		return ret < 0 ? ret : -EIO;
 	}
 	printf("dashboard of cluster %s: http://%s:%ld/ (Prometheus: %s; Ctrl-C to stop)\n",
 	       d.c.name, address, port, d.prom);
+	fabric_open(&d, &fabric_site, fabric, 2);
 	fflush(stdout);
 	sigwait(&set, &sig);
+	for (size_t i = 0; i < 2; i++)
+		if (fabric[i])
+			MHD_stop_daemon(fabric[i]);
 	MHD_stop_daemon(daemon);
+	dash_traces_destroy(d.traces);
 	return 0;
 }

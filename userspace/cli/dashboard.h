@@ -3,21 +3,27 @@
  * `ambitctl dashboard`: the mesh in a browser (Kiali's role). dashboard.c serves the page and
  * its libraries (built into the binary) and routes the JSON API; dashboard_prom.c asks
  * Prometheus's HTTP API; dashboard_graph.c makes the service graph from Istio's metrics;
- * dashboard_info.c tells workloads, Services and the configuration from the cluster's state.
+ * dashboard_info.c tells workloads, Services and the configuration from the cluster's state;
+ * dashboard_traces.c decodes the spans waypoints and gateways export (OTLP/HTTP, Zipkin v2) and
+ * dashboard_trace_store.c keeps them and answers the trace queries (Jaeger's role).
  */
 #ifndef AMBIT_CLI_DASHBOARD_H
 #define AMBIT_CLI_DASHBOARD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
 #include "ctl.h"
 
+struct dash_traces;
+
 struct dash {
 	struct ctl_opts opts;
 	struct ctl_cluster c;
-	char prom[512]; /* Prometheus's base URL, no trailing slash */
+	char prom[512];		    /* Prometheus's base URL, no trailing slash */
+	struct dash_traces *traces; /* the spans received (dashboard_trace_store.c) */
 };
 
 /* What one request is about: the cluster's state as it is now (loaded per request). */
@@ -57,5 +63,100 @@ cJSON *dash_workloads(struct dash_view *v);
 cJSON *dash_workload(struct dash_view *v, const char *ns, const char *name, int *status);
 cJSON *dash_service(struct dash_view *v, const char *ns, const char *name, int *status);
 cJSON *dash_config(struct dash_view *v);
+
+/*
+ * dashboard_traces.c: one span, whatever format it came in. Istio's proxies report a request
+ * as a server span where it arrives and a client span where it leaves; kinds are OTLP's.
+ */
+enum dash_span_kind {
+	DASH_SPAN_UNSPECIFIED = 0,
+	DASH_SPAN_INTERNAL,
+	DASH_SPAN_SERVER,
+	DASH_SPAN_CLIENT,
+	DASH_SPAN_PRODUCER,
+	DASH_SPAN_CONSUMER,
+};
+
+struct dash_tag {
+	char *key, *value;
+};
+
+struct dash_span {
+	char trace_id[33];  /* 32 lowercase hex digits (a 64-bit Zipkin id zero-padded) */
+	char span_id[17];   /* 16 lowercase hex digits */
+	char parent_id[17]; /* "" for a root */
+	enum dash_span_kind kind;
+	bool error; /* status ERROR, an error tag, HTTP 5xx or Istio response flags */
+	char *name;
+	char *service; /* resource service.name or localEndpoint.serviceName */
+	int64_t start_us, duration_us;
+	size_t n_tags;
+	struct dash_tag *tags; /* attributes or tags, as strings, in the order sent */
+};
+
+struct dash_spans {
+	struct dash_span *v;
+	size_t n, cap;
+};
+
+enum dash_trace_format {
+	DASH_TRACE_OTLP_PROTO = 0, /* POST /v1/traces, application/x-protobuf */
+	DASH_TRACE_OTLP_JSON,	   /* POST /v1/traces, application/json */
+	DASH_TRACE_ZIPKIN,	   /* POST /api/v2/spans, Zipkin v2 JSON */
+};
+
+/* A body larger than this is refused (413); the OpenTelemetry Collector's receiver's order. */
+#define DASH_TRACE_MAX_BODY (8u << 20)
+
+/*
+ * Decodes the request body @body (@len bytes, borrowed; untrusted) in format @f, appending its
+ * spans to @out (which owns them). 0, or -EINVAL (a message naming the field in @err) / -E2BIG
+ * / -ENOMEM, with nothing appended: a body is taken whole or not at all. *@seen is the number
+ * of spans the body held, as far as it could be read (for the counters).
+ */
+int dash_trace_decode(enum dash_trace_format f, const void *body, size_t len,
+		      struct dash_spans *out, size_t *seen, char *err, size_t errlen);
+void dash_span_free(struct dash_span *s);
+/* A trace id of 16 or 32 hex digits, not all zero, as 32 lowercase ones in @out (33 bytes). */
+bool dash_trace_id(const char *s, char *out);
+/* Frees every span of @s and its array; @s is empty after (NULL-safe). */
+void dash_spans_free(struct dash_spans *s);
+const char *dash_span_kind_name(enum dash_span_kind k);
+
+/*
+ * dashboard_trace_store.c: the spans received, in memory, bounded by @max_spans spans and
+ * @max_bytes bytes: past either, the traces that received nothing for longest go, whole.
+ * Thread safe (libmicrohttpd answers each connection in a thread of its own).
+ */
+struct dash_traces *dash_traces_create(size_t max_spans, size_t max_bytes);
+void dash_traces_destroy(struct dash_traces *t);
+/*
+ * Decodes @body (borrowed) as dash_trace_decode does and keeps its spans; the counters count
+ * them as accepted or rejected. 0 or dash_trace_decode's error, with @err.
+ */
+int dash_traces_ingest(struct dash_traces *t, enum dash_trace_format f, const void *body,
+		       size_t len, char *err, size_t errlen);
+/* Takes the spans of @spans (left empty). */
+void dash_traces_add(struct dash_traces *t, struct dash_spans *spans);
+
+/*
+ * GET /api/traces: a trace matches when one of its spans matches every condition given
+ * (NULL, 0: none), as Jaeger's search does.
+ */
+struct dash_trace_query {
+	const char *service, *operation;
+	const char *tag_key, *tag_value;
+	int64_t min_duration_us;
+	size_t limit;
+};
+
+/* Summaries of the matching traces, newest first (caller deletes; NULL: no memory). */
+cJSON *dash_traces_find(struct dash_traces *t, const struct dash_trace_query *q);
+/* A trace with all its spans, by its id (16 or 32 hex digits); NULL with *@status 404 or 500. */
+cJSON *dash_traces_get(struct dash_traces *t, const char *id, int *status);
+/* The services seen, each with its operations (span names). */
+cJSON *dash_traces_services(struct dash_traces *t);
+/* The counters: spans accepted, rejected, evicted; what is kept; the bounds. */
+cJSON *dash_traces_stats(struct dash_traces *t);
 
 #endif
