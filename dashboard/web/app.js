@@ -8,7 +8,11 @@
  *   window.graphLoaded   incremented each time a graph response has been rendered
  *   window.graphError    message of the last failed graph fetch, or null
  *   window.graphLayout   {name, ms} of the last layout run (tools/bench/dashboard_render.js reads it)
- *   body[data-view]      the current view
+ *   window.tracesLoaded  incremented each time the traces view's list has been rendered
+ *   window.traceShown    the trace id whose waterfall is shown (or failed to load), else null
+ *   body[data-view]      the current view; #tr-table rows carry data-trace-id, the waterfall's
+ *                        .wf-row rows data-span-id, data-depth, data-name and data-service
+ *   [data-traces-link]   a panel's link to the Traces view, the service it names
  *   #panel[data-state]   loading | loaded | error, #panel[data-for] the element or workload shown
  */
 'use strict';
@@ -879,6 +883,8 @@
 				['Version', w.version], ['Service account', w.serviceAccount], ['Identity', w.identity],
 				['Node(s)', nodes.join(', ')], ['Enrolled', w.enrolled], ['Waypoint', w.waypoint],
 				['Services', arr(w.services).join(', ')],
+				['Traces', tracesLink(traceServices({ kind: 'workload', namespace: w.namespace || ns,
+					name: w.name || name, app: w.app }))],
 			]),
 			el('h3', { text: 'Enrollment' }),
 			w.enrollment ? el('pre', { text: String(w.enrollment) }) : el('p', { class: 'muted', text: '—' }),
@@ -909,7 +915,9 @@
 			return;
 		}
 		panelFill(token, 'loaded', [
-			fields([['Namespace', s.namespace], ['Name', s.name], ['Cluster IP', s.ip], ['Waypoint', s.waypoint]]),
+			fields([['Namespace', s.namespace], ['Name', s.name], ['Cluster IP', s.ip], ['Waypoint', s.waypoint],
+				['Traces', tracesLink(traceServices({ kind: 'service', namespace: s.namespace || ns,
+					name: s.name || name }))]]),
 			el('h3', { text: 'Ports' }),
 			table(['Name', 'Port', 'Target port'], objs(s.ports).map((p) => [p.name, p.port, p.targetPort])),
 			el('h3', { text: 'Endpoints' }),
@@ -931,7 +939,8 @@
 		const token = panelOpen((d.kind || 'node') + ' ' + nodeLabel(d), d.id);
 		const children = graph.cy ? graph.cy.getElementById(d.id).children().map((c) => c.data()) : [];
 		panelFill(token, 'loaded', [
-			fields(Object.entries(d).filter(([k]) => k !== 'color')),
+			fields(Object.entries(d).filter(([k]) => k !== 'color').concat(d.kind === 'app' ?
+				[['Traces', tracesLink(traceServices(d))]] : [])),
 			children.length ? [el('h3', { text: 'Contains' }), table(['Kind', 'Name', 'Health'],
 				children.map((c) => [c.role && c.role !== 'workload' ? c.role : c.kind, nodeLabel(c),
 					el('span', { class: 'badge ' + (c.health || 'none'), text: c.health || 'none' })]))] : null,
@@ -961,6 +970,8 @@
 				['Waypoint', d.waypoint],
 				['Source', d.source],
 				['Destination', d.target],
+				['Traces', tracesLink(traceServices(graph.cy && graph.cy.getElementById(d.target).length ?
+					graph.cy.getElementById(d.target).data() : {}))],
 			]),
 			el('h3', { text: 'Response codes' }),
 			table(['Class', 'Rate', 'Share'], codes.map(([k, v]) =>
@@ -1056,6 +1067,367 @@
 		},
 	};
 
+	/* ---- traces view ---- */
+
+	/* Bars take a colour per service; red is kept for spans in error. */
+	const SERVICE_COLORS = ['#0066CC', '#4CB140', '#009596', '#5752D1', '#F4C145', '#EC7A08',
+		'#8BC1F7', '#23511E', '#A2D9D9', '#B2B0EA', '#6A6E73', '#F9E0A2'];
+	const TRACE_LIMITS = [[20, '20'], [50, '50'], [100, '100'], [500, '500']];
+
+	const traces = {
+		service: '',
+		operation: '',
+		minDuration: '',
+		tag: '',
+		limit: 20,
+		refresh: 0,
+		services: [],
+		list: [],
+		traceID: null,
+		timer: null,
+		abort: null,
+	};
+	window.tracesLoaded = 0;
+	window.traceShown = null;
+
+	/* Microseconds as Jaeger shows them. */
+	function usText(v) {
+		if (!isNum(v))
+			return '—';
+		if (v < 1000)
+			return v + 'µs';
+		if (v < 1000000)
+			return (v / 1000).toFixed(v < 10000 ? 2 : 1) + 'ms';
+		return (v / 1000000).toFixed(2) + 's';
+	}
+
+	function usDate(v) {
+		return isNum(v) ? new Date(v / 1000).toLocaleString() : '—';
+	}
+
+	function serviceColor(names, name) {
+		const i = names.indexOf(name);
+		return SERVICE_COLORS[(i < 0 ? 0 : i) % SERVICE_COLORS.length];
+	}
+
+	function tracesSaveHash() {
+		setHashParams('traces', {
+			service: traces.service || null,
+			operation: traces.operation || null,
+			minDuration: traces.minDuration || null,
+			tag: traces.tag || null,
+			limit: traces.limit === 20 ? null : traces.limit,
+			refresh: traces.refresh || null,
+			trace: traces.traceID,
+		});
+	}
+
+	function fillFilters() {
+		const known = traces.services.map((s) => str(obj(s).name));
+		const names = known.includes(traces.service) || !traces.service ? known : known.concat(traces.service);
+		$('tr-service').replaceChildren(el('option', { value: '', text: 'all' }),
+			...names.sort().map((n) => el('option', { value: n, text: n })));
+		$('tr-service').value = traces.service;
+		const svc = traces.services.find((s) => obj(s).name === traces.service);
+		const ops = traces.service ? arr(obj(svc).operations).map(String) : [];
+		if (traces.operation && !ops.includes(traces.operation))
+			ops.push(traces.operation);
+		$('tr-operation').replaceChildren(el('option', { value: '', text: 'all' }),
+			...ops.sort().map((n) => el('option', { value: n, text: n })));
+		$('tr-operation').value = traces.operation;
+		$('tr-min').value = traces.minDuration;
+		$('tr-tag').value = traces.tag;
+		fillSelect($('tr-limit'), TRACE_LIMITS.some(([v]) => v === traces.limit) ? TRACE_LIMITS :
+			TRACE_LIMITS.concat([[traces.limit, String(traces.limit)]]), traces.limit);
+		fillSelect($('tr-refresh'), REFRESHES, traces.refresh);
+	}
+
+	function tracesRender() {
+		const shown = traces.list.length;
+		$('tr-count').textContent = shown + (shown === 1 ? ' trace' : ' traces') +
+			(shown >= traces.limit ? ' (the newest ' + traces.limit + ')' : '');
+		const body = el('tbody');
+		for (const t of traces.list) {
+			const errors = isNum(t.errors) ? t.errors : 0;
+			body.append(el('tr', {
+				class: 'clickable' + (t.traceID === traces.traceID ? ' current' : ''),
+				dataset: { traceId: str(t.traceID) },
+				onclick: () => traceOpen(t.traceID),
+			},
+			el('td', { class: 'nowrap', text: usDate(t.start) }),
+			el('td', null, el('b', { text: str(t.rootService) }), ': ' + str(t.rootName)),
+			el('td', { text: usText(t.duration) }),
+			el('td', { text: str(t.spans) }),
+			el('td', null, errors > 0 ? el('span', { class: 'err-mark', title: errors + ' in error',
+				text: '● ' + errors }) : ''),
+			el('td', null, objs(t.services).map((s) => el('span', { class: 'chip', text: str(s.name) +
+				' (' + str(s.spans) + ')' }))),
+			el('td', { class: 'mono', text: str(t.traceID).slice(0, 12) })));
+		}
+		$('tr-table').replaceChildren(el('thead', null, el('tr', null,
+			['Start', 'Root', 'Duration', 'Spans', 'Errors', 'Services', 'Trace'].map((h) => el('th', { text: h })))),
+		body);
+		if (!shown)
+			body.append(el('tr', null, el('td', { colspan: '7', class: 'muted',
+				text: 'No traces match. Spans are received at POST /v1/traces (OTLP) and /api/v2/spans (Zipkin).' })));
+	}
+
+	function tracesSchedule() {
+		clearTimeout(traces.timer);
+		traces.timer = null;
+		if (currentView === 'traces' && traces.refresh > 0)
+			traces.timer = setTimeout(tracesLoad, traces.refresh * 1000);
+	}
+
+	/* The services and their operations, then the matching traces: the filters stay current. */
+	async function tracesLoad() {
+		clearTimeout(traces.timer);
+		if (traces.abort)
+			traces.abort.abort();
+		const ctl = new AbortController();
+		traces.abort = ctl;
+		try {
+			traces.services = objs(await fetchJSON('api/traces/services', ctl.signal));
+			const list = await fetchJSON('api/traces?' + query({
+				service: traces.service || null,
+				operation: traces.operation || null,
+				minDuration: traces.minDuration || null,
+				tag: traces.tag || null,
+				limit: traces.limit,
+			}), ctl.signal);
+			if (ctl.signal.aborted)
+				return;
+			traces.list = objs(list);
+			showAlert($('tr-alert'), '');
+		} catch (e) {
+			if (ctl.signal.aborted)
+				return;
+			traces.list = [];
+			showAlert($('tr-alert'), 'Cannot load traces: ' + e.message);
+		}
+		if (traces.abort === ctl)
+			traces.abort = null;
+		fillFilters();
+		tracesRender();
+		window.tracesLoaded++;
+		if (traces.traceID && window.traceShown !== traces.traceID)
+			traceOpen(traces.traceID);
+		tracesSchedule();
+	}
+
+	/* The spans as a tree in time order: each after its parent, siblings by start. */
+	function spanTree(spans) {
+		const byId = new Map(spans.map((sp) => [sp.spanID, sp]));
+		const children = new Map();
+		const roots = [];
+		for (const sp of spans) {
+			const p = sp.parentSpanID;
+			if (p && byId.has(p) && p !== sp.spanID) {
+				if (!children.has(p))
+					children.set(p, []);
+				children.get(p).push(sp);
+			} else {
+				roots.push(sp);
+			}
+		}
+		const byStart = (a, b) => (a.start || 0) - (b.start || 0);
+		const out = [];
+		const seen = new Set();
+		/* Iterative: a trace may nest deeper than the stack would like. */
+		const stack = roots.sort(byStart).reverse().map((sp) => [sp, 0]);
+		while (stack.length) {
+			const [sp, depth] = stack.pop();
+			if (seen.has(sp))
+				continue;
+			seen.add(sp);
+			out.push({ span: sp, depth });
+			const kids = (children.get(sp.spanID) || []).slice().sort(byStart);
+			for (let i = kids.length - 1; i >= 0; i--)
+				stack.push([kids[i], depth + 1]);
+		}
+		/* Spans in a cycle of parents: shown at the end, unnested. */
+		for (const sp of spans)
+			if (!seen.has(sp))
+				out.push({ span: sp, depth: 0 });
+		return out;
+	}
+
+	function traceRender(t) {
+		const spans = objs(t.spans).filter((sp) => typeof sp.spanID === 'string');
+		const names = objs(t.services).map((s) => s.name);
+		const t0 = isNum(t.start) ? t.start : Math.min(...spans.map((sp) => sp.start || 0));
+		const total = Math.max(1, isNum(t.duration) ? t.duration : 1);
+		$('tr-head').replaceChildren(
+			el('h2', null, str(t.rootService) + ': ' + str(t.rootName)),
+			el('span', { class: 'muted', text: usDate(t.start) + ' · ' + usText(t.duration) + ' · ' +
+				spans.length + ' spans' + (t.errors ? ' · ' : '') }),
+			t.errors ? el('span', { class: 'err-mark', text: t.errors + ' in error' }) : null,
+			' ',
+			...names.map((n) => el('span', { class: 'chip', style: 'border-left-color:' + serviceColor(names, n),
+				text: n })),
+			el('span', { class: 'muted mono', text: ' ' + str(t.traceID) }));
+		const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) =>
+			el('span', { style: 'left:' + (f * 100) + '%', text: usText(Math.round(f * total)) }));
+		const rows = [el('div', { class: 'wf-axis' }, el('div', { class: 'wf-label', text: 'Service: operation' }),
+			el('div', { class: 'wf-ticks' }, ticks))];
+		for (const { span: sp, depth } of spanTree(spans)) {
+			const color = serviceColor(names, sp.service);
+			const left = Math.max(0, Math.min(100, ((sp.start || 0) - t0) / total * 100));
+			const width = Math.max(0, Math.min(100 - left, (sp.duration || 0) / total * 100));
+			/* The duration after the bar, or before it, or on it when the bar fills the row. */
+			const durPlace = left + width <= 85 ? 'after' : (left >= 15 ? 'before' : 'inside');
+			const detail = el('div', { class: 'wf-detail', hidden: '' },
+				fields([['Span', el('span', { class: 'mono', text: sp.spanID })],
+					['Parent', el('span', { class: 'mono', text: str(sp.parentSpanID) })],
+					['Kind', sp.kind], ['Service', sp.service],
+					['Start', '+' + usText((sp.start || 0) - t0)], ['Duration', usText(sp.duration)],
+					['Error', sp.error === true]]),
+				table(['Tag', 'Value'], objs(sp.tags).map((g) => [el('span', { class: 'mono', text: str(g.key) }),
+					str(g.value)]), 'No tags.'));
+			const row = el('div', {
+				class: 'wf-row',
+				dataset: { spanId: sp.spanID, depth: String(depth), name: str(sp.name), service: str(sp.service) },
+				title: str(sp.service) + ': ' + str(sp.name) + ' (' + usText(sp.duration) + ')',
+				onclick: () => {
+					detail.hidden = !detail.hidden;
+					row.classList.toggle('open', !detail.hidden);
+				},
+			},
+			el('div', { class: 'wf-label', style: 'padding-left:' + (8 + Math.min(depth, 30) * 14) + 'px' },
+				sp.error ? el('span', { class: 'err-mark', title: 'error', text: '●' }) : null,
+				el('span', { class: 'svc', style: 'border-left-color:' + color, text: str(sp.service) }),
+				str(sp.name)),
+			el('div', { class: 'wf-track' },
+				el('div', { class: 'wf-bar' + (sp.error ? ' error' : ''),
+					style: 'left:' + left + '%;width:' + width + '%;background:' + color }),
+				el('span', { class: 'wf-dur' + (durPlace === 'inside' ? ' inside' : ''),
+					style: durPlace === 'after' ? 'left:calc(' + (left + width) + '% + 4px)' :
+						'right:calc(' + (durPlace === 'before' ? 100 - left : 100 - left - width) + '% + 4px)',
+					text: usText(sp.duration) })));
+			rows.push(row, detail);
+		}
+		$('tr-waterfall').replaceChildren(...rows);
+	}
+
+	async function traceOpen(id) {
+		traces.traceID = id;
+		tracesSaveHash();
+		for (const tr of document.querySelectorAll('#tr-table tbody tr'))
+			tr.classList.toggle('current', tr.dataset.traceId === id);
+		try {
+			const t = obj(await fetchJSON('api/traces/' + encodeURIComponent(id)));
+			if (traces.traceID !== id)
+				return;
+			traceRender(t);
+			showAlert($('tr-alert'), '');
+		} catch (e) {
+			if (traces.traceID !== id)
+				return;
+			$('tr-head').replaceChildren(el('span', { class: 'muted', text: 'Trace ' + id + ' is not available.' }));
+			$('tr-waterfall').replaceChildren();
+			showAlert($('tr-alert'), 'Cannot load the trace: ' + e.message);
+		}
+		window.traceShown = id;
+	}
+
+	function tracesInit() {
+		const search = () => {
+			traces.service = $('tr-service').value;
+			traces.operation = $('tr-operation').value;
+			traces.minDuration = $('tr-min').value.trim();
+			traces.tag = $('tr-tag').value.trim();
+			tracesSaveHash();
+			tracesLoad();
+		};
+		$('tr-service').addEventListener('change', () => {
+			$('tr-operation').value = '';
+			search();
+		});
+		$('tr-operation').addEventListener('change', search);
+		$('tr-search').addEventListener('click', search);
+		for (const id of ['tr-min', 'tr-tag'])
+			$(id).addEventListener('keydown', (ev) => {
+				if (ev.key === 'Enter')
+					search();
+			});
+		$('tr-limit').addEventListener('change', (ev) => {
+			traces.limit = Number(ev.target.value);
+			search();
+		});
+		$('tr-refresh').addEventListener('change', (ev) => {
+			traces.refresh = Number(ev.target.value);
+			tracesSaveHash();
+			tracesSchedule();
+		});
+	}
+
+	views.traces = {
+		enter(params) {
+			/* A bare #/traces (the nav link) keeps the current choices. */
+			if (Array.from(params.keys()).length) {
+				traces.service = params.get('service') || '';
+				traces.operation = params.get('operation') || '';
+				traces.minDuration = params.get('minDuration') || '';
+				traces.tag = params.get('tag') || '';
+				traces.limit = positiveInt(params.get('limit'), 20) || 20;
+				traces.refresh = positiveInt(params.get('refresh'), 0);
+				const id = params.get('trace');
+				if (id !== traces.traceID) {
+					traces.traceID = id;
+					window.traceShown = null;
+					$('tr-head').replaceChildren(el('span', { class: 'muted',
+						text: 'Choose a trace above to see its spans.' }));
+					$('tr-waterfall').replaceChildren();
+				}
+			}
+			tracesSaveHash();
+			fillFilters();
+			tracesLoad();
+		},
+		leave() {
+			clearTimeout(traces.timer);
+			traces.timer = null;
+			if (traces.abort)
+				traces.abort.abort();
+		},
+	};
+
+	/*
+	 * The Traces view for a graph node's service. Istio names a proxy's spans by the workload's
+	 * app and namespace ("reviews.default"); the names the spans really carry are asked first,
+	 * and the first of the candidates among them is chosen.
+	 */
+	function tracesLink(candidates) {
+		const names = candidates.filter(Boolean);
+		if (!names.length)
+			return null;
+		const href = '#/traces?' + query({ service: names[0] });
+		return el('a', {
+			href,
+			dataset: { tracesLink: names[0] },
+			onclick: async (ev) => {
+				ev.preventDefault();
+				let chosen = names[0];
+				try {
+					const seen = objs(await fetchJSON('api/traces/services')).map((s) => s.name);
+					chosen = names.find((n) => seen.includes(n)) || chosen;
+				} catch (e) {
+					/* The first guess will do. */
+				}
+				location.hash = '#/traces?' + query({ service: chosen });
+			},
+		}, 'Traces of ' + names[0]);
+	}
+
+	/* The service names a node's spans may carry, likeliest first. */
+	function traceServices(d) {
+		const ns = d.namespace;
+		const base = d.kind === 'service' ? d.name : (d.app || d.name);
+		if (!base || d.role === 'unknown')
+			return [];
+		return ns ? [base + '.' + ns, base, d.name + '.' + ns] : [base];
+	}
+
 	/* ---- start ---- */
 
 	async function loadHealth() {
@@ -1082,6 +1454,7 @@
 	$('cfg-filter').addEventListener('input', configRender);
 	$('cfg-status').addEventListener('change', configRender);
 	$('cfg-reload').addEventListener('click', configLoad);
+	tracesInit();
 	window.addEventListener('hashchange', route);
 	loadHealth();
 	route();

@@ -9,6 +9,11 @@
 # green and TCP blue; with a fault abort injected on ratings the edge into ratings turns red.
 # A workload's panel shows its identity, node, and `ambitctl check`'s explanation; the config
 # view's objects carry analyze's findings. Bad API arguments get 400, unknown workloads 404.
+# The dashboard is the mesh's trace collector too: a 3-level trace whose spans come as OTLP
+# (JSON, and a protobuf request) and Zipkin, as the proxies on its way would send them, is one
+# trace in the API and in the Traces view's list and waterfall (rows nested and in order, a
+# span's tags); a workload's panel links to its traces; from a pod, the receivers at
+# 10.99.0.1:4318 and :9411 in the fabric netns take spans too; bad bodies get 400 and 413.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd curl jq node socat
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -84,6 +89,76 @@ PIDS="$PIDS $!"
 api() { curl -sS --max-time 20 "http://127.0.0.1:$dport/api/$1"; }
 wait_for 10 api health || fail "the dashboard never answered: $(cat "$WORK/dash.out")"
 expect_contains "$(cat "$WORK/dash.out")" "http://127.0.0.1:$dport/ (Prometheus: http://127.0.0.1:$pport;"
+wait_for 10 grep -q "^receiving OTLP" "$WORK/dash.out" || fail "no receivers in the cluster: $(cat "$WORK/dash.out")"
+expect_contains "$(cat "$WORK/dash.out")" "receiving OTLP at http://10.99.0.1:4318/v1/traces and Zipkin at http://10.99.0.1:9411/api/v2/spans inside cluster $CLUSTER"
+
+# --- Traces: one trace of a request through the ingress gateway, 3 levels: the gateway's server
+# span and productpage's call to reviews (OTLP/JSON, as a gateway and a waypoint would send
+# them), reviews' server span and productpage's failed call to details (Zipkin, its 64-bit trace
+# id the low half of the 128-bit one). Times in µs from now.
+post() { # PATH CONTENT-TYPE FILE: the HTTP status
+	curl -s -o "$WORK/post.out" -w '%{http_code}' --max-time 10 -X POST -H "Content-Type: $2" \
+		--data-binary @"$3" "http://127.0.0.1:$dport$1"
+}
+t0=$(($(date +%s%N) / 1000))
+TID=0000000000000000a3ce929d0e0e4736
+cat >"$WORK/otlp.json" <<JSON
+{"resourceSpans": [
+ {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "istio-ingressgateway.istio-system"}}]},
+  "scopeSpans": [{"spans": [{"traceId": "$TID", "spanId": "00000000000000a1", "name": "productpage.default.svc.cluster.local:9080/productpage",
+   "kind": "SPAN_KIND_SERVER", "startTimeUnixNano": "${t0}000", "endTimeUnixNano": "$((t0 + 40000))000",
+   "attributes": [{"key": "http.method", "value": {"stringValue": "GET"}}, {"key": "http.status_code", "value": {"intValue": "200"}}]}]}]},
+ {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "productpage.default"}}]},
+  "scopeSpans": [{"spans": [{"traceId": "$TID", "spanId": "00000000000000b1", "parentSpanId": "00000000000000a1",
+   "name": "reviews.default.svc.cluster.local:9080/*", "kind": 3, "startTimeUnixNano": $(((t0 + 5000) * 1000)),
+   "endTimeUnixNano": $(((t0 + 30000) * 1000)), "attributes": [{"key": "upstream_cluster", "value": {"stringValue": "outbound|9080||reviews.default.svc.cluster.local"}}]}]}]}
+]}
+JSON
+cat >"$WORK/zipkin.json" <<JSON
+[{"traceId": "a3ce929d0e0e4736", "id": "00000000000000c1", "parentId": "00000000000000b1", "kind": "SERVER",
+  "name": "reviews.default.svc.cluster.local:9080/reviews/0", "timestamp": $((t0 + 8000)), "duration": 20000,
+  "localEndpoint": {"serviceName": "reviews.default"}, "tags": {"http.status_code": "200", "user_agent": "t_75"}},
+ {"traceId": "a3ce929d0e0e4736", "id": "00000000000000b2", "parentId": "00000000000000a1", "kind": "CLIENT",
+  "name": "details.default.svc.cluster.local:9080/*", "timestamp": $((t0 + 32000)), "duration": 6000,
+  "localEndpoint": {"serviceName": "productpage.default"}, "remoteEndpoint": {"serviceName": "details.default", "port": 9080},
+  "tags": {"http.status_code": "503", "response_flags": "UF"}}]
+JSON
+expect_eq "$(post /v1/traces application/json "$WORK/otlp.json")" 200 "OTLP/JSON accepted: $(cat "$WORK/post.out")"
+expect_eq "$(cat "$WORK/post.out")" "{}" "OTLP/JSON's answer"
+expect_eq "$(post /api/v2/spans application/json "$WORK/zipkin.json")" 202 "Zipkin accepted: $(cat "$WORK/post.out")"
+expect_eq "$(post /v1/traces application/x-protobuf "$REPO/tests/fuzz/corpus/fuzz_trace_ingest/otlp_bookinfo.pb")" \
+	200 "an OTLP protobuf request accepted: $(cat "$WORK/post.out")"
+api traces/4bf92f3577b34da6a3ce929d0e0e4736 | jq -e '.spans | length == 2' >/dev/null ||
+	fail "the protobuf request's trace: $(api traces/4bf92f3577b34da6a3ce929d0e0e4736)"
+api "traces?service=reviews.default" | jq -e --arg t "$TID" '.[] | select(.traceID == $t) |
+	.spans == 4 and .errors == 1 and .duration == 40000 and .start == '"$t0"' and
+	.rootService == "istio-ingressgateway.istio-system" and (.services | length) == 3' >/dev/null ||
+	fail "the trace's summary: $(api 'traces?service=reviews.default')"
+api traces/services | jq -e '.[] | select(.name == "reviews.default") |
+	.operations == ["reviews.default.svc.cluster.local:9080/reviews/0"]' \
+	>/dev/null || fail "the services' operations: $(api traces/services)"
+expect_eq "$(api 'traces?tag=user_agent:t_75&minDuration=20' | jq -r '.[].traceID')" "$TID" "a tag and a duration"
+expect_eq "$(api 'traces?service=reviews.default&minDuration=30' | jq length)" 0 "reviews' spans are under 30 ms"
+echo '[{"traceId": "zz"}]' >"$WORK/bad.json"
+expect_eq "$(post /api/v2/spans application/json "$WORK/bad.json")" 400 "a bad trace id"
+expect_contains "$(cat "$WORK/post.out")" "[0].traceId: 16 or 32 hex digits" "what was wrong"
+head -c $((9 << 20)) /dev/zero >"$WORK/big.bin"
+expect_eq "$(post /v1/traces application/x-protobuf "$WORK/big.bin")" 413 "a body over 8 MiB"
+expect_eq "$(post /v1/traces text/plain "$WORK/bad.json")" 415 "OTLP in neither encoding"
+api traces/stats | jq -e '.accepted >= 6 and .requestsRejected >= 1 and .rejected >= 1' >/dev/null ||
+	fail "the receiver's counters: $(api traces/stats)"
+
+# From inside the cluster, as the proxies send: Zipkin and OTLP to the fabric's receivers.
+ztid=0af7651916cd43dd8448eb211c80319c
+pod_exec default/curl-0 curl -sf --max-time 10 -X POST -H 'Content-Type: application/json' \
+	http://10.99.0.1:9411/api/v2/spans -d "[{\"traceId\": \"$ztid\", \"id\": \"b7ad6b7169203331\",
+	\"name\": \"from-a-pod\", \"timestamp\": $t0, \"duration\": 100, \"localEndpoint\": {\"serviceName\": \"curl.default\"}}]" ||
+	fail "a pod's Zipkin POST to 10.99.0.1:9411 failed"
+expect_eq "$(pod_exec default/curl-0 curl -s --max-time 10 -X POST -H 'Content-Type: application/json' \
+	http://10.99.0.1:4318/v1/traces -d '{"resourceSpans": []}')" "{}" "a pod's OTLP POST to 10.99.0.1:4318"
+expect_eq "$(pod_exec default/curl-0 curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+	http://10.99.0.1:9411/api/traces)" 404 "only the receivers inside the cluster"
+expect_eq "$(api "traces/$ztid" | jq -r '.spans[0].name')" from-a-pod "the pod's span in the API"
 
 # --- The API's graph, once Prometheus has scraped the traffic.
 graph() { api "graph?duration=60" >"$WORK/graph.json" && jq -e '.prometheus.ok' "$WORK/graph.json" >/dev/null; }
@@ -144,6 +219,32 @@ expect_contains "$panel" "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"
 expect_contains "$panel" "node" "the panel's node"
 expect_contains "$panel" "L7 at waypoint default/waypoint" "the panel's check explanation"
 [ -s "$WORK/graph.png" ] || fail "no screenshot"
+
+# --- The Traces view: the trace listed, its waterfall's rows nested and in order, a span's tags.
+node "$REPO/tests/integration/bin/dashboard_probe.js" "http://127.0.0.1:$dport/#/traces?refresh=5" \
+	--trace "$TID" --span "details.default.svc.cluster.local:9080/*" --screenshot "$WORK/traces.png" \
+	--timeout 60 >"$WORK/traces.json" || fail "the Traces view did not show the trace"
+expect_eq "$(jq -c '.consoleErrors' "$WORK/traces.json")" "[]" "errors in the Traces view's console"
+jq -e --arg t "$TID" '.traces.list[] | select(.traceID == $t) | .text |
+	test("istio-ingressgateway.istio-system: productpage.default.svc.cluster.local:9080/productpage 40.0ms 4 ● 1")' \
+	"$WORK/traces.json" >/dev/null || fail "the trace's row in the list: $(jq -c .traces.list "$WORK/traces.json")"
+expect_eq "$(jq -c '[.traces.rows[] | [.depth, .service, .name, .error]]' "$WORK/traces.json")" \
+	'[[0,"istio-ingressgateway.istio-system","productpage.default.svc.cluster.local:9080/productpage",false],[1,"productpage.default","reviews.default.svc.cluster.local:9080/*",false],[2,"reviews.default","reviews.default.svc.cluster.local:9080/reviews/0",false],[1,"productpage.default","details.default.svc.cluster.local:9080/*",true]]' \
+	"the waterfall's rows: nesting, order, the span in error"
+# (to 0.1 %: productpage's start came as a JSON number of ns, a double: a µs may be lost)
+expect_eq "$(jq -c '[.traces.rows[] | [.left, .width] | map(. * 10 | round / 10)]' "$WORK/traces.json")" \
+	'[[0,100],[12.5,62.5],[20,50],[80,15]]' "the bars on the trace's time axis"
+expect_contains "$(jq -r '.traces.span' "$WORK/traces.json")" "response_flags	UF" "a span's tags"
+expect_contains "$(jq -r '.traces.span' "$WORK/traces.json")" "Parent
+00000000000000a1" "a span's parent"
+[ -s "$WORK/traces.png" ] || fail "no screenshot of the Traces view"
+# A workload's panel links to its traces, by the service name its spans carry.
+probe --click wl:default/reviews-v2 --follow-traces --timeout 60 >"$WORK/follow.json" ||
+	fail "the reviews-v2 panel's Traces link"
+expect_contains "$(jq -r '.traces.hash' "$WORK/follow.json")" "#/traces?service=reviews.default" \
+	"the Traces view the link opened"
+jq -e --arg t "$TID" '.traces.list | map(.traceID) | index($t)' "$WORK/follow.json" >/dev/null ||
+	fail "the linked view's list: $(jq -c .traces.list "$WORK/follow.json")"
 
 # --- A fault abort on ratings (Istio's task's, for every user): the edges into ratings fail,
 # and the page draws them red.

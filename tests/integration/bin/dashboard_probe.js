@@ -3,18 +3,27 @@
  * Drives the `ambitctl dashboard` web UI in headless Chromium and prints what its graph shows.
  *
  *   node dashboard_probe.js URL [--wait-edge SRC_ID,DST_ID,PROTOCOL[,health=H][,mtls]]...
- *                               [--click ID] [--screenshot FILE] [--timeout SECONDS]
+ *                               [--click ID [--follow-traces]] [--screenshot FILE]
+ *                               [--timeout SECONDS]
+ *   node dashboard_probe.js URL#/traces?... [--trace ID [--span NAME]] [--screenshot FILE]
+ *                               [--timeout SECONDS]
  *
  * URL is the dashboard's origin (the probe opens #/graph?duration=300&refresh=5 there) or a full
  * #/graph URL, used as given. Each --wait-edge is polled, across the page's own refreshes, until
  * an edge from SRC_ID to DST_ID with that protocol exists (and has that health, and mtls > 0).
- * --click taps a node or edge by id and waits for the side panel's data. One deadline covers it all.
+ * --click taps a node or edge by id and waits for the side panel's data; --follow-traces then
+ * follows the panel's Traces link and waits for the Traces view's list. With a #/traces URL the
+ * probe waits for the traces view's list; --trace waits (across the list's refreshes) for that
+ * trace in the list, opens it and reads its waterfall; --span clicks the waterfall's row of that
+ * span name and reads what it shows. One deadline covers it all.
  *
- * Prints {"nodes", "edges", "panel", "consoleErrors"} on stdout, also when a wait failed (then as a
- * record of what was seen): nodes and edges are the cytoscape data (the API's fields plus `color`)
- * with the label drawn added as `label` (e.g. "🔒 60% 5.0 KiB/s"); panel is the side panel's text
- * after --click, else null. Exit 0: every wait met; 1: not met by the deadline, or
- * the browser or page failed, with the reason on stderr.
+ * Prints {"nodes", "edges", "panel", "traces", "consoleErrors"} on stdout, also when a wait failed
+ * (then as a record of what was seen): nodes and edges are the cytoscape data (the API's fields
+ * plus `color`) with the label drawn added as `label` (e.g. "🔒 60% 5.0 KiB/s"); panel is the side
+ * panel's text after --click, else null; traces is {hash, list: [{traceID, text}], rows: [{depth,
+ * service, name, spanID, error, left, width}] (the waterfall's, in order; left and width of the
+ * bar in % of the trace), span: the clicked row's details' text} or null. Exit 0: every wait
+ * met; 1: not met by the deadline, or the browser or page failed, with the reason on stderr.
  *
  * Environment: CHROMIUM (default /usr/bin/chromium).
  */
@@ -50,7 +59,8 @@ function parseEdge(spec) {
 }
 
 function parseArgs(argv) {
-	const opt = { url: null, waits: [], click: null, screenshot: null, timeout: 60 };
+	const opt = { url: null, waits: [], click: null, follow: false, trace: null, span: null, screenshot: null,
+		timeout: 60 };
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i];
 		const val = () => {
@@ -62,6 +72,12 @@ function parseArgs(argv) {
 			opt.waits.push(parseEdge(val()));
 		else if (a === '--click')
 			opt.click = val();
+		else if (a === '--follow-traces')
+			opt.follow = true;
+		else if (a === '--trace')
+			opt.trace = val();
+		else if (a === '--span')
+			opt.span = val();
 		else if (a === '--screenshot')
 			opt.screenshot = val();
 		else if (a === '--timeout') {
@@ -81,6 +97,13 @@ function parseArgs(argv) {
 		usage('no URL');
 	if (!opt.url.includes('#'))
 		opt.url = opt.url.replace(/\/?$/, '/') + '#/graph?duration=300&refresh=5';
+	opt.tracesView = /#\/traces/.test(opt.url);
+	if ((opt.trace || opt.span) && !opt.tracesView)
+		usage('--trace and --span want a #/traces URL');
+	if (opt.span && !opt.trace)
+		usage('--span wants --trace');
+	if (opt.follow && !opt.click)
+		usage('--follow-traces wants --click');
 	return opt;
 }
 
@@ -111,6 +134,74 @@ function readGraph() {
 	};
 }
 
+/* Runs in the page: the Traces view as the test sees it. */
+function readTraces() {
+	const pct = (v) => (v ? Number(v.replace('%', '')) : null);
+	return {
+		hash: location.hash,
+		loaded: window.tracesLoaded || 0,
+		shown: window.traceShown || null,
+		list: Array.from(document.querySelectorAll('#tr-table tbody tr[data-trace-id]')).map((tr) => ({
+			traceID: tr.dataset.traceId,
+			text: tr.innerText.replace(/\s+/g, ' ').trim(),
+		})),
+		rows: Array.from(document.querySelectorAll('#tr-waterfall .wf-row')).map((r) => {
+			const bar = r.querySelector('.wf-bar');
+			return {
+				depth: Number(r.dataset.depth),
+				service: r.dataset.service,
+				name: r.dataset.name,
+				spanID: r.dataset.spanId,
+				error: !!(bar && bar.classList.contains('error')),
+				left: bar ? pct(bar.style.left) : null,
+				width: bar ? pct(bar.style.width) : null,
+			};
+		}),
+		span: null,
+	};
+}
+
+/* The Traces view: its list, then --trace's waterfall, then --span's details. */
+async function probeTraces(page, opt, left, failures) {
+	let t = null;
+	for (;;) {
+		t = await page.evaluate(readTraces);
+		if (t.loaded >= 1 && (!opt.trace || t.list.some((r) => r.traceID === opt.trace)))
+			break;
+		if (left() === 0) {
+			failures.push(t.loaded < 1 ? 'the traces list never loaded' : 'trace not listed: ' + opt.trace +
+				' (listed: ' + t.list.map((r) => r.traceID).join(', ') + ')');
+			return t;
+		}
+		await sleep(POLL_MS);
+	}
+	if (!opt.trace)
+		return t;
+	await page.click(`#tr-table tbody tr[data-trace-id="${opt.trace}"]`, { timeout: left() || 1 });
+	try {
+		await page.waitForFunction((id) => window.traceShown === id, opt.trace, { timeout: left() || 1,
+			polling: POLL_MS });
+	} catch (e) {
+		failures.push('the waterfall of ' + opt.trace + ' never showed');
+		return page.evaluate(readTraces);
+	}
+	t = await page.evaluate(readTraces);
+	if (opt.span) {
+		t.span = await page.evaluate((name) => {
+			const row = Array.from(document.querySelectorAll('#tr-waterfall .wf-row'))
+				.find((r) => r.dataset.name === name);
+			if (!row)
+				return null;
+			row.click();
+			const detail = row.nextElementSibling;
+			return detail && !detail.hidden ? detail.innerText : null;
+		}, opt.span);
+		if (t.span === null)
+			failures.push('no waterfall row for span ' + opt.span + ', or its details did not open');
+	}
+	return t;
+}
+
 async function main() {
 	const opt = parseArgs(process.argv.slice(2));
 	const deadline = Date.now() + opt.timeout * 1000;
@@ -122,6 +213,7 @@ async function main() {
 	let browser = null;
 	let graph = { loaded: 0, error: null, nodes: [], edges: [] };
 	let panel = null;
+	let traces = null;
 	try {
 		browser = await chromium.launch({
 			executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -146,13 +238,23 @@ async function main() {
 			}
 		}
 
-		while (left() > 0) {
+		if (opt.tracesView) {
+			traces = await probeTraces(page, opt, left, failures);
+			if (opt.screenshot) {
+				fs.mkdirSync(path.dirname(path.resolve(opt.screenshot)), { recursive: true });
+				await page.screenshot({ path: opt.screenshot, fullPage: true });
+			}
+			opt.waits = [];
+			opt.click = null;
+			opt.screenshot = null;
+		}
+		while (!opt.tracesView && left() > 0) {
 			graph = await page.evaluate(readGraph);
 			if (graph.loaded >= 1)
 				break;
 			await sleep(POLL_MS);
 		}
-		if (graph.loaded < 1)
+		if (!opt.tracesView && graph.loaded < 1)
 			failures.push('the graph never loaded' + (graph.error ? ': ' + graph.error : ''));
 
 		let pending = graph.loaded >= 1 ? opt.waits.slice() : [];
@@ -201,10 +303,22 @@ async function main() {
 				} catch (e) {
 					failures.push('the side panel for ' + opt.click + ' did not load');
 				}
+				if (opt.follow) {
+					try {
+						const before = await page.evaluate(() => window.tracesLoaded || 0);
+						await page.click('#panel [data-traces-link]', { timeout: left() || 1 });
+						await page.waitForFunction((n) => document.body.dataset.view === 'traces' &&
+							window.tracesLoaded > n, before, { timeout: left() || 1, polling: POLL_MS });
+						traces = await page.evaluate(readTraces);
+					} catch (e) {
+						failures.push('the panel\'s Traces link did not open the Traces view');
+					}
+				}
 			}
 		}
 
-		graph = await page.evaluate(readGraph);
+		if (!opt.tracesView)
+			graph = await page.evaluate(readGraph);
 		if (opt.screenshot) {
 			fs.mkdirSync(path.dirname(path.resolve(opt.screenshot)), { recursive: true });
 			await page.screenshot({ path: opt.screenshot, fullPage: true });
@@ -216,8 +330,8 @@ async function main() {
 			await browser.close().catch(() => {});
 	}
 
-	process.stdout.write(JSON.stringify({ nodes: graph.nodes, edges: graph.edges, panel, consoleErrors }, null, 1) +
-		'\n');
+	process.stdout.write(JSON.stringify({ nodes: graph.nodes, edges: graph.edges, panel, traces, consoleErrors },
+		null, 1) + '\n');
 	if (failures.length) {
 		process.stderr.write('dashboard_probe: ' + failures.join('\n').replace(/\x1b\[[0-9;]*m/g, '') + '\n');
 		return 1;
