@@ -40,6 +40,12 @@ static void gen_free(struct wp_gen *g)
 	for (size_t i = 0; g->log_filters && i < g->l7->n_telemetry; i++)
 		cel_free(g->log_filters[i]);
 	free(g->log_filters);
+	for (size_t i = 0; g->tag_values && i < g->l7->n_telemetry; i++) {
+		for (size_t j = 0; g->tag_values[i] && j < g->l7->telemetry[i].n_tag_ops; j++)
+			cel_free(g->tag_values[i][j]);
+		free(g->tag_values[i]);
+	}
+	free(g->tag_values);
 	l7_config_free(g->l7);
 	free(g);
 }
@@ -136,8 +142,23 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 			goto nomem;
 	}
 	/* A filter that does not parse (the agent checked it) logs every request. */
-	if (!(g->log_filters = calloc(l7->n_telemetry + 1, sizeof(*g->log_filters))))
+	if (!(g->log_filters = calloc(l7->n_telemetry + 1, sizeof(*g->log_filters))) ||
+	    !(g->tag_values = calloc(l7->n_telemetry + 1, sizeof(*g->tag_values))))
 		goto nomem;
+	for (size_t i = 0; i < l7->n_telemetry; i++) {
+		const struct l7_telemetry *t = &l7->telemetry[i];
+
+		if (!(g->tag_values[i] = calloc(t->n_tag_ops + 1, sizeof(*g->tag_values[i]))))
+			goto nomem;
+		for (size_t j = 0; j < t->n_tag_ops; j++) {
+			char why[200];
+
+			if (t->tag_ops[j].value && !(g->tag_values[i][j] = cel_parse(
+							 t->tag_ops[j].value, why, sizeof(why))))
+				pr_warn("metric tag %s = \"%s\": %s: the tag says \"unknown\"",
+					t->tag_ops[j].tag, t->tag_ops[j].value, why);
+		}
+	}
 	for (size_t i = 0; i < l7->n_telemetry; i++) {
 		char why[200];
 

@@ -27,6 +27,7 @@ struct wp_gen {
 	struct wp_authz_index **authz; /* per service: its policies' index (NULL: try all) */
 	struct wp_rl_state *rl;	       /* the rate limits' buckets (ratelimit.h) */
 	struct cel_expr **log_filters; /* per l7->telemetry: its access log filter, or NULL */
+	struct cel_expr ***tag_values; /* per l7->telemetry, per tag op: its value, or NULL */
 	uint64_t version;
 	uint64_t seq; /* this generation's number in the process: what names it in caches */
 	int refs;     /* atomic */

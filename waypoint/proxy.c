@@ -113,11 +113,24 @@ static void count(struct wp_req *r, struct wp_record *rec)
 	const struct l7_service *svc = r->svc >= 0 ? &g->l7->services[r->svc] : NULL;
 	const struct l7_endpoint *ep = r->up && r->host >= 0 ? r->up->c->ep[r->host] : NULL;
 	struct wp_series_key k;
+	struct wp_metric_ops mo;
+	struct wp_tag_op ops[16];
+	char vals[16][WP_TAG_VALUE_MAX];
 
 	/* A gateway's destination is the Service its route chose, not its own listener's. */
 	if (g->l7->gateway)
 		svc = r->up ? r->up->c->svc : NULL;
 	struct wp_labels_buf lb;
+
+	/* Telemetry's overrides: the labels are made each time (their values may vary). */
+	if (wp_req_metric_ops(r, &mo, ops, vals, 16)) {
+		rec->mo = &mo;
+		wp_record_source(g, p, rec, &lb);
+		wp_record_destination(svc, ep, rec, &lb);
+		wp_stats_count(conn->e->o.stats, rec);
+		rec->mo = NULL;
+		return;
+	}
 
 	if (!conn->peer_hashed) {
 		conn->peer_hash = wp_series_peer(p->identity, p->baggage);

@@ -124,6 +124,71 @@ static bool attr(void *arg, const char *name, const char *key, struct cel_value 
 	return false; /* response.headers: not kept once forwarded */
 }
 
+static bool no_attr(void *arg, const char *name, const char *key, struct cel_value *out)
+{
+	return false;
+}
+
+/* Entry @i of @g's overrides, values from @fn(@arg). */
+static bool metric_ops(const struct wp_gen *g, size_t i, cel_attr_fn fn, void *arg,
+		       struct wp_metric_ops *mo, struct wp_tag_op *ops,
+		       char (*bufs)[WP_TAG_VALUE_MAX], size_t max)
+{
+	const struct l7_telemetry *t = &g->l7->telemetry[i];
+	struct cel_expr *const *vals = g->tag_values[i];
+
+	if (!t->metrics_off && !t->n_tag_ops)
+		return false;
+	mo->off = t->metrics_off;
+	mo->ops = ops;
+	mo->n = 0;
+	for (size_t j = 0; j < t->n_tag_ops && mo->n < max; j++) {
+		struct wp_tag_op *o = &ops[mo->n];
+		struct cel_value v;
+
+		o->metrics = t->tag_ops[j].metrics;
+		o->tag = t->tag_ops[j].tag;
+		o->value = NULL;
+		if (t->tag_ops[j].value) {
+			if (!vals[j] || !cel_eval_value(vals[j], fn, arg, &v))
+				snprintf(bufs[mo->n], WP_TAG_VALUE_MAX, "unknown");
+			else if (v.type == CEL_STRING)
+				snprintf(bufs[mo->n], WP_TAG_VALUE_MAX, "%s", v.s);
+			else if (v.type == CEL_INT)
+				snprintf(bufs[mo->n], WP_TAG_VALUE_MAX, "%lld", (long long)v.i);
+			else if (v.type == CEL_BOOL)
+				snprintf(bufs[mo->n], WP_TAG_VALUE_MAX, "%s",
+					 v.b ? "true" : "false");
+			else
+				snprintf(bufs[mo->n], WP_TAG_VALUE_MAX, "unknown");
+			o->value = bufs[mo->n];
+		}
+		mo->n++;
+	}
+	return true;
+}
+
+bool wp_req_metric_ops(const struct wp_req *r, struct wp_metric_ops *mo, struct wp_tag_op *ops,
+		       char (*bufs)[WP_TAG_VALUE_MAX], size_t max)
+{
+	size_t i;
+	struct attrs at = {.r = r};
+
+	return wp_req_telemetry(r, &i) &&
+	       metric_ops(r->view->gen, i, attr, &at, mo, ops, bufs, max);
+}
+
+bool wp_svc_metric_ops(const struct wp_gen *g, const struct l7_service *svc,
+		       struct wp_metric_ops *mo, struct wp_tag_op *ops,
+		       char (*bufs)[WP_TAG_VALUE_MAX], size_t max)
+{
+	uint32_t i = svc ? svc->telemetry : 0;
+
+	if (!g->l7->n_telemetry)
+		return false;
+	return metric_ops(g, i < g->l7->n_telemetry ? i : 0, no_attr, NULL, mo, ops, bufs, max);
+}
+
 bool wp_req_logged(const struct wp_req *r)
 {
 	size_t i;

@@ -165,6 +165,17 @@ struct wp_upstream *wp_view_upstream(struct wp_engine *e, struct wp_view *v, str
  */
 const struct l7_telemetry *wp_req_telemetry(const struct wp_req *r, size_t *idx);
 bool wp_req_logged(const struct wp_req *r);
+/*
+ * Telemetry's metrics overrides for @r into @mo (the tag values evaluated for it into @ops and
+ * @bufs, at most @max): false when its service has none.
+ */
+#define WP_TAG_VALUE_MAX 128
+bool wp_req_metric_ops(const struct wp_req *r, struct wp_metric_ops *mo, struct wp_tag_op *ops,
+		       char (*bufs)[WP_TAG_VALUE_MAX], size_t max);
+/* The same for a TCP connection to @svc (NULL: the proxy's own): no request attributes. */
+bool wp_svc_metric_ops(const struct wp_gen *g, const struct l7_service *svc,
+		       struct wp_metric_ops *mo, struct wp_tag_op *ops,
+		       char (*bufs)[WP_TAG_VALUE_MAX], size_t max);
 
 /* Envoy's response flags of @r, comma-separated ("" when none), into @out. */
 void wp_req_flags_text(const struct wp_req *r, char *out, size_t len);

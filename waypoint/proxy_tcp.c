@@ -98,11 +98,16 @@ static void open_series(struct wp_tcp *x)
 	const struct wp_cluster *c = x->u->c; /* a tcp route's destination, or the Service */
 	struct wp_record rec = {.grpc_status = -1, .flags = "-"};
 	struct wp_labels_buf lb;
+	struct wp_metric_ops mo;
+	struct wp_tag_op ops[16];
+	char vals[16][WP_TAG_VALUE_MAX];
 
 	if (!x->e->o.stats)
 		return;
 	wp_record_source(x->view->gen, &x->peer, &rec, &lb);
 	wp_record_destination(c->svc, c->ep[x->host], &rec, &lb);
+	if (wp_svc_metric_ops(x->view->gen, c->svc, &mo, ops, vals, 16))
+		rec.mo = &mo;
 	x->series = wp_stats_tcp_open(x->e->o.stats, &rec);
 }
 

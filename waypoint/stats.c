@@ -37,8 +37,14 @@ struct shead {
 	char *labels; /* the exposition's label set */
 };
 
+/* The request metrics' bits (enum l7_metric's first four), a series' share of them. */
+#define REQ_METRICS 0xfu
+#define TCP_METRICS 0xf0u
+#define MAX_EXTRA_TAGS 16
+
 struct series {
-	struct shead h; /* first: a series is found by its head */
+	struct shead h;	  /* first: a series is found by its head */
+	uint32_t metrics; /* of REQ_METRICS: those it is rendered in */
 	uint64_t requests;
 	uint64_t dur[N_DUR + 1], req[N_SIZE + 1], resp[N_SIZE + 1];
 	double dur_sum, req_sum, resp_sum;
@@ -46,7 +52,8 @@ struct series {
 
 /* A TCP connection label set's istio_tcp_* counters. */
 struct wp_tcp_series {
-	struct shead h; /* first */
+	struct shead h;	  /* first */
+	uint32_t metrics; /* of TCP_METRICS: those it is rendered in */
 	uint64_t opened, closed, sent, received;
 };
 
@@ -209,11 +216,12 @@ static size_t raw_key(const char *const *v, size_t nv, char *out, size_t len)
 static void render_labels(const char *const *names, const char *const *v, size_t nv, char *out,
 			  size_t len)
 {
-	struct prom_label l[N_LABELS];
+	struct prom_label l[N_LABELS + MAX_EXTRA_TAGS];
+	size_t n = nv < N_LABELS + MAX_EXTRA_TAGS ? nv : N_LABELS + MAX_EXTRA_TAGS;
 
-	for (size_t i = 0; i < nv && i < N_LABELS; i++)
+	for (size_t i = 0; i < n; i++)
 		l[i] = (struct prom_label){names[i], v[i]};
-	prom_labels(l, nv < N_LABELS ? nv : N_LABELS, out, len);
+	prom_labels(l, n, out, len);
 }
 
 /*
@@ -257,6 +265,113 @@ static void count_into(struct series *x, const struct wp_record *r)
 	x->resp_sum += (double)r->bytes_sent;
 }
 
+static struct series *count(struct wp_stats *s, const struct wp_record *r);
+
+/*
+ * The label set of metric @bit under @mo: Istio's (@names, @v, @nv) with the operations for it
+ * applied in order, into @on, @ov; its key (names and values) into @key. The count, or 0.
+ */
+static size_t override(const struct wp_metric_ops *mo, uint32_t bit, const char *const *names,
+		       const char *const *v, size_t nv, const char **on, const char **ov, char *key,
+		       size_t klen)
+{
+	size_t n = nv, len = 0;
+
+	memcpy(on, names, nv * sizeof(*on));
+	memcpy(ov, v, nv * sizeof(*ov));
+	for (size_t i = 0; i < mo->n; i++) {
+		const struct wp_tag_op *o = &mo->ops[i];
+		size_t j = 0;
+
+		if (!(o->metrics & bit))
+			continue;
+		while (j < n && strcmp(on[j], o->tag))
+			j++;
+		if (!o->value) { /* REMOVE */
+			if (j < n) {
+				memmove(&on[j], &on[j + 1], (n - j - 1) * sizeof(*on));
+				memmove(&ov[j], &ov[j + 1], (n - j - 1) * sizeof(*ov));
+				n--;
+			}
+			continue;
+		}
+		if (j == n) {
+			if (n == nv + MAX_EXTRA_TAGS)
+				continue;
+			on[n++] = o->tag;
+		}
+		ov[j] = o->value;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int w = snprintf(key + len, klen - len, "%s\x1e%s\x1f", on[i], ov[i] ? ov[i] : "");
+
+		if (w < 0 || (size_t)w >= klen - len)
+			return 0;
+		len += (size_t)w;
+	}
+	return n;
+}
+
+/*
+ * The request under Telemetry's overrides: per request metric, its label set; the metrics
+ * whose sets agree share one series (rendered in those metrics only).
+ */
+static void count_overridden(struct wp_stats *s, const struct wp_record *r, const char **v)
+{
+	const char *on[4][N_LABELS + MAX_EXTRA_TAGS], *ov[4][N_LABELS + MAX_EXTRA_TAGS];
+	size_t n[4];
+	uint32_t mask[4] = {0};
+	char key[4][4096], full[4200];
+
+	for (unsigned int m = 0; m < 4; m++) {
+		uint32_t bit = 1u << m;
+
+		n[m] = 0;
+		if (r->mo->off & bit)
+			continue;
+		n[m] = override(r->mo, bit, label_names, v, N_LABELS, on[m], ov[m], key[m],
+				sizeof(key[m]));
+		if (!n[m])
+			continue;
+		mask[m] = bit;
+		for (unsigned int p = 0; p < m; p++)
+			if (mask[p] && !strcmp(key[p], key[m])) {
+				mask[p] |= bit;
+				mask[m] = 0;
+				break;
+			}
+	}
+	pthread_mutex_lock(&s->lock);
+	for (unsigned int m = 0; m < 4; m++) {
+		struct series *x;
+
+		if (!mask[m])
+			continue;
+		snprintf(full, sizeof(full), "%s\x1d%u", key[m], mask[m]);
+		x = (struct series *)series_get(s->tab, full, on[m], ov[m], n[m], sizeof(*x));
+		if (!x)
+			continue;
+		x->metrics = mask[m];
+		count_into(x, r);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void wp_stats_count(struct wp_stats *s, const struct wp_record *r)
+{
+	char code[8], grpc[12];
+	const char *v[N_LABELS];
+
+	if (!s)
+		return;
+	if (!r->mo) {
+		count(s, r);
+		return;
+	}
+	label_values(r, v, code, grpc);
+	count_overridden(s, r, v);
+}
+
 /* The series of @r's labels (found or made), counted; NULL when none could be. */
 static struct series *count(struct wp_stats *s, const struct wp_record *r)
 {
@@ -269,8 +384,10 @@ static struct series *count(struct wp_stats *s, const struct wp_record *r)
 		return NULL; /* values that long are no label set worth a series */
 	pthread_mutex_lock(&s->lock);
 	x = (struct series *)series_get(s->tab, key, label_names, v, N_LABELS, sizeof(*x));
-	if (x)
+	if (x) {
+		x->metrics = REQ_METRICS;
 		count_into(x, r);
+	}
 	pthread_mutex_unlock(&s->lock);
 	return x;
 }
@@ -351,21 +468,42 @@ static void tcp_label_values(const struct wp_record *r, const char *v[N_TCP_LABE
 	}
 }
 
+/*
+ * A connection's TCP series. Under overrides, the metrics not disabled share one label set:
+ * the tag operations for any TCP metric apply to all four.
+ */
 struct wp_tcp_series *wp_stats_tcp_open(struct wp_stats *s, const struct wp_record *r)
 {
-	char key[4096];
+	char key[4200];
 	const char *v[N_TCP_LABELS], *names[N_TCP_LABELS];
+	const char *on[N_TCP_LABELS + MAX_EXTRA_TAGS], *ov[N_TCP_LABELS + MAX_EXTRA_TAGS];
+	const char *const *pn = names, *const *pv = v;
+	size_t n = N_TCP_LABELS;
+	uint32_t metrics = TCP_METRICS;
 	struct wp_tcp_series *x;
 
 	if (!s)
 		return NULL;
 	tcp_label_values(r, v, names);
-	if (!raw_key(v, N_TCP_LABELS, key, sizeof(key)))
+	if (r->mo) {
+		metrics &= ~r->mo->off;
+		if (!metrics)
+			return NULL;
+		n = override(r->mo, metrics, names, v, N_TCP_LABELS, on, ov, key, sizeof(key) - 8);
+		if (!n)
+			return NULL;
+		snprintf(key + strlen(key), 8, "\x1d%u", metrics);
+		pn = on;
+		pv = ov;
+	} else if (!raw_key(v, N_TCP_LABELS, key, sizeof(key))) {
 		return NULL;
+	}
 	pthread_mutex_lock(&s->lock);
-	x = (struct wp_tcp_series *)series_get(s->ttab, key, names, v, N_TCP_LABELS, sizeof(*x));
-	if (x)
+	x = (struct wp_tcp_series *)series_get(s->ttab, key, pn, pv, n, sizeof(*x));
+	if (x) {
+		x->metrics = metrics;
 		x->opened++;
+	}
 	pthread_mutex_unlock(&s->lock);
 	return x;
 }
@@ -728,8 +866,10 @@ void wp_stats_record(struct wp_stats *s, const struct wp_record *r, struct wp_lo
 
 static int cmp_series(const void *a, const void *b)
 {
-	return strcmp((*(struct series *const *)a)->h.labels,
-		      (*(struct series *const *)b)->h.labels);
+	const struct series *x = *(struct series *const *)a, *y = *(struct series *const *)b;
+	int c = strcmp(x->h.labels, y->h.labels);
+
+	return c ? c : (x->metrics > y->metrics) - (x->metrics < y->metrics);
 }
 
 /* Every series of every store, merged by labels into a sorted array (caller frees). */
@@ -773,7 +913,8 @@ static struct series *merged(struct wp_stats *const *stores, size_t n, size_t *o
 	for (size_t i = 0; i < k; i++) {
 		struct series *x = all[i];
 
-		if (out && w && !strcmp(out[w - 1].h.labels, x->h.labels)) {
+		if (out && w && !strcmp(out[w - 1].h.labels, x->h.labels) &&
+		    out[w - 1].metrics == x->metrics) {
 			struct series *y = &out[w - 1];
 
 			y->requests += x->requests;
@@ -801,8 +942,10 @@ static struct series *merged(struct wp_stats *const *stores, size_t n, size_t *o
 
 static int cmp_tcp(const void *a, const void *b)
 {
-	return strcmp(((const struct wp_tcp_series *)a)->h.labels,
-		      ((const struct wp_tcp_series *)b)->h.labels);
+	const struct wp_tcp_series *x = a, *y = b;
+	int c = strcmp(x->h.labels, y->h.labels);
+
+	return c ? c : (x->metrics > y->metrics) - (x->metrics < y->metrics);
 }
 
 /* The istio_tcp_* series of all @n stores, merged by labels, into @b. */
@@ -839,7 +982,8 @@ static void render_tcp(struct prom_buf *b, struct wp_stats *const *stores, size_
 	if (k) /* qsort of NULL, even of nothing, is undefined */
 		qsort(all, k, sizeof(*all), cmp_tcp);
 	for (size_t i = 0; i < k; i++) {
-		if (w && !strcmp(all[w - 1].h.labels, all[i].h.labels)) {
+		if (w && !strcmp(all[w - 1].h.labels, all[i].h.labels) &&
+		    all[w - 1].metrics == all[i].metrics) {
 			all[w - 1].opened += all[i].opened;
 			all[w - 1].closed += all[i].closed;
 			all[w - 1].sent += all[i].sent;
@@ -852,6 +996,8 @@ static void render_tcp(struct prom_buf *b, struct wp_stats *const *stores, size_
 		prom_printf(b, "# HELP %s %s\n# TYPE %s counter\n", metric[m][0], metric[m][1],
 			    metric[m][0]);
 		for (size_t i = 0; i < w; i++) {
+			if (!(all[i].metrics & (0x10u << m)))
+				continue;
 			uint64_t v = m == 0   ? all[i].opened
 				     : m == 1 ? all[i].closed
 				     : m == 2 ? all[i].sent
@@ -875,23 +1021,27 @@ char *wp_stats_render(struct wp_stats *const *stores, size_t n)
 	prom_printf(&b, "# HELP istio_requests_total Total requests.\n"
 			"# TYPE istio_requests_total counter\n");
 	for (size_t i = 0; i < k; i++)
-		prom_printf(&b, "istio_requests_total{%s} %llu\n", all[i].h.labels,
-			    (unsigned long long)all[i].requests);
+		if (all[i].metrics & 1)
+			prom_printf(&b, "istio_requests_total{%s} %llu\n", all[i].h.labels,
+				    (unsigned long long)all[i].requests);
 	prom_printf(&b, "# HELP istio_request_duration_milliseconds Request duration.\n"
 			"# TYPE istio_request_duration_milliseconds histogram\n");
 	for (size_t i = 0; i < k; i++)
-		prom_histogram(&b, "istio_request_duration_milliseconds", all[i].h.labels,
-			       dur_bounds, N_DUR, all[i].dur, all[i].dur_sum);
+		if (all[i].metrics & 2)
+			prom_histogram(&b, "istio_request_duration_milliseconds", all[i].h.labels,
+				       dur_bounds, N_DUR, all[i].dur, all[i].dur_sum);
 	prom_printf(&b, "# HELP istio_request_bytes Request size.\n"
 			"# TYPE istio_request_bytes histogram\n");
 	for (size_t i = 0; i < k; i++)
-		prom_histogram(&b, "istio_request_bytes", all[i].h.labels, size_bounds, N_SIZE,
-			       all[i].req, all[i].req_sum);
+		if (all[i].metrics & 4)
+			prom_histogram(&b, "istio_request_bytes", all[i].h.labels, size_bounds,
+				       N_SIZE, all[i].req, all[i].req_sum);
 	prom_printf(&b, "# HELP istio_response_bytes Response size.\n"
 			"# TYPE istio_response_bytes histogram\n");
 	for (size_t i = 0; i < k; i++)
-		prom_histogram(&b, "istio_response_bytes", all[i].h.labels, size_bounds, N_SIZE,
-			       all[i].resp, all[i].resp_sum);
+		if (all[i].metrics & 8)
+			prom_histogram(&b, "istio_response_bytes", all[i].h.labels, size_bounds,
+				       N_SIZE, all[i].resp, all[i].resp_sum);
 	for (size_t i = 0; i < k; i++)
 		free(all[i].h.labels);
 	free(all);

@@ -16,6 +16,23 @@
 #include <time.h>
 #include <netinet/in.h>
 
+/*
+ * Telemetry's metrics overrides for one request or connection (all borrowed): the metrics not
+ * made (@off) and the tag operations in order (@value NULL: the tag removed, else set, a new
+ * tag added), each for the metrics in its @metrics, as bits of enum l7_metric (ambit/l7.h):
+ * request count, duration, request size, response size, then the four TCP metrics.
+ */
+struct wp_tag_op {
+	uint32_t metrics;
+	const char *tag, *value;
+};
+
+struct wp_metric_ops {
+	uint32_t off;
+	size_t n;
+	const struct wp_tag_op *ops;
+};
+
 /* One finished request, as the access log and the metrics see it (all borrowed). */
 struct wp_record {
 	struct timespec start; /* wall clock */
@@ -43,6 +60,7 @@ struct wp_record {
 	bool mtls;
 	/* Istio's reporter: NULL for "waypoint"; a gateway's is "source" (the client side). */
 	const char *reporter;
+	const struct wp_metric_ops *mo; /* NULL: Istio's metrics as they are */
 };
 
 /* Storage for the source labels wp_record_source_baggage fills in. */
@@ -77,6 +95,8 @@ void wp_log_free(struct wp_log *lg);
 /* A worker's store. NULL + errno. */
 struct wp_stats *wp_stats_new(void);
 void wp_stats_free(struct wp_stats *s); /* accepts NULL */
+/* Counts @r (with overrides: its series are not remembered by key). */
+void wp_stats_count(struct wp_stats *s, const struct wp_record *r);
 /* Counts @r into @s (NULL: not counted) and logs its access-log line to @lg (NULL: none). */
 void wp_stats_record(struct wp_stats *s, const struct wp_record *r, struct wp_log *lg);
 

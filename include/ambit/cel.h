@@ -58,6 +58,8 @@ struct cel_expr;
 struct cel_expr *cel_parse(const char *src, char *err, size_t errlen);
 /* Whether @e holds for the attributes @fn gives (false on any evaluation error). */
 bool cel_eval(const struct cel_expr *e, cel_attr_fn fn, void *arg);
+/* The value of @e into @out (its string borrowed from @e or @fn's): false on an error. */
+bool cel_eval_value(const struct cel_expr *e, cel_attr_fn fn, void *arg, struct cel_value *out);
 /* Whether @e names attribute @name (its caller need not compute the others). */
 bool cel_uses(const struct cel_expr *e, const char *name);
 void cel_free(struct cel_expr *e);

@@ -421,6 +421,28 @@ struct l7_ext_authz {
  * the collector's l7_config.services index (aux when not bound), -1 when its Service is
  * unknown (spans are then dropped and counted). Sampling is in parts per million.
  */
+/* Istio's standard metrics, as Telemetry's metrics overrides name them (bits). */
+enum l7_metric {
+	L7_METRIC_REQUEST_COUNT = 1 << 0,    /* istio_requests_total */
+	L7_METRIC_REQUEST_DURATION = 1 << 1, /* istio_request_duration_milliseconds */
+	L7_METRIC_REQUEST_SIZE = 1 << 2,     /* istio_request_bytes */
+	L7_METRIC_RESPONSE_SIZE = 1 << 3,    /* istio_response_bytes */
+	L7_METRIC_TCP_OPENED = 1 << 4,	     /* istio_tcp_connections_opened_total */
+	L7_METRIC_TCP_CLOSED = 1 << 5,	     /* istio_tcp_connections_closed_total */
+	L7_METRIC_TCP_SENT = 1 << 6,	     /* istio_tcp_sent_bytes_total */
+	L7_METRIC_TCP_RECEIVED = 1 << 7,     /* istio_tcp_received_bytes_total */
+	L7_METRIC_GRPC_REQUEST = 1 << 8,     /* istio_request_messages_total (not made) */
+	L7_METRIC_GRPC_RESPONSE = 1 << 9,    /* istio_response_messages_total (not made) */
+};
+#define L7_METRIC_ALL 0x3ffu
+
+/* A metric tag override: @tag removed (@value NULL) or set to CEL expression @value. */
+struct l7_tag_op {
+	uint32_t metrics; /* enum l7_metric bits it applies to */
+	char *tag;
+	char *value;
+};
+
 struct l7_telemetry {
 	char *provider;
 	struct config_trace_provider p; /* p.service: the FQDN */
@@ -435,6 +457,10 @@ struct l7_telemetry {
 	 */
 	int access_log;
 	char *log_filter;
+	/* metrics overrides: the metrics not made, and tag operations in order */
+	uint32_t metrics_off;
+	size_t n_tag_ops;
+	struct l7_tag_op *tag_ops;
 };
 
 /*

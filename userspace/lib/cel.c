@@ -648,6 +648,13 @@ static bool eval(const struct ev *ev, int i, struct cel_value *out)
 	return false;
 }
 
+bool cel_eval_value(const struct cel_expr *e, cel_attr_fn fn, void *arg, struct cel_value *out)
+{
+	struct ev ev = {e, fn, arg};
+
+	return e && e->root >= 0 && eval(&ev, e->root, out);
+}
+
 bool cel_eval(const struct cel_expr *e, cel_attr_fn fn, void *arg)
 {
 	struct ev ev = {e, fn, arg};

@@ -48,6 +48,11 @@ void l7_telemetry_clear(struct l7_telemetry *t)
 	config_labels_free(&t->p.headers);
 	tags_free(t->tags, t->n_tags);
 	free(t->log_filter);
+	for (size_t i = 0; t->tag_ops && i < t->n_tag_ops; i++) {
+		free(t->tag_ops[i].tag);
+		free(t->tag_ops[i].value);
+	}
+	free(t->tag_ops);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -64,12 +69,80 @@ struct resolved {
 	const struct config_custom_tag *tags[64];
 	int access_log;		/* -1: not said */
 	const char *log_filter; /* NULL: not said */
+	uint32_t metrics_off;
+	size_t n_ops;
+	struct {
+		uint32_t metrics;
+		const char *tag, *value; /* value NULL: REMOVE */
+	} ops[64];
 };
 
 static bool mode_applies(enum config_telemetry_mode m, bool gateway)
 {
 	return m == CONFIG_TELEMETRY_CLIENT_AND_SERVER ||
 	       m == (gateway ? CONFIG_TELEMETRY_CLIENT : CONFIG_TELEMETRY_SERVER);
+}
+
+/* The bits of an override's match.metric (custom metrics are none of Istio's: 0). */
+static uint32_t metric_bits(const struct config_metric_override *o)
+{
+	static const struct {
+		const char *name;
+		uint32_t bits;
+	} names[] = {
+	    {"ALL_METRICS", L7_METRIC_ALL},
+	    {"REQUEST_COUNT", L7_METRIC_REQUEST_COUNT},
+	    {"REQUEST_DURATION", L7_METRIC_REQUEST_DURATION},
+	    {"REQUEST_SIZE", L7_METRIC_REQUEST_SIZE},
+	    {"RESPONSE_SIZE", L7_METRIC_RESPONSE_SIZE},
+	    {"TCP_OPENED_CONNECTIONS", L7_METRIC_TCP_OPENED},
+	    {"TCP_CLOSED_CONNECTIONS", L7_METRIC_TCP_CLOSED},
+	    {"TCP_SENT_BYTES", L7_METRIC_TCP_SENT},
+	    {"TCP_RECEIVED_BYTES", L7_METRIC_TCP_RECEIVED},
+	    {"GRPC_REQUEST_MESSAGES", L7_METRIC_GRPC_REQUEST},
+	    {"GRPC_RESPONSE_MESSAGES", L7_METRIC_GRPC_RESPONSE},
+	};
+
+	if (!o->metric)
+		return L7_METRIC_ALL; /* no match: every metric */
+	if (o->custom_metric)
+		return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(o->metric, names[i].name))
+			return names[i].bits;
+	return 0;
+}
+
+/* Metrics overrides, in order: disabled per metric, tag operations per (metric set, tag). */
+static void apply_metrics(struct resolved *r, const struct config_telemetry *t, bool gateway)
+{
+	for (size_t i = 0; i < t->n_metrics; i++)
+		for (size_t j = 0; j < t->metrics[i].n_overrides; j++) {
+			const struct config_metric_override *o = &t->metrics[i].overrides[j];
+			uint32_t bits = metric_bits(o);
+
+			if (!bits || !mode_applies(o->mode, gateway))
+				continue;
+			if (o->has_disabled)
+				r->metrics_off =
+				    o->disabled ? r->metrics_off | bits : r->metrics_off & ~bits;
+			for (size_t k = 0; k < o->n_tag_overrides; k++) {
+				const struct config_tag_override *to = &o->tag_overrides[k];
+				size_t x = 0;
+
+				while (x < r->n_ops && (r->ops[x].metrics != bits ||
+							strcmp(r->ops[x].tag, to->tag)))
+					x++;
+				if (x == r->n_ops) {
+					if (r->n_ops == sizeof(r->ops) / sizeof(r->ops[0]))
+						continue;
+					r->n_ops++;
+				}
+				r->ops[x].metrics = bits;
+				r->ops[x].tag = to->tag;
+				r->ops[x].value = to->op == CONFIG_TAG_REMOVE ? NULL : to->value;
+			}
+		}
 }
 
 /* Telemetry @t's tracing entries onto @r. */
@@ -94,6 +167,7 @@ static void apply_logging(struct resolved *r, const struct config_telemetry *t, 
 static void apply(struct resolved *r, const struct config_telemetry *t, bool gateway)
 {
 	apply_logging(r, t, gateway);
+	apply_metrics(r, t, gateway);
 	for (size_t i = 0; i < t->n_tracing; i++) {
 		const struct config_telemetry_tracing *e = &t->tracing[i];
 
@@ -218,6 +292,20 @@ static int build(const struct l7_inputs *in, const struct l7_waypoint *wp, struc
 	out->access_log = r->access_log;
 	if (r->log_filter && !(out->log_filter = strdup(r->log_filter)))
 		return -ENOMEM;
+	out->metrics_off = r->metrics_off;
+	if (r->n_ops && !(out->tag_ops = calloc(r->n_ops, sizeof(*out->tag_ops))))
+		return -ENOMEM;
+	for (; out->n_tag_ops < r->n_ops; out->n_tag_ops++) {
+		struct l7_tag_op *o = &out->tag_ops[out->n_tag_ops];
+
+		o->metrics = r->ops[out->n_tag_ops].metrics;
+		o->tag = strdup(r->ops[out->n_tag_ops].tag);
+		o->value = l7_strdup(r->ops[out->n_tag_ops].value);
+		if (!o->tag || (r->ops[out->n_tag_ops].value && !o->value)) {
+			out->n_tag_ops++;
+			return -ENOMEM;
+		}
+	}
 	if (!name && mesh && mesh->default_tracing.n)
 		name = mesh->default_tracing.items[0];
 	p = name ? config_mesh_provider(mesh, name) : NULL;
@@ -323,8 +411,25 @@ static int entry_to_json(const struct l7_telemetry *t, cJSON *o)
 	cJSON *h, *a;
 
 	if ((t->access_log >= 0 && !cJSON_AddBoolToObject(o, "accessLog", t->access_log)) ||
-	    !add_str(o, "logFilter", t->log_filter))
+	    !add_str(o, "logFilter", t->log_filter) ||
+	    (t->metrics_off && !cJSON_AddNumberToObject(o, "metricsOff", t->metrics_off)))
 		return -ENOMEM;
+	if (t->n_tag_ops) {
+		if (!(a = cJSON_AddArrayToObject(o, "tagOps")))
+			return -ENOMEM;
+		for (size_t k = 0; k < t->n_tag_ops; k++) {
+			cJSON *x = cJSON_CreateObject();
+
+			if (!x || !cJSON_AddItemToArray(a, x)) {
+				cJSON_Delete(x);
+				return -ENOMEM;
+			}
+			if (!cJSON_AddNumberToObject(x, "metrics", t->tag_ops[k].metrics) ||
+			    !cJSON_AddStringToObject(x, "tag", t->tag_ops[k].tag) ||
+			    !add_str(x, "value", t->tag_ops[k].value))
+				return -ENOMEM;
+		}
+	}
 	if (!t->provider)
 		return 0;
 	if (!cJSON_AddStringToObject(o, "provider", t->provider) ||
@@ -419,6 +524,30 @@ static void dtags(struct l7j_dec *d, const cJSON *o, const char *path, struct l7
 	}
 }
 
+static void dtag_ops(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_telemetry *t)
+{
+	static const char *const k[] = {"metrics", "tag", "value", NULL};
+	size_t n;
+	const cJSON *a = l7j_darr(d, o, "tagOps", path, &n), *it;
+	char p[96];
+
+	if (d->failed || !n || !(t->tag_ops = l7j_dalloc(d, n, sizeof(*t->tag_ops), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct l7_tag_op *x = &t->tag_ops[t->n_tag_ops];
+
+		snprintf(p, sizeof(p), "%s.tagOps[%zu]", path, t->n_tag_ops++);
+		if (!l7j_keys(d, it, p, k))
+			return;
+		x->metrics = (uint32_t)l7j_dnum(d, it, "metrics", p, 1, L7_METRIC_ALL, true);
+		x->tag = l7j_dstr(d, it, "tag", p, true);
+		x->value = l7j_dstr(d, it, "value", p, false);
+		if (d->failed)
+			return;
+	}
+}
+
 void l7j_telemetry(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 {
 	static const char *const k[] = {"provider",
@@ -437,6 +566,8 @@ void l7j_telemetry(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 					"tags",
 					"accessLog",
 					"logFilter",
+					"metricsOff",
+					"tagOps",
 					NULL};
 	const cJSON *a, *it;
 	size_t n;
@@ -459,6 +590,11 @@ void l7j_telemetry(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 				    ? l7j_dbool(d, it, "accessLog", p)
 				    : -1;
 		t->log_filter = l7j_dstr(d, it, "logFilter", p, false);
+		t->metrics_off =
+		    (uint32_t)l7j_dnum(d, it, "metricsOff", p, 0, L7_METRIC_ALL, false);
+		dtag_ops(d, it, p, t);
+		if (d->failed)
+			return;
 		t->provider = l7j_dstr(d, it, "provider", p, false);
 		if (!t->provider)
 			continue; /* tracing off */
