@@ -394,6 +394,8 @@ struct config_telemetry_tracing {
 	double sampling; /* randomSamplingPercentage, 0..100 */
 	bool has_disable_span_reporting, disable_span_reporting;
 	bool has_use_request_id, use_request_id_for_trace_sampling;
+	bool has_enable_istio_tags, enable_istio_tags; /* Istio's default: true */
+	bool has_disable_context_propagation, disable_context_propagation;
 	size_t n_tags;
 	struct config_custom_tag *tags; /* customTags, sorted by name */
 };
@@ -418,10 +420,11 @@ struct config_tag_override {
 
 struct config_metric_override {
 	char *metric; /* match.metric (ALL_METRICS, REQUEST_COUNT, ...) or match.customMetric */
+	bool custom_metric; /* @metric is match.customMetric */
 	enum config_telemetry_mode mode;
 	bool has_disabled, disabled;
 	size_t n_tag_overrides;
-	struct config_tag_override *tag_overrides;
+	struct config_tag_override *tag_overrides; /* tagOverrides, sorted by tag */
 };
 
 struct config_telemetry_metrics {
@@ -973,10 +976,10 @@ struct config_trace_provider {
 	char *service; /* "[ns/]host" */
 	uint16_t port;
 	uint32_t max_tag_length;      /* zipkin/opentelemetry maxTagLength; 0: Istio's 256 */
-	char *path;		      /* NULL: the kind's default */
+	char *path;		      /* as written, else /api/v2/spans or /v1/traces; gRPC: NULL */
 	uint64_t timeout_ms;	      /* http.timeout / grpc.timeout; 0: the proxy's (5 s) */
 	struct config_labels headers; /* http.headers / grpc.initialMetadata: name -> value */
-	bool trace_id_128;	      /* zipkin enable64bitTraceId false (the default): 128 bits */
+	bool trace_id_128;	      /* !zipkin.enable64bitTraceId; OTLP: always */
 };
 
 struct config_extension_provider {
@@ -997,7 +1000,7 @@ struct config_mesh {
 	/* defaultProviders: what a Telemetry naming no provider uses. */
 	struct config_strings default_tracing, default_access_logging, default_metrics;
 	bool enable_tracing;	   /* enableTracing (Istio's default: true) */
-	bool has_default_sampling; /* defaultConfig.tracing.sampling */
+	bool has_default_sampling; /* defaultConfig.tracing.sampling, not 0 (istiod's unset) */
 	double default_sampling;   /* percent, 0..100 (Istio's default: 1) */
 };
 
@@ -1266,6 +1269,14 @@ const struct config_mesh *config_mesh_of(const struct config *c);
 /* The extension provider @name of @m (may be NULL), or NULL. */
 const struct config_extension_provider *config_mesh_provider(const struct config_mesh *m,
 							     const char *name);
+/*
+ * The kind of provider @name ("zipkin", "envoyFileAccessLog", ...; static) as istiod sees it:
+ * one of @m's (may be NULL), else one Istio defines in every mesh (prometheus, stackdriver,
+ * envoy: a file access log to /dev/stdout), else NULL: not defined.
+ */
+const char *config_mesh_provider_kind(const struct config_mesh *m, const char *name);
+/* enableTracing of @m (may be NULL: Istio's default, true). */
+bool config_mesh_tracing_enabled(const struct config_mesh *m);
 /* Frees what rule @r owns (not @r). */
 void config_authz_rule_free(struct config_authz_rule *r);
 void config_jwt_rule_free(struct config_jwt_rule *r);

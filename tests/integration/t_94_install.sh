@@ -104,8 +104,8 @@ done
 actl install crds --dry-run >"$tmp/crds.yaml" || fail "install crds --dry-run failed"
 diff -u "$REPO/deploy/crds.yaml" "$tmp/crds.yaml" >"$tmp/diff" ||
 	fail "deploy/crds.yaml is not what ambitctl generates (ambitctl install crds --dry-run > deploy/crds.yaml): $(head -20 "$tmp/diff")"
-expect_eq "$(grep -c '^kind: CustomResourceDefinition' "$tmp/crds.yaml")" 9 "CRDs (Istio's kinds ambit reads, and its own LocalRateLimit)"
-expect_eq "$(actl install crds --dry-run -o json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" 9 "CRDs as JSON"
+expect_eq "$(grep -c '^kind: CustomResourceDefinition' "$tmp/crds.yaml")" 10 "CRDs (Istio's kinds ambit reads, and its own LocalRateLimit)"
+expect_eq "$(actl install crds --dry-run -o json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" 10 "CRDs as JSON"
 out=$(/usr/bin/python3 "$REPO/tests/k8s/validate_manifests.py" "$tmp/crds.yaml") ||
 	fail "the CRDs do not validate: $out"
 out=$(/usr/bin/python3 "$REPO/tests/k8s/check_crds.py" "$tmp/crds.yaml" "$AMBITCTL" "$samples") ||

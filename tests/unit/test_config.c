@@ -510,9 +510,9 @@ static void check_sample(const char *path, size_t min_objects)
 				cfg.n_service_accounts + cfg.n_authorization_policies +
 				cfg.n_peer_authentications + cfg.n_virtual_services +
 				cfg.n_destination_rules + cfg.n_gateways + cfg.n_service_entries +
-				cfg.n_envoy_filters + cfg.n_local_rate_limits + cfg.n_k8s_gateways +
-				cfg.n_http_routes + cfg.n_grpc_routes + cfg.n_tls_routes +
-				cfg.n_tcp_routes >=
+				cfg.n_envoy_filters + cfg.n_local_rate_limits + cfg.n_telemetries +
+				cfg.n_k8s_gateways + cfg.n_http_routes + cfg.n_grpc_routes +
+				cfg.n_tls_routes + cfg.n_tcp_routes >=
 			    min_objects);
 	else
 		assert_int_equal(err, -EINVAL);

@@ -528,12 +528,12 @@ static void test_crds(void **state)
 		const char *group =
 		    cJSON_GetObjectItem(cJSON_GetObjectItem(crd, "spec"), "group")->valuestring;
 
-		assert_true(!strcmp(group, "networking.istio.io") ||
-			    !strcmp(group, "security.istio.io") ||
-			    !strcmp(group, CONFIG_AMBIT_NET_GROUP));
+		assert_true(
+		    !strcmp(group, "networking.istio.io") || !strcmp(group, "security.istio.io") ||
+		    !strcmp(group, "telemetry.istio.io") || !strcmp(group, CONFIG_AMBIT_NET_GROUP));
 		n++;
 	}
-	assert_int_equal(n, 9); /* Istio's 8 kinds ambit reads, and its own LocalRateLimit */
+	assert_int_equal(n, 10); /* Istio's 9 kinds ambit reads, and its own LocalRateLimit */
 	/* Every version Istio serves, stored as v1. */
 	assert_non_null(crd_node(list, "VirtualService", "v1alpha3", "spec.hosts"));
 	v = cJSON_GetObjectItem(
@@ -565,6 +565,19 @@ static void test_crds(void **state)
 	    crd_type(list, "AuthorizationPolicy", "spec.rules[].from[].source.principals[]"),
 	    "string");
 	assert_true(crd_requires(list, "DestinationRule", "spec", "host"));
+	/* Telemetry: both versions; maps of tags to one-of objects; a percentage as a number. */
+	assert_non_null(crd_node(list, "Telemetry", "v1alpha1", "spec.tracing[].providers[].name"));
+	assert_string_equal(
+	    crd_type(list, "Telemetry", "spec.tracing[].customTags{}.header.defaultValue"),
+	    "string");
+	assert_true(
+	    crd_requires(list, "Telemetry", "spec.tracing[].customTags{}.literal", "value"));
+	assert_string_equal(crd_type(list, "Telemetry", "spec.tracing[].randomSamplingPercentage"),
+			    "number");
+	assert_string_equal(
+	    crd_type(list, "Telemetry", "spec.metrics[].overrides[].tagOverrides{}.operation"),
+	    "string");
+	assert_string_equal(crd_type(list, "Telemetry", "spec.targetRefs[].name"), "string");
 	cJSON_Delete(list);
 	free(text);
 	free(again);

@@ -173,6 +173,9 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_local_rate_limits; i++)
 		config_rate_limit_free(&cfg->local_rate_limits[i]);
 	free(cfg->local_rate_limits);
+	for (size_t i = 0; i < cfg->n_telemetries; i++)
+		config_telemetry_free(&cfg->telemetries[i]);
+	free(cfg->telemetries);
 	free(cfg->k8s_gateways);
 	free(cfg->http_routes);
 	free(cfg->grpc_routes);
@@ -264,6 +267,7 @@ static int config_merge(struct config *cfg, struct config *stage)
 	    ARR(secrets, n_secrets),
 	    ARR(envoy_filters, n_envoy_filters),
 	    ARR(local_rate_limits, n_local_rate_limits),
+	    ARR(telemetries, n_telemetries),
 	};
 #undef ARR
 	size_t i, n = sizeof(arrs) / sizeof(arrs[0]);

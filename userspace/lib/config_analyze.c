@@ -1358,6 +1358,7 @@ int config_analyze(const struct config *cfg, const struct config_analyze_opts *o
 	for (size_t i = 0; i < cfg->n_authorization_policies; i++)
 		analyze_ap(&a, &cfg->authorization_policies[i]);
 	analyze_pa(&a);
+	cfg_analyze_telemetry(&a);
 	if (cfg_analyze_l7(cfg, a.sets[1], diags))
 		a.err = -ENOMEM;
 	analyze_ambient_only(&a);

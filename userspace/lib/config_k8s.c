@@ -646,6 +646,7 @@ KIND_STORE(sec, secrets, n_secrets, struct config_secret, config_secret_free)
 KIND_STORE(ef, envoy_filters, n_envoy_filters, struct config_rate_limit, config_rate_limit_free)
 KIND_STORE(lrl, local_rate_limits, n_local_rate_limits, struct config_rate_limit,
 	   config_rate_limit_free)
+KIND_STORE(tm, telemetries, n_telemetries, struct config_telemetry, config_telemetry_free)
 
 static const char *const core_v1[] = {"v1", NULL};
 static const char *const apps_v1[] = {"apps/v1", NULL};
@@ -663,6 +664,8 @@ static const char *const gateway_api_grant[] = {CONFIG_GW_GROUP "/v1beta1",
 						CONFIG_GW_GROUP "/v1alpha2", NULL};
 static const char *const networking_istio_v1alpha3[] = {"networking.istio.io/v1alpha3", NULL};
 static const char *const networking_ambit[] = {CONFIG_AMBIT_NET_GROUP "/v1alpha1", NULL};
+static const char *const telemetry_istio[] = {"telemetry.istio.io/v1",
+					      "telemetry.istio.io/v1alpha1", NULL};
 
 /* Adding a kind: a field table, a finish hook if it has cross-field rules, and a store. */
 static const struct cfg_kind kinds[] = {
@@ -718,6 +721,9 @@ static const struct cfg_kind kinds[] = {
      cfg_envoyfilter_finish, ef_count, ef_meta_at, ef_append, ef_free},
     {"LocalRateLimit", networking_ambit, true, CFG_NAME_SUBDOMAIN, cfg_ratelimit_fields,
      cfg_ratelimit_finish, lrl_count, lrl_meta_at, lrl_append, lrl_free},
+    /* What the proxies report: traces, access logs, metrics (config_telemetry.c). */
+    {"Telemetry", telemetry_istio, true, CFG_NAME_SUBDOMAIN, cfg_telemetry_fields,
+     cfg_telemetry_finish, tm_count, tm_meta_at, tm_append, tm_free},
 };
 
 void cfg_kind_key(const struct cfg_kind *kd, char *buf, size_t len)
@@ -800,6 +806,7 @@ static void parse_object(struct cfg_ctx *ctx, const struct cfg_kind *kd, yaml_no
 		struct config_k8s_gateway kgw;
 		struct config_gw_route route;
 		struct config_endpoint_slice eps;
+		struct config_telemetry tm;
 	} u;
 	struct cfg_obj o = {.kind = kd, .name_rule = kd->name_rule, .meta = &u.ns.meta, .obj = &u};
 	const char *default_ns =

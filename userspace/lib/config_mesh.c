@@ -5,8 +5,9 @@
  * object (an unknown field is an error naming it; the MeshConfig fields ambit does not act on
  * are accepted, type-checked, and not kept), and the fields the proxies act on are kept:
  * pathNormalization, defaultConfig.gatewayTopology.numTrustedProxies and proxyProtocol,
- * outboundTrafficPolicy.mode and extensionProviders (their ext_authz settings). Diagnostics
- * inside the text carry the line in the manifest the text is on.
+ * outboundTrafficPolicy.mode and extensionProviders (their ext_authz settings, and the tracing
+ * ones', config_mesh_trace.c, with defaultProviders, enableTracing and defaultConfig.tracing).
+ * Diagnostics inside the text carry the line in the manifest the text is on.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -194,14 +195,30 @@ static int ep_grpc(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_walk_map(ctx, v, ext_authz_grpc_fields, &p->ext_authz);
 }
 
-/* The telemetry providers: typed and recorded, their settings for the observability work. */
+static int ep_zipkin(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	EP *p = o;
+
+	if (ep_kind(p, ctx, v, "zipkin"))
+		return -EINVAL;
+	return cfg_mesh_zipkin(ctx, v, &p->trace);
+}
+
+static int ep_otel(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	EP *p = o;
+
+	if (ep_kind(p, ctx, v, "opentelemetry"))
+		return -EINVAL;
+	return cfg_mesh_otel(ctx, v, &p->trace);
+}
+
+/* The other telemetry providers: typed and recorded, their settings not read yet. */
 #define EP_OTHER(fn, kind)                                                                         \
 	static int fn(struct cfg_ctx *ctx, yaml_node_t *v, void *o)                                \
 	{                                                                                          \
 		return ep_kind(o, ctx, v, kind);                                                   \
 	}
-EP_OTHER(ep_zipkin, "zipkin")
-EP_OTHER(ep_otel, "opentelemetry")
 EP_OTHER(ep_prometheus, "prometheus")
 EP_OTHER(ep_file_log, "envoyFileAccessLog")
 EP_OTHER(ep_otel_als, "envoyOtelAls")
@@ -327,7 +344,15 @@ static int mc_gateway_topology(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_walk_map(ctx, v, fields, o);
 }
 
-/* ProxyConfig: gatewayTopology is kept; the rest (Envoy's own settings) is type-checked. */
+static int mc_tracing(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_mesh_proxy_tracing(ctx, v, o);
+}
+
+/*
+ * ProxyConfig: gatewayTopology and tracing.sampling are kept; the rest (Envoy's own settings)
+ * is type-checked.
+ */
 static const struct cfg_field proxy_config_fields[] = {
     {"gatewayTopology", CFG_T_MAP, mc_gateway_topology, 0},
     {"configPath", CFG_T_STR, NULL, 0},
@@ -344,7 +369,7 @@ static const struct cfg_field proxy_config_fields[] = {
     {"concurrency", CFG_T_INT, NULL, 0},
     {"proxyBootstrapTemplatePath", CFG_T_STR, NULL, 0},
     {"interceptionMode", CFG_T_STR, NULL, 0},
-    {"tracing", CFG_T_MAP, NULL, 0},
+    {"tracing", CFG_T_MAP, mc_tracing, 0},
     {"envoyAccessLogService", CFG_T_MAP, NULL, 0},
     {"envoyMetricsService", CFG_T_MAP, NULL, 0},
     {"proxyMetadata", CFG_T_MAP, NULL, 0},
@@ -389,6 +414,16 @@ static int mc_outbound(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_walk_map(ctx, v, fields, o);
 }
 
+static int mc_enable_tracing(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_bool(ctx, v, &((MC *)o)->enable_tracing);
+}
+
+static int mc_default_providers(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_mesh_default_providers(ctx, v, o);
+}
+
 /* MeshConfig (istio.io/istio/api mesh/v1alpha1): every field Istio documents. */
 static const struct cfg_field mesh_fields[] = {
     {"pathNormalization", CFG_T_MAP, mc_path_normalization, 0},
@@ -405,7 +440,7 @@ static const struct cfg_field mesh_fields[] = {
     {"ingressService", CFG_T_STR, NULL, 0},
     {"ingressControllerMode", CFG_T_STR, NULL, 0},
     {"ingressSelector", CFG_T_STR, NULL, 0},
-    {"enableTracing", CFG_T_BOOL, NULL, 0},
+    {"enableTracing", CFG_T_BOOL, mc_enable_tracing, 0},
     {"accessLogFile", CFG_T_STR, NULL, 0},
     {"accessLogFormat", CFG_T_STR, NULL, 0},
     {"accessLogEncoding", CFG_T_STR, NULL, 0},
@@ -431,7 +466,7 @@ static const struct cfg_field mesh_fields[] = {
     {"enablePrometheusMerge", CFG_T_BOOL, NULL, 0},
     {"verifyCertificateAtClient", CFG_T_BOOL, NULL, 0},
     {"ca", CFG_T_MAP, NULL, 0},
-    {"defaultProviders", CFG_T_MAP, NULL, 0},
+    {"defaultProviders", CFG_T_MAP, mc_default_providers, 0},
     {"discoverySelectors", CFG_T_SEQ, NULL, 0},
     {"defaultHttpRetryPolicy", CFG_T_MAP, NULL, 0},
     {"meshMTLS", CFG_T_MAP, NULL, 0},
@@ -461,6 +496,7 @@ static int parse_mesh(struct cfg_ctx *ctx, yaml_node_t *v, struct config_mesh *m
 	m->path_normalization = CONFIG_PATH_NORM_UNSET;
 	m->num_trusted_proxies = -1;
 	m->proxy_protocol = false;
+	m->enable_tracing = true;
 	if (!yaml_parser_initialize(&p))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&p, v->data.scalar.value, v->data.scalar.length);
@@ -553,12 +589,16 @@ static void ext_authz_free(struct config_ext_authz *x)
 
 void config_mesh_free(struct config_mesh *m)
 {
-	for (size_t i = 0; i < m->n_providers; i++) {
+	for (size_t i = 0; m->providers && i < m->n_providers; i++) {
 		free(m->providers[i].name);
 		ext_authz_free(&m->providers[i].ext_authz);
+		cfg_trace_provider_free(&m->providers[i].trace);
 	}
 	free(m->providers);
 	free(m->outbound_traffic_policy);
+	config_strings_free(&m->default_tracing);
+	config_strings_free(&m->default_access_logging);
+	config_strings_free(&m->default_metrics);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -585,4 +625,25 @@ const struct config_extension_provider *config_mesh_provider(const struct config
 		if (!strcmp(m->providers[i].name, name))
 			return &m->providers[i];
 	return NULL;
+}
+
+const char *config_mesh_provider_kind(const struct config_mesh *m, const char *name)
+{
+	/* Istio's DefaultMeshConfig; a mesh config's provider of the same name replaces one. */
+	static const char *const builtin[][2] = {{"prometheus", "prometheus"},
+						 {"stackdriver", "stackdriver"},
+						 {"envoy", "envoyFileAccessLog"}};
+	const struct config_extension_provider *p = config_mesh_provider(m, name);
+
+	if (p)
+		return p->kind;
+	for (size_t i = 0; name && i < sizeof(builtin) / sizeof(builtin[0]); i++)
+		if (!strcmp(name, builtin[i][0]))
+			return builtin[i][1];
+	return NULL;
+}
+
+bool config_mesh_tracing_enabled(const struct config_mesh *m)
+{
+	return !m || m->enable_tracing;
 }

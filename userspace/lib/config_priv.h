@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Private to the config loader (config.c, config_yaml.c, config_k8s.c): the parse context that
- * carries the file name, object name and field path every diagnostic needs, and the schema
- * walker the kind descriptors are written against.
+ * Private to the config loader and its analysis (userspace/lib/config*.c): the parse context
+ * that carries the file name, object name and field path every diagnostic needs, the schema
+ * walker the kind descriptors are written against, and each kind's parts.
  */
 #ifndef AMBIT_CONFIG_PRIV_H
 #define AMBIT_CONFIG_PRIV_H
@@ -313,6 +313,29 @@ int cfg_rl_header_name(struct cfg_ctx *ctx, yaml_node_t *v, char **out);
 void cfg_rl_check_attachment(struct cfg_ctx *ctx, yaml_node_t *spec,
 			     const struct config_rate_limit *rl, const char *selector_field);
 
+/* config_telemetry.c: Telemetry (telemetry.istio.io). */
+extern const struct cfg_field cfg_telemetry_fields[];
+int cfg_telemetry_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+void config_telemetry_free(struct config_telemetry *t);
+/*
+ * customTags at @v (a map of tag to one of literal, environment or header; with @formatter_ok
+ * Telemetry's formatter too, warned about and dropped) into calloc'd *@tags, sorted by tag;
+ * header names lowercased. 0 or -EINVAL; *@tags is the caller's to free either way.
+ */
+int cfg_custom_tags(struct cfg_ctx *ctx, yaml_node_t *v, bool formatter_ok,
+		    struct config_custom_tag **tags, size_t *n);
+void config_custom_tags_free(struct config_custom_tag *tags, size_t n);
+
+/*
+ * config_mesh_trace.c: the mesh config's tracing: the zipkin and opentelemetry providers,
+ * defaultProviders, defaultConfig.tracing. 0 or -EINVAL, diagnosed at @v.
+ */
+int cfg_mesh_zipkin(struct cfg_ctx *ctx, yaml_node_t *v, struct config_trace_provider *t);
+int cfg_mesh_otel(struct cfg_ctx *ctx, yaml_node_t *v, struct config_trace_provider *t);
+int cfg_mesh_default_providers(struct cfg_ctx *ctx, yaml_node_t *v, struct config_mesh *m);
+int cfg_mesh_proxy_tracing(struct cfg_ctx *ctx, yaml_node_t *v, struct config_mesh *m);
+void cfg_trace_provider_free(struct config_trace_provider *t);
+
 /* config_analyze_l7.c: findings on what waypoints read (called by config_analyze). */
 int cfg_analyze_l7(const struct config *cfg, const struct config *context,
 		   struct config_diags *diags);
@@ -345,5 +368,8 @@ struct cfg_an {
 void cfg_an_add(struct cfg_an *a, const struct config_meta *m, const char *kind, int line,
 		bool error, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
+
+/* config_analyze_telemetry.c: Telemetries' providers and attachments (IST0157, IST0160). */
+void cfg_analyze_telemetry(struct cfg_an *a);
 
 #endif

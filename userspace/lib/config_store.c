@@ -80,13 +80,14 @@ static size_t view_arrays(struct config *c, struct view_array *out)
 	    VA("Secret", secrets, n_secrets),
 	    VA("EnvoyFilter", envoy_filters, n_envoy_filters),
 	    VA("LocalRateLimit", local_rate_limits, n_local_rate_limits),
+	    VA("Telemetry", telemetries, n_telemetries),
 	};
 #undef VA
 	memcpy(out, all, sizeof(all));
 	return sizeof(all) / sizeof(all[0]);
 }
 
-#define VIEW_KINDS 23
+#define VIEW_KINDS 24
 
 static struct config_meta *meta_at(const struct view_array *va, size_t i)
 {
