@@ -72,6 +72,8 @@ RESOURCES.append(("gateway.networking.k8s.io", ["v1alpha2", "v1alpha3"], "tlsrou
 RESOURCES.append(("networking.istio.io", ["v1alpha3"], "envoyfilters", "EnvoyFilter", True, RW, []))
 RESOURCES.append(("networking.ambit.io", ["v1alpha1"], "localratelimits", "LocalRateLimit", True,
                   RW, []))
+RESOURCES.append(("telemetry.istio.io", ["v1", "v1alpha1"], "telemetries", "Telemetry", True, RW,
+                  []))
 
 BY_PATH = {}  # (group, version, plural) -> resource tuple
 BY_KIND = {}  # (group, kind) -> resource tuple

@@ -652,7 +652,8 @@ static int dedupe_view(struct confstore *cs, struct config *view)
 	X(config_maps)                                                                             \
 	X(secrets)                                                                                 \
 	X(envoy_filters)                                                                           \
-	X(local_rate_limits)
+	X(local_rate_limits)                                                                       \
+	X(telemetries)
 /* Counted in @view's n_<kind>, then allocated: one pass over the entries for every kind. */
 #define COUNT_KIND(kind) view->n_##kind += g->n_##kind;
 #define ALLOC_KIND(kind)                                                                           \

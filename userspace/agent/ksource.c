@@ -73,6 +73,9 @@ static const struct kwatch_res kinds[] = {
      "networking.istio.io/v1alpha3", "EnvoyFilter"},
     {"localratelimits", "/apis/networking.ambit.io/v1alpha1/localratelimits", NULL, NULL,
      "networking.ambit.io/v1alpha1", "LocalRateLimit"},
+    /* What the waypoints and gateways report (traces, access logs, metrics). */
+    {"telemetries", "/apis/telemetry.istio.io/v1/telemetries", NULL, NULL, "telemetry.istio.io/v1",
+     "Telemetry"},
     /*
      * The gateways' certificates: an Istio Gateway's credentialName where the ingress gateway
      * runs, istio-system (any type: Istio reads generic ones too), and a Gateway API

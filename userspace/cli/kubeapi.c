@@ -57,6 +57,7 @@ static const struct kind {
     {"ReferenceGrant", "gateway.networking.k8s.io", "v1beta1", "referencegrants", true},
     {"EnvoyFilter", "networking.istio.io", "v1alpha3", "envoyfilters", true},
     {"LocalRateLimit", "networking.ambit.io", "v1alpha1", "localratelimits", true},
+    {"Telemetry", "telemetry.istio.io", "v1", "telemetries", true},
 };
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
