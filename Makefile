@@ -193,7 +193,8 @@ $(O)/tests/test_portfwd: $(OBJ)/userspace/cli/portfwd_spec.o
 $(OBJ)/tests/unit/test_portfwd.o: CFLAGS += -Iuserspace/cli
 # The dashboard's trace receiver: its decoders and store (no I/O), linked by its unit test and
 # its fuzz target.
-DASH_TRACE_SRCS := userspace/cli/dashboard_traces.c userspace/cli/dashboard_trace_store.c
+DASH_TRACE_SRCS := $(addprefix userspace/cli/,dashboard_traces.c dashboard_traces_json.c \
+	dashboard_trace_store.c)
 $(O)/tests/test_dashboard_traces: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
 $(OBJ)/tests/unit/test_dashboard_traces.o: CFLAGS += -Iuserspace/cli
 

@@ -4,8 +4,9 @@
  * its libraries (built into the binary) and routes the JSON API; dashboard_prom.c asks
  * Prometheus's HTTP API; dashboard_graph.c makes the service graph from Istio's metrics;
  * dashboard_info.c tells workloads, Services and the configuration from the cluster's state;
- * dashboard_traces.c decodes the spans waypoints and gateways export (OTLP/HTTP, Zipkin v2) and
- * dashboard_trace_store.c keeps them and answers the trace queries (Jaeger's role).
+ * dashboard_traces.c (OTLP protobuf) and dashboard_traces_json.c (OTLP JSON, Zipkin v2) decode
+ * the spans waypoints and gateways export, dashboard_trace_store.c keeps them and answers the
+ * trace queries (Jaeger's role).
  */
 #ifndef AMBIT_CLI_DASHBOARD_H
 #define AMBIT_CLI_DASHBOARD_H
