@@ -277,7 +277,7 @@ static void drop_queue(struct wp_trace_exp *x)
 static int encode(struct wp_trace_exp *x, const struct l7_telemetry *t, const struct wp_gen *g)
 {
 	struct wp_tracer *tr = x->e->tracer;
-	const struct wp_span **v = calloc(x->n ? x->n : 1, sizeof(*v));
+	const struct wp_span **v = calloc(x->n_sending ? x->n_sending : 1, sizeof(*v));
 	char service[320];
 	struct wp_trace_resource res = {
 	    .service = service, .ip = tr->ip[0] ? tr->ip : NULL, .trace_id_128 = t->p.trace_id_128};
@@ -285,14 +285,14 @@ static int encode(struct wp_trace_exp *x, const struct l7_telemetry *t, const st
 
 	if (!v)
 		return -ENOMEM;
-	for (size_t i = 0; i < x->n; i++)
+	for (size_t i = 0; i < x->n_sending; i++)
 		v[i] = &x->q[i];
 	snprintf(service, sizeof(service), "%s.%s", g->l7->waypoint_name,
 		 g->l7->waypoint_namespace);
 	if (t->p.kind == CONFIG_TRACE_ZIPKIN) {
 		struct buf b = {0};
 
-		err = wp_trace_zipkin(v, x->n, &res, &b);
+		err = wp_trace_zipkin(v, x->n_sending, &res, &b);
 		if (!err && !(x->body = malloc(b.len ? b.len : 1)))
 			err = -ENOMEM;
 		if (!err) {
@@ -304,7 +304,7 @@ static int encode(struct wp_trace_exp *x, const struct l7_telemetry *t, const st
 		uint8_t *m;
 		size_t len;
 
-		err = wp_trace_otlp(v, x->n, &res, &m, &len);
+		err = wp_trace_otlp(v, x->n_sending, &res, &m, &len);
 		if (!err && t->p.kind == CONFIG_TRACE_OTLP_GRPC) {
 			/* gRPC's message prefix: not compressed, then the length (big-endian). */
 			if (!(x->body = malloc(len + 5))) {

@@ -143,7 +143,7 @@ static long duration_arg(struct MHD_Connection *conn)
 	return *s && !*end && v >= 1 && v <= 7 * 86400 ? v : -1;
 }
 
-/* ?limit= (1 to 1000, 20 when absent), ?minDuration= (ms), ?tag=key:value. */
+/* ?limit= (1 to 1000, 20 when absent), ?minDuration= (ms), ?tag=key:value or tagKey, tagValue. */
 static enum MHD_Result traces_list(const struct dash *d, struct MHD_Connection *conn)
 {
 	const char *limit = arg(conn, "limit"), *min = arg(conn, "minDuration");
@@ -170,7 +170,11 @@ static enum MHD_Result traces_list(const struct dash *d, struct MHD_Connection *
 			return reply_error(conn, 400, "minDuration: milliseconds, 0 or more");
 		q.min_duration_us = (int64_t)(ms * 1000);
 	}
-	if (tag && *tag) {
+	/* ?tagKey=&tagValue=: a key with a colon in it (Envoy's guid:x-request-id). */
+	if (arg(conn, "tagKey") && *arg(conn, "tagKey")) {
+		q.tag_key = arg(conn, "tagKey");
+		q.tag_value = arg(conn, "tagValue");
+	} else if (tag && *tag) {
 		size_t k = strcspn(tag, ":");
 
 		if (k >= sizeof(key))
