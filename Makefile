@@ -310,6 +310,7 @@ bench: deps
 	@QUICK=$(QUICK) bash tools/bench/run.sh
 	@QUICK=$(QUICK) bash tools/bench/l7.sh
 	@QUICK=$(QUICK) bash tools/bench/gateway.sh
+	@QUICK=$(QUICK) bash tools/bench/tracing.sh
 	@if [ -z "$(QUICK)" ]; then { printf '# L7 policy decision at the waypoint (%s, %s)\n\n' \
 	"$$(date -u +%F)" "build/bench-l7-policy, one core; see tools/bench/l7-policy-bench.c"; \
 	$(O)/bench-l7-policy; } | tee bench/results/l7-policy.md; else $(O)/bench-l7-policy 10 1000; fi
