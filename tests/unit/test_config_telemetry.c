@@ -88,7 +88,7 @@ static const char full[] =
 			  "      disabled: true\n"
 			  "      tagOverrides:\n"
 			  "        request_protocol: {operation: REMOVE}\n"
-			  "        app: {value: \"filter_state['wasm.app']\"}\n"
+			  "        app: {value: \"request.headers['x-app']\"}\n"
 			  "    - match: {customMetric: my_requests_total}\n"
 			  "    - tagOverrides: {zone: {operation: UPSERT, value: \"'z1'\"}}\n";
 
@@ -164,7 +164,7 @@ static void test_full_telemetry(void **state)
 	assert_int_equal(o->n_tag_overrides, 2);
 	assert_string_equal(o->tag_overrides[0].tag, "app"); /* sorted */
 	assert_int_equal(o->tag_overrides[0].op, CONFIG_TAG_UPSERT);
-	assert_string_equal(o->tag_overrides[0].value, "filter_state['wasm.app']");
+	assert_string_equal(o->tag_overrides[0].value, "request.headers['x-app']");
 	assert_string_equal(o->tag_overrides[1].tag, "request_protocol");
 	assert_int_equal(o->tag_overrides[1].op, CONFIG_TAG_REMOVE);
 	assert_null(o->tag_overrides[1].value);
@@ -225,6 +225,30 @@ static void test_versions_and_attachment(void **state)
 	t = telemetry(&cfg, "mesh-default");
 	assert_false(t->has_selector);
 	assert_int_equal(t->n_target_refs + t->n_tracing + t->n_access_logging + t->n_metrics, 0);
+	config_free(&cfg);
+}
+
+/* A tag value ambit's CEL cannot evaluate (Istio's filter_state): kept, warned about. */
+static void test_unevaluable_tag_value(void **state)
+{
+	static const char yaml[] =
+	    TM_HEAD("v1", "u") "spec:\n"
+			       "  metrics:\n"
+			       "  - overrides:\n"
+			       "    - tagOverrides: {app: {value: \"filter_state['wasm.app']\"}}\n";
+	struct config cfg;
+	struct config_diags d = {0};
+	char line[1024];
+
+	config_init(&cfg);
+	assert_int_equal(load(&cfg, yaml, &d), 0);
+	assert_int_equal(d.n, 1);
+	assert_false(d.items[0].error);
+	config_diag_format(&d.items[0], line, sizeof(line));
+	assert_non_null(strstr(line, "ambit cannot evaluate it"));
+	assert_string_equal(telemetry(&cfg, "u")->metrics[0].overrides[0].tag_overrides[0].value,
+			    "filter_state['wasm.app']");
+	config_diags_free(&d);
 	config_free(&cfg);
 }
 
@@ -791,6 +815,7 @@ int main(void)
 	    cmocka_unit_test(test_full_telemetry),
 	    cmocka_unit_test(test_versions_and_attachment),
 	    cmocka_unit_test(test_warnings),
+	    cmocka_unit_test(test_unevaluable_tag_value),
 	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_mesh_tracing),
 	    cmocka_unit_test(test_mesh_defaults),

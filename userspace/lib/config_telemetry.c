@@ -529,6 +529,27 @@ static int to_value(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_get_str(ctx, v, &((TO *)o)->value);
 }
 
+/*
+ * An UPSERT's value is a CEL expression the proxy evaluates per request (cel.h): one it cannot
+ * (filter_state, peer metadata) is kept and warned about, the tag then says "unknown".
+ */
+static void to_check_value(struct cfg_ctx *ctx, yaml_node_t *v, const TO *t)
+{
+	struct cel_expr *e;
+	char why[200];
+
+	if (t->op != CONFIG_TAG_UPSERT || !t->value || !*t->value)
+		return;
+	if ((e = cel_parse(t->value, why, sizeof(why)))) {
+		cel_free(e);
+		return;
+	}
+	cfg_diag(ctx, v, false,
+		 "tagOverrides value \"%.80s\": ambit cannot evaluate it (%s): the tag will say "
+		 "\"unknown\"",
+		 t->value, why);
+}
+
 static const struct cfg_field tag_override_fields[] = {
     {"operation", CFG_T_STR, to_operation, 0},
     {"value", CFG_T_STR, to_value, 0},
@@ -571,6 +592,8 @@ static int mo_tags(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 			cfg_error(ctx, val, "tagOverrides may not be null");
 		} else if (!cfg_walk_map(ctx, val, tag_override_fields, t)) {
 			bool has_value = t->value && *t->value;
+
+			to_check_value(ctx, val, t);
 
 			if (t->op == CONFIG_TAG_UPSERT && !has_value)
 				cfg_error(ctx, val,
