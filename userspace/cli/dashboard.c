@@ -634,6 +634,7 @@ int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
 	}
 	printf("dashboard of cluster %s: http://%s:%ld/ (Prometheus: %s; Ctrl-C to stop)\n",
 	       d.c.name, address, port, d.prom);
+	fflush(stdout); /* it serves already: say so before the fabric's routes are made */
 	fabric_open(&d, &fabric_site, fabric, 2);
 	fflush(stdout);
 	sigwait(&set, &sig);
