@@ -92,7 +92,25 @@ struct wp_tracer {
 	struct wp_trace_exp *x[TRACE_MAX_EXPORTERS];
 	char ip[INET_ADDRSTRLEN];
 	char host[128];
+	char node[600];	   /* node_id, made once per generation */
+	uint64_t node_gen; /* the generation it was made for (0: none yet) */
 };
+
+/* @v in decimal into @out (at least 21 bytes); its length. */
+static size_t utoa(uint64_t v, char *out)
+{
+	char tmp[21];
+	size_t n = 0, i = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		out[i++] = tmp[--n];
+	out[i] = '\0';
+	return i;
+}
 
 /* ---- exports ---- */
 
@@ -573,18 +591,30 @@ static int common_tags(struct wp_span *s, const struct wp_req *r, const struct l
 {
 	const struct l7_config *l7 = r->view->gen->l7;
 	struct wp_tracer *tr = r->conn->e->tracer;
-	char status[8], node[600], url[1024], flags[64], size[2][24];
+	const char *node = tr->node, *scheme = r->conn->peer.tls ? "https://" : "http://";
+	const char *auth = r->authority ? r->authority : "",
+		   *path = r->orig_path ? r->orig_path : "";
+	char status[24], url[1024], flags[64], size[2][24];
+	size_t sl = strlen(scheme), al = strlen(auth), pl = strlen(path);
 	int err;
 
-	snprintf(status, sizeof(status), "%d", r->status);
-	snprintf(node, sizeof(node), "%s~%s~%s.%s~%s.svc.cluster.local",
-		 l7->gateway ? "router" : "waypoint", tr->ip[0] ? tr->ip : "unknown", tr->host,
-		 l7->waypoint_namespace, l7->waypoint_namespace);
-	snprintf(url, sizeof(url), "%s://%s%s", r->conn->peer.tls ? "https" : "http",
-		 r->authority ? r->authority : "", r->orig_path ? r->orig_path : "");
+	if (tr->node_gen != r->view->gen->seq) {
+		snprintf(tr->node, sizeof(tr->node), "%s~%s~%s.%s~%s.svc.cluster.local",
+			 l7->gateway ? "router" : "waypoint", tr->ip[0] ? tr->ip : "unknown",
+			 tr->host, l7->waypoint_namespace, l7->waypoint_namespace);
+		tr->node_gen = r->view->gen->seq;
+	}
+	utoa((uint64_t)(r->status > 0 ? r->status : 0), status);
+	if (sl + al + pl < sizeof(url)) {
+		memcpy(url, scheme, sl);
+		memcpy(url + sl, auth, al);
+		memcpy(url + sl + al, path, pl + 1);
+	} else {
+		snprintf(url, sizeof(url), "%s%s%s", scheme, auth, path);
+	}
 	wp_req_flags_text(r, flags, sizeof(flags));
-	snprintf(size[0], sizeof(size[0]), "%llu", (unsigned long long)r->bytes_in);
-	snprintf(size[1], sizeof(size[1]), "%llu", (unsigned long long)r->bytes_out);
+	utoa(r->bytes_in, size[0]);
+	utoa(r->bytes_out, size[1]);
 	err = wp_span_tag(s, "istio.canonical_service", l7->waypoint_name, max);
 	err = err ?: wp_span_tag(s, "istio.canonical_revision", "latest", max);
 	err = err
@@ -642,6 +672,7 @@ void wp_trace_finish(struct wp_req *r)
 	char name[600];
 	uint64_t end = now_us(), start_us;
 	size_t max;
+	uint16_t n_common;
 
 	if (!start(r) || !tc->sampled)
 		return;
@@ -674,14 +705,19 @@ void wp_trace_finish(struct wp_req *r)
 	s->start_us = start_us;
 	s->duration_us = end > start_us ? end - start_us : 0;
 	s->error = r->status >= 500 || !r->status;
-	if (wp_span_tag(s, "peer.address", r->conn->addr_text[1][0] ? r->conn->addr_text[1] : NULL,
-			max) ||
-	    common_tags(s, r, t, &lb, &rec, max))
+	if (common_tags(s, r, t, &lb, &rec, max))
 		return; /* not queued */
+	n_common = s->n_tags;
+	if (wp_span_tag(s, "peer.address", r->conn->addr_text[1][0] ? r->conn->addr_text[1] : NULL,
+			max))
+		return;
 	x->n++;
 	if (tc->client && r->up) {
+		const struct wp_span *server = s;
+
 		snprintf(name, sizeof(name), "router %s egress", r->up->c->name);
-		if (!(s = slot(x)) || wp_span_begin(s, name))
+		/* The same tags but the peer's: copied, not made again. */
+		if (!(s = slot(x)) || wp_span_begin_from(s, server, n_common, name))
 			return;
 		memcpy(s->trace_id, tc->ctx.trace_id, 16);
 		memcpy(s->span_id, tc->client_id, 8);
@@ -694,8 +730,7 @@ void wp_trace_finish(struct wp_req *r)
 		if (wp_span_tag(s, "upstream_address",
 				r->host >= 0 ? r->up->c->addr_text[r->host] : NULL, max) ||
 		    wp_span_tag(s, "peer.address",
-				r->host >= 0 ? r->up->c->addr_text[r->host] : NULL, max) ||
-		    common_tags(s, r, t, &lb, &rec, max))
+				r->host >= 0 ? r->up->c->addr_text[r->host] : NULL, max))
 			return;
 		x->n++;
 	}

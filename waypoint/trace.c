@@ -205,7 +205,7 @@ void wp_trace_random_id(uint8_t *out, size_t n)
 int wp_trace_inject(struct http_fields *f, const struct wp_trace_ctx *ctx, const uint8_t span[8],
 		    const uint8_t parent[8], bool sampled)
 {
-	char tid[33], sid[17], pid[17], tp[64], b3[80];
+	char tid[33], sid[17], pid[17], tp[56], b3[72];
 	/* A 64-bit B3 trace stays 64-bit in B3 fields (16 digits), as the caller sent it. */
 	bool short_id = all_zero(ctx->trace_id, 8);
 	const char *b3tid;
@@ -214,17 +214,31 @@ int wp_trace_inject(struct http_fields *f, const struct wp_trace_ctx *ctx, const
 	wp_trace_hex(span, 8, sid);
 	wp_trace_hex(parent, 8, pid);
 	b3tid = short_id ? tid + 16 : tid;
-	snprintf(tp, sizeof(tp), "00-%s-%s-%s", tid, sid, sampled ? "01" : "00");
-	snprintf(b3, sizeof(b3), "%s-%s-%c-%s", b3tid, sid, sampled ? '1' : '0', pid);
+	/* 00-<32>-<16>-0x, by hand: this runs on every traced request. */
+	memcpy(tp, "00-", 3);
+	memcpy(tp + 3, tid, 32);
+	tp[35] = '-';
+	memcpy(tp + 36, sid, 16);
+	memcpy(tp + 52, sampled ? "-01" : "-00", 4);
 	http_fields_remove(f, "x-b3-flags");
 	if (http_fields_set(f, "traceparent", tp) || http_fields_set(f, "x-b3-traceid", b3tid) ||
 	    http_fields_set(f, "x-b3-spanid", sid) ||
 	    http_fields_set(f, "x-b3-parentspanid", pid) ||
 	    http_fields_set(f, "x-b3-sampled", sampled ? "1" : "0"))
 		return -ENOMEM;
-	if (ctx->b3_single)
+	if (ctx->b3_single) {
+		size_t n = strlen(b3tid);
+
+		memcpy(b3, b3tid, n);
+		b3[n] = '-';
+		memcpy(b3 + n + 1, sid, 16);
+		b3[n + 17] = '-';
+		b3[n + 18] = sampled ? '1' : '0';
+		b3[n + 19] = '-';
+		memcpy(b3 + n + 20, pid, 17);
 		return http_fields_set(f, "b3", b3);
-	http_fields_remove(f, "b3");
+	}
+	http_fields_remove(f, "b3"); /* one that did not parse: not passed on */
 	return 0;
 }
 
@@ -262,6 +276,30 @@ int wp_span_begin(struct wp_span *s, const char *name)
 	memset(s, 0, sizeof(*s));
 	s->mem = mem;
 	s->cap = cap;
+	s->name = put(s, name, strlen(name));
+	return s->name == UINT32_MAX ? -ENOMEM : 0;
+}
+
+int wp_span_begin_from(struct wp_span *s, const struct wp_span *from, uint16_t n_tags,
+		       const char *name)
+{
+	char *mem = s->mem;
+	uint32_t cap = s->cap;
+
+	memset(s, 0, sizeof(*s));
+	s->mem = mem;
+	s->cap = cap;
+	if (from->len > s->cap) {
+		if (!(mem = realloc(s->mem, from->cap)))
+			return -ENOMEM;
+		s->mem = mem;
+		s->cap = from->cap;
+	}
+	memcpy(s->mem, from->mem, from->len);
+	s->len = from->len;
+	s->n_tags = n_tags < from->n_tags ? n_tags : from->n_tags;
+	memcpy(s->key, from->key, s->n_tags * sizeof(s->key[0]));
+	memcpy(s->value, from->value, s->n_tags * sizeof(s->value[0]));
 	s->name = put(s, name, strlen(name));
 	return s->name == UINT32_MAX ? -ENOMEM : 0;
 }
@@ -314,25 +352,30 @@ static int out_str(struct buf *o, const char *s)
 	return out_add(o, s, strlen(s));
 }
 
+/* The bytes a JSON string cannot hold as they are: ", \ and control characters. */
+static bool needs_escape(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
+
 /* @s as a JSON string (quotes, escapes for ", \ and control characters). */
 static int out_json(struct buf *o, const char *s)
 {
 	int err = out_add(o, "\"", 1);
+	const char *p = s, *run = s;
 
-	for (const char *p = s; !err && *p; p++) {
+	for (; !err; p++) {
 		unsigned char c = (unsigned char)*p;
-		size_t run = strcspn(p, "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r"
-					"\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a"
-					"\x1b\x1c\x1d\x1e\x1f");
 		char esc[8];
 
-		if (run) {
-			err = out_add(o, p, run);
-			p += run - 1;
+		if (c && !needs_escape(c))
 			continue;
-		}
+		err = p > run ? out_add(o, run, (size_t)(p - run)) : 0;
+		if (err || !c)
+			break;
 		snprintf(esc, sizeof(esc), c == '"' || c == '\\' ? "\\%c" : "\\u%04x", c);
 		err = out_str(o, esc);
+		run = p + 1;
 	}
 	return err ? err : out_add(o, "\"", 1);
 }
@@ -340,7 +383,14 @@ static int out_json(struct buf *o, const char *s)
 int wp_trace_zipkin(const struct wp_span *const *s, size_t n, const struct wp_trace_resource *res,
 		    struct buf *out)
 {
-	int err = out_add(out, "[", 1);
+	size_t guess = 2;
+	int err;
+
+	for (size_t i = 0; i < n; i++)
+		guess += s[i]->len + 16u * s[i]->n_tags + 256;
+	if (!buf_reserve(out, guess, 64u << 20))
+		return -ENOMEM;
+	err = out_add(out, "[", 1);
 
 	for (size_t i = 0; !err && i < n; i++) {
 		const struct wp_span *sp = s[i];
@@ -445,7 +495,8 @@ int wp_trace_otlp(const struct wp_span *const *s, size_t n, const struct wp_trac
 	Opentelemetry__Proto__Common__V1__InstrumentationScope scope;
 	KeyValue rkv[2], *rkvp[2];
 	AnyValue rav[2];
-	struct otlp_span *spans = calloc(n ? n : 1, sizeof(*spans));
+	/* Not zeroed: otlp_span sets what it uses (the tags past n_tags are never read). */
+	struct otlp_span *spans = malloc((n ? n : 1) * sizeof(*spans));
 	Span **sp = calloc(n ? n : 1, sizeof(*sp));
 	size_t nr = 0;
 	int err = -ENOMEM;

@@ -60,6 +60,9 @@ struct wp_span {
 
 /* Resets @s for a new span named @name. 0 or -ENOMEM. */
 int wp_span_begin(struct wp_span *s, const char *name);
+/* Resets @s as a span named @name with the first @n_tags tags of @from. 0 or -ENOMEM. */
+int wp_span_begin_from(struct wp_span *s, const struct wp_span *from, uint16_t n_tags,
+		       const char *name);
 /* Adds tag @key = @value (NULL: not added), cut to @max bytes (0: no limit). 0 or -ENOMEM;
  * past WP_SPAN_TAGS_MAX tags, dropped. */
 int wp_span_tag(struct wp_span *s, const char *key, const char *value, size_t max);
