@@ -188,10 +188,39 @@ if [ ${#prom_flags[@]} -gt 0 ] && ! ss -Hltn "sport = :$dash_port" 2>/dev/null |
 	dash=1
 fi
 
+# Tracing into the dashboard, which receives spans inside the cluster.
+if [ -n "$dash" ]; then
+	section "12. tracing: one page's spans, productpage -> reviews -> ratings"
+	say "Istio's way: extension providers in the mesh config, a Telemetry turning tracing on for"
+	say "the mesh; the collector here is the dashboard (examples/tracing/tracing.yaml)."
+	run apply -f examples/tracing/tracing.yaml
+	trace_id=
+	for i in $(seq 1 20); do
+		rid=demo-$RANDOM$RANDOM
+		A local exec default/curl-0 -- curl -s -o /dev/null -H "x-request-id: $rid" \
+			http://productpage:9080/productpage 2>/dev/null
+		sleep 1.5 # the waypoint sends its spans each second
+		trace_id=$(curl -s --max-time 5 "http://localhost:$dash_port/api/traces?tagKey=guid:x-request-id&tagValue=$rid" |
+			jq -r '.[0].traceID // empty' 2>/dev/null)
+		[ -n "$trace_id" ] && break
+	done
+	if [ -n "$trace_id" ]; then
+		say "trace $trace_id, as the waypoint reported it (server span, its client span below):"
+		curl -s --max-time 5 "http://localhost:$dash_port/api/traces/$trace_id" | jq -r '
+			.spans as $all | def depth($s): if $s.parentSpanID == null then 0 else
+				([$all[] | select(.spanID == $s.parentSpanID)][0] // null) as $p |
+				if $p == null then 0 else 1 + depth($p) end end;
+			$all | sort_by(.start)[] | "\([range(depth(.))] | map("  ") | join(""))\(.kind) \(.name)  \(.duration / 1000 | floor) ms"' 2>/dev/null |
+			sed 's/^/    /'
+	else
+		say "  (no trace came: see $rundir/dashboard.log)"
+	fi
+fi
+
 section "where to look"
 say "  http://localhost:$ingress_port/productpage       bookinfo through the ingress gateway"
 [ -n "$dash" ] &&
-	say "  http://localhost:$dash_port/                     ambitctl dashboard: the service graph (DEMO_DASHBOARD_PORT)"
+	say "  http://localhost:$dash_port/                     ambitctl dashboard: the service graph and Traces (DEMO_DASHBOARD_PORT)"
 [ ${#prom_flags[@]} -gt 0 ] &&
 	say "  http://localhost:$prom_port/                      Prometheus (istio_requests_total, ...)"
 say "  $AMBITCTL local logs default/waypoint-0        the waypoint's access log"

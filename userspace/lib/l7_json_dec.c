@@ -677,9 +677,9 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 		     struct l7_service *s)
 {
 	static const char *const k[] = {
-	    "hostname", "name",	      "namespace",   "workload", "vip", "ports", "endpoints",
-	    "subsets",	"policies",   "routesKind",  "routes",	 "tcp", "authz", "jwt",
-	    "aux",	"rateLimits", "viaWaypoint", "telemetry",	 NULL};
+	    "hostname", "name",	      "namespace",   "workload",  "vip", "ports", "endpoints",
+	    "subsets",	"policies",   "routesKind",  "routes",	  "tcp", "authz", "jwt",
+	    "aux",	"rateLimits", "viaWaypoint", "telemetry", NULL};
 
 	if (!l7j_keys(d, o, path, k))
 		return;
@@ -796,7 +796,7 @@ static void dlisteners(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 {
 	static const char *const k[] = {
-	    "waypoint",	 "services",   "authz",	  "jwt",     "mesh",   "extAuthz", "gateway",
+	    "waypoint",	 "services",   "authz",	  "jwt",       "mesh",	 "extAuthz", "gateway",
 	    "listeners", "rateLimits", "tunnels", "telemetry", "meshId", NULL};
 	static const char *const wk[] = {"namespace", "name", "identity", NULL};
 	struct l7j_dec d = {.err = err, .errlen = errlen};

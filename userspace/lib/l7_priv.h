@@ -147,7 +147,7 @@ int l7_aux_service(const struct l7_inputs *in, const struct l7_waypoint *wp, str
 		   const char *spec, char *fqdn, size_t len);
 /* l7_tracing.c: the tracing of @wp and of its services' own Telemetry, into @c; JSON. */
 int l7_compile_telemetry(const struct l7_inputs *in, const struct l7_waypoint *wp,
-		       struct l7_config *c);
+			 struct l7_config *c);
 void l7_telemetry_clear(struct l7_telemetry *t);
 /* l7_ratelimit.c: the local rate limits @wp enforces, onto the services of @c; their JSON. */
 int l7_compile_ratelimits(const struct l7_inputs *in, const struct l7_waypoint *wp,
