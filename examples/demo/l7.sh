@@ -188,8 +188,12 @@ if [ ${#prom_flags[@]} -gt 0 ] && ! ss -Hltn "sport = :$dash_port" 2>/dev/null |
 	dash=1
 fi
 
-# Tracing into the dashboard, which receives spans inside the cluster.
+# Tracing into the dashboard, which receives spans inside the cluster (the tour's timeouts and
+# breaker lifted first: one page shows every hop).
 if [ -n "$dash" ]; then
+	A delete -f "$tasks/request-timeouts.yaml" >/dev/null 2>&1
+	A delete -f "$tasks/circuit-breaker-details.yaml" >/dev/null 2>&1
+	A apply -f "$tasks/destination-rule-all.yaml" -f "$tasks/virtual-service-reviews-v3.yaml" >/dev/null 2>&1
 	section "12. tracing: one page's spans, productpage -> reviews -> ratings"
 	say "Istio's way: extension providers in the mesh config, a Telemetry turning tracing on for"
 	say "the mesh; the collector here is the dashboard (examples/tracing/tracing.yaml)."
@@ -205,6 +209,15 @@ if [ -n "$dash" ]; then
 		[ -n "$trace_id" ] && break
 	done
 	if [ -n "$trace_id" ]; then
+		# Each hop's spans come in a batch of their own: until the count stops growing.
+		count=0
+		for i in $(seq 1 8); do
+			now=$(curl -s --max-time 5 "http://localhost:$dash_port/api/traces/$trace_id" |
+				jq '.spans | length' 2>/dev/null)
+			[ "${now:-0}" -gt "$count" ] || break
+			count=$now
+			sleep 1.2
+		done
 		say "trace $trace_id, as the waypoint reported it (server span, its client span below):"
 		curl -s --max-time 5 "http://localhost:$dash_port/api/traces/$trace_id" | jq -r '
 			.spans as $all | def depth($s): if $s.parentSpanID == null then 0 else

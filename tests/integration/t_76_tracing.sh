@@ -10,18 +10,22 @@
 # the ztunnel's access log carrying the CONNECT's traceparent, Telemetry's access logging
 # filter, and spans dropped and counted when the collector is away.
 . "$(dirname "$0")/lib.sh"
-need_root; need_bins; need_cmd curl; need_cmd jq
+need_root; need_bins; need_cmd curl; need_cmd jq; need_cmd protoc
+/usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null ||
+	fail "python3-grpcio and python3-protobuf are needed (make deps)"
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
 ISTIO_BOOKINFO=${ISTIO_BOOKINFO:-/work/shared/istio/samples/samples/bookinfo}
 [ -d "$ISTIO_BOOKINFO/networking" ] || fail "no Istio bookinfo samples in $ISTIO_BOOKINFO"
 CLUSTER_INGRESS=1 cluster_up "$REPO/examples/bookinfo"
 WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
+# The OTLP/gRPC collector's messages and script where a pod sees them (not /tmp).
+PB=$(mktemp -d /var/tmp/ambit-it-otlp-XXXXXX)
 PIDS=
 cleanup() {
 	local p
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	rm -rf "$WORK"
+	rm -rf "$WORK" "$PB"
 	on_exit
 }
 trap cleanup EXIT
@@ -223,6 +227,65 @@ span_counts() {
 wait_for 60 otlp_seen || fail "no OTLP trace through the gateway: $(jq -c '[.spans[] | [.service, .name]]' "$WORK/t3.json" 2>/dev/null) $(span_counts)"
 accepted=$(api traces/stats | jq -r '.accepted')
 [ "${accepted:-0}" -gt 0 ] || fail "the dashboard counted no spans: $(api traces/stats)"
+
+# --- OTLP/gRPC: TraceService/Export to a collector pod (python3-grpcio), outside the mesh.
+(cd "$REPO/proto" && find opentelemetry -name '*.proto' -print0 |
+	xargs -0 protoc -I . --python_out="$PB") || fail "protoc could not compile proto/"
+cp "$REPO/tests/integration/bin/otlp_grpc_collector.py" "$PB/"
+chmod -R a+rX "$PB"
+actl apply -f - >&2 <<YAML || fail "the OTLP/gRPC collector was not applied"
+apiVersion: v1
+kind: Namespace
+metadata: {name: tracing}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: otel-grpc, namespace: tracing}
+spec:
+  selector: {app: otel-grpc}
+  ports: [{name: grpc-otlp, port: 4317}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: otel-grpc, namespace: tracing}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: otel-grpc}}
+  template:
+    metadata: {labels: {app: otel-grpc}}
+    spec:
+      containers:
+      - name: collector
+        command: ["/usr/bin/python3", "$PB/otlp_grpc_collector.py", "4317", "$PB"]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |-
+    extensionProviders:
+    - name: otel-grpc
+      opentelemetry: {service: otel-grpc.tracing.svc.cluster.local, port: 4317}
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: otel-grpc}]
+    randomSamplingPercentage: 100
+YAML
+wait_log 60 tracing/otel-grpc-0 'serving TraceService/Export' ||
+	fail "the OTLP/gRPC collector never ran: $(actl local logs tracing/otel-grpc-0 | tail -5)"
+grpc_seen() {
+	local t
+	t=$(printf 'beef%028x' $((RANDOM * 65536 + RANDOM)))
+	page -H "traceparent: 00-$t-00f067aa0ba902b7-01" >/dev/null
+	wait_log 5 tracing/otel-grpc-0 "span trace=$t .* service=waypoint.default name=reviews"
+}
+wait_for 60 grpc_seen || fail "no spans over OTLP/gRPC: $(actl local logs tracing/otel-grpc-0 | tail -3)"
+# Back to the example's providers (the dashboard) for what follows.
+apply -f "$REPO/examples/tracing/tracing.yaml"
 
 # --- access logging by Telemetry: only failures, then none.
 cat >"$WORK/logs.yaml" <<'YAML'
