@@ -28,7 +28,6 @@
 
 #include "ambit/log.h"
 #include "config.h"
-#include "prom.h"
 #include "proxy_priv.h"
 
 #define TRACE_QUEUE_MAX 2048
@@ -40,28 +39,6 @@
 #define ZIPKIN_PATH "/api/v2/spans"
 #define OTLP_PATH "/v1/traces"
 #define OTLP_GRPC_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-
-static uint64_t spans_exported, spans_dropped, exports_failed; /* atomic, the process's */
-
-static void count(uint64_t *c, uint64_t n)
-{
-	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
-}
-
-void wp_trace_metrics(struct prom_buf *b)
-{
-	prom_printf(&*b,
-		    "# HELP ambit_tracing_spans_total Spans this proxy made, by what became of "
-		    "them.\n# TYPE ambit_tracing_spans_total counter\n"
-		    "ambit_tracing_spans_total{outcome=\"exported\"} %llu\n"
-		    "ambit_tracing_spans_total{outcome=\"dropped\"} %llu\n"
-		    "# HELP ambit_tracing_export_failures_total Span exports that failed.\n"
-		    "# TYPE ambit_tracing_export_failures_total counter\n"
-		    "ambit_tracing_export_failures_total %llu\n",
-		    (unsigned long long)__atomic_load_n(&spans_exported, __ATOMIC_RELAXED),
-		    (unsigned long long)__atomic_load_n(&spans_dropped, __ATOMIC_RELAXED),
-		    (unsigned long long)__atomic_load_n(&exports_failed, __ATOMIC_RELAXED));
-}
 
 /* One provider's queue and export in flight. */
 struct wp_trace_exp {
@@ -135,10 +112,10 @@ static void exp_end(struct wp_trace_exp *x, bool ok)
 	free(x->body);
 	x->body = NULL;
 	if (ok) {
-		count(&spans_exported, x->n_sending);
+		wp_trace_count(WP_TRACE_EXPORTED, x->n_sending);
 	} else {
-		count(&spans_dropped, x->n_sending);
-		count(&exports_failed, 1);
+		wp_trace_count(WP_TRACE_DROPPED, x->n_sending);
+		wp_trace_count(WP_TRACE_EXPORT_FAILED, 1);
 	}
 	x->n_sending = 0;
 	x->busy = false;
@@ -287,7 +264,7 @@ static const struct l7_telemetry *provider_of(const struct wp_gen *g, const char
 
 static void drop_queue(struct wp_trace_exp *x)
 {
-	count(&spans_dropped, x->n);
+	wp_trace_count(WP_TRACE_DROPPED, x->n);
 	x->n = 0;
 }
 
@@ -651,7 +628,7 @@ static int common_tags(struct wp_span *s, const struct wp_req *r, const struct l
 static struct wp_span *slot(struct wp_trace_exp *x)
 {
 	if (x->n == TRACE_QUEUE_MAX) {
-		count(&spans_dropped, 1);
+		wp_trace_count(WP_TRACE_DROPPED, 1);
 		return NULL;
 	}
 	return &x->q[x->n];

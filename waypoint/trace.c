@@ -544,3 +544,29 @@ done:
 	free(sp);
 	return err;
 }
+
+/* ---- counters ---- */
+
+static uint64_t counters[3]; /* atomic, the process's, by enum wp_trace_counter */
+
+void wp_trace_count(enum wp_trace_counter c, uint64_t n)
+{
+	__atomic_fetch_add(&counters[c], n, __ATOMIC_RELAXED);
+}
+
+void wp_trace_metrics(struct prom_buf *b)
+{
+	prom_printf(
+	    b,
+	    "# HELP ambit_tracing_spans_total Spans this proxy made, by what became of "
+	    "them.\n# TYPE ambit_tracing_spans_total counter\n"
+	    "ambit_tracing_spans_total{outcome=\"exported\"} %llu\n"
+	    "ambit_tracing_spans_total{outcome=\"dropped\"} %llu\n"
+	    "# HELP ambit_tracing_export_failures_total Span exports that failed.\n"
+	    "# TYPE ambit_tracing_export_failures_total counter\n"
+	    "ambit_tracing_export_failures_total %llu\n",
+	    (unsigned long long)__atomic_load_n(&counters[WP_TRACE_EXPORTED], __ATOMIC_RELAXED),
+	    (unsigned long long)__atomic_load_n(&counters[WP_TRACE_DROPPED], __ATOMIC_RELAXED),
+	    (unsigned long long)__atomic_load_n(&counters[WP_TRACE_EXPORT_FAILED],
+						__ATOMIC_RELAXED));
+}

@@ -83,7 +83,14 @@ int wp_trace_zipkin(const struct wp_span *const *s, size_t n, const struct wp_tr
 int wp_trace_otlp(const struct wp_span *const *s, size_t n, const struct wp_trace_resource *res,
 		  uint8_t **out, size_t *len);
 
-/* proxy_trace.c: the process's span counters in Prometheus text, onto @b. */
+/* The process's span counters (atomic): what became of the spans made, exports that failed. */
+enum wp_trace_counter {
+	WP_TRACE_EXPORTED = 0,
+	WP_TRACE_DROPPED,
+	WP_TRACE_EXPORT_FAILED,
+};
+void wp_trace_count(enum wp_trace_counter c, uint64_t n);
+/* The counters in Prometheus text, onto @b. */
 void wp_trace_metrics(struct prom_buf *b);
 
 #endif
