@@ -369,13 +369,18 @@ static void on_message(int fd, char *msg, int *fds, size_t nfds)
 		close(fds[i]);
 	if (sscanf(msg, "add %16s %159s", ipstr, uid) == 2 && inet_pton(AF_INET, ipstr, &a) == 1 &&
 	    nsfd >= 0) {
+		/*
+		 * The answer is never waited for (the socket does not block): "ok" once the
+		 * listeners are up, for the agent sends the pod's traffic here only then; "fail"
+		 * for its log and its retries.
+		 */
 		if (pod_add(a.s_addr, uid, nsfd, why, sizeof(why)) == 0) {
 			pr_debug("in-pod: pod %s (%s) captured in its netns", uid, ipstr);
-			return;
+			snprintf(reply, sizeof(reply), "ok %s %s", ipstr, uid);
+		} else {
+			pr_warn("in-pod: pod %s (%s): %s", uid, ipstr, why);
+			snprintf(reply, sizeof(reply), "fail %s %s: %s", ipstr, uid, why);
 		}
-		pr_warn("in-pod: pod %s (%s): %s", uid, ipstr, why);
-		/* For the agent's log too; never waited for (the socket does not block). */
-		snprintf(reply, sizeof(reply), "fail %s %s: %s", ipstr, uid, why);
 		sock_send_fds(fd, reply, NULL, 0);
 		return;
 	}

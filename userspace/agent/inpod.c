@@ -18,6 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
+#include "ambit/bpf_abi.h"
 #include "ambit/clock.h"
 #include "ambit/datapath.h"
 #include "ambit/ipc.h"
@@ -32,6 +35,8 @@
 #define RESEND_FIRST_MS 250
 #define RESEND_MAX_MS 8000
 #define RESEND_FORGET_MS 60000
+/* How long a pod waits for the ztunnels' "ok" before it is marked all the same (inpod.h). */
+#define INPOD_ACK_WAIT_MS 2000
 
 struct inpod_pod {
 	char *uid;
@@ -40,6 +45,10 @@ struct inpod_pod {
 	int nsfd;    /* the pod's netns, held while it is captured */
 	int ifindex; /* the interface holding its IP, in its netns */
 	bool seen;   /* in the desired state of this sync */
+	bool marked; /* in-pod in the maps (desired_mark_inpod) since a sync */
+	/* The ztunnels that said "ok" since it was last handed to them: bit per m->zt slot. */
+	unsigned int acked;
+	uint64_t added_at; /* ms: when it was first handed to the ztunnels */
 	/* What the ztunnels refused: bit per m->zt slot, handed again at resend_at (ms). */
 	unsigned int resend;
 	unsigned int fails;
@@ -160,8 +169,10 @@ static void zt_drop(struct inpod *m, struct agent_source *z, const char *why)
 	unsigned int bit = 1u << zt_slot(m, z);
 
 	/* A ztunnel that connects again is handed every pod anyway. */
-	for (size_t i = 0; i < m->n; i++)
+	for (size_t i = 0; i < m->n; i++) {
 		m->pods[i].resend &= ~bit;
+		m->pods[i].acked &= ~bit;
+	}
 	epoll_ctl(m->epfd, EPOLL_CTL_DEL, z->fd, NULL);
 	close(z->fd);
 	z->fd = -1;
@@ -177,16 +188,17 @@ static void zt_send(struct inpod *m, struct agent_source *z, const char *msg, in
 		zt_drop(m, z, strerror(-err));
 }
 
-static void send_add(struct inpod *m, struct agent_source *z, const struct inpod_pod *p)
+static void send_add(struct inpod *m, struct agent_source *z, struct inpod_pod *p)
 {
 	char msg[256], ip[INET_ADDRSTRLEN];
 
+	p->acked &= ~(1u << zt_slot(m, z));
 	inet_ntop(AF_INET, &p->ip, ip, sizeof(ip));
 	snprintf(msg, sizeof(msg), "add %s %.200s", ip, p->uid);
 	zt_send(m, z, msg, p->nsfd);
 }
 
-static void broadcast(struct inpod *m, const struct inpod_pod *p, bool add)
+static void broadcast(struct inpod *m, struct inpod_pod *p, bool add)
 {
 	char msg[64], ip[INET_ADDRSTRLEN];
 
@@ -243,6 +255,36 @@ static void on_resend(struct agent_source *src, uint32_t events)
 	resend_arm(m);
 }
 
+/* The pod of "<ip> <uid>[:]" at the head of a ztunnel's report, or NULL. */
+static struct inpod_pod *reported(struct inpod *m, const char *report)
+{
+	char ipstr[INET_ADDRSTRLEN + 1], uid[160];
+	struct in_addr a;
+	size_t ul;
+
+	if (sscanf(report, "%16s %159s", ipstr, uid) != 2 || inet_pton(AF_INET, ipstr, &a) != 1)
+		return NULL;
+	ul = strlen(uid);
+	if (ul && uid[ul - 1] == ':')
+		uid[--ul] = '\0';
+	for (size_t i = 0; i < m->n; i++)
+		if (m->pods[i].ip == a.s_addr && !strcmp(m->pods[i].uid, uid))
+			return &m->pods[i];
+	return NULL;
+}
+
+/* "ok <ip> <uid>": that ztunnel listens in the pod's netns; marked at the next sync when all do. */
+static void on_ok(struct inpod *m, struct agent_source *z, const char *report)
+{
+	struct inpod_pod *p = reported(m, report);
+
+	if (!p)
+		return; /* no longer captured */
+	p->acked |= 1u << zt_slot(m, z);
+	if (!p->marked && m->kick)
+		m->kick(m->kick_arg);
+}
+
 /*
  * "fail <ip> <uid>: <why>": that ztunnel did not capture the pod (a port of 15001, 15006 or
  * 15008 taken in the pod, no memory, ...). The maps already send the pod's traffic to those
@@ -250,22 +292,9 @@ static void on_resend(struct agent_source *src, uint32_t events)
  */
 static void on_fail(struct inpod *m, struct agent_source *z, const char *report)
 {
-	char ipstr[INET_ADDRSTRLEN + 1], uid[160];
-	struct inpod_pod *p = NULL;
-	struct in_addr a;
+	struct inpod_pod *p = reported(m, report);
 	uint64_t delay, now = clock_mono_ms();
-	size_t ul;
 
-	if (sscanf(report, "%16s %159s", ipstr, uid) != 2 || inet_pton(AF_INET, ipstr, &a) != 1) {
-		pr_warn("in-pod: the ztunnel could not capture a pod: %.200s", report);
-		return;
-	}
-	ul = strlen(uid);
-	if (ul && uid[ul - 1] == ':')
-		uid[--ul] = '\0';
-	for (size_t i = 0; i < m->n && !p; i++)
-		if (m->pods[i].ip == a.s_addr && !strcmp(m->pods[i].uid, uid))
-			p = &m->pods[i];
 	if (!p) {
 		pr_warn("in-pod: the ztunnel could not capture pod %.200s (no longer captured)",
 			report);
@@ -308,6 +337,8 @@ static void on_ztunnel(struct agent_source *src, uint32_t events)
 	}
 	if (!strncmp(msg, "fail ", 5))
 		on_fail(m, src, msg + 5);
+	else if (!strncmp(msg, "ok ", 3))
+		on_ok(m, src, msg + 3);
 	else
 		pr_debug("in-pod: ztunnel: %s", msg);
 }
@@ -471,6 +502,7 @@ static struct inpod_pod *pod_up(struct inpod *m, const struct desired_local_pod 
 	m->n++;
 	pr_info("in-pod: pod %s (%s): captured in its netns (%s, ifindex %d)", lp->uid, ip,
 		ns.netns, p->ifindex);
+	p->added_at = clock_mono_ms();
 	broadcast(m, p, true);
 	return p;
 }
@@ -486,6 +518,36 @@ static void pod_down(struct inpod *m, struct inpod_pod *p, bool teardown)
 	pr_info("in-pod: pod %s (%s): no longer captured in its netns", p->uid, ip);
 	free(p->uid);
 	close(p->nsfd);
+}
+
+/* @p is in-pod in the pinned maps already (set by an earlier run of the agent). */
+static bool pinned_inpod(struct inpod *m, const struct inpod_pod *p)
+{
+	int fd = datapath_map_fd(m->dp, "enrolled_cgrp");
+	struct ambit_enrolled en;
+
+	return fd >= 0 && !bpf_map_lookup_elem(fd, &p->cgroup_id, &en) &&
+	       (en.flags & AMBIT_ENROLLED_INPOD);
+}
+
+/* Whether the maps may send @p's traffic to its netns now (inpod.h). */
+static bool may_mark(struct inpod *m, struct inpod_pod *p)
+{
+	unsigned int connected = 0;
+
+	if (p->marked || pinned_inpod(m, p))
+		return true;
+	for (int i = 0; i < INPOD_MAX_ZTUNNELS; i++)
+		if (m->zt[i].src.fd >= 0)
+			connected |= 1u << i;
+	if ((p->acked & connected) == connected)
+		return true; /* every ztunnel listens there (or none is connected to wait for) */
+	if (clock_mono_ms() - p->added_at < INPOD_ACK_WAIT_MS)
+		return false;
+	pr_warn("in-pod: pod %s: no ztunnel said it listens in the pod's netns within %d ms; "
+		"its traffic is sent there all the same",
+		p->uid, INPOD_ACK_WAIT_MS);
+	return true;
 }
 
 void inpod_sync_before(struct inpod *m, struct desired *d)
@@ -504,6 +566,12 @@ void inpod_sync_before(struct inpod *m, struct desired *d)
 			m->pending++;
 			continue;
 		}
+		p->seen = true;
+		if (!may_mark(m, p)) {
+			m->pending++;
+			continue;
+		}
+		p->marked = true;
 		desired_mark_inpod(d, lp);
 	}
 }
@@ -512,14 +580,13 @@ void inpod_sync_after(struct inpod *m, const struct desired *d)
 {
 	size_t k = 0;
 
+	(void)d;
 	for (size_t i = 0; i < m->n; i++) {
 		struct inpod_pod *p = &m->pods[i];
-		bool keep = false;
 
-		for (size_t j = 0; j < d->n_local && !keep; j++)
-			keep = d->local[j].inpod && d->local[j].ip == p->ip &&
-			       !strcmp(d->local[j].uid, p->uid);
-		if (keep) {
+		/* Set up in this sync's inpod_sync_before: marked, or waiting for the ztunnels. */
+		if (p->seen) {
+			p->seen = false;
 			m->pods[k++] = *p;
 			continue;
 		}

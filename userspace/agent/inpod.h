@@ -15,9 +15,14 @@
  *      agent -> ztunnel  "add <ip> <uid>" + the netns fd | "del <ip>" | "synced"
  *      ztunnel -> agent  "fail <ip> <uid>: <why>" (a pod it could not capture: handed to
  *                        that ztunnel again after 250 ms, doubling to 8 s, until it takes it)
+ *      ztunnel -> agent  "ok <ip> <uid>" (its listeners are up in the pod's netns)
  *    A ztunnel that connects gets every pod, then "synced" (it drops what was not re-added);
- *  - and only then marks the pod in-pod in the maps (desired_mark_inpod): connect4 goes to the
- *    pod's own 15001, the node-side tc leaves it to tc_pod. A pod that cannot be set up yet (no
+ *  - and only when every connected ztunnel said "ok" marks the pod in-pod in the maps
+ *    (desired_mark_inpod): connect4 goes to the pod's own 15001, the node-side tc leaves it to
+ *    tc_pod. Before, a connection the pod opened meanwhile would find no listener there (a
+ *    loaded node takes a while to schedule the ztunnel's in-pod thread). A pod already in-pod
+ *    in the pinned maps (an agent restarted) stays marked; a ztunnel that never answers (one
+ *    older than "ok") is waited for INPOD_ACK_WAIT_MS. A pod that cannot be set up yet (no
  *    process in its cgroup) stays as it was and is tried again soon.
  * The node's mode is --capture-mode host|inpod|auto; auto takes in-pod when the pods' host-side
  * veths are ports of a Linux bridge (inpod_detect).
@@ -57,7 +62,10 @@ struct inpod {
 	struct datapath *dp; /* borrowed */
 	struct inpod_pod *pods;
 	size_t n, cap;
-	unsigned int pending; /* enrolled pods the last sync could not set up */
+	unsigned int pending; /* enrolled pods the last sync could not set up or mark yet */
+	/* Called when a ztunnel's "ok" lets a pod be marked: the owner reconciles soon. */
+	void (*kick)(void *arg);
+	void *kick_arg;
 	/*
 	 * The first sync is done: until then the pods are not known (an agent just started, on
 	 * Kubernetes before its first list), so a ztunnel that connects is told nothing, and

@@ -241,6 +241,14 @@ static void on_inotify(struct agent_source *src, uint32_t events)
 		arm(l->debounce.fd, DEBOUNCE_MS);
 }
 
+/* In-pod: a ztunnel listens in a pod's netns now; the pod's traffic goes there at once. */
+static void inpod_kick(void *arg)
+{
+	struct loop *l = arg;
+
+	(void)arm(l->debounce.fd, 1);
+}
+
 static void on_debounce(struct agent_source *src, uint32_t events)
 {
 	drain(src->fd);
@@ -645,6 +653,8 @@ static int startup(struct loop *l)
 		return err;
 	}
 	a->inpod_open = true;
+	a->inpod.kick = inpod_kick;
+	a->inpod.kick_arg = l;
 	/* First reconcile before listening, so the first watcher gets a full snapshot at once. */
 	reconcile(l);
 	ops.get = agent_get;
