@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ambit/fmt.h"
 #include "authz.h"
 
 int wp_path_norm_parse(const char *s)
@@ -24,17 +25,6 @@ int wp_path_norm_parse(const char *s)
 	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(s, names[i]))
 			return (int)i;
-	return -1;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
 	return -1;
 }
 
@@ -58,8 +48,8 @@ static long unescape(char *p, size_t n, bool slashes)
 		int hi, lo;
 		unsigned char c;
 
-		if (p[i] != '%' || i + 2 >= n || (hi = hexval(p[i + 1])) < 0 ||
-		    (lo = hexval(p[i + 2])) < 0) {
+		if (p[i] != '%' || i + 2 >= n || (hi = fmt_hexval(p[i + 1])) < 0 ||
+		    (lo = fmt_hexval(p[i + 2])) < 0) {
 			/* Not an escape ("%zz" stays as it came). */
 			p[o++] = p[i];
 			continue;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "ambit/fmt.h"
 #include "ambit/log.h"
 #include "config.h"
 #include "proxy_priv.h"
@@ -72,22 +73,6 @@ struct wp_tracer {
 	char node[600];	   /* node_id, made once per generation */
 	uint64_t node_gen; /* the generation it was made for (0: none yet) */
 };
-
-/* @v in decimal into @out (at least 21 bytes); its length. */
-static size_t utoa(uint64_t v, char *out)
-{
-	char tmp[21];
-	size_t n = 0, i = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		out[i++] = tmp[--n];
-	out[i] = '\0';
-	return i;
-}
 
 /* ---- exports ---- */
 
@@ -581,7 +566,7 @@ static int common_tags(struct wp_span *s, const struct wp_req *r, const struct l
 			 tr->host, l7->waypoint_namespace, l7->waypoint_namespace);
 		tr->node_gen = r->view->gen->seq;
 	}
-	utoa((uint64_t)(r->status > 0 ? r->status : 0), status);
+	fmt_u64(status, (uint64_t)(r->status > 0 ? r->status : 0));
 	if (sl + al + pl < sizeof(url)) {
 		memcpy(url, scheme, sl);
 		memcpy(url + sl, auth, al);
@@ -590,8 +575,8 @@ static int common_tags(struct wp_span *s, const struct wp_req *r, const struct l
 		snprintf(url, sizeof(url), "%s%s%s", scheme, auth, path);
 	}
 	wp_req_flags_text(r, flags, sizeof(flags));
-	utoa(r->bytes_in, size[0]);
-	utoa(r->bytes_out, size[1]);
+	fmt_u64(size[0], r->bytes_in);
+	fmt_u64(size[1], r->bytes_out);
 	err = wp_span_tag(s, "istio.canonical_service", l7->waypoint_name, max);
 	err = err ?: wp_span_tag(s, "istio.canonical_revision", "latest", max);
 	err = err

@@ -26,6 +26,18 @@ static inline size_t fmt_u64(char *dst, uint64_t v)
 	return n;
 }
 
+/* The value of hex digit @c (either case), or -1. */
+static inline int fmt_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* The dotted quad of @addr (network order) into @dst (at least 16 bytes); returns its length. */
 static inline size_t fmt_ipv4(char *dst, uint32_t addr)
 {

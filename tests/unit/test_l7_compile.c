@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "ambit/l7.h"
+#include "../lib/l7_world.h"
 #include "ambit/snapshot.h"
 
 #define HEAD                                                                                       \
@@ -43,36 +44,24 @@
 	"  labels: {app: reviews, version: v2}\n"                                                  \
 	"spec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.12}\n---\n"
 
+/* The manifests bound (tests/lib/l7_world.h) and the model of their one waypoint. */
 struct world {
-	struct config cfg;
-	struct l7_pod *pods;
-	struct l7_inputs in;
-	struct l7_bindings b;
+	struct l7_world_bound bw;
 	struct l7_config *l7;
 	const struct l7_service *svc;
 };
 
 static void build(struct world *w, const char *yaml)
 {
-	struct config_diags d = {0};
-	char buf[512];
+	char err[512];
 
 	memset(w, 0, sizeof(*w));
-	config_init(&w->cfg);
-	if (config_load_buffer(&w->cfg, "c.yaml", yaml, strlen(yaml), &d)) {
-		for (size_t i = 0; i < d.n; i++) {
-			config_diag_format(&d.items[i], buf, sizeof(buf));
-			print_error("%s\n", buf);
-		}
+	if (l7_world_bind(&w->bw, yaml, err, sizeof(err))) {
+		print_error("%s\n", err);
 		fail();
 	}
-	config_diags_free(&d);
-	assert_int_equal(l7_pods_from_config(&w->cfg, &w->pods, &w->in.n_pods), 0);
-	w->in.cfg = &w->cfg;
-	w->in.pods = w->pods;
-	assert_int_equal(l7_bindings_compute(&w->in, &w->b), 0);
-	assert_int_equal(w->b.n_waypoints, 1);
-	w->l7 = l7_compile(&w->in, &w->b, &w->b.waypoints[0]);
+	assert_int_equal(w->bw.b.n_waypoints, 1);
+	w->l7 = l7_compile(&w->bw.in, &w->bw.b, &w->bw.b.waypoints[0]);
 	assert_non_null(w->l7);
 	w->svc = l7_config_service(w->l7, "reviews.shop.svc.cluster.local");
 	assert_non_null(w->svc);
@@ -81,9 +70,7 @@ static void build(struct world *w, const char *yaml)
 static void done(struct world *w)
 {
 	l7_config_free(w->l7);
-	l7_bindings_free(&w->b);
-	free(w->pods);
-	config_free(&w->cfg);
+	l7_world_unbind(&w->bw);
 }
 
 static void test_service_facts(void **state)
@@ -200,11 +187,11 @@ static void test_workload_entries(void **state)
 	l7_config_free(back);
 	cJSON_Delete(j);
 	/* A pod of a Deployment: its endpoints name the Deployment as Istio's workload. */
-	for (size_t i = 0; i < w.in.n_pods; i++)
-		if (!strcmp(w.pods[i].name, "reviews-v1"))
-			w.pods[i].workload = "reviews-v1-deploy";
+	for (size_t i = 0; i < w.bw.in.n_pods; i++)
+		if (!strcmp(w.bw.pods[i].name, "reviews-v1"))
+			w.bw.pods[i].workload = "reviews-v1-deploy";
 	l7_config_free(w.l7);
-	w.l7 = l7_compile(&w.in, &w.b, &w.b.waypoints[0]);
+	w.l7 = l7_compile(&w.bw.in, &w.bw.b, &w.bw.b.waypoints[0]);
 	assert_non_null(w.l7);
 	j = l7_to_json(w.l7);
 	back = j ? l7_from_json(j, err, sizeof(err)) : NULL;

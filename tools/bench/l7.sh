@@ -43,39 +43,11 @@ REPO=$(cd "$HERE/../.." && pwd)
 BENCH=l7
 . "$HERE/lib-l7.sh"
 
-# The waypoint's model, from manifests as a user writes them: service web (port 80 -> port @1 of
-# its pods), pods v1-v3 at 127.0.0.2-4, and the route table.
+# The waypoint's model (lib-l7.sh's web world): pods v1-v3, jason -> v2, the rest 80 % v1 and 20 % v3.
 world() {
-	. "$REPO/tools/waypoint-world.sh"
-	wp_world bench
-	wp_service bench web "{app: web}" "[{name: http, port: 80, targetPort: $1}]"
-	for v in 1 2 3; do
-		wp_pod bench "web-v$v" "127.0.0.$((v + 1))" "{app: web, version: v$v}"
-	done
-	cat <<'YAML'
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: web, namespace: bench}
-spec:
-  host: web
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-  - {name: v3, labels: {version: v3}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web, namespace: bench}
-spec:
-  hosts: [web]
-  http:
-  - match: [{headers: {x-user: {exact: jason}}}]
-    route: [{destination: {host: web, subset: v2}}]
-  - route:
+	web_world "$1" 3 "
     - {destination: {host: web, subset: v1}, weight: 80}
-    - {destination: {host: web, subset: v3}, weight: 20}
-YAML
+    - {destination: {host: web, subset: v3}, weight: 20}"
 }
 bench_args "$@"
 bench_knobs
@@ -95,13 +67,7 @@ cat "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/haproxy.pem"
 
 # Backends: one nginx (CPU 0) answering "vN" on 127.0.0.2-4 (v1, v2, v3).
 mkdir -p "$tmp/be"
-{
-	nginx_http "$tmp/be"
-	for v in 1 2 3; do
-		echo "  server { listen 127.0.0.$((v + 1)):$be; location / { return 200 \"v$v\\n\"; } }"
-	done
-	echo "}"
-} >"$tmp/be/nginx.conf"
+web_backends "$tmp/be" "$be" 3
 
 world "$be" >"$tmp/world.yaml"
 "$REPO/build/ambitctl" waypoint config -f "$tmp/world.yaml" -n bench --name wp >"$tmp/l7.json" ||

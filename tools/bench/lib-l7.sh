@@ -154,3 +154,45 @@ bench_wrk() {
 		"$fields" "$rps" "$p50" "$p99" "$cpu" "$ucpu" "$scpu" "$rss" >>"$raw"
 	say "rep $said: $rps req/s, p50 $p50 ms, p99 $p99 ms, $cpu CPU s/1k req, RSS $rss MB"
 }
+
+# The web world the L7 benches route (tools/waypoint-world.sh's manifests, as a user writes them):
+# service web (port 80 -> port @1 of its pods), pods web-v1..v@2 at 127.0.0.2.., a DestinationRule
+# with a subset per version, and a VirtualService sending `x-user: jason` to v2 and the rest to
+# @3 (the route's YAML: a flow list of destinations, indented lines after "route:").
+web_world() {
+	local port=$1 n=$2 rest=$3 v
+	. "$REPO/tools/waypoint-world.sh"
+	wp_world bench
+	wp_service bench web "{app: web}" "[{name: http, port: 80, targetPort: $port}]"
+	for v in $(seq "$n"); do
+		wp_pod bench "web-v$v" "127.0.0.$((v + 1))" "{app: web, version: v$v}"
+	done
+	printf -- '---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n'
+	printf 'metadata: {name: web, namespace: bench}\nspec:\n  host: web\n  subsets:\n'
+	for v in $(seq "$n"); do echo "  - {name: v$v, labels: {version: v$v}}"; done
+	cat <<YAML
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: bench}
+spec:
+  hosts: [web]
+  http:
+  - match: [{headers: {x-user: {exact: jason}}}]
+    route: [{destination: {host: web, subset: v2}}]
+  - route:$rest
+YAML
+}
+
+# The web world's backends: nginx.conf (into @1's nginx.conf) answering "vN" on 127.0.0.N+1:@2
+# for N in 1..@3.
+web_backends() {
+	local v
+	{
+		nginx_http "$1"
+		for v in $(seq "$3"); do
+			echo "  server { listen 127.0.0.$((v + 1)):$2; location / { return 200 \"v$v\\n\"; } }"
+		done
+		echo "}"
+	} >"$1/nginx.conf"
+}

@@ -55,32 +55,8 @@ COL_IP=127.0.0.5
 # route table, the mesh config's providers, the collectors' Services with EndpointSlices to
 # COL_IP:@2, and with @3 (a provider's name) and @4 (a percentage) the mesh's Telemetry.
 world() {
-	. "$REPO/tools/waypoint-world.sh"
-	wp_world bench
-	wp_service bench web "{app: web}" "[{name: http, port: 80, targetPort: $1}]"
-	for v in 1 2; do
-		wp_pod bench "web-v$v" "127.0.0.$((v + 1))" "{app: web, version: v$v}"
-	done
+	web_world "$1" 2 " [{destination: {host: web, subset: v1}}]"
 	cat <<'YAML'
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: web, namespace: bench}
-spec:
-  host: web
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web, namespace: bench}
-spec:
-  hosts: [web]
-  http:
-  - match: [{headers: {x-user: {exact: jason}}}]
-    route: [{destination: {host: web, subset: v2}}]
-  - route: [{destination: {host: web, subset: v1}}]
 ---
 apiVersion: v1
 kind: Namespace
@@ -153,13 +129,7 @@ done
 mkdir -p "$tmp/logs" "$tmp/be" "$tmp/col"
 
 # Backends: one nginx (CPU 0) answering "vN" on 127.0.0.2-3 (v1, v2).
-{
-	nginx_http "$tmp/be"
-	for v in 1 2; do
-		echo "  server { listen 127.0.0.$((v + 1)):$be; location / { return 200 \"v$v\\n\"; } }"
-	done
-	echo "}"
-} >"$tmp/be/nginx.conf"
+web_backends "$tmp/be" "$be" 2
 
 # The collector: accepts what a Zipkin or OpenTelemetry collector is sent and answers at once,
 # one line per export in its log (port, method, path, status, body bytes), flushed every second.

@@ -142,7 +142,7 @@ static int copy_policy(struct l7_authz *d, const struct config_authorization_pol
 
 /* ---- which policies, on which services ---- */
 
-static bool ref_is(const struct config_target_ref *t, const char *group, const char *kind)
+bool l7_ref_is(const struct config_target_ref *t, const char *group, const char *kind)
 {
 	const char *g = t->group ? t->group : "";
 
@@ -163,11 +163,11 @@ static bool ref_applies(const char *pol_ns, const struct config_target_ref *ref,
 		return false;
 	if (!ref->name || strcmp(ns, pol_ns))
 		return false; /* a policy attaches only in its own namespace */
-	if (ref_is(ref, "gateway.networking.k8s.io", "Gateway"))
+	if (l7_ref_is(ref, "gateway.networking.k8s.io", "Gateway"))
 		return !strcmp(ns, wp->namespace) && !strcmp(ref->name, wp->name);
-	if (ref_is(ref, "gateway.networking.k8s.io", "GatewayClass"))
+	if (l7_ref_is(ref, "gateway.networking.k8s.io", "GatewayClass"))
 		return !strcmp(ns, ROOT_NAMESPACE) && !strcmp(ref->name, WAYPOINT_CLASS);
-	if (ref_is(ref, "", "Service") || ref_is(ref, "core", "Service"))
+	if (l7_ref_is(ref, "", "Service") || l7_ref_is(ref, "core", "Service"))
 		return !s->workload && !strcmp(ns, s->namespace) && !strcmp(ref->name, s->name);
 	return false;
 }

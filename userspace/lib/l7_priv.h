@@ -18,6 +18,8 @@ struct l7_ctx {
 void l7_fqdn(const char *host, const char *ns, char *out, size_t len);
 /* "*.foo" covers "a.foo"; otherwise names must be equal. */
 bool l7_host_covers(const char *pattern, const char *host);
+/* Whether targetRef @t names a @kind of API group @group ("" for the core group). */
+bool l7_ref_is(const struct config_target_ref *t, const char *group, const char *kind);
 /* A Service or ServiceEntry host of the config. */
 bool l7_host_known(const struct config *cfg, const char *fqdn);
 /* Istio's tie-break: older creationTimestamp first, then namespace/name. */

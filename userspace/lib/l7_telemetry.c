@@ -201,13 +201,6 @@ static void apply(struct resolved *r, const struct config_telemetry *t, bool gat
 	}
 }
 
-static bool ref_is(const struct config_target_ref *t, const char *group, const char *kind)
-{
-	const char *g = t->group ? t->group : "";
-
-	return t->kind && !strcmp(t->kind, kind) && !strcmp(g, group);
-}
-
 enum level { MESH, NAMESPACE, PROXY, SERVICE };
 
 /* Whether Telemetry @t is of @level for proxy @wp (and, at SERVICE, Service @s). */
@@ -229,7 +222,7 @@ static bool at_level(const struct config_telemetry *t, enum level level,
 			const struct config_target_ref *r = &t->target_refs[i];
 			char name[600];
 
-			if (!r->name || !ref_is(r, "gateway.networking.k8s.io", "Gateway") ||
+			if (!r->name || !l7_ref_is(r, "gateway.networking.k8s.io", "Gateway") ||
 			    (r->namespace && strcmp(r->namespace, ns)))
 				continue;
 			snprintf(name, sizeof(name), "%s/%s", ns, r->name);
@@ -244,7 +237,8 @@ static bool at_level(const struct config_telemetry *t, enum level level,
 		for (size_t i = 0; i < t->n_target_refs; i++) {
 			const struct config_target_ref *r = &t->target_refs[i];
 
-			if (r->name && (ref_is(r, "", "Service") || ref_is(r, "core", "Service")) &&
+			if (r->name &&
+			    (l7_ref_is(r, "", "Service") || l7_ref_is(r, "core", "Service")) &&
 			    (!r->namespace || !strcmp(r->namespace, ns)) &&
 			    !strcmp(r->name, s->name))
 				return true;
