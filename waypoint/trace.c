@@ -17,26 +17,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ambit/fmt.h"
 #include "cluster.h"
-#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+#include "ambit/otlp_packed.pb-c.h"
+#include "opentelemetry/proto/trace/v1/trace.pb-c.h"
 #include "trace.h"
-
-static int unhex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Exactly @n hex digits at @s into @out (n/2 bytes); false when not hex. */
 static bool hex_bytes(const char *s, size_t n, uint8_t *out)
 {
 	for (size_t i = 0; i < n; i += 2) {
-		int h = unhex(s[i]), l = unhex(s[i + 1]);
+		int h = fmt_hexval(s[i]), l = fmt_hexval(s[i + 1]);
 
 		if (h < 0 || l < 0)
 			return false;
@@ -57,7 +48,7 @@ static size_t hex_len(const char *s)
 {
 	size_t n = 0;
 
-	while (unhex(s[n]) >= 0)
+	while (fmt_hexval(s[n]) >= 0)
 		n++;
 	return n;
 }
@@ -336,107 +327,118 @@ void wp_span_free(struct wp_span *s)
 
 /* ---- Zipkin v2 JSON ---- */
 
-static int out_add(struct buf *o, const char *s, size_t n)
-{
-	char *d = buf_reserve(o, n, 64u << 20);
+/*
+ * A span's JSON is written at a cursor into room reserved for the worst case (every byte of its
+ * strings escaped as \u00XX: six), not piece by piece through the buffer's bounds checks: the
+ * encoding is most of what a span costs the proxy.
+ */
 
-	if (!d)
-		return -ENOMEM;
-	memcpy(d, s, n);
-	o->len += n;
-	return 0;
+/* What ends a run of a JSON string's bytes: its NUL, and what it cannot hold as it is (", \ and
+ * control characters). */
+static const uint8_t json_stop[256] = {[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1};
+
+/* @n bytes of @s at @w; past them. */
+static char *put_raw(char *w, const char *s, size_t n)
+{
+	memcpy(w, s, n);
+	return w + n;
 }
 
-static int out_str(struct buf *o, const char *s)
+#define PUT_LIT(w, lit) put_raw((w), (lit), sizeof(lit) - 1)
+
+/* @s as a JSON string (quotes, escapes for ", \ and control characters) at @w; past it. */
+static char *put_json(char *w, const char *s)
 {
-	return out_add(o, s, strlen(s));
-}
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *run = p;
 
-/* The bytes a JSON string cannot hold as they are: ", \ and control characters. */
-static bool needs_escape(unsigned char c)
-{
-	return c < 0x20 || c == '"' || c == '\\';
-}
-
-/* @s as a JSON string (quotes, escapes for ", \ and control characters). */
-static int out_json(struct buf *o, const char *s)
-{
-	int err = out_add(o, "\"", 1);
-	const char *p = s, *run = s;
-
-	for (; !err; p++) {
-		unsigned char c = (unsigned char)*p;
-		char esc[8];
-
-		if (c && !needs_escape(c))
-			continue;
-		err = p > run ? out_add(o, run, (size_t)(p - run)) : 0;
-		if (err || !c)
+	*w++ = '"';
+	for (;;) {
+		while (!json_stop[*p])
+			p++;
+		w = put_raw(w, (const char *)run, (size_t)(p - run));
+		if (!*p)
 			break;
-		snprintf(esc, sizeof(esc), c == '"' || c == '\\' ? "\\%c" : "\\u%04x", c);
-		err = out_str(o, esc);
-		run = p + 1;
+		if (*p == '"' || *p == '\\') {
+			*w++ = '\\';
+			*w++ = (char)*p;
+		} else {
+			w = PUT_LIT(w, "\\u00");
+			*w++ = hex[*p >> 4];
+			*w++ = hex[*p & 15];
+		}
+		run = ++p;
 	}
-	return err ? err : out_add(o, "\"", 1);
+	*w++ = '"';
+	return w;
 }
 
 int wp_trace_zipkin(const struct wp_span *const *s, size_t n, const struct wp_trace_resource *res,
 		    struct buf *out)
 {
-	size_t guess = 2;
-	int err;
+	size_t fixed = 6 * (strlen(res->service) + (res->ip ? strlen(res->ip) : 0)) + 512;
+	char *w;
 
-	for (size_t i = 0; i < n; i++)
-		guess += s[i]->len + 16u * s[i]->n_tags + 256;
-	if (!buf_reserve(out, guess, 64u << 20))
+	if (!(w = buf_reserve(out, 1, 64u << 20)))
 		return -ENOMEM;
-	err = out_add(out, "[", 1);
-
-	for (size_t i = 0; !err && i < n; i++) {
+	*w = '[';
+	out->len++;
+	for (size_t i = 0; i < n; i++) {
 		const struct wp_span *sp = s[i];
-		char tid[33], sid[17], pid[17], num[96];
+		char tid[33], sid[17], pid[17], *start;
 
+		/* The span's strings are its memory's (sp->len bytes with their NULs). */
+		if (!(start = w =
+			  buf_reserve(out, fixed + 6u * sp->len + 8u * sp->n_tags, 64u << 20)))
+			return -ENOMEM;
 		wp_trace_hex(sp->trace_id, 16, tid);
 		wp_trace_hex(sp->span_id, 8, sid);
-		wp_trace_hex(sp->parent_id, 8, pid);
-		err = out_str(out, i ? ",{\"traceId\":\"" : "{\"traceId\":\"");
-		err = err ?: out_str(out, res->trace_id_128 ? tid : tid + 16);
-		err = err ?: out_str(out, "\",\"id\":\"");
-		err = err ?: out_str(out, sid);
+		if (i)
+			*w++ = ',';
+		w = PUT_LIT(w, "{\"traceId\":\"");
+		w = res->trace_id_128 ? put_raw(w, tid, 32) : put_raw(w, tid + 16, 16);
+		w = PUT_LIT(w, "\",\"id\":\"");
+		w = put_raw(w, sid, 16);
 		if (sp->has_parent) {
-			err = err ?: out_str(out, "\",\"parentId\":\"");
-			err = err ?: out_str(out, pid);
+			wp_trace_hex(sp->parent_id, 8, pid);
+			w = PUT_LIT(w, "\",\"parentId\":\"");
+			w = put_raw(w, pid, 16);
 		}
-		snprintf(num, sizeof(num),
-			 "\",\"kind\":\"%s\",\"timestamp\":%llu,\"duration\":%llu,",
-			 sp->client ? "CLIENT" : "SERVER", (unsigned long long)sp->start_us,
-			 (unsigned long long)(sp->duration_us ? sp->duration_us : 1));
-		err = err ?: out_str(out, num);
-		err = err ?: out_str(out, "\"name\":");
-		err = err ?: out_json(out, wp_span_str(sp, sp->name));
-		err = err ?: out_str(out, ",\"localEndpoint\":{\"serviceName\":");
-		err = err ?: out_json(out, res->service);
+		w = sp->client ? PUT_LIT(w, "\",\"kind\":\"CLIENT\",\"timestamp\":")
+			       : PUT_LIT(w, "\",\"kind\":\"SERVER\",\"timestamp\":");
+		w += fmt_u64(w, sp->start_us);
+		w = PUT_LIT(w, ",\"duration\":");
+		w += fmt_u64(w, sp->duration_us ? sp->duration_us : 1);
+		w = PUT_LIT(w, ",\"name\":");
+		w = put_json(w, wp_span_str(sp, sp->name));
+		w = PUT_LIT(w, ",\"localEndpoint\":{\"serviceName\":");
+		w = put_json(w, res->service);
 		if (res->ip) {
-			err = err ?: out_str(out, ",\"ipv4\":");
-			err = err ?: out_json(out, res->ip);
+			w = PUT_LIT(w, ",\"ipv4\":");
+			w = put_json(w, res->ip);
 		}
-		err = err ?: out_str(out, "},\"tags\":{");
-		for (size_t t = 0; !err && t < sp->n_tags; t++) {
-			err = out_str(out, t ? "," : "");
-			err = err ?: out_json(out, wp_span_str(sp, sp->key[t]));
-			err = err ?: out_add(out, ":", 1);
-			err = err ?: out_json(out, wp_span_str(sp, sp->value[t]));
+		w = PUT_LIT(w, "},\"tags\":{");
+		for (size_t t = 0; t < sp->n_tags; t++) {
+			if (t)
+				*w++ = ',';
+			w = put_json(w, wp_span_str(sp, sp->key[t]));
+			*w++ = ':';
+			w = put_json(w, wp_span_str(sp, sp->value[t]));
 		}
-		err = err ?: out_str(out, "}}");
+		w = PUT_LIT(w, "}}");
+		out->len += (size_t)(w - start);
 	}
-	return err ?: out_add(out, "]", 1);
+	if (!(w = buf_reserve(out, 1, 64u << 20)))
+		return -ENOMEM;
+	*w = ']';
+	out->len++;
+	return 0;
 }
 
 /* ---- OTLP protobuf ---- */
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
-typedef Opentelemetry__Proto__Trace__V1__Span Span;
 
 static void kv_init(KeyValue *kv, AnyValue *av, const char *k, const char *v)
 {
@@ -450,31 +452,43 @@ static void kv_init(KeyValue *kv, AnyValue *av, const char *k, const char *v)
 
 /* One span's message and what it points at. */
 struct otlp_span {
-	Span span;
+	Ambit__Otlp__SpanOut span;
 	Opentelemetry__Proto__Trace__V1__Status status;
-	KeyValue kv[WP_SPAN_TAGS_MAX];
-	AnyValue av[WP_SPAN_TAGS_MAX];
-	KeyValue *kvp[WP_SPAN_TAGS_MAX];
+	Ambit__Otlp__KeyValueOut kv[WP_SPAN_TAGS_MAX];
+	Ambit__Otlp__AnyValueOut av[WP_SPAN_TAGS_MAX];
+	Ambit__Otlp__KeyValueOut *kvp[WP_SPAN_TAGS_MAX];
 };
+
+static ProtobufCBinaryData text(const struct wp_span *sp, uint32_t off)
+{
+	const char *s = wp_span_str(sp, off);
+
+	return (ProtobufCBinaryData){strlen(s), (uint8_t *)s};
+}
 
 static void otlp_span(struct otlp_span *o, const struct wp_span *sp)
 {
-	Span *m = &o->span;
+	Ambit__Otlp__SpanOut *m = &o->span;
 
-	opentelemetry__proto__trace__v1__span__init(m);
-	opentelemetry__proto__trace__v1__status__init(&o->status);
+	*m = (Ambit__Otlp__SpanOut)AMBIT__OTLP__SPAN_OUT__INIT;
+	o->status =
+	    (Opentelemetry__Proto__Trace__V1__Status)OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
 	m->trace_id = (ProtobufCBinaryData){16, (uint8_t *)sp->trace_id};
 	m->span_id = (ProtobufCBinaryData){8, (uint8_t *)sp->span_id};
 	if (sp->has_parent)
 		m->parent_span_id = (ProtobufCBinaryData){8, (uint8_t *)sp->parent_id};
-	m->name = (char *)wp_span_str(sp, sp->name);
+	m->name = text(sp, sp->name);
 	m->kind = sp->client ? OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT
 			     : OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
 	m->start_time_unix_nano = sp->start_us * 1000;
 	m->end_time_unix_nano = (sp->start_us + sp->duration_us) * 1000;
 	for (size_t t = 0; t < sp->n_tags; t++) {
-		kv_init(&o->kv[t], &o->av[t], wp_span_str(sp, sp->key[t]),
-			wp_span_str(sp, sp->value[t]));
+		o->kv[t] = (Ambit__Otlp__KeyValueOut)AMBIT__OTLP__KEY_VALUE_OUT__INIT;
+		o->av[t] = (Ambit__Otlp__AnyValueOut)AMBIT__OTLP__ANY_VALUE_OUT__INIT;
+		o->kv[t].key = text(sp, sp->key[t]);
+		o->kv[t].value = &o->av[t];
+		o->av[t].value_case = AMBIT__OTLP__ANY_VALUE_OUT__VALUE_STRING_VALUE;
+		o->av[t].string_value = text(sp, sp->value[t]);
 		o->kvp[t] = &o->kv[t];
 	}
 	m->n_attributes = sp->n_tags;
@@ -488,25 +502,49 @@ static void otlp_span(struct otlp_span *o, const struct wp_span *sp)
 int wp_trace_otlp(const struct wp_span *const *s, size_t n, const struct wp_trace_resource *res,
 		  uint8_t **out, size_t *len)
 {
-	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest req;
-	Opentelemetry__Proto__Trace__V1__ResourceSpans rs, *rsp = &rs;
-	Opentelemetry__Proto__Trace__V1__ScopeSpans ss, *ssp = &ss;
+	Ambit__Otlp__ExportRequestPacked req;
+	Ambit__Otlp__ResourceSpansPacked rs, *rsp = &rs;
+	Ambit__Otlp__ScopeSpansPacked ss, *ssp = &ss;
 	Opentelemetry__Proto__Resource__V1__Resource resource;
 	Opentelemetry__Proto__Common__V1__InstrumentationScope scope;
 	KeyValue rkv[2], *rkvp[2];
 	AnyValue rav[2];
-	/* Not zeroed: otlp_span sets what it uses (the tags past n_tags are never read). */
-	struct otlp_span *spans = malloc((n ? n : 1) * sizeof(*spans));
-	Span **sp = calloc(n ? n : 1, sizeof(*sp));
-	size_t nr = 0;
+	struct otlp_span one;
+	/* Each span packed on its own (proto/ambit/otlp_packed.proto), one after another. */
+	ProtobufCBinaryData *packed = calloc(n ? n : 1, sizeof(*packed));
+	size_t nr = 0, used = 0, cap = 0;
+	uint8_t *block = NULL;
 	int err = -ENOMEM;
 
 	*out = NULL;
-	if (!spans || !sp)
+	if (!packed)
 		goto done;
-	opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(&req);
-	opentelemetry__proto__trace__v1__resource_spans__init(&rs);
-	opentelemetry__proto__trace__v1__scope_spans__init(&ss);
+	for (size_t i = 0; i < n; i++) {
+		size_t need;
+
+		otlp_span(&one, s[i]);
+		need = ambit__otlp__span_out__get_packed_size(&one.span);
+		if (used + need > cap) {
+			size_t ncap = cap ? cap : 4096;
+			uint8_t *grown;
+
+			while (ncap < used + need)
+				ncap *= 2;
+			if (!(grown = realloc(block, ncap)))
+				goto done;
+			block = grown;
+			cap = ncap;
+		}
+		packed[i].len = ambit__otlp__span_out__pack(&one.span, block + used);
+		packed[i].data =
+		    (uint8_t *)(uintptr_t)used; /* an offset until the block stops moving */
+		used += packed[i].len;
+	}
+	for (size_t i = 0; i < n; i++)
+		packed[i].data = block + (uintptr_t)packed[i].data;
+	ambit__otlp__export_request_packed__init(&req);
+	ambit__otlp__resource_spans_packed__init(&rs);
+	ambit__otlp__scope_spans_packed__init(&ss);
 	opentelemetry__proto__resource__v1__resource__init(&resource);
 	opentelemetry__proto__common__v1__instrumentation_scope__init(&scope);
 	kv_init(&rkv[nr], &rav[nr], "service.name", res->service);
@@ -520,28 +558,22 @@ int wp_trace_otlp(const struct wp_span *const *s, size_t n, const struct wp_trac
 	resource.n_attributes = nr;
 	resource.attributes = rkvp;
 	scope.name = "ambit";
-	for (size_t i = 0; i < n; i++) {
-		otlp_span(&spans[i], s[i]);
-		sp[i] = &spans[i].span;
-	}
 	ss.scope = &scope;
 	ss.n_spans = n;
-	ss.spans = sp;
+	ss.spans = packed;
 	rs.resource = &resource;
 	rs.n_scope_spans = 1;
 	rs.scope_spans = &ssp;
 	req.n_resource_spans = 1;
 	req.resource_spans = &rsp;
-	*len =
-	    opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
-		&req);
+	*len = ambit__otlp__export_request_packed__get_packed_size(&req);
 	if (!(*out = malloc(*len ? *len : 1)))
 		goto done;
-	opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, *out);
+	ambit__otlp__export_request_packed__pack(&req, *out);
 	err = 0;
 done:
-	free(spans);
-	free(sp);
+	free(block);
+	free(packed);
 	return err;
 }
 
