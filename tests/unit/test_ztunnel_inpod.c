@@ -43,6 +43,7 @@ struct fixture {
 	int nsfd; /* the pod's netns */
 	struct mesh_state *st;
 	struct zt_worker *w[2];
+	unsigned int oks; /* "ok <POD_IP> <POD_UID>" answers read by barrier() */
 };
 
 /* A new network namespace with lo up, from a thread (unshare moves the calling thread only). */
@@ -191,6 +192,11 @@ static int barrier(struct fixture *f, char *why, size_t len)
 			continue;
 		}
 		assert_int_equal(err, 0);
+		/* A capture is answered "ok": the agent sends the pod's traffic there only then. */
+		if (!strcmp(msg, "ok " POD_IP " " POD_UID)) {
+			f->oks++;
+			continue;
+		}
 		if (!strncmp(msg, "fail " SENTINEL_IP " ", strlen("fail " SENTINEL_IP " ")))
 			return why[0] ? -1 : 0;
 		if (!why[0])
@@ -204,8 +210,12 @@ static void assert_captured(struct fixture *f)
 {
 	char why[512];
 
+	unsigned int oks = f->oks;
+
 	if (barrier(f, why, sizeof(why)))
 		fail_msg("pod not captured: %s", why);
+	/* The last add's "ok" came (a re-add of a pod held is answered too). */
+	assert_true(f->oks > oks);
 	assert_int_equal(zt_inpod_count(), 1);
 	/* Its three listeners, in its own netns. */
 	assert_int_equal(connect_in_pod(f->nsfd, 15001), 0);
