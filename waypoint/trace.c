@@ -193,6 +193,11 @@ void wp_trace_random_id(uint8_t *out, size_t n)
 	} while (all_zero(out, n));
 }
 
+/* The fields wp_trace_inject writes, and x-b3-flags, which it drops (debug: sampled, said). */
+static const char *const trace_fields[] = {
+    "traceparent",  "x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid",
+    "x-b3-sampled", "x-b3-flags",   "b3"};
+
 int wp_trace_inject(struct http_fields *f, const struct wp_trace_ctx *ctx, const uint8_t span[8],
 		    const uint8_t parent[8], bool sampled)
 {
@@ -211,14 +216,19 @@ int wp_trace_inject(struct http_fields *f, const struct wp_trace_ctx *ctx, const
 	tp[35] = '-';
 	memcpy(tp + 36, sid, 16);
 	memcpy(tp + 52, sampled ? "-01" : "-00", 4);
-	http_fields_remove(f, "x-b3-flags");
-	if (http_fields_set(f, "traceparent", tp) || http_fields_set(f, "x-b3-traceid", b3tid) ||
-	    http_fields_set(f, "x-b3-spanid", sid) ||
-	    http_fields_set(f, "x-b3-parentspanid", pid) ||
-	    http_fields_set(f, "x-b3-sampled", sampled ? "1" : "0"))
+	/*
+	 * What the caller sent of either kind goes, in one pass over the fields, and the new ones
+	 * are added: this runs on every traced request, sampled or not.
+	 */
+	http_fields_remove_any(f, trace_fields, sizeof(trace_fields) / sizeof(trace_fields[0]));
+	if (http_fields_addn(f, "traceparent", 11, tp, 55) ||
+	    http_fields_addn(f, "x-b3-traceid", 12, b3tid, short_id ? 16 : 32) ||
+	    http_fields_addn(f, "x-b3-spanid", 11, sid, 16) ||
+	    http_fields_addn(f, "x-b3-parentspanid", 17, pid, 16) ||
+	    http_fields_addn(f, "x-b3-sampled", 12, sampled ? "1" : "0", 1))
 		return -ENOMEM;
 	if (ctx->b3_single) {
-		size_t n = strlen(b3tid);
+		size_t n = short_id ? 16 : 32;
 
 		memcpy(b3, b3tid, n);
 		b3[n] = '-';
@@ -227,10 +237,9 @@ int wp_trace_inject(struct http_fields *f, const struct wp_trace_ctx *ctx, const
 		b3[n + 18] = sampled ? '1' : '0';
 		b3[n + 19] = '-';
 		memcpy(b3 + n + 20, pid, 17);
-		return http_fields_set(f, "b3", b3);
+		return http_fields_addn(f, "b3", 2, b3, n + 36);
 	}
-	http_fields_remove(f, "b3"); /* one that did not parse: not passed on */
-	return 0;
+	return 0; /* a b3 that did not parse is not passed on */
 }
 
 /* ---- spans ---- */

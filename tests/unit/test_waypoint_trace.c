@@ -153,6 +153,11 @@ static void test_inject(void **state)
 	assert_ids(&c, "0000000000000000a3ce929d0e0e4736", "0102030405060708");
 	assert_int_equal(wp_trace_inject(&f, &c, span, parent, false), 0);
 	assert_string_equal(http_fields_get(&f, "x-b3-sampled"), "0");
+	/* Written again, not added again. */
+	assert_int_equal(http_fields_count(&f, "traceparent"), 1);
+	assert_int_equal(http_fields_count(&f, "x-b3-sampled"), 1);
+	/* The context came from traceparent this time: b3 is not written. */
+	assert_int_equal(http_fields_count(&f, "b3"), 0);
 	http_fields_free(&f);
 }
 

@@ -21,6 +21,12 @@
 # AuthorizationPolicy on, each request its load's (GET /api/v1/orders with the token and
 # x-tenant); mode tls only.
 #
+# SETUP=tracing: what tracing costs the waypoint, in tools/bench/tracing.sh's configurations
+# (`tracing.sh --configs`, its nginx collector taking the exports): none, zipkin1, zipkin100,
+# otlp100 (ROUTERS), mode plain; each traced configuration's count is also given over none's.
+# Spans are encoded when their batch leaves (every 256 spans, or each second), so the counts
+# take the encoding of all but the last partial batch (under 256 of the N requests' spans).
+#
 # Knobs: SETUP [l7; gateway], N [20000; gateway: 2000], WARM [500; gateway: 100], CONNS [4],
 # TOP [25], MODES ["plain tls"; gateway: tls], ROUTERS ["waypoint haproxy haproxy+log"; any of
 # l7.sh's: waypoint haproxy nginx haproxy+log nginx+log; gateway: "gateway haproxy nginx"], OUT
@@ -38,7 +44,9 @@ l7) SUBJECT=waypoint N=${N:-20000} WARM=${WARM:-500} MODES=${MODES:-plain tls}
 	ROUTERS=${ROUTERS:-waypoint haproxy haproxy+log} OUT=${OUT:-$REPO/build/bench/l7-insns} ;;
 gateway) SUBJECT=gateway N=${N:-2000} WARM=${WARM:-100} MODES=${MODES:-tls}
 	ROUTERS=${ROUTERS:-gateway haproxy nginx} OUT=${OUT:-$REPO/build/bench/gateway-insns} ;;
-*) echo "[l7-insns] error: SETUP is l7 or gateway (got \"$SETUP\")" >&2; exit 1 ;;
+tracing) SUBJECT=none N=${N:-20000} WARM=${WARM:-500} MODES=${MODES:-plain}
+	ROUTERS=${ROUTERS:-none zipkin1 zipkin100 otlp100} OUT=${OUT:-$REPO/build/bench/tracing-insns} ;;
+*) echo "[l7-insns] error: SETUP is l7, gateway or tracing (got \"$SETUP\")" >&2; exit 1 ;;
 esac
 CONNS=${CONNS:-4} TOP=${TOP:-25} KEEP=${KEEP:-}
 [ "$KEEP" = 0 ] && KEEP=
@@ -59,14 +67,19 @@ for r in $ROUTERS; do
 	waypoint | gateway) [ -x "$REPO/build/waypoint" ] || die "$REPO/build/waypoint not built (make)" ;;
 	haproxy | haproxy+log) command -v haproxy >/dev/null || die "needs haproxy (make deps)" ;;
 	nginx | nginx+log) ;;
-	*) die "unknown router \"$r\" (waypoint haproxy nginx haproxy+log nginx+log; gateway)" ;;
+	none | zipkin1 | zipkin100 | otlp100)
+		[ "$SETUP" = tracing ] || die "router \"$r\" is SETUP=tracing's"
+		[ -x "$REPO/build/waypoint" ] || die "$REPO/build/waypoint not built (make)"
+		;;
+	*) die "unknown router \"$r\" (waypoint haproxy nginx haproxy+log nginx+log; gateway; tracing: none zipkin1 zipkin100 otlp100)" ;;
 	esac
 	case $SETUP:$r in
-	l7:gateway | gateway:waypoint | gateway:*+log) die "router \"$r\" is not in SETUP=$SETUP" ;;
+	l7:gateway | gateway:waypoint | gateway:*+log | tracing:[!nzo]*) die "router \"$r\" is not in SETUP=$SETUP" ;;
 	esac
 done
 for m in $MODES; do
-	case $SETUP:$m in l7:plain | *:tls) ;; *) die "unknown mode \"$m\" (plain tls; gateway: tls)" ;; esac
+	case $SETUP:$m in l7:plain | tracing:plain | l7:tls | gateway:tls) ;;
+	*) die "unknown mode \"$m\" (plain tls; gateway: tls; tracing: plain)" ;; esac
 done
 [ "$N" -gt 0 ] 2>/dev/null || die "N must be a positive number (got \"$N\")"
 
@@ -90,6 +103,11 @@ if [ "$SETUP" = gateway ]; then
 	while read -r r a; do tp[$r]=$a; done <"$cfg/ports"
 	printf 'GET /api/v1/orders HTTP/1.1\r\nHost: gw.example.com\r\nAuthorization: Bearer %s\r\nx-tenant: acme\r\n\r\n' \
 		"$(cat "$cfg/token")" >"$tmp/request"
+elif [ "$SETUP" = tracing ]; then
+	bash "$HERE/tracing.sh" --configs "$cfg" || die "tracing.sh --configs failed"
+	declare -A ap=()
+	while read -r r a b _; do [ "$r" = backend ] || lp[$r]=$a ap[$r]=$b; done <"$cfg/ports"
+	printf 'GET / HTTP/1.1\r\nHost: web\r\n\r\n' >"$tmp/request"
 else
 	bash "$HERE/l7.sh" --configs "$cfg" || die "l7.sh --configs failed"
 	while read -r r a b; do lp[$r]=$a tp[$r]=${b:-}; done <"$cfg/ports"
@@ -98,6 +116,10 @@ fi
 mkdir -p "$(dirname "$OUT")" "$tmp/logs"
 nginx -c "$cfg/be/nginx.conf" -p "$cfg/be" >/dev/null 2>"$tmp/logs/backend.log" &
 pids+=($!)
+if [ "$SETUP" = tracing ]; then
+	nginx -c "$cfg/col/nginx.conf" -p "$cfg/col" >/dev/null 2>"$tmp/logs/collector.log" &
+	pids+=($!)
+fi
 
 # The client: CONNS connections, each one request at a time until WARM, then N, are sent in all;
 # runs callgrind_control -z before the N and -d after. Args: host port tls(0/1) warm n conns pid
@@ -234,6 +256,11 @@ start() {
 			--listen-tls "127.0.0.1:${tp[waypoint]}=web.bench.svc.cluster.local:80" \
 			--tls-cert "$cfg/cert.pem" --tls-key "$cfg/key.pem" >/dev/null 2>"$err" &
 		;;
+	none | zipkin1 | zipkin100 | otlp100)
+		"${vg[@]}" "$REPO/build/waypoint" --config "$cfg/$1.json" --workers 1 --log-level warn \
+			--listen "127.0.0.1:${lp[$1]}=web.bench.svc.cluster.local:80" \
+			--admin "127.0.0.1:${ap[$1]}" >/dev/null 2>"$err" &
+		;;
 	haproxy) "${vg[@]}" haproxy -db -f "$cfg/haproxy.cfg" >/dev/null 2>"$err" & ;;
 	haproxy+log) "${vg[@]}" haproxy -db -f "$cfg/haproxy-log.cfg" >/dev/null 2>"$err" & ;;
 	# nginx: one process (no master), so the worker's counts are the ones callgrind dumps.
@@ -305,6 +332,10 @@ if subject == "gateway":
     shown["nginx"] = "nginx+njs"
     setup = ("gateway.sh's ingress: TLS terminated, RS256 JWT verified and a 10-rule "
              "AuthorizationPolicy on every request")
+if subject == "none":
+    shown.update(none="no tracing", zipkin1="Zipkin 1 %", zipkin100="Zipkin 100 %",
+                 otlp100="OTLP/HTTP 100 %")
+    setup = "tracing.sh's configurations, spans exported to its nginx collector"
 title = {"plain": "plaintext", "tls": "TLS"}
 lines = [f"Instructions per request (callgrind Ir, user space), {n} requests over {conns} keep-alive "
          f"connections after {warm} warm-up; {setup}", "",
@@ -312,7 +343,12 @@ lines = [f"Instructions per request (callgrind Ir, user space), {n} requests ove
 for r in routers:
     lines.append(f"| {shown[r]} | " + " | ".join(
         f"{by[(r, m)]['ir_per_request']:,.0f}" if (r, m) in by else "-" for m in modes) + " |")
-if subject in routers:
+if subject == "none" and subject in routers:
+    for r in [r for r in routers if r != subject]:
+        lines.append(f"| {shown[r]}/{shown[subject]} | " + " | ".join(
+            f"{by[(r, m)]['ir_per_request'] / by[(subject, m)]['ir_per_request']:.2f}"
+            if (r, m) in by and (subject, m) in by else "-" for m in modes) + " |")
+elif subject in routers:
     for ref in [r for r in routers if r != subject]:
         lines.append(f"| {subject}/{shown[ref]} | " + " | ".join(
             f"{by[(subject, m)]['ir_per_request'] / by[(ref, m)]['ir_per_request']:.2f}"

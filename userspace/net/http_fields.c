@@ -132,6 +132,26 @@ size_t http_fields_remove(struct http_fields *f, const char *name)
 	return n - w;
 }
 
+size_t http_fields_remove_any(struct http_fields *f, const char *const *names, size_t n)
+{
+	size_t w = 0, total = f->n, lens[16];
+	bool drop;
+
+	if (n > sizeof(lens) / sizeof(lens[0]))
+		n = sizeof(lens) / sizeof(lens[0]);
+	for (size_t k = 0; k < n; k++)
+		lens[k] = strlen(names[k]);
+	for (size_t i = 0; i < total; i++) {
+		drop = false;
+		for (size_t k = 0; k < n && !drop; k++)
+			drop = same_name(&f->items[i], names[k], lens[k]);
+		if (!drop)
+			f->items[w++] = f->items[i];
+	}
+	f->n = w;
+	return total - w;
+}
+
 int http_fields_copy(struct http_fields *dst, const struct http_fields *src)
 {
 	for (size_t i = 0; i < src->n; i++) {

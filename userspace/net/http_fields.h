@@ -77,6 +77,8 @@ static inline const char *http_fields_get(const struct http_fields *f, const cha
 size_t http_fields_count(const struct http_fields *f, const char *name);
 /* Removes every @name; returns how many there were. */
 size_t http_fields_remove(struct http_fields *f, const char *name);
+/* Removes every field named any of @names (@n of them, lowercase) in one pass; how many. */
+size_t http_fields_remove_any(struct http_fields *f, const char *const *names, size_t n);
 /* Deep copy of @src into @dst (which must be empty). 0 or -ENOMEM (@dst left empty). */
 int http_fields_copy(struct http_fields *dst, const struct http_fields *src);
 /* A copy of @n bytes of @s (NUL-terminated) in @f's arena, for what goes with the fields. */
