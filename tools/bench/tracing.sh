@@ -8,7 +8,7 @@
 #   zipkin1    a Telemetry in istio-system: provider zipkin, randomSamplingPercentage 1
 #   zipkin100  the same at 100 %
 #   otlp100    provider opentelemetry (OTLP/HTTP, protobuf), 100 %
-#   scrape     as none, its /metrics asked by curl every 5 s while it is timed (the first time
+#   scrape     as none, its /metrics asked every 5 s while it is timed (the first time
 #              0.5 s into the run, so a run of 1 s has one too), as Prometheus would
 #
 # Configured as Istio's users do it (tools/waypoint-world.sh's manifests, compiled by ambitctl
@@ -253,19 +253,35 @@ sys.exit(0 if ok else 1)' "${e0[$c]}" "${n0[$c]}" >"$tmp/sampled" ||
 	say "$c: $(cat "$tmp/sampled"), ${e0[$c]} spans exported, none dropped; the collector received $xn exports, $((xb / e0[$c])) bytes a span"
 done
 
-# The scraper of configuration scrape: its /metrics every 5 s from 0.5 s on, each answer's status
-# a line of $tmp/scrapes; on TERM it ends with its sleep.
+# The scraper of configuration scrape, as Prometheus scrapes: one long-lived process (CPU 0) on
+# one keep-alive connection, its /metrics every 5 s from 0.5 s after SIGUSR1 on, each answer's
+# status a line of $tmp/scrapes. It is started, and has its connection open, before the run is
+# timed: a process started per scrape (curl) costs the client's core some 20 ms a time, which
+# lengthened wrk's own p99 as much whether the proxy answered /metrics or /healthz/ready.
 scraper() {
-	local s=
-	trap 'kill $s 2>/dev/null; exit 0' TERM
-	sleep 0.5 & s=$!
-	wait $s
-	while :; do
-		taskset -c 0 curl -s -o /dev/null -w '%{http_code}\n' --max-time 3 \
-			"http://127.0.0.1:${ap[scrape]}/metrics" >>"$tmp/scrapes"
-		sleep 5 & s=$!
-		wait $s
-	done
+	taskset -c 0 python3 -c '
+import http.client, signal, sys, time
+port, out, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+c.connect()
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+open(ready, "w").close()
+signal.sigwait([signal.SIGUSR1])
+time.sleep(0.5)
+while True:
+    try:
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        r.read()
+        status = r.status
+    except OSError as e:
+        status, c = f"error {e}", http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+    with open(out, "a") as f:
+        print(status, file=f)
+    time.sleep(5)
+' "${ap[scrape]}" "$tmp/scrapes" "$tmp/scraper.ready" >/dev/null 2>>"$tmp/logs/scraper.log" &
+	echo $!
 }
 
 : >"$raw"
@@ -273,9 +289,13 @@ scraper() {
 for rep in $(seq "$REPS"); do for c in $CONFS; do
 	sp=
 	if [ "$c" = scrape ]; then
-		scraper &
-		sp=$!
+		rm -f "$tmp/scraper.ready"
+		sp=$(scraper)
 		pids+=("$sp")
+		for _ in $(seq 100); do [ -e "$tmp/scraper.ready" ] && break; sleep 0.05; done
+		[ -e "$tmp/scraper.ready" ] || die "scrape: the scraper did not connect to /metrics"
+		sleep 0.5 # its start is over before the run is timed
+		kill -USR1 "$sp"
 	fi
 	bench_wrk "$c" "$rep $c" "\"config\":\"$c\",\"rep\":$rep" "${rpid[$c]}" \
 		-H 'Host: web' "http://127.0.0.1:${lp[$c]}/"
