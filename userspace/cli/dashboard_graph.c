@@ -665,7 +665,11 @@ static void finish_edges(struct graph *g, cJSON *jedges, const char *list)
 			double err = e->codes[4] + e->codes[5] + e->grpc_err;
 
 			cJSON_AddNumberToObject(o, "rps", e->rps);
-			cJSON_AddNumberToObject(o, "errorRate", e->rps > 0 ? err / e->rps : 0);
+			/* No requests: no rate to speak of (Kiali's "N/A"), not 0 %. */
+			if (e->rps > 0)
+				cJSON_AddNumberToObject(o, "errorRate", err / e->rps);
+			else
+				cJSON_AddNullToObject(o, "errorRate");
 			for (int c = 1; c <= 5; c++) {
 				char k[8];
 
@@ -728,9 +732,11 @@ static cJSON *kept_nodes(struct graph *g, const cJSON *jedges, const char *list)
 			cJSON_AddNumberToObject(n->json, "inRps", n->in_rps);
 			cJSON_AddNumberToObject(n->json, "outRps", n->out_rps);
 			cJSON_AddNumberToObject(n->json, "inBytesPerSec", n->in_tcp);
-			cJSON_AddNumberToObject(n->json, "errorRate",
-						n->in_rps > 0 ? (n->in_4xx + n->in_5xx) / n->in_rps
-							      : 0);
+			if (n->in_rps > 0)
+				cJSON_AddNumberToObject(n->json, "errorRate",
+							(n->in_4xx + n->in_5xx) / n->in_rps);
+			else
+				cJSON_AddNullToObject(n->json, "errorRate");
 			cJSON_AddStringToObject(
 			    n->json, "health",
 			    n->in_rps > 0 ? health(n->in_rps, n->in_5xx, n->in_4xx)
