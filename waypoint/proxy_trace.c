@@ -609,6 +609,24 @@ static int common_tags(struct wp_span *s, const struct wp_req *r, const struct l
 	return err ?: custom_tags(s, t, r, max);
 }
 
+/* @a @b @c @d into @out (@len bytes), cut to fit: a span's name, made per request without printf.
+ */
+static void join(char *out, size_t len, const char *a, const char *b, const char *c, const char *d)
+{
+	const char *parts[4] = {a, b, c, d};
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		size_t l = strlen(parts[i]);
+
+		if (l > len - 1 - n)
+			l = len - 1 - n;
+		memcpy(out + n, parts[i], l);
+		n += l;
+	}
+	out[n] = '\0';
+}
+
 /* A span slot of @x's queue, or NULL (full: the span is dropped and counted). */
 static struct wp_span *slot(struct wp_trace_exp *x)
 {
@@ -653,11 +671,14 @@ void wp_trace_finish(struct wp_req *r)
 	start_us =
 	    (uint64_t)r->start_wall.tv_sec * 1000000u + (uint64_t)r->start_wall.tv_nsec / 1000u;
 	/* Istio's decorator: the destination's host and port, any path. */
-	if (svc && !svc->workload)
-		snprintf(name, sizeof(name), "%s:%u/*", svc->hostname,
-			 r->up ? r->up->c->port : r->conn->peer.dest_port);
-	else
-		snprintf(name, sizeof(name), "%s/*", r->authority ? r->authority : "-");
+	if (svc && !svc->workload) {
+		char port[24];
+
+		fmt_u64(port, r->up ? r->up->c->port : r->conn->peer.dest_port);
+		join(name, sizeof(name), svc->hostname, ":", port, "/*");
+	} else {
+		join(name, sizeof(name), r->authority ? r->authority : "-", "/*", "", "");
+	}
 	if (!(s = slot(x)) || wp_span_begin(s, name))
 		return;
 	memcpy(s->trace_id, tc->ctx.trace_id, 16);
@@ -677,7 +698,7 @@ void wp_trace_finish(struct wp_req *r)
 	if (tc->client && r->up) {
 		const struct wp_span *server = s;
 
-		snprintf(name, sizeof(name), "router %s egress", r->up->c->name);
+		join(name, sizeof(name), "router ", r->up->c->name, " egress", "");
 		/* The same tags but the peer's: copied, not made again. */
 		if (!(s = slot(x)) || wp_span_begin_from(s, server, n_common, name))
 			return;

@@ -300,6 +300,8 @@ int wp_span_begin_from(struct wp_span *s, const struct wp_span *from, uint16_t n
 	s->n_tags = n_tags < from->n_tags ? n_tags : from->n_tags;
 	memcpy(s->key, from->key, s->n_tags * sizeof(s->key[0]));
 	memcpy(s->value, from->value, s->n_tags * sizeof(s->value[0]));
+	s->from = from;
+	s->shared = s->n_tags;
 	s->name = put(s, name, strlen(name));
 	return s->name == UINT32_MAX ? -ENOMEM : 0;
 }
@@ -392,9 +394,16 @@ int wp_trace_zipkin(const struct wp_span *const *s, size_t n, const struct wp_tr
 		return -ENOMEM;
 	*w = '[';
 	out->len++;
+	/* Where the previous span's tags are in @out (positions from its head): tag k ends at
+	 * tag_end[k]; the tags start at tags_at. */
+	size_t tags_at = 0, tag_end[WP_SPAN_TAGS_MAX], prev_tags = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		const struct wp_span *sp = s[i];
 		char tid[33], sid[17], pid[17], *start;
+		size_t shared =
+		    i && sp->from == s[i - 1] && sp->shared <= prev_tags ? sp->shared : 0;
+		size_t base;
 
 		/* The span's strings are its memory's (sp->len bytes with their NULs). */
 		if (!(start = w =
@@ -427,13 +436,26 @@ int wp_trace_zipkin(const struct wp_span *const *s, size_t n, const struct wp_tr
 			w = put_json(w, res->ip);
 		}
 		w = PUT_LIT(w, "},\"tags\":{");
-		for (size_t t = 0; t < sp->n_tags; t++) {
+		/* @out's head may have moved in buf_reserve: positions, not pointers. */
+		base = (size_t)(w - buf_head(out));
+		if (shared) {
+			size_t from = tags_at, n_bytes = tag_end[shared - 1] - tags_at;
+
+			memcpy(w, buf_head(out) + from, n_bytes);
+			for (size_t t = 0; t < shared; t++)
+				tag_end[t] = base + (tag_end[t] - from);
+			w += n_bytes;
+		}
+		tags_at = base;
+		for (size_t t = shared; t < sp->n_tags; t++) {
 			if (t)
 				*w++ = ',';
 			w = put_json(w, wp_span_str(sp, sp->key[t]));
 			*w++ = ':';
 			w = put_json(w, wp_span_str(sp, sp->value[t]));
+			tag_end[t] = (size_t)(w - buf_head(out));
 		}
+		prev_tags = sp->n_tags;
 		w = PUT_LIT(w, "}}");
 		out->len += (size_t)(w - start);
 	}
@@ -475,7 +497,27 @@ static ProtobufCBinaryData text(const struct wp_span *sp, uint32_t off)
 	return (ProtobufCBinaryData){strlen(s), (uint8_t *)s};
 }
 
-static void otlp_span(struct otlp_span *o, const struct wp_span *sp)
+/* @sp's tags [@lo, @hi) as @m's attributes. */
+static void otlp_attrs(struct otlp_span *o, Ambit__Otlp__SpanOut *m, const struct wp_span *sp,
+		       size_t lo, size_t hi)
+{
+	size_t k = 0;
+
+	for (size_t t = lo; t < hi; t++, k++) {
+		o->kv[k] = (Ambit__Otlp__KeyValueOut)AMBIT__OTLP__KEY_VALUE_OUT__INIT;
+		o->av[k] = (Ambit__Otlp__AnyValueOut)AMBIT__OTLP__ANY_VALUE_OUT__INIT;
+		o->kv[k].key = text(sp, sp->key[t]);
+		o->kv[k].value = &o->av[k];
+		o->av[k].value_case = AMBIT__OTLP__ANY_VALUE_OUT__VALUE_STRING_VALUE;
+		o->av[k].string_value = text(sp, sp->value[t]);
+		o->kvp[k] = &o->kv[k];
+	}
+	m->n_attributes = k;
+	m->attributes = o->kvp;
+}
+
+/* @sp with its tags from @lo on (those before are packed apart: wp_trace_otlp). */
+static void otlp_span(struct otlp_span *o, const struct wp_span *sp, size_t lo)
 {
 	Ambit__Otlp__SpanOut *m = &o->span;
 
@@ -491,21 +533,28 @@ static void otlp_span(struct otlp_span *o, const struct wp_span *sp)
 			     : OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
 	m->start_time_unix_nano = sp->start_us * 1000;
 	m->end_time_unix_nano = (sp->start_us + sp->duration_us) * 1000;
-	for (size_t t = 0; t < sp->n_tags; t++) {
-		o->kv[t] = (Ambit__Otlp__KeyValueOut)AMBIT__OTLP__KEY_VALUE_OUT__INIT;
-		o->av[t] = (Ambit__Otlp__AnyValueOut)AMBIT__OTLP__ANY_VALUE_OUT__INIT;
-		o->kv[t].key = text(sp, sp->key[t]);
-		o->kv[t].value = &o->av[t];
-		o->av[t].value_case = AMBIT__OTLP__ANY_VALUE_OUT__VALUE_STRING_VALUE;
-		o->av[t].string_value = text(sp, sp->value[t]);
-		o->kvp[t] = &o->kv[t];
-	}
-	m->n_attributes = sp->n_tags;
-	m->attributes = o->kvp;
+	otlp_attrs(o, m, sp, lo, sp->n_tags);
 	o->status.code =
 	    sp->error ? OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR
 		      : OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_UNSET;
 	m->status = &o->status;
+}
+
+/* Room for @need more bytes at @*used in @*block (@*cap). 0 or -ENOMEM. */
+static int block_room(uint8_t **block, size_t *cap, size_t used, size_t need)
+{
+	size_t ncap = *cap ? *cap : 4096;
+	uint8_t *grown;
+
+	if (used + need <= *cap)
+		return 0;
+	while (ncap < used + need)
+		ncap *= 2;
+	if (!(grown = realloc(*block, ncap)))
+		return -ENOMEM;
+	*block = grown;
+	*cap = ncap;
+	return 0;
 }
 
 int wp_trace_otlp(const struct wp_span *const *s, size_t n, const struct wp_trace_resource *res,
@@ -518,10 +567,16 @@ int wp_trace_otlp(const struct wp_span *const *s, size_t n, const struct wp_trac
 	Opentelemetry__Proto__Common__V1__InstrumentationScope scope;
 	KeyValue rkv[2], *rkvp[2];
 	AnyValue rav[2];
-	struct otlp_span one;
-	/* Each span packed on its own (proto/ambit/otlp_packed.proto), one after another. */
+	struct otlp_span one, run;
+	/*
+	 * Each span packed on its own (proto/ambit/otlp_packed.proto), one after another. The tags
+	 * a CLIENT span shares with its SERVER span just before it (wp_span_begin_from) are packed
+	 * once, as a run of attribute fields after the SERVER span's others, and the run's bytes
+	 * copied after the CLIENT span's own: a repeated field's entries may come anywhere in a
+	 * message.
+	 */
 	ProtobufCBinaryData *packed = calloc(n ? n : 1, sizeof(*packed));
-	size_t nr = 0, used = 0, cap = 0;
+	size_t nr = 0, used = 0, cap = 0, run_at = 0, run_len = 0, run_tags = 0;
 	uint8_t *block = NULL;
 	int err = -ENOMEM;
 
@@ -529,22 +584,39 @@ int wp_trace_otlp(const struct wp_span *const *s, size_t n, const struct wp_trac
 	if (!packed)
 		goto done;
 	for (size_t i = 0; i < n; i++) {
-		size_t need;
+		const struct wp_span *sp = s[i];
+		const struct wp_span *next = i + 1 < n ? s[i + 1] : NULL;
+		size_t in =
+		    i && sp->from == s[i - 1] && run_tags && sp->shared == run_tags ? run_tags : 0;
+		size_t give = !in && next && next->from == sp && next->shared <= sp->n_tags
+				  ? next->shared
+				  : 0;
+		size_t own, extra = 0;
 
-		otlp_span(&one, s[i]);
-		need = ambit__otlp__span_out__get_packed_size(&one.span);
-		if (used + need > cap) {
-			size_t ncap = cap ? cap : 4096;
-			uint8_t *grown;
-
-			while (ncap < used + need)
-				ncap *= 2;
-			if (!(grown = realloc(block, ncap)))
-				goto done;
-			block = grown;
-			cap = ncap;
+		otlp_span(&one, sp, in ? in : give);
+		own = ambit__otlp__span_out__get_packed_size(&one.span);
+		if (give) {
+			run.span = (Ambit__Otlp__SpanOut)AMBIT__OTLP__SPAN_OUT__INIT;
+			otlp_attrs(&run, &run.span, sp, 0, give);
+			extra = ambit__otlp__span_out__get_packed_size(&run.span);
+		} else if (in) {
+			extra = run_len;
 		}
+		if (block_room(&block, &cap, used, own + extra))
+			goto done;
 		packed[i].len = ambit__otlp__span_out__pack(&one.span, block + used);
+		if (give) {
+			run_at = used + packed[i].len;
+			run_len = ambit__otlp__span_out__pack(&run.span, block + run_at);
+			run_tags = give;
+			packed[i].len += run_len;
+		} else if (in) {
+			memcpy(block + used + packed[i].len, block + run_at, run_len);
+			packed[i].len += run_len;
+			run_tags = 0;
+		} else {
+			run_tags = 0;
+		}
 		packed[i].data =
 		    (uint8_t *)(uintptr_t)used; /* an offset until the block stops moving */
 		used += packed[i].len;

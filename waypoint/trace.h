@@ -56,6 +56,12 @@ struct wp_span {
 	uint32_t key[WP_SPAN_TAGS_MAX], value[WP_SPAN_TAGS_MAX];
 	char *mem;
 	uint32_t len, cap;
+	/*
+	 * Its first @shared tags are @from's (wp_span_begin_from): when @from is the span just
+	 * before it in a batch, the encoders write them once for both (never dereferenced).
+	 */
+	const struct wp_span *from;
+	uint16_t shared;
 };
 
 /* Resets @s for a new span named @name. 0 or -ENOMEM. */

@@ -272,6 +272,101 @@ static void test_otlp(void **state)
 	wp_span_free(&b);
 }
 
+/* Tag @k of Zipkin span @sp, or NULL. */
+static const char *zipkin_tag(cJSON *sp, const char *k)
+{
+	cJSON *t = cJSON_GetObjectItem(cJSON_GetObjectItem(sp, "tags"), k);
+
+	return cJSON_IsString(t) ? t->valuestring : NULL;
+}
+
+/* The value of OTLP span @sp's attribute @k, or NULL. */
+static const char *otlp_tag(const Opentelemetry__Proto__Trace__V1__Span *sp, const char *k)
+{
+	for (size_t i = 0; i < sp->n_attributes; i++)
+		if (!strcmp(sp->attributes[i]->key, k))
+			return sp->attributes[i]->value->string_value;
+	return NULL;
+}
+
+/*
+ * A CLIENT span made from its SERVER span (wp_span_begin_from) shares its first tags: written
+ * once for both when it comes right after it, and each span still has all its own, in both
+ * encodings; in another order (not after its SERVER span) nothing is shared.
+ */
+static void test_shared_tags(void **state)
+{
+	struct wp_span srv = {0}, cli = {0}, other = {0};
+	const struct wp_span *pair[3] = {&srv, &cli, &other}, *apart[3] = {&cli, &other, &srv};
+	struct wp_trace_resource res = {.service = "waypoint.default"};
+	const struct wp_span *const *orders[2] = {pair, apart};
+
+	make_span(&srv, false);
+	assert_int_equal(wp_span_tag(&srv, "peer.address", "10.0.0.1", 0), 0);
+	assert_int_equal(wp_span_begin_from(&cli, &srv, 3, "router c egress"), 0);
+	cli.client = true;
+	assert_int_equal(wp_span_tag(&cli, "peer.address", "10.0.0.2", 0), 0);
+	assert_int_equal(cli.shared, 3);
+	make_span(&other, false);
+	for (int o = 0; o < 2; o++) {
+		const struct wp_span *const *v = orders[o];
+		struct buf z = {0};
+		Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest *req;
+		char *text;
+		cJSON *j;
+		uint8_t *out;
+		size_t len;
+
+		assert_int_equal(wp_trace_zipkin(v, 3, &res, &z), 0);
+		text = strndup(buf_head(&z), z.len);
+		j = cJSON_Parse(text);
+		assert_non_null(j);
+		for (int i = 0; i < 3; i++) {
+			cJSON *sp = cJSON_GetArrayItem(j, i);
+			const char *kind = cJSON_GetObjectItem(sp, "kind")->valuestring;
+
+			assert_string_equal(zipkin_tag(sp, "http.status_code"), "503");
+			assert_string_equal(zipkin_tag(sp, "quote"), "a\"b\\c\n\x01");
+			assert_string_equal(zipkin_tag(sp, "long"), "abcd");
+			if (v[i] == &other)
+				assert_null(zipkin_tag(sp, "peer.address"));
+			else
+				assert_string_equal(zipkin_tag(sp, "peer.address"),
+						    !strcmp(kind, "CLIENT") ? "10.0.0.2"
+									    : "10.0.0.1");
+			assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(sp, "tags")),
+					 v[i] == &other ? 3 : 4);
+		}
+		cJSON_Delete(j);
+		free(text);
+		buf_free(&z);
+
+		assert_int_equal(wp_trace_otlp(v, 3, &res, &out, &len), 0);
+		req =
+		    opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+			NULL, len, out);
+		assert_non_null(req);
+		for (int i = 0; i < 3; i++) {
+			const Opentelemetry__Proto__Trace__V1__Span *sp =
+			    req->resource_spans[0]->scope_spans[0]->spans[i];
+
+			assert_int_equal(sp->n_attributes, v[i] == &other ? 3 : 4);
+			assert_string_equal(otlp_tag(sp, "http.status_code"), "503");
+			assert_string_equal(otlp_tag(sp, "quote"), "a\"b\\c\n\x01");
+			assert_string_equal(otlp_tag(sp, "long"), "abcd");
+			if (v[i] != &other)
+				assert_string_equal(otlp_tag(sp, "peer.address"),
+						    v[i] == &cli ? "10.0.0.2" : "10.0.0.1");
+		}
+		opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+		    req, NULL);
+		free(out);
+	}
+	wp_span_free(&srv);
+	wp_span_free(&cli);
+	wp_span_free(&other);
+}
+
 static void test_span_limits(void **state)
 {
 	struct wp_span s = {0};
@@ -305,7 +400,8 @@ int main(void)
 	    cmocka_unit_test(test_traceparent), cmocka_unit_test(test_b3),
 	    cmocka_unit_test(test_b3_multi),	cmocka_unit_test(test_inject),
 	    cmocka_unit_test(test_zipkin),	cmocka_unit_test(test_otlp),
-	    cmocka_unit_test(test_span_limits), cmocka_unit_test(test_random_id),
+	    cmocka_unit_test(test_shared_tags), cmocka_unit_test(test_span_limits),
+	    cmocka_unit_test(test_random_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
