@@ -513,6 +513,31 @@
 			graph.cy.resize();
 	}
 
+	/*
+	 * Computes the style of freshly added elements in one pass. cytoscape computes an element's style
+	 * when it is first read, and after each property it sets it invalidates what depends on it: with
+	 * compound nodes, the cached style of the element, its descendants, its parents and every edge
+	 * of them, and the bounds up the tree. For a graph just added nothing depends on anything yet, and
+	 * those invalidations were most of the first layout's time (300 workloads, 1,000 edges: 1.5 of
+	 * 2.9 s). So the style is computed with them turned off, then everything is invalidated once.
+	 * cytoscape's internals: where they are not as expected, the style is left to be computed lazily.
+	 */
+	function styleFresh(cy, eles) {
+		const style = cy.style();
+		if (typeof style.checkTriggers !== 'function' || typeof eles.cleanStyle !== 'function' ||
+		    Object.prototype.hasOwnProperty.call(style, 'checkTriggers'))
+			return;
+		style.checkTriggers = () => {};
+		try {
+			eles.cleanStyle();
+		} finally {
+			delete style.checkTriggers;
+		}
+		eles.dirtyStyleCache();
+		eles.dirtyCompoundBoundsCache(true);
+		eles.dirtyBoundingBoxCache();
+	}
+
 	function graphRender(resp) {
 		const cy = graph.cy;
 		/* The banner first: it changes the canvas' height, which the fit below must see. */
@@ -546,6 +571,7 @@
 				cy.add(nodes);
 				cy.add(edges);
 			});
+			styleFresh(cy, cy.elements());
 			graph.structure = structure;
 			runLayout();
 		}

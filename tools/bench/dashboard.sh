@@ -20,9 +20,11 @@
 #    tools/bench/dashboard_render.js, which times in the page (performance.now()) the graph's
 #    fetch, cytoscape's add and layout, and the first frame drawn after it; then a refresh of the
 #    same graph. Target: under 1 s from the answer's arrival to the graph on screen (the median).
+#    Then RUNS_PRESET runs more with the layout's positions given (cytoscape's preset layout): the
+#    drawing's own cost, without the layout's.
 #
 # Knobs: PODS [10000 / QUICK 1000], NS [100 / 20], WP_EVERY [4], REQS [10 / 3], NODES [300 / 100],
-# EDGES [1000 / 300], RUNS [5 / 1]; OUT [bench/results/dashboard; QUICK: build/bench/dashboard]
+# EDGES [1000 / 300], RUNS [5 / 1], RUNS_PRESET [3 / 0]; OUT [bench/results/dashboard; QUICK: build/bench/dashboard]
 # writes OUT.md and OUT.json; AMBITCTL [build/ambitctl] the binary measured; CHROMIUM
 # [/usr/bin/chromium]; SKIP_RENDER=1 or SKIP_SERVER=1 leaves a figure out; PERF=1 samples one more
 # graph of every namespace with perf (call graphs) into OUT.perf.txt.
@@ -34,6 +36,7 @@ QUICK=${QUICK:-}
 q() { if [ -n "$QUICK" ]; then echo "$2"; else echo "$1"; fi; }
 PODS=${PODS:-$(q 10000 1000)} NS=${NS:-$(q 100 20)} WP_EVERY=${WP_EVERY:-4} REQS=${REQS:-$(q 10 3)}
 NODES=${NODES:-$(q 300 100)} EDGES=${EDGES:-$(q 1000 300)} RUNS=${RUNS:-$(q 5 1)}
+export RUNS_PRESET=${RUNS_PRESET:-$(q 3 0)}
 SKIP_RENDER=${SKIP_RENDER:-} SKIP_SERVER=${SKIP_SERVER:-}
 OUT=${OUT:-$(q "$REPO/bench/results/dashboard" "$REPO/build/bench/dashboard")}
 PY=/usr/bin/python3
@@ -289,7 +292,8 @@ appjs=$(git -C "$REPO" hash-object dashboard/web/app.js 2>/dev/null | cut -c1-12
 "$PY" - "$OUT" "$tmp/server.json" "$tmp/render.json" "$commit" "$dirty" "$NODES" "$EDGES" "$RUNS" "${QUICK:+1}" "$load0" "$appjs" <<'EOF' || die "writing the results"
 import datetime, json, os, platform, statistics, sys
 out, serverf, renderf, commit, dirty, nodes, edges, runs, quick, load0, appjs = sys.argv[1:]
-server, render = json.load(open(serverf)), json.load(open(renderf))["runs"]
+server, renderj = json.load(open(serverf)), json.load(open(renderf))
+render, preset = renderj["runs"], renderj.get("preset", [])
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 load = open("/proc/loadavg").read().split()[0]
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -336,8 +340,8 @@ if server:
               f"- The fake Prometheus alone answers the same {server['queries']} queries in {server['fake_prometheus_s']} s "
               f"(median of {server['requests']} rounds, curl): {server['fake_share'] * 100:.1f}% of the graph's median.", ""]
 if render:
-    def med(key, part="first"):
-        xs = [r[part][key] for r in render if r[part].get(key) is not None]
+    def med(key, part="first", runs=None):
+        xs = [r[part][key] for r in (render if runs is None else runs) if r[part].get(key) is not None]
         return statistics.median(xs) if xs else None
     f0 = render[0]["first"]
     layouts = {}
@@ -349,6 +353,13 @@ if render:
     rr = {k: round(med(k), 1) for k in ("serverWait", "bodyAndParse", "toCytoscape", "add", "layout", "fit", "rest",
                                         "firstFrame", "pageWork", "fetchToDrawn", "loaded", "drawn")}
     rr["refresh"] = {k: round(med(k, "refresh"), 1) for k in ("pageWork", "clickToDrawn", "firstFrame")}
+    if preset:
+        rr["preset"] = {k: round(med(k, runs=preset), 1) for k in ("serverWait", "bodyAndParse", "toCytoscape",
+                                                                   "add", "layout", "fit", "rest", "firstFrame",
+                                                                   "pageWork", "fetchToDrawn", "loaded", "drawn")}
+        rr["preset"]["runs"] = len(preset)
+    pr = rr.get("preset", {})
+    pcol = lambda k: f" {pr[k]} |" if pr else ""
     cpu = {}
     for r in render:
         for k, v in (r["first"].get("cpu") or {}).items():
@@ -367,21 +378,28 @@ if render:
               f"nodes), {el.get('edges')} edges; the page as it is in the tree (`dashboard/web`, app.js blob "
               f"{appjs}), opened "
               f"{len(render)} times in a fresh context of headless Chromium (1400x900, software rendering) by "
-              "`tools/bench/dashboard_render.js`, which times the page from inside. Medians, ms.", "",
-              "| phase | ms |", "|---|---|",
-              f"| the mock's answer (request out, headers in; not the page's) | {rr['serverWait']} |",
-              f"| body in, JSON parsed | {rr['bodyAndParse']} |",
-              f"| API objects to cytoscape elements | {rr['toCytoscape']} |",
-              f"| `cy.add` | {rr['add']} |",
-              f"| layout: " + ", ".join(f"{k} {v} ms" for k, v in rr["layouts"].items()) + f" | {rr['layout']} |",
-              f"| `cy.fit` | {rr['fit']} |",
-              f"| the rest of the render (positions kept, DOM) | {rr['rest']} |",
-              f"| the first frame drawn after it | {rr['firstFrame']} |",
-              f"| **the answer in to the graph on screen** | **{rr['pageWork']}** |",
-              f"| the request out to the graph on screen | {rr['fetchToDrawn']} |",
-              f"| navigation to `window.graphLoaded >= 1` | {rr['loaded']} |",
-              f"| navigation to the graph on screen | {rr['drawn']} |",
-              f"| refresh of the same graph (updated in place), the answer in to the frame drawn | {rr['refresh']['pageWork']} |",
+              "`tools/bench/dashboard_render.js`, which times the page from inside. Medians, ms."
+              + (f" The last column: {pr['runs']} runs more with the page's layout swapped for cytoscape's preset one "
+                 "putting each node where the first run's layout did, so what drawing the graph costs without "
+                 "computing a layout." if pr else ""), "",
+              "| phase | ms |" + (" layout's positions given, ms |" if pr else ""),
+              "|---|---|" + ("---|" if pr else ""),
+              f"| the mock's answer (request out, headers in; not the page's) | {rr['serverWait']} |" + pcol("serverWait"),
+              f"| body in, JSON parsed | {rr['bodyAndParse']} |" + pcol("bodyAndParse"),
+              f"| API objects to cytoscape elements | {rr['toCytoscape']} |" + pcol("toCytoscape"),
+              f"| `cy.add` | {rr['add']} |" + pcol("add"),
+              f"| layout: " + ", ".join(f"{k} {v} ms" for k, v in rr["layouts"].items()) + f" | {rr['layout']} |"
+              + pcol("layout"),
+              f"| `cy.fit` | {rr['fit']} |" + pcol("fit"),
+              f"| the rest of the render (the style computed, positions kept, DOM) | {rr['rest']} |" + pcol("rest"),
+              f"| the first frame drawn after it | {rr['firstFrame']} |" + pcol("firstFrame"),
+              f"| **the answer in to the graph on screen** | **{rr['pageWork']}** |"
+              + (f" **{pr['pageWork']}** |" if pr else ""),
+              f"| the request out to the graph on screen | {rr['fetchToDrawn']} |" + pcol("fetchToDrawn"),
+              f"| navigation to `window.graphLoaded >= 1` | {rr['loaded']} |" + pcol("loaded"),
+              f"| navigation to the graph on screen | {rr['drawn']} |" + pcol("drawn"),
+              f"| refresh of the same graph (updated in place), the answer in to the frame drawn | {rr['refresh']['pageWork']} |"
+              + (" |" if pr else ""),
               "",
               "CPU of the browser from the navigation to the graph drawn (Chrome's `SystemInfo.getProcessInfo`, "
               "medians; the page's renderer has threads besides its main one): "

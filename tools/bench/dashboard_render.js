@@ -14,7 +14,11 @@
  * performance.now(), milliseconds from the start of the navigation. Then the page's refresh
  * button is pressed once and the same is timed for the refresh (the same graph: updated in place).
  *
- * Prints {"runs": [...]} on stdout: per run the phases, the layouts run (name, ms), the page's
+ * Then, unless RUNS_PRESET=0, as many runs again (RUNS_PRESET of them, default RUNS) with every
+ * layout swapped for cytoscape's preset one placing the nodes where the first run's layout put
+ * them: what drawing the graph costs the page without computing the layout.
+ *
+ * Prints {"runs": [...], "preset": [...]} on stdout: per run the phases, the layouts run (name, ms), the page's
  * window.graphLayout, the elements drawn and the CPU seconds of the browser's processes by type
  * from the navigation to the graph drawn (Chrome's SystemInfo.getProcessInfo): on a busy machine
  * the wall times above stretch, these much less. Exit 1, with the reason on stderr, when a run fails.
@@ -24,8 +28,12 @@
 
 const path = require('path');
 
-/* Runs in the page before its scripts. */
-function instrument() {
+/*
+ * Runs in the page before its scripts. With @positions (node id to {x, y}) every layout the page
+ * runs is swapped for cytoscape's preset layout putting the nodes there: the page's work without
+ * the layout's.
+ */
+function instrument(positions) {
 	const b = { fetches: [], adds: [], layouts: [], fits: [], loaded: [], renders: [] };
 	window.__bench = b;
 	let loaded = 0;
@@ -58,6 +66,8 @@ function instrument() {
 	const wrapCore = (cy) => {
 		const layout0 = cy.layout.bind(cy);
 		cy.layout = function (opts) {
+			if (positions && opts && opts.name !== 'preset')
+				opts = { name: 'preset', positions: (n) => positions[n.id()], fit: false, animate: false };
 			const l = layout0(opts);
 			const run0 = l.run.bind(l);
 			l.run = function () {
@@ -165,8 +175,12 @@ async function main() {
 		return by;
 	};
 	const out = [];
+	const preset = [];
+	const presetRuns = process.env.RUNS_PRESET !== undefined ? Number(process.env.RUNS_PRESET) : runs;
+	let positions = null;
 	try {
-		for (let i = 0; i < runs; i++) {
+		for (let i = 0; i < runs + presetRuns; i++) {
+			const given = i >= runs;
 			const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
 			const page = await ctx.newPage();
 			const errors = [];
@@ -175,7 +189,7 @@ async function main() {
 				if (m.type() === 'error')
 					errors.push(m.text());
 			});
-			await page.addInitScript(instrument);
+			await page.addInitScript(instrument, given ? positions : null);
 			const p0 = await procs();
 			await page.goto(url.replace(/\/?$/, '/') + '#/graph?duration=300&refresh=0',
 				{ timeout: timeout * 1000 });
@@ -191,6 +205,16 @@ async function main() {
 			}
 			const first = await page.evaluate(phases, 0);
 			first.cpu = cpuSince(p0, await procs());
+			if (!positions) {
+				positions = await page.evaluate(() => {
+					const at = {};
+					window.cy.nodes().forEach((n) => {
+						if (!n.isParent())
+							at[n.id()] = n.position();
+					});
+					return at;
+				});
+			}
 			const clicked = await page.evaluate(() => {
 				const at = performance.now();
 				document.getElementById('refresh-now').click();
@@ -199,13 +223,13 @@ async function main() {
 			await drawn(1);
 			const again = await page.evaluate(phases, 1);
 			again.clickToDrawn = again.drawn - clicked;
-			out.push({ first, refresh: again, errors });
+			(given ? preset : out).push({ first, refresh: again, errors });
 			await ctx.close();
 		}
 	} finally {
 		await browser.close().catch(() => {});
 	}
-	process.stdout.write(JSON.stringify({ runs: out }, null, 1) + '\n');
+	process.stdout.write(JSON.stringify({ runs: out, preset }, null, 1) + '\n');
 	return 0;
 }
 
