@@ -585,6 +585,7 @@ static int common_tags(struct wp_span *s, const struct wp_req *r, const struct l
 	err = err ?: wp_span_tag(s, "istio.namespace", l7->waypoint_namespace, max);
 	err = err ?: wp_span_tag(s, "node_id", node, max);
 	err = err ?: wp_span_tag(s, "component", "proxy", max);
+	s->fixed = s->n_tags; /* the proxy's own so far: the same on its every span */
 	err = err ?: wp_span_tag(s, "guid:x-request-id", r->request_id, max);
 	err = err ?: wp_span_tag(s, "http.method", r->head.method, max);
 	err = err ?: wp_span_tag(s, "http.url", url, max);

@@ -302,6 +302,7 @@ int wp_span_begin_from(struct wp_span *s, const struct wp_span *from, uint16_t n
 	memcpy(s->value, from->value, s->n_tags * sizeof(s->value[0]));
 	s->from = from;
 	s->shared = s->n_tags;
+	s->fixed = from->fixed < s->n_tags ? from->fixed : s->n_tags;
 	s->name = put(s, name, strlen(name));
 	return s->name == UINT32_MAX ? -ENOMEM : 0;
 }
@@ -540,6 +541,18 @@ static void otlp_span(struct otlp_span *o, const struct wp_span *sp, size_t lo)
 	m->status = &o->status;
 }
 
+/* Whether @sp starts with @ref's @ref->fixed tags, keys and values. */
+static bool same_fixed(const struct wp_span *sp, const struct wp_span *ref)
+{
+	if (sp->fixed != ref->fixed)
+		return false;
+	for (size_t t = 0; t < ref->fixed; t++)
+		if (strcmp(wp_span_str(sp, sp->key[t]), wp_span_str(ref, ref->key[t])) ||
+		    strcmp(wp_span_str(sp, sp->value[t]), wp_span_str(ref, ref->value[t])))
+			return false;
+	return true;
+}
+
 /* Room for @need more bytes at @*used in @*block (@*cap). 0 or -ENOMEM. */
 static int block_room(uint8_t **block, size_t *cap, size_t used, size_t need)
 {
@@ -573,16 +586,30 @@ int wp_trace_otlp(const struct wp_span *const *s, size_t n, const struct wp_trac
 	 * a CLIENT span shares with its SERVER span just before it (wp_span_begin_from) are packed
 	 * once, as a run of attribute fields after the SERVER span's others, and the run's bytes
 	 * copied after the CLIENT span's own: a repeated field's entries may come anywhere in a
-	 * message.
+	 * message. The proxy's own tags (wp_span.fixed), the same on most spans of a batch, are
+	 * packed once, from the first span that has them, and copied to the front of each run (or
+	 * after a span's others when it has no run) that starts with the same.
 	 */
 	ProtobufCBinaryData *packed = calloc(n ? n : 1, sizeof(*packed));
-	size_t nr = 0, used = 0, cap = 0, run_at = 0, run_len = 0, run_tags = 0;
-	uint8_t *block = NULL;
+	size_t nr = 0, used = 0, cap = 0, run_at = 0, run_len = 0, run_tags = 0, fixed_len = 0;
+	const struct wp_span *ref = NULL;
+	uint8_t *block = NULL, *fixed = NULL;
 	int err = -ENOMEM;
 
 	*out = NULL;
 	if (!packed)
 		goto done;
+	for (size_t i = 0; i < n && !ref; i++)
+		if (s[i]->fixed)
+			ref = s[i];
+	if (ref) {
+		run.span = (Ambit__Otlp__SpanOut)AMBIT__OTLP__SPAN_OUT__INIT;
+		otlp_attrs(&run, &run.span, ref, 0, ref->fixed);
+		fixed_len = ambit__otlp__span_out__get_packed_size(&run.span);
+		if (!(fixed = malloc(fixed_len)))
+			goto done;
+		ambit__otlp__span_out__pack(&run.span, fixed);
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct wp_span *sp = s[i];
 		const struct wp_span *next = i + 1 < n ? s[i + 1] : NULL;
@@ -591,23 +618,33 @@ int wp_trace_otlp(const struct wp_span *const *s, size_t n, const struct wp_trac
 		size_t give = !in && next && next->from == sp && next->shared <= sp->n_tags
 				  ? next->shared
 				  : 0;
+		/* The fixed tags from the copy: the first of the run, or of the span's own. */
+		size_t pre =
+		    ref && !in && (give ? give : sp->n_tags) >= ref->fixed && same_fixed(sp, ref)
+			? ref->fixed
+			: 0;
 		size_t own, extra = 0;
 
-		otlp_span(&one, sp, in ? in : give);
+		otlp_span(&one, sp, in ? in : give ? give : pre);
 		own = ambit__otlp__span_out__get_packed_size(&one.span);
 		if (give) {
 			run.span = (Ambit__Otlp__SpanOut)AMBIT__OTLP__SPAN_OUT__INIT;
-			otlp_attrs(&run, &run.span, sp, 0, give);
+			otlp_attrs(&run, &run.span, sp, pre, give);
 			extra = ambit__otlp__span_out__get_packed_size(&run.span);
 		} else if (in) {
 			extra = run_len;
 		}
+		if (pre)
+			extra += fixed_len;
 		if (block_room(&block, &cap, used, own + extra))
 			goto done;
 		packed[i].len = ambit__otlp__span_out__pack(&one.span, block + used);
 		if (give) {
 			run_at = used + packed[i].len;
-			run_len = ambit__otlp__span_out__pack(&run.span, block + run_at);
+			run_len = pre ? fixed_len : 0;
+			if (pre)
+				memcpy(block + run_at, fixed, fixed_len);
+			run_len += ambit__otlp__span_out__pack(&run.span, block + run_at + run_len);
 			run_tags = give;
 			packed[i].len += run_len;
 		} else if (in) {
@@ -615,6 +652,10 @@ int wp_trace_otlp(const struct wp_span *const *s, size_t n, const struct wp_trac
 			packed[i].len += run_len;
 			run_tags = 0;
 		} else {
+			if (pre) {
+				memcpy(block + used + packed[i].len, fixed, fixed_len);
+				packed[i].len += fixed_len;
+			}
 			run_tags = 0;
 		}
 		packed[i].data =
@@ -653,6 +694,7 @@ int wp_trace_otlp(const struct wp_span *const *s, size_t n, const struct wp_trac
 	ambit__otlp__export_request_packed__pack(&req, *out);
 	err = 0;
 done:
+	free(fixed);
 	free(block);
 	free(packed);
 	return err;

@@ -62,6 +62,12 @@ struct wp_span {
 	 */
 	const struct wp_span *from;
 	uint16_t shared;
+	/*
+	 * Its first @fixed tags are the proxy's own, the same on every span it makes until its
+	 * configuration changes (canonical service, mesh, namespace, node): wp_trace_otlp packs
+	 * them once per batch for all the spans that start with the same ones.
+	 */
+	uint16_t fixed;
 };
 
 /* Resets @s for a new span named @name. 0 or -ENOMEM. */

@@ -367,6 +367,81 @@ static void test_shared_tags(void **state)
 	wp_span_free(&other);
 }
 
+/* Span @s as the proxy makes one: its own tags first (@ns for the namespace), marked fixed. */
+static void fixed_span(struct wp_span *s, const char *ns, const char *peer)
+{
+	make_span(s, false);
+	s->n_tags = 0;
+	assert_int_equal(wp_span_tag(s, "istio.canonical_service", "waypoint", 0), 0);
+	assert_int_equal(wp_span_tag(s, "istio.namespace", ns, 0), 0);
+	s->fixed = s->n_tags;
+	assert_int_equal(wp_span_tag(s, "http.status_code", "200", 0), 0);
+	assert_int_equal(wp_span_tag(s, "peer.address", peer, 0), 0);
+}
+
+/*
+ * The proxy's own tags (wp_span.fixed) are packed once per OTLP batch: every span still decodes
+ * with exactly its own tags, whether it has a run or not, comes after its SERVER span or not,
+ * or starts with other fixed tags than the batch's first (a configuration changed) or none.
+ */
+static void test_fixed_tags(void **state)
+{
+	struct wp_span srv = {0}, cli = {0}, lone = {0}, moved = {0}, plain = {0};
+	const struct wp_span *v[5] = {&srv, &cli, &lone, &moved, &plain};
+	const char *ns[5] = {"default", "default", "default", "other", NULL};
+	const char *peer[5] = {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", NULL};
+	struct wp_trace_resource res = {.service = "waypoint.default"};
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest *req;
+	uint8_t *out;
+	size_t len;
+
+	fixed_span(&srv, "default", "10.0.0.1");
+	assert_int_equal(wp_span_begin_from(&cli, &srv, 3, "router c egress"), 0);
+	cli.client = true;
+	assert_int_equal(cli.fixed, 2);
+	assert_int_equal(wp_span_tag(&cli, "peer.address", "10.0.0.2", 0), 0);
+	fixed_span(&lone, "default", "10.0.0.3");
+	fixed_span(&moved, "other", "10.0.0.4");
+	make_span(&plain, false);
+	for (int first = 0; first < 5; first++) {
+		const struct wp_span *w[5];
+
+		/* Each span first in turn: the batch's fixed tags are the first span's. */
+		for (int i = 0; i < 5; i++)
+			w[i] = v[(first + i) % 5];
+		assert_int_equal(wp_trace_otlp(w, 5, &res, &out, &len), 0);
+		req =
+		    opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+			NULL, len, out);
+		assert_non_null(req);
+		assert_int_equal(req->resource_spans[0]->scope_spans[0]->n_spans, 5);
+		for (int i = 0; i < 5; i++) {
+			const Opentelemetry__Proto__Trace__V1__Span *sp =
+			    req->resource_spans[0]->scope_spans[0]->spans[i];
+			int k = (first + i) % 5;
+
+			if (!ns[k]) {
+				assert_int_equal(sp->n_attributes, 3);
+				assert_string_equal(otlp_tag(sp, "http.status_code"), "503");
+				continue;
+			}
+			assert_int_equal(sp->n_attributes, 4);
+			assert_string_equal(otlp_tag(sp, "istio.canonical_service"), "waypoint");
+			assert_string_equal(otlp_tag(sp, "istio.namespace"), ns[k]);
+			assert_string_equal(otlp_tag(sp, "http.status_code"), "200");
+			assert_string_equal(otlp_tag(sp, "peer.address"), peer[k]);
+		}
+		opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+		    req, NULL);
+		free(out);
+	}
+	wp_span_free(&srv);
+	wp_span_free(&cli);
+	wp_span_free(&lone);
+	wp_span_free(&moved);
+	wp_span_free(&plain);
+}
+
 static void test_span_limits(void **state)
 {
 	struct wp_span s = {0};
@@ -400,8 +475,8 @@ int main(void)
 	    cmocka_unit_test(test_traceparent), cmocka_unit_test(test_b3),
 	    cmocka_unit_test(test_b3_multi),	cmocka_unit_test(test_inject),
 	    cmocka_unit_test(test_zipkin),	cmocka_unit_test(test_otlp),
-	    cmocka_unit_test(test_shared_tags), cmocka_unit_test(test_span_limits),
-	    cmocka_unit_test(test_random_id),
+	    cmocka_unit_test(test_shared_tags), cmocka_unit_test(test_fixed_tags),
+	    cmocka_unit_test(test_span_limits), cmocka_unit_test(test_random_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
