@@ -224,6 +224,7 @@
 		duration: 300,
 		refresh: 10,
 		layout: LAYOUTS[0],
+		waypoints: false, /* requests drawn through the waypoint that carried them */
 		selected: null,		/* null: every namespace */
 		known: [],
 		timer: null,
@@ -636,6 +637,7 @@
 			refresh: graph.refresh,
 			namespaces: graph.selected === null ? null : graph.selected.join(','),
 			layout: graph.layout === LAYOUTS[0] ? null : graph.layout,
+			waypoints: graph.waypoints ? '1' : null,
 		});
 	}
 
@@ -655,7 +657,7 @@
 		}
 		/* Literal commas, as the API documents the list; names are DNS labels and need no escaping. */
 		const url = 'api/graph?' + query({ duration: graph.duration }) +
-			(ns.length ? '&namespaces=' + ns.map(encodeURIComponent).join(',') : '');
+			(graph.waypoints ? '&waypoints=1' : '') + (ns.length ? '&namespaces=' + ns.map(encodeURIComponent).join(',') : '');
 		try {
 			const resp = await fetchJSON(url, ctl.signal);
 			if (ctl.signal.aborted)
@@ -721,6 +723,11 @@
 			graphSaveHash();
 			runLayout();
 		});
+		$('waypoints').addEventListener('change', (ev) => {
+			graph.waypoints = ev.target.checked;
+			graphSaveHash();
+			graphLoad();
+		});
 		$('refresh-now').addEventListener('click', async () => {
 			await loadNamespaces();
 			graphLoad();
@@ -748,6 +755,7 @@
 				graph.duration = positiveInt(params.get('duration'), graph.duration) || 300;
 				graph.refresh = positiveInt(params.get('refresh'), graph.refresh);
 				graph.layout = LAYOUTS.includes(params.get('layout')) ? params.get('layout') : LAYOUTS[0];
+				graph.waypoints = params.get('waypoints') === '1';
 				const nsParam = params.get('namespaces');
 				graph.selected = nsParam === null ? null : nsParam.split(',').filter(Boolean);
 			}
@@ -756,6 +764,7 @@
 			fillSelect($('refresh'), REFRESHES, graph.refresh);
 			$('layout').replaceChildren(...LAYOUTS.map((l) => el('option', { value: l, text: l })));
 			$('layout').value = graph.layout;
+			$('waypoints').checked = graph.waypoints;
 			graph.cy.resize();
 			await loadNamespaces();
 			if (currentView === 'graph')

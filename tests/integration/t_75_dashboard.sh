@@ -4,7 +4,9 @@
 # from a pod all along, Prometheus from `local up --with-prometheus`. The API's graph has the
 # workloads (versions boxed by app, the waypoint and the gateway by role), the Services
 # between callers and workloads, HTTP edges with their rates, p99 and the waypoint that
-# carried them, the TCP edge from the ztunnels' bytes, each with its mTLS share. The page
+# carried them, the TCP edge from the ztunnels' bytes, each with its mTLS share; asked for
+# waypoints (?waypoints=1, the page's Waypoints box), productpage's calls drawn through the
+# waypoint's node, which is left out otherwise (it has no edge of its own). The page
 # draws them: nodes and edges as the API gives them, a lock on mutual-TLS edges, HTTP edges
 # green and TCP blue; with a fault abort injected on ratings the edge into ratings turns red.
 # A workload's panel shows its identity, node, and `ambitctl check`'s explanation; the config
@@ -173,8 +175,23 @@ has_edges() {
 		[ -n "$(edge wl:default/curl svc:tcp/tcp-echo tcp)" ]
 }
 wait_for 90 has_edges || fail "the graph never had the traffic's edges: $(jq -c '.prometheus, [.edges[] | [.source, .target, .protocol]]' "$WORK/graph.json")"
-node_role() { jq -r --arg i "$1" '.nodes[] | select(.id == $i) | .role' "$WORK/graph.json"; }
-expect_eq "$(node_role wl:default/waypoint)" waypoint "the waypoint's node"
+node_role() { jq -r --arg i "$1" '.nodes[] | select(.id == $i) | .role' "${2:-$WORK/graph.json}"; }
+# The waypoint carries productpage's calls but no edge of its own: drawn only when asked.
+expect_eq "$(node_role wl:default/waypoint)" "" "the waypoint's node, waypoints not asked for"
+api "graph?duration=60&waypoints=1" >"$WORK/graph-wp.json" || fail "the graph with waypoints"
+expect_eq "$(node_role wl:default/waypoint "$WORK/graph-wp.json")" waypoint "the waypoint's node"
+wpedge() { jq -c --arg s "$1" --arg d "$2" \
+	'.edges[] | select(.source == $s and .target == $d and .protocol == "http")' "$WORK/graph-wp.json"; }
+for hop in "wl:default/productpage-v1 wl:default/waypoint" "wl:default/waypoint svc:default/reviews" \
+	"svc:default/reviews wl:default/reviews-v2"; do
+	# shellcheck disable=SC2086
+	wpedge $hop | jq -e '.rps > 0 and .p99 > 0 and .waypoint == "default/waypoint"' >/dev/null ||
+		fail "the hop $hop with waypoints drawn: $(wpedge $hop)"
+done
+expect_eq "$(jq -c '[.edges[] | select(.source == "wl:default/productpage-v1" and .target == "svc:default/reviews")]' \
+	"$WORK/graph-wp.json")" "[]" "productpage to reviews drawn through the waypoint, not past it"
+jq -e '.nodes[] | select(.id == "wl:default/waypoint") | .inRps > 0' "$WORK/graph-wp.json" >/dev/null ||
+	fail "the waypoint's node counts the requests it carried"
 expect_eq "$(node_role wl:istio-system/istio-ingressgateway)" gateway "the gateway's node"
 expect_eq "$(node_role wl:default/reviews-v2)" workload "a workload's node"
 expect_eq "$(jq -r '.nodes[] | select(.id == "wl:default/reviews-v2") | .parent' "$WORK/graph.json")" \
@@ -209,7 +226,7 @@ expect_eq "$(pedge wl:default/productpage-v1 svc:default/reviews | jq -r .color)
 expect_eq "$(pedge wl:default/curl svc:tcp/tcp-echo | jq -r .color)" "#0066CC" "a TCP edge's colour"
 expect_contains "$(pedge wl:default/productpage-v1 svc:default/reviews | jq -r .label)" "🔒" \
 	"the lock on a mutual-TLS edge"
-for id in wl:default/waypoint wl:istio-system/istio-ingressgateway svc:default/reviews \
+for id in wl:istio-system/istio-ingressgateway svc:default/reviews \
 	wl:default/reviews-v3 app:default/reviews ns:default ns:tcp; do
 	jq -e --arg i "$id" '.nodes[] | select(.id == $i)' "$WORK/page.json" >/dev/null ||
 		fail "the page has no node $id"
@@ -219,6 +236,15 @@ expect_contains "$panel" "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"
 expect_contains "$panel" "node" "the panel's node"
 expect_contains "$panel" "L7 at waypoint default/waypoint" "the panel's check explanation"
 [ -s "$WORK/graph.png" ] || fail "no screenshot"
+# The Waypoints box: the requests drawn through the waypoint's node.
+node "$REPO/tests/integration/bin/dashboard_probe.js" \
+	"http://127.0.0.1:$dport/#/graph?duration=60&refresh=5&waypoints=1" \
+	--wait-edge "wl:default/productpage-v1,wl:default/waypoint,http" \
+	--wait-edge "wl:default/waypoint,svc:default/reviews,http,health=healthy" --timeout 60 \
+	>"$WORK/page-wp.json" || fail "the page did not draw the hops through the waypoint"
+expect_eq "$(jq -c '.consoleErrors' "$WORK/page-wp.json")" "[]" "errors in the page's console (waypoints)"
+jq -e '.nodes[] | select(.id == "wl:default/waypoint")' "$WORK/page-wp.json" >/dev/null ||
+	fail "the page has no waypoint node with waypoints drawn"
 
 # --- The Traces view: the trace listed, its waterfall's rows nested and in order, a span's tags.
 node "$REPO/tests/integration/bin/dashboard_probe.js" "http://127.0.0.1:$dport/#/traces?refresh=5" \

@@ -130,6 +130,12 @@ static const char *arg(struct MHD_Connection *conn, const char *key)
 	return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+/* A yes/no argument: "1" or "true" (anything else, or none: no). */
+static bool flag(const char *s)
+{
+	return s && (!strcmp(s, "1") || !strcmp(s, "true"));
+}
+
 /* ?duration= in seconds (1 s to 7 days), 300 when absent; -1 when not a number in range. */
 static long duration_arg(struct MHD_Connection *conn)
 {
@@ -234,7 +240,7 @@ static enum MHD_Result api(const struct dash *d, struct MHD_Connection *conn, co
 	if (dash_view_open(&v, d, duration))
 		return reply_error(conn, 503, "the cluster's state cannot be read (is it up?)");
 	if (!strcmp(url, "/api/graph"))
-		doc = dash_graph(&v, arg(conn, "namespaces"));
+		doc = dash_graph(&v, arg(conn, "namespaces"), flag(arg(conn, "waypoints")));
 	else if (!strcmp(url, "/api/namespaces"))
 		doc = dash_namespaces(&v);
 	else if (!strcmp(url, "/api/workloads"))

@@ -55,8 +55,12 @@ cJSON *dash_prom_query(const struct dash *d, const char *promql, long range_s, c
 /* The number a sample's "value" ([ts, "v"]) holds; 0 for NaN or none. */
 double dash_prom_value(const cJSON *value);
 
-/* dashboard_graph.c: GET /api/graph; the document (caller deletes). */
-cJSON *dash_graph(struct dash_view *v, const char *namespaces);
+/*
+ * dashboard_graph.c: GET /api/graph; the document (caller deletes). With @waypoints, requests a
+ * waypoint carried are drawn through its node (caller to waypoint to Service), as Kiali does when
+ * asked to show waypoints; without, straight, and a waypoint no edge touches is left out.
+ */
+cJSON *dash_graph(struct dash_view *v, const char *namespaces, bool waypoints);
 
 /* dashboard_info.c */
 cJSON *dash_namespaces(struct dash_view *v);

@@ -55,11 +55,13 @@ struct graph {
 	size_t n_keys, cap_keys;
 	cJSON *doc, *jnodes;
 	const struct dash_view *v;
+	bool via_wp; /* requests drawn through the waypoint that carried them */
 	/*
 	 * Also in idx, by prefix: "role:ns/wl" -> its role (static), "pod:ns/pod" -> its workload
 	 * (borrowed from pods.json), "hp:" the pairs of workloads HTTP samples join, "hs:"/"hd:"
 	 * the workloads they start or end at, "wp:" the caller-Service pairs a waypoint reports,
-	 * "ps:" a pair's connections by security and "pss:" a source's (struct pairsec), "keep:".
+	 * "ps:" a pair's connections by security and "pss:" a source's (struct pairsec), "keep:",
+	 * "wpof:" the waypoint's gnode that carried a caller-Service pair's requests (via_wp).
 	 */
 	void **owned; /* what the entries point to, freed with the graph */
 	size_t n_owned, cap_owned;
@@ -340,14 +342,21 @@ static bool ends_of(struct graph *g, const cJSON *m, struct ends *x)
 
 /*
  * The edges a sample with ends @x adds to (into @out): caller to Service and Service to the
- * workload that answered, or caller straight to the workload when no Service is known.
+ * workload that answered, or caller straight to the workload when no Service is known; with a
+ * waypoint @wp (its node's id), caller to the waypoint and the waypoint on.
  */
-static size_t hop_edges(struct graph *g, const struct ends *x, enum proto p, struct gedge *out[2])
+static size_t hop_edges(struct graph *g, const struct ends *x, enum proto p, const char *wp,
+			struct gedge *out[3])
 {
+	const char *to = x->have_svc ? x->svc : x->dst;
 	size_t n = 0;
 
-	out[n] = edge(g, x->src, x->have_svc ? x->svc : x->dst, p);
+	out[n] = edge(g, x->src, wp ? wp : to, p);
 	n += out[n] != NULL;
+	if (wp) {
+		out[n] = edge(g, wp, to, p);
+		n += out[n] != NULL;
+	}
 	if (x->have_svc && x->have_dst) {
 		out[n] = edge(g, x->svc, x->dst, p);
 		n += out[n] != NULL;
@@ -379,17 +388,23 @@ static void svc_pair_key(const cJSON *m, char *key, size_t len)
 		jstr(m, "destination_service_name") ?: "");
 }
 
-/* The workload of the waypoint pod that reported sample @m (Prometheus's pod label). */
-static void reporting_waypoint(struct graph *g, const cJSON *m, char *out, size_t len)
+/*
+ * The workload of the waypoint pod that reported sample @m (Prometheus's pod label) into @out
+ * ("ns/name"); with via_wp, its node too (id into @id).
+ */
+static struct gnode *reporting_waypoint(struct graph *g, const cJSON *m, char *out, size_t len,
+					char *id, size_t id_len)
 {
 	char key[600];
 	const char *wl;
 
-	out[0] = '\0';
+	out[0] = id[0] = '\0';
 	str_fmt(key, sizeof(key), "%s/%s", jstr(m, "namespace") ?: "", jstr(m, "pod") ?: "");
 	wl = set_get(g, "pod", key);
-	if (wl)
-		str_fmt(out, len, "%s/%s", jstr(m, "namespace"), wl);
+	if (!wl)
+		return NULL;
+	str_fmt(out, len, "%s/%s", jstr(m, "namespace"), wl);
+	return g->via_wp ? wl_node(g, jstr(m, "namespace"), wl, NULL, NULL, id, id_len) : NULL;
 }
 
 static void add_http(struct graph *g, const cJSON *m, double v)
@@ -400,8 +415,9 @@ static void add_http(struct graph *g, const cJSON *m, double v)
 	enum proto p = !strcmp(jstr(m, "request_protocol") ?: "", "grpc") ? P_GRPC : P_HTTP;
 	int cls = code[0] >= '1' && code[0] <= '5' ? code[0] - '0' : 0;
 	bool is_wp = !strcmp(jstr(m, "reporter") ?: "", "waypoint");
-	char wp[300] = "", key[1300];
-	struct gedge *hops[2];
+	char wp[300] = "", wpid[600] = "", key[1300];
+	struct gedge *hops[3];
+	struct gnode *nwp = NULL;
 	struct ends x;
 
 	if (!is_wp) {
@@ -412,13 +428,23 @@ static void add_http(struct graph *g, const cJSON *m, double v)
 	if (v <= 0 || !ends_of(g, m, &x))
 		return;
 	if (is_wp)
-		reporting_waypoint(g, m, wp, sizeof(wp));
+		nwp = reporting_waypoint(g, m, wp, sizeof(wp), wpid, sizeof(wpid));
+	if (nwp) {
+		svc_pair_key(m, key, sizeof(key));
+		set_add(g, "wpof", key, nwp);
+		nwp->in_rps += v;
+		nwp->out_rps += v;
+		if (cls == 4)
+			nwp->in_4xx += v;
+		if (cls == 5 || (p == P_GRPC && grpc && *grpc && strcmp(grpc, "0")))
+			nwp->in_5xx += v;
+	}
 	pair_key(m, key, sizeof(key));
 	set_add(g, "hp", key, g);
 	*strchr(key, '>') = '\0';
 	set_add(g, "hs", key, g);
 	set_add(g, "hd", key + strlen(key) + 1, g);
-	for (size_t h = 0, n = hop_edges(g, &x, p, hops); h < n; h++) {
+	for (size_t h = 0, n = hop_edges(g, &x, p, nwp ? wpid : NULL, hops); h < n; h++) {
 		hops[h]->rps += v;
 		hops[h]->codes[cls] += v;
 		if (p == P_GRPC && grpc && *grpc && strcmp(grpc, "0"))
@@ -491,7 +517,7 @@ static void add_tcp(struct graph *g, const cJSON *m, double v)
 	const char *dns = jstr(m, "destination_workload_namespace");
 	const char *dwl = jstr(m, "destination_workload");
 	char key[1300];
-	struct gedge *hops[2];
+	struct gedge *hops[3];
 	struct ends x;
 
 	pair_key(m, key, sizeof(key));
@@ -502,7 +528,7 @@ static void add_tcp(struct graph *g, const cJSON *m, double v)
 		return;
 	if (v <= 0 || !ends_of(g, m, &x))
 		return;
-	for (size_t h = 0, n = hop_edges(g, &x, P_TCP, hops); h < n; h++) {
+	for (size_t h = 0, n = hop_edges(g, &x, P_TCP, NULL, hops); h < n; h++) {
 		hops[h]->bytes += v;
 		note_sec(hops[h], sec, v);
 	}
@@ -521,6 +547,8 @@ static void add_p99(struct graph *g, const cJSON *m, double v)
 	const char *vname = jstr(m, "destination_service_name");
 	const char *dns = jstr(m, "destination_workload_namespace");
 	const char *dwl = jstr(m, "destination_workload");
+	const struct gnode *wn;
+	const char *wp;
 
 	if (known(sns) && known(swl))
 		str_fmt(src, sizeof(src), "wl:%s/%s", sns, swl);
@@ -528,8 +556,12 @@ static void add_p99(struct graph *g, const cJSON *m, double v)
 		str_fmt(src, sizeof(src), "wl:unknown");
 	str_fmt(svc, sizeof(svc), "svc:%s/%s", vns ?: "", vname ?: "");
 	str_fmt(dst, sizeof(dst), "wl:%s/%s", dns ?: "", dwl ?: "");
-	const char *hops[2][2] = {{src, known(vname) ? svc : dst}, {svc, dst}};
-	for (int h = 0; h < 2; h++)
+	svc_pair_key(m, key, sizeof(key));
+	wn = set_get(g, "wpof", key); /* the requests went through a waypoint's node */
+	wp = wn ? wn->id : NULL;
+	const char *to = known(vname) ? svc : dst;
+	const char *hops[3][2] = {{src, wp ? wp : to}, {svc, dst}, {wp ? wp : "", to}};
+	for (int h = 0; h < (wp ? 3 : 2); h++)
 		for (int p = P_HTTP; p <= P_GRPC; p++) {
 			struct gedge *e;
 
@@ -711,12 +743,14 @@ static cJSON *kept_nodes(struct graph *g, const cJSON *jedges, const char *list)
 		for (size_t i = 0; i < g->n_nodes; i++) {
 			const char *ns = jstr(g->nodes[i]->json, "namespace");
 			const char *parent = jstr(g->nodes[i]->json, "parent");
-			bool kept = set_get(g, "keep", g->nodes[i]->id) ||
-				    (ns && ns_wanted(list, ns)) ||
+			const char *role = jstr(g->nodes[i]->json, "role");
+			bool on_edge = set_get(g, "keep", g->nodes[i]->id) != NULL;
+			bool kept = on_edge || (ns && ns_wanted(list, ns)) ||
 				    (!ns && !strncmp(g->nodes[i]->id, "ns:", 3) &&
 				     ns_wanted(list, g->nodes[i]->id + 3));
 
-			if (!kept)
+			/* Waypoints not drawn on the way: only those with edges of their own. */
+			if (!kept || (!g->via_wp && !on_edge && role && !strcmp(role, "waypoint")))
 				continue;
 			set_add(g, "keep", g->nodes[i]->id, g);
 			if (parent)
@@ -833,9 +867,9 @@ static void note_wp_pair(struct graph *g, const cJSON *m, double v)
 	"istio_tcp_received_bytes_total{reporter=\"destination\"" m "}[" range "]), \"way\", "     \
 	"\"received\", \"\", \"\")"
 
-cJSON *dash_graph(struct dash_view *v, const char *namespaces)
+cJSON *dash_graph(struct dash_view *v, const char *namespaces, bool waypoints)
 {
-	struct graph g = {.v = v};
+	struct graph g = {.v = v, .via_wp = waypoints};
 	cJSON *doc = cJSON_CreateObject(), *prom, *jedges;
 	char q[2000];
 
