@@ -179,9 +179,10 @@ EOF
 	curl -sf -o /dev/null "$base/api/health" || die "the dashboard did not start: $(tail -5 "$tmp/dash.log")"
 	[ -e "/run/ambit/$name" ] && die "/run/ambit/$name is visible outside the dashboard's mount namespace"
 
-	# time_graph LABEL QUERY: one request to warm, then REQS timed, "seconds bytes status" a line.
+	# time_graph LABEL QUERY [API]: one request to warm, then REQS timed, "seconds bytes status" a
+	# line (API: another endpoint than graph).
 	time_graph() {
-		local url="$base/api/graph?$2" i
+		local url="$base/api/${3:-graph}?$2" i
 		child curl -s -o "$tmp/graph-$1.json" "$url"
 		: >"$tmp/t-$1"
 		echo "$(ticks "$dash")" >"$tmp/cpu-$1"
@@ -190,13 +191,16 @@ EOF
 				"$url" >>"$tmp/t-$1"
 		done
 		echo "$(ticks "$dash")" >>"$tmp/cpu-$1"
-		awk '$3 != 200 {bad = 1} END {exit bad}' "$tmp/t-$1" || die "/api/graph?$2: $(head -c 300 "$tmp/graph-$1.json")"
+		awk '$3 != 200 {bad = 1} END {exit bad}' "$tmp/t-$1" || die "/api/${3:-graph}?$2: $(head -c 300 "$tmp/graph-$1.json")"
 	}
 	time_graph all "duration=300"
 	allns=$("$PY" -c 'import json,sys; print(",".join(sorted({p["namespace"] for p in json.load(open(sys.argv[1]))["pods"]})))' \
 		"$crun/runtime/pods.json")
 	time_graph page "duration=300&namespaces=$allns"
 	time_graph one "duration=300&namespaces=bench-001"
+	# The lists the page asks for: the workloads view, the namespace menu (at every refresh).
+	time_graph workloads "" workloads
+	time_graph namespaces "" namespaces
 	if [ -n "${PERF:-}" ]; then
 		# One more graph of every namespace, sampled: where the dashboard's time goes.
 		perf record -q -F 499 -g -p "$dash" -o "$tmp/perf.data" 2>"$tmp/perf.log" &
@@ -255,6 +259,18 @@ for label in ("all", "page", "one"):
         "edges": len(g["edges"]), "node_kinds": dict(kinds), "edge_protocols": dict(protos),
         "edges_via_waypoint": sum(1 for e in g["edges"] if e.get("waypoint")),
         "cpu_s_per_request": round(-int.__sub__(*map(int, open(f"{tmp}/cpu-{label}").read().split())) / int(hz) / int(reqs), 3)}
+out["lists"] = {}
+pod_list = json.load(open(podsf))["pods"]
+for label, want in (("workloads", len({(p["namespace"], p["owner"]) for p in pod_list})),
+                    ("namespaces", len({p["namespace"] for p in pod_list}))):
+    t = times(label)
+    got = json.load(open(f"{tmp}/graph-{label}.json"))
+    # Every workload (namespace) once: as many as pods.json has, no two the same.
+    keys = [(w["namespace"], w["name"]) for w in got] if label == "workloads" else got
+    if len(set(keys)) != len(keys) or len(set(keys)) < want:
+        sys.exit(f"/api/{label}: {len(keys)} entries, {len(set(keys))} distinct, pods.json has {want}")
+    out["lists"][label] = {"median_s": round(statistics.median(x[0] for x in t), 3),
+                           "max_s": round(max(x[0] for x in t), 3), "bytes": int(t[-1][1]), "entries": len(keys)}
 a = out["graphs"]["all"]
 for need, what in ((a["edge_protocols"].get("http", 0), "HTTP edges"), (a["edge_protocols"].get("tcp", 0), "TCP edges"),
                    (a["node_kinds"].get("gateway", 0), "a gateway"), (a["edges_via_waypoint"], "edges via a waypoint")):
@@ -338,7 +354,13 @@ if server:
               f"- The dashboard's CPU: {a['cpu_s_per_request']} s per graph of every namespace; its RSS after "
               f"all requests {server['rss_mb']} MB (peak {server['peak_rss_mb']} MB).",
               f"- The fake Prometheus alone answers the same {server['queries']} queries in {server['fake_prometheus_s']} s "
-              f"(median of {server['requests']} rounds, curl): {server['fake_share'] * 100:.1f}% of the graph's median.", ""]
+              f"(median of {server['requests']} rounds, curl): {server['fake_share'] * 100:.1f}% of the graph's median."]
+    for k, what in (("workloads", "the workloads view's list"), ("namespaces", "the namespace menu's list")):
+        x = server.get("lists", {}).get(k)
+        if x:
+            lines.append(f"- `/api/{k}` ({what}): {x['entries']} entries, {x['bytes'] / 1e6:.2f} MB, median "
+                         f"{x['median_s']} s (max {x['max_s']} s).")
+    lines.append("")
 if render:
     def med(key, part="first", runs=None):
         xs = [r[part][key] for r in (render if runs is None else runs) if r[part].get(key) is not None]
