@@ -190,7 +190,7 @@ cat >"$tmp/objs/cluster.json" <<EOF
  $(pod_json c-5d8f-z3 0a1b2c3d-0000-4000-8000-00000000000c 10.98.94.2 node2 10.99.94.1),
  $(pod_json hostnet-5d8f-h "0a1b2c3d-0000-4000-8000-0000000000ff" "$NODE_IP" node1 "$NODE_IP" ',"hostNetwork":true'),
  {"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"ambit-node","namespace":"ambit-system"},
-  "spec":{"selector":{"matchLabels":{"app":"ambit-node"}},"template":{"metadata":{"labels":{"app":"ambit-node"}},
+  "spec":{"selector":{"matchLabels":{"app":"ztunnel"}},"template":{"metadata":{"labels":{"app":"ztunnel"}},
    "spec":{"containers":[{"name":"agent","image":"x"}]}}}},
  {"apiVersion":"v1","kind":"Service","metadata":{"name":"b","namespace":"shop"},
   "spec":{"clusterIP":"10.96.93.10","selector":{"app":"b"},

@@ -4,13 +4,15 @@
 # fields, wrong types, missing required fields); every container's flags are flags its binary
 # accepts; --set is checked; and install / install again / uninstall against the fake API
 # server with a kubeconfig: the objects, the mesh root made once (Secret, the certificate as a
-# ConfigMap), and nothing left after uninstall. `ambitctl install crds`: the CRDs pass the models,
+# ConfigMap), and nothing left after uninstall; a DaemonSet of an older install, whose selector
+# (app=ambit-node) the API server will not let change to app=ztunnel, replaced node by node, each
+# old pod deleted only once its node's new pod is ready. `ambitctl install crds`: the CRDs pass the models,
 # and every Istio object of the samples either passes its CRD's schema with nothing pruned or is
 # one ambit refuses too (tests/k8s/check_crds.py); they are applied, twice, and `uninstall
 # --purge` deletes them but not a CRD of the same name that is Istio's own. No real cluster: see
 # the README.
 . "$(dirname "$0")/lib.sh"
-need_cmd /usr/bin/python3 curl
+need_cmd /usr/bin/python3 curl jq
 need_bins
 AGENT=${AMBIT_AGENT_BIN:-$REPO/build/ambit-agent}
 ZTUNNEL=${AMBIT_ZTUNNEL_BIN:-$REPO/build/ztunnel}
@@ -146,6 +148,66 @@ expect_contains "$out" "DaemonSet/ambit-node configured"
 expect_not_contains "$out" "Secret/ambit-ca-root created"
 expect_eq "$(get /api/v1/namespaces/ambit-system/configmaps/ambit-ca-root-cert |
 	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["root-cert.pem"])')" "$secret_cert"
+# An install from before the DaemonSet took Istio's label (app=ztunnel, which Prometheus copies
+# onto the ztunnels' metrics for Kiali): its selector was app=ambit-node, and a selector cannot
+# change. install replaces it as a rolling update would: the DaemonSet deleted with its pods left
+# running, made anew, and each node's old pod deleted only once the node's new pod is ready.
+DS=/apis/apps/v1/namespaces/ambit-system/daemonsets
+POD=/api/v1/namespaces/ambit-system/pods
+kpost() { curl -sf -X POST -H "Authorization: Bearer t94" -H 'Content-Type: application/json' --data "$2" \
+	"http://127.0.0.1:$port$1" >/dev/null; }
+kput() { curl -s -o "$tmp/put.json" -w '%{http_code}' -X PUT -H "Authorization: Bearer t94" \
+	-H 'Content-Type: application/json' --data "$2" "http://127.0.0.1:$port$1"; }
+node_pod() { # NAME APP NODE READY
+	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s","namespace":"ambit-system","labels":{"app":"%s"}},"spec":{"nodeName":"%s","containers":[{"name":"agent","image":"x"}]},"status":{"conditions":[{"type":"Ready","status":"%s"}]}}' "$@"
+}
+get $DS/ambit-node >"$tmp/new-ds.json"
+/usr/bin/python3 - "$tmp/new-ds.json" >"$tmp/old-ds.json" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))
+o["metadata"] = {"name": o["metadata"]["name"], "namespace": o["metadata"]["namespace"]}
+o["spec"]["selector"] = {"matchLabels": {"app": "ambit-node"}}
+o["spec"]["template"]["metadata"]["labels"] = {"app": "ambit-node"}
+print(json.dumps(o))
+PY
+expect_eq "$(jq -c .spec.selector "$tmp/new-ds.json")" '{"matchLabels":{"app":"ztunnel"}}' "the DaemonSet's selector"
+curl -sf -X DELETE -H "Authorization: Bearer t94" "http://127.0.0.1:$port$DS/ambit-node" >/dev/null
+kpost $DS "$(cat "$tmp/old-ds.json")" || fail "cannot make the old DaemonSet"
+kpost $POD "$(node_pod ambit-node-old1 ambit-node node1 True)" && kpost $POD "$(node_pod ambit-node-old2 ambit-node node2 True)" ||
+	fail "cannot make the old node pods"
+# What `kubectl apply` would get: the API server refuses the new selector.
+expect_eq "$(kput $DS/ambit-node "$(jq -c 'del(.metadata.resourceVersion)' "$tmp/new-ds.json")")" 422 "a PUT of the new selector"
+expect_contains "$(cat "$tmp/put.json")" "field is immutable"
+actl install --kubeconfig "$tmp/kubeconfig" -y >"$tmp/replace.out" 2>&1 &
+inst=$!
+new_ds() { get $DS/ambit-node | jq -e '.spec.selector.matchLabels.app == "ztunnel"' >/dev/null; }
+wait_for 30 new_ds || fail "install did not make the new DaemonSet: $(cat "$tmp/replace.out")"
+# The DaemonSet controller's part: a new pod beside each old one, not ready at first.
+kpost $POD "$(node_pod ambit-node-new1 ztunnel node1 False)" && kpost $POD "$(node_pod ambit-node-new2 ztunnel node2 False)" ||
+	fail "cannot make the new node pods"
+sleep 2
+for p in old1 old2; do
+	expect_contains "$(get $POD/ambit-node-$p)" '"app": "ambit-node"' "old pod $p while no new pod is ready"
+done
+kput $POD/ambit-node-new1 "$(node_pod ambit-node-new1 ztunnel node1 True)" >/dev/null
+gone() { get "$POD/$1" | grep -q '"code": 404'; }
+wait_for 20 gone ambit-node-old1 || fail "node1's old pod was not deleted once its new pod was ready: $(cat "$tmp/replace.out")"
+sleep 1
+expect_contains "$(get $POD/ambit-node-old2)" '"app": "ambit-node"' "node2's old pod while its new one is not ready"
+kput $POD/ambit-node-new2 "$(node_pod ambit-node-new2 ztunnel node2 True)" >/dev/null
+wait $inst || fail "the replacing install failed: $(cat "$tmp/replace.out")"
+gone ambit-node-old2 || fail "node2's old pod is still there"
+out=$(cat "$tmp/replace.out")
+expect_contains "$out" "DaemonSet/ambit-node: its selector changes (app%3Dambit-node -> app%3Dztunnel)"
+expect_contains "$out" "node node1: pod ambit-node-old1 replaced by ambit-node-new1"
+expect_contains "$out" "node node2: pod ambit-node-old2 replaced by ambit-node-new2"
+new_ds || fail "the DaemonSet after the replacing install"
+for p in new1 new2; do
+	curl -sf -X DELETE -H "Authorization: Bearer t94" "http://127.0.0.1:$port$POD/ambit-node-$p" >/dev/null
+done
+# Installed again, nothing to replace.
+out=$(actl install --kubeconfig "$tmp/kubeconfig" -y) || fail "the install after the replacement failed: $out"
+expect_contains "$out" "DaemonSet/ambit-node configured"
 out=$(actl install crds --kubeconfig "$tmp/kubeconfig") || fail "install crds failed: $out"
 expect_contains "$out" "CustomResourceDefinition/virtualservices.networking.istio.io created"
 expect_eq "$(get /apis/apiextensions.k8s.io/v1/customresourcedefinitions/authorizationpolicies.security.istio.io |
@@ -166,20 +228,20 @@ expect_contains "$out" "CustomResourceDefinition/peerauthentications.security.is
 expect_contains "$(get "$CRD/virtualservices.networking.istio.io")" '"group": "networking.istio.io"'
 # A node pod still terminating (its agent removing the node's data path, which needs its RBAC):
 # uninstall waits for it before deleting the rest.
-POD=/api/v1/namespaces/ambit-system/pods
-curl -sf -X POST -H "Authorization: Bearer t94" -H 'Content-Type: application/json' --data \
-	'{"apiVersion":"v1","kind":"Pod","metadata":{"name":"ambit-node-x1","namespace":"ambit-system","labels":{"app":"ambit-node"}},"spec":{"containers":[{"name":"agent","image":"x"}]}}' \
-	"http://127.0.0.1:$port$POD" >/dev/null || fail "cannot make a node pod"
+# (one labelled as installs before app=ztunnel labelled them)
+kpost $POD "$(node_pod ambit-node-x1 ztunnel node1 True)" && kpost $POD "$(node_pod ambit-node-x2 ambit-node node2 True)" ||
+	fail "cannot make the node pods"
 # A shard of the workload directory, as the CA writes it while it runs: uninstall takes it too.
 curl -sf -X POST -H "Authorization: Bearer t94" -H 'Content-Type: application/json' --data \
 	'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ambit-workloads-03","namespace":"ambit-system","labels":{"ambit.io/directory":"workloads"}},"data":{"pods":"[]"}}' \
 	"http://127.0.0.1:$port/api/v1/namespaces/ambit-system/configmaps" >/dev/null || fail "cannot make a directory shard"
 actl uninstall --kubeconfig "$tmp/kubeconfig" -y --purge >"$tmp/uninstall.out" 2>&1 &
 un=$!
-wait_for 20 grep -q "waiting for 1 node pod" "$tmp/uninstall.out" || fail "uninstall did not wait for the node pod: $(cat "$tmp/uninstall.out")"
+wait_for 20 grep -q "waiting for 2 node pod" "$tmp/uninstall.out" || fail "uninstall did not wait for the node pod: $(cat "$tmp/uninstall.out")"
 expect_contains "$(get /apis/rbac.authorization.k8s.io/v1/clusterroles/ambit-node)" '"name": "ambit-node"' \
 	"the agents' RBAC while a node pod terminates"
 curl -sf -X DELETE -H "Authorization: Bearer t94" "http://127.0.0.1:$port$POD/ambit-node-x1" >/dev/null
+curl -sf -X DELETE -H "Authorization: Bearer t94" "http://127.0.0.1:$port$POD/ambit-node-x2" >/dev/null
 wait $un || fail "uninstall failed: $(cat "$tmp/uninstall.out")"
 out=$(cat "$tmp/uninstall.out")
 expect_contains "$out" "CustomResourceDefinition/virtualservices.networking.istio.io deleted"

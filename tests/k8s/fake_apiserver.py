@@ -308,6 +308,14 @@ class Store:
                                f'"{name}": the object has been modified; please apply your '
                                "changes to the latest version and try again",
                                {"name": name, "group": res[0], "kind": res[2]})
+            # As the real one: a workload controller's selector is set at creation for good.
+            if res[0] == "apps" and (obj.get("spec") or {}).get("selector") != \
+                    (old.get("spec") or {}).get("selector"):
+                raise ApiError(422, "Invalid",
+                               f'{res[3]}.apps "{name}" is invalid: spec.selector: Invalid value: '
+                               f'{json.dumps((obj.get("spec") or {}).get("selector"))}: '
+                               "field is immutable",
+                               {"name": name, "group": res[0], "kind": res[3]})
             for f in ("uid", "creationTimestamp", "namespace"):
                 if f in old["metadata"]:
                     md[f] = old["metadata"][f]

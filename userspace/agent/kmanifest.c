@@ -188,10 +188,16 @@ cJSON *kmanifest_documents(const char *text, char *err, size_t len)
 	return all;
 }
 
+cJSON *kjson_get(const cJSON *o, const char *a, const char *b)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+
+	return b ? cJSON_GetObjectItemCaseSensitive(v, b) : v;
+}
+
 const char *kjson_str(const cJSON *o, const char *a, const char *b)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+	const cJSON *v = kjson_get(o, a, b);
 
-	v = b ? cJSON_GetObjectItemCaseSensitive(v, b) : v;
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }

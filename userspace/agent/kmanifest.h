@@ -23,6 +23,8 @@ char *kmanifest_render(const char *tmpl, size_t len, const char *(*val)(void *ar
  * @err (@len bytes).
  */
 cJSON *kmanifest_documents(const char *text, char *err, size_t len);
+/* @o[@a][@b] (or @o[@a] when @b is NULL), or NULL. */
+cJSON *kjson_get(const cJSON *o, const char *a, const char *b);
 /* @o[@a][@b] (or @o[@a] when @b is NULL) as a string (borrowed), or NULL. */
 const char *kjson_str(const cJSON *o, const char *a, const char *b);
 

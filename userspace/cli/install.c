@@ -127,13 +127,204 @@ static bool create_only(const cJSON *o)
 			 CREATE_ONLY) != NULL;
 }
 
-/* @o applied, or, when it is create-only and exists, left as it is. */
+/* How long a node's new pod may take to be ready before its old one is left running. */
+#define REPLACE_READY_S 300
+
+/* @sel's matchLabels as a labelSelector for a URL ("k%3Dv,k%3Dv") into @out. */
+static bool selector_query(const cJSON *sel, char *out, size_t len)
+{
+	const cJSON *kv;
+	size_t n = 0;
+
+	out[0] = '\0';
+	cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(sel, "matchLabels"))
+	{
+		if (!cJSON_IsString(kv) || n >= len)
+			return false;
+		n += (size_t)snprintf(out + n, len - n, "%s%s%%3D%s", n ? "," : "", kv->string,
+				      kv->valuestring);
+	}
+	return n > 0 && n < len;
+}
+
+/* The items of a GET of @path, or NULL. */
+static cJSON *list_items(const struct kconn *k, const char *path, cJSON **doc)
+{
+	char *resp = NULL;
+	long code = kube_call(k, "GET", path, NULL, &resp);
+
+	*doc = code == 200 ? cJSON_Parse(resp) : NULL;
+	free(resp);
+	return cJSON_GetObjectItemCaseSensitive(*doc, "items");
+}
+
+/* Whether pod @p's Ready condition is True. */
+static bool pod_ready(const cJSON *p)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(
+	    c, kjson_get(p, "status",
+			 "conditions")) if (!strcmp(kjson_str(c, "type", NULL) ?: "",
+						    "Ready")) return !strcmp(kjson_str(c, "status",
+										       NULL)
+										 ?: "",
+									     "True");
+	return false;
+}
+
+/* A ready pod of selector @q in @ns on node @node, or NULL (the name, static). */
+static const char *ready_on(const struct kconn *k, const char *ns, const char *q, const char *node)
+{
+	static char name[256];
+	char path[1024];
+	const cJSON *p;
+	cJSON *doc;
+	const char *found = NULL;
+
+	str_fmt(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s", ns, q);
+	cJSON_ArrayForEach(
+	    p,
+	    list_items(k, path, &doc)) if (!found &&
+					   !strcmp(kjson_str(p, "spec", "nodeName") ?: "", node) &&
+					   pod_ready(p))
+	{
+		str_fmt(name, sizeof(name), "%s", kjson_str(p, "metadata", "name") ?: "");
+		found = name;
+	}
+	cJSON_Delete(doc);
+	return found;
+}
+
+/*
+ * DaemonSet @o over @cur, whose selector it changes: a field the API server keeps as it was
+ * made. Replaced as a rolling update with surge would, node by node, so that no node goes
+ * unserved: @cur deleted with its pods left running (orphaned), @o created (its controller
+ * starts a new pod beside each old one: the new ztunnel takes the old one's listeners, the new
+ * agent waits for the old one), then each old pod deleted once its node's new pod is ready. A
+ * node whose new pod is not ready within REPLACE_READY_S keeps its old one (said, and an error).
+ */
+static int replace_daemonset(const struct kconn *k, cJSON *o, const cJSON *cur)
+{
+	char coll[512], path[1024], oldq[512], newq[512], *resp = NULL;
+	const char *name, *ns = kjson_str(o, "metadata", "namespace") ?: "default";
+	cJSON *doc, *olds = cJSON_CreateArray();
+	const cJSON *p;
+	int ret = 0;
+	long code;
+
+	if (!olds || kube_paths(o, coll, sizeof(coll), &name) ||
+	    !selector_query(kjson_get(cur, "spec", "selector"), oldq, sizeof(oldq)) ||
+	    !selector_query(kjson_get(o, "spec", "selector"), newq, sizeof(newq))) {
+		cJSON_Delete(olds);
+		fprintf(stderr, "ambitctl install: DaemonSet %s: selectors not made of labels\n",
+			name ? name : "?");
+		return -EINVAL;
+	}
+	printf(
+	    "DaemonSet/%s: its selector changes (%s -> %s), which the API server does not allow: "
+	    "replacing it node by node\n",
+	    name, oldq, newq);
+	str_fmt(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s", ns, oldq);
+	cJSON_ArrayForEach(p, list_items(k, path, &doc))
+	{
+		cJSON *one = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(one, "name", kjson_str(p, "metadata", "name") ?: "");
+		cJSON_AddStringToObject(one, "node", kjson_str(p, "spec", "nodeName") ?: "");
+		cJSON_AddItemToArray(olds, one);
+	}
+	cJSON_Delete(doc);
+	str_fmt(path, sizeof(path), "%s/%s", coll, name);
+	cJSON *opts = cJSON_Parse("{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
+				  "\"propagationPolicy\":\"Orphan\"}");
+	code = kube_call(k, "DELETE", path, opts, &resp);
+	cJSON_Delete(opts);
+	free(resp);
+	resp = NULL;
+	if (code != 200 && code != 202 && code != 404) {
+		fprintf(stderr,
+			"ambitctl install: DaemonSet %s: deleting it (pods kept): HTTP %ld\n", name,
+			code);
+		cJSON_Delete(olds);
+		return -EIO;
+	}
+	/* The garbage collector removes the pods' owner reference, then the DaemonSet. */
+	for (int i = 0; i < 600; i++) {
+		code = kube_call(k, "GET", path, NULL, NULL);
+		if (code == 404)
+			break;
+		usleep(100 * 1000);
+	}
+	if (code != 404 || (ret = kube_apply(k, o, false))) {
+		if (code != 404)
+			fprintf(stderr,
+				"ambitctl install: DaemonSet %s still there 60 s after its "
+				"deletion\n",
+				name);
+		cJSON_Delete(olds);
+		return ret ? ret : -ETIMEDOUT;
+	}
+	cJSON_ArrayForEach(p, olds)
+	{
+		const char *pod = kjson_str(p, "name", NULL), *node = kjson_str(p, "node", NULL);
+		const char *by = NULL;
+
+		for (int i = 0; node[0] && i < REPLACE_READY_S * 2 && !by; i++)
+			if (!(by = ready_on(k, ns, newq, node)))
+				usleep(500 * 1000);
+		if (node[0] && !by) {
+			fprintf(
+			    stderr,
+			    "ambitctl install: node %s: no new pod ready after %d s; its old pod "
+			    "%s keeps serving it (delete it when the new one is ready)\n",
+			    node, REPLACE_READY_S, pod);
+			ret = -ETIMEDOUT;
+			continue;
+		}
+		str_fmt(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ns, pod);
+		code = kube_call(k, "DELETE", path, NULL, NULL);
+		if (code != 200 && code != 202 && code != 404) {
+			fprintf(stderr, "ambitctl install: deleting old pod %s: HTTP %ld\n", pod,
+				code);
+			ret = -EIO;
+			continue;
+		}
+		printf("node %s: pod %s replaced by %s\n", node[0] ? node : "(none)", pod,
+		       by ? by : "(none: it was not scheduled)");
+	}
+	cJSON_Delete(olds);
+	return ret;
+}
+
+/*
+ * @o applied, or, when it is create-only and exists, left as it is; a DaemonSet whose selector
+ * changes, replaced (replace_daemonset).
+ */
 static int apply_doc(const struct kconn *k, cJSON *o)
 {
 	char coll[512], path[1024], *resp = NULL;
 	const char *name;
 	long code;
 
+	if (!strcmp(kjson_str(o, "kind", NULL) ?: "", "DaemonSet") &&
+	    !kube_paths(o, coll, sizeof(coll), &name)) {
+		cJSON *cur;
+
+		str_fmt(path, sizeof(path), "%s/%s", coll, name);
+		code = kube_call(k, "GET", path, NULL, &resp);
+		cur = code == 200 ? cJSON_Parse(resp) : NULL;
+		free(resp);
+		resp = NULL;
+		if (cur && !cJSON_Compare(kjson_get(cur, "spec", "selector"),
+					  kjson_get(o, "spec", "selector"), true)) {
+			int ret = replace_daemonset(k, o, cur);
+
+			cJSON_Delete(cur);
+			return ret;
+		}
+		cJSON_Delete(cur);
+	}
 	if (!create_only(o) || kube_paths(o, coll, sizeof(coll), &name))
 		return kube_apply(k, o, false);
 	str_fmt(path, sizeof(path), "%s/%s", coll, name);
@@ -489,8 +680,9 @@ static void wait_node_pods(struct kconn *k, const char *ns)
 	char path[512];
 	bool told = false;
 
-	str_fmt(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=app%%3Dambit-node",
-		ns);
+	/* app=ztunnel; app=ambit-node before (an install never replaced since). */
+	str_fmt(path, sizeof(path),
+		"/api/v1/namespaces/%s/pods?labelSelector=app%%20in%%20(ztunnel,ambit-node)", ns);
 	for (int i = 0; i < 120; i++) {
 		char *resp = NULL;
 		long code = kube_call(k, "GET", path, NULL, &resp);
