@@ -161,15 +161,13 @@ static cJSON *list_items(const struct kconn *k, const char *path, cJSON **doc)
 /* Whether pod @p's Ready condition is True. */
 static bool pod_ready(const cJSON *p)
 {
-	const cJSON *c;
+	const cJSON *c, *conds = kjson_get(p, "status", "conditions");
 
-	cJSON_ArrayForEach(
-	    c, kjson_get(p, "status",
-			 "conditions")) if (!strcmp(kjson_str(c, "type", NULL) ?: "",
-						    "Ready")) return !strcmp(kjson_str(c, "status",
-										       NULL)
-										 ?: "",
-									     "True");
+	cJSON_ArrayForEach(c, conds)
+	{
+		if (!strcmp(kjson_str(c, "type", NULL) ?: "", "Ready"))
+			return !strcmp(kjson_str(c, "status", NULL) ?: "", "True");
+	}
 	return false;
 }
 
@@ -178,19 +176,19 @@ static const char *ready_on(const struct kconn *k, const char *ns, const char *q
 {
 	static char name[256];
 	char path[1024];
-	const cJSON *p;
+	const cJSON *p, *items;
 	cJSON *doc;
 	const char *found = NULL;
 
 	str_fmt(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s", ns, q);
-	cJSON_ArrayForEach(
-	    p,
-	    list_items(k, path, &doc)) if (!found &&
-					   !strcmp(kjson_str(p, "spec", "nodeName") ?: "", node) &&
-					   pod_ready(p))
+	items = list_items(k, path, &doc); /* once: cJSON_ArrayForEach names it twice */
+	cJSON_ArrayForEach(p, items)
 	{
-		str_fmt(name, sizeof(name), "%s", kjson_str(p, "metadata", "name") ?: "");
-		found = name;
+		if (!found && !strcmp(kjson_str(p, "spec", "nodeName") ?: "", node) &&
+		    pod_ready(p)) {
+			str_fmt(name, sizeof(name), "%s", kjson_str(p, "metadata", "name") ?: "");
+			found = name;
+		}
 	}
 	cJSON_Delete(doc);
 	return found;
@@ -209,7 +207,7 @@ static int replace_daemonset(const struct kconn *k, cJSON *o, const cJSON *cur)
 	char coll[512], path[1024], oldq[512], newq[512], *resp = NULL;
 	const char *name, *ns = kjson_str(o, "metadata", "namespace") ?: "default";
 	cJSON *doc, *olds = cJSON_CreateArray();
-	const cJSON *p;
+	const cJSON *p, *items;
 	int ret = 0;
 	long code;
 
@@ -226,7 +224,8 @@ static int replace_daemonset(const struct kconn *k, cJSON *o, const cJSON *cur)
 	    "replacing it node by node\n",
 	    name, oldq, newq);
 	str_fmt(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s", ns, oldq);
-	cJSON_ArrayForEach(p, list_items(k, path, &doc))
+	items = list_items(k, path, &doc); /* once: cJSON_ArrayForEach names it twice */
+	cJSON_ArrayForEach(p, items)
 	{
 		cJSON *one = cJSON_CreateObject();
 
