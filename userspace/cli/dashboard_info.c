@@ -447,6 +447,27 @@ static int run_first_cmp(const void *a, const void *b)
 	return (x->at > y->at) - (x->at < y->at);
 }
 
+static bool same_run(const struct pod_at *a, const struct pod_at *b)
+{
+	return !strcmp(a->ns, b->ns) && !strcmp(a->name, b->name);
+}
+
+/*
+ * @all's @n pods grouped by namespace and workload (sorted in place); the first pod of each
+ * group into @first, the groups in the order their first pods come in pods.json. How many.
+ */
+static size_t group_pods(struct pod_at *all, size_t n, const struct pod_at **first)
+{
+	size_t runs = 0;
+
+	qsort(all, n, sizeof(*all), pod_at_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (!i || !same_run(&all[i], &all[i - 1]))
+			first[runs++] = &all[i];
+	qsort(first, runs, sizeof(*first), run_first_cmp);
+	return runs;
+}
+
 /*
  * Every workload with its pods, in the order of their first pods in pods.json: one sort of the
  * pods (10,000 pods of 3,000 workloads: not a pass over the pods per workload).
@@ -470,17 +491,12 @@ cJSON *dash_workloads(struct dash_view *v)
 		    (struct pod_at){jstr(pod, "namespace") ?: "", dash_pod_workload(pod), pod, k};
 		k++;
 	}
-	qsort(all, n, sizeof(*all), pod_at_cmp);
-	for (size_t i = 0; i < n; i++)
-		if (!i || strcmp(all[i].ns, all[i - 1].ns) || strcmp(all[i].name, all[i - 1].name))
-			first[runs++] = &all[i];
-	qsort(first, runs, sizeof(*first), run_first_cmp);
+	runs = group_pods(all, n, first);
 	for (size_t r = 0; r < runs; r++) {
 		const struct pod_at *p = first[r], *end = all + n;
 		cJSON *pods = cJSON_CreateArray();
 
-		for (const struct pod_at *q = p;
-		     pods && q < end && !strcmp(q->ns, p->ns) && !strcmp(q->name, p->name); q++)
+		for (const struct pod_at *q = p; pods && q < end && same_run(q, p); q++)
 			cJSON_AddItemToArray(pods, pod_brief(q->pod));
 		if (pods)
 			cJSON_AddItemToArray(arr, workload_entry(v, p->ns, p->name, p->pod, pods));
@@ -525,11 +541,7 @@ cJSON *dash_namespaces(struct dash_view *v)
 		if (ns && !bsearch(&ns, cfg, nc, sizeof(*cfg), str_cmp))
 			all[k] = (struct pod_at){ns, "", pod, k}, k++;
 	}
-	qsort(all, k, sizeof(*all), pod_at_cmp);
-	for (size_t i = 0; i < k; i++)
-		if (!i || strcmp(all[i].ns, all[i - 1].ns))
-			first[runs++] = &all[i];
-	qsort(first, runs, sizeof(*first), run_first_cmp);
+	runs = group_pods(all, k, first); /* names all "": by namespace alone */
 	for (size_t r = 0; r < runs; r++)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(first[r]->ns));
 out:

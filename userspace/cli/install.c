@@ -206,15 +206,14 @@ static int replace_daemonset(const struct kconn *k, cJSON *o, const cJSON *cur)
 {
 	char coll[512], path[1024], oldq[512], newq[512], *resp = NULL;
 	const char *name, *ns = kjson_str(o, "metadata", "namespace") ?: "default";
-	cJSON *doc, *olds = cJSON_CreateArray();
-	const cJSON *p, *items;
+	cJSON *doc = NULL; /* the old pods, listed before the DaemonSet goes */
+	const cJSON *p, *olds;
 	int ret = 0;
 	long code;
 
-	if (!olds || kube_paths(o, coll, sizeof(coll), &name) ||
+	if (kube_paths(o, coll, sizeof(coll), &name) ||
 	    !selector_query(kjson_get(cur, "spec", "selector"), oldq, sizeof(oldq)) ||
 	    !selector_query(kjson_get(o, "spec", "selector"), newq, sizeof(newq))) {
-		cJSON_Delete(olds);
 		fprintf(stderr, "ambitctl install: DaemonSet %s: selectors not made of labels\n",
 			name ? name : "?");
 		return -EINVAL;
@@ -224,16 +223,7 @@ static int replace_daemonset(const struct kconn *k, cJSON *o, const cJSON *cur)
 	    "replacing it node by node\n",
 	    name, oldq, newq);
 	str_fmt(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s", ns, oldq);
-	items = list_items(k, path, &doc); /* once: cJSON_ArrayForEach names it twice */
-	cJSON_ArrayForEach(p, items)
-	{
-		cJSON *one = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(one, "name", kjson_str(p, "metadata", "name") ?: "");
-		cJSON_AddStringToObject(one, "node", kjson_str(p, "spec", "nodeName") ?: "");
-		cJSON_AddItemToArray(olds, one);
-	}
-	cJSON_Delete(doc);
+	olds = list_items(k, path, &doc);
 	str_fmt(path, sizeof(path), "%s/%s", coll, name);
 	cJSON *opts = cJSON_Parse("{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
 				  "\"propagationPolicy\":\"Orphan\"}");
@@ -245,7 +235,7 @@ static int replace_daemonset(const struct kconn *k, cJSON *o, const cJSON *cur)
 		fprintf(stderr,
 			"ambitctl install: DaemonSet %s: deleting it (pods kept): HTTP %ld\n", name,
 			code);
-		cJSON_Delete(olds);
+		cJSON_Delete(doc);
 		return -EIO;
 	}
 	/* The garbage collector removes the pods' owner reference, then the DaemonSet. */
@@ -261,12 +251,13 @@ static int replace_daemonset(const struct kconn *k, cJSON *o, const cJSON *cur)
 				"ambitctl install: DaemonSet %s still there 60 s after its "
 				"deletion\n",
 				name);
-		cJSON_Delete(olds);
+		cJSON_Delete(doc);
 		return ret ? ret : -ETIMEDOUT;
 	}
 	cJSON_ArrayForEach(p, olds)
 	{
-		const char *pod = kjson_str(p, "name", NULL), *node = kjson_str(p, "node", NULL);
+		const char *pod = kjson_str(p, "metadata", "name") ?: "";
+		const char *node = kjson_str(p, "spec", "nodeName") ?: "";
 		const char *by = NULL;
 
 		for (int i = 0; node[0] && i < REPLACE_READY_S * 2 && !by; i++)
@@ -292,7 +283,7 @@ static int replace_daemonset(const struct kconn *k, cJSON *o, const cJSON *cur)
 		printf("node %s: pod %s replaced by %s\n", node[0] ? node : "(none)", pod,
 		       by ? by : "(none: it was not scheduled)");
 	}
-	cJSON_Delete(olds);
+	cJSON_Delete(doc);
 	return ret;
 }
 
