@@ -425,6 +425,18 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 		hd = NULL;
 	}
 	zt_fill_labels(&labels, "source", src, NULL, r.dst_wl, r.svc, mesh);
+	if (!r.svc && !r.dst_wl) {
+		/* Nothing in the registry names it: Istio's two clusters, as Kiali draws them. */
+		labels.destination_service = labels.destination_service_name =
+		    s->registry_only ? "BlackHoleCluster" : "PassthroughCluster";
+		if (s->registry_only) {
+			zt_record_blackhole(&labels, peer, &r.addr);
+			mesh_snap_put(zs);
+			sock_close_reset(fd);
+			guard_release(slot);
+			return;
+		}
+	}
 	/* Same node: this ztunnel is also the destination's, so its inbound policy applies here. */
 	if (local_dst && !authz_decide(s, r.dst_wl, ntohs(r.addr.sin_port), peer->sin_addr.s_addr,
 				       src->identity, &ar)) {

@@ -72,3 +72,19 @@ void zt_record_denial(struct metrics_labels *labels, const struct sockaddr_in *s
 	snprintf(reason, sizeof(reason), "denied: %s", ar->explain);
 	connrec_close(rec, reason);
 }
+
+/*
+ * REGISTRY_ONLY and a destination nothing names: refused, and counted as Istio counts it (the
+ * connection under BlackHoleCluster, response_flags "UH": no upstream).
+ */
+void zt_record_blackhole(struct metrics_labels *labels, const struct sockaddr_in *src,
+			 const struct sockaddr_in *dst)
+{
+	struct connrec *rec;
+
+	labels->response_flags = "UH";
+	rec = connrec_open(labels, src, dst, "outbound");
+	connrec_set_decision(rec, "deny", "outboundTrafficPolicy REGISTRY_ONLY");
+	connrec_close(rec, "refused: no Service or ServiceEntry names this destination "
+			   "(outboundTrafficPolicy REGISTRY_ONLY)");
+}

@@ -24,5 +24,8 @@ bool zt_addr_of(int fd, bool peer, struct sockaddr_in *out);
 void zt_record_denial(struct metrics_labels *labels, const struct sockaddr_in *src,
 		      const struct sockaddr_in *dst, const char *direction,
 		      const struct authz_result *ar);
+/* One record and access-log line for a connection refused under REGISTRY_ONLY. Borrowed. */
+void zt_record_blackhole(struct metrics_labels *labels, const struct sockaddr_in *src,
+			 const struct sockaddr_in *dst);
 
 #endif

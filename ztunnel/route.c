@@ -117,6 +117,44 @@ static bool is_waypoint(const struct snap_waypoint *wp, const struct snap_worklo
 	return src && src->identity && !strcmp(src->identity, wp->identity);
 }
 
+/*
+ * A destination no Service or workload has: the ServiceEntry host that names it for @src's
+ * namespace (out->svc), else none (out->svc NULL: PassthroughCluster or, under REGISTRY_ONLY,
+ * BlackHoleCluster). Addressed to the entry's own address, a STATIC entry or one with selected
+ * workloads goes to one of its endpoints (the port's targetPort); NONE goes to the address the
+ * client asked for. -EHOSTUNREACH: an entry's address with no endpoint behind it (a DNS entry
+ * whose names are not resolved yet).
+ */
+static int route_entry(const struct snapshot *s, const struct snap_workload *src,
+		       const struct sockaddr_in *dst, struct zt_rr *rr, struct zt_route *out)
+{
+	uint16_t port = ntohs(dst->sin_port);
+	const struct snap_service *e =
+	    snapshot_entry_by_addr(s, dst->sin_addr.s_addr, port, src ? src->namespace : NULL);
+	const struct snap_service_port *p = NULL;
+	bool own = false;
+
+	out->svc = e;
+	if (!e)
+		return 0;
+	for (size_t i = 0; i < e->nendpoints && !own; i++)
+		own = e->endpoints[i] == dst->sin_addr.s_addr;
+	for (size_t i = 0; i < e->nports; i++)
+		if (e->ports[i].port == port)
+			p = &e->ports[i];
+	/* Addressed to an endpoint itself, or an entry that takes the client's own address. */
+	if (own || e->resolution == SNAP_RES_NONE)
+		return 0;
+	if (!e->nendpoints)
+		return -EHOSTUNREACH;
+	out->addr.sin_addr.s_addr = e->endpoints[rr_pick(rr, e->vip, port, e->nendpoints)];
+	out->addr.sin_port = htons(p && p->target_port ? p->target_port : port);
+	out->dst_wl = snapshot_workload_by_ip(s, out->addr.sin_addr.s_addr);
+	if (out->dst_wl && out->dst_wl->waypoint && !is_waypoint(out->dst_wl->waypoint, src))
+		return route_waypoint(s, out->dst_wl->waypoint, rr, out);
+	return 0;
+}
+
 int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 		      const struct sockaddr_in *dst, enum zt_lb lb, struct zt_rr *rr,
 		      unsigned int (*active)(uint32_t ip), struct zt_route *out)
@@ -133,6 +171,8 @@ int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 		if (out->dst_wl && out->dst_wl->waypoint &&
 		    !is_waypoint(out->dst_wl->waypoint, src))
 			return route_waypoint(s, out->dst_wl->waypoint, rr, out);
+		if (!out->dst_wl)
+			return route_entry(s, src, dst, rr, out);
 		return 0;
 	}
 	for (size_t i = 0; i < svc->nports; i++)

@@ -67,6 +67,28 @@ struct snap_workload {
 	size_t borrowed;
 };
 
+/* An address block of a ServiceEntry (`addresses`: an IP is a /32). Network order. */
+struct snap_cidr {
+	uint32_t ip;
+	uint8_t len;
+};
+
+/* Where a ServiceEntry's hosts are (its `location`); a Kubernetes Service is SNAP_SVC_SERVICE. */
+enum snap_svc_kind {
+	SNAP_SVC_SERVICE = 0,
+	SNAP_SVC_MESH_EXTERNAL,
+	SNAP_SVC_MESH_INTERNAL,
+};
+
+/* A ServiceEntry's `resolution` (API_SEMANTICS.md §5). */
+enum snap_resolution {
+	SNAP_RES_NONE = 0,
+	SNAP_RES_STATIC,
+	SNAP_RES_DNS,
+	SNAP_RES_DNS_ROUND_ROBIN,
+	SNAP_RES_DYNAMIC_DNS,
+};
+
 struct snap_service_port {
 	char *name;
 	uint16_t port;
@@ -83,6 +105,19 @@ struct snap_service {
 	size_t nendpoints;
 	uint32_t *endpoints;		/* pod IPs of ready endpoints */
 	struct snap_waypoint *waypoint; /* traffic addressed to the Service; NULL: none */
+	/*
+	 * A ServiceEntry host (snapshot.entries, one per host; @name is the host, @hostname too,
+	 * @namespace the entry's): @kind its location, @resolution, @vip its first address or the
+	 * one allocated to it (0: none), @cidrs its other addresses and CIDRs, @endpoints its
+	 * STATIC or selected endpoints, and @export_to the namespaces that see it (NULL: all).
+	 * JSON "kind" ("MESH_EXTERNAL", "MESH_INTERNAL"), "resolution", "addresses" ("a.b.c.d/n"),
+	 * "exportTo"; a Service has none of them.
+	 */
+	enum snap_svc_kind kind;
+	enum snap_resolution resolution;
+	size_t n_cidrs, n_export_to;
+	struct snap_cidr *cidrs;
+	char **export_to;
 	/*
 	 * The agent's own, never encoded: the serial of the Service object it was made from (0:
 	 * unknown), and 1 + the position of the service in the desired state in force whose
@@ -124,6 +159,15 @@ struct snapshot {
 	 * NULL otherwise. Owned by a decoded snapshot.
 	 */
 	struct l7_config *l7;
+	/*
+	 * ServiceEntry hosts (struct snap_service with @kind set), JSON "serviceEntries", sorted
+	 * by namespace and host; and the mesh's outboundTrafficPolicy, JSON
+	 * "outboundTrafficPolicy": "REGISTRY_ONLY" refuses destinations no Service, workload or
+	 * entry names (omitted: ALLOW_ANY).
+	 */
+	size_t n_entries;
+	struct snap_service *entries;
+	bool registry_only;
 };
 
 /* Returns a malloc'd NUL-terminated JSON document (caller frees), or NULL with errno set. */
@@ -154,6 +198,13 @@ void snapshot_waypoint_free(struct snap_waypoint *w);
 /* Look-ups; borrowed pointers or NULL. */
 const struct snap_workload *snapshot_workload_by_ip(const struct snapshot *s, uint32_t ip);
 const struct snap_service *snapshot_service_by_vip(const struct snapshot *s, uint32_t vip);
+/*
+ * The ServiceEntry host that @ip:@port (network order, host order) reaches for a client in
+ * namespace @ns (NULL: any): by its address or CIDR (the longest prefix), else by one of its
+ * endpoints; it must list @port (0: any port).
+ */
+const struct snap_service *snapshot_entry_by_addr(const struct snapshot *s, uint32_t ip,
+						  uint16_t port, const char *ns);
 const struct snap_cert *snapshot_cert_by_identity(const struct snapshot *s, const char *id);
 
 #endif

@@ -24,6 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	snapshot_workload_by_ip(s, 0x0100007f);
 	snapshot_service_by_vip(s, 0x0a00600a);
+	/* ServiceEntry look-ups over hostile CIDRs, exportTo and ports. */
+	snapshot_entry_by_addr(s, 0x0100000a, 80, "a");
+	snapshot_entry_by_addr(s, 0x07f0f0f0, 0, NULL);
 	snapshot_cert_by_identity(s, "spiffe://cluster.local/ns/a/sa/b");
 	/* A decoded (hostile) policy set must be safe to evaluate against any of its workloads. */
 	for (size_t i = 0; s->policies && i < s->policies->n_workloads; i++) {

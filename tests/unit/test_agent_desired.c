@@ -507,6 +507,113 @@ static void test_duplicate_ip_and_missing_vip(void **state)
 	assert_true(f->d.n_warnings >= 2);
 }
 
+static const char *ENTRIES =
+    "apiVersion: networking.istio.io/v1\n"
+    "kind: ServiceEntry\n"
+    "metadata: {name: ext, namespace: demo}\n"
+    "spec:\n"
+    "  hosts: [api.example.com, www.example.com]\n"
+    "  location: MESH_EXTERNAL\n"
+    "  resolution: DNS\n"
+    "  ports: [{number: 443, name: https, protocol: TLS}]\n"
+    "---\n"
+    "apiVersion: networking.istio.io/v1\n"
+    "kind: ServiceEntry\n"
+    "metadata: {name: db, namespace: legacy}\n"
+    "spec:\n"
+    "  hosts: [db.internal]\n"
+    "  addresses: [192.0.2.10, 198.51.100.0/24]\n"
+    "  location: MESH_EXTERNAL\n"
+    "  resolution: STATIC\n"
+    "  exportTo: [\".\"]\n"
+    "  ports: [{number: 5432, name: pg, protocol: TCP, targetPort: 15432}]\n"
+    "  endpoints: [{address: 192.0.2.20}]\n"
+    "---\n"
+    "apiVersion: networking.istio.io/v1\n"
+    "kind: ServiceEntry\n"
+    "metadata: {name: web-vm, namespace: demo}\n"
+    "spec:\n"
+    "  hosts: [web.mesh]\n"
+    "  location: MESH_INTERNAL\n"
+    "  resolution: STATIC\n"
+    "  workloadSelector: {labels: {version: v2}}\n"
+    "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+    "---\n"
+    "apiVersion: v1\n"
+    "kind: ConfigMap\n"
+    "metadata: {name: istio, namespace: istio-system}\n"
+    "data:\n"
+    "  mesh: |\n"
+    "    outboundTrafficPolicy:\n"
+    "      mode: REGISTRY_ONLY\n";
+
+static const struct snap_service *entry_of(const struct desired *d, const char *host)
+{
+	for (size_t i = 0; i < d->n_snap_entries; i++)
+		if (!strcmp(d->snap_entries[i].hostname, host))
+			return &d->snap_entries[i];
+	return NULL;
+}
+
+/*
+ * ServiceEntries: one entry per host, sorted; hosts without address (resolution not NONE) get one
+ * of 240.240.0.0/16, the same on every computation; addresses and CIDRs, exportTo ".",
+ * targetPort, IPv4 endpoints and selected pods; the mesh config's REGISTRY_ONLY.
+ */
+static void test_service_entries(void **state)
+{
+	struct fixture *f = *state;
+	struct config_diags diags = {0};
+	const struct snap_service *api, *www, *db, *vm;
+	uint32_t api_vip, www_vip;
+
+	compute(f);
+	assert_false(f->d.registry_only);
+	assert_int_equal(f->d.n_snap_entries, 0);
+	assert_int_equal(config_load_buffer(&f->cfg, "se.yaml", ENTRIES, strlen(ENTRIES), &diags),
+			 0);
+	config_diags_free(&diags);
+	compute(f);
+	assert_true(f->d.registry_only);
+	assert_int_equal(f->d.n_snap_entries, 4);
+	assert_string_equal(f->d.snap_entries[0].hostname, "api.example.com");
+	assert_string_equal(f->d.snap_entries[3].hostname, "db.internal");
+
+	api = entry_of(&f->d, "api.example.com");
+	www = entry_of(&f->d, "www.example.com");
+	assert_int_equal(api->kind, SNAP_SVC_MESH_EXTERNAL);
+	assert_int_equal(api->resolution, SNAP_RES_DNS);
+	assert_string_equal(api->namespace, "demo");
+	assert_null(api->export_to);
+	assert_int_equal(ntohl(api->vip) >> 16, 0xf0f0);
+	assert_int_equal(ntohl(www->vip) >> 16, 0xf0f0);
+	assert_int_not_equal(api->vip, www->vip);
+	api_vip = api->vip;
+	www_vip = www->vip;
+
+	db = entry_of(&f->d, "db.internal");
+	assert_int_equal(db->vip, ip("192.0.2.10"));
+	assert_int_equal(db->n_cidrs, 1);
+	assert_int_equal(db->cidrs[0].ip, ip("198.51.100.0"));
+	assert_int_equal(db->cidrs[0].len, 24);
+	assert_int_equal(db->n_export_to, 1);
+	assert_string_equal(db->export_to[0], "legacy");
+	assert_int_equal(db->ports[0].target_port, 15432);
+	assert_int_equal(db->nendpoints, 1);
+	assert_int_equal(db->endpoints[0], ip("192.0.2.20"));
+
+	vm = entry_of(&f->d, "web.mesh");
+	assert_int_equal(vm->kind, SNAP_SVC_MESH_INTERNAL);
+	assert_int_equal(vm->nendpoints, 1);
+	assert_int_equal(vm->endpoints[0], ip("10.98.2.2"));
+	assert_int_equal(ntohl(vm->vip) >> 16, 0xf0f0);
+
+	/* Stable: computed again, every host keeps its address. */
+	compute(f);
+	assert_int_equal(entry_of(&f->d, "api.example.com")->vip, api_vip);
+	assert_int_equal(entry_of(&f->d, "www.example.com")->vip, www_vip);
+}
+
 static void test_diff(void **state)
 {
 	struct dp_entry cur[3] = {{.key = 3, .val = {1}}, {.key = 1, .val = {1}}, {.key = 2}};
@@ -772,6 +879,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_enrollment, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unenroll_namespace_is_live, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_services, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_service_entries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_selectorless_services, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_named_port_unresolvable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_waypoint_bindings, setup, teardown),

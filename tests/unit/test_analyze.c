@@ -536,7 +536,7 @@ static void test_unenforced_kinds(void **state)
 	expect(&r, false, 16, "Gateway bookinfo/edge", "spec.selector",
 	       "not enforced: its selector matches no pod");
 	expect(&r, false, 21, "ServiceEntry bookinfo/ext", NULL,
-	       "not enforced yet: nothing in ambit reads ServiceEntry");
+	       "spec.resolution: not enforced yet: ambit does not resolve names yet");
 	expect_count(&r, 5);
 	done(&r);
 }

@@ -123,6 +123,131 @@ static void test_route_rr_per_service(void **state)
 	snapshot_free(s);
 }
 
+/*
+ * ServiceEntry hosts (snapshot "serviceEntries"): by address (the longest CIDR), by endpoint,
+ * for the namespaces exportTo names; STATIC goes to an endpoint on the targetPort, NONE to the
+ * address asked for, an unresolved DNS entry nowhere; anything else has no service (Passthrough
+ * or, under REGISTRY_ONLY, BlackHole). The codec keeps what it reads.
+ */
+static void test_route_entries(void **state)
+{
+	static const char json[] =
+	    "{\"version\":3,\"node\":\"n1\",\"workloads\":[],\"services\":[],"
+	    "\"serviceEntries\":["
+	    "{\"name\":\"api.ext\",\"namespace\":\"a\",\"hostname\":\"api.ext\","
+	    " \"vip\":\"240.240.1.7\",\"ports\":[{\"name\":\"http\",\"port\":80,"
+	    " \"targetPort\":8080}],\"endpoints\":[\"10.50.0.1\",\"10.50.0.2\"],"
+	    " \"kind\":\"MESH_EXTERNAL\",\"resolution\":\"STATIC\"},"
+	    "{\"name\":\"net.ext\",\"namespace\":\"a\",\"hostname\":\"net.ext\","
+	    " \"vip\":\"0.0.0.0\",\"ports\":[{\"name\":\"tcp\",\"port\":5432}],"
+	    " \"endpoints\":[],\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"NONE\","
+	    " \"addresses\":[\"10.60.0.0/16\"],\"exportTo\":[\"a\"]},"
+	    "{\"name\":\"narrow.ext\",\"namespace\":\"b\",\"hostname\":\"narrow.ext\","
+	    " \"vip\":\"0.0.0.0\",\"ports\":[{\"name\":\"tcp\",\"port\":5432}],"
+	    " \"endpoints\":[],\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"NONE\","
+	    " \"addresses\":[\"10.60.7.0/24\"]},"
+	    "{\"name\":\"dns.ext\",\"namespace\":\"a\",\"hostname\":\"dns.ext\","
+	    " \"vip\":\"240.240.9.9\",\"ports\":[{\"name\":\"https\",\"port\":443}],"
+	    " \"endpoints\":[],\"kind\":\"MESH_INTERNAL\",\"resolution\":\"DNS\",\"exportTo\":[]}],"
+	    "\"outboundTrafficPolicy\":\"REGISTRY_ONLY\",\"certs\":[]}";
+	struct snap_workload client = {.namespace = (char *)"a"},
+			     other = {.namespace = (char *)"c"};
+	struct sockaddr_in dst;
+	struct zt_route r;
+	struct zt_rr rr = {0};
+	char err[200] = "", *enc;
+	struct snapshot *s = snapshot_decode(json, sizeof(json) - 1, err, sizeof(err)), *again;
+
+	assert_non_null(s);
+	assert_true(s->registry_only);
+	assert_int_equal(s->n_entries, 4);
+	assert_int_equal(s->entries[1].n_cidrs, 1);
+	assert_int_equal(s->entries[1].cidrs[0].len, 16);
+	assert_int_equal(s->entries[3].kind, SNAP_SVC_MESH_INTERNAL);
+	assert_int_equal(s->entries[3].resolution, SNAP_RES_DNS);
+	assert_non_null(s->entries[3].export_to);
+	assert_int_equal(s->entries[3].n_export_to, 0);
+
+	/* STATIC, by its address: an endpoint on the targetPort, in turn. */
+	dst = harness_sin("240.240.1.7", 80);
+	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_ptr_equal(r.svc, &s->entries[0]);
+	assert_int_equal(ntohs(r.addr.sin_port), 8080);
+	assert_null(r.dst_wl);
+	{
+		uint32_t first = r.addr.sin_addr.s_addr;
+
+		assert_int_equal(
+		    zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+		assert_int_not_equal(r.addr.sin_addr.s_addr, first);
+	}
+	/* An endpoint addressed itself is the entry, as is; a port it does not list is not. */
+	dst = harness_sin("10.50.0.2", 80);
+	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_ptr_equal(r.svc, &s->entries[0]);
+	assert_int_equal(r.addr.sin_addr.s_addr, harness_ip4("10.50.0.2"));
+	assert_int_equal(ntohs(r.addr.sin_port), 80);
+	dst = harness_sin("240.240.1.7", 81);
+	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_null(r.svc);
+
+	/* NONE with CIDRs: the longest prefix wins; exportTo hides the wider one from "c". */
+	dst = harness_sin("10.60.7.9", 5432);
+	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_ptr_equal(r.svc, &s->entries[2]);
+	assert_int_equal(r.addr.sin_addr.s_addr, dst.sin_addr.s_addr);
+	dst = harness_sin("10.60.8.9", 5432);
+	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_ptr_equal(r.svc, &s->entries[1]);
+	assert_int_equal(zt_route_outbound(s, &other, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_null(r.svc);
+
+	/* DNS, nothing resolved (and exported to no one but the unknown client). */
+	dst = harness_sin("240.240.9.9", 443);
+	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_null(r.svc);
+	assert_int_equal(zt_route_outbound(s, NULL, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_null(r.svc);
+
+	/* Round trip. */
+	enc = snapshot_encode(s);
+	assert_non_null(enc);
+	again = snapshot_decode(enc, strlen(enc), err, sizeof(err));
+	assert_non_null(again);
+	assert_true(again->registry_only);
+	assert_int_equal(again->n_entries, 4);
+	assert_int_equal(again->entries[2].cidrs[0].ip, harness_ip4("10.60.7.0"));
+	assert_int_equal(again->entries[0].nendpoints, 2);
+	assert_int_equal(again->entries[0].ports[0].target_port, 8080);
+	assert_non_null(again->entries[3].export_to);
+	assert_null(again->entries[0].export_to);
+	snapshot_free(again);
+	free(enc);
+	snapshot_free(s);
+
+	/* Strict: a bad kind, address or policy is refused, naming the field. */
+	{
+		static const char *const bad[][2] = {
+		    {"{\"version\":1,\"serviceEntries\":[{\"name\":\"x\",\"namespace\":\"a\","
+		     "\"vip\":"
+		     "\"0.0.0.0\",\"kind\":\"SIDEWAYS\"}]}",
+		     "serviceEntries[0].kind"},
+		    {"{\"version\":1,\"serviceEntries\":[{\"name\":\"x\",\"namespace\":\"a\","
+		     "\"vip\":"
+		     "\"0.0.0.0\",\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"NONE\","
+		     "\"addresses\":[\"10.0.0.0/33\"]}]}",
+		     "serviceEntries[0].addresses[0]"},
+		    {"{\"version\":1,\"outboundTrafficPolicy\":\"DENY\"}", "outboundTrafficPolicy"},
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			assert_null(
+			    snapshot_decode(bad[i][0], strlen(bad[i][0]), err, sizeof(err)));
+			assert_non_null(strstr(err, bad[i][1]));
+		}
+	}
+}
+
 static void test_route_outbound(void **state)
 {
 	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
@@ -745,6 +870,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_route_outbound),
+	    cmocka_unit_test(test_route_entries),
 	    cmocka_unit_test(test_route_rr_per_service),
 	    cmocka_unit_test(test_check_connect),
 	    cmocka_unit_test(test_route_waypoint),

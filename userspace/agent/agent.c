@@ -511,6 +511,9 @@ static int snapshot_view(const struct agent *a, struct snapshot *s)
 	s->n_services = a->cur.n_snap_services;
 	s->services = a->cur.snap_services;
 	s->policies = a->policy.set;
+	s->n_entries = a->cur.n_snap_entries;
+	s->entries = a->cur.snap_entries;
+	s->registry_only = a->cur.registry_only;
 	s->n_certs = a->certs.n;
 	if (!a->certs.n)
 		return 0;

@@ -804,6 +804,8 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 		err = add_service(&b, cfg, rt, &cfg->services[i]);
 	if (!err)
 		err = desired_waypoints(cfg, rt, env, out);
+	if (!err)
+		err = desired_entries(cfg, &ix, out);
 	desired_index_free(&ix);
 	free(b.ips);
 	serial_map_free(&b.prev_wl);
@@ -919,6 +921,9 @@ void desired_free(struct desired *d)
 		else
 			snapshot_service_clear(&d->snap_services[i]);
 	}
+	for (size_t i = 0; i < d->n_snap_entries; i++)
+		snapshot_service_clear(&d->snap_entries[i]);
+	free(d->snap_entries);
 	for (size_t i = 0; i < d->n_warnings; i++)
 		free(d->warnings[i]);
 	dp_services_free(d->services, d->n_services);

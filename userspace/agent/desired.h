@@ -61,6 +61,10 @@ struct desired {
 	struct snap_workload *snap_workloads;
 	struct snap_service *snap_services;
 	char *trust_domain; /* the one computed for (identities, workloads borrowed) */
+	/* ServiceEntry hosts (entries.c, owned) and the mesh's outboundTrafficPolicy. */
+	size_t n_snap_entries;
+	struct snap_service *snap_entries;
+	bool registry_only;
 	/* Human-readable problems found (unresolvable VIP, unknown node IP, ...). */
 	size_t n_warnings;
 	char **warnings;
@@ -118,6 +122,12 @@ const struct config_pod_spec *desired_pod_spec(struct desired_index *ix, const s
  */
 size_t desired_ns_pods(struct desired_index *ix, const char *ns,
 		       const struct rt_pod *const **first);
+
+/*
+ * The ServiceEntries of @cfg as snapshot entries (entries.c), sorted by namespace and host, with
+ * allocated addresses, into @d->snap_entries; and @d->registry_only. 0 or -ENOMEM / -ENOSPC.
+ */
+int desired_entries(const struct config *cfg, struct desired_index *ix, struct desired *d);
 
 /*
  * Computes the desired state into @out (zeroed first; free with desired_free, also on error).

@@ -186,6 +186,28 @@ static const char *pod_of(const struct snapshot *s, uint32_t ip)
 	return w ? w->name : NULL;
 }
 
+/* @sv's "port->target" list and its endpoints (with their pods), "<none>" when it has none. */
+static void svc_ports_eps(const struct snapshot *s, const struct snap_service *sv, char *ports,
+			  size_t plen, char *eps, size_t elen)
+{
+	size_t pl = 0, el = 0;
+
+	ports[0] = eps[0] = 0;
+	for (size_t p = 0; p < sv->nports && pl < plen; p++)
+		pl += (size_t)snprintf(ports + pl, plen - pl, "%s%u->%u", p ? "," : "",
+				       sv->ports[p].port, sv->ports[p].target_port);
+	for (size_t e = 0; e < sv->nendpoints && el < elen; e++) {
+		char ip[INET_ADDRSTRLEN];
+		const char *pod = pod_of(s, sv->endpoints[e]);
+
+		el += (size_t)snprintf(eps + el, elen - el, "%s%s%s%s%s", e ? ", " : "",
+				       ip_str(sv->endpoints[e], ip), pod ? " (" : "",
+				       pod ? pod : "", pod ? ")" : "");
+	}
+	if (!el)
+		snprintf(eps, elen, "<none>");
+}
+
 int cmd_services(const struct ctl_opts *o)
 {
 	struct ctl_cluster c;
@@ -206,24 +228,36 @@ int cmd_services(const struct ctl_opts *o)
 	printf("%-10s %-16s %-12s %-20s %s\n", "NAMESPACE", "NAME", "VIP", "PORTS", "ENDPOINTS");
 	for (size_t i = 0; i < s->n_services; i++) {
 		const struct snap_service *sv = &s->services[i];
-		char vip[INET_ADDRSTRLEN], ports[256] = "", eps[1024] = "";
-		size_t pl = 0, el = 0;
+		char vip[INET_ADDRSTRLEN], ports[256], eps[1024];
 
-		for (size_t p = 0; p < sv->nports && pl < sizeof(ports); p++)
-			pl += (size_t)snprintf(ports + pl, sizeof(ports) - pl, "%s%u->%u",
-					       p ? "," : "", sv->ports[p].port,
-					       sv->ports[p].target_port);
-		for (size_t e = 0; e < sv->nendpoints && el < sizeof(eps); e++) {
-			char ip[INET_ADDRSTRLEN];
-			const char *pod = pod_of(s, sv->endpoints[e]);
-
-			el += (size_t)snprintf(eps + el, sizeof(eps) - el, "%s%s%s%s%s",
-					       e ? ", " : "", ip_str(sv->endpoints[e], ip),
-					       pod ? " (" : "", pod ? pod : "", pod ? ")" : "");
-		}
+		svc_ports_eps(s, sv, ports, sizeof(ports), eps, sizeof(eps));
 		printf("%-10s %-16s %-12s %-20s %s\n", sv->namespace, sv->name,
-		       ip_str(sv->vip, vip), ports, el ? eps : "<none>");
+		       ip_str(sv->vip, vip), ports, eps);
 	}
+	if (s->n_entries)
+		printf("\n%-10s %-24s %-16s %-14s %-10s %-16s %s\n", "NAMESPACE",
+		       "SERVICE ENTRY HOST", "ADDRESSES", "LOCATION", "RESOLUTION", "PORTS",
+		       "ENDPOINTS");
+	for (size_t i = 0; i < s->n_entries; i++) {
+		static const char *const res[] = {"NONE", "STATIC", "DNS", "DNS_RR", "DYNAMIC_DNS"};
+		const struct snap_service *e = &s->entries[i];
+		char addrs[256], ip[INET_ADDRSTRLEN], ports[256], eps[1024];
+		size_t al = 0;
+
+		addrs[0] = 0;
+		if (e->vip)
+			al += (size_t)snprintf(addrs, sizeof(addrs), "%s", ip_str(e->vip, ip));
+		for (size_t j = 0; j < e->n_cidrs && al < sizeof(addrs); j++)
+			al += (size_t)snprintf(addrs + al, sizeof(addrs) - al, "%s%s/%u",
+					       al ? "," : "", ip_str(e->cidrs[j].ip, ip),
+					       e->cidrs[j].len);
+		svc_ports_eps(s, e, ports, sizeof(ports), eps, sizeof(eps));
+		printf("%-10s %-24s %-16s %-14s %-10s %-16s %s\n", e->namespace, e->hostname,
+		       al ? addrs : "<none>",
+		       e->kind == SNAP_SVC_MESH_INTERNAL ? "MESH_INTERNAL" : "MESH_EXTERNAL",
+		       res[e->resolution], ports, eps);
+	}
+	printf("\noutbound traffic policy: %s\n", s->registry_only ? "REGISTRY_ONLY" : "ALLOW_ANY");
 	snapshot_free(s);
 	return 0;
 }

@@ -7,6 +7,7 @@
  * loader's warnings. Last, what a user coming from Istio would otherwise expect silently:
  * sidecar-injection labels (ambit is ambient-only) and kinds nothing enforces yet.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1139,6 +1140,50 @@ static void check_behind_waypoint(struct cfg_an *a, const struct config *u,
 	}
 }
 
+/*
+ * What ambit does not do yet of a ServiceEntry (the rest is in force: ztunnel/route.c): names
+ * are not resolved (a DNS entry without IP endpoints leads nowhere), an endpoint's own ports
+ * are not applied, IPv6 addresses are not matched.
+ */
+static void se_findings(struct cfg_an *a, const struct config_service_entry *se)
+{
+	bool ip_endpoint = false;
+	struct in6_addr a6;
+
+	for (size_t i = 0; i < se->n_endpoints; i++) {
+		struct in_addr a4;
+
+		ip_endpoint |= se->endpoints[i].address &&
+			       inet_pton(AF_INET, se->endpoints[i].address, &a4) == 1;
+		if (se->endpoints[i].ports.n)
+			cfg_an_add(a, &se->meta, "ServiceEntry", 0, false, NULL,
+				   "spec.endpoints[%zu].ports: not enforced yet: the entry's "
+				   "targetPort (or port) is used",
+				   i);
+	}
+	if (se->resolution >= CONFIG_SE_RESOLUTION_DNS && !ip_endpoint &&
+	    !se->has_workload_selector)
+		cfg_an_add(a, &se->meta, "ServiceEntry", 0, false, NULL,
+			   "spec.resolution: not enforced yet: ambit does not resolve names yet; "
+			   "connections to the hosts' addresses find no endpoint");
+	for (size_t i = 0; i < se->addresses.n; i++) {
+		char buf[INET6_ADDRSTRLEN];
+		const char *slash = strchr(se->addresses.items[i], '/');
+		size_t n = slash ? (size_t)(slash - se->addresses.items[i])
+				 : strlen(se->addresses.items[i]);
+
+		if (n >= sizeof(buf))
+			continue;
+		memcpy(buf, se->addresses.items[i], n);
+		buf[n] = 0;
+		if (inet_pton(AF_INET6, buf, &a6) == 1)
+			cfg_an_add(a, &se->meta, "ServiceEntry", 0, false, NULL,
+				   "spec.addresses[%zu]: not enforced yet: IPv6 addresses are not "
+				   "matched",
+				   i);
+	}
+}
+
 static void check_unenforced(struct cfg_an *a)
 {
 	const struct config *c = a->sets[0];
@@ -1269,10 +1314,7 @@ static void check_unenforced(struct cfg_an *a)
 		}
 	}
 	for (size_t i = 0; i < c->n_service_entries; i++)
-		cfg_an_add(
-		    a, &c->service_entries[i].meta, "ServiceEntry", 0, false, NULL,
-		    "not enforced yet: nothing in ambit reads ServiceEntry yet; its hosts get no "
-		    "mesh address and connections to them leave as plain TCP");
+		se_findings(a, &c->service_entries[i]);
 	for (size_t i = 0; i < c->n_k8s_gateways; i++) {
 		const char *cls = c->k8s_gateways[i].class_name;
 

@@ -7,6 +7,9 @@
  *                  "enrolled"}],
  *    "services":[{"name","namespace","hostname","vip","ports":[{"name","port","targetPort"}],
  *                 "endpoints":["a.b.c.d",...]}],
+ *    "serviceEntries":[ a service, plus "kind","resolution","addresses":["a.b.c.d/n"],
+ *                       "exportTo":[ns,...] ],   (optional)
+ *    "outboundTrafficPolicy":"REGISTRY_ONLY",   (optional)
  *    "certs":[{"identity","certPEM","keyPEM","notBefore","notAfter"}],
  *    "policies":{...},  (optional: include/ambit/policy.h, docs/INTERNALS.md)
  *    "l7":{...}}        (optional, a waypoint's: include/ambit/l7.h)
@@ -175,10 +178,59 @@ static uint64_t hash_service(const void *p)
 	}
 	json_hasher_u64(&x, svc->nendpoints);
 	json_hasher_mem(&x, svc->endpoints, svc->nendpoints * sizeof(*svc->endpoints));
+	json_hasher_u64(&x, (uint64_t)svc->kind << 8 | svc->resolution);
+	json_hasher_u64(&x, svc->n_cidrs);
+	for (size_t i = 0; i < svc->n_cidrs; i++) {
+		json_hasher_mem(&x, &svc->cidrs[i].ip, sizeof(svc->cidrs[i].ip));
+		json_hasher_mem(&x, &svc->cidrs[i].len, sizeof(svc->cidrs[i].len));
+	}
+	json_hasher_u64(&x, svc->n_export_to);
+	for (size_t i = 0; i < svc->n_export_to; i++)
+		json_hasher_str(&x, svc->export_to[i]);
 	return json_hasher_end(&x);
 }
 
 static int service_fill(cJSON *o, const struct snap_service *svc);
+
+static const char *const svc_kinds[] = {"", "MESH_EXTERNAL", "MESH_INTERNAL", NULL};
+static const char *const resolutions[] = {"NONE",	 "STATIC", "DNS", "DNS_ROUND_ROBIN",
+					  "DYNAMIC_DNS", NULL};
+
+/* A ServiceEntry's own members (a Service has none). */
+static int entry_fill(cJSON *o, const struct snap_service *svc)
+{
+	cJSON *addrs = NULL, *exp = NULL;
+	int err = 0;
+
+	err |= add_str(o, "kind", svc_kinds[svc->kind]);
+	err |= add_str(o, "resolution", resolutions[svc->resolution]);
+	if (svc->n_cidrs && !(addrs = cJSON_AddArrayToObject(o, "addresses")))
+		return -ENOMEM;
+	for (size_t i = 0; i < svc->n_cidrs; i++) {
+		char ip[INET_ADDRSTRLEN], buf[INET_ADDRSTRLEN + 4];
+		struct in_addr a = {.s_addr = svc->cidrs[i].ip};
+		cJSON *v;
+
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		snprintf(buf, sizeof(buf), "%s/%u", ip, svc->cidrs[i].len);
+		v = cJSON_CreateString(buf);
+		if (!v || !cJSON_AddItemToArray(addrs, v)) {
+			cJSON_Delete(v);
+			return -ENOMEM;
+		}
+	}
+	if (svc->export_to && !(exp = cJSON_AddArrayToObject(o, "exportTo")))
+		return -ENOMEM;
+	for (size_t i = 0; i < svc->n_export_to; i++) {
+		cJSON *v = cJSON_CreateString(svc->export_to[i]);
+
+		if (!v || !cJSON_AddItemToArray(exp, v)) {
+			cJSON_Delete(v);
+			return -ENOMEM;
+		}
+	}
+	return err ? -ENOMEM : 0;
+}
 
 static cJSON *service_json(const void *p)
 {
@@ -228,6 +280,8 @@ static int service_fill(cJSON *o, const struct snap_service *svc)
 			return -ENOMEM;
 		}
 	}
+	if (!err && svc->kind != SNAP_SVC_SERVICE)
+		err = entry_fill(o, svc);
 	return err ? -ENOMEM : 0;
 }
 
@@ -319,6 +373,17 @@ static char *encode(const struct snapshot *s, bool with_keys, struct json_memo *
 		err = json_memo_write(&b, memo, &s->services[i], hash_service, service_json);
 	}
 	jbuf_put(&b, "]", 1);
+	if (s->n_entries)
+		jbuf_puts(&b, ",\"serviceEntries\":[");
+	for (size_t i = 0; !err && i < s->n_entries; i++) {
+		if (i)
+			jbuf_put(&b, ",", 1);
+		err = json_memo_write(&b, memo, &s->entries[i], hash_service, service_json);
+	}
+	if (s->n_entries)
+		jbuf_put(&b, "]", 1);
+	if (s->registry_only)
+		jbuf_puts(&b, ",\"outboundTrafficPolicy\":\"REGISTRY_ONLY\"");
 	if (!err)
 		err = put_json(&b, "certs", certs);
 	certs = NULL;
@@ -570,16 +635,110 @@ static void decode_workload(struct dec *d, const cJSON *o, size_t i, struct snap
 	w->waypoint = decode_waypoint(d, o, path);
 }
 
-static void decode_service(struct dec *d, const cJSON *o, size_t i, struct snap_service *svc)
+/* The index of @it (a string) in @names, or -1. */
+static int enum_of(const cJSON *it, const char *const names[])
+{
+	for (int i = 0; cJSON_IsString(it) && names[i]; i++)
+		if (!strcmp(it->valuestring, names[i]))
+			return i;
+	return -1;
+}
+
+/* "a.b.c.d/n" (or a bare address: /32) into @c. */
+static bool parse_cidr(const char *txt, struct snap_cidr *c)
+{
+	char ip[INET_ADDRSTRLEN], *end;
+	const char *slash = strchr(txt, '/');
+	size_t n = slash ? (size_t)(slash - txt) : strlen(txt);
+	struct in_addr a;
+	long len = 32;
+
+	if (n >= sizeof(ip))
+		return false;
+	memcpy(ip, txt, n);
+	ip[n] = 0;
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return false;
+	if (slash) {
+		errno = 0;
+		len = strtol(slash + 1, &end, 10);
+		if (errno || end == slash + 1 || *end || len < 0 || len > 32)
+			return false;
+	}
+	c->ip = a.s_addr;
+	c->len = (uint8_t)len;
+	return true;
+}
+
+/* A ServiceEntry host's own members. */
+static void decode_entry(struct dec *d, const cJSON *o, const char *path, struct snap_service *svc)
+{
+	const cJSON *arr, *it;
+	int k;
+
+	k = enum_of(cJSON_GetObjectItemCaseSensitive(o, "kind"), svc_kinds);
+	if (k < 1) {
+		dec_fail(d, "%skind: expected MESH_EXTERNAL or MESH_INTERNAL", path);
+		return;
+	}
+	svc->kind = (enum snap_svc_kind)k;
+	k = enum_of(cJSON_GetObjectItemCaseSensitive(o, "resolution"), resolutions);
+	if (k < 0) {
+		dec_fail(d,
+			 "%sresolution: expected NONE, STATIC, DNS, DNS_ROUND_ROBIN or "
+			 "DYNAMIC_DNS",
+			 path);
+		return;
+	}
+	svc->resolution = (enum snap_resolution)k;
+	arr = get_arr(d, o, "addresses", path, &svc->n_cidrs);
+	if (svc->n_cidrs && !(svc->cidrs = calloc(svc->n_cidrs, sizeof(*svc->cidrs)))) {
+		svc->n_cidrs = 0;
+		dec_fail(d, "%saddresses: out of memory", path);
+		return;
+	}
+	k = 0;
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (!cJSON_IsString(it) || !parse_cidr(it->valuestring, &svc->cidrs[k])) {
+			dec_fail(d, "%saddresses[%d]: expected \"a.b.c.d/n\"", path, k);
+			return;
+		}
+		k++;
+	}
+	arr = get_arr(d, o, "exportTo", path, &svc->n_export_to);
+	if (!arr)
+		return;
+	/* Present but empty: seen by no namespace (not NULL, which is all). */
+	svc->export_to = calloc(svc->n_export_to + 1, sizeof(*svc->export_to));
+	if (!svc->export_to) {
+		svc->n_export_to = 0;
+		dec_fail(d, "%sexportTo: out of memory", path);
+		return;
+	}
+	k = 0;
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (!cJSON_IsString(it) || !(svc->export_to[k] = strdup(it->valuestring))) {
+			svc->n_export_to = (size_t)k;
+			dec_fail(d, "%sexportTo[%d]: expected a namespace", path, k);
+			return;
+		}
+		k++;
+	}
+}
+
+static void decode_service(struct dec *d, const cJSON *o, const char *what, size_t i,
+			   struct snap_service *svc)
 {
 	char path[48], sub[64];
 	const cJSON *arr, *it;
 	size_t j = 0;
 	double v;
 
-	snprintf(path, sizeof(path), "services[%zu].", i);
+	snprintf(path, sizeof(path), "%s[%zu].", what, i);
 	if (!cJSON_IsObject(o)) {
-		dec_fail(d, "services[%zu]: expected an object", i);
+		dec_fail(d, "%s[%zu]: expected an object", what, i);
 		return;
 	}
 	svc->name = get_str(d, o, "name", path, true);
@@ -629,6 +788,8 @@ static void decode_service(struct dec *d, const cJSON *o, size_t i, struct snap_
 		}
 		j++;
 	}
+	if (!strcmp(what, "serviceEntries"))
+		decode_entry(d, o, path, svc);
 }
 
 static void decode_cert(struct dec *d, const cJSON *o, size_t i, struct snap_cert *c)
@@ -738,10 +899,35 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 	i = 0;
 	cJSON_ArrayForEach(it, arr)
 	{
-		decode_service(&d, it, i, &s->services[i]);
+		decode_service(&d, it, "services", i, &s->services[i]);
 		i++;
 		if (d.failed)
 			goto fail;
+	}
+
+	arr = get_arr(&d, root, "serviceEntries", "", &i);
+	if (d.failed ||
+	    !alloc_arr(&d, (void **)&s->entries, i, sizeof(*s->entries), "serviceEntries"))
+		goto fail;
+	s->n_entries = i;
+	i = 0;
+	cJSON_ArrayForEach(it, arr)
+	{
+		decode_service(&d, it, "serviceEntries", i, &s->entries[i]);
+		i++;
+		if (d.failed)
+			goto fail;
+	}
+	it = cJSON_GetObjectItemCaseSensitive(root, "outboundTrafficPolicy");
+	if (it) {
+		static const char *const policies[] = {"ALLOW_ANY", "REGISTRY_ONLY", NULL};
+		int k = enum_of(it, policies);
+
+		if (k < 0) {
+			dec_fail(&d, "outboundTrafficPolicy: expected ALLOW_ANY or REGISTRY_ONLY");
+			goto fail;
+		}
+		s->registry_only = k == 1;
 	}
 
 	arr = get_arr(&d, root, "certs", "", &i);
@@ -823,6 +1009,10 @@ void snapshot_service_clear(struct snap_service *svc)
 		free(svc->ports[j].name);
 	free(svc->ports);
 	free(svc->endpoints);
+	free(svc->cidrs);
+	for (size_t j = 0; j < svc->n_export_to; j++)
+		free(svc->export_to[j]);
+	free(svc->export_to);
 }
 
 void snapshot_free(struct snapshot *s)
@@ -833,6 +1023,9 @@ void snapshot_free(struct snapshot *s)
 		snapshot_workload_clear(&s->workloads[i]);
 	for (size_t i = 0; i < s->n_services; i++)
 		snapshot_service_clear(&s->services[i]);
+	for (size_t i = 0; i < s->n_entries; i++)
+		snapshot_service_clear(&s->entries[i]);
+	free(s->entries);
 	for (size_t i = 0; i < s->n_certs; i++) {
 		free(s->certs[i].identity);
 		free(s->certs[i].cert_pem);
@@ -870,6 +1063,58 @@ const struct snap_service *snapshot_service_by_vip(const struct snapshot *s, uin
 		if (s->services[i].vip == vip)
 			return &s->services[i];
 	return NULL;
+}
+
+static bool entry_sees(const struct snap_service *e, const char *ns)
+{
+	if (!e->export_to || !ns)
+		return !e->export_to || e->n_export_to;
+	for (size_t i = 0; i < e->n_export_to; i++)
+		if (!strcmp(e->export_to[i], ns))
+			return true;
+	return false;
+}
+
+static bool entry_port(const struct snap_service *e, uint16_t port)
+{
+	for (size_t i = 0; port && i < e->nports; i++)
+		if (e->ports[i].port == port)
+			return true;
+	return !port;
+}
+
+const struct snap_service *snapshot_entry_by_addr(const struct snapshot *s, uint32_t ip,
+						  uint16_t port, const char *ns)
+{
+	const struct snap_service *best = NULL;
+	int best_len = -1;
+
+	for (size_t i = 0; s && i < s->n_entries; i++) {
+		const struct snap_service *e = &s->entries[i];
+
+		if (!entry_sees(e, ns) || !entry_port(e, port))
+			continue;
+		if (e->vip && e->vip == ip)
+			return e;
+		for (size_t j = 0; j < e->n_cidrs; j++) {
+			uint32_t mask = e->cidrs[j].len ? htonl(~0u << (32 - e->cidrs[j].len)) : 0;
+
+			if ((ip & mask) == (e->cidrs[j].ip & mask) && e->cidrs[j].len > best_len) {
+				best = e;
+				best_len = e->cidrs[j].len;
+			}
+		}
+	}
+	for (size_t i = 0; s && !best && i < s->n_entries; i++) {
+		const struct snap_service *e = &s->entries[i];
+
+		if (!entry_sees(e, ns) || !entry_port(e, port))
+			continue;
+		for (size_t j = 0; j < e->nendpoints; j++)
+			if (e->endpoints[j] == ip)
+				return e;
+	}
+	return best;
 }
 
 const struct snap_cert *snapshot_cert_by_identity(const struct snapshot *s, const char *id)
