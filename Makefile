@@ -12,7 +12,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/agent -Iuserspace/net -Iwaypoint -I$(O) \
 	-I$(O)/proto -MMD -MP
 LDLIBS := -lbpf -lmnl -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lcjose -lmicrohttpd -lcurl -lpcre2-8 -lxxhash -lm \
-	-lprotobuf-c -lpthread
+	-lprotobuf-c -lldns -lpthread
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined

@@ -10,6 +10,8 @@ pkgs=(
 	libcurl4-openssl-dev clang-format libpcre2-dev libxxhash-dev libmnl-dev
 	# JOSE (JWK, JWS) for RequestAuthentication's JWTs
 	libcjose-dev
+	# DNS messages (the ztunnel's DNS proxy)
+	libldns-dev
 	# llhttp's C sources (the HTTP/1 parser of userspace/net/http1.c)
 	node-llhttp
 	# run: topology and workloads (python3: examples/bookinfo)

@@ -18,8 +18,13 @@
  *                 ALPN, a long name; one cut short
  *   fuzz_jwt      tokens signed with the target's embedded keys (jwt_sign.h), claims for it to
  *                 sign, key sets good and hostile
+ *   fuzz_dns_query     pods' queries as a resolver sends them (ldns): A, AAAA, SRV, ANY, EDNS,
+ *                 short and search-list names, another opcode, one cut short
+ *   fuzz_dns_upstream  resolvers' answers (ldns): A, CNAME chains, SRV, NXDOMAIN with SOA,
+ *                 truncated, EDNS, compressed names
  * The text seeds (fuzz_config, fuzz_runtime, fuzz_forwarded, fuzz_l7) are files written by hand.
- * Usage: gen_seeds CORPUS_DIR (tests/fuzz/corpus).
+ * Usage: gen_seeds CORPUS_DIR [TARGET...] (tests/fuzz/corpus; with TARGETs, only theirs: the
+ * certificate and key seeds differ on every run).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -33,6 +38,7 @@
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <linux/if_ether.h>
+#include <ldns/ldns.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -930,28 +936,157 @@ static void gen_tls_hello(void)
 	hello_seed("cut", "nginx.example.com", 0, false, 60);
 }
 
+/* A DNS message made by ldns from @txt's records (zone-file lines) into @section. */
+static void dns_rrs(ldns_pkt *p, ldns_pkt_section section, const char *const *txt)
+{
+	for (; *txt; txt++) {
+		ldns_rr *rr = NULL;
+
+		if (ldns_rr_new_frm_str(&rr, *txt, 0, NULL, NULL) != LDNS_STATUS_OK ||
+		    !ldns_pkt_push_rr(p, section, rr))
+			die(*txt);
+	}
+}
+
+static void dns_put(const char *target, const char *name, ldns_pkt *p, size_t cut)
+{
+	uint8_t *w = NULL;
+	size_t len;
+
+	if (ldns_pkt2wire(&w, p, &len) != LDNS_STATUS_OK)
+		die(name);
+	put(target, name, w, cut && cut < len ? cut : len);
+	free(w);
+	ldns_pkt_free(p);
+}
+
+static ldns_pkt *dns_q(const char *name, ldns_rr_type type, uint16_t id, uint16_t edns)
+{
+	ldns_pkt *q = NULL;
+
+	if (ldns_pkt_query_new_frm_str(&q, name, type, LDNS_RR_CLASS_IN, LDNS_RD) != LDNS_STATUS_OK)
+		die(name);
+	ldns_pkt_set_id(q, id);
+	if (edns)
+		ldns_pkt_set_edns_udp_size(q, edns);
+	return q;
+}
+
+static ldns_pkt *dns_r(const char *name, ldns_rr_type type, uint16_t id, ldns_pkt_rcode rcode,
+		       const char *const *answers, const char *const *authority)
+{
+	ldns_pkt *p = dns_q(name, type, id, 0);
+
+	ldns_pkt_set_qr(p, true);
+	ldns_pkt_set_ra(p, true);
+	ldns_pkt_set_rcode(p, (uint8_t)rcode);
+	if (answers)
+		dns_rrs(p, LDNS_SECTION_ANSWER, answers);
+	if (authority)
+		dns_rrs(p, LDNS_SECTION_AUTHORITY, authority);
+	return p;
+}
+
+static void gen_dns(void)
+{
+	static const char *const a[] = {"example.org. 300 IN A 93.184.215.14", NULL};
+	static const char *const cname[] = {"alias.example.org. 60 IN CNAME www.example.org.",
+					    "www.example.org. 60 IN CNAME edge.example.net.",
+					    "edge.example.net. 60 IN A 192.0.2.7", NULL};
+	static const char *const srv[] = {
+	    "_sip._tcp.example.org. 60 IN SRV 10 60 5060 sip1.example.org.",
+	    "_sip._tcp.example.org. 60 IN SRV 20 40 5060 sip2.example.org.", NULL};
+	static const char *const soa[] = {
+	    "example.org. 900 IN SOA ns.example.org. admin.example.org. 1 7200 900 1209600 86400",
+	    NULL};
+	static const char *const aaaa[] = {"www.example.org. 60 IN AAAA 2001:db8::7", NULL};
+	const char *T = "fuzz_dns_query";
+	ldns_pkt *p;
+
+	dns_put(T, "a_fqdn", dns_q("server.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 1, 0), 0);
+	dns_put(T, "a_short", dns_q("server.", LDNS_RR_TYPE_A, 2, 0), 0);
+	dns_put(T, "a_search",
+		dns_q("api.example.com.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 3, 0), 0);
+	dns_put(T, "aaaa_entry", dns_q("api.example.com.", LDNS_RR_TYPE_AAAA, 4, 1232), 0);
+	dns_put(T, "srv",
+		dns_q("_http._tcp.server.mesh.svc.cluster.local.", LDNS_RR_TYPE_SRV, 5, 0), 0);
+	dns_put(T, "any_headless", dns_q("db.mesh.svc.cluster.local.", LDNS_RR_TYPE_ANY, 6, 4096),
+		0);
+	dns_put(T, "pod", dns_q("10-98-1-3.mesh.pod.cluster.local.", LDNS_RR_TYPE_A, 7, 0), 0);
+	dns_put(T, "external", dns_q("example.org.", LDNS_RR_TYPE_A, 8, 0), 0);
+	p = dns_q("server.mesh.", LDNS_RR_TYPE_A, 9, 0);
+	ldns_pkt_set_opcode(p, LDNS_PACKET_STATUS);
+	dns_put(T, "opcode_status", p, 0);
+	dns_put(T, "cut", dns_q("server.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 10, 0), 20);
+
+	T = "fuzz_dns_upstream";
+	dns_put(T, "a", dns_r("example.org.", LDNS_RR_TYPE_A, 0x0101, LDNS_RCODE_NOERROR, a, NULL),
+		0);
+	dns_put(T, "cname_chain",
+		dns_r("alias.example.org.", LDNS_RR_TYPE_CNAME, 0x0202, LDNS_RCODE_NOERROR, cname,
+		      NULL),
+		0);
+	dns_put(T, "srv",
+		dns_r("_sip._tcp.example.org.", LDNS_RR_TYPE_SRV, 0x0303, LDNS_RCODE_NOERROR, srv,
+		      NULL),
+		0);
+	dns_put(
+	    T, "nxdomain_soa",
+	    dns_r("nothing.example.org.", LDNS_RR_TYPE_A, 0x0404, LDNS_RCODE_NXDOMAIN, NULL, soa),
+	    0);
+	p = dns_r("www.example.org.", LDNS_RR_TYPE_AAAA, 0x0505, LDNS_RCODE_NOERROR, aaaa, NULL);
+	ldns_pkt_set_edns_udp_size(p, 1232);
+	dns_put(T, "aaaa_edns", p, 0);
+	p = dns_r("example.org.", LDNS_RR_TYPE_A, 0x0606, LDNS_RCODE_NOERROR, NULL, NULL);
+	ldns_pkt_set_tc(p, true);
+	dns_put(T, "truncated", p, 0);
+	dns_put(T, "cut",
+		dns_r("example.org.", LDNS_RR_TYPE_A, 0x0707, LDNS_RCODE_NOERROR, a, NULL), 40);
+}
+
+/* Whether @name's seeds are wanted: all without targets named. */
+static bool wanted(int argc, char **argv, const char *name)
+{
+	for (int i = 2; i < argc; i++)
+		if (!strncmp(argv[i], name, strlen(name)))
+			return true;
+	return argc <= 2;
+}
+
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/ambit-gen-seeds-XXXXXX", cmd[64];
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: gen_seeds CORPUS_DIR\n");
+	if (argc < 2) {
+		fprintf(stderr, "usage: gen_seeds CORPUS_DIR [TARGET...]\n");
 		return 2;
 	}
 	corpus = argv[1];
 	log_init("gen_seeds", LOG_LEVEL_ERROR);
 	if (!mkdtemp(dir))
 		die("mkdtemp");
-	gen_connect();
-	gen_client();
-	gen_h2();
-	gen_waypoint_h2();
-	gen_spiffe(dir);
-	gen_bpf();
-	gen_ipc();
-	gen_snapshot();
-	gen_jwt();
-	gen_tls_hello();
+	if (wanted(argc, argv, "fuzz_connect"))
+		gen_connect();
+	if (wanted(argc, argv, "fuzz_client"))
+		gen_client();
+	if (wanted(argc, argv, "fuzz_h2"))
+		gen_h2();
+	if (wanted(argc, argv, "fuzz_waypoint_h2"))
+		gen_waypoint_h2();
+	if (wanted(argc, argv, "fuzz_spiffe"))
+		gen_spiffe(dir);
+	if (wanted(argc, argv, "fuzz_bpf"))
+		gen_bpf();
+	if (wanted(argc, argv, "fuzz_ipc"))
+		gen_ipc();
+	if (wanted(argc, argv, "fuzz_snapshot"))
+		gen_snapshot();
+	if (wanted(argc, argv, "fuzz_jwt"))
+		gen_jwt();
+	if (wanted(argc, argv, "fuzz_tls_hello"))
+		gen_tls_hello();
+	if (wanted(argc, argv, "fuzz_dns"))
+		gen_dns();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : 1;
 }

@@ -633,17 +633,19 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 	size_t n_backends;
 	/* No selector: the endpoints are its EndpointSlices' (the Kubernetes source's). */
 	bool sliced = !svc->selector.n && has_slice(cfg, svc);
+	/* Headless: no VIP, its endpoints answered by name (the ztunnel's DNS proxy). */
+	bool headless = svc->cluster_ip && !strcmp(svc->cluster_ip, "None");
 	int err;
 
-	if (svc->cluster_ip && strcmp(svc->cluster_ip, "None") != 0) {
+	if (svc->cluster_ip && !headless) {
 		if (inet_pton(AF_INET, svc->cluster_ip, &a) != 1)
 			return warn(b, "service %s/%s: clusterIP %s is not IPv4; ignored",
 				    svc->meta.namespace, svc->meta.name, svc->cluster_ip);
 		vip = a.s_addr;
 	}
-	if (!vip)
+	if (!vip && !headless)
 		vip = runtime_service_ip(rt, svc->meta.namespace, svc->meta.name);
-	if (!vip)
+	if (!vip && !headless)
 		return warn(b, "service %s/%s: no cluster IP yet; ignored", svc->meta.namespace,
 			    svc->meta.name);
 	/*
@@ -730,6 +732,11 @@ static int service_ports(struct builder *b, const struct config *cfg,
 		}
 		if (!pp->target_port && !sp->target_port_name)
 			pp->target_port = sp->target_port ? sp->target_port : sp->port;
+		/* Headless: nothing for the kernel to balance. */
+		if (!vip) {
+			free(ds->backends);
+			d->n_services--;
+		}
 	}
 	return 0;
 }

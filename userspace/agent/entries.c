@@ -210,7 +210,7 @@ static int add_host(struct desired *d, size_t *cap, const struct config_service_
 			return -ENOMEM;
 		p->port = (uint16_t)se->ports[i].number;
 		p->target_port = (uint16_t)(se->ports[i].target_port ? se->ports[i].target_port
-								       : se->ports[i].number);
+								     : se->ports[i].number);
 	}
 	for (size_t i = 0; i < se->addresses.n; i++) {
 		struct snap_cidr c;

@@ -1059,7 +1059,8 @@ const struct snap_workload *snapshot_workload_by_ip(const struct snapshot *s, ui
 
 const struct snap_service *snapshot_service_by_vip(const struct snapshot *s, uint32_t vip)
 {
-	for (size_t i = 0; s && i < s->n_services; i++)
+	/* A headless Service has no address (0): nothing is addressed to it. */
+	for (size_t i = 0; s && vip && i < s->n_services; i++)
 		if (s->services[i].vip == vip)
 			return &s->services[i];
 	return NULL;

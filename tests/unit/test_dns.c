@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The DNS proxy's answers (ztunnel/dns.c): Services by every name a pod may use, headless
+ * Services, ServiceEntry hosts and their exportTo, pods by dashed address, SRV, NXDOMAIN under
+ * the cluster domain, forwarding, truncation, malformed queries, and the check of upstream
+ * answers. Queries are made and answers read with ldns, as a resolver would.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ldns/ldns.h>
+
+#include "../../ztunnel/dns.h"
+
+static const char SNAP[] =
+    "{\"version\":1,\"node\":\"n1\",\"workloads\":["
+    "{\"uid\":\"mesh/client-0\",\"name\":\"client-0\",\"namespace\":\"mesh\",\"ip\":\"10.98.1.3\","
+    " \"enrolled\":true}],"
+    "\"services\":["
+    "{\"name\":\"server\",\"namespace\":\"mesh\",\"vip\":\"10.96.0.10\","
+    " \"ports\":[{\"name\":\"http\",\"port\":80,\"targetPort\":8080}],\"endpoints\":[]},"
+    "{\"name\":\"db\",\"namespace\":\"mesh\",\"vip\":\"0.0.0.0\","
+    " \"ports\":[{\"name\":\"pg\",\"port\":5432}],\"endpoints\":[\"10.98.1.5\",\"10.98.2.5\"]},"
+    "{\"name\":\"big\",\"namespace\":\"mesh\",\"vip\":\"0.0.0.0\",\"ports\":[],\"endpoints\":[%s]}],"
+    "\"serviceEntries\":["
+    "{\"name\":\"api.example.com\",\"namespace\":\"mesh\",\"hostname\":\"api.example.com\","
+    " \"vip\":\"240.240.1.1\",\"ports\":[{\"name\":\"https\",\"port\":443}],\"endpoints\":[],"
+    " \"kind\":\"MESH_EXTERNAL\",\"resolution\":\"DNS\"},"
+    "{\"name\":\"private.example.com\",\"namespace\":\"other\","
+    " \"hostname\":\"private.example.com\",\"vip\":\"240.240.1.2\",\"ports\":[],"
+    " \"endpoints\":[],\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"DNS\","
+    " \"exportTo\":[\"other\"]},"
+    "{\"name\":\"*.wild.com\",\"namespace\":\"mesh\",\"hostname\":\"*.wild.com\","
+    " \"vip\":\"0.0.0.0\",\"ports\":[],\"endpoints\":[],\"kind\":\"MESH_EXTERNAL\","
+    " \"resolution\":\"DYNAMIC_DNS\"}],"
+    "\"certs\":[]}";
+
+struct fx {
+	struct snapshot *s;
+	struct dns_table *t;
+	const struct snap_workload *client;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char eps[100 * 16 + 1] = "", *json, err[200];
+	size_t n = 0;
+
+	for (int i = 0; i < 100; i++)
+		n += (size_t)snprintf(eps + n, sizeof(eps) - n, "%s\"10.97.0.%d\"", i ? "," : "",
+				      i + 1);
+	assert_true(asprintf(&json, SNAP, eps) > 0);
+	f->s = snapshot_decode(json, strlen(json), err, sizeof(err));
+	free(json);
+	assert_non_null(f->s);
+	f->t = dns_table_build(f->s, "cluster.local");
+	assert_non_null(f->t);
+	f->client = &f->s->workloads[0];
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	dns_table_free(f->t);
+	snapshot_free(f->s);
+	free(f);
+	return 0;
+}
+
+/* A query for @name/@type (id 0x1234, RD), with EDNS payload @edns when not 0, on the wire. */
+static uint8_t *query(const char *name, ldns_rr_type type, uint16_t edns, size_t *len)
+{
+	ldns_pkt *q = NULL;
+	uint8_t *w = NULL;
+
+	assert_int_equal(ldns_pkt_query_new_frm_str(&q, name, type, LDNS_RR_CLASS_IN, LDNS_RD),
+			 LDNS_STATUS_OK);
+	ldns_pkt_set_id(q, 0x1234);
+	if (edns)
+		ldns_pkt_set_edns_udp_size(q, edns);
+	assert_int_equal(ldns_pkt2wire(&w, q, len), LDNS_STATUS_OK);
+	ldns_pkt_free(q);
+	return w;
+}
+
+/* Asks @name/@type as @client with @max; the parsed answer (NULL when not answered: *@v). */
+static ldns_pkt *ask(struct fx *f, const struct snap_workload *client, const char *name,
+		     ldns_rr_type type, uint16_t edns, size_t max, bool fwd, enum dns_verdict *v)
+{
+	size_t len, outlen;
+	uint8_t *q = query(name, type, edns, &len), *out = NULL;
+	ldns_pkt *p = NULL;
+
+	*v = dns_query(f->t, client, q, len, max, fwd, &out, &outlen);
+	if (*v == DNS_ANSWER) {
+		assert_int_equal(ldns_wire2pkt(&p, out, outlen), LDNS_STATUS_OK);
+		assert_true(max ? outlen <= max : outlen <= (edns ? edns : 512));
+		/* Our own answers pass the check the forwarder makes of upstream ones. */
+		assert_int_equal(dns_upstream_check(out, outlen, q, len), 0);
+		assert_int_equal(ldns_pkt_id(p), 0x1234);
+		assert_true(ldns_pkt_qr(p));
+		assert_true(ldns_pkt_rd(p));
+	}
+	free(q);
+	free(out);
+	return p;
+}
+
+/* The IPv4 address of answer @i of @p (an A record). */
+static uint32_t a_of(const ldns_pkt *p, size_t i)
+{
+	const ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_answer(p), i);
+	uint32_t ip;
+
+	assert_non_null(rr);
+	assert_int_equal(ldns_rr_get_type(rr), LDNS_RR_TYPE_A);
+	assert_int_equal(ldns_rr_ttl(rr), DNS_TTL);
+	memcpy(&ip, ldns_rdf_data(ldns_rr_rdf(rr, 0)), 4);
+	return ip;
+}
+
+static uint32_t ip4(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a.s_addr;
+}
+
+/* Every name a pod may use for a Service, in any case, answered with its VIP, authoritatively. */
+static void test_service_names(void **state)
+{
+	static const char *const names[] = {
+	    "server.mesh.svc.cluster.local.", "SERVER.Mesh.SVC.cluster.LOCAL.", "server.mesh.svc.",
+	    "server.mesh.", "server."};
+	struct fx *f = *state;
+	enum dns_verdict v;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		ldns_pkt *p = ask(f, f->client, names[i], LDNS_RR_TYPE_A, 0, 0, false, &v);
+
+		assert_int_equal(v, DNS_ANSWER);
+		assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+		assert_true(ldns_pkt_aa(p));
+		assert_int_equal(ldns_pkt_ancount(p), 1);
+		assert_int_equal(a_of(p, 0), ip4("10.96.0.10"));
+		ldns_pkt_free(p);
+	}
+	/* A short name needs the client's namespace: unknown client, the upstream's. */
+	assert_null(ask(f, NULL, "server.", LDNS_RR_TYPE_A, 0, 0, false, &v));
+	assert_int_equal(v, DNS_FORWARD);
+}
+
+/* A known name without a record of the type: NOERROR, no answer (never NXDOMAIN). */
+static void test_nodata_and_nxdomain(void **state)
+{
+	struct fx *f = *state;
+	enum dns_verdict v;
+	ldns_pkt *p;
+
+	p = ask(f, f->client, "server.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA, 0, 0, false, &v);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(p), 0);
+	ldns_pkt_free(p);
+	/* Under the cluster domain, unknown: NXDOMAIN at once (a search list's tries end fast). */
+	p = ask(f, f->client, "nothing.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 0, 0, false, &v);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ldns_pkt_free(p);
+	p = ask(f, f->client, "api.example.com.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 0, 0,
+		false, &v);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ldns_pkt_free(p);
+	/* Unless the cluster's own DNS is to answer what the proxy does not know (Kubernetes). */
+	assert_null(ask(f, f->client, "nothing.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 0, 0, true,
+			&v));
+	assert_int_equal(v, DNS_FORWARD);
+	/* Outside the cluster domain: forwarded. */
+	assert_null(ask(f, f->client, "example.org.", LDNS_RR_TYPE_A, 0, 0, false, &v));
+	assert_int_equal(v, DNS_FORWARD);
+	assert_null(ask(f, f->client, "x.wild.com.", LDNS_RR_TYPE_A, 0, 0, false, &v));
+	assert_int_equal(v, DNS_FORWARD);
+}
+
+/* Headless Services answer their endpoints; entries their address, for whom they are exported. */
+static void test_headless_entries_pods(void **state)
+{
+	struct snap_workload other = {.namespace = (char *)"other"};
+	struct fx *f = *state;
+	enum dns_verdict v;
+	ldns_pkt *p;
+
+	p = ask(f, f->client, "db.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 0, 0, false, &v);
+	assert_int_equal(ldns_pkt_ancount(p), 2);
+	assert_int_equal(a_of(p, 0), ip4("10.98.1.5"));
+	assert_int_equal(a_of(p, 1), ip4("10.98.2.5"));
+	ldns_pkt_free(p);
+	p = ask(f, f->client, "API.example.com.", LDNS_RR_TYPE_A, 0, 0, false, &v);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	assert_int_equal(a_of(p, 0), ip4("240.240.1.1"));
+	ldns_pkt_free(p);
+	assert_null(ask(f, f->client, "private.example.com.", LDNS_RR_TYPE_A, 0, 0, false, &v));
+	assert_int_equal(v, DNS_FORWARD);
+	p = ask(f, &other, "private.example.com.", LDNS_RR_TYPE_A, 0, 0, false, &v);
+	assert_int_equal(a_of(p, 0), ip4("240.240.1.2"));
+	ldns_pkt_free(p);
+	/* Pods by dashed address, in their own namespace only. */
+	p = ask(f, f->client, "10-98-1-3.mesh.pod.cluster.local.", LDNS_RR_TYPE_A, 0, 0, false,
+		&v);
+	assert_int_equal(a_of(p, 0), ip4("10.98.1.3"));
+	ldns_pkt_free(p);
+	p = ask(f, f->client, "10-98-1-3.other.pod.cluster.local.", LDNS_RR_TYPE_A, 0, 0, false,
+		&v);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ldns_pkt_free(p);
+}
+
+static void test_srv(void **state)
+{
+	struct fx *f = *state;
+	const ldns_rr *rr;
+	enum dns_verdict v;
+	char *target;
+	ldns_pkt *p;
+
+	p = ask(f, f->client, "_http._tcp.server.mesh.svc.cluster.local.", LDNS_RR_TYPE_SRV, 0, 0,
+		false, &v);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	rr = ldns_rr_list_rr(ldns_pkt_answer(p), 0);
+	assert_int_equal(ldns_rr_get_type(rr), LDNS_RR_TYPE_SRV);
+	assert_int_equal(ldns_rdf2native_int16(ldns_rr_rdf(rr, 2)), 80);
+	target = ldns_rdf2str(ldns_rr_rdf(rr, 3));
+	assert_string_equal(target, "server.mesh.svc.cluster.local.");
+	free(target);
+	ldns_pkt_free(p);
+	/* A port the Service does not name. */
+	p = ask(f, f->client, "_grpc._tcp.server.mesh.svc.cluster.local.", LDNS_RR_TYPE_SRV, 0, 0,
+		false, &v);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ldns_pkt_free(p);
+}
+
+/* 100 addresses (1.6 kB): truncated over UDP (plain and EDNS 1232), whole over TCP. */
+static void test_truncation(void **state)
+{
+	struct fx *f = *state;
+	enum dns_verdict v;
+	ldns_pkt *p;
+
+	p = ask(f, f->client, "big.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 0, 0, false, &v);
+	assert_true(ldns_pkt_tc(p));
+	assert_int_equal(ldns_pkt_ancount(p), 0);
+	ldns_pkt_free(p);
+	p = ask(f, f->client, "big.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 4096, 0, false, &v);
+	assert_true(ldns_pkt_tc(p));
+	assert_true(ldns_pkt_edns(p));
+	ldns_pkt_free(p);
+	p = ask(f, f->client, "big.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 0, 65535, false, &v);
+	assert_false(ldns_pkt_tc(p));
+	assert_int_equal(ldns_pkt_ancount(p), 100);
+	assert_int_equal(a_of(p, 99), ip4("10.97.0.100"));
+	ldns_pkt_free(p);
+}
+
+/* Not a query, or not readable: FORMERR / NOTIMP with the id, or nothing at all. */
+static void test_malformed(void **state)
+{
+	struct fx *f = *state;
+	uint8_t junk[20] = {0xab, 0xcd, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0x3f, 'x'};
+	uint8_t *out = NULL, *q;
+	size_t outlen, len;
+	ldns_pkt *p = NULL;
+
+	assert_int_equal(dns_query(f->t, f->client, junk, 11, 0, false, &out, &outlen), DNS_DROP);
+	assert_int_equal(dns_query(f->t, f->client, junk, sizeof(junk), 0, false, &out, &outlen),
+			 DNS_ANSWER);
+	assert_int_equal(ldns_wire2pkt(&p, out, outlen), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_id(p), 0xabcd);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_FORMERR);
+	ldns_pkt_free(p);
+	free(out);
+	/* A response sent to the proxy is never answered (no reflection between proxies). */
+	q = query("server.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 0, &len);
+	q[2] |= 0x80;
+	assert_int_equal(dns_query(f->t, f->client, q, len, 0, false, &out, &outlen), DNS_DROP);
+	/* Another opcode (STATUS): NOTIMP. */
+	q[2] = (uint8_t)(2 << 3);
+	assert_int_equal(dns_query(f->t, f->client, q, len, 0, false, &out, &outlen), DNS_ANSWER);
+	p = NULL;
+	assert_int_equal(ldns_wire2pkt(&p, out, outlen), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOTIMPL);
+	ldns_pkt_free(p);
+	free(out);
+	free(q);
+}
+
+/* The forwarder's check of upstream answers, and its SERVFAIL. */
+static void test_upstream_check(void **state)
+{
+	size_t qlen, rlen, olen;
+	uint8_t *q = query("example.org.", LDNS_RR_TYPE_A, 0, &qlen), *r, *o, *s;
+	ldns_pkt *p = NULL;
+
+	(void)state;
+	r = query("EXAMPLE.org.", LDNS_RR_TYPE_A, 0, &rlen);
+	assert_int_equal(dns_upstream_check(r, rlen, q, qlen), -EPROTO); /* not a response */
+	r[2] |= 0x80;
+	assert_int_equal(dns_upstream_check(r, rlen, q, qlen), 0);
+	r[1] ^= 1;
+	assert_int_equal(dns_upstream_check(r, rlen, q, qlen), -EPROTO); /* another id */
+	free(r);
+	o = query("example.net.", LDNS_RR_TYPE_A, 0, &olen);
+	o[2] |= 0x80;
+	assert_int_equal(dns_upstream_check(o, olen, q, qlen), -EPROTO); /* another name */
+	free(o);
+	o = query("example.org.", LDNS_RR_TYPE_AAAA, 0, &olen);
+	o[2] |= 0x80;
+	assert_int_equal(dns_upstream_check(o, olen, q, qlen), -EPROTO); /* another type */
+	free(o);
+	assert_int_equal(dns_upstream_check(q, 5, q, qlen), -EPROTO);
+	assert_int_equal(dns_servfail(q, qlen, &s, &olen), 0);
+	assert_int_equal(ldns_wire2pkt(&p, s, olen), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
+	assert_int_equal(ldns_pkt_id(p), 0x1234);
+	assert_int_equal(dns_upstream_check(s, olen, q, qlen), 0);
+	ldns_pkt_free(p);
+	free(s);
+	free(q);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_service_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nodata_and_nxdomain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_headless_entries_pods, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_srv, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+	    cmocka_unit_test(test_upstream_check),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,533 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The DNS proxy's name table and answers (dns.h). Messages are read and written by ldns; names
+ * are compared lower-cased without the root dot. The table is an open-addressed hash of the
+ * snapshot's names, built once per snapshot, so a query costs one parse, a few look-ups and one
+ * write.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ldns/ldns.h>
+#include <xxhash.h>
+
+#include "dns.h"
+
+/* Names longer than this are never the mesh's (a DNS name is at most 253 characters). */
+#define NAME_MAX_LEN 256
+
+struct rec {
+	char *name; /* NULL: an empty slot */
+	const struct snap_service *svc;
+};
+
+struct dns_table {
+	struct rec *slots;
+	size_t cap; /* a power of two */
+	char *domain;
+	size_t domain_len;
+	const struct snapshot *s;
+};
+
+static size_t slot_of(const struct dns_table *t, const char *name, size_t len)
+{
+	return (size_t)XXH3_64bits(name, len) & (t->cap - 1);
+}
+
+static const struct snap_service *table_get(const struct dns_table *t, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!t->cap)
+		return NULL;
+	for (size_t i = slot_of(t, name, len);; i = (i + 1) & (t->cap - 1)) {
+		if (!t->slots[i].name)
+			return NULL;
+		if (!strcmp(t->slots[i].name, name))
+			return t->slots[i].svc;
+	}
+}
+
+/* Adds @name (taken) for @svc; a name already there keeps its first owner. */
+static int table_put(struct dns_table *t, char *name, const struct snap_service *svc)
+{
+	size_t i;
+
+	if (!name)
+		return -ENOMEM;
+	for (char *p = name; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	for (i = slot_of(t, name, strlen(name)); t->slots[i].name; i = (i + 1) & (t->cap - 1)) {
+		if (!strcmp(t->slots[i].name, name)) {
+			free(name);
+			return 0;
+		}
+	}
+	t->slots[i].name = name;
+	t->slots[i].svc = svc;
+	return 0;
+}
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, f);
+	n = vasprintf(&s, f, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
+}
+
+struct dns_table *dns_table_build(const struct snapshot *s, const char *domain)
+{
+	struct dns_table *t = calloc(1, sizeof(*t));
+	size_t want = 2 * (s->n_services + s->n_entries) + 16;
+	int err = 0;
+
+	if (!t)
+		return NULL;
+	t->s = s;
+	t->domain = strdup(domain);
+	for (t->cap = 16; t->cap < want; t->cap *= 2)
+		;
+	t->slots = calloc(t->cap, sizeof(*t->slots));
+	if (!t->domain || !t->slots) {
+		dns_table_free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	t->domain_len = strlen(t->domain);
+	for (size_t i = 0; i < s->n_services && !err; i++)
+		if (s->services[i].name && s->services[i].namespace)
+			err = table_put(t,
+					fmt("%s.%s.svc.%s", s->services[i].name,
+					    s->services[i].namespace, domain),
+					&s->services[i]);
+	/* A wildcard host names no one address: its names are the upstream's. */
+	for (size_t i = 0; i < s->n_entries && !err; i++)
+		if (s->entries[i].hostname && s->entries[i].hostname[0] &&
+		    !strchr(s->entries[i].hostname, '*'))
+			err = table_put(t, strdup(s->entries[i].hostname), &s->entries[i]);
+	if (err) {
+		dns_table_free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return t;
+}
+
+void dns_table_free(struct dns_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->cap; i++)
+		free(t->slots[i].name);
+	free(t->slots);
+	free(t->domain);
+	free(t);
+}
+
+/* ---- names ---- */
+
+/* Whether @name is @suffix or ends in ".@suffix". */
+static bool under(const char *name, const char *suffix, size_t slen)
+{
+	size_t n = strlen(name);
+
+	if (n == slen)
+		return !strcmp(name, suffix);
+	return n > slen && name[n - slen - 1] == '.' && !strcmp(name + n - slen, suffix);
+}
+
+/* An entry is seen by the namespaces it is exported to; a Service by everyone. */
+static bool visible(const struct snap_service *svc, const struct snap_workload *client)
+{
+	if (svc->kind == SNAP_SVC_SERVICE || !svc->export_to)
+		return true;
+	for (size_t i = 0; client && client->namespace && i < svc->n_export_to; i++)
+		if (!strcmp(svc->export_to[i], client->namespace))
+			return true;
+	return false;
+}
+
+static int count_dots(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '.';
+	return n;
+}
+
+/*
+ * The Service or entry @name means to @client: the name itself, else as Istio's proxy expands
+ * what a resolver sends without search domains (`svc` in the client's namespace, `svc.ns`,
+ * `svc.ns.svc`).
+ */
+static const struct snap_service *lookup(const struct dns_table *t,
+					 const struct snap_workload *client, const char *name)
+{
+	const struct snap_service *svc = table_get(t, name);
+	char buf[NAME_MAX_LEN * 2];
+	int dots = count_dots(name);
+
+	if (!svc && dots == 0 && client && client->namespace) {
+		snprintf(buf, sizeof(buf), "%s.%s.svc.%s", name, client->namespace, t->domain);
+		svc = table_get(t, buf);
+	}
+	if (!svc && dots == 1) {
+		snprintf(buf, sizeof(buf), "%s.svc.%s", name, t->domain);
+		svc = table_get(t, buf);
+	}
+	if (!svc && dots == 2 && under(name, "svc", 3)) {
+		snprintf(buf, sizeof(buf), "%s.%s", name, t->domain);
+		svc = table_get(t, buf);
+	}
+	return svc && visible(svc, client) ? svc : NULL;
+}
+
+/*
+ * A pod by its dashed address, `a-b-c-d.ns.pod.<domain>`, when the snapshot has a workload of
+ * that namespace there. 0: none.
+ */
+static uint32_t pod_address(const struct dns_table *t, const char *name)
+{
+	char dashed[INET_ADDRSTRLEN], ns[NAME_MAX_LEN];
+	const char *dot = strchr(name, '.'), *rest;
+	const struct snap_workload *w;
+	struct in_addr a;
+	size_t n;
+
+	if (!dot || (size_t)(dot - name) >= sizeof(dashed))
+		return 0;
+	memcpy(dashed, name, (size_t)(dot - name));
+	dashed[dot - name] = 0;
+	rest = dot + 1;
+	dot = strchr(rest, '.');
+	if (!dot || (n = (size_t)(dot - rest)) >= sizeof(ns))
+		return 0;
+	memcpy(ns, rest, n);
+	ns[n] = 0;
+	if (strncmp(dot + 1, "pod.", 4) || strcmp(dot + 5, t->domain))
+		return 0;
+	for (char *p = dashed; *p; p++)
+		if (*p == '-')
+			*p = '.';
+	if (inet_pton(AF_INET, dashed, &a) != 1)
+		return 0;
+	w = snapshot_workload_by_ip(t->s, a.s_addr);
+	return w && w->namespace && !strcmp(w->namespace, ns) ? a.s_addr : 0;
+}
+
+/* ---- messages ---- */
+
+static ldns_rr *rr_new(ldns_rr_type type, const ldns_rdf *owner)
+{
+	ldns_rr *rr = ldns_rr_new();
+
+	if (!rr)
+		return NULL;
+	ldns_rr_set_type(rr, type);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+	ldns_rr_set_ttl(rr, DNS_TTL);
+	ldns_rr_set_owner(rr, ldns_rdf_clone(owner));
+	return rr;
+}
+
+static int push_a(ldns_pkt *p, const ldns_rdf *owner, uint32_t ip)
+{
+	ldns_rr *rr = rr_new(LDNS_RR_TYPE_A, owner);
+	ldns_rdf *d = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, 4, &ip);
+
+	if (!rr || !d || !ldns_rr_push_rdf(rr, d) ||
+	    !ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr)) {
+		ldns_rdf_deep_free(d);
+		ldns_rr_free(rr);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The addresses of @svc: its own, else its endpoints (a headless Service, an entry's). */
+static int push_addresses(ldns_pkt *p, const ldns_rdf *owner, const struct snap_service *svc)
+{
+	int err = 0;
+
+	if (svc->vip)
+		return push_a(p, owner, svc->vip);
+	for (size_t i = 0; i < svc->nendpoints && !err; i++)
+		err = push_a(p, owner, svc->endpoints[i]);
+	return err;
+}
+
+static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *t,
+		    const struct snap_service *svc, uint16_t port)
+{
+	char target[NAME_MAX_LEN * 2];
+	ldns_rr *rr = rr_new(LDNS_RR_TYPE_SRV, owner);
+	ldns_rdf *d[4];
+	bool ok = rr != NULL;
+
+	snprintf(target, sizeof(target), "%s.%s.svc.%s.", svc->name, svc->namespace, t->domain);
+	d[0] = ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 0);   /* priority */
+	d[1] = ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 100); /* weight */
+	d[2] = ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, port);
+	d[3] = ldns_dname_new_frm_str(target);
+	for (int i = 0; i < 4; i++) {
+		if (ok && d[i] && ldns_rr_push_rdf(rr, d[i]))
+			continue;
+		ok = false;
+		ldns_rdf_deep_free(d[i]);
+	}
+	if (!ok || !ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr)) {
+		ldns_rr_free(rr);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * `_port._tcp.<service name>`: the Service and the port named so (Kubernetes' SRV records). NULL
+ * when @name is not one.
+ */
+static const struct snap_service *lookup_srv(const struct dns_table *t,
+					     const struct snap_workload *client, const char *name,
+					     uint16_t *port, bool *is_srv)
+{
+	const char *d1 = strchr(name, '.'), *d2;
+	const struct snap_service *svc;
+	char pname[64];
+	size_t n;
+
+	*is_srv = false;
+	if (name[0] != '_' || !d1 || strncmp(d1, "._tcp.", 6))
+		return NULL;
+	d2 = d1 + 5;
+	n = (size_t)(d1 - name - 1);
+	if (n >= sizeof(pname))
+		return NULL;
+	memcpy(pname, name + 1, n);
+	pname[n] = 0;
+	*is_srv = true;
+	svc = lookup(t, client, d2 + 1);
+	for (size_t i = 0; svc && i < svc->nports; i++)
+		if (svc->ports[i].name && !strcasecmp(svc->ports[i].name, pname)) {
+			*port = svc->ports[i].port;
+			return svc;
+		}
+	return NULL;
+}
+
+/* A response to @q: its id, question and recursion wish, with @rcode. */
+static ldns_pkt *reply_to(const ldns_pkt *q, ldns_pkt_rcode rcode, bool aa)
+{
+	ldns_pkt *p = ldns_pkt_new();
+
+	if (!p)
+		return NULL;
+	ldns_pkt_set_id(p, ldns_pkt_id(q));
+	ldns_pkt_set_qr(p, true);
+	ldns_pkt_set_opcode(p, ldns_pkt_get_opcode(q));
+	ldns_pkt_set_rd(p, ldns_pkt_rd(q));
+	ldns_pkt_set_ra(p, true);
+	ldns_pkt_set_aa(p, aa);
+	ldns_pkt_set_rcode(p, (uint8_t)rcode);
+	if (ldns_pkt_question(q) && ldns_rr_list_rr_count(ldns_pkt_question(q))) {
+		ldns_rr_list *ql = ldns_rr_list_clone(ldns_pkt_question(q));
+
+		if (!ql) {
+			ldns_pkt_free(p);
+			return NULL;
+		}
+		ldns_rr_list_deep_free(ldns_pkt_question(p));
+		ldns_pkt_set_question(p, ql);
+		ldns_pkt_set_qdcount(p, (uint16_t)ldns_rr_list_rr_count(ql));
+	}
+	if (ldns_pkt_edns(q))
+		ldns_pkt_set_edns_udp_size(p, DNS_UDP_EDNS_MAX);
+	return p;
+}
+
+/* @p's wire form, truncated (TC, no records) when over @max. 0 or -ENOMEM. */
+static int wire(ldns_pkt *p, size_t max, uint8_t **out, size_t *outlen)
+{
+	if (ldns_pkt2wire(out, p, outlen) != LDNS_STATUS_OK)
+		return -ENOMEM;
+	if (*outlen <= max)
+		return 0;
+	free(*out);
+	ldns_rr_list_deep_free(ldns_pkt_answer(p));
+	ldns_pkt_set_answer(p, ldns_rr_list_new());
+	ldns_pkt_set_ancount(p, 0);
+	ldns_pkt_set_tc(p, true);
+	if (ldns_pkt2wire(out, p, outlen) != LDNS_STATUS_OK)
+		return -ENOMEM;
+	return 0;
+}
+
+/* A response made from @q's header alone (it did not parse): FORMERR, no question. */
+static enum dns_verdict formerr(const uint8_t *q, uint8_t **out, size_t *outlen)
+{
+	ldns_pkt *p = ldns_pkt_new();
+	enum dns_verdict v = DNS_DROP;
+
+	if (!p)
+		return DNS_DROP;
+	ldns_pkt_set_id(p, (uint16_t)(q[0] << 8 | q[1]));
+	ldns_pkt_set_qr(p, true);
+	ldns_pkt_set_rd(p, (q[2] & 1) != 0);
+	ldns_pkt_set_rcode(p, LDNS_RCODE_FORMERR);
+	if (ldns_pkt2wire(out, p, outlen) == LDNS_STATUS_OK)
+		v = DNS_ANSWER;
+	ldns_pkt_free(p);
+	return v;
+}
+
+/* The question's name, lower-cased, without the root dot, into @buf. false: not one to read. */
+static bool qname(const ldns_rr *question, char *buf, size_t len)
+{
+	char *s = ldns_rdf2str(ldns_rr_owner(question));
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strlen(s);
+	if (n && s[n - 1] == '.')
+		s[--n] = 0;
+	if (n >= len) {
+		free(s);
+		return false;
+	}
+	for (size_t i = 0; i <= n; i++)
+		buf[i] = (char)tolower((unsigned char)s[i]);
+	free(s);
+	return true;
+}
+
+static enum dns_verdict answer(const struct dns_table *t, const struct snap_workload *client,
+			       const ldns_pkt *q, size_t max, bool forward_cluster, uint8_t **out,
+			       size_t *outlen)
+{
+	const ldns_rr *question = ldns_rr_list_rr(ldns_pkt_question(q), 0);
+	ldns_rr_type type = ldns_rr_get_type(question);
+	const ldns_rdf *owner = ldns_rr_owner(question);
+	const struct snap_service *svc;
+	char name[NAME_MAX_LEN];
+	uint32_t pod = 0;
+	uint16_t port = 0;
+	bool is_srv;
+	ldns_pkt *p;
+	int err = 0;
+
+	if (ldns_rr_get_class(question) != LDNS_RR_CLASS_IN || !qname(question, name, sizeof(name)))
+		return DNS_FORWARD;
+	svc = lookup_srv(t, client, name, &port, &is_srv);
+	if (!is_srv)
+		svc = lookup(t, client, name);
+	if (!svc && !is_srv)
+		pod = pod_address(t, name);
+	if (!svc && !pod) {
+		if (forward_cluster || !under(name, t->domain, t->domain_len))
+			return DNS_FORWARD;
+		p = reply_to(q, LDNS_RCODE_NXDOMAIN, true);
+	} else {
+		p = reply_to(q, LDNS_RCODE_NOERROR, true);
+		if (p && pod && (type == LDNS_RR_TYPE_A || type == LDNS_RR_TYPE_ANY))
+			err = push_a(p, owner, pod);
+		else if (p && is_srv && (type == LDNS_RR_TYPE_SRV || type == LDNS_RR_TYPE_ANY))
+			err = push_srv(p, owner, t, svc, port);
+		else if (p && !is_srv && (type == LDNS_RR_TYPE_A || type == LDNS_RR_TYPE_ANY))
+			err = push_addresses(p, owner, svc);
+	}
+	if (!p || err || wire(p, max, out, outlen)) {
+		ldns_pkt_free(p);
+		return DNS_DROP;
+	}
+	ldns_pkt_free(p);
+	return DNS_ANSWER;
+}
+
+enum dns_verdict dns_query(const struct dns_table *t, const struct snap_workload *client,
+			   const uint8_t *q, size_t len, size_t max, bool forward_cluster,
+			   uint8_t **out, size_t *outlen)
+{
+	enum dns_verdict v;
+	ldns_pkt *pkt = NULL;
+
+	*out = NULL;
+	*outlen = 0;
+	/* Shorter than a header, or a response: never answered (no reflection loops). */
+	if (len < LDNS_HEADER_SIZE || (q[2] & 0x80))
+		return DNS_DROP;
+	if (ldns_wire2pkt(&pkt, q, len) != LDNS_STATUS_OK)
+		return formerr(q, out, outlen);
+	if (ldns_pkt_get_opcode(pkt) != LDNS_PACKET_QUERY ||
+	    ldns_rr_list_rr_count(ldns_pkt_question(pkt)) != 1) {
+		ldns_pkt *p = reply_to(pkt,
+				       ldns_pkt_get_opcode(pkt) != LDNS_PACKET_QUERY
+					   ? LDNS_RCODE_NOTIMPL
+					   : LDNS_RCODE_FORMERR,
+				       false);
+
+		v = p && !wire(p, DNS_UDP_PLAIN, out, outlen) ? DNS_ANSWER : DNS_DROP;
+		ldns_pkt_free(p);
+		ldns_pkt_free(pkt);
+		return v;
+	}
+	if (!max)
+		max = !ldns_pkt_edns(pkt)			       ? DNS_UDP_PLAIN
+		      : ldns_pkt_edns_udp_size(pkt) > DNS_UDP_EDNS_MAX ? DNS_UDP_EDNS_MAX
+		      : ldns_pkt_edns_udp_size(pkt) < DNS_UDP_PLAIN    ? DNS_UDP_PLAIN
+								       : ldns_pkt_edns_udp_size(pkt);
+	v = answer(t, client, pkt, max, forward_cluster, out, outlen);
+	ldns_pkt_free(pkt);
+	return v;
+}
+
+int dns_upstream_check(const uint8_t *r, size_t rlen, const uint8_t *q, size_t qlen)
+{
+	ldns_pkt *rp = NULL, *qp = NULL;
+	const ldns_rr *rq, *qq;
+	int ret = -EPROTO;
+
+	if (rlen < LDNS_HEADER_SIZE || qlen < LDNS_HEADER_SIZE || !(r[2] & 0x80) ||
+	    r[0] != q[0] || r[1] != q[1])
+		return -EPROTO;
+	if (ldns_wire2pkt(&rp, r, rlen) != LDNS_STATUS_OK ||
+	    ldns_wire2pkt(&qp, q, qlen) != LDNS_STATUS_OK)
+		goto out;
+	if (ldns_rr_list_rr_count(ldns_pkt_question(rp)) != 1 ||
+	    ldns_rr_list_rr_count(ldns_pkt_question(qp)) != 1)
+		goto out;
+	rq = ldns_rr_list_rr(ldns_pkt_question(rp), 0);
+	qq = ldns_rr_list_rr(ldns_pkt_question(qp), 0);
+	if (ldns_rr_get_type(rq) == ldns_rr_get_type(qq) &&
+	    ldns_rr_get_class(rq) == ldns_rr_get_class(qq) &&
+	    ldns_dname_compare(ldns_rr_owner(rq), ldns_rr_owner(qq)) == 0)
+		ret = 0;
+out:
+	ldns_pkt_free(rp);
+	ldns_pkt_free(qp);
+	return ret;
+}
+
+int dns_servfail(const uint8_t *q, size_t len, uint8_t **out, size_t *outlen)
+{
+	ldns_pkt *pkt = NULL, *p;
+	int err;
+
+	if (len < LDNS_HEADER_SIZE || ldns_wire2pkt(&pkt, q, len) != LDNS_STATUS_OK)
+		return -EPROTO;
+	p = reply_to(pkt, LDNS_RCODE_SERVFAIL, false);
+	err = p ? wire(p, 65535, out, outlen) : -ENOMEM;
+	ldns_pkt_free(p);
+	ldns_pkt_free(pkt);
+	return err;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The DNS proxy's decisions (dns.c), pure functions of a snapshot: which names the mesh answers
+ * (Services, headless Services' endpoints, ServiceEntry hosts with their allocated addresses,
+ * pods by their dashed address, SRV for Service ports), what a query gets, and whether an
+ * upstream's answer belongs to a query. The wire format is ldns's; the sockets are dns_server.c's.
+ */
+#ifndef ZT_DNS_H
+#define ZT_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ambit/snapshot.h"
+
+/* The TTL of every answer the proxy makes: Istio's ztunnel answers with 30 s. */
+#define DNS_TTL 30
+/* The most a UDP answer carries without EDNS (RFC 1035), and the most it may with (RFC 9715). */
+#define DNS_UDP_PLAIN 512
+#define DNS_UDP_EDNS_MAX 1232
+
+struct dns_table;
+
+/*
+ * The names of @s (borrowed: the table points into it and lives no longer), under the cluster
+ * domain @domain ("cluster.local"). NULL with errno on a lack of memory.
+ */
+struct dns_table *dns_table_build(const struct snapshot *s, const char *domain);
+void dns_table_free(struct dns_table *t); /* accepts NULL */
+
+enum dns_verdict {
+	DNS_ANSWER,  /* *out holds the response to send */
+	DNS_FORWARD, /* the query goes upstream as it is */
+	DNS_DROP,    /* not a DNS message: nothing to answer */
+};
+
+/*
+ * Decides query @q (@len bytes) of @client (its workload, may be NULL: then short names are not
+ * expanded and exportTo-limited entries are not seen). A name the table has is answered (A; AAAA
+ * and other types with no record: NOERROR without answers; SRV for `_port._tcp.svc.ns.svc`);
+ * an unknown name under the cluster domain is NXDOMAIN unless @forward_cluster (then, as every
+ * other name, forwarded); a malformed query with a readable header gets FORMERR, anything that is
+ * not a standard query NOTIMP. The response, in *@out (malloc'd, *@outlen bytes), fits @max bytes
+ * (0: UDP's, 512 or the client's EDNS size up to DNS_UDP_EDNS_MAX), else it goes truncated (TC,
+ * no answers): the client asks again over TCP.
+ */
+enum dns_verdict dns_query(const struct dns_table *t, const struct snap_workload *client,
+			   const uint8_t *q, size_t len, size_t max, bool forward_cluster,
+			   uint8_t **out, size_t *outlen);
+
+/*
+ * Whether @r (@rlen bytes, from upstream) answers query @q: a response (QR), with @q's id and the
+ * same question (names compared without case). 0, or -EPROTO.
+ */
+int dns_upstream_check(const uint8_t *r, size_t rlen, const uint8_t *q, size_t qlen);
+
+/*
+ * A SERVFAIL response to @q (when no upstream answers), into *@out (malloc'd). 0 or -EPROTO (not
+ * a query) / -ENOMEM.
+ */
+int dns_servfail(const uint8_t *q, size_t len, uint8_t **out, size_t *outlen);
+
+#endif
