@@ -39,4 +39,34 @@ int getpeer6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+/* UDP: DNS to the ztunnel's proxy, and its answers shown from the server asked. */
+SEC("cgroup/sendmsg4")
+int sendmsg4(struct bpf_sock_addr *ctx)
+{
+	capture_sendmsg4(ctx);
+	return 1;
+}
+
+SEC("cgroup/sendmsg6")
+int sendmsg6(struct bpf_sock_addr *ctx)
+{
+	capture_sendmsg6(ctx);
+	return 1;
+}
+
+SEC("cgroup/recvmsg4")
+int recvmsg4(struct bpf_sock_addr *ctx)
+{
+	capture_recvmsg4(ctx);
+	/* recvmsg hooks must return 1. */
+	return 1;
+}
+
+SEC("cgroup/recvmsg6")
+int recvmsg6(struct bpf_sock_addr *ctx)
+{
+	capture_recvmsg6(ctx);
+	return 1;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -276,7 +276,7 @@ static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *
 	bool ok = rr != NULL;
 
 	snprintf(target, sizeof(target), "%s.%s.svc.%s.", svc->name, svc->namespace, t->domain);
-	d[0] = ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 0);   /* priority */
+	d[0] = ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 0);	/* priority */
 	d[1] = ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 100); /* weight */
 	d[2] = ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, port);
 	d[3] = ldns_dname_new_frm_str(target);
@@ -470,11 +470,11 @@ enum dns_verdict dns_query(const struct dns_table *t, const struct snap_workload
 		return formerr(q, out, outlen);
 	if (ldns_pkt_get_opcode(pkt) != LDNS_PACKET_QUERY ||
 	    ldns_rr_list_rr_count(ldns_pkt_question(pkt)) != 1) {
-		ldns_pkt *p = reply_to(pkt,
-				       ldns_pkt_get_opcode(pkt) != LDNS_PACKET_QUERY
-					   ? LDNS_RCODE_NOTIMPL
-					   : LDNS_RCODE_FORMERR,
-				       false);
+		ldns_pkt *p =
+		    reply_to(pkt,
+			     ldns_pkt_get_opcode(pkt) != LDNS_PACKET_QUERY ? LDNS_RCODE_NOTIMPL
+									   : LDNS_RCODE_FORMERR,
+			     false);
 
 		v = p && !wire(p, DNS_UDP_PLAIN, out, outlen) ? DNS_ANSWER : DNS_DROP;
 		ldns_pkt_free(p);
@@ -485,7 +485,7 @@ enum dns_verdict dns_query(const struct dns_table *t, const struct snap_workload
 		max = !ldns_pkt_edns(pkt)			       ? DNS_UDP_PLAIN
 		      : ldns_pkt_edns_udp_size(pkt) > DNS_UDP_EDNS_MAX ? DNS_UDP_EDNS_MAX
 		      : ldns_pkt_edns_udp_size(pkt) < DNS_UDP_PLAIN    ? DNS_UDP_PLAIN
-								       : ldns_pkt_edns_udp_size(pkt);
+								    : ldns_pkt_edns_udp_size(pkt);
 	v = answer(t, client, pkt, max, forward_cluster, out, outlen);
 	ldns_pkt_free(pkt);
 	return v;
@@ -497,8 +497,8 @@ int dns_upstream_check(const uint8_t *r, size_t rlen, const uint8_t *q, size_t q
 	const ldns_rr *rq, *qq;
 	int ret = -EPROTO;
 
-	if (rlen < LDNS_HEADER_SIZE || qlen < LDNS_HEADER_SIZE || !(r[2] & 0x80) ||
-	    r[0] != q[0] || r[1] != q[1])
+	if (rlen < LDNS_HEADER_SIZE || qlen < LDNS_HEADER_SIZE || !(r[2] & 0x80) || r[0] != q[0] ||
+	    r[1] != q[1])
 		return -EPROTO;
 	if (ldns_wire2pkt(&rp, r, rlen) != LDNS_STATUS_OK ||
 	    ldns_wire2pkt(&qp, q, qlen) != LDNS_STATUS_OK)

@@ -2,6 +2,7 @@
 /*
  * ztunnel --node N --agent-socket S [--pin-root P] [--workers 2] [--log-level info]
  *         [--lb round-robin|least-conn] [--handover PATH] [--drain-timeout 30]
+ *         [--dns-port 15053] [--resolv-conf /etc/resolv.conf] [--dns-forward-cluster]
  *         [limits: limits.h, e.g. --max-conns N]
  * Start-up, hand-over and drain only: everything that carries traffic lives in the modules
  * (tested without main).
@@ -33,6 +34,7 @@
 #include "ambit/version.h"
 #include "admin.h"
 #include "guard.h"
+#include "dns_server.h"
 #include "handover.h"
 #include "inpod.h"
 #include "limits.h"
@@ -49,7 +51,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: ztunnel --node N --agent-socket S [--pin-root P] [--workers 2] "
 		"[--log-level info] [--lb round-robin|least-conn] [--handover PATH] "
-		"[--drain-timeout 30] [LIMITS]\n"
+		"[--drain-timeout 30] [--dns-port 15053 (0: none)] [--resolv-conf PATH] "
+		"[--dns-forward-cluster] [LIMITS]\n"
 		"LIMITS (0: none; also from ZTUNNEL_<NAME>, e.g. ZTUNNEL_MAX_CONNS):\n%s",
 		zt_limits_usage());
 }
@@ -206,6 +209,9 @@ int main(int argc, char **argv)
 	    {"lb", required_argument, NULL, 'b'},
 	    {"handover", required_argument, NULL, 'H'},
 	    {"drain-timeout", required_argument, NULL, 'D'},
+	    {"dns-port", required_argument, NULL, 'P'},
+	    {"resolv-conf", required_argument, NULL, 'R'},
+	    {"dns-forward-cluster", no_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	};
@@ -228,6 +234,9 @@ int main(int argc, char **argv)
 	enum log_level level = LOG_LEVEL_INFO;
 	struct mesh_state *st = NULL;
 	struct agent_follow *agent = NULL;
+	struct zt_dns_opts dopts = {0};
+	struct zt_dns *dns = NULL;
+	long dns_port = AMBIT_PORT_DNS;
 	struct zt_admin *admin = NULL;
 	int nworkers = 2, socks_fd = -1, inpod_fd = -1, rc = 1, opt, err, session = -1;
 	int fds[HO__COUNT] = {-1, -1, -1, -1, -1, -1};
@@ -251,6 +260,15 @@ int main(int argc, char **argv)
 		case 'p': pin_root = optarg; break;
 		case 'w': nworkers = atoi(optarg); break;
 		case 'H': ho_path = optarg; break;
+		case 'R': dopts.resolv_conf = optarg; break;
+		case 'F': dopts.forward_cluster = true; break;
+		case 'P':
+			dns_port = strtol(optarg, NULL, 10);
+			if (dns_port < 0 || dns_port > 65535) {
+				usage();
+				return 2;
+			}
+			break;
 		case 'D':
 			if (atoi(optarg) < 0 || atoi(optarg) > 86400) {
 				usage();
@@ -394,6 +412,14 @@ int main(int argc, char **argv)
 		if (err)
 			pr_warn("the predecessor did not confirm it stopped accepting: %s", why);
 	}
+	/* Beside a predecessor's (SO_REUSEPORT): both answer until it exits. */
+	if (dns_port) {
+		dns = zt_dns_start(st, (uint16_t)dns_port, &dopts);
+		if (!dns) {
+			pr_err("cannot serve DNS on %ld: %s", dns_port, strerror(errno));
+			goto out;
+		}
+	}
 	/* After a predecessor let go of the pods' listeners: this process opens its own. */
 	err = zt_inpod_start(sock_path, inpod_fd);
 	if (err) {
@@ -412,6 +438,7 @@ int main(int argc, char **argv)
 	pr_info("shutting down");
 	rc = 0;
 out:
+	zt_dns_stop(dns);
 	for (int i = 0; i < MAX_WORKERS; i++)
 		zt_worker_stop(workers[i]);
 	zt_inpod_stop();

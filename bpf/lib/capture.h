@@ -135,6 +135,58 @@ static __always_inline __u64 capture_enrolled_cgroup(struct ambit_enrolled **en)
 	return 0;
 }
 
+/*
+ * DNS (DESIGN.md §2): port 53 from an enrolled pod (not opted out with Istio's annotation, not
+ * captured in-pod), to anything but loopback, goes to the node ztunnel's proxy on 15053.
+ */
+static __always_inline bool capture_dns_wanted(struct bpf_sock_addr *ctx, __u32 ip)
+{
+	struct ambit_enrolled *en = NULL;
+
+	if (ctx->user_port != bpf_htons(53) || capture_is_loopback(ip) || ip == ztunnel_ip)
+		return false;
+	if (!capture_enrolled_cgroup(&en) || !en)
+		return false;
+	return !(en->flags & (AMBIT_ENROLLED_INPOD | AMBIT_ENROLLED_NO_DNS));
+}
+
+/* UDP (a sendmsg with an address, or a connect): the server is kept with the socket. */
+static __always_inline int capture_dns_udp(struct bpf_sock_addr *ctx, bool v6, __u32 ip)
+{
+	struct ambit_addr *o;
+
+	if (!capture_dns_wanted(ctx, ip))
+		return CONNECT_ALLOW;
+	o = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	/* Without a place to keep the server the answer could not be shown from it: as is. */
+	if (!o)
+		return CONNECT_ALLOW;
+	o->ip = ip;
+	o->port = (__u16)ctx->user_port;
+	capture_set_dst(ctx, v6, ztunnel_ip, bpf_htons(AMBIT_PORT_DNS));
+	counter_inc(AMBIT_REDIRECT_DNS);
+	return CONNECT_ALLOW;
+}
+
+/* TCP: as a redirected connect, with sock_orig for getpeername (no orig_dst: not 15001's). */
+static __always_inline int capture_dns_tcp(struct bpf_sock_addr *ctx, bool v6, __u32 ip,
+					   __u64 cgroup)
+{
+	struct ambit_orig_dst orig = {
+	    .ip = ip,
+	    .port = (__u16)ctx->user_port,
+	    .flags = AMBIT_ORIG_DNS,
+	    .cgroup = cgroup,
+	};
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+
+	if (bpf_map_update_elem(&sock_orig, &cookie, &orig, BPF_ANY) != 0)
+		return CONNECT_REJECT;
+	capture_set_dst(ctx, v6, ztunnel_ip, bpf_htons(AMBIT_PORT_DNS));
+	counter_inc(AMBIT_REDIRECT_DNS);
+	return CONNECT_ALLOW;
+}
+
 static __always_inline int capture_connect(struct bpf_sock_addr *ctx, bool v6, __u32 ip)
 {
 	struct ambit_addr key = {};
@@ -142,8 +194,12 @@ static __always_inline int capture_connect(struct bpf_sock_addr *ctx, bool v6, _
 	struct ambit_service *svc;
 	__u64 cgroup;
 
+	if (ctx->type == SOCK_DGRAM)
+		return capture_dns_udp(ctx, v6, ip);
 	if (ctx->type != SOCK_STREAM)
 		return CONNECT_ALLOW;
+	if (capture_dns_wanted(ctx, ip))
+		return capture_dns_tcp(ctx, v6, ip, capture_enrolled_cgroup(&en));
 	key.ip = ip;
 	key.port = (__u16)ctx->user_port;
 	/* Loopback never leaves the pod; the ztunnel's own address must not loop back to it. */
@@ -230,29 +286,92 @@ static __always_inline void capture_sockops(struct bpf_sock_ops *skops)
 	}
 }
 
-static __always_inline void capture_getpeername4(struct bpf_sock_addr *ctx)
+/* The original destination of a steered socket: TCP's sock_orig, else UDP DNS's dns_orig. */
+static __always_inline bool capture_orig_of(struct bpf_sock_addr *ctx, __u32 *ip, __u32 *port)
 {
 	__u64 cookie = bpf_get_socket_cookie(ctx);
 	struct ambit_orig_dst *orig = bpf_map_lookup_elem(&sock_orig, &cookie);
+	struct ambit_addr *o;
 
-	if (!orig)
+	if (orig) {
+		*ip = orig->ip;
+		*port = orig->port;
+		return true;
+	}
+	if (ctx->type != SOCK_DGRAM)
+		return false;
+	o = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, 0);
+	if (!o)
+		return false;
+	*ip = o->ip;
+	*port = o->port;
+	return true;
+}
+
+/* An IPv4 address as the v4-mapped one of a dual-stack socket. */
+static __always_inline void capture_set_mapped(struct bpf_sock_addr *ctx, __u32 ip, __u32 port)
+{
+	ctx->user_ip6[0] = 0;
+	ctx->user_ip6[1] = 0;
+	ctx->user_ip6[2] = bpf_htonl(0x0000ffff);
+	ctx->user_ip6[3] = ip;
+	ctx->user_port = port;
+}
+
+static __always_inline void capture_getpeername4(struct bpf_sock_addr *ctx)
+{
+	__u32 ip, port;
+
+	if (!capture_orig_of(ctx, &ip, &port))
 		return;
-	ctx->user_ip4 = orig->ip;
-	ctx->user_port = orig->port;
+	ctx->user_ip4 = ip;
+	ctx->user_port = port;
 }
 
 static __always_inline void capture_getpeername6(struct bpf_sock_addr *ctx)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct ambit_orig_dst *orig = bpf_map_lookup_elem(&sock_orig, &cookie);
+	__u32 ip, port;
 
-	if (!orig)
+	if (capture_orig_of(ctx, &ip, &port))
+		capture_set_mapped(ctx, ip, port);
+}
+
+/* sendmsg with an address (UDP): DNS to the proxy. */
+static __always_inline void capture_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	capture_dns_udp(ctx, false, ctx->user_ip4);
+}
+
+static __always_inline void capture_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	if (capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2]))
+		capture_dns_udp(ctx, true, ctx->user_ip6[3]);
+}
+
+/* recvmsg (UDP): the proxy's answers show as from the server the pod asked. */
+static __always_inline void capture_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	struct ambit_addr *o;
+
+	if (ctx->user_ip4 != ztunnel_ip || ctx->user_port != bpf_htons(AMBIT_PORT_DNS))
 		return;
-	ctx->user_ip6[0] = 0;
-	ctx->user_ip6[1] = 0;
-	ctx->user_ip6[2] = bpf_htonl(0x0000ffff);
-	ctx->user_ip6[3] = orig->ip;
-	ctx->user_port = orig->port;
+	o = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, 0);
+	if (!o)
+		return;
+	ctx->user_ip4 = o->ip;
+	ctx->user_port = o->port;
+}
+
+static __always_inline void capture_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	struct ambit_addr *o;
+
+	if (!capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2]) ||
+	    ctx->user_ip6[3] != ztunnel_ip || ctx->user_port != bpf_htons(AMBIT_PORT_DNS))
+		return;
+	o = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, 0);
+	if (o)
+		capture_set_mapped(ctx, o->ip, o->port);
 }
 
 #endif

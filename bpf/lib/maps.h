@@ -64,6 +64,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sock_orig SEC(".maps");
 
+/*
+ * A pod's UDP socket whose port-53 traffic the capture steered to the DNS proxy: the server it
+ * addressed, so recvmsg shows the answers as coming from there (a resolver drops any other).
+ * Lives and dies with the socket.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ambit_addr);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dns_orig SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, AMBIT_MAX_TRACKED_SOCKS);

@@ -56,6 +56,8 @@ _Static_assert(sizeof(struct ambit_workload) == 16, "ambit_workload ABI");
  * (pod_ip:15001, so the ztunnel finds the record by the client's pod address as in host mode).
  */
 #define AMBIT_ENROLLED_INPOD (1u << 0)
+/* Annotated ambient.istio.io/dns-capture: "false": its DNS is not sent to the ztunnel's proxy. */
+#define AMBIT_ENROLLED_NO_DNS (1u << 1)
 
 struct ambit_enrolled {
 	__u32 pod_ip;
@@ -81,6 +83,7 @@ _Static_assert(sizeof(struct ambit_addr) == 8, "ambit_addr ABI");
 /* Value of sock_orig (by socket cookie) and orig_dst (by the pod socket's local address). */
 #define AMBIT_ORIG_REDIRECTED (1u << 0) /* steered to the ztunnel */
 #define AMBIT_ORIG_SERVICE_LB (1u << 1) /* VIP rewritten to a backend in the kernel */
+#define AMBIT_ORIG_DNS (1u << 2)	/* TCP to port 53 steered to the DNS proxy (15053) */
 
 struct ambit_orig_dst {
 	__u32 ip; /* destination the application asked for */

@@ -1307,6 +1307,8 @@ int config_diags_add(struct config_diags *diags, const struct config_origin *whe
 
 /* Mesh semantics (DESIGN.md §3). */
 #define AMBIT_LABEL_DATAPLANE_MODE "istio.io/dataplane-mode"
+/* Pod annotation: "false" keeps the pod's DNS away from the ztunnel's proxy (Istio's). */
+#define AMBIT_ANNOTATION_DNS_CAPTURE "ambient.istio.io/dns-capture"
 #define AMBIT_DATAPLANE_AMBIENT "ambient"
 #define AMBIT_DATAPLANE_NONE "none"
 /* Pod annotations written by the local cluster (or by the agent's Kubernetes source). */

@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (int i = 0; i < 4; i++) {
 		size_t max = maxes[i & 1];
-		enum dns_verdict v = dns_query(table, i & 2 ? &snap->workloads[0] : NULL, data, size,
-					       max, i & 2, &out, &outlen);
+		enum dns_verdict v = dns_query(table, i & 2 ? &snap->workloads[0] : NULL, data,
+					       size, max, i & 2, &out, &outlen);
 
 		if (v == DNS_ANSWER) {
 			check(data, size, out, outlen, max ? max : DNS_UDP_EDNS_MAX);

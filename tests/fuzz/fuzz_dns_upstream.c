@@ -17,8 +17,7 @@ static uint8_t *query(const char *name, ldns_rr_type type, uint16_t id, size_t *
 	ldns_pkt *q = NULL;
 	uint8_t *w = NULL;
 
-	if (ldns_pkt_query_new_frm_str(&q, name, type, LDNS_RR_CLASS_IN, LDNS_RD) !=
-	    LDNS_STATUS_OK)
+	if (ldns_pkt_query_new_frm_str(&q, name, type, LDNS_RR_CLASS_IN, LDNS_RD) != LDNS_STATUS_OK)
 		abort();
 	ldns_pkt_set_id(q, id);
 	if (ldns_pkt2wire(&w, q, len) != LDNS_STATUS_OK)

@@ -27,7 +27,8 @@ static const char SNAP[] =
     " \"ports\":[{\"name\":\"http\",\"port\":80,\"targetPort\":8080}],\"endpoints\":[]},"
     "{\"name\":\"db\",\"namespace\":\"mesh\",\"vip\":\"0.0.0.0\","
     " \"ports\":[{\"name\":\"pg\",\"port\":5432}],\"endpoints\":[\"10.98.1.5\",\"10.98.2.5\"]},"
-    "{\"name\":\"big\",\"namespace\":\"mesh\",\"vip\":\"0.0.0.0\",\"ports\":[],\"endpoints\":[%s]}],"
+    "{\"name\":\"big\",\"namespace\":\"mesh\",\"vip\":\"0.0.0.0\",\"ports\":[],\"endpoints\":[%s]}]"
+    ","
     "\"serviceEntries\":["
     "{\"name\":\"api.example.com\",\"namespace\":\"mesh\",\"hostname\":\"api.example.com\","
     " \"vip\":\"240.240.1.1\",\"ports\":[{\"name\":\"https\",\"port\":443}],\"endpoints\":[],"
@@ -140,9 +141,9 @@ static uint32_t ip4(const char *s)
 /* Every name a pod may use for a Service, in any case, answered with its VIP, authoritatively. */
 static void test_service_names(void **state)
 {
-	static const char *const names[] = {
-	    "server.mesh.svc.cluster.local.", "SERVER.Mesh.SVC.cluster.LOCAL.", "server.mesh.svc.",
-	    "server.mesh.", "server."};
+	static const char *const names[] = {"server.mesh.svc.cluster.local.",
+					    "SERVER.Mesh.SVC.cluster.LOCAL.", "server.mesh.svc.",
+					    "server.mesh.", "server."};
 	struct fx *f = *state;
 	enum dns_verdict v;
 
@@ -181,8 +182,8 @@ static void test_nodata_and_nxdomain(void **state)
 	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
 	ldns_pkt_free(p);
 	/* Unless the cluster's own DNS is to answer what the proxy does not know (Kubernetes). */
-	assert_null(ask(f, f->client, "nothing.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 0, 0, true,
-			&v));
+	assert_null(
+	    ask(f, f->client, "nothing.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 0, 0, true, &v));
 	assert_int_equal(v, DNS_FORWARD);
 	/* Outside the cluster domain: forwarded. */
 	assert_null(ask(f, f->client, "example.org.", LDNS_RR_TYPE_A, 0, 0, false, &v));
@@ -214,8 +215,7 @@ static void test_headless_entries_pods(void **state)
 	assert_int_equal(a_of(p, 0), ip4("240.240.1.2"));
 	ldns_pkt_free(p);
 	/* Pods by dashed address, in their own namespace only. */
-	p = ask(f, f->client, "10-98-1-3.mesh.pod.cluster.local.", LDNS_RR_TYPE_A, 0, 0, false,
-		&v);
+	p = ask(f, f->client, "10-98-1-3.mesh.pod.cluster.local.", LDNS_RR_TYPE_A, 0, 0, false, &v);
 	assert_int_equal(a_of(p, 0), ip4("10.98.1.3"));
 	ldns_pkt_free(p);
 	p = ask(f, f->client, "10-98-1-3.other.pod.cluster.local.", LDNS_RR_TYPE_A, 0, 0, false,

@@ -242,6 +242,8 @@ static int add_identity(struct builder *b, const char *id)
 	return 0;
 }
 
+static bool dns_opted_out(struct desired_index *ix, const struct rt_pod *p);
+
 static int add_pod(struct builder *b, const struct config *cfg, const struct rt_pod *p,
 		   const struct desired_env *env)
 {
@@ -317,6 +319,8 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	if (lp->cgroup_id) {
 		struct ambit_enrolled v = {.pod_ip = p->ip};
 
+		if (dns_opted_out(b->ix, p))
+			v.flags |= AMBIT_ENROLLED_NO_DNS;
 		err = add_entry(&d->enrolled, &d->n_enrolled, &b->cap_en, lp->cgroup_id, &v,
 				sizeof(v));
 		if (err)
@@ -400,29 +404,55 @@ static void sort_pods(struct desired_index *ix)
 	qsort(ix->pods, ix->n_pods, sizeof(*ix->pods), cmp_cfg_pod);
 }
 
-const struct config_pod_spec *desired_pod_spec(struct desired_index *ix, const struct rt_pod *p)
+/* @p's Pod object, else (NULL) its Deployment in *@dep (NULL when neither is known). */
+static const struct config_pod *pod_object(struct desired_index *ix, const struct rt_pod *p,
+					   const struct config_deployment **dep)
 {
 	const struct config *cfg = ix->cfg;
 	struct config_pod key = {.meta = {.name = p->name, .namespace = p->namespace}};
 	const struct config_pod *kp = &key, *const * found;
 
+	*dep = NULL;
 	if (!ix->pods_sorted)
 		sort_pods(ix);
 	found =
 	    ix->n_pods ? bsearch(&kp, ix->pods, ix->n_pods, sizeof(*ix->pods), cmp_cfg_pod) : NULL;
 	for (size_t i = 0; !ix->pods && !found && i < cfg->n_pods; i++)
 		if (!cmp_cfg_pod(&kp, &(const struct config_pod *){&cfg->pods[i]}))
-			return &cfg->pods[i].spec;
+			return &cfg->pods[i];
 	if (found)
-		return &(*found)->spec;
+		return *found;
 	for (size_t i = 0; p->owner && i < cfg->n_deployments; i++) {
-		const struct config_deployment *dep = &cfg->deployments[i];
+		const struct config_deployment *d = &cfg->deployments[i];
 
-		if (strcmp(dep->meta.name, p->owner) == 0 && dep->meta.namespace &&
-		    strcmp(dep->meta.namespace, p->namespace) == 0)
-			return &dep->template;
+		if (strcmp(d->meta.name, p->owner) == 0 && d->meta.namespace &&
+		    strcmp(d->meta.namespace, p->namespace) == 0) {
+			*dep = d;
+			break;
+		}
 	}
 	return NULL;
+}
+
+const struct config_pod_spec *desired_pod_spec(struct desired_index *ix, const struct rt_pod *p)
+{
+	const struct config_deployment *dep;
+	const struct config_pod *pod = pod_object(ix, p, &dep);
+
+	return pod ? &pod->spec : dep ? &dep->template : NULL;
+}
+
+/* Istio's per-pod opt-out of DNS capture: annotation ambient.istio.io/dns-capture: "false". */
+static bool dns_opted_out(struct desired_index *ix, const struct rt_pod *p)
+{
+	const struct config_deployment *dep;
+	const struct config_pod *pod = pod_object(ix, p, &dep);
+	const char *v =
+	    pod	  ? config_label_get(&pod->meta.annotations, AMBIT_ANNOTATION_DNS_CAPTURE)
+	    : dep ? config_label_get(&dep->template_annotations, AMBIT_ANNOTATION_DNS_CAPTURE)
+		  : NULL;
+
+	return v && !strcmp(v, "false");
 }
 
 size_t desired_ns_pods(struct desired_index *ix, const char *ns, const struct rt_pod *const **first)

@@ -230,6 +230,10 @@ static int loader_attach(struct loader *ld, const struct datapath_opts *opts)
 	err = err ?: loader_pin_prog(c->progs.connect6, opts->pin_root, "prog_connect6");
 	err = err ?: loader_pin_prog(c->progs.getpeer6, opts->pin_root, "prog_getpeer6");
 	err = err ?: loader_pin_prog(c->progs.sock_ops, opts->pin_root, "prog_sockops");
+	err = err ?: loader_pin_prog(c->progs.sendmsg4, opts->pin_root, "prog_sendmsg4");
+	err = err ?: loader_pin_prog(c->progs.sendmsg6, opts->pin_root, "prog_sendmsg6");
+	err = err ?: loader_pin_prog(c->progs.recvmsg4, opts->pin_root, "prog_recvmsg4");
+	err = err ?: loader_pin_prog(c->progs.recvmsg6, opts->pin_root, "prog_recvmsg6");
 	err =
 	    err ?: loader_pin_prog(ld->steer->progs.tc_ingress, opts->pin_root, "prog_tc_ingress");
 	err = err ?: loader_pin_prog(ld->steer->progs.tc_pod, opts->pin_root, "prog_tc_pod");
@@ -254,6 +258,19 @@ static int loader_attach(struct loader *ld, const struct datapath_opts *opts)
 	err = err
 		  ?: loader_attach_cgroup(c->progs.getpeer6, cgroup_fd, cgroup_id, opts->pin_root,
 					  "link_getpeer6");
+	/* recvmsg before sendmsg: an answer to a steered query always shows its server. */
+	err = err
+		  ?: loader_attach_cgroup(c->progs.recvmsg4, cgroup_fd, cgroup_id, opts->pin_root,
+					  "link_recvmsg4");
+	err = err
+		  ?: loader_attach_cgroup(c->progs.recvmsg6, cgroup_fd, cgroup_id, opts->pin_root,
+					  "link_recvmsg6");
+	err = err
+		  ?: loader_attach_cgroup(c->progs.sendmsg4, cgroup_fd, cgroup_id, opts->pin_root,
+					  "link_sendmsg4");
+	err = err
+		  ?: loader_attach_cgroup(c->progs.sendmsg6, cgroup_fd, cgroup_id, opts->pin_root,
+					  "link_sendmsg6");
 	err = err
 		  ?: loader_attach_cgroup(c->progs.connect4, cgroup_fd, cgroup_id, opts->pin_root,
 					  "link_connect4");

@@ -354,6 +354,7 @@ static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n,
 			  char *store, size_t len, char **argv, size_t max)
 {
 	char bin[PATH_MAX], state[PATH_MAX], runtime[PATH_MAX], ca[PATH_MAX], ho[PATH_MAX];
+	char resolv[PATH_MAX];
 	size_t used = 0, cnt = 0;
 	int ret;
 
@@ -364,14 +365,15 @@ static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n,
 	cluster_path(c, runtime, sizeof(runtime), "runtime/pods.json");
 	cluster_path(c, ca, sizeof(ca), "ca");
 	cluster_path(c, ho, sizeof(ho), "%s/ztunnel.sock", n->name);
+	cluster_path(c, resolv, sizeof(resolv), "resolv.conf");
 	const char *agent_args[] = {bin,	"--node",     n->name,	   "--node-ip", n->ip,
 				    "--state",	state,	      "--runtime", runtime,	"--ca-dir",
 				    ca,		"--pin-root", n->pin_root, "--cgroup",	n->cgroup,
 				    "--socket", n->socket,    "--uplink",  "eth0",	NULL};
 	/* --handover: `local upgrade` starts the new ztunnel beside the old (ztunnel/main.c). */
-	const char *zt_args[] = {bin,	    "--node",	  n->name,     "--agent-socket",
-				 n->socket, "--pin-root", n->pin_root, "--handover",
-				 ho,	    NULL};
+	const char *zt_args[] = {bin,	    "--node",	     n->name,	  "--agent-socket",
+				 n->socket, "--pin-root",    n->pin_root, "--handover",
+				 ho,	    "--resolv-conf", resolv,	  NULL};
 	const char **args = agent ? agent_args : zt_args;
 
 	for (size_t i = 0; args[i]; i++) {

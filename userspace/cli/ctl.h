@@ -24,8 +24,10 @@
 #define CTL_READY_TIMEOUT_S 30
 /* The agent socket's status request (its reply: {"ok":..., "result":{...}}). */
 #define CTL_AGENT_STATUS_REQ "{\"op\":\"get\",\"what\":\"status\"}"
+/* br0's address in the fabric netns (up.c), which every node routes to. */
+#define CTL_FABRIC_IP "10.99.0.1"
 /* --kube: the API server, in the fabric netns, and where `ambitctl install` puts ambit. */
-#define CTL_KUBE_API_IP "10.99.0.1"
+#define CTL_KUBE_API_IP CTL_FABRIC_IP
 #define CTL_KUBE_API_PORT 6443
 #define CTL_KUBE_NS "ambit-system"
 /* --cni bridge: the bridge in each node netns that holds .1 of the node's pod CIDR. */
@@ -201,7 +203,8 @@ const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name)
 /* Writes runtime/pods.json atomically. */
 int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c);
 /* Writes /etc/netns/<pod netns>/hosts for every pod. */
-int plan_write_hosts(const struct ctl_plan *p, const struct config *cfg);
+int plan_write_hosts(const struct ctl_cluster *c, const struct ctl_plan *p,
+		     const struct config *cfg);
 /* Loads runtime/pods.json of @c as cJSON (caller deletes), or NULL with errno set. */
 cJSON *plan_read_pods_json(const struct ctl_cluster *c);
 
@@ -314,7 +317,9 @@ struct sandbox {
 	 */
 	char bin_dir[PATH_MAX];
 	char hosts[PATH_MAX]; /* /etc/netns/<netns>/hosts, the pod's /etc/hosts */
-	char **argv;	      /* malloc'd, NULL-terminated */
+	/* /etc/netns/<netns>/resolv.conf, the pod's /etc/resolv.conf (plan_write_hosts), or "" */
+	char resolv[PATH_MAX];
+	char **argv; /* malloc'd, NULL-terminated */
 	enum config_restart_policy restart;
 	unsigned int uid, gid;
 	bool run_as_non_root, privileged, read_only_root, no_new_privs;

@@ -651,9 +651,49 @@ const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name)
 	return NULL;
 }
 
-/* The hosts file of one pod: what cluster DNS would answer it. */
+/*
+ * Whether @pod's DNS goes to its node ztunnel's proxy: enrolled, captured on the node (not
+ * in-pod: --cni bridge), not opted out with Istio's annotation.
+ */
+static bool plan_dns_captured(const struct ctl_cluster *c, const struct config *cfg,
+			      const struct ctl_pod *pod)
+{
+	struct config_pod view = {0};
+	const char *opt = pod->annotations
+			      ? config_label_get(pod->annotations, AMBIT_ANNOTATION_DNS_CAPTURE)
+			      : NULL;
+
+	view.meta.name = pod->name;
+	view.meta.namespace = pod->namespace;
+	if (pod->labels)
+		view.meta.labels = *pod->labels;
+	return c->cni != CTL_CNI_BRIDGE && !(opt && !strcmp(opt, "false")) &&
+	       config_pod_enrolled(cfg, &view);
+}
+
+/*
+ * The resolv.conf of one pod, as the kubelet writes it (ClusterFirst): the cluster's search
+ * list and ndots, and a nameserver on its node (169.254.1.1, on every node's loopback), which
+ * the capture sends to the ztunnel's DNS proxy for an enrolled pod.
+ */
+static int plan_resolv_text(const struct ctl_pod *pod, char **out)
+{
+	return asprintf(out,
+			"# written by ambitctl local up: the pod's DNS (the ztunnel's proxy)\n"
+			"search %s.svc.cluster.local svc.cluster.local cluster.local\n"
+			"nameserver 169.254.1.1\n"
+			"options ndots:5\n",
+			pod->namespace) < 0
+		   ? -ENOMEM
+		   : 0;
+}
+
+/*
+ * The hosts file of one pod: its own name, and for a pod whose DNS the proxy does not answer
+ * (outside the mesh, opted out, captured in-pod) what cluster DNS would answer it.
+ */
 static int plan_hosts_text(const struct ctl_plan *p, const struct config *cfg,
-			   const struct ctl_pod *pod, char **out)
+			   const struct ctl_pod *pod, bool dns, char **out)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -664,7 +704,7 @@ static int plan_hosts_text(const struct ctl_plan *p, const struct config *cfg,
 	fprintf(f, "# written by ambitctl local up: services of the local cluster\n");
 	fprintf(f, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
 	fprintf(f, "%s\t%s\n", pod->ip_str, pod->name);
-	for (size_t i = 0; i < cfg->n_services; i++) {
+	for (size_t i = 0; !dns && i < cfg->n_services; i++) {
 		const struct config_service *s = &cfg->services[i];
 		const char *ns = s->meta.namespace, *name = s->meta.name;
 		const char *vip = plan_vip(p, ns, name);
@@ -698,17 +738,19 @@ static bool same_file_text(const char *path, const char *text)
 	return same;
 }
 
-int plan_write_hosts(const struct ctl_plan *p, const struct config *cfg)
+int plan_write_hosts(const struct ctl_cluster *c, const struct ctl_plan *p,
+		     const struct config *cfg)
 {
 	for (size_t i = 0; i < p->npods; i++) {
-		char dir[PATH_MAX], path[PATH_MAX + 8];
-		char *text = NULL;
+		char dir[PATH_MAX], path[PATH_MAX + 16];
+		char *text = NULL, *resolv = NULL;
 		int ret;
 
 		str_fmt(dir, sizeof(dir), "/etc/netns/%s", p->pods[i].netns);
 		ret = mkdir_p(dir, 0755);
 		if (!ret)
-			ret = plan_hosts_text(p, cfg, &p->pods[i], &text);
+			ret = plan_hosts_text(p, cfg, &p->pods[i],
+					      plan_dns_captured(c, cfg, &p->pods[i]), &text);
 		if (!ret) {
 			str_fmt(path, sizeof(path), "%s/hosts", dir);
 			/*
@@ -718,6 +760,15 @@ int plan_write_hosts(const struct ctl_plan *p, const struct config *cfg)
 			if (!same_file_text(path, text))
 				ret = write_file_atomic(path, text);
 		}
+		/* Fixed for the pod's life: written once, before it starts. */
+		if (!ret)
+			ret = plan_resolv_text(&p->pods[i], &resolv);
+		if (!ret) {
+			str_fmt(path, sizeof(path), "%s/resolv.conf", dir);
+			if (!same_file_text(path, resolv))
+				ret = write_file_atomic(path, resolv);
+		}
+		free(resolv);
 		free(text);
 		if (ret) {
 			fprintf(stderr, "ambitctl: hosts file of %s: %s\n", p->pods[i].netns,

@@ -119,7 +119,8 @@ int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sand
 	    str_fmt(s->container_cg, sizeof(s->container_cg), "%s/" SANDBOX_CONTAINER_CG,
 		    s->cgroup) ||
 	    str_fmt(s->cwd, sizeof(s->cwd), "%s", c->src_dir[0] ? c->src_dir : "/") ||
-	    str_fmt(s->hosts, sizeof(s->hosts), "/etc/netns/%s/hosts", s->netns))
+	    str_fmt(s->hosts, sizeof(s->hosts), "/etc/netns/%s/hosts", s->netns) ||
+	    str_fmt(s->resolv, sizeof(s->resolv), "/etc/netns/%s/resolv.conf", s->netns))
 		return -ENAMETOOLONG;
 	ret = argv_from_json(cJSON_GetObjectItemCaseSensitive(pod, "command"), s);
 	/*
@@ -466,7 +467,7 @@ static int volume_point(const struct sandbox *s, const char *path, char (*tops)[
 
 int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 {
-	int pod_fd, cwd_fd = -1, exe_fd = -1, bin_fd = -1, hosts_fd = -1, ret;
+	int pod_fd, cwd_fd = -1, exe_fd = -1, bin_fd = -1, hosts_fd = -1, resolv_fd = -1, ret;
 	int vol_fd[SANDBOX_MAX_VOLS];
 	unsigned int clone = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
 
@@ -491,6 +492,9 @@ int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 		return step_fail(why, len, "open", s->bin_dir);
 	if (access(s->hosts, F_OK) == 0 && (hosts_fd = open_tree(AT_FDCWD, s->hosts, clone)) < 0)
 		return step_fail(why, len, "open", s->hosts);
+	if (s->resolv[0] && access(s->resolv, F_OK) == 0 &&
+	    (resolv_fd = open_tree(AT_FDCWD, s->resolv, clone)) < 0)
+		return step_fail(why, len, "open", s->resolv);
 	for (size_t i = 0; i < s->nvols; i++) {
 		/* Recursive: a host's /sys/fs/bpf may hold mounts of its own, as a bpffs does. */
 		vol_fd[i] = open_tree(AT_FDCWD, s->vols[i].host, clone | AT_RECURSIVE);
@@ -552,6 +556,18 @@ int sandbox_mounts(const struct sandbox *s, char *why, size_t len)
 	if (!ret && hosts_fd >= 0 && !(ret = attach(hosts_fd, "/etc/hosts", false, why, len)))
 		STEP(attr_set(AT_FDCWD, "/etc/hosts", 0, MOUNT_ATTR_RDONLY, 0), "read-only",
 		     "/etc/hosts");
+	/* The cluster's DNS, as the kubelet writes a pod's (a symlinked host file is replaced). */
+	if (!ret && resolv_fd >= 0) {
+		struct stat st;
+
+		if (!lstat("/etc/resolv.conf", &st) && S_ISLNK(st.st_mode)) {
+			errno = ELOOP;
+			return step_fail(why, len, "mount on", "/etc/resolv.conf (a symlink)");
+		}
+		if (!(ret = attach(resolv_fd, "/etc/resolv.conf", false, why, len)))
+			STEP(attr_set(AT_FDCWD, "/etc/resolv.conf", 0, MOUNT_ATTR_RDONLY, 0),
+			     "read-only", "/etc/resolv.conf");
+	}
 	/* readOnlyRootFilesystem: what a container writes outside its volumes is refused too. */
 	if (!ret && s->read_only_root) {
 		STEP(attr_set(AT_FDCWD, "/tmp", 0, MOUNT_ATTR_RDONLY, 0), "read-only", "/tmp");

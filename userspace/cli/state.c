@@ -80,7 +80,7 @@ int state_reconcile(const struct ctl_cluster *c)
 			goto out;
 		}
 	}
-	ret = plan_write_hosts(&p, &cfg);
+	ret = plan_write_hosts(c, &p, &cfg);
 	if (!ret)
 		ret = plan_write_pods_json(&p, c);
 	/* Each kubelet runs what pods.json now gives its node: it starts the new pods and lets

@@ -376,6 +376,13 @@ static int up_dirs(const struct ctl_cluster *c)
 	cluster_path(c, path, sizeof(path), "kube");
 	if (c->kube)
 		TRY(mkdir_p(path, 0700));
+	/*
+	 * The nodes' resolvers, for the names the ztunnels' DNS proxies forward: the fabric's
+	 * address, where the host serves nothing unless a test or user starts a server there.
+	 */
+	cluster_path(c, path, sizeof(path), "resolv.conf");
+	TRY(write_file_atomic(path, "# written by ambitctl local up: the nodes' resolvers\n"
+				    "nameserver " CTL_FABRIC_IP "\n"));
 	return 0;
 }
 
@@ -477,7 +484,7 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 			return ret;
 		}
 	}
-	TRY(plan_write_hosts(p, cfg));
+	TRY(plan_write_hosts(c, p, cfg));
 	TRY(plan_write_pods_json(p, c));
 	/* Each node's kubelet runs its agent, its ztunnel and its pods from here on. */
 	for (int i = 0; i < c->nnodes; i++)

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The DNS proxy. Enrolled pods' port-53 traffic, UDP and TCP, goes to their node ztunnel's
+# proxy (their hosts file has no Services any more): Services by short name through the search
+# list, by FQDN, headless Services by their pods, SRV for a named port, a ServiceEntry host by its
+# allocated 240.240/16 address (and a connection to it reaches the entry's endpoint), NXDOMAIN
+# under the cluster domain; other names are forwarded to the node's resolver (a dnsmasq on the
+# fabric here): A, CNAME, NXDOMAIN, and a 1,920-byte answer truncated over UDP and whole over TCP.
+# A pod annotated ambient.istio.io/dns-capture: "false" keeps its own DNS; a pod outside the mesh
+# its hosts file. The counter redirect_dns counts what the kernel steered.
+. "$(dirname "$0")/lib.sh"
+need_root; need_bins; need_cmd dig dnsmasq curl python3
+cluster_up manifests
+
+EXT=10.99.0.1
+DIR=$(mktemp -d /tmp/ambit-it-XXXXXX)
+PIDS=()
+cleanup() {
+	local rc=$?
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$DIR"
+	LIB_RC=$rc on_exit
+}
+trap cleanup EXIT
+
+# The upstream resolver of the nodes (their resolv.conf names the fabric's address).
+{
+	echo "192.0.2.80 www.ext.test"
+	for i in $(seq 1 120); do echo "10.77.0.$i big.ext.test"; done
+} >"$DIR/hosts"
+chmod 755 "$DIR" && chmod 644 "$DIR/hosts" # dnsmasq reads it as nobody
+nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric dnsmasq --keep-in-foreground --listen-address="$EXT" --bind-interfaces --port=53 \
+	--no-resolv --no-hosts --local=/ext.test/ --addn-hosts="$DIR/hosts" --cname=alias.ext.test,www.ext.test \
+	--pid-file="$DIR/dnsmasq.pid" --log-facility="$DIR/dnsmasq.log" --log-queries &
+PIDS+=($!)
+mkdir -p "$DIR/web"
+echo "ext-18082" >"$DIR/web/index.html"
+nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric python3 -m http.server --bind "$EXT" --directory "$DIR/web" 18082 >/dev/null 2>&1 &
+PIDS+=($!)
+
+# ask POD ARGS...: dig in the pod, short output.
+ask() {
+	local pod=$1
+	shift
+	pod_exec "$pod" dig +time=3 +tries=1 "$@"
+}
+wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
+	fail "the mesh (and its DNS) never came up"
+
+# ---- the pods' view: resolv.conf, hosts without Services ----
+conf=$(pod_exec mesh/client-0 cat /etc/resolv.conf)
+expect_contains "$conf" "search mesh.svc.cluster.local svc.cluster.local cluster.local"
+expect_contains "$conf" "nameserver 169.254.1.1"
+hosts=$(pod_exec mesh/client-0 cat /etc/hosts)
+expect_not_contains "$hosts" "server.mesh" "an enrolled pod's hosts file still lists Services"
+
+# ---- names of the mesh ----
+vip=$(actl services | awk '$1 == "mesh" && $2 == "server" { print $3; exit }')
+[ -n "$vip" ] || fail "no VIP for mesh/server"
+expect_eq "$(pod_exec mesh/client-0 getent hosts server | awk '{print $1}')" "$vip" \
+	"short name through the search list"
+expect_eq "$(ask mesh/client-0 +short server.mesh.svc.cluster.local)" "$vip" "FQDN"
+expect_eq "$(ask mesh/client-0 +short +search server.mesh)" "$vip" "name.namespace"
+out=$(ask mesh/client-0 nothing.mesh.svc.cluster.local)
+expect_contains "$out" "status: NXDOMAIN" "unknown name under the cluster domain"
+expect_contains "$out" "flags: qr aa" "the proxy answers its names authoritatively"
+# The answer comes from the server the pod asked (the kernel shows it so): dig checks it too.
+expect_contains "$out" "SERVER: 169.254.1.1#53"
+out=$(ask mesh/client-0 +short SRV _http._tcp.server.mesh.svc.cluster.local)
+expect_eq "$out" "0 100 80 server.mesh.svc.cluster.local." "SRV of a named port"
+# Over TCP (captured too).
+expect_eq "$(ask mesh/client-0 +tcp +short server.mesh.svc.cluster.local)" "$vip" "TCP query"
+
+actl apply -f - >&2 <<EOF || fail "apply the headless Service and the ServiceEntry"
+apiVersion: v1
+kind: Service
+metadata: {name: server-headless, namespace: mesh}
+spec:
+  clusterIP: None
+  selector: {app: server}
+  ports: [{name: http, port: 8080}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: mesh}
+spec:
+  hosts: [api.example.com]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 18082}]
+  endpoints: [{address: $EXT}]
+EOF
+server_ip=$(pod_ip mesh/server-0)
+wait_for 20 bash -c '[ "$("$1" local exec --name "$2" mesh/client-0 -- dig +short server-headless.mesh.svc.cluster.local)" = "$3" ]' _ \
+	"$AMBITCTL" "$CLUSTER" "$server_ip" || fail "headless Service not answered with its pod $server_ip"
+se_vip=$(actl services | awk '$2 == "api.example.com" { print $3 }')
+case $se_vip in 240.240.*) ;; *) fail "api.example.com has no allocated address: $(actl services)" ;; esac
+expect_eq "$(ask mesh/client-0 +short api.example.com)" "$se_vip" "ServiceEntry host"
+expect_eq "$(ask mesh/client-0 +short AAAA api.example.com)" "" "AAAA of an IPv4-only host"
+out=$(pod_exec mesh/client-0 curl -sS --max-time 5 http://api.example.com/) ||
+	fail "a connection by the entry's name did not reach its endpoint"
+expect_contains "$out" "ext-18082"
+
+# ---- forwarded to the node's resolver ----
+expect_eq "$(ask mesh/client-0 +short www.ext.test)" "192.0.2.80" "forwarded A"
+out=$(ask mesh/client-0 +short alias.ext.test)
+expect_contains "$out" "www.ext.test." "forwarded CNAME"
+expect_contains "$out" "192.0.2.80" "forwarded CNAME's address"
+expect_contains "$(ask mesh/client-0 nothing.ext.test)" "status: NXDOMAIN" "forwarded NXDOMAIN"
+expect_eq "$(pod_exec mesh/client-0 getent hosts www.ext.test | awk '{print $1}')" "192.0.2.80" \
+	"an external name through the search list (each cluster suffix NXDOMAIN first)"
+# 120 addresses (1,920 bytes): truncated over UDP, and dig asks again over TCP.
+out=$(ask mesh/client-0 big.ext.test)
+expect_contains "$out" "Truncated, retrying in TCP mode" "the UDP answer was not truncated"
+n=$(printf '%s\n' "$out" | grep -c 'IN	A	10\.77\.0\.')
+expect_eq "$n" "120" "the TCP answer lost records"
+n=$(pod_exec mesh/client-0 getent ahostsv4 big.ext.test | awk '{print $1}' | sort -u | wc -l)
+expect_eq "$n" "120" "glibc's TCP fallback through the proxy"
+grep -q "query\[A\] www.ext.test from 10.99.0.1" "$DIR/dnsmasq.log" ||
+	grep -q "query\[A\] www.ext.test from 10.99.0." "$DIR/dnsmasq.log" ||
+	fail "the upstream never saw the node's query: $(cat "$DIR/dnsmasq.log")"
+expect_not_contains "$(cat "$DIR/dnsmasq.log")" "server.mesh.svc.cluster.local" \
+	"a name of the mesh leaked upstream"
+
+# ---- what the kernel steered ----
+n=$(actl maps --node node1 | awk '$1 == "redirect_dns" { print $2 }')
+[ "${n:-0}" -ge 10 ] || fail "the kernel's redirect_dns counter says ${n:-nothing}"
+
+# ---- outside the mesh, and opted out ----
+expect_eq "$(pod_exec plain/client-0 getent hosts server.mesh | awk '{print $1}')" "$vip" \
+	"a pod outside the mesh lost its hosts file"
+actl apply -f - >&2 <<'EOF' || fail "apply the opted-out pod"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: optout
+  namespace: mesh
+  annotations: {ambient.istio.io/dns-capture: "false"}
+spec:
+  nodeName: node1
+  containers:
+  - {name: c, image: debian, command: [sleep, infinity]}
+EOF
+wait_for 30 pod_exec mesh/optout true || fail "the opted-out pod never started"
+expect_eq "$(pod_exec mesh/optout getent hosts server | awk '{print $1}')" "$vip" \
+	"an opted-out pod lost its hosts file"
+if out=$(ask mesh/optout +short server.mesh.svc.cluster.local 2>&1) && [ -n "$out" ]; then
+	fail "an opted-out pod's DNS still reached the proxy: $out"
+fi
+pass

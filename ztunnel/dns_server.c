@@ -1,0 +1,783 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The DNS proxy's sockets and forwarder (dns_server.h). A query from a pod arrives on the UDP
+ * socket (its destination address, the one the pod's packet was steered to, is read with
+ * IP_PKTINFO and answered from, so a connected resolver socket accepts the reply) or on a TCP
+ * connection (two-byte length prefix). The client's workload is found by its source address.
+ * Forwarded queries get an id of the proxy's own; an upstream answer counts only when it comes
+ * from the resolver asked, with that id and the same question (dns_upstream_check), which keeps
+ * off-path spoofing as hard as it is for the pod's own resolver.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ambit/log.h"
+#include "dns.h"
+#include "dns_server.h"
+#include "loop.h"
+#include "meshstate.h"
+#include "sock.h"
+
+#define MAX_PENDING 4096
+#define MAX_TCP_CLIENTS 512
+#define TCP_IDLE_MS 10000
+#define MSG_MAX 65535
+#define RESOLVED_STUB "127.0.0.53"
+#define RESOLVED_LIST "/run/systemd/resolve/resolv.conf"
+
+struct zt_dns;
+struct tcp_client;
+
+/* A forwarded query: the client's, re-numbered, until its answer or the last resolver fails. */
+struct pending {
+	struct zt_dns *d;
+	uint8_t *q; /* as sent upstream (the proxy's id) */
+	size_t qlen;
+	uint16_t id, orig_id;
+	int server;	/* index of the resolver asked */
+	int tries;	/* resolvers asked so far */
+	bool used;
+	/* The client: over UDP (@peer, @local) or a TCP connection (@tc, NULL for UDP). */
+	struct sockaddr_in peer;
+	struct in_addr local;
+	struct tcp_client *tc;
+	/* Over TCP upstream: the connection and what it read so far. */
+	int up_fd;
+	struct loop_handler up_h;
+	uint8_t *rbuf;
+	size_t rlen;
+	size_t wsent;
+	struct loop_timer timer;
+};
+
+struct tcp_client {
+	struct loop_handler h;
+	struct zt_dns *d;
+	int fd;
+	struct sockaddr_in peer;
+	uint8_t rbuf[2 + MSG_MAX];
+	size_t rlen;
+	uint8_t *wbuf;
+	size_t wlen, wcap;
+	int inflight; /* pendings answering to it */
+	bool closing;
+	struct loop_timer idle;
+	struct tcp_client *next, *prev;
+};
+
+struct zt_dns {
+	struct mesh_state *st;
+	struct zt_dns_opts o;
+	char domain[256];
+	struct loop *loop;
+	pthread_t thread;
+	bool started;
+	int udp_fd, tcp_fd, up_fd;
+	struct loop_handler udp_h, tcp_h, up_h;
+	/* The table of the snapshot it was built from (held). */
+	struct mesh_snap *zs;
+	struct dns_table *table;
+	/* The resolvers, re-read when resolv.conf changes (checked each tick). */
+	struct sockaddr_in servers[ZT_DNS_MAX_UPSTREAMS];
+	int n_servers;
+	struct timespec resolv_mtime;
+	struct loop_tick tick;
+	struct pending *pend; /* MAX_PENDING slots, by id % MAX_PENDING */
+	size_t n_pending;
+	struct tcp_client *clients;
+	int n_clients;
+};
+
+/* ---- resolvers ---- */
+
+int zt_dns_parse_resolv(const char *text, struct sockaddr_in *out, int max, bool *stub_only)
+{
+	const char *line = text;
+	int n = 0, stubs = 0;
+
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char buf[128], addr[64];
+		struct in_addr a;
+
+		if (len < sizeof(buf)) {
+			memcpy(buf, line, len);
+			buf[len] = 0;
+			if (sscanf(buf, " nameserver %63s", addr) == 1 &&
+			    inet_pton(AF_INET, addr, &a) == 1) {
+				stubs += !strcmp(addr, RESOLVED_STUB);
+				if (n < max) {
+					memset(&out[n], 0, sizeof(out[n]));
+					out[n].sin_family = AF_INET;
+					out[n].sin_addr = a;
+					out[n].sin_port = htons(53);
+					n++;
+				}
+			}
+		}
+		line = end ? end + 1 : NULL;
+	}
+	*stub_only = n > 0 && stubs == n;
+	return n;
+}
+
+static char *slurp(const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return NULL;
+	buf = malloc(65536);
+	if (buf) {
+		len = fread(buf, 1, 65535, f);
+		buf[len] = 0;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Reads the resolvers again when resolv.conf changed (or was never read). */
+static void load_resolvers(struct zt_dns *d, bool force)
+{
+	const char *path = d->o.resolv_conf ? d->o.resolv_conf : "/etc/resolv.conf";
+	struct sockaddr_in got[ZT_DNS_MAX_UPSTREAMS];
+	struct stat sb;
+	bool stub = false;
+	char *text;
+	int n;
+
+	if (stat(path, &sb))
+		memset(&sb, 0, sizeof(sb));
+	if (!force && sb.st_mtim.tv_sec == d->resolv_mtime.tv_sec &&
+	    sb.st_mtim.tv_nsec == d->resolv_mtime.tv_nsec)
+		return;
+	d->resolv_mtime = sb.st_mtim;
+	text = slurp(path);
+	n = text ? zt_dns_parse_resolv(text, got, ZT_DNS_MAX_UPSTREAMS, &stub) : 0;
+	free(text);
+	if (stub && (text = slurp(RESOLVED_LIST))) {
+		struct sockaddr_in real[ZT_DNS_MAX_UPSTREAMS];
+		bool again;
+		int m = zt_dns_parse_resolv(text, real, ZT_DNS_MAX_UPSTREAMS, &again);
+
+		free(text);
+		if (m && !again) {
+			memcpy(got, real, sizeof(real));
+			n = m;
+			pr_info("dns: %s names systemd-resolved's stub: forwarding to the servers of %s",
+				path, RESOLVED_LIST);
+		}
+	}
+	memcpy(d->servers, got, sizeof(got));
+	d->n_servers = n;
+	if (!n)
+		pr_warn("dns: no IPv4 nameserver in %s: names the mesh does not know get SERVFAIL",
+			path);
+	else
+		pr_info("dns: forwarding to %d resolver(s) of %s, first %s", n, path,
+			inet_ntoa(d->servers[0].sin_addr));
+}
+
+/* ---- the name table of the current snapshot ---- */
+
+static const struct dns_table *current(struct zt_dns *d)
+{
+	struct mesh_snap *zs = mesh_state_get(d->st);
+
+	if (!zs)
+		return NULL;
+	if (d->zs && d->zs->snap->version == zs->snap->version) {
+		mesh_snap_put(zs);
+		return d->table;
+	}
+	dns_table_free(d->table);
+	mesh_snap_put(d->zs);
+	d->zs = zs;
+	d->table = dns_table_build(zs->snap, d->domain);
+	if (!d->table)
+		pr_warn("dns: no memory for the names of snapshot %llu",
+			(unsigned long long)zs->snap->version);
+	return d->table;
+}
+
+static const struct snap_workload *client_of(struct zt_dns *d, uint32_t ip)
+{
+	return d->zs ? snapshot_workload_by_ip(d->zs->snap, ip) : NULL;
+}
+
+/* ---- answers to clients ---- */
+
+static void udp_send(struct zt_dns *d, const struct sockaddr_in *peer, struct in_addr local,
+		     const uint8_t *msg, size_t len)
+{
+	char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))] = {0};
+	struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
+	struct msghdr mh = {.msg_name = (void *)peer,
+			    .msg_namelen = sizeof(*peer),
+			    .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	struct in_pktinfo pi = {.ipi_spec_dst = local};
+
+	c->cmsg_level = IPPROTO_IP;
+	c->cmsg_type = IP_PKTINFO;
+	c->cmsg_len = CMSG_LEN(sizeof(pi));
+	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	if (sendmsg(d->udp_fd, &mh, MSG_DONTWAIT) < 0)
+		pr_debug("dns: reply to %s: %s", inet_ntoa(peer->sin_addr), strerror(errno));
+}
+
+static void tcp_client_close(struct tcp_client *c);
+
+static void tcp_flush(struct tcp_client *c)
+{
+	while (c->wlen) {
+		ssize_t n = send(c->fd, c->wbuf, c->wlen, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			tcp_client_close(c);
+			return;
+		}
+		memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
+		c->wlen -= (size_t)n;
+	}
+	(void)loop_mod(c->d->loop, c->fd, EPOLLIN | EPOLLRDHUP | (c->wlen ? EPOLLOUT : 0), &c->h);
+}
+
+static void tcp_send(struct tcp_client *c, const uint8_t *msg, size_t len)
+{
+	if (c->closing)
+		return;
+	if (c->wlen + len + 2 > c->wcap) {
+		size_t cap = c->wlen + len + 2;
+		uint8_t *w = realloc(c->wbuf, cap);
+
+		if (!w) {
+			tcp_client_close(c);
+			return;
+		}
+		c->wbuf = w;
+		c->wcap = cap;
+	}
+	c->wbuf[c->wlen++] = (uint8_t)(len >> 8);
+	c->wbuf[c->wlen++] = (uint8_t)len;
+	memcpy(c->wbuf + c->wlen, msg, len);
+	c->wlen += len;
+	tcp_flush(c);
+}
+
+/* ---- forwarding ---- */
+
+static void pending_end(struct pending *p)
+{
+	struct zt_dns *d = p->d;
+
+	loop_timer_cancel(d->loop, &p->timer);
+	if (p->up_fd >= 0) {
+		p->up_h.dead = true;
+		loop_del(d->loop, p->up_fd);
+		close(p->up_fd);
+	}
+	if (p->tc && !--p->tc->inflight && p->tc->closing)
+		tcp_client_close(p->tc);
+	free(p->q);
+	free(p->rbuf);
+	memset(p, 0, sizeof(*p));
+	p->up_fd = -1;
+	d->n_pending--;
+}
+
+/* Sends @msg (an answer with the proxy's id) to @p's client with the client's id, and ends @p. */
+static void pending_answer(struct pending *p, uint8_t *msg, size_t len)
+{
+	msg[0] = (uint8_t)(p->orig_id >> 8);
+	msg[1] = (uint8_t)p->orig_id;
+	if (p->tc)
+		tcp_send(p->tc, msg, len);
+	else
+		udp_send(p->d, &p->peer, p->local, msg, len);
+	pending_end(p);
+}
+
+static void pending_servfail(struct pending *p)
+{
+	uint8_t *out;
+	size_t len;
+
+	if (dns_servfail(p->q, p->qlen, &out, &len) == 0) {
+		pending_answer(p, out, len);
+		free(out);
+		return;
+	}
+	pending_end(p);
+}
+
+static void try_next(struct pending *p);
+
+static void on_timeout(struct loop_timer *t)
+{
+	struct pending *p = (struct pending *)((char *)t - offsetof(struct pending, timer));
+
+	try_next(p);
+}
+
+static void up_tcp_io(struct loop_handler *h, uint32_t events)
+{
+	struct pending *p = (struct pending *)((char *)h - offsetof(struct pending, up_h));
+	uint8_t hdr[2] = {(uint8_t)(p->qlen >> 8), (uint8_t)p->qlen};
+
+	if (events & EPOLLOUT) {
+		struct iovec iov[2] = {{hdr + (p->wsent < 2 ? p->wsent : 2),
+					p->wsent < 2 ? 2 - p->wsent : 0},
+				       {p->q + (p->wsent > 2 ? p->wsent - 2 : 0),
+					p->qlen - (p->wsent > 2 ? p->wsent - 2 : 0)}};
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+		ssize_t n = sendmsg(p->up_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno != EAGAIN) {
+			try_next(p);
+			return;
+		}
+		if (n > 0)
+			p->wsent += (size_t)n;
+		if (p->wsent == p->qlen + 2)
+			(void)loop_mod(p->d->loop, p->up_fd, EPOLLIN | EPOLLRDHUP, &p->up_h);
+		return;
+	}
+	for (;;) {
+		size_t want = p->rlen < 2 ? 2 : 2 + ((size_t)p->rbuf[0] << 8 | p->rbuf[1]);
+		ssize_t n = recv(p->up_fd, p->rbuf + p->rlen, want - p->rlen, MSG_DONTWAIT);
+
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			try_next(p);
+			return;
+		}
+		p->rlen += (size_t)n;
+		if (p->rlen >= 2 && p->rlen == 2 + ((size_t)p->rbuf[0] << 8 | p->rbuf[1])) {
+			if (dns_upstream_check(p->rbuf + 2, p->rlen - 2, p->q, p->qlen)) {
+				try_next(p);
+				return;
+			}
+			pending_answer(p, p->rbuf + 2, p->rlen - 2);
+			return;
+		}
+	}
+}
+
+/* Asks resolver @p->server over TCP (a connection per query). */
+static int send_tcp(struct pending *p)
+{
+	struct zt_dns *d = p->d;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&d->servers[p->server],
+		    sizeof(d->servers[0])) &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		return -errno;
+	}
+	if (!p->rbuf && !(p->rbuf = malloc(2 + MSG_MAX))) {
+		close(fd);
+		return -ENOMEM;
+	}
+	p->rlen = p->wsent = 0;
+	p->up_fd = fd;
+	p->up_h.fn = up_tcp_io;
+	p->up_h.dead = false;
+	if (loop_add(d->loop, fd, EPOLLOUT | EPOLLIN | EPOLLRDHUP, &p->up_h)) {
+		close(fd);
+		p->up_fd = -1;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Asks the next resolver, or answers SERVFAIL when each was asked (twice in all for one). */
+static void try_next(struct pending *p)
+{
+	struct zt_dns *d = p->d;
+	int rounds = d->n_servers > 1 ? d->n_servers : 2;
+
+	if (p->up_fd >= 0) {
+		p->up_h.dead = true;
+		loop_del(d->loop, p->up_fd);
+		close(p->up_fd);
+		p->up_fd = -1;
+	}
+	if (!d->n_servers || p->tries >= rounds) {
+		pending_servfail(p);
+		return;
+	}
+	p->server = p->tries++ % d->n_servers;
+	if (p->tc ? send_tcp(p)
+		  : sendto(d->up_fd, p->q, p->qlen, MSG_DONTWAIT,
+			   (const struct sockaddr *)&d->servers[p->server],
+			   sizeof(d->servers[0])) < 0) {
+		pr_debug("dns: resolver %s: %s", inet_ntoa(d->servers[p->server].sin_addr),
+			 strerror(errno));
+		try_next(p);
+		return;
+	}
+	(void)loop_timer_arm(d->loop, &p->timer, d->o.timeout_ms ? d->o.timeout_ms : 2000);
+}
+
+static void forward(struct zt_dns *d, const uint8_t *q, size_t len, const struct sockaddr_in *peer,
+		    struct in_addr local, struct tcp_client *tc)
+{
+	struct pending *p = NULL;
+	uint16_t id = 0;
+
+	if (d->n_pending >= MAX_PENDING / 2) {
+		pr_debug("dns: %zu queries in flight: dropping one", d->n_pending);
+		return;
+	}
+	for (int i = 0; i < 16 && !p; i++) {
+		if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+			return;
+		if (!d->pend[id % MAX_PENDING].used)
+			p = &d->pend[id % MAX_PENDING];
+	}
+	if (!p || !(p->q = malloc(len)))
+		return;
+	memcpy(p->q, q, len);
+	p->qlen = len;
+	p->orig_id = (uint16_t)(q[0] << 8 | q[1]);
+	p->id = id;
+	p->q[0] = (uint8_t)(id >> 8);
+	p->q[1] = (uint8_t)id;
+	p->d = d;
+	p->used = true;
+	p->up_fd = -1;
+	p->timer.fn = on_timeout;
+	p->tc = tc;
+	if (tc)
+		tc->inflight++;
+	else
+		p->peer = *peer;
+	p->local = local;
+	d->n_pending++;
+	try_next(p);
+}
+
+/* An upstream's UDP answer: to its query when it is one, else dropped. */
+static void up_udp_io(struct loop_handler *h, uint32_t events)
+{
+	struct zt_dns *d = (struct zt_dns *)((char *)h - offsetof(struct zt_dns, up_h));
+	uint8_t buf[MSG_MAX];
+
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(d->up_fd, buf, sizeof(buf), MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &fl);
+		struct pending *p;
+
+		if (n < 0)
+			return;
+		if (n < 12)
+			continue;
+		p = &d->pend[(uint16_t)(buf[0] << 8 | buf[1]) % MAX_PENDING];
+		if (!p->used || p->tc || p->id != (uint16_t)(buf[0] << 8 | buf[1]) ||
+		    from.sin_addr.s_addr != d->servers[p->server].sin_addr.s_addr ||
+		    from.sin_port != d->servers[p->server].sin_port ||
+		    dns_upstream_check(buf, (size_t)n, p->q, p->qlen))
+			continue;
+		pending_answer(p, buf, (size_t)n);
+	}
+}
+
+/* ---- queries ---- */
+
+/* One query from @peer: answered, forwarded or dropped. */
+static void query(struct zt_dns *d, const uint8_t *q, size_t len, const struct sockaddr_in *peer,
+		  struct in_addr local, struct tcp_client *tc)
+{
+	const struct dns_table *t = current(d);
+	uint8_t *out = NULL;
+	size_t outlen;
+	enum dns_verdict v = DNS_FORWARD;
+
+	if (t)
+		v = dns_query(t, client_of(d, peer->sin_addr.s_addr), q, len, tc ? MSG_MAX : 0,
+			      d->o.forward_cluster, &out, &outlen);
+	else if (len < 12 || (q[2] & 0x80))
+		v = DNS_DROP;
+	if (v == DNS_ANSWER) {
+		if (tc)
+			tcp_send(tc, out, outlen);
+		else
+			udp_send(d, peer, local, out, outlen);
+	} else if (v == DNS_FORWARD) {
+		forward(d, q, len, peer, local, tc);
+	}
+	free(out);
+}
+
+static void udp_io(struct loop_handler *h, uint32_t events)
+{
+	struct zt_dns *d = (struct zt_dns *)((char *)h - offsetof(struct zt_dns, udp_h));
+	uint8_t buf[MSG_MAX];
+
+	for (int i = 0; i < 64; i++) {
+		char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+		struct sockaddr_in peer;
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+		struct msghdr mh = {.msg_name = &peer,
+				    .msg_namelen = sizeof(peer),
+				    .msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf)};
+		struct in_addr local = {0};
+		ssize_t n = recvmsg(d->udp_fd, &mh, MSG_DONTWAIT);
+
+		if (n < 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+				local = ((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr;
+		query(d, buf, (size_t)n, &peer, local, NULL);
+	}
+}
+
+static void tcp_client_free(void *p)
+{
+	struct tcp_client *c = p;
+
+	free(c->wbuf);
+	free(c);
+}
+
+static void tcp_client_close(struct tcp_client *c)
+{
+	struct zt_dns *d = c->d;
+
+	if (!c->closing) {
+		c->closing = true;
+		c->h.dead = true;
+		loop_timer_cancel(d->loop, &c->idle);
+		loop_del(d->loop, c->fd);
+		close(c->fd);
+		c->fd = -1;
+	}
+	/* Queries still upstream hold it until they end. */
+	if (c->inflight)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	d->n_clients--;
+	loop_defer_free(d->loop, c, tcp_client_free);
+}
+
+static void on_idle(struct loop_timer *t)
+{
+	tcp_client_close((struct tcp_client *)((char *)t - offsetof(struct tcp_client, idle)));
+}
+
+static void tcp_client_io(struct loop_handler *h, uint32_t events)
+{
+	struct tcp_client *c = (struct tcp_client *)h;
+
+	if (events & EPOLLOUT)
+		tcp_flush(c);
+	if (c->closing || !(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+		return;
+	for (;;) {
+		ssize_t n = recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, MSG_DONTWAIT);
+		size_t off = 0;
+
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			tcp_client_close(c);
+			return;
+		}
+		c->rlen += (size_t)n;
+		while (c->rlen - off >= 2) {
+			size_t mlen = (size_t)c->rbuf[off] << 8 | c->rbuf[off + 1];
+
+			if (c->rlen - off < 2 + mlen)
+				break;
+			query(c->d, c->rbuf + off + 2, mlen, &c->peer, (struct in_addr){0}, c);
+			if (c->closing)
+				return;
+			off += 2 + mlen;
+		}
+		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+		c->rlen -= off;
+	}
+	(void)loop_timer_arm(c->d->loop, &c->idle, TCP_IDLE_MS);
+}
+
+static void tcp_accept_io(struct loop_handler *h, uint32_t events)
+{
+	struct zt_dns *d = (struct zt_dns *)((char *)h - offsetof(struct zt_dns, tcp_h));
+
+	for (int i = 0; i < 32; i++) {
+		struct sockaddr_in peer;
+		socklen_t pl = sizeof(peer);
+		int fd = accept4(d->tcp_fd, (struct sockaddr *)&peer, &pl,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct tcp_client *c;
+
+		if (fd < 0)
+			return;
+		if (d->n_clients >= MAX_TCP_CLIENTS || !(c = calloc(1, sizeof(*c)))) {
+			close(fd);
+			continue;
+		}
+		c->d = d;
+		c->fd = fd;
+		c->peer = peer;
+		c->h.fn = tcp_client_io;
+		c->idle.fn = on_idle;
+		if (loop_add(d->loop, fd, EPOLLIN | EPOLLRDHUP, &c->h)) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = d->clients;
+		if (c->next)
+			c->next->prev = c;
+		d->clients = c;
+		d->n_clients++;
+		(void)loop_timer_arm(d->loop, &c->idle, TCP_IDLE_MS);
+	}
+}
+
+static void on_tick(struct loop_tick *t)
+{
+	struct zt_dns *d = (struct zt_dns *)((char *)t - offsetof(struct zt_dns, tick));
+
+	load_resolvers(d, false);
+}
+
+static void *run(void *arg)
+{
+	struct zt_dns *d = arg;
+
+	loop_run(d->loop);
+	return NULL;
+}
+
+static int udp_socket(uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) ||
+	    (port && bind(fd, (struct sockaddr *)&a, sizeof(a)))) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+struct zt_dns *zt_dns_start(struct mesh_state *st, uint16_t port, const struct zt_dns_opts *o)
+{
+	struct zt_dns *d = calloc(1, sizeof(*d));
+	int e;
+
+	if (!d)
+		return NULL;
+	d->st = st;
+	d->o = *o;
+	snprintf(d->domain, sizeof(d->domain), "%s", o->domain ? o->domain : "cluster.local");
+	d->udp_fd = udp_socket(port);
+	d->tcp_fd = sock_listen(htonl(INADDR_ANY), port, false);
+	d->up_fd = udp_socket(0);
+	d->pend = calloc(MAX_PENDING, sizeof(*d->pend));
+	d->loop = loop_create();
+	if (d->udp_fd < 0 || d->tcp_fd < 0 || d->up_fd < 0 || !d->pend || !d->loop)
+		goto fail;
+	for (size_t i = 0; i < MAX_PENDING; i++)
+		d->pend[i].up_fd = -1;
+	load_resolvers(d, true);
+	d->udp_h.fn = udp_io;
+	d->tcp_h.fn = tcp_accept_io;
+	d->up_h.fn = up_udp_io;
+	d->tick.fn = on_tick;
+	if (loop_add(d->loop, d->udp_fd, EPOLLIN, &d->udp_h) ||
+	    loop_add(d->loop, d->tcp_fd, EPOLLIN, &d->tcp_h) ||
+	    loop_add(d->loop, d->up_fd, EPOLLIN, &d->up_h))
+		goto fail;
+	loop_tick_add(d->loop, &d->tick);
+	if ((e = pthread_create(&d->thread, NULL, run, d))) {
+		errno = e;
+		goto fail;
+	}
+	d->started = true;
+	pr_info("dns: proxy on UDP and TCP %u", port);
+	return d;
+fail:
+	e = errno;
+	zt_dns_stop(d);
+	errno = e;
+	return NULL;
+}
+
+void zt_dns_stop(struct zt_dns *d)
+{
+	if (!d)
+		return;
+	if (d->started) {
+		loop_stop(d->loop);
+		pthread_join(d->thread, NULL);
+	}
+	for (size_t i = 0; d->pend && i < MAX_PENDING; i++)
+		if (d->pend[i].used) {
+			d->pend[i].tc = NULL;
+			pending_end(&d->pend[i]);
+		}
+	while (d->clients) {
+		struct tcp_client *c = d->clients;
+
+		c->inflight = 0;
+		d->clients = c->next;
+		if (c->fd >= 0)
+			close(c->fd);
+		tcp_client_free(c);
+	}
+	loop_destroy(d->loop);
+	if (d->udp_fd >= 0)
+		close(d->udp_fd);
+	if (d->tcp_fd >= 0)
+		close(d->tcp_fd);
+	if (d->up_fd >= 0)
+		close(d->up_fd);
+	dns_table_free(d->table);
+	mesh_snap_put(d->zs);
+	free(d->pend);
+	free(d);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The DNS proxy's sockets (DESIGN.md §2, §10): UDP and TCP on 15053, where the capture programs
+ * send enrolled pods' port-53 traffic. Names of the snapshot are answered here (dns.c); the rest
+ * is forwarded to the node's resolvers, UDP for UDP and TCP for TCP (a truncated answer goes back
+ * truncated and the client asks again over TCP), with a timeout per resolver and SERVFAIL when
+ * none answers. One thread with its own loop.
+ */
+#ifndef ZT_DNS_SERVER_H
+#define ZT_DNS_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+struct mesh_state;
+
+#define ZT_DNS_MAX_UPSTREAMS 3
+
+struct zt_dns_opts {
+	/*
+	 * Where the node's resolvers are (re-read when it changes): "nameserver" lines, IPv4.
+	 * When it names only systemd-resolved's stub (127.0.0.53) and resolved's own list exists
+	 * (/run/systemd/resolve/resolv.conf), the servers the stub forwards to are used instead,
+	 * as the kubelet's --resolv-conf advice goes. NULL: /etc/resolv.conf.
+	 */
+	const char *resolv_conf;
+	const char *domain;   /* the cluster domain: "cluster.local" when NULL */
+	bool forward_cluster; /* names of the domain the snapshot lacks go upstream (Kubernetes) */
+	unsigned int timeout_ms; /* per resolver try; 0: 2000 */
+};
+
+/*
+ * Opens UDP and TCP sockets on 0.0.0.0:@port (SO_REUSEPORT: a successor binds beside this one)
+ * and serves them. NULL with errno.
+ */
+struct zt_dns *zt_dns_start(struct mesh_state *st, uint16_t port, const struct zt_dns_opts *o);
+void zt_dns_stop(struct zt_dns *d); /* accepts NULL */
+
+/*
+ * The nameservers of resolv.conf text @text (IPv4, port 53), at most @max into @out; whether it
+ * named only systemd-resolved's stub in *@stub_only. Returns how many.
+ */
+int zt_dns_parse_resolv(const char *text, struct sockaddr_in *out, int max, bool *stub_only);
+
+#endif
