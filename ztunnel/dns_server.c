@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,6 +30,7 @@
 #include "sock.h"
 
 #define MAX_PENDING 4096
+#define MAX_PAIRS 4 /* its own sockets, and those the agent kept of a predecessor */
 #define MAX_TCP_CLIENTS 512
 #define TCP_IDLE_MS 10000
 #define MSG_MAX 65535
@@ -44,10 +46,11 @@ struct pending {
 	uint8_t *q; /* as sent upstream (the proxy's id) */
 	size_t qlen;
 	uint16_t id, orig_id;
-	int server;	/* index of the resolver asked */
-	int tries;	/* resolvers asked so far */
+	int server; /* index of the resolver asked */
+	int tries;  /* resolvers asked so far */
 	bool used;
-	/* The client: over UDP (@peer, @local) or a TCP connection (@tc, NULL for UDP). */
+	/* The client: over UDP (@ufd, @peer, @local) or a TCP connection (@tc, NULL for UDP). */
+	int ufd;
 	struct sockaddr_in peer;
 	struct in_addr local;
 	struct tcp_client *tc;
@@ -75,15 +78,39 @@ struct tcp_client {
 	struct tcp_client *next, *prev;
 };
 
+/* A listening socket (UDP or TCP) of the proxy's. */
+struct dns_sock {
+	struct loop_handler h;
+	struct zt_dns *d;
+	int fd;
+};
+
 struct zt_dns {
 	struct mesh_state *st;
 	struct zt_dns_opts o;
 	char domain[256];
+	uint16_t port;
 	struct loop *loop;
 	pthread_t thread;
 	bool started;
-	int udp_fd, tcp_fd, up_fd;
-	struct loop_handler udp_h, tcp_h, up_h;
+	/* [0]: its own; then adopted ones (zt_dns_adopt), served alike until the stop. */
+	struct dns_sock udp[MAX_PAIRS], tcp[MAX_PAIRS];
+	int n_pairs;
+	bool own; /* pair 0 is its own (else it could not bind: only adopted ones) */
+	/*
+	 * No snapshot yet (a ztunnel just started): queries wait in the sockets, unread, for the
+	 * names to answer them with; @await checks again.
+	 */
+	bool paused;
+	struct loop_timer await;
+	int up_fd;
+	struct loop_handler up_h;
+	/* Sockets handed in from another thread, until the loop takes them. */
+	pthread_mutex_t lock;
+	int queued[MAX_PAIRS][2];
+	int n_queued;
+	int adopt_efd;
+	struct loop_handler adopt_h;
 	/* The table of the snapshot it was built from (held). */
 	struct mesh_snap *zs;
 	struct dns_table *table;
@@ -177,7 +204,8 @@ static void load_resolvers(struct zt_dns *d, bool force)
 		if (m && !again) {
 			memcpy(got, real, sizeof(real));
 			n = m;
-			pr_info("dns: %s names systemd-resolved's stub: forwarding to the servers of %s",
+			pr_info("dns: %s names systemd-resolved's stub: forwarding to the servers "
+				"of %s",
 				path, RESOLVED_LIST);
 		}
 	}
@@ -220,7 +248,7 @@ static const struct snap_workload *client_of(struct zt_dns *d, uint32_t ip)
 
 /* ---- answers to clients ---- */
 
-static void udp_send(struct zt_dns *d, const struct sockaddr_in *peer, struct in_addr local,
+static void udp_send(int ufd, const struct sockaddr_in *peer, struct in_addr local,
 		     const uint8_t *msg, size_t len)
 {
 	char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))] = {0};
@@ -238,7 +266,7 @@ static void udp_send(struct zt_dns *d, const struct sockaddr_in *peer, struct in
 	c->cmsg_type = IP_PKTINFO;
 	c->cmsg_len = CMSG_LEN(sizeof(pi));
 	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-	if (sendmsg(d->udp_fd, &mh, MSG_DONTWAIT) < 0)
+	if (sendmsg(ufd, &mh, MSG_DONTWAIT) < 0)
 		pr_debug("dns: reply to %s: %s", inet_ntoa(peer->sin_addr), strerror(errno));
 }
 
@@ -312,7 +340,7 @@ static void pending_answer(struct pending *p, uint8_t *msg, size_t len)
 	if (p->tc)
 		tcp_send(p->tc, msg, len);
 	else
-		udp_send(p->d, &p->peer, p->local, msg, len);
+		udp_send(p->ufd, &p->peer, p->local, msg, len);
 	pending_end(p);
 }
 
@@ -344,10 +372,10 @@ static void up_tcp_io(struct loop_handler *h, uint32_t events)
 	uint8_t hdr[2] = {(uint8_t)(p->qlen >> 8), (uint8_t)p->qlen};
 
 	if (events & EPOLLOUT) {
-		struct iovec iov[2] = {{hdr + (p->wsent < 2 ? p->wsent : 2),
-					p->wsent < 2 ? 2 - p->wsent : 0},
-				       {p->q + (p->wsent > 2 ? p->wsent - 2 : 0),
-					p->qlen - (p->wsent > 2 ? p->wsent - 2 : 0)}};
+		struct iovec iov[2] = {
+		    {hdr + (p->wsent < 2 ? p->wsent : 2), p->wsent < 2 ? 2 - p->wsent : 0},
+		    {p->q + (p->wsent > 2 ? p->wsent - 2 : 0),
+		     p->qlen - (p->wsent > 2 ? p->wsent - 2 : 0)}};
 		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 		ssize_t n = sendmsg(p->up_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 
@@ -391,8 +419,7 @@ static int send_tcp(struct pending *p)
 
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (const struct sockaddr *)&d->servers[p->server],
-		    sizeof(d->servers[0])) &&
+	if (connect(fd, (const struct sockaddr *)&d->servers[p->server], sizeof(d->servers[0])) &&
 	    errno != EINPROGRESS) {
 		close(fd);
 		return -errno;
@@ -442,8 +469,8 @@ static void try_next(struct pending *p)
 	(void)loop_timer_arm(d->loop, &p->timer, d->o.timeout_ms ? d->o.timeout_ms : 2000);
 }
 
-static void forward(struct zt_dns *d, const uint8_t *q, size_t len, const struct sockaddr_in *peer,
-		    struct in_addr local, struct tcp_client *tc)
+static void forward(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
+		    const struct sockaddr_in *peer, struct in_addr local, struct tcp_client *tc)
 {
 	struct pending *p = NULL;
 	uint16_t id = 0;
@@ -475,6 +502,7 @@ static void forward(struct zt_dns *d, const uint8_t *q, size_t len, const struct
 		tc->inflight++;
 	else
 		p->peer = *peer;
+	p->ufd = ufd;
 	p->local = local;
 	d->n_pending++;
 	try_next(p);
@@ -509,9 +537,9 @@ static void up_udp_io(struct loop_handler *h, uint32_t events)
 
 /* ---- queries ---- */
 
-/* One query from @peer: answered, forwarded or dropped. */
-static void query(struct zt_dns *d, const uint8_t *q, size_t len, const struct sockaddr_in *peer,
-		  struct in_addr local, struct tcp_client *tc)
+/* One query from @peer (on UDP socket @ufd, or @tc): answered, forwarded or dropped. */
+static void query(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
+		  const struct sockaddr_in *peer, struct in_addr local, struct tcp_client *tc)
 {
 	const struct dns_table *t = current(d);
 	uint8_t *out = NULL;
@@ -527,18 +555,55 @@ static void query(struct zt_dns *d, const uint8_t *q, size_t len, const struct s
 		if (tc)
 			tcp_send(tc, out, outlen);
 		else
-			udp_send(d, peer, local, out, outlen);
+			udp_send(ufd, peer, local, out, outlen);
 	} else if (v == DNS_FORWARD) {
-		forward(d, q, len, peer, local, tc);
+		forward(d, q, len, ufd, peer, local, tc);
 	}
 	free(out);
 }
 
+/* Listening sockets in or out of the loop's interest. */
+static void listen_all(struct zt_dns *d, bool on)
+{
+	for (int i = 0; i < d->n_pairs; i++) {
+		(void)loop_mod(d->loop, d->udp[i].fd, on ? EPOLLIN : 0, &d->udp[i].h);
+		(void)loop_mod(d->loop, d->tcp[i].fd, on ? EPOLLIN : 0, &d->tcp[i].h);
+	}
+	d->paused = !on;
+}
+
+static void on_await(struct loop_timer *t)
+{
+	struct zt_dns *d = (struct zt_dns *)((char *)t - offsetof(struct zt_dns, await));
+
+	if (current(d)) {
+		pr_info("dns: the first snapshot is here: answering");
+		listen_all(d, true);
+	} else {
+		(void)loop_timer_arm(d->loop, &d->await, 20);
+	}
+}
+
+/* Whether queries may be read: not before there is a snapshot to answer them with. */
+static bool ready(struct zt_dns *d)
+{
+	if (d->paused)
+		return false;
+	if (current(d))
+		return true;
+	listen_all(d, false);
+	(void)loop_timer_arm(d->loop, &d->await, 20);
+	return false;
+}
+
 static void udp_io(struct loop_handler *h, uint32_t events)
 {
-	struct zt_dns *d = (struct zt_dns *)((char *)h - offsetof(struct zt_dns, udp_h));
+	struct dns_sock *us = (struct dns_sock *)h;
+	struct zt_dns *d = us->d;
 	uint8_t buf[MSG_MAX];
 
+	if (!ready(d))
+		return;
 	for (int i = 0; i < 64; i++) {
 		char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))];
 		struct sockaddr_in peer;
@@ -550,14 +615,14 @@ static void udp_io(struct loop_handler *h, uint32_t events)
 				    .msg_control = cbuf,
 				    .msg_controllen = sizeof(cbuf)};
 		struct in_addr local = {0};
-		ssize_t n = recvmsg(d->udp_fd, &mh, MSG_DONTWAIT);
+		ssize_t n = recvmsg(us->fd, &mh, MSG_DONTWAIT);
 
 		if (n < 0)
 			return;
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
 				local = ((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr;
-		query(d, buf, (size_t)n, &peer, local, NULL);
+		query(d, buf, (size_t)n, us->fd, &peer, local, NULL);
 	}
 }
 
@@ -623,7 +688,7 @@ static void tcp_client_io(struct loop_handler *h, uint32_t events)
 
 			if (c->rlen - off < 2 + mlen)
 				break;
-			query(c->d, c->rbuf + off + 2, mlen, &c->peer, (struct in_addr){0}, c);
+			query(c->d, c->rbuf + off + 2, mlen, -1, &c->peer, (struct in_addr){0}, c);
 			if (c->closing)
 				return;
 			off += 2 + mlen;
@@ -636,13 +701,16 @@ static void tcp_client_io(struct loop_handler *h, uint32_t events)
 
 static void tcp_accept_io(struct loop_handler *h, uint32_t events)
 {
-	struct zt_dns *d = (struct zt_dns *)((char *)h - offsetof(struct zt_dns, tcp_h));
+	struct dns_sock *ts = (struct dns_sock *)h;
+	struct zt_dns *d = ts->d;
 
+	if (!ready(d))
+		return;
 	for (int i = 0; i < 32; i++) {
 		struct sockaddr_in peer;
 		socklen_t pl = sizeof(peer);
-		int fd = accept4(d->tcp_fd, (struct sockaddr *)&peer, &pl,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(ts->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct tcp_client *c;
 
 		if (fd < 0)
@@ -685,16 +753,22 @@ static void *run(void *arg)
 	return NULL;
 }
 
-static int udp_socket(uint16_t port)
+/*
+ * A socket of @type on 0.0.0.0:@port (0: any), SO_REUSEPORT: beside the ones the agent keeps
+ * of a predecessor, and a successor's.
+ */
+static int dns_socket(int type, uint16_t port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+	int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 
 	if (fd < 0)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
-	    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) ||
-	    (port && bind(fd, (struct sockaddr *)&a, sizeof(a)))) {
+	    (type == SOCK_DGRAM && setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))) ||
+	    (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) ||
+	    (port && bind(fd, (struct sockaddr *)&a, sizeof(a))) ||
+	    (type == SOCK_STREAM && listen(fd, 1024))) {
 		int e = errno;
 
 		close(fd);
@@ -704,33 +778,155 @@ static int udp_socket(uint16_t port)
 	return fd;
 }
 
+/* Serves @udp and @tcp (taken) as pair @d->n_pairs, on the loop's thread or before it runs. */
+static int serve_pair(struct zt_dns *d, int udp, int tcp)
+{
+	struct dns_sock *u = &d->udp[d->n_pairs], *t = &d->tcp[d->n_pairs];
+
+	if (d->n_pairs == MAX_PAIRS)
+		goto fail;
+	*u = (struct dns_sock){.h = {.fn = udp_io}, .d = d, .fd = udp};
+	*t = (struct dns_sock){.h = {.fn = tcp_accept_io}, .d = d, .fd = tcp};
+	if (loop_add(d->loop, udp, EPOLLIN, &u->h))
+		goto fail;
+	if (loop_add(d->loop, tcp, EPOLLIN, &t->h)) {
+		loop_del(d->loop, udp);
+		goto fail;
+	}
+	d->n_pairs++;
+	return 0;
+fail:
+	close(udp);
+	close(tcp);
+	return -ENOSPC;
+}
+
+static void on_adopt(struct loop_handler *h, uint32_t events)
+{
+	struct zt_dns *d = (struct zt_dns *)((char *)h - offsetof(struct zt_dns, adopt_h));
+	uint64_t v;
+
+	if (read(d->adopt_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&d->lock);
+	for (int i = 0; i < d->n_queued; i++) {
+		if (serve_pair(d, d->queued[i][0], d->queued[i][1]))
+			continue;
+		pr_info("dns: serving the sockets the agent kept (with what was sent to them "
+			"meanwhile)");
+		/* Until the first snapshot, these wait unread as the others do. */
+		if (d->paused)
+			listen_all(d, false);
+	}
+	d->n_queued = 0;
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* The socket's inode: the same socket, whatever its descriptor. */
+static ino_t sock_ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
+/* Whether @fd is a socket of @type bound to port @port. */
+static bool sock_is(int fd, int type, uint16_t port)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	int t = 0;
+	socklen_t tl = sizeof(t);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &tl) && t == type &&
+	       !getsockname(fd, (struct sockaddr *)&a, &al) && a.sin_family == AF_INET &&
+	       ntohs(a.sin_port) == port;
+}
+
+void zt_dns_adopt(void *arg, int fds[2])
+{
+	struct zt_dns *d = arg;
+	uint64_t one = 1;
+	bool known = false;
+
+	if (!sock_is(fds[0], SOCK_DGRAM, d->port) || !sock_is(fds[1], SOCK_STREAM, d->port)) {
+		pr_warn("dns: the agent's sockets are not UDP and TCP %u: not served", d->port);
+		goto drop;
+	}
+	pthread_mutex_lock(&d->lock);
+	/* Pairs are only added, and their descriptors stay until the stop: read safely here. */
+	for (int i = 0; i < d->n_pairs + d->n_queued && !known; i++)
+		known = sock_ino(i < d->n_pairs ? d->udp[i].fd : d->queued[i - d->n_pairs][0]) ==
+			sock_ino(fds[0]);
+	if (!known && d->n_queued < MAX_PAIRS) {
+		d->queued[d->n_queued][0] = fds[0];
+		d->queued[d->n_queued][1] = fds[1];
+		d->n_queued++;
+		pthread_mutex_unlock(&d->lock);
+		if (write(d->adopt_efd, &one, sizeof(one)) < 0)
+			pr_debug("dns: wake: %s", strerror(errno));
+		return;
+	}
+	pthread_mutex_unlock(&d->lock);
+drop:
+	close(fds[0]);
+	close(fds[1]);
+}
+
+int zt_dns_export(void *arg, int fds[2])
+{
+	struct zt_dns *d = arg;
+
+	/* Pair 0, its own, is set before the thread starts and never changes. */
+	if (!d->own)
+		return -ENOENT;
+	fds[0] = d->udp[0].fd;
+	fds[1] = d->tcp[0].fd;
+	return 0;
+}
+
 struct zt_dns *zt_dns_start(struct mesh_state *st, uint16_t port, const struct zt_dns_opts *o)
 {
 	struct zt_dns *d = calloc(1, sizeof(*d));
-	int e;
+	int e, udp, tcp;
 
 	if (!d)
 		return NULL;
 	d->st = st;
 	d->o = *o;
+	d->port = port;
+	d->up_fd = d->adopt_efd = -1;
+	pthread_mutex_init(&d->lock, NULL);
 	snprintf(d->domain, sizeof(d->domain), "%s", o->domain ? o->domain : "cluster.local");
-	d->udp_fd = udp_socket(port);
-	d->tcp_fd = sock_listen(htonl(INADDR_ANY), port, false);
-	d->up_fd = udp_socket(0);
 	d->pend = calloc(MAX_PENDING, sizeof(*d->pend));
 	d->loop = loop_create();
-	if (d->udp_fd < 0 || d->tcp_fd < 0 || d->up_fd < 0 || !d->pend || !d->loop)
+	d->adopt_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	d->up_fd = dns_socket(SOCK_DGRAM, 0);
+	if (!d->pend || !d->loop || d->adopt_efd < 0 || d->up_fd < 0)
 		goto fail;
+	udp = dns_socket(SOCK_DGRAM, port);
+	tcp = udp < 0 ? -1 : dns_socket(SOCK_STREAM, port);
+	if (udp < 0 || tcp < 0) {
+		/* Someone's without SO_REUSEPORT: the agent's may still come (zt_dns_adopt). */
+		pr_warn("dns: cannot open UDP and TCP %u (%s): serving only the sockets the agent "
+			"keeps, when it hands them",
+			port, strerror(errno));
+		if (udp >= 0)
+			close(udp);
+	} else if (serve_pair(d, udp, tcp)) {
+		goto fail;
+	} else {
+		d->own = true;
+	}
 	for (size_t i = 0; i < MAX_PENDING; i++)
 		d->pend[i].up_fd = -1;
 	load_resolvers(d, true);
-	d->udp_h.fn = udp_io;
-	d->tcp_h.fn = tcp_accept_io;
 	d->up_h.fn = up_udp_io;
+	d->adopt_h.fn = on_adopt;
+	d->await.fn = on_await;
 	d->tick.fn = on_tick;
-	if (loop_add(d->loop, d->udp_fd, EPOLLIN, &d->udp_h) ||
-	    loop_add(d->loop, d->tcp_fd, EPOLLIN, &d->tcp_h) ||
-	    loop_add(d->loop, d->up_fd, EPOLLIN, &d->up_h))
+	if (loop_add(d->loop, d->up_fd, EPOLLIN, &d->up_h) ||
+	    loop_add(d->loop, d->adopt_efd, EPOLLIN, &d->adopt_h))
 		goto fail;
 	loop_tick_add(d->loop, &d->tick);
 	if ((e = pthread_create(&d->thread, NULL, run, d))) {
@@ -770,12 +966,19 @@ void zt_dns_stop(struct zt_dns *d)
 		tcp_client_free(c);
 	}
 	loop_destroy(d->loop);
-	if (d->udp_fd >= 0)
-		close(d->udp_fd);
-	if (d->tcp_fd >= 0)
-		close(d->tcp_fd);
+	for (int i = 0; i < d->n_pairs; i++) {
+		close(d->udp[i].fd);
+		close(d->tcp[i].fd);
+	}
+	for (int i = 0; i < d->n_queued; i++) {
+		close(d->queued[i][0]);
+		close(d->queued[i][1]);
+	}
 	if (d->up_fd >= 0)
 		close(d->up_fd);
+	if (d->adopt_efd >= 0)
+		close(d->adopt_efd);
+	pthread_mutex_destroy(&d->lock);
 	dns_table_free(d->table);
 	mesh_snap_put(d->zs);
 	free(d->pend);

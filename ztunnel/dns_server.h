@@ -36,6 +36,14 @@ struct zt_dns_opts {
  */
 struct zt_dns *zt_dns_start(struct mesh_state *st, uint16_t port, const struct zt_dns_opts *o);
 void zt_dns_stop(struct zt_dns *d); /* accepts NULL */
+/*
+ * The agent as the keeper of the sockets (ztunnel/inpod.h, zt_inpod_dns), from any thread:
+ * export gives this proxy's own UDP and TCP sockets (borrowed; 0), adopt serves sockets the
+ * agent kept (taken; ignored when they are ones served already, or not UDP and TCP on the
+ * proxy's port), so the queries a dead predecessor never read are answered.
+ */
+int zt_dns_export(void *arg, int fds[2]);
+void zt_dns_adopt(void *arg, int fds[2]);
 
 /*
  * The nameservers of resolv.conf text @text (IPv4, port 53), at most @max into @out; whether it

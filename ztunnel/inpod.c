@@ -66,6 +66,9 @@ static struct {
 	char path[PATH_MAX];
 	int socks_fd;
 	int stop_efd;
+	int (*dns_export)(void *arg, int fds[2]);
+	void (*dns_adopt)(void *arg, int fds[2]);
+	void *dns_arg;
 	pthread_t thread;
 	bool started;
 } g = {.lock = PTHREAD_RWLOCK_INITIALIZER, .socks_fd = -1, .stop_efd = -1};
@@ -365,6 +368,10 @@ static void on_message(int fd, char *msg, int *fds, size_t nfds)
 	struct in_addr a;
 	int nsfd = nfds ? fds[0] : -1;
 
+	if (!strcmp(msg, "dns") && nfds == 2 && g.dns_adopt) {
+		g.dns_adopt(g.dns_arg, fds);
+		return;
+	}
 	for (size_t i = 1; i < nfds; i++)
 		close(fds[i]);
 	if (sscanf(msg, "add %16s %159s", ipstr, uid) == 2 && inet_pton(AF_INET, ipstr, &a) == 1 &&
@@ -418,7 +425,13 @@ static void *inpod_main(void *arg)
 				fd = -1;
 			}
 			if (fd >= 0) {
+				int dns[2];
+
 				pr_info("in-pod: following the agent at %s", g.path);
+				/* The agent keeps them for the next ztunnel (unless it has some).
+				 */
+				if (g.dns_export && !g.dns_export(g.dns_arg, dns))
+					(void)sock_send_fds(fd, "keep-dns", dns, 2);
 				told = false;
 				pf[1].fd = fd;
 				timeout = -1;
@@ -455,6 +468,14 @@ static void *inpod_main(void *arg)
 	if (fd >= 0)
 		close(fd);
 	return NULL;
+}
+
+void zt_inpod_dns(int (*export_fn)(void *arg, int fds[2]), void (*adopt)(void *arg, int fds[2]),
+		  void *arg)
+{
+	g.dns_export = export_fn;
+	g.dns_adopt = adopt;
+	g.dns_arg = arg;
 }
 
 int zt_inpod_start(const char *agent_socket, int socks_fd)

@@ -77,6 +77,14 @@ int zt_connect_from_pod(uint32_t from_ip, const struct sockaddr_in *dst);
  */
 int zt_inpod_export(int (*give)(void *arg, uint32_t ip, uint64_t ino, const int *fds), void *arg);
 void zt_inpod_adopt(uint32_t ip, uint64_t ino, const int *fds);
+/*
+ * The DNS proxy's sockets and the agent (its inpod.h): on every connection to the agent,
+ * @export(@arg, fds) gives the UDP and TCP sockets to deposit ("keep-dns"; borrowed, 0 or
+ * -errno), and the agent's "dns" sockets go to @adopt(@arg, fds) (taken). Set before
+ * zt_inpod_start.
+ */
+void zt_inpod_dns(int (*export_fn)(void *arg, int fds[2]), void (*adopt)(void *arg, int fds[2]),
+		  void *arg);
 /* Pods captured in-pod now (admin). */
 unsigned int zt_inpod_count(void);
 

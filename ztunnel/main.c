@@ -420,6 +420,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (dns)
+		zt_inpod_dns(zt_dns_export, zt_dns_adopt, dns);
 	/* After a predecessor let go of the pods' listeners: this process opens its own. */
 	err = zt_inpod_start(sock_path, inpod_fd);
 	if (err) {

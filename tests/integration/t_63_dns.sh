@@ -5,10 +5,12 @@
 # allocated 240.240/16 address (and a connection to it reaches the entry's endpoint), NXDOMAIN
 # under the cluster domain; other names are forwarded to the node's resolver (a dnsmasq on the
 # fabric here): A, CNAME, NXDOMAIN, and a 1,920-byte answer truncated over UDP and whole over TCP.
+# No lookup fails while the node's ztunnel, then its agent, is killed and restarted: the agent
+# keeps the proxy's sockets, and the new ztunnel answers what was queued there.
 # A pod annotated ambient.istio.io/dns-capture: "false" keeps its own DNS; a pod outside the mesh
 # its hosts file. The counter redirect_dns counts what the kernel steered.
 . "$(dirname "$0")/lib.sh"
-need_root; need_bins; need_cmd dig dnsmasq curl python3
+need_root; need_bins; need_cmd dig dnsmasq curl python3 jq
 cluster_up manifests
 
 EXT=10.99.0.1
@@ -125,6 +127,30 @@ expect_not_contains "$(cat "$DIR/dnsmasq.log")" "server.mesh.svc.cluster.local" 
 # ---- what the kernel steered ----
 n=$(actl maps --node node1 | awk '$1 == "redirect_dns" { print $2 }')
 [ "${n:-0}" -ge 10 ] || fail "the kernel's redirect_dns counter says ${n:-nothing}"
+
+# ---- restarts: lookups in a loop while node1's ztunnel, then its agent, is killed ----
+status_json() { actl local status -o json 2>/dev/null; }
+pid_of() { status_json | jq -r --arg n node1 ".nodes[] | select(.name == \$n) | .$1.pid"; }
+# The agent keeps the proxy's sockets: a restarted ztunnel answers what was sent meanwhile.
+wait_log 10 node1-agent "keeping the DNS proxy's sockets" || fail "the agent keeps no DNS sockets"
+for what in ztunnel agent; do
+	pid=$(pid_of "$what")
+	pod_exec mesh/client-0 bash -c 'for i in $(seq 60); do
+		getent hosts server.mesh.svc.cluster.local >/dev/null || echo "lookup $i failed"
+		sleep 0.05; done; echo done' >"$DIR/loop.$what" 2>&1 &
+	loop=$!
+	sleep 0.5
+	kill -9 "$pid"
+	wait "$loop"
+	out=$(cat "$DIR/loop.$what")
+	expect_contains "$out" "done" "the lookup loop across the $what's restart did not finish"
+	expect_not_contains "$out" "failed" "a lookup failed across the $what's restart"
+	wait_for 15 bash -c '[ "$("$1" local status -o json | jq -r ".nodes[] | select(.name == \"node1\") | .$2.running")" = true ]' _ \
+		"$AMBITCTL" "$what" || fail "the $what did not come back"
+	[ "$(pid_of "$what")" != "$pid" ] || fail "the $what was not killed"
+done
+wait_log 10 node1-ztunnel "serving the sockets the agent kept" ||
+	fail "the restarted ztunnel did not take the sockets the agent kept"
 
 # ---- outside the mesh, and opted out ----
 expect_eq "$(pod_exec plain/client-0 getent hosts server.mesh | awk '{print $1}')" "$vip" \

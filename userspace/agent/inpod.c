@@ -327,6 +327,13 @@ static void on_ztunnel(struct agent_source *src, uint32_t events)
 	if (src->fd < 0)
 		return; /* dropped earlier in this batch of events */
 	err = sock_recv_fds(src->fd, msg, sizeof(msg), fds, SOCK_MAX_FDS, &n);
+	if (!err && !strcmp(msg, "keep-dns") && n == 2 && m->dns_fds[0] < 0) {
+		/* Kept from now on: a ztunnel that restarts gets them (and their queue) back. */
+		m->dns_fds[0] = fds[0];
+		m->dns_fds[1] = fds[1];
+		pr_info("in-pod: keeping the DNS proxy's sockets for the ztunnels");
+		return;
+	}
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]);
 	if (err == -EAGAIN)
@@ -358,6 +365,7 @@ static void on_listen(struct agent_source *src, uint32_t events)
 	int fd = accept4(src->fd, NULL, NULL, SOCK_CLOEXEC);
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
+	int err;
 
 	if (fd < 0)
 		return;
@@ -384,6 +392,9 @@ static void on_listen(struct agent_source *src, uint32_t events)
 	}
 	z->fd = fd;
 	z->handle = on_ztunnel;
+	if (m->dns_fds[0] >= 0 && (err = sock_send_fds(fd, "dns", m->dns_fds, 2)))
+		pr_warn("in-pod: cannot hand the DNS proxy's sockets to a ztunnel: %s",
+			strerror(-err));
 	if (!m->ready) {
 		/* Its pods keep their listeners until this agent knows which are still here. */
 		m->unsynced[(struct inpod_source *)z - m->zt] = true;
@@ -414,6 +425,7 @@ int inpod_open(struct inpod *m, int epfd, const char *dir, struct datapath *dp)
 		m->zt[i].m = m;
 		m->zt[i].src.fd = -1;
 	}
+	m->dns_fds[0] = m->dns_fds[1] = -1;
 	if (snprintf(m->path, sizeof(m->path), "%s/%s", dir, AMBIT_INPOD_SOCKET) >=
 	    (int)sizeof(m->path))
 		return -ENAMETOOLONG;
@@ -623,6 +635,11 @@ unsigned int inpod_ztunnels(const struct inpod *m)
 
 void inpod_close(struct inpod *m, bool teardown)
 {
+	for (int i = 0; i < 2; i++)
+		if (m->dns_fds[i] >= 0) {
+			close(m->dns_fds[i]);
+			m->dns_fds[i] = -1;
+		}
 	for (int i = 0; i < INPOD_MAX_ZTUNNELS; i++)
 		if (m->zt[i].src.fd >= 0) {
 			close(m->zt[i].src.fd);

@@ -17,6 +17,10 @@
  *                        that ztunnel again after 250 ms, doubling to 8 s, until it takes it)
  *      ztunnel -> agent  "ok <ip> <uid>" (its listeners are up in the pod's netns)
  *    A ztunnel that connects gets every pod, then "synced" (it drops what was not re-added);
+ *  - keeps the DNS proxy's sockets (UDP and TCP 15053) for the ztunnels, so that a restarting
+ *    ztunnel finds the queries sent meanwhile queued there, not refused:
+ *      ztunnel -> agent  "keep-dns" + its UDP and TCP sockets (kept unless some are already)
+ *      agent -> ztunnel  "dns" + the sockets kept, first thing on connecting (it serves them);
  *  - and only when every connected ztunnel said "ok" marks the pod in-pod in the maps
  *    (desired_mark_inpod): connect4 goes to the pod's own 15001, the node-side tc leaves it to
  *    tc_pod. Before, a connection the pod opened meanwhile would find no listener there (a
@@ -73,6 +77,7 @@ struct inpod {
 	 */
 	bool ready;
 	bool unsynced[INPOD_MAX_ZTUNNELS]; /* connected before it: "synced" still owed */
+	int dns_fds[2];			   /* the DNS proxy's UDP and TCP sockets kept, or -1 */
 };
 
 /* "host", "inpod", "auto" into *@out: 0, or -EINVAL. */
