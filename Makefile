@@ -316,6 +316,7 @@ bench: deps
 	$(O)/bench-l7-policy; } | tee bench/results/l7-policy.md; else $(O)/bench-l7-policy 10 1000; fi
 	@QUICK=$(QUICK) bash tools/bench/kube.sh
 	@QUICK=$(QUICK) bash tools/bench/dashboard.sh
+	@QUICK=$(QUICK) bash tools/bench/dns.sh
 	@if [ -z "$(QUICK)" ]; then bash tools/bench/chain.sh; fi
 
 # Policy benchmark (not a test): 10,000 workloads x 10,000 policies, compile and decision times.

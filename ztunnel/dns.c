@@ -531,3 +531,53 @@ int dns_servfail(const uint8_t *q, size_t len, uint8_t **out, size_t *outlen)
 	ldns_pkt_free(pkt);
 	return err;
 }
+
+int dns_make_query(const char *name, uint16_t id, uint8_t **out, size_t *outlen)
+{
+	ldns_pkt *q = NULL;
+	int err = 0;
+
+	if (ldns_pkt_query_new_frm_str(&q, name, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, LDNS_RD) !=
+	    LDNS_STATUS_OK)
+		return -EINVAL;
+	ldns_pkt_set_id(q, id);
+	if (ldns_pkt2wire(out, q, outlen) != LDNS_STATUS_OK)
+		err = -ENOMEM;
+	ldns_pkt_free(q);
+	return err;
+}
+
+int dns_answer_addrs(const uint8_t *r, size_t rlen, uint32_t *ips, size_t max, uint32_t *ttl)
+{
+	ldns_pkt *p = NULL;
+	const ldns_rr_list *an;
+	size_t n = 0;
+	int ret;
+
+	*ttl = 0;
+	if (ldns_wire2pkt(&p, r, rlen) != LDNS_STATUS_OK)
+		return -EPROTO;
+	if (ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN) {
+		ldns_pkt_free(p);
+		return -ENOENT;
+	}
+	if (ldns_pkt_get_rcode(p) != LDNS_RCODE_NOERROR || ldns_pkt_tc(p)) {
+		ldns_pkt_free(p);
+		return -EPROTO;
+	}
+	an = ldns_pkt_answer(p);
+	for (size_t i = 0; an && i < ldns_rr_list_rr_count(an) && n < max; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+		const ldns_rdf *d = ldns_rr_rd_count(rr) ? ldns_rr_rdf(rr, 0) : NULL;
+
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_A ||
+		    ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN || !d || ldns_rdf_size(d) != 4)
+			continue;
+		memcpy(&ips[n++], ldns_rdf_data(d), 4);
+		if (!*ttl || ldns_rr_ttl(rr) < *ttl)
+			*ttl = ldns_rr_ttl(rr);
+	}
+	ret = (int)n;
+	ldns_pkt_free(p);
+	return ret;
+}

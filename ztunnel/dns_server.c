@@ -27,6 +27,7 @@
 #include "dns_server.h"
 #include "loop.h"
 #include "meshstate.h"
+#include "resolved.h"
 #include "sock.h"
 
 #define MAX_PENDING 4096
@@ -40,10 +41,19 @@
 struct zt_dns;
 struct tcp_client;
 
+/* A name of a DNS ServiceEntry (snap_service.names) the proxy keeps resolved for the routing. */
+struct want {
+	char *name;
+	uint64_t next_ms; /* when to ask again (loop clock) */
+	bool inflight;
+	bool failing; /* its last query got no answer (said once) */
+};
+
 /* A forwarded query: the client's, re-numbered, until its answer or the last resolver fails. */
 struct pending {
 	struct zt_dns *d;
-	uint8_t *q; /* as sent upstream (the proxy's id) */
+	uint8_t *q;	   /* as sent upstream (the proxy's id) */
+	struct want *want; /* the proxy's own query for a ServiceEntry's name, else NULL */
 	size_t qlen;
 	uint16_t id, orig_id;
 	int server; /* index of the resolver asked */
@@ -123,6 +133,10 @@ struct zt_dns {
 	size_t n_pending;
 	struct tcp_client *clients;
 	int n_clients;
+	/* The names of the snapshot @wants_version, resolved again as their TTLs run out. */
+	struct want *wants;
+	size_t n_wants;
+	uint64_t wants_version;
 };
 
 /* ---- resolvers ---- */
@@ -332,9 +346,42 @@ static void pending_end(struct pending *p)
 	d->n_pending--;
 }
 
+/* The proxy's own query ended: its addresses for the routing, and when to ask again. */
+static void want_done(struct pending *p, const uint8_t *msg, size_t len)
+{
+	struct want *w = p->want;
+	uint32_t ips[ZT_RESOLVED_MAX_ADDRS], ttl = 0;
+	int n = msg ? dns_answer_addrs(msg, len, ips, ZT_RESOLVED_MAX_ADDRS, &ttl) : -ETIMEDOUT;
+
+	w->inflight = false;
+	if (n > 0 || n == -ENOENT) {
+		if (w->failing)
+			pr_info("dns: %s resolves again", w->name);
+		w->failing = false;
+		/* NXDOMAIN: none (the entry leads nowhere), asked again in 30 s. */
+		if (zt_resolved_set(w->name, ips, n > 0 ? (size_t)n : 0))
+			pr_warn("dns: no room for the addresses of %s", w->name);
+		ttl = n > 0 ? (ttl < 5 ? 5 : ttl > 300 ? 300 : ttl) : 30;
+		w->next_ms = loop_now_ms(p->d->loop) + ttl * 1000ull;
+		pr_debug("dns: %s: %d address(es), again in %u s", w->name, n > 0 ? n : 0, ttl);
+		return;
+	}
+	/* No answer: what it had stands, asked again soon. */
+	if (!w->failing)
+		pr_info("dns: cannot resolve %s for its ServiceEntry (%s): asking again every 5 s",
+			w->name, strerror(-n));
+	w->failing = true;
+	w->next_ms = loop_now_ms(p->d->loop) + 5000;
+}
+
 /* Sends @msg (an answer with the proxy's id) to @p's client with the client's id, and ends @p. */
 static void pending_answer(struct pending *p, uint8_t *msg, size_t len)
 {
+	if (p->want) {
+		want_done(p, msg, len);
+		pending_end(p);
+		return;
+	}
 	msg[0] = (uint8_t)(p->orig_id >> 8);
 	msg[1] = (uint8_t)p->orig_id;
 	if (p->tc)
@@ -349,6 +396,11 @@ static void pending_servfail(struct pending *p)
 	uint8_t *out;
 	size_t len;
 
+	if (p->want) {
+		want_done(p, NULL, 0);
+		pending_end(p);
+		return;
+	}
 	if (dns_servfail(p->q, p->qlen, &out, &len) == 0) {
 		pending_answer(p, out, len);
 		free(out);
@@ -469,24 +521,24 @@ static void try_next(struct pending *p)
 	(void)loop_timer_arm(d->loop, &p->timer, d->o.timeout_ms ? d->o.timeout_ms : 2000);
 }
 
-static void forward(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
-		    const struct sockaddr_in *peer, struct in_addr local, struct tcp_client *tc)
+/* A query @q to forward, re-numbered with an unused random id of the proxy's; NULL: none free. */
+static struct pending *pending_new(struct zt_dns *d, const uint8_t *q, size_t len)
 {
 	struct pending *p = NULL;
 	uint16_t id = 0;
 
 	if (d->n_pending >= MAX_PENDING / 2) {
 		pr_debug("dns: %zu queries in flight: dropping one", d->n_pending);
-		return;
+		return NULL;
 	}
 	for (int i = 0; i < 16 && !p; i++) {
 		if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-			return;
+			return NULL;
 		if (!d->pend[id % MAX_PENDING].used)
 			p = &d->pend[id % MAX_PENDING];
 	}
 	if (!p || !(p->q = malloc(len)))
-		return;
+		return NULL;
 	memcpy(p->q, q, len);
 	p->qlen = len;
 	p->orig_id = (uint16_t)(q[0] << 8 | q[1]);
@@ -496,7 +548,19 @@ static void forward(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
 	p->d = d;
 	p->used = true;
 	p->up_fd = -1;
+	p->ufd = -1;
 	p->timer.fn = on_timeout;
+	d->n_pending++;
+	return p;
+}
+
+static void forward(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
+		    const struct sockaddr_in *peer, struct in_addr local, struct tcp_client *tc)
+{
+	struct pending *p = pending_new(d, q, len);
+
+	if (!p)
+		return;
 	p->tc = tc;
 	if (tc)
 		tc->inflight++;
@@ -504,8 +568,84 @@ static void forward(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
 		p->peer = *peer;
 	p->ufd = ufd;
 	p->local = local;
-	d->n_pending++;
 	try_next(p);
+}
+
+/* Ends the proxy's own queries in flight (their wants are going away). */
+static void wants_abort(struct zt_dns *d)
+{
+	for (size_t i = 0; i < MAX_PENDING; i++)
+		if (d->pend[i].used && d->pend[i].want) {
+			d->pend[i].want->inflight = false;
+			pending_end(&d->pend[i]);
+		}
+}
+
+/* The names of @s's DNS ServiceEntries into d->wants (each once; a known one keeps its time). */
+static void wants_update(struct zt_dns *d, const struct snapshot *s)
+{
+	struct want *v = NULL;
+	char **names = NULL;
+	size_t n = 0, total = 0;
+
+	for (size_t i = 0; i < s->n_entries; i++)
+		total += s->entries[i].n_names;
+	if (total &&
+	    (!(v = calloc(total, sizeof(*v))) || !(names = calloc(total, sizeof(*names))))) {
+		free(v);
+		return; /* kept as they were: tried again with the next snapshot */
+	}
+	for (size_t i = 0; i < s->n_entries; i++)
+		for (size_t j = 0; j < s->entries[i].n_names; j++) {
+			const char *name = s->entries[i].names[j];
+			bool dup = false;
+
+			for (size_t k = 0; k < n && !dup; k++)
+				dup = !strcmp(v[k].name, name);
+			if (dup || !(v[n].name = strdup(name)))
+				continue;
+			for (size_t k = 0; k < d->n_wants; k++)
+				if (!strcmp(d->wants[k].name, name))
+					v[n].next_ms = d->wants[k].next_ms;
+			names[n] = v[n].name;
+			n++;
+		}
+	wants_abort(d);
+	for (size_t k = 0; k < d->n_wants; k++)
+		free(d->wants[k].name);
+	free(d->wants);
+	d->wants = v;
+	d->n_wants = n;
+	d->wants_version = s->version;
+	zt_resolved_keep(names, n);
+	free(names);
+	if (n)
+		pr_info("dns: resolving %zu ServiceEntry name(s) for the routing", n);
+}
+
+/* Asks for the names whose time came. */
+static void wants_ask(struct zt_dns *d)
+{
+	uint64_t now = loop_now_ms(d->loop);
+
+	if (d->zs && d->zs->snap->version != d->wants_version)
+		wants_update(d, d->zs->snap);
+	for (size_t i = 0; i < d->n_wants && d->n_servers; i++) {
+		struct want *w = &d->wants[i];
+		struct pending *p;
+		uint8_t *q;
+		size_t len;
+
+		if (w->inflight || now < w->next_ms || dns_make_query(w->name, 0, &q, &len))
+			continue;
+		p = pending_new(d, q, len);
+		free(q);
+		if (!p)
+			return;
+		p->want = w;
+		w->inflight = true;
+		try_next(p);
+	}
 }
 
 /* An upstream's UDP answer: to its query when it is one, else dropped. */
@@ -743,6 +883,8 @@ static void on_tick(struct loop_tick *t)
 	struct zt_dns *d = (struct zt_dns *)((char *)t - offsetof(struct zt_dns, tick));
 
 	load_resolvers(d, false);
+	if (current(d))
+		wants_ask(d);
 }
 
 static void *run(void *arg)
@@ -979,6 +1121,9 @@ void zt_dns_stop(struct zt_dns *d)
 	if (d->adopt_efd >= 0)
 		close(d->adopt_efd);
 	pthread_mutex_destroy(&d->lock);
+	for (size_t k = 0; k < d->n_wants; k++)
+		free(d->wants[k].name);
+	free(d->wants);
 	dns_table_free(d->table);
 	mesh_snap_put(d->zs);
 	free(d->pend);

@@ -13,6 +13,7 @@
 
 #include "connrec.h"
 #include "metrics.h"
+#include "resolved.h"
 #include "route.h"
 #include "sock.h"
 
@@ -121,9 +122,9 @@ static bool is_waypoint(const struct snap_waypoint *wp, const struct snap_worklo
  * A destination no Service or workload has: the ServiceEntry host that names it for @src's
  * namespace (out->svc), else none (out->svc NULL: PassthroughCluster or, under REGISTRY_ONLY,
  * BlackHoleCluster). Addressed to the entry's own address, a STATIC entry or one with selected
- * workloads goes to one of its endpoints (the port's targetPort); NONE goes to the address the
- * client asked for. -EHOSTUNREACH: an entry's address with no endpoint behind it (a DNS entry
- * whose names are not resolved yet).
+ * workloads goes to one of its endpoints (the port's targetPort), a DNS one to what its names
+ * resolved to (the DNS proxy's, resolved.h); NONE goes to the address the client asked for.
+ * -EHOSTUNREACH: an entry's address with no endpoint behind it (names not resolved yet).
  */
 static int route_entry(const struct snapshot *s, const struct snap_workload *src,
 		       const struct sockaddr_in *dst, struct zt_rr *rr, struct zt_route *out)
@@ -137,11 +138,28 @@ static int route_entry(const struct snapshot *s, const struct snap_workload *src
 	out->svc = e;
 	if (!e)
 		return 0;
-	for (size_t i = 0; i < e->nendpoints && !own; i++)
-		own = e->endpoints[i] == dst->sin_addr.s_addr;
 	for (size_t i = 0; i < e->nports; i++)
 		if (e->ports[i].port == port)
 			p = &e->ports[i];
+	/* A DNS entry: the addresses its names resolved to (resolved.h), the first only for
+	 * DNS_ROUND_ROBIN (Envoy's LOGICAL_DNS). */
+	if (!e->nendpoints && e->n_names) {
+		uint32_t ips[64];
+		size_t n = 0;
+
+		for (size_t i = 0; i < e->n_names && n < 64; i++)
+			n += zt_resolved_get(e->names[i], ips + n, 64 - n);
+		if (e->resolution == SNAP_RES_DNS_ROUND_ROBIN && n)
+			n = 1;
+		if (!n)
+			return -EHOSTUNREACH;
+		out->addr.sin_addr.s_addr = ips[rr_pick(rr, e->vip, port, n)];
+		out->addr.sin_port = htons(p && p->target_port ? p->target_port : port);
+		out->dst_wl = snapshot_workload_by_ip(s, out->addr.sin_addr.s_addr);
+		return 0;
+	}
+	for (size_t i = 0; i < e->nendpoints && !own; i++)
+		own = e->endpoints[i] == dst->sin_addr.s_addr;
 	/* Addressed to an endpoint itself, or an entry that takes the client's own address. */
 	if (own || e->resolution == SNAP_RES_NONE)
 		return 0;

@@ -111,13 +111,16 @@ struct snap_service {
 	 * one allocated to it (0: none), @cidrs its other addresses and CIDRs, @endpoints its
 	 * STATIC or selected endpoints, and @export_to the namespaces that see it (NULL: all).
 	 * JSON "kind" ("MESH_EXTERNAL", "MESH_INTERNAL"), "resolution", "addresses" ("a.b.c.d/n"),
-	 * "exportTo"; a Service has none of them.
+	 * "exportTo"; a Service has none of them. A DNS or DNS_ROUND_ROBIN entry also has
+	 * @names, JSON "resolve": what the ztunnel resolves for its endpoints (its endpoints'
+	 * names, or its host when it lists none).
 	 */
 	enum snap_svc_kind kind;
 	enum snap_resolution resolution;
-	size_t n_cidrs, n_export_to;
+	size_t n_cidrs, n_export_to, n_names;
 	struct snap_cidr *cidrs;
 	char **export_to;
+	char **names;
 	/*
 	 * The agent's own, never encoded: the serial of the Service object it was made from (0:
 	 * unknown), and 1 + the position of the service in the desired state in force whose
@@ -198,6 +201,8 @@ void snapshot_waypoint_free(struct snap_waypoint *w);
 /* Look-ups; borrowed pointers or NULL. */
 const struct snap_workload *snapshot_workload_by_ip(const struct snapshot *s, uint32_t ip);
 const struct snap_service *snapshot_service_by_vip(const struct snapshot *s, uint32_t vip);
+/* "a.b.c.d" or "a.b.c.d/n" into @c (host bits cleared); false for anything else (IPv6, a name). */
+bool snapshot_parse_cidr(const char *txt, struct snap_cidr *c);
 /*
  * The ServiceEntry host that @ip:@port (network order, host order) reaches for a client in
  * namespace @ns (NULL: any): by its address or CIDR (the longest prefix), else by one of its

@@ -2,8 +2,10 @@
 /*
  * libFuzzer driver: an upstream resolver's answer (untrusted: whatever the node's resolvers, or
  * anyone spoofing them, send) checked against the queries the forwarder has in flight, as
- * dns_server.c does before relaying it to a pod.
+ * dns_server.c does before relaying it to a pod, and the addresses it takes from answers to
+ * its own queries (a DNS ServiceEntry's names).
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +38,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		  {"_sip._tcp.example.org.", LDNS_RR_TYPE_SRV},
 		  {"alias.example.org.", LDNS_RR_TYPE_CNAME}};
 	uint16_t id = size >= 2 ? (uint16_t)(data[0] << 8 | data[1]) : 0;
+	uint32_t ips[16], ttl;
+	int n = dns_answer_addrs(data, size, ips, 16, &ttl);
+
+	/* What the proxy takes from the answers to its own queries (DNS ServiceEntries). */
+	if (n > 16 || (n < 0 && n != -ENOENT && n != -EPROTO))
+		abort();
 
 	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
 		size_t len;

@@ -91,6 +91,7 @@ cluster_down() {
 on_exit() {
 	local rc=${LIB_RC:-$?}
 	fabric_capture_stop
+	fabric_bg_stop
 	# Only failures (not skips) get the state dump.
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ "$CLUSTER_IS_UP" = 1 ]; then
 		dump_cluster_state
@@ -246,6 +247,31 @@ fabric_capture_stop() {
 	kill -INT "$FABRIC_CAP_PID" 2>/dev/null
 	wait "$FABRIC_CAP_PID" 2>/dev/null
 	FABRIC_CAP_PID=
+}
+
+# fabric_bg CMD...: runs CMD in the background in the fabric netns, outside the mesh at
+# $FABRIC_IP, which every node routes to (an external server, a resolver); on_exit stops it.
+FABRIC_IP=10.99.0.1
+FABRIC_BG_PIDS=()
+FABRIC_BG_DIR=
+fabric_bg() {
+	nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric "$@" &
+	FABRIC_BG_PIDS+=($!)
+}
+# fabric_http PORT TEXT: an HTTP server on $FABRIC_IP:PORT answering TEXT.
+fabric_http() {
+	[ -n "$FABRIC_BG_DIR" ] || FABRIC_BG_DIR=$(mktemp -d /tmp/ambit-it-XXXXXX)
+	mkdir -p "$FABRIC_BG_DIR/$1"
+	echo "$2" >"$FABRIC_BG_DIR/$1/index.html"
+	fabric_bg python3 -m http.server --bind "$FABRIC_IP" --directory "$FABRIC_BG_DIR/$1" "$1" \
+		>/dev/null 2>&1
+}
+fabric_bg_stop() {
+	local p
+	for p in "${FABRIC_BG_PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	FABRIC_BG_PIDS=()
+	[ -z "$FABRIC_BG_DIR" ] || rm -rf "$FABRIC_BG_DIR"
+	FABRIC_BG_DIR=
 }
 
 # fake_api_up DIR TOKEN: the fake Kubernetes API server (tests/k8s/fake_apiserver.py) on a

@@ -12,25 +12,8 @@
 need_root; need_bins; need_cmd curl python3
 cluster_up manifests
 
-EXT=10.99.0.1
-WEB=$(mktemp -d /tmp/ambit-it-XXXXXX)
-SRV_PIDS=()
-cleanup() {
-	local rc=$?
-	for p in "${SRV_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$WEB"
-	LIB_RC=$rc on_exit
-}
-trap cleanup EXIT
-
-for port in 18080 18081 18082 18083; do
-	mkdir -p "$WEB/$port"
-	echo "ext-$port" >"$WEB/$port/index.html"
-	nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric python3 -m http.server --bind "$EXT" \
-		--directory "$WEB/$port" "$port" >/dev/null 2>&1 &
-	SRV_PIDS+=($!)
-done
+EXT=$FABRIC_IP
+for port in 18080 18081 18082 18083; do fabric_http "$port" "ext-$port"; done
 
 # get URL: the body from mesh/client-0 (curl's exit status on failure).
 get() { pod_exec mesh/client-0 curl -sS --max-time 5 "$1"; }

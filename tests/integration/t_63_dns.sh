@@ -3,7 +3,8 @@
 # proxy (their hosts file has no Services any more): Services by short name through the search
 # list, by FQDN, headless Services by their pods, SRV for a named port, a ServiceEntry host by its
 # allocated 240.240/16 address (and a connection to it reaches the entry's endpoint), NXDOMAIN
-# under the cluster domain; other names are forwarded to the node's resolver (a dnsmasq on the
+# under the cluster domain, a resolution: DNS entry's host resolved by the ztunnel for the
+# connection; other names are forwarded to the node's resolver (a dnsmasq on the
 # fabric here): A, CNAME, NXDOMAIN, and a 1,920-byte answer truncated over UDP and whole over TCP.
 # No lookup fails while the node's ztunnel, then its agent, is killed and restarted: the agent
 # keeps the proxy's sockets, and the new ztunnel answers what was queued there.
@@ -13,32 +14,21 @@
 need_root; need_bins; need_cmd dig dnsmasq curl python3 jq
 cluster_up manifests
 
-EXT=10.99.0.1
+EXT=$FABRIC_IP
 DIR=$(mktemp -d /tmp/ambit-it-XXXXXX)
-PIDS=()
-cleanup() {
-	local rc=$?
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$DIR"
-	LIB_RC=$rc on_exit
-}
-trap cleanup EXIT
+trap 'rc=$?; rm -rf "$DIR"; LIB_RC=$rc on_exit' EXIT
 
 # The upstream resolver of the nodes (their resolv.conf names the fabric's address).
 {
 	echo "192.0.2.80 www.ext.test"
+	echo "$EXT web.ext.test"
 	for i in $(seq 1 120); do echo "10.77.0.$i big.ext.test"; done
 } >"$DIR/hosts"
 chmod 755 "$DIR" && chmod 644 "$DIR/hosts" # dnsmasq reads it as nobody
-nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric dnsmasq --keep-in-foreground --listen-address="$EXT" --bind-interfaces --port=53 \
+fabric_bg dnsmasq --keep-in-foreground --listen-address="$EXT" --bind-interfaces --port=53 \
 	--no-resolv --no-hosts --local=/ext.test/ --addn-hosts="$DIR/hosts" --cname=alias.ext.test,www.ext.test \
-	--pid-file="$DIR/dnsmasq.pid" --log-facility="$DIR/dnsmasq.log" --log-queries &
-PIDS+=($!)
-mkdir -p "$DIR/web"
-echo "ext-18082" >"$DIR/web/index.html"
-nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric python3 -m http.server --bind "$EXT" --directory "$DIR/web" 18082 >/dev/null 2>&1 &
-PIDS+=($!)
+	--pid-file="$DIR/dnsmasq.pid" --log-facility="$DIR/dnsmasq.log" --log-queries
+fabric_http 18082 ext-18082
 
 # ask POD ARGS...: dig in the pod, short output.
 ask() {
@@ -102,6 +92,25 @@ expect_eq "$(ask mesh/client-0 +short AAAA api.example.com)" "" "AAAA of an IPv4
 out=$(pod_exec mesh/client-0 curl -sS --max-time 5 http://api.example.com/) ||
 	fail "a connection by the entry's name did not reach its endpoint"
 expect_contains "$out" "ext-18082"
+# resolution DNS: the ztunnel resolves the host through the node's resolver for the routing.
+actl apply -f - >&2 <<EOF || fail "apply the DNS ServiceEntry"
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: web, namespace: mesh}
+spec:
+  hosts: [web.ext.test]
+  location: MESH_EXTERNAL
+  resolution: DNS
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 18082}]
+EOF
+web_vip=$(actl services | awk '$2 == "web.ext.test" { print $3 }')
+case $web_vip in 240.240.*) ;; *) fail "web.ext.test has no allocated address: $(actl services)" ;; esac
+expect_eq "$(ask mesh/client-0 +short web.ext.test)" "$web_vip" "a DNS entry's host answers its allocated address"
+wait_for 15 pod_exec mesh/client-0 curl -sf --max-time 3 http://web.ext.test/ ||
+	fail "a connection to a DNS entry never reached what its name resolves to"
+expect_contains "$(pod_exec mesh/client-0 curl -sS --max-time 5 http://web.ext.test/)" "ext-18082"
+grep -q "query\[A\] web.ext.test from 10.99.0.11" "$DIR/dnsmasq.log" ||
+	fail "the ztunnel did not resolve web.ext.test upstream"
 
 # ---- forwarded to the node's resolver ----
 expect_eq "$(ask mesh/client-0 +short www.ext.test)" "192.0.2.80" "forwarded A"

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +339,51 @@ static void test_upstream_check(void **state)
 	free(q);
 }
 
+/* What the proxy takes from its own queries' answers: A records (a CNAME chain's end), TTL. */
+static void test_answer_addrs(void **state)
+{
+	static const char *const chain[] = {"alias.example.org. 60 IN CNAME www.example.org.",
+					    "www.example.org. 40 IN A 192.0.2.7",
+					    "www.example.org. 90 IN A 192.0.2.8", NULL};
+	uint32_t ips[4], ttl;
+	uint8_t *q, *w;
+	size_t len;
+	ldns_pkt *p = NULL;
+
+	(void)state;
+	assert_int_equal(dns_make_query("alias.example.org", 0x4242, &q, &len), 0);
+	assert_int_equal(ldns_wire2pkt(&p, q, len), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_id(p), 0x4242);
+	assert_int_equal(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_question(p), 0)),
+			 LDNS_RR_TYPE_A);
+	ldns_pkt_set_qr(p, true);
+	for (const char *const *t = chain; *t; t++) {
+		ldns_rr *rr = NULL;
+
+		assert_int_equal(ldns_rr_new_frm_str(&rr, *t, 0, NULL, NULL), LDNS_STATUS_OK);
+		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr));
+	}
+	assert_int_equal(ldns_pkt2wire(&w, p, &len), LDNS_STATUS_OK);
+	assert_int_equal(dns_answer_addrs(w, len, ips, 4, &ttl), 2);
+	assert_int_equal(ips[0], ip4("192.0.2.7"));
+	assert_int_equal(ips[1], ip4("192.0.2.8"));
+	assert_int_equal(ttl, 40);
+	assert_int_equal(dns_answer_addrs(w, len, ips, 1, &ttl), 1);
+	free(w);
+	ldns_pkt_set_rcode(p, LDNS_RCODE_NXDOMAIN);
+	assert_int_equal(ldns_pkt2wire(&w, p, &len), LDNS_STATUS_OK);
+	assert_int_equal(dns_answer_addrs(w, len, ips, 4, &ttl), -ENOENT);
+	free(w);
+	ldns_pkt_set_rcode(p, LDNS_RCODE_SERVFAIL);
+	assert_int_equal(ldns_pkt2wire(&w, p, &len), LDNS_STATUS_OK);
+	assert_int_equal(dns_answer_addrs(w, len, ips, 4, &ttl), -EPROTO);
+	free(w);
+	assert_int_equal(dns_answer_addrs(q, 5, ips, 4, &ttl), -EPROTO);
+	ldns_pkt_free(p);
+	free(q);
+	assert_int_equal(dns_make_query("bad..name", 1, &q, &len), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +394,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 	    cmocka_unit_test(test_upstream_check),
+	    cmocka_unit_test(test_answer_addrs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,7 @@
 #include "../../ztunnel/metrics.h"
 #include "../lib/harness.h"
 #include "../../ztunnel/proxy.h"
+#include "../../ztunnel/resolved.h"
 #include "sock.h"
 
 #define ID_A "spiffe://cluster.local/ns/demo/sa/a"
@@ -246,6 +247,77 @@ static void test_route_entries(void **state)
 			assert_non_null(strstr(err, bad[i][1]));
 		}
 	}
+}
+
+/* A DNS entry goes where its names resolved to (the proxy's table), DNS_ROUND_ROBIN to the first.
+ */
+static void test_route_dns_entries(void **state)
+{
+	static const char json[] =
+	    "{\"version\":3,\"node\":\"n1\",\"workloads\":[],\"services\":[],"
+	    "\"serviceEntries\":["
+	    "{\"name\":\"web.ext\",\"namespace\":\"a\",\"hostname\":\"web.ext\","
+	    " \"vip\":\"240.240.1.9\",\"ports\":[{\"name\":\"http\",\"port\":80,"
+	    " \"targetPort\":8080}],\"endpoints\":[],\"kind\":\"MESH_EXTERNAL\","
+	    " \"resolution\":\"DNS\",\"resolve\":[\"web.ext\"]},"
+	    "{\"name\":\"lb.ext\",\"namespace\":\"a\",\"hostname\":\"lb.ext\","
+	    " \"vip\":\"240.240.1.10\",\"ports\":[{\"name\":\"http\",\"port\":80}],"
+	    " \"endpoints\":[],\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"DNS_ROUND_ROBIN\","
+	    " \"resolve\":[\"a.lb.ext\",\"b.lb.ext\"]}],\"certs\":[]}";
+	const uint32_t web[2] = {harness_ip4("192.0.2.1"), harness_ip4("192.0.2.2")};
+	const uint32_t a[1] = {harness_ip4("192.0.2.10")}, b[1] = {harness_ip4("192.0.2.11")};
+	struct sockaddr_in dst = harness_sin("240.240.1.9", 80);
+	struct zt_route r;
+	struct zt_rr rr = {0};
+	char err[200], *enc;
+	struct snapshot *s = snapshot_decode(json, sizeof(json) - 1, err, sizeof(err)), *again;
+	bool seen[2] = {false, false};
+
+	assert_non_null(s);
+	assert_int_equal(s->entries[1].n_names, 2);
+	/* Not resolved yet: nowhere to go. */
+	zt_resolved_keep(NULL, 0);
+	assert_int_equal(zt_route_outbound(s, NULL, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+			 -EHOSTUNREACH);
+	assert_int_equal(zt_resolved_set("web.ext", web, 2), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(zt_route_outbound(s, NULL, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+				 0);
+		assert_ptr_equal(r.svc, &s->entries[0]);
+		assert_int_equal(ntohs(r.addr.sin_port), 8080);
+		seen[r.addr.sin_addr.s_addr == web[1]] = true;
+	}
+	assert_true(seen[0] && seen[1]);
+	assert_int_equal(zt_resolved_set("a.lb.ext", a, 1), 0);
+	assert_int_equal(zt_resolved_set("b.lb.ext", b, 1), 0);
+	dst = harness_sin("240.240.1.10", 80);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(zt_route_outbound(s, NULL, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+				 0);
+		assert_int_equal(r.addr.sin_addr.s_addr, a[0]);
+	}
+	/* Resolved to nothing (NXDOMAIN): nowhere again. */
+	assert_int_equal(zt_resolved_set("a.lb.ext", NULL, 0), 0);
+	assert_int_equal(zt_route_outbound(s, NULL, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_int_equal(r.addr.sin_addr.s_addr, b[0]);
+	/* Names of the snapshot only. */
+	{
+		char *keep[] = {(char *)"web.ext"};
+		uint32_t got[2];
+
+		zt_resolved_keep(keep, 1);
+		assert_int_equal(zt_resolved_get("b.lb.ext", got, 2), 0);
+		assert_int_equal(zt_resolved_get("web.ext", got, 2), 2);
+	}
+	enc = snapshot_encode(s);
+	again = snapshot_decode(enc, strlen(enc), err, sizeof(err));
+	assert_non_null(again);
+	assert_int_equal(again->entries[1].n_names, 2);
+	assert_string_equal(again->entries[1].names[1], "b.lb.ext");
+	snapshot_free(again);
+	free(enc);
+	zt_resolved_keep(NULL, 0);
+	snapshot_free(s);
 }
 
 static void test_route_outbound(void **state)
@@ -871,6 +943,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_route_outbound),
 	    cmocka_unit_test(test_route_entries),
+	    cmocka_unit_test(test_route_dns_entries),
 	    cmocka_unit_test(test_route_rr_per_service),
 	    cmocka_unit_test(test_check_connect),
 	    cmocka_unit_test(test_route_waypoint),

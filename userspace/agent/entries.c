@@ -76,31 +76,6 @@ static int auto_allocate(struct desired *d, const bool *needs)
 	return 0;
 }
 
-/* "a.b.c.d" or "a.b.c.d/n" into @c; false for anything else (IPv6, a name). */
-static bool parse_cidr(const char *txt, struct snap_cidr *c)
-{
-	char ip[INET_ADDRSTRLEN], *end;
-	const char *slash = strchr(txt, '/');
-	size_t n = slash ? (size_t)(slash - txt) : strlen(txt);
-	struct in_addr a;
-	long len = 32;
-
-	if (n >= sizeof(ip))
-		return false;
-	memcpy(ip, txt, n);
-	ip[n] = 0;
-	if (inet_pton(AF_INET, ip, &a) != 1)
-		return false;
-	if (slash) {
-		len = strtol(slash + 1, &end, 10);
-		if (end == slash + 1 || *end || len < 0 || len > 32)
-			return false;
-	}
-	c->ip = len ? a.s_addr & htonl(~0u << (32 - len)) : 0;
-	c->len = (uint8_t)len;
-	return true;
-}
-
 /* exportTo: absent or "*" is everyone (NULL), "." the entry's namespace, "~" no one. */
 static int export_to(const struct config_service_entry *se, struct snap_service *e)
 {
@@ -172,12 +147,36 @@ static int endpoints(const struct config_service_entry *se, struct desired_index
 	return err;
 }
 
+/*
+ * What the ztunnel resolves for a DNS entry's endpoints: its endpoints' names (an IP is an
+ * endpoint as it is), or its host when it lists no endpoint.
+ */
+static int resolve_names(const struct config_service_entry *se, const char *host,
+			 struct snap_service *e)
+{
+	e->names = calloc(se->n_endpoints + 1, sizeof(*e->names));
+	if (!e->names)
+		return -ENOMEM;
+	for (size_t i = 0; i < se->n_endpoints; i++) {
+		const char *a = se->endpoints[i].address;
+		struct in_addr ip;
+
+		if (!a || !a[0] || inet_pton(AF_INET, a, &ip) == 1 || !strncmp(a, "unix://", 7))
+			continue;
+		if (!(e->names[e->n_names++] = strdup(a)))
+			return -ENOMEM;
+	}
+	if (!se->n_endpoints && !strchr(host, '*') && !(e->names[e->n_names++] = strdup(host)))
+		return -ENOMEM;
+	return 0;
+}
+
 /* One entry for @host of @se, appended to @d; *@needs: it wants an allocated address. */
 static int add_host(struct desired *d, size_t *cap, const struct config_service_entry *se,
 		    const char *host, struct desired_index *ix, bool *needs)
 {
 	struct snap_service *e;
-	int err;
+	int err = 0;
 
 	if (d->n_snap_entries == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 8;
@@ -215,7 +214,7 @@ static int add_host(struct desired *d, size_t *cap, const struct config_service_
 	for (size_t i = 0; i < se->addresses.n; i++) {
 		struct snap_cidr c;
 
-		if (!parse_cidr(se->addresses.items[i], &c))
+		if (!snapshot_parse_cidr(se->addresses.items[i], &c))
 			continue;
 		if (!e->vip && c.len == 32)
 			e->vip = c.ip;
@@ -224,6 +223,12 @@ static int add_host(struct desired *d, size_t *cap, const struct config_service_
 	}
 	*needs = !e->vip && !e->n_cidrs && se->resolution != CONFIG_SE_RESOLUTION_NONE &&
 		 !strchr(host, '*');
+	if (se->resolution == CONFIG_SE_RESOLUTION_DNS ||
+	    se->resolution == CONFIG_SE_RESOLUTION_DNS_ROUND_ROBIN) {
+		err = resolve_names(se, host, e);
+		if (err)
+			return err;
+	}
 	err = export_to(se, e);
 	return err ? err : endpoints(se, ix, e);
 }

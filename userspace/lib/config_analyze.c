@@ -1141,31 +1141,25 @@ static void check_behind_waypoint(struct cfg_an *a, const struct config *u,
 }
 
 /*
- * What ambit does not do yet of a ServiceEntry (the rest is in force: ztunnel/route.c): names
- * are not resolved (a DNS entry without IP endpoints leads nowhere), an endpoint's own ports
- * are not applied, IPv6 addresses are not matched.
+ * What ambit does not do yet of a ServiceEntry (the rest is in force: ztunnel/route.c and the
+ * DNS proxy): DYNAMIC_DNS, an endpoint's own ports, IPv6 addresses.
  */
 static void se_findings(struct cfg_an *a, const struct config_service_entry *se)
 {
-	bool ip_endpoint = false;
 	struct in6_addr a6;
 
 	for (size_t i = 0; i < se->n_endpoints; i++) {
-		struct in_addr a4;
-
-		ip_endpoint |= se->endpoints[i].address &&
-			       inet_pton(AF_INET, se->endpoints[i].address, &a4) == 1;
 		if (se->endpoints[i].ports.n)
 			cfg_an_add(a, &se->meta, "ServiceEntry", 0, false, NULL,
 				   "spec.endpoints[%zu].ports: not enforced yet: the entry's "
 				   "targetPort (or port) is used",
 				   i);
 	}
-	if (se->resolution >= CONFIG_SE_RESOLUTION_DNS && !ip_endpoint &&
-	    !se->has_workload_selector)
-		cfg_an_add(a, &se->meta, "ServiceEntry", 0, false, NULL,
-			   "spec.resolution: not enforced yet: ambit does not resolve names yet; "
-			   "connections to the hosts' addresses find no endpoint");
+	if (se->resolution == CONFIG_SE_RESOLUTION_DYNAMIC_DNS)
+		cfg_an_add(
+		    a, &se->meta, "ServiceEntry", 0, false, NULL,
+		    "spec.resolution: not enforced yet: DYNAMIC_DNS (wildcard hosts through a "
+		    "waypoint) is not done; its names are forwarded as any other");
 	for (size_t i = 0; i < se->addresses.n; i++) {
 		char buf[INET6_ADDRSTRLEN];
 		const char *slash = strchr(se->addresses.items[i], '/');

@@ -8,7 +8,7 @@
  *    "services":[{"name","namespace","hostname","vip","ports":[{"name","port","targetPort"}],
  *                 "endpoints":["a.b.c.d",...]}],
  *    "serviceEntries":[ a service, plus "kind","resolution","addresses":["a.b.c.d/n"],
- *                       "exportTo":[ns,...] ],   (optional)
+ *                       "exportTo":[ns,...],"resolve":[name,...] ],   (optional)
  *    "outboundTrafficPolicy":"REGISTRY_ONLY",   (optional)
  *    "certs":[{"identity","certPEM","keyPEM","notBefore","notAfter"}],
  *    "policies":{...},  (optional: include/ambit/policy.h, docs/INTERNALS.md)
@@ -187,6 +187,9 @@ static uint64_t hash_service(const void *p)
 	json_hasher_u64(&x, svc->n_export_to);
 	for (size_t i = 0; i < svc->n_export_to; i++)
 		json_hasher_str(&x, svc->export_to[i]);
+	json_hasher_u64(&x, svc->n_names);
+	for (size_t i = 0; i < svc->n_names; i++)
+		json_hasher_str(&x, svc->names[i]);
 	return json_hasher_end(&x);
 }
 
@@ -196,10 +199,31 @@ static const char *const svc_kinds[] = {"", "MESH_EXTERNAL", "MESH_INTERNAL", NU
 static const char *const resolutions[] = {"NONE",	 "STATIC", "DNS", "DNS_ROUND_ROBIN",
 					  "DYNAMIC_DNS", NULL};
 
+/* @n strings as array @key of @o (none: nothing). */
+static int add_strs(cJSON *o, const char *key, char *const *v, size_t n)
+{
+	cJSON *arr;
+
+	if (!n)
+		return 0;
+	arr = cJSON_AddArrayToObject(o, key);
+	if (!arr)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		cJSON *s = cJSON_CreateString(v[i]);
+
+		if (!s || !cJSON_AddItemToArray(arr, s)) {
+			cJSON_Delete(s);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 /* A ServiceEntry's own members (a Service has none). */
 static int entry_fill(cJSON *o, const struct snap_service *svc)
 {
-	cJSON *addrs = NULL, *exp = NULL;
+	cJSON *addrs = NULL;
 	int err = 0;
 
 	err |= add_str(o, "kind", svc_kinds[svc->kind]);
@@ -219,16 +243,11 @@ static int entry_fill(cJSON *o, const struct snap_service *svc)
 			return -ENOMEM;
 		}
 	}
-	if (svc->export_to && !(exp = cJSON_AddArrayToObject(o, "exportTo")))
+	/* Present even empty: exported to no one (absent: everyone). */
+	if (svc->export_to && !svc->n_export_to && !cJSON_AddArrayToObject(o, "exportTo"))
 		return -ENOMEM;
-	for (size_t i = 0; i < svc->n_export_to; i++) {
-		cJSON *v = cJSON_CreateString(svc->export_to[i]);
-
-		if (!v || !cJSON_AddItemToArray(exp, v)) {
-			cJSON_Delete(v);
-			return -ENOMEM;
-		}
-	}
+	err |= add_strs(o, "exportTo", svc->export_to, svc->n_export_to);
+	err |= add_strs(o, "resolve", svc->names, svc->n_names);
 	return err ? -ENOMEM : 0;
 }
 
@@ -644,8 +663,7 @@ static int enum_of(const cJSON *it, const char *const names[])
 	return -1;
 }
 
-/* "a.b.c.d/n" (or a bare address: /32) into @c. */
-static bool parse_cidr(const char *txt, struct snap_cidr *c)
+bool snapshot_parse_cidr(const char *txt, struct snap_cidr *c)
 {
 	char ip[INET_ADDRSTRLEN], *end;
 	const char *slash = strchr(txt, '/');
@@ -665,7 +683,7 @@ static bool parse_cidr(const char *txt, struct snap_cidr *c)
 		if (errno || end == slash + 1 || *end || len < 0 || len > 32)
 			return false;
 	}
-	c->ip = a.s_addr;
+	c->ip = len ? a.s_addr & htonl(~0u << (32 - len)) : 0;
 	c->len = (uint8_t)len;
 	return true;
 }
@@ -700,8 +718,25 @@ static void decode_entry(struct dec *d, const cJSON *o, const char *path, struct
 	k = 0;
 	cJSON_ArrayForEach(it, arr)
 	{
-		if (!cJSON_IsString(it) || !parse_cidr(it->valuestring, &svc->cidrs[k])) {
+		if (!cJSON_IsString(it) || !snapshot_parse_cidr(it->valuestring, &svc->cidrs[k])) {
 			dec_fail(d, "%saddresses[%d]: expected \"a.b.c.d/n\"", path, k);
+			return;
+		}
+		k++;
+	}
+	arr = get_arr(d, o, "resolve", path, &svc->n_names);
+	if (svc->n_names && !(svc->names = calloc(svc->n_names, sizeof(*svc->names)))) {
+		svc->n_names = 0;
+		dec_fail(d, "%sresolve: out of memory", path);
+		return;
+	}
+	k = 0;
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (!cJSON_IsString(it) || !it->valuestring[0] ||
+		    !(svc->names[k] = strdup(it->valuestring))) {
+			svc->n_names = (size_t)k;
+			dec_fail(d, "%sresolve[%d]: expected a name", path, k);
 			return;
 		}
 		k++;
@@ -1013,6 +1048,9 @@ void snapshot_service_clear(struct snap_service *svc)
 	for (size_t j = 0; j < svc->n_export_to; j++)
 		free(svc->export_to[j]);
 	free(svc->export_to);
+	for (size_t j = 0; j < svc->n_names; j++)
+		free(svc->names[j]);
+	free(svc->names);
 }
 
 void snapshot_free(struct snapshot *s)
