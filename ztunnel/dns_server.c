@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "ambit/log.h"
 #include "dns.h"
 #include "dns_server.h"
@@ -40,6 +42,18 @@
 
 struct zt_dns;
 struct tcp_client;
+
+#define CACHE_SLOTS 4096
+
+/* An answer the proxy made (query()'s cache). */
+struct cached {
+	uint64_t hash, version;
+	uint8_t q[300]; /* the query (its id aside) */
+	size_t qlen;
+	char ns[64]; /* the client's namespace, "" for none */
+	uint8_t *a;  /* the answer, malloc'd; NULL: empty slot */
+	size_t alen;
+};
 
 /* A name of a DNS ServiceEntry (snap_service.names) the proxy keeps resolved for the routing. */
 struct want {
@@ -133,6 +147,8 @@ struct zt_dns {
 	size_t n_pending;
 	struct tcp_client *clients;
 	int n_clients;
+	struct cached cache[CACHE_SLOTS];
+	uint8_t out[2 + MSG_MAX];
 	/* The names of the snapshot @wants_version, resolved again as their TTLs run out. */
 	struct want *wants;
 	size_t n_wants;
@@ -678,17 +694,72 @@ static void up_udp_io(struct loop_handler *h, uint32_t events)
 /* ---- queries ---- */
 
 /* One query from @peer (on UDP socket @ufd, or @tc): answered, forwarded or dropped. */
+/*
+ * The answers the proxy made, by the query's bytes after its id, the client's namespace and the
+ * transport: a query met again (resolvers ask the same names over and over) is answered with a
+ * copy under its own id, without parsing it again. Valid for the snapshot they were made from.
+ */
+static struct cached *cache_slot(struct zt_dns *d, const uint8_t *q, size_t len, const char *ns,
+				 bool tcp, uint64_t *hash)
+{
+	uint64_t seed = XXH3_64bits(ns ? ns : "", ns ? strlen(ns) : 0) ^ (tcp ? 1 : 0);
+
+	*hash = XXH3_64bits_withSeed(q + 2, len - 2, seed);
+	return &d->cache[*hash % CACHE_SLOTS];
+}
+
+static bool cache_hit(const struct zt_dns *d, const struct cached *c, uint64_t hash,
+		      const uint8_t *q, size_t len, const char *ns)
+{
+	return c->a && c->hash == hash && c->version == d->zs->snap->version && c->qlen == len &&
+	       !memcmp(c->q + 2, q + 2, len - 2) && !strcmp(c->ns, ns ? ns : "");
+}
+
+static void cache_put(struct cached *c, uint64_t hash, uint64_t version, const uint8_t *q,
+		      size_t len, const char *ns, uint8_t *a, size_t alen)
+{
+	if (len > sizeof(c->q) || strlen(ns ? ns : "") >= sizeof(c->ns)) {
+		free(a);
+		return;
+	}
+	free(c->a);
+	c->hash = hash;
+	c->version = version;
+	memcpy(c->q, q, len);
+	c->qlen = len;
+	snprintf(c->ns, sizeof(c->ns), "%s", ns ? ns : "");
+	c->a = a;
+	c->alen = alen;
+}
+
 static void query(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
 		  const struct sockaddr_in *peer, struct in_addr local, struct tcp_client *tc)
 {
 	const struct dns_table *t = current(d);
+	const struct snap_workload *client = t ? client_of(d, peer->sin_addr.s_addr) : NULL;
+	const char *ns = client ? client->namespace : NULL;
+	struct cached *c = NULL;
 	uint8_t *out = NULL;
 	size_t outlen;
+	uint64_t hash = 0;
 	enum dns_verdict v = DNS_FORWARD;
 
+	if (t && len >= 12 && !(q[2] & 0x80)) {
+		c = cache_slot(d, q, len, ns, tc != NULL, &hash);
+		if (cache_hit(d, c, hash, q, len, ns) && c->alen <= sizeof(d->out)) {
+			memcpy(d->out, c->a, c->alen);
+			d->out[0] = q[0];
+			d->out[1] = q[1];
+			if (tc)
+				tcp_send(tc, d->out, c->alen);
+			else
+				udp_send(ufd, peer, local, d->out, c->alen);
+			return;
+		}
+	}
 	if (t)
-		v = dns_query(t, client_of(d, peer->sin_addr.s_addr), q, len, tc ? MSG_MAX : 0,
-			      d->o.forward_cluster, &out, &outlen);
+		v = dns_query(t, client, q, len, tc ? MSG_MAX : 0, d->o.forward_cluster, &out,
+			      &outlen);
 	else if (len < 12 || (q[2] & 0x80))
 		v = DNS_DROP;
 	if (v == DNS_ANSWER) {
@@ -698,6 +769,10 @@ static void query(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
 			udp_send(ufd, peer, local, out, outlen);
 	} else if (v == DNS_FORWARD) {
 		forward(d, q, len, ufd, peer, local, tc);
+	}
+	if (v == DNS_ANSWER && c) {
+		cache_put(c, hash, d->zs->snap->version, q, len, ns, out, outlen);
+		return;
 	}
 	free(out);
 }
@@ -1124,6 +1199,8 @@ void zt_dns_stop(struct zt_dns *d)
 	for (size_t k = 0; k < d->n_wants; k++)
 		free(d->wants[k].name);
 	free(d->wants);
+	for (size_t i = 0; i < CACHE_SLOTS; i++)
+		free(d->cache[i].a);
 	dns_table_free(d->table);
 	mesh_snap_put(d->zs);
 	free(d->pend);
