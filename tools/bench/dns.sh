@@ -197,7 +197,7 @@ t_fwd=$(awk -v a="$added" 'BEGIN { print (a <= 50 ? "met" : "NOT met") }')
 
 mkdir -p "$(dirname "$OUT")"
 {
-	echo "# DNS proxy vs dnsmasq ($(date -u +%F), $(git -C "$REPO" rev-parse --short HEAD))"
+	echo "# DNS proxy vs dnsmasq ($(date -u +%F), $(git -C "$REPO" describe --always --dirty))"
 	echo
 	echo "One node; dnsperf in an enrolled pod on CPU 0, the answering process alone on CPU 1;"
 	echo "$SERVICES Service names (mesh, dnsmasq), $EXTERNAL external names (forward, direct);"
