@@ -491,30 +491,41 @@ enum dns_verdict dns_query(const struct dns_table *t, const struct snap_workload
 	return v;
 }
 
+/* The question of message @m at its start: name, type and class. 0 or -EPROTO. */
+static int question_of(const uint8_t *m, size_t len, ldns_rdf **name, uint32_t *type_class)
+{
+	size_t pos = LDNS_HEADER_SIZE;
+
+	if (len < LDNS_HEADER_SIZE || (m[4] << 8 | m[5]) != 1 ||
+	    ldns_wire2dname(name, m, len, &pos) != LDNS_STATUS_OK)
+		return -EPROTO;
+	if (pos + 4 > len) {
+		ldns_rdf_deep_free(*name);
+		*name = NULL;
+		return -EPROTO;
+	}
+	memcpy(type_class, m + pos, 4);
+	return 0;
+}
+
+/*
+ * The ids and the question are compared (names without case) as a resolver does; the rest of
+ * the answer goes to the pod as it came, for the pod's resolver to read.
+ */
 int dns_upstream_check(const uint8_t *r, size_t rlen, const uint8_t *q, size_t qlen)
 {
-	ldns_pkt *rp = NULL, *qp = NULL;
-	const ldns_rr *rq, *qq;
+	ldns_rdf *rn = NULL, *qn = NULL;
+	uint32_t rtc, qtc;
 	int ret = -EPROTO;
 
 	if (rlen < LDNS_HEADER_SIZE || qlen < LDNS_HEADER_SIZE || !(r[2] & 0x80) || r[0] != q[0] ||
 	    r[1] != q[1])
 		return -EPROTO;
-	if (ldns_wire2pkt(&rp, r, rlen) != LDNS_STATUS_OK ||
-	    ldns_wire2pkt(&qp, q, qlen) != LDNS_STATUS_OK)
-		goto out;
-	if (ldns_rr_list_rr_count(ldns_pkt_question(rp)) != 1 ||
-	    ldns_rr_list_rr_count(ldns_pkt_question(qp)) != 1)
-		goto out;
-	rq = ldns_rr_list_rr(ldns_pkt_question(rp), 0);
-	qq = ldns_rr_list_rr(ldns_pkt_question(qp), 0);
-	if (ldns_rr_get_type(rq) == ldns_rr_get_type(qq) &&
-	    ldns_rr_get_class(rq) == ldns_rr_get_class(qq) &&
-	    ldns_dname_compare(ldns_rr_owner(rq), ldns_rr_owner(qq)) == 0)
+	if (!question_of(r, rlen, &rn, &rtc) && !question_of(q, qlen, &qn, &qtc) && rtc == qtc &&
+	    ldns_dname_compare(rn, qn) == 0)
 		ret = 0;
-out:
-	ldns_pkt_free(rp);
-	ldns_pkt_free(qp);
+	ldns_rdf_deep_free(rn);
+	ldns_rdf_deep_free(qn);
 	return ret;
 }
 
