@@ -35,6 +35,8 @@
 #define MAX_PAIRS 4 /* its own sockets, and those the agent kept of a predecessor */
 #define MAX_TCP_CLIENTS 512
 #define TCP_IDLE_MS 10000
+/* Answers a TCP client may leave unread: past this it is sending queries without reading. */
+#define TCP_WBUF_MAX (256 * 1024)
 #define MSG_MAX 65535
 #define RESOLVED_STUB "127.0.0.53"
 #define RESOLVED_LIST "/run/systemd/resolve/resolv.conf"
@@ -322,6 +324,12 @@ static void tcp_send(struct tcp_client *c, const uint8_t *msg, size_t len)
 {
 	if (c->closing)
 		return;
+	if (c->wlen + len + 2 > TCP_WBUF_MAX) {
+		pr_debug("dns: %s leaves %zu bytes of answers unread: closed",
+			 inet_ntoa(c->peer.sin_addr), c->wlen);
+		tcp_client_close(c);
+		return;
+	}
 	if (c->wlen + len + 2 > c->wcap) {
 		size_t cap = c->wlen + len + 2;
 		uint8_t *w = realloc(c->wbuf, cap);

@@ -112,6 +112,29 @@ expect_contains "$(pod_exec mesh/client-0 curl -sS --max-time 5 http://web.ext.t
 grep -q "query\[A\] web.ext.test from 10.99.0.11" "$DIR/dnsmasq.log" ||
 	fail "the ztunnel did not resolve web.ext.test upstream"
 
+# A TCP client that sends queries and never reads the answers is closed once 256 KB of them wait,
+# rather than buffered without end.
+out=$(pod_exec mesh/client-0 python3 -c '
+import socket, struct
+name = b"".join(bytes([len(l)]) + l for l in b"server.mesh.svc.cluster.local".split(b".")) + b"\0"
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + name + struct.pack(">HH", 1, 1)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.settimeout(20)
+s.connect(("169.254.1.1", 53))
+try:
+    for i in range(200000):
+        s.sendall(struct.pack(">H", len(q)) + q)
+    print("never closed")
+except (BrokenPipeError, ConnectionResetError):
+    print("closed after", i, "queries")
+except socket.timeout:
+    print("stalled after", i, "queries")
+' 2>&1)
+expect_contains "$out" "closed after" "a client that never reads its answers"
+expect_eq "$(ask mesh/client-0 +tcp +short server.mesh.svc.cluster.local)" "$vip" \
+	"TCP answers after a client was closed for not reading"
+
 # ---- forwarded to the node's resolver ----
 expect_eq "$(ask mesh/client-0 +short www.ext.test)" "192.0.2.80" "forwarded A"
 out=$(ask mesh/client-0 +short alias.ext.test)
