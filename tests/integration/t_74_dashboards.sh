@@ -102,6 +102,13 @@ for q in 'rate(istio_requests_total{reporter="waypoint",destination_workload="ra
 	'rate(istio_tcp_sent_bytes_total{reporter="source",destination_workload="istio-ingressgateway"}[1m]) > 0'; do
 	wait_for 60 has "$q" || fail "no series yet for: $q"
 done
+# The proxies' CPU from each node's cAdvisor, twice scraped within the minute (the
+# performance dashboard's rates); if never, which scrape failed and why.
+for q in 'rate(container_cpu_usage_seconds_total{pod=~"istio-ingressgateway-.*",container="istio-proxy"}[1m])' \
+	'rate(container_cpu_usage_seconds_total{namespace!="istio-system",container="istio-proxy"}[1m])'; do
+	wait_for 60 has "$q" || fail "no series yet for: $q; targets: $(curl -s --max-time 5 "$prom/api/v1/targets" |
+		jq -c '[.data.activeTargets[] | {job: .labels.job, url: .scrapeUrl, health, lastError, lastScrapeDuration}]')"
+done
 out=$(python3 "$REPO/tests/integration/bin/dashboards_eval.py" "$prom" \
 	"$REPO/deploy/observability/istio-dashboards-exempt.tsv" "$DASHBOARDS"/*.json) ||
 	fail "dashboards: $(printf '%s\n' "$out" | grep -A1 '^FAIL' | head -40)"
