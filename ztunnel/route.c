@@ -141,6 +141,14 @@ static int route_entry(const struct snapshot *s, const struct snap_workload *src
 	for (size_t i = 0; i < e->nports; i++)
 		if (e->ports[i].port == port)
 			p = &e->ports[i];
+	/*
+	 * Bound to a waypoint (egress): it picks the endpoint and applies L7, told the host; the
+	 * waypoint's own connections (it resolves and reaches the endpoints itself) pass.
+	 */
+	if (e->waypoint && !is_waypoint(e->waypoint, src)) {
+		out->addr = *dst;
+		return route_waypoint(s, e->waypoint, rr, out);
+	}
 	/* A DNS entry: the addresses its names resolved to (resolved.h), the first only for
 	 * DNS_ROUND_ROBIN (Envoy's LOGICAL_DNS). */
 	if (!e->nendpoints && e->n_names) {

@@ -930,6 +930,17 @@ struct config_service_entry {
 	struct config_strings subject_alt_names;
 };
 
+/*
+ * The address of a ServiceEntry host (config_se_vip.c): its first /32 address, or one of
+ * 240.240.0.0/16 allocated as Istio's DNS auto-allocation does (@needs: it was allocated);
+ * 0 for a host with none (CIDRs, resolution NONE, wildcards).
+ */
+struct config_se_vip {
+	const char *namespace, *host; /* borrowed from the config */
+	uint32_t vip;		      /* network order */
+	bool needs;
+};
+
 /* Everything loaded from a set of files. Arrays are owned by the struct. */
 /*
  * The mesh config (MeshConfig: ConfigMap `istio` in istio-system, key `mesh`), the fields the
@@ -1265,6 +1276,16 @@ const struct config_secret *config_secret_of(const struct config *c, const char 
 const struct config_secret_item *config_secret_get(const struct config_secret *s, const char *key);
 void config_mesh_free(struct config_mesh *m);
 /* The mesh config in @c (the ConfigMap istio-system/istio's), or NULL: Istio's defaults. */
+/*
+ * Every host of every ServiceEntry of @cfg with its address, sorted by (namespace, host), into
+ * *@out (malloc'd, borrowing @cfg's strings) and *@n. 0, -ENOMEM, or -ENOSPC when the
+ * allocation range is full.
+ */
+int config_se_vips(const struct config *cfg, struct config_se_vip **out, size_t *n);
+/* The address of host @host of namespace @ns in @v (config_se_vips), or 0. */
+uint32_t config_se_vip_of(const struct config_se_vip *v, size_t n, const char *ns,
+			  const char *host);
+
 const struct config_mesh *config_mesh_of(const struct config *c);
 /* The extension provider @name of @m (may be NULL), or NULL. */
 const struct config_extension_provider *config_mesh_provider(const struct config_mesh *m,

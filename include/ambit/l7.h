@@ -105,6 +105,8 @@ struct l7_bindings {
 	struct l7_waypoint *gateways; /* ingress gateway proxies (l7_waypoint.gateway) */
 	struct l7_binding *services;  /* one per Service of the config, in config order */
 	struct l7_binding *workloads; /* one per l7_inputs pod, in input order */
+	size_t n_entries;
+	struct l7_binding *entries; /* one per ServiceEntry of the config, in config order */
 	/* The same, by namespace and name (l7_bindings_find's binary search). */
 	const struct l7_binding **services_by_name, **workloads_by_name;
 };
@@ -119,6 +121,9 @@ struct l7_bindings {
  */
 int l7_bindings_compute(const struct l7_inputs *in, struct l7_bindings *out);
 void l7_bindings_free(struct l7_bindings *b);
+/* The waypoint of ServiceEntry @se (one of the config's), or NULL. Borrowed. */
+const struct l7_waypoint *l7_bindings_entry(const struct l7_bindings *b, const struct config *cfg,
+					    const struct config_service_entry *se);
 /* The waypoint of Service @ns/@name (or pod, with @pod), or NULL. Borrowed. */
 const struct l7_waypoint *l7_bindings_find(const struct l7_bindings *b, bool pod, const char *ns,
 					   const char *name);
@@ -163,6 +168,12 @@ struct l7_endpoint {
 	char *identity;
 	struct config_labels labels;
 	uint16_t *ports; /* per service port: the target port on this pod (0: the pod lacks it) */
+	/*
+	 * A ServiceEntry endpoint the proxy resolves itself (resolution DNS or DNS_ROUND_ROBIN:
+	 * an endpoint's address that is a name, or the host when the entry lists no endpoint),
+	 * as Envoy's DNS clusters do; then @ip is 0. NULL: @ip is the address.
+	 */
+	char *dns_name;
 };
 
 struct l7_subset {
@@ -180,6 +191,14 @@ struct l7_policy {
 	struct config_connection_pool pool;
 	struct config_outlier_detection outlier;
 	struct config_client_tls tls;
+	/*
+	 * TLS origination (tls.mode SIMPLE or MUTUAL, to endpoints outside the mesh): the PEM of
+	 * Secret tls.credentialName in the proxy's namespace, as istiod's SDS serves it: tls.crt
+	 * and tls.key (MUTUAL), ca.crt (or Secret <name>-cacert) the roots the server is checked
+	 * against. NULL when absent (no credentialName: caCertificates names a file of the proxy,
+	 * else the system's roots).
+	 */
+	char *tls_cert, *tls_key, *tls_ca;
 };
 
 enum l7_match_type {
@@ -356,10 +375,25 @@ enum l7_routes_kind {
  * routing objects name Services, so the request goes where it was addressed, with the
  * waypoint's policy and telemetry on the way.
  */
+/* How a ServiceEntry's endpoints are found (API_SEMANTICS.md §5). */
+enum l7_resolution {
+	L7_RES_STATIC = 0,	/* addresses known (a Service's pods, STATIC entries) */
+	L7_RES_DNS,		/* dns_name endpoints resolved, every address used */
+	L7_RES_DNS_ROUND_ROBIN, /* the first address only (Envoy's LOGICAL_DNS) */
+};
+
 struct l7_service {
-	char *hostname; /* name.ns.svc.cluster.local; for a workload its IP */
+	char *hostname; /* name.ns.svc.cluster.local; for a workload its IP; an entry's host */
 	char *name, *namespace;
 	bool workload;
+	/*
+	 * A ServiceEntry host bound to the waypoint (egress): @name is the entry's, @hostname the
+	 * host, @vip its address (config_se_vips), ports the entry's (targetPort on every
+	 * endpoint), endpoints its STATIC addresses, the pods its workloadSelector picks, or names
+	 * to resolve (@resolution).
+	 */
+	bool entry;
+	enum l7_resolution resolution;
 	uint32_t vip;
 	size_t n_ports, n_endpoints, n_subsets, n_policies, n_routes, n_tcp;
 	struct l7_port *ports;

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "ambit/ca.h"
 #include "ambit/l7.h"
 #include "../lib/l7_world.h"
 #include "ambit/snapshot.h"
@@ -377,6 +378,130 @@ static void test_gateway_api_precedence(void **state)
 }
 
 /* A model survives its JSON unchanged, and the snapshot carries it. */
+/*
+ * Egress through the waypoint: ServiceEntries of its namespace bind to it (the namespace's
+ * use-waypoint label), each host a service at the entry's address (allocated as the ztunnel's
+ * snapshot has it), DNS endpoints left to the proxy to resolve, STATIC ones with an endpoint's
+ * own port, TLS origination's CA from the Secret credentialName of the waypoint's
+ * namespace, an AuthorizationPolicy with targetRefs to the ServiceEntry on every host of it,
+ * and all of it through the JSON codec.
+ */
+/* @pem as a YAML block scalar's lines, each indented by four spaces (malloc'd). */
+static char *indented(const char *pem)
+{
+	char *out = malloc(strlen(pem) * 2 + 8), *o = out;
+
+	assert_non_null(out);
+	for (const char *p = pem; *p; p++) {
+		if (p == pem || p[-1] == '\n')
+			o += sprintf(o, "    ");
+		*o++ = *p;
+	}
+	*o = '\0';
+	return out;
+}
+
+static void test_service_entries(void **state)
+{
+	char dir[] = "/tmp/ambit-test-l7se-XXXXXX", *yaml, *ca_text, cmd[64];
+	struct ambit_ca *ca;
+	struct ca_issued cert;
+	struct world w;
+	const struct l7_service *api, *db;
+	struct config_se_vip *vips = NULL;
+	size_t n_vips = 0;
+	cJSON *j;
+	struct l7_config *back;
+	char err[256];
+
+	assert_non_null(mkdtemp(dir));
+	ca = ca_open(dir);
+	assert_non_null(ca);
+	assert_int_equal(ca_issue_dns(ca, "api.example.com", 3600, &cert), 0);
+	ca_text = indented(cert.cert_pem);
+	assert_int_not_equal(
+	    asprintf(
+		&yaml,
+		HEAD
+		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		"metadata: {name: ext, namespace: shop}\n"
+		"spec:\n  hosts: [api.example.com]\n  resolution: DNS\n"
+		"  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 443}]\n---\n"
+		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		"metadata: {name: db, namespace: shop}\n"
+		"spec:\n  hosts: [db.example.com]\n  resolution: STATIC\n"
+		"  addresses: [192.0.2.10]\n"
+		"  ports: [{number: 5432, name: tcp-pg, protocol: TCP}]\n"
+		"  endpoints: [{address: 192.0.2.1}, {address: 192.0.2.2, ports: {tcp-pg: 6432}}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+		"metadata: {name: api, namespace: shop}\n"
+		"spec:\n  host: api.example.com\n"
+		"  trafficPolicy: {tls: {mode: SIMPLE, credentialName: client, sni: x.test}}\n"
+		"---\n"
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: client, namespace: shop}\n"
+		"stringData:\n  ca.crt: |\n%s---\n"
+		"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+		"metadata: {name: deny, namespace: shop}\n"
+		"spec:\n  targetRefs: [{group: networking.istio.io, kind: ServiceEntry, name: "
+		"ext}]\n"
+		"  action: DENY\n  rules: [{to: [{operation: {paths: [/x]}}]}]\n",
+		ca_text),
+	    -1);
+	build(&w, yaml);
+	api = l7_config_service(w.l7, "api.example.com");
+	db = l7_config_service(w.l7, "db.example.com");
+	assert_non_null(api);
+	assert_non_null(db);
+	assert_true(api->entry);
+	assert_string_equal(api->name, "ext");
+	assert_int_equal(api->resolution, L7_RES_DNS);
+	assert_int_equal(config_se_vips(&w.bw.cfg, &vips, &n_vips), 0);
+	assert_int_not_equal(api->vip, 0);
+	assert_int_equal(api->vip, config_se_vip_of(vips, n_vips, "shop", "api.example.com"));
+	free(vips);
+	assert_int_equal(api->n_endpoints, 1);
+	assert_string_equal(api->endpoints[0].dns_name, "api.example.com");
+	assert_null(api->endpoints[0].identity);
+	assert_int_equal(api->endpoints[0].ports[0], 443);
+	/* SIMPLE: the CA of the Secret, no client certificate (MUTUAL's: t_64). */
+	assert_string_equal(api->policies[0].tls.mode, "SIMPLE");
+	assert_string_equal(api->policies[0].tls.sni, "x.test");
+	assert_null(api->policies[0].tls_cert);
+	assert_string_equal(api->policies[0].tls_ca, cert.cert_pem);
+	assert_int_equal(api->n_authz, 1);
+	assert_int_equal(db->n_authz, 0);
+	assert_int_equal(db->vip, htonl(0xc000020a));
+	assert_int_equal(db->n_endpoints, 2);
+	assert_int_equal(db->endpoints[0].ports[0], 5432);
+	assert_int_equal(db->endpoints[1].ports[0], 6432);
+	assert_int_equal(db->endpoints[1].ip, htonl(0xc0000202));
+	/* The Service of the namespace is bound as before. */
+	assert_false(w.svc->entry);
+	assert_int_equal(w.svc->n_authz, 0);
+
+	j = l7_to_json(w.l7);
+	assert_non_null(j);
+	back = l7_from_json(j, err, sizeof(err));
+	if (!back)
+		fail_msg("decode: %s", err);
+	api = l7_config_service(back, "api.example.com");
+	assert_non_null(api);
+	assert_true(api->entry);
+	assert_int_equal(api->resolution, L7_RES_DNS);
+	assert_string_equal(api->endpoints[0].dns_name, "api.example.com");
+	assert_string_equal(api->policies[0].tls_ca, cert.cert_pem);
+	l7_config_free(back);
+	cJSON_Delete(j);
+	done(&w);
+	free(yaml);
+	free(ca_text);
+	ca_issued_free(&cert);
+	ca_destroy(ca);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_json_roundtrip(void **state)
 {
 	struct world w;
@@ -512,6 +637,7 @@ int main(void)
 	    cmocka_unit_test(test_virtual_service_routes),
 	    cmocka_unit_test(test_gateway_api_precedence),
 	    cmocka_unit_test(test_json_roundtrip),
+	    cmocka_unit_test(test_service_entries),
 	    cmocka_unit_test(test_json_strict),
 	};
 

@@ -840,9 +840,9 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 	for (size_t i = 0; i < cfg->n_services && !err; i++)
 		err = add_service(&b, cfg, rt, &cfg->services[i]);
 	if (!err)
-		err = desired_waypoints(cfg, rt, env, out);
-	if (!err)
 		err = desired_entries(cfg, &ix, out);
+	if (!err)
+		err = desired_waypoints(cfg, rt, env, out);
 	desired_index_free(&ix);
 	free(b.ips);
 	serial_map_free(&b.prev_wl);

@@ -13,67 +13,9 @@
 
 #include "desired.h"
 
-/* Istio's auto-allocation range for IPv4 (pilot's 240.240.0.0/16). */
-#define AUTO_NET 0xf0f00000u
-#define AUTO_SLOTS 65536u
-
 static char *dup0(const char *s)
 {
 	return strdup(s ? s : "");
-}
-
-/* Whether @ip (host order) may be handed out: not the block's .0 or .255 of any /24. */
-static bool auto_usable(uint32_t ip)
-{
-	return (ip & 0xff) != 0 && (ip & 0xff) != 0xff;
-}
-
-/* FNV-1a of "ns/host": the first slot tried, so a host keeps its address across restarts. */
-static uint32_t auto_hash(const char *ns, const char *host)
-{
-	uint32_t h = 2166136261u;
-
-	for (const char *p = ns; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	h = (h ^ '/') * 16777619u;
-	for (const char *p = host; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return h;
-}
-
-static bool auto_taken(const struct desired *d, uint32_t vip)
-{
-	for (size_t i = 0; i < d->n_snap_entries; i++)
-		if (d->snap_entries[i].vip == vip)
-			return true;
-	return false;
-}
-
-/*
- * Gives every entry that needs one (no address, a resolution other than NONE, a host without
- * wildcard: Istio's rule) an address of 240.240.0.0/16, in the order of (namespace, host) so
- * that a collision always goes the same way. -ENOSPC when the block is full.
- */
-static int auto_allocate(struct desired *d, const bool *needs)
-{
-	for (size_t i = 0; i < d->n_snap_entries; i++) {
-		struct snap_service *e = &d->snap_entries[i];
-		uint32_t slot = auto_hash(e->namespace, e->hostname) % AUTO_SLOTS, k;
-
-		if (!needs[i])
-			continue;
-		for (k = 0; k < AUTO_SLOTS; k++) {
-			uint32_t ip = AUTO_NET | ((slot + k) % AUTO_SLOTS);
-
-			if (auto_usable(ip) && !auto_taken(d, htonl(ip))) {
-				e->vip = htonl(ip);
-				break;
-			}
-		}
-		if (k == AUTO_SLOTS)
-			return -ENOSPC;
-	}
-	return 0;
 }
 
 /* exportTo: absent or "*" is everyone (NULL), "." the entry's namespace, "~" no one. */
@@ -171,9 +113,10 @@ static int resolve_names(const struct config_service_entry *se, const char *host
 	return 0;
 }
 
-/* One entry for @host of @se, appended to @d; *@needs: it wants an allocated address. */
+/* One entry for @host of @se, appended to @d, with its address from @vips (config_se_vips). */
 static int add_host(struct desired *d, size_t *cap, const struct config_service_entry *se,
-		    const char *host, struct desired_index *ix, bool *needs)
+		    const char *host, struct desired_index *ix, const struct config_se_vip *vips,
+		    size_t n_vips)
 {
 	struct snap_service *e;
 	int err = 0;
@@ -221,8 +164,8 @@ static int add_host(struct desired *d, size_t *cap, const struct config_service_
 		else
 			e->cidrs[e->n_cidrs++] = c;
 	}
-	*needs = !e->vip && !e->n_cidrs && se->resolution != CONFIG_SE_RESOLUTION_NONE &&
-		 !strchr(host, '*');
+	if (!e->vip)
+		e->vip = config_se_vip_of(vips, n_vips, e->namespace, host);
 	if (se->resolution == CONFIG_SE_RESOLUTION_DNS ||
 	    se->resolution == CONFIG_SE_RESOLUTION_DNS_ROUND_ROBIN) {
 		err = resolve_names(se, host, e);
@@ -244,37 +187,23 @@ static int cmp_entry(const void *a, const void *b)
 int desired_entries(const struct config *cfg, struct desired_index *ix, struct desired *d)
 {
 	const struct config_mesh *mesh = config_mesh_of(cfg);
-	size_t cap = 0, total = 0;
-	bool *needs;
-	int err = 0;
+	struct config_se_vip *vips = NULL;
+	size_t cap = 0, n_vips = 0;
+	int err;
 
 	d->registry_only = mesh && mesh->outbound_traffic_policy &&
 			   !strcmp(mesh->outbound_traffic_policy, "REGISTRY_ONLY");
-	for (size_t i = 0; i < cfg->n_service_entries; i++)
-		total += cfg->service_entries[i].hosts.n;
-	if (!total)
+	if (!cfg->n_service_entries)
 		return 0;
-	needs = calloc(total, sizeof(*needs));
-	if (!needs)
-		return -ENOMEM;
+	err = config_se_vips(cfg, &vips, &n_vips);
 	for (size_t i = 0; i < cfg->n_service_entries && !err; i++) {
 		const struct config_service_entry *se = &cfg->service_entries[i];
 
 		for (size_t j = 0; j < se->hosts.n && !err; j++)
-			err = add_host(d, &cap, se, se->hosts.items[j], ix,
-				       &needs[d->n_snap_entries]);
+			err = add_host(d, &cap, se, se->hosts.items[j], ix, vips, n_vips);
 	}
-	if (!err) {
-		/* Sorted (with their flags) before allocating: the order decides collisions. */
-		for (size_t i = 0; i < d->n_snap_entries; i++)
-			d->snap_entries[i].serial = needs[i];
+	if (!err)
 		qsort(d->snap_entries, d->n_snap_entries, sizeof(*d->snap_entries), cmp_entry);
-		for (size_t i = 0; i < d->n_snap_entries; i++) {
-			needs[i] = d->snap_entries[i].serial;
-			d->snap_entries[i].serial = 0;
-		}
-		err = auto_allocate(d, needs);
-	}
-	free(needs);
+	free(vips);
 	return err;
 }

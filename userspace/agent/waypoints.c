@@ -131,6 +131,21 @@ int desired_waypoints(const struct config *cfg, const struct runtime *rt,
 		if (w && !(s->waypoint = binding(w, d)))
 			err = -ENOMEM;
 	}
+	/* A ServiceEntry's hosts go to its waypoint (egress), as a Service's VIP does. */
+	for (size_t i = 0; !err && i < d->n_snap_entries; i++) {
+		struct snap_service *s = &d->snap_entries[i];
+		const struct l7_waypoint *w = NULL;
+
+		for (size_t k = 0; k < cfg->n_service_entries && !w; k++) {
+			const struct config_service_entry *se = &cfg->service_entries[k];
+
+			if (!strcmp(se->meta.namespace, s->namespace) &&
+			    config_strings_has(&se->hosts, s->hostname))
+				w = l7_bindings_entry(&v->b, cfg, se);
+		}
+		if (w && !(s->waypoint = binding(w, d)))
+			err = -ENOMEM;
+	}
 	for (size_t i = 0; !err && i < d->n_snap_workloads; i++) {
 		struct snap_workload *s = &d->snap_workloads[i];
 		const struct l7_waypoint *w = l7_bindings_find(&v->b, true, s->namespace, s->name);

@@ -1141,8 +1141,9 @@ static void check_behind_waypoint(struct cfg_an *a, const struct config *u,
 }
 
 /*
- * What ambit does not do yet of a ServiceEntry (the rest is in force: ztunnel/route.c and the
- * DNS proxy): DYNAMIC_DNS, an endpoint's own ports, IPv6 addresses.
+ * What ambit does not do yet of a ServiceEntry (the rest is in force: ztunnel/route.c, the
+ * DNS proxy, the waypoint it is bound to): DYNAMIC_DNS, an endpoint's own ports at the ztunnel,
+ * IPv6 addresses.
  */
 static void se_findings(struct cfg_an *a, const struct config_service_entry *se)
 {
@@ -1151,8 +1152,9 @@ static void se_findings(struct cfg_an *a, const struct config_service_entry *se)
 	for (size_t i = 0; i < se->n_endpoints; i++) {
 		if (se->endpoints[i].ports.n)
 			cfg_an_add(a, &se->meta, "ServiceEntry", 0, false, NULL,
-				   "spec.endpoints[%zu].ports: not enforced yet: the entry's "
-				   "targetPort (or port) is used",
+				   "spec.endpoints[%zu].ports: not enforced yet by the ztunnel "
+				   "(it uses the entry's targetPort or port); a waypoint the entry "
+				   "is bound to uses them",
 				   i);
 	}
 	if (se->resolution == CONFIG_SE_RESOLUTION_DYNAMIC_DNS)

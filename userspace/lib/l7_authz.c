@@ -168,7 +168,11 @@ static bool ref_applies(const char *pol_ns, const struct config_target_ref *ref,
 	if (l7_ref_is(ref, "gateway.networking.k8s.io", "GatewayClass"))
 		return !strcmp(ns, ROOT_NAMESPACE) && !strcmp(ref->name, WAYPOINT_CLASS);
 	if (l7_ref_is(ref, "", "Service") || l7_ref_is(ref, "core", "Service"))
-		return !s->workload && !strcmp(ns, s->namespace) && !strcmp(ref->name, s->name);
+		return !s->workload && !s->entry && !strcmp(ns, s->namespace) &&
+		       !strcmp(ref->name, s->name);
+	/* A ServiceEntry bound to the waypoint: every host of it (egress). */
+	if (l7_ref_is(ref, "networking.istio.io", "ServiceEntry"))
+		return s->entry && !strcmp(ns, s->namespace) && !strcmp(ref->name, s->name);
 	return false;
 }
 

@@ -445,7 +445,8 @@ int l7_bindings_compute(const struct l7_inputs *in, struct l7_bindings *out)
 	out->waypoints = calloc(cfg->n_k8s_gateways + 1, sizeof(*out->waypoints));
 	out->services = calloc(cfg->n_services + 1, sizeof(*out->services));
 	out->workloads = calloc(in->n_pods + 1, sizeof(*out->workloads));
-	if (!out->waypoints || !out->services || !out->workloads)
+	out->entries = calloc(cfg->n_service_entries + 1, sizeof(*out->entries));
+	if (!out->waypoints || !out->services || !out->workloads || !out->entries)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->n_k8s_gateways && !err; i++) {
 		const struct config_k8s_gateway *gw = &cfg->k8s_gateways[i];
@@ -482,6 +483,18 @@ int l7_bindings_compute(const struct l7_inputs *in, struct l7_bindings *out)
 		/* A waypoint's own instances are not sent to a waypoint. */
 		else if (!gn || find_waypoint(out, p->namespace, gn) < 0)
 			err = bind_object(in, out, bd, p->labels, true);
+	}
+	/* A ServiceEntry binds as a Service does (egress through a waypoint). */
+	for (size_t i = 0; i < cfg->n_service_entries && !err; i++) {
+		const struct config_service_entry *se = &cfg->service_entries[i];
+		struct l7_binding *bd = &out->entries[out->n_entries++];
+
+		bd->namespace = dup(se->meta.namespace);
+		bd->name = dup(se->meta.name);
+		bd->waypoint = -1;
+		err = !bd->namespace || !bd->name
+			  ? -ENOMEM
+			  : bind_object(in, out, bd, &se->meta.labels, false);
 	}
 	if (!err)
 		err = add_gateways(in, out);
@@ -527,6 +540,9 @@ void l7_bindings_free(struct l7_bindings *b)
 		binding_clear(&b->services[i]);
 	for (size_t i = 0; i < b->n_workloads; i++)
 		binding_clear(&b->workloads[i]);
+	for (size_t i = 0; i < b->n_entries; i++)
+		binding_clear(&b->entries[i]);
+	free(b->entries);
 	free(b->waypoints);
 	free(b->services);
 	free(b->workloads);
@@ -548,4 +564,14 @@ const struct l7_waypoint *l7_bindings_find(const struct l7_bindings *b, bool pod
 	while (found && found > arr && !cmp_binding(found - 1, &kp))
 		found--;
 	return found && (*found)->waypoint >= 0 ? &b->waypoints[(*found)->waypoint] : NULL;
+}
+
+const struct l7_waypoint *l7_bindings_entry(const struct l7_bindings *b, const struct config *cfg,
+					    const struct config_service_entry *se)
+{
+	size_t i = (size_t)(se - cfg->service_entries);
+
+	if (i >= b->n_entries || b->entries[i].waypoint < 0)
+		return NULL;
+	return &b->waypoints[b->entries[i].waypoint];
 }

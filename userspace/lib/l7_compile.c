@@ -417,6 +417,33 @@ static int resolve(const struct config_traffic_policy *top, const struct config_
 	return err ? err : copy_tls(&out->tls, base.tls);
 }
 
+/*
+ * TLS origination's credentials (tls.mode SIMPLE or MUTUAL with credentialName): Secret
+ * credentialName of the proxy's namespace, as istiod's SDS serves it to the proxy (its
+ * certificate and key for MUTUAL, its CA for both). A Secret that is missing or incomplete
+ * leaves them NULL: the proxy then fails the connections (analyze says why).
+ */
+static int origination_creds(const struct l7_inputs *in, const struct l7_waypoint *wp,
+			     struct l7_policy *pol)
+{
+	const struct config_secret_item *crt, *key, *ca;
+	const char *mode = pol->tls.mode;
+
+	if (!pol->tls.credential_name || !mode ||
+	    (strcmp(mode, "SIMPLE") && strcmp(mode, "MUTUAL")))
+		return 0;
+	l7_secret_tls(in->cfg, wp->namespace, pol->tls.credential_name, &crt, &key, &ca);
+	if (!strcmp(mode, "MUTUAL") && crt && key) {
+		pol->tls_cert = l7_pem_dup(crt);
+		pol->tls_key = l7_pem_dup(key);
+		if (!pol->tls_cert || !pol->tls_key)
+			return -ENOMEM;
+	}
+	if (ca && !(pol->tls_ca = l7_pem_dup(ca)))
+		return -ENOMEM;
+	return 0;
+}
+
 static int add_policies(const struct l7_inputs *in, const struct l7_waypoint *wp,
 			struct l7_service *out)
 {
@@ -476,7 +503,8 @@ static int add_policies(const struct l7_inputs *in, const struct l7_waypoint *wp
 
 			if (s && !(pol->subset = strdup(out->subsets[s - 1].name)))
 				return -ENOMEM;
-			if (resolve(top, sub, out->ports[p].port, pol))
+			if (resolve(top, sub, out->ports[p].port, pol) ||
+			    origination_creds(in, wp, pol))
 				return -ENOMEM;
 		}
 	}
@@ -511,6 +539,123 @@ int l7_compile_service(const struct l7_inputs *in, const struct l7_waypoint *wp,
 			return -ENOMEM;
 	}
 	err = add_endpoints(in, s, out);
+	err = err ? err : add_policies(in, wp, out);
+	return err ? err : l7_compile_routes(&ctx);
+}
+
+/* ---- ServiceEntry hosts (egress through a waypoint) ---- */
+
+/* The next endpoint of @out (endpoints allocated for it), outside the mesh unless @identity. */
+static struct l7_endpoint *entry_endpoint(const struct config_service_entry *se,
+					  const struct config_se_endpoint *x,
+					  const struct l7_inputs *in, struct l7_service *out)
+{
+	const char *td = in->trust_domain ? in->trust_domain : "cluster.local";
+	struct l7_endpoint *e = &out->endpoints[out->n_endpoints++];
+
+	e->ports = calloc(out->n_ports + 1, sizeof(*e->ports));
+	if (asprintf(&e->pod, "%s/%s", se->meta.namespace, se->meta.name) < 0)
+		e->pod = NULL;
+	/* MESH_INTERNAL: the endpoints are mesh workloads, of the service account they name. */
+	if (se->location == CONFIG_SE_MESH_INTERNAL &&
+	    asprintf(&e->identity, "spiffe://%s/ns/%s/sa/%s", td, se->meta.namespace,
+		     x && x->service_account ? x->service_account : "default") < 0)
+		e->identity = NULL;
+	if (!e->ports || !e->pod || (se->location == CONFIG_SE_MESH_INTERNAL && !e->identity) ||
+	    (x && l7_copy_labels(&e->labels, &x->labels)))
+		return NULL;
+	/* Each port: the endpoint's own number for the port's name, else the targetPort. */
+	for (size_t k = 0; k < out->n_ports; k++) {
+		const char *own = x && out->ports[k].name
+				      ? config_label_get(&x->ports, out->ports[k].name)
+				      : NULL;
+
+		e->ports[k] = own ? (uint16_t)atoi(own) : out->ports[k].target_port;
+	}
+	return e;
+}
+
+static int entry_endpoints(const struct l7_inputs *in, const struct config_service_entry *se,
+			   const char *host, struct l7_service *out)
+{
+	bool dns = se->resolution == CONFIG_SE_RESOLUTION_DNS ||
+		   se->resolution == CONFIG_SE_RESOLUTION_DNS_ROUND_ROBIN;
+	struct l7_endpoint *e;
+
+	out->endpoints = calloc(in->n_pods + se->n_endpoints + 2, sizeof(*out->endpoints));
+	if (!out->endpoints)
+		return -ENOMEM;
+	if (se->has_workload_selector) {
+		for (size_t i = 0; i < in->n_pods; i++) {
+			const struct l7_pod *p = &in->pods[i];
+
+			if (strcmp(p->namespace, se->meta.namespace) || !p->labels ||
+			    !config_labels_match(&se->workload_selector, p->labels))
+				continue;
+			if (add_endpoint(in, p, out))
+				return -ENOMEM;
+			/* The entry's ports, not the pod's named ones. */
+			for (size_t k = 0; k < out->n_ports; k++)
+				out->endpoints[out->n_endpoints - 1].ports[k] =
+				    out->ports[k].target_port;
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < se->n_endpoints; i++) {
+		const struct config_se_endpoint *x = &se->endpoints[i];
+		struct in_addr a;
+		bool ip = x->address && inet_pton(AF_INET, x->address, &a) == 1;
+
+		/* Unix sockets and IPv6 addresses are not reached from here. */
+		if (!x->address || (!ip && (!dns || strchr(x->address, ':'))))
+			continue;
+		if (!(e = entry_endpoint(se, x, in, out)))
+			return -ENOMEM;
+		if (ip)
+			e->ip = a.s_addr;
+		else if (!(e->dns_name = strdup(x->address)))
+			return -ENOMEM;
+	}
+	/* DNS without endpoints: the host itself is resolved. */
+	if (dns && !se->n_endpoints && !strchr(host, '*')) {
+		if (!(e = entry_endpoint(se, NULL, in, out)) || !(e->dns_name = strdup(host)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Host @host of ServiceEntry @se, at @vip, as a model service (l7_service.entry). */
+static int compile_entry(const struct l7_inputs *in, const struct l7_waypoint *wp,
+			 const struct config_service_entry *se, const char *host, uint32_t vip,
+			 struct l7_service *out)
+{
+	struct l7_ctx ctx = {.in = in, .wp = wp, .svc = out};
+	int err;
+
+	out->entry = true;
+	out->resolution = se->resolution == CONFIG_SE_RESOLUTION_DNS ? L7_RES_DNS
+			  : se->resolution == CONFIG_SE_RESOLUTION_DNS_ROUND_ROBIN
+			      ? L7_RES_DNS_ROUND_ROBIN
+			      : L7_RES_STATIC;
+	out->name = strdup(se->meta.name);
+	out->namespace = strdup(se->meta.namespace);
+	out->hostname = strdup(host);
+	out->vip = vip;
+	out->ports = calloc(se->n_ports + 1, sizeof(*out->ports));
+	if (!out->name || !out->namespace || !out->hostname || !out->ports)
+		return -ENOMEM;
+	for (size_t i = 0; i < se->n_ports; i++) {
+		const struct config_se_port *sp = &se->ports[i];
+		struct l7_port *p = &out->ports[out->n_ports++];
+
+		p->port = (uint16_t)sp->number;
+		p->name = l7_strdup(sp->name);
+		p->protocol = l7_port_protocol(sp->protocol, sp->name);
+		p->target_port = (uint16_t)(sp->target_port ? sp->target_port : sp->number);
+		if (sp->name && !p->name)
+			return -ENOMEM;
+	}
+	err = entry_endpoints(in, se, host, out);
 	err = err ? err : add_policies(in, wp, out);
 	return err ? err : l7_compile_routes(&ctx);
 }
@@ -558,6 +703,8 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 {
 	struct l7_config *c = calloc(1, sizeof(*c));
 	int idx = (int)(wp - b->waypoints), err = -ENOMEM;
+	struct config_se_vip *vips = NULL;
+	size_t n_hosts = 0, n_vips = 0;
 
 	if (!c)
 		return NULL;
@@ -570,7 +717,9 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 	c->waypoint_namespace = strdup(wp->namespace);
 	c->waypoint_name = strdup(wp->name);
 	c->identity = strdup(wp->identity);
-	c->services = calloc(b->n_services + b->n_workloads + 2, sizeof(*c->services));
+	for (size_t i = 0; i < in->cfg->n_service_entries; i++)
+		n_hosts += in->cfg->service_entries[i].hosts.n;
+	c->services = calloc(b->n_services + b->n_workloads + n_hosts + 2, sizeof(*c->services));
 	if (!c->waypoint_namespace || !c->waypoint_name || !c->identity || !c->services)
 		goto fail;
 	if (wp->gateway) {
@@ -597,6 +746,23 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 		if (err)
 			goto fail;
 	}
+	/* The hosts of the ServiceEntries bound to it, each a service at its address. */
+	err = config_se_vips(in->cfg, &vips, &n_vips);
+	for (size_t i = 0; !err && i < b->n_entries && i < in->cfg->n_service_entries; i++) {
+		const struct config_service_entry *se = &in->cfg->service_entries[i];
+
+		if (b->entries[i].waypoint != idx)
+			continue;
+		for (size_t h = 0; !err && h < se->hosts.n; h++)
+			err = compile_entry(
+			    in, wp, se, se->hosts.items[h],
+			    config_se_vip_of(vips, n_vips, se->meta.namespace, se->hosts.items[h]),
+			    &c->services[c->n_services++]);
+	}
+	free(vips);
+	vips = NULL;
+	if (err)
+		goto fail;
 	err = l7_compile_authz(in, wp, c);
 	err = err ? err : l7_compile_ratelimits(in, wp, c);
 	err = err ? err : l7_compile_telemetry(in, wp, c);

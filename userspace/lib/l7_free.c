@@ -184,6 +184,7 @@ void l7_service_clear(struct l7_service *s)
 		free(s->endpoints[i].workload);
 		config_labels_free(&s->endpoints[i].labels);
 		free(s->endpoints[i].ports);
+		free(s->endpoints[i].dns_name);
 	}
 	free(s->endpoints);
 	for (size_t i = 0; i < s->n_subsets; i++) {
@@ -196,6 +197,9 @@ void l7_service_clear(struct l7_service *s)
 		free(s->policies[i].subset);
 		l7_free_lb(&s->policies[i].lb);
 		l7_free_tls(&s->policies[i].tls);
+		free(s->policies[i].tls_cert);
+		free(s->policies[i].tls_key);
+		free(s->policies[i].tls_ca);
 		free(s->policies[i].outlier.error_codes);
 	}
 	free(s->policies);

@@ -132,26 +132,45 @@ static int cert_hosts(const struct config_gateway_server *srv, struct l7_tls_cer
 	return t->hosts.items ? 0 : -ENOMEM;
 }
 
-static char *pem_dup(const struct config_secret_item *it)
+char *l7_pem_dup(const struct config_secret_item *it)
 {
 	return it && it->len ? strdup(it->value) : NULL;
 }
 
+void l7_secret_tls(const struct config *cfg, const char *ns, const char *name,
+		   const struct config_secret_item **crt, const struct config_secret_item **key,
+		   const struct config_secret_item **ca)
+{
+	const struct config_secret *sec = config_secret_of(cfg, ns, name), *cas;
+	char cname[512];
+
+	*crt = config_secret_get(sec, CONFIG_SECRET_TLS_CRT);
+	*crt = *crt ? *crt : config_secret_get(sec, "cert");
+	*key = config_secret_get(sec, CONFIG_SECRET_TLS_KEY);
+	*key = *key ? *key : config_secret_get(sec, "key");
+	*ca = config_secret_get(sec, CONFIG_SECRET_CA_CRT);
+	*ca = *ca ? *ca : config_secret_get(sec, "cacert");
+	snprintf(cname, sizeof(cname), "%s-cacert", name);
+	if (!*ca && (cas = config_secret_of(cfg, ns, cname))) {
+		*ca = config_secret_get(cas, CONFIG_SECRET_CA_CRT);
+		*ca = *ca ? *ca : config_secret_get(cas, "cacert");
+	}
+	if (*ca && !(*ca)->len)
+		*ca = NULL;
+}
+
 /*
  * Server @srv's certificate as istiod's SDS serves it: Secret `credentialName` in the
- * gateway's namespace, `tls.crt`/`tls.key` (or `cert`/`key`); for MUTUAL the CA from its
- * `ca.crt` (or `cacert`), else from Secret `<credentialName>-cacert`. 0 with @t filled, 1 when
- * a Secret or key is missing (the server is not served: analyze says why), -ENOMEM.
+ * gateway's namespace (l7_secret_tls); the CA only for MUTUAL. 0 with @t filled, 1 when a
+ * Secret or key is missing (the server is not served: analyze says why), -ENOMEM.
  */
 static int server_cert(const struct gw_ctx *g, const struct config_gateway *gw,
 		       const struct config_gateway_server *srv, size_t index, struct l7_tls_cert *t)
 {
 	const struct config *cfg = g->in->cfg;
 	const char *ns = g->wp->namespace, *cn = srv->credential_name;
-	const struct config_secret *sec, *cas;
-	const struct config_secret_item *crt, *key, *ca = NULL;
+	const struct config_secret_item *crt, *key, *ca;
 	bool optional = !strcmp(srv->tls_mode, "OPTIONAL_MUTUAL");
-	char name[512];
 
 	if (!strcmp(srv->tls_mode, "ISTIO_MUTUAL")) {
 		t->mesh = true;
@@ -164,25 +183,13 @@ static int server_cert(const struct gw_ctx *g, const struct config_gateway *gw,
 		t->max_tls = srv->max_tls;
 		return cert_hosts(srv, t);
 	}
-	sec = config_secret_of(cfg, ns, cn);
-	cas = sec;
-	crt = config_secret_get(sec, CONFIG_SECRET_TLS_CRT);
-	crt = crt ? crt : config_secret_get(sec, "cert");
-	key = config_secret_get(sec, CONFIG_SECRET_TLS_KEY);
-	key = key ? key : config_secret_get(sec, "key");
+	l7_secret_tls(cfg, ns, cn, &crt, &key, &ca);
 	if (!crt || !key)
 		return 1;
-	if (!strcmp(srv->tls_mode, "MUTUAL") || optional) {
-		snprintf(name, sizeof(name), "%s-cacert", cn);
-		ca = config_secret_get(sec, CONFIG_SECRET_CA_CRT);
-		ca = ca ? ca : config_secret_get(sec, "cacert");
-		if (!ca && (cas = config_secret_of(cfg, ns, name))) {
-			ca = config_secret_get(cas, CONFIG_SECRET_CA_CRT);
-			ca = ca ? ca : config_secret_get(cas, "cacert");
-		}
-		if (!ca || !ca->len)
-			return 1;
-	}
+	if (strcmp(srv->tls_mode, "MUTUAL") && !optional)
+		ca = NULL;
+	else if (!ca)
+		return 1;
 	if (asprintf(&t->source, "Gateway %s/%s server %zu (credentialName %s)", gw->meta.namespace,
 		     gw->meta.name, index, cn) < 0) {
 		t->source = NULL;
@@ -190,9 +197,9 @@ static int server_cert(const struct gw_ctx *g, const struct config_gateway *gw,
 	}
 	t->min_tls = srv->min_tls;
 	t->max_tls = srv->max_tls;
-	t->cert = pem_dup(crt);
-	t->key = pem_dup(key);
-	t->ca = ca ? pem_dup(ca) : NULL;
+	t->cert = l7_pem_dup(crt);
+	t->key = l7_pem_dup(key);
+	t->ca = ca ? l7_pem_dup(ca) : NULL;
 	t->optional = optional;
 	if (!t->cert || !t->key || (ca && !t->ca))
 		return -ENOMEM;
@@ -436,8 +443,8 @@ static int listener_cert(const struct gw_ctx *g, const struct config_k8s_gateway
 		t->source = NULL;
 		return -ENOMEM;
 	}
-	t->cert = pem_dup(crt);
-	t->key = pem_dup(key);
+	t->cert = l7_pem_dup(crt);
+	t->key = l7_pem_dup(key);
 	t->hosts.items = calloc(2, sizeof(char *));
 	if (!t->cert || !t->key || !t->hosts.items ||
 	    !(t->hosts.items[0] = strdup(l->hostname ? l->hostname : "*")))

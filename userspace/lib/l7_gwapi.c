@@ -29,8 +29,12 @@ static bool parent_is(const struct config_gw_route *r, const struct config_paren
 {
 	const char *ns = p->namespace ? p->namespace : r->meta.namespace;
 
-	return (!*p->group || !strcmp(p->group, "core")) && !strcmp(p->kind, "Service") &&
-	       !strcmp(p->name, s->name) && !strcmp(ns, s->namespace);
+	bool svc = (!*p->group || !strcmp(p->group, "core")) && !strcmp(p->kind, "Service");
+	bool entry = !strcmp(p->group, "networking.istio.io") && !strcmp(p->kind, "ServiceEntry");
+
+	/* A route on a ServiceEntry bound to the waypoint takes every host of it (egress). */
+	return (svc ? !s->entry : entry && s->entry) && !strcmp(p->name, s->name) &&
+	       !strcmp(ns, s->namespace);
 }
 
 /* The parentRef port the route binds on; 0: every port; -1: not bound to this service. */

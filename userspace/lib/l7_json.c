@@ -17,6 +17,7 @@
 const char *const l7_match_names[] = {"any", "exact", "prefix", "pathPrefix", "regex", NULL};
 const char *const l7_action_names[] = {"route", "redirect", "direct", "notFound", NULL};
 const char *const l7_routes_kind_names[] = {"default", "virtualService", "gatewayAPI", NULL};
+const char *const l7_resolution_names[] = {"STATIC", "DNS", "DNS_ROUND_ROBIN", NULL};
 const char *const l7_lb_names[] = {"UNSPECIFIED", "LEAST_REQUEST", "ROUND_ROBIN",
 				   "RANDOM",	  "PASSTHROUGH",   NULL};
 const char *const l7_hash_names[] = {"", "header", "cookie", "sourceIp", "query", NULL};
@@ -411,6 +412,9 @@ static void policy(struct enc *e, cJSON *p, const struct l7_policy *x)
 		strings(e, m, "subjectAltNames", &x->tls.subject_alt_names);
 		if (x->tls.insecure_skip_verify)
 			flag(e, m, "insecureSkipVerify", true);
+		str(e, m, "certPem", x->tls_cert);
+		str(e, m, "keyPem", x->tls_key);
+		str(e, m, "caPem", x->tls_ca);
 	}
 }
 
@@ -423,6 +427,10 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 	str(e, s, "namespace", x->namespace);
 	if (x->workload)
 		flag(e, s, "workload", true);
+	if (x->entry)
+		flag(e, s, "serviceEntry", true);
+	if (x->resolution)
+		str(e, s, "resolution", l7_resolution_names[x->resolution]);
 	ip(e, s, "vip", x->vip);
 	a = arr(e, s, "ports");
 	for (size_t i = 0; a && i < x->n_ports; i++) {
@@ -445,6 +453,7 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 		str(e, p, "workload", ep->workload);
 		str(e, p, "node", ep->node);
 		str(e, p, "identity", ep->identity);
+		str(e, p, "dnsName", ep->dns_name);
 		labels(e, p, "labels", &ep->labels);
 		ports = arr(e, p, "ports");
 		for (size_t j = 0; ports && j < x->n_ports; j++) {

@@ -677,9 +677,10 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 		     struct l7_service *s)
 {
 	static const char *const k[] = {
-	    "hostname", "name",	      "namespace",   "workload",  "vip", "ports", "endpoints",
-	    "subsets",	"policies",   "routesKind",  "routes",	  "tcp", "authz", "jwt",
-	    "aux",	"rateLimits", "viaWaypoint", "telemetry", NULL};
+	    "hostname",	    "name",	  "namespace", "workload",   "vip",	    "ports",
+	    "endpoints",    "subsets",	  "policies",  "routesKind", "routes",	    "tcp",
+	    "authz",	    "jwt",	  "aux",       "rateLimits", "viaWaypoint", "telemetry",
+	    "serviceEntry", "resolution", NULL};
 
 	if (!l7j_keys(d, o, path, k))
 		return;
@@ -687,6 +688,9 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 	s->name = l7j_dstr(d, o, "name", path, true);
 	s->namespace = l7j_dstr(d, o, "namespace", path, true);
 	s->workload = l7j_dbool(d, o, "workload", path);
+	s->entry = l7j_dbool(d, o, "serviceEntry", path);
+	s->resolution =
+	    (enum l7_resolution)l7j_denum(d, o, "resolution", path, l7_resolution_names, false);
 	s->vip = l7j_dip(d, o, "vip", path);
 	s->via_waypoint = l7j_dstr(d, o, "viaWaypoint", path, false);
 	s->telemetry = (uint32_t)l7j_dnum(d, o, "telemetry", path, 0, L7J_MAX_LIST, false);

@@ -54,8 +54,8 @@ void l7j_ports(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_se
 
 void l7j_endpoints(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
 {
-	static const char *const k[] = {"ip",	    "pod",    "workload", "node",
-					"identity", "labels", "ports",	  NULL};
+	static const char *const k[] = {"ip",	  "pod",   "workload", "node", "identity",
+					"labels", "ports", "dnsName",  NULL};
 	size_t n;
 	const cJSON *a = l7j_darr(d, o, "endpoints", path, &n), *it;
 	char p[320];
@@ -76,6 +76,7 @@ void l7j_endpoints(struct l7j_dec *d, const cJSON *o, const char *path, struct l
 		e->workload = l7j_dstr(d, it, "workload", p, false);
 		e->node = l7j_dstr(d, it, "node", p, false);
 		e->identity = l7j_dstr(d, it, "identity", p, false); /* none: outside the mesh */
+		e->dns_name = l7j_dstr(d, it, "dnsName", p, false);
 		l7j_dlabels(d, it, "labels", p, &e->labels);
 		ports = l7j_darr(d, it, "ports", p, &np);
 		if (d->failed)
@@ -174,6 +175,9 @@ static void dpolicy(struct l7j_dec *d, const cJSON *o, const char *path, struct 
 					 "credentialName",
 					 "subjectAltNames",
 					 "insecureSkipVerify",
+					 "certPem",
+					 "keyPem",
+					 "caPem",
 					 NULL};
 	const cJSON *m;
 	char p[320];
@@ -280,6 +284,9 @@ static void dpolicy(struct l7j_dec *d, const cJSON *o, const char *path, struct 
 		x->tls.credential_name = l7j_dstr(d, m, "credentialName", p, false);
 		l7j_dstrings(d, m, "subjectAltNames", p, &x->tls.subject_alt_names);
 		x->tls.insecure_skip_verify = l7j_dbool(d, m, "insecureSkipVerify", p);
+		x->tls_cert = l7j_dstr(d, m, "certPem", p, false);
+		x->tls_key = l7j_dstr(d, m, "keyPem", p, false);
+		x->tls_ca = l7j_dstr(d, m, "caPem", p, false);
 	}
 }
 

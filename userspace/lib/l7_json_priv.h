@@ -6,7 +6,8 @@
 #include "l7_priv.h"
 
 /* NULL-terminated, indexed by the enum they name. */
-extern const char *const l7_match_names[], *const l7_action_names[], *const l7_routes_kind_names[];
+extern const char *const l7_match_names[],
+    *const l7_action_names[], *const l7_routes_kind_names[], *const l7_resolution_names[];
 extern const char *const l7_lb_names[], *const l7_hash_names[], *const l7_h2_names[];
 extern const char *const l7_derive_names[], *const l7_preflight_names[];
 

@@ -114,6 +114,17 @@ size_t l7_gwapi_hostnames(const struct config_gw_listener *l, const struct confi
 int l7_gwapi_attached(const struct config *cfg, const struct config_gw_route *r,
 		      const struct config_k8s_gateway *gw, const struct config_gw_listener *l);
 
+/* A Secret item's PEM, malloc'd, or NULL (absent, empty, or out of memory). */
+char *l7_pem_dup(const struct config_secret_item *it);
+/*
+ * Secret @name of namespace @ns read as istiod's SDS reads a TLS credential: the certificate
+ * and key from tls.crt / tls.key (or cert / key), the CA from ca.crt (or cacert), else from
+ * Secret <name>-cacert. Each NULL when absent (borrowed from @cfg).
+ */
+void l7_secret_tls(const struct config *cfg, const char *ns, const char *name,
+		   const struct config_secret_item **crt, const struct config_secret_item **key,
+		   const struct config_secret_item **ca);
+
 /* l7_compile.c: Service @s as a model service (ports, endpoints, policies, routes). */
 int l7_compile_service(const struct l7_inputs *in, const struct l7_waypoint *wp,
 		       const struct config_service *s, struct l7_service *out);

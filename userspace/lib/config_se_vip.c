@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The addresses of ServiceEntry hosts (API_SEMANTICS.md §5), as Istio's DNS auto-allocation
+ * gives them: a host's first /32 address, else, for a host that needs one (no address, a
+ * resolution other than NONE, no wildcard), one of 240.240.0.0/16 chosen by a hash of
+ * namespace/host (so a host keeps it across restarts), collisions probed in the order of
+ * (namespace, host). One function for the ztunnel's snapshot (agent/entries.c) and the
+ * waypoints' models (l7_compile.c), so both name a host by the same address.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ambit/config.h"
+#include "ambit/snapshot.h"
+
+/* Istio's auto-allocation range for IPv4 (pilot's 240.240.0.0/16). */
+#define AUTO_NET 0xf0f00000u
+#define AUTO_SLOTS 65536u
+
+/* Whether @ip (host order) may be handed out: not the block's .0 or .255 of any /24. */
+static bool auto_usable(uint32_t ip)
+{
+	return (ip & 0xff) != 0 && (ip & 0xff) != 0xff;
+}
+
+/* FNV-1a of "ns/host": the first slot tried. */
+static uint32_t auto_hash(const char *ns, const char *host)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = ns; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	h = (h ^ '/') * 16777619u;
+	for (const char *p = host; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h;
+}
+
+static int cmp_vip(const void *a, const void *b)
+{
+	const struct config_se_vip *x = a, *y = b;
+	int c = strcmp(x->namespace, y->namespace);
+
+	return c ? c : strcmp(x->host, y->host);
+}
+
+static bool taken(const struct config_se_vip *v, size_t n, uint32_t vip)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].vip == vip)
+			return true;
+	return false;
+}
+
+int config_se_vips(const struct config *cfg, struct config_se_vip **out, size_t *n)
+{
+	struct config_se_vip *v;
+	size_t total = 0, k = 0;
+
+	for (size_t i = 0; i < cfg->n_service_entries; i++)
+		total += cfg->service_entries[i].hosts.n;
+	*n = 0;
+	*out = v = calloc(total + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_service_entries; i++) {
+		const struct config_service_entry *se = &cfg->service_entries[i];
+		bool any = false;
+		uint32_t vip = 0;
+
+		for (size_t a = 0; a < se->addresses.n; a++) {
+			struct snap_cidr c;
+
+			if (!snapshot_parse_cidr(se->addresses.items[a], &c))
+				continue;
+			any = true;
+			if (!vip && c.len == 32)
+				vip = c.ip;
+		}
+		for (size_t h = 0; h < se->hosts.n; h++) {
+			const char *host = se->hosts.items[h];
+
+			v[k].namespace = se->meta.namespace ? se->meta.namespace : "";
+			v[k].host = host;
+			v[k].vip = vip;
+			v[k].needs = !any && se->resolution != CONFIG_SE_RESOLUTION_NONE &&
+				     !strchr(host, '*');
+			k++;
+		}
+	}
+	qsort(v, k, sizeof(*v), cmp_vip);
+	for (size_t i = 0; i < k; i++) {
+		uint32_t slot = auto_hash(v[i].namespace, v[i].host) % AUTO_SLOTS, s;
+
+		if (!v[i].needs)
+			continue;
+		for (s = 0; s < AUTO_SLOTS; s++) {
+			uint32_t ip = AUTO_NET | ((slot + s) % AUTO_SLOTS);
+
+			if (auto_usable(ip) && !taken(v, k, htonl(ip))) {
+				v[i].vip = htonl(ip);
+				break;
+			}
+		}
+		if (s == AUTO_SLOTS) {
+			free(v);
+			*out = NULL;
+			return -ENOSPC;
+		}
+	}
+	*n = k;
+	return 0;
+}
+
+uint32_t config_se_vip_of(const struct config_se_vip *v, size_t n, const char *ns,
+			  const char *host)
+{
+	struct config_se_vip key = {.namespace = ns, .host = host};
+	const struct config_se_vip *f = v ? bsearch(&key, v, n, sizeof(*v), cmp_vip) : NULL;
+
+	return f ? f->vip : 0;
+}
