@@ -7,7 +7,10 @@
 #include <sys/random.h>
 
 #include "ambit/fmt.h"
+#include "ambit/log.h"
 #include "cluster.h"
+#include "tls.h"
+#include "transport.h"
 
 /*
  * SplitMix64 per thread, seeded once from getrandom: a draw per decision without a system call
@@ -45,6 +48,90 @@ static bool in_subset(const struct l7_service *svc, const char *subset, uint32_t
 		return false;
 	}
 	return false; /* an unknown subset has no endpoints */
+}
+
+/* The CA certificates file a DestinationRule's caCertificates names, or NULL. */
+static char *read_pem(const char *path)
+{
+	char *txt = NULL;
+	FILE *f = fopen(path, "r");
+	size_t cap = 0, len = 0, n;
+
+	while (f) {
+		char *grown = len + 4097 > cap ? realloc(txt, cap = cap * 2 + 8192) : txt;
+
+		if (!grown || len > (1u << 20))
+			break;
+		txt = grown;
+		n = fread(txt + len, 1, 4096, f);
+		len += n;
+		txt[len] = '\0';
+		if (!n) {
+			fclose(f);
+			return txt;
+		}
+	}
+	if (f)
+		fclose(f);
+	free(txt);
+	return NULL;
+}
+
+/*
+ * TLS origination for @c when its policy asks for it (tls.mode SIMPLE or MUTUAL): the context
+ * from the credentials the model carries (credentialName's Secret), else caCertificates' file,
+ * else the system's roots. Credentials that do not load leave @c->tls NULL and the reason in
+ * @c->tls_err (its connections fail, as Envoy's cluster without its SDS secret). -ENOMEM only.
+ */
+static int origination(struct wp_cluster *c)
+{
+	const struct l7_policy *p = c->policy;
+	const char *mode = p && p->tls.present ? p->tls.mode : NULL;
+	struct tls_origin o = {0};
+	char err[160], *file_ca = NULL;
+
+	if (!mode || (strcmp(mode, "SIMPLE") && strcmp(mode, "MUTUAL")))
+		return 0;
+	c->originate = true;
+	c->sni = strdup(p->tls.sni ? p->tls.sni : c->svc->hostname);
+	c->n_sans = p->tls.subject_alt_names.n ? p->tls.subject_alt_names.n : 1;
+	c->sans = calloc(c->n_sans + 1, sizeof(*c->sans));
+	if (!c->sni || !c->sans)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_sans; i++)
+		if (!(c->sans[i] = strdup(
+			  p->tls.subject_alt_names.n ? p->tls.subject_alt_names.items[i] : c->sni)))
+			return -ENOMEM;
+	o.insecure = p->tls.insecure_skip_verify;
+	o.ca_pem = p->tls_ca;
+	if (!o.ca_pem && p->tls.ca_certificates &&
+	    !(o.ca_pem = file_ca = read_pem(p->tls.ca_certificates))) {
+		snprintf(err, sizeof(err), "caCertificates %.100s: %s", p->tls.ca_certificates,
+			 strerror(errno ? errno : EINVAL));
+		goto bad;
+	}
+	if (!strcmp(mode, "MUTUAL")) {
+		if (!p->tls_cert || !p->tls_key) {
+			snprintf(err, sizeof(err),
+				 "MUTUAL without a client certificate (credentialName %.80s)",
+				 p->tls.credential_name ? p->tls.credential_name : "unset");
+			goto bad;
+		}
+		o.cert_pem = p->tls_cert;
+		o.key_pem = p->tls_key;
+	}
+	c->tls = tls_ctx_create_origin(&o, err, sizeof(err));
+	free(file_ca);
+	if (c->tls)
+		return 0;
+	if (errno == ENOMEM)
+		return -ENOMEM;
+bad:
+	free(file_ca);
+	if (asprintf(&c->tls_err, "%s", err) < 0)
+		return -ENOMEM;
+	pr_warn("waypoint: cluster %s: TLS origination cannot start: %s", c->name, c->tls_err);
+	return 0;
 }
 
 int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const char *subset,
@@ -95,6 +182,8 @@ int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const ch
 	if (wp_outlier_init(&c->outlier, c->policy ? &c->policy->outlier : &none, c->n_hosts,
 			    now_ms))
 		goto nomem;
+	if (origination(c))
+		goto nomem;
 	return 0;
 nomem:
 	free(c->ep);
@@ -111,6 +200,12 @@ void wp_cluster_destroy(struct wp_cluster *c)
 		return;
 	wp_outlier_destroy(&c->outlier);
 	pthread_mutex_destroy(&c->lock);
+	tls_ctx_put(c->tls);
+	free(c->tls_err);
+	free(c->sni);
+	for (size_t i = 0; c->sans && i < c->n_sans; i++)
+		free(c->sans[i]);
+	free(c->sans);
 	free(c->ep);
 	free(c->addr);
 	free(c->addr_text);
@@ -179,10 +274,22 @@ int wp_upstream_init(struct wp_upstream *u, struct wp_cluster *c, struct loop *l
 		u->hosts[i].weight = 1;
 	}
 	wp_cluster_limits(c, &lim);
-	u->pool = h1_pool_new(l, cn, &lim, &c->budget);
+	u->cn = cn;
+	if (c->originate) {
+		/* Without a context every open fails: no host outside the mesh is reached. */
+		u->own_cn = connector_tls_new(l, cn, c->tls, c->sni, (const char *const *)c->sans,
+					      c->n_sans);
+		if (!u->own_cn) {
+			free(u->hosts);
+			return -ENOMEM;
+		}
+		u->cn = u->own_cn;
+	}
+	u->pool = h1_pool_new(l, u->cn, &lim, &c->budget);
 	if (!u->pool || wp_lb_init(&u->lb, c->policy ? &c->policy->lb : &dflt_lb,
 				   c->policy ? &c->policy->outlier : NULL, u->hosts, c->n_hosts)) {
 		h1_pool_destroy(u->pool);
+		connector_destroy(u->own_cn);
 		free(u->hosts);
 		return -ENOMEM;
 	}
@@ -197,6 +304,7 @@ void wp_upstream_destroy(struct wp_upstream *u)
 		return;
 	wp_lb_destroy(&u->lb);
 	h1_pool_destroy(u->pool);
+	connector_destroy(u->own_cn);
 	free(u->hosts);
 	memset(u, 0, sizeof(*u));
 }

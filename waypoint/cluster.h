@@ -36,6 +36,18 @@ struct wp_cluster {
 	pthread_mutex_t lock; /* outlier */
 	struct wp_outlier outlier;
 	uint32_t epoch; /* atomic: bumped when a host is ejected or returns */
+	/*
+	 * TLS origination to its hosts outside the mesh (the policy's tls.mode SIMPLE or MUTUAL):
+	 * the context, the server name asked for (tls.sni, else the service's host) and the names
+	 * the server's certificate must have one of (tls.subjectAltNames, else that server name).
+	 * @tls NULL with @tls_err set: the credentials do not load, every connection fails.
+	 */
+	bool originate;
+	struct tls_ctx *tls;
+	char *tls_err;
+	char *sni;
+	size_t n_sans;
+	char **sans;
 };
 
 /* A uniformly random 64-bit value (SplitMix64 per thread, seeded by getrandom): the draws of
@@ -61,6 +73,8 @@ struct wp_upstream {
 	struct wp_lb lb;
 	uint32_t epoch;
 	struct h1_pool *pool;
+	/* How its connections open: the worker's connector, or TLS origination over it. */
+	struct connector *cn, *own_cn;
 	bool ready;
 };
 

@@ -13,6 +13,7 @@
 #include "ambit/log.h"
 #include "authz.h"
 #include "config.h"
+#include "dnsres.h"
 #include "jwt.h"
 #include "loop.h"
 #include "ratelimit.h"
@@ -47,6 +48,7 @@ static void gen_free(struct wp_gen *g)
 	}
 	free(g->tag_values);
 	l7_config_free(g->l7);
+	l7_config_free(g->dns_source);
 	free(g);
 }
 
@@ -93,6 +95,23 @@ const struct l7_endpoint *wp_gen_endpoint(const struct wp_gen *g, uint32_t ip)
 	return NULL;
 }
 
+struct l7_config *wp_l7_copy(const struct l7_config *src, char *err, size_t len)
+{
+	cJSON *j = l7_to_json(src);
+	struct l7_config *c;
+
+	if (!j) {
+		snprintf(err, len, "cannot encode the L7 config");
+		return NULL;
+	}
+	c = l7_from_json(j, err, len);
+	cJSON_Delete(j);
+	return c;
+}
+
+/* A cluster warms for at most this long: its DNS names' first answers (Envoy's warming). */
+#define DNS_WARM_MS 2000
+
 struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, size_t len)
 {
 	struct wp_gen *g = calloc(1, sizeof(*g));
@@ -104,6 +123,14 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 		return NULL;
 	}
 	g->l7 = l7;
+	/* Counted before: an answer changing meanwhile makes it built again. */
+	g->dns_changes = wp_dns_changes();
+	for (size_t s = 0; s < l7->n_services && !g->dns_source; s++)
+		if (l7->services[s].resolution != L7_RES_STATIC &&
+		    !(g->dns_source = wp_l7_copy(l7, err, len)))
+			goto nomem;
+	if (g->dns_source && wp_dns_expand(l7, DNS_WARM_MS))
+		goto nomem;
 	g->version = version;
 	/* Unique in the process, unlike a snapshot's version (an agent restarted counts again). */
 	{
@@ -318,4 +345,16 @@ struct wp_cluster *wp_gen_cluster(const struct wp_gen *g, int s, const char *sub
 		if (svc->ports[p].port == port)
 			return &g->clusters[g->cluster_base[s] + k * svc->n_ports + p];
 	return NULL;
+}
+
+bool wp_gen_dns_stale(const struct wp_gen *g)
+{
+	return g->dns_source && wp_dns_changes() != g->dns_changes;
+}
+
+struct wp_gen *wp_gen_redo(const struct wp_gen *g, char *err, size_t len)
+{
+	struct l7_config *l7 = wp_l7_copy(g->dns_source, err, len);
+
+	return l7 ? wp_gen_new(l7, g->version, err, len) : NULL;
 }

@@ -8,6 +8,7 @@
 #ifndef AMBIT_WAYPOINT_CONFIG_H
 #define AMBIT_WAYPOINT_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,8 +30,10 @@ struct wp_gen {
 	struct cel_expr **log_filters; /* per l7->telemetry: its access log filter, or NULL */
 	struct cel_expr ***tag_values; /* per l7->telemetry, per tag op: its value, or NULL */
 	uint64_t version;
-	uint64_t seq; /* this generation's number in the process: what names it in caches */
-	int refs;     /* atomic */
+	uint64_t seq;	      /* this generation's number in the process: what names it in caches */
+	uint64_t dns_changes; /* wp_dns_changes() when its DNS endpoints were expanded */
+	struct l7_config *dns_source; /* the model before (wp_dns_expand), when it has DNS ones */
+	int refs;		      /* atomic */
 };
 
 /*
@@ -41,6 +44,14 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 /* The whole file @path, NUL-terminated, into *@out (malloc'd) and *@len. 0 or -errno (errno set).
  */
 int wp_read_file(const char *path, char **out, size_t *len);
+/* A copy of @src (through its JSON form), or NULL with the reason in @err. */
+struct l7_config *wp_l7_copy(const struct l7_config *src, char *err, size_t len);
+/*
+ * Whether the addresses of @g's DNS endpoints (dnsres.h) changed since it was built: then
+ * wp_gen_redo builds it again (same version) with the new ones; as wp_gen_new.
+ */
+bool wp_gen_dns_stale(const struct wp_gen *g);
+struct wp_gen *wp_gen_redo(const struct wp_gen *g, char *err, size_t len);
 /* Reads the l7 JSON at @path (l7_from_json, strict) into a generation; as wp_gen_new. */
 struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t len);
 /*

@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 
 #include "admin.h"
+#include "dnsres.h"
 #include "ambit/config.h"
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
@@ -511,6 +512,22 @@ int main(int argc, char **argv)
 		sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		/* A DNS endpoint's addresses changed: the same config with the new ones. */
+		if (wp_gen_dns_stale(gen)) {
+			struct wp_gen *g = wp_gen_redo(gen, err, sizeof(err));
+
+			if (g) {
+				wp_gen_inherit(g, gen);
+				for (long i = 0; i < nworkers; i++)
+					wp_worker_set_gen(workers[i], g);
+				wp_gen_put(gen);
+				gen = g;
+				pr_info("DNS answers changed: %zu services", g->l7->n_services);
+			} else {
+				pr_err("DNS answers changed, the last generation serves on: %s",
+				       err);
+			}
+		}
 		if (agent) {
 			struct wp_gen *g = wp_mesh_gen(&mesh);
 
@@ -586,5 +603,6 @@ out:
 	tls_ctx_put(tls);
 	if (agent)
 		wp_mesh_stop(&mesh);
+	wp_dns_stop();
 	return rc;
 }

@@ -9,21 +9,6 @@
 #include "ambit/log.h"
 #include "mesh.h"
 
-/* Copies @src through its JSON form: the generation owns its model, the snapshot keeps its. */
-static struct l7_config *l7_copy(const struct l7_config *src, char *err, size_t len)
-{
-	cJSON *j = l7_to_json(src);
-	struct l7_config *c;
-
-	if (!j) {
-		snprintf(err, len, "cannot encode the L7 config");
-		return NULL;
-	}
-	c = l7_from_json(j, err, len);
-	cJSON_Delete(j);
-	return c;
-}
-
 /*
  * ISTIO_MUTUAL listeners of @l7: the proxy's own certificate (@id's in @s) and the mesh root,
  * as Envoy's gateways take them from SDS. A certificate missing leaves them empty (not served).
@@ -122,7 +107,7 @@ struct wp_gen *wp_mesh_gen(struct wp_mesh *m)
 		       zs->snap->l7->identity ? zs->snap->l7->identity : "(nobody)", m->identity);
 		goto out;
 	}
-	l7 = l7_copy(zs->snap->l7, err, sizeof(err));
+	l7 = wp_l7_copy(zs->snap->l7, err, sizeof(err));
 	if (l7 && mesh_certs(l7, zs->snap, m->identity)) {
 		l7_config_free(l7);
 		l7 = NULL;

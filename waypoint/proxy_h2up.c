@@ -251,6 +251,12 @@ static struct wp_h2up *conn_open(struct wp_engine *e, struct wp_gen *gen, struct
 		free(u);
 		return NULL;
 	}
+	/* TLS origination speaks HTTP/1.1 (and TCP): never HTTP/2 in the clear instead. */
+	if (cl->originate && !identity) {
+		free(u);
+		errno = EPROTONOSUPPORT;
+		return NULL;
+	}
 	wp_cluster_limits(cl, &lim);
 	if (!h1_budget_take(&cl->budget.connections, lim.max_connections)) {
 		free(u->identity);

@@ -310,7 +310,7 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 		goto fail;
 	}
 	wp_cluster_limits(c, &lim);
-	x->up = connector_open(e->o.cn, &c->addr[x->host], c->ep[x->host]->identity,
+	x->up = connector_open(x->u->cn, &c->addr[x->host], c->ep[x->host]->identity,
 			       lim.connect_timeout_ms, &up_cbs, x);
 	if (!x->up) {
 		why = "cannot connect";

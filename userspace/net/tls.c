@@ -39,7 +39,9 @@ struct sni_set {
 struct tls_ctx {
 	SSL_CTX *ssl;
 	bool server;
-	bool edge; /* one-way TLS for HTTP clients (tls_ctx_create_edge) */
+	bool edge;   /* one-way TLS for HTTP clients (tls_ctx_create_edge) */
+	bool origin; /* TLS origination to a server outside the mesh (tls_ctx_create_origin) */
+	bool insecure;
 	int refs;
 	/* A gateway context (tls_ctx_create_gateway): the certificates chosen by SNI. */
 	bool gateway;
@@ -51,7 +53,7 @@ struct tls_ctx {
 
 struct tls_conn {
 	SSL *ssl;
-	struct tls_ctx *ctx; /* borrowed: the connection's owner holds a reference */
+	struct tls_ctx *ctx; /* a reference of its own */
 	bool server;
 	bool want_write;
 	bool handshaken;
@@ -59,6 +61,8 @@ struct tls_conn {
 	int fd;
 	struct buf out; /* records written by OpenSSL, not yet sent (sock_bio_write) */
 	char *expect_san;
+	char **sans; /* origination: the names the server's certificate must have one of */
+	size_t n_sans;
 	char *peer_id;
 	char err[200];
 };
@@ -669,6 +673,47 @@ static void sock_bio_make(void)
  * OpenSSL's socket and buffer BIOs did the same through a chain whose every control call went
  * through both (a few thousand instructions a request).
  */
+struct tls_ctx *tls_ctx_create_origin(const struct tls_origin *o, char *err, size_t len)
+{
+	struct tls_ctx *ctx = calloc(1, sizeof(*ctx));
+	bool mutual = o->cert_pem && o->key_pem;
+
+	if (!ctx)
+		return NULL;
+	ctx->refs = 1;
+	ctx->origin = true;
+	ctx->insecure = o->insecure;
+	ctx->ssl = SSL_CTX_new(TLS_client_method());
+	if (!ctx->ssl)
+		goto nomem;
+	ctx_modes(ctx->ssl, TLS1_2_VERSION);
+	/* A client of a web server: one record of read-ahead, buffers kept (edge_modes). */
+	SSL_CTX_clear_mode(ctx->ssl, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_default_read_buffer_len(ctx->ssl, 0);
+	SSL_CTX_set_verify(ctx->ssl, o->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+	if (mutual && load_identity(ctx->ssl, o->cert_pem, o->key_pem)) {
+		snprintf(err, len, "the client certificate and key do not load or do not match");
+		goto inval;
+	}
+	if (o->ca_pem && load_root(ctx->ssl, o->ca_pem)) {
+		snprintf(err, len, "the CA certificates do not load");
+		goto inval;
+	}
+	if (!o->ca_pem && SSL_CTX_set_default_verify_paths(ctx->ssl) != 1) {
+		snprintf(err, len, "the system's root certificates do not load");
+		goto inval;
+	}
+	return ctx;
+inval:
+	tls_ctx_put(ctx);
+	errno = EINVAL;
+	return NULL;
+nomem:
+	tls_ctx_put(ctx);
+	errno = ENOMEM;
+	return NULL;
+}
+
 static int set_bios(struct tls_conn *c, SSL *ssl, int fd)
 {
 	BIO *b;
@@ -689,7 +734,7 @@ struct tls_conn *tls_conn_create(struct tls_ctx *ctx, int fd, const char *expect
 	if (!c)
 		return NULL;
 	c->server = ctx->server;
-	c->ctx = ctx;
+	c->ctx = tls_ctx_get(ctx);
 	c->ssl = SSL_new(ctx->ssl);
 	if (!c->ssl || set_bios(c, c->ssl, fd))
 		goto fail;
@@ -706,11 +751,84 @@ fail:
 	return NULL;
 }
 
+struct tls_conn *tls_conn_create_origin(struct tls_ctx *ctx, int fd, const char *sni,
+					const char *const *sans, size_t n_sans)
+{
+	struct tls_conn *c = tls_conn_create(ctx, fd, NULL);
+
+	if (!c)
+		return NULL;
+	if (sni && *sni && SSL_set_tlsext_host_name(c->ssl, sni) != 1)
+		goto fail;
+	c->sans = calloc(n_sans + 1, sizeof(*c->sans));
+	if (!c->sans)
+		goto fail;
+	for (; c->n_sans < n_sans; c->n_sans++)
+		if (!(c->sans[c->n_sans] = strdup(sans[c->n_sans])))
+			goto fail;
+	return c;
+fail:
+	ERR_clear_error();
+	tls_conn_destroy(c);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* Whether @x has name @want: a DNS name (wildcards as the certificate has them), an IP, a URI. */
+static bool cert_has_name(X509 *x, const char *want)
+{
+	GENERAL_NAMES *names;
+	bool found = false;
+
+	if (!strstr(want, "://"))
+		return X509_check_ip_asc(x, want, 0) == 1 ||
+		       X509_check_host(x, want, 0, 0, NULL) == 1;
+	names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && !found; i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+		const unsigned char *p;
+		int len;
+
+		if (gn->type != GEN_URI)
+			continue;
+		p = ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
+		len = ASN1_STRING_length(gn->d.uniformResourceIdentifier);
+		found = (size_t)len == strlen(want) && !memcmp(p, want, (size_t)len);
+	}
+	GENERAL_NAMES_free(names);
+	return found;
+}
+
+/* An origination's server, once its chain verified: one of the names it must have. */
+static int origin_check(struct tls_conn *c)
+{
+	X509 *peer;
+	bool ok = false;
+
+	if (c->ctx->insecure || !c->n_sans)
+		return 0;
+	peer = SSL_get1_peer_certificate(c->ssl);
+	for (size_t i = 0; peer && i < c->n_sans && !ok; i++)
+		ok = cert_has_name(peer, c->sans[i]);
+	X509_free(peer);
+	ERR_clear_error();
+	if (ok)
+		return 0;
+	snprintf(c->err, sizeof(c->err),
+		 "handshake: the server's certificate has none of the names %.60s%s", c->sans[0],
+		 c->n_sans > 1 ? ", ..." : "");
+	return -EPROTO;
+}
+
 void tls_conn_destroy(struct tls_conn *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; i < c->n_sans; i++)
+		free(c->sans[i]);
+	free(c->sans);
 	SSL_free(c->ssl);
+	tls_ctx_put(c->ctx);
 	buf_free(&c->out);
 	free(c->expect_san);
 	free(c->peer_id);
@@ -797,8 +915,19 @@ int tls_conn_handshake(struct tls_conn *c)
 	ERR_clear_error();
 	ret = SSL_do_handshake(c->ssl);
 	if (ret != 1) {
+		long vr = c->ctx->origin ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+
 		ret = io_result(c, ret, "handshake");
+		/* Why the server's certificate was refused, in OpenSSL's words. */
+		if (ret == -EPROTO && vr != X509_V_OK)
+			snprintf(c->err, sizeof(c->err), "handshake: server certificate: %s",
+				 X509_verify_cert_error_string(vr));
 		return ret == 0 ? -EPROTO : ret;
+	}
+	if (c->ctx->origin) {
+		ret = origin_check(c);
+		c->handshaken = !ret;
+		return ret;
 	}
 	if (c->ctx->edge) {
 		/* One-way TLS: no peer to authenticate, whatever protocol the client sends. */

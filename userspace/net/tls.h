@@ -76,6 +76,26 @@ int tls_check_pair(const char *cert_pem, const char *key_pem, char *err, size_t 
 int tls_count_certs(const char *pem);
 
 /*
+ * TLS origination to a server outside the mesh (a DestinationRule's tls.mode SIMPLE or MUTUAL):
+ * a client context, TLS 1.2 and 1.3, no ALPN, checking the server's chain against @ca_pem (NULL:
+ * the system's roots), presenting @cert_pem/@key_pem when both are given (MUTUAL), or checking
+ * nothing when @insecure (insecureSkipVerify). NULL + errno (EINVAL with the reason in @err).
+ */
+struct tls_origin {
+	const char *ca_pem, *cert_pem, *key_pem;
+	bool insecure;
+};
+struct tls_ctx *tls_ctx_create_origin(const struct tls_origin *o, char *err, size_t len);
+/*
+ * A client connection of an origination context on @fd (borrowed): asks for server name @sni
+ * (may be NULL) and, unless the context is insecure, accepts the server only if its
+ * certificate has one of the @n_sans names @sans (DNS names, wildcards as the certificate
+ * writes them; IP addresses; URIs exactly), all copied. NULL + errno.
+ */
+struct tls_conn *tls_conn_create_origin(struct tls_ctx *ctx, int fd, const char *sni,
+					const char *const *sans, size_t n_sans);
+
+/*
  * Accept only peers whose SPIFFE ID is in one of the @n trust domains @domains (copied): the
  * mesh's own and its aliases. Set before the context is shared. A context without any accepts
  * every trust domain the root signed for. 0 or -ENOMEM.

@@ -152,6 +152,17 @@ struct transport *transport_tls_new(struct loop *l, int fd, struct tls_ctx *ctx,
 				    const struct transport_peer *peer);
 /* Plain TCP to the endpoint: non-blocking connect, TCP_NODELAY. NULL + errno. */
 struct connector *connector_tcp_new(struct loop *l);
+/*
+ * TLS origination (a DestinationRule's tls SIMPLE or MUTUAL): TCP to the endpoint, then a TLS
+ * client handshake with origination context @ctx (tls_ctx_create_origin; a reference is
+ * taken), server name @sni and one of the @n_sans @sans required of the server's certificate
+ * (tls_conn_create_origin; all copied). on_open comes once the handshake is done, within the
+ * open's deadline; a refused certificate fails with -EPROTO. An open with an identity (a
+ * destination in the mesh) goes to @inner (borrowed) unchanged. @ctx NULL (credentials that
+ * do not load): every other open fails with -EPROTO, connecting nowhere. NULL + errno.
+ */
+struct connector *connector_tls_new(struct loop *l, struct connector *inner, struct tls_ctx *ctx,
+				    const char *sni, const char *const *sans, size_t n_sans);
 
 /* ---- memory (transport_mem.c): fuzzing and tests ---- */
 

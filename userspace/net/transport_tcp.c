@@ -305,12 +305,15 @@ static void on_event(struct loop_handler *h, uint32_t events)
 		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 			return;
 		c->connecting = false;
-		loop_timer_cancel(c->loop, &c->timer);
-		if (c->t.cbs->on_open)
-			c->t.cbs->on_open(c->t.arg);
-		if (c->closed || c->failed)
-			return;
 		events |= EPOLLOUT;
+		/* TLS origination: open once the handshake is done (the deadline covers it). */
+		if (!c->tls) {
+			loop_timer_cancel(c->loop, &c->timer);
+			if (c->t.cbs->on_open)
+				c->t.cbs->on_open(c->t.arg);
+			if (c->closed || c->failed)
+				return;
+		}
 	}
 	if (c->tls && !c->handshaken && !c->lingering) {
 		int err = tls_conn_handshake(c->tls);
@@ -324,6 +327,13 @@ static void on_event(struct loop_handler *h, uint32_t events)
 			return;
 		}
 		c->handshaken = true;
+		if (c->outbound) {
+			loop_timer_cancel(c->loop, &c->timer);
+			if (c->t.cbs->on_open)
+				c->t.cbs->on_open(c->t.arg);
+			if (c->closed || c->failed)
+				return;
+		}
 		/* Known before any byte of the stream: what serves it copies the peer then. */
 		if (tls_conn_sni(c->tls) && !c->t.peer.sni)
 			c->t.peer.sni = strdup(tls_conn_sni(c->tls));
@@ -397,7 +407,7 @@ static void on_timer(struct loop_timer *t)
 
 	if (c->closing)
 		finish(c, !c->lingering);
-	else if (c->connecting)
+	else if (c->connecting || !c->handshaken)
 		fail(c, -ETIMEDOUT);
 }
 
@@ -630,6 +640,96 @@ static void tcp_connector_destroy(struct connector *cn)
 }
 
 static const struct connector_impl tcp_connector_impl = {tcp_open, tcp_connector_destroy};
+
+/* ---- TLS origination ---- */
+
+struct tls_connector {
+	struct tcp_connector tc;
+	struct connector *inner; /* borrowed: destinations in the mesh */
+	struct tls_ctx *ctx;
+	char *sni;
+	char **sans;
+	size_t n_sans;
+};
+
+static struct transport *origin_open(struct connector *cn, const struct sockaddr_in *dst,
+				     const char *identity, unsigned int timeout_ms,
+				     const struct transport_cbs *cbs, void *arg)
+{
+	struct tls_connector *x = (struct tls_connector *)cn;
+	struct transport *t;
+	struct tcp *c;
+
+	/* A destination in the mesh is reached as always (HBONE: mutual TLS already). */
+	if (identity)
+		return connector_open(x->inner, dst, identity, timeout_ms, cbs, arg);
+	/* No context (credentials that do not load): every open fails, none connects. */
+	if (!x->ctx) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+		c = fd < 0 ? NULL : tcp_alloc(x->tc.loop, fd, true);
+		if (!c) {
+			if (fd >= 0)
+				close(fd);
+			errno = ENOMEM;
+			return NULL;
+		}
+		c->t.cbs = cbs;
+		c->t.arg = arg;
+		c->outbound = true;
+		fail_later(c, -EPROTO);
+		return &c->t;
+	}
+	t = tcp_open(cn, dst, NULL, timeout_ms, cbs, arg);
+	if (!t)
+		return NULL;
+	c = tcp_of(t);
+	c->tls =
+	    tls_conn_create_origin(x->ctx, c->fd, x->sni, (const char *const *)x->sans, x->n_sans);
+	if (!c->tls)
+		fail_later(c, -ENOMEM);
+	c->handshaken = false;
+	return t;
+}
+
+static void origin_destroy(struct connector *cn)
+{
+	struct tls_connector *x = (struct tls_connector *)cn;
+
+	for (size_t i = 0; i < x->n_sans; i++)
+		free(x->sans[i]);
+	free(x->sans);
+	free(x->sni);
+	tls_ctx_put(x->ctx);
+	free(x);
+}
+
+static const struct connector_impl origin_impl = {origin_open, origin_destroy};
+
+struct connector *connector_tls_new(struct loop *l, struct connector *inner, struct tls_ctx *ctx,
+				    const char *sni, const char *const *sans, size_t n_sans)
+{
+	struct tls_connector *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	x->tc.c.impl = &origin_impl;
+	x->tc.loop = l;
+	x->inner = inner;
+	x->ctx = ctx ? tls_ctx_get(ctx) : NULL;
+	x->sni = sni ? strdup(sni) : NULL;
+	x->sans = calloc(n_sans + 1, sizeof(*x->sans));
+	if ((sni && !x->sni) || !x->sans) {
+		origin_destroy(&x->tc.c);
+		return NULL;
+	}
+	for (; x->n_sans < n_sans; x->n_sans++)
+		if (!(x->sans[x->n_sans] = strdup(sans[x->n_sans]))) {
+			origin_destroy(&x->tc.c);
+			return NULL;
+		}
+	return &x->tc.c;
+}
 
 struct connector *connector_tcp_new(struct loop *l)
 {

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The waypoint's resolver of ServiceEntry names (dnsres.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <ldns/ldns.h>
+
+#include "ambit/clock.h"
+#include "ambit/log.h"
+#include "dnsres.h"
+
+#define DNS_MAX_ADDRS 16
+#define DNS_MIN_TTL_MS 5000u
+#define DNS_MAX_TTL_MS 300000u
+#define DNS_RETRY_MS 5000u
+#define DNS_MAX_NAMES 4096
+
+struct name {
+	char *name;
+	uint32_t ips[DNS_MAX_ADDRS];
+	size_t n;
+	bool answered; /* one answer came (even without address): no more warming */
+	uint64_t due_ms;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake, answered;
+	pthread_t thread;
+	bool started, stopping;
+	struct name *names;
+	size_t n, cap;
+	uint64_t changes;
+} R = {.lock = PTHREAD_MUTEX_INITIALIZER,
+       .wake = PTHREAD_COND_INITIALIZER,
+       .answered = PTHREAD_COND_INITIALIZER};
+
+static struct name *find(const char *name)
+{
+	for (size_t i = 0; i < R.n; i++)
+		if (!strcmp(R.names[i].name, name))
+			return &R.names[i];
+	return NULL;
+}
+
+/*
+ * The A records of @name (absolute) from the resolvers of /etc/resolv.conf, and the smallest
+ * TTL among them (ms). 0 with *@n set (0: the name has no address), -errno when no resolver
+ * answered.
+ */
+static int query(const char *name, uint32_t *ips, size_t *n, uint64_t *ttl_ms)
+{
+	ldns_resolver *res = NULL;
+	ldns_rdf *dname = NULL;
+	ldns_pkt *pkt = NULL;
+	ldns_rr_list *rrs = NULL;
+	char fq[300];
+	uint32_t ttl = UINT32_MAX;
+	int err = -EHOSTUNREACH;
+
+	*n = 0;
+	snprintf(fq, sizeof(fq), "%s%s", name, name[strlen(name) - 1] == '.' ? "" : ".");
+	if (ldns_resolver_new_frm_file(&res, NULL) != LDNS_STATUS_OK)
+		return -ENOENT;
+	ldns_resolver_set_timeout(res, (struct timeval){.tv_sec = 2});
+	ldns_resolver_set_retry(res, 2);
+	dname = ldns_dname_new_frm_str(fq);
+	if (dname)
+		pkt = ldns_resolver_query(res, dname, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, LDNS_RD);
+	if (pkt && (ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NOERROR ||
+		    ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NXDOMAIN)) {
+		err = 0;
+		rrs = ldns_pkt_rr_list_by_type(pkt, LDNS_RR_TYPE_A, LDNS_SECTION_ANSWER);
+		for (size_t i = 0; rrs && i < ldns_rr_list_rr_count(rrs) && *n < DNS_MAX_ADDRS;
+		     i++) {
+			const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
+			const ldns_rdf *a = ldns_rr_rdf(rr, 0);
+
+			if (!a || ldns_rdf_size(a) != 4)
+				continue;
+			memcpy(&ips[(*n)++], ldns_rdf_data(a), 4);
+			if (ldns_rr_ttl(rr) < ttl)
+				ttl = ldns_rr_ttl(rr);
+		}
+	}
+	*ttl_ms = ttl == UINT32_MAX ? DNS_RETRY_MS : (uint64_t)ttl * 1000;
+	ldns_rr_list_deep_free(rrs);
+	ldns_pkt_free(pkt);
+	ldns_rdf_deep_free(dname);
+	ldns_resolver_deep_free(res);
+	return err;
+}
+
+static void *resolver(void *arg)
+{
+	pthread_mutex_lock(&R.lock);
+	while (!R.stopping) {
+		uint64_t now = clock_mono_ms(), next = now + 60000;
+		struct name *due = NULL;
+		char *name;
+
+		for (size_t i = 0; i < R.n && !due; i++)
+			if (R.names[i].due_ms <= now)
+				due = &R.names[i];
+			else if (R.names[i].due_ms < next)
+				next = R.names[i].due_ms;
+		if (!due) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_sec += (time_t)((next - now) / 1000);
+			ts.tv_nsec += (long)((next - now) % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&R.wake, &R.lock, &ts);
+			continue;
+		}
+		name = strdup(due->name);
+		due->due_ms = now + DNS_RETRY_MS; /* asked: not again meanwhile */
+		pthread_mutex_unlock(&R.lock);
+		uint32_t ips[DNS_MAX_ADDRS];
+		size_t n = 0;
+		uint64_t ttl = DNS_RETRY_MS;
+		int err = name ? query(name, ips, &n, &ttl) : -ENOMEM;
+
+		pthread_mutex_lock(&R.lock);
+		due = name ? find(name) : NULL;
+		if (due && !err) {
+			ttl = ttl < DNS_MIN_TTL_MS ? DNS_MIN_TTL_MS : ttl;
+			ttl = ttl > DNS_MAX_TTL_MS ? DNS_MAX_TTL_MS : ttl;
+			/* No address: asked again soon, as a failure is. */
+			due->due_ms = clock_mono_ms() + (n ? ttl : DNS_RETRY_MS);
+			if (n != due->n || memcmp(ips, due->ips, n * sizeof(*ips))) {
+				memcpy(due->ips, ips, n * sizeof(*ips));
+				due->n = n;
+				R.changes++;
+			}
+			due->answered = true;
+			pthread_cond_broadcast(&R.answered);
+		} else if (due) {
+			/* The last good answer stays (Envoy keeps its hosts when DNS fails). */
+			pr_debug("waypoint: resolving %s: %s", due->name, strerror(-err));
+		}
+		free(name);
+	}
+	pthread_mutex_unlock(&R.lock);
+	return NULL;
+}
+
+/* Asks for @name from now on (locked). */
+static int want(const char *name)
+{
+	struct name *x;
+
+	if (find(name))
+		return 0;
+	if (R.n == DNS_MAX_NAMES)
+		return 0; /* beyond any config's need: such endpoints stay unresolved */
+	if (R.n == R.cap) {
+		size_t cap = R.cap ? R.cap * 2 : 8;
+		struct name *v = realloc(R.names, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		R.names = v;
+		R.cap = cap;
+	}
+	x = &R.names[R.n];
+	memset(x, 0, sizeof(*x));
+	if (!(x->name = strdup(name)))
+		return -ENOMEM;
+	R.n++;
+	if (!R.started) {
+		if (pthread_create(&R.thread, NULL, resolver, NULL))
+			return -EAGAIN;
+		R.started = true;
+	}
+	pthread_cond_signal(&R.wake);
+	return 0;
+}
+
+/* Whether every DNS name of @l7 was answered once (locked). */
+static bool all_answered(const struct l7_config *l7)
+{
+	for (size_t s = 0; s < l7->n_services; s++)
+		for (size_t e = 0; e < l7->services[s].n_endpoints; e++) {
+			const char *n = l7->services[s].endpoints[e].dns_name;
+			const struct name *x = n ? find(n) : NULL;
+
+			if (n && x && !x->answered)
+				return false;
+		}
+	return true;
+}
+
+static char *dup_or_null(const char *s, bool *fail)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	*fail |= s && !d;
+	return d;
+}
+
+static void ep_clear(struct l7_endpoint *e)
+{
+	free(e->pod);
+	free(e->workload);
+	free(e->node);
+	free(e->identity);
+	free(e->dns_name);
+	free(e->ports);
+	config_labels_free(&e->labels);
+	memset(e, 0, sizeof(*e));
+}
+
+/* A deep copy of @ep (@n_ports ports) into @o, at address @ip. 0 or -ENOMEM (@o cleared). */
+static int ep_copy(struct l7_endpoint *o, const struct l7_endpoint *ep, size_t n_ports,
+		   uint32_t ip)
+{
+	bool fail = false;
+
+	memset(o, 0, sizeof(*o));
+	o->ip = ip;
+	o->pod = dup_or_null(ep->pod, &fail);
+	o->workload = dup_or_null(ep->workload, &fail);
+	o->node = dup_or_null(ep->node, &fail);
+	o->identity = dup_or_null(ep->identity, &fail);
+	o->dns_name = dup_or_null(ep->dns_name, &fail);
+	o->ports = calloc(n_ports + 1, sizeof(*o->ports));
+	fail |= !o->ports;
+	if (o->ports)
+		memcpy(o->ports, ep->ports, n_ports * sizeof(*o->ports));
+	for (size_t i = 0; !fail && i < ep->labels.n; i++)
+		fail = config_labels_add(&o->labels, ep->labels.items[i].key,
+					 ep->labels.items[i].value) != 0;
+	if (fail) {
+		ep_clear(o);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * @s's endpoints anew, each DNS one as one endpoint per address its name has now (locked;
+ * none while it has none), a name listed twice expanded once. Subsets take the new endpoints
+ * of their old ones. 0 or -ENOMEM (@s unchanged).
+ */
+static int expand(struct l7_service *s)
+{
+	size_t n = 0, cap = 0, *first, *count;
+	struct l7_endpoint *out;
+	uint32_t **subs;
+
+	for (size_t e = 0; e < s->n_endpoints; e++) {
+		const struct name *x = s->endpoints[e].dns_name ? find(s->endpoints[e].dns_name)
+							       : NULL;
+
+		cap += x ? x->n : 1;
+	}
+	out = calloc(cap + 1, sizeof(*out));
+	first = calloc(s->n_endpoints + 1, sizeof(*first));
+	count = calloc(s->n_endpoints + 1, sizeof(*count));
+	subs = calloc(s->n_subsets + 1, sizeof(*subs));
+	if (!out || !first || !count || !subs)
+		goto nomem;
+	for (size_t e = 0; e < s->n_endpoints; e++) {
+		const struct l7_endpoint *ep = &s->endpoints[e];
+		const struct name *x = ep->dns_name ? find(ep->dns_name) : NULL;
+		size_t k = ep->dns_name ? (x ? x->n : 0) : 1;
+
+		for (size_t j = 0; ep->dns_name && j < e && k; j++)
+			if (s->endpoints[j].dns_name && !strcmp(s->endpoints[j].dns_name, ep->dns_name))
+				k = 0;
+		if (s->resolution == L7_RES_DNS_ROUND_ROBIN && k > 1)
+			k = 1;
+		first[e] = n;
+		count[e] = k;
+		for (size_t i = 0; i < k; i++, n++)
+			if (ep_copy(&out[n], ep, s->n_ports, x ? x->ips[i] : ep->ip))
+				goto nomem;
+	}
+	for (size_t i = 0; i < s->n_subsets; i++) {
+		const struct l7_subset *ss = &s->subsets[i];
+		size_t m = 0;
+
+		if (!(subs[i] = calloc(n + 1, sizeof(**subs))))
+			goto nomem;
+		for (size_t j = 0; j < ss->n_endpoints; j++)
+			for (size_t k = 0; k < count[ss->endpoints[j]]; k++)
+				subs[i][m++] = (uint32_t)(first[ss->endpoints[j]] + k);
+	}
+	for (size_t i = 0; i < s->n_subsets; i++) {
+		size_t m = 0;
+
+		for (size_t j = 0; j < s->subsets[i].n_endpoints; j++)
+			m += count[s->subsets[i].endpoints[j]];
+		free(s->subsets[i].endpoints);
+		s->subsets[i].endpoints = subs[i];
+		s->subsets[i].n_endpoints = m;
+	}
+	for (size_t e = 0; e < s->n_endpoints; e++)
+		ep_clear(&s->endpoints[e]);
+	free(s->endpoints);
+	s->endpoints = out;
+	s->n_endpoints = n;
+	free(first);
+	free(count);
+	free(subs);
+	return 0;
+nomem:
+	for (size_t e = 0; out && e < n; e++)
+		ep_clear(&out[e]);
+	for (size_t i = 0; subs && i < s->n_subsets; i++)
+		free(subs[i]);
+	free(out);
+	free(first);
+	free(count);
+	free(subs);
+	return -ENOMEM;
+}
+
+int wp_dns_expand(struct l7_config *l7, unsigned int wait_ms)
+{
+	bool any = false;
+	int err = 0;
+
+	pthread_mutex_lock(&R.lock);
+	for (size_t s = 0; s < l7->n_services && !err; s++)
+		for (size_t e = 0; e < l7->services[s].n_endpoints && !err; e++)
+			if (l7->services[s].endpoints[e].dns_name) {
+				any = true;
+				err = want(l7->services[s].endpoints[e].dns_name);
+			}
+	if (any && !err && wait_ms) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += wait_ms / 1000;
+		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		while (!all_answered(l7) &&
+		       pthread_cond_timedwait(&R.answered, &R.lock, &ts) != ETIMEDOUT)
+			;
+	}
+	for (size_t s = 0; any && s < l7->n_services && !err; s++)
+		if (l7->services[s].resolution != L7_RES_STATIC)
+			err = expand(&l7->services[s]);
+	pthread_mutex_unlock(&R.lock);
+	return err;
+}
+
+uint64_t wp_dns_changes(void)
+{
+	uint64_t c;
+
+	pthread_mutex_lock(&R.lock);
+	c = R.changes;
+	pthread_mutex_unlock(&R.lock);
+	return c;
+}
+
+void wp_dns_stop(void)
+{
+	pthread_mutex_lock(&R.lock);
+	R.stopping = true;
+	pthread_cond_broadcast(&R.wake);
+	pthread_mutex_unlock(&R.lock);
+	if (R.started)
+		pthread_join(R.thread, NULL);
+	for (size_t i = 0; i < R.n; i++)
+		free(R.names[i].name);
+	free(R.names);
+	R.names = NULL;
+	R.n = R.cap = 0;
+	R.started = R.stopping = false;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The waypoint's resolver for ServiceEntry endpoints of resolution DNS (l7_endpoint.dns_name),
+ * as Envoy's DNS clusters: one thread asks the pod's resolvers (/etc/resolv.conf, through
+ * ldns) for each name's A records, again when their TTL runs out (at least 5 s, at most
+ * 300 s), and every 5 s while a name does not resolve, keeping its last good answer. A
+ * generation is built with the addresses known then (wp_dns_expand); when an answer changes,
+ * wp_dns_changes() moves on and the waypoint builds its generation again, as Envoy's cluster
+ * takes a new host set.
+ */
+#ifndef AMBIT_WAYPOINT_DNSRES_H
+#define AMBIT_WAYPOINT_DNSRES_H
+
+#include <stdint.h>
+
+#include "ambit/l7.h"
+
+/*
+ * Rewrites @l7 (not yet shared) so that each DNS endpoint of each service is one endpoint per
+ * address its name has now (the first only for DNS_ROUND_ROBIN; none while unresolved), each
+ * keeping dns_name; subsets follow. The caller keeps the model from before to expand again. Names not asked for yet are asked for, and waited for up
+ * to @wait_ms (the cluster's warming). 0 or -ENOMEM.
+ */
+int wp_dns_expand(struct l7_config *l7, unsigned int wait_ms);
+/* A counter that moves whenever an answer of a name asked for changes. */
+uint64_t wp_dns_changes(void);
+/* Stops the resolver's thread (at exit). */
+void wp_dns_stop(void);
+
+#endif
