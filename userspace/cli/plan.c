@@ -673,17 +673,21 @@ static bool plan_dns_captured(const struct ctl_cluster *c, const struct config *
 
 /*
  * The resolv.conf of one pod, as the kubelet writes it (ClusterFirst): the cluster's search
- * list and ndots, and a nameserver on its node (169.254.1.1, on every node's loopback), which
- * the capture sends to the ztunnel's DNS proxy for an enrolled pod.
+ * list and ndots, and for a pod whose DNS is captured (@dns) a nameserver on its node
+ * (169.254.1.1, on every node's loopback), which the capture sends to the ztunnel's DNS proxy.
+ * The local cluster has no cluster DNS: any other pod (a waypoint resolving a ServiceEntry's
+ * names, a pod outside the mesh) asks the fabric's resolver, as cluster DNS forwards what it
+ * does not know, and finds Services in its hosts file.
  */
-static int plan_resolv_text(const struct ctl_pod *pod, char **out)
+static int plan_resolv_text(const struct ctl_pod *pod, bool dns, char **out)
 {
 	return asprintf(out,
-			"# written by ambitctl local up: the pod's DNS (the ztunnel's proxy)\n"
+			"# written by ambitctl local up: the pod's DNS (%s)\n"
 			"search %s.svc.cluster.local svc.cluster.local cluster.local\n"
-			"nameserver 169.254.1.1\n"
+			"nameserver %s\n"
 			"options ndots:5\n",
-			pod->namespace) < 0
+			dns ? "the ztunnel's proxy" : "the fabric's resolver", pod->namespace,
+			dns ? "169.254.1.1" : CTL_FABRIC_IP) < 0
 		   ? -ENOMEM
 		   : 0;
 }
@@ -744,13 +748,13 @@ int plan_write_hosts(const struct ctl_cluster *c, const struct ctl_plan *p,
 	for (size_t i = 0; i < p->npods; i++) {
 		char dir[PATH_MAX], path[PATH_MAX + 16];
 		char *text = NULL, *resolv = NULL;
+		bool dns = plan_dns_captured(c, cfg, &p->pods[i]);
 		int ret;
 
 		str_fmt(dir, sizeof(dir), "/etc/netns/%s", p->pods[i].netns);
 		ret = mkdir_p(dir, 0755);
 		if (!ret)
-			ret = plan_hosts_text(p, cfg, &p->pods[i],
-					      plan_dns_captured(c, cfg, &p->pods[i]), &text);
+			ret = plan_hosts_text(p, cfg, &p->pods[i], dns, &text);
 		if (!ret) {
 			str_fmt(path, sizeof(path), "%s/hosts", dir);
 			/*
@@ -762,7 +766,7 @@ int plan_write_hosts(const struct ctl_cluster *c, const struct ctl_plan *p,
 		}
 		/* Fixed for the pod's life: written once, before it starts. */
 		if (!ret)
-			ret = plan_resolv_text(&p->pods[i], &resolv);
+			ret = plan_resolv_text(&p->pods[i], dns, &resolv);
 		if (!ret) {
 			str_fmt(path, sizeof(path), "%s/resolv.conf", dir);
 			if (!same_file_text(path, resolv))

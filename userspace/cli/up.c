@@ -175,6 +175,12 @@ static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *
 		TRY(RUN("ip", "-n", ns, "route", "add", (char *)o->pod_cidr, "via", (char *)o->ip,
 			"dev", "eth0"));
 	}
+	/*
+	 * The fabric routes the node's pod CIDR to it, as a Calico underlay learns it by BGP: a pod
+	 * outside the capture (a waypoint reaching a ServiceEntry's endpoint, its resolver) is
+	 * answered from outside the cluster.
+	 */
+	TRY(RUN("ip", "-n", fabric, "route", "replace", (char *)n->pod_cidr, "via", (char *)n->ip));
 	TRY(mkdir_p(n->system_cg, 0755));
 	TRY(mkdir_p(n->cgroup, 0755));
 	return 0;
