@@ -219,8 +219,7 @@ static void ep_clear(struct l7_endpoint *e)
 }
 
 /* A deep copy of @ep (@n_ports ports) into @o, at address @ip. 0 or -ENOMEM (@o cleared). */
-static int ep_copy(struct l7_endpoint *o, const struct l7_endpoint *ep, size_t n_ports,
-		   uint32_t ip)
+static int ep_copy(struct l7_endpoint *o, const struct l7_endpoint *ep, size_t n_ports, uint32_t ip)
 {
 	bool fail = false;
 
@@ -257,8 +256,8 @@ static int expand(struct l7_service *s)
 	uint32_t **subs;
 
 	for (size_t e = 0; e < s->n_endpoints; e++) {
-		const struct name *x = s->endpoints[e].dns_name ? find(s->endpoints[e].dns_name)
-							       : NULL;
+		const struct name *x =
+		    s->endpoints[e].dns_name ? find(s->endpoints[e].dns_name) : NULL;
 
 		cap += x ? x->n : 1;
 	}
@@ -274,7 +273,8 @@ static int expand(struct l7_service *s)
 		size_t k = ep->dns_name ? (x ? x->n : 0) : 1;
 
 		for (size_t j = 0; ep->dns_name && j < e && k; j++)
-			if (s->endpoints[j].dns_name && !strcmp(s->endpoints[j].dns_name, ep->dns_name))
+			if (s->endpoints[j].dns_name &&
+			    !strcmp(s->endpoints[j].dns_name, ep->dns_name))
 				k = 0;
 		if (s->resolution == L7_RES_DNS_ROUND_ROBIN && k > 1)
 			k = 1;

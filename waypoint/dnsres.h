@@ -18,8 +18,9 @@
 /*
  * Rewrites @l7 (not yet shared) so that each DNS endpoint of each service is one endpoint per
  * address its name has now (the first only for DNS_ROUND_ROBIN; none while unresolved), each
- * keeping dns_name; subsets follow. The caller keeps the model from before to expand again. Names not asked for yet are asked for, and waited for up
- * to @wait_ms (the cluster's warming). 0 or -ENOMEM.
+ * keeping dns_name; subsets follow. The caller keeps the model from before to expand again. Names
+ * not asked for yet are asked for, and waited for up to @wait_ms (the cluster's warming). 0 or
+ * -ENOMEM.
  */
 int wp_dns_expand(struct l7_config *l7, unsigned int wait_ms);
 /* A counter that moves whenever an answer of a name asked for changes. */

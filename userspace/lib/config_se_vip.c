@@ -114,8 +114,7 @@ int config_se_vips(const struct config *cfg, struct config_se_vip **out, size_t 
 	return 0;
 }
 
-uint32_t config_se_vip_of(const struct config_se_vip *v, size_t n, const char *ns,
-			  const char *host)
+uint32_t config_se_vip_of(const struct config_se_vip *v, size_t n, const char *ns, const char *host)
 {
 	struct config_se_vip key = {.namespace = ns, .host = host};
 	const struct config_se_vip *f = v ? bsearch(&key, v, n, sizeof(*v), cmp_vip) : NULL;
