@@ -10,6 +10,7 @@
 
 #include "ambit/version.h"
 #include "admin.h"
+#include "dns_stats.h"
 #include "httpd.h"
 #include "authz.h"
 #include "guard.h"
@@ -83,16 +84,18 @@ static char *render_self(struct mesh_state *st, const char *node)
 }
 
 /*
- * Istio's connection metrics, then the policy decision counters, the kernel's refusals, the
- * admission counters of the ztunnel's limits (docs/INTERNALS.md) and its own.
+ * Istio's connection metrics and the DNS proxy's, then the policy decision counters, the kernel's
+ * refusals, the admission counters of the ztunnel's limits (docs/INTERNALS.md) and its own.
  */
 static char *render_metrics(struct zt_admin *za)
 {
 	char *a = metrics_render(), *b = authz_metrics_render(), *k = kdrops_render(za->pin_root);
 	char *g = guard_metrics_render(), *p = render_self(za->st, za->node), *out = NULL;
+	char *d = dns_stats_render();
 
-	if (a && b && k && g && p && asprintf(&out, "%s%s%s%s%s", a, b, k, g, p) < 0)
+	if (a && b && k && g && p && d && asprintf(&out, "%s%s%s%s%s%s", a, d, b, k, g, p) < 0)
 		out = NULL;
+	free(d);
 	free(a);
 	free(b);
 	free(k);

@@ -508,6 +508,17 @@ static int question_of(const uint8_t *m, size_t len, ldns_rdf **name, uint32_t *
 	return 0;
 }
 
+int dns_question_type(const uint8_t *q, size_t len)
+{
+	ldns_rdf *name = NULL;
+	uint32_t tc;
+
+	if (question_of(q, len, &name, &tc))
+		return -EPROTO;
+	ldns_rdf_deep_free(name);
+	return ((const uint8_t *)&tc)[0] << 8 | ((const uint8_t *)&tc)[1];
+}
+
 /*
  * The ids and the question are compared (names without case) as a resolver does; the rest of
  * the answer goes to the pod as it came, for the pod's resolver to read.

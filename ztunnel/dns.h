@@ -49,6 +49,9 @@ enum dns_verdict dns_query(const struct dns_table *t, const struct snap_workload
 			   const uint8_t *q, size_t len, size_t max, bool forward_cluster,
 			   uint8_t **out, size_t *outlen);
 
+/* The type of @q's one question (read with ldns), or -EPROTO. */
+int dns_question_type(const uint8_t *q, size_t len);
+
 /*
  * Whether @r (@rlen bytes, from upstream) answers query @q: a response (QR), with @q's id and the
  * same question (names compared without case). 0, or -EPROTO.

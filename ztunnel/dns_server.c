@@ -26,6 +26,7 @@
 #include "ambit/log.h"
 #include "dns.h"
 #include "dns_server.h"
+#include "dns_stats.h"
 #include "loop.h"
 #include "meshstate.h"
 #include "resolved.h"
@@ -54,6 +55,7 @@ struct cached {
 	char ns[64]; /* the client's namespace, "" for none */
 	uint8_t *a;  /* the answer, malloc'd; NULL: empty slot */
 	size_t alen;
+	int qtype; /* the question's type (metrics) */
 };
 
 /* A name of a DNS ServiceEntry (snap_service.names) the proxy keeps resolved for the routing. */
@@ -86,6 +88,9 @@ struct pending {
 	size_t rlen;
 	size_t wsent;
 	struct loop_timer timer;
+	/* A client's query: its metrics series and when it was forwarded (CLOCK_MONOTONIC). */
+	struct dns_series *series;
+	struct timespec start;
 };
 
 struct tcp_client {
@@ -108,6 +113,20 @@ struct dns_sock {
 	struct loop_handler h;
 	struct zt_dns *d;
 	int fd;
+};
+
+/* One udp_io round: the queries read at once and the answers sent at once. */
+#define UDP_BATCH 32
+#define UDP_SLOT 4096 /* a UDP query or answer: EDNS sizes up to DNS_UDP_EDNS_MAX and more */
+struct udp_batch {
+	int fd; /* the socket being read; -1: answers go out one by one */
+	unsigned int n;
+	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
+	struct iovec iiov[UDP_BATCH], oiov[UDP_BATCH];
+	struct sockaddr_in from[UDP_BATCH], peer[UDP_BATCH];
+	char icbuf[UDP_BATCH][CMSG_SPACE(sizeof(struct in_pktinfo))];
+	char ocbuf[UDP_BATCH][CMSG_SPACE(sizeof(struct in_pktinfo))];
+	uint8_t ibuf[UDP_BATCH][UDP_SLOT], obuf[UDP_BATCH][UDP_SLOT];
 };
 
 struct zt_dns {
@@ -150,6 +169,7 @@ struct zt_dns {
 	int n_clients;
 	struct cached cache[CACHE_SLOTS];
 	uint8_t out[2 + MSG_MAX];
+	struct udp_batch batch;
 	/* The names of the snapshot @wants_version, resolved again as their TTLs run out. */
 	struct want *wants;
 	size_t n_wants;
@@ -279,24 +299,73 @@ static const struct snap_workload *client_of(struct zt_dns *d, uint32_t ip)
 
 /* ---- answers to clients ---- */
 
-static void udp_send(int ufd, const struct sockaddr_in *peer, struct in_addr local,
-		     const uint8_t *msg, size_t len)
+/* Fills @mh (with @iov, @cbuf) to send @len bytes of @msg to @peer from address @local. */
+static void udp_msg(struct msghdr *mh, struct iovec *iov, char *cbuf, size_t cbuf_len,
+		    const struct sockaddr_in *peer, struct in_addr local, const void *msg,
+		    size_t len)
 {
-	char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))] = {0};
-	struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
-	struct msghdr mh = {.msg_name = (void *)peer,
-			    .msg_namelen = sizeof(*peer),
-			    .msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf)};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	struct in_pktinfo pi = {.ipi_spec_dst = local};
+	struct cmsghdr *c;
 
+	memset(cbuf, 0, cbuf_len);
+	iov->iov_base = (void *)msg;
+	iov->iov_len = len;
+	*mh = (struct msghdr){.msg_name = (void *)peer,
+			      .msg_namelen = sizeof(*peer),
+			      .msg_iov = iov,
+			      .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = cbuf_len};
+	c = CMSG_FIRSTHDR(mh);
 	c->cmsg_level = IPPROTO_IP;
 	c->cmsg_type = IP_PKTINFO;
 	c->cmsg_len = CMSG_LEN(sizeof(pi));
 	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+}
+
+/* Sends what udp_io gathered in one sendmmsg (what the socket does not take is dropped). */
+static void batch_flush(struct zt_dns *d)
+{
+	struct udp_batch *b = &d->batch;
+	unsigned int done = 0;
+
+	while (done < b->n) {
+		int n = sendmmsg(b->fd, b->out + done, b->n - done, MSG_DONTWAIT);
+
+		if (n <= 0) {
+			pr_debug("dns: %u replies not sent: %s", b->n - done, strerror(errno));
+			break;
+		}
+		done += (unsigned int)n;
+	}
+	b->n = 0;
+}
+
+/*
+ * An answer to a UDP client: gathered for udp_io's one sendmmsg when it is reading that socket,
+ * else sent at once.
+ */
+static void udp_send(struct zt_dns *d, int ufd, const struct sockaddr_in *peer,
+		     struct in_addr local, const uint8_t *msg, size_t len)
+{
+	struct udp_batch *b = &d->batch;
+
+	if (b->fd == ufd && len <= sizeof(b->obuf[0])) {
+		unsigned int i = b->n++;
+
+		memcpy(b->obuf[i], msg, len);
+		b->peer[i] = *peer;
+		udp_msg(&b->out[i].msg_hdr, &b->oiov[i], b->ocbuf[i], sizeof(b->ocbuf[i]),
+			&b->peer[i], local, b->obuf[i], len);
+		if (b->n == UDP_BATCH)
+			batch_flush(d);
+		return;
+	}
+	char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+	struct iovec iov;
+	struct msghdr mh;
+
+	udp_msg(&mh, &iov, cbuf, sizeof(cbuf), peer, local, msg, len);
 	if (sendmsg(ufd, &mh, MSG_DONTWAIT) < 0)
 		pr_debug("dns: reply to %s: %s", inet_ntoa(peer->sin_addr), strerror(errno));
 }
@@ -397,6 +466,20 @@ static void want_done(struct pending *p, const uint8_t *msg, size_t len)
 	w->next_ms = loop_now_ms(p->d->loop) + 5000;
 }
 
+/* A client's forwarded query ended: answered, or (@failed) by no resolver. Once. */
+static void forward_done(struct pending *p, bool failed)
+{
+	struct timespec now;
+
+	if (!p->series)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	dns_stats_forward_done(p->series, failed,
+			       (double)(now.tv_sec - p->start.tv_sec) +
+				   (double)(now.tv_nsec - p->start.tv_nsec) / 1e9);
+	p->series = NULL;
+}
+
 /* Sends @msg (an answer with the proxy's id) to @p's client with the client's id, and ends @p. */
 static void pending_answer(struct pending *p, uint8_t *msg, size_t len)
 {
@@ -405,12 +488,13 @@ static void pending_answer(struct pending *p, uint8_t *msg, size_t len)
 		pending_end(p);
 		return;
 	}
+	forward_done(p, false);
 	msg[0] = (uint8_t)(p->orig_id >> 8);
 	msg[1] = (uint8_t)p->orig_id;
 	if (p->tc)
 		tcp_send(p->tc, msg, len);
 	else
-		udp_send(p->ufd, &p->peer, p->local, msg, len);
+		udp_send(p->d, p->ufd, &p->peer, p->local, msg, len);
 	pending_end(p);
 }
 
@@ -424,6 +508,7 @@ static void pending_servfail(struct pending *p)
 		pending_end(p);
 		return;
 	}
+	forward_done(p, true);
 	if (dns_servfail(p->q, p->qlen, &out, &len) == 0) {
 		pending_answer(p, out, len);
 		free(out);
@@ -578,12 +663,17 @@ static struct pending *pending_new(struct zt_dns *d, const uint8_t *q, size_t le
 }
 
 static void forward(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
-		    const struct sockaddr_in *peer, struct in_addr local, struct tcp_client *tc)
+		    const struct sockaddr_in *peer, struct in_addr local, struct tcp_client *tc,
+		    struct dns_series *series)
 {
 	struct pending *p = pending_new(d, q, len);
 
 	if (!p)
 		return;
+	p->series = series;
+	if (series)
+		dns_stats_forwarded(series);
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
 	p->tc = tc;
 	if (tc)
 		tc->inflight++;
@@ -723,7 +813,7 @@ static bool cache_hit(const struct zt_dns *d, const struct cached *c, uint64_t h
 }
 
 static void cache_put(struct cached *c, uint64_t hash, uint64_t version, const uint8_t *q,
-		      size_t len, const char *ns, uint8_t *a, size_t alen)
+		      size_t len, const char *ns, uint8_t *a, size_t alen, int qtype)
 {
 	if (len > sizeof(c->q) || strlen(ns ? ns : "") >= sizeof(c->ns)) {
 		free(a);
@@ -737,6 +827,7 @@ static void cache_put(struct cached *c, uint64_t hash, uint64_t version, const u
 	snprintf(c->ns, sizeof(c->ns), "%s", ns ? ns : "");
 	c->a = a;
 	c->alen = alen;
+	c->qtype = qtype;
 }
 
 static void query(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
@@ -750,17 +841,20 @@ static void query(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
 	size_t outlen;
 	uint64_t hash = 0;
 	enum dns_verdict v = DNS_FORWARD;
+	struct dns_series *series = NULL;
+	int qtype = -1;
 
 	if (t && len >= 12 && !(q[2] & 0x80)) {
 		c = cache_slot(d, q, len, ns, tc != NULL, &hash);
 		if (cache_hit(d, c, hash, q, len, ns) && c->alen <= sizeof(d->out)) {
+			dns_stats_request(dns_stats_series(c->qtype, tc != NULL, client));
 			memcpy(d->out, c->a, c->alen);
 			d->out[0] = q[0];
 			d->out[1] = q[1];
 			if (tc)
 				tcp_send(tc, d->out, c->alen);
 			else
-				udp_send(ufd, peer, local, d->out, c->alen);
+				udp_send(d, ufd, peer, local, d->out, c->alen);
 			return;
 		}
 	}
@@ -769,16 +863,21 @@ static void query(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
 			      &outlen);
 	else if (len < 12 || (q[2] & 0x80))
 		v = DNS_DROP;
+	if (v != DNS_DROP) {
+		qtype = dns_question_type(q, len);
+		series = dns_stats_series(qtype, tc != NULL, client);
+		dns_stats_request(series);
+	}
 	if (v == DNS_ANSWER) {
 		if (tc)
 			tcp_send(tc, out, outlen);
 		else
-			udp_send(ufd, peer, local, out, outlen);
+			udp_send(d, ufd, peer, local, out, outlen);
 	} else if (v == DNS_FORWARD) {
-		forward(d, q, len, ufd, peer, local, tc);
+		forward(d, q, len, ufd, peer, local, tc, series);
 	}
 	if (v == DNS_ANSWER && c) {
-		cache_put(c, hash, d->zs->snap->version, q, len, ns, out, outlen);
+		cache_put(c, hash, d->zs->snap->version, q, len, ns, out, outlen, qtype);
 		return;
 	}
 	free(out);
@@ -818,33 +917,52 @@ static bool ready(struct zt_dns *d)
 	return false;
 }
 
+/*
+ * Up to UDP_BATCH queries a system call (recvmmsg), their answers gathered and sent in one
+ * (sendmmsg): two system calls for a batch rather than two a query. At most four batches an
+ * event, so the other sockets and the forwarder's answers get their turn.
+ */
 static void udp_io(struct loop_handler *h, uint32_t events)
 {
 	struct dns_sock *us = (struct dns_sock *)h;
 	struct zt_dns *d = us->d;
-	uint8_t buf[MSG_MAX];
+	struct udp_batch *b = &d->batch;
 
 	if (!ready(d))
 		return;
-	for (int i = 0; i < 64; i++) {
-		char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))];
-		struct sockaddr_in peer;
-		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-		struct msghdr mh = {.msg_name = &peer,
-				    .msg_namelen = sizeof(peer),
-				    .msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = cbuf,
-				    .msg_controllen = sizeof(cbuf)};
-		struct in_addr local = {0};
-		ssize_t n = recvmsg(us->fd, &mh, MSG_DONTWAIT);
+	for (int round = 0; round < 4; round++) {
+		int n;
 
-		if (n < 0)
+		for (unsigned int i = 0; i < UDP_BATCH; i++) {
+			b->iiov[i] =
+			    (struct iovec){.iov_base = b->ibuf[i], .iov_len = sizeof(b->ibuf[i])};
+			b->in[i].msg_hdr = (struct msghdr){.msg_name = &b->from[i],
+							   .msg_namelen = sizeof(b->from[i]),
+							   .msg_iov = &b->iiov[i],
+							   .msg_iovlen = 1,
+							   .msg_control = b->icbuf[i],
+							   .msg_controllen = sizeof(b->icbuf[i])};
+		}
+		n = recvmmsg(us->fd, b->in, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
 			return;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
-				local = ((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr;
-		query(d, buf, (size_t)n, us->fd, &peer, local, NULL);
+		b->fd = us->fd;
+		for (int i = 0; i < n; i++) {
+			struct msghdr *mh = &b->in[i].msg_hdr;
+			struct in_addr local = {0};
+
+			/* A query longer than a slot is no query the proxy answers. */
+			if (mh->msg_flags & MSG_TRUNC)
+				continue;
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
+				if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+					local = ((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr;
+			query(d, b->ibuf[i], b->in[i].msg_len, us->fd, &b->from[i], local, NULL);
+		}
+		batch_flush(d);
+		b->fd = -1;
+		if (n < UDP_BATCH)
+			return;
 	}
 }
 
@@ -1122,6 +1240,7 @@ struct zt_dns *zt_dns_start(struct mesh_state *st, uint16_t port, const struct z
 	d->up_fd = d->adopt_efd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	snprintf(d->domain, sizeof(d->domain), "%s", o->domain ? o->domain : "cluster.local");
+	d->batch.fd = -1;
 	d->pend = calloc(MAX_PENDING, sizeof(*d->pend));
 	d->loop = loop_create();
 	d->adopt_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -156,6 +156,20 @@ grep -q "query\[A\] www.ext.test from 10.99.0.1" "$DIR/dnsmasq.log" ||
 expect_not_contains "$(cat "$DIR/dnsmasq.log")" "server.mesh.svc.cluster.local" \
 	"a name of the mesh leaked upstream"
 
+# ---- the proxy's metrics, as Istio's ztunnel names them ----
+m=$(node_metrics node1)
+client_labels=('source_canonical_service="client"' 'source_canonical_revision="latest"')
+n=$(metric_sum "$m" istio_dns_requests_total 'request_query_type="a"' 'request_protocol="udp"' \
+	"${client_labels[@]}")
+[ "$n" -ge 5 ] || fail "istio_dns_requests_total (a, udp, client): $n: $(grep istio_dns_requests <<<"$m")"
+n=$(metric_sum "$m" istio_dns_requests_total 'request_protocol="tcp"' "${client_labels[@]}")
+[ "$n" -ge 2 ] || fail "istio_dns_requests_total over TCP: $n"
+n=$(metric_sum "$m" istio_dns_upstream_requests_total 'request_query_type="a"' "${client_labels[@]}")
+[ "$n" -ge 3 ] || fail "istio_dns_upstream_requests_total: $n: $(grep istio_dns_upstream <<<"$m")"
+n=$(metric_sum "$m" istio_dns_upstream_request_duration_seconds_count "${client_labels[@]}")
+[ "$n" -ge 3 ] || fail "istio_dns_upstream_request_duration_seconds: $n"
+expect_contains "$m" "# TYPE istio_dns_upstream_request_duration_seconds histogram"
+
 # ---- what the kernel steered ----
 n=$(actl maps --node node1 | awk '$1 == "redirect_dns" { print $2 }')
 [ "${n:-0}" -ge 10 ] || fail "the kernel's redirect_dns counter says ${n:-nothing}"

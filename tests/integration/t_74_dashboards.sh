@@ -99,7 +99,8 @@ has() {
 for q in 'rate(istio_requests_total{reporter="waypoint",destination_workload="ratings-v1"}[1m]) > 0' \
 	'rate(istio_requests_total{reporter="source",source_workload="istio-ingressgateway",destination_principal="unknown"}[1m]) > 0' \
 	'rate(istio_tcp_sent_bytes_total{reporter="destination",connection_security_policy!="mutual_tls"}[1m]) > 0' \
-	'rate(istio_tcp_sent_bytes_total{reporter="source",destination_workload="istio-ingressgateway"}[1m]) > 0'; do
+	'rate(istio_tcp_sent_bytes_total{reporter="source",destination_workload="istio-ingressgateway"}[1m]) > 0' \
+	'rate(istio_dns_requests_total{pod=~"ztunnel-.*"}[1m]) > 0'; do
 	wait_for 60 has "$q" || fail "no series yet for: $q"
 done
 # The proxies' CPU from each node's cAdvisor, twice scraped within the minute (the

@@ -18,6 +18,8 @@
 #include <ldns/ldns.h>
 
 #include "../../ztunnel/dns.h"
+#include "../../ztunnel/dns_stats.h"
+#include "ambit/snapshot.h"
 
 static const char SNAP[] =
     "{\"version\":1,\"node\":\"n1\",\"workloads\":["
@@ -384,6 +386,50 @@ static void test_answer_addrs(void **state)
 	assert_int_equal(dns_make_query("bad..name", 1, &q, &len), -EINVAL);
 }
 
+/*
+ * The proxy's metrics: one series per (type, protocol, client's canonical service and
+ * revision), "unknown" for a client the snapshot lacks; the forwarded ones timed into Istio's
+ * buckets; the question's type read from the query.
+ */
+static void test_stats(void **state)
+{
+	struct snap_workload client = {.canonical_service = "reviews", .canonical_revision = "v2"};
+	struct dns_series *a = dns_stats_series(1, false, &client);
+	struct dns_series *srv = dns_stats_series(33, true, NULL);
+	uint8_t *q;
+	size_t len;
+	char *txt;
+
+	assert_ptr_equal(a, dns_stats_series(1, false, &client));
+	assert_ptr_not_equal(a, srv);
+	dns_stats_request(a);
+	dns_stats_request(a);
+	dns_stats_forwarded(a);
+	dns_stats_forward_done(a, false, 0.003);
+	dns_stats_request(srv);
+	dns_stats_forwarded(srv);
+	dns_stats_forward_done(srv, true, 2.5);
+	txt = dns_stats_render();
+	assert_non_null(txt);
+	assert_non_null(strstr(txt, "istio_dns_requests_total{request_query_type=\"a\",request_"
+				    "protocol=\"udp\",source_canonical_service=\"reviews\",source_"
+				    "canonical_revision=\"v2\"} 2\n"));
+	assert_non_null(strstr(txt, "istio_dns_upstream_failures_total{request_query_type=\"srv\","
+				    "request_protocol=\"tcp\",source_canonical_service=\"unknown\","
+				    "source_canonical_revision=\"unknown\"} 1\n"));
+	assert_non_null(strstr(txt, "istio_dns_upstream_request_duration_seconds_bucket{request_"
+				    "query_type=\"a\",request_protocol=\"udp\",source_canonical_"
+				    "service=\"reviews\",source_canonical_revision=\"v2\",le="
+				    "\"0.005\"} 1\n"));
+	assert_non_null(
+	    strstr(txt, "# TYPE istio_dns_upstream_request_duration_seconds histogram"));
+	free(txt);
+	assert_int_equal(dns_make_query("a.example.com", 28, &q, &len), 0); /* id 28, type A */
+	assert_int_equal(dns_question_type(q, len), 1);
+	assert_int_equal(dns_question_type(q, 14), -EPROTO);
+	free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -395,6 +441,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 	    cmocka_unit_test(test_upstream_check),
 	    cmocka_unit_test(test_answer_addrs),
+	    cmocka_unit_test(test_stats),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
