@@ -175,6 +175,10 @@ static int route_entry(const struct snapshot *s, const struct snap_workload *src
 		return -EHOSTUNREACH;
 	out->addr.sin_addr.s_addr = e->endpoints[rr_pick(rr, e->vip, port, e->nendpoints)];
 	out->addr.sin_port = htons(p && p->target_port ? p->target_port : port);
+	/* The endpoint's own number for the port (its `ports`), when it has one. */
+	for (size_t i = 0; i < e->n_ep_ports; i++)
+		if (e->ep_ports[i].ip == out->addr.sin_addr.s_addr && e->ep_ports[i].port == port)
+			out->addr.sin_port = htons(e->ep_ports[i].target_port);
 	out->dst_wl = snapshot_workload_by_ip(s, out->addr.sin_addr.s_addr);
 	if (out->dst_wl && out->dst_wl->waypoint && !is_waypoint(out->dst_wl->waypoint, src))
 		return route_waypoint(s, out->dst_wl->waypoint, rr, out);

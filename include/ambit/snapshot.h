@@ -73,6 +73,13 @@ struct snap_cidr {
 	uint8_t len;
 };
 
+/* A ServiceEntry endpoint's own number for one of the entry's ports (its `ports` map). */
+struct snap_ep_port {
+	uint32_t ip;	      /* the endpoint */
+	uint16_t port;	      /* the entry's port */
+	uint16_t target_port; /* where that endpoint takes it */
+};
+
 /* Where a ServiceEntry's hosts are (its `location`); a Kubernetes Service is SNAP_SVC_SERVICE. */
 enum snap_svc_kind {
 	SNAP_SVC_SERVICE = 0,
@@ -117,10 +124,13 @@ struct snap_service {
 	 */
 	enum snap_svc_kind kind;
 	enum snap_resolution resolution;
-	size_t n_cidrs, n_export_to, n_names;
+	size_t n_cidrs, n_export_to, n_names, n_ep_ports;
 	struct snap_cidr *cidrs;
 	char **export_to;
 	char **names;
+	/* Endpoints whose own port differs from the port's targetPort, JSON "endpointPorts"
+	 * [{"ip","port","targetPort"}]. */
+	struct snap_ep_port *ep_ports;
 	/*
 	 * The agent's own, never encoded: the serial of the Service object it was made from (0:
 	 * unknown), and 1 + the position of the service in the desired state in force whose

@@ -4,7 +4,8 @@
 # counted under PassthroughCluster; the `istio` ConfigMap's REGISTRY_ONLY refuses it with a
 # reset at once and counts it under BlackHoleCluster (response_flags UH), while Services still
 # work; ServiceEntries open the way again: NONE by a CIDR (the client's own destination), STATIC
-# by the host's auto-allocated 240.240.0.0/16 address to its endpoint's targetPort, each counted
+# by the host's auto-allocated 240.240.0.0/16 address to its endpoint's targetPort (or the
+# endpoint's own number for the port), each counted
 # under its host; a port the entry does not list, or an entry exported only to its own
 # namespace, stays refused; `ambitctl services` shows the entries and the policy; back to
 # ALLOW_ANY without a restart.
@@ -84,6 +85,16 @@ spec:
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
+metadata: {name: own-port, namespace: mesh}
+spec:
+  hosts: [own.example.com]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 18082}]
+  endpoints: [{address: $EXT, ports: {http: 18080}}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
 metadata: {name: private, namespace: plain}
 spec:
   hosts: [private.example.com]
@@ -111,6 +122,10 @@ out=$(get "http://$vip/") || fail "STATIC entry by its allocated address $vip"
 expect_contains "$out" "ext-18082"
 n=$(opened 'destination_service="api.example.com"' 'destination_service_namespace="mesh"')
 [ "$n" -ge 1 ] || fail "the STATIC entry's connection not counted under its host"
+# An endpoint's own number for the port (its `ports`) beats the port's targetPort.
+own_vip=$(actl services | awk '$2 == "own.example.com" { print $3 }')
+out=$(get "http://$own_vip/") || fail "STATIC entry with an endpoint's own port, at $own_vip"
+expect_contains "$out" "ext-18080"
 # The address stays the host's when the entries are computed again (another object changes).
 actl label namespace plain touched=yes >&2 || fail "label namespace"
 vip2=$(actl services | awk '$2 == "api.example.com" { print $3 }')

@@ -527,7 +527,7 @@ static const char *ENTRIES =
     "  resolution: STATIC\n"
     "  exportTo: [\".\"]\n"
     "  ports: [{number: 5432, name: pg, protocol: TCP, targetPort: 15432}]\n"
-    "  endpoints: [{address: 192.0.2.20}]\n"
+    "  endpoints: [{address: 192.0.2.20}, {address: 192.0.2.21, ports: {pg: 6432}}]\n"
     "---\n"
     "apiVersion: networking.istio.io/v1\n"
     "kind: ServiceEntry\n"
@@ -599,8 +599,13 @@ static void test_service_entries(void **state)
 	assert_int_equal(db->n_export_to, 1);
 	assert_string_equal(db->export_to[0], "legacy");
 	assert_int_equal(db->ports[0].target_port, 15432);
-	assert_int_equal(db->nendpoints, 1);
+	assert_int_equal(db->nendpoints, 2);
 	assert_int_equal(db->endpoints[0], ip("192.0.2.20"));
+	/* An endpoint's own number for a port. */
+	assert_int_equal(db->n_ep_ports, 1);
+	assert_int_equal(db->ep_ports[0].ip, ip("192.0.2.21"));
+	assert_int_equal(db->ep_ports[0].port, 5432);
+	assert_int_equal(db->ep_ports[0].target_port, 6432);
 
 	vm = entry_of(&f->d, "web.mesh");
 	assert_int_equal(vm->kind, SNAP_SVC_MESH_INTERNAL);

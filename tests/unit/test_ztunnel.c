@@ -138,7 +138,8 @@ static void test_route_entries(void **state)
 	    "{\"name\":\"api.ext\",\"namespace\":\"a\",\"hostname\":\"api.ext\","
 	    " \"vip\":\"240.240.1.7\",\"ports\":[{\"name\":\"http\",\"port\":80,"
 	    " \"targetPort\":8080}],\"endpoints\":[\"10.50.0.1\",\"10.50.0.2\"],"
-	    " \"kind\":\"MESH_EXTERNAL\",\"resolution\":\"STATIC\"},"
+	    " \"kind\":\"MESH_EXTERNAL\",\"resolution\":\"STATIC\","
+	    " \"endpointPorts\":[{\"ip\":\"10.50.0.2\",\"port\":80,\"targetPort\":9090}]},"
 	    "{\"name\":\"net.ext\",\"namespace\":\"a\",\"hostname\":\"net.ext\","
 	    " \"vip\":\"0.0.0.0\",\"ports\":[{\"name\":\"tcp\",\"port\":5432}],"
 	    " \"endpoints\":[],\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"NONE\","
@@ -169,12 +170,20 @@ static void test_route_entries(void **state)
 	assert_non_null(s->entries[3].export_to);
 	assert_int_equal(s->entries[3].n_export_to, 0);
 
-	/* STATIC, by its address: an endpoint on the targetPort, in turn. */
+	/*
+	 * STATIC, by its address: an endpoint on the targetPort, in turn; 10.50.0.2 on its own
+	 * number for the port (its `ports`).
+	 */
 	dst = harness_sin("240.240.1.7", 80);
-	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
-	assert_ptr_equal(r.svc, &s->entries[0]);
-	assert_int_equal(ntohs(r.addr.sin_port), 8080);
-	assert_null(r.dst_wl);
+	assert_int_equal(s->entries[0].n_ep_ports, 1);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(
+		    zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+		assert_ptr_equal(r.svc, &s->entries[0]);
+		assert_null(r.dst_wl);
+		assert_int_equal(ntohs(r.addr.sin_port),
+				 r.addr.sin_addr.s_addr == harness_ip4("10.50.0.2") ? 9090 : 8080);
+	}
 	{
 		uint32_t first = r.addr.sin_addr.s_addr;
 
@@ -220,6 +229,9 @@ static void test_route_entries(void **state)
 	assert_int_equal(again->entries[2].cidrs[0].ip, harness_ip4("10.60.7.0"));
 	assert_int_equal(again->entries[0].nendpoints, 2);
 	assert_int_equal(again->entries[0].ports[0].target_port, 8080);
+	assert_int_equal(again->entries[0].n_ep_ports, 1);
+	assert_int_equal(again->entries[0].ep_ports[0].ip, harness_ip4("10.50.0.2"));
+	assert_int_equal(again->entries[0].ep_ports[0].target_port, 9090);
 	assert_non_null(again->entries[3].export_to);
 	assert_null(again->entries[0].export_to);
 	snapshot_free(again);
@@ -238,6 +250,10 @@ static void test_route_entries(void **state)
 		     "\"0.0.0.0\",\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"NONE\","
 		     "\"addresses\":[\"10.0.0.0/33\"]}]}",
 		     "serviceEntries[0].addresses[0]"},
+		    {"{\"version\":1,\"serviceEntries\":[{\"name\":\"x\",\"namespace\":\"a\","
+		     "\"vip\":\"0.0.0.0\",\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"STATIC\","
+		     "\"endpointPorts\":[{\"ip\":\"10.0.0.1\",\"port\":80,\"targetPort\":0}]}]}",
+		     "serviceEntries[0].endpointPorts[0]"},
 		    {"{\"version\":1,\"outboundTrafficPolicy\":\"DENY\"}", "outboundTrafficPolicy"},
 		};
 

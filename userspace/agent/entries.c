@@ -58,6 +58,27 @@ static int add_endpoint(struct snap_service *e, uint32_t ip)
 	return 0;
 }
 
+/* Endpoint @x's own numbers (its `ports`, by the entry's port names) where they differ. */
+static int endpoint_ports(const struct config_service_entry *se, const struct config_se_endpoint *x,
+			  uint32_t ip, struct snap_service *e)
+{
+	for (size_t i = 0; i < se->n_ports; i++) {
+		const char *own =
+		    se->ports[i].name ? config_label_get(&x->ports, se->ports[i].name) : NULL;
+		uint16_t port = (uint16_t)se->ports[i].number, n = own ? (uint16_t)atoi(own) : 0;
+		struct snap_ep_port *v;
+
+		if (!n || n == e->ports[i].target_port)
+			continue;
+		v = realloc(e->ep_ports, (e->n_ep_ports + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		e->ep_ports = v;
+		v[e->n_ep_ports++] = (struct snap_ep_port){ip, port, n};
+	}
+	return 0;
+}
+
 /*
  * The endpoints: the ready pods of the entry's namespace its workloadSelector matches, or the
  * IPv4 addresses of its `endpoints` (names wait for the DNS resolver; unix sockets are not
@@ -84,7 +105,8 @@ static int endpoints(const struct config_service_entry *se, struct desired_index
 
 		if (se->endpoints[i].address &&
 		    inet_pton(AF_INET, se->endpoints[i].address, &a) == 1)
-			err = add_endpoint(e, a.s_addr);
+			err = add_endpoint(e, a.s_addr)
+				  ?: endpoint_ports(se, &se->endpoints[i], a.s_addr, e);
 	}
 	return err;
 }

@@ -1142,21 +1142,12 @@ static void check_behind_waypoint(struct cfg_an *a, const struct config *u,
 
 /*
  * What ambit does not do yet of a ServiceEntry (the rest is in force: ztunnel/route.c, the
- * DNS proxy, the waypoint it is bound to): DYNAMIC_DNS, an endpoint's own ports at the ztunnel,
- * IPv6 addresses.
+ * DNS proxy, the waypoint it is bound to): DYNAMIC_DNS, IPv6 addresses.
  */
 static void se_findings(struct cfg_an *a, const struct config_service_entry *se)
 {
 	struct in6_addr a6;
 
-	for (size_t i = 0; i < se->n_endpoints; i++) {
-		if (se->endpoints[i].ports.n)
-			cfg_an_add(a, &se->meta, "ServiceEntry", 0, false, NULL,
-				   "spec.endpoints[%zu].ports: not enforced yet by the ztunnel "
-				   "(it uses the entry's targetPort or port); a waypoint the entry "
-				   "is bound to uses them",
-				   i);
-	}
 	if (se->resolution == CONFIG_SE_RESOLUTION_DYNAMIC_DNS)
 		cfg_an_add(
 		    a, &se->meta, "ServiceEntry", 0, false, NULL,

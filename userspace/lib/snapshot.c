@@ -8,7 +8,8 @@
  *    "services":[{"name","namespace","hostname","vip","ports":[{"name","port","targetPort"}],
  *                 "endpoints":["a.b.c.d",...]}],
  *    "serviceEntries":[ a service, plus "kind","resolution","addresses":["a.b.c.d/n"],
- *                       "exportTo":[ns,...],"resolve":[name,...] ],   (optional)
+ *                       "exportTo":[ns,...],"resolve":[name,...],
+ *                       "endpointPorts":[{"ip","port","targetPort"},...] ],   (optional)
  *    "outboundTrafficPolicy":"REGISTRY_ONLY",   (optional)
  *    "certs":[{"identity","certPEM","keyPEM","notBefore","notAfter"}],
  *    "policies":{...},  (optional: include/ambit/policy.h, docs/INTERNALS.md)
@@ -190,6 +191,8 @@ static uint64_t hash_service(const void *p)
 	json_hasher_u64(&x, svc->n_names);
 	for (size_t i = 0; i < svc->n_names; i++)
 		json_hasher_str(&x, svc->names[i]);
+	json_hasher_u64(&x, svc->n_ep_ports);
+	json_hasher_mem(&x, svc->ep_ports, svc->n_ep_ports * sizeof(*svc->ep_ports));
 	return json_hasher_end(&x);
 }
 
@@ -248,6 +251,23 @@ static int entry_fill(cJSON *o, const struct snap_service *svc)
 		return -ENOMEM;
 	err |= add_strs(o, "exportTo", svc->export_to, svc->n_export_to);
 	err |= add_strs(o, "resolve", svc->names, svc->n_names);
+	if (svc->n_ep_ports) {
+		cJSON *eps = cJSON_AddArrayToObject(o, "endpointPorts");
+
+		for (size_t i = 0; eps && i < svc->n_ep_ports; i++) {
+			cJSON *e = cJSON_CreateObject();
+
+			if (!e || !cJSON_AddItemToArray(eps, e)) {
+				cJSON_Delete(e);
+				return -ENOMEM;
+			}
+			err |= add_ip(e, "ip", svc->ep_ports[i].ip);
+			err |= add_num(e, "port", svc->ep_ports[i].port);
+			err |= add_num(e, "targetPort", svc->ep_ports[i].target_port);
+		}
+		if (!eps)
+			return -ENOMEM;
+	}
 	return err ? -ENOMEM : 0;
 }
 
@@ -741,6 +761,33 @@ static void decode_entry(struct dec *d, const cJSON *o, const char *path, struct
 		}
 		k++;
 	}
+	arr = get_arr(d, o, "endpointPorts", path, &svc->n_ep_ports);
+	if (svc->n_ep_ports && !(svc->ep_ports = calloc(svc->n_ep_ports, sizeof(*svc->ep_ports)))) {
+		svc->n_ep_ports = 0;
+		dec_fail(d, "%sendpointPorts: out of memory", path);
+		return;
+	}
+	k = 0;
+	cJSON_ArrayForEach(it, arr)
+	{
+		struct snap_ep_port *e = &svc->ep_ports[k];
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "port");
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "targetPort");
+		char sub[80];
+
+		snprintf(sub, sizeof(sub), "%sendpointPorts[%d].", path, k);
+		if (!cJSON_IsObject(it) || !cJSON_IsNumber(p) || !cJSON_IsNumber(t) ||
+		    p->valuedouble < 1 || p->valuedouble > 65535 || t->valuedouble < 1 ||
+		    t->valuedouble > 65535) {
+			dec_fail(d, "%sendpointPorts[%d]: expected an ip, a port and a targetPort",
+				 path, k);
+			return;
+		}
+		get_ip(d, it, "ip", sub, true, &e->ip);
+		e->port = (uint16_t)p->valuedouble;
+		e->target_port = (uint16_t)t->valuedouble;
+		k++;
+	}
 	arr = get_arr(d, o, "exportTo", path, &svc->n_export_to);
 	if (!arr)
 		return;
@@ -1051,6 +1098,7 @@ void snapshot_service_clear(struct snap_service *svc)
 	for (size_t j = 0; j < svc->n_names; j++)
 		free(svc->names[j]);
 	free(svc->names);
+	free(svc->ep_ports);
 }
 
 void snapshot_free(struct snapshot *s)
