@@ -78,6 +78,25 @@ static char *read_pem(const char *path)
 }
 
 /*
+ * The protocol TLS origination offers for @c's port (ALPN): h2 where the waypoint speaks HTTP/2
+ * upstream (http2 and grpc ports, h2UpgradePolicy UPGRADE), http/1.1 for HTTP ports, none for
+ * the rest (TCP, TLS, sniffed).
+ */
+static const char *origination_alpn(const struct wp_cluster *c)
+{
+	enum l7_protocol proto = L7_PROTO_UNKNOWN;
+
+	for (size_t i = 0; i < c->svc->n_ports; i++)
+		if (c->svc->ports[i].port == c->port)
+			proto = c->svc->ports[i].protocol;
+	if (proto == L7_PROTO_HTTP2 || proto == L7_PROTO_GRPC ||
+	    (l7_protocol_is_http(proto) && c->policy &&
+	     c->policy->pool.h2_upgrade_policy == CONFIG_H2_UPGRADE_UPGRADE))
+		return "h2";
+	return l7_protocol_is_http(proto) ? "http/1.1" : NULL;
+}
+
+/*
  * TLS origination for @c when its policy asks for it (tls.mode SIMPLE or MUTUAL): the context
  * from the credentials the model carries (credentialName's Secret), else caCertificates' file,
  * else the system's roots. Credentials that do not load leave @c->tls NULL and the reason in
@@ -104,6 +123,7 @@ static int origination(struct wp_cluster *c)
 			return -ENOMEM;
 	o.insecure = p->tls.insecure_skip_verify;
 	o.ca_pem = p->tls_ca;
+	o.alpn = origination_alpn(c);
 	if (!o.ca_pem && p->tls.ca_certificates &&
 	    !(o.ca_pem = file_ca = read_pem(p->tls.ca_certificates))) {
 		snprintf(err, sizeof(err), "caCertificates %.100s: %s", p->tls.ca_certificates,
@@ -182,6 +202,7 @@ int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const ch
 	if (wp_outlier_init(&c->outlier, c->policy ? &c->policy->outlier : &none, c->n_hosts,
 			    now_ms))
 		goto nomem;
+	c->original_dst = svc->resolution == L7_RES_NONE;
 	if (origination(c))
 		goto nomem;
 	return 0;
@@ -342,4 +363,27 @@ int wp_upstream_pick(struct wp_upstream *u, bool has_hash, uint64_t hash, const 
 			break;
 	}
 	return i;
+}
+
+int wp_cluster_dst(const struct wp_cluster *c, size_t h, const struct transport_peer *peer,
+		   struct sockaddr_in *out)
+{
+	bool in = !c->svc->n_cidrs;
+
+	*out = c->addr[h];
+	if (!c->original_dst)
+		return 0;
+	if (!peer || !peer->dest_ip || !peer->dest_port)
+		return -EHOSTUNREACH;
+	for (size_t i = 0; i < c->svc->n_cidrs && !in; i++) {
+		uint32_t mask =
+		    c->svc->cidrs[i].len ? htonl(~0u << (32 - c->svc->cidrs[i].len)) : 0;
+
+		in = (peer->dest_ip & mask) == (c->svc->cidrs[i].ip & mask);
+	}
+	if (!in)
+		return -EACCES;
+	out->sin_addr.s_addr = peer->dest_ip;
+	out->sin_port = htons(peer->dest_port);
+	return 0;
 }

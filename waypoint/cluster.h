@@ -43,6 +43,8 @@ struct wp_cluster {
 	 * @tls NULL with @tls_err set: the credentials do not load, every connection fails.
 	 */
 	bool originate;
+	/* A ServiceEntry of resolution NONE: its one host is the request's original destination. */
+	bool original_dst;
 	struct tls_ctx *tls;
 	char *tls_err;
 	char *sni;
@@ -65,6 +67,15 @@ void wp_cluster_record(struct wp_cluster *c, size_t i, enum wp_outcome what, int
 void wp_cluster_sweep(struct wp_cluster *c, uint64_t now_ms);
 /* Envoy's pool limits from the cluster's connectionPool. */
 void wp_cluster_limits(const struct wp_cluster *c, struct h1_pool_limits *lim);
+
+struct transport_peer;
+/*
+ * Where host @h of @c is for a request from @peer: its address, or for an original-destination
+ * cluster the address the client asked for (peer->dest_ip and dest_port), which must lie in the
+ * entry's addresses when it lists any. 0, -EHOSTUNREACH (no destination known) or -EACCES.
+ */
+int wp_cluster_dst(const struct wp_cluster *c, size_t h, const struct transport_peer *peer,
+		   struct sockaddr_in *out);
 
 /* A worker's view of a cluster: its load balancer and connection pool. */
 struct wp_upstream {

@@ -126,7 +126,8 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 	/* Counted before: an answer changing meanwhile makes it built again. */
 	g->dns_changes = wp_dns_changes();
 	for (size_t s = 0; s < l7->n_services && !g->dns_source; s++)
-		if (l7->services[s].resolution != L7_RES_STATIC &&
+		if ((l7->services[s].resolution == L7_RES_DNS ||
+		     l7->services[s].resolution == L7_RES_DNS_ROUND_ROBIN) &&
 		    !(g->dns_source = wp_l7_copy(l7, err, len)))
 			goto nomem;
 	if (g->dns_source && wp_dns_expand(l7, DNS_WARM_MS))

@@ -351,7 +351,8 @@ int wp_dns_expand(struct l7_config *l7, unsigned int wait_ms)
 			;
 	}
 	for (size_t s = 0; any && s < l7->n_services && !err; s++)
-		if (l7->services[s].resolution != L7_RES_STATIC)
+		if (l7->services[s].resolution == L7_RES_DNS ||
+		    l7->services[s].resolution == L7_RES_DNS_ROUND_ROBIN)
 			err = expand(&l7->services[s]);
 	pthread_mutex_unlock(&R.lock);
 	return err;

@@ -224,10 +224,14 @@ static void u_close(void *arg, struct h2_conn *c, const char *reason)
 
 static const struct h2_conn_ops up_ops = {.on_close = u_close};
 
-static bool fits(const struct wp_h2up *u, const struct sockaddr_in *addr, const char *identity)
+static bool fits(const struct wp_h2up *u, const struct wp_cluster *cl,
+		 const struct sockaddr_in *addr, const char *identity)
 {
 	struct h2_conn *c = h2_link_conn(u->k);
 
+	/* A TLS-originated connection is its cluster's own (its certificate checks, its SNI). */
+	if ((u->cl->originate || cl->originate) && u->cl != cl)
+		return false;
 	return c && h2_conn_usable(c) && u->addr.sin_addr.s_addr == addr->sin_addr.s_addr &&
 	       u->addr.sin_port == addr->sin_port &&
 	       !strcmp(u->identity ? u->identity : "", identity ? identity : "") &&
@@ -239,9 +243,14 @@ static bool fits(const struct wp_h2up *u, const struct sockaddr_in *addr, const 
 /* An ignored transport's events until the link sets its own (none come before). */
 static const struct transport_cbs no_cbs;
 
-/* A new connection for @cl (of @gen) to @addr; NULL with errno EBUSY past tcp.maxConnections. */
+/*
+ * A new connection for @cl (of @gen) to @addr through @cn (a worker's view of @cl: TLS
+ * origination; NULL: the engine's own connector); NULL with errno EBUSY past
+ * tcp.maxConnections.
+ */
 static struct wp_h2up *conn_open(struct wp_engine *e, struct wp_gen *gen, struct wp_cluster *cl,
-				 const struct sockaddr_in *addr, const char *identity)
+				 const struct sockaddr_in *addr, const char *identity,
+				 struct connector *cn)
 {
 	struct wp_h2up *u = calloc(1, sizeof(*u));
 	struct h1_pool_limits lim;
@@ -251,8 +260,11 @@ static struct wp_h2up *conn_open(struct wp_engine *e, struct wp_gen *gen, struct
 		free(u);
 		return NULL;
 	}
-	/* TLS origination speaks HTTP/1.1 (and TCP): never HTTP/2 in the clear instead. */
-	if (cl->originate && !identity) {
+	/*
+	 * TLS origination needs the cluster's connector (a request's view has it; the waypoint's
+	 * own calls do not): never HTTP/2 in the clear instead.
+	 */
+	if (cl->originate && !identity && !cn) {
 		free(u);
 		errno = EPROTONOSUPPORT;
 		return NULL;
@@ -271,7 +283,8 @@ static struct wp_h2up *conn_open(struct wp_engine *e, struct wp_gen *gen, struct
 	u->idle_ms = lim.idle_timeout_ms ? lim.idle_timeout_ms : H2UP_IDLE_MS;
 	u->gen = wp_gen_get(gen);
 	u->cl = cl;
-	t = connector_open(e->o.cn, addr, identity, lim.connect_timeout_ms, &no_cbs, NULL);
+	t = connector_open(cn ? cn : e->o.cn, addr, identity, lim.connect_timeout_ms, &no_cbs,
+			   NULL);
 	u->k = t ? h2_link_new(e->loop, t, false, NULL, &up_ops, u) : NULL;
 	if (!u->k) {
 		h1_budget_give(&cl->budget.connections);
@@ -288,32 +301,40 @@ static struct wp_h2up *conn_open(struct wp_engine *e, struct wp_gen *gen, struct
 	return u;
 }
 
-/* A connection to @addr of @cl able to take one more stream: pooled, else a new one. */
+/*
+ * A connection to @addr of @cl able to take one more stream: pooled, else a new one (through
+ * @cn, as conn_open).
+ */
 static struct wp_h2up *conn_get(struct wp_engine *e, struct wp_gen *gen, struct wp_cluster *cl,
-				const struct sockaddr_in *addr, const char *identity)
+				const struct sockaddr_in *addr, const char *identity,
+				struct connector *cn)
 {
 	struct wp_h2up *u;
 
-	for (u = e->h2ups; u && !fits(u, addr, identity); u = u->next)
+	for (u = e->h2ups; u && !fits(u, cl, addr, identity); u = u->next)
 		;
-	return u ? u : conn_open(e, gen, cl, addr, identity);
+	return u ? u : conn_open(e, gen, cl, addr, identity, cn);
 }
 
 int wp_h2up_attempt(struct wp_req *r, int host)
 {
 	struct wp_engine *e = r->conn->e;
-	const struct sockaddr_in *addr = &r->up->c->addr[host];
+	struct sockaddr_in dst;
+	const struct sockaddr_in *addr = &dst;
 	const char *identity = r->up->c->ep[host]->identity;
-	struct wp_h2a *a = calloc(1, sizeof(*a));
+	struct wp_h2a *a;
 	struct wp_h2up *u;
 	struct h2_header *h;
 	size_t n;
 	bool has_body =
 	    r->framing != H1_FRAMING_NONE && !(r->framing == H1_FRAMING_LENGTH && r->length == 0);
+	int err = wp_cluster_dst(r->up->c, (size_t)host, &r->conn->peer, &dst);
 
-	if (!a)
+	if (err)
+		return err;
+	if (!(a = calloc(1, sizeof(*a))))
 		return -ENOMEM;
-	u = conn_get(e, r->view->gen, r->up->c, addr, identity);
+	u = conn_get(e, r->view->gen, r->up->c, addr, identity, r->up->cn);
 	if (!u || wp_h2_headers(&r->head.fields, 4, &h, &n)) {
 		int err = u ? -ENOMEM : errno == EBUSY ? -EBUSY : -ECONNREFUSED;
 
@@ -370,7 +391,9 @@ struct wp_h2up *wp_h2up_call(struct wp_engine *e, struct wp_gen *gen, struct wp_
 			     int host, const struct h2_header *h, size_t n,
 			     const struct h2_stream_ops *ops, void *arg, struct h2_stream **s)
 {
-	struct wp_h2up *u = conn_get(e, gen, c, &c->addr[host], c->ep[host]->identity);
+	struct wp_h2up *u = c->original_dst
+				? NULL
+				: conn_get(e, gen, c, &c->addr[host], c->ep[host]->identity, NULL);
 
 	if (!u)
 		return NULL;
@@ -448,7 +471,8 @@ struct wp_h2m *wp_h2up_mirror(struct wp_engine *e, struct wp_gen *gen, struct wp
 	x->req_end = req_end;
 	x->done = done;
 	x->arg = arg;
-	x->u = conn_get(e, gen, c, &c->addr[host], c->ep[host]->identity);
+	x->u = c->original_dst ? NULL
+			       : conn_get(e, gen, c, &c->addr[host], c->ep[host]->identity, NULL);
 	if (!x->u || wp_h2_headers(&head->fields, 4, &h, &n)) {
 		free(x);
 		return NULL;

@@ -205,7 +205,8 @@ static struct wp_mirror *mirror_new(struct wp_req *r, const struct l7_mirror *mp
 		return m;
 	}
 	free(host);
-	if (h1_pool_get(u->pool, &c->addr[h], c->ep[h]->identity, &m->w)) {
+	/* A mirror has no original destination of its own. */
+	if (c->original_dst || h1_pool_get(u->pool, &c->addr[h], c->ep[h]->identity, &m->w)) {
 		mirror_free(m, false);
 		return NULL;
 	}

@@ -277,6 +277,7 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 {
 	struct wp_tcp *x = calloc(1, sizeof(*x));
 	struct h1_pool_limits lim;
+	struct sockaddr_in dst;
 	struct wp_cluster *c;
 	const char *why = NULL;
 
@@ -310,8 +311,12 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 		goto fail;
 	}
 	wp_cluster_limits(c, &lim);
-	x->up = connector_open(x->u->cn, &c->addr[x->host], c->ep[x->host]->identity,
-			       lim.connect_timeout_ms, &up_cbs, x);
+	if (wp_cluster_dst(c, (size_t)x->host, &x->peer, &dst)) {
+		why = "no original destination in the entry's addresses";
+		goto fail;
+	}
+	x->up = connector_open(x->u->cn, &dst, c->ep[x->host]->identity, lim.connect_timeout_ms,
+			       &up_cbs, x);
 	if (!x->up) {
 		why = "cannot connect";
 		goto fail;

@@ -431,8 +431,10 @@ static void attempt(struct wp_req *r)
 	} else {
 		r->w.on_ready = on_ready;
 		r->w.on_fail = on_fail;
-		err =
-		    h1_pool_get(r->up->pool, &r->up->c->addr[h], r->up->c->ep[h]->identity, &r->w);
+		struct sockaddr_in dst;
+
+		err = wp_cluster_dst(r->up->c, (size_t)h, &r->conn->peer, &dst);
+		err = err ? err : h1_pool_get(r->up->pool, &dst, r->up->c->ep[h]->identity, &r->w);
 		if (err) {
 			fail_local(r, err == -EBUSY ? WP_REPLY_OVERFLOW : WP_REPLY_CONNECT_FAILURE);
 			return;

@@ -380,6 +380,16 @@ enum l7_resolution {
 	L7_RES_STATIC = 0,	/* addresses known (a Service's pods, STATIC entries) */
 	L7_RES_DNS,		/* dns_name endpoints resolved, every address used */
 	L7_RES_DNS_ROUND_ROBIN, /* the first address only (Envoy's LOGICAL_DNS) */
+	/*
+	 * NONE: the client's original destination (Envoy's ORIGINAL_DST): one endpoint (ip 0)
+	 * stands for it, within the entry's addresses (l7_service.cidrs; none: any address).
+	 */
+	L7_RES_NONE,
+};
+
+struct l7_cidr {
+	uint32_t ip; /* network order */
+	uint8_t len;
 };
 
 struct l7_service {
@@ -394,6 +404,8 @@ struct l7_service {
 	 */
 	bool entry;
 	enum l7_resolution resolution;
+	size_t n_cidrs;
+	struct l7_cidr *cidrs; /* L7_RES_NONE: the entry's addresses, JSON "addresses" */
 	uint32_t vip;
 	size_t n_ports, n_endpoints, n_subsets, n_policies, n_routes, n_tcp;
 	struct l7_port *ports;

@@ -4,15 +4,17 @@
 # --enroll-namespace`), so a mesh pod's plain HTTP to an external host goes client ztunnel ->
 # waypoint (HBONE), which applies the L7 config of the host and leaves over TLS where a
 # DestinationRule originates it. The servers are outside the mesh on the fabric: a TLS server
-# (Python's ssl) that answers with the SNI it was asked and the client certificate it saw, and
-# a plain HTTP one; the fabric's dnsmasq resolves the external names for the ztunnel and the
-# waypoint. Checked: SIMPLE origination with the CA from credentialName (the SAN checked
-# against the host), MUTUAL with the client certificate from credentialName, a server whose
-# certificate lacks the name refused (503), a host resolved by DNS and one STATIC, a
-# VirtualService fault and an AuthorizationPolicy DENY with targetRefs to a ServiceEntry, and
-# the waypoint's metrics naming the external host.
+# (Python's ssl) that answers with the SNI it was asked and the client certificate it saw, a
+# plain HTTP one, and nginx speaking HTTP/2 over TLS; the fabric's dnsmasq resolves the external
+# names for the ztunnel and the waypoint. Checked: SIMPLE origination with the CA from
+# credentialName (the SAN checked against the host), MUTUAL with the client certificate from
+# credentialName, HTTP/2 with ALPN h2 and the DestinationRule's sni, a server whose certificate
+# lacks the name refused (503), a host resolved by DNS, STATIC ones and one of resolution NONE
+# (the app's own destination address), a VirtualService fault
+# and an AuthorizationPolicy DENY with targetRefs to a ServiceEntry, and the waypoint's metrics
+# naming the external host.
 . "$(dirname "$0")/lib.sh"
-need_root; need_bins; need_cmd curl python3 openssl dnsmasq
+need_root; need_bins; need_cmd curl python3 openssl dnsmasq nginx
 cluster_up manifests
 
 EXT=$FABRIC_IP
@@ -74,6 +76,26 @@ PYEOF
 fabric_bg python3 "$DIR/tls_server.py" 18443 "$DIR/secure.crt" "$DIR/secure.key" "$DIR/ca.crt" simple
 fabric_bg python3 "$DIR/tls_server.py" 18444 "$DIR/secure.crt" "$DIR/secure.key" "$DIR/ca.crt" mutual
 fabric_http 18080 ext-plain
+# HTTP/2 over TLS (ALPN h2): nginx.
+mkdir -p "$DIR/nginx"
+cat >"$DIR/nginx.conf" <<EOF
+error_log $DIR/nginx/error.log;
+pid $DIR/nginx/nginx.pid;
+events {}
+http {
+  access_log off;
+  client_body_temp_path $DIR/nginx; proxy_temp_path $DIR/nginx; fastcgi_temp_path $DIR/nginx;
+  uwsgi_temp_path $DIR/nginx; scgi_temp_path $DIR/nginx;
+  server {
+    listen $EXT:18445 ssl;
+    http2 on;
+    ssl_certificate $DIR/secure.crt;
+    ssl_certificate_key $DIR/secure.key;
+    location / { return 200 "h2-ok \$server_protocol sni=\$ssl_server_name\n"; }
+  }
+}
+EOF
+fabric_bg nginx -c "$DIR/nginx.conf" -g 'daemon off;'
 
 get() { pod_exec mesh/client-0 curl -sS --max-time 8 "$@"; }
 code() { pod_exec mesh/client-0 curl -s -o /dev/null -w '%{http_code}' --max-time 8 "$@"; }
@@ -131,6 +153,38 @@ metadata: {name: mtls, namespace: egress}
 spec:
   host: mtls.example.com
   trafficPolicy: {tls: {mode: MUTUAL, credentialName: egress-client}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: h2, namespace: egress}
+spec:
+  hosts: [h2.example.com]
+  ports: [{number: 80, name: http2, protocol: HTTP2, targetPort: 18445}]
+  resolution: STATIC
+  endpoints: [{address: $EXT}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: h2, namespace: egress}
+spec:
+  host: h2.example.com
+  trafficPolicy: {tls: {mode: SIMPLE, credentialName: egress-ca, sni: secure.example.com}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: by-address, namespace: egress}
+spec:
+  hosts: [fabric.example.internal]
+  addresses: [$EXT/32]
+  ports: [{number: 18443, name: http, protocol: HTTP}]
+  resolution: NONE
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: by-address, namespace: egress}
+spec:
+  host: fabric.example.internal
+  trafficPolicy: {tls: {mode: SIMPLE, credentialName: egress-ca, sni: secure.example.com}}
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -194,6 +248,14 @@ m=$(wp_metrics)
 # ---- MUTUAL: the client certificate from credentialName ----
 out=$(get http://mtls.example.com/m) || fail "mtls.example.com: $out"
 expect_contains "$out" "tls-ok port=18444 sni=mtls.example.com client=spiffe://egress.test/client"
+
+# ---- HTTP/2 upstream: TLS with ALPN h2, the DestinationRule's sni (and the SAN checked) ----
+out=$(get http://h2.example.com/) || fail "h2.example.com: $out"
+expect_contains "$out" "h2-ok HTTP/2.0 sni=secure.example.com"
+
+# ---- resolution NONE: the address the app asked for, plain HTTP there, TLS from the waypoint ----
+out=$(get "http://$EXT:18443/none") || fail "the NONE entry: $out"
+expect_contains "$out" "tls-ok port=18443 sni=secure.example.com client=none path=/none"
 
 # ---- a server whose certificate does not name the host: refused ----
 expect_eq "$(code http://wrong.example.com/)" 503 "a certificate without the host's name"

@@ -434,6 +434,11 @@ static void test_service_entries(void **state)
 		"  ports: [{number: 5432, name: tcp-pg, protocol: TCP}]\n"
 		"  endpoints: [{address: 192.0.2.1}, {address: 192.0.2.2, ports: {tcp-pg: 6432}}]\n"
 		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		"metadata: {name: net, namespace: shop}\n"
+		"spec:\n  hosts: [net.example.internal]\n  resolution: NONE\n"
+		"  addresses: [198.51.100.0/24]\n"
+		"  ports: [{number: 8443, name: http, protocol: HTTP}]\n---\n"
 		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
 		"metadata: {name: api, namespace: shop}\n"
 		"spec:\n  host: api.example.com\n"
@@ -476,6 +481,20 @@ static void test_service_entries(void **state)
 	assert_int_equal(db->endpoints[0].ports[0], 5432);
 	assert_int_equal(db->endpoints[1].ports[0], 6432);
 	assert_int_equal(db->endpoints[1].ip, htonl(0xc0000202));
+	/* NONE: one endpoint for the original destination, on the port asked, in its addresses. */
+	{
+		const struct l7_service *net = l7_config_service(w.l7, "net.example.internal");
+
+		assert_non_null(net);
+		assert_int_equal(net->resolution, L7_RES_NONE);
+		assert_int_equal(net->vip, 0);
+		assert_int_equal(net->n_endpoints, 1);
+		assert_int_equal(net->endpoints[0].ip, 0);
+		assert_int_equal(net->endpoints[0].ports[0], 8443);
+		assert_int_equal(net->n_cidrs, 1);
+		assert_int_equal(net->cidrs[0].ip, htonl(0xc6336400));
+		assert_int_equal(net->cidrs[0].len, 24);
+	}
 	/* The Service of the namespace is bound as before. */
 	assert_false(w.svc->entry);
 	assert_int_equal(w.svc->n_authz, 0);
@@ -491,6 +510,7 @@ static void test_service_entries(void **state)
 	assert_int_equal(api->resolution, L7_RES_DNS);
 	assert_string_equal(api->endpoints[0].dns_name, "api.example.com");
 	assert_string_equal(api->policies[0].tls_ca, cert.cert_pem);
+	assert_int_equal(l7_config_service(back, "net.example.internal")->cidrs[0].len, 24);
 	l7_config_free(back);
 	cJSON_Delete(j);
 	done(&w);

@@ -6,8 +6,9 @@
  * transport from a task. Records OpenSSL read ahead while the transport's buffer was full make
  * no socket event: the end of the body must still reach the owner (it once stayed there, and
  * t_89's TLS upload stalled). Also: the body goes through byte-exact when the owner takes all,
- * and the client's close_notify is an EOF after the last byte. One loop, stepped a bounded number
- * of times, never timed.
+ * and the client's close_notify is an EOF after the last byte. And TLS origination
+ * (connector_tls_new) against the same server: the name and the chain checked. One loop, stepped
+ * a bounded number of times, never timed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,6 +41,7 @@
 
 static struct loop *loop;
 static struct tls_ctx *edge;
+static char *root_pem; /* the CA that signed the edge's certificate */
 static int lfd = -1;
 static uint16_t lport;
 static struct loop_handler lh;
@@ -262,6 +264,102 @@ static void test_tail_held_in_openssl(void **state)
 	run_body(HELD_TOTAL, 3000, true, 10000, true);
 }
 
+/* ---- TLS origination (connector_tls_new), against the same server ---- */
+
+static struct {
+	struct transport *t;
+	bool opened;
+	int err;
+	char got[8];
+	size_t n;
+} up;
+
+static void up_open(void *arg)
+{
+	uint8_t body[5];
+
+	up.opened = true;
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = pattern(i);
+	assert_int_equal(transport_write(up.t, (const char *)body, sizeof(body)), 0);
+}
+
+static size_t up_data(void *arg, const char *data, size_t len)
+{
+	size_t n = len < sizeof(up.got) - 1 - up.n ? len : sizeof(up.got) - 1 - up.n;
+
+	memcpy(up.got + up.n, data, n);
+	up.n += n;
+	return len;
+}
+
+static void up_error(void *arg, int err)
+{
+	up.err = err;
+}
+
+static const struct transport_cbs up_cbs = {
+    .on_data = up_data, .on_open = up_open, .on_error = up_error};
+
+/* One origination to the edge server: what the connector opened and the answer, or the error. */
+static void originate(const char *ca_pem, const char *sni, const char *san)
+{
+	struct tls_origin o = {.ca_pem = ca_pem};
+	char err[160];
+	struct tls_ctx *ctx = tls_ctx_create_origin(&o, err, sizeof(err));
+	struct connector *cn;
+	struct sockaddr_in dst = harness_sin("127.0.0.1", lport);
+
+	assert_non_null(ctx);
+	cn = connector_tls_new(loop, NULL, ctx, sni, &san, 1);
+	assert_non_null(cn);
+	tls_ctx_put(ctx); /* the connector holds its own */
+	memset(&up, 0, sizeof(up));
+	memset(&srv, 0, sizeof(srv));
+	srv.resume.fn = srv_resume;
+	cli.total = 5;
+	up.t = connector_open(cn, &dst, NULL, 5000, &up_cbs, NULL);
+	assert_non_null(up.t);
+	for (int i = 0; i < 400 && !up.err && up.n < 2; i++)
+		assert_true(loop_run_once(loop, 5) >= 0);
+	transport_close(up.t, true);
+	if (srv.t)
+		transport_close(srv.t, true);
+	srv.t = NULL;
+	for (int i = 0; i < 5; i++)
+		loop_run_once(loop, 0);
+	connector_destroy(cn);
+}
+
+/*
+ * The server's chain checked against the CA given, its certificate against the name asked
+ * for; the first bytes written before the handshake ends go after it.
+ */
+static void test_origination(void **state)
+{
+	struct ambit_ca *other;
+	char odir[] = "/tmp/ambit-test-ttls-other-XXXXXX", cmd[96];
+
+	originate(root_pem, "files.example", "files.example");
+	assert_true(up.opened);
+	assert_int_equal(up.err, 0);
+	assert_string_equal(up.got, "ok");
+	/* A name the certificate does not have. */
+	originate(root_pem, "files.example", "other.example");
+	assert_false(up.opened);
+	assert_int_equal(up.err, -EPROTO);
+	/* A CA that did not sign it. */
+	assert_non_null(mkdtemp(odir));
+	other = ca_open(odir);
+	assert_non_null(other);
+	originate(ca_root_pem(other), "files.example", "files.example");
+	assert_false(up.opened);
+	assert_int_equal(up.err, -EPROTO);
+	ca_destroy(other);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", odir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static int setup(void **state)
 {
 	struct ambit_ca *ca;
@@ -275,6 +373,8 @@ static int setup(void **state)
 	assert_int_equal(ca_issue_dns(ca, "files.example", 3600, &is), 0);
 	edge = tls_ctx_create_edge(is.cert_pem, is.key_pem);
 	assert_non_null(edge);
+	root_pem = strdup(ca_root_pem(ca));
+	assert_non_null(root_pem);
 	ca_issued_free(&is);
 	ca_destroy(ca);
 	loop = loop_create();
@@ -295,6 +395,7 @@ static int teardown(void **state)
 		loop_run_once(loop, 0);
 	loop_destroy(loop);
 	tls_ctx_put(edge);
+	free(root_pem);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -306,6 +407,7 @@ int main(void)
 	    cmocka_unit_test(test_owner_takes_slices),
 	    cmocka_unit_test(test_slices_then_close_notify),
 	    cmocka_unit_test(test_tail_held_in_openssl),
+	    cmocka_unit_test(test_origination),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

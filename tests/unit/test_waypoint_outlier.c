@@ -4,7 +4,8 @@
  * consecutive threshold and not before, successes resetting the count, gateway errors, the
  * maxEjectionPercent cap (Envoy's (ejected + 1) / hosts rule), return after base x times
  * ejected at the interval sweep, the decay of that multiplier, local-origin failures counted
- * as 503 or apart, and outlierDetectionHttpErrorCodes.
+ * as 503 or apart, and outlierDetectionHttpErrorCodes. Also the clusters of ServiceEntries
+ * (cluster.c): the original destination of resolution NONE and TLS origination's state.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,7 +18,11 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
+#include "cluster.h"
 #include "outlier.h"
+#include "transport.h"
 
 static struct config_outlier_detection defaults(void)
 {
@@ -163,12 +168,67 @@ static void test_error_codes(void **state)
 	wp_outlier_destroy(&o);
 }
 
+/*
+ * Clusters of ServiceEntries (cluster.c): resolution NONE's one host is the request's original
+ * destination, within the entry's addresses, and nothing without one; a policy's TLS
+ * origination whose MUTUAL credentials are missing leaves the cluster without a context (its
+ * connections fail) and says why.
+ */
+static void test_entry_clusters(void **state)
+{
+	struct l7_cidr net = {htonl(0xc6336400), 24};
+	uint16_t ports[1] = {8443};
+	struct l7_endpoint ep = {.ports = ports, .pod = (char *)"shop/net"};
+	struct l7_port port = {.port = 8443, .protocol = L7_PROTO_HTTP, .target_port = 8443};
+	struct l7_policy pol = {.port = 8443, .tls = {.present = true, .mode = (char *)"MUTUAL"}};
+	struct l7_service svc = {.hostname = (char *)"net.example.internal",
+				 .entry = true,
+				 .resolution = L7_RES_NONE,
+				 .n_cidrs = 1,
+				 .cidrs = &net,
+				 .n_ports = 1,
+				 .ports = &port,
+				 .n_endpoints = 1,
+				 .endpoints = &ep};
+	struct transport_peer in = {.dest_ip = htonl(0xc6336407), .dest_port = 8443};
+	struct transport_peer out_of = {.dest_ip = htonl(0xc6336507), .dest_port = 8443};
+	struct wp_cluster c;
+	struct sockaddr_in dst;
+
+	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, 0), 0);
+	assert_true(c.original_dst);
+	assert_int_equal(c.n_hosts, 1);
+	assert_int_equal(wp_cluster_dst(&c, 0, &in, &dst), 0);
+	assert_int_equal(dst.sin_addr.s_addr, in.dest_ip);
+	assert_int_equal(ntohs(dst.sin_port), 8443);
+	assert_int_equal(wp_cluster_dst(&c, 0, &out_of, &dst), -EACCES);
+	assert_int_equal(wp_cluster_dst(&c, 0, NULL, &dst), -EHOSTUNREACH);
+	assert_false(c.originate);
+	wp_cluster_destroy(&c);
+
+	svc.n_policies = 1;
+	svc.policies = &pol;
+	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, 0), 0);
+	assert_true(c.originate);
+	assert_null(c.tls);
+	assert_non_null(strstr(c.tls_err, "MUTUAL without a client certificate"));
+	assert_string_equal(c.sni, "net.example.internal");
+	assert_int_equal(c.n_sans, 1);
+	assert_string_equal(c.sans[0], "net.example.internal");
+	wp_cluster_destroy(&c);
+	pol.tls.mode = (char *)"SIMPLE";
+	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, 0), 0);
+	assert_non_null(c.tls); /* the system's roots */
+	wp_cluster_destroy(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_consecutive_5xx),	 cmocka_unit_test(test_gateway_errors),
 	    cmocka_unit_test(test_max_ejection_percent), cmocka_unit_test(test_ejection_time_grows),
 	    cmocka_unit_test(test_local_origin_split),	 cmocka_unit_test(test_error_codes),
+	    cmocka_unit_test(test_entry_clusters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

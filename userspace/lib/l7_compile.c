@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <arpa/inet.h>
 
+#include "ambit/snapshot.h"
 #include "l7_priv.h"
 
 #define ROOT_NAMESPACE "istio-system"
@@ -621,6 +622,22 @@ static int entry_endpoints(const struct l7_inputs *in, const struct config_servi
 		if (!(e = entry_endpoint(se, NULL, in, out)) || !(e->dns_name = strdup(host)))
 			return -ENOMEM;
 	}
+	/* NONE: one endpoint for the client's original destination, on the port it asked. */
+	if (se->resolution == CONFIG_SE_RESOLUTION_NONE) {
+		if (!(e = entry_endpoint(se, NULL, in, out)))
+			return -ENOMEM;
+		for (size_t k = 0; k < out->n_ports; k++)
+			e->ports[k] = out->ports[k].port;
+		out->cidrs = calloc(se->addresses.n + 1, sizeof(*out->cidrs));
+		if (!out->cidrs)
+			return -ENOMEM;
+		for (size_t i = 0; i < se->addresses.n; i++) {
+			struct snap_cidr c;
+
+			if (snapshot_parse_cidr(se->addresses.items[i], &c))
+				out->cidrs[out->n_cidrs++] = (struct l7_cidr){c.ip, c.len};
+		}
+	}
 	return 0;
 }
 
@@ -636,7 +653,8 @@ static int compile_entry(const struct l7_inputs *in, const struct l7_waypoint *w
 	out->resolution = se->resolution == CONFIG_SE_RESOLUTION_DNS ? L7_RES_DNS
 			  : se->resolution == CONFIG_SE_RESOLUTION_DNS_ROUND_ROBIN
 			      ? L7_RES_DNS_ROUND_ROBIN
-			      : L7_RES_STATIC;
+			  : se->resolution == CONFIG_SE_RESOLUTION_NONE ? L7_RES_NONE
+									: L7_RES_STATIC;
 	out->name = strdup(se->meta.name);
 	out->namespace = strdup(se->meta.namespace);
 	out->hostname = strdup(host);

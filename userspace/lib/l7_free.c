@@ -169,6 +169,7 @@ void l7_route_clear(struct l7_route *r)
 
 void l7_service_clear(struct l7_service *s)
 {
+	free(s->cidrs);
 	free(s->hostname);
 	free(s->name);
 	free(s->namespace);

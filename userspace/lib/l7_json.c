@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
@@ -17,7 +18,7 @@
 const char *const l7_match_names[] = {"any", "exact", "prefix", "pathPrefix", "regex", NULL};
 const char *const l7_action_names[] = {"route", "redirect", "direct", "notFound", NULL};
 const char *const l7_routes_kind_names[] = {"default", "virtualService", "gatewayAPI", NULL};
-const char *const l7_resolution_names[] = {"STATIC", "DNS", "DNS_ROUND_ROBIN", NULL};
+const char *const l7_resolution_names[] = {"STATIC", "DNS", "DNS_ROUND_ROBIN", "NONE", NULL};
 const char *const l7_lb_names[] = {"UNSPECIFIED", "LEAST_REQUEST", "ROUND_ROBIN",
 				   "RANDOM",	  "PASSTHROUGH",   NULL};
 const char *const l7_hash_names[] = {"", "header", "cookie", "sourceIp", "query", NULL};
@@ -431,6 +432,20 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 		flag(e, s, "serviceEntry", true);
 	if (x->resolution)
 		str(e, s, "resolution", l7_resolution_names[x->resolution]);
+	a = x->n_cidrs ? arr(e, s, "addresses") : NULL;
+	for (size_t i = 0; a && i < x->n_cidrs; i++) {
+		char ipb[INET_ADDRSTRLEN], buf[INET_ADDRSTRLEN + 4];
+		struct in_addr in = {.s_addr = x->cidrs[i].ip};
+		cJSON *v;
+
+		inet_ntop(AF_INET, &in, ipb, sizeof(ipb));
+		snprintf(buf, sizeof(buf), "%s/%u", ipb, x->cidrs[i].len);
+		v = cJSON_CreateString(buf);
+		if (!v || !cJSON_AddItemToArray(a, v)) {
+			cJSON_Delete(v);
+			e->failed = true;
+		}
+	}
 	ip(e, s, "vip", x->vip);
 	a = arr(e, s, "ports");
 	for (size_t i = 0; a && i < x->n_ports; i++) {

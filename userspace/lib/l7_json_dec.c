@@ -16,6 +16,7 @@
 
 #include "crypto.h"
 #include "ambit/re2.h"
+#include "ambit/snapshot.h"
 #include "l7_json_priv.h"
 
 void l7j_fail(struct l7j_dec *d, const char *fmt, ...)
@@ -673,6 +674,29 @@ static void dtcp(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_
 	}
 }
 
+/* An entry's addresses ("a.b.c.d/n"), as the ztunnel's snapshot writes them. */
+static void dcidrs(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "addresses"), *it;
+	size_t n;
+
+	if (!a)
+		return;
+	a = l7j_darr(d, o, "addresses", path, &n);
+	if (d->failed || !(s->cidrs = l7j_dalloc(d, n, sizeof(*s->cidrs), path)))
+		return;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct snap_cidr c;
+
+		if (!cJSON_IsString(it) || !snapshot_parse_cidr(it->valuestring, &c)) {
+			l7j_fail(d, "%s.addresses[%zu]: expected \"a.b.c.d/n\"", path, s->n_cidrs);
+			return;
+		}
+		s->cidrs[s->n_cidrs++] = (struct l7_cidr){c.ip, c.len};
+	}
+}
+
 static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const struct l7_config *c,
 		     struct l7_service *s)
 {
@@ -680,7 +704,7 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 	    "hostname",	    "name",	  "namespace", "workload",   "vip",	    "ports",
 	    "endpoints",    "subsets",	  "policies",  "routesKind", "routes",	    "tcp",
 	    "authz",	    "jwt",	  "aux",       "rateLimits", "viaWaypoint", "telemetry",
-	    "serviceEntry", "resolution", NULL};
+	    "serviceEntry", "resolution", "addresses", NULL};
 
 	if (!l7j_keys(d, o, path, k))
 		return;
@@ -691,6 +715,7 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 	s->entry = l7j_dbool(d, o, "serviceEntry", path);
 	s->resolution =
 	    (enum l7_resolution)l7j_denum(d, o, "resolution", path, l7_resolution_names, false);
+	dcidrs(d, o, path, s);
 	s->vip = l7j_dip(d, o, "vip", path);
 	s->via_waypoint = l7j_dstr(d, o, "viaWaypoint", path, false);
 	s->telemetry = (uint32_t)l7j_dnum(d, o, "telemetry", path, 0, L7J_MAX_LIST, false);

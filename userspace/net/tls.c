@@ -703,6 +703,19 @@ struct tls_ctx *tls_ctx_create_origin(const struct tls_origin *o, char *err, siz
 		snprintf(err, len, "the system's root certificates do not load");
 		goto inval;
 	}
+	if (o->alpn) {
+		unsigned char wire[32];
+		size_t n = strlen(o->alpn);
+
+		if (n >= sizeof(wire)) {
+			snprintf(err, len, "ALPN %.40s: too long", o->alpn);
+			goto inval;
+		}
+		wire[0] = (unsigned char)n;
+		memcpy(wire + 1, o->alpn, n);
+		if (SSL_CTX_set_alpn_protos(ctx->ssl, wire, (unsigned int)n + 1) != 0)
+			goto nomem;
+	}
 	return ctx;
 inval:
 	tls_ctx_put(ctx);
@@ -774,29 +787,52 @@ fail:
 	return NULL;
 }
 
-/* Whether @x has name @want: a DNS name (wildcards as the certificate has them), an IP, a URI. */
-static bool cert_has_name(X509 *x, const char *want)
+/*
+ * The first URI SAN of @x that starts with @prefix and is longer, or (@prefix NULL) equals
+ * @exact, malloc'd, or NULL. One with an embedded NUL never is: it would let
+ * "spiffe://a\0evil" compare equal to "spiffe://a".
+ */
+static char *uri_san(X509 *x, const char *prefix, const char *exact)
 {
-	GENERAL_NAMES *names;
-	bool found = false;
+	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	char *out = NULL;
 
-	if (!strstr(want, "://"))
-		return X509_check_ip_asc(x, want, 0) == 1 ||
-		       X509_check_host(x, want, 0, 0, NULL) == 1;
-	names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && !found; i++) {
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && !out; i++) {
 		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
 		const unsigned char *p;
-		int len;
+		size_t len;
 
 		if (gn->type != GEN_URI)
 			continue;
 		p = ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
-		len = ASN1_STRING_length(gn->d.uniformResourceIdentifier);
-		found = (size_t)len == strlen(want) && !memcmp(p, want, (size_t)len);
+		len = (size_t)ASN1_STRING_length(gn->d.uniformResourceIdentifier);
+		if (memchr(p, 0, len))
+			continue;
+		if (prefix ? len > strlen(prefix) && !memcmp(p, prefix, strlen(prefix))
+			   : len == strlen(exact) && !memcmp(p, exact, len))
+			out = strndup((const char *)p, len);
 	}
 	GENERAL_NAMES_free(names);
-	return found;
+	return out;
+}
+
+/* The first URI SAN starting with spiffe:// (Istio puts exactly one). */
+static char *spiffe_of(X509 *x)
+{
+	return uri_san(x, "spiffe://", NULL);
+}
+
+/* Whether @x has name @want: a DNS name (wildcards as the certificate has them), an IP, a URI. */
+static bool cert_has_name(X509 *x, const char *want)
+{
+	char *uri;
+
+	if (!strstr(want, "://"))
+		return X509_check_ip_asc(x, want, 0) == 1 ||
+		       X509_check_host(x, want, 0, 0, NULL) == 1;
+	uri = uri_san(x, NULL, want);
+	free(uri);
+	return uri != NULL;
 }
 
 /* An origination's server, once its chain verified: one of the names it must have. */
@@ -833,29 +869,6 @@ void tls_conn_destroy(struct tls_conn *c)
 	free(c->expect_san);
 	free(c->peer_id);
 	free(c);
-}
-
-/* The first URI SAN starting with spiffe:// (Istio puts exactly one). */
-static char *spiffe_of(X509 *x)
-{
-	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	char *out = NULL;
-
-	for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && !out; i++) {
-		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
-		const unsigned char *p;
-		int len;
-
-		if (gn->type != GEN_URI)
-			continue;
-		p = ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
-		len = ASN1_STRING_length(gn->d.uniformResourceIdentifier);
-		/* Embedded NULs would let "spiffe://a\0evil" compare equal to "spiffe://a". */
-		if (len > 9 && memcmp(p, "spiffe://", 9) == 0 && !memchr(p, 0, (size_t)len))
-			out = strndup((const char *)p, (size_t)len);
-	}
-	GENERAL_NAMES_free(names);
-	return out;
 }
 
 char *tls_cert_spiffe_id(const void *cert, size_t len)

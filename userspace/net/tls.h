@@ -77,13 +77,14 @@ int tls_count_certs(const char *pem);
 
 /*
  * TLS origination to a server outside the mesh (a DestinationRule's tls.mode SIMPLE or MUTUAL):
- * a client context, TLS 1.2 and 1.3, no ALPN, checking the server's chain against @ca_pem (NULL:
+ * a client context, TLS 1.2 and 1.3, ALPN @alpn, checking the server's chain against @ca_pem (NULL:
  * the system's roots), presenting @cert_pem/@key_pem when both are given (MUTUAL), or checking
  * nothing when @insecure (insecureSkipVerify). NULL + errno (EINVAL with the reason in @err).
  */
 struct tls_origin {
 	const char *ca_pem, *cert_pem, *key_pem;
 	bool insecure;
+	const char *alpn; /* the one protocol offered ("h2", "http/1.1"), or NULL: none */
 };
 struct tls_ctx *tls_ctx_create_origin(const struct tls_origin *o, char *err, size_t len);
 /*

@@ -598,6 +598,22 @@ struct tcp_connector {
 	struct loop *loop;
 };
 
+/* A connector's transport over socket @fd (taken: closed on failure). NULL + errno. */
+static struct tcp *tcp_outbound(struct loop *l, int fd, const struct transport_cbs *cbs, void *arg)
+{
+	struct tcp *c = tcp_alloc(l, fd, true);
+
+	if (!c) {
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->t.cbs = cbs;
+	c->t.arg = arg;
+	c->outbound = true;
+	return c;
+}
+
 static struct transport *tcp_open(struct connector *cn, const struct sockaddr_in *dst,
 				  const char *identity, unsigned int timeout_ms,
 				  const struct transport_cbs *cbs, void *arg)
@@ -617,15 +633,9 @@ static struct transport *tcp_open(struct connector *cn, const struct sockaddr_in
 		if (fd < 0)
 			return NULL;
 	}
-	c = tcp_alloc(tc->loop, fd, true);
-	if (!c) {
-		close(fd);
-		errno = ENOMEM;
+	c = tcp_outbound(tc->loop, fd, cbs, arg);
+	if (!c)
 		return NULL;
-	}
-	c->t.cbs = cbs;
-	c->t.arg = arg;
-	c->outbound = true;
 	c->t.peer.local = *dst; /* the endpoint, for logs */
 	if (err)
 		fail_later(c, err);
@@ -667,16 +677,9 @@ static struct transport *origin_open(struct connector *cn, const struct sockaddr
 	if (!x->ctx) {
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-		c = fd < 0 ? NULL : tcp_alloc(x->tc.loop, fd, true);
-		if (!c) {
-			if (fd >= 0)
-				close(fd);
-			errno = ENOMEM;
+		c = fd < 0 ? NULL : tcp_outbound(x->tc.loop, fd, cbs, arg);
+		if (!c)
 			return NULL;
-		}
-		c->t.cbs = cbs;
-		c->t.arg = arg;
-		c->outbound = true;
 		fail_later(c, -EPROTO);
 		return &c->t;
 	}
