@@ -87,8 +87,7 @@ http {
   client_body_temp_path $DIR/nginx; proxy_temp_path $DIR/nginx; fastcgi_temp_path $DIR/nginx;
   uwsgi_temp_path $DIR/nginx; scgi_temp_path $DIR/nginx;
   server {
-    listen $EXT:18445 ssl;
-    http2 on;
+    listen $EXT:18445 ssl http2;
     ssl_certificate $DIR/secure.crt;
     ssl_certificate_key $DIR/secure.key;
     location / { return 200 "h2-ok \$server_protocol sni=\$ssl_server_name\n"; }
@@ -96,6 +95,8 @@ http {
 }
 EOF
 fabric_bg nginx -c "$DIR/nginx.conf" -g 'daemon off;'
+nginx_up() { ip netns exec "ambit-$CLUSTER-fabric" ss -ltn | grep -q "$EXT:18445"; }
+wait_for 10 nginx_up || fail "nginx never listened: $(cat "$DIR/nginx/error.log" 2>&1)"
 
 get() { pod_exec mesh/client-0 curl -sS --max-time 8 "$@"; }
 code() { pod_exec mesh/client-0 curl -s -o /dev/null -w '%{http_code}' --max-time 8 "$@"; }
@@ -249,8 +250,8 @@ m=$(wp_metrics)
 out=$(get http://mtls.example.com/m) || fail "mtls.example.com: $out"
 expect_contains "$out" "tls-ok port=18444 sni=mtls.example.com client=spiffe://egress.test/client"
 
-# ---- HTTP/2 upstream: TLS with ALPN h2, the DestinationRule's sni (and the SAN checked) ----
-out=$(get http://h2.example.com/) || fail "h2.example.com: $out"
+# ---- an HTTP2 port (the app speaks h2c): TLS with ALPN h2 upstream, the DestinationRule's sni ----
+out=$(get --http2-prior-knowledge http://h2.example.com/) || fail "h2.example.com: $out"
 expect_contains "$out" "h2-ok HTTP/2.0 sni=secure.example.com"
 
 # ---- resolution NONE: the address the app asked for, plain HTTP there, TLS from the waypoint ----
