@@ -47,14 +47,23 @@ static uint64_t key_hash(const char *type, bool tcp, const char *svc, const char
 	return h;
 }
 
+/* The lowercase name of type @qtype (ldns's), made once per type below 256 (locked). */
 static void type_name(int qtype, char *out, size_t len)
 {
-	char *s = qtype >= 0 ? ldns_rr_type2str((ldns_rr_type)qtype) : NULL;
+	static char names[256][16];
+	char *s;
 
+	if (qtype >= 0 && qtype < 256 && names[qtype][0]) {
+		snprintf(out, len, "%s", names[qtype]);
+		return;
+	}
+	s = qtype >= 0 ? ldns_rr_type2str((ldns_rr_type)qtype) : NULL;
 	snprintf(out, len, "%s", s ? s : "other");
 	free(s);
 	for (char *p = out; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
+	if (qtype >= 0 && qtype < 256)
+		snprintf(names[qtype], sizeof(names[qtype]), "%s", out);
 }
 
 struct dns_series *dns_stats_series(int qtype, bool tcp, const struct snap_workload *client)
@@ -69,9 +78,9 @@ struct dns_series *dns_stats_series(int qtype, bool tcp, const struct snap_workl
 	uint64_t h;
 	size_t slot;
 
+	pthread_mutex_lock(&lock);
 	type_name(qtype, type, sizeof(type));
 	h = key_hash(type, tcp, svc, rev);
-	pthread_mutex_lock(&lock);
 	for (slot = h % SLOTS; slots[slot] && !s; slot = (slot + 1) % SLOTS)
 		if (slots[slot]->tcp == tcp && !strcmp(slots[slot]->type, type) &&
 		    !strcmp(slots[slot]->svc, svc) && !strcmp(slots[slot]->rev, rev))

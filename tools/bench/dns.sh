@@ -12,7 +12,7 @@
 #             resolver: a dnsmasq on the fabric (10.99.0.1:53) answering from a hosts file
 #   direct    the same names asked of the same resolver's twin on 10.99.0.1:5300 (a second
 #             dnsmasq: the capture steers port 53 only), so the path differs by the proxy alone
-#             (the bench routes the pods' addresses back from the fabric for it)
+#             (the fabric routes each node's pod network back, as `local up` sets it)
 #
 # Throughput: dnsperf as fast as it goes (-c 8 clients, -q 200 outstanding) for SECS, queries/s,
 # and the answering process's CPU time over the run (/proc utime+stime, all its threads): the
@@ -113,10 +113,6 @@ start_dnsmasq "$node_ns" 169.254.1.1 5353 "$WORK/mesh.hosts" 1
 start_dnsmasq "$fabric_ns" "$FABRIC" 53 "$WORK/ext.hosts" 1
 start_dnsmasq "$fabric_ns" "$FABRIC" 5300 "$WORK/ext.hosts" 1
 MASQ_PID=${PIDS[0]} DIRECT_PID=${PIDS[2]}
-# The fabric knows no pod network: the direct case's answers need a way back.
-st=$(actl local status --name "$CLUSTER" -o json)
-ip -n "$fabric_ns" route replace 10.98.1.0/24 via "$(jq -r '.nodes[0].ip' <<<"$st")" ||
-	die "cannot route the pods' network from the fabric"
 zpid=$(actl local status --name "$CLUSTER" -o json | jq -r '.nodes[0].ztunnel.pid')
 taskset -a -p -c 1 "$zpid" >/dev/null || die "cannot pin the ztunnel"
 sleep 0.5
