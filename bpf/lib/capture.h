@@ -136,8 +136,10 @@ static __always_inline __u64 capture_enrolled_cgroup(struct ambit_enrolled **en)
 }
 
 /*
- * DNS (DESIGN.md §2): port 53 from an enrolled pod (not opted out with Istio's annotation, not
- * captured in-pod), to anything but loopback, goes to the node ztunnel's proxy on 15053.
+ * DNS (DESIGN.md §2): port 53 from an enrolled pod (not opted out with Istio's annotation), to
+ * anything but loopback, goes to the node ztunnel's proxy on 15053. A pod captured in-pod (a
+ * bridge CNI) too: the cgroup hook sees its sockets wherever its netns is, and the node's
+ * address is one its pod network routes to.
  */
 static __always_inline bool capture_dns_wanted(struct bpf_sock_addr *ctx, __u32 ip)
 {
@@ -147,7 +149,7 @@ static __always_inline bool capture_dns_wanted(struct bpf_sock_addr *ctx, __u32 
 		return false;
 	if (!capture_enrolled_cgroup(&en) || !en)
 		return false;
-	return !(en->flags & (AMBIT_ENROLLED_INPOD | AMBIT_ENROLLED_NO_DNS));
+	return !(en->flags & AMBIT_ENROLLED_NO_DNS);
 }
 
 /* UDP (a sendmsg with an address, or a connect): the server is kept with the socket. */

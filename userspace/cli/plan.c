@@ -652,8 +652,8 @@ const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name)
 }
 
 /*
- * Whether @pod's DNS goes to its node ztunnel's proxy: enrolled, captured on the node (not
- * in-pod: --cni bridge), not opted out with Istio's annotation.
+ * Whether @pod's DNS goes to its node ztunnel's proxy: enrolled (captured on the node, or in-pod
+ * with --cni bridge), not opted out with Istio's annotation.
  */
 static bool plan_dns_captured(const struct ctl_cluster *c, const struct config *cfg,
 			      const struct ctl_pod *pod)
@@ -667,8 +667,7 @@ static bool plan_dns_captured(const struct ctl_cluster *c, const struct config *
 	view.meta.namespace = pod->namespace;
 	if (pod->labels)
 		view.meta.labels = *pod->labels;
-	return c->cni != CTL_CNI_BRIDGE && !(opt && !strcmp(opt, "false")) &&
-	       config_pod_enrolled(cfg, &view);
+	return !(opt && !strcmp(opt, "false")) && config_pod_enrolled(cfg, &view);
 }
 
 /*
