@@ -9,6 +9,7 @@
 #include "ambit/fmt.h"
 #include "ambit/log.h"
 #include "cluster.h"
+#include "dnsres.h"
 #include "tls.h"
 #include "transport.h"
 
@@ -203,6 +204,7 @@ int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const ch
 			    now_ms))
 		goto nomem;
 	c->original_dst = svc->resolution == L7_RES_NONE;
+	c->dynamic_dns = svc->resolution == L7_RES_DYNAMIC_DNS;
 	if (origination(c))
 		goto nomem;
 	return 0;
@@ -365,12 +367,45 @@ int wp_upstream_pick(struct wp_upstream *u, bool has_hash, uint64_t hash, const 
 	return i;
 }
 
+/*
+ * The name of authority @host (its port and a final dot aside, lowercase) into @out when it lies
+ * under wildcard @pattern ("*.suffix", not the suffix itself). -EACCES otherwise.
+ */
+static int dynamic_name(const char *pattern, const char *host, char *out, size_t len)
+{
+	size_t n = strcspn(host, ":"), pl = strlen(pattern) - 1;
+
+	if (n && host[n - 1] == '.')
+		n--;
+	if (!n || n >= len || pattern[0] != '*' || n <= pl)
+		return -EACCES;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)(host[i] >= 'A' && host[i] <= 'Z' ? host[i] - 'A' + 'a' : host[i]);
+	out[n] = '\0';
+	/* A DNS name: letters, digits, '-' and '.', no empty label. */
+	if (strspn(out, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n || strstr(out, "..") ||
+	    out[0] == '.' || strcmp(out + n - pl, pattern + 1))
+		return -EACCES;
+	return 0;
+}
+
 int wp_cluster_dst(const struct wp_cluster *c, size_t h, const struct transport_peer *peer,
-		   struct sockaddr_in *out)
+		   const char *host, struct sockaddr_in *out)
 {
 	bool in = !c->svc->n_cidrs;
 
 	*out = c->addr[h];
+	if (c->dynamic_dns) {
+		char name[256];
+		uint32_t ip;
+		int err =
+		    host ? dynamic_name(c->svc->hostname, host, name, sizeof(name)) : -EHOSTUNREACH;
+
+		err = err ? err : wp_dns_lookup(name, &ip);
+		if (!err)
+			out->sin_addr.s_addr = ip;
+		return err;
+	}
 	if (!c->original_dst)
 		return 0;
 	if (!peer || !peer->dest_ip || !peer->dest_port)

@@ -45,6 +45,8 @@ struct wp_cluster {
 	bool originate;
 	/* A ServiceEntry of resolution NONE: its one host is the request's original destination. */
 	bool original_dst;
+	/* DYNAMIC_DNS: its one host is the name the request's Host asks for, resolved then. */
+	bool dynamic_dns;
 	struct tls_ctx *tls;
 	char *tls_err;
 	char *sni;
@@ -70,12 +72,22 @@ void wp_cluster_limits(const struct wp_cluster *c, struct h1_pool_limits *lim);
 
 struct transport_peer;
 /*
- * Where host @h of @c is for a request from @peer: its address, or for an original-destination
- * cluster the address the client asked for (peer->dest_ip and dest_port), which must lie in the
- * entry's addresses when it lists any. 0, -EHOSTUNREACH (no destination known) or -EACCES.
+ * Where host @h of @c is for a request from @peer for @host (its authority, may be NULL): its
+ * address; for an original-destination cluster the address the client asked for (peer->dest_ip
+ * and dest_port), which must lie in the entry's addresses when it lists any; for a DYNAMIC_DNS
+ * one what @host (under the entry's wildcard) resolves to, on the host's port. 0,
+ * -EHOSTUNREACH (no destination known), -EACCES (not one the entry allows), or wp_dns_lookup's
+ * -EAGAIN (asked: try again) and -ENOENT (no address).
  */
 int wp_cluster_dst(const struct wp_cluster *c, size_t h, const struct transport_peer *peer,
-		   struct sockaddr_in *out);
+		   const char *host, struct sockaddr_in *out);
+
+/* Whether @c's one host is found per request (NONE, DYNAMIC_DNS): none for the proxy's own calls.
+ */
+static inline bool wp_cluster_per_request(const struct wp_cluster *c)
+{
+	return c->original_dst || c->dynamic_dns;
+}
 
 /* A worker's view of a cluster: its load balancer and connection pool. */
 struct wp_upstream {

@@ -22,7 +22,9 @@ struct name {
 	char *name;
 	uint32_t ips[DNS_MAX_ADDRS];
 	size_t n;
-	bool answered; /* one answer came (even without address): no more warming */
+	bool answered;	   /* one answer came (even without address): no more warming */
+	bool dynamic;	   /* a request's (wp_dns_lookup): its changes build no generation */
+	unsigned int next; /* wp_dns_lookup's turn */
 	uint64_t due_ms;
 };
 
@@ -138,7 +140,8 @@ static void *resolver(void *arg)
 			if (n != due->n || memcmp(ips, due->ips, n * sizeof(*ips))) {
 				memcpy(due->ips, ips, n * sizeof(*ips));
 				due->n = n;
-				R.changes++;
+				if (!due->dynamic)
+					R.changes++;
 			}
 			due->answered = true;
 			pthread_cond_broadcast(&R.answered);
@@ -356,6 +359,31 @@ int wp_dns_expand(struct l7_config *l7, unsigned int wait_ms)
 			err = expand(&l7->services[s]);
 	pthread_mutex_unlock(&R.lock);
 	return err;
+}
+
+int wp_dns_lookup(const char *name, uint32_t *ip)
+{
+	struct name *x;
+	int ret;
+
+	pthread_mutex_lock(&R.lock);
+	x = find(name);
+	if (!x) {
+		ret = want(name);
+		x = find(name);
+		if (x)
+			x->dynamic = true;
+		ret = ret ? ret : x ? -EAGAIN : -ENOSPC;
+	} else if (!x->answered) {
+		ret = -EAGAIN;
+	} else if (!x->n) {
+		ret = -ENOENT;
+	} else {
+		*ip = x->ips[x->next++ % x->n];
+		ret = 0;
+	}
+	pthread_mutex_unlock(&R.lock);
+	return ret;
 }
 
 uint64_t wp_dns_changes(void)

@@ -23,6 +23,12 @@
  * -ENOMEM.
  */
 int wp_dns_expand(struct l7_config *l7, unsigned int wait_ms);
+/*
+ * A request's name (a DYNAMIC_DNS entry's, Envoy's dynamic forward proxy): 0 with *@ip one of its
+ * addresses (in turn), -EAGAIN while it is being asked (the first time: asked from now on),
+ * -ENOENT when it has no address, -ENOSPC past the names the resolver keeps. Thread-safe.
+ */
+int wp_dns_lookup(const char *name, uint32_t *ip);
 /* A counter that moves whenever an answer of a name asked for changes. */
 uint64_t wp_dns_changes(void);
 /* Stops the resolver's thread (at exit). */

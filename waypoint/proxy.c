@@ -78,7 +78,7 @@ struct wp_upstream *wp_view_upstream(struct wp_engine *e, struct wp_view *v, str
 
 /* Envoy's response flags, in the order Envoy prints them (ResponseFlagUtils). */
 static const char *const flag_order[] = {"UH", "UT",   "UR", "UF",  "UC", "UO",	 "NR",	"DI", "FI",
-					 "RL", "UAEX", "DC", "URX", "SI", "DPE", "UPE", "NC"};
+					 "RL", "UAEX", "DC", "URX", "SI", "DPE", "UPE", "NC", "DF"};
 
 void wp_req_flag(struct wp_req *r, const char *flag)
 {

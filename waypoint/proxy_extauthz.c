@@ -460,8 +460,8 @@ int wp_extauthz_start(struct wp_req *r, const struct l7_ext_authz *p)
 	loop_timer_arm(e->loop, &x->timer,
 		       (unsigned int)(p->x.timeout_ms ? p->x.timeout_ms : DEFAULT_TIMEOUT_MS));
 	/* An original-destination cluster has no destination for the waypoint's own calls. */
-	if (!p->x.grpc &&
-	    (c->original_dst || h1_pool_get(u->pool, &c->addr[h], c->ep[h]->identity, &x->w))) {
+	if (!p->x.grpc && (wp_cluster_per_request(c) ||
+			   h1_pool_get(u->pool, &c->addr[h], c->ep[h]->identity, &x->w))) {
 		xa_free(x, false);
 		return -EHOSTUNREACH;
 	}

@@ -316,11 +316,9 @@ static struct wp_h2up *conn_get(struct wp_engine *e, struct wp_gen *gen, struct 
 	return u ? u : conn_open(e, gen, cl, addr, identity, cn);
 }
 
-int wp_h2up_attempt(struct wp_req *r, int host)
+int wp_h2up_attempt(struct wp_req *r, int host, const struct sockaddr_in *addr)
 {
 	struct wp_engine *e = r->conn->e;
-	struct sockaddr_in dst;
-	const struct sockaddr_in *addr = &dst;
 	const char *identity = r->up->c->ep[host]->identity;
 	struct wp_h2a *a;
 	struct wp_h2up *u;
@@ -328,10 +326,6 @@ int wp_h2up_attempt(struct wp_req *r, int host)
 	size_t n;
 	bool has_body =
 	    r->framing != H1_FRAMING_NONE && !(r->framing == H1_FRAMING_LENGTH && r->length == 0);
-	int err = wp_cluster_dst(r->up->c, (size_t)host, &r->conn->peer, &dst);
-
-	if (err)
-		return err;
 	if (!(a = calloc(1, sizeof(*a))))
 		return -ENOMEM;
 	u = conn_get(e, r->view->gen, r->up->c, addr, identity, r->up->cn);
@@ -391,7 +385,7 @@ struct wp_h2up *wp_h2up_call(struct wp_engine *e, struct wp_gen *gen, struct wp_
 			     int host, const struct h2_header *h, size_t n,
 			     const struct h2_stream_ops *ops, void *arg, struct h2_stream **s)
 {
-	struct wp_h2up *u = c->original_dst
+	struct wp_h2up *u = wp_cluster_per_request(c)
 				? NULL
 				: conn_get(e, gen, c, &c->addr[host], c->ep[host]->identity, NULL);
 
@@ -471,8 +465,9 @@ struct wp_h2m *wp_h2up_mirror(struct wp_engine *e, struct wp_gen *gen, struct wp
 	x->req_end = req_end;
 	x->done = done;
 	x->arg = arg;
-	x->u = c->original_dst ? NULL
-			       : conn_get(e, gen, c, &c->addr[host], c->ep[host]->identity, NULL);
+	x->u = wp_cluster_per_request(c)
+		   ? NULL
+		   : conn_get(e, gen, c, &c->addr[host], c->ep[host]->identity, NULL);
 	if (!x->u || wp_h2_headers(&head->fields, 4, &h, &n)) {
 		free(x);
 		return NULL;

@@ -206,7 +206,8 @@ static struct wp_mirror *mirror_new(struct wp_req *r, const struct l7_mirror *mp
 	}
 	free(host);
 	/* A mirror has no original destination of its own. */
-	if (c->original_dst || h1_pool_get(u->pool, &c->addr[h], c->ep[h]->identity, &m->w)) {
+	if (wp_cluster_per_request(c) ||
+	    h1_pool_get(u->pool, &c->addr[h], c->ep[h]->identity, &m->w)) {
 		mirror_free(m, false);
 		return NULL;
 	}

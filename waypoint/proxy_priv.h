@@ -105,6 +105,7 @@ struct wp_req {
 	int host;
 	bool waiting, head_sent, got_response, retry_counted, down_eof, up_eof;
 	unsigned int tries;
+	unsigned int dns_waits; /* DYNAMIC_DNS: the turns it waited for the name's answer */
 	int tried[WP_MAX_TRIED];
 	size_t n_tried;
 	struct wp_backoff backoff;
@@ -290,7 +291,6 @@ struct wp_h2m *wp_h2up_mirror(struct wp_engine *e, struct wp_gen *gen, struct wp
 void wp_h2up_mirror_more(struct wp_h2m *x);
 /* Releases @x (its stream reset unless it finished); no callback follows. */
 void wp_h2up_mirror_end(struct wp_h2m *x);
-/* Opens @r's attempt to host @h of its upstream: 0, or -errno (nothing started). */
 /*
  * A call of the waypoint's own (ext_authz over gRPC) as a stream on a pooled HTTP/2 connection
  * to host @host of @c (of @gen): request headers @h (copied, pseudo-headers included) and a
@@ -302,7 +302,8 @@ struct wp_h2up *wp_h2up_call(struct wp_engine *e, struct wp_gen *gen, struct wp_
 			     int host, const struct h2_header *h, size_t n,
 			     const struct h2_stream_ops *ops, void *arg, struct h2_stream **s);
 void wp_h2up_call_end(struct wp_h2up *u, struct h2_stream *s);
-int wp_h2up_attempt(struct wp_req *r, int h);
+/* Opens @r's attempt to host @h of its upstream, at @addr: 0, or -errno (nothing started). */
+int wp_h2up_attempt(struct wp_req *r, int h, const struct sockaddr_in *addr);
 /* Ends the attempt (its stream is reset unless it finished). */
 void wp_h2up_end(struct wp_req *r);
 /* The request body grew (r->body) or ended. */

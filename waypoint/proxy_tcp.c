@@ -311,8 +311,9 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 		goto fail;
 	}
 	wp_cluster_limits(c, &lim);
-	if (wp_cluster_dst(c, (size_t)x->host, &x->peer, &dst)) {
-		why = "no original destination in the entry's addresses";
+	/* No Host on a TCP connection: DYNAMIC_DNS is HTTP's (Istio's too). */
+	if (wp_cluster_dst(c, (size_t)x->host, &x->peer, NULL, &dst)) {
+		why = "no destination for the entry (not in its addresses, or DYNAMIC_DNS)";
 		goto fail;
 	}
 	x->up = connector_open(x->u->cn, &dst, c->ep[x->host]->identity, lim.connect_timeout_ms,

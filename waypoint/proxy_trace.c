@@ -401,7 +401,7 @@ static void exp_flush(struct wp_trace_exp *x)
 	}
 	x->w.on_ready = exp_ready;
 	x->w.on_fail = exp_fail;
-	if (c->original_dst || http_head(x, t) ||
+	if (wp_cluster_per_request(c) || http_head(x, t) ||
 	    h1_pool_get(u->pool, &c->addr[h], c->ep[h]->identity, &x->w))
 		exp_failed(x, "cannot connect");
 }

@@ -68,6 +68,10 @@ static void resume_down(struct wp_req *r)
 
 static void attempt(struct wp_req *r);
 
+/* How long a request waits for a DYNAMIC_DNS name's first answer: turns of DNS_WAIT_MS. */
+#define DNS_WAIT_MS 10
+#define DNS_WAITS 300
+
 static void retry_now(struct wp_req *r)
 {
 	attempt(r);
@@ -403,6 +407,7 @@ static void attempt(struct wp_req *r)
 	uint64_t hash = 0;
 	bool has_hash =
 	    pol && wp_lb_request_hash(&pol->lb, &rq, r->conn->peer.client.sin_addr.s_addr, &hash);
+	struct sockaddr_in dst;
 	int h, err;
 
 	if (!has_hash && pol && cookie_wanted(&pol->lb))
@@ -414,6 +419,18 @@ static void attempt(struct wp_req *r)
 		fail_local(r, WP_REPLY_NO_HEALTHY);
 		return;
 	}
+	err = wp_cluster_dst(r->up->c, (size_t)h, &r->conn->peer, r->authority, &dst);
+	/* A DYNAMIC_DNS name being asked: the request waits for it, as Envoy's DFP does. */
+	if (err == -EAGAIN && r->dns_waits++ < DNS_WAITS) {
+		r->wait_fn = retry_now;
+		if (!loop_timer_arm(loop_of(r), &r->wait, DNS_WAIT_MS))
+			return;
+	}
+	if (err) {
+		fail_local(r, err == -EAGAIN || err == -ENOENT ? WP_REPLY_DNS_FAILURE
+							       : WP_REPLY_CONNECT_FAILURE);
+		return;
+	}
 	r->host = h;
 	if (r->n_tried < WP_MAX_TRIED)
 		r->tried[r->n_tried++] = h;
@@ -422,7 +439,7 @@ static void attempt(struct wp_req *r)
 	r->head_sent = r->got_response = false;
 	r->try_start_ms = loop_now_ms(loop_of(r));
 	if (wp_h2up_wanted(r)) {
-		err = wp_h2up_attempt(r, h);
+		err = wp_h2up_attempt(r, h, &dst);
 		if (err) {
 			fail_local(r, err == -EBUSY ? WP_REPLY_OVERFLOW : WP_REPLY_CONNECT_FAILURE);
 			return;
@@ -431,10 +448,7 @@ static void attempt(struct wp_req *r)
 	} else {
 		r->w.on_ready = on_ready;
 		r->w.on_fail = on_fail;
-		struct sockaddr_in dst;
-
-		err = wp_cluster_dst(r->up->c, (size_t)h, &r->conn->peer, &dst);
-		err = err ? err : h1_pool_get(r->up->pool, &dst, r->up->c->ep[h]->identity, &r->w);
+		err = h1_pool_get(r->up->pool, &dst, r->up->c->ep[h]->identity, &r->w);
 		if (err) {
 			fail_local(r, err == -EBUSY ? WP_REPLY_OVERFLOW : WP_REPLY_CONNECT_FAILURE);
 			return;

@@ -30,6 +30,7 @@ static const struct wp_reply_info table[WP_REPLY_COUNT] = {
     [WP_REPLY_RBAC_DENIED] = {403, "", "RBAC: access denied", false, "rbac_access_denied"},
     [WP_REPLY_EXT_AUTHZ] = {403, "UAEX", "", false, "ext_authz_error"},
     [WP_REPLY_RATE_LIMITED] = {429, "RL", "local_rate_limited", false, "local_rate_limited"},
+    [WP_REPLY_DNS_FAILURE] = {503, "DF", "DNS resolution failure", false, "dns_resolution_failure"},
 };
 
 const struct wp_reply_info *wp_reply(enum wp_reply r)

@@ -32,6 +32,7 @@ enum wp_reply {
 	WP_REPLY_RBAC_DENIED,	      /* an AuthorizationPolicy denied it: 403 */
 	WP_REPLY_EXT_AUTHZ,	      /* UAEX: the external authorizer denied or was not asked */
 	WP_REPLY_RATE_LIMITED,	      /* RL: a local rate limit's bucket was empty: 429 */
+	WP_REPLY_DNS_FAILURE,	      /* DF: a DYNAMIC_DNS name did not resolve: 503 */
 	WP_REPLY_COUNT,
 };
 

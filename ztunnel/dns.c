@@ -110,10 +110,14 @@ struct dns_table *dns_table_build(const struct snapshot *s, const char *domain)
 					fmt("%s.%s.svc.%s", s->services[i].name,
 					    s->services[i].namespace, domain),
 					&s->services[i]);
-	/* A wildcard host names no one address: its names are the upstream's. */
+	/*
+	 * A wildcard host with an address (DYNAMIC_DNS's) answers for every name under it
+	 * (lookup); one without names no address: its names are the upstream's.
+	 */
 	for (size_t i = 0; i < s->n_entries && !err; i++)
 		if (s->entries[i].hostname && s->entries[i].hostname[0] &&
-		    !strchr(s->entries[i].hostname, '*'))
+		    (!strchr(s->entries[i].hostname, '*') ||
+		     (s->entries[i].vip && !strncmp(s->entries[i].hostname, "*.", 2))))
 			err = table_put(t, strdup(s->entries[i].hostname), &s->entries[i]);
 	if (err) {
 		dns_table_free(t);
@@ -188,6 +192,12 @@ static const struct snap_service *lookup(const struct dns_table *t,
 	}
 	if (!svc && dots == 2 && under(name, "svc", 3)) {
 		snprintf(buf, sizeof(buf), "%s.%s", name, t->domain);
+		svc = table_get(t, buf);
+	}
+	/* Under a wildcard entry (DYNAMIC_DNS): the closest "*.suffix" there is. */
+	for (const char *dot = strchr(name, '.'); !svc && dot && dot[1];
+	     dot = strchr(dot + 1, '.')) {
+		snprintf(buf, sizeof(buf), "*%s", dot);
 		svc = table_get(t, buf);
 	}
 	return svc && visible(svc, client) ? svc : NULL;

@@ -385,6 +385,11 @@ enum l7_resolution {
 	 * stands for it, within the entry's addresses (l7_service.cidrs; none: any address).
 	 */
 	L7_RES_NONE,
+	/*
+	 * DYNAMIC_DNS (a wildcard host): one endpoint (ip 0) stands for the name each request's
+	 * Host asks for under the wildcard, resolved by the proxy (Envoy's dynamic forward proxy).
+	 */
+	L7_RES_DYNAMIC_DNS,
 };
 
 struct l7_cidr {

@@ -9,8 +9,10 @@
 # names for the ztunnel and the waypoint. Checked: SIMPLE origination with the CA from
 # credentialName (the SAN checked against the host), MUTUAL with the client certificate from
 # credentialName, HTTP/2 with ALPN h2 and the DestinationRule's sni, a server whose certificate
-# lacks the name refused (503), a host resolved by DNS, STATIC ones and one of resolution NONE
-# (the app's own destination address), a VirtualService fault
+# lacks the name refused (503), a host resolved by DNS, STATIC ones, one of resolution NONE
+# (the app's own destination address) and a DYNAMIC_DNS wildcard (each request's Host resolved
+# by the waypoint; a name that does not resolve 503 DF, a Host outside it refused), a
+# VirtualService fault
 # and an AuthorizationPolicy DENY with targetRefs to a ServiceEntry, and the waypoint's metrics
 # naming the external host.
 . "$(dirname "$0")/lib.sh"
@@ -37,7 +39,7 @@ leaf client "URI:spiffe://egress.test/client"
 cd - >/dev/null || true
 
 # ---- the fabric: DNS, a TLS server (one-way on 18443, mutual on 18444), plain HTTP ----
-printf '%s secure.example.com mtls.example.com wrong.example.com\n' "$EXT" >"$DIR/hosts"
+printf '%s secure.example.com mtls.example.com wrong.example.com a.dyn.example.com\n' "$EXT" >"$DIR/hosts"
 chmod 755 "$DIR" && chmod 644 "$DIR/hosts"
 fabric_bg dnsmasq --keep-in-foreground --listen-address="$EXT" --bind-interfaces --port=53 \
 	--no-resolv --no-hosts --local=/example.com/ --addn-hosts="$DIR/hosts" \
@@ -189,6 +191,14 @@ spec:
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
+metadata: {name: dynamic, namespace: egress}
+spec:
+  hosts: ["*.dyn.example.com"]
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 18080}]
+  resolution: DYNAMIC_DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
 metadata: {name: wrong, namespace: egress}
 spec:
   hosts: [wrong.example.com]
@@ -257,6 +267,19 @@ expect_contains "$out" "h2-ok HTTP/2.0 sni=secure.example.com"
 # ---- resolution NONE: the address the app asked for, plain HTTP there, TLS from the waypoint ----
 out=$(get "http://$EXT:18443/none") || fail "the NONE entry: $out"
 expect_contains "$out" "tls-ok port=18443 sni=secure.example.com client=none path=/none"
+
+# ---- DYNAMIC_DNS: any name under the wildcard, resolved by the waypoint per request ----
+expect_eq "$(pod_exec mesh/client-0 getent hosts a.dyn.example.com | awk '{print $1}')" \
+	"$(pod_exec mesh/client-0 getent hosts zz.dyn.example.com | awk '{print $1}')" \
+	"the names under a DYNAMIC_DNS wildcard share its address"
+out=$(get http://a.dyn.example.com/) || fail "a.dyn.example.com: $out"
+expect_contains "$out" "ext-plain"
+grep -q "query\[A\] a.dyn.example.com from $(pod_ip egress/waypoint-0)" "$DIR/dnsmasq.log" ||
+	fail "the waypoint did not resolve the request's host: $(cat "$DIR/dnsmasq.log")"
+expect_eq "$(code http://zz.dyn.example.com/)" 503 "a name under the wildcard that does not resolve"
+expect_contains "$(actl local logs egress/waypoint-0 | grep zz.dyn.example.com | tail -1)" " DF " \
+	"a DNS failure is flagged DF"
+expect_eq "$(code -H 'Host: evil.test' http://a.dyn.example.com/)" 503 "a Host outside the wildcard"
 
 # ---- a server whose certificate does not name the host: refused ----
 expect_eq "$(code http://wrong.example.com/)" 503 "a certificate without the host's name"

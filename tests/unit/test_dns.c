@@ -42,6 +42,9 @@ static const char SNAP[] =
     " \"exportTo\":[\"other\"]},"
     "{\"name\":\"*.wild.com\",\"namespace\":\"mesh\",\"hostname\":\"*.wild.com\","
     " \"vip\":\"0.0.0.0\",\"ports\":[],\"endpoints\":[],\"kind\":\"MESH_EXTERNAL\","
+    " \"resolution\":\"DYNAMIC_DNS\"},"
+    "{\"name\":\"*.dyn.com\",\"namespace\":\"mesh\",\"hostname\":\"*.dyn.com\","
+    " \"vip\":\"240.240.1.3\",\"ports\":[],\"endpoints\":[],\"kind\":\"MESH_EXTERNAL\","
     " \"resolution\":\"DYNAMIC_DNS\"}],"
     "\"certs\":[]}";
 
@@ -192,6 +195,13 @@ static void test_nodata_and_nxdomain(void **state)
 	assert_null(ask(f, f->client, "example.org.", LDNS_RR_TYPE_A, 0, 0, false, &v));
 	assert_int_equal(v, DNS_FORWARD);
 	assert_null(ask(f, f->client, "x.wild.com.", LDNS_RR_TYPE_A, 0, 0, false, &v));
+	assert_int_equal(v, DNS_FORWARD);
+	/* A wildcard with an address (DYNAMIC_DNS's): every name under it, not the suffix. */
+	p = ask(f, f->client, "a.B.dyn.com.", LDNS_RR_TYPE_A, 0, 0, false, &v);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	assert_int_equal(a_of(p, 0), ip4("240.240.1.3"));
+	ldns_pkt_free(p);
+	assert_null(ask(f, f->client, "dyn.com.", LDNS_RR_TYPE_A, 0, 0, false, &v));
 	assert_int_equal(v, DNS_FORWARD);
 }
 

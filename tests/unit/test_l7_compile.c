@@ -439,6 +439,10 @@ static void test_service_entries(void **state)
 		"spec:\n  hosts: [net.example.internal]\n  resolution: NONE\n"
 		"  addresses: [198.51.100.0/24]\n"
 		"  ports: [{number: 8443, name: http, protocol: HTTP}]\n---\n"
+		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		"metadata: {name: dyn, namespace: shop}\n"
+		"spec:\n  hosts: ['*.dyn.example']\n  resolution: DYNAMIC_DNS\n"
+		"  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 8080}]\n---\n"
 		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
 		"metadata: {name: api, namespace: shop}\n"
 		"spec:\n  host: api.example.com\n"
@@ -494,6 +498,18 @@ static void test_service_entries(void **state)
 		assert_int_equal(net->n_cidrs, 1);
 		assert_int_equal(net->cidrs[0].ip, htonl(0xc6336400));
 		assert_int_equal(net->cidrs[0].len, 24);
+	}
+	/* DYNAMIC_DNS: an address of its own, one endpoint for each request's name. */
+	{
+		const struct l7_service *dyn = l7_config_service(w.l7, "*.dyn.example");
+
+		assert_non_null(dyn);
+		assert_int_equal(dyn->resolution, L7_RES_DYNAMIC_DNS);
+		assert_int_equal(ntohl(dyn->vip) >> 16, 0xf0f0);
+		assert_int_equal(dyn->n_endpoints, 1);
+		assert_int_equal(dyn->endpoints[0].ip, 0);
+		assert_null(dyn->endpoints[0].dns_name);
+		assert_int_equal(dyn->endpoints[0].ports[0], 8080);
 	}
 	/* The Service of the namespace is bound as before. */
 	assert_false(w.svc->entry);

@@ -198,11 +198,11 @@ static void test_entry_clusters(void **state)
 	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, 0), 0);
 	assert_true(c.original_dst);
 	assert_int_equal(c.n_hosts, 1);
-	assert_int_equal(wp_cluster_dst(&c, 0, &in, &dst), 0);
+	assert_int_equal(wp_cluster_dst(&c, 0, &in, NULL, &dst), 0);
 	assert_int_equal(dst.sin_addr.s_addr, in.dest_ip);
 	assert_int_equal(ntohs(dst.sin_port), 8443);
-	assert_int_equal(wp_cluster_dst(&c, 0, &out_of, &dst), -EACCES);
-	assert_int_equal(wp_cluster_dst(&c, 0, NULL, &dst), -EHOSTUNREACH);
+	assert_int_equal(wp_cluster_dst(&c, 0, &out_of, NULL, &dst), -EACCES);
+	assert_int_equal(wp_cluster_dst(&c, 0, NULL, NULL, &dst), -EHOSTUNREACH);
 	assert_false(c.originate);
 	wp_cluster_destroy(&c);
 
@@ -219,6 +219,21 @@ static void test_entry_clusters(void **state)
 	pol.tls.mode = (char *)"SIMPLE";
 	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, 0), 0);
 	assert_non_null(c.tls); /* the system's roots */
+	wp_cluster_destroy(&c);
+
+	/* DYNAMIC_DNS: only a name under the wildcard, and only with a Host (no TCP). */
+	svc.resolution = L7_RES_DYNAMIC_DNS;
+	svc.hostname = (char *)"*.example.test";
+	svc.n_policies = 0;
+	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, 0), 0);
+	assert_true(c.dynamic_dns);
+	assert_true(wp_cluster_per_request(&c));
+	assert_int_equal(wp_cluster_dst(&c, 0, &in, NULL, &dst), -EHOSTUNREACH);
+	assert_int_equal(wp_cluster_dst(&c, 0, &in, "evil.test", &dst), -EACCES);
+	assert_int_equal(wp_cluster_dst(&c, 0, &in, "example.test", &dst), -EACCES);
+	assert_int_equal(wp_cluster_dst(&c, 0, &in, "a..example.test", &dst), -EACCES);
+	assert_int_equal(wp_cluster_dst(&c, 0, &in, "a b.example.test", &dst), -EACCES);
+	assert_int_equal(wp_cluster_dst(&c, 0, &in, "x.evilexample.test", &dst), -EACCES);
 	wp_cluster_destroy(&c);
 }
 

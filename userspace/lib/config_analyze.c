@@ -1142,17 +1142,33 @@ static void check_behind_waypoint(struct cfg_an *a, const struct config *u,
 
 /*
  * What ambit does not do yet of a ServiceEntry (the rest is in force: ztunnel/route.c, the
- * DNS proxy, the waypoint it is bound to): DYNAMIC_DNS, IPv6 addresses.
+ * DNS proxy, the waypoint it is bound to): IPv6 addresses; and DYNAMIC_DNS without a waypoint.
  */
+/* Whether @se or its namespace names a waypoint (istio.io/use-waypoint other than "none"). */
+static bool se_use_waypoint(struct cfg_an *a, const struct config_service_entry *se)
+{
+	const char *v = config_label_get(&se->meta.labels, CONFIG_LABEL_USE_WAYPOINT);
+
+	CFG_FOR_SETS(a, c)
+	{
+		const struct config_namespace *ns = config_find_namespace(c, se->meta.namespace);
+
+		if (!v && ns)
+			v = config_label_get(&ns->meta.labels, CONFIG_LABEL_USE_WAYPOINT);
+	}
+	return v && strcmp(v, "none");
+}
+
 static void se_findings(struct cfg_an *a, const struct config_service_entry *se)
 {
 	struct in6_addr a6;
 
-	if (se->resolution == CONFIG_SE_RESOLUTION_DYNAMIC_DNS)
-		cfg_an_add(
-		    a, &se->meta, "ServiceEntry", 0, false, NULL,
-		    "spec.resolution: not enforced yet: DYNAMIC_DNS (wildcard hosts through a "
-		    "waypoint) is not done; its names are forwarded as any other");
+	/* DYNAMIC_DNS is a waypoint's (it resolves each request's Host): without one, nothing. */
+	if (se->resolution == CONFIG_SE_RESOLUTION_DYNAMIC_DNS && !se_use_waypoint(a, se))
+		cfg_an_add(a, &se->meta, "ServiceEntry", 0, false, NULL,
+			   "spec.resolution: DYNAMIC_DNS needs a waypoint (label the entry or its "
+			   "namespace istio.io/use-waypoint): without one its hosts are "
+			   "unreachable");
 	for (size_t i = 0; i < se->addresses.n; i++) {
 		char buf[INET6_ADDRSTRLEN];
 		const char *slash = strchr(se->addresses.items[i], '/');

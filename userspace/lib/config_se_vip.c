@@ -2,9 +2,9 @@
 /*
  * The addresses of ServiceEntry hosts (API_SEMANTICS.md §5), as Istio's DNS auto-allocation
  * gives them: a host's first /32 address, else, for a host that needs one (no address, a
- * resolution other than NONE, no wildcard), one of 240.240.0.0/16 chosen by a hash of
- * namespace/host (so a host keeps it across restarts), collisions probed in the order of
- * (namespace, host). One function for the ztunnel's snapshot (agent/entries.c) and the
+ * resolution other than NONE, no wildcard, or a DYNAMIC_DNS wildcard), one of 240.240.0.0/16 chosen
+ * by a hash of namespace/host (so a host keeps it across restarts), collisions probed in the order
+ * of (namespace, host). One function for the ztunnel's snapshot (agent/entries.c) and the
  * waypoints' models (l7_compile.c), so both name a host by the same address.
  */
 #include <arpa/inet.h>
@@ -85,8 +85,11 @@ int config_se_vips(const struct config *cfg, struct config_se_vip **out, size_t 
 			v[k].namespace = se->meta.namespace ? se->meta.namespace : "";
 			v[k].host = host;
 			v[k].vip = vip;
-			v[k].needs = !any && se->resolution != CONFIG_SE_RESOLUTION_NONE &&
-				     !strchr(host, '*');
+			/* A DYNAMIC_DNS wildcard too: its names answer with it (Istio 1.28). */
+			v[k].needs =
+			    !any &&
+			    (se->resolution == CONFIG_SE_RESOLUTION_DYNAMIC_DNS ||
+			     (se->resolution != CONFIG_SE_RESOLUTION_NONE && !strchr(host, '*')));
 			k++;
 		}
 	}

@@ -622,6 +622,10 @@ static int entry_endpoints(const struct l7_inputs *in, const struct config_servi
 		if (!(e = entry_endpoint(se, NULL, in, out)) || !(e->dns_name = strdup(host)))
 			return -ENOMEM;
 	}
+	/* DYNAMIC_DNS: one endpoint for the name each request asks for, on the targetPort. */
+	if (se->resolution == CONFIG_SE_RESOLUTION_DYNAMIC_DNS &&
+	    !entry_endpoint(se, NULL, in, out))
+		return -ENOMEM;
 	/* NONE: one endpoint for the client's original destination, on the port it asked. */
 	if (se->resolution == CONFIG_SE_RESOLUTION_NONE) {
 		if (!(e = entry_endpoint(se, NULL, in, out)))
@@ -653,8 +657,9 @@ static int compile_entry(const struct l7_inputs *in, const struct l7_waypoint *w
 	out->resolution = se->resolution == CONFIG_SE_RESOLUTION_DNS ? L7_RES_DNS
 			  : se->resolution == CONFIG_SE_RESOLUTION_DNS_ROUND_ROBIN
 			      ? L7_RES_DNS_ROUND_ROBIN
-			  : se->resolution == CONFIG_SE_RESOLUTION_NONE ? L7_RES_NONE
-									: L7_RES_STATIC;
+			  : se->resolution == CONFIG_SE_RESOLUTION_NONE	       ? L7_RES_NONE
+			  : se->resolution == CONFIG_SE_RESOLUTION_DYNAMIC_DNS ? L7_RES_DYNAMIC_DNS
+									       : L7_RES_STATIC;
 	out->name = strdup(se->meta.name);
 	out->namespace = strdup(se->meta.namespace);
 	out->hostname = strdup(host);

@@ -18,7 +18,8 @@
 const char *const l7_match_names[] = {"any", "exact", "prefix", "pathPrefix", "regex", NULL};
 const char *const l7_action_names[] = {"route", "redirect", "direct", "notFound", NULL};
 const char *const l7_routes_kind_names[] = {"default", "virtualService", "gatewayAPI", NULL};
-const char *const l7_resolution_names[] = {"STATIC", "DNS", "DNS_ROUND_ROBIN", "NONE", NULL};
+const char *const l7_resolution_names[] = {"STATIC", "DNS",	    "DNS_ROUND_ROBIN",
+					   "NONE",   "DYNAMIC_DNS", NULL};
 const char *const l7_lb_names[] = {"UNSPECIFIED", "LEAST_REQUEST", "ROUND_ROBIN",
 				   "RANDOM",	  "PASSTHROUGH",   NULL};
 const char *const l7_hash_names[] = {"", "header", "cookie", "sourceIp", "query", NULL};
