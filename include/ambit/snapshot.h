@@ -213,6 +213,9 @@ const struct snap_workload *snapshot_workload_by_ip(const struct snapshot *s, ui
 const struct snap_service *snapshot_service_by_vip(const struct snapshot *s, uint32_t vip);
 /* "a.b.c.d" or "a.b.c.d/n" into @c (host bits cleared); false for anything else (IPv6, a name). */
 bool snapshot_parse_cidr(const char *txt, struct snap_cidr *c);
+/* Appends "a.b.c.d/n" of @ip (network order) and @len to JSON array @arr. 0 or -ENOMEM. */
+struct cJSON;
+int snapshot_cidr_append(struct cJSON *arr, uint32_t ip, unsigned int len);
 /*
  * The ServiceEntry host that @ip:@port (network order, host order) reaches for a client in
  * namespace @ns (NULL: any): by its address or CIDR (the longest prefix), else by one of its

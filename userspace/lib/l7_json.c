@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/snapshot.h"
 #include "crypto.h"
 #include "l7_json_priv.h"
 
@@ -434,19 +435,9 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 	if (x->resolution)
 		str(e, s, "resolution", l7_resolution_names[x->resolution]);
 	a = x->n_cidrs ? arr(e, s, "addresses") : NULL;
-	for (size_t i = 0; a && i < x->n_cidrs; i++) {
-		char ipb[INET_ADDRSTRLEN], buf[INET_ADDRSTRLEN + 4];
-		struct in_addr in = {.s_addr = x->cidrs[i].ip};
-		cJSON *v;
-
-		inet_ntop(AF_INET, &in, ipb, sizeof(ipb));
-		snprintf(buf, sizeof(buf), "%s/%u", ipb, x->cidrs[i].len);
-		v = cJSON_CreateString(buf);
-		if (!v || !cJSON_AddItemToArray(a, v)) {
-			cJSON_Delete(v);
+	for (size_t i = 0; a && i < x->n_cidrs; i++)
+		if (snapshot_cidr_append(a, x->cidrs[i].ip, x->cidrs[i].len))
 			e->failed = true;
-		}
-	}
 	ip(e, s, "vip", x->vip);
 	a = arr(e, s, "ports");
 	for (size_t i = 0; a && i < x->n_ports; i++) {

@@ -233,19 +233,9 @@ static int entry_fill(cJSON *o, const struct snap_service *svc)
 	err |= add_str(o, "resolution", resolutions[svc->resolution]);
 	if (svc->n_cidrs && !(addrs = cJSON_AddArrayToObject(o, "addresses")))
 		return -ENOMEM;
-	for (size_t i = 0; i < svc->n_cidrs; i++) {
-		char ip[INET_ADDRSTRLEN], buf[INET_ADDRSTRLEN + 4];
-		struct in_addr a = {.s_addr = svc->cidrs[i].ip};
-		cJSON *v;
-
-		inet_ntop(AF_INET, &a, ip, sizeof(ip));
-		snprintf(buf, sizeof(buf), "%s/%u", ip, svc->cidrs[i].len);
-		v = cJSON_CreateString(buf);
-		if (!v || !cJSON_AddItemToArray(addrs, v)) {
-			cJSON_Delete(v);
+	for (size_t i = 0; i < svc->n_cidrs; i++)
+		if (snapshot_cidr_append(addrs, svc->cidrs[i].ip, svc->cidrs[i].len))
 			return -ENOMEM;
-		}
-	}
 	/* Present even empty: exported to no one (absent: everyone). */
 	if (svc->export_to && !svc->n_export_to && !cJSON_AddArrayToObject(o, "exportTo"))
 		return -ENOMEM;
@@ -706,6 +696,22 @@ bool snapshot_parse_cidr(const char *txt, struct snap_cidr *c)
 	c->ip = len ? a.s_addr & htonl(~0u << (32 - len)) : 0;
 	c->len = (uint8_t)len;
 	return true;
+}
+
+int snapshot_cidr_append(struct cJSON *arr, uint32_t ip, unsigned int len)
+{
+	char txt[INET_ADDRSTRLEN], buf[INET_ADDRSTRLEN + 4];
+	struct in_addr a = {.s_addr = ip};
+	cJSON *v;
+
+	inet_ntop(AF_INET, &a, txt, sizeof(txt));
+	snprintf(buf, sizeof(buf), "%s/%u", txt, len);
+	v = cJSON_CreateString(buf);
+	if (!v || !cJSON_AddItemToArray(arr, v)) {
+		cJSON_Delete(v);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* A ServiceEntry host's own members. */
