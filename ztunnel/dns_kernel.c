@@ -115,8 +115,8 @@ static void slot_count(struct dns_kernel *k, struct slot *s)
 	}
 }
 
-void dns_kernel_publish(struct dns_kernel *k, uint64_t version, uint32_t pod_ip,
-			const uint8_t *q, size_t qlen, const uint8_t *a, size_t alen, int qtype)
+void dns_kernel_publish(struct dns_kernel *k, uint64_t version, uint32_t pod_ip, const uint8_t *q,
+			size_t qlen, const uint8_t *a, size_t alen, int qtype)
 {
 	struct ambit_dns_key key = {0};
 	struct slot *s;

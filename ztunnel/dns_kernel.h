@@ -36,8 +36,8 @@ void dns_kernel_generation(struct dns_kernel *k, uint64_t version);
  * (network order), made from snapshot @version; @qtype for the metrics. Queries or answers of
  * sizes the kernel does not take are left to the proxy.
  */
-void dns_kernel_publish(struct dns_kernel *k, uint64_t version, uint32_t pod_ip,
-			const uint8_t *q, size_t qlen, const uint8_t *a, size_t alen, int qtype);
+void dns_kernel_publish(struct dns_kernel *k, uint64_t version, uint32_t pod_ip, const uint8_t *q,
+			size_t qlen, const uint8_t *a, size_t alen, int qtype);
 /*
  * Tells the count function what the kernel answered since the last call (an entry replaced
  * before is told then).

@@ -25,6 +25,7 @@
 
 #include "ambit/log.h"
 #include "dns.h"
+#include "dns_kernel.h"
 #include "dns_server.h"
 #include "dns_stats.h"
 #include "loop.h"
@@ -168,6 +169,8 @@ struct zt_dns {
 	struct tcp_client *clients;
 	int n_clients;
 	struct cached cache[CACHE_SLOTS];
+	struct dns_kernel *kernel; /* NULL: no answers in the kernel */
+	bool subscribed;
 	uint8_t out[2 + MSG_MAX];
 	struct udp_batch batch;
 	/* The names of the snapshot @wants_version, resolved again as their TTLs run out. */
@@ -297,6 +300,33 @@ static const struct snap_workload *client_of(struct zt_dns *d, uint32_t ip)
 	return d->zs ? snapshot_workload_by_ip(d->zs->snap, ip) : NULL;
 }
 
+/* ---- answers in the kernel (dns_kernel.h) ---- */
+
+/* On the installing thread: the kernel stops giving answers of the snapshot before. */
+static void on_install(void *arg)
+{
+	struct zt_dns *d = arg;
+
+	dns_kernel_generation(d->kernel, mesh_state_version(d->st));
+}
+
+static void kernel_count(void *arg, uint32_t pod_ip, int qtype, uint64_t n)
+{
+	struct zt_dns *d = arg;
+
+	dns_stats_requests(dns_stats_series(qtype, false, client_of(d, pod_ip)), n);
+}
+
+/* An answer over UDP to a pod the snapshot knows, made from the current table: to the kernel. */
+static void kernel_publish(struct zt_dns *d, const struct snap_workload *client,
+			   const struct sockaddr_in *peer, const uint8_t *q, size_t len,
+			   const uint8_t *a, size_t alen, int qtype)
+{
+	if (d->kernel && client)
+		dns_kernel_publish(d->kernel, d->zs->snap->version, peer->sin_addr.s_addr, q, len,
+				   a, alen, qtype);
+}
+
 /* ---- answers to clients ---- */
 
 /* Fills @mh (with @iov, @cbuf) to send @len bytes of @msg to @peer from address @local. */
@@ -345,8 +375,9 @@ static void batch_flush(struct zt_dns *d)
  * An answer to a UDP client: gathered for udp_io's one sendmmsg when it is reading that socket,
  * else sent at once.
  */
-static void udp_send(struct zt_dns *d, int ufd, const struct sockaddr_in *peer,
-		     struct in_addr local, const uint8_t *msg, size_t len)
+/* @msg (@len bytes) to @peer, under the two bytes of @id (a query's) unless NULL. */
+static void udp_send_as(struct zt_dns *d, int ufd, const struct sockaddr_in *peer,
+			struct in_addr local, const uint8_t *msg, size_t len, const uint8_t *id)
 {
 	struct udp_batch *b = &d->batch;
 
@@ -354,6 +385,8 @@ static void udp_send(struct zt_dns *d, int ufd, const struct sockaddr_in *peer,
 		unsigned int i = b->n++;
 
 		memcpy(b->obuf[i], msg, len);
+		if (id)
+			memcpy(b->obuf[i], id, 2);
 		b->peer[i] = *peer;
 		udp_msg(&b->out[i].msg_hdr, &b->oiov[i], b->ocbuf[i], sizeof(b->ocbuf[i]),
 			&b->peer[i], local, b->obuf[i], len);
@@ -365,9 +398,20 @@ static void udp_send(struct zt_dns *d, int ufd, const struct sockaddr_in *peer,
 	struct iovec iov;
 	struct msghdr mh;
 
+	if (id && len <= sizeof(d->out)) {
+		memcpy(d->out, msg, len);
+		memcpy(d->out, id, 2);
+		msg = d->out;
+	}
 	udp_msg(&mh, &iov, cbuf, sizeof(cbuf), peer, local, msg, len);
 	if (sendmsg(ufd, &mh, MSG_DONTWAIT) < 0)
 		pr_debug("dns: reply to %s: %s", inet_ntoa(peer->sin_addr), strerror(errno));
+}
+
+static void udp_send(struct zt_dns *d, int ufd, const struct sockaddr_in *peer,
+		     struct in_addr local, const uint8_t *msg, size_t len)
+{
+	udp_send_as(d, ufd, peer, local, msg, len, NULL);
 }
 
 static void tcp_client_close(struct tcp_client *c);
@@ -848,13 +892,14 @@ static void query(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
 		c = cache_slot(d, q, len, ns, tc != NULL, &hash);
 		if (cache_hit(d, c, hash, q, len, ns) && c->alen <= sizeof(d->out)) {
 			dns_stats_request(dns_stats_series(c->qtype, tc != NULL, client));
-			memcpy(d->out, c->a, c->alen);
-			d->out[0] = q[0];
-			d->out[1] = q[1];
-			if (tc)
+			if (tc) {
+				memcpy(d->out, c->a, c->alen);
+				memcpy(d->out, q, 2);
 				tcp_send(tc, d->out, c->alen);
-			else
-				udp_send(d, ufd, peer, local, d->out, c->alen);
+			} else {
+				udp_send_as(d, ufd, peer, local, c->a, c->alen, q);
+				kernel_publish(d, client, peer, q, len, c->a, c->alen, c->qtype);
+			}
 			return;
 		}
 	}
@@ -869,10 +914,12 @@ static void query(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
 		dns_stats_request(series);
 	}
 	if (v == DNS_ANSWER) {
-		if (tc)
+		if (tc) {
 			tcp_send(tc, out, outlen);
-		else
+		} else {
 			udp_send(d, ufd, peer, local, out, outlen);
+			kernel_publish(d, client, peer, q, len, out, outlen, qtype);
+		}
 	} else if (v == DNS_FORWARD) {
 		forward(d, q, len, ufd, peer, local, tc, series);
 	}
@@ -1085,6 +1132,7 @@ static void on_tick(struct loop_tick *t)
 	load_resolvers(d, false);
 	if (current(d))
 		wants_ask(d);
+	dns_kernel_harvest(d->kernel);
 }
 
 static void *run(void *arg)
@@ -1272,6 +1320,22 @@ struct zt_dns *zt_dns_start(struct mesh_state *st, uint16_t port, const struct z
 	    loop_add(d->loop, d->adopt_efd, EPOLLIN, &d->adopt_h))
 		goto fail;
 	loop_tick_add(d->loop, &d->tick);
+	if (o->pin_root) {
+		d->kernel = dns_kernel_open(o->pin_root, kernel_count, d);
+		if (!d->kernel)
+			pr_warn(
+			    "dns: no answers in the kernel (%s/dns_answers: %s): the proxy answers "
+			    "every query",
+			    o->pin_root, strerror(errno));
+	}
+	if (d->kernel) {
+		if ((e = -mesh_state_subscribe(st, on_install, d))) {
+			errno = e;
+			goto fail;
+		}
+		d->subscribed = true;
+		dns_kernel_generation(d->kernel, mesh_state_version(st));
+	}
 	if ((e = pthread_create(&d->thread, NULL, run, d))) {
 		errno = e;
 		goto fail;
@@ -1290,6 +1354,8 @@ void zt_dns_stop(struct zt_dns *d)
 {
 	if (!d)
 		return;
+	if (d->subscribed)
+		mesh_state_unsubscribe(d->st, on_install, d);
 	if (d->started) {
 		loop_stop(d->loop);
 		pthread_join(d->thread, NULL);
@@ -1327,6 +1393,7 @@ void zt_dns_stop(struct zt_dns *d)
 	free(d->wants);
 	for (size_t i = 0; i < CACHE_SLOTS; i++)
 		free(d->cache[i].a);
+	dns_kernel_close(d->kernel);
 	dns_table_free(d->table);
 	mesh_snap_put(d->zs);
 	free(d->pend);

@@ -28,6 +28,11 @@ struct zt_dns_opts {
 	const char *domain;   /* the cluster domain: "cluster.local" when NULL */
 	bool forward_cluster; /* names of the domain the snapshot lacks go upstream (Kubernetes) */
 	unsigned int timeout_ms; /* per resolver try; 0: 2000 */
+	/*
+	 * The node's pinned BPF maps: answers made for a pod over UDP are handed to the kernel,
+	 * which answers the same query again itself (ztunnel/dns_kernel.h). NULL: the proxy alone.
+	 */
+	const char *pin_root;
 };
 
 /*

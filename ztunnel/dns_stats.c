@@ -111,6 +111,11 @@ void dns_stats_request(struct dns_series *s)
 	__atomic_add_fetch(&s->requests, 1, __ATOMIC_RELAXED);
 }
 
+void dns_stats_requests(struct dns_series *s, uint64_t n)
+{
+	__atomic_add_fetch(&s->requests, n, __ATOMIC_RELAXED);
+}
+
 void dns_stats_forwarded(struct dns_series *s)
 {
 	__atomic_add_fetch(&s->forwarded, 1, __ATOMIC_RELAXED);

@@ -26,6 +26,8 @@ struct dns_series;
  */
 struct dns_series *dns_stats_series(int qtype, bool tcp, const struct snap_workload *client);
 void dns_stats_request(struct dns_series *s);
+/* @n queries at once (those the kernel answered, ztunnel/dns_kernel.h). */
+void dns_stats_requests(struct dns_series *s, uint64_t n);
 void dns_stats_forwarded(struct dns_series *s);
 /* A forwarded query ended after @seconds: answered, or (@failed) by no resolver. */
 void dns_stats_forward_done(struct dns_series *s, bool failed, double seconds);

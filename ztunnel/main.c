@@ -371,6 +371,7 @@ int main(int argc, char **argv)
 		pr_warn("no --pin-root: outbound capture and inbound steering are unavailable");
 	}
 	aopts.pin_root = pin_root;
+	dopts.pin_root = pin_root;
 	aopts.node = node;
 	st = mesh_state_create();
 	if (!st)

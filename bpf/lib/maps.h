@@ -123,6 +123,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } deny_src SEC(".maps");
 
+/* The DNS proxy's answers, given again by tc (bpf_abi.h); written by the ztunnel only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_DNS_ANSWERS);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory as used: most nodes ask few names */
+	__type(key, struct ambit_dns_key);
+	__type(value, struct ambit_dns_answer);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dns_answers SEC(".maps");
+
+/* [0]: the generation dns_answers' entries must carry to count; 0: none does. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dns_gen SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, AMBIT_REASON__COUNT);

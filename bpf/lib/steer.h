@@ -8,6 +8,7 @@
 
 #include "lib/maps.h"
 #include "lib/counters.h"
+#include "lib/dnsfast.h"
 #include "lib/fastdrop.h"
 #include "lib/parse.h"
 #include "lib/reset.h"
@@ -184,6 +185,12 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 	}
 	if (steer_spoofed(skb, p.ip, &from_pod))
 		return steer_verdict(AMBIT_DROP_SPOOFED_SOURCE, TC_ACT_SHOT);
+	/* A DNS query the proxy answered before: answered here (lib/dnsfast.h). */
+	if (from_pod && p.ip->protocol == IPPROTO_UDP && !p.fragment) {
+		ret = dnsfast_answer(skb, p.ip, false);
+		if (ret >= 0)
+			return ret;
+	}
 	if (p.ip->protocol != IPPROTO_TCP)
 		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 
@@ -334,7 +341,16 @@ static __always_inline int steer_pod_egress(struct __sk_buff *skb)
 	struct pkt p = {};
 	bool proxy;
 
-	if (parse_ipv4_tcp(skb, &p) != PARSE_OK || !p.tcp)
+	if (parse_ipv4_tcp(skb, &p) != PARSE_OK)
+		return TC_ACT_OK;
+	/* The pod's DNS query the proxy answered before: answered here (lib/dnsfast.h). */
+	if (p.ip->protocol == IPPROTO_UDP && !p.fragment) {
+		int ret = dnsfast_answer(skb, p.ip, true);
+
+		if (ret >= 0)
+			return ret;
+	}
+	if (!p.tcp)
 		return TC_ACT_OK;
 	tuple.ipv4.saddr = p.ip->saddr;
 	tuple.ipv4.daddr = p.ip->daddr;

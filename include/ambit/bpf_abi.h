@@ -148,6 +148,35 @@ struct ambit_deny_src {
 };
 _Static_assert(sizeof(struct ambit_deny_src) == 8, "ambit_deny_src ABI");
 
+/*
+ * The DNS proxy's answers the kernel gives again (DESIGN.md §2 "DNS in the kernel"): the ztunnel
+ * publishes each answer it made for a pod over UDP, by the pod's address and the query's bytes
+ * after its id; the tc program on the pod's veth answers the same query again by rewriting the
+ * packet into the answer (the query's id in it), without the proxy's socket. No DNS parsing in
+ * the kernel: the query is compared byte for byte. An entry counts only while its generation is
+ * dns_gen[0], which the ztunnel sets from its snapshot's version on every install (and anew
+ * when it starts), so an answer never outlives the configuration it was made from.
+ */
+#define AMBIT_DNS_QMAX 128 /* query bytes after the id: longer ones are left to the proxy */
+#define AMBIT_DNS_AMAX 512 /* answer bytes, the id included (RFC 1035's UDP size) */
+
+struct ambit_dns_key {
+	__u32 pod_ip; /* the client */
+	__u16 qlen;   /* query bytes after the id, 10..AMBIT_DNS_QMAX */
+	__u16 pad;
+	__u8 q[AMBIT_DNS_QMAX]; /* zero past qlen */
+};
+_Static_assert(sizeof(struct ambit_dns_key) == 136, "ambit_dns_key ABI");
+
+struct ambit_dns_answer {
+	__u32 gen;  /* dns_gen[0] when published */
+	__u16 alen; /* 12..AMBIT_DNS_AMAX */
+	__u16 pad;
+	__u64 hits; /* queries the kernel answered with it (atomic add in BPF) */
+	__u8 a[AMBIT_DNS_AMAX];
+};
+_Static_assert(sizeof(struct ambit_dns_answer) == 528, "ambit_dns_answer ABI");
+
 #define AMBIT_MAX_WORKLOADS 65536
 #define AMBIT_MAX_SERVICES 16384
 #define AMBIT_MAX_BACKENDS 131072
@@ -155,5 +184,6 @@ _Static_assert(sizeof(struct ambit_deny_src) == 8, "ambit_deny_src ABI");
 #define AMBIT_MAX_TRACKED_SOCKS 262144
 #define AMBIT_MAX_STRICT_PORTS 65536
 #define AMBIT_MAX_DENY_SRC 65536
+#define AMBIT_MAX_DNS_ANSWERS 8192
 
 #endif

@@ -509,6 +509,123 @@ static void test_reason_names(void **state)
 	assert_int_equal(datapath_map_fd(steer_fx.dp, "nonexistent"), -ENOENT);
 }
 
+/* ---- DNS answered in the kernel (bpf/lib/dnsfast.h) ---- */
+
+static void test_dns_answered_in_kernel(void **state)
+{
+	int afd = datapath_map_fd(steer_fx.dp, "dns_answers");
+	uint8_t q[128], buf[512], other[128], longq[200] = {0};
+	struct ambit_dns_answer val = {0}, got;
+	struct ambit_dns_key key = {0};
+	struct steer_out out;
+	struct iphdr ip;
+	uint16_t udp[4];
+	size_t qlen = steer_fixture_dns_query(q, 0x1234), len, alen;
+
+	assert_true(afd >= 0);
+	/* The answer the proxy made (its id is the proxy's first query's: replaced). */
+	alen = steer_fixture_dns_query(val.a, 0xdead);
+	val.a[2] = 0x81;
+	val.a[3] = 0x80;
+	val.a[7] = 1; /* one answer record: A 10.96.0.10, TTL 30 */
+	memcpy(val.a + alen, "\xc0\x0c\0\1\0\1\0\0\0\x1e\0\4\x0a\x60\0\x0a", 16);
+	alen += 16;
+	val.alen = (uint16_t)alen;
+	val.gen = 5;
+	key.pod_ip = harness_ip4("10.1.0.5");
+	key.qlen = (uint16_t)(qlen - 2);
+	memcpy(key.q, q + 2, qlen - 2);
+
+	/* Nothing published: the query goes on to the proxy. */
+	len =
+	    steer_fixture_dns_frame(buf, sizeof(buf), "10.1.0.5", NODE_IP, AMBIT_PORT_DNS, q, qlen);
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	assert_int_equal(bpf_map_update_elem(afd, &key, &val, BPF_ANY), 0);
+	/* Published under another generation than the current one (none yet, then 4). */
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	steer_fixture_dns_gen(4);
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+
+	steer_fixture_dns_gen(5);
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_REDIRECT,
+				 AMBIT_DNS_ANSWERED, &out);
+	assert_int_equal(out.len, ETH_HLEN + 20 + 8 + alen);
+	assert_memory_equal(out.data, buf + ETH_ALEN, ETH_ALEN); /* MACs swapped */
+	assert_memory_equal(out.data + ETH_ALEN, buf, ETH_ALEN);
+	memcpy(&ip, out.data + ETH_HLEN, sizeof(ip));
+	assert_int_equal(ip.version, 4);
+	assert_int_equal(ip.ihl, 5);
+	assert_int_equal(ntohs(ip.tot_len), 20 + 8 + alen);
+	assert_int_equal(ip.protocol, IPPROTO_UDP);
+	assert_int_equal(ip.saddr, harness_ip4(NODE_IP));
+	assert_int_equal(ip.daddr, harness_ip4("10.1.0.5"));
+	assert_int_equal(steer_fixture_csum(0, &ip, sizeof(ip)), 0xffff);
+	memcpy(udp, out.data + ETH_HLEN + 20, sizeof(udp));
+	assert_int_equal(ntohs(udp[0]), AMBIT_PORT_DNS);
+	assert_int_equal(ntohs(udp[1]), 40000);
+	assert_int_equal(ntohs(udp[2]), 8 + alen);
+	assert_int_equal(udp[3], 0);
+	/* The answer under the query's id. */
+	assert_int_equal(out.data[ETH_HLEN + 28], 0x12);
+	assert_int_equal(out.data[ETH_HLEN + 29], 0x34);
+	assert_memory_equal(out.data + ETH_HLEN + 30, val.a + 2, alen - 2);
+	assert_int_equal(bpf_map_lookup_elem(afd, &key, &got), 0);
+	assert_int_equal(got.hits, 1);
+
+	/* Another id: the same answer under it. */
+	qlen = steer_fixture_dns_query(q, 0x0102);
+	len =
+	    steer_fixture_dns_frame(buf, sizeof(buf), "10.1.0.5", NODE_IP, AMBIT_PORT_DNS, q, qlen);
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_REDIRECT,
+				 AMBIT_DNS_ANSWERED, &out);
+	assert_int_equal(out.data[ETH_HLEN + 28], 0x01);
+	assert_int_equal(out.data[ETH_HLEN + 29], 0x02);
+
+	/* Not the proxy's address, not its port, not this pod's entry, not the same bytes. */
+	len = steer_fixture_dns_frame(buf, sizeof(buf), "10.1.0.5", "10.3.0.1", AMBIT_PORT_DNS, q,
+				      qlen);
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	len = steer_fixture_dns_frame(buf, sizeof(buf), "10.1.0.5", NODE_IP, 53, q, qlen);
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	len =
+	    steer_fixture_dns_frame(buf, sizeof(buf), "10.1.0.9", NODE_IP, AMBIT_PORT_DNS, q, qlen);
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	memcpy(other, q, qlen);
+	other[qlen - 1] = 28; /* AAAA */
+	len = steer_fixture_dns_frame(buf, sizeof(buf), "10.1.0.5", NODE_IP, AMBIT_PORT_DNS, other,
+				      qlen);
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	/* A query shorter than a header, or longer than the kernel keeps: to the proxy. */
+	len = steer_fixture_dns_frame(buf, sizeof(buf), "10.1.0.5", NODE_IP, AMBIT_PORT_DNS, q, 11);
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	memcpy(longq, q, qlen);
+	len = steer_fixture_dns_frame(buf, sizeof(buf), "10.1.0.5", NODE_IP, AMBIT_PORT_DNS, longq,
+				      sizeof(longq));
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	/* A UDP length past the packet: nothing loaded, nothing answered. */
+	len =
+	    steer_fixture_dns_frame(buf, sizeof(buf), "10.1.0.5", NODE_IP, AMBIT_PORT_DNS, q, qlen);
+	buf[ETH_HLEN + 20 + 5] += 20;
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	/* A new generation (a snapshot installed): the entry stops counting. */
+	steer_fixture_dns_gen(6);
+	len =
+	    steer_fixture_dns_frame(buf, sizeof(buf), "10.1.0.5", NODE_IP, AMBIT_PORT_DNS, q, qlen);
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	assert_int_equal(bpf_map_delete_elem(afd, &key), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -527,6 +644,7 @@ int main(void)
 	    cmocka_unit_test(test_refused_syn_answered_with_reset),
 	    cmocka_unit_test(test_established_flow_not_fast_dropped),
 	    cmocka_unit_test_teardown(test_cookie_ack_to_listener, cookie_case_teardown),
+	    cmocka_unit_test(test_dns_answered_in_kernel),
 	    cmocka_unit_test(test_reason_names),
 	};
 

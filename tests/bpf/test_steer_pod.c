@@ -1018,6 +1018,53 @@ static void test_pod_egress_passes_others(void **state)
 }
 
 /*
+ * An in-pod pod's DNS query to the node's proxy that the proxy answered before is answered as it
+ * leaves the pod's eth0, turned back in as received (bpf/lib/dnsfast.h; the node-side cases are
+ * test_steer's); another query leaves, uncounted.
+ */
+static void test_pod_egress_dns_answer(void **state)
+{
+	int afd = datapath_map_fd(steer_fx.dp, "dns_answers");
+	struct ambit_dns_answer val = {0};
+	struct ambit_dns_key key = {0};
+	struct steer_out out;
+	uint8_t q[128], buf[256];
+	size_t qlen = steer_fixture_dns_query(q, 0x4242), len, alen;
+	uint32_t ip[2];
+
+	alen = steer_fixture_dns_query(val.a, 0x0001);
+	val.a[2] = 0x85; /* QR AA RD: NXDOMAIN */
+	val.a[3] = 0x83;
+	val.alen = (uint16_t)alen;
+	val.gen = 9;
+	key.pod_ip = harness_ip4(INPOD_IP);
+	key.qlen = (uint16_t)(qlen - 2);
+	memcpy(key.q, q + 2, qlen - 2);
+	assert_int_equal(bpf_map_update_elem(afd, &key, &val, BPF_ANY), 0);
+	steer_fixture_dns_gen(9);
+
+	len = steer_fixture_dns_frame(buf, sizeof(buf), INPOD_IP, NODE_IP, AMBIT_PORT_DNS, q, qlen);
+	steer_fixture_expect_raw(steer_fx.pod_egress_prog_fd, buf, len, 0, TC_ACT_REDIRECT,
+				 AMBIT_DNS_ANSWERED, &out);
+	assert_int_equal(out.len, ETH_HLEN + 20 + 8 + alen);
+	memcpy(ip, out.data + ETH_HLEN + 12, sizeof(ip));
+	assert_int_equal(ip[0], harness_ip4(NODE_IP));
+	assert_int_equal(ip[1], harness_ip4(INPOD_IP));
+	assert_int_equal(out.data[ETH_HLEN + 28], 0x42);
+	assert_int_equal(out.data[ETH_HLEN + 29], 0x42);
+	assert_memory_equal(out.data + ETH_HLEN + 30, val.a + 2, alen - 2);
+	/* Another pod's query with the same bytes is not this pod's to be answered. */
+	len =
+	    steer_fixture_dns_frame(buf, sizeof(buf), CLIENT_IP, NODE_IP, AMBIT_PORT_DNS, q, qlen);
+	steer_fixture_expect_raw(steer_fx.pod_egress_prog_fd, buf, len, 0, TC_ACT_OK,
+				 AMBIT_REASON__COUNT, NULL);
+	assert_int_equal(bpf_map_delete_elem(afd, &key), 0);
+	len = steer_fixture_dns_frame(buf, sizeof(buf), INPOD_IP, NODE_IP, AMBIT_PORT_DNS, q, qlen);
+	steer_fixture_expect_raw(steer_fx.pod_egress_prog_fd, buf, len, 0, TC_ACT_OK,
+				 AMBIT_REASON__COUNT, NULL);
+}
+
+/*
  * A listener only ever matches a packet that opens a flow: the pod's own connections out, which
  * must leave. The app's listener (a new flow to 127.0.0.1:app), and a transparent wildcard one as
  * the ztunnel's 15008 in the pod, which any destination on its port matches (the pod's HBONE to
@@ -1232,6 +1279,7 @@ int main(void)
 	    egress_case(test_pod_egress_returns_proxy_flow),
 	    egress_case(test_pod_egress_passes_others),
 	    egress_case(test_pod_egress_listener_passes),
+	    egress_case(test_pod_egress_dns_answer),
 	    cmocka_unit_test_setup_teardown(test_pod_egress_real_return_path, egress_net_setup,
 					    egress_net_teardown),
 	};

@@ -25,21 +25,25 @@ out=$(actl connections)
 expect_contains "$out" "srcIdentity=spiffe://cluster.local/ns/mesh/sa/client"
 expect_contains "$out" "direction=outbound"
 wait $held
+# The DNS proxy has handed answers to the kernel by now (the pods looked "server" up).
+pod_exec mesh/client-0 getent hosts server >/dev/null || fail "server does not resolve"
 
 # ambitctl maps -o json against bpftool's BTF-formatted dump, map by map.
 json=$(actl maps -o json) || fail "maps -o json"
 for node in node1 node2; do
-	for m in workloads enrolled_cgrp pod_ifaces services backends counters; do
+	for m in workloads enrolled_cgrp pod_ifaces services backends counters dns_answers; do
 		a=$(printf '%s' "$json" | jq -S --arg n "$node" --arg m "$m" '.[$n][$m] | sort_by(.key | tostring)')
 		b=$(bpftool map dump pinned "$(pin_path "$node" "$m")" -j | jq -S '[.[].formatted] | sort_by(.key | tostring)')
-		if [ "$m" = counters ]; then
-			# Counters move between the two reads: compare keys only.
+		if [ "$m" = counters ] || [ "$m" = dns_answers ]; then
+			# Counters (and answers' hits) move between the two reads: compare keys only.
 			a=$(printf '%s' "$a" | jq -c '[.[].key]'); b=$(printf '%s' "$b" | jq -c '[.[].key]')
 		fi
 		[ "$a" = "$b" ] || fail "$node/$m: ambitctl maps differs from bpftool:\n$a\n---\n$b"
 	done
 	[ "$(printf '%s' "$json" | jq --arg n "$node" '.[$n].workloads | length')" -eq 5 ] || fail "$node workloads"
 done
+[ "$(printf '%s' "$json" | jq '[.[].dns_answers | length] | add')" -gt 0 ] ||
+	fail "no DNS answer in the kernel to compare"
 out=$(actl maps) || fail "maps"
 expect_contains "$out" "mesh/client-0"
 expect_contains "$out" "drop_spoofed_source"

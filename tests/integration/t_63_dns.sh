@@ -174,6 +174,49 @@ expect_contains "$m" "# TYPE istio_dns_upstream_request_duration_seconds histogr
 n=$(actl maps --node node1 | awk '$1 == "redirect_dns" { print $2 }')
 [ "${n:-0}" -ge 10 ] || fail "the kernel's redirect_dns counter says ${n:-nothing}"
 
+# ---- answers the kernel gives again (dns_answers, bpf/lib/dnsfast.h) ----
+# A query the proxy answered for a pod is answered again at the pod's veth, by the tc program,
+# from the proxy's answer under the query's own id; the proxy's metrics count those too.
+answered() { actl maps --node node1 | awk '$1 == "dns_answered" { print $2 }'; }
+before=$(answered)
+for _ in 1 2 3 4 5; do
+	expect_eq "$(pod_exec mesh/client-0 getent hosts server.mesh.svc.cluster.local | awk '{print $1}')" \
+		"$vip" "a lookup the kernel answers"
+done
+maps=$(actl maps --node node1)
+n=$(answered)
+[ "${n:-0}" -ge $((${before:-0} + 4)) ] ||
+	fail "the kernel answered ${n:-no} queries (${before:-0} before): $maps"
+expect_contains "$maps" "server.mesh.svc.cluster.local. A" "dns_answers lacks the pod's query"
+# The proxy reads the kernel's counts every second: after one, what it says is complete.
+sleep 1.5
+requests() { metric_sum "$(node_metrics node1)" istio_dns_requests_total "${client_labels[@]}"; }
+n=$(requests)
+before=$(answered)
+for _ in 1 2 3; do pod_exec mesh/client-0 getent hosts server.mesh.svc.cluster.local >/dev/null; done
+k=$(($(answered) - before))
+[ "$k" -ge 3 ] || fail "the kernel no longer answers the lookups ($k)"
+for _ in $(seq 25); do [ "$(requests)" -ge $((n + k)) ] && break; sleep 0.2; done
+[ "$(requests)" -ge $((n + k)) ] ||
+	fail "istio_dns_requests_total does not count the $k the kernel answered: $(requests) after $n"
+# A new snapshot retires every answer: a name unknown before resolves once its Service exists.
+for _ in 1 2; do
+	expect_contains "$(ask mesh/client-0 +nocookie late.mesh.svc.cluster.local)" "status: NXDOMAIN" \
+		"a name no Service has yet"
+done
+expect_contains "$(actl maps --node node1)" "late.mesh.svc.cluster.local. A" \
+	"the kernel does not hold the NXDOMAIN answer"
+actl apply -f - >&2 <<EOF || fail "apply the late Service"
+apiVersion: v1
+kind: Service
+metadata: {name: late, namespace: mesh}
+spec:
+  selector: {app: server}
+  ports: [{name: http, port: 80}]
+EOF
+wait_for 20 bash -c '[ -n "$("$1" local exec --name "$2" mesh/client-0 -- dig +nocookie +short late.mesh.svc.cluster.local)" ]' _ \
+	"$AMBITCTL" "$CLUSTER" || fail "the kernel kept answering NXDOMAIN for a Service that exists now"
+
 # ---- restarts: lookups in a loop while node1's ztunnel, then its agent, is killed ----
 status_json() { actl local status -o json 2>/dev/null; }
 pid_of() { status_json | jq -r --arg n node1 ".nodes[] | select(.name == \$n) | .$1.pid"; }
@@ -181,9 +224,14 @@ pid_of() { status_json | jq -r --arg n node1 ".nodes[] | select(.name == \$n) | 
 wait_log 10 node1-agent "keeping the DNS proxy's sockets" || fail "the agent keeps no DNS sockets"
 for what in ztunnel agent; do
 	pid=$(pid_of "$what")
+	# The same name each time (the kernel answers it again, whatever the proxy is doing), and
+	# one spelt differently each time (DNS names are alike in any case), which only the proxy
+	# can answer: from the sockets the agent keeps while no ztunnel runs.
 	pod_exec mesh/client-0 bash -c 'for i in $(seq 60); do
 		getent hosts server.mesh.svc.cluster.local >/dev/null || echo "lookup $i failed"
-		sleep 0.05; done; echo done' >"$DIR/loop.$what" 2>&1 &
+		n=; for k in 0 1 2 3 4 5; do c=${0:k:1}; [ $(((i >> k) & 1)) = 1 ] && c=${c^^}; n=$n$c; done
+		[ -n "$(dig +short +time=3 +tries=2 "$n.mesh.svc.cluster.local")" ] || echo "lookup $n failed"
+		sleep 0.05; done; echo done' server >"$DIR/loop.$what" 2>&1 &
 	loop=$!
 	sleep 0.5
 	kill -9 "$pid"

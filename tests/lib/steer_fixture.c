@@ -55,7 +55,10 @@ int steer_fixture_setup(const char *tag)
 		return -1;
 	oopts.pin_root_path = steer_fx.pin_root;
 	steer_fx.skel = steer_bpf__open_opts(&oopts);
-	if (!steer_fx.skel || steer_bpf__load(steer_fx.skel))
+	if (!steer_fx.skel)
+		return -1;
+	steer_fx.skel->rodata->dns_proxy_ip = harness_ip4(NODE_IP);
+	if (steer_bpf__load(steer_fx.skel))
 		return -1;
 	steer_fx.prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_ingress);
 	steer_fx.pod_prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_pod);
@@ -237,11 +240,7 @@ size_t steer_fixture_syn(uint8_t *buf, size_t cap, uint8_t ihl, const char *sadd
 	return len;
 }
 
-/*
- * RFC 1071 sum of @len bytes at @p (an odd last byte padded with zero), plus @sum; 0xffff over a
- * whole header means valid.
- */
-static uint32_t csum_add(uint32_t sum, const void *p, size_t len)
+uint32_t steer_fixture_csum(uint32_t sum, const void *p, size_t len)
 {
 	const uint8_t *b = p;
 
@@ -291,7 +290,7 @@ void steer_fixture_expect_reset(int prog_fd, const uint8_t *syn, size_t len, uin
 	assert_int_equal(ip.protocol, IPPROTO_TCP);
 	assert_int_equal(ip.saddr, in_ip.daddr);
 	assert_int_equal(ip.daddr, in_ip.saddr);
-	assert_int_equal(csum_add(0, &ip, sizeof(ip)), 0xffff);
+	assert_int_equal(steer_fixture_csum(0, &ip, sizeof(ip)), 0xffff);
 
 	assert_int_equal(tcp.source, in_tcp.dest);
 	assert_int_equal(tcp.dest, in_tcp.source);
@@ -309,7 +308,9 @@ void steer_fixture_expect_reset(int prog_fd, const uint8_t *syn, size_t len, uin
 	pseudo[9] = IPPROTO_TCP;
 	pseudo[10] = 0;
 	pseudo[11] = sizeof(tcp);
-	assert_int_equal(csum_add(csum_add(0, pseudo, sizeof(pseudo)), &tcp, sizeof(tcp)), 0xffff);
+	assert_int_equal(
+	    steer_fixture_csum(steer_fixture_csum(0, pseudo, sizeof(pseudo)), &tcp, sizeof(tcp)),
+	    0xffff);
 }
 
 uint64_t steer_fixture_strict_drops(uint32_t ip, uint16_t port)
@@ -406,7 +407,7 @@ size_t steer_fixture_seg(uint8_t *buf, size_t cap, const struct steer_seg *g)
 	ip.saddr = harness_ip4(g->saddr);
 	ip.daddr = harness_ip4(g->daddr);
 	ip.tot_len = htons((uint16_t)(len - l3));
-	ip.check = htons((uint16_t)~csum_add(0, &ip, sizeof(ip)));
+	ip.check = htons((uint16_t)~steer_fixture_csum(0, &ip, sizeof(ip)));
 	memcpy(buf, &eth, sizeof(eth));
 	memcpy(buf + l3, &ip, sizeof(ip));
 	memcpy(buf + l4, &tcp, sizeof(tcp));
@@ -418,7 +419,8 @@ size_t steer_fixture_seg(uint8_t *buf, size_t cap, const struct steer_seg *g)
 	pseudo[9] = IPPROTO_TCP;
 	pseudo[10] = (uint8_t)(tcp_len >> 8);
 	pseudo[11] = (uint8_t)tcp_len;
-	check = htons((uint16_t)~csum_add(csum_add(0, pseudo, sizeof(pseudo)), buf + l4, tcp_len));
+	check = htons((uint16_t)~steer_fixture_csum(steer_fixture_csum(0, pseudo, sizeof(pseudo)),
+						    buf + l4, tcp_len));
 	memcpy(buf + l4 + offsetof(struct tcphdr, check), &check, sizeof(check));
 	return len + g->pad;
 }
@@ -538,4 +540,44 @@ void steer_fixture_cookie_handshake(struct steer_seg *g)
 				.seq = COOKIE_CLIENT_ISN + 1,
 				.ack_seq = ntohl(th.seq) + 1,
 				.flags = TH_ACK};
+}
+
+size_t steer_fixture_dns_query(uint8_t *q, uint16_t id)
+{
+	static const uint8_t name[] = "\3svc\2ns\3svc\7cluster\5local";
+	size_t n = 0;
+
+	q[n++] = (uint8_t)(id >> 8);
+	q[n++] = (uint8_t)id;
+	memcpy(q + n, "\1\0\0\1\0\0\0\0\0\0", 10); /* RD, one question */
+	n += 10;
+	memcpy(q + n, name, sizeof(name)); /* the root label is the string's NUL */
+	n += sizeof(name);
+	memcpy(q + n, "\0\1\0\1", 4);
+	return n + 4;
+}
+
+size_t steer_fixture_dns_frame(uint8_t *buf, size_t cap, const char *src, const char *dst,
+			       uint16_t dport, const uint8_t *payload, size_t plen)
+{
+	struct steer_pkt s = {
+	    .protocol = IPPROTO_UDP, .saddr = src, .daddr = dst, .sport = 40000, .dport = dport};
+	size_t l4 = ETH_HLEN + 20, len = steer_fixture_build(buf, cap, &s);
+	uint16_t v;
+
+	assert_true(len + plen <= cap);
+	memcpy(buf + len, payload, plen);
+	v = htons((uint16_t)(20 + 8 + plen));
+	memcpy(buf + ETH_HLEN + 2, &v, 2);
+	v = htons((uint16_t)(8 + plen));
+	memcpy(buf + l4 + 4, &v, 2);
+	return len + plen;
+}
+
+void steer_fixture_dns_gen(uint32_t gen)
+{
+	uint32_t zero = 0;
+
+	assert_int_equal(
+	    bpf_map_update_elem(datapath_map_fd(steer_fx.dp, "dns_gen"), &zero, &gen, BPF_ANY), 0);
 }

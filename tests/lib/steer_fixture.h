@@ -25,6 +25,8 @@
 #define POD_IFINDEX 7
 #define UPLINK_IFINDEX 2
 #define POD_ETH0_IFINDEX 3
+/* The node's address: where the capture sends DNS (the DNS fast path's dns_proxy_ip). */
+#define NODE_IP "192.168.50.2"
 
 /* In-pod workloads: captured in the pod's netns; the partial ones are not captured there. */
 #define INPOD_IP "10.1.0.20"
@@ -122,6 +124,12 @@ size_t steer_fixture_syn(uint8_t *buf, size_t cap, uint8_t ihl, const char *sadd
 void steer_fixture_expect_reset(int prog_fd, const uint8_t *syn, size_t len, uint32_t ifindex,
 				size_t payload, bool fin, enum ambit_reason reason);
 
+/*
+ * RFC 1071 sum of @len bytes at @p (an odd last byte padded with zero), plus @sum; 0xffff over a
+ * whole header means valid.
+ */
+uint32_t steer_fixture_csum(uint32_t sum, const void *p, size_t len);
+
 /* The drop counts of a strict_ports entry (@port host order) and of a deny_src one. */
 uint64_t steer_fixture_strict_drops(uint32_t ip, uint16_t port);
 uint64_t steer_fixture_deny_drops(uint32_t dst, const char *src, unsigned int prefix);
@@ -186,5 +194,16 @@ bool steer_fixture_raw_recv(int fd, const char *saddr, uint16_t sport, const cha
  * (harmless: a cookie listener keeps no state).
  */
 void steer_fixture_cookie_handshake(struct steer_seg *g);
+
+/* A DNS query for svc.ns.svc.cluster.local A IN with id @id: its bytes into @q; its length. */
+size_t steer_fixture_dns_query(uint8_t *q, uint16_t id);
+/*
+ * A UDP frame @src:40000 -> @dst:@dport carrying @payload (@plen bytes) into @buf (@cap bytes);
+ * its length.
+ */
+size_t steer_fixture_dns_frame(uint8_t *buf, size_t cap, const char *src, const char *dst,
+			       uint16_t dport, const uint8_t *payload, size_t plen);
+/* Sets dns_gen[0], the generation dns_answers' entries must carry to count. */
+void steer_fixture_dns_gen(uint32_t gen);
 
 #endif

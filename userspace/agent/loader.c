@@ -212,6 +212,7 @@ static int loader_load(struct loader *ld, const struct datapath_opts *opts)
 	ld->steer = steer_bpf__open_opts(&oopts);
 	if (!ld->steer)
 		return -errno;
+	ld->steer->rodata->dns_proxy_ip = opts->ztunnel_ip;
 	err = steer_bpf__load(ld->steer);
 	if (err)
 		pr_err("loader: cannot load steer program: %s", strerror(-err));

@@ -14,6 +14,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <ldns/ldns.h>
 
 #include "ambit/datapath.h"
 #include "ctl.h"
@@ -139,7 +140,9 @@ static int map_each(int fd, const char *name, size_t ksz, size_t vsz,
 {
 	struct bpf_map_info info = {0};
 	__u32 ilen = sizeof(info);
-	unsigned char key[64], next[64], val[256];
+	/* The largest of the maps: dns_answers'. */
+	unsigned char key[sizeof(struct ambit_dns_key)], next[sizeof(key)];
+	unsigned char val[sizeof(struct ambit_dns_answer)];
 	void *prev = NULL;
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
@@ -422,6 +425,64 @@ static void dump_deny_src(const void *k, const void *v, void *arg)
 	       or_dash(pod_by_ip(d->r, key->dst_ip, NULL, 0)), (unsigned long long)ds->drops);
 }
 
+static void bytes_array(cJSON *o, const char *name, const uint8_t *b, size_t n)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, name);
+
+	for (size_t i = 0; arr && i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateNumber(b[i]));
+}
+
+/* The question of a dns_answers key ("name type"), read by ldns; "?" when it does not read. */
+static void dns_question(const struct ambit_dns_key *key, char *buf, size_t len)
+{
+	uint8_t wire[2 + AMBIT_DNS_QMAX] = {0};
+	ldns_pkt *pkt = NULL;
+	ldns_rr *rr;
+	char *name = NULL, *type = NULL;
+
+	snprintf(buf, len, "?");
+	if (key->qlen > AMBIT_DNS_QMAX)
+		return;
+	memcpy(wire + 2, key->q, key->qlen);
+	if (ldns_wire2pkt(&pkt, wire, 2u + key->qlen) == LDNS_STATUS_OK &&
+	    (rr = ldns_rr_list_rr(ldns_pkt_question(pkt), 0)) &&
+	    (name = ldns_rdf2str(ldns_rr_owner(rr))) &&
+	    (type = ldns_rr_type2str(ldns_rr_get_type(rr))))
+		snprintf(buf, len, "%s %s", name, type);
+	free(name);
+	free(type);
+	ldns_pkt_free(pkt);
+}
+
+static void dump_dns_answer(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_dns_key *key = k;
+	const struct ambit_dns_answer *a = v;
+	char ip[INET_ADDRSTRLEN], q[300];
+
+	if (d->json) {
+		/* bpftool's BTF rendering: every field, the byte arrays as arrays of numbers. */
+		static const char *const fk[] = {"pod_ip", "qlen", "pad"};
+		static const char *const fv[] = {"gen", "alen", "pad", "hits"};
+		double kv[] = {key->pod_ip, key->qlen, key->pad};
+		double vv[] = {a->gen, a->alen, a->pad, (double)a->hits};
+		cJSON *ko = obj(fk, kv, 3), *vo = obj(fv, vv, 4);
+
+		if (ko)
+			bytes_array(ko, "q", key->q, sizeof(key->q));
+		if (vo)
+			bytes_array(vo, "a", a->a, sizeof(a->a));
+		add_entry(d, ko, vo);
+		return;
+	}
+	dns_question(key, q, sizeof(q));
+	printf("  %s %-28s %-40s gen %08x %u bytes hits %llu\n", ipstr(key->pod_ip, ip),
+	       or_dash(pod_by_ip(d->r, key->pod_ip, NULL, 0)), q, a->gen, a->alen,
+	       (unsigned long long)a->hits);
+}
+
 static int dump_counters(struct datapath *dp, struct dump_ctx *d)
 {
 	int fd = datapath_map_fd(dp, "counters");
@@ -485,6 +546,8 @@ static const struct {
      "pod:port (* = default) -> plaintext verdict (STRICT PeerAuthentication)"},
     {"deny_src", sizeof(struct ambit_deny_src_key), sizeof(struct ambit_deny_src), dump_deny_src,
      "source block -> pod denied (DENY ipBlocks AuthorizationPolicy)"},
+    {"dns_answers", sizeof(struct ambit_dns_key), sizeof(struct ambit_dns_answer), dump_dns_answer,
+     "pod + DNS query -> the proxy's answer, given by the kernel (counts under dns_gen)"},
 };
 
 static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJSON *out)

@@ -26,12 +26,13 @@
 #define ENOTSUPP 524 /* kernel-internal errno some map types return for unsupported ops */
 
 const char *const datapath_map_names[DP_MAP__COUNT] = {
-    [DP_MAP_WORKLOADS] = "workloads",	[DP_MAP_ENROLLED_CGRP] = "enrolled_cgrp",
-    [DP_MAP_POD_IFACES] = "pod_ifaces", [DP_MAP_SERVICES] = "services",
-    [DP_MAP_BACKENDS] = "backends",	[DP_MAP_SOCK_ORIG] = "sock_orig",
-    [DP_MAP_ORIG_DST] = "orig_dst",	[DP_MAP_PROXY_SOCKS] = "proxy_socks",
-    [DP_MAP_COUNTERS] = "counters",	[DP_MAP_STRICT_PORTS] = "strict_ports",
-    [DP_MAP_DENY_SRC] = "deny_src",	[DP_MAP_INPOD_SOCKS] = "inpod_socks",
+    [DP_MAP_WORKLOADS] = "workloads",	  [DP_MAP_ENROLLED_CGRP] = "enrolled_cgrp",
+    [DP_MAP_POD_IFACES] = "pod_ifaces",	  [DP_MAP_SERVICES] = "services",
+    [DP_MAP_BACKENDS] = "backends",	  [DP_MAP_SOCK_ORIG] = "sock_orig",
+    [DP_MAP_ORIG_DST] = "orig_dst",	  [DP_MAP_PROXY_SOCKS] = "proxy_socks",
+    [DP_MAP_COUNTERS] = "counters",	  [DP_MAP_STRICT_PORTS] = "strict_ports",
+    [DP_MAP_DENY_SRC] = "deny_src",	  [DP_MAP_INPOD_SOCKS] = "inpod_socks",
+    [DP_MAP_DNS_ANSWERS] = "dns_answers", [DP_MAP_DNS_GEN] = "dns_gen",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
@@ -194,7 +195,7 @@ int datapath_map_dump(int fd, void **keys, void **vals, size_t *n, uint32_t *ksz
 {
 	struct bpf_map_info info = {0};
 	uint32_t len = sizeof(info), count;
-	char token[64], *k = NULL, *v = NULL;
+	char *token = NULL, *k = NULL, *v = NULL;
 	bool first = true;
 	size_t cap = 0, chunk = 1024;
 	int err;
@@ -206,8 +207,8 @@ int datapath_map_dump(int fd, void **keys, void **vals, size_t *n, uint32_t *ksz
 	*ksz = info.key_size;
 	*vsz = info.value_size;
 	/* The batch token is the map's own (a bucket index for hash maps; at most a key). */
-	if (info.key_size > sizeof(token) || !info.value_size)
-		return -EINVAL;
+	if (!info.value_size || !(token = calloc(1, info.key_size < 8 ? 8 : info.key_size)))
+		return info.value_size ? -ENOMEM : -EINVAL;
 	for (;;) {
 		if (cap - *n < chunk) {
 			char *nk, *nv;
@@ -245,6 +246,7 @@ int datapath_map_dump(int fd, void **keys, void **vals, size_t *n, uint32_t *ksz
 		*n = 0;
 		err = dump_walk(fd, info.key_size, info.value_size, &k, &v, n);
 	}
+	free(token);
 	if (err) {
 		free(k);
 		free(v);

@@ -17,6 +17,7 @@
 struct mesh_state {
 	pthread_mutex_t lock;
 	struct mesh_snap *cur;
+	uint64_t version; /* cur's, for mesh_state_version */
 	struct {
 		void (*fn)(void *arg);
 		void *arg;
@@ -109,6 +110,7 @@ int mesh_state_install(struct mesh_state *st, struct snapshot *s)
 	pthread_mutex_lock(&st->lock);
 	old = st->cur;
 	st->cur = zs;
+	__atomic_store_n(&st->version, s->version, __ATOMIC_RELEASE);
 	for (int i = 0; i < STATE_MAX_SUBS; i++)
 		if (st->subs[i].fn)
 			st->subs[i].fn(st->subs[i].arg);
@@ -146,6 +148,11 @@ void mesh_state_unsubscribe(struct mesh_state *st, void (*fn)(void *arg), void *
 		}
 	}
 	pthread_mutex_unlock(&st->lock);
+}
+
+uint64_t mesh_state_version(struct mesh_state *st)
+{
+	return __atomic_load_n(&st->version, __ATOMIC_ACQUIRE);
 }
 
 struct mesh_snap *mesh_state_get(struct mesh_state *st)

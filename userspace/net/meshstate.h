@@ -45,6 +45,11 @@ int mesh_state_install(struct mesh_state *st, struct snapshot *s);
 int mesh_state_subscribe(struct mesh_state *st, void (*fn)(void *arg), void *arg);
 /* Once this returns, @fn(@arg) is not running and will not run again. */
 void mesh_state_unsubscribe(struct mesh_state *st, void (*fn)(void *arg), void *arg);
+/*
+ * The current snapshot's version (0 before the first), without the lock: safe in a subscriber's
+ * call, which sees the snapshot just installed.
+ */
+uint64_t mesh_state_version(struct mesh_state *st);
 /* A new reference to the current snapshot, or NULL before the first one. */
 struct mesh_snap *mesh_state_get(struct mesh_state *st);
 void mesh_snap_put(struct mesh_snap *zs); /* accepts NULL */
