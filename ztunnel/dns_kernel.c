@@ -17,18 +17,23 @@
 
 /* Half the map: the rest is room for a predecessor's entries during a hand-over. */
 #define SLOTS (AMBIT_MAX_DNS_ANSWERS / 2)
+/* Slots a key may take, from its hash on (open addressing; at half load no run is this long). */
+#define PROBE 32
 
 struct slot {
+	uint64_t hash; /* of key */
 	struct ambit_dns_key key;
 	uint32_t gen; /* 0: empty */
 	int qtype;
-	uint64_t hits; /* the entry's hits already counted */
+	uint64_t hits;	/* the entry's hits already counted */
+	uint64_t stamp; /* when published (k->clock) */
 };
 
 struct dns_kernel {
 	int answers_fd, gen_fd;
 	uint32_t nonce;
 	bool full_said;
+	uint64_t clock; /* publications so far */
 	dns_kernel_count_fn count;
 	void *arg;
 	struct slot *slots;
@@ -115,11 +120,42 @@ static void slot_count(struct dns_kernel *k, struct slot *s)
 	}
 }
 
+/*
+ * The slot for @key under generation @g among the PROBE from its hash: its own (*@same set:
+ * already published under @g, nothing to do), else an empty one, else one of an older
+ * generation, else the least recently published.
+ */
+static struct slot *slot_for(struct dns_kernel *k, const struct ambit_dns_key *key, uint64_t hash,
+			     uint32_t g, bool *same)
+{
+	size_t h = hash % SLOTS;
+	struct slot *pick = NULL;
+	int rank = 4; /* of pick: 0 its own, 1 empty, 2 stale, 3 oldest */
+
+	*same = false;
+	for (size_t i = 0; i < PROBE; i++) {
+		struct slot *s = &k->slots[(h + i) % SLOTS];
+		int r = !s->gen ? 1 : s->gen != g ? 2 : 3;
+
+		if (s->gen && s->hash == hash && !memcmp(&s->key, key, sizeof(*key))) {
+			*same = s->gen == g;
+			return s;
+		}
+		if (r < rank || (r == 3 && rank == 3 && s->stamp < pick->stamp)) {
+			pick = s;
+			rank = r;
+		}
+	}
+	return pick;
+}
+
 void dns_kernel_publish(struct dns_kernel *k, uint64_t version, uint32_t pod_ip, const uint8_t *q,
 			size_t qlen, const uint8_t *a, size_t alen, int qtype)
 {
 	struct ambit_dns_key key = {0};
 	struct slot *s;
+	uint64_t hash;
+	bool same;
 	uint32_t g;
 
 	if (!k || qlen < 12 || qlen - 2 > AMBIT_DNS_QMAX || alen < 12 || alen > AMBIT_DNS_AMAX)
@@ -128,8 +164,9 @@ void dns_kernel_publish(struct dns_kernel *k, uint64_t version, uint32_t pod_ip,
 	key.qlen = (uint16_t)(qlen - 2);
 	memcpy(key.q, q + 2, qlen - 2);
 	g = dns_kernel_gen(k, version);
-	s = &k->slots[XXH3_64bits(&key, sizeof(key)) % SLOTS];
-	if (s->gen == g && !memcmp(&s->key, &key, sizeof(key)))
+	hash = XXH3_64bits(&key, sizeof(key));
+	s = slot_for(k, &key, hash, g, &same);
+	if (same)
 		return; /* there already: the kernel answers it unless this one came another way */
 	if (s->gen) {
 		slot_count(k, s);
@@ -148,10 +185,12 @@ void dns_kernel_publish(struct dns_kernel *k, uint64_t version, uint32_t pod_ip,
 		s->gen = 0;
 		return;
 	}
+	s->hash = hash;
 	s->key = key;
 	s->gen = g;
 	s->qtype = qtype;
 	s->hits = 0;
+	s->stamp = ++k->clock;
 }
 
 void dns_kernel_harvest(struct dns_kernel *k)
