@@ -305,8 +305,12 @@ $(O)/bench-ratehttp: tools/bench/ratehttp.c $(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iuserspace/net $< -Wl,--start-group $(O)/libnet.a $(O)/libambit.a -Wl,--end-group $(LDLIBS) -o $@
 
+$(O)/bench-dnsload: tools/bench/dnsload.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -lldns -o $@
+
 bench: deps
-	$(MAKE) $(BINS) $(O)/bench-holdconns $(O)/bench-ratehttp $(O)/bench-l7-policy
+	$(MAKE) $(BINS) $(O)/bench-holdconns $(O)/bench-ratehttp $(O)/bench-l7-policy $(O)/bench-dnsload
 	@QUICK=$(QUICK) bash tools/bench/run.sh
 	@QUICK=$(QUICK) bash tools/bench/l7.sh
 	@QUICK=$(QUICK) bash tools/bench/gateway.sh

@@ -7,6 +7,7 @@
  * recvmmsg), and nothing more:
  *
  *   bench-dnsload SERVER PORT QUERYFILE SECONDS [SOCKETS [OUTSTANDING]]
+ *   bench-dnsload SERVER PORT QUERYFILE SECONDS --rate R
  *
  * sends the queries of QUERYFILE (dnsperf's format: "name type" a line), round robin, to
  * SERVER:PORT for SECONDS over SOCKETS connected UDP sockets (8), keeping up to OUTSTANDING
@@ -14,6 +15,12 @@
  * query unanswered after a second is lost. The queries are built by ldns. Prints one JSON line:
  * sent, answered, noerror (answers with RCODE 0), lost, qps (answers a second). Exit 0 when
  * every answer was NOERROR and no more than 1 % were lost.
+ *
+ * With --rate, latency as a resolver sees it: one socket and one thread, as glibc's resolver,
+ * sending R queries a second on schedule and waiting in ppoll for the answers between sends
+ * (dnsperf's latency mode sends and receives on two threads, which on one client core wait for
+ * each other's time slices). Each answer's time from its send; the JSON line adds p50_us, p99_us
+ * and max_us.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -80,7 +87,8 @@ static int load_queries(const char *path, struct query **out, size_t *n)
 		t = ldns_get_rr_type_by_name(type);
 		dname = ldns_dname_new_frm_str(name);
 		if (!t || !dname) {
-			fprintf(stderr, "bench-dnsload: %s: bad query \"%s %s\"\n", path, name, type);
+			fprintf(stderr, "bench-dnsload: %s: bad query \"%s %s\"\n", path, name,
+				type);
 			ldns_rdf_deep_free(dname);
 			continue;
 		}
@@ -123,6 +131,82 @@ static void expire(struct sock *s, uint64_t now, uint64_t *lost)
 	}
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* --rate: R queries a second on one socket, each answer's latency. */
+static int run_rate(const struct sockaddr_in *srv, const struct query *qs, size_t nq, double secs,
+		    double rate)
+{
+	static uint8_t buf[MSG_MAX];
+	static uint8_t live[65536];
+	static uint64_t sent_ns[65536];
+	uint64_t n = (uint64_t)(secs * rate), sent = 0, answered = 0, noerror = 0, *lat;
+	uint64_t start, stop, gap = (uint64_t)(1e9 / rate);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	lat = calloc(n ? n : 1, sizeof(*lat));
+	if (fd < 0 || !lat || connect(fd, (const struct sockaddr *)srv, sizeof(*srv))) {
+		perror("bench-dnsload: socket");
+		return 1;
+	}
+	start = now_ns();
+	stop = start + (uint64_t)(secs * 1e9) + 100000000ull; /* the last answers: 100 ms */
+	for (uint64_t now = start; now < stop; now = now_ns()) {
+		uint64_t due = start + sent * gap, wait;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		struct timespec ts;
+
+		if (sent < n && now >= due) {
+			const struct query *q = &qs[sent % nq];
+			uint16_t id = (uint16_t)sent;
+
+			memcpy(buf, q->wire, q->len);
+			buf[0] = (uint8_t)(id >> 8);
+			buf[1] = (uint8_t)id;
+			sent_ns[id] = now_ns();
+			live[id] = 1;
+			if (send(fd, buf, q->len, 0) < 0)
+				live[id] = 0;
+			sent++;
+			continue;
+		}
+		wait = sent < n ? due - now : stop - now;
+		ts = (struct timespec){.tv_sec = (time_t)(wait / 1000000000ull),
+				       .tv_nsec = (long)(wait % 1000000000ull)};
+		if (ppoll(&p, 1, &ts, NULL) <= 0)
+			continue;
+		for (;;) {
+			ssize_t got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+			uint64_t t = now_ns();
+			uint16_t id;
+
+			if (got < 12)
+				break;
+			id = (uint16_t)(buf[0] << 8 | buf[1]);
+			if (!(buf[2] & 0x80) || !live[id])
+				continue;
+			live[id] = 0;
+			lat[answered++] = t - sent_ns[id];
+			noerror += (buf[3] & 0x0f) == 0;
+		}
+	}
+	qsort(lat, answered, sizeof(*lat), cmp_u64);
+#define PCT(p) (answered ? lat[(size_t)((double)(answered - 1) * (p))] / 1000.0 : 0.0)
+	printf("{\"sent\":%llu,\"answered\":%llu,\"noerror\":%llu,\"lost\":%llu,"
+	       "\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
+	       (unsigned long long)sent, (unsigned long long)answered, (unsigned long long)noerror,
+	       (unsigned long long)(sent - answered), PCT(0.50), PCT(0.99), PCT(1.0));
+#undef PCT
+	free(lat);
+	close(fd);
+	return noerror == answered && (sent - answered) * 100 <= sent ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t out[BATCH][MSG_MAX], in[BATCH][MSG_MAX];
@@ -138,12 +222,27 @@ int main(int argc, char **argv)
 	double secs;
 
 	if (argc < 5 || inet_pton(AF_INET, argv[1], &srv.sin_addr) != 1) {
-		fprintf(stderr,
-			"usage: bench-dnsload SERVER PORT QUERYFILE SECONDS [SOCKETS [OUTSTANDING]]\n");
+		fprintf(
+		    stderr,
+		    "usage: bench-dnsload SERVER PORT QUERYFILE SECONDS [SOCKETS [OUTSTANDING]]\n"
+		    "       bench-dnsload SERVER PORT QUERYFILE SECONDS --rate R\n");
 		return 2;
 	}
 	srv.sin_port = htons((uint16_t)atoi(argv[2]));
 	secs = atof(argv[4]);
+	if (argc > 6 && !strcmp(argv[5], "--rate")) {
+		double rate = atof(argv[6]);
+
+		if (rate <= 0 || rate > 1e6 || secs <= 0 || secs * rate > 1e8) {
+			fprintf(stderr, "bench-dnsload: --rate 1..1000000, SECONDS > 0\n");
+			return 2;
+		}
+		if (load_queries(argv[3], &qs, &nq)) {
+			fprintf(stderr, "bench-dnsload: no queries in %s\n", argv[3]);
+			return 2;
+		}
+		return run_rate(&srv, qs, nq, secs, rate);
+	}
 	if (argc > 5)
 		nsock = (unsigned int)atoi(argv[5]);
 	if (argc > 6)
@@ -256,8 +355,7 @@ int main(int argc, char **argv)
 	for (unsigned int k = 0; k < nsock; k++)
 		lost += socks[k].inflight;
 	printf("{\"sent\":%llu,\"answered\":%llu,\"noerror\":%llu,\"lost\":%llu,\"qps\":%.0f}\n",
-	       (unsigned long long)sent, (unsigned long long)answered,
-	       (unsigned long long)noerror, (unsigned long long)lost,
-	       (double)answered / secs);
+	       (unsigned long long)sent, (unsigned long long)answered, (unsigned long long)noerror,
+	       (unsigned long long)lost, (double)answered / secs);
 	return noerror == answered && lost * 100 <= sent ? 0 : 1;
 }
