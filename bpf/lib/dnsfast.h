@@ -89,14 +89,15 @@ static __always_inline int dnsfast_answer(struct __sk_buff *skb, const struct ip
 	/* No UDP checksum (RFC 768 allows it over IPv4; the pod's stack accepts it as such). */
 
 	/* Every packet pointer is stale from here: no more -1 (the caller would read them). */
-	if (bpf_skb_change_tail(skb, DNSFAST_HDRS + alen, 0))
-		return TC_ACT_SHOT;
-	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) ||
+	if (bpf_skb_change_tail(skb, DNSFAST_HDRS + alen, 0) ||
+	    bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) ||
 	    bpf_skb_store_bytes(skb, sizeof(eth), &rip, sizeof(rip), 0) ||
 	    bpf_skb_store_bytes(skb, sizeof(eth) + sizeof(rip), &rudp, sizeof(rudp), 0) ||
 	    bpf_skb_store_bytes(skb, DNSFAST_HDRS, v->a, alen, 0) ||
-	    bpf_skb_store_bytes(skb, DNSFAST_HDRS, &id, sizeof(id), 0))
+	    bpf_skb_store_bytes(skb, DNSFAST_HDRS, &id, sizeof(id), 0)) {
+		counter_inc(AMBIT_DROP_DNS_REWRITE);
 		return TC_ACT_SHOT;
+	}
 	__sync_fetch_and_add(&v->hits, 1);
 	counter_inc(AMBIT_DNS_ANSWERED);
 	skb->mark = 0;

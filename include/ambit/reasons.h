@@ -25,7 +25,8 @@
 	X(RETURN_TO_PROXY, "return_to_proxy")	/* in-pod: pod's answer to the ztunnel, via lo */  \
 	X(ASSIGN_SYNCOOKIE, "assign_syncookie") /* ACK ending a SYN-cookie handshake of 15006 */   \
 	X(REDIRECT_DNS, "redirect_dns")		/* port 53 steered to the ztunnel's DNS proxy */   \
-	X(DNS_ANSWERED, "dns_answered")		/* DNS query answered in the kernel (dns_answers) */
+	X(DNS_ANSWERED, "dns_answered") /* DNS query answered in the kernel (dns_answers) */       \
+	X(DROP_DNS_REWRITE, "drop_dns_rewrite") /* that answer could not be written: query lost */
 
 enum ambit_reason {
 #define AMBIT_REASON_ENUM(n, s) AMBIT_##n,

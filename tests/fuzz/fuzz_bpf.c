@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * libFuzzer target for the tc ingress program (bpf/steer.bpf.c: packet parser, anti-spoofing,
- * capture, kernel refusals with their reset): each input is one frame run through the real
+ * capture, kernel refusals with their reset, DNS answered in the kernel): each input is one
+ * frame run through the real
  * program with BPF_PROG_TEST_RUN, loaded once (needs root: exits 77 without, which the fuzz
  * runner reports as a skip). The maps hold the node of tests/bpf/test_steer.c: pod 10.1.0.5 on
  * ifindex 7 (local, not enrolled), 10.1.0.9 (local, enrolled: STRICT on port 8080, sources
  * 10.9.0.0/16 denied), 10.2.0.9 (enrolled, another node), a listener in the HBONE proxy slot and
- * none in the plaintext one.
- * Whatever the frame, the program must return OK, SHOT or (a refused SYN's reset) REDIRECT,
- * move exactly one reason counter by one, with the action that reason stands for, and a reset
- * must be a TCP RST going back to the sender.
+ * none in the plaintext one, and the DNS proxy's answer to one query of 10.1.0.5's (bpf_dns.h).
+ * Whatever the frame, the program must return OK, SHOT or REDIRECT (a refused SYN's reset, a
+ * DNS answer), move exactly one reason counter by one, with the action that reason stands for;
+ * a reset must be a TCP RST going back to the sender, an answer that query's answer under the
+ * query's id, from the proxy's address and port back to the sender's.
  * Input: byte 0 picks the ingress interface (bits 0-1: uplink, the pod's veth, another pod's,
  * an unknown one); the rest is the frame from its Ethernet header. The maps and program are
  * unpinned as soon as loaded: a crash leaves nothing in bpffs. The target runs in a network
@@ -17,7 +19,7 @@
  * harness's plus the verdicts reached (see outcomes below); the program's own branches are not
  * instrumented, so the seeds carry most of the reach.
  * Seeds: tests/fuzz/corpus/fuzz_bpf/ (gen_seeds.c: SYNs, established segments, UDP, ARP, IPv6,
- * IP options, fragments, spoofed sources).
+ * IP options, fragments, spoofed sources, the DNS query).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -41,6 +43,7 @@
 #include "ambit/log.h"
 #include "steer.skel.h"
 #include "../lib/fuzz_env.h"
+#include "bpf_dns.h"
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
@@ -55,6 +58,9 @@
  */
 __attribute__((
     section("__libfuzzer_extra_counters"))) static uint8_t outcomes[AMBIT_REASON__COUNT][8][4];
+
+/* The answer the kernel holds for fuzz_bpf_dns_query (its id the proxy's own). */
+static struct ambit_dns_answer dns_answer;
 
 static struct steer_bpf *skel;
 static struct datapath *dp;
@@ -87,6 +93,30 @@ static void loopback_listener(void)
 	listener = fd;
 }
 
+/* The DNS proxy's answer to bpf_dns.h's query (an A record, TTL 30), current generation 1. */
+static void dns_entry(void)
+{
+	static const uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 96, 0, 10};
+	struct ambit_dns_key key = {.pod_ip = fuzz_ip4(FUZZ_BPF_DNS_POD)};
+	size_t qlen = sizeof(fuzz_bpf_dns_query);
+	uint32_t zero = 0, gen = 1;
+
+	key.qlen = (uint16_t)(qlen - 2);
+	memcpy(key.q, fuzz_bpf_dns_query + 2, qlen - 2);
+	memcpy(dns_answer.a, fuzz_bpf_dns_query, qlen);
+	dns_answer.a[0] = 0xbe;
+	dns_answer.a[1] = 0xef;
+	dns_answer.a[2] = 0x85; /* QR AA RD */
+	dns_answer.a[3] = 0x80;
+	dns_answer.a[7] = 1; /* one answer */
+	memcpy(dns_answer.a + qlen, rr, sizeof(rr));
+	dns_answer.alen = (uint16_t)(qlen + sizeof(rr));
+	dns_answer.gen = gen;
+	if (bpf_map_update_elem(datapath_map_fd(dp, "dns_answers"), &key, &dns_answer, BPF_ANY) ||
+	    bpf_map_update_elem(datapath_map_fd(dp, "dns_gen"), &zero, &gen, BPF_ANY))
+		fail("dns maps");
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts);
@@ -106,6 +136,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fail(pin_root);
 	oopts.pin_root_path = pin_root;
 	skel = steer_bpf__open_opts(&oopts);
+	if (skel)
+		skel->rodata->dns_proxy_ip = fuzz_ip4(FUZZ_BPF_DNS_PROXY);
 	if (!skel || steer_bpf__load(skel)) {
 		datapath_remove_pins(pin_root);
 		fail("loading steer.bpf.o");
@@ -125,6 +157,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    datapath_set_deny_src(dp, fuzz_ip4("10.1.0.9"), fuzz_ip4("10.9.0.0"), 16))
 		fail("policy maps");
 	loopback_listener();
+	dns_entry();
 	return 0;
 }
 
@@ -151,6 +184,34 @@ static void check_reset(const uint8_t *in, const uint8_t *out, size_t out_len)
 	memcpy(&itcp, in + il4, sizeof(itcp));
 	if (oip.protocol != IPPROTO_TCP || oip.saddr != iip.daddr || oip.daddr != iip.saddr ||
 	    !otcp.rst || otcp.source != itcp.dest || otcp.dest != itcp.source)
+		abort();
+}
+
+/*
+ * The kernel's DNS answer to @in (@in_len bytes): UDP from the proxy's address and port back to
+ * the sender's, carrying the held answer under the query's id.
+ */
+static void check_dns_answer(const uint8_t *in, size_t in_len, const uint8_t *out, size_t out_len)
+{
+	size_t alen = dns_answer.alen, l4 = ETH_HLEN + sizeof(struct iphdr);
+	struct iphdr iip, oip;
+	uint16_t iudp[4], oudp[4];
+	size_t il4;
+
+	memcpy(&iip, in + ETH_HLEN, sizeof(iip));
+	il4 = ETH_HLEN + iip.ihl * 4u;
+	if (in_len < il4 + 8 + 2 || out_len != l4 + 8 + alen)
+		abort();
+	memcpy(&oip, out + ETH_HLEN, sizeof(oip));
+	memcpy(iudp, in + il4, sizeof(iudp));
+	memcpy(oudp, out + l4, sizeof(oudp));
+	if (oip.protocol != IPPROTO_UDP || oip.ihl != 5 || oip.saddr != iip.daddr ||
+	    oip.daddr != iip.saddr || oip.saddr != fuzz_ip4(FUZZ_BPF_DNS_PROXY) ||
+	    oudp[0] != iudp[1] || oudp[1] != iudp[0] || ntohs(oudp[2]) != 8 + alen ||
+	    ntohs(oip.tot_len) != sizeof(oip) + 8 + alen)
+		abort();
+	if (memcmp(out + l4 + 8, in + il4 + 8, 2) ||
+	    memcmp(out + l4 + 10, dns_answer.a + 2, alen - 2))
 		abort();
 }
 
@@ -200,10 +261,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case TC_ACT_SHOT:
 		if (tc_lets_through(reason) || reason == AMBIT_REDIRECT_OUTBOUND ||
-		    reason == AMBIT_SERVICE_LB)
+		    reason == AMBIT_SERVICE_LB || reason == AMBIT_DNS_ANSWERED)
 			abort(); /* the last two are the cgroup programs', never tc's */
 		break;
 	case TC_ACT_REDIRECT:
+		if (reason == AMBIT_DNS_ANSWERED) {
+			check_dns_answer(data + 1, size - 1, out, opts.data_size_out);
+			break;
+		}
 		if (reason != AMBIT_DROP_DENY_SOURCE && reason != AMBIT_DROP_STRICT_PLAINTEXT)
 			abort();
 		check_reset(data + 1, out, opts.data_size_out);

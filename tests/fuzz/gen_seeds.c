@@ -49,6 +49,7 @@
 #include "ambit/log.h"
 #include "ambit/policy.h"
 #include "ambit/snapshot.h"
+#include "bpf_dns.h"
 #include "jwt_sign.h"
 
 #define TD "spiffe://cluster.local/ns/demo/sa/"
@@ -470,6 +471,26 @@ static void packet(const char *name, struct pkt p)
 #define SYN 0x02
 #define ACK 0x10
 
+/* From 10.1.0.5's veth, the DNS query fuzz_bpf's kernel holds an answer to (bpf_dns.h). */
+static void dns_packet(void)
+{
+	uint8_t buf[128] = {0};
+	size_t l3 = 1 + ETH_HLEN, l4 = l3 + sizeof(struct iphdr), q = sizeof(fuzz_bpf_dns_query);
+	struct ethhdr eth = {.h_proto = htons(ETH_P_IP)};
+	struct iphdr ip = {.version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP};
+	uint16_t udp[4] = {htons(40000), htons(15053), htons((uint16_t)(8 + q)), 0};
+
+	buf[0] = 1;
+	ip.saddr = ip4(FUZZ_BPF_DNS_POD);
+	ip.daddr = ip4(FUZZ_BPF_DNS_PROXY);
+	ip.tot_len = htons((uint16_t)(sizeof(ip) + 8 + q));
+	memcpy(buf + 1, &eth, sizeof(eth));
+	memcpy(buf + l3, &ip, sizeof(ip));
+	memcpy(buf + l4, udp, sizeof(udp));
+	memcpy(buf + l4 + 8, fuzz_bpf_dns_query, q);
+	put("fuzz_bpf", "dns_query_answered", buf, l4 + 8 + q);
+}
+
 static void gen_bpf(void)
 {
 	/* ifpick, ethertype, ihl, protocol, frag_off, saddr, daddr, sport, dport, flags, cut */
@@ -499,6 +520,7 @@ static void gen_bpf(void)
 
 	for (size_t i = 0; i < sizeof(pkts) / sizeof(pkts[0]); i++)
 		packet(pkts[i].name, pkts[i].p);
+	dns_packet();
 }
 
 /* ---- agent socket requests ---- */
