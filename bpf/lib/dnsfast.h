@@ -16,7 +16,6 @@
 #include "lib/parse.h"
 #include "lib/reset.h"
 
-#define DNSFAST_TTL 64
 #define DNSFAST_HDRS (sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr))
 
 /* The address the capture sends DNS to (the node's, the ztunnel's); set by the loader. */
@@ -73,16 +72,7 @@ static __always_inline int dnsfast_answer(struct __sk_buff *skb, const struct ip
 
 	__builtin_memcpy(eth.h_dest, peth->h_source, ETH_ALEN);
 	__builtin_memcpy(eth.h_source, peth->h_dest, ETH_ALEN);
-	rip.version = 4;
-	rip.ihl = 5;
-	rip.tos = ip->tos;
-	rip.tot_len = bpf_htons(sizeof(struct iphdr) + sizeof(struct udphdr) + alen);
-	rip.frag_off = bpf_htons(IP_DF);
-	rip.ttl = DNSFAST_TTL;
-	rip.protocol = IPPROTO_UDP;
-	rip.saddr = ip->daddr;
-	rip.daddr = ip->saddr;
-	rip.check = reset_csum_fold(reset_csum_add(0, &rip, sizeof(rip) / 2));
+	reset_reply_ip(&rip, ip, IPPROTO_UDP, sizeof(struct udphdr) + alen);
 	rudp.source = udp->dest;
 	rudp.dest = udp->source;
 	rudp.len = bpf_htons(sizeof(struct udphdr) + alen);

@@ -37,6 +37,25 @@ static __always_inline __u16 reset_csum_fold(__u32 sum)
 }
 
 /*
+ * Into @rip: the IPv4 header of a reply to @ip (addresses swapped, its TOS echoed, no options,
+ * DF, Linux's default TTL) carrying @l4_len bytes of protocol @proto, its checksum complete.
+ */
+static __always_inline void reset_reply_ip(struct iphdr *rip, const struct iphdr *ip, __u8 proto,
+					   __u32 l4_len)
+{
+	rip->version = 4;
+	rip->ihl = 5;
+	rip->tos = ip->tos; /* as the stack's own resets echo it */
+	rip->tot_len = bpf_htons(sizeof(struct iphdr) + l4_len);
+	rip->frag_off = bpf_htons(IP_DF);
+	rip->ttl = RESET_TTL;
+	rip->protocol = proto;
+	rip->saddr = ip->daddr;
+	rip->daddr = ip->saddr;
+	rip->check = reset_csum_fold(reset_csum_add(0, rip, sizeof(*rip) / 2));
+}
+
+/*
  * Turns the SYN (no ACK, no RST: the caller checks) in @skb, parsed as @ip/@tcp, into its reset
  * and redirects it. Returns TC_ACT_REDIRECT, or -1 when the skb cannot be cut to the reset's size
  * or rewritten (the caller drops it then, as before resets existed).
@@ -67,16 +86,7 @@ static __always_inline int reset_reply(struct __sk_buff *skb, const struct iphdr
 	__builtin_memcpy(eth.h_dest, peth->h_source, ETH_ALEN);
 	__builtin_memcpy(eth.h_source, peth->h_dest, ETH_ALEN);
 
-	rip.version = 4;
-	rip.ihl = 5;
-	rip.tos = ip->tos; /* as the stack's own resets echo it */
-	rip.tot_len = bpf_htons(sizeof(struct iphdr) + sizeof(struct tcphdr));
-	rip.frag_off = bpf_htons(IP_DF);
-	rip.ttl = RESET_TTL;
-	rip.protocol = IPPROTO_TCP;
-	rip.saddr = ip->daddr;
-	rip.daddr = ip->saddr;
-	rip.check = reset_csum_fold(reset_csum_add(0, &rip, sizeof(rip) / 2));
+	reset_reply_ip(&rip, ip, IPPROTO_TCP, sizeof(struct tcphdr));
 
 	rtcp.source = tcp->dest;
 	rtcp.dest = tcp->source;

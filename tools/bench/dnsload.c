@@ -131,6 +131,29 @@ static void expire(struct sock *s, uint64_t now, uint64_t *lost)
 	}
 }
 
+/* Where answers are read, BATCH at a time (main sets the vectors up). */
+static uint8_t in[BATCH][MSG_MAX];
+static struct mmsghdr imsg[BATCH];
+static struct iovec iiov[BATCH];
+
+/* Reads what came to @s: answers to queries in flight there count. recvmmsg's result. */
+static int read_answers(struct sock *s, uint64_t *answered, uint64_t *noerror)
+{
+	int got = recvmmsg(s->fd, imsg, BATCH, MSG_DONTWAIT, NULL);
+
+	for (int i = 0; i < got; i++) {
+		uint16_t id = (uint16_t)(in[i][0] << 8 | in[i][1]);
+
+		if (imsg[i].msg_len < 12 || !(in[i][2] & 0x80) || !s->live[id])
+			continue;
+		s->live[id] = 0;
+		s->inflight--;
+		(*answered)++;
+		*noerror += (in[i][3] & 0x0f) == 0;
+	}
+	return got;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -209,9 +232,9 @@ static int run_rate(const struct sockaddr_in *srv, const struct query *qs, size_
 
 int main(int argc, char **argv)
 {
-	static uint8_t out[BATCH][MSG_MAX], in[BATCH][MSG_MAX];
-	struct mmsghdr omsg[BATCH], imsg[BATCH];
-	struct iovec oiov[BATCH], iiov[BATCH];
+	static uint8_t out[BATCH][MSG_MAX];
+	struct mmsghdr omsg[BATCH];
+	struct iovec oiov[BATCH];
 	uint64_t sent = 0, answered = 0, noerror = 0, lost = 0, start, end, now;
 	struct sockaddr_in srv = {.sin_family = AF_INET};
 	struct pollfd pfd[MAX_SOCKETS];
@@ -286,17 +309,7 @@ int main(int argc, char **argv)
 			unsigned int want, n = 0;
 			int got;
 
-			got = recvmmsg(s->fd, imsg, BATCH, MSG_DONTWAIT, NULL);
-			for (int i = 0; i < got; i++) {
-				uint16_t id = (uint16_t)(in[i][0] << 8 | in[i][1]);
-
-				if (imsg[i].msg_len < 12 || !(in[i][2] & 0x80) || !s->live[id])
-					continue;
-				s->live[id] = 0;
-				s->inflight--;
-				answered++;
-				noerror += (in[i][3] & 0x0f) == 0;
-			}
+			got = read_answers(s, &answered, &noerror);
 			idle &= got <= 0;
 			expire(s, now, &lost);
 			want = outstanding - s->inflight;
@@ -336,19 +349,7 @@ int main(int argc, char **argv)
 	secs = (double)(now_ns() - start) / 1e9;
 	for (uint64_t stop = now_ns() + 100000000ull; now_ns() < stop;) {
 		for (unsigned int k = 0; k < nsock; k++) {
-			struct sock *s = &socks[k];
-			int got = recvmmsg(s->fd, imsg, BATCH, MSG_DONTWAIT, NULL);
-
-			for (int i = 0; i < got; i++) {
-				uint16_t id = (uint16_t)(in[i][0] << 8 | in[i][1]);
-
-				if (imsg[i].msg_len < 12 || !(in[i][2] & 0x80) || !s->live[id])
-					continue;
-				s->live[id] = 0;
-				s->inflight--;
-				answered++;
-				noerror += (in[i][3] & 0x0f) == 0;
-			}
+			(void)read_answers(&socks[k], &answered, &noerror);
 		}
 		(void)poll(pfd, nsock, 1);
 	}
