@@ -372,10 +372,10 @@ static void batch_flush(struct zt_dns *d)
 }
 
 /*
- * An answer to a UDP client: gathered for udp_io's one sendmmsg when it is reading that socket,
- * else sent at once.
+ * An answer to a UDP client (@msg, @len bytes, to @peer; under the two bytes of @id, a query's,
+ * unless NULL): gathered for udp_io's one sendmmsg when it is reading that socket, else sent at
+ * once.
  */
-/* @msg (@len bytes) to @peer, under the two bytes of @id (a query's) unless NULL. */
 static void udp_send_as(struct zt_dns *d, int ufd, const struct sockaddr_in *peer,
 			struct in_addr local, const uint8_t *msg, size_t len, const uint8_t *id)
 {
