@@ -20,6 +20,7 @@
 #include "authn.h"
 #include "fault.h"
 #include "headers.h"
+#include "http_uri.h"
 #include "proxy_priv.h"
 #include "rewrite.h"
 #include "route.h"
@@ -515,6 +516,20 @@ static bool trusted_xff(const char *xff, unsigned int hops, struct in_addr *out)
 	return inet_pton(AF_INET, ip, out) == 1;
 }
 
+/* "@a,@b" in @f's arena (a field's lines joined), or NULL. */
+static char *join_values(struct http_fields *f, const char *a, const char *b)
+{
+	size_t al = strlen(a), bl = strlen(b);
+	char *out = arena_alloc(&f->mem, al + bl + 2);
+
+	if (!out)
+		return NULL;
+	memcpy(out, a, al);
+	out[al] = ',';
+	memcpy(out + al + 1, b, bl + 1);
+	return out;
+}
+
 /*
  * Envoy's connection manager on the request's fields (before routing), in the two ways Istio
  * configures it (ConnectionManagerUtility::mutateRequestHeaders). A request from the mesh (an
@@ -583,8 +598,15 @@ static int prepare(struct wp_req *r)
 				rid = rid ? rid : e->value;
 				drop = true; /* set again below, once */
 			} else if (IS("x-forwarded-for")) {
+				/*
+				 * Every line, in order, as one list (RFC 9110 §5.3; Envoy joins
+				 * them): a line a load balancer appended after the client's own
+				 * is the one the trusted hops count from.
+				 */
+				if (xff_in && !(xff_in = join_values(f, xff_in, e->value)))
+					return -ENOMEM;
 				xff_in = xff_in ? xff_in : e->value;
-				drop = edge;
+				drop = true; /* set again below, once */
 			} else if (IS("x-forwarded-proto")) {
 				xfp = xfp ? xfp : e->value;
 				drop = edge && (!hops || (xfp != e->value));
@@ -596,8 +618,15 @@ static int prepare(struct wp_req *r)
 				f->items[w++] = *e;
 		}
 		f->n = w;
-		r->authority = h1_head_strdup(&r->head, host ? host : "");
+		/* "host:" is "host" (an empty port, RFC 3986 §3.2.3), for the rules and upstream.
+		 */
+		r->authority =
+		    host ? http_fields_strndup(f, host, http_authority_trim(host, strlen(host)))
+			 : h1_head_strdup(&r->head, "");
 		r->authority_in = host ? r->authority : NULL;
+		if (host && strcmp(host, r->authority) && r->authority &&
+		    http_fields_set(f, "host", r->authority))
+			return -ENOMEM;
 		r->user_agent = ua ? h1_head_strdup(&r->head, ua) : NULL;
 		if (!r->authority || (ua && !r->user_agent))
 			return -ENOMEM;
@@ -648,6 +677,8 @@ static int prepare(struct wp_req *r)
 		return 0;
 	}
 	r->xff = (char *)v;
+	if (v && http_fields_add_clean(f, "x-forwarded-for", 15, v, strlen(v)))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -998,6 +1029,39 @@ static void route(struct wp_req *r)
 
 /* ---- downstream connections ---- */
 
+/*
+ * What no rule may see: a request whose target or authority a backend could read otherwise
+ * than the rules do (http_uri.h; an HTTP/1 parser refused these already, an HTTP/2 stream's
+ * head is checked here), an HTTP/2 :scheme other than http or https, an HTTP/1.1 request
+ * without Host (RFC 9112 §3.2). 400, as Envoy and HAProxy answer; on HTTP/1 the connection
+ * goes after it. True when @r was answered.
+ */
+static bool malformed(struct wp_req *r)
+{
+	const struct h1_head *h = &r->head;
+	const char *host = http_fields_get(&h->fields, "host");
+	const char *why = r->conn->malformed, *details = "invalid_scheme";
+
+	if (!why) {
+		details = "codec_error";
+		why =
+		    http_target_problem(h->method, strlen(h->method), h->target, strlen(h->target));
+	}
+	if (!why && host && *host)
+		why = http_authority_problem(host, strlen(host));
+	if (!why && !host && h->minor >= 1) {
+		why = "missing host header";
+		details = "missing_host_header";
+	}
+	if (!why)
+		return false;
+	wp_req_flag(r, "DPE");
+	r->details = details;
+	wp_down_close_after(r->conn);
+	wp_req_answer(r, 400, why, strlen(why), NULL, 0);
+	return true;
+}
+
 static void on_request(void *arg, struct h1_head *head)
 {
 	struct wp_conn *conn = arg;
@@ -1046,13 +1110,10 @@ static void on_request(void *arg, struct h1_head *head)
 	 * client cannot make the proxy's x-forwarded-for or x-request-id vanish by naming them.
 	 */
 	h1_strip_hop(&r->head.fields, true, r->head.upgrade);
+	if (malformed(r))
+		return;
 	if (prepare(r)) {
 		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
-		return;
-	}
-	/* RFC 9112 §3.2: an HTTP/1.1 request without Host is refused (Envoy: 400). */
-	if (r->head.minor >= 1 && !http_fields_get(&r->head.fields, "host")) {
-		wp_req_answer(r, 400, "missing host header", 19, NULL, 0);
 		return;
 	}
 	if (normalize_path(r))

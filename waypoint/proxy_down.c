@@ -73,6 +73,12 @@ void wp_down_close(struct wp_conn *c, bool reset)
 		h1_server_close(c->s, reset);
 }
 
+void wp_down_close_after(struct wp_conn *c)
+{
+	if (!c->h2s)
+		h1_server_close_after(c->s);
+}
+
 void wp_down_cut(struct wp_conn *c)
 {
 	if (c->h2s)

@@ -312,6 +312,7 @@ static void on_request(void *arg, struct h2_stream *s, const struct h2_header *h
 	struct wp_h2down *d = arg;
 	struct h1_head head = {0};
 	struct wp_h2s *x;
+	const char *sch;
 	int err;
 
 	if (d->draining) {
@@ -335,6 +336,10 @@ static void on_request(void *arg, struct h2_stream *s, const struct h2_header *h
 	}
 	x->conn.e = d->e;
 	x->conn.h2s = x;
+	/* RFC 9113 §8.3.1: a request's :scheme names the scheme of its target; we proxy two. */
+	sch = h2_header_get(h, n, ":scheme");
+	if (sch && strcmp(sch, "http") && strcmp(sch, "https"))
+		x->conn.malformed = "invalid :scheme";
 	x->d = d;
 	x->s = s;
 	x->head_req = !strcmp(head.method, "HEAD");

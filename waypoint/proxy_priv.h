@@ -69,6 +69,8 @@ struct wp_conn {
 	uint64_t peer_hash; /* its identity and baggage (the metric series' key), once hashed */
 	bool peer_hashed;
 	char addr_text[2][24]; /* local and client address as the access log writes them */
+	/* An HTTP/2 stream's head was malformed past what its conversion checks (a :scheme). */
+	const char *malformed;
 };
 
 struct wp_mirror;
@@ -235,6 +237,8 @@ void wp_down_pause(struct wp_conn *c);
 void wp_down_resume(struct wp_conn *c);
 bool wp_down_head_request(const struct wp_conn *c);
 void wp_down_close(struct wp_conn *c, bool reset);
+/* HTTP/1: the response about to be sent says "connection: close", and the connection goes. */
+void wp_down_close_after(struct wp_conn *c);
 /*
  * The response cannot be completed: the client must learn it. HTTP/1: the connection ends,
  * with a FIN when the framing lets the client see the cut (a length or chunks), else an RST;

@@ -736,6 +736,60 @@ static void wp_h2_seed(const char *name, uint8_t cut, const char *const *paths, 
 	put("fuzz_waypoint_h2", name, b.buf, b.len);
 }
 
+/*
+ * fuzz_waypoint_h2: one request of the fields @nv (@n of them) and a second, plain one behind
+ * it on the connection (the first is refused or denied: the connection must go on).
+ */
+static void wp_h2_fields_seed(const char *name, const nghttp2_nv *nv, size_t n)
+{
+	static const char *const hello[] = {"/demo.Echo/Hello"};
+	nghttp2_session *h2 = client_new();
+	struct bytes b = {.len = 1};
+	struct body body;
+
+	if (nghttp2_submit_request(h2, NULL, nv, n, NULL, NULL) < 0)
+		die("request");
+	grpc_call(h2, hello[0], NULL, &body);
+	drain(h2, &b);
+	nghttp2_session_del(h2);
+	add(&b, WP_MARK, sizeof(WP_MARK) - 1);
+	grpc_answer(&b, WP_OK);
+	put("fuzz_waypoint_h2", name, b.buf, b.len);
+}
+
+#define NV(n, v)                                                                                   \
+	{                                                                                          \
+		(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE \
+	}
+
+/* Issue 38's refusals: a fragment, user-info, an empty port, a :scheme, two x-forwarded-for. */
+static void gen_waypoint_h2_hardening(void)
+{
+	static const nghttp2_nv fragment[] = {NV(":method", "GET"), NV(":scheme", "http"),
+					      NV(":authority", "greeter:50051"),
+					      NV(":path", "/direct#x")};
+	static const nghttp2_nv userinfo[] = {NV(":method", "GET"), NV(":scheme", "http"),
+					      NV(":authority", "x@greeter:50051"),
+					      NV(":path", "/direct")};
+	static const nghttp2_nv empty_port[] = {NV(":method", "GET"), NV(":scheme", "https"),
+						NV(":authority", "greeter:"),
+						NV(":path", "/direct")};
+	static const nghttp2_nv scheme[] = {NV(":method", "GET"), NV(":scheme", "ftp"),
+					    NV(":authority", "greeter:50051"), NV(":path", "/")};
+	static const nghttp2_nv xff[] = {NV(":method", "GET"),
+					 NV(":scheme", "http"),
+					 NV(":authority", "greeter:50051"),
+					 NV(":path", "/direct"),
+					 NV("x-forwarded-for", "1.2.3.4"),
+					 NV("x-forwarded-for", "203.0.113.9")};
+
+	wp_h2_fields_seed("fragment", fragment, 4);
+	wp_h2_fields_seed("authority_userinfo", userinfo, 4);
+	wp_h2_fields_seed("authority_empty_port", empty_port, 4);
+	wp_h2_fields_seed("scheme_ftp", scheme, 4);
+	wp_h2_fields_seed("xff_two_fields", xff, 6);
+}
+
 static void gen_waypoint_h2(void)
 {
 	static const char *const hello[] = {"/demo.Echo/Hello"};
@@ -751,6 +805,7 @@ static void gen_waypoint_h2(void)
 	wp_h2_seed("upstream_reset", 0, hello, 1, false, WP_RESET, false);
 	wp_h2_seed("upstream_goaway", 0, mixed, 2, false, WP_GOAWAY, false);
 	wp_h2_seed("client_cancels", 0, hello, 1, false, WP_OK, true);
+	gen_waypoint_h2_hardening();
 }
 
 /* ---- fuzz_jwt: byte 0 mode and place, byte 1 how the target signs, then NUL-split pieces ---- */

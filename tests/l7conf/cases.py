@@ -794,3 +794,95 @@ case("resp_hop_fields", "hop-by-hop fields of a response are not forwarded",
          "no x-secret or keep-alive, x-kept kept",
          ctx.responses[0].get("x-secret") is None and ctx.responses[0].get("keep-alive") is None
          and ctx.responses[0].get("x-kept") == "2"))
+
+
+# ---- issue 38: what an attacker tried at the edge ------------------------------------------------
+# The WORLD denies paths /admin and /admin/*, host b.example.com and clients of 203.0.113.0/24
+# (harness.py). A refusal by policy is the waypoint's own 403, which keeps the connection (§2.1).
+
+DENIED = {"status": "403", "backend": 0, "client": "open"}
+
+# §1.1: repeated X-Forwarded-For lines are one list (RFC 9110 §5.3), as Envoy joins them: behind
+# one trusted proxy that appended its own line, the client is that line's address.
+case("xff_lines_joined_deny", "two X-Forwarded-For lines, the load balancer's last: its "
+     "address is the client (a DENY of it holds)",
+     req(headers=["X-Forwarded-For: 1.2.3.4", "X-Forwarded-For: 203.0.113.9"]),
+     opts={"trusted_hops": 1}, expect=DENIED, waypoint_only=True)
+case("xff_lines_joined", "two X-Forwarded-For lines reach the backend as one list, the client "
+     "taken from its end",
+     req(headers=["X-Forwarded-For: 198.51.100.1", "X-Forwarded-For: 192.0.2.7"]),
+     opts={"trusted_hops": 1}, expect=served(),
+     check=checks(backend_saw(0, "x-forwarded-for", "198.51.100.1,192.0.2.7,127.0.0.1"),
+                  backend_saw(0, "x-envoy-external-address", "192.0.2.7"),
+                  lambda ctx: ctx.check("one x-forwarded-for line upstream",
+                                        len(ctx.req(0).all("x-forwarded-for")) == 1)),
+     waypoint_only=True)
+case("xff_lines_joined_h2", "HTTP/2: two x-forwarded-for fields are one list (the second is "
+     "not dropped)",
+     steps=h2_steps([(1, request_block(extra=[("x-forwarded-for", "1.2.3.4"),
+                                              ("x-forwarded-for", "203.0.113.9")]), True)]),
+     opts={"trusted_hops": 1}, expect={"status": "1:403", "backend": 0}, waypoint_only=True)
+
+# §1.2: a fragment is never part of a request's target (Envoy's CVE-2021-32779): 400.
+case("fragment_in_target", "GET /admin#x: 400, never forwarded (a URL parser would serve /admin)",
+     raw("GET /admin#x HTTP/1.1\r\nHost: web\r\n\r\n"), expect=refused())
+case("fragment_after_slash", "GET /#/admin: 400",
+     raw("GET /#/admin HTTP/1.1\r\nHost: web\r\n\r\n"), expect=refused())
+case("fragment_h2", "HTTP/2 :path /admin#x: 400 on the stream, the connection lives",
+     steps=h2_steps([(1, request_block("/admin#x"), True), (3, request_block("/after"), True)]),
+     expect={"status": "1:400,3:200", "backend": 1}, waypoint_only=True)
+
+# §1.3: targets that are not origin-form.
+case("target_relative", "GET admin: 400", raw("GET admin HTTP/1.1\r\nHost: web\r\n\r\n"),
+     expect=refused())
+case("target_backslash", "GET \\admin: 400", raw("GET \\admin HTTP/1.1\r\nHost: web\r\n\r\n"),
+     expect=refused())
+case("target_asterisk_get", "GET *: 400 (asterisk-form is OPTIONS's alone)",
+     raw("GET * HTTP/1.1\r\nHost: web\r\n\r\n"), expect=refused())
+case("target_other_scheme", "an absolute-form target of another scheme: 400",
+     raw("GET ftp://web/admin HTTP/1.1\r\nHost: web\r\n\r\n"), expect=refused())
+
+# §1.4: hosts that would skip a host-scoped rule.
+case("host_empty_port_deny", "Host: b.example.com: (an empty port) is b.example.com to the rules",
+     req(host="b.example.com:"), expect=DENIED, waypoint_only=True)
+case("host_empty_port_forwarded", "Host: web: reaches the backend as web",
+     req(host="web:"), expect=served(), check=backend_saw(0, "host", "web"), waypoint_only=True)
+case("host_userinfo", "Host: x@b.example.com: 400", req(host="x@b.example.com"),
+     expect=refused())
+case("absolute_userinfo", "GET http://x@b.example.com/: 400",
+     raw("GET http://x@b.example.com/ HTTP/1.1\r\nHost: web\r\n\r\n"), expect=refused())
+case("host_bad_character", "a Host with a character no host holds: 400",
+     req(host="b.example.com/admin"), expect=refused())
+case("host_bad_port", "a Host whose port is not a number: 400",
+     req(host="b.example.com:80x"), expect=refused())
+case("authority_userinfo_h2", "HTTP/2 :authority x@b.example.com: 400 on the stream",
+     steps=h2_steps([(1, request_block(authority="x@b.example.com"), True),
+                     (3, request_block("/after"), True)]),
+     expect={"status": "1:400,3:200", "backend": 1}, waypoint_only=True)
+case("authority_empty_port_h2", "HTTP/2 :authority b.example.com: is b.example.com to the rules",
+     steps=h2_steps([(1, request_block(authority="b.example.com:"), True)]),
+     expect={"status": "1:403", "backend": 0}, waypoint_only=True)
+
+# §1.6: a :scheme the proxy cannot speak.
+case("scheme_other_h2", "HTTP/2 :scheme ftp: 400 on the stream",
+     steps=h2_steps([(1, hpack_literal([(":method", "GET"), (":scheme", "ftp"),
+                                        (":authority", "web"), (":path", "/")]), True),
+                     (3, request_block("/after"), True)]),
+     expect={"status": "1:400,3:200", "backend": 1}, waypoint_only=True)
+
+# §2.1: the waypoint's own answers keep the connection, as Envoy's do.
+case("own_403_keeps_connection", "a DENY's 403 to a GET: the connection serves the next request",
+     req("/admin"), expect=DENIED, waypoint_only=True,
+     check=lambda ctx: ctx.check("no connection: close on the 403",
+                                 ctx.responses and not isinstance(ctx.responses[0], tuple) and
+                                 ctx.responses[0].get("connection") is None))
+case("own_403_pipelined", "a 403 then a pipelined GET: both answered on the connection",
+     req("/admin") + req("/b"), responses=2,
+     expect={"status": "403,200", "backend": 1, "client": "open"}, waypoint_only=True)
+case("own_403_before_body", "a 403 before an upload's body: connection: close, then closed",
+     raw("POST /admin HTTP/1.1\r\nHost: web\r\nContent-Length: 5\r\n\r\n"),
+     expect={"status": "403", "backend": 0, "client": "closed"}, waypoint_only=True,
+     check=lambda ctx: ctx.check("connection: close on the 403",
+                                 ctx.responses and not isinstance(ctx.responses[0], tuple) and
+                                 ctx.responses[0].get("connection") == "close"))
+

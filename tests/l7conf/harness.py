@@ -532,6 +532,19 @@ spec:
   - match: [{uri: {prefix: /idle}}]
     route: [{destination: {host: idle}}]
   - route: [{destination: {host: web}}]
+---
+# What the hardening cases (cases.py, "issue 38") try to walk around: a path, a host and a
+# client's address the edge must refuse whatever their spelling. No other case comes near them.
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: conf}
+spec:
+  targetRefs: [{kind: Service, group: "", name: web}]
+  action: DENY
+  rules:
+  - to: [{operation: {paths: [/admin, /admin/*]}}]
+  - to: [{operation: {hosts: [b.example.com]}}]
+  - from: [{source: {remoteIpBlocks: [203.0.113.0/24]}}]
 """
 
 
@@ -545,7 +558,8 @@ class Waypoint(Router):
         self.configs = {}
 
     def _config(self, be_port):
-        if be_port not in self.configs:
+        key = be_port
+        if key not in self.configs:
             world = os.path.join(self.tmp, f"world-{be_port}.yaml")
             with open(world, "w") as f:
                 f.write(WORLD.replace("BACKEND", str(be_port)))
@@ -554,8 +568,8 @@ class Waypoint(Router):
             path = os.path.join(self.tmp, f"l7-{be_port}.json")
             with open(path, "wb") as f:
                 f.write(out.stdout)
-            self.configs[be_port] = path
-        return self.configs[be_port]
+            self.configs[key] = path
+        return self.configs[key]
 
     def start(self, be_port, opts):
         self.port = free_port()

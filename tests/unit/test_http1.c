@@ -373,7 +373,13 @@ static void test_request_lines(void **state)
 {
 	static const char *const ok[][3] = {
 	    {"FOO /x HTTP/1.1\r\nHost: h\r\n\r\n", "FOO", "/x"},
-	    {"PURGE-ALL * HTTP/1.1\r\nHost: h\r\n\r\n", "PURGE-ALL", "*"},
+	    {"PURGE-ALL /x HTTP/1.1\r\nHost: h\r\n\r\n", "PURGE-ALL", "/x"},
+	    {"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", "OPTIONS", "*"},
+	    {"GET http://h:80/a?b HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "http://h:80/a?b"},
+	    {"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", "CONNECT", "h:443"},
+	    {"GET / HTTP/1.1\r\nHost: b.example.com:\r\n\r\n", "GET", "/"},
+	    {"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", "GET", "/"},
+	    {"GET / HTTP/1.1\r\nHost: a%2Db.example\r\n\r\n", "GET", "/"},
 	    {"get / HTTP/1.1\r\nHost: h\r\n\r\n", "get", "/"},
 	    {"PROPFIND /d HTTP/1.1\r\nHost: h\r\n\r\n", "PROPFIND", "/d"},
 	    {"\r\nGET /after-crlf HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/after-crlf"},
@@ -394,6 +400,37 @@ static void test_request_lines(void **state)
 		h1_parser_free(p);
 		h1_head_free(&r.head);
 	}
+}
+
+/*
+ * Targets and hosts a rule could be walked around with (issue 38 §1.2-1.4): a fragment, a target
+ * not in origin-form, asterisk-form but for OPTIONS, user-info or a character no host holds in
+ * Host or an absolute-form target. 400 before anyone routes or judges them.
+ */
+static void test_targets_and_hosts(void **state)
+{
+	static const char *const bad[][2] = {
+	    {"GET /admin#x HTTP/1.1\r\nHost: h\r\n\r\n", "fragment"},
+	    {"GET /#/admin HTTP/1.1\r\nHost: h\r\n\r\n", "fragment"},
+	    {"GET admin HTTP/1.1\r\nHost: h\r\n\r\n", "origin-form"},
+	    {"GET \\admin HTTP/1.1\r\nHost: h\r\n\r\n", "origin-form"},
+	    {"GET * HTTP/1.1\r\nHost: h\r\n\r\n", "asterisk-form"},
+	    {"GET ftp://h/a HTTP/1.1\r\nHost: h\r\n\r\n", "origin-form"},
+	    {"GET http:///a HTTP/1.1\r\nHost: h\r\n\r\n", "no authority"},
+	    {"GET http://x@b.example.com/ HTTP/1.1\r\nHost: h\r\n\r\n", "user-info"},
+	    {"GET / HTTP/1.1\r\nHost: x@b.example.com\r\n\r\n", "user-info"},
+	    {"GET / HTTP/1.1\r\nHost: b.example.com/x\r\n\r\n", "character no host holds"},
+	    {"GET / HTTP/1.1\r\nHost: b\"example\r\n\r\n", "character no host holds"},
+	    {"GET / HTTP/1.1\r\nHost: b.example.com:8x\r\n\r\n", "port"},
+	    {"GET / HTTP/1.1\r\nHost: b.example.com:65536\r\n\r\n", "port"},
+	    {"GET / HTTP/1.1\r\nHost: :80\r\n\r\n", "no host"},
+	    {"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", "IPv6"},
+	    {"GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", "percent"},
+	    {"CONNECT x@h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", "user-info"},
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_refused(bad[i][0], 400, bad[i][1]);
 }
 
 /* RFC 9112 §6.3: a 204 or 304 ends with its head, whatever its Content-Length says. */
@@ -489,19 +526,13 @@ static void test_write(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_request_bytewise),
-	    cmocka_unit_test(test_chunked_and_http10),
-	    cmocka_unit_test(test_pipelining_pause),
-	    cmocka_unit_test(test_pipelining_no_pause),
-	    cmocka_unit_test(test_pause_at_head),
-	    cmocka_unit_test(test_refusals),
-	    cmocka_unit_test(test_fold_split),
-	    cmocka_unit_test(test_responses),
-	    cmocka_unit_test(test_upgrade),
-	    cmocka_unit_test(test_request_lines),
-	    cmocka_unit_test(test_spans_across_feeds),
-	    cmocka_unit_test(test_bodiless_statuses),
-	    cmocka_unit_test(test_write),
+	    cmocka_unit_test(test_request_bytewise),  cmocka_unit_test(test_chunked_and_http10),
+	    cmocka_unit_test(test_pipelining_pause),  cmocka_unit_test(test_pipelining_no_pause),
+	    cmocka_unit_test(test_pause_at_head),     cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_fold_split),	      cmocka_unit_test(test_responses),
+	    cmocka_unit_test(test_upgrade),	      cmocka_unit_test(test_request_lines),
+	    cmocka_unit_test(test_targets_and_hosts), cmocka_unit_test(test_spans_across_feeds),
+	    cmocka_unit_test(test_bodiless_statuses), cmocka_unit_test(test_write),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

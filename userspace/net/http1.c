@@ -9,6 +9,7 @@
 #include <llhttp.h>
 
 #include "http1.h"
+#include "http_uri.h"
 
 static bool is_token(const char *s);
 
@@ -377,6 +378,7 @@ static int check_head(struct h1_parser *p)
 {
 	llhttp_t *ll = &p->ll;
 	const struct http_fields *f = &p->head.fields;
+	const char *host, *why;
 
 	if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length >= MAX_LENGTH)
 		return refuse_head(p, 400, "malformed HTTP/1 message: Content-Length too large");
@@ -410,6 +412,12 @@ static int check_head(struct h1_parser *p)
 	}
 	if (http_fields_count(f, "host") > 1)
 		return refuse_head(p, 400, "malformed HTTP/1 request: more than one Host");
+	host = http_fields_get(f, "host");
+	if (host && *host && (why = http_authority_problem(host, strlen(host)))) {
+		p->status = 400;
+		snprintf(p->why, sizeof(p->why), "malformed HTTP/1 request: Host: %s", why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -571,7 +579,7 @@ static ssize_t refuse(struct h1_parser *p, llhttp_errno_t err)
  */
 static int parse_line(struct h1_parser *p, const char *line, size_t n)
 {
-	const char *sp1 = memchr(line, ' ', n), *sp2, *v;
+	const char *sp1 = memchr(line, ' ', n), *sp2, *v, *why;
 	size_t ml, tl;
 
 	if (!sp1 || sp1 == line)
@@ -605,6 +613,12 @@ static int parse_line(struct h1_parser *p, const char *line, size_t n)
 	}
 	if (tl > p->lim.header_bytes)
 		return too_large(p, "request target too long");
+	why = http_target_problem(line, ml, sp1 + 1, tl);
+	if (why) {
+		p->status = 400;
+		snprintf(p->why, sizeof(p->why), "malformed HTTP/1 request line: %s", why);
+		return -1;
+	}
 	/* Taken from acc into the head when llhttp begins the message (on_message_begin). */
 	p->line_mlen = ml;
 	p->line_toff = (size_t)(sp1 + 1 - line);

@@ -107,6 +107,11 @@ int h1_server_end(struct h1_server *s);
 void h1_server_upgrade(struct h1_server *s);
 /* From inside on_request: the request is not an upgrade after all (h1_parser_no_upgrade). */
 void h1_server_no_upgrade(struct h1_server *s);
+/*
+ * Before the response begins: it says "connection: close" and the connection goes after it (a
+ * request refused as malformed: what follows it on the connection is not to be trusted).
+ */
+void h1_server_close_after(struct h1_server *s);
 /* Half-closes toward the client (a tunnel whose upstream finished). */
 void h1_server_shutdown(struct h1_server *s);
 size_t h1_server_queued(const struct h1_server *s);

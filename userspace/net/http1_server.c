@@ -46,6 +46,7 @@ struct h1_server {
 	bool in_request, req_done, resp_started, resp_done, parser_paused;
 	bool head_req, connect_req, upgrade_req, keep_alive, http10, close_after;
 	bool chunked, no_body, tunnel, peer_eof, draining, closed, any_request;
+	bool bodiless;	 /* the request's head said no body follows (its end is the head's) */
 	bool eof_framed; /* the response's body ends with the connection (HTTP/1.0 client) */
 };
 
@@ -70,6 +71,7 @@ static int on_head(void *user, struct h1_head *head)
 	s->keep_alive = head->keep_alive;
 	s->http10 = head->major == 1 && head->minor == 0;
 	s->close_after = false;
+	s->bodiless = head->framing == H1_FRAMING_NONE && !head->upgrade && !s->connect_req;
 	s->ops->on_request(s->arg, head);
 	return 0;
 }
@@ -88,9 +90,24 @@ static int on_end(void *user)
 	struct h1_server *s = user;
 
 	s->req_done = true;
-	s->parser_paused = true;
 	if (!s->closed)
 		s->ops->on_body_end(s->arg);
+	/*
+	 * A bodiless request answered from its head (a local reply: 403, 404, 503): the exchange
+	 * is over now. The parser reads on into a pipelined request, as after any exchange; the
+	 * connection stays unless it was to close (h1_server_end could not decide it: it ran
+	 * before this end).
+	 */
+	if (s->resp_done && !s->closed) {
+		s->in_request = false;
+		if (s->close_after || s->draining || s->peer_eof) {
+			h1_server_close(s, false);
+			return H1_PAUSE;
+		}
+		set_phase(s, PH_IDLE);
+		return 0;
+	}
+	s->parser_paused = true;
 	return H1_PAUSE;
 }
 
@@ -318,8 +335,14 @@ int h1_server_respond(struct h1_server *s, const struct h1_head *resp, enum h1_f
 	s->resp_started = true;
 	tunnel_ok = (s->upgrade_req && !s->connect_req && st == 101) ||
 		    (s->connect_req && st >= 200 && st < 300);
-	/* A refused upgrade leaves bytes behind the request that are not HTTP: close after. */
-	if (!s->keep_alive || s->draining || s->peer_eof || (s->upgrade_req && !tunnel_ok))
+	/*
+	 * A refused upgrade leaves bytes behind the request that are not HTTP: close after. So
+	 * does an answer that begins before the request's body has ended (Envoy's connection
+	 * manager: "Connection: close" on HTTP/1 when the response starts before the request is
+	 * complete), which the client is told rather than finding the connection gone.
+	 */
+	if (!s->keep_alive || s->draining || s->peer_eof || (s->upgrade_req && !tunnel_ok) ||
+	    (!tunnel_ok && !s->req_done && !s->bodiless))
 		s->close_after = true;
 	s->no_body = s->head_req || st == 204 || st == 304 || tunnel_ok;
 	s->chunked = s->eof_framed = false;
@@ -393,7 +416,13 @@ int h1_server_end(struct h1_server *s)
 		return err;
 	}
 	if (!s->req_done) {
-		/* Answered before the request ended (a local reply to an upload): Envoy closes. */
+		/*
+		 * Answered from a bodiless request's head, before the parser reached its end: the
+		 * end follows within the same read (on_end finishes the exchange). Answered
+		 * before an upload ended: Envoy closes (the response said "connection: close").
+		 */
+		if (s->bodiless)
+			return 0;
 		s->in_request = false;
 		h1_server_close(s, false);
 		return 0;
@@ -418,6 +447,12 @@ void h1_server_upgrade(struct h1_server *s)
 		return;
 	}
 	transport_resume(s->t);
+}
+
+void h1_server_close_after(struct h1_server *s)
+{
+	if (s->in_request && !s->resp_started)
+		s->close_after = true;
 }
 
 void h1_server_cut(struct h1_server *s)
