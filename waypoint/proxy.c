@@ -1030,6 +1030,39 @@ static void route(struct wp_req *r)
 /* ---- downstream connections ---- */
 
 /*
+ * The mesh config's connectionSettings.httpHeadersWithUnderscoresAction (Envoy's
+ * headers_with_underscores_action, which its codecs apply before any filter): a request field
+ * whose name holds "_" is refused (400; on HTTP/1 the connection goes after it) or dropped, so
+ * no backend that reads "x_user" as "x-user" (CGI, PHP, nginx's variables) gets one the rules
+ * never judged. True when @r was answered.
+ */
+static bool underscores(struct wp_req *r)
+{
+	int action = r->view->gen->l7->underscores;
+	struct http_fields *f = &r->head.fields;
+	size_t w = 0;
+
+	if (action != CONFIG_UNDERSCORES_REJECT && action != CONFIG_UNDERSCORES_DROP)
+		return false;
+	for (size_t i = 0; i < f->n; i++) {
+		if (!memchr(f->items[i].name, '_', f->items[i].name_len)) {
+			f->items[w++] = f->items[i];
+			continue;
+		}
+		if (action == CONFIG_UNDERSCORES_REJECT) {
+			wp_req_flag(r, "DPE");
+			r->details = r->conn->h2s ? "http2.unexpected_underscore"
+						  : "http1.unexpected_underscore";
+			wp_down_close_after(r->conn);
+			wp_req_answer(r, 400, "Bad Request", 11, NULL, 0);
+			return true;
+		}
+	}
+	f->n = w;
+	return false;
+}
+
+/*
  * What no rule may see: a request whose target or authority a backend could read otherwise
  * than the rules do (http_uri.h; an HTTP/1 parser refused these already, an HTTP/2 stream's
  * head is checked here), an HTTP/2 :scheme other than http or https, an HTTP/1.1 request
@@ -1110,7 +1143,7 @@ static void on_request(void *arg, struct h1_head *head)
 	 * client cannot make the proxy's x-forwarded-for or x-request-id vanish by naming them.
 	 */
 	h1_strip_hop(&r->head.fields, true, r->head.upgrade);
-	if (malformed(r))
+	if (underscores(r) || malformed(r))
 		return;
 	if (prepare(r)) {
 		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);

@@ -954,6 +954,19 @@ enum config_path_norm {
 	CONFIG_PATH_NORM_DECODE_MERGE,
 };
 
+/*
+ * ProxyConfig.connectionSettings.httpHeadersWithUnderscoresAction (Envoy's
+ * headers_with_underscores_action): a request field whose name holds "_" is let through,
+ * refused with 400, or dropped before anything sees it. Unset is ALLOW, or REJECT under the
+ * EDGE profile.
+ */
+enum config_underscores {
+	CONFIG_UNDERSCORES_UNSET = -1,
+	CONFIG_UNDERSCORES_ALLOW = 0,
+	CONFIG_UNDERSCORES_REJECT,
+	CONFIG_UNDERSCORES_DROP,
+};
+
 /* envoyExtAuthzHttp / envoyExtAuthzGrpc */
 struct config_ext_authz {
 	bool grpc;
@@ -1004,6 +1017,7 @@ struct config_mesh {
 	bool present;
 	int path_normalization;	       /* enum config_path_norm */
 	int num_trusted_proxies;       /* -1: unset */
+	int underscores;	       /* enum config_underscores */
 	bool proxy_protocol;	       /* gatewayTopology.proxyProtocol is set (any value) */
 	char *outbound_traffic_policy; /* "ALLOW_ANY", "REGISTRY_ONLY" or NULL */
 	size_t n_providers;

@@ -642,6 +642,7 @@ struct l7_config {
 	/* From the mesh config (-1: not set there; the proxy's flags decide). */
 	int path_normalization; /* enum config_path_norm */
 	int num_trusted_proxies;
+	int underscores; /* enum config_underscores */
 };
 
 /*

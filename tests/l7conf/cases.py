@@ -886,3 +886,25 @@ case("own_403_before_body", "a 403 before an upload's body: connection: close, t
                                  ctx.responses and not isinstance(ctx.responses[0], tuple) and
                                  ctx.responses[0].get("connection") == "close"))
 
+# §1.6: Istio's httpHeadersWithUnderscoresAction (ProxyConfig.connectionSettings), Envoy's
+# headers_with_underscores_action: by default a field named x_user is forwarded (Envoy's ALLOW).
+UNDERSCORE = req(headers=["X_User: admin", "X-Kept: 1"])
+case("underscore_allowed", "by default a field whose name holds '_' is forwarded", UNDERSCORE,
+     expect=served(), check=backend_saw(0, "x_user", "admin"), waypoint_only=True)
+case("underscore_reject", "httpHeadersWithUnderscoresAction REJECT_REQUEST: 400, closed",
+     UNDERSCORE, expect=refused(), waypoint_only=True,
+     opts={"mesh": "{connectionSettings: {httpHeadersWithUnderscoresAction: "
+                   "HEADERS_WITH_UNDERSCORES_REJECT_REQUEST}}"})
+case("underscore_edge_profile", "the EDGE profile refuses them too", UNDERSCORE,
+     expect=refused(), waypoint_only=True, opts={"mesh": "{connectionSettings: {profile: EDGE}}"})
+case("underscore_drop", "DROP_HEADER: the field is gone before anything sees it, the rest kept",
+     UNDERSCORE, expect=served(), waypoint_only=True,
+     check=checks(backend_saw(0, "x_user", absent=True), backend_saw(0, "x-kept", "1")),
+     opts={"mesh": "{connectionSettings: {httpHeadersWithUnderscoresAction: "
+                   "HEADERS_WITH_UNDERSCORES_DROP_HEADER}}"})
+case("underscore_reject_h2", "HTTP/2: REJECT_REQUEST answers 400 on the stream", waypoint_only=True,
+     steps=h2_steps([(1, request_block(extra=[("x_user", "admin")]), True),
+                     (3, request_block("/after"), True)]),
+     expect={"status": "1:400,3:200", "backend": 1},
+     opts={"mesh": "{connectionSettings: {httpHeadersWithUnderscoresAction: "
+                   "HEADERS_WITH_UNDERSCORES_REJECT_REQUEST}}"})

@@ -548,6 +548,18 @@ spec:
 """
 
 
+# The mesh config (opts "mesh": its defaultConfig, a YAML flow mapping) for the cases that need
+# one; the waypoint's flags cover the rest.
+MESH = """---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    defaultConfig: DEFAULT_CONFIG
+"""
+
+
 class Waypoint(Router):
     name = "waypoint"
 
@@ -557,15 +569,20 @@ class Waypoint(Router):
         self.ambitctl = ambitctl or os.path.join(REPO, "build/ambitctl")
         self.configs = {}
 
-    def _config(self, be_port):
-        key = be_port
+    def _config(self, be_port, mesh=None):
+        """The waypoint's model of WORLD (and, when @mesh is given, the mesh config's
+        defaultConfig @mesh, a YAML flow mapping)."""
+        key = (be_port, mesh)
         if key not in self.configs:
-            world = os.path.join(self.tmp, f"world-{be_port}.yaml")
+            world = os.path.join(self.tmp, f"world-{be_port}-{len(self.configs)}.yaml")
+            text = WORLD.replace("BACKEND", str(be_port))
+            if mesh:
+                text += MESH.replace("DEFAULT_CONFIG", mesh)
             with open(world, "w") as f:
-                f.write(WORLD.replace("BACKEND", str(be_port)))
+                f.write(text)
             out = subprocess.run([self.ambitctl, "waypoint", "config", "-f", world, "-n", "conf",
                                   "--name", "wp"], capture_output=True, check=True)
-            path = os.path.join(self.tmp, f"l7-{be_port}.json")
+            path = os.path.join(self.tmp, f"l7-{be_port}-{len(self.configs)}.json")
             with open(path, "wb") as f:
                 f.write(out.stdout)
             self.configs[key] = path
@@ -583,7 +600,7 @@ class Waypoint(Router):
             if key in opts:
                 flags += [flag, str(opts[key])]
         self.proc = subprocess.Popen(
-            [self.binary, "--config", self._config(be_port), "--workers", "1",
+            [self.binary, "--config", self._config(be_port, opts.get("mesh")), "--workers", "1",
              "--listen", f"127.0.0.1:{self.port}=web.conf.svc.cluster.local:80"] + flags,
             stdout=open(self.access, "w"), stderr=open(log, "w"))
         _wait_listen(self.port, self.proc, log)

@@ -493,6 +493,87 @@ static void test_mesh_config(void **state)
 	config_diags_free(&diags);
 }
 
+/* The mesh config's @settings (connectionSettings, flow style) as the model's underscores. */
+static int underscores_of(const char *settings)
+{
+	char *yaml;
+	struct l7_config *c;
+	int got;
+
+	assert_true(asprintf(&yaml,
+			     "apiVersion: v1\n"
+			     "kind: ConfigMap\n"
+			     "metadata: {name: istio, namespace: istio-system}\n"
+			     "data:\n"
+			     "  mesh: |\n"
+			     "    defaultConfig:\n"
+			     "      connectionSettings: %s\n",
+			     settings) > 0);
+	c = compile(yaml);
+	got = c->underscores;
+	l7_config_free(c);
+	free(yaml);
+	return got;
+}
+
+/*
+ * ProxyConfig.connectionSettings.httpHeadersWithUnderscoresAction reaches the model (through
+ * its JSON: compile() decodes what it encoded), the EDGE profile defaulting it to REJECT;
+ * an action or profile Istio does not name is refused.
+ */
+static void test_mesh_underscores(void **state)
+{
+	static const char *const bad[] = {
+	    "{httpHeadersWithUnderscoresAction: REJECT}",
+	    "{profile: GATEWAY}",
+	    "{httpPathWithEscapedSlashesAction: SOMETIMES}",
+	    "{httpMergeSlashes: maybe}",
+	    "{noSuchSetting: 1}",
+	};
+	struct l7_config *c = compile("");
+
+	assert_int_equal(c->underscores, CONFIG_UNDERSCORES_UNSET);
+	l7_config_free(c);
+	assert_int_equal(underscores_of("{httpHeadersWithUnderscoresAction: "
+					"HEADERS_WITH_UNDERSCORES_REJECT_REQUEST}"),
+			 CONFIG_UNDERSCORES_REJECT);
+	assert_int_equal(underscores_of("{httpHeadersWithUnderscoresAction: "
+					"HEADERS_WITH_UNDERSCORES_DROP_HEADER}"),
+			 CONFIG_UNDERSCORES_DROP);
+	assert_int_equal(underscores_of("{httpHeadersWithUnderscoresAction: "
+					"HEADERS_WITH_UNDERSCORES_ALLOW}"),
+			 CONFIG_UNDERSCORES_ALLOW);
+	assert_int_equal(underscores_of("{profile: EDGE}"), CONFIG_UNDERSCORES_REJECT);
+	assert_int_equal(underscores_of("{profile: EDGE, httpHeadersWithUnderscoresAction: "
+					"HEADERS_WITH_UNDERSCORES_ALLOW}"),
+			 CONFIG_UNDERSCORES_ALLOW);
+	assert_int_equal(underscores_of("{profile: EDGE, httpHeadersWithUnderscoresAction: "
+					"HEADERS_WITH_UNDERSCORES_UNSPECIFIED}"),
+			 CONFIG_UNDERSCORES_REJECT);
+	assert_int_equal(underscores_of("{profile: SIDECAR, httpIdleTimeout: 1h, "
+					"httpMergeSlashes: true}"),
+			 CONFIG_UNDERSCORES_UNSET);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct config cfg;
+		struct config_diags diags = {0};
+		char *yaml;
+
+		assert_true(asprintf(&yaml,
+				     "apiVersion: v1\nkind: ConfigMap\n"
+				     "metadata: {name: istio, namespace: istio-system}\n"
+				     "data:\n  mesh: |\n    defaultConfig:\n"
+				     "      connectionSettings: %s\n",
+				     bad[i]) > 0);
+		config_init(&cfg);
+		if (!config_load_buffer(&cfg, "mesh.yaml", yaml, strlen(yaml), &diags))
+			fail_msg("accepted %s", bad[i]);
+		assert_true(diags.n >= 1);
+		config_free(&cfg);
+		config_diags_free(&diags);
+		free(yaml);
+	}
+}
+
 /* A CUSTOM policy's provider reaches the model with its Service (aux: not a destination). */
 static void test_ext_authz_provider(void **state)
 {
@@ -709,6 +790,7 @@ int main(void)
 	    cmocka_unit_test(test_path_slashes),
 	    cmocka_unit_test(test_str_match),
 	    cmocka_unit_test(test_mesh_config),
+	    cmocka_unit_test(test_mesh_underscores),
 	    cmocka_unit_test(test_ext_authz_provider),
 	    cmocka_unit_test(test_envoy_metadata_fails_closed),
 	    cmocka_unit_test(test_attachment),

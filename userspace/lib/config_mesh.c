@@ -344,6 +344,85 @@ static int mc_gateway_topology(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_walk_map(ctx, v, fields, o);
 }
 
+/* The names Istio's enum gives, in enum config_underscores's order. */
+static int mc_underscores(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	static const char *const names[] = {"HEADERS_WITH_UNDERSCORES_UNSPECIFIED",
+					    "HEADERS_WITH_UNDERSCORES_ALLOW",
+					    "HEADERS_WITH_UNDERSCORES_REJECT_REQUEST",
+					    "HEADERS_WITH_UNDERSCORES_DROP_HEADER", NULL};
+	MC *m = o;
+	char *s = NULL;
+	int i;
+
+	if (cfg_check_enum(ctx, v, names, &s))
+		return -EINVAL;
+	for (i = 0; strcmp(names[i], s); i++)
+		;
+	free(s);
+	if (i)
+		m->underscores = i - 1; /* UNSPECIFIED leaves it to the profile */
+	return 0;
+}
+
+static int mc_profile(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	static const char *const names[] = {"SIDECAR", "EDGE", NULL};
+
+	return cfg_check_enum(ctx, v, names, NULL);
+}
+
+static int mc_escaped_slashes(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	static const char *const names[] = {"PATH_WITH_ESCAPED_SLASHES_UNSPECIFIED",
+					    "KEEP_UNCHANGED",
+					    "REJECT_REQUEST",
+					    "UNESCAPE_AND_REDIRECT",
+					    "UNESCAPE_AND_FORWARD",
+					    NULL};
+
+	return cfg_check_enum(ctx, v, names, NULL);
+}
+
+/*
+ * ProxyConfig.connectionSettings: the underscores action (and the EDGE profile's default of it)
+ * is kept; the rest of Envoy's connection settings is type-checked.
+ */
+static int mc_connection_settings(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	static const struct cfg_field fields[] = {
+	    {"profile", CFG_T_STR, mc_profile, 0},
+	    {"httpHeadersWithUnderscoresAction", CFG_T_STR, mc_underscores, 0},
+	    {"listenerPerConnectionBufferLimitBytes", CFG_T_INT, NULL, 0},
+	    {"clusterPerConnectionBufferLimitBytes", CFG_T_INT, NULL, 0},
+	    {"httpIdleTimeout", CFG_T_STR, NULL, 0},
+	    {"httpMaxConnectionDuration", CFG_T_STR, NULL, 0},
+	    {"httpDrainTimeout", CFG_T_STR, NULL, 0},
+	    {"httpRequestTimeout", CFG_T_STR, NULL, 0},
+	    {"httpRequestHeadersTimeout", CFG_T_STR, NULL, 0},
+	    {"httpStreamIdleTimeout", CFG_T_STR, NULL, 0},
+	    {"httpMaxStreamDuration", CFG_T_STR, NULL, 0},
+	    {"httpMaxConcurrentStreams", CFG_T_INT, NULL, 0},
+	    {"http2InitialStreamWindowSize", CFG_T_INT, NULL, 0},
+	    {"http2InitialConnectionWindowSize", CFG_T_INT, NULL, 0},
+	    {"httpMergeSlashes", CFG_T_BOOL, NULL, 0},
+	    {"httpPathWithEscapedSlashesAction", CFG_T_STR, mc_escaped_slashes, 0},
+	    {"listenerConnectionLimit", CFG_T_INT, NULL, 0},
+	    {"globalDownstreamConnectionLimit", CFG_T_INT, NULL, 0},
+	    {NULL, 0, NULL, 0},
+	};
+	MC *m = o;
+	yaml_node_t *profile = cfg_map_get(ctx, v, "profile");
+	int err = cfg_walk_map(ctx, v, fields, o);
+
+	/* EDGE (Envoy's edge best practices) refuses them unless the action says otherwise. */
+	if (!err && m->underscores == CONFIG_UNDERSCORES_UNSET && profile &&
+	    profile->type == YAML_SCALAR_NODE &&
+	    !strcmp((char *)profile->data.scalar.value, "EDGE"))
+		m->underscores = CONFIG_UNDERSCORES_REJECT;
+	return err;
+}
+
 static int mc_tracing(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
 	return cfg_mesh_proxy_tracing(ctx, v, o);
@@ -355,6 +434,7 @@ static int mc_tracing(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
  */
 static const struct cfg_field proxy_config_fields[] = {
     {"gatewayTopology", CFG_T_MAP, mc_gateway_topology, 0},
+    {"connectionSettings", CFG_T_MAP, mc_connection_settings, 0},
     {"configPath", CFG_T_STR, NULL, 0},
     {"binaryPath", CFG_T_STR, NULL, 0},
     {"serviceCluster", CFG_T_STR, NULL, 0},
@@ -495,6 +575,7 @@ static int parse_mesh(struct cfg_ctx *ctx, yaml_node_t *v, struct config_mesh *m
 
 	m->path_normalization = CONFIG_PATH_NORM_UNSET;
 	m->num_trusted_proxies = -1;
+	m->underscores = CONFIG_UNDERSCORES_UNSET;
 	m->proxy_protocol = false;
 	m->enable_tracing = true;
 	if (!yaml_parser_initialize(&p))

@@ -747,18 +747,23 @@ void l7j_ext_authz(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 
 static const char *const norm_names[] = {"BASE", "NONE", "MERGE_SLASHES",
 					 "DECODE_AND_MERGE_SLASHES", NULL};
+/* enum config_underscores, as Envoy names the actions. */
+static const char *const underscores_names[] = {"ALLOW", "REJECT_REQUEST", "DROP_HEADER", NULL};
 
 int l7_authz_to_json(const struct l7_config *c, cJSON *root)
 {
 	cJSON *a, *m;
 
-	if (c->path_normalization >= 0 || c->num_trusted_proxies >= 0) {
+	if (c->path_normalization >= 0 || c->num_trusted_proxies >= 0 || c->underscores >= 0) {
 		if (!(m = cJSON_AddObjectToObject(root, "mesh")) ||
 		    (c->path_normalization >= 0 &&
 		     !cJSON_AddStringToObject(m, "pathNormalization",
 					      norm_names[c->path_normalization])) ||
 		    (c->num_trusted_proxies >= 0 &&
-		     !cJSON_AddNumberToObject(m, "numTrustedProxies", c->num_trusted_proxies)))
+		     !cJSON_AddNumberToObject(m, "numTrustedProxies", c->num_trusted_proxies)) ||
+		    (c->underscores >= 0 &&
+		     !cJSON_AddStringToObject(m, "headersWithUnderscoresAction",
+					      underscores_names[c->underscores])))
 			return -ENOMEM;
 	}
 	if (jwt_to_json(c, root) || ext_authz_to_json(c, root))
@@ -956,8 +961,10 @@ void l7j_authz(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 
 	c->path_normalization = CONFIG_PATH_NORM_UNSET;
 	c->num_trusted_proxies = -1;
+	c->underscores = CONFIG_UNDERSCORES_UNSET;
 	if ((a = cJSON_GetObjectItemCaseSensitive(j, "mesh"))) {
-		static const char *const mk[] = {"pathNormalization", "numTrustedProxies", NULL};
+		static const char *const mk[] = {"pathNormalization", "numTrustedProxies",
+						 "headersWithUnderscoresAction", NULL};
 
 		if (!l7j_keys(d, a, "l7.mesh", mk))
 			return;
@@ -967,6 +974,9 @@ void l7j_authz(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 		if (cJSON_GetObjectItemCaseSensitive(a, "numTrustedProxies"))
 			c->num_trusted_proxies =
 			    (int)l7j_dnum(d, a, "numTrustedProxies", "l7.mesh", 0, 64, true);
+		if (cJSON_GetObjectItemCaseSensitive(a, "headersWithUnderscoresAction"))
+			c->underscores = l7j_denum(d, a, "headersWithUnderscoresAction", "l7.mesh",
+						   underscores_names, true);
 		if (d->failed)
 			return;
 	}

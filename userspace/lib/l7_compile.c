@@ -733,9 +733,11 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 		return NULL;
 	c->path_normalization = CONFIG_PATH_NORM_UNSET;
 	c->num_trusted_proxies = -1;
+	c->underscores = CONFIG_UNDERSCORES_UNSET;
 	if (config_mesh_of(in->cfg)) {
 		c->path_normalization = config_mesh_of(in->cfg)->path_normalization;
 		c->num_trusted_proxies = config_mesh_of(in->cfg)->num_trusted_proxies;
+		c->underscores = config_mesh_of(in->cfg)->underscores;
 	}
 	c->waypoint_namespace = strdup(wp->namespace);
 	c->waypoint_name = strdup(wp->name);
