@@ -111,6 +111,13 @@ out=$(https other.example.com -k 2>&1) && fail "a host no server lists got an an
 # Plaintext on the TLS port is not HTTP to it.
 out=$(curl -sS --max-time 5 "http://127.0.0.1:$port/productpage" 2>&1) &&
 	fail "plaintext on the TLS port answered: $out"
+# A fragment in the target over TLS is refused as over plaintext (400, before any route), which
+# curl cannot send: raw bytes through openssl (issue 38 §1.2).
+line=$(printf 'GET /productpage#x HTTP/1.1\r\nHost: bookinfo.example.com\r\n\r\n' |
+	timeout 15 openssl s_client -quiet -connect "127.0.0.1:$port" \
+		-servername bookinfo.example.com -CAfile "$WORK/example.com.crt" 2>/dev/null |
+	head -1 | tr -d '\r')
+expect_contains "$line" "HTTP/1.1 400" "a fragment in the target over TLS"
 
 # MUTUAL: no client certificate, refused; the CA's, served.
 out=$(https secure.example.com 2>&1) && fail "MUTUAL without a client certificate: $out"

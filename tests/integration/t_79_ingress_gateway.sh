@@ -222,6 +222,10 @@ actl apply -f "$WORK/mesh.yaml" >&2 || fail "mesh config not applied"
 WANT=403 wait_for 30 status_is /productpage -H 'X-Forwarded-For: 203.0.113.7' ||
 	fail "remoteIpBlocks never denied the forwarded client"
 expect_eq "$(via_gw /productpage -H 'X-Forwarded-For: 198.51.100.9')" 200 "another forwarded client"
+# A load balancer appends its own line after the client's (HAProxy's `option forwardfor`): the
+# lines are one list, so the balancer's entry is the client and the DENY holds (issue 38 §1.1).
+expect_eq "$(via_gw /productpage -H 'X-Forwarded-For: 1.2.3.4' -H 'X-Forwarded-For: 203.0.113.9')" \
+	403 "the client in a second X-Forwarded-For line"
 actl delete -f "$WORK/gw-deny.yaml" -f "$WORK/mesh.yaml" >&2 || fail "policy not deleted"
 WANT=200 wait_for 30 status_is /api/v1/products || fail "the deleted policy still denies"
 
