@@ -65,6 +65,12 @@ expect_eq "$out" "RBAC: access denied" "the body of a denied request"
 expect_code 403 GET / -H 'x-token: guest'
 expect_code 200 GET / -H 'x-token: admin'
 expect_code 200 POST /
+# The waypoint's own 403 keeps the client's connection: curl's second request rides it (issue 38
+# §2.1; it used to find the connection closed: "Connection 0 seems to be dead").
+out=$(pod_exec mesh/client-0 curl -sv --max-time 5 -o /dev/null -o /dev/null http://server/ \
+	http://server/ 2>&1)
+expect_contains "$out" "Re-using existing connection" "a request after a 403 on its connection"
+case $out in *"seems to be dead"*) fail "the 403 closed the connection: $out" ;; esac
 wait_log 10 mesh/waypoint-0 'rbac_access_denied_matched_policy\[ns\[mesh\]-policy\[deny-get\]-rule\[0\]\]' ||
 	fail "the access log does not name the policy: $(actl local logs mesh/waypoint-0 | tail -2)"
 wp_metrics() { pod_exec mesh/waypoint-0 curl -sf --max-time 3 http://127.0.0.1:15020/metrics; }
