@@ -6,6 +6,7 @@
 #include <string.h>
 #include <cjose/cjose.h>
 #include <cjson/cJSON.h>
+#include <xxhash.h>
 
 #include "crypto.h"
 #include "jwt.h"
@@ -515,14 +516,10 @@ void wp_jwt_cache_stats(const struct wp_jwt_cache *c, struct wp_jwt_cache_stats 
 	out->bytes = c->bytes;
 }
 
-/* FNV-1a: entries are told apart by a whole compare; the hash only saves most of them. */
+/* Entries are told apart by a whole compare; the hash only saves most of them. */
 static uint64_t token_hash(const char *s, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-	return h;
+	return XXH3_64bits(s, n);
 }
 
 static bool past_exp(uint64_t exp, time_t now)
