@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /* JWKS and JWT verification (jwt.h): cjose for JWK and JWS, the crypto seam for Ed25519. */
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjose/cjose.h>
 #include <cjson/cJSON.h>
+#include <xxhash.h>
 
 #include "crypto.h"
 #include "jwt.h"
@@ -34,6 +34,7 @@ struct key {
 struct wp_jwks {
 	size_t n;
 	struct key *keys;
+	uint64_t serial; /* wp_jwks_serial */
 };
 
 static const char *const status_text[WP_JWT_STATUS_COUNT] = {
@@ -48,7 +49,13 @@ static const char *const status_text[WP_JWT_STATUS_COUNT] = {
     [WP_JWT_PAYLOAD_BAD_JSON] = "Jwt payload is an invalid JSON",
     [WP_JWT_ISS_NOT_STRING] = "Jwt payload [iss] field should be a string",
     [WP_JWT_SUB_NOT_STRING] = "Jwt payload [sub] field should be a string",
-    [WP_JWT_TIME_NOT_INTEGER] = "Jwt payload [exp] or [nbf] field should be an integer",
+    [WP_JWT_HEADER_CRIT] = "Jwt header [crit] names an extension that is not supported",
+    [WP_JWT_IAT_NOT_INTEGER] = "Jwt payload [iat] field is not an integer",
+    [WP_JWT_IAT_OUT_OF_RANGE] = "Jwt payload [iat] field is not a positive 64 bit integer",
+    [WP_JWT_NBF_NOT_INTEGER] = "Jwt payload [nbf] field is not an integer",
+    [WP_JWT_NBF_OUT_OF_RANGE] = "Jwt payload [nbf] field is not a positive 64 bit integer",
+    [WP_JWT_EXP_NOT_INTEGER] = "Jwt payload [exp] field is not an integer",
+    [WP_JWT_EXP_OUT_OF_RANGE] = "Jwt payload [exp] field is not a positive 64 bit integer",
     [WP_JWT_SIGNATURE_BAD_BASE64] = "Jwt signature is an invalid Base64url encoded",
     [WP_JWT_UNKNOWN_ISSUER] = "Jwt issuer is not configured",
     [WP_JWT_AUDIENCE_NOT_ALLOWED] = "Audiences in Jwt are not allowed",
@@ -83,6 +90,11 @@ void wp_jwks_free(struct wp_jwks *k)
 size_t wp_jwks_count(const struct wp_jwks *k)
 {
 	return k ? k->n : 0;
+}
+
+uint64_t wp_jwks_serial(const struct wp_jwks *k)
+{
+	return k ? k->serial : 0;
 }
 
 static const char *jstr(const cJSON *o, const char *key)
@@ -219,6 +231,11 @@ struct wp_jwks *wp_jwks_parse(const char *json, char *err, size_t len)
 		snprintf(err, len, "JWKS: no usable signing key (%zu skipped)", skipped);
 		wp_jwks_free(k);
 		k = NULL;
+	} else {
+		/* Never 0, never reused: the verified-token caches' key (wp_jwt_cache). */
+		static uint64_t serials;
+
+		k->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
 	}
 out:
 	cJSON_Delete(root);
@@ -285,11 +302,34 @@ void wp_jwt_clear(struct wp_jwt *jwt)
 	memset(jwt, 0, sizeof(*jwt));
 }
 
+/*
+ * A NumericDate claim (@key) into *@t, as jwt_verify_lib's GetUInt64: absent is 0; a number in
+ * [0, 2^64) is taken without its fraction; any other number is out of range (1e400 is inf to
+ * cJSON, and would never expire), any other JSON not an integer.
+ */
+static enum wp_jwt_status numeric_date(const cJSON *payload, const char *key, uint64_t *t,
+				       enum wp_jwt_status not_integer)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(payload, key);
+
+	*t = 0;
+	if (!v)
+		return WP_JWT_OK;
+	if (!cJSON_IsNumber(v))
+		return not_integer;
+	/* not_integer + 1: the field's OUT_OF_RANGE (jwt.h keeps them in pairs). */
+	if (!(v->valuedouble >= 0 && v->valuedouble < 18446744073709551616.0))
+		return not_integer + 1;
+	*t = (uint64_t)v->valuedouble;
+	return WP_JWT_OK;
+}
+
 enum wp_jwt_status wp_jwt_decode(const char *token, size_t n, struct wp_jwt *out)
 {
 	const char *d1 = memchr(token, '.', n), *d2;
 	const cJSON *iss, *sub;
-	bool bad64;
+	enum wp_jwt_status st;
+	bool bad64, crit;
 	cJSON *h;
 
 	memset(out, 0, sizeof(*out));
@@ -299,7 +339,11 @@ enum wp_jwt_status wp_jwt_decode(const char *token, size_t n, struct wp_jwt *out
 	h = decode_json(token, (size_t)(d1 - token), &bad64);
 	if (!h)
 		return bad64 ? WP_JWT_HEADER_BAD_BASE64 : WP_JWT_HEADER_BAD_JSON;
+	/* RFC 7515 §4.1.11: extensions the recipient must understand; we understand none. */
+	crit = cJSON_GetObjectItemCaseSensitive(h, "crit") != NULL;
 	cJSON_Delete(h);
+	if (crit)
+		return WP_JWT_HEADER_CRIT;
 	out->payload = decode_json(d1 + 1, (size_t)(d2 - d1 - 1), &bad64);
 	if (!out->payload)
 		return bad64 ? WP_JWT_PAYLOAD_BAD_BASE64 : WP_JWT_PAYLOAD_BAD_JSON;
@@ -317,21 +361,26 @@ enum wp_jwt_status wp_jwt_decode(const char *token, size_t n, struct wp_jwt *out
 	}
 	out->iss = iss ? iss->valuestring : NULL;
 	out->sub = sub ? sub->valuestring : NULL;
-	return WP_JWT_OK;
+	st = numeric_date(out->payload, "iat", &out->iat, WP_JWT_IAT_NOT_INTEGER);
+	if (!st)
+		st = numeric_date(out->payload, "nbf", &out->nbf, WP_JWT_NBF_NOT_INTEGER);
+	if (!st)
+		st = numeric_date(out->payload, "exp", &out->exp, WP_JWT_EXP_NOT_INTEGER);
+	if (st)
+		wp_jwt_clear(out);
+	return st;
 }
 
-/* A NumericDate claim (@key) into *@t; false when present but not an integer. */
-static bool numeric_date(const cJSON *payload, const char *key, bool *present, double *t)
+/* exp and nbf against @now, as jwt_verify_lib (Jwt::verifyTimeConstraint), without wrapping. */
+static enum wp_jwt_status times_ok(const struct wp_jwt *jwt, time_t now)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(payload, key);
+	uint64_t t = now > 0 ? (uint64_t)now : 0;
 
-	*present = v != NULL;
-	if (!v)
-		return true;
-	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0)
-		return false;
-	*t = v->valuedouble;
-	return true;
+	if (jwt->nbf > t && jwt->nbf - t > CLOCK_SKEW_S)
+		return WP_JWT_NOT_YET_VALID;
+	if (jwt->exp && t > jwt->exp && t - jwt->exp > CLOCK_SKEW_S)
+		return WP_JWT_EXPIRED;
+	return WP_JWT_OK;
 }
 
 static bool audience_ok(const cJSON *payload, const struct config_strings *allowed)
@@ -405,21 +454,145 @@ static bool ed25519_ok(const char *token, size_t n, const struct key *k)
 	return ok;
 }
 
-enum wp_jwt_status wp_jwt_verify(const char *token, size_t n, const struct wp_jwt *jwt,
-				 const struct wp_jwks *keys, const struct config_strings *audiences,
-				 time_t now)
+/* ---- verified tokens (wp_jwt_cache) ---- */
+
+struct cache_entry {
+	char *tok; /* the token's bytes (malloc'd); NULL: a free slot */
+	size_t len;
+	uint64_t serial; /* the key set that verified it */
+	uint64_t hash;
+	uint64_t exp;  /* the token's exp (0: none): dropped once past it */
+	uint64_t used; /* the cache's tick at its last hit */
+};
+
+struct wp_jwt_cache {
+	size_t cap, n, bytes;
+	uint64_t tick, hits, misses, evictions;
+	struct cache_entry *e;
+};
+
+struct wp_jwt_cache *wp_jwt_cache_new(size_t entries)
+{
+	struct wp_jwt_cache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->cap = entries ? entries : WP_JWT_CACHE_ENTRIES;
+	c->e = calloc(c->cap, sizeof(*c->e));
+	if (!c->e) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void cache_drop(struct wp_jwt_cache *c, struct cache_entry *e)
+{
+	c->n--;
+	c->bytes -= e->len;
+	free(e->tok);
+	memset(e, 0, sizeof(*e));
+}
+
+void wp_jwt_cache_free(struct wp_jwt_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->cap; i++)
+		free(c->e[i].tok);
+	free(c->e);
+	free(c);
+}
+
+void wp_jwt_cache_stats(const struct wp_jwt_cache *c, struct wp_jwt_cache_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!c)
+		return;
+	out->hits = c->hits;
+	out->misses = c->misses;
+	out->evictions = c->evictions;
+	out->entries = c->n;
+	out->bytes = c->bytes;
+}
+
+/* Entries are told apart by a whole compare; the hash only saves most of them. */
+static uint64_t token_hash(const char *s, size_t n)
+{
+	return XXH3_64bits(s, n);
+}
+
+static bool past_exp(uint64_t exp, time_t now)
+{
+	uint64_t t = now > 0 ? (uint64_t)now : 0;
+
+	return exp && t > exp && t - exp > CLOCK_SKEW_S;
+}
+
+/* Whether @token (@n bytes, hash @h) was verified under key set @serial; counts the look-up. */
+static bool cache_hit(struct wp_jwt_cache *c, uint64_t serial, const char *token, size_t n,
+		      uint64_t h, time_t now)
+{
+	for (size_t i = 0; i < c->cap; i++) {
+		struct cache_entry *e = &c->e[i];
+
+		if (!e->tok || e->hash != h || e->len != n || e->serial != serial ||
+		    memcmp(e->tok, token, n))
+			continue;
+		if (past_exp(e->exp, now)) {
+			cache_drop(c, e);
+			break;
+		}
+		e->used = ++c->tick;
+		c->hits++;
+		return true;
+	}
+	c->misses++;
+	return false;
+}
+
+/* Remembers @token, verified under @serial, in a free slot, an expired one or the LRU one. */
+static void cache_put(struct wp_jwt_cache *c, uint64_t serial, const char *token, size_t n,
+		      uint64_t h, uint64_t exp, time_t now)
+{
+	struct cache_entry *slot = NULL;
+	char *copy;
+
+	if (n > WP_JWT_CACHE_TOKEN_MAX || !(copy = malloc(n)))
+		return;
+	memcpy(copy, token, n);
+	for (size_t i = 0; i < c->cap; i++) {
+		struct cache_entry *e = &c->e[i];
+
+		if (!e->tok || past_exp(e->exp, now)) {
+			slot = e;
+			break;
+		}
+		if (!slot || e->used < slot->used)
+			slot = e;
+	}
+	if (slot->tok) {
+		if (!past_exp(slot->exp, now))
+			c->evictions++;
+		cache_drop(c, slot);
+	}
+	*slot = (struct cache_entry){
+	    .tok = copy, .len = n, .serial = serial, .hash = h, .exp = exp, .used = ++c->tick};
+	c->n++;
+	c->bytes += n;
+}
+
+/* Whether @token's signature is one of @keys' (@jwt decoded from it); WP_JWT_OK or why not. */
+static enum wp_jwt_status signature_ok(const char *token, size_t n, const struct wp_jwks *keys)
 {
 	const char *d1 = memchr(token, '.', n), *alg, *kid;
-	bool bad64, present, tried = false, ok = false;
+	bool bad64, tried = false, ok = false;
 	enum wp_jwt_status st = WP_JWT_OK;
 	cjose_jws_t *jws = NULL;
 	enum key_type need;
-	double exp = 0, nbf = 0;
 	cJSON *h;
 	cjose_err err;
 
-	if (!keys)
-		return WP_JWT_JWKS_MISSING;
 	h = d1 ? decode_json(token, (size_t)(d1 - token), &bad64) : NULL;
 	if (!h)
 		return WP_JWT_BAD_FORMAT;
@@ -449,30 +622,40 @@ enum wp_jwt_status wp_jwt_verify(const char *token, size_t n, const struct wp_jw
 		}
 		ok = sig_len_ok(token, n, k) && cjose_jws_verify(jws, k->jwk, &err);
 	}
-	if (!tried) {
+	if (!tried)
 		st = WP_JWT_NO_MATCHING_KEY;
-		goto out;
-	}
-	if (!ok) {
+	else if (!ok)
 		st = WP_JWT_VERIFICATION_FAILS;
-		goto out;
-	}
-	if (!audience_ok(jwt->payload, audiences)) {
-		st = WP_JWT_AUDIENCE_NOT_ALLOWED;
-		goto out;
-	}
-	if (!numeric_date(jwt->payload, "exp", &present, &exp) ||
-	    !numeric_date(jwt->payload, "nbf", &present, &nbf)) {
-		st = WP_JWT_TIME_NOT_INTEGER;
-		goto out;
-	}
-	if (exp && (double)now > exp + CLOCK_SKEW_S)
-		st = WP_JWT_EXPIRED;
-	else if (nbf && (double)now + CLOCK_SKEW_S < nbf)
-		st = WP_JWT_NOT_YET_VALID;
 out:
 	if (jws)
 		cjose_jws_release(jws);
 	cJSON_Delete(h);
 	return st;
+}
+
+enum wp_jwt_status wp_jwt_verify(const char *token, size_t n, const struct wp_jwt *jwt,
+				 const struct wp_jwks *keys, const struct config_strings *audiences,
+				 time_t now, struct wp_jwt_cache *cache)
+{
+	enum wp_jwt_status st;
+	uint64_t h = 0;
+	bool hit = false;
+
+	if (!keys)
+		return WP_JWT_JWKS_MISSING;
+	if (cache && n <= WP_JWT_CACHE_TOKEN_MAX) {
+		h = token_hash(token, n);
+		hit = cache_hit(cache, keys->serial, token, n, h, now);
+	}
+	if (!hit && (st = signature_ok(token, n, keys)))
+		return st;
+	/* Checked at every hit too: the time moves on, and the claims are this request's. */
+	if ((st = times_ok(jwt, now)))
+		return st;
+	if (!audience_ok(jwt->payload, audiences))
+		return WP_JWT_AUDIENCE_NOT_ALLOWED;
+	if (cache && !hit)
+		cache_put(cache, keys->serial, token, n, h ? h : token_hash(token, n), jwt->exp,
+			  now);
+	return WP_JWT_OK;
 }

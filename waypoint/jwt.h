@@ -5,13 +5,15 @@
  * 384/512, PS256/384/512, ES256/384/512 by cjose; EdDSA over Ed25519 by the runtime's crypto
  * seam; never "none"), then the issuer, audiences and the exp / nbf times with Envoy's 60 s of
  * clock skew. Failures carry Envoy's words ("Jwt is expired", "Jwt verification fails"), which
- * are what a client gets in the 401's body.
+ * are what a client gets in the 401's body. A worker keeps the tokens it verified in a bounded
+ * cache (Envoy's jwt_cache_config), so a token sent again costs no signature check.
  */
 #ifndef AMBIT_WAYPOINT_JWT_H
 #define AMBIT_WAYPOINT_JWT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "ambit/config.h"
@@ -36,7 +38,13 @@ enum wp_jwt_status {
 	WP_JWT_PAYLOAD_BAD_JSON,
 	WP_JWT_ISS_NOT_STRING,
 	WP_JWT_SUB_NOT_STRING,
-	WP_JWT_TIME_NOT_INTEGER,
+	WP_JWT_HEADER_CRIT,
+	WP_JWT_IAT_NOT_INTEGER,
+	WP_JWT_IAT_OUT_OF_RANGE,
+	WP_JWT_NBF_NOT_INTEGER,
+	WP_JWT_NBF_OUT_OF_RANGE,
+	WP_JWT_EXP_NOT_INTEGER,
+	WP_JWT_EXP_OUT_OF_RANGE,
 	WP_JWT_SIGNATURE_BAD_BASE64,
 	WP_JWT_UNKNOWN_ISSUER,
 	WP_JWT_AUDIENCE_NOT_ALLOWED,
@@ -57,21 +65,49 @@ struct wp_jwt {
 	const char *iss, *sub; /* in payload; NULL when absent */
 	const char *payload_b64;
 	size_t payload_b64_len; /* the payload as it came (outputPayloadToHeader) */
+	uint64_t iat, nbf, exp; /* NumericDates as Envoy reads them (truncated); 0: absent */
 };
 
 /*
  * Decodes @token (@n bytes) into @out without checking its signature: enough to find the rule
- * its issuer names. WP_JWT_OK or why not (then @out holds nothing to free).
+ * its issuer names. As jwt_verify_lib parses: iat, nbf and exp must be numbers in [0, 2^64)
+ * (a fraction is dropped); and, as RFC 7515 §4.1.11 wants, a header with "crit" is refused (we
+ * understand no extension). WP_JWT_OK or why not (then @out holds nothing to free).
  */
 enum wp_jwt_status wp_jwt_decode(const char *token, size_t n, struct wp_jwt *out);
 
 /*
+ * Verified tokens of one worker (not thread-safe: one per worker, no lock), as Envoy's
+ * JwtCache: at most @entries (0: WP_JWT_CACHE_ENTRIES), tokens up to WP_JWT_CACHE_TOKEN_MAX
+ * bytes, each under the exact token bytes and the key set that verified its signature (a key
+ * set's serial: a new generation's set, a rotated JWKS, never finds an entry of the old one).
+ * An entry spares the signature check only: the audiences and exp/nbf are checked at every
+ * hit, against the time then, and an expired entry is dropped. The least recently used entry
+ * makes room.
+ */
+#define WP_JWT_CACHE_ENTRIES 100
+#define WP_JWT_CACHE_TOKEN_MAX 4096
+struct wp_jwt_cache;
+struct wp_jwt_cache *wp_jwt_cache_new(size_t entries);
+void wp_jwt_cache_free(struct wp_jwt_cache *c);
+struct wp_jwt_cache_stats {
+	uint64_t hits, misses, evictions;
+	size_t entries, bytes; /* held now: entries, and their tokens' bytes */
+};
+void wp_jwt_cache_stats(const struct wp_jwt_cache *c, struct wp_jwt_cache_stats *out);
+
+/* A serial number no other key set parsed in this process has (the cache's key). */
+uint64_t wp_jwks_serial(const struct wp_jwks *k);
+
+/*
  * Verifies decoded @jwt (from @token, @n bytes) against @keys (NULL: the rule's JWKS could not
- * be had: WP_JWT_JWKS_MISSING), the @audiences allowed (empty: any) and the time @now.
+ * be had: WP_JWT_JWKS_MISSING), the @audiences allowed (empty: any) and the time @now. With
+ * @cache (or NULL), a signature verified before under the same @keys is not checked again; one
+ * verified now is remembered.
  */
 enum wp_jwt_status wp_jwt_verify(const char *token, size_t n, const struct wp_jwt *jwt,
 				 const struct wp_jwks *keys, const struct config_strings *audiences,
-				 time_t now);
+				 time_t now, struct wp_jwt_cache *cache);
 void wp_jwt_clear(struct wp_jwt *jwt);
 
 #endif

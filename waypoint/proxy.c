@@ -896,9 +896,14 @@ static enum filter_outcome filters(struct wp_req *r)
 	const struct l7_service *s = &g->l7->services[r->svc];
 
 	if (s->n_jwt) {
+		struct wp_engine *e = r->conn->e;
+
+		/* The worker's verified tokens; without (no memory), every token is checked. */
+		if (!e->jwt_cache)
+			e->jwt_cache = wp_jwt_cache_new(0);
 		r->authn = calloc(1, sizeof(*r->authn));
-		if (!r->authn ||
-		    wp_authn_check(g, s, &r->head.fields, r->head.target, time(NULL), r->authn)) {
+		if (!r->authn || wp_authn_check(g, s, &r->head.fields, r->head.target, time(NULL),
+						e->jwt_cache, r->authn)) {
 			wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
 			return FILTER_ANSWERED;
 		}
@@ -1426,5 +1431,6 @@ void wp_engine_destroy(struct wp_engine *e)
 		view_free(v);
 	}
 	wp_log_free(e->log);
+	wp_jwt_cache_free(e->jwt_cache);
 	free(e);
 }

@@ -56,7 +56,8 @@ struct wp_engine {
 	struct wp_h2up *h2ups;	   /* HTTP/2 upstream connections (proxy_h2up.c) */
 	struct wp_tcp *tcps;	   /* TCP passthroughs (proxy_tcp.c) */
 	size_t n_h2downs, n_tcps;
-	struct wp_tracer *tracer; /* the span queues and exports, made on first use */
+	struct wp_tracer *tracer;	/* the span queues and exports, made on first use */
+	struct wp_jwt_cache *jwt_cache; /* the worker's verified JWTs (jwt.h), made on first use */
 };
 
 struct wp_conn {

@@ -74,6 +74,7 @@ static const struct l7_service *svc;
 static const struct l7_jwt *rule_a, *rule_b, *rule_c;
 static const struct wp_jwks *set_a;
 static char long_name[143];
+static struct wp_jwt_cache *cache;
 
 /* Tokens signed at start, tried against every hostile key set, and the key each needs there. */
 static struct fixed {
@@ -186,6 +187,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!gen || !gen->l7->n_services)
 		die(err);
 	svc = &gen->l7->services[0];
+	/* Small, so that inputs evict each other's tokens. */
+	if (!(cache = wp_jwt_cache_new(8)))
+		die("out of memory");
 	for (size_t i = 0; i < gen->l7->n_jwt; i++) {
 		const struct l7_jwt *r = &gen->l7->jwt[i];
 
@@ -343,16 +347,17 @@ static bool has_nonfinite(const cJSON *j)
 	return false;
 }
 
-/* A NumericDate claim as Envoy takes it: absent, or a non-negative integer (0: not set). */
+/* A NumericDate claim as jwt_verify_lib takes it: absent (0), or a number in [0, 2^64) whose
+ * fraction is dropped; anything else was refused. */
 static double numeric(const cJSON *payload, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(payload, key);
 
 	if (!v)
 		return 0;
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble))
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < 18446744073709551616.0))
 		abort();
-	return v->valuedouble;
+	return floor(v->valuedouble);
 }
 
 static bool audience_in(const cJSON *payload, const struct config_strings *allowed)
@@ -488,10 +493,21 @@ static void check_accepted(const struct wp_authn *a, const struct http_field *be
 		cJSON_Delete(back);
 	}
 	/* A token from a header goes with its header (from a cookie or the query it stays, as in
-	 * Envoy), unless the rule forwards it. */
-	if (src && strcmp(src, "cookie") &&
-	    !http_fields_count(f, src) != !r->forward_original_token)
+	 * Envoy), unless the rule forwards it (another token there may still take the header). */
+	if (src && strcmp(src, "cookie") && !r->forward_original_token && http_fields_count(f, src))
 		abort();
+	if (numeric(j->payload, "iat") < 0)
+		abort();
+}
+
+/* The rules' output headers: a client's never pass (removed from every request). */
+static void drop_outputs(struct http_fields *f)
+{
+	static const char *const outs[] = {"x-jwt-payload", "x-sub", "x-groups", "x-org",
+					   "x-scope"};
+
+	for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++)
+		http_fields_remove(f, outs[i]);
 }
 
 /* The input's header name/value pairs (16 at most) into @f; how many. */
@@ -558,15 +574,18 @@ static void check_request(uint8_t how, const char *tok, const char *in_target, c
 		abort();
 	if (nb)
 		memcpy(before, f1.items, nb * sizeof(*before));
-	rc1 = wp_authn_check(gen, svc, &f1, target, now, &a1);
-	rc2 = wp_authn_check(gen, svc, &f2, target, now, &a2);
+	/* Once through the verified-token cache (kept across inputs and clocks), once not: the
+	 * same verdict either way. */
+	rc1 = wp_authn_check(gen, svc, &f1, target, now, cache, &a1);
+	rc2 = wp_authn_check(gen, svc, &f2, target, now, NULL, &a2);
 	if (rc1 || rc2)
 		abort();
 	if (a1.error != a2.error || a1.rule != a2.rule || !a1.principal != !a2.principal ||
 	    (a1.principal && strcmp(a1.principal, a2.principal)) || !fields_equal(&f1, &f2))
 		abort();
 	if (a1.error || !a1.principal) {
-		/* Refused, or no token: the request is left as it came. */
+		/* Refused, or no token: the request is left as it came, but for the outputs. */
+		drop_outputs(&f0);
 		if (a1.principal || !fields_equal(&f1, &f0))
 			abort();
 		/* A token where a rule looks, alone in the request, gets a verdict. */
@@ -593,7 +612,7 @@ static enum wp_jwt_status verify(const char *tok, const struct wp_jwks *k,
 	enum wp_jwt_status st = wp_jwt_decode(tok, strlen(tok), &jwt);
 
 	if (!st)
-		st = wp_jwt_verify(tok, strlen(tok), &jwt, k, aud, now);
+		st = wp_jwt_verify(tok, strlen(tok), &jwt, k, aud, now, NULL);
 	wp_jwt_clear(&jwt);
 	return st;
 }

@@ -4,7 +4,8 @@
 # handed to the waypoint), tokens signed here with openssl. No token passes unless a policy
 # wants a request principal (403); a good token passes; an expired one gets 401 "Jwt is
 # expired", one signed by another key 401 "Jwt verification fails"; a claim decides a path; and
-# the key set stays in force while its server is away.
+# the key set stays in force while its server is away. Every token a request carries must
+# verify: a forged one beside a good one gets 401.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd jq curl openssl python3
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -119,6 +120,17 @@ expect_eq "$(code / "$forged")" 401 "a token signed by another key"
 expect_eq "$(body / "$forged")" "Jwt verification fails" "the 401's reason"
 expect_eq "$(code /admin "$good")" 403 "a token without the admins group"
 expect_eq "$(code /admin "$admin")" 200 "a token with the admins group"
+# Every token must verify (issue 38 §1.5): a good one does not carry a forged one beside it.
+none=$(printf '{"alg":"none"}' | b64url).$(printf '{"iss":"%s","sub":"admin"}' "$ISS" | b64url).
+code2() { pod_exec mesh/client-0 curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$@"; }
+expect_eq "$(code2 -H "Authorization: Bearer $good" "http://server/secure?access_token=$none")" \
+	401 "a good header token with a forged access_token parameter"
+expect_eq "$(code2 -H "Authorization: Bearer $good" -H "Authorization: Bearer $forged" \
+	http://server/secure)" 401 "two Authorization fields, the second signed by another key"
+expect_eq "$(code2 -H "Authorization: Bearer $admin" -H "Authorization: Bearer $good" \
+	http://server/admin)" 200 "two good tokens: the first is the request's principal"
+expect_eq "$(code2 -H "Authorization: Bearer $good" -H "Authorization: Bearer $admin" \
+	http://server/admin)" 403 "two good tokens, the first without the admins group"
 printf '%s\n' "$expired" >"$WORK/expired.jwt"
 printf '%s\n' "$admin" >"$WORK/admin.jwt"
 out=$(actl check mesh/client-0 server:80 --path /secure --jwt "$WORK/expired.jwt") || fail "check: $out"

@@ -908,3 +908,44 @@ case("underscore_reject_h2", "HTTP/2: REJECT_REQUEST answers 400 on the stream",
      expect={"status": "1:400,3:200", "backend": 1},
      opts={"mesh": "{connectionSettings: {httpHeadersWithUnderscoresAction: "
                    "HEADERS_WITH_UNDERSCORES_REJECT_REQUEST}}"})
+
+# ---- RequestAuthentication (issue 38 §1.5, §1.6): the WORLD's rule for web (jwt_tokens.py) -----
+# Every token a request carries must verify, wherever it is; HAProxy and nginx are not configured
+# with JWT: waypoint only.
+
+import jwt_tokens as jt  # noqa: E402
+
+JWT_GOOD = jt.token()
+UNAUTHENTICATED = {"status": "401", "backend": 0}
+
+
+def bearer(tok):
+    return f"Authorization: Bearer {tok}"
+
+
+case("jwt_valid", "a valid token passes; its Authorization is not forwarded",
+     req(headers=[bearer(JWT_GOOD)]), expect=served(),
+     check=backend_saw(0, "authorization", absent=True), waypoint_only=True)
+case("jwt_forged_param_beside_good", "a valid header token with a forged ?access_token=: 401",
+     req(f"/?access_token={jt.FORGED}", headers=[bearer(JWT_GOOD)]),
+     expect=UNAUTHENTICATED, waypoint_only=True)
+case("jwt_second_authorization_forged", "two Authorization fields, the second forged: 401",
+     req(headers=[bearer(JWT_GOOD), bearer(jt.FORGED)]), expect=UNAUTHENTICATED,
+     waypoint_only=True)
+case("jwt_second_authorization_resigned", "two Authorization fields, the second's signature "
+     "another token's: 401",
+     req(headers=[bearer(JWT_GOOD),
+                  bearer(jt.token("admin").rsplit(".", 1)[0] + "." +
+                         JWT_GOOD.rsplit(".", 1)[1])]),
+     expect=UNAUTHENTICATED, waypoint_only=True)
+case("jwt_exp_out_of_range", "exp 1e400 (not a 64-bit integer; never expiring if wrapped): 401",
+     req(headers=[bearer(jt.sign('{"iss":"%s","sub":"alice","exp":1e400}' % jt.ISS))]),
+     expect=UNAUTHENTICATED, waypoint_only=True)
+case("jwt_crit", "a JOSE header with crit (an extension the waypoint does not know): 401",
+     req(headers=[bearer(jt.sign({"iss": jt.ISS, "sub": "alice"},
+                                 {"alg": "RS256", "kid": jt.KID, "crit": ["exp"],
+                                  "exp": 1}))]),
+     expect=UNAUTHENTICATED, waypoint_only=True)
+case("jwt_again", "the same token twice on one connection (the second from the worker's cache)",
+     req(headers=[bearer(JWT_GOOD)]) + req(headers=[bearer(JWT_GOOD)]), responses=2,
+     expect=served("200,200", 2), waypoint_only=True)

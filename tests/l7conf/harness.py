@@ -731,3 +731,10 @@ def make_tmp():
 
 def rm_tmp(d):
     shutil.rmtree(d, ignore_errors=True)
+
+
+# ---- RequestAuthentication (issue 38): web's JWT rule, its key and tokens in jwt_tokens.py. Cases
+# without a token are not affected; the JWT cases (cases.py, last section) are waypoint-only.
+import jwt_tokens  # noqa: E402
+
+WORLD += jwt_tokens.REQUEST_AUTHN

@@ -278,7 +278,7 @@ int check_l7(const struct ctl_cluster *c, const struct snapshot *snap,
 	snprintf(host, sizeof(host), "%s:%u", svc_host, port);
 	if (request_fields(q, host, &f))
 		goto out;
-	if (wp_authn_check(g, s, &f, path, time(NULL), &an)) {
+	if (wp_authn_check(g, s, &f, path, time(NULL), NULL, &an)) {
 		ret = -ENOMEM;
 		goto out;
 	}
