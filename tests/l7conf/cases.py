@@ -916,7 +916,7 @@ case("underscore_reject_h2", "HTTP/2: REJECT_REQUEST answers 400 on the stream",
 import jwt_tokens as jt  # noqa: E402
 
 JWT_GOOD = jt.token()
-UNAUTHENTICATED = {"status": "401", "backend": 0}
+UNAUTHENTICATED = {"status": "401", "backend": 0, "client": "open"}  # §2.1: kept
 
 
 def bearer(tok):
