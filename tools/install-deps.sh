@@ -28,6 +28,8 @@ pkgs=(
 	python3-grpcio python3-protobuf protobuf-compiler
 	# tests: HTTP/2 frames of the L7 conformance suite (tests/l7conf) decoded
 	python3-hpack
+	# tests: an HBONE client written from Istio ztunnel's wire, not from ours (t_41)
+	python3-h2
 	# tests: `promtool check metrics` on the ztunnel's exposition (t_71)
 	prometheus
 	# bench (tools/bench): load generators, reference mTLS tunnels, report

@@ -259,6 +259,8 @@ int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_up
 	authz_track(w->tracker, out->rec, dst.sin_addr.s_addr, ntohs(dst.sin_port), src_ip,
 		    req->peer_identity);
 	out->fd = up;
+	/* As Istio's ztunnel answers: the client fills the labels it lacks from it. */
+	zt_baggage(dst_wl, out->baggage, sizeof(out->baggage));
 out:
 	mesh_snap_put(zs);
 	return rv;

@@ -140,7 +140,8 @@ static void held_fail(struct held *hd, const char *reason)
 }
 
 /* hbone_open_ops: the CONNECT is established; the stream takes the record and the socket. */
-static struct connrec *held_established(void *arg, struct guard_slot *slot)
+static struct connrec *held_established(void *arg, struct guard_slot *slot,
+					const struct hbone_peer_baggage *peer)
 {
 	struct held *hd = arg;
 	struct metrics_labels labels;
@@ -151,6 +152,7 @@ static struct connrec *held_established(void *arg, struct guard_slot *slot)
 			 inet_ntoa(hd->peer.sin_addr), route_san(&hd->r), hd->tries,
 			 zt_ms_since(hd->w->loop, hd->start_ms));
 	held_labels(hd, &labels);
+	zt_labels_from_peer(&labels, peer);
 	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
 	connrec_set_traceparent(rec, hd->traceparent);
 	if (hd->r.svc)
@@ -267,24 +269,6 @@ static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
 }
 
 /*
- * The client workload as Istio's ztunnel describes it to the far end (API_SEMANTICS.md §9):
- * a waypoint takes its telemetry's source labels from this when the pod backs no Service it
- * knows. Pods of a Deployment are "deployment", others "pod".
- */
-static void baggage(const struct snap_workload *src, char *out, size_t len)
-{
-	bool owned = src->workload_name && src->name && strcmp(src->workload_name, src->name);
-
-	snprintf(out, len,
-		 "k8s.cluster.name=" SNAP_CLUSTER_ID ",k8s.namespace.name=%s,k8s.%s.name=%s,"
-		 "service.name=%s,service.version=%s",
-		 src->namespace, owned ? "deployment" : "pod",
-		 src->workload_name ? src->workload_name : src->name,
-		 src->canonical_service ? src->canonical_service : src->app,
-		 src->canonical_revision ? src->canonical_revision : src->version);
-}
-
-/*
  * A W3C traceparent with a random trace and span id, not sampled: as Istio's ztunnel, which
  * makes no spans, for correlating the two ends' logs. Empty when no randomness is at hand.
  */
@@ -348,7 +332,8 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 	inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof(ip));
 	snprintf(client, sizeof(client), "\"%s:%u\"", ip, ntohs(peer->sin_port));
 	snprintf(auth, sizeof(auth), "%s:%u", inet_ntoa(r->addr.sin_addr), ntohs(r->addr.sin_port));
-	baggage(src, bag, sizeof(bag));
+	/* A waypoint takes its source labels from it when the pod backs no Service it knows. */
+	zt_baggage(src, bag, sizeof(bag));
 	traceparent(tp, sizeof(tp));
 	if (!tp[0])
 		t.traceparent = NULL;

@@ -10,6 +10,7 @@
 
 #include "authz.h"
 #include "connrec.h"
+#include "hbone.h"
 #include "record.h"
 
 void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct snap_workload *src,
@@ -44,6 +45,40 @@ void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct
 	}
 	l->destination_cluster = SNAP_CLUSTER_ID;
 	l->connection_security_policy = mtls ? "mutual_tls" : "none";
+}
+
+void zt_baggage(const struct snap_workload *wl, char *out, size_t len)
+{
+	/* Pods of a Deployment are "deployment", others "pod" (Istio's XDS WorkloadType). */
+	bool owned = wl->workload_name && wl->name && strcmp(wl->workload_name, wl->name);
+	struct hbone_baggage b = {
+	    .cluster = SNAP_CLUSTER_ID,
+	    .ns = wl->namespace,
+	    .kind = owned ? "deployment" : "pod",
+	    .workload = wl->workload_name ? wl->workload_name : wl->name,
+	    .service = wl->canonical_service ? wl->canonical_service : wl->app,
+	    .version = wl->canonical_revision ? wl->canonical_revision : wl->version,
+	};
+
+	if (hbone_baggage_format(&b, out, len) < 0 && len)
+		out[0] = '\0';
+}
+
+/* @v when the local view had nothing, else what it had. */
+static const char *gap(const char *local, const char *v)
+{
+	return local && *local ? local : *v ? v : local;
+}
+
+void zt_labels_from_peer(struct metrics_labels *l, const struct hbone_peer_baggage *peer)
+{
+	l->destination_workload = gap(l->destination_workload, peer->workload);
+	l->destination_workload_namespace = gap(l->destination_workload_namespace, peer->ns);
+	l->destination_canonical_service = gap(l->destination_canonical_service, peer->service);
+	l->destination_canonical_revision = gap(l->destination_canonical_revision, peer->version);
+	/* Istio's derived destination: app is the workload's name, version its revision. */
+	l->destination_app = gap(l->destination_app, peer->workload);
+	l->destination_version = gap(l->destination_version, peer->version);
 }
 
 bool zt_addr_of(int fd, bool peer, struct sockaddr_in *out)

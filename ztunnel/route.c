@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <linux/types.h>
 
+#include "ambit/bpf_abi.h"
 #include "connrec.h"
 #include "metrics.h"
 #include "resolved.h"
@@ -249,6 +251,12 @@ bool zt_local_enrolled(const struct snapshot *s, const struct snap_workload *wl)
 	return wl && wl->enrolled && wl->node && s->node && strcmp(wl->node, s->node) == 0;
 }
 
+bool zt_proxy_port(uint16_t port)
+{
+	return port == AMBIT_PORT_OUTBOUND || port == AMBIT_PORT_INBOUND ||
+	       port == AMBIT_PORT_HBONE;
+}
+
 int zt_check_connect(const struct snapshot *s, const char *authority, const char *forwarded,
 		     const char *peer_id, struct sockaddr_in *dst,
 		     const struct snap_workload **dst_wl, struct sockaddr_in *client)
@@ -264,6 +272,13 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 	*dst_wl = snapshot_workload_by_ip(s, dst->sin_addr.s_addr);
 	if (!zt_local_enrolled(s, *dst_wl))
 		return 400;
+	/*
+	 * The pod's address on a port of the proxy's own would be the proxy again (HBONE in HBONE,
+	 * or back out through 15001): Istio's ztunnel refuses it before policy and without trying
+	 * (its illegal_ports, Error::SelfCall), answered 503 as it answers it.
+	 */
+	if (zt_proxy_port(ntohs(dst->sin_port)))
+		return 503;
 	has_host = forwarded && sock_parse_forwarded_host(forwarded, host, sizeof(host)) == 0;
 	if (zt_waypoint_bypass(s, *dst_wl, has_host ? host : NULL, peer_id))
 		return 401;

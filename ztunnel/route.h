@@ -62,13 +62,20 @@ int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 		      unsigned int (*active)(uint32_t ip), struct zt_route *out);
 
 /*
- * Checks a CONNECT (HBONE inbound): @authority must name an enrolled workload of this node, and
- * a `forwarded: for=` client address is trusted only when it is a workload whose identity
- * equals @peer_id. Returns 0 (with *@dst, *@dst_wl and *@client: the address the client
- * connected from, port included when sent, or INADDR_ANY when none was claimed), 400 for a
- * malformed request or a destination not served here, or 401 for a claimed client IP that does
- * not belong to @peer_id, or for a destination bound to a waypoint (zt_waypoint_bypass) reached
- * by anyone but that waypoint.
+ * Whether @port is one of the proxy's own in a pod, which no tunnel may target: 15001, 15006,
+ * 15008, Istio's ztunnel's illegal_ports. DNS (15053) and the node's admin, stats and readiness
+ * ports (15000, 15020, 15021) are not, in Istio either: a CONNECT to those goes to the pod.
+ */
+bool zt_proxy_port(uint16_t port);
+/*
+ * Checks a CONNECT (HBONE inbound): @authority must name an enrolled workload of this node on a
+ * port that is not the proxy's (zt_proxy_port), and a `forwarded: for=` client address is
+ * trusted only when it is a workload whose identity equals @peer_id. Returns 0 (with *@dst,
+ * *@dst_wl and *@client: the address the client connected from, port included when sent, or
+ * INADDR_ANY when none was claimed), 400 for a malformed request or a destination not served
+ * here, 503 for a proxy port (as Istio's ztunnel), or 401 for a claimed client IP that does not
+ * belong to @peer_id, or for a destination bound to a waypoint (zt_waypoint_bypass) reached by
+ * anyone but that waypoint.
  */
 int zt_check_connect(const struct snapshot *s, const char *authority, const char *forwarded,
 		     const char *peer_id, struct sockaddr_in *dst,

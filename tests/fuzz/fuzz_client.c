@@ -88,12 +88,18 @@ static void near_closed(void *arg, struct hbone_stream *s, const char *reason, b
 static const struct hbone_end_ops near_ops = {
     .data = near_data, .eof = near_eof, .writable = near_writable, .closed = near_closed};
 
-static struct connrec *on_established(void *arg, struct guard_slot *slot)
+static struct connrec *on_established(void *arg, struct guard_slot *slot,
+				      const struct hbone_peer_baggage *peer)
 {
 	struct opened *o = arg;
 
-	if (o->established || o->failed)
+	if (o->established || o->failed || !peer)
 		abort();
+	/* What the peer said of itself lands in metric labels: only a label's characters. */
+	for (const char *v = peer->workload; *v; v++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+			    *v))
+			abort();
 	o->established++;
 	return NULL;
 }

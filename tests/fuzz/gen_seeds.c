@@ -204,6 +204,10 @@ static void gen_connect(void)
 			    {"127.0.0.2:0", NULL, {NULL, 0, false}},
 			    {"127.0.0.2:8080", "for=\"[::1]:80\";by=x, for=127.0.0.3", {0}}};
 	struct req three[] = {web, db, plain};
+	/* The proxy's own ports: refused (503) before policy, nothing connected. */
+	struct req own[] = {{"127.0.0.2:15008", FWD_CLIENT, {GET, 0, true}},
+			    {"127.0.0.2:15006", NULL, {NULL, 0, false}},
+			    {"127.0.0.2:15001", NULL, {NULL, 0, false}}};
 
 	connect_seed("web_allowed", 0, 0, &web, 1, false);
 	connect_seed("web_allowed_cut", 0, 5, &web_open, 1, false);
@@ -216,10 +220,20 @@ static void gen_connect(void)
 	connect_seed("claims_other_workload", 0, 0, &spoof, 1, false);
 	connect_seed("bad_authorities", 0, 0, bad, 4, false);
 	connect_seed("three_streams_goaway", 0, 9, three, 3, true);
+	connect_seed("proxy_ports", 0, 0, own, 3, false);
 }
 
 /* fuzz_client: what a server answers to @n CONNECTs (streams 1, 3, 5). */
-enum answer { OK_DATA, OK_OPEN, DENIED, REFUSED, RESET, NONE };
+enum answer { OK_DATA, OK_OPEN, DENIED, REFUSED, RESET, NONE, OK_BAGGAGE, OK_ODD_BAGGAGE };
+
+/* The 200's `baggage`: the destination as Istio's ztunnel describes it, and a hostile one. */
+static const char *const answer_baggage[] = {
+    [OK_BAGGAGE] = "k8s.cluster.name=Kubernetes,k8s.namespace.name=demo,"
+		   "k8s.deployment.name=web,service.name=web,service.version=v1,"
+		   "cloud.region=r1,cloud.availability_zone=z1",
+    [OK_ODD_BAGGAGE] = "k8s.namespace.name=,k8s.statefulset.name=db,k8s.job.name=a\"b,"
+		       "service.name = x;prop=1,service.name=y,k8s.pod.name=%41,=,,;",
+};
 
 static void client_seed(const char *name, uint8_t cut, const enum answer *ans, size_t n,
 			bool goaway)
@@ -243,16 +257,21 @@ static void client_seed(const char *name, uint8_t cut, const enum answer *ans, s
 	for (size_t i = 0; i < n; i++) {
 		int32_t id = (int32_t)(1 + 2 * i);
 		const char *status = ans[i] == DENIED ? "401" : ans[i] == REFUSED ? "503" : "200";
-		nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)status, 7, 3,
-				 NGHTTP2_NV_FLAG_NONE};
+		const char *bag = ans[i] >= OK_BAGGAGE ? answer_baggage[ans[i]] : NULL;
+		nghttp2_nv nv[2] = {
+		    {(uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE},
+		    {(uint8_t *)"baggage", (uint8_t *)bag, 7, bag ? strlen(bag) : 0,
+		     NGHTTP2_NV_FLAG_NONE},
+		};
 		nghttp2_data_provider prd = {.source.ptr = &bodies[i], .read_callback = body_read};
+		bool data = ans[i] == OK_DATA || ans[i] >= OK_BAGGAGE;
 
-		bodies[i] = (struct body){"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0,
-					  ans[i] == OK_DATA};
+		bodies[i] =
+		    (struct body){"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0, data};
 		if (ans[i] == NONE)
 			continue;
-		if (nghttp2_submit_response(srv, id, &nv, 1,
-					    ans[i] == OK_DATA || ans[i] == OK_OPEN ? &prd : NULL))
+		if (nghttp2_submit_response(srv, id, nv, bag ? 2 : 1,
+					    data || ans[i] == OK_OPEN ? &prd : NULL))
 			die("response");
 		if (ans[i] == RESET)
 			nghttp2_submit_rst_stream(srv, NGHTTP2_FLAG_NONE, id,
@@ -271,7 +290,8 @@ static void gen_client(void)
 	static const enum answer ok[] = {OK_DATA}, open[] = {OK_OPEN}, denied[] = {DENIED},
 				 refused[] = {REFUSED}, reset[] = {RESET},
 				 mixed[] = {OK_DATA, DENIED, REFUSED},
-				 half[] = {OK_OPEN, NONE, RESET};
+				 half[] = {OK_OPEN, NONE, RESET},
+				 bag[] = {OK_BAGGAGE, OK_ODD_BAGGAGE, DENIED};
 
 	client_seed("ok_data_eof", 0, ok, 1, false);
 	client_seed("ok_open_cut", 2, open, 1, false);
@@ -280,6 +300,8 @@ static void gen_client(void)
 	client_seed("ok_then_reset", 0, reset, 1, false);
 	client_seed("three_mixed", 4, mixed, 3, false);
 	client_seed("three_goaway", 0, half, 3, true);
+	client_seed("ok_with_baggage", 0, bag, 1, false);
+	client_seed("three_baggage", 0, bag, 3, false);
 }
 
 /* ---- fuzz_h2: plain HTTP/2 requests, as a client library sends them ---- */

@@ -27,7 +27,10 @@
 #include "../../ztunnel/metrics.h"
 #include "../lib/harness.h"
 #include "../../ztunnel/proxy.h"
+#include "../../ztunnel/record.h"
 #include "../../ztunnel/resolved.h"
+#include "../../ztunnel/route.h"
+#include "hbone.h"
 #include "sock.h"
 
 #define ID_A "spiffe://cluster.local/ns/demo/sa/a"
@@ -577,6 +580,28 @@ static void test_check_connect(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(zt_check_connect(s, bad[i], NULL, ID_A, &dst, &wl, &client), 400);
 	assert_int_equal(zt_check_connect(s, NULL, NULL, ID_A, &dst, &wl, &client), 400);
+	/*
+	 * The proxy's own ports are no tunnel's target: 503 before anything else is looked at
+	 * (policy, a claimed client), as Istio's ztunnel refuses its illegal_ports.
+	 */
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:15008", NULL, ID_A, &dst, &wl, &client),
+			 503);
+	assert_int_equal(
+	    zt_check_connect(s, "127.0.0.2:15006", "for=127.0.0.3", ID_A, &dst, &wl, &client), 503);
+	assert_int_equal(zt_check_connect(s, "127.0.0.2:15001", NULL, ID_A, &dst, &wl, &client),
+			 503);
+	/* A pod not served here is still that first (400). */
+	assert_int_equal(zt_check_connect(s, "127.0.0.1:15008", NULL, ID_A, &dst, &wl, &client),
+			 400);
+	/* Istio does not ban DNS, admin, stats and readiness ports: they go to the pod. */
+	for (uint16_t p = 15000; p <= 15100; p++) {
+		char auth[32];
+
+		snprintf(auth, sizeof(auth), "127.0.0.2:%u", p);
+		assert_int_equal(zt_proxy_port(p), p == 15001 || p == 15006 || p == 15008);
+		assert_int_equal(zt_check_connect(s, auth, NULL, ID_A, &dst, &wl, &client),
+				 zt_proxy_port(p) ? 503 : 0);
+	}
 	snapshot_free(s);
 }
 
@@ -663,6 +688,138 @@ static void test_baggage(void **state)
 	assert_int_equal(sock_parse_baggage("service.name=", "service.name", v, sizeof(v)),
 			 -EINVAL);
 	assert_int_equal(sock_parse_baggage(NULL, "service.name", v, sizeof(v)), -EINVAL);
+}
+
+/*
+ * The workload description both HBONE ends send, written and read as Istio's ztunnel does (the
+ * cases of its src/baggage.rs tests): the client's on the CONNECT, the destination's on the 200.
+ */
+static void test_baggage_codec(void **state)
+{
+	struct hbone_baggage w = {.cluster = "Kubernetes",
+				  .ns = "shop",
+				  .kind = "deployment",
+				  .workload = "web",
+				  .service = "web-svc",
+				  .version = "v2",
+				  .region = "eu-west1",
+				  .zone = "eu-west1-b"};
+	struct hbone_peer_baggage b;
+	char out[HBONE_BAGGAGE_MAX], small[40];
+	int n;
+
+	assert_int_equal(hbone_baggage_parse("k8s.cluster.name=K1,k8s.namespace.name=NS1,"
+					     "k8s.deployment.name=N1,service.name=N2,"
+					     "service.version=V1",
+					     &b),
+			 0);
+	assert_string_equal(b.cluster, "K1");
+	assert_string_equal(b.ns, "NS1");
+	assert_string_equal(b.workload, "N1");
+	assert_string_equal(b.kind, "deployment");
+	assert_string_equal(b.service, "N2");
+	assert_string_equal(b.version, "V1");
+	assert_string_equal(b.region, "");
+	/* Empty values are absent. */
+	assert_int_equal(hbone_baggage_parse("k8s.cluster.name=,k8s.namespace.name=,"
+					     "k8s.deployment.name=,service.name=,service.version=",
+					     &b),
+			 -ENOENT);
+	assert_string_equal(b.cluster, "");
+	assert_string_equal(b.workload, "");
+	assert_int_equal(hbone_baggage_parse(NULL, &b), -EINVAL);
+	assert_string_equal(b.ns, "");
+	/* Istio's workload kinds only; what is no label's shape is not taken. */
+	assert_int_equal(hbone_baggage_parse("k8s.cronjob.name=nightly", &b), 0);
+	assert_string_equal(b.kind, "cronjob");
+	assert_string_equal(b.workload, "nightly");
+	assert_int_equal(hbone_baggage_parse("k8s.job.name=once,cloud.region=r1", &b), 0);
+	assert_string_equal(b.kind, "job");
+	assert_string_equal(b.region, "r1");
+	assert_int_equal(hbone_baggage_parse("k8s.statefulset.name=db", &b), -ENOENT);
+	assert_int_equal(hbone_baggage_parse("service.name=a\"b,k8s.pod.name=p", &b), 0);
+	assert_string_equal(b.service, "");
+	assert_string_equal(b.workload, "p");
+
+	/* Written in Istio's order, and read back the same. */
+	n = hbone_baggage_format(&w, out, sizeof(out));
+	assert_int_equal(n, (int)strlen(out));
+	assert_string_equal(out, "k8s.cluster.name=Kubernetes,k8s.namespace.name=shop,"
+				 "k8s.deployment.name=web,service.name=web-svc,service.version=v2,"
+				 "cloud.region=eu-west1,cloud.availability_zone=eu-west1-b");
+	assert_int_equal(hbone_baggage_parse(out, &b), 0);
+	assert_string_equal(b.cluster, "Kubernetes");
+	assert_string_equal(b.ns, "shop");
+	assert_string_equal(b.kind, "deployment");
+	assert_string_equal(b.workload, "web");
+	assert_string_equal(b.service, "web-svc");
+	assert_string_equal(b.version, "v2");
+	assert_string_equal(b.zone, "eu-west1-b");
+	/* What a workload does not have is left out, not written empty (nor "(null)"). */
+	w.region = w.zone = NULL;
+	w.version = "";
+	w.kind = NULL;
+	assert_true(hbone_baggage_format(&w, out, sizeof(out)) > 0);
+	assert_string_equal(out, "k8s.cluster.name=Kubernetes,k8s.namespace.name=shop,"
+				 "k8s.pod.name=web,service.name=web-svc");
+	assert_int_equal(hbone_baggage_format(&w, small, sizeof(small)), -ENOSPC);
+	assert_string_equal(small, "");
+	assert_int_equal(hbone_baggage_format(&(struct hbone_baggage){0}, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+}
+
+/* A snapshot workload as both ends describe it, and the client's labels filled from the 200's. */
+static void test_workload_baggage(void **state)
+{
+	struct snapshot *s = make_snap("n2", NULL, NULL, 0, 8080);
+	struct snap_workload *b = &s->workloads[1];
+	struct hbone_peer_baggage peer;
+	struct metrics_labels l;
+	char out[HBONE_BAGGAGE_MAX];
+
+	/* A pod of no Deployment: its name, app and version stand in for the canonical ones. */
+	zt_baggage(b, out, sizeof(out));
+	assert_string_equal(out, "k8s.cluster.name=Kubernetes,k8s.namespace.name=demo,"
+				 "k8s.pod.name=b,service.name=b,service.version=v1");
+	free(b->workload_name);
+	b->workload_name = strdup("b-deploy");
+	b->canonical_service = strdup("bee");
+	b->canonical_revision = strdup("r7");
+	zt_baggage(b, out, sizeof(out));
+	assert_string_equal(out,
+			    "k8s.cluster.name=Kubernetes,k8s.namespace.name=demo,"
+			    "k8s.deployment.name=b-deploy,service.name=bee,service.version=r7");
+
+	/* The local view wins; the peer's word fills only what it lacks, never the principal. */
+	assert_int_equal(hbone_baggage_parse("k8s.namespace.name=other,k8s.deployment.name=x,"
+					     "service.name=xs,service.version=xv",
+					     &peer),
+			 0);
+	zt_fill_labels(&l, "source", &s->workloads[0], NULL, b, NULL, true);
+	zt_labels_from_peer(&l, &peer);
+	assert_string_equal(l.destination_workload, "b-deploy");
+	assert_string_equal(l.destination_workload_namespace, "demo");
+	assert_string_equal(l.destination_canonical_service, "bee");
+	assert_string_equal(l.destination_canonical_revision, "r7");
+	assert_string_equal(l.destination_app, "b");
+	assert_string_equal(l.destination_principal, ID_B);
+	zt_fill_labels(&l, "source", &s->workloads[0], NULL, NULL, NULL, true);
+	zt_labels_from_peer(&l, &peer);
+	assert_string_equal(l.destination_workload, "x");
+	assert_string_equal(l.destination_workload_namespace, "other");
+	assert_string_equal(l.destination_canonical_service, "xs");
+	assert_string_equal(l.destination_canonical_revision, "xv");
+	/* Istio's derived destination: app is the workload, version the revision. */
+	assert_string_equal(l.destination_app, "x");
+	assert_string_equal(l.destination_version, "xv");
+	assert_null(l.destination_principal);
+	/* A 200 without baggage leaves the labels as they were. */
+	hbone_baggage_parse(NULL, &peer);
+	zt_fill_labels(&l, "source", &s->workloads[0], NULL, NULL, NULL, true);
+	zt_labels_from_peer(&l, &peer);
+	assert_null(l.destination_workload);
+	assert_null(l.destination_canonical_service);
+	snapshot_free(s);
 }
 
 /* The destination reporter's Service, chosen as Istio's ztunnel guesses it. */
@@ -897,6 +1054,9 @@ static void test_two_ztunnels(void **state)
 	st2 = mesh_state_create();
 	snap1 = make_snap("n1", ca, ids1, 2, p_b);
 	snap1->services[0].nendpoints = 1; /* B only: C listens on another port */
+	/* Node n1 knows B's address and identity but not its workload: B's 200 says it. */
+	free(snap1->workloads[1].workload_name);
+	snap1->workloads[1].workload_name = NULL;
 	assert_int_equal(mesh_state_install(st1, snap1), 0);
 	assert_int_equal(mesh_state_install(st2, make_snap("n2", ca, ids2, 1, p_b)), 0);
 	struct zt_proxy_opts o1 = {.outbound_fd = out_fd,
@@ -937,6 +1097,24 @@ static void test_two_ztunnels(void **state)
 	assert_non_null(strstr(text, "reporter=\"destination\",source_workload=\"a\""));
 	assert_non_null(strstr(text, "destination_principal=\"" ID_B "\""));
 	assert_non_null(strstr(text, "connection_security_policy=\"mutual_tls\""));
+	/*
+	 * The client's series to B name B's workload, canonical service and revision as its
+	 * ztunnel's 200 described them (Istio's response baggage), where n1's view had none.
+	 */
+	{
+		int n = 0;
+
+		for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+			if (!strstr(line, "reporter=\"source\"") ||
+			    !strstr(line, "destination_principal=\"" ID_B "\""))
+				continue;
+			n++;
+			if (!strstr(line, "destination_workload=\"b\",destination_canonical_"
+					  "service=\"b\",destination_canonical_revision=\"v1\","))
+				fail_msg("B's labels not from its baggage: %s", line);
+		}
+		assert_true(n > 0);
+	}
 	free(text);
 
 	zt_worker_stop(w1);
@@ -967,6 +1145,8 @@ int main(void)
 	    cmocka_unit_test(test_forwarded),
 	    cmocka_unit_test(test_forwarded_host),
 	    cmocka_unit_test(test_baggage),
+	    cmocka_unit_test(test_baggage_codec),
+	    cmocka_unit_test(test_workload_baggage),
 	    cmocka_unit_test(test_inbound_service),
 	    cmocka_unit_test(test_state_swap),
 	    cmocka_unit_test(test_metrics),

@@ -69,6 +69,7 @@ static void stream_free(void *p)
 	buf_free(&s->to_h2);
 	buf_free(&s->to_far);
 	free(s->authority);
+	free(s->baggage);
 	free(s);
 }
 
@@ -352,7 +353,10 @@ static void on_headers(void *arg, struct h2_stream *h2s, const struct h2_header 
 	}
 	/* From here on the stream owns the connection, its record and its slot. */
 	if (s->ops) {
-		s->rec = s->ops->established(s->ops_arg, &s->slot);
+		struct hbone_peer_baggage peer;
+
+		hbone_baggage_parse(h2_header_get(h, n, "baggage"), &peer);
+		s->rec = s->ops->established(s->ops_arg, &s->slot, &peer);
 		s->ops = NULL;
 	}
 	hb_stream_established(s);

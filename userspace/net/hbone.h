@@ -62,6 +62,40 @@ struct hbone_limits {
 /* The defaults above. */
 void hbone_limits_default(struct hbone_limits *lim);
 
+/*
+ * A workload as Istio's ztunnel describes it in W3C `baggage` (its src/baggage.rs): the client's
+ * on the CONNECT, the destination's on the 200. Borrowed strings; NULL or "" is left out.
+ */
+struct hbone_baggage {
+	const char *cluster;  /* k8s.cluster.name */
+	const char *ns;	      /* k8s.namespace.name */
+	const char *kind;     /* the workload's kind, "deployment", "pod"... (NULL: "pod") */
+	const char *workload; /* k8s.<kind>.name */
+	const char *service;  /* service.name: the canonical service */
+	const char *version;  /* service.version: the canonical revision */
+	const char *region;   /* cloud.region */
+	const char *zone;     /* cloud.availability_zone */
+};
+
+/* The same, as read from a peer: "" for what it did not say (or said in no label's shape). */
+struct hbone_peer_baggage {
+	char cluster[64], ns[64], kind[16], workload[254], service[64], version[64];
+	char region[64], zone[64];
+};
+
+/*
+ * Writes @b (borrowed) into @out (@len bytes) as Istio's ztunnel does: "key=value" joined by
+ * commas, in its order, absent values left out. Returns the length, or -ENOSPC (then @out is "").
+ */
+int hbone_baggage_format(const struct hbone_baggage *b, char *out, size_t len);
+/*
+ * Reads the `baggage` header @hdr (borrowed, may be NULL) as Istio's ztunnel does: the keys it
+ * writes, a k8s.<kind>.name of its kinds (deployment, cronjob, pod, job). Only values of a
+ * label's shape ([A-Za-z0-9._-], they land in metric labels) are taken. 0 when it named
+ * anything, -ENOENT when nothing, -EINVAL for no header; @b is filled (or zeroed) either way.
+ */
+int hbone_baggage_parse(const char *hdr, struct hbone_peer_baggage *b);
+
 /* A CONNECT received by a server connection. All strings borrowed for the callback only. */
 struct hbone_request {
 	const char *authority;		 /* "ip:port" as sent */
@@ -93,18 +127,26 @@ struct hbone_end_ops {
 	void (*closed)(void *arg, struct hbone_stream *s, const char *reason, bool reset);
 };
 
+/* Room for a workload's `baggage` (cluster, namespace, workload, service, version...). */
+#define HBONE_BAGGAGE_MAX 640
+
 /* Where an accepted CONNECT goes: a socket, or an in-process far end. */
 struct hbone_upstream {
 	int fd; /* a non-blocking socket connecting upstream (taken), or -1 with @end */
 	const struct hbone_end_ops *end; /* borrowed: must outlive the stream */
 	void *end_arg;
 	struct connrec *rec; /* taken, may be NULL: closed when the stream ends */
+	/*
+	 * The 200's `baggage` ("": none): the destination workload, as Istio's ztunnel answers
+	 * (its ENABLE_RESPONSE_BAGGAGE, on by default). A refusal carries none.
+	 */
+	char baggage[HBONE_BAGGAGE_MAX];
 };
 
 /*
- * Decides a CONNECT. Returns 0 with @up filled (fd -1 and end NULL on entry), or an HTTP status
- * (400, 401, 503) to refuse. With a socket the 200 goes out once it connected; with an
- * in-process end at once.
+ * Decides a CONNECT. Returns 0 with @up filled (fd -1, end NULL and baggage "" on entry), or
+ * an HTTP status (400, 401, 503) to refuse. With a socket the 200 goes out once it connected;
+ * with an in-process end at once.
  */
 typedef int (*hbone_accept_fn)(void *user, const struct hbone_request *req,
 			       struct hbone_upstream *up);
@@ -158,8 +200,11 @@ struct hbone_open_ops {
 	/*
 	 * The server answered 200: returns the record the stream takes (may be NULL), and moves
 	 * the client connection's share of its listener into @slot (the stream holds it now).
+	 * @peer (borrowed for the call) is the destination as the 200's `baggage` describes it
+	 * (all "" when it had none): the server's word, for labels the caller cannot fill itself.
 	 */
-	struct connrec *(*established)(void *arg, struct guard_slot *slot);
+	struct connrec *(*established)(void *arg, struct guard_slot *slot,
+				       const struct hbone_peer_baggage *peer);
 	/*
 	 * The stream ended before a 200: TCP connect refused, reset or timed out, TLS failed or was
 	 * closed, the connection died, or the CONNECT was answered @status (0: no answer). @fd, the

@@ -46,6 +46,7 @@ struct hbone_stream {
 	struct buf to_h2, to_far;
 	struct connrec *rec;
 	char *authority;
+	char *baggage; /* server: what the 200 will carry (hbone_upstream.baggage), or NULL */
 	/* Client: who owns the opening phase until the 200 (hbone_target.ops), and its start. */
 	const struct hbone_open_ops *ops;
 	void *ops_arg;

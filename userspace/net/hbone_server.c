@@ -36,6 +36,17 @@ static void respond(struct h2_stream *h2s, int status)
 	h2_submit_response(h2s, status, NULL, 0, false);
 }
 
+/* The 200 that opens @s's tunnel, with the destination's baggage when the accept gave one. */
+static int respond_ok(struct hbone_stream *s)
+{
+	struct h2_header h = H2_HDR("baggage", s->baggage ? s->baggage : "");
+	int rv = h2_submit_response(s->h2s, 200, &h, s->baggage ? 1 : 0, true);
+
+	free(s->baggage);
+	s->baggage = NULL;
+	return rv;
+}
+
 /* The accepted CONNECT @s goes to @up: its socket's connect, or its in-process end. */
 static int start_upstream(struct hbone_stream *s, struct hbone_upstream *up)
 {
@@ -43,12 +54,14 @@ static int start_upstream(struct hbone_stream *s, struct hbone_upstream *up)
 
 	s->rec = up->rec;
 	up->rec = NULL;
+	if (up->baggage[0] && !(s->baggage = strdup(up->baggage)))
+		return 503;
 	if (up->fd < 0) {
 		if (!up->end)
 			return 503;
 		s->end = up->end;
 		s->end_arg = up->end_arg;
-		if (h2_submit_response(s->h2s, 200, NULL, 0, true))
+		if (respond_ok(s))
 			return 503;
 		connrec_set_abort(s->rec, stream_revoke, s);
 		hb_stream_established(s);
@@ -156,7 +169,7 @@ void hb_server_connected(struct hbone_stream *s, uint32_t events)
 	}
 	s->connecting = false;
 	/* DESIGN.md §3: 200 only after the upstream connection is up. */
-	if (h2_submit_response(s->h2s, 200, NULL, 0, true)) {
+	if (respond_ok(s)) {
 		hb_stream_fail(s, "cannot answer");
 		return;
 	}

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# HBONE as Istio's ztunnel speaks it, from a client written from that wire and not from ours
+# (bin/hbone_client.py: Debian's python3-h2, TLS 1.3, ALPN h2, no SNI, CONNECT with only
+# :authority plus baggage, forwarded and traceparent): a tunnel carrying bytes and a second
+# stream on one connection, the 200 naming the destination workload in `baggage` as Istio's
+# does, 401 for a DENY policy, 400 for an authority not served there, 503 without a try for
+# the proxy's own ports (Istio's illegal_ports), and a certificate of an unknown CA refused.
+. "$(dirname "$0")/lib.sh"
+need_root; need_bins; need_cmd openssl jq
+/usr/bin/python3 -c 'import h2' 2>/dev/null || skip "needs python3-h2 (tools/install-deps.sh)"
+cluster_up manifests
+wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ || fail "server never answered"
+
+client_ip=$(pod_ip mesh/client-0)
+server_ip=$(pod_ip mesh/server-0)
+tmp=$(mktemp -d /tmp/ambit-it-XXXXXX)
+trap 'rm -rf "$tmp"; on_exit' EXIT
+ca=$tmp/root
+mkdir "$ca" && mesh_root "$ca" || fail "the mesh root"
+
+# mkleaf CA_CERT CA_KEY SAN OUT: an ECDSA P-256 client certificate with one URI SAN.
+mkleaf() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$4.key" \
+		-out "$4.csr" -subj /O=ambit-test 2>/dev/null || return 1
+	printf 'subjectAltName=critical,URI:%s\nextendedKeyUsage=clientAuth,serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n' \
+		"$3" >"$4.ext"
+	openssl x509 -req -in "$4.csr" -CA "$1" -CAkey "$2" -CAcreateserial -days 1 \
+		-out "$4.pem" -extfile "$4.ext" 2>/dev/null
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/foreign-ca.key" \
+	-out "$tmp/foreign-ca.pem" -days 1 -subj /CN=foreign -addext basicConstraints=critical,CA:TRUE \
+	-addext keyUsage=critical,keyCertSign 2>/dev/null || fail "foreign CA"
+id=spiffe://cluster.local/ns/mesh/sa/client
+mkleaf "$ca/root-cert.pem" "$ca/root-key.pem" "$id" "$tmp/good" || fail "mesh leaf"
+mkleaf "$tmp/foreign-ca.pem" "$tmp/foreign-ca.key" "$id" "$tmp/foreign" || fail "foreign leaf"
+
+# hb LEAF STREAM...: one connection from node1 to the server pod's 15008, as the client pod's
+# ztunnel would open it (`forwarded` names the client pod), one CONNECT per STREAM, in order.
+GET='GET / HTTP/1.0\r\n\r\n'
+hb() {
+	local leaf=$1
+	shift
+	node_exec node1 /usr/bin/python3 "$REPO/tests/integration/bin/hbone_client.py" \
+		--connect "$server_ip:15008" --cert "$tmp/$leaf.pem" --key "$tmp/$leaf.key" \
+		--ca "$ca/root-cert.pem" --expect-san spiffe://cluster.local/ns/mesh/sa/server \
+		--forwarded "for=\"$client_ip:40000\";host=server.mesh.svc.cluster.local" "$@"
+}
+# field OUT N KEY: KEY of the Nth CONNECT's line (1-based) of hb's output.
+field() { jq -rs --argjson n "$2" --arg k "$3" '[.[] | select(.stream)][$n - 1][$k]' <<<"$1"; }
+
+# A tunnel and a second stream on the same connection, as Istio's client pools them.
+out=$(hb good "$server_ip:8080=$GET" "$server_ip:8080=$GET") || fail "mesh client refused: $out"
+expect_eq "$(jq -rs '.[0].tls + " " + .[0].alpn' <<<"$out")" "TLSv1.3 h2" "TLS version and ALPN"
+for n in 1 2; do
+	expect_eq "$(field "$out" $n status)" 200 "CONNECT $n"
+	expect_contains "$(field "$out" $n reply)" "pod=mesh/server-0 from=$client_ip " \
+		"the tunnel's bytes, CONNECT $n (the pod sees the forwarded client)"
+done
+expect_eq "$(field "$out" 1 stream) $(field "$out" 2 stream)" "1 3" "two streams, one connection"
+# The 200 describes the destination workload as Istio's ztunnel does (src/baggage.rs, its
+# ENABLE_RESPONSE_BAGGAGE on by default): the Deployment's pod, its canonical service/revision.
+expect_eq "$(field "$out" 1 baggage)" \
+	"k8s.cluster.name=Kubernetes,k8s.namespace.name=mesh,k8s.deployment.name=server,service.name=server,service.version=v1" \
+	"the 200's baggage"
+
+# An authority that is not a pod served behind this 15008 (the client's own pod, on node1).
+out=$(hb good "$client_ip:8080=$GET") || fail "authority mismatch: $out"
+expect_eq "$(field "$out" 1 status)" 400 "CONNECT to a pod not served there"
+expect_eq "$(field "$out" 1 baggage)" null "a refusal carries no baggage"
+
+# The proxy's own ports are no tunnel's target: 503 and never tried (Istio's illegal_ports:
+# 15001, 15006, 15008). Ports it does not ban (15053, 15020) go to the pod as any other.
+out=$(hb good "$server_ip:15008" "$server_ip:15006" "$server_ip:15001" "$server_ip:15020") ||
+	fail "proxy ports: $out"
+for n in 1 2 3; do
+	expect_eq "$(field "$out" $n status)" 503 "CONNECT to $(field "$out" $n authority)"
+done
+for p in 15008 15006 15001; do
+	wait_log 5 node2-ztunnel "refused CONNECT $server_ip:$p from $id: 503" ||
+		fail "CONNECT to :$p was not refused before any try"
+done
+# No connection was recorded for them: nothing was tried (the old code's access log said
+# "Connection refused" for each).
+actl local logs node2-ztunnel | grep -E "access .* dst.addr=$server_ip:150(01|06|08) " &&
+	fail "a proxy port was tried upstream"
+actl local logs node2-ztunnel | grep -q "refused CONNECT $server_ip:15020 " &&
+	fail "15020 is not one of the ports Istio refuses"
+
+# A DENY AuthorizationPolicy for this identity: 401. The proxy's ports are refused first.
+cat >"$tmp/deny.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-client
+  namespace: mesh
+spec:
+  selector:
+    matchLabels:
+      app: server
+  action: DENY
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/mesh/sa/client"]
+YAML
+actl apply -f "$tmp/deny.yaml" >&2 || fail "apply the DENY policy"
+denied() { [ "$(field "$(hb good "$server_ip:8080=$GET")" 1 status)" = 401 ]; }
+wait_for 10 denied || fail "DENY policy: want 401"
+out=$(hb good "$server_ip:8080=$GET" "$server_ip:15008") || fail "denied: $out"
+expect_eq "$(field "$out" 1 status) $(field "$out" 2 status)" "401 503" "DENY, then a proxy port"
+
+# A certificate from a CA the mesh does not know: the handshake is refused (TLS 1.3 tells
+# the client after its side of the handshake finished), no CONNECT is answered.
+out=$(hb foreign "$server_ip:8080=$GET" 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "certificate of an unknown CA: want TLS refusal (2), got $rc: $out"
+expect_not_contains "$out" '"status"' "an unknown CA's client got an answer"
+pass
