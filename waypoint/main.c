@@ -175,7 +175,9 @@ static int gateway_certs(struct tls_ctx *tls, const struct l7_listener *gl)
 						   .ca_pem = t->ca,
 						   .optional = t->optional,
 						   .min_version = t->min_tls,
-						   .max_version = t->max_tls};
+						   .max_version = t->max_tls,
+						   .ciphers = (const char *const *)t->ciphers.items,
+						   .n_ciphers = t->ciphers.n};
 	}
 	if (gl->n_certs > n)
 		pr_warn("gateway: port %u: %zu certificates, only the first %d are served",
