@@ -32,6 +32,7 @@
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
 #include "ambit/version.h"
+#include "memtrim.h"
 #include "mesh.h"
 #include "sock.h"
 #include "tls.h"
@@ -289,6 +290,7 @@ int main(int argc, char **argv)
 	struct wp_admin *admin = NULL;
 	struct wp_gen *gen = NULL;
 	struct timespec mt = {0}, nmt, ts = {.tv_sec = 1};
+	struct memtrim trim = {0};
 	long nworkers = sysconf(_SC_NPROCESSORS_ONLN);
 	int n_ls = 0, drain_s = 5, rc = 1, opt, sig;
 	uint64_t version = 1;
@@ -510,10 +512,16 @@ int main(int argc, char **argv)
 		gen->l7->n_services);
 	for (;;) {
 		bool reload;
+		size_t live = 0;
 
 		sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		/* A burst of connections gone (a handshake flood): its heap back to the system. */
+		for (long i = 0; i < nworkers; i++)
+			live += wp_worker_active(workers[i]);
+		if (memtrim_tick(&trim, live))
+			pr_debug("connections down to %zu: freed memory given back", live);
 		/* A DNS endpoint's addresses changed: the same config with the new ones. */
 		if (wp_gen_dns_stale(gen)) {
 			struct wp_gen *g = wp_gen_redo(gen, err, sizeof(err));
