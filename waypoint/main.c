@@ -36,6 +36,7 @@
 #include "mesh.h"
 #include "sock.h"
 #include "tls.h"
+#include "transport.h"
 #include "worker.h"
 
 #define MAX_WORKERS 64
@@ -512,16 +513,17 @@ int main(int argc, char **argv)
 		gen->l7->n_services);
 	for (;;) {
 		bool reload;
-		size_t live = 0;
 
 		sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
-		/* A burst of connections gone (a handshake flood): its heap back to the system. */
-		for (long i = 0; i < nworkers; i++)
-			live += wp_worker_active(workers[i]);
-		if (memtrim_tick(&trim, live))
-			pr_debug("connections down to %zu: freed memory given back", live);
+		/*
+		 * A burst of connections gone (a handshake flood): its heap back to the system.
+		 * Every accepted one counts, in its handshake or not yet served as well.
+		 */
+		if (memtrim_tick(&trim, transport_tcp_accepted()))
+			pr_debug("connections down to %zu: freed memory given back",
+				 transport_tcp_accepted());
 		/* A DNS endpoint's addresses changed: the same config with the new ones. */
 		if (wp_gen_dns_stale(gen)) {
 			struct wp_gen *g = wp_gen_redo(gen, err, sizeof(err));

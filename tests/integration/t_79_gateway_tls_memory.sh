@@ -3,8 +3,9 @@
 # clients complete a handshake at once and hold their connections, then all go; the gateway's
 # RSS rose by tens of MB (OpenSSL's record buffers and ours, on its worker's malloc arena) and,
 # once they are gone, falls back to within a quarter of that rise above what it was before
-# (glibc kept every page until memtrim gave them back). Memory bounds only: the fall is waited
-# for with a generous deadline. The gateway on its own, in a network namespace of its own.
+# (glibc kept every page until memtrim gave them back). The same for connections that never
+# begin a handshake. Memory bounds only: the rise and the fall are waited for with a generous
+# deadline. The gateway on its own, in a network namespace of its own.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway_standalone_lib.sh"
 gw_standalone_setup "$@"
@@ -57,4 +58,19 @@ back() { [ "$(kib VmRSS)" -le "$bound" ]; }
 wait_for 60 back || fail "RSS still $(kib VmRSS) KiB after the flood (before: $before, height: $peak, bound: $bound)"
 log "RSS after the flood $(kib VmRSS) KiB (bound $bound KiB)"
 expect_eq "$(get)" backend "a request after the flood"
+
+# Connections that never begin their handshake (connflood: connect, then silence), held
+# for a few seconds: counted as well, their memory back once they are gone.
+[ -x "$REPO/build/connflood" ] || fail "build/connflood not built (make)"
+before=$(kib VmRSS)
+"$REPO/build/connflood" 127.0.0.1:18443 "$FLOOD" 5 >"$tmp/connflood.out" &
+cf=$!
+rose() { [ "$(kib VmRSS)" -ge $((before + FLOOD * 5)) ]; }
+wait_for 60 rose || fail "$FLOOD silent connections did not grow the RSS ($(kib VmRSS) KiB from $before)"
+wait "$cf" || fail "connflood failed: $(cat "$tmp/connflood.out")"
+peak=$(kib VmRSS)
+bound=$((before + (peak - before) / 4))
+wait_for 60 back || fail "RSS still $(kib VmRSS) KiB after the silent connections (before: $before, held: $peak, bound: $bound)"
+log "silent connections: RSS ${before} KiB, ${peak} KiB held, $(kib VmRSS) KiB after"
+expect_eq "$(get)" backend "a request after the silent connections"
 pass

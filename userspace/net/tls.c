@@ -1065,6 +1065,15 @@ bool tls_conn_read_drained(struct tls_conn *c)
 	return c->drained && !SSL_has_pending(c->ssl);
 }
 
+void tls_conn_release_buffers(struct tls_conn *c)
+{
+	/* Refused (0) while a record is half read or half written: kept then. */
+	if (!SSL_has_pending(c->ssl))
+		SSL_free_buffers(c->ssl);
+	if (!c->out.len)
+		buf_free(&c->out);
+}
+
 ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)
 {
 	size_t n = 0;

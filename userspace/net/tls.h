@@ -135,6 +135,13 @@ ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len);
 /* True when nothing is buffered in OpenSSL and the last socket read came back short. */
 bool tls_conn_read_drained(struct tls_conn *c);
 /*
+ * An idle connection's record buffers go (some 34 KiB: one record each way), if nothing is
+ * held in them; OpenSSL takes them again at the next record. For a connection that finished
+ * its handshake and sent nothing more (a flood of handshakes held open): once a connection,
+ * not once a request as SSL_MODE_RELEASE_BUFFERS would.
+ */
+void tls_conn_release_buffers(struct tls_conn *c);
+/*
  * >0 bytes (possibly fewer than @len), -EAGAIN, -EPROTO / -EPIPE. Records may stay buffered
  * until tls_conn_flush().
  */
