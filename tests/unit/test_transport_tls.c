@@ -442,6 +442,9 @@ static void test_idle_buffers_released(void **state)
 	idle_heap(false); /* caches warm (the thread's blocks, OpenSSL's) */
 	busy = idle_heap(true);
 	idle = idle_heap(false);
+#ifdef __SANITIZE_ADDRESS__
+	skip(); /* ASan's allocator serves malloc: glibc's mallinfo2 counts nothing */
+#endif
 	if (busy < idle || (busy - idle) / IDLE_N < 16384)
 		fail_msg("idle connections hold %zd bytes less each than busy ones",
 			 ((ssize_t)busy - (ssize_t)idle) / IDLE_N);
