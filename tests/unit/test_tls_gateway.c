@@ -244,6 +244,7 @@ static void test_ciphers(void **state)
 	static const char *const group[] = {
 	    "[ECDHE-ECDSA-CHACHA20-POLY1305|ECDHE-RSA-CHACHA20-POLY1305]"};
 	static const char *const none[] = {"NO-SUCH-SUITE"};
+	static const char *const empty[] = {""};
 	static const char *const ecdhe_gcm128 =
 	    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
 	struct tls_ctx *gw = tls_ctx_create_gateway();
@@ -285,6 +286,16 @@ static void test_ciphers(void **state)
 	assert_false(handshake(gw, "a.example.com", NULL, NULL));
 	client_ciphers = "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 	assert_true(handshake(gw, "a.example.com", NULL, "a.example.com"));
+	client_ciphers = NULL;
+	client_max = 0;
+	/* Only an empty name: the default (ECDHE-GCM served, static RSA not). */
+	set[0].ciphers = empty;
+	assert_int_equal(tls_ctx_gateway_set(gw, set, 2, err, sizeof(err)), 0);
+	client_max = TLS1_2_VERSION;
+	client_ciphers = ecdhe_gcm128;
+	assert_true(handshake(gw, "a.example.com", NULL, "a.example.com"));
+	client_ciphers = "AES128-GCM-SHA256";
+	assert_false(handshake(gw, "a.example.com", NULL, NULL));
 	client_ciphers = NULL;
 	client_max = 0;
 	/* Nothing OpenSSL has: refused, named; the last good set serves. */

@@ -193,8 +193,8 @@ static void go_list(char **items, size_t n, char *out, size_t len)
 
 /*
  * tls.cipherSuites as Istio's validation and FilterCipherSuites take them: names it does not
- * know, and repeats, are warned about and dropped; the rest are kept in order ("" too: Envoy
- * ignores an empty one, and so does OpenSSL's list).
+ * know, and repeats, are warned about and dropped; the rest are kept in order ("" too, as
+ * Istio keeps it: the proxy leaves empty names out, none but empty ones meaning its default).
  */
 static int tls_ciphers(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {

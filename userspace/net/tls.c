@@ -427,7 +427,7 @@ struct tls_ctx *tls_ctx_create_gateway(void)
 /*
  * cipherSuites in OpenSSL's syntax: "A:B", Envoy's equal-preference groups ("[A|B]") as their
  * members in order (OpenSSL has no such groups; the client's order decides among all of them,
- * OpenSSL's default). malloc'd, or NULL.
+ * OpenSSL's default), empty names left out ("": none). malloc'd, or NULL.
  */
 static char *cipher_list(const char *const *names, size_t n)
 {
@@ -440,7 +440,9 @@ static char *cipher_list(const char *const *names, size_t n)
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		if (i)
+		if (!names[i][0])
+			continue;
+		if (p != out)
 			*p++ = ':';
 		for (const char *s = names[i]; *s; s++)
 			if (*s == '|')
@@ -481,7 +483,9 @@ static SSL_CTX *gateway_cert_ctx(const struct tls_gateway_cert *gc, char *err, s
 	 */
 	if (gc->n_ciphers) {
 		char *list = cipher_list(gc->ciphers, gc->n_ciphers);
-		int ok = list && SSL_CTX_set_cipher_list(ssl, list) == 1;
+		/* Only empty names: none given, the default stays (as Envoy takes an empty list).
+		 */
+		int ok = list && (!list[0] || SSL_CTX_set_cipher_list(ssl, list) == 1);
 
 		free(list);
 		ERR_clear_error();
