@@ -32,9 +32,11 @@
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
 #include "ambit/version.h"
+#include "memtrim.h"
 #include "mesh.h"
 #include "sock.h"
 #include "tls.h"
+#include "transport.h"
 #include "worker.h"
 
 #define MAX_WORKERS 64
@@ -175,7 +177,9 @@ static int gateway_certs(struct tls_ctx *tls, const struct l7_listener *gl)
 						   .ca_pem = t->ca,
 						   .optional = t->optional,
 						   .min_version = t->min_tls,
-						   .max_version = t->max_tls};
+						   .max_version = t->max_tls,
+						   .ciphers = (const char *const *)t->ciphers.items,
+						   .n_ciphers = t->ciphers.n};
 	}
 	if (gl->n_certs > n)
 		pr_warn("gateway: port %u: %zu certificates, only the first %d are served",
@@ -287,6 +291,7 @@ int main(int argc, char **argv)
 	struct wp_admin *admin = NULL;
 	struct wp_gen *gen = NULL;
 	struct timespec mt = {0}, nmt, ts = {.tv_sec = 1};
+	struct memtrim trim = {0};
 	long nworkers = sysconf(_SC_NPROCESSORS_ONLN);
 	int n_ls = 0, drain_s = 5, rc = 1, opt, sig;
 	uint64_t version = 1;
@@ -512,6 +517,13 @@ int main(int argc, char **argv)
 		sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		/*
+		 * A burst of connections gone (a handshake flood): its heap back to the system.
+		 * Every accepted one counts, in its handshake or not yet served as well.
+		 */
+		if (memtrim_tick(&trim, transport_tcp_accepted()))
+			pr_debug("connections down to %zu: freed memory given back",
+				 transport_tcp_accepted());
 		/* A DNS endpoint's addresses changed: the same config with the new ones. */
 		if (wp_gen_dns_stale(gen)) {
 			struct wp_gen *g = wp_gen_redo(gen, err, sizeof(err));

@@ -721,7 +721,8 @@ struct config_gateway_server {
 	char *credential_name;
 	/* tls.min/maxProtocolVersion as TLS version numbers (0x0303: 1.2), 0 for TLS_AUTO. */
 	uint16_t min_tls, max_tls;
-	bool has_cipher_suites;
+	/* tls.cipherSuites as Istio keeps them: its valid names, each once, in order. */
+	struct config_strings cipher_suites;
 };
 
 struct config_gateway {

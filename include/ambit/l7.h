@@ -559,6 +559,8 @@ struct l7_tls_cert {
 	 */
 	bool mesh;
 	uint16_t min_tls, max_tls; /* TLS versions (0x0304: 1.3), 0: the proxy's (1.2 and 1.3) */
+	/* tls.cipherSuites (TLS 1.2's, Envoy's names); none: Envoy's server default. */
+	struct config_strings ciphers;
 };
 
 /*

@@ -13,6 +13,9 @@
 # ISTIO_MUTUAL (a third host): the gateway presents its own SPIFFE certificate and wants one the
 # mesh root signed; OPTIONAL_MUTUAL (a fourth): no client certificate is fine, one its CA did
 # not sign is refused.
+# TLS 1.2 suites: Envoy's server default (ECDHE with AES-GCM or ChaCha20; CBC and static RSA
+# refused) unless the server's cipherSuites say otherwise (a fifth host: its list, a static-RSA
+# suite included; a name Istio does not know is a warning of apply's, dropped).
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd curl openssl
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -65,6 +68,12 @@ spec:
   - port: {number: 443, name: https-optional, protocol: HTTPS}
     tls: {mode: OPTIONAL_MUTUAL, credentialName: secure-credential}
     hosts: [optional.example.com]
+  - port: {number: 443, name: https-legacy, protocol: HTTPS}
+    tls:
+      mode: SIMPLE
+      credentialName: bookinfo-credential
+      cipherSuites: [AES256-GCM-SHA384, ECDHE-RSA-AES256-GCM-SHA384, NOT-A-SUITE]
+    hosts: [legacy.example.com]
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -72,7 +81,8 @@ metadata:
   name: bookinfo-secure
   namespace: default
 spec:
-  hosts: [bookinfo.example.com, secure.example.com, mesh.example.com, optional.example.com]
+  hosts: [bookinfo.example.com, secure.example.com, mesh.example.com, optional.example.com,
+    legacy.example.com]
   gateways: [secure-gateway]
   http:
   - match: [{uri: {exact: /productpage}}]
@@ -98,7 +108,9 @@ actl create -n istio-system secret tls bookinfo-credential --key=bookinfo.key \
 actl create -n istio-system secret generic secure-credential --from-file=tls.key=secure.key \
 	--from-file=tls.crt=secure.crt --from-file=ca.crt=example.com.crt >&2 ||
 	fail "create secret generic"
-actl apply -f gw.yaml >&2 || fail "Gateway not applied"
+out=$(actl apply -f gw.yaml 2>&1) || fail "Gateway not applied: $out"
+echo "$out" >&2
+expect_contains "$out" "ignoring invalid cipher suites: [NOT-A-SUITE]" "apply's warning"
 wait_for 60 ok bookinfo.example.com ||
 	fail "no page over TLS: $(https bookinfo.example.com 2>&1); $(cat "$WORK/pf.out"); $(actl local logs $GWPOD | tail -5)"
 wait_log 10 $GWPOD 'listening on port 8443 .*TLS' || fail "the gateway's log has no TLS listener"
@@ -118,6 +130,23 @@ line=$(printf 'GET /productpage#x HTTP/1.1\r\nHost: bookinfo.example.com\r\n\r\n
 		-servername bookinfo.example.com -CAfile "$WORK/example.com.crt" 2>/dev/null |
 	head -1 | tr -d '\r')
 expect_contains "$line" "HTTP/1.1 400" "a fragment in the target over TLS"
+
+# TLS 1.2 with one suite (the certificates are RSA): true when the handshake completes.
+tls12() { # HOST SUITE
+	openssl s_client -connect "127.0.0.1:$port" -servername "$1" -tls1_2 -cipher "$2" \
+		</dev/null >/dev/null 2>&1
+}
+for suite in AES128-SHA AES128-GCM-SHA256 AES256-GCM-SHA384 ECDHE-RSA-AES128-SHA; do
+	tls12 bookinfo.example.com "$suite" && fail "TLS 1.2 $suite (CBC or static RSA) accepted by default"
+done
+tls12 bookinfo.example.com ECDHE-RSA-AES128-GCM-SHA256 || fail "TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256 refused"
+tls12 bookinfo.example.com ECDHE-RSA-CHACHA20-POLY1305 || fail "TLS 1.2 ECDHE-RSA-CHACHA20-POLY1305 refused"
+# cipherSuites: the server's own list, by SNI; TLS 1.3 (curl's) untouched.
+tls12 legacy.example.com AES256-GCM-SHA384 || fail "cipherSuites' AES256-GCM-SHA384 refused"
+tls12 legacy.example.com ECDHE-RSA-AES256-GCM-SHA384 || fail "cipherSuites' ECDHE-RSA-AES256-GCM-SHA384 refused"
+tls12 legacy.example.com ECDHE-RSA-AES128-GCM-SHA256 &&
+	fail "a suite cipherSuites does not list was accepted"
+expect_eq "$(https legacy.example.com -k)" 200 "TLS 1.3 on the cipherSuites server"
 
 # MUTUAL: no client certificate, refused; the CA's, served.
 out=$(https secure.example.com 2>&1) && fail "MUTUAL without a client certificate: $out"

@@ -9,6 +9,7 @@
  * the JSON codec's gateway members and its refusals.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -304,7 +305,9 @@ static void test_https_servers(void **state)
 			    "  - port: {number: 443, name: https-a, protocol: HTTPS}\n"
 			    "    hosts: [a.example.com]\n"
 			    "    tls: {mode: SIMPLE, credentialName: a-cred, "
-			    "minProtocolVersion: TLSV1_3}\n"
+			    "minProtocolVersion: TLSV1_3,\n"
+			    "          cipherSuites: [ECDHE-RSA-AES256-GCM-SHA384, "
+			    "'[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305]']}\n"
 			    "  - port: {number: 443, name: https-b, protocol: HTTPS}\n"
 			    "    hosts: ['shop/b.example.com']\n"
 			    "    tls: {mode: MUTUAL, credentialName: b-cred}\n"
@@ -330,6 +333,25 @@ static void test_https_servers(void **state)
 	assert_null(l->certs[0].ca);
 	assert_int_equal(l->certs[0].min_tls, 0x0304);
 	assert_int_equal(l->certs[0].max_tls, 0);
+	assert_int_equal(l->certs[0].ciphers.n, 2);
+	assert_string_equal(l->certs[0].ciphers.items[0], "ECDHE-RSA-AES256-GCM-SHA384");
+	assert_string_equal(l->certs[0].ciphers.items[1],
+			    "[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305]");
+	assert_int_equal(l->certs[1].ciphers.n, 0);
+	/* The proxy's model carries them as written. */
+	{
+		char err[256];
+		cJSON *j = l7_to_json(w.l7);
+		struct l7_config *back = j ? l7_from_json(j, err, sizeof(err)) : NULL;
+
+		assert_non_null(back);
+		assert_int_equal(back->listeners[0].certs[0].ciphers.n, 2);
+		assert_string_equal(back->listeners[0].certs[0].ciphers.items[0],
+				    "ECDHE-RSA-AES256-GCM-SHA384");
+		assert_int_equal(back->listeners[0].certs[1].ciphers.n, 0);
+		l7_config_free(back);
+		cJSON_Delete(j);
+	}
 	assert_string_equal(l->certs[1].hosts.items[0], "b.example.com");
 	assert_string_equal(l->certs[1].key, b.key_pem);
 	assert_string_equal(l->certs[1].ca, ca_root_pem(ca));
@@ -1322,6 +1344,53 @@ static void test_proxy_protocol(void **state)
 	l7_world_unbind(&w.wb);
 }
 
+/*
+ * tls.cipherSuites as Istio's validation and FilterCipherSuites take them: a name Istio does
+ * not know (an IANA name, a TLS 1.3 suite, a typo) and a repeat are warnings, dropped; the
+ * rest kept in order, expressions ("!X") passed on.
+ */
+static void test_cipher_suites_validation(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
+	    "metadata: {name: gw, namespace: istio-system}\n"
+	    "spec:\n  selector: {istio: ingressgateway}\n  servers:\n"
+	    "  - port: {number: 443, name: https, protocol: HTTPS}\n"
+	    "    hosts: [a.example.com]\n"
+	    "    tls:\n      mode: SIMPLE\n      credentialName: a-cred\n"
+	    "      cipherSuites: [ECDHE-RSA-AES256-GCM-SHA384, TLS_AES_128_GCM_SHA256,\n"
+	    "        ECDHE-RSA-AES256-GCM-SHA384, NOT-A-SUITE, '!aNULL', AES128-SHA,\n"
+	    "        TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n";
+	struct config cfg;
+	struct config_diags d = {0};
+	const struct config_strings *cs;
+	char msg[512];
+	bool invalid = false, dup = false;
+
+	config_init(&cfg);
+	assert_int_equal(config_load_buffer(&cfg, "gw.yaml", yaml, strlen(yaml), &d), 0);
+	assert_int_equal(cfg.n_gateways, 1);
+	cs = &cfg.gateways[0].servers[0].cipher_suites;
+	assert_int_equal(cs->n, 3);
+	assert_string_equal(cs->items[0], "ECDHE-RSA-AES256-GCM-SHA384");
+	assert_string_equal(cs->items[1], "!aNULL");
+	assert_string_equal(cs->items[2], "AES128-SHA");
+	assert_int_equal(d.n, 2);
+	for (size_t i = 0; i < d.n; i++) {
+		assert_false(d.items[i].error);
+		config_diag_format(&d.items[i], msg, sizeof(msg));
+		invalid |= strstr(msg, "ignoring invalid cipher suites: [NOT-A-SUITE "
+				       "TLS_AES_128_GCM_SHA256 "
+				       "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]") != NULL;
+		dup |= strstr(msg, "ignoring duplicate cipher suites: "
+				   "[ECDHE-RSA-AES256-GCM-SHA384]") != NULL;
+	}
+	assert_true(invalid);
+	assert_true(dup);
+	config_diags_free(&d);
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1331,6 +1400,7 @@ int main(void)
 	    cmocka_unit_test(test_suffix_wildcard_host),
 	    cmocka_unit_test(test_https_redirect),
 	    cmocka_unit_test(test_https_servers),
+	    cmocka_unit_test(test_cipher_suites_validation),
 	    cmocka_unit_test(test_mesh_and_optional_mutual),
 	    cmocka_unit_test(test_gateway_api_class_istio),
 	    cmocka_unit_test(test_gateway_api_reference_grant),

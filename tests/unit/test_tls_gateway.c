@@ -26,8 +26,11 @@
 #include "tls.h"
 
 static char dir[64];
-static int client_max; /* the client's highest TLS version, 0: OpenSSL's */
-static int negotiated; /* the last handshake's version */
+static int client_max;		   /* the client's highest TLS version, 0: OpenSSL's */
+static int negotiated;		   /* the last handshake's version */
+static const char *client_ciphers; /* the client's TLS 1.2 suites, NULL: OpenSSL's */
+static char suite[64];		   /* the last handshake's suite */
+static bool not_gateway;	   /* an edge context: no certificate chosen by name */
 static struct ambit_ca *ca;
 static struct ca_issued a_cert, wild_cert, any_cert, mtls_cert, client_cert, a2_cert;
 
@@ -48,6 +51,8 @@ static bool handshake(struct tls_ctx *gw, const char *sni, const struct ca_issue
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_max_proto_version(cctx, client_max);
+	if (client_ciphers)
+		assert_int_equal(SSL_CTX_set_cipher_list(cctx, client_ciphers), 1);
 	if (client) {
 		BIO *cb = BIO_new_mem_buf(client->cert_pem, -1);
 		BIO *kb = BIO_new_mem_buf(client->key_pem, -1);
@@ -88,13 +93,14 @@ static bool handshake(struct tls_ctx *gw, const char *sni, const struct ca_issue
 		}
 	}
 	negotiated = SSL_version(c);
+	snprintf(suite, sizeof(suite), "%s", c_done ? SSL_get_cipher_name(c) : "");
 	/* The name the client asked for, as the proxy's policies see it (connection.sni). */
 	if (!failed && s_done && sni)
 		assert_string_equal(tls_conn_sni(s), sni);
 	if (!failed && s_done && !sni)
 		assert_null(tls_conn_sni(s));
 	/* Which certificate it got, by name: what the gateway's routes of that server ask for. */
-	if (!failed && s_done)
+	if (!failed && s_done && !not_gateway)
 		assert_non_null(tls_conn_server(s));
 	/* TLS 1.3: the server checks the client's certificate after the client is done. */
 	if (!failed && c_done && s_done && want) {
@@ -227,6 +233,106 @@ static void test_versions(void **state)
 	tls_ctx_put(gw);
 }
 
+/*
+ * TLS 1.2 suites: Envoy's server default unless the server's cipherSuites say otherwise (CBC
+ * and static RSA refused), per server by SNI; TLS 1.3 untouched.
+ */
+static void test_ciphers(void **state)
+{
+	static const char *const aes256[] = {"ECDHE-ECDSA-AES256-GCM-SHA384",
+					     "ECDHE-RSA-AES256-GCM-SHA384", "AES128-GCM-SHA256"};
+	static const char *const group[] = {
+	    "[ECDHE-ECDSA-CHACHA20-POLY1305|ECDHE-RSA-CHACHA20-POLY1305]"};
+	static const char *const none[] = {"NO-SUCH-SUITE"};
+	static const char *const empty[] = {""};
+	static const char *const ecdhe_gcm128 =
+	    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
+	struct tls_ctx *gw = tls_ctx_create_gateway();
+	struct tls_gateway_cert set[] = {cert(h_a, 1, &a_cert, NULL),
+					 cert(h_wild, 1, &wild_cert, NULL)};
+	char err[256];
+
+	set[0].ciphers = aes256;
+	set[0].n_ciphers = 3;
+	assert_int_equal(tls_ctx_gateway_set(gw, set, 2, err, sizeof(err)), 0);
+	client_max = TLS1_2_VERSION;
+	/* The default (b.example.com): ECDHE with AES-GCM or ChaCha20 only. */
+	client_ciphers = "AES128-SHA";
+	assert_false(handshake(gw, "b.example.com", NULL, NULL));
+	client_ciphers = "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA";
+	assert_false(handshake(gw, "b.example.com", NULL, NULL));
+	client_ciphers = "AES128-GCM-SHA256";
+	assert_false(handshake(gw, "b.example.com", NULL, NULL));
+	client_ciphers = ecdhe_gcm128;
+	assert_true(handshake(gw, "b.example.com", NULL, "wild.example.com"));
+	assert_int_equal(negotiated, TLS1_2_VERSION);
+	assert_non_null(strstr(suite, "ECDHE-"));
+	/* cipherSuites (a.example.com): its list, static RSA included when it names one. */
+	assert_false(handshake(gw, "a.example.com", NULL, NULL));
+	client_ciphers = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384";
+	assert_true(handshake(gw, "a.example.com", NULL, "a.example.com"));
+	assert_non_null(strstr(suite, "AES256-GCM-SHA384"));
+	client_ciphers = NULL;
+	client_max = 0;
+	/* TLS 1.3 is not narrowed by cipherSuites (Envoy's cipher_suites are 1.2's). */
+	assert_true(handshake(gw, "a.example.com", NULL, "a.example.com"));
+	assert_int_equal(negotiated, TLS1_3_VERSION);
+	/* An equal-preference group as Envoy writes it: its members. */
+	set[0].ciphers = group;
+	set[0].n_ciphers = 1;
+	assert_int_equal(tls_ctx_gateway_set(gw, set, 2, err, sizeof(err)), 0);
+	client_max = TLS1_2_VERSION;
+	client_ciphers = ecdhe_gcm128;
+	assert_false(handshake(gw, "a.example.com", NULL, NULL));
+	client_ciphers = "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+	assert_true(handshake(gw, "a.example.com", NULL, "a.example.com"));
+	client_ciphers = NULL;
+	client_max = 0;
+	/* Only an empty name: the default (ECDHE-GCM served, static RSA not). */
+	set[0].ciphers = empty;
+	assert_int_equal(tls_ctx_gateway_set(gw, set, 2, err, sizeof(err)), 0);
+	client_max = TLS1_2_VERSION;
+	client_ciphers = ecdhe_gcm128;
+	assert_true(handshake(gw, "a.example.com", NULL, "a.example.com"));
+	client_ciphers = "AES128-GCM-SHA256";
+	assert_false(handshake(gw, "a.example.com", NULL, NULL));
+	client_ciphers = NULL;
+	client_max = 0;
+	/* Nothing OpenSSL has: refused, named; the last good set serves. */
+	set[0].ciphers = none;
+	assert_int_equal(tls_ctx_gateway_set(gw, set, 2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "cipherSuites"));
+	assert_true(handshake(gw, "a.example.com", NULL, "a.example.com"));
+	tls_ctx_put(gw);
+}
+
+/* A handshake with edge context @edge, no SNI: true when both ends finish. */
+static bool handshake_any(struct tls_ctx *edge)
+{
+	bool ok;
+
+	not_gateway = true;
+	ok = handshake(edge, NULL, NULL, NULL);
+	not_gateway = false;
+	return ok;
+}
+
+/* The waypoint's --listen-tls context: the same TLS 1.2 default as a gateway's. */
+static void test_edge_ciphers(void **state)
+{
+	struct tls_ctx *edge = tls_ctx_create_edge(a_cert.cert_pem, a_cert.key_pem);
+
+	assert_non_null(edge);
+	client_max = TLS1_2_VERSION;
+	client_ciphers = "AES128-SHA:AES128-GCM-SHA256:ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA";
+	assert_false(handshake_any(edge));
+	client_ciphers = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384";
+	assert_true(handshake_any(edge));
+	client_ciphers = NULL;
+	client_max = 0;
+	tls_ctx_put(edge);
+}
+
 static void test_check_pair(void **state)
 {
 	char err[128];
@@ -275,9 +381,10 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sni_choice), cmocka_unit_test(test_any_host),
-	    cmocka_unit_test(test_mutual),     cmocka_unit_test(test_replace_and_refuse),
-	    cmocka_unit_test(test_versions),   cmocka_unit_test(test_check_pair),
+	    cmocka_unit_test(test_sni_choice),	 cmocka_unit_test(test_any_host),
+	    cmocka_unit_test(test_mutual),	 cmocka_unit_test(test_replace_and_refuse),
+	    cmocka_unit_test(test_versions),	 cmocka_unit_test(test_ciphers),
+	    cmocka_unit_test(test_edge_ciphers), cmocka_unit_test(test_check_pair),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

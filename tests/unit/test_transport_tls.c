@@ -12,6 +12,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -360,6 +361,95 @@ static void test_origination(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* ---- an idle connection's record buffers ---- */
+
+#define IDLE_N 64
+
+static size_t idle_data(void *arg, const char *data, size_t len)
+{
+	return len;
+}
+
+static const struct transport_cbs idle_cbs = {.on_data = idle_data};
+
+/*
+ * The heap in use once IDLE_N server connections (socketpairs, the clients non-blocking in
+ * this thread) are handshaken and, with @send, got one byte each from their client.
+ */
+static size_t idle_heap(bool send)
+{
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	SSL *c[IDLE_N];
+	struct transport *t[IDLE_N];
+	int sv[IDLE_N][2];
+	bool done[IDLE_N] = {false};
+	size_t in_use, left = IDLE_N, n;
+
+	assert_non_null(cctx);
+	SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
+	for (int i = 0; i < IDLE_N; i++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv[i]), 0);
+		c[i] = SSL_new(cctx);
+		assert_non_null(c[i]);
+		SSL_set_fd(c[i], sv[i][0]);
+		t[i] = transport_tls_new(loop, sv[i][1], edge, NULL);
+		assert_non_null(t[i]);
+		transport_set_cbs(t[i], &idle_cbs, NULL);
+	}
+	for (int round = 0; round < 400 && left; round++) {
+		for (int i = 0; i < IDLE_N; i++) {
+			int r;
+
+			if (done[i])
+				continue;
+			r = SSL_connect(c[i]);
+			if (r == 1) {
+				done[i] = true;
+				left--;
+				if (send)
+					assert_int_equal(SSL_write_ex(c[i], "x", 1, &n), 1);
+			} else {
+				r = SSL_get_error(c[i], r);
+				assert_true(r == SSL_ERROR_WANT_READ || r == SSL_ERROR_WANT_WRITE);
+			}
+		}
+		assert_true(loop_run_once(loop, 0) >= 0);
+	}
+	assert_int_equal(left, 0);
+	for (int i = 0; i < 20; i++)
+		loop_run_once(loop, 0);
+	in_use = mallinfo2().uordblks;
+	for (int i = 0; i < IDLE_N; i++) {
+		transport_close(t[i], true);
+		SSL_free(c[i]);
+		close(sv[i][0]);
+	}
+	for (int i = 0; i < 5; i++)
+		loop_run_once(loop, 0);
+	SSL_CTX_free(cctx);
+	return in_use;
+}
+
+/*
+ * A connection handshaken that sends nothing (a flood of handshakes held open) gives its
+ * record buffers back, some 34 KiB: against connections that sent a byte (theirs kept, as
+ * every busy connection keeps them), the heap is lighter by more than 16 KiB a connection.
+ */
+static void test_idle_buffers_released(void **state)
+{
+	size_t busy, idle;
+
+	idle_heap(false); /* caches warm (the thread's blocks, OpenSSL's) */
+	busy = idle_heap(true);
+	idle = idle_heap(false);
+#ifdef __SANITIZE_ADDRESS__
+	skip(); /* ASan's allocator serves malloc: glibc's mallinfo2 counts nothing */
+#endif
+	if (busy < idle || (busy - idle) / IDLE_N < 16384)
+		fail_msg("idle connections hold %zd bytes less each than busy ones",
+			 ((ssize_t)busy - (ssize_t)idle) / IDLE_N);
+}
+
 static int setup(void **state)
 {
 	struct ambit_ca *ca;
@@ -408,6 +498,7 @@ int main(void)
 	    cmocka_unit_test(test_slices_then_close_notify),
 	    cmocka_unit_test(test_tail_held_in_openssl),
 	    cmocka_unit_test(test_origination),
+	    cmocka_unit_test(test_idle_buffers_released),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -21,7 +21,9 @@
 # Per router: requests/s, p50 and p99 latency (wrk --latency), proxy CPU seconds per 1,000
 # requests (/proc utime+stime of the router's processes), and its peak RSS (VmHWM). Twice: in
 # plaintext, and with the client's connections over TLS 1.3 terminated by the router (the same
-# ECDSA P-256 certificate for all; the waypoint's --listen-tls; backends in plaintext).
+# ECDSA P-256 certificate for all; the waypoint's --listen-tls; backends in plaintext), each
+# router checked first to negotiate what the waypoint does (TLS 1.3, TLS_AES_256_GCM_SHA384,
+# X25519 with OpenSSL's client defaults, wrk's), or the run stops.
 # The targets judged (the issue's): requests/s per proxy core >= 1.15x HAProxy's, CPU per 1,000
 # requests <= 0.85x HAProxy's, p99 no worse than HAProxy's; each against HAProxy without and with
 # the access log (like for like), in plaintext and over TLS.
@@ -221,6 +223,21 @@ for r in $ROUTERS; do for m in $MODES; do
 	say "$r ($m) routes: jason -> v2; 200 others: $split"
 done; done
 
+# Like for like over TLS: every router must negotiate what the waypoint does with the client's
+# defaults (OpenSSL's, as wrk's): the same protocol, suite and key exchange, or the comparison
+# would time different cryptography. Said in the results.
+suite() {
+	openssl s_client -connect "127.0.0.1:${tp[$1]}" -servername web </dev/null 2>/dev/null |
+		awk '/^Server Temp Key:/ {k = $4; sub(",", "", k)} /^New, / {p = $2; c = $NF; sub(",", "", p)}
+			END {print p, c, k}'
+}
+TLS_SUITE=$(suite waypoint)
+[ -n "$TLS_SUITE" ] || die "no TLS handshake with the waypoint"
+for r in $ROUTERS; do
+	[ "$(suite "$r")" = "$TLS_SUITE" ] || die "$r negotiates $(suite "$r"), the waypoint $TLS_SUITE"
+done
+say "every router negotiates $TLS_SUITE"
+
 : >"$raw"
 # wrk takes no --resolve: the TLS URL names 127.0.0.1 (no SNI check by any of the routers).
 for rep in $(seq "$REPS"); do for m in $MODES; do
@@ -232,9 +249,9 @@ for rep in $(seq "$REPS"); do for m in $MODES; do
 	done
 done; done
 
-python3 - "$raw" "$OUT" "$REPS" "$SECS" "$CONNS" <<'PY'
+python3 - "$raw" "$OUT" "$REPS" "$SECS" "$CONNS" "$TLS_SUITE" <<'PY'
 import json, statistics, sys
-raw, out, reps, secs, conns = sys.argv[1:6]
+raw, out, reps, secs, conns, tls_suite = sys.argv[1:7]
 rows = [json.loads(l) for l in open(raw)]
 keys = ["rps", "p50_ms", "p99_ms", "cpu_s_per_1k", "user_s_per_1k", "sys_s_per_1k", "rss_mb"]
 names = {"rps": "requests/s (one proxy core)", "p50_ms": "p50 latency, ms",
@@ -254,7 +271,8 @@ targets = [("rps", 1.15, ">=", "requests/s per proxy core >= 1.15x HAProxy's"),
 lines = [f"L7 routers, HTTP/1.1 keep-alive, {conns} connections, {secs} s x {reps} repetitions "
          "(medians); route table: x-user: jason -> v2, else 80/20 v1/v3. The waypoint writes "
          "Envoy's access-log line per request; +log: HAProxy and nginx do too (to /dev/null "
-         "like the waypoint's), with a generated x-request-id and x-forwarded-for/-proto upstream"]
+         "like the waypoint's), with a generated x-request-id and x-forwarded-for/-proto upstream. "
+         f"Over TLS every router negotiated the same: {tls_suite} (protocol, suite, key exchange)"]
 meds, judged = {}, []
 for mode in ("plain", "tls"):
     med = meds[mode] = {}
@@ -297,7 +315,8 @@ json.dump({"medians": pick("plain", ["waypoint", "haproxy", "nginx"]),
            "medians_tls": pick("tls", ["waypoint", "haproxy", "nginx"]),
            "medians_log": pick("plain", ["haproxy+log", "nginx+log"]),
            "medians_tls_log": pick("tls", ["haproxy+log", "nginx+log"]),
-           "targets": judged, "reps": int(reps), "secs": int(secs), "conns": int(conns)},
+           "targets": judged, "reps": int(reps), "secs": int(secs), "conns": int(conns),
+           "tls": tls_suite},
           open(out + ".json", "w"), indent=1)
 print("\n".join(lines))
 PY

@@ -1308,12 +1308,6 @@ static void check_unenforced(struct cfg_an *a)
 			if (server_unserved(&u, gw, s, gateway_namespace(&u, gw), why, sizeof(why)))
 				cfg_an_add(a, &gw->meta, "Gateway", gw->servers[s].line, false,
 					   NULL, "spec.servers[%zu]: %s", s, why);
-			else if (gw->servers[s].has_cipher_suites)
-				cfg_an_add(
-				    a, &gw->meta, "Gateway", gw->servers[s].line, false, NULL,
-				    "spec.servers[%zu].tls.cipherSuites: not enforced yet: the "
-				    "gateway offers OpenSSL's default suites",
-				    s);
 		}
 	}
 	for (size_t i = 0; i < c->n_service_entries; i++)

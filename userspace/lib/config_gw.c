@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Gateway (networking.istio.io v1, v1beta1, v1alpha3; API_SEMANTICS.md §6). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,10 +138,95 @@ static int tls_max(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return tls_version(ctx, v, &((SRV *)o)->max_tls);
 }
 
+/*
+ * Istio's ValidCipherSuites (BoringSSL's TLS 1.2 suites less PSK, by their OpenSSL names, which
+ * OpenSSL shares): what tls.cipherSuites may name.
+ */
+static const char *const valid_ciphers[] = {"ECDHE-ECDSA-AES128-GCM-SHA256",
+					    "ECDHE-RSA-AES128-GCM-SHA256",
+					    "ECDHE-ECDSA-AES256-GCM-SHA384",
+					    "ECDHE-RSA-AES256-GCM-SHA384",
+					    "ECDHE-ECDSA-CHACHA20-POLY1305",
+					    "ECDHE-RSA-CHACHA20-POLY1305",
+					    "ECDHE-ECDSA-AES128-SHA",
+					    "ECDHE-RSA-AES128-SHA",
+					    "ECDHE-ECDSA-AES256-SHA",
+					    "ECDHE-RSA-AES256-SHA",
+					    "AES128-GCM-SHA256",
+					    "AES256-GCM-SHA384",
+					    "AES128-SHA",
+					    "AES256-SHA",
+					    "DES-CBC3-SHA",
+					    NULL};
+
+/*
+ * Istio's IsValidCipherSuite: a known name, "ALL", or an expression (a first character that
+ * is neither letter nor digit: "!X", "-X", "[A|B]") passed on unparsed.
+ */
+static bool cipher_valid(const char *cs)
+{
+	if (!*cs || !strcmp(cs, "ALL") || !isalnum((unsigned char)cs[0]))
+		return true;
+	for (size_t i = 0; valid_ciphers[i]; i++)
+		if (!strcmp(cs, valid_ciphers[i]))
+			return true;
+	return false;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "[a b]" as Go prints Istio's sorted list, into @out (truncated to @len). */
+static void go_list(char **items, size_t n, char *out, size_t len)
+{
+	size_t o = 0;
+
+	qsort(items, n, sizeof(*items), str_cmp);
+	o += (size_t)snprintf(out, len, "[");
+	for (size_t i = 0; i < n && o < len; i++)
+		o += (size_t)snprintf(out + o, len - o, "%s%.80s", i ? " " : "", items[i]);
+	if (o < len)
+		snprintf(out + o, len - o, "]");
+}
+
+/*
+ * tls.cipherSuites as Istio's validation and FilterCipherSuites take them: names it does not
+ * know, and repeats, are warned about and dropped; the rest are kept in order ("" too, as
+ * Istio keeps it: the proxy leaves empty names out, none but empty ones meaning its default).
+ */
 static int tls_ciphers(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	((SRV *)o)->has_cipher_suites = true;
-	return str_list(ctx, v, o);
+	struct config_strings *out = &((SRV *)o)->cipher_suites, all = {0}, bad = {0}, dup = {0};
+	char list[512];
+	int err = cfg_get_strings(ctx, v, 0, &all);
+
+	config_strings_free(out);
+	for (size_t i = 0; !err && i < all.n; i++) {
+		const char *cs = all.items[i];
+
+		if (!cipher_valid(cs))
+			err = config_strings_add(&bad, cs);
+		else if (config_strings_has(out, cs))
+			err = config_strings_add(&dup, cs);
+		else
+			err = config_strings_add(out, cs);
+	}
+	if (err == -ENOMEM)
+		cfg_error(ctx, v, "out of memory");
+	if (!err && bad.n) {
+		go_list(bad.items, bad.n, list, sizeof(list));
+		cfg_diag(ctx, v, false, "ignoring invalid cipher suites: %s", list);
+	}
+	if (!err && dup.n) {
+		go_list(dup.items, dup.n, list, sizeof(list));
+		cfg_diag(ctx, v, false, "ignoring duplicate cipher suites: %s", list);
+	}
+	config_strings_free(&all);
+	config_strings_free(&bad);
+	config_strings_free(&dup);
+	return err;
 }
 
 static int str_list(struct cfg_ctx *ctx, yaml_node_t *v, void *o)

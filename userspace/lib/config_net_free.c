@@ -154,6 +154,7 @@ void config_gateway_free(struct config_gateway *gw)
 		config_strings_free(&s->hosts);
 		free(s->tls_mode);
 		free(s->credential_name);
+		config_strings_free(&s->cipher_suites);
 	}
 	free(gw->servers);
 	memset(gw, 0, sizeof(*gw));

@@ -299,6 +299,7 @@ void l7_tls_cert_free(struct l7_tls_cert *t)
 {
 	free(t->source);
 	config_strings_free(&t->hosts);
+	config_strings_free(&t->ciphers);
 	free(t->cert);
 	if (t->key)
 		memset(t->key, 0, strlen(t->key)); /* key material */

@@ -132,6 +132,15 @@ static int cert_hosts(const struct config_gateway_server *srv, struct l7_tls_cer
 	return t->hosts.items ? 0 : -ENOMEM;
 }
 
+/* Server @srv's tls.cipherSuites into @t. */
+static int cert_ciphers(const struct config_gateway_server *srv, struct l7_tls_cert *t)
+{
+	for (size_t i = 0; i < srv->cipher_suites.n; i++)
+		if (config_strings_add(&t->ciphers, srv->cipher_suites.items[i]))
+			return -ENOMEM;
+	return 0;
+}
+
 char *l7_pem_dup(const struct config_secret_item *it)
 {
 	return it && it->len ? strdup(it->value) : NULL;
@@ -181,6 +190,8 @@ static int server_cert(const struct gw_ctx *g, const struct config_gateway *gw,
 		}
 		t->min_tls = srv->min_tls;
 		t->max_tls = srv->max_tls;
+		if (cert_ciphers(srv, t))
+			return -ENOMEM;
 		return cert_hosts(srv, t);
 	}
 	l7_secret_tls(cfg, ns, cn, &crt, &key, &ca);
@@ -197,6 +208,8 @@ static int server_cert(const struct gw_ctx *g, const struct config_gateway *gw,
 	}
 	t->min_tls = srv->min_tls;
 	t->max_tls = srv->max_tls;
+	if (cert_ciphers(srv, t))
+		return -ENOMEM;
 	t->cert = l7_pem_dup(crt);
 	t->key = l7_pem_dup(key);
 	t->ca = ca ? l7_pem_dup(ca) : NULL;

@@ -564,6 +564,7 @@ static void tls_certs(struct enc *e, cJSON *l, const struct l7_listener *li)
 			num(e, o, "minTls", t->min_tls);
 		if (t->max_tls)
 			num(e, o, "maxTls", t->max_tls);
+		strings(e, o, "cipherSuites", &t->ciphers);
 	}
 }
 

@@ -734,8 +734,9 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 /* A TLS listener's certificates: each with hosts, a certificate and its key. */
 static void dtls_certs(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_listener *l)
 {
-	static const char *const k[] = {"source", "hosts",  "cert", "key",	"ca",
-					"minTls", "maxTls", "mesh", "optional", NULL};
+	static const char *const k[] = {"source",   "hosts",	    "cert",   "key",
+					"ca",	    "minTls",	    "maxTls", "mesh",
+					"optional", "cipherSuites", NULL};
 	const cJSON *a, *it;
 	size_t n;
 
@@ -764,6 +765,7 @@ static void dtls_certs(struct l7j_dec *d, const cJSON *o, const char *path, stru
 		t->optional = l7j_dbool(d, it, "optional", p);
 		t->min_tls = (uint16_t)l7j_dnum(d, it, "minTls", p, 0x0301, 0x0304, false);
 		t->max_tls = (uint16_t)l7j_dnum(d, it, "maxTls", p, 0x0301, 0x0304, false);
+		l7j_dstrings(d, it, "cipherSuites", p, &t->ciphers);
 		if (d->failed)
 			return;
 		if (!t->hosts.n) {

@@ -167,8 +167,11 @@ static void ctx_modes(SSL_CTX *ssl, int min_version)
 	SSL_CTX_set_default_read_buffer_len(ssl, TLS_READ_BUF);
 }
 
-/* An edge context's connections: their record buffers kept, no client certificate, ALPN. */
-static void edge_modes(SSL_CTX *ssl)
+/*
+ * An edge context's connections: Envoy's TLS 1.2 suites, their record buffers kept, no client
+ * certificate, ALPN. 0 or -ENOMEM.
+ */
+static int edge_modes(SSL_CTX *ssl)
 {
 	/*
 	 * A client's connection keeps its record buffers (one record each way, OpenSSL's default
@@ -180,6 +183,12 @@ static void edge_modes(SSL_CTX *ssl)
 	SSL_CTX_set_default_read_buffer_len(ssl, 0);
 	SSL_CTX_set_verify(ssl, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_alpn_select_cb(ssl, alpn_select_edge, NULL);
+	/* OpenSSL's own default would add CBC and static-RSA suites to TLS 1.2. */
+	if (SSL_CTX_set_cipher_list(ssl, TLS_EDGE_CIPHERS) != 1) {
+		ERR_clear_error();
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /*
@@ -248,7 +257,11 @@ struct tls_ctx *tls_ctx_create_edge(const char *cert_pem, const char *key_pem)
 	if (!ctx)
 		return NULL;
 	ctx->edge = true;
-	edge_modes(ctx->ssl);
+	if (edge_modes(ctx->ssl)) {
+		tls_ctx_put(ctx);
+		errno = ENOMEM;
+		return NULL;
+	}
 	return ctx;
 }
 
@@ -402,9 +415,43 @@ struct tls_ctx *tls_ctx_create_gateway(void)
 	}
 	/* A connection takes its modes from here (SSL_set_SSL_CTX does not change them). */
 	ctx_modes(ctx->ssl, TLS1_2_VERSION);
-	edge_modes(ctx->ssl);
+	if (edge_modes(ctx->ssl)) {
+		tls_ctx_put(ctx);
+		errno = ENOMEM;
+		return NULL;
+	}
 	SSL_CTX_set_client_hello_cb(ctx->ssl, gateway_hello, ctx);
 	return ctx;
+}
+
+/*
+ * cipherSuites in OpenSSL's syntax: "A:B", Envoy's equal-preference groups ("[A|B]") as their
+ * members in order (OpenSSL has no such groups; the client's order decides among all of them,
+ * OpenSSL's default), empty names left out ("": none). malloc'd, or NULL.
+ */
+static char *cipher_list(const char *const *names, size_t n)
+{
+	size_t len = 1;
+	char *out, *p;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(names[i]) + 1;
+	out = p = malloc(len);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!names[i][0])
+			continue;
+		if (p != out)
+			*p++ = ':';
+		for (const char *s = names[i]; *s; s++)
+			if (*s == '|')
+				*p++ = ':';
+			else if (*s != '[' && *s != ']')
+				*p++ = *s;
+	}
+	*p = '\0';
+	return out;
 }
 
 /* The context of one gateway certificate: an edge context, the client CA for MUTUAL. */
@@ -428,6 +475,26 @@ static SSL_CTX *gateway_cert_ctx(const struct tls_gateway_cert *gc, char *err, s
 		snprintf(err, len, "out of memory");
 		SSL_CTX_free(ssl);
 		return NULL;
+	}
+	/*
+	 * The server's own TLS 1.2 suites: the ClientHello callback's SSL_set_SSL_CTX makes this
+	 * context's list the one the connection chooses from (SSL_get_ciphers: the context's,
+	 * the connection having none of its own).
+	 */
+	if (gc->n_ciphers) {
+		char *list = cipher_list(gc->ciphers, gc->n_ciphers);
+		/* Only empty names: none given, the default stays (as Envoy takes an empty list).
+		 */
+		int ok = list && (!list[0] || SSL_CTX_set_cipher_list(ssl, list) == 1);
+
+		free(list);
+		ERR_clear_error();
+		if (!ok) {
+			snprintf(err, len, "%s: cipherSuites: no TLS 1.2 suite OpenSSL has",
+				 gc->name);
+			SSL_CTX_free(ssl);
+			return NULL;
+		}
 	}
 	/* One session id context for all: SSL_set_SSL_CTX keeps the connection's. */
 	SSL_CTX_set_session_id_context(ssl, sid, sizeof(sid) - 1);
@@ -1000,6 +1067,15 @@ ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len)
 bool tls_conn_read_drained(struct tls_conn *c)
 {
 	return c->drained && !SSL_has_pending(c->ssl);
+}
+
+void tls_conn_release_buffers(struct tls_conn *c)
+{
+	/* Refused (0) while a record is half read or half written: kept then. */
+	if (!SSL_has_pending(c->ssl))
+		SSL_free_buffers(c->ssl);
+	if (!c->out.len)
+		buf_free(&c->out);
 }
 
 ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)

@@ -24,7 +24,8 @@ struct tls_ctx *tls_ctx_create(bool server, const char *cert_pem, const char *ke
 void tls_ctx_put(struct tls_ctx *ctx); /* accepts NULL */
 /*
  * A server context for HTTP clients outside the mesh (the waypoint's --listen-tls): presents
- * @cert_pem (the chain) and @key_pem, TLS 1.2 or 1.3, asks for no client certificate, and
+ * @cert_pem (the chain) and @key_pem, TLS 1.2 (TLS_EDGE_CIPHERS) or 1.3, asks for no client
+ * certificate, and
  * selects ALPN h2 or http/1.1 from the client's offer (none when it offers neither). Its
  * connections complete the handshake without a peer identity. NULL + errno (EINVAL: bad PEM).
  */
@@ -46,7 +47,23 @@ struct tls_gateway_cert {
 	bool optional;	    /* with @ca_pem: OPTIONAL_MUTUAL, a certificate checked when sent */
 	/* TLS versions as on the wire (0x0304: 1.3); 0: 1.2 and up. Below 1.2 is never offered. */
 	int min_version, max_version;
+	/*
+	 * tls.cipherSuites: the TLS 1.2 suites in Envoy's (BoringSSL's) names, which are
+	 * OpenSSL's, and its syntax ("[A|B]" an equal-preference group, "!X"...); none: Envoy's
+	 * server default, TLS_EDGE_CIPHERS. TLS 1.3's suites are never narrowed (as Envoy's).
+	 */
+	const char *const *ciphers;
+	size_t n_ciphers;
 };
+/*
+ * TLS 1.2 suites an edge or gateway context offers unless told otherwise: Envoy's server
+ * default (DEFAULT_CIPHER_SUITES), which an Istio gateway keeps when a server sets no
+ * cipherSuites: ECDHE with AES-GCM or ChaCha20-Poly1305 only, no CBC, no static RSA.
+ */
+#define TLS_EDGE_CIPHERS                                                                           \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:"                             \
+	"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305:"                                 \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
 
 /*
  * Replaces the certificates of gateway context @ctx with the @n of @certs, each an edge
@@ -117,6 +134,13 @@ int tls_conn_handshake(struct tls_conn *c);
 ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len);
 /* True when nothing is buffered in OpenSSL and the last socket read came back short. */
 bool tls_conn_read_drained(struct tls_conn *c);
+/*
+ * An idle connection's record buffers go (some 34 KiB: one record each way), if nothing is
+ * held in them; OpenSSL takes them again at the next record. For a connection that finished
+ * its handshake and sent nothing more (a flood of handshakes held open): once a connection,
+ * not once a request as SSL_MODE_RELEASE_BUFFERS would.
+ */
+void tls_conn_release_buffers(struct tls_conn *c);
 /*
  * >0 bytes (possibly fewer than @len), -EAGAIN, -EPROTO / -EPIPE. Records may stay buffered
  * until tls_conn_flush().

@@ -143,6 +143,11 @@ void connector_destroy(struct connector *c); /* accepts NULL */
  */
 struct transport *transport_tcp_new(struct loop *l, int fd, const struct transport_peer *peer);
 /*
+ * Accepted connections (transport_tcp_new, transport_tls_new) not freed yet, in the whole
+ * process: those still in their TLS handshake or not yet served by anything included.
+ */
+size_t transport_tcp_accepted(void);
+/*
  * The same over one-way TLS with @ctx (tls_ctx_create_edge, borrowed: it must outlive the
  * transport): the server side of an accepted connection; the handshake happens before any
  * byte is delivered, and a failed one ends in on_error(-EPROTO).

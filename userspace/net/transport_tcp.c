@@ -53,9 +53,13 @@ struct tcp {
 	bool outbound;	 /* opened by the connector (a client), not accepted */
 	bool tls_more;	 /* TLS: the last read stopped at the cap; OpenSSL may hold more */
 	bool delivering; /* in the owner's on_data: its bytes are still being read */
+	bool tls_fresh;	 /* TLS: handshaken, nothing read since */
+	bool accepted;	 /* counted in n_accepted */
 };
 
 static const struct transport_impl tcp_impl;
+/* transport_tcp_accepted's count (atomic: every worker's). */
+static size_t n_accepted;
 
 static struct tcp *tcp_of(struct transport *t)
 {
@@ -86,6 +90,8 @@ static void tcp_free(void *p)
 {
 	struct tcp *c = p;
 
+	if (c->accepted)
+		__atomic_sub_fetch(&n_accepted, 1, __ATOMIC_RELAXED);
 	tls_conn_destroy(c->tls);
 	buf_free(&c->in);
 	buf_free(&c->out);
@@ -120,6 +126,7 @@ static ssize_t read_in(struct tcp *c)
 			return -ENOMEM;
 		n = tls_conn_read(c->tls, p, room);
 		if (n > 0) {
+			c->tls_fresh = false;
 			c->in.len += (size_t)n;
 			total += n;
 			/*
@@ -130,8 +137,17 @@ static ssize_t read_in(struct tcp *c)
 				return total;
 			continue;
 		}
-		if (n == -EAGAIN)
+		if (n == -EAGAIN) {
+			/*
+			 * Handshaken and nothing sent since (a client slow to ask, a flood of
+			 * handshakes held open): its record buffers wait in no memory.
+			 */
+			if (!total && c->tls_fresh)
+				tls_conn_release_buffers(c->tls);
+			c->tls_fresh = false;
 			return total ? total : -EAGAIN;
+		}
+		c->tls_fresh = false;
 		if (n == 0)
 			c->eof_seen = true; /* close_notify: after what came before it */
 		else if (!total)
@@ -327,6 +343,7 @@ static void on_event(struct loop_handler *h, uint32_t events)
 			return;
 		}
 		c->handshaken = true;
+		c->tls_fresh = !c->outbound;
 		if (c->outbound) {
 			loop_timer_cancel(c->loop, &c->timer);
 			if (c->t.cbs->on_open)
@@ -570,7 +587,14 @@ struct transport *transport_tcp_new(struct loop *l, int fd, const struct transpo
 		errno = ENOMEM;
 		return NULL;
 	}
+	c->accepted = true;
+	__atomic_add_fetch(&n_accepted, 1, __ATOMIC_RELAXED);
 	return &c->t;
+}
+
+size_t transport_tcp_accepted(void)
+{
+	return __atomic_load_n(&n_accepted, __ATOMIC_RELAXED);
 }
 
 struct transport *transport_tls_new(struct loop *l, int fd, struct tls_ctx *ctx,
