@@ -49,6 +49,13 @@ struct config_meta {
 	uint64_t serial;
 };
 
+/*
+ * The label the API server sets on every Namespace, always its name (immutable): selectors
+ * name namespaces by it (a Gateway listener's allowedRoutes, Istio's cross-namespace waypoint
+ * task). The loader sets it as the API server does, so every source agrees.
+ */
+#define CONFIG_LABEL_NS_NAME "kubernetes.io/metadata.name"
+
 struct config_namespace {
 	struct config_meta meta;
 };

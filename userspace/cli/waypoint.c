@@ -431,6 +431,32 @@ static void print_bound(const char *what, const struct l7_binding *b, size_t n, 
 	printf(any ? " [%s]\n" : "    bound %s: none\n", what);
 }
 
+/*
+ * Binding @i of @b (its Services, then pods, then ServiceEntries) when a label of it or its
+ * namespace asks for a waypoint and is refused: which object, by which label, for which
+ * waypoint, and why (Istio's reason first). Said for the objects of namespace -n and for those
+ * asking for a waypoint of it (--name: that one).
+ */
+static void print_refused(const struct wp_args *a, const struct l7_bindings *b, size_t i)
+{
+	static const char *const kinds[] = {"service", "pod", "serviceentry"};
+	size_t k = i < b->n_services ? 0 : i < b->n_services + b->n_workloads ? 1 : 2;
+	const struct l7_binding *x = k == 0   ? &b->services[i]
+				     : k == 1 ? &b->workloads[i - b->n_services]
+					      : &b->entries[i - b->n_services - b->n_workloads];
+	bool ours = !strcmp(x->namespace, a->ns) && !a->name;
+	bool asks = x->want_namespace && !strcmp(x->want_namespace, a->ns) &&
+		    (!a->name || !strcmp(x->want_name, a->name));
+
+	if (!x->problem || (!a->all_ns && !ours && !asks))
+		return;
+	printf("%s %s/%s: %s asks for waypoint %s/%s, refused: %s: %s\n", kinds[k], x->namespace,
+	       x->name,
+	       x->source == L7_BIND_OBJECT ? "its label " CONFIG_LABEL_USE_WAYPOINT
+					   : "its namespace's label " CONFIG_LABEL_USE_WAYPOINT,
+	       x->want_namespace, x->want_name, x->reason ? x->reason : "Refused", x->problem);
+}
+
 static int wp_show(const struct ctl_opts *o, const struct wp_args *a, bool status)
 {
 	struct ctl_cluster c;
@@ -498,15 +524,12 @@ static int wp_show(const struct ctl_opts *o, const struct wp_args *a, bool statu
 			print_bound("workloads", b.workloads, b.n_workloads, (int)i);
 		}
 	}
-	/* Labels naming this namespace's waypoints that bind nothing, with Istio's reason. */
-	for (size_t i = 0; status && i < b.n_services + b.n_workloads; i++) {
-		const struct l7_binding *x =
-		    i < b.n_services ? &b.services[i] : &b.workloads[i - b.n_services];
-
-		if (x->problem && !strcmp(x->namespace, a->ns))
-			printf("%s %s/%s: %s\n", i < b.n_services ? "service" : "pod", x->namespace,
-			       x->name, x->problem);
-	}
+	/*
+	 * Labels that bind nothing, with Istio's reason: those of this namespace's objects, and
+	 * those asking for one of its waypoints from another namespace.
+	 */
+	for (size_t i = 0; status && i < b.n_services + b.n_workloads + b.n_entries; i++)
+		print_refused(a, &b, i);
 	if (a->json) {
 		char *s = cJSON_Print(out);
 
