@@ -797,6 +797,12 @@ struct config_parent_ref {
 	char *namespace;    /* NULL: the route's */
 	char *section_name; /* NULL: all */
 	uint16_t port;	    /* 0: all */
+	/*
+	 * kind Service written with group gateway.networking.k8s.io, or without a group (the
+	 * CRD's default): group is made "" (the core Service it can only mean), and this is set
+	 * for analyze's warning and the status's parentRef, which echoes the route's.
+	 */
+	bool service_group_defaulted;
 };
 
 enum config_gw_match_type {

@@ -1027,10 +1027,21 @@ static bool gwapi_route_findings(struct cfg_an *a, const struct config *c,
 				 const struct config_gw_route *r, bool grpc)
 {
 	const char *kind = r->l4 ? l7_gwapi_route_kind(r) : grpc ? "GRPCRoute" : "HTTPRoute";
-	cJSON *st = l7_gwapi_route_status(c, r), *p;
+	cJSON *st = l7_gwapi_route_status(c, r), *p, *next;
+	cJSON *parents = cJSON_GetObjectItemCaseSensitive(st, "parents");
 	bool any = false, taken = false;
 
-	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(st, "parents"))
+	/* The Gateways' parents: a mesh parent's (a Service's) is the waypoint's case. */
+	for (p = parents ? parents->child : NULL; p; p = next) {
+		const cJSON *ref = cJSON_GetObjectItemCaseSensitive(p, "parentRef");
+
+		next = p->next;
+		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ref, "kind"))
+			       ?: "",
+			   "Gateway"))
+			cJSON_Delete(cJSON_DetachItemViaPointer(parents, p));
+	}
+	cJSON_ArrayForEach(p, parents)
 	{
 		const cJSON *conds = cJSON_GetObjectItemCaseSensitive(p, "conditions");
 		const cJSON *refs = an_condition(conds, "ResolvedRefs");
@@ -1044,7 +1055,7 @@ static bool gwapi_route_findings(struct cfg_an *a, const struct config *c,
 			    "RefNotPermitted"))
 			cfg_an_add(a, &r->meta, kind, 0, false, NULL, "%s", an_message(refs));
 	}
-	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(st, "parents"))
+	cJSON_ArrayForEach(p, parents)
 	{
 		const cJSON *acc =
 		    an_condition(cJSON_GetObjectItemCaseSensitive(p, "conditions"), "Accepted");

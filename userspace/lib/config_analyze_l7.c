@@ -91,6 +91,14 @@ static void analyze_route(struct cfg_an *a, const struct config_gw_route *r)
 		const char *ns = p->namespace ? p->namespace : r->meta.namespace;
 
 		snprintf(field, sizeof(field), "spec.parentRefs[%zu]", i);
+		if (p->service_group_defaulted)
+			cfg_an_add(a, &r->meta, kind, 0, false, field,
+				   "kind Service without group \"\": the group defaults "
+				   "to " CONFIG_GW_GROUP
+				   ", which has no kind Service; ambit takes the "
+				   "core Service %s/%s as meant, but Istio ignores this parent (as "
+				   "another controller's): write group: \"\"",
+				   ns, p->name);
 		if (core_group(p->group) && !strcmp(p->kind, "Service")) {
 			if (!find_service(a, ns, p->name))
 				cfg_an_add(a, &r->meta, kind, 0, true, field,
@@ -101,6 +109,14 @@ static void analyze_route(struct cfg_an *a, const struct config_gw_route *r)
 				cfg_an_add(a, &r->meta, kind, 0, true, field,
 					   "IST0101 referenced gateway not found: \"%s/%s\"", ns,
 					   p->name);
+		} else if (strcmp(p->group, "networking.istio.io") ||
+			   strcmp(p->kind, "ServiceEntry")) {
+			cfg_an_add(
+			    a, &r->meta, kind, 0, false, field,
+			    "parent kind %s of group \"%s\" is not one Istio or ambit serves "
+			    "(a Gateway, a core Service, or networking.istio.io's "
+			    "ServiceEntry): this parent is ignored",
+			    p->kind, p->group);
 		}
 	}
 	for (size_t i = 0; i < r->n_rules; i++) {
