@@ -1255,8 +1255,9 @@ bool config_dns_subdomain_ok(const char *s);
 bool config_labels_match(const struct config_labels *selector, const struct config_labels *labels);
 /*
  * Whether a policy's selector names Istio's gateway pods by their conventional labels (istio:
- * ingressgateway or egressgateway, or gateway.networking.k8s.io/gateway-name): a gateway proxy
- * enforces it, not the ztunnel.
+ * ingressgateway or egressgateway, app: istio-ingressgateway or istio-egressgateway,
+ * gateway.networking.k8s.io/gateway-name or istio.io/gateway-name): a gateway proxy enforces
+ * it, with every field, not the ztunnel.
  */
 bool config_selects_gateway(bool has_selector, const struct config_labels *selector);
 /* Labels @l (NULL: none) say a gateway's pod as Istio labels them: istio: ingressgateway or
