@@ -4,7 +4,8 @@
  * objects whose status users read: gateway (gtw), httproute, grpcroute. The object is the
  * store's as applied, with the `status` Istio's gateway controller would have written
  * (l7_gwstatus.c): for a Gateway of class istio its conditions, address (its Service) and
- * listeners; for a route its parents. Without NAME a table as kubectl prints it.
+ * listeners; for a waypoint's (class istio-waypoint) the same, Programmed as `waypoint list`
+ * says it (wpview.c); for a route its parents. Without NAME a table as kubectl prints it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -52,26 +53,85 @@ struct get_ctx {
 	struct ctl_cluster c;
 	struct config cfg;
 	struct store_objs objs;
-	cJSON *pods; /* pods.json */
+	struct wp_view v; /* the waypoints and gateways as they run (wpview.c) */
 };
 
-/* Why Gateway @g's deployment is not running, or NULL when a pod of it is in the cluster. */
+/*
+ * Why Gateway @g's deployment does not serve, or NULL when its pod runs the configuration its
+ * agent published (wpview.c: what `waypoint list` holds of a waypoint's instance too).
+ */
 static const char *not_running(const struct get_ctx *x, const struct config_k8s_gateway *g)
 {
 	char want[300];
-	const cJSON *p;
+	const char *why;
 
 	snprintf(want, sizeof(want), "%s-istio-0", g->meta.name);
-	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(x->pods, "pods"))
-	{
-		const char *ns =
-		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "namespace"));
-		const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
+	why = wp_view_instance(&x->v, g->meta.namespace, want);
+	if (!why)
+		return "the gateway's deployment has no pod yet";
+	return *why ? why : NULL;
+}
 
-		if (ns && n && !strcmp(ns, g->meta.namespace) && !strcmp(n, want))
-			return NULL;
+static void condition(cJSON *list, const char *type, bool status, const char *reason,
+		      const char *message)
+{
+	cJSON *c = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(c, "type", type);
+	cJSON_AddStringToObject(c, "status", status ? "True" : "False");
+	cJSON_AddStringToObject(c, "reason", reason);
+	cJSON_AddStringToObject(c, "message", message);
+	cJSON_AddItemToArray(list, c);
+}
+
+/*
+ * A waypoint Gateway's status as Istio writes it (Accepted; Programmed, which is what
+ * `waypoint list` says: wp_view_programmed; its Service as address; its listeners, the HBONE
+ * one on 15008 the only one served), or NULL when @g is no waypoint of @x's bindings.
+ */
+static cJSON *waypoint_status(const struct get_ctx *x, const struct config_k8s_gateway *g)
+{
+	const struct l7_waypoint *w = NULL;
+	const char *msg, *reason;
+	cJSON *st, *conds, *ls, *a;
+	char addr[600];
+	bool ok;
+
+	for (size_t i = 0; i < x->v.b.n_waypoints && !w; i++)
+		if (!strcmp(x->v.b.waypoints[i].namespace, g->meta.namespace) &&
+		    !strcmp(x->v.b.waypoints[i].name, g->meta.name))
+			w = &x->v.b.waypoints[i];
+	if (!w || !(st = cJSON_CreateObject()))
+		return NULL;
+	reason = wp_view_programmed(&x->v, w, &msg);
+	ok = !strcmp(reason, "Programmed");
+	snprintf(addr, sizeof(addr), "%s.%s.svc.cluster.local", g->meta.name, g->meta.namespace);
+	a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "type", "Hostname");
+	cJSON_AddStringToObject(a, "value", addr);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "addresses"), a);
+	conds = cJSON_AddArrayToObject(st, "conditions");
+	condition(conds, "Accepted", true, "Accepted", "Resource accepted");
+	condition(conds, "Programmed", ok, reason, ok ? "Resource programmed" : msg);
+	ls = cJSON_AddArrayToObject(st, "listeners");
+	for (size_t i = 0; i < g->n_listeners; i++) {
+		const struct config_gw_listener *l = &g->listeners[i];
+		bool hbone = l->protocol && !strcmp(l->protocol, "HBONE") && l->port == 15008;
+		cJSON *o = cJSON_CreateObject(), *lc;
+
+		cJSON_AddItemToArray(ls, o);
+		cJSON_AddStringToObject(o, "name", l->name);
+		lc = cJSON_AddArrayToObject(o, "conditions");
+		condition(lc, "Accepted", hbone, hbone ? "Accepted" : "UnsupportedProtocol",
+			  hbone
+			      ? "No errors found"
+			      : "Expected a single listener on port 15008 with protocol \"HBONE\"");
+		condition(lc, "Programmed", hbone && ok, hbone && ok ? "Programmed" : "Invalid",
+			  hbone && ok ? "No errors found"
+			  : hbone     ? msg
+				      : "not served");
 	}
-	return "the gateway's deployment has no pod yet";
+	return st;
 }
 
 /* The status of object @ns/@name of @kind, or NULL when none is written for it. */
@@ -94,7 +154,11 @@ static cJSON *status_of(const struct get_ctx *x, enum get_kind kind, const char 
 			const struct config_k8s_gateway *g = &cfg->k8s_gateways[i];
 
 			if (strcmp(g->meta.namespace, ns) || strcmp(g->meta.name, name) ||
-			    !g->class_name || strcmp(g->class_name, CONFIG_GATEWAY_CLASS))
+			    !g->class_name)
+				continue;
+			if (!strcmp(g->class_name, CONFIG_WAYPOINT_CLASS))
+				return waypoint_status(x, g);
+			if (strcmp(g->class_name, CONFIG_GATEWAY_CLASS))
 				continue;
 			snprintf(addr, sizeof(addr), "%s-istio.%s.svc.cluster.local", name, ns);
 			return l7_gwapi_gateway_status(cfg, g, addr, not_running(x, g));
@@ -270,11 +334,11 @@ int cmd_get(const struct ctl_opts *opts, int argc, char **argv)
 	ret = load_state_quiet(&x.cfg, state);
 	if (!ret)
 		ret = store_load(state, &x.objs, &diags);
-	if (!ret && !(x.pods = plan_read_pods_json(&x.c)))
-		ret = -errno;
+	if (!ret && kind == GET_GATEWAY)
+		ret = wp_view_load(&x.v, &x.c, &x.cfg);
 	if (!ret)
 		ret = get_run(&x, (enum get_kind)kind, name, ns, all_ns, out);
-	cJSON_Delete(x.pods);
+	wp_view_free(&x.v);
 	store_objs_free(&x.objs);
 	config_diags_free(&diags);
 	config_free(&x.cfg);

@@ -426,7 +426,7 @@ static int run(int argc, char **argv)
 		if (!ret)
 			ret = need(a.npos >= 3 && !strcmp(a.pos[0], "namespace"),
 				   "usage: ambitctl label namespace NS key=value|key- ...");
-		return ret ? ret : cmd_label_namespace(&a.o, a.pos[1], &a.pos[2], a.npos - 2);
+		return ret ? ret : cmd_label_namespace(&a.o, a.pos[1], &a.pos[2], a.npos - 2, 30);
 	}
 	if (!strcmp(cmd, "check")) {
 		ret = parse(argc, argv, 2, false, &a);
