@@ -83,6 +83,13 @@ YAML
 consumer cross-namespace-waypoint-consumer >"$WORK/consumer.yaml"
 consumer elsewhere >"$WORK/elsewhere.yaml"
 out=$(actl apply -f "$WORK/waypoint.yaml" -f "$WORK/consumer.yaml" 2>&1) || fail "apply: $out"
+# Every Namespace carries its name as the API server puts it, as the agents read it.
+out=$(actl get ns --show-labels) || fail "get ns: $out"
+echo "$out" | grep -Eq '^cross-namespace-waypoint-consumer +Active +.*kubernetes\.io/metadata\.name=cross-namespace-waypoint-consumer' ||
+	fail "get ns --show-labels: $out"
+echo "$out" | grep -Eq '^mesh +Active +.*kubernetes\.io/metadata\.name=mesh' || fail "get ns: $out"
+expect_eq "$(actl get ns common-infrastructure -o json | jq -r '.metadata.labels["kubernetes.io/metadata.name"]')" \
+	common-infrastructure "get ns -o json"
 
 wp_ready() {
 	actl waypoint list -n common-infrastructure |

@@ -16,7 +16,8 @@ wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
 out=$(AMBIT_WAYPOINT_BIN=$LIB_DIR/bin/waypoint-gated actl waypoint apply -n mesh \
 	--enroll-namespace 2>&1) || fail "apply: $out"
 expect_contains "$out" "namespace/mesh labelled"
-expect_contains "$out" "in force on 2 nodes" "the label is waited for, as apply waits"
+# The Gateway's apply, then the label's, each waited for until in force.
+expect_eq "$(grep -c 'in force on 2 nodes' <<<"$out")" 2 "in-force lines (the label waited for): $out"
 
 # Its pod runs, without its configuration: Pending, said alike by all three.
 pending() { actl waypoint status -n mesh | grep -q "mesh/waypoint: Programmed=False reason=Pending"; }

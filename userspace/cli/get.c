@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * `ambitctl get KIND [NAME] [-n NS | -A] [-o yaml|json]`, as kubectl's, for the Gateway API
- * objects whose status users read: gateway (gtw), httproute, grpcroute. The object is the
- * store's as applied, with the `status` Istio's gateway controller would have written
+ * objects whose status users read: gateway (gtw), httproute, grpcroute; and namespace (ns,
+ * `--show-labels`), with the labels the agents read (the API server's among them). The object is
+ * the store's as applied, with the `status` Istio's gateway controller would have written
  * (l7_gwstatus.c): for a Gateway of class istio its conditions, address (its Service) and
  * listeners; for a waypoint's (class istio-waypoint) the same, Programmed as `waypoint list`
  * says it (wpview.c); for a route its parents. Without NAME a table as kubectl prints it.
@@ -19,25 +20,33 @@
 #include "kmanifest.h"
 #include "objstore.h"
 
-enum get_kind { GET_GATEWAY, GET_HTTPROUTE, GET_GRPCROUTE, GET_TLSROUTE, GET_TCPROUTE };
+enum get_kind {
+	GET_GATEWAY,
+	GET_HTTPROUTE,
+	GET_GRPCROUTE,
+	GET_TLSROUTE,
+	GET_TCPROUTE,
+	GET_NAMESPACE
+};
 
 static const struct {
 	const char *const names[4];
-	const char *kind;
+	const char *kind, *group; /* group "": the core group, a cluster-scoped kind here */
 } kinds[] = {
-    [GET_GATEWAY] = {{"gateway", "gateways", "gtw", NULL}, "Gateway"},
-    [GET_HTTPROUTE] = {{"httproute", "httproutes", NULL, NULL}, "HTTPRoute"},
-    [GET_GRPCROUTE] = {{"grpcroute", "grpcroutes", NULL, NULL}, "GRPCRoute"},
-    [GET_TLSROUTE] = {{"tlsroute", "tlsroutes", NULL, NULL}, "TLSRoute"},
-    [GET_TCPROUTE] = {{"tcproute", "tcproutes", NULL, NULL}, "TCPRoute"},
+    [GET_GATEWAY] = {{"gateway", "gateways", "gtw", NULL}, "Gateway", CONFIG_GW_GROUP},
+    [GET_HTTPROUTE] = {{"httproute", "httproutes", NULL, NULL}, "HTTPRoute", CONFIG_GW_GROUP},
+    [GET_GRPCROUTE] = {{"grpcroute", "grpcroutes", NULL, NULL}, "GRPCRoute", CONFIG_GW_GROUP},
+    [GET_TLSROUTE] = {{"tlsroute", "tlsroutes", NULL, NULL}, "TLSRoute", CONFIG_GW_GROUP},
+    [GET_TCPROUTE] = {{"tcproute", "tcproutes", NULL, NULL}, "TCPRoute", CONFIG_GW_GROUP},
+    [GET_NAMESPACE] = {{"namespace", "namespaces", "ns", NULL}, "Namespace", ""},
 };
 
 static void usage_get(void)
 {
-	fprintf(
-	    stderr,
-	    "usage: ambitctl get gateway|httproute|grpcroute|tlsroute|tcproute [NAME] [-n NS | -A] "
-	    "[-o yaml|json]\n");
+	fprintf(stderr,
+		"usage: ambitctl get gateway|httproute|grpcroute|tlsroute|tcproute [NAME] [-n NS | "
+		"-A] [-o yaml|json]\n"
+		"       ambitctl get namespace [NAME] [--show-labels] [-o yaml|json]\n");
 }
 
 static int kind_of(const char *w)
@@ -54,7 +63,28 @@ struct get_ctx {
 	struct config cfg;
 	struct store_objs objs;
 	struct wp_view v; /* the waypoints and gateways as they run (wpview.c) */
+	bool show_labels; /* --show-labels */
 };
+
+/*
+ * A Namespace as the agents read it: its labels the loaded model's, which has those the API
+ * server sets (kubernetes.io/metadata.name), and, as kubectl shows it, status.phase Active.
+ */
+static void namespace_as_read(const struct get_ctx *x, cJSON *obj, const char *name)
+{
+	const struct config_namespace *n = config_find_namespace(&x->cfg, name);
+	cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata"), *l;
+
+	if (n && meta) {
+		cJSON_DeleteItemFromObjectCaseSensitive(meta, "labels");
+		l = cJSON_AddObjectToObject(meta, "labels");
+		for (size_t i = 0; l && i < n->meta.labels.n; i++)
+			cJSON_AddStringToObject(l, n->meta.labels.items[i].key,
+						n->meta.labels.items[i].value);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(obj, "status"), "phase", "Active");
+}
 
 /*
  * Why Gateway @g's deployment does not serve, or NULL when its pod runs the configuration its
@@ -196,7 +226,24 @@ static void table_row(const struct get_ctx *x, enum get_kind kind, const cJSON *
 	char hosts[512] = "";
 	size_t len = 0;
 
-	(void)x;
+	if (kind == GET_NAMESPACE) {
+		const cJSON *l;
+		size_t n = 0;
+
+		printf("%-32s %-8s", name ? name : "", "Active");
+		if (x->show_labels) {
+			printf(" ");
+			cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(meta, "labels"))
+			{
+				if (cJSON_IsString(l))
+					printf("%s%s=%s", n++ ? "," : "", l->string,
+					       l->valuestring);
+			}
+			printf("%s", n ? "" : "<none>");
+		}
+		printf("\n");
+		return;
+	}
 	if (all_ns)
 		printf("%-20s ", ns ? ns : "");
 	if (kind == GET_GATEWAY) {
@@ -236,8 +283,9 @@ static int get_run(struct get_ctx *x, enum get_kind kind, const char *name, cons
 		char err[256];
 		cJSON *docs, *obj, *st;
 
-		if (strcmp(o->kind, kinds[kind].kind) || strcmp(o->group, CONFIG_GW_GROUP) ||
-		    (!all_ns && strcmp(o->namespace ? o->namespace : "", ns)) ||
+		if (strcmp(o->kind, kinds[kind].kind) || strcmp(o->group, kinds[kind].group) ||
+		    (!all_ns && kind != GET_NAMESPACE &&
+		     strcmp(o->namespace ? o->namespace : "", ns)) ||
 		    (name && strcmp(o->name, name)))
 			continue;
 		docs = kmanifest_documents(o->yaml, err, sizeof(err));
@@ -248,10 +296,14 @@ static int get_run(struct get_ctx *x, enum get_kind kind, const char *name, cons
 			ret = -EINVAL;
 			break;
 		}
-		st = status_of(x, kind, o->namespace ? o->namespace : "", o->name);
-		cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
-		if (st)
-			cJSON_AddItemToObject(obj, "status", st);
+		if (kind == GET_NAMESPACE) {
+			namespace_as_read(x, obj, o->name);
+		} else {
+			st = status_of(x, kind, o->namespace ? o->namespace : "", o->name);
+			cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
+			if (st)
+				cJSON_AddItemToObject(obj, "status", st);
+		}
 		cJSON_AddItemToArray(list, obj);
 		found++;
 	}
@@ -259,6 +311,8 @@ static int get_run(struct get_ctx *x, enum get_kind kind, const char *name, cons
 		fprintf(stderr, "Error from server (NotFound): %ss \"%s\" not found\n",
 			kinds[kind].names[0], name);
 		ret = -ENOENT;
+	} else if (!ret && !found && kind == GET_NAMESPACE) {
+		fprintf(stderr, "No resources found\n");
 	} else if (!ret && !found) {
 		fprintf(stderr, "No resources found in %s namespace.\n", all_ns ? "any" : ns);
 	} else if (!ret && out && !strcmp(out, "json")) {
@@ -271,9 +325,11 @@ static int get_run(struct get_ctx *x, enum get_kind kind, const char *name, cons
 	} else if (!ret) {
 		const cJSON *o;
 
-		if (all_ns)
+		if (all_ns && kind != GET_NAMESPACE)
 			printf("%-20s ", "NAMESPACE");
-		if (kind == GET_GATEWAY)
+		if (kind == GET_NAMESPACE)
+			printf("%-32s %-8s%s\n", "NAME", "STATUS", x->show_labels ? " LABELS" : "");
+		else if (kind == GET_GATEWAY)
 			printf("%-24s %-16s %-48s %s\n", "NAME", "CLASS", "ADDRESS", "PROGRAMMED");
 		else
 			printf("%-24s %s\n", "NAME", "HOSTNAMES");
@@ -302,6 +358,8 @@ int cmd_get(const struct ctl_opts *opts, int argc, char **argv)
 			ns = a + 12;
 		} else if (!strcmp(a, "-A") || !strcmp(a, "--all-namespaces")) {
 			all_ns = true;
+		} else if (!strcmp(a, "--show-labels")) {
+			x.show_labels = true;
 		} else if (!strcmp(a, "-o") && v && (!strcmp(v, "yaml") || !strcmp(v, "json"))) {
 			out = v;
 			i++;
@@ -311,7 +369,8 @@ int cmd_get(const struct ctl_opts *opts, int argc, char **argv)
 			if ((kind = kind_of(a)) < 0) {
 				fprintf(stderr,
 					"ambitctl get: \"%s\": not a kind this command shows "
-					"(gateway, httproute, grpcroute, tlsroute, tcproute)\n",
+					"(gateway, httproute, grpcroute, tlsroute, tcproute, "
+					"namespace)\n",
 					a);
 				return -EINVAL;
 			}

@@ -55,7 +55,9 @@ static const struct usage_entry {
      "  create secret generic NAME --from-file=[KEY=]FILE... [-n NS] [-o yaml]\n"
      "                                  a Secret (a gateway's credentialName), as kubectl\n"
      "  get gateway|httproute|grpcroute|tlsroute|tcproute [NAME] [-n NS | -A] [-o yaml|json]\n"
-     "                                  as kubectl, with the status Istio writes\n"},
+     "                                  as kubectl, with the status Istio writes\n"
+     "  get namespace [NAME] [--show-labels] [-o yaml|json]\n"
+     "                                  as kubectl, the labels as the agents read them\n"},
     {"waypoints", " waypoint ",
      "  waypoint generate|apply [-n NS] [--name N] [--for service|workload|all|none]\n"
      "                    [--enroll-namespace]   a waypoint (Gateway istio-waypoint), as istioctl\n"
