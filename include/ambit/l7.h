@@ -96,7 +96,7 @@ struct l7_binding {
 	char *namespace, *name; /* the Service or pod */
 	int waypoint;		/* index into l7_bindings.waypoints, -1: none */
 	enum l7_bind_source source;
-	char *want_namespace, *want_name; /* the waypoint its label asks for, or NULL */
+	char *want_namespace, *want_name; /* the waypoint its label asks for, when refused */
 	/*
 	 * Why a label that applies leads to no waypoint, or NULL; @reason is Istio's word for it
 	 * (the istio.io/WaypointBound condition's): WaypointIsNotReady (no such waypoint),

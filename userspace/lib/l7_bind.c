@@ -442,13 +442,21 @@ const struct config_k8s_gateway *l7_service_waypoint(const struct config *cfg,
 	return l7_object_waypoint(cfg, s->meta.namespace, &s->meta.labels, NULL, NULL, 0);
 }
 
-/* Istio's reason (ambient/status.go) and our words, into @bd. 0 or -ENOMEM. */
-static int refuse(struct l7_binding *bd, const char *reason, const char *fmt, ...)
+/*
+ * The waypoint @wns/@wname asked for, Istio's reason (ambient/status.go) and our words, into
+ * @bd: kept for the refused only (a binding that holds needs none of it). 0 or -ENOMEM.
+ */
+static int refuse(struct l7_binding *bd, const char *wns, const char *wname, const char *reason,
+		  const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
 	bd->reason = reason;
+	bd->want_namespace = dup(wns);
+	bd->want_name = dup(wname);
+	if (!bd->want_namespace || !bd->want_name)
+		return -ENOMEM;
 	va_start(ap, fmt);
 	n = vasprintf(&bd->problem, fmt, ap);
 	va_end(ap);
@@ -479,21 +487,17 @@ static int bind_object(const struct l7_inputs *in, const struct l7_bindings *b,
 	}
 	if (r <= 0)
 		return 0;
-	bd->want_namespace = dup(wns);
-	bd->want_name = dup(wname);
-	if (!bd->want_namespace || !bd->want_name)
-		return -ENOMEM;
 	idx = find_waypoint(b, wns, wname);
 	if (idx < 0)
 		return refuse(
-		    bd, "WaypointIsNotReady",
+		    bd, wns, wname, "WaypointIsNotReady",
 		    "waypoint %s/%s does not exist (no Gateway of class " CONFIG_WAYPOINT_CLASS
 		    " has that name)",
 		    wns, wname);
 	w = &b->waypoints[idx];
 	if (!admits_from(w->has_hbone, w->allowed_from, &w->allowed_selector, w->namespace,
 			 bd->namespace, n, why, sizeof(why)))
-		return refuse(bd, "AttachmentDenied",
+		return refuse(bd, wns, wname, "AttachmentDenied",
 			      "waypoint %s/%s does not admit namespace %s: %s", wns, wname,
 			      bd->namespace, why);
 	if (w->traffic == L7_FOR_ALL || w->traffic == (pod ? L7_FOR_WORKLOAD : L7_FOR_SERVICE)) {
@@ -504,7 +508,7 @@ static int bind_object(const struct l7_inputs *in, const struct l7_bindings *b,
 	if (pod && bd->source == L7_BIND_NAMESPACE)
 		return 0;
 	return refuse(
-	    bd, "UnsupportedTrafficType",
+	    bd, wns, wname, "UnsupportedTrafficType",
 	    "waypoint %s/%s is for %s traffic, not %s traffic (its label " CONFIG_LABEL_WAYPOINT_FOR
 	    ")",
 	    wns, wname, l7_traffic_name(w->traffic), pod ? "workload" : "service");
