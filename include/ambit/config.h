@@ -49,6 +49,13 @@ struct config_meta {
 	uint64_t serial;
 };
 
+/*
+ * The label the API server sets on every Namespace, always its name (immutable): selectors
+ * name namespaces by it (a Gateway listener's allowedRoutes, Istio's cross-namespace waypoint
+ * task). The loader sets it as the API server does, so every source agrees.
+ */
+#define CONFIG_LABEL_NS_NAME "kubernetes.io/metadata.name"
+
 struct config_namespace {
 	struct config_meta meta;
 };
@@ -791,6 +798,12 @@ struct config_parent_ref {
 	char *namespace;    /* NULL: the route's */
 	char *section_name; /* NULL: all */
 	uint16_t port;	    /* 0: all */
+	/*
+	 * kind Service written with group gateway.networking.k8s.io, or without a group (the
+	 * CRD's default): group is made "" (the core Service it can only mean), and this is set
+	 * for analyze's warning and the status's parentRef, which echoes the route's.
+	 */
+	bool service_group_defaulted;
 };
 
 enum config_gw_match_type {
@@ -1257,8 +1270,9 @@ bool config_dns_subdomain_ok(const char *s);
 bool config_labels_match(const struct config_labels *selector, const struct config_labels *labels);
 /*
  * Whether a policy's selector names Istio's gateway pods by their conventional labels (istio:
- * ingressgateway or egressgateway, or gateway.networking.k8s.io/gateway-name): a gateway proxy
- * enforces it, not the ztunnel.
+ * ingressgateway or egressgateway, app: istio-ingressgateway or istio-egressgateway,
+ * gateway.networking.k8s.io/gateway-name or istio.io/gateway-name): a gateway proxy enforces
+ * it, with every field, not the ztunnel.
  */
 bool config_selects_gateway(bool has_selector, const struct config_labels *selector);
 /* Labels @l (NULL: none) say a gateway's pod as Istio labels them: istio: ingressgateway or

@@ -96,7 +96,14 @@ struct l7_binding {
 	char *namespace, *name; /* the Service or pod */
 	int waypoint;		/* index into l7_bindings.waypoints, -1: none */
 	enum l7_bind_source source;
-	char *problem; /* why a label that applies leads to no waypoint, or NULL */
+	char *want_namespace, *want_name; /* the waypoint its label asks for, when refused */
+	/*
+	 * Why a label that applies leads to no waypoint, or NULL; @reason is Istio's word for it
+	 * (the istio.io/WaypointBound condition's): WaypointIsNotReady (no such waypoint),
+	 * AttachmentDenied (its allowedRoutes refuse the namespace), UnsupportedTrafficType.
+	 */
+	char *problem;
+	const char *reason;
 };
 
 struct l7_bindings {
@@ -121,6 +128,13 @@ struct l7_bindings {
  */
 int l7_bindings_compute(const struct l7_inputs *in, struct l7_bindings *out);
 void l7_bindings_free(struct l7_bindings *b);
+/*
+ * Whether waypoint Gateway @gw admits objects of namespace @ns (@n: that Namespace, or NULL
+ * when none is defined) by its HBONE listener's allowedRoutes; when not and @why is given, why
+ * (naming the listener's selector and the namespace's labels). Borrows all.
+ */
+bool l7_waypoint_admits(const struct config_k8s_gateway *gw, const char *ns,
+			const struct config_namespace *n, char *why, size_t len);
 /* The waypoint of ServiceEntry @se (one of the config's), or NULL. Borrowed. */
 const struct l7_waypoint *l7_bindings_entry(const struct l7_bindings *b, const struct config *cfg,
 					    const struct config_service_entry *se);
@@ -708,6 +722,15 @@ bool l7_ingress_use_waypoint_labels(const struct config_labels *svc,
  */
 const struct config_k8s_gateway *l7_service_waypoint(const struct config *cfg,
 						     const struct config_service *s);
+/*
+ * The same for a Service or ServiceEntry of namespace @ns with labels @labels, saying when
+ * there is none why: *@reason is Istio's word (MissingUseWaypointLabel when no label applies,
+ * WaypointIsNotReady, AttachmentDenied, UnsupportedTrafficType) and @why our explanation.
+ * Borrows all; the reason is static.
+ */
+const struct config_k8s_gateway *l7_object_waypoint(const struct config *cfg, const char *ns,
+						    const struct config_labels *labels,
+						    const char **reason, char *why, size_t len);
 /* The tunnel of @c at @vip (network order), or NULL. Borrowed. */
 const struct l7_tunnel *l7_config_tunnel(const struct l7_config *c, uint32_t vip);
 

@@ -39,12 +39,13 @@ pod_exec plain/client-0 bash -c 'while :; do
 loop_pid=$!
 sleep 1
 
-# Enrolling, the server's node late.
-skewed node2 actl label namespace plain istio.io/dataplane-mode=ambient
+# Enrolling, the server's node late (--wait=false: label waits for every node, the paused
+# one too, unless told not to).
+skewed node2 actl label namespace plain istio.io/dataplane-mode=ambient --wait=false
 wait_for 10 is_enrolled plain/server-0 true || fail "plain/server-0 not enrolled"
 sleep 1
 # Unenrolling, the client's node late.
-skewed node1 actl label namespace plain istio.io/dataplane-mode-
+skewed node1 actl label namespace plain istio.io/dataplane-mode- --wait=false
 wait_for 10 is_enrolled plain/client-0 false || fail "plain/client-0 still enrolled"
 sleep 1
 

@@ -148,6 +148,20 @@ expect_eq "$(api POST "$TR" '{"apiVersion":"gateway.networking.k8s.io/v1alpha2",
 tls_is() { api GET "$TR/tls" >/dev/null && [ "$(parents)" = "$1" ]; }
 wait_for 20 tls_is "[('ingress', 'istio.io/gateway-controller', ['False:NotAllowedByListeners', 'True:ResolvedRefs'])]" ||
 	failed "the TLSRoute's status: $(cat "$tmp/out")"
+# A mesh route (parent the Service web, the waypoint's case): Accepted, its waypoint missing
+# (Istio's MissingUseWaypointLabel) until its namespace names one, then resolved.
+expect_eq "$(api POST "$HR" '{"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute",
+ "metadata":{"name":"mesh","namespace":"shop"},
+ "spec":{"parentRefs":[{"group":"","kind":"Service","name":"web"}],
+  "rules":[{"backendRefs":[{"name":"web","port":80}]}]}}')" 201
+mesh_is() { api GET "$HR/mesh" >/dev/null && [ "$(parents)" = "$1" ]; }
+wait_for 20 mesh_is "[('web', 'istio.io/gateway-controller', ['True:Accepted', 'True:ResolvedRefs', 'False:MissingUseWaypointLabel'])]" ||
+	failed "the mesh HTTPRoute's status: $(cat "$tmp/out")"
+api GET /api/v1/namespaces/shop >/dev/null
+/usr/bin/python3 -c "import json; o=json.load(open('$tmp/out')); o['metadata'].setdefault('labels',{})['istio.io/use-waypoint']='waypoint'; print(json.dumps(o))" >"$tmp/ns.json"
+expect_eq "$(api PUT /api/v1/namespaces/shop "$(cat "$tmp/ns.json")")" 200 "label namespace shop"
+wait_for 20 mesh_is "[('web', 'istio.io/gateway-controller', ['True:Accepted', 'True:ResolvedRefs', 'True:ResolvedWaypoints'])]" ||
+	failed "the mesh HTTPRoute's waypoint never resolved: $(cat "$tmp/out")"
 # Nothing written again that says the same: past a resync (2 s here), the same resourceVersions.
 rvs() {
 	local v=""

@@ -202,6 +202,12 @@ def parse_field_selector(text, res):
 
 # ---- the store ----
 
+def strategy(res, md):
+    """What the real server's strategies set on every create and update: a Namespace's
+    kubernetes.io/metadata.name label is its name (NamespaceDefaultLabelName, GA since 1.22)."""
+    if res[0] == "" and res[2] == "namespaces":
+        md["labels"] = dict(md.get("labels") or {}, **{"kubernetes.io/metadata.name": md["name"]})
+
 class Store:
     """Every object of every resource, with one resourceVersion counter and an event log."""
 
@@ -287,6 +293,7 @@ class Store:
             if "spec" in obj:
                 md["generation"] = 1
             md.pop("deletionTimestamp", None)
+            strategy(res, md)
             self.objects[key] = obj
             self._record("ADDED", res, obj)
             return copy.deepcopy(obj)
@@ -320,6 +327,7 @@ class Store:
                 if f in old["metadata"]:
                     md[f] = old["metadata"][f]
             md["name"] = name
+            strategy(res, md)
             gen = old["metadata"].get("generation")
             if gen is not None or "spec" in obj:
                 md["generation"] = (gen or 1) + (obj.get("spec") != old.get("spec"))

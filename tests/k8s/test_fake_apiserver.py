@@ -172,6 +172,24 @@ class FakeApiServerTest(unittest.TestCase):
         status, _ = self.request("GET", "/api/v1/namespaces/default/pods/p1")
         self.assertEqual(status, 404)
 
+    def test_namespace_name_label(self):
+        """As the real server: every Namespace carries kubernetes.io/metadata.name, its name,
+        set on create and put back on update whatever the client wrote."""
+        status, ns = self.request("POST", "/api/v1/namespaces", {
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "team", "labels": {"kubernetes.io/metadata.name": "other"}}})
+        self.assertEqual(status, 201, ns)
+        self.assertEqual(ns["metadata"]["labels"], {"kubernetes.io/metadata.name": "team"})
+        status, ns = self.request("PATCH", "/api/v1/namespaces/team",
+                                  {"metadata": {"labels": {"kubernetes.io/metadata.name": None,
+                                                           "istio.io/use-waypoint": "wp"}}},
+                                  ctype="application/merge-patch+json")
+        self.assertEqual(status, 200, ns)
+        self.assertEqual(ns["metadata"]["labels"], {"kubernetes.io/metadata.name": "team",
+                                                    "istio.io/use-waypoint": "wp"})
+        listed = self.get("/api/v1/namespaces?labelSelector=kubernetes.io%2Fmetadata.name%3Dteam")
+        self.assertEqual(self.names(listed), ["team"])
+
     # ---- lists ----
 
     def names(self, doc):

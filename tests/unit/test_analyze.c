@@ -459,6 +459,104 @@ static void test_gateway_proxy_selectors(void **state)
 	done(&r);
 }
 
+/*
+ * Istio's task "Ingress gateway: remote IP": an ALLOW with remoteIpBlocks on the pods selected
+ * by app: istio-ingressgateway. The gateway evaluates every field of it: nothing is said of the
+ * ztunnel dropping its rule (it would for a mesh workload's, as the second policy shows).
+ */
+static void test_gateway_remote_ip(void **state)
+{
+	static const char ctx[] =
+	    "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata:\n  name: istio-ingressgateway\n"
+	    "  namespace: istio-system\n  labels: {ambit.io/local-ingress: 'true'}\n"
+	    "spec: {selector: {app: istio-ingressgateway, istio: ingressgateway}, ports: [{port: "
+	    "80}]}\n";
+	static const char yaml[] =
+	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n" /* 1 */
+	    "metadata: {name: ingress-policy, namespace: istio-system}\n"
+	    "spec:\n  selector: {matchLabels: {app: istio-ingressgateway}}\n"
+	    "  action: ALLOW\n  rules:\n  - from:\n    - source:\n"
+	    "        remoteIpBlocks: [1.2.3.4, 5.6.7.0/24]\n"
+	    "---\n"
+	    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n" /* 11 */
+	    "metadata: {name: at-reviews, namespace: bookinfo}\n"
+	    "spec:\n  selector: {matchLabels: {app: reviews}}\n"
+	    "  action: ALLOW\n  rules:\n  - from:\n    - source:\n" /* 17: the rule, 19 */
+	    "        remoteIpBlocks: [1.2.3.4]\n";
+	struct run r;
+	char *both = NULL;
+
+	(void)state;
+	assert_true(asprintf(&both, "%s---\n%s", workloads, ctx) > 0);
+	run(&r, yaml, both, false);
+	free(both);
+	expect(&r, false, 19, "AuthorizationPolicy bookinfo/at-reviews", "spec.rules[0]",
+	       "the ztunnel cannot evaluate remoteIpBlocks");
+	for (size_t i = 0; i < r.diags.n; i++)
+		if (!strcmp(r.diags.items[i].object,
+			    "AuthorizationPolicy istio-system/ingress-policy"))
+			fail_msg("a finding on the gateway's policy: %s", r.diags.items[i].message);
+	done(&r);
+}
+
+/*
+ * A DestinationRule whose host the ingress gateway sends to (a VirtualService bound to a
+ * Gateway it serves, or an HTTPRoute on a Gateway of class istio) is applied there: it is not
+ * "not enforced yet" for want of a waypoint; one for a host only the mesh reaches still is.
+ */
+static void test_dr_via_gateway(void **state)
+{
+	static const char ctx[] =
+	    "apiVersion: v1\nkind: Service\nmetadata:\n  name: istio-ingressgateway\n"
+	    "  namespace: istio-system\n"
+	    "  labels: {istio: ingressgateway, ambit.io/local-ingress: 'true'}\n"
+	    "spec: {selector: {istio: ingressgateway}, ports: [{port: 80, targetPort: 8080}]}\n"
+	    "---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: productpage, namespace: bookinfo}\n"
+	    "spec: {selector: {app: productpage}, ports: [{port: 9080}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: details, namespace: bookinfo}\n"
+	    "spec: {selector: {app: details}, ports: [{port: 9080}]}\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
+	    "metadata: {name: bookinfo-gateway, namespace: bookinfo}\n"
+	    "spec:\n  selector: {istio: ingressgateway}\n  servers:\n"
+	    "  - hosts: ['*']\n    port: {number: 8080, name: http, protocol: HTTP}\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	    "metadata: {name: bookinfo, namespace: bookinfo}\n"
+	    "spec: {hosts: ['*'], gateways: [bookinfo-gateway],"
+	    " http: [{route: [{destination: {host: productpage, port: {number: 9080}}}]}]}\n---\n"
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+	    "metadata: {name: edge, namespace: bookinfo}\n"
+	    "spec:\n  gatewayClassName: istio\n"
+	    "  listeners: [{name: http, port: 80, protocol: HTTP}]\n---\n"
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+	    "metadata: {name: edge, namespace: bookinfo}\n"
+	    "spec:\n  parentRefs: [{name: edge}]\n"
+	    "  rules: [{backendRefs: [{name: details, port: 9080}]}]\n";
+	static const char yaml[] =
+	    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+	    "metadata: {name: productpage, namespace: bookinfo}\n"
+	    "spec:\n  host: productpage\n  subsets: [{name: v1, labels: {version: v1}}]\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+	    "metadata: {name: details, namespace: bookinfo}\n"
+	    "spec:\n  host: details.bookinfo.svc.cluster.local\n"
+	    "  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n" /* 15 */
+	    "metadata: {name: ratings, namespace: bookinfo}\n"
+	    "spec:\n  host: reviews\n  subsets: [{name: v1, labels: {version: v1}}]\n";
+	struct run r;
+	char *both = NULL;
+
+	(void)state;
+	assert_true(asprintf(&both, "%s---\n%s", workloads, ctx) > 0);
+	run(&r, yaml, both, false);
+	free(both);
+	expect(&r, false, 15, "DestinationRule bookinfo/ratings", NULL,
+	       "not enforced yet: no waypoint serves the host its subsets");
+	expect_unenforced(&r, 1);
+	done(&r);
+}
+
 static void test_peer_authentication_findings(void **state)
 {
 	static const char yaml[] =
@@ -684,6 +782,8 @@ int main(void)
 	    cmocka_unit_test(test_gateway_api_served),
 	    cmocka_unit_test(test_authz_findings),
 	    cmocka_unit_test(test_gateway_proxy_selectors),
+	    cmocka_unit_test(test_gateway_remote_ip),
+	    cmocka_unit_test(test_dr_via_gateway),
 	    cmocka_unit_test(test_peer_authentication_findings),
 	    cmocka_unit_test(test_unenforced_kinds),
 	    cmocka_unit_test(test_waypoint_enforces_routes),

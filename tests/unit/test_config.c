@@ -891,10 +891,43 @@ static void test_find_namespace(void **state)
 	assert_null(config_find_namespace(&cfg, "alpha"));
 }
 
+/*
+ * Every Namespace carries kubernetes.io/metadata.name, its name, as the API server sets it on
+ * create and update: absent, it is added; another value is replaced; other labels stay.
+ */
+static void test_namespace_name_label(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: v1\nkind: Namespace\nmetadata: {name: plain}\n---\n"
+	    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n"
+	    "  labels: {istio.io/use-waypoint: wp, kubernetes.io/metadata.name: other}\n";
+	struct config cfg;
+	struct config_diags d = {0};
+	const struct config_namespace *n;
+
+	(void)state;
+	config_init(&cfg);
+	assert_int_equal(load_str(&cfg, yaml, &d), 0);
+	assert_int_equal(d.n, 0);
+	n = config_find_namespace(&cfg, "plain");
+	assert_non_null(n);
+	assert_int_equal(n->meta.labels.n, 1);
+	assert_string_equal(config_label_get(&n->meta.labels, CONFIG_LABEL_NS_NAME), "plain");
+	n = config_find_namespace(&cfg, "team");
+	assert_non_null(n);
+	assert_int_equal(n->meta.labels.n, 2);
+	assert_string_equal(config_label_get(&n->meta.labels, "kubernetes.io/metadata.name"),
+			    "team");
+	assert_string_equal(config_label_get(&n->meta.labels, "istio.io/use-waypoint"), "wp");
+	config_free(&cfg);
+	config_diags_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_all_kinds),
+	    cmocka_unit_test(test_namespace_name_label),
 	    cmocka_unit_test(test_find_namespace),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_errors),

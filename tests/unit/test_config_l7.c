@@ -537,7 +537,28 @@ static void test_analyze_waypoints(void **state)
 	    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
 	    "  labels: {istio.io/use-waypoint: missing}\n---\n"
 	    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ok\n"
+	    "  labels: {istio.io/use-waypoint: open, istio.io/use-waypoint-namespace: shop}\n---\n"
+	    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n"
+	    "  labels: {istio.io/use-waypoint: sel, istio.io/use-waypoint-namespace: shop}\n---\n"
+	    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: other\n"
+	    "  labels: {istio.io/use-waypoint: sel, istio.io/use-waypoint-namespace: shop}\n---\n"
+	    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: far\n"
 	    "  labels: {istio.io/use-waypoint: wp, istio.io/use-waypoint-namespace: shop}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata:\n  name: t\n  namespace: far\n"
+	    "  labels: {istio.io/use-waypoint: wl, istio.io/use-waypoint-namespace: shop}\n"
+	    "spec: {ports: [{port: 80}]}\n---\n"
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+	    "metadata: {name: open, namespace: shop}\n"
+	    "spec:\n  gatewayClassName: istio-waypoint\n"
+	    "  listeners: [{name: mesh, port: 15008, protocol: HBONE,\n"
+	    "               allowedRoutes: {namespaces: {from: All}}}]\n---\n"
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+	    "metadata: {name: sel, namespace: shop}\n"
+	    "spec:\n  gatewayClassName: istio-waypoint\n"
+	    "  listeners: [{name: mesh, port: 15008, protocol: HBONE,\n"
+	    "               allowedRoutes: {namespaces: {from: Selector,\n"
+	    "                 selector: {matchLabels: {kubernetes.io/metadata.name: team}}}}}]\n"
+	    "---\n"
 	    "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  namespace: shop\n"
 	    "  labels: {istio.io/use-waypoint: wl}\n"
 	    "spec: {ports: [{port: 80}]}\n---\n"
@@ -568,8 +589,20 @@ static void test_analyze_waypoints(void **state)
 	       "listener \"web\" (HTTP 80) is ignored");
 	expect(&d, false, "Service shop/s", "metadata.labels.istio.io/use-waypoint",
 	       "is for workload traffic, not service traffic");
+	/* Istio's AttachmentDenied, with the selector and the labels it was matched against. */
+	expect(&d, false, "Namespace other", "metadata.labels.istio.io/use-waypoint",
+	       "AttachmentDenied: waypoint shop/sel does not admit namespace other: its HBONE "
+	       "listener's allowedRoutes admit namespaces labelled "
+	       "kubernetes.io/metadata.name=team, and namespace other's labels are "
+	       "istio.io/use-waypoint=sel");
+	expect(&d, false, "Namespace far", "metadata.labels.istio.io/use-waypoint",
+	       "it has no HBONE listener on 15008, so only its own namespace may use it");
+	expect(&d, false, "Service far/t", "metadata.labels.istio.io/use-waypoint",
+	       "AttachmentDenied: waypoint shop/wl does not admit namespace far: its HBONE "
+	       "listener's allowedRoutes admit only its own namespace (from: Same, the default)");
 	for (size_t i = 0; i < d.n; i++)
 		if (!strcmp(d.items[i].object, "Namespace ok") ||
+		    !strcmp(d.items[i].object, "Namespace team") ||
 		    !strcmp(d.items[i].object, "Pod shop/p"))
 			fail_msg("unexpected finding on %s: %s", d.items[i].object,
 				 d.items[i].message);

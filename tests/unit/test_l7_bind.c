@@ -131,8 +131,9 @@ static void test_workload_waypoints(void **state)
 	expect(&w, true, "shop", "p2", "shop/wl", NULL);
 	expect(&w, true, "shop", "p3", NULL, NULL);
 	expect(&w, false, "shop", "s1", "shop/all", NULL);
-	expect(&w, false, "shop", "s2", NULL, "is for workload traffic");
+	expect(&w, false, "shop", "s2", NULL, "is for workload traffic, not service traffic");
 	expect(&w, false, "shop", "s3", NULL, "is for none traffic");
+	assert_string_equal(w.b.services[1].reason, "UnsupportedTrafficType");
 	done(&w);
 }
 
@@ -171,6 +172,51 @@ static void test_other_namespace(void **state)
 	/* The namespace's use-waypoint-namespace; "same" is not selected by the listener. */
 	expect(&w, false, "same", "e", NULL, "does not admit namespace same");
 	expect(&w, false, "infra", "f", "infra/closed", NULL);
+	done(&w);
+}
+
+/*
+ * Istio's "use a waypoint in a different namespace" task: the waypoint's HBONE listener admits
+ * namespaces by kubernetes.io/metadata.name, which the API server (and so the loader) puts on
+ * every Namespace; the consumer namespace names it with use-waypoint and
+ * use-waypoint-namespace.
+ */
+static void test_task_cross_namespace(void **state)
+{
+	struct world w;
+
+	build(&w, NS("common-infrastructure", "")
+		      NS("cross-namespace-waypoint-consumer",
+			 "istio.io/use-waypoint: egress-gateway, "
+			 "istio.io/use-waypoint-namespace: common-infrastructure")
+			  NS("elsewhere", "istio.io/use-waypoint: egress-gateway, "
+					  "istio.io/use-waypoint-namespace: common-infrastructure")
+			      WAYPOINT("common-infrastructure", "egress-gateway", "",
+				       "    allowedRoutes:\n      namespaces:\n        from: "
+				       "Selector\n        selector:\n          matchLabels:\n"
+				       "            kubernetes.io/metadata.name: "
+				       "cross-namespace-waypoint-consumer\n")
+				  SVC("cross-namespace-waypoint-consumer", "httpbin", "")
+				      SVC("elsewhere", "httpbin", ""));
+	expect(&w, false, "cross-namespace-waypoint-consumer", "httpbin",
+	       "common-infrastructure/egress-gateway", NULL);
+	expect(&w, false, "elsewhere", "httpbin", NULL, "does not admit namespace elsewhere");
+	/* Which label asked for which waypoint, Istio's reason, and the labels that missed. */
+	for (size_t i = 0; i < w.b.n_services; i++) {
+		const struct l7_binding *bd = &w.b.services[i];
+
+		if (strcmp(bd->namespace, "elsewhere"))
+			continue;
+		assert_int_equal(bd->source, L7_BIND_NAMESPACE);
+		assert_string_equal(bd->want_namespace, "common-infrastructure");
+		assert_string_equal(bd->want_name, "egress-gateway");
+		assert_string_equal(bd->reason, "AttachmentDenied");
+		assert_non_null(strstr(
+		    bd->problem, "admit namespaces labelled kubernetes.io/metadata.name="
+				 "cross-namespace-waypoint-consumer, and namespace elsewhere's "
+				 "labels are "));
+		assert_non_null(strstr(bd->problem, "kubernetes.io/metadata.name=elsewhere"));
+	}
 	done(&w);
 }
 
@@ -237,6 +283,7 @@ int main(void)
 	    cmocka_unit_test(test_namespace_and_object),
 	    cmocka_unit_test(test_workload_waypoints),
 	    cmocka_unit_test(test_other_namespace),
+	    cmocka_unit_test(test_task_cross_namespace),
 	    cmocka_unit_test(test_no_fallback_and_self),
 	    cmocka_unit_test(test_waypoint_facts),
 	};

@@ -377,6 +377,168 @@ static void test_gateway_api_precedence(void **state)
 	done(&w);
 }
 
+/* The status condition @type of the first parent in route status @st, or NULL. */
+static const cJSON *parent_cond(const cJSON *st, size_t parent, const char *type)
+{
+	const cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "parents"),
+					    (int)parent),
+		    *c;
+
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(p, "conditions"))
+	{
+		if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "type")),
+			    type))
+			return c;
+	}
+	return NULL;
+}
+
+static const char *cond_str(const cJSON *c, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, key));
+}
+
+/*
+ * Istio's mirroring task with the Gateway API: its HTTPRoute names its parent `kind: Service`
+ * without `group: ""` (so the CRD's default group, which has no kind Service). The route is
+ * the Service's: every request to v1, mirrored to v2. Its status lists the parent as written,
+ * Accepted, with its references and waypoint resolved; analyze says Istio would ignore it.
+ */
+static void test_gateway_api_mirror_task(void **state)
+{
+	struct world w;
+	const struct l7_route *r;
+	const struct config_gw_route *hr;
+	struct config_diags d = {0};
+	struct config_analyze_opts an = {0};
+	bool warned = false;
+	cJSON *st;
+
+	build(&w,
+	      HEAD "apiVersion: v1\nkind: Service\nmetadata: {name: reviews-v1, namespace: shop}\n"
+		   "spec:\n  selector: {app: reviews, version: v1}\n  ports: [{port: 80}]\n---\n"
+		   "apiVersion: v1\nkind: Service\nmetadata: {name: reviews-v2, namespace: shop}\n"
+		   "spec:\n  selector: {app: reviews, version: v2}\n  ports: [{port: 80}]\n---\n"
+		   "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: HTTPRoute\n"
+		   "metadata: {name: reviews, namespace: shop}\n"
+		   "spec:\n  parentRefs:\n  - kind: Service\n    name: reviews\n    port: 9080\n"
+		   "  rules:\n  - filters:\n    - type: RequestMirror\n"
+		   "      requestMirror:\n        backendRef: {name: reviews-v2, port: 80}\n"
+		   "    backendRefs:\n    - name: reviews-v1\n      port: 80\n");
+	hr = &w.bw.cfg.http_routes[0];
+	assert_string_equal(hr->parent_refs[0].group, "");
+	assert_true(hr->parent_refs[0].service_group_defaulted);
+	assert_int_equal(w.svc->routes_kind, L7_ROUTES_GATEWAY_API);
+	assert_int_equal(w.svc->n_routes, 1);
+	r = &w.svc->routes[0];
+	assert_string_equal(r->source, "HTTPRoute shop/reviews rules[0]");
+	assert_int_equal(r->matches[0].port, 9080);
+	assert_int_equal(r->n_dests, 1);
+	assert_string_equal(r->dests[0].host, "reviews-v1.shop.svc.cluster.local");
+	assert_int_equal(r->n_mirrors, 1);
+	assert_string_equal(r->mirrors[0].dest.host, "reviews-v2.shop.svc.cluster.local");
+
+	st = l7_gwapi_route_status(&w.bw.cfg, hr);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "parents")), 1);
+	{
+		const cJSON *p =
+		    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "parents"), 0);
+		const cJSON *ref = cJSON_GetObjectItemCaseSensitive(p, "parentRef");
+
+		/* As the API server holds it: the CRD's default group. */
+		assert_string_equal(cond_str(ref, "group"), "gateway.networking.k8s.io");
+		assert_string_equal(cond_str(ref, "kind"), "Service");
+		assert_string_equal(cond_str(ref, "name"), "reviews");
+		assert_string_equal(cond_str(p, "controllerName"), "istio.io/gateway-controller");
+	}
+	assert_string_equal(cond_str(parent_cond(st, 0, "Accepted"), "status"), "True");
+	assert_string_equal(cond_str(parent_cond(st, 0, "Accepted"), "reason"), "Accepted");
+	assert_string_equal(cond_str(parent_cond(st, 0, "ResolvedRefs"), "status"), "True");
+	assert_string_equal(cond_str(parent_cond(st, 0, "ResolvedWaypoints"), "status"), "True");
+	cJSON_Delete(st);
+
+	assert_int_equal(config_analyze(&w.bw.cfg, &an, &d), 0);
+	for (size_t i = 0; i < d.n; i++)
+		warned |= !strcmp(d.items[i].object, "HTTPRoute shop/reviews") &&
+			  strstr(d.items[i].message, "Istio ignores this parent") &&
+			  !d.items[i].error;
+	assert_true(warned);
+	config_diags_free(&d);
+	done(&w);
+}
+
+/*
+ * A route's parents as Istio reports them (status.parents), for the waypoint's case: a Service
+ * parent that does not exist (NoMatchingParent, Istio's words); one that no waypoint serves
+ * (ResolvedWaypoints False, Istio's MissingUseWaypointLabel); a route of a third namespace on
+ * the Service (not served); a waypoint's Gateway as parent (ambit's waypoints take routes by
+ * Service); kinds Istio does not serve are left out.
+ */
+static void test_gateway_api_route_status(void **state)
+{
+	struct world w;
+	const struct config *cfg;
+	cJSON *st;
+
+	build(&w,
+	      HEAD "apiVersion: v1\nkind: Namespace\nmetadata: {name: bare}\n---\n"
+		   "apiVersion: v1\nkind: Service\nmetadata: {name: plain, namespace: bare}\n"
+		   "spec: {ports: [{port: 80}]}\n---\n"
+		   "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+		   "metadata: {name: r, namespace: shop}\n"
+		   "spec:\n  parentRefs:\n  - {group: '', kind: Service, name: gone}\n"
+		   "  - {group: '', kind: Service, name: plain, namespace: bare}\n"
+		   "  - {name: wp}\n"
+		   "  - {group: example.com, kind: Thing, name: x}\n"
+		   "  rules: [{backendRefs: [{name: reviews, port: 9080}]}]\n---\n"
+		   "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+		   "metadata: {name: consumer, namespace: bare}\n"
+		   "spec:\n  parentRefs: [{group: '', kind: Service, name: reviews, "
+		   "namespace: shop}]\n"
+		   "  rules: [{backendRefs: [{name: reviews, namespace: shop, port: 9080}]}]\n");
+	cfg = &w.bw.cfg;
+	st = l7_gwapi_route_status(cfg, &cfg->http_routes[0]);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "parents")), 3);
+	assert_string_equal(cond_str(parent_cond(st, 0, "Accepted"), "status"), "False");
+	assert_string_equal(cond_str(parent_cond(st, 0, "Accepted"), "reason"), "NoMatchingParent");
+	assert_string_equal(cond_str(parent_cond(st, 0, "Accepted"), "message"),
+			    "parent service: \"gone\" not found");
+	assert_string_equal(cond_str(parent_cond(st, 0, "ResolvedWaypoints"), "status"), "False");
+	assert_string_equal(cond_str(parent_cond(st, 1, "Accepted"), "status"), "False");
+	assert_string_equal(cond_str(parent_cond(st, 1, "ResolvedWaypoints"), "reason"),
+			    "MissingUseWaypointLabel");
+	assert_non_null(
+	    strstr(cond_str(parent_cond(st, 1, "ResolvedWaypoints"), "message"),
+		   "istio.io/use-waypoint label missing from parent and parent namespace"));
+	assert_string_equal(cond_str(parent_cond(st, 2, "Accepted"), "status"), "False");
+	assert_non_null(strstr(cond_str(parent_cond(st, 2, "Accepted"), "message"),
+			       "attach the route to each Service"));
+	cJSON_Delete(st);
+	st = l7_gwapi_route_status(cfg, &cfg->http_routes[1]);
+	assert_string_equal(cond_str(parent_cond(st, 0, "Accepted"), "status"), "False");
+	assert_non_null(
+	    strstr(cond_str(parent_cond(st, 0, "Accepted"), "message"), "a consumer route"));
+	assert_string_equal(cond_str(parent_cond(st, 0, "ResolvedWaypoints"), "status"), "True");
+	cJSON_Delete(st);
+	/* The parent Istio skips is not silently ignored: analyze says so. */
+	{
+		struct config_diags d = {0};
+		struct config_analyze_opts an = {0};
+		bool said = false;
+
+		assert_int_equal(config_analyze(cfg, &an, &d), 0);
+		for (size_t i = 0; i < d.n; i++)
+			said |=
+			    !strcmp(d.items[i].object, "HTTPRoute shop/r") && d.items[i].field &&
+			    !strcmp(d.items[i].field, "spec.parentRefs[3]") &&
+			    strstr(d.items[i].message, "parent kind Thing of group \"example.com\" "
+						       "is not one Istio or ambit serves");
+		assert_true(said);
+		config_diags_free(&d);
+	}
+	done(&w);
+}
+
 /* A model survives its JSON unchanged, and the snapshot carries it. */
 /*
  * Egress through the waypoint: ServiceEntries of its namespace bind to it (the namespace's
@@ -672,6 +834,8 @@ int main(void)
 	    cmocka_unit_test(test_policies),
 	    cmocka_unit_test(test_virtual_service_routes),
 	    cmocka_unit_test(test_gateway_api_precedence),
+	    cmocka_unit_test(test_gateway_api_mirror_task),
+	    cmocka_unit_test(test_gateway_api_route_status),
 	    cmocka_unit_test(test_json_roundtrip),
 	    cmocka_unit_test(test_service_entries),
 	    cmocka_unit_test(test_json_strict),

@@ -29,6 +29,9 @@ const struct kwatch_res wps_res[] = {
      "gateway.networking.k8s.io/v1beta1", "ReferenceGrant"},
     {"namespaces", "/api/v1/namespaces", NULL, NULL, "v1", "Namespace"},
     {"services", "/api/v1/services", NULL, NULL, "v1", "Service"},
+    /* A route's parent may be a ServiceEntry (egress through its waypoint). */
+    {"serviceentries", "/apis/networking.istio.io/v1/serviceentries", NULL, NULL,
+     "networking.istio.io/v1", "ServiceEntry"},
     {"tls secrets", "/api/v1/secrets", "type=kubernetes.io/tls", NULL, "v1", "Secret"},
 };
 const size_t wps_n_res = sizeof(wps_res) / sizeof(wps_res[0]);

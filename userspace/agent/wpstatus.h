@@ -4,10 +4,11 @@
  * Istio's gateway controller does (l7_gwstatus.c computes it, as `ambitctl get` shows it
  * locally): a Gateway's conditions, address and listeners (supportedKinds, attachedRoutes,
  * Accepted, Conflicted, ResolvedRefs, Programmed), and each route's parents naming such a
- * Gateway (Accepted, ResolvedRefs). What they depend on (the routes, Namespaces for
- * allowedRoutes selectors, Services for backendRefs, kubernetes.io/tls Secrets for
- * certificateRefs) comes from the controller's watches (wps_res), loaded as the agent loads
- * them.
+ * Gateway (Accepted, ResolvedRefs) or a Service or ServiceEntry, the waypoint's case (also
+ * ResolvedWaypoints). What they depend on (the routes, Namespaces for allowedRoutes selectors
+ * and use-waypoint labels, Services for backendRefs and parents, ServiceEntries, kubernetes.io/tls
+ * Secrets for certificateRefs) comes from the controller's watches (wps_res), loaded as the
+ * agent loads them.
  */
 #ifndef AMBIT_AGENT_WPSTATUS_H
 #define AMBIT_AGENT_WPSTATUS_H
@@ -20,7 +21,10 @@
 #include "ambit/config.h"
 #include "kwatch.h"
 
-/* The resources watched besides Gateways: the routes, Namespaces, Services, TLS Secrets. */
+/*
+ * The resources watched besides Gateways: the routes, ReferenceGrants, Namespaces, Services,
+ * ServiceEntries, TLS Secrets.
+ */
 extern const struct kwatch_res wps_res[];
 extern const size_t wps_n_res;
 

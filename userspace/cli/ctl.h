@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/config.h"
+#include "ambit/l7.h"
 
 #define CTL_MAX_NODES 8
 #define CTL_NAME_MAX 64
@@ -550,12 +551,41 @@ int cmd_waypoint(const struct ctl_opts *o, int argc, char **argv);
 /* Writes the objects of @path (a file or dir) into @c's store as `apply` does, without waiting:
  * `local up`'s first apply. Prints diagnostics; per-object lines unless @quiet. 0 or -errno. */
 int apply_store_path(const struct ctl_cluster *c, const char *path, bool quiet);
+/*
+ * wpview.c: the store's waypoint bindings over the running pods, a waypoint's or gateway's
+ * instance counting once it serves (Running, and running the configuration its node's agent
+ * published it): what `waypoint list|status` and `get gateway` say of them.
+ */
+struct wp_view {
+	cJSON *pods_json; /* pods.json */
+	struct l7_pod *pods;
+	struct config_labels *labels; /* the pods' */
+	size_t n_pods;
+	struct l7_bindings b;
+	cJSON *instances; /* "ns/pod" -> {namespace, gateway, why: "" when it serves} */
+};
+/* @v from the running cluster @c and its store @cfg (borrowed, must outlive @v). 0 or -errno. */
+int wp_view_load(struct wp_view *v, const struct ctl_cluster *c, const struct config *cfg);
+void wp_view_free(struct wp_view *v);
+/* Why instance @ns/@pod does not serve ("" when it does), or NULL when it is none. Borrowed. */
+const char *wp_view_instance(const struct wp_view *v, const char *ns, const char *pod);
+/*
+ * Waypoint @w's Programmed condition: its reason (Programmed, Invalid, Pending, NoInstances)
+ * and, into *@message (borrowed from @v or static), what it means.
+ */
+const char *wp_view_programmed(const struct wp_view *v, const struct l7_waypoint *w,
+			       const char **message);
 /* rollout.c: waits up to @timeout_s until every node has store generation @gen in force. */
 int wait_generation(const struct ctl_cluster *c, uint64_t gen, int timeout_s);
 /* state.c */
 /* Brings the running cluster's pods and Service VIPs to what the store says. 0 or -errno. */
 int state_reconcile(const struct ctl_cluster *c);
-int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes, int n);
+/*
+ * `ambitctl label namespace NS k=v|k-...`: the Namespace's labels rewritten in the store; with
+ * @timeout_s, waits (as apply) until every node has them in force. 0 or -errno.
+ */
+int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes, int n,
+			int timeout_s);
 /* ambitctl install|uninstall ARGS (install.c): 0 or -errno (reason printed). */
 int cmd_install(int argc, char **argv, bool uninstall);
 /* ambitctl nodes ARGS (nodes.c): each node's capture mode from its Lease. 0 or -errno (said). */

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * `ambitctl get KIND [NAME] [-n NS | -A] [-o yaml|json]`, as kubectl's, for the Gateway API
- * objects whose status users read: gateway (gtw), httproute, grpcroute. The object is the
- * store's as applied, with the `status` Istio's gateway controller would have written
+ * objects whose status users read: gateway (gtw), httproute, grpcroute; and namespace (ns,
+ * `--show-labels`), with the labels the agents read (the API server's among them). The object is
+ * the store's as applied, with the `status` Istio's gateway controller would have written
  * (l7_gwstatus.c): for a Gateway of class istio its conditions, address (its Service) and
- * listeners; for a route its parents. Without NAME a table as kubectl prints it.
+ * listeners; for a waypoint's (class istio-waypoint) the same, Programmed as `waypoint list`
+ * says it (wpview.c); for a route its parents. Without NAME a table as kubectl prints it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,25 +20,33 @@
 #include "kmanifest.h"
 #include "objstore.h"
 
-enum get_kind { GET_GATEWAY, GET_HTTPROUTE, GET_GRPCROUTE, GET_TLSROUTE, GET_TCPROUTE };
+enum get_kind {
+	GET_GATEWAY,
+	GET_HTTPROUTE,
+	GET_GRPCROUTE,
+	GET_TLSROUTE,
+	GET_TCPROUTE,
+	GET_NAMESPACE
+};
 
 static const struct {
 	const char *const names[4];
-	const char *kind;
+	const char *kind, *group; /* group "": the core group, a cluster-scoped kind here */
 } kinds[] = {
-    [GET_GATEWAY] = {{"gateway", "gateways", "gtw", NULL}, "Gateway"},
-    [GET_HTTPROUTE] = {{"httproute", "httproutes", NULL, NULL}, "HTTPRoute"},
-    [GET_GRPCROUTE] = {{"grpcroute", "grpcroutes", NULL, NULL}, "GRPCRoute"},
-    [GET_TLSROUTE] = {{"tlsroute", "tlsroutes", NULL, NULL}, "TLSRoute"},
-    [GET_TCPROUTE] = {{"tcproute", "tcproutes", NULL, NULL}, "TCPRoute"},
+    [GET_GATEWAY] = {{"gateway", "gateways", "gtw", NULL}, "Gateway", CONFIG_GW_GROUP},
+    [GET_HTTPROUTE] = {{"httproute", "httproutes", NULL, NULL}, "HTTPRoute", CONFIG_GW_GROUP},
+    [GET_GRPCROUTE] = {{"grpcroute", "grpcroutes", NULL, NULL}, "GRPCRoute", CONFIG_GW_GROUP},
+    [GET_TLSROUTE] = {{"tlsroute", "tlsroutes", NULL, NULL}, "TLSRoute", CONFIG_GW_GROUP},
+    [GET_TCPROUTE] = {{"tcproute", "tcproutes", NULL, NULL}, "TCPRoute", CONFIG_GW_GROUP},
+    [GET_NAMESPACE] = {{"namespace", "namespaces", "ns", NULL}, "Namespace", ""},
 };
 
 static void usage_get(void)
 {
-	fprintf(
-	    stderr,
-	    "usage: ambitctl get gateway|httproute|grpcroute|tlsroute|tcproute [NAME] [-n NS | -A] "
-	    "[-o yaml|json]\n");
+	fprintf(stderr,
+		"usage: ambitctl get gateway|httproute|grpcroute|tlsroute|tcproute [NAME] [-n NS | "
+		"-A] [-o yaml|json]\n"
+		"       ambitctl get namespace [NAME] [--show-labels] [-o yaml|json]\n");
 }
 
 static int kind_of(const char *w)
@@ -52,26 +62,106 @@ struct get_ctx {
 	struct ctl_cluster c;
 	struct config cfg;
 	struct store_objs objs;
-	cJSON *pods; /* pods.json */
+	struct wp_view v; /* the waypoints and gateways as they run (wpview.c) */
+	bool show_labels; /* --show-labels */
 };
 
-/* Why Gateway @g's deployment is not running, or NULL when a pod of it is in the cluster. */
+/*
+ * A Namespace as the agents read it: its labels the loaded model's, which has those the API
+ * server sets (kubernetes.io/metadata.name), and, as kubectl shows it, status.phase Active.
+ */
+static void namespace_as_read(const struct get_ctx *x, cJSON *obj, const char *name)
+{
+	const struct config_namespace *n = config_find_namespace(&x->cfg, name);
+	cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata"), *l;
+
+	if (n && meta) {
+		cJSON_DeleteItemFromObjectCaseSensitive(meta, "labels");
+		l = cJSON_AddObjectToObject(meta, "labels");
+		for (size_t i = 0; l && i < n->meta.labels.n; i++)
+			cJSON_AddStringToObject(l, n->meta.labels.items[i].key,
+						n->meta.labels.items[i].value);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(obj, "status"), "phase", "Active");
+}
+
+/*
+ * Why Gateway @g's deployment does not serve, or NULL when its pod runs the configuration its
+ * agent published (wpview.c: what `waypoint list` holds of a waypoint's instance too).
+ */
 static const char *not_running(const struct get_ctx *x, const struct config_k8s_gateway *g)
 {
 	char want[300];
-	const cJSON *p;
+	const char *why;
 
 	snprintf(want, sizeof(want), "%s-istio-0", g->meta.name);
-	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(x->pods, "pods"))
-	{
-		const char *ns =
-		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "namespace"));
-		const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
+	why = wp_view_instance(&x->v, g->meta.namespace, want);
+	if (!why)
+		return "the gateway's deployment has no pod yet";
+	return *why ? why : NULL;
+}
 
-		if (ns && n && !strcmp(ns, g->meta.namespace) && !strcmp(n, want))
-			return NULL;
+static void condition(cJSON *list, const char *type, bool status, const char *reason,
+		      const char *message)
+{
+	cJSON *c = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(c, "type", type);
+	cJSON_AddStringToObject(c, "status", status ? "True" : "False");
+	cJSON_AddStringToObject(c, "reason", reason);
+	cJSON_AddStringToObject(c, "message", message);
+	cJSON_AddItemToArray(list, c);
+}
+
+/*
+ * A waypoint Gateway's status as Istio writes it (Accepted; Programmed, which is what
+ * `waypoint list` says: wp_view_programmed; its Service as address; its listeners, the HBONE
+ * one on 15008 the only one served), or NULL when @g is no waypoint of @x's bindings.
+ */
+static cJSON *waypoint_status(const struct get_ctx *x, const struct config_k8s_gateway *g)
+{
+	const struct l7_waypoint *w = NULL;
+	const char *msg, *reason;
+	cJSON *st, *conds, *ls, *a;
+	char addr[600];
+	bool ok;
+
+	for (size_t i = 0; i < x->v.b.n_waypoints && !w; i++)
+		if (!strcmp(x->v.b.waypoints[i].namespace, g->meta.namespace) &&
+		    !strcmp(x->v.b.waypoints[i].name, g->meta.name))
+			w = &x->v.b.waypoints[i];
+	if (!w || !(st = cJSON_CreateObject()))
+		return NULL;
+	reason = wp_view_programmed(&x->v, w, &msg);
+	ok = !strcmp(reason, "Programmed");
+	snprintf(addr, sizeof(addr), "%s.%s.svc.cluster.local", g->meta.name, g->meta.namespace);
+	a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "type", "Hostname");
+	cJSON_AddStringToObject(a, "value", addr);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "addresses"), a);
+	conds = cJSON_AddArrayToObject(st, "conditions");
+	condition(conds, "Accepted", true, "Accepted", "Resource accepted");
+	condition(conds, "Programmed", ok, reason, ok ? "Resource programmed" : msg);
+	ls = cJSON_AddArrayToObject(st, "listeners");
+	for (size_t i = 0; i < g->n_listeners; i++) {
+		const struct config_gw_listener *l = &g->listeners[i];
+		bool hbone = l->protocol && !strcmp(l->protocol, "HBONE") && l->port == 15008;
+		cJSON *o = cJSON_CreateObject(), *lc;
+
+		cJSON_AddItemToArray(ls, o);
+		cJSON_AddStringToObject(o, "name", l->name);
+		lc = cJSON_AddArrayToObject(o, "conditions");
+		condition(lc, "Accepted", hbone, hbone ? "Accepted" : "UnsupportedProtocol",
+			  hbone
+			      ? "No errors found"
+			      : "Expected a single listener on port 15008 with protocol \"HBONE\"");
+		condition(lc, "Programmed", hbone && ok, hbone && ok ? "Programmed" : "Invalid",
+			  hbone && ok ? "No errors found"
+			  : hbone     ? msg
+				      : "not served");
 	}
-	return "the gateway's deployment has no pod yet";
+	return st;
 }
 
 /* The status of object @ns/@name of @kind, or NULL when none is written for it. */
@@ -94,7 +184,11 @@ static cJSON *status_of(const struct get_ctx *x, enum get_kind kind, const char 
 			const struct config_k8s_gateway *g = &cfg->k8s_gateways[i];
 
 			if (strcmp(g->meta.namespace, ns) || strcmp(g->meta.name, name) ||
-			    !g->class_name || strcmp(g->class_name, CONFIG_GATEWAY_CLASS))
+			    !g->class_name)
+				continue;
+			if (!strcmp(g->class_name, CONFIG_WAYPOINT_CLASS))
+				return waypoint_status(x, g);
+			if (strcmp(g->class_name, CONFIG_GATEWAY_CLASS))
 				continue;
 			snprintf(addr, sizeof(addr), "%s-istio.%s.svc.cluster.local", name, ns);
 			return l7_gwapi_gateway_status(cfg, g, addr, not_running(x, g));
@@ -132,7 +226,24 @@ static void table_row(const struct get_ctx *x, enum get_kind kind, const cJSON *
 	char hosts[512] = "";
 	size_t len = 0;
 
-	(void)x;
+	if (kind == GET_NAMESPACE) {
+		const cJSON *l;
+		size_t n = 0;
+
+		printf("%-32s %-8s", name ? name : "", "Active");
+		if (x->show_labels) {
+			printf(" ");
+			cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(meta, "labels"))
+			{
+				if (cJSON_IsString(l))
+					printf("%s%s=%s", n++ ? "," : "", l->string,
+					       l->valuestring);
+			}
+			printf("%s", n ? "" : "<none>");
+		}
+		printf("\n");
+		return;
+	}
 	if (all_ns)
 		printf("%-20s ", ns ? ns : "");
 	if (kind == GET_GATEWAY) {
@@ -172,8 +283,9 @@ static int get_run(struct get_ctx *x, enum get_kind kind, const char *name, cons
 		char err[256];
 		cJSON *docs, *obj, *st;
 
-		if (strcmp(o->kind, kinds[kind].kind) || strcmp(o->group, CONFIG_GW_GROUP) ||
-		    (!all_ns && strcmp(o->namespace ? o->namespace : "", ns)) ||
+		if (strcmp(o->kind, kinds[kind].kind) || strcmp(o->group, kinds[kind].group) ||
+		    (!all_ns && kind != GET_NAMESPACE &&
+		     strcmp(o->namespace ? o->namespace : "", ns)) ||
 		    (name && strcmp(o->name, name)))
 			continue;
 		docs = kmanifest_documents(o->yaml, err, sizeof(err));
@@ -184,10 +296,14 @@ static int get_run(struct get_ctx *x, enum get_kind kind, const char *name, cons
 			ret = -EINVAL;
 			break;
 		}
-		st = status_of(x, kind, o->namespace ? o->namespace : "", o->name);
-		cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
-		if (st)
-			cJSON_AddItemToObject(obj, "status", st);
+		if (kind == GET_NAMESPACE) {
+			namespace_as_read(x, obj, o->name);
+		} else {
+			st = status_of(x, kind, o->namespace ? o->namespace : "", o->name);
+			cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
+			if (st)
+				cJSON_AddItemToObject(obj, "status", st);
+		}
 		cJSON_AddItemToArray(list, obj);
 		found++;
 	}
@@ -195,6 +311,8 @@ static int get_run(struct get_ctx *x, enum get_kind kind, const char *name, cons
 		fprintf(stderr, "Error from server (NotFound): %ss \"%s\" not found\n",
 			kinds[kind].names[0], name);
 		ret = -ENOENT;
+	} else if (!ret && !found && kind == GET_NAMESPACE) {
+		fprintf(stderr, "No resources found\n");
 	} else if (!ret && !found) {
 		fprintf(stderr, "No resources found in %s namespace.\n", all_ns ? "any" : ns);
 	} else if (!ret && out && !strcmp(out, "json")) {
@@ -207,9 +325,11 @@ static int get_run(struct get_ctx *x, enum get_kind kind, const char *name, cons
 	} else if (!ret) {
 		const cJSON *o;
 
-		if (all_ns)
+		if (all_ns && kind != GET_NAMESPACE)
 			printf("%-20s ", "NAMESPACE");
-		if (kind == GET_GATEWAY)
+		if (kind == GET_NAMESPACE)
+			printf("%-32s %-8s%s\n", "NAME", "STATUS", x->show_labels ? " LABELS" : "");
+		else if (kind == GET_GATEWAY)
 			printf("%-24s %-16s %-48s %s\n", "NAME", "CLASS", "ADDRESS", "PROGRAMMED");
 		else
 			printf("%-24s %s\n", "NAME", "HOSTNAMES");
@@ -238,6 +358,8 @@ int cmd_get(const struct ctl_opts *opts, int argc, char **argv)
 			ns = a + 12;
 		} else if (!strcmp(a, "-A") || !strcmp(a, "--all-namespaces")) {
 			all_ns = true;
+		} else if (!strcmp(a, "--show-labels")) {
+			x.show_labels = true;
 		} else if (!strcmp(a, "-o") && v && (!strcmp(v, "yaml") || !strcmp(v, "json"))) {
 			out = v;
 			i++;
@@ -247,7 +369,8 @@ int cmd_get(const struct ctl_opts *opts, int argc, char **argv)
 			if ((kind = kind_of(a)) < 0) {
 				fprintf(stderr,
 					"ambitctl get: \"%s\": not a kind this command shows "
-					"(gateway, httproute, grpcroute, tlsroute, tcproute)\n",
+					"(gateway, httproute, grpcroute, tlsroute, tcproute, "
+					"namespace)\n",
 					a);
 				return -EINVAL;
 			}
@@ -270,11 +393,11 @@ int cmd_get(const struct ctl_opts *opts, int argc, char **argv)
 	ret = load_state_quiet(&x.cfg, state);
 	if (!ret)
 		ret = store_load(state, &x.objs, &diags);
-	if (!ret && !(x.pods = plan_read_pods_json(&x.c)))
-		ret = -errno;
+	if (!ret && kind == GET_GATEWAY)
+		ret = wp_view_load(&x.v, &x.c, &x.cfg);
 	if (!ret)
 		ret = get_run(&x, (enum get_kind)kind, name, ns, all_ns, out);
-	cJSON_Delete(x.pods);
+	wp_view_free(&x.v);
 	store_objs_free(&x.objs);
 	config_diags_free(&diags);
 	config_free(&x.cfg);

@@ -49,13 +49,17 @@ static const struct usage_entry {
      "  delete -f FILE|DIR|URL|- [-n NS] [--dry-run]\n"},
     {"config", " analyze ",
      "  analyze [-f FILE|DIR] [--root-namespace NS]   schema, Istio rules, references\n"},
-    {"config", " label ", "  label namespace NS key=value|key- ...\n"},
+    {"config", " label ",
+     "  label namespace NS key=value|key- ... [--wait=false]\n"
+     "                                  returns, as apply, once every node has them in force\n"},
     {"config", " create ",
      "  create secret tls NAME --cert FILE --key FILE [-n NS] [--dry-run] [-o yaml]\n"
      "  create secret generic NAME --from-file=[KEY=]FILE... [-n NS] [-o yaml]\n"
      "                                  a Secret (a gateway's credentialName), as kubectl\n"
      "  get gateway|httproute|grpcroute|tlsroute|tcproute [NAME] [-n NS | -A] [-o yaml|json]\n"
-     "                                  as kubectl, with the status Istio writes\n"},
+     "                                  as kubectl, with the status Istio writes\n"
+     "  get namespace [NAME] [--show-labels] [-o yaml|json]\n"
+     "                                  as kubectl, the labels as the agents read them\n"},
     {"waypoints", " waypoint ",
      "  waypoint generate|apply [-n NS] [--name N] [--for service|workload|all|none]\n"
      "                    [--enroll-namespace]   a waypoint (Gateway istio-waypoint), as istioctl\n"
@@ -422,11 +426,24 @@ static int run(int argc, char **argv)
 	if (!strcmp(cmd, "dashboard"))
 		return cmd_dashboard(&a.o, argc - 2, argv + 2);
 	if (!strcmp(cmd, "label")) {
+		int timeout_s = 30;
+
+		/* As apply: waits until the nodes have the labels in force, unless --wait=false. */
+		for (int i = 2; i < argc; i++) {
+			if (strcmp(argv[i], "--wait=false"))
+				continue;
+			timeout_s = 0;
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+			argc--;
+			i--;
+		}
 		ret = parse(argc, argv, 2, false, &a);
 		if (!ret)
 			ret = need(a.npos >= 3 && !strcmp(a.pos[0], "namespace"),
-				   "usage: ambitctl label namespace NS key=value|key- ...");
-		return ret ? ret : cmd_label_namespace(&a.o, a.pos[1], &a.pos[2], a.npos - 2);
+				   "usage: ambitctl label namespace NS key=value|key- ... "
+				   "[--wait=false]");
+		return ret ? ret
+			   : cmd_label_namespace(&a.o, a.pos[1], &a.pos[2], a.npos - 2, timeout_s);
 	}
 	if (!strcmp(cmd, "check")) {
 		ret = parse(argc, argv, 2, false, &a);

@@ -198,7 +198,8 @@ static int label_apply(struct config_labels *l, const char *change)
 	return 0;
 }
 
-int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes, int n)
+int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes, int n,
+			int timeout_s)
 {
 	struct ctl_cluster c;
 	struct config cfg;
@@ -206,6 +207,7 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 	struct config_namespace *found = NULL;
 	char state[PATH_MAX], file[PATH_MAX];
 	char *text = NULL;
+	uint64_t gen = 0;
 	int ret;
 
 	ret = cluster_load(&c, o->cluster);
@@ -253,13 +255,22 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 		goto out;
 	}
 	ret = write_file_atomic(file, text);
-	if (!ret && !store_generation_bump(state))
+	if (!ret && !(gen = store_generation_bump(state)))
 		ret = -errno;
 	/* --kube: the agents see the namespace as the API server holds it. */
 	if (!ret && c.kube)
 		ret = state_reconcile(&c);
 	if (!ret)
 		printf("namespace/%s labelled\n", ns);
+	/*
+	 * As apply: returned once every node's agent, ztunnel and running waypoint has the labels
+	 * in force, so that a waypoint said Programmed after it serves the Services they bind
+	 * (else the ztunnels may send it requests for a Service it does not know yet: 404 NR).
+	 */
+	if (!ret && timeout_s && c.kube)
+		ret = kube_resource_version(&c, &gen);
+	if (!ret && timeout_s)
+		ret = wait_generation(&c, gen, timeout_s);
 	/* What the labels mean here (istio-injection does nothing in an ambient-only mesh). */
 	if (!ret && !config_analyze(&check, &an, &diags)) {
 		for (size_t i = 0; i < diags.n; i++) {

@@ -230,7 +230,10 @@ static int wp_apply(const struct ctl_opts *o, const struct wp_args *a)
 			ret = -ENOMEM;
 			goto out;
 		}
-		ret = cmd_label_namespace(o, a->ns, &label, 1);
+		ret = cmd_label_namespace(o, a->ns, &label, 1,
+					  a->wait_false ? 0
+					  : a->timeout	? atoi(a->timeout)
+							: 30);
 		if (!ret)
 			printf("namespace %s labeled with \"istio.io/use-waypoint: %s\"\n", a->ns,
 			       wp_name(a));
@@ -299,119 +302,6 @@ static int wp_delete(const struct ctl_opts *o, const struct wp_args *a)
 	return ret;
 }
 
-/*
- * Whether waypoint pod @p (a pods.json entry) runs: its node's kubelet says Running. @st caches
- * each node's status (CTL_MAX_NODES entries, deleted by the caller).
- */
-static bool instance_running(const struct ctl_cluster *c, const cJSON *p, cJSON **st)
-{
-	const char *node = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "node"));
-	const struct ctl_node *n = cluster_node(c, node ? node : "");
-	const cJSON *rec;
-	char name[600];
-	int err;
-
-	if (!n)
-		return false;
-	if (!st[n - c->nodes])
-		st[n - c->nodes] = kubelet_call(n, "{\"op\":\"status\"}", true, &err);
-	str_fmt(name, sizeof(name), "%s/%s",
-		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "namespace")) ?: "",
-		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name")) ?: "");
-	rec = kubelet_find(st[n - c->nodes], name);
-	return rec &&
-	       !strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "state")) ?: "",
-		       "Running");
-}
-
-/*
- * The pods (pods.json) as l7_pod for the bindings; labels are built into @labels. A waypoint's
- * instance counts only while it runs: one that cannot start serves nothing.
- */
-static int runtime_pods(const struct ctl_cluster *c, cJSON **json, struct l7_pod **pods,
-			struct config_labels **labels, size_t *n)
-{
-	cJSON *st[CTL_MAX_NODES] = {NULL};
-	const cJSON *arr, *p;
-	size_t i = 0;
-	int ret = 0;
-
-	*pods = NULL;
-	*labels = NULL;
-	*n = 0;
-	*json = plan_read_pods_json(c);
-	arr = *json ? cJSON_GetObjectItemCaseSensitive(*json, "pods") : NULL;
-	if (!cJSON_IsArray(arr))
-		return 0; /* no pods yet */
-	*pods = calloc(cJSON_GetArraySize(arr) + 1, sizeof(**pods));
-	*labels = calloc(cJSON_GetArraySize(arr) + 1, sizeof(**labels));
-	if (!*pods || !*labels)
-		return -ENOMEM;
-	cJSON_ArrayForEach(p, arr)
-	{
-		const cJSON *l, *lab = cJSON_GetObjectItemCaseSensitive(p, "labels");
-		struct l7_pod *o = &(*pods)[i];
-		struct in_addr ip;
-
-		o->namespace =
-		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "namespace"));
-		o->name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
-		o->node = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "node"));
-		o->service_account =
-		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "serviceAccount"));
-		if (!o->namespace || !o->name || !o->service_account ||
-		    inet_pton(AF_INET,
-			      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "ip")) ?: "",
-			      &ip) != 1)
-			continue;
-		o->ip = ip.s_addr;
-		if (cJSON_GetObjectItemCaseSensitive(lab, CONFIG_LABEL_GATEWAY_NAME) &&
-		    !instance_running(c, p, st))
-			continue;
-		cJSON_ArrayForEach(l, lab)
-		{
-			if (cJSON_IsString(l) &&
-			    config_labels_add(&(*labels)[i], l->string, l->valuestring))
-				ret = -ENOMEM;
-		}
-		o->labels = &(*labels)[i];
-		i++;
-	}
-	for (size_t k = 0; k < CTL_MAX_NODES; k++)
-		cJSON_Delete(st[k]);
-	*n = i;
-	return ret;
-}
-
-static uint32_t vip_of(void *arg, const char *ns, const char *name)
-{
-	const cJSON *ips = cJSON_GetObjectItemCaseSensitive(arg, "serviceIPs");
-	char key[512];
-	struct in_addr a;
-	const char *s;
-
-	if (str_fmt(key, sizeof(key), "%s/%s", ns, name))
-		return 0;
-	s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ips, key));
-	return s && inet_pton(AF_INET, s, &a) == 1 ? a.s_addr : 0;
-}
-
-/* Whether a waypoint is programmed, as the Gateway's Programmed condition says it. */
-static const char *programmed_reason(const struct l7_waypoint *w, const char **message)
-{
-	if (!w->has_hbone) {
-		*message = "no listener of protocol HBONE on port 15008";
-		return "Invalid";
-	}
-	if (!w->n_ips) {
-		*message =
-		    "no instance of it runs (see its pod <name>-0 in `ambitctl local status`)";
-		return "NoInstances";
-	}
-	*message = "resource programmed";
-	return "Programmed";
-}
-
 static const char *source_name(enum l7_bind_source s)
 {
 	return s == L7_BIND_OBJECT ? "own label" : "namespace label";
@@ -431,27 +321,45 @@ static void print_bound(const char *what, const struct l7_binding *b, size_t n, 
 	printf(any ? " [%s]\n" : "    bound %s: none\n", what);
 }
 
+/*
+ * Binding @i of @b (its Services, then pods, then ServiceEntries) when a label of it or its
+ * namespace asks for a waypoint and is refused: which object, by which label, for which
+ * waypoint, and why (Istio's reason first). Said for the objects of namespace -n and for those
+ * asking for a waypoint of it (--name: that one).
+ */
+static void print_refused(const struct wp_args *a, const struct l7_bindings *b, size_t i)
+{
+	static const char *const kinds[] = {"service", "pod", "serviceentry"};
+	size_t k = i < b->n_services ? 0 : i < b->n_services + b->n_workloads ? 1 : 2;
+	const struct l7_binding *x = k == 0   ? &b->services[i]
+				     : k == 1 ? &b->workloads[i - b->n_services]
+					      : &b->entries[i - b->n_services - b->n_workloads];
+	bool ours = !strcmp(x->namespace, a->ns) && !a->name;
+	bool asks = x->want_namespace && !strcmp(x->want_namespace, a->ns) &&
+		    (!a->name || !strcmp(x->want_name, a->name));
+
+	if (!x->problem || (!a->all_ns && !ours && !asks))
+		return;
+	printf("%s %s/%s: %s asks for waypoint %s/%s, refused: %s: %s\n", kinds[k], x->namespace,
+	       x->name,
+	       x->source == L7_BIND_OBJECT ? "its label " CONFIG_LABEL_USE_WAYPOINT
+					   : "its namespace's label " CONFIG_LABEL_USE_WAYPOINT,
+	       x->want_namespace, x->want_name, x->reason ? x->reason : "Refused", x->problem);
+}
+
 static int wp_show(const struct ctl_opts *o, const struct wp_args *a, bool status)
 {
 	struct ctl_cluster c;
 	struct config cfg;
-	struct l7_bindings b = {0};
-	struct l7_pod *pods = NULL;
-	struct config_labels *labels = NULL;
-	cJSON *pj = NULL, *out = NULL;
-	size_t npods = 0, shown = 0;
+	struct wp_view v = {0};
+	cJSON *out = NULL;
+	size_t shown = 0;
 	int ret;
 
 	config_init(&cfg);
 	ret = load_store(o, &c, &cfg);
 	if (!ret)
-		ret = runtime_pods(&c, &pj, &pods, &labels, &npods);
-	if (!ret) {
-		struct l7_inputs in = {
-		    .cfg = &cfg, .pods = pods, .n_pods = npods, .service_vip = vip_of, .arg = pj};
-
-		ret = l7_bindings_compute(&in, &b);
-	}
+		ret = wp_view_load(&v, &c, &cfg);
 	if (ret)
 		goto done;
 	if (a->json && !(out = cJSON_CreateArray())) {
@@ -461,9 +369,9 @@ static int wp_show(const struct ctl_opts *o, const struct wp_args *a, bool statu
 	if (!status && !a->json)
 		printf("%-12s %-20s %-9s %-48s %-9s %s\n", "NAMESPACE", "NAME", "FOR", "IDENTITY",
 		       "INSTANCES", "PROGRAMMED");
-	for (size_t i = 0; i < b.n_waypoints; i++) {
-		const struct l7_waypoint *w = &b.waypoints[i];
-		const char *msg, *reason = programmed_reason(w, &msg);
+	for (size_t i = 0; i < v.b.n_waypoints; i++) {
+		const struct l7_waypoint *w = &v.b.waypoints[i];
+		const char *msg, *reason = wp_view_programmed(&v, w, &msg);
 		bool ok = !strcmp(reason, "Programmed");
 
 		if ((!a->all_ns && strcmp(w->namespace, a->ns)) ||
@@ -494,19 +402,16 @@ static int wp_show(const struct ctl_opts *o, const struct wp_args *a, bool statu
 			       ok ? "True" : "False", reason, msg);
 			printf("    for %s traffic, identity %s, Service %s\n",
 			       l7_traffic_name(w->traffic), w->identity, w->hostname);
-			print_bound("services", b.services, b.n_services, (int)i);
-			print_bound("workloads", b.workloads, b.n_workloads, (int)i);
+			print_bound("services", v.b.services, v.b.n_services, (int)i);
+			print_bound("workloads", v.b.workloads, v.b.n_workloads, (int)i);
 		}
 	}
-	/* Labels naming this namespace's waypoints that bind nothing, with Istio's reason. */
-	for (size_t i = 0; status && i < b.n_services + b.n_workloads; i++) {
-		const struct l7_binding *x =
-		    i < b.n_services ? &b.services[i] : &b.workloads[i - b.n_services];
-
-		if (x->problem && !strcmp(x->namespace, a->ns))
-			printf("%s %s/%s: %s\n", i < b.n_services ? "service" : "pod", x->namespace,
-			       x->name, x->problem);
-	}
+	/*
+	 * Labels that bind nothing, with Istio's reason: those of this namespace's objects, and
+	 * those asking for one of its waypoints from another namespace.
+	 */
+	for (size_t i = 0; status && i < v.b.n_services + v.b.n_workloads + v.b.n_entries; i++)
+		print_refused(a, &v.b, i);
 	if (a->json) {
 		char *s = cJSON_Print(out);
 
@@ -524,12 +429,7 @@ static int wp_show(const struct ctl_opts *o, const struct wp_args *a, bool statu
 	}
 done:
 	cJSON_Delete(out);
-	l7_bindings_free(&b);
-	for (size_t i = 0; labels && i < npods; i++)
-		config_labels_free(&labels[i]);
-	free(labels);
-	free(pods);
-	cJSON_Delete(pj);
+	wp_view_free(&v);
 	config_free(&cfg);
 	return ret;
 }

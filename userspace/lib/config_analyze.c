@@ -899,6 +899,85 @@ static bool vs_gateway_served(const struct config *u, const struct config_virtua
 	return false;
 }
 
+/* Host @h of an object of namespace @ns as an FQDN: a short name is a Service of @ns. */
+static void host_fqdn(const char *h, const char *ns, char *out, size_t len)
+{
+	if (strchr(h, '.'))
+		snprintf(out, len, "%s", h);
+	else
+		snprintf(out, len, "%s.%s.svc.cluster.local", h, ns);
+}
+
+/*
+ * Whether a gateway proxy sends to host @fqdn, and so applies its DestinationRule (subsets,
+ * traffic policy): a VirtualService bound to a Gateway a gateway proxy serves routes or
+ * mirrors to it, or a route on a Gateway of class istio has it as a backend.
+ */
+static bool reached_via_gateway(struct cfg_an *a, const struct config *u, const char *fqdn)
+{
+	char h[600];
+
+	CFG_FOR_SETS(a, c)
+	{
+		for (size_t i = 0; i < c->n_virtual_services; i++) {
+			const struct config_virtual_service *vs = &c->virtual_services[i];
+
+			if (!vs->gateways.n || !vs_gateway_served(u, vs))
+				continue;
+			for (size_t r = 0; r < vs->n_routes; r++) {
+				const struct config_vs_route *rt = &vs->routes[r];
+
+				for (size_t d = 0; d < rt->n_route; d++) {
+					host_fqdn(rt->route[d].host ? rt->route[d].host : "",
+						  vs->meta.namespace, h, sizeof(h));
+					if (!strcmp(h, fqdn))
+						return true;
+				}
+				if (rt->has_mirror && rt->mirror.host) {
+					host_fqdn(rt->mirror.host, vs->meta.namespace, h,
+						  sizeof(h));
+					if (!strcmp(h, fqdn))
+						return true;
+				}
+			}
+		}
+		for (size_t i = 0; i < c->n_http_routes + c->n_grpc_routes; i++) {
+			const struct config_gw_route *r =
+			    i < c->n_http_routes ? &c->http_routes[i]
+						 : &c->grpc_routes[i - c->n_http_routes];
+			bool on_gateway = false;
+
+			for (size_t p = 0; p < r->n_parent_refs && !on_gateway; p++) {
+				const struct config_parent_ref *pr = &r->parent_refs[p];
+				const struct config_k8s_gateway *g =
+				    strcmp(pr->group, CONFIG_GW_GROUP) ||
+					    strcmp(pr->kind, "Gateway")
+					? NULL
+					: l7_gwapi_gateway(
+					      u, pr->namespace ? pr->namespace : r->meta.namespace,
+					      pr->name);
+
+				on_gateway = g && g->class_name &&
+					     !strcmp(g->class_name, CONFIG_GATEWAY_CLASS);
+			}
+			for (size_t k = 0; on_gateway && k < r->n_rules; k++)
+				for (size_t b = 0; b < r->rules[k].n_backends; b++) {
+					const struct config_backend_ref *be =
+					    &r->rules[k].backends[b];
+
+					if ((*be->group && strcmp(be->group, "core")) ||
+					    strcmp(be->kind, "Service"))
+						continue;
+					snprintf(h, sizeof(h), "%s.%s.svc.cluster.local", be->name,
+						 be->namespace ? be->namespace : r->meta.namespace);
+					if (!strcmp(h, fqdn))
+						return true;
+				}
+		}
+	}
+	return false;
+}
+
 /* A selector RequestAuthentication a gateway proxy enforces (its namespace's or the root's). */
 static bool ra_at_gateway(const struct l7_bindings *b,
 			  const struct config_request_authentication *ra)
@@ -1027,10 +1106,21 @@ static bool gwapi_route_findings(struct cfg_an *a, const struct config *c,
 				 const struct config_gw_route *r, bool grpc)
 {
 	const char *kind = r->l4 ? l7_gwapi_route_kind(r) : grpc ? "GRPCRoute" : "HTTPRoute";
-	cJSON *st = l7_gwapi_route_status(c, r), *p;
+	cJSON *st = l7_gwapi_route_status(c, r), *p, *next;
+	cJSON *parents = cJSON_GetObjectItemCaseSensitive(st, "parents");
 	bool any = false, taken = false;
 
-	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(st, "parents"))
+	/* The Gateways' parents: a mesh parent's (a Service's) is the waypoint's case. */
+	for (p = parents ? parents->child : NULL; p; p = next) {
+		const cJSON *ref = cJSON_GetObjectItemCaseSensitive(p, "parentRef");
+
+		next = p->next;
+		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ref, "kind"))
+			       ?: "",
+			   "Gateway"))
+			cJSON_Delete(cJSON_DetachItemViaPointer(parents, p));
+	}
+	cJSON_ArrayForEach(p, parents)
 	{
 		const cJSON *conds = cJSON_GetObjectItemCaseSensitive(p, "conditions");
 		const cJSON *refs = an_condition(conds, "ResolvedRefs");
@@ -1044,7 +1134,7 @@ static bool gwapi_route_findings(struct cfg_an *a, const struct config *c,
 			    "RefNotPermitted"))
 			cfg_an_add(a, &r->meta, kind, 0, false, NULL, "%s", an_message(refs));
 	}
-	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(st, "parents"))
+	cJSON_ArrayForEach(p, parents)
 	{
 		const cJSON *acc =
 		    an_condition(cJSON_GetObjectItemCaseSensitive(p, "conditions"), "Accepted");
@@ -1224,7 +1314,14 @@ static void check_unenforced(struct cfg_an *a)
 	}
 	for (size_t i = 0; i < c->n_destination_rules; i++) {
 		const struct config_destination_rule *dr = &c->destination_rules[i];
+		char fqdn[600];
 
+		/* A gateway proxy applies it to what it sends there. */
+		if (dr->host) {
+			host_fqdn(dr->host, dr->meta.namespace, fqdn, sizeof(fqdn));
+			if (reached_via_gateway(a, &u, fqdn))
+				continue;
+		}
 		if (!have_b || !dr->host || !host_served(&b, dr->host, dr->meta.namespace))
 			cfg_an_add(a, &dr->meta, "DestinationRule", 0, false, NULL,
 				   "not enforced yet: no waypoint serves the host its subsets and "

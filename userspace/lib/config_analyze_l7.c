@@ -91,6 +91,14 @@ static void analyze_route(struct cfg_an *a, const struct config_gw_route *r)
 		const char *ns = p->namespace ? p->namespace : r->meta.namespace;
 
 		snprintf(field, sizeof(field), "spec.parentRefs[%zu]", i);
+		if (p->service_group_defaulted)
+			cfg_an_add(a, &r->meta, kind, 0, false, field,
+				   "kind Service without group \"\": the group defaults "
+				   "to " CONFIG_GW_GROUP
+				   ", which has no kind Service; ambit takes the "
+				   "core Service %s/%s as meant, but Istio ignores this parent (as "
+				   "another controller's): write group: \"\"",
+				   ns, p->name);
 		if (core_group(p->group) && !strcmp(p->kind, "Service")) {
 			if (!find_service(a, ns, p->name))
 				cfg_an_add(a, &r->meta, kind, 0, true, field,
@@ -101,6 +109,14 @@ static void analyze_route(struct cfg_an *a, const struct config_gw_route *r)
 				cfg_an_add(a, &r->meta, kind, 0, true, field,
 					   "IST0101 referenced gateway not found: \"%s/%s\"", ns,
 					   p->name);
+		} else if (strcmp(p->group, "networking.istio.io") ||
+			   strcmp(p->kind, "ServiceEntry")) {
+			cfg_an_add(
+			    a, &r->meta, kind, 0, false, field,
+			    "parent kind %s of group \"%s\" is not one Istio or ambit serves "
+			    "(a Gateway, a core Service, or networking.istio.io's "
+			    "ServiceEntry): this parent is ignored",
+			    p->kind, p->group);
 		}
 	}
 	for (size_t i = 0; i < r->n_rules; i++) {
@@ -262,20 +278,36 @@ static void analyze_waypoint(struct cfg_an *a, const struct config_k8s_gateway *
 		    "ztunnels cannot reach the waypoint");
 }
 
-/* A use-waypoint label on @m (Namespace, Service, Pod or pod template) naming no waypoint. */
+static const struct config_namespace *find_namespace(struct cfg_an *a, const char *name)
+{
+	const struct config_namespace *n = NULL;
+
+	CFG_FOR_SETS(a, c)
+	if (!n)
+		n = config_find_namespace(c, name);
+	return n;
+}
+
+/*
+ * A use-waypoint label on @m (Namespace, Service, Pod or pod template) that binds nothing:
+ * naming no waypoint, a waypoint whose HBONE listener's allowedRoutes refuse the object's
+ * namespace (Istio's AttachmentDenied), or one for another traffic type. The words are the
+ * bindings' (l7_bind.c), as `ambitctl waypoint status` says them.
+ */
 static void check_use_waypoint(struct cfg_an *a, const struct config_meta *m, const char *kind,
 			       const struct config_labels *labels, const char *prefix,
 			       bool for_service)
 {
 	const char *name = config_label_get(labels, CONFIG_LABEL_USE_WAYPOINT);
 	const char *ns = config_label_get(labels, CONFIG_LABEL_USE_WAYPOINT_NS);
+	const char *own = m->namespace ? m->namespace : m->name; /* a Namespace names itself */
 	const struct config_k8s_gateway *gw;
-	char field[160];
+	char field[160], why[1200];
 
 	if (!name || !strcmp(name, "none"))
 		return;
 	if (!ns)
-		ns = m->namespace ? m->namespace : m->name; /* a Namespace names itself */
+		ns = own;
 	snprintf(field, sizeof(field), "%smetadata.labels." CONFIG_LABEL_USE_WAYPOINT, prefix);
 	gw = find_gateway(a, ns, name);
 	if (!gw || !gw->class_name || strcmp(gw->class_name, CONFIG_WAYPOINT_CLASS)) {
@@ -286,21 +318,26 @@ static void check_use_waypoint(struct cfg_an *a, const struct config_meta *m, co
 			   ns, name);
 		return;
 	}
+	if (!l7_waypoint_admits(gw, own, find_namespace(a, own), why, sizeof(why))) {
+		cfg_an_add(a, m, kind, 0, false, field,
+			   "AttachmentDenied: waypoint %s/%s does not admit namespace %s: %s; "
+			   "traffic for it goes without a waypoint",
+			   ns, name, own, why);
+		return;
+	}
 	if (!strcmp(kind, "Namespace"))
 		return; /* a namespace binds both its Services and its pods */
 	if (for_service && strcmp(waypoint_for(gw), "service") && strcmp(waypoint_for(gw), "all"))
-		cfg_an_add(
-		    a, m, kind, 0, false, field,
-		    "waypoint %s/%s is for %s traffic, not service traffic: the label has no "
-		    "effect",
-		    ns, name, waypoint_for(gw));
+		cfg_an_add(a, m, kind, 0, false, field,
+			   "UnsupportedTrafficType: waypoint %s/%s is for %s traffic, not service "
+			   "traffic: the label has no effect",
+			   ns, name, waypoint_for(gw));
 	else if (!for_service && strcmp(waypoint_for(gw), "workload") &&
 		 strcmp(waypoint_for(gw), "all"))
-		cfg_an_add(
-		    a, m, kind, 0, false, field,
-		    "waypoint %s/%s is for %s traffic, not workload traffic: the label has no "
-		    "effect",
-		    ns, name, waypoint_for(gw));
+		cfg_an_add(a, m, kind, 0, false, field,
+			   "UnsupportedTrafficType: waypoint %s/%s is for %s traffic, not workload "
+			   "traffic: the label has no effect",
+			   ns, name, waypoint_for(gw));
 }
 
 /*

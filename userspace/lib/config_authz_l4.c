@@ -88,8 +88,15 @@ bool config_istio_gateway_labelled(const struct config_labels *l)
 
 bool config_selects_gateway(bool has_selector, const struct config_labels *selector)
 {
+	const char *app = has_selector ? config_label_get(selector, "app") : NULL;
+
+	/* Istio's gateway charts label their pods app: istio-ingressgateway too, and its tasks
+	 * (remote IP at the ingress gateway) select them by it. */
 	return has_selector && (config_istio_gateway_labelled(selector) ||
-				config_label_get(selector, CONFIG_LABEL_GATEWAY_NAME));
+				config_label_get(selector, CONFIG_LABEL_GATEWAY_NAME) ||
+				config_label_get(selector, "istio.io/gateway-name") ||
+				(app && (!strcmp(app, "istio-ingressgateway") ||
+					 !strcmp(app, "istio-egressgateway"))));
 }
 
 bool config_authz_rule_has_l4(const struct config_authz_rule *r)

@@ -121,6 +121,16 @@ static int rt_parent_refs(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 			cfg_error(ctx, v, "out of memory");
 		else
 			cfg_walk_map(ctx, cfg_seq_item(ctx, v, i), parent_ref_fields, p);
+		/*
+		 * kind Service with the group left to that default (Istio's mirroring task writes
+		 * it so): the Gateway API group has no kind Service, so the core Service is meant.
+		 * Istio ignores such a parent; ambit takes it, and analyze says so.
+		 */
+		if (p->group && p->kind && !strcmp(p->kind, "Service") &&
+		    !strcmp(p->group, CONFIG_GW_GROUP)) {
+			p->group[0] = '\0';
+			p->service_group_defaulted = true;
+		}
 		cfg_path_pop(ctx, saved);
 	}
 	return ctx->nerrors == before ? 0 : -EINVAL;

@@ -397,6 +397,35 @@ static const struct cfg_field namespace_fields[] = {
     {NULL, 0, NULL, 0},
 };
 
+/*
+ * As the API server's namespace strategy does on every create and update: the label
+ * kubernetes.io/metadata.name is the namespace's name, whatever the manifest said of it.
+ */
+static int namespace_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o)
+{
+	struct config_labels *l = &o->meta->labels;
+
+	for (size_t i = 0; i < l->n; i++) {
+		char *v;
+
+		if (strcmp(l->items[i].key, CONFIG_LABEL_NS_NAME))
+			continue;
+		if (!strcmp(l->items[i].value, o->meta->name))
+			return 0;
+		v = strdup(o->meta->name);
+		if (!v)
+			goto oom;
+		free(l->items[i].value);
+		l->items[i].value = v;
+		return 0;
+	}
+	if (!config_labels_add(l, CONFIG_LABEL_NS_NAME, o->meta->name))
+		return 0;
+oom:
+	cfg_error(ctx, root, "out of memory");
+	return -ENOMEM;
+}
+
 static const struct cfg_field service_account_fields[] = {
     OBJECT_FIELDS,
     {"secrets", CFG_T_SEQ, NULL, 0},
@@ -669,8 +698,8 @@ static const char *const telemetry_istio[] = {"telemetry.istio.io/v1",
 
 /* Adding a kind: a field table, a finish hook if it has cross-field rules, and a store. */
 static const struct cfg_kind kinds[] = {
-    {"Namespace", core_v1, false, CFG_NAME_LABEL, namespace_fields, NULL, ns_count, ns_meta_at,
-     ns_append, ns_free},
+    {"Namespace", core_v1, false, CFG_NAME_LABEL, namespace_fields, namespace_finish, ns_count,
+     ns_meta_at, ns_append, ns_free},
     {"ServiceAccount", core_v1, true, CFG_NAME_SUBDOMAIN, service_account_fields, NULL, sa_count,
      sa_meta_at, sa_append, sa_free},
     {"Service", core_v1, true, CFG_NAME_LABEL1035, service_fields, NULL, svc_count, svc_meta_at,

@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,17 +287,78 @@ static int find_waypoint(const struct l7_bindings *b, const char *ns, const char
 	return -1;
 }
 
-static bool admits(const struct config *cfg, const struct l7_waypoint *w, const char *ns)
+/* @l as "k=v,k2=v2" into @buf (truncated). */
+static void labels_str(const struct config_labels *l, char *buf, size_t len)
 {
-	const struct config_namespace *n;
+	size_t used = 0;
 
-	switch (w->allowed_from) {
+	buf[0] = '\0';
+	for (size_t i = 0; l && i < l->n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s=%s", i ? "," : "",
+					 l->items[i].key, l->items[i].value);
+}
+
+/*
+ * Whether a waypoint of namespace @wns whose HBONE listener (@has_hbone) says @from and @sel
+ * admits an object of namespace @ns (@n: that Namespace, NULL when none is defined); why not
+ * into @why (NULL: not said). As Istio's AllowsAttachmentFromNamespace: All, a Selector matching
+ * the namespace's labels (kubernetes.io/metadata.name among them), else only its own namespace.
+ */
+static bool admits_from(bool has_hbone, enum config_gw_from from, const struct config_labels *sel,
+			const char *wns, const char *ns, const struct config_namespace *n,
+			char *why, size_t len)
+{
+	char want[512], have[512];
+
+	if (!has_hbone)
+		from = CONFIG_GW_FROM_SAME;
+	switch (from) {
 	case CONFIG_GW_FROM_ALL: return true;
 	case CONFIG_GW_FROM_SELECTOR:
-		n = find_ns(cfg, ns);
-		return n && config_labels_match(&w->allowed_selector, &n->meta.labels);
-	default: return !strcmp(w->namespace, ns);
+		if (n && config_labels_match(sel, &n->meta.labels))
+			return true;
+		if (!why)
+			return false;
+		labels_str(sel, want, sizeof(want));
+		if (n) {
+			labels_str(&n->meta.labels, have, sizeof(have));
+			snprintf(why, len,
+				 "its HBONE listener's allowedRoutes admit namespaces labelled %s, "
+				 "and namespace %s's labels are %s",
+				 *want ? want : "(an empty selector: none)", ns, have);
+		} else {
+			snprintf(why, len,
+				 "its HBONE listener's allowedRoutes admit namespaces labelled %s, "
+				 "and no Namespace object defines %s",
+				 *want ? want : "(an empty selector: none)", ns);
+		}
+		return false;
+	default:
+		if (!strcmp(wns, ns))
+			return true;
+		if (why)
+			snprintf(
+			    why, len, "%s",
+			    has_hbone
+				? "its HBONE listener's allowedRoutes admit only its own "
+				  "namespace (from: Same, the default)"
+				: "it has no HBONE listener on 15008, so only its own namespace "
+				  "may use it");
+		return false;
 	}
+}
+
+bool l7_waypoint_admits(const struct config_k8s_gateway *gw, const char *ns,
+			const struct config_namespace *n, char *why, size_t len)
+{
+	for (size_t i = 0; i < gw->n_listeners; i++) {
+		const struct config_gw_listener *l = &gw->listeners[i];
+
+		if (l->protocol && !strcmp(l->protocol, "HBONE") && l->port == L7_HBONE_PORT)
+			return admits_from(true, l->allowed_from, &l->allowed_selector,
+					   gw->meta.namespace, ns, n, why, len);
+	}
+	return admits_from(false, CONFIG_GW_FROM_SAME, NULL, gw->meta.namespace, ns, n, why, len);
 }
 
 /*
@@ -318,47 +380,87 @@ static int use_waypoint(const struct config_labels *labels, const char *ns, cons
 	return 1;
 }
 
-const struct config_k8s_gateway *l7_service_waypoint(const struct config *cfg,
-						     const struct config_service *s)
+const struct config_k8s_gateway *l7_object_waypoint(const struct config *cfg, const char *ns,
+						    const struct config_labels *labels,
+						    const char **reason, char *why, size_t len)
 {
-	const struct config_namespace *n = find_ns(cfg, s->meta.namespace);
-	const char *wns = NULL, *wname = NULL;
-	int r = use_waypoint(&s->meta.labels, s->meta.namespace, &wns, &wname);
+	const struct config_namespace *n = find_ns(cfg, ns);
+	const char *wns = NULL, *wname = NULL, *r = NULL;
+	char denied[1000];
+	int u = use_waypoint(labels, ns, &wns, &wname);
 
-	if (!r && n)
-		r = use_waypoint(&n->meta.labels, s->meta.namespace, &wns, &wname);
-	for (size_t i = 0; r > 0 && i < cfg->n_k8s_gateways; i++) {
+	if (!u && n)
+		u = use_waypoint(&n->meta.labels, ns, &wns, &wname);
+	if (u <= 0) {
+		r = "MissingUseWaypointLabel";
+		if (why)
+			snprintf(why, len,
+				 "istio.io/use-waypoint label missing from parent and parent "
+				 "namespace; in ambient mode, route will not be respected");
+		goto none;
+	}
+	for (size_t i = 0; i < cfg->n_k8s_gateways; i++) {
 		const struct config_k8s_gateway *gw = &cfg->k8s_gateways[i];
 		enum l7_traffic t = traffic_of(gw);
-		const struct config_gw_listener *hbone = NULL;
 
 		if (!gw->class_name || strcmp(gw->class_name, CONFIG_WAYPOINT_CLASS) ||
 		    strcmp(gw->meta.namespace, wns) || strcmp(gw->meta.name, wname))
 			continue;
-		if (t != L7_FOR_SERVICE && t != L7_FOR_ALL)
-			return NULL;
-		for (size_t j = 0; j < gw->n_listeners && !hbone; j++)
-			if (gw->listeners[j].protocol &&
-			    !strcmp(gw->listeners[j].protocol, "HBONE") &&
-			    gw->listeners[j].port == L7_HBONE_PORT)
-				hbone = &gw->listeners[j];
-		/* As admits(): the HBONE listener's allowedRoutes, without one only "Same". */
-		switch (hbone ? hbone->allowed_from : CONFIG_GW_FROM_SAME) {
-		case CONFIG_GW_FROM_ALL: return gw;
-		case CONFIG_GW_FROM_SELECTOR:
-			return n && config_labels_match(&hbone->allowed_selector, &n->meta.labels)
-				   ? gw
-				   : NULL;
-		default: return strcmp(wns, s->meta.namespace) ? NULL : gw;
+		if (!l7_waypoint_admits(gw, ns, n, denied, sizeof(denied))) {
+			r = "AttachmentDenied";
+			if (why)
+				snprintf(why, len, "waypoint %s/%s does not admit namespace %s: %s",
+					 wns, wname, ns, denied);
+			goto none;
 		}
+		if (t != L7_FOR_SERVICE && t != L7_FOR_ALL) {
+			r = "UnsupportedTrafficType";
+			if (why)
+				snprintf(why, len,
+					 "waypoint %s/%s is for %s traffic, not service "
+					 "traffic",
+					 wns, wname, l7_traffic_name(t));
+			goto none;
+		}
+		return gw;
 	}
+	r = "WaypointIsNotReady";
+	if (why)
+		snprintf(why, len,
+			 "waypoint %s/%s does not exist (no Gateway of class " CONFIG_WAYPOINT_CLASS
+			 " has that name)",
+			 wns, wname);
+none:
+	if (reason)
+		*reason = r;
 	return NULL;
 }
 
-static int problem(struct l7_binding *bd, const char *fmt, const char *a, const char *b,
-		   const char *c)
+const struct config_k8s_gateway *l7_service_waypoint(const struct config *cfg,
+						     const struct config_service *s)
 {
-	if (asprintf(&bd->problem, fmt, a, b, c) < 0) {
+	return l7_object_waypoint(cfg, s->meta.namespace, &s->meta.labels, NULL, NULL, 0);
+}
+
+/*
+ * The waypoint @wns/@wname asked for, Istio's reason (ambient/status.go) and our words, into
+ * @bd: kept for the refused only (a binding that holds needs none of it). 0 or -ENOMEM.
+ */
+static int refuse(struct l7_binding *bd, const char *wns, const char *wname, const char *reason,
+		  const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	bd->reason = reason;
+	bd->want_namespace = dup(wns);
+	bd->want_name = dup(wname);
+	if (!bd->want_namespace || !bd->want_name)
+		return -ENOMEM;
+	va_start(ap, fmt);
+	n = vasprintf(&bd->problem, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
 		bd->problem = NULL;
 		return -ENOMEM;
 	}
@@ -372,6 +474,7 @@ static int bind_object(const struct l7_inputs *in, const struct l7_bindings *b,
 	const struct config_namespace *n = find_ns(in->cfg, bd->namespace);
 	const char *wns = NULL, *wname = NULL;
 	const struct l7_waypoint *w;
+	char why[1200];
 	int r, idx;
 
 	bd->waypoint = -1;
@@ -386,14 +489,17 @@ static int bind_object(const struct l7_inputs *in, const struct l7_bindings *b,
 		return 0;
 	idx = find_waypoint(b, wns, wname);
 	if (idx < 0)
-		return problem(bd, "waypoint %s/%s does not exist%s", wns, wname,
-			       bd->source == L7_BIND_NAMESPACE ? " (named by the namespace)" : "");
+		return refuse(
+		    bd, wns, wname, "WaypointIsNotReady",
+		    "waypoint %s/%s does not exist (no Gateway of class " CONFIG_WAYPOINT_CLASS
+		    " has that name)",
+		    wns, wname);
 	w = &b->waypoints[idx];
-	if (!admits(in->cfg, w, bd->namespace))
-		return problem(bd,
-			       "waypoint %s/%s does not admit namespace %s (its HBONE listener's "
-			       "allowedRoutes)",
-			       wns, wname, bd->namespace);
+	if (!admits_from(w->has_hbone, w->allowed_from, &w->allowed_selector, w->namespace,
+			 bd->namespace, n, why, sizeof(why)))
+		return refuse(bd, wns, wname, "AttachmentDenied",
+			      "waypoint %s/%s does not admit namespace %s: %s", wns, wname,
+			      bd->namespace, why);
 	if (w->traffic == L7_FOR_ALL || w->traffic == (pod ? L7_FOR_WORKLOAD : L7_FOR_SERVICE)) {
 		bd->waypoint = idx;
 		return 0;
@@ -401,8 +507,11 @@ static int bind_object(const struct l7_inputs *in, const struct l7_bindings *b,
 	/* A namespace's service waypoint simply does not apply to its pods. */
 	if (pod && bd->source == L7_BIND_NAMESPACE)
 		return 0;
-	return problem(bd, "waypoint %s/%s is for %s traffic", wns, wname,
-		       l7_traffic_name(w->traffic));
+	return refuse(
+	    bd, wns, wname, "UnsupportedTrafficType",
+	    "waypoint %s/%s is for %s traffic, not %s traffic (its label " CONFIG_LABEL_WAYPOINT_FOR
+	    ")",
+	    wns, wname, l7_traffic_name(w->traffic), pod ? "workload" : "service");
 }
 
 static int cmp_binding(const void *a, const void *b)
@@ -509,6 +618,8 @@ static void binding_clear(struct l7_binding *bd)
 {
 	free(bd->namespace);
 	free(bd->name);
+	free(bd->want_namespace);
+	free(bd->want_name);
 	free(bd->problem);
 }
 

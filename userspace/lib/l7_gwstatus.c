@@ -2,8 +2,9 @@
 /*
  * The status of Gateway API objects as Istio's gateway controller writes it (API_SEMANTICS.md
  * §7): a Gateway of class istio's conditions (Accepted, Programmed), addresses and listeners
- * (supportedKinds, attachedRoutes, Accepted, Conflicted, Programmed, ResolvedRefs); an HTTPRoute
- * or GRPCRoute's parents (Accepted, ResolvedRefs) for every parentRef naming such a Gateway.
+ * (supportedKinds, attachedRoutes, Accepted, Conflicted, Programmed, ResolvedRefs); a route's
+ * parents (Accepted, ResolvedRefs) for every parentRef naming such a Gateway, and for a mesh
+ * (GAMMA) parent, a Service or ServiceEntry, also ResolvedWaypoints.
  * Reasons and messages are the spec's and Istio's. Attachment is l7_gwattach.c's, as the
  * gateway's compiler uses it. No transition times: nothing here remembers them.
  */
@@ -246,24 +247,38 @@ static bool backends_resolve(const struct config *cfg, const struct config_gw_ro
 	return true;
 }
 
-/* One parentRef's status, or NULL when it names no Gateway of class istio. */
-static cJSON *parent_status(const struct config *cfg, const struct config_gw_route *r,
-			    const struct config_parent_ref *p)
+/* A parent's status entry: the parentRef as the route wrote it, and its conditions. */
+static cJSON *parent_entry(const struct config_parent_ref *p, cJSON **conds)
 {
-	const char *ns = p->namespace ? p->namespace : r->meta.namespace;
-	const struct config_k8s_gateway *gw;
+	cJSON *o = cJSON_CreateObject(), *ref;
+
+	ref = cJSON_AddObjectToObject(o, "parentRef");
+	/* The group as the API server holds it: the CRD's default when it was left out. */
+	cJSON_AddStringToObject(ref, "group",
+				p->service_group_defaulted ? CONFIG_GW_GROUP : p->group);
+	cJSON_AddStringToObject(ref, "kind", p->kind);
+	cJSON_AddStringToObject(ref, "name", p->name);
+	if (p->namespace)
+		cJSON_AddStringToObject(ref, "namespace", p->namespace);
+	if (p->section_name)
+		cJSON_AddStringToObject(ref, "sectionName", p->section_name);
+	if (p->port)
+		cJSON_AddNumberToObject(ref, "port", p->port);
+	cJSON_AddStringToObject(o, "controllerName", CONTROLLER);
+	*conds = cJSON_AddArrayToObject(o, "conditions");
+	return o;
+}
+
+/* A Gateway parent of class istio: attachment to its listeners, as its compiler decides. */
+static cJSON *gateway_parent(const struct config *cfg, const struct config_gw_route *r,
+			     const struct config_parent_ref *p, const struct config_k8s_gateway *gw)
+{
 	const char *reason = "NoMatchingParent", *rreason = "ResolvedRefs";
 	char why[512] = "", rwhy[512] = "All references resolved";
-	cJSON *o, *ref, *conds;
 	bool named = false, ok = false, refs;
 	int worst = L7_GWA_NOT_NAMED;
+	cJSON *o, *conds;
 
-	if (strcmp(p->group, CONFIG_GW_GROUP) || strcmp(p->kind, "Gateway"))
-		return NULL;
-	/* A Gateway that does not exist is nobody's to report on (analyze names it: IST0101). */
-	gw = l7_gwapi_gateway(cfg, ns, p->name);
-	if (!l7_gwapi_istio_class(gw))
-		return NULL;
 	for (size_t i = 0; i < gw->n_listeners && !ok; i++) {
 		int a;
 
@@ -288,21 +303,96 @@ static cJSON *parent_status(const struct config *cfg, const struct config_gw_rou
 		snprintf(why, sizeof(why), "no hostname of the route meets a listener's");
 	}
 	refs = backends_resolve(cfg, r, &rreason, rwhy, sizeof(rwhy));
-	o = cJSON_CreateObject();
-	ref = cJSON_AddObjectToObject(o, "parentRef");
-	cJSON_AddStringToObject(ref, "group", p->group);
-	cJSON_AddStringToObject(ref, "kind", p->kind);
-	cJSON_AddStringToObject(ref, "name", p->name);
-	if (p->namespace)
-		cJSON_AddStringToObject(ref, "namespace", p->namespace);
-	if (p->section_name)
-		cJSON_AddStringToObject(ref, "sectionName", p->section_name);
-	if (p->port)
-		cJSON_AddNumberToObject(ref, "port", p->port);
-	cJSON_AddStringToObject(o, "controllerName", CONTROLLER);
-	conds = cJSON_AddArrayToObject(o, "conditions");
+	o = parent_entry(p, &conds);
 	condition(conds, "Accepted", ok, ok ? "Accepted" : reason, ok ? "Route was valid" : why);
 	condition(conds, "ResolvedRefs", refs, refs ? "ResolvedRefs" : rreason, rwhy);
+	return o;
+}
+
+/*
+ * A mesh parent (GAMMA): a core Service, or a ServiceEntry, of @ns. As Istio's: Accepted when
+ * it exists ("parent service: ... not found" else); ResolvedRefs from the backends; and, as
+ * with ambient on, ResolvedWaypoints, which says whether a waypoint serves the parent (Istio
+ * leaves it True and only changes its message; here it is False when none does, since the
+ * route then applies nowhere). A route of another namespace than the parent's or its
+ * waypoint's is not one a waypoint serves (the waypoint compiler's bound_port).
+ */
+static cJSON *mesh_parent(const struct config *cfg, const struct config_gw_route *r,
+			  const struct config_parent_ref *p, bool entry)
+{
+	const char *ns = p->namespace ? p->namespace : r->meta.namespace;
+	const struct config_labels *labels = NULL;
+	const struct config_k8s_gateway *wp = NULL;
+	const char *rreason = "ResolvedRefs", *wreason = "NoMatchingParent";
+	char rwhy[512] = "All references resolved", wwhy[1200] = "parent not found", why[600];
+	bool refs, ok;
+	cJSON *o, *conds;
+
+	for (size_t i = 0; !entry && !labels && i < cfg->n_services; i++)
+		if (!strcmp(cfg->services[i].meta.namespace, ns) &&
+		    !strcmp(cfg->services[i].meta.name, p->name))
+			labels = &cfg->services[i].meta.labels;
+	for (size_t i = 0; entry && !labels && i < cfg->n_service_entries; i++)
+		if (!strcmp(cfg->service_entries[i].meta.namespace, ns) &&
+		    !strcmp(cfg->service_entries[i].meta.name, p->name))
+			labels = &cfg->service_entries[i].meta.labels;
+	if (labels)
+		wp = l7_object_waypoint(cfg, ns, labels, &wreason, wwhy, sizeof(wwhy));
+	ok = labels != NULL;
+	if (!ok)
+		snprintf(why, sizeof(why), "parent %s: \"%s\" not found",
+			 entry ? "service entry" : "service", p->name);
+	else if (strcmp(r->meta.namespace, ns) &&
+		 (!wp || strcmp(r->meta.namespace, wp->meta.namespace))) {
+		ok = false;
+		snprintf(why, sizeof(why),
+			 "a route of namespace %s on %s %s/%s (a consumer route) is not served: "
+			 "a waypoint takes the routes of its parent's namespace and its own",
+			 r->meta.namespace, entry ? "ServiceEntry" : "Service", ns, p->name);
+	}
+	refs = backends_resolve(cfg, r, &rreason, rwhy, sizeof(rwhy));
+	o = parent_entry(p, &conds);
+	condition(conds, "Accepted", ok,
+		  ok	   ? "Accepted"
+		  : labels ? "NotAllowedByListeners"
+			   : "NoMatchingParent",
+		  ok ? "Route was valid" : why);
+	condition(conds, "ResolvedRefs", refs, refs ? "ResolvedRefs" : rreason, rwhy);
+	condition(conds, "ResolvedWaypoints", wp != NULL, wp ? "ResolvedWaypoints" : wreason,
+		  wp ? "All waypoints resolved" : wwhy);
+	return o;
+}
+
+/*
+ * One parentRef's status, or NULL when it is none of Istio's to report on: a Gateway that does
+ * not exist or is of another class (analyze names the missing: IST0101), a kind Istio does not
+ * serve (it skips those as another controller's).
+ */
+static cJSON *parent_status(const struct config *cfg, const struct config_gw_route *r,
+			    const struct config_parent_ref *p)
+{
+	const char *ns = p->namespace ? p->namespace : r->meta.namespace;
+	const struct config_k8s_gateway *gw;
+	cJSON *o, *conds;
+
+	if (!*p->group && !strcmp(p->kind, "Service"))
+		return r->l4 ? NULL : mesh_parent(cfg, r, p, false);
+	if (!strcmp(p->group, "networking.istio.io") && !strcmp(p->kind, "ServiceEntry"))
+		return r->l4 ? NULL : mesh_parent(cfg, r, p, true);
+	if (strcmp(p->group, CONFIG_GW_GROUP) || strcmp(p->kind, "Gateway"))
+		return NULL;
+	gw = l7_gwapi_gateway(cfg, ns, p->name);
+	if (l7_gwapi_istio_class(gw))
+		return gateway_parent(cfg, r, p, gw);
+	if (!gw || !gw->class_name || strcmp(gw->class_name, CONFIG_WAYPOINT_CLASS))
+		return NULL;
+	/* Istio attaches routes to a waypoint's Gateway; ambit's waypoints take them by Service. */
+	o = parent_entry(p, &conds);
+	condition(conds, "Accepted", false, "NoMatchingParent",
+		  "ambit's waypoints serve routes attached to a Service or ServiceEntry bound to "
+		  "them, not to the waypoint's Gateway: attach the route to each Service "
+		  "(parentRefs kind Service, group \"\")");
+	condition(conds, "ResolvedRefs", true, "ResolvedRefs", "All references resolved");
 	return o;
 }
 

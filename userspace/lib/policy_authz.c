@@ -268,6 +268,8 @@ static int compile_rule(struct policy_comp *c, const struct config_authorization
 	bool allow_like = ap->action != CONFIG_AUTHZ_DENY && ap->action != CONFIG_AUTHZ_CUSTOM;
 	struct policy_clause *cl;
 	char l7[256];
+	/* A gateway proxy's policy: the gateway evaluates every field; nothing to warn of. */
+	bool quiet = config_selects_gateway(ap->has_selector, &ap->selector);
 
 	memset(out, 0, sizeof(*out));
 	out->line = r->line;
@@ -279,12 +281,12 @@ static int compile_rule(struct policy_comp *c, const struct config_authorization
 			     "this policy is stricter than written (use a waypoint for L7 policy)",
 			     l7) < 0)
 			return -ENOMEM;
-		policy_warn(
-		    c, &ap->meta, "AuthorizationPolicy", r->line,
-		    "spec.rules[%zu]: ztunnel does not support %s; within an %s policy the rule is "
-		    "omitted, which is more restrictive than requested (bind a waypoint to enforce "
-		    "HTTP attributes)",
-		    ri, l7, ap->action == CONFIG_AUTHZ_AUDIT ? "AUDIT" : "ALLOW");
+		if (!quiet)
+			policy_warn(c, &ap->meta, "AuthorizationPolicy", r->line,
+				    "spec.rules[%zu]: ztunnel does not support %s; within an %s "
+				    "policy the rule is omitted, which is more restrictive than "
+				    "requested (bind a waypoint to enforce HTTP attributes)",
+				    ri, l7, ap->action == CONFIG_AUTHZ_AUDIT ? "AUDIT" : "ALLOW");
 		return 0;
 	}
 	if (l7[0]) {
@@ -293,13 +295,15 @@ static int compile_rule(struct policy_comp *c, const struct config_authorization
 			     "part left with none matches every connection (fails closed)",
 			     l7) < 0)
 			return -ENOMEM;
-		policy_warn(
-		    c, &ap->meta, "AuthorizationPolicy", r->line,
-		    "spec.rules[%zu]: ztunnel does not support %s; within a DENY policy these "
-		    "attributes are taken as matching, so the rule denies every connection the "
-		    "rest of it matches (a source, operation or condition with only HTTP "
-		    "attributes matches every connection): stricter than written, never looser",
-		    ri, l7);
+		if (!quiet)
+			policy_warn(
+			    c, &ap->meta, "AuthorizationPolicy", r->line,
+			    "spec.rules[%zu]: ztunnel does not support %s; within a DENY policy "
+			    "these attributes are taken as matching, so the rule denies every "
+			    "connection the rest of it matches (a source, operation or condition "
+			    "with only HTTP attributes matches every connection): stricter than "
+			    "written, never looser",
+			    ri, l7);
 	}
 	if (r->n_from) {
 		if (!(cl = rule_add(out)))
