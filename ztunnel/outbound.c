@@ -457,11 +457,14 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	mesh_snap_put(zs);
 	/*
 	 * Same node: no TLS on the wire, the pod sees the client's IP (in-pod: from inside the
-	 * destination's netns). Else plain, from the node or, in-pod, from the client pod.
+	 * destination's netns). Else plain: in-pod from the client pod's netns; in host mode from
+	 * the client's IP to a pod of the cluster (an ingress gateway's ipBlocks name pods, as
+	 * in Istio), from the node's to anything else.
 	 */
 	from = *peer;
 	up = mesh ? zt_connect_to_pod(&r.addr, &from)
-		  : zt_connect_from_pod(peer->sin_addr.s_addr, &r.addr);
+		  : zt_connect_from_pod(peer->sin_addr.s_addr, &r.addr,
+					zt_passthrough_as_client(&r, peer->sin_addr.s_addr));
 	if (up < 0) {
 		connrec_close(rec, "upstream connect failed");
 		close(fd);
