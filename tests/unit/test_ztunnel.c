@@ -375,8 +375,9 @@ static void test_route_outbound(void **state)
 
 /*
  * Plain TCP from a pod leaves with the pod's address only to a pod of the cluster outside the
- * mesh (an ingress gateway), addressed or picked from a Service: never outside the cluster, to
- * the mesh, to an address its node holds or to the client itself.
+ * mesh (an ingress gateway), addressed or picked from a Service, and only where the node
+ * captures in host mode: never outside the cluster, to the mesh, to an address its node holds
+ * or to the client itself.
  */
 static void test_passthrough_as_client(void **state)
 {
@@ -390,14 +391,21 @@ static void test_passthrough_as_client(void **state)
 	struct zt_rr rr = {0};
 
 	assert_string_equal(l->name, "legacy");
+	s->capture = SNAP_CAPTURE_HOST;
 	assert_int_equal(
 	    zt_route_outbound(s, &s->workloads[0], &legacy, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
-	assert_true(zt_passthrough_as_client(&r, a));
+	assert_true(zt_passthrough_as_client(s, &r, a));
+	/* In-pod (a bridge: the answer would go to the pod at L2), or not decided yet. */
+	s->capture = SNAP_CAPTURE_INPOD;
+	assert_false(zt_passthrough_as_client(s, &r, a));
+	s->capture = SNAP_CAPTURE_UNKNOWN;
+	assert_false(zt_passthrough_as_client(s, &r, a));
+	s->capture = SNAP_CAPTURE_HOST;
 	/* Its own address: nothing on the node would answer the pod's instead. */
-	assert_false(zt_passthrough_as_client(&r, l->ip));
+	assert_false(zt_passthrough_as_client(s, &r, l->ip));
 	/* A workload at its node's address (the node's own namespace). */
 	l->node_ip = l->ip;
-	assert_false(zt_passthrough_as_client(&r, a));
+	assert_false(zt_passthrough_as_client(s, &r, a));
 	l->node_ip = 0;
 	/* A Service whose endpoint is that pod: the VIP becomes the pod, which sees the client. */
 	s->services[0].endpoints[0] = l->ip;
@@ -405,15 +413,15 @@ static void test_passthrough_as_client(void **state)
 	assert_int_equal(
 	    zt_route_outbound(s, &s->workloads[0], &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_int_equal(r.addr.sin_addr.s_addr, l->ip);
-	assert_true(zt_passthrough_as_client(&r, a));
+	assert_true(zt_passthrough_as_client(s, &r, a));
 	s->services[0].nendpoints = 2;
 	/* Outside the cluster, and (were it asked) the mesh: the node's address as before. */
 	assert_int_equal(
 	    zt_route_outbound(s, &s->workloads[0], &ext, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
-	assert_false(zt_passthrough_as_client(&r, a));
+	assert_false(zt_passthrough_as_client(s, &r, a));
 	assert_int_equal(
 	    zt_route_outbound(s, &s->workloads[0], &mesh, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
-	assert_false(zt_passthrough_as_client(&r, a));
+	assert_false(zt_passthrough_as_client(s, &r, a));
 	snapshot_free(s);
 }
 
