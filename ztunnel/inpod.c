@@ -679,13 +679,14 @@ int zt_connect_to_pod(const struct sockaddr_in *dst, const struct sockaddr_in *s
 	return sock_connect(dst, src);
 }
 
-int zt_connect_from_pod(uint32_t from_ip, const struct sockaddr_in *dst)
+int zt_connect_from_pod(uint32_t from_ip, const struct sockaddr_in *dst, bool as_pod)
 {
+	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = from_ip};
 	struct sock_ns ns;
 
 	if (zt_inpod_ns(from_ip, &ns))
 		return sock_connect_in(&ns, dst, NULL);
-	return sock_connect(dst, NULL);
+	return sock_connect(dst, as_pod ? &src : NULL);
 }
 
 unsigned int zt_inpod_count(void)

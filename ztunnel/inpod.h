@@ -63,8 +63,12 @@ bool zt_inpod_ns(uint32_t ip, struct sock_ns *out);
  * netns when the pod is captured in-pod; else from here.
  */
 int zt_connect_to_pod(const struct sockaddr_in *dst, const struct sockaddr_in *src);
-/* Connects to @dst for local pod @from_ip (no source): from its netns when it is in-pod. */
-int zt_connect_from_pod(uint32_t from_ip, const struct sockaddr_in *dst);
+/*
+ * Connects to @dst for local pod @from_ip: from its netns when it is in-pod (so from its
+ * address); else from here, from @from_ip (IP_TRANSPARENT) when @as_pod, from the node's own
+ * address otherwise.
+ */
+int zt_connect_from_pod(uint32_t from_ip, const struct sockaddr_in *dst, bool as_pod);
 /* A pod's listeners: 15001, 15006, 15008. */
 #define ZT_INPOD_LISTENERS 3
 /*

@@ -364,7 +364,7 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	struct authz_result ar;
 	struct zt_route r;
 	struct connrec *rec;
-	bool mesh, local_dst;
+	bool mesh, local_dst, as_pod;
 	int up;
 
 	src = snapshot_workload_by_ip(s, peer->sin_addr.s_addr);
@@ -439,14 +439,18 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	}
 	if (r.svc)
 		zt_lc_acquire(rec, r.addr.sin_addr.s_addr);
-	mesh_snap_put(zs);
 	/*
 	 * Same node: no TLS on the wire, the pod sees the client's IP (in-pod: from inside the
-	 * destination's netns). Else plain, from the node or, in-pod, from the client pod.
+	 * destination's netns). Else plain: in-pod from the client pod's netns; in host mode from
+	 * the client's IP to a pod of the cluster (an ingress gateway's ipBlocks name pods, as
+	 * in Istio), from the node's to anything else. Decided before the route's workloads go
+	 * with the snapshot.
 	 */
+	as_pod = !mesh && zt_passthrough_as_client(s, &r, peer->sin_addr.s_addr);
+	mesh_snap_put(zs);
 	from = *peer;
 	up = mesh ? zt_connect_to_pod(&r.addr, &from)
-		  : zt_connect_from_pod(peer->sin_addr.s_addr, &r.addr);
+		  : zt_connect_from_pod(peer->sin_addr.s_addr, &r.addr, as_pod);
 	if (up < 0) {
 		connrec_close(rec, "upstream connect failed");
 		close(fd);

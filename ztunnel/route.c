@@ -246,6 +246,14 @@ int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 	return 0;
 }
 
+bool zt_passthrough_as_client(const struct snapshot *s, const struct zt_route *r, uint32_t client)
+{
+	const struct snap_workload *d = r->dst_wl;
+
+	return s->capture == SNAP_CAPTURE_HOST && d && !d->enrolled && !r->wp &&
+	       d->ip == r->addr.sin_addr.s_addr && d->ip != d->node_ip && d->ip != client;
+}
+
 bool zt_local_enrolled(const struct snapshot *s, const struct snap_workload *wl)
 {
 	return wl && wl->enrolled && wl->node && s->node && strcmp(wl->node, s->node) == 0;

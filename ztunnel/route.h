@@ -99,6 +99,22 @@ const struct snap_service *zt_inbound_service(const struct snapshot *s,
 					      const struct snap_workload *dst, uint16_t port,
 					      const char *host);
 
+/*
+ * Whether a plain (passthrough) connection of local pod @client to @r, routed with @s, leaves
+ * this node's namespace with @client as its source address, as Istio's ztunnel's do (it opens
+ * them inside the client pod's netns): only to a pod of the cluster outside the mesh
+ * (@r->dst_wl, addressed or picked from a Service; the ingress gateway is the case that
+ * matters, whose ipBlocks name pods), and only where the node captures in host mode (@s's
+ * capture; on a bridge CNI the agent's auto takes in-pod): the answers reach this node's
+ * uplink or, on this node, that pod's host veth, where tc hands them to the socket
+ * (KERNEL_NOTES.md, mechanism 2). On a bridge they would reach the pod at L2, past tc: in-pod
+ * mode opens these in the pod's netns instead, and its pods not set up there yet keep the
+ * node's address. Not to the client itself, nor to a workload at its node's address (the node
+ * would answer itself), nor outside the cluster, where a pod's address leaving the node's
+ * netns gets no SNAT from the CNI: those keep the node's address.
+ */
+bool zt_passthrough_as_client(const struct snapshot *s, const struct zt_route *r, uint32_t client);
+
 /* Least-connections counts, shared by all workers (atomics). */
 unsigned int zt_lc_active(uint32_t ip);
 /* Counts @ip busy until @rec (borrowed, may be NULL) closes. */

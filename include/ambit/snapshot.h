@@ -149,6 +149,13 @@ struct snap_cert {
 	time_t not_after;
 };
 
+/* How the node's agent captures its pods (its --capture-mode once decided). */
+enum snap_capture {
+	SNAP_CAPTURE_UNKNOWN = 0, /* not decided yet (no local pod), or an agent that predates it */
+	SNAP_CAPTURE_HOST,	  /* the node's tc on the host veths: a routed pod network */
+	SNAP_CAPTURE_INPOD,	  /* in each pod's netns (a bridge CNI) */
+};
+
 struct snapshot {
 	uint64_t version; /* strictly increasing per agent run; 0 = none yet */
 	char *node;
@@ -181,6 +188,12 @@ struct snapshot {
 	size_t n_entries;
 	struct snap_service *entries;
 	bool registry_only;
+	/*
+	 * JSON "captureMode": "host" or "inpod" (omitted: unknown). The ztunnel opens a pod's plain
+	 * connections to other pods from the pod's own address only in host mode, where the
+	 * answers cross the node's tc (ztunnel/route.h, zt_passthrough_as_client).
+	 */
+	enum snap_capture capture;
 };
 
 /* Returns a malloc'd NUL-terminated JSON document (caller frees), or NULL with errno set. */

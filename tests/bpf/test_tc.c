@@ -478,9 +478,14 @@ static void test_refused_syn_gets_reset(void **state)
  * (IP_TRANSPARENT). The pod's replies are addressed to that foreign address and only reach the
  * ztunnel's socket because the tc program finds and assigns it.
  */
-static void test_spoofed_source_return_path(void **state)
+/*
+ * The node connects to the pod from @client (IP_TRANSPARENT), as the ztunnel does; returns the
+ * address the pod saw, after checking that the answer reached that socket through tc
+ * (established-socket path).
+ */
+static uint32_t transparent_connect(const char *client)
 {
-	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = ip4(CLIENT_IP)};
+	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = ip4(client)};
 	struct sockaddr_in dst = {
 	    .sin_family = AF_INET, .sin_port = htons(9000), .sin_addr.s_addr = ip4(POD_IP)};
 	uint64_t established = counter(AMBIT_ASSIGN_ESTABLISHED);
@@ -505,7 +510,8 @@ static void test_spoofed_source_return_path(void **state)
 		if (nsfd < 0 || setns(nsfd, CLONE_NEWNET))
 			_exit(2);
 		lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 4))
+		if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		    bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 4))
 			_exit(3);
 		if (write(ready[1], "x", 1) != 1)
 			_exit(4);
@@ -531,9 +537,37 @@ static void test_spoofed_source_return_path(void **state)
 	close(fd);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	/* The pod saw the client, and the SYN-ACK was assigned to our connecting socket. */
-	assert_int_equal(seen.sin_addr.s_addr, ip4(CLIENT_IP));
+	/* The SYN-ACK was assigned to our connecting socket. */
 	assert_true(counter(AMBIT_ASSIGN_ESTABLISHED) > established);
+	return seen.sin_addr.s_addr;
+}
+
+/* Inbound: the ztunnel delivers to the pod as a client outside the mesh (no workload). */
+static void test_spoofed_source_return_path(void **state)
+{
+	assert_int_equal(transparent_connect(CLIENT_IP), ip4(CLIENT_IP));
+}
+
+/*
+ * Outbound passthrough: the ztunnel connects for an enrolled pod of this node, from its address,
+ * to a pod outside the mesh (an ingress gateway). The answer is addressed to the enrolled pod,
+ * which tc would capture; the socket that owns the 4-tuple takes it first, on the destination's
+ * veth (same node) and on the uplink (the destination on another node: no pod behind the
+ * interface), and the inbound listener gets nothing.
+ */
+static void test_passthrough_as_pod_return_path(void **state)
+{
+	assert_int_equal(transparent_connect(ENROLLED_IP), ip4(ENROLLED_IP));
+	assert_true(queue_empty(fx.inbound_fd));
+	assert_int_equal(datapath_del_iface(fx.dp, fx.vh_ifindex), 0);
+	assert_int_equal(transparent_connect(ENROLLED_IP), ip4(ENROLLED_IP));
+	assert_true(queue_empty(fx.inbound_fd));
+}
+
+/* vh is a pod's veth again, whatever the case left. */
+static int iface_teardown(void **state)
+{
+	return datapath_set_iface(fx.dp, fx.vh_ifindex, ip4(POD_IP)) ? -1 : 0;
 }
 
 static void test_reopen_keeps_tc_and_detach(void **state)
@@ -569,6 +603,7 @@ int main(void)
 	    cmocka_unit_test(test_spoofed_source_dropped),
 	    cmocka_unit_test(test_refused_syn_gets_reset),
 	    cmocka_unit_test(test_spoofed_source_return_path),
+	    cmocka_unit_test_teardown(test_passthrough_as_pod_return_path, iface_teardown),
 	    cmocka_unit_test(test_reopen_keeps_tc_and_detach),
 	};
 

@@ -159,11 +159,11 @@ expect_eq "$(via_gw /productpage)" 200 "other hosts unaffected by the redirect"
 # AuthorizationPolicy at the gateway (selector on its pods, in its namespace): ipBlocks on the
 # connection's peer (source.ip), then remoteIpBlocks on the client X-Forwarded-For gives once the mesh
 # config trusts one proxy hop (gatewayTopology.numTrustedProxies).
-# The peer the gateway sees for the client pod (its node's address when the client's ztunnel
-# passes plaintext on from the node), from the access log's downstream remote address.
+# The peer the gateway sees for the client pod, from the access log's downstream remote
+# address: the pod's own (its ztunnel passes plaintext to a pod on from the pod's address).
 curl_ip=$(actl local logs $GWPOD | grep '"GET /productpage HTTP/1.1" 200' | tail -1 |
 	awk '{ print $(NF - 2) }' | cut -d: -f1)
-[ -n "$curl_ip" ] || fail "no downstream address in the gateway's log"
+expect_eq "$curl_ip" "$(pod_ip default/curl-0)" "the client the gateway's log names"
 cat >"$WORK/gw-deny.yaml" <<EOF
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

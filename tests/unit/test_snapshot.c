@@ -80,6 +80,7 @@ static struct snapshot *sample(void)
 	s->certs[0].key_pem = strdup("SECRET-KEY");
 	s->certs[0].not_before = 1700000000;
 	s->certs[0].not_after = 1700086400;
+	s->capture = SNAP_CAPTURE_HOST;
 	return s;
 }
 
@@ -107,6 +108,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(d->services[0].endpoints[1], ip("10.98.2.2"));
 	assert_string_equal(d->certs[0].key_pem, "SECRET-KEY");
 	assert_int_equal(d->certs[0].not_after, 1700086400);
+	assert_int_equal(d->capture, SNAP_CAPTURE_HOST);
 	assert_ptr_equal(snapshot_workload_by_ip(d, ip("10.98.2.2")), &d->workloads[1]);
 	assert_null(snapshot_workload_by_ip(d, ip("10.98.9.9")));
 	assert_ptr_equal(snapshot_service_by_vip(d, ip("10.96.0.10")), &d->services[0]);
@@ -178,6 +180,34 @@ static void test_malformed(void **state)
 	expect_error("{\"version\":1,\"trustDomainAliases\":\"a\"}", "trustDomainAliases");
 	expect_error("{\"version\":1,\"trustDomainAliases\":[\"a\",\"\"]}",
 		     "trustDomainAliases[1]");
+	expect_error("{\"version\":1,\"captureMode\":\"cni\"}", "captureMode");
+	expect_error("{\"version\":1,\"captureMode\":1}", "captureMode");
+}
+
+/* The node's capture mode: each value both ways; absent (an older agent, or none decided). */
+static void test_capture_mode_both_ways(void **state)
+{
+	static const char *const field[] = {"", "\"captureMode\":\"host\"",
+					    "\"captureMode\":\"inpod\""};
+	char err[256], json[128];
+
+	for (int i = 0; i < 3; i++) {
+		struct snapshot *d;
+		char *enc;
+
+		snprintf(json, sizeof(json), "{\"version\":1%s%s}", i ? "," : "", field[i]);
+		d = snapshot_decode(json, strlen(json), err, sizeof(err));
+		assert_non_null(d);
+		assert_int_equal(d->capture, (enum snap_capture)i);
+		enc = snapshot_encode(d);
+		assert_non_null(enc);
+		if (i)
+			assert_non_null(strstr(enc, field[i]));
+		else
+			assert_null(strstr(enc, "captureMode"));
+		free(enc);
+		snapshot_free(d);
+	}
 }
 
 static void test_minimal(void **state)
@@ -438,6 +468,7 @@ int main(void)
 	    cmocka_unit_test(test_public_omits_keys),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_minimal),
+	    cmocka_unit_test(test_capture_mode_both_ways),
 	    cmocka_unit_test(test_same_but_version),
 	    cmocka_unit_test(test_memo),
 	    cmocka_unit_test(test_memo_keeps_across_growth),

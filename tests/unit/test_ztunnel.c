@@ -376,6 +376,58 @@ static void test_route_outbound(void **state)
 	snapshot_free(s);
 }
 
+/*
+ * Plain TCP from a pod leaves with the pod's address only to a pod of the cluster outside the
+ * mesh (an ingress gateway), addressed or picked from a Service, and only where the node
+ * captures in host mode: never outside the cluster, to the mesh, to an address its node holds
+ * or to the client itself.
+ */
+static void test_passthrough_as_client(void **state)
+{
+	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
+	struct sockaddr_in legacy = harness_sin("127.0.0.5", 8080),
+			   vip = harness_sin("127.0.0.10", 80);
+	struct sockaddr_in mesh = harness_sin("127.0.0.2", 9000), ext = harness_sin("1.1.1.1", 443);
+	uint32_t a = harness_ip4("127.0.0.1");
+	struct snap_workload *l = &s->workloads[3];
+	struct zt_route r;
+	struct zt_rr rr = {0};
+
+	assert_string_equal(l->name, "legacy");
+	s->capture = SNAP_CAPTURE_HOST;
+	assert_int_equal(
+	    zt_route_outbound(s, &s->workloads[0], &legacy, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_true(zt_passthrough_as_client(s, &r, a));
+	/* In-pod (a bridge: the answer would go to the pod at L2), or not decided yet. */
+	s->capture = SNAP_CAPTURE_INPOD;
+	assert_false(zt_passthrough_as_client(s, &r, a));
+	s->capture = SNAP_CAPTURE_UNKNOWN;
+	assert_false(zt_passthrough_as_client(s, &r, a));
+	s->capture = SNAP_CAPTURE_HOST;
+	/* Its own address: nothing on the node would answer the pod's instead. */
+	assert_false(zt_passthrough_as_client(s, &r, l->ip));
+	/* A workload at its node's address (the node's own namespace). */
+	l->node_ip = l->ip;
+	assert_false(zt_passthrough_as_client(s, &r, a));
+	l->node_ip = 0;
+	/* A Service whose endpoint is that pod: the VIP becomes the pod, which sees the client. */
+	s->services[0].endpoints[0] = l->ip;
+	s->services[0].nendpoints = 1;
+	assert_int_equal(
+	    zt_route_outbound(s, &s->workloads[0], &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_int_equal(r.addr.sin_addr.s_addr, l->ip);
+	assert_true(zt_passthrough_as_client(s, &r, a));
+	s->services[0].nendpoints = 2;
+	/* Outside the cluster, and (were it asked) the mesh: the node's address as before. */
+	assert_int_equal(
+	    zt_route_outbound(s, &s->workloads[0], &ext, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_false(zt_passthrough_as_client(s, &r, a));
+	assert_int_equal(
+	    zt_route_outbound(s, &s->workloads[0], &mesh, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_false(zt_passthrough_as_client(s, &r, a));
+	snapshot_free(s);
+}
+
 #define ID_WP "spiffe://cluster.local/ns/demo/sa/waypoint"
 
 /*
@@ -1136,6 +1188,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_route_outbound),
+	    cmocka_unit_test(test_passthrough_as_client),
 	    cmocka_unit_test(test_route_entries),
 	    cmocka_unit_test(test_route_dns_entries),
 	    cmocka_unit_test(test_route_rr_per_service),

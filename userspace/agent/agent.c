@@ -514,6 +514,9 @@ static int snapshot_view(const struct agent *a, struct snapshot *s)
 	s->n_entries = a->cur.n_snap_entries;
 	s->entries = a->cur.snap_entries;
 	s->registry_only = a->cur.registry_only;
+	s->capture = a->capture == CAPTURE_HOST	   ? SNAP_CAPTURE_HOST
+		     : a->capture == CAPTURE_INPOD ? SNAP_CAPTURE_INPOD
+						   : SNAP_CAPTURE_UNKNOWN;
 	s->n_certs = a->certs.n;
 	if (!a->certs.n)
 		return 0;

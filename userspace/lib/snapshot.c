@@ -11,6 +11,7 @@
  *                       "exportTo":[ns,...],"resolve":[name,...],
  *                       "endpointPorts":[{"ip","port","targetPort"},...] ],   (optional)
  *    "outboundTrafficPolicy":"REGISTRY_ONLY",   (optional)
+ *    "captureMode":"host"|"inpod",   (optional: unknown)
  *    "certs":[{"identity","certPEM","keyPEM","notBefore","notAfter"}],
  *    "policies":{...},  (optional: include/ambit/policy.h, docs/INTERNALS.md)
  *    "l7":{...}}        (optional, a waypoint's: include/ambit/l7.h)
@@ -413,6 +414,10 @@ static char *encode(const struct snapshot *s, bool with_keys, struct json_memo *
 		jbuf_put(&b, "]", 1);
 	if (s->registry_only)
 		jbuf_puts(&b, ",\"outboundTrafficPolicy\":\"REGISTRY_ONLY\"");
+	if (s->capture == SNAP_CAPTURE_HOST)
+		jbuf_puts(&b, ",\"captureMode\":\"host\"");
+	else if (s->capture == SNAP_CAPTURE_INPOD)
+		jbuf_puts(&b, ",\"captureMode\":\"inpod\"");
 	if (!err)
 		err = put_json(&b, "certs", certs);
 	certs = NULL;
@@ -1016,6 +1021,18 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 			goto fail;
 		}
 		s->registry_only = k == 1;
+	}
+	it = cJSON_GetObjectItemCaseSensitive(root, "captureMode");
+	if (it) {
+		/* In enum snap_capture's order, after "unknown" (which is never sent). */
+		static const char *const modes[] = {"host", "inpod", NULL};
+		int k = enum_of(it, modes);
+
+		if (k < 0) {
+			dec_fail(&d, "captureMode: expected host or inpod");
+			goto fail;
+		}
+		s->capture = (enum snap_capture)(k + 1);
 	}
 
 	arr = get_arr(&d, root, "certs", "", &i);
