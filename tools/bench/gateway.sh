@@ -29,7 +29,7 @@
 # utime+stime of the proxy's processes), peak RSS (VmHWM); ratios to HAProxy. Also how busy the
 # proxy's core was (CPU s per s: below 1, the proxy was not what limited the rate) and requests
 # per proxy CPU second (1,000 / CPU per 1,000: requests/s per core as a saturated core would
-# give it, steadier on a shared machine). Target: the gateway's requests/s per core >= 1.0x
+# give it, steadier on a shared machine). Target: the gateway's requests/s per core >= 1.2x
 # HAProxy's (judged on the measured requests/s; the other ratio printed beside it).
 #
 # Knobs: REPS [3/1], SECS [5/1], CONNS [16]; QUICK=1 for the smoke values; OUT
@@ -492,17 +492,19 @@ for k in keys:
     g = med["gateway"][k]
     lines.append(f"| {names[k]} | " + " | ".join(fmt(med[p][k]) for p in proxies) + " | "
                  + " | ".join(f"{g / med[r][k]:.2f}" if med[r][k] else "-" for r in refs) + " |")
+# The issue's target (issue 38 §3: with the verified-token cache, 1.2x HAProxy's).
+TARGET = 1.2
 h = med["haproxy"]["rps"]
 ratio = med["gateway"]["rps"] / h if h else float("inf")
-met = ratio >= 1.0
+met = ratio >= TARGET
 cpu_ratio = med["gateway"]["rps_per_cpu_s"] / med["haproxy"]["rps_per_cpu_s"] \
     if med["haproxy"]["rps_per_cpu_s"] else float("inf")
-lines += ["", "**Target**: the gateway's requests/s per proxy core >= 1.0x HAProxy's: "
+lines += ["", f"**Target**: the gateway's requests/s per proxy core >= {TARGET}x HAProxy's: "
           + ("met" if met else "not met") + f" ({ratio:.3f}x; per proxy CPU second "
           f"{cpu_ratio:.3f}x)."]
 open(out + ".md", "w").write("\n".join(lines) + "\n")
 json.dump({"medians": med,
-           "target": {"figure": "rps", "against": "haproxy", "op": ">=", "bound": 1.0,
+           "target": {"figure": "rps", "against": "haproxy", "op": ">=", "bound": TARGET,
                       "ratio": round(ratio, 4) if ratio != float("inf") else None, "met": met,
                       "ratio_per_cpu_s": round(cpu_ratio, 4) if cpu_ratio != float("inf") else None},
            "reps": int(reps), "secs": int(secs), "conns": int(conns)},
