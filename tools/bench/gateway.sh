@@ -32,7 +32,7 @@
 # give it, steadier on a shared machine). Target: the gateway's requests/s per core >= 1.2x
 # HAProxy's (judged on the measured requests/s; the other ratio printed beside it).
 #
-# Knobs: REPS [3/1], SECS [5/1], CONNS [16]; QUICK=1 for the smoke values; OUT
+# Knobs: REPS [5/1], SECS [5/1], CONNS [16]; QUICK=1 for the smoke values; OUT
 # [bench/results/gateway; QUICK: build/bench/gateway] writes OUT.md, OUT.json, OUT.raw.jsonl.
 # `gateway.sh --configs DIR` writes the configurations into DIR and exits.
 set -u

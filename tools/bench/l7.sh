@@ -28,7 +28,7 @@
 # requests <= 0.85x HAProxy's, p99 no worse than HAProxy's; each against HAProxy without and with
 # the access log (like for like), in plaintext and over TLS.
 #
-# Knobs: REPS [3/1], SECS [5/1], CONNS [16]; QUICK=1 for the smoke values; OUT [bench/results/l7;
+# Knobs: REPS [5/1], SECS [5/1], CONNS [16]; QUICK=1 for the smoke values; OUT [bench/results/l7;
 # QUICK: build/bench/l7] writes OUT.md and OUT.json (medians, medians_tls: waypoint, haproxy and
 # nginx as before; medians_log, medians_tls_log: haproxy and nginx with the access log; targets:
 # one record per target, mode and reference) and the raw records OUT.raw.jsonl.

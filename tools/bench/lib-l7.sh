@@ -19,11 +19,12 @@ bench_args() {
 }
 
 # bench_knobs: QUICK, and REPS, SECS, CONNS and OUT from the environment or their defaults (the
-# smoke values with QUICK); raw, the file of the runs' records (OUT.raw.jsonl).
+# smoke values with QUICK; 5 repetitions: on this shared VM a median of 3 moved by tens of
+# percent between runs); raw, the file of the runs' records (OUT.raw.jsonl).
 bench_knobs() {
 	QUICK=${QUICK:-}
 	[ "$QUICK" = 0 ] && QUICK=
-	REPS=${REPS:-$(bench_q 3 1)} SECS=${SECS:-$(bench_q 5 1)} CONNS=${CONNS:-16}
+	REPS=${REPS:-$(bench_q 5 1)} SECS=${SECS:-$(bench_q 5 1)} CONNS=${CONNS:-16}
 	OUT=${OUT:-$(bench_q "$REPO/bench/results/$BENCH" "$REPO/build/bench/$BENCH")}
 	raw=$OUT.raw.jsonl
 }

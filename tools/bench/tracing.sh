@@ -36,7 +36,7 @@
 # 10 % is a fixed bound, not a measured one: none's own spread over its repetitions is printed
 # beside it to show whether 10 % is within run-to-run noise on the machine of the run.
 #
-# Knobs: REPS [3/1], SECS [5/1], CONNS [16], WARM [2/1] (the warm-up run's seconds), WAYPOINT
+# Knobs: REPS [5/1], SECS [5/1], CONNS [16], WARM [2/1] (the warm-up run's seconds), WAYPOINT
 # [build/waypoint] (the binary timed: another build to compare); QUICK=1 for the smoke values; OUT [bench/results/tracing; QUICK: build/bench/tracing] writes OUT.md,
 # OUT.json (medians per configuration, spans, collector, the noise of none's repetitions,
 # targets) and the raw records OUT.raw.jsonl. `tracing.sh --configs DIR` only writes the
