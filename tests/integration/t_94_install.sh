@@ -127,7 +127,8 @@ expect_contains "$out" "Namespace/istio-system unchanged (kept as it is)"
 expect_contains "$out" "Deployment/istio-ingressgateway created"
 expect_eq "$(get /api/v1/namespaces/istio-system |
 	/usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin)["metadata"]; print(o["labels"], "ambit.io/create-only" in o.get("annotations", {}))')" \
-	"{'team': 'edge'} False" "the user's istio-system after install"
+	"{'team': 'edge', 'kubernetes.io/metadata.name': 'istio-system'} False" \
+	"the user's istio-system after install (its labels, and the one the API server sets)"
 expect_eq "$(get /apis/apps/v1/namespaces/istio-system/deployments/istio-ingressgateway |
 	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["spec"]["template"]["spec"]["serviceAccountName"])')" \
 	istio-ingressgateway-service-account "the ingress gateway's identity"
