@@ -27,6 +27,25 @@ pod_exec plain/client-0 bash -c 'while :; do
 	else echo "FAIL $(date +%T.%N) $err"; fi
 	sleep 0.1; done' >"$loop_out" 2>&1 &
 loop_pid=$!
+# The pod's /etc/hosts as it is replaced (the Services leave it while the mesh answers its DNS,
+# and come back): read without a pause, it is always the old file or the new one, never the one
+# under both (the host's, which names no Service and not the pod), where a lookup would find
+# nothing and ask DNS instead. Counted to the loop's end by a reader in the pod.
+hosts_out=$(mktemp /tmp/ambit-it-XXXXXX)
+pod_exec plain/client-0 python3 -c '
+import signal, sys
+n = miss = 0
+def done(*_):
+    print(n, miss)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, done)
+while True:
+    with open("/etc/hosts") as f:
+        if "client-0" not in f.read():
+            miss += 1
+    n += 1' >"$hosts_out" 2>&1 &
+hosts_pid=$!
+trap 'kill $loop_pid $hosts_pid 2>/dev/null; rm -f "$loop_out" "$hosts_out"; on_exit' EXIT
 
 expect_eq "$(enrolled plain/client-0)" "false" "before labelling"
 before=$(inbound_count)
@@ -59,6 +78,14 @@ c2=$(inbound_count)
 expect_eq "$c2" "$c1" "unenrolled traffic must bypass the ztunnel"
 
 kill $loop_pid 2>/dev/null; wait $loop_pid 2>/dev/null
+# The reader in the pod hears of its end from within (a signal to the exec'ing ambitctl does not
+# reach it).
+pod_exec plain/client-0 pkill -TERM -f 'open\("/etc/hosts"\)' || fail "the hosts reader is gone"
+wait $hosts_pid 2>/dev/null
+read -r reads misses <"$hosts_out" || fail "the hosts reader said nothing: $(cat "$hosts_out")"
+log "/etc/hosts read $reads times during the transitions, $misses without the pod's own name"
+[ "$reads" -gt 1000 ] || fail "the hosts reader read too few times ($reads)"
+[ "$misses" -eq 0 ] || fail "/etc/hosts was the host's file $misses times while replaced"
 oks=$(grep -c '^ok' "$loop_out" || true); fails=$(grep -c '^FAIL' "$loop_out" || true)
 log "background requests during the transitions: $oks ok, $fails failed"
 [ "$oks" -gt 10 ] || fail "background loop made too few requests ($oks)"

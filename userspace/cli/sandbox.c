@@ -28,6 +28,10 @@
 
 #include "ctl.h"
 
+#ifndef MOVE_MOUNT_BENEATH
+#define MOVE_MOUNT_BENEATH 0x00000200 /* Linux 6.5's; Debian 12's headers predate it */
+#endif
+
 static const char *jstr(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -649,8 +653,24 @@ int sandbox_refresh_hosts(const struct sandbox *s, int pid)
 	}
 	if (child == 0) {
 		int r = setns(fd, CLONE_NEWNS) < 0 ? step_fail(why, sizeof(why), "enter", path) : 0;
+		int tree = r ? -1 : open_tree(AT_FDCWD, s->hosts, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 
-		/* The old mount pins the replaced file; the new one is the host's current file. */
+		/*
+		 * The old mount pins the replaced file; the new one is the host's current file. It
+		 * goes beneath the old one, which then goes (MOVE_MOUNT_BENEATH, Linux 6.5): the
+		 * pod's /etc/hosts is never the file under both (the host's own), which a lookup
+		 * in between would read and, finding no Service there, ask DNS about (and the
+		 * fabric's resolver knows none: a pod leaving the mesh failed to resolve one).
+		 * Where the kernel cannot, the old one goes first and that moment stays.
+		 */
+		if (!r && tree >= 0 &&
+		    attr_set(tree, "", AT_EMPTY_PATH,
+			     MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_RDONLY, 0) == 0 &&
+		    move_mount(tree, "", AT_FDCWD, "/etc/hosts",
+			       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH) == 0) {
+			umount2("/etc/hosts", MNT_DETACH);
+			_exit(0);
+		}
 		if (!r)
 			umount2("/etc/hosts", MNT_DETACH);
 		if (!r && mount(s->hosts, "/etc/hosts", NULL, MS_BIND, NULL) < 0)
