@@ -653,7 +653,8 @@ int sandbox_refresh_hosts(const struct sandbox *s, int pid)
 	}
 	if (child == 0) {
 		int r = setns(fd, CLONE_NEWNS) < 0 ? step_fail(why, sizeof(why), "enter", path) : 0;
-		int tree = r ? -1 : open_tree(AT_FDCWD, s->hosts, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		int tree =
+		    r ? -1 : open_tree(AT_FDCWD, s->hosts, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 
 		/*
 		 * The old mount pins the replaced file; the new one is the host's current file. It
