@@ -26,6 +26,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import fake_kinds
+
 # (group, versions, plural, kind, namespaced, verbs-kind). The first version is the preferred one.
 RW = ["create", "delete", "get", "list", "patch", "update", "watch"]
 RESOURCES = [
@@ -44,6 +46,7 @@ RESOURCES = [
     ("", ["v1"], "configmaps", "ConfigMap", True, RW, ["cm"]),
     ("apps", ["v1"], "deployments", "Deployment", True, RW, ["deploy"]),
     ("apps", ["v1"], "daemonsets", "DaemonSet", True, RW, ["ds"]),
+    ("apps", ["v1"], "replicasets", "ReplicaSet", True, RW, ["rs"]),
     ("rbac.authorization.k8s.io", ["v1"], "clusterroles", "ClusterRole", False, RW, []),
     ("rbac.authorization.k8s.io", ["v1"], "clusterrolebindings", "ClusterRoleBinding", False, RW,
      []),
@@ -77,10 +80,12 @@ RESOURCES.append(("telemetry.istio.io", ["v1", "v1alpha1"], "telemetries", "Tele
 
 BY_PATH = {}  # (group, version, plural) -> resource tuple
 BY_KIND = {}  # (group, kind) -> resource tuple
+BY_PLURAL = {}  # (group, plural) -> resource tuple
 for _r in RESOURCES:
     for _v in _r[1]:
         BY_PATH[(_r[0], _v, _r[2])] = _r
     BY_KIND[(_r[0], _r[3])] = _r
+    BY_PLURAL[(_r[0], _r[2])] = _r
 
 
 def api_version(group, version):
@@ -183,10 +188,21 @@ POD_FIELDS = {"spec.nodeName": lambda o: o.get("spec", {}).get("nodeName", ""),
 
 SECRET_FIELDS = {"type": lambda o: o.get("type", "Opaque")}
 
+# An Event's selectable fields (the real server's event field set): kubectl describe finds an
+# object's events by involvedObject.{name,namespace,kind,uid}.
+EVENT_FIELDS = {f"involvedObject.{k}": (lambda k: lambda o: str((o.get("involvedObject") or {})
+                                                                 .get(k, "")))(k)
+                for k in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion",
+                          "fieldPath")}
+EVENT_FIELDS.update({k: (lambda k: lambda o: str(o.get(k) or ""))(k)
+                     for k in ("reason", "type", "reportingComponent")})
+EVENT_FIELDS["source"] = lambda o: (o.get("source") or {}).get("component", "")
+
 
 def parse_field_selector(text, res):
     fields = dict(FIELDS, **(POD_FIELDS if res[3] == "Pod" else
-                             SECRET_FIELDS if res[3] == "Secret" else {}))
+                             SECRET_FIELDS if res[3] == "Secret" else
+                             EVENT_FIELDS if res[3] == "Event" else {}))
     reqs = []
     for term in split_top(text or ""):
         neg = "!=" in term
@@ -223,6 +239,7 @@ class Store:
         self.tokens = {}  # bearer token -> TokenReview status.user
         self.watch_epoch = 0  # bumped by close-watches
         self.watch_sockets = set()
+        self.loading = False  # --load: fixtures may come before their namespace
 
     def _next_rv(self):
         self.rv += 1
@@ -283,6 +300,18 @@ class Store:
             md.pop("namespace", None)
         with self.lock:
             key = (res[0], res[2], ns if res[4] else "", md["name"])
+            # NamespaceLifecycle admission: no object goes into a namespace that is not there
+            # (or is being deleted).
+            if res[4] and not self.loading:
+                nso = self.objects.get(("", "namespaces", "", ns))
+                if nso is None:
+                    raise ApiError(404, "NotFound", f'namespaces "{ns}" not found',
+                                   {"name": ns, "kind": "namespaces"})
+                if nso["metadata"].get("deletionTimestamp"):
+                    raise ApiError(403, "Forbidden", f'{res[2]}{group_suffix(res)} '
+                                   f'"{md["name"]}" is forbidden: unable to create new content '
+                                   f'in namespace {ns} because it is being terminated',
+                                   {"name": md["name"], "group": res[0], "kind": res[2]})
             if key in self.objects:
                 raise ApiError(409, "AlreadyExists",
                                f'{res[2]}{group_suffix(res)} "{md["name"]}" already exists',
@@ -342,12 +371,34 @@ class Store:
     def delete(self, res, ns, name):
         with self.lock:
             key = (res[0], res[2], ns if res[4] else "", name)
-            obj = self.objects.pop(key, None)
-            if obj is None:
+            if key not in self.objects:
                 raise not_found(res, name)
+            if res[0] == "" and res[2] == "namespaces":
+                # The namespace controller's work, done at once: every object in the namespace
+                # goes (each a DELETED event), then the namespace. No Terminating phase is seen.
+                for k in sorted(k for k in self.objects if k[2] == name and k[2]):
+                    gone_obj = self.objects.pop(k)
+                    gone_obj["metadata"]["resourceVersion"] = str(self._next_rv())
+                    self._record("DELETED", BY_PLURAL[(k[0], k[1])], gone_obj)
+            obj = self.objects.pop(key)
             obj["metadata"]["resourceVersion"] = str(self._next_rv())
             self._record("DELETED", res, obj)
             return copy.deepcopy(obj)
+
+    def bootstrap(self):
+        """What a new cluster has: its four namespaces, and a CRD for each custom kind served
+        (those `ambitctl install crds` or a user's kubectl apply them over)."""
+        for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            if ("", "namespaces", "", name) not in self.objects:
+                self.create(BY_PLURAL[("", "namespaces")], "",
+                            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
+                             "spec": {"finalizers": ["kubernetes"]},
+                             "status": {"phase": "Active"}})
+        crd = BY_PLURAL[("apiextensions.k8s.io", "customresourcedefinitions")]
+        for o in fake_kinds.crd_objects(RESOURCES):
+            if ("apiextensions.k8s.io", "customresourcedefinitions", "",
+                    o["metadata"]["name"]) not in self.objects:
+                self.create(crd, "", o)
 
     def compact(self):
         with self.lock:
@@ -368,10 +419,17 @@ class Store:
         return len(socks)
 
     def load(self, path):
+        self.loading = True
+        try:
+            self._load(path)
+        finally:
+            self.loading = False
+
+    def _load(self, path):
         if os.path.isdir(path):
             for f in sorted(os.listdir(path)):
                 if f.endswith(".json"):
-                    self.load(os.path.join(path, f))
+                    self._load(os.path.join(path, f))
             return
         with open(path) as fh:
             try:
@@ -435,9 +493,37 @@ def discovery_resources(group, version):
                "kind": res[3], "verbs": res[5]}
         if res[6]:
             ent["shortNames"] = res[6]
+        cats = fake_kinds.categories(res)
+        if cats:
+            ent["categories"] = cats
         out.append(ent)
+        for sub, sub_kind, sub_group, verbs in SUBRESOURCE_DISCOVERY.get((group, res[2]), []):
+            s = {"name": f"{res[2]}/{sub}", "singularName": "", "namespaced": res[4],
+                 "kind": sub_kind, "verbs": verbs}
+            if sub_group:
+                s["group"], s["version"] = sub_group
+            out.append(s)
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion":
             api_version(group, version), "resources": out}
+
+
+# The subresources discovery lists: (group, plural) -> [(name, kind, (group, version), verbs)].
+# A subresource served by another module adds itself here and to Handler.subresources.
+SUBRESOURCE_DISCOVERY = {
+    ("", "pods"): [("status", "Pod", None, ["get", "patch", "update"])],
+    ("apps", "deployments"): [("status", "Deployment", None, ["get", "patch", "update"]),
+                              ("scale", "Scale", ("autoscaling", "v1"), ["get", "patch",
+                                                                          "update"])],
+    ("apps", "daemonsets"): [("status", "DaemonSet", None, ["get", "patch", "update"])],
+    ("apps", "replicasets"): [("status", "ReplicaSet", None, ["get", "patch", "update"]),
+                              ("scale", "Scale", ("autoscaling", "v1"), ["get", "patch",
+                                                                          "update"])],
+}
+
+
+def method_not_allowed():
+    return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
+                    "requested resource")
 
 
 def discovery_group(group):
@@ -467,14 +553,55 @@ class Handler(BaseHTTPRequestHandler):
     # -- replies --
 
     def reply(self, code, doc):
-        body = json.dumps(doc).encode()
+        self.reply_raw(code, json.dumps(doc).encode(), "application/json")
+
+    def reply_raw(self, code, body, ctype):
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache, private")
+        for w in getattr(self, "warnings", []):
+            self.send_header("Warning", '299 - "' + w.replace('"', '\\"') + '"')
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    # -- Tables (kubectl get's columns, computed by the server) --
+
+    def table_version(self):
+        """meta.k8s.io/v1 or v1beta1 when the Accept header asks for a Table, else None."""
+        for part in self.headers.get("Accept", "").split(","):
+            params = dict(p.strip().split("=", 1) for p in part.split(";")[1:] if "=" in p)
+            if params.get("as") == "Table" and params.get("g") == "meta.k8s.io" and \
+                    params.get("v") in ("v1", "v1beta1"):
+                return "meta.k8s.io/" + params["v"]
+            if part.split(";")[0].strip() in ("application/json", "*/*", ""):
+                return None
+        return None
+
+    def table(self, res, av, objs, tv, meta):
+        include = self.query.get("includeObject", "Metadata")
+        if include not in ("None", "Metadata", "Object"):
+            raise ApiError(400, "BadRequest", f'includeObject: unsupported value "{include}"')
+        rows = []
+        for o in objs:
+            row = {"cells": fake_kinds.table_row(res, o)}
+            if include == "Object":
+                row["object"] = dict({"kind": res[3], "apiVersion": av}, **{
+                    k: v for k, v in o.items() if k not in ("kind", "apiVersion")})
+            elif include == "Metadata":
+                row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": tv,
+                                 "metadata": o["metadata"]}
+            rows.append(row)
+        return {"kind": "Table", "apiVersion": tv, "metadata": meta,
+                "columnDefinitions": fake_kinds.table_columns(res), "rows": rows}
+
+    def reply_object(self, res, av, obj):
+        tv = self.table_version()
+        if tv:
+            return self.reply(200, self.table(res, av, [obj], tv, {
+                "resourceVersion": obj["metadata"].get("resourceVersion", "")}))
+        return self.reply(200, dict(obj, apiVersion=av))
 
     def body_json(self):
         try:
@@ -501,13 +628,25 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self.dispatch()
 
+    def do_HEAD(self):
+        self.dispatch()
+
+    def do_OPTIONS(self):
+        self.dispatch()
+
     def dispatch(self):
-        url = urlsplit(self.path)
-        self.query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        parts = [p for p in url.path.split("/") if p]
-        # Read every body (a DELETE carries DeleteOptions) so the connection stays in step.
-        n = int(self.headers.get("Content-Length") or 0)
-        self.raw = self.rfile.read(n) if n > 0 else b""
+        self.warnings = []
+        try:
+            url = urlsplit(self.path)
+            self.query = {k: v[-1] for k, v in
+                          parse_qs(url.query, keep_blank_values=True).items()}
+            parts = [p for p in url.path.split("/") if p]
+            # Read every body (a DELETE carries DeleteOptions) so the connection stays in step.
+            n = int(self.headers.get("Content-Length") or 0)
+            self.raw = self.rfile.read(n) if n > 0 else b""
+        except (ValueError, OSError):
+            self.close_connection = True
+            return self.reply(400, ApiError(400, "BadRequest", "bad request").status())
         try:
             if parts[:1] == ["_fake"]:
                 return self.control(parts[1:])
@@ -522,6 +661,17 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(e.code, e.status())
         except (BrokenPipeError, ConnectionResetError):
             pass
+        except Exception:  # never a Python exception's text on the wire
+            if self.server.verbose:
+                import traceback
+                traceback.print_exc()
+            self.close_connection = True
+            try:
+                self.reply(500, ApiError(500, "InternalError", "an error on the server "
+                                         "(\"internal error\") has prevented the request from "
+                                         "succeeding").status())
+            except OSError:
+                pass
 
     def control(self, parts):
         if parts == ["healthz"] and self.command == "GET":
@@ -532,16 +682,34 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"closed": self.store.close_watches()})
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
 
+    def openapi(self, parts):
+        """/openapi/v2 (JSON, or gnostic's protobuf when the Accept asks for it, as kubectl 1.20
+        does) and /openapi/v3 with a document per group-version."""
+        if parts == ["openapi", "v2"]:
+            doc = fake_kinds.openapi_v2(RESOURCES)
+            if "protobuf" in self.headers.get("Accept", ""):
+                body = fake_kinds.openapi_v2_protobuf(doc)
+                return self.reply_raw(200, body, "application/com.github.proto-openapi.spec."
+                                      "v2.v1.0+protobuf")
+            return self.reply(200, doc)
+        if parts == ["openapi", "v3"]:
+            return self.reply(200, fake_kinds.openapi_v3_index(RESOURCES))
+        gv = parts[2:]
+        doc = None
+        if gv[:1] == ["api"] and len(gv) == 2:
+            doc = fake_kinds.openapi_v3(RESOURCES, "", gv[1])
+        elif gv[:1] == ["apis"] and len(gv) == 3:
+            doc = fake_kinds.openapi_v3(RESOURCES, gv[1], gv[2])
+        if doc is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return self.reply(200, doc)
+
     def route(self, parts):
         if self.command == "GET":
             if parts in (["healthz"], ["readyz"], ["livez"]):
-                body = b"ok"
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(body)
-                return
+                return self.reply_raw(200, b"ok", "text/plain; charset=utf-8")
+            if parts[:2] in (["openapi", "v2"], ["openapi", "v3"]):
+                return self.openapi(parts)
             if parts == ["version"]:
                 return self.reply(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0-fake",
                                         "gitCommit": "0" * 40, "gitTreeState": "clean",
@@ -570,16 +738,18 @@ class Handler(BaseHTTPRequestHandler):
             group, version, rest = parts[1], parts[2], parts[3:]
         else:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        ns, name = None, None
-        # The status subresource (PUT replaces .status only, as a CRD's with subresources).
-        self.sub = None
-        if len(rest) in (2, 5) and rest[-1] == "status" and \
-                (len(rest) == 2 or rest[0] == "namespaces"):
-            self.sub, rest = "status", rest[:-1]
-        if len(rest) in (3, 4) and rest[0] == "namespaces":
-            ns, plural, name = rest[1], rest[2], (rest[3] if len(rest) == 4 else None)
-        elif len(rest) in (1, 2):
-            plural, name = rest[0], (rest[1] if len(rest) == 2 else None)
+        # [namespaces/NS/]PLURAL[/NAME[/SUBRESOURCE]]; a namespace's own subresources
+        # (namespaces/NAME/status) are told from a namespaced path by their length.
+        ns, name, self.sub = None, None, None
+        if len(rest) >= 3 and rest[0] == "namespaces" and not (len(rest) == 3 and
+                                                               rest[2] in ("status", "finalize")):
+            ns, rest = rest[1], rest[2:]
+        if len(rest) == 3:
+            self.sub, rest = rest[2], rest[:2]
+        if len(rest) == 2:
+            plural, name = rest
+        elif len(rest) == 1:
+            plural = rest[0]
         else:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         res = BY_PATH.get((group, version, plural))
@@ -587,57 +757,184 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if res[4] and ns is None and (name is not None or self.command == "POST"):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if self.sub is not None and self.sub not in self.subresources:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
         self.resource(res, version, "" if not res[4] else ns, name)
+
+    # Subresource name -> method(self, res, av, ns, name). pods/log, exec and portforward are
+    # served by fake_streams.py, which adds its handlers here.
+    subresources = {}
+
+    def sub_status(self, res, av, ns, name):
+        """The status subresource: GET, PUT and PATCH change .status only (as a CRD's with
+        subresources, and a Pod's or Deployment's)."""
+        cmd = self.command
+        if cmd not in ("GET", "PUT", "PATCH"):
+            raise method_not_allowed()
+        if cmd == "GET":
+            return self.reply(200, dict(self.store.get(res, ns, name), apiVersion=av))
+        while True:
+            cur = self.store.get(res, ns, name)
+            if cmd == "PUT":
+                body = self.object_body(res, av)
+                rv = body.get("metadata", {}).get("resourceVersion")
+            else:
+                body = self.apply_patch(res, cur)
+                rv = None
+            new = copy.deepcopy(cur)
+            new["status"] = body.get("status", {})
+            new["metadata"]["resourceVersion"] = rv or cur["metadata"]["resourceVersion"]
+            try:
+                out = self.store.update(res, ns, name, new)
+                return self.reply(200, dict(out, apiVersion=av))
+            except ApiError as e:
+                if e.code != 409 or rv:
+                    raise
+
+    def sub_scale(self, res, av, ns, name):
+        """autoscaling/v1 Scale of a Deployment or ReplicaSet: spec.replicas read and written,
+        as kubectl scale uses it (GET then PUT in 1.20, PATCH in 1.32)."""
+        if res[2] not in ("deployments", "replicasets", "statefulsets"):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        cmd = self.command
+        if cmd not in ("GET", "PUT", "PATCH"):
+            raise method_not_allowed()
+
+        def scale_of(o):
+            md = o["metadata"]
+            sel = fake_kinds._label_selector((o.get("spec") or {}).get("selector"))
+            return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                    "metadata": {k: md[k] for k in ("name", "namespace", "uid",
+                                                    "resourceVersion", "creationTimestamp")
+                                 if k in md},
+                    "spec": {"replicas": (o.get("spec") or {}).get("replicas", 1)},
+                    "status": {"replicas": (o.get("status") or {}).get("replicas", 0),
+                               "selector": "" if sel == "<none>" else sel}}
+        while True:
+            cur = self.store.get(res, ns, name)
+            if cmd == "GET":
+                return self.reply(200, scale_of(cur))
+            if cmd == "PUT":
+                body = self.body_json()
+                if not isinstance(body, dict) or body.get("kind", "Scale") != "Scale":
+                    raise ApiError(400, "BadRequest", "the body of the request must be a Scale")
+            else:
+                body = self.apply_patch(None, scale_of(cur))
+            replicas = (body.get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or replicas < 0:
+                raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: '
+                               f'spec.replicas: Invalid value: {json.dumps(replicas)}: must be '
+                               "greater than or equal to 0",
+                               {"name": name, "group": "autoscaling", "kind": "Scale"})
+            rv = (body.get("metadata") or {}).get("resourceVersion")
+            new = copy.deepcopy(cur)
+            new.setdefault("spec", {})["replicas"] = replicas
+            new["metadata"]["resourceVersion"] = rv or cur["metadata"]["resourceVersion"]
+            try:
+                out = self.store.update(res, ns, name, new)
+                return self.reply(200, scale_of(out))
+            except ApiError as e:
+                if e.code != 409 or rv:
+                    raise
+
+    def apply_patch(self, res, cur):
+        """`cur` with the request's patch applied, by its Content-Type: merge (RFC 7386),
+        strategic merge (the kinds with a schema here; a custom kind has none, as the real
+        server's CRDs), JSON patch (RFC 6902). Any other type is 415, as the real server."""
+        ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
+        schema = fake_kinds.schema_for(res[0], res[1][0], res[3]) if res else \
+            {"type": "object"}
+        accepted = ["application/json-patch+json", "application/merge-patch+json"]
+        if schema is not None:
+            accepted.append("application/strategic-merge-patch+json")
+        if ctype not in accepted:
+            raise ApiError(415, "UnsupportedMediaType", f'the body of the request was in an '
+                           f'unknown format - accepted media types include: '
+                           f'{", ".join(accepted)}')
+        patch = self.body_json()
+        if ctype == "application/json-patch+json":
+            try:
+                out = fake_kinds.json_patch(cur, patch)
+            except fake_kinds.PatchError as e:
+                raise ApiError(422, "Invalid", f"the server rejected our request due to an "
+                               f"error in our request: {e}")
+        else:
+            if not isinstance(patch, dict):
+                raise ApiError(400, "BadRequest", "the body of the request was in an unknown "
+                               "format: a merge patch must be a JSON object")
+            if ctype == "application/merge-patch+json":
+                out = merge_patch(cur, patch)
+            else:
+                out = fake_kinds.strategic_merge(cur, patch, schema)
+        if not isinstance(out, dict) or not isinstance(out.get("metadata"), dict):
+            raise ApiError(422, "Invalid", "the patched object is not an object with metadata")
+        return out
+
+    def validate_fields(self, res, obj):
+        """fieldValidation: Strict (kubectl 1.32's default) rejects a field the kind's schema
+        does not have, Warn (the server's default) drops it with a Warning header, Ignore drops
+        it. Custom kinds keep every field (their CRDs preserve unknown fields)."""
+        mode = self.query.get("fieldValidation", "Warn")
+        if mode not in ("Strict", "Warn", "Ignore"):
+            raise ApiError(400, "BadRequest", f'fieldValidation must be one of "Ignore", '
+                           f'"Warn", or "Strict", not "{mode}"')
+        schema = fake_kinds.schema_for(res[0], res[1][0], res[3])
+        if schema is None:
+            return
+        unknown = fake_kinds.unknown_fields(obj, schema)
+        if not unknown:
+            return
+        msgs = [f'unknown field "{u}"' for u in unknown]
+        if mode == "Strict":
+            raise ApiError(400, "BadRequest", f'{res[3]} in version "{res[1][0]}" cannot be '
+                           f'handled as a {res[3]}: strict decoding error: ' + ", ".join(msgs))
+        if mode == "Warn":
+            self.warnings += msgs
 
     def resource(self, res, version, ns, name):
         av = api_version(res[0], version)
         if res[3] == "TokenReview":
             if self.command != "POST" or name:
-                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method "
-                               "on the requested resource")
+                raise method_not_allowed()
             return self.reply(201, self.token_review(self.body_json(), av))
         cmd = self.command
-        if self.sub == "status":
-            if name is None or cmd not in ("GET", "PUT"):
-                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method "
-                               "on the requested resource")
-            cur = self.store.get(res, ns, name)
-            if cmd == "PUT":
-                body = self.object_body(res, av)
-                cur["status"] = body.get("status", {})
-                rv = body.get("metadata", {}).get("resourceVersion")
-                if rv:
-                    cur["metadata"]["resourceVersion"] = rv
-                cur = self.store.update(res, ns, name, cur)
-            return self.reply(200, dict(cur, apiVersion=av))
+        if self.sub is not None:
+            if name is None:
+                raise ApiError(404, "NotFound", "the server could not find the requested "
+                               "resource")
+            return self.subresources[self.sub](self, res, av, ns, name)
         if cmd == "GET" and name is None:
             watch = self.query.get("watch", "") in ("1", "true")
             return self.watch(res, av, ns) if watch else self.list(res, av, ns)
         if cmd == "GET":
-            return self.reply(200, dict(self.store.get(res, ns, name), apiVersion=av))
+            return self.reply_object(res, av, self.store.get(res, ns, name))
         if cmd == "POST" and name is None:
             obj = self.object_body(res, av)
+            self.validate_fields(res, obj)
+            if self.dry_run():
+                return self.reply(201, obj)
             return self.reply(201, dict(self.store.create(res, ns, obj), apiVersion=av))
         if cmd == "PUT" and name:
             obj = self.object_body(res, av)
+            self.validate_fields(res, obj)
+            if self.dry_run():
+                return self.reply(200, obj)
             return self.reply(200, dict(self.store.update(res, ns, name, obj), apiVersion=av))
         if cmd == "PATCH" and name:
-            ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
-            if ctype not in ("application/merge-patch+json",
-                             "application/strategic-merge-patch+json"):
-                raise ApiError(415, "UnsupportedMediaType", f'the body of the request was in an '
-                               f'unknown format - accepted media types include: '
-                               f'application/merge-patch+json, '
-                               f'application/strategic-merge-patch+json (got "{ctype}")')
-            patch = self.body_json()
-            if not isinstance(patch, dict):
-                raise ApiError(400, "BadRequest", "a merge patch must be a JSON object")
             # Patches retry on a concurrent write, like the real server's GuaranteedUpdate.
             while True:
                 cur = self.store.get(res, ns, name)
-                obj = merge_patch(cur, patch)
-                rv_given = patch.get("metadata", {}).get("resourceVersion")
-                obj["metadata"]["resourceVersion"] = rv_given or cur["metadata"]["resourceVersion"]
+                obj = self.apply_patch(res, cur)
+                self.warnings = []
+                self.validate_fields(res, obj)
+                obj["kind"], obj["apiVersion"] = res[3], av
+                rv_given = obj["metadata"].get("resourceVersion")
+                if rv_given == cur["metadata"]["resourceVersion"]:
+                    rv_given = None
+                obj["metadata"]["resourceVersion"] = rv_given or \
+                    cur["metadata"]["resourceVersion"]
+                if self.dry_run():
+                    return self.reply(200, obj)
                 try:
                     out = self.store.update(res, ns, name, obj)
                     return self.reply(200, dict(out, apiVersion=av))
@@ -645,9 +942,25 @@ class Handler(BaseHTTPRequestHandler):
                     if e.code != 409 or rv_given:
                         raise
         if cmd == "DELETE" and name:
+            if self.dry_run():
+                return self.reply(200, dict(self.store.get(res, ns, name), apiVersion=av))
             return self.reply(200, dict(self.store.delete(res, ns, name), apiVersion=av))
-        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
-                       "requested resource")
+        if cmd == "DELETE":  # deletecollection
+            match = self.selectors(res)
+            items = [o for o in self.store.list(res, ns or None)[0] if match(o)]
+            for o in items:
+                try:
+                    self.store.delete(res, o["metadata"].get("namespace", ""),
+                                      o["metadata"]["name"])
+                except ApiError:
+                    pass
+            return self.reply(200, {"kind": res[3] + "List", "apiVersion": av,
+                                    "metadata": {"resourceVersion": str(self.store.rv)},
+                                    "items": items})
+        raise method_not_allowed()
+
+    def dry_run(self):
+        return self.query.get("dryRun") == "All"
 
     def object_body(self, res, av):
         obj = self.body_json()
@@ -687,6 +1000,9 @@ class Handler(BaseHTTPRequestHandler):
         if more:
             meta["continue"] = encode_continue(rv, keyed[-1][0])
             meta["remainingItemCount"] = more
+        tv = self.table_version()
+        if tv:
+            return self.reply(200, self.table(res, av, [o for _, o in keyed], tv, meta))
         for _, o in keyed:
             o.pop("apiVersion", None)
             o.pop("kind", None)
@@ -712,7 +1028,12 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
             self.wfile.flush()
 
+        tv = self.table_version()
+
         def view(obj):
+            if tv:  # kubectl get -w: each event's object is a Table of one row
+                return self.table(res, av, [obj], tv, {
+                    "resourceVersion": obj["metadata"].get("resourceVersion", "")})
             return dict({"kind": res[3], "apiVersion": av}, **{k: v for k, v in obj.items()
                                                              if k not in ("kind", "apiVersion")})
         sock = self.connection
@@ -799,6 +1120,9 @@ class Handler(BaseHTTPRequestHandler):
                 "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
 
 
+Handler.subresources = {"status": Handler.sub_status, "scale": Handler.sub_scale}
+
+
 def main():
     ap = argparse.ArgumentParser(description="Fake Kubernetes API server for tests")
     ap.add_argument("--listen", required=True, help="HOST:PORT (PORT 0: any free port)")
@@ -817,6 +1141,7 @@ def main():
     store = Store()
     for path in args.load:
         store.load(path)
+    store.bootstrap()
     ThreadingHTTPServer.daemon_threads = True
     srv = ThreadingHTTPServer((host, int(port)), Handler)
     srv.store, srv.token, srv.verbose = store, args.token, args.verbose

@@ -114,6 +114,9 @@ class FakeApiServerTest(unittest.TestCase):
 
     def test_lease_create_renew_and_list(self):
         path = "/apis/coordination.k8s.io/v1/namespaces/ambit-system/leases"
+        status, doc = self.request("POST", "/api/v1/namespaces", {
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ambit-system"}})
+        self.assertEqual(status, 201, doc)
         lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                  "metadata": {"name": "ambit-node-node1",
                               "labels": {"app.kubernetes.io/part-of": "ambit"},
