@@ -389,5 +389,469 @@ class FakeApiServerTest(unittest.TestCase):
         self.assertEqual(self.get("/version")["major"], "1")
 
 
+    # ---- what kubectl 1.20 and 1.32 need of a real server (issue 39) ----
+
+    def raw_request(self, method, path, body=b"", headers=None):
+        """(status, headers, body bytes) of one request on its own connection."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        hdrs = {"Authorization": f"Bearer {TOKEN}"}
+        hdrs.update(headers or {})
+        conn.request(method, path, body, hdrs)
+        resp = conn.getresponse()
+        out = (resp.status, resp.getheaders(), resp.read())
+        conn.close()
+        return out
+
+    def table(self, path, v="v1", include=None):
+        if include:
+            path += ("&" if "?" in path else "?") + f"includeObject={include}"
+        status, _, body = self.raw_request("GET", path, headers={
+            "Accept": f"application/json;as=Table;v={v};g=meta.k8s.io,application/json"})
+        self.assertEqual(status, 200, body)
+        doc = json.loads(body)
+        self.assertEqual((doc["kind"], doc["apiVersion"]), ("Table", f"meta.k8s.io/{v}"))
+        return doc
+
+    @staticmethod
+    def columns(doc, wide=False):
+        return [c["name"] for c in doc["columnDefinitions"] if wide or c["priority"] == 0]
+
+    def make_ns(self, name):
+        status, doc = self.request("POST", "/api/v1/namespaces", {
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        self.assertEqual(status, 201, doc)
+
+    DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment",
+              "metadata": {"name": "web", "labels": {"app": "web"}},
+              "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                       "template": {"metadata": {"labels": {"app": "web"}},
+                                    "spec": {"containers": [
+                                        {"name": "a", "image": "a:1",
+                                         "env": [{"name": "X", "value": "1"},
+                                                 {"name": "Y", "value": "2"}],
+                                         "ports": [{"containerPort": 80}]},
+                                        {"name": "b", "image": "b:1"}]}}}}
+
+    def make_deploy(self, ns="bookinfo", body=None, query=""):
+        status, doc = self.request("POST", f"/apis/apps/v1/namespaces/{ns}/deployments{query}",
+                                   body or self.DEPLOY)
+        self.assertEqual(status, 201, doc)
+        return doc
+
+    def test_openapi_v2_json(self):
+        doc = self.get("/openapi/v2")
+        self.assertEqual(doc["swagger"], "2.0")
+        dep = doc["definitions"]["io.k8s.api.apps.v1.Deployment"]
+        self.assertEqual(dep["x-kubernetes-group-version-kind"],
+                         [{"group": "apps", "kind": "Deployment", "version": "v1"}])
+        self.assertEqual(dep["properties"]["spec"],
+                         {"$ref": "#/definitions/io.k8s.api.apps.v1.DeploymentSpec"})
+        cont = doc["definitions"]["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"]
+        self.assertEqual(cont["x-kubernetes-patch-merge-key"], "name")
+        vs = [d for d in doc["definitions"].values()
+              if {"group": "networking.istio.io", "kind": "VirtualService", "version": "v1"}
+              in d.get("x-kubernetes-group-version-kind", [])]
+        self.assertEqual(len(vs), 1)
+        self.assertNotIn("properties", vs[0])  # open: any field of a real Istio object
+        patch = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+        self.assertIn("fieldValidation", [p["name"] for p in patch["parameters"]])
+
+    @staticmethod
+    def pb_fields(buf):
+        """A protobuf message's length-delimited fields: [(number, bytes)] (written here from
+        the wire format, independently of the server's encoder)."""
+        out, i = [], 0
+        while i < len(buf):
+            key = shift = 0
+            while True:
+                b = buf[i]
+                i += 1
+                key |= (b & 0x7F) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+            assert key & 7 == 2, key
+            n = shift = 0
+            while True:
+                b = buf[i]
+                i += 1
+                n |= (b & 0x7F) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+            out.append((key >> 3, buf[i:i + n]))
+            i += n
+        return out
+
+    def test_openapi_v2_protobuf_as_kubectl_120_asks(self):
+        status, headers, body = self.raw_request("GET", "/openapi/v2", headers={
+            "Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"})
+        self.assertEqual(status, 200)
+        self.assertIn("protobuf", dict(headers)["Content-Type"])
+        top = self.pb_fields(body)
+        self.assertEqual(top[0], (1, b"2.0"))  # Document.swagger
+        defs = dict((self.pb_fields(ns)[0][1].decode(), self.pb_fields(ns)[1][1])
+                    for num, d in top if num == 9 for _, ns in self.pb_fields(d))
+        dep = self.pb_fields(defs["io.k8s.api.apps.v1.Deployment"])
+        ext = dict((self.pb_fields(v)[0][1].decode(), self.pb_fields(self.pb_fields(v)[1][1])[0][1])
+                   for num, v in dep if num == 31)  # vendor_extension: NamedAny{name, Any{yaml}}
+        self.assertEqual(json.loads(ext["x-kubernetes-group-version-kind"]),
+                         [{"group": "apps", "kind": "Deployment", "version": "v1"}])
+        props = [self.pb_fields(p)[0][1].decode() for num, v in dep if num == 25
+                 for _, p in self.pb_fields(v)]
+        self.assertEqual(props, ["apiVersion", "kind", "metadata", "spec", "status"])
+
+    def test_openapi_v3(self):
+        index = self.get("/openapi/v3")["paths"]
+        self.assertIn("apis/networking.istio.io/v1alpha3", index)
+        doc = self.get(index["apis/apps/v1"]["serverRelativeURL"])
+        schemas = doc["components"]["schemas"]
+        self.assertEqual(schemas["io.k8s.api.apps.v1.Deployment"]
+                         ["x-kubernetes-group-version-kind"][0]["kind"], "Deployment")
+        self.assertIn("io.k8s.api.core.v1.Container", schemas)  # every $ref it needs
+        patch = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+        self.assertIn("fieldValidation", [p["name"] for p in patch["parameters"]])
+        istio = self.get("/openapi/v3/apis/networking.istio.io/v1")["components"]["schemas"]
+        vs = istio["io.istio.networking.v1.VirtualService"]
+        self.assertTrue(vs["x-kubernetes-preserve-unknown-fields"])
+        status, doc = self.request("GET", "/openapi/v3/apis/nosuch.io/v1")
+        self.assert_status(doc, 404, "NotFound")
+
+    def test_field_validation(self):
+        bad = json.loads(json.dumps(self.DEPLOY))
+        bad["spec"]["replica"] = 2
+        bad["spec"]["template"]["spec"]["containers"][0]["imagePolicy"] = "Always"
+        path = "/apis/apps/v1/namespaces/bookinfo/deployments"
+        status, doc = self.request("POST", path + "?fieldValidation=Strict", bad)
+        self.assert_status(doc, 400, "BadRequest")
+        self.assertEqual(doc["message"], 'Deployment in version "v1" cannot be handled as a '
+                         'Deployment: strict decoding error: unknown field '
+                         '"spec.template.spec.containers[0].imagePolicy", unknown field '
+                         '"spec.replica"')  # in the body's order
+        status, headers, body = self.raw_request("POST", path, json.dumps(bad),
+                                                 {"Content-Type": "application/json"})
+        self.assertEqual(status, 201, body)  # Warn, the server's default: dropped, said
+        warns = [v for k, v in headers if k == "Warning"]
+        self.assertIn('299 - "unknown field \\"spec.replica\\""', warns)
+        self.assertNotIn("replica", json.loads(body)["spec"])
+        bad["metadata"]["name"] = "web2"
+        status, headers, body = self.raw_request(
+            "POST", path + "?fieldValidation=Ignore", json.dumps(bad),
+            {"Content-Type": "application/json"})
+        self.assertEqual(status, 201, body)
+        self.assertEqual([v for k, v in headers if k == "Warning"], [])
+        # A custom kind keeps what it is given (Istio's CRDs are open for our purposes).
+        vs = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+              "metadata": {"name": "x"}, "spec": {"hosts": ["x"], "madeUp": {"a": 1}}}
+        status, doc = self.request("POST", "/apis/networking.istio.io/v1/namespaces/bookinfo/"
+                                   "virtualservices?fieldValidation=Strict", vs)
+        self.assertEqual(status, 201, doc)
+        self.assertEqual(doc["spec"]["madeUp"], {"a": 1})
+
+    def test_tables(self):
+        pods = self.table("/api/v1/namespaces/bookinfo/pods")
+        self.assertEqual(self.columns(pods), ["Name", "Ready", "Status", "Restarts", "Age"])
+        self.assertEqual(self.columns(pods, True)[5:], ["IP", "Node", "Nominated Node",
+                                                        "Readiness Gates"])
+        row = [r for r in pods["rows"] if r["cells"][0] == "productpage-v1-54bb874995-x7k2p"][0]
+        self.assertEqual(row["cells"][2], "Running")
+        self.assertEqual(row["cells"][5:7], ["10.244.1.10", "node1"])
+        self.assertEqual(row["object"]["kind"], "PartialObjectMetadata")  # the default
+        self.assertEqual(row["object"]["metadata"]["namespace"], "bookinfo")
+        full = self.table("/api/v1/namespaces/bookinfo/pods", include="Object")
+        self.assertEqual(full["rows"][0]["object"]["kind"], "Pod")
+        self.assertIn("spec", full["rows"][0]["object"])
+        none = self.table("/api/v1/namespaces/bookinfo/pods", "v1beta1", include="None")
+        self.assertNotIn("object", none["rows"][0])
+        svc = self.table("/api/v1/namespaces/bookinfo/services")
+        self.assertEqual(self.columns(svc, True), ["Name", "Type", "Cluster-IP", "External-IP",
+                                                   "Port(s)", "Age", "Selector"])
+        row = [r for r in svc["rows"] if r["cells"][0] == "reviews"][0]
+        self.assertEqual(row["cells"][1:5], ["ClusterIP", "10.96.10.2", "<none>", "9080/TCP"])
+        self.assertEqual(row["cells"][6], "app=reviews")
+        self.make_deploy()
+        dep = self.table("/apis/apps/v1/namespaces/bookinfo/deployments/web")
+        self.assertEqual(self.columns(dep), ["Name", "Ready", "Up-to-date", "Available", "Age"])
+        self.assertEqual(dep["rows"][0]["cells"][:2], ["web", "0/1"])
+        self.assertEqual(self.columns(self.table("/api/v1/namespaces")),
+                         ["Name", "Status", "Age"])
+        nodes = self.table("/api/v1/nodes")
+        self.assertEqual(self.columns(nodes), ["Name", "Status", "Roles", "Age", "Version"])
+        self.assertEqual(nodes["rows"][0]["cells"][1], "Ready")
+        crd = self.table("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+        self.assertEqual(self.columns(crd), ["Name", "Created At"])
+        vs = self.table("/apis/networking.istio.io/v1/namespaces/bookinfo/virtualservices")
+        self.assertEqual(self.columns(vs), ["Name", "Gateways", "Hosts", "Age"])
+        self.assertEqual(vs["rows"][0]["cells"][2], '["reviews"]')
+        self.assertEqual(self.columns(self.table(
+            "/apis/security.istio.io/v1/authorizationpolicies")), ["Name", "Action", "Age"])
+        gw = self.table("/apis/gateway.networking.k8s.io/v1/gateways")
+        self.assertEqual(self.columns(gw), ["Name", "Class", "Address", "Programmed", "Age"])
+        self.assertEqual(gw["rows"][0]["cells"][1], "istio-waypoint")
+        self.assertEqual(self.columns(self.table(
+            "/apis/gateway.networking.k8s.io/v1/httproutes")), ["Name", "Hostnames", "Age"])
+        self.assertEqual(self.columns(self.table("/apis/networking.istio.io/v1/destinationrules")),
+                         ["Name", "Host", "Age"])
+        # Without the Table Accept, the same path is a plain List.
+        self.assertEqual(self.get("/api/v1/namespaces/bookinfo/pods")["kind"], "PodList")
+
+    def test_discovery_for_kubectl(self):
+        core = {r["name"]: r for r in self.get("/api/v1")["resources"]}
+        self.assertEqual(core["pods"]["categories"], ["all"])
+        self.assertEqual(core["services"]["categories"], ["all"])
+        self.assertNotIn("categories", core["secrets"])
+        self.assertEqual(core["pods"]["singularName"], "pod")
+        apps = {r["name"]: r for r in self.get("/apis/apps/v1")["resources"]}
+        self.assertEqual(apps["deployments"]["categories"], ["all"])
+        self.assertEqual(apps["deployments/scale"]["kind"], "Scale")
+        self.assertEqual(apps["deployments/scale"]["group"], "autoscaling")
+        vs = {r["name"]: r for r in self.get("/apis/networking.istio.io/v1")["resources"]}
+        self.assertEqual(vs["virtualservices"]["shortNames"], ["vs"])
+        crd = self.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+                       "virtualservices.networking.istio.io")
+        self.assertEqual(crd["spec"]["names"]["kind"], "VirtualService")
+        self.assertEqual([c["name"] for c in crd["spec"]["versions"][0]
+                          ["additionalPrinterColumns"]], ["Gateways", "Hosts", "Age"])
+        names = self.names(self.get("/api/v1/namespaces"))
+        self.assertIn("kube-system", names)
+
+    def test_events_field_selector(self):
+        pod = self.get("/api/v1/namespaces/bookinfo/pods/ratings-v1-686ccfb5d8-q2vbn")
+        for i, (kind, name, uid, reason) in enumerate([
+                ("Pod", pod["metadata"]["name"], pod["metadata"]["uid"], "Scheduled"),
+                ("Pod", "other", "u2", "Pulled"),
+                ("VirtualService", "reviews", "u3", "Synced")]):
+            status, doc = self.request("POST", "/api/v1/namespaces/bookinfo/events", {
+                "apiVersion": "v1", "kind": "Event", "metadata": {"name": f"e{i}"},
+                "involvedObject": {"kind": kind, "name": name, "namespace": "bookinfo",
+                                   "uid": uid},
+                "reason": reason, "type": "Warning" if i == 1 else "Normal", "message": "m"})
+            self.assertEqual(status, 201, doc)
+        sel = (f"involvedObject.name%3D{pod['metadata']['name']}%2CinvolvedObject.namespace"
+               f"%3Dbookinfo%2CinvolvedObject.uid%3D{pod['metadata']['uid']}")
+        doc = self.get(f"/api/v1/namespaces/bookinfo/events?fieldSelector={sel}")
+        self.assertEqual(self.names(doc), ["e0"])
+        doc = self.get("/api/v1/events?fieldSelector=involvedObject.kind%3DVirtualService")
+        self.assertEqual(self.names(doc), ["e2"])
+        doc = self.get("/api/v1/events?fieldSelector=type%3DWarning,reason%3DPulled")
+        self.assertEqual(self.names(doc), ["e1"])
+        ev = self.table("/api/v1/namespaces/bookinfo/events")
+        self.assertEqual(self.columns(ev), ["Last Seen", "Type", "Reason", "Object", "Message"])
+
+    def test_scale_subresource(self):
+        self.make_deploy()
+        path = "/apis/apps/v1/namespaces/bookinfo/deployments/web/scale"
+        sc = self.get(path)
+        self.assertEqual((sc["kind"], sc["apiVersion"], sc["spec"]), ("Scale", "autoscaling/v1",
+                                                                     {"replicas": 1}))
+        self.assertEqual(sc["status"]["selector"], "app=web")
+        sc["spec"]["replicas"] = 3
+        status, doc = self.request("PUT", path, sc)  # kubectl 1.20 scale
+        self.assertEqual((status, doc["spec"]["replicas"]), (200, 3), doc)
+        status, doc = self.request("PUT", path, sc)  # the RV it read is stale now
+        self.assert_status(doc, 409, "Conflict")
+        status, doc = self.request("PATCH", path, {"spec": {"replicas": 5}},
+                                   ctype="application/merge-patch+json")  # kubectl 1.32 scale
+        self.assertEqual((status, doc["spec"]["replicas"]), (200, 5), doc)
+        self.assertEqual(self.get(path[:-6])["spec"]["replicas"], 5)
+        status, doc = self.request("PATCH", path, {"spec": {"replicas": -1}},
+                                   ctype="application/merge-patch+json")
+        self.assert_status(doc, 422, "Invalid")
+        status, doc = self.request("GET", "/api/v1/namespaces/bookinfo/services/reviews/scale")
+        self.assert_status(doc, 404, "NotFound")
+
+    def test_status_subresource_patch(self):
+        path = "/api/v1/namespaces/bookinfo/pods/ratings-v1-686ccfb5d8-q2vbn"
+        status, doc = self.request("PATCH", path + "/status",
+                                   {"status": {"phase": "Failed"}, "spec": {"nodeName": "x"}},
+                                   ctype="application/strategic-merge-patch+json")
+        self.assertEqual(status, 200, doc)
+        got = self.get(path)
+        self.assertEqual((got["status"]["phase"], got["spec"]["nodeName"]), ("Failed", "node2"))
+        self.assertEqual(got["status"]["podIP"], "10.244.2.13")  # merged, not replaced
+
+    def test_namespace_lifecycle(self):
+        status, doc = self.request("POST", "/api/v1/namespaces/nosuch/configmaps", {
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
+        self.assert_status(doc, 404, "NotFound")
+        self.assertEqual(doc["message"], 'namespaces "nosuch" not found')
+        before = self.get("/api/v1/pods")["metadata"]["resourceVersion"]
+        conn, resp = self.open_watch(f"/api/v1/pods?watch=1&resourceVersion={before}")
+        status, doc = self.request("DELETE", "/api/v1/namespaces/bookinfo")
+        self.assertEqual(status, 200, doc)
+        deleted = sorted(self.next_event(resp)["object"]["metadata"]["name"] for _ in range(4))
+        conn.close()
+        self.assertEqual(len(deleted), 4)
+        for path in ("/api/v1/namespaces/bookinfo/pods", "/api/v1/namespaces/bookinfo/services",
+                     "/apis/networking.istio.io/v1/namespaces/bookinfo/virtualservices"):
+            self.assertEqual(self.get(path)["items"], [], path)
+        self.assertIn("default", self.names(self.get("/api/v1/namespaces")))
+        self.assertEqual(self.names(self.get("/api/v1/namespaces/default/serviceaccounts")),
+                         ["default"])  # other namespaces keep theirs
+
+    def patch(self, path, body, ctype, code=200):
+        status, doc = self.request("PATCH", path, body, ctype=ctype)
+        self.assertEqual(status, code, doc)
+        return doc
+
+    def test_strategic_merge_patch(self):
+        self.make_deploy()
+        path = "/apis/apps/v1/namespaces/bookinfo/deployments/web"
+        smp = "application/strategic-merge-patch+json"
+        # kubectl set image / apply: a container by name, its env by name.
+        doc = self.patch(path, {"spec": {"template": {"spec": {"containers": [
+            {"name": "b", "image": "b:2"},
+            {"name": "a", "env": [{"name": "Y", "value": "3"}, {"name": "Z", "value": "4"}]}]}}}},
+            smp)
+        cs = doc["spec"]["template"]["spec"]["containers"]
+        self.assertEqual([(c["name"], c["image"]) for c in cs], [("a", "a:1"), ("b", "b:2")])
+        self.assertEqual(cs[0]["env"], [{"name": "X", "value": "1"}, {"name": "Y", "value": "3"},
+                                        {"name": "Z", "value": "4"}])
+        self.assertEqual(cs[0]["ports"], [{"containerPort": 80}])
+        # kubectl apply: $setElementOrder and a deleted element.
+        doc = self.patch(path, {"spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "b"}, {"name": "a"}],
+            "containers": [{"name": "a", "$setElementOrder/env": [{"name": "Z"}, {"name": "X"}],
+                            "env": [{"name": "Y", "$patch": "delete"}]}]}}}}, smp)
+        cs = doc["spec"]["template"]["spec"]["containers"]
+        self.assertEqual([c["name"] for c in cs], ["b", "a"])
+        self.assertEqual([e["name"] for e in cs[1]["env"]], ["Z", "X"])
+        # kubectl rollout restart; a map replaced whole with $patch: replace; $retainKeys.
+        doc = self.patch(path, {"spec": {"template": {"metadata": {"annotations": {
+            "kubectl.kubernetes.io/restartedAt": "2026-11-26T00:00:00Z"}}}}}, smp)
+        self.assertEqual(doc["spec"]["template"]["metadata"]["annotations"],
+                         {"kubectl.kubernetes.io/restartedAt": "2026-11-26T00:00:00Z"})
+        self.assertEqual(doc["metadata"]["generation"], 4)
+        doc = self.patch(path, {"metadata": {"labels": {"$patch": "replace", "new": "1"}}}, smp)
+        self.assertEqual(doc["metadata"]["labels"], {"new": "1"})
+        doc = self.patch(path, {"spec": {"strategy": {"$retainKeys": ["type"],
+                                                      "type": "Recreate"}}}, smp)
+        self.assertEqual(doc["spec"]["strategy"], {"type": "Recreate"})
+        # A label removed with null, as kubectl label k- sends it.
+        doc = self.patch(path, {"metadata": {"labels": {"new": None}}}, smp)
+        self.assertEqual(doc["metadata"].get("labels", {}), {})
+
+    def test_json_patch(self):
+        path = "/api/v1/namespaces/bookinfo/pods/ratings-v1-686ccfb5d8-q2vbn"
+        jp = "application/json-patch+json"
+        doc = self.patch(path, [{"op": "add", "path": "/metadata/labels/x~1y", "value": "1"},
+                                {"op": "replace", "path": "/spec/nodeName", "value": "node1"},
+                                {"op": "test", "path": "/spec/nodeName", "value": "node1"}], jp)
+        self.assertEqual((doc["metadata"]["labels"]["x/y"], doc["spec"]["nodeName"]),
+                         ("1", "node1"))
+        doc = self.patch(path, [{"op": "remove", "path": "/metadata/labels/x~1y"}], jp)
+        self.assertNotIn("x/y", doc["metadata"]["labels"])
+        status, doc = self.request("PATCH", path, [{"op": "test", "path": "/spec/nodeName",
+                                                    "value": "node2"}], ctype=jp)
+        self.assert_status(doc, 422, "Invalid")
+
+    def test_unsupported_media_type(self):
+        path = "/api/v1/namespaces/bookinfo/pods/ratings-v1-686ccfb5d8-q2vbn"
+        status, doc = self.request("PATCH", path, {"metadata": {}},
+                                   ctype="application/apply-patch+yaml")
+        self.assert_status(doc, 415, "UnsupportedMediaType")
+        # A custom kind takes no strategic merge patch, as the real server's CRDs.
+        status, doc = self.request("PATCH", "/apis/networking.istio.io/v1/namespaces/bookinfo/"
+                                   "virtualservices/reviews", {"metadata": {}},
+                                   ctype="application/strategic-merge-patch+json")
+        self.assert_status(doc, 415, "UnsupportedMediaType")
+        status, doc = self.request("POST", "/api/v1/namespaces/bookinfo/configmaps", {},
+                                   ctype="text/plain")
+        self.assert_status(doc, 415, "UnsupportedMediaType")
+
+    def test_protobuf_namespace_as_kubectl_132_creates_it(self):
+        def field(num, payload):
+            return bytes([num << 3 | 2, len(payload)]) + payload
+        meta = field(1, field(1, b"demo") + field(11, field(1, b"k") + field(2, b"v")))
+        body = b"k8s\x00" + field(1, field(1, b"v1") + field(2, b"Namespace")) + field(2, meta)
+        status, _, out = self.raw_request("POST", "/api/v1/namespaces", body, {
+            "Content-Type": "application/vnd.kubernetes.protobuf"})
+        self.assertEqual(status, 201, out)
+        got = self.get("/api/v1/namespaces/demo")
+        self.assertEqual(got["metadata"]["labels"], {"k": "v", "kubernetes.io/metadata.name":
+                                                     "demo"})
+
+    def test_unknown_paths_and_verbs(self):
+        for path in ("/apis/nosuch.io/v1/things", "/api/v1/nosuchkinds",
+                     "/api/v1/namespaces/bookinfo/pods/x/nosuchsub", "/nothing/here",
+                     "/api/v1/namespaces/bookinfo/nodes"):
+            status, doc = self.request("GET", path)
+            self.assert_status(doc, 404, "NotFound")
+            self.assertEqual(doc["message"], "the server could not find the requested resource")
+        status, doc = self.request("PUT", "/api/v1/namespaces/bookinfo/pods", {})
+        self.assert_status(doc, 405, "MethodNotAllowed")
+        status, doc = self.request("POST", "/api/v1/namespaces/bookinfo/pods/x", {})
+        self.assert_status(doc, 405, "MethodNotAllowed")
+        status, doc = self.request("OPTIONS", "/api/v1/namespaces/bookinfo/pods/x")
+        self.assert_status(doc, 405, "MethodNotAllowed")
+
+    def test_no_traceback_on_the_wire(self):
+        """Malformed requests of every sort get a Status (or an error line from the HTTP
+        layer) and never a Python exception's text; the server answers after each."""
+        pod = "/api/v1/namespaces/bookinfo/pods/ratings-v1-686ccfb5d8-q2vbn"
+        dep = "/apis/apps/v1/namespaces/bookinfo/deployments/web"
+        self.make_deploy()
+        cases = [
+            ("GET", "/api/v1/pods?limit=abc", None, "application/json"),
+            ("GET", "/api/v1/pods?watch=1&timeoutSeconds=abc", None, "application/json"),
+            ("GET", "/api/v1/pods?continue=%%%", None, "application/json"),
+            ("GET", "/api/v1/pods?labelSelector=a+in+(b", None, "application/json"),
+            ("GET", "/api/v1/pods?fieldSelector=%3D%3D", None, "application/json"),
+            ("POST", "/api/v1/namespaces/bookinfo/pods", b"{not json", "application/json"),
+            ("POST", "/api/v1/namespaces/bookinfo/pods", b"[1,2]", "application/json"),
+            ("POST", "/api/v1/namespaces/bookinfo/pods", b'{"metadata": "x"}',
+             "application/json"),
+            ("POST", "/api/v1/namespaces/bookinfo/pods", b'{"metadata": {"name": 5}}',
+             "application/json"),
+            ("POST", "/api/v1/namespaces/bookinfo/pods", b'{"metadata": {"name": "p", '
+             b'"labels": [1]}, "spec": []}', "application/json"),
+            ("PUT", pod, b'{"metadata": {"name": ["x"]}}', "application/json"),
+            ("PATCH", pod, b'{"metadata": null}', "application/merge-patch+json"),
+            ("PATCH", pod, b'{"metadata": {"labels": 7}}', "application/strategic-merge-patch+json"),
+            ("PATCH", pod, b'{"spec": {"containers": "x"}}',
+             "application/strategic-merge-patch+json"),
+            ("PATCH", pod, b'{"spec": {"containers": [1, {"$patch": "delete"}]}}',
+             "application/strategic-merge-patch+json"),
+            ("PATCH", pod, b'{"$patch": "delete"}', "application/strategic-merge-patch+json"),
+            ("PATCH", pod, b'[{"op": "move", "from": "/nope", "path": "/x"}]',
+             "application/json-patch+json"),
+            ("PATCH", pod, b'[{"op": "add", "path": "/spec/containers/99", "value": 1}]',
+             "application/json-patch+json"),
+            ("PATCH", pod, b'[{"op": "replace", "path": "", "value": 3}]',
+             "application/json-patch+json"),
+            ("PATCH", pod, b'{"a": 1}', "application/json-patch+json"),
+            ("PATCH", pod, b"\xff\xfe", "application/merge-patch+json"),
+            ("PUT", dep + "/scale", b'"x"', "application/json"),
+            ("PUT", dep + "/scale", b'{"spec": 3}', "application/json"),
+            ("PATCH", dep + "/scale", b'{"spec": {"replicas": "x"}}',
+             "application/merge-patch+json"),
+            ("PUT", pod + "/status", b'{"status": 1}', "application/json"),
+            ("PATCH", pod + "/status", b'[1]', "application/merge-patch+json"),
+            ("POST", "/api/v1/namespaces", b"k8s\x00\x0a\xff", "application/vnd.kubernetes.protobuf"),
+            ("POST", "/apis/authentication.k8s.io/v1/tokenreviews", b'{"kind": "TokenReview", '
+             b'"spec": []}', "application/json"),
+            ("DELETE", "/api/v1/namespaces/bookinfo/pods?labelSelector=!!", None,
+             "application/json"),
+            ("GET", "/openapi/v3/apis", None, "application/json"),
+            ("GET", "/api/v1/pods", None, "application/json;as=Table;v=v1;g=meta.k8s.io"),
+        ]
+        for method, path, body, ctype in cases:
+            headers = {"Content-Type": ctype}
+            if "as=Table" in ctype:
+                headers["Accept"] = ctype
+            try:
+                status, _, out = self.raw_request(method, path, body, headers)
+            except (http.client.HTTPException, OSError) as e:
+                self.fail(f"{method} {path} {body!r}: no answer ({e!r})")
+            text = out.decode("utf-8", "replace")
+            for word in ("Traceback", 'File "', "Error(", "Exception", "object has no",
+                         "not subscriptable", "unhashable", "NoneType", "KeyError"):
+                self.assertNotIn(word, text, f"{method} {path} {body!r}: {text}")
+            if status >= 400:
+                doc = json.loads(out)
+                self.assertEqual(doc["kind"], "Status", text)
+                self.assertEqual(doc["code"], status, text)
+        self.assertEqual(self.get("/api/v1/namespaces/bookinfo/pods")["kind"], "PodList")
+
 if __name__ == "__main__":
     unittest.main()
