@@ -274,13 +274,14 @@ fabric_bg_stop() {
 	FABRIC_BG_DIR=
 }
 
-# fake_api_up DIR TOKEN: the fake Kubernetes API server (tests/k8s/fake_apiserver.py) on a
-# loopback port, its log in DIR/api.log; sets $port and $api_pid and writes DIR/kubeconfig (the
-# caller stops it with the rest of its processes).
+# fake_api_up DIR TOKEN [ARGS...]: the fake Kubernetes API server (tests/k8s/fake_apiserver.py)
+# on a loopback port with ARGS, its log in DIR/api.log; sets $port and $api_pid and writes
+# DIR/kubeconfig (the caller stops it with the rest of its processes).
 fake_api_up() {
 	local dir=$1 token=$2
+	shift 2
 	/usr/bin/python3 "$REPO/tests/k8s/fake_apiserver.py" --listen 127.0.0.1:0 \
-		--port-file "$dir/port" --token "$token" >"$dir/api.log" 2>&1 &
+		--port-file "$dir/port" --token "$token" "$@" >"$dir/api.log" 2>&1 &
 	api_pid=$!
 	wait_for 10 test -s "$dir/port" || fail "the API server did not start: $(cat "$dir/api.log")"
 	port=$(cat "$dir/port")

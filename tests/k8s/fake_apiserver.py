@@ -304,10 +304,10 @@ class Store:
             # (or is being deleted).
             if res[4] and not self.loading:
                 nso = self.objects.get(("", "namespaces", "", ns))
-                if nso is None:
+                if nso is None and ns != "default":
                     raise ApiError(404, "NotFound", f'namespaces "{ns}" not found',
                                    {"name": ns, "kind": "namespaces"})
-                if nso["metadata"].get("deletionTimestamp"):
+                if nso and nso["metadata"].get("deletionTimestamp"):
                     raise ApiError(403, "Forbidden", f'{res[2]}{group_suffix(res)} '
                                    f'"{md["name"]}" is forbidden: unable to create new content '
                                    f'in namespace {ns} because it is being terminated',
@@ -385,15 +385,20 @@ class Store:
             self._record("DELETED", res, obj)
             return copy.deepcopy(obj)
 
-    def bootstrap(self):
-        """What a new cluster has: its four namespaces, and a CRD for each custom kind served
-        (those `ambitctl install crds` or a user's kubectl apply them over)."""
-        for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+    def bootstrap(self, crds=True):
+        """What a new cluster has: its system namespaces, and (`crds`) a CRD for each custom kind
+        served, as a cluster with Istio and the Gateway API installed lists them (`ambitctl
+        install crds` or a user's kubectl applies over them). "default" is left to whoever
+        writes it first (the local cluster's mirror creates it and would find it taken); writes
+        into it are admitted before it exists."""
+        for name in ("kube-system", "kube-public", "kube-node-lease"):
             if ("", "namespaces", "", name) not in self.objects:
                 self.create(BY_PLURAL[("", "namespaces")], "",
                             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
                              "spec": {"finalizers": ["kubernetes"]},
                              "status": {"phase": "Active"}})
+        if not crds:
+            return
         crd = BY_PLURAL[("apiextensions.k8s.io", "customresourcedefinitions")]
         for o in fake_kinds.crd_objects(RESOURCES):
             if ("apiextensions.k8s.io", "customresourcedefinitions", "",
@@ -1146,13 +1151,15 @@ def main():
     ap.add_argument("--tls-key")
     ap.add_argument("--bookmark-seconds", type=float, default=5.0)
     ap.add_argument("--port-file", help="write the bound port here once listening")
+    ap.add_argument("--no-crds", action="store_true", help="start without the custom kinds' "
+                    "CustomResourceDefinition objects (as a cluster before they are installed)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     host, _, port = args.listen.rpartition(":")
     store = Store()
     for path in args.load:
         store.load(path)
-    store.bootstrap()
+    store.bootstrap(crds=not args.no_crds)
     ThreadingHTTPServer.daemon_threads = True
     srv = ThreadingHTTPServer((host, int(port)), Handler)
     srv.store, srv.token, srv.verbose = store, args.token, args.verbose

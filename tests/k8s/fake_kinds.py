@@ -11,6 +11,7 @@ below metadata: x-kubernetes-preserve-unknown-fields.
 """
 import copy
 import datetime
+import hashlib
 import json
 import re
 
@@ -268,12 +269,14 @@ def openapi_v2(resources):
 def openapi_v3_index(resources):
     gvs = sorted({(r[0], v) for r in resources for v in r[1]})
     return {"paths": {gv_base(g, v).lstrip("/"): {
-        "serverRelativeURL": f"/openapi/v3{gv_base(g, v)}?hash={v3_hash(g, v)}"}
+        "serverRelativeURL": f"/openapi/v3{gv_base(g, v)}?hash={v3_hash(resources, g, v)}"}
         for g, v in gvs}}
 
 
-def v3_hash(group, version):
-    return format(abs(hash((group, version, "fake"))) & 0xFFFFFFFFFFFF, "X")
+def v3_hash(resources, group, version):
+    """The document's own digest, as the real server's: kubectl caches a document by it."""
+    doc = json.dumps(openapi_v3(resources, group, version), sort_keys=True).encode()
+    return hashlib.sha512(doc).hexdigest()[:128].upper()
 
 
 def openapi_v3(resources, group, version):

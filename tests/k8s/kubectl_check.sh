@@ -66,8 +66,7 @@ spec:
   nodeName: node2
   containers: [{name: details, image: docker.io/istio/examples-bookinfo-details-v1:1.20.2}]
 YAML
-# --validate=false: the fake serves no OpenAPI document to validate against.
-out=$(kc apply --validate=false -f "$tmp/pod.yaml") || fail "kubectl apply: $out"
+out=$(kc apply -f "$tmp/pod.yaml") || fail "kubectl apply: $out"
 expect_eq "$out" "pod/details-v1-t91 created"
 out=$(kc get pod -n bookinfo details-v1-t91 -o jsonpath='{.spec.nodeName}') || fail "get new pod"
 expect_eq "$out" node2
