@@ -183,6 +183,7 @@ EOF
 }
 cat >"$tmp/objs/cluster.json" <<EOF
 {"apiVersion":"v1","kind":"List","items":[
+ {"apiVersion":"v1","kind":"Namespace","metadata":{"name":"ambit-system"}},
  {"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop",
   "labels":{"istio.io/dataplane-mode":"ambient"}}},
  $(pod_json a-5d8f-x1 "$UA" 10.98.93.2 node1 "$NODE_IP"),
