@@ -233,16 +233,19 @@ def path_ops(paths, base, res, version):
     gvk = {"group": group, "kind": kind, "version": version}
     fv = {"name": "fieldValidation", "in": "query", "type": "string", "uniqueItems": True,
           "description": "Strict, Warn or Ignore"}
+    dry = {"name": "dryRun", "in": "query", "type": "string", "uniqueItems": True,
+           "description": "All: nothing is stored"}
     ns = "namespaces/{namespace}/" if namespaced else ""
     item = {}
     for verb in ("put", "patch", "delete", "get"):
-        item[verb] = {"operationId": f"{verb}{kind}", "parameters": [fv] if verb in ("put", "patch")
-                      else [], "x-kubernetes-action": verb,
+        item[verb] = {"operationId": f"{verb}{kind}",
+                      "parameters": [fv, dry] if verb in ("put", "patch") else
+                      [dry] if verb == "delete" else [], "x-kubernetes-action": verb,
                       "x-kubernetes-group-version-kind": gvk,
                       "responses": {"200": {"description": "OK"}}}
     paths[f"{base}/{ns}{plural}/{{name}}"] = item
     paths[f"{base}/{ns}{plural}"] = {
-        "post": {"operationId": f"create{kind}", "parameters": [fv],
+        "post": {"operationId": f"create{kind}", "parameters": [fv, dry],
                  "x-kubernetes-action": "post", "x-kubernetes-group-version-kind": gvk,
                  "responses": {"201": {"description": "Created"}}},
         "get": {"operationId": f"list{kind}", "parameters": [], "x-kubernetes-action": "list",
@@ -357,11 +360,32 @@ def _pb_schema(s):
     return out
 
 
+def _pb_operation(op):
+    """Operation: parameters=8 (ParametersItem parameter=1 -> Parameter non_body_parameter=2 ->
+    NonBodyParameter query_parameter_sub_schema=3 -> QueryParameterSubSchema in=2
+    description=3 name=4 type=6), vendor_extension=13. kubectl 1.20 reads a PATCH's dryRun
+    parameter (its --dry-run=server check) and its x-kubernetes-group-version-kind."""
+    out = b""
+    for p in op.get("parameters", []):
+        q = _field(2, p["in"]) + _field(3, p.get("description", "")) + _field(4, p["name"]) + \
+            _field(6, p.get("type", "string"))
+        out += _field(8, _field(1, _field(2, _field(3, q))))
+    for k, v in op.items():
+        if k.startswith("x-"):
+            out += _field(13, _field(1, k) + _field(2, _field(2, json.dumps(v))))
+    return out
+
+
 def openapi_v2_protobuf(doc):
     info = _field(1, doc["info"]["title"]) + _field(2, doc["info"]["version"])
+    # PathItem: get=2 put=3 post=4 delete=5 patch=8; Paths: path=2 (NamedPathItem name=1 value=2)
+    nums = {"get": 2, "put": 3, "post": 4, "delete": 5, "patch": 8}
+    paths = b"".join(_field(2, _field(1, path) + _field(2, b"".join(
+        _field(nums[verb], _pb_operation(op)) for verb, op in item.items() if verb in nums)))
+        for path, item in doc["paths"].items())
     defs = b"".join(_field(1, _field(1, n) + _field(2, _pb_schema(s)))
                     for n, s in doc["definitions"].items())
-    return _field(1, doc["swagger"]) + _field(2, info) + _field(8, b"") + _field(9, defs)
+    return _field(1, doc["swagger"]) + _field(2, info) + _field(8, paths) + _field(9, defs)
 
 
 # ---- server-side field validation ----

@@ -500,6 +500,21 @@ class FakeApiServerTest(unittest.TestCase):
         props = [self.pb_fields(p)[0][1].decode() for num, v in dep if num == 25
                  for _, p in self.pb_fields(v)]
         self.assertEqual(props, ["apiVersion", "kind", "metadata", "spec", "status"])
+        # kubectl 1.20's --dry-run=server looks for the dryRun parameter of the kind's PATCH.
+        paths = dict((self.pb_fields(np)[0][1].decode(), self.pb_fields(np)[1][1])
+                     for num, p in top if num == 8 for _, np in self.pb_fields(p))
+        item = self.pb_fields(paths["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"])
+        patch = [v for num, v in item if num == 8][0]
+        names = [self.pb_fields(self.pb_fields(self.pb_fields(self.pb_fields(v)[0][1])[0][1])
+                                [0][1]) for num, v in self.pb_fields(patch) if num == 8]
+        self.assertIn((4, b"dryRun"), [f for q in names for f in q])
+
+    def test_dry_run_stores_nothing(self):
+        status, doc = self.request("POST", "/apis/apps/v1/namespaces/bookinfo/deployments"
+                                   "?dryRun=All", self.DEPLOY)
+        self.assertEqual(status, 201, doc)
+        status, doc = self.request("GET", "/apis/apps/v1/namespaces/bookinfo/deployments/web")
+        self.assert_status(doc, 404, "NotFound")
 
     def test_openapi_v3(self):
         index = self.get("/openapi/v3")["paths"]
