@@ -218,6 +218,13 @@ def parse_field_selector(text, res):
 
 # ---- the store ----
 
+# Namespaces a namespaced write is admitted into before their Namespace object exists. A real
+# cluster has default from the start, and one with Istio has istio-system; here the local
+# cluster's mirror creates them (and, until it adopts an object it did not make, would fail on
+# one already there), and its plan writes the ingress gateway into istio-system even when
+# `ambitctl install` made no istio-system. Any other missing namespace is 404.
+ADMITTED_BEFORE_CREATED = ("default", "istio-system")
+
 def strategy(res, md):
     """What the real server's strategies set on every create and update: a Namespace's
     kubernetes.io/metadata.name label is its name (NamespaceDefaultLabelName, GA since 1.22)."""
@@ -304,7 +311,7 @@ class Store:
             # (or is being deleted).
             if res[4] and not self.loading:
                 nso = self.objects.get(("", "namespaces", "", ns))
-                if nso is None and ns != "default":
+                if nso is None and ns not in ADMITTED_BEFORE_CREATED:
                     raise ApiError(404, "NotFound", f'namespaces "{ns}" not found',
                                    {"name": ns, "kind": "namespaces"})
                 if nso and nso["metadata"].get("deletionTimestamp"):
@@ -388,9 +395,8 @@ class Store:
     def bootstrap(self, crds=True):
         """What a new cluster has: its system namespaces, and (`crds`) a CRD for each custom kind
         served, as a cluster with Istio and the Gateway API installed lists them (`ambitctl
-        install crds` or a user's kubectl applies over them). "default" is left to whoever
-        writes it first (the local cluster's mirror creates it and would find it taken); writes
-        into it are admitted before it exists."""
+        install crds` or a user's kubectl applies over them). "default" and "istio-system" are
+        left to whoever writes them first (see ADMITTED_BEFORE_CREATED)."""
         for name in ("kube-system", "kube-public", "kube-node-lease"):
             if ("", "namespaces", "", name) not in self.objects:
                 self.create(BY_PLURAL[("", "namespaces")], "",
