@@ -17,6 +17,7 @@ import copy
 import datetime
 import json
 import os
+import re
 import socket
 import ssl
 import sys
@@ -141,6 +142,11 @@ def split_top(text):
     return [p.strip() for p in parts if p.strip()]
 
 
+LABEL_KEY = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                       r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+
+
 def parse_label_selector(text):
     """Returns a predicate over a labels dict; raises ApiError(400) on a malformed selector."""
     reqs = []
@@ -164,6 +170,12 @@ def parse_label_selector(text):
             reqs.append((term, "exists", None))
         else:
             raise ApiError(400, "BadRequest", f"unable to parse requirement: {term!r}")
+
+    for key, _, vals in reqs:
+        if not LABEL_KEY.fullmatch(key) or any(not LABEL_VALUE.fullmatch(v)
+                                                for v in vals or ()):
+            raise ApiError(400, "BadRequest", f"unable to parse requirement: invalid label "
+                           f"key or value in {text!r}")
 
     def match(labels):
         for key, op, vals in reqs:
@@ -532,6 +544,35 @@ SUBRESOURCE_DISCOVERY = {
 }
 
 
+def check_shape(res, obj):
+    """What the real server's decoding refuses before anything else looks at an object: metadata
+    strings and string maps of the wrong JSON type, a spec or status that is not an object."""
+    def refuse(path, want, got):
+        names = {str: "string", int: "number", float: "number", bool: "bool", list: "array",
+                 dict: "object", type(None): "null"}
+        raise ApiError(400, "BadRequest", f'{res[3]} in version "{res[1][0]}" cannot be handled '
+                       f'as a {res[3]}: json: cannot unmarshal {names.get(type(got), "value")} '
+                       f'into Go struct field {path} of type {want}')
+    md = obj.get("metadata")
+    if md is not None and not isinstance(md, dict):
+        refuse(f"{res[3]}.metadata", "v1.ObjectMeta", md)
+    for k in ("name", "generateName", "namespace", "uid", "resourceVersion"):
+        if k in (md or {}) and not isinstance(md[k], str):
+            refuse(f"ObjectMeta.metadata.{k}", "string", md[k])
+    for k in ("labels", "annotations"):
+        v = (md or {}).get(k)
+        if v is not None and not (isinstance(v, dict) and
+                                  all(isinstance(x, str) for x in v.values())):
+            refuse(f"ObjectMeta.metadata.{k}", "map[string]string", v)
+    for k in ("spec", "status"):
+        if obj.get(k) is not None and not isinstance(obj[k], dict):
+            refuse(f"{res[3]}.{k}", "object", obj[k])
+    schema = fake_kinds.schema_for(res[0], res[1][0], res[3])
+    err = schema and fake_kinds.type_error(obj, schema)
+    if err:
+        refuse(f"{res[3]}.{err[0]}", err[1], err[2])
+
+
 def method_not_allowed():
     return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
                     "requested resource")
@@ -805,6 +846,7 @@ class Handler(BaseHTTPRequestHandler):
                 rv = None
             new = copy.deepcopy(cur)
             new["status"] = body.get("status", {})
+            check_shape(res, new)
             new["metadata"]["resourceVersion"] = rv or cur["metadata"]["resourceVersion"]
             try:
                 out = self.store.update(res, ns, name, new)
@@ -842,7 +884,8 @@ class Handler(BaseHTTPRequestHandler):
                     raise ApiError(400, "BadRequest", "the body of the request must be a Scale")
             else:
                 body = self.apply_patch(None, scale_of(cur))
-            replicas = (body.get("spec") or {}).get("replicas")
+            spec = body.get("spec")
+            replicas = spec.get("replicas") if isinstance(spec, dict) else None
             if not isinstance(replicas, int) or replicas < 0:
                 raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: '
                                f'spec.replicas: Invalid value: {json.dumps(replicas)}: must be '
@@ -887,9 +930,14 @@ class Handler(BaseHTTPRequestHandler):
             if ctype == "application/merge-patch+json":
                 out = merge_patch(cur, patch)
             else:
-                out = fake_kinds.strategic_merge(cur, patch, schema)
+                try:
+                    out = fake_kinds.strategic_merge(cur, patch, schema)
+                except fake_kinds.PatchError as e:
+                    raise ApiError(400, "BadRequest", str(e))
         if not isinstance(out, dict) or not isinstance(out.get("metadata"), dict):
             raise ApiError(422, "Invalid", "the patched object is not an object with metadata")
+        if res:
+            check_shape(res, out)
         return out
 
     def validate_fields(self, res, obj):
@@ -981,6 +1029,17 @@ class Handler(BaseHTTPRequestHandler):
                                     "items": items})
         raise method_not_allowed()
 
+    def int_param(self, name, default):
+        """An integer query parameter; 400 for anything else, as the real server's decoding."""
+        text = self.query.get(name) or ""
+        if not text:
+            return default
+        try:
+            return int(text)
+        except ValueError:
+            raise ApiError(400, "BadRequest", f'{name}: Invalid value: "{text}": must be an '
+                           "integer")
+
     def dry_run(self):
         return self.query.get("dryRun") == "All"
 
@@ -992,6 +1051,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "BadRequest", f'the kind of the object ({obj.get("kind")}) does '
                            f'not match the resource ({res[3]})')
         obj["kind"], obj["apiVersion"] = res[3], av
+        check_shape(res, obj)
         return obj
 
     def selectors(self, res):
@@ -1015,7 +1075,7 @@ class Handler(BaseHTTPRequestHandler):
                            "results in an inconsistent list - objects that were created, "
                            "modified, or deleted between the time the first chunk was returned "
                            "and now may show up in the list.")
-        limit = int(self.query.get("limit") or 0)
+        limit = self.int_param("limit", 0)
         keyed, now, more = self.store.list_page(res, ns or None, match, start, limit)
         rv = now if rv is None else rv
         meta = {"resourceVersion": str(rv)}
@@ -1038,7 +1098,7 @@ class Handler(BaseHTTPRequestHandler):
         match = self.selectors(res)
         store = self.store
         rv_param = self.query.get("resourceVersion", "")
-        timeout = float(self.query.get("timeoutSeconds") or 1800)
+        timeout = self.int_param("timeoutSeconds", 1800)
         bookmarks = self.query.get("allowWatchBookmarks", "") in ("1", "true")
         deadline = time.monotonic() + timeout
 

@@ -416,6 +416,38 @@ def unknown_fields(value, schema, path="", out=None):
     return out
 
 
+def type_error(value, schema, path=""):
+    """The first place `value` has a JSON type its closed schema does not allow, as
+    (path, wanted type, value), or None; null is allowed anywhere (it means unset)."""
+    while "$ref" in schema:
+        schema = DEFS[schema["$ref"]]
+    if value is None or schema.get("x-kubernetes-preserve-unknown-fields"):
+        return None
+    want = schema.get("type")
+    ok = {"object": lambda v: isinstance(v, dict), "array": lambda v: isinstance(v, list),
+          "boolean": lambda v: isinstance(v, bool),
+          "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+          "string": lambda v: isinstance(v, str) or (
+              schema.get("format") == "int-or-string" and isinstance(v, int)
+              and not isinstance(v, bool))}.get(want)
+    if ok and not ok(value):
+        return path, want, value
+    if isinstance(value, dict):
+        props = schema.get("properties")
+        ap = schema.get("additionalProperties")
+        for k, v in value.items():
+            sub = props.get(k) if props is not None else ap if isinstance(ap, dict) else None
+            err = sub is not None and type_error(v, sub, f"{path}.{k}" if path else k)
+            if err:
+                return err
+    elif isinstance(value, list) and "items" in schema:
+        for i, v in enumerate(value):
+            err = type_error(v, schema["items"], f"{path}[{i}]")
+            if err:
+                return err
+    return None
+
+
 # ---- strategic merge patch ----
 
 def _resolve(schema):
@@ -487,8 +519,9 @@ def _merge_list(orig, patch, schema, order):
         return orig + [x for x in patch if x not in orig]
     out = [copy.deepcopy(x) for x in orig]
     for item in patch:
-        if not isinstance(item, dict):
-            continue
+        if not isinstance(item, dict) or key not in item:
+            raise PatchError(f"map: {json.dumps(item)} does not contain declared merge key: "
+                             f"{key}")
         idx = next((i for i, x in enumerate(out) if isinstance(x, dict)
                     and x.get(key) == item.get(key)), None)
         if item.get("$patch") == "delete":
