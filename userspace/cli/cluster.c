@@ -207,7 +207,7 @@ int cluster_kube_enter(const struct ctl_cluster *c, struct kconn *k, int *saved)
 
 	*saved = -1;
 	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
-	cluster_path(c, path, sizeof(path), "kube/kubeconfig");
+	cluster_path(c, path, sizeof(path), "kube/fabric.kubeconfig");
 	if (kconn_kubeconfig(k, path, NULL, why, sizeof(why))) {
 		fprintf(stderr, "ambitctl: cluster %s: %s\n", c->name, why);
 		return -EINVAL;

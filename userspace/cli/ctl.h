@@ -181,8 +181,9 @@ int cluster_ztunnel_argv(const struct ctl_cluster *c, const struct ctl_node *n, 
 			 size_t len, char **argv, size_t max);
 
 /*
- * --kube: connects @k to the cluster's API server (<run>/kube/kubeconfig) from inside the fabric
- * netns, where it listens; *@saved is for cluster_kube_leave. 0 or -errno, told on stderr.
+ * --kube: connects @k to the cluster's API server (<run>/kube/fabric.kubeconfig: 10.99.0.1) from
+ * inside the fabric netns, where it listens; *@saved is for cluster_kube_leave. 0 or -errno, told
+ * on stderr.
  */
 struct kconn;
 /* Makes @c a --kube cluster: its nodes' pins, cgroups and sockets where the DaemonSet has them. */
@@ -270,6 +271,13 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 	     bool ingress, int prom_port);
 /* kubeup.c: --kube's API server, credentials and `ambitctl install` into it. 0 or -errno. */
 int kube_up(const struct ctl_cluster *c);
+/*
+ * The server the user's kubeconfig (<run>/kube/kubeconfig) names, https://127.0.0.1:PORT, into
+ * @buf. 0, or -errno (@c is no --kube cluster, or its kubeconfig is gone).
+ */
+int kube_host_server(const struct ctl_cluster *c, char *buf, size_t len);
+/* `ambitctl local kubeconfig`: prints the path of the user's kubeconfig of a --kube cluster. */
+int local_kubeconfig(const struct ctl_opts *o);
 /*
  * kmirror.c: has the API server of --kube cluster @c hold exactly its objects (state/) and the
  * pods of @p, and gives each pod its UID and its kubelet cgroup (pod<uid>). A pod not yet

@@ -42,7 +42,9 @@ static const struct usage_entry {
      "                                  (--kube: also apiserver, node1-ambit-ca)\n"
      "  local stop|start agent|ztunnel [--node N]   stopped stays down until started\n"
      "  local upgrade ztunnel [--node N]   a new ztunnel takes the listeners, the old drains\n"
-     "  local status [-o json]          kubelets, agents, ztunnels, pods: state, restarts\n"},
+     "  local status [-o json]          kubelets, agents, ztunnels, pods: state, restarts\n"
+     "  local kubeconfig                --kube: the path of the admin's kubeconfig (its API\n"
+     "                                  server on 127.0.0.1), for KUBECONFIG=\n"},
     {"config", " apply delete ",
      "  apply -f FILE|DIR|URL|- [-n NS] [--dry-run] [--wait=false] [--timeout 30s]\n"
      "                                  object by object, as kubectl; waits until in force\n"
@@ -291,6 +293,8 @@ static int run_local(int argc, char **argv, struct args *a)
 	}
 	if (!strcmp(sub, "status"))
 		return local_status(&a->o);
+	if (!strcmp(sub, "kubeconfig"))
+		return local_kubeconfig(&a->o);
 	/* Not in the usage: `local up` starts one per node (kubelet.c). */
 	if (!strcmp(sub, "kubelet"))
 		return local_kubelet(&a->o);
