@@ -152,6 +152,13 @@ struct ctl_opts {
 int cluster_init(struct ctl_cluster *c, const char *name, int nnodes);
 /* Reads <run dir>/cluster.json of @name into @c. -ENOENT when the cluster is not up. */
 int cluster_load(struct ctl_cluster *c, const char *name);
+/*
+ * The clusters that are up (a run dir holding cluster.json), by name: the first into @first,
+ * all of them ", "-separated into @list. Their number.
+ */
+int cluster_list_up(char *first, size_t flen, char *list, size_t llen);
+/* Tells on stderr that cluster @name is not up, and which are (or how to start one). */
+void cluster_tell_not_up(const char *name);
 int cluster_save(const struct ctl_cluster *c);
 /* "routed" or "bridge" (static string). */
 const char *cluster_cni_name(enum ctl_cni cni);
@@ -236,6 +243,13 @@ int read_pid_file(const char *path);
 int load_manifests(struct config *cfg, const char *path);
 /* Loads the store (state/) printing nothing but the first file that does not load. */
 int load_state_quiet(struct config *cfg, const char *state);
+/*
+ * Whether namespace @ns is there in @cfg: a Namespace object, default or istio-system, or one
+ * the local cluster's own manifests used without making it (their pods, Services...).
+ */
+bool state_ns_known(const struct config *cfg, const char *ns);
+/* kubectl's words for it: Error from server (NotFound): namespaces "NS" not found. */
+void tell_ns_not_found(const char *ns);
 /*
  * gwdeploy.c, Istio's gateway deployment controller for the local cluster: the Services of
  * @cfg's Gateways of class istio as YAML (*@out, NULL when none; 0 or -ENOMEM), and the store

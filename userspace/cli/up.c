@@ -558,7 +558,7 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 	if (access(c.run_dir, F_OK) == 0) {
 		fprintf(stderr,
 			"ambitctl: cluster %s already exists (%s); run `ambitctl local down "
-			"--name %s` first\n",
+			"--cluster %s` first\n",
 			c.name, c.run_dir, c.name);
 		return -EEXIST;
 	}
