@@ -564,7 +564,7 @@ static int namespaces_exist(const struct ctl_cluster *c, const struct store_objs
 		fprintf(stderr,
 			"Error from server (NotFound): error when creating \"%s\": namespaces "
 			"\"%s\" not found\n",
-			in->items[i].file, ns);
+			strcmp(in->items[i].file, "<stdin>") ? in->items[i].file : "STDIN", ns);
 		bad++;
 	}
 	if (bad)
