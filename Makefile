@@ -342,7 +342,8 @@ $(O)/bench-l7-policy: tools/bench/l7-policy-bench.c $(WP_LIB_OBJS) $(O)/libnet.a
 bench-l7-policy: $(O)/bench-l7-policy
 	@$(O)/bench-l7-policy
 
-# `make image`: the container image (deploy/Containerfile) from the binaries, with buildah.
+# `make image`: the container image (deploy/Containerfile) from the binaries, with podman build,
+# into podman's default storage; prints the tag and how to push it.
 image: deps
 	$(MAKE) $(BINS)
 	@bash tools/image.sh

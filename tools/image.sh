@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # `make image`: stages the binaries and the shared libraries ldd lists for them (with the dynamic
-# loader) into build/image/root, then builds deploy/Containerfile from it with buildah, FROM
-# scratch, tagged localhost/ambit:<version>. Prints the tag. No registry is needed or reached.
-# Knobs: IMAGE_TAG (default localhost/ambit:$(ambitctl --version)), STORAGE_DRIVER (vfs: works
-# on any filesystem; overlay where the kernel and the storage allow).
+# loader) into build/image/root, then builds deploy/Containerfile from it with `podman build`,
+# FROM scratch, tagged localhost/ambit:<version>, into podman's own storage: the store and the
+# driver a plain `podman images` and `podman push` use (a fresh store picks overlay, an older one
+# keeps the driver it was made with; buildah's own default need not be the same, and a fixed
+# `--storage-driver vfs` left the image where a default podman did not look). Prints the tag on
+# stdout and how to push it on stderr; pushes nothing: no registry is needed or reached.
+# Knobs: IMAGE_TAG (default localhost/ambit:$(ambitctl --version)), STORAGE_DRIVER (empty:
+# podman's default; if set, podman must be given the same --storage-driver to see the image).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 B=$REPO/build
@@ -11,7 +15,7 @@ BINS=(ambit-agent ztunnel waypoint ambitctl)
 for b in "${BINS[@]}"; do
 	[ -x "$B/$b" ] || { echo "image: build/$b not built (make)" >&2; exit 1; }
 done
-command -v buildah >/dev/null || { echo "image: needs buildah (make deps)" >&2; exit 1; }
+command -v podman >/dev/null || { echo "image: needs podman (make deps)" >&2; exit 1; }
 version=$("$B/ambitctl" --version | awk '{print $2}')
 tag=${IMAGE_TAG:-localhost/ambit:$version}
 ctx=$B/image
@@ -32,6 +36,13 @@ printf 'root:x:0:0:root:/:/usr/local/bin/ambitctl\nnobody:x:65534:65534:nobody:/
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$ctx/root/etc/group"
 printf 'hosts: files dns\n' >"$ctx/root/etc/nsswitch.conf"
 cp "$REPO/deploy/Containerfile" "$ctx/Containerfile"
-buildah --storage-driver "${STORAGE_DRIVER:-vfs}" bud -q --layers=false -f "$ctx/Containerfile" \
-	-t "$tag" "$ctx" >/dev/null
+podman ${STORAGE_DRIVER:+--storage-driver "$STORAGE_DRIVER"} build -q --layers=false \
+	-f "$ctx/Containerfile" -t "$tag" "$ctx" >/dev/null
 echo "$tag"
+name=${tag##*/}
+sd=${STORAGE_DRIVER:+--storage-driver $STORAGE_DRIVER }
+cat >&2 <<EOT
+image: $tag is in podman's storage (podman ${sd}images). To push it (not done here):
+  podman ${sd}push $tag docker://REGISTRY/${name}
+  ambitctl install --set image=REGISTRY/${name}
+EOT

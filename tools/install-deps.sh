@@ -36,7 +36,7 @@ pkgs=(
 	sockperf wrk stunnel4 nginx-light libnginx-mod-stream jq
 	# bench (tools/bench/l7.sh): the reference L7 router; gateway.sh: nginx's JWT check (njs)
 	haproxy libnginx-mod-http-js
-	# `make image` and its test: build FROM scratch without a registry, run with runc (t_92)
+	# `make image` and its test: podman build FROM scratch without a registry, run with runc (t_92)
 	buildah podman runc
 	# tests: the manifests checked offline against the Kubernetes API's models (t_94)
 	python3-kubernetes

@@ -33,6 +33,9 @@ int ca_issue(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, struct
  * SAN instead (a server reached by address: the local cluster's API server). 0 or -errno.
  */
 int ca_issue_dns(struct ambit_ca *ca, const char *dns_name, long lifetime_s, struct ca_issued *out);
+/* As ca_issue_dns for a server known by several names and addresses (@n of @names), all SANs. */
+int ca_issue_names(struct ambit_ca *ca, const char *const *names, size_t n, long lifetime_s,
+		   struct ca_issued *out);
 void ca_issued_free(struct ca_issued *out);
 /*
  * Signs the PEM certificate request @csr_pem for @spiffe_id (the caller decides the identity;

@@ -30,7 +30,7 @@ for cmd in "local" "local up" "local down" "local exec" "local logs" "local stop
 	done
 done
 out=$(actl local status --help)
-expect_contains "$out" "local exec POD -- CMD..." "local --help lists every local command"
+expect_contains "$out" "local exec [-n NS] POD -- CMD..." "local --help lists every local command"
 
 # After "--" the words are the pod's: no usage, the exec itself is attempted (and fails here).
 out=$(actl local exec --name "nosuch$$" x/y -- true --help 2>&1) && fail "exec into no cluster succeeded"
@@ -51,7 +51,7 @@ for cmd in workloads "local status" "local down"; do
 	# shellcheck disable=SC2086
 	out=$(actl $cmd 2>&1) && fail "ambitctl $cmd picked a cluster among several"
 	expect_contains "$out" "sel$$a, sel$$b" "ambitctl $cmd lists the clusters up"
-	expect_contains "$out" "--name C" "ambitctl $cmd says how to choose"
+	expect_contains "$out" "--cluster C" "ambitctl $cmd says how to choose"
 done
 [ -f "/run/ambit/sel$$a/cluster.json" ] || fail "local down without --name removed a cluster"
 # analyze -f needs no cluster: it says so and analyzes the files alone.

@@ -46,7 +46,7 @@ expect_not_contains "$out" "mesh/waypoint:" "--name selects one waypoint"
 
 # Refusals: no such namespace, bad names, unknown traffic type, an unknown waypoint.
 out=$(actl waypoint apply -n nosuch 2>&1) && fail "apply into a missing namespace succeeded"
-expect_contains "$out" "namespace nosuch not found"
+expect_contains "$out" 'namespaces "nosuch" not found'
 out=$(actl waypoint apply -n mesh --name Bad_Name 2>&1) && fail "a bad name was accepted"
 expect_contains "$out" "Bad_Name: not a valid name"
 out=$(actl waypoint apply -n mesh --for everything 2>&1) && fail "--for everything accepted"

@@ -90,18 +90,15 @@ expect_eq "$(awk '/^CapEff:/ {print $2}' "/proc/$capid/status")" 000000000000000
 
 # --- what ambitctl says of it ------------------------------------------------------------------
 st=$(actl local status --name "$CLUSTER")
-expect_contains "$st" "kubernetes: API server https://10.99.0.1:6443 up"
+expect_contains "$st" "(pods: https://10.99.0.1:6443) up"
 expect_contains "$st" "kubernetes: CA pod ambit-system/ambit-ca-node1: Running"
-expect_eq "$(actl local status --name "$CLUSTER" -o json | jq -r .apiServer)" \
-	https://10.99.0.1:6443 "local status -o json: apiServer"
+expect_eq "$(actl local status --name "$CLUSTER" -o json | jq -r .apiServerInCluster)" \
+	https://10.99.0.1:6443 "local status -o json: apiServerInCluster"
 actl local logs --name "$CLUSTER" apiserver >/dev/null || fail "local logs apiserver"
-# Each agent's Lease (issue 10 §2): `ambitctl nodes` with the admin's kubeconfig, from the fabric
-# netns where the API server listens. The agents post it off their loops once auto decided the
-# mode (a local pod's veth seen): polled, not timed.
-nodes() {
-	nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric "$AMBITCTL" nodes \
-		--kubeconfig "$run/kube/kubeconfig" "$@"
-}
+# Each agent's Lease (issue 10 §2): `ambitctl nodes` with the admin's kubeconfig, from the host
+# (the API server answers on its loopback too). The agents post it off their loops once auto
+# decided the mode (a local pod's veth seen): polled, not timed.
+nodes() { "$AMBITCTL" nodes --kubeconfig "$run/kube/kubeconfig" "$@"; }
 nodes_ready() { # MODE: both nodes' Leases Ready with that capture mode
 	[ "$(nodes -o json | jq -r --arg m "$1" '[.[] | select(.captureMode == $m and
 		.status == "Ready") | .node] | sort | join(",")')" = node1,node2 ]
@@ -203,7 +200,7 @@ grep -q "pod$(jq -r .metadata.uid <<<"$pod")" "$run/logs/node2-agent.log" ||
 kill "$(cat "$run/kube/apiserver.pid")" || fail "cannot stop the API server"
 wait_for 10 bash -c '! kill -0 "$1" 2>/dev/null' _ "$(cat "$run/kube/apiserver.pid")" ||
 	fail "the API server did not stop"
-expect_contains "$(actl local status --name "$CLUSTER")" "kubernetes: API server https://10.99.0.1:6443 down"
+expect_contains "$(actl local status --name "$CLUSTER")" "(pods: https://10.99.0.1:6443) down"
 sleep 2 # the agents' watches fail and back off
 out=$(pod_exec mesh/client-0 curl -sf --max-time 5 http://server/) ||
 	fail "the mesh stopped serving without the API server"

@@ -1205,6 +1205,23 @@ class Handler(BaseHTTPRequestHandler):
 Handler.subresources = {"status": Handler.sub_status, "scale": Handler.sub_scale}
 
 
+def serve_fd(srv, fd):
+    """Serves srv's API on the listening socket fd too, with its TLS context (ambitctl local up
+    --kube binds the host's 127.0.0.1 in the host's netns and hands it down: this server runs in
+    the fabric's). The TLS handshake happens in the request's thread, not here."""
+    sock = socket.socket(fileno=fd)
+    ctx = getattr(srv.socket, "context", None)
+    if ctx:
+        sock = ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+    while True:
+        try:
+            conn, addr = sock.accept()
+        except OSError:
+            time.sleep(0.05)  # a transient accept error (ECONNABORTED, EMFILE): no busy loop
+            continue
+        srv.process_request(conn, addr)
+
+
 def main():
     ap = argparse.ArgumentParser(description="Fake Kubernetes API server for tests")
     ap.add_argument("--listen", required=True, help="HOST:PORT (PORT 0: any free port)")
@@ -1219,6 +1236,8 @@ def main():
     ap.add_argument("--port-file", help="write the bound port here once listening")
     ap.add_argument("--no-crds", action="store_true", help="start without the custom kinds' "
                     "CustomResourceDefinition objects (as a cluster before they are installed)")
+    ap.add_argument("--listen-fd", type=int, action="append", default=[],
+                    help="a listening socket inherited: serve on it too (TLS as --listen)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     host, _, port = args.listen.rpartition(":")
@@ -1240,6 +1259,8 @@ def main():
         with open(args.port_file + ".tmp", "w") as fh:
             fh.write(str(srv.server_address[1]))
         os.rename(args.port_file + ".tmp", args.port_file)
+    for fd in args.listen_fd:
+        threading.Thread(target=serve_fd, args=(srv, fd), daemon=True).start()
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

@@ -201,6 +201,36 @@ static void test_issue_server_names(void **state)
 }
 
 /*
+ * A server known by several names and addresses (the local --kube API server: 10.99.0.1 for pods,
+ * 127.0.0.1 for the host's kubectl, the kubernetes.default names): one certificate naming all.
+ */
+static void test_issue_several_names(void **state)
+{
+	static const char *const names[] = {"10.99.0.1", "127.0.0.1", "kubernetes.default.svc"};
+	static const char *const bad[] = {"127.0.0.1", "not a name"};
+	struct ambit_ca *ca = ca_open(*state);
+	struct ca_issued out;
+	X509 *leaf;
+
+	assert_non_null(ca);
+	assert_int_equal(ca_issue_names(ca, names, 3, 3600, &out), 0);
+	assert_true(verify_chain(ca_root_pem(ca), out.cert_pem));
+	leaf = pem_cert(out.cert_pem);
+	assert_non_null(leaf);
+	assert_int_equal(X509_check_ip_asc(leaf, "10.99.0.1", 0), 1);
+	assert_int_equal(X509_check_ip_asc(leaf, "127.0.0.1", 0), 1);
+	assert_int_equal(X509_check_host(leaf, "kubernetes.default.svc", 0, 0, NULL), 1);
+	assert_int_not_equal(X509_check_ip_asc(leaf, "127.0.0.2", 0), 1);
+	assert_int_not_equal(X509_check_host(leaf, "kubernetes", 0, 0, NULL), 1);
+	X509_free(leaf);
+	ca_issued_free(&out);
+	/* One bad name refuses the whole certificate; none at all too. */
+	assert_int_equal(ca_issue_names(ca, bad, 2, 3600, &out), -EINVAL);
+	assert_int_equal(ca_issue_names(ca, names, 0, 3600, &out), -EINVAL);
+	ca_destroy(ca);
+}
+
+/*
  * The request path: the key is made where the workload runs (ca_csr_new) and only its public
  * half reaches the CA, which signs for the identity it decided, refusing CSRs that ask for
  * another name, are damaged or are not CSRs.
@@ -443,6 +473,7 @@ int main(void)
 					    teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_issue, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_issue_server_names, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_issue_several_names, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_sign_csr, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_read_only_root, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_foreign_ca_does_not_verify, setup_dir,

@@ -19,6 +19,7 @@
 
 #include "ambit/fileutil.h"
 #include "ctl.h"
+#include "kconn.h"
 #include "objstore.h"
 
 #define APPLY_MAX_FILES 64
@@ -509,6 +510,70 @@ out:
 	return ret;
 }
 
+/* --kube: whether the API server has namespace @ns (made there by kubectl, say). */
+static bool kube_has_ns(const struct ctl_cluster *c, const char *ns)
+{
+	struct kconn k = {0};
+	char path[512];
+	long code = 0;
+	int saved;
+
+	if (!c->kube || str_fmt(path, sizeof(path), "/api/v1/namespaces/%s", ns) ||
+	    cluster_kube_enter(c, &k, &saved))
+		return false;
+	code = kube_call(&k, "GET", path, NULL, NULL);
+	cluster_kube_leave(&k, saved);
+	return code == 200;
+}
+
+/* Whether namespace @ns is a Namespace of @objs, or holds one of its objects. */
+static bool ns_in(const struct store_objs *objs, const char *ns)
+{
+	for (size_t i = 0; i < objs->n; i++) {
+		const struct store_obj *x = &objs->items[i];
+
+		if (x->namespace ? !strcmp(x->namespace, ns)
+				 : !strcmp(x->kind, "Namespace") && !strcmp(x->name, ns))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * As the API server: an object goes only into a namespace that exists (default, istio-system, a
+ * Namespace, or one the cluster's own manifests already hold objects in) or that the same apply
+ * makes. Each refused object is told in kubectl's words; -ENOENT refuses the whole apply.
+ */
+static int namespaces_exist(const struct ctl_cluster *c, const struct store_objs *in,
+			    const struct store_objs *cur)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < in->n; i++) {
+		const char *ns = in->items[i].namespace;
+
+		if (!ns || !strcmp(ns, "default") || !strcmp(ns, "istio-system") || ns_in(cur, ns))
+			continue;
+		bool made = false;
+
+		for (size_t j = 0; j < in->n && !made; j++)
+			made = !in->items[j].namespace && !strcmp(in->items[j].kind, "Namespace") &&
+			       !strcmp(in->items[j].name, ns);
+		if (made || kube_has_ns(c, ns))
+			continue;
+		fprintf(stderr,
+			"Error from server (NotFound): error when creating \"%s\": namespaces "
+			"\"%s\" not found\n",
+			strcmp(in->items[i].file, "<stdin>") ? in->items[i].file : "STDIN", ns);
+		bad++;
+	}
+	if (bad)
+		fprintf(stderr,
+			"ambitctl: nothing was applied (apply the Namespace first, or in the "
+			"same apply)\n");
+	return bad ? -ENOENT : 0;
+}
+
 static int apply_main(const struct ctl_opts *o, struct apply_args *args);
 
 int cmd_apply(const struct ctl_opts *o, int argc, char **argv, bool remove)
@@ -583,6 +648,11 @@ static int apply_main(const struct ctl_opts *o, struct apply_args *args)
 		goto out;
 	}
 	store_load(state, &cur, &ignored);
+	if (!a.remove) {
+		ret = namespaces_exist(&c, &in, &cur);
+		if (ret)
+			goto unlock;
+	}
 	act = calloc(in.n, sizeof(*act));
 	ret = act ? plan_actions(state, &a, &in, &cur, act) : -ENOMEM;
 	if (!ret)
@@ -591,6 +661,7 @@ static int apply_main(const struct ctl_opts *o, struct apply_args *args)
 		ret = validate(&a, &in_cfg, &cur, &changed);
 	if (!ret)
 		ret = write_changes(state, &in, act, a.dry_run, false, &gen);
+unlock:
 	store_unlock(lock);
 	lock = -1;
 	for (size_t i = 0; act && i < in.n; i++)

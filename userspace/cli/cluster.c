@@ -3,7 +3,9 @@
  * Names, addresses and paths of a local cluster (docs/INTERNALS.md "Local cluster runtime
  * layout"), and its cluster.json. Everything else derives names from here.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,7 +209,7 @@ int cluster_kube_enter(const struct ctl_cluster *c, struct kconn *k, int *saved)
 
 	*saved = -1;
 	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
-	cluster_path(c, path, sizeof(path), "kube/kubeconfig");
+	cluster_path(c, path, sizeof(path), "kube/fabric.kubeconfig");
 	if (kconn_kubeconfig(k, path, NULL, why, sizeof(why))) {
 		fprintf(stderr, "ambitctl: cluster %s: %s\n", c->name, why);
 		return -EINVAL;
@@ -243,12 +245,62 @@ const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *nam
 	return NULL;
 }
 
+static int dir_entry_is_cluster(const struct dirent *e)
+{
+	char path[PATH_MAX];
+
+	if (e->d_name[0] == '.' ||
+	    str_fmt(path, sizeof(path), "%s/%s/cluster.json", CTL_RUN_BASE, e->d_name))
+		return 0;
+	return access(path, F_OK) == 0;
+}
+
+int cluster_list_up(char *first, size_t flen, char *list, size_t llen)
+{
+	struct dirent **names;
+	size_t used = 0;
+	int n = scandir(CTL_RUN_BASE, &names, dir_entry_is_cluster, alphasort);
+
+	if (n <= 0)
+		return 0;
+	str_fmt(first, flen, "%s", names[0]->d_name);
+	list[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (used < llen)
+			used += (size_t)snprintf(list + used, llen - used, "%s%s", i ? ", " : "",
+						 names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	return n;
+}
+
+void cluster_tell_not_up(const char *name)
+{
+	char first[NAME_MAX + 1], list[1024];
+	int n = cluster_list_up(first, sizeof(first), list, sizeof(list));
+
+	if (n > 0)
+		fprintf(stderr, "ambitctl: cluster %s is not up; up: %s (--cluster C picks one)\n",
+			name, list);
+	else
+		fprintf(
+		    stderr,
+		    "ambitctl: cluster %s is not up, and no cluster is (ambitctl local up -f DIR "
+		    "[--kube] starts one)\n",
+		    name);
+}
+
 int cluster_open(struct ctl_cluster *c, const struct ctl_opts *o)
 {
 	int ret = cluster_load(c, o->cluster);
 
+	if (ret == -ENOENT) {
+		cluster_tell_not_up(o->cluster);
+		return ret;
+	}
 	if (ret) {
-		fprintf(stderr, "ambitctl: cluster %s is not up: %s\n", o->cluster, strerror(-ret));
+		fprintf(stderr, "ambitctl: cluster %s: %s\n", o->cluster, strerror(-ret));
 		return ret;
 	}
 	if (o->node && !cluster_node(c, o->node)) {

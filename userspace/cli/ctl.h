@@ -152,6 +152,13 @@ struct ctl_opts {
 int cluster_init(struct ctl_cluster *c, const char *name, int nnodes);
 /* Reads <run dir>/cluster.json of @name into @c. -ENOENT when the cluster is not up. */
 int cluster_load(struct ctl_cluster *c, const char *name);
+/*
+ * The clusters that are up (a run dir holding cluster.json), by name: the first into @first,
+ * all of them ", "-separated into @list. Their number.
+ */
+int cluster_list_up(char *first, size_t flen, char *list, size_t llen);
+/* Tells on stderr that cluster @name is not up, and which are (or how to start one). */
+void cluster_tell_not_up(const char *name);
 int cluster_save(const struct ctl_cluster *c);
 /* "routed" or "bridge" (static string). */
 const char *cluster_cni_name(enum ctl_cni cni);
@@ -181,8 +188,9 @@ int cluster_ztunnel_argv(const struct ctl_cluster *c, const struct ctl_node *n, 
 			 size_t len, char **argv, size_t max);
 
 /*
- * --kube: connects @k to the cluster's API server (<run>/kube/kubeconfig) from inside the fabric
- * netns, where it listens; *@saved is for cluster_kube_leave. 0 or -errno, told on stderr.
+ * --kube: connects @k to the cluster's API server (<run>/kube/fabric.kubeconfig: 10.99.0.1) from
+ * inside the fabric netns, where it listens; *@saved is for cluster_kube_leave. 0 or -errno, told
+ * on stderr.
  */
 struct kconn;
 /* Makes @c a --kube cluster: its nodes' pins, cgroups and sockets where the DaemonSet has them. */
@@ -236,6 +244,13 @@ int load_manifests(struct config *cfg, const char *path);
 /* Loads the store (state/) printing nothing but the first file that does not load. */
 int load_state_quiet(struct config *cfg, const char *state);
 /*
+ * Whether namespace @ns is there in @cfg: a Namespace object, default or istio-system, or one
+ * the local cluster's own manifests used without making it (their pods, Services...).
+ */
+bool state_ns_known(const struct config *cfg, const char *ns);
+/* kubectl's words for it: Error from server (NotFound): namespaces "NS" not found. */
+void tell_ns_not_found(const char *ns);
+/*
  * gwdeploy.c, Istio's gateway deployment controller for the local cluster: the Services of
  * @cfg's Gateways of class istio as YAML (*@out, NULL when none; 0 or -ENOMEM), and the store
  * brought in line with them under its lock (0 or -errno, said on stderr).
@@ -270,6 +285,13 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 	     bool ingress, int prom_port);
 /* kubeup.c: --kube's API server, credentials and `ambitctl install` into it. 0 or -errno. */
 int kube_up(const struct ctl_cluster *c);
+/*
+ * The server the user's kubeconfig (<run>/kube/kubeconfig) names, https://127.0.0.1:PORT, into
+ * @buf. 0, or -errno (@c is no --kube cluster, or its kubeconfig is gone).
+ */
+int kube_host_server(const struct ctl_cluster *c, char *buf, size_t len);
+/* `ambitctl local kubeconfig`: prints the path of the user's kubeconfig of a --kube cluster. */
+int local_kubeconfig(const struct ctl_opts *o);
 /*
  * kmirror.c: has the API server of --kube cluster @c hold exactly its objects (state/) and the
  * pods of @p, and gives each pod its UID and its kubelet cgroup (pod<uid>). A pod not yet

@@ -570,8 +570,9 @@ static void fabric_open(const struct dash *d, const struct dash_site *site,
 
 static void usage_dashboard(void)
 {
-	fprintf(stderr, "usage: ambitctl dashboard [--name C] [--port 20001] [--address 127.0.0.1] "
-			"[--prometheus URL]\n");
+	fprintf(stderr,
+		"usage: ambitctl dashboard [--cluster C] [--port 20001] [--address 127.0.0.1] "
+		"[--prometheus URL]\n");
 }
 
 int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)

@@ -358,6 +358,8 @@ int cmd_get(const struct ctl_opts *opts, int argc, char **argv)
 			ns = a + 12;
 		} else if (!strcmp(a, "-A") || !strcmp(a, "--all-namespaces")) {
 			all_ns = true;
+		} else if ((!strcmp(a, "--cluster") || !strcmp(a, "--name")) && v) {
+			i++; /* the cluster: pick_cluster (main.c) read it */
 		} else if (!strcmp(a, "--show-labels")) {
 			x.show_labels = true;
 		} else if (!strcmp(a, "-o") && v && (!strcmp(v, "yaml") || !strcmp(v, "json"))) {

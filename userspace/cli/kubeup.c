@@ -6,19 +6,30 @@
  * nodes' kubelets run the DaemonSet and the CA Deployment from the API server (kpod.c), and the
  * agents find everything there: the same path as on a real cluster.
  *
+ * The same server answers the host's kubectl on the host's loopback, 127.0.0.1:6443 (another
+ * free port when that one is taken: each cluster its own): the socket is bound here, in the
+ * host's netns, and handed down (--listen-fd). The user's kubeconfig names that address, so its
+ * token never goes further than this machine (10.99.0.1 from the host is no address of the
+ * host's: a packet to it would leave by the default route).
+ *
  * <run>/kube/ holds:
  *   pki/            the API server's own CA (not the mesh root: install makes that one)
  *   apiserver.crt/.key, ca.crt
  *   tokens.json     the token table: the admin's (ambitctl), and one service-account token per
  *                   pod (the node agents' bound to their node, as projected tokens are)
- *   kubeconfig      the admin's, for ambitctl and `kubectl --kubeconfig`
+ *   kubeconfig      the admin's, for the user's kubectl and ambitctl: https://127.0.0.1:PORT
+ *   fabric.kubeconfig  the same credentials at https://10.99.0.1:6443, for ambitctl's own calls
+ *                   from inside the fabric netns (cluster_kube_enter)
  *   sa/<node>_<ns>_<sa>/  token, ca.crt, namespace: the projected volume of that pod
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,7 +92,9 @@ static int sa_token(const struct ctl_cluster *c, const struct ctl_node *n, const
 	return ret ?: write_file_atomic(path, ns);
 }
 
-static int write_kubeconfig(const struct ctl_cluster *c, const char *ca_pem, const char *tok)
+/* A kubeconfig at @file (under <run>/) for the admin's token @tok and server @ip:@port. */
+static int write_kubeconfig(const struct ctl_cluster *c, const char *file, const char *ip, int port,
+			    const char *ca_pem, const char *tok)
 {
 	char path[PATH_MAX], *b64 = crypto_base64_encode(ca_pem, strlen(ca_pem)), *text = NULL;
 	size_t len = 0;
@@ -97,21 +110,33 @@ static int write_kubeconfig(const struct ctl_cluster *c, const char *ca_pem, con
 		"    server: https://%s:%d\n    certificate-authority-data: %s\n"
 		"users:\n- name: admin\n  user:\n    token: %s\ncontexts:\n- name: %s\n"
 		"  context:\n    cluster: %s\n    user: admin\ncurrent-context: %s\n",
-		c->name, CTL_KUBE_API_IP, CTL_KUBE_API_PORT, b64, tok, c->name, c->name, c->name);
+		c->name, ip, port, b64, tok, c->name, c->name, c->name);
 	free(b64);
 	if (fclose(f)) {
 		free(text);
 		return -ENOMEM;
 	}
-	cluster_path(c, path, sizeof(path), "kube/kubeconfig");
+	cluster_path(c, path, sizeof(path), "%s", file);
 	ret = write_private(path, text);
 	free(text);
 	return ret;
 }
 
-/* Certificates, tokens and the kubeconfig. */
-static int kube_credentials(const struct ctl_cluster *c)
+/*
+ * Certificates, tokens and the kubeconfigs; the user's names the host's loopback at @host_port.
+ * The server's certificate names every address and name a client uses: 10.99.0.1 and the
+ * kubernetes.default names (pods, agents), 127.0.0.1 (the host's kubectl).
+ */
+static int kube_credentials(const struct ctl_cluster *c, int host_port)
 {
+	static const char *const names[] = {
+	    CTL_KUBE_API_IP,
+	    "127.0.0.1",
+	    "kubernetes",
+	    "kubernetes.default",
+	    "kubernetes.default.svc",
+	    "kubernetes.default.svc.cluster.local",
+	};
 	char dir[PATH_MAX], path[PATH_MAX], admin[65];
 	struct ca_issued srv = {0};
 	struct ambit_ca *ca;
@@ -126,7 +151,7 @@ static int kube_credentials(const struct ctl_cluster *c)
 		cJSON_Delete(doc);
 		return ret ?: -errno;
 	}
-	ret = ca_issue_dns(ca, CTL_KUBE_API_IP, 365L * 24 * 3600, &srv);
+	ret = ca_issue_names(ca, names, sizeof(names) / sizeof(names[0]), 365L * 24 * 3600, &srv);
 	cluster_path(c, path, sizeof(path), "kube/apiserver.crt");
 	ret = ret ?: write_file_atomic(path, srv.cert_pem);
 	cluster_path(c, path, sizeof(path), "kube/apiserver.key");
@@ -134,7 +159,12 @@ static int kube_credentials(const struct ctl_cluster *c)
 	cluster_path(c, path, sizeof(path), "kube/ca.crt");
 	ret = ret ?: write_file_atomic(path, ca_root_pem(ca));
 	ret = ret ?: new_token(admin);
-	ret = ret ?: write_kubeconfig(c, ca_root_pem(ca), admin);
+	ret = ret
+		  ?: write_kubeconfig(c, "kube/kubeconfig", "127.0.0.1", host_port, ca_root_pem(ca),
+				      admin);
+	ret = ret
+		  ?: write_kubeconfig(c, "kube/fabric.kubeconfig", CTL_KUBE_API_IP,
+				      CTL_KUBE_API_PORT, ca_root_pem(ca), admin);
 	if (!ret && (!cJSON_AddStringToObject(doc, "kind", "FakeTokenTable") ||
 		     !(table = cJSON_AddObjectToObject(doc, "tokens")) ||
 		     !(u = cJSON_AddObjectToObject(table, admin)) ||
@@ -174,19 +204,65 @@ static int apiserver_script(char *buf, size_t len)
 	return ret;
 }
 
-static int start_apiserver(const struct ctl_cluster *c)
+/*
+ * A listening TCP socket on the host's 127.0.0.1 (this process is in the host's netns): port
+ * CTL_KUBE_API_PORT when free, else one the kernel picks. Inherited across exec (the API server
+ * gets it). The fd, with its port in *@port, or -errno.
+ */
+static int host_listen(int *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(CTL_KUBE_API_PORT)};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* Lets a port whose last server left connections in TIME_WAIT go again; never a bound one.
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		ret = -errno;
+	if (!ret && bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		a.sin_port = 0;
+		if (errno != EADDRINUSE || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+			ret = -errno;
+	}
+	if (!ret && (listen(fd, 128) < 0 || getsockname(fd, (struct sockaddr *)&a, &alen) < 0))
+		ret = -errno;
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* Starts the API server on 10.99.0.1:6443 in the fabric netns and on @host_fd. */
+static int start_apiserver(const struct ctl_cluster *c, int host_fd)
 {
 	char script[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], tokens[PATH_MAX], log[PATH_MAX];
 	char cg[PATH_MAX + 16], listen[32], pidf[PATH_MAX], fabric[CTL_NAME_MAX * 2], why[512];
-	char txt[32];
+	char txt[32], fd[16];
 	/*
 	 * Bookmarks each second: `ambitctl apply` waits until every agent's every watch passed the
 	 * server's version, and an idle kind gets there by its bookmarks (a real server: ~1/min).
 	 */
-	char *argv[] = {"python3",    script, "--listen",	    listen,
-			"--tls-cert", cert,   "--tls-key",	    key,
-			"--load",     tokens, "--token-table-auth", "--bookmark-seconds",
-			"1",	      NULL};
+	char *argv[] = {"python3",
+			script,
+			"--listen",
+			listen,
+			"--tls-cert",
+			cert,
+			"--tls-key",
+			key,
+			"--load",
+			tokens,
+			"--token-table-auth",
+			"--bookmark-seconds",
+			"1",
+			"--listen-fd",
+			fd,
+			NULL};
 	struct spawn_req r = {.argv = argv, .cgroup = cg, .netns = fabric, .log = log};
 	int ret = apiserver_script(script, sizeof(script)), pid;
 
@@ -196,6 +272,7 @@ static int start_apiserver(const struct ctl_cluster *c)
 		return ret;
 	}
 	str_fmt(listen, sizeof(listen), "%s:%d", CTL_KUBE_API_IP, CTL_KUBE_API_PORT);
+	str_fmt(fd, sizeof(fd), "%d", host_fd);
 	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
 	str_fmt(cg, sizeof(cg), "%s/control/apiserver", c->cg_root);
 	cluster_path(c, cert, sizeof(cert), "kube/apiserver.crt");
@@ -268,17 +345,23 @@ int kube_up(const struct ctl_cluster *c)
 	/* The local cluster runs its own ingress gateway (ingress.yaml, --no-ingress). */
 	char *argv[] = {"--kubeconfig", path, "--set", "ingressGateway=false", NULL};
 	struct kconn k = {0};
-	int ret, saved;
+	int ret, saved, port = 0, fd = host_listen(&port);
 
+	if (fd < 0) {
+		fprintf(stderr, "ambitctl: the API server's port on 127.0.0.1: %s\n",
+			strerror(-fd));
+		return fd;
+	}
 	cluster_path(c, path, sizeof(path), "kube/sa");
 	ret = mkdir_p(path, 0755);
-	ret = ret ?: kube_credentials(c);
+	ret = ret ?: kube_credentials(c, port);
 	ret = ret ?: node_hosts(c);
-	ret = ret ?: start_apiserver(c);
+	ret = ret ?: start_apiserver(c, fd);
+	close(fd); /* the API server's now */
 	if (ret)
 		return ret;
 	/* ambit goes in as a user installs it: the same manifests, the same code. */
-	cluster_path(c, path, sizeof(path), "kube/kubeconfig");
+	cluster_path(c, path, sizeof(path), "kube/fabric.kubeconfig");
 	ret = cluster_kube_enter(c, &k, &saved);
 	if (!ret) {
 		fflush(stdout);
@@ -286,4 +369,39 @@ int kube_up(const struct ctl_cluster *c)
 		cluster_kube_leave(&k, saved);
 	}
 	return ret;
+}
+
+int kube_host_server(const struct ctl_cluster *c, char *buf, size_t len)
+{
+	char path[PATH_MAX], why[512];
+	struct kconn k = {0};
+	int ret;
+
+	if (!c->kube)
+		return -ENOENT;
+	cluster_path(c, path, sizeof(path), "kube/kubeconfig");
+	if (kconn_kubeconfig(&k, path, NULL, why, sizeof(why)))
+		return -ENOENT;
+	ret = str_fmt(buf, len, "%s", k.server);
+	kconn_free(&k);
+	return ret;
+}
+
+int local_kubeconfig(const struct ctl_opts *o)
+{
+	struct ctl_cluster c;
+	char path[PATH_MAX];
+	int ret = cluster_open(&c, &(struct ctl_opts){.cluster = o->cluster});
+
+	if (ret)
+		return ret;
+	if (!c.kube) {
+		fprintf(stderr,
+			"ambitctl: cluster %s has no API server (local up --kube makes one)\n",
+			c.name);
+		return -ENOENT;
+	}
+	cluster_path(&c, path, sizeof(path), "kube/kubeconfig");
+	printf("%s\n", path);
+	return 0;
 }

@@ -21,8 +21,7 @@ static int load_cluster(const struct ctl_opts *o, struct ctl_cluster *c)
 	int ret = cluster_load(c, o->cluster);
 
 	if (ret == -ENOENT)
-		fprintf(stderr, "ambitctl: cluster %s is not up (no %s/%s/cluster.json)\n",
-			o->cluster, CTL_RUN_BASE, o->cluster);
+		cluster_tell_not_up(o->cluster);
 	else if (ret)
 		fprintf(stderr, "ambitctl: cluster %s: %s\n", o->cluster, strerror(-ret));
 	return ret;
@@ -71,8 +70,11 @@ cJSON *local_find_pod(cJSON *root, const char *spec)
 		fprintf(stderr, "ambitctl: %s matches %d pods; use namespace/pod-name\n", spec, n);
 		return NULL;
 	}
-	if (n == 0)
-		fprintf(stderr, "ambitctl: no pod %s\n", spec);
+	/* As kubectl: a namespace no pod is in is not there (the store's own are all pods'). */
+	if (n == 0 && in && !match_pods(pods, in, in, "namespace", &found))
+		tell_ns_not_found(in);
+	else if (n == 0)
+		fprintf(stderr, "Error from server (NotFound): pods \"%s\" not found\n", name);
 	return n == 1 ? found : NULL;
 }
 

@@ -34,15 +34,18 @@ static const struct usage_entry {
      "                                  addon does, on 127.0.0.1:PORT, with\n"
      "                                  --with-prometheus)\n"
      "  local down                      remove everything the cluster made\n"
-     "  local exec POD -- CMD...        run CMD in a pod (its namespaces, user, capabilities)\n"
+     "  local exec [-n NS] POD -- CMD...   run CMD in a pod (its namespaces, user,\n"
+     "                                  capabilities)\n"
      "  local port-forward [-n NS] [--address ADDR] TARGET [LOCAL:]REMOTE...\n"
      "                                  as kubectl: host ports to a pod's (TARGET: svc/NAME,\n"
      "                                  pod/NAME, deploy/NAME or a pod NAME), until Ctrl-C\n"
-     "  local logs POD|nodeN-agent|nodeN-ztunnel|nodeN-kubelet [-f]\n"
+     "  local logs [-n NS] POD|nodeN-agent|nodeN-ztunnel|nodeN-kubelet [-f]\n"
      "                                  (--kube: also apiserver, node1-ambit-ca)\n"
      "  local stop|start agent|ztunnel [--node N]   stopped stays down until started\n"
      "  local upgrade ztunnel [--node N]   a new ztunnel takes the listeners, the old drains\n"
-     "  local status [-o json]          kubelets, agents, ztunnels, pods: state, restarts\n"},
+     "  local status [-o json]          kubelets, agents, ztunnels, pods: state, restarts\n"
+     "  local kubeconfig                --kube: the path of the admin's kubeconfig (its API\n"
+     "                                  server on 127.0.0.1), for KUBECONFIG=\n"},
     {"config", " apply delete ",
      "  apply -f FILE|DIR|URL|- [-n NS] [--dry-run] [--wait=false] [--timeout 30s]\n"
      "                                  object by object, as kubectl; waits until in force\n"
@@ -93,8 +96,8 @@ static const struct usage_entry {
 };
 
 static const char cluster_note[] =
-    "the cluster: --cluster C (or --name C but for waypoint), else $AMBIT_CLUSTER, else the one\n"
-    "cluster that is up\n"
+    "the cluster: --cluster C on every command (or --name C but for waypoint, whose --name is\n"
+    "the waypoint's), else $AMBIT_CLUSTER, else the one cluster that is up\n"
     "(`local up` makes \"ambit\" by default; with several up, say which)\n";
 
 static void usage(FILE *f)
@@ -142,6 +145,7 @@ struct args {
 	bool prometheus;    /* local up --with-prometheus */
 	int prom_port;	    /* local up --prometheus-port, or 0 */
 	const char *cni;    /* local up --cni, or NULL */
+	const char *ns;	    /* -n NS (local exec, local logs: the pod's namespace), or NULL */
 	struct check_l7 l7; /* check --method --path --header --jwt */
 	int npos;
 	char *pos[16];
@@ -160,6 +164,8 @@ static int parse(int argc, char **argv, int start, bool file_is_path, struct arg
 			return 0;
 		} else if ((!strcmp(s, "--name") || !strcmp(s, "--cluster")) && has_next) {
 			a->o.cluster = argv[++i];
+		} else if ((!strcmp(s, "-n") || !strcmp(s, "--namespace")) && has_next) {
+			a->ns = argv[++i];
 		} else if (!strcmp(s, "--node") && has_next) {
 			a->o.node = argv[++i];
 		} else if (!strcmp(s, "--nodes") && has_next) {
@@ -229,6 +235,21 @@ static int need(bool ok, const char *what)
 	return ok ? 0 : -EINVAL;
 }
 
+/* -n NS POD is NS/POD, as kubectl's -n names the pod's namespace (pos[0] points into @ns_pod). */
+static int pod_in_ns(struct args *a)
+{
+	static char ns_pod[512];
+
+	if (!a->ns)
+		return 0;
+	if (strchr(a->pos[0], '/'))
+		return need(false, "-n NS goes with a pod's name, not NS/POD");
+	if (str_fmt(ns_pod, sizeof(ns_pod), "%s/%s", a->ns, a->pos[0]))
+		return need(false, "-n NS POD: too long");
+	a->pos[0] = ns_pod;
+	return 0;
+}
+
 static int run_local(int argc, char **argv, struct args *a)
 {
 	const char *sub = argc > 2 ? argv[2] : "";
@@ -242,6 +263,8 @@ static int run_local(int argc, char **argv, struct args *a)
 	ret = parse(argc, argv, 3, !strcmp(sub, "up"), a);
 	if (ret)
 		return ret;
+	if (a->ns && strcmp(sub, "exec") && strcmp(sub, "logs"))
+		return need(false, "unknown or incomplete option -n");
 	if (!strcmp(sub, "up")) {
 		const char *env_cni = getenv("AMBIT_LOCAL_CNI");
 		enum ctl_cni cni = CTL_CNI_ROUTED;
@@ -272,13 +295,14 @@ static int run_local(int argc, char **argv, struct args *a)
 		return local_cadvisor(&a->o);
 	if (!strcmp(sub, "exec")) {
 		ret = need(a->npos == 1 && a->rest && a->rest[0],
-			   "usage: ambitctl local exec POD -- CMD...");
+			   "usage: ambitctl local exec [-n NS] POD -- CMD...");
+		ret = ret ?: pod_in_ns(a);
 		return ret ? ret : local_exec(&a->o, a->pos[0], a->rest);
 	}
 	if (!strcmp(sub, "logs")) {
-		ret =
-		    need(a->npos == 1,
-			 "usage: ambitctl local logs POD|nodeN-agent|nodeN-ztunnel|nodeN-kubelet");
+		ret = need(a->npos == 1, "usage: ambitctl local logs [-n NS] "
+					 "POD|nodeN-agent|nodeN-ztunnel|nodeN-kubelet");
+		ret = ret ?: pod_in_ns(a);
 		return ret ? ret : local_logs(&a->o, a->pos[0]);
 	}
 	if (!strcmp(sub, "stop") || !strcmp(sub, "start")) {
@@ -291,6 +315,8 @@ static int run_local(int argc, char **argv, struct args *a)
 	}
 	if (!strcmp(sub, "status"))
 		return local_status(&a->o);
+	if (!strcmp(sub, "kubeconfig"))
+		return local_kubeconfig(&a->o);
 	/* Not in the usage: `local up` starts one per node (kubelet.c). */
 	if (!strcmp(sub, "kubelet"))
 		return local_kubelet(&a->o);
@@ -298,40 +324,6 @@ static int run_local(int argc, char **argv, struct args *a)
 		*sub ? " " : "", sub);
 	usage(stderr);
 	return -EINVAL;
-}
-
-static int dir_entry_is_cluster(const struct dirent *e)
-{
-	char path[PATH_MAX];
-
-	if (e->d_name[0] == '.' ||
-	    str_fmt(path, sizeof(path), "%s/%s/cluster.json", CTL_RUN_BASE, e->d_name))
-		return 0;
-	return access(path, F_OK) == 0;
-}
-
-/*
- * The clusters that are up (a run dir holding cluster.json), by name: the first into @first,
- * all of them ", "-separated into @list. Their number.
- */
-static int clusters_up(char *first, size_t flen, char *list, size_t llen)
-{
-	struct dirent **names;
-	size_t used = 0;
-	int n = scandir(CTL_RUN_BASE, &names, dir_entry_is_cluster, alphasort);
-
-	if (n <= 0)
-		return 0;
-	str_fmt(first, flen, "%s", names[0]->d_name);
-	list[0] = '\0';
-	for (int i = 0; i < n; i++) {
-		if (used < llen)
-			used += (size_t)snprintf(list + used, llen - used, "%s%s", i ? ", " : "",
-						 names[i]->d_name);
-		free(names[i]);
-	}
-	free(names);
-	return n;
 }
 
 /* Whether @opt is among argv[2..] before "--" (its value, when it takes one, into *val). */
@@ -382,7 +374,7 @@ static int pick_cluster(int argc, char **argv, struct ctl_opts *o)
 		o->cluster = NULL;
 		return 0;
 	}
-	n = clusters_up(first, sizeof(first), list, sizeof(list));
+	n = cluster_list_up(first, sizeof(first), list, sizeof(list));
 	if (n == 1)
 		o->cluster = first;
 	if (n < 2)
@@ -390,13 +382,13 @@ static int pick_cluster(int argc, char **argv, struct ctl_opts *o)
 	if (!strcmp(cmd, "analyze") && has_opt(argc, argv, "-f", NULL)) {
 		fprintf(stderr,
 			"ambitctl: %d clusters are up (%s): references are resolved within the "
-			"files alone; --name C resolves them against cluster C\n",
+			"files alone; --cluster C resolves them against cluster C\n",
 			n, list);
 		o->cluster = NULL;
 		return 0;
 	}
 	fprintf(stderr,
-		"ambitctl: %d clusters are up (%s): say which with --name C (or "
+		"ambitctl: %d clusters are up (%s): say which with --cluster C (or "
 		"AMBIT_CLUSTER=C)\n",
 		n, list);
 	return -EINVAL;
@@ -438,6 +430,7 @@ static int run(int argc, char **argv)
 			i--;
 		}
 		ret = parse(argc, argv, 2, false, &a);
+		ret = ret ?: need(!a.ns, "unknown or incomplete option -n");
 		if (!ret)
 			ret = need(a.npos >= 3 && !strcmp(a.pos[0], "namespace"),
 				   "usage: ambitctl label namespace NS key=value|key- ... "
@@ -447,6 +440,7 @@ static int run(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "check")) {
 		ret = parse(argc, argv, 2, false, &a);
+		ret = ret ?: need(!a.ns, "unknown or incomplete option -n");
 		if (!ret)
 			ret = need(a.npos == 2, "usage: ambitctl check SRC DST:PORT [--method M] "
 						"[--path P] [--header K=V] [--jwt FILE]");
@@ -464,6 +458,7 @@ static int run(int argc, char **argv)
 		if (strcmp(cmd, inspect[i].name))
 			continue;
 		ret = parse(argc, argv, 2, false, &a);
+		ret = ret ?: need(!a.ns, "unknown or incomplete option -n");
 		if (!ret)
 			ret = need(!a.npos, "inspection commands take no arguments");
 		return ret ? ret : inspect[i].fn(&a.o);

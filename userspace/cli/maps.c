@@ -608,7 +608,7 @@ int cmd_maps(const struct ctl_opts *o)
 
 	ret = cluster_load(&c, o->cluster);
 	if (ret) {
-		fprintf(stderr, "ambitctl: cluster %s is not up: %s\n", o->cluster, strerror(-ret));
+		cluster_tell_not_up(o->cluster);
 		return ret;
 	}
 	if (o->node && !cluster_node(&c, o->node)) {

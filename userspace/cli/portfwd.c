@@ -145,6 +145,10 @@ static const cJSON *pick_pod(const struct ctl_cluster *c, const struct config *c
 	bool exists = false;
 
 	*svc = NULL;
+	if (!state_ns_known(cfg, ns)) {
+		tell_ns_not_found(ns);
+		return NULL;
+	}
 	if (kind == PORTFWD_SERVICE) {
 		for (size_t i = 0; i < cfg->n_services && !*svc; i++)
 			if (!strcmp(cfg->services[i].meta.namespace, ns) &&

@@ -212,7 +212,7 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 
 	ret = cluster_load(&c, o->cluster);
 	if (ret) {
-		fprintf(stderr, "ambitctl: cluster %s is not up\n", o->cluster);
+		cluster_tell_not_up(o->cluster);
 		return ret;
 	}
 	config_init(&cfg);
@@ -225,7 +225,7 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 			found = &cfg.namespaces[i];
 	}
 	if (!found) {
-		fprintf(stderr, "ambitctl: namespace %s is not in %s\n", ns, state);
+		tell_ns_not_found(ns);
 		ret = -ENOENT;
 		goto out;
 	}

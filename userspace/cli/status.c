@@ -134,10 +134,13 @@ static int local_status_json(const struct ctl_cluster *c)
 	cJSON_AddBoolToObject(out, "kube", c->kube);
 	cJSON_AddStringToObject(out, "cni", cluster_cni_name(c->cni));
 	if (c->kube) {
-		char url[64];
+		char url[128] = "";
 
-		str_fmt(url, sizeof(url), "https://%s:%d", CTL_KUBE_API_IP, CTL_KUBE_API_PORT);
+		/* The user's (the host's loopback), and the one pods and agents reach. */
+		kube_host_server(c, url, sizeof(url));
 		cJSON_AddStringToObject(out, "apiServer", url);
+		str_fmt(url, sizeof(url), "https://%s:%d", CTL_KUBE_API_IP, CTL_KUBE_API_PORT);
+		cJSON_AddStringToObject(out, "apiServerInCluster", url);
 	}
 	nodes = cJSON_AddArrayToObject(out, "nodes");
 	pods = cJSON_AddArrayToObject(out, "pods");
@@ -258,14 +261,15 @@ static void print_pods(const struct ctl_cluster *c, cJSON *const *kst)
 static void print_kube(const struct ctl_cluster *c, const cJSON *node1)
 {
 	const cJSON *ca = node1 ? kubelet_find(node1, "ambit-ca") : NULL;
-	char path[PATH_MAX], why[600];
+	char path[PATH_MAX], why[600], server[128] = "?";
 	int pid;
 
 	cluster_path(c, path, sizeof(path), "kube/apiserver.pid");
 	pid = read_pid_file(path);
 	cluster_path(c, path, sizeof(path), "kube/kubeconfig");
-	printf("kubernetes: API server https://%s:%d %s, kubeconfig %s\n", CTL_KUBE_API_IP,
-	       CTL_KUBE_API_PORT,
+	kube_host_server(c, server, sizeof(server));
+	printf("kubernetes: API server %s (pods: https://%s:%d) %s, kubeconfig %s\n", server,
+	       CTL_KUBE_API_IP, CTL_KUBE_API_PORT,
 	       pid > 0 && pid_alive(pid) ? "up" : "down (see `ambitctl local logs apiserver`)",
 	       path);
 	printf("kubernetes: CA pod %s/ambit-ca-%s: %s\n", CTL_KUBE_NS, c->nodes[0].name,

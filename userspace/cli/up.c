@@ -361,6 +361,14 @@ static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 	printf("services:\n");
 	for (size_t i = 0; i < p->nservices; i++)
 		printf("  %-30s %s\n", p->services[i].key, p->services[i].ip);
+	if (c->kube) {
+		char path[PATH_MAX], server[128] = "?";
+
+		kube_host_server(c, server, sizeof(server));
+		cluster_path(c, path, sizeof(path), "kube/kubeconfig");
+		printf("kubernetes: API server %s, kubeconfig %s\n", server, path);
+		printf("  export KUBECONFIG=%s\n", path);
+	}
 }
 
 static int up_dirs(const struct ctl_cluster *c)
@@ -550,7 +558,7 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 	if (access(c.run_dir, F_OK) == 0) {
 		fprintf(stderr,
 			"ambitctl: cluster %s already exists (%s); run `ambitctl local down "
-			"--name %s` first\n",
+			"--cluster %s` first\n",
 			c.name, c.run_dir, c.name);
 		return -EEXIST;
 	}

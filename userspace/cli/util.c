@@ -342,6 +342,34 @@ int load_state_quiet(struct config *cfg, const char *state)
 	return ret ? ret : bad ? -EINVAL : 0;
 }
 
+/* Whether any of the @n objects of @arr (a struct config_* array, each with a meta) is in @ns. */
+#define ANY_IN_NS(arr, n, ns)                                                                      \
+	({                                                                                         \
+		bool found_ = false;                                                               \
+		for (size_t i_ = 0; i_ < (n) && !found_; i_++)                                     \
+			found_ =                                                                   \
+			    (arr)[i_].meta.namespace && !strcmp((arr)[i_].meta.namespace, (ns));   \
+		found_;                                                                            \
+	})
+
+bool state_ns_known(const struct config *cfg, const char *ns)
+{
+	for (size_t i = 0; i < cfg->n_namespaces; i++)
+		if (!strcmp(cfg->namespaces[i].meta.name, ns))
+			return true;
+	return !strcmp(ns, "default") || !strcmp(ns, "istio-system") ||
+	       ANY_IN_NS(cfg->pods, cfg->n_pods, ns) ||
+	       ANY_IN_NS(cfg->deployments, cfg->n_deployments, ns) ||
+	       ANY_IN_NS(cfg->services, cfg->n_services, ns) ||
+	       ANY_IN_NS(cfg->service_accounts, cfg->n_service_accounts, ns) ||
+	       ANY_IN_NS(cfg->k8s_gateways, cfg->n_k8s_gateways, ns);
+}
+
+void tell_ns_not_found(const char *ns)
+{
+	fprintf(stderr, "Error from server (NotFound): namespaces \"%s\" not found\n", ns);
+}
+
 int self_dir(char *buf, size_t len)
 {
 	ssize_t n = readlink("/proc/self/exe", buf, len - 1);

@@ -213,8 +213,7 @@ static int wp_apply(const struct ctl_opts *o, const struct wp_args *a)
 		goto out;
 	n = find_ns(&cfg, a->ns);
 	if (!n) {
-		fprintf(stderr, "ambitctl: namespace %s not found (apply a Namespace first)\n",
-			a->ns);
+		tell_ns_not_found(a->ns);
 		ret = -ENOENT;
 		goto out;
 	}
@@ -275,6 +274,10 @@ static int wp_delete(const struct ctl_opts *o, const struct wp_args *a)
 		return -ENOMEM;
 	config_init(&cfg);
 	ret = load_store(o, &c, &cfg);
+	if (!ret && !state_ns_known(&cfg, a->ns)) {
+		tell_ns_not_found(a->ns);
+		ret = -ENOENT;
+	}
 	for (size_t i = 0; !ret && a->all && i < cfg.n_k8s_gateways; i++) {
 		const struct config_k8s_gateway *g = &cfg.k8s_gateways[i];
 
@@ -358,6 +361,10 @@ static int wp_show(const struct ctl_opts *o, const struct wp_args *a, bool statu
 
 	config_init(&cfg);
 	ret = load_store(o, &c, &cfg);
+	if (!ret && !a->all_ns && !state_ns_known(&cfg, a->ns)) {
+		tell_ns_not_found(a->ns);
+		ret = -ENOENT;
+	}
 	if (!ret)
 		ret = wp_view_load(&v, &c, &cfg);
 	if (ret)

@@ -452,50 +452,63 @@ static bool dns_name_ok(const char *name)
 	return true;
 }
 
-static int add_san(X509 *cert, int type, const char *value)
+/* One subjectAltName extension naming each of @names (@n of them) as @type. */
+static int add_san(X509 *cert, int type, const char *const *names_in, size_t n)
 {
 	GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
-	GENERAL_NAME *gn = GENERAL_NAME_new();
-	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
-	ASN1_OCTET_STRING *ip = NULL;
-	int err = -ENOMEM;
+	int err = names ? 0 : -ENOMEM;
 
-	if (!names || !gn || !ia5 || !ASN1_STRING_set(ia5, value, -1))
-		goto out;
-	/* A server named by an address (an API server's IP): an iPAddress SAN, as TLS checks. */
-	ip = type == GEN_DNS ? a2i_IPADDRESS(value) : NULL;
-	if (ip) {
-		GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
-		ip = NULL;
-	} else {
-		GENERAL_NAME_set0_value(gn, type, ia5);
-		ia5 = NULL;
+	for (size_t i = 0; !err && i < n; i++) {
+		GENERAL_NAME *gn = GENERAL_NAME_new();
+		ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+		/* A server named by an address (an API server's IP): an iPAddress SAN, as TLS
+		 * checks. */
+		ASN1_OCTET_STRING *ip = type == GEN_DNS ? a2i_IPADDRESS(names_in[i]) : NULL;
+
+		err = -ENOMEM;
+		if (gn && ia5 && ASN1_STRING_set(ia5, names_in[i], -1)) {
+			if (ip) {
+				GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
+				ip = NULL;
+			} else {
+				GENERAL_NAME_set0_value(gn, type, ia5);
+				ia5 = NULL;
+			}
+			if (sk_GENERAL_NAME_push(names, gn)) {
+				gn = NULL;
+				err = 0;
+			}
+		}
+		ASN1_IA5STRING_free(ia5);
+		ASN1_OCTET_STRING_free(ip);
+		GENERAL_NAME_free(gn);
 	}
-	if (!sk_GENERAL_NAME_push(names, gn))
-		goto out;
-	gn = NULL;
-	if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 1, X509V3_ADD_DEFAULT) == 1)
-		err = 0;
-out:
-	ASN1_IA5STRING_free(ia5);
-	ASN1_OCTET_STRING_free(ip);
-	GENERAL_NAME_free(gn);
+	if (!err &&
+	    X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 1, X509V3_ADD_DEFAULT) != 1)
+		err = -ENOMEM;
 	GENERAL_NAMES_free(names);
 	return err;
 }
 
-/* A certificate for @spiffe_id with public key @key, signed by the root, into @out->cert_pem. */
-static int issue_for_key(struct ambit_ca *ca, int san_type, const char *spiffe_id, long lifetime_s,
-			 EVP_PKEY *key, struct ca_issued *out)
+/*
+ * A certificate for @names (@n: one SPIFFE ID, or DNS names and addresses) with public key @key,
+ * signed by the root, into @out->cert_pem.
+ */
+static int issue_for_key(struct ambit_ca *ca, int san_type, const char *const *names, size_t n,
+			 long lifetime_s, EVP_PKEY *key, struct ca_issued *out)
 {
 	X509 *cert;
 	X509_NAME *org;
 	time_t now = time(NULL);
 	int err = -EIO;
 
-	if (!ca || !spiffe_id || lifetime_s <= 0 || lifetime_s > CA_MAX_LIFETIME_S ||
-	    !(san_type == GEN_URI ? spiffe_id_ok(spiffe_id) : dns_name_ok(spiffe_id)))
+	if (!ca || !names || !n || (san_type == GEN_URI && n != 1) || lifetime_s <= 0 ||
+	    lifetime_s > CA_MAX_LIFETIME_S)
 		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!names[i] ||
+		    !(san_type == GEN_URI ? spiffe_id_ok(names[i]) : dns_name_ok(names[i])))
+			return -EINVAL;
 	cert = X509_new();
 	if (!cert)
 		return -ENOMEM;
@@ -508,7 +521,7 @@ static int issue_for_key(struct ambit_ca *ca, int san_type, const char *spiffe_i
 	    !X509_NAME_add_entry_by_txt(org, "O", MBSTRING_ASC, (const unsigned char *)CA_TRUST_ORG,
 					-1, -1, 0) ||
 	    !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
-	    !X509_set_pubkey(cert, key) || add_san(cert, san_type, spiffe_id) ||
+	    !X509_set_pubkey(cert, key) || add_san(cert, san_type, names, n) ||
 	    add_ext(cert, ca->cert, NID_basic_constraints, "critical,CA:FALSE") ||
 	    add_ext(cert, ca->cert, NID_key_usage, "critical,digitalSignature,keyEncipherment") ||
 	    add_ext(cert, ca->cert, NID_ext_key_usage, "serverAuth,clientAuth") ||
@@ -523,8 +536,8 @@ static int issue_for_key(struct ambit_ca *ca, int san_type, const char *spiffe_i
 	return out->cert_pem ? 0 : -ENOMEM;
 }
 
-static int issue_new_key(struct ambit_ca *ca, int san_type, const char *name, long lifetime_s,
-			 struct ca_issued *out)
+static int issue_new_key(struct ambit_ca *ca, int san_type, const char *const *names, size_t n,
+			 long lifetime_s, struct ca_issued *out)
 {
 	EVP_PKEY *key;
 	int err;
@@ -533,7 +546,7 @@ static int issue_new_key(struct ambit_ca *ca, int san_type, const char *name, lo
 	key = new_p256_key();
 	if (!key)
 		return -ENOMEM;
-	err = issue_for_key(ca, san_type, name, lifetime_s, key, out);
+	err = issue_for_key(ca, san_type, names, n, lifetime_s, key, out);
 	if (!err && !(out->key_pem = key_to_pem(key)))
 		err = -ENOMEM;
 	if (err)
@@ -544,12 +557,18 @@ static int issue_new_key(struct ambit_ca *ca, int san_type, const char *name, lo
 
 int ca_issue(struct ambit_ca *ca, const char *spiffe_id, long lifetime_s, struct ca_issued *out)
 {
-	return issue_new_key(ca, GEN_URI, spiffe_id, lifetime_s, out);
+	return issue_new_key(ca, GEN_URI, &spiffe_id, 1, lifetime_s, out);
 }
 
 int ca_issue_dns(struct ambit_ca *ca, const char *dns_name, long lifetime_s, struct ca_issued *out)
 {
-	return issue_new_key(ca, GEN_DNS, dns_name, lifetime_s, out);
+	return issue_new_key(ca, GEN_DNS, &dns_name, 1, lifetime_s, out);
+}
+
+int ca_issue_names(struct ambit_ca *ca, const char *const *names, size_t n, long lifetime_s,
+		   struct ca_issued *out)
+{
+	return issue_new_key(ca, GEN_DNS, names, n, lifetime_s, out);
 }
 
 /* Whether the CSR asks for names, and if so only @spiffe_id: 0, or -EPERM with the reason. */
@@ -606,7 +625,7 @@ int ca_sign_csr(struct ambit_ca *ca, const char *csr_pem, size_t csr_len, const 
 	}
 	err = csr_names_ok(req, spiffe_id, why, len);
 	if (!err) {
-		err = issue_for_key(ca, GEN_URI, spiffe_id, lifetime_s, key, out);
+		err = issue_for_key(ca, GEN_URI, &spiffe_id, 1, lifetime_s, key, out);
 		if (err)
 			snprintf(why, len, "cannot issue for %s: %s", spiffe_id, strerror(-err));
 	}
