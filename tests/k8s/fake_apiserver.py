@@ -26,6 +26,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import fake_streams  # pods/log, pods/exec, pods/portforward (beside this file)
+
 # (group, versions, plural, kind, namespaced, verbs-kind). The first version is the preferred one.
 RW = ["create", "delete", "get", "list", "patch", "update", "watch"]
 RESOURCES = [
@@ -570,6 +572,10 @@ class Handler(BaseHTTPRequestHandler):
             group, version, rest = parts[1], parts[2], parts[3:]
         else:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if group == "" and len(rest) == 5 and rest[0] == "namespaces" and rest[2] == "pods" and \
+                rest[4] in ("log", "exec", "portforward"):
+            pod = self.store.get(BY_PATH[("", "v1", "pods")], rest[1], rest[3])
+            return fake_streams.serve(self, pod, rest[4], ApiError)
         ns, name = None, None
         # The status subresource (PUT replaces .status only, as a CRD's with subresources).
         self.sub = None
@@ -812,6 +818,7 @@ def main():
     ap.add_argument("--bookmark-seconds", type=float, default=5.0)
     ap.add_argument("--port-file", help="write the bound port here once listening")
     ap.add_argument("-v", "--verbose", action="store_true")
+    fake_streams.add_args(ap)
     args = ap.parse_args()
     host, _, port = args.listen.rpartition(":")
     store = Store()
@@ -823,6 +830,7 @@ def main():
     srv.table_auth = args.token_table_auth
     srv.bookmark_seconds = args.bookmark_seconds
     srv.address = f"{host}:{srv.server_address[1]}"
+    fake_streams.configure(srv, args)
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
