@@ -185,10 +185,24 @@ static int start_apiserver(const struct ctl_cluster *c)
 	 * pods/log, exec and portforward (tests/k8s/fake_streams.py) read the cluster's run dir
 	 * and enter pods with this ambitctl's `local exec`.
 	 */
-	char *argv[] = {"python3",    script, "--listen",	    listen,
-			"--tls-cert", cert,   "--tls-key",	    key,
-			"--load",     tokens, "--token-table-auth", "--bookmark-seconds",
-			"1",	      "--cluster", name, "--ambitctl", self, NULL};
+	char *argv[] = {"python3",
+			script,
+			"--listen",
+			listen,
+			"--tls-cert",
+			cert,
+			"--tls-key",
+			key,
+			"--load",
+			tokens,
+			"--token-table-auth",
+			"--bookmark-seconds",
+			"1",
+			"--cluster",
+			name,
+			"--ambitctl",
+			self,
+			NULL};
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	struct spawn_req r = {.argv = argv, .cgroup = cg, .netns = fabric, .log = log};
 	int ret = apiserver_script(script, sizeof(script)), pid;
