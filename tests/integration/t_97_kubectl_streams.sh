@@ -6,13 +6,14 @@
 # with each kubectl:
 #  - logs of a pod and of deployment/web (kubectl resolves it by its selector), -f following a
 #    line written after it started, --tail;
-#  - exec: stdout and stderr apart, the command's exit code as kubectl's, stdin with -i;
+#  - exec: stdout and stderr apart, the command's exit code as kubectl's, stdin with -i, a
+#    terminal with -it (script(1) gives kubectl one) where a shell has job control;
 #  - port-forward svc/web (its named targetPort resolved by kubectl): a curl through it, and two
 #    connections open at once.
 # kubectl runs where the kubeconfig's server is reached without leaving the machine: in the
 # fabric netns while it says https://10.99.0.1:6443, on the host once it names host loopback.
 . "$(dirname "$0")/lib.sh"
-need_root; need_bins; need_cmd python3 curl
+need_root; need_bins; need_cmd python3 curl script
 kubectls=()
 for k in "${AMBIT_KUBECTL120:-/work/wt/kubectl120/x/usr/bin/kubectl}" /usr/bin/kubectl; do
 	[ -x "$k" ] && kubectls+=("$k")
@@ -52,6 +53,18 @@ for k in "${kubectls[@]}"; do
 	out=$(printf 'piped\nlines\n' | kc exec -i -n ks web-0 -- tr a-z A-Z) ||
 		fail "$v exec -i failed"
 	expect_eq "$out" "$(printf 'PIPED\nLINES')" "$v exec -i's stdin"
+
+	# -it: a terminal in the pod, its shell leading a session there (job control works) and
+	# the shell's exit code kubectl's.
+	rc=0
+	printf 'sleep 30 & jobs; kill %%1; exit 5\n' | script -qec "$(printf '%q ' "${at[@]}" \
+		"$k" --kubeconfig "$run/kube/kubeconfig" exec -it -n ks web-0 -- sh)" /dev/null \
+		>"$tmp/tty" || rc=$?
+	out=$(tr -d '\r' <"$tmp/tty")
+	expect_eq "$rc" 5 "$v exec -it's exit code ($out)"
+	expect_contains "$out" "Running" "$v exec -it: jobs"
+	expect_not_contains "$out" "tty process group" "$v exec -it"
+	expect_not_contains "$out" "job control" "$v exec -it"
 
 	# --- port-forward -------------------------------------------------------------------
 	port=$(here python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));

@@ -21,6 +21,7 @@ flow control windows are not enforced (nor are they by Kubernetes' own spdystrea
 frame ends its connection with GOAWAY (PROTOCOL_ERROR); every connection has its own threads.
 """
 import ctypes
+import fcntl
 import json
 import os
 import pty
@@ -28,6 +29,7 @@ import select
 import socket
 import struct
 import subprocess
+import termios
 import threading
 import time
 import zlib
@@ -486,8 +488,13 @@ class Exec:
             self.streams[kind] = s
             self.cond.notify_all()
 
+    def read_frames(self):
+        self.conn.run()
+        with self.cond:
+            self.cond.notify_all()
+
     def run(self):
-        reader = threading.Thread(target=self.conn.run, daemon=True)
+        reader = threading.Thread(target=self.read_frames, daemon=True)
         reader.start()
         with self.cond:
             # As the kubelet: every stream the request asked for, within its timeout.
@@ -498,16 +505,16 @@ class Exec:
             return
         err = self.streams["error"]
         try:
-            code = self.execute()
+            code, why = self.execute(), None
         except OSError as e:
-            err.write(f"error executing command {self.cmd}: {e}".encode())
-            code = None
-        if code is not None:
-            if self.proto == "v4.channel.k8s.io":
-                err.write(json.dumps(exit_status(code)).encode())
-            elif code:
-                err.write(f"command terminated with non-zero exit code: exit status "
-                          f"{code}".encode())
+            code, why = None, f"error executing command {self.cmd}: {e}"
+        if self.proto == "v4.channel.k8s.io":
+            st = exit_status(code) if why is None else \
+                {"metadata": {}, "status": "Failure", "message": why, "reason": "InternalError"}
+            err.write(json.dumps(st).encode())
+        elif why or code:
+            err.write((why or f"command terminated with non-zero exit code: exit status "
+                       f"{code}").encode())
         for s in self.streams.values():
             s.close()
         self.conn.goaway(0)
@@ -520,10 +527,10 @@ class Exec:
         pumps = []
         if self.tty:
             master, slave = pty.openpty()
+            # In a session of its own without a controlling terminal: `local exec` gives the
+            # command in the pod this one, as its session's.
             proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
-                                    start_new_session=True,
-                                    preexec_fn=lambda: __import__("fcntl").ioctl(
-                                        0, __import__("termios").TIOCSCTTY, 0))
+                                    start_new_session=True)
             os.close(slave)
             pumps.append(self.pump(lambda: pty_read(master), out))
             if "resize" in self.streams:
@@ -543,9 +550,14 @@ class Exec:
         if stdin:
             threading.Thread(target=self.feed, args=(stdin, to_proc, close_in, proc),
                              daemon=True).start()
-        # A reset session (the client gone) ends the command, as the kubelet's does.
+        # A reset session (the client gone) ends the command, as the kubelet's does: SIGTERM,
+        # which `local exec` passes on to the command in the pod, then SIGKILL.
+        gone = None
         while proc.poll() is None:
-            if self.conn.closed:
+            if self.conn.closed and gone is None:
+                gone = time.monotonic()
+                proc.terminate()
+            elif gone is not None and time.monotonic() - gone > 5:
                 proc.kill()
             time.sleep(0.1)
         for p in pumps:
@@ -580,8 +592,6 @@ class Exec:
             pass
 
     def resizes(self, master):
-        import fcntl
-        import termios
         buf = b""
         dec = json.JSONDecoder()
         while True:
