@@ -11,4 +11,9 @@ trap 'rm -rf "$tmp"' EXIT
 /usr/bin/python3 "$REPO/tests/k8s/test_fake_apiserver.py" 2>"$tmp/unit.err" ||
 	fail "test_fake_apiserver.py: $(tail -30 "$tmp/unit.err")"
 log "$(grep -E '^Ran [0-9]+ tests' "$tmp/unit.err")"
+# Its streaming subresources (tests/k8s/fake_streams.py): SPDY framing and hostile frames,
+# pods/log, exec and portforward with a stand-in pod.
+/usr/bin/python3 -W ignore "$REPO/tests/k8s/test_fake_streams.py" 2>"$tmp/streams.err" ||
+	fail "test_fake_streams.py: $(tail -30 "$tmp/streams.err")"
+log "streams: $(grep -E '^Ran [0-9]+ tests' "$tmp/streams.err")"
 pass

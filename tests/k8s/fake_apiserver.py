@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import fake_kinds
+import fake_streams  # pods/log, pods/exec, pods/portforward (beside this file)
 
 # (group, versions, plural, kind, namespaced, verbs-kind). The first version is the preferred one.
 RW = ["create", "delete", "get", "list", "patch", "update", "watch"]
@@ -801,6 +802,10 @@ class Handler(BaseHTTPRequestHandler):
             group, version, rest = parts[1], parts[2], parts[3:]
         else:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if group == "" and len(rest) == 5 and rest[0] == "namespaces" and rest[2] == "pods" and \
+                rest[4] in ("log", "exec", "portforward"):
+            pod = self.store.get(BY_PATH[("", "v1", "pods")], rest[1], rest[3])
+            return fake_streams.serve(self, pod, rest[4], ApiError)
         # [namespaces/NS/]PLURAL[/NAME[/SUBRESOURCE]]; a namespace's own subresources
         # (namespaces/NAME/status) are told from a namespaced path by their length.
         ns, name, self.sub = None, None, None
@@ -1239,6 +1244,7 @@ def main():
     ap.add_argument("--listen-fd", type=int, action="append", default=[],
                     help="a listening socket inherited: serve on it too (TLS as --listen)")
     ap.add_argument("-v", "--verbose", action="store_true")
+    fake_streams.add_args(ap)
     args = ap.parse_args()
     host, _, port = args.listen.rpartition(":")
     store = Store()
@@ -1251,6 +1257,7 @@ def main():
     srv.table_auth = args.token_table_auth
     srv.bookmark_seconds = args.bookmark_seconds
     srv.address = f"{host}:{srv.server_address[1]}"
+    fake_streams.configure(srv, args)
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)

@@ -242,10 +242,12 @@ static int start_apiserver(const struct ctl_cluster *c, int host_fd)
 {
 	char script[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], tokens[PATH_MAX], log[PATH_MAX];
 	char cg[PATH_MAX + 16], listen[32], pidf[PATH_MAX], fabric[CTL_NAME_MAX * 2], why[512];
-	char txt[32], fd[16];
+	char txt[32], fd[16], self[PATH_MAX], name[CTL_NAME_MAX];
 	/*
 	 * Bookmarks each second: `ambitctl apply` waits until every agent's every watch passed the
 	 * server's version, and an idle kind gets there by its bookmarks (a real server: ~1/min).
+	 * pods/log, exec and portforward (tests/k8s/fake_streams.py) read the cluster's run dir
+	 * and enter pods with this ambitctl's `local exec`.
 	 */
 	char *argv[] = {"python3",
 			script,
@@ -262,10 +264,20 @@ static int start_apiserver(const struct ctl_cluster *c, int host_fd)
 			"1",
 			"--listen-fd",
 			fd,
+			"--cluster",
+			name,
+			"--ambitctl",
+			self,
 			NULL};
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	struct spawn_req r = {.argv = argv, .cgroup = cg, .netns = fabric, .log = log};
 	int ret = apiserver_script(script, sizeof(script)), pid;
 
+	if (n < 0)
+		str_fmt(self, sizeof(self), "ambitctl");
+	else
+		self[n] = '\0';
+	str_fmt(name, sizeof(name), "%s", c->name);
 	if (ret) {
 		fprintf(stderr, "ambitctl: no fake_apiserver.py (set AMBIT_FAKE_APISERVER): %s\n",
 			strerror(-ret));

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,6 +141,14 @@ static int exec_in(const struct sandbox *s, int pid, char **cmd)
 	if (exec_child < 0)
 		return -errno;
 	if (exec_child == 0) {
+		/*
+		 * A terminal that is no session's (the API server's pods/exec with tty): the
+		 * command leads a session of its own in the pod with it as its controlling
+		 * terminal, as a container's process does, so a shell's job control works there.
+		 * A terminal the caller's session holds is left as it is.
+		 */
+		if (isatty(STDIN_FILENO) && tcgetsid(STDIN_FILENO) < 0 && setsid() >= 0)
+			ioctl(STDIN_FILENO, TIOCSCTTY, 0);
 		if (chdir(s->cwd) < 0 && chdir("/") < 0)
 			_exit(126);
 		sandbox_env(s);
