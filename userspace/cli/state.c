@@ -208,7 +208,8 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 	char state[PATH_MAX], file[PATH_MAX];
 	char *text = NULL;
 	uint64_t gen = 0;
-	int ret;
+	int ret, rlock;
+	bool imported;
 
 	ret = cluster_load(&c, o->cluster);
 	if (ret) {
@@ -216,6 +217,14 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 		return ret;
 	}
 	config_init(&cfg);
+	/* --kube: a namespace kubectl made or labelled is in the store first (kimport.c). */
+	rlock = kube_reconcile_lock(&c);
+	if (c.kube && rlock < 0) {
+		ret = rlock;
+		goto out;
+	}
+	if (c.kube)
+		kube_import(&c, &imported);
 	cluster_path(&c, state, sizeof(state), "state");
 	ret = load_state_quiet(&cfg, state);
 	if (ret)
@@ -260,6 +269,8 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 	/* --kube: the agents see the namespace as the API server holds it. */
 	if (!ret && c.kube)
 		ret = state_reconcile(&c);
+	store_unlock(rlock);
+	rlock = -1;
 	if (!ret)
 		printf("namespace/%s labelled\n", ns);
 	/*
@@ -282,6 +293,7 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 	}
 	config_free(&check);
 out:
+	store_unlock(rlock);
 	free(text);
 	config_diags_free(&diags);
 	config_free(&cfg);
