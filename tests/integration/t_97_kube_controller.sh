@@ -5,7 +5,8 @@
 #  - `kubectl apply -f` of a Deployment and a Service in the ambient namespace: its pods come up,
 #    serve through the mesh, and kubectl reads them as a real cluster's (get pods READY 1/1,
 #    wait --for=condition=ready, rollout status, get deploy READY);
-#  - `kubectl scale` (or a patch of spec.replicas): 3 pods; `kubectl delete deployment`: gone;
+#  - `kubectl scale` (or a patch of spec.replicas): 3 pods; `kubectl rollout restart`: new Pods;
+#    `kubectl delete deployment`: gone;
 #  - `kubectl label namespace` on a namespace ambitctl applied: in the store, and kept by the
 #    next `ambitctl apply` of something else;
 #  - `ambitctl apply -f` of an object kubectl created first: no 409, applied;
@@ -101,6 +102,20 @@ wait_for 60 pods_are mesh web- "web-0 web-1 web-2" || fail "scaled to 3: $(pods_
 kc rollout status deployment/web -n mesh --timeout=60s >&2 || fail "rollout status after scale"
 expect_eq "$(kc get deploy web -n mesh -o jsonpath='{.status.readyReplicas}')" 3 \
 	"readyReplicas after the scale"
+
+# --- rollout restart: the pods are replaced (new Pods, new processes) ------------------------------
+uid0=$(kc get pod web-0 -n mesh -o jsonpath='{.metadata.uid}')
+[ -n "$uid0" ] || fail "web-0 has no uid"
+kc rollout restart deployment/web -n mesh >&2 || fail "kubectl rollout restart"
+replaced() { # web-0 is a new Pod, Running
+	[ "$(kc get pod web-0 -n mesh -o jsonpath='{.metadata.uid} {.status.phase}')" != "$uid0 Running" ] &&
+		[ "$(kc get pod web-0 -n mesh -o jsonpath='{.status.phase}')" = Running ]
+}
+wait_for 60 replaced || fail "web-0 was not replaced by the rollout restart"
+kc rollout status deployment/web -n mesh --timeout=60s >&2 || fail "rollout status after restart"
+wait_for 30 pods_are mesh web- "web-0 web-1 web-2" || fail "after the restart: $(pods_of mesh web-)"
+wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://web/ ||
+	fail "web does not answer after the restart"
 
 # --- a label kubectl sets on a namespace ambitctl applied, kept by ambitctl's next apply ---------
 kc label namespace plain example.com/team=blue >&2 || fail "kubectl label namespace"
