@@ -10,6 +10,7 @@
 #  - `kubectl label namespace` on a namespace ambitctl applied: in the store, and kept by the
 #    next `ambitctl apply` of something else;
 #  - `ambitctl apply -f` of an object kubectl created first: no 409, applied;
+#  - an object ambit's loader refuses is not taken (a Warning Event; the mesh serves on);
 #  - `kubectl create namespace demo`, `ambitctl apply -n demo`: its pods; `kubectl delete
 #    namespace demo`: its pods go.
 . "$(dirname "$0")/lib.sh"
@@ -147,6 +148,30 @@ out=$(actl apply -f "$run/first.yaml" --cluster "$CLUSTER" 2>&1) ||
 expect_not_contains "$out" "409"
 expect_eq "$(kc get configmap first -n mesh -o jsonpath='{.data.colour}')" yellow \
 	"the ConfigMap after ambitctl's apply"
+
+# --- an object ambit's loader refuses: not taken, a Warning Event, the last good state serves -------
+cat >"$run/bad.yaml" <<EOF
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: bad
+  namespace: mesh
+spec:
+  action: BOGUS
+EOF
+kc apply --validate=false -f "$run/bad.yaml" >&2 || fail "kubectl apply -f bad.yaml"
+refused() {
+	kube_api "/api/v1/namespaces/mesh/events" | jq -e '[.items[] |
+		select(.involvedObject.name == "bad" and .type == "Warning")] | length > 0'
+}
+wait_for 30 refused || fail "no Warning Event on the refused AuthorizationPolicy"
+wait_for 30 grep -q "not imported.*bad" "$run/logs/kube-controller.log" ||
+	fail "the controller does not say it refused it"
+[ -z "$(ls "$run"/state/mesh/authorizationpolic*/bad.yaml 2>/dev/null)" ] ||
+	fail "the refused AuthorizationPolicy is in the store"
+pod_exec mesh/client-0 curl -sf --max-time 5 http://web/ >/dev/null ||
+	fail "web stopped answering after a refused object"
+kc delete -f "$run/bad.yaml" >&2 || fail "kubectl delete -f bad.yaml"
 
 # --- kubectl delete deployment ----------------------------------------------------------------------
 kc delete deployment web -n mesh >&2 || fail "kubectl delete deployment"

@@ -49,7 +49,7 @@ static bool kind_imported(const char *group, const char *kind)
 	}
 	if (!strcmp(group, "apps"))
 		return !strcmp(kind, "Deployment");
-	return (glen >= 9 && !strcmp(group + glen - 9, "istio.io")) ||
+	return (glen > 9 && !strcmp(group + glen - 9, ".istio.io")) ||
 	       !strcmp(group, "gateway.networking.k8s.io") || !strcmp(group, "networking.ambit.io");
 }
 
@@ -216,6 +216,36 @@ static void reject(const struct kconn *k, const cJSON *item, const struct config
 	free(json);
 }
 
+/*
+ * The objects refused so far, "kind/ns/name" -> resourceVersion: a refused version is judged
+ * (and told) once, not on every pass the server's other writes cause.
+ */
+static cJSON *refused;
+
+static bool refused_before(const cJSON *it, char *key, size_t len)
+{
+	const char *rv = kjson_str(it, "metadata", "resourceVersion");
+	const char *had;
+
+	snprintf(key, len, "%s/%s/%s", kjson_str(it, "kind", NULL) ?: "",
+		 kjson_str(it, "metadata", "namespace") ?: "",
+		 kjson_str(it, "metadata", "name") ?: "");
+	had = kjson_str(refused, key, NULL);
+	return had && rv && !strcmp(had, rv);
+}
+
+static void refused_add(const cJSON *it, const char *key)
+{
+	const char *rv = kjson_str(it, "metadata", "resourceVersion");
+
+	if (!refused)
+		refused = cJSON_CreateObject();
+	if (!refused || !rv)
+		return;
+	cJSON_DeleteItemFromObjectCaseSensitive(refused, key);
+	cJSON_AddStringToObject(refused, key, rv);
+}
+
 /* Imports server item @it into the store @state (@cur: what it holds). 1 if written. */
 static int import_one(const struct kconn *k, const char *state, const struct store_objs *cur,
 		      const cJSON *it)
@@ -224,11 +254,14 @@ static int import_one(const struct kconn *k, const char *state, const struct sto
 	struct store_obj o = {0};
 	struct store_obj *had;
 	struct config check;
-	char group[256], *text = NULL;
+	char group[256], key[800], *text = NULL;
 	bool same, nerr = false;
-	cJSON *imp = kmirror_import(it, &same), *prev = NULL;
+	cJSON *imp, *prev = NULL;
 	int ret = 0;
 
+	if (refused_before(it, key, sizeof(key)))
+		return 0;
+	imp = kmirror_import(it, &same);
 	if (!imp)
 		return -errno;
 	if (same)
@@ -269,6 +302,7 @@ static int import_one(const struct kconn *k, const char *state, const struct sto
 		nerr |= diags.items[i].error;
 	if (ret || nerr) {
 		reject(k, it, &diags);
+		refused_add(it, key);
 		ret = 0;
 		goto out;
 	}
