@@ -119,11 +119,13 @@ wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://web/ ||
 	fail "web does not answer after the restart"
 
 # --- a label kubectl sets on a namespace ambitctl applied, kept by ambitctl's next apply ---------
-kc label namespace plain example.com/team=blue >&2 || fail "kubectl label namespace"
+kc label namespace plain istio.io/dataplane-mode=ambient >&2 || fail "kubectl label namespace"
 ns_label() { # the store's namespace plain has label $1=$2
 	grep -rqs "$1.*$2" "$run/state/_cluster/namespace/plain.yaml"
 }
-wait_for 30 ns_label example.com/team blue || fail "the label never reached the store"
+wait_for 30 ns_label istio.io/dataplane-mode ambient || fail "the label never reached the store"
+wait_for 30 grep -q "pod plain/client-0 (.*): enrolled" "$run/logs/node1-agent.log" ||
+	fail "plain/client-0 was not enrolled by kubectl's label"
 cat >"$run/cm.yaml" <<EOF
 apiVersion: v1
 kind: ConfigMap
@@ -134,8 +136,9 @@ data:
   colour: green
 EOF
 actl apply -f "$run/cm.yaml" --cluster "$CLUSTER" >&2 || fail "ambitctl apply -f cm.yaml"
-expect_eq "$(kc get namespace plain -o jsonpath='{.metadata.labels.example\.com/team}')" blue \
-	"the namespace's label after ambitctl's next apply"
+expect_eq "$(kc get namespace plain -o jsonpath='{.metadata.labels.istio\.io/dataplane-mode}')" \
+	ambient "the namespace's label after ambitctl's next apply"
+ns_label istio.io/dataplane-mode ambient || fail "ambitctl's apply took the label out of the store"
 
 # --- ambitctl apply of an object kubectl created first ----------------------------------------------
 # Created from a file: `kubectl create configmap|namespace` send protobuf, which the API server
@@ -185,4 +188,10 @@ actl apply -n demo -f "$run/demo.yaml" --cluster "$CLUSTER" >&2 || fail "ambitct
 wait_for 60 pods_are demo web- web-0 || fail "demo's pod: $(pods_of demo web-)"
 kc delete namespace demo >&2 || fail "kubectl delete namespace demo"
 wait_for 60 pods_are demo "" "" || fail "demo's pods after its namespace went: $(pods_of demo '')"
+# The mirror's own objects, as it wrote them, are never taken for kubectl's.
+ctl_log=$(cat "$run/logs/kube-controller.log")
+for o in "Namespace mesh" "Deployment mesh/server" "Service mesh/server" "ServiceAccount mesh/client" \
+	"Deployment plain/client" "ConfigMap mesh/settings"; do
+	expect_not_contains "$ctl_log" "$o imported"
+done
 pass

@@ -488,7 +488,7 @@ int local_kube_controller(const struct ctl_opts *o)
 		if (!ret)
 			seen = rv;
 		else
-			sleep(1); /* the server or a pod failing: not a busy loop */
+			sleep(5); /* the server or a pod failing: not a busy loop */
 	}
 	return 0;
 }
