@@ -36,6 +36,7 @@ pods_of() {
 }
 pods_are() { [ "$(pods_of "$1" "$2")" = "$3" ]; }
 echo_server=$LIB_DIR/manifests/pods/echo-server.sh
+expect_contains "$(actl local status --name "$CLUSTER")" "kubernetes: controller following the API server"
 
 # --- a Deployment and a Service applied by kubectl ----------------------------------------------
 cat >"$run/web.yaml" <<EOF

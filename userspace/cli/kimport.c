@@ -450,7 +450,7 @@ int local_kube_controller(const struct ctl_opts *o)
 {
 	struct ctl_cluster c;
 	uint64_t seen = 0;
-	char dirty[PATH_MAX];
+	char dirty[PATH_MAX], pidf[PATH_MAX], txt[32];
 	int ret = cluster_load(&c, o->cluster);
 
 	if (ret) {
@@ -467,6 +467,10 @@ int local_kube_controller(const struct ctl_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	cluster_path(&c, dirty, sizeof(dirty), "kube/mirror.dirty");
+	cluster_path(&c, pidf, sizeof(pidf), "kube/controller.pid");
+	snprintf(txt, sizeof(txt), "%d\n", getpid());
+	if (write_file_atomic(pidf, txt))
+		fprintf(stderr, "ambitctl: kube-controller: %s: cannot write\n", pidf);
 	printf("kube-controller: following the API server of cluster %s\n", c.name);
 	while (!kctl_quit) {
 		uint64_t rv = 0;
