@@ -381,6 +381,161 @@ static void test_service_ip(void **state)
 	cJSON_Delete(ext);
 }
 
+/*
+ * The server's object as the store would hold it (kimport.c): the mirror's own, as written and
+ * with only what the server adds, is nothing to import; a change another hand made, or an object
+ * it made, is (without the server's fields, status, or the mirror's label and hash).
+ */
+static void test_import(void **state)
+{
+	static const char yaml[] = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
+				   "  name: web\n  labels: {app: web}\nspec:\n  replicas: 2\n";
+	char err[256];
+	cJSON *want = kmirror_from_yaml(yaml, "shop", err, sizeof(err)), *have, *imp, *md;
+	bool same;
+
+	assert_non_null(want);
+	assert_int_equal(kmirror_seal(want), 0);
+	/* As the server holds it: its own fields and a status added. */
+	have = cJSON_Duplicate(want, true);
+	md = cJSON_GetObjectItem(have, "metadata");
+	cJSON_AddStringToObject(md, "uid", "u-1");
+	cJSON_AddStringToObject(md, "resourceVersion", "42");
+	cJSON_AddNumberToObject(md, "generation", 3);
+	cJSON_AddItemToObject(have, "status", parse("{\"replicas\":2}"));
+	imp = kmirror_import(have, &same);
+	assert_non_null(imp);
+	assert_true(same);
+	cJSON_Delete(imp);
+
+	/* `kubectl scale`: spec.replicas changed, the hash kept. */
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(have, "spec"), "replicas",
+				  cJSON_CreateNumber(3));
+	imp = kmirror_import(have, &same);
+	assert_non_null(imp);
+	assert_false(same);
+	assert_int_equal(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(imp, "spec"), "replicas")->valueint, 3);
+	md = cJSON_GetObjectItem(imp, "metadata");
+	assert_null(cJSON_GetObjectItem(md, "uid"));
+	assert_null(cJSON_GetObjectItem(md, "resourceVersion"));
+	assert_null(cJSON_GetObjectItem(md, "generation"));
+	assert_null(cJSON_GetObjectItem(imp, "status"));
+	assert_null(kjson_str(md, "labels", KMIRROR_LABEL));
+	assert_string_equal(kjson_str(md, "labels", "app"), "web");
+	assert_null(cJSON_GetObjectItem(md, "annotations"));
+	/* Sealed again, it is what the mirror then writes: the server's object as changed. */
+	assert_int_equal(kmirror_seal(imp), 0);
+	cJSON_Delete(imp);
+	cJSON_Delete(have);
+
+	/* kubectl's own: everything is news, its annotations kept. */
+	have = parse("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
+		     "\"web\",\"namespace\":\"shop\",\"uid\":\"u\",\"annotations\":{\"kubectl."
+		     "kubernetes.io/last-applied-configuration\":\"{}\"}},\"spec\":{}}");
+	imp = kmirror_import(have, &same);
+	assert_non_null(imp);
+	assert_false(same);
+	assert_string_equal(kjson_str(cJSON_GetObjectItem(imp, "metadata"), "annotations",
+				      "kubectl.kubernetes.io/last-applied-configuration"),
+			    "{}");
+	cJSON_Delete(imp);
+	cJSON_Delete(have);
+	cJSON_Delete(want);
+
+	/* A Namespace the server labelled with its own name is still the mirror's as written. */
+	want = kmirror_from_yaml("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
+				 "  labels: {istio.io/dataplane-mode: ambient}\n",
+				 NULL, err, sizeof(err));
+	assert_non_null(want);
+	assert_int_equal(kmirror_seal(want), 0);
+	have = cJSON_Duplicate(want, true);
+	cJSON_AddStringToObject(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(have, "metadata"), "labels"),
+	    "kubernetes.io/metadata.name", "shop");
+	imp = kmirror_import(have, &same);
+	assert_true(same);
+	cJSON_Delete(imp);
+	/* ... but a label kubectl added is news. */
+	cJSON_AddStringToObject(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(have, "metadata"), "labels"), "team", "blue");
+	imp = kmirror_import(have, &same);
+	assert_false(same);
+	assert_string_equal(kjson_str(cJSON_GetObjectItem(imp, "metadata"), "labels", "team"),
+			    "blue");
+	cJSON_Delete(imp);
+	cJSON_Delete(have);
+	cJSON_Delete(want);
+}
+
+/* A running pod's start time is the one the server holds: the same JSON on every mirror. */
+static void test_keep_start(void **state)
+{
+	struct config_pod_spec spec = {0};
+	struct ctl_pod pod = pod_of("web", &spec);
+	cJSON *a, *b;
+
+	pod.started = true;
+	a = kmirror_pod(&pod);
+	assert_non_null(a);
+	assert_string_equal(kjson_str(a, "status", "phase"), "Running");
+	{
+		const cJSON *cs = cJSON_GetArrayItem(
+		    cJSON_GetObjectItem(cJSON_GetObjectItem(a, "status"), "containerStatuses"), 0);
+
+		assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cs, "ready")));
+		assert_int_equal(cJSON_GetObjectItem(cs, "restartCount")->valueint, 0);
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cs, "name")), "main");
+	}
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(a, "status"), "startTime",
+				  cJSON_CreateString("2020-01-02T03:04:05Z"));
+	assert_int_equal(kmirror_seal(a), 0);
+	b = kmirror_pod(&pod);
+	assert_int_equal(kmirror_seal(b), 0);
+	assert_int_equal(kmirror_pod_keep_start(b, a), 0);
+	assert_string_equal(kjson_str(b, "status", "startTime"), "2020-01-02T03:04:05Z");
+	assert_string_equal(
+	    kjson_str(cJSON_GetObjectItem(
+			  cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "status"),
+								 "containerStatuses"),
+					     0),
+			  "state"),
+		      "running", "startedAt"),
+	    "2020-01-02T03:04:05Z");
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+}
+
+/* What `kubectl rollout status` and `get deploy` read, from the plan's pods. */
+static void test_deployment_status(void **state)
+{
+	struct config_pod_spec spec = {0};
+	struct ctl_pod pods[3] = {pod_of("web", &spec), pod_of("web", &spec), pod_of("db", &spec)};
+	cJSON *st;
+
+	pods[0].started = true;
+	st = kmirror_deployment_status(pods, 3, "shop", "web", 2, 4);
+	assert_non_null(st);
+	assert_int_equal(cJSON_GetObjectItem(st, "observedGeneration")->valueint, 4);
+	assert_int_equal(cJSON_GetObjectItem(st, "replicas")->valueint, 2);
+	assert_int_equal(cJSON_GetObjectItem(st, "updatedReplicas")->valueint, 2);
+	assert_int_equal(cJSON_GetObjectItem(st, "readyReplicas")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(st, "availableReplicas")->valueint, 1);
+	assert_string_equal(
+	    cJSON_GetStringValue(cJSON_GetObjectItem(
+		cJSON_GetArrayItem(cJSON_GetObjectItem(st, "conditions"), 0), "status")),
+	    "False");
+	cJSON_Delete(st);
+	pods[1].started = true;
+	st = kmirror_deployment_status(pods, 3, "shop", "web", 2, 4);
+	assert_int_equal(cJSON_GetObjectItem(st, "availableReplicas")->valueint, 2);
+	assert_string_equal(
+	    cJSON_GetStringValue(cJSON_GetObjectItem(
+		cJSON_GetArrayItem(cJSON_GetObjectItem(st, "conditions"), 0), "status")),
+	    "True");
+	cJSON_Delete(st);
+}
+
 static void test_rank(void **state)
 {
 	assert_true(kmirror_rank("Namespace") < kmirror_rank("ServiceAccount"));
@@ -397,7 +552,8 @@ int main(void)
 	    cmocka_unit_test(test_pending_pod),	  cmocka_unit_test(test_bare_pod),
 	    cmocka_unit_test(test_seal),	  cmocka_unit_test(test_decide),
 	    cmocka_unit_test(test_from_yaml),	  cmocka_unit_test(test_service_ip),
-	    cmocka_unit_test(test_rank),
+	    cmocka_unit_test(test_rank),	  cmocka_unit_test(test_import),
+	    cmocka_unit_test(test_keep_start),	  cmocka_unit_test(test_deployment_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -614,7 +614,7 @@ static int apply_main(const struct ctl_opts *o, struct apply_args *args)
 	char state[PATH_MAX];
 	enum action *act = NULL;
 	uint64_t gen = 0;
-	int lock = -1, ret, missing = 0;
+	int lock = -1, rlock = -1, ret, missing = 0;
 
 	if (a.cluster)
 		opts.cluster = a.cluster;
@@ -640,6 +640,21 @@ static int apply_main(const struct ctl_opts *o, struct apply_args *args)
 		fprintf(stderr, "ambitctl: no objects in %s\n", a.files[0].name);
 		ret = -EINVAL;
 		goto out;
+	}
+	/*
+	 * --kube: what kubectl wrote into the API server comes into the store first, and nothing
+	 * is imported over this change until the cluster has it (kimport.c).
+	 */
+	rlock = kube_reconcile_lock(&c);
+	if (c.kube && rlock < 0) {
+		ret = rlock;
+		fprintf(stderr, "ambitctl: reconcile.lock: %s\n", strerror(-ret));
+		goto out;
+	}
+	if (c.kube) {
+		bool imported;
+
+		kube_import(&c, &imported); /* an API server not answering is told by the mirror */
 	}
 	lock = store_lock(state);
 	if (lock < 0) {
@@ -670,6 +685,8 @@ unlock:
 		goto out;
 	/* Pods, Deployments and Services of the local cluster follow the store. */
 	ret = state_reconcile(&c);
+	store_unlock(rlock);
+	rlock = -1;
 	if (ret)
 		fprintf(stderr, "ambitctl: updating the running cluster: %s\n", strerror(-ret));
 	if (ret && c.kube)
@@ -692,6 +709,7 @@ out:
 	config_diags_free(&ignored);
 	config_free(&in_cfg);
 	store_unlock(lock);
+	store_unlock(rlock);
 	inputs_free(&a);
 	return ret;
 }

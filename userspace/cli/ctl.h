@@ -305,6 +305,20 @@ int kube_mirror(const struct ctl_cluster *c, struct ctl_plan *p, const char *sta
  */
 int kube_resource_version(const struct ctl_cluster *c, uint64_t *rv);
 /*
+ * kimport.c: the --kube cluster following its API server. kube_import writes into the store
+ * what another client created, changed or deleted there (*@changed when it wrote any), its
+ * caller holding the reconcile lock; state_reconcile then brings the cluster to it. Every
+ * writer of a --kube cluster's store holds the reconcile lock (kube_reconcile_lock: an fd for
+ * store_unlock; -1 for a cluster without --kube) from its import through its state_reconcile,
+ * taken before the store's own lock.
+ */
+int kube_import(const struct ctl_cluster *c, bool *changed);
+int kube_reconcile_lock(const struct ctl_cluster *c);
+/* Starts `ambitctl local kube-controller` for @c (its log: logs/kube-controller.log). */
+int kube_controller_spawn(const struct ctl_cluster *c);
+/* `local kube-controller` (hidden): imports and reconciles whenever the API server moves. */
+int local_kube_controller(const struct ctl_opts *o);
+/*
  * Waits until @n's agent (@agent) or ztunnel answers as ready; fails early when the process
  * @pid the kubelet started for it is no longer the one running. 0 or -errno, told on stderr.
  */

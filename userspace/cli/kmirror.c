@@ -314,6 +314,8 @@ static int take_page(struct mirror *m, size_t i, cJSON *page)
 		o = mirror_find(m, group, kind, ns, name);
 		if (o && !o->have) {
 			o->have = it;
+			if (o->pod && kmirror_pod_keep_start(o->want, it))
+				return -ENOMEM;
 			continue;
 		}
 		if (o)
@@ -483,13 +485,13 @@ static int take_answer(struct mobj *o, const char *verb, char *resp)
 }
 
 /*
- * Writes @o's wanted status over @cur (the server's object) through the status subresource:
+ * Writes status @st (taken) over @cur (the server's object) through the status subresource:
  * where a real server takes status, which it drops from a Pod's create and replace.
  */
-static int write_status(const struct kconn *k, struct mobj *o, const cJSON *cur, const char *path)
+static int put_status(const struct kconn *k, struct mobj *o, const cJSON *cur, const char *path,
+		      cJSON *st)
 {
-	cJSON *body = cJSON_Duplicate(cur, true),
-	      *st = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o->want, "status"), true);
+	cJSON *body = cJSON_Duplicate(cur, true);
 	char sub[1100], *resp = NULL;
 	long code;
 
@@ -509,6 +511,38 @@ static int write_status(const struct kconn *k, struct mobj *o, const cJSON *cur,
 		return ret;
 	}
 	return take_answer(o, "setting the status of", resp);
+}
+
+/* Writes @o's wanted status over @cur. */
+static int write_status(const struct kconn *k, struct mobj *o, const cJSON *cur, const char *path)
+{
+	return put_status(
+	    k, o, cur, path,
+	    cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o->want, "status"), true));
+}
+
+/* Replaces @o's object at @path, which its create found there, at the server's version. */
+static long adopt(const struct kconn *k, struct mobj *o, const char *path, char **resp)
+{
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(o->want, "metadata"), *cur;
+	const char *rv;
+	long code = kube_call(k, "GET", path, NULL, resp);
+
+	if (code != 200)
+		return code;
+	cur = cJSON_Parse(*resp);
+	free(*resp);
+	*resp = NULL;
+	rv = kjson_str(cur, "metadata", "resourceVersion");
+	cJSON_DeleteItemFromObjectCaseSensitive(md, "resourceVersion");
+	if (!rv || !cJSON_AddStringToObject(md, "resourceVersion", rv)) {
+		cJSON_Delete(cur);
+		return 0;
+	}
+	cJSON_Delete(cur);
+	code = kube_call(k, "PUT", path, o->want, resp);
+	cJSON_DeleteItemFromObjectCaseSensitive(md, "resourceVersion");
+	return code;
 }
 
 /* Creates, replaces or sets the status of @o as @act says. */
@@ -535,6 +569,17 @@ static int write_one(const struct kconn *k, struct mobj *o, enum kmirror_action 
 		cJSON_DeleteItemFromObjectCaseSensitive(md, "resourceVersion");
 	} else {
 		code = kube_call(k, "POST", coll, o->want, &resp);
+		/*
+		 * Made meanwhile by another hand (kubectl): the mirror's content replaces it at the
+		 * server's resourceVersion, as `kubectl apply` takes over an object it did not
+		 * make. The controller (kimport.c) imported it first, so what it had is in the
+		 * store.
+		 */
+		if (code == 409) {
+			free(resp);
+			resp = NULL;
+			code = adopt(k, o, path, &resp);
+		}
 	}
 	if (code != 200 && code != 201) {
 		ret = write_failed(o, verb, code, resp);
@@ -595,6 +640,50 @@ static int write_all(struct mirror *m, const struct kconn *k)
 	return ret;
 }
 
+/*
+ * Each Deployment's status as its controller keeps it: its pods in the plan, the started ones
+ * ready, at the generation the server gave its spec. Written only when it changed.
+ */
+static int deployment_status(struct mirror *m, const struct kconn *k, const struct ctl_plan *p)
+{
+	for (size_t i = 0; i < m->nwant; i++) {
+		struct mobj *o = &m->o[i];
+		const cJSON *cur = o->got ? o->got : o->have;
+		const cJSON *gen = kjson_get(cJSON_GetObjectItemCaseSensitive(cur, "metadata"),
+					     "generation", NULL);
+		const cJSON *rep =
+		    kjson_get(cJSON_GetObjectItemCaseSensitive(o->want, "spec"), "replicas", NULL);
+		char coll[512], path[1024];
+		const char *name;
+		cJSON *st;
+
+		if (strcmp(o->group, "apps") || strcmp(o->kind, "Deployment") || !o->want || !cur)
+			continue;
+		st = kmirror_deployment_status(p->pods, p->npods, o->ns, o->name,
+					       cJSON_IsNumber(rep) ? rep->valueint : 1,
+					       cJSON_IsNumber(gen) ? gen->valuedouble : 1);
+		if (!st)
+			return -ENOMEM;
+		if (cJSON_Compare(st, cJSON_GetObjectItemCaseSensitive(cur, "status"), true)) {
+			cJSON_Delete(st);
+			continue;
+		}
+		if (kube_paths(o->want, coll, sizeof(coll), &name) ||
+		    str_fmt(path, sizeof(path), "%s/%s", coll, name)) {
+			cJSON_Delete(st);
+			return no_path(o);
+		}
+		/* Over the object as it is now: o->got is replaced by the answer. */
+		cJSON *copy = cJSON_Duplicate(cur, true);
+		int ret = copy ? put_status(k, o, copy, path, st) : -ENOMEM;
+
+		cJSON_Delete(copy);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 /* Whether @uid can name a cgroup directory, pod<uid>: what UIDs look like, and no more. */
 static bool uid_ok(const char *uid)
 {
@@ -637,6 +726,22 @@ static int pod_uids(struct mirror *m)
 }
 
 /*
+ * kube/mirror.dirty while the API may lack some of the store (a mirror failed): the controller
+ * (kimport.c) then takes nothing missing there for deleted, and mirrors again.
+ */
+static void mirror_mark(const struct ctl_cluster *c, int ret)
+{
+	char path[PATH_MAX];
+
+	if (cluster_path(c, path, sizeof(path), "kube/mirror.dirty"))
+		return;
+	if (ret)
+		write_file_atomic(path, "");
+	else
+		unlink(path);
+}
+
+/*
  * Brings @c's API server to the objects of store @state and the pods of plan @p (borrowed), and
  * gives each pod of @p its UID and cgroup. Nothing for a cluster without --kube. 0 or -errno,
  * told on stderr.
@@ -668,10 +773,13 @@ int kube_mirror(const struct ctl_cluster *c, struct ctl_plan *p, const char *sta
 	ret = list_all(&m, &k);
 	if (!ret)
 		ret = write_all(&m, &k);
+	if (!ret)
+		ret = deployment_status(&m, &k, p);
 	cluster_kube_leave(&k, saved);
 	if (!ret)
 		ret = pod_uids(&m);
 out:
+	mirror_mark(c, ret);
 	if (ret == -ENOMEM)
 		fprintf(stderr, "ambitctl: kube: out of memory\n");
 	mirror_free(&m);

@@ -44,6 +44,17 @@ int kmirror_replicaset(const char *ns, const char *owner, char *buf, size_t len)
  */
 cJSON *kmirror_pod(const struct ctl_pod *pod);
 /*
+ * Gives the Running pod @want (sealed) the start time pod @have (the server's) holds, resealed:
+ * a pod started once, and the same JSON from one mirror to the next. 0 or -ENOMEM.
+ */
+int kmirror_pod_keep_start(cJSON *want, const cJSON *have);
+/*
+ * The status of Deployment @ns/@name at generation @generation as a Deployment controller
+ * writes it, for the pods of plan @pods (@npods; those it owns counted): NULL on ENOMEM.
+ */
+cJSON *kmirror_deployment_status(const struct ctl_pod *pods, size_t npods, const char *ns,
+				 const char *name, int replicas, double generation);
+/*
  * The stored object @yaml (borrowed, one YAML document) as the JSON to write: without what the
  * server sets (uid, resourceVersion, ...), in namespace @ns (NULL: cluster-scoped, none). Not
  * sealed; caller deletes. NULL with the reason in @err.
@@ -58,6 +69,12 @@ int kmirror_service_ip(cJSON *svc, const char *vip);
 int kmirror_seal(cJSON *obj);
 /* What to do with @have (the server's object, or NULL) for @want (sealed, or NULL: unwanted). */
 enum kmirror_action kmirror_decide(const cJSON *want, const cJSON *have);
+/*
+ * The server's object @have (borrowed) as the store would hold it: what the server sets, its
+ * status and the mirror's label and hash gone. *@same when it is the mirror's own object as the
+ * mirror wrote it (nothing another hand changed: nothing to import). NULL with errno set.
+ */
+cJSON *kmirror_import(const cJSON *have, bool *same);
 /* Order of the writes: Namespaces, CRDs, ServiceAccounts, the rest, Pods; deletes the reverse. */
 int kmirror_rank(const char *kind);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -157,6 +158,54 @@ static bool pod_container(cJSON *containers, const struct config_pod_spec *spec)
 }
 
 /*
+ * The one container's status as a kubelet reports a running one (kubectl's READY counts these),
+ * started now: kmirror_pod_keep_start puts back the time the server already holds.
+ */
+static bool pod_container_status(cJSON *st)
+{
+	cJSON *list = cJSON_AddArrayToObject(st, "containerStatuses"), *cs = cJSON_CreateObject();
+	cJSON *state, *running;
+	char now[32];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (!list || !cs || !cJSON_AddItemToArray(list, cs)) {
+		cJSON_Delete(cs);
+		return false;
+	}
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	return cJSON_AddStringToObject(st, "startTime", now) &&
+	       cJSON_AddStringToObject(cs, "name", "main") &&
+	       cJSON_AddStringToObject(cs, "image", "ambit.local/host") &&
+	       cJSON_AddStringToObject(cs, "imageID", "") && cJSON_AddTrueToObject(cs, "ready") &&
+	       cJSON_AddTrueToObject(cs, "started") &&
+	       cJSON_AddNumberToObject(cs, "restartCount", 0) &&
+	       (state = cJSON_AddObjectToObject(cs, "state")) &&
+	       (running = cJSON_AddObjectToObject(state, "running")) &&
+	       cJSON_AddStringToObject(running, "startedAt", now);
+}
+
+int kmirror_pod_keep_start(cJSON *want, const cJSON *have)
+{
+	const char *at = kjson_str(have, "status", "startTime");
+	cJSON *st = cJSON_GetObjectItemCaseSensitive(want, "status"), *cs, *running;
+
+	if (!at || !kjson_str(want, "status", "startTime"))
+		return 0; /* Pending, or none held yet: nothing to keep */
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "startTime");
+	if (!cJSON_AddStringToObject(st, "startTime", at))
+		return -ENOMEM;
+	cJSON_ArrayForEach(cs, cJSON_GetObjectItemCaseSensitive(st, "containerStatuses"))
+	{
+		running = kjson_get(cJSON_GetObjectItemCaseSensitive(cs, "state"), "running", NULL);
+		cJSON_DeleteItemFromObjectCaseSensitive(running, "startedAt");
+		if (running && !cJSON_AddStringToObject(running, "startedAt", at))
+			return -ENOMEM;
+	}
+	return kmirror_seal(want);
+}
+
+/*
  * Running and Ready, as the kubelet reports a started pod without probes; before its kubelet
  * started it, Pending and scheduled, with no pod IP yet. The change from one to the other is
  * the watch event on which the agents look for the pod's processes, as on a real node.
@@ -188,6 +237,8 @@ static bool pod_status(cJSON *pod_json, const struct ctl_pod *pod)
 		    !cJSON_AddStringToObject(c, "status", "True"))
 			return false;
 	}
+	if (!pod_container_status(st))
+		return false;
 	/* BestEffort: the QoS class of the kubepods/besteffort cgroup the pod runs in. */
 	return cJSON_AddStringToObject(st, "hostIP", pod->node->ip) &&
 	       add_ips(st, "hostIPs", pod->node->ip) &&
@@ -383,4 +434,132 @@ int kmirror_rank(const char *kind)
 		if (!strcmp(kind, order[i]))
 			return i;
 	return !strcmp(kind, "Pod") ? 4 : 3;
+}
+
+/* A condition {type, status, reason, message} appended to @conds. */
+static bool add_condition(cJSON *conds, const char *type, bool ok, const char *reason,
+			  const char *msg)
+{
+	cJSON *c = cJSON_CreateObject();
+
+	if (!c || !cJSON_AddItemToArray(conds, c)) {
+		cJSON_Delete(c);
+		return false;
+	}
+	return cJSON_AddStringToObject(c, "type", type) &&
+	       cJSON_AddStringToObject(c, "status", ok ? "True" : "False") &&
+	       cJSON_AddStringToObject(c, "reason", reason) &&
+	       cJSON_AddStringToObject(c, "message", msg);
+}
+
+cJSON *kmirror_deployment_status(const struct ctl_pod *pods, size_t npods, const char *ns,
+				 const char *name, int replicas, double generation)
+{
+	cJSON *st = cJSON_CreateObject(), *conds;
+	char rs[300], msg[400];
+	int have = 0, ready = 0;
+
+	for (size_t i = 0; i < npods; i++) {
+		if (!pods[i].owner || strcmp(pods[i].owner, name) || strcmp(pods[i].namespace, ns))
+			continue;
+		have++;
+		ready += pods[i].started;
+	}
+	if (kmirror_replicaset(ns, name, rs, sizeof(rs)))
+		rs[0] = '\0';
+	/*
+	 * What `kubectl rollout status` reads: observed at the object's generation, every replica
+	 * of the one ReplicaSet updated, the started ones available.
+	 */
+	if (!st || !cJSON_AddNumberToObject(st, "observedGeneration", generation) ||
+	    !cJSON_AddNumberToObject(st, "replicas", have) ||
+	    !cJSON_AddNumberToObject(st, "updatedReplicas", have) ||
+	    !cJSON_AddNumberToObject(st, "readyReplicas", ready) ||
+	    !cJSON_AddNumberToObject(st, "availableReplicas", ready) ||
+	    !cJSON_AddNumberToObject(st, "unavailableReplicas", have - ready) ||
+	    !(conds = cJSON_AddArrayToObject(st, "conditions")))
+		goto fail;
+	snprintf(msg, sizeof(msg), "ReplicaSet \"%s\" %s.", rs,
+		 ready == have ? "has successfully progressed" : "is progressing");
+	if (!add_condition(conds, "Available", ready >= replicas,
+			   ready >= replicas ? "MinimumReplicasAvailable"
+					     : "MinimumReplicasUnavailable",
+			   ready >= replicas ? "Deployment has minimum availability."
+					     : "Deployment does not have minimum availability.") ||
+	    !add_condition(conds, "Progressing", true,
+			   ready == have ? "NewReplicaSetAvailable" : "ReplicaSetUpdated", msg))
+		goto fail;
+	return st;
+fail:
+	cJSON_Delete(st);
+	return NULL;
+}
+
+/* Removes metadata.@map[@key] of @obj, and the map once empty when @drop_empty. */
+static void meta_remove(cJSON *obj, const char *map, const char *key, bool drop_empty)
+{
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	cJSON *m = cJSON_GetObjectItemCaseSensitive(md, map);
+
+	cJSON_DeleteItemFromObjectCaseSensitive(m, key);
+	if (drop_empty && cJSON_IsObject(m) && !m->child)
+		cJSON_DeleteItemFromObjectCaseSensitive(md, map);
+}
+
+/* Whether @obj (stripped, unsealed) sealed has hash @hash. */
+static bool seals_to(const cJSON *obj, const char *hash)
+{
+	cJSON *check = cJSON_Duplicate(obj, true);
+	const char *got;
+	bool same;
+
+	if (!check || kmirror_seal(check)) {
+		cJSON_Delete(check);
+		return false;
+	}
+	got = meta_get(check, "annotations", KMIRROR_HASH_ANNOTATION);
+	same = got && !strcmp(got, hash);
+	cJSON_Delete(check);
+	return same;
+}
+
+cJSON *kmirror_import(const cJSON *have, bool *same)
+{
+	const char *label = meta_get(have, "labels", KMIRROR_LABEL);
+	const char *hash = meta_get(have, "annotations", KMIRROR_HASH_ANNOTATION);
+	const char *name = meta_get(have, "labels", "kubernetes.io/metadata.name");
+	cJSON *obj = cJSON_Duplicate(have, true), *md;
+
+	*same = false;
+	md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	if (!obj || !cJSON_IsObject(md)) {
+		cJSON_Delete(obj);
+		errno = obj ? EINVAL : ENOMEM;
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(server_fields) / sizeof(server_fields[0]); i++)
+		cJSON_DeleteItemFromObjectCaseSensitive(md, server_fields[i]);
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
+	/*
+	 * As kmirror_seal leaves them before it hashes: the label's map kept (in its place), the
+	 * annotations' dropped once the hash was all it held.
+	 */
+	meta_remove(obj, "labels", KMIRROR_LABEL, false);
+	meta_remove(obj, "annotations", KMIRROR_HASH_ANNOTATION, true);
+	if (!label || strcmp(label, KMIRROR_LABEL_VALUE) || !hash)
+		return obj; /* another hand's: all of it is news */
+	if (seals_to(obj, hash)) {
+		*same = true;
+		return obj;
+	}
+	/* A Namespace as its server's strategy labels it (its own name): the mirror's still. */
+	if (name && !strcmp(kjson_str(have, "kind", NULL) ? kjson_str(have, "kind", NULL) : "",
+			    "Namespace")) {
+		cJSON *bare = cJSON_Duplicate(obj, true);
+
+		meta_remove(bare, "labels", "kubernetes.io/metadata.name", false);
+		*same = bare && seals_to(bare, hash);
+		cJSON_Delete(bare);
+	}
+	return obj;
 }

@@ -320,6 +320,9 @@ static int run_local(int argc, char **argv, struct args *a)
 	/* Not in the usage: `local up` starts one per node (kubelet.c). */
 	if (!strcmp(sub, "kubelet"))
 		return local_kubelet(&a->o);
+	/* Not in the usage: `local up --kube` starts it (kimport.c). */
+	if (!strcmp(sub, "kube-controller"))
+		return local_kube_controller(&a->o);
 	fprintf(stderr, "ambitctl: %s local command%s%s\n", *sub ? "unknown" : "missing",
 		*sub ? " " : "", sub);
 	usage(stderr);

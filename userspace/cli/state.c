@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "ctl.h"
+#include "kmanifest.h"
 #include "objstore.h"
 
 static bool plan_has(const struct ctl_plan *p, const char *ns, const char *name)
@@ -25,13 +26,79 @@ static bool plan_has(const struct ctl_plan *p, const char *ns, const char *name)
 	return false;
 }
 
+#define RESTARTED_AT "kubectl.kubernetes.io/restartedAt"
+
+/* The annotation @key of pods.json's pod @ns/@name in @existing, or NULL. */
+static const char *existing_annotation(const cJSON *existing, const char *ns, const char *name,
+				       const char *key)
+{
+	const cJSON *pod;
+
+	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(existing, "pods"))
+	{
+		const char *pns = kjson_str(pod, "namespace", NULL),
+			   *pname = kjson_str(pod, "name", NULL);
+
+		if (pns && pname && !strcmp(pns, ns) && !strcmp(pname, name))
+			return kjson_str(pod, "annotations", key);
+	}
+	return NULL;
+}
+
+/*
+ * `kubectl rollout restart`: a running pod whose Deployment's template now carries another
+ * restartedAt is left out of @p, so that this reconcile stops and removes it and the next makes
+ * it anew (a Deployment's new ReplicaSet; here the same name). Whether any was.
+ */
+static bool drop_restarted(struct ctl_plan *p, const cJSON *existing)
+{
+	bool any = false;
+	size_t k = 0;
+
+	for (size_t i = 0; i < p->npods; i++) {
+		struct ctl_pod *pod = &p->pods[i];
+		const char *want = pod->annotations
+				       ? config_label_get(pod->annotations, RESTARTED_AT)
+				       : NULL,
+			   *had = existing_annotation(existing, pod->namespace, pod->name,
+						      RESTARTED_AT);
+
+		if (pod->running && pod->owner && want && (!had || strcmp(want, had))) {
+			printf("pod %s/%s restarted (%s %s)\n", pod->namespace, pod->name,
+			       RESTARTED_AT, want);
+			free(pod->namespace);
+			free(pod->name);
+			free(pod->owner);
+			free(pod->service_account);
+			any = true;
+			continue;
+		}
+		p->pods[k++] = *pod;
+	}
+	p->npods = k;
+	return any;
+}
+
+static int reconcile_once(const struct ctl_cluster *c, bool *again);
+
 /*
  * Brings the running cluster to what state/ now says: pods that appeared are created and
  * started by their node's kubelet, pods that went away are stopped by it and removed, Services
  * get (or keep) their VIPs; pods.json and every pod's hosts file are rewritten (the kubelets
- * rebind it in running pods). Running pods keep their node, address and veth.
+ * rebind it in running pods). Running pods keep their node, address and veth, but those a
+ * rollout restart replaces: they go in one pass and come back in a second.
  */
 int state_reconcile(const struct ctl_cluster *c)
+{
+	bool again = false;
+	int ret = reconcile_once(c, &again);
+
+	if (!ret && again)
+		ret = reconcile_once(c, &again);
+	return ret;
+}
+
+static int reconcile_once(const struct ctl_cluster *c, bool *again)
 {
 	struct ctl_plan p = {0};
 	struct config cfg;
@@ -54,6 +121,8 @@ int state_reconcile(const struct ctl_cluster *c)
 	ret = ret ? ret : load_state_quiet(&cfg, state);
 	if (!ret)
 		ret = plan_build(&p, c, &cfg, existing);
+	if (!ret)
+		*again = drop_restarted(&p, existing);
 	/*
 	 * --kube: the API server before anything runs, as a cluster's controllers and scheduler
 	 * come before its kubelets. The UIDs it gives name the cgroups of the pods made below and
@@ -208,7 +277,8 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 	char state[PATH_MAX], file[PATH_MAX];
 	char *text = NULL;
 	uint64_t gen = 0;
-	int ret;
+	int ret, rlock;
+	bool imported;
 
 	ret = cluster_load(&c, o->cluster);
 	if (ret) {
@@ -216,6 +286,14 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 		return ret;
 	}
 	config_init(&cfg);
+	/* --kube: a namespace kubectl made or labelled is in the store first (kimport.c). */
+	rlock = kube_reconcile_lock(&c);
+	if (c.kube && rlock < 0) {
+		ret = rlock;
+		goto out;
+	}
+	if (c.kube)
+		kube_import(&c, &imported);
 	cluster_path(&c, state, sizeof(state), "state");
 	ret = load_state_quiet(&cfg, state);
 	if (ret)
@@ -260,6 +338,8 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 	/* --kube: the agents see the namespace as the API server holds it. */
 	if (!ret && c.kube)
 		ret = state_reconcile(&c);
+	store_unlock(rlock);
+	rlock = -1;
 	if (!ret)
 		printf("namespace/%s labelled\n", ns);
 	/*
@@ -282,6 +362,7 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 	}
 	config_free(&check);
 out:
+	store_unlock(rlock);
 	free(text);
 	config_diags_free(&diags);
 	config_free(&cfg);

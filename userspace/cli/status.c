@@ -274,6 +274,13 @@ static void print_kube(const struct ctl_cluster *c, const cJSON *node1)
 	       path);
 	printf("kubernetes: CA pod %s/ambit-ca-%s: %s\n", CTL_KUBE_NS, c->nodes[0].name,
 	       ca ? kubelet_describe(ca, why, sizeof(why)) : "unknown (node1's kubelet is down)");
+	/* What follows kubectl's writes (kimport.c); nothing restarts it. */
+	cluster_path(c, path, sizeof(path), "kube/controller.pid");
+	pid = read_pid_file(path);
+	printf("kubernetes: controller %s\n",
+	       pid > 0 && pid_alive(pid)
+		   ? "following the API server"
+		   : "down: kubectl's changes are not followed (see logs/kube-controller.log)");
 }
 
 int local_status(const struct ctl_opts *o)

@@ -523,6 +523,8 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 		TRY(kube_mirror(c, p, state));
 		for (int i = 0; i < c->nnodes; i++)
 			TRY(wait_workloads(c, &c->nodes[i], p->npods));
+		/* From here on the cluster also follows what kubectl writes there. */
+		TRY(kube_controller_spawn(c));
 	}
 	if (prom_port)
 		TRY(prom_start(c, prom_port));
