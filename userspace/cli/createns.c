@@ -32,8 +32,11 @@ static int namespace_exists(const struct ctl_opts *o, const char *name, bool *ex
 	cluster_path(&c, state, sizeof(state), "state");
 	ret = store_load(state, &objs, &diags);
 	for (size_t i = 0; !ret && i < objs.n; i++)
-		*exists |= !strcmp(objs.items[i].kind, "Namespace") && !*objs.items[i].group &&
-			   !strcmp(objs.items[i].name, name);
+		*exists |= (!strcmp(objs.items[i].kind, "Namespace") && !*objs.items[i].group &&
+			    !strcmp(objs.items[i].name, name)) ||
+			   (objs.items[i].namespace && !strcmp(objs.items[i].namespace, name));
+	/* As `get namespace` has it: default always, and every namespace objects are in. */
+	*exists |= !strcmp(name, "default");
 	store_objs_free(&objs);
 	config_diags_free(&diags);
 	return ret;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "getcols.h"
+#include "klease.h" /* klease_age: kubectl's age, as `ambitctl nodes` prints it */
 
 #define NONE "<none>"
 
@@ -559,34 +560,6 @@ void get_kind_prefix(const struct get_kind *k, char *buf, size_t len)
 	snprintf(buf + n, len - n, "%s%s", *k->group ? "." : "", k->group);
 }
 
-void get_age(long long secs, char *buf, size_t len)
-{
-	long long m = secs / 60, h = secs / 3600, d = h / 24;
-
-	if (secs < -1)
-		snprintf(buf, len, "<invalid>");
-	else if (secs < 0)
-		snprintf(buf, len, "0s");
-	else if (secs < 120)
-		snprintf(buf, len, "%llds", secs);
-	else if (m < 10 && secs % 60)
-		snprintf(buf, len, "%lldm%llds", m, secs % 60);
-	else if (m < 180)
-		snprintf(buf, len, "%lldm", m);
-	else if (h < 8 && m % 60)
-		snprintf(buf, len, "%lldh%lldm", h, m % 60);
-	else if (h < 48)
-		snprintf(buf, len, "%lldh", h);
-	else if (h < 24 * 8 && h % 24)
-		snprintf(buf, len, "%lldd%lldh", d, h % 24);
-	else if (h < 24 * 365 * 2)
-		snprintf(buf, len, "%lldd", d);
-	else if (h < 24 * 365 * 8 && d % 365)
-		snprintf(buf, len, "%lldy%lldd", d / 365, d % 365);
-	else
-		snprintf(buf, len, "%lldy", d / 365);
-}
-
 time_t get_parse_time(const char *ts)
 {
 	struct tm tm = {0};
@@ -608,7 +581,7 @@ void get_age_of(const char *ts, time_t now, char *buf, size_t len)
 	if (t < 0)
 		snprintf(buf, len, "<unknown>");
 	else
-		get_age((long long)(now - t), buf, len);
+		klease_age((long long)(now - t), buf, len);
 }
 
 int get_table_init(struct get_table *t, size_t ncols)

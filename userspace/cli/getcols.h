@@ -43,9 +43,10 @@ const struct get_kind *get_kind_find(const char *word);
 /* "pod", "deployment.apps": how `-o name` and multi-kind tables prefix an object's name. */
 void get_kind_prefix(const struct get_kind *k, char *buf, size_t len);
 
-/* kubectl's age of @secs seconds (duration.HumanDuration): 5s, 3m2s, 10m, 2d3h, 3y. */
-void get_age(long long secs, char *buf, size_t len);
-/* The age at @now of RFC 3339 timestamp @ts, "<unknown>" when it is none. */
+/*
+ * The age at @now of RFC 3339 timestamp @ts as kubectl prints it (klease_age: 5s, 3m2s, 10m,
+ * 2d3h), "<unknown>" when it is none.
+ */
 void get_age_of(const char *ts, time_t now, char *buf, size_t len);
 /* @ts (2024-01-02T03:04:05Z) as seconds since the epoch; -1 when it is not one. */
 time_t get_parse_time(const char *ts);
