@@ -167,6 +167,16 @@ out=$(actl create ns bookinfo 2>&1) && fail "a second create succeeded: $out"
 expect_eq "$out" 'Error from server (AlreadyExists): namespaces "bookinfo" already exists' "AlreadyExists"
 out=$(actl create ns default 2>&1) && fail "create ns default succeeded: $out"
 expect_eq "$out" 'Error from server (AlreadyExists): namespaces "default" already exists' "default exists"
+# --kube: the same store, under the names the API server has (the Pods kmirror gave it), and the
+# created namespace reached it as an applied one does.
+if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
+	expect_eq "$(kube_api /api/v1/namespaces/bookinfo | jq -r .metadata.name)" bookinfo \
+		"the API server's Namespace bookinfo"
+	expect_eq "$(kube_api /api/v1/namespaces/default/pods | jq -r '.items[].metadata.name' | sort | paste -sd' ')" \
+		"$(actl get po -o name | sed 's#^pod/##' | sort | paste -sd' ')" "the API server's pods"
+	expect_eq "$(kube_api /apis/networking.istio.io/v1/namespaces/default/virtualservices | jq -r '.items[].metadata.name' | sort | paste -sd' ')" \
+		"$(actl get vs -o name | sed 's#^.*/##' | paste -sd' ')" "the API server's VirtualServices"
+fi
 cluster_down
 rm -rf "$dir"
 pass
