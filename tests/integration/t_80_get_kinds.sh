@@ -92,6 +92,8 @@ out=$(actl get ns) || fail "get ns: $out"
 expect_eq "$(line "$out" 1)" "NAME           STATUS   AGE" "get ns header"
 row "$out" default | grep -Eq "^default Active $age_re\$" || fail "get ns default: $out"
 row "$out" istio-system | grep -Eq "^istio-system Active $age_re\$" || fail "get ns istio-system: $out"
+out=$(actl get namespace -L istio-injection) || fail "get namespace -L: $out"
+expect_eq "$(line "$out" 1)" "NAME           STATUS   AGE   ISTIO-INJECTION" "-L's header"
 
 # Istio's kinds: their CRDs' printer columns.
 out=$(actl get virtualservices) || fail "get virtualservices"

@@ -243,6 +243,19 @@ static void test_deployments_and_core(void **state)
 			       "bookinfo   Active   5s    istio.io/dataplane-mode=ambient,"
 			       "kubernetes.io/metadata.name=bookinfo\n");
 	free(t);
+	{
+		/* -L: a column per label, named by the key past its prefix, in capitals */
+		static const char *const keys[] = {"istio-injection", "istio.io/dataplane-mode"};
+		const struct get_show cols = {.label_cols = keys, .n_label_cols = 2};
+
+		t = table("ns", &cols,
+			  "[{\"metadata\":{\"name\":\"default\"," MADE ",\"labels\":{"
+			  "\"istio.io/dataplane-mode\":\"ambient\"}},\"status\":{\"phase\":"
+			  "\"Active\"}}]");
+		assert_string_equal(t, "NAME      STATUS   AGE   ISTIO-INJECTION   DATAPLANE-MODE\n"
+				       "default   Active   5s                      ambient\n");
+		free(t);
+	}
 	t = table("secrets", &plain,
 		  "[{\"metadata\":{\"name\":\"cred\"," MADE "},\"type\":\"kubernetes.io/tls\","
 		  "\"data\":{\"tls.crt\":\"eA==\",\"tls.key\":\"eA==\"}}]");

@@ -28,7 +28,7 @@ static void usage_get(void)
 	    stderr,
 	    "usage: ambitctl get KIND[,KIND...]|all [NAME...] [-n NS | -A] [-o "
 	    "wide|yaml|json|name]\n"
-	    "                    [-l KEY=VALUE,...] [--show-labels]\n"
+	    "                    [-l KEY=VALUE,...] [-L KEY,...] [--show-labels]\n"
 	    "  KIND as kubectl names it: pods (po), services (svc), deployments (deploy),\n"
 	    "  namespaces (ns), serviceaccounts (sa), configmaps (cm), secrets, endpointslices,\n"
 	    "  virtualservices (vs), destinationrules (dr), gateways.networking.istio.io (gw),\n"
@@ -88,6 +88,9 @@ struct get_req {
 	size_t nnames;
 	const char *ns, *out, *selector;
 	bool all_ns, show_labels;
+	char label_buf[512]; /* -L KEY,...: the keys, NUL-separated */
+	const char *label_cols[8];
+	size_t n_label_cols;
 };
 
 static int obj_cmp(const void *a, const void *b)
@@ -211,8 +214,12 @@ static int print(const struct get_ctx *x, const struct get_req *r, cJSON *const 
 	for (size_t i = 0; i < r->nkinds && !ret; i++) {
 		const struct get_kind *k = r->kinds[i];
 		char prefix[128], label[130];
-		struct get_show s = {
-		    .wide = wide, .namespace = r->all_ns, .labels = r->show_labels, .label = NULL};
+		struct get_show s = {.wide = wide,
+				     .namespace = r->all_ns,
+				     .labels = r->show_labels,
+				     .label_cols = r->label_cols,
+				     .n_label_cols = r->n_label_cols,
+				     .label = NULL};
 		struct get_table t;
 		const cJSON *o;
 
@@ -305,6 +312,26 @@ static int parse_kinds(struct get_req *r, const char *words)
 	return 0;
 }
 
+/* -L KEY[,KEY...]: a column of each label's value, as kubectl's --label-columns. */
+static void label_columns(struct get_req *r, const char *keys)
+{
+	size_t used = 0;
+
+	for (size_t i = 0; i < r->n_label_cols; i++)
+		used += strlen(r->label_cols[i]) + 1;
+	for (const char *p = keys; *p && r->n_label_cols < 8;) {
+		size_t n = strcspn(p, ",");
+
+		if (n && used + n + 1 <= sizeof(r->label_buf)) {
+			memcpy(r->label_buf + used, p, n);
+			r->label_buf[used + n] = '\0';
+			r->label_cols[r->n_label_cols++] = r->label_buf + used;
+			used += n + 1;
+		}
+		p += n + (p[n] == ',');
+	}
+}
+
 static int parse_args(struct get_req *r, int argc, char **argv)
 {
 	bool have_kinds = false;
@@ -321,6 +348,12 @@ static int parse_args(struct get_req *r, int argc, char **argv)
 			r->all_ns = true;
 		} else if (!strcmp(a, "--show-labels")) {
 			r->show_labels = true;
+		} else if (((!strcmp(a, "-L") || !strcmp(a, "--label-columns")) && v) ||
+			   (!strncmp(a, "-L", 2) && a[2]) || !strncmp(a, "--label-columns=", 16)) {
+			label_columns(r, !strcmp(a, "-L") || !strcmp(a, "--label-columns")
+					     ? argv[++i]
+					 : a[1] == 'L' ? a + 2
+						       : a + 16);
 		} else if ((!strcmp(a, "-l") || !strcmp(a, "--selector")) && v) {
 			r->selector = argv[++i];
 		} else if (!strncmp(a, "--selector=", 11)) {

@@ -645,13 +645,15 @@ static size_t ncols_of(const struct get_col *c)
 size_t get_ncols(const struct get_kind *k, const struct get_show *s)
 {
 	return 1 + (s->namespace && k->namespaced) + ncols_of(k->cols) +
-	       (s->wide ? ncols_of(k->wide) : 0) + s->labels;
+	       (s->wide ? ncols_of(k->wide) : 0) + s->n_label_cols + s->labels;
 }
 
 int get_header(const struct get_kind *k, const struct get_show *s, struct get_table *t)
 {
 	const char *cells[32];
-	size_t n = 0;
+	char *headers[32];
+	size_t n = 0, nh = 0;
+	int ret;
 
 	if (get_ncols(k, s) > 32)
 		return -E2BIG;
@@ -662,9 +664,21 @@ int get_header(const struct get_kind *k, const struct get_show *s, struct get_ta
 		cells[n++] = c->header;
 	for (const struct get_col *c = s->wide ? k->wide : NULL; c && c->header; c++)
 		cells[n++] = c->header;
+	for (size_t i = 0; i < s->n_label_cols; i++) {
+		/* kubectl's header: the key's name, past its prefix, in capitals */
+		const char *key = strrchr(s->label_cols[i], '/');
+		char *h = strdup(key ? key + 1 : s->label_cols[i]);
+
+		for (char *c = h; c && *c; c++)
+			*c = (char)toupper((unsigned char)*c);
+		cells[n++] = headers[nh++] = h;
+	}
 	if (s->labels)
 		cells[n++] = "LABELS";
-	return get_table_add(t, cells);
+	ret = get_table_add(t, cells);
+	for (size_t i = 0; i < nh; i++)
+		free(headers[i]);
+	return ret;
 }
 
 int get_row(const struct get_kind *k, const struct get_show *s, const cJSON *o, time_t now,
@@ -685,6 +699,12 @@ int get_row(const struct get_kind *k, const struct get_show *s, const cJSON *o, 
 		c->cell(o, c->arg, now, bufs[n], sizeof(bufs[n]));
 	for (const struct get_col *c = s->wide ? k->wide : NULL; c && c->header; c++, n++)
 		c->cell(o, c->arg, now, bufs[n], sizeof(bufs[n]));
+	for (size_t i = 0; i < s->n_label_cols; i++, n++) {
+		const char *v = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(at(o, "metadata.labels"), s->label_cols[i]));
+
+		snprintf(bufs[n], sizeof(bufs[n]), "%s", v ? v : "");
+	}
 	if (s->labels)
 		labels_fmt(at(o, "metadata.labels"), bufs[n], sizeof(bufs[n])), n++;
 	for (size_t i = 0; i < n; i++)

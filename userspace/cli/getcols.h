@@ -66,9 +66,11 @@ void get_table_free(struct get_table *t);
 
 /* What a table shows besides the kind's own columns. */
 struct get_show {
-	bool wide;	   /* -o wide */
-	bool namespace;	   /* -A: NAMESPACE first */
-	bool labels;	   /* --show-labels: LABELS last */
+	bool wide;		       /* -o wide */
+	bool namespace;		       /* -A: NAMESPACE first */
+	bool labels;		       /* --show-labels: LABELS last */
+	const char *const *label_cols; /* -L KEY...: a column each, before LABELS */
+	size_t n_label_cols;
 	const char *label; /* the kind's prefix before each name ("pod/"), or NULL */
 };
 

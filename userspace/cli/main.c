@@ -58,7 +58,7 @@ static const struct usage_entry {
      "                                  a Secret (a gateway's credentialName), as kubectl\n"
      "  create namespace|ns NAME         a Namespace, as kubectl (applied as apply does)\n"
      "  get KIND[,KIND...]|all [NAME...] [-n NS | -A] [-o wide|yaml|json|name]\n"
-     "      [-l KEY=VALUE,...] [--show-labels]\n"
+     "      [-l KEY=VALUE,...] [-L KEY,...] [--show-labels]\n"
      "                                  as kubectl, with its names and columns: pods (po),\n"
      "                                  services (svc), deployments (deploy), namespaces (ns),\n"
      "                                  sa, cm, secrets, endpointslices, vs, dr, gw (Istio's),\n"
