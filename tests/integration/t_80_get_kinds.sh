@@ -147,6 +147,7 @@ expect_eq "$(actl get dr reviews -o json | jq -r .metadata.uid)" "$uid" "the uid
 j=$(actl get vs -o json) || fail "get vs -o json"
 expect_eq "$(jq -r '.kind,.apiVersion,(.items|length)' <<<"$j" | paste -sd' ')" "List v1 5" "a List"
 y=$(actl get po productpage-v1-0 -o yaml) || fail "get po -o yaml"
+expect_eq "$(head -1 <<<"$y")" "apiVersion: v1" "-o yaml's first line (no ---, as kubectl)"
 expect_contains "$y" "kind: Pod"
 expect_contains "$y" "phase: Running"
 expect_contains "$y" "nodeName: node"

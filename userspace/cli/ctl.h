@@ -547,7 +547,8 @@ int cmd_create(const struct ctl_opts *o, int argc, char **argv);
 int cmd_create_namespace(const struct ctl_opts *o, int argc, char **argv);
 /* get.c: `ambitctl get KIND [NAME]` for every kind ambit loads, as kubectl's (getcols.h). */
 int cmd_get(const struct ctl_opts *o, int argc, char **argv);
-/* install.c: each of @items as a YAML document of its own on stdout. 0 or -EIO. */
+/* install.c: each of @items as a YAML document of its own on stdout, a lone one without the
+ * "---" before it (as kubectl prints one object). 0 or -EIO. */
 int ctl_print_yaml(const cJSON *items);
 /* `ambitctl waypoint generate|apply|list|status|delete` (argv after "waypoint"). */
 int cmd_waypoint(const struct ctl_opts *o, int argc, char **argv);
