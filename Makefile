@@ -188,6 +188,9 @@ $(OBJ)/tests/unit/test_kmirror.o: CFLAGS += -Iuserspace/cli
 # `ambitctl nodes`' rendering (no I/O), linked by the node Lease's unit test.
 $(O)/tests/test_klease: $(OBJ)/userspace/cli/nodes_fmt.o
 $(OBJ)/tests/unit/test_klease.o: CFLAGS += -Iuserspace/cli
+# `ambitctl get`'s kinds, columns and table (no I/O).
+$(O)/tests/test_getcols: $(OBJ)/userspace/cli/getcols.o
+$(OBJ)/tests/unit/test_getcols.o: CFLAGS += -Iuserspace/cli
 # `local port-forward`'s arguments, read as kubectl reads them (no I/O).
 $(O)/tests/test_portfwd: $(OBJ)/userspace/cli/portfwd_spec.o
 $(OBJ)/tests/unit/test_portfwd.o: CFLAGS += -Iuserspace/cli

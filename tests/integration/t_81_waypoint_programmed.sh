@@ -27,7 +27,7 @@ expect_contains "$out" "instance mesh/waypoint-0 runs, but has not taken its con
 out=$(actl waypoint list -n mesh)
 echo "$out" | grep -Eq '^mesh +waypoint +service .* 0 +False$' || fail "list: $out"
 out=$(actl get gateway -n mesh)
-echo "$out" | grep -Eq '^waypoint +istio-waypoint +waypoint\.mesh\.svc\.cluster\.local +False$' ||
+echo "$out" | grep -Eq '^waypoint +istio-waypoint +waypoint\.mesh\.svc\.cluster\.local +False +[0-9a-z]+$' ||
 	fail "get gateway: $out"
 c=$(actl get gateway waypoint -n mesh -o json | jq -c '.status.conditions[] | select(.type == "Programmed")')
 expect_eq "$(jq -r .reason <<<"$c")" Pending "get gateway's Programmed reason"
@@ -44,7 +44,7 @@ for i in 1 2 3; do
 	expect_contains "$out" " code=200" "request $i right after Programmed"
 done
 out=$(actl get gateway -n mesh)
-echo "$out" | grep -Eq '^waypoint +istio-waypoint +waypoint\.mesh\.svc\.cluster\.local +True$' ||
+echo "$out" | grep -Eq '^waypoint +istio-waypoint +waypoint\.mesh\.svc\.cluster\.local +True +[0-9a-z]+$' ||
 	fail "get gateway disagrees with waypoint list: $out"
 out=$(actl waypoint status -n mesh)
 expect_contains "$out" "mesh/waypoint: Programmed=True reason=Programmed"

@@ -102,8 +102,9 @@ struct ctl_pod {
 	const struct config_labels *annotations; /* borrowed from the config, or NULL */
 	const struct config_pod_spec *spec; /* borrowed: command, restartPolicy, securityContext */
 	bool running;			    /* already in pods.json: keeps node, IP, veth */
-	char uid[40];  /* --kube: the Pod's metadata.uid, as the API server gave it; else "" */
-	bool started;  /* --kube: its kubelet started it (its Pod is Running, not Pending) */
+	char uid[40];	  /* --kube: the Pod's metadata.uid, as the API server gave it; else "" */
+	char created[32]; /* when it was first planned (RFC 3339), kept in pods.json */
+	bool started;	  /* --kube: its kubelet started it (its Pod is Running, not Pending) */
 	bool waypoint; /* an instance of a waypoint Gateway: the agent serves it in <pod_dir>/agent
 			*/
 };
@@ -578,9 +579,12 @@ int apply_manifest(const struct ctl_opts *o, const char *label, const char *text
 		   char **argv, bool remove);
 /* secret.c: `create secret tls|generic NAME ...` (argv after "create"), as kubectl's. */
 int cmd_create(const struct ctl_opts *o, int argc, char **argv);
-/* get.c: `ambitctl get gateway|httproute|...|tcproute [NAME]`, with the status users read. */
+/* createns.c: `create namespace|ns NAME` (argv after "namespace"), as kubectl's. */
+int cmd_create_namespace(const struct ctl_opts *o, int argc, char **argv);
+/* get.c: `ambitctl get KIND [NAME]` for every kind ambit loads, as kubectl's (getcols.h). */
 int cmd_get(const struct ctl_opts *o, int argc, char **argv);
-/* install.c: each of @items as a YAML document of its own on stdout. 0 or -EIO. */
+/* install.c: each of @items as a YAML document of its own on stdout, a lone one without the
+ * "---" before it (as kubectl prints one object). 0 or -EIO. */
 int ctl_print_yaml(const cJSON *items);
 /* `ambitctl waypoint generate|apply|list|status|delete` (argv after "waypoint"). */
 int cmd_waypoint(const struct ctl_opts *o, int argc, char **argv);

@@ -1,405 +1,430 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * `ambitctl get KIND [NAME] [-n NS | -A] [-o yaml|json]`, as kubectl's, for the Gateway API
- * objects whose status users read: gateway (gtw), httproute, grpcroute; and namespace (ns,
- * `--show-labels`), with the labels the agents read (the API server's among them). The object is
- * the store's as applied, with the `status` Istio's gateway controller would have written
- * (l7_gwstatus.c): for a Gateway of class istio its conditions, address (its Service) and
- * listeners; for a waypoint's (class istio-waypoint) the same, Programmed as `waypoint list`
- * says it (wpview.c); for a route its parents. Without NAME a table as kubectl prints it.
+ * `ambitctl get KIND[,KIND...]|all [NAME...] [-n NS | -A] [-o wide|yaml|json|name] [-l SEL]
+ * [--show-labels]`, as kubectl's, for every kind ambit loads: getcols.c has their names and
+ * columns, getobj.c makes the objects as the API would serve them, this file picks and prints
+ * them. In --kube too it reads the local store: what the agents are given, under the names the
+ * API server has them by.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
-#include "ambit/l7.h"
 #include "ctl.h"
-#include "kmanifest.h"
+#include "getcols.h"
+#include "getobj.h"
 #include "objstore.h"
 
-enum get_kind {
-	GET_GATEWAY,
-	GET_HTTPROUTE,
-	GET_GRPCROUTE,
-	GET_TLSROUTE,
-	GET_TCPROUTE,
-	GET_NAMESPACE
-};
-
-static const struct {
-	const char *const names[4];
-	const char *kind, *group; /* group "": the core group, a cluster-scoped kind here */
-} kinds[] = {
-    [GET_GATEWAY] = {{"gateway", "gateways", "gtw", NULL}, "Gateway", CONFIG_GW_GROUP},
-    [GET_HTTPROUTE] = {{"httproute", "httproutes", NULL, NULL}, "HTTPRoute", CONFIG_GW_GROUP},
-    [GET_GRPCROUTE] = {{"grpcroute", "grpcroutes", NULL, NULL}, "GRPCRoute", CONFIG_GW_GROUP},
-    [GET_TLSROUTE] = {{"tlsroute", "tlsroutes", NULL, NULL}, "TLSRoute", CONFIG_GW_GROUP},
-    [GET_TCPROUTE] = {{"tcproute", "tcproutes", NULL, NULL}, "TCPRoute", CONFIG_GW_GROUP},
-    [GET_NAMESPACE] = {{"namespace", "namespaces", "ns", NULL}, "Namespace", ""},
-};
+#define GET_MAX_KINDS 32
+#define GET_MAX_NAMES 32
 
 static void usage_get(void)
 {
-	fprintf(stderr,
-		"usage: ambitctl get gateway|httproute|grpcroute|tlsroute|tcproute [NAME] [-n NS | "
-		"-A] [-o yaml|json]\n"
-		"       ambitctl get namespace [NAME] [--show-labels] [-o yaml|json]\n");
+	fprintf(
+	    stderr,
+	    "usage: ambitctl get KIND[,KIND...]|all [NAME...] [-n NS | -A] [-o "
+	    "wide|yaml|json|name]\n"
+	    "                    [-l KEY=VALUE,...] [-L KEY,...] [--show-labels]\n"
+	    "  KIND as kubectl names it: pods (po), services (svc), deployments (deploy),\n"
+	    "  namespaces (ns), serviceaccounts (sa), configmaps (cm), secrets, endpointslices,\n"
+	    "  virtualservices (vs), destinationrules (dr), gateways.networking.istio.io (gw),\n"
+	    "  serviceentries (se), envoyfilters, authorizationpolicies (ap),\n"
+	    "  peerauthentications (pa), requestauthentications (ra), telemetries,\n"
+	    "  gateways.gateway.networking.k8s.io (gateway, gtw), httproutes, grpcroutes,\n"
+	    "  tlsroutes, tcproutes, referencegrants, localratelimits; all: pods, services,\n"
+	    "  deployments\n");
 }
 
-static int kind_of(const char *w)
+static const char *jstr(const cJSON *o, const char *key)
 {
-	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
-		for (size_t i = 0; kinds[k].names[i]; i++)
-			if (!strcasecmp(w, kinds[k].names[i]))
-				return (int)k;
-	return -1;
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
-struct get_ctx {
-	struct ctl_cluster c;
-	struct config cfg;
-	struct store_objs objs;
-	struct wp_view v; /* the waypoints and gateways as they run (wpview.c) */
-	bool show_labels; /* --show-labels */
+/* One requirement of a -l selector: key=value, key==value, key!=value, key, !key. */
+static bool label_match(const cJSON *labels, const char *req)
+{
+	char key[512];
+	const char *op = req + strcspn(req, "=!"), *v, *have;
+	bool neg = *req == '!';
+
+	if (neg) {
+		snprintf(key, sizeof(key), "%s", req + 1);
+		return !jstr(labels, key);
+	}
+	snprintf(key, sizeof(key), "%.*s", (int)(op - req), req);
+	have = jstr(labels, key);
+	if (!*op)
+		return have;
+	neg = *op == '!';
+	v = op + 1 + (op[1] == '=');
+	return neg ? !have || strcmp(have, v) : have && !strcmp(have, v);
+}
+
+static bool selected(const cJSON *obj, const char *sel)
+{
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "labels");
+	char req[512];
+
+	for (const char *p = sel; p && *p;) {
+		size_t n = strcspn(p, ",");
+
+		snprintf(req, sizeof(req), "%.*s", (int)n, p);
+		if (!label_match(labels, req))
+			return false;
+		p += n + (p[n] == ',');
+	}
+	return true;
+}
+
+struct get_req {
+	const struct get_kind *kinds[GET_MAX_KINDS];
+	size_t nkinds;
+	const char *names[GET_MAX_NAMES];
+	size_t nnames;
+	const char *ns, *out, *selector;
+	bool all_ns, show_labels;
+	char label_buf[512]; /* -L KEY,...: the keys, NUL-separated */
+	const char *label_cols[8];
+	size_t n_label_cols;
 };
 
-/*
- * A Namespace as the agents read it: its labels the loaded model's, which has those the API
- * server sets (kubernetes.io/metadata.name), and, as kubectl shows it, status.phase Active.
- */
-static void namespace_as_read(const struct get_ctx *x, cJSON *obj, const char *name)
+static int obj_cmp(const void *a, const void *b)
 {
-	const struct config_namespace *n = config_find_namespace(&x->cfg, name);
-	cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata"), *l;
+	const cJSON *ma = cJSON_GetObjectItemCaseSensitive(*(cJSON *const *)a, "metadata");
+	const cJSON *mb = cJSON_GetObjectItemCaseSensitive(*(cJSON *const *)b, "metadata");
+	int r = strcmp(jstr(ma, "namespace") ?: "", jstr(mb, "namespace") ?: "");
 
-	if (n && meta) {
-		cJSON_DeleteItemFromObjectCaseSensitive(meta, "labels");
-		l = cJSON_AddObjectToObject(meta, "labels");
-		for (size_t i = 0; l && i < n->meta.labels.n; i++)
-			cJSON_AddStringToObject(l, n->meta.labels.items[i].key,
-						n->meta.labels.items[i].value);
-	}
-	cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(obj, "status"), "phase", "Active");
+	return r ? r : strcmp(jstr(ma, "name") ?: "", jstr(mb, "name") ?: "");
 }
 
-/*
- * Why Gateway @g's deployment does not serve, or NULL when its pod runs the configuration its
- * agent published (wpview.c: what `waypoint list` holds of a waypoint's instance too).
- */
-static const char *not_running(const struct get_ctx *x, const struct config_k8s_gateway *g)
+/* Kind @k's objects @r asks for into @list (sorted by namespace and name). 0 or -errno. */
+static int collect(struct get_ctx *x, const struct get_kind *k, const struct get_req *r,
+		   cJSON *list)
 {
-	char want[300];
-	const char *why;
+	cJSON *found[4096];
+	size_t n = 0;
+	const cJSON *p;
 
-	snprintf(want, sizeof(want), "%s-istio-0", g->meta.name);
-	why = wp_view_instance(&x->v, g->meta.namespace, want);
-	if (!why)
-		return "the gateway's deployment has no pod yet";
-	return *why ? why : NULL;
-}
-
-static void condition(cJSON *list, const char *type, bool status, const char *reason,
-		      const char *message)
-{
-	cJSON *c = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(c, "type", type);
-	cJSON_AddStringToObject(c, "status", status ? "True" : "False");
-	cJSON_AddStringToObject(c, "reason", reason);
-	cJSON_AddStringToObject(c, "message", message);
-	cJSON_AddItemToArray(list, c);
-}
-
-/*
- * A waypoint Gateway's status as Istio writes it (Accepted; Programmed, which is what
- * `waypoint list` says: wp_view_programmed; its Service as address; its listeners, the HBONE
- * one on 15008 the only one served), or NULL when @g is no waypoint of @x's bindings.
- */
-static cJSON *waypoint_status(const struct get_ctx *x, const struct config_k8s_gateway *g)
-{
-	const struct l7_waypoint *w = NULL;
-	const char *msg, *reason;
-	cJSON *st, *conds, *ls, *a;
-	char addr[600];
-	bool ok;
-
-	for (size_t i = 0; i < x->v.b.n_waypoints && !w; i++)
-		if (!strcmp(x->v.b.waypoints[i].namespace, g->meta.namespace) &&
-		    !strcmp(x->v.b.waypoints[i].name, g->meta.name))
-			w = &x->v.b.waypoints[i];
-	if (!w || !(st = cJSON_CreateObject()))
-		return NULL;
-	reason = wp_view_programmed(&x->v, w, &msg);
-	ok = !strcmp(reason, "Programmed");
-	snprintf(addr, sizeof(addr), "%s.%s.svc.cluster.local", g->meta.name, g->meta.namespace);
-	a = cJSON_CreateObject();
-	cJSON_AddStringToObject(a, "type", "Hostname");
-	cJSON_AddStringToObject(a, "value", addr);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "addresses"), a);
-	conds = cJSON_AddArrayToObject(st, "conditions");
-	condition(conds, "Accepted", true, "Accepted", "Resource accepted");
-	condition(conds, "Programmed", ok, reason, ok ? "Resource programmed" : msg);
-	ls = cJSON_AddArrayToObject(st, "listeners");
-	for (size_t i = 0; i < g->n_listeners; i++) {
-		const struct config_gw_listener *l = &g->listeners[i];
-		bool hbone = l->protocol && !strcmp(l->protocol, "HBONE") && l->port == 15008;
-		cJSON *o = cJSON_CreateObject(), *lc;
-
-		cJSON_AddItemToArray(ls, o);
-		cJSON_AddStringToObject(o, "name", l->name);
-		lc = cJSON_AddArrayToObject(o, "conditions");
-		condition(lc, "Accepted", hbone, hbone ? "Accepted" : "UnsupportedProtocol",
-			  hbone
-			      ? "No errors found"
-			      : "Expected a single listener on port 15008 with protocol \"HBONE\"");
-		condition(lc, "Programmed", hbone && ok, hbone && ok ? "Programmed" : "Invalid",
-			  hbone && ok ? "No errors found"
-			  : hbone     ? msg
-				      : "not served");
-	}
-	return st;
-}
-
-/* The status of object @ns/@name of @kind, or NULL when none is written for it. */
-static cJSON *status_of(const struct get_ctx *x, enum get_kind kind, const char *ns,
-			const char *name)
-{
-	const struct config *cfg = &x->cfg;
-	const struct config_gw_route *routes = kind == GET_GRPCROUTE  ? cfg->grpc_routes
-					       : kind == GET_TLSROUTE ? cfg->tls_routes
-					       : kind == GET_TCPROUTE ? cfg->tcp_routes
-								      : cfg->http_routes;
-	size_t n = kind == GET_GRPCROUTE  ? cfg->n_grpc_routes
-		   : kind == GET_TLSROUTE ? cfg->n_tls_routes
-		   : kind == GET_TCPROUTE ? cfg->n_tcp_routes
-					  : cfg->n_http_routes;
-	char addr[600];
-
-	if (kind == GET_GATEWAY) {
-		for (size_t i = 0; i < cfg->n_k8s_gateways; i++) {
-			const struct config_k8s_gateway *g = &cfg->k8s_gateways[i];
-
-			if (strcmp(g->meta.namespace, ns) || strcmp(g->meta.name, name) ||
-			    !g->class_name)
-				continue;
-			if (!strcmp(g->class_name, CONFIG_WAYPOINT_CLASS))
-				return waypoint_status(x, g);
-			if (strcmp(g->class_name, CONFIG_GATEWAY_CLASS))
-				continue;
-			snprintf(addr, sizeof(addr), "%s-istio.%s.svc.cluster.local", name, ns);
-			return l7_gwapi_gateway_status(cfg, g, addr, not_running(x, g));
+	if (!strcmp(k->kind, "Pod") && !*k->group) {
+		cJSON_ArrayForEach(p, getobj_pods(x))
+		{
+			if (n < sizeof(found) / sizeof(found[0]))
+				found[n++] = cJSON_Duplicate(p, 1);
 		}
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(routes[i].meta.namespace, ns) && !strcmp(routes[i].meta.name, name))
-			return l7_gwapi_route_status(cfg, &routes[i]);
-	return NULL;
-}
+	} else {
+		for (size_t i = 0; i < x->objs.n && n < sizeof(found) / sizeof(found[0]); i++) {
+			const struct store_obj *o = &x->objs.items[i];
 
-/* The condition @type's status ("True", "False") in @st's conditions, or "Unknown". */
-static const char *cond(const cJSON *st, const char *type)
-{
-	const cJSON *c;
-
-	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(st, "conditions"))
-	{
-		const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "type"));
-
-		if (t && !strcmp(t, type))
-			return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "status"));
-	}
-	return "Unknown";
-}
-
-static void table_row(const struct get_ctx *x, enum get_kind kind, const cJSON *o, bool all_ns)
-{
-	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(o, "metadata");
-	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(o, "spec");
-	const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "status"), *h;
-	const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "namespace"));
-	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "name"));
-	char hosts[512] = "";
-	size_t len = 0;
-
-	if (kind == GET_NAMESPACE) {
-		const cJSON *l;
-		size_t n = 0;
-
-		printf("%-32s %-8s", name ? name : "", "Active");
-		if (x->show_labels) {
-			printf(" ");
-			cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(meta, "labels"))
-			{
-				if (cJSON_IsString(l))
-					printf("%s%s=%s", n++ ? "," : "", l->string,
-					       l->valuestring);
-			}
-			printf("%s", n ? "" : "<none>");
+			if (strcmp(o->kind, k->kind) || strcmp(o->group, k->group))
+				continue;
+			if (!(found[n] = getobj_store(x, o)))
+				return -EINVAL;
+			n++;
 		}
-		printf("\n");
-		return;
 	}
-	if (all_ns)
-		printf("%-20s ", ns ? ns : "");
-	if (kind == GET_GATEWAY) {
-		const cJSON *a =
-		    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "addresses"), 0);
-		const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "value"));
+	if (!strcmp(k->kind, "Namespace") && !*k->group)
+		n = getobj_namespaces(x, found, n, sizeof(found) / sizeof(found[0]));
+	qsort(found, n, sizeof(found[0]), obj_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *meta = cJSON_GetObjectItemCaseSensitive(found[i], "metadata");
+		const char *ns = jstr(meta, "namespace") ?: "", *name = jstr(meta, "name") ?: "";
+		bool want = !r->nnames;
 
-		printf(
-		    "%-24s %-16s %-48s %s\n", name ? name : "",
-		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "gatewayClassName"))
-			?: "",
-		    v ? v : "", st ? cond(st, "Programmed") : "Unknown");
-		return;
+		for (size_t j = 0; j < r->nnames; j++)
+			want |= !strcmp(r->names[j], name);
+		if (want && (r->all_ns || !k->namespaced || !strcmp(ns, r->ns)) &&
+		    selected(found[i], r->selector))
+			cJSON_AddItemToArray(list, found[i]);
+		else
+			cJSON_Delete(found[i]);
 	}
-	cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(spec, "hostnames"))
-	{
-		if (cJSON_IsString(h) && len + strlen(h->valuestring) + 4 < sizeof(hosts))
-			len += (size_t)snprintf(hosts + len, sizeof(hosts) - len, "%s\"%s\"",
-						len ? "," : "[", h->valuestring);
-	}
-	if (len)
-		snprintf(hosts + len, sizeof(hosts) - len, "]");
-	printf("%-24s %s\n", name ? name : "", hosts);
+	return 0;
 }
 
-static int get_run(struct get_ctx *x, enum get_kind kind, const char *name, const char *ns,
-		   bool all_ns, const char *out)
+/* kubectl's NotFound for each of @r's names that @k's @list lacks. How many. */
+static int not_found(const struct get_kind *k, const struct get_req *r, const cJSON *list)
 {
-	cJSON *list = cJSON_CreateArray();
-	size_t found = 0;
+	int missing = 0;
+
+	for (size_t j = 0; j < r->nnames; j++) {
+		const cJSON *o;
+		bool seen = false;
+
+		cJSON_ArrayForEach(o, list)
+		{
+			const char *name =
+			    jstr(cJSON_GetObjectItemCaseSensitive(o, "metadata"), "name");
+
+			seen |= name && !strcmp(name, r->names[j]);
+		}
+		if (seen)
+			continue;
+		fprintf(stderr, "Error from server (NotFound): %s%s%s \"%s\" not found\n",
+			k->plural, *k->group ? "." : "", k->group, r->names[j]);
+		missing++;
+	}
+	return missing;
+}
+
+/* Prints @lists (one per kind of @r) as -o asks. */
+static int print(const struct get_ctx *x, const struct get_req *r, cJSON *const *lists,
+		 size_t total)
+{
+	bool wide = r->out && !strcmp(r->out, "wide");
+	bool multi = r->nkinds > 1;
+	bool first = true;
 	int ret = 0;
 
-	if (!list)
-		return -ENOMEM;
-	for (size_t i = 0; i < x->objs.n && !ret; i++) {
-		const struct store_obj *o = &x->objs.items[i];
-		char err[256];
-		cJSON *docs, *obj, *st;
+	if (r->out && (!strcmp(r->out, "yaml") || !strcmp(r->out, "json"))) {
+		cJSON *doc = NULL, *items;
+		char *s;
 
-		if (strcmp(o->kind, kinds[kind].kind) || strcmp(o->group, kinds[kind].group) ||
-		    (!all_ns && kind != GET_NAMESPACE &&
-		     strcmp(o->namespace ? o->namespace : "", ns)) ||
-		    (name && strcmp(o->name, name)))
-			continue;
-		docs = kmanifest_documents(o->yaml, err, sizeof(err));
-		obj = docs ? cJSON_DetachItemFromArray(docs, 0) : NULL;
-		cJSON_Delete(docs);
-		if (!obj) {
-			fprintf(stderr, "ambitctl get: %s: %s\n", o->path ? o->path : o->name, err);
-			ret = -EINVAL;
-			break;
-		}
-		if (kind == GET_NAMESPACE) {
-			namespace_as_read(x, obj, o->name);
+		if (total == 1 && r->nnames == 1 && !multi) {
+			doc = cJSON_Duplicate(cJSON_GetArrayItem(lists[0], 0), 1);
 		} else {
-			st = status_of(x, kind, o->namespace ? o->namespace : "", o->name);
-			cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
-			if (st)
-				cJSON_AddItemToObject(obj, "status", st);
+			doc = cJSON_CreateObject();
+			cJSON_AddStringToObject(doc, "apiVersion", "v1");
+			items = cJSON_AddArrayToObject(doc, "items");
+			for (size_t i = 0; i < r->nkinds; i++)
+				for (const cJSON *o = lists[i]->child; o; o = o->next)
+					cJSON_AddItemToArray(items, cJSON_Duplicate(o, 1));
+			cJSON_AddStringToObject(doc, "kind", "List");
+			cJSON_AddStringToObject(cJSON_AddObjectToObject(doc, "metadata"),
+						"resourceVersion", "");
 		}
-		cJSON_AddItemToArray(list, obj);
-		found++;
-	}
-	if (!ret && !found && name) {
-		fprintf(stderr, "Error from server (NotFound): %ss \"%s\" not found\n",
-			kinds[kind].names[0], name);
-		ret = -ENOENT;
-	} else if (!ret && !found && kind == GET_NAMESPACE) {
-		fprintf(stderr, "No resources found\n");
-	} else if (!ret && !found) {
-		fprintf(stderr, "No resources found in %s namespace.\n", all_ns ? "any" : ns);
-	} else if (!ret && out && !strcmp(out, "json")) {
-		char *s = cJSON_Print(name ? cJSON_GetArrayItem(list, 0) : list);
+		if (!strcmp(r->out, "json")) {
+			s = cJSON_Print(doc);
+			ret = s ? (puts(s), 0) : -ENOMEM;
+			free(s);
+		} else {
+			cJSON *one = cJSON_CreateArray();
 
-		ret = s ? (puts(s), 0) : -ENOMEM;
-		free(s);
-	} else if (!ret && out) {
-		ret = ctl_print_yaml(list);
-	} else if (!ret) {
+			cJSON_AddItemReferenceToArray(one, doc);
+			ret = ctl_print_yaml(one);
+			cJSON_Delete(one);
+		}
+		cJSON_Delete(doc);
+		return ret;
+	}
+	for (size_t i = 0; i < r->nkinds && !ret; i++) {
+		const struct get_kind *k = r->kinds[i];
+		char prefix[128], label[130];
+		struct get_show s = {.wide = wide,
+				     .namespace = r->all_ns,
+				     .labels = r->show_labels,
+				     .label_cols = r->label_cols,
+				     .n_label_cols = r->n_label_cols,
+				     .label = NULL};
+		struct get_table t;
 		const cJSON *o;
 
-		if (all_ns && kind != GET_NAMESPACE)
-			printf("%-20s ", "NAMESPACE");
-		if (kind == GET_NAMESPACE)
-			printf("%-32s %-8s%s\n", "NAME", "STATUS", x->show_labels ? " LABELS" : "");
-		else if (kind == GET_GATEWAY)
-			printf("%-24s %-16s %-48s %s\n", "NAME", "CLASS", "ADDRESS", "PROGRAMMED");
-		else
-			printf("%-24s %s\n", "NAME", "HOSTNAMES");
-		cJSON_ArrayForEach(o, list) table_row(x, kind, o, all_ns);
+		if (!cJSON_GetArraySize(lists[i]))
+			continue;
+		get_kind_prefix(k, prefix, sizeof(prefix));
+		snprintf(label, sizeof(label), "%s/", prefix);
+		if (r->out && !strcmp(r->out, "name")) {
+			cJSON_ArrayForEach(o, lists[i])
+			{
+				printf(
+				    "%s%s\n", label,
+				    jstr(cJSON_GetObjectItemCaseSensitive(o, "metadata"), "name"));
+			}
+			continue;
+		}
+		s.label = multi ? label : NULL;
+		get_table_init(&t, get_ncols(k, &s));
+		ret = get_header(k, &s, &t);
+		cJSON_ArrayForEach(o, lists[i])
+		{
+			if (!ret)
+				ret = get_row(k, &s, o, x->now, &t);
+		}
+		if (!ret) {
+			if (!first)
+				printf("\n");
+			get_table_print(&t, stdout);
+		}
+		first = false;
+		get_table_free(&t);
 	}
-	cJSON_Delete(list);
 	return ret;
 }
 
-int cmd_get(const struct ctl_opts *opts, int argc, char **argv)
+static int get_run(struct get_ctx *x, const struct get_req *r)
 {
-	const char *name = NULL, *ns = "default", *out = NULL;
-	struct config_diags diags = {0};
-	struct get_ctx x = {0};
-	char state[PATH_MAX];
-	bool all_ns = false;
-	int kind = -1, ret;
+	cJSON *lists[GET_MAX_KINDS] = {0};
+	size_t total = 0;
+	bool all_namespaced = !r->all_ns;
+	int ret = 0, missing = 0;
+
+	for (size_t i = 0; i < r->nkinds && !ret; i++) {
+		lists[i] = cJSON_CreateArray();
+		ret = lists[i] ? collect(x, r->kinds[i], r, lists[i]) : -ENOMEM;
+		if (!ret) {
+			total += (size_t)cJSON_GetArraySize(lists[i]);
+			missing += not_found(r->kinds[i], r, lists[i]);
+		}
+		all_namespaced &= r->kinds[i]->namespaced;
+	}
+	if (!ret && r->nnames && !total)
+		; /* each name said NotFound */
+	else if (!ret && (total || (r->out && strcmp(r->out, "wide") && strcmp(r->out, "name"))))
+		ret = print(x, r, lists, total);
+	else if (!ret && all_namespaced)
+		fprintf(stderr, "No resources found in %s namespace.\n", r->ns);
+	else if (!ret)
+		fprintf(stderr, "No resources found\n");
+	for (size_t i = 0; i < r->nkinds; i++)
+		cJSON_Delete(lists[i]);
+	return ret ? ret : missing ? -ENOENT : 0;
+}
+
+/* KIND[,KIND...] or all into @r; kubectl's error for a kind it does not know. */
+static int parse_kinds(struct get_req *r, const char *words)
+{
+	char w[128];
+
+	for (const char *p = words; *p;) {
+		size_t n = strcspn(p, ","), nk;
+		const struct get_kind *all = get_kinds(&nk);
+
+		snprintf(w, sizeof(w), "%.*s", (int)n, p);
+		p += n + (p[n] == ',');
+		if (!strcmp(w, "all")) {
+			/* kubectl's category all: of ambit's kinds, pods, services, deployments */
+			for (size_t i = 0; i < 3 && r->nkinds < GET_MAX_KINDS; i++)
+				r->kinds[r->nkinds++] = &all[i];
+			continue;
+		}
+		if (!get_kind_find(w)) {
+			fprintf(stderr, "error: the server doesn't have a resource type \"%s\"\n",
+				w);
+			return -EINVAL;
+		}
+		if (r->nkinds < GET_MAX_KINDS)
+			r->kinds[r->nkinds++] = get_kind_find(w);
+	}
+	return 0;
+}
+
+/* -L KEY[,KEY...]: a column of each label's value, as kubectl's --label-columns. */
+static void label_columns(struct get_req *r, const char *keys)
+{
+	size_t used = 0;
+
+	for (size_t i = 0; i < r->n_label_cols; i++)
+		used += strlen(r->label_cols[i]) + 1;
+	for (const char *p = keys; *p && r->n_label_cols < 8;) {
+		size_t n = strcspn(p, ",");
+
+		if (n && used + n + 1 <= sizeof(r->label_buf)) {
+			memcpy(r->label_buf + used, p, n);
+			r->label_buf[used + n] = '\0';
+			r->label_cols[r->n_label_cols++] = r->label_buf + used;
+			used += n + 1;
+		}
+		p += n + (p[n] == ',');
+	}
+}
+
+static int parse_args(struct get_req *r, int argc, char **argv)
+{
+	bool have_kinds = false;
+	int ret;
 
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if ((!strcmp(a, "-n") || !strcmp(a, "--namespace")) && v) {
-			ns = v;
-			i++;
+			r->ns = argv[++i];
 		} else if (!strncmp(a, "--namespace=", 12)) {
-			ns = a + 12;
+			r->ns = a + 12;
 		} else if (!strcmp(a, "-A") || !strcmp(a, "--all-namespaces")) {
-			all_ns = true;
+			r->all_ns = true;
 		} else if ((!strcmp(a, "--cluster") || !strcmp(a, "--name")) && v) {
 			i++; /* the cluster: pick_cluster (main.c) read it */
 		} else if (!strcmp(a, "--show-labels")) {
-			x.show_labels = true;
-		} else if (!strcmp(a, "-o") && v && (!strcmp(v, "yaml") || !strcmp(v, "json"))) {
-			out = v;
-			i++;
-		} else if (!strcmp(a, "-oyaml") || !strcmp(a, "-ojson")) {
-			out = a + 2;
-		} else if (a[0] != '-' && kind < 0) {
-			if ((kind = kind_of(a)) < 0) {
-				fprintf(stderr,
-					"ambitctl get: \"%s\": not a kind this command shows "
-					"(gateway, httproute, grpcroute, tlsroute, tcproute, "
-					"namespace)\n",
-					a);
-				return -EINVAL;
-			}
-		} else if (a[0] != '-' && !name) {
-			name = a;
+			r->show_labels = true;
+		} else if (((!strcmp(a, "-L") || !strcmp(a, "--label-columns")) && v) ||
+			   (!strncmp(a, "-L", 2) && a[2]) || !strncmp(a, "--label-columns=", 16)) {
+			label_columns(r, !strcmp(a, "-L") || !strcmp(a, "--label-columns")
+					     ? argv[++i]
+					 : a[1] == 'L' ? a + 2
+						       : a + 16);
+		} else if ((!strcmp(a, "-l") || !strcmp(a, "--selector")) && v) {
+			r->selector = argv[++i];
+		} else if (!strncmp(a, "--selector=", 11)) {
+			r->selector = a + 11;
+		} else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && v) {
+			r->out = argv[++i];
+		} else if (!strncmp(a, "-o", 2) && a[2]) {
+			r->out = a + 2 + (a[2] == '=');
+		} else if (!strncmp(a, "--output=", 9)) {
+			r->out = a + 9;
+		} else if (a[0] != '-' && !have_kinds) {
+			ret = parse_kinds(r, a);
+			if (ret)
+				return ret;
+			have_kinds = true;
+		} else if (a[0] != '-' && r->nnames < GET_MAX_NAMES) {
+			r->names[r->nnames++] = a;
 		} else {
 			usage_get();
 			return -EINVAL;
 		}
 	}
-	if (kind < 0) {
+	if (r->out && strcmp(r->out, "wide") && strcmp(r->out, "yaml") && strcmp(r->out, "json") &&
+	    strcmp(r->out, "name")) {
+		fprintf(stderr,
+			"error: unable to match a printer suitable for the output format \"%s\", "
+			"allowed formats are: json,name,wide,yaml\n",
+			r->out);
+		return -EINVAL;
+	}
+	if (!have_kinds) {
 		usage_get();
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int cmd_get(const struct ctl_opts *opts, int argc, char **argv)
+{
+	struct config_diags diags = {0};
+	struct get_req r = {.ns = "default"};
+	struct get_ctx x = {0};
+	char state[PATH_MAX];
+	int ret;
+
+	ret = parse_args(&r, argc, argv);
+	if (ret)
+		return ret;
 	ret = cluster_open(&x.c, opts);
 	if (ret)
 		return ret;
+	x.now = time(NULL);
 	cluster_path(&x.c, state, sizeof(state), "state");
 	config_init(&x.cfg);
 	ret = load_state_quiet(&x.cfg, state);
 	if (!ret)
 		ret = store_load(state, &x.objs, &diags);
-	if (!ret && kind == GET_GATEWAY)
-		ret = wp_view_load(&x.v, &x.c, &x.cfg);
+	x.pods_json = plan_read_pods_json(&x.c);
+	for (size_t i = 0; !ret && i < r.nkinds; i++)
+		if (!strcmp(r.kinds[i]->kind, "Gateway") &&
+		    !strcmp(r.kinds[i]->group, CONFIG_GW_GROUP) && !x.v.pods_json)
+			ret = wp_view_load(&x.v, &x.c, &x.cfg);
 	if (!ret)
-		ret = get_run(&x, (enum get_kind)kind, name, ns, all_ns, out);
+		ret = get_run(&x, &r);
 	wp_view_free(&x.v);
+	cJSON_Delete(x.pods);
+	cJSON_Delete(x.pods_json);
+	for (int i = 0; i < CTL_MAX_NODES; i++)
+		cJSON_Delete(x.kubelets[i]);
 	store_objs_free(&x.objs);
 	config_diags_free(&diags);
 	config_free(&x.cfg);

@@ -529,7 +529,9 @@ int ctl_print_yaml(const cJSON *items)
 		err = -EIO;
 	cJSON_ArrayForEach(o, items)
 	{
-		yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 0);
+		/* One object alone as kubectl prints it (`get -o yaml`): no "---" before it. */
+		yaml_document_start_event_initialize(&ev, NULL, NULL, NULL,
+						     cJSON_GetArraySize(items) == 1);
 		if (err || !yaml_emitter_emit(&e, &ev))
 			break;
 		err = emit_json(&e, o);

@@ -55,14 +55,20 @@ static const struct usage_entry {
     {"config", " label ",
      "  label namespace NS key=value|key- ... [--wait=false]\n"
      "                                  returns, as apply, once every node has them in force\n"},
-    {"config", " create ",
+    {"config", " create get ",
      "  create secret tls NAME --cert FILE --key FILE [-n NS] [--dry-run] [-o yaml]\n"
      "  create secret generic NAME --from-file=[KEY=]FILE... [-n NS] [-o yaml]\n"
      "                                  a Secret (a gateway's credentialName), as kubectl\n"
-     "  get gateway|httproute|grpcroute|tlsroute|tcproute [NAME] [-n NS | -A] [-o yaml|json]\n"
-     "                                  as kubectl, with the status Istio writes\n"
-     "  get namespace [NAME] [--show-labels] [-o yaml|json]\n"
-     "                                  as kubectl, the labels as the agents read them\n"},
+     "  create namespace|ns NAME         a Namespace, as kubectl (applied as apply does)\n"
+     "  get KIND[,KIND...]|all [NAME...] [-n NS | -A] [-o wide|yaml|json|name]\n"
+     "      [-l KEY=VALUE,...] [-L KEY,...] [--show-labels]\n"
+     "                                  as kubectl, with its names and columns: pods (po),\n"
+     "                                  services (svc), deployments (deploy), namespaces (ns),\n"
+     "                                  sa, cm, secrets, endpointslices, vs, dr, gw (Istio's),\n"
+     "                                  se, envoyfilters, ap, pa, ra, telemetries, gateway\n"
+     "                                  (gtw: the Gateway API's, with the status Istio\n"
+     "                                  writes), httproutes, grpcroutes, tlsroutes, tcproutes,\n"
+     "                                  referencegrants, localratelimits (kind.group too)\n"},
     {"waypoints", " waypoint ",
      "  waypoint generate|apply [-n NS] [--name N] [--for service|workload|all|none]\n"
      "                    [--enroll-namespace]   a waypoint (Gateway istio-waypoint), as istioctl\n"

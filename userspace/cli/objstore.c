@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -153,6 +156,73 @@ void store_unlock(int fd)
 		close(fd); /* releases the flock */
 }
 
+/* @file's companion: .<base>.meta in its directory, a dotfile no load reads. */
+static int meta_path(const char *file, char *buf, size_t len)
+{
+	const char *slash = strrchr(file, '/');
+	int dir = slash ? (int)(slash - file + 1) : 0;
+
+	return str_fmt(buf, len, "%.*s.%s.meta", dir, file, file + dir);
+}
+
+void store_timestamp(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/*
+ * Records when the object at @file was created, and a UID for it, unless they are recorded:
+ * a replaced object keeps both, as the API server keeps them across an update.
+ */
+static int meta_create(const char *file)
+{
+	char path[PATH_MAX], ts[32], text[160];
+	uint8_t r[16];
+
+	if (meta_path(file, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	if (!access(path, F_OK))
+		return 0;
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		return -errno;
+	r[6] = (uint8_t)((r[6] & 0x0f) | 0x40); /* a version 4 UUID, as the API server's */
+	r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
+	store_timestamp(time(NULL), ts, sizeof(ts));
+	snprintf(
+	    text, sizeof(text),
+	    "{\"creationTimestamp\":\"%s\",\"uid\":\"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x\"}\n",
+	    ts, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+	    r[13], r[14], r[15]);
+	return write_file_atomic(path, text);
+}
+
+void store_meta_read(const struct store_obj *o, struct store_meta *m)
+{
+	const char *file = o->path ? o->path : o->file;
+	char path[PATH_MAX], *text = NULL;
+	cJSON *j = NULL;
+	struct stat st;
+	const char *ts, *uid;
+
+	memset(m, 0, sizeof(*m));
+	if (file && !meta_path(file, path, sizeof(path)) && (text = read_file(path, NULL)))
+		j = cJSON_Parse(text);
+	ts = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "creationTimestamp"));
+	uid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "uid"));
+	if (ts && strlen(ts) < sizeof(m->created))
+		strcpy(m->created, ts);
+	else if (file && !stat(file, &st)) /* placed by hand: when it was last written */
+		store_timestamp(st.st_mtime, m->created, sizeof(m->created));
+	if (uid && strlen(uid) < sizeof(m->uid))
+		strcpy(m->uid, uid);
+	cJSON_Delete(j);
+	free(text);
+}
+
 int store_write(const struct store_obj *o)
 {
 	char dir[PATH_MAX], *slash;
@@ -167,7 +237,8 @@ int store_write(const struct store_obj *o)
 		if (err)
 			return err;
 	}
-	return write_file_atomic(o->path, o->yaml);
+	err = write_file_atomic(o->path, o->yaml);
+	return err ? err : meta_create(o->path);
 }
 
 int store_remove(const char *state, const struct store_obj *o)
@@ -177,6 +248,8 @@ int store_remove(const char *state, const struct store_obj *o)
 
 	if (unlink(o->path) < 0 && errno != ENOENT)
 		return -errno;
+	if (!meta_path(o->path, dir, sizeof(dir)))
+		unlink(dir);
 	if (str_fmt(dir, sizeof(dir), "%s", o->path))
 		return 0;
 	/* Empty kind and namespace directories go too; rmdir stops at the first non-empty one. */

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "ambit/config.h"
 
@@ -51,6 +52,20 @@ int store_obj_path(const char *state, struct store_obj *o);
 void store_obj_display(const struct store_obj *o, char *buf, size_t len);
 /* Whether @o was read from its canonical file (ambitctl wrote it) rather than a hand-placed one. */
 bool store_obj_canonical(const struct store_obj *o);
+
+/*
+ * What the store records of an object beside it, as the API server does in its metadata: when
+ * it was created (RFC 3339, UTC; the file's mtime for one placed by hand) and its UID ("" when
+ * none was recorded). store_write records both for a new object and keeps them on a replace.
+ */
+struct store_meta {
+	char created[32];
+	char uid[40];
+};
+
+void store_meta_read(const struct store_obj *o, struct store_meta *m);
+/* @t as RFC 3339 in UTC, as metadata.creationTimestamp has it. */
+void store_timestamp(time_t t, char *buf, size_t len);
 
 /* Takes the store's writer lock (blocking). fd to pass to store_unlock, or -errno. */
 int store_lock(const char *state);

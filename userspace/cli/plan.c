@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ambit/fileutil.h"
 #include "ctl.h"
+#include "objstore.h"
 
 /*
  * .1 of a node's pod CIDR is its gateway, cni0's address with --cni bridge (unused when routed),
@@ -138,6 +140,10 @@ static int plan_assign(struct ctl_plan *p, const struct ctl_cluster *c, struct p
 		}
 		pod->node = node;
 		pod->running = true;
+		/* Older pods.json files have none: the pod is then as old as this plan. */
+		if (jstr(old, "creationTimestamp"))
+			str_fmt(pod->created, sizeof(pod->created), "%s",
+				jstr(old, "creationTimestamp"));
 		return 0;
 	}
 	if (spec->node_name) {
@@ -552,17 +558,22 @@ int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 	for (size_t i = 0; i < p->npods; i++) {
 		const struct ctl_pod *pod = &p->pods[i];
 		cJSON *o = cJSON_CreateObject(), *labels;
-		char uid[600];
+		char uid[600], created[32];
 
 		if (!o || !cJSON_AddItemToArray(pods, o))
 			goto out;
 		str_fmt(uid, sizeof(uid), "%s/%s", pod->namespace, pod->name);
+		if (pod->created[0])
+			str_fmt(created, sizeof(created), "%s", pod->created);
+		else
+			store_timestamp(time(NULL), created, sizeof(created));
 		if (!cJSON_AddStringToObject(o, "namespace", pod->namespace) ||
 		    !cJSON_AddStringToObject(o, "name", pod->name) ||
 		    !cJSON_AddStringToObject(o, "uid", uid) ||
 		    !(pod->owner ? cJSON_AddStringToObject(o, "owner", pod->owner)
 				 : cJSON_AddNullToObject(o, "owner")) ||
 		    !cJSON_AddStringToObject(o, "node", pod->node->name) ||
+		    !cJSON_AddStringToObject(o, "creationTimestamp", created) ||
 		    !cJSON_AddStringToObject(o, "ip", pod->ip_str) ||
 		    !cJSON_AddStringToObject(o, "cgroup", pod->cgroup) ||
 		    !cJSON_AddStringToObject(o, "hostIface", pod->iface) ||

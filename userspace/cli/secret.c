@@ -67,6 +67,8 @@ int cmd_create(const struct ctl_opts *o, int argc, char **argv)
 	int npass = 0, npos = 0, err = 0;
 	bool yaml = false, tls;
 
+	if (argc && (!strcmp(argv[0], "namespace") || !strcmp(argv[0], "ns")))
+		return cmd_create_namespace(o, argc - 1, argv + 1);
 	/* The words (secret, tls|generic, NAME) among the options, wherever they are. */
 	for (int i = 0; i < argc; i++) {
 		if (argv[i][0] != '-') {
