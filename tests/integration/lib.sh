@@ -319,3 +319,16 @@ mesh_root() {
 		cp "/run/ambit/$CLUSTER/ca/root-cert.pem" "/run/ambit/$CLUSTER/ca/root-key.pem" "$1/"
 	fi
 }
+
+# kubectl_debian DIR: Debian's kubectl (kubernetes-client, 1.20) fetched with `apt-get download`
+# into DIR and unpacked there, never installed (it would replace the machine's own); its path on
+# stdout.
+kubectl_debian() {
+	local dir=$1
+	chmod 755 "$dir" # apt-get download writes as _apt where it can
+	(cd "$dir" && apt-get download -q kubernetes-client >"$dir/apt.log" 2>&1) ||
+		fail "apt-get download kubernetes-client: $(tail -5 "$dir/apt.log")"
+	dpkg-deb -x "$dir"/kubernetes-client_*.deb "$dir/x" || fail "dpkg-deb -x kubernetes-client"
+	[ -x "$dir/x/usr/bin/kubectl" ] || fail "no usr/bin/kubectl in kubernetes-client"
+	echo "$dir/x/usr/bin/kubectl"
+}

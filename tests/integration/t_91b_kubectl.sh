@@ -10,15 +10,11 @@
 need_cmd /usr/bin/python3 openssl curl apt-get dpkg-deb
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-chmod 755 "$tmp" # apt-get download writes as _apt where it can
 
 kubectls=()
 [ -x /usr/bin/kubectl ] && kubectls+=(/usr/bin/kubectl)
-(cd "$tmp" && apt-get download -q kubernetes-client >"$tmp/apt.log" 2>&1) ||
-	fail "apt-get download kubernetes-client: $(tail -5 "$tmp/apt.log")"
-dpkg-deb -x "$tmp"/kubernetes-client_*.deb "$tmp/x" || fail "dpkg-deb -x kubernetes-client"
-[ -x "$tmp/x/usr/bin/kubectl" ] || fail "no usr/bin/kubectl in kubernetes-client"
-kubectls+=("$tmp/x/usr/bin/kubectl")
+k=$(kubectl_debian "$tmp") || exit 1
+kubectls+=("$k")
 
 bash "$REPO/tests/k8s/kubectl_conformance.sh" "${kubectls[@]}" || fail "kubectl_conformance.sh"
 pass

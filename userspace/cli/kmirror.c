@@ -247,6 +247,25 @@ static int want_pods(struct mirror *m, struct ctl_plan *p)
 	return 0;
 }
 
+/* Every node, as its kubelet registers it. */
+static int want_nodes(struct mirror *m, const struct ctl_cluster *c)
+{
+	for (int i = 0; i < c->nnodes; i++) {
+		cJSON *want = kmirror_node(&c->nodes[i]);
+		struct mobj *o;
+		int ret;
+
+		if (!want)
+			return -ENOMEM;
+		o = want_sealed(m, want, &ret);
+		if (ret)
+			return ret;
+		*o = (struct mobj){
+		    .group = "", .kind = "Node", .ns = "", .name = c->nodes[i].name, .want = want};
+	}
+	return 0;
+}
+
 /* The reason in a server's answer @resp (a Status' message, else its start) into @buf. */
 static const char *server_reason(const char *resp, char *buf, size_t len)
 {
@@ -764,6 +783,8 @@ int kube_mirror(const struct ctl_cluster *c, struct ctl_plan *p, const char *sta
 		ret = want_store(&m, p);
 	if (!ret)
 		ret = want_pods(&m, p);
+	if (!ret)
+		ret = want_nodes(&m, c);
 	if (!ret) {
 		mirror_index(&m);
 		ret = cluster_kube_enter(c, &k, &saved);

@@ -44,6 +44,12 @@ int kmirror_replicaset(const char *ns, const char *owner, char *buf, size_t len)
  */
 cJSON *kmirror_pod(const struct ctl_pod *pod);
 /*
+ * Node @n (borrowed) as its kubelet registers it: name and hostname label, pod CIDR, InternalIP,
+ * Ready (the cluster is up while it is mirrored), and what runs it (nodeInfo). Not sealed;
+ * caller deletes. NULL on ENOMEM.
+ */
+cJSON *kmirror_node(const struct ctl_node *n);
+/*
  * Gives the Running pod @want (sealed) the start time pod @have (the server's) holds, resealed:
  * a pod started once, and the same JSON from one mirror to the next. 0 or -ENOMEM.
  */

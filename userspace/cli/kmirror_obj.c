@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -119,6 +120,12 @@ static bool pod_metadata(cJSON *pod_json, const struct ctl_pod *pod)
 }
 
 /* One container standing for what the pod runs: the API needs a name and an image. */
+/* The name of @spec's (first) container, as kubectl exec -c and logs -c name it. */
+static const char *container_name(const struct config_pod_spec *spec)
+{
+	return spec && spec->container ? spec->container : "main";
+}
+
 static bool pod_container(cJSON *containers, const struct config_pod_spec *spec)
 {
 	cJSON *c = cJSON_CreateObject(), *list;
@@ -128,7 +135,7 @@ static bool pod_container(cJSON *containers, const struct config_pod_spec *spec)
 		return false;
 	}
 	/* The local cluster runs commands of the host, not images. */
-	if (!cJSON_AddStringToObject(c, "name", "main") ||
+	if (!cJSON_AddStringToObject(c, "name", container_name(spec)) ||
 	    !cJSON_AddStringToObject(c, "image", "ambit.local/host"))
 		return false;
 	if (spec && spec->command) {
@@ -161,7 +168,7 @@ static bool pod_container(cJSON *containers, const struct config_pod_spec *spec)
  * The one container's status as a kubelet reports a running one (kubectl's READY counts these),
  * started now: kmirror_pod_keep_start puts back the time the server already holds.
  */
-static bool pod_container_status(cJSON *st)
+static bool pod_container_status(cJSON *st, const char *name)
 {
 	cJSON *list = cJSON_AddArrayToObject(st, "containerStatuses"), *cs = cJSON_CreateObject();
 	cJSON *state, *running;
@@ -175,7 +182,7 @@ static bool pod_container_status(cJSON *st)
 	}
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
 	return cJSON_AddStringToObject(st, "startTime", now) &&
-	       cJSON_AddStringToObject(cs, "name", "main") &&
+	       cJSON_AddStringToObject(cs, "name", name) &&
 	       cJSON_AddStringToObject(cs, "image", "ambit.local/host") &&
 	       cJSON_AddStringToObject(cs, "imageID", "") && cJSON_AddTrueToObject(cs, "ready") &&
 	       cJSON_AddTrueToObject(cs, "started") &&
@@ -237,7 +244,7 @@ static bool pod_status(cJSON *pod_json, const struct ctl_pod *pod)
 		    !cJSON_AddStringToObject(c, "status", "True"))
 			return false;
 	}
-	if (!pod_container_status(st))
+	if (!pod_container_status(st, container_name(pod->spec)))
 		return false;
 	/* BestEffort: the QoS class of the kubepods/besteffort cgroup the pod runs in. */
 	return cJSON_AddStringToObject(st, "hostIP", pod->node->ip) &&
@@ -268,6 +275,46 @@ cJSON *kmirror_pod(const struct ctl_pod *pod)
 					      config_restart_policy_name(spec->restart_policy))) ||
 	    !(containers = cJSON_AddArrayToObject(sp, "containers")) ||
 	    !pod_container(containers, spec) || !pod_status(o, pod)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+cJSON *kmirror_node(const struct ctl_node *n)
+{
+	cJSON *o = cJSON_CreateObject(), *md, *labels, *sp, *st, *conds, *cond, *addrs, *a, *info;
+	struct utsname u;
+
+	if (uname(&u))
+		snprintf(u.release, sizeof(u.release), "unknown");
+	if (!o || !cJSON_AddStringToObject(o, "apiVersion", "v1") ||
+	    !cJSON_AddStringToObject(o, "kind", "Node") ||
+	    !(md = cJSON_AddObjectToObject(o, "metadata")) ||
+	    !cJSON_AddStringToObject(md, "name", n->name) ||
+	    !(labels = cJSON_AddObjectToObject(md, "labels")) ||
+	    !cJSON_AddStringToObject(labels, "kubernetes.io/hostname", n->name) ||
+	    !cJSON_AddStringToObject(labels, "kubernetes.io/os", "linux") ||
+	    !(sp = cJSON_AddObjectToObject(o, "spec")) ||
+	    !cJSON_AddStringToObject(sp, "podCIDR", n->pod_cidr) ||
+	    !(st = cJSON_AddObjectToObject(o, "status")) ||
+	    !(conds = cJSON_AddArrayToObject(st, "conditions")) || !(cond = cJSON_CreateObject()) ||
+	    !cJSON_AddItemToArray(conds, cond) || !cJSON_AddStringToObject(cond, "type", "Ready") ||
+	    !cJSON_AddStringToObject(cond, "status", "True") ||
+	    !cJSON_AddStringToObject(cond, "reason", "KubeletReady") ||
+	    !cJSON_AddStringToObject(cond, "message", "kubelet is posting ready status") ||
+	    !(addrs = cJSON_AddArrayToObject(st, "addresses")) || !(a = cJSON_CreateObject()) ||
+	    !cJSON_AddItemToArray(addrs, a) || !cJSON_AddStringToObject(a, "type", "InternalIP") ||
+	    !cJSON_AddStringToObject(a, "address", n->ip) || !(a = cJSON_CreateObject()) ||
+	    !cJSON_AddItemToArray(addrs, a) || !cJSON_AddStringToObject(a, "type", "Hostname") ||
+	    !cJSON_AddStringToObject(a, "address", n->name) ||
+	    !(info = cJSON_AddObjectToObject(st, "nodeInfo")) ||
+	    !cJSON_AddStringToObject(info, "kubeletVersion", "v1.32.0-ambit") ||
+	    !cJSON_AddStringToObject(info, "kernelVersion", u.release) ||
+	    !cJSON_AddStringToObject(info, "operatingSystem", "linux") ||
+	    !cJSON_AddStringToObject(info, "architecture",
+				     u.machine[0] == 'x' ? "amd64" : u.machine) ||
+	    !cJSON_AddStringToObject(info, "containerRuntimeVersion", "ambit-local")) {
 		cJSON_Delete(o);
 		return NULL;
 	}
