@@ -79,24 +79,12 @@ static bool ambit_own(const cJSON *obj)
 int kube_reconcile_lock(const struct ctl_cluster *c)
 {
 	char path[PATH_MAX];
-	int fd;
 
 	if (!c->kube)
 		return -1; /* nothing else writes a cluster without an API server */
 	if (cluster_path(c, path, sizeof(path), "reconcile.lock"))
 		return -ENAMETOOLONG;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int err = -errno;
-
-			close(fd);
-			return err;
-		}
-	}
-	return fd;
+	return store_flock(path);
 }
 
 /* What the server holds of every imported kind: items (with kind and apiVersion) in @items. */

@@ -129,14 +129,10 @@ bool store_obj_canonical(const struct store_obj *o)
 	return o->path && o->file && !strcmp(o->path, o->file);
 }
 
-int store_lock(const char *state)
+int store_flock(const char *path)
 {
-	char path[PATH_MAX];
-	int fd;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
-	if (str_fmt(path, sizeof(path), "%s/.lock", state))
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	while (flock(fd, LOCK_EX) < 0) {
@@ -148,6 +144,15 @@ int store_lock(const char *state)
 		}
 	}
 	return fd;
+}
+
+int store_lock(const char *state)
+{
+	char path[PATH_MAX];
+
+	if (str_fmt(path, sizeof(path), "%s/.lock", state))
+		return -ENAMETOOLONG;
+	return store_flock(path);
 }
 
 void store_unlock(int fd)

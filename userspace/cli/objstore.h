@@ -67,6 +67,9 @@ void store_meta_read(const struct store_obj *o, struct store_meta *m);
 /* @t as RFC 3339 in UTC, as metadata.creationTimestamp has it. */
 void store_timestamp(time_t t, char *buf, size_t len);
 
+/* Locks file @path (made if absent) exclusively, blocking: fd to pass to store_unlock, or
+ * -errno. */
+int store_flock(const char *path);
 /* Takes the store's writer lock (blocking). fd to pass to store_unlock, or -errno. */
 int store_lock(const char *state);
 void store_unlock(int fd);
