@@ -298,6 +298,17 @@ static void test_publisher(void **state)
 	struct kconn c = {.server = fa.base, .token = "t0k"};
 	struct wdir_pub *p;
 
+	/* The pods' namespace and the directory's: a server refuses writes into one not made. */
+	assert_int_equal(
+	    api("POST", "/api/v1/namespaces",
+		"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"shop\"}}",
+		NULL),
+	    201);
+	assert_int_equal(
+	    api("POST", "/api/v1/namespaces",
+		"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"mesh\"}}",
+		NULL),
+	    201);
 	assert_int_equal(
 	    api("POST", "/api/v1/namespaces/shop/pods", mini("p1", "node1", "10.0.0.1"), NULL),
 	    201);
