@@ -75,6 +75,8 @@ out, pods, svcs, pols = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys
 nss = [f"ns{i}" for i in range(100)]
 items = [{"apiVersion": "v1", "kind": "Namespace",
           "metadata": {"name": n, "labels": {"istio.io/dataplane-mode": "ambient"}}} for n in nss]
+# ambit's own, where the CA publishes the workload directory and each agent renews its Lease.
+items.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ambit-system"}})
 for i in range(pods):
     ns, app = nss[i % 100], f"app{(i // 2) % max(svcs, 1)}"
     items.append({"apiVersion": "v1", "kind": "Pod",
