@@ -50,6 +50,10 @@ Service istio-ingressgateway istio-ingressgateway ingressgateway [(15021, 15020)
 actl install --dry-run --set ingressGateway=false >"$tmp/noigw.yaml" || fail "--set ingressGateway=false failed"
 expect_not_contains "$(cat "$tmp/noigw.yaml")" "istio-ingressgateway"
 expect_contains "$(cat "$tmp/noigw.yaml")" "name: ambit-node"
+# istio-system, the root namespace, with or without the gateway (kubectl get ns lists it).
+expect_contains "$(cat "$tmp/noigw.yaml")" "kind: Namespace
+metadata:
+  name: istio-system"
 out=$(actl install --dry-run --set ingressGateway=maybe 2>&1) && fail "ingressGateway=maybe was taken"
 expect_contains "$out" "is not true or false"
 out=$(actl install --dry-run --set replicas=3 2>&1) && fail "an unknown key was taken"

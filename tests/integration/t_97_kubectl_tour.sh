@@ -71,6 +71,9 @@ tour() {
 	ok "wait ingress" "$k" wait --for=condition=ready pod -l app=istio-ingressgateway \
 		-n istio-system --timeout=120s
 
+	ok "get ns" "$k" get ns
+	grep -Eq '^default +Active ' <<<"$out" || fail "get ns: no default: $out"
+	grep -Eq '^istio-system +Active ' <<<"$out" || fail "get ns: no istio-system: $out"
 	ok "create namespace" "$k" create namespace bookinfo
 	expect_eq "$out" "namespace/bookinfo created" "create namespace"
 	ok "label namespace" "$k" label namespace bookinfo istio.io/dataplane-mode=ambient

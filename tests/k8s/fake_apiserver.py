@@ -236,7 +236,7 @@ def parse_field_selector(text, res):
 # cluster's mirror creates them (and, until it adopts an object it did not make, would fail on
 # one already there), and its plan writes the ingress gateway into istio-system even when
 # `ambitctl install` made no istio-system. Any other missing namespace is 404.
-ADMITTED_BEFORE_CREATED = ("default", "istio-system")
+ADMITTED_BEFORE_CREATED = ("istio-system",)
 
 def strategy(res, md):
     """What the real server's strategies set on every create and update: a Namespace's
@@ -408,9 +408,9 @@ class Store:
     def bootstrap(self, crds=True):
         """What a new cluster has: its system namespaces, and (`crds`) a CRD for each custom kind
         served, as a cluster with Istio and the Gateway API installed lists them (`ambitctl
-        install crds` or a user's kubectl applies over them). "default" and "istio-system" are
-        left to whoever writes them first (see ADMITTED_BEFORE_CREATED)."""
-        for name in ("kube-system", "kube-public", "kube-node-lease"):
+        install crds` or a user's kubectl applies over them). "istio-system" is left to whoever
+        writes it first, as an install makes it (see ADMITTED_BEFORE_CREATED)."""
+        for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
             if ("", "namespaces", "", name) not in self.objects:
                 self.create(BY_PLURAL[("", "namespaces")], "",
                             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},

@@ -103,9 +103,9 @@ conform() {
 	log "$K ($KV)"
 	start_server
 
-	# Namespaces, as the seeds make and label them. (default is made by the first writer of it,
-	# at local up the mirror of the cluster's store.)
-	ok create namespace default
+	# Namespaces, as the seeds make and label them; default is there from the start, as on a
+	# real cluster.
+	ok get namespace default
 	ok create namespace bookinfo
 	expect_eq "$out" "namespace/bookinfo created"
 	ok create ns istio-system
