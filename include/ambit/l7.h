@@ -746,6 +746,9 @@ struct cJSON *l7_gwapi_route_status(const struct config *cfg, const struct confi
 /* Gateway API Gateway @ns/@name of @cfg, or NULL. */
 const struct config_k8s_gateway *l7_gwapi_gateway(const struct config *cfg, const char *ns,
 						  const char *name);
+/* Appends to @list a status condition (type, "True"/"False", reason, message); it, or NULL. */
+struct cJSON *l7_status_condition(struct cJSON *list, const char *type, bool status,
+				  const char *reason, const char *message);
 /* Route @r's kind: "HTTPRoute", "GRPCRoute", "TLSRoute" or "TCPRoute". */
 const char *l7_gwapi_route_kind(const struct config_gw_route *r);
 

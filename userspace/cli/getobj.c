@@ -54,18 +54,6 @@ static const char *not_running(const struct get_ctx *x, const struct config_k8s_
 	return *why ? why : NULL;
 }
 
-static void condition(cJSON *list, const char *type, bool status, const char *reason,
-		      const char *message)
-{
-	cJSON *c = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(c, "type", type);
-	cJSON_AddStringToObject(c, "status", status ? "True" : "False");
-	cJSON_AddStringToObject(c, "reason", reason);
-	cJSON_AddStringToObject(c, "message", message);
-	cJSON_AddItemToArray(list, c);
-}
-
 /*
  * A waypoint Gateway's status as Istio writes it (Accepted; Programmed, which is what
  * `waypoint list` says: wp_view_programmed; its Service as address; its listeners, the HBONE
@@ -93,8 +81,8 @@ static cJSON *waypoint_status(const struct get_ctx *x, const struct config_k8s_g
 	cJSON_AddStringToObject(a, "value", addr);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "addresses"), a);
 	conds = cJSON_AddArrayToObject(st, "conditions");
-	condition(conds, "Accepted", true, "Accepted", "Resource accepted");
-	condition(conds, "Programmed", ok, reason, ok ? "Resource programmed" : msg);
+	l7_status_condition(conds, "Accepted", true, "Accepted", "Resource accepted");
+	l7_status_condition(conds, "Programmed", ok, reason, ok ? "Resource programmed" : msg);
 	ls = cJSON_AddArrayToObject(st, "listeners");
 	for (size_t i = 0; i < g->n_listeners; i++) {
 		const struct config_gw_listener *l = &g->listeners[i];
@@ -104,14 +92,15 @@ static cJSON *waypoint_status(const struct get_ctx *x, const struct config_k8s_g
 		cJSON_AddItemToArray(ls, o);
 		cJSON_AddStringToObject(o, "name", l->name);
 		lc = cJSON_AddArrayToObject(o, "conditions");
-		condition(lc, "Accepted", hbone, hbone ? "Accepted" : "UnsupportedProtocol",
-			  hbone
-			      ? "No errors found"
-			      : "Expected a single listener on port 15008 with protocol \"HBONE\"");
-		condition(lc, "Programmed", hbone && ok, hbone && ok ? "Programmed" : "Invalid",
-			  hbone && ok ? "No errors found"
-			  : hbone     ? msg
-				      : "not served");
+		l7_status_condition(
+		    lc, "Accepted", hbone, hbone ? "Accepted" : "UnsupportedProtocol",
+		    hbone ? "No errors found"
+			  : "Expected a single listener on port 15008 with protocol \"HBONE\"");
+		l7_status_condition(lc, "Programmed", hbone && ok,
+				    hbone && ok ? "Programmed" : "Invalid",
+				    hbone && ok ? "No errors found"
+				    : hbone	? msg
+						: "not served");
 	}
 	return st;
 }

@@ -17,8 +17,8 @@
 
 #define CONTROLLER "istio.io/gateway-controller"
 
-static cJSON *condition(cJSON *list, const char *type, bool status, const char *reason,
-			const char *message)
+cJSON *l7_status_condition(cJSON *list, const char *type, bool status, const char *reason,
+			   const char *message)
 {
 	cJSON *c = cJSON_CreateObject();
 
@@ -144,13 +144,14 @@ static bool listener_status(cJSON *list, const struct config *cfg,
 		snprintf(why, sizeof(why), "protocol %s%s%s is not served by this gateway",
 			 l->protocol, l->tls_mode ? " with tls mode " : "",
 			 l->tls_mode ? l->tls_mode : "");
-		condition(conds, "Accepted", false, "UnsupportedProtocol", why);
+		l7_status_condition(conds, "Accepted", false, "UnsupportedProtocol", why);
 	} else {
-		condition(conds, "Accepted", true, "Accepted", "No errors found");
+		l7_status_condition(conds, "Accepted", true, "Accepted", "No errors found");
 	}
-	condition(conds, "Conflicted", conflict, conflict ? "ProtocolConflict" : "NoConflicts",
-		  conflict ? "another listener takes this port with the other of plaintext and TLS"
-			   : "No errors found");
+	l7_status_condition(
+	    conds, "Conflicted", conflict, conflict ? "ProtocolConflict" : "NoConflicts",
+	    conflict ? "another listener takes this port with the other of plaintext and TLS"
+		     : "No errors found");
 	if (kind == L7_GWL_HTTPS)
 		refs = cert_resolves(cfg, gw, l, &reason, why, sizeof(why));
 	if (accepted && l->allowed_kinds.n && !l7_gwapi_kind_allowed(l, "HTTPRoute") &&
@@ -160,11 +161,11 @@ static bool listener_status(cJSON *list, const struct config *cfg,
 		reason = "InvalidRouteKinds";
 		snprintf(why, sizeof(why), "allowedRoutes.kinds names no kind this listener takes");
 	}
-	condition(conds, "ResolvedRefs", refs, refs ? "ResolvedRefs" : reason,
-		  refs ? "No errors found" : why);
+	l7_status_condition(conds, "ResolvedRefs", refs, refs ? "ResolvedRefs" : reason,
+			    refs ? "No errors found" : why);
 	accepted = accepted && refs && !conflict;
-	condition(conds, "Programmed", accepted, accepted ? "Programmed" : "Invalid",
-		  accepted ? "No errors found" : why);
+	l7_status_condition(conds, "Programmed", accepted, accepted ? "Programmed" : "Invalid",
+			    accepted ? "No errors found" : why);
 	return accepted;
 }
 
@@ -190,18 +191,19 @@ cJSON *l7_gwapi_gateway_status(const struct config *cfg, const struct config_k8s
 		accepted += l7_gwapi_listener_kind(&gw->listeners[i]) != L7_GWL_UNSUPPORTED;
 	}
 	if (accepted)
-		condition(conds, "Accepted", true, "Accepted", "Resource accepted");
+		l7_status_condition(conds, "Accepted", true, "Accepted", "Resource accepted");
 	else
-		condition(conds, "Accepted", false, "ListenersNotValid",
-			  "no listener has a protocol this gateway serves");
+		l7_status_condition(conds, "Accepted", false, "ListenersNotValid",
+				    "no listener has a protocol this gateway serves");
 	if (not_running)
-		condition(conds, "Programmed", false, "Pending", not_running);
+		l7_status_condition(conds, "Programmed", false, "Pending", not_running);
 	else if (!programmed)
-		condition(conds, "Programmed", false, "Invalid", "no listener is programmed");
+		l7_status_condition(conds, "Programmed", false, "Invalid",
+				    "no listener is programmed");
 	else {
 		snprintf(msg, sizeof(msg), "Resource programmed, assigned to service(s) %s",
 			 address ? address : "(none)");
-		condition(conds, "Programmed", true, "Programmed", msg);
+		l7_status_condition(conds, "Programmed", true, "Programmed", msg);
 	}
 	cJSON_AddItemToObject(st, "listeners", listeners);
 	return st;
@@ -304,8 +306,9 @@ static cJSON *gateway_parent(const struct config *cfg, const struct config_gw_ro
 	}
 	refs = backends_resolve(cfg, r, &rreason, rwhy, sizeof(rwhy));
 	o = parent_entry(p, &conds);
-	condition(conds, "Accepted", ok, ok ? "Accepted" : reason, ok ? "Route was valid" : why);
-	condition(conds, "ResolvedRefs", refs, refs ? "ResolvedRefs" : rreason, rwhy);
+	l7_status_condition(conds, "Accepted", ok, ok ? "Accepted" : reason,
+			    ok ? "Route was valid" : why);
+	l7_status_condition(conds, "ResolvedRefs", refs, refs ? "ResolvedRefs" : rreason, rwhy);
 	return o;
 }
 
@@ -352,14 +355,15 @@ static cJSON *mesh_parent(const struct config *cfg, const struct config_gw_route
 	}
 	refs = backends_resolve(cfg, r, &rreason, rwhy, sizeof(rwhy));
 	o = parent_entry(p, &conds);
-	condition(conds, "Accepted", ok,
-		  ok	   ? "Accepted"
-		  : labels ? "NotAllowedByListeners"
-			   : "NoMatchingParent",
-		  ok ? "Route was valid" : why);
-	condition(conds, "ResolvedRefs", refs, refs ? "ResolvedRefs" : rreason, rwhy);
-	condition(conds, "ResolvedWaypoints", wp != NULL, wp ? "ResolvedWaypoints" : wreason,
-		  wp ? "All waypoints resolved" : wwhy);
+	l7_status_condition(conds, "Accepted", ok,
+			    ok	     ? "Accepted"
+			    : labels ? "NotAllowedByListeners"
+				     : "NoMatchingParent",
+			    ok ? "Route was valid" : why);
+	l7_status_condition(conds, "ResolvedRefs", refs, refs ? "ResolvedRefs" : rreason, rwhy);
+	l7_status_condition(conds, "ResolvedWaypoints", wp != NULL,
+			    wp ? "ResolvedWaypoints" : wreason,
+			    wp ? "All waypoints resolved" : wwhy);
 	return o;
 }
 
@@ -388,11 +392,12 @@ static cJSON *parent_status(const struct config *cfg, const struct config_gw_rou
 		return NULL;
 	/* Istio attaches routes to a waypoint's Gateway; ambit's waypoints take them by Service. */
 	o = parent_entry(p, &conds);
-	condition(conds, "Accepted", false, "NoMatchingParent",
-		  "ambit's waypoints serve routes attached to a Service or ServiceEntry bound to "
-		  "them, not to the waypoint's Gateway: attach the route to each Service "
-		  "(parentRefs kind Service, group \"\")");
-	condition(conds, "ResolvedRefs", true, "ResolvedRefs", "All references resolved");
+	l7_status_condition(
+	    conds, "Accepted", false, "NoMatchingParent",
+	    "ambit's waypoints serve routes attached to a Service or ServiceEntry bound to "
+	    "them, not to the waypoint's Gateway: attach the route to each Service "
+	    "(parentRefs kind Service, group \"\")");
+	l7_status_condition(conds, "ResolvedRefs", true, "ResolvedRefs", "All references resolved");
 	return o;
 }
 
