@@ -9,7 +9,15 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/agent -Iuserspace/net -Iwaypoint -I$(O) \
+# userspace/ is one folder a concern (docs/INTERNALS.md, "Layout"); each archive or binary takes
+# whole folders, and a header is found by its name from any folder.
+LIB_DIRS := lib config analyze l4 l7 k8s
+NET_DIRS := net tls http hbone
+AGENT_DIRS := agent control
+CLI_DIRS := cli local dashboard
+US_INC := $(addprefix -Iuserspace/,$(LIB_DIRS) $(NET_DIRS) $(AGENT_DIRS) $(CLI_DIRS))
+srcs_in = $(foreach d,$(1),$(wildcard userspace/$(d)/*.c))
+CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude $(US_INC) -Iwaypoint -I$(O) \
 	-I$(O)/proto -MMD -MP
 LDLIBS := -lbpf -lmnl -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lcjose -lmicrohttpd -lcurl -lpcre2-8 -lxxhash -lm \
 	-lprotobuf-c -lldns -lpthread
@@ -24,11 +32,11 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(O)/%.skel.h,$(BPF_SRCS))
 
-LIB_SRCS := $(wildcard userspace/lib/*.c)
+LIB_SRCS := $(call srcs_in,$(LIB_DIRS))
 OBJ := $(O)/obj
 LIB_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRCS))
-AGENT_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard userspace/agent/*.c))
-CLI_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard userspace/cli/*.c))
+AGENT_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(call srcs_in,$(AGENT_DIRS)))
+CLI_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(call srcs_in,$(CLI_DIRS)))
 ZT_SRCS := $(wildcard ztunnel/*.c)
 ZT_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(ZT_SRCS))
 ZT_LIB_OBJS := $(filter-out $(OBJ)/ztunnel/main.o,$(ZT_OBJS))
@@ -41,7 +49,7 @@ WP_LIB_OBJS := $(filter-out $(OBJ)/waypoint/main.o,$(WP_OBJS))
 # sources (the package ships them instead of a shared library).
 LLHTTP_DIR := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp
-NET_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard userspace/net/*.c))
+NET_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(call srcs_in,$(NET_DIRS)))
 LLHTTP_OBJS := $(OBJ)/llhttp/api.o $(OBJ)/llhttp/http.o $(OBJ)/llhttp/llhttp.o
 
 # The ext_authz gRPC messages (proto/, Envoy's names and numbers): their C made by protoc-c into
@@ -100,7 +108,9 @@ FORCE:
 BPFT_OBJS := $(patsubst tests/bpf/%.c,$(OBJ)/tests/bpf/%.o,$(BPFT_SRCS))
 $(AGENT_OBJS) $(BPFT_OBJS) $(UNIT_OBJS) $(TESTLIB_OBJS): | $(SKELS)
 
+# Made afresh, as the fuzz archives: a module that moved must not linger in the archive.
 $(O)/libambit.a: $(LIB_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 # The archives depend on each other (the runtime logs through libambit; the CA and the config's
@@ -152,13 +162,15 @@ $(O)/connflood: $(OBJ)/tools/connflood.o
 	$(CC) $(LDFLAGS) $^ -o $@
 
 $(O)/libagent.a: $(AGENT_LIB_OBJS) $(OBJ)/deploy/waypoint_tmpl.o $(OBJ)/deploy/gateway_tmpl.o
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(OBJ)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(@D)
 	$(CC) $(filter -O% -g -fsanitize% -fno-omit-frame-pointer,$(CFLAGS)) -I$(LLHTTP_INC) -c $< -o $@
-$(OBJ)/userspace/net/http1.o: CFLAGS += -I$(LLHTTP_INC)
+$(OBJ)/userspace/http/http1.o: CFLAGS += -I$(LLHTTP_INC)
 $(O)/libnet.a: $(NET_OBJS) $(LLHTTP_OBJS) $(PROTO_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 # One protoc-c run makes every file; the stamp stands for them all.
@@ -183,23 +195,18 @@ $(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(O)/libtest.a $(O)/libagent.a $(O)/libne
 	$(LINK) -lcmocka -o $@
 
 # The --kube mirror's objects: the one module of ambitctl a unit test links (it does no I/O).
-$(O)/tests/test_kmirror: $(OBJ)/userspace/cli/kmirror_obj.o
-$(OBJ)/tests/unit/test_kmirror.o: CFLAGS += -Iuserspace/cli
+$(O)/tests/test_kmirror: $(OBJ)/userspace/local/kmirror_obj.o
 # `ambitctl nodes`' rendering (no I/O), linked by the node Lease's unit test.
 $(O)/tests/test_klease: $(OBJ)/userspace/cli/nodes_fmt.o
-$(OBJ)/tests/unit/test_klease.o: CFLAGS += -Iuserspace/cli
 # `ambitctl get`'s kinds, columns and table (no I/O).
 $(O)/tests/test_getcols: $(OBJ)/userspace/cli/getcols.o
-$(OBJ)/tests/unit/test_getcols.o: CFLAGS += -Iuserspace/cli
 # `local port-forward`'s arguments, read as kubectl reads them (no I/O).
-$(O)/tests/test_portfwd: $(OBJ)/userspace/cli/portfwd_spec.o
-$(OBJ)/tests/unit/test_portfwd.o: CFLAGS += -Iuserspace/cli
+$(O)/tests/test_portfwd: $(OBJ)/userspace/local/portfwd_spec.o
 # The dashboard's trace receiver: its decoders and store (no I/O), linked by its unit test and
 # its fuzz target.
-DASH_TRACE_SRCS := $(addprefix userspace/cli/,dashboard_traces.c dashboard_traces_json.c \
+DASH_TRACE_SRCS := $(addprefix userspace/dashboard/,dashboard_traces.c dashboard_traces_json.c \
 	dashboard_trace_store.c)
 $(O)/tests/test_dashboard_traces: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
-$(OBJ)/tests/unit/test_dashboard_traces.o: CFLAGS += -Iuserspace/cli
 
 unit: $(UNIT_BINS)
 	@bash tests/run-unit.sh $(UNIT_BINS)
@@ -247,8 +254,8 @@ test: deps
 # runs briefly in `make test` (fuzz-smoke) and for FUZZ_SECONDS each in `make fuzz`
 # (tests/fuzz/run.sh); seeds in tests/fuzz/corpus/<target>/.
 FUZZ_O := $(O)/fuzz
-FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Iuserspace/lib -Iuserspace/agent \
-	-Iuserspace/net -Iwaypoint -I$(O) -I$(O)/proto -I$(LLHTTP_INC) -fsanitize=fuzzer-no-link,address,undefined \
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude $(US_INC) \
+	-Iwaypoint -I$(O) -I$(O)/proto -I$(LLHTTP_INC) -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer -MMD -MP
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(addprefix $(FUZZ_O)/,$(FUZZ_TARGETS))
@@ -266,9 +273,9 @@ $(FUZZ_O)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
 $(FUZZ_O)/libtest.a: $(call fobj,$(wildcard tests/lib/*.c))
 $(FUZZ_O)/libzt.a: $(call fobj,$(filter-out ztunnel/main.c,$(ZT_SRCS)))
 $(FUZZ_O)/libwp.a: $(call fobj,$(filter-out waypoint/main.c,$(wildcard waypoint/*.c)))
-$(FUZZ_O)/libagent.a: $(call fobj,$(filter-out userspace/agent/main.c,$(wildcard userspace/agent/*.c))) \
+$(FUZZ_O)/libagent.a: $(call fobj,$(filter-out userspace/agent/main.c,$(call srcs_in,$(AGENT_DIRS)))) \
 	$(OBJ)/deploy/waypoint_tmpl.o $(OBJ)/deploy/gateway_tmpl.o
-$(FUZZ_O)/libnet.a: $(call fobj,$(wildcard userspace/net/*.c)) \
+$(FUZZ_O)/libnet.a: $(call fobj,$(call srcs_in,$(NET_DIRS))) \
 	$(patsubst $(OBJ)/%,$(FUZZ_O)/obj/%,$(LLHTTP_OBJS)) $(call fobj,$(PROTO_C))
 $(FUZZ_O)/libambit.a: $(call fobj,$(LIB_SRCS))
 # Made afresh: a module that moved or went away must not linger in the archive.
@@ -282,7 +289,6 @@ $(FUZZ_O)/%: $(FUZZ_O)/obj/tests/fuzz/%.o $(FUZZ_ARCHIVES)
 		$(FUZZ_ARCHIVES) -Wl,--end-group $(LDLIBS) -o $@
 .SECONDARY: $(patsubst %,$(FUZZ_O)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS))
 $(FUZZ_O)/fuzz_trace_ingest: $(call fobj,$(DASH_TRACE_SRCS))
-$(FUZZ_O)/obj/tests/fuzz/fuzz_trace_ingest.o: FUZZ_CFLAGS += -Iuserspace/cli
 
 # The binary seeds (tests/fuzz/gen_seeds.c), regenerated on request only: they are committed.
 $(O)/tests/fuzz_gen_seeds: $(OBJ)/tests/fuzz/gen_seeds.o $(O)/libnet.a $(O)/libambit.a
@@ -306,7 +312,7 @@ $(O)/bench-holdconns: tools/bench/holdconns.c
 
 $(O)/bench-ratehttp: tools/bench/ratehttp.c $(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Iuserspace/net $< -Wl,--start-group $(O)/libnet.a $(O)/libambit.a -Wl,--end-group $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $< -Wl,--start-group $(O)/libnet.a $(O)/libambit.a -Wl,--end-group $(LDLIBS) -o $@
 
 $(O)/bench-dnsload: tools/bench/dnsload.c
 	@mkdir -p $(@D)
@@ -339,7 +345,7 @@ bench-policy: $(O)/bench-policy
 .PHONY: bench-l7-policy
 $(O)/bench-l7-policy: tools/bench/l7-policy-bench.c $(WP_LIB_OBJS) $(O)/libnet.a $(O)/libambit.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Iwaypoint -Iuserspace/net $< $(WP_LIB_OBJS) -Wl,--start-group $(O)/libnet.a \
+	$(CC) $(CFLAGS) $< $(WP_LIB_OBJS) -Wl,--start-group $(O)/libnet.a \
 		$(O)/libambit.a -Wl,--end-group $(LDLIBS) -o $@
 
 bench-l7-policy: $(O)/bench-l7-policy

@@ -12,7 +12,7 @@ pkgs=(
 	libcjose-dev
 	# DNS messages (the ztunnel's DNS proxy)
 	libldns-dev
-	# llhttp's C sources (the HTTP/1 parser of userspace/net/http1.c)
+	# llhttp's C sources (the HTTP/1 parser of userspace/http/http1.c)
 	node-llhttp
 	# run: topology and workloads (python3: examples/bookinfo)
 	iproute2 procps util-linux nginx-light curl openssl python3

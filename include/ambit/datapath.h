@@ -37,7 +37,7 @@ struct datapath_opts {
  * behind an existing pinned link instead of attaching twice. Returns NULL with errno set.
  */
 struct datapath *datapath_open(const struct datapath_opts *opts);
-/* Lib (userspace/lib/datapath.c): opens the pinned maps of a running node, for ambitctl.
+/* Lib (userspace/l4/datapath.c): opens the pinned maps of a running node, for ambitctl.
  * Map edits below work on either kind of handle. NULL with errno set. */
 struct datapath *datapath_open_pinned(const char *pin_root);
 /* Closes fds; pinned programs, links, maps and tc filters stay in force. Accepts NULL. */

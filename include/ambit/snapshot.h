@@ -61,7 +61,7 @@ struct snap_workload {
 	/*
 	 * The agent's own, never encoded: the serial of the Pod object it was made from (0:
 	 * unknown), and 1 + the position of the workload in the desired state in force whose
-	 * strings (all but @waypoint) it borrows, or 0 (desired_adopt, userspace/agent/desired.h).
+	 * strings (all but @waypoint) it borrows, or 0 (desired_adopt, userspace/l4/desired.h).
 	 */
 	uint64_t serial;
 	size_t borrowed;

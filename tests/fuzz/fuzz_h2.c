@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * libFuzzer target for the HTTP/2 layer's server side (userspace/net/h2.h) with a plain HTTP/2
+ * libFuzzer target for the HTTP/2 layer's server side (userspace/http/h2.h) with a plain HTTP/2
  * application on it, as the waypoint will have one: the input is what a client sends (preface
  * included) through the in-memory transport (H2_PIPE) into a real server connection, its
  * nghttp2 session, its streams and its protections (max streams, requests decided after the

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * libFuzzer driver: hostile HTTP/1.x bytes into the waypoint's parser (userspace/net/http1.c),
+ * libFuzzer driver: hostile HTTP/1.x bytes into the waypoint's parser (userspace/http/http1.c),
  * as requests or responses (the first byte chooses, and where the input is split: llhttp hands
  * spans over in pieces across feeds). Every head the parser hands up must be one the writer
  * either refuses or writes so that it parses back to the same fields: what the waypoint

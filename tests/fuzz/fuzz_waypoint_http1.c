@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * libFuzzer driver: hostile bytes into the downstream side of the waypoint's request engine
- * (waypoint/proxy.c over userspace/net/http1_server.c) through an in-memory transport, no
+ * (waypoint/proxy.c over userspace/http/http1_server.c) through an in-memory transport, no
  * socket anywhere. The configuration (compiled once from Istio manifests) has routes of every
  * kind: subsets by header, weights, redirect, direct response, rewrite with header operations,
  * fault abort, retries, mirror, circuit breakers. Upstream connections are memory transports

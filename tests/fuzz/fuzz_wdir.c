@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * libFuzzer target for the workload directory (userspace/agent/wdir.h, kdir.h): the input is a
+ * libFuzzer target for the workload directory (userspace/control/wdir.h, kdir.h): the input is a
  * shard's ConfigMap as the API server serves it to every node agent, and also a Pod as the CA
  * service reads it. A shard that parses holds sorted, distinct keys; taking the same shard twice
  * changes nothing the second time; deleting it withdraws at most its pods. Cutting a Pod to what

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * libFuzzer target for the waypoint controller's rendering (userspace/agent/wpcontroller.h):
+ * libFuzzer target for the waypoint controller's rendering (userspace/control/wpcontroller.h):
  * the input is a Gateway as the API server serves it, whose fields and annotations its author
  * chose. wpc_objects must refuse it with a reason, or give exactly the template's three
  * objects (ServiceAccount, Deployment, Service) in the Gateway's namespace and named as it

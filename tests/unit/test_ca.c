@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Tests for the mesh CA (userspace/net/ca.c): root lifecycle, issued certificates, chains. */
+/* Tests for the mesh CA (userspace/tls/ca.c): root lifecycle, issued certificates, chains. */
 #include <errno.h>
 #include <ftw.h>
 #include <setjmp.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Tests for the CA server's decision (userspace/agent/caserver.c, caserver_decide): a request
+ * Tests for the CA server's decision (userspace/control/caserver.c, caserver_decide): a request
  * is signed only for a token of the agents' service account bound to a node, and only for a pod
  * scheduled on that node, with the pod's service account as the identity. The wire (TLS, the
  * API server, the agent's request) is t_93's.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Tests for the config loader (userspace/lib/config*.c): every kind, multi-document files and
+ * Tests for the config loader (userspace/config/config*.c): every kind, multi-document files and
  * Lists, exact diagnostics (file:line:col, object, field path), all-or-nothing per file,
  * directories, the Istio samples, and hostile input. Fixtures are read relative to the source
  * tree: run from the repository root (as `make unit` does) or set AMBIT_SRCDIR.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The OpenSSL seam's small crypto (userspace/net/crypto.c). */
+/* The OpenSSL seam's small crypto (userspace/tls/crypto.c). */
 #include <errno.h>
 #include <ftw.h>
 #include <setjmp.h>

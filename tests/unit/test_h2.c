@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The HTTP/2 layer (userspace/net/h2.h) serving a user that is not HBONE: plain requests and
+ * The HTTP/2 layer (userspace/http/h2.h) serving a user that is not HBONE: plain requests and
  * responses with bodies and trailers, client and server on one loop in this thread, over a
  * socketpair with h2c prior knowledge, over TLS on a socketpair, and over the in-memory pipe.
  * Bodies of 1 MB go both ways; a stream reset by the client reaches the server's consumer; a

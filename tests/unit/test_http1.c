@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* HTTP/1.x parsing and writing (userspace/net/http1.c). */
+/* HTTP/1.x parsing and writing (userspace/http/http1.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Where the Kubernetes API is (userspace/agent/kconn.h): kubeconfig files as kubectl writes
+ * Where the Kubernetes API is (userspace/k8s/kconn.h): kubeconfig files as kubectl writes
  * them (the current context or a named one; inline -data fields in base64 or files relative to
  * the kubeconfig; token or tokenFile; client certificates) and their refusals, each naming the
  * file and field; in-cluster from the environment and a service-account directory, IPv6 hosts

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Each node's Lease (userspace/agent/klease.c) and `ambitctl nodes`' rendering of them
+ * Each node's Lease (userspace/k8s/klease.c) and `ambitctl nodes`' rendering of them
  * (userspace/cli/nodes_fmt.c): the Lease written, new and renewed (resourceVersion and
  * acquireTime kept while held, the mode annotation only once known), MicroTime both ways,
  * what a listed Lease says, staleness and kubectl's ages at a fixed now, the table and the

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Tests for the objects of the --kube cluster's mirror (userspace/cli/kmirror_obj.c): a planned
+ * Tests for the objects of the --kube cluster's mirror (userspace/local/kmirror_obj.c): a planned
  * pod as the API server is to hold it, read back by the agent's own loader and named by its
  * workload rule (ksource_workload); the ReplicaSet and pod-template-hash; stored objects made
  * writable (server fields dropped, namespace set, a Service's planned ClusterIP); the hash seal;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Kubernetes resources kept in sync (userspace/agent/kwatch.h) against the test API server
+ * Kubernetes resources kept in sync (userspace/k8s/kwatch.h) against the test API server
  * (tests/k8s/fake_apiserver.py, the real protocol): a node's pods listed then watched
  * (fieldSelector), a pod created and deleted through the API seen as upsert and remove, an API
  * server that drops every watch and compacts its history (the watch comes back, 410, lists

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The workload directory (userspace/agent/wdir.h, kdir.h): a Pod cut to what the mesh reads; a
+ * The workload directory (userspace/control/wdir.h, kdir.h): a Pod cut to what the mesh reads; a
  * shard's ConfigMap written and read back; the merge of the directory with the node's own pods
  * (the node's own watch wins, a pod the directory places on this node is not taken from it, a
  * pod leaving the node's watch falls back to the directory's, a bad shard keeps its last good

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * `ambitctl nodes [--kubeconfig F] [-n NS] [-o json]`: on Kubernetes, which capture mode each
- * node's agent took, its version and whether it keeps its Lease (userspace/agent/klease.h),
+ * node's agent took, its version and whether it keeps its Lease (userspace/k8s/klease.h),
  * from the Leases the agents keep, with the user's kubeconfig (it lists Leases: a cluster
  * administrator's access, or `list` on coordination.k8s.io leases in ambit's namespace).
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `ambitctl nodes` (nodes.c): each node's capture mode, agent version and Lease, as the agents
- * keep them on Kubernetes (userspace/agent/klease.h). This half (nodes_fmt.c) renders a
+ * keep them on Kubernetes (userspace/k8s/klease.h). This half (nodes_fmt.c) renders a
  * LeaseList without I/O, for the unit tests.
  */
 #ifndef AMBIT_CLI_NODES_H

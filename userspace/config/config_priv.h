@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Private to the config loader and its analysis (userspace/lib/config*.c): the parse context
+ * Private to the config loader and its analysis (userspace/config/config*.c): the parse context
  * that carries the file name, object name and field path every diagnostic needs, the schema
  * walker the kind descriptors are written against, and each kind's parts.
  */
