@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # What README.md tells a new user works as written: `make install DESTDIR=...` gives an ambitctl
-# that starts the installed agent and ztunnel, and every `ambitctl`/`bpftool` command of the
-# README's sh blocks, read from README.md itself, succeeds against a cluster built from
-# examples/demo with that installed ambitctl first on PATH. The one substitution: the demo's
-# cluster name in pin paths (this test's cluster has its own name).
+# that starts the installed agent and ztunnel, and every `ambitctl`/`bpftool` command of the sh
+# blocks of README.md and of the docs/ pages its "Documentation" table links (where the README's
+# sections on inspecting the mesh and on security policy went), read from the files themselves,
+# succeeds against a cluster built from examples/demo with that installed ambitctl first on PATH.
+# The one substitution: the demo's cluster name in pin paths (this test's cluster has its own
+# name).
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd bpftool curl jq
 
 readme=$REPO/README.md
+# README.md, then the docs/ pages of its Documentation table, in the table's order.
+pages=("$readme")
+mapfile -t -O 1 pages < <(awk '/^## Documentation$/ { on = 1; next } /^## / { on = 0 } on' "$readme" |
+	grep -oE '\]\(docs/[A-Za-z0-9_-]+\.md\)' | sed -E 's/^\]\((.*)\)$/\1/' | awk '!seen[$0]++' |
+	sed "s|^|$REPO/|")
+[ "${#pages[@]}" -ge 3 ] || fail "README.md's Documentation table links ${#pages[@]} docs pages: parsing broke?"
 # sudo resets the environment: a variable must follow it (sudo VAR=x make), never precede it.
-bad=$(grep -nE '(^|[`[:space:]])[A-Z_]+=[^[:space:]]* sudo ' "$readme") &&
-	fail "README sets a variable before sudo, which drops it: $bad"
+bad=$(grep -nE '(^|[`[:space:]])[A-Z_]+=[^[:space:]]* sudo ' "${pages[@]}") &&
+	fail "the docs set a variable before sudo, which drops it: $bad"
 
 dest=$(mktemp -d /tmp/ambit-t16-XXXXXX)
 trap 'rm -rf "$dest"' EXIT
@@ -42,9 +50,15 @@ for comp in agent ztunnel; do
 done
 wait_for 30 pod_exec demo/client-0 curl -sf --max-time 2 http://web/ || fail "demo web never answered"
 
-# Every command line of the README's sh blocks that runs ambitctl or bpftool.
-mapfile -t lines < <(awk '/^```sh$/ { on = 1; next } /^```/ { on = 0 } on && /^(ambitctl|bpftool) /' "$readme")
-[ "${#lines[@]}" -ge 12 ] || fail "only ${#lines[@]} commands found in README.md: parsing broke?"
+# Every command line of those pages' sh blocks that runs ambitctl or bpftool, each with its page.
+lines=() where=()
+for page in "${pages[@]}"; do
+	mapfile -t got < <(awk '/^```sh$/ { on = 1; next } /^```/ { on = 0 } on && /^(ambitctl|bpftool) /' "$page")
+	lines+=("${got[@]}")
+	for _ in "${got[@]}"; do where+=("${page#"$REPO"/}"); done
+done
+# 20 when the README was split into docs/: none of them may get lost on the way.
+[ "${#lines[@]}" -ge 20 ] || fail "only ${#lines[@]} commands found in README.md and its docs pages: parsing broke?"
 
 # What a command's output must show, when the README's comment promises something checkable.
 promise() {
@@ -63,10 +77,11 @@ promise() {
 }
 
 cd "$REPO" || fail "cd $REPO"
-for line in "${lines[@]}"; do
+for i in "${!lines[@]}"; do
+	line=${lines[$i]}
 	cmd=${line//\/sys\/fs\/bpf\/ambit\/demo-//sys/fs/bpf/ambit/$CLUSTER-}
 	want=$(promise "$line")
-	log "README: $cmd"
+	log "${where[$i]}: $cmd"
 	# A port-forward runs until Ctrl-C: in the background on a free port, the page fetched
 	# through it, then ended as the user ends it.
 	if [[ $cmd == "ambitctl local port-forward"* ]]; then
@@ -74,11 +89,11 @@ for line in "${lines[@]}"; do
 		bash -c "exec ${cmd//8080:/$port:}" >"$dest/pf.out" 2>&1 &
 		PF_PID=$!
 		wait_for 15 curl -sf --max-time 2 "http://127.0.0.1:$port/" ||
-			fail "README command: $cmd: nothing on port $port: $(cat "$dest/pf.out")"
+			fail "${where[$i]}: command: $cmd: nothing on port $port: $(cat "$dest/pf.out")"
 		expect_contains "$(curl -s --max-time 5 "http://127.0.0.1:$port/")" "hello from demo/web-0" \
 			"the page through the README's port-forward"
 		kill -INT "$PF_PID"
-		wait "$PF_PID" || fail "README command: $cmd: exit $? after Ctrl-C"
+		wait "$PF_PID" || fail "${where[$i]}: command: $cmd: exit $? after Ctrl-C"
 		PF_PID=
 		continue
 	fi
@@ -88,23 +103,23 @@ for line in "${lines[@]}"; do
 		bash -c "exec ${cmd%%#*} --port $port" >"$dest/dash.out" 2>&1 &
 		PF_PID=$!
 		wait_for 15 curl -sf --max-time 2 "http://127.0.0.1:$port/api/health" ||
-			fail "README command: $cmd: nothing on port $port: $(cat "$dest/dash.out")"
+			fail "${where[$i]}: command: $cmd: nothing on port $port: $(cat "$dest/dash.out")"
 		expect_contains "$(curl -s --max-time 5 "http://127.0.0.1:$port/api/health")" \
 			"\"cluster\":\"$CLUSTER\"" "the dashboard's cluster"
 		expect_contains "$(curl -s --max-time 10 "http://127.0.0.1:$port/api/namespaces")" '"demo"' \
 			"the dashboard's namespaces"
 		expect_contains "$(curl -s --max-time 5 "http://127.0.0.1:$port/")" "<html" "the dashboard's page"
 		kill -INT "$PF_PID"
-		wait "$PF_PID" || fail "README command: $cmd: exit $? after Ctrl-C"
+		wait "$PF_PID" || fail "${where[$i]}: command: $cmd: exit $? after Ctrl-C"
 		PF_PID=
 		continue
 	fi
-	out=$(bash -c "$cmd" 2>&1) || fail "README command failed (exit $?): $cmd: $out"
-	[ -n "$out" ] || fail "README command printed nothing: $cmd"
+	out=$(bash -c "$cmd" 2>&1) || fail "${where[$i]}: command failed (exit $?): $cmd: $out"
+	[ -n "$out" ] || fail "${where[$i]}: command printed nothing: $cmd"
 	# A policy applied a moment ago reaches the agents' snapshots within a few seconds.
 	if [ -n "$want" ] && [[ $out != *"$want"* ]]; then
 		wait_for 15 bash -c '[[ $(bash -c "$1" 2>&1) == *"$2"* ]]' _ "$cmd" "$want" ||
-			fail "README command: $cmd: '$want' not in: $out"
+			fail "${where[$i]}: command: $cmd: '$want' not in: $out"
 	fi
 done
 

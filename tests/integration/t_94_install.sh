@@ -10,7 +10,7 @@
 # and every Istio object of the samples either passes its CRD's schema with nothing pruned or is
 # one ambit refuses too (tests/k8s/check_crds.py); they are applied, twice, and `uninstall
 # --purge` deletes them but not a CRD of the same name that is Istio's own. No real cluster: see
-# the README.
+# docs/kubernetes.md.
 . "$(dirname "$0")/lib.sh"
 need_cmd /usr/bin/python3 curl jq
 need_bins

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Prints the README's "Performance" summary table from a bench results JSON (default: the
-# committed latest), so the README shows exactly the figures of one run.
+# Prints the "Performance" summary table of docs/performance.md from a bench results JSON
+# (default: the committed latest), so that page shows exactly the figures of one run.
 set -euo pipefail
 json=${1:-$(dirname "$0")/../../bench/results/latest.json}
 jq -r '
