@@ -16,5 +16,7 @@ int fileutil_read_upto(int fd, char *buf, size_t cap, size_t *got);
  * length into *@len. 0, or -errno (-EFBIG: not a regular file, or over @max bytes; 0: no bound).
  */
 int fileutil_read_file(const char *path, size_t max, char **out, size_t *len);
+/* snprintf that reports truncation as -ENAMETOOLONG (names here are bounded by construction). */
+int str_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

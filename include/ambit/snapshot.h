@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "ambit/cidr.h"
+
 struct policy_set;
 struct l7_config;
 
@@ -68,11 +70,6 @@ struct snap_workload {
 };
 
 /* An address block of a ServiceEntry (`addresses`: an IP is a /32). Network order. */
-struct snap_cidr {
-	uint32_t ip;
-	uint8_t len;
-};
-
 /* A ServiceEntry endpoint's own number for one of the entry's ports (its `ports` map). */
 struct snap_ep_port {
 	uint32_t ip;	      /* the endpoint */
@@ -125,7 +122,7 @@ struct snap_service {
 	enum snap_svc_kind kind;
 	enum snap_resolution resolution;
 	size_t n_cidrs, n_export_to, n_names, n_ep_ports;
-	struct snap_cidr *cidrs;
+	struct cidr *cidrs;
 	char **export_to;
 	char **names;
 	/* Endpoints whose own port differs from the port's targetPort, JSON "endpointPorts"
@@ -224,11 +221,6 @@ void snapshot_waypoint_free(struct snap_waypoint *w);
 /* Look-ups; borrowed pointers or NULL. */
 const struct snap_workload *snapshot_workload_by_ip(const struct snapshot *s, uint32_t ip);
 const struct snap_service *snapshot_service_by_vip(const struct snapshot *s, uint32_t vip);
-/* "a.b.c.d" or "a.b.c.d/n" into @c (host bits cleared); false for anything else (IPv6, a name). */
-bool snapshot_parse_cidr(const char *txt, struct snap_cidr *c);
-/* Appends "a.b.c.d/n" of @ip (network order) and @len to JSON array @arr. 0 or -ENOMEM. */
-struct cJSON;
-int snapshot_cidr_append(struct cJSON *arr, uint32_t ip, unsigned int len);
 /*
  * The ServiceEntry host that @ip:@port (network order, host order) reaches for a client in
  * namespace @ns (NULL: any): by its address or CIDR (the longest prefix), else by one of its

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * libFuzzer driver: the bodies anything in the cluster may POST to `ambitctl dashboard`'s
- * trace receivers (userspace/dashboard/dashboard_traces*.c). Each input is read by all three decoders
- * (OTLP protobuf, OTLP JSON, Zipkin v2 JSON), kept in a store bounded to 16 spans
+ * trace receivers (userspace/dashboard/dashboard_traces*.c). Each input is read by all three
+ * decoders (OTLP protobuf, OTLP JSON, Zipkin v2 JSON), kept in a store bounded to 16 spans
  * (dashboard_trace_store.c), fed again as the receiver takes a body (dropped as a retry), and
  * asked as the page asks: the search with and without filters, each trace found, the services.
  * Checked beyond no crash, leak or UB: a refused body leaves nothing behind; a span decoded has

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include "ctl.h"
+#include "local.h"
 #include "kmanifest.h"
 #include "kmirror.h"
 #include "ksource.h"

@@ -802,7 +802,8 @@ void agent_reconcile(struct agent *a)
 		return;
 	}
 	/* The waypoint bindings, for the node's snapshot and the waypoints' alike. */
-	if (!waypoint_view_build(&wv, &view, &a->rt, a->opts.trust_domain, a->jwks))
+	if (!waypoint_view_build(&wv, &view, &a->rt, a->opts.trust_domain,
+				 a->jwks ? jwks_fetcher_get : NULL, a->jwks))
 		env.waypoints = &wv;
 	t[1] = mono_ms();
 	err = desired_compute(&view, &a->rt, &env, &next);
@@ -896,7 +897,8 @@ static char *waypoint_l7_json(struct agent *a, const char *ns_name, bool gateway
 		snprintf(err, errlen, "waypoint: out of memory");
 		return NULL;
 	}
-	if (waypoint_view_build(&wv, &view, &a->rt, a->opts.trust_domain, a->jwks)) {
+	if (waypoint_view_build(&wv, &view, &a->rt, a->opts.trust_domain,
+				a->jwks ? jwks_fetcher_get : NULL, a->jwks)) {
 		snprintf(err, errlen, "waypoint: out of memory");
 		goto out;
 	}

@@ -16,6 +16,7 @@
 #include "confstore.h"
 #include "desired.h"
 #include "inpod.h"
+#include "jwks.h"
 #include "ksource.h"
 #include "policy_sync.h"
 #include "runtime.h"

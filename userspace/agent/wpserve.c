@@ -368,7 +368,9 @@ void wpserve_sync(struct agent *a, const struct config *cfg, const struct waypoi
 		}
 		ws->memo = json_memo_new(); /* NULL: each encoding from scratch */
 	}
-	err = v ? 0 : waypoint_view_build(&own, cfg, &a->rt, a->opts.trust_domain, a->jwks);
+	err = v ? 0
+		: waypoint_view_build(&own, cfg, &a->rt, a->opts.trust_domain,
+				      a->jwks ? jwks_fetcher_get : NULL, a->jwks);
 	if (!v)
 		v = &own;
 	for (size_t i = 0; i < ws->n; i++)

@@ -4,7 +4,7 @@
  * gives them: a host's first /32 address, else, for a host that needs one (no address, a
  * resolution other than NONE, no wildcard, or a DYNAMIC_DNS wildcard), one of 240.240.0.0/16 chosen
  * by a hash of namespace/host (so a host keeps it across restarts), collisions probed in the order
- * of (namespace, host). One function for the ztunnel's snapshot (agent/entries.c) and the
+ * of (namespace, host). One function for the ztunnel's snapshot (l4/entries.c) and the
  * waypoints' models (l7_compile.c), so both name a host by the same address.
  */
 #include <arpa/inet.h>
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ambit/cidr.h"
 #include "ambit/config.h"
-#include "ambit/snapshot.h"
 
 /* Istio's auto-allocation range for IPv4 (pilot's 240.240.0.0/16). */
 #define AUTO_NET 0xf0f00000u
@@ -71,9 +71,9 @@ int config_se_vips(const struct config *cfg, struct config_se_vip **out, size_t 
 		uint32_t vip = 0;
 
 		for (size_t a = 0; a < se->addresses.n; a++) {
-			struct snap_cidr c;
+			struct cidr c;
 
-			if (!snapshot_parse_cidr(se->addresses.items[a], &c))
+			if (!cidr_parse(se->addresses.items[a], &c))
 				continue;
 			any = true;
 			if (!vip && c.len == 32)

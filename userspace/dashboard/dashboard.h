@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "ctl.h"
+#include "local.h"
 
 struct dash_traces;
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * ambitctl's Kubernetes client (ctl.h): the user's kubeconfig, where each kind it writes lives,
+ * ambitctl's Kubernetes client (kubeapi.h): the user's kubeconfig, where each kind it writes lives,
  * and create-or-replace, for `install`, `waypoint ... --kubeconfig` and the --kube cluster's
  * mirror (kmirror.c).
  */
@@ -11,9 +11,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "ctl.h"
+#include "ambit/fileutil.h"
 #include "kconn.h"
 #include "kmanifest.h"
+#include "kubeapi.h"
 
 /*
  * Every kind ambitctl writes (`install`, `waypoint`, the --kube mirror), as the API serves it:

@@ -165,10 +165,13 @@ struct waypoint_view {
 	struct l7_bindings b;
 };
 /* 0 or -ENOMEM; free with waypoint_view_free in either case. */
-/* @jwks (may be NULL) gives the RequestAuthentications' jwksUri key sets (jwks.h). */
-struct jwks_fetcher;
+/*
+ * @jwks (may be NULL) gives the RequestAuthentications' jwksUri key sets, with @jwks_arg (the
+ * agent's fetcher, jwks_fetcher_get).
+ */
 int waypoint_view_build(struct waypoint_view *v, const struct config *cfg, const struct runtime *rt,
-			const char *trust_domain, struct jwks_fetcher *jwks);
+			const char *trust_domain, const char *(*jwks)(void *arg, const char *uri),
+			void *jwks_arg);
 void waypoint_view_free(struct waypoint_view *v);
 
 /* Returns the local pod with @uid, or NULL (borrowed). */

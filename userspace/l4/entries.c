@@ -177,9 +177,9 @@ static int add_host(struct desired *d, size_t *cap, const struct config_service_
 								     : se->ports[i].number);
 	}
 	for (size_t i = 0; i < se->addresses.n; i++) {
-		struct snap_cidr c;
+		struct cidr c;
 
-		if (!snapshot_parse_cidr(se->addresses.items[i], &c))
+		if (!cidr_parse(se->addresses.items[i], &c))
 			continue;
 		if (!e->vip && c.len == 32)
 			e->vip = c.ip;

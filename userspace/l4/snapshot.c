@@ -235,7 +235,7 @@ static int entry_fill(cJSON *o, const struct snap_service *svc)
 	if (svc->n_cidrs && !(addrs = cJSON_AddArrayToObject(o, "addresses")))
 		return -ENOMEM;
 	for (size_t i = 0; i < svc->n_cidrs; i++)
-		if (snapshot_cidr_append(addrs, svc->cidrs[i].ip, svc->cidrs[i].len))
+		if (cidr_append_json(addrs, svc->cidrs[i].ip, svc->cidrs[i].len))
 			return -ENOMEM;
 	/* Present even empty: exported to no one (absent: everyone). */
 	if (svc->export_to && !svc->n_export_to && !cJSON_AddArrayToObject(o, "exportTo"))
@@ -678,47 +678,6 @@ static int enum_of(const cJSON *it, const char *const names[])
 	return -1;
 }
 
-bool snapshot_parse_cidr(const char *txt, struct snap_cidr *c)
-{
-	char ip[INET_ADDRSTRLEN], *end;
-	const char *slash = strchr(txt, '/');
-	size_t n = slash ? (size_t)(slash - txt) : strlen(txt);
-	struct in_addr a;
-	long len = 32;
-
-	if (n >= sizeof(ip))
-		return false;
-	memcpy(ip, txt, n);
-	ip[n] = 0;
-	if (inet_pton(AF_INET, ip, &a) != 1)
-		return false;
-	if (slash) {
-		errno = 0;
-		len = strtol(slash + 1, &end, 10);
-		if (errno || end == slash + 1 || *end || len < 0 || len > 32)
-			return false;
-	}
-	c->ip = len ? a.s_addr & htonl(~0u << (32 - len)) : 0;
-	c->len = (uint8_t)len;
-	return true;
-}
-
-int snapshot_cidr_append(struct cJSON *arr, uint32_t ip, unsigned int len)
-{
-	char txt[INET_ADDRSTRLEN], buf[INET_ADDRSTRLEN + 4];
-	struct in_addr a = {.s_addr = ip};
-	cJSON *v;
-
-	inet_ntop(AF_INET, &a, txt, sizeof(txt));
-	snprintf(buf, sizeof(buf), "%s/%u", txt, len);
-	v = cJSON_CreateString(buf);
-	if (!v || !cJSON_AddItemToArray(arr, v)) {
-		cJSON_Delete(v);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 /* A ServiceEntry host's own members. */
 static void decode_entry(struct dec *d, const cJSON *o, const char *path, struct snap_service *svc)
 {
@@ -749,7 +708,7 @@ static void decode_entry(struct dec *d, const cJSON *o, const char *path, struct
 	k = 0;
 	cJSON_ArrayForEach(it, arr)
 	{
-		if (!cJSON_IsString(it) || !snapshot_parse_cidr(it->valuestring, &svc->cidrs[k])) {
+		if (!cJSON_IsString(it) || !cidr_parse(it->valuestring, &svc->cidrs[k])) {
 			dec_fail(d, "%saddresses[%d]: expected \"a.b.c.d/n\"", path, k);
 			return;
 		}

@@ -11,7 +11,6 @@
 
 #include "ambit/l7.h"
 #include "desired.h"
-#include "jwks.h"
 
 static uint32_t vip_of(void *arg, const char *ns, const char *name)
 {
@@ -76,7 +75,8 @@ static bool any_waypoint(const struct config *cfg, const struct runtime *rt)
 }
 
 int waypoint_view_build(struct waypoint_view *v, const struct config *cfg, const struct runtime *rt,
-			const char *trust_domain, struct jwks_fetcher *jwks)
+			const char *trust_domain, const char *(*jwks)(void *arg, const char *uri),
+			void *jwks_arg)
 {
 	struct desired_index ix;
 
@@ -102,8 +102,8 @@ int waypoint_view_build(struct waypoint_view *v, const struct config *cfg, const
 				   .n_pods = rt->n_pods,
 				   .trust_domain = trust_domain,
 				   .service_vip = vip_of,
-				   .jwks = jwks ? jwks_fetcher_get : NULL,
-				   .jwks_arg = jwks,
+				   .jwks = jwks,
+				   .jwks_arg = jwks_arg,
 				   .arg = (void *)rt};
 	return l7_bindings_compute(&v->in, &v->b);
 }
@@ -120,7 +120,7 @@ int desired_waypoints(const struct config *cfg, const struct runtime *rt,
 {
 	struct waypoint_view own = {0};
 	const struct waypoint_view *v = env->waypoints;
-	int err = v ? 0 : waypoint_view_build(&own, cfg, rt, env->trust_domain, NULL);
+	int err = v ? 0 : waypoint_view_build(&own, cfg, rt, env->trust_domain, NULL, NULL);
 
 	if (!v)
 		v = &own;

@@ -636,9 +636,9 @@ static int entry_endpoints(const struct l7_inputs *in, const struct config_servi
 		if (!out->cidrs)
 			return -ENOMEM;
 		for (size_t i = 0; i < se->addresses.n; i++) {
-			struct snap_cidr c;
+			struct cidr c;
 
-			if (snapshot_parse_cidr(se->addresses.items[i], &c))
+			if (cidr_parse(se->addresses.items[i], &c))
 				out->cidrs[out->n_cidrs++] = (struct l7_cidr){c.ip, c.len};
 		}
 	}

@@ -436,7 +436,7 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 		str(e, s, "resolution", l7_resolution_names[x->resolution]);
 	a = x->n_cidrs ? arr(e, s, "addresses") : NULL;
 	for (size_t i = 0; a && i < x->n_cidrs; i++)
-		if (snapshot_cidr_append(a, x->cidrs[i].ip, x->cidrs[i].len))
+		if (cidr_append_json(a, x->cidrs[i].ip, x->cidrs[i].len))
 			e->failed = true;
 	ip(e, s, "vip", x->vip);
 	a = arr(e, s, "ports");

@@ -687,9 +687,9 @@ static void dcidrs(struct l7j_dec *d, const cJSON *o, const char *path, struct l
 		return;
 	cJSON_ArrayForEach(it, a)
 	{
-		struct snap_cidr c;
+		struct cidr c;
 
-		if (!cJSON_IsString(it) || !snapshot_parse_cidr(it->valuestring, &c)) {
+		if (!cJSON_IsString(it) || !cidr_parse(it->valuestring, &c)) {
 			l7j_fail(d, "%s.addresses[%zu]: expected \"a.b.c.d/n\"", path, s->n_cidrs);
 			return;
 		}

@@ -18,7 +18,7 @@
 #include <curl/curl.h>
 
 #include "ambit/fileutil.h"
-#include "ctl.h"
+#include "local.h"
 #include "kconn.h"
 #include "objstore.h"
 

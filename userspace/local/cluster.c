@@ -14,7 +14,7 @@
 
 #include "crypto.h"
 #include "ambit/datapath.h"
-#include "ctl.h"
+#include "local.h"
 #include "kconn.h"
 
 static bool cluster_name_valid(const char *name)

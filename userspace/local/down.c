@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "ambit/datapath.h"
-#include "ctl.h"
+#include "local.h"
 
 /*
  * True when @entry (e.g. "ambit-a-b-node1") starts with @prefix ("ambit-a-") but really belongs

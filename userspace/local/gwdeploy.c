@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl.h"
+#include "local.h"
 #include "objstore.h"
 
 #define MANAGED_LABEL "gateway.istio.io/managed"

@@ -10,7 +10,7 @@
 
 #include <curl/curl.h>
 
-#include "ctl.h"
+#include "local.h"
 
 struct http_buf {
 	char *data;

@@ -19,7 +19,7 @@
 #include "ambit/ca.h"
 #include "ambit/config.h"
 #include "crypto.h"
-#include "ctl.h"
+#include "local.h"
 #include "kconn.h"
 #include "kmanifest.h"
 #include "wdir.h"

@@ -25,7 +25,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "ctl.h"
+#include "local.h"
 #include "kconn.h"
 #include "kevents.h"
 #include "kmanifest.h"

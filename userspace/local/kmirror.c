@@ -14,7 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "ctl.h"
+#include "local.h"
 #include "kconn.h"
 #include "kmanifest.h"
 #include "kmirror.h"

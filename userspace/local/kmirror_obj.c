@@ -10,7 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "crypto.h"
-#include "ctl.h"
+#include "local.h"
 #include "kmanifest.h"
 #include "kmirror.h"
 

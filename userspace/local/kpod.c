@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
-#include "ctl.h"
+#include "local.h"
 #include "kconn.h"
 #include "kmanifest.h"
 

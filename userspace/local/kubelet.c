@@ -34,7 +34,7 @@
 #include "ambit/clock.h"
 #include "ambit/ipc.h"
 #include "ambit/log.h"
-#include "ctl.h"
+#include "local.h"
 #include "kconn.h"
 
 #define KL_BACKOFF_BASE_MS 10000 /* the kubelet's initial back-off */

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "ambit/ipc.h"
-#include "ctl.h"
+#include "local.h"
 
 extern char **environ;
 

@@ -35,7 +35,7 @@
 
 #include "ambit/ca.h"
 #include "crypto.h"
-#include "ctl.h"
+#include "local.h"
 #include "kconn.h"
 
 #define KUBE_API_WAIT_S 20

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "local.h"
 #include "objstore.h"
 
 int store_objs_collect(void *arg, const struct config_object *o)

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "ambit/fileutil.h"
-#include "ctl.h"
+#include "local.h"
 #include "objstore.h"
 
 /*

@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
-#include "ctl.h"
+#include "local.h"
 
 extern const char _binary_deploy_observability_prometheus_yml_start[];
 extern const char _binary_deploy_observability_prometheus_yml_end[];

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "ambit/ipc.h"
-#include "ctl.h"
+#include "local.h"
 
 struct node_view {
 	bool agent_up, ztunnel_up, waypoints_up;

@@ -26,7 +26,7 @@
 
 #include <linux/capability.h>
 
-#include "ctl.h"
+#include "local.h"
 
 #ifndef MOVE_MOUNT_BENEATH
 #define MOVE_MOUNT_BENEATH 0x00000200 /* Linux 6.5's; Debian 12's headers predate it */

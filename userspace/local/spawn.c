@@ -20,7 +20,7 @@
 
 #include <linux/sched.h>
 
-#include "ctl.h"
+#include "local.h"
 
 /* How long a child may take from clone to exec before the start is called failed. */
 #define SPAWN_SETUP_TIMEOUT_MS 10000

@@ -14,7 +14,7 @@
 
 #include <yaml.h>
 
-#include "ctl.h"
+#include "local.h"
 #include "kmanifest.h"
 #include "objstore.h"
 

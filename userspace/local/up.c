@@ -18,7 +18,7 @@
 
 #include "ambit/datapath.h"
 #include "ambit/ipc.h"
-#include "ctl.h"
+#include "local.h"
 
 static int sysctl_in(const char *netns, const char *const *kv)
 {

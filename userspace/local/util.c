@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "local.h"
 
 volatile sig_atomic_t ctl_interrupted;
 
@@ -383,15 +383,4 @@ int self_dir(char *buf, size_t len)
 		return -EINVAL;
 	*slash = '\0';
 	return 0;
-}
-
-int str_fmt(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }

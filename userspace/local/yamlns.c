@@ -11,7 +11,7 @@
 
 #include <yaml.h>
 
-#include "ctl.h"
+#include "local.h"
 
 int state_label_emit(const char *file, const char *ns, const struct config_labels *labels,
 		     const struct config_labels *annotations, char **out);

@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The single-host cluster (userspace/local/): its nodes, pods and their sandboxes, the kubelet,
+ * the store (state/) and what follows it, and the --kube cluster's Kubernetes lookalike. The
+ * layout (names, addresses, files) is the contract of docs/INTERNALS.md "Local cluster runtime
+ * layout"; everything that derives a name or path from it lives in cluster.c so the rest never
+ * formats one by hand. The commands (userspace/cli/ctl.h) are built on it; it uses none of them.
+ */
+#ifndef AMBIT_LOCAL_H
+#define AMBIT_LOCAL_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "ambit/config.h"
+#include "ambit/fileutil.h"
+#include "ambit/l7.h"
+#include "kubeapi.h"
+
+#define CTL_MAX_NODES 8
+#define CTL_NAME_MAX 64
+#define CTL_RUN_BASE "/run/ambit"
+#define CTL_PIN_BASE "/sys/fs/bpf/ambit"
+#define CTL_READY_TIMEOUT_S 30
+/* The agent socket's status request (its reply: {"ok":..., "result":{...}}). */
+#define CTL_AGENT_STATUS_REQ "{\"op\":\"get\",\"what\":\"status\"}"
+/* br0's address in the fabric netns (up.c), which every node routes to. */
+#define CTL_FABRIC_IP "10.99.0.1"
+/* --kube: the API server, in the fabric netns, and where `ambitctl install` puts ambit. */
+#define CTL_KUBE_API_IP CTL_FABRIC_IP
+#define CTL_KUBE_API_PORT 6443
+#define CTL_KUBE_NS "ambit-system"
+/* --cni bridge: the bridge in each node netns that holds .1 of the node's pod CIDR. */
+#define CTL_CNI_BRIDGE_IFACE "cni0"
+#define CTL_CNI_VXLAN_IFACE "flannel.1" /* --cni bridge: the nodes' VXLAN tunnel */
+#define CTL_CNI_BRIDGE_MTU "1450"	/* 1500 less VXLAN's 50 */
+
+/*
+ * The pod network of a local cluster (`local up --cni`, cluster.json "cni"). Both route other
+ * nodes' pod CIDRs via their node IPs; they differ within a node.
+ */
+enum ctl_cni {
+	/* Calico-like: a pod's /32, default via 169.254.1.1, proxy ARP and a /32 route per veth. */
+	CTL_CNI_ROUTED = 0,
+	/*
+	 * The CNI bridge plugin or flannel host-gw: veths enslaved to cni0, a pod's /24 with
+	 * default via .1. Frames between pods of one node are switched, past the node's IP stack.
+	 */
+	CTL_CNI_BRIDGE,
+};
+
+struct ctl_node {
+	char name[16];	   /* node1, node2, ... */
+	int index;	   /* 1-based */
+	char ip[16];	   /* 10.99.0.(10+index) */
+	char pod_cidr[24]; /* 10.98.<index>.0/24 */
+	char pod_gw[16];   /* 10.98.<index>.1: cni0's address with --cni bridge; else unused */
+	char netns[CTL_NAME_MAX * 2];
+	char cgroup[PATH_MAX];	  /* <cg2>/ambit-C/<node>/pods */
+	char system_cg[PATH_MAX]; /* <cg2>/ambit-C/<node>/system */
+	char pin_root[PATH_MAX];
+	char socket[PATH_MAX];
+	char kubelet_socket[PATH_MAX]; /* <run>/<node>/kubelet.sock */
+	/* --kube only (cluster_set_kube): what the DaemonSet's hostPath volumes are here. */
+	char host_bpffs[PATH_MAX];  /* its /sys/fs/bpf: /sys/fs/bpf/ambit/C-<node>_fs */
+	char host_cgroup[PATH_MAX]; /* its /sys/fs/cgroup: <cg2>/ambit-C/<node> */
+	char host_run[PATH_MAX];    /* its /run/ambit: <run>/<node>/run-ambit */
+};
+
+struct ctl_cluster {
+	char name[CTL_NAME_MAX];
+	char run_dir[PATH_MAX];
+	char cg2[PATH_MAX];	/* cgroup2 mount */
+	char cg_root[PATH_MAX]; /* <cg2>/ambit-C */
+	char src_dir[PATH_MAX]; /* the -f DIR of `up` (pods' cwd), "" when unknown */
+	/*
+	 * `local up --kube`: the cluster looks like Kubernetes to its agents. Its objects live in
+	 * an API server (tests/k8s/fake_apiserver.py) in the fabric netns, the agents and
+	 * ztunnels run as the DaemonSet's containers, pods have kubelet cgroups named by UID.
+	 */
+	bool kube;
+	enum ctl_cni cni;
+	int nnodes;
+	struct ctl_node nodes[CTL_MAX_NODES];
+};
+
+/* One pod of the local cluster, as planned from the manifests. Strings owned unless noted. */
+struct ctl_pod {
+	char *namespace;
+	char *name;
+	char *owner;		     /* Deployment name, or NULL for a bare Pod */
+	const struct ctl_node *node; /* borrowed from the cluster */
+	uint32_t ip;		     /* network order */
+	char ip_str[16];
+	char netns[CTL_NAME_MAX * 2];
+	char iface[16];
+	char cgroup[PATH_MAX];
+	char pod_dir[PATH_MAX];
+	char *service_account;
+	const struct config_labels *labels;	 /* borrowed from the config */
+	const struct config_labels *annotations; /* borrowed from the config, or NULL */
+	const struct config_pod_spec *spec; /* borrowed: command, restartPolicy, securityContext */
+	bool running;			    /* already in pods.json: keeps node, IP, veth */
+	char uid[40];	  /* --kube: the Pod's metadata.uid, as the API server gave it; else "" */
+	char created[32]; /* when it was first planned (RFC 3339), kept in pods.json */
+	bool started;	  /* --kube: its kubelet started it (its Pod is Running, not Pending) */
+	bool waypoint; /* an instance of a waypoint Gateway: the agent serves it in <pod_dir>/agent
+			*/
+};
+
+/*
+ * What the local cluster's gateway controller made for a waypoint Gateway (istiod's deployment
+ * controller in Istio): the labels and spec of its one instance, owned by the plan.
+ */
+struct ctl_waypoint_pod {
+	struct config_labels labels;
+	struct config_labels annotations; /* Prometheus's, as the pod templates in deploy/ carry */
+	struct config_pod_spec spec;
+};
+
+struct ctl_service_ip {
+	char *key; /* ns/name */
+	char *ip;
+};
+
+/* The local cluster's ingress gateway (deploy/ingress.yaml.tmpl). */
+#define CTL_INGRESS_NS "istio-system"
+#define CTL_INGRESS_NAME "istio-ingressgateway"
+#define CTL_INGRESS_LABEL CONFIG_LABEL_LOCAL_INGRESS
+/* The proxies' metrics port (AMBIT_PORT_METRICS), as their prometheus.io/port annotation. */
+#define CTL_METRICS_PORT "15020"
+/* `local up --with-prometheus` without --prometheus-port: Prometheus's own default. */
+#define CTL_PROM_PORT_DEFAULT 9090
+
+struct ctl_plan {
+	size_t npods, nservices, nwaypoints;
+	struct ctl_pod *pods;
+	struct ctl_service_ip *services;
+	struct ctl_waypoint_pod *waypoints; /* pods[].labels and .spec point into it */
+};
+
+/* Common options of every command. */
+struct ctl_opts {
+	const char *cluster; /* --name, default "ambit" */
+	const char *node;    /* --node, or NULL for all */
+	bool json;	     /* -o json */
+	bool follow;	     /* -f on logs */
+};
+
+/* cluster.c */
+/* Fills @c with every name and path of cluster @name with @nnodes nodes. 0 or -errno. */
+int cluster_init(struct ctl_cluster *c, const char *name, int nnodes);
+/* Reads <run dir>/cluster.json of @name into @c. -ENOENT when the cluster is not up. */
+int cluster_load(struct ctl_cluster *c, const char *name);
+/*
+ * The clusters that are up (a run dir holding cluster.json), by name: the first into @first,
+ * all of them ", "-separated into @list. Their number.
+ */
+int cluster_list_up(char *first, size_t flen, char *list, size_t llen);
+/* Tells on stderr that cluster @name is not up, and which are (or how to start one). */
+void cluster_tell_not_up(const char *name);
+int cluster_save(const struct ctl_cluster *c);
+/* "routed" or "bridge" (static string). */
+const char *cluster_cni_name(enum ctl_cni cni);
+/* @name ("routed", "bridge") into *@cni. 0, or -EINVAL told on stderr as @what's value. */
+int cluster_cni_parse(const char *name, const char *what, enum ctl_cni *cni);
+/* Borrowed node by name, or NULL. */
+const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *name);
+/*
+ * cluster_load of the -c cluster of @o into @c, and its -n node must exist; both errors are
+ * told on stderr. 0 or -errno.
+ */
+int cluster_open(struct ctl_cluster *c, const struct ctl_opts *o);
+/* Formats a path under the run dir: cluster_path(c, buf, len, "logs/%s.log", x). */
+int cluster_path(const struct ctl_cluster *c, char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Pod netns name ambit-C-<ns>-<pod>, hashed when too long. */
+void cluster_pod_netns(const struct ctl_cluster *c, const char *ns, const char *pod, char *buf,
+		       size_t len);
+/* The build's binary for the image's /usr/local/bin/@name (ambit-agent, ztunnel, waypoint). */
+int cluster_image_bin(const char *name, char *bin, size_t len);
+/* The waypoint binary ($AMBIT_WAYPOINT_BIN, libexec/ambit/waypoint, else beside ambitctl). */
+int cluster_waypoint_bin(char *bin, size_t len);
+/* The ambit-agent / ztunnel argv for @n into @argv (strings point into @store). */
+int cluster_agent_argv(const struct ctl_cluster *c, const struct ctl_node *n, char *store,
+		       size_t len, char **argv, size_t max);
+int cluster_ztunnel_argv(const struct ctl_cluster *c, const struct ctl_node *n, char *store,
+			 size_t len, char **argv, size_t max);
+
+/*
+ * --kube: connects @k to the cluster's API server (<run>/kube/fabric.kubeconfig: 10.99.0.1) from
+ * inside the fabric netns, where it listens; *@saved is for cluster_kube_leave. 0 or -errno, told
+ * on stderr.
+ */
+struct kconn;
+/* Makes @c a --kube cluster: its nodes' pins, cgroups and sockets where the DaemonSet has them. */
+int cluster_set_kube(struct ctl_cluster *c);
+int cluster_kube_enter(const struct ctl_cluster *c, struct kconn *k, int *saved);
+void cluster_kube_leave(struct kconn *k, int saved);
+
+/* plan.c */
+/*
+ * Expands @cfg into pods (placed, addressed) and service VIPs. Pods and Services already in
+ * @existing (pods.json of the running cluster, borrowed, may be NULL) keep their node, addresses
+ * and veth names. Prints errors; 0 or -errno.
+ */
+int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg,
+	       const cJSON *existing);
+void plan_free(struct ctl_plan *p);
+/* The VIP @p gives Service @ns/@name (borrowed), or NULL. */
+const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name);
+/* Writes runtime/pods.json atomically. */
+int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c);
+/* Writes /etc/netns/<pod netns>/hosts for every pod. */
+int plan_write_hosts(const struct ctl_cluster *c, const struct ctl_plan *p,
+		     const struct config *cfg);
+/* Loads runtime/pods.json of @c as cJSON (caller deletes), or NULL with errno set. */
+cJSON *plan_read_pods_json(const struct ctl_cluster *c);
+
+/* util.c */
+/* Set by SIGINT/SIGTERM while `local up` runs: the next step fails and everything is undone. */
+extern volatile sig_atomic_t ctl_interrupted;
+/* Runs argv (no shell), quiet unless it fails; returns its exit status or -errno. */
+int run_argv(char *const argv[]);
+#define RUN(...) run_argv((char *const[]){__VA_ARGS__, NULL})
+/* Enters netns /run/netns/@name; *saved gets the fd to come back with netns_leave. */
+int netns_enter(const char *name, int *saved);
+int netns_leave(int saved);
+
+int write_file(const char *path, const char *data);
+/* Writes @data to @path.tmp then renames it over @path. */
+int write_file_atomic(const char *path, const char *data);
+/* Reads a whole file into a malloc'd NUL-terminated buffer. NULL with errno set. */
+char *read_file(const char *path, size_t *len);
+int mkdir_p(const char *path, unsigned int mode);
+int rm_rf(const char *path);
+int sysctl_write(const char *key, const char *value);
+int copy_file(const char *from, const char *to);
+bool pid_alive(int pid);
+int read_pid_file(const char *path);
+/* Loads manifests (a file or a dir) printing every diagnostic; 0 or -EINVAL/-errno. */
+int load_manifests(struct config *cfg, const char *path);
+/* Loads the store (state/) printing nothing but the first file that does not load. */
+int load_state_quiet(struct config *cfg, const char *state);
+/*
+ * Whether namespace @ns is there in @cfg: a Namespace object, default or istio-system, or one
+ * the local cluster's own manifests used without making it (their pods, Services...).
+ */
+bool state_ns_known(const struct config *cfg, const char *ns);
+/* kubectl's words for it: Error from server (NotFound): namespaces "NS" not found. */
+void tell_ns_not_found(const char *ns);
+/*
+ * gwdeploy.c, Istio's gateway deployment controller for the local cluster: the Services of
+ * @cfg's Gateways of class istio as YAML (*@out, NULL when none; 0 or -ENOMEM), and the store
+ * brought in line with them under its lock (0 or -errno, said on stderr).
+ */
+int gwdeploy_services(const struct config *cfg, char **out);
+int gwdeploy_sync(const char *state);
+/* Directory of the running ambitctl binary (where ambit-agent and ztunnel are built). */
+int self_dir(char *buf, size_t len);
+
+/* prom.c: `local up --with-prometheus`. */
+/* Is 127.0.0.1:@port free to listen on? 0, or -errno told on stderr. */
+int prom_port_free(int port);
+/* <run>/prometheus: its configuration, the mesh's rules, its data and targets directories. */
+int prom_prepare(const struct ctl_cluster *c);
+/* Runs prometheus in the fabric netns and forwards 127.0.0.1:@port to it; waits until it serves. */
+int prom_start(const struct ctl_cluster *c, int port);
+/* With prometheus prepared, its file_sd targets from pods.json @pods_json and the nodes; else 0. */
+int prom_targets_write(const struct ctl_cluster *c, const cJSON *pods_json);
+/* `local relay --netns N LOCAL:REMOTE` (hidden): forwards the host's loopback into netns N. */
+int local_relay(int argc, char **argv);
+/* cadvisor.c: `local cadvisor --node N` (hidden): the node's /metrics/cadvisor on :4194. */
+int local_cadvisor(const struct ctl_opts *o);
+/* cadvisor.c: `local cadvisor --node N` (hidden): the node's /metrics/cadvisor on :4194. */
+int local_cadvisor(const struct ctl_opts *o);
+/* up.c */
+/*
+ * @ingress: istio-ingressgateway in istio-system too (deploy/ingress.yaml.tmpl), as Istio's
+ * demo profile installs it. @prom_port: Prometheus on the host's 127.0.0.1:@prom_port
+ * (prom.c), or 0 for none.
+ */
+int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, enum ctl_cni cni,
+	     bool ingress, int prom_port);
+/* kubeup.c: --kube's API server, credentials and `ambitctl install` into it. 0 or -errno. */
+int kube_up(const struct ctl_cluster *c);
+/*
+ * The server the user's kubeconfig (<run>/kube/kubeconfig) names, https://127.0.0.1:PORT, into
+ * @buf. 0, or -errno (@c is no --kube cluster, or its kubeconfig is gone).
+ */
+int kube_host_server(const struct ctl_cluster *c, char *buf, size_t len);
+/* `ambitctl local kubeconfig`: prints the path of the user's kubeconfig of a --kube cluster. */
+int local_kubeconfig(const struct ctl_opts *o);
+/*
+ * kmirror.c: has the API server of --kube cluster @c hold exactly its objects (state/) and the
+ * pods of @p, and gives each pod its UID and its kubelet cgroup (pod<uid>). A pod not yet
+ * .started is Pending, without an IP; called again once the kubelets started them, they turn
+ * Running (the kubelet's status update). 0 or -errno.
+ */
+int kube_mirror(const struct ctl_cluster *c, struct ctl_plan *p, const char *state);
+/*
+ * The API server's current resourceVersion: what the agents report in force once they took
+ * every change written so far (ambitctl apply waits for it). 0 or -errno, told on stderr.
+ */
+int kube_resource_version(const struct ctl_cluster *c, uint64_t *rv);
+/*
+ * kimport.c: the --kube cluster following its API server. kube_import writes into the store
+ * what another client created, changed or deleted there (*@changed when it wrote any), its
+ * caller holding the reconcile lock; state_reconcile then brings the cluster to it. Every
+ * writer of a --kube cluster's store holds the reconcile lock (kube_reconcile_lock: an fd for
+ * store_unlock; -1 for a cluster without --kube) from its import through its state_reconcile,
+ * taken before the store's own lock.
+ */
+int kube_import(const struct ctl_cluster *c, bool *changed);
+int kube_reconcile_lock(const struct ctl_cluster *c);
+/* Starts `ambitctl local kube-controller` for @c (its log: logs/kube-controller.log). */
+int kube_controller_spawn(const struct ctl_cluster *c);
+/* `local kube-controller` (hidden): imports and reconciles whenever the API server moves. */
+int local_kube_controller(const struct ctl_opts *o);
+/*
+ * Waits until @n's agent (@agent) or ztunnel answers as ready; fails early when the process
+ * @pid the kubelet started for it is no longer the one running. 0 or -errno, told on stderr.
+ */
+int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool agent, int pid);
+/*
+ * Makes a planned pod's netns, veth pair, addresses and routes as @c's pod network has them,
+ * its cgroup and its scratch dir (borrows @c and @p). 0 or -errno.
+ */
+int pod_create(const struct ctl_cluster *c, const struct ctl_pod *p);
+
+/* sandbox.c: how a pod runs, as a container would (docs/INTERNALS.md "Pods"). */
+/* The name of the cgroup below a pod's that its processes run in (struct sandbox). */
+#define SANDBOX_CONTAINER_CG "container"
+
+struct sandbox {
+	char namespace[256], name[256], node[16], ip[16];
+	char netns[CTL_NAME_MAX * 2];
+	char cgroup[PATH_MAX];
+	/*
+	 * Where the pod's processes run: a cgroup below the pod's, as the kubelet runs each
+	 * container in one below pod<uid>. The pod's cgroup is what the agent enrolls.
+	 */
+	char container_cg[PATH_MAX + 16];
+	char pod_dir[PATH_MAX]; /* $AMBIT_POD_DIR: writable, at the same path inside */
+	char var_dir[PATH_MAX]; /* <pod_dir>.rootfs: upper and work dirs of the pod's /var */
+	char cwd[PATH_MAX];	/* the manifests dir, read-only inside */
+	/*
+	 * The directory of an absolute command under a path the pod gets its own of (/tmp, /run:
+	 * ambit's own binaries when the tree lives there), read-only at the same path; or "".
+	 */
+	char exe_dir[PATH_MAX];
+	/* ambit's own binaries (ambitctl's directory), read-only at the same path if masked; or ""
+	 */
+	char bin_dir[PATH_MAX];
+	char hosts[PATH_MAX]; /* /etc/netns/<netns>/hosts, the pod's /etc/hosts */
+	/* /etc/netns/<netns>/resolv.conf, the pod's /etc/resolv.conf (plan_write_hosts), or "" */
+	char resolv[PATH_MAX];
+	char **argv; /* malloc'd, NULL-terminated */
+	enum config_restart_policy restart;
+	unsigned int uid, gid;
+	bool run_as_non_root, privileged, read_only_root, no_new_privs;
+	uint64_t caps; /* bounding set, and effective for root */
+	/* --kube's DaemonSet and Deployment pods (kpod.c): what a pod template asks beyond. */
+	bool host_pid; /* hostPID: the host's pid namespace and /proc */
+	struct sandbox_volume {
+		char *host; /* a directory of the host (hostPath, or where a Secret was written) */
+		char *path; /* its mountPath inside */
+		bool ro;
+	} * vols;
+	size_t nvols;
+	char **env; /* the container's own variables ("NAME=value", NULL-ended), or NULL */
+};
+#define SANDBOX_MAX_VOLS 16
+/* Fills @s from @pod, an entry of pods.json (borrowed), for cluster @c. 0 or -errno. */
+int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sandbox *s);
+void sandbox_free(struct sandbox *s);
+/*
+ * @s->exe_dir: the directory of its absolute command when that lies where the pod gets a fresh
+ * tree (ambit's binaries in a tree under /tmp), shared read-only at the same path; else "".
+ */
+void sandbox_exe_dir(struct sandbox *s);
+/* Host directory @host at @path inside @s (read-only if @ro). 0, -E2BIG or -ENOMEM. */
+int sandbox_add_volume(struct sandbox *s, const char *host, const char *path, bool ro);
+/* --kube: where a waypoint pod finds its agent's socket (deploy/waypoint.yaml.tmpl). */
+#define SANDBOX_WAYPOINT_AGENT_DIR "/run/ambit-waypoint"
+/* Why @s cannot start as configured (runAsNonRoot with uid 0) into @why; 0 or -EPERM. */
+int sandbox_check(const struct sandbox *s, char *why, size_t len);
+/*
+ * In a child already in new mount, pid, uts and ipc namespaces, the pod's netns and cgroup:
+ * builds the pod's file system view (host read-only, private /tmp /run /var /dev /proc /sys,
+ * no ambit state). 0, or -errno with the failed step in @why.
+ */
+int sandbox_mounts(const struct sandbox *s, char *why, size_t len);
+/* Drops to the pod's user, groups and capabilities (no_new_privs when asked). 0 or -errno. */
+int sandbox_identity(const struct sandbox *s, char *why, size_t len);
+/* Sets POD_NAME POD_NAMESPACE POD_IP NODE_NAME AMBIT_POD_DIR for the pod's processes. */
+void sandbox_env(const struct sandbox *s);
+/*
+ * Binds the current hosts file of @s over /etc/hosts inside the running pod @pid (a rename
+ * replaced the inode its mount pins). 0 or -errno.
+ */
+int sandbox_refresh_hosts(const struct sandbox *s, int pid);
+
+/* Whether @p lies under a directory a pod gets a fresh tree of (/tmp, /run, /dev, /proc, /sys). */
+bool sandbox_masked(const char *p);
+
+/* kpod.c: a pod template's container as a --kube cluster's kubelet runs it. */
+struct kconn;
+/*
+ * Fills @s for container @container of pod template @tmpl (of namespace @ns, borrowed), as pod
+ * @pod on node @n; Secrets and ConfigMaps it mounts are read through @k. 0, or -errno with why.
+ */
+int kpod_sandbox(const struct ctl_cluster *c, const struct ctl_node *n, const struct kconn *k,
+		 const char *ns, const cJSON *tmpl, const char *container, const char *pod,
+		 struct sandbox *s, char *why, size_t len);
+/* @in with the kubelet's $(VAR) expansion from @env ("NAME=value", NULL-ended); malloc'd. */
+char *kpod_expand(const char *in, char *const *env);
+
+/* spawn.c */
+struct spawn_req {
+	char *const *argv;
+	const char *cgroup;	   /* the child is born in it (CLONE_INTO_CGROUP) */
+	const char *netns;	   /* entered first, or NULL */
+	const char *cwd;	   /* NULL: "/" */
+	const char *log;	   /* stdout and stderr, appended */
+	const struct sandbox *pod; /* NULL: a node component, not isolated */
+	char *const *env;	   /* "NAME=value" set on top of the inherited ones; NULL-ended */
+};
+/*
+ * Starts @r (borrowed) and returns once its command is exec'd: its pid (the caller reaps it),
+ * or -errno with why, e.g. "exec: nginxx: No such file or directory", in @why.
+ */
+int spawn_start(const struct spawn_req *r, char *why, size_t len);
+
+/* kubelet.c: `ambitctl local kubelet --node N`, the node's supervisor (hidden command). */
+int local_kubelet(const struct ctl_opts *o);
+
+/* kubeletq.c: the kubelet as ambitctl sees it, over <run>/<node>/kubelet.sock (ipc.h). */
+/* Starts @n's kubelet in the node's system cgroup and waits until it answers. 0 or -errno. */
+int kubelet_spawn(const struct ctl_cluster *c, const struct ctl_node *n);
+/* One request; the reply's "result" (caller deletes), or NULL with the error told on stderr
+ * (unless @quiet) and in *err. */
+cJSON *kubelet_call(const struct ctl_node *n, const char *req, bool quiet, int *err);
+/*
+ * Starts (or stops, for good until started) @n's agent or ztunnel; *pid gets the new pid. A
+ * start hands on the caller's ZTUNNEL_* (ztunnel) or AMBIT_AGENT_* (agent) variables: the
+ * component runs with them, restarts included, until the next start.
+ */
+int kubelet_component(const struct ctl_node *n, bool start, bool agent, int *pid);
+/*
+ * Has @n's kubelet run exactly the pods pods.json gives its node; tells on stderr which new pod
+ * failed to start and why, and with @verbose which started. 0 or -errno (a pod that failed to
+ * start is no error: it exists, and its kubelet retries it as its restartPolicy says).
+ */
+int kubelet_sync(const struct ctl_node *n, bool verbose);
+/* The record of @name ("agent", "ztunnel" or "ns/pod") in a status result, or NULL. */
+const cJSON *kubelet_find(const cJSON *status, const char *name);
+/* "CrashLoopBackOff (exit code 1)"-style one-line summary of record @rec into @buf. */
+const char *kubelet_describe(const cJSON *rec, char *buf, size_t len);
+
+/* down.c */
+int local_down(const char *name, bool quiet);
+/* Kills a pod's processes and removes its cgroup, netns (with its veth), hosts and scratch dir. */
+int pod_remove(const struct ctl_cluster *c, const char *ns, const char *name, const char *cgroup);
+/*
+ * portfwd.c: `local port-forward [-n NS] [--address A] TARGET LOCAL:REMOTE...` (@argv: what
+ * follows it), kubectl's. Runs until SIGINT or SIGTERM (0); -errno when it cannot start or the
+ * pod went away (told on stderr).
+ */
+int local_port_forward(const struct ctl_opts *o, int argc, char **argv);
+/* http.c: GET http://127.0.0.1:@port@path inside @netns; body malloc'd. Returns HTTP status
+ * (>= 100) or -errno. */
+int http_get_in_netns(const char *netns, int port, const char *path, char **body);
+/* The same, quiet: what failed (curl's reason) goes to @err instead of stderr. */
+int http_get_in_netns_err(const char *netns, int port, const char *path, char **body, char *err,
+			  size_t errlen);
+
+/*
+ * GET @url (http or https, redirects followed, certificates verified) into a malloc'd *@body of
+ * at most @cap bytes. 0, or -errno with the reason in @err.
+ */
+int http_fetch(const char *url, size_t cap, char **body, size_t *len, char *err, size_t errlen);
+
+/* apply.c: `apply|delete -f ... [-n NS] [--dry-run] [--wait=false] [--timeout D]` (@argv after
+ * the command word). */
+int cmd_apply(const struct ctl_opts *o, int argc, char **argv, bool remove);
+/*
+ * apply (or delete) of the manifest @text (borrowed), shown in messages as @label, with apply's
+ * options in @argv (-n, --wait=false, --timeout; no -f needed). As cmd_apply.
+ */
+int apply_manifest(const struct ctl_opts *o, const char *label, const char *text, int argc,
+		   char **argv, bool remove);
+/* install.c: each of @items as a YAML document of its own on stdout, a lone one without the
+ * "---" before it (as kubectl prints one object). 0 or -EIO. */
+int ctl_print_yaml(const cJSON *items);
+/* Writes the objects of @path (a file or dir) into @c's store as `apply` does, without waiting:
+ * `local up`'s first apply. Prints diagnostics; per-object lines unless @quiet. 0 or -errno. */
+int apply_store_path(const struct ctl_cluster *c, const char *path, bool quiet);
+/* rollout.c: waits up to @timeout_s until every node has store generation @gen in force. */
+int wait_generation(const struct ctl_cluster *c, uint64_t gen, int timeout_s);
+/* state.c */
+/* Brings the running cluster's pods and Service VIPs to what the store says. 0 or -errno. */
+int state_reconcile(const struct ctl_cluster *c);
+/*
+ * `ambitctl label namespace NS k=v|k-...`: the Namespace's labels rewritten in the store; with
+ * @timeout_s, waits (as apply) until every node has them in force. 0 or -errno.
+ */
+int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes, int n,
+			int timeout_s);
+/* ambitctl install|uninstall ARGS (install.c): 0 or -errno (reason printed). */
+int cmd_install(int argc, char **argv, bool uninstall);
+
+#endif
