@@ -201,7 +201,7 @@ $(O)/tests/test_klease: $(OBJ)/userspace/cli/nodes_fmt.o
 # `ambitctl get`'s kinds, columns and table (no I/O).
 $(O)/tests/test_getcols: $(OBJ)/userspace/cli/getcols.o
 # `local port-forward`'s arguments, read as kubectl reads them (no I/O).
-$(O)/tests/test_portfwd: $(OBJ)/userspace/local/portfwd_spec.o
+$(O)/tests/test_portfwd: $(OBJ)/userspace/cli/portfwd_spec.o
 # The dashboard's trace receiver: its decoders and store (no I/O), linked by its unit test and
 # its fuzz target.
 DASH_TRACE_SRCS := $(addprefix userspace/dashboard/,dashboard_traces.c dashboard_traces_json.c \

@@ -1,67 +1,155 @@
 #!/usr/bin/env bash
-# Fails when the modules of a proxy call each other in a circle (DESIGN.md §9: the runtime in
-# userspace/net, each proxy's decisions in its own directory, dependencies one way). A module is
-# a source file, or the files sharing a prefix before "_" (hbone.c, hbone_pool.c, ...: one
-# module with a private header). Reads the symbols of the objects `make all` built.
+# Fails when the code's rooms stop using each other one way (DESIGN.md §9, docs/INTERNALS.md
+# "Layout"). Reads the symbols of the objects `make all` built: file A uses file B when A calls
+# or reads something B defines. Four rules:
+#  1. No circle of files that use each other spans two folders (userspace/*, ztunnel, waypoint).
+#  2. The folders themselves use each other one way (no circle of folders).
+#  3. Within the proxies' runtime and each proxy (userspace/{net,tls,http,hbone}, ztunnel,
+#     waypoint) the modules depend one way too. A module is a source file, or the files sharing
+#     a prefix before "_" (hbone.c, hbone_pool.c, ...: one module with a private header).
+#  4. No folder of userspace/ holds more than FOLDER_MAX_LINES lines or FOLDER_MAX_FILES files.
 set -u
 cd "$(dirname "$0")/.."
 obj=${1:-build/obj}
 python3 - "$obj" <<'PY'
 import os, subprocess, sys
+from collections import defaultdict
 
 obj = sys.argv[1]
-bad = 0
-for d in ("userspace/net", "ztunnel", "waypoint"):
-    srcs = sorted(f[:-2] for f in os.listdir(d) if f.endswith(".c"))
-    defs, und = {}, {}
-    for f in srcs:
-        o = os.path.join(obj, d, f + ".o")
+FOLDER_MAX_LINES, FOLDER_MAX_FILES = 12500, 30
+MODULE_DIRS = ("userspace/net", "userspace/tls", "userspace/http", "userspace/hbone", "ztunnel",
+               "waypoint")
+# Definitions that two binaries each make for themselves (ambitctl's agent_get, the agent's)
+# resolve within the binary the user is linked into.
+BINARY = {"userspace/agent": "agent", "userspace/control": "agent", "userspace/cli": "ctl",
+          "userspace/local": "ctl", "userspace/dashboard": "ctl"}
+dirs = sorted("userspace/" + d for d in os.listdir("userspace")
+              if os.path.isdir("userspace/" + d)) + ["ztunnel", "waypoint"]
+
+defs, und, files = defaultdict(list), {}, []
+for d in dirs:
+    for f in sorted(os.listdir(d)):
+        if not f.endswith(".c"):
+            continue
+        src, o = os.path.join(d, f), os.path.join(obj, d, f[:-2] + ".o")
         if not os.path.exists(o):
             print(f"cycle-check: {o} is not built (run make all)")
             sys.exit(1)
-        mod = f.split("_")[0]
+        files.append(src)
         for line in subprocess.run(["nm", o], capture_output=True, text=True,
                                    check=True).stdout.splitlines():
             p = line.split()
             if len(p) == 3 and p[1] in "TDBR":
-                defs.setdefault(mod, set()).add(p[2])
+                defs[p[2]].append(src)
             elif len(p) == 2 and p[0] == "U":
-                und.setdefault(mod, set()).add(p[1])
-    mods = sorted(set(f.split("_")[0] for f in srcs))
-    g = {a: {b for b in mods if b != a and und.get(a, set()) & defs.get(b, set())}
-         for a in mods}
-    # Strongly connected components (Tarjan): any with more than one module is a circle.
-    index, low, stack, on, sccs = {}, {}, [], set(), []
+                und.setdefault(src, set()).add(p[1])
 
-    def visit(v):
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on.add(v)
-        for w in g[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            c = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                c.append(w)
-                if w == v:
-                    break
-            sccs.append(c)
 
-    for v in mods:
-        if v not in index:
-            visit(v)
-    for c in sccs:
-        if len(c) > 1:
-            edges = [f"{a}->{b}" for a in sorted(c) for b in sorted(g[a]) if b in c]
-            print(f"cycle-check: {d}: modules call each other in a circle: {', '.join(edges)}")
-            bad += 1
+def definer(user, cands):
+    if len(cands) == 1:
+        return cands[0]
+    d = os.path.dirname(user)
+    for pick in (lambda c: os.path.dirname(c) == d,
+                 lambda c: BINARY.get(os.path.dirname(c)) == BINARY.get(d, "-"),
+                 lambda c: os.path.dirname(c) not in BINARY):
+        hit = [c for c in cands if pick(c)]
+        if hit:
+            return hit[0]
+    return cands[0]
+
+
+uses = {a: {definer(a, defs[s]) for s in und.get(a, ()) if s in defs} - {a} for a in files}
+
+
+def sccs(nodes, g):
+    """Tarjan's strongly connected components, iteratively (no recursion limit)."""
+    index, low, on, stack, out, n = {}, {}, set(), [], [], 0
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(g[root])))]
+        index[root] = low[root] = n
+        n += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, it = work[-1]
+            w = next(it, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = n
+                    n += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(sorted(g[w]))))
+                elif w in on:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                c = []
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    c.append(w)
+                    if w == v:
+                        break
+                out.append(sorted(c))
+    return [c for c in out if len(c) > 1]
+
+
+bad = 0
+# 1. Circles of files within one folder only.
+for c in sccs(files, uses):
+    folders = sorted({os.path.dirname(f) for f in c})
+    if len(folders) > 1:
+        edges = [f"{a}->{b}" for a in c for b in sorted(uses[a]) if b in c and
+                 os.path.dirname(a) != os.path.dirname(b)]
+        print(f"cycle-check: files of {', '.join(folders)} use each other in a circle; "
+              f"across folders: {', '.join(edges)}")
+        bad += 1
+
+# 2. Folders one way.
+fuses, why = defaultdict(set), {}
+for a in files:
+    for b in uses[a]:
+        da, db = os.path.dirname(a), os.path.dirname(b)
+        if da != db:
+            fuses[da].add(db)
+            why.setdefault((da, db), f"{a}->{b}")
+for c in sccs(dirs, {d: fuses[d] for d in dirs}):
+    edges = [why[(a, b)] for a in c for b in sorted(fuses[a]) if b in c]
+    print(f"cycle-check: folders {', '.join(c)} use each other in a circle: {', '.join(edges)}")
+    bad += 1
+
+# 3. Modules one way in the runtime and the proxies.
+for d in MODULE_DIRS:
+    mod = lambda f: os.path.basename(f)[:-2].split("_")[0]
+    here = [f for f in files if os.path.dirname(f) == d]
+    mods = sorted({mod(f) for f in here})
+    g = {m: set() for m in mods}
+    for f in here:
+        g[mod(f)] |= {mod(b) for b in uses[f] if os.path.dirname(b) == d and mod(b) != mod(f)}
+    for c in sccs(mods, g):
+        edges = [f"{a}->{b}" for a in c for b in sorted(g[a]) if b in c]
+        print(f"cycle-check: {d}: modules call each other in a circle: {', '.join(edges)}")
+        bad += 1
+
+# 4. Rooms a newcomer can read.
+for d in dirs:
+    if not d.startswith("userspace/"):
+        continue
+    names = [f for f in os.listdir(d) if os.path.isfile(os.path.join(d, f))]
+    lines = sum(sum(1 for _ in open(os.path.join(d, f), errors="replace")) for f in names)
+    if len(names) > FOLDER_MAX_FILES or lines > FOLDER_MAX_LINES:
+        print(f"cycle-check: {d} holds {len(names)} files and {lines} lines (at most "
+              f"{FOLDER_MAX_FILES} and {FOLDER_MAX_LINES}): split it by concern")
+        bad += 1
+
 if not bad:
-    print("cycle-check: userspace/net, ztunnel and waypoint modules depend one way")
+    print(f"cycle-check: {len(files)} files in {len(dirs)} folders use each other one way; "
+          f"no folder over {FOLDER_MAX_FILES} files or {FOLDER_MAX_LINES} lines")
 sys.exit(1 if bad else 0)
 PY

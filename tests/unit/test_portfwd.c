@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * `ambitctl local port-forward`'s arguments (userspace/local/portfwd_spec.c), read as kubectl
+ * `ambitctl local port-forward`'s arguments (userspace/cli/portfwd_spec.c), read as kubectl
  * reads them: TYPE/NAME forms, --address lists (localhost's two addresses, sorted and
  * deduplicated), port specs (LOCAL:REMOTE, PORT, :REMOTE) and their translation through a
  * Service (numeric, omitted and named targetPorts, service ports by name, headless) or a pod's

@@ -21,6 +21,12 @@ int local_logs(const struct ctl_opts *o, const char *what);
 int local_component(const struct ctl_opts *o, bool start, const char *what);
 /* `local upgrade ztunnel [--node N]`: each node's ztunnel replaced under load (local.c). */
 int local_upgrade(const struct ctl_opts *o, const char *what);
+/*
+ * portfwd.c: `local port-forward [-n NS] [--address A] TARGET LOCAL:REMOTE...` (@argv: what
+ * follows it), kubectl's. Runs until SIGINT or SIGTERM (0); -errno when it cannot start or the
+ * pod went away (told on stderr).
+ */
+int local_port_forward(const struct ctl_opts *o, int argc, char **argv);
 /* status.c */
 int local_status(const struct ctl_opts *o);
 /* Finds a pod in pods.json by "ns/name" or unique "name"; borrowed from @pods or NULL. */

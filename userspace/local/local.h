@@ -467,12 +467,6 @@ const char *kubelet_describe(const cJSON *rec, char *buf, size_t len);
 int local_down(const char *name, bool quiet);
 /* Kills a pod's processes and removes its cgroup, netns (with its veth), hosts and scratch dir. */
 int pod_remove(const struct ctl_cluster *c, const char *ns, const char *name, const char *cgroup);
-/*
- * portfwd.c: `local port-forward [-n NS] [--address A] TARGET LOCAL:REMOTE...` (@argv: what
- * follows it), kubectl's. Runs until SIGINT or SIGTERM (0); -errno when it cannot start or the
- * pod went away (told on stderr).
- */
-int local_port_forward(const struct ctl_opts *o, int argc, char **argv);
 /* http.c: GET http://127.0.0.1:@port@path inside @netns; body malloc'd. Returns HTTP status
  * (>= 100) or -errno. */
 int http_get_in_netns(const char *netns, int port, const char *path, char **body);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "local.h"
+#include "ctl.h"
 #include "portfwd.h"
 
 static const char *jstr(const cJSON *o, const char *key)
