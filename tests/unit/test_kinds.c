@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,10 +164,76 @@ static void test_every_row_in_every_place(void **state)
 	assert_true(stored > 0);
 }
 
+static const char *const ns_shop = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n";
+
+/*
+ * A Sidecar (a KIND_REFUSED row) in any of Istio's versions: its file is refused with an error
+ * naming the file, the object and that ambient mode does not use it, and contributes nothing.
+ */
+static void test_sidecar_refused(void **state)
+{
+	static const char *const versions[] = {"v1", "v1beta1", "v1alpha3"};
+
+	for (size_t v = 0; v < sizeof(versions) / sizeof(versions[0]); v++) {
+		struct config_diags diags = {0};
+		struct config cfg;
+		char *text, line[1024];
+
+		assert_int_not_equal(
+		    asprintf(&text,
+			     "%s---\napiVersion: networking.istio.io/%s\n"
+			     "kind: Sidecar\nmetadata:\n  name: default\n  namespace: "
+			     "shop\nspec:\n  egress:\n  - hosts: [./*]\n",
+			     ns_shop, versions[v]),
+		    -1);
+		config_init(&cfg);
+		assert_int_equal(config_load_buffer(&cfg, "sc.yaml", text, strlen(text), &diags),
+				 -EINVAL);
+		assert_int_equal(cfg.n_namespaces, 0); /* all or nothing: the file is refused */
+		assert_int_equal(diags.n, 1);
+		config_diag_format(&diags.items[0], line, sizeof(line));
+		assert_non_null(strstr(line, "sc.yaml:7:7: error: Sidecar shop/default: kind: "
+					     "Sidecar is not used in ambient mode"));
+		assert_non_null(strstr(line, "AuthorizationPolicy"));
+		assert_non_null(strstr(line, "ServiceEntry"));
+		config_diags_free(&diags);
+		config_free(&cfg);
+		free(text);
+	}
+}
+
+/* In the agent, the entry's last good version keeps serving; the refusal is its error. */
+static void test_sidecar_keeps_last_good(void **state)
+{
+	const char *sc = "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: "
+			 "default\n  namespace: shop\n";
+	struct confstore cs = {0};
+	const struct config_diags *d;
+	struct config v;
+	bool changed;
+	char *text;
+
+	assert_int_equal(confstore_put(&cs, "k8s:shop", ns_shop, strlen(ns_shop), &changed), 0);
+	assert_int_not_equal(asprintf(&text, "%s---\n%s", ns_shop, sc), -1);
+	assert_int_equal(confstore_put(&cs, "k8s:shop", text, strlen(text), &changed), 0);
+	assert_false(changed);
+	d = confstore_errors(&cs, "k8s:shop");
+	assert_non_null(d);
+	assert_int_equal(d->n, 1);
+	assert_non_null(strstr(d->items[0].message, "not used in ambient mode"));
+	assert_int_equal(confstore_view(&cs, &v), 0);
+	assert_int_equal(v.n_namespaces, 1);
+	confstore_view_free(&v);
+	confstore_free(&cs);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_row_in_every_place),
+	    cmocka_unit_test(test_sidecar_refused),
+	    cmocka_unit_test(test_sidecar_keeps_last_good),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
