@@ -7,6 +7,8 @@
 #  - `ambitctl apply` of an object into a namespace that does not exist is refused as the API
 #    server refuses it (error when creating "FILE": namespaces "NS" not found), nothing written;
 #    with the Namespace in the same apply it goes in;
+#  - `ambitctl apply` of a Sidecar is refused, naming the object and that ambient mode does not
+#    use it, nothing written (kinds.def's KIND_REFUSED row, config_sidecar.c);
 #  - --cluster names the cluster on every command (get, waypoint, local ...), --name too but for
 #    waypoint's own --name.
 . "$(dirname "$0")/lib.sh"
@@ -65,6 +67,16 @@ apiVersion: v1
 kind: ServiceAccount
 metadata: {name: sa2, namespace: $ns}
 YAML
+cat >"$f" <<YAML
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: $ns}
+spec: {egress: [{hosts: ["./*"]}]}
+YAML
+out=$(actl apply -f "$f" 2>&1) && fail "apply of a Sidecar: $out"
+expect_contains "$out" "Sidecar $ns/default" "a refused Sidecar is named"
+expect_contains "$out" "Sidecar is not used in ambient mode" "why a Sidecar is refused"
+find "$state/$ns" -iname '*sidecar*' | grep -q . && fail "a refused Sidecar was written"
 
 # --cluster on every command (no AMBIT_CLUSTER: several clusters may be up).
 out=$(AMBIT_CLUSTER= actl get namespace --cluster "$CLUSTER" 2>&1) || fail "get --cluster: $out"

@@ -626,34 +626,12 @@ static int dedupe_view(struct confstore *cs, struct config *view)
 }
 
 /*
- * Every kind the loader knows (config_store.c's view arrays): the view carries them all, the
- * L7 kinds included (the waypoints' bindings and configs are compiled from it).
+ * Every kind kinds.def puts in the agent's view (its agent column): the view carries them all,
+ * the L7 kinds included (the waypoints' bindings and configs are compiled from it). @op is
+ * one of the *_KIND below, applied to each such kind's struct config array.
  */
-#define VIEW_KINDS(X)                                                                              \
-	X(namespaces)                                                                              \
-	X(pods)                                                                                    \
-	X(deployments)                                                                             \
-	X(services)                                                                                \
-	X(service_accounts)                                                                        \
-	X(authorization_policies)                                                                  \
-	X(peer_authentications)                                                                    \
-	X(virtual_services)                                                                        \
-	X(destination_rules)                                                                       \
-	X(gateways)                                                                                \
-	X(service_entries)                                                                         \
-	X(request_authentications)                                                                 \
-	X(k8s_gateways)                                                                            \
-	X(http_routes)                                                                             \
-	X(grpc_routes)                                                                             \
-	X(tls_routes)                                                                              \
-	X(tcp_routes)                                                                              \
-	X(reference_grants)                                                                        \
-	X(endpoint_slices)                                                                         \
-	X(config_maps)                                                                             \
-	X(secrets)                                                                                 \
-	X(envoy_filters)                                                                           \
-	X(local_rate_limits)                                                                       \
-	X(telemetries)
+#define AGENT_KIND_1(op, arr) op(arr)
+#define AGENT_KIND_0(op, arr)
 /* Counted in @view's n_<kind>, then allocated: one pass over the entries for every kind. */
 #define COUNT_KIND(kind) view->n_##kind += g->n_##kind;
 #define ALLOC_KIND(kind)                                                                           \
@@ -673,13 +651,19 @@ int confstore_view(struct confstore *cs, struct config *view)
 	for (size_t i = 0; i < cs->n_files; i++) {
 		const struct config *g = &cs->files[i].good;
 
-		VIEW_KINDS(COUNT_KIND)
+#define KIND(id, k, apis, nsd, rule, fields, finish, type, arr, free_fn, agent, un)                \
+	AGENT_KIND_##agent(COUNT_KIND, arr)
+#include "kinds.def"
 	}
-	VIEW_KINDS(ALLOC_KIND)
+#define KIND(id, k, apis, nsd, rule, fields, finish, type, arr, free_fn, agent, un)                \
+	AGENT_KIND_##agent(ALLOC_KIND, arr)
+#include "kinds.def"
 	for (size_t i = 0; i < cs->n_files; i++) {
 		const struct config *g = &cs->files[i].good;
 
-		VIEW_KINDS(COPY_KIND)
+#define KIND(id, k, apis, nsd, rule, fields, finish, type, arr, free_fn, agent, un)                \
+	AGENT_KIND_##agent(COPY_KIND, arr)
+#include "kinds.def"
 	}
 	if (dedupe_view(cs, view))
 		goto nomem;
@@ -695,8 +679,10 @@ void confstore_view_free(struct config *view)
 {
 	if (!view)
 		return;
-	/* Only the arrays are the view's: their elements belong to the store. */
-	VIEW_KINDS(FREE_KIND)
+/* Only the arrays are the view's: their elements belong to the store. */
+#define KIND(id, k, apis, nsd, rule, fields, finish, type, arr, free_fn, agent, un)                \
+	AGENT_KIND_##agent(FREE_KIND, arr)
+#include "kinds.def"
 	memset(view, 0, sizeof(*view));
 }
 

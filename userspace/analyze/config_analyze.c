@@ -1006,10 +1006,10 @@ static bool ra_at_gateway(const struct l7_bindings *b,
 /*
  * What the bindings read, from the analyzed objects and their context together (a route applied
  * alone is served by a waypoint the cluster already has): arrays of shallow copies, freed with
- * union_free (the objects stay the sets').
+ * cfg_an_union_free (the objects stay the sets'). The kinds are kinds.def's union column.
  */
-#define UNION_KINDS(X)                                                                             \
-	X(namespaces) X(pods) X(deployments) X(services) X(k8s_gateways) X(gateways) X(secrets)
+#define UNION_KIND_1(op, arr) op(arr)
+#define UNION_KIND_0(op, arr)
 #define UNION_ALLOC(k)                                                                             \
 	do {                                                                                       \
 		size_t n = 0;                                                                      \
@@ -1026,16 +1026,20 @@ static bool ra_at_gateway(const struct l7_bindings *b,
 	} while (0);
 #define UNION_FREE(k) free(u->k);
 
-static int union_build(const struct cfg_an *a, struct config *u)
+int cfg_an_union(const struct cfg_an *a, struct config *u)
 {
 	memset(u, 0, sizeof(*u));
-	UNION_KINDS(UNION_ALLOC)
+#define KIND(id, k, apis, nsd, rule, fields, finish, type, arr, free_fn, agent, un)                \
+	UNION_KIND_##un(UNION_ALLOC, arr)
+#include "kinds.def"
 	return 0;
 }
 
-static void union_free(struct config *u)
+void cfg_an_union_free(struct config *u)
 {
-	UNION_KINDS(UNION_FREE)
+#define KIND(id, k, apis, nsd, rule, fields, finish, type, arr, free_fn, agent, un)                \
+	UNION_KIND_##un(UNION_FREE, arr)
+#include "kinds.def"
 	memset(u, 0, sizeof(*u));
 }
 
@@ -1287,7 +1291,7 @@ static void check_unenforced(struct cfg_an *a)
 	size_t npods = 0;
 	bool have_b;
 
-	have_b = union_build(a, &u) == 0 && l7_pods_from_config(&u, &pods, &npods) == 0;
+	have_b = cfg_an_union(a, &u) == 0 && l7_pods_from_config(&u, &pods, &npods) == 0;
 	in.cfg = &u;
 	in.pods = pods;
 	in.n_pods = npods;
@@ -1458,7 +1462,7 @@ static void check_unenforced(struct cfg_an *a)
 		l7_bindings_free(&b);
 	}
 	free(pods);
-	union_free(&u);
+	cfg_an_union_free(&u);
 }
 
 static void analyze_ambient_only(struct cfg_an *a)

@@ -1,19 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The config model: ownership, look-ups, mesh semantics, and loading files and directories
- * all-or-nothing per file (a file's objects are parsed into a staging model and merged only
- * when the whole file was clean).
+ * The config model: ownership, look-ups, mesh semantics, and walking a directory of files
+ * (config_load.c loads them; config_kinds.c frees and merges every kind).
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "ambit/fileutil.h"
 #include "config_priv.h"
 
 #define CFG_MAX_DIR_DEPTH 16
@@ -120,85 +116,6 @@ void config_service_free(struct config_service *s)
 	free(s->ports);
 }
 
-void config_free(struct config *cfg)
-{
-	if (!cfg)
-		return;
-	for (size_t i = 0; i < cfg->n_namespaces; i++)
-		config_meta_free(&cfg->namespaces[i].meta);
-	for (size_t i = 0; i < cfg->n_service_accounts; i++)
-		config_meta_free(&cfg->service_accounts[i].meta);
-	for (size_t i = 0; i < cfg->n_pods; i++)
-		config_pod_free(&cfg->pods[i]);
-	for (size_t i = 0; i < cfg->n_deployments; i++)
-		config_deployment_free(&cfg->deployments[i]);
-	for (size_t i = 0; i < cfg->n_services; i++)
-		config_service_free(&cfg->services[i]);
-	for (size_t i = 0; i < cfg->n_authorization_policies; i++)
-		config_authorization_policy_free(&cfg->authorization_policies[i]);
-	for (size_t i = 0; i < cfg->n_peer_authentications; i++)
-		config_peer_authentication_free(&cfg->peer_authentications[i]);
-	for (size_t i = 0; i < cfg->n_virtual_services; i++)
-		config_virtual_service_free(&cfg->virtual_services[i]);
-	for (size_t i = 0; i < cfg->n_destination_rules; i++)
-		config_destination_rule_free(&cfg->destination_rules[i]);
-	for (size_t i = 0; i < cfg->n_gateways; i++)
-		config_gateway_free(&cfg->gateways[i]);
-	for (size_t i = 0; i < cfg->n_service_entries; i++)
-		config_service_entry_free(&cfg->service_entries[i]);
-	for (size_t i = 0; i < cfg->n_request_authentications; i++)
-		config_request_authentication_free(&cfg->request_authentications[i]);
-	for (size_t i = 0; i < cfg->n_k8s_gateways; i++)
-		config_k8s_gateway_free(&cfg->k8s_gateways[i]);
-	for (size_t i = 0; i < cfg->n_http_routes; i++)
-		config_gw_route_free(&cfg->http_routes[i]);
-	for (size_t i = 0; i < cfg->n_grpc_routes; i++)
-		config_gw_route_free(&cfg->grpc_routes[i]);
-	for (size_t i = 0; i < cfg->n_tls_routes; i++)
-		config_gw_route_free(&cfg->tls_routes[i]);
-	for (size_t i = 0; i < cfg->n_tcp_routes; i++)
-		config_gw_route_free(&cfg->tcp_routes[i]);
-	for (size_t i = 0; i < cfg->n_endpoint_slices; i++)
-		config_endpoint_slice_free(&cfg->endpoint_slices[i]);
-	free(cfg->endpoint_slices);
-	for (size_t i = 0; i < cfg->n_config_maps; i++)
-		config_config_map_free(&cfg->config_maps[i]);
-	free(cfg->config_maps);
-	for (size_t i = 0; i < cfg->n_secrets; i++)
-		config_secret_free(&cfg->secrets[i]);
-	free(cfg->secrets);
-	for (size_t i = 0; i < cfg->n_envoy_filters; i++)
-		config_rate_limit_free(&cfg->envoy_filters[i]);
-	free(cfg->envoy_filters);
-	for (size_t i = 0; i < cfg->n_local_rate_limits; i++)
-		config_rate_limit_free(&cfg->local_rate_limits[i]);
-	free(cfg->local_rate_limits);
-	for (size_t i = 0; i < cfg->n_telemetries; i++)
-		config_telemetry_free(&cfg->telemetries[i]);
-	free(cfg->telemetries);
-	free(cfg->k8s_gateways);
-	free(cfg->http_routes);
-	free(cfg->grpc_routes);
-	free(cfg->tls_routes);
-	free(cfg->tcp_routes);
-	for (size_t i = 0; i < cfg->n_reference_grants; i++)
-		config_reference_grant_free(&cfg->reference_grants[i]);
-	free(cfg->reference_grants);
-	free(cfg->request_authentications);
-	free(cfg->authorization_policies);
-	free(cfg->peer_authentications);
-	free(cfg->virtual_services);
-	free(cfg->destination_rules);
-	free(cfg->gateways);
-	free(cfg->service_entries);
-	free(cfg->namespaces);
-	free(cfg->service_accounts);
-	free(cfg->pods);
-	free(cfg->deployments);
-	free(cfg->services);
-	config_init(cfg);
-}
-
 void config_diags_free(struct config_diags *diags)
 {
 	if (!diags)
@@ -228,221 +145,12 @@ void config_diag_format(const struct config_diag *d, char *buf, size_t len)
 		 d->field ? d->field : "", d->field ? ": " : "", d->message ? d->message : "");
 }
 
-/*
- * Preallocates every destination first so the merge itself cannot fail half-way: a file
- * contributes either all its objects or none.
- */
-static int config_merge(struct config *cfg, struct config *stage)
-{
-#define ARR(field, nfield)                                                                         \
-	{                                                                                          \
-		(void **)&cfg->field, (void **)&stage->field, &cfg->nfield, &stage->nfield,        \
-		    sizeof(*cfg->field)                                                            \
-	}
-	struct {
-		void **dst, **src;
-		size_t *ndst, *nsrc;
-		size_t size;
-	} arrs[] = {
-	    ARR(namespaces, n_namespaces),
-	    ARR(pods, n_pods),
-	    ARR(deployments, n_deployments),
-	    ARR(services, n_services),
-	    ARR(service_accounts, n_service_accounts),
-	    ARR(authorization_policies, n_authorization_policies),
-	    ARR(peer_authentications, n_peer_authentications),
-	    ARR(virtual_services, n_virtual_services),
-	    ARR(destination_rules, n_destination_rules),
-	    ARR(gateways, n_gateways),
-	    ARR(service_entries, n_service_entries),
-	    ARR(request_authentications, n_request_authentications),
-	    ARR(k8s_gateways, n_k8s_gateways),
-	    ARR(http_routes, n_http_routes),
-	    ARR(grpc_routes, n_grpc_routes),
-	    ARR(tls_routes, n_tls_routes),
-	    ARR(tcp_routes, n_tcp_routes),
-	    ARR(reference_grants, n_reference_grants),
-	    ARR(endpoint_slices, n_endpoint_slices),
-	    ARR(config_maps, n_config_maps),
-	    ARR(secrets, n_secrets),
-	    ARR(envoy_filters, n_envoy_filters),
-	    ARR(local_rate_limits, n_local_rate_limits),
-	    ARR(telemetries, n_telemetries),
-	};
-#undef ARR
-	size_t i, n = sizeof(arrs) / sizeof(arrs[0]);
-
-	cfg->namespaces_sorted = false; /* what comes is appended */
-	for (i = 0; i < n; i++) {
-		void *arr;
-
-		if (!*arrs[i].nsrc)
-			continue;
-		arr = realloc(*arrs[i].dst, (*arrs[i].ndst + *arrs[i].nsrc) * arrs[i].size);
-		if (!arr)
-			return -ENOMEM;
-		*arrs[i].dst = arr;
-	}
-	for (i = 0; i < n; i++) {
-		if (!*arrs[i].nsrc)
-			continue;
-		memcpy((char *)*arrs[i].dst + *arrs[i].ndst * arrs[i].size, *arrs[i].src,
-		       *arrs[i].nsrc * arrs[i].size);
-		*arrs[i].ndst += *arrs[i].nsrc;
-		free(*arrs[i].src);
-		*arrs[i].src = NULL;
-		*arrs[i].nsrc = 0;
-	}
-	return 0;
-}
-
 const char *config_api_group(const char *api_version, char *buf, size_t len)
 {
 	const char *slash = strchr(api_version, '/');
 
 	snprintf(buf, len, "%.*s", slash ? (int)(slash - api_version) : 0, api_version);
 	return buf;
-}
-
-int config_load_buffer(struct config *cfg, const char *name, const char *buf, size_t len,
-		       struct config_diags *diags)
-{
-	return config_load_buffer_opts(cfg, name, buf, len, NULL, diags);
-}
-
-int cfg_probe_load(const char *buf, size_t len, struct cfg_probe *probe)
-{
-	struct config cfg, stage;
-	struct cfg_ctx ctx;
-	int err;
-
-	config_init(&cfg);
-	config_init(&stage);
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.file = "<probe>";
-	ctx.cfg = &cfg;
-	ctx.stage = &stage;
-	ctx.probe = probe;
-	err = cfg_parse_stream(&ctx, buf, len);
-	free(ctx.object);
-	cfg_index_free(ctx.index);
-	config_free(&stage);
-	config_free(&cfg);
-	return err;
-}
-
-int config_load_buffer_opts(struct config *cfg, const char *name, const char *buf, size_t len,
-			    const struct config_load_opts *opts, struct config_diags *diags)
-{
-	struct config stage;
-	struct cfg_ctx ctx;
-	int err;
-
-	config_init(&stage);
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.file = name ? name : "<input>";
-	ctx.opts = opts;
-	ctx.cfg = cfg;
-	ctx.stage = &stage;
-	ctx.diags = diags;
-	if (len > CFG_MAX_FILE_SIZE) {
-		cfg_error(&ctx, NULL, "file larger than %u bytes", CFG_MAX_FILE_SIZE);
-		return -EFBIG;
-	}
-	/* libyaml asserts on a NULL input even when it is empty. */
-	err = cfg_parse_stream(&ctx, buf ? buf : "", buf ? len : 0);
-	if (!err && ctx.nerrors)
-		err = -EINVAL;
-	/* Told only now: a file with an error contributes no object, also to the caller. */
-	for (size_t i = 0; !err && i < ctx.ntold; i++) {
-		const struct cfg_told *t = &ctx.told[i];
-		const struct config_object obj = {
-		    .file = ctx.file,
-		    .api_version = t->api_version,
-		    .kind = t->kind,
-		    .namespace = t->namespace,
-		    .name = t->name,
-		    .line = t->line,
-		    .yaml = t->yaml,
-		};
-
-		err = opts->on_object(opts->arg, &obj);
-	}
-	if (!err) {
-		err = config_merge(cfg, &stage);
-		if (err)
-			cfg_error(&ctx, NULL, "out of memory");
-	}
-	for (size_t i = 0; i < ctx.ntold; i++) {
-		free(ctx.told[i].api_version);
-		free(ctx.told[i].kind);
-		free(ctx.told[i].namespace);
-		free(ctx.told[i].name);
-		free(ctx.told[i].yaml);
-	}
-	free(ctx.told);
-	free(ctx.object);
-	cfg_index_free(ctx.index);
-	config_free(&stage);
-	return err;
-}
-
-int config_load_file(struct config *cfg, const char *path, struct config_diags *diags)
-{
-	return config_load_file_opts(cfg, path, NULL, diags);
-}
-
-int config_load_file_opts(struct config *cfg, const char *path, const struct config_load_opts *opts,
-			  struct config_diags *diags)
-{
-	struct cfg_ctx ctx = {.file = path, .diags = diags};
-	char *buf = NULL;
-	size_t len = 0;
-	struct stat st;
-	int fd, err;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		err = -errno;
-		cfg_error(&ctx, NULL, "cannot open: %s", strerror(-err));
-		return err;
-	}
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = -EINVAL;
-		cfg_error(&ctx, NULL, "not a regular file");
-		goto out;
-	}
-	if ((unsigned long long)st.st_size > CFG_MAX_FILE_SIZE) {
-		err = -EFBIG;
-		cfg_error(&ctx, NULL, "file larger than %u bytes", CFG_MAX_FILE_SIZE);
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto fail;
-	}
-	/* The file may change under us (ambitctl apply); read what is there, up to the cap. */
-	err = fileutil_read_upto(fd, buf, (size_t)st.st_size + 1, &len);
-	if (err)
-		goto fail;
-	if (len > (size_t)st.st_size) {
-		err = -EAGAIN;
-		cfg_error(&ctx, NULL, "file grew while being read");
-		goto out;
-	}
-	err = config_load_buffer_opts(cfg, path, buf, len, opts, diags);
-	goto out;
-fail:
-	cfg_error(&ctx, NULL, "cannot read: %s", strerror(-err));
-out:
-	free(buf);
-	close(fd);
-	return err;
 }
 
 static bool config_file_wanted(const char *name)
@@ -504,44 +212,6 @@ int config_walk_dir(const char *dir, int (*fn)(const char *path, void *arg), voi
 		    struct config_diags *diags)
 {
 	return walk_dir_rec(dir, fn, arg, diags, 0);
-}
-
-struct load_walk {
-	struct config *cfg;
-	const struct config_load_opts *opts;
-	struct config_diags *diags;
-};
-
-static int load_walked(const char *path, void *arg)
-{
-	struct load_walk *w = arg;
-
-	return config_load_file_opts(w->cfg, path, w->opts, w->diags);
-}
-
-int config_load_dir(struct config *cfg, const char *dir, struct config_diags *diags)
-{
-	struct load_walk w = {cfg, NULL, diags};
-
-	return config_walk_dir(dir, load_walked, &w, diags);
-}
-
-int config_load_path_opts(struct config *cfg, const char *path, const struct config_load_opts *opts,
-			  struct config_diags *diags)
-{
-	struct cfg_ctx ctx = {.file = path, .diags = diags};
-	struct load_walk w = {cfg, opts, diags};
-	struct stat st;
-	int err;
-
-	if (stat(path, &st) < 0) {
-		err = -errno;
-		cfg_error(&ctx, NULL, "%s", strerror(-err));
-		return err;
-	}
-	if (S_ISDIR(st.st_mode))
-		return config_walk_dir(path, load_walked, &w, diags);
-	return config_load_file_opts(cfg, path, opts, diags);
 }
 
 static int cmp_ns(const void *a, const void *b)

@@ -29,77 +29,9 @@
 #define PROBE_ROUNDS 24
 #define PROBE_KEY "80" /* a label, a header name, a port number */
 
-struct probe_rec {
-	char *path;
-	const struct cfg_field *fields; /* a table walked here, or NULL */
-	char *expected;			/* the first "expected ..." said here, or NULL */
-};
-
-struct cfg_probe {
-	struct probe_rec *r;
-	size_t n;
-	bool grew;
-	bool oom;
-};
-
-static struct probe_rec *rec_at(const struct cfg_probe *p, const char *path)
-{
-	for (size_t i = 0; i < p->n; i++)
-		if (strcmp(p->r[i].path, path) == 0)
-			return &p->r[i];
-	return NULL;
-}
-
-static struct probe_rec *rec_add(struct cfg_probe *p, const char *path)
-{
-	struct probe_rec *r = rec_at(p, path), *rs;
-
-	if (r)
-		return r;
-	rs = realloc(p->r, (p->n + 1) * sizeof(*rs));
-	if (!rs) {
-		p->oom = true;
-		return NULL;
-	}
-	p->r = rs;
-	r = &rs[p->n];
-	memset(r, 0, sizeof(*r));
-	r->path = strdup(path);
-	if (!r->path) {
-		p->oom = true;
-		return NULL;
-	}
-	p->n++;
-	return r;
-}
-
-void cfg_probe_table(struct cfg_probe *p, const char *path, const struct cfg_field *fields)
-{
-	struct probe_rec *r = rec_add(p, path);
-
-	if (r && !r->fields) {
-		r->fields = fields;
-		p->grew = true;
-	}
-}
-
-void cfg_probe_diag(struct cfg_probe *p, const char *path, const char *msg)
-{
-	struct probe_rec *r;
-
-	if (!msg || strncmp(msg, "expected ", 9) != 0)
-		return;
-	r = rec_add(p, path);
-	if (r && !r->expected) {
-		r->expected = strdup(msg + 9);
-		if (!r->expected)
-			p->oom = true;
-	}
-}
-
 static const struct cfg_field *table_at(const struct cfg_probe *p, const char *path)
 {
-	const struct probe_rec *r = rec_at(p, path);
+	const struct cfg_probe_rec *r = cfg_probe_rec_at(p, path);
 
 	return r ? r->fields : NULL;
 }
@@ -246,7 +178,8 @@ static cJSON *said_schema(const char *expected)
  */
 static cJSON *found_schema(const struct cfg_probe *p, const char *path, const char *outer)
 {
-	const struct probe_rec *r = rec_at(p, path), *o = outer ? rec_at(p, outer) : NULL;
+	const struct cfg_probe_rec *r = cfg_probe_rec_at(p, path),
+				   *o = outer ? cfg_probe_rec_at(p, outer) : NULL;
 	cJSON *s;
 
 	if (r && r->fields)
@@ -273,7 +206,7 @@ static cJSON *field_schema(const struct cfg_probe *p, const char *path, const st
 	}
 	if (f->type == CFG_T_ANY && f->parse) {
 		/* A number (a percentage) or another one type: what its parser expected of `{}`. */
-		const struct probe_rec *r = rec_at(p, path);
+		const struct cfg_probe_rec *r = cfg_probe_rec_at(p, path);
 		cJSON *said = said_schema(r ? r->expected : NULL);
 
 		if (said)
@@ -414,6 +347,8 @@ char *config_crds_json(void)
 		cJSON *schema;
 		size_t gl;
 
+		if (!kinds[i].append)
+			continue; /* refused: no CRD invites objects that are never kept */
 		config_api_group(kinds[i].api_versions[0], group, sizeof(group));
 		gl = strlen(group);
 		if ((gl < 9 || strcmp(group + gl - 9, ".istio.io") != 0) &&

@@ -111,7 +111,7 @@ static int ensure(struct cfg_ctx *ctx)
 		return -ENOMEM;
 	kinds = cfg_kinds(&nk);
 	for (size_t k = 0; ctx->cfg && k < nk; k++) {
-		size_t n = kinds[k].count(ctx->cfg);
+		size_t n = kinds[k].count ? kinds[k].count(ctx->cfg) : 0;
 		char key[128];
 
 		cfg_kind_key(&kinds[k], key, sizeof(key));

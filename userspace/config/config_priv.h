@@ -82,6 +82,8 @@ enum cfg_scalar {
 void cfg_diag(struct cfg_ctx *ctx, const yaml_node_t *node, bool error, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 #define cfg_error(ctx, node, ...) cfg_diag(ctx, node, true, __VA_ARGS__)
+/* A diagnostic at a position without a node (the scanner's, the loader's marks). */
+void cfg_diag_at(struct cfg_ctx *ctx, int line, int column, bool error, const char *msg);
 /* Appends ".name" (or "name" at the root) / "[i]" to the path; returns the length to restore. */
 size_t cfg_path_push(struct cfg_ctx *ctx, const char *name);
 size_t cfg_path_push_index(struct cfg_ctx *ctx, size_t i);
@@ -104,15 +106,29 @@ int cfg_check_document(struct cfg_ctx *ctx);
 /* config_emit.c: @root as a YAML document of its own, with "namespace: @inject_ns" added to its
  * metadata when not NULL. malloc'd, or NULL when out of memory. */
 char *cfg_emit_object(struct cfg_ctx *ctx, yaml_node_t *root, const char *inject_ns);
-/* Parses every document of @buf, calling config_k8s_document() on each non-empty root. */
+/* config_load.c: parses every document of @buf, config_k8s_document() on each non-empty root. */
 int cfg_parse_stream(struct cfg_ctx *ctx, const char *buf, size_t len);
 
 /*
  * config_crd.c: a probe parse (config_crds) records, by field path ("spec.http[0].route"), the
  * field table each mapping was walked with and the first "expected ..." error; cfg_probe_load
- * (config.c) parses @buf with @probe set and keeps nothing else.
+ * (config_load.c) parses @buf with @probe set and keeps nothing else.
  */
-struct cfg_probe;
+/* config_probe.c: the recorder. */
+struct cfg_probe_rec {
+	char *path;
+	const struct cfg_field *fields; /* a table walked here, or NULL */
+	char *expected;			/* the first "expected ..." said here, or NULL */
+};
+
+struct cfg_probe {
+	struct cfg_probe_rec *r;
+	size_t n;
+	bool grew;
+	bool oom;
+};
+/* The record at @path, or NULL. */
+struct cfg_probe_rec *cfg_probe_rec_at(const struct cfg_probe *p, const char *path);
 void cfg_probe_table(struct cfg_probe *p, const char *path, const struct cfg_field *fields);
 void cfg_probe_diag(struct cfg_probe *p, const char *path, const char *msg);
 int cfg_probe_load(const char *buf, size_t len, struct cfg_probe *probe);
@@ -140,6 +156,8 @@ struct cfg_kind {
 	const struct config_meta *(*meta_at)(const struct config *c, size_t i);
 	int (*append)(struct config *c, void *obj); /* takes the contents of *obj */
 	void (*free)(void *obj);
+	/* kinds.def's columns: in the agent's view, in analyze's union. */
+	bool agent, in_union;
 };
 
 /* The object being parsed, handed to top-level field parsers. */
@@ -150,7 +168,17 @@ struct cfg_obj {
 	void *obj; /* the kind's model struct */
 };
 
+extern const struct cfg_field cfg_namespace_fields[], cfg_service_account_fields[],
+    cfg_service_fields[];
+int cfg_namespace_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
+void cfg_namespace_free(struct config_namespace *ns);
+void cfg_service_account_free(struct config_service_account *sa);
+
+/* config_kinds.c: kinds.def expanded. Parses one document through the table. */
 int config_k8s_document(struct cfg_ctx *ctx, yaml_node_t *root);
+/* Moves every object of @stage to @cfg, all or none: 0 or -ENOMEM (then nothing moved). */
+int cfg_merge(struct config *cfg, struct config *stage);
+/* A refused kind (KIND_REFUSED) has no store: its append, count and meta_at are NULL. */
 /* "Kind.group" of a kind (Gateway API's Gateway and Istio's are different kinds). */
 void cfg_kind_key(const struct cfg_kind *kd, char *buf, size_t len);
 /* The kind table (borrowed, @n entries). */
@@ -368,6 +396,13 @@ struct cfg_an {
 void cfg_an_add(struct cfg_an *a, const struct config_meta *m, const char *kind, int line,
 		bool error, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
+
+/*
+ * What the waypoint bindings are computed from: shallow copies of the kinds in kinds.def's
+ * union column from both sets. 0 or -ENOMEM; cfg_an_union_free frees the arrays only.
+ */
+int cfg_an_union(const struct cfg_an *a, struct config *u);
+void cfg_an_union_free(struct config *u);
 
 /* config_analyze_telemetry.c: Telemetries' providers and attachments (IST0157, IST0160). */
 void cfg_analyze_telemetry(struct cfg_an *a);
