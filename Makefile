@@ -11,7 +11,7 @@ WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 # userspace/ is one folder a concern (docs/INTERNALS.md, "Layout"); each archive or binary takes
 # whole folders, and a header is found by its name from any folder.
-LIB_DIRS := lib config analyze l4 l7 k8s
+LIB_DIRS := lib decode kinds config analyze l4 l7 k8s
 NET_DIRS := net tls http hbone
 AGENT_DIRS := agent control
 CLI_DIRS := cli local dashboard

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Telemetry (userspace/config/config_telemetry.c) and the mesh config's tracing
+ * Telemetry (userspace/kinds/config_telemetry.c) and the mesh config's tracing
  * (config_mesh_trace.c): every field the loader keeps, Istio's rules refused naming the field,
  * and `ambitctl analyze`'s findings on the providers a Telemetry names
  * (config_analyze_telemetry.c).

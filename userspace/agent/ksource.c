@@ -85,7 +85,7 @@ static const struct kwatch_res kinds[] = {
     {"secrets", "/api/v1/namespaces/istio-system/secrets", "type!=kubernetes.io/tls", NULL, "v1",
      "Secret"},
     {"tls secrets", "/api/v1/secrets", "type=kubernetes.io/tls", NULL, "v1", "Secret"},
-    /* The mesh config (userspace/config/config_mesh.c): one ConfigMap, by name. */
+    /* The mesh config (userspace/kinds/config_mesh.c): one ConfigMap, by name. */
     {"mesh config", "/api/v1/namespaces/istio-system/configmaps", "metadata.name=istio", NULL, "v1",
      "ConfigMap"},
 };
