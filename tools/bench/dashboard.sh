@@ -302,7 +302,7 @@ fi
 
 # ---- the results ----
 commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git -C "$REPO" status --porcelain -- dashboard/web dashboard/mock userspace/cli 2>/dev/null |
+dirty=$(git -C "$REPO" status --porcelain -- dashboard/web dashboard/mock userspace/dashboard 2>/dev/null |
 	awk '{print $2}' | paste -sd, -)
 appjs=$(git -C "$REPO" hash-object dashboard/web/app.js 2>/dev/null | cut -c1-12)
 "$PY" - "$OUT" "$tmp/server.json" "$tmp/render.json" "$commit" "$dirty" "$NODES" "$EDGES" "$RUNS" "${QUICK:+1}" "$load0" "$appjs" <<'EOF' || die "writing the results"
