@@ -522,7 +522,10 @@ static int prefer(void *arg, const char *kind, const struct config_meta *m)
 	struct confstore_owner probe = {.key = config_object_hash(kind, m)}, *owner;
 	char path[4096], group[256];
 
-	owner = bsearch(&probe, cs->owners, cs->n_owners, sizeof(*cs->owners), owner_cmp);
+	/* No owners yet: bsearch is not given a NULL array (UB even with none to search). */
+	owner = cs->n_owners
+		    ? bsearch(&probe, cs->owners, cs->n_owners, sizeof(*cs->owners), owner_cmp)
+		    : NULL;
 	if (owner && m->origin.file && owner->file == origin_hash(m))
 		return 0;
 	config_api_group(m->api_version ? m->api_version : "", group, sizeof(group));
