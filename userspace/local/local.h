@@ -277,8 +277,6 @@ int prom_targets_write(const struct ctl_cluster *c, const cJSON *pods_json);
 int local_relay(int argc, char **argv);
 /* cadvisor.c: `local cadvisor --node N` (hidden): the node's /metrics/cadvisor on :4194. */
 int local_cadvisor(const struct ctl_opts *o);
-/* cadvisor.c: `local cadvisor --node N` (hidden): the node's /metrics/cadvisor on :4194. */
-int local_cadvisor(const struct ctl_opts *o);
 /* up.c */
 /*
  * @ingress: istio-ingressgateway in istio-system too (deploy/ingress.yaml.tmpl), as Istio's
