@@ -15,7 +15,7 @@ LIB_DIRS := lib decode kinds config analyze l4 l7 k8s
 NET_DIRS := net tls http hbone
 AGENT_DIRS := agent control
 CLI_DIRS := cli local dashboard
-US_INC := $(addprefix -Iuserspace/,$(LIB_DIRS) $(NET_DIRS) $(AGENT_DIRS) $(CLI_DIRS))
+US_INC := $(addprefix -Iuserspace/,$(LIB_DIRS) $(NET_DIRS) $(AGENT_DIRS) $(CLI_DIRS) cni)
 srcs_in = $(foreach d,$(1),$(wildcard userspace/$(d)/*.c))
 CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude $(US_INC) -Iwaypoint -I$(O) \
 	-I$(O)/proto -MMD -MP
@@ -68,7 +68,8 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
 # Named only as pattern prerequisites, they would be deleted as intermediates and rebuilt each run.
 .SECONDARY: $(WP_LIB_OBJS) $(TESTLIB_OBJS) $(BPF_OBJS)
 
-BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/waypoint $(O)/hbone-probe $(O)/connflood
+BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/waypoint $(O)/hbone-probe $(O)/connflood \
+	$(O)/ambit-cni
 
 .PHONY: all deps test unit bpf-test bookinfo-test l7conf integration selftest demo bench clean format image \
 	format-check
@@ -153,6 +154,10 @@ $(O)/ambitctl: $(CLI_OBJS) $(OBJ)/deploy/ambit_tmpl.o $(OBJ)/deploy/ingress_tmpl
 	$(LINK) -o $@
 $(O)/ztunnel: $(ZT_OBJS) $(O)/libnet.a $(O)/libambit.a
 	$(LINK) -o $@
+# The chained CNI plugin (userspace/cni): the protocol and the agent's socket (libambit's ipc.c).
+CNI_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard userspace/cni/*.c))
+$(O)/ambit-cni: $(CNI_OBJS) $(O)/libambit.a
+	$(LINK) -o $@
 $(O)/waypoint: $(WP_OBJS) $(O)/libnet.a $(O)/libambit.a
 	$(LINK) -o $@
 
@@ -200,6 +205,8 @@ $(O)/tests/test_kmirror: $(OBJ)/userspace/local/kmirror_obj.o
 $(O)/tests/test_klease: $(OBJ)/userspace/cli/nodes_fmt.o
 # `ambitctl get`'s kinds, columns and table (no I/O).
 $(O)/tests/test_getcols: $(OBJ)/userspace/cli/getcols.o
+# ambit-cni's protocol (its main.c aside), run against an agent the test plays.
+$(O)/tests/test_cni: $(OBJ)/userspace/cni/cni.o
 # `local port-forward`'s arguments, read as kubectl reads them (no I/O).
 $(O)/tests/test_portfwd: $(OBJ)/userspace/cli/portfwd_spec.o
 # The dashboard's trace receiver: its decoders and store (no I/O), linked by its unit test and
@@ -372,15 +379,17 @@ LIBEXECDIR := $(PREFIX)/libexec/ambit
 SHAREDIR := $(PREFIX)/share/ambit
 .PHONY: install uninstall
 # The fake API server goes along for `ambitctl local up --kube` (share/ambit, beside bin).
-install: $(O)/ambitctl $(O)/ambit-agent $(O)/ztunnel $(O)/waypoint
+install: $(O)/ambitctl $(O)/ambit-agent $(O)/ztunnel $(O)/waypoint $(O)/ambit-cni
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SHAREDIR)
 	install -m 0755 $(O)/ambitctl $(DESTDIR)$(BINDIR)/ambitctl
-	install -m 0755 $(O)/ambit-agent $(O)/ztunnel $(O)/waypoint $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(O)/ambit-agent $(O)/ztunnel $(O)/waypoint $(O)/ambit-cni \
+		$(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 tests/k8s/fake_apiserver.py tests/k8s/fake_kinds.py tests/k8s/fake_streams.py $(DESTDIR)$(SHAREDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ambitctl $(DESTDIR)$(LIBEXECDIR)/ambit-agent \
 		$(DESTDIR)$(LIBEXECDIR)/ztunnel $(DESTDIR)$(LIBEXECDIR)/waypoint \
+		$(DESTDIR)$(LIBEXECDIR)/ambit-cni \
 		$(DESTDIR)$(SHAREDIR)/fake_apiserver.py $(DESTDIR)$(SHAREDIR)/fake_kinds.py \
 		$(DESTDIR)$(SHAREDIR)/fake_streams.py
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SHAREDIR) 2>/dev/null

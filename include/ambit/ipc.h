@@ -6,7 +6,12 @@
  *                             (the ztunnel uses this; private keys included, socket is 0600 root)
  *   {"op":"get","what":W}     one reply; W is "snapshot" (public: no keys), "status"
  *                             (agent view: per-pod enrollment, cgroup, iface, cert expiry)
- * Replies to "get" are {"ok":true,"result":...} or {"ok":false,"error":"..."}.
+ *   {"op":"cni","cmd":"add"|"del"|"check","namespace":NS,"name":POD,"container":ID,
+ *    "netns":PATH,"ips":["10.0.0.5"],"timeoutMs":N}
+ *                             ambit-cni (userspace/cni): the reply waits until the pod's capture
+ *                             is in force, {"captured":true}, or comes at once for a pod outside
+ *                             the mesh, {"captured":false}; "del" releases what "add" took
+ * Replies to "get" and "cni" are {"ok":true,"result":...} or {"ok":false,"error":"..."}.
  */
 #ifndef AMBIT_IPC_H
 #define AMBIT_IPC_H

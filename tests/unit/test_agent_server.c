@@ -14,6 +14,9 @@
 
 #include <arpa/inet.h>
 
+#include <cjson/cJSON.h>
+#include <poll.h>
+
 #include "ambit/ipc.h"
 #include "server.h"
 
@@ -27,7 +30,22 @@ static char *get_cb(void *ctx, const char *what, char *err, size_t errlen)
 	return NULL;
 }
 
-static const struct server_ops ops = {.get = get_cb};
+/* The pod is captured once @in_force; "bad" pods are refused outright. */
+static bool in_force;
+
+static char *cni_cb(void *ctx, const struct cJSON *req, char *err, size_t errlen)
+{
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name");
+
+	if (cJSON_IsString(name) && !strcmp(name->valuestring, "bad")) {
+		snprintf(err, errlen, "pod bad: refused");
+		return NULL;
+	}
+	return in_force ? strdup("{\"captured\":true}") : NULL;
+}
+
+static const struct server_ops ops = {.get = get_cb, .cni = cni_cb};
+static const struct server_ops ops_no_cni = {.get = get_cb};
 
 /* Runs the loop until nothing is ready for @ms. */
 static void pump(int epfd, struct server *srv, int ms)
@@ -162,12 +180,101 @@ static void test_oversized_request(void **state)
 	close(epfd);
 }
 
+static bool readable(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) == 1;
+}
+
+/*
+ * A "cni" request is held, unanswered, while the answer is "not yet"; answered at the
+ * server_retry after it becomes yes; refused at once when refused; answered with a failure once
+ * its timeoutMs passes; dropped cleanly when the client goes away while held.
+ */
+static void test_cni_held(void **state)
+{
+	int epfd = epoll_create1(0);
+	struct server *srv = server_create(path, epfd, &ops);
+	char *reply;
+	size_t len;
+	int c1, c2, c3, c4;
+
+	assert_non_null(srv);
+	in_force = false;
+	c1 = ipc_connect(path);
+	c2 = ipc_connect(path);
+	c3 = ipc_connect(path);
+	c4 = ipc_connect(path);
+	assert_true(c1 >= 0 && c2 >= 0 && c3 >= 0 && c4 >= 0);
+	send_req(c1, "{\"op\":\"cni\",\"cmd\":\"add\",\"name\":\"web\"}");
+	send_req(c2, "{\"op\":\"cni\",\"cmd\":\"add\",\"name\":\"bad\"}");
+	send_req(c3, "{\"op\":\"cni\",\"cmd\":\"add\",\"name\":\"slow\",\"timeoutMs\":0}");
+	send_req(c4, "{\"op\":\"cni\",\"cmd\":\"add\",\"name\":\"gone\"}");
+	pump(epfd, srv, 50);
+	assert_int_equal(ipc_read_frame(c2, &reply, &len), 0);
+	assert_string_equal(reply, "{\"ok\":false,\"error\":\"pod bad: refused\"}");
+	free(reply);
+	assert_int_equal(server_held(srv), 3);
+	assert_false(readable(c1));
+
+	/* Its deadline passed: c3 is answered at the next retry, c1 still held. */
+	server_retry(srv);
+	assert_int_equal(ipc_read_frame(c3, &reply, &len), 0);
+	assert_non_null(strstr(reply, "\"ok\":false"));
+	assert_non_null(strstr(reply, "timed out"));
+	free(reply);
+	assert_int_equal(server_held(srv), 2);
+	assert_false(readable(c1));
+
+	close(c4);
+	pump(epfd, srv, 50);
+	assert_int_equal(server_held(srv), 1);
+
+	in_force = true;
+	server_retry(srv);
+	assert_int_equal(ipc_read_frame(c1, &reply, &len), 0);
+	assert_string_equal(reply, "{\"ok\":true,\"result\":{\"captured\":true}}");
+	free(reply);
+	assert_int_equal(server_held(srv), 0);
+	close(c1);
+	close(c2);
+	close(c3);
+	server_destroy(srv);
+	close(epfd);
+}
+
+/* A server without a "cni" answer says so rather than holding the request forever. */
+static void test_cni_not_served(void **state)
+{
+	int epfd = epoll_create1(0);
+	struct server *srv = server_create(path, epfd, &ops_no_cni);
+	char *reply;
+	size_t len;
+	int c;
+
+	assert_non_null(srv);
+	c = ipc_connect(path);
+	assert_true(c >= 0);
+	send_req(c, "{\"op\":\"cni\",\"cmd\":\"add\",\"name\":\"web\"}");
+	pump(epfd, srv, 50);
+	assert_int_equal(ipc_read_frame(c, &reply, &len), 0);
+	assert_non_null(strstr(reply, "not served"));
+	free(reply);
+	assert_int_equal(server_held(srv), 0);
+	close(c);
+	server_destroy(srv);
+	close(epfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_get_and_watch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_slow_watcher_dropped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oversized_request, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cni_held, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cni_not_served, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
@@ -27,6 +28,9 @@ struct client {
 	char *rbuf; /* SERVER_MAX_REQUEST + 4 */
 	size_t wlen, woff, wcap;
 	char *wbuf;
+	/* A "cni" request not answerable yet (server_ops.cni), asked again until held_until. */
+	cJSON *held;
+	uint64_t held_until; /* monotonic ms */
 };
 
 struct server {
@@ -36,6 +40,7 @@ struct server {
 	struct client *clients;
 	struct client *dead;
 	size_t n_clients;
+	size_t n_held;
 	char *snap;
 	size_t snap_len;
 	bool snap_owned; /* false: the publisher's (server_publish_borrowed) */
@@ -53,6 +58,8 @@ static void client_drop(struct client *c, const char *why)
 		}
 	}
 	srv->n_clients--;
+	if (c->held)
+		srv->n_held--;
 	if (why)
 		pr_debug("client fd %d dropped: %s", c->src.fd, why);
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->src.fd, NULL);
@@ -69,10 +76,19 @@ void server_reap(struct server *srv)
 		struct client *c = srv->dead;
 
 		srv->dead = c->next;
+		cJSON_Delete(c->held);
 		free(c->rbuf);
 		free(c->wbuf);
 		free(c);
 	}
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static int client_want(struct client *c, uint32_t events)
@@ -153,14 +169,68 @@ static int reply_error(struct client *c, const char *msg)
 	return err;
 }
 
+static int reply_result(struct client *c, char *result)
+{
+	char *reply;
+	int ret;
+
+	ret = asprintf(&reply, "{\"ok\":true,\"result\":%s}", result);
+	free(result);
+	if (ret < 0)
+		return -ENOMEM;
+	ret = client_queue(c, reply, (size_t)ret);
+	free(reply);
+	return ret;
+}
+
+/*
+ * Asks server_ops.cni about the held request: 0 with the reply queued (or still held), or
+ * -errno. @expired: its time is up, so "not yet" is answered as a failure.
+ */
+static int cni_answer(struct client *c, bool expired)
+{
+	struct server *srv = c->srv;
+	char err[256] = "";
+	char *result;
+
+	result = srv->ops->cni(srv->ops->ctx, c->held, err, sizeof(err));
+	if (!result && !err[0] && !expired)
+		return 0;
+	cJSON_Delete(c->held);
+	c->held = NULL;
+	srv->n_held--;
+	if (result)
+		return reply_result(c, result);
+	return reply_error(c, err[0] ? err : "timed out waiting for the pod's capture");
+}
+
+/* {"op":"cni",...}: answered now, or held until server_ops.cni can (server_retry). */
+static int handle_cni(struct client *c, cJSON *root)
+{
+	const cJSON *to = cJSON_GetObjectItemCaseSensitive(root, "timeoutMs");
+	double ms = cJSON_IsNumber(to) ? to->valuedouble : SERVER_CNI_TIMEOUT_MS;
+
+	if (!c->srv->ops->cni) {
+		cJSON_Delete(root);
+		return reply_error(c, "cni: not served here");
+	}
+	if (ms < 0)
+		ms = 0;
+	if (ms > SERVER_CNI_MAX_TIMEOUT_MS)
+		ms = SERVER_CNI_MAX_TIMEOUT_MS;
+	c->held = root;
+	c->held_until = now_ms() + (uint64_t)ms;
+	c->srv->n_held++;
+	return cni_answer(c, false);
+}
+
 static int handle_request(struct client *c, const char *req, size_t len)
 {
 	struct server *srv = c->srv;
 	const cJSON *op, *what;
 	char err[256] = "";
-	char *result, *reply;
+	char *result;
 	cJSON *root;
-	int ret;
 
 	root = cJSON_ParseWithLength(req, len);
 	if (!root || !cJSON_IsObject(root)) {
@@ -175,9 +245,11 @@ static int handle_request(struct client *c, const char *req, size_t len)
 		pr_info("snapshot watcher connected (fd %d)", c->src.fd);
 		return srv->snap ? client_queue(c, srv->snap, srv->snap_len) : 0;
 	}
+	if (cJSON_IsString(op) && strcmp(op->valuestring, "cni") == 0)
+		return handle_cni(c, root);
 	if (!cJSON_IsString(op) || strcmp(op->valuestring, "get") != 0) {
 		cJSON_Delete(root);
-		return reply_error(c, "unknown op (want \"watch\" or \"get\")");
+		return reply_error(c, "unknown op (want \"watch\", \"get\" or \"cni\")");
 	}
 	if (!cJSON_IsString(what)) {
 		cJSON_Delete(root);
@@ -187,13 +259,7 @@ static int handle_request(struct client *c, const char *req, size_t len)
 	cJSON_Delete(root);
 	if (!result)
 		return reply_error(c, err[0] ? err : "request failed");
-	ret = asprintf(&reply, "{\"ok\":true,\"result\":%s}", result);
-	free(result);
-	if (ret < 0)
-		return -ENOMEM;
-	ret = client_queue(c, reply, (size_t)ret);
-	free(reply);
-	return ret;
+	return reply_result(c, result);
 }
 
 static int client_read(struct client *c)
@@ -214,7 +280,8 @@ static int client_read(struct client *c)
 		if (n == 0)
 			return -EPIPE;
 		c->rlen += (size_t)n;
-		while (c->rlen >= 4) {
+		/* One request at a time: what follows a held one waits for its answer. */
+		while (c->rlen >= 4 && !c->held) {
 			memcpy(&flen, c->rbuf, 4);
 			flen = ntohl(flen);
 			if (flen > SERVER_MAX_REQUEST) {
@@ -401,4 +468,31 @@ int server_publish_borrowed(struct server *srv, const char *json, size_t len)
 size_t server_client_count(const struct server *srv)
 {
 	return srv->n_clients;
+}
+
+size_t server_held(const struct server *srv)
+{
+	return srv ? srv->n_held : 0;
+}
+
+void server_retry(struct server *srv)
+{
+	struct client *c, *next;
+	uint64_t now;
+
+	if (!srv || !srv->n_held)
+		return;
+	now = now_ms();
+	for (c = srv->clients; c; c = next) {
+		int err;
+
+		next = c->next;
+		if (!c->held)
+			continue;
+		err = cni_answer(c, now >= c->held_until);
+		if (!err && c->wlen)
+			err = client_flush(c);
+		if (err)
+			client_drop(c, strerror(-err));
+	}
 }

@@ -20,6 +20,11 @@ struct agent_source {
 #define SERVER_MAX_PENDING (32u << 20)
 /* Requests are one small JSON object; anything longer is refused. */
 #define SERVER_MAX_REQUEST (64u << 10)
+/* How long a "cni" request is held without its own timeoutMs, and at most with one. */
+#define SERVER_CNI_TIMEOUT_MS 30000
+#define SERVER_CNI_MAX_TIMEOUT_MS 600000
+
+struct cJSON;
 
 struct server_ops {
 	/*
@@ -32,6 +37,13 @@ struct server_ops {
 	 * with the reason in @why for the log.
 	 */
 	bool (*admit)(void *ctx, int fd, char *why, size_t len);
+	/*
+	 * May be NULL. Answers {"op":"cni",...} (@req, borrowed; ambit-cni's, ipc.h): returns the
+	 * malloc'd JSON text of "result" (caller frees); or NULL with a reason in @err (an error
+	 * reply); or NULL with @err left empty: not yet. A request not answered yet is held, and
+	 * asked again at each server_retry until its "timeoutMs" passes (then an error reply).
+	 */
+	char *(*cni)(void *ctx, const struct cJSON *req, char *err, size_t errlen);
 	void *ctx;
 };
 
@@ -51,5 +63,9 @@ int server_publish_borrowed(struct server *srv, const char *json, size_t len);
 /* Frees dropped clients; call after each epoll_wait batch (events may still name them). */
 void server_reap(struct server *srv);
 size_t server_client_count(const struct server *srv);
+/* How many "cni" requests are held (the loop then calls server_retry every so often). */
+size_t server_held(const struct server *srv);
+/* Asks again about every held "cni" request: after a reconcile, and on the loop's tick. */
+void server_retry(struct server *srv);
 
 #endif

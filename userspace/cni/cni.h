@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ambit-cni, the chained CNI plugin (CNI specification 1.0.0): run by the container runtime
+ * after the node's own plugins, it holds a pod's ADD until the node's agent says the pod's
+ * traffic is captured, so a pod of the mesh never runs a moment uncaptured (issue 41 §1).
+ *
+ * Its entry in a conflist: {"type": "ambit-cni", "agentSocket": PATH} (absent: the agent's
+ * default socket), optionally "excludeNamespaces": [...] (default ["kube-system"], as
+ * istio-cni's) and "timeoutSeconds" (how long ADD waits for capture, default 30).
+ */
+#ifndef AMBIT_CNI_H
+#define AMBIT_CNI_H
+
+#include <stddef.h>
+
+#define CNI_SPEC_VERSION "1.0.0"
+#define CNI_DEFAULT_AGENT_SOCKET "/run/ambit/agent.sock"
+#define CNI_DEFAULT_TIMEOUT_S 30
+
+/* The specification's error codes (SPEC.md, "Error"). */
+enum cni_error_code {
+	CNI_ERR_INCOMPATIBLE_VERSION = 1,
+	CNI_ERR_UNSUPPORTED_FIELD = 2,
+	CNI_ERR_UNKNOWN_CONTAINER = 3,
+	CNI_ERR_INVALID_ENV = 4,
+	CNI_ERR_IO = 5,
+	CNI_ERR_DECODE = 6,
+	CNI_ERR_INVALID_CONFIG = 7,
+	CNI_ERR_TRY_AGAIN_LATER = 11,
+};
+
+/* The CNI_* environment variables a runtime sets (NULL: unset). All borrowed. */
+struct cni_env {
+	const char *command, *containerid, *netns, *ifname, *args, *path;
+};
+
+/*
+ * Runs one CNI command: @in (the network configuration from stdin, @len bytes) and @env in,
+ * *@out the text for stdout (malloc'd, caller frees; NULL when the command prints nothing).
+ * Returns the process's exit status: 0, or 1 with *@out the specification's error object.
+ * Talks to the agent over its socket for ADD, DEL and CHECK of a pod of the mesh.
+ */
+int cni_run(const struct cni_env *env, const char *in, size_t len, char **out);
+
+#endif
