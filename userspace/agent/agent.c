@@ -1056,6 +1056,7 @@ void agent_cleanup(struct agent *a)
 	a->applied_svcs = NULL;
 	free(a->tc_ifindexes);
 	a->tc_ifindexes = NULL;
+	agent_cni_free(a);
 	json_memo_free(a->memo);
 	free(a->snap_json);
 	a->snap_json = NULL;

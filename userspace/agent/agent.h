@@ -61,6 +61,12 @@ struct agent_opts {
 
 struct jwks_fetcher;
 
+/* A pod's address as ambit-cni's ADD gave it (cnireq.c), until the Pod object shows it. */
+struct agent_cni_hint {
+	char *ns, *name;
+	uint32_t ip; /* network order */
+};
+
 struct agent {
 	struct agent_opts opts;
 	struct jwks_fetcher *jwks; /* owned: RequestAuthentication jwksUri key sets (jwks.h) */
@@ -110,6 +116,8 @@ struct agent {
 	enum capture_mode capture;
 	struct inpod inpod; /* the pods captured in their own netns (inpod.h) */
 	bool inpod_open;
+	struct agent_cni_hint *cni_hints; /* owned */
+	size_t n_cni_hints;
 };
 
 /*
@@ -136,6 +144,16 @@ void agent_renew_certs(struct agent *a);
 time_t agent_next_cert_deadline(const struct agent *a);
 /* Answers a "get" request (server_ops.get). */
 char *agent_get(void *ctx, const char *what, char *err, size_t errlen);
+struct cJSON;
+/*
+ * Answers ambit-cni's {"op":"cni",...} (server_ops.cni, cnireq.c): borrows @req; returns the
+ * malloc'd result, or NULL with @err (refused), or NULL with @err empty (held: not in force yet).
+ */
+char *agent_cni(void *ctx, const struct cJSON *req, char *err, size_t errlen);
+/* The address ambit-cni gave pod @ns/@name (network order), or 0 (ksource_set_ip_hint). */
+uint32_t agent_cni_ip_hint(void *ctx, const char *ns, const char *name);
+/* Frees what the "cni" requests left (agent_cleanup). */
+void agent_cni_free(struct agent *a);
 /* Frees the agent's memory; closes the datapath handle leaving pins and filters in force. */
 void agent_cleanup(struct agent *a);
 struct kconn;

@@ -116,7 +116,16 @@ struct ksource {
 	bool synced[N_RES];
 	size_t n_found;
 	struct pod_found *found;
+	uint32_t (*ip_hint)(void *ctx, const char *ns, const char *name);
+	void *ip_hint_ctx;
 };
+
+void ksource_set_ip_hint(struct ksource *ks,
+			 uint32_t (*hint)(void *ctx, const char *ns, const char *name), void *ctx)
+{
+	ks->ip_hint = hint;
+	ks->ip_hint_ctx = ctx;
+}
 
 struct ksource *ksource_start(const struct kconn *conn, const char *node, const char *cg_root,
 			      unsigned int watch_s)
@@ -315,6 +324,21 @@ static bool is_workload(const struct config_pod *p, uint32_t *ip)
 		return false; /* IPv6-only: the mesh is IPv4 */
 	*ip = a.s_addr;
 	return true;
+}
+
+/*
+ * A pod of this node whose sandbox ambit-cni is holding: the Pod shows no IP until the sandbox
+ * is up, which waits for its capture, so its address is the one the CNI chain gave it.
+ */
+static bool is_hinted(const struct ksource *ks, const struct config_pod *p, uint32_t *ip)
+{
+	if (p->pod_ip || !ks->ip_hint || !p->spec.node_name || p->spec.host_network ||
+	    strcmp(p->spec.node_name, ks->node) || !p->meta.namespace)
+		return false;
+	if (p->phase && (!strcmp(p->phase, "Succeeded") || !strcmp(p->phase, "Failed")))
+		return false;
+	*ip = ks->ip_hint(ks->ip_hint_ctx, p->meta.namespace, p->meta.name);
+	return *ip != 0;
 }
 
 static struct pod_found *found_get(struct ksource *ks, const char *uid, uint32_t ip)
@@ -557,7 +581,7 @@ int ksource_runtime_from(struct ksource *ks, const struct config *view, const st
 		const struct rt_pod *same = same_load(&serials, prev, p, &at);
 		uint32_t ip = same ? same->ip : 0;
 
-		if (!same && !is_workload(p, &ip))
+		if (!same && !is_workload(p, &ip) && !is_hinted(ks, p, &ip))
 			continue;
 		err = add_pod(ks, p, ip, rt, same, at);
 		if (!err)

@@ -57,6 +57,12 @@ int ksource_runtime(struct ksource *ks, const struct config *view, struct runtim
  * shared) instead of making them again. Once @rt is taken, runtime_adopt(@rt, @prev) before
  * @prev is freed; if it is not, runtime_free(@rt) leaves @prev whole.
  */
+/*
+ * Pods of this node with no IP yet take the one @hint gives (0: none), ambit-cni's (cnireq.c).
+ * Borrows @ctx.
+ */
+void ksource_set_ip_hint(struct ksource *ks,
+			 uint32_t (*hint)(void *ctx, const char *ns, const char *name), void *ctx);
 int ksource_runtime_from(struct ksource *ks, const struct config *view, const struct runtime *prev,
 			 struct runtime *rt, struct rt_cluster *cl);
 /* The status of each kind, as a JSON array (name, synced, objects, last error). NULL on ENOMEM. */

@@ -348,6 +348,8 @@ static int start_kube(struct loop *l)
 	}
 	l->agent.kube = ksource_start(&conn, o->node, cg_root, KUBE_WATCH_S);
 	err = l->agent.kube ? 0 : -errno;
+	if (!err)
+		ksource_set_ip_hint(l->agent.kube, agent_cni_ip_hint, &l->agent);
 	if (err)
 		pr_err("kubernetes: cannot start watching %s: %s", conn.server, strerror(-err));
 	else
@@ -658,6 +660,7 @@ static int startup(struct loop *l)
 	/* First reconcile before listening, so the first watcher gets a full snapshot at once. */
 	reconcile(l);
 	ops.get = agent_get;
+	ops.cni = agent_cni;
 	ops.ctx = a;
 	a->srv = server_create(a->opts.socket, l->epfd, &ops);
 	if (!a->srv) {
@@ -717,7 +720,8 @@ int main(int argc, char **argv)
 	err = startup(&l);
 	while (!err && !l.stop) {
 		struct epoll_event evs[32];
-		int n = epoll_wait(l.epfd, evs, 32, -1);
+		/* A held "cni" request times out even when nothing else happens. */
+		int n = epoll_wait(l.epfd, evs, 32, server_held(l.agent.srv) ? 250 : -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -731,6 +735,7 @@ int main(int argc, char **argv)
 
 			src->handle(src, evs[i].events);
 		}
+		server_retry(l.agent.srv);
 		server_reap(l.agent.srv);
 		wpserve_reap(&l.agent);
 	}

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The agent's side of ambit-cni (userspace/cni): {"op":"cni","cmd":"add"|"del"|"check",
+ * "namespace","name","container","netns","ips":[...]} on the agent socket (ipc.h), held by the
+ * server until the pod's capture is in force (server_ops.cni).
+ *
+ * A pod's capture is in force when the last reconcile applied it without a failure: in host
+ * mode its cgroup in the enrolled map (outbound) and the tc program on its host-side veth
+ * (inbound); in in-pod mode the pod marked in-pod once every ztunnel listens in its netns
+ * (inpod.h). Until the agent has its config (no reconcile yet) it cannot judge a namespace, and
+ * holds every pod, as istio-cni holds pods until its node agent is ready.
+ *
+ * ADD also leaves the pod's address from the chain's prevResult with the agent: on Kubernetes
+ * the Pod object shows its IP only after the sandbox is up, which is after this ADD returns, so
+ * the agent enrolls the pod by that address meanwhile (ksource_set_ip_hint). DEL takes it back.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "agent.h"
+#include "ambit/log.h"
+
+enum cni_judgement { CNI_OUTSIDE, CNI_CAPTURED, CNI_UNKNOWN };
+
+static struct agent_cni_hint *hint_find(struct agent *a, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < a->n_cni_hints; i++)
+		if (!strcmp(a->cni_hints[i].ns, ns) && !strcmp(a->cni_hints[i].name, name))
+			return &a->cni_hints[i];
+	return NULL;
+}
+
+/* Remembers @ip for the pod; true when that is news (a reconcile should take it up). */
+static bool hint_set(struct agent *a, const char *ns, const char *name, uint32_t ip)
+{
+	struct agent_cni_hint *h = hint_find(a, ns, name), *p;
+
+	if (h) {
+		bool changed = h->ip != ip;
+
+		h->ip = ip;
+		return changed;
+	}
+	p = realloc(a->cni_hints, (a->n_cni_hints + 1) * sizeof(*p));
+	if (!p)
+		return false;
+	a->cni_hints = p;
+	h = &p[a->n_cni_hints];
+	h->ns = strdup(ns);
+	h->name = strdup(name);
+	h->ip = ip;
+	if (!h->ns || !h->name) {
+		free(h->ns);
+		free(h->name);
+		return false;
+	}
+	a->n_cni_hints++;
+	return true;
+}
+
+static void hint_drop(struct agent *a, const char *ns, const char *name)
+{
+	struct agent_cni_hint *h = hint_find(a, ns, name);
+
+	if (!h)
+		return;
+	free(h->ns);
+	free(h->name);
+	*h = a->cni_hints[--a->n_cni_hints];
+}
+
+uint32_t agent_cni_ip_hint(void *ctx, const char *ns, const char *name)
+{
+	struct agent_cni_hint *h = hint_find(ctx, ns, name);
+
+	return h ? h->ip : 0;
+}
+
+void agent_cni_free(struct agent *a)
+{
+	for (size_t i = 0; i < a->n_cni_hints; i++) {
+		free(a->cni_hints[i].ns);
+		free(a->cni_hints[i].name);
+	}
+	free(a->cni_hints);
+	a->cni_hints = NULL;
+	a->n_cni_hints = 0;
+}
+
+/* Whether the mesh captures the pod: its namespace's label, and its own when the pod is known. */
+static enum cni_judgement judge(struct agent *a, const char *ns, const char *name)
+{
+	struct config_pod view = {0};
+	struct config cfg;
+	bool enrolled;
+
+	if (!a->have_cur || confstore_view(&a->conf, &cfg))
+		return CNI_UNKNOWN;
+	view.meta.namespace = (char *)ns;
+	view.meta.name = (char *)name;
+	for (size_t i = 0; i < a->rt.n_pods; i++) {
+		const struct rt_pod *p = &a->rt.pods[i];
+
+		if (!strcmp(p->namespace, ns) && !strcmp(p->name, name)) {
+			view.meta.labels = p->labels;
+			break;
+		}
+	}
+	enrolled = config_pod_enrolled(&cfg, &view);
+	confstore_view_free(&cfg);
+	return enrolled ? CNI_CAPTURED : CNI_OUTSIDE;
+}
+
+static bool has_ip(const cJSON *ips, uint32_t ip)
+{
+	const cJSON *it;
+	struct in_addr in;
+
+	if (!cJSON_GetArraySize(ips))
+		return true; /* the chain gave no address: any of the pod's will do */
+	cJSON_ArrayForEach(it, ips) if (cJSON_IsString(it) &&
+					inet_pton(AF_INET, it->valuestring, &in) == 1 &&
+					in.s_addr == ip) return true;
+	return false;
+}
+
+/*
+ * The pod's capture in force (see the top of the file), with the address the chain gave it: a
+ * pod made again under the same name is not the one the maps hold until they hold its new IP.
+ */
+static bool in_force(const struct agent *a, const char *uid, const cJSON *ips)
+{
+	const struct desired_local_pod *lp = NULL;
+
+	if (a->apply_errors)
+		return false;
+	for (size_t i = 0; i < a->cur.n_local && !lp; i++)
+		if (!strcmp(a->cur.local[i].uid, uid))
+			lp = &a->cur.local[i];
+	if (!lp || !lp->enrolled || !has_ip(ips, lp->ip))
+		return false;
+	if (a->capture == CAPTURE_INPOD)
+		return lp->inpod;
+	if (a->capture != CAPTURE_HOST)
+		return false; /* auto, not decided yet */
+	if (!lp->cgroup_id || !lp->ifindex)
+		return false;
+	for (size_t i = 0; i < a->n_tc; i++)
+		if (a->tc_ifindexes[i] == lp->ifindex)
+			return true;
+	return false;
+}
+
+static const char *str_field(const cJSON *req, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+char *agent_cni(void *ctx, const struct cJSON *req, char *err, size_t errlen)
+{
+	struct agent *a = ctx;
+	const char *cmd = str_field(req, "cmd"), *ns = str_field(req, "namespace");
+	const char *name = str_field(req, "name");
+	const cJSON *ips = cJSON_GetObjectItemCaseSensitive(req, "ips");
+	const cJSON *first = cJSON_GetArrayItem(ips, 0);
+	enum cni_judgement j;
+	char uid[512];
+	struct in_addr in;
+	char *res;
+
+	if (!cmd || !ns || !ns[0] || !name || !name[0] || (ips && !cJSON_IsArray(ips))) {
+		snprintf(err, errlen, "cni: want cmd, namespace, name (strings) and ips (a list)");
+		return NULL;
+	}
+	snprintf(uid, sizeof(uid), "%s/%s", ns, name);
+	if (!strcmp(cmd, "del")) {
+		hint_drop(a, ns, name);
+		res = strdup("{\"released\":true}");
+		if (!res)
+			snprintf(err, errlen, "cni: out of memory");
+		return res;
+	}
+	if (strcmp(cmd, "add") && strcmp(cmd, "check")) {
+		snprintf(err, errlen, "cni: unknown cmd (want add, del or check)");
+		return NULL;
+	}
+	j = judge(a, ns, name);
+	if (!strcmp(cmd, "add") && j != CNI_OUTSIDE && cJSON_IsString(first) &&
+	    inet_pton(AF_INET, first->valuestring, &in) == 1 && hint_set(a, ns, name, in.s_addr)) {
+		pr_info("cni: pod %s (%s) added by the runtime; capturing it", uid,
+			first->valuestring);
+		if (a->inpod.kick)
+			a->inpod.kick(a->inpod.kick_arg);
+	}
+	if (j == CNI_OUTSIDE)
+		res = strdup("{\"captured\":false}");
+	else if (in_force(a, uid, ips))
+		res = strdup("{\"captured\":true}");
+	else if (!strcmp(cmd, "check"))
+		return snprintf(err, errlen, "pod %s: not captured yet", uid), NULL;
+	else
+		return NULL; /* held: asked again after the next reconcile */
+	if (!res)
+		snprintf(err, errlen, "cni: out of memory");
+	return res;
+}
