@@ -970,35 +970,20 @@ int agent_kconn(const struct agent_opts *o, struct kconn *c, char *why, size_t l
 /* Whether the API server says the DaemonSet "ns/name" is gone or going; false when unsure. */
 static bool daemonset_gone(const struct agent *a, const char *ns_name)
 {
-	char why[512], path[600], err[256] = "", *body = NULL;
-	const char *slash = strchr(ns_name, '/');
 	struct kconn conn = {0};
-	bool gone = false;
-	cJSON *o;
-	long st;
+	char why[512] = "";
+	int gone;
 
-	if (!slash || agent_kconn(&a->opts, &conn, why, sizeof(why))) {
-		pr_warn("uninstall check: %s", slash ? why : "--owner-daemonset wants NS/NAME");
+	if (agent_kconn(&a->opts, &conn, why, sizeof(why))) {
+		pr_warn("uninstall check: %s", why);
 		kconn_free(&conn);
 		return false;
 	}
-	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%.*s/daemonsets/%s",
-		 (int)(slash - ns_name), ns_name, slash + 1);
-	st = kconn_call(&conn, "GET", path, NULL, &body, 1 << 20, 5000, err, sizeof(err));
-	o = st == 200 ? cJSON_Parse(body) : NULL;
-	if (st == 404)
-		gone = true;
-	else if (o)
-		gone = cJSON_GetObjectItemCaseSensitive(
-			   cJSON_GetObjectItemCaseSensitive(o, "metadata"), "deletionTimestamp") !=
-		       NULL;
-	if (!st || (st != 404 && !o))
-		pr_info("uninstall check: DaemonSet %s: %s; the node's state stays", ns_name,
-			st ? "unreadable answer" : err);
-	cJSON_Delete(o);
-	free(body);
+	gone = kconn_daemonset_gone(&conn, ns_name, why, sizeof(why));
+	if (gone < 0)
+		pr_info("uninstall check: DaemonSet %s: %s; the node's state stays", ns_name, why);
 	kconn_free(&conn);
-	return gone;
+	return gone > 0;
 }
 
 void agent_uninstall_if_gone(struct agent *a)

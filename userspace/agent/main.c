@@ -30,6 +30,7 @@
 #include "ambit/version.h"
 #include "agent.h"
 #include "caserver.h"
+#include "cniconf.h"
 #include "jwks.h"
 #include "kconn.h"
 #include "klease.h"
@@ -104,7 +105,8 @@ static void usage(FILE *f)
 	    "  --ca-dir: the embedded CA (its root key in DIR); --ca-url: the CA server, verified\n"
 	    "          with the root in --ca-root, authenticated with <kube-sa-dir>/token\n"
 	    "       ambit-agent --ca-server ... (ambit-agent --ca-server --help)\n"
-	    "       ambit-agent --waypoint-controller ... (--waypoint-controller --help)\n");
+	    "       ambit-agent --waypoint-controller ... (--waypoint-controller --help)\n"
+	    "       ambit-agent --install-cni ... (--install-cni --help: ambit-cni on the node)\n");
 }
 
 static int arm(int tfd, long ms)
@@ -712,6 +714,8 @@ int main(int argc, char **argv)
 		return caserver_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "--waypoint-controller"))
 		return wpcontroller_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "--install-cni"))
+		return cniinstall_main(argc - 1, argv + 1);
 	if (parse_args(argc, argv, &l.agent.opts, &lvl))
 		return 2;
 	log_init("ambit-agent", lvl);

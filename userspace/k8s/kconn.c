@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include <cjson/cJSON.h>
 #include <yaml.h>
 
 #include "ambit/fileutil.h"
@@ -418,4 +419,34 @@ out:
 	if (h && h != c->handle)
 		curl_easy_cleanup(h);
 	return code;
+}
+
+int kconn_daemonset_gone(const struct kconn *c, const char *ns_name, char *why, size_t len)
+{
+	const char *slash = strchr(ns_name, '/');
+	char path[600], *body = NULL;
+	cJSON *o = NULL;
+	int ret = -EPROTO;
+	long st;
+
+	if (!slash || !slash[1] || slash == ns_name) {
+		snprintf(why, len, "want NAMESPACE/NAME, not %s", ns_name);
+		return -EINVAL;
+	}
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%.*s/daemonsets/%s",
+		 (int)(slash - ns_name), ns_name, slash + 1);
+	st = kconn_call(c, "GET", path, NULL, &body, 1 << 20, 5000, why, len);
+	if (st == 404)
+		ret = 1;
+	else if (st == 200 && (o = cJSON_Parse(body)))
+		ret = cJSON_GetObjectItemCaseSensitive(
+			  cJSON_GetObjectItemCaseSensitive(o, "metadata"), "deletionTimestamp") !=
+		      NULL;
+	else if (st)
+		snprintf(why, len, "HTTP %ld or an unreadable answer", st);
+	else
+		ret = -EIO;
+	cJSON_Delete(o);
+	free(body);
+	return ret;
 }

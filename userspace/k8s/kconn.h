@@ -82,5 +82,11 @@ size_t kconn_take_body(char *data, size_t size, size_t nmemb, void *arg);
  */
 long kconn_call(const struct kconn *c, const char *method, const char *path, const char *body,
 		char **resp, size_t max, long timeout_ms, char *err, size_t errlen);
+/*
+ * Whether the DaemonSet @ns_name ("namespace/name") is gone or being deleted (an uninstall, not
+ * an upgrade or a restart): 1, 0 when it is there, or -errno when the API server cannot say
+ * (with its reason in @why): the caller then keeps what it put on the node.
+ */
+int kconn_daemonset_gone(const struct kconn *c, const char *ns_name, char *why, size_t len);
 
 #endif
