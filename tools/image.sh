@@ -11,7 +11,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 B=$REPO/build
-BINS=(ambit-agent ztunnel waypoint ambitctl)
+BINS=(ambit-agent ztunnel waypoint ambitctl ambit-cni)
 for b in "${BINS[@]}"; do
 	[ -x "$B/$b" ] || { echo "image: build/$b not built (make)" >&2; exit 1; }
 done

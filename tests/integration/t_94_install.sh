@@ -98,7 +98,7 @@ while IFS=$'\t' read -r -a cmd; do
 	expect_contains "$out" "${cmd[0]} "
 	n=$((n + 1))
 done <"$tmp/cmds"
-expect_eq "$n" 5 "containers checked (agent, ztunnel, CA, waypoint controller, ingress gateway)"
+expect_eq "$n" 6 "containers checked (agent, install-cni, ztunnel, CA, waypoint controller, ingress gateway)"
 out=$("$AGENT" --kube --no-such-flag --version 2>&1) && fail "the flag check cannot fail"
 
 # ---- CRDs from ambit's own field tables: valid objects, and no field ambit reads pruned ----

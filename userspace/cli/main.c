@@ -82,7 +82,7 @@ static const struct usage_entry {
     {"kubernetes", " install uninstall ",
      "  install [--set KEY=VALUE]... [--dry-run] [--kubeconfig F]   ambit on the cluster\n"
      "            (keys: namespace image trustDomain logLevel cgroupRoot caSecret\n"
-     "             captureMode)\n"
+     "             captureMode ingressGateway cniConfDir cniBinDir)\n"
      "  install crds [--dry-run [-o yaml|json]] [--kubeconfig F]   Istio's CRDs, from ambit's own "
      "schemas\n"
      "  uninstall [--set namespace=NS] [--dry-run] [--purge] [--kubeconfig F]\n"

@@ -40,6 +40,8 @@ static const struct key {
     {"caSecret", "ambit-ca-root", "a DNS label", NULL},
     {"captureMode", "auto", "auto, host or inpod", NULL},
     {"ingressGateway", "true", "true or false", NULL},
+    {"cniConfDir", "/etc/cni/net.d", "an absolute path", NULL},
+    {"cniBinDir", "/opt/cni/bin", "an absolute path", NULL},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -52,7 +54,9 @@ static bool value_ok(size_t k, const char *v)
 	case 3:
 		return !strcmp(v, "error") || !strcmp(v, "warn") || !strcmp(v, "info") ||
 		       !strcmp(v, "debug");
-	case 4: return v[0] == '/' && !strpbrk(v, "\"'\\ \n");
+	case 4:
+	case 8:
+	case 9: return v[0] == '/' && !strpbrk(v, "\"'\\ \n");
 	case 6: return !strcmp(v, "auto") || !strcmp(v, "host") || !strcmp(v, "inpod");
 	case 7: return !strcmp(v, "true") || !strcmp(v, "false");
 	default: return *v && !strpbrk(v, "\"'\\ \n\t#{}");
