@@ -17,7 +17,7 @@
 #define CNI_DEFAULT_AGENT_SOCKET "/run/ambit/agent.sock"
 #define CNI_DEFAULT_TIMEOUT_S 30
 
-/* The specification's error codes (SPEC.md, "Error"). */
+/* The error codes of the CNI specification (its "Error" section). */
 enum cni_error_code {
 	CNI_ERR_INCOMPATIBLE_VERSION = 1,
 	CNI_ERR_UNSUPPORTED_FIELD = 2,
