@@ -206,11 +206,45 @@ static void test_refusals(void **state)
 			 -EINVAL);
 }
 
+/*
+ * A sandbox with no process yet (runtimes run the CNI chain before its first process): its
+ * namespace found at the path the chain was given, checked to hold the pod's IP.
+ */
+static void test_at_netns_path(void **state)
+{
+	char why[512] = "", nsp[128], other[128];
+	struct stat st;
+	struct podns p;
+
+	snprintf(nsp, sizeof(nsp), "/run/netns/%s", ns1);
+	snprintf(other, sizeof(other), "/run/netns/%s", ns2);
+	assert_int_equal(sh("mkdir -p '%s/kubepods/besteffort/pod%s'", root, UID_D), 0);
+	assert_int_equal(podns_find(root, UID_D, ip4("10.244.1.7"), &p, why, sizeof(why)), -ESRCH);
+	assert_int_equal(podns_at(nsp, UID_D, ip4("10.244.1.7"), &p, why, sizeof(why)), 0);
+	/* The cgroup podns_find found stays. */
+	assert_non_null(strstr(p.cgroup, "/kubepods/besteffort/pod" UID_D));
+	assert_string_equal(p.netns, nsp);
+	assert_int_equal(p.pid, 0);
+	assert_int_equal(stat(nsp, &st), 0);
+	assert_int_equal(p.inode, st.st_ino);
+	assert_string_equal(p.host_iface, "hpod1");
+	assert_int_equal(p.host_ifindex, (int)if_nametoindex("hpod1"));
+	assert_int_equal(podns_at(other, UID_D, ip4("10.244.1.7"), &p, why, sizeof(why)),
+			 -EADDRNOTAVAIL);
+	assert_non_null(strstr(why, "does not hold 10.244.1.7"));
+	assert_int_equal(
+	    podns_at("/proc/self/ns/net", UID_D, ip4("10.244.1.7"), &p, why, sizeof(why)), -EPERM);
+	assert_int_equal(
+	    podns_at("/run/netns/ambit-no-such-ns", UID_D, ip4("10.244.1.7"), &p, why, sizeof(why)),
+	    -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_layouts),
 	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_at_netns_path),
 	};
 
 	if (geteuid() != 0) {

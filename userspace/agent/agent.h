@@ -61,9 +61,13 @@ struct agent_opts {
 
 struct jwks_fetcher;
 
-/* A pod's address as ambit-cni's ADD gave it (cnireq.c), until the Pod object shows it. */
+/*
+ * A pod's address and network namespace as ambit-cni's ADD gave them (cnireq.c): its sandbox
+ * has no process yet, and on Kubernetes its Pod object shows no IP until ADD returns.
+ */
 struct agent_cni_hint {
 	char *ns, *name;
+	char *netns; /* CNI_NETNS, or NULL */
 	uint32_t ip; /* network order */
 };
 
@@ -150,8 +154,13 @@ struct cJSON;
  * malloc'd result, or NULL with @err (refused), or NULL with @err empty (held: not in force yet).
  */
 char *agent_cni(void *ctx, const struct cJSON *req, char *err, size_t errlen);
-/* The address ambit-cni gave pod @ns/@name (network order), or 0 (ksource_set_ip_hint). */
-uint32_t agent_cni_ip_hint(void *ctx, const char *ns, const char *name);
+/*
+ * The address ambit-cni gave pod @ns/@name (network order), or 0; its netns path in *@netns
+ * (NULL: none given), borrowed until the next "cni" request (ksource_set_ip_hint).
+ */
+uint32_t agent_cni_ip_hint(void *ctx, const char *ns, const char *name, const char **netns);
+/* The netns path ambit-cni gave pod @uid ("ns/name"), or NULL (inpod's netns_hint). */
+const char *agent_cni_netns(void *ctx, const char *uid);
 /* Frees what the "cni" requests left (agent_cleanup). */
 void agent_cni_free(struct agent *a);
 /* Frees the agent's memory; closes the datapath handle leaving pins and filters in force. */

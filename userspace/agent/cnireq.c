@@ -10,9 +10,12 @@
  * (inpod.h). Until the agent has its config (no reconcile yet) it cannot judge a namespace, and
  * holds every pod, as istio-cni holds pods until its node agent is ready.
  *
- * ADD also leaves the pod's address from the chain's prevResult with the agent: on Kubernetes
- * the Pod object shows its IP only after the sandbox is up, which is after this ADD returns, so
- * the agent enrolls the pod by that address meanwhile (ksource_set_ip_hint). DEL takes it back.
+ * ADD also leaves the pod's address from the chain's prevResult and its CNI_NETNS with the
+ * agent: on Kubernetes the Pod object shows its IP only after the sandbox is up, which is after
+ * this ADD returns, so the agent enrolls the pod by that address meanwhile
+ * (ksource_set_ip_hint); and runtimes start the sandbox's first process only after the chain,
+ * so the pod's namespace is found at that path rather than from its cgroup's processes
+ * (podns_at). DEL takes them back.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,15 +37,20 @@ static struct agent_cni_hint *hint_find(struct agent *a, const char *ns, const c
 	return NULL;
 }
 
-/* Remembers @ip for the pod; true when that is news (a reconcile should take it up). */
-static bool hint_set(struct agent *a, const char *ns, const char *name, uint32_t ip)
+/* Remembers @ip and @netns for the pod; true when that is news (a reconcile takes it up). */
+static bool hint_set(struct agent *a, const char *ns, const char *name, uint32_t ip,
+		     const char *netns)
 {
 	struct agent_cni_hint *h = hint_find(a, ns, name), *p;
+	char *ns_copy = netns && netns[0] ? strdup(netns) : NULL;
 
 	if (h) {
-		bool changed = h->ip != ip;
+		bool changed =
+		    h->ip != ip || !h->netns != !ns_copy || (ns_copy && strcmp(h->netns, ns_copy));
 
 		h->ip = ip;
+		free(h->netns);
+		h->netns = ns_copy;
 		return changed;
 	}
 	p = realloc(a->cni_hints, (a->n_cni_hints + 1) * sizeof(*p));
@@ -52,10 +60,12 @@ static bool hint_set(struct agent *a, const char *ns, const char *name, uint32_t
 	h = &p[a->n_cni_hints];
 	h->ns = strdup(ns);
 	h->name = strdup(name);
+	h->netns = ns_copy;
 	h->ip = ip;
 	if (!h->ns || !h->name) {
 		free(h->ns);
 		free(h->name);
+		free(h->netns);
 		return false;
 	}
 	a->n_cni_hints++;
@@ -70,14 +80,31 @@ static void hint_drop(struct agent *a, const char *ns, const char *name)
 		return;
 	free(h->ns);
 	free(h->name);
+	free(h->netns);
 	*h = a->cni_hints[--a->n_cni_hints];
 }
 
-uint32_t agent_cni_ip_hint(void *ctx, const char *ns, const char *name)
+uint32_t agent_cni_ip_hint(void *ctx, const char *ns, const char *name, const char **netns)
 {
 	struct agent_cni_hint *h = hint_find(ctx, ns, name);
 
+	*netns = h ? h->netns : NULL;
 	return h ? h->ip : 0;
+}
+
+const char *agent_cni_netns(void *ctx, const char *uid)
+{
+	const char *slash = strchr(uid, '/');
+	struct agent *a = ctx;
+
+	for (size_t i = 0; slash && i < a->n_cni_hints; i++) {
+		const struct agent_cni_hint *h = &a->cni_hints[i];
+
+		if (strlen(h->ns) == (size_t)(slash - uid) && !strncmp(h->ns, uid, slash - uid) &&
+		    !strcmp(h->name, slash + 1))
+			return h->netns;
+	}
+	return NULL;
 }
 
 void agent_cni_free(struct agent *a)
@@ -85,6 +112,7 @@ void agent_cni_free(struct agent *a)
 	for (size_t i = 0; i < a->n_cni_hints; i++) {
 		free(a->cni_hints[i].ns);
 		free(a->cni_hints[i].name);
+		free(a->cni_hints[i].netns);
 	}
 	free(a->cni_hints);
 	a->cni_hints = NULL;
@@ -169,6 +197,7 @@ char *agent_cni(void *ctx, const struct cJSON *req, char *err, size_t errlen)
 	const char *name = str_field(req, "name");
 	const cJSON *ips = cJSON_GetObjectItemCaseSensitive(req, "ips");
 	const cJSON *first = cJSON_GetArrayItem(ips, 0);
+	const char *netns = str_field(req, "netns");
 	enum cni_judgement j;
 	char uid[512];
 	struct in_addr in;
@@ -192,7 +221,8 @@ char *agent_cni(void *ctx, const struct cJSON *req, char *err, size_t errlen)
 	}
 	j = judge(a, ns, name);
 	if (!strcmp(cmd, "add") && j != CNI_OUTSIDE && cJSON_IsString(first) &&
-	    inet_pton(AF_INET, first->valuestring, &in) == 1 && hint_set(a, ns, name, in.s_addr)) {
+	    inet_pton(AF_INET, first->valuestring, &in) == 1 &&
+	    hint_set(a, ns, name, in.s_addr, netns)) {
 		pr_info("cni: pod %s (%s) added by the runtime; capturing it", uid,
 			first->valuestring);
 		if (a->inpod.kick)

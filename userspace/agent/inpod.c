@@ -475,6 +475,13 @@ static struct inpod_pod *pod_up(struct inpod *m, const struct desired_local_pod 
 
 	inet_ntop(AF_INET, &lp->ip, ip, sizeof(ip));
 	err = podns_in_cgroup(lp->cgroup, lp->uid, lp->ip, &ns, why, sizeof(why));
+	/* The runtime runs the CNI chain before the sandbox's first process: ADD named it. */
+	if (err == -ESRCH && m->netns_hint) {
+		const char *netns = m->netns_hint(m->netns_hint_ctx, lp->uid);
+
+		if (netns)
+			err = podns_at(netns, lp->uid, lp->ip, &ns, why, sizeof(why));
+	}
 	if (err) {
 		pr_info("in-pod: pod %s (%s): %s; tried again shortly", lp->uid, ip, why);
 		return NULL;

@@ -71,6 +71,12 @@ struct inpod {
 	void (*kick)(void *arg);
 	void *kick_arg;
 	/*
+	 * May be NULL. The netns path the runtime gave pod @uid (ambit-cni's ADD), for a pod whose
+	 * cgroup holds no process yet; NULL when it gave none.
+	 */
+	const char *(*netns_hint)(void *ctx, const char *uid);
+	void *netns_hint_ctx;
+	/*
 	 * The first sync is done: until then the pods are not known (an agent just started, on
 	 * Kubernetes before its first list), so a ztunnel that connects is told nothing, and
 	 * above all not "synced", which would make it release every pod it holds.

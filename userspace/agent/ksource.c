@@ -116,12 +116,14 @@ struct ksource {
 	bool synced[N_RES];
 	size_t n_found;
 	struct pod_found *found;
-	uint32_t (*ip_hint)(void *ctx, const char *ns, const char *name);
+	uint32_t (*ip_hint)(void *ctx, const char *ns, const char *name, const char **netns);
 	void *ip_hint_ctx;
 };
 
 void ksource_set_ip_hint(struct ksource *ks,
-			 uint32_t (*hint)(void *ctx, const char *ns, const char *name), void *ctx)
+			 uint32_t (*hint)(void *ctx, const char *ns, const char *name,
+					  const char **netns),
+			 void *ctx)
 {
 	ks->ip_hint = hint;
 	ks->ip_hint_ctx = ctx;
@@ -332,12 +334,14 @@ static bool is_workload(const struct config_pod *p, uint32_t *ip)
  */
 static bool is_hinted(const struct ksource *ks, const struct config_pod *p, uint32_t *ip)
 {
+	const char *netns;
+
 	if (p->pod_ip || !ks->ip_hint || !p->spec.node_name || p->spec.host_network ||
 	    strcmp(p->spec.node_name, ks->node) || !p->meta.namespace)
 		return false;
 	if (p->phase && (!strcmp(p->phase, "Succeeded") || !strcmp(p->phase, "Failed")))
 		return false;
-	*ip = ks->ip_hint(ks->ip_hint_ctx, p->meta.namespace, p->meta.name);
+	*ip = ks->ip_hint(ks->ip_hint_ctx, p->meta.namespace, p->meta.name, &netns);
 	return *ip != 0;
 }
 
@@ -386,7 +390,15 @@ static void find_local(struct ksource *ks, const struct config_pod *p, uint32_t 
 		return;
 	f->seen = true;
 	if (!f->ok) {
-		if (podns_find(ks->cg_root, p->meta.uid, ip, &ns, why, sizeof(why)) == 0) {
+		int err = podns_find(ks->cg_root, p->meta.uid, ip, &ns, why, sizeof(why));
+		const char *netns = NULL;
+
+		/* No process in the sandbox yet: ambit-cni's ADD named its namespace. */
+		if (err == -ESRCH && ks->ip_hint &&
+		    ks->ip_hint(ks->ip_hint_ctx, p->meta.namespace, p->meta.name, &netns) == ip &&
+		    netns)
+			err = podns_at(netns, p->meta.uid, ip, &ns, why, sizeof(why));
+		if (err == 0) {
 			free(f->cgroup);
 			f->cgroup = strdup(ns.cgroup);
 			snprintf(f->host_iface, sizeof(f->host_iface), "%s", ns.host_iface);

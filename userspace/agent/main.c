@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ambit/clock.h"
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
 #include "ambit/version.h"
@@ -62,9 +63,17 @@
 	 IN_ATTRIB)
 #define RUNTIME_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_CREATE)
 
+#define CNI_RETRY_MS 250
+
 struct loop {
 	struct agent agent;
 	int epfd;
+	/*
+	 * ambit-cni's held requests are asked again after each reconcile and every
+	 * CNI_RETRY_MS otherwise (their timeouts), not after every event of a busy loop.
+	 */
+	bool cni_retry_due;
+	uint64_t cni_retry_ms;
 	struct agent_source sig, ino, debounce, certs, resync, kube, trim, jwks;
 	char runtime_dir[PATH_MAX];
 	int runtime_wd;
@@ -174,6 +183,7 @@ static void reconcile(struct loop *l)
 	time_t deadline, now;
 
 	agent_reconcile(&l->agent);
+	l->cni_retry_due = true;
 	lease_update(l);
 	arm(l->trim.fd, TRIM_IDLE_MS);
 	/*
@@ -659,6 +669,8 @@ static int startup(struct loop *l)
 	a->inpod_open = true;
 	a->inpod.kick = inpod_kick;
 	a->inpod.kick_arg = l;
+	a->inpod.netns_hint = agent_cni_netns;
+	a->inpod.netns_hint_ctx = a;
 	/* First reconcile before listening, so the first watcher gets a full snapshot at once. */
 	reconcile(l);
 	ops.get = agent_get;
@@ -725,7 +737,7 @@ int main(int argc, char **argv)
 	while (!err && !l.stop) {
 		struct epoll_event evs[32];
 		/* A held "cni" request times out even when nothing else happens. */
-		int n = epoll_wait(l.epfd, evs, 32, server_held(l.agent.srv) ? 250 : -1);
+		int n = epoll_wait(l.epfd, evs, 32, server_held(l.agent.srv) ? CNI_RETRY_MS : -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -739,7 +751,12 @@ int main(int argc, char **argv)
 
 			src->handle(src, evs[i].events);
 		}
-		server_retry(l.agent.srv);
+		if (server_held(l.agent.srv) &&
+		    (l.cni_retry_due || clock_mono_ms() - l.cni_retry_ms >= CNI_RETRY_MS)) {
+			server_retry(l.agent.srv);
+			l.cni_retry_due = false;
+			l.cni_retry_ms = clock_mono_ms();
+		}
 		server_reap(l.agent.srv);
 		wpserve_reap(&l.agent);
 	}

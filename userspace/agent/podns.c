@@ -235,3 +235,40 @@ int podns_in_cgroup(const char *cgroup, const char *uid, uint32_t ip, struct pod
 		 n_seen, n, addr);
 	return -EADDRNOTAVAIL;
 }
+
+int podns_at(const char *netns, const char *uid, uint32_t ip, struct podns *out, char *why,
+	     size_t len)
+{
+	struct stat st, self;
+	char addr[INET_ADDRSTRLEN];
+	int r, ifindex = 0, link = 0;
+
+	inet_ntop(AF_INET, &ip, addr, sizeof(addr));
+	if (stat(netns, &st) < 0) {
+		r = -errno;
+		snprintf(why, len, "pod %s: %s: %s", uid, netns, strerror(-r));
+		return r;
+	}
+	if (stat("/proc/self/ns/net", &self) == 0 && self.st_ino == st.st_ino) {
+		snprintf(why, len, "pod %s: %s is the node's network namespace", uid, netns);
+		return -EPERM;
+	}
+	r = holds_ip(netns, ip, &ifindex, &link);
+	if (r < 0) {
+		snprintf(why, len, "pod %s: entering %s: %s", uid, netns, strerror(-r));
+		return r;
+	}
+	if (r != 1) {
+		snprintf(why, len, "pod %s: %s does not hold %s", uid, netns, addr);
+		return -EADDRNOTAVAIL;
+	}
+	out->pid = 0;
+	out->pod_ifindex = ifindex;
+	out->inode = st.st_ino;
+	out->host_ifindex = 0;
+	out->host_iface[0] = '\0';
+	snprintf(out->netns, sizeof(out->netns), "%s", netns);
+	if (link > 0 && if_indextoname((unsigned int)link, out->host_iface))
+		out->host_ifindex = link;
+	return 0;
+}

@@ -25,7 +25,7 @@
 struct podns {
 	char cgroup[PATH_MAX]; /* the pod's cgroup directory */
 	int pid;	       /* a process in the namespace */
-	char netns[64];	       /* /proc/<pid>/ns/net */
+	char netns[256];       /* /proc/<pid>/ns/net, or the runtime's path (podns_at) */
 	uint64_t inode;	       /* the namespace's inode (its identity) */
 	/*
 	 * The node-side end of the veth holding the pod's IP (routed CNIs: where the tc program
@@ -51,5 +51,14 @@ int podns_find(const char *cg_root, const char *uid, uint32_t ip, struct podns *
  */
 int podns_in_cgroup(const char *cgroup, const char *uid, uint32_t ip, struct podns *out, char *why,
 		    size_t len);
+
+/*
+ * A pod whose sandbox has no process yet: runtimes (containerd, CRI-O) run the CNI chain before
+ * they start it, so ambit-cni's ADD names the namespace (CNI_NETNS, the runtime's bind mount)
+ * instead. Its namespace at @netns, which must hold @ip; out->cgroup is left as it is, pid 0.
+ * 0, -EADDRNOTAVAIL (@netns does not hold @ip), -EPERM (the node's own), or -errno.
+ */
+int podns_at(const char *netns, const char *uid, uint32_t ip, struct podns *out, char *why,
+	     size_t len);
 
 #endif
