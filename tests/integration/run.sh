@@ -77,7 +77,7 @@ fi
 # lists them; "" leaves the pass out.
 if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	export AMBIT_LOCAL_CNI=bridge
-	for t in ${AMBIT_IT_BRIDGE-t_10 t_20 t_30 t_40 t_50 t_63 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_83_waypoint_l7 t_95}; do
+	for t in ${AMBIT_IT_BRIDGE-t_10 t_20 t_30 t_40 t_50 t_63 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_83_waypoint_l7 t_95 t_54}; do
 		t=$(ls "$t"*.sh 2>/dev/null | head -1)
 		[ -n "$t" ] || continue
 		[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue

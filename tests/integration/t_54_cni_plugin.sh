@@ -5,7 +5,8 @@
 # as the kubelet sets them, in node1's network namespace against node1's agent. The conflist is
 # the node's, with ambit-cni put in it and on CNI_PATH by `ambit-agent --install-cni --once`.
 #  - ADD for a pod of an enrolled namespace is held until the agent captures the pod (its cgroup
-#    enrolled, tc on the veth the chain made), then returns the chain's result;
+#    enrolled, tc on the veth the chain made; in-pod mode, --cni bridge: the ztunnel listening in
+#    the netns ADD named, the pod having no process yet), then returns the chain's result;
 #  - ADD for a pod outside the mesh returns without the agent knowing the pod;
 #  - DEL releases, and succeeds again;
 #  - with the agent stopped, ADD fails with the specification's error (code 11, try again
@@ -150,7 +151,13 @@ expect_eq "$(jq -r '.cniVersion' <<<"$res")" "1.0.0" "ADD's result version"
 # Captured when ADD returned: the agent's maps hold the pod's cgroup and its veth.
 maps=$(actl maps --node node1)
 expect_eq "$(enrolled cni-a)" "true" "mesh/cni-a enrolled"
-grep -Eq "cgroup [0-9]+ +-> .* $ip_a\$" <<<"$maps" || fail "mesh/cni-a's cgroup not enrolled: $maps"
+grep -Eq "cgroup [0-9]+ +-> .* $ip_a( in-pod)?\$" <<<"$maps" || fail "mesh/cni-a's cgroup not enrolled: $maps"
+# In-pod mode (bridge): the ztunnel listens in the pod's netns, found from the path ADD gave, as
+# no process runs in the pod's cgroup.
+if [ "${AMBIT_LOCAL_CNI:-}" = bridge ]; then
+	grep -Eq "^ *$ip_a +-> in-pod 15006 listener" <<<"$maps" ||
+		fail "mesh/cni-a not captured in its netns: $maps"
+fi
 grep -Eq "^ *$veth_a +\( *[0-9]+\) -> .*only source $ip_a\$" <<<"$maps" ||
 	fail "mesh/cni-a's veth not in the maps: $maps"
 wait_log 10 node1-agent "pod mesh/cni-a: tc attached on $veth_a" || fail "no tc on $veth_a"
