@@ -19,6 +19,8 @@
 
 /* Names longer than this are never the mesh's (a DNS name is at most 253 characters). */
 #define NAME_MAX_LEN 256
+/* The opcode of message @m (at least a header), read from the header alone. */
+#define DNS_OPCODE(m) (((m)[2] >> 3) & 0xf)
 
 struct rec {
 	char *name; /* NULL: an empty slot */
@@ -236,6 +238,60 @@ static uint32_t pod_address(const struct dns_table *t, const char *name)
 	return w && w->namespace && !strcmp(w->namespace, ns) ? a.s_addr : 0;
 }
 
+/* A Kubernetes Service without a cluster IP: its name is its endpoints' addresses. */
+static bool headless(const struct snap_service *svc)
+{
+	return svc->kind == SNAP_SVC_SERVICE && !svc->vip;
+}
+
+/*
+ * The first label of endpoint @ip of headless Service @svc, into @buf: the pod's spec.hostname
+ * when its spec.subdomain is @svc (in @svc's namespace), as Kubernetes' endpoints carry it, else
+ * its address dashed ("10-98-1-5"), as CoreDNS names an endpoint without one.
+ */
+static const char *member_label(const struct dns_table *t, const struct snap_service *svc,
+				uint32_t ip, char *buf, size_t len)
+{
+	const struct snap_workload *w = snapshot_workload_by_ip(t->s, ip);
+	struct in_addr a = {.s_addr = ip};
+
+	if (w && w->hostname && w->hostname[0] && w->subdomain && w->namespace &&
+	    !strcmp(w->subdomain, svc->name) && !strcmp(w->namespace, svc->namespace))
+		return w->hostname;
+	inet_ntop(AF_INET, &a, buf, (socklen_t)len);
+	for (char *p = buf; *p; p++)
+		if (*p == '.')
+			*p = '-';
+	return buf;
+}
+
+/*
+ * `<label>.<headless service>`: one endpoint of a headless Service by its hostname or dashed
+ * address (member_label). Its address, or 0.
+ */
+static uint32_t lookup_member(const struct dns_table *t, const struct snap_workload *client,
+			      const char *name)
+{
+	const char *dot = strchr(name, '.');
+	const struct snap_service *svc;
+	char buf[INET_ADDRSTRLEN];
+	size_t n;
+
+	if (!dot || !dot[1])
+		return 0;
+	n = (size_t)(dot - name);
+	svc = lookup(t, client, dot + 1);
+	if (!svc || !headless(svc))
+		return 0;
+	for (size_t i = 0; i < svc->nendpoints; i++) {
+		const char *l = member_label(t, svc, svc->endpoints[i], buf, sizeof(buf));
+
+		if (strlen(l) == n && !strncasecmp(l, name, n))
+			return svc->endpoints[i];
+	}
+	return 0;
+}
+
 /* ---- messages ---- */
 
 static ldns_rr *rr_new(ldns_rr_type type, const ldns_rdf *owner)
@@ -251,13 +307,12 @@ static ldns_rr *rr_new(ldns_rr_type type, const ldns_rdf *owner)
 	return rr;
 }
 
-static int push_a(ldns_pkt *p, const ldns_rdf *owner, uint32_t ip)
+static int push_a_in(ldns_pkt *p, ldns_pkt_section sec, const ldns_rdf *owner, uint32_t ip)
 {
 	ldns_rr *rr = rr_new(LDNS_RR_TYPE_A, owner);
 	ldns_rdf *d = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, 4, &ip);
 
-	if (!rr || !d || !ldns_rr_push_rdf(rr, d) ||
-	    !ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr)) {
+	if (!rr || !d || !ldns_rr_push_rdf(rr, d) || !ldns_pkt_push_rr(p, sec, rr)) {
 		ldns_rdf_deep_free(d);
 		ldns_rr_free(rr);
 		return -ENOMEM;
@@ -265,29 +320,34 @@ static int push_a(ldns_pkt *p, const ldns_rdf *owner, uint32_t ip)
 	return 0;
 }
 
+static int push_a(ldns_pkt *p, const ldns_rdf *owner, uint32_t ip)
+{
+	return push_a_in(p, LDNS_SECTION_ANSWER, owner, ip);
+}
+
 /* The addresses of @svc: its own, else its endpoints (a headless Service, an entry's). */
-static int push_addresses(ldns_pkt *p, const ldns_rdf *owner, const struct snap_service *svc)
+static int push_addresses(ldns_pkt *p, ldns_pkt_section sec, const ldns_rdf *owner,
+			  const struct snap_service *svc)
 {
 	int err = 0;
 
 	if (svc->vip)
-		return push_a(p, owner, svc->vip);
+		return push_a_in(p, sec, owner, svc->vip);
 	for (size_t i = 0; i < svc->nendpoints && !err; i++)
-		err = push_a(p, owner, svc->endpoints[i]);
+		err = push_a_in(p, sec, owner, svc->endpoints[i]);
 	return err;
 }
 
-static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *t,
-		    const struct snap_service *svc, uint16_t port)
+/* One SRV record (priority 0, @weight) for @port on @target (a name with its root dot). */
+static int push_srv1(ldns_pkt *p, const ldns_rdf *owner, uint16_t weight, uint16_t port,
+		     const char *target)
 {
-	char target[NAME_MAX_LEN * 2];
 	ldns_rr *rr = rr_new(LDNS_RR_TYPE_SRV, owner);
 	ldns_rdf *d[4];
 	bool ok = rr != NULL;
 
-	snprintf(target, sizeof(target), "%s.%s.svc.%s.", svc->name, svc->namespace, t->domain);
-	d[0] = ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 0);	/* priority */
-	d[1] = ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 100); /* weight */
+	d[0] = ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 0); /* priority */
+	d[1] = ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, weight);
 	d[2] = ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, port);
 	d[3] = ldns_dname_new_frm_str(target);
 	for (int i = 0; i < 4; i++) {
@@ -303,13 +363,70 @@ static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *
 	return 0;
 }
 
+/* Where endpoint @ip of @svc takes port @sp: its own number (ep_ports), else the targetPort. */
+static uint16_t endpoint_port(const struct snap_service *svc, const struct snap_service_port *sp,
+			      uint32_t ip)
+{
+	for (size_t i = 0; i < svc->n_ep_ports; i++)
+		if (svc->ep_ports[i].ip == ip && svc->ep_ports[i].port == sp->port)
+			return svc->ep_ports[i].target_port;
+	return sp->target_port ? sp->target_port : sp->port;
+}
+
+/*
+ * The SRV answer for port @sp of @svc, with the targets' addresses in the additional section
+ * (as CoreDNS gives them, so a client needs no second query). A Service with a cluster IP (or
+ * an entry) is one target, its own name, on the Service's port; a headless Service one target
+ * an endpoint, `<member_label>.<svc>.<ns>.svc.<domain>`, on the port the endpoint listens on
+ * (istio/istio#55979: one record for the Service's own name told a client nothing of its pods),
+ * weights shared out as CoreDNS does (100 / n).
+ */
+static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *t,
+		    const struct snap_service *svc, const struct snap_service_port *sp)
+{
+	char target[NAME_MAX_LEN * 2], buf[INET_ADDRSTRLEN];
+	uint16_t weight;
+	ldns_rdf *tn;
+	int err = 0;
+
+	if (!headless(svc) || !svc->name || !svc->namespace) {
+		snprintf(target, sizeof(target), "%s.%s.svc.%s.", svc->name, svc->namespace,
+			 t->domain);
+		if (svc->kind != SNAP_SVC_SERVICE)
+			snprintf(target, sizeof(target), "%s.", svc->hostname);
+		if ((err = push_srv1(p, owner, 100, sp->port, target)))
+			return err;
+		if (!(tn = ldns_dname_new_frm_str(target)))
+			return -ENOMEM;
+		err = push_addresses(p, LDNS_SECTION_ADDITIONAL, tn, svc);
+		ldns_rdf_deep_free(tn);
+		return err;
+	}
+	weight = svc->nendpoints > 100 ? 1 : (uint16_t)(100 / (svc->nendpoints ?: 1));
+	for (size_t i = 0; i < svc->nendpoints && !err; i++) {
+		uint32_t ip = svc->endpoints[i];
+
+		snprintf(target, sizeof(target), "%s.%s.%s.svc.%s.",
+			 member_label(t, svc, ip, buf, sizeof(buf)), svc->name, svc->namespace,
+			 t->domain);
+		err = push_srv1(p, owner, weight, endpoint_port(svc, sp, ip), target);
+		if (!err && !(tn = ldns_dname_new_frm_str(target)))
+			err = -ENOMEM;
+		if (!err) {
+			err = push_a_in(p, LDNS_SECTION_ADDITIONAL, tn, ip);
+			ldns_rdf_deep_free(tn);
+		}
+	}
+	return err;
+}
+
 /*
  * `_port._tcp.<service name>`: the Service and the port named so (Kubernetes' SRV records). NULL
  * when @name is not one.
  */
 static const struct snap_service *lookup_srv(const struct dns_table *t,
 					     const struct snap_workload *client, const char *name,
-					     uint16_t *port, bool *is_srv)
+					     const struct snap_service_port **port, bool *is_srv)
 {
 	const char *d1 = strchr(name, '.'), *d2;
 	const struct snap_service *svc;
@@ -329,7 +446,7 @@ static const struct snap_service *lookup_srv(const struct dns_table *t,
 	svc = lookup(t, client, d2 + 1);
 	for (size_t i = 0; svc && i < svc->nports; i++)
 		if (svc->ports[i].name && !strcasecmp(svc->ports[i].name, pname)) {
-			*port = svc->ports[i].port;
+			*port = &svc->ports[i];
 			return svc;
 		}
 	return NULL;
@@ -376,6 +493,9 @@ static int wire(ldns_pkt *p, size_t max, uint8_t **out, size_t *outlen)
 	ldns_rr_list_deep_free(ldns_pkt_answer(p));
 	ldns_pkt_set_answer(p, ldns_rr_list_new());
 	ldns_pkt_set_ancount(p, 0);
+	ldns_rr_list_deep_free(ldns_pkt_additional(p));
+	ldns_pkt_set_additional(p, ldns_rr_list_new());
+	ldns_pkt_set_arcount(p, 0);
 	ldns_pkt_set_tc(p, true);
 	if (ldns_pkt2wire(out, p, outlen) != LDNS_STATUS_OK)
 		return -ENOMEM;
@@ -428,10 +548,10 @@ static enum dns_verdict answer(const struct dns_table *t, const struct snap_work
 	const ldns_rr *question = ldns_rr_list_rr(ldns_pkt_question(q), 0);
 	ldns_rr_type type = ldns_rr_get_type(question);
 	const ldns_rdf *owner = ldns_rr_owner(question);
+	const struct snap_service_port *port = NULL;
 	const struct snap_service *svc;
 	char name[NAME_MAX_LEN];
 	uint32_t pod = 0;
-	uint16_t port = 0;
 	bool is_srv;
 	ldns_pkt *p;
 	int err = 0;
@@ -442,6 +562,8 @@ static enum dns_verdict answer(const struct dns_table *t, const struct snap_work
 	if (!is_srv)
 		svc = lookup(t, client, name);
 	if (!svc && !is_srv)
+		pod = lookup_member(t, client, name);
+	if (!svc && !is_srv && !pod)
 		pod = pod_address(t, name);
 	if (!svc && !pod) {
 		if (forward_cluster || !under(name, t->domain, t->domain_len))
@@ -454,7 +576,7 @@ static enum dns_verdict answer(const struct dns_table *t, const struct snap_work
 		else if (p && is_srv && (type == LDNS_RR_TYPE_SRV || type == LDNS_RR_TYPE_ANY))
 			err = push_srv(p, owner, t, svc, port);
 		else if (p && !is_srv && (type == LDNS_RR_TYPE_A || type == LDNS_RR_TYPE_ANY))
-			err = push_addresses(p, owner, svc);
+			err = push_addresses(p, LDNS_SECTION_ANSWER, owner, svc);
 	}
 	if (!p || err || wire(p, max, out, outlen)) {
 		ldns_pkt_free(p);
@@ -476,15 +598,17 @@ enum dns_verdict dns_query(const struct dns_table *t, const struct snap_workload
 	/* Shorter than a header, or a response: never answered (no reflection loops). */
 	if (len < LDNS_HEADER_SIZE || (q[2] & 0x80))
 		return DNS_DROP;
+	/*
+	 * UPDATE, NOTIFY and every opcode but QUERY are the node's resolvers' to answer (or
+	 * refuse), as they would be without the proxy (istio/istio#55962: NOTIMP here broke
+	 * nsupdate): sent on as they are, unread, from the header alone.
+	 */
+	if (DNS_OPCODE(q) != LDNS_PACKET_QUERY)
+		return DNS_FORWARD;
 	if (ldns_wire2pkt(&pkt, q, len) != LDNS_STATUS_OK)
 		return formerr(q, out, outlen);
-	if (ldns_pkt_get_opcode(pkt) != LDNS_PACKET_QUERY ||
-	    ldns_rr_list_rr_count(ldns_pkt_question(pkt)) != 1) {
-		ldns_pkt *p =
-		    reply_to(pkt,
-			     ldns_pkt_get_opcode(pkt) != LDNS_PACKET_QUERY ? LDNS_RCODE_NOTIMPL
-									   : LDNS_RCODE_FORMERR,
-			     false);
+	if (ldns_rr_list_rr_count(ldns_pkt_question(pkt)) != 1) {
+		ldns_pkt *p = reply_to(pkt, LDNS_RCODE_FORMERR, false);
 
 		v = p && !wire(p, DNS_UDP_PLAIN, out, outlen) ? DNS_ANSWER : DNS_DROP;
 		ldns_pkt_free(p);
@@ -540,8 +664,14 @@ int dns_upstream_check(const uint8_t *r, size_t rlen, const uint8_t *q, size_t q
 	int ret = -EPROTO;
 
 	if (rlen < LDNS_HEADER_SIZE || qlen < LDNS_HEADER_SIZE || !(r[2] & 0x80) || r[0] != q[0] ||
-	    r[1] != q[1])
+	    r[1] != q[1] || DNS_OPCODE(r) != DNS_OPCODE(q))
 		return -EPROTO;
+	/*
+	 * Another opcode's response may leave its sections out (RFC 2136 §3.8 for UPDATE's zone,
+	 * and NOTIFY's question, RFC 1996 §4.7, is echoed by most servers, not all).
+	 */
+	if (DNS_OPCODE(q) != LDNS_PACKET_QUERY && !(r[4] << 8 | r[5]))
+		return 0;
 	if (!question_of(r, rlen, &rn, &rtc) && !question_of(q, qlen, &qn, &qtc) && rtc == qtc &&
 	    ldns_dname_compare(rn, qn) == 0)
 		ret = 0;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The DNS proxy's decisions (dns.c), pure functions of a snapshot: which names the mesh answers
- * (Services, headless Services' endpoints, ServiceEntry hosts with their allocated addresses,
- * pods by their dashed address, SRV for Service ports), what a query gets, and whether an
- * upstream's answer belongs to a query. The wire format is ldns's; the sockets are dns_server.c's.
+ * (Services, headless Services' endpoints and their pods' hostnames, ServiceEntry hosts with
+ * their allocated addresses, pods by their dashed address, SRV for Service ports), what a query
+ * gets, and whether an upstream's answer belongs to a query. The wire format is ldns's; the sockets
+ * are dns_server.c's.
  */
 #ifndef ZT_DNS_H
 #define ZT_DNS_H
@@ -38,12 +39,16 @@ enum dns_verdict {
 /*
  * Decides query @q (@len bytes) of @client (its workload, may be NULL: then short names are not
  * expanded and exportTo-limited entries are not seen). A name the table has is answered (A; AAAA
- * and other types with no record: NOERROR without answers; SRV for `_port._tcp.svc.ns.svc`);
- * an unknown name under the cluster domain is NXDOMAIN unless @forward_cluster (then, as every
- * other name, forwarded); a malformed query with a readable header gets FORMERR, anything that is
- * not a standard query NOTIMP. The response, in *@out (malloc'd, *@outlen bytes), fits @max bytes
- * (0: UDP's, 512 or the client's EDNS size up to DNS_UDP_EDNS_MAX), else it goes truncated (TC,
- * no answers): the client asks again over TCP.
+ * and other types with no record: NOERROR without answers; SRV for `_port._tcp.svc.ns.svc`:
+ * the Service on its port, or for a headless Service each endpoint, by its pod's hostname when
+ * the pod's subdomain is the Service, else its dashed address, on the endpoint's port, with the
+ * targets' A records in the additional section); `<hostname or a-b-c-d>.<headless svc>.ns.svc`
+ * is that endpoint; an unknown name under the cluster domain is NXDOMAIN unless
+ * @forward_cluster (then, as every other name, forwarded); a malformed query with a readable
+ * header gets FORMERR. Any other opcode than QUERY (UPDATE, NOTIFY...) is forwarded unread.
+ * The response, in *@out (malloc'd, *@outlen bytes), fits @max bytes (0: UDP's, 512 or the
+ * client's EDNS size up to DNS_UDP_EDNS_MAX), else it goes truncated (TC, no records): the
+ * client asks again over TCP.
  */
 enum dns_verdict dns_query(const struct dns_table *t, const struct snap_workload *client,
 			   const uint8_t *q, size_t len, size_t max, bool forward_cluster,
@@ -53,8 +58,9 @@ enum dns_verdict dns_query(const struct dns_table *t, const struct snap_workload
 int dns_question_type(const uint8_t *q, size_t len);
 
 /*
- * Whether @r (@rlen bytes, from upstream) answers query @q: a response (QR), with @q's id and the
- * same question (names compared without case). 0, or -EPROTO.
+ * Whether @r (@rlen bytes, from upstream) answers query @q: a response (QR), with @q's id and
+ * opcode and the same question (names compared without case; another opcode's response may have
+ * none). 0, or -EPROTO.
  */
 int dns_upstream_check(const uint8_t *r, size_t rlen, const uint8_t *q, size_t qlen);
 

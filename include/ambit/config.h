@@ -114,6 +114,11 @@ struct config_pod_spec {
 	struct config_container_port *ports; /* containers[*].ports */
 	enum config_restart_policy restart_policy;
 	struct config_security security;
+	/*
+	 * spec.hostname and spec.subdomain, or NULL: with a headless Service named @subdomain in
+	 * its namespace, the pod is <hostname>.<subdomain>.<ns>.svc.<domain> in DNS.
+	 */
+	char *hostname, *subdomain;
 };
 
 struct config_pod {

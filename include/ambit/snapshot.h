@@ -56,6 +56,11 @@ struct snap_workload {
 	 */
 	char *canonical_service;
 	char *canonical_revision;
+	/*
+	 * The pod's spec.hostname and spec.subdomain, JSON "hostname" and "subdomain" (NULL: none):
+	 * an endpoint of the headless Service @subdomain is <hostname>.<subdomain>.<ns>.svc in DNS.
+	 */
+	char *hostname, *subdomain;
 	uint32_t ip;
 	uint32_t node_ip;
 	bool enrolled;

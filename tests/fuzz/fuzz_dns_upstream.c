@@ -50,6 +50,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t *q = query(qs[i].name, qs[i].type, id, &len);
 
 		(void)dns_upstream_check(data, size, q, len);
+		/* The same query under the answer's opcode (an UPDATE's, a NOTIFY's forwarded). */
+		if (size > 2) {
+			q[2] = (uint8_t)((q[2] & ~0x78) | (data[2] & 0x78));
+			(void)dns_upstream_check(data, size, q, len);
+		}
 		free(q);
 	}
 	return 0;

@@ -148,8 +148,9 @@ static void test_api_pod(void **state)
 	    "\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"name\":\"n\","
 	    "\"uid\":\"u1\"},{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\","
 	    "\"name\":\"r-7d9f\",\"uid\":\"u2\",\"controller\":true,\"blockOwnerDeletion\":true}]},"
-	    "\"spec\":{\"nodeName\":\"node1\",\"hostNetwork\":true,\"containers\":[{\"name\":\"c\","
-	    "\"image\":\"x\"}]},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.1.2.3\","
+	    "\"spec\":{\"nodeName\":\"node1\",\"hostNetwork\":true,\"hostname\":\"primary\","
+	    "\"subdomain\":\"db\",\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]},\"status\":{"
+	    "\"phase\":\"Running\",\"podIP\":\"10.1.2.3\","
 	    "\"hostIP\":\"10.0.0.1\",\"observedGeneration\":2,\"conditions\":[{\"type\":"
 	    "\"Initialized\",\"status\":\"True\"},{\"type\":\"Ready\",\"status\":\"False\","
 	    "\"reason\":\"ContainersNotReady\",\"lastTransitionTime\":null,\"newField\":1}]}}";
@@ -164,6 +165,8 @@ static void test_api_pod(void **state)
 	assert_string_equal(p->meta.controller_name, "r-7d9f");
 	assert_true(p->spec.host_network);
 	assert_string_equal(p->spec.node_name, "node1");
+	assert_string_equal(p->spec.hostname, "primary");
+	assert_string_equal(p->spec.subdomain, "db");
 	assert_string_equal(p->phase, "Running");
 	assert_string_equal(p->pod_ip, "10.1.2.3");
 	assert_string_equal(p->host_ip, "10.0.0.1");

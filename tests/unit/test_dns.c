@@ -2,8 +2,9 @@
 /*
  * The DNS proxy's answers (ztunnel/dns.c): Services by every name a pod may use, headless
  * Services, ServiceEntry hosts and their exportTo, pods by dashed address, SRV, NXDOMAIN under
- * the cluster domain, forwarding, truncation, malformed queries, and the check of upstream
- * answers. Queries are made and answers read with ldns, as a resolver would.
+ * the cluster domain, forwarding, truncation, malformed queries, headless Services' SRV and
+ * their pods' hostnames, other opcodes forwarded, and the check of upstream answers. Queries
+ * are made and answers read with ldns, as a resolver would.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,12 +25,17 @@
 static const char SNAP[] =
     "{\"version\":1,\"node\":\"n1\",\"workloads\":["
     "{\"uid\":\"mesh/client-0\",\"name\":\"client-0\",\"namespace\":\"mesh\",\"ip\":\"10.98.1.3\","
-    " \"enrolled\":true}],"
+    " \"enrolled\":true},"
+    "{\"uid\":\"mesh/db-0\",\"name\":\"db-0\",\"namespace\":\"mesh\",\"ip\":\"10.98.1.5\","
+    " \"hostname\":\"primary\",\"subdomain\":\"db\"},"
+    "{\"uid\":\"mesh/db-1\",\"name\":\"db-1\",\"namespace\":\"mesh\",\"ip\":\"10.98.2.5\","
+    " \"hostname\":\"spare\",\"subdomain\":\"elsewhere\"}],"
     "\"services\":["
     "{\"name\":\"server\",\"namespace\":\"mesh\",\"vip\":\"10.96.0.10\","
     " \"ports\":[{\"name\":\"http\",\"port\":80,\"targetPort\":8080}],\"endpoints\":[]},"
     "{\"name\":\"db\",\"namespace\":\"mesh\",\"vip\":\"0.0.0.0\","
-    " \"ports\":[{\"name\":\"pg\",\"port\":5432}],\"endpoints\":[\"10.98.1.5\",\"10.98.2.5\"]},"
+    " \"ports\":[{\"name\":\"pg\",\"port\":5432,\"targetPort\":15432}],"
+    " \"endpoints\":[\"10.98.1.5\",\"10.98.2.5\"]},"
     "{\"name\":\"big\",\"namespace\":\"mesh\",\"vip\":\"0.0.0.0\",\"ports\":[],\"endpoints\":[%s]}]"
     ","
     "\"serviceEntries\":["
@@ -263,6 +269,108 @@ static void test_srv(void **state)
 	ldns_pkt_free(p);
 }
 
+/* The SRV record @i of @p's answer: its weight and port, and its target in @target. */
+static void srv_of(const ldns_pkt *p, size_t i, uint16_t *weight, uint16_t *port, char *target,
+		   size_t len)
+{
+	const ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_answer(p), i);
+	char *t;
+
+	assert_non_null(rr);
+	assert_int_equal(ldns_rr_get_type(rr), LDNS_RR_TYPE_SRV);
+	assert_int_equal(ldns_rdf2native_int16(ldns_rr_rdf(rr, 0)), 0);
+	*weight = ldns_rdf2native_int16(ldns_rr_rdf(rr, 1));
+	*port = ldns_rdf2native_int16(ldns_rr_rdf(rr, 2));
+	t = ldns_rdf2str(ldns_rr_rdf(rr, 3));
+	snprintf(target, len, "%s", t);
+	free(t);
+}
+
+/* The address additional record @name has in @p (an A record), or 0. */
+static uint32_t additional_a(const ldns_pkt *p, const char *name)
+{
+	const ldns_rr_list *ad = ldns_pkt_additional(p);
+	uint32_t ip = 0;
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ad); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(ad, i);
+		char *o = ldns_rdf2str(ldns_rr_owner(rr));
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_A && !strcmp(o, name))
+			memcpy(&ip, ldns_rdf_data(ldns_rr_rdf(rr, 0)), 4);
+		free(o);
+	}
+	return ip;
+}
+
+/*
+ * A headless Service's SRV (istio/istio#55979): one record an endpoint, on the port the endpoint
+ * listens on, named by its pod's hostname when the pod's subdomain is the Service, else by its
+ * dashed address, each target's address in the additional section; and those names resolve.
+ */
+static void test_headless_srv(void **state)
+{
+	/*
+	 * Not names: a hostname whose subdomain is another Service, a named pod by its address, a
+	 * member of a Service with a cluster IP.
+	 */
+	static const char *const none[] = {
+	    "spare.db.mesh.svc.cluster.local.",
+	    "10-98-1-5.db.mesh.svc.cluster.local.",
+	    "10-98-1-5.server.mesh.svc.cluster.local.",
+	};
+	struct fx *f = *state;
+	char target[300];
+	uint16_t weight, port;
+	enum dns_verdict v;
+	ldns_pkt *p;
+
+	p = ask(f, f->client, "_pg._tcp.db.mesh.svc.cluster.local.", LDNS_RR_TYPE_SRV, 0, 0, false,
+		&v);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(p), 2);
+	srv_of(p, 0, &weight, &port, target, sizeof(target));
+	assert_int_equal(weight, 50);
+	assert_int_equal(port, 15432);
+	assert_string_equal(target, "primary.db.mesh.svc.cluster.local.");
+	srv_of(p, 1, &weight, &port, target, sizeof(target));
+	assert_int_equal(port, 15432);
+	assert_string_equal(target, "10-98-2-5.db.mesh.svc.cluster.local.");
+	assert_int_equal(ldns_pkt_arcount(p), 2);
+	assert_int_equal(additional_a(p, "primary.db.mesh.svc.cluster.local."), ip4("10.98.1.5"));
+	assert_int_equal(additional_a(p, "10-98-2-5.db.mesh.svc.cluster.local."), ip4("10.98.2.5"));
+	ldns_pkt_free(p);
+	/* The targets resolve: by hostname, by dashed address, by the short forms a pod uses. */
+	p = ask(f, f->client, "Primary.db.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 0, 0, false,
+		&v);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	assert_int_equal(a_of(p, 0), ip4("10.98.1.5"));
+	ldns_pkt_free(p);
+	p = ask(f, f->client, "10-98-2-5.db.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 0, 0, false,
+		&v);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	assert_int_equal(a_of(p, 0), ip4("10.98.2.5"));
+	ldns_pkt_free(p);
+	p = ask(f, f->client, "primary.db.", LDNS_RR_TYPE_A, 0, 0, false, &v);
+	assert_int_equal(a_of(p, 0), ip4("10.98.1.5"));
+	ldns_pkt_free(p);
+	p = ask(f, f->client, "primary.db.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA, 0, 0, false,
+		&v);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(p), 0);
+	ldns_pkt_free(p);
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+		p = ask(f, f->client, none[i], LDNS_RR_TYPE_A, 0, 0, false, &v);
+		assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+		ldns_pkt_free(p);
+	}
+	/* A Service with a cluster IP: its own name, its address beside. */
+	p = ask(f, f->client, "_http._tcp.server.mesh.svc.cluster.local.", LDNS_RR_TYPE_SRV, 0, 0,
+		false, &v);
+	assert_int_equal(additional_a(p, "server.mesh.svc.cluster.local."), ip4("10.96.0.10"));
+	ldns_pkt_free(p);
+}
+
 /* 100 addresses (1.6 kB): truncated over UDP (plain and EDNS 1232), whole over TCP. */
 static void test_truncation(void **state)
 {
@@ -306,15 +414,32 @@ static void test_malformed(void **state)
 	q = query("server.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 0, &len);
 	q[2] |= 0x80;
 	assert_int_equal(dns_query(f->t, f->client, q, len, 0, false, &out, &outlen), DNS_DROP);
-	/* Another opcode (STATUS): NOTIMP. */
-	q[2] = (uint8_t)(2 << 3);
-	assert_int_equal(dns_query(f->t, f->client, q, len, 0, false, &out, &outlen), DNS_ANSWER);
-	p = NULL;
-	assert_int_equal(ldns_wire2pkt(&p, out, outlen), LDNS_STATUS_OK);
-	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOTIMPL);
-	ldns_pkt_free(p);
-	free(out);
 	free(q);
+}
+
+/*
+ * Every opcode but QUERY (STATUS, NOTIFY, UPDATE, DSO) goes to the node's resolvers unread, even
+ * one ldns could not read, and even for a name of the mesh (istio/istio#55962: NOTIMP before).
+ */
+static void test_other_opcodes(void **state)
+{
+	static const int opcodes[] = {LDNS_PACKET_STATUS, LDNS_PACKET_NOTIFY, LDNS_PACKET_UPDATE,
+				      6};
+	struct fx *f = *state;
+	uint8_t *out = NULL, *q;
+	size_t outlen, len;
+
+	for (size_t i = 0; i < sizeof(opcodes) / sizeof(opcodes[0]); i++) {
+		q = query("server.mesh.svc.cluster.local.", LDNS_RR_TYPE_SOA, 0, &len);
+		q[2] = (uint8_t)((q[2] & ~0x78) | opcodes[i] << 3);
+		assert_int_equal(dns_query(f->t, f->client, q, len, 0, false, &out, &outlen),
+				 DNS_FORWARD);
+		assert_null(out);
+		/* Cut short inside its question: still the resolvers' to judge. */
+		assert_int_equal(dns_query(f->t, f->client, q, len - 3, 0, false, &out, &outlen),
+				 DNS_FORWARD);
+		free(q);
+	}
 }
 
 /* The forwarder's check of upstream answers, and its SERVFAIL. */
@@ -341,6 +466,24 @@ static void test_upstream_check(void **state)
 	assert_int_equal(dns_upstream_check(o, olen, q, qlen), -EPROTO); /* another type */
 	free(o);
 	assert_int_equal(dns_upstream_check(q, 5, q, qlen), -EPROTO);
+	/*
+	 * An UPDATE's response: with its zone or without (RFC 2136 §3.8), but of its opcode;
+	 * another opcode's response never answers it.
+	 */
+	q[2] = (uint8_t)((q[2] & ~0x78) | LDNS_PACKET_UPDATE << 3);
+	o = query("example.org.", LDNS_RR_TYPE_A, 0, &olen);
+	o[2] = (uint8_t)(0x80 | LDNS_PACKET_UPDATE << 3);
+	assert_int_equal(dns_upstream_check(o, olen, q, qlen), 0);
+	o[5] = 0; /* ZOCOUNT 0, the zone left out */
+	assert_int_equal(dns_upstream_check(o, 12, q, qlen), 0);
+	o[2] = 0x80;
+	assert_int_equal(dns_upstream_check(o, 12, q, qlen), -EPROTO);
+	free(o);
+	o = query("example.net.", LDNS_RR_TYPE_A, 0, &olen);
+	o[2] = (uint8_t)(0x80 | LDNS_PACKET_UPDATE << 3);
+	assert_int_equal(dns_upstream_check(o, olen, q, qlen), -EPROTO); /* another zone */
+	free(o);
+	q[2] &= (uint8_t)~0x78;
 	assert_int_equal(dns_servfail(q, qlen, &s, &olen), 0);
 	assert_int_equal(ldns_wire2pkt(&p, s, olen), LDNS_STATUS_OK);
 	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
@@ -449,6 +592,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_srv, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_opcodes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_headless_srv, setup, teardown),
 	    cmocka_unit_test(test_upstream_check),
 	    cmocka_unit_test(test_answer_addrs),
 	    cmocka_unit_test(test_stats),

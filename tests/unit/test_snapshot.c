@@ -58,6 +58,9 @@ static struct snapshot *sample(void)
 		w->node_ip = ip(i ? "10.99.0.12" : "10.99.0.11");
 		w->enrolled = i == 0;
 	}
+	/* A pod named under a headless Service (spec.hostname, spec.subdomain). */
+	s->workloads[1].hostname = strdup("primary");
+	s->workloads[1].subdomain = strdup("web");
 	s->n_services = 1;
 	s->services = calloc(1, sizeof(*s->services));
 	s->services[0].name = strdup("web");
@@ -104,6 +107,11 @@ static void test_round_trip(void **state)
 	assert_int_equal(d->workloads[1].ip, s->workloads[1].ip);
 	assert_true(d->workloads[0].enrolled);
 	assert_false(d->workloads[1].enrolled);
+	assert_string_equal(d->workloads[1].hostname, "primary");
+	assert_string_equal(d->workloads[1].subdomain, "web");
+	assert_null(d->workloads[0].hostname); /* absent stays absent, and is not encoded */
+	assert_null(d->workloads[0].subdomain);
+	assert_null(strstr(strstr(json, "\"demo/pod0\""), "\"hostname\":\"\""));
 	assert_int_equal(d->services[0].ports[0].target_port, 8080);
 	assert_int_equal(d->services[0].endpoints[1], ip("10.98.2.2"));
 	assert_string_equal(d->certs[0].key_pem, "SECRET-KEY");

@@ -518,6 +518,9 @@ static int add_pod(struct ksource *ks, const struct config_pod *p, uint32_t ip, 
 	rp = &rt->pods[rt->n_pods];
 	memset(rp, 0, sizeof(*rp));
 	rp->serial = p->meta.serial;
+	/* Never shared (rt_pod): few pods have them. */
+	rp->hostname = dup_or_null(p->spec.hostname, &oom);
+	rp->subdomain = dup_or_null(p->spec.subdomain, &oom);
 	/* The same object as last time: the fields made from it alone are borrowed, not made. */
 	if (same) {
 		rp->namespace = same->namespace;
@@ -532,6 +535,8 @@ static int add_pod(struct ksource *ks, const struct config_pod *p, uint32_t ip, 
 		rp->here = same->here; /* the same object: the same node */
 		rp->shared = at;
 		rt->n_pods++;
+		if (oom)
+			return -ENOMEM;
 		if (rp->here)
 			find_local(ks, p, ip, rp);
 		return 0;

@@ -118,6 +118,8 @@ static void pod_free(struct rt_pod *p)
 	free(p->cgroup);
 	free(p->host_iface);
 	free(p->agent_dir);
+	free(p->hostname);
+	free(p->subdomain);
 	if (p->shared)
 		return; /* the rest is the runtime in force's */
 	free(p->namespace);
@@ -177,6 +179,8 @@ static int parse_pod(const cJSON *obj, size_t i, struct rt_pod *p, char *err, si
 	OPT("hostIface", host_iface);
 	OPT("serviceAccount", service_account);
 	OPT("agentDir", agent_dir);
+	OPT("hostname", hostname);
+	OPT("subdomain", subdomain);
 #undef REQ
 #undef OPT
 	ret = req_string(obj, "ip", &ip);

@@ -27,6 +27,11 @@ struct rt_pod {
 	 */
 	char *agent_dir;
 	/*
+	 * spec.hostname and spec.subdomain (JSON "hostname", "subdomain"), or NULL: the pod's name
+	 * under the headless Service @subdomain. Always its own (never shared).
+	 */
+	char *hostname, *subdomain;
+	/*
 	 * Not Ready (its readiness probe fails) or being deleted: no Service sends it new
 	 * connections, as kube-proxy would not; its own address still reaches it.
 	 */

@@ -73,6 +73,8 @@ void config_pod_spec_free(struct config_pod_spec *s)
 	free(s->service_account);
 	free(s->container);
 	free(s->node_name);
+	free(s->hostname);
+	free(s->subdomain);
 	for (char **c = s->command; c && *c; c++)
 		free(*c);
 	free(s->command);

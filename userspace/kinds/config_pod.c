@@ -347,6 +347,17 @@ static int spec_node_name(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	return cfg_get_name(ctx, v, CFG_NAME_SUBDOMAIN, &((struct spec_ctx *)obj)->spec->node_name);
 }
 
+/* Both are RFC 1123 labels, as Kubernetes validates them (one label of a DNS name each). */
+static int spec_hostname(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	return cfg_get_name(ctx, v, CFG_NAME_LABEL, &((struct spec_ctx *)obj)->spec->hostname);
+}
+
+static int spec_subdomain(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	return cfg_get_name(ctx, v, CFG_NAME_LABEL, &((struct spec_ctx *)obj)->spec->subdomain);
+}
+
 static int spec_node_selector(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	struct config_labels tmp = {0};
@@ -378,8 +389,8 @@ static const struct cfg_field pod_spec_fields[] = {
     {"shareProcessNamespace", CFG_T_BOOL, NULL, 0},
     {"securityContext", CFG_T_MAP, spec_security, 0},
     {"imagePullSecrets", CFG_T_SEQ, NULL, 0},
-    {"hostname", CFG_T_STR, NULL, 0},
-    {"subdomain", CFG_T_STR, NULL, 0},
+    {"hostname", CFG_T_STR, spec_hostname, 0},
+    {"subdomain", CFG_T_STR, spec_subdomain, 0},
     {"setHostnameAsFQDN", CFG_T_BOOL, NULL, 0},
     {"affinity", CFG_T_MAP, NULL, 0},
     {"schedulerName", CFG_T_STR, NULL, 0},

@@ -164,6 +164,10 @@ static int add_snap_workload(struct builder *b, const struct rt_pod *p, const ch
 	w->ip = p->ip;
 	w->node_ip = node_ip;
 	w->enrolled = enrolled;
+	w->hostname = xstrdup(p->hostname);
+	w->subdomain = xstrdup(p->subdomain);
+	if ((p->hostname && !w->hostname) || (p->subdomain && !w->subdomain))
+		return -ENOMEM;
 	if (!w->uid || !w->name || !w->namespace || !w->service_account || !w->identity ||
 	    !w->node || !w->workload_name || !w->app || !w->version || !w->canonical_service ||
 	    !w->canonical_revision)

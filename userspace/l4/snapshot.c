@@ -123,6 +123,8 @@ static uint64_t hash_workload(const void *p)
 	json_hasher_str(&x, w->version);
 	json_hasher_str(&x, w->canonical_service);
 	json_hasher_str(&x, w->canonical_revision);
+	json_hasher_str(&x, w->hostname);
+	json_hasher_str(&x, w->subdomain);
 	json_hasher_mem(&x, &w->ip, sizeof(w->ip));
 	json_hasher_mem(&x, &w->node_ip, sizeof(w->node_ip));
 	json_hasher_mem(&x, &enrolled, sizeof(enrolled));
@@ -149,6 +151,11 @@ static cJSON *workload_json(const void *p)
 	err |= add_str(o, "version", w->version);
 	err |= add_str(o, "canonicalService", w->canonical_service);
 	err |= add_str(o, "canonicalRevision", w->canonical_revision);
+	/* Only when set: most pods have neither, and older readers know neither. */
+	if (w->hostname)
+		err |= add_str(o, "hostname", w->hostname);
+	if (w->subdomain)
+		err |= add_str(o, "subdomain", w->subdomain);
 	err |= add_ip(o, "ip", w->ip);
 	err |= add_ip(o, "nodeIP", w->node_ip);
 	if (!cJSON_AddBoolToObject(o, "enrolled", w->enrolled))
@@ -528,6 +535,14 @@ static char *get_str(struct dec *d, const cJSON *o, const char *key, const char 
 	return v;
 }
 
+/* @key's string, or NULL when absent (an optional field with no default). */
+static char *get_opt_str(struct dec *d, const cJSON *o, const char *key, const char *path)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return !it || cJSON_IsNull(it) ? NULL : get_str(d, o, key, path, false);
+}
+
 static bool get_num(struct dec *d, const cJSON *o, const char *key, const char *path, double min,
 		    double max, bool required, double *out)
 {
@@ -660,6 +675,8 @@ static void decode_workload(struct dec *d, const cJSON *o, size_t i, struct snap
 	w->version = get_str(d, o, "version", path, false);
 	w->canonical_service = get_str(d, o, "canonicalService", path, false);
 	w->canonical_revision = get_str(d, o, "canonicalRevision", path, false);
+	w->hostname = get_opt_str(d, o, "hostname", path);
+	w->subdomain = get_opt_str(d, o, "subdomain", path);
 	get_ip(d, o, "ip", path, true, &w->ip);
 	get_ip(d, o, "nodeIP", path, false, &w->node_ip);
 	en = cJSON_GetObjectItemCaseSensitive(o, "enrolled");
@@ -1061,6 +1078,8 @@ void snapshot_workload_clear(struct snap_workload *w)
 	free(w->version);
 	free(w->canonical_service);
 	free(w->canonical_revision);
+	free(w->hostname);
+	free(w->subdomain);
 }
 
 void snapshot_service_clear(struct snap_service *svc)

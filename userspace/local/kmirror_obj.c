@@ -273,6 +273,9 @@ cJSON *kmirror_pod(const struct ctl_pod *pod)
 				     pod->service_account ? pod->service_account : "default") ||
 	    (spec && !cJSON_AddStringToObject(sp, "restartPolicy",
 					      config_restart_policy_name(spec->restart_policy))) ||
+	    (spec && spec->hostname && !cJSON_AddStringToObject(sp, "hostname", spec->hostname)) ||
+	    (spec && spec->subdomain &&
+	     !cJSON_AddStringToObject(sp, "subdomain", spec->subdomain)) ||
 	    !(containers = cJSON_AddArrayToObject(sp, "containers")) ||
 	    !pod_container(containers, spec) || !pod_status(o, pod)) {
 		cJSON_Delete(o);

@@ -581,6 +581,11 @@ int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 		    !cJSON_AddStringToObject(o, "serviceAccount", pod->service_account) ||
 		    (pod->spec && pod->spec->container &&
 		     !cJSON_AddStringToObject(o, "container", pod->spec->container)) ||
+		    /* The pod's name in DNS under a headless Service (ztunnel/dns.c). */
+		    (pod->spec && pod->spec->hostname &&
+		     !cJSON_AddStringToObject(o, "hostname", pod->spec->hostname)) ||
+		    (pod->spec && pod->spec->subdomain &&
+		     !cJSON_AddStringToObject(o, "subdomain", pod->spec->subdomain)) ||
 		    /* --kube: the Pod's metadata.uid in the API server, which names its cgroup. */
 		    (pod->uid[0] && !cJSON_AddStringToObject(o, "podUID", pod->uid)) ||
 		    !(labels = cJSON_AddObjectToObject(o, "labels")))
