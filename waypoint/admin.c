@@ -7,9 +7,11 @@
 #include <netinet/in.h>
 
 #include "admin.h"
+#include "http1_conn.h"
 #include "httpd.h"
 #include "procmetrics.h"
 #include "prom.h"
+#include "proxy.h"
 
 struct wp_admin {
 	struct MHD_Daemon *d;
@@ -18,6 +20,26 @@ struct wp_admin {
 	int draining;	  /* atomic */
 	uint64_t version; /* atomic */
 };
+
+/*
+ * The upstream pools' side of the keep-alive race (proxy_up.c's stale_retry), named as Envoy's
+ * cluster counters are (upstream_cx_destroy_remote, upstream_rq_retry), summed over clusters.
+ */
+static void render_pools(struct prom_buf *b)
+{
+	prom_printf(
+	    b,
+	    "# HELP ambit_waypoint_upstream_cx_stale_total Idle pooled upstream connections "
+	    "found closed by the server when a request was to reuse them, and dropped.\n"
+	    "# TYPE ambit_waypoint_upstream_cx_stale_total counter\n"
+	    "ambit_waypoint_upstream_cx_stale_total %llu\n"
+	    "# HELP ambit_waypoint_upstream_rq_retry_stale_total Requests sent again on a new "
+	    "connection after the reused one was closed before any byte of the response.\n"
+	    "# TYPE ambit_waypoint_upstream_rq_retry_stale_total counter\n"
+	    "ambit_waypoint_upstream_rq_retry_stale_total %llu\n",
+	    (unsigned long long)h1_pool_stale_dropped(),
+	    (unsigned long long)wp_engine_stale_retries());
+}
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
@@ -36,6 +58,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		if (traffic)
 			prom_printf(&b, "%s", traffic);
 		free(traffic);
+		render_pools(&b);
 		procmetrics_render(&b, "proxy");
 		return httpd_reply(conn, 200, traffic ? prom_take(&b) : (free(b.s), NULL),
 				   "text/plain; version=0.0.4");

@@ -67,5 +67,11 @@ size_t wp_engine_active(const struct wp_engine *e);
 void wp_engine_sweep(struct wp_engine *e);
 /* Resets what is left and frees @e. Accepts NULL. */
 void wp_engine_destroy(struct wp_engine *e);
+/*
+ * Requests the engines of the process sent again on a new connection because the pooled one
+ * they were written on was closed by its server before any byte of the answer (the keep-alive
+ * race; proxy_up.c's stale_retry). Atomic.
+ */
+uint64_t wp_engine_stale_retries(void);
 
 #endif

@@ -107,6 +107,7 @@ struct wp_req {
 	struct wp_h2a *h2a; /* or an HTTP/2 stream (proxy_h2up.c) */
 	int host;
 	bool waiting, head_sent, got_response, retry_counted, down_eof, up_eof;
+	bool stale_retried; /* sent again once after its reused connection was closed under it */
 	unsigned int tries;
 	unsigned int dns_waits; /* DYNAMIC_DNS: the turns it waited for the name's answer */
 	int tried[WP_MAX_TRIED];

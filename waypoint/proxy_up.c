@@ -104,6 +104,55 @@ static bool maybe_retry(struct wp_req *r, const struct wp_attempt *a)
 	return true;
 }
 
+/* wp_engine_stale_retries' count (atomic: every worker's). */
+static uint64_t n_stale_retries;
+
+uint64_t wp_engine_stale_retries(void)
+{
+	return __atomic_load_n(&n_stale_retries, __ATOMIC_RELAXED);
+}
+
+/* RFC 9110 §9.2.2: what a client may send twice without asking anyone. */
+static bool idempotent(const char *method)
+{
+	static const char *const m[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (!strcmp(method, m[i]))
+			return true;
+	return false;
+}
+
+/*
+ * The keep-alive race (istio/istio#54063, #60767; envoyproxy/envoy#1979): a server closes a
+ * connection idle in the pool just as a request is written on it, and the request meets the
+ * FIN or the RST. The server saw a connection it had given up, not a request: the request goes
+ * once more, at once, on a new connection (h1_pool_wait.fresh), whatever the route's retry
+ * policy and without counting against its attempts, budget or the host's outlier record. Only
+ * when that is safe (RFC 9112 §9.3.1): the connection had served a request before, not one
+ * byte of the answer came, the body is still whole in the buffer, and the request was not
+ * written (@sent false) or its method is idempotent; a POST that may have been taken is left to
+ * the retry policy (retryOn reset), as Envoy and nginx leave it.
+ */
+static bool stale_retry(struct wp_req *r, int err, bool sent)
+{
+	if (r->stale_retried || err == -EPROTO || !r->c || !h1_client_reused(r->c) ||
+	    h1_client_heard(r->c) || !r->body_kept || r->head.upgrade ||
+	    !strcmp(r->head.method, "CONNECT") || (sent && !idempotent(r->head.method)))
+		return false;
+	end_attempt(r, false);
+	r->stale_retried = true;
+	r->tries--; /* not one of the route's attempts */
+	if (r->n_tried && r->tried[r->n_tried - 1] == r->host)
+		r->n_tried--; /* nor a host to avoid */
+	r->w.fresh = true;
+	r->wait_fn = retry_now;
+	if (loop_timer_arm(loop_of(r), &r->wait, 0))
+		return false;
+	__atomic_add_fetch(&n_stale_retries, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
 static void fail_local(struct wp_req *r, enum wp_reply what)
 {
 	end_attempt(r, false);
@@ -228,6 +277,8 @@ static void c_error(void *arg, int err)
 	struct wp_conn *s = r->conn;
 
 	if (!r->got_response) {
+		if (stale_retry(r, err, true))
+			return;
 		/* A response the HTTP/1 parser refused is Envoy's UPE (503), not a termination. */
 		try_failed(
 		    r, r->req_end ? WP_FAIL_RESET : WP_FAIL_RESET_BEFORE_SEND, WP_OUTCOME_RESET,
@@ -297,12 +348,16 @@ static void on_ready(struct h1_pool_wait *w, struct h1_client *c)
 	enum h1_framing fr = r->framing == H1_FRAMING_LENGTH	? H1_FRAMING_LENGTH
 			     : r->framing == H1_FRAMING_CHUNKED ? H1_FRAMING_EOF
 								: H1_FRAMING_NONE;
+	int err;
 
 	r->waiting = false;
 	r->c = c;
 	h1_client_bind(c, &wp_up_events, r);
 	r->body_sent = 0;
-	if (h1_client_request(c, &r->head, fr, r->length) || send_body(r)) {
+	err = h1_client_request(c, &r->head, fr, r->length);
+	if (err || send_body(r)) {
+		if (stale_retry(r, -EPIPE, !err))
+			return;
 		try_failed(r, WP_FAIL_RESET_BEFORE_SEND, WP_OUTCOME_RESET,
 			   WP_REPLY_UPSTREAM_TERMINATED);
 		return;

@@ -949,3 +949,60 @@ case("jwt_crit", "a JOSE header with crit (an extension the waypoint does not kn
 case("jwt_again", "the same token twice on one connection (the second from the worker's cache)",
      req(headers=[bearer(JWT_GOOD)]) + req(headers=[bearer(JWT_GOOD)]), responses=2,
      expect=served("200,200", 2), waypoint_only=True)
+
+
+# ---- issue 41 §2: the keep-alive race (istio/istio#54063, #60767; envoyproxy/envoy#1979) -----
+# The backend closes a pooled connection just as the router writes the next request on it: made
+# deterministic here by a backend that reads that request and then closes (FIN or RST) without a
+# byte of answer, as a server whose idle timer fired a moment before does. A request that heard
+# nothing back on a reused connection goes once more on a new one when that is safe (an
+# idempotent method, or nothing written: RFC 9112 §9.3.1); anything else stays the router's 503.
+
+def reused_closes(after, method="GET", body=b"", answer=b""):
+    """Client A's GET /a is answered; client B's request rides A's pooled connection, which the
+    backend closes (@after) having sent @answer of a response. Any later request is answered."""
+    seen = {}
+
+    def backend(r):
+        n = seen[r.conn] = seen.get(r.conn, 0) + 1
+        if n == 2 and r.target == "/b":
+            return Answer(answer, after=after)
+        return ok(r)
+
+    def steps(ctx):
+        seen.clear()
+        a = ctx.client()
+        a.send(req("/a"))
+        ga = a.recv(1)
+        b = ctx.client()
+        b.send(req("/b", method, body=body))
+        gb = b.recv(1)
+        ctx.responses = ga + gb
+        conns, reqs = ctx.backend.snapshot()
+        ctx.check("B's request rode A's pooled connection first",
+                  len(reqs) >= 2 and reqs[1].target == "/b" and reqs[1].conn == reqs[0].conn)
+        if len(reqs) > 2:
+            ctx.check("B's second try went on a new connection",
+                      reqs[2].target == "/b" and reqs[2].conn != reqs[1].conn)
+            ctx.check("client B got the backend's answer to B's second try",
+                      bool(gb) and not isinstance(gb[0], tuple) and
+                      gb[0].body.startswith(f"{method} /b".encode()))
+        return {"status": harness_statuses(ga) + ";" + harness_statuses(gb)}
+    return backend, steps
+
+
+b, s = reused_closes("close")
+case("stale_pooled_fin", "a pooled connection closed (FIN) under a GET: sent again on a new one",
+     backend=b, steps=s, expect={"status": "200;200", "backend": 3}, waypoint_only=True)
+b, s = reused_closes("reset")
+case("stale_pooled_rst", "a pooled connection reset under a GET: sent again on a new one",
+     backend=b, steps=s, expect={"status": "200;200", "backend": 3}, waypoint_only=True)
+b, s = reused_closes("close", "PUT", b"hello")
+case("stale_pooled_put", "the same under a PUT with a body (idempotent, body kept): sent again",
+     backend=b, steps=s, expect={"status": "200;200", "backend": 3}, waypoint_only=True)
+b, s = reused_closes("close", "POST", b"hello")
+case("stale_pooled_post", "the same under a POST (may have been taken): 503, not sent again",
+     backend=b, steps=s, expect={"status": "200;503", "backend": 2}, waypoint_only=True)
+b, s = reused_closes("close", answer=b"HTTP/1.1 200 OK\r\n")
+case("stale_pooled_heard", "a pooled connection closed after a byte of the answer: 503, not again",
+     backend=b, steps=s, expect={"status": "200;503", "backend": 2}, waypoint_only=True)

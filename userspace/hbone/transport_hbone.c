@@ -291,6 +291,14 @@ static void hbt_close(struct transport *t, bool reset)
 	maybe_free(h);
 }
 
+/* A stream learns its end from its connection's reads: only what they told counts. */
+static bool hbt_stale(const struct transport *t)
+{
+	const struct hbt *h = (const struct hbt *)t;
+
+	return h->failed || h->err || h->eof_seen || h->stream_gone || h->shut_wanted || !h->s;
+}
+
 static const struct transport_impl hbt_impl = {
     .write = hbt_write,
     .queued = hbt_queued,
@@ -298,6 +306,7 @@ static const struct transport_impl hbt_impl = {
     .pause = hbt_pause,
     .resume = hbt_resume,
     .close = hbt_close,
+    .stale = hbt_stale,
 };
 
 static struct hbt *hbt_new(struct loop *l, const struct transport_peer *peer, bool client)

@@ -96,6 +96,7 @@ size_t h1_client_t_data(void *arg, const char *data, size_t len)
 		h1_client_fail(c, -EPROTO);
 		return len;
 	}
+	c->heard = true;
 	if (c->tunnel) {
 		c->ops->on_body(c->arg, data, len);
 		return len;
@@ -149,7 +150,7 @@ int h1_client_request(struct h1_client *c, const struct h1_head *req, enum h1_fr
 	if (c->dead)
 		return -EPIPE;
 	c->req_started = true;
-	c->req_done = c->resp_done = c->end_told = c->tunnel = c->interim = false;
+	c->req_done = c->resp_done = c->end_told = c->tunnel = c->interim = c->heard = false;
 	c->head_req = !strcmp(req->method, "HEAD");
 	c->connect_req = !strcmp(req->method, "CONNECT");
 	c->upgrade_req = http_fields_get(&req->fields, "upgrade") != NULL;
@@ -221,6 +222,17 @@ void h1_client_resume(struct h1_client *c)
 bool h1_client_tunnel(const struct h1_client *c)
 {
 	return c->tunnel;
+}
+
+bool h1_client_reused(const struct h1_client *c)
+{
+	/* A request refused before it began (the connection died in the pool) is not counted. */
+	return c->requests > (c->req_started ? 1u : 0u);
+}
+
+bool h1_client_heard(const struct h1_client *c)
+{
+	return c->req_started && c->heard;
 }
 
 void h1_client_bind(struct h1_client *c, const struct h1_client_ops *ops, void *arg)

@@ -167,6 +167,14 @@ void h1_client_pause(struct h1_client *c);
 void h1_client_resume(struct h1_client *c);
 /* Whether the response arrived and became a tunnel (101, or 2xx to CONNECT). */
 bool h1_client_tunnel(const struct h1_client *c);
+/*
+ * Whether the current request is not the connection's first (it went on a pooled connection
+ * that had served one before), and whether any byte of its response (an interim one included)
+ * arrived. A reused connection that ends before any byte of the answer is the keep-alive race:
+ * the server closed it idle as the request was written (RFC 9112 §9.3.1).
+ */
+bool h1_client_reused(const struct h1_client *c);
+bool h1_client_heard(const struct h1_client *c);
 
 /* ---- pools of client connections per endpoint, with Envoy's circuit breakers ---- */
 
@@ -211,6 +219,12 @@ struct h1_pool_wait {
 	struct h1_client *conn; /* handed over by the pool's task */
 	int err;
 	bool queued, ready;
+	/*
+	 * The caller's, before h1_pool_get: no idle connection, a new one (or one given back
+	 * after its response while this waits: it was never idle). For a request whose reused
+	 * connection was closed under it, so the retry does not meet the same race again.
+	 */
+	bool fresh;
 };
 
 /*
@@ -237,6 +251,12 @@ void h1_pool_retry_done(struct h1_pool *p);
  */
 int h1_pool_get(struct h1_pool *p, const struct sockaddr_in *dst, const char *identity,
 		struct h1_pool_wait *w);
+/*
+ * Idle connections h1_pool_get found closed by their peer (transport_stale) and dropped instead
+ * of handing them a request, in every pool of the process (atomic; Envoy counts such closes as
+ * upstream_cx_destroy_remote).
+ */
+uint64_t h1_pool_stale_dropped(void);
 /* Withdraws a waiting @w (no callback follows). A no-op when it is not waiting. */
 void h1_pool_cancel(struct h1_pool_wait *w);
 /*

@@ -16,6 +16,14 @@
 
 #define RETRY_MS 50
 
+/* h1_pool_stale_dropped's count (atomic: every worker's pools). */
+static uint64_t n_stale;
+
+uint64_t h1_pool_stale_dropped(void)
+{
+	return __atomic_load_n(&n_stale, __ATOMIC_RELAXED);
+}
+
 bool h1_budget_take(uint32_t *counter, uint32_t max)
 {
 	uint32_t n = __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
@@ -395,9 +403,18 @@ int h1_pool_get(struct h1_pool *p, const struct sockaddr_in *dst, const char *id
 	w->host = h;
 	w->conn = NULL;
 	w->queued = w->ready = false;
-	c = h->idle;
-	if (c) {
+	/*
+	 * The most recent idle connection first; one its server closed since the loop last
+	 * looked (the FIN or RST has arrived, not yet read) would take the request to its grave:
+	 * dropped, and the next one asked.
+	 */
+	while (!w->fresh && (c = h->idle)) {
 		unlist_idle(c);
+		if (c->peer_eof || transport_stale(c->t)) {
+			__atomic_add_fetch(&n_stale, 1, __ATOMIC_RELAXED);
+			client_destroy(c, true);
+			continue;
+		}
 		c->busy = true;
 		make_ready(p, w, c, 0);
 		return 0;

@@ -22,6 +22,7 @@ struct h1_client {
 	bool req_started, req_done, resp_done, resp_keep_alive, head_req, connect_req, tunnel;
 	bool interim, chunked, peer_eof, upgrade_req, end_told;
 	bool extra_bytes;  /* bytes after a response: never reused */
+	bool heard;	   /* a byte of the current request's response arrived */
 	bool bad_response; /* the response was refused (a 101 nobody asked for...) */
 };
 

@@ -43,6 +43,11 @@ void transport_close(struct transport *t, bool reset)
 		t->impl->close(t, reset);
 }
 
+bool transport_stale(const struct transport *t)
+{
+	return t->impl->stale && t->impl->stale(t);
+}
+
 const struct transport_peer *transport_peer(const struct transport *t)
 {
 	return &t->peer;

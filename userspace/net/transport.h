@@ -76,6 +76,8 @@ struct transport_impl {
 	void (*pause)(struct transport *t);
 	void (*resume)(struct transport *t);
 	void (*close)(struct transport *t, bool reset);
+	/* See transport_stale. May be NULL (then never stale). */
+	bool (*stale)(const struct transport *t);
 };
 
 /* The common head of every implementation's object. */
@@ -103,6 +105,13 @@ void transport_resume(struct transport *t);
  * written (then a FIN). No callback follows. Accepts NULL.
  */
 void transport_close(struct transport *t, bool reset);
+/*
+ * Whether @t is known, without waiting, to be unfit for another exchange: the peer finished
+ * sending or failed, or sent bytes nobody read (a TCP socket is peeked, so a FIN or an RST that
+ * arrived since the loop last looked counts). A pool asks before it reuses an idle connection:
+ * the peer may have closed it a moment ago (the keep-alive race, istio/istio#54063).
+ */
+bool transport_stale(const struct transport *t);
 /* Borrowed: what the front end knows of the peer. */
 const struct transport_peer *transport_peer(const struct transport *t);
 /* Copies @src into @dst (strings duplicated). 0 or -ENOMEM (then @dst holds nothing). */

@@ -514,6 +514,28 @@ static void tcp_resume(struct transport *t)
 	loop_queue(c->loop, &c->task);
 }
 
+/*
+ * The socket is peeked, not read: what the loop has not seen yet counts. Over TLS a byte
+ * waiting may be a session ticket as well as the peer's close_notify, so only the socket's own
+ * end or error says stale there; over plain TCP any byte while idle is one nobody asked for.
+ */
+static bool tcp_stale(const struct transport *t)
+{
+	const struct tcp *c = (const struct tcp *)t;
+	char b;
+	ssize_t n;
+
+	if (c->closed || c->closing || c->failed || c->err || c->eof_seen || c->shut_wanted ||
+	    c->connecting || c->in.len)
+		return true;
+	n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0)
+		return true;
+	if (n < 0)
+		return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+	return !c->tls;
+}
+
 static void tcp_close(struct transport *t, bool reset)
 {
 	struct tcp *c = tcp_of(t);
@@ -549,6 +571,7 @@ static const struct transport_impl tcp_impl = {
     .pause = tcp_pause,
     .resume = tcp_resume,
     .close = tcp_close,
+    .stale = tcp_stale,
 };
 
 static struct tcp *tcp_alloc(struct loop *l, int fd, bool connecting)
