@@ -337,6 +337,8 @@ bench: deps
 	@QUICK=$(QUICK) bash tools/bench/kube.sh
 	@QUICK=$(QUICK) bash tools/bench/dashboard.sh
 	@QUICK=$(QUICK) bash tools/bench/dns.sh
+	@QUICK=$(QUICK) bash tools/bench/conns.sh
+	@QUICK=$(QUICK) bash tools/bench/soak.sh
 	@if [ -z "$(QUICK)" ]; then bash tools/bench/chain.sh; fi
 
 # Policy benchmark (not a test): 10,000 workloads x 10,000 policies, compile and decision times.

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +62,30 @@ static void usage(void)
 }
 
 /* A timeout flag's duration (Istio's syntax: "10s", "500ms", "1h") in ms, at most ~49 days. */
+/*
+ * A connection is a descriptor (two when proxied): the soft limit, often 1024, is raised to the
+ * hard one, as Envoy's and HAProxy's start-up does. Past it, accept() meets EMFILE and the
+ * worker closes idle connections (worker.c). Logged, so what a deployment got is known.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max;
+
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			pr_warn("waypoint: cannot raise the file descriptor limit to %llu: %s",
+				(unsigned long long)want, strerror(errno));
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	pr_info("waypoint: file descriptor limit %llu (hard %llu)", (unsigned long long)rl.rlim_cur,
+		(unsigned long long)rl.rlim_max);
+}
+
 static int parse_timeout(const char *flag, const char *arg, unsigned int *out)
 {
 	const char *why = NULL;
@@ -492,6 +517,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 	for (long i = 0; i < nworkers; i++) {
 		workers[i] = wp_worker_start(gen, ls, (size_t)n_ls, &wo);
 		if (!workers[i]) {

@@ -1354,6 +1354,25 @@ void wp_engine_drain(struct wp_engine *e)
 	wp_h2_drain_all(e);
 }
 
+size_t wp_engine_reclaim(struct wp_engine *e, size_t n)
+{
+	size_t closed = wp_detect_reclaim(e, n);
+	struct wp_conn *c = e->conns;
+
+	while (c && c->next)
+		c = c->next;
+	/* Oldest first (the list is newest first); an exchange in progress is never cut. */
+	for (; c && closed < n; c = c->prev) {
+		/* Nor a response still being written out after its exchange. */
+		if (c->req || c->reclaimed || !c->s || h1_server_queued(c->s))
+			continue;
+		c->reclaimed = true;
+		h1_server_close(c->s, true);
+		closed++;
+	}
+	return closed;
+}
+
 size_t wp_engine_active(const struct wp_engine *e)
 {
 	return e->n_conns + e->n_mirrors + e->n_h2downs + e->n_tcps;

@@ -61,6 +61,13 @@ const struct wp_gen *wp_engine_gen(const struct wp_engine *e);
 int wp_engine_serve(struct wp_engine *e, struct transport *t);
 /* Idle connections close now, busy ones after their current exchange. */
 void wp_engine_drain(struct wp_engine *e);
+/*
+ * Out of file descriptors: closes (with a reset) up to @n downstream connections that have no
+ * request in flight, oldest first: those that said nothing yet, then HTTP/1 keep-alive ones
+ * between requests (nginx's reusable connections). Their descriptors are free on return. How
+ * many it closed.
+ */
+size_t wp_engine_reclaim(struct wp_engine *e, size_t n);
 /* Open downstream connections and mirrored requests still in flight. */
 size_t wp_engine_active(const struct wp_engine *e);
 /* Runs outlier sweeps of the clusters this engine used (call from a periodic timer). */

@@ -22,6 +22,8 @@
 
 /* Envoy's listener-filter timeout for a client that sends nothing (server-first protocols). */
 #define WP_DETECT_TIMEOUT_MS 5000
+/* Out of descriptors, a connection silent for this long since its accept may be closed. */
+#define WP_RECLAIM_SILENT_MS 1000
 
 /* ---- replaying bytes already read, in front of a transport ---- */
 
@@ -190,6 +192,8 @@ struct sniff {
 	bool http;	       /* the port is declared HTTP: non-HTTP bytes are HTTP/1's 400 */
 	bool eof, done;
 	bool handoff; /* HTTP/1 decided on the first read: s->t is served from the task */
+	struct sniff *next, *prev; /* in e->sniffs, newest first, until sniff_end */
+	uint64_t born_ms;	   /* accepted then (loop time) */
 };
 
 static void sniff_free(void *arg)
@@ -202,6 +206,12 @@ static void sniff_free(void *arg)
 
 static void sniff_end(struct sniff *s)
 {
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		s->e->sniffs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
 	s->done = true;
 	loop_timer_cancel(s->e->loop, &s->timer);
 	loop_defer_free(s->e->loop, s, sniff_free);
@@ -359,5 +369,33 @@ int wp_engine_serve(struct wp_engine *e, struct transport *t)
 	s->task.fn = on_first_http1;
 	transport_set_cbs(t, &sniff_cbs, s);
 	loop_timer_arm(e->loop, &s->timer, WP_DETECT_TIMEOUT_MS);
+	s->born_ms = loop_now_ms(e->loop);
+	s->next = e->sniffs;
+	if (e->sniffs)
+		e->sniffs->prev = s;
+	e->sniffs = s;
 	return 0;
+}
+
+size_t wp_detect_reclaim(struct wp_engine *e, size_t n)
+{
+	struct sniff *s = e->sniffs, *prev;
+	uint64_t now = loop_now_ms(e->loop);
+	size_t closed = 0;
+
+	while (s && s->next)
+		s = s->next;
+	/*
+	 * Oldest first; one that sent a first byte is about to be served and stays, and so does
+	 * one accepted too recently to have been read (in the same accept batch, perhaps).
+	 */
+	for (; s && closed < n; s = prev) {
+		prev = s->prev;
+		if (s->done || s->in.len || now - s->born_ms < WP_RECLAIM_SILENT_MS)
+			continue;
+		transport_close(s->t, true);
+		sniff_end(s);
+		closed++;
+	}
+	return closed;
 }

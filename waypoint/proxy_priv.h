@@ -55,6 +55,7 @@ struct wp_engine {
 	struct wp_h2down *h2downs; /* HTTP/2 downstream connections (proxy_h2.c) */
 	struct wp_h2up *h2ups;	   /* HTTP/2 upstream connections (proxy_h2up.c) */
 	struct wp_tcp *tcps;	   /* TCP passthroughs (proxy_tcp.c) */
+	struct sniff *sniffs;	   /* connections whose protocol is undecided (proxy_detect.c) */
 	size_t n_h2downs, n_tcps;
 	struct wp_tracer *tracer;	/* the span queues and exports, made on first use */
 	struct wp_jwt_cache *jwt_cache; /* the worker's verified JWTs (jwt.h), made on first use */
@@ -72,6 +73,7 @@ struct wp_conn {
 	char addr_text[2][24]; /* local and client address as the access log writes them */
 	/* An HTTP/2 stream's head was malformed past what its conversion checks (a :scheme). */
 	const char *malformed;
+	bool reclaimed; /* closed by wp_engine_reclaim: its on_close is still to come */
 };
 
 struct wp_mirror;
@@ -155,6 +157,8 @@ void wp_record_destination(const struct l7_service *svc, const struct l7_endpoin
 			   struct wp_record *rec, struct wp_labels_buf *b);
 
 int wp_serve_http1(struct wp_engine *e, struct transport *t);
+/* Closes up to @n connections still silent before their protocol is known, oldest first. */
+size_t wp_detect_reclaim(struct wp_engine *e, size_t n);
 void wp_req_finish(struct wp_req *r);
 /* Answers @r locally with reply @what (status override @status, body override @body). */
 void wp_req_reply(struct wp_req *r, enum wp_reply what, int status, const char *body, size_t blen);

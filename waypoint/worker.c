@@ -25,6 +25,8 @@
 #include "worker.h"
 
 #define ACCEPT_PAUSE_MS 100
+/* Idle connections closed at once when accept() runs out of descriptors. */
+#define RECLAIM_BATCH 32
 
 struct wlistener {
 	struct loop_handler h;
@@ -170,6 +172,17 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 			}
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
+				/*
+				 * Idle connections would hold every descriptor until their
+				 * timeouts (60 s of request headers) while good clients wait in
+				 * the backlog: the oldest idle ones go and the new one is taken
+				 * now, as nginx drains its reusable connections.
+				 */
+				if (wp_engine_reclaim(w->e, RECLAIM_BATCH)) {
+					pr_warn("waypoint: accept: out of file descriptors: closed "
+						"idle connections, oldest first");
+					continue;
+				}
 				/* Level-triggered: without a pause the loop would spin on it. */
 				pr_warn("waypoint: accept: %s: pausing the listener %d ms",
 					strerror(errno), ACCEPT_PAUSE_MS);

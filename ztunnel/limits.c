@@ -44,6 +44,10 @@ static const struct knob knobs[] = {
     {"first-request-timeout", H(first_request_s), "15008: first CONNECT, seconds (10)"},
     {"hbone-idle-timeout", H(idle_s), "15008: connection without streams, seconds (120)"},
     {"stream-idle-timeout", H(stream_idle_s), "HBONE stream without traffic, seconds (3600)"},
+    {"hbone-ping-interval", H(ping_interval_s),
+     "HBONE: a PING after this many seconds without a byte from the peer (10; 0: none)"},
+    {"hbone-ping-timeout", H(ping_timeout_s),
+     "HBONE: the connection closed when its PING gets no answer within, seconds (5)"},
     {"connect-timeout", S(connect_s), "upstream TCP connect (plaintext and HBONE), seconds (10)"},
     {"first-byte-timeout", S(first_byte_s), "plaintext leg with no byte yet, seconds (60)"},
     {"idle-timeout", S(idle_s), "plaintext leg without traffic, seconds (3600)"},
@@ -76,7 +80,7 @@ size_t zt_limits_options(struct option *opts, size_t n)
 
 const char *zt_limits_usage(void)
 {
-	static char text[2048];
+	static char text[4096];
 
 	if (!text[0]) {
 		size_t len = 0;

@@ -55,7 +55,7 @@ struct env {
 	struct loop *loop;
 	struct h2_conn *cli, *srv;
 	bool cli_closed, srv_closed;
-	char cli_reason[64];
+	char cli_reason[64], srv_reason[64];
 	int64_t cli_goaway;
 	int requests; /* on_request calls */
 	char path[64];
@@ -226,6 +226,7 @@ static void on_request(void *arg, struct h2_stream *s, const struct h2_header *h
 
 static void srv_closed(void *arg, struct h2_conn *c, const char *reason)
 {
+	snprintf(env.srv_reason, sizeof(env.srv_reason), "%s", reason ? reason : "");
 	env.srv_closed = true;
 	env.srv = NULL;
 }
@@ -889,6 +890,82 @@ static void test_request_trailer_limits(void **state)
 	raw_stop();
 }
 
+/* ---- keep-alive PINGs ---- */
+
+/* Steps the loop with a sweep of the server each round (its keep-alive) until @cond holds. */
+static bool sweep_until(bool (*cond)(void *), void *arg)
+{
+	for (int i = 0; i < 400; i++) {
+		if (cond(arg))
+			return true;
+		if (env.srv)
+			h2_conn_sweep(env.srv);
+		assert_true(loop_run_once(env.loop, 50) >= 0);
+	}
+	return cond(arg);
+}
+
+static bool srv_gone(void *arg)
+{
+	return env.srv_closed;
+}
+
+static bool pinged_twice(void *arg)
+{
+	return h2_pings_sent() >= *(uint64_t *)arg + 2;
+}
+
+/*
+ * A peer that stops answering (the hand-made client reads what the server sends and never
+ * writes again, as a host gone without a FIN): the server PINGs it after ping_interval_s of
+ * silence and closes the connection when no byte comes back within ping_timeout_s.
+ */
+static void test_keepalive_peer_gone(void **state)
+{
+	struct h2_limits lim;
+	uint64_t timeouts = h2_ping_timeouts(), pings = h2_pings_sent();
+
+	h2_limits_default(&lim);
+	lim.ping_interval_s = 1;
+	lim.ping_timeout_s = 1;
+	raw_start(&lim);
+	assert_true(sweep_until(srv_gone, NULL));
+	assert_string_equal(env.srv_reason, "keep-alive PING timed out");
+	assert_int_equal(h2_pings_sent(), pings + 1);
+	assert_int_equal(h2_ping_timeouts(), timeouts + 1);
+	raw_stop();
+}
+
+/* A peer that answers (nghttp2 ACKs a PING by itself) keeps its idle connection. */
+static void test_keepalive_answered(void **state)
+{
+	static const struct h2_pipe_ops to_srv = {.write = pipe_to_srv},
+					to_cli = {.write = pipe_to_cli};
+	struct h2_transport ts = {.kind = H2_PIPE, .pipe = &to_cli, .peer_identity = ID_CLIENT};
+	struct h2_transport tc = {.kind = H2_PIPE, .pipe = &to_srv};
+	struct h2_limits lim;
+	struct h2_config cs = {.server = true, .ops = &srv_ops, .lim = &lim},
+			 cc = {.ops = &cli_ops};
+	uint64_t timeouts = h2_ping_timeouts(), pings = h2_pings_sent();
+
+	h2_limits_default(&lim);
+	lim.ping_interval_s = 1;
+	lim.ping_timeout_s = 1;
+	lim.idle_s = lim.first_request_s = 0;
+	memset(&env, 0, sizeof(env));
+	env.loop = loop_create();
+	assert_non_null(env.loop);
+	env.srv = h2_conn_create(env.loop, &ts, &cs);
+	env.cli = h2_conn_create(env.loop, &tc, &cc);
+	assert_non_null(env.srv);
+	assert_non_null(env.cli);
+	assert_true(sweep_until(pinged_twice, &pings));
+	assert_false(env.srv_closed);
+	assert_false(env.cli_closed);
+	assert_int_equal(h2_ping_timeouts(), timeouts);
+	env_stop();
+}
+
 static bool cli_only_closed(void *arg)
 {
 	return env.cli_closed;
@@ -951,6 +1028,8 @@ int main(void)
 	    cmocka_unit_test(test_header_value_cap),
 	    cmocka_unit_test(test_response_header_limits),
 	    cmocka_unit_test(test_request_trailer_limits),
+	    cmocka_unit_test(test_keepalive_peer_gone),
+	    cmocka_unit_test(test_keepalive_answered),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -57,6 +57,13 @@ struct hbone_limits {
 	 * connection gets GOAWAY ENHANCE_YOUR_CALM and is closed (HTTP/2 rapid reset; 100)
 	 */
 	unsigned int max_early_resets;
+	/*
+	 * Both sides: an HTTP/2 PING after ping_interval_s without a byte from the peer, and the
+	 * connection closed, its streams and their sockets with it, when nothing comes back
+	 * within ping_timeout_s (10, 5): a peer gone without a FIN does not hold them for good.
+	 */
+	unsigned int ping_interval_s;
+	unsigned int ping_timeout_s;
 };
 
 /* The defaults above. */

@@ -20,6 +20,9 @@
 
 /* An unused pooled client connection is closed (GOAWAY) after this many seconds. */
 #define POOL_IDLE_S 60
+/* Keep-alive PINGs (hbone_limits): gRPC's and hyper's usual figures. */
+#define HBONE_PING_INTERVAL_S 10
+#define HBONE_PING_TIMEOUT_S 5
 
 /* The HTTP/2 server's own defaults (h2_limits_default), and HBONE's stream deadlines. */
 void hbone_limits_default(struct hbone_limits *lim)
@@ -35,6 +38,8 @@ void hbone_limits_default(struct hbone_limits *lim)
 	    .stream_idle_s = 3600,
 	    .max_streams = HBONE_MAX_STREAMS,
 	    .max_early_resets = h.max_early_resets,
+	    .ping_interval_s = HBONE_PING_INTERVAL_S,
+	    .ping_timeout_s = HBONE_PING_TIMEOUT_S,
 	};
 }
 
@@ -190,6 +195,8 @@ struct hbone_conn *hb_client_attach(struct hbone_pool *p, const struct hbone_tar
 	lim.max_streams = HBONE_MAX_STREAMS;
 	lim.stream_window = HBONE_STREAM_WINDOW;
 	lim.conn_window = HBONE_CONN_WINDOW;
+	lim.ping_interval_s = p->lim.ping_interval_s;
+	lim.ping_timeout_s = p->lim.ping_timeout_s;
 	cfg.lim = &lim;
 	hb_pool_key(t, key, sizeof(key));
 	c->key = strdup(key);

@@ -221,6 +221,8 @@ struct hbone_conn *hb_server_attach(struct hbone_pool *p, const struct h2_transp
 	    .max_header_value = HDR_MAX,
 	    .stream_window = HBONE_STREAM_WINDOW,
 	    .conn_window = HBONE_CONN_WINDOW,
+	    .ping_interval_s = p->lim.ping_interval_s,
+	    .ping_timeout_s = p->lim.ping_timeout_s,
 	};
 	struct h2_config cfg = {
 	    .server = true,

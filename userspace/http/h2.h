@@ -109,6 +109,14 @@ struct h2_limits {
 	struct http_limits headers;    /* one received header block (0s: http_fields.h's) */
 	uint32_t stream_window;	       /* initial receive window of a stream */
 	uint32_t conn_window;	       /* receive window of the connection */
+	/*
+	 * Keep-alive, either side: after ping_interval_s without a byte from the peer, a PING;
+	 * no byte back (its ACK or anything else) within ping_timeout_s and the connection is
+	 * closed, its streams with it (H2_CANCEL): a peer gone without a FIN is found. Checked
+	 * at each h2_conn_sweep. 0: no pings.
+	 */
+	unsigned int ping_interval_s;
+	unsigned int ping_timeout_s;
 };
 
 /* Received on a stream; @arg is the one given with the ops. */
@@ -232,7 +240,8 @@ void h2_conn_goaway(struct h2_conn *c, uint32_t error);
 void h2_conn_drain(struct h2_conn *c);
 /*
  * Checks @c's deadlines (a server's: handshake, first request, idle, calm linger; a client's
- * is its connect/handshake timer): call about once a second. May close @c.
+ * is its connect/handshake timer) and, both sides, its keep-alive PING: call about once a
+ * second. May close @c.
  */
 void h2_conn_sweep(struct h2_conn *c);
 
@@ -251,6 +260,9 @@ size_t h2_conn_streams(const struct h2_conn *c);
 time_t h2_conn_idle_since(const struct h2_conn *c);
 /* Client: streams the server lets us open at once (its SETTINGS; 100 until they come). */
 size_t h2_conn_peer_max_streams(const struct h2_conn *c);
+/* Keep-alive PINGs sent, and connections closed for an unanswered one (all connections). */
+uint64_t h2_pings_sent(void);
+uint64_t h2_ping_timeouts(void);
 /* The error code of the GOAWAY the peer sent (H2_NO_ERROR, H2_ENHANCE_YOUR_CALM...), or -1. */
 int64_t h2_conn_peer_goaway(const struct h2_conn *c);
 /* The peer's verified SPIFFE ID (borrowed), or NULL before the handshake / without one. */

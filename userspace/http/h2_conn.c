@@ -133,6 +133,9 @@ int h2c_recv(struct h2_conn *c, const uint8_t *data, size_t len)
 {
 	ssize_t rv = nghttp2_session_mem_recv(c->h2, data, len);
 
+	c->last_rx = loop_now(c->loop);
+	c->ping_sent = 0;
+
 	if (rv < 0) {
 		h2_conn_close(c, nghttp2_strerror((int)rv));
 		return (int)rv;
@@ -143,6 +146,45 @@ int h2c_recv(struct h2_conn *c, const uint8_t *data, size_t len)
 	if (c->server)
 		h2_server_dispatch(c);
 	return c->dead ? -EPIPE : 0;
+}
+
+/* ---- keep-alive ---- */
+
+static uint64_t pings_sent, ping_timeouts;
+
+uint64_t h2_pings_sent(void)
+{
+	return __atomic_load_n(&pings_sent, __ATOMIC_RELAXED);
+}
+
+uint64_t h2_ping_timeouts(void)
+{
+	return __atomic_load_n(&ping_timeouts, __ATOMIC_RELAXED);
+}
+
+void h2c_keepalive(struct h2_conn *c)
+{
+	time_t now = loop_now(c->loop);
+
+	if (!c->lim.ping_interval_s || !c->h2 || !c->handshaken || c->dead)
+		return;
+	if (c->ping_sent) {
+		/* Any byte since counts as an answer (h2c_recv): a busy peer's ACK may queue. */
+		if (now - c->ping_sent >= (time_t)c->lim.ping_timeout_s) {
+			__atomic_add_fetch(&ping_timeouts, 1, __ATOMIC_RELAXED);
+			pr_info("h2: keep-alive PING unanswered for %u s: the peer is gone",
+				c->lim.ping_timeout_s);
+			h2_conn_close(c, "keep-alive PING timed out");
+		}
+		return;
+	}
+	if (now - c->last_rx < (time_t)c->lim.ping_interval_s)
+		return;
+	if (nghttp2_submit_ping(c->h2, NGHTTP2_FLAG_NONE, NULL))
+		return;
+	__atomic_add_fetch(&pings_sent, 1, __ATOMIC_RELAXED);
+	c->ping_sent = now;
+	h2c_kick(c);
 }
 
 /* ---- connection life ---- */
@@ -529,7 +571,7 @@ struct h2_conn *h2_conn_create(struct loop *l, const struct h2_transport *t,
 	c->handshake_ms = cfg->handshake_timeout_ms;
 	c->guarded = cfg->guarded;
 	c->listener = cfg->listener;
-	c->since = c->idle_since = loop_now(l);
+	c->since = c->idle_since = c->last_rx = loop_now(l);
 	err = conn_setup(c, t);
 	if (err) {
 		if (c->fd >= 0)

@@ -115,6 +115,8 @@ struct h2_conn {
 	unsigned int early_resets; /* server: streams reset before their answer, this window */
 	time_t resets_window;	   /* server: when that window started */
 	int32_t last_client_id;	   /* server: the highest stream id a request HEADERS named */
+	time_t last_rx;		   /* bytes last came from the peer (keep-alive) */
+	time_t ping_sent;	   /* a keep-alive PING is unanswered since, or 0 */
 	/* server: streams it reset lately (a ring), whose trailers may cross the reset */
 	int32_t resets_kept[H2_RESETS_KEPT];
 	unsigned int resets_next;
@@ -151,6 +153,9 @@ struct h2_header *h2s_hblock_view(const struct h2_hblock *b);
 void h2s_hblock_free(struct h2_hblock *b);
 /* Delivers what a decided request's stream received meanwhile (server). */
 void h2s_deliver_pending(struct h2_stream *s);
+
+/* The keep-alive PING of @c (h2_limits.ping_interval_s): sends it, or closes @c on its timeout. */
+void h2c_keepalive(struct h2_conn *c);
 
 /* h2_server.c */
 /* Decides the requests of the read that just ended (the streams still open). */

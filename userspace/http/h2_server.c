@@ -188,6 +188,7 @@ void h2_conn_sweep(struct h2_conn *c)
 	if (!c || c->dead)
 		return;
 	h2c_drain_step(c);
+	h2c_keepalive(c);
 	if (c->dead || !c->server)
 		return;
 	now = loop_now(c->loop);

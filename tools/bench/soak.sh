@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The HBONE soak of issue 41 at bench scale: tests/integration/t_21_hbone_soak.sh with
+# SOAK_CONNS (10,000) idle connections held SOAK_SECS (600; the issue's hour is SOAK_SECS=3600)
+# through both nodes' ztunnels with keep-alive PINGs, then the clients' clean close (CLOSE_WAIT,
+# fds) and a peer frozen without a FIN (detection time). QUICK=1: 2,000 for 30 s. Writes the
+# test's figures to OUT.md (bench/results/soak).
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+QUICK=${QUICK:-}
+[ "$QUICK" = 0 ] && QUICK=
+SOAK_CONNS=${SOAK_CONNS:-$([ -n "$QUICK" ] && echo 2000 || echo 10000)}
+SOAK_SECS=${SOAK_SECS:-$([ -n "$QUICK" ] && echo 30 || echo 600)}
+OUT=${OUT:-$REPO/$([ -n "$QUICK" ] && echo build/bench/soak || echo bench/results/soak)}
+mkdir -p "$(dirname "$OUT")"
+log=$(mktemp)
+AMBIT_SOAK_N=$SOAK_CONNS AMBIT_SOAK_S=$SOAK_SECS bash "$REPO/tests/integration/t_21_hbone_soak.sh" \
+	2>"$log"
+rc=$?
+{
+	printf '# HBONE soak: %s idle connections for %s s (%s)\n\n' "$SOAK_CONNS" "$SOAK_SECS" "$(date -u +%F)"
+	echo 'tools/bench/soak.sh (tests/integration/t_21_hbone_soak.sh): enrolled pod on node1 to one on node2, both ztunnels on the path, PINGs every 2 s.'
+	echo
+	grep '^\[t_21_hbone_soak\]' "$log" | grep -v 'soak samples' | sed 's/^\[t_21_hbone_soak\] /- /'
+	echo
+	echo 'Samples (unix time, node1 RSS kB, node1 fds, node2 RSS kB, node2 fds):'
+	echo
+	# At most some 60 lines of them.
+	grep 'soak samples' "$log" | sed 's/.*): //' | tr ';' '\n' | awk 'NF' >"$log.s"
+	awk -v n="$(wc -l <"$log.s")" 'NR == 1 || NR == n || NR % int(n / 60 + 1) == 0 { print "    " $0 }' "$log.s"
+	rm -f "$log.s"
+} >"$OUT.md"
+rm -f "$log"
+cat "$OUT.md"
+exit $rc
