@@ -159,7 +159,7 @@ static int cgroup_rmdir_tree(const char *cg)
 	return ret;
 }
 
-static int down_cgroups(const char *cg_root)
+int down_cgroups(const char *cg_root)
 {
 	char path[PATH_MAX];
 	int ret = 0;

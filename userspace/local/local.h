@@ -490,6 +490,14 @@ const char *kubelet_describe(const cJSON *rec, char *buf, size_t len);
 
 /* down.c */
 int local_down(const char *name, bool quiet);
+/* Kills every process of cgroup tree @cg_root at once and removes the tree. 0 or -errno. */
+int down_cgroups(const char *cg_root);
+
+/* reboot.c */
+/* `local reboot NODE`: what a reboot does to it; the agent and ztunnel after @agent_delay s. */
+int local_reboot(const struct ctl_opts *o, const char *node, double agent_delay);
+/* `local crash NODE agent|ztunnel`: SIGKILL to it @times, each time its kubelet restarted it. */
+int local_crash(const struct ctl_opts *o, const char *node, const char *what, int times);
 /* Kills a pod's processes and removes its cgroup, netns (with its veth), hosts and scratch dir. */
 int pod_remove(const struct ctl_cluster *c, const char *node, const char *ns, const char *name,
 	       const char *cgroup);
