@@ -147,8 +147,10 @@ left=$(comm -13 <(printf '%s\n' "$before" | sort) <(bash "$LIB_DIR/leftovers.sh"
 	grep -E "$CLUSTER|whoami\.py" || true)
 [ -z "$left" ] || fail "local down left: $left"
 
-# Without the flag (nor AMBIT_LOCAL_CNI): routed, as before. A /32 and proxy ARP; the same-node
-# request goes through node1, so the client never learns server-a's MAC.
+# Without the flag (nor AMBIT_LOCAL_CNI): routed, by the CNI ptp plugin. The pod's address in
+# its node's /24 but nothing on-link: its routes go via the node's .1, which ptp puts on the
+# host veth (a /32), and the node routes the pod's /32 to the veth; the same-node request goes
+# through node1, so the client never learns server-a's MAC.
 unset AMBIT_LOCAL_CNI
 CLUSTER=${CLUSTER}r
 export AMBIT_CLUSTER=$CLUSTER
@@ -158,9 +160,10 @@ a_ip=$(pod_field flat/server-a-0 ip)
 client_ns=$(pod_field flat/client-0 netns)
 ifc=$(pod_field flat/client-0 hostIface)
 ip -n "$(node_ns node1)" link show dev cni0 >/dev/null 2>&1 && fail "a routed node has cni0"
-expect_eq "$(inet4 "$client_ns" eth0)" "$client_ip/32" "routed pod's eth0 address"
-expect_eq "$(default_gw "$client_ns")" 169.254.1.1 "routed pod's default gateway"
-expect_eq "$(node_exec node1 cat "/proc/sys/net/ipv4/conf/$ifc/proxy_arp")" 1 "proxy_arp on a routed veth"
+expect_eq "$(inet4 "$client_ns" eth0)" "$client_ip/24" "routed pod's eth0 address"
+expect_eq "$(default_gw "$client_ns")" 10.98.1.1 "routed pod's default gateway"
+expect_contains "$(ip -n "$client_ns" route show 10.98.1.0/24)" "via 10.98.1.1" "a routed pod's own /24 via the node"
+expect_contains "$(ip -n "$(node_ns node1)" -4 addr show dev "$ifc")" "10.98.1.1/32" "the gateway on a routed veth"
 expect_contains "$(ip -n "$(node_ns node1)" route show "$client_ip")" "dev $ifc" "the node's route to a routed pod"
 wait_for 30 body_of "http://$a_ip:8080/" || fail "routed: server-a never answered"
 ip -n "$client_ns" neigh flush all

@@ -43,6 +43,10 @@ static const struct usage_entry {
      "                                  (--kube: also apiserver, node1-ambit-ca)\n"
      "  local stop|start agent|ztunnel [--node N]   stopped stays down until started\n"
      "  local upgrade ztunnel [--node N]   a new ztunnel takes the listeners, the old drains\n"
+     "  local reboot NODE [--agent-delay S]   what a reboot does: all killed, pins and netns "
+     "gone,\n"
+     "                                     the kubelet and pods first, the agent S seconds later\n"
+     "  local crash NODE agent|ztunnel [--times N]   SIGKILL each time it comes back\n"
      "  local status [-o json]          kubelets, agents, ztunnels, pods: state, restarts\n"
      "  local kubeconfig                --kube: the path of the admin's kubeconfig (its API\n"
      "                                  server on 127.0.0.1), for KUBECONFIG=\n"},
@@ -152,6 +156,8 @@ struct args {
 	int prom_port;	    /* local up --prometheus-port, or 0 */
 	const char *cni;    /* local up --cni, or NULL */
 	const char *ns;	    /* -n NS (local exec, local logs: the pod's namespace), or NULL */
+	double agent_delay; /* local reboot --agent-delay SECONDS */
+	int times;	    /* local crash --times N */
 	struct check_l7 l7; /* check --method --path --header --jwt */
 	int npos;
 	char *pos[16];
@@ -198,6 +204,22 @@ static int parse(int argc, char **argv, int start, bool file_is_path, struct arg
 			a->prom_port = (int)n;
 		} else if (!strcmp(s, "--cni") && has_next) {
 			a->cni = argv[++i];
+		} else if (!strcmp(s, "--agent-delay") && has_next) {
+			char *end;
+			double d = strtod(argv[++i], &end);
+			if (*end || d < 0 || d > 3600) {
+				fprintf(stderr, "ambitctl: --agent-delay: 0..3600 seconds\n");
+				return -EINVAL;
+			}
+			a->agent_delay = d;
+		} else if (!strcmp(s, "--times") && has_next) {
+			char *end;
+			long n = strtol(argv[++i], &end, 10);
+			if (*end || n < 1 || n > 1000) {
+				fprintf(stderr, "ambitctl: --times: 1..1000\n");
+				return -EINVAL;
+			}
+			a->times = (int)n;
 		} else if (!strcmp(s, "--method") && has_next) {
 			a->l7.method = argv[++i];
 		} else if (!strcmp(s, "--path") && has_next) {
@@ -318,6 +340,17 @@ static int run_local(int argc, char **argv, struct args *a)
 	if (!strcmp(sub, "upgrade")) {
 		ret = need(a->npos == 1, "usage: ambitctl local upgrade ztunnel [--node N]");
 		return ret ? ret : local_upgrade(&a->o, a->pos[0]);
+	}
+	if (!strcmp(sub, "reboot")) {
+		ret =
+		    need(a->npos == 1, "usage: ambitctl local reboot NODE [--agent-delay SECONDS]");
+		return ret ? ret : local_reboot(&a->o, a->pos[0], a->agent_delay);
+	}
+	if (!strcmp(sub, "crash")) {
+		ret = need(a->npos == 2,
+			   "usage: ambitctl local crash NODE agent|ztunnel [--times N]");
+		return ret ? ret
+			   : local_crash(&a->o, a->pos[0], a->pos[1], a->times ? a->times : 1);
 	}
 	if (!strcmp(sub, "status"))
 		return local_status(&a->o);

@@ -159,7 +159,7 @@ static int cgroup_rmdir_tree(const char *cg)
 	return ret;
 }
 
-static int down_cgroups(const char *cg_root)
+int down_cgroups(const char *cg_root)
 {
 	char path[PATH_MAX];
 	int ret = 0;
@@ -185,15 +185,27 @@ static int down_cgroups(const char *cg_root)
 	return ret ? ret : -EBUSY;
 }
 
-int pod_remove(const struct ctl_cluster *c, const char *ns, const char *name, const char *cgroup)
+int pod_remove(const struct ctl_cluster *c, const char *node, const char *ns, const char *name,
+	       const char *cgroup)
 {
-	char netns[CTL_NAME_MAX * 2], path[PATH_MAX];
+	char netns[CTL_NAME_MAX * 2], path[PATH_MAX], why[1024];
 	int ret = 0, r;
 
 	cluster_pod_netns(c, ns, name, netns, sizeof(netns));
 	if (cgroup && cgroup[0] == '/')
 		ret = down_cgroups(cgroup);
+	/*
+	 * The node's kubelet ran DEL when it let the pod go; a sandbox still there (its kubelet
+	 * down) is released here, so that host-local gives its address again.
+	 */
 	str_fmt(path, sizeof(path), "/run/netns/%s", netns);
+	for (int i = 0; node && access(path, F_OK) == 0 && i < c->nnodes; i++) {
+		if (strcmp(c->nodes[i].name, node))
+			continue;
+		r = cni_del(c, &c->nodes[i], ns, name, why, sizeof(why));
+		if (r && r != -ENOENT)
+			fprintf(stderr, "ambitctl: pod %s/%s: CNI DEL: %s\n", ns, name, why);
+	}
 	if (access(path, F_OK) == 0 && del_netns("/run/netns", netns) && !ret)
 		ret = -EIO;
 	str_fmt(path, sizeof(path), "/etc/netns/%s", netns);

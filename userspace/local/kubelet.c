@@ -71,9 +71,10 @@ struct kl_proc {
 	time_t started_at, finished_at;			/* wall clock, for people */
 	bool exited;					/* a last exit is recorded */
 	int exit_code, exit_signal;			/* -1 when not that kind of exit */
-	char reason[512]; /* why it is not running, or why it last stopped */
-	ino_t hosts_ino;  /* of the hosts file bound in the running pod */
-	bool seen;	  /* sync bookkeeping */
+	char reason[1100]; /* why it is not running, or why it last stopped */
+	bool net_ready;	   /* KL_POD: its sandbox (netns, CNI ADD) is made */
+	ino_t hosts_ino;   /* of the hosts file bound in the running pod */
+	bool seen;	   /* sync bookkeeping */
 	/* A component's variables from the last `local start` ("NAME=value"), NULL-ended. */
 	char *env[KL_MAX_ENV + 1];
 };
@@ -153,6 +154,32 @@ static int kl_kube_sandbox(struct kubelet *k, const struct kl_proc *p, struct sa
 	return ret;
 }
 
+/*
+ * <run>/runtime/<node>.sandboxes: the node's pods whose sandbox is made, one "ns/name iface" a
+ * line, as a runtime lists its sandboxes. The agent reconciles on any change of the runtime
+ * dir, so a veth made after pods.json named it gets its tc program now, not at the resync.
+ */
+static void kl_sandboxes_publish(const struct kubelet *k)
+{
+	char path[PATH_MAX], *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return;
+	for (size_t i = 0; i < k->nprocs; i++) {
+		const struct kl_proc *p = k->procs[i];
+
+		if (p->kind == KL_POD && p->net_ready)
+			fprintf(f, "%s %s\n", p->name, p->pod.iface);
+	}
+	if (fclose(f) == 0 &&
+	    !cluster_path(&k->c, path, sizeof(path), "runtime/%s.sandboxes", k->n->name) &&
+	    write_file_atomic(path, text))
+		pr_warn("writing %s failed", path);
+	free(text);
+}
+
 /* Spawns @p's process; on failure records why. 0 or -errno. */
 static int kl_spawn(struct kubelet *k, struct kl_proc *p)
 {
@@ -163,6 +190,25 @@ static int kl_spawn(struct kubelet *k, struct kl_proc *p)
 	struct stat st;
 	int ret;
 
+	if (p->kind == KL_POD && !p->net_ready) {
+		char cni[1024] = "";
+
+		/*
+		 * The pod's sandbox before its process, as RunPodSandbox: when CNI ADD fails (the
+		 * node's agent not there for ambit-cni) the pod stays ContainerCreating and is
+		 * tried again with the back-off.
+		 */
+		ret = cni_sandbox_make(&k->c, k->n, &p->pod, cni, sizeof(cni));
+		if (ret) {
+			str_fmt(p->reason, sizeof(p->reason),
+				"FailedCreatePodSandBox: failed to set up the pod's network: %s",
+				cni);
+			pr_warn("%s: %s", p->name, p->reason);
+			return ret;
+		}
+		p->net_ready = true;
+		kl_sandboxes_publish(k);
+	}
 	if (p->kind == KL_POD) {
 		char d[PATH_MAX + 8];
 
@@ -432,16 +478,22 @@ static void kl_env_clear(struct kl_proc *p)
 static void kl_remove(struct kubelet *k, size_t i)
 {
 	struct kl_proc *p = k->procs[i];
+	bool net = p->kind == KL_POD && p->net_ready;
 	char pidf[PATH_MAX];
 
 	kl_kill(p);
 	kl_pidfile(k, p, pidf, sizeof(pidf));
 	unlink(pidf);
+	/* StopPodSandbox: CNI DEL, then its netns goes. */
+	if (net)
+		cni_sandbox_remove(&k->c, k->n, &p->pod);
 	sandbox_free(&p->pod);
 	kl_env_clear(p);
 	free(p);
 	memmove(&k->procs[i], &k->procs[i + 1], (k->nprocs - i - 1) * sizeof(*k->procs));
 	k->nprocs--;
+	if (net)
+		kl_sandboxes_publish(k);
 }
 
 static cJSON *kl_proc_json(const struct kl_proc *p)
@@ -451,7 +503,12 @@ static cJSON *kl_proc_json(const struct kl_proc *p)
 	if (!o)
 		return NULL;
 	cJSON_AddStringToObject(o, "name", p->name);
-	cJSON_AddStringToObject(o, "state", kl_state_names[p->state]);
+	/* A pod whose sandbox is not made yet is ContainerCreating, whatever its back-off. */
+	cJSON_AddStringToObject(o, "state",
+				p->kind == KL_POD && !p->net_ready &&
+					(p->state == KL_BACKOFF || p->state == KL_PENDING)
+				    ? "ContainerCreating"
+				    : kl_state_names[p->state]);
 	cJSON_AddNumberToObject(o, "pid", p->pid);
 	if (p->old_pid > 0)
 		cJSON_AddNumberToObject(o, "replacedPid", p->old_pid);

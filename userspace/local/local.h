@@ -37,8 +37,10 @@
 #define CTL_KUBE_NS "ambit-system"
 /* --cni bridge: the bridge in each node netns that holds .1 of the node's pod CIDR. */
 #define CTL_CNI_BRIDGE_IFACE "cni0"
-#define CTL_CNI_VXLAN_IFACE "flannel.1" /* --cni bridge: the nodes' VXLAN tunnel */
-#define CTL_CNI_BRIDGE_MTU "1450"	/* 1500 less VXLAN's 50 */
+#define CTL_CNI_VXLAN_IFACE "flannel.1"	  /* --cni bridge: the nodes' VXLAN tunnel */
+#define CTL_CNI_BRIDGE_MTU "1450"	  /* 1500 less VXLAN's 50 */
+#define CTL_CNI_PLUGIN_DIR "/usr/lib/cni" /* Debian's containernetworking-plugins */
+#define CTL_CNI_AMBIT "ambit-cni"	  /* chained last when built beside ambitctl */
 
 /*
  * The pod network of a local cluster (`local up --cni`, cluster.json "cni"). Both route other
@@ -222,6 +224,29 @@ int plan_write_hosts(const struct ctl_cluster *c, const struct ctl_plan *p,
 /* Loads runtime/pods.json of @c as cJSON (caller deletes), or NULL with errno set. */
 cJSON *plan_read_pods_json(const struct ctl_cluster *c);
 
+struct sandbox;
+/* cni.c: a node's pod network through the CNI plugins of its conflist (CNI 1.0). */
+/* Writes <run>/<node>/cni.conflist for @c's mode. 0 or -errno. */
+int cni_conflist_write(const struct ctl_cluster *c, const struct ctl_node *n);
+/*
+ * ADD: each plugin of @p's node's conflist in order on @p's netns (which exists), its host veth
+ * named as the plan has it. On failure the list's DEL is run and @why says which plugin failed
+ * and its error. 0 or -errno.
+ */
+int cni_add(const struct ctl_cluster *c, const struct ctl_pod *p, char *why, size_t len);
+/*
+ * The kubelet's RunPodSandbox for @s of node @n: its netns, its network (cni_add), its cgroup and
+ * pod dir. Nothing when they are there already (a restarted kubelet). 0, or -errno with @why.
+ */
+int cni_sandbox_make(const struct ctl_cluster *c, const struct ctl_node *n, const struct sandbox *s,
+		     char *why, size_t len);
+/* StopPodSandbox: DEL, then the netns goes (with the veth). */
+void cni_sandbox_remove(const struct ctl_cluster *c, const struct ctl_node *n,
+			const struct sandbox *s);
+/* DEL: the list in reverse for pod @ns/@name of node @n; every plugin is run. 0 or -errno. */
+int cni_del(const struct ctl_cluster *c, const struct ctl_node *n, const char *ns, const char *name,
+	    char *why, size_t len);
+
 /* util.c */
 /* Set by SIGINT/SIGTERM while `local up` runs: the next step fails and everything is undone. */
 extern volatile sig_atomic_t ctl_interrupted;
@@ -329,7 +354,8 @@ int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool 
  * Makes a planned pod's netns, veth pair, addresses and routes as @c's pod network has them,
  * its cgroup and its scratch dir (borrows @c and @p). 0 or -errno.
  */
-int pod_create(const struct ctl_cluster *c, const struct ctl_pod *p);
+/* Sets sysctls @kv (key, value, ..., NULL) inside netns @netns. 0 or -errno. */
+int sysctl_in(const char *netns, const char *const *kv);
 
 /* sandbox.c: how a pod runs, as a container would (docs/INTERNALS.md "Pods"). */
 /* The name of the cgroup below a pod's that its processes run in (struct sandbox). */
@@ -338,6 +364,7 @@ int pod_create(const struct ctl_cluster *c, const struct ctl_pod *p);
 struct sandbox {
 	char namespace[256], name[256], node[16], ip[16];
 	char netns[CTL_NAME_MAX * 2];
+	char iface[16]; /* the node's end of its veth, as the plan named it */
 	char cgroup[PATH_MAX];
 	/*
 	 * Where the pod's processes run: a cgroup below the pod's, as the kubelet runs each
@@ -463,8 +490,17 @@ const char *kubelet_describe(const cJSON *rec, char *buf, size_t len);
 
 /* down.c */
 int local_down(const char *name, bool quiet);
+/* Kills every process of cgroup tree @cg_root at once and removes the tree. 0 or -errno. */
+int down_cgroups(const char *cg_root);
+
+/* reboot.c */
+/* `local reboot NODE`: what a reboot does to it; the agent and ztunnel after @agent_delay s. */
+int local_reboot(const struct ctl_opts *o, const char *node, double agent_delay);
+/* `local crash NODE agent|ztunnel`: SIGKILL to it @times, each time its kubelet restarted it. */
+int local_crash(const struct ctl_opts *o, const char *node, const char *what, int times);
 /* Kills a pod's processes and removes its cgroup, netns (with its veth), hosts and scratch dir. */
-int pod_remove(const struct ctl_cluster *c, const char *ns, const char *name, const char *cgroup);
+int pod_remove(const struct ctl_cluster *c, const char *node, const char *ns, const char *name,
+	       const char *cgroup);
 /* http.c: GET http://127.0.0.1:@port@path inside @netns; body malloc'd. Returns HTTP status
  * (>= 100) or -errno. */
 int http_get_in_netns(const char *netns, int port, const char *path, char **body);

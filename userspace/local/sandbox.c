@@ -108,6 +108,7 @@ int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sand
 	    str_fmt(s->name, sizeof(s->name), "%s", jstr(pod, "name")) ||
 	    str_fmt(s->node, sizeof(s->node), "%s", jstr(pod, "node")) ||
 	    str_fmt(s->ip, sizeof(s->ip), "%s", jstr(pod, "ip")) ||
+	    str_fmt(s->iface, sizeof(s->iface), "%s", jstr(pod, "hostIface")) ||
 	    str_fmt(s->cgroup, sizeof(s->cgroup), "%s", jstr(pod, "cgroup")) || !s->namespace[0] ||
 	    !s->name[0] || s->cgroup[0] != '/')
 		return -EINVAL;

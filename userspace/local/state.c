@@ -134,26 +134,12 @@ static int reconcile_once(const struct ctl_cluster *c, bool *again)
 		ret = kube_mirror(c, &p, state);
 	if (ret)
 		goto out;
-	/* The network and cgroup of new pods come first: the kubelets only run processes. */
-	for (size_t i = 0; i < p.npods; i++) {
-		struct ctl_pod *pp = &p.pods[i];
-
-		if (pp->running)
-			continue;
-		ret = pod_create(c, pp);
-		if (ret) {
-			fprintf(stderr, "ambitctl: pod %s/%s: setup failed\n", pp->namespace,
-				pp->name);
-			pod_remove(c, pp->namespace, pp->name, pp->cgroup);
-			pp->running = true; /* not started below; the next apply retries it */
-			goto out;
-		}
-	}
 	ret = plan_write_hosts(c, &p, &cfg);
 	if (!ret)
 		ret = plan_write_pods_json(&p, c);
-	/* Each kubelet runs what pods.json now gives its node: it starts the new pods and lets
-	 * go of the removed ones, so none is restarted while it is torn down below. */
+	/* Each kubelet runs what pods.json now gives its node: it makes the new pods' sandboxes
+	 * (netns, CNI) and starts them, and lets go of the removed ones (CNI DEL), so none is
+	 * restarted while it is torn down below. */
 	for (int i = 0; !ret && i < c->nnodes; i++) {
 		int r = kubelet_sync(&c->nodes[i], true);
 
@@ -172,11 +158,13 @@ static int reconcile_once(const struct ctl_cluster *c, bool *again)
 		const cJSON *ns = cJSON_GetObjectItemCaseSensitive(pod, "namespace");
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(pod, "name");
 		const cJSON *cg = cJSON_GetObjectItemCaseSensitive(pod, "cgroup");
+		const char *node =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "node"));
 
 		if (ret || !cJSON_IsString(ns) || !cJSON_IsString(name) ||
 		    plan_has(&p, ns->valuestring, name->valuestring))
 			continue;
-		int r = pod_remove(c, ns->valuestring, name->valuestring,
+		int r = pod_remove(c, node, ns->valuestring, name->valuestring,
 				   cJSON_IsString(cg) ? cg->valuestring : NULL);
 		printf("pod %s/%s %s\n", ns->valuestring, name->valuestring,
 		       r ? "could not be removed completely" : "removed");

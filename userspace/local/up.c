@@ -20,7 +20,7 @@
 #include "ambit/ipc.h"
 #include "local.h"
 
-static int sysctl_in(const char *netns, const char *const *kv)
+int sysctl_in(const char *netns, const char *const *kv)
 {
 	int saved, ret;
 
@@ -183,70 +183,7 @@ static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *
 	TRY(RUN("ip", "-n", fabric, "route", "replace", (char *)n->pod_cidr, "via", (char *)n->ip));
 	TRY(mkdir_p(n->system_cg, 0755));
 	TRY(mkdir_p(n->cgroup, 0755));
-	return 0;
-}
-
-/*
- * Routed (Calico-like): the pod's /32, its default route via 169.254.1.1, which the node answers
- * by proxy ARP on the veth; the node routes the /32 to the veth.
- */
-static int pod_net_routed(const struct ctl_pod *p)
-{
-	char *node = (char *)p->node->netns, *pod = (char *)p->netns, *ifc = (char *)p->iface;
-	char addr[32], k1[96], k2[96];
-	const char *node_kv[] = {k1, "1", k2, "0", NULL};
-
-	str_fmt(addr, sizeof(addr), "%s/32", p->ip_str);
-	str_fmt(k1, sizeof(k1), "net.ipv4.conf.%s.proxy_arp", p->iface);
-	str_fmt(k2, sizeof(k2), "net.ipv4.conf.%s.rp_filter", p->iface);
-	TRY(RUN("ip", "-n", pod, "addr", "add", addr, "dev", "eth0"));
-	TRY(RUN("ip", "-n", pod, "link", "set", "eth0", "up"));
-	TRY(RUN("ip", "-n", pod, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link"));
-	TRY(RUN("ip", "-n", pod, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0"));
-	TRY(RUN("ip", "-n", node, "link", "set", ifc, "up"));
-	TRY(sysctl_in(node, node_kv));
-	TRY(RUN("ip", "-n", node, "route", "add", addr, "dev", ifc, "scope", "link"));
-	return 0;
-}
-
-/* Bridged: the pod's address in the node's /24, default via cni0's; the veth a port of cni0. */
-static int pod_net_bridge(const struct ctl_pod *p)
-{
-	char *node = (char *)p->node->netns, *pod = (char *)p->netns, *ifc = (char *)p->iface;
-	char addr[32];
-
-	str_fmt(addr, sizeof(addr), "%s/24", p->ip_str);
-	/* The VXLAN header's 50 bytes come off the pod's MTU, as flannel sets it. */
-	TRY(RUN("ip", "-n", pod, "link", "set", "eth0", "mtu", CTL_CNI_BRIDGE_MTU));
-	TRY(RUN("ip", "-n", pod, "addr", "add", addr, "dev", "eth0"));
-	TRY(RUN("ip", "-n", pod, "link", "set", "eth0", "up"));
-	TRY(RUN("ip", "-n", pod, "route", "add", "default", "via", (char *)p->node->pod_gw, "dev",
-		"eth0"));
-	TRY(RUN("ip", "-n", node, "link", "set", ifc, "mtu", CTL_CNI_BRIDGE_MTU));
-	TRY(RUN("ip", "-n", node, "link", "set", ifc, "master", CTL_CNI_BRIDGE_IFACE, "up"));
-	return 0;
-}
-
-int pod_create(const struct ctl_cluster *c, const struct ctl_pod *p)
-{
-	char *node = (char *)p->node->netns, *pod = (char *)p->netns, *ifc = (char *)p->iface;
-	const char *pod_kv[] = {"net.ipv4.conf.all.rp_filter",
-				"0",
-				"net.ipv4.conf.default.rp_filter",
-				"0",
-				"net.ipv4.conf.eth0.rp_filter",
-				"0",
-				NULL};
-
-	TRY(RUN("ip", "netns", "add", pod));
-	TRY(RUN("ip", "-n", node, "link", "add", ifc, "type", "veth", "peer", "name", "eth0",
-		"netns", pod));
-	TRY(RUN("ip", "-n", pod, "link", "set", "lo", "up"));
-	TRY(sysctl_in(pod, pod_kv));
-	TRY(c->cni == CTL_CNI_BRIDGE ? pod_net_bridge(p) : pod_net_routed(p));
-	TRY(mkdir_p(p->cgroup, 0755));
-	TRY(mkdir_p(p->pod_dir, 0755));
-	return 0;
+	return cni_conflist_write(c, n);
 }
 
 /* Whether @pid is still the process the kubelet runs as @n's agent or ztunnel. */
@@ -384,6 +321,9 @@ static int up_dirs(const struct ctl_cluster *c)
 	for (int i = 0; i < c->nnodes; i++) {
 		cluster_path(c, path, sizeof(path), "%s", c->nodes[i].name);
 		TRY(mkdir_p(path, 0700));
+		/* The node's /run: what a reboot empties (host-local's reservations). */
+		cluster_path(c, path, sizeof(path), "%s/run", c->nodes[i].name);
+		TRY(mkdir_p(path, 0755));
 		if (c->kube)
 			TRY(mkdir_p(c->nodes[i].host_run, 0755));
 	}
@@ -489,14 +429,6 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 		cluster_path(c, state, sizeof(state), "state");
 		TRY(kube_up(c));
 		TRY(kube_mirror(c, p, state));
-	}
-	for (size_t i = 0; i < p->npods; i++) {
-		ret = pod_create(c, &p->pods[i]);
-		if (ret) {
-			fprintf(stderr, "ambitctl: pod %s/%s: setup failed\n", p->pods[i].namespace,
-				p->pods[i].name);
-			return ret;
-		}
 	}
 	TRY(plan_write_hosts(c, p, cfg));
 	TRY(plan_write_pods_json(p, c));
