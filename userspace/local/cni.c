@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,7 @@ static int cni_exec(const struct cni_call *call, const char *plugin, const char 
 	char env[7][1200], *envp[8];
 	size_t used = 0, cap = 4096;
 	char *buf = malloc(cap);
+	void (*old_pipe)(int);
 	pid_t pid;
 
 	if (!buf)
@@ -210,7 +212,11 @@ static int cni_exec(const struct cni_call *call, const char *plugin, const char 
 		free(buf);
 		return -e;
 	}
-	/* A config is a few KiB: the pipe holds it before the plugin reads it. */
+	/*
+	 * A config is a few KiB: the pipe holds it before the plugin reads it. A plugin that exits
+	 * without reading it must not take ambitctl with it (SIGPIPE): EPIPE is enough.
+	 */
+	old_pipe = signal(SIGPIPE, SIG_IGN);
 	for (size_t off = 0, left = strlen(conf); left;) {
 		ssize_t w = write(in[1], conf + off, left);
 
@@ -222,6 +228,7 @@ static int cni_exec(const struct cni_call *call, const char *plugin, const char 
 		left -= (size_t)w;
 	}
 	close(in[1]);
+	signal(SIGPIPE, old_pipe);
 	for (;;) {
 		ssize_t r;
 
