@@ -240,6 +240,46 @@ static void test_idle_closed_by_rst(void **state)
 	stale_case(true);
 }
 
+/*
+ * The server closes the connection after the pool handed it to a request but before that
+ * request was written (the pool's task told the holder; the FIN is read next): the holder must
+ * find it dead, never write the request on it and wait for an answer that cannot come.
+ */
+static void test_closed_while_handed(void **state)
+{
+	struct world w;
+	struct ex a, b;
+	struct h1_head req = {0};
+	size_t idle = 9;
+	int s1;
+
+	world_up(&w);
+	get(&w, &a);
+	s1 = server_accept(&w);
+	assert_true(s1 >= 0);
+	wait_conn(&w, &a);
+	assert_int_equal(exchange(&w, &a, s1), 0);
+	h1_pool_put(a.c, true, false);
+	get(&w, &b);
+	wait_conn(&w, &b);
+	assert_ptr_equal(b.c, a.c);
+	close(s1);
+	for (int i = 0; i < 50; i++)
+		loop_run_once(w.l, 1);
+	req.method = h1_head_strdup(&req, "GET");
+	req.target = h1_head_strdup(&req, "/");
+	req.minor = 1;
+	h1_client_bind(b.c, &ex_ops, &b);
+	assert_int_equal(h1_client_request(b.c, &req, H1_FRAMING_NONE, 0), -EPIPE);
+	h1_head_free(&req);
+	assert_true(h1_client_reused(b.c));
+	assert_false(h1_client_heard(b.c));
+	h1_pool_put(b.c, true, false);
+	assert_int_equal(h1_pool_size(w.p, &idle), 0);
+	assert_int_equal(idle, 0);
+	world_down(&w);
+}
+
 /* A connection nobody closed is reused, and says so (h1_client_reused). */
 static void test_live_reused(void **state)
 {
@@ -272,6 +312,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_idle_closed_by_fin),
 	    cmocka_unit_test(test_idle_closed_by_rst),
+	    cmocka_unit_test(test_closed_while_handed),
 	    cmocka_unit_test(test_live_reused),
 	};
 

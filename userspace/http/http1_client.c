@@ -127,6 +127,17 @@ void h1_client_t_eof(void *arg)
 	struct h1_client *c = arg;
 
 	c->peer_eof = true;
+	if (c->busy && !c->req_started) {
+		/*
+		 * Handed to a request that has not begun (the pool tells it from its task): what
+		 * the previous exchange left (resp_done) is not this one's, and the end must not be
+		 * swallowed as if it were, or the request would be written on a closed connection
+		 * and wait for an answer forever. Dead: h1_client_request says -EPIPE, and the
+		 * holder gives it back.
+		 */
+		c->dead = true;
+		return;
+	}
 	if (c->busy && c->tunnel && c->ops) {
 		c->ops->on_end(c->arg);
 		return;

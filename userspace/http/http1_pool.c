@@ -164,6 +164,8 @@ void h1_client_fail(struct h1_client *c, int err)
 		ops->on_error(arg, err);
 		return;
 	}
+	if (c->busy)
+		return; /* handed, not bound yet: its holder finds it dead and gives it back */
 	c->dead = false;
 	client_destroy(c, true);
 }
