@@ -392,8 +392,10 @@ static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *
 	if (!headless(svc) || !svc->name || !svc->namespace) {
 		snprintf(target, sizeof(target), "%s.%s.svc.%s.", svc->name, svc->namespace,
 			 t->domain);
+		/* An entry's host is its own name (not one under the cluster domain). */
 		if (svc->kind != SNAP_SVC_SERVICE)
-			snprintf(target, sizeof(target), "%s.", svc->hostname);
+			snprintf(target, sizeof(target), "%s.",
+				 svc->hostname && svc->hostname[0] ? svc->hostname : svc->name);
 		if ((err = push_srv1(p, owner, 100, sp->port, target)))
 			return err;
 		if (!(tn = ldns_dname_new_frm_str(target)))

@@ -369,6 +369,13 @@ static void test_headless_srv(void **state)
 		false, &v);
 	assert_int_equal(additional_a(p, "server.mesh.svc.cluster.local."), ip4("10.96.0.10"));
 	ldns_pkt_free(p);
+	/* A ServiceEntry host: its own name (not one under the cluster domain). */
+	p = ask(f, f->client, "_https._tcp.api.example.com.", LDNS_RR_TYPE_SRV, 0, 0, false, &v);
+	srv_of(p, 0, &weight, &port, target, sizeof(target));
+	assert_int_equal(port, 443);
+	assert_string_equal(target, "api.example.com.");
+	assert_int_equal(additional_a(p, "api.example.com."), ip4("240.240.1.1"));
+	ldns_pkt_free(p);
 }
 
 /* 100 addresses (1.6 kB): truncated over UDP (plain and EDNS 1232), whole over TCP. */
