@@ -13,6 +13,8 @@
 # connection (RSS with the connections held minus RSS before, over the connections the client
 # established), the good clients' ok/sent and p99. Run as root in a network namespace of its own
 # (unshare -n); QUICK=1: 2,000 connections. Writes OUT.md and OUT.json (bench/results/conns).
+# The largest NOFILES must fit the hard fd limit, and CONNS too (the flood tool holds them all):
+# where that is 20,000, CONNS=15000 NOFILES="20000 4096".
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -41,6 +43,10 @@ for b in "$FLOOD" "$RATEHTTP" "$REPO/build/waypoint" "$REPO/build/ambitctl"; do
 done
 for c in haproxy nginx curl prlimit ss python3; do
 	command -v "$c" >/dev/null || die "needs $c (make deps)"
+done
+for n in $NOFILES; do
+	prlimit --nofile="$n:$n" true 2>/dev/null ||
+		die "cannot set an fd limit of $n (hard limit $(ulimit -Hn)): NOFILES=\"...\" CONNS=... lower"
 done
 tmp=$(mktemp -d)
 pids=()

@@ -207,6 +207,12 @@ struct h1_pool_limits {
 
 struct h1_pool;
 
+/*
+ * Connects in flight to one endpoint at most: a burst of thousands of requests opens this many,
+ * and each connection serves the next waiter as soon as it is free (the others wait for them).
+ */
+#define H1_POOL_OPENING_MAX 64
+
 /* A request waiting for a connection; embedded in the caller's object. */
 struct h1_pool_wait {
 	/* A connection for the caller (who binds its ops and gives it back with h1_pool_put). */

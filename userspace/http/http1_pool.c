@@ -199,13 +199,16 @@ static void park(struct h1_client *c)
 static void t_open(void *arg)
 {
 	struct h1_client *c = arg;
+	struct h1_pool *p = c->host->pool;
 
 	c->connected = true;
 	c->host->opening--;
-	if (c->host->pool->destroying)
+	if (p->destroying) {
 		client_destroy(c, false);
-	else
-		park(c);
+		return;
+	}
+	park(c);
+	open_for_waiters(p); /* a connect's place is free (H1_POOL_OPENING_MAX) */
 }
 
 static void t_drain(void *arg)
@@ -293,7 +296,13 @@ static void open_for_waiters(struct h1_pool *p)
 
 		for (struct h1_pool_wait *w = h->wait_head; w; w = w->next)
 			waiting++;
-		while (waiting > h->opening) {
+		/*
+		 * A burst of requests (thousands of clients at once) would open as many
+		 * connections, the kernel's backlogs would drop their handshakes and every
+		 * request would wait out SYN retransmits: a few connects at a time, each
+		 * connection then serving the next waiter as soon as it answered.
+		 */
+		while (waiting > h->opening && h->opening < H1_POOL_OPENING_MAX) {
 			if (!open_one(h)) {
 				blocked = true;
 				break;
