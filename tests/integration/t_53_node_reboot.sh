@@ -99,10 +99,15 @@ sleep 1
 stop_all
 fabric_capture_stop
 
-# The figures. node1's pods are without network from the kill until their sandboxes are made.
-sandbox=$(sed -n 's/.*pods Running at \([0-9.]*\) s.*/\1/p' "$WORK/reboot.log" | head -1)
+# The figures. node1's pods are without network from the kill until they run again: ambit-cni
+# refuses their sandboxes until the agent captures them, so that is after the agent is back.
+down=$(sed -n 's/.*: down .* in \([0-9.]*\) s$/\1/p' "$WORK/reboot.log" | head -1)
+held=$(sed -n 's/.*kubelet up, \([0-9]*\) of .*/\1/p' "$WORK/reboot.log" | head -1)
+agent=$(sed -n 's/.*agent ready .* at \([0-9.]*\) s$/\1/p' "$WORK/reboot.log" | head -1)
+sandbox=$(sed -n 's/.*rebooted, .* pods Running at \([0-9.]*\) s.*/\1/p' "$WORK/reboot.log" | head -1)
 first() { awk -v t="$t0" '$1 > t && $2 == 0 && /pod=mesh/ { printf "%.2f", $1 - t; exit }' "$1"; }
-log "figures: node1's pods without network ${sandbox:-?} s (kill to sandboxes made, kubelet first);" \
+log "figures: node1 down in ${down:-?} s; pods Running before its agent: ${held:-?}; agent ready at" \
+	"${agent:-?} s; node1's pods without network ${sandbox:-?} s (kill until they run, captured);" \
 	"first mesh request served after the reboot began: node1->node2 $(first "$WORK/mesh12") s," \
 	"node2->node1 $(first "$WORK/mesh21") s"
 for f in mesh12 mesh21 plain21 plain12 plainplain; do

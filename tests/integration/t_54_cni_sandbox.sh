@@ -26,7 +26,7 @@ pods_json_field() {
 
 # The conflist, and host-local's reservation of each pod's planned address.
 for n in node1 node2; do
-	expect_eq "$(jq -c '[.plugins[].type]' "$RUN/$n/cni.conflist")" '["ptp","loopback"]' "$n's plugins"
+	expect_eq "$(jq -c '[.plugins[].type]' "$RUN/$n/cni.conflist")" '["ptp","loopback","ambit-cni"]' "$n's plugins"
 	expect_eq "$(jq -r '.plugins[0].ipam.type' "$RUN/$n/cni.conflist")" host-local "$n's IPAM"
 done
 server_ip=$(pods_json_field mesh/server-0 ip)
@@ -88,7 +88,12 @@ actl local reboot node2 --agent-delay 1 >"$WORK/reboot.log" 2>&1 || {
 	fail "local reboot node2 failed"
 }
 cat "$WORK/reboot.log" >&2
-grep -q "kubelet up, 2 of 2 pods Running" "$WORK/reboot.log" || fail "node2's pods were not up before its agent"
+# The order of istio#60882: the kubelet makes the sandboxes before the agent is back, and
+# ambit-cni refuses them (code 11) until the agent captures the pods. Without its agent the
+# plugin cannot judge a namespace, so the pod outside the mesh waits for the agent too.
+grep -q "kubelet up, 0 of 2 pods Running" "$WORK/reboot.log" ||
+	fail "node2's pods ran before its agent was back"
+grep -q "rebooted, 2 of 2 pods Running" "$WORK/reboot.log" || fail "node2's mesh pod never ran after its agent came back"
 [ "$(field node2 ztunnel pid)" != "$zt_before" ] || fail "node2's ztunnel survived the reboot"
 [ "$(find "/sys/fs/bpf/ambit/$CLUSTER-node2" -maxdepth 1 | wc -l)" -ge "$pin_before" ] ||
 	fail "node2's pins were not made again"

@@ -519,10 +519,15 @@ int cni_sandbox_make(const struct ctl_cluster *c, const struct ctl_node *n, cons
 	ret = sysctl_in(s->netns, pod_kv);
 	if (ret)
 		str_fmt(why, len, "netns %s: rp_filter: %s", s->netns, strerror(-ret));
-	if (!ret)
-		ret = cni_add(c, &p, why, len);
+	/*
+	 * The pod's cgroup before the chain, as a kubelet makes the pod's cgroup before
+	 * RunPodSandbox: ambit-cni's ADD returns only once the agent holds the pod's cgroup in
+	 * its enrolled map (host capture), which it cannot while the cgroup does not exist.
+	 */
 	if (!ret && (ret = mkdir_p(s->cgroup, 0755)))
 		str_fmt(why, len, "mkdir %s: %s", s->cgroup, strerror(-ret));
+	if (!ret)
+		ret = cni_add(c, &p, why, len);
 	if (!ret && (ret = mkdir_p(s->pod_dir, 0755)))
 		str_fmt(why, len, "mkdir %s: %s", s->pod_dir, strerror(-ret));
 	/* No half-made sandbox stays: the next attempt makes it whole. */

@@ -71,10 +71,11 @@ struct kl_proc {
 	time_t started_at, finished_at;			/* wall clock, for people */
 	bool exited;					/* a last exit is recorded */
 	int exit_code, exit_signal;			/* -1 when not that kind of exit */
-	char reason[1100]; /* why it is not running, or why it last stopped */
-	bool net_ready;	   /* KL_POD: its sandbox (netns, CNI ADD) is made */
-	ino_t hosts_ino;   /* of the hosts file bound in the running pod */
-	bool seen;	   /* sync bookkeeping */
+	char reason[1100];	     /* why it is not running, or why it last stopped */
+	bool net_ready;		     /* KL_POD: its sandbox (netns, CNI ADD) is made */
+	uint64_t sandbox_backoff_ms; /* KL_POD: before the next try at its sandbox */
+	ino_t hosts_ino;	     /* of the hosts file bound in the running pod */
+	bool seen;		     /* sync bookkeeping */
 	/* A component's variables from the last `local start` ("NAME=value"), NULL-ended. */
 	char *env[KL_MAX_ENV + 1];
 };
@@ -324,8 +325,28 @@ static void kl_finished(struct kubelet *k, struct kl_proc *p, bool ok, uint64_t 
 
 static void kl_start(struct kubelet *k, struct kl_proc *p)
 {
-	if (kl_spawn(k, p) == 0)
+	uint64_t cap = k->base_ms;
+
+	if (kl_spawn(k, p) == 0) {
+		p->sandbox_backoff_ms = 0;
 		return;
+	}
+	/*
+	 * A sandbox not made (CNI ADD failed: the node's agent not there yet for ambit-cni) is no
+	 * restart of the pod: the sandbox is tried again after its own back-off, a tenth of the
+	 * restart's and doubling up to it, so the pods of a node that boots come up soon after
+	 * its agent does.
+	 */
+	if (p->kind == KL_POD && !p->net_ready) {
+		p->sandbox_backoff_ms =
+		    p->sandbox_backoff_ms ? p->sandbox_backoff_ms * 2 : (k->base_ms + 9) / 10;
+		if (p->sandbox_backoff_ms > cap)
+			p->sandbox_backoff_ms = cap;
+		p->state = KL_BACKOFF;
+		p->restart_at_ms = clock_mono_ms() + p->sandbox_backoff_ms;
+		return;
+	}
+	p->sandbox_backoff_ms = 0;
 	/* A command that cannot start counts as a failed run of no time (the kubelet's
 	 * StartError). */
 	p->exited = false;

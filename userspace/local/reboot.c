@@ -103,26 +103,38 @@ static int reboot_volatile(const struct ctl_cluster *c, const struct ctl_node *n
 	return ret;
 }
 
-/* Until the node's kubelet reports every pod of the node Running, or 60 s. */
-static int reboot_wait_pods(const struct ctl_node *n, int *running, int *total)
+/* Until the node's kubelet has tried every pod of the node: each Running, or its sandbox refused
+ * (ContainerCreating with the CNI error), or 60 s; with @all, until every one is Running. 0 when
+ * all run. */
+static int reboot_wait_pods(const struct ctl_node *n, bool all, int *running, int *total)
 {
 	for (int i = 0; i < 600 && !ctl_interrupted; i++) {
 		int err;
 		cJSON *st = kubelet_call(n, "{\"op\":\"status\"}", true, &err);
 		const cJSON *p;
 
+		int tried = 0;
+
 		*running = *total = 0;
 		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(st, "pods"))
 		{
 			const char *s =
 			    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "state"));
+			const char *why =
+			    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "reason"));
+			bool up = s && !strcmp(s, "Running");
 
 			(*total)++;
-			*running += s && !strcmp(s, "Running");
+			*running += up;
+			/* A sandbox ambit-cni refused (no agent yet) was tried: it waits for the
+			 * agent. */
+			tried += up || (s && !strcmp(s, "ContainerCreating") && why && why[0]);
 		}
 		cJSON_Delete(st);
 		if (*total && *running == *total)
 			return 0;
+		if (!all && *total && tried == *total)
+			return -EAGAIN;
 		usleep(100 * 1000);
 	}
 	return -ETIMEDOUT;
@@ -165,9 +177,10 @@ int local_reboot(const struct ctl_opts *o, const char *node, double agent_delay)
 		ret = kubelet_sync(n, false);
 	if (ret)
 		return ret;
-	ret = reboot_wait_pods(n, &running, &total);
+	ret = reboot_wait_pods(n, false, &running, &total);
 	printf("%s: kubelet up, %d of %d pods Running at %.2f s%s\n", n->name, running, total,
-	       since_s(&t0), ret ? " (the others still ContainerCreating or failing)" : "");
+	       since_s(&t0),
+	       ret ? " (the others ContainerCreating: their sandboxes wait for the agent)" : "");
 	fflush(stdout);
 	if (agent_delay > 0)
 		usleep((useconds_t)(agent_delay * 1e6));
@@ -181,7 +194,7 @@ int local_reboot(const struct ctl_opts *o, const char *node, double agent_delay)
 		       pid, since_s(&t0));
 		fflush(stdout);
 	}
-	ret = reboot_wait_pods(n, &running, &total);
+	ret = reboot_wait_pods(n, true, &running, &total);
 	printf("%s: rebooted, %d of %d pods Running at %.2f s\n", n->name, running, total,
 	       since_s(&t0));
 	return ret;
