@@ -64,7 +64,7 @@ done
 # AMBIT_IT_KUBE="" leaves the pass out.
 if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	export AMBIT_LOCAL_KUBE=1
-	for t in ${AMBIT_IT_KUBE-t_10 t_15 t_20 t_30 t_31 t_40 t_50 t_52 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_80 t_83_waypoint_l7 t_84 t_88 t_90 t_99}; do
+	for t in ${AMBIT_IT_KUBE-t_10 t_15 t_30 t_40 t_50 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_80 t_83_waypoint_l7 t_90 t_99}; do
 		t=$(ls "$t"*.sh 2>/dev/null | head -1)
 		[ -n "$t" ] || continue
 		[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue
@@ -77,7 +77,7 @@ fi
 # lists them; "" leaves the pass out.
 if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	export AMBIT_LOCAL_CNI=bridge
-	for t in ${AMBIT_IT_BRIDGE-t_10 t_20 t_30 t_40 t_50 t_63 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_83_waypoint_l7 t_95 t_54}; do
+	for t in ${AMBIT_IT_BRIDGE-t_10 t_30 t_50 t_63 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_83_waypoint_l7 t_95 t_54}; do
 		t=$(ls "$t"*.sh 2>/dev/null | head -1)
 		[ -n "$t" ] || continue
 		[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue
