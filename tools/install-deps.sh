@@ -18,8 +18,8 @@ pkgs=(
 	iproute2 procps util-linux nginx-light curl openssl python3
 	# tests: wire checks and transfers
 	iperf3 tcpdump tshark socat
-	# tests and bench: DNS through the ztunnel's proxy (dig), an upstream resolver (dnsmasq),
-	# the load client (dnsperf)
+	# run: the local cluster's DNS (dnsmasq); tests and bench: DNS through the ztunnel's proxy
+	# (dig), an upstream resolver (dnsmasq again), the load client (dnsperf)
 	bind9-dnsutils dnsmasq-base dnsperf
 	# ext_authz over gRPC: the CheckRequest/CheckResponse messages (proto/), C made by protoc-c
 	libprotobuf-c-dev protobuf-c-compiler

@@ -74,6 +74,8 @@ dump_cluster_state() {
 	local f
 	log "--- cluster $CLUSTER state at failure"
 	actl local status >&2 2>&1 || true
+	# AMBIT_IT_SAVE_LOGS=DIR keeps every log whole (DIR/<cluster>/), for a failure seen rarely.
+	[ -n "${AMBIT_IT_SAVE_LOGS:-}" ] && cp -r /run/ambit/"$CLUSTER"/logs "$AMBIT_IT_SAVE_LOGS/$CLUSTER" || true
 	for f in /run/ambit/"$CLUSTER"/logs/*.log; do
 		[ -f "$f" ] || continue
 		echo "--- $(basename "$f") (last 20 lines)" >&2
@@ -252,6 +254,7 @@ fabric_capture_stop() {
 # fabric_bg CMD...: runs CMD in the background in the fabric netns, outside the mesh at
 # $FABRIC_IP, which every node routes to (an external server, a resolver); on_exit stops it.
 FABRIC_IP=10.99.0.1
+CLUSTER_DNS_IP=10.99.0.2 # the cluster's DNS (dnsmasq in the fabric): every pod's nameserver
 FABRIC_BG_PIDS=()
 FABRIC_BG_DIR=
 fabric_bg() {

@@ -27,25 +27,26 @@ pod_exec plain/client-0 bash -c 'while :; do
 	else echo "FAIL $(date +%T.%N) $err"; fi
 	sleep 0.1; done' >"$loop_out" 2>&1 &
 loop_pid=$!
-# The pod's /etc/hosts as it is replaced (the Services leave it while the mesh answers its DNS,
-# and come back): read without a pause, it is always the old file or the new one, never the one
-# under both (the host's, which names no Service and not the pod), where a lookup would find
-# nothing and ask DNS instead. Counted to the loop's end by a reader in the pod.
-hosts_out=$(mktemp /tmp/ambit-it-XXXXXX)
+# Lookups without a pause through the transitions: the pod's nameserver is the cluster's DNS
+# throughout, and its queries go to the ztunnel's proxy exactly while the pod is enrolled; never
+# does a lookup find nobody to answer (the proxy gone, the cluster's DNS not yet asked). Counted
+# to the loop's end by a resolver loop in the pod.
+dns_out=$(mktemp /tmp/ambit-it-XXXXXX)
 pod_exec plain/client-0 python3 -c '
-import signal, sys
+import signal, socket, sys
 n = miss = 0
 def done(*_):
     print(n, miss)
     sys.exit(0)
 signal.signal(signal.SIGTERM, done)
 while True:
-    with open("/etc/hosts") as f:
-        if "client-0" not in f.read():
-            miss += 1
-    n += 1' >"$hosts_out" 2>&1 &
-hosts_pid=$!
-trap 'kill $loop_pid $hosts_pid 2>/dev/null; rm -f "$loop_out" "$hosts_out"; on_exit' EXIT
+    try:
+        socket.getaddrinfo("server", 80, socket.AF_INET, socket.SOCK_STREAM)
+    except socket.gaierror:
+        miss += 1
+    n += 1' >"$dns_out" 2>&1 &
+dns_pid=$!
+trap 'kill $loop_pid $dns_pid 2>/dev/null; rm -f "$loop_out" "$dns_out"; on_exit' EXIT
 
 expect_eq "$(enrolled plain/client-0)" "false" "before labelling"
 before=$(inbound_count)
@@ -80,12 +81,12 @@ expect_eq "$c2" "$c1" "unenrolled traffic must bypass the ztunnel"
 kill $loop_pid 2>/dev/null; wait $loop_pid 2>/dev/null
 # The reader in the pod hears of its end from within (a signal to the exec'ing ambitctl does not
 # reach it).
-pod_exec plain/client-0 pkill -TERM -f 'open\("/etc/hosts"\)' || fail "the hosts reader is gone"
-wait $hosts_pid 2>/dev/null
-read -r reads misses <"$hosts_out" || fail "the hosts reader said nothing: $(cat "$hosts_out")"
-log "/etc/hosts read $reads times during the transitions, $misses without the pod's own name"
-[ "$reads" -gt 1000 ] || fail "the hosts reader read too few times ($reads)"
-[ "$misses" -eq 0 ] || fail "/etc/hosts was the host's file $misses times while replaced"
+pod_exec plain/client-0 pkill -TERM -f 'socket.getaddrinfo' || fail "the resolver loop is gone"
+wait $dns_pid 2>/dev/null
+read -r lookups misses <"$dns_out" || fail "the resolver loop said nothing: $(cat "$dns_out")"
+log "\"server\" looked up $lookups times during the transitions, $misses unanswered"
+[ "$lookups" -gt 100 ] || fail "the resolver loop looked up too few times ($lookups)"
+[ "$misses" -eq 0 ] || fail "$misses lookups of \"server\" failed while (un)enrolling"
 oks=$(grep -c '^ok' "$loop_out" || true); fails=$(grep -c '^FAIL' "$loop_out" || true)
 log "background requests during the transitions: $oks ok, $fails failed"
 [ "$oks" -gt 10 ] || fail "background loop made too few requests ($oks)"

@@ -74,7 +74,6 @@ struct kl_proc {
 	char reason[1100];	     /* why it is not running, or why it last stopped */
 	bool net_ready;		     /* KL_POD: its sandbox (netns, CNI ADD) is made */
 	uint64_t sandbox_backoff_ms; /* KL_POD: before the next try at its sandbox */
-	ino_t hosts_ino;	     /* of the hosts file bound in the running pod */
 	bool seen;		     /* sync bookkeeping */
 	/* A component's variables from the last `local start` ("NAME=value"), NULL-ended. */
 	char *env[KL_MAX_ENV + 1];
@@ -273,9 +272,6 @@ static int kl_spawn(struct kubelet *k, struct kl_proc *p)
 	p->started_ms = clock_mono_ms();
 	p->started_at = time(NULL);
 	p->reason[0] = '\0';
-	if (p->kind == KL_POD) {
-		p->hosts_ino = stat(p->pod.hosts, &st) == 0 ? st.st_ino : 0;
-	}
 	kl_pidfile(k, p, pidf, sizeof(pidf));
 	str_fmt(txt, sizeof(txt), "%d\n", p->pid);
 	if (write_file_atomic(pidf, txt))
@@ -625,7 +621,6 @@ static cJSON *kl_sync(struct kubelet *k, char *err, size_t len)
 	{
 		struct sandbox s;
 		struct kl_proc *p;
-		struct stat st;
 		char uid[520];
 
 		if (sandbox_from_json(&k->c, pod, &s))
@@ -642,9 +637,6 @@ static cJSON *kl_sync(struct kubelet *k, char *err, size_t len)
 			sandbox_free(&p->pod);
 			p->pod = s;
 			p->seen = true;
-			if (p->state == KL_RUNNING && stat(s.hosts, &st) == 0 &&
-			    st.st_ino != p->hosts_ino && !sandbox_refresh_hosts(&p->pod, p->pid))
-				p->hosts_ino = st.st_ino;
 			continue;
 		}
 		p = kl_add(k, uid, KL_POD);

@@ -31,6 +31,8 @@
 #define CTL_AGENT_STATUS_REQ "{\"op\":\"get\",\"what\":\"status\"}"
 /* br0's address in the fabric netns (up.c), which every node routes to. */
 #define CTL_FABRIC_IP "10.99.0.1"
+/* The cluster's DNS (up.c, kube-dns's part), also on br0: every pod's nameserver. */
+#define CTL_CLUSTER_DNS_IP "10.99.0.2"
 /* --kube: the API server, in the fabric netns, and where `ambitctl install` puts ambit. */
 #define CTL_KUBE_API_IP CTL_FABRIC_IP
 #define CTL_KUBE_API_PORT 6443
@@ -425,11 +427,6 @@ int sandbox_mounts(const struct sandbox *s, char *why, size_t len);
 int sandbox_identity(const struct sandbox *s, char *why, size_t len);
 /* Sets POD_NAME POD_NAMESPACE POD_IP NODE_NAME AMBIT_POD_DIR for the pod's processes. */
 void sandbox_env(const struct sandbox *s);
-/*
- * Binds the current hosts file of @s over /etc/hosts inside the running pod @pid (a rename
- * replaced the inode its mount pins). 0 or -errno.
- */
-int sandbox_refresh_hosts(const struct sandbox *s, int pid);
 
 /* Whether @p lies under a directory a pod gets a fresh tree of (/tmp, /run, /dev, /proc, /sys). */
 bool sandbox_masked(const char *p);

@@ -668,51 +668,28 @@ const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name)
 }
 
 /*
- * Whether @pod's DNS goes to its node ztunnel's proxy: enrolled (captured on the node, or in-pod
- * with --cni bridge), not opted out with Istio's annotation.
- */
-static bool plan_dns_captured(const struct ctl_cluster *c, const struct config *cfg,
-			      const struct ctl_pod *pod)
-{
-	struct config_pod view = {0};
-	const char *opt = pod->annotations
-			      ? config_label_get(pod->annotations, AMBIT_ANNOTATION_DNS_CAPTURE)
-			      : NULL;
-
-	view.meta.name = pod->name;
-	view.meta.namespace = pod->namespace;
-	if (pod->labels)
-		view.meta.labels = *pod->labels;
-	return !(opt && !strcmp(opt, "false")) && config_pod_enrolled(cfg, &view);
-}
-
-/*
  * The resolv.conf of one pod, as the kubelet writes it (ClusterFirst): the cluster's search
- * list and ndots, and for a pod whose DNS is captured (@dns) a nameserver on its node
- * (169.254.1.1, on every node's loopback), which the capture sends to the ztunnel's DNS proxy.
- * The local cluster has no cluster DNS: any other pod (a waypoint resolving a ServiceEntry's
- * names, a pod outside the mesh) asks the fabric's resolver, as cluster DNS forwards what it
- * does not know, and finds Services in its hosts file.
+ * list, ndots, and the cluster's DNS (up.c). An enrolled pod's queries go to its node ztunnel's
+ * proxy instead (the capture steers every port-53 packet; the answers show the address asked),
+ * and a pod leaving the mesh asks the cluster's DNS again: the same file for the pod's life.
  */
-static int plan_resolv_text(const struct ctl_pod *pod, bool dns, char **out)
+static int plan_resolv_text(const struct ctl_pod *pod, char **out)
 {
 	return asprintf(out,
-			"# written by ambitctl local up: the pod's DNS (%s)\n"
+			"# written by ambitctl local up: the pod's DNS (the cluster's)\n"
 			"search %s.svc.cluster.local svc.cluster.local cluster.local\n"
-			"nameserver %s\n"
+			"nameserver " CTL_CLUSTER_DNS_IP "\n"
 			"options ndots:5\n",
-			dns ? "the ztunnel's proxy" : "the fabric's resolver", pod->namespace,
-			dns ? "169.254.1.1" : CTL_FABRIC_IP) < 0
+			pod->namespace) < 0
 		   ? -ENOMEM
 		   : 0;
 }
 
 /*
- * The hosts file of one pod: its own name, and for a pod whose DNS the proxy does not answer
- * (outside the mesh, opted out, captured in-pod) what cluster DNS would answer it.
+ * The names the cluster's DNS answers (dnsmasq's hosts file in <run>/dns/): each Service with
+ * an address by its FQDN and its <name>.<namespace>.svc, as CoreDNS answers them.
  */
-static int plan_hosts_text(const struct ctl_plan *p, const struct config *cfg,
-			   const struct ctl_pod *pod, bool dns, char **out)
+static int plan_dns_text(const struct ctl_plan *p, const struct config *cfg, char **out)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -720,22 +697,15 @@ static int plan_hosts_text(const struct ctl_plan *p, const struct config *cfg,
 
 	if (!f)
 		return -errno;
-	fprintf(f, "# written by ambitctl local up: services of the local cluster\n");
-	fprintf(f, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-	fprintf(f, "%s\t%s\n", pod->ip_str, pod->name);
-	for (size_t i = 0; !dns && i < cfg->n_services; i++) {
-		const struct config_service *s = &cfg->services[i];
-		const char *ns = s->meta.namespace, *name = s->meta.name;
+	fprintf(f, "# written by ambitctl local up: the Services of the local cluster\n");
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		const char *ns = cfg->services[i].meta.namespace,
+			   *name = cfg->services[i].meta.name;
 		const char *vip = plan_vip(p, ns, name);
 
-		if (!vip)
-			continue;
-		if (!strcmp(ns, pod->namespace))
-			fprintf(f, "%s\t%s %s.%s %s.%s.svc %s.%s.svc.cluster.local\n", vip, name,
-				name, ns, name, ns, name, ns);
-		else
-			fprintf(f, "%s\t%s.%s %s.%s.svc %s.%s.svc.cluster.local\n", vip, name, ns,
-				name, ns, name, ns);
+		if (vip)
+			fprintf(f, "%s\t%s.%s.svc.cluster.local %s.%s.svc\n", vip, name, ns, name,
+				ns);
 	}
 	if (fclose(f) != 0) {
 		free(buf);
@@ -757,43 +727,53 @@ static bool same_file_text(const char *path, const char *text)
 	return same;
 }
 
+/* @text into @path unless it already holds it: watchers of the file see only changes. */
+static int write_if_changed(const char *path, const char *text)
+{
+	return same_file_text(path, text) ? 0 : write_file_atomic(path, text);
+}
+
 int plan_write_hosts(const struct ctl_cluster *c, const struct ctl_plan *p,
 		     const struct config *cfg)
 {
-	for (size_t i = 0; i < p->npods; i++) {
-		char dir[PATH_MAX], path[PATH_MAX + 16];
-		char *text = NULL, *resolv = NULL;
-		bool dns = plan_dns_captured(c, cfg, &p->pods[i]);
-		int ret;
+	char path[PATH_MAX + 16], *text = NULL;
+	int ret = plan_dns_text(p, cfg, &text);
 
-		str_fmt(dir, sizeof(dir), "/etc/netns/%s", p->pods[i].netns);
-		ret = mkdir_p(dir, 0755);
-		if (!ret)
-			ret = plan_hosts_text(p, cfg, &p->pods[i], dns, &text);
-		if (!ret) {
-			str_fmt(path, sizeof(path), "%s/hosts", dir);
-			/*
-			 * Unchanged, it stays: a replaced file is bound again in the running pod
-			 * (the kubelet's sync), and a lookup in between fails to resolve.
-			 */
-			if (!same_file_text(path, text))
-				ret = write_file_atomic(path, text);
-		}
-		/* Fixed for the pod's life: written once, before it starts. */
-		if (!ret)
-			ret = plan_resolv_text(&p->pods[i], dns, &resolv);
-		if (!ret) {
-			str_fmt(path, sizeof(path), "%s/resolv.conf", dir);
-			if (!same_file_text(path, resolv))
-				ret = write_file_atomic(path, resolv);
-		}
-		free(resolv);
-		free(text);
-		if (ret) {
-			fprintf(stderr, "ambitctl: hosts file of %s: %s\n", p->pods[i].netns,
-				strerror(-ret));
-			return ret;
-		}
+	cluster_path(c, path, sizeof(path), "dns/services");
+	ret = ret ?: write_if_changed(path, text);
+	free(text);
+	if (ret) {
+		fprintf(stderr, "ambitctl: the cluster's DNS names (%s): %s\n", path,
+			strerror(-ret));
+		return ret;
 	}
-	return 0;
+	/* Each pod's own: what a kubelet writes, fixed for the pod's life, bound before it starts.
+	 */
+	for (size_t i = 0; !ret && i < p->npods; i++) {
+		const struct ctl_pod *pod = &p->pods[i];
+		char dir[PATH_MAX];
+
+		str_fmt(dir, sizeof(dir), "/etc/netns/%s", pod->netns);
+		ret = mkdir_p(dir, 0755);
+		text = NULL;
+		if (!ret &&
+		    asprintf(&text,
+			     "# written by ambitctl local up: the pod's own names\n"
+			     "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+			     "%s\t%s\n",
+			     pod->ip_str, pod->name) < 0)
+			ret = -ENOMEM;
+		str_fmt(path, sizeof(path), "%s/hosts", dir);
+		ret = ret ?: write_if_changed(path, text);
+		free(text);
+		text = NULL;
+		ret = ret ?: plan_resolv_text(pod, &text);
+		str_fmt(path, sizeof(path), "%s/resolv.conf", dir);
+		ret = ret ?: write_if_changed(path, text);
+		free(text);
+		if (ret)
+			fprintf(stderr, "ambitctl: hosts file of %s: %s\n", pod->netns,
+				strerror(-ret));
+	}
+	return ret;
 }

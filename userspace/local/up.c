@@ -49,9 +49,80 @@ static int up_fabric(const struct ctl_cluster *c, char *fabric)
 	TRY(RUN("ip", "netns", "add", fabric));
 	TRY(RUN("ip", "-n", fabric, "link", "set", "lo", "up"));
 	TRY(RUN("ip", "-n", fabric, "link", "add", "br0", "type", "bridge"));
-	TRY(RUN("ip", "-n", fabric, "addr", "add", "10.99.0.1/24", "dev", "br0"));
+	TRY(RUN("ip", "-n", fabric, "addr", "add", CTL_FABRIC_IP "/24", "dev", "br0"));
+	TRY(RUN("ip", "-n", fabric, "addr", "add", CTL_CLUSTER_DNS_IP "/24", "dev", "br0"));
 	TRY(RUN("ip", "-n", fabric, "link", "set", "br0", "up"));
 	return 0;
+}
+
+/* Whether the process @pid (in the fabric netns) has a UDP socket bound to the cluster DNS. */
+static bool dns_bound(int pid)
+{
+	char path[64], line[256];
+	bool found = false;
+	FILE *f;
+
+	str_fmt(path, sizeof(path), "/proc/%d/net/udp", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	/* 10.99.0.2:53 as the kernel shows it: the address in host byte order, the port in hex. */
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, " 0200630A:0035 ") != NULL;
+	fclose(f);
+	return found;
+}
+
+/*
+ * The cluster's DNS, kube-dns's part, in the fabric at CTL_CLUSTER_DNS_IP: every pod's
+ * nameserver (the kubelet's ClusterFirst). dnsmasq answers the Services' names from <run>/dns/
+ * (plan_write_hosts keeps the file; dnsmasq reads it again as it changes), NXDOMAIN for other
+ * names under cluster.local, and forwards the rest to the fabric's resolver, as CoreDNS forwards
+ * to its node's. Nothing cached: what a test's resolver answers next is answered next. An
+ * enrolled pod's queries never reach it: its capture sends them to the ztunnel's proxy.
+ */
+static int up_cluster_dns(const struct ctl_cluster *c, char *fabric)
+{
+	char dir[PATH_MAX], hostsdir[PATH_MAX + 16], log[PATH_MAX], cg[PATH_MAX + 16], why[512];
+	char *argv[] = {"dnsmasq",
+			"--keep-in-foreground",
+			"--bind-interfaces",
+			"--listen-address=" CTL_CLUSTER_DNS_IP,
+			"--port=53",
+			"--no-resolv",
+			"--no-hosts",
+			"--server=" CTL_FABRIC_IP,
+			"--local=/cluster.local/",
+			hostsdir,
+			"--cache-size=0",
+			"--no-negcache",
+			"--pid-file=",
+			"--log-facility=-",
+			NULL};
+	struct spawn_req r = {.argv = argv, .cgroup = cg, .netns = fabric, .log = log};
+	int pid;
+
+	cluster_path(c, dir, sizeof(dir), "dns");
+	str_fmt(hostsdir, sizeof(hostsdir), "--hostsdir=%s", dir);
+	cluster_path(c, log, sizeof(log), "logs/cluster-dns.log");
+	str_fmt(cg, sizeof(cg), "%s/control/dns", c->cg_root);
+	TRY(mkdir_p(cg, 0755));
+	pid = spawn_start(&r, why, sizeof(why));
+	if (pid < 0) {
+		fprintf(stderr,
+			"ambitctl: the cluster's DNS (dnsmasq, Debian's dnsmasq-base): %s\n", why);
+		return pid;
+	}
+	for (int i = 0; i < 50 && !ctl_interrupted; i++) {
+		if (dns_bound(pid))
+			return 0;
+		if (waitpid(pid, NULL, WNOHANG) != 0)
+			break;
+		usleep(100 * 1000);
+	}
+	fprintf(stderr, "ambitctl: the cluster's DNS did not come up on %s:53; see %s\n",
+		CTL_CLUSTER_DNS_IP, log);
+	return -EIO;
 }
 
 /*
@@ -310,7 +381,7 @@ static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 
 static int up_dirs(const struct ctl_cluster *c)
 {
-	const char *sub[] = {"state", "runtime", "logs", "ca", "pods"};
+	const char *sub[] = {"state", "runtime", "logs", "ca", "pods", "dns"};
 	char path[PATH_MAX];
 
 	TRY(mkdir_p(c->run_dir, 0755));
@@ -420,6 +491,7 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 	}
 	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
 	TRY(up_fabric(c, fabric));
+	TRY(up_cluster_dns(c, fabric));
 	for (int i = 0; i < c->nnodes; i++)
 		TRY(up_node(c, &c->nodes[i], fabric));
 	/* --kube: the API server, ambit installed into it, and the objects and pods in it. */
