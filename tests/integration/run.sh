@@ -60,11 +60,12 @@ done
 # it: there the API server holds the objects. Nor is t_82, which checks the local layout's
 # waypoint directories (on Kubernetes they are under the agent's, kube_waypoint_dirs). The longest
 # waypoint runs (t_85, t_86, t_87, t_89, t_83_waypoint_authz) and the ztunnel upgrade (t_95, run
-# again on the bridge CNI's in-pod mode) also pass there but are left to the first pass for time.
+# again on the bridge CNI's in-pod mode) also pass there but are left to the first pass for time,
+# as are t_15 (inspect) and t_40 (peer identity), whose paths every test here also takes.
 # AMBIT_IT_KUBE="" leaves the pass out.
 if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	export AMBIT_LOCAL_KUBE=1
-	for t in ${AMBIT_IT_KUBE-t_10 t_15 t_30 t_40 t_50 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_80 t_83_waypoint_l7 t_90 t_99}; do
+	for t in ${AMBIT_IT_KUBE-t_10 t_30 t_50 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_80 t_83_waypoint_l7 t_90 t_99}; do
 		t=$(ls "$t"*.sh 2>/dev/null | head -1)
 		[ -n "$t" ] || continue
 		[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue
