@@ -220,7 +220,7 @@ struct h1_pool_wait {
 	/* No connection: -ECONNREFUSED, -ETIMEDOUT... (a connect failure), or -EBUSY (overflow). */
 	void (*on_fail)(struct h1_pool_wait *w, int err);
 	/* The pool's: */
-	struct h1_pool_wait *next;
+	struct h1_pool_wait *next, *prev; /* prev: in its host's queue only */
 	struct h1_pool_host *host;
 	struct h1_client *conn; /* handed over by the pool's task */
 	int err;

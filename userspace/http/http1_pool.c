@@ -86,17 +86,30 @@ static void make_ready(struct h1_pool *p, struct h1_pool_wait *w, struct h1_clie
 	loop_queue(p->loop, &p->task);
 }
 
+/* @w out of @h's queue, wherever it stands, and its place in the pending budget given back. */
+static void unqueue(struct h1_pool_host *h, struct h1_pool_wait *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		h->wait_head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		h->wait_tail = w->prev;
+	w->next = w->prev = NULL;
+	w->queued = false;
+	h->waiting--;
+	h1_budget_give(&h->pool->b->pending);
+}
+
 static struct h1_pool_wait *pop_waiter(struct h1_pool_host *h)
 {
 	struct h1_pool_wait *w = h->wait_head;
 
 	if (!w)
 		return NULL;
-	h->wait_head = w->next;
-	if (!h->wait_head)
-		h->wait_tail = NULL;
-	w->queued = false;
-	h1_budget_give(&h->pool->b->pending);
+	unqueue(h, w);
 	return w;
 }
 
@@ -292,10 +305,8 @@ static void open_for_waiters(struct h1_pool *p)
 	if (p->destroying)
 		return;
 	for (struct h1_pool_host *h = p->hosts; h; h = h->next) {
-		size_t waiting = 0;
+		size_t waiting = h->waiting;
 
-		for (struct h1_pool_wait *w = h->wait_head; w; w = w->next)
-			waiting++;
 		/*
 		 * A burst of requests (thousands of clients at once) would open as many
 		 * connections, the kernel's backlogs would drop their handshakes and every
@@ -434,11 +445,13 @@ int h1_pool_get(struct h1_pool *p, const struct sockaddr_in *dst, const char *id
 		return -EBUSY;
 	w->queued = true;
 	w->next = NULL;
+	w->prev = h->wait_tail;
 	if (h->wait_tail)
 		h->wait_tail->next = w;
 	else
 		h->wait_head = w;
 	h->wait_tail = w;
+	h->waiting++;
 	open_for_waiters(p);
 	return 0;
 }
@@ -448,17 +461,7 @@ void h1_pool_cancel(struct h1_pool_wait *w)
 	struct h1_pool_host *h = w->host;
 
 	if (w->queued) {
-		struct h1_pool_wait **pp = &h->wait_head, *prev = NULL;
-
-		for (; *pp && *pp != w; prev = *pp, pp = &(*pp)->next)
-			;
-		if (*pp) {
-			*pp = w->next;
-			if (h->wait_tail == w)
-				h->wait_tail = prev;
-		}
-		w->queued = false;
-		h1_budget_give(&h->pool->b->pending);
+		unqueue(h, w);
 	} else if (w->ready) {
 		struct h1_pool *p = h->pool;
 

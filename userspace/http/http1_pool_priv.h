@@ -32,8 +32,10 @@ struct h1_pool_host {
 	struct sockaddr_in dst;
 	char *identity;
 	struct h1_client *idle; /* ready connections, most recent first */
+	/* Waiting for a connection, oldest first: O(1) in and out, counted (a flood of
+	 * thousands of requests waits here; a walk per request made it quadratic). */
 	struct h1_pool_wait *wait_head, *wait_tail;
-	size_t conns, opening;
+	size_t waiting, conns, opening;
 };
 
 struct h1_pool {
