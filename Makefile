@@ -313,7 +313,7 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: fuzz-build
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} bash tests/fuzz/run.sh $(FUZZ_O) $(FUZZ_TARGETS)
 fuzz-smoke: fuzz-build
-	@FUZZ_FRESH=1 FUZZ_SECONDS=$${FUZZ_SMOKE_SECONDS:-3} bash tests/fuzz/run.sh $(FUZZ_O) $(FUZZ_TARGETS)
+	@FUZZ_FRESH=1 FUZZ_SECONDS=$${FUZZ_SMOKE_SECONDS:-2} bash tests/fuzz/run.sh $(FUZZ_O) $(FUZZ_TARGETS)
 
 # Benchmarks (tools/bench/run.sh; QUICK=1 is the smoke run `make test` ends with).
 $(O)/bench-holdconns: tools/bench/holdconns.c

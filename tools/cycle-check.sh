@@ -26,7 +26,7 @@ BINARY = {"userspace/agent": "agent", "userspace/control": "agent", "userspace/c
 dirs = sorted("userspace/" + d for d in os.listdir("userspace")
               if os.path.isdir("userspace/" + d)) + ["ztunnel", "waypoint"]
 
-defs, und, files = defaultdict(list), {}, []
+defs, und, files, src_of = defaultdict(list), {}, [], {}
 for d in dirs:
     for f in sorted(os.listdir(d)):
         if not f.endswith(".c"):
@@ -36,13 +36,16 @@ for d in dirs:
             print(f"cycle-check: {o} is not built (run make all)")
             sys.exit(1)
         files.append(src)
-        for line in subprocess.run(["nm", o], capture_output=True, text=True,
-                                   check=True).stdout.splitlines():
-            p = line.split()
-            if len(p) == 3 and p[1] in "TDBR":
-                defs[p[2]].append(src)
-            elif len(p) == 2 and p[0] == "U":
-                und.setdefault(src, set()).add(p[1])
+        src_of[o] = src
+# One nm for every object (-A: each line names its file): one per object took 30 s here.
+for line in subprocess.run(["nm", "-A", *src_of], capture_output=True, text=True,
+                           check=True).stdout.splitlines():
+    o, _, rest = line.partition(":")
+    src, p = src_of[o], rest.split()
+    if len(p) == 3 and p[1] in "TDBR":
+        defs[p[2]].append(src)
+    elif len(p) == 2 and p[0] == "U":
+        und.setdefault(src, set()).add(p[1])
 
 
 def definer(user, cands):
