@@ -10,7 +10,10 @@
  *    "netns":PATH,"ips":["10.0.0.5"],"timeoutMs":N}
  *                             ambit-cni (userspace/cni): the reply waits until the pod's capture
  *                             is in force, {"captured":true}, or comes at once for a pod outside
- *                             the mesh, {"captured":false}; "del" releases what "add" took
+ *                             the mesh, {"captured":false}; "del" releases what "add" took.
+ *                             An "add" frame may carry the pod's network namespace as an open
+ *                             descriptor (SCM_RIGHTS on its first byte): the agent then needs no
+ *                             view of the runtime's netns path (a DaemonSet's container has none)
  * Replies to "get" and "cni" are {"ok":true,"result":...} or {"ok":false,"error":"..."}.
  */
 #ifndef AMBIT_IPC_H
@@ -23,6 +26,8 @@
 
 /* Blocking helpers for blocking sockets. Return 0 or -errno. */
 int ipc_write_frame(int fd, const char *buf, size_t len);
+/* The same with descriptor @pass (when >= 0) sent along with the frame's first byte. */
+int ipc_write_frame_fd(int fd, const char *buf, size_t len, int pass);
 /* Reads one frame into a malloc'd NUL-terminated buffer (*out, caller frees). -EPIPE on EOF. */
 int ipc_read_frame(int fd, char **out, size_t *len);
 /* Connects to a Unix stream socket at @path; returns fd or -errno. */

@@ -11,7 +11,7 @@ cluster_up manifests
 RUN=/run/ambit/$CLUSTER
 IPAM=$RUN/node2/run/cni-ipam/ambit-pods
 WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
-trap 'rm -rf "$WORK"; on_exit' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"; on_exit' EXIT
 
 status_json() { actl local status -o json 2>/dev/null; }
 pod_field() {
@@ -56,8 +56,21 @@ reason=$(pod_field mesh/late reason)
 expect_contains "$reason" "FailedCreatePodSandBox" "the reason of a failed sandbox"
 expect_contains "$reason" 'plugin type="ambit-missing-plugin" not found' "the CNI error in the reason"
 expect_contains "$(actl local status)" "ContainerCreating" "local status shows ContainerCreating"
-[ -e "/run/netns/$late_ns" ] && fail "a failed sandbox left its netns"
-[ -e "$IPAM/$late_ip" ] && fail "a failed ADD left host-local's reservation of $late_ip (no DEL)"
+# Nothing half made between two tries: looked at while the next try is at least 100 ms away
+# (the kubelet makes each try in a child of its own, and keeps answering meanwhile).
+between=0
+for _ in $(seq 100); do
+	st=$(status_json | jq -c '.pods[] | select(.name == "late")')
+	if [ "$(jq -r .state <<<"$st")" = ContainerCreating ] &&
+		[ "$(jq -r '.restartInMs // 0 | floor' <<<"$st")" -ge 100 ]; then
+		[ -e "/run/netns/$late_ns" ] && fail "a failed sandbox left its netns"
+		[ -e "$IPAM/$late_ip" ] && fail "a failed ADD left host-local's reservation of $late_ip (no DEL)"
+		between=1
+		break
+	fi
+	sleep 0.05
+done
+[ $between = 1 ] || fail "mesh/late was never seen between two tries of its sandbox"
 # Retried with the back-off: once the plugins work, the pod runs, with its planned address.
 cp "$WORK/good" "$RUN/node2/cni.conflist"
 wait_for 20 bash -c "[ \"\$('$AMBITCTL' local status -o json | jq -r '.pods[] | select(.name == \"late\") | .state')\" = Running ]" ||
@@ -71,6 +84,39 @@ expect_contains "$(grep -c "mesh/late amb" "$RUN/runtime/node2.sandboxes")" 1 "n
 actl delete -f "$WORK/late.yaml" >&2 || fail "delete of pod mesh/late failed"
 [ -e "$IPAM/$late_ip" ] && fail "host-local still holds $late_ip after the pod went (no DEL)"
 [ -e "/run/netns/$late_ns" ] && fail "mesh/late's netns outlived it"
+
+# An ADD held by ambit-cni (an agent that takes the request and does not answer, for at most
+# the conflist's timeoutSeconds) holds that pod only: the kubelet answers meanwhile, as a
+# kubelet's pod workers run apart from it. Then the pod runs once the real agent is back.
+actl local stop agent --node node2 >&2 || fail "local stop agent --node node2 failed"
+sock=$(node_run node2)/agent.sock
+python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+if os.path.exists(sys.argv[1]):
+    os.unlink(sys.argv[1])
+s.bind(sys.argv[1]); s.listen(16); held = []
+while True:
+    held.append(s.accept()[0])' "$sock" &
+mute=$!
+wait_for 5 test -S "$sock" || fail "the mute agent did not listen on $sock"
+jq '(.plugins[] | select(.type == "ambit-cni") | .timeoutSeconds) = 6' "$WORK/good" >"$RUN/node2/cni.conflist"
+sed 's/name: late/name: held/; s/app: late/app: held/; s/- {name: late/- {name: held/' "$WORK/late.yaml" >"$WORK/held.yaml"
+actl apply -f "$WORK/held.yaml" >"$WORK/held.log" 2>&1 &
+applying=$!
+# The ADD is held once the mute agent holds a connection from it.
+wait_for 10 bash -c "ss -x state established 2>/dev/null | grep -qF '$sock'" ||
+	fail "ambit-cni never reached the mute agent"
+st=$(timeout 3 "$AMBITCTL" local status -o json) || fail "local status did not answer while an ADD was held"
+expect_eq "$(jq -r '.pods[] | select(.name == "held") | .state' <<<"$st")" ContainerCreating "mesh/held while its ADD is held"
+expect_eq "$(jq -r '.nodes[] | select(.name == "node2") | .kubelet.running' <<<"$st")" true "node2's kubelet while an ADD is held"
+kill $applying 2>/dev/null; wait $applying 2>/dev/null
+kill $mute; wait $mute 2>/dev/null
+cp "$WORK/good" "$RUN/node2/cni.conflist"
+actl local start agent --node node2 >&2 || fail "local start agent --node node2 failed"
+wait_for 30 bash -c "[ \"\$('$AMBITCTL' local status -o json | jq -r '.pods[] | select(.name == \"held\") | .state')\" = Running ]" ||
+	fail "mesh/held never ran once the agent was back: $(pod_field mesh/held reason)"
+actl delete -f "$WORK/held.yaml" >&2 || fail "delete of pod mesh/held failed"
 
 # A crash loop: killed each time it is back, the kubelet counts the restarts and recovers.
 r0=$(field node2 agent restarts)

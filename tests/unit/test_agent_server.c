@@ -33,7 +33,7 @@ static char *get_cb(void *ctx, const char *what, char *err, size_t errlen)
 /* The pod is captured once @in_force; "bad" pods are refused outright. */
 static bool in_force;
 
-static char *cni_cb(void *ctx, const struct cJSON *req, char *err, size_t errlen)
+static char *cni_cb(void *ctx, const struct cJSON *req, int *fd, char *err, size_t errlen)
 {
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name");
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
@@ -30,9 +31,20 @@ static int asked; /* calls of the cni callback for the current request */
 static char last_req[2048];
 static volatile bool stop;
 
-static char *cni_cb(void *ctx, const struct cJSON *req, char *err, size_t errlen)
+/* The inode of the namespace the last request sent open (0: none), taken from the server. */
+static ino_t sent_ino;
+
+static char *cni_cb(void *ctx, const struct cJSON *req, int *fd, char *err, size_t errlen)
 {
 	char *text = cJSON_PrintUnformatted(req);
+	struct stat st;
+
+	if (*fd >= 0) {
+		assert_int_equal(fstat(*fd, &st), 0);
+		sent_ino = st.st_ino;
+		close(*fd);
+		*fd = -1;
+	}
 
 	snprintf(last_req, sizeof(last_req), "%s", text ? text : "");
 	free(text);
@@ -96,6 +108,7 @@ static int setup(void **state)
 	snprintf(sock, sizeof(sock), "%s/agent.sock", dir);
 	mode = AGENT_OUTSIDE;
 	asked = 0;
+	sent_ino = 0;
 	last_req[0] = '\0';
 	agent_up = false;
 	return 0;
@@ -313,11 +326,40 @@ static void test_add_outside_mesh(void **state)
 	assert_string_equal(cJSON_GetObjectItem(req, "name")->valuestring, "web-0");
 	assert_string_equal(cJSON_GetObjectItem(req, "container")->valuestring, "c0ffee");
 	assert_string_equal(cJSON_GetObjectItem(req, "netns")->valuestring, "/var/run/netns/p1");
+	/* No namespace there to open: the path alone, the agent's to judge. */
+	assert_int_equal(sent_ino, 0);
 	/* The IPv4 address of prevResult, without its prefix length; the IPv6 one left out. */
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(req, "ips")), 1);
 	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(req, "ips"), 0)->valuestring,
 			    "10.22.0.5");
 	cJSON_Delete(req);
+	free(c);
+}
+
+/* ADD sends the namespace open with the request (SCM_RIGHTS): the one CNI_NETNS names. */
+static void test_add_sends_netns_open(void **state)
+{
+	char *c = conf(NULL, true);
+	struct cni_env env = env_for("ADD");
+	struct stat st;
+	cJSON *j;
+	int status;
+
+	agent_start();
+	mode = AGENT_OUTSIDE;
+	sent_ino = 0;
+	env.netns = "/proc/self/ns/net";
+	assert_int_equal(stat(env.netns, &st), 0);
+	j = run(&env, c, &status);
+	assert_passes_prev(j, status, "1.0.0");
+	assert_int_equal(sent_ino, st.st_ino);
+	/* DEL sends none: it releases what ADD took. */
+	sent_ino = 0;
+	env.command = "DEL";
+	j = run(&env, c, &status);
+	cJSON_Delete(j);
+	assert_int_equal(status, 0);
+	assert_int_equal(sent_ino, 0);
 	free(c);
 }
 
@@ -465,6 +507,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_add_needs_prev_result, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_agent_absent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_outside_mesh, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add_sends_netns_open, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_waits_for_capture, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_agent_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_times_out, setup, teardown),

@@ -67,8 +67,10 @@ struct jwks_fetcher;
  */
 struct agent_cni_hint {
 	char *ns, *name;
-	char *netns; /* CNI_NETNS, or NULL */
-	uint32_t ip; /* network order */
+	char *netns;	 /* CNI_NETNS, or NULL */
+	int nsfd;	 /* the netns ambit-cni sent open (SCM_RIGHTS), or -1 */
+	char fdpath[32]; /* /proc/self/fd/<nsfd>: the namespace whatever the agent's view */
+	uint32_t ip;	 /* network order */
 };
 
 struct agent {
@@ -153,7 +155,7 @@ struct cJSON;
  * Answers ambit-cni's {"op":"cni",...} (server_ops.cni, cnireq.c): borrows @req; returns the
  * malloc'd result, or NULL with @err (refused), or NULL with @err empty (held: not in force yet).
  */
-char *agent_cni(void *ctx, const struct cJSON *req, char *err, size_t errlen);
+char *agent_cni(void *ctx, const struct cJSON *req, int *fd, char *err, size_t errlen);
 /*
  * The address ambit-cni gave pod @ns/@name (network order), or 0; its netns path in *@netns
  * (NULL: none given), borrowed until the next "cni" request (ksource_set_ip_hint).

@@ -15,13 +15,17 @@
  * this ADD returns, so the agent enrolls the pod by that address meanwhile
  * (ksource_set_ip_hint); and runtimes start the sandbox's first process only after the chain,
  * so the pod's namespace is found at that path rather than from its cgroup's processes
- * (podns_at). DEL takes them back.
+ * (podns_at). ambit-cni sends the namespace open along with the request: the agent of a
+ * DaemonSet sees neither the runtime's /var/run/netns nor the node's processes, and an open
+ * namespace is the one the runtime made, whatever became of its path. The agent holds it until
+ * DEL, which the runtime runs before it deletes the namespace.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 
 #include "agent.h"
@@ -37,20 +41,36 @@ static struct agent_cni_hint *hint_find(struct agent *a, const char *ns, const c
 	return NULL;
 }
 
-/* Remembers @ip and @netns for the pod; true when that is news (a reconcile takes it up). */
+static void hint_set_fd(struct agent_cni_hint *h, int *fd)
+{
+	if (*fd < 0)
+		return;
+	if (h->nsfd >= 0)
+		close(h->nsfd);
+	h->nsfd = *fd;
+	*fd = -1;
+	snprintf(h->fdpath, sizeof(h->fdpath), "/proc/self/fd/%d", h->nsfd);
+}
+
+/*
+ * Remembers @ip, @netns and the namespace sent open (*@fd, taken) for the pod; true when that
+ * is news (a reconcile takes it up). A held ADD is asked again with no descriptor: it keeps
+ * the one it came with.
+ */
 static bool hint_set(struct agent *a, const char *ns, const char *name, uint32_t ip,
-		     const char *netns)
+		     const char *netns, int *fd)
 {
 	struct agent_cni_hint *h = hint_find(a, ns, name), *p;
 	char *ns_copy = netns && netns[0] ? strdup(netns) : NULL;
 
 	if (h) {
-		bool changed =
-		    h->ip != ip || !h->netns != !ns_copy || (ns_copy && strcmp(h->netns, ns_copy));
+		bool changed = h->ip != ip || !h->netns != !ns_copy ||
+			       (ns_copy && strcmp(h->netns, ns_copy)) || *fd >= 0;
 
 		h->ip = ip;
 		free(h->netns);
 		h->netns = ns_copy;
+		hint_set_fd(h, fd);
 		return changed;
 	}
 	p = realloc(a->cni_hints, (a->n_cni_hints + 1) * sizeof(*p));
@@ -61,6 +81,7 @@ static bool hint_set(struct agent *a, const char *ns, const char *name, uint32_t
 	h->ns = strdup(ns);
 	h->name = strdup(name);
 	h->netns = ns_copy;
+	h->nsfd = -1;
 	h->ip = ip;
 	if (!h->ns || !h->name) {
 		free(h->ns);
@@ -68,8 +89,18 @@ static bool hint_set(struct agent *a, const char *ns, const char *name, uint32_t
 		free(h->netns);
 		return false;
 	}
+	hint_set_fd(h, fd);
 	a->n_cni_hints++;
 	return true;
+}
+
+static void hint_free(struct agent_cni_hint *h)
+{
+	free(h->ns);
+	free(h->name);
+	free(h->netns);
+	if (h->nsfd >= 0)
+		close(h->nsfd);
 }
 
 static void hint_drop(struct agent *a, const char *ns, const char *name)
@@ -78,17 +109,21 @@ static void hint_drop(struct agent *a, const char *ns, const char *name)
 
 	if (!h)
 		return;
-	free(h->ns);
-	free(h->name);
-	free(h->netns);
+	hint_free(h);
 	*h = a->cni_hints[--a->n_cni_hints];
+}
+
+/* The pod's namespace as the agent can open it: the one sent open, else the runtime's path. */
+static const char *hint_netns(const struct agent_cni_hint *h)
+{
+	return h->nsfd >= 0 ? h->fdpath : h->netns;
 }
 
 uint32_t agent_cni_ip_hint(void *ctx, const char *ns, const char *name, const char **netns)
 {
 	struct agent_cni_hint *h = hint_find(ctx, ns, name);
 
-	*netns = h ? h->netns : NULL;
+	*netns = h ? hint_netns(h) : NULL;
 	return h ? h->ip : 0;
 }
 
@@ -102,18 +137,15 @@ const char *agent_cni_netns(void *ctx, const char *uid)
 
 		if (strlen(h->ns) == (size_t)(slash - uid) && !strncmp(h->ns, uid, slash - uid) &&
 		    !strcmp(h->name, slash + 1))
-			return h->netns;
+			return hint_netns(h);
 	}
 	return NULL;
 }
 
 void agent_cni_free(struct agent *a)
 {
-	for (size_t i = 0; i < a->n_cni_hints; i++) {
-		free(a->cni_hints[i].ns);
-		free(a->cni_hints[i].name);
-		free(a->cni_hints[i].netns);
-	}
+	for (size_t i = 0; i < a->n_cni_hints; i++)
+		hint_free(&a->cni_hints[i]);
 	free(a->cni_hints);
 	a->cni_hints = NULL;
 	a->n_cni_hints = 0;
@@ -190,7 +222,7 @@ static const char *str_field(const cJSON *req, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-char *agent_cni(void *ctx, const struct cJSON *req, char *err, size_t errlen)
+char *agent_cni(void *ctx, const struct cJSON *req, int *fd, char *err, size_t errlen)
 {
 	struct agent *a = ctx;
 	const char *cmd = str_field(req, "cmd"), *ns = str_field(req, "namespace");
@@ -222,7 +254,7 @@ char *agent_cni(void *ctx, const struct cJSON *req, char *err, size_t errlen)
 	j = judge(a, ns, name);
 	if (!strcmp(cmd, "add") && j != CNI_OUTSIDE && cJSON_IsString(first) &&
 	    inet_pton(AF_INET, first->valuestring, &in) == 1 &&
-	    hint_set(a, ns, name, in.s_addr, netns)) {
+	    hint_set(a, ns, name, in.s_addr, netns, fd)) {
 		pr_info("cni: pod %s (%s) added by the runtime; capturing it", uid,
 			first->valuestring);
 		if (a->inpod.kick)

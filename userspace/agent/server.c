@@ -31,6 +31,8 @@ struct client {
 	/* A "cni" request not answerable yet (server_ops.cni), asked again until held_until. */
 	cJSON *held;
 	uint64_t held_until; /* monotonic ms */
+	/* A descriptor the client sent (SCM_RIGHTS): the pod's netns of a "cni" add, or -1. */
+	int passed_fd;
 };
 
 struct server {
@@ -60,6 +62,9 @@ static void client_drop(struct client *c, const char *why)
 	srv->n_clients--;
 	if (c->held)
 		srv->n_held--;
+	if (c->passed_fd >= 0)
+		close(c->passed_fd);
+	c->passed_fd = -1;
 	if (why)
 		pr_debug("client fd %d dropped: %s", c->src.fd, why);
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->src.fd, NULL);
@@ -193,12 +198,16 @@ static int cni_answer(struct client *c, bool expired)
 	char err[256] = "";
 	char *result;
 
-	result = srv->ops->cni(srv->ops->ctx, c->held, err, sizeof(err));
+	result = srv->ops->cni(srv->ops->ctx, c->held, &c->passed_fd, err, sizeof(err));
 	if (!result && !err[0] && !expired)
 		return 0;
 	cJSON_Delete(c->held);
 	c->held = NULL;
 	srv->n_held--;
+	/* One request's descriptor is not the next one's. */
+	if (c->passed_fd >= 0)
+		close(c->passed_fd);
+	c->passed_fd = -1;
 	if (result)
 		return reply_result(c, result);
 	return reply_error(c, err[0] ? err : "timed out waiting for the pod's capture");
@@ -262,6 +271,41 @@ static int handle_request(struct client *c, const char *req, size_t len)
 	return reply_result(c, result);
 }
 
+/*
+ * Reads what the client sent into its buffer, keeping the first descriptor that came with it
+ * (any more, or one sent while another is kept, is closed: a client gets no fd table of ours).
+ */
+static ssize_t client_recv(struct client *c, size_t cap)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} ctl;
+	struct iovec iov = {.iov_base = c->rbuf + c->rlen, .iov_len = cap - c->rlen};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl)};
+	ssize_t n = recvmsg(c->src.fd, &msg, MSG_CMSG_CLOEXEC);
+
+	for (struct cmsghdr *cm = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm;
+	     cm = CMSG_NXTHDR(&msg, cm)) {
+		size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		for (size_t i = 0;
+		     cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && i < nfd; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (c->passed_fd < 0)
+				c->passed_fd = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
+}
+
 static int client_read(struct client *c)
 {
 	for (;;) {
@@ -270,7 +314,7 @@ static int client_read(struct client *c)
 		ssize_t n;
 		int err;
 
-		n = recv(c->src.fd, c->rbuf + c->rlen, cap - c->rlen, 0);
+		n = client_recv(c, cap);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -352,6 +396,7 @@ static void server_accept(struct agent_source *src, uint32_t events)
 			continue;
 		}
 		c->src.fd = fd;
+		c->passed_fd = -1;
 		c->src.handle = client_handle;
 		c->srv = srv;
 		c->events = EPOLLIN;

@@ -42,8 +42,10 @@ struct server_ops {
 	 * malloc'd JSON text of "result" (caller frees); or NULL with a reason in @err (an error
 	 * reply); or NULL with @err left empty: not yet. A request not answered yet is held, and
 	 * asked again at each server_retry until its "timeoutMs" passes (then an error reply).
+	 * *@fd: the descriptor the client sent with the request, or -1; the callee may keep it
+	 * (and sets *@fd to -1), else the server closes it once the request is answered.
 	 */
-	char *(*cni)(void *ctx, const struct cJSON *req, char *err, size_t errlen);
+	char *(*cni)(void *ctx, const struct cJSON *req, int *fd, char *err, size_t errlen);
 	void *ctx;
 };
 

@@ -5,6 +5,7 @@
  * its socket (include/ambit/ipc.h, the "cni" op), prevResult passed on as this plugin's result.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,7 +207,7 @@ static int agent_ask(const struct cni_req *r, const char *cmd, int wait_s, cJSON
 	cJSON *req = cJSON_CreateObject();
 	char *text = NULL, *ans = NULL;
 	size_t len;
-	int fd = -1, err = -ENOMEM;
+	int fd = -1, nsfd = -1, err = -ENOMEM;
 
 	*reply = NULL;
 	if (req && cJSON_AddStringToObject(req, "op", "cni") &&
@@ -232,7 +233,14 @@ static int agent_ask(const struct cni_req *r, const char *cmd, int wait_s, cJSON
 		err = -errno;
 		goto out;
 	}
-	err = ipc_write_frame(fd, text, strlen(text));
+	/*
+	 * ADD sends the namespace open too: the agent may not see the runtime's path (a
+	 * DaemonSet's container), and an open namespace cannot be another one by the time it
+	 * looks. Not there to open is the agent's to say (it still judges the namespace).
+	 */
+	if (!strcmp(cmd, "add") && r->env->netns && r->env->netns[0])
+		nsfd = open(r->env->netns, O_RDONLY | O_CLOEXEC);
+	err = ipc_write_frame_fd(fd, text, strlen(text), nsfd);
 	if (!err)
 		err = ipc_read_frame(fd, &ans, &len);
 	if (!err && !(*reply = cJSON_ParseWithLength(ans, len)))
@@ -240,6 +248,8 @@ static int agent_ask(const struct cni_req *r, const char *cmd, int wait_s, cJSON
 out:
 	if (fd >= 0)
 		close(fd);
+	if (nsfd >= 0)
+		close(nsfd);
 	free(ans);
 	free(text);
 	return err;

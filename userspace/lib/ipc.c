@@ -53,7 +53,34 @@ static int read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-int ipc_write_frame(int fd, const char *buf, size_t len)
+/* Sends @hdr with descriptor @pass attached; the kernel takes the whole 4 bytes or none. */
+static int send_with_fd(int fd, uint8_t *hdr, size_t len, int pass)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl = {0};
+	struct iovec iov = {.iov_base = hdr, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	ssize_t n;
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &pass, sizeof(int));
+	do
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return write_all(fd, hdr + n, len - (size_t)n);
+}
+
+int ipc_write_frame_fd(int fd, const char *buf, size_t len, int pass)
 {
 	uint8_t hdr[4];
 	int err;
@@ -64,10 +91,16 @@ int ipc_write_frame(int fd, const char *buf, size_t len)
 	hdr[1] = (uint8_t)(len >> 16);
 	hdr[2] = (uint8_t)(len >> 8);
 	hdr[3] = (uint8_t)len;
-	err = write_all(fd, hdr, sizeof(hdr));
+	err =
+	    pass >= 0 ? send_with_fd(fd, hdr, sizeof(hdr), pass) : write_all(fd, hdr, sizeof(hdr));
 	if (err)
 		return err;
 	return write_all(fd, buf, len);
+}
+
+int ipc_write_frame(int fd, const char *buf, size_t len)
+{
+	return ipc_write_frame_fd(fd, buf, len, -1);
 }
 
 int ipc_read_frame(int fd, char **out, size_t *len)

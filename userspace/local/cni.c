@@ -125,13 +125,12 @@ int cni_conflist_write(const struct ctl_cluster *c, const struct ctl_node *n)
 	    !cJSON_AddItemToArray(plugins, pl) || !cJSON_AddStringToObject(pl, "type", "loopback"))
 		goto out;
 	/*
-	 * ambit-cni's ADD fails while the node's agent is not there to capture the pod. Not with
-	 * --kube yet: there the held ADDs were not answered before the kubelet's 60 s call ran
-	 * out and `local up` failed; why the agent of --kube does not capture the pod at ADD is
-	 * still open (issue 41, docs/local-cluster.md).
+	 * ambit-cni last: its ADD fails while the node's agent is not there to capture the pod,
+	 * and returns once the pod's capture is in force (with --kube too: it hands the agent's
+	 * container the pod's netns open, which that container has no path to).
 	 */
 	str_fmt(exe, sizeof(exe), "%s/" CTL_CNI_AMBIT, self);
-	if (!c->kube && access(exe, X_OK) == 0 &&
+	if (access(exe, X_OK) == 0 &&
 	    (!(pl = cJSON_CreateObject()) || !cJSON_AddItemToArray(plugins, pl) ||
 	     !cJSON_AddStringToObject(pl, "type", CTL_CNI_AMBIT) ||
 	     !cJSON_AddStringToObject(pl, "agentSocket", n->socket)))

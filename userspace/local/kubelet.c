@@ -13,10 +13,16 @@
  *                                        the listeners from (`local upgrade`, ztunnel/main.c)
  *   {"op":"retire","what":"ztunnel"}     SIGTERM to the one it replaced: it drains and exits,
  *                                        and is not restarted (a rolling update's old pod)
- *   {"op":"sync"}                        run exactly the pods runtime/pods.json gives the node
+ *   {"op":"sync"}                        run exactly the pods runtime/pods.json gives the node;
+ *                                        answered once the new pods' sandboxes are made or
+ *                                        failed, with each one's pid or why
  * One thread, one epoll loop: children are reaped from a signalfd, back-offs run on a timerfd.
+ * A pod's sandbox (netns, CNI ADD) is made by a child of its own, as a kubelet's pod workers
+ * run apart from its loop: an ADD that ambit-cni holds until the pod's capture is in force
+ * (seconds, or until the agent comes) stalls neither the other pods nor the answers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +79,8 @@ struct kl_proc {
 	int exit_code, exit_signal;			/* -1 when not that kind of exit */
 	char reason[1100];	     /* why it is not running, or why it last stopped */
 	bool net_ready;		     /* KL_POD: its sandbox (netns, CNI ADD) is made */
+	int sandbox_pid;	     /* KL_POD: the child making its sandbox, or 0 */
+	int sandbox_fd;		     /* KL_POD: that child's pipe: why it failed */
 	uint64_t sandbox_backoff_ms; /* KL_POD: before the next try at its sandbox */
 	bool seen;		     /* sync bookkeeping */
 	/* A component's variables from the last `local start` ("NAME=value"), NULL-ended. */
@@ -87,6 +95,12 @@ struct kubelet {
 	uint64_t base_ms;
 	/* --kube: the DaemonSet's and the CA Deployment's pod templates as last read. */
 	cJSON *tmpl[2];
+	/* sync requests waiting for their pods' sandboxes: the client and its answer so far. */
+	struct kl_wait {
+		int fd;
+		cJSON *res;
+	} * waits;
+	size_t nwaits;
 	int epfd, sigfd, timerfd, lfd;
 	bool quit;
 };
@@ -190,25 +204,6 @@ static int kl_spawn(struct kubelet *k, struct kl_proc *p)
 	struct stat st;
 	int ret;
 
-	if (p->kind == KL_POD && !p->net_ready) {
-		char cni[1024] = "";
-
-		/*
-		 * The pod's sandbox before its process, as RunPodSandbox: when CNI ADD fails (the
-		 * node's agent not there for ambit-cni) the pod stays ContainerCreating and is
-		 * tried again with the back-off.
-		 */
-		ret = cni_sandbox_make(&k->c, k->n, &p->pod, cni, sizeof(cni));
-		if (ret) {
-			str_fmt(p->reason, sizeof(p->reason),
-				"FailedCreatePodSandBox: failed to set up the pod's network: %s",
-				cni);
-			pr_warn("%s: %s", p->name, p->reason);
-			return ret;
-		}
-		p->net_ready = true;
-		kl_sandboxes_publish(k);
-	}
 	if (p->kind == KL_POD) {
 		char d[PATH_MAX + 8];
 
@@ -319,27 +314,116 @@ static void kl_finished(struct kubelet *k, struct kl_proc *p, bool ok, uint64_t 
 	p->backoff_ms = p->backoff_ms * 2 > cap ? cap : p->backoff_ms * 2;
 }
 
-static void kl_start(struct kubelet *k, struct kl_proc *p)
+/*
+ * A sandbox not made (CNI ADD failed: the node's agent not there yet for ambit-cni) is no
+ * restart of the pod: the pod stays ContainerCreating and its sandbox is tried again after its
+ * own back-off, a tenth of the restart's and doubling up to it, so the pods of a node that
+ * boots come up soon after its agent does.
+ */
+static void kl_sandbox_backoff(struct kubelet *k, struct kl_proc *p)
 {
 	uint64_t cap = k->base_ms;
 
-	if (kl_spawn(k, p) == 0) {
-		p->sandbox_backoff_ms = 0;
+	p->sandbox_backoff_ms =
+	    p->sandbox_backoff_ms ? p->sandbox_backoff_ms * 2 : (k->base_ms + 9) / 10;
+	if (p->sandbox_backoff_ms > cap)
+		p->sandbox_backoff_ms = cap;
+	p->state = KL_BACKOFF;
+	p->restart_at_ms = clock_mono_ms() + p->sandbox_backoff_ms;
+}
+
+/*
+ * RunPodSandbox for @p in a child of its own (kl_sandbox_done takes its end): the netns and
+ * the CNI chain's ADD, which ambit-cni may hold for as long as its timeout. The child leads a
+ * process group, so a pod removed meanwhile takes the plugins it runs down with it.
+ */
+static void kl_sandbox_begin(struct kubelet *k, struct kl_proc *p)
+{
+	int pfd[2];
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		str_fmt(p->reason, sizeof(p->reason), "FailedCreatePodSandBox: pipe: %s",
+			strerror(errno));
+		kl_sandbox_backoff(k, p);
 		return;
 	}
-	/*
-	 * A sandbox not made (CNI ADD failed: the node's agent not there yet for ambit-cni) is no
-	 * restart of the pod: the sandbox is tried again after its own back-off, a tenth of the
-	 * restart's and doubling up to it, so the pods of a node that boots come up soon after
-	 * its agent does.
-	 */
+	pid = fork();
+	if (pid == 0) {
+		char why[1024] = "";
+		sigset_t none;
+		int ret;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setpgid(0, 0);
+		close(pfd[0]);
+		ret = cni_sandbox_make(&k->c, k->n, &p->pod, why, sizeof(why));
+		if (ret && write(pfd[1], why, strlen(why)) < 0)
+			_exit(2);
+		_exit(ret ? 1 : 0);
+	}
+	close(pfd[1]);
+	if (pid < 0) {
+		close(pfd[0]);
+		str_fmt(p->reason, sizeof(p->reason), "FailedCreatePodSandBox: fork: %s",
+			strerror(errno));
+		kl_sandbox_backoff(k, p);
+		return;
+	}
+	p->sandbox_pid = pid;
+	p->sandbox_fd = pfd[0];
+	p->state = KL_PENDING;
+}
+
+/* @p's sandbox child ended with @status: the pod starts, or its sandbox backs off. */
+static void kl_sandbox_done(struct kubelet *k, struct kl_proc *p, int status)
+{
+	char why[1024];
+	ssize_t n = read(p->sandbox_fd, why, sizeof(why) - 1);
+
+	why[n > 0 ? n : 0] = '\0';
+	close(p->sandbox_fd);
+	p->sandbox_fd = -1;
+	p->sandbox_pid = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (!why[0])
+			str_fmt(why, sizeof(why), "the sandbox's maker %s %d",
+				WIFSIGNALED(status) ? "was killed by signal" : "exited",
+				WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		str_fmt(p->reason, sizeof(p->reason),
+			"FailedCreatePodSandBox: failed to set up the pod's network: %s", why);
+		pr_warn("%s: %s", p->name, p->reason);
+		kl_sandbox_backoff(k, p);
+		return;
+	}
+	p->net_ready = true;
+	kl_sandboxes_publish(k);
+	kl_start(k, p);
+}
+
+/* Kills @p's sandbox child, if one runs, with the plugins it runs, and reaps it. */
+static void kl_sandbox_abort(struct kl_proc *p)
+{
+	if (p->sandbox_pid <= 0)
+		return;
+	kill(-p->sandbox_pid, SIGKILL);
+	kill(p->sandbox_pid, SIGKILL);
+	while (waitpid(p->sandbox_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	close(p->sandbox_fd);
+	p->sandbox_fd = -1;
+	p->sandbox_pid = 0;
+}
+
+static void kl_start(struct kubelet *k, struct kl_proc *p)
+{
 	if (p->kind == KL_POD && !p->net_ready) {
-		p->sandbox_backoff_ms =
-		    p->sandbox_backoff_ms ? p->sandbox_backoff_ms * 2 : (k->base_ms + 9) / 10;
-		if (p->sandbox_backoff_ms > cap)
-			p->sandbox_backoff_ms = cap;
-		p->state = KL_BACKOFF;
-		p->restart_at_ms = clock_mono_ms() + p->sandbox_backoff_ms;
+		kl_sandbox_begin(k, p);
+		return;
+	}
+	if (kl_spawn(k, p) == 0) {
+		p->sandbox_backoff_ms = 0;
 		return;
 	}
 	p->sandbox_backoff_ms = 0;
@@ -376,13 +460,28 @@ static void kl_record_exit(struct kl_proc *p, int status)
 	pr_info("%s: pid %d exited: %s", p->name, p->pid, p->reason);
 }
 
+static struct kl_proc *kl_by_sandbox(struct kubelet *k, int pid)
+{
+	for (size_t i = 0; i < k->nprocs; i++) {
+		if (k->procs[i]->sandbox_pid == pid && pid > 0)
+			return k->procs[i];
+	}
+	return NULL;
+}
+
 static void kl_reap(struct kubelet *k)
 {
 	int status;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		struct kl_proc *p = kl_by_pid(k, pid);
+		struct kl_proc *p = kl_by_sandbox(k, pid);
+
+		if (p) {
+			kl_sandbox_done(k, p, status);
+			continue;
+		}
+		p = kl_by_pid(k, pid);
 
 		for (size_t i = 0; !p && i < k->nprocs; i++) {
 			if (k->procs[i]->old_pid != pid)
@@ -480,6 +579,7 @@ static struct kl_proc *kl_add(struct kubelet *k, const char *name, enum kl_kind 
 	str_fmt(p->name, sizeof(p->name), "%s", name);
 	p->kind = kind;
 	p->exit_code = p->exit_signal = -1;
+	p->sandbox_fd = -1;
 	k->procs[k->nprocs++] = p;
 	return p;
 }
@@ -495,9 +595,12 @@ static void kl_env_clear(struct kl_proc *p)
 static void kl_remove(struct kubelet *k, size_t i)
 {
 	struct kl_proc *p = k->procs[i];
-	bool net = p->kind == KL_POD && p->net_ready;
+	/* A sandbox half made (its child killed mid-ADD) is torn down as a whole one: DEL is
+	 * idempotent. */
+	bool net = p->kind == KL_POD && (p->net_ready || p->sandbox_pid > 0);
 	char pidf[PATH_MAX];
 
+	kl_sandbox_abort(p);
 	kl_kill(p);
 	kl_pidfile(k, p, pidf, sizeof(pidf));
 	unlink(pidf);
@@ -579,8 +682,8 @@ static cJSON *kl_status(const struct kubelet *k)
 	return res;
 }
 
-/* Adds a "pod" result line of a sync to @arr. */
-static void sync_result(cJSON *arr, const struct kl_proc *p, bool started)
+/* Adds a "pod" result line of a sync to @arr; a started pod's outcome comes with sync_fill. */
+static void sync_result(cJSON *arr, const struct kl_proc *p)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -591,10 +694,41 @@ static void sync_result(cJSON *arr, const struct kl_proc *p, bool started)
 	cJSON_AddStringToObject(o, "pod", p->name);
 	cJSON_AddStringToObject(o, "node", p->pod.node);
 	cJSON_AddStringToObject(o, "ip", p->pod.ip);
-	if (started && p->state == KL_RUNNING)
-		cJSON_AddNumberToObject(o, "pid", p->pid);
-	else if (started)
-		cJSON_AddStringToObject(o, "error", p->reason);
+}
+
+/* Whether a pod the sync @res started still has its sandbox being made. */
+static bool sync_pending(struct kubelet *k, const cJSON *res)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "started"))
+	{
+		const struct kl_proc *p = kl_find(
+		    k, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "pod")) ?: "");
+
+		if (p && p->sandbox_pid > 0)
+			return true;
+	}
+	return false;
+}
+
+/* Each started pod of sync @res: its pid when it runs, else why not. */
+static void sync_fill(struct kubelet *k, cJSON *res)
+{
+	cJSON *it;
+
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "started"))
+	{
+		const struct kl_proc *p = kl_find(
+		    k, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "pod")) ?: "");
+
+		if (!p)
+			cJSON_AddStringToObject(it, "error", "removed from the node meanwhile");
+		else if (p->state == KL_RUNNING)
+			cJSON_AddNumberToObject(it, "pid", p->pid);
+		else
+			cJSON_AddStringToObject(it, "error", p->reason);
+	}
 }
 
 /* The pods.json pods of this node: new ones start, gone ones die, running ones get new hosts. */
@@ -647,12 +781,12 @@ static cJSON *kl_sync(struct kubelet *k, char *err, size_t len)
 		p->pod = s;
 		p->seen = true;
 		kl_start(k, p);
-		sync_result(started, p, true);
+		sync_result(started, p);
 	}
 	for (size_t i = k->nprocs; i-- > 0;) {
 		if (k->procs[i]->seen)
 			continue;
-		sync_result(stopped, k->procs[i], false);
+		sync_result(stopped, k->procs[i]);
 		pr_info("%s: removed from the node", k->procs[i]->name);
 		kl_remove(k, i);
 	}
@@ -791,6 +925,36 @@ static void kl_reply(int fd, cJSON *result, const char *err)
 	cJSON_Delete(o);
 }
 
+/* Answers the sync requests whose pods' sandboxes are all made or failed. */
+static void kl_waits_flush(struct kubelet *k)
+{
+	for (size_t i = k->nwaits; i-- > 0;) {
+		struct kl_wait *w = &k->waits[i];
+
+		if (sync_pending(k, w->res))
+			continue;
+		sync_fill(k, w->res);
+		kl_reply(w->fd, w->res, "");
+		close(w->fd);
+		*w = k->waits[--k->nwaits];
+	}
+}
+
+/* A sync whose new pods' sandboxes are being made is answered when they are (kl_waits_flush). */
+static bool kl_wait_add(struct kubelet *k, int fd, cJSON *res)
+{
+	struct kl_wait *grown;
+
+	if (!sync_pending(k, res))
+		return false;
+	grown = realloc(k->waits, (k->nwaits + 1) * sizeof(*grown));
+	if (!grown)
+		return false; /* answered now, with the pods still ContainerCreating */
+	k->waits = grown;
+	k->waits[k->nwaits++] = (struct kl_wait){.fd = fd, .res = res};
+	return true;
+}
+
 static void kl_serve(struct kubelet *k)
 {
 	struct timeval tv = {.tv_sec = 5};
@@ -823,11 +987,17 @@ static void kl_serve(struct kubelet *k)
 				   sizeof(err));
 	else
 		str_fmt(err, sizeof(err), "unknown op %s", op);
-	kl_reply(fd, res, err);
+	if (res && !strcmp(op, "sync") && kl_wait_add(k, fd, res))
+		fd = -1; /* answered by kl_waits_flush */
+	else if (res && !strcmp(op, "sync"))
+		sync_fill(k, res);
+	if (fd >= 0)
+		kl_reply(fd, res, err);
 out:
 	cJSON_Delete(root);
 	free(req);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 }
 
 static void kl_signal(struct kubelet *k)
@@ -927,10 +1097,16 @@ int local_kubelet(const struct ctl_opts *o)
 				kl_serve(&k);
 			}
 		}
+		kl_waits_flush(&k);
 		kl_arm(&k);
 	}
 	pr_info("exiting; the node's processes keep running unsupervised");
 out:
+	for (size_t i = 0; i < k.nwaits; i++) {
+		close(k.waits[i].fd);
+		cJSON_Delete(k.waits[i].res);
+	}
+	free(k.waits);
 	for (size_t i = 0; i < k.nprocs; i++) {
 		sandbox_free(&k.procs[i]->pod);
 		free(k.procs[i]);

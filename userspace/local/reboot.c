@@ -157,10 +157,6 @@ int local_reboot(const struct ctl_opts *o, const char *node, double agent_delay)
 		fprintf(stderr, "ambitctl: no node %s\n", node);
 		return -ENOENT;
 	}
-	if (c.kube) {
-		fprintf(stderr, "ambitctl: local reboot: not with --kube yet\n");
-		return -EOPNOTSUPP;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = reboot_kill(&c, n);
 	if (!ret)
