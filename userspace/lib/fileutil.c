@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ambit/fileutil.h"
@@ -75,4 +78,154 @@ int str_fmt(char *buf, size_t len, const char *fmt, ...)
 	n = vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int write_file(const char *path, const char *data)
+{
+	size_t len = strlen(data);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t w = write(fd, data, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		data += w;
+		len -= (size_t)w;
+	}
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	return ret;
+}
+
+int write_file_atomic(const char *path, const char *data)
+{
+	char tmp[PATH_MAX];
+	int ret;
+
+	/* The temporary name does not end in .yaml/.json, so watchers never read it half done. */
+	if (str_fmt(tmp, sizeof(tmp), "%s.tmp~", path))
+		return -ENAMETOOLONG;
+	ret = write_file(tmp, data);
+	if (ret)
+		goto fail;
+	if (rename(tmp, path) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	unlink(tmp);
+	return ret;
+}
+
+char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0, used = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (used + 4096 + 1 > cap) {
+			size_t ncap = cap ? cap * 2 : 8192;
+			char *n = realloc(buf, ncap);
+			if (!n) {
+				free(buf);
+				fclose(f);
+				errno = ENOMEM;
+				return NULL;
+			}
+			buf = n;
+			cap = ncap;
+		}
+		size_t r = fread(buf + used, 1, cap - used - 1, f);
+		used += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		free(buf);
+		fclose(f);
+		errno = EIO;
+		return NULL;
+	}
+	fclose(f);
+	buf[used] = '\0';
+	if (len)
+		*len = used;
+	return buf;
+}
+
+int mkdir_p(const char *path, unsigned int mode)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int rm_rf(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+	int ret = 0;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		char child[PATH_MAX];
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (str_fmt(child, sizeof(child), "%s/%s", path, e->d_name)) {
+			ret = -ENAMETOOLONG;
+			continue;
+		}
+		int r = rm_rf(child);
+		if (r && !ret)
+			ret = r;
+	}
+	closedir(d);
+	if (rmdir(path) < 0 && errno != ENOENT && !ret)
+		ret = -errno;
+	return ret;
+}
+
+int copy_file(const char *from, const char *to)
+{
+	char *data = read_file(from, NULL);
+	int ret;
+
+	if (!data)
+		return -errno;
+	ret = write_file_atomic(to, data);
+	free(data);
+	return ret;
 }

@@ -259,15 +259,7 @@ int run_argv(char *const argv[]);
 int netns_enter(const char *name, int *saved);
 int netns_leave(int saved);
 
-int write_file(const char *path, const char *data);
-/* Writes @data to @path.tmp then renames it over @path. */
-int write_file_atomic(const char *path, const char *data);
-/* Reads a whole file into a malloc'd NUL-terminated buffer. NULL with errno set. */
-char *read_file(const char *path, size_t *len);
-int mkdir_p(const char *path, unsigned int mode);
-int rm_rf(const char *path);
 int sysctl_write(const char *key, const char *value);
-int copy_file(const char *from, const char *to);
 bool pid_alive(int pid);
 int read_pid_file(const char *path);
 /* Loads manifests (a file or a dir) printing every diagnostic; 0 or -EINVAL/-errno. */
