@@ -241,7 +241,16 @@ kpost $POD "$(node_pod ambit-node-x1 ztunnel node1 True)" && kpost $POD "$(node_
 curl -sf -X POST -H "Authorization: Bearer t94" -H 'Content-Type: application/json' --data \
 	'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ambit-workloads-03","namespace":"ambit-system","labels":{"ambit.io/directory":"workloads"}},"data":{"pods":"[]"}}' \
 	"http://127.0.0.1:$port/api/v1/namespaces/ambit-system/configmaps" >/dev/null || fail "cannot make a directory shard"
-actl uninstall --kubeconfig "$tmp/kubeconfig" -y --purge >"$tmp/uninstall.out" 2>&1 &
+# A namespace still in the mesh: uninstall refuses, naming it, and deletes nothing (its pods
+# would talk in plaintext once the nodes' agents are gone); --force goes on, and says so.
+kpost /api/v1/namespaces '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop","labels":{"istio.io/dataplane-mode":"ambient"}}}' ||
+	fail "cannot make namespace shop"
+out=$(actl uninstall --kubeconfig "$tmp/kubeconfig" -y 2>&1) && fail "uninstall went on with namespace shop in the mesh: $out"
+expect_contains "$out" "1 namespace is still in the mesh (istio.io/dataplane-mode=ambient): shop"
+expect_contains "$out" "kubectl label namespace NS istio.io/dataplane-mode-"
+expect_contains "$(get /apis/apps/v1/namespaces/ambit-system/daemonsets/ambit-node)" '"name": "ambit-node"' \
+	"the DaemonSet after a refused uninstall"
+actl uninstall --kubeconfig "$tmp/kubeconfig" -y --purge --force >"$tmp/uninstall.out" 2>&1 &
 un=$!
 wait_for 20 grep -q "waiting for 2 node pod" "$tmp/uninstall.out" || fail "uninstall did not wait for the node pod: $(cat "$tmp/uninstall.out")"
 expect_contains "$(get /apis/rbac.authorization.k8s.io/v1/clusterroles/ambit-node)" '"name": "ambit-node"' \
@@ -250,6 +259,7 @@ curl -sf -X DELETE -H "Authorization: Bearer t94" "http://127.0.0.1:$port$POD/am
 curl -sf -X DELETE -H "Authorization: Bearer t94" "http://127.0.0.1:$port$POD/ambit-node-x2" >/dev/null
 wait $un || fail "uninstall failed: $(cat "$tmp/uninstall.out")"
 out=$(cat "$tmp/uninstall.out")
+expect_contains "$out" "--force: their pods talk in plaintext once their nodes' agents are gone"
 expect_contains "$out" "CustomResourceDefinition/virtualservices.networking.istio.io deleted"
 expect_contains "$(get "$CRD/virtualservices.networking.istio.io")" '"code": 404'
 expect_contains "$(get "$CRD/peerauthentications.security.istio.io")" '"group": "security.istio.io"' \

@@ -89,8 +89,10 @@ static const struct usage_entry {
      "             captureMode ingressGateway cniConfDir cniBinDir)\n"
      "  install crds [--dry-run [-o yaml|json]] [--kubeconfig F]   Istio's CRDs, from ambit's own "
      "schemas\n"
-     "  uninstall [--set namespace=NS] [--dry-run] [--purge] [--kubeconfig F]\n"
-     "            (--purge: also the CRDs install crds made, and every object of their kinds)\n"},
+     "  uninstall [--set namespace=NS] [--dry-run] [--purge] [--force] [--kubeconfig F]\n"
+     "            (--purge: also the CRDs install crds made, and every object of their kinds;\n"
+     "            --force: even while namespaces are still in the mesh, whose pods then talk\n"
+     "            in plaintext)\n"},
     {"kubernetes", " nodes ",
      "  nodes [--kubeconfig F] [-n NAMESPACE] [-o json]   each node's capture mode (host or\n"
      "            inpod), agent version and whether its agent keeps its Lease (Ready, Stale)\n"},

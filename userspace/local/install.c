@@ -699,11 +699,55 @@ static void wait_node_pods(struct kconn *k, const char *ns)
 	fprintf(stderr, "ambitctl uninstall: node pods still terminating after 120 s; going on\n");
 }
 
+/*
+ * Before an uninstall: the namespaces still in the mesh (istio.io/dataplane-mode=ambient), whose
+ * pods talk in plaintext once their nodes' agents have removed the data path, one node after
+ * another, while others still demand mTLS (refused, or sent in the clear across the network).
+ * Named, and refused without --force: taking them out of the mesh first is the user's choice to
+ * make, one namespace at a time (`kubectl label namespace NS istio.io/dataplane-mode-`). 0 when
+ * none is (or --force), -EBUSY when some are, -EIO when the API server cannot say.
+ */
+static int uninstall_check_enrolled(const struct kconn *k, bool force)
+{
+	cJSON *doc = NULL,
+	      *items = list_items(k,
+				  "/api/v1/namespaces?labelSelector=" AMBIT_LABEL_DATAPLANE_MODE
+				  "%3D" AMBIT_DATAPLANE_AMBIENT,
+				  &doc);
+	const cJSON *ns;
+	int n = cJSON_GetArraySize(items);
+
+	if (!doc) {
+		fprintf(stderr,
+			"ambitctl uninstall: cannot list the namespaces in the mesh from the "
+			"API server (%s)\n",
+			k->server);
+		return -EIO;
+	}
+	if (n > 0) {
+		fprintf(stderr, "ambitctl uninstall: %d namespace%s still in the mesh (%s=%s):", n,
+			n == 1 ? " is" : "s are", AMBIT_LABEL_DATAPLANE_MODE,
+			AMBIT_DATAPLANE_AMBIENT);
+		cJSON_ArrayForEach(ns, items)
+		    fprintf(stderr, " %s", kjson_str(ns, "metadata", "name") ?: "?");
+		fprintf(
+		    stderr, "\n%s",
+		    force ? "ambitctl uninstall: --force: their pods talk in plaintext once "
+			    "their nodes' agents are gone\n"
+			  : "their pods would talk in plaintext once ambit is gone, and while "
+			    "it goes, across nodes that still demand mTLS. Take them out of the "
+			    "mesh first (kubectl label namespace NS istio.io/dataplane-mode-), or "
+			    "pass --force\n");
+	}
+	cJSON_Delete(doc);
+	return n > 0 && !force ? -EBUSY : 0;
+}
+
 int cmd_install(int argc, char **argv, bool uninstall)
 {
 	struct render_opts ro = {{0}};
 	const char *kubeconfig = NULL;
-	bool dry = false, purge = false;
+	bool dry = false, purge = false, force = false;
 	struct kconn k = {0};
 	cJSON *docs;
 	char *text;
@@ -718,6 +762,8 @@ int cmd_install(int argc, char **argv, bool uninstall)
 			;
 		else if (uninstall && !strcmp(argv[i], "--purge"))
 			purge = true;
+		else if (uninstall && !strcmp(argv[i], "--force"))
+			force = true;
 		else if (!strcmp(argv[i], "--set") && i + 1 < argc)
 			ret = ret ?: set_key(&ro, argv[++i]);
 		else if (!strncmp(argv[i], "--set=", 6))
@@ -729,7 +775,8 @@ int cmd_install(int argc, char **argv, bool uninstall)
 			    stderr,
 			    "usage: ambitctl %s [--set KEY=VALUE]... [--dry-run]%s [--kubeconfig "
 			    "F]%s\n",
-			    uninstall ? "uninstall" : "install", uninstall ? " [--purge]" : "",
+			    uninstall ? "uninstall" : "install",
+			    uninstall ? " [--purge] [--force]" : "",
 			    uninstall
 				? ""
 				: "\n       ambitctl install crds [--dry-run] [--kubeconfig F]");
@@ -771,6 +818,8 @@ int cmd_install(int argc, char **argv, bool uninstall)
 		return ret;
 	}
 	ret = kube_connect(&k, kubeconfig);
+	if (!ret && uninstall)
+		ret = uninstall_check_enrolled(&k, force);
 	if (!ret && !uninstall) {
 		/* The namespace first (the root goes into it), then the root, then the rest. */
 		ret = kube_apply(&k, cJSON_GetArrayItem(docs, 0), false);
