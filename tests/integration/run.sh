@@ -65,7 +65,7 @@ done
 # AMBIT_IT_KUBE="" leaves the pass out.
 if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	export AMBIT_LOCAL_KUBE=1
-	for t in ${AMBIT_IT_KUBE-t_10 t_30 t_50 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_80 t_83_waypoint_l7 t_90 t_99}; do
+	for t in ${AMBIT_IT_KUBE-t_10 t_30 t_50 t_53 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_80 t_83_waypoint_l7 t_90 t_99}; do
 		t=$(ls "$t"*.sh 2>/dev/null | head -1)
 		[ -n "$t" ] || continue
 		[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue

@@ -6,7 +6,8 @@
 # and node1's pods' veths, and nothing may get through in plaintext (failclosed_lib.sh).
 # It prints how long node1's pods were without network and when the first request was served.
 # Without ambit-cni in the conflist the pods come back before the agent captures them, and the
-# test catches that leak.
+# test catches that leak. In the kube pass, `ambitctl uninstall` is refused under the same
+# traffic while namespace mesh is still in the mesh.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd tcpdump jq curl
 cluster_up manifests
@@ -21,6 +22,20 @@ actl local reboot node1 --agent-delay 3 >"$FC_WORK/reboot.log" 2>&1 || {
 cat "$FC_WORK/reboot.log" >&2
 # Traffic after the reboot until a mesh request from node1 is served again (or 20 s).
 wait_for 20 fc_served_since "$t0" || log "no mesh request from node1 served within 20 s of the reboot"
+# On Kubernetes (the kube pass), `ambitctl uninstall` under the same traffic: refused while
+# namespace mesh is in the mesh (its pods would talk in plaintext once the agents are gone),
+# nothing deleted, and the checks below cover the traffic through it.
+if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
+	kc=/run/ambit/$CLUSTER/kube/kubeconfig
+	grep -q "server: https://127.0.0.1:" "$kc" || fail "$kc does not point at this machine"
+	t_un=$(date +%s.%N)
+	out=$("$AMBITCTL" uninstall --kubeconfig "$kc" -y 2>&1) && fail "uninstall went on with namespace mesh in the mesh: $out"
+	expect_contains "$out" "1 namespace is still in the mesh (istio.io/dataplane-mode=ambient): mesh"
+	kube_api /apis/apps/v1/namespaces/ambit-system/daemonsets/ambit-node | grep -q '"name": *"ambit-node"' ||
+		fail "the DaemonSet went with a refused uninstall"
+	wait_for 10 fc_served_since "$(date +%s.%N)" || fail "no mesh request from node1 served after the refused uninstall"
+	log "uninstall refused under traffic (namespace mesh named); answered/sent since: $(fc_counts "$t_un" 9999999999)"
+fi
 sleep 1
 fc_stop
 
