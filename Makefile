@@ -156,7 +156,7 @@ $(O)/ztunnel: $(ZT_OBJS) $(O)/libnet.a $(O)/libambit.a
 	$(LINK) -o $@
 # The chained CNI plugin (userspace/cni): the protocol and the agent's socket (libambit's ipc.c).
 CNI_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard userspace/cni/*.c))
-$(O)/ambit-cni: $(CNI_OBJS) $(O)/libambit.a
+$(O)/ambit-cni: $(CNI_OBJS) $(O)/libnet.a $(O)/libambit.a
 	$(LINK) -o $@
 $(O)/waypoint: $(WP_OBJS) $(O)/libnet.a $(O)/libambit.a
 	$(LINK) -o $@
@@ -206,7 +206,7 @@ $(O)/tests/test_klease: $(OBJ)/userspace/cli/nodes_fmt.o
 # `ambitctl get`'s kinds, columns and table (no I/O).
 $(O)/tests/test_getcols: $(OBJ)/userspace/cli/getcols.o
 # ambit-cni's protocol (its main.c aside), run against an agent the test plays.
-$(O)/tests/test_cni: $(OBJ)/userspace/cni/cni.o
+$(O)/tests/test_cni: $(OBJ)/userspace/cni/cni.o $(OBJ)/userspace/cni/apijudge.o
 # `local port-forward`'s arguments, read as kubectl reads them (no I/O).
 $(O)/tests/test_portfwd: $(OBJ)/userspace/cli/portfwd_spec.o
 # The dashboard's trace receiver: its decoders and store (no I/O), linked by its unit test and

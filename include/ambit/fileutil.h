@@ -18,8 +18,11 @@ int fileutil_read_upto(int fd, char *buf, size_t cap, size_t *got);
 int fileutil_read_file(const char *path, size_t max, char **out, size_t *len);
 /* @data (a string) into @path, made 0644 or truncated. 0 or -errno. */
 int write_file(const char *path, const char *data);
+/* The same, a new file made with @mode (0600 for a secret). */
+int write_file_mode(const char *path, const char *data, unsigned int mode);
 /* Writes @data to @path.tmp~ then renames it over @path: readers see the old or the new. */
 int write_file_atomic(const char *path, const char *data);
+int write_file_atomic_mode(const char *path, const char *data, unsigned int mode);
 /* Reads a whole file into a malloc'd NUL-terminated buffer. NULL with errno set. */
 char *read_file(const char *path, size_t *len);
 /* mkdir -p: 0 or -errno. */

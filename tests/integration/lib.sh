@@ -283,7 +283,9 @@ fabric_bg_stop() {
 fake_api_up() {
 	local dir=$1 token=$2
 	shift 2
-	/usr/bin/python3 "$REPO/tests/k8s/fake_apiserver.py" --listen 127.0.0.1:0 \
+	# FAKE_API_NETNS=PATH: in that network namespace (a node's, where CNI plugins run).
+	${FAKE_API_NETNS:+nsenter --net="$FAKE_API_NETNS"} \
+		/usr/bin/python3 "$REPO/tests/k8s/fake_apiserver.py" --listen 127.0.0.1:0 \
 		--port-file "$dir/port" --token "$token" "$@" >"$dir/api.log" 2>&1 &
 	api_pid=$!
 	wait_for 10 test -s "$dir/port" || fail "the API server did not start: $(cat "$dir/api.log")"

@@ -6,7 +6,8 @@
 # and node1's pods' veths, and nothing may get through in plaintext (failclosed_lib.sh).
 # It prints how long node1's pods were without network and when the first request was served.
 # Without ambit-cni in the conflist the pods come back before the agent captures them, and the
-# test catches that leak. In the kube pass, `ambitctl uninstall` is refused under the same
+# test catches that leak. Without its agent nothing on the node can judge the pod outside the
+# mesh, which waits too; in the kube pass ambit-cni asks the API server and lets it run. In the kube pass, `ambitctl uninstall` is refused under the same
 # traffic while namespace mesh is still in the mesh.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd tcpdump jq curl
@@ -45,6 +46,18 @@ down=$(sed -n 's/.*: down .* in \([0-9.]*\) s$/\1/p' "$FC_WORK/reboot.log" | hea
 held=$(sed -n 's/.*kubelet up, \([0-9]*\) of .*/\1/p' "$FC_WORK/reboot.log" | head -1)
 agent=$(sed -n 's/.*agent ready .* at \([0-9.]*\) s$/\1/p' "$FC_WORK/reboot.log" | head -1)
 sandbox=$(sed -n 's/.*rebooted, .* pods Running at \([0-9.]*\) s.*/\1/p' "$FC_WORK/reboot.log" | head -1)
+# The mesh's pods wait for the agent. So does the pod outside the mesh, unless something else
+# can judge it: with --kube, ambit-cni asks the API server (its kubeconfig) and lets it run.
+for p in mesh/client-0 mesh/server-local-0; do
+	grep -q "pod $p failed to start on node1" "$FC_WORK/reboot.log" || fail "$p ran before node1's agent was back"
+done
+if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
+	grep -q "pod plain/client-0 failed to start" "$FC_WORK/reboot.log" &&
+		fail "plain/client-0 (outside the mesh) waited for node1's agent though the API server could judge it"
+	expect_eq "$held" 1 "pods Running before node1's agent (plain/client-0)"
+else
+	expect_eq "$held" 0 "pods Running before node1's agent"
+fi
 log "figures: node1 down in ${down:-?} s; pods Running before its agent: ${held:-?}; agent ready at" \
 	"${agent:-?} s; node1's pods without network ${sandbox:-?} s (kill until they run, captured);" \
 	"first mesh request served after the reboot began: node1->node2 $(fc_first mesh12 "$t0") s," \

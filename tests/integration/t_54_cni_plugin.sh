@@ -10,12 +10,14 @@
 #  - ADD for a pod outside the mesh returns without the agent knowing the pod;
 #  - DEL releases, and succeeds again;
 #  - with the agent stopped, ADD fails with the specification's error (code 11, try again
-#    later) and DEL still succeeds;
+#    later) and DEL still succeeds; with a kubeconfig in its entry, a pod the API server shows
+#    outside the mesh (its namespace, or its own opt-out label) is not held, one in the mesh
+#    still is, and so is any while the API server does not answer;
 #  - `ambit-agent --install-cni --uninstall` takes the entry and the binary out.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_bins
-need_cmd jq nsenter ip
+need_cmd jq nsenter ip openssl
 CNI_DIR=${AMBIT_CNI_PLUGINS:-/usr/lib/cni}
 for p in ptp host-local loopback; do
 	[ -x "$CNI_DIR/$p" ] || skip "needs containernetworking-plugins ($CNI_DIR/$p)"
@@ -26,8 +28,10 @@ AGENT=${AMBIT_AGENT_BIN:-$REPO/build/ambit-agent}
 
 tmp=$(mktemp -d /tmp/ambit-it-cni-XXXXXX)
 sandboxes=""
+api_pid=
 cleanup() {
 	local s
+	[ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null
 	for s in $sandboxes; do
 		ip netns del "ambit-$CLUSTER-cni-$s" 2>/dev/null
 	done
@@ -181,6 +185,39 @@ expect_eq "$(jq -r '.cniVersion' <<<"$err")" "1.0.0" "the error's cniVersion"
 expect_contains "$(jq -r '.msg' <<<"$err")" "agent unreachable"
 expect_contains "$(jq -r '.details' <<<"$err")" "$sock"
 del_pod mesh cni-c || fail "DEL with the agent stopped failed: $(cat "$tmp"/cni-c.del.*)"
+
+# ---- no agent, a kubeconfig: the API server judges; outside the mesh is not held ----
+# The fake API server in node1's netns (where the runtime runs the plugins), holding namespace
+# plain (outside the mesh) and mesh (ambient) with a pod that opts out and one that does not.
+mkdir -p "$tmp/api"
+FAKE_API_NETNS=$node_ns fake_api_up "$tmp/api" t54 --no-crds
+apipost() {
+	nsenter --net="$node_ns" curl -sf -X POST -H "Authorization: Bearer t54" \
+		-H 'Content-Type: application/json' --data "$2" "http://127.0.0.1:$port$1" >/dev/null
+}
+apipost /api/v1/namespaces '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"plain"}}' &&
+	apipost /api/v1/namespaces '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"mesh","labels":{"istio.io/dataplane-mode":"ambient"}}}' &&
+	apipost /api/v1/namespaces/mesh/pods '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"cni-d","namespace":"mesh"},"spec":{"containers":[{"name":"c","image":"x"}]}}' &&
+	apipost /api/v1/namespaces/mesh/pods '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"cni-e","namespace":"mesh","labels":{"istio.io/dataplane-mode":"none"}},"spec":{"containers":[{"name":"c","image":"x"}]}}' ||
+	fail "cannot fill the fake API server"
+jq --arg kc "$tmp/api/kubeconfig" '.plugins[1].kubeconfig = $kc' "$conflist" >"$tmp/c" && mv "$tmp/c" "$conflist"
+add_pod plain cni-f || fail "ADD for plain/cni-f waited for the agent with the API server saying it is outside the mesh: $(cat "$tmp/cni-f.result")"
+add_pod mesh cni-e || fail "ADD for mesh/cni-e (opted out) waited for the agent: $(cat "$tmp/cni-e.result")"
+add_pod mesh cni-d && fail "ADD for mesh/cni-d (in the mesh) succeeded without the agent"
+expect_eq "$(jq -r '.code' "$tmp/cni-d.result")" "11" "mesh/cni-d's error code"
+expect_contains "$(jq -r '.details' "$tmp/cni-d.result")" "the API server shows the pod in the mesh"
+# The API server away too: nothing can judge the pod, so it waits for the agent.
+kill "$api_pid"
+wait "$api_pid" 2>/dev/null
+api_pid=
+add_pod plain cni-g && fail "ADD for plain/cni-g succeeded with neither agent nor API server"
+expect_contains "$(jq -r '.details' "$tmp/cni-g.result")" "GET /api/v1/namespaces/plain"
+for p in cni-f cni-e cni-d cni-g; do
+	ns=plain
+	case $p in cni-d | cni-e) ns=mesh ;; esac
+	del_pod "$ns" "$p" || fail "DEL $ns/$p failed"
+done
+jq 'del(.plugins[1].kubeconfig)' "$conflist" >"$tmp/c" && mv "$tmp/c" "$conflist"
 actl local start agent --node node1 >/dev/null || fail "start agent node1"
 
 # ---- uninstall ----
@@ -188,5 +225,35 @@ out=$("$AGENT" --install-cni --cni-conf-dir "$tmp/net.d" --cni-bin-dir "$tmp/bin
 	fail "install-cni --uninstall: $out"
 expect_eq "$(jq -c '[.plugins[].type]' "$conflist")" '["ptp"]' "the conflist after uninstall"
 [ -e "$tmp/bin/ambit-cni" ] && fail "ambit-cni left on CNI_PATH"
-log "held ADD returned once captured; outside the mesh at once; DEL x2; no agent: code 11"
+
+# ---- install-cni --kube: the plugin's kubeconfig from the pod's service account ----
+mkdir -p "$tmp/sa" "$tmp/k.d" "$tmp/kbin"
+printf 'tok-54' >"$tmp/sa/token"
+printf 'ambit-system' >"$tmp/sa/namespace"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/sa/key" \
+	-out "$tmp/sa/ca.crt" -subj /CN=kube-ca -days 1 2>/dev/null || fail "cannot make a CA"
+cp "$tmp/net.d/10-itnet.conflist" "$tmp/k.d/"
+out=$(KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 "$AGENT" --install-cni \
+	--cni-conf-dir "$tmp/k.d" --cni-bin-dir "$tmp/kbin" --plugin "$PLUGIN" --kube \
+	--kube-sa-dir "$tmp/sa" --cni-conf-host-dir /etc/cni/net.d --once 2>&1) ||
+	fail "install-cni --kube --once: $out"
+kc=$tmp/k.d/ambit-cni.kubeconfig
+expect_eq "$(stat -c %a "$kc")" 600 "the plugin's kubeconfig's mode"
+expect_eq "$(jq -r '.clusters[0].cluster.server' "$kc")" "https://10.96.0.1:443" "its server"
+expect_eq "$(jq -r '.users[0].user.token' "$kc")" "tok-54" "its token"
+expect_eq "$(jq -r '.clusters[0].cluster."certificate-authority-data"' "$kc" | base64 -d)" \
+	"$(cat "$tmp/sa/ca.crt")" "its CA"
+expect_eq "$(jq -r '.plugins[1].kubeconfig' "$tmp/k.d/10-itnet.conflist")" \
+	/etc/cni/net.d/ambit-cni.kubeconfig "the entry's kubeconfig, where the node sees it"
+# The kubelet rotates the token: the next install writes it again.
+printf 'tok-54b' >"$tmp/sa/token"
+out=$(KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 "$AGENT" --install-cni \
+	--cni-conf-dir "$tmp/k.d" --cni-bin-dir "$tmp/kbin" --plugin "$PLUGIN" --kube \
+	--kube-sa-dir "$tmp/sa" --cni-conf-host-dir /etc/cni/net.d --once 2>&1) ||
+	fail "install-cni --kube --once again: $out"
+expect_eq "$(jq -r '.users[0].user.token' "$kc")" "tok-54b" "its token after a rotation"
+out=$("$AGENT" --install-cni --cni-conf-dir "$tmp/k.d" --cni-bin-dir "$tmp/kbin" --uninstall 2>&1) ||
+	fail "install-cni --uninstall (--kube's): $out"
+[ -e "$kc" ] && fail "the plugin's kubeconfig left after uninstall"
+log "held ADD returned once captured; outside the mesh at once; DEL x2; no agent: code 11, but outside the mesh by the API server passed through"
 pass

@@ -26,6 +26,7 @@ struct cni_req {
 	cJSON *conf;		 /* the parsed configuration (owned) */
 	const char *version;	 /* conf's cniVersion */
 	const char *socket;	 /* agentSocket or the default */
+	const char *kubeconfig;	 /* for judging a pod while the agent is away, or NULL */
 	const cJSON *prev;	 /* conf's prevResult, or NULL */
 	char ns[254], name[254]; /* from CNI_ARGS, "" when absent */
 	char container[254];	 /* K8S_POD_INFRA_CONTAINER_ID, else CNI_CONTAINERID */
@@ -124,7 +125,7 @@ static bool excluded(const struct cni_req *r)
 /* The configuration's fields this plugin reads, checked. 0 or an exit status with *@out. */
 static int read_conf(struct cni_req *r, const char *in, size_t len, char **out)
 {
-	const cJSON *v, *name, *type, *sock, *ex, *to, *it;
+	const cJSON *v, *name, *type, *sock, *ex, *to, *it, *kc;
 
 	r->conf = cJSON_ParseWithLength(in, len);
 	if (!r->conf || !cJSON_IsObject(r->conf))
@@ -136,6 +137,7 @@ static int read_conf(struct cni_req *r, const char *in, size_t len, char **out)
 	sock = cJSON_GetObjectItemCaseSensitive(r->conf, "agentSocket");
 	ex = cJSON_GetObjectItemCaseSensitive(r->conf, "excludeNamespaces");
 	to = cJSON_GetObjectItemCaseSensitive(r->conf, "timeoutSeconds");
+	kc = cJSON_GetObjectItemCaseSensitive(r->conf, "kubeconfig");
 	r->prev = cJSON_GetObjectItemCaseSensitive(r->conf, "prevResult");
 	if (!cJSON_IsString(v))
 		return cni_error(out, NULL, CNI_ERR_INVALID_CONFIG, "invalid network configuration",
@@ -152,6 +154,10 @@ static int read_conf(struct cni_req *r, const char *in, size_t len, char **out)
 		return cni_error(out, r->version, CNI_ERR_INVALID_CONFIG,
 				 "invalid network configuration",
 				 "agentSocket must be an absolute path");
+	if (kc && (!cJSON_IsString(kc) || kc->valuestring[0] != '/'))
+		return cni_error(out, r->version, CNI_ERR_INVALID_CONFIG,
+				 "invalid network configuration",
+				 "kubeconfig must be an absolute path");
 	if (ex && !cJSON_IsArray(ex))
 		return cni_error(out, r->version, CNI_ERR_INVALID_CONFIG,
 				 "invalid network configuration",
@@ -167,6 +173,7 @@ static int read_conf(struct cni_req *r, const char *in, size_t len, char **out)
 		return cni_error(out, r->version, CNI_ERR_INVALID_CONFIG,
 				 "invalid network configuration", "prevResult must be an object");
 	r->socket = sock ? sock->valuestring : CNI_DEFAULT_AGENT_SOCKET;
+	r->kubeconfig = kc ? kc->valuestring : NULL;
 	r->timeout_s = to ? (int)to->valuedouble : CNI_DEFAULT_TIMEOUT_S;
 	return 0;
 }
@@ -255,8 +262,12 @@ out:
 	return err;
 }
 
-/* The agent's answer: 0 with *@captured, or an exit status with the error in *@out. */
-static int agent_judge(const struct cni_req *r, const char *cmd, bool *captured, char **out)
+/*
+ * The agent's answer: 0 with *@captured, or an exit status with the error in *@out. No agent
+ * listening (-ENOENT, -ECONNREFUSED) is *@away, for ADD to judge the pod without it.
+ */
+static int agent_judge(const struct cni_req *r, const char *cmd, bool *captured, char **out,
+		       bool *away)
 {
 	const cJSON *ok, *res, *why;
 	char details[600];
@@ -264,6 +275,7 @@ static int agent_judge(const struct cni_req *r, const char *cmd, bool *captured,
 	int err;
 
 	err = agent_ask(r, cmd, r->timeout_s + 5, &reply);
+	*away = err == -ENOENT || err == -ECONNREFUSED;
 	if (err) {
 		snprintf(details, sizeof(details), "agent socket %s: %s", r->socket,
 			 strerror(-err));
@@ -306,9 +318,39 @@ static bool is_pod(const struct cni_req *r)
 	return r->ns[0] && r->name[0];
 }
 
+/*
+ * ADD while the agent is away (@out its error): with a kubeconfig, a pod the API server shows
+ * outside the mesh is not held for the agent; any other keeps the agent's error, with why.
+ */
+static int add_without_agent(struct cni_req *r, char **out)
+{
+	bool captured = true;
+	char why[512] = "", details[1200];
+	cJSON *e;
+	int ret = r->kubeconfig
+		      ? cni_api_judge(r->kubeconfig, r->ns, r->name, &captured, why, sizeof(why))
+		      : -ENOENT;
+
+	if (!ret && !captured) {
+		free(*out);
+		return pass_prev(r, out);
+	}
+	if (!r->kubeconfig)
+		return 1;
+	/* The agent's error, and what the API server said (or could not). */
+	e = cJSON_Parse(*out ? *out : "");
+	snprintf(details, sizeof(details), "%s; %s",
+		 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "details")) ?: "",
+		 ret ? why : "the API server shows the pod in the mesh");
+	cJSON_Delete(e);
+	free(*out);
+	return cni_error(out, r->version, CNI_ERR_TRY_AGAIN_LATER,
+			 "ambit agent unreachable: the pod cannot be captured yet", details);
+}
+
 static int cmd_add(struct cni_req *r, char **out)
 {
-	bool captured = false;
+	bool captured = false, away;
 	int ret;
 
 	if (!r->env->netns || !r->env->netns[0])
@@ -321,7 +363,9 @@ static int cmd_add(struct cni_req *r, char **out)
 	/* Not a Kubernetes pod (no name to judge) or excluded: never delayed. */
 	if (!is_pod(r) || excluded(r))
 		return pass_prev(r, out);
-	ret = agent_judge(r, "add", &captured, out);
+	ret = agent_judge(r, "add", &captured, out, &away);
+	if (ret && away)
+		return add_without_agent(r, out);
 	if (ret)
 		return ret;
 	return pass_prev(r, out);
@@ -329,7 +373,7 @@ static int cmd_add(struct cni_req *r, char **out)
 
 static int cmd_del(struct cni_req *r, char **out)
 {
-	bool captured;
+	bool captured, away;
 	char *err = NULL;
 
 	*out = NULL;
@@ -339,7 +383,7 @@ static int cmd_del(struct cni_req *r, char **out)
 	 * DEL never fails for want of the agent: the runtime would retry it forever, and an agent
 	 * that restarts takes its pods from the pod list again (what DEL released is not there).
 	 */
-	if (agent_judge(r, "del", &captured, &err)) {
+	if (agent_judge(r, "del", &captured, &err, &away)) {
 		cJSON *e = cJSON_Parse(err ? err : "");
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "details");
 
@@ -353,7 +397,7 @@ static int cmd_del(struct cni_req *r, char **out)
 
 static int cmd_check(struct cni_req *r, char **out)
 {
-	bool captured = false;
+	bool captured = false, away;
 	int ret;
 
 	*out = NULL;
@@ -366,7 +410,7 @@ static int cmd_check(struct cni_req *r, char **out)
 				 "no prevResult in the configuration");
 	if (!is_pod(r) || excluded(r))
 		return 0;
-	ret = agent_judge(r, "check", &captured, out);
+	ret = agent_judge(r, "check", &captured, out, &away);
 	return ret;
 }
 

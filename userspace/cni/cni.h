@@ -6,11 +6,13 @@
  *
  * Its entry in a conflist: {"type": "ambit-cni", "agentSocket": PATH} (absent: the agent's
  * default socket), optionally "excludeNamespaces": [...] (default ["kube-system"], as
- * istio-cni's) and "timeoutSeconds" (how long ADD waits for capture, default 30).
+ * istio-cni's), "timeoutSeconds" (how long ADD waits for capture, default 30) and "kubeconfig"
+ * (PATH: while the agent is away, a pod the API server shows outside the mesh is not held).
  */
 #ifndef AMBIT_CNI_H
 #define AMBIT_CNI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CNI_SPEC_VERSION "1.0.0"
@@ -41,5 +43,12 @@ struct cni_env {
  * Talks to the agent over its socket for ADD, DEL and CHECK of a pod of the mesh.
  */
 int cni_run(const struct cni_env *env, const char *in, size_t len, char **out);
+/*
+ * Whether the mesh captures pod @ns/@name, from the API server that @kubeconfig names: its
+ * namespace's labels and its own, by the agent's rule. 0 with *@captured, or -errno with why in
+ * @why (no kubeconfig, no answer: the caller holds the pod).
+ */
+int cni_api_judge(const char *kubeconfig, const char *ns, const char *name, bool *captured,
+		  char *why, size_t len);
 
 #endif

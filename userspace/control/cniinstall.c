@@ -5,6 +5,11 @@
  * restarts, upgrades and the node's reboots, so that a pod of the mesh made while the agent is
  * down waits for it instead of running uncaptured (istio/istio#60882); only an uninstall (the
  * DaemonSet gone) or, without --owner-daemonset, a clean stop takes it out.
+ *
+ * With --kube it also writes the plugin a kubeconfig (ambit-cni.kubeconfig beside the conflist,
+ * 0600) from the pod's service account, as istio-cni's install-cni does: while the agent is
+ * away the plugin asks the API server whether a pod is in the mesh, so a pod outside it is not
+ * held. The token is a projected one that the kubelet rotates: the file follows it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,11 +29,18 @@
 #include "ambit/log.h"
 #include "ambit/version.h"
 #include "cniconf.h"
+#include "crypto.h"
 #include "kconn.h"
+
+#define PLUGIN_KUBECONFIG "ambit-cni.kubeconfig"
+/* How often the plugin's kubeconfig is checked against the rotating token. */
+#define TOKEN_CHECK_MS 60000
 
 struct cniinstall {
 	const char *conf_dir, *bin_dir, *plugin, *socket;
 	const char *owner_daemonset, *kubeconfig, *sa_dir;
+	const char *conf_host_dir; /* where the node sees conf_dir (the plugin's paths) */
+	bool kube;		   /* in-cluster credentials: the plugin gets a kubeconfig */
 	char *entry;
 	bool waiting; /* no configuration in conf_dir yet: said once */
 };
@@ -40,13 +52,80 @@ static void install_usage(FILE *f)
 	    "usage: ambit-agent --install-cni --cni-conf-dir DIR --cni-bin-dir DIR\n"
 	    "         [--plugin PATH] [--agent-socket PATH] [--once | --uninstall]\n"
 	    "         [--owner-daemonset NS/NAME (--kube | --kubeconfig F)] [--log-level L]\n"
+	    "         [--cni-conf-host-dir DIR]\n"
 	    "  Copies ambit-cni (--plugin, default: beside this binary) into --cni-bin-dir and\n"
 	    "  appends {\"type\": \"ambit-cni\", \"agentSocket\": ...} to the plugins of the\n"
 	    "  node's conflist in --cni-conf-dir (a lone .conf becomes a .conflist), then puts\n"
 	    "  them back whenever another writer drops them, until SIGTERM. At a clean stop it\n"
 	    "  takes them out; with --owner-daemonset only when that DaemonSet is gone\n"
 	    "  (ambitctl uninstall), so a restart or a reboot keeps pods waiting for the agent.\n"
-	    "  --once installs and exits; --uninstall takes them out and exits.\n");
+	    "  --once installs and exits; --uninstall takes them out and exits. With --kube the\n"
+	    "  plugin also gets ambit-cni.kubeconfig (0600) beside the conflist, from the pod's\n"
+	    "  service account, to judge pods by while the agent is away; --cni-conf-host-dir\n"
+	    "  is where the node sees --cni-conf-dir (default: the same).\n");
+}
+
+/* The plugin's kubeconfig from the pod's service account (JSON, which is YAML), or NULL. */
+static char *plugin_kubeconfig(const struct cniinstall *ci)
+{
+	struct kconn conn = {0};
+	char why[512] = "", *ca = NULL, *text = NULL;
+	cJSON *o = cJSON_CreateObject(), *arr, *it, *in;
+
+	if (kconn_in_cluster(&conn, ci->sa_dir, why, sizeof(why))) {
+		pr_warn("cni: no kubeconfig for the plugin: %s", why);
+		goto out;
+	}
+	if (conn.ca_pem && !(ca = crypto_base64_encode(conn.ca_pem, strlen(conn.ca_pem))))
+		goto out;
+	if (!o || !cJSON_AddStringToObject(o, "apiVersion", "v1") ||
+	    !cJSON_AddStringToObject(o, "kind", "Config") ||
+	    !cJSON_AddStringToObject(o, "current-context", "ambit-cni") ||
+	    !(arr = cJSON_AddArrayToObject(o, "clusters")) ||
+	    !cJSON_AddItemToArray(arr, it = cJSON_CreateObject()) ||
+	    !cJSON_AddStringToObject(it, "name", "ambit-cni") ||
+	    !(in = cJSON_AddObjectToObject(it, "cluster")) ||
+	    !cJSON_AddStringToObject(in, "server", conn.server) ||
+	    (ca && !cJSON_AddStringToObject(in, "certificate-authority-data", ca)) ||
+	    !(arr = cJSON_AddArrayToObject(o, "users")) ||
+	    !cJSON_AddItemToArray(arr, it = cJSON_CreateObject()) ||
+	    !cJSON_AddStringToObject(it, "name", "ambit-cni") ||
+	    !(in = cJSON_AddObjectToObject(it, "user")) ||
+	    !cJSON_AddStringToObject(in, "token", conn.token ? conn.token : "") ||
+	    !(arr = cJSON_AddArrayToObject(o, "contexts")) ||
+	    !cJSON_AddItemToArray(arr, it = cJSON_CreateObject()) ||
+	    !cJSON_AddStringToObject(it, "name", "ambit-cni") ||
+	    !(in = cJSON_AddObjectToObject(it, "context")) ||
+	    !cJSON_AddStringToObject(in, "cluster", "ambit-cni") ||
+	    !cJSON_AddStringToObject(in, "user", "ambit-cni"))
+		goto out;
+	text = cJSON_Print(o);
+out:
+	cJSON_Delete(o);
+	free(ca);
+	kconn_free(&conn);
+	return text;
+}
+
+/* The plugin's kubeconfig written when it is new or its token rotated. */
+static void install_kubeconfig(const struct cniinstall *ci)
+{
+	char path[PATH_MAX], *want, *have;
+	int err;
+
+	if (!ci->kube || str_fmt(path, sizeof(path), "%s/" PLUGIN_KUBECONFIG, ci->conf_dir))
+		return;
+	want = plugin_kubeconfig(ci);
+	have = want ? read_file(path, NULL) : NULL;
+	if (want && (!have || strcmp(have, want))) {
+		err = write_file_atomic_mode(path, want, 0600);
+		if (err)
+			pr_err("cni: writing %s: %s", path, strerror(-err));
+		else
+			pr_info("cni: %s written (%s)", path, have ? "its token rotated" : "new");
+	}
+	free(have);
+	free(want);
 }
 
 /* Binary and entry in place. 0, or -errno (-ENOENT: no configuration to join yet). */
@@ -55,6 +134,8 @@ static int install(struct cniinstall *ci)
 	bool changed;
 	int err;
 
+	/* Before the entry that names it: a plugin never reads a kubeconfig not written yet. */
+	install_kubeconfig(ci);
 	err = cniconf_install_binary(ci->plugin, ci->bin_dir, &changed);
 	if (err) {
 		pr_err("cni: copying %s into %s: %s", ci->plugin, ci->bin_dir, strerror(-err));
@@ -82,7 +163,11 @@ static int uninstall(const struct cniinstall *ci)
 {
 	bool changed;
 	int err = cniconf_remove(ci->conf_dir, &changed), err2;
+	char path[PATH_MAX];
 
+	if (!str_fmt(path, sizeof(path), "%s/" PLUGIN_KUBECONFIG, ci->conf_dir) &&
+	    unlink(path) == 0)
+		pr_info("cni: %s removed", path);
 	if (err)
 		pr_err("cni: removing the entry from %s: %s", ci->conf_dir, strerror(-err));
 	else if (changed)
@@ -149,7 +234,9 @@ static int watch(struct cniinstall *ci)
 	pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	pfd[1] = (struct pollfd){.fd = ino, .events = POLLIN};
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		int n = poll(pfd, 2, ci->kube ? TOKEN_CHECK_MS : -1);
+
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			err = -errno;
@@ -186,14 +273,20 @@ static int default_plugin(char *path, size_t len)
 	return str_fmt(path, len, "%s/%s", self, CNICONF_PLUGIN);
 }
 
-static char *make_entry(const char *socket)
+static char *make_entry(const struct cniinstall *ci)
 {
 	cJSON *o = cJSON_CreateObject();
+	char kc[PATH_MAX];
 	char *s = NULL;
 
+	if (ci->kube && str_fmt(kc, sizeof(kc), "%s/" PLUGIN_KUBECONFIG,
+				ci->conf_host_dir ? ci->conf_host_dir : ci->conf_dir))
+		goto out;
 	if (o && cJSON_AddStringToObject(o, "type", CNICONF_PLUGIN) &&
-	    (!socket || cJSON_AddStringToObject(o, "agentSocket", socket)))
+	    (!ci->socket || cJSON_AddStringToObject(o, "agentSocket", ci->socket)) &&
+	    (!ci->kube || cJSON_AddStringToObject(o, "kubeconfig", kc)))
 		s = cJSON_PrintUnformatted(o);
+out:
 	cJSON_Delete(o);
 	return s;
 }
@@ -211,6 +304,7 @@ int cniinstall_main(int argc, char **argv)
 	    {"kube", no_argument, NULL, 'K'},
 	    {"kubeconfig", required_argument, NULL, 'k'},
 	    {"kube-sa-dir", required_argument, NULL, 'A'},
+	    {"cni-conf-host-dir", required_argument, NULL, 'H'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -218,7 +312,7 @@ int cniinstall_main(int argc, char **argv)
 	};
 	struct cniinstall ci = {.sa_dir = KCONN_SA_DIR};
 	enum log_level lvl = LOG_LEVEL_INFO;
-	bool once = false, remove = false, kube = false;
+	bool once = false, remove = false;
 	char plugin[PATH_MAX];
 	int c, err;
 
@@ -231,7 +325,8 @@ int cniinstall_main(int argc, char **argv)
 		case 'o': once = true; break;
 		case 'u': remove = true; break;
 		case 'O': ci.owner_daemonset = optarg; break;
-		case 'K': kube = true; break;
+		case 'K': ci.kube = true; break;
+		case 'H': ci.conf_host_dir = optarg; break;
 		case 'k': ci.kubeconfig = optarg; break;
 		case 'A': ci.sa_dir = optarg; break;
 		case 'l':
@@ -247,7 +342,9 @@ int cniinstall_main(int argc, char **argv)
 		}
 	}
 	if (optind != argc || !ci.conf_dir || !ci.bin_dir || (once && remove) ||
-	    (ci.socket && ci.socket[0] != '/') || (ci.owner_daemonset && !kube && !ci.kubeconfig)) {
+	    (ci.socket && ci.socket[0] != '/') ||
+	    (ci.owner_daemonset && !ci.kube && !ci.kubeconfig) ||
+	    (ci.conf_host_dir && ci.conf_host_dir[0] != '/')) {
 		fprintf(stderr,
 			"ambit-agent --install-cni: missing, extra or clashing arguments\n");
 		install_usage(stderr);
@@ -263,7 +360,7 @@ int cniinstall_main(int argc, char **argv)
 	}
 	if (remove)
 		return uninstall(&ci) ? 1 : 0;
-	ci.entry = make_entry(ci.socket);
+	ci.entry = make_entry(&ci);
 	if (!ci.entry)
 		return 1;
 	err = install(&ci);

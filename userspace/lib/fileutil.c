@@ -82,8 +82,13 @@ int str_fmt(char *buf, size_t len, const char *fmt, ...)
 
 int write_file(const char *path, const char *data)
 {
+	return write_file_mode(path, data, 0644);
+}
+
+int write_file_mode(const char *path, const char *data, unsigned int mode)
+{
 	size_t len = strlen(data);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	int ret = 0;
 
 	if (fd < 0)
@@ -106,13 +111,20 @@ int write_file(const char *path, const char *data)
 
 int write_file_atomic(const char *path, const char *data)
 {
+	return write_file_atomic_mode(path, data, 0644);
+}
+
+int write_file_atomic_mode(const char *path, const char *data, unsigned int mode)
+{
 	char tmp[PATH_MAX];
 	int ret;
 
 	/* The temporary name does not end in .yaml/.json, so watchers never read it half done. */
 	if (str_fmt(tmp, sizeof(tmp), "%s.tmp~", path))
 		return -ENAMETOOLONG;
-	ret = write_file(tmp, data);
+	/* A stale one keeps its old mode through O_CREAT: it goes first. */
+	unlink(tmp);
+	ret = write_file_mode(tmp, data, mode);
 	if (ret)
 		goto fail;
 	if (rename(tmp, path) < 0) {

@@ -130,10 +130,13 @@ int cni_conflist_write(const struct ctl_cluster *c, const struct ctl_node *n)
 	 * container the pod's netns open, which that container has no path to).
 	 */
 	str_fmt(exe, sizeof(exe), "%s/" CTL_CNI_AMBIT, self);
+	/* --kube: the plugin judges pods by the API server while the agent is away (kubeup.c). */
+	cluster_path(c, path, sizeof(path), "%s/" CTL_CNI_KUBECONFIG, n->name);
 	if (access(exe, X_OK) == 0 &&
 	    (!(pl = cJSON_CreateObject()) || !cJSON_AddItemToArray(plugins, pl) ||
 	     !cJSON_AddStringToObject(pl, "type", CTL_CNI_AMBIT) ||
-	     !cJSON_AddStringToObject(pl, "agentSocket", n->socket)))
+	     !cJSON_AddStringToObject(pl, "agentSocket", n->socket) ||
+	     (c->kube && !cJSON_AddStringToObject(pl, "kubeconfig", path))))
 		goto out;
 	text = cJSON_Print(root);
 	if (!text)

@@ -127,6 +127,27 @@ static int write_kubeconfig(const struct ctl_cluster *c, const char *file, const
  * The server's certificate names every address and name a client uses: 10.99.0.1 and the
  * kubernetes.default names (pods, agents), 127.0.0.1 (the host's kubectl).
  */
+/*
+ * ambit-cni's kubeconfig on node @n (cni.c names it in the conflist): the token of the node's
+ * DaemonSet pod and the API server's address in the fabric, as install-cni writes one on a
+ * node from its pod's service account.
+ */
+static int plugin_kubeconfig(const struct ctl_cluster *c, const struct ctl_node *n,
+			     const char *ca_pem)
+{
+	char path[PATH_MAX], file[PATH_MAX], *tok;
+	int ret;
+
+	cluster_path(c, path, sizeof(path), "kube/sa/%s_%s_ambit-node/token", n->name, CTL_KUBE_NS);
+	tok = read_file(path, NULL);
+	if (!tok)
+		return -errno;
+	str_fmt(file, sizeof(file), "%s/" CTL_CNI_KUBECONFIG, n->name);
+	ret = write_kubeconfig(c, file, CTL_KUBE_API_IP, CTL_KUBE_API_PORT, ca_pem, tok);
+	free(tok);
+	return ret;
+}
+
 static int kube_credentials(const struct ctl_cluster *c, int host_port)
 {
 	static const char *const names[] = {
@@ -170,8 +191,10 @@ static int kube_credentials(const struct ctl_cluster *c, int host_port)
 		     !(u = cJSON_AddObjectToObject(table, admin)) ||
 		     !cJSON_AddStringToObject(u, "username", "kubernetes-admin")))
 		ret = -ENOMEM;
-	for (int i = 0; !ret && i < c->nnodes; i++)
+	for (int i = 0; !ret && i < c->nnodes; i++) {
 		ret = sa_token(c, &c->nodes[i], CTL_KUBE_NS, "ambit-node", ca_root_pem(ca), table);
+		ret = ret ?: plugin_kubeconfig(c, &c->nodes[i], ca_root_pem(ca));
+	}
 	if (!ret)
 		ret = sa_token(c, &c->nodes[0], CTL_KUBE_NS, "ambit-ca", ca_root_pem(ca), table);
 	if (!ret && !(text = cJSON_Print(doc)))

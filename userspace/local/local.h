@@ -39,10 +39,11 @@
 #define CTL_KUBE_NS "ambit-system"
 /* --cni bridge: the bridge in each node netns that holds .1 of the node's pod CIDR. */
 #define CTL_CNI_BRIDGE_IFACE "cni0"
-#define CTL_CNI_VXLAN_IFACE "flannel.1"	  /* --cni bridge: the nodes' VXLAN tunnel */
-#define CTL_CNI_BRIDGE_MTU "1450"	  /* 1500 less VXLAN's 50 */
-#define CTL_CNI_PLUGIN_DIR "/usr/lib/cni" /* Debian's containernetworking-plugins */
-#define CTL_CNI_AMBIT "ambit-cni"	  /* chained last when built beside ambitctl */
+#define CTL_CNI_VXLAN_IFACE "flannel.1"		  /* --cni bridge: the nodes' VXLAN tunnel */
+#define CTL_CNI_BRIDGE_MTU "1450"		  /* 1500 less VXLAN's 50 */
+#define CTL_CNI_PLUGIN_DIR "/usr/lib/cni"	  /* Debian's containernetworking-plugins */
+#define CTL_CNI_AMBIT "ambit-cni"		  /* chained last when built beside ambitctl */
+#define CTL_CNI_KUBECONFIG "ambit-cni.kubeconfig" /* --kube: its kubeconfig, in the node dir */
 
 /*
  * The pod network of a local cluster (`local up --cni`, cluster.json "cni"). Both route other
