@@ -24,8 +24,8 @@
 static cJSON *api_get(const struct kconn *k, const char *path, char *why, size_t len)
 {
 	char err[256] = "", *resp = NULL;
-	long code = kconn_call(k, "GET", path, NULL, &resp, API_MAX_BODY, API_TIMEOUT_MS, err,
-			       sizeof(err));
+	long code =
+	    kconn_call(k, "GET", path, NULL, &resp, API_MAX_BODY, API_TIMEOUT_MS, err, sizeof(err));
 	cJSON *o = code == 200 ? cJSON_Parse(resp) : NULL;
 
 	free(resp);
@@ -87,8 +87,10 @@ static int load_namespace(struct config *cfg, const char *ns, const cJSON *obj, 
 	if (text) {
 		ret = config_load_buffer(cfg, "namespace", text, strlen(text), &d);
 		if (ret)
-			snprintf(why, len, "namespace %s from the API server: not a namespace ambit "
-					   "reads", ns);
+			snprintf(why, len,
+				 "namespace %s from the API server: not a namespace ambit "
+				 "reads",
+				 ns);
 	}
 	free(text);
 	config_diags_free(&d);
