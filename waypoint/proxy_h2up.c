@@ -54,6 +54,9 @@ struct wp_h2a {
 	struct http_fields trailers;
 	size_t unconsumed;
 	bool got_head, paused, deferred;
+	bool reused; /* the connection had carried a stream before this one */
+	bool closed; /* the stream closed (a_close): @close_error says how */
+	uint32_t close_error;
 };
 
 bool wp_h2up_wanted(const struct wp_req *r)
@@ -161,6 +164,8 @@ static void a_close(void *arg, struct h2_stream *s, uint32_t error, const char *
 	struct wp_req *r = a->r;
 
 	pr_debug("waypoint: upstream HTTP/2 stream closed: %s", reason);
+	a->closed = true;
+	a->close_error = error;
 	if (!h2_link_connected(a->u->k) && !a->got_head) {
 		wp_up_connect_failed(r, -ECONNREFUSED);
 		return;
@@ -349,9 +354,30 @@ int wp_h2up_attempt(struct wp_req *r, int host, const struct sockaddr_in *addr)
 		return -ECONNREFUSED;
 	}
 	r->h2a = a;
+	a->reused = u->served > 0;
 	u->active++;
 	u->served++;
 	return 0;
+}
+
+bool wp_h2up_stale(const struct wp_req *r, bool *unprocessed)
+{
+	const struct wp_h2a *a = r->h2a;
+
+	*unprocessed = false;
+	if (!a || !a->closed || a->got_head)
+		return false;
+	/*
+	 * RFC 9113 §8.7: a stream the server refused (RST_STREAM REFUSED_STREAM, or above the
+	 * last stream id of its GOAWAY, which nghttp2 closes so) was not processed, whatever its
+	 * method.
+	 */
+	if (a->close_error == H2_REFUSED_STREAM) {
+		*unprocessed = true;
+		return true;
+	}
+	/* The connection went under it (closed streams are H2_CANCEL) after serving others. */
+	return a->reused && a->close_error == H2_CANCEL;
 }
 
 /* A stream of @u ended: the connection idles from now when it was the last. */

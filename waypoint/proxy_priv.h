@@ -316,6 +316,12 @@ void wp_h2up_call_end(struct wp_h2up *u, struct h2_stream *s);
 int wp_h2up_attempt(struct wp_req *r, int h, const struct sockaddr_in *addr);
 /* Ends the attempt (its stream is reset unless it finished). */
 void wp_h2up_end(struct wp_req *r);
+/*
+ * Whether @r's HTTP/2 attempt ended in the keep-alive race (proxy_up.c's stale_retry): no
+ * answer yet, and its pooled connection went under it, or the server refused the stream
+ * unprocessed (*@unprocessed: safe to send again whatever the method).
+ */
+bool wp_h2up_stale(const struct wp_req *r, bool *unprocessed);
 /* The request body grew (r->body) or ended. */
 void wp_h2up_body(struct wp_req *r);
 /* Bytes of the response not yet consumed by the downstream. */

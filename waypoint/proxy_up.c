@@ -132,13 +132,23 @@ static bool idempotent(const char *method)
  * when that is safe (RFC 9112 §9.3.1): the connection had served a request before, not one
  * byte of the answer came, the body is still whole in the buffer, and the request was not
  * written (@sent false) or its method is idempotent; a POST that may have been taken is left to
- * the retry policy (retryOn reset), as Envoy and nginx leave it.
+ * the retry policy (retryOn reset), as Envoy and nginx leave it. On an HTTP/2 upstream
+ * connection the same holds for a stream of a pooled connection that went under it, and a
+ * stream the server refused unprocessed (REFUSED_STREAM, or beyond its GOAWAY's last stream)
+ * goes again whatever its method (RFC 9113 §8.7).
  */
 static bool stale_retry(struct wp_req *r, int err, bool sent)
 {
-	if (r->stale_retried || err == -EPROTO || !r->c || !h1_client_reused(r->c) ||
-	    h1_client_heard(r->c) || !r->body_kept || r->head.upgrade ||
-	    !strcmp(r->head.method, "CONNECT") || (sent && !idempotent(r->head.method)))
+	bool unprocessed = false;
+
+	if (r->stale_retried || err == -EPROTO || !r->body_kept || r->head.upgrade ||
+	    !strcmp(r->head.method, "CONNECT"))
+		return false;
+	/* HTTP/2 upstream: a pooled connection's stream, or one the server refused unprocessed. */
+	if (r->h2a ? !wp_h2up_stale(r, &unprocessed)
+		   : !r->c || !h1_client_reused(r->c) || h1_client_heard(r->c))
+		return false;
+	if (sent && !unprocessed && !idempotent(r->head.method))
 		return false;
 	end_attempt(r, false);
 	r->stale_retried = true;

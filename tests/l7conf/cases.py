@@ -1006,3 +1006,45 @@ case("stale_pooled_post", "the same under a POST (may have been taken): 503, not
 b, s = reused_closes("close", answer=b"HTTP/1.1 200 OK\r\n")
 case("stale_pooled_heard", "a pooled connection closed after a byte of the answer: 503, not again",
      backend=b, steps=s, expect={"status": "200;503", "backend": 2}, waypoint_only=True)
+
+
+# The same race on a pooled HTTP/2 upstream connection (a Service port named http2): the server
+# goes idle with a GOAWAY naming the last stream it answered, just as the router opens the next
+# one on it; that stream was refused unprocessed (RFC 9113 §6.8), so any method goes again on a
+# new connection. A connection that closes without a GOAWAY may have taken the request: as
+# HTTP/1's, only an idempotent one goes again.
+def h2_reused_closes(after, method="GET", body=b""):
+    def backend(r):  # B's stream on A's connection; a new connection's first is answered
+        return Answer(after=after) if r.target == "/h2/b" and r.sid > 1 else Answer()
+    backend.h2 = True
+
+    def steps(ctx):
+        a = ctx.client()
+        a.send(req("/h2/a"))
+        ga = a.recv(1)
+        b = ctx.client()
+        b.send(req("/h2/b", method, body=body))
+        gb = b.recv(1)
+        ctx.responses = ga + gb
+        conns, reqs = ctx.backend.snapshot()
+        ctx.check("B's stream rode A's pooled HTTP/2 connection first",
+                  len(reqs) >= 2 and reqs[1].target == "/h2/b" and reqs[1].conn == reqs[0].conn)
+        if len(reqs) > 2:
+            ctx.check("B's second try went on a new connection",
+                      reqs[2].target == "/h2/b" and reqs[2].conn != reqs[1].conn)
+        return {"status": harness_statuses(ga) + ";" + harness_statuses(gb)}
+    return backend, steps
+
+
+b, s = h2_reused_closes("goaway")
+case("stale_pooled_h2_goaway", "a pooled HTTP/2 connection's GOAWAY under a GET: sent again",
+     backend=b, steps=s, expect={"status": "200;200", "backend": 3}, waypoint_only=True)
+b, s = h2_reused_closes("goaway", "POST", b"hello")
+case("stale_pooled_h2_goaway_post", "the same under a POST (refused unprocessed): sent again",
+     backend=b, steps=s, expect={"status": "200;200", "backend": 3}, waypoint_only=True)
+b, s = h2_reused_closes("close")
+case("stale_pooled_h2_fin", "a pooled HTTP/2 connection closed (no GOAWAY) under a GET: sent again",
+     backend=b, steps=s, expect={"status": "200;200", "backend": 3}, waypoint_only=True)
+b, s = h2_reused_closes("close", "POST", b"hello")
+case("stale_pooled_h2_fin_post", "the same under a POST (may have been taken): 503, not again",
+     backend=b, steps=s, expect={"status": "200;503", "backend": 2}, waypoint_only=True)

@@ -221,6 +221,91 @@ class Backend:
             return list(self.conns), list(self.requests)
 
 
+class H2Request:
+    """A request as H2Backend saw it, with the fields the cases read from Backend's."""
+
+    def __init__(self, fields, body):
+        self.fields = fields
+        self.method = fields.get(":method", "")
+        self.target = fields.get(":path", "")
+        self.body = body
+        self.n = self.conn = self.sid = None
+
+    def get(self, name):
+        return self.fields.get(name.lower())
+
+
+class H2Backend(Backend):
+    """An HTTP/2 server (prior knowledge) on 127.0.0.1, a thread per connection, answering
+    each request 200 with "METHOD PATH #n" unless @behaviour's Answer says, by its after:
+    goaway (GOAWAY naming the last stream answered, then FIN: the request refused unprocessed,
+    as a server going idle does) or close (FIN without GOAWAY: the request may have been
+    taken)."""
+
+    PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+    def _serve(self, s, c):
+        import hpack  # python3-hpack
+        dec, enc = hpack.Decoder(), hpack.Encoder()
+        buf, streams, answered = b"", {}, 0
+        send = s.sendall
+        try:
+            send(frame(4, 0, 0))  # our SETTINGS
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    self._closed(c, "router")
+                    return
+                with self.lock:
+                    c.raw += data
+                buf += data
+                if buf.startswith(self.PREFACE):
+                    buf = buf[len(self.PREFACE):]
+                while len(buf) >= 9:
+                    n = int.from_bytes(buf[:3], "big")
+                    if len(buf) < 9 + n:
+                        break
+                    ftype, flags = buf[3], buf[4]
+                    sid = int.from_bytes(buf[5:9], "big") & 0x7fffffff
+                    pl, buf = buf[9:9 + n], buf[9 + n:]
+                    if ftype == 4 and not flags & 1:
+                        send(frame(4, 1, 0))
+                    elif ftype == 6 and not flags & 1:
+                        send(frame(6, 1, 0, pl))
+                    elif ftype == 1:  # HEADERS (END_HEADERS: the waypoint sends one frame)
+                        pad = pl[0] if flags & 0x8 else 0
+                        block = pl[(1 if flags & 0x8 else 0) + (5 if flags & 0x20 else 0):]
+                        block = block[:len(block) - pad]
+                        streams[sid] = [dict((k.lower(), v) for k, v in dec.decode(block)), b""]
+                    elif ftype == 0 and sid in streams:
+                        pad = pl[0] if flags & 0x8 else 0
+                        streams[sid][1] += pl[(1 if flags & 0x8 else 0):len(pl) - pad]
+                        if n:
+                            send(frame(8, 0, 0, struct.pack(">I", n)) +
+                                 frame(8, 0, sid, struct.pack(">I", n)))
+                    if ftype in (0, 1) and flags & 1 and sid in streams:
+                        req = H2Request(*streams.pop(sid))
+                        with self.lock:
+                            req.n, req.conn, req.sid = len(self.requests), c.id, sid
+                            c.requests.append(req)
+                            self.requests.append(req)
+                            self.cond.notify_all()
+                        a = self.behaviour(req)
+                        if a.after in ("goaway", "close"):
+                            if a.after == "goaway":
+                                send(frame(7, 0, 0, struct.pack(">II", answered, 0)))
+                            s.shutdown(socket.SHUT_WR)
+                            self._closed(c, "backend")
+                            return
+                        body = f"{req.method} {req.target} #{req.n}".encode()
+                        send(frame(1, 4, sid, enc.encode([(":status", "200"),
+                                                          ("x-req", str(req.n))])) +
+                             frame(0, 1, sid, body))
+                        answered = sid
+        except OSError:
+            self._closed(c, "router-reset")
+
+
 # ---------------------------------------------------------------------------------------------
 # HTTP/1.1 clients
 # ---------------------------------------------------------------------------------------------
@@ -521,12 +606,20 @@ spec:
   host: idle
   trafficPolicy: {connectionPool: {http: {idleTimeout: 1s}}}
 ---
+# The same backend as HTTP/2 (the port's name says so): the /h2 cases, with H2Backend.
+apiVersion: v1
+kind: Service
+metadata: {name: h2web, namespace: conf}
+spec: {selector: {app: web}, ports: [{name: http2, port: 80, targetPort: BACKEND}]}
+---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: web, namespace: conf}
 spec:
   hosts: [web]
   http:
+  - match: [{uri: {prefix: /h2/}}]
+    route: [{destination: {host: h2web}}]
   - match: [{method: {exact: CONNECT}, headers: {x-allow-connect: {exact: "yes"}}}]
     route: [{destination: {host: web}}]
   - match: [{uri: {prefix: /idle}}]

@@ -114,7 +114,9 @@ def upstream_state(ctx, conns_before, conns_after, want):
 
 
 def run_case(router, case, observe):
-    backend = harness.Backend(case.backend)
+    # A backend behaviour marked h2 is served by the HTTP/2 backend.
+    backend = (harness.H2Backend if getattr(case.backend, "h2", False)
+               else harness.Backend)(case.backend)
     ctx = Ctx(router, backend, observe)
     obs = {}
     try:
