@@ -42,8 +42,8 @@ gw_standalone_cleanup() {
 
 # gw_world SERVERS: the gateway's pod istio-system/igw-0 (127.0.0.1, istio: ingressgateway), the
 # backend (Service it/web, port 80 -> 18080 of its pod web-0 at 127.0.0.2), the Secret cred of
-# the certificate, Gateway gw with SERVERS (YAML list items) and the VirtualService of gw.test
-# to web.
+# the certificate (when $tmp/cert.pem is there), Gateway gw with SERVERS (YAML list items) and
+# the VirtualService of gw.test to web. Also tools/bench/conns.sh's gateway.
 gw_world() {
 	cat <<YAML
 apiVersion: v1
@@ -63,12 +63,16 @@ metadata: {name: web-0, namespace: it, labels: {app: web}}
 spec: {containers: [{name: c}]}
 status: {podIP: 127.0.0.2}
 ---
+YAML
+	[ -f "$tmp/cert.pem" ] && cat <<YAML
 apiVersion: v1
 kind: Secret
 metadata: {name: cred, namespace: istio-system}
 type: kubernetes.io/tls
 data: {tls.crt: $(base64 -w0 <"$tmp/cert.pem"), tls.key: $(base64 -w0 <"$tmp/key.pem")}
 ---
+YAML
+	cat <<YAML
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: it}

@@ -74,40 +74,10 @@ http {
 NG
 nginx -c "$tmp/ng/nginx.conf" -p "$tmp/ng" || die "nginx backend"
 
-# The gateway's model: its pod, the backend Service and pod, a Gateway with an HTTP server.
-cat >"$tmp/world.yaml" <<YAML
-apiVersion: v1
-kind: Pod
-metadata: {name: igw-0, namespace: istio-system, labels: {istio: ingressgateway}}
-spec: {containers: [{name: c}]}
-status: {podIP: 127.0.0.1}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: it}
-spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 18080}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web-0, namespace: it, labels: {app: web}}
-spec: {containers: [{name: c}]}
-status: {podIP: 127.0.0.2}
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: it}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 18081, name: http, protocol: HTTP}, hosts: [gw.test]}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web, namespace: it}
-spec:
-  hosts: [gw.test]
-  gateways: [gw]
-  http: [{route: [{destination: {host: web}}]}]
-YAML
+# The gateway's model: its pod, the backend Service and pod, a Gateway with an HTTP server (the
+# standalone gateway tests' world).
+. "$REPO/tests/integration/gateway_standalone_lib.sh"
+gw_world '  - {port: {number: 18081, name: http, protocol: HTTP}, hosts: [gw.test]}' >"$tmp/world.yaml"
 "$REPO/build/ambitctl" waypoint config -f "$tmp/world.yaml" -n istio-system --name igw-0 \
 	>"$tmp/gw.json" || die "ambitctl waypoint config"
 cat >"$tmp/haproxy.cfg" <<HAP
