@@ -363,6 +363,31 @@ static void test_add_sends_netns_open(void **state)
 	free(c);
 }
 
+/*
+ * The judgement by the API server (the agent away): names that would change the request's path
+ * are refused before any request, and a kubeconfig that is not there is a reason, not a pod
+ * judged outside the mesh.
+ */
+static void test_api_judge_refuses(void **state)
+{
+	bool captured = true;
+	char why[256] = "";
+
+	assert_int_equal(cni_api_judge("/nonexistent/kubeconfig", "shop/../kube-system", "web-0",
+				       &captured, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "not a Kubernetes namespace and pod name"));
+	assert_int_equal(cni_api_judge("/nonexistent/kubeconfig", "shop", "web-0?watch=1",
+				       &captured, why, sizeof(why)),
+			 -EINVAL);
+	why[0] = '\0';
+	assert_int_not_equal(
+	    cni_api_judge("/nonexistent/kubeconfig", "shop", "web-0", &captured, why, sizeof(why)),
+	    0);
+	assert_non_null(strstr(why, "/nonexistent/kubeconfig"));
+	assert_true(captured);
+}
+
 /* ADD of a captured pod returns only once the agent says its capture is in force. */
 static void test_add_waits_for_capture(void **state)
 {
@@ -508,6 +533,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_add_agent_absent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_outside_mesh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_sends_netns_open, setup, teardown),
+	    cmocka_unit_test(test_api_judge_refuses),
 	    cmocka_unit_test_setup_teardown(test_add_waits_for_capture, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_agent_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_times_out, setup, teardown),

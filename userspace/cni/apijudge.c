@@ -108,6 +108,12 @@ int cni_api_judge(const char *kubeconfig, const char *ns, const char *name, bool
 	int ret;
 
 	config_init(&cfg);
+	/* Into a URL path: names as Kubernetes makes them, nothing that would change the path. */
+	if (!config_dns_label_ok(ns) || !config_dns_subdomain_ok(name)) {
+		snprintf(why, len, "pod %s/%s: not a Kubernetes namespace and pod name", ns, name);
+		ret = -EINVAL;
+		goto out;
+	}
 	ret = kconn_kubeconfig(&k, kubeconfig, NULL, why, len);
 	if (ret)
 		goto out;
