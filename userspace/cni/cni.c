@@ -414,6 +414,47 @@ static int cmd_check(struct cni_req *r, char **out)
 	return ret;
 }
 
+/*
+ * The configuration and environment of an ADD, DEL or CHECK read into @r, as the specification
+ * asks; 0, or the exit status with the error in *@out. Talks to nobody.
+ */
+static int prepare(struct cni_req *r, const struct cni_env *env, const char *in, size_t len,
+		   char **out)
+{
+	int ret = read_conf(r, in, len, out);
+
+	if (ret)
+		return ret;
+	if (strcmp(env->command, "ADD") && strcmp(env->command, "DEL") &&
+	    strcmp(env->command, "CHECK"))
+		return cni_error(out, r->version, CNI_ERR_INVALID_ENV, "invalid environment",
+				 "CNI_COMMAND must be ADD, DEL, CHECK or VERSION");
+	if (!env->containerid || !env->containerid[0] || !env->ifname || !env->ifname[0])
+		return cni_error(out, r->version, CNI_ERR_INVALID_ENV, "invalid environment",
+				 "CNI_CONTAINERID and CNI_IFNAME are required");
+	if (parse_args(r, env->args))
+		return cni_error(out, r->version, CNI_ERR_INVALID_ENV, "invalid environment",
+				 "CNI_ARGS must be KEY=VALUE pairs separated by ';'");
+	if (!r->container[0])
+		snprintf(r->container, sizeof(r->container), "%.*s", (int)sizeof(r->container) - 1,
+			 env->containerid);
+	return 0;
+}
+
+int cni_check_input(const struct cni_env *env, const char *in, size_t len, char **out)
+{
+	struct cni_req r = {.env = env};
+	int ret;
+
+	*out = NULL;
+	if (!env->command || !env->command[0])
+		return cni_error(out, NULL, CNI_ERR_INVALID_ENV, "invalid environment",
+				 "CNI_COMMAND is not set");
+	ret = prepare(&r, env, in, len, out);
+	cJSON_Delete(r.conf);
+	return ret;
+}
+
 int cni_run(const struct cni_env *env, const char *in, size_t len, char **out)
 {
 	struct cni_req r = {.env = env};
@@ -425,28 +466,9 @@ int cni_run(const struct cni_env *env, const char *in, size_t len, char **out)
 				 "CNI_COMMAND is not set");
 	if (!strcmp(env->command, "VERSION"))
 		return cmd_version(out);
-	ret = read_conf(&r, in, len, out);
+	ret = prepare(&r, env, in, len, out);
 	if (ret)
 		goto done;
-	if (strcmp(env->command, "ADD") && strcmp(env->command, "DEL") &&
-	    strcmp(env->command, "CHECK")) {
-		ret = cni_error(out, r.version, CNI_ERR_INVALID_ENV, "invalid environment",
-				"CNI_COMMAND must be ADD, DEL, CHECK or VERSION");
-		goto done;
-	}
-	if (!env->containerid || !env->containerid[0] || !env->ifname || !env->ifname[0]) {
-		ret = cni_error(out, r.version, CNI_ERR_INVALID_ENV, "invalid environment",
-				"CNI_CONTAINERID and CNI_IFNAME are required");
-		goto done;
-	}
-	if (parse_args(&r, env->args)) {
-		ret = cni_error(out, r.version, CNI_ERR_INVALID_ENV, "invalid environment",
-				"CNI_ARGS must be KEY=VALUE pairs separated by ';'");
-		goto done;
-	}
-	if (!r.container[0])
-		snprintf(r.container, sizeof(r.container), "%.*s", (int)sizeof(r.container) - 1,
-			 env->containerid);
 	if (!strcmp(env->command, "ADD"))
 		ret = cmd_add(&r, out);
 	else if (!strcmp(env->command, "DEL"))

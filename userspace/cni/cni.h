@@ -44,6 +44,12 @@ struct cni_env {
  */
 int cni_run(const struct cni_env *env, const char *in, size_t len, char **out);
 /*
+ * What cni_run checks before it asks anyone (the configuration on stdin, CNI_COMMAND,
+ * CNI_CONTAINERID, CNI_IFNAME, CNI_ARGS), for ADD, DEL or CHECK: 0 (*@out NULL), or 1 with
+ * *@out the specification's error object. Talks to nobody (the fuzz target's entry).
+ */
+int cni_check_input(const struct cni_env *env, const char *in, size_t len, char **out);
+/*
  * Whether the mesh captures pod @ns/@name, from the API server that @kubeconfig names: its
  * namespace's labels and its own, by the agent's rule. 0 with *@captured, or -errno with why in
  * @why (no kubeconfig, no answer: the caller holds the pod).
