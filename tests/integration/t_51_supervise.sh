@@ -88,6 +88,9 @@ expect_contains "$out" "pod mesh/badcmd failed to start on"
 expect_contains "$out" "exec: nginxx: No such file or directory" "apply says why the pod did not start"
 expect_not_contains "$out" "pod mesh/badcmd started" "a pod that cannot start is not reported started"
 expect_contains "$out" "pod mesh/crasher started"
+# Exits at once, maybe before apply hears of it: an exit is the pod's state, it did start.
+expect_contains "$out" "pod mesh/done started"
+expect_contains "$out" "pod mesh/once started"
 
 crash_looping() {
 	[ "$(pod_field mesh/crasher state)" = CrashLoopBackOff ] && [ "$(pod_field mesh/crasher restarts)" -ge "$1" ]

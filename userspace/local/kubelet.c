@@ -712,7 +712,12 @@ static bool sync_pending(struct kubelet *k, const cJSON *res)
 	return false;
 }
 
-/* Each started pod of sync @res: its pid when it runs, else why not. */
+/*
+ * Each started pod of sync @res: its pid when it runs, else why not. A pod whose process was
+ * started counts as started even if it has exited since (a crash loop's first run may end
+ * before its sandbox's last waiter is answered): its exit is the pod's state, not a failure to
+ * start.
+ */
 static void sync_fill(struct kubelet *k, cJSON *res)
 {
 	cJSON *it;
@@ -726,6 +731,8 @@ static void sync_fill(struct kubelet *k, cJSON *res)
 			cJSON_AddStringToObject(it, "error", "removed from the node meanwhile");
 		else if (p->state == KL_RUNNING)
 			cJSON_AddNumberToObject(it, "pid", p->pid);
+		else if (p->started_at)
+			cJSON_AddStringToObject(it, "exited", p->reason);
 		else
 			cJSON_AddStringToObject(it, "error", p->reason);
 	}
