@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Issue 41 (istio/ztunnel#1630: sockets stuck in CLOSE_WAIT, memory growing with long-lived
-# connections; #1346: "h2 ping error"): N idle connections (AMBIT_SOAK_N, 600) from an enrolled
-# pod on node1 to one on node2, captured and carried over HBONE by both nodes' ztunnels, held for
-# AMBIT_SOAK_S seconds (8) with keep-alive PINGs every 2 s (ZTUNNEL_HBONE_PING_INTERVAL, passed on
-# by `local up`). Each ztunnel's RSS and fd count are sampled every second: flat over the soak
-# (the last sample within 10% + 2 MB and 8 fds of the one a quarter in). Then the clients close
-# cleanly: no socket left in CLOSE_WAIT in the nodes' or the pods' netns, each ztunnel's fds back
-# to where they started. Then a peer vanishes without a FIN (node2's ztunnel frozen by SIGSTOP: its
-# kernel still ACKs, nothing answers): node1's ztunnel's PINGs go unanswered, it closes those
-# HBONE connections and their client sockets (the pod's connections closed by the peer, node1's
-# fds back), and says so in its log; the time it took is logged. `make bench` runs it with
-# 10,000 connections for longer (tools/bench/soak.sh). No timing is asserted.
+# connections; #1346: "h2 ping error"; #55076: a waypoint's concurrent connections): N idle
+# connections (AMBIT_SOAK_N, 600) from an enrolled pod on node1 to a TCP Service (`sink`, port
+# tcp-sink 9100) backed by a pod on node2, held for AMBIT_SOAK_S seconds (8) through node1's
+# ztunnel, namespace mesh's waypoint and node2's ztunnel, every hop HBONE, with keep-alive PINGs
+# every 2 s (ZTUNNEL_HBONE_PING_INTERVAL, passed on by `local up`). Each ztunnel's and the
+# waypoint's RSS and fd count are sampled every second: flat over the soak (the last sample within
+# 10% + 2 MB and 8 fds of the one a quarter in). Then the clients close cleanly: no socket left in
+# CLOSE_WAIT in the nodes', the pods' or the waypoint's netns, fds back to where they started.
+# Then a peer vanishes without a FIN (node2's ztunnel frozen by SIGSTOP: its kernel still ACKs,
+# nothing answers) under connections to the server pod's own address (the direct path, node1 to
+# node2): node1's ztunnel's PINGs go unanswered, it closes those HBONE connections and their
+# client sockets (the pod's connections closed by the peer, node1's fds back), and says so in its
+# log; the time it took is logged. `make bench` runs it with 10,000 connections for longer
+# (tools/bench/soak.sh). No timing is asserted.
 . "$(dirname "$0")/lib.sh"
-need_root; need_bins; need_cmd python3 ss
+need_root; need_bins; need_cmd python3 ss jq socat curl
 FLOOD=$REPO/build/connflood
 [ -x "$FLOOD" ] || fail "$FLOOD not built (make)"
 N=${AMBIT_SOAK_N:-600}
@@ -80,30 +83,60 @@ PIDS+=($!)
 sink_up() { pod_exec mesh/server-0 ss -Hltn 'sport = :9100' | grep -q .; }
 wait_for 20 sink_up || fail "the sink does not listen"
 
-# No socket in CLOSE_WAIT in the nodes' and the pods' network namespaces.
+# The sink as a Service of its own, its port declared TCP, and namespace mesh's waypoint in front
+# of its Services: the soak's connections go client -> node1's ztunnel -> waypoint -> node2's
+# ztunnel -> sink.
+cat >"$TMP/sink.yaml" <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: sink, namespace: mesh}
+spec:
+  selector: {app: server}
+  ports: [{name: tcp-sink, port: 9100}]
+YAML
+out=$(actl apply -f "$TMP/sink.yaml" 2>&1) || fail "apply the sink Service: $out"
+sink_ip=$(actl get svc sink -n mesh -o json | jq -r .spec.clusterIP)
+[ -n "$sink_ip" ] && [ "$sink_ip" != null ] || fail "no address for Service mesh/sink"
+mesh_waypoint_up
+wp=$(cat "$run/pods/mesh_waypoint-0.pid") || fail "no waypoint pid"
+wp_metrics() { pod_exec mesh/waypoint-0 curl -sf --max-time 3 http://127.0.0.1:15020/metrics; }
+# wp_opened: the TCP connections the waypoint opened to the sink (Istio's reporter="waypoint").
+wp_opened() {
+	metric_sum "$(wp_metrics)" istio_tcp_connections_opened_total 'reporter="waypoint"' \
+		'destination_service="sink.mesh.svc.cluster.local"'
+}
+wp_carries() { [ "$(wp_opened)" -ge "$1" ]; }
+pod_exec mesh/client-0 socat -u /dev/null "TCP:$sink_ip:9100" ||
+	fail "no connection to the sink's Service"
+wait_for 20 wp_carries 1 || fail "the sink's connections do not go through the waypoint: $(wp_metrics | grep istio_tcp_connections_opened | head -3)"
+o0=$(wp_opened)
+
+# No socket in CLOSE_WAIT in the nodes', the pods' and the waypoint's network namespaces.
 close_waits() {
 	{
 		node_exec node1 ss -Htan state close-wait
 		node_exec node2 ss -Htan state close-wait
 		pod_exec mesh/client-0 ss -Htan state close-wait
 		pod_exec mesh/server-0 ss -Htan state close-wait
+		pod_exec mesh/waypoint-0 ss -Htan state close-wait
 	} | wc -l
 }
 fds_near() { [ "$(fds "$1")" -le $(($2 + 8)) ]; }
 fds_above() { [ "$(fds "$1")" -ge $(($2 + $3)) ]; }
-f1=$(fds "$z1") f2=$(fds "$z2") r1=$(rss "$z1") r2=$(rss "$z2")
-log "before: node1 ztunnel ${r1} kB ${f1} fds, node2 ztunnel ${r2} kB ${f2} fds"
+f1=$(fds "$z1") f2=$(fds "$z2") fw=$(fds "$wp")
+log "before: node1 ztunnel $(rss "$z1") kB ${f1} fds, node2 ztunnel $(rss "$z2") kB ${f2} fds, waypoint $(rss "$wp") kB ${fw} fds"
 
 # ---- the soak ----
-pod_exec mesh/client-0 "$run/pods/mesh_client-0/connflood" "$server_ip:9100" "$N" "$SOAK_S" \
+pod_exec mesh/client-0 "$run/pods/mesh_client-0/connflood" "$sink_ip:9100" "$N" "$SOAK_S" \
 	>"$TMP/soak.json" &
 flood=$!
 PIDS+=($flood)
 wait_for 60 fds_above "$z1" "$f1" "$N" || fail "node1's ztunnel never held $N connections"
 wait_for 60 fds_above "$z2" "$f2" "$N" || fail "node2's ztunnel never held $N connections"
+wait_for 60 wp_carries $((o0 + N)) || fail "the waypoint carried $(($(wp_opened) - o0)) of $N connections"
 : >"$TMP/samples"
 while kill -0 "$flood" 2>/dev/null; do
-	echo "$(date +%s) $(rss "$z1") $(fds "$z1") $(rss "$z2") $(fds "$z2")" >>"$TMP/samples"
+	echo "$(date +%s) $(rss "$z1") $(fds "$z1") $(rss "$z2") $(fds "$z2") $(rss "$wp") $(fds "$wp")" >>"$TMP/samples"
 	sleep 1
 done
 wait "$flood" || fail "connflood failed"
@@ -113,18 +146,19 @@ log "soak: $soak"
 # The last sample taken while every connection was still open, against one a quarter in.
 n=$(wc -l <"$TMP/samples")
 [ "$n" -ge 4 ] || fail "only $n samples over the soak"
-read -r _ qr1 qf1 qr2 qf2 < <(sed -n "$((n / 4 + 1))p" "$TMP/samples")
-read -r _ er1 ef1 er2 ef2 < <(sed -n "$((n - 1))p" "$TMP/samples")
-log "soak samples (time rss1 fds1 rss2 fds2): $(tr '\n' ';' <"$TMP/samples")"
-log "a quarter in: node1 ${qr1} kB ${qf1} fds, node2 ${qr2} kB ${qf2} fds; at the end: node1 ${er1} kB ${ef1} fds, node2 ${er2} kB ${ef2} fds"
+read -r _ qr1 qf1 qr2 qf2 qr3 qf3 < <(sed -n "$((n / 4 + 1))p" "$TMP/samples")
+read -r _ er1 ef1 er2 ef2 er3 ef3 < <(sed -n "$((n - 1))p" "$TMP/samples")
+log "soak samples (time rss1 fds1 rss2 fds2 rssw fdsw): $(tr '\n' ';' <"$TMP/samples")"
+log "a quarter in: node1 ${qr1} kB ${qf1} fds, node2 ${qr2} kB ${qf2} fds, waypoint ${qr3} kB ${qf3} fds; at the end: node1 ${er1} kB ${ef1} fds, node2 ${er2} kB ${ef2} fds, waypoint ${er3} kB ${ef3} fds"
 established=$(printf '%s' "$soak" | sed -n 's/.*"established":\([0-9]*\).*/\1/p')
 closed=$(printf '%s' "$soak" | sed -n 's/.*"closed_by_peer":\([0-9]*\).*/\1/p')
 [ "${established:-0}" -ge "$N" ] || fail "only $established of $N connections established"
 [ "${closed:-1}" = 0 ] || fail "$closed connections were closed during the soak"
-for z in 1 2; do
+for z in 1 2 3; do
 	eval "q=\$qr$z e=\$er$z qf=\$qf$z ef=\$ef$z"
-	[ "$e" -le $((q + q / 10 + 2048)) ] || fail "node$z ztunnel RSS grew over the soak: $q -> $e kB"
-	[ "$ef" -le $((qf + 8)) ] || fail "node$z ztunnel fds grew over the soak: $qf -> $ef"
+	who=$([ $z = 3 ] && echo waypoint || echo "node$z ztunnel")
+	[ "$e" -le $((q + q / 10 + 2048)) ] || fail "$who RSS grew over the soak: $q -> $e kB"
+	[ "$ef" -le $((qf + 8)) ] || fail "$who fds grew over the soak: $qf -> $ef"
 done
 
 # ---- the peers go: no CLOSE_WAIT, fds back ----
@@ -134,7 +168,8 @@ no_close_wait() { [ "$(close_waits)" = 0 ]; }
 wait_for 30 no_close_wait || fail "sockets left in CLOSE_WAIT: $(close_waits)"
 wait_for 30 fds_near "$z1" $((f1 + pooled)) || fail "node1 ztunnel fds $(fds "$z1"), $f1 before"
 wait_for 30 fds_near "$z2" $((f2 + pooled)) || fail "node2 ztunnel fds $(fds "$z2"), $f2 before"
-log "after the clients closed: 0 in CLOSE_WAIT; node1 ztunnel $(rss "$z1") kB $(fds "$z1") fds, node2 ztunnel $(rss "$z2") kB $(fds "$z2") fds"
+wait_for 30 fds_near "$wp" $((fw + pooled)) || fail "waypoint fds $(fds "$wp"), $fw before"
+log "after the clients closed: 0 in CLOSE_WAIT; node1 ztunnel $(rss "$z1") kB $(fds "$z1") fds, node2 ztunnel $(rss "$z2") kB $(fds "$z2") fds, waypoint $(rss "$wp") kB $(fds "$wp") fds"
 
 # ---- a peer vanishes without a FIN ----
 M=200

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The HBONE soak of issue 41 at bench scale: tests/integration/t_21_hbone_soak.sh with
-# SOAK_CONNS (10,000) idle connections held SOAK_SECS (600; the issue's hour is SOAK_SECS=3600)
-# through both nodes' ztunnels with keep-alive PINGs, then the clients' clean close (CLOSE_WAIT,
-# fds) and a peer frozen without a FIN (detection time). QUICK=1 (make test's smoke run): 600 for 8 s, as the test itself. Writes the
-# test's figures to OUT.md (bench/results/soak).
+# The HBONE soak at bench scale: tests/integration/t_21_hbone_soak.sh with SOAK_CONNS (10,000)
+# idle connections held SOAK_SECS (600; an hour is SOAK_SECS=3600) through node1's ztunnel,
+# namespace mesh's waypoint and node2's ztunnel with keep-alive PINGs, then the clients' clean
+# close (CLOSE_WAIT, fds) and a peer frozen without a FIN (detection time). QUICK=1 (make test's
+# smoke run): 600 for 8 s, as the test itself. Writes the test's figures to OUT.md
+# (bench/results/soak).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -24,11 +25,11 @@ AMBIT_SOAK_N=$SOAK_CONNS AMBIT_SOAK_S=$SOAK_SECS bash "$REPO/tests/integration/t
 rc=$?
 {
 	printf '# HBONE soak: %s idle connections for %s s (%s)\n\n' "$SOAK_CONNS" "$SOAK_SECS" "$(date -u +%F)"
-	echo 'tools/bench/soak.sh (tests/integration/t_21_hbone_soak.sh): enrolled pod on node1 to one on node2, both ztunnels on the path, PINGs every 2 s.'
+	echo 'tools/bench/soak.sh (tests/integration/t_21_hbone_soak.sh): enrolled pod on node1 to a TCP Service backed by a pod on node2, through node1'"'"'s ztunnel, the namespace'"'"'s waypoint and node2'"'"'s ztunnel, PINGs every 2 s.'
 	echo
 	grep '^\[t_21_hbone_soak\]' "$log" | grep -v 'soak samples' | sed 's/^\[t_21_hbone_soak\] /- /'
 	echo
-	echo 'Samples (unix time, node1 RSS kB, node1 fds, node2 RSS kB, node2 fds):'
+	echo 'Samples (unix time, node1 ztunnel RSS kB and fds, node2 ztunnel RSS kB and fds, waypoint RSS kB and fds):'
 	echo
 	# At most some 60 lines of them.
 	grep 'soak samples' "$log" | sed 's/.*): //' | tr ';' '\n' | awk 'NF' >"$log.s"
