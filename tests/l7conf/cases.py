@@ -971,24 +971,34 @@ def reused_closes(after, method="GET", body=b"", answer=b""):
 
     def steps(ctx):
         seen.clear()
-        a = ctx.client()
-        a.send(req("/a"))
-        ga = a.recv(1)
-        b = ctx.client()
-        b.send(req("/b", method, body=body))
-        gb = b.recv(1)
-        ctx.responses = ga + gb
-        conns, reqs = ctx.backend.snapshot()
-        ctx.check("B's request rode A's pooled connection first",
-                  len(reqs) >= 2 and reqs[1].target == "/b" and reqs[1].conn == reqs[0].conn)
+        gb, reqs, result = pooled_then_reused(ctx, "", "request", method, body)
         if len(reqs) > 2:
-            ctx.check("B's second try went on a new connection",
-                      reqs[2].target == "/b" and reqs[2].conn != reqs[1].conn)
             ctx.check("client B got the backend's answer to B's second try",
                       bool(gb) and not isinstance(gb[0], tuple) and
                       gb[0].body.startswith(f"{method} /b".encode()))
-        return {"status": harness_statuses(ga) + ";" + harness_statuses(gb)}
+        return result
     return backend, steps
+
+
+def pooled_then_reused(ctx, prefix, what, method, body):
+    """Client A's GET PREFIX/a, then client B's METHOD PREFIX/b, which must ride A's pooled
+    connection first and, if tried again, a new one. Returns B's answers, the backend's
+    requests and the case's result."""
+    a = ctx.client()
+    a.send(req(f"{prefix}/a"))
+    ga = a.recv(1)
+    b = ctx.client()
+    b.send(req(f"{prefix}/b", method, body=body))
+    gb = b.recv(1)
+    ctx.responses = ga + gb
+    conns, reqs = ctx.backend.snapshot()
+    target = f"{prefix}/b"
+    ctx.check(f"B's {what} rode A's pooled connection first",
+              len(reqs) >= 2 and reqs[1].target == target and reqs[1].conn == reqs[0].conn)
+    if len(reqs) > 2:
+        ctx.check("B's second try went on a new connection",
+                  reqs[2].target == target and reqs[2].conn != reqs[1].conn)
+    return gb, reqs, {"status": harness_statuses(ga) + ";" + harness_statuses(gb)}
 
 
 b, s = reused_closes("close")
@@ -1019,20 +1029,7 @@ def h2_reused_closes(after, method="GET", body=b""):
     backend.h2 = True
 
     def steps(ctx):
-        a = ctx.client()
-        a.send(req("/h2/a"))
-        ga = a.recv(1)
-        b = ctx.client()
-        b.send(req("/h2/b", method, body=body))
-        gb = b.recv(1)
-        ctx.responses = ga + gb
-        conns, reqs = ctx.backend.snapshot()
-        ctx.check("B's stream rode A's pooled HTTP/2 connection first",
-                  len(reqs) >= 2 and reqs[1].target == "/h2/b" and reqs[1].conn == reqs[0].conn)
-        if len(reqs) > 2:
-            ctx.check("B's second try went on a new connection",
-                      reqs[2].target == "/h2/b" and reqs[2].conn != reqs[1].conn)
-        return {"status": harness_statuses(ga) + ";" + harness_statuses(gb)}
+        return pooled_then_reused(ctx, "/h2", "HTTP/2 stream", method, body)[2]
     return backend, steps
 
 

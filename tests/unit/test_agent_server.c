@@ -21,6 +21,9 @@
 #include "server.h"
 
 static char dir[64], path[128];
+/* Each test's server (up), on its own epoll set; torn down by teardown. */
+static int epfd = -1;
+static struct server *srv;
 
 static char *get_cb(void *ctx, const char *what, char *err, size_t errlen)
 {
@@ -48,7 +51,7 @@ static const struct server_ops ops = {.get = get_cb, .cni = cni_cb};
 static const struct server_ops ops_no_cni = {.get = get_cb};
 
 /* Runs the loop until nothing is ready for @ms. */
-static void pump(int epfd, struct server *srv, int ms)
+static void pump(int ms)
 {
 	struct epoll_event evs[16];
 	int n;
@@ -74,8 +77,27 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	if (srv)
+		server_destroy(srv);
+	srv = NULL;
+	if (epfd >= 0)
+		close(epfd);
+	epfd = -1;
 	unlink(path);
 	return rmdir(dir);
+}
+
+/* The server with @o up, and @n clients (in @c) connected to it. */
+static void up(const struct server_ops *o, int *c, int n)
+{
+	epfd = epoll_create1(0);
+	assert_true(epfd >= 0);
+	srv = server_create(path, epfd, o);
+	assert_non_null(srv);
+	for (int i = 0; i < n; i++) {
+		c[i] = ipc_connect(path);
+		assert_true(c[i] >= 0);
+	}
 }
 
 static void send_req(int fd, const char *json)
@@ -83,66 +105,59 @@ static void send_req(int fd, const char *json)
 	assert_int_equal(ipc_write_frame(fd, json, strlen(json)), 0);
 }
 
-static void test_get_and_watch(void **state)
+/* The next frame on @fd: @want exactly, or containing @part. */
+static void expect_reply(int fd, const char *want, const char *part)
 {
-	int epfd = epoll_create1(0);
-	struct server *srv = server_create(path, epfd, &ops);
 	char *reply;
 	size_t len;
-	int c1, c2;
 
-	assert_non_null(srv);
+	assert_int_equal(ipc_read_frame(fd, &reply, &len), 0);
+	if (want)
+		assert_string_equal(reply, want);
+	if (part)
+		assert_non_null(strstr(reply, part));
+	free(reply);
+}
+
+static void test_get_and_watch(void **state)
+{
+	int c[2];
+
+	up(&ops, c, 2);
 	assert_int_equal(server_publish(srv, "{\"version\":1}", 13), 0);
-	c1 = ipc_connect(path);
-	c2 = ipc_connect(path);
-	assert_true(c1 >= 0 && c2 >= 0);
-	send_req(c1, "{\"op\":\"get\",\"what\":\"status\"}");
-	send_req(c2, "{\"op\":\"watch\"}");
-	pump(epfd, srv, 50);
-	assert_int_equal(ipc_read_frame(c1, &reply, &len), 0);
-	assert_string_equal(reply, "{\"ok\":true,\"result\":{\"node\":\"n1\"}}");
-	free(reply);
-	assert_int_equal(ipc_read_frame(c2, &reply, &len), 0);
-	assert_string_equal(reply, "{\"version\":1}");
-	free(reply);
+	send_req(c[0], "{\"op\":\"get\",\"what\":\"status\"}");
+	send_req(c[1], "{\"op\":\"watch\"}");
+	pump(50);
+	expect_reply(c[0], "{\"ok\":true,\"result\":{\"node\":\"n1\"}}", NULL);
+	expect_reply(c[1], "{\"version\":1}", NULL);
 
 	/* Only the watcher gets new snapshots; the getter can keep asking. */
 	assert_int_equal(server_publish(srv, "{\"version\":2}", 13), 0);
-	send_req(c1, "{\"op\":\"get\",\"what\":\"bogus\"}");
-	pump(epfd, srv, 50);
-	assert_int_equal(ipc_read_frame(c2, &reply, &len), 0);
-	assert_string_equal(reply, "{\"version\":2}");
-	free(reply);
-	assert_int_equal(ipc_read_frame(c1, &reply, &len), 0);
-	assert_string_equal(reply, "{\"ok\":false,\"error\":\"no such thing\"}");
-	free(reply);
+	send_req(c[0], "{\"op\":\"get\",\"what\":\"bogus\"}");
+	pump(50);
+	expect_reply(c[1], "{\"version\":2}", NULL);
+	expect_reply(c[0], "{\"ok\":false,\"error\":\"no such thing\"}", NULL);
 
 	/* A closed client is dropped. */
-	close(c1);
-	pump(epfd, srv, 50);
+	close(c[0]);
+	pump(50);
 	assert_int_equal(server_client_count(srv), 1);
-	close(c2);
-	pump(epfd, srv, 50);
+	close(c[1]);
+	pump(50);
 	assert_int_equal(server_client_count(srv), 0);
-	server_destroy(srv);
-	close(epfd);
 }
 
 static void test_slow_watcher_dropped(void **state)
 {
-	int epfd = epoll_create1(0);
-	struct server *srv = server_create(path, epfd, &ops);
 	size_t big = 4u << 20;
 	char *snap = malloc(big);
 	int c;
 
-	assert_non_null(srv);
 	assert_non_null(snap);
 	memset(snap, 'x', big);
-	c = ipc_connect(path);
-	assert_true(c >= 0);
+	up(&ops, &c, 1);
 	send_req(c, "{\"op\":\"watch\"}");
-	pump(epfd, srv, 50);
+	pump(50);
 	assert_int_equal(server_client_count(srv), 1);
 	/* The client never reads: past SERVER_MAX_PENDING it is dropped, and publish never blocks.
 	 */
@@ -152,32 +167,22 @@ static void test_slow_watcher_dropped(void **state)
 	assert_int_equal(server_client_count(srv), 0);
 	free(snap);
 	close(c);
-	server_destroy(srv);
-	close(epfd);
 }
 
 static void test_oversized_request(void **state)
 {
-	int epfd = epoll_create1(0);
-	struct server *srv = server_create(path, epfd, &ops);
 	uint32_t be = htonl(SERVER_MAX_REQUEST + 1);
 	char *reply;
 	size_t len;
 	int c;
 
-	assert_non_null(srv);
-	c = ipc_connect(path);
-	assert_true(c >= 0);
+	up(&ops, &c, 1);
 	assert_int_equal(write(c, &be, 4), 4);
-	pump(epfd, srv, 50);
-	assert_int_equal(ipc_read_frame(c, &reply, &len), 0);
-	assert_non_null(strstr(reply, "too large"));
-	free(reply);
+	pump(50);
+	expect_reply(c, NULL, "too large");
 	assert_int_equal(ipc_read_frame(c, &reply, &len), -EPIPE);
 	assert_int_equal(server_client_count(srv), 0);
 	close(c);
-	server_destroy(srv);
-	close(epfd);
 }
 
 static bool readable(int fd)
@@ -194,77 +199,53 @@ static bool readable(int fd)
  */
 static void test_cni_held(void **state)
 {
-	int epfd = epoll_create1(0);
-	struct server *srv = server_create(path, epfd, &ops);
 	char *reply;
 	size_t len;
-	int c1, c2, c3, c4;
+	int c[4];
 
-	assert_non_null(srv);
 	in_force = false;
-	c1 = ipc_connect(path);
-	c2 = ipc_connect(path);
-	c3 = ipc_connect(path);
-	c4 = ipc_connect(path);
-	assert_true(c1 >= 0 && c2 >= 0 && c3 >= 0 && c4 >= 0);
-	send_req(c1, "{\"op\":\"cni\",\"cmd\":\"add\",\"name\":\"web\"}");
-	send_req(c2, "{\"op\":\"cni\",\"cmd\":\"add\",\"name\":\"bad\"}");
-	send_req(c3, "{\"op\":\"cni\",\"cmd\":\"add\",\"name\":\"slow\",\"timeoutMs\":0}");
-	send_req(c4, "{\"op\":\"cni\",\"cmd\":\"add\",\"name\":\"gone\"}");
-	pump(epfd, srv, 50);
-	assert_int_equal(ipc_read_frame(c2, &reply, &len), 0);
-	assert_string_equal(reply, "{\"ok\":false,\"error\":\"pod bad: refused\"}");
-	free(reply);
+	up(&ops, c, 4);
+	send_req(c[0], "{\"op\":\"cni\",\"cmd\":\"add\",\"name\":\"web\"}");
+	send_req(c[1], "{\"op\":\"cni\",\"cmd\":\"add\",\"name\":\"bad\"}");
+	send_req(c[2], "{\"op\":\"cni\",\"cmd\":\"add\",\"name\":\"slow\",\"timeoutMs\":0}");
+	send_req(c[3], "{\"op\":\"cni\",\"cmd\":\"add\",\"name\":\"gone\"}");
+	pump(50);
+	expect_reply(c[1], "{\"ok\":false,\"error\":\"pod bad: refused\"}", NULL);
 	assert_int_equal(server_held(srv), 3);
-	assert_false(readable(c1));
+	assert_false(readable(c[0]));
 
-	/* Its deadline passed: c3 is answered at the next retry, c1 still held. */
+	/* Its deadline passed: the slow one is answered at the next retry, web still held. */
 	server_retry(srv);
-	assert_int_equal(ipc_read_frame(c3, &reply, &len), 0);
+	assert_int_equal(ipc_read_frame(c[2], &reply, &len), 0);
 	assert_non_null(strstr(reply, "\"ok\":false"));
 	assert_non_null(strstr(reply, "timed out"));
 	free(reply);
 	assert_int_equal(server_held(srv), 2);
-	assert_false(readable(c1));
+	assert_false(readable(c[0]));
 
-	close(c4);
-	pump(epfd, srv, 50);
+	close(c[3]);
+	pump(50);
 	assert_int_equal(server_held(srv), 1);
 
 	in_force = true;
 	server_retry(srv);
-	assert_int_equal(ipc_read_frame(c1, &reply, &len), 0);
-	assert_string_equal(reply, "{\"ok\":true,\"result\":{\"captured\":true}}");
-	free(reply);
+	expect_reply(c[0], "{\"ok\":true,\"result\":{\"captured\":true}}", NULL);
 	assert_int_equal(server_held(srv), 0);
-	close(c1);
-	close(c2);
-	close(c3);
-	server_destroy(srv);
-	close(epfd);
+	for (int i = 0; i < 3; i++)
+		close(c[i]);
 }
 
 /* A server without a "cni" answer says so rather than holding the request forever. */
 static void test_cni_not_served(void **state)
 {
-	int epfd = epoll_create1(0);
-	struct server *srv = server_create(path, epfd, &ops_no_cni);
-	char *reply;
-	size_t len;
 	int c;
 
-	assert_non_null(srv);
-	c = ipc_connect(path);
-	assert_true(c >= 0);
+	up(&ops_no_cni, &c, 1);
 	send_req(c, "{\"op\":\"cni\",\"cmd\":\"add\",\"name\":\"web\"}");
-	pump(epfd, srv, 50);
-	assert_int_equal(ipc_read_frame(c, &reply, &len), 0);
-	assert_non_null(strstr(reply, "not served"));
-	free(reply);
+	pump(50);
+	expect_reply(c, NULL, "not served");
 	assert_int_equal(server_held(srv), 0);
 	close(c);
-	server_destroy(srv);
-	close(epfd);
 }
 
 int main(void)

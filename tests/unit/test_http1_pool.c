@@ -189,6 +189,32 @@ static int exchange(struct world *w, struct ex *x, int sfd)
 	return x->error ? x->error : x->ends == 1 && x->status == 200 ? 0 : -EPROTO;
 }
 
+/*
+ * The world up and client @a's first GET answered on a new connection; returns the server's
+ * side of it.
+ */
+static int first_exchange(struct world *w, struct ex *a)
+{
+	int s1;
+
+	world_up(w);
+	get(w, a);
+	s1 = server_accept(w);
+	assert_true(s1 >= 0);
+	wait_conn(w, a);
+	assert_int_equal(exchange(w, a, s1), 0);
+	return s1;
+}
+
+/* @a's connection back in the pool, then handed to @b's request. */
+static void reuse(struct world *w, struct ex *a, struct ex *b)
+{
+	h1_pool_put(a->c, true, false);
+	get(w, b);
+	wait_conn(w, b);
+	assert_ptr_equal(b->c, a->c);
+}
+
 /* @how closes the server's side of a pooled connection while it is idle. */
 static void stale_case(bool reset)
 {
@@ -198,12 +224,7 @@ static void stale_case(bool reset)
 	int s1, s2;
 	size_t idle = 0;
 
-	world_up(&w);
-	get(&w, &a);
-	s1 = server_accept(&w);
-	assert_true(s1 >= 0);
-	wait_conn(&w, &a);
-	assert_int_equal(exchange(&w, &a, s1), 0);
+	s1 = first_exchange(&w, &a);
 	assert_false(h1_client_reused(a.c));
 	h1_pool_put(a.c, true, false);
 	assert_int_equal(h1_pool_size(w.p, &idle), 1);
@@ -253,16 +274,8 @@ static void test_closed_while_handed(void **state)
 	size_t idle = 9;
 	int s1;
 
-	world_up(&w);
-	get(&w, &a);
-	s1 = server_accept(&w);
-	assert_true(s1 >= 0);
-	wait_conn(&w, &a);
-	assert_int_equal(exchange(&w, &a, s1), 0);
-	h1_pool_put(a.c, true, false);
-	get(&w, &b);
-	wait_conn(&w, &b);
-	assert_ptr_equal(b.c, a.c);
+	s1 = first_exchange(&w, &a);
+	reuse(&w, &a, &b);
 	close(s1);
 	for (int i = 0; i < 50; i++)
 		loop_run_once(w.l, 1);
@@ -288,16 +301,8 @@ static void test_live_reused(void **state)
 	uint64_t dropped = h1_pool_stale_dropped();
 	int s1;
 
-	world_up(&w);
-	get(&w, &a);
-	s1 = server_accept(&w);
-	assert_true(s1 >= 0);
-	wait_conn(&w, &a);
-	assert_int_equal(exchange(&w, &a, s1), 0);
-	h1_pool_put(a.c, true, false);
-	get(&w, &b);
-	wait_conn(&w, &b);
-	assert_ptr_equal(b.c, a.c);
+	s1 = first_exchange(&w, &a);
+	reuse(&w, &a, &b);
 	assert_int_equal(exchange(&w, &b, s1), 0);
 	assert_true(h1_client_reused(b.c));
 	assert_false(h1_client_heard(b.c) && b.ends == 0);

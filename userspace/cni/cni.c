@@ -421,8 +421,13 @@ static int cmd_check(struct cni_req *r, char **out)
 static int prepare(struct cni_req *r, const struct cni_env *env, const char *in, size_t len,
 		   char **out)
 {
-	int ret = read_conf(r, in, len, out);
+	int ret;
 
+	*out = NULL;
+	if (!env->command || !env->command[0])
+		return cni_error(out, NULL, CNI_ERR_INVALID_ENV, "invalid environment",
+				 "CNI_COMMAND is not set");
+	ret = read_conf(r, in, len, out);
 	if (ret)
 		return ret;
 	if (strcmp(env->command, "ADD") && strcmp(env->command, "DEL") &&
@@ -444,13 +449,8 @@ static int prepare(struct cni_req *r, const struct cni_env *env, const char *in,
 int cni_check_input(const struct cni_env *env, const char *in, size_t len, char **out)
 {
 	struct cni_req r = {.env = env};
-	int ret;
+	int ret = prepare(&r, env, in, len, out);
 
-	*out = NULL;
-	if (!env->command || !env->command[0])
-		return cni_error(out, NULL, CNI_ERR_INVALID_ENV, "invalid environment",
-				 "CNI_COMMAND is not set");
-	ret = prepare(&r, env, in, len, out);
 	cJSON_Delete(r.conf);
 	return ret;
 }
@@ -461,10 +461,7 @@ int cni_run(const struct cni_env *env, const char *in, size_t len, char **out)
 	int ret;
 
 	*out = NULL;
-	if (!env->command || !env->command[0])
-		return cni_error(out, NULL, CNI_ERR_INVALID_ENV, "invalid environment",
-				 "CNI_COMMAND is not set");
-	if (!strcmp(env->command, "VERSION"))
+	if (env->command && !strcmp(env->command, "VERSION"))
 		return cmd_version(out);
 	ret = prepare(&r, env, in, len, out);
 	if (ret)
