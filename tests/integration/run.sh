@@ -7,7 +7,8 @@
 # SIGTERM (its EXIT trap tears its cluster down; SIGKILL 30 s later) and fails: one hung test must
 # not eat the whole CI budget. AMBIT_IT_DIR runs the t_*.sh of another directory (the runners'
 # self-test). A set of the data path's tests then runs again with `local up --kube`
-# (AMBIT_IT_KUBE lists them), and another with `local up --cni bridge` (AMBIT_IT_BRIDGE).
+# (AMBIT_IT_KUBE lists them), and beside it another with `local up --cni bridge`
+# (AMBIT_IT_BRIDGE).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/skip-policy.sh"
@@ -50,7 +51,9 @@ run_one() {
 	esac
 }
 
+# AMBIT_IT_MAIN=0 leaves the first pass out (to run the other two alone).
 for t in t_*.sh; do
+	[ "${AMBIT_IT_MAIN:-1}" = 0 ] && break
 	[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue # ONLY: a regex (t_8[67])
 	run_one "$t"
 done
@@ -63,28 +66,55 @@ done
 # again on the bridge CNI's in-pod mode) also pass there but are left to the first pass for time,
 # as are t_15 (inspect) and t_40 (peer identity), whose paths every test here also takes.
 # AMBIT_IT_KUBE="" leaves the pass out.
-if [ -z "${AMBIT_IT_DIR:-}" ]; then
-	export AMBIT_LOCAL_KUBE=1
-	for t in ${AMBIT_IT_KUBE-t_10 t_30 t_50 t_53 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_80 t_83_waypoint_l7 t_90 t_99}; do
-		t=$(ls "$t"*.sh 2>/dev/null | head -1)
-		[ -n "$t" ] || continue
-		[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue
-		run_one "$t" "$t [kube]"
-	done
-	unset AMBIT_LOCAL_KUBE
-fi
+kube_tests=${AMBIT_IT_KUBE-t_10 t_30 t_50 t_53 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_80 t_83_waypoint_l7 t_90 t_99}
 # The mesh's tests again on the bridge CNI's pod network (`local up --cni bridge`: cni0, VXLAN
 # between nodes, as flannel), where the agents take the in-pod capture mode. AMBIT_IT_BRIDGE
 # lists them; "" leaves the pass out.
-if [ -z "${AMBIT_IT_DIR:-}" ]; then
-	export AMBIT_LOCAL_CNI=bridge
-	for t in ${AMBIT_IT_BRIDGE-t_10 t_30 t_50 t_63 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_83_waypoint_l7 t_95 t_54}; do
+bridge_tests=${AMBIT_IT_BRIDGE-t_10 t_30 t_50 t_63 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_83_waypoint_l7 t_95 t_54}
+# run_pass MODE VAR=VALUE TESTS...: one pass in its own environment; its counts and failures
+# end in $passdir/MODE.res, its output in $passdir/MODE.log.
+run_pass() {
+	local mode=$1 env=$2 t
+	shift 2
+	export "${env?}"
+	out=$passdir/$mode.skip
+	pass=0 fail=0 skip=0 failed=()
+	for t in "$@"; do
 		t=$(ls "$t"*.sh 2>/dev/null | head -1)
 		[ -n "$t" ] || continue
 		[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue
-		run_one "$t" "$t [bridge]"
+		run_one "$t" "$t [$mode]"
 	done
-	unset AMBIT_LOCAL_CNI
+	{
+		echo "$pass $fail $skip"
+		[ ${#failed[@]} -gt 0 ] && printf '%s\n' "${failed[@]}"
+	} >"$passdir/$mode.res"
+}
+# The two passes run beside each other, each its own clusters (as two people's on one host):
+# their output is printed a pass at a time once both are done.
+if [ -z "${AMBIT_IT_DIR:-}" ]; then
+	passdir=$(mktemp -d)
+	trap 'rm -f "$out"; rm -rf "$passdir"' EXIT
+	# shellcheck disable=SC2086 # the lists are words
+	(run_pass kube AMBIT_LOCAL_KUBE=1 $kube_tests) >"$passdir/kube.log" 2>&1 &
+	kpid=$!
+	# shellcheck disable=SC2086
+	(run_pass bridge AMBIT_LOCAL_CNI=bridge $bridge_tests) >"$passdir/bridge.log" 2>&1 &
+	bpid=$!
+	wait "$kpid" "$bpid"
+	for mode in kube bridge; do
+		cat "$passdir/$mode.log"
+		res=()
+		[ -f "$passdir/$mode.res" ] && mapfile -t res <"$passdir/$mode.res"
+		if [ ${#res[@]} -eq 0 ]; then
+			echo "--- FAIL the $mode pass left no result"
+			fail=$((fail + 1)); failed+=("$mode pass")
+			continue
+		fi
+		read -r p f s <<<"${res[0]}"
+		pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+		failed+=("${res[@]:1}")
+	done
 fi
 
 # Nothing may be left on the host: netns, cgroups, pins, /etc/netns entries, run dirs.
