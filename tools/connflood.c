@@ -3,13 +3,16 @@
  * connflood: holds many idle TCP connections to one address, as an attacker would, and reports
  * what the server did with them. For the denial-of-service tests (tests/integration/t_80_*).
  *
- *   connflood ADDR:PORT N SECONDS [--send TEXT] [--rate R] [--reconnect]
+ *   connflood ADDR:PORT N SECONDS [--send TEXT] [--rate R] [--reconnect] [--hold-after-open]
  *
  * Opens N connections (at most R new ones per second; 0, the default, is as fast as possible),
  * optionally writes TEXT on each once connected (e.g. the start of a TLS ClientHello, a
  * half-finished handshake), then holds them for SECONDS without reading or writing anything
  * else. With --reconnect a connection the server closed or refused is opened again (within the
- * same rate), so the pressure stays at N. It raises its own fd limit to fit N.
+ * same rate), so the pressure stays at N. With --hold-after-open the SECONDS count from the moment
+ * all N are open (a soak's idle time, however long opening them took through a slow path; from
+ * the start as without it while they never all are). It
+ * raises its own fd limit to fit N.
  *
  * Prints one JSON line: attempts, established (connect completed), refused (connect failed),
  * closed_by_peer (EOF or reset after connecting), open_at_end, max_open. Exit 0, or 1 on a
@@ -174,7 +177,7 @@ static void conn_event(struct flood *f, uint32_t id, uint32_t events)
 static void usage(void)
 {
 	fprintf(stderr, "usage: connflood ADDR:PORT N SECONDS [--send TEXT] [--rate R] "
-			"[--reconnect]\n");
+			"[--reconnect] [--hold-after-open]\n");
 	exit(1);
 }
 
@@ -184,11 +187,13 @@ int main(int argc, char **argv)
 	    {"send", required_argument, NULL, 's'},
 	    {"rate", required_argument, NULL, 'r'},
 	    {"reconnect", no_argument, NULL, 'R'},
+	    {"hold-after-open", no_argument, NULL, 'H'},
 	    {},
 	};
 	struct flood f = {.ep = -1};
 	struct epoll_event evs[256];
 	double start, end, rate = 0, budget = 0, last;
+	bool after_open = false;
 	long secs;
 	int opt, err;
 
@@ -198,6 +203,7 @@ int main(int argc, char **argv)
 		case 's': f.send_text = optarg; break;
 		case 'r': rate = atof(optarg); break;
 		case 'R': f.reconnect = true; break;
+		case 'H': after_open = true; break;
 		default: usage();
 		}
 	}
@@ -249,6 +255,10 @@ int main(int argc, char **argv)
 		for (int i = 0; i < k; i++)
 			if (f.conns[evs[i].data.u32].fd >= 0)
 				conn_event(&f, evs[i].data.u32, evs[i].events);
+		if (after_open && f.open == f.n) {
+			end = now_s() + (double)secs;
+			after_open = false;
+		}
 	}
 	printf("{\"attempts\":%lu,\"established\":%lu,\"refused\":%lu,\"closed_by_peer\":%lu,"
 	       "\"open_at_end\":%lu,\"max_open\":%lu,\"seconds\":%.1f}\n",

@@ -539,17 +539,22 @@ int main(int argc, char **argv)
 		gen->l7->n_services);
 	for (;;) {
 		bool reload;
+		size_t live;
 
 		sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		/*
-		 * A burst of connections gone (a handshake flood): its heap back to the system.
-		 * Every accepted one counts, in its handshake or not yet served as well.
+		 * A burst of connections gone (a handshake flood, or the streams of a few HBONE
+		 * connections): its heap back to the system. Every accepted connection counts, in
+		 * its handshake or not yet served as well, and every connection and stream the
+		 * workers carry.
 		 */
-		if (memtrim_tick(&trim, transport_tcp_accepted()))
-			pr_debug("connections down to %zu: freed memory given back",
-				 transport_tcp_accepted());
+		live = transport_tcp_accepted();
+		for (long i = 0; i < nworkers; i++)
+			live += wp_worker_active(workers[i]);
+		if (memtrim_tick(&trim, live))
+			pr_debug("connections down to %zu: freed memory given back", live);
 		/* A DNS endpoint's addresses changed: the same config with the new ones. */
 		if (wp_gen_dns_stale(gen)) {
 			struct wp_gen *g = wp_gen_redo(gen, err, sizeof(err));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The HBONE soak at bench scale: tests/integration/t_21_hbone_soak.sh with SOAK_CONNS (10,000)
-# idle connections held SOAK_SECS (600; an hour is SOAK_SECS=3600) through node1's ztunnel,
+# idle connections held SOAK_SECS (3600, an hour) through node1's ztunnel,
 # namespace mesh's waypoint and node2's ztunnel with keep-alive PINGs, then the clients' clean
 # close (CLOSE_WAIT, fds) and a peer frozen without a FIN (detection time). QUICK=1 (make test's
 # smoke run): 600 for 8 s, as the test itself. Writes the test's figures to OUT.md
@@ -11,7 +11,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 QUICK=${QUICK:-}
 [ "$QUICK" = 0 ] && QUICK=
 SOAK_CONNS=${SOAK_CONNS:-$([ -n "$QUICK" ] && echo 600 || echo 10000)}
-SOAK_SECS=${SOAK_SECS:-$([ -n "$QUICK" ] && echo 8 || echo 600)}
+SOAK_SECS=${SOAK_SECS:-$([ -n "$QUICK" ] && echo 8 || echo 3600)}
 OUT=${OUT:-$REPO/$([ -n "$QUICK" ] && echo build/bench/soak || echo bench/results/soak)}
 mkdir -p "$(dirname "$OUT")"
 log=$(mktemp)
