@@ -87,6 +87,31 @@ static void test_request_bytewise(void **state)
 	h1_parser_free(p);
 }
 
+/*
+ * Released between messages, a parser reads the next one as before; inside one (a request line
+ * half received) the release keeps what it collected.
+ */
+static void test_release(void **state)
+{
+	struct rec r = {.pause_end = 1};
+	struct h1_parser *p = h1_parser_new(true, &rec_ops, &r);
+
+	assert_non_null(p);
+	h1_parser_release(p); /* nothing held yet */
+	assert_int_equal(feed_str(p, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"), 28);
+	assert_int_equal(r.ends, 1);
+	h1_parser_release(p);
+	h1_parser_resume(p);
+	assert_int_equal(feed_str(p, "GET /b HT"), 9);
+	h1_parser_release(p); /* the line so far stays */
+	assert_int_equal(feed_str(p, "TP/1.1\r\nHost: y\r\n\r\n"), 19);
+	assert_int_equal(r.ends, 2);
+	assert_string_equal(r.head.target, "/b");
+	assert_string_equal(http_fields_get(&r.head.fields, "host"), "y");
+	h1_head_free(&r.head);
+	h1_parser_free(p);
+}
+
 /* Chunk framing is removed and trailers dropped; HTTP/1.0 does not keep the connection. */
 static void test_chunked_and_http10(void **state)
 {
@@ -526,13 +551,21 @@ static void test_write(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_request_bytewise),  cmocka_unit_test(test_chunked_and_http10),
-	    cmocka_unit_test(test_pipelining_pause),  cmocka_unit_test(test_pipelining_no_pause),
-	    cmocka_unit_test(test_pause_at_head),     cmocka_unit_test(test_refusals),
-	    cmocka_unit_test(test_fold_split),	      cmocka_unit_test(test_responses),
-	    cmocka_unit_test(test_upgrade),	      cmocka_unit_test(test_request_lines),
-	    cmocka_unit_test(test_targets_and_hosts), cmocka_unit_test(test_spans_across_feeds),
-	    cmocka_unit_test(test_bodiless_statuses), cmocka_unit_test(test_write),
+	    cmocka_unit_test(test_request_bytewise),
+	    cmocka_unit_test(test_release),
+	    cmocka_unit_test(test_chunked_and_http10),
+	    cmocka_unit_test(test_pipelining_pause),
+	    cmocka_unit_test(test_pipelining_no_pause),
+	    cmocka_unit_test(test_pause_at_head),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_fold_split),
+	    cmocka_unit_test(test_responses),
+	    cmocka_unit_test(test_upgrade),
+	    cmocka_unit_test(test_request_lines),
+	    cmocka_unit_test(test_targets_and_hosts),
+	    cmocka_unit_test(test_spans_across_feeds),
+	    cmocka_unit_test(test_bodiless_statuses),
+	    cmocka_unit_test(test_write),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -779,6 +779,16 @@ bool h1_parser_idle(const struct h1_parser *p)
 	return !p->in_message;
 }
 
+void h1_parser_release(struct h1_parser *p)
+{
+	if (p->in_message || p->line_done || p->acc_len)
+		return;
+	h1_head_free(&p->head);
+	free(p->acc);
+	p->acc = NULL;
+	p->acc_cap = 0;
+}
+
 static bool is_token(const char *s)
 {
 	if (!*s)

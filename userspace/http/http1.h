@@ -109,6 +109,13 @@ const char *h1_parser_error(const struct h1_parser *p);
 int h1_parser_error_status(const struct h1_parser *p);
 /* Whether the parser is between messages (nothing of a next message received yet). */
 bool h1_parser_idle(const struct h1_parser *p);
+/*
+ * Between messages: frees what @p kept of the last one (the head a callee left in place, the
+ * collector's buffer), so an idle connection holds only the parser itself; both are taken
+ * again with the next message. A no-op inside a message or while a next one's first bytes
+ * are held.
+ */
+void h1_parser_release(struct h1_parser *p);
 
 /*
  * The bytes h1_head_write needs for @h: a request line when @h->method is set, else a status

@@ -495,6 +495,11 @@ void h1_pool_put(struct h1_client *c, bool reuse, bool reset)
 	}
 	c->req_started = false;
 	/*
+	 * The response's head stays in the parser until the next response begins unless the
+	 * exchange took it: a pool of idle connections would hold an arena block each.
+	 */
+	h1_parser_release(c->p);
+	/*
 	 * The exchange may have paused the input (backpressure from a slow client, which can come
 	 * with the response's last bytes). Parked paused, the connection would never read the next
 	 * request's answer, nor its server's close while idle: as http1_server.c's next_exchange
