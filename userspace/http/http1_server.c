@@ -207,6 +207,9 @@ static size_t t_data(void *arg, const char *data, size_t len)
 		refuse(s);
 		return len;
 	}
+	/* An exchange answered from its head ended in this read: the connection idles (below). */
+	if (!s->in_request)
+		h1_parser_release(s->p);
 	return (size_t)n;
 }
 
@@ -393,6 +396,11 @@ static void next_exchange(struct h1_server *s)
 		return;
 	}
 	set_phase(s, PH_IDLE);
+	/*
+	 * What the parser kept of the request (its line's collector) goes until the next one
+	 * comes: a connection held open between requests holds the parser alone.
+	 */
+	h1_parser_release(s->p);
 	s->parser_paused = false;
 	h1_parser_resume(s->p);
 	transport_resume(s->t);
