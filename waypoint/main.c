@@ -316,7 +316,7 @@ int main(int argc, char **argv)
 	struct wp_admin *admin = NULL;
 	struct wp_gen *gen = NULL;
 	struct timespec mt = {0}, nmt, ts = {.tv_sec = 1};
-	struct memtrim trim = {0};
+	struct memtrim trim = {0}, trim_reqs = {0};
 	long nworkers = sysconf(_SC_NPROCESSORS_ONLN);
 	int n_ls = 0, drain_s = 5, rc = 1, opt, sig;
 	uint64_t version = 1;
@@ -539,7 +539,7 @@ int main(int argc, char **argv)
 		gen->l7->n_services);
 	for (;;) {
 		bool reload;
-		size_t live;
+		size_t live, peak;
 
 		sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
@@ -549,11 +549,21 @@ int main(int argc, char **argv)
 		 * connections): its heap back to the system. Every accepted connection counts, in
 		 * its handshake or not yet served as well, and every connection and stream the
 		 * workers carry.
+		 *
+		 * A burst of requests answered on connections that stay open too (their heads'
+		 * blocks and wp_req structs freed, the connections never halving): requests in
+		 * flight have a mark of their own, counted at their most within each second (such
+		 * a burst is often over before the next look).
 		 */
 		live = transport_tcp_accepted();
-		for (long i = 0; i < nworkers; i++)
+		peak = 0;
+		for (long i = 0; i < nworkers; i++) {
 			live += wp_worker_active(workers[i]);
-		if (memtrim_tick(&trim, live))
+			peak += wp_worker_requests_peak(workers[i]);
+		}
+		if (memtrim_tick(&trim_reqs, peak))
+			pr_debug("requests in flight down to %zu: freed memory given back", peak);
+		else if (memtrim_tick(&trim, live))
 			pr_debug("connections down to %zu: freed memory given back", live);
 		/* A DNS endpoint's addresses changed: the same config with the new ones. */
 		if (wp_gen_dns_stale(gen)) {

@@ -229,6 +229,7 @@ void wp_req_finish(struct wp_req *r)
 		e->reqs = r->anext;
 	if (r->anext)
 		r->anext->aprev = r->aprev;
+	e->n_reqs--;
 	record(r);
 	wp_trace_finish(r);
 	if (r->counted)
@@ -1133,6 +1134,7 @@ static void on_request(void *arg, struct h1_head *head)
 	if (e->reqs)
 		e->reqs->aprev = r;
 	e->reqs = r;
+	e->n_reqs++;
 	v = http_fields_get(&r->head.fields, "content-type");
 	r->grpc = v && !strncmp(v, "application/grpc", 16);
 	/* Envoy does not do h2c upgrades: it drops them and serves the request as HTTP/1.1. */
@@ -1376,6 +1378,11 @@ size_t wp_engine_reclaim(struct wp_engine *e, size_t n)
 size_t wp_engine_active(const struct wp_engine *e)
 {
 	return e->n_conns + e->n_mirrors + e->n_h2downs + e->n_tcps;
+}
+
+size_t wp_engine_requests(const struct wp_engine *e)
+{
+	return e->n_reqs;
 }
 
 /*

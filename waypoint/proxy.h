@@ -70,6 +70,8 @@ void wp_engine_drain(struct wp_engine *e);
 size_t wp_engine_reclaim(struct wp_engine *e, size_t n);
 /* Open downstream connections and mirrored requests still in flight. */
 size_t wp_engine_active(const struct wp_engine *e);
+/* Requests in flight (HTTP/1 exchanges and HTTP/2 streams alike). */
+size_t wp_engine_requests(const struct wp_engine *e);
 /* Runs outlier sweeps of the clusters this engine used (call from a periodic timer). */
 void wp_engine_sweep(struct wp_engine *e);
 /* Resets what is left and frees @e. Accepts NULL. */

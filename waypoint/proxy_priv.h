@@ -51,6 +51,7 @@ struct wp_engine {
 	size_t n_conns, n_mirrors;
 	bool draining;
 	struct wp_req *reqs;	   /* requests in flight (the stream idle sweep) */
+	size_t n_reqs;		   /* and how many (the heap trim's count) */
 	uint64_t idle_swept_ms;	   /* when wp_engine_sweep last looked at them */
 	struct wp_h2down *h2downs; /* HTTP/2 downstream connections (proxy_h2.c) */
 	struct wp_h2up *h2ups;	   /* HTTP/2 upstream connections (proxy_h2up.c) */

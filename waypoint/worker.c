@@ -57,6 +57,7 @@ struct wp_worker {
 	struct wp_gen *pending; /* atomic: handed over by the main thread */
 	int drain;		/* atomic */
 	size_t active;		/* atomic: for wp_worker_active */
+	size_t reqs_peak;	/* atomic: for wp_worker_requests_peak */
 };
 
 static void listener_add(struct wlistener *li)
@@ -249,8 +250,15 @@ static void on_sweep(struct loop_timer *t)
 {
 	struct wp_worker *w = (struct wp_worker *)((char *)t - offsetof(struct wp_worker, sweep));
 
+	size_t reqs, peak;
+
 	wp_engine_sweep(w->e);
 	__atomic_store_n(&w->active, wp_engine_active(w->e), __ATOMIC_RELEASE);
+	reqs = wp_engine_requests(w->e);
+	peak = __atomic_load_n(&w->reqs_peak, __ATOMIC_RELAXED);
+	while (reqs > peak && !__atomic_compare_exchange_n(&w->reqs_peak, &peak, reqs, false,
+							   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 	loop_timer_arm(w->loop, &w->sweep, 100);
 }
 
@@ -432,6 +440,11 @@ void wp_worker_drain(struct wp_worker *w)
 size_t wp_worker_active(struct wp_worker *w)
 {
 	return __atomic_load_n(&w->active, __ATOMIC_ACQUIRE);
+}
+
+size_t wp_worker_requests_peak(struct wp_worker *w)
+{
+	return __atomic_exchange_n(&w->reqs_peak, 0, __ATOMIC_RELAXED);
 }
 
 struct wp_stats *wp_worker_stats(struct wp_worker *w)

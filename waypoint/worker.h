@@ -66,6 +66,11 @@ int wp_worker_add_listener(struct wp_worker *w, const struct wp_listener *l);
 void wp_worker_drain(struct wp_worker *w);
 /* Downstream connections and mirrors still open (after a drain: what is left to finish). */
 size_t wp_worker_active(struct wp_worker *w);
+/*
+ * The most requests in flight the worker counted (every 100 ms) since the previous call: a
+ * burst answered between two looks of the main thread shows.
+ */
+size_t wp_worker_requests_peak(struct wp_worker *w);
 struct wp_stats *wp_worker_stats(struct wp_worker *w);
 /* Stops the thread, resets what is left, frees. Accepts NULL. */
 void wp_worker_stop(struct wp_worker *w);
