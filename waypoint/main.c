@@ -15,6 +15,7 @@
  * drain time, then exits 0.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <signal.h>
@@ -540,6 +541,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		bool reload;
 		size_t live, peak;
+		bool trim_now;
 
 		sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
@@ -561,10 +563,15 @@ int main(int argc, char **argv)
 			live += wp_worker_active(workers[i]);
 			peak += wp_worker_requests_peak(workers[i]);
 		}
-		if (memtrim_tick(&trim_reqs, peak))
-			pr_debug("requests in flight down to %zu: freed memory given back", peak);
-		else if (memtrim_tick(&trim, live))
-			pr_debug("connections down to %zu: freed memory given back", live);
+		/* Both marks move every tick; one trim serves both. */
+		trim_now = memtrim_due(&trim_reqs, peak);
+		trim_now = memtrim_due(&trim, live) || trim_now;
+		if (trim_now) {
+			malloc_trim(0);
+			pr_debug("connections down to %zu, requests in flight to %zu: freed memory "
+				 "given back",
+				 live, peak);
+		}
 		/* A DNS endpoint's addresses changed: the same config with the new ones. */
 		if (wp_gen_dns_stale(gen)) {
 			struct wp_gen *g = wp_gen_redo(gen, err, sizeof(err));
