@@ -169,6 +169,125 @@ static __always_inline int steer_to_proxy(struct __sk_buff *skb, const struct ip
 	return ret;
 }
 
+/*
+ * IPv6, while ambit carries IPv4 only, fails closed for enrolled pods: their IPv6 would reach or
+ * leave them past the ztunnel, in plaintext and past policy. Of it only ICMPv6 passes, which
+ * neighbour discovery, router solicitation and path MTU discovery need. Its Next Header is all
+ * that is read, extension headers are not walked: a transport header behind a Hop-by-Hop,
+ * Routing, Fragment or Destination Options header is as much a bypass as one right after the
+ * fixed header, so whatever is not ICMPv6 right there is refused. That costs an enrolled pod
+ * MLD reports (ICMPv6 behind a Hop-by-Hop Router Alert, RFC 3810 §5), which neither a routed
+ * veth nor a bridge needs for the pod's unicast or its all-nodes and solicited-node groups (a
+ * snooping bridge floods groups nobody reported). Well-formed IPv6 of pods that are not
+ * enrolled is not touched. No map knows a pod's IPv6 address, so an enrolled pod is found by
+ * interface: the host-side veth a packet comes in by (pod_ifaces), or the one its destination is
+ * routed out of. IPv4 never comes here: only frames parse_ipv4_tcp found not to be IPv4 do.
+ */
+
+/*
+ * Whether host-side veth @ifindex is an enrolled local pod's: in-pod ones included, whose eth0
+ * programs refuse the same IPv6 (steer_pod_v6) before the node's see it.
+ */
+static __always_inline bool steer_iface_enrolled(__u32 ifindex)
+{
+	const __u32 want = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL;
+	struct ambit_iface *iface = bpf_map_lookup_elem(&pod_ifaces, &ifindex);
+	struct ambit_workload *wl;
+	__u32 ip;
+
+	if (!iface)
+		return false;
+	ip = iface->pod_ip;
+	wl = bpf_map_lookup_elem(&workloads, &ip);
+	return wl && (wl->flags & want) == want;
+}
+
+/*
+ * Whether @ip6's destination is routed out of an enrolled local pod's veth (a pod route, as the
+ * CNI sets one per pod). tot_len stays 0: the route is wanted, not an MTU verdict. Since 5.10
+ * the helper fills in the egress ifindex once a route is found, with or without a neighbour
+ * entry; any other outcome (local, unreachable, forwarding off) reaches no pod's veth.
+ */
+static __always_inline bool steer_routed_to_enrolled(struct __sk_buff *skb,
+						     const struct ipv6hdr *ip6)
+{
+	struct bpf_fib_lookup fib = {};
+	long rc;
+
+	fib.family = AF_INET6;
+	fib.l4_protocol = ip6->nexthdr;
+	fib.ifindex = skb->ingress_ifindex;
+	__builtin_memcpy(fib.ipv6_src, &ip6->saddr, sizeof(fib.ipv6_src));
+	__builtin_memcpy(fib.ipv6_dst, &ip6->daddr, sizeof(fib.ipv6_dst));
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH &&
+	    rc != BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return false;
+	return steer_iface_enrolled(fib.ifindex);
+}
+
+/* fe80::/10 (RFC 4291 §2.5.6) or :: (§2.5.2, a DAD probe's source). */
+static __always_inline bool steer_v6_local_source(const struct in6_addr *a)
+{
+	if (a->in6_u.u6_addr8[0] == 0xfe && (a->in6_u.u6_addr8[1] & 0xc0) == 0x80)
+		return true;
+	return (a->in6_u.u6_addr32[0] | a->in6_u.u6_addr32[1] | a->in6_u.u6_addr32[2] |
+		a->in6_u.u6_addr32[3]) == 0;
+}
+
+/*
+ * tc_ingress' IPv6. From an enrolled pod's veth, anything but ICMPv6 is refused first, spoofed
+ * or not: that counter then says how much IPv6 the mesh turned away for want of carrying it.
+ * Its ICMPv6 must come from a link-local address or :: (what ND, DAD, RS and MLD send from);
+ * any other source is one the data path cannot tell the pod's own from (pod_ifaces holds its
+ * IPv4), so it is dropped as spoofed. That takes echo replies and neighbour advertisements for
+ * the pod's global address with it, which nothing can use while its TCP and UDP are refused.
+ * To an enrolled pod, likewise all but ICMPv6; a broken IPv6 header is dropped as a broken
+ * IPv4 one is (the stack would drop it too), for every pod.
+ */
+static __always_inline int steer_ingress_v6(struct __sk_buff *skb)
+{
+	struct ipv6hdr *ip6;
+	bool icmp;
+
+	switch (parse_ipv6(skb, &ip6)) {
+	case PARSE_OK: break;
+	case PARSE_NOT_IPV6: return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	default: return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
+	}
+	icmp = ip6->nexthdr == NEXTHDR_ICMPV6;
+	if (steer_iface_enrolled(skb->ingress_ifindex)) {
+		if (!icmp)
+			return steer_verdict(AMBIT_DROP_IPV6_UNSUPPORTED, TC_ACT_SHOT);
+		if (!steer_v6_local_source(&ip6->saddr))
+			return steer_verdict(AMBIT_DROP_SPOOFED_SOURCE, TC_ACT_SHOT);
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	}
+	if (!icmp && steer_routed_to_enrolled(skb, ip6))
+		return steer_verdict(AMBIT_DROP_IPV6_UNSUPPORTED, TC_ACT_SHOT);
+	return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+}
+
+/*
+ * IPv6 on an enrolled in-pod pod's own eth0 (tc_pod at @ingress, tc_pod_egress). The agent
+ * attaches these programs to enrolled pods only and takes them off when a pod leaves the mesh,
+ * so every packet here is to or from an enrolled pod: all but ICMPv6 is refused, as on the node.
+ * At egress only the refusal is counted, as for IPv4 there; what is not IPv6 passes.
+ */
+static __always_inline int steer_pod_v6(struct __sk_buff *skb, bool ingress)
+{
+	struct ipv6hdr *ip6;
+
+	switch (parse_ipv6(skb, &ip6)) {
+	case PARSE_OK: break;
+	case PARSE_NOT_IPV6: return ingress ? steer_verdict(AMBIT_PASS, TC_ACT_OK) : TC_ACT_OK;
+	default: return ingress ? steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT) : TC_ACT_OK;
+	}
+	if (ip6->nexthdr != NEXTHDR_ICMPV6)
+		return steer_verdict(AMBIT_DROP_IPV6_UNSUPPORTED, TC_ACT_SHOT);
+	return ingress ? steer_verdict(AMBIT_PASS, TC_ACT_OK) : TC_ACT_OK;
+}
+
 static __always_inline int steer_ingress(struct __sk_buff *skb)
 {
 	struct ambit_workload *wl;
@@ -180,7 +299,7 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 
 	switch (parse_ipv4_tcp(skb, &p)) {
 	case PARSE_OK: break;
-	case PARSE_NOT_IPV4: return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	case PARSE_NOT_IPV4: return steer_ingress_v6(skb);
 	default: return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
 	}
 	if (steer_spoofed(skb, p.ip, &from_pod))
@@ -276,7 +395,7 @@ static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
 
 	switch (parse_ipv4_tcp(skb, &p)) {
 	case PARSE_OK: break;
-	case PARSE_NOT_IPV4: return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	case PARSE_NOT_IPV4: return steer_pod_v6(skb, true);
 	default: return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
 	}
 	if (p.ip->protocol != IPPROTO_TCP)
@@ -341,8 +460,11 @@ static __always_inline int steer_pod_egress(struct __sk_buff *skb)
 	struct pkt p = {};
 	bool proxy;
 
-	if (parse_ipv4_tcp(skb, &p) != PARSE_OK)
-		return TC_ACT_OK;
+	switch (parse_ipv4_tcp(skb, &p)) {
+	case PARSE_OK: break;
+	case PARSE_NOT_IPV4: return steer_pod_v6(skb, false);
+	default: return TC_ACT_OK;
+	}
 	/* The pod's DNS query the proxy answered before: answered here (lib/dnsfast.h). */
 	if (p.ip->protocol == IPPROTO_UDP && !p.fragment) {
 		int ret = dnsfast_answer(skb, p.ip, true);

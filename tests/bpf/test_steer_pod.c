@@ -157,12 +157,71 @@ static void test_pod_non_tcp_passes(void **state)
 	s.protocol = IPPROTO_TCP;
 	s.eth_proto = ETH_P_ARP;
 	steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS);
+	/* An IPv4 header behind ETH_P_IPV6 is broken IPv6 (test_pod_ipv6 has the real thing). */
 	s.eth_proto = ETH_P_IPV6;
-	steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS);
+	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_MALFORMED);
 	/* Broken IPv4 is refused before anything else, as on the node. */
 	s.eth_proto = 0;
 	s.truncate = ETH_HLEN + 20 + 8;
 	steer_fixture_expect_pod(&s, TC_ACT_SHOT, AMBIT_DROP_MALFORMED);
+}
+
+/*
+ * IPv6 to an enrolled in-pod pod (tc_pod is on enrolled pods' eth0 only): all but ICMPv6 is
+ * refused, ICMPv6 passes, a broken header is dropped (as on the node: test_steer's IPv6 cases).
+ */
+static void test_pod_ipv6(void **state)
+{
+	struct steer_pkt6 s = {.nexthdr = IPPROTO_TCP, .saddr = "fd00:3::1", .daddr = "fd00:1::20"};
+
+	steer_fixture_expect6(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, TC_ACT_SHOT,
+			      AMBIT_DROP_IPV6_UNSUPPORTED);
+	s.nexthdr = IPPROTO_UDP;
+	steer_fixture_expect6(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, TC_ACT_SHOT,
+			      AMBIT_DROP_IPV6_UNSUPPORTED);
+	s.ext = STEER_EXT_HOPOPTS;
+	s.nexthdr = IPPROTO_ICMPV6;
+	steer_fixture_expect6(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, TC_ACT_SHOT,
+			      AMBIT_DROP_IPV6_UNSUPPORTED);
+	s.ext = 0;
+	s.icmp_type = 135; /* neighbour solicitation */
+	s.saddr = "fe80::1";
+	steer_fixture_expect6(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	s.icmp_type = 128; /* echo request */
+	s.saddr = "fd00:3::1";
+	steer_fixture_expect6(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	s.version = 4; /* test_run refuses a header cut short: test_steer's IPv6 cases */
+	steer_fixture_expect6(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, TC_ACT_SHOT,
+			      AMBIT_DROP_MALFORMED);
+	s.version = 0;
+	s.truncate = ETH_HLEN + 40;
+	s.nexthdr = IPPROTO_TCP;
+	steer_fixture_expect6(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, TC_ACT_SHOT,
+			      AMBIT_DROP_IPV6_UNSUPPORTED);
+}
+
+/*
+ * IPv6 from an enrolled in-pod pod (tc_pod_egress): all but ICMPv6 is refused and counted;
+ * ICMPv6, and what cannot be parsed, leave uncounted, as IPv4 that is not returned does.
+ */
+static void test_pod_egress_ipv6(void **state)
+{
+	struct steer_pkt6 s = {.nexthdr = IPPROTO_TCP, .saddr = "fd00:1::20", .daddr = "fd00:3::1"};
+	int fd = steer_fx.pod_egress_prog_fd;
+
+	steer_fixture_expect6(fd, &s, POD_ETH0_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_IPV6_UNSUPPORTED);
+	s.nexthdr = IPPROTO_UDP;
+	steer_fixture_expect6(fd, &s, POD_ETH0_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_IPV6_UNSUPPORTED);
+	s.ext = STEER_EXT_FRAGMENT;
+	steer_fixture_expect6(fd, &s, POD_ETH0_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_IPV6_UNSUPPORTED);
+	s.ext = 0;
+	s.nexthdr = IPPROTO_ICMPV6;
+	s.icmp_type = 133; /* router solicitation */
+	s.saddr = "fe80::20";
+	s.daddr = "ff02::2";
+	steer_fixture_expect6(fd, &s, POD_ETH0_IFINDEX, TC_ACT_OK, AMBIT_REASON__COUNT);
+	s.version = 4;
+	steer_fixture_expect6(fd, &s, POD_ETH0_IFINDEX, TC_ACT_OK, AMBIT_REASON__COUNT);
 }
 
 static void test_pod_fragments_dropped(void **state)
@@ -1262,6 +1321,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    pod_case(test_pod_non_tcp_passes),
+	    pod_case(test_pod_ipv6),
+	    cmocka_unit_test(test_pod_egress_ipv6),
 	    pod_case(test_pod_fragments_dropped),
 	    pod_case(test_pod_other_destinations_pass),
 	    pod_case(test_pod_non_syn_passes),

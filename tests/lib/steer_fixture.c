@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/ip6.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -70,14 +71,15 @@ int steer_fixture_setup(const char *tag)
 	if (!steer_fx.dp)
 		return -1;
 
-	if (datapath_set_iface(steer_fx.dp, POD_IFINDEX, harness_ip4("10.1.0.5")))
+	if (datapath_set_iface(steer_fx.dp, POD_IFINDEX, harness_ip4("10.1.0.5")) ||
+	    datapath_set_iface(steer_fx.dp, ENROLLED_POD_IFINDEX, harness_ip4("10.1.0.9")))
 		return -1;
 	wl.flags = AMBIT_WL_LOCAL;
 	wl.ifindex = POD_IFINDEX;
 	if (datapath_set_workload(steer_fx.dp, harness_ip4("10.1.0.5"), &wl))
 		return -1;
 	wl.flags = AMBIT_WL_LOCAL | AMBIT_WL_ENROLLED;
-	wl.ifindex = POD_IFINDEX + 1;
+	wl.ifindex = ENROLLED_POD_IFINDEX;
 	if (datapath_set_workload(steer_fx.dp, harness_ip4("10.1.0.9"), &wl))
 		return -1;
 	wl.flags = INPOD_FLAGS;
@@ -143,6 +145,95 @@ size_t steer_fixture_build(uint8_t *buf, size_t cap, const struct steer_pkt *s)
 		memcpy(buf + l4, udp, sizeof(udp));
 	}
 	return s->truncate ? s->truncate : len;
+}
+
+size_t steer_fixture_build6(uint8_t *buf, size_t cap, const struct steer_pkt6 *s)
+{
+	size_t l3 = sizeof(struct ethhdr), ext = s->ext ? 8 : 0,
+	       l4 = l3 + sizeof(struct ip6_hdr) + ext;
+	size_t l4_len = s->nexthdr == IPPROTO_TCP   ? sizeof(struct tcphdr)
+			: s->nexthdr == IPPROTO_UDP ? 8
+						    : 24;
+	struct ethhdr eth = {.h_dest = {0x02, 0, 0, 0, 0, 0xd0},
+			     .h_source = {0x02, 0, 0, 0, 0, 0x5c},
+			     .h_proto = htons(ETH_P_IPV6)};
+	struct ip6_hdr ip6 = {.ip6_hlim = 64};
+
+	assert_true(l4 + l4_len <= cap);
+	memset(buf, 0, cap);
+	ip6.ip6_flow = htonl((uint32_t)(s->version ? s->version : 6) << 28);
+	ip6.ip6_plen = htons((uint16_t)(ext + l4_len));
+	ip6.ip6_nxt = s->ext ? (uint8_t)(s->ext - 1) : s->nexthdr;
+	assert_int_equal(inet_pton(AF_INET6, s->saddr, &ip6.ip6_src), 1);
+	assert_int_equal(inet_pton(AF_INET6, s->daddr, &ip6.ip6_dst), 1);
+	memcpy(buf, &eth, sizeof(eth));
+	memcpy(buf + l3, &ip6, sizeof(ip6));
+	if (s->ext == STEER_EXT_HOPOPTS) {
+		/* Router Alert (MLD, RFC 2711), then PadN: as an MLD report carries it. */
+		const uint8_t hbh[8] = {s->nexthdr, 0, 5, 2, 0, 0, 1, 0};
+
+		memcpy(buf + l3 + sizeof(ip6), hbh, sizeof(hbh));
+	} else if (s->ext) {
+		/* A first fragment (offset 0, M set), or any header of this shape. */
+		const uint8_t frag[8] = {s->nexthdr, 0, 0, 1, 0, 0, 0x12, 0x34};
+
+		memcpy(buf + l3 + sizeof(ip6), frag, sizeof(frag));
+	}
+	if (s->nexthdr == IPPROTO_TCP) {
+		struct tcphdr tcp = {
+		    .source = htons(40000), .dest = htons(80), .doff = 5, .syn = 1};
+
+		memcpy(buf + l4, &tcp, sizeof(tcp));
+	} else if (s->nexthdr == IPPROTO_UDP) {
+		uint16_t udp[4] = {htons(40000), htons(53), htons(8), 0};
+
+		memcpy(buf + l4, udp, sizeof(udp));
+	} else {
+		buf[l4] = s->icmp_type;
+		/* A solicitation's target: the destination will do, nothing checks it. */
+		memcpy(buf + l4 + 8, &ip6.ip6_dst, 16);
+	}
+	return s->truncate ? s->truncate : l4 + l4_len;
+}
+
+void steer_fixture_expect6(int prog_fd, const struct steer_pkt6 *s, uint32_t ifindex, int action,
+			   enum ambit_reason reason)
+{
+	uint8_t buf[128];
+	size_t len = steer_fixture_build6(buf, sizeof(buf), s);
+
+	steer_fixture_expect_raw(prog_fd, buf, len, ifindex, action, reason, NULL);
+}
+
+void steer_fixture_net6(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	assert_int_equal(harness_sh("echo 1 > /proc/sys/net/ipv6/conf/all/forwarding"), 0);
+	/*
+	 * veths: the kernel here has no dummy driver. A peer is made first, so it is given an
+	 * ifindex of its own (100 + its end's), or it could take the one asked for its end.
+	 */
+	for (int i = 0; i < 3; i++) {
+		static const char *const names[] = {"ambit-up", "ambit-pod5", "ambit-pod9"};
+		static const int index[] = {UPLINK_IFINDEX, POD_IFINDEX, ENROLLED_POD_IFINDEX};
+
+		assert_int_equal(harness_sh("ip link add name %s index %d type veth peer name %s-p "
+					    "index %d",
+					    names[i], index[i], names[i], 100 + index[i]),
+				 0);
+	}
+	assert_int_equal(harness_sh("for l in ambit-up ambit-pod5 ambit-pod9; do "
+				    "ip link set $l up && ip link set $l-p up || exit 1; done"),
+			 0);
+	assert_int_equal(harness_sh("ip -6 route add %s/128 dev ambit-pod5 && "
+				    "ip -6 route add %s/128 dev ambit-pod9 && "
+				    "ip -6 route add fd00:3::/64 dev ambit-up",
+				    POD6_PLAIN, POD6_ENROLLED),
+			 0);
+	done = true;
 }
 
 int steer_fixture_run(int prog_fd, const void *pkt, size_t len, uint32_t ifindex,

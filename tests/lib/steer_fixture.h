@@ -25,6 +25,8 @@
 #define POD_IFINDEX 7
 #define UPLINK_IFINDEX 2
 #define POD_ETH0_IFINDEX 3
+/* The veth of the enrolled local pod 10.1.0.9. */
+#define ENROLLED_POD_IFINDEX 8
 /* The node's address: where the capture sends DNS (the DNS fast path's dns_proxy_ip). */
 #define NODE_IP "192.168.50.2"
 
@@ -38,8 +40,8 @@ struct steer_bpf;
 
 /*
  * The one fixture of a test binary, filled by steer_fixture_setup. Workloads: 10.1.0.5 local on
- * POD_IFINDEX (its iface), 10.1.0.9 enrolled and local, 10.2.0.9 enrolled on another node, and
- * the three in-pod ones above.
+ * POD_IFINDEX (its iface), 10.1.0.9 enrolled and local on ENROLLED_POD_IFINDEX (its iface),
+ * 10.2.0.9 enrolled on another node, and the three in-pod ones above.
  */
 struct steer_fixture {
 	char pin_root[64];
@@ -81,6 +83,45 @@ struct steer_pkt steer_fixture_flow(const char *saddr, const char *daddr);
  * (@cap bytes); returns its length.
  */
 size_t steer_fixture_build(uint8_t *buf, size_t cap, const struct steer_pkt *s);
+
+/*
+ * IPv6 addresses of the node's pods, which no map holds (the data path keys pods by IPv4):
+ * steer_fixture_net6 routes each to its pod's iface, as a CNI routes a pod.
+ */
+#define POD6_PLAIN "fd00:1::5"	  /* 10.1.0.5's, behind POD_IFINDEX */
+#define POD6_ENROLLED "fd00:1::9" /* 10.1.0.9's, behind ENROLLED_POD_IFINDEX */
+#define OUTSIDE6 "fd00:3::1"	  /* routed out of the uplink */
+
+/*
+ * An IPv6 packet: Ethernet, the fixed header, an optional 8-byte extension header, then 20 bytes
+ * of TCP (a SYN), 8 of UDP, or 24 of ICMPv6 (@icmp_type, a neighbour solicitation's length).
+ */
+struct steer_pkt6 {
+	uint8_t version;   /* 0 = 6 */
+	uint8_t nexthdr;   /* of the last header: IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6 */
+	uint8_t ext;	   /* 0, or an extension header before it: IPPROTO_HOPOPTS is 0, so +1 */
+	uint8_t icmp_type; /* ICMPv6 only */
+	const char *saddr, *daddr;
+	size_t truncate; /* bytes kept from the start, 0 = whole packet */
+};
+
+/* Extension headers for steer_pkt6.ext: its Next Header value plus one. */
+#define STEER_EXT_HOPOPTS (0 + 1)
+#define STEER_EXT_FRAGMENT (44 + 1)
+
+/* Builds @s into @buf (@cap bytes); its length. */
+size_t steer_fixture_build6(uint8_t *buf, size_t cap, const struct steer_pkt6 *s);
+/* steer_fixture_expect_raw for @s. */
+void steer_fixture_expect6(int prog_fd, const struct steer_pkt6 *s, uint32_t ifindex, int action,
+			   enum ambit_reason reason);
+
+/*
+ * Makes the fixture's ifindexes real for bpf_fib_lookup: veths at UPLINK_IFINDEX,
+ * POD_IFINDEX and ENROLLED_POD_IFINDEX in the fixture's netns, IPv6 forwarding on, POD6_PLAIN and
+ * POD6_ENROLLED routed (/128) to their pods' ifaces and OUTSIDE6's /64 to the uplink. Once per
+ * process; they go with the netns.
+ */
+void steer_fixture_net6(void);
 
 /* What a run gave back: the packet as the program left it, and the skb's mark. */
 struct steer_out {
