@@ -50,8 +50,7 @@ int sendmsg4(struct bpf_sock_addr *ctx)
 SEC("cgroup/sendmsg6")
 int sendmsg6(struct bpf_sock_addr *ctx)
 {
-	capture_sendmsg6(ctx);
-	return 1;
+	return capture_sendmsg6(ctx);
 }
 
 SEC("cgroup/recvmsg4")

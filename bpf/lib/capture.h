@@ -5,7 +5,8 @@
  * destination by the pod socket's local address; getpeername4 hides the rewrite. connect6 and
  * getpeername6 do the same for IPv4 destinations a dual-stack socket names as v4-mapped IPv6
  * (::ffff:a.b.c.d: what gRPC, Java and Node clients do by default); without them such a connect
- * to a Service VIP found no route and an enrolled pod's bypassed the mesh.
+ * to a Service VIP found no route and an enrolled pod's bypassed the mesh. A native IPv6
+ * destination of an enrolled pod is refused (capture_v6_refused): the mesh carries IPv4 only.
  */
 #ifndef AMBIT_BPF_CAPTURE_H
 #define AMBIT_BPF_CAPTURE_H
@@ -16,6 +17,7 @@
 
 #define AF_INET 2
 #define AF_INET6 10
+#define IPPROTO_ICMPV6 58 /* a #define of linux/in6.h, not in BTF */
 
 /* cgroup/connect4 return values: 0 makes connect() fail with EPERM. */
 #define CONNECT_REJECT 0
@@ -229,12 +231,38 @@ static __always_inline bool capture_v4_mapped(__u32 w0, __u32 w1, __u32 w2)
 	return w0 == 0 && w1 == 0 && w2 == bpf_htonl(0x0000ffff);
 }
 
-/* IPv6 destinations themselves are not the mesh's (it is IPv4): they pass untouched. */
+/* ::1, or :: which connect() and sendmsg() take for it (the BSD rule Linux keeps). */
+static __always_inline bool capture_v6_loopback(const struct bpf_sock_addr *ctx)
+{
+	if (ctx->user_ip6[0] | ctx->user_ip6[1] | ctx->user_ip6[2])
+		return false;
+	return ctx->user_ip6[3] == 0 || ctx->user_ip6[3] == bpf_htonl(1);
+}
+
+/*
+ * A native IPv6 destination (neither v4-mapped nor loopback) of an enrolled pod: the mesh carries
+ * IPv4 only, so the connection would leave past the ztunnel, in plaintext and past policy. It is
+ * refused (EPERM) and counted, as tc refuses such packets (lib/steer.h, steer_ingress_v6); a
+ * happy-eyeballs client (RFC 8305) then falls back to IPv4, which the mesh carries. An ICMPv6
+ * (ping) socket is left to tc, which lets ICMPv6 through. Pods not enrolled are not touched.
+ */
+static __always_inline bool capture_v6_refused(struct bpf_sock_addr *ctx)
+{
+	struct ambit_enrolled *en = NULL;
+
+	if (ctx->protocol == IPPROTO_ICMPV6 || capture_v6_loopback(ctx))
+		return false;
+	if (!capture_enrolled_cgroup(&en) || !en)
+		return false;
+	counter_inc(AMBIT_DROP_IPV6_UNSUPPORTED);
+	return true;
+}
+
 static __always_inline int capture_connect6(struct bpf_sock_addr *ctx)
 {
-	if (!capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2]))
-		return CONNECT_ALLOW;
-	return capture_connect(ctx, true, ctx->user_ip6[3]);
+	if (capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2]))
+		return capture_connect(ctx, true, ctx->user_ip6[3]);
+	return capture_v6_refused(ctx) ? CONNECT_REJECT : CONNECT_ALLOW;
 }
 
 /*
@@ -344,10 +372,14 @@ static __always_inline void capture_sendmsg4(struct bpf_sock_addr *ctx)
 	capture_dns_udp(ctx, false, ctx->user_ip4);
 }
 
-static __always_inline void capture_sendmsg6(struct bpf_sock_addr *ctx)
+/* sendmsg6's verdict: 0 makes sendmsg() fail with EPERM. */
+static __always_inline int capture_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	if (capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2]))
+	if (capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2])) {
 		capture_dns_udp(ctx, true, ctx->user_ip6[3]);
+		return CONNECT_ALLOW;
+	}
+	return capture_v6_refused(ctx) ? CONNECT_REJECT : CONNECT_ALLOW;
 }
 
 /* recvmsg (UDP): the proxy's answers show as from the server the pod asked. */
