@@ -18,8 +18,10 @@
  * namespace of its own (socket look-ups see only its listener). libFuzzer's coverage is the
  * harness's plus the verdicts reached (see outcomes below); the program's own branches are not
  * instrumented, so the seeds carry most of the reach.
- * Seeds: tests/fuzz/corpus/fuzz_bpf/ (gen_seeds.c: SYNs, established segments, UDP, ARP, IPv6,
- * IP options, fragments, spoofed sources, the DNS query).
+ * Seeds: tests/fuzz/corpus/fuzz_bpf/ (gen_seeds.c: SYNs, established segments, UDP, ARP, IP
+ * options, fragments, spoofed sources, the DNS query; IPv6 from the enrolled pod's veth, the other
+ * pod's and the uplink, cut short and behind extension headers). The netns has no routes to the
+ * pods, so IPv6 to a pod is judged as routed nowhere (test_steer routes it).
  */
 #include <errno.h>
 #include <stdbool.h>

@@ -11,7 +11,8 @@
  *                 answers (nghttp2 server: messages and grpc-status trailers, trailers-only
  *                 errors, resets, GOAWAY)
  *   fuzz_spiffe   certificates of the project's CA (ca_issue), PEM and DER
- *   fuzz_bpf      Ethernet frames: SYNs, segments, UDP, ARP, IPv6, options, fragments
+ *   fuzz_bpf      Ethernet frames: SYNs, segments, UDP, ARP, options, fragments; IPv6 TCP, UDP,
+ *                 ND, MLD behind Hop-by-Hop, spoofed, cut
  *   fuzz_ipc      agent socket requests, framed as ipc_write_frame frames them
  *   fuzz_snapshot a snapshot as the agent encodes it (snapshot_encode), policies included
  *   fuzz_tls_hello ClientHellos of an OpenSSL client: with and without SNI, TLS 1.2 only,
@@ -36,6 +37,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/ip6.h>
 #include <netinet/tcp.h>
 #include <linux/if_ether.h>
 #include <ldns/ldns.h>
@@ -493,6 +495,84 @@ static void packet(const char *name, struct pkt p)
 #define SYN 0x02
 #define ACK 0x10
 
+/*
+ * An IPv6 frame (fixed header, an optional 8-byte extension header @ext before @nexthdr, then
+ * 20 bytes of TCP, 8 of UDP or 24 of ICMPv6 @icmp), as test_steer's steer_fixture_build6.
+ */
+struct pkt6 {
+	uint8_t ifpick, version, ext_nexthdr, nexthdr, icmp;
+	bool ext;
+	const char *saddr, *daddr;
+	size_t truncate;
+};
+
+static void packet6(const char *name, struct pkt6 p)
+{
+	uint8_t buf[128] = {0};
+	size_t l3 = 1 + ETH_HLEN, ext = p.ext ? 8 : 0, l4 = l3 + sizeof(struct ip6_hdr) + ext;
+	size_t l4_len = p.nexthdr == IPPROTO_TCP   ? sizeof(struct tcphdr)
+			: p.nexthdr == IPPROTO_UDP ? 8
+						   : 24;
+	struct ethhdr eth = {.h_proto = htons(ETH_P_IPV6)};
+	struct ip6_hdr ip6 = {.ip6_hlim = 64};
+
+	buf[0] = p.ifpick;
+	ip6.ip6_flow = htonl((uint32_t)(p.version ? p.version : 6) << 28);
+	ip6.ip6_plen = htons((uint16_t)(ext + l4_len));
+	ip6.ip6_nxt = p.ext ? p.ext_nexthdr : p.nexthdr;
+	if (inet_pton(AF_INET6, p.saddr, &ip6.ip6_src) != 1 ||
+	    inet_pton(AF_INET6, p.daddr, &ip6.ip6_dst) != 1)
+		die(name);
+	memcpy(buf + 1, &eth, sizeof(eth));
+	memcpy(buf + l3, &ip6, sizeof(ip6));
+	if (p.ext) {
+		/* Hop-by-Hop with Router Alert and PadN; the same bytes pass for another header. */
+		const uint8_t hdr[8] = {p.nexthdr, 0, 5, 2, 0, 0, 1, 0};
+
+		memcpy(buf + l3 + sizeof(ip6), hdr, sizeof(hdr));
+	}
+	if (p.nexthdr == IPPROTO_TCP) {
+		struct tcphdr tcp = {
+		    .source = htons(40000), .dest = htons(80), .doff = 5, .syn = 1};
+
+		memcpy(buf + l4, &tcp, sizeof(tcp));
+	} else if (p.nexthdr == IPPROTO_UDP) {
+		uint16_t udp[4] = {htons(40000), htons(53), htons(8), 0};
+
+		memcpy(buf + l4, udp, sizeof(udp));
+	} else {
+		buf[l4] = p.icmp;
+		memcpy(buf + l4 + 8, &ip6.ip6_dst, 16);
+	}
+	put("fuzz_bpf", name, buf, p.truncate ? 1 + p.truncate : l4 + l4_len);
+}
+
+/* IPv6 (fuzz_bpf's ifpick 2 is the enrolled pod 10.1.0.9's veth): refused but for ICMPv6. */
+static void gen_bpf6(void)
+{
+	/* ifpick, version, ext_nexthdr, nexthdr, icmp, ext, saddr, daddr, cut */
+	static const struct {
+		const char *name;
+		struct pkt6 p;
+	} pkts[] = {
+	    {"ipv6_tcp_from_enrolled", {2, 0, 0, 6, 0, false, "fd00:1::9", "fd00:3::1", 0}},
+	    {"ipv6_udp_from_enrolled", {2, 0, 0, 17, 0, false, "fe80::9", "ff02::1:2", 0}},
+	    {"ipv6_tcp_to_pod", {0, 0, 0, 6, 0, false, "fd00:3::1", "fd00:1::9", 0}},
+	    {"ipv6_udp_from_plain_pod", {1, 0, 0, 17, 0, false, "fd00:1::5", "fd00:3::1", 0}},
+	    {"ipv6_nd_from_enrolled", {2, 0, 0, 58, 135, false, "fe80::9", "ff02::1:ff00:1", 0}},
+	    {"ipv6_dad_from_enrolled", {2, 0, 0, 58, 135, false, "::", "ff02::1:ff00:9", 0}},
+	    {"ipv6_echo_spoofed", {2, 0, 0, 58, 128, false, "fd00:1::9", "fd00:3::1", 0}},
+	    {"ipv6_mld_hopopts", {2, 0, 0, 58, 143, true, "fe80::9", "ff02::16", 0}},
+	    {"ipv6_tcp_behind_fragment", {2, 0, 44, 6, 0, true, "fe80::9", "fd00:3::1", 0}},
+	    {"ipv6_header_cut", {0, 0, 0, 6, 0, false, "fd00:3::1", "fd00:1::9", ETH_HLEN + 39}},
+	    {"ipv6_payload_cut", {2, 0, 0, 6, 0, false, "fe80::9", "fd00:3::1", ETH_HLEN + 40}},
+	    {"ipv6_version_4", {1, 4, 0, 6, 0, false, "fd00:1::5", "fd00:3::1", 0}},
+	};
+
+	for (size_t i = 0; i < sizeof(pkts) / sizeof(pkts[0]); i++)
+		packet6(pkts[i].name, pkts[i].p);
+}
+
 /* From 10.1.0.5's veth, the DNS query fuzz_bpf's kernel holds an answer to (bpf_dns.h). */
 static void dns_packet(void)
 {
@@ -531,7 +611,8 @@ static void gen_bpf(void)
 	    {"other_node_pod", {0, 0, 0, 6, 0, "10.9.0.1", "10.2.0.9", 40000, 80, SYN, 0}},
 	    {"udp_enrolled", {0, 0, 0, 17, 0, "10.9.0.1", "10.1.0.9", 5353, 53, 0, 0}},
 	    {"arp", {1, ETH_P_ARP, 0, 6, 0, "10.1.0.6", "10.1.0.9", 0, 0, 0, 0}},
-	    {"ipv6", {0, ETH_P_IPV6, 0, 6, 0, "10.9.0.1", "10.1.0.9", 1, 2, SYN, 0}},
+	    {"ipv6_ethertype_ipv4_header",
+	     {0, ETH_P_IPV6, 0, 6, 0, "10.9.0.1", "10.1.0.9", 1, 2, SYN, 0}},
 	    {"ip_options", {0, 0, 6, 6, 0, "10.9.0.1", "10.1.0.9", 40000, 80, SYN, 0}},
 	    {"options_past_end",
 	     {0, 0, 15, 6, 0, "10.9.0.1", "10.1.0.9", 40000, 80, SYN, ETH_HLEN + 40}},
@@ -543,6 +624,7 @@ static void gen_bpf(void)
 	for (size_t i = 0; i < sizeof(pkts) / sizeof(pkts[0]); i++)
 		packet(pkts[i].name, pkts[i].p);
 	dns_packet();
+	gen_bpf6();
 }
 
 /* ---- agent socket requests ---- */
