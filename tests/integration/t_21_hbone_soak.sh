@@ -86,6 +86,9 @@ wait_for 20 sink_up || fail "the sink does not listen"
 # The sink as a Service of its own, its port declared TCP, and namespace mesh's waypoint in front
 # of its Services: the soak's connections go client -> node1's ztunnel -> waypoint -> node2's
 # ztunnel -> sink.
+# A waypoint closes a TCP connection idle for the DestinationRule's connectionPool.tcp.idleTimeout,
+# an hour by default as Istio's (Envoy's): the soak, idle an hour in `make bench`, raises it as a
+# user with long-lived idle connections does.
 cat >"$TMP/sink.yaml" <<'YAML'
 apiVersion: v1
 kind: Service
@@ -93,6 +96,15 @@ metadata: {name: sink, namespace: mesh}
 spec:
   selector: {app: server}
   ports: [{name: tcp-sink, port: 9100}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: sink, namespace: mesh}
+spec:
+  host: sink.mesh.svc.cluster.local
+  trafficPolicy:
+    connectionPool:
+      tcp: {idleTimeout: 24h}
 YAML
 out=$(actl apply -f "$TMP/sink.yaml" 2>&1) || fail "apply the sink Service: $out"
 sink_ip=$(actl get svc sink -n mesh -o json | jq -r .spec.clusterIP)
