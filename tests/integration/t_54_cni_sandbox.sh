@@ -6,7 +6,9 @@
 # brings a node back with its pods, pins and traffic (what stays closed meanwhile is t_53's).
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd jq curl
-export AMBIT_KUBELET_BACKOFF_MS=300
+# A back-off base that shows a crash loop in seconds (the kubelet's is 10 s) and leaves a
+# failing sandbox's tries up to 1 s apart, room to look between two of them.
+export AMBIT_KUBELET_BACKOFF_MS=1000
 cluster_up manifests
 RUN=/run/ambit/$CLUSTER
 IPAM=$RUN/node2/run/cni-ipam/ambit-pods
@@ -56,17 +58,27 @@ reason=$(pod_field mesh/late reason)
 expect_contains "$reason" "FailedCreatePodSandBox" "the reason of a failed sandbox"
 expect_contains "$reason" 'plugin type="ambit-missing-plugin" not found' "the CNI error in the reason"
 expect_contains "$(actl local status)" "ContainerCreating" "local status shows ContainerCreating"
-# Nothing half made between two tries: looked at while the next try is at least 100 ms away
-# (the kubelet makes each try in a child of its own, and keeps answering meanwhile).
+# Nothing half made between two tries: looked at while the pod waits out its back-off (the
+# kubelet makes each try in a child of its own, and keeps answering meanwhile), and counted
+# only if the same back-off still runs after the look (a slow look may meet the next try,
+# which makes the netns again).
+backoff_of() { # the pod's restarts while it waits between two tries, else nothing
+	status_json | jq -r '.pods[] | select(.name == "late") |
+		select(.state == "ContainerCreating" and (.restartInMs // 0) > 0) | .restarts'
+}
 between=0
-for _ in $(seq 100); do
-	st=$(status_json | jq -c '.pods[] | select(.name == "late")')
-	if [ "$(jq -r .state <<<"$st")" = ContainerCreating ] &&
-		[ "$(jq -r '.restartInMs // 0 | floor' <<<"$st")" -ge 100 ]; then
-		[ -e "/run/netns/$late_ns" ] && fail "a failed sandbox left its netns"
-		[ -e "$IPAM/$late_ip" ] && fail "a failed ADD left host-local's reservation of $late_ip (no DEL)"
-		between=1
-		break
+for _ in $(seq 200); do
+	r1=$(backoff_of)
+	if [ -n "$r1" ]; then
+		ns_left=0 ipam_left=0
+		[ -e "/run/netns/$late_ns" ] && ns_left=1
+		[ -e "$IPAM/$late_ip" ] && ipam_left=1
+		if [ "$(backoff_of)" = "$r1" ]; then
+			[ $ns_left = 1 ] && fail "a failed sandbox left its netns"
+			[ $ipam_left = 1 ] && fail "a failed ADD left host-local's reservation of $late_ip (no DEL)"
+			between=1
+			break
+		fi
 	fi
 	sleep 0.05
 done
