@@ -280,6 +280,12 @@ void wp_cluster_limits(const struct wp_cluster *c, struct h1_pool_limits *lim)
 	lim->idle_timeout_ms = (unsigned int)p->http_idle_timeout_ms;
 }
 
+uint64_t wp_cluster_tcp_idle_ms(const struct wp_cluster *c)
+{
+	/* Istio's default when no DestinationRule sets it: an hour (Envoy's TCP proxy's). */
+	return c->policy ? c->policy->pool.tcp_idle_timeout_ms : 3600000;
+}
+
 int wp_upstream_init(struct wp_upstream *u, struct wp_cluster *c, struct loop *l,
 		     struct connector *cn)
 {

@@ -69,6 +69,8 @@ void wp_cluster_record(struct wp_cluster *c, size_t i, enum wp_outcome what, int
 void wp_cluster_sweep(struct wp_cluster *c, uint64_t now_ms);
 /* Envoy's pool limits from the cluster's connectionPool. */
 void wp_cluster_limits(const struct wp_cluster *c, struct h1_pool_limits *lim);
+/* A TCP connection to @c closes after this long with no byte either way (0: never). */
+uint64_t wp_cluster_tcp_idle_ms(const struct wp_cluster *c);
 
 struct transport_peer;
 /*

@@ -1431,6 +1431,7 @@ void wp_engine_sweep(struct wp_engine *e)
 			wp_cluster_sweep(e->view->ups[i].c, now);
 	wp_h2_sweep(e);
 	wp_h2up_sweep(e);
+	wp_tcp_sweep(e);
 	wp_trace_flush(e);
 }
 

@@ -58,6 +58,7 @@ struct wp_engine {
 	struct wp_tcp *tcps;	   /* TCP passthroughs (proxy_tcp.c) */
 	struct sniff *sniffs;	   /* connections whose protocol is undecided (proxy_detect.c) */
 	size_t n_h2downs, n_tcps;
+	uint64_t tcp_swept_ms;		/* when wp_tcp_sweep last looked at the TCP ones */
 	struct wp_tracer *tracer;	/* the span queues and exports, made on first use */
 	struct wp_jwt_cache *jwt_cache; /* the worker's verified JWTs (jwt.h), made on first use */
 };
@@ -340,6 +341,9 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 /* proxy_sni.c: a gateway's TLS PASSTHROUGH connection: its ClientHello's SNI, then TCP. */
 int wp_sni_serve(struct wp_engine *e, struct transport *t);
 void wp_tcp_close_all(struct wp_engine *e);
+/* TCP passthroughs idle (no byte either way) past their cluster's connectionPool.tcp.idleTimeout
+ * close (periodic). */
+void wp_tcp_sweep(struct wp_engine *e);
 
 /* proxy_mirror.c */
 /* Shadows of @r per its route's mirrors (their copies of the head are taken now). */

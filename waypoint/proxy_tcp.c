@@ -8,7 +8,9 @@
  * the other), and each direction stops reading while the other side's queue is above
  * TRANSPORT_HIGH_WATER. The connection ends in one access-log line ("- - -", Envoy's TCP
  * proxy format), and counts in Istio's istio_tcp_* series of its label set (reporter
- * "waypoint"): opened once forwarded, its bytes as they pass, closed at its end.
+ * "waypoint"): opened once forwarded, its bytes as they pass, closed at its end. A connection
+ * with no byte either way for its cluster's DestinationRule connectionPool.tcp.idleTimeout (an
+ * hour by default, 0 for none: Envoy's TCP proxy idle_timeout) is closed, both sides with a FIN.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,6 +33,7 @@ struct wp_tcp {
 	char *sni;	    /* a gateway's TLS passthrough: the ClientHello's server name */
 	struct timespec start_wall;
 	uint64_t start_ms, bytes_in, bytes_out;
+	uint64_t active_ms, idle_ms; /* the last byte either way; the idle timeout (0: none) */
 	bool down_eof, up_eof, opened, ended;
 	struct wp_tcp *next, *prev;
 };
@@ -163,6 +166,7 @@ static size_t down_data(void *arg, const char *data, size_t len)
 	struct wp_tcp *x = arg;
 
 	x->bytes_in += len;
+	x->active_ms = loop_now_ms(x->e->loop);
 	wp_stats_tcp_bytes(x->e->o.stats, x->series, 0, len);
 	return splice(x, x->down, x->up, data, len);
 }
@@ -172,6 +176,7 @@ static size_t up_data(void *arg, const char *data, size_t len)
 	struct wp_tcp *x = arg;
 
 	x->bytes_out += len;
+	x->active_ms = loop_now_ms(x->e->loop);
 	wp_stats_tcp_bytes(x->e->o.stats, x->series, len, 0);
 	return splice(x, x->up, x->down, data, len);
 }
@@ -294,7 +299,7 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 	x->host = -1;
 	x->view = e->view;
 	x->view->users++;
-	x->start_ms = loop_now_ms(e->loop);
+	x->start_ms = x->active_ms = loop_now_ms(e->loop);
 	clock_gettime(CLOCK_REALTIME, &x->start_wall);
 	x->next = e->tcps;
 	if (e->tcps)
@@ -311,6 +316,7 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 		goto fail;
 	}
 	wp_cluster_limits(c, &lim);
+	x->idle_ms = wp_cluster_tcp_idle_ms(c);
 	/* No Host on a TCP connection: DYNAMIC_DNS is HTTP's (Istio's too). */
 	if (wp_cluster_dst(c, (size_t)x->host, &x->peer, NULL, &dst)) {
 		why = "no destination for the entry (not in its addresses, or DYNAMIC_DNS)";
@@ -337,6 +343,23 @@ fail:
 		 x->sni ? x->sni : "");
 	end(x, true, x->svc < 0 || !c ? "NR" : "UH");
 	return 0;
+}
+
+/* Swept once a second rather than timed: a connection costs no timer. */
+#define TCP_SWEEP_MS 1000
+
+void wp_tcp_sweep(struct wp_engine *e)
+{
+	uint64_t now = loop_now_ms(e->loop);
+
+	if (now - e->tcp_swept_ms < TCP_SWEEP_MS)
+		return;
+	e->tcp_swept_ms = now;
+	for (struct wp_tcp *x = e->tcps, *n; x; x = n) {
+		n = x->next;
+		if (x->idle_ms && now - x->active_ms >= x->idle_ms)
+			end(x, false, NULL);
+	}
 }
 
 void wp_tcp_close_all(struct wp_engine *e)

@@ -315,7 +315,17 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 	if (!w->loop || !w->ls || !w->stats)
 		goto fail;
 	if (w->mesh) {
-		w->pool = hbone_pool_create(w->loop, NULL);
+		struct hbone_limits lim;
+
+		/*
+		 * An HBONE stream into the waypoint has no idle deadline of its own: what it
+		 * carries does, HTTP's (--idle-timeout, --stream-idle-timeout) or TCP's (the
+		 * destination's connectionPool.tcp.idleTimeout), and the ztunnel's one would
+		 * override a DestinationRule that asks for longer.
+		 */
+		hbone_limits_default(&lim);
+		lim.stream_idle_s = 0;
+		w->pool = hbone_pool_create(w->loop, &lim);
 		/* The destinations see the waypoint's address, as in Istio (its pod IP). */
 		w->cn = w->pool ? connector_hbone_new(w->loop, w->pool, L7_HBONE_PORT,
 						      getenv("POD_IP"), wp_mesh_creds, w->mesh)

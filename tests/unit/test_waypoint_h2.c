@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -86,6 +87,11 @@ static const char world_yaml[] =
 	"    retries: {attempts: 2, retryOn: unavailable}\n"
 	"    route: [{destination: {host: greeter, subset: v1}}]\n"
 	"  - route: [{destination: {host: greeter, subset: v1}}]\n---\n"
+	"apiVersion: v1\nkind: Service\nmetadata: {name: rawidle, namespace: shop}\n"
+	"spec: {selector: {app: raw}, ports: [{port: 9000}]}\n---\n"
+	"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+	"metadata: {name: rawidle, namespace: shop}\n"
+	"spec:\n  host: rawidle\n  trafficPolicy: {connectionPool: {tcp: {idleTimeout: 1s}}}\n---\n"
 	"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
 	"metadata: {name: raw, namespace: shop}\n"
 	"spec:\n  hosts: [raw]\n  tcp:\n"
@@ -701,6 +707,45 @@ static void test_tcp_passthrough(void **state)
 	client_free(&c);
 }
 
+/* Echoed back through the waypoint: the connection is spliced and open. */
+static struct backend *tcp_open(struct client *c, const char *svc)
+{
+	static const char hello[] = "\x16\x03\x01 not http\n";
+
+	c->down = down_new(svc, 9000);
+	transport_mem_input(c->down, hello, sizeof(hello) - 1);
+	pump(c);
+	assert_int_equal(c->in.len, sizeof(hello) - 1);
+	assert_false(transport_mem_closed(c->down, NULL));
+	return &W.ups[W.n_ups - 1];
+}
+
+/*
+ * connectionPool.tcp.idleTimeout (Envoy's TCP proxy idle_timeout): a spliced connection with no
+ * byte either way for it is closed on both sides with a FIN; one under the default, an hour,
+ * stays open meanwhile.
+ */
+static void test_tcp_idle_timeout(void **state)
+{
+	struct client quick = {0}, dflt = {0};
+	struct backend *bq = tcp_open(&quick, "rawidle"), *bd = tcp_open(&dflt, "raw");
+	bool reset = true;
+
+	for (int i = 0; i < 100 && !transport_mem_closed(quick.down, NULL); i++) {
+		usleep(50 * 1000);
+		pump(&quick);
+		wp_engine_sweep(W.e);
+	}
+	assert_true(transport_mem_closed(quick.down, &reset));
+	assert_false(reset);
+	assert_true(transport_mem_closed(bq->t, &reset));
+	assert_false(reset);
+	assert_false(transport_mem_closed(dflt.down, NULL));
+	assert_false(transport_mem_closed(bd->t, NULL));
+	client_free(&quick);
+	client_free(&dflt);
+}
+
 /*
  * Header limits as HTTP/1.1's (http_fields.h): a 9 KB value passes (there was an 8 KiB cap of
  * one value), 61 KiB of headers or 101 fields get 431 without going upstream, and the client's
@@ -908,6 +953,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_http1_upgraded_to_h2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_detect_http1_byte_by_byte, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tcp_passthrough, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tcp_idle_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_h2_header_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_h2_response_over_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_h2_stream_id_backwards, setup, teardown),
