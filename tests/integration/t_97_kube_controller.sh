@@ -12,7 +12,10 @@
 #  - `ambitctl apply -f` of an object kubectl created first: no 409, applied;
 #  - an object ambit's loader refuses is not taken (a Warning Event; the mesh serves on);
 #  - `kubectl create namespace demo`, `ambitctl apply -n demo`: its pods; `kubectl delete
-#    namespace demo`: its pods go.
+#    namespace demo`: its pods go;
+#  - kubectl's writes back to back (create then label a namespace; delete a namespace while
+#    the controller starts the pod of a Deployment just applied there): the label stays, the
+#    deleted namespace and its pods go and do not come back.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd python3 curl jq
 KUBECTL=${KUBECTL:-/usr/bin/kubectl}
@@ -189,6 +192,48 @@ actl apply -n demo -f "$run/demo.yaml" --cluster "$CLUSTER" >&2 || fail "ambitct
 wait_for 60 pods_are demo web- web-0 || fail "demo's pod: $(pods_of demo web-)"
 kc delete namespace demo >&2 || fail "kubectl delete namespace demo"
 wait_for 60 pods_are demo "" "" || fail "demo's pods after its namespace went: $(pods_of demo '')"
+
+# --- kubectl's writes back to back, each landing while the controller works on the one before ----
+# The mirror writes the store back into the API server after each import: a write kubectl made
+# after that import (a label just after the create; a namespace deleted while its new pods
+# start) is taken in first, never written over or made again.
+ns_labelled() {
+	local v
+	v=$(kc get namespace "$1" -o jsonpath='{.metadata.labels.istio\.io/dataplane-mode}')
+	[ "$v" = ambient ] &&
+		grep -qs 'istio.io/dataplane-mode.*ambient' "$run/state/_cluster/namespace/$1.yaml"
+}
+ns_gone() {
+	! kc get namespace "$1" >/dev/null 2>&1 && pods_are "$1" "" "" &&
+		[ ! -e "$run/state/_cluster/namespace/$1.yaml" ]
+}
+for i in 1 2 3; do
+	kc create namespace "race$i" >&2 && kc label namespace "race$i" istio.io/dataplane-mode=ambient >&2 ||
+		fail "kubectl create and label namespace race$i"
+done
+for i in 1 2 3; do
+	wait_for 30 ns_labelled "race$i" ||
+		fail "namespace race$i lost the label kubectl gave it just after creating it:" \
+			"$(kc get namespace "race$i" --show-labels 2>&1)"
+done
+# A Deployment kubectl applies: once imported, the cluster starts its pod (the kubelets, then
+# the mirror again with the pod Running); the namespace deleted right then.
+for i in 1 2 3; do
+	kc apply --validate=false -n "race$i" -f "$run/demo.yaml" >&2 || fail "kubectl apply -n race$i"
+	wait_for 30 grep -q "Deployment race$i/web imported" "$run/logs/kube-controller.log" ||
+		fail "the controller did not import race$i's Deployment"
+	kc delete namespace "race$i" >&2 || fail "kubectl delete namespace race$i"
+done
+for i in 1 2 3; do
+	wait_for 60 ns_gone "race$i" ||
+		fail "namespace race$i, deleted just after a change, is back or kept its pods:" \
+			"$(kc get namespace "race$i" 2>&1); pods: $(pods_of "race$i" '')"
+done
+sleep 2
+for i in 1 2 3; do
+	ns_gone "race$i" || fail "namespace race$i came back after it was gone"
+done
+
 # The mirror's own objects, as it wrote them, are never taken for kubectl's.
 ctl_log=$(cat "$run/logs/kube-controller.log")
 for o in "Namespace mesh" "Deployment mesh/server" "Service mesh/server" "ServiceAccount mesh/client" \

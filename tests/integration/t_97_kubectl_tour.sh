@@ -32,7 +32,9 @@ printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: tour\n' >"$WORK/clus
 export AMBIT_LOCAL_KUBE=1 CLUSTER_INGRESS=1
 cluster_up "$WORK/cluster" 2 2> >(tee "$WORK/up.log" >&2)
 trap 'kill $pf_pid 2>/dev/null; rm -rf "$WORK"; on_exit' EXIT
-grep -q "export KUBECONFIG=" "$WORK/up.log" || fail "local up --kube did not print export KUBECONFIG="
+# tee runs beside the shell (a process substitution): its file may trail the command's end.
+wait_for 10 grep -q "export KUBECONFIG=" "$WORK/up.log" ||
+	fail "local up --kube did not print export KUBECONFIG="
 KUBECONFIG=$(actl local kubeconfig --cluster "$CLUSTER") || fail "local kubeconfig"
 export KUBECONFIG
 server=$(awk '$1 == "server:" {print $2; exit}' "$KUBECONFIG")

@@ -468,6 +468,36 @@ static void test_import(void **state)
 	cJSON_Delete(want);
 }
 
+/*
+ * kmirror_holds: whether the server's object, whoever wrote it, says what the store does. A
+ * namespace kubectl made and the controller imported holds it; once `kubectl label` added a
+ * label after that import, it no longer does (the mirror then leaves it to the next import).
+ */
+static void test_holds(void **state)
+{
+	char err[256];
+	cJSON *want = kmirror_from_yaml("apiVersion: v1\nkind: Namespace\nmetadata:\n"
+					"  name: shop\n  labels: {team: blue}\n",
+					NULL, err, sizeof(err));
+	cJSON *have = parse("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{"
+			    "\"name\":\"shop\",\"uid\":\"u-1\",\"resourceVersion\":\"7\","
+			    "\"labels\":{\"team\":\"blue\",\"kubernetes.io/metadata.name\":"
+			    "\"shop\"}},\"status\":{\"phase\":\"Active\"}}");
+
+	assert_non_null(want);
+	assert_int_equal(kmirror_seal(want), 0);
+	assert_int_equal(kmirror_holds(have, want), 1);
+	cJSON_AddStringToObject(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(have, "metadata"), "labels"),
+	    "istio.io/dataplane-mode", "ambient");
+	assert_int_equal(kmirror_holds(have, want), 0);
+	/* An unsealed want says nothing to compare with. */
+	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(want, "metadata"), "annotations");
+	assert_int_equal(kmirror_holds(have, want), 0);
+	cJSON_Delete(have);
+	cJSON_Delete(want);
+}
+
 /* A running pod's start time is the one the server holds: the same JSON on every mirror. */
 static void test_keep_start(void **state)
 {
@@ -548,12 +578,19 @@ static void test_rank(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_template_hash), cmocka_unit_test(test_owned_pod),
-	    cmocka_unit_test(test_pending_pod),	  cmocka_unit_test(test_bare_pod),
-	    cmocka_unit_test(test_seal),	  cmocka_unit_test(test_decide),
-	    cmocka_unit_test(test_from_yaml),	  cmocka_unit_test(test_service_ip),
-	    cmocka_unit_test(test_rank),	  cmocka_unit_test(test_import),
-	    cmocka_unit_test(test_keep_start),	  cmocka_unit_test(test_deployment_status),
+	    cmocka_unit_test(test_template_hash),
+	    cmocka_unit_test(test_owned_pod),
+	    cmocka_unit_test(test_pending_pod),
+	    cmocka_unit_test(test_bare_pod),
+	    cmocka_unit_test(test_seal),
+	    cmocka_unit_test(test_decide),
+	    cmocka_unit_test(test_from_yaml),
+	    cmocka_unit_test(test_service_ip),
+	    cmocka_unit_test(test_rank),
+	    cmocka_unit_test(test_import),
+	    cmocka_unit_test(test_holds),
+	    cmocka_unit_test(test_keep_start),
+	    cmocka_unit_test(test_deployment_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -87,8 +87,59 @@ int kube_reconcile_lock(const struct ctl_cluster *c)
 	return store_flock(path);
 }
 
-/* What the server holds of every imported kind: items (with kind and apiVersion) in @items. */
-static int list_imported(const struct kconn *k, cJSON *items, bool listed[])
+/* The last import's view (kube_import_saw): "group/kind/ns/name" keys, and its rv. */
+static cJSON *saw;
+static uint64_t saw_rv;
+
+static bool saw_key(char *buf, size_t len, const char *group, const char *kind, const char *ns,
+		    const char *name)
+{
+	return !str_fmt(buf, len, "%s/%s/%s/%s", group, kind, ns ?: "", name);
+}
+
+bool kube_import_saw(const char *group, const char *kind, const char *ns, const char *name)
+{
+	char key[1200];
+
+	return saw && saw_key(key, sizeof(key), group, kind, ns, name) &&
+	       cJSON_GetObjectItemCaseSensitive(saw, key);
+}
+
+uint64_t kube_import_rv(void)
+{
+	return saw_rv;
+}
+
+/* The listed @items as the import's view; on failure none (the mirror then knows nothing). */
+static void saw_take(const cJSON *items, uint64_t rv, bool ok)
+{
+	const cJSON *it;
+
+	cJSON_Delete(saw);
+	saw = NULL;
+	saw_rv = 0;
+	if (!ok || !(saw = cJSON_CreateObject()))
+		return;
+	cJSON_ArrayForEach(it, items)
+	{
+		const char *ns = kjson_str(it, "metadata", "namespace");
+		const char *name = kjson_str(it, "metadata", "name");
+		char group[256], key[1200];
+
+		config_api_group(kjson_str(it, "apiVersion", NULL) ?: "", group, sizeof(group));
+		if (name &&
+		    saw_key(key, sizeof(key), group, kjson_str(it, "kind", NULL) ?: "", ns, name) &&
+		    !cJSON_GetObjectItemCaseSensitive(saw, key))
+			cJSON_AddBoolToObject(saw, key, true);
+	}
+	saw_rv = rv;
+}
+
+/*
+ * What the server holds of every imported kind: items (with kind and apiVersion) in @items,
+ * and in *@rv the oldest of the lists' resourceVersions (any change past it came after).
+ */
+static int list_imported(const struct kconn *k, cJSON *items, bool listed[], uint64_t *rv)
 {
 	const char *kind, *group;
 	bool namespaced;
@@ -117,6 +168,11 @@ static int list_imported(const struct kconn *k, cJSON *items, bool listed[])
 			return code ? -EIO : -ECONNREFUSED;
 		}
 		av = kjson_str(list, "apiVersion", NULL);
+		const char *lrv = kjson_str(list, "metadata", "resourceVersion");
+		uint64_t v = lrv ? strtoull(lrv, NULL, 10) : 0;
+
+		if (!v || !*rv || v < *rv)
+			*rv = v ? v : 1; /* none given: nothing past 1 is trusted */
 		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items"))
 		{
 			cJSON *c = cJSON_Duplicate(it, true);
@@ -343,9 +399,11 @@ int kube_import(const struct ctl_cluster *c, bool *changed)
 	bool listed[128] = {0};
 	cJSON *items = cJSON_CreateArray(), *gone = cJSON_CreateArray();
 	const cJSON *it;
+	uint64_t list_rv = 0;
 	int lock, ret, saved = -1, n = 0;
 
 	*changed = false;
+	saw_take(NULL, 0, false);
 	if (!c->kube)
 		return 0;
 	if (!items || !gone) {
@@ -364,7 +422,8 @@ int kube_import(const struct ctl_cluster *c, bool *changed)
 	ret = cluster_kube_enter(c, &k, &saved);
 	if (ret)
 		goto out;
-	ret = list_imported(&k, items, listed);
+	ret = list_imported(&k, items, listed, &list_rv);
+	saw_take(items, list_rv, !ret);
 	/*
 	 * Deletions only when the last mirror went through: then all of the store is in the API,
 	 * and what the API lacks, someone deleted there.

@@ -31,6 +31,7 @@ struct mobj {
 	cJSON *got;			      /* the server's answer to a write, or NULL */
 	struct ctl_pod *pod;		      /* the plan's pod it is, or NULL */
 	size_t seq;			      /* order of the wanted: the first of two stands */
+	bool left; /* another hand deleted or changed it since the import: not written */
 };
 
 struct mirror {
@@ -523,6 +524,12 @@ static int put_status(const struct kconn *k, struct mobj *o, const cJSON *cur, c
 	cJSON_AddItemToObject(body, "status", st);
 	code = kube_call(k, "PUT", sub, body, &resp);
 	cJSON_Delete(body);
+	/* Deleted or changed since it was read (`kubectl delete namespace`): left to import. */
+	if (code == 404 || code == 409) {
+		free(resp);
+		o->left = true;
+		return 0;
+	}
 	if (code != 200) {
 		int ret = write_failed(o, "setting the status of", code, resp);
 
@@ -540,7 +547,17 @@ static int write_status(const struct kconn *k, struct mobj *o, const cJSON *cur,
 	    cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o->want, "status"), true));
 }
 
-/* Replaces @o's object at @path, which its create found there, at the server's version. */
+/* A write's answer when another hand deleted or changed the object since it was read: not
+ * written, left for the next import (kube_mirror's -EAGAIN). */
+#define LEFT 1
+
+/*
+ * Replaces @o's object at @path, which its create found there, at the server's version, as
+ * `kubectl apply` takes over an object it did not make: the import before the mirror took what
+ * it held into the store. Changed since that import by another hand (`kubectl label` just
+ * after `kubectl create`) and not to what the store holds, it is left for the next import:
+ * LEFT. Else the HTTP status, 0 when none.
+ */
 static long adopt(const struct kconn *k, struct mobj *o, const char *path, char **resp)
 {
 	cJSON *md = cJSON_GetObjectItemCaseSensitive(o->want, "metadata"), *cur;
@@ -553,6 +570,11 @@ static long adopt(const struct kconn *k, struct mobj *o, const char *path, char 
 	free(*resp);
 	*resp = NULL;
 	rv = kjson_str(cur, "metadata", "resourceVersion");
+	if (rv && kube_import_rv() && strtoull(rv, NULL, 10) > kube_import_rv() &&
+	    kmirror_holds(cur, o->want) == 0) {
+		cJSON_Delete(cur);
+		return LEFT;
+	}
 	cJSON_DeleteItemFromObjectCaseSensitive(md, "resourceVersion");
 	if (!rv || !cJSON_AddStringToObject(md, "resourceVersion", rv)) {
 		cJSON_Delete(cur);
@@ -562,6 +584,16 @@ static long adopt(const struct kconn *k, struct mobj *o, const char *path, char 
 	code = kube_call(k, "PUT", path, o->want, resp);
 	cJSON_DeleteItemFromObjectCaseSensitive(md, "resourceVersion");
 	return code;
+}
+
+/* Whether a 404's Status @resp says the namespace is not found (not the kind's collection). */
+static bool ns_not_found(const char *resp)
+{
+	cJSON *st = resp ? cJSON_Parse(resp) : NULL;
+	bool yes = !strcmp(kjson_str(st, "details", "kind") ?: "", "namespaces");
+
+	cJSON_Delete(st);
+	return yes;
 }
 
 /* Creates, replaces or sets the status of @o as @act says. */
@@ -586,19 +618,34 @@ static int write_one(const struct kconn *k, struct mobj *o, enum kmirror_action 
 			return -ENOMEM;
 		code = kube_call(k, "PUT", path, o->want, &resp);
 		cJSON_DeleteItemFromObjectCaseSensitive(md, "resourceVersion");
+		/* Deleted or changed since the listing: left to import. */
+		if (code == 404 || code == 409)
+			code = LEFT;
+	} else if (kube_import_saw(o->group, o->kind, o->ns, o->name)) {
+		/*
+		 * Another hand's at the import (not the mirror's, or it would have been listed):
+		 * adopted, or left when changed since, or gone since (`kubectl delete`): not made
+		 * again.
+		 */
+		code = adopt(k, o, path, &resp);
+		if (code == 404)
+			code = LEFT;
 	} else {
 		code = kube_call(k, "POST", coll, o->want, &resp);
-		/*
-		 * Made meanwhile by another hand (kubectl): the mirror's content replaces it at the
-		 * server's resourceVersion, as `kubectl apply` takes over an object it did not
-		 * make. The controller (kimport.c) imported it first, so what it had is in the
-		 * store.
-		 */
+		/* Made meanwhile by another hand (kubectl): adopted, or left to import. */
 		if (code == 409) {
 			free(resp);
 			resp = NULL;
 			code = adopt(k, o, path, &resp);
 		}
+		/* Its namespace deleted since the listing (`kubectl delete namespace`). */
+		if (code == 404 && *o->ns && ns_not_found(resp))
+			code = LEFT;
+	}
+	if (code == LEFT) {
+		free(resp);
+		o->left = true;
+		return 0;
 	}
 	if (code != 200 && code != 201) {
 		ret = write_failed(o, verb, code, resp);
@@ -770,6 +817,7 @@ int kube_mirror(const struct ctl_cluster *c, struct ctl_plan *p, const char *sta
 	struct config_diags diags = {0};
 	struct mirror m = {0};
 	struct kconn k = {0};
+	char path[900];
 	int saved = -1, ret;
 
 	if (!c->kube)
@@ -796,11 +844,20 @@ int kube_mirror(const struct ctl_cluster *c, struct ctl_plan *p, const char *sta
 		ret = write_all(&m, &k);
 	if (!ret)
 		ret = deployment_status(&m, &k, p);
+	for (size_t i = 0; !ret && i < m.n; i++)
+		if (m.o[i].left) {
+			/* The rest written; the store takes the other hand's change first. */
+			printf("kube: %s changed in the API server since it was read: "
+			       "taken in first\n",
+			       obj_display(&m.o[i], path, sizeof(path)));
+			ret = -EAGAIN;
+		}
 	cluster_kube_leave(&k, saved);
 	if (!ret)
 		ret = pod_uids(&m);
 out:
-	mirror_mark(c, ret);
+	/* -EAGAIN: the rest of the store is in the API; the next import takes what was left. */
+	mirror_mark(c, ret == -EAGAIN ? 0 : ret);
 	if (ret == -ENOMEM)
 		fprintf(stderr, "ambitctl: kube: out of memory\n");
 	mirror_free(&m);

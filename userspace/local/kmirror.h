@@ -81,6 +81,11 @@ enum kmirror_action kmirror_decide(const cJSON *want, const cJSON *have);
  * mirror wrote it (nothing another hand changed: nothing to import). NULL with errno set.
  */
 cJSON *kmirror_import(const cJSON *have, bool *same);
+/*
+ * Whether the server's object @have holds what @want (sealed) says, whoever wrote it: 1 or 0,
+ * -errno. The mirror takes over an object another hand made only when it does (kmirror.c).
+ */
+int kmirror_holds(const cJSON *have, const cJSON *want);
 /* Order of the writes: Namespaces, CRDs, ServiceAccounts, the rest, Pods; deletes the reverse. */
 int kmirror_rank(const char *kind);
 

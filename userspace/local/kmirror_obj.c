@@ -573,11 +573,30 @@ static bool seals_to(const cJSON *obj, const char *hash)
 	return same;
 }
 
+/* Whether @obj (as kmirror_import makes it) seals to @hash, a Namespace with or without the
+ * label its server's strategy gives it (its own name). */
+static bool holds(const cJSON *obj, const cJSON *have, const char *hash)
+{
+	const char *name = meta_get(have, "labels", "kubernetes.io/metadata.name");
+	const char *kind = kjson_str(have, "kind", NULL);
+	bool same;
+
+	if (seals_to(obj, hash))
+		return true;
+	if (!name || !kind || strcmp(kind, "Namespace"))
+		return false;
+	cJSON *bare = cJSON_Duplicate(obj, true);
+
+	meta_remove(bare, "labels", "kubernetes.io/metadata.name", false);
+	same = bare && seals_to(bare, hash);
+	cJSON_Delete(bare);
+	return same;
+}
+
 cJSON *kmirror_import(const cJSON *have, bool *same)
 {
 	const char *label = meta_get(have, "labels", KMIRROR_LABEL);
 	const char *hash = meta_get(have, "annotations", KMIRROR_HASH_ANNOTATION);
-	const char *name = meta_get(have, "labels", "kubernetes.io/metadata.name");
 	cJSON *obj = cJSON_Duplicate(have, true), *md;
 
 	*same = false;
@@ -598,18 +617,23 @@ cJSON *kmirror_import(const cJSON *have, bool *same)
 	meta_remove(obj, "annotations", KMIRROR_HASH_ANNOTATION, true);
 	if (!label || strcmp(label, KMIRROR_LABEL_VALUE) || !hash)
 		return obj; /* another hand's: all of it is news */
-	if (seals_to(obj, hash)) {
-		*same = true;
-		return obj;
-	}
-	/* A Namespace as its server's strategy labels it (its own name): the mirror's still. */
-	if (name && !strcmp(kjson_str(have, "kind", NULL) ? kjson_str(have, "kind", NULL) : "",
-			    "Namespace")) {
-		cJSON *bare = cJSON_Duplicate(obj, true);
-
-		meta_remove(bare, "labels", "kubernetes.io/metadata.name", false);
-		*same = bare && seals_to(bare, hash);
-		cJSON_Delete(bare);
-	}
+	*same = holds(obj, have, hash);
 	return obj;
+}
+
+int kmirror_holds(const cJSON *have, const cJSON *want)
+{
+	const char *hash = meta_get(want, "annotations", KMIRROR_HASH_ANNOTATION);
+	bool ignored;
+	cJSON *obj;
+	int ret;
+
+	if (!hash)
+		return 0;
+	obj = kmirror_import(have, &ignored);
+	if (!obj)
+		return -errno;
+	ret = holds(obj, have, hash);
+	cJSON_Delete(obj);
+	return ret;
 }

@@ -336,6 +336,15 @@ int kube_resource_version(const struct ctl_cluster *c, uint64_t *rv);
  */
 int kube_import(const struct ctl_cluster *c, bool *changed);
 int kube_reconcile_lock(const struct ctl_cluster *c);
+/*
+ * What the last kube_import of this process saw, for the mirror that follows it: whether the
+ * server held object @group/@kind @ns/@name ("" when cluster-scoped) then, and the server's
+ * resourceVersion then (0 when no import ran or its listing failed: nothing is known). An
+ * object the import saw that is gone, or one changed past that resourceVersion, was deleted or
+ * changed by another hand since: the mirror leaves it for the next import (-EAGAIN).
+ */
+bool kube_import_saw(const char *group, const char *kind, const char *ns, const char *name);
+uint64_t kube_import_rv(void);
 /* Starts `ambitctl local kube-controller` for @c (its log: logs/kube-controller.log). */
 int kube_controller_spawn(const struct ctl_cluster *c);
 /* `local kube-controller` (hidden): imports and reconciles whenever the API server moves. */

@@ -88,13 +88,30 @@ static int reconcile_once(const struct ctl_cluster *c, bool *again);
  * rebind it in running pods). Running pods keep their node, address and veth, but those a
  * rollout restart replaces: they go in one pass and come back in a second.
  */
+/* Tries of a reconcile whose mirror met another hand's change in the API server (-EAGAIN). */
+#define RECONCILE_TRIES 3
+
 int state_reconcile(const struct ctl_cluster *c)
 {
-	bool again = false;
-	int ret = reconcile_once(c, &again);
+	bool again = false, imported;
+	int ret;
 
-	if (!ret && again)
+	for (int t = 1;; t++) {
 		ret = reconcile_once(c, &again);
+		if (!ret && again)
+			ret = reconcile_once(c, &again);
+		if (ret != -EAGAIN || !c->kube || t == RECONCILE_TRIES)
+			break;
+		/* kubectl deleted or changed what the store held since the import: taken in. */
+		ret = kube_import(c, &imported);
+		if (ret)
+			break;
+	}
+	if (ret == -EAGAIN)
+		fprintf(stderr,
+			"ambitctl: kube: the API server kept changing under the mirror "
+			"(%d tries); the controller takes it in next\n",
+			RECONCILE_TRIES);
 	return ret;
 }
 
