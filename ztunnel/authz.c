@@ -253,14 +253,14 @@ static bool decide(const struct snapshot *s, const struct snap_workload *dst, ui
 	struct policy_conn c = {
 	    .dst_uid = dst->uid,
 	    .dst_namespace = dst->namespace,
-	    .dst_ip = dst->ip,
 	    .dst_port = port,
-	    .src_ip = src_ip,
 	    .src_identity = src_identity,
 	};
 	char sip[INET_ADDRSTRLEN], dip[INET_ADDRSTRLEN];
 	bool allow;
 
+	ipaddr_from_v4(&c.dst_ip, dst->ip);
+	ipaddr_from_v4(&c.src_ip, src_ip);
 	policy_evaluate(s->policies, &c, &out->d);
 	policy_decision_name(&out->d, out->name, sizeof(out->name));
 	if (out->d.reason == POLICY_REASON_NO_ALLOW_MATCHED && s->policies)

@@ -1204,6 +1204,13 @@ int config_load_file_opts(struct config *cfg, const char *path, const struct con
  */
 int config_walk_dir(const char *dir, int (*fn)(const char *path, void *arg), void *arg,
 		    struct config_diags *diags);
+/*
+ * Manifest file @file again with Namespace @ns's labels and annotations replaced by @labels and
+ * @annotations (`ambitctl label`), the other documents unchanged in meaning: *@out (malloc'd).
+ * 0 or -errno.
+ */
+int config_emit_ns_labels(const char *file, const char *ns, const struct config_labels *labels,
+			  const struct config_labels *annotations, char **out);
 /* A file, or every *.yaml / *.yml file under a directory (sorted, recursive), with @opts. */
 int config_load_path_opts(struct config *cfg, const char *path, const struct config_load_opts *opts,
 			  struct config_diags *diags);

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "ambit/config.h"
+#include "ambit/ipaddr.h"
 
 struct cJSON;
 
@@ -53,14 +54,10 @@ struct policy_strs {
 	struct policy_str *items;
 };
 
-struct policy_cidr {
-	uint32_t addr; /* network order, already masked */
-	uint32_t mask; /* network order */
-};
-
+/* Prefixes of either family; one that could not be read is family 0 and matches nothing. */
 struct policy_cidrs {
 	size_t n;
-	struct policy_cidr *items;
+	struct ipaddr *items;
 };
 
 struct policy_ports {
@@ -242,9 +239,9 @@ struct policy_set *policy_set_from_json(const struct cJSON *obj, char *err, size
 struct policy_conn {
 	const char *dst_uid;	   /* destination workload "ns/name" */
 	const char *dst_namespace; /* its namespace */
-	uint32_t dst_ip;
+	struct ipaddr dst_ip;
 	uint16_t dst_port; /* workload port */
-	uint32_t src_ip;
+	struct ipaddr src_ip;
 	const char *src_identity; /* "spiffe://td/ns/x/sa/y" from the peer cert, NULL: plaintext */
 };
 
@@ -315,7 +312,7 @@ int policy_deny_src_cidrs(const struct policy_set *ps, const char *uid, const ch
  * @ps, or NULL when none does.
  */
 const struct policy_authz *policy_deny_src_owner(const struct policy_set *ps, const char *uid,
-						 const char *ns, const struct policy_cidr *block);
+						 const char *ns, const struct ipaddr *block);
 
 /* Look-ups: borrowed pointers or NULL. */
 const struct policy_authz *policy_set_find(const struct policy_set *ps, const char *key);

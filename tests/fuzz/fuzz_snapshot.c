@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "ambit/policy.h"
 #include "ambit/snapshot.h"
@@ -34,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct policy_conn c = {.dst_uid = w->uid,
 					.dst_namespace = w->namespace,
 					.dst_port = 9080,
-					.src_ip = 0x0100007f,
+					.src_ip = {AF_INET, 32, {127, 0, 0, 1}},
 					.src_identity = i % 2 ? NULL : "spiffe://td/ns/a/sa/b"};
 		struct policy_decision d;
 		struct policy_cidrs cidrs;

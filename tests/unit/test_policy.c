@@ -169,6 +169,28 @@ static const struct pcase CASES[] = {
     {"notIpBlocks, admitted",
      RAT_ALLOW("  - from:\n    - source:\n        notIpBlocks: [10.98.2.0/24]\n"), D_RAT, 9080,
      ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
+    /* ipBlocks of both families: a block holds addresses of its own family only */
+    {"ipBlocks IPv6 CIDR",
+     RAT_ALLOW("  - from:\n    - source:\n        ipBlocks: [\"2001:db8:1::/48\"]\n"), D_RAT, 9080,
+     ID_PP, "2001:db8:1::7", ALLOW_V, "bookinfo/rat", R_AM},
+    {"ipBlocks IPv6 CIDR, outside",
+     RAT_ALLOW("  - from:\n    - source:\n        ipBlocks: [\"2001:db8:1::/48\"]\n"), D_RAT, 9080,
+     ID_PP, "2001:db8:2::7", DENY_V, "", R_NAM},
+    {"ipBlocks IPv6 CIDR, an IPv4 source",
+     RAT_ALLOW("  - from:\n    - source:\n        ipBlocks: [\"::/0\"]\n"), D_RAT, 9080, ID_PP,
+     IP_PP, DENY_V, "", R_NAM},
+    {"ipBlocks both families, the IPv4 one",
+     RAT_ALLOW("  - from:\n    - source:\n        ipBlocks: [\"2001:db8::/32\", 10.98.1.0/24]\n"),
+     D_RAT, 9080, ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"ipBlocks IPv4-mapped source as IPv4",
+     RAT_ALLOW("  - from:\n    - source:\n        ipBlocks: [10.98.1.0/24]\n"), D_RAT, 9080, ID_PP,
+     "::ffff:10.98.1.5", ALLOW_V, "bookinfo/rat", R_AM},
+    {"notIpBlocks IPv6, an IPv4 source admitted",
+     RAT_ALLOW("  - from:\n    - source:\n        notIpBlocks: [\"2001:db8::/32\"]\n"), D_RAT, 9080,
+     ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
+    {"notIpBlocks IPv6, inside",
+     RAT_ALLOW("  - from:\n    - source:\n        notIpBlocks: [\"2001:db8::/32\"]\n"), D_RAT, 9080,
+     ID_PP, "2001:db8::1", DENY_V, "", R_NAM},
     /* ports */
     {"ports", RAT_ALLOW("  - to:\n    - operation:\n        ports: [\"9080\"]\n"), D_RAT, 9080,
      ID_PP, IP_PP, ALLOW_V, "bookinfo/rat", R_AM},
@@ -386,9 +408,9 @@ static void conn_of(const struct pcase *c, struct policy_conn *conn)
 	memset(conn, 0, sizeof(*conn));
 	conn->dst_uid = WLS[c->dst].uid;
 	conn->dst_namespace = WLS[c->dst].namespace;
-	conn->dst_ip = harness_ip4(ips[c->dst]);
+	assert_int_equal(ipaddr_parse_addr(ips[c->dst], &conn->dst_ip), 0);
 	conn->dst_port = c->port;
-	conn->src_ip = harness_ip4(c->src_ip);
+	assert_int_equal(ipaddr_parse_addr(c->src_ip, &conn->src_ip), 0);
 	conn->src_identity = c->src_id;
 }
 
@@ -775,16 +797,21 @@ static void test_deny_src_cidrs(void **state)
 	ps = compile_yaml(yaml, &cfg, &diags);
 	assert_non_null(ps);
 	assert_int_equal(policy_deny_src_cidrs(ps, WLS[D_RAT].uid, "bookinfo", &out), 0);
-	assert_int_equal(out.n, 1);
-	assert_int_equal(out.items[0].addr, harness_ip4("10.99.0.0"));
-	assert_int_equal(out.items[0].mask, harness_ip4("255.255.255.0"));
+	/* Both families: the agent hands the kernel's IPv4 table the first (fastdrop.c). */
+	assert_int_equal(out.n, 2);
+	assert_true(ipaddr_equal(&out.items[0], &(struct ipaddr){AF_INET, 24, {10, 99, 0, 0}}));
+	assert_true(
+	    ipaddr_equal(&out.items[1], &(struct ipaddr){AF_INET6, 32, {0x20, 0x01, 0x0d, 0xb8}}));
+	assert_string_equal(
+	    policy_deny_src_owner(ps, WLS[D_RAT].uid, "bookinfo", &out.items[1])->key,
+	    "bookinfo/deny-ips");
 	/* `ambitctl policies` charges the kernel entry's drops to the policy that made it. */
 	assert_string_equal(
 	    policy_deny_src_owner(ps, WLS[D_RAT].uid, "bookinfo", &out.items[0])->key,
 	    "bookinfo/deny-ips");
-	out.items[0].mask = harness_ip4("255.255.0.0");
+	out.items[0].len = 16;
 	assert_null(policy_deny_src_owner(ps, WLS[D_RAT].uid, "bookinfo", &out.items[0]));
-	out.items[0] = (struct policy_cidr){harness_ip4("10.50.0.0"), harness_ip4("255.255.0.0")};
+	out.items[0] = (struct ipaddr){AF_INET, 16, {10, 50, 0, 0}};
 	assert_null(policy_deny_src_owner(ps, WLS[D_RAT].uid, "bookinfo", &out.items[0]));
 	assert_null(policy_deny_src_owner(NULL, WLS[D_RAT].uid, "bookinfo", &out.items[0]));
 	free(out.items);

@@ -393,7 +393,10 @@ static bool ztunnel_allows(const struct cell *k, const char *dst_pod, uint32_t s
 	struct policy_conn conn;
 
 	snprintf(uid, sizeof(uid), "shop/%s", dst_pod);
-	conn = (struct policy_conn){uid, "shop", p->ip, 8080, src_ip, src_id};
+	conn = (struct policy_conn){
+	    .dst_uid = uid, .dst_namespace = "shop", .dst_port = 8080, .src_identity = src_id};
+	ipaddr_from_v4(&conn.dst_ip, p->ip);
+	ipaddr_from_v4(&conn.src_ip, src_ip);
 	policy_evaluate(k->zt, &conn, &d);
 	v->audited |= d.n_audit > 0;
 	if (d.verdict == POLICY_VERDICT_ALLOW)

@@ -197,11 +197,12 @@ static int run(size_t nwl, size_t npol)
 		conns[i] = (struct policy_conn){
 		    .dst_uid = dst->uid,
 		    .dst_namespace = dst->ns,
-		    .dst_ip = dst->ip,
 		    .dst_port = (uint16_t)(8000 + rnd(4) * 10),
-		    .src_ip = rnd(8) ? src->ip : htonl(0xc0a80000u | rnd(65536)),
 		    .src_identity = rnd(10) ? src->identity : NULL,
 		};
+		ipaddr_from_v4(&conns[i].dst_ip, dst->ip);
+		ipaddr_from_v4(&conns[i].src_ip,
+			       rnd(8) ? src->ip : htonl(0xc0a80000u | rnd(65536)));
 	}
 	/* Best of five passes: the machine is shared, the minimum is the code's own cost. */
 	t_eval = 1e18;

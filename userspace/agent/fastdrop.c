@@ -89,9 +89,15 @@ static int want_workload(struct want *w, const struct policy_set *ps,
 	}
 	if (err || policy_deny_src_cidrs(ps, wl->uid, wl->namespace, &cidrs))
 		return -ENOMEM;
-	for (size_t i = 0; !err && i < cidrs.n; i++)
-		err = want_deny(w, wl->ip, cidrs.items[i].addr,
-				(unsigned int)__builtin_popcount(cidrs.items[i].mask));
+	/* The kernel's table is IPv4's (an IPv6 source is not let through there at all). */
+	for (size_t i = 0; !err && i < cidrs.n; i++) {
+		uint32_t src;
+
+		if (cidrs.items[i].family != AF_INET)
+			continue;
+		memcpy(&src, cidrs.items[i].a, sizeof(src));
+		err = want_deny(w, wl->ip, src, cidrs.items[i].len);
+	}
 	free(cidrs.items);
 	return err;
 }

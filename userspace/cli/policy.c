@@ -155,7 +155,7 @@ static void kernel_deny(const struct snapshot *s, int fd, struct counts *cs)
 
 	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
 		const struct snap_workload *w = snapshot_workload_by_ip(s, next.dst_ip);
-		struct policy_cidr block = {.addr = next.src_ip};
+		struct ipaddr block;
 		const struct policy_authz *pol;
 		unsigned int bits;
 
@@ -165,7 +165,8 @@ static void kernel_deny(const struct snapshot *s, int fd, struct counts *cs)
 		    bpf_map_lookup_elem(fd, &key, &v))
 			continue;
 		bits = next.prefixlen - 32;
-		block.mask = bits ? htonl(~0u << (32 - bits)) : 0;
+		ipaddr_from_v4(&block, next.src_ip);
+		block.len = (uint8_t)bits; /* the key's source is masked to it */
 		pol = policy_deny_src_owner(s->policies, w->uid, w->namespace, &block);
 		count_kernel(cs, pol ? pol->key : NULL, v.drops);
 	}
@@ -469,9 +470,7 @@ static void check_one(const struct ctl_opts *o, const struct policy_set *ps,
 	struct policy_conn conn = {
 	    .dst_uid = dw->uid,
 	    .dst_namespace = dw->namespace,
-	    .dst_ip = dw->ip,
 	    .dst_port = port,
-	    .src_ip = src_ip,
 	    /* Only an enrolled source reaches the destination over HBONE with its identity. */
 	    .src_identity = via					    ? via->identity
 			    : sw && sw->enrolled && sw->identity[0] ? sw->identity
@@ -479,10 +478,12 @@ static void check_one(const struct ctl_opts *o, const struct policy_set *ps,
 	};
 	struct policy_decision d;
 
+	ipaddr_from_v4(&conn.dst_ip, dw->ip);
+	ipaddr_from_v4(&conn.src_ip, src_ip);
 	policy_evaluate(ps, &conn, &d);
 	policy_decision_name(&d, name, sizeof(name));
 	policy_decision_explain(&d, &conn, why, sizeof(why));
-	inet_ntop(AF_INET, &conn.src_ip, ipb, sizeof(ipb));
+	inet_ntop(AF_INET, &src_ip, ipb, sizeof(ipb));
 	inet_ntop(AF_INET, &dw->ip, dipb, sizeof(dipb));
 	if (o->json) {
 		cJSON *j = cJSON_CreateObject();

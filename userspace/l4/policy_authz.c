@@ -67,14 +67,13 @@ static int sas_from(struct policy_strs *l, const struct config_strings *in, cons
 static int cidrs_from(struct policy_cidrs *l, const struct config_strings *in, bool positive)
 {
 	for (size_t i = 0; i < in->n; i++) {
-		struct policy_cidr cd;
+		struct ipaddr cd;
 		void *p;
 
-		if (policy_cidr_parse(in->items[i], &cd)) {
+		if (ipaddr_parse(in->items[i], &cd)) {
 			if (!positive)
 				continue;
-			cd.addr = POLICY_CIDR_NONE_ADDR;
-			cd.mask = 0;
+			memset(&cd, 0, sizeof(cd)); /* matches nothing */
 		}
 		p = realloc(l->items, (l->n + 1) * sizeof(cd));
 		if (!p)

@@ -62,55 +62,10 @@ bool policy_str_match(const struct policy_str *p, const char *value)
 	return false;
 }
 
-int policy_cidr_parse(const char *text, struct policy_cidr *out)
-{
-	char buf[64], *slash, *end;
-	struct in6_addr a6;
-	struct in_addr a;
-	long len = 32;
-
-	if (!text || strlen(text) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, text);
-	slash = strchr(buf, '/');
-	if (slash) {
-		*slash = '\0';
-		errno = 0;
-		len = strtol(slash + 1, &end, 10);
-		if (!slash[1] || *end || errno)
-			return -EINVAL;
-	}
-	if (inet_pton(AF_INET6, buf, &a6) == 1) {
-		if (len < 0 || len > 128)
-			return -EINVAL;
-		out->addr = POLICY_CIDR_NONE_ADDR;
-		out->mask = 0;
-		return 0;
-	}
-	if (inet_pton(AF_INET, buf, &a) != 1 || len < 0 || len > 32)
-		return -EINVAL;
-	out->mask = len ? htonl(~0u << (32 - len)) : 0;
-	out->addr = a.s_addr & out->mask;
-	return 0;
-}
-
-void policy_cidr_format(const struct policy_cidr *c, char *buf, size_t len)
-{
-	char ip[INET_ADDRSTRLEN];
-	struct in_addr a = {.s_addr = c->addr};
-
-	if (c->addr & ~c->mask) {
-		snprintf(buf, len, "none");
-		return;
-	}
-	inet_ntop(AF_INET, &a, ip, sizeof(ip));
-	snprintf(buf, len, "%s/%d", ip, __builtin_popcount(c->mask));
-}
-
-static bool cidrs_match(const struct policy_cidrs *l, uint32_t ip)
+static bool cidrs_match(const struct policy_cidrs *l, const struct ipaddr *ip)
 {
 	for (size_t i = 0; i < l->n; i++)
-		if ((ip & l->items[i].mask) == l->items[i].addr)
+		if (ipaddr_contains(&l->items[i], ip))
 			return true;
 	return false;
 }
@@ -191,13 +146,13 @@ static bool match_holds(const struct policy_match *m, const struct peer *p)
 		return false;
 	if (m->not_namespaces.n && strs_match(&m->not_namespaces, p->ns))
 		return false;
-	if (m->src_ips.n && !cidrs_match(&m->src_ips, c->src_ip))
+	if (m->src_ips.n && !cidrs_match(&m->src_ips, &c->src_ip))
 		return false;
-	if (m->not_src_ips.n && cidrs_match(&m->not_src_ips, c->src_ip))
+	if (m->not_src_ips.n && cidrs_match(&m->not_src_ips, &c->src_ip))
 		return false;
-	if (m->dst_ips.n && !cidrs_match(&m->dst_ips, c->dst_ip))
+	if (m->dst_ips.n && !cidrs_match(&m->dst_ips, &c->dst_ip))
 		return false;
-	if (m->not_dst_ips.n && cidrs_match(&m->not_dst_ips, c->dst_ip))
+	if (m->not_dst_ips.n && cidrs_match(&m->not_dst_ips, &c->dst_ip))
 		return false;
 	if (m->ports.n && !ports_match(&m->ports, c->dst_port))
 		return false;
@@ -545,7 +500,7 @@ static bool match_only_src_ips(const struct policy_match *m)
  * returns it.
  */
 static int for_each_deny_src(const struct policy_set *ps, const char *uid, const char *ns,
-			     int (*fn)(const struct policy_authz *pol, const struct policy_cidr *c,
+			     int (*fn)(const struct policy_authz *pol, const struct ipaddr *c,
 				       void *arg),
 			     void *arg)
 {
@@ -572,7 +527,7 @@ static int for_each_deny_src(const struct policy_set *ps, const char *uid, const
 				if (!match_only_src_ips(pm))
 					continue;
 				for (size_t k = 0; k < pm->src_ips.n; k++) {
-					if (pm->src_ips.items[k].addr & ~pm->src_ips.items[k].mask)
+					if (!pm->src_ips.items[k].family)
 						continue;
 					ret = fn(pol, &pm->src_ips.items[k], arg);
 					if (ret)
@@ -589,7 +544,7 @@ struct cidr_collect {
 	size_t cap;
 };
 
-static int collect_cidr(const struct policy_authz *pol, const struct policy_cidr *c, void *arg)
+static int collect_cidr(const struct policy_authz *pol, const struct ipaddr *c, void *arg)
 {
 	struct cidr_collect *cc = arg;
 
@@ -622,22 +577,22 @@ int policy_deny_src_cidrs(const struct policy_set *ps, const char *uid, const ch
 }
 
 struct cidr_owner {
-	struct policy_cidr want;
+	struct ipaddr want;
 	const struct policy_authz *found;
 };
 
-static int find_owner(const struct policy_authz *pol, const struct policy_cidr *c, void *arg)
+static int find_owner(const struct policy_authz *pol, const struct ipaddr *c, void *arg)
 {
 	struct cidr_owner *o = arg;
 
-	if (c->addr != o->want.addr || c->mask != o->want.mask)
+	if (!ipaddr_equal(c, &o->want))
 		return 0;
 	o->found = pol;
 	return 1;
 }
 
 const struct policy_authz *policy_deny_src_owner(const struct policy_set *ps, const char *uid,
-						 const char *ns, const struct policy_cidr *block)
+						 const char *ns, const struct ipaddr *block)
 {
 	struct cidr_owner o = {.want = *block};
 

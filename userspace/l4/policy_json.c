@@ -51,11 +51,10 @@ static bool put_cidrs(cJSON *o, const char *k, const struct policy_cidrs *l)
 	if (!(a = cJSON_AddArrayToObject(o, k)))
 		return false;
 	for (size_t i = 0; i < l->n; i++) {
-		char buf[32];
+		char buf[IPADDR_STRLEN];
 		cJSON *s;
 
-		policy_cidr_format(&l->items[i], buf, sizeof(buf));
-		s = cJSON_CreateString(buf);
+		s = cJSON_CreateString(ipaddr_format_prefix(&l->items[i], buf, sizeof(buf)));
 		if (!s || !cJSON_AddItemToArray(a, s)) {
 			cJSON_Delete(s);
 			return false;
@@ -302,10 +301,8 @@ static void hash_strs(struct json_hasher *x, const struct policy_strs *l)
 static void hash_cidrs(struct json_hasher *x, const struct policy_cidrs *l)
 {
 	json_hasher_u64(x, l->n);
-	for (size_t i = 0; i < l->n; i++) {
-		json_hasher_mem(x, &l->items[i].addr, sizeof(l->items[i].addr));
-		json_hasher_mem(x, &l->items[i].mask, sizeof(l->items[i].mask));
-	}
+	for (size_t i = 0; i < l->n; i++)
+		json_hasher_mem(x, &l->items[i], sizeof(l->items[i]));
 }
 
 static void hash_u16s(struct json_hasher *x, const uint16_t *v, size_t n)
@@ -692,14 +689,13 @@ static void dec_strs(struct dec *d, const cJSON *o, const char *k, struct policy
 
 static bool dec_cidr_item(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx)
 {
-	struct policy_cidr *c = item;
+	struct ipaddr *c = item;
 
-	if (cJSON_IsString(it) && !strcmp(it->valuestring, "none")) {
-		c->addr = POLICY_CIDR_NONE_ADDR;
-		c->mask = 0;
-	} else if (!cJSON_IsString(it) || policy_cidr_parse(it->valuestring, c)) {
-		fail(d, "expected an IPv4 CIDR string");
-	}
+	/* "none": an entry read as no address (it matches nothing). */
+	if (cJSON_IsString(it) && !strcmp(it->valuestring, "none"))
+		memset(c, 0, sizeof(*c));
+	else if (!cJSON_IsString(it) || ipaddr_parse(it->valuestring, c))
+		fail(d, "expected a CIDR string (IPv4 or IPv6)");
 	return true;
 }
 

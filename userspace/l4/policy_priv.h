@@ -181,18 +181,8 @@ int policy_mtls_copy(struct policy_mtls *dst, const struct policy_mtls *src);
 int policy_compile_peer_auths(struct policy_comp *c);
 void policy_uids_free(char **u, size_t n);
 
-/*
- * An address list entry that never matches (an IPv6 block: the mesh is IPv4 only). Its address
- * has bits outside its (empty) mask, which no parsed CIDR can have.
- */
-#define POLICY_CIDR_NONE_ADDR 0xffffffffu
-
 /* Parses an Istio pattern into @out (owned strings). 0, -EINVAL (empty) or -ENOMEM. */
 int policy_str_init(struct policy_str *out, const char *text);
-/* Parses "a.b.c.d[/len]" (IPv6 gives the never-matching entry). 0 or -EINVAL. */
-int policy_cidr_parse(const char *text, struct policy_cidr *out);
-/* Formats @c as "a.b.c.d/len" (or "none") into @buf of at least 24 bytes. */
-void policy_cidr_format(const struct policy_cidr *c, char *buf, size_t len);
 
 void policy_match_free(struct policy_match *m);
 void policy_rule_free(struct policy_rule *r);

@@ -195,8 +195,6 @@ out:
 	return ret;
 }
 
-int state_label_emit(const char *file, const char *ns, const struct config_labels *labels,
-		     const struct config_labels *annotations, char **out);
 
 static int label_apply(struct config_labels *l, const char *change)
 {
@@ -322,7 +320,7 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 		ret = -errno;
 		goto out;
 	}
-	ret = state_label_emit(file, ns, &found->meta.labels, &found->meta.annotations, &text);
+	ret = config_emit_ns_labels(file, ns, &found->meta.labels, &found->meta.annotations, &text);
 	if (ret) {
 		fprintf(stderr, "ambitctl: rewriting %s: %s\n", file, strerror(-ret));
 		goto out;

@@ -11,10 +11,7 @@
 
 #include <yaml.h>
 
-#include "local.h"
-
-int state_label_emit(const char *file, const char *ns, const struct config_labels *labels,
-		     const struct config_labels *annotations, char **out);
+#include "ambit/config.h"
 
 static const char *scalar(yaml_document_t *d, yaml_node_t *n)
 {
@@ -106,8 +103,8 @@ static int emit_write(void *data, unsigned char *buf, size_t size)
 	return fwrite(buf, 1, size, data) == size;
 }
 
-int state_label_emit(const char *file, const char *ns, const struct config_labels *labels,
-		     const struct config_labels *annotations, char **out)
+int config_emit_ns_labels(const char *file, const char *ns, const struct config_labels *labels,
+			  const struct config_labels *annotations, char **out)
 {
 	yaml_parser_t parser;
 	yaml_emitter_t emitter;
