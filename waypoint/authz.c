@@ -99,30 +99,12 @@ static bool path_match(const char *pattern, const char *path, size_t n)
 	return wp_authz_str_match(pattern, path, n);
 }
 
-static bool ip_in(const char *block, uint32_t ip)
+/* Whether @ip is in @block (an address or CIDR of either family; never across families). */
+static bool ip_in(const char *block, const struct ipaddr *ip)
 {
-	char buf[INET6_ADDRSTRLEN + 8];
-	const char *slash = strchr(block, '/');
-	struct in_addr a;
-	long bits = 32;
-	uint32_t mask;
+	struct ipaddr p;
 
-	if (strlen(block) >= sizeof(buf))
-		return false;
-	memcpy(buf, block, strlen(block) + 1);
-	if (slash) {
-		char *end;
-
-		buf[slash - block] = '\0';
-		bits = strtol(slash + 1, &end, 10);
-		if (*end || bits < 0 || bits > 32)
-			return false;
-	}
-	/* An IPv6 block never holds an IPv4 client. */
-	if (inet_pton(AF_INET, buf, &a) != 1)
-		return false;
-	mask = bits ? htonl(~0u << (32 - bits)) : 0;
-	return (a.s_addr & mask) == (ip & mask);
+	return !ipaddr_parse(block, &p) && ipaddr_contains(&p, ip);
 }
 
 /* The principal's namespace ("td/ns/NS/sa/SA"), into @out; false when it has none. */
@@ -262,9 +244,9 @@ static bool value_match(const struct ctx *c, enum attr a, const char *pattern, c
 			return !strcmp(pattern, buf);
 		}
 		return !strcmp(pattern, c->sa) && !strcmp(c->ns, c->pol->namespace);
-	case A_SOURCE_IP: return rq->source_ip && ip_in(pattern, rq->source_ip);
-	case A_REMOTE_IP: return rq->remote_ip && ip_in(pattern, rq->remote_ip);
-	case A_DEST_IP: return rq->dest_ip && ip_in(pattern, rq->dest_ip);
+	case A_SOURCE_IP: return ip_in(pattern, &rq->source_ip);
+	case A_REMOTE_IP: return ip_in(pattern, &rq->remote_ip);
+	case A_DEST_IP: return ip_in(pattern, &rq->dest_ip);
 	case A_PORT: snprintf(buf, sizeof(buf), "%u", rq->dest_port); return !strcmp(pattern, buf);
 	case A_HOST: return host_match(pattern, rq->host);
 	case A_METHOD: v = rq->method; return wp_authz_str_match(pattern, v, v ? strlen(v) : 0);

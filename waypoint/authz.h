@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ambit/ipaddr.h"
 #include "ambit/l7.h"
 
 struct cJSON;
@@ -28,9 +29,9 @@ struct cJSON;
 struct wp_authz_request {
 	const char *principal;	       /* the peer's identity without "spiffe://" */
 	const char *request_principal; /* "<iss>/<sub>" of a verified JWT */
-	uint32_t source_ip;	       /* the directly connected client (network order) */
-	uint32_t remote_ip;	       /* the original client (trusted X-Forwarded-For) */
-	uint32_t dest_ip;	       /* the address the request was sent to */
+	struct ipaddr source_ip;       /* the directly connected client; family 0: unknown */
+	struct ipaddr remote_ip;       /* the original client (trusted X-Forwarded-For) */
+	struct ipaddr dest_ip;	       /* the address the request was sent to */
 	uint16_t dest_port;
 	const char *host; /* the authority, maybe with ":port" */
 	const char *method;

@@ -836,10 +836,14 @@ static enum filter_outcome authorize(struct wp_req *r, bool custom_allowed)
 	}
 	if (id && !strncmp(id, "spiffe://", 9))
 		rq.principal = id + 9;
-	rq.source_ip = p->client.sin_addr.s_addr;
-	rq.remote_ip = r->client.sin_addr.s_addr;
+	/* An address not known (0.0.0.0) stays family 0: no block holds it. */
+	if (p->client.sin_addr.s_addr)
+		ipaddr_from_v4(&rq.source_ip, p->client.sin_addr.s_addr);
+	if (r->client.sin_addr.s_addr)
+		ipaddr_from_v4(&rq.remote_ip, r->client.sin_addr.s_addr);
 	rq.sni = p->sni;
-	rq.dest_ip = p->dest_ip ? p->dest_ip : p->local.sin_addr.s_addr;
+	if (p->dest_ip || p->local.sin_addr.s_addr)
+		ipaddr_from_v4(&rq.dest_ip, p->dest_ip ? p->dest_ip : p->local.sin_addr.s_addr);
 	rq.dest_port = p->dest_port ? p->dest_port : ntohs(p->local.sin_port);
 	rq.host = r->authority;
 	rq.method = r->head.method;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "ambit/config.h"
 #include "ambit/l7.h"
@@ -156,7 +157,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check_normalize((enum wp_path_norm)(data[0] % 4), target);
 	rq.principal = *principal ? principal : NULL;
-	rq.source_ip = (uint32_t)data[0] << 24 | 0x0a;
+	/* Either family, from the first byte. */
+	if (data[0] & 2) {
+		rq.source_ip =
+		    (struct ipaddr){AF_INET6, 128, {0x20, 0x01, 0x0d, 0xb8, [15] = data[0]}};
+	} else {
+		ipaddr_from_v4(&rq.source_ip, (uint32_t)data[0] << 24 | 0x0a);
+	}
 	rq.remote_ip = rq.source_ip;
 	rq.dest_port = data[0] & 1 ? 80 : 8080;
 	rq.host = host;

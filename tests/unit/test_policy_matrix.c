@@ -447,8 +447,6 @@ static void send_request(const struct cell *k, const char *dest, const struct re
 	struct wp_authz_request rq = {
 	    .principal = src_id + strlen("spiffe://"),
 	    .request_principal = q->jwt ? "https://issuer.example.com/alice" : NULL,
-	    .source_ip = src_ip,
-	    .remote_ip = src_ip,
 	    .dest_port = 80,
 	    .method = q->method,
 	    .path = q->path,
@@ -457,6 +455,8 @@ static void send_request(const struct cell *k, const char *dest, const struct re
 	};
 	char host[128];
 
+	ipaddr_from_v4(&rq.source_ip, src_ip);
+	ipaddr_from_v4(&rq.remote_ip, src_ip);
 	memset(v, 0, sizeof(*v));
 	if (q->env_prod)
 		assert_int_equal(http_fields_add(&f, "x-env", "prod"), 0);
@@ -465,7 +465,7 @@ static void send_request(const struct cell *k, const char *dest, const struct re
 		const struct l7_waypoint *g = &k->w.b.gateways[0];
 
 		rq.principal = NULL;
-		rq.dest_ip = inet_addr("10.96.0.80");
+		ipaddr_from_v4(&rq.dest_ip, inet_addr("10.96.0.80"));
 		rq.host = "shop.example.com";
 		v->passed = l7_allows(k->gw, g->hostname, "gateway", &rq, v) &&
 			    ztunnel_allows(k, "db-0", g->ips[0], g->identity, v);
@@ -476,7 +476,8 @@ static void send_request(const struct cell *k, const char *dest, const struct re
 		snprintf(host, sizeof(host), "%s.shop.svc.cluster.local", dest);
 		snprintf(pod_name, sizeof(pod_name), "%s-0", dest);
 		rq.host = host;
-		rq.dest_ip = inet_addr(!strcmp(dest, "web") ? "10.96.0.11" : "10.96.0.12");
+		ipaddr_from_v4(&rq.dest_ip,
+			       inet_addr(!strcmp(dest, "web") ? "10.96.0.11" : "10.96.0.12"));
 		if (wp) {
 			/* Past the waypoint the destination sees the waypoint, not the client. */
 			assert_non_null(k->wp);

@@ -144,9 +144,6 @@ static struct wp_authz_request req(const char *principal, const char *method, co
 {
 	struct wp_authz_request rq = {
 	    .principal = principal,
-	    .source_ip = inet_addr("10.0.0.5"),
-	    .remote_ip = inet_addr("203.0.113.9"),
-	    .dest_ip = inet_addr("10.96.0.10"),
 	    .dest_port = 80,
 	    .host = "web.shop.svc.cluster.local:80",
 	    .method = method,
@@ -154,6 +151,9 @@ static struct wp_authz_request req(const char *principal, const char *method, co
 	    .path_len = strcspn(path, "?"),
 	};
 
+	ipaddr_parse_addr("10.0.0.5", &rq.source_ip);
+	ipaddr_parse_addr("203.0.113.9", &rq.remote_ip);
+	ipaddr_parse_addr("10.96.0.10", &rq.dest_ip);
 	return rq;
 }
 
@@ -322,21 +322,54 @@ static void test_sources(void **state)
 	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
 	rq.principal = OTHER;
 	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
-	rq.source_ip = inet_addr("10.0.1.5");
+	ipaddr_parse_addr("10.0.1.5", &rq.source_ip);
 	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
-	rq.source_ip = inet_addr("10.0.0.5");
+	ipaddr_parse_addr("10.0.0.5", &rq.source_ip);
 	rq.host = "web.shop.svc.cluster.local:8080"; /* hosts ignore the port: ports do not */
 	rq.dest_port = 8080;
 	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
-	rq.remote_ip = inet_addr("198.51.100.7");
+	ipaddr_parse_addr("198.51.100.7", &rq.remote_ip);
 	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
-	rq.remote_ip = inet_addr("203.0.113.9");
+	ipaddr_parse_addr("203.0.113.9", &rq.remote_ip);
 	rq.principal = "cluster.local/ns/shop/sa/svc-a";
 	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
 	/* Plaintext: no principal, no namespace; no verified JWT: no request principal. */
 	rq.principal = NULL;
 	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
 	rq.request_principal = "https://issuer.example/user";
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	l7_config_free(c);
+}
+
+/*
+ * ipBlocks, remoteIpBlocks and notIpBlocks of both families: a block holds clients of its own
+ * family only, an IPv4-mapped client is the IPv4 one, and an unknown client matches no block.
+ */
+static void test_sources_ipv6(void **state)
+{
+	struct l7_config *c = compile(
+	    WEB_POLICY("src6", "ALLOW",
+		       "  rules:\n"
+		       "  - from: [{source: {ipBlocks: ['2001:db8:1::/48', '10.0.0.0/24']}}]\n"
+		       "  - from: [{source: {remoteIpBlocks: ['2001:db8:99::/64']}}]\n"
+		       "  - from: [{source: {notIpBlocks: ['::/0', '0.0.0.0/0']}}]\n"));
+	struct wp_authz_request rq = req(NULL, "GET", "/");
+
+	ipaddr_parse_addr("192.0.2.1", &rq.remote_ip);
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW); /* 10.0.0.5 */
+	ipaddr_parse_addr("2001:db8:1::5", &rq.source_ip);
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	ipaddr_parse_addr("2001:db8:2::5", &rq.source_ip);
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	ipaddr_parse_addr("::ffff:10.0.0.9", &rq.source_ip);
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	ipaddr_parse_addr("10.0.1.9", &rq.source_ip);
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	ipaddr_parse_addr("2001:db8:99::7", &rq.remote_ip);
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	/* No client address known: in no block, so notIpBlocks holds. */
+	memset(&rq.source_ip, 0, sizeof(rq.source_ip));
+	memset(&rq.remote_ip, 0, sizeof(rq.remote_ip));
 	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
 	l7_config_free(c);
 }
@@ -798,6 +831,7 @@ int main(void)
 	    cmocka_unit_test(test_allow_nothing_and_all),
 	    cmocka_unit_test(test_when_header),
 	    cmocka_unit_test(test_sources),
+	    cmocka_unit_test(test_sources_ipv6),
 	    cmocka_unit_test(test_paths_and_methods),
 	    cmocka_unit_test(test_audit_custom_dry_run),
 	    cmocka_unit_test(test_index_same_decisions),

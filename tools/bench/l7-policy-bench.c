@@ -164,15 +164,15 @@ static double run(const struct l7_config *c, size_t p, bool one, bool indexed, s
 		memset(&f, 0, sizeof(f));
 		http_fields_add(&f, "x-tenant", tenant);
 		rq = (struct wp_authz_request){.principal = principal,
-					       .source_ip = inet_addr("10.0.0.5"),
-					       .remote_ip = inet_addr("10.0.0.5"),
-					       .dest_ip = inet_addr("10.96.0.10"),
 					       .dest_port = 80,
 					       .host = host,
 					       .method = "GET",
 					       .path = path,
 					       .path_len = strlen(path),
 					       .headers = &f};
+		ipaddr_from_v4(&rq.source_ip, inet_addr("10.0.0.5"));
+		rq.remote_ip = rq.source_ip;
+		ipaddr_from_v4(&rq.dest_ip, inet_addr("10.96.0.10"));
 		t0 = now_ns();
 		wp_authz_decide_indexed(c, svc, x[s], &rq, &d);
 		t += now_ns() - t0;

@@ -159,8 +159,8 @@ int check_gateway(const char *gw, cJSON *l7j, const char *svc_host, uint32_t src
 	snprintf(host, sizeof(host), "%s", host_h ? host_h : svc_host);
 	if (request_fields(q, host_h ? NULL : host, &f))
 		goto out;
-	rq.source_ip = src_ip;
-	rq.remote_ip = src_ip;
+	ipaddr_from_v4(&rq.source_ip, src_ip);
+	rq.remote_ip = rq.source_ip;
 	rq.dest_port = tport;
 	rq.host = host;
 	rq.method = method;
@@ -293,8 +293,8 @@ int check_l7(const struct ctl_cluster *c, const struct snapshot *snap,
 		rq.request_principal = an.principal;
 		rq.claims = an.jwt.payload;
 		rq.space_claims = an.rule ? &an.rule->rule.space_delimited_claims : NULL;
-		rq.source_ip = src_ip;
-		rq.remote_ip = src_ip;
+		ipaddr_from_v4(&rq.source_ip, src_ip);
+		rq.remote_ip = rq.source_ip;
 		rq.dest_port = port;
 		rq.host = host;
 		rq.method = method;

@@ -195,7 +195,6 @@ out:
 	return ret;
 }
 
-
 static int label_apply(struct config_labels *l, const char *change)
 {
 	const char *eq = strchr(change, '=');
