@@ -159,7 +159,7 @@ static void record(struct wp_req *r)
 	struct wp_engine *e = r->conn->e;
 	const struct transport_peer *p = &r->conn->peer;
 	struct wp_record rec = {0};
-	char flags[64];
+	char flags[64], remote[IPADDR_STRLEN + 4];
 
 	rec.start = r->start_wall;
 	rec.method = r->head.method;
@@ -200,6 +200,14 @@ static void record(struct wp_req *r)
 	if (rec.downstream_remote.sin_addr.s_addr == p->client.sin_addr.s_addr &&
 	    rec.downstream_remote.sin_port == p->client.sin_port && p->client.sin_family)
 		rec.downstream_remote_text = r->conn->addr_text[1];
+	/* An IPv6 client from a trusted x-forwarded-for: "[addr]:0", as Envoy writes it. */
+	if (r->remote.family == AF_INET6) {
+		char ip[IPADDR_STRLEN];
+
+		snprintf(remote, sizeof(remote), "[%s]:0",
+			 ipaddr_format(&r->remote, ip, sizeof(ip)));
+		rec.downstream_remote_text = remote;
+	}
 	rec.grpc_status = r->grpc_status;
 	rec.mtls = p->mtls;
 	if (e->o.stats)
@@ -487,13 +495,14 @@ static void uuid4(char out[37])
 
 /*
  * Envoy's xff_num_trusted_hops: the address @hops entries from the right of the client's own
- * x-forwarded-for (the last proxy we trust appended it), when there is one and it is an IPv4
- * address. False: the connection's peer is the client.
+ * x-forwarded-for (the last proxy we trust appended it), when there is one and it is an address
+ * of either family (no port, no brackets: Envoy's parse). False: the connection's peer is the
+ * client.
  */
-static bool trusted_xff(const char *xff, unsigned int hops, struct in_addr *out)
+static bool trusted_xff(const char *xff, unsigned int hops, struct ipaddr *out)
 {
 	const char *end = xff + strlen(xff), *p;
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 	size_t n;
 
 	for (unsigned int skip = 1;; skip++) {
@@ -514,7 +523,7 @@ static bool trusted_xff(const char *xff, unsigned int hops, struct in_addr *out)
 		return false;
 	memcpy(ip, p, n);
 	ip[n] = '\0';
-	return inet_pton(AF_INET, ip, out) == 1;
+	return !ipaddr_parse_addr(ip, out);
 }
 
 /* "@a,@b" in @f's arena (a field's lines joined), or NULL. */
@@ -651,14 +660,23 @@ static int prepare(struct wp_req *r)
 	}
 	r->orig_path = r->head.target; /* rewrites give the head a new target, not a new string */
 	r->client = p->client;
+	memset(&r->remote, 0, sizeof(r->remote));
+	if (p->client.sin_addr.s_addr)
+		ipaddr_from_v4(&r->remote, p->client.sin_addr.s_addr);
 	v = xff_in;
 	if (edge) {
-		struct in_addr a;
+		struct ipaddr a;
+		uint32_t a4;
+		char ext[IPADDR_STRLEN];
 		size_t vl = v ? strlen(v) : 0, il, el;
 
 		if (v && hops && trusted_xff(v, hops, &a)) {
-			r->client.sin_addr = a;
-			r->client.sin_port = 0;
+			r->remote = a;
+			/* The IPv4 view keeps the peer's when the client is IPv6's. */
+			if (ipaddr_v4(&a, &a4)) {
+				r->client.sin_addr.s_addr = a4;
+				r->client.sin_port = 0;
+			}
 		}
 		/* x-forwarded-for: the peer's address appended ("," as Envoy's appendXff). */
 		il = fmt_ipv4(ip, p->client.sin_addr.s_addr);
@@ -671,9 +689,9 @@ static int prepare(struct wp_req *r)
 		}
 		memcpy(xff + vl, ip, il + 1);
 		r->xff = xff;
-		el = fmt_ipv4(ip, r->client.sin_addr.s_addr);
+		el = strlen(ipaddr_format(&r->remote, ext, sizeof(ext)));
 		if (http_fields_add_clean(f, "x-forwarded-for", 15, xff, vl + il) ||
-		    http_fields_add_clean(f, "x-envoy-external-address", 24, ip, el))
+		    http_fields_add_clean(f, "x-envoy-external-address", 24, ext, el))
 			return -ENOMEM;
 		return 0;
 	}
@@ -839,8 +857,7 @@ static enum filter_outcome authorize(struct wp_req *r, bool custom_allowed)
 	/* An address not known (0.0.0.0) stays family 0: no block holds it. */
 	if (p->client.sin_addr.s_addr)
 		ipaddr_from_v4(&rq.source_ip, p->client.sin_addr.s_addr);
-	if (r->client.sin_addr.s_addr)
-		ipaddr_from_v4(&rq.remote_ip, r->client.sin_addr.s_addr);
+	rq.remote_ip = r->remote;
 	rq.sni = p->sni;
 	if (p->dest_ip || p->local.sin_addr.s_addr)
 		ipaddr_from_v4(&rq.dest_ip, p->dest_ip ? p->dest_ip : p->local.sin_addr.s_addr);

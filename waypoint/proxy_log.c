@@ -105,8 +105,11 @@ static bool attr(void *arg, const char *name, const char *key, struct cel_value 
 	}
 	if (!strcmp(name, "connection.requested_server_name"))
 		return str(out, p->sni);
-	if (!strcmp(name, "source.address"))
+	if (!strcmp(name, "source.address")) {
+		if (r->remote.family == AF_INET6)
+			return str(out, ipaddr_format(&r->remote, at->buf[2], sizeof(at->buf[2])));
 		return addr(out, r->client.sin_family ? &r->client : &p->client, at->buf[2]);
+	}
 	if (!strcmp(name, "source.port"))
 		return num(out, ntohs(p->client.sin_port));
 	if (!strcmp(name, "source.principal"))

@@ -87,6 +87,7 @@ struct wp_req {
 	uint64_t active_ms;	      /* last activity either way (Envoy's stream idle timeout) */
 	struct h1_head head;	      /* as received, then as forwarded */
 	struct sockaddr_in client;    /* the client's address: the peer's, or from trusted XFF */
+	struct ipaddr remote;	      /* the same, of either family (an IPv6 XFF entry too) */
 	char *orig_path, *authority, *user_agent, *xff, *request_id;
 	const char *authority_in; /* the authority as the request's Host gave it */
 	int svc;

@@ -24,7 +24,7 @@ bool wp_ratelimited(struct wp_req *r, const struct wp_request *rq)
 	const struct l7_service *s = &g->l7->services[r->svc];
 	const char *id = r->conn->peer.identity;
 	const char *extra[2 * (RL_MAX_EXTRA + 3)];
-	char ip[INET_ADDRSTRLEN], limit[16], remaining[16], reset[24];
+	char ip[IPADDR_STRLEN], limit[16], remaining[16], reset[24];
 	struct wp_rl_request q = {.rq = rq};
 	struct wp_rl_decision d;
 	size_t n = 0;
@@ -32,8 +32,7 @@ bool wp_ratelimited(struct wp_req *r, const struct wp_request *rq)
 	if (!s->n_ratelimit)
 		return false;
 	q.principal = id && !strncmp(id, "spiffe://", 9) ? id + 9 : id;
-	inet_ntop(AF_INET, &r->client.sin_addr, ip, sizeof(ip));
-	q.remote_ip = ip;
+	q.remote_ip = ipaddr_format(&r->remote, ip, sizeof(ip));
 	q.now_ms = clock_mono_ms();
 	q.enabled_draw = (uint32_t)(wp_random() % 1000000);
 	q.enforced_draw = (uint32_t)(wp_random() % 1000000);

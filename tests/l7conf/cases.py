@@ -817,6 +817,24 @@ case("xff_lines_joined", "two X-Forwarded-For lines reach the backend as one lis
                   lambda ctx: ctx.check("one x-forwarded-for line upstream",
                                         len(ctx.req(0).all("x-forwarded-for")) == 1)),
      waypoint_only=True)
+case("xff_ipv6_client", "an IPv6 client behind one trusted proxy: the client address is the "
+     "IPv6 entry (x-envoy-external-address, the access log, policy)",
+     req(headers=["X-Forwarded-For: 198.51.100.1, 2001:db8::7"]), opts={"trusted_hops": 1},
+     expect=served(),
+     check=checks(backend_saw(0, "x-envoy-external-address", "2001:db8::7"),
+                  backend_saw(0, "x-forwarded-for", "198.51.100.1, 2001:db8::7,127.0.0.1"),
+                  lambda ctx: ctx.check(
+                      "the access log names [2001:db8::7]:0 as the client",
+                      " [2001:db8::7]:0 " in ctx.router.access_log())),
+     waypoint_only=True)
+case("xff_ipv6_denied", "an IPv6 client in a remoteIpBlocks DENY (2001:db8:bad::/48) behind one "
+     "trusted proxy: 403",
+     req(headers=["X-Forwarded-For: 2001:db8:bad::9"]), opts={"trusted_hops": 1},
+     expect=DENIED, waypoint_only=True)
+case("xff_ipv6_untrusted", "the same entry with no trusted proxy: the connection's peer is the "
+     "client, served",
+     req(headers=["X-Forwarded-For: 2001:db8:bad::9"]), expect=served(),
+     check=backend_saw(0, "x-envoy-external-address", "127.0.0.1"), waypoint_only=True)
 case("xff_lines_joined_h2", "HTTP/2: two x-forwarded-for fields are one list (the second is "
      "not dropped)",
      steps=h2_steps([(1, request_block(extra=[("x-forwarded-for", "1.2.3.4"),

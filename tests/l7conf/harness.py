@@ -637,7 +637,7 @@ spec:
   rules:
   - to: [{operation: {paths: [/admin, /admin/*]}}]
   - to: [{operation: {hosts: [b.example.com]}}]
-  - from: [{source: {remoteIpBlocks: [203.0.113.0/24]}}]
+  - from: [{source: {remoteIpBlocks: [203.0.113.0/24, "2001:db8:bad::/48"]}}]
 """
 
 
