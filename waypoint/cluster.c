@@ -399,6 +399,7 @@ int wp_cluster_dst(const struct wp_cluster *c, size_t h, const struct transport_
 		   const char *host, struct sockaddr_in *out)
 {
 	bool in = !c->svc->n_cidrs;
+	struct ipaddr dst;
 
 	*out = c->addr[h];
 	if (c->dynamic_dns) {
@@ -416,12 +417,9 @@ int wp_cluster_dst(const struct wp_cluster *c, size_t h, const struct transport_
 		return 0;
 	if (!peer || !peer->dest_ip || !peer->dest_port)
 		return -EHOSTUNREACH;
-	for (size_t i = 0; i < c->svc->n_cidrs && !in; i++) {
-		uint32_t mask =
-		    c->svc->cidrs[i].len ? htonl(~0u << (32 - c->svc->cidrs[i].len)) : 0;
-
-		in = (peer->dest_ip & mask) == (c->svc->cidrs[i].ip & mask);
-	}
+	ipaddr_from_v4(&dst, peer->dest_ip);
+	for (size_t i = 0; i < c->svc->n_cidrs && !in; i++)
+		in = ipaddr_contains(&c->svc->cidrs[i], &dst);
 	if (!in)
 		return -EACCES;
 	out->sin_addr.s_addr = peer->dest_ip;

@@ -11,6 +11,7 @@
 #ifndef AMBIT_L7_H
 #define AMBIT_L7_H
 
+#include "ambit/ipaddr.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -406,11 +407,6 @@ enum l7_resolution {
 	L7_RES_DYNAMIC_DNS,
 };
 
-struct l7_cidr {
-	uint32_t ip; /* network order */
-	uint8_t len;
-};
-
 struct l7_service {
 	char *hostname; /* name.ns.svc.cluster.local; for a workload its IP; an entry's host */
 	char *name, *namespace;
@@ -424,7 +420,8 @@ struct l7_service {
 	bool entry;
 	enum l7_resolution resolution;
 	size_t n_cidrs;
-	struct l7_cidr *cidrs; /* L7_RES_NONE: the entry's addresses, JSON "addresses" */
+	struct ipaddr *cidrs; /* L7_RES_NONE: the entry's addresses (both families), JSON
+				 "addresses"; a destination of the other family is in none */
 	uint32_t vip;
 	size_t n_ports, n_endpoints, n_subsets, n_policies, n_routes, n_tcp;
 	struct l7_port *ports;

@@ -599,7 +599,7 @@ static void test_service_entries(void **state)
 		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
 		"metadata: {name: net, namespace: shop}\n"
 		"spec:\n  hosts: [net.example.internal]\n  resolution: NONE\n"
-		"  addresses: [198.51.100.0/24]\n"
+		"  addresses: [198.51.100.0/24, \"2001:db8:5::/64\"]\n"
 		"  ports: [{number: 8443, name: http, protocol: HTTP}]\n---\n"
 		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
 		"metadata: {name: dyn, namespace: shop}\n"
@@ -657,9 +657,12 @@ static void test_service_entries(void **state)
 		assert_int_equal(net->n_endpoints, 1);
 		assert_int_equal(net->endpoints[0].ip, 0);
 		assert_int_equal(net->endpoints[0].ports[0], 8443);
-		assert_int_equal(net->n_cidrs, 1);
-		assert_int_equal(net->cidrs[0].ip, htonl(0xc6336400));
-		assert_int_equal(net->cidrs[0].len, 24);
+		/* Both families kept (an IPv6 one holds no IPv4 destination). */
+		assert_int_equal(net->n_cidrs, 2);
+		assert_true(
+		    ipaddr_equal(&net->cidrs[0], &(struct ipaddr){AF_INET, 24, {198, 51, 100, 0}}));
+		assert_int_equal(net->cidrs[1].family, AF_INET6);
+		assert_int_equal(net->cidrs[1].len, 64);
 	}
 	/* DYNAMIC_DNS: an address of its own, one endpoint for each request's name. */
 	{
@@ -689,6 +692,9 @@ static void test_service_entries(void **state)
 	assert_string_equal(api->endpoints[0].dns_name, "api.example.com");
 	assert_string_equal(api->policies[0].tls_ca, cert.cert_pem);
 	assert_int_equal(l7_config_service(back, "net.example.internal")->cidrs[0].len, 24);
+	assert_int_equal(l7_config_service(back, "net.example.internal")->n_cidrs, 2);
+	assert_int_equal(l7_config_service(back, "net.example.internal")->cidrs[1].family,
+			 AF_INET6);
 	l7_config_free(back);
 	cJSON_Delete(j);
 	done(&w);

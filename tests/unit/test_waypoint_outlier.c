@@ -176,7 +176,8 @@ static void test_error_codes(void **state)
  */
 static void test_entry_clusters(void **state)
 {
-	struct l7_cidr net = {htonl(0xc6336400), 24};
+	struct ipaddr net = {AF_INET, 24, {198, 51, 100, 0}},
+		      net6 = {AF_INET6, 32, {0x20, 1, 0xd, 0xb8}};
 	uint16_t ports[1] = {8443};
 	struct l7_endpoint ep = {.ports = ports, .pod = (char *)"shop/net"};
 	struct l7_port port = {.port = 8443, .protocol = L7_PROTO_HTTP, .target_port = 8443};
@@ -205,6 +206,12 @@ static void test_entry_clusters(void **state)
 	assert_int_equal(wp_cluster_dst(&c, 0, NULL, NULL, &dst), -EHOSTUNREACH);
 	assert_false(c.originate);
 	wp_cluster_destroy(&c);
+	/* An entry of IPv6 addresses only holds no IPv4 destination (it once held every one). */
+	svc.cidrs = &net6;
+	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, 0), 0);
+	assert_int_equal(wp_cluster_dst(&c, 0, &in, NULL, &dst), -EACCES);
+	wp_cluster_destroy(&c);
+	svc.cidrs = &net;
 
 	svc.n_policies = 1;
 	svc.policies = &pol;

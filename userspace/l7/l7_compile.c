@@ -635,12 +635,10 @@ static int entry_endpoints(const struct l7_inputs *in, const struct config_servi
 		out->cidrs = calloc(se->addresses.n + 1, sizeof(*out->cidrs));
 		if (!out->cidrs)
 			return -ENOMEM;
-		for (size_t i = 0; i < se->addresses.n; i++) {
-			struct cidr c;
-
-			if (cidr_parse(se->addresses.items[i], &c))
-				out->cidrs[out->n_cidrs++] = (struct l7_cidr){c.ip, c.len};
-		}
+		/* Both families: an entry of IPv6 addresses only holds no IPv4 destination. */
+		for (size_t i = 0; i < se->addresses.n; i++)
+			if (!ipaddr_parse(se->addresses.items[i], &out->cidrs[out->n_cidrs]))
+				out->n_cidrs++;
 	}
 	return 0;
 }

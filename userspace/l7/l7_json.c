@@ -423,6 +423,7 @@ static void policy(struct enc *e, cJSON *p, const struct l7_policy *x)
 
 static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 {
+	char buf[IPADDR_STRLEN];
 	cJSON *a;
 
 	str(e, s, "hostname", x->hostname);
@@ -436,7 +437,8 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 		str(e, s, "resolution", l7_resolution_names[x->resolution]);
 	a = x->n_cidrs ? arr(e, s, "addresses") : NULL;
 	for (size_t i = 0; a && i < x->n_cidrs; i++)
-		if (cidr_append_json(a, x->cidrs[i].ip, x->cidrs[i].len))
+		if (!cJSON_AddItemToArray(a, cJSON_CreateString(ipaddr_format_prefix(
+						 &x->cidrs[i], buf, sizeof(buf)))))
 			e->failed = true;
 	ip(e, s, "vip", x->vip);
 	a = arr(e, s, "ports");

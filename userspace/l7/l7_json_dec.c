@@ -687,13 +687,12 @@ static void dcidrs(struct l7j_dec *d, const cJSON *o, const char *path, struct l
 		return;
 	cJSON_ArrayForEach(it, a)
 	{
-		struct cidr c;
-
-		if (!cJSON_IsString(it) || !cidr_parse(it->valuestring, &c)) {
-			l7j_fail(d, "%s.addresses[%zu]: expected \"a.b.c.d/n\"", path, s->n_cidrs);
+		if (!cJSON_IsString(it) || ipaddr_parse(it->valuestring, &s->cidrs[s->n_cidrs])) {
+			l7j_fail(d, "%s.addresses[%zu]: expected an address or CIDR", path,
+				 s->n_cidrs);
 			return;
 		}
-		s->cidrs[s->n_cidrs++] = (struct l7_cidr){c.ip, c.len};
+		s->n_cidrs++;
 	}
 }
 
