@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "ambit/cidr.h"
+#include "ambit/ipaddr.h"
 
 struct policy_set;
 struct l7_config;
@@ -119,15 +120,16 @@ struct snap_service {
 	 * @namespace the entry's): @kind its location, @resolution, @vip its first address or the
 	 * one allocated to it (0: none), @cidrs its other addresses and CIDRs, @endpoints its
 	 * STATIC or selected endpoints, and @export_to the namespaces that see it (NULL: all).
-	 * JSON "kind" ("MESH_EXTERNAL", "MESH_INTERNAL"), "resolution", "addresses" ("a.b.c.d/n"),
-	 * "exportTo"; a Service has none of them. A DNS or DNS_ROUND_ROBIN entry also has
+	 * JSON "kind" ("MESH_EXTERNAL", "MESH_INTERNAL"), "resolution", "addresses" (CIDRs of both
+	 * families), "exportTo"; a Service has none of them. A DNS or DNS_ROUND_ROBIN entry also
+	 * has
 	 * @names, JSON "resolve": what the ztunnel resolves for its endpoints (its endpoints'
 	 * names, or its host when it lists none).
 	 */
 	enum snap_svc_kind kind;
 	enum snap_resolution resolution;
 	size_t n_cidrs, n_export_to, n_names, n_ep_ports;
-	struct cidr *cidrs;
+	struct ipaddr *cidrs; /* an IPv6 one holds no IPv4 destination */
 	char **export_to;
 	char **names;
 	/* Endpoints whose own port differs from the port's targetPort, JSON "endpointPorts"

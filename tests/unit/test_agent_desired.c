@@ -522,7 +522,7 @@ static const char *ENTRIES =
     "metadata: {name: db, namespace: legacy}\n"
     "spec:\n"
     "  hosts: [db.internal]\n"
-    "  addresses: [192.0.2.10, 198.51.100.0/24]\n"
+    "  addresses: [192.0.2.10, 198.51.100.0/24, \"2001:db8:7::/48\"]\n"
     "  location: MESH_EXTERNAL\n"
     "  resolution: STATIC\n"
     "  exportTo: [\".\"]\n"
@@ -593,9 +593,11 @@ static void test_service_entries(void **state)
 
 	db = entry_of(&f->d, "db.internal");
 	assert_int_equal(db->vip, ip("192.0.2.10"));
-	assert_int_equal(db->n_cidrs, 1);
-	assert_int_equal(db->cidrs[0].ip, ip("198.51.100.0"));
-	assert_int_equal(db->cidrs[0].len, 24);
+	/* Both families kept; an IPv6 block holds no IPv4 destination. */
+	assert_int_equal(db->n_cidrs, 2);
+	assert_true(ipaddr_equal(&db->cidrs[0], &(struct ipaddr){AF_INET, 24, {198, 51, 100, 0}}));
+	assert_true(ipaddr_equal(&db->cidrs[1],
+				 &(struct ipaddr){AF_INET6, 48, {0x20, 0x01, 0x0d, 0xb8, 0, 7}}));
 	assert_int_equal(db->n_export_to, 1);
 	assert_string_equal(db->export_to[0], "legacy");
 	assert_int_equal(db->ports[0].target_port, 15432);

@@ -146,7 +146,7 @@ static void test_route_entries(void **state)
 	    "{\"name\":\"net.ext\",\"namespace\":\"a\",\"hostname\":\"net.ext\","
 	    " \"vip\":\"0.0.0.0\",\"ports\":[{\"name\":\"tcp\",\"port\":5432}],"
 	    " \"endpoints\":[],\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"NONE\","
-	    " \"addresses\":[\"10.60.0.0/16\"],\"exportTo\":[\"a\"]},"
+	    " \"addresses\":[\"2001:db8:60::/48\",\"10.60.0.0/16\"],\"exportTo\":[\"a\"]},"
 	    "{\"name\":\"narrow.ext\",\"namespace\":\"b\",\"hostname\":\"narrow.ext\","
 	    " \"vip\":\"0.0.0.0\",\"ports\":[{\"name\":\"tcp\",\"port\":5432}],"
 	    " \"endpoints\":[],\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"NONE\","
@@ -166,8 +166,11 @@ static void test_route_entries(void **state)
 	assert_non_null(s);
 	assert_true(s->registry_only);
 	assert_int_equal(s->n_entries, 4);
-	assert_int_equal(s->entries[1].n_cidrs, 1);
-	assert_int_equal(s->entries[1].cidrs[0].len, 16);
+	/* Both families; the IPv6 block holds no IPv4 destination (the routes below). */
+	assert_int_equal(s->entries[1].n_cidrs, 2);
+	assert_int_equal(s->entries[1].cidrs[0].family, AF_INET6);
+	assert_int_equal(s->entries[1].cidrs[0].len, 48);
+	assert_int_equal(s->entries[1].cidrs[1].len, 16);
 	assert_int_equal(s->entries[3].kind, SNAP_SVC_MESH_INTERNAL);
 	assert_int_equal(s->entries[3].resolution, SNAP_RES_DNS);
 	assert_non_null(s->entries[3].export_to);
@@ -229,7 +232,8 @@ static void test_route_entries(void **state)
 	assert_non_null(again);
 	assert_true(again->registry_only);
 	assert_int_equal(again->n_entries, 4);
-	assert_int_equal(again->entries[2].cidrs[0].ip, harness_ip4("10.60.7.0"));
+	assert_true(ipaddr_equal(&again->entries[2].cidrs[0],
+				 &(struct ipaddr){AF_INET, 24, {10, 60, 7, 0}}));
 	assert_int_equal(again->entries[0].nendpoints, 2);
 	assert_int_equal(again->entries[0].ports[0].target_port, 8080);
 	assert_int_equal(again->entries[0].n_ep_ports, 1);

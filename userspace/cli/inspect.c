@@ -247,10 +247,13 @@ int cmd_services(const struct ctl_opts *o)
 		addrs[0] = 0;
 		if (e->vip)
 			al += (size_t)snprintf(addrs, sizeof(addrs), "%s", ip_str(e->vip, ip));
-		for (size_t j = 0; j < e->n_cidrs && al < sizeof(addrs); j++)
-			al += (size_t)snprintf(addrs + al, sizeof(addrs) - al, "%s%s/%u",
-					       al ? "," : "", ip_str(e->cidrs[j].ip, ip),
-					       e->cidrs[j].len);
+		for (size_t j = 0; j < e->n_cidrs && al < sizeof(addrs); j++) {
+			char cidr[IPADDR_STRLEN];
+
+			al += (size_t)snprintf(
+			    addrs + al, sizeof(addrs) - al, "%s%s", al ? "," : "",
+			    ipaddr_format_prefix(&e->cidrs[j], cidr, sizeof(cidr)));
+		}
 		svc_ports_eps(s, e, ports, sizeof(ports), eps, sizeof(eps));
 		printf("%-10s %-24s %-16s %-14s %-10s %-16s %s\n", e->namespace, e->hostname,
 		       al ? addrs : "<none>",

@@ -176,13 +176,15 @@ static int add_host(struct desired *d, size_t *cap, const struct config_service_
 		p->target_port = (uint16_t)(se->ports[i].target_port ? se->ports[i].target_port
 								     : se->ports[i].number);
 	}
+	/* The first IPv4 address is the entry's VIP; the rest, of both families, its CIDRs. */
 	for (size_t i = 0; i < se->addresses.n; i++) {
-		struct cidr c;
+		struct ipaddr c;
+		uint32_t v4;
 
-		if (!cidr_parse(se->addresses.items[i], &c))
+		if (ipaddr_parse(se->addresses.items[i], &c))
 			continue;
-		if (!e->vip && c.len == 32)
-			e->vip = c.ip;
+		if (!e->vip && ipaddr_v4(&c, &v4))
+			e->vip = v4;
 		else
 			e->cidrs[e->n_cidrs++] = c;
 	}

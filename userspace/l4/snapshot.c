@@ -189,10 +189,7 @@ static uint64_t hash_service(const void *p)
 	json_hasher_mem(&x, svc->endpoints, svc->nendpoints * sizeof(*svc->endpoints));
 	json_hasher_u64(&x, (uint64_t)svc->kind << 8 | svc->resolution);
 	json_hasher_u64(&x, svc->n_cidrs);
-	for (size_t i = 0; i < svc->n_cidrs; i++) {
-		json_hasher_mem(&x, &svc->cidrs[i].ip, sizeof(svc->cidrs[i].ip));
-		json_hasher_mem(&x, &svc->cidrs[i].len, sizeof(svc->cidrs[i].len));
-	}
+	json_hasher_mem(&x, svc->cidrs, svc->n_cidrs * sizeof(*svc->cidrs));
 	json_hasher_u64(&x, svc->n_export_to);
 	for (size_t i = 0; i < svc->n_export_to; i++)
 		json_hasher_str(&x, svc->export_to[i]);
@@ -241,9 +238,13 @@ static int entry_fill(cJSON *o, const struct snap_service *svc)
 	err |= add_str(o, "resolution", resolutions[svc->resolution]);
 	if (svc->n_cidrs && !(addrs = cJSON_AddArrayToObject(o, "addresses")))
 		return -ENOMEM;
-	for (size_t i = 0; i < svc->n_cidrs; i++)
-		if (cidr_append_json(addrs, svc->cidrs[i].ip, svc->cidrs[i].len))
+	for (size_t i = 0; i < svc->n_cidrs; i++) {
+		char buf[IPADDR_STRLEN];
+
+		if (!cJSON_AddItemToArray(addrs, cJSON_CreateString(ipaddr_format_prefix(
+						     &svc->cidrs[i], buf, sizeof(buf)))))
 			return -ENOMEM;
+	}
 	/* Present even empty: exported to no one (absent: everyone). */
 	if (svc->export_to && !svc->n_export_to && !cJSON_AddArrayToObject(o, "exportTo"))
 		return -ENOMEM;
@@ -725,8 +726,8 @@ static void decode_entry(struct dec *d, const cJSON *o, const char *path, struct
 	k = 0;
 	cJSON_ArrayForEach(it, arr)
 	{
-		if (!cJSON_IsString(it) || !cidr_parse(it->valuestring, &svc->cidrs[k])) {
-			dec_fail(d, "%saddresses[%d]: expected \"a.b.c.d/n\"", path, k);
+		if (!cJSON_IsString(it) || ipaddr_parse(it->valuestring, &svc->cidrs[k])) {
+			dec_fail(d, "%saddresses[%d]: expected an address or CIDR", path, k);
 			return;
 		}
 		k++;
@@ -1175,8 +1176,10 @@ const struct snap_service *snapshot_entry_by_addr(const struct snapshot *s, uint
 						  uint16_t port, const char *ns)
 {
 	const struct snap_service *best = NULL;
+	struct ipaddr dst;
 	int best_len = -1;
 
+	ipaddr_from_v4(&dst, ip);
 	for (size_t i = 0; s && i < s->n_entries; i++) {
 		const struct snap_service *e = &s->entries[i];
 
@@ -1185,9 +1188,7 @@ const struct snap_service *snapshot_entry_by_addr(const struct snapshot *s, uint
 		if (e->vip && e->vip == ip)
 			return e;
 		for (size_t j = 0; j < e->n_cidrs; j++) {
-			uint32_t mask = e->cidrs[j].len ? htonl(~0u << (32 - e->cidrs[j].len)) : 0;
-
-			if ((ip & mask) == (e->cidrs[j].ip & mask) && e->cidrs[j].len > best_len) {
+			if (ipaddr_contains(&e->cidrs[j], &dst) && e->cidrs[j].len > best_len) {
 				best = e;
 				best_len = e->cidrs[j].len;
 			}
