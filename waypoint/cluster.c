@@ -259,14 +259,7 @@ void wp_cluster_sweep(struct wp_cluster *c, uint64_t now_ms)
 
 void wp_cluster_limits(const struct wp_cluster *c, struct h1_pool_limits *lim)
 {
-	static const struct config_connection_pool dflt = {
-	    .max_connections = UINT32_MAX,
-	    .connect_timeout_ms = 10000,
-	    .http1_max_pending_requests = UINT32_MAX,
-	    .http2_max_requests = UINT32_MAX,
-	    .max_retries = UINT32_MAX,
-	    .http_idle_timeout_ms = 3600000,
-	};
+	static const struct config_connection_pool dflt = CONFIG_POOL_ISTIO_DEFAULTS;
 	const struct config_connection_pool *p = c->policy ? &c->policy->pool : &dflt;
 
 	memset(lim, 0, sizeof(*lim));
@@ -282,8 +275,10 @@ void wp_cluster_limits(const struct wp_cluster *c, struct h1_pool_limits *lim)
 
 uint64_t wp_cluster_tcp_idle_ms(const struct wp_cluster *c)
 {
+	static const struct config_connection_pool dflt = CONFIG_POOL_ISTIO_DEFAULTS;
+
 	/* Istio's default when no DestinationRule sets it: an hour (Envoy's TCP proxy's). */
-	return c->policy ? c->policy->pool.tcp_idle_timeout_ms : 3600000;
+	return (c->policy ? &c->policy->pool : &dflt)->tcp_idle_timeout_ms;
 }
 
 int wp_upstream_init(struct wp_upstream *u, struct wp_cluster *c, struct loop *l,

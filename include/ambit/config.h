@@ -664,6 +664,16 @@ struct config_connection_pool {
 	uint32_t max_concurrent_streams; /* 0: unset */
 };
 
+/* Istio's circuit-breaker defaults, for a pool nothing configured: no limits, 10 s to connect, an
+ * hour idle (Envoy's TCP proxy's and HTTP connection manager's). */
+#define CONFIG_POOL_ISTIO_DEFAULTS                                                                 \
+	{                                                                                          \
+		.max_connections = UINT32_MAX, .connect_timeout_ms = 10000,                        \
+		.tcp_idle_timeout_ms = 3600000, .http1_max_pending_requests = UINT32_MAX,          \
+		.http2_max_requests = UINT32_MAX, .max_retries = UINT32_MAX,                       \
+		.http_idle_timeout_ms = 3600000,                                                   \
+	}
+
 /* Defaults when the block is present: 5 consecutive 5xx, 10 s sweep, 30 s, 10%, panic off. */
 struct config_outlier_detection {
 	bool present;

@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "ambit/cidr.h"
 #include "ambit/ipaddr.h"
 
 struct policy_set;

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ambit/cidr.h"
 #include "ambit/config.h"
+#include "ambit/ipaddr.h"
 
 /* Istio's auto-allocation range for IPv4 (pilot's 240.240.0.0/16). */
 #define AUTO_NET 0xf0f00000u
@@ -71,13 +71,15 @@ int config_se_vips(const struct config *cfg, struct config_se_vip **out, size_t 
 		uint32_t vip = 0;
 
 		for (size_t a = 0; a < se->addresses.n; a++) {
-			struct cidr c;
+			struct ipaddr c;
+			uint32_t ip;
 
-			if (!cidr_parse(se->addresses.items[a], &c))
+			/* (IPv6 addresses do not give the host an IPv4 one.) */
+			if (ipaddr_parse(se->addresses.items[a], &c) || c.family != AF_INET)
 				continue;
 			any = true;
-			if (!vip && c.len == 32)
-				vip = c.ip;
+			if (!vip && ipaddr_v4(&c, &ip))
+				vip = ip;
 		}
 		for (size_t h = 0; h < se->hosts.n; h++) {
 			const char *host = se->hosts.items[h];

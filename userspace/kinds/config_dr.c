@@ -32,14 +32,7 @@ static int u32_into(struct cfg_ctx *ctx, yaml_node_t *v, uint32_t *out)
 
 static void pool_defaults(struct config_connection_pool *p)
 {
-	/* Istio's circuit-breaker defaults: no limits, 10 s to connect, 1 h idle. */
-	p->max_connections = UINT32_MAX;
-	p->connect_timeout_ms = 10000;
-	p->tcp_idle_timeout_ms = 3600000;
-	p->http1_max_pending_requests = UINT32_MAX;
-	p->http2_max_requests = UINT32_MAX;
-	p->max_retries = UINT32_MAX;
-	p->http_idle_timeout_ms = 3600000;
+	*p = (struct config_connection_pool)CONFIG_POOL_ISTIO_DEFAULTS;
 }
 
 /* ---- loadBalancer ---- */
@@ -478,8 +471,8 @@ static int tp_pool(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 		cfg_error(ctx, v, "connection pool settings must set at least tcp or http");
 		return -EINVAL;
 	}
-	((TP *)o)->pool.present = true;
 	pool_defaults(&((TP *)o)->pool);
+	((TP *)o)->pool.present = true;
 	return cfg_walk_map(ctx, v, pool_fields, o);
 }
 

@@ -406,13 +406,7 @@ static int resolve(const struct config_traffic_policy *top, const struct config_
 	out->pool = *base.pool;
 	if (!out->pool.present && !out->pool.max_connections) {
 		/* Never configured anywhere: Istio's defaults (config_dr.c fills parsed ones). */
-		out->pool.max_connections = UINT32_MAX;
-		out->pool.connect_timeout_ms = 10000;
-		out->pool.tcp_idle_timeout_ms = 3600000;
-		out->pool.http1_max_pending_requests = UINT32_MAX;
-		out->pool.http2_max_requests = UINT32_MAX;
-		out->pool.max_retries = UINT32_MAX;
-		out->pool.http_idle_timeout_ms = 3600000;
+		out->pool = (struct config_connection_pool)CONFIG_POOL_ISTIO_DEFAULTS;
 	}
 	err = err ? err : copy_outlier(&out->outlier, base.outlier);
 	return err ? err : copy_tls(&out->tls, base.tls);
