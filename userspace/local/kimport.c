@@ -87,8 +87,9 @@ int kube_reconcile_lock(const struct ctl_cluster *c)
 	return store_flock(path);
 }
 
-/* The last import's view (kube_import_saw): "group/kind/ns/name" keys, and its rv. */
-static cJSON *saw;
+/* The last import's view (kube_import_saw): "group/kind/ns/name" keys, sorted, and its rv. */
+static char **saw;
+static size_t n_saw;
 static uint64_t saw_rv;
 
 static bool saw_key(char *buf, size_t len, const char *group, const char *kind, const char *ns,
@@ -97,12 +98,17 @@ static bool saw_key(char *buf, size_t len, const char *group, const char *kind, 
 	return !str_fmt(buf, len, "%s/%s/%s/%s", group, kind, ns ?: "", name);
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 bool kube_import_saw(const char *group, const char *kind, const char *ns, const char *name)
 {
-	char key[1200];
+	char key[1200], *k = key;
 
 	return saw && saw_key(key, sizeof(key), group, kind, ns, name) &&
-	       cJSON_GetObjectItemCaseSensitive(saw, key);
+	       bsearch(&k, saw, n_saw, sizeof(*saw), cmp_key);
 }
 
 uint64_t kube_import_rv(void)
@@ -110,15 +116,24 @@ uint64_t kube_import_rv(void)
 	return saw_rv;
 }
 
+static void saw_free(void)
+{
+	for (size_t i = 0; i < n_saw; i++)
+		free(saw[i]);
+	free(saw);
+	saw = NULL;
+	n_saw = 0;
+	saw_rv = 0;
+}
+
 /* The listed @items as the import's view; on failure none (the mirror then knows nothing). */
 static void saw_take(const cJSON *items, uint64_t rv, bool ok)
 {
 	const cJSON *it;
+	size_t n = 0;
 
-	cJSON_Delete(saw);
-	saw = NULL;
-	saw_rv = 0;
-	if (!ok || !(saw = cJSON_CreateObject()))
+	saw_free();
+	if (!ok || !(saw = calloc((size_t)cJSON_GetArraySize(items) + 1, sizeof(*saw))))
 		return;
 	cJSON_ArrayForEach(it, items)
 	{
@@ -127,11 +142,24 @@ static void saw_take(const cJSON *items, uint64_t rv, bool ok)
 		char group[256], key[1200];
 
 		config_api_group(kjson_str(it, "apiVersion", NULL) ?: "", group, sizeof(group));
-		if (name &&
-		    saw_key(key, sizeof(key), group, kjson_str(it, "kind", NULL) ?: "", ns, name) &&
-		    !cJSON_GetObjectItemCaseSensitive(saw, key))
-			cJSON_AddBoolToObject(saw, key, true);
+		if (!name ||
+		    !saw_key(key, sizeof(key), group, kjson_str(it, "kind", NULL) ?: "", ns, name))
+			continue;
+		if (!(saw[n_saw] = strdup(key))) {
+			saw_free();
+			return;
+		}
+		n_saw++;
 	}
+	qsort(saw, n_saw, sizeof(*saw), cmp_key);
+	for (size_t i = 0; i < n_saw; i++) {
+		if (n && !strcmp(saw[n - 1], saw[i])) {
+			free(saw[i]);
+			continue;
+		}
+		saw[n++] = saw[i];
+	}
+	n_saw = n;
 	saw_rv = rv;
 }
 
