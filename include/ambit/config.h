@@ -121,10 +121,18 @@ struct config_pod_spec {
 	char *hostname, *subdomain;
 };
 
+/* A list of strings, each owned (NULL-terminated items). */
+struct config_strings {
+	size_t n;
+	char **items;
+};
+
 struct config_pod {
 	struct config_meta meta;
 	struct config_pod_spec spec;
-	char *pod_ip;  /* status.podIP, or NULL while not running */
+	char *pod_ip; /* status.podIP, or NULL while not running */
+	/* status.podIPs[].ip: the pod's addresses of both families, podIP's family first. */
+	struct config_strings pod_ips;
 	char *host_ip; /* status.hostIP */
 	char *phase;   /* status.phase ("Running", "Succeeded"...), or NULL */
 	/*
@@ -155,6 +163,8 @@ struct config_service_port {
 struct config_service {
 	struct config_meta meta;
 	char *cluster_ip; /* spec.clusterIP, or NULL: the local cluster allocates one */
+	/* spec.clusterIPs: one a family, clusterIP first ("None" alone when headless). */
+	struct config_strings cluster_ips;
 	struct config_labels selector;
 	size_t nports;
 	struct config_service_port *ports;
@@ -190,10 +200,6 @@ struct config_endpoint_slice {
  * (include/ambit/policy.h) gives them meaning. Every list keeps the YAML line of its rule so
  * diagnostics can point at it.
  */
-struct config_strings {
-	size_t n;
-	char **items;
-};
 
 struct config_authz_source {
 	struct config_strings principals, not_principals;
@@ -1386,6 +1392,21 @@ int config_diags_add(struct config_diags *diags, const struct config_origin *whe
 /* Pod annotations written by the local cluster (or by the agent's Kubernetes source). */
 #define AMBIT_ANNOT_CGROUP "ambit.io/cgroup"	     /* cgroup v2 path of the pod */
 #define AMBIT_ANNOT_HOST_IFACE "ambit.io/host-iface" /* host-side veth name in the node netns */
+
+/*
+ * The pod's IPv4 address as text: status.podIP when it is one, else the IPv4 one of
+ * status.podIPs (a dual-stack pod whose first family is IPv6); NULL: none (not running, or
+ * IPv6 only). The mesh's data path carries IPv4.
+ */
+const char *config_pod_ipv4(const struct config_pod *pod);
+/* Whether the pod has addresses and all of them are IPv6. */
+bool config_pod_ipv6_only(const struct config_pod *pod);
+/*
+ * The Service's IPv4 cluster IP as text: spec.clusterIP when it is one, else the IPv4 one of
+ * spec.clusterIPs (a dual-stack Service whose first family is IPv6); NULL: none (not allocated,
+ * headless, or IPv6 only).
+ */
+const char *config_service_ipv4(const struct config_service *svc);
 
 /* A pod is enrolled when its namespace is labelled ambient and the pod does not opt out. */
 bool config_pod_enrolled(const struct config *cfg, const struct config_pod *pod);

@@ -8,6 +8,8 @@
 #    enrolled, tc on the veth the chain made; in-pod mode, --cni bridge: the ztunnel listening in
 #    the netns ADD named, the pod having no process yet), then returns the chain's result;
 #  - ADD for a pod outside the mesh returns without the agent knowing the pod;
+#  - ADD for a pod of the mesh that the chain gave IPv6 addresses only fails at once, saying
+#    why (the data path carries IPv4): such a pod never runs uncaptured; outside the mesh it runs;
 #  - DEL releases, and succeeds again;
 #  - with the agent stopped, ADD fails with the specification's error (code 11, try again
 #    later) and DEL still succeeds; with a kubeconfig in its entry, a pod the API server shows
@@ -169,6 +171,28 @@ wait_log 10 node1-agent "pod mesh/cni-a: tc attached on $veth_a" || fail "no tc 
 # ---- a pod outside the mesh: never held ----
 add_pod plain cni-b || fail "ADD for plain/cni-b failed: $(cat "$tmp/cni-b.result")"
 expect_eq "$(jq -r '.ips[0].address' "$tmp/cni-b.result")" "$(pod_addr cni-b)/24" "plain/cni-b's result"
+
+# ---- a pod of the mesh with IPv6 addresses only: refused at once, never run uncaptured ----
+# (The data path carries IPv4; a pod outside the mesh on the same network is not delayed.)
+conflist4=$conflist
+conflist=$tmp/net6.conflist
+jq '.plugins[0].ipam.ranges = [[{"subnet": "fd00:98:201::/64"}]] | .plugins[0].ipam.routes = [{"dst": "::/0"}] | .plugins[0].ipam.dataDir += "6"' \
+	"$conflist4" >"$conflist"
+t0=$(date +%s)
+add_pod mesh cni-six && fail "ADD succeeded for mesh/cni-six, which has IPv6 addresses only"
+took=$(($(date +%s) - t0))
+err=$(cat "$tmp/cni-six.result")
+expect_eq "$(jq -r '.code' <<<"$err")" "11" "the IPv6-only pod's error code"
+expect_contains "$(jq -r '.details' <<<"$err")" "pod mesh/cni-six has IPv6 addresses only (fd00:98:201::"
+expect_contains "$(jq -r '.details' <<<"$err")" "never runs uncaptured"
+# Said, not held until timeoutSeconds (20 s here): logged, not asserted.
+log "mesh/cni-six refused after ${took} s"
+wait_log 5 node1-agent 'cni: pod mesh/cni-six has IPv6 addresses only' || fail "the agent did not log the refusal"
+del_pod mesh cni-six || fail "DEL mesh/cni-six failed: $(cat "$tmp"/cni-six.del.*)"
+add_pod plain cni-six-b || fail "ADD for plain/cni-six-b (IPv6, outside the mesh) failed: $(cat "$tmp/cni-six-b.result")"
+expect_contains "$(jq -r '.ips[0].address' "$tmp/cni-six-b.result")" "fd00:98:201::"
+del_pod plain cni-six-b || fail "DEL plain/cni-six-b failed"
+conflist=$conflist4
 
 # ---- DEL releases, twice ----
 del_pod mesh cni-a || fail "DEL mesh/cni-a failed: $(cat "$tmp"/cni-a.del.*)"

@@ -79,7 +79,10 @@ static const char *MANIFESTS = "apiVersion: v1\n"
 			       "  name: db\n"
 			       "  namespace: legacy\n"
 			       "spec:\n"
-			       "  clusterIP: 10.96.0.99\n"
+			       "  clusterIP: 'fd00:96::99'\n"
+			       "  clusterIPs: ['fd00:96::99', 10.96.0.99]\n"
+			       "  ipFamilies: [IPv6, IPv4]\n"
+			       "  ipFamilyPolicy: RequireDualStack\n"
 			       "  selector: {app: db}\n"
 			       "  ports:\n"
 			       "  - port: 5432\n"
@@ -322,7 +325,10 @@ static void test_services(void **state)
 	assert_non_null(s);
 	assert_int_equal(s->n, 3);
 	assert_int_equal(s->backends[0].port, 9000);
-	/* spec.clusterIP wins over the runtime's allocation. */
+	/*
+	 * spec.clusterIPs' IPv4 address wins over the runtime's allocation (the Service is dual
+	 * stack, IPv6 first: its clusterIP is the IPv6 one).
+	 */
 	assert_null(svc_of(&f->d, "10.96.0.11", 5432));
 	s = svc_of(&f->d, "10.96.0.99", 5432);
 	assert_non_null(s);

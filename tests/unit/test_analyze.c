@@ -639,6 +639,34 @@ static void test_unenforced_kinds(void **state)
 }
 
 /*
+ * A pod of the mesh whose addresses are all IPv6 is said to be outside it (the data path carries
+ * IPv4); a dual-stack pod of the mesh, or an IPv6-only pod outside it, is not.
+ */
+static void test_ipv6_only_pod(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: v1\nkind: Namespace\n" /* 1 */
+	    "metadata: {name: mesh, labels: {istio.io/dataplane-mode: ambient}}\n---\n"
+	    "apiVersion: v1\nkind: Namespace\nmetadata: {name: plain}\n---\n"	  /* 5 */
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: six, namespace: mesh}\n" /* 9 */
+	    "spec: {containers: [{name: c}]}\n"
+	    "status: {podIP: 'fd00::6', podIPs: [{ip: 'fd00::6'}]}\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: dual, namespace: mesh}\n" /* 15 */
+	    "spec: {containers: [{name: c}]}\n"
+	    "status: {podIP: 'fd00::7', podIPs: [{ip: 'fd00::7'}, {ip: 10.1.0.7}]}\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: six, namespace: plain}\n" /* 21 */
+	    "spec: {containers: [{name: c}]}\n"
+	    "status: {podIP: 'fd00::8'}\n";
+	struct run r;
+
+	run(&r, yaml, "", true);
+	expect(&r, false, 9, "Pod mesh/six", NULL,
+	       "IPv6 addresses only (fd00::6): not in the mesh: ambit captures IPv4");
+	expect_count(&r, 1);
+	done(&r);
+}
+
+/*
  * A VirtualService, DestinationRule or HTTPRoute whose Service a waypoint serves is in force: no
  * notice, also when the waypoint and the binding are in the cluster (the context) and only the
  * route is applied. The same route for an unbound Service still gets one.
@@ -786,6 +814,7 @@ int main(void)
 	    cmocka_unit_test(test_dr_via_gateway),
 	    cmocka_unit_test(test_peer_authentication_findings),
 	    cmocka_unit_test(test_unenforced_kinds),
+	    cmocka_unit_test(test_ipv6_only_pod),
 	    cmocka_unit_test(test_waypoint_enforces_routes),
 	    cmocka_unit_test(test_sidecar_injection),
 	    cmocka_unit_test(test_warnings_do_not_block),

@@ -328,10 +328,15 @@ static void test_add_outside_mesh(void **state)
 	assert_string_equal(cJSON_GetObjectItem(req, "netns")->valuestring, "/var/run/netns/p1");
 	/* No namespace there to open: the path alone, the agent's to judge. */
 	assert_int_equal(sent_ino, 0);
-	/* The IPv4 address of prevResult, without its prefix length; the IPv6 one left out. */
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(req, "ips")), 1);
+	/*
+	 * prevResult's addresses of both families, without their prefix lengths: the agent
+	 * captures by the IPv4 one and refuses a pod of the mesh with IPv6 ones only.
+	 */
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(req, "ips")), 2);
 	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(req, "ips"), 0)->valuestring,
 			    "10.22.0.5");
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(req, "ips"), 1)->valuestring,
+			    "fd00::5");
 	cJSON_Delete(req);
 	free(c);
 }

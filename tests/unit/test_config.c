@@ -278,8 +278,27 @@ static const struct error_case error_cases[] = {
      "\"Sometimes\" is not one of Always, IfNotPresent, Never"},
     {"bad pod IP", POD_HEAD "spec:\n  containers: [{name: c}]\nstatus:\n  podIP: 10.1.2\n", 8, 10,
      "Pod default/p", "status.podIP", "not an IP address"},
+    {"bad podIPs entry",
+     POD_HEAD
+     "spec:\n  containers: [{name: c}]\nstatus:\n  podIPs: [{ip: 10.1.2.3}, {ip: 'fd00::x'}]\n",
+     8, 33, "Pod default/p", "status.podIPs[1]", "not an IP address"},
+    {"podIPs of one family twice",
+     POD_HEAD
+     "spec:\n  containers: [{name: c}]\nstatus:\n  podIPs: [{ip: 10.1.2.3}, {ip: 10.1.2.4}]\n",
+     8, 33, "Pod default/p", "status.podIPs[1]", "a second IPv4 address"},
+    {"podIPs without ip",
+     POD_HEAD "spec:\n  containers: [{name: c}]\nstatus:\n  podIPs: [{addr: 10.1.2.3}]\n", 8, 12,
+     "Pod default/p", "status.podIPs[0]", "want {ip: <address>}"},
     {"duplicate container", POD_HEAD "spec:\n  containers:\n  - name: c\n  - name: c\n", 8, 5,
      "Pod default/p", "spec.containers[1]", "duplicate container name"},
+    {"clusterIPs of one family twice",
+     SVC_HEAD "spec:\n  clusterIPs: [10.96.0.1, 10.96.0.2]\n  ports: [{port: 80}]\n", 6, 27,
+     "Service default/s", "spec.clusterIPs[1]", "a second IPv4 address"},
+    {"clusterIPs None beside an address",
+     SVC_HEAD "spec:\n  clusterIPs: [None, 'fd00::1']\n  ports: [{port: 80}]\n", 6, 16,
+     "Service default/s", "spec.clusterIPs[0]", "\"None\" stands alone"},
+    {"ipFamilies value", SVC_HEAD "spec:\n  ipFamilies: [IPv5]\n  ports: [{port: 80}]\n", 6, 16,
+     "Service default/s", "spec.ipFamilies[0]", "not one of"},
     {"unnamed ports", SVC_HEAD "spec:\n  ports:\n  - {name: a, port: 80}\n  - port: 81\n", 8, 5,
      "Service default/s", "spec.ports[1]", "need a name"},
     {"selector mismatch",
@@ -468,6 +487,51 @@ static void test_enrollment(void **state)
 	assert_false(config_pod_enrolled(&cfg, find_pod(&cfg, "orphan")));
 	assert_non_null(config_find_namespace(&cfg, "plain"));
 	assert_null(config_find_namespace(&cfg, "nowhere"));
+	config_free(&cfg);
+}
+
+/*
+ * status.podIPs: a dual-stack pod's IPv4 address is its one whichever family is first (podIP the
+ * IPv6 one when the cluster's first family is IPv6); an IPv6-only pod has none.
+ */
+static void test_pod_ips(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: v4}\nspec: {containers: [{name: c}]}\n"
+	    "status: {podIP: 10.1.2.3, podIPs: [{ip: 10.1.2.3}, {ip: 'fd00::3'}]}\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: six-first}\n"
+	    "spec: {containers: [{name: c}]}\n"
+	    "status: {podIP: 'fd00::4', podIPs: [{ip: 'fd00::4'}, {ip: 10.1.2.4}]}\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: six-only}\n"
+	    "spec: {containers: [{name: c}]}\n"
+	    "status: {podIP: 'fd00::5', podIPs: [{ip: 'fd00::5'}]}\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: old}\nspec: {containers: [{name: c}]}\n"
+	    "status: {podIP: 10.1.2.6}\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: pending}\n"
+	    "spec: {containers: [{name: c}]}\n";
+	struct config cfg;
+	struct config_diags d = {0};
+	const struct config_pod *p;
+
+	config_init(&cfg);
+	assert_int_equal(load_str(&cfg, yaml, &d), 0);
+	p = find_pod(&cfg, "v4");
+	assert_int_equal(p->pod_ips.n, 2);
+	assert_string_equal(p->pod_ips.items[1], "fd00::3");
+	assert_string_equal(config_pod_ipv4(p), "10.1.2.3");
+	assert_false(config_pod_ipv6_only(p));
+	p = find_pod(&cfg, "six-first");
+	assert_string_equal(config_pod_ipv4(p), "10.1.2.4");
+	assert_false(config_pod_ipv6_only(p));
+	p = find_pod(&cfg, "six-only");
+	assert_null(config_pod_ipv4(p));
+	assert_true(config_pod_ipv6_only(p));
+	p = find_pod(&cfg, "old");
+	assert_int_equal(p->pod_ips.n, 0);
+	assert_string_equal(config_pod_ipv4(p), "10.1.2.6");
+	p = find_pod(&cfg, "pending");
+	assert_null(config_pod_ipv4(p));
+	assert_false(config_pod_ipv6_only(p));
 	config_free(&cfg);
 }
 
@@ -936,6 +1000,7 @@ int main(void)
 	    cmocka_unit_test(test_empty_documents),
 	    cmocka_unit_test(test_load_dir),
 	    cmocka_unit_test(test_enrollment),
+	    cmocka_unit_test(test_pod_ips),
 	    cmocka_unit_test(test_labels_match),
 	    cmocka_unit_test(test_istio_samples),
 	    cmocka_unit_test(test_hostile_fixtures),

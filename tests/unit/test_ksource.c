@@ -50,7 +50,11 @@ static const char pods[] =
     "metadata:\n  name: bare\n  namespace: shop\n  deletionTimestamp: '2026-11-23T10:00:00Z'\n"
     "  ownerReferences: [{kind: ReplicaSet, name: bare-rs, controller: true}]\n"
     "spec: {nodeName: n3, containers: [{name: c}]}\n"
-    "status: {podIP: 10.1.3.5, hostIP: 10.0.0.3}\n";
+    "status: {podIP: 10.1.3.5, hostIP: 10.0.0.3}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: dual, namespace: shop}\n"
+    "spec: {nodeName: n3, containers: [{name: c}]}\n"
+    "status: {phase: Running, podIP: 'fd00::6', podIPs: [{ip: 'fd00::6'}, {ip: 10.1.3.6}],\n"
+    "  hostIP: 10.0.0.3}\n";
 
 static uint32_t ip4(const char *s)
 {
@@ -74,8 +78,11 @@ static void test_runtime(void **state)
 	config_init(&cfg);
 	assert_int_equal(config_load_buffer(&cfg, "pods.yaml", pods, strlen(pods), &d), 0);
 	assert_int_equal(ksource_runtime(ks, &cfg, &rt, &cl), 0);
-	/* web, db and bare: not the pending, finished, hostNetwork or IPv6-only ones. */
-	assert_int_equal(rt.n_pods, 3);
+	/*
+	 * web, db, bare and dual (by its IPv4 address, though its podIP is IPv6): not the
+	 * pending, finished, hostNetwork or IPv6-only ones.
+	 */
+	assert_int_equal(rt.n_pods, 4);
 	assert_string_equal(rt.pods[0].uid, "shop/web-7c9d-a");
 	assert_string_equal(rt.pods[0].owner, "web");
 	assert_string_equal(rt.pods[0].service_account, "web");
@@ -90,6 +97,8 @@ static void test_runtime(void **state)
 	assert_true(rt.pods[2].not_ready);
 	/* A ReplicaSet without the hash label is its own workload. */
 	assert_string_equal(rt.pods[2].owner, "bare-rs");
+	assert_string_equal(rt.pods[3].uid, "shop/dual");
+	assert_int_equal(rt.pods[3].ip, ip4("10.1.3.6"));
 	assert_int_equal(cl.n_nodes, 2);
 	assert_int_equal(runtime_node_ip(&cl, "n2"), ip4("10.0.0.2"));
 	assert_int_equal(runtime_node_ip(&cl, "n3"), ip4("10.0.0.3"));
@@ -121,7 +130,7 @@ static void test_runtime_from_previous(void **state)
 	config_stamp_ids(&cfg);
 	assert_int_equal(ksource_runtime_from(ks, &cfg, NULL, &rt, &cl), 0);
 	runtime_cluster_free(&cl);
-	assert_int_equal(rt.n_pods, 3);
+	assert_int_equal(rt.n_pods, 4);
 	assert_int_equal(rt.pods[0].shared, 0);
 	web_ns = rt.pods[0].namespace;
 
@@ -138,7 +147,7 @@ static void test_runtime_from_previous(void **state)
 	/* Taken: the same strings, now the new runtime's. */
 	assert_int_equal(ksource_runtime_from(ks, &cfg, &rt, &next, &cl), 0);
 	runtime_cluster_free(&cl);
-	assert_int_equal(next.n_pods, 3);
+	assert_int_equal(next.n_pods, 4);
 	for (size_t i = 0; i < next.n_pods; i++)
 		assert_int_equal(next.pods[i].shared, i + 1);
 	runtime_adopt(&next, &rt);

@@ -215,6 +215,21 @@ static bool in_force(const struct agent *a, const char *uid, const cJSON *ips)
 	return false;
 }
 
+/* The first IPv4 address of the chain's @ips (network order in *@ip), or NULL. */
+static const char *first_v4(const cJSON *ips, uint32_t *ip)
+{
+	const cJSON *it;
+	struct in_addr in;
+
+	cJSON_ArrayForEach(it, ips) if (cJSON_IsString(it) &&
+					inet_pton(AF_INET, it->valuestring, &in) == 1)
+	{
+		*ip = in.s_addr;
+		return it->valuestring;
+	}
+	return NULL;
+}
+
 static const char *str_field(const cJSON *req, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
@@ -228,11 +243,11 @@ char *agent_cni(void *ctx, const struct cJSON *req, int *fd, char *err, size_t e
 	const char *cmd = str_field(req, "cmd"), *ns = str_field(req, "namespace");
 	const char *name = str_field(req, "name");
 	const cJSON *ips = cJSON_GetObjectItemCaseSensitive(req, "ips");
-	const cJSON *first = cJSON_GetArrayItem(ips, 0);
 	const char *netns = str_field(req, "netns");
 	enum cni_judgement j;
 	char uid[512];
-	struct in_addr in;
+	const char *v4;
+	uint32_t ip = 0;
 	char *res;
 
 	if (!cmd || !ns || !ns[0] || !name || !name[0] || (ips && !cJSON_IsArray(ips))) {
@@ -252,11 +267,24 @@ char *agent_cni(void *ctx, const struct cJSON *req, int *fd, char *err, size_t e
 		return NULL;
 	}
 	j = judge(a, ns, name);
-	if (!strcmp(cmd, "add") && j != CNI_OUTSIDE && cJSON_IsString(first) &&
-	    inet_pton(AF_INET, first->valuestring, &in) == 1 &&
-	    hint_set(a, ns, name, in.s_addr, netns, fd)) {
-		pr_info("cni: pod %s (%s) added by the runtime; capturing it", uid,
-			first->valuestring);
+	v4 = first_v4(ips, &ip);
+	if (j != CNI_OUTSIDE && !v4 && cJSON_GetArraySize(ips)) {
+		/*
+		 * IPv6 only: the data path carries IPv4, and a pod of the mesh never runs
+		 * uncaptured. Said, not held: waiting would not change it.
+		 */
+		const cJSON *six = cJSON_GetArrayItem(ips, 0);
+
+		snprintf(err, errlen,
+			 "pod %s has IPv6 addresses only (%s): ambit captures IPv4, and a pod "
+			 "of the mesh never runs uncaptured (give it IPv4 too, or "
+			 "dataplane-mode=none)",
+			 uid, cJSON_IsString(six) ? six->valuestring : "?");
+		pr_warn("cni: %s", err);
+		return NULL;
+	}
+	if (!strcmp(cmd, "add") && j != CNI_OUTSIDE && v4 && hint_set(a, ns, name, ip, netns, fd)) {
+		pr_info("cni: pod %s (%s) added by the runtime; capturing it", uid, v4);
 		if (a->inpod.kick)
 			a->inpod.kick(a->inpod.kick_arg);
 	}

@@ -318,12 +318,14 @@ static bool is_workload(const struct config_pod *p, uint32_t *ip)
 {
 	struct in_addr a;
 
-	if (!p->pod_ip || !p->spec.node_name || p->spec.host_network)
-		return false;
+	const char *v4 = config_pod_ipv4(p);
+
+	if (!v4 || !p->spec.node_name || p->spec.host_network)
+		return false; /* (an IPv6-only pod: ambit-cni holds it; see cnireq.c) */
 	if (p->phase && (!strcmp(p->phase, "Succeeded") || !strcmp(p->phase, "Failed")))
 		return false;
-	if (inet_pton(AF_INET, p->pod_ip, &a) != 1)
-		return false; /* IPv6-only: the mesh is IPv4 */
+	if (inet_pton(AF_INET, v4, &a) != 1)
+		return false;
 	*ip = a.s_addr;
 	return true;
 }

@@ -178,7 +178,10 @@ static int read_conf(struct cni_req *r, const char *in, size_t len, char **out)
 	return 0;
 }
 
-/* The IPv4 addresses of prevResult ("10.0.0.2/24" -> "10.0.0.2"), for the agent. */
+/*
+ * The addresses of prevResult ("10.0.0.2/24" -> "10.0.0.2", "fd00::2/64" -> "fd00::2"), for the
+ * agent: it captures by the IPv4 one, and refuses a pod of the mesh that has none.
+ */
 static cJSON *prev_ips(const cJSON *prev)
 {
 	const cJSON *ips = prev ? cJSON_GetObjectItemCaseSensitive(prev, "ips") : NULL;
@@ -191,8 +194,7 @@ static cJSON *prev_ips(const cJSON *prev)
 		char buf[64];
 		char *slash;
 
-		if (!cJSON_IsString(a) || !strchr(a->valuestring, '.') ||
-		    strlen(a->valuestring) >= sizeof(buf))
+		if (!cJSON_IsString(a) || strlen(a->valuestring) >= sizeof(buf))
 			continue;
 		strcpy(buf, a->valuestring);
 		slash = strchr(buf, '/');

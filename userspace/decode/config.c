@@ -3,6 +3,7 @@
  * The config model: ownership, look-ups, mesh semantics, and walking a directory of files
  * (config_load.c loads them; config_kinds.c frees and merges every kind).
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -91,6 +92,7 @@ void config_pod_free(struct config_pod *p)
 	config_meta_free(&p->meta);
 	config_pod_spec_free(&p->spec);
 	free(p->pod_ip);
+	config_strings_free(&p->pod_ips);
 	free(p->phase);
 	free(p->host_ip);
 }
@@ -108,6 +110,7 @@ void config_service_free(struct config_service *s)
 {
 	config_meta_free(&s->meta);
 	free(s->cluster_ip);
+	config_strings_free(&s->cluster_ips);
 	config_labels_free(&s->selector);
 	for (size_t i = 0; i < s->nports; i++) {
 		free(s->ports[i].name);
@@ -276,6 +279,39 @@ bool config_enrolled(const struct config *cfg, const char *namespace,
 		return false;
 	mode = labels ? config_label_get(labels, AMBIT_LABEL_DATAPLANE_MODE) : NULL;
 	return !mode || strcmp(mode, AMBIT_DATAPLANE_NONE) != 0;
+}
+
+static bool is_v4(const char *ip)
+{
+	struct in_addr a;
+
+	return ip && inet_pton(AF_INET, ip, &a) == 1;
+}
+
+/* @first when it is an IPv4 address, else the first IPv4 one of @list. */
+static const char *first_v4(const char *first, const struct config_strings *list)
+{
+	if (is_v4(first))
+		return first;
+	for (size_t i = 0; i < list->n; i++)
+		if (is_v4(list->items[i]))
+			return list->items[i];
+	return NULL;
+}
+
+const char *config_pod_ipv4(const struct config_pod *pod)
+{
+	return first_v4(pod->pod_ip, &pod->pod_ips);
+}
+
+const char *config_service_ipv4(const struct config_service *svc)
+{
+	return first_v4(svc->cluster_ip, &svc->cluster_ips);
+}
+
+bool config_pod_ipv6_only(const struct config_pod *pod)
+{
+	return (pod->pod_ip || pod->pod_ips.n) && !config_pod_ipv4(pod);
 }
 
 bool config_pod_enrolled(const struct config *cfg, const struct config_pod *pod)

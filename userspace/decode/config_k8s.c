@@ -101,6 +101,23 @@ bool cfg_ip_ok(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
+int cfg_ip_once_per_family(struct cfg_ctx *ctx, yaml_node_t *v, const char *ip, unsigned int *seen)
+{
+	unsigned int bit = strchr(ip, ':') ? 2 : 1;
+
+	if (!cfg_ip_ok(ip)) {
+		cfg_error(ctx, v, "\"%.64s\" is not an IP address", ip);
+		return -EINVAL;
+	}
+	if (*seen & bit) {
+		cfg_error(ctx, v, "a second IPv%c address (\"%.64s\"): one of each family",
+			  bit == 2 ? '6' : '4', ip);
+		return -EINVAL;
+	}
+	*seen |= bit;
+	return 0;
+}
+
 bool config_dns_label_ok(const char *s)
 {
 	return dns_label_ok(s, strlen(s), false);
@@ -559,6 +576,42 @@ static int service_cluster_ip(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	return 0;
 }
 
+/*
+ * spec.clusterIPs: "None" alone (headless), or at most one address a family (Kubernetes'
+ * validation); its first is clusterIP when both are given.
+ */
+static int service_cluster_ips(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	struct config_service *svc = obj;
+	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	unsigned int seen = 0;
+	int err = 0;
+
+	if (n > 2) {
+		cfg_error(ctx, v,
+			  "a Service has at most two cluster IPs (one of each family), not %zu", n);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n && !err; i++) {
+		yaml_node_t *item = cfg_seq_item(ctx, v, i);
+		size_t saved = cfg_path_push_index(ctx, i);
+		char *ip = NULL;
+
+		if (!item || cfg_get_str(ctx, item, &ip))
+			err = -EINVAL;
+		else if (!strcmp(ip, "None") && n != 1)
+			err = (cfg_error(ctx, item, "\"None\" stands alone (a headless Service)"),
+			       -EINVAL);
+		else if (strcmp(ip, "None"))
+			err = cfg_ip_once_per_family(ctx, item, ip, &seen);
+		if (!err && *ip)
+			err = config_strings_add(&svc->cluster_ips, ip);
+		free(ip);
+		cfg_path_pop(ctx, saved);
+	}
+	return err;
+}
+
 #define ENUM_FIELD(fn, ...)                                                                        \
 	static int fn(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)                              \
 	{                                                                                          \
@@ -569,13 +622,29 @@ static int service_cluster_ip(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 ENUM_FIELD(service_type, "ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 ENUM_FIELD(service_affinity, "None", "ClientIP")
 ENUM_FIELD(service_family_policy, "SingleStack", "PreferDualStack", "RequireDualStack")
+ENUM_FIELD(service_ip_family, "IPv4", "IPv6")
+
+static int service_ip_families(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	for (size_t i = 0; i < (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	     i++) {
+		yaml_node_t *item = cfg_seq_item(ctx, v, i);
+		size_t saved = cfg_path_push_index(ctx, i);
+		int err = item ? service_ip_family(ctx, item, obj) : -EINVAL;
+
+		cfg_path_pop(ctx, saved);
+		if (err)
+			return err;
+	}
+	return 0;
+}
 ENUM_FIELD(service_traffic_policy, "Cluster", "Local")
 
 static const struct cfg_field service_spec_fields[] = {
     {"ports", CFG_T_SEQ, service_ports, 0},
     {"selector", CFG_T_MAP, service_selector, 0},
     {"clusterIP", CFG_T_STR, service_cluster_ip, 0},
-    {"clusterIPs", CFG_T_SEQ, NULL, 0},
+    {"clusterIPs", CFG_T_SEQ, service_cluster_ips, 0},
     {"type", CFG_T_STR, service_type, 0},
     {"externalIPs", CFG_T_SEQ, NULL, 0},
     {"sessionAffinity", CFG_T_STR, service_affinity, 0},
@@ -589,7 +658,7 @@ static const struct cfg_field service_spec_fields[] = {
     {"internalTrafficPolicy", CFG_T_STR, service_traffic_policy, 0},
     {"healthCheckNodePort", CFG_T_INT, node_port, 0},
     {"publishNotReadyAddresses", CFG_T_BOOL, NULL, 0},
-    {"ipFamilies", CFG_T_SEQ, NULL, 0},
+    {"ipFamilies", CFG_T_SEQ, service_ip_families, 0},
     {"ipFamilyPolicy", CFG_T_STR, service_family_policy, 0},
     {"trafficDistribution", CFG_T_STR, NULL, 0},
     {NULL, 0, NULL, 0},

@@ -205,6 +205,12 @@ int cfg_check_protocol(struct cfg_ctx *ctx, yaml_node_t *v, char **out);
 bool cfg_iana_svc_name_ok(const char *s);
 bool cfg_name_ok(const char *s, enum cfg_name_rule rule);
 bool cfg_ip_ok(const char *s);
+/*
+ * One address of a list that holds at most one of each family (podIPs, clusterIPs): @ip, read
+ * at @v, is an address, of a family *@seen (bit 0 IPv4, bit 1 IPv6) does not hold yet; errors
+ * told at @v. 0 or -EINVAL.
+ */
+int cfg_ip_once_per_family(struct cfg_ctx *ctx, yaml_node_t *v, const char *ip, unsigned int *seen);
 
 /* config_eps.c */
 extern const struct cfg_field cfg_eps_fields[];

@@ -461,6 +461,38 @@ static int status_pod_ip(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	return pod_ip(ctx, v, &((struct config_pod *)obj)->pod_ip);
 }
 
+/*
+ * status.podIPs: [{ip: ...}], at most one address a family (Kubernetes' validation), the first of
+ * podIP's family. A dual-stack pod whose first family is IPv6 has its IPv4 address only here.
+ */
+static int status_pod_ips(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	struct config_pod *p = obj;
+	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	unsigned int seen = 0;
+	int err = 0;
+
+	if (n > 2) {
+		cfg_error(ctx, v, "a pod has at most two IPs (one of each family), not %zu", n);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n && !err; i++) {
+		yaml_node_t *item = cfg_seq_item(ctx, v, i), *ip;
+		size_t saved = cfg_path_push_index(ctx, i);
+		char *txt = NULL;
+
+		ip = item && item->type == YAML_MAPPING_NODE ? cfg_map_get(ctx, item, "ip") : NULL;
+		if (!ip)
+			err = (cfg_error(ctx, item ? item : v, "want {ip: <address>}"), -EINVAL);
+		else if (!(err = cfg_get_str(ctx, ip, &txt) ? -EINVAL : 0))
+			err = cfg_ip_once_per_family(ctx, ip, txt, &seen)
+				  ?: config_strings_add(&p->pod_ips, txt);
+		free(txt);
+		cfg_path_pop(ctx, saved);
+	}
+	return err;
+}
+
 static int status_host_ip(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
 	return pod_ip(ctx, v, &((struct config_pod *)obj)->host_ip);
@@ -516,7 +548,7 @@ static const struct cfg_field pod_status_fields[] = {
     {"hostIP", CFG_T_STR, status_host_ip, 0},
     {"hostIPs", CFG_T_SEQ, NULL, 0},
     {"podIP", CFG_T_STR, status_pod_ip, 0},
-    {"podIPs", CFG_T_SEQ, NULL, 0},
+    {"podIPs", CFG_T_SEQ, status_pod_ips, 0},
     {"startTime", CFG_T_STR, NULL, 0},
     {"initContainerStatuses", CFG_T_SEQ, NULL, 0},
     {"containerStatuses", CFG_T_SEQ, NULL, 0},

@@ -672,8 +672,14 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 	int err;
 
 	if (svc->cluster_ip && !headless) {
-		if (inet_pton(AF_INET, svc->cluster_ip, &a) != 1)
-			return warn(b, "service %s/%s: clusterIP %s is not IPv4; ignored",
+		/* A dual-stack Service whose first family is IPv6 has its IPv4 one in clusterIPs.
+		 */
+		const char *v4 = config_service_ipv4(svc);
+
+		if (!v4 || inet_pton(AF_INET, v4, &a) != 1)
+			return warn(b,
+				    "service %s/%s: cluster IP %s is IPv6 and it has no IPv4 one: "
+				    "ambit's mesh carries IPv4; ignored",
 				    svc->meta.namespace, svc->meta.name, svc->cluster_ip);
 		vip = a.s_addr;
 	}

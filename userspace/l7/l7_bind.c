@@ -49,7 +49,7 @@ int l7_pods_from_config(const struct config *cfg, struct l7_pod **out, size_t *n
 		struct l7_pod *o = &(*out)[*n];
 		uint32_t ip;
 
-		if (!p->pod_ip || inet_pton_v4(p->pod_ip, &ip))
+		if (!config_pod_ipv4(p) || inet_pton_v4(config_pod_ipv4(p), &ip))
 			continue;
 		o->namespace = p->meta.namespace;
 		o->name = p->meta.name;
@@ -110,8 +110,8 @@ static int add_waypoint(const struct l7_inputs *in, const struct config_k8s_gate
 
 		if (strcmp(s->meta.namespace, w->namespace) || strcmp(s->meta.name, w->name))
 			continue;
-		if (s->cluster_ip)
-			inet_pton_v4(s->cluster_ip, &w->vip);
+		if (config_service_ipv4(s))
+			inet_pton_v4(config_service_ipv4(s), &w->vip);
 	}
 	if (!w->vip && in->service_vip)
 		w->vip = in->service_vip(in->arg, w->namespace, w->name);
@@ -183,8 +183,8 @@ static int new_gateway(const struct l7_inputs *in, const struct l7_pod *p, const
 		if (config_labels_add(&w->labels, p->labels->items[i].key,
 				      p->labels->items[i].value))
 			return -ENOMEM;
-	if (s && s->cluster_ip)
-		inet_pton_v4(s->cluster_ip, &w->vip);
+	if (s && config_service_ipv4(s))
+		inet_pton_v4(config_service_ipv4(s), &w->vip);
 	if (s && !w->vip && in->service_vip)
 		w->vip = in->service_vip(in->arg, s->meta.namespace, s->meta.name);
 	w->ips = calloc(in->n_pods + 1, sizeof(*w->ips));

@@ -149,10 +149,11 @@ static uint32_t service_vip(const struct l7_inputs *in, const struct config_serv
 {
 	uint32_t vip = 0;
 
-	if (s->cluster_ip && strcmp(s->cluster_ip, "None")) {
+	if (config_service_ipv4(s)) {
 		unsigned char b[4];
 
-		if (sscanf(s->cluster_ip, "%hhu.%hhu.%hhu.%hhu", &b[0], &b[1], &b[2], &b[3]) == 4)
+		if (sscanf(config_service_ipv4(s), "%hhu.%hhu.%hhu.%hhu", &b[0], &b[1], &b[2],
+			   &b[3]) == 4)
 			memcpy(&vip, b, 4);
 	}
 	if (!vip && in->service_vip)
