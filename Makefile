@@ -14,7 +14,7 @@ CFLAGS ?= -O2 -g
 LIB_DIRS := lib decode kinds config analyze l4 l7 k8s
 NET_DIRS := net tls http hbone
 AGENT_DIRS := agent control
-CLI_DIRS := cli local dashboard
+CLI_DIRS := cli local kubelet dashboard
 US_INC := $(addprefix -Iuserspace/,$(LIB_DIRS) $(NET_DIRS) $(AGENT_DIRS) $(CLI_DIRS) cni)
 srcs_in = $(foreach d,$(1),$(wildcard userspace/$(d)/*.c))
 CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude $(US_INC) -Iwaypoint -I$(O) \

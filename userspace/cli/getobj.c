@@ -280,8 +280,21 @@ static cJSON *pod_as_served(const struct get_ctx *x, const cJSON *p)
 	if (n)
 		cJSON_AddStringToObject(st, "hostIP", n->ip);
 	/* An address once its kubelet started it, as a real one reports podIP. */
-	if (jstr(p, "ip") && strcmp(jstr(st, "phase"), "Pending"))
+	if (jstr(p, "ip") && strcmp(jstr(st, "phase"), "Pending")) {
+		cJSON *ips = cJSON_AddArrayToObject(st, "podIPs"), *ip;
+		char ip6[40];
+
 		cJSON_AddStringToObject(st, "podIP", jstr(p, "ip"));
+		/* Dual stack: the IPv6 address second (the cluster's first family is IPv4). */
+		for (int i = 0; i < 2; i++) {
+			if (i && (!n || !n->pod_cidr6[0] ||
+				  cluster_ip6(jstr(p, "ip"), ip6, sizeof(ip6))))
+				break;
+			ip = cJSON_CreateObject();
+			cJSON_AddStringToObject(ip, "ip", i ? ip6 : jstr(p, "ip"));
+			cJSON_AddItemToArray(ips, ip);
+		}
+	}
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "containerStatuses"), cs);
 	return o;
 }

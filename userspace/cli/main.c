@@ -11,6 +11,7 @@
 #include "ambit/version.h"
 #include "ambit/log.h"
 #include "ctl.h"
+#include "kubelet.h"
 
 /*
  * The synopsis, one entry per command group: `ambitctl --help` prints them all, `ambitctl CMD
@@ -23,12 +24,15 @@ static const struct usage_entry {
 } usages[] = {
     {"local cluster", " local ",
      "  local up -f DIR [--nodes 2] [--kube] [--cni routed|bridge] [--no-ingress]\n"
-     "           [--with-prometheus [--prometheus-port 9090]]\n"
+     "           [--ip-family ipv4|dual] [--with-prometheus [--prometheus-port 9090]]\n"
      "                                  build the cluster from manifests in DIR\n"
      "                                  (--kube: an API server holds it, ambit installed\n"
      "                                  as on Kubernetes; --cni bridge: pods of a node on\n"
      "                                  bridge cni0, as flannel host-gw; default routed;\n"
-     "                                  also $AMBIT_LOCAL_KUBE=1, $AMBIT_LOCAL_CNI;\n"
+     "                                  --ip-family dual: pods and nodes with IPv6\n"
+     "                                  addresses too, IPv4 first; also\n"
+     "                                  $AMBIT_LOCAL_KUBE=1, $AMBIT_LOCAL_CNI,\n"
+     "                                  $AMBIT_LOCAL_IP_FAMILY;\n"
      "                                  istio-ingressgateway in istio-system unless\n"
      "                                  --no-ingress; Prometheus scraping it as Istio's\n"
      "                                  addon does, on 127.0.0.1:PORT, with\n"
@@ -157,6 +161,7 @@ struct args {
 	bool prometheus;    /* local up --with-prometheus */
 	int prom_port;	    /* local up --prometheus-port, or 0 */
 	const char *cni;    /* local up --cni, or NULL */
+	const char *family; /* local up --ip-family, or NULL */
 	const char *ns;	    /* -n NS (local exec, local logs: the pod's namespace), or NULL */
 	double agent_delay; /* local reboot --agent-delay SECONDS */
 	int times;	    /* local crash --times N */
@@ -206,6 +211,8 @@ static int parse(int argc, char **argv, int start, bool file_is_path, struct arg
 			a->prom_port = (int)n;
 		} else if (!strcmp(s, "--cni") && has_next) {
 			a->cni = argv[++i];
+		} else if (!strcmp(s, "--ip-family") && has_next) {
+			a->family = argv[++i];
 		} else if (!strcmp(s, "--agent-delay") && has_next) {
 			char *end;
 			double d = strtod(argv[++i], &end);
@@ -297,17 +304,20 @@ static int run_local(int argc, char **argv, struct args *a)
 		return need(false, "unknown or incomplete option -n");
 	if (!strcmp(sub, "up")) {
 		const char *env_cni = getenv("AMBIT_LOCAL_CNI");
+		const char *env_fam = getenv("AMBIT_LOCAL_IP_FAMILY");
 		enum ctl_cni cni = CTL_CNI_ROUTED;
+		enum ctl_ip_family fam = CTL_IP_IPV4;
 
 		ret = need(a->file && !a->npos,
 			   "usage: ambitctl local up -f DIR [--nodes N] [--kube] "
-			   "[--cni routed|bridge] [--no-ingress] [--with-prometheus "
-			   "[--prometheus-port P]]");
+			   "[--cni routed|bridge] [--ip-family ipv4|dual] [--no-ingress] "
+			   "[--with-prometheus [--prometheus-port P]]");
 		if (!ret && a->prom_port && !a->prometheus)
 			ret = need(false, "--prometheus-port goes with --with-prometheus");
 		/*
 		 * The integration suite runs tests again in other modes: AMBIT_LOCAL_KUBE=1 is
-		 * --kube, AMBIT_LOCAL_CNI=bridge is --cni bridge (the flag wins).
+		 * --kube, AMBIT_LOCAL_CNI=bridge is --cni bridge, AMBIT_LOCAL_IP_FAMILY=dual is
+		 * --ip-family dual (the flags win).
 		 */
 		if (getenv("AMBIT_LOCAL_KUBE") && !strcmp(getenv("AMBIT_LOCAL_KUBE"), "1"))
 			a->kube = true;
@@ -315,8 +325,12 @@ static int run_local(int argc, char **argv, struct args *a)
 			ret = cluster_cni_parse(a->cni, "--cni", &cni);
 		else if (!ret && env_cni && *env_cni)
 			ret = cluster_cni_parse(env_cni, "AMBIT_LOCAL_CNI", &cni);
+		if (!ret && a->family)
+			ret = cluster_ip_family_parse(a->family, "--ip-family", &fam);
+		else if (!ret && env_fam && *env_fam)
+			ret = cluster_ip_family_parse(env_fam, "AMBIT_LOCAL_IP_FAMILY", &fam);
 		return ret ? ret
-			   : local_up(&a->o, a->file, a->nodes, a->kube, cni, !a->no_ingress,
+			   : local_up(&a->o, a->file, a->nodes, a->kube, cni, fam, !a->no_ingress,
 				      a->prometheus ? a->prom_port ?: CTL_PROM_PORT_DEFAULT : 0);
 	}
 	if (!strcmp(sub, "down"))

@@ -71,10 +71,19 @@ static cJSON *cni_ipam(const struct ctl_cluster *c, const struct ctl_node *n)
 	     cJSON_AddItemToArray(set, range) &&
 	     cJSON_AddStringToObject(range, "subnet", n->pod_cidr) &&
 	     cJSON_AddStringToObject(range, "gateway", n->pod_gw);
+	/* Dual stack: a second range set, so that a pod gets one address of each family. */
+	if (ok && n->pod_cidr6[0])
+		ok = (set = cJSON_CreateArray()) && cJSON_AddItemToArray(ranges, set) &&
+		     (range = cJSON_CreateObject()) && cJSON_AddItemToArray(set, range) &&
+		     cJSON_AddStringToObject(range, "subnet", n->pod_cidr6) &&
+		     cJSON_AddStringToObject(range, "gateway", n->pod_gw6);
 	if (ok && c->cni != CTL_CNI_BRIDGE)
 		ok = (routes = cJSON_AddArrayToObject(ipam, "routes")) &&
 		     (def = cJSON_CreateObject()) && cJSON_AddItemToArray(routes, def) &&
-		     cJSON_AddStringToObject(def, "dst", "0.0.0.0/0");
+		     cJSON_AddStringToObject(def, "dst", "0.0.0.0/0") &&
+		     (!n->pod_cidr6[0] ||
+		      ((def = cJSON_CreateObject()) && cJSON_AddItemToArray(routes, def) &&
+		       cJSON_AddStringToObject(def, "dst", "::/0")));
 	if (ok)
 		return ipam;
 	cJSON_Delete(ipam);
@@ -158,6 +167,8 @@ struct cni_call {
 	const char *pod_ns;  /* the pod's netns name */
 	const char *cni_path;
 	char args[1024]; /* CNI_ARGS */
+	/* Dual stack, ADD: the plan's addresses, as args.cni.ips of the plugin with an IPAM. */
+	const char *ips[2];
 };
 
 /*
@@ -266,12 +277,31 @@ static int cni_exec(const struct cni_call *call, const char *plugin, const char 
 }
 
 /* @plugin's conf: its entry with the list's name and cniVersion, and @prev as prevResult. */
-static char *cni_plugin_conf(const cJSON *list, const cJSON *entry, const cJSON *prev)
+/*
+ * host-local's requested addresses of both families: args.cni.ips (CNI_ARGS' IP= takes one), in
+ * the configuration of the plugin that runs it (ptp, bridge).
+ */
+static bool cni_conf_ips(cJSON *conf, const char *const ips[2])
+{
+	cJSON *args, *cni, *arr;
+
+	if (!ips[0] || !cJSON_HasObjectItem(conf, "ipam"))
+		return true;
+	return (args = cJSON_AddObjectToObject(conf, "args")) &&
+	       (cni = cJSON_AddObjectToObject(args, "cni")) &&
+	       (arr = cJSON_AddArrayToObject(cni, "ips")) &&
+	       cJSON_AddItemToArray(arr, cJSON_CreateString(ips[0])) &&
+	       (!ips[1] || cJSON_AddItemToArray(arr, cJSON_CreateString(ips[1])));
+}
+
+static char *cni_plugin_conf(const cJSON *list, const cJSON *entry, const cJSON *prev,
+			     const char *const ips[2])
 {
 	cJSON *conf = cJSON_Duplicate(entry, true);
 	char *text = NULL;
 
-	if (conf && cJSON_AddStringToObject(conf, "name", CNI_NET_NAME) &&
+	if (conf && cni_conf_ips(conf, ips) &&
+	    cJSON_AddStringToObject(conf, "name", CNI_NET_NAME) &&
 	    cJSON_AddStringToObject(
 		conf, "cniVersion",
 		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(list, "cniVersion"))) &&
@@ -307,7 +337,7 @@ static int cni_rename_host(const struct ctl_cluster *c, const struct ctl_pod *p,
 			   char *why, size_t len)
 {
 	const cJSON *ifc;
-	char addr[32];
+	char addr[48];
 
 	cJSON_ArrayForEach(ifc, cJSON_GetObjectItemCaseSensitive(result, "interfaces"))
 	{
@@ -327,6 +357,15 @@ static int cni_rename_host(const struct ctl_cluster *c, const struct ctl_pod *p,
 		if (c->cni != CTL_CNI_BRIDGE && RUN("ip", "-n", ns, "route", "replace", addr, "dev",
 						    (char *)p->iface, "scope", "host")) {
 			str_fmt(why, len, "the route to %s on %s failed", addr, p->iface);
+			return -EIO;
+		}
+		if (c->cni != CTL_CNI_BRIDGE && p->node->pod_cidr6[0] &&
+		    (cluster_ip6(p->ip_str, addr, sizeof(addr) - 5) ||
+		     str_fmt(addr + strlen(addr), 5, "/128") ||
+		     RUN("ip", "-n", ns, "-6", "route", "replace", addr, "dev",
+			 (char *)p->iface))) {
+			str_fmt(why, len, "the IPv6 route to pod %s on %s failed", p->ip_str,
+				p->iface);
 			return -EIO;
 		}
 		return 0;
@@ -378,6 +417,7 @@ static int cni_call_init(struct cni_call *call, const char *command, const struc
 	char self[PATH_MAX];
 	int ret = cni_path(self, sizeof(self), cpath, cpath_len);
 
+	memset(call, 0, sizeof(*call));
 	call->command = command;
 	call->node_ns = n->netns;
 	call->pod_ns = pod_ns;
@@ -409,7 +449,8 @@ int cni_del(const struct ctl_cluster *c, const struct ctl_node *n, const char *n
 		const cJSON *entry = cJSON_GetArrayItem(plugins, i);
 		const char *type =
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(entry, "type"));
-		char *conf = cni_plugin_conf(list, entry, NULL), *out = NULL, exe[PATH_MAX];
+		char *conf = cni_plugin_conf(list, entry, NULL, call.ips), *out = NULL,
+		     exe[PATH_MAX];
 		int r;
 
 		r = type && conf && !cni_find(cpath, type, exe, sizeof(exe))
@@ -436,12 +477,24 @@ int cni_add(const struct ctl_cluster *c, const struct ctl_pod *p, char *why, siz
 	struct cni_call call;
 	cJSON *list = cni_load(c, p->node, why, len), *plugins, *prev = NULL;
 	const cJSON *entry;
+	char ip6[40] = "";
 	int ret, i = 0;
 
 	if (!list)
 		return -ENOENT;
-	ret = cni_call_init(&call, "ADD", p->node, p->netns, p->namespace, p->name, p->ip_str,
-			    cpath, sizeof(cpath));
+	/* Dual stack: both addresses in args.cni.ips, and no IP= (host-local would add it twice).
+	 */
+	if (p->node->pod_cidr6[0] && cluster_ip6(p->ip_str, ip6, sizeof(ip6))) {
+		str_fmt(why, len, "no IPv6 address for %s", p->ip_str);
+		cJSON_Delete(list);
+		return -EINVAL;
+	}
+	ret = cni_call_init(&call, "ADD", p->node, p->netns, p->namespace, p->name,
+			    ip6[0] ? NULL : p->ip_str, cpath, sizeof(cpath));
+	if (ip6[0]) {
+		call.ips[0] = p->ip_str;
+		call.ips[1] = ip6;
+	}
 	plugins = cJSON_GetObjectItemCaseSensitive(list, "plugins");
 	cJSON_ArrayForEach(entry, plugins)
 	{
@@ -459,7 +512,7 @@ int cni_add(const struct ctl_cluster *c, const struct ctl_pod *p, char *why, siz
 			ret = -ENOENT;
 			break;
 		}
-		conf = cni_plugin_conf(list, entry, prev);
+		conf = cni_plugin_conf(list, entry, prev, call.ips);
 		r = conf ? cni_exec(&call, exe, conf, &out) : -ENOMEM;
 		free(conf);
 		res = !r && out ? cJSON_Parse(out) : NULL;
@@ -500,8 +553,15 @@ static bool cni_sandbox_exists(const struct ctl_node *n, const struct sandbox *s
 int cni_sandbox_make(const struct ctl_cluster *c, const struct ctl_node *n, const struct sandbox *s,
 		     char *why, size_t len)
 {
-	const char *pod_kv[] = {"net.ipv4.conf.all.rp_filter", "0",
-				"net.ipv4.conf.default.rp_filter", "0", NULL};
+	/* Dual stack: no DAD for the plan's addresses (ptp and bridge would wait out its second).
+	 */
+	const char *pod_kv[] = {"net.ipv4.conf.all.rp_filter",
+				"0",
+				"net.ipv4.conf.default.rp_filter",
+				"0",
+				n->pod_cidr6[0] ? "net.ipv6.conf.default.accept_dad" : NULL,
+				"0",
+				NULL};
 	struct ctl_pod p = {.namespace = (char *)s->namespace, .name = (char *)s->name, .node = n};
 	char path[PATH_MAX];
 	int ret;

@@ -68,16 +68,22 @@ static void replicaset_uid(const char *ns, const char *rs, char out[37])
 		 md[11], md[12], md[13], md[14], md[15]);
 }
 
-/* {"ip": @ip} in a new array (podIPs, hostIPs). */
-static bool add_ips(cJSON *o, const char *key, const char *ip)
+/* [{"ip": @ip}] (podIPs, hostIPs), and {"ip": @ip6} after it unless @ip6 is "". */
+static bool add_ips(cJSON *o, const char *key, const char *ip, const char *ip6)
 {
-	cJSON *arr = cJSON_AddArrayToObject(o, key), *it = cJSON_CreateObject();
+	cJSON *arr = cJSON_AddArrayToObject(o, key);
 
-	if (!arr || !it || !cJSON_AddItemToArray(arr, it)) {
-		cJSON_Delete(it);
-		return false;
+	for (int i = 0; arr && i < 1 + !!ip6[0]; i++) {
+		cJSON *it = cJSON_CreateObject();
+
+		if (!it || !cJSON_AddItemToArray(arr, it)) {
+			cJSON_Delete(it);
+			return false;
+		}
+		if (!cJSON_AddStringToObject(it, "ip", i ? ip6 : ip))
+			return false;
 	}
-	return cJSON_AddStringToObject(it, "ip", ip) != NULL;
+	return arr != NULL;
 }
 
 static bool pod_metadata(cJSON *pod_json, const struct ctl_pod *pod)
@@ -233,7 +239,7 @@ static bool pod_status(cJSON *pod_json, const struct ctl_pod *pod)
 		       cJSON_AddStringToObject(c, "type", ready[0]) &&
 		       cJSON_AddStringToObject(c, "status", "True") &&
 		       cJSON_AddStringToObject(st, "hostIP", pod->node->ip) &&
-		       add_ips(st, "hostIPs", pod->node->ip) &&
+		       add_ips(st, "hostIPs", pod->node->ip, pod->node->ip6) &&
 		       cJSON_AddStringToObject(st, "qosClass", "BestEffort");
 	}
 	for (size_t i = 0; i < sizeof(ready) / sizeof(ready[0]); i++) {
@@ -248,9 +254,9 @@ static bool pod_status(cJSON *pod_json, const struct ctl_pod *pod)
 		return false;
 	/* BestEffort: the QoS class of the kubepods/besteffort cgroup the pod runs in. */
 	return cJSON_AddStringToObject(st, "hostIP", pod->node->ip) &&
-	       add_ips(st, "hostIPs", pod->node->ip) &&
+	       add_ips(st, "hostIPs", pod->node->ip, pod->node->ip6) &&
 	       cJSON_AddStringToObject(st, "podIP", pod->ip_str) &&
-	       add_ips(st, "podIPs", pod->ip_str) &&
+	       add_ips(st, "podIPs", pod->ip_str, pod->ip6_str) &&
 	       cJSON_AddStringToObject(st, "qosClass", "BestEffort");
 }
 

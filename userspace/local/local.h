@@ -31,6 +31,8 @@
 #define CTL_AGENT_STATUS_REQ "{\"op\":\"get\",\"what\":\"status\"}"
 /* br0's address in the fabric netns (up.c), which every node routes to. */
 #define CTL_FABRIC_IP "10.99.0.1"
+/* Dual stack: br0's IPv6 address (cluster_ip6 of CTL_FABRIC_IP), its prefix the nodes'. */
+#define CTL_FABRIC_IP6 "fd00:99::1"
 /* The cluster's DNS (up.c, kube-dns's part), also on br0: every pod's nameserver. */
 #define CTL_CLUSTER_DNS_IP "10.99.0.2"
 /* --kube: the API server, in the fabric netns, and where `ambitctl install` puts ambit. */
@@ -59,12 +61,25 @@ enum ctl_cni {
 	CTL_CNI_BRIDGE,
 };
 
+/*
+ * The address families of a local cluster (`local up --ip-family`, cluster.json "ipFamily").
+ * Dual stack: nodes, pods and the fabric have an IPv6 address beside each IPv4 one, the IPv4
+ * one's digits in the last group (cluster_ip6): 10.99.0.11 is fd00:99::11, pod 10.98.1.23 is
+ * fd00:98:1::23 in its node's fd00:98:1::/64. IPv4 is the first family; Services stay IPv4.
+ */
+enum ctl_ip_family {
+	CTL_IP_IPV4 = 0,
+	CTL_IP_DUAL,
+};
+
 struct ctl_node {
 	char name[16];	   /* node1, node2, ... */
 	int index;	   /* 1-based */
 	char ip[16];	   /* 10.99.0.(10+index) */
 	char pod_cidr[24]; /* 10.98.<index>.0/24 */
 	char pod_gw[16];   /* 10.98.<index>.1: cni0's address with --cni bridge; else unused */
+	/* Dual stack only ("" otherwise): fd00:99::<10+index>, fd00:98:<index>::/64, ::1 of it. */
+	char ip6[40], pod_cidr6[40], pod_gw6[40];
 	char netns[CTL_NAME_MAX * 2];
 	char cgroup[PATH_MAX];	  /* <cg2>/ambit-C/<node>/pods */
 	char system_cg[PATH_MAX]; /* <cg2>/ambit-C/<node>/system */
@@ -90,6 +105,7 @@ struct ctl_cluster {
 	 */
 	bool kube;
 	enum ctl_cni cni;
+	enum ctl_ip_family ip_family;
 	int nnodes;
 	struct ctl_node nodes[CTL_MAX_NODES];
 };
@@ -102,6 +118,7 @@ struct ctl_pod {
 	const struct ctl_node *node; /* borrowed from the cluster */
 	uint32_t ip;		     /* network order */
 	char ip_str[16];
+	char ip6_str[40]; /* dual stack: its IPv6 address (cluster_ip6 of ip_str); else "" */
 	char netns[CTL_NAME_MAX * 2];
 	char iface[16];
 	char cgroup[PATH_MAX];
@@ -174,6 +191,16 @@ int cluster_save(const struct ctl_cluster *c);
 const char *cluster_cni_name(enum ctl_cni cni);
 /* @name ("routed", "bridge") into *@cni. 0, or -EINVAL told on stderr as @what's value. */
 int cluster_cni_parse(const char *name, const char *what, enum ctl_cni *cni);
+const char *cluster_ip_family_name(enum ctl_ip_family f);
+/* @name ("ipv4", "dual") into *@f. 0, or -EINVAL told on stderr as @what's value. */
+int cluster_ip_family_parse(const char *name, const char *what, enum ctl_ip_family *f);
+/* Dual stack: the nodes' and their pod ranges' IPv6 addresses (no-op for IPv4 only). */
+void cluster_set_ip_family(struct ctl_cluster *c, enum ctl_ip_family f);
+/*
+ * The IPv6 address of the local cluster's IPv4 address @v4 (a node's, a pod's, the fabric's:
+ * 10.99.0.X is fd00:99::X, 10.98.N.H is fd00:98:N::H) into @out: 0, or -EINVAL for another.
+ */
+int cluster_ip6(const char *v4, char *out, size_t len);
 /* Borrowed node by name, or NULL. */
 const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *name);
 /*
@@ -295,8 +322,6 @@ int prom_start(const struct ctl_cluster *c, int port);
 int prom_targets_write(const struct ctl_cluster *c, const cJSON *pods_json);
 /* `local relay --netns N LOCAL:REMOTE` (hidden): forwards the host's loopback into netns N. */
 int local_relay(int argc, char **argv);
-/* cadvisor.c: `local cadvisor --node N` (hidden): the node's /metrics/cadvisor on :4194. */
-int local_cadvisor(const struct ctl_opts *o);
 /* up.c */
 /*
  * @ingress: istio-ingressgateway in istio-system too (deploy/ingress.yaml.tmpl), as Istio's
@@ -304,7 +329,7 @@ int local_cadvisor(const struct ctl_opts *o);
  * (prom.c), or 0 for none.
  */
 int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, enum ctl_cni cni,
-	     bool ingress, int prom_port);
+	     enum ctl_ip_family family, bool ingress, int prom_port);
 /* kubeup.c: --kube's API server, credentials and `ambitctl install` into it. 0 or -errno. */
 int kube_up(const struct ctl_cluster *c);
 /*
@@ -433,18 +458,6 @@ void sandbox_env(const struct sandbox *s);
 /* Whether @p lies under a directory a pod gets a fresh tree of (/tmp, /run, /dev, /proc, /sys). */
 bool sandbox_masked(const char *p);
 
-/* kpod.c: a pod template's container as a --kube cluster's kubelet runs it. */
-struct kconn;
-/*
- * Fills @s for container @container of pod template @tmpl (of namespace @ns, borrowed), as pod
- * @pod on node @n; Secrets and ConfigMaps it mounts are read through @k. 0, or -errno with why.
- */
-int kpod_sandbox(const struct ctl_cluster *c, const struct ctl_node *n, const struct kconn *k,
-		 const char *ns, const cJSON *tmpl, const char *container, const char *pod,
-		 struct sandbox *s, char *why, size_t len);
-/* @in with the kubelet's $(VAR) expansion from @env ("NAME=value", NULL-ended); malloc'd. */
-char *kpod_expand(const char *in, char *const *env);
-
 /* spawn.c */
 struct spawn_req {
 	char *const *argv;
@@ -460,9 +473,6 @@ struct spawn_req {
  * or -errno with why, e.g. "exec: nginxx: No such file or directory", in @why.
  */
 int spawn_start(const struct spawn_req *r, char *why, size_t len);
-
-/* kubelet.c: `ambitctl local kubelet --node N`, the node's supervisor (hidden command). */
-int local_kubelet(const struct ctl_opts *o);
 
 /* kubeletq.c: the kubelet as ambitctl sees it, over <run>/<node>/kubelet.sock (ipc.h). */
 /* Starts @n's kubelet in the node's system cgroup and waits until it answers. 0 or -errno. */

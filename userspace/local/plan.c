@@ -210,6 +210,12 @@ static int plan_add_pod(struct ctl_plan *p, const struct ctl_cluster *c, struct 
 		goto fail;
 	inet_pton(AF_INET, pod.ip_str, &addr);
 	pod.ip = addr.s_addr;
+	if (pod.node->pod_cidr6[0] && cluster_ip6(pod.ip_str, pod.ip6_str, sizeof(pod.ip6_str))) {
+		fprintf(stderr, "ambitctl: pod %s/%s: no IPv6 address for %s\n", ns, name,
+			pod.ip_str);
+		ret = -EINVAL;
+		goto fail;
+	}
 	cluster_pod_netns(c, ns, name, pod.netns, sizeof(pod.netns));
 	str_fmt(pod.cgroup, sizeof(pod.cgroup), "%s/%s_%s", pod.node->cgroup, ns, name);
 	cluster_path(c, pod.pod_dir, sizeof(pod.pod_dir), "pods/%s_%s", ns, name);

@@ -51,6 +51,9 @@ static int up_fabric(const struct ctl_cluster *c, char *fabric)
 	TRY(RUN("ip", "-n", fabric, "link", "add", "br0", "type", "bridge"));
 	TRY(RUN("ip", "-n", fabric, "addr", "add", CTL_FABRIC_IP "/24", "dev", "br0"));
 	TRY(RUN("ip", "-n", fabric, "addr", "add", CTL_CLUSTER_DNS_IP "/24", "dev", "br0"));
+	if (c->ip_family == CTL_IP_DUAL)
+		TRY(RUN("ip", "-n", fabric, "-6", "addr", "add", CTL_FABRIC_IP6 "/64", "dev", "br0",
+			"nodad"));
 	TRY(RUN("ip", "-n", fabric, "link", "set", "br0", "up"));
 	return 0;
 }
@@ -162,6 +165,11 @@ static int up_node_bridge(const struct ctl_node *n)
 	TRY(RUN("ip", "-n", ns, "link", "add", CTL_CNI_BRIDGE_IFACE, "address", mac, "type",
 		"bridge"));
 	TRY(RUN("ip", "-n", ns, "addr", "add", addr, "dev", CTL_CNI_BRIDGE_IFACE));
+	if (n->pod_gw6[0]) {
+		str_fmt(addr, sizeof(addr), "%s/64", n->pod_gw6);
+		TRY(RUN("ip", "-n", ns, "-6", "addr", "add", addr, "dev", CTL_CNI_BRIDGE_IFACE,
+			"nodad"));
+	}
 	TRY(RUN("ip", "-n", ns, "link", "set", CTL_CNI_BRIDGE_IFACE, "up"));
 	TRY(sysctl_in(ns, kv));
 	return bridge_nf_off(ns);
@@ -191,7 +199,7 @@ static int up_node_vxlan(const struct ctl_cluster *c, const struct ctl_node *n)
 	TRY(RUN("ip", "-n", ns, "link", "set", CTL_CNI_VXLAN_IFACE, "up"));
 	for (int i = 0; i < c->nnodes; i++) {
 		const struct ctl_node *o = &c->nodes[i];
-		char gw[16], omac[18];
+		char gw[40], omac[18];
 
 		if (o == n)
 			continue;
@@ -203,13 +211,21 @@ static int up_node_vxlan(const struct ctl_cluster *c, const struct ctl_node *n)
 			"dst", (char *)o->ip));
 		TRY(RUN("ip", "-n", ns, "route", "add", (char *)o->pod_cidr, "via", gw, "dev",
 			CTL_CNI_VXLAN_IFACE, "onlink"));
+		if (!o->pod_cidr6[0])
+			continue;
+		/* IPv6 through the same tunnel (the frames are Ethernet): via fd00:98:<o>::. */
+		str_fmt(gw, sizeof(gw), "fd00:98:%d::", o->index);
+		TRY(RUN("ip", "-n", ns, "-6", "neigh", "add", gw, "lladdr", omac, "dev",
+			CTL_CNI_VXLAN_IFACE, "nud", "permanent"));
+		TRY(RUN("ip", "-n", ns, "-6", "route", "add", (char *)o->pod_cidr6, "via", gw,
+			"dev", CTL_CNI_VXLAN_IFACE, "onlink"));
 	}
 	return 0;
 }
 
 static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *fabric)
 {
-	char port[16], addr[32];
+	char port[16], addr[48];
 	const char *kv[] = {"net.ipv4.ip_forward",
 			    "1",
 			    "net.ipv4.conf.all.rp_filter",
@@ -232,8 +248,28 @@ static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *
 	TRY(RUN("ip", "-n", ns, "link", "set", "lo", "up"));
 	TRY(RUN("ip", "-n", ns, "addr", "add", "169.254.1.1/32", "dev", "lo"));
 	TRY(RUN("ip", "-n", ns, "addr", "add", addr, "dev", "eth0"));
-	TRY(RUN("ip", "-n", ns, "link", "set", "eth0", "up"));
 	TRY(sysctl_in(ns, kv));
+	if (n->ip6[0]) {
+		/*
+		 * A router of both families; no DAD (addresses are the plan's, and a pod would wait
+		 * for it); IPv6 addresses kept on a link that goes down, as a pod's host veth does
+		 * when it is renamed (cni.c).
+		 */
+		const char *kv6[] = {"net.ipv6.conf.all.forwarding",
+				     "1",
+				     "net.ipv6.conf.default.accept_dad",
+				     "0",
+				     "net.ipv6.conf.all.keep_addr_on_down",
+				     "1",
+				     "net.ipv6.conf.default.keep_addr_on_down",
+				     "1",
+				     NULL};
+
+		TRY(sysctl_in(ns, kv6));
+		str_fmt(addr, sizeof(addr), "%s/64", n->ip6);
+		TRY(RUN("ip", "-n", ns, "-6", "addr", "add", addr, "dev", "eth0", "nodad"));
+	}
+	TRY(RUN("ip", "-n", ns, "link", "set", "eth0", "up"));
 	if (c->cni == CTL_CNI_BRIDGE) {
 		TRY(up_node_bridge(n));
 		TRY(up_node_vxlan(c, n));
@@ -245,6 +281,9 @@ static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *
 			continue;
 		TRY(RUN("ip", "-n", ns, "route", "add", (char *)o->pod_cidr, "via", (char *)o->ip,
 			"dev", "eth0"));
+		if (o->pod_cidr6[0])
+			TRY(RUN("ip", "-n", ns, "-6", "route", "add", (char *)o->pod_cidr6, "via",
+				(char *)o->ip6, "dev", "eth0"));
 	}
 	/*
 	 * The fabric routes the node's pod CIDR to it, as a Calico underlay learns it by BGP: a pod
@@ -252,6 +291,9 @@ static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *
 	 * answered from outside the cluster.
 	 */
 	TRY(RUN("ip", "-n", fabric, "route", "replace", (char *)n->pod_cidr, "via", (char *)n->ip));
+	if (n->pod_cidr6[0])
+		TRY(RUN("ip", "-n", fabric, "-6", "route", "replace", (char *)n->pod_cidr6, "via",
+			(char *)n->ip6));
 	TRY(mkdir_p(n->system_cg, 0755));
 	TRY(mkdir_p(n->cgroup, 0755));
 	return cni_conflist_write(c, n);
@@ -353,18 +395,24 @@ static int wait_workloads(const struct ctl_cluster *c, const struct ctl_node *n,
 
 static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 {
-	printf("cluster %s is up (%s), pod network %s\n", c->name, c->run_dir,
-	       cluster_cni_name(c->cni));
+	bool dual = c->ip_family == CTL_IP_DUAL;
+
+	printf("cluster %s is up (%s), pod network %s%s\n", c->name, c->run_dir,
+	       cluster_cni_name(c->cni), dual ? ", dual stack (IPv4 first)" : "");
 	printf("nodes:\n");
-	for (int i = 0; i < c->nnodes; i++)
-		printf("  %-8s %-12s pods %s  netns %s\n", c->nodes[i].name, c->nodes[i].ip,
-		       c->nodes[i].pod_cidr, c->nodes[i].netns);
+	for (int i = 0; i < c->nnodes; i++) {
+		const struct ctl_node *n = &c->nodes[i];
+
+		printf("  %-8s %-12s pods %s  netns %s", n->name, n->ip, n->pod_cidr, n->netns);
+		printf(dual ? "  %s pods %s\n" : "\n", n->ip6, n->pod_cidr6);
+	}
 	printf("pods:\n");
 	for (size_t i = 0; i < p->npods; i++) {
 		char uid[300];
 
 		str_fmt(uid, sizeof(uid), "%s/%s", p->pods[i].namespace, p->pods[i].name);
-		printf("  %-30s %-12s %s\n", uid, p->pods[i].ip_str, p->pods[i].node->name);
+		printf("  %-30s %-12s %s%s%s\n", uid, p->pods[i].ip_str, p->pods[i].node->name,
+		       dual ? "  " : "", p->pods[i].ip6_str);
 	}
 	printf("services:\n");
 	for (size_t i = 0; i < p->nservices; i++)
@@ -541,7 +589,7 @@ static void on_signal(int sig)
 }
 
 int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, enum ctl_cni cni,
-	     bool ingress, int prom_port)
+	     enum ctl_ip_family family, bool ingress, int prom_port)
 {
 	struct ctl_cluster c;
 	struct ctl_plan plan = {0};
@@ -555,6 +603,7 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 	if (ret)
 		return ret;
 	c.cni = cni;
+	cluster_set_ip_family(&c, family);
 	if (!realpath(dir, c.src_dir)) {
 		ret = -errno;
 		fprintf(stderr, "ambitctl: %s: %s\n", dir, strerror(-ret));

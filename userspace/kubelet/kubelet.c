@@ -40,7 +40,7 @@
 #include "ambit/clock.h"
 #include "ambit/ipc.h"
 #include "ambit/log.h"
-#include "local.h"
+#include "kubelet.h"
 #include "kconn.h"
 
 #define KL_BACKOFF_BASE_MS 10000 /* the kubelet's initial back-off */

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
-#include "local.h"
+#include "kubelet.h"
 #include "kconn.h"
 #include "kmanifest.h"
 

@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <netinet/in.h>
 
-#include "local.h"
+#include "kubelet.h"
 #include "httpd.h"
 #include "procmetrics.h"
 #include "prom.h"
