@@ -10,7 +10,8 @@
 #  - IPv6 fails closed for pods of the mesh, as the data path carries IPv4 only: an enrolled
 #    pod's IPv6 connect is refused in the kernel (EPERM), an IPv6 connection to an enrolled pod
 #    from outside the mesh never reaches it, both refused and counted in the kernel, and not
-#    one byte of either probe's payload crosses the fabric.
+#    one byte of either probe's payload crosses the fabric; `ambitctl check` says so of an
+#    IPv6 source, and names no workload by an IPv6 destination ([ADDR]:PORT).
 . "$(dirname "$0")/lib.sh"
 need_root
 need_bins
@@ -111,5 +112,13 @@ n=$(tcpdump -r "$TMP/fabric.pcap" -nn -A 2>/dev/null | grep -c 'MARKER-V6')
 expect_eq "$n" 0 "packets with the probes' payload on the fabric"
 [ "$(drops node1)" -gt "$d1" ] || fail "node1 counted no drop_ipv6_unsupported ($d1)"
 [ "$(refused2)" -gt "$d2" ] || fail "node2 refused nothing ($d2 drops)"
+# What `ambitctl check` says of an IPv6 source: the kernel's refusal, and the policy beside it.
+out=$(actl check "$ip6_plain_client_0" mesh/server-0:8080) || fail "check from an IPv6 source: $out"
+expect_contains "$out" "source:      outside the mesh ($ip6_plain_client_0)"
+expect_contains "$out" "decision:    deny in the kernel (drop_ipv6_unsupported)"
+out=$(actl check "$ip6_plain_client_0" plain/server-0:9300) || fail "check to a pod outside the mesh: $out"
+expect_contains "$out" "decision:    allow"
+out=$(actl check plain/client-0 "[$ip6_mesh_server_0]:8080" 2>&1) && fail "check to an IPv6 address answered: $out"
+expect_contains "$out" "no workload or Service has the address $ip6_mesh_server_0"
 log "IPv6 for the mesh's pods: refused (node1 drops $d1 -> $(drops node1), node2 $d2 -> $(refused2)), 0 payload packets on the fabric"
 pass

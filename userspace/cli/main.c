@@ -106,7 +106,8 @@ static const struct usage_entry {
      "                                  configuration (Prometheus: --with-prometheus's)\n"},
     {"inspection", " check ",
      "  check SRC DST:PORT [-o json]    which policy decides SRC -> DST and why\n"
-     "                                  (SRC, DST: ns/pod, pod or IP)\n"
+     "                                  (SRC, DST: ns/pod, pod or IP; IPv6 DST as\n"
+     "                                  [ADDR]:PORT)\n"
      "        [--method M] [--path P] [--header K=V] [--jwt FILE]\n"
      "                                  the request a Service's waypoint judges (L7)\n"},
 };
