@@ -1399,6 +1399,8 @@ int config_diags_add(struct config_diags *diags, const struct config_origin *whe
  * IPv6 only). The mesh's data path carries IPv4.
  */
 const char *config_pod_ipv4(const struct config_pod *pod);
+/* The pod's IPv6 address as text (status.podIP or status.podIPs), or NULL. */
+const char *config_pod_ipv6(const struct config_pod *pod);
 /* Whether the pod has addresses and all of them are IPv6. */
 bool config_pod_ipv6_only(const struct config_pod *pod);
 /*

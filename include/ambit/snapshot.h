@@ -62,6 +62,8 @@ struct snap_workload {
 	 */
 	char *hostname, *subdomain;
 	uint32_t ip;
+	/* Its IPv6 address in a dual-stack cluster, JSON "ip6" (family 0: none): listed only. */
+	struct ipaddr ip6;
 	uint32_t node_ip;
 	bool enrolled;
 	struct snap_waypoint *waypoint; /* traffic addressed to the pod IP; NULL: none */

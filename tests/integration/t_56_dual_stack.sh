@@ -4,7 +4,8 @@
 # ranges are of both families.
 #  - cluster.json says so; each node's eth0 holds its fd00:99:: address and routes the other
 #    nodes' fd00:98:N::/64 (over the fabric, or with --cni bridge through the VXLAN tunnel); each pod's Pod object has podIPs of both families, the second the
-#    one on its eth0 (host-local's second range, through the chain of real CNI plugins);
+#    one on its eth0 (host-local's second range, through the chain of real CNI plugins), and
+#    `ambitctl workloads` lists both;
 #  - pods outside the mesh reach each other over IPv6 across nodes;
 #  - the mesh carries IPv4 in the same cluster as it does in an IPv4 one (mTLS, HBONE);
 #  - IPv6 fails closed for pods of the mesh, as the data path carries IPv4 only: an enrolled
@@ -52,6 +53,13 @@ for p in mesh/server-0 mesh/client-0 plain/server-0 plain/client-0; do
 	declare "ip6_${p//[\/-]/_}=$v6"
 done
 log "podIPs: mesh/server-0 $ip6_mesh_server_0, plain/server-0 $ip6_plain_server_0 (node2); mesh/client-0 $ip6_mesh_client_0, plain/client-0 $ip6_plain_client_0 (node1)"
+
+# The agents list both addresses (the snapshot's workloads carry the IPv6 one).
+wl() { actl workloads | awk -v ns="${1%/*}" -v n="${1#*/}" '$1 == ns && $2 == n { print $4 }'; }
+listed() { [ "$(wl mesh/server-0)" = "$(pod_ip mesh/server-0),$ip6_mesh_server_0" ]; }
+wait_for 20 listed || fail "ambitctl workloads lists mesh/server-0 as '$(wl mesh/server-0)'"
+expect_eq "$(actl workloads -o json | jq -r '[.[] | .workloads[]? | select(.uid == "plain/client-0") | .ip6][0]')" \
+	"$ip6_plain_client_0" "plain/client-0's ip6 in the snapshot"
 
 # A TCP listener on IPv6 only in a pod: answers "v6 <pod>" and logs what it was sent.
 v6_listen() {

@@ -722,6 +722,12 @@ static void test_runtime_malformed(void **state)
 	expect_bad("{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\","
 		   "\"ip\":\"10.0.0.1\",\"hostIface\":[]}]}",
 		   "pods[0].hostIface");
+	expect_bad("{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\","
+		   "\"ip\":\"10.0.0.1\",\"ip6\":\"10.0.0.2\"}]}",
+		   "pods[0].ip6: not an IPv6 address");
+	expect_bad("{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\","
+		   "\"ip\":\"10.0.0.1\",\"ip6\":6}]}",
+		   "pods[0].ip6");
 	expect_bad("{\"pods\":[],\"serviceIPs\":{\"d/s\":\"nope\"}}", "serviceIPs");
 	expect_bad("{\"pods\":[],\"serviceIPs\":[]}", "serviceIPs");
 }
@@ -729,9 +735,10 @@ static void test_runtime_malformed(void **state)
 static void test_runtime_good(void **state)
 {
 	const char *json = "{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\","
-			   "\"ip\":\"10.0.0.1\",\"owner\":null,\"labels\":{\"k\":\"v\"}}],"
+			   "\"ip\":\"10.0.0.1\",\"ip6\":\"fd00:98:1::1\",\"owner\":null,"
+			   "\"labels\":{\"k\":\"v\"}}],"
 			   "\"serviceIPs\":{\"d/s\":\"10.96.0.10\"}}";
-	char path[] = "/tmp/ambit-test-agent-XXXXXX";
+	char path[] = "/tmp/ambit-test-agent-XXXXXX", six[IPADDR_STRLEN];
 	struct runtime rt;
 	char err[256];
 	int fd;
@@ -743,6 +750,7 @@ static void test_runtime_good(void **state)
 	assert_null(rt.pods[0].owner);
 	assert_null(rt.pods[0].cgroup);
 	assert_string_equal(config_label_get(&rt.pods[0].labels, "k"), "v");
+	assert_string_equal(ipaddr_format(&rt.pods[0].ip6, six, sizeof(six)), "fd00:98:1::1");
 	assert_int_equal(runtime_service_ip(&rt, "d", "s"), ip("10.96.0.10"));
 	assert_int_equal(runtime_service_ip(&rt, "d", "t"), 0);
 	assert_int_equal(runtime_service_ip(&rt, "", "s"), 0);

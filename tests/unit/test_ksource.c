@@ -99,6 +99,8 @@ static void test_runtime(void **state)
 	assert_string_equal(rt.pods[2].owner, "bare-rs");
 	assert_string_equal(rt.pods[3].uid, "shop/dual");
 	assert_int_equal(rt.pods[3].ip, ip4("10.1.3.6"));
+	assert_int_equal(rt.pods[3].ip6.family, AF_INET6);
+	assert_int_equal(rt.pods[0].ip6.family, 0);
 	assert_int_equal(cl.n_nodes, 2);
 	assert_int_equal(runtime_node_ip(&cl, "n2"), ip4("10.0.0.2"));
 	assert_int_equal(runtime_node_ip(&cl, "n3"), ip4("10.0.0.3"));

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/ipaddr.h"
 #include "ambit/ipc.h"
 #include "ambit/json_memo.h"
 #include "ambit/snapshot.h"
@@ -60,6 +61,8 @@ static struct snapshot *sample(void)
 	}
 	/* A pod named under a headless Service (spec.hostname, spec.subdomain). */
 	s->workloads[1].hostname = strdup("primary");
+	/* A dual-stack pod's IPv6 address. */
+	assert_int_equal(ipaddr_parse_addr("fd00:98:2::2", &s->workloads[1].ip6), 0);
 	s->workloads[1].subdomain = strdup("web");
 	s->n_services = 1;
 	s->services = calloc(1, sizeof(*s->services));
@@ -109,6 +112,10 @@ static void test_round_trip(void **state)
 	assert_false(d->workloads[1].enrolled);
 	assert_string_equal(d->workloads[1].hostname, "primary");
 	assert_string_equal(d->workloads[1].subdomain, "web");
+	assert_true(ipaddr_equal(&d->workloads[1].ip6, &s->workloads[1].ip6));
+	assert_int_equal(d->workloads[0].ip6.family, 0); /* none, and not encoded */
+	assert_non_null(strstr(json, "\"ip6\":\"fd00:98:2::2\""));
+	assert_null(strstr(strstr(json, "\"ip6\"") + 1, "\"ip6\"")); /* pod1's only */
 	assert_null(d->workloads[0].hostname); /* absent stays absent, and is not encoded */
 	assert_null(d->workloads[0].subdomain);
 	assert_null(strstr(strstr(json, "\"demo/pod0\""), "\"hostname\":\"\""));
@@ -178,6 +185,9 @@ static void test_malformed(void **state)
 	expect_error("{\"version\":1,\"workloads\":[{\"name\":\"a\",\"namespace\":\"b\","
 		     "\"ip\":\"10.0.0.1\",\"enrolled\":\"yes\"}]}",
 		     "workloads[0].enrolled");
+	expect_error("{\"version\":1,\"workloads\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"ip\":\"10.0.0.1\",\"ip6\":\"10.0.0.2\"}]}",
+		     "workloads[0].ip6: \"10.0.0.2\" is not an IPv6 address");
 	expect_error("{\"version\":1,\"services\":[{\"name\":\"a\",\"namespace\":\"b\","
 		     "\"vip\":\"10.96.0.1\",\"ports\":[{\"port\":70000}]}]}",
 		     "services[0].ports[0].port");

@@ -520,6 +520,9 @@ static int add_pod(struct ksource *ks, const struct config_pod *p, uint32_t ip, 
 	rp = &rt->pods[rt->n_pods];
 	memset(rp, 0, sizeof(*rp));
 	rp->serial = p->meta.serial;
+	/* Its IPv6 address in a dual-stack cluster, whichever family is first. */
+	if (config_pod_ipv6(p))
+		ipaddr_parse_addr(config_pod_ipv6(p), &rp->ip6);
 	/* Never shared (rt_pod): few pods have them. */
 	rp->hostname = dup_or_null(p->spec.hostname, &oom);
 	rp->subdomain = dup_or_null(p->spec.subdomain, &oom);

@@ -14,6 +14,7 @@
 #include "crypto.h"
 #include "ambit/ipc.h"
 #include "ambit/snapshot.h"
+#include "ambit/ipaddr.h"
 #include "ctl.h"
 
 static bool node_selected(const struct ctl_opts *o, const struct ctl_node *n)
@@ -105,7 +106,7 @@ int cmd_workloads(const struct ctl_opts *o)
 	cJSON *kst[CTL_MAX_NODES] = {0};
 	struct config cfg;
 	char state[PATH_MAX];
-	int ret, nok = 0;
+	int ret, nok = 0, ipw = 12;
 
 	ret = cluster_open(&c, o);
 	if (ret)
@@ -126,13 +127,17 @@ int cmd_workloads(const struct ctl_opts *o)
 
 		kst[i] = kubelet_call(&c.nodes[i], "{\"op\":\"status\"}", true, &err);
 	}
-	printf("%-10s %-24s %-7s %-12s %-8s %-46s %-17s %-8s %s\n", "NAMESPACE", "NAME", "NODE",
+	/* Dual stack: the IP column holds both addresses, IPv4 first. */
+	for (int i = 0; i < c.nnodes; i++)
+		for (size_t k = 0; snaps[i] && k < snaps[i]->n_workloads; k++)
+			ipw = snaps[i]->workloads[k].ip6.family ? 32 : ipw;
+	printf("%-10s %-24s %-7s %-*s %-8s %-46s %-17s %-8s %s\n", "NAMESPACE", "NAME", "NODE", ipw,
 	       "IP", "PROTOCOL", "IDENTITY", "STATUS", "RESTARTS", "ENROLLED");
 	for (int i = 0; i < c.nnodes; i++) {
 		for (size_t k = 0; snaps[i] && k < snaps[i]->n_workloads; k++) {
 			const struct snap_workload *w = &snaps[i]->workloads[k];
 			bool own = !strcmp(w->node, c.nodes[i].name);
-			char ip[INET_ADDRSTRLEN], why[160];
+			char ip[INET_ADDRSTRLEN + IPADDR_STRLEN + 2], why[160];
 
 			/* Shown once: by its node's agent, or by the first answering one if down.
 			 */
@@ -159,8 +164,15 @@ int cmd_workloads(const struct ctl_opts *o)
 			str_fmt(uid, sizeof(uid), "%s/%s", w->namespace, w->name);
 			if (home && kst[home->index - 1])
 				rec = kubelet_find(kst[home->index - 1], uid);
-			printf("%-10s %-24s %-7s %-12s %-8s %-46s %-17s %-8d %s\n", w->namespace,
-			       w->name, w->node, ip_str(w->ip, ip), w->enrolled ? "HBONE" : "TCP",
+			ip_str(w->ip, ip);
+			if (w->ip6.family) {
+				char six[IPADDR_STRLEN];
+
+				str_fmt(ip + strlen(ip), sizeof(ip) - strlen(ip), ",%s",
+					ipaddr_format(&w->ip6, six, sizeof(six)));
+			}
+			printf("%-10s %-24s %-7s %-*s %-8s %-46s %-17s %-8d %s\n", w->namespace,
+			       w->name, w->node, ipw, ip, w->enrolled ? "HBONE" : "TCP",
 			       w->identity,
 			       rec ? cJSON_GetStringValue(
 					 cJSON_GetObjectItemCaseSensitive(rec, "state"))

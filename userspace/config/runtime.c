@@ -191,6 +191,15 @@ static int parse_pod(const cJSON *obj, size_t i, struct rt_pod *p, char *err, si
 		return rt_fail(err, errlen, "pods[%zu].ip: missing or not an IPv4 address", i);
 	}
 	free(ip);
+	ip = NULL;
+	ret = opt_string(obj, "ip6", &ip);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret || (ip && (ipaddr_parse_addr(ip, &p->ip6) || p->ip6.family != AF_INET6))) {
+		free(ip);
+		return rt_fail(err, errlen, "pods[%zu].ip6: not an IPv6 address", i);
+	}
+	free(ip);
 	if (!p->uid && asprintf(&p->uid, "%s/%s", p->namespace, p->name) < 0) {
 		p->uid = NULL;
 		return -ENOMEM;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "ambit/config.h"
+#include "ambit/ipaddr.h"
 
 struct rt_pod {
 	char *namespace;
@@ -38,6 +39,11 @@ struct rt_pod {
 	bool not_ready;
 	bool here; /* on this node: set by the Kubernetes source only (kube_waypoint_dirs) */
 	uint32_t ip;
+	/*
+	 * Its IPv6 address in a dual-stack cluster (JSON "ip6"; family 0: none). The mesh carries
+	 * IPv4: listed and carried in the snapshot, captured by the IPv4 one.
+	 */
+	struct ipaddr ip6;
 	struct config_labels labels;
 	uint64_t serial; /* the Pod object's config_meta.serial (Kubernetes source), or 0 */
 	/*

@@ -304,6 +304,16 @@ const char *config_pod_ipv4(const struct config_pod *pod)
 	return first_v4(pod->pod_ip, &pod->pod_ips);
 }
 
+const char *config_pod_ipv6(const struct config_pod *pod)
+{
+	if (pod->pod_ip && !is_v4(pod->pod_ip))
+		return pod->pod_ip;
+	for (size_t i = 0; i < pod->pod_ips.n; i++)
+		if (!is_v4(pod->pod_ips.items[i]))
+			return pod->pod_ips.items[i];
+	return NULL;
+}
+
 const char *config_service_ipv4(const struct config_service *svc)
 {
 	return first_v4(svc->cluster_ip, &svc->cluster_ips);

@@ -118,7 +118,8 @@ static const struct snap_workload *same_workload(struct builder *b, const struct
 	if (i == SIZE_MAX)
 		return NULL;
 	w = &b->prev->snap_workloads[i];
-	if (w->ip != p->ip || w->node_ip != node_ip || w->enrolled != enrolled || !w->identity)
+	if (w->ip != p->ip || !ipaddr_equal(&w->ip6, &p->ip6) || w->node_ip != node_ip ||
+	    w->enrolled != enrolled || !w->identity)
 		return NULL;
 	*at = i;
 	return w;
@@ -162,6 +163,7 @@ static int add_snap_workload(struct builder *b, const struct rt_pod *p, const ch
 	w->canonical_service = xstrdup(canonical_label(&p->labels, canon_name, wname));
 	w->canonical_revision = xstrdup(canonical_label(&p->labels, canon_rev, "latest"));
 	w->ip = p->ip;
+	w->ip6 = p->ip6;
 	w->node_ip = node_ip;
 	w->enrolled = enrolled;
 	w->hostname = xstrdup(p->hostname);

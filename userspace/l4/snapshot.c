@@ -126,6 +126,7 @@ static uint64_t hash_workload(const void *p)
 	json_hasher_str(&x, w->hostname);
 	json_hasher_str(&x, w->subdomain);
 	json_hasher_mem(&x, &w->ip, sizeof(w->ip));
+	json_hasher_mem(&x, &w->ip6, sizeof(w->ip6));
 	json_hasher_mem(&x, &w->node_ip, sizeof(w->node_ip));
 	json_hasher_mem(&x, &enrolled, sizeof(enrolled));
 	hash_waypoint(&x, w->waypoint);
@@ -157,6 +158,12 @@ static cJSON *workload_json(const void *p)
 	if (w->subdomain)
 		err |= add_str(o, "subdomain", w->subdomain);
 	err |= add_ip(o, "ip", w->ip);
+	/* Only when it has one: most clusters are IPv4, and older readers know none. */
+	if (w->ip6.family) {
+		char buf[IPADDR_STRLEN];
+
+		err |= add_str(o, "ip6", ipaddr_format(&w->ip6, buf, sizeof(buf)));
+	}
 	err |= add_ip(o, "nodeIP", w->node_ip);
 	if (!cJSON_AddBoolToObject(o, "enrolled", w->enrolled))
 		err = -ENOMEM;
@@ -657,7 +664,7 @@ static struct snap_waypoint *decode_waypoint(struct dec *d, const cJSON *o, cons
 
 static void decode_workload(struct dec *d, const cJSON *o, size_t i, struct snap_workload *w)
 {
-	char path[48];
+	char path[48], *ip6;
 	const cJSON *en;
 
 	snprintf(path, sizeof(path), "workloads[%zu].", i);
@@ -679,6 +686,10 @@ static void decode_workload(struct dec *d, const cJSON *o, size_t i, struct snap
 	w->hostname = get_opt_str(d, o, "hostname", path);
 	w->subdomain = get_opt_str(d, o, "subdomain", path);
 	get_ip(d, o, "ip", path, true, &w->ip);
+	ip6 = get_opt_str(d, o, "ip6", path);
+	if (ip6 && (ipaddr_parse_addr(ip6, &w->ip6) || w->ip6.family != AF_INET6))
+		dec_fail(d, "%sip6: \"%.60s\" is not an IPv6 address", path, ip6);
+	free(ip6);
 	get_ip(d, o, "nodeIP", path, false, &w->node_ip);
 	en = cJSON_GetObjectItemCaseSensitive(o, "enrolled");
 	if (en && !cJSON_IsBool(en))

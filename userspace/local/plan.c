@@ -581,6 +581,7 @@ int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 		    !cJSON_AddStringToObject(o, "node", pod->node->name) ||
 		    !cJSON_AddStringToObject(o, "creationTimestamp", created) ||
 		    !cJSON_AddStringToObject(o, "ip", pod->ip_str) ||
+		    (pod->ip6_str[0] && !cJSON_AddStringToObject(o, "ip6", pod->ip6_str)) ||
 		    !cJSON_AddStringToObject(o, "cgroup", pod->cgroup) ||
 		    !cJSON_AddStringToObject(o, "hostIface", pod->iface) ||
 		    !cJSON_AddStringToObject(o, "netns", pod->netns) ||
