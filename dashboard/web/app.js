@@ -52,6 +52,11 @@
 	}
 
 	/* A list of objects, whatever was sent: null entries become empty objects. */
+	/* A pod's addresses: IPv4, and in a dual-stack cluster its IPv6 one after it. */
+	function podIPs(p) {
+		return p.ip6 ? `${p.ip || ''}, ${p.ip6}` : p.ip;
+	}
+
 	function objs(v) {
 		return arr(v).map(obj);
 	}
@@ -931,7 +936,7 @@
 			el('h3', { text: 'Enrollment' }),
 			w.enrollment ? el('pre', { text: String(w.enrollment) }) : el('p', { class: 'muted', text: '—' }),
 			el('h3', { text: 'Pods' }),
-			table(['Name', 'IP', 'Node'], pods.map((p) => [p.name, p.ip, p.node])),
+			table(['Name', 'IP', 'Node'], pods.map((p) => [p.name, podIPs(p), p.node])),
 			el('h3', { text: 'Labels' }), labelChips(w.labels),
 			chartsSection(w.charts),
 			objectsSection('Policies', w.policies),
@@ -963,7 +968,7 @@
 			el('h3', { text: 'Ports' }),
 			table(['Name', 'Port', 'Target port'], objs(s.ports).map((p) => [p.name, p.port, p.targetPort])),
 			el('h3', { text: 'Endpoints' }),
-			table(['Pod', 'IP', 'Node'], objs(s.endpoints).map((p) => [p.pod, p.ip, p.node])),
+			table(['Pod', 'IP', 'Node'], objs(s.endpoints).map((p) => [p.pod, podIPs(p), p.node])),
 			chartsSection(s.charts),
 			objectsSection('Policies', s.policies),
 			objectsSection('Routes', s.routes),

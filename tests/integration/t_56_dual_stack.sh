@@ -5,7 +5,7 @@
 #  - cluster.json says so; each node's eth0 holds its fd00:99:: address and routes the other
 #    nodes' fd00:98:N::/64 (over the fabric, or with --cni bridge through the VXLAN tunnel); each pod's Pod object has podIPs of both families, the second the
 #    one on its eth0 (host-local's second range, through the chain of real CNI plugins), and
-#    `ambitctl workloads` lists both;
+#    `ambitctl workloads` and the dashboard list both;
 #  - pods outside the mesh reach each other over IPv6 across nodes;
 #  - the mesh carries IPv4 in the same cluster as it does in an IPv4 one (mTLS, HBONE);
 #  - IPv6 fails closed for pods of the mesh, as the data path carries IPv4 only: an enrolled
@@ -60,6 +60,17 @@ listed() { [ "$(wl mesh/server-0)" = "$(pod_ip mesh/server-0),$ip6_mesh_server_0
 wait_for 20 listed || fail "ambitctl workloads lists mesh/server-0 as '$(wl mesh/server-0)'"
 expect_eq "$(actl workloads -o json | jq -r '[.[] | .workloads[]? | select(.uid == "plain/client-0") | .ip6][0]')" \
 	"$ip6_plain_client_0" "plain/client-0's ip6 in the snapshot"
+
+# And the dashboard, a workload's pods and a Service's endpoints with both.
+dport=$(free_port)
+actl dashboard --name "$CLUSTER" --port "$dport" >"$TMP/dash.out" 2>&1 &
+PIDS+=($!)
+api() { curl -sS --max-time 20 "http://127.0.0.1:$dport/api/$1"; }
+wait_for 10 api health || fail "the dashboard never answered: $(cat "$TMP/dash.out")"
+expect_eq "$(api 'workload?namespace=mesh&name=server' | jq -r '.pods[0] | "\(.ip) \(.ip6)"')" \
+	"$(pod_ip mesh/server-0) $ip6_mesh_server_0" "the dashboard's mesh/server pods"
+expect_eq "$(api 'service?namespace=mesh&name=server' | jq -r '.endpoints[0].ip6')" \
+	"$ip6_mesh_server_0" "the dashboard's mesh/server endpoints"
 
 # A TCP listener on IPv6 only in a pod: answers "v6 <pod>" and logs what it was sent.
 v6_listen() {

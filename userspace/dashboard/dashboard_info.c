@@ -390,7 +390,9 @@ static cJSON *pod_brief(const cJSON *pod)
 {
 	cJSON *o = cJSON_CreateObject();
 
+	/* "ip6": a dual-stack pod's IPv6 address (pods.json), shown beside the IPv4 one. */
 	if (o && (!add_str(o, "name", jstr(pod, "name")) || !add_str(o, "ip", jstr(pod, "ip")) ||
+		  (jstr(pod, "ip6") && !add_str(o, "ip6", jstr(pod, "ip6"))) ||
 		  !add_str(o, "node", jstr(pod, "node")))) {
 		cJSON_Delete(o);
 		return NULL;
