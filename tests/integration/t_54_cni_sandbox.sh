@@ -102,23 +102,35 @@ actl delete -f "$WORK/late.yaml" >&2 || fail "delete of pod mesh/late failed"
 # kubelet's pod workers run apart from it. Then the pod runs once the real agent is back.
 actl local stop agent --node node2 >&2 || fail "local stop agent --node node2 failed"
 sock=$(node_run node2)/agent.sock
+# It writes down the command of each client it takes (SO_PEERCRED): the kubelet's status probe
+# reaches it too, and a client in the node's netns is not in the host's `ss`.
 python3 -c '
-import os, socket, sys
+import os, socket, struct, sys
 s = socket.socket(socket.AF_UNIX)
 if os.path.exists(sys.argv[1]):
     os.unlink(sys.argv[1])
 s.bind(sys.argv[1]); s.listen(16); held = []
 while True:
-    held.append(s.accept()[0])' "$sock" &
+    c = s.accept()[0]
+    held.append(c)
+    pid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+    try:
+        comm = open("/proc/%d/comm" % pid).read().strip()
+    except OSError:
+        comm = "?"
+    with open(sys.argv[2], "a") as f:
+        f.write(comm + "\n")' "$sock" "$WORK/mute.clients" &
 mute=$!
-wait_for 5 test -S "$sock" || fail "the mute agent did not listen on $sock"
+# Listening, not merely there: the stopped agent's socket file stays until the mute one's bind.
+mute_listens() { ss -Hxl 2>/dev/null | grep -qF "$sock"; }
+wait_for 10 mute_listens || fail "the mute agent did not listen on $sock"
 jq '(.plugins[] | select(.type == "ambit-cni") | .timeoutSeconds) = 6' "$WORK/good" >"$RUN/node2/cni.conflist"
 sed 's/name: late/name: held/; s/app: late/app: held/; s/- {name: late/- {name: held/' "$WORK/late.yaml" >"$WORK/held.yaml"
 actl apply -f "$WORK/held.yaml" >"$WORK/held.log" 2>&1 &
 applying=$!
-# The ADD is held once the mute agent holds a connection from it.
-wait_for 10 bash -c "ss -x state established 2>/dev/null | grep -qF '$sock'" ||
-	fail "ambit-cni never reached the mute agent"
+# The ADD is held once the mute agent holds a connection from ambit-cni.
+wait_for 10 grep -qx ambit-cni "$WORK/mute.clients" ||
+	fail "ambit-cni never reached the mute agent (its clients: $(tr '\n' ' ' <"$WORK/mute.clients" 2>/dev/null))"
 st=$(timeout 3 "$AMBITCTL" local status -o json) || fail "local status did not answer while an ADD was held"
 expect_eq "$(jq -r '.pods[] | select(.name == "held") | .state' <<<"$st")" ContainerCreating "mesh/held while its ADD is held"
 expect_eq "$(jq -r '.nodes[] | select(.name == "node2") | .kubelet.running' <<<"$st")" true "node2's kubelet while an ADD is held"
