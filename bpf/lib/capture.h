@@ -25,6 +25,8 @@
 
 /* Set by the loader before load (network order). */
 const volatile __u32 ztunnel_ip = 0;
+/* The node's IPv6 (network order), where connect6 steers; all zero on a node without one. */
+const volatile __u32 ztunnel_ip6[4] = {};
 
 static __always_inline bool capture_is_loopback(__u32 ip)
 {

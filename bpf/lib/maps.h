@@ -150,4 +150,91 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } counters SEC(".maps");
 
+/* IPv6 twins of the maps above (bpf_abi.h): allocated as used, nothing on an IPv4-only node. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_WORKLOADS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ambit_ip6);
+	__type(value, struct ambit_workload);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} workloads6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_IFACES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32); /* ifindex of the host-side veth */
+	__type(value, struct ambit_ip6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pod_ifaces6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_SERVICES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ambit_addr6);
+	__type(value, struct ambit_service);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} services6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_BACKENDS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ambit_backend_key);
+	__type(value, struct ambit_addr6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} backends6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ambit_orig_dst6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sock_orig6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AMBIT_MAX_PENDING6);
+	__type(key, struct ambit_addr6); /* pod socket's local address */
+	__type(value, struct ambit_orig_dst6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} orig_dst6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ambit_addr6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dns_orig6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, AMBIT_SOCK__COUNT);
+	__type(key, __u32);   /* enum ambit_proxy_sock */
+	__type(value, __u64); /* fd on update, socket cookie on user-space lookup */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} proxy_socks6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_STRICT_PORTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ambit_addr6); /* pod IPv6, workload port (0: the pod's default) */
+	__type(value, struct ambit_strict_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} strict_ports6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, AMBIT_MAX_DENY_SRC);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* required for LPM tries */
+	__type(key, struct ambit_deny_src6_key);
+	__type(value, struct ambit_deny_src);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} deny_src6 SEC(".maps");
+
 #endif

@@ -177,6 +177,49 @@ struct ambit_dns_answer {
 };
 _Static_assert(sizeof(struct ambit_dns_answer) == 528, "ambit_dns_answer ABI");
 
+/*
+ * IPv6 (DESIGN.md §11): maps of their own beside the IPv4 ones, so an IPv4 key stays 4 or 8 bytes
+ * and a node without IPv6 pays for none of them (every *6 hash is allocated as used). Keys and
+ * values name the same things as their IPv4 twins; an address is 16 bytes, network order.
+ *
+ * workloads6:   struct ambit_ip6 -> struct ambit_workload (node_ip: the node's IPv4, or 0)
+ * pod_ifaces6:  host-side veth ifindex -> struct ambit_ip6, the pod's one global IPv6 source
+ *               (besides link-local and ::, which neighbour discovery sends from)
+ * services6:    struct ambit_addr6 -> struct ambit_service; backends6: its ambit_addr6 backends
+ * sock_orig6:   a pod socket's own storage (no LRU: it lives and dies with the socket)
+ * orig_dst6:    struct ambit_addr6 (the pod socket's local address) -> struct ambit_orig_dst6
+ * dns_orig6:    a UDP socket's storage: the IPv6 server its port-53 traffic was meant for
+ * proxy_socks6: the ztunnel's IPv6 listeners, by enum ambit_proxy_sock
+ * strict_ports6, deny_src6: strict_ports and deny_src for IPv6 pods
+ */
+struct ambit_ip6 {
+	__u32 a[4];
+};
+_Static_assert(sizeof(struct ambit_ip6) == 16, "ambit_ip6 ABI");
+
+struct ambit_addr6 {
+	__u32 ip6[4];
+	__u16 port;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct ambit_addr6) == 20, "ambit_addr6 ABI");
+
+struct ambit_orig_dst6 {
+	__u32 ip6[4]; /* destination the application asked for */
+	__u16 port;
+	__u16 flags; /* AMBIT_ORIG_* */
+	__u32 pad;
+	__u64 cgroup; /* cgroup id of the connecting pod */
+};
+_Static_assert(sizeof(struct ambit_orig_dst6) == 32, "ambit_orig_dst6 ABI");
+
+struct ambit_deny_src6_key {
+	__u32 prefixlen;  /* 128 + source prefix length */
+	__u32 dst_ip6[4]; /* local enrolled pod */
+	__u32 src_ip6[4]; /* source block address (host bits zero) */
+};
+_Static_assert(sizeof(struct ambit_deny_src6_key) == 36, "ambit_deny_src6_key ABI");
+
 #define AMBIT_MAX_WORKLOADS 65536
 #define AMBIT_MAX_SERVICES 16384
 #define AMBIT_MAX_BACKENDS 131072
@@ -185,5 +228,7 @@ _Static_assert(sizeof(struct ambit_dns_answer) == 528, "ambit_dns_answer ABI");
 #define AMBIT_MAX_STRICT_PORTS 65536
 #define AMBIT_MAX_DENY_SRC 65536
 #define AMBIT_MAX_DNS_ANSWERS 8192
+/* orig_dst6 holds a record from a pod's connect() until the ztunnel accepts it, no longer. */
+#define AMBIT_MAX_PENDING6 65536
 
 #endif

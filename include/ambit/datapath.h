@@ -5,7 +5,9 @@
  * ztunnel (orig_dst look-ups, proxy_socks). Pins live under <pin_root>/, e.g.
  * /sys/fs/bpf/ambit/ on Kubernetes or /sys/fs/bpf/ambit/<cluster>-<node>/ in the local cluster:
  *   maps:     workloads enrolled_cgrp pod_ifaces services backends sock_orig orig_dst
- *             proxy_socks counters strict_ports deny_src
+ *             proxy_socks counters strict_ports deny_src inpod_socks dns_answers dns_gen,
+ *             and the IPv6 twins workloads6 pod_ifaces6 services6 backends6 sock_orig6
+ *             orig_dst6 dns_orig6 proxy_socks6 strict_ports6 deny_src6
  *   programs: prog_connect4 prog_getpeer4 prog_connect6 prog_getpeer6 prog_sockops prog_tc_ingress
  *   links:    link_connect4 link_getpeer4 link_connect6 link_getpeer6 link_sockops (cgroup
  *             attachments survive the agent)
@@ -17,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/types.h>
+#include <netinet/in.h>
 
 #include "ambit/bpf_abi.h"
 
@@ -28,6 +31,8 @@ struct datapath_opts {
 	const char *pin_root;	 /* directory for pins; created if missing */
 	const char *cgroup_path; /* cgroup v2 dir whose descendants are this node's pods */
 	uint32_t ztunnel_ip;	 /* network order: where connect4 steers enrolled pods */
+	/* Where connect6 steers them (the node's IPv6); :: on a node without IPv6. */
+	struct in6_addr ztunnel_ip6;
 };
 
 /*
@@ -61,6 +66,7 @@ int datapath_set_enrolled_entry(struct datapath *dp, uint64_t cgroup_id,
 				const struct ambit_enrolled *val);
 int datapath_del_enrolled(struct datapath *dp, uint64_t cgroup_id);
 int datapath_set_iface(struct datapath *dp, int ifindex, uint32_t pod_ip);
+/* Both families' entries of @ifindex. */
 int datapath_del_iface(struct datapath *dp, int ifindex);
 /* Replaces the backends of (vip, port); @n == 0 keeps the VIP with no backend (connect fails). */
 int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port,
@@ -77,6 +83,22 @@ int datapath_set_deny_src(struct datapath *dp, uint32_t dst_ip, uint32_t src_ip,
 			  unsigned int prefix);
 int datapath_del_deny_src(struct datapath *dp, uint32_t dst_ip, uint32_t src_ip,
 			  unsigned int prefix);
+/* The IPv6 twins (bpf_abi.h): the same, by an IPv6 address. */
+int datapath_set_workload6(struct datapath *dp, const struct in6_addr *ip,
+			   const struct ambit_workload *wl);
+int datapath_del_workload6(struct datapath *dp, const struct in6_addr *ip);
+int datapath_set_iface6(struct datapath *dp, int ifindex, const struct in6_addr *pod_ip6);
+int datapath_set_service6(struct datapath *dp, const struct in6_addr *vip, uint16_t port,
+			  const struct ambit_addr6 *backends, uint32_t n);
+int datapath_del_service6(struct datapath *dp, const struct in6_addr *vip, uint16_t port);
+int datapath_set_strict_port6(struct datapath *dp, const struct in6_addr *ip, uint16_t port,
+			      uint32_t mode);
+int datapath_del_strict_port6(struct datapath *dp, const struct in6_addr *ip, uint16_t port);
+/* @prefix 0..128. */
+int datapath_set_deny_src6(struct datapath *dp, const struct in6_addr *dst,
+			   const struct in6_addr *src, unsigned int prefix);
+int datapath_del_deny_src6(struct datapath *dp, const struct in6_addr *dst,
+			   const struct in6_addr *src, unsigned int prefix);
 /* Sums the per-CPU counters into @out[AMBIT_REASON__COUNT]. */
 int datapath_read_counters(struct datapath *dp, uint64_t *out);
 /*
@@ -111,7 +133,13 @@ int datapath_remove_pins(const char *pin_root);
 int pinned_map_open(const char *pin_root, const char *name);
 /* Looks up orig_dst for the pod socket (ip, port) that connected to 15001, then deletes it. */
 int orig_dst_take(int orig_dst_fd, uint32_t ip, uint16_t port, struct ambit_orig_dst *out);
-/* Publishes a listening socket in proxy_socks[@slot] for the tc program to assign to. */
+/* The same in orig_dst6, for a pod socket of IPv6 address @ip. */
+int orig_dst6_take(int orig_dst6_fd, const struct in6_addr *ip, uint16_t port,
+		   struct ambit_orig_dst6 *out);
+/*
+ * Publishes a listening socket in proxy_socks[@slot] (an IPv4 one) or proxy_socks6[@slot] (an
+ * IPv6 one: pass that map's fd) for the tc program to assign to.
+ */
 int proxy_sock_publish(int proxy_socks_fd, enum ambit_proxy_sock slot, int sock_fd);
 
 #endif

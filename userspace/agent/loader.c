@@ -204,6 +204,8 @@ static int loader_load(struct loader *ld, const struct datapath_opts *opts)
 		return -errno;
 	loader_unpin_stale(ld->capture->obj, opts->pin_root);
 	ld->capture->rodata->ztunnel_ip = opts->ztunnel_ip;
+	memcpy((void *)ld->capture->rodata->ztunnel_ip6, &opts->ztunnel_ip6,
+	       sizeof(ld->capture->rodata->ztunnel_ip6));
 	err = capture_bpf__load(ld->capture);
 	if (err) {
 		pr_err("loader: cannot load capture programs: %s", strerror(-err));

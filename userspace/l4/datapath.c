@@ -26,13 +26,18 @@
 #define ENOTSUPP 524 /* kernel-internal errno some map types return for unsupported ops */
 
 const char *const datapath_map_names[DP_MAP__COUNT] = {
-    [DP_MAP_WORKLOADS] = "workloads",	  [DP_MAP_ENROLLED_CGRP] = "enrolled_cgrp",
-    [DP_MAP_POD_IFACES] = "pod_ifaces",	  [DP_MAP_SERVICES] = "services",
-    [DP_MAP_BACKENDS] = "backends",	  [DP_MAP_SOCK_ORIG] = "sock_orig",
-    [DP_MAP_ORIG_DST] = "orig_dst",	  [DP_MAP_PROXY_SOCKS] = "proxy_socks",
-    [DP_MAP_COUNTERS] = "counters",	  [DP_MAP_STRICT_PORTS] = "strict_ports",
-    [DP_MAP_DENY_SRC] = "deny_src",	  [DP_MAP_INPOD_SOCKS] = "inpod_socks",
-    [DP_MAP_DNS_ANSWERS] = "dns_answers", [DP_MAP_DNS_GEN] = "dns_gen",
+    [DP_MAP_WORKLOADS] = "workloads",	      [DP_MAP_ENROLLED_CGRP] = "enrolled_cgrp",
+    [DP_MAP_POD_IFACES] = "pod_ifaces",	      [DP_MAP_SERVICES] = "services",
+    [DP_MAP_BACKENDS] = "backends",	      [DP_MAP_SOCK_ORIG] = "sock_orig",
+    [DP_MAP_ORIG_DST] = "orig_dst",	      [DP_MAP_PROXY_SOCKS] = "proxy_socks",
+    [DP_MAP_COUNTERS] = "counters",	      [DP_MAP_STRICT_PORTS] = "strict_ports",
+    [DP_MAP_DENY_SRC] = "deny_src",	      [DP_MAP_INPOD_SOCKS] = "inpod_socks",
+    [DP_MAP_DNS_ANSWERS] = "dns_answers",     [DP_MAP_DNS_GEN] = "dns_gen",
+    [DP_MAP_WORKLOADS6] = "workloads6",	      [DP_MAP_POD_IFACES6] = "pod_ifaces6",
+    [DP_MAP_SERVICES6] = "services6",	      [DP_MAP_BACKENDS6] = "backends6",
+    [DP_MAP_SOCK_ORIG6] = "sock_orig6",	      [DP_MAP_ORIG_DST6] = "orig_dst6",
+    [DP_MAP_DNS_ORIG6] = "dns_orig6",	      [DP_MAP_PROXY_SOCKS6] = "proxy_socks6",
+    [DP_MAP_STRICT_PORTS6] = "strict_ports6", [DP_MAP_DENY_SRC6] = "deny_src6",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
@@ -309,61 +314,81 @@ int datapath_set_iface(struct datapath *dp, int ifindex, uint32_t pod_ip)
 	return map_update(dp, DP_MAP_POD_IFACES, &key, &val);
 }
 
+/* Both families' entries: the veth is gone, or no longer a pod's. */
 int datapath_del_iface(struct datapath *dp, int ifindex)
 {
 	uint32_t key = (uint32_t)ifindex;
 
-	return map_delete(dp, DP_MAP_POD_IFACES, &key);
+	return map_delete(dp, DP_MAP_POD_IFACES, &key) ?: map_delete(dp, DP_MAP_POD_IFACES6, &key);
+}
+
+/* A family's service tables: the IPv4 ones or their IPv6 twins (bpf_abi.h). */
+struct svc_maps {
+	enum datapath_map services, backends;
+	uint32_t key_size, be_size;
+	uint32_t *next_id;
+};
+
+static struct svc_maps svc_maps_of(struct datapath *dp, bool v6)
+{
+	if (v6)
+		return (struct svc_maps){DP_MAP_SERVICES6, DP_MAP_BACKENDS6,
+					 sizeof(struct ambit_addr6), sizeof(struct ambit_addr6),
+					 &dp->next_service6_id};
+	return (struct svc_maps){DP_MAP_SERVICES, DP_MAP_BACKENDS, sizeof(struct ambit_addr),
+				 sizeof(struct ambit_backend), &dp->next_service_id};
 }
 
 /*
- * Ids only need to be unique among services. The first allocation scans the map, so nothing is
- * lost across an agent restart; later ones count up from there (the agent is the only writer).
+ * Ids only need to be unique among a family's services. The first allocation scans the map, so
+ * nothing is lost across an agent restart; later ones count up from there (the agent is the
+ * only writer).
  */
-static int service_new_id(struct datapath *dp, uint32_t *out)
+static int service_new_id(struct datapath *dp, const struct svc_maps *m, uint32_t *out)
 {
-	struct ambit_addr key, next;
+	struct ambit_addr6 key, next; /* the larger of the two key types */
 	struct ambit_service svc;
 	uint32_t max = 0;
 	void *prev = NULL;
-	int fd = dp->map_fds[DP_MAP_SERVICES];
+	int fd = dp->map_fds[m->services];
 
-	if (dp->next_service_id == 0) {
+	if (*m->next_id == 0) {
 		while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 			if (bpf_map_lookup_elem(fd, &next, &svc) == 0 && svc.id > max)
 				max = svc.id;
-			key = next;
+			memcpy(&key, &next, m->key_size);
 			prev = &key;
 		}
 		if (errno != ENOENT)
 			return -errno;
 		if (max == UINT32_MAX)
 			return -ENOSPC;
-		dp->next_service_id = max + 1;
+		*m->next_id = max + 1;
 	}
-	if (dp->next_service_id == UINT32_MAX)
+	if (*m->next_id == UINT32_MAX)
 		return -ENOSPC;
-	*out = dp->next_service_id++;
+	*out = (*m->next_id)++;
 	return 0;
 }
 
-static void backends_delete_range(struct datapath *dp, uint32_t id, uint32_t from, uint32_t to)
+static void backends_delete_range(struct datapath *dp, const struct svc_maps *m, uint32_t id,
+				  uint32_t from, uint32_t to)
 {
 	struct ambit_backend_key key = {.service_id = id};
 
 	for (key.index = from; key.index < to; key.index++)
-		map_delete(dp, DP_MAP_BACKENDS, &key);
+		map_delete(dp, m->backends, &key);
 }
 
 /*
- * Borrows @backends (ip and port in network order, as stored). New backends are written before
- * the count that exposes them, and stale indexes deleted after it shrinks, so connect4 never
- * sees a count larger than what exists except in that last window, which it tolerates.
+ * @key: the family's service key; @backends: @n of its backend values, as stored. New backends
+ * are written before the count that exposes them, and stale indexes deleted after it shrinks,
+ * so connect never sees a count larger than what exists except in that last window, which it
+ * tolerates.
  */
-int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port,
-			 const struct ambit_backend *backends, uint32_t n)
+static int service_set(struct datapath *dp, const struct svc_maps *m, const void *key,
+		       const void *backends, uint32_t n)
 {
-	struct ambit_addr key = {.ip = vip, .port = htons(port)};
 	struct ambit_backend_key bkey;
 	struct ambit_service old = {0}, svc = {0};
 	bool exists;
@@ -374,72 +399,172 @@ int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port,
 		return -EINVAL;
 	if (n > AMBIT_MAX_BACKENDS)
 		return -E2BIG;
-	exists = bpf_map_lookup_elem(dp->map_fds[DP_MAP_SERVICES], &key, &old) == 0;
+	exists = bpf_map_lookup_elem(dp->map_fds[m->services], key, &old) == 0;
 	if (!exists && errno != ENOENT)
 		return -errno;
 	if (exists) {
 		svc.id = old.id;
 	} else {
-		err = service_new_id(dp, &svc.id);
+		err = service_new_id(dp, m, &svc.id);
 		if (err)
 			return err;
 	}
 	bkey.service_id = svc.id;
 	for (i = 0; i < n; i++) {
-		struct ambit_backend be = backends[i];
-
-		be.pad = 0;
 		bkey.index = i;
-		err = map_update(dp, DP_MAP_BACKENDS, &bkey, &be);
+		err = map_update(dp, m->backends, &bkey, (const char *)backends + i * m->be_size);
 		if (err)
 			goto fail;
 	}
 	svc.backend_count = n;
-	err = map_update(dp, DP_MAP_SERVICES, &key, &svc);
+	err = map_update(dp, m->services, key, &svc);
 	if (err)
 		goto fail;
 	if (exists && old.backend_count > n)
-		backends_delete_range(dp, svc.id, n, old.backend_count);
+		backends_delete_range(dp, m, svc.id, n, old.backend_count);
 	return 0;
 fail:
 	/* Only indexes the (unchanged) service entry does not expose are safe to remove. */
-	backends_delete_range(dp, svc.id, exists ? old.backend_count : 0, i);
+	backends_delete_range(dp, m, svc.id, exists ? old.backend_count : 0, i);
+	return err;
+}
+
+static int service_del(struct datapath *dp, const struct svc_maps *m, const void *key)
+{
+	struct ambit_service svc;
+	int err;
+
+	if (bpf_map_lookup_elem(dp->map_fds[m->services], key, &svc))
+		return errno == ENOENT ? 0 : -errno;
+	err = map_delete(dp, m->services, key);
+	if (err)
+		return err;
+	backends_delete_range(dp, m, svc.id, 0, svc.backend_count);
+	return 0;
+}
+
+/* Borrows @backends (ip and port in network order, as stored; pad is cleared). */
+int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port,
+			 const struct ambit_backend *backends, uint32_t n)
+{
+	struct ambit_addr key = {.ip = vip, .port = htons(port)};
+	struct svc_maps m = svc_maps_of(dp, false);
+	struct ambit_backend *be = NULL;
+	int err;
+
+	if (n > 0 && !backends)
+		return -EINVAL;
+	if (n > AMBIT_MAX_BACKENDS)
+		return -E2BIG;
+	if (n > 0) {
+		be = malloc(n * sizeof(*be));
+		if (!be)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < n; i++) {
+			be[i] = backends[i];
+			be[i].pad = 0;
+		}
+	}
+	err = service_set(dp, &m, &key, be, n);
+	free(be);
 	return err;
 }
 
 int datapath_del_service(struct datapath *dp, uint32_t vip, uint16_t port)
 {
 	struct ambit_addr key = {.ip = vip, .port = htons(port)};
-	struct ambit_service svc;
+	struct svc_maps m = svc_maps_of(dp, false);
+
+	return service_del(dp, &m, &key);
+}
+
+static struct ambit_addr6 addr6_key(const struct in6_addr *ip, uint16_t port)
+{
+	struct ambit_addr6 key = {.port = htons(port)};
+
+	memcpy(key.ip6, ip, sizeof(key.ip6));
+	return key;
+}
+
+int datapath_set_service6(struct datapath *dp, const struct in6_addr *vip, uint16_t port,
+			  const struct ambit_addr6 *backends, uint32_t n)
+{
+	struct ambit_addr6 key = addr6_key(vip, port);
+	struct svc_maps m = svc_maps_of(dp, true);
+	struct ambit_addr6 *be = NULL;
 	int err;
 
-	if (bpf_map_lookup_elem(dp->map_fds[DP_MAP_SERVICES], &key, &svc))
-		return errno == ENOENT ? 0 : -errno;
-	err = map_delete(dp, DP_MAP_SERVICES, &key);
-	if (err)
-		return err;
-	backends_delete_range(dp, svc.id, 0, svc.backend_count);
-	return 0;
+	if (n > 0 && !backends)
+		return -EINVAL;
+	if (n > AMBIT_MAX_BACKENDS)
+		return -E2BIG;
+	if (n > 0) {
+		be = malloc(n * sizeof(*be));
+		if (!be)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < n; i++) {
+			be[i] = backends[i];
+			be[i].pad = 0;
+		}
+	}
+	err = service_set(dp, &m, &key, be, n);
+	free(be);
+	return err;
+}
+
+int datapath_del_service6(struct datapath *dp, const struct in6_addr *vip, uint16_t port)
+{
+	struct ambit_addr6 key = addr6_key(vip, port);
+	struct svc_maps m = svc_maps_of(dp, true);
+
+	return service_del(dp, &m, &key);
+}
+
+int datapath_set_workload6(struct datapath *dp, const struct in6_addr *ip,
+			   const struct ambit_workload *wl)
+{
+	return map_update(dp, DP_MAP_WORKLOADS6, ip, wl);
+}
+
+int datapath_del_workload6(struct datapath *dp, const struct in6_addr *ip)
+{
+	return map_delete(dp, DP_MAP_WORKLOADS6, ip);
+}
+
+int datapath_set_iface6(struct datapath *dp, int ifindex, const struct in6_addr *pod_ip6)
+{
+	uint32_t key = (uint32_t)ifindex;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	return map_update(dp, DP_MAP_POD_IFACES6, &key, pod_ip6);
 }
 
 /* An entry that exists with the same mode keeps its drop count: only changes are written. */
-int datapath_set_strict_port(struct datapath *dp, uint32_t ip, uint16_t port, uint32_t mode)
+static int strict_port_set(struct datapath *dp, enum datapath_map map, const void *key,
+			   uint32_t mode)
 {
-	struct ambit_addr key = {.ip = ip, .port = htons(port)};
 	struct ambit_strict_port val = {.mode = mode};
-	int fd = dp->map_fds[DP_MAP_STRICT_PORTS];
+	int fd = dp->map_fds[map];
 
 	if (mode != AMBIT_PLAINTEXT_ALLOW && mode != AMBIT_PLAINTEXT_DROP)
 		return -EINVAL;
-	if (bpf_map_update_elem(fd, &key, &val, BPF_NOEXIST) == 0)
+	if (bpf_map_update_elem(fd, key, &val, BPF_NOEXIST) == 0)
 		return 0;
 	if (errno != EEXIST)
 		return -errno;
-	if (bpf_map_lookup_elem(fd, &key, &val) == 0 && val.mode == mode)
+	if (bpf_map_lookup_elem(fd, key, &val) == 0 && val.mode == mode)
 		return 0;
 	val.mode = mode;
 	val.pad = 0;
-	return map_update(dp, DP_MAP_STRICT_PORTS, &key, &val);
+	return map_update(dp, map, key, &val);
+}
+
+int datapath_set_strict_port(struct datapath *dp, uint32_t ip, uint16_t port, uint32_t mode)
+{
+	struct ambit_addr key = {.ip = ip, .port = htons(port)};
+
+	return strict_port_set(dp, DP_MAP_STRICT_PORTS, &key, mode);
 }
 
 int datapath_del_strict_port(struct datapath *dp, uint32_t ip, uint16_t port)
@@ -447,6 +572,21 @@ int datapath_del_strict_port(struct datapath *dp, uint32_t ip, uint16_t port)
 	struct ambit_addr key = {.ip = ip, .port = htons(port)};
 
 	return map_delete(dp, DP_MAP_STRICT_PORTS, &key);
+}
+
+int datapath_set_strict_port6(struct datapath *dp, const struct in6_addr *ip, uint16_t port,
+			      uint32_t mode)
+{
+	struct ambit_addr6 key = addr6_key(ip, port);
+
+	return strict_port_set(dp, DP_MAP_STRICT_PORTS6, &key, mode);
+}
+
+int datapath_del_strict_port6(struct datapath *dp, const struct in6_addr *ip, uint16_t port)
+{
+	struct ambit_addr6 key = addr6_key(ip, port);
+
+	return map_delete(dp, DP_MAP_STRICT_PORTS6, &key);
 }
 
 static int deny_src_key(struct ambit_deny_src_key *key, uint32_t dst_ip, uint32_t src_ip,
@@ -483,6 +623,51 @@ int datapath_del_deny_src(struct datapath *dp, uint32_t dst_ip, uint32_t src_ip,
 	int err = deny_src_key(&key, dst_ip, src_ip, prefix);
 
 	return err ?: map_delete(dp, DP_MAP_DENY_SRC, &key);
+}
+
+static int deny_src6_key(struct ambit_deny_src6_key *key, const struct in6_addr *dst,
+			 const struct in6_addr *src, unsigned int prefix)
+{
+	uint8_t *b = (uint8_t *)key->src_ip6;
+
+	if (prefix > 128)
+		return -EINVAL;
+	memset(key, 0, sizeof(*key));
+	key->prefixlen = 128 + prefix;
+	memcpy(key->dst_ip6, dst, sizeof(key->dst_ip6));
+	memcpy(key->src_ip6, src, sizeof(key->src_ip6));
+	/* Host bits cleared, as for IPv4: a canonical key. */
+	for (unsigned int i = 0; i < 16; i++) {
+		unsigned int keep = prefix > i * 8 ? prefix - i * 8 : 0;
+
+		if (keep < 8)
+			b[i] &= (uint8_t)(0xff00u >> keep);
+	}
+	return 0;
+}
+
+int datapath_set_deny_src6(struct datapath *dp, const struct in6_addr *dst,
+			   const struct in6_addr *src, unsigned int prefix)
+{
+	struct ambit_deny_src6_key key;
+	struct ambit_deny_src val = {0};
+	int err = deny_src6_key(&key, dst, src, prefix);
+
+	if (err)
+		return err;
+	if (bpf_map_update_elem(dp->map_fds[DP_MAP_DENY_SRC6], &key, &val, BPF_NOEXIST) == 0 ||
+	    errno == EEXIST)
+		return 0;
+	return -errno;
+}
+
+int datapath_del_deny_src6(struct datapath *dp, const struct in6_addr *dst,
+			   const struct in6_addr *src, unsigned int prefix)
+{
+	struct ambit_deny_src6_key key;
+	int err = deny_src6_key(&key, dst, src, prefix);
+
+	return err ?: map_delete(dp, DP_MAP_DENY_SRC6, &key);
 }
 
 /* @out has AMBIT_REASON__COUNT slots (borrowed). */
@@ -609,20 +794,33 @@ int datapath_remove_pins(const char *pin_root)
 	return err;
 }
 
-/* @port host order; @out gets the record as stored (network order). Atomic take. */
+/* Looks @key up in @fd and deletes it, atomically where the kernel can (5.14+). */
+static int take(int fd, const void *key, void *out)
+{
+	if (bpf_map_lookup_and_delete_elem(fd, key, out) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOTSUPP && errno != EOPNOTSUPP)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, key, out))
+		return -errno;
+	bpf_map_delete_elem(fd, key);
+	return 0;
+}
+
+/* @port host order; @out gets the record as stored (network order). */
 int orig_dst_take(int orig_dst_fd, uint32_t ip, uint16_t port, struct ambit_orig_dst *out)
 {
 	struct ambit_addr key = {.ip = ip, .port = htons(port)};
 
-	if (bpf_map_lookup_and_delete_elem(orig_dst_fd, &key, out) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOTSUPP && errno != EOPNOTSUPP)
-		return -errno;
-	/* Kernels before 5.14 cannot lookup-and-delete a hash map. */
-	if (bpf_map_lookup_elem(orig_dst_fd, &key, out))
-		return -errno;
-	bpf_map_delete_elem(orig_dst_fd, &key);
-	return 0;
+	return take(orig_dst_fd, &key, out);
+}
+
+int orig_dst6_take(int orig_dst6_fd, const struct in6_addr *ip, uint16_t port,
+		   struct ambit_orig_dst6 *out)
+{
+	struct ambit_addr6 key = addr6_key(ip, port);
+
+	return take(orig_dst6_fd, &key, out);
 }
 
 /* Borrows @sock_fd: the map takes its own reference on the socket. */

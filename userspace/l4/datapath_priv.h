@@ -26,6 +26,16 @@ enum datapath_map {
 	DP_MAP_INPOD_SOCKS,
 	DP_MAP_DNS_ANSWERS,
 	DP_MAP_DNS_GEN,
+	DP_MAP_WORKLOADS6,
+	DP_MAP_POD_IFACES6,
+	DP_MAP_SERVICES6,
+	DP_MAP_BACKENDS6,
+	DP_MAP_SOCK_ORIG6,
+	DP_MAP_ORIG_DST6,
+	DP_MAP_DNS_ORIG6,
+	DP_MAP_PROXY_SOCKS6,
+	DP_MAP_STRICT_PORTS6,
+	DP_MAP_DENY_SRC6,
 	DP_MAP__COUNT,
 };
 
@@ -39,6 +49,7 @@ struct datapath {
 	int tc_pod_prog_fd;	    /* owned; -1 when prog_tc_pod is not pinned */
 	int tc_pod_egress_prog_fd;  /* owned; -1 when prog_tc_pod_egress is not pinned */
 	uint32_t next_service_id;   /* 0 until the services map was scanned once */
+	uint32_t next_service6_id;  /* the same for services6 */
 	void *loader;		    /* the loader's state (skeletons), released by loader_release */
 	void (*loader_release)(void *loader);
 };
