@@ -66,7 +66,6 @@ int datapath_set_enrolled_entry(struct datapath *dp, uint64_t cgroup_id,
 				const struct ambit_enrolled *val);
 int datapath_del_enrolled(struct datapath *dp, uint64_t cgroup_id);
 int datapath_set_iface(struct datapath *dp, int ifindex, uint32_t pod_ip);
-/* Both families' entries of @ifindex. */
 int datapath_del_iface(struct datapath *dp, int ifindex);
 /* Replaces the backends of (vip, port); @n == 0 keeps the VIP with no backend (connect fails). */
 int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port,
@@ -88,6 +87,7 @@ int datapath_set_workload6(struct datapath *dp, const struct in6_addr *ip,
 			   const struct ambit_workload *wl);
 int datapath_del_workload6(struct datapath *dp, const struct in6_addr *ip);
 int datapath_set_iface6(struct datapath *dp, int ifindex, const struct in6_addr *pod_ip6);
+int datapath_del_iface6(struct datapath *dp, int ifindex);
 int datapath_set_service6(struct datapath *dp, const struct in6_addr *vip, uint16_t port,
 			  const struct ambit_addr6 *backends, uint32_t n);
 int datapath_del_service6(struct datapath *dp, const struct in6_addr *vip, uint16_t port);

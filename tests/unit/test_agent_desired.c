@@ -513,6 +513,77 @@ static void test_duplicate_ip_and_missing_vip(void **state)
 	assert_true(f->d.n_warnings >= 2);
 }
 
+static const struct ambit_workload *wl6_of(const struct desired *d, const char *addr)
+{
+	struct in6_addr want, got;
+
+	assert_int_equal(inet_pton(AF_INET6, addr, &want), 1);
+	for (size_t i = 0; i < d->n_workloads6; i++) {
+		dp_entry_key16(&d->workloads6[i], &got);
+		if (!memcmp(&got, &want, sizeof(got)))
+			return (const struct ambit_workload *)d->workloads6[i].val;
+	}
+	return NULL;
+}
+
+/*
+ * A dual-stack pod is one workload under both addresses (the same value in workloads and
+ * workloads6); a local one's veth may send from its IPv6 (ifaces6); a pod without IPv6 has no
+ * IPv6 entry; two pods claiming one IPv6 leave one entry and a warning; in-pod marks both.
+ */
+static void test_dual_stack(void **state)
+{
+	struct fixture *f = *state;
+	const char *pods =
+	    "{\"pods\":["
+	    "{\"namespace\":\"demo\",\"name\":\"a\",\"node\":\"node1\",\"ip\":\"10.98.1.2\","
+	    " \"ip6\":\"fd00:98:1::2\",\"cgroup\":\"/cg/a\",\"hostIface\":\"amb000001\","
+	    " \"labels\":{\"app\":\"web\"}},"
+	    "{\"namespace\":\"demo\",\"name\":\"b\",\"node\":\"node2\",\"ip\":\"10.98.2.2\","
+	    " \"ip6\":\"fd00:98:2::2\",\"labels\":{\"app\":\"web\"}},"
+	    "{\"namespace\":\"demo\",\"name\":\"c\",\"node\":\"node2\",\"ip\":\"10.98.2.3\","
+	    " \"ip6\":\"fd00:98:2::2\",\"labels\":{\"app\":\"web\"}},"
+	    "{\"namespace\":\"demo\",\"name\":\"d\",\"node\":\"node1\",\"ip\":\"10.98.1.3\","
+	    " \"hostIface\":\"amb000003\",\"labels\":{\"app\":\"web\"}}]}";
+	const struct ambit_workload *w4, *w6;
+	struct desired_local_pod *lp;
+	struct in6_addr a6;
+	char err[256];
+	bool warned = false;
+
+	runtime_free(&f->rt);
+	assert_int_equal(runtime_parse(pods, strlen(pods), &f->rt, err, sizeof(err)), 0);
+	compute(f);
+	assert_int_equal(f->d.n_workloads, 4);
+	assert_int_equal(f->d.n_workloads6, 2);
+	w4 = wl_of(&f->d, "10.98.1.2");
+	w6 = wl6_of(&f->d, "fd00:98:1::2");
+	assert_non_null(w4);
+	assert_non_null(w6);
+	assert_memory_equal(w4, w6, sizeof(*w4));
+	assert_int_equal(w6->flags, AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL);
+	assert_int_equal(w6->ifindex, 101);
+	w6 = wl6_of(&f->d, "fd00:98:2::2");
+	assert_non_null(w6);
+	assert_int_equal(w6->node_ip, ip("10.99.0.12"));
+	for (size_t i = 0; i < f->d.n_warnings; i++)
+		warned |= strstr(f->d.warnings[i], "fd00:98:2::2") != NULL;
+	assert_true(warned);
+	/* Only the dual-stack local pod's veth has an IPv6 source. */
+	assert_int_equal(f->d.n_ifaces, 2);
+	assert_int_equal(f->d.n_ifaces6, 1);
+	assert_int_equal(f->d.ifaces6[0].key, 101);
+	assert_int_equal(inet_pton(AF_INET6, "fd00:98:1::2", &a6), 1);
+	assert_memory_equal(f->d.ifaces6[0].val, &a6, sizeof(a6));
+
+	lp = (struct desired_local_pod *)desired_local_pod(&f->d, "demo/a");
+	assert_non_null(lp);
+	assert_int_equal(lp->ip6.family, AF_INET6);
+	desired_mark_inpod(&f->d, lp);
+	assert_true(wl_of(&f->d, "10.98.1.2")->flags & AMBIT_WL_INPOD);
+	assert_true(wl6_of(&f->d, "fd00:98:1::2")->flags & AMBIT_WL_INPOD);
+}
+
 static const char *ENTRIES =
     "apiVersion: networking.istio.io/v1\n"
     "kind: ServiceEntry\n"
@@ -635,12 +706,25 @@ static void test_diff(void **state)
 
 	assert_int_equal(dp_diff_compute(cur, 3, want, 3, &d), 0);
 	assert_int_equal(d.n_del, 1);
-	assert_int_equal(d.del[0], 3);
+	assert_int_equal(d.del[0].key, 3);
 	assert_int_equal(d.n_set, 2);
 	assert_int_equal(d.set[0].key, 1);
 	assert_int_equal(d.set[0].val[0], 2);
 	assert_int_equal(d.set[1].key, 4);
 	dp_diff_free(&d);
+
+	{
+		/* 16-byte keys (IPv6) that differ only in their second half are two keys. */
+		struct dp_entry c6[2] = {{.key = 7, .key2 = 1}, {.key = 7, .key2 = 2, .val = {1}}};
+		struct dp_entry w6[2] = {{.key = 7, .key2 = 2, .val = {1}}, {.key = 7, .key2 = 3}};
+
+		assert_int_equal(dp_diff_compute(c6, 2, w6, 2, &d), 0);
+		assert_int_equal(d.n_del, 1);
+		assert_true(d.del[0].key == 7 && d.del[0].key2 == 1);
+		assert_int_equal(d.n_set, 1);
+		assert_true(d.set[0].key == 7 && d.set[0].key2 == 3);
+		dp_diff_free(&d);
+	}
 
 	assert_int_equal(dp_diff_compute(NULL, 0, want, 3, &d), 0);
 	assert_int_equal(d.n_set, 3);
@@ -905,6 +989,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_named_port_unresolvable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_waypoint_bindings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_ip_and_missing_vip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dual_stack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unchanged_workloads_borrowed, setup, teardown),
 	    cmocka_unit_test(test_diff),
 	    cmocka_unit_test(test_service_diff),

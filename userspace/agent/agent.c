@@ -127,8 +127,12 @@ static int read_map(struct agent *a, const char *name, size_t ksz, struct dp_ent
 
 			memcpy(&k32, (char *)keys + i * 4, sizeof(k32));
 			arr[i].key = k32;
-		} else {
+		} else if (ksz == 8) {
 			memcpy(&arr[i].key, (char *)keys + i * 8, sizeof(arr[i].key));
+		} else {
+			/* 16: an IPv6 address, as dp_entry_key16 reads it back. */
+			memcpy(&arr[i].key, (char *)keys + i * 16, sizeof(arr[i].key));
+			memcpy(&arr[i].key2, (char *)keys + i * 16 + 8, sizeof(arr[i].key2));
 		}
 		memcpy(arr[i].val, (char *)vals + i * mvsz, mvsz);
 	}
@@ -206,6 +210,15 @@ static void apply_failed(struct agent *a, const char *what, uint64_t key, int er
 {
 	a->apply_errors++;
 	pr_err("datapath: %s %llu: %s", what, (unsigned long long)key, strerror(-err));
+}
+
+static void apply_failed6(struct agent *a, const char *what, const struct in6_addr *ip6, int err)
+{
+	char txt[INET6_ADDRSTRLEN];
+
+	a->apply_errors++;
+	pr_err("datapath: %s %s: %s", what, inet_ntop(AF_INET6, ip6, txt, sizeof(txt)),
+	       strerror(-err));
 }
 
 static int diff_map(struct agent *a, const char *name, size_t ksz, const struct dp_entry *want,
@@ -314,10 +327,10 @@ static void apply_maps(struct agent *a, const struct desired *next)
 {
 	unsigned int errors = a->apply_errors;
 	bool known = a->maps_known && a->have_cur, ok;
-	struct dp_diff wl, en, ifc;
+	struct dp_diff wl, en, ifc, wl6, ifc6;
 	int err;
 
-	/* Values are at most 16 bytes (struct dp_entry.val); keys 4 or 8 (bpf/lib/maps.h). */
+	/* Values are at most 16 bytes (struct dp_entry.val); keys 4, 8 or 16 (bpf/lib/maps.h). */
 	_Static_assert(sizeof(struct ambit_workload) <= sizeof(((struct dp_entry *)0)->val), "val");
 	ok = !diff_from(a, known, "workloads", 4, a->cur.workloads, a->cur.n_workloads,
 			next->workloads, next->n_workloads, &wl);
@@ -325,12 +338,16 @@ static void apply_maps(struct agent *a, const struct desired *next)
 			 next->enrolled, next->n_enrolled, &en);
 	ok &= !diff_from(a, known, "pod_ifaces", 4, a->cur.ifaces, a->cur.n_ifaces, next->ifaces,
 			 next->n_ifaces, &ifc);
+	ok &= !diff_from(a, known, "workloads6", 16, a->cur.workloads6, a->cur.n_workloads6,
+			 next->workloads6, next->n_workloads6, &wl6);
+	ok &= !diff_from(a, known, "pod_ifaces6", 4, a->cur.ifaces6, a->cur.n_ifaces6,
+			 next->ifaces6, next->n_ifaces6, &ifc6);
 	a->maps_known = known;
 
 	/* Unenroll first and delete workloads last: capture never points at a missing entry. */
 	for (size_t i = 0; i < en.n_del; i++)
-		if ((err = datapath_del_enrolled(a->dp, en.del[i])) && err != -ENOENT)
-			apply_failed(a, "delete enrolled cgroup", en.del[i], err);
+		if ((err = datapath_del_enrolled(a->dp, en.del[i].key)) && err != -ENOENT)
+			apply_failed(a, "delete enrolled cgroup", en.del[i].key, err);
 	for (size_t i = 0; i < wl.n_set; i++) {
 		struct ambit_workload v;
 
@@ -338,12 +355,28 @@ static void apply_maps(struct agent *a, const struct desired *next)
 		if ((err = datapath_set_workload(a->dp, (uint32_t)wl.set[i].key, &v)))
 			apply_failed(a, "set workload", wl.set[i].key, err);
 	}
+	for (size_t i = 0; i < wl6.n_set; i++) {
+		struct ambit_workload v;
+		struct in6_addr ip6;
+
+		memcpy(&v, wl6.set[i].val, sizeof(v));
+		dp_entry_key16(&wl6.set[i], &ip6);
+		if ((err = datapath_set_workload6(a->dp, &ip6, &v)))
+			apply_failed6(a, "set workload", &ip6, err);
+	}
 	for (size_t i = 0; i < ifc.n_set; i++) {
 		struct ambit_iface v;
 
 		memcpy(&v, ifc.set[i].val, sizeof(v));
 		if ((err = datapath_set_iface(a->dp, (int)ifc.set[i].key, v.pod_ip)))
 			apply_failed(a, "set pod iface", ifc.set[i].key, err);
+	}
+	for (size_t i = 0; i < ifc6.n_set; i++) {
+		struct in6_addr v;
+
+		memcpy(&v, ifc6.set[i].val, sizeof(v));
+		if ((err = datapath_set_iface6(a->dp, (int)ifc6.set[i].key, &v)))
+			apply_failed(a, "set pod iface (IPv6)", ifc6.set[i].key, err);
 	}
 	for (size_t i = 0; i < en.n_set; i++) {
 		struct ambit_enrolled v;
@@ -354,19 +387,32 @@ static void apply_maps(struct agent *a, const struct desired *next)
 	}
 	ok &= apply_services(a, next);
 	for (size_t i = 0; i < ifc.n_del; i++)
-		if ((err = datapath_del_iface(a->dp, (int)ifc.del[i])) && err != -ENOENT)
-			apply_failed(a, "delete pod iface", ifc.del[i], err);
+		if ((err = datapath_del_iface(a->dp, (int)ifc.del[i].key)) && err != -ENOENT)
+			apply_failed(a, "delete pod iface", ifc.del[i].key, err);
+	for (size_t i = 0; i < ifc6.n_del; i++)
+		if ((err = datapath_del_iface6(a->dp, (int)ifc6.del[i].key)) && err != -ENOENT)
+			apply_failed(a, "delete pod iface (IPv6)", ifc6.del[i].key, err);
 	for (size_t i = 0; i < wl.n_del; i++)
-		if ((err = datapath_del_workload(a->dp, (uint32_t)wl.del[i])) && err != -ENOENT)
-			apply_failed(a, "delete workload", wl.del[i], err);
+		if ((err = datapath_del_workload(a->dp, (uint32_t)wl.del[i].key)) && err != -ENOENT)
+			apply_failed(a, "delete workload", wl.del[i].key, err);
+	for (size_t i = 0; i < wl6.n_del; i++) {
+		struct in6_addr ip6;
+
+		dp_entry_key16(&wl6.del[i], &ip6);
+		if ((err = datapath_del_workload6(a->dp, &ip6)) && err != -ENOENT)
+			apply_failed6(a, "delete workload", &ip6, err);
+	}
 	/* next becomes cur: the maps hold it if nothing failed. */
 	a->maps_known = ok && a->apply_errors == errors;
-	pr_debug("datapath diff: workloads +%zu -%zu, enrolled +%zu -%zu, ifaces +%zu -%zu%s",
-		 wl.n_set, wl.n_del, en.n_set, en.n_del, ifc.n_set, ifc.n_del,
-		 known ? "" : " (maps read back)");
+	pr_debug("datapath diff: workloads +%zu -%zu (IPv6 +%zu -%zu), enrolled +%zu -%zu, ifaces "
+		 "+%zu -%zu (IPv6 +%zu -%zu)%s",
+		 wl.n_set, wl.n_del, wl6.n_set, wl6.n_del, en.n_set, en.n_del, ifc.n_set, ifc.n_del,
+		 ifc6.n_set, ifc6.n_del, known ? "" : " (maps read back)");
 	dp_diff_free(&wl);
 	dp_diff_free(&en);
 	dp_diff_free(&ifc);
+	dp_diff_free(&wl6);
+	dp_diff_free(&ifc6);
 }
 
 static bool tc_has(const struct agent *a, int ifindex)

@@ -25,7 +25,8 @@
 struct agent_opts {
 	const char *node;
 	const char *node_ip_str;
-	uint32_t node_ip; /* network order */
+	uint32_t node_ip;	  /* network order */
+	struct in6_addr node_ip6; /* :: when --node-ip gave none */
 	const char *state_dir;
 	const char *runtime_path;
 	const char *ca_dir;

@@ -87,11 +87,55 @@ struct loop {
 
 static struct loop *the_loop;
 
+/*
+ * --node-ip as the kubelet's: one address, or an IPv4 and an IPv6 one, comma-separated, for a
+ * dual-stack node (the DaemonSet passes status.hostIPs so). The node's IPv4 is required: the
+ * mesh between nodes (HBONE's outer connection, the snapshot's node addresses) is IPv4 today,
+ * so an IPv6-only node is refused by name rather than half run.
+ */
+static int parse_node_ips(struct agent_opts *o)
+{
+	char buf[2 * INET6_ADDRSTRLEN + 2], *save = NULL;
+	struct in_addr a4;
+	struct in6_addr a6;
+	bool have4 = false, have6 = false;
+
+	if (snprintf(buf, sizeof(buf), "%s", o->node_ip_str) >= (int)sizeof(buf)) {
+		fprintf(stderr, "ambit-agent: --node-ip %s: too long\n", o->node_ip_str);
+		return -1;
+	}
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (!have4 && inet_pton(AF_INET, t, &a4) == 1) {
+			o->node_ip = a4.s_addr;
+			have4 = true;
+		} else if (!have6 && inet_pton(AF_INET6, t, &a6) == 1 &&
+			   !IN6_IS_ADDR_V4MAPPED(&a6) && !IN6_IS_ADDR_LINKLOCAL(&a6) &&
+			   !IN6_IS_ADDR_UNSPECIFIED(&a6)) {
+			o->node_ip6 = a6;
+			have6 = true;
+		} else {
+			fprintf(stderr,
+				"ambit-agent: --node-ip %s: \"%s\" is not one IPv4 or one global "
+				"IPv6 address of the node\n",
+				o->node_ip_str, t);
+			return -1;
+		}
+	}
+	if (!have4) {
+		fprintf(stderr,
+			"ambit-agent: --node-ip %s: the node's IPv4 address is required (an "
+			"IPv6-only node is not supported yet; dual stack is)\n",
+			o->node_ip_str);
+		return -1;
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: ambit-agent --node N --node-ip IP --pin-root P --cgroup CG --socket S\n"
+	    "usage: ambit-agent --node N --node-ip IP[,IPv6] --pin-root P --cgroup CG --socket S\n"
 	    "                   (--ca-dir DIR | --ca-url https://HOST:PORT --ca-root PEM)\n"
 	    "                   (--state DIR --runtime FILE | --kube | --kubeconfig F)\n"
 	    "                   [--uplink IFNAME|auto] [--trust-domain cluster.local]\n"
@@ -109,6 +153,8 @@ static void usage(FILE *f)
 	    "          and tc runs on the pod's eth0 (bridge CNIs: flannel, bridge); auto (the\n"
 	    "          default): inpod when the pods' veths are ports of a bridge; its default\n"
 	    "          comes from AMBIT_CAPTURE_MODE\n"
+	    "  --node-ip: the node's IPv4, and its IPv6 on a dual-stack node (as the kubelet's\n"
+	    "          --node-ip): enrolled pods' IPv6 is then carried, else refused\n"
 	    "  --uplink: the node's interface toward other nodes, whose inbound HBONE the tc\n"
 	    "          program steers; auto: the one holding --node-ip\n"
 	    "  --ca-dir: the embedded CA (its root key in DIR); --ca-url: the CA server, verified\n"
@@ -400,7 +446,6 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	    {0},
 	};
 	char tmp[PATH_MAX];
-	struct in_addr a;
 	int c;
 
 	o->trust_domain = "cluster.local";
@@ -473,11 +518,8 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 		usage(stderr);
 		return -EINVAL;
 	}
-	if (inet_pton(AF_INET, o->node_ip_str, &a) != 1) {
-		fprintf(stderr, "ambit-agent: --node-ip %s: not an IPv4 address\n", o->node_ip_str);
+	if (parse_node_ips(o))
 		return -EINVAL;
-	}
-	o->node_ip = a.s_addr;
 	if (!o->kube_sa_dir)
 		o->kube_sa_dir = KCONN_SA_DIR;
 	snprintf(tmp, sizeof(tmp), "%s", o->socket);
@@ -536,6 +578,7 @@ static int startup(struct loop *l)
 	    .pin_root = a->opts.pin_root,
 	    .cgroup_path = a->opts.cgroup,
 	    .ztunnel_ip = a->opts.node_ip,
+	    .ztunnel_ip6 = a->opts.node_ip6,
 	};
 	struct itimerspec every = {
 	    .it_interval = {.tv_sec = RESYNC_S},

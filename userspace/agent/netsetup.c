@@ -78,7 +78,8 @@ out:
  * The fwmark rule: `ip rule add priority RULE_PRIORITY fwmark AMBIT_SKB_MARK lookup
  * AMBIT_ROUTE_TABLE`; without @prio (a delete), whatever its priority.
  */
-static struct nlmsghdr *rule_msg(char *buf, uint16_t type, uint16_t flags, bool prio)
+static struct nlmsghdr *rule_msg(char *buf, uint16_t type, uint16_t flags, bool prio,
+				 uint8_t family)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct fib_rule_hdr *frh;
@@ -86,7 +87,7 @@ static struct nlmsghdr *rule_msg(char *buf, uint16_t type, uint16_t flags, bool 
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = flags;
 	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
-	frh->family = AF_INET;
+	frh->family = family;
 	frh->action = FR_ACT_TO_TBL;
 	frh->table = AMBIT_ROUTE_TABLE;
 	mnl_attr_put_u32(nlh, FRA_FWMARK, AMBIT_SKB_MARK);
@@ -97,8 +98,8 @@ static struct nlmsghdr *rule_msg(char *buf, uint16_t type, uint16_t flags, bool 
 	return nlh;
 }
 
-/* Its table's one route: `local 0.0.0.0/0 dev lo table AMBIT_ROUTE_TABLE`. */
-static struct nlmsghdr *route_msg(char *buf, uint16_t type, uint16_t flags)
+/* Its table's one route: `local 0.0.0.0/0 dev lo table AMBIT_ROUTE_TABLE` (or `local ::/0`). */
+static struct nlmsghdr *route_msg(char *buf, uint16_t type, uint16_t flags, uint8_t family)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtmsg *rtm;
@@ -106,7 +107,7 @@ static struct nlmsghdr *route_msg(char *buf, uint16_t type, uint16_t flags)
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = flags;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = AF_INET;
+	rtm->rtm_family = family;
 	rtm->rtm_table = AMBIT_ROUTE_TABLE;
 	rtm->rtm_protocol = RTPROT_BOOT;
 	rtm->rtm_scope = RT_SCOPE_HOST;
@@ -116,51 +117,79 @@ static struct nlmsghdr *route_msg(char *buf, uint16_t type, uint16_t flags)
 	return nlh;
 }
 
-int netsetup_policy_routing(void)
+static const char *const any_of[] = {[AF_INET] = "0.0.0.0/0", [AF_INET6] = "::/0"};
+
+static int policy_routing_family(uint8_t family)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	int err;
 
 	/* EXCL: the kernel says EEXIST for the same rule or route, so restarts add nothing. */
-	err = nl_request(rule_msg(buf, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, true), NULL, NULL);
+	err = nl_request(rule_msg(buf, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, true, family), NULL,
+			 NULL);
 	if (err && err != -EEXIST) {
-		pr_err("policy routing: rule fwmark 0x%x lookup %d: %s", AMBIT_SKB_MARK,
-		       AMBIT_ROUTE_TABLE, strerror(-err));
-		return err;
-	}
-	if (!err)
-		pr_debug("policy routing: added rule fwmark 0x%x lookup %d", AMBIT_SKB_MARK,
-			 AMBIT_ROUTE_TABLE);
-	err = nl_request(route_msg(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL), NULL, NULL);
-	if (err && err != -EEXIST) {
-		pr_err("policy routing: local 0.0.0.0/0 dev lo table %d: %s", AMBIT_ROUTE_TABLE,
+		pr_err("policy routing: %s rule fwmark 0x%x lookup %d: %s",
+		       family == AF_INET6 ? "IPv6" : "IPv4", AMBIT_SKB_MARK, AMBIT_ROUTE_TABLE,
 		       strerror(-err));
 		return err;
 	}
 	if (!err)
-		pr_debug("policy routing: added local 0.0.0.0/0 dev lo table %d",
+		pr_debug("policy routing: added %s rule fwmark 0x%x lookup %d",
+			 family == AF_INET6 ? "IPv6" : "IPv4", AMBIT_SKB_MARK, AMBIT_ROUTE_TABLE);
+	err =
+	    nl_request(route_msg(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, family), NULL, NULL);
+	if (err && err != -EEXIST) {
+		pr_err("policy routing: local %s dev lo table %d: %s", any_of[family],
+		       AMBIT_ROUTE_TABLE, strerror(-err));
+		return err;
+	}
+	if (!err)
+		pr_debug("policy routing: added local %s dev lo table %d", any_of[family],
 			 AMBIT_ROUTE_TABLE);
 	return 0;
 }
 
-int netsetup_policy_routing_remove(void)
+/*
+ * Both families: IPv6 packets tc assigns to the ztunnel's IPv6 listeners carry the same mark.
+ * A kernel without IPv6 (EAFNOSUPPORT) has none to deliver, and is not an error.
+ */
+int netsetup_policy_routing(void)
+{
+	int err = policy_routing_family(AF_INET);
+
+	if (err)
+		return err;
+	err = policy_routing_family(AF_INET6);
+	return err == -EAFNOSUPPORT ? 0 : err;
+}
+
+static int policy_routing_family_remove(uint8_t family)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	int err = 0, n = 0;
 
 	/* The rule may have been added more than once by hand: remove every copy. */
-	while (n < 16 && !(err = nl_request(rule_msg(buf, RTM_DELRULE, 0, false), NULL, NULL)))
+	while (n < 16 &&
+	       !(err = nl_request(rule_msg(buf, RTM_DELRULE, 0, false, family), NULL, NULL)))
 		n++;
-	if (err == -ENOENT)
+	if (err == -ENOENT || err == -EAFNOSUPPORT)
 		err = 0;
 	if (n)
 		pr_debug("policy routing: removed rule fwmark 0x%x lookup %d", AMBIT_SKB_MARK,
 			 AMBIT_ROUTE_TABLE);
 	/* Gone already (or its table): nothing to do then. */
-	if (!nl_request(route_msg(buf, RTM_DELROUTE, 0), NULL, NULL))
-		pr_debug("policy routing: removed local 0.0.0.0/0 dev lo table %d",
+	if (!nl_request(route_msg(buf, RTM_DELROUTE, 0, family), NULL, NULL))
+		pr_debug("policy routing: removed local %s dev lo table %d", any_of[family],
 			 AMBIT_ROUTE_TABLE);
 	return err;
+}
+
+int netsetup_policy_routing_remove(void)
+{
+	int err = policy_routing_family_remove(AF_INET);
+	int err6 = policy_routing_family_remove(AF_INET6);
+
+	return err ?: err6;
 }
 
 int netsetup_iface_of(uint32_t ip, char *name)

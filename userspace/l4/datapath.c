@@ -314,12 +314,18 @@ int datapath_set_iface(struct datapath *dp, int ifindex, uint32_t pod_ip)
 	return map_update(dp, DP_MAP_POD_IFACES, &key, &val);
 }
 
-/* Both families' entries: the veth is gone, or no longer a pod's. */
 int datapath_del_iface(struct datapath *dp, int ifindex)
 {
 	uint32_t key = (uint32_t)ifindex;
 
-	return map_delete(dp, DP_MAP_POD_IFACES, &key) ?: map_delete(dp, DP_MAP_POD_IFACES6, &key);
+	return map_delete(dp, DP_MAP_POD_IFACES, &key);
+}
+
+int datapath_del_iface6(struct datapath *dp, int ifindex)
+{
+	uint32_t key = (uint32_t)ifindex;
+
+	return map_delete(dp, DP_MAP_POD_IFACES6, &key);
 }
 
 /* A family's service tables: the IPv4 ones or their IPv6 twins (bpf_abi.h). */

@@ -36,10 +36,12 @@ struct builder {
 	bool same_td;			     /* its trust domain is ours */
 	uint32_t *ips;			     /* ip_take's table */
 	size_t n_ips, cap_ips;
+	size_t cap_wl6, cap_if6;
 	size_t cap_wl, cap_en, cap_if, cap_svc, cap_local, cap_id, cap_swl, cap_ssvc, cap_warn;
 };
 
 static int warn(struct builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int dedupe6(struct builder *b, struct desired *d);
 
 static int warn(struct builder *b, const char *fmt, ...)
 {
@@ -69,6 +71,22 @@ static int add_entry(struct dp_entry **arr, size_t *n, size_t *cap, uint64_t key
 	e = &(*arr)[(*n)++];
 	memset(e, 0, sizeof(*e));
 	e->key = key;
+	memcpy(e->val, val, vlen);
+	return 0;
+}
+
+/* The same for a map keyed by an IPv6 address (@ip6, AF_INET6). */
+static int add_entry6(struct dp_entry **arr, size_t *n, size_t *cap, const struct ipaddr *ip6,
+		      const void *val, size_t vlen)
+{
+	struct dp_entry *e;
+
+	if (grow((void **)arr, cap, *n, sizeof(**arr)))
+		return -ENOMEM;
+	e = &(*arr)[(*n)++];
+	memset(e, 0, sizeof(*e));
+	memcpy(&e->key, ip6->a, sizeof(e->key));
+	memcpy(&e->key2, ip6->a + sizeof(e->key), sizeof(e->key2));
 	memcpy(e->val, val, vlen);
 	return 0;
 }
@@ -286,6 +304,10 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	if (local && p->host_iface && env->ifindex_of)
 		wl.ifindex = (__u32)env->ifindex_of(p->host_iface, env->ctx);
 	err = add_entry(&d->workloads, &d->n_workloads, &b->cap_wl, p->ip, &wl, sizeof(wl));
+	/* A dual-stack pod: the same entry by its IPv6 (one workload, both addresses). */
+	if (!err && p->ip6.family == AF_INET6)
+		err = add_entry6(&d->workloads6, &d->n_workloads6, &b->cap_wl6, &p->ip6, &wl,
+				 sizeof(wl));
 	if (!err)
 		err = ip_take(b, p->ip);
 	if (!err)
@@ -302,6 +324,7 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	lp->cgroup = xstrdup(p->cgroup);
 	lp->host_iface = xstrdup(p->host_iface);
 	lp->ip = p->ip;
+	lp->ip6 = p->ip6;
 	lp->enrolled = enrolled;
 	lp->ifindex = (int)wl.ifindex;
 	if (!lp->uid || !lp->identity || (p->cgroup && !lp->cgroup) ||
@@ -317,6 +340,12 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 
 		err = add_entry(&d->ifaces, &d->n_ifaces, &b->cap_if, (uint64_t)lp->ifindex, &v,
 				sizeof(v));
+		if (err)
+			return err;
+	}
+	if (lp->ifindex && p->ip6.family == AF_INET6) {
+		err = add_entry(&d->ifaces6, &d->n_ifaces6, &b->cap_if6, (uint64_t)lp->ifindex,
+				p->ip6.a, sizeof(p->ip6.a));
 		if (err)
 			return err;
 	}
@@ -785,9 +814,11 @@ static int service_ports(struct builder *b, const struct config *cfg,
 
 static int cmp_entry(const void *a, const void *b)
 {
-	uint64_t x = ((const struct dp_entry *)a)->key, y = ((const struct dp_entry *)b)->key;
+	const struct dp_entry *x = a, *y = b;
 
-	return x < y ? -1 : x > y;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->key2 < y->key2 ? -1 : x->key2 > y->key2;
 }
 
 static uint64_t svc_key(const struct dp_service *s)
@@ -868,6 +899,13 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 		qsort(out->enrolled, out->n_enrolled, sizeof(*out->enrolled), cmp_entry);
 	if (out->n_ifaces)
 		qsort(out->ifaces, out->n_ifaces, sizeof(*out->ifaces), cmp_entry);
+	if (out->n_workloads6)
+		qsort(out->workloads6, out->n_workloads6, sizeof(*out->workloads6), cmp_entry);
+	err = dedupe6(&b, out);
+	if (err)
+		return err;
+	if (out->n_ifaces6)
+		qsort(out->ifaces6, out->n_ifaces6, sizeof(*out->ifaces6), cmp_entry);
 	if (out->n_services)
 		qsort(out->services, out->n_services, sizeof(*out->services), cmp_service);
 	if (out->n_identities)
@@ -878,6 +916,33 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 	if (out->n_snap_services)
 		qsort(out->snap_services, out->n_snap_services, sizeof(*out->snap_services),
 		      cmp_ssvc);
+	return 0;
+}
+
+/*
+ * Two pods claiming one IPv6 address (sorted @d->workloads6 side by side): one keeps it, as
+ * for IPv4 (ip_seen), and the address is named. 0 or -ENOMEM.
+ */
+static int dedupe6(struct builder *b, struct desired *d)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < d->n_workloads6; i++) {
+		if (kept && !cmp_entry(&d->workloads6[kept - 1], &d->workloads6[i])) {
+			struct in6_addr a;
+			char txt[INET6_ADDRSTRLEN];
+			int err;
+
+			dp_entry_key16(&d->workloads6[i], &a);
+			err = warn(b, "IPv6 %s used by more than one pod; one keeps it",
+				   inet_ntop(AF_INET6, &a, txt, sizeof(txt)));
+			if (err)
+				return err;
+			continue;
+		}
+		d->workloads6[kept++] = d->workloads6[i];
+	}
+	d->n_workloads6 = kept;
 	return 0;
 }
 
@@ -901,6 +966,22 @@ void desired_mark_inpod(struct desired *d, struct desired_local_pod *lp)
 		memcpy(&wl, e->val, sizeof(wl));
 		wl.flags |= AMBIT_WL_INPOD;
 		memcpy(e->val, &wl, sizeof(wl));
+	}
+	if (lp->ip6.family == AF_INET6) {
+		struct dp_entry k = {0};
+
+		memcpy(&k.key, lp->ip6.a, sizeof(k.key));
+		memcpy(&k.key2, lp->ip6.a + sizeof(k.key), sizeof(k.key2));
+		e = d->n_workloads6
+			? bsearch(&k, d->workloads6, d->n_workloads6, sizeof(k), cmp_entry)
+			: NULL;
+		if (e) {
+			struct ambit_workload wl;
+
+			memcpy(&wl, e->val, sizeof(wl));
+			wl.flags |= AMBIT_WL_INPOD;
+			memcpy(e->val, &wl, sizeof(wl));
+		}
 	}
 	e = entry_find(d->enrolled, d->n_enrolled, lp->cgroup_id);
 	if (e) {
@@ -979,6 +1060,8 @@ void desired_free(struct desired *d)
 	free(d->workloads);
 	free(d->enrolled);
 	free(d->ifaces);
+	free(d->workloads6);
+	free(d->ifaces6);
 	free(d->local);
 	free(d->identities);
 	free(d->snap_workloads);

@@ -20,11 +20,18 @@
 #include "label_index.h"
 #include "runtime.h"
 
-/* One entry of a fixed-size map (workloads, enrolled_cgrp, pod_ifaces), value zero-padded. */
+/*
+ * One entry of a fixed-size map (workloads, enrolled_cgrp, pod_ifaces and the IPv6 twins),
+ * value zero-padded. A key of 4 or 8 bytes is @key (@key2 0); a 16-byte one (an IPv6 address)
+ * is @key then @key2, as bytes.
+ */
 struct dp_entry {
-	uint64_t key;
+	uint64_t key, key2;
 	uint8_t val[16];
 };
+
+/* @e's key as the 16-byte map key it stands for (an IPv6 address), into @out. */
+void dp_entry_key16(const struct dp_entry *e, void *out);
 
 /* One (VIP, port) of the services map with its backends (owned). */
 struct dp_service {
@@ -44,6 +51,7 @@ struct desired_local_pod {
 	uint64_t cgroup_id;
 	int ifindex; /* 0 when unknown or not found */
 	uint32_t ip;
+	struct ipaddr ip6; /* family 0: none */
 	bool enrolled;
 	bool inpod; /* captured in its own netns (desired_mark_inpod) */
 };
@@ -53,6 +61,10 @@ struct desired {
 	struct dp_entry *workloads; /* key: pod ip; val: struct ambit_workload */
 	struct dp_entry *enrolled;  /* key: cgroup id; val: struct ambit_enrolled */
 	struct dp_entry *ifaces;    /* key: ifindex; val: struct ambit_iface */
+	/* The IPv6 twins: pods with an IPv6 address (dp_entry_key16), their veths' IPv6. */
+	size_t n_workloads6, n_ifaces6;
+	struct dp_entry *workloads6; /* key: pod IPv6; val: struct ambit_workload */
+	struct dp_entry *ifaces6;    /* key: ifindex; val: struct ambit_ip6 */
 	struct dp_service *services;
 	struct desired_local_pod *local;
 	char **identities; /* sorted, unique: identities of local enrolled pods */
@@ -181,7 +193,7 @@ const struct desired_local_pod *desired_local_pod(const struct desired *d, const
 struct dp_diff {
 	size_t n_set, n_del;
 	struct dp_entry *set; /* entries of @want absent from @cur or with another value */
-	uint64_t *del;	      /* keys of @cur absent from @want */
+	struct dp_entry *del; /* entries of @cur absent from @want (their keys count) */
 };
 
 /* Borrows both inputs (they need not be sorted). 0 or -ENOMEM; free with dp_diff_free. */

@@ -7,11 +7,20 @@
 
 #include "desired.h"
 
+/* By key: @key, then @key2 (a 16-byte key's second half). */
 static int diff_cmp_entry(const void *a, const void *b)
 {
-	uint64_t x = ((const struct dp_entry *)a)->key, y = ((const struct dp_entry *)b)->key;
+	const struct dp_entry *x = a, *y = b;
 
-	return x < y ? -1 : x > y;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->key2 < y->key2 ? -1 : x->key2 > y->key2;
+}
+
+void dp_entry_key16(const struct dp_entry *e, void *out)
+{
+	memcpy(out, &e->key, sizeof(e->key));
+	memcpy((char *)out + sizeof(e->key), &e->key2, sizeof(e->key2));
 }
 
 /* Sorted private copy, so callers may pass arrays in map-iteration order. */
@@ -41,6 +50,19 @@ static int merge_side(bool has_c, uint64_t ck, bool has_w, uint64_t wk)
 	return 0;
 }
 
+/* merge_side for entries (NULL: that side is used up). */
+static int merge_entry(const struct dp_entry *c, const struct dp_entry *w)
+{
+	int cmp;
+
+	if (!w)
+		return -1;
+	if (!c)
+		return 1;
+	cmp = diff_cmp_entry(c, w);
+	return cmp < 0 ? -1 : cmp > 0;
+}
+
 int dp_diff_compute(const struct dp_entry *cur, size_t ncur, const struct dp_entry *want,
 		    size_t nwant, struct dp_diff *out)
 {
@@ -56,11 +78,10 @@ int dp_diff_compute(const struct dp_entry *cur, size_t ncur, const struct dp_ent
 	if (!c || !w || !out->set || !out->del)
 		goto out;
 	while (i < ncur || j < nwant) {
-		int side = merge_side(i < ncur, i < ncur ? c[i].key : 0, j < nwant,
-				      j < nwant ? w[j].key : 0);
+		int side = merge_entry(i < ncur ? &c[i] : NULL, j < nwant ? &w[j] : NULL);
 
 		if (side < 0) {
-			out->del[out->n_del++] = c[i++].key;
+			out->del[out->n_del++] = c[i++];
 		} else if (side > 0) {
 			out->set[out->n_set++] = w[j++];
 		} else {
