@@ -797,7 +797,7 @@ static void test_deny_src_cidrs(void **state)
 	ps = compile_yaml(yaml, &cfg, &diags);
 	assert_non_null(ps);
 	assert_int_equal(policy_deny_src_cidrs(ps, WLS[D_RAT].uid, "bookinfo", &out), 0);
-	/* Both families: the agent hands the kernel's IPv4 table the first (fastdrop.c). */
+	/* Both families: the agent hands each to its family's kernel table (fastdrop.c). */
 	assert_int_equal(out.n, 2);
 	assert_true(ipaddr_equal(&out.items[0], &(struct ipaddr){AF_INET, 24, {10, 99, 0, 0}}));
 	assert_true(
