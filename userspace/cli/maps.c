@@ -26,6 +26,7 @@ struct resolver {
 	size_t npods;
 	struct {
 		uint32_t ip;
+		struct in6_addr ip6; /* :: when the pod has none */
 		uint64_t cgroup_id;
 		const char *uid, *ns, *sa;
 	} * pods;
@@ -64,6 +65,8 @@ static int resolver_init(struct resolver *r, const struct ctl_cluster *c)
 		if (inet_pton(AF_INET, jstr(pod, "ip"), &a) != 1)
 			continue;
 		r->pods[i].ip = a.s_addr;
+		if (inet_pton(AF_INET6, jstr(pod, "ip6"), &r->pods[i].ip6) != 1)
+			memset(&r->pods[i].ip6, 0, sizeof(r->pods[i].ip6));
 		r->pods[i].cgroup_id = cgroup_id_of(jstr(pod, "cgroup"));
 		r->pods[i].uid = jstr(pod, "uid");
 		r->pods[i].ns = jstr(pod, "namespace");
@@ -84,6 +87,16 @@ static const char *pod_by_ip(const struct resolver *r, uint32_t ip, char *ident,
 				r->pods[i].sa[0] ? r->pods[i].sa : "default");
 		return r->pods[i].uid;
 	}
+	return NULL;
+}
+
+/* The pod of IPv6 address @ip6 (16 bytes), or NULL. */
+static const char *pod_by_ip6(const struct resolver *r, const void *ip6)
+{
+	for (size_t i = 0; i < r->npods; i++)
+		if (!memcmp(&r->pods[i].ip6, ip6, sizeof(r->pods[i].ip6)) &&
+		    !IN6_IS_ADDR_UNSPECIFIED(&r->pods[i].ip6))
+			return r->pods[i].uid;
 	return NULL;
 }
 
@@ -523,6 +536,182 @@ static int dump_counters(struct datapath *dp, struct dump_ctx *d)
 	return 0;
 }
 
+/* An IPv6 address (16 bytes, network order) as text. */
+static const char *ip6str(const void *ip6, char *buf)
+{
+	return inet_ntop(AF_INET6, ip6, buf, INET6_ADDRSTRLEN);
+}
+
+/* bpftool's rendering of a __u32[4]: an array of numbers. */
+static cJSON *u32s(const __u32 *v, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; arr && i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateNumber(v[i]));
+	return arr;
+}
+
+static cJSON *ip6_json(const __u32 *ip6)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o)
+		cJSON_AddItemToObject(o, "a", u32s(ip6, 4));
+	return o;
+}
+
+static cJSON *addr6_json(const struct ambit_addr6 *a)
+{
+	static const char *const f[] = {"port", "pad"};
+	double vals[] = {a->port, a->pad};
+	cJSON *o = cJSON_CreateObject(), *rest = obj(f, vals, 2), *it;
+
+	if (o)
+		cJSON_AddItemToObject(o, "ip6", u32s(a->ip6, 4));
+	while (o && rest && (it = rest->child)) {
+		cJSON_DetachItemViaPointer(rest, it);
+		cJSON_AddItemToObject(o, it->string, it);
+	}
+	cJSON_Delete(rest);
+	return o;
+}
+
+static void dump_workload6(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_workload *w = v;
+	char a[INET6_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+	if (d->json) {
+		static const char *const f[] = {"flags", "ifindex", "node_ip", "pad"};
+		double vals[] = {w->flags, w->ifindex, w->node_ip, w->pad};
+		add_entry(d, ip6_json(k), obj(f, vals, 4));
+		return;
+	}
+	printf("  %-24s %-26s %s%s%s node %s\n", ip6str(k, a), or_dash(pod_by_ip6(d->r, k)),
+	       w->flags & AMBIT_WL_ENROLLED ? "enrolled" : "not-enrolled",
+	       w->flags & AMBIT_WL_LOCAL ? ",local" : "",
+	       w->flags & AMBIT_WL_INPOD ? ",in-pod" : "", ipstr(w->node_ip, b));
+}
+
+static void dump_iface6(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	uint32_t ifindex = *(const uint32_t *)k;
+	char a[INET6_ADDRSTRLEN], ifn[IF_NAMESIZE];
+
+	if (d->json) {
+		add_entry(d, num(ifindex), ip6_json(v));
+		return;
+	}
+	printf("  %-10s (%3u) -> %-26s IPv6 source %s (and link-local)\n",
+	       iface_name(d->r, ifindex, ifn), ifindex, or_dash(pod_by_ip6(d->r, v)), ip6str(v, a));
+}
+
+static void dump_service6(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_addr6 *a = k;
+	const struct ambit_service *s = v;
+	char ip[INET6_ADDRSTRLEN];
+
+	if (d->json) {
+		static const char *const f[] = {"id", "backend_count"};
+		double vals[] = {s->id, s->backend_count};
+		add_entry(d, addr6_json(a), obj(f, vals, 2));
+		return;
+	}
+	printf("  [%s]:%u -> id %u, %u backend(s)\n", ip6str(a->ip6, ip), ntohs(a->port), s->id,
+	       s->backend_count);
+}
+
+static void dump_backend6(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_backend_key *bk = k;
+	const struct ambit_addr6 *b = v;
+	char ip[INET6_ADDRSTRLEN];
+
+	if (d->json) {
+		static const char *const fk[] = {"service_id", "index"};
+		double kv[] = {bk->service_id, bk->index};
+		add_entry(d, obj(fk, kv, 2), addr6_json(b));
+		return;
+	}
+	printf("  service %u #%u -> [%s]:%u %s\n", bk->service_id, bk->index, ip6str(b->ip6, ip),
+	       ntohs(b->port), or_dash(pod_by_ip6(d->r, b->ip6)));
+}
+
+static void dump_orig_dst6(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_addr6 *a = k;
+	const struct ambit_orig_dst6 *o = v;
+	char ip[INET6_ADDRSTRLEN], to[INET6_ADDRSTRLEN];
+
+	if (d->json) {
+		static const char *const f[] = {"port", "flags", "pad", "cgroup"};
+		double vals[] = {o->port, o->flags, o->pad, (double)o->cgroup};
+		cJSON *vo = obj(f, vals, 4);
+
+		if (vo)
+			cJSON_AddItemToObject(vo, "ip6", u32s(o->ip6, 4));
+		add_entry(d, addr6_json(a), vo);
+		return;
+	}
+	printf("  [%s]:%-5u %-20s -> [%s]:%u (%s) by %s\n", ip6str(a->ip6, ip), ntohs(a->port),
+	       or_dash(pod_by_ip6(d->r, a->ip6)), ip6str(o->ip6, to), ntohs(o->port),
+	       or_dash(pod_by_ip6(d->r, o->ip6)), or_dash(pod_by_cgroup(d->r, o->cgroup)));
+}
+
+static void dump_strict_port6(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_addr6 *a = k;
+	const struct ambit_strict_port *sp = v;
+	char ip[INET6_ADDRSTRLEN], port[16] = "*";
+
+	if (d->json) {
+		static const char *const f[] = {"mode", "pad", "drops"};
+		double vals[] = {sp->mode, sp->pad, (double)sp->drops};
+
+		add_entry(d, addr6_json(a), obj(f, vals, 3));
+		return;
+	}
+	if (a->port)
+		snprintf(port, sizeof(port), "%u", ntohs(a->port));
+	printf("  [%s]:%-5s %-28s plaintext %-5s drops %llu\n", ip6str(a->ip6, ip), port,
+	       or_dash(pod_by_ip6(d->r, a->ip6)),
+	       sp->mode == AMBIT_PLAINTEXT_DROP ? "drop" : "allow", (unsigned long long)sp->drops);
+}
+
+static void dump_deny_src6(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_deny_src6_key *key = k;
+	const struct ambit_deny_src *ds = v;
+	char dst[INET6_ADDRSTRLEN], src[INET6_ADDRSTRLEN];
+
+	if (d->json) {
+		static const char *const fk[] = {"prefixlen"};
+		static const char *const fv[] = {"drops"};
+		double kv[] = {key->prefixlen};
+		double vv[] = {(double)ds->drops};
+		cJSON *ko = obj(fk, kv, 1);
+
+		if (ko) {
+			cJSON_AddItemToObject(ko, "dst_ip6", u32s(key->dst_ip6, 4));
+			cJSON_AddItemToObject(ko, "src_ip6", u32s(key->src_ip6, 4));
+		}
+		add_entry(d, ko, obj(fv, vv, 1));
+		return;
+	}
+	printf("  from %s/%u to %s %-28s drops %llu\n", ip6str(key->src_ip6, src),
+	       key->prefixlen >= 128 ? key->prefixlen - 128 : 0, ip6str(key->dst_ip6, dst),
+	       or_dash(pod_by_ip6(d->r, key->dst_ip6)), (unsigned long long)ds->drops);
+}
+
 static const struct {
 	const char *name;
 	size_t ksz, vsz;
@@ -548,6 +737,21 @@ static const struct {
      "source block -> pod denied (DENY ipBlocks AuthorizationPolicy)"},
     {"dns_answers", sizeof(struct ambit_dns_key), sizeof(struct ambit_dns_answer), dump_dns_answer,
      "pod + DNS query -> the proxy's answer, given by the kernel (counts under dns_gen)"},
+    /* IPv6 (sock_orig6 and dns_orig6 are socket storage: `bpftool map dump` shows them). */
+    {"workloads6", sizeof(struct ambit_ip6), sizeof(struct ambit_workload), dump_workload6,
+     "pod IPv6 -> pod"},
+    {"pod_ifaces6", 4, sizeof(struct ambit_ip6), dump_iface6, "pod veth -> allowed IPv6 source"},
+    {"services6", sizeof(struct ambit_addr6), sizeof(struct ambit_service), dump_service6,
+     "[VIP]:port -> service"},
+    {"backends6", sizeof(struct ambit_backend_key), sizeof(struct ambit_addr6), dump_backend6,
+     "service backend -> pod IPv6"},
+    {"orig_dst6", sizeof(struct ambit_addr6), sizeof(struct ambit_orig_dst6), dump_orig_dst6,
+     "pod socket -> original IPv6 destination (waiting for the ztunnel)"},
+    {"proxy_socks6", 4, 8, dump_proxy_sock, "ztunnel IPv6 listeners for bpf_sk_assign"},
+    {"strict_ports6", sizeof(struct ambit_addr6), sizeof(struct ambit_strict_port),
+     dump_strict_port6, "[pod]:port (* = default) -> plaintext verdict (STRICT)"},
+    {"deny_src6", sizeof(struct ambit_deny_src6_key), sizeof(struct ambit_deny_src), dump_deny_src6,
+     "IPv6 source block -> pod denied (DENY ipBlocks)"},
 };
 
 static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJSON *out)
