@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ambit/ipaddr.h"
+
 struct config_label {
 	char *key;
 	char *value;
@@ -173,10 +175,12 @@ struct config_service {
 /*
  * An EndpointSlice (discovery.k8s.io/v1) as the Kubernetes source reads it: the endpoints of a
  * Service without a selector (the API server's own `kubernetes`, an external database, endpoints
- * someone manages by hand). Only IPv4 slices' addresses are kept.
+ * someone manages by hand). IPv4 and IPv6 slices' addresses are kept (a dual-stack Service has
+ * a slice of each); FQDN slices' are not.
  */
 struct config_eps_endpoint {
-	uint32_t ip;	/* its first address, network order */
+	uint32_t ip;	    /* its first address, network order (an IPv4 slice's) */
+	struct ipaddr ip6;  /* an IPv6 slice's first address (family 0 in an IPv4 slice) */
 	bool not_ready; /* conditions.ready: false (unset is ready, as kube-proxy reads it) */
 };
 
@@ -188,7 +192,8 @@ struct config_eps_port {
 struct config_endpoint_slice {
 	struct config_meta meta;
 	char *service; /* label kubernetes.io/service-name, or NULL */
-	bool ipv4;     /* addressType: IPv4 (IPv6 and FQDN slices keep no endpoint) */
+	bool ipv4;     /* addressType: IPv4 */
+	bool ipv6;     /* addressType: IPv6 (FQDN slices keep no endpoint) */
 	size_t nendpoints, nports;
 	struct config_eps_endpoint *endpoints;
 	struct config_eps_port *ports;

@@ -231,7 +231,14 @@ static void test_endpoint_slice(void **state)
 	assert_null(s->ports[1].name);
 	s = &cfg.endpoint_slices[1];
 	assert_false(s->ipv4);
+	assert_true(s->ipv6);
 	assert_null(s->service);
+	/* An IPv6 slice keeps its addresses: a dual-stack Service's second family. */
+	assert_int_equal(s->nendpoints, 1);
+	assert_int_equal(s->endpoints[0].ip, 0);
+	assert_int_equal(s->endpoints[0].ip6.family, AF_INET6);
+	assert_int_equal(s->endpoints[0].ip6.a[0], 0xfd);
+	assert_int_equal(s->endpoints[0].ip6.a[15], 1);
 	config_free(&cfg);
 	config_diags_free(&d);
 }
@@ -265,6 +272,10 @@ static void test_errors(void **state)
 	     "n}\n"
 	     "addressType: IPv4\nendpoints: [{addresses: [10.0.0.1]}, {addresses: ['fd00::1']}]\n",
 	     "endpoints[1]", "not an IPv4 address, in a slice of addressType IPv4"},
+	    {"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e, namespace: "
+	     "n}\n"
+	     "addressType: IPv6\nendpoints: [{addresses: ['fd00::1']}, {addresses: [10.0.0.1]}]\n",
+	     "endpoints[1]", "not an IPv6 address, in a slice of addressType IPv6"},
 	    {"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e, namespace: "
 	     "n}\n"
 	     "addressType: IPX\n",

@@ -2,8 +2,8 @@
 /*
  * EndpointSlice (discovery.k8s.io/v1), as the API server serves it: the endpoints of Services
  * without a selector. The fields are the API reference's; what the mesh uses is the Service it
- * belongs to (label kubernetes.io/service-name), its IPv4 addresses with their readiness, and
- * its ports by name.
+ * belongs to (label kubernetes.io/service-name), its addresses (IPv4 or IPv6, by the slice's
+ * addressType) with their readiness, and its ports by name.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +24,7 @@ static int eps_address_type(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (!strcmp(s, types[i])) {
 			((EPS *)((struct cfg_obj *)obj)->obj)->ipv4 = i == 0;
+			((EPS *)((struct cfg_obj *)obj)->obj)->ipv6 = i == 1;
 			return 0;
 		}
 	cfg_error(ctx, v, "\"%.40s\" is not one of IPv4, IPv6, FQDN", s);
@@ -44,6 +45,9 @@ static int ep_addresses(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	/* Checked against the slice's addressType once it is known (eps_finish). */
 	if (inet_pton(AF_INET, (const char *)a->data.scalar.value, &in) == 1)
 		e->ip = in.s_addr;
+	else if (ipaddr_parse_addr((const char *)a->data.scalar.value, &e->ip6) ||
+		 e->ip6.family != AF_INET6)
+		memset(&e->ip6, 0, sizeof(e->ip6));
 	return 0;
 }
 
@@ -155,7 +159,7 @@ const struct cfg_field cfg_eps_fields[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* The Service it belongs to; an IPv4 slice's addresses must be IPv4. */
+/* The Service it belongs to; an IPv4 slice's addresses must be IPv4, an IPv6 one's IPv6. */
 int cfg_eps_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o)
 {
 	EPS *s = o->obj;
@@ -163,14 +167,15 @@ int cfg_eps_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o)
 
 	if (svc && !(s->service = strdup(svc)))
 		return -ENOMEM;
-	for (size_t i = 0; s->ipv4 && i < s->nendpoints; i++) {
+	for (size_t i = 0; (s->ipv4 || s->ipv6) && i < s->nendpoints; i++) {
 		size_t saved;
 
-		if (s->endpoints[i].ip)
+		if (s->ipv4 ? s->endpoints[i].ip != 0 : s->endpoints[i].ip6.family == AF_INET6)
 			continue;
 		saved = cfg_path_push(ctx, "endpoints");
 		cfg_path_push_index(ctx, i);
-		cfg_error(ctx, root, "not an IPv4 address, in a slice of addressType IPv4");
+		cfg_error(ctx, root, s->ipv4 ? "not an IPv4 address, in a slice of addressType IPv4"
+					     : "not an IPv6 address, in a slice of addressType IPv6");
 		cfg_path_pop(ctx, saved);
 		return -EINVAL;
 	}
