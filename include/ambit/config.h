@@ -179,9 +179,9 @@ struct config_service {
  * a slice of each); FQDN slices' are not.
  */
 struct config_eps_endpoint {
-	uint32_t ip;	    /* its first address, network order (an IPv4 slice's) */
-	struct ipaddr ip6;  /* an IPv6 slice's first address (family 0 in an IPv4 slice) */
-	bool not_ready; /* conditions.ready: false (unset is ready, as kube-proxy reads it) */
+	uint32_t ip;	   /* its first address, network order (an IPv4 slice's) */
+	struct ipaddr ip6; /* an IPv6 slice's first address (family 0 in an IPv4 slice) */
+	bool not_ready;	   /* conditions.ready: false (unset is ready, as kube-proxy reads it) */
 };
 
 struct config_eps_port {

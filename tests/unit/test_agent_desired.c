@@ -335,6 +335,10 @@ static void test_services(void **state)
 	assert_int_equal(s->n, 1);
 	assert_int_equal(s->backends[0].ip, ip("10.98.1.4"));
 	assert_int_equal(s->backends[0].port, 15432);
+	/* Its IPv6 VIP too, with no backend: db-1 has no IPv6 address. */
+	assert_int_equal(f->d.n_services6, 1);
+	assert_int_equal(f->d.services6[0].port, 5432);
+	assert_int_equal(f->d.services6[0].n, 0);
 
 	assert_int_equal(f->d.n_snap_services, 2);
 	assert_string_equal(f->d.snap_services[0].namespace, "demo");
@@ -575,6 +579,58 @@ static void test_dual_stack(void **state)
 	assert_int_equal(f->d.ifaces6[0].key, 101);
 	assert_int_equal(inet_pton(AF_INET6, "fd00:98:1::2", &a6), 1);
 	assert_memory_equal(f->d.ifaces6[0].val, &a6, sizeof(a6));
+
+	/* A dual-stack Service: its IPv6 VIP balanced to the selected pods' IPv6 addresses. */
+	{
+		static const char svc[] =
+		    "apiVersion: v1\nkind: Service\nmetadata: {name: web6, namespace: demo}\n"
+		    "spec: {clusterIP: 10.96.0.60, clusterIPs: [10.96.0.60, 'fd00:96::60'],"
+		    " ipFamilies: [IPv4, IPv6], ipFamilyPolicy: PreferDualStack,"
+		    " selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n"
+		    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+		    "metadata: {name: ext-v4, namespace: demo, labels: "
+		    "{kubernetes.io/service-name: ext}}\n"
+		    "addressType: IPv4\nports: [{port: 9000}]\n"
+		    "endpoints: [{addresses: [10.98.1.2]}]\n"
+		    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+		    "metadata: {name: ext-v6, namespace: demo, labels: "
+		    "{kubernetes.io/service-name: ext}}\n"
+		    "addressType: IPv6\nports: [{port: 9000}]\n"
+		    "endpoints: [{addresses: ['fd00:98:1::2']}, {addresses: ['fd00:98:1::9'],"
+		    " conditions: {ready: false}}]\n"
+		    "---\napiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: demo}\n"
+		    "spec: {clusterIP: 10.96.0.61, clusterIPs: [10.96.0.61, 'fd00:96::61'], ports: "
+		    "[{port: 9000}]}\n";
+		struct config_diags diags = {0};
+		const struct dp_service6 *s6 = NULL, *e6 = NULL;
+		struct in6_addr want;
+
+		assert_int_equal(config_load_buffer(&f->cfg, "six.yaml", svc, strlen(svc), &diags),
+				 0);
+		config_diags_free(&diags);
+		compute(f);
+		for (size_t i = 0; i < f->d.n_services6; i++) {
+			char txt[INET6_ADDRSTRLEN];
+
+			inet_ntop(AF_INET6, &f->d.services6[i].vip, txt, sizeof(txt));
+			if (!strcmp(txt, "fd00:96::60"))
+				s6 = &f->d.services6[i];
+			if (!strcmp(txt, "fd00:96::61"))
+				e6 = &f->d.services6[i];
+		}
+		assert_non_null(s6);
+		assert_int_equal(s6->port, 80);
+		/* a, b and c have IPv6 addresses (d does not): all three are backends. */
+		assert_int_equal(s6->n, 3);
+		assert_int_equal(inet_pton(AF_INET6, "fd00:98:1::2", &want), 1);
+		assert_memory_equal(s6->backends[0].ip6, &want, sizeof(want));
+		assert_int_equal(s6->backends[0].port, htons(8080));
+		/* Selectorless: its IPv6 slice's ready endpoints. */
+		assert_non_null(e6);
+		assert_int_equal(e6->n, 1);
+		assert_memory_equal(e6->backends[0].ip6, &want, sizeof(want));
+		assert_int_equal(e6->backends[0].port, htons(9000));
+	}
 
 	lp = (struct desired_local_pod *)desired_local_pod(&f->d, "demo/a");
 	assert_non_null(lp);

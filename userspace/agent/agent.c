@@ -303,6 +303,116 @@ static bool apply_services(struct agent *a, const struct desired *next)
 	return applied || !next->n_services;
 }
 
+static bool same_service6(const struct dp_service6 *x, const struct dp_service6 *y)
+{
+	return x->n == y->n &&
+	       (!x->n || !memcmp(x->backends, y->backends, x->n * sizeof(*x->backends)));
+}
+
+/* A copy of @s (@n entries, backends too), or NULL. */
+static struct dp_service6 *services6_dup(const struct dp_service6 *s, size_t n)
+{
+	struct dp_service6 *c = calloc(n ? n : 1, sizeof(*c));
+
+	for (size_t i = 0; c && i < n; i++) {
+		c[i] = s[i];
+		c[i].backends = NULL;
+		if (s[i].n && !(c[i].backends = malloc(s[i].n * sizeof(*s[i].backends)))) {
+			dp_services6_free(c, i);
+			return NULL;
+		}
+		if (s[i].n)
+			memcpy(c[i].backends, s[i].backends, s[i].n * sizeof(*s[i].backends));
+	}
+	return c;
+}
+
+/*
+ * services6 as the kernel holds it, when what was last written is not known (a restart): its
+ * keys, each with no backend known (so rewritten). 0 or -errno.
+ */
+static int read_services6(struct agent *a, struct dp_service6 **out, size_t *n)
+{
+	int fd = datapath_map_fd(a->dp, "services6");
+	struct ambit_addr6 *keys = NULL;
+	void *vals = NULL;
+	uint32_t ksz, vsz;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	if (fd < 0)
+		return fd;
+	err = datapath_map_dump(fd, (void **)&keys, &vals, n, &ksz, &vsz);
+	free(vals);
+	if (err)
+		return err;
+	*out = calloc(*n ? *n : 1, sizeof(**out));
+	for (size_t i = 0; *out && i < *n; i++) {
+		memcpy(&(*out)[i].vip, keys[i].ip6, sizeof((*out)[i].vip));
+		(*out)[i].port = ntohs(keys[i].port);
+		(*out)[i].n = UINT32_MAX; /* never equal to a wanted one */
+	}
+	free(keys);
+	if (!*out)
+		return -ENOMEM;
+	qsort(*out, *n, sizeof(**out), dp_service6_cmp);
+	return 0;
+}
+
+/*
+ * services6 brought in line with @next: what changed written (backends before the count, as
+ * for IPv4), what went deleted. False when the map may now differ from a->applied_svcs6.
+ */
+static bool apply_services6(struct agent *a, const struct desired *next)
+{
+	struct dp_service6 *cur = a->applied_svcs6;
+	size_t ncur = a->n_applied_svcs6;
+	unsigned int errors = a->apply_errors;
+	char txt[INET6_ADDRSTRLEN];
+	int err;
+
+	if (!a->svcs6_known && read_services6(a, &cur, &ncur)) {
+		pr_err("datapath: cannot read the services6 map");
+		a->apply_errors++;
+		return false;
+	}
+	for (size_t i = 0; i < next->n_services6; i++) {
+		const struct dp_service6 *w = &next->services6[i];
+		const struct dp_service6 *c =
+		    ncur ? bsearch(w, cur, ncur, sizeof(*cur), dp_service6_cmp) : NULL;
+
+		if (c && same_service6(c, w))
+			continue;
+		err = datapath_set_service6(a->dp, &w->vip, w->port, w->backends, w->n);
+		if (err)
+			apply_failed(a, "set IPv6 service port", w->port, err);
+		else
+			pr_info("service [%s]:%u -> %u backend(s)",
+				inet_ntop(AF_INET6, &w->vip, txt, sizeof(txt)), w->port, w->n);
+	}
+	for (size_t i = 0; i < ncur; i++) {
+		const struct dp_service6 *c = &cur[i];
+
+		if (next->n_services6 &&
+		    bsearch(c, next->services6, next->n_services6, sizeof(*c), dp_service6_cmp))
+			continue;
+		err = datapath_del_service6(a->dp, &c->vip, c->port);
+		if (err && err != -ENOENT)
+			apply_failed(a, "delete IPv6 service port", c->port, err);
+		else
+			pr_info("service [%s]:%u removed",
+				inet_ntop(AF_INET6, &c->vip, txt, sizeof(txt)), c->port);
+	}
+	if (cur != a->applied_svcs6)
+		dp_services6_free(cur, ncur);
+	dp_services6_free(a->applied_svcs6, a->n_applied_svcs6);
+	a->applied_svcs6 = services6_dup(next->services6, next->n_services6);
+	a->n_applied_svcs6 = a->applied_svcs6 ? next->n_services6 : 0;
+	a->svcs6_known = a->applied_svcs6 && a->apply_errors == errors;
+	return a->svcs6_known;
+}
+
 /* From the map as last applied (@known: cur's entries), else as the kernel holds it. */
 static int diff_from(struct agent *a, bool known, const char *name, size_t ksz,
 		     const struct dp_entry *cur, size_t ncur, const struct dp_entry *want,
@@ -321,6 +431,7 @@ static int diff_from(struct agent *a, bool known, const char *name, size_t ksz,
 void agent_reread_maps(struct agent *a)
 {
 	a->maps_known = false;
+	a->svcs6_known = false;
 }
 
 static void apply_maps(struct agent *a, const struct desired *next)
@@ -386,6 +497,7 @@ static void apply_maps(struct agent *a, const struct desired *next)
 			apply_failed(a, "set enrolled cgroup", en.set[i].key, err);
 	}
 	ok &= apply_services(a, next);
+	ok &= apply_services6(a, next);
 	for (size_t i = 0; i < ifc.n_del; i++)
 		if ((err = datapath_del_iface(a->dp, (int)ifc.del[i].key)) && err != -ENOENT)
 			apply_failed(a, "delete pod iface", ifc.del[i].key, err);
@@ -1084,6 +1196,7 @@ void agent_cleanup(struct agent *a)
 	runtime_free(&a->rt);
 	runtime_cluster_free(&a->cluster);
 	dp_services_free(a->applied_svcs, a->n_applied_svcs);
+	dp_services6_free(a->applied_svcs6, a->n_applied_svcs6);
 	a->applied_svcs = NULL;
 	free(a->tc_ifindexes);
 	a->tc_ifindexes = NULL;

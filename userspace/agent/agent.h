@@ -90,6 +90,10 @@ struct agent {
 	bool have_cur;
 	struct dp_service *applied_svcs; /* services as last written (backends known) */
 	size_t n_applied_svcs;
+	/* services6 as last written; NULL with @svcs6_known false: read the map back first. */
+	struct dp_service6 *applied_svcs6;
+	size_t n_applied_svcs6;
+	bool svcs6_known;
 	/*
 	 * The maps hold exactly cur's entries and applied_svcs (every write of the last apply
 	 * succeeded): the next diff starts from them instead of reading the maps back. Cleared by

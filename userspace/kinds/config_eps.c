@@ -174,8 +174,9 @@ int cfg_eps_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o)
 			continue;
 		saved = cfg_path_push(ctx, "endpoints");
 		cfg_path_push_index(ctx, i);
-		cfg_error(ctx, root, s->ipv4 ? "not an IPv4 address, in a slice of addressType IPv4"
-					     : "not an IPv6 address, in a slice of addressType IPv6");
+		cfg_error(ctx, root,
+			  s->ipv4 ? "not an IPv4 address, in a slice of addressType IPv4"
+				  : "not an IPv6 address, in a slice of addressType IPv6");
 		cfg_path_pop(ctx, saved);
 		return -EINVAL;
 	}

@@ -35,8 +35,9 @@ struct builder {
 	struct serial_map prev_wl, prev_svc; /* its workloads and services by serial */
 	bool same_td;			     /* its trust domain is ours */
 	uint32_t *ips;			     /* ip_take's table */
+	struct ipaddr vip6; /* add_service's: the Service's IPv6 VIP, or family 0 */
 	size_t n_ips, cap_ips;
-	size_t cap_wl6, cap_if6;
+	size_t cap_wl6, cap_if6, cap_svc6;
 	size_t cap_wl, cap_en, cap_if, cap_svc, cap_local, cap_id, cap_swl, cap_ssvc, cap_warn;
 };
 
@@ -588,6 +589,13 @@ static bool slice_of(const struct config_endpoint_slice *s, const struct config_
 	       !strcmp(s->meta.namespace, svc->meta.namespace);
 }
 
+/* An IPv6 slice of @svc's (a dual-stack Service's second family). */
+static bool slice6_of(const struct config_endpoint_slice *s, const struct config_service *svc)
+{
+	return s->ipv6 && s->service && !strcmp(s->service, svc->meta.name) &&
+	       !strcmp(s->meta.namespace, svc->meta.namespace);
+}
+
 static bool has_slice(const struct config *cfg, const struct config_service *svc)
 {
 	for (size_t i = 0; i < cfg->n_endpoint_slices; i++)
@@ -708,14 +716,24 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 		const char *v4 = config_service_ipv4(svc);
 
 		if (!v4 || inet_pton(AF_INET, v4, &a) != 1)
-			return warn(b,
-				    "service %s/%s: cluster IP %s is IPv6 and it has no IPv4 one: "
-				    "ambit's mesh carries IPv4; ignored",
-				    svc->meta.namespace, svc->meta.name, svc->cluster_ip);
+			return warn(
+			    b,
+			    "service %s/%s: cluster IP %s is IPv6 and it has no IPv4 one: "
+			    "an IPv6-only Service is not carried yet (a dual-stack one is); "
+			    "ignored",
+			    svc->meta.namespace, svc->meta.name, svc->cluster_ip);
 		vip = a.s_addr;
 	}
 	if (!vip && !headless)
 		vip = runtime_service_ip(rt, svc->meta.namespace, svc->meta.name);
+	/* A dual-stack Service: its IPv6 cluster IP, balanced in the kernel as the IPv4 one. */
+	b->vip6.family = 0;
+	for (size_t i = 0; !headless && i < svc->cluster_ips.n; i++)
+		if (!ipaddr_parse_addr(svc->cluster_ips.items[i], &b->vip6) &&
+		    b->vip6.family == AF_INET6)
+			break;
+	if (b->vip6.family != AF_INET6)
+		b->vip6.family = 0;
 	if (!vip && !headless)
 		return warn(b, "service %s/%s: no cluster IP yet; ignored", svc->meta.namespace,
 			    svc->meta.name);
@@ -746,6 +764,60 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 	if (!err)
 		err = service_ports(b, cfg, svc, sel, n_sel, n_backends, sliced);
 	free(sel);
+	return err;
+}
+
+/* One IPv6 backend (@ip6's bytes, @port host order) of @ds. 0 or -ENOMEM. */
+static int add_backend6(struct dp_service6 *ds, size_t *cap, const uint8_t *ip6, uint16_t port)
+{
+	if (grow((void **)&ds->backends, cap, ds->n, sizeof(*ds->backends)))
+		return -ENOMEM;
+	memset(&ds->backends[ds->n], 0, sizeof(ds->backends[ds->n]));
+	memcpy(ds->backends[ds->n].ip6, ip6, sizeof(ds->backends[ds->n].ip6));
+	ds->backends[ds->n++].port = htons(port);
+	return 0;
+}
+
+/*
+ * Port @sp of a dual-stack Service at its IPv6 VIP (b->vip6): the selected pods' IPv6
+ * addresses at the IPv4 entry's target ports, or its IPv6 slices' endpoints at their ports.
+ * Pods without an IPv6 address are not its backends. 0 or -ENOMEM.
+ */
+static int service6_port(struct builder *b, const struct config *cfg,
+			 const struct config_service *svc, const struct config_service_port *sp,
+			 const struct rt_pod **sel, size_t n_sel, bool sliced)
+{
+	struct desired *d = b->d;
+	struct dp_service6 *ds;
+	size_t cap = 0;
+	int err = 0;
+
+	if (grow((void **)&d->services6, &b->cap_svc6, d->n_services6, sizeof(*ds)))
+		return -ENOMEM;
+	ds = &d->services6[d->n_services6++];
+	memset(ds, 0, sizeof(*ds));
+	memcpy(&ds->vip, b->vip6.a, sizeof(ds->vip));
+	ds->port = sp->port;
+	for (size_t j = 0; !sliced && !err && j < n_sel; j++) {
+		uint16_t tp = sel[j]->ip6.family == AF_INET6 ? target_port(b->ix, sel[j], sp) : 0;
+
+		if (tp)
+			err = add_backend6(ds, &cap, sel[j]->ip6.a, tp);
+	}
+	for (size_t i = 0; sliced && !err && i < cfg->n_endpoint_slices; i++) {
+		const struct config_endpoint_slice *s = &cfg->endpoint_slices[i];
+		const char *want = sp->name ? sp->name : "";
+		uint16_t tp = 0;
+
+		if (!slice6_of(s, svc))
+			continue;
+		for (size_t j = 0; j < s->nports && !tp; j++)
+			if (!strcmp(s->ports[j].name ? s->ports[j].name : "", want))
+				tp = s->ports[j].port;
+		for (size_t j = 0; tp && !err && j < s->nendpoints; j++)
+			if (!s->endpoints[j].not_ready)
+				err = add_backend6(ds, &cap, s->endpoints[j].ip6.a, tp);
+	}
 	return err;
 }
 
@@ -807,6 +879,9 @@ static int service_ports(struct builder *b, const struct config *cfg,
 		if (!vip) {
 			free(ds->backends);
 			d->n_services--;
+		} else if (b->vip6.family == AF_INET6 &&
+			   (err = service6_port(b, cfg, svc, sp, sel, n_sel, sliced))) {
+			return err;
 		}
 	}
 	return 0;
@@ -908,6 +983,8 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 		qsort(out->ifaces6, out->n_ifaces6, sizeof(*out->ifaces6), cmp_entry);
 	if (out->n_services)
 		qsort(out->services, out->n_services, sizeof(*out->services), cmp_service);
+	if (out->n_services6)
+		qsort(out->services6, out->n_services6, sizeof(*out->services6), dp_service6_cmp);
 	if (out->n_identities)
 		qsort(out->identities, out->n_identities, sizeof(char *), cmp_str);
 	if (out->n_snap_workloads)
@@ -1057,6 +1134,7 @@ void desired_free(struct desired *d)
 	for (size_t i = 0; i < d->n_warnings; i++)
 		free(d->warnings[i]);
 	dp_services_free(d->services, d->n_services);
+	dp_services6_free(d->services6, d->n_services6);
 	free(d->workloads);
 	free(d->enrolled);
 	free(d->ifaces);

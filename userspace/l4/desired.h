@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
+#include <netinet/in.h>
 
 #include "ambit/bpf_abi.h"
 #include "ambit/config.h"
@@ -42,6 +43,17 @@ struct dp_service {
 	bool known; /* false: read back from the map without its backends; always rewritten */
 };
 
+/*
+ * One ([VIP], port) of services6 (a dual-stack Service's IPv6 cluster IP) with its backends
+ * (owned; as stored: addresses and ports in network order).
+ */
+struct dp_service6 {
+	struct in6_addr vip;
+	uint16_t port; /* host order */
+	uint32_t n;
+	struct ambit_addr6 *backends;
+};
+
 /* A pod of this node, as the agent sees it (for tc attachment, certificates and status). */
 struct desired_local_pod {
 	char *uid;
@@ -65,6 +77,8 @@ struct desired {
 	size_t n_workloads6, n_ifaces6;
 	struct dp_entry *workloads6; /* key: pod IPv6; val: struct ambit_workload */
 	struct dp_entry *ifaces6;    /* key: ifindex; val: struct ambit_ip6 */
+	size_t n_services6;
+	struct dp_service6 *services6; /* sorted by VIP, then port */
 	struct dp_service *services;
 	struct desired_local_pod *local;
 	char **identities; /* sorted, unique: identities of local enrolled pods */
@@ -216,5 +230,8 @@ void dp_service_diff_free(struct dp_service_diff *d);
 /* Deep copy of a services array (for remembering what was applied). NULL+errno on failure. */
 struct dp_service *dp_services_dup(const struct dp_service *s, size_t n);
 void dp_services_free(struct dp_service *s, size_t n);
+/* For services6: by VIP, then port (qsort and bsearch). */
+int dp_service6_cmp(const void *a, const void *b);
+void dp_services6_free(struct dp_service6 *s, size_t n);
 
 #endif

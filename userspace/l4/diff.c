@@ -223,3 +223,20 @@ void dp_services_free(struct dp_service *s, size_t n)
 		free(s[i].backends);
 	free(s);
 }
+
+int dp_service6_cmp(const void *a, const void *b)
+{
+	const struct dp_service6 *x = a, *y = b;
+	int c = memcmp(&x->vip, &y->vip, sizeof(x->vip));
+
+	if (c)
+		return c;
+	return x->port < y->port ? -1 : x->port > y->port;
+}
+
+void dp_services6_free(struct dp_service6 *s, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++)
+		free(s[i].backends);
+	free(s);
+}
