@@ -167,6 +167,8 @@ struct config_service {
 	char *cluster_ip; /* spec.clusterIP, or NULL: the local cluster allocates one */
 	/* spec.clusterIPs: one a family, clusterIP first ("None" alone when headless). */
 	struct config_strings cluster_ips;
+	/* spec.ipFamilyPolicy PreferDualStack or RequireDualStack: an address of each family. */
+	bool dual_stack;
 	struct config_labels selector;
 	size_t nports;
 	struct config_service_port *ports;

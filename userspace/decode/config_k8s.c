@@ -621,7 +621,17 @@ static int service_cluster_ips(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 
 ENUM_FIELD(service_type, "ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 ENUM_FIELD(service_affinity, "None", "ClientIP")
-ENUM_FIELD(service_family_policy, "SingleStack", "PreferDualStack", "RequireDualStack")
+static int service_family_policy(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	static const char *const ok[] = {"SingleStack", "PreferDualStack", "RequireDualStack",
+					 NULL};
+	const char *s = (const char *)v->data.scalar.value;
+	int err = cfg_check_enum(ctx, v, ok, NULL);
+
+	if (!err)
+		((struct config_service *)obj)->dual_stack = strcmp(s, "SingleStack") != 0;
+	return err;
+}
 ENUM_FIELD(service_ip_family, "IPv4", "IPv6")
 
 static int service_ip_families(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
