@@ -4,10 +4,9 @@
  * private cgroup, and forked children placed in its sub-cgroups connect. Everything runs in a
  * private netns (it dies with the process) where 10.200.0.0/24 is local on lo, so listeners can
  * stand in for the ztunnel (10.200.0.1:15001), for an in-pod ztunnel's listener at the enrolled
- * pod's own address (10.200.0.10:15001) and for service backends; fd00:200::1 on lo is the
- * native IPv6 destination. Pins live in
- * /sys/fs/bpf/ambit-test-<pid>, cgroups in <cg2>/ambit-test-<pid>; both are removed in teardown,
- * also when setup fails half way.
+ * pod's own address (10.200.0.10:15001) and for service backends. Native IPv6 destinations are
+ * test_capture6.c's. Pins live in /sys/fs/bpf/ambit-test-<pid>, cgroups in
+ * <cg2>/ambit-test-<pid>; both are removed in teardown, also when setup fails half way.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -243,8 +242,7 @@ static int setup_all(void)
 		return -1;
 	harness_link_up_lo();
 	/* The whole /24 becomes local, so any address in it can be bound and connected. */
-	if (system("ip route add local 10.200.0.0/24 dev lo") ||
-	    system("ip -6 addr add fd00:200::1/128 dev lo nodad"))
+	if (system("ip route add local 10.200.0.0/24 dev lo"))
 		return -1;
 	if (cgroup2_mount(cg2, sizeof(cg2)))
 		return -1;
@@ -580,124 +578,6 @@ static void test_service_without_backends_refused(void **state)
 	assert_int_equal(datapath_del_service(fx.dp, ip4("10.200.0.51"), 80), 0);
 }
 
-/* ---- native IPv6: refused for enrolled pods (the mesh carries IPv4 only) ---- */
-
-#define LOCAL6_IP "fd00:200::1" /* on lo */
-
-enum v6_op { V6_TCP_CONNECT, V6_UDP_CONNECT, V6_UDP_SENDTO };
-
-static int listen_on6(const char *ip, uint16_t port)
-{
-	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-	int one = 1;
-	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (inet_pton(AF_INET6, ip, &a.sin6_addr) != 1 ||
-	    bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 64)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* @op from an IPv6 socket to [@ip]:@port: 0, or the errno connect() or sendto() failed with. */
-static int v6_try(enum v6_op op, const char *ip, uint16_t port)
-{
-	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-	int type = op == V6_TCP_CONNECT ? SOCK_STREAM : SOCK_DGRAM;
-	int fd = socket(AF_INET6, type | SOCK_CLOEXEC, 0);
-	int err = 0;
-
-	if (fd < 0 || inet_pton(AF_INET6, ip, &a.sin6_addr) != 1)
-		return -1;
-	if (op == V6_UDP_SENDTO) {
-		if (sendto(fd, "x", 1, 0, (struct sockaddr *)&a, sizeof(a)) < 0)
-			err = errno;
-	} else if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		err = errno;
-	}
-	close(fd);
-	return err;
-}
-
-/* Forks a child that joins @cgroup and does @op (v6_try); what it got. */
-static int run_child_v6(const char *cgroup, enum v6_op op, const char *ip, uint16_t port)
-{
-	char procs[PATH_MAX + 64];
-	int pipefd[2];
-	int status, res;
-	pid_t pid;
-
-	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char me[32];
-
-		close(pipefd[0]);
-		snprintf(me, sizeof(me), "%d", (int)getpid());
-		/* The socket must be created after the move: it records its cgroup at birth. */
-		if (write_file(procs, me))
-			_exit(2);
-		res = v6_try(op, ip, port);
-		if (write(pipefd[1], &res, sizeof(res)) != (ssize_t)sizeof(res))
-			_exit(4);
-		_exit(0);
-	}
-	close(pipefd[1]);
-	assert_int_equal(read(pipefd[0], &res, sizeof(res)), (ssize_t)sizeof(res));
-	close(pipefd[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	return res;
-}
-
-/*
- * connect6 and sendmsg6 refuse an enrolled pod's native IPv6 destination (EPERM, counted): a
- * happy-eyeballs client falls back to IPv4. Loopback (::1, and :: which means it) still works,
- * and so do v4-mapped destinations (captured as IPv4) and every pod that is not enrolled.
- */
-static void test_enrolled_native_ipv6_refused(void **state)
-{
-	uint64_t before = counter(AMBIT_DROP_IPV6_UNSUPPORTED);
-	uint64_t redirected = counter(AMBIT_REDIRECT_OUTBOUND);
-	int lfd = listen_on6(LOCAL6_IP, 18081);
-	int lo_fd = listen_on6("::1", 18082);
-	struct child_result r;
-
-	assert_true(lfd >= 0 && lo_fd >= 0);
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_TCP_CONNECT, LOCAL6_IP, 18081), EPERM);
-	assert_int_equal(run_child_v6(fx.cg_container, V6_TCP_CONNECT, LOCAL6_IP, 18081), EPERM);
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_UDP_CONNECT, LOCAL6_IP, 18081), EPERM);
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_UDP_SENDTO, LOCAL6_IP, 18081), EPERM);
-	/* Port 53 too: the DNS capture is IPv4's (a v4-mapped server is, below). */
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_UDP_SENDTO, LOCAL6_IP, 53), EPERM);
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_TCP_CONNECT, "fe80::1", 18081), EPERM);
-	assert_int_equal(counter(AMBIT_DROP_IPV6_UNSUPPORTED), before + 6);
-
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_TCP_CONNECT, "::1", 18082), 0);
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_TCP_CONNECT, "::", 18082), 0);
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_UDP_SENDTO, "::1", 18082), 0);
-	assert_int_equal(run_child_v6(fx.cg_plain, V6_TCP_CONNECT, LOCAL6_IP, 18081), 0);
-	assert_int_equal(run_child_v6(fx.cg_plain, V6_UDP_SENDTO, LOCAL6_IP, 18081), 0);
-	assert_int_equal(counter(AMBIT_DROP_IPV6_UNSUPPORTED), before + 6);
-	close(lfd);
-	close(lo_fd);
-
-	child_v6 = true;
-	run_child(fx.cg_enrolled, "10.200.0.96", 8081, &r);
-	child_v6 = false;
-	expect_redirected(&r, "10.200.0.96", 8081);
-	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), redirected + 1);
-	assert_true(queue_empty(fx.ztunnel_fd));
-	assert_string_equal(ambit_reason_name(AMBIT_DROP_IPV6_UNSUPPORTED),
-			    "drop_ipv6_unsupported");
-}
-
 /* sock_orig entries made from @cgroup (0: any). */
 static unsigned int sock_orig_entries(uint64_t cgroup)
 {
@@ -887,7 +767,6 @@ int main(void)
 					    inpod_teardown),
 	    cmocka_unit_test(test_enrolled_loopback_untouched),
 	    cmocka_unit_test(test_not_enrolled_untouched),
-	    cmocka_unit_test(test_enrolled_native_ipv6_refused),
 	    cmocka_unit_test(test_service_vip_load_balanced),
 	    cmocka_unit_test(test_service_without_backends_refused),
 	    cmocka_unit_test(test_sock_orig_freed_on_close),
