@@ -146,8 +146,8 @@ static __always_inline __u64 capture_enrolled_cgroup(struct ambit_enrolled **en)
 /*
  * DNS (DESIGN.md §2): port 53 from an enrolled pod (not opted out with Istio's annotation), to
  * anything but loopback, goes to the node ztunnel's proxy on 15053. A pod captured in-pod (a
- * bridge CNI) too: the cgroup hook sees its sockets wherever its netns is, and the node's
- * address is one its pod network routes to.
+ * bridge CNI) too, over IPv4: the cgroup hook sees its sockets wherever its netns is, and the
+ * node's address is one its pod network routes to (its IPv6 is refused, capture_v6_refused).
  */
 static __always_inline bool capture_dns_of(const struct bpf_sock_addr *ctx,
 					   const struct ambit_enrolled *en)

@@ -5,9 +5,9 @@
  * placed in its sub-cgroups open IPv6 sockets. Everything runs in a private netns (it dies with
  * the process) where lo holds the ULA addresses below: listeners there stand in for the node's
  * ztunnel ([fd00:200::1]:15001 and :15053), for Service backends and for a server outside the
- * mesh; 10.200.0.1 on lo is the ztunnel's IPv4, for the v4-mapped case. Pins live in
- * /sys/fs/bpf/ambit-test6-<pid>, cgroups in <cg2>/ambit-test6-<pid>; both are removed in
- * teardown, also when setup fails half way.
+ * mesh; 10.200.0.1 on lo is the ztunnel's IPv4, for the v4-mapped case. Pins and cgroups are
+ * the capture fixture's (tag "test6"); both are removed in teardown, also when setup fails half
+ * way.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +31,7 @@
 #include <bpf/bpf.h>
 
 #include "ambit/datapath.h"
+#include "../lib/capture_fixture.h"
 #include "../lib/harness.h"
 #include "ambit/log.h"
 
@@ -38,21 +39,16 @@
 #define ZTUNNEL6_IP "fd00:200::1"
 #define BACKEND1_IP6 "fd00:200::2"
 #define BACKEND2_IP6 "fd00:200::3"
-#define SERVER6_IP "fd00:200::4"  /* outside the mesh, reached directly */
+#define SERVER6_IP "fd00:200::4"   /* outside the mesh, reached directly */
 #define NOWHERE6_IP "fd00:200::99" /* no route: only a rewrite reaches anything from here */
 #define VIP6 "fd00:200::50"
 #define DNS6_IP "fd00:200::53" /* a resolver the pod names; only the proxy answers */
 #define POD_IP "10.200.0.10"
 #define BACKEND_PORT 8080
 
+static struct capture_fixture cf;
+
 struct fixture {
-	char cg[PATH_MAX + 32];
-	char cg_enrolled[PATH_MAX + 48];
-	char cg_container[PATH_MAX + 64];
-	char cg_plain[PATH_MAX + 48];
-	char pin_root[64];
-	struct datapath *dp;
-	uint64_t enrolled_id;
 	int ztunnel_fd;	 /* [ZTUNNEL6_IP]:15001 */
 	int ztunnel4_fd; /* ZTUNNEL_IP:15001, as ::ffff:10.200.0.1 */
 	int dns_tcp_fd;	 /* [ZTUNNEL6_IP]:15053 */
@@ -85,8 +81,7 @@ static int listen6(const char *ip, uint16_t port, int type)
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
-	    (type == SOCK_STREAM && listen(fd, 64))) {
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || (type == SOCK_STREAM && listen(fd, 64))) {
 		close(fd);
 		return -1;
 	}
@@ -115,14 +110,6 @@ static int accept6(int lfd, struct sockaddr_in6 *peer)
 	if (ready_of(&lfd, 1) != 0)
 		return -1;
 	return accept4(lfd, (struct sockaddr *)peer, &len, SOCK_CLOEXEC);
-}
-
-/* Nothing must be waiting: proves a connection or datagram did not land on this socket. */
-static bool queue_empty(int fd)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-
-	return poll(&p, 1, 0) == 0;
 }
 
 static void assert_addr6(const struct sockaddr_in6 *a, const char *ip, uint16_t port)
@@ -193,26 +180,19 @@ static void op_run(const struct op *op, struct outcome *o)
  */
 static pid_t child_start(const char *cgroup, const struct op *op, int *rfd)
 {
-	char procs[PATH_MAX + 64];
 	int pipefd[2];
 	pid_t pid;
 
 	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct outcome o = {0};
-		char me[32];
-		int fd;
 
 		close(pipefd[0]);
-		snprintf(me, sizeof(me), "%d", (int)getpid());
 		/* The socket must be created after the move: it records its cgroup at birth. */
-		fd = open(procs, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, me, strlen(me)) != (ssize_t)strlen(me))
+		if (capture_fixture_join(cgroup))
 			_exit(2);
-		close(fd);
 		op_run(op, &o);
 		if (write(pipefd[1], &o, sizeof(o)) != (ssize_t)sizeof(o))
 			_exit(4);
@@ -255,36 +235,21 @@ static int child_err(const char *cgroup, enum op_kind kind, const char *ip, uint
 
 static uint64_t counter(enum ambit_reason r)
 {
-	uint64_t c[AMBIT_REASON__COUNT];
-
-	assert_int_equal(datapath_read_counters(fx.dp, c), 0);
-	return c[r];
+	return capture_fixture_counter(&cf, r);
 }
 
-/* Loads (or replaces behind the pinned links) the programs; @with_ip6: ztunnel_ip6 set. */
+/* Loads the programs again behind the pinned links; @with_ip6: with ztunnel_ip6 set. */
 static int datapath_reopen(bool with_ip6)
 {
-	struct datapath_opts opts = {.pin_root = fx.pin_root, .cgroup_path = fx.cg};
-
-	datapath_close(fx.dp);
-	opts.ztunnel_ip = harness_ip4(ZTUNNEL_IP);
+	memset(&cf.opts.ztunnel_ip6, 0, sizeof(cf.opts.ztunnel_ip6));
 	if (with_ip6)
-		opts.ztunnel_ip6 = sa6(ZTUNNEL6_IP, 0).sin6_addr;
-	fx.dp = datapath_open(&opts);
-	return fx.dp ? 0 : -1;
-}
-
-static void set_enrolled_flags(uint32_t flags)
-{
-	struct ambit_enrolled en = {.pod_ip = harness_ip4(POD_IP), .flags = flags};
-
-	assert_int_equal(datapath_set_enrolled_entry(fx.dp, fx.enrolled_id, &en), 0);
+		cf.opts.ztunnel_ip6 = sa6(ZTUNNEL6_IP, 0).sin6_addr;
+	return capture_fixture_reopen(&cf);
 }
 
 static int setup_all(void)
 {
 	const char *addrs[] = {ZTUNNEL6_IP, BACKEND1_IP6, BACKEND2_IP6, SERVER6_IP};
-	char cg2[PATH_MAX];
 	int fd;
 
 	if (unshare(CLONE_NEWNET))
@@ -300,20 +265,9 @@ static int setup_all(void)
 	if (fd < 0 || write(fd, "0 0", 3) != 3)
 		return -1;
 	close(fd);
-	if (cgroup2_mount(cg2, sizeof(cg2)))
-		return -1;
-	snprintf(fx.cg, sizeof(fx.cg), "%s/ambit-test6-%d", cg2, (int)getpid());
-	snprintf(fx.cg_enrolled, sizeof(fx.cg_enrolled), "%s/enrolled", fx.cg);
-	snprintf(fx.cg_plain, sizeof(fx.cg_plain), "%s/plain", fx.cg);
-	snprintf(fx.cg_container, sizeof(fx.cg_container), "%s/container", fx.cg_enrolled);
-	snprintf(fx.pin_root, sizeof(fx.pin_root), "/sys/fs/bpf/ambit-test6-%d", (int)getpid());
-	if (mkdir(fx.cg, 0755) || mkdir(fx.cg_enrolled, 0755) || mkdir(fx.cg_plain, 0755) ||
-	    mkdir(fx.cg_container, 0755))
-		return -1;
-	if (datapath_reopen(true))
-		return -1;
-	fx.enrolled_id = cgroup_id_of(fx.cg_enrolled);
-	if (!fx.enrolled_id || datapath_set_enrolled(fx.dp, fx.enrolled_id, harness_ip4(POD_IP)))
+	cf.opts.ztunnel_ip = harness_ip4(ZTUNNEL_IP);
+	cf.opts.ztunnel_ip6 = sa6(ZTUNNEL6_IP, 0).sin6_addr;
+	if (capture_fixture_make(&cf, "test6", harness_ip4(POD_IP)))
 		return -1;
 	fx.ztunnel_fd = listen6(ZTUNNEL6_IP, AMBIT_PORT_OUTBOUND, SOCK_STREAM);
 	fx.ztunnel4_fd = listen6("::ffff:" ZTUNNEL_IP, AMBIT_PORT_OUTBOUND, SOCK_STREAM);
@@ -336,26 +290,14 @@ static void close_fd(int *fd)
 
 static int group_teardown(void **state)
 {
-	int err = 0;
+	int err = capture_fixture_destroy(&cf);
 
-	datapath_close(fx.dp);
-	fx.dp = NULL;
-	/* Unpinning the links detaches the programs from the cgroup. */
-	if (fx.pin_root[0] && datapath_remove_pins(fx.pin_root))
-		err = -1;
 	close_fd(&fx.ztunnel_fd);
 	close_fd(&fx.ztunnel4_fd);
 	close_fd(&fx.dns_tcp_fd);
 	close_fd(&fx.dns_udp_fd);
 	close_fd(&fx.backend_fd[0]);
 	close_fd(&fx.backend_fd[1]);
-	/* Children have all been reaped, so the cgroups are empty. */
-	if (fx.cg[0]) {
-		if ((rmdir(fx.cg_container) && errno != ENOENT) ||
-		    (rmdir(fx.cg_enrolled) && errno != ENOENT) ||
-		    (rmdir(fx.cg_plain) && errno != ENOENT) || (rmdir(fx.cg) && errno != ENOENT))
-			err = -1;
-	}
 	return err;
 }
 
@@ -379,7 +321,7 @@ static int case_teardown(void **state)
 	char buf[64];
 	int fd;
 
-	set_enrolled_flags(0);
+	capture_fixture_set_flags(&cf, 0);
 	/* The sockets are non-blocking: these stop at an empty queue. */
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		while ((fd = accept4(fds[i], NULL, NULL, SOCK_CLOEXEC)) >= 0)
@@ -403,7 +345,7 @@ static int reopen_teardown(void **state)
  */
 static void expect_steered6(int lfd, const struct outcome *o, const char *ip, uint16_t port)
 {
-	int orig_fd = datapath_map_fd(fx.dp, "orig_dst6");
+	int orig_fd = datapath_map_fd(cf.dp, "orig_dst6");
 	struct sockaddr_in6 peer, want = sa6(ip, port);
 	struct ambit_orig_dst6 orig;
 	int afd;
@@ -419,7 +361,7 @@ static void expect_steered6(int lfd, const struct outcome *o, const char *ip, ui
 	assert_memory_equal(orig.ip6, &want.sin6_addr, sizeof(orig.ip6));
 	assert_int_equal(orig.port, htons(port));
 	assert_int_equal(orig.flags, AMBIT_ORIG_REDIRECTED);
-	assert_int_equal(orig.cgroup, fx.enrolled_id);
+	assert_int_equal(orig.cgroup, cf.enrolled_id);
 	/* Taken means gone: a second ztunnel look-up must not find it. */
 	assert_int_equal(orig_dst6_take(orig_fd, &peer.sin6_addr, ntohs(peer.sin6_port), &orig),
 			 -ENOENT);
@@ -432,18 +374,18 @@ static void test_enrolled_redirected6(void **state)
 	struct op op = {.kind = OP_TCP, .ip = NOWHERE6_IP, .port = 80};
 	struct outcome o;
 
-	child_run(fx.cg_enrolled, &op, &o);
+	child_run(cf.cg_enrolled, &op, &o);
 	expect_steered6(fx.ztunnel_fd, &o, NOWHERE6_IP, 80);
 	op.port = 443;
-	child_run(fx.cg_container, &op, &o);
+	child_run(cf.cg_container, &op, &o);
 	expect_steered6(fx.ztunnel_fd, &o, NOWHERE6_IP, 443);
 	/* A port-53 connect of a pod opted out of DNS capture is an ordinary one. */
-	set_enrolled_flags(AMBIT_ENROLLED_NO_DNS);
+	capture_fixture_set_flags(&cf, AMBIT_ENROLLED_NO_DNS);
 	op = (struct op){.kind = OP_TCP, .ip = SERVER6_IP, .port = 53};
-	child_run(fx.cg_enrolled, &op, &o);
+	child_run(cf.cg_enrolled, &op, &o);
 	expect_steered6(fx.ztunnel_fd, &o, SERVER6_IP, 53);
 	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 3);
-	assert_true(queue_empty(fx.ztunnel4_fd) && queue_empty(fx.dns_tcp_fd));
+	assert_true(capture_fixture_idle(fx.ztunnel4_fd) && capture_fixture_idle(fx.dns_tcp_fd));
 }
 
 /* ::ffff:a.b.c.d stays on the IPv4 path: the IPv4 ztunnel, orig_dst, nothing in orig_dst6. */
@@ -457,7 +399,7 @@ static void test_v4_mapped_stays_ipv4(void **state)
 	uint32_t ip;
 	int afd;
 
-	child_run(fx.cg_enrolled, &op, &o);
+	child_run(cf.cg_enrolled, &op, &o);
 	assert_int_equal(o.err, 0);
 	assert_addr6(&o.peer, "::ffff:10.200.0.99", 80);
 	afd = accept6(fx.ztunnel4_fd, &peer);
@@ -465,14 +407,13 @@ static void test_v4_mapped_stays_ipv4(void **state)
 	close(afd);
 	assert_int_equal(peer.sin6_port, o.local.sin6_port);
 	memcpy(&ip, &peer.sin6_addr.s6_addr[12], 4);
-	assert_int_equal(orig_dst_take(datapath_map_fd(fx.dp, "orig_dst"), ip,
-				       ntohs(peer.sin6_port), &orig),
-			 0);
+	assert_int_equal(
+	    orig_dst_take(datapath_map_fd(cf.dp, "orig_dst"), ip, ntohs(peer.sin6_port), &orig), 0);
 	assert_int_equal(orig.ip, harness_ip4("10.200.0.99"));
-	assert_int_equal(orig_dst6_take(datapath_map_fd(fx.dp, "orig_dst6"), &peer.sin6_addr,
+	assert_int_equal(orig_dst6_take(datapath_map_fd(cf.dp, "orig_dst6"), &peer.sin6_addr,
 					ntohs(peer.sin6_port), &orig6),
 			 -ENOENT);
-	assert_true(queue_empty(fx.ztunnel_fd));
+	assert_true(capture_fixture_idle(fx.ztunnel_fd));
 }
 
 /* ::1, :: (which means it) and the ztunnel's own IPv6 are reached as named. */
@@ -490,7 +431,7 @@ static void test_loopback_and_ztunnel6_untouched(void **state)
 		struct op op = {.kind = OP_TCP, .ip = ips[i], .port = 18082};
 		int afd;
 
-		child_run(fx.cg_enrolled, &op, &o);
+		child_run(cf.cg_enrolled, &op, &o);
 		assert_int_equal(o.err, 0);
 		afd = accept6(i < 2 ? lo_fd : zt_fd, &peer);
 		assert_true(afd >= 0);
@@ -499,7 +440,7 @@ static void test_loopback_and_ztunnel6_untouched(void **state)
 	}
 	close(lo_fd);
 	close(zt_fd);
-	assert_true(queue_empty(fx.ztunnel_fd));
+	assert_true(capture_fixture_idle(fx.ztunnel_fd));
 	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before);
 }
 
@@ -519,10 +460,10 @@ static void expect_backend6(const struct outcome *o)
 	close(afd);
 	assert_int_equal(peer.sin6_port, o->local.sin6_port);
 	/* Balanced in the kernel: nothing for the ztunnel. */
-	assert_int_equal(orig_dst6_take(datapath_map_fd(fx.dp, "orig_dst6"), &peer.sin6_addr,
+	assert_int_equal(orig_dst6_take(datapath_map_fd(cf.dp, "orig_dst6"), &peer.sin6_addr,
 					ntohs(peer.sin6_port), &orig),
 			 -ENOENT);
-	assert_true(queue_empty(fx.ztunnel_fd));
+	assert_true(capture_fixture_idle(fx.ztunnel_fd));
 }
 
 static void test_service6_load_balanced(void **state)
@@ -535,26 +476,26 @@ static void test_service6_load_balanced(void **state)
 
 	assert_int_equal(inet_pton(AF_INET6, BACKEND1_IP6, be[0].ip6), 1);
 	assert_int_equal(inet_pton(AF_INET6, BACKEND2_IP6, be[1].ip6), 1);
-	assert_int_equal(datapath_set_service6(fx.dp, &vip, 80, be, 1), 0);
-	child_run(fx.cg_plain, &op, &o);
+	assert_int_equal(datapath_set_service6(cf.dp, &vip, 80, be, 1), 0);
+	child_run(cf.cg_plain, &op, &o);
 	expect_backend6(&o);
 	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 1);
 
-	assert_int_equal(datapath_set_service6(fx.dp, &vip, 80, be, 2), 0);
+	assert_int_equal(datapath_set_service6(cf.dp, &vip, 80, be, 2), 0);
 	for (int i = 0; i < 6; i++) {
-		child_run(fx.cg_plain, &op, &o);
+		child_run(cf.cg_plain, &op, &o);
 		expect_backend6(&o);
 	}
 	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 7);
 
 	/* An enrolled pod's VIP connect goes to the ztunnel, which does its own balancing. */
-	child_run(fx.cg_enrolled, &op, &o);
+	child_run(cf.cg_enrolled, &op, &o);
 	expect_steered6(fx.ztunnel_fd, &o, VIP6, 80);
 
 	/* Another port of the VIP is no Service, nor is the VIP once deleted. */
-	assert_int_equal(child_err(fx.cg_plain, OP_TCP, VIP6, 81), ENETUNREACH);
-	assert_int_equal(datapath_del_service6(fx.dp, &vip, 80), 0);
-	assert_int_equal(child_err(fx.cg_plain, OP_TCP, VIP6, 80), ENETUNREACH);
+	assert_int_equal(child_err(cf.cg_plain, OP_TCP, VIP6, 81), ENETUNREACH);
+	assert_int_equal(datapath_del_service6(cf.dp, &vip, 80), 0);
+	assert_int_equal(child_err(cf.cg_plain, OP_TCP, VIP6, 80), ENETUNREACH);
 	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 7);
 }
 
@@ -563,11 +504,11 @@ static void test_service6_without_backends_refused(void **state)
 	struct in6_addr vip = sa6(VIP6, 0).sin6_addr;
 	uint64_t before = counter(AMBIT_DROP_NO_BACKEND);
 
-	assert_int_equal(datapath_set_service6(fx.dp, &vip, 80, NULL, 0), 0);
-	assert_int_equal(child_err(fx.cg_plain, OP_TCP, VIP6, 80), EPERM);
+	assert_int_equal(datapath_set_service6(cf.dp, &vip, 80, NULL, 0), 0);
+	assert_int_equal(child_err(cf.cg_plain, OP_TCP, VIP6, 80), EPERM);
 	assert_int_equal(counter(AMBIT_DROP_NO_BACKEND), before + 1);
 	assert_string_equal(ambit_reason_name(AMBIT_DROP_NO_BACKEND), "drop_no_backend");
-	assert_int_equal(datapath_del_service6(fx.dp, &vip, 80), 0);
+	assert_int_equal(datapath_del_service6(cf.dp, &vip, 80), 0);
 }
 
 /* ---- DNS ---- */
@@ -599,7 +540,7 @@ static void test_dns6_udp_steered(void **state)
 		struct op op = {.kind = kinds[i], .ip = DNS6_IP, .port = 53, .answer = true};
 		struct outcome o;
 		int rfd;
-		pid_t pid = child_start(fx.cg_enrolled, &op, &rfd);
+		pid_t pid = child_start(cf.cg_enrolled, &op, &rfd);
 
 		answer_query();
 		child_end(pid, rfd, &o);
@@ -622,17 +563,17 @@ static void test_dns6_tcp_steered(void **state)
 	struct outcome o;
 	int afd;
 
-	child_run(fx.cg_enrolled, &op, &o);
+	child_run(cf.cg_enrolled, &op, &o);
 	assert_int_equal(o.err, 0);
 	assert_addr6(&o.peer, DNS6_IP, 53);
 	afd = accept6(fx.dns_tcp_fd, &peer);
 	assert_true(afd >= 0);
 	close(afd);
 	assert_int_equal(peer.sin6_port, o.local.sin6_port);
-	assert_int_equal(orig_dst6_take(datapath_map_fd(fx.dp, "orig_dst6"), &peer.sin6_addr,
+	assert_int_equal(orig_dst6_take(datapath_map_fd(cf.dp, "orig_dst6"), &peer.sin6_addr,
 					ntohs(peer.sin6_port), &orig),
 			 -ENOENT);
-	assert_true(queue_empty(fx.ztunnel_fd));
+	assert_true(capture_fixture_idle(fx.ztunnel_fd));
 	assert_int_equal(counter(AMBIT_REDIRECT_DNS), before + 1);
 }
 
@@ -648,19 +589,19 @@ static void test_dns6_left_alone(void **state)
 	char q;
 
 	assert_true(srv >= 0 && other >= 0);
-	set_enrolled_flags(AMBIT_ENROLLED_NO_DNS);
-	assert_int_equal(child_err(fx.cg_enrolled, OP_UDP_SENDTO, SERVER6_IP, 53), 0);
+	capture_fixture_set_flags(&cf, AMBIT_ENROLLED_NO_DNS);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_UDP_SENDTO, SERVER6_IP, 53), 0);
 	assert_int_equal(ready_of(&srv, 1), 0);
 	assert_int_equal(recv(srv, &q, 1, 0), 1);
-	assert_int_equal(child_err(fx.cg_plain, OP_UDP_SENDTO, SERVER6_IP, 53), 0);
+	assert_int_equal(child_err(cf.cg_plain, OP_UDP_SENDTO, SERVER6_IP, 53), 0);
 	assert_int_equal(ready_of(&srv, 1), 0);
 	assert_int_equal(recv(srv, &q, 1, 0), 1);
-	set_enrolled_flags(0);
-	assert_int_equal(child_err(fx.cg_enrolled, OP_UDP_SENDTO, SERVER6_IP, 5353), 0);
+	capture_fixture_set_flags(&cf, 0);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_UDP_SENDTO, SERVER6_IP, 5353), 0);
 	assert_int_equal(ready_of(&other, 1), 0);
 	close(srv);
 	close(other);
-	assert_true(queue_empty(fx.dns_udp_fd));
+	assert_true(capture_fixture_idle(fx.dns_udp_fd));
 	assert_int_equal(counter(AMBIT_REDIRECT_DNS), before);
 }
 
@@ -680,23 +621,23 @@ static void test_refused_without_ztunnel6(void **state)
 	assert_true(lfd >= 0 && lo_fd >= 0);
 	assert_int_equal(datapath_reopen(false), 0);
 	before = counter(AMBIT_DROP_IPV6_UNSUPPORTED);
-	assert_int_equal(child_err(fx.cg_enrolled, OP_TCP, SERVER6_IP, 18081), EPERM);
-	assert_int_equal(child_err(fx.cg_container, OP_TCP, SERVER6_IP, 18081), EPERM);
-	assert_int_equal(child_err(fx.cg_enrolled, OP_UDP_CONNECT, SERVER6_IP, 18081), EPERM);
-	assert_int_equal(child_err(fx.cg_enrolled, OP_UDP_SENDTO, SERVER6_IP, 18081), EPERM);
-	assert_int_equal(child_err(fx.cg_enrolled, OP_UDP_SENDTO, DNS6_IP, 53), EPERM);
-	assert_int_equal(child_err(fx.cg_enrolled, OP_TCP, DNS6_IP, 53), EPERM);
-	assert_int_equal(child_err(fx.cg_enrolled, OP_TCP, "fe80::1", 18081), EPERM);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_TCP, SERVER6_IP, 18081), EPERM);
+	assert_int_equal(child_err(cf.cg_container, OP_TCP, SERVER6_IP, 18081), EPERM);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_UDP_CONNECT, SERVER6_IP, 18081), EPERM);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_UDP_SENDTO, SERVER6_IP, 18081), EPERM);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_UDP_SENDTO, DNS6_IP, 53), EPERM);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_TCP, DNS6_IP, 53), EPERM);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_TCP, "fe80::1", 18081), EPERM);
 	assert_int_equal(counter(AMBIT_DROP_IPV6_UNSUPPORTED), before + 7);
 
-	assert_int_equal(child_err(fx.cg_enrolled, OP_TCP, "::1", 18082), 0);
-	assert_int_equal(child_err(fx.cg_enrolled, OP_UDP_SENDTO, "::1", 18082), 0);
-	assert_int_equal(child_err(fx.cg_enrolled, OP_PING, SERVER6_IP, 0), 0);
-	assert_int_equal(child_err(fx.cg_plain, OP_TCP, SERVER6_IP, 18081), 0);
-	assert_int_equal(child_err(fx.cg_plain, OP_UDP_SENDTO, SERVER6_IP, 18081), 0);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_TCP, "::1", 18082), 0);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_UDP_SENDTO, "::1", 18082), 0);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_PING, SERVER6_IP, 0), 0);
+	assert_int_equal(child_err(cf.cg_plain, OP_TCP, SERVER6_IP, 18081), 0);
+	assert_int_equal(child_err(cf.cg_plain, OP_UDP_SENDTO, SERVER6_IP, 18081), 0);
 	assert_int_equal(counter(AMBIT_DROP_IPV6_UNSUPPORTED), before + 7);
-	assert_true(queue_empty(fx.ztunnel_fd));
-	assert_true(queue_empty(fx.dns_udp_fd));
+	assert_true(capture_fixture_idle(fx.ztunnel_fd));
+	assert_true(capture_fixture_idle(fx.dns_udp_fd));
 	close(lfd);
 	close(lo_fd);
 	assert_string_equal(ambit_reason_name(AMBIT_DROP_IPV6_UNSUPPORTED),
@@ -708,12 +649,12 @@ static void test_inpod_refused(void **state)
 {
 	uint64_t before = counter(AMBIT_DROP_IPV6_UNSUPPORTED);
 
-	set_enrolled_flags(AMBIT_ENROLLED_INPOD);
-	assert_int_equal(child_err(fx.cg_enrolled, OP_TCP, NOWHERE6_IP, 80), EPERM);
-	assert_int_equal(child_err(fx.cg_enrolled, OP_UDP_SENDTO, DNS6_IP, 53), EPERM);
-	assert_int_equal(child_err(fx.cg_enrolled, OP_PING, SERVER6_IP, 0), 0);
+	capture_fixture_set_flags(&cf, AMBIT_ENROLLED_INPOD);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_TCP, NOWHERE6_IP, 80), EPERM);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_UDP_SENDTO, DNS6_IP, 53), EPERM);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_PING, SERVER6_IP, 0), 0);
 	assert_int_equal(counter(AMBIT_DROP_IPV6_UNSUPPORTED), before + 2);
-	assert_true(queue_empty(fx.ztunnel_fd));
+	assert_true(capture_fixture_idle(fx.ztunnel_fd));
 }
 
 int main(void)
