@@ -263,6 +263,13 @@ static __always_inline bool capture_is_ztunnel6(const struct bpf_sock_addr *ctx)
 	       ctx->user_ip6[2] == ztunnel_ip6[2] && ctx->user_ip6[3] == ztunnel_ip6[3];
 }
 
+/* [ztunnel_ip6]:15053, the DNS proxy a UDP socket's queries were steered to (dns_orig6). */
+static __always_inline bool capture_is_dns_proxy6(const struct bpf_sock_addr *ctx)
+{
+	return !capture_ztunnel6_unset() && ctx->user_port == bpf_htons(AMBIT_PORT_DNS) &&
+	       capture_is_ztunnel6(ctx);
+}
+
 /* Every IPv6 socket address a hook sets: a native one, or an IPv4 one as v4-mapped. */
 static __always_inline void capture_set_ip6(struct bpf_sock_addr *ctx, __u32 w0, __u32 w1, __u32 w2,
 					    __u32 w3, __u32 port)
@@ -543,21 +550,33 @@ static __always_inline void capture_getpeername4(struct bpf_sock_addr *ctx)
 	ctx->user_port = port;
 }
 
-/* A native IPv6 peer: TCP's sock_orig6, else UDP DNS's dns_orig6, both the socket's own. */
-static __always_inline void capture_getpeername_native6(struct bpf_sock_addr *ctx)
+/* The server a UDP socket's answers from the DNS proxy are shown from. */
+static __always_inline void capture_dns_peer6(struct bpf_sock_addr *ctx)
 {
-	struct ambit_orig_dst6 *orig = bpf_sk_storage_get(&sock_orig6, ctx->sk, 0, 0);
 	struct ambit_addr6 *o;
 
-	if (orig) {
-		capture_set_addr6(ctx, orig->ip6, orig->port);
-		return;
-	}
-	if (ctx->type != SOCK_DGRAM)
+	if (!capture_is_dns_proxy6(ctx))
 		return;
 	o = bpf_sk_storage_get(&dns_orig6, ctx->sk, 0, 0);
 	if (o)
 		capture_set_addr6(ctx, o->ip6, o->port);
+}
+
+/*
+ * A native IPv6 peer: TCP's sock_orig6, else UDP DNS's dns_orig6 (both the socket's own) while
+ * the socket is connected to the proxy, not after it connected elsewhere.
+ */
+static __always_inline void capture_getpeername_native6(struct bpf_sock_addr *ctx)
+{
+	struct ambit_orig_dst6 *orig;
+
+	if (ctx->type == SOCK_DGRAM) {
+		capture_dns_peer6(ctx);
+		return;
+	}
+	orig = bpf_sk_storage_get(&sock_orig6, ctx->sk, 0, 0);
+	if (orig)
+		capture_set_addr6(ctx, orig->ip6, orig->port);
 }
 
 static __always_inline void capture_getpeername6(struct bpf_sock_addr *ctx)
@@ -602,20 +621,13 @@ static __always_inline void capture_recvmsg4(struct bpf_sock_addr *ctx)
 
 static __always_inline void capture_recvmsg6(struct bpf_sock_addr *ctx)
 {
-	struct ambit_addr6 *o6;
 	struct ambit_addr *o;
 
-	if (ctx->user_port != bpf_htons(AMBIT_PORT_DNS))
-		return;
 	if (!capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2])) {
-		if (capture_ztunnel6_unset() || !capture_is_ztunnel6(ctx))
-			return;
-		o6 = bpf_sk_storage_get(&dns_orig6, ctx->sk, 0, 0);
-		if (o6)
-			capture_set_addr6(ctx, o6->ip6, o6->port);
+		capture_dns_peer6(ctx);
 		return;
 	}
-	if (ctx->user_ip6[3] != ztunnel_ip)
+	if (ctx->user_ip6[3] != ztunnel_ip || ctx->user_port != bpf_htons(AMBIT_PORT_DNS))
 		return;
 	o = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, 0);
 	if (o)

@@ -129,7 +129,9 @@ struct op {
 	enum op_kind kind;
 	const char *ip;
 	uint16_t port;
-	bool answer; /* UDP: wait (2 s) for one datagram back */
+	bool answer;	     /* UDP: wait (2 s) for one datagram back */
+	const char *then_ip; /* UDP: then connect to [then_ip]:then_port (peer_after) */
+	uint16_t then_port;
 };
 
 struct outcome {
@@ -138,6 +140,7 @@ struct outcome {
 	struct sockaddr_in6 peer; /* getpeername(): what the application is shown */
 	struct sockaddr_in6 from; /* where the answer came from, as recvfrom() shows it */
 	char answer[8];
+	struct sockaddr_in6 peer_after; /* getpeername() once connected to then_ip */
 };
 
 static void op_run(const struct op *op, struct outcome *o)
@@ -171,6 +174,13 @@ static void op_run(const struct op *op, struct outcome *o)
 		len = sizeof(o->from);
 		recvfrom(fd, o->answer, sizeof(o->answer) - 1, 0, (struct sockaddr *)&o->from,
 			 &len);
+	}
+	if (op->then_ip) {
+		dst = sa6(op->then_ip, op->then_port);
+		len = sizeof(o->peer_after);
+		if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) ||
+		    getpeername(fd, (struct sockaddr *)&o->peer_after, &len))
+			o->err = errno;
 	}
 }
 
@@ -530,14 +540,22 @@ static void answer_query(void)
 	assert_int_equal(sendto(fx.dns_udp_fd, "a", 1, 0, (struct sockaddr *)&src, len), 1);
 }
 
-/* UDP to [DNS6_IP]:53 by sendto and by connect+send: to the proxy, answered "from" the server. */
+/*
+ * UDP to [DNS6_IP]:53 by sendto and by connect+send: to the proxy, answered "from" the server.
+ * The socket connected elsewhere after shows that peer, not the server it asked before.
+ */
 static void test_dns6_udp_steered(void **state)
 {
 	enum op_kind kinds[] = {OP_UDP_SENDTO, OP_UDP_CONNECT};
 	uint64_t before = counter(AMBIT_REDIRECT_DNS);
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		struct op op = {.kind = kinds[i], .ip = DNS6_IP, .port = 53, .answer = true};
+		struct op op = {.kind = kinds[i],
+				.ip = DNS6_IP,
+				.port = 53,
+				.answer = true,
+				.then_ip = SERVER6_IP,
+				.then_port = 5353};
 		struct outcome o;
 		int rfd;
 		pid_t pid = child_start(cf.cg_enrolled, &op, &rfd);
@@ -549,6 +567,7 @@ static void test_dns6_udp_steered(void **state)
 		assert_addr6(&o.from, DNS6_IP, 53); /* recvmsg6 */
 		if (kinds[i] == OP_UDP_CONNECT)
 			assert_addr6(&o.peer, DNS6_IP, 53); /* getpeername6 */
+		assert_addr6(&o.peer_after, SERVER6_IP, 5353);
 	}
 	assert_int_equal(counter(AMBIT_REDIRECT_DNS), before + 2);
 }

@@ -16,10 +16,10 @@
 #include "ambit/datapath.h"
 
 struct capture_fixture {
-	char cg[PATH_MAX + 32];		/* where the programs are attached */
-	char cg_enrolled[PATH_MAX + 48];	/* the enrolled pod's */
+	char cg[PATH_MAX + 32];		  /* where the programs are attached */
+	char cg_enrolled[PATH_MAX + 48];  /* the enrolled pod's */
 	char cg_container[PATH_MAX + 64]; /* a container's, below the pod's */
-	char cg_plain[PATH_MAX + 48];	/* a pod not enrolled */
+	char cg_plain[PATH_MAX + 48];	  /* a pod not enrolled */
 	char pin_root[64];
 	struct datapath_opts opts; /* the ztunnel's addresses: set before capture_fixture_make */
 	struct datapath *dp;
