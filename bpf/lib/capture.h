@@ -6,7 +6,10 @@
  * getpeername6 do the same for IPv4 destinations a dual-stack socket names as v4-mapped IPv6
  * (::ffff:a.b.c.d: what gRPC, Java and Node clients do by default); without them such a connect
  * to a Service VIP found no route and an enrolled pod's bypassed the mesh. A native IPv6
- * destination of an enrolled pod is refused (capture_v6_refused): the mesh carries IPv4 only.
+ * destination goes the same ways to the node ztunnel's IPv6 (ztunnel_ip6) and to services6,
+ * with its record in the socket's own storage (sock_orig6) and orig_dst6; where the mesh cannot
+ * carry it (a node without IPv6, a pod captured in-pod) it is refused (capture_v6_refused).
+ * The IPv4 paths do no IPv6 look-up, and a v4-mapped one only compares its address.
  */
 #ifndef AMBIT_BPF_CAPTURE_H
 #define AMBIT_BPF_CAPTURE_H
@@ -68,13 +71,14 @@ static __always_inline int capture_redirect(struct bpf_sock_addr *ctx, bool v6, 
 	return CONNECT_ALLOW;
 }
 
-static __always_inline struct ambit_backend *capture_pick_backend(const struct ambit_service *svc)
+/* A backend of @svc from @map: backends (struct ambit_backend) or backends6 (ambit_addr6). */
+static __always_inline void *capture_pick_backend(void *map, const struct ambit_service *svc)
 {
 	struct ambit_backend_key key = {.service_id = svc->id};
-	struct ambit_backend *be;
+	void *be;
 
 	key.index = bpf_get_prandom_u32() % svc->backend_count;
-	be = bpf_map_lookup_elem(&backends, &key);
+	be = bpf_map_lookup_elem(map, &key);
 	if (be)
 		return be;
 	/*
@@ -82,7 +86,7 @@ static __always_inline struct ambit_backend *capture_pick_backend(const struct a
 	 * a count read just before a shrink may point past the end: index 0 is always valid then.
 	 */
 	key.index = 0;
-	return bpf_map_lookup_elem(&backends, &key);
+	return bpf_map_lookup_elem(map, &key);
 }
 
 static __always_inline int capture_service_lb(struct bpf_sock_addr *ctx, bool v6, __u32 ip,
@@ -98,7 +102,7 @@ static __always_inline int capture_service_lb(struct bpf_sock_addr *ctx, bool v6
 	__u64 cookie;
 
 	if (svc->backend_count > 0)
-		be = capture_pick_backend(svc);
+		be = capture_pick_backend(&backends, svc);
 	if (!be) {
 		counter_inc(AMBIT_DROP_NO_BACKEND);
 		return CONNECT_REJECT;
@@ -142,9 +146,15 @@ static __always_inline __u64 capture_enrolled_cgroup(struct ambit_enrolled **en)
 /*
  * DNS (DESIGN.md §2): port 53 from an enrolled pod (not opted out with Istio's annotation), to
  * anything but loopback, goes to the node ztunnel's proxy on 15053. A pod captured in-pod (a
- * bridge CNI) too: the cgroup hook sees its sockets wherever its netns is, and the node's
- * address is one its pod network routes to.
+ * bridge CNI) too, over IPv4: the cgroup hook sees its sockets wherever its netns is, and the
+ * node's address is one its pod network routes to (its IPv6 is refused, capture_v6_refused).
  */
+static __always_inline bool capture_dns_of(const struct bpf_sock_addr *ctx,
+					   const struct ambit_enrolled *en)
+{
+	return ctx->user_port == bpf_htons(53) && !(en->flags & AMBIT_ENROLLED_NO_DNS);
+}
+
 static __always_inline bool capture_dns_wanted(struct bpf_sock_addr *ctx, __u32 ip)
 {
 	struct ambit_enrolled *en = NULL;
@@ -153,7 +163,7 @@ static __always_inline bool capture_dns_wanted(struct bpf_sock_addr *ctx, __u32 
 		return false;
 	if (!capture_enrolled_cgroup(&en) || !en)
 		return false;
-	return !(en->flags & AMBIT_ENROLLED_NO_DNS);
+	return capture_dns_of(ctx, en);
 }
 
 /* UDP (a sendmsg with an address, or a connect): the server is kept with the socket. */
@@ -241,30 +251,186 @@ static __always_inline bool capture_v6_loopback(const struct bpf_sock_addr *ctx)
 	return ctx->user_ip6[3] == 0 || ctx->user_ip6[3] == bpf_htonl(1);
 }
 
-/*
- * A native IPv6 destination (neither v4-mapped nor loopback) of an enrolled pod: the mesh carries
- * IPv4 only, so the connection would leave past the ztunnel, in plaintext and past policy. It is
- * refused (EPERM) and counted, as tc refuses such packets (lib/steer.h, steer_ingress_v6); a
- * happy-eyeballs client (RFC 8305) then falls back to IPv4, which the mesh carries. An ICMPv6
- * (ping) socket is left to tc, which lets ICMPv6 through. Pods not enrolled are not touched.
- */
-static __always_inline bool capture_v6_refused(struct bpf_sock_addr *ctx)
+/* The loader leaves ztunnel_ip6 all zero on a node without IPv6; the verifier folds this. */
+static __always_inline bool capture_ztunnel6_unset(void)
 {
-	struct ambit_enrolled *en = NULL;
+	return !(ztunnel_ip6[0] | ztunnel_ip6[1] | ztunnel_ip6[2] | ztunnel_ip6[3]);
+}
 
-	if (ctx->protocol == IPPROTO_ICMPV6 || capture_v6_loopback(ctx))
-		return false;
-	if (!capture_enrolled_cgroup(&en) || !en)
+static __always_inline bool capture_is_ztunnel6(const struct bpf_sock_addr *ctx)
+{
+	return ctx->user_ip6[0] == ztunnel_ip6[0] && ctx->user_ip6[1] == ztunnel_ip6[1] &&
+	       ctx->user_ip6[2] == ztunnel_ip6[2] && ctx->user_ip6[3] == ztunnel_ip6[3];
+}
+
+/* [ztunnel_ip6]:15053, the DNS proxy a UDP socket's queries were steered to (dns_orig6). */
+static __always_inline bool capture_is_dns_proxy6(const struct bpf_sock_addr *ctx)
+{
+	return !capture_ztunnel6_unset() && ctx->user_port == bpf_htons(AMBIT_PORT_DNS) &&
+	       capture_is_ztunnel6(ctx);
+}
+
+/* Every IPv6 socket address a hook sets: a native one, or an IPv4 one as v4-mapped. */
+static __always_inline void capture_set_ip6(struct bpf_sock_addr *ctx, __u32 w0, __u32 w1, __u32 w2,
+					    __u32 w3, __u32 port)
+{
+	ctx->user_ip6[0] = w0;
+	ctx->user_ip6[1] = w1;
+	ctx->user_ip6[2] = w2;
+	ctx->user_ip6[3] = w3;
+	ctx->user_port = port;
+}
+
+/* An IPv4 address as the v4-mapped one of a dual-stack socket. */
+static __always_inline void capture_set_mapped(struct bpf_sock_addr *ctx, __u32 ip, __u32 port)
+{
+	capture_set_ip6(ctx, 0, 0, bpf_htonl(0x0000ffff), ip, port);
+}
+
+static __always_inline void capture_set_addr6(struct bpf_sock_addr *ctx, const __u32 *ip6,
+					      __u32 port)
+{
+	capture_set_ip6(ctx, ip6[0], ip6[1], ip6[2], ip6[3], port);
+}
+
+static __always_inline void capture_set_ztunnel6(struct bpf_sock_addr *ctx, __u32 port)
+{
+	capture_set_ip6(ctx, ztunnel_ip6[0], ztunnel_ip6[1], ztunnel_ip6[2], ztunnel_ip6[3],
+			bpf_htons(port));
+}
+
+/* The destination the application named, into @ip6 and *@port (network order). */
+static __always_inline void capture_get_addr6(const struct bpf_sock_addr *ctx, __u32 *ip6,
+					      __u16 *port)
+{
+	ip6[0] = ctx->user_ip6[0];
+	ip6[1] = ctx->user_ip6[1];
+	ip6[2] = ctx->user_ip6[2];
+	ip6[3] = ctx->user_ip6[3];
+	*port = (__u16)ctx->user_port;
+}
+
+/*
+ * A native IPv6 destination of an enrolled pod that the mesh cannot carry: on a node without
+ * IPv6 (no ztunnel_ip6 to steer to) or from a pod captured in-pod (its enrolled_cgrp entry holds
+ * no IPv6 of the pod for an in-pod listener), the connection would leave past the ztunnel, in
+ * plaintext and past policy. It is refused (EPERM) and counted, as tc refuses such packets
+ * (lib/steer.h); a happy-eyeballs client (RFC 8305) then falls back to IPv4.
+ */
+static __always_inline bool capture_v6_refused(const struct ambit_enrolled *en)
+{
+	if (!capture_ztunnel6_unset() && !(en->flags & AMBIT_ENROLLED_INPOD))
 		return false;
 	counter_inc(AMBIT_DROP_IPV6_UNSUPPORTED);
 	return true;
+}
+
+/*
+ * An enrolled pod's TCP to the node ztunnel's [ztunnel_ip6]:@port, the original destination
+ * kept with the socket for sockops and getpeername6. Without the record the ztunnel could not
+ * tell where the pod meant to go: refused, as capture_redirect does.
+ */
+static __always_inline int capture_steer6(struct bpf_sock_addr *ctx, __u64 cgroup, __u16 flags,
+					  __u32 port, enum ambit_reason reason)
+{
+	struct ambit_orig_dst6 *orig;
+
+	orig = bpf_sk_storage_get(&sock_orig6, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!orig)
+		return CONNECT_REJECT;
+	capture_get_addr6(ctx, orig->ip6, &orig->port);
+	orig->flags = flags;
+	orig->cgroup = cgroup;
+	capture_set_ztunnel6(ctx, port);
+	counter_inc(reason);
+	return CONNECT_ALLOW;
+}
+
+/* UDP DNS of an enrolled pod to the proxy, the server kept with the socket for recvmsg6. */
+static __always_inline int capture_dns6_udp(struct bpf_sock_addr *ctx,
+					    const struct ambit_enrolled *en)
+{
+	struct ambit_addr6 *o;
+
+	if (!capture_dns_of(ctx, en))
+		return CONNECT_ALLOW;
+	o = bpf_sk_storage_get(&dns_orig6, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	/* As capture_dns_udp: without the server kept, the query goes as is. */
+	if (!o)
+		return CONNECT_ALLOW;
+	capture_get_addr6(ctx, o->ip6, &o->port);
+	capture_set_ztunnel6(ctx, AMBIT_PORT_DNS);
+	counter_inc(AMBIT_REDIRECT_DNS);
+	return CONNECT_ALLOW;
+}
+
+/* A pod not enrolled: an IPv6 Service VIP is balanced in the kernel, as capture_service_lb. */
+static __always_inline int capture_service6(struct bpf_sock_addr *ctx)
+{
+	struct ambit_addr6 key = {};
+	struct ambit_orig_dst6 *orig;
+	struct ambit_service *svc;
+	struct ambit_addr6 *be = NULL;
+
+	capture_get_addr6(ctx, key.ip6, &key.port);
+	svc = bpf_map_lookup_elem(&services6, &key);
+	if (!svc) {
+		counter_inc(AMBIT_PASS);
+		return CONNECT_ALLOW;
+	}
+	if (svc->backend_count > 0)
+		be = capture_pick_backend(&backends6, svc);
+	if (!be) {
+		counter_inc(AMBIT_DROP_NO_BACKEND);
+		return CONNECT_REJECT;
+	}
+	orig = bpf_sk_storage_get(&sock_orig6, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	/* getpeername6 still works from the backend's address if this fails; not fatal. */
+	if (orig) {
+		capture_get_addr6(ctx, orig->ip6, &orig->port);
+		orig->flags = AMBIT_ORIG_SERVICE_LB;
+		orig->cgroup = bpf_get_current_cgroup_id();
+	}
+	capture_set_addr6(ctx, be->ip6, be->port);
+	counter_inc(AMBIT_SERVICE_LB);
+	return CONNECT_ALLOW;
+}
+
+/*
+ * connect6 and sendmsg6 of a native IPv6 destination: an enrolled pod's TCP to the ztunnel (its
+ * DNS to the proxy) and its UDP DNS to the proxy, as IPv4 (its other UDP is not the mesh's, as
+ * IPv4's is not); a Service VIP balanced for the others. An ICMPv6 (ping) socket is left to tc,
+ * which lets ICMPv6 through; loopback never leaves the pod, and the ztunnel's own address must
+ * not loop back to it.
+ */
+static __always_inline int capture_native6(struct bpf_sock_addr *ctx)
+{
+	struct ambit_enrolled *en = NULL;
+	__u64 cgroup;
+
+	if (ctx->protocol == IPPROTO_ICMPV6 || capture_v6_loopback(ctx) || capture_is_ztunnel6(ctx))
+		return CONNECT_ALLOW;
+	cgroup = capture_enrolled_cgroup(&en);
+	if (!cgroup || !en)
+		return ctx->type == SOCK_STREAM ? capture_service6(ctx) : CONNECT_ALLOW;
+	if (capture_v6_refused(en))
+		return CONNECT_REJECT;
+	if (ctx->type == SOCK_DGRAM)
+		return capture_dns6_udp(ctx, en);
+	if (ctx->type != SOCK_STREAM)
+		return CONNECT_ALLOW;
+	if (capture_dns_of(ctx, en))
+		return capture_steer6(ctx, cgroup, AMBIT_ORIG_DNS, AMBIT_PORT_DNS,
+				      AMBIT_REDIRECT_DNS);
+	return capture_steer6(ctx, cgroup, AMBIT_ORIG_REDIRECTED, AMBIT_PORT_OUTBOUND,
+			      AMBIT_REDIRECT_OUTBOUND);
 }
 
 static __always_inline int capture_connect6(struct bpf_sock_addr *ctx)
 {
 	if (capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2]))
 		return capture_connect(ctx, true, ctx->user_ip6[3]);
-	return capture_v6_refused(ctx) ? CONNECT_REJECT : CONNECT_ALLOW;
+	return capture_native6(ctx);
 }
 
 /*
@@ -290,6 +456,26 @@ static __always_inline void capture_sock_connect(struct bpf_sock_ops *skops)
 	bpf_map_update_elem(&orig_dst, &key, orig, BPF_ANY);
 }
 
+/* The same for a native IPv6 socket; its sock_orig6 dies with it, so no state callback. */
+static __always_inline void capture_sock_connect6(struct bpf_sock_ops *skops)
+{
+	struct ambit_orig_dst6 *orig;
+	struct ambit_addr6 key = {};
+	struct bpf_sock *sk = skops->sk;
+
+	if (!sk)
+		return;
+	orig = bpf_sk_storage_get(&sock_orig6, sk, 0, 0);
+	if (!orig || !(orig->flags & AMBIT_ORIG_REDIRECTED))
+		return;
+	key.ip6[0] = skops->local_ip6[0];
+	key.ip6[1] = skops->local_ip6[1];
+	key.ip6[2] = skops->local_ip6[2];
+	key.ip6[3] = skops->local_ip6[3];
+	key.port = bpf_htons((__u16)skops->local_port);
+	bpf_map_update_elem(&orig_dst6, &key, orig, BPF_ANY);
+}
+
 /*
  * TCP_CLOSE is the last state of a full socket (a timewait or reset socket passes through it,
  * and nothing reads its peer address after: getpeername() answers ENOTCONN first), so the
@@ -307,13 +493,27 @@ static __always_inline void capture_sock_closed(struct bpf_sock_ops *skops)
 	bpf_map_delete_elem(&sock_orig, &cookie);
 }
 
+/*
+ * A dual-stack socket's v4-mapped connection has its IPv4 addresses in local_ip4 too, and its
+ * local_ip6 v4-mapped: it takes the IPv4 path.
+ */
+static __always_inline bool capture_sock_native6(const struct bpf_sock_ops *skops)
+{
+	return skops->family == AF_INET6 &&
+	       !capture_v4_mapped(skops->local_ip6[0], skops->local_ip6[1], skops->local_ip6[2]);
+}
+
 static __always_inline void capture_sockops(struct bpf_sock_ops *skops)
 {
-	/* A dual-stack socket's v4-mapped connection has its IPv4 addresses in local_ip4 too. */
 	if (skops->family != AF_INET && skops->family != AF_INET6)
 		return;
 	switch (skops->op) {
-	case BPF_SOCK_OPS_TCP_CONNECT_CB: capture_sock_connect(skops); break;
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		if (capture_sock_native6(skops))
+			capture_sock_connect6(skops);
+		else
+			capture_sock_connect(skops);
+		break;
 	case BPF_SOCK_OPS_STATE_CB: capture_sock_closed(skops); break;
 	}
 }
@@ -340,16 +540,6 @@ static __always_inline bool capture_orig_of(struct bpf_sock_addr *ctx, __u32 *ip
 	return true;
 }
 
-/* An IPv4 address as the v4-mapped one of a dual-stack socket. */
-static __always_inline void capture_set_mapped(struct bpf_sock_addr *ctx, __u32 ip, __u32 port)
-{
-	ctx->user_ip6[0] = 0;
-	ctx->user_ip6[1] = 0;
-	ctx->user_ip6[2] = bpf_htonl(0x0000ffff);
-	ctx->user_ip6[3] = ip;
-	ctx->user_port = port;
-}
-
 static __always_inline void capture_getpeername4(struct bpf_sock_addr *ctx)
 {
 	__u32 ip, port;
@@ -360,11 +550,42 @@ static __always_inline void capture_getpeername4(struct bpf_sock_addr *ctx)
 	ctx->user_port = port;
 }
 
+/* The server a UDP socket's answers from the DNS proxy are shown from. */
+static __always_inline void capture_dns_peer6(struct bpf_sock_addr *ctx)
+{
+	struct ambit_addr6 *o;
+
+	if (!capture_is_dns_proxy6(ctx))
+		return;
+	o = bpf_sk_storage_get(&dns_orig6, ctx->sk, 0, 0);
+	if (o)
+		capture_set_addr6(ctx, o->ip6, o->port);
+}
+
+/*
+ * A native IPv6 peer: TCP's sock_orig6, else UDP DNS's dns_orig6 (both the socket's own) while
+ * the socket is connected to the proxy, not after it connected elsewhere.
+ */
+static __always_inline void capture_getpeername_native6(struct bpf_sock_addr *ctx)
+{
+	struct ambit_orig_dst6 *orig;
+
+	if (ctx->type == SOCK_DGRAM) {
+		capture_dns_peer6(ctx);
+		return;
+	}
+	orig = bpf_sk_storage_get(&sock_orig6, ctx->sk, 0, 0);
+	if (orig)
+		capture_set_addr6(ctx, orig->ip6, orig->port);
+}
+
 static __always_inline void capture_getpeername6(struct bpf_sock_addr *ctx)
 {
 	__u32 ip, port;
 
-	if (capture_orig_of(ctx, &ip, &port))
+	if (!capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2]))
+		capture_getpeername_native6(ctx);
+	else if (capture_orig_of(ctx, &ip, &port))
 		capture_set_mapped(ctx, ip, port);
 }
 
@@ -381,7 +602,7 @@ static __always_inline int capture_sendmsg6(struct bpf_sock_addr *ctx)
 		capture_dns_udp(ctx, true, ctx->user_ip6[3]);
 		return CONNECT_ALLOW;
 	}
-	return capture_v6_refused(ctx) ? CONNECT_REJECT : CONNECT_ALLOW;
+	return capture_native6(ctx);
 }
 
 /* recvmsg (UDP): the proxy's answers show as from the server the pod asked. */
@@ -402,8 +623,11 @@ static __always_inline void capture_recvmsg6(struct bpf_sock_addr *ctx)
 {
 	struct ambit_addr *o;
 
-	if (!capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2]) ||
-	    ctx->user_ip6[3] != ztunnel_ip || ctx->user_port != bpf_htons(AMBIT_PORT_DNS))
+	if (!capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2])) {
+		capture_dns_peer6(ctx);
+		return;
+	}
+	if (ctx->user_ip6[3] != ztunnel_ip || ctx->user_port != bpf_htons(AMBIT_PORT_DNS))
 		return;
 	o = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, 0);
 	if (o)

@@ -4,10 +4,9 @@
  * private cgroup, and forked children placed in its sub-cgroups connect. Everything runs in a
  * private netns (it dies with the process) where 10.200.0.0/24 is local on lo, so listeners can
  * stand in for the ztunnel (10.200.0.1:15001), for an in-pod ztunnel's listener at the enrolled
- * pod's own address (10.200.0.10:15001) and for service backends; fd00:200::1 on lo is the
- * native IPv6 destination. Pins live in
- * /sys/fs/bpf/ambit-test-<pid>, cgroups in <cg2>/ambit-test-<pid>; both are removed in teardown,
- * also when setup fails half way.
+ * pod's own address (10.200.0.10:15001) and for service backends. Native IPv6 destinations are
+ * test_capture6.c's. Pins live in /sys/fs/bpf/ambit-test-<pid>, cgroups in
+ * <cg2>/ambit-test-<pid>; both are removed in teardown, also when setup fails half way.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +33,7 @@
 #include <bpf/libbpf.h>
 
 #include "ambit/datapath.h"
+#include "../lib/capture_fixture.h"
 #include "../lib/harness.h"
 #include "ambit/log.h"
 
@@ -43,14 +43,9 @@
 #define BACKEND2_IP "10.200.0.3"
 #define BACKEND_PORT 8080
 
+static struct capture_fixture cf;
+
 struct fixture {
-	char cg[PATH_MAX + 32];
-	char cg_enrolled[PATH_MAX + 48];
-	char cg_container[PATH_MAX + 64];
-	char cg_plain[PATH_MAX + 48];
-	char pin_root[64];
-	struct datapath *dp;
-	uint64_t enrolled_id;
 	int ztunnel_fd;
 	int backend1_fd;
 	int backend2_fd;
@@ -102,26 +97,6 @@ static int accept_one(int lfd, struct sockaddr_in *peer)
 	return accept4(lfd, (struct sockaddr *)peer, &len, SOCK_CLOEXEC);
 }
 
-/* Nothing must be waiting: proves a connection did not land on this listener. */
-static bool queue_empty(int lfd)
-{
-	struct pollfd p = {.fd = lfd, .events = POLLIN};
-
-	return poll(&p, 1, 0) == 0;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -EIO;
-}
-
 /* Forks a child that joins @cgroup, connects to @ip:@port and reports what it saw. */
 /* The child connects from a dual-stack IPv6 socket to ::ffff:ip (gRPC's, Java's way). */
 static bool child_v6;
@@ -161,14 +136,12 @@ static int child_connect(const char *ip, uint16_t port, struct child_result *r)
 
 static void run_child(const char *cgroup, const char *ip, uint16_t port, struct child_result *res)
 {
-	char procs[PATH_MAX + 64];
 	int pipefd[2];
 	int status;
 	pid_t pid;
 
 	memset(res, 0, sizeof(*res));
 	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -176,13 +149,11 @@ static void run_child(const char *cgroup, const char *ip, uint16_t port, struct 
 		    .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = ip4(ip)};
 		struct child_result r = {0};
 		socklen_t len;
-		char me[32];
 		int fd;
 
 		close(pipefd[0]);
-		snprintf(me, sizeof(me), "%d", (int)getpid());
 		/* The socket must be created after the move: it records its cgroup at birth. */
-		if (write_file(procs, me))
+		if (capture_fixture_join(cgroup))
 			_exit(2);
 		if (child_v6) {
 			if (child_connect(ip, port, &r) < 0)
@@ -215,10 +186,7 @@ static void run_child(const char *cgroup, const char *ip, uint16_t port, struct 
 
 static uint64_t counter(enum ambit_reason r)
 {
-	uint64_t c[AMBIT_REASON__COUNT];
-
-	assert_int_equal(datapath_read_counters(fx.dp, c), 0);
-	return c[r];
+	return capture_fixture_counter(&cf, r);
 }
 
 static void assert_addr(const struct sockaddr_in *a, const char *ip, uint16_t port)
@@ -227,40 +195,16 @@ static void assert_addr(const struct sockaddr_in *a, const char *ip, uint16_t po
 	assert_int_equal(ntohs(a->sin_port), port);
 }
 
-static struct datapath *open_datapath(void)
-{
-	struct datapath_opts opts = {
-	    .pin_root = fx.pin_root, .cgroup_path = fx.cg, .ztunnel_ip = ip4(ZTUNNEL_IP)};
-
-	return datapath_open(&opts);
-}
-
 static int setup_all(void)
 {
-	char cg2[PATH_MAX];
-
 	if (unshare(CLONE_NEWNET))
 		return -1;
 	harness_link_up_lo();
 	/* The whole /24 becomes local, so any address in it can be bound and connected. */
-	if (system("ip route add local 10.200.0.0/24 dev lo") ||
-	    system("ip -6 addr add fd00:200::1/128 dev lo nodad"))
+	if (system("ip route add local 10.200.0.0/24 dev lo"))
 		return -1;
-	if (cgroup2_mount(cg2, sizeof(cg2)))
-		return -1;
-	snprintf(fx.cg, sizeof(fx.cg), "%s/ambit-test-%d", cg2, (int)getpid());
-	snprintf(fx.cg_enrolled, sizeof(fx.cg_enrolled), "%s/enrolled", fx.cg);
-	snprintf(fx.cg_plain, sizeof(fx.cg_plain), "%s/plain", fx.cg);
-	snprintf(fx.cg_container, sizeof(fx.cg_container), "%s/container", fx.cg_enrolled);
-	snprintf(fx.pin_root, sizeof(fx.pin_root), "/sys/fs/bpf/ambit-test-%d", (int)getpid());
-	if (mkdir(fx.cg, 0755) || mkdir(fx.cg_enrolled, 0755) || mkdir(fx.cg_plain, 0755) ||
-	    mkdir(fx.cg_container, 0755))
-		return -1;
-	fx.dp = open_datapath();
-	if (!fx.dp)
-		return -1;
-	fx.enrolled_id = cgroup_id_of(fx.cg_enrolled);
-	if (!fx.enrolled_id || datapath_set_enrolled(fx.dp, fx.enrolled_id, ip4(POD_IP)))
+	cf.opts.ztunnel_ip = ip4(ZTUNNEL_IP);
+	if (capture_fixture_make(&cf, "test", ip4(POD_IP)))
 		return -1;
 	fx.ztunnel_fd = listen_on(ZTUNNEL_IP, AMBIT_PORT_OUTBOUND);
 	fx.backend1_fd = listen_on(BACKEND1_IP, BACKEND_PORT);
@@ -270,13 +214,8 @@ static int setup_all(void)
 
 static int group_teardown(void **state)
 {
-	int err = 0;
+	int err = capture_fixture_destroy(&cf);
 
-	datapath_close(fx.dp);
-	fx.dp = NULL;
-	/* Unpinning the links detaches the programs from the cgroup. */
-	if (fx.pin_root[0] && datapath_remove_pins(fx.pin_root))
-		err = -1;
 	if (fx.ztunnel_fd >= 0)
 		close(fx.ztunnel_fd);
 	if (fx.backend1_fd >= 0)
@@ -284,13 +223,6 @@ static int group_teardown(void **state)
 	if (fx.backend2_fd >= 0)
 		close(fx.backend2_fd);
 	fx.ztunnel_fd = fx.backend1_fd = fx.backend2_fd = -1;
-	/* Children have all been reaped, so the cgroups are empty. */
-	if (fx.cg[0]) {
-		if ((rmdir(fx.cg_container) && errno != ENOENT) ||
-		    (rmdir(fx.cg_enrolled) && errno != ENOENT) ||
-		    (rmdir(fx.cg_plain) && errno != ENOENT) || (rmdir(fx.cg) && errno != ENOENT))
-			err = -1;
-	}
 	return err;
 }
 
@@ -312,7 +244,7 @@ static void expect_redirected_to(int lfd, const struct child_result *r, const ch
 {
 	struct ambit_orig_dst orig;
 	struct sockaddr_in peer;
-	int orig_fd = datapath_map_fd(fx.dp, "orig_dst");
+	int orig_fd = datapath_map_fd(cf.dp, "orig_dst");
 	int afd;
 
 	assert_int_equal(r->connect_errno, 0);
@@ -327,7 +259,7 @@ static void expect_redirected_to(int lfd, const struct child_result *r, const ch
 	assert_int_equal(orig.ip, ip4(ip));
 	assert_int_equal(orig.port, htons(port));
 	assert_int_equal(orig.flags, AMBIT_ORIG_REDIRECTED);
-	assert_int_equal(orig.cgroup, fx.enrolled_id);
+	assert_int_equal(orig.cgroup, cf.enrolled_id);
 	/* Taken means gone: a second ztunnel look-up must not find it. */
 	assert_int_equal(orig_dst_take(orig_fd, peer.sin_addr.s_addr, ntohs(peer.sin_port), &orig),
 			 -ENOENT);
@@ -344,7 +276,7 @@ static void test_enrolled_redirected_to_ztunnel(void **state)
 	uint64_t before = counter(AMBIT_REDIRECT_OUTBOUND);
 	struct child_result r;
 
-	run_child(fx.cg_enrolled, "10.200.0.99", 80, &r);
+	run_child(cf.cg_enrolled, "10.200.0.99", 80, &r);
 	expect_redirected(&r, "10.200.0.99", 80);
 	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 1);
 }
@@ -358,7 +290,7 @@ static void test_enrolled_descendant_redirected(void **state)
 	uint64_t before = counter(AMBIT_REDIRECT_OUTBOUND);
 	struct child_result r;
 
-	run_child(fx.cg_container, "10.200.0.97", 81, &r);
+	run_child(cf.cg_container, "10.200.0.97", 81, &r);
 	expect_redirected(&r, "10.200.0.97", 81);
 	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 1);
 }
@@ -370,20 +302,10 @@ static void test_enrolled_v4_mapped_redirected(void **state)
 	struct child_result r;
 
 	child_v6 = true;
-	run_child(fx.cg_enrolled, "10.200.0.98", 8080, &r);
+	run_child(cf.cg_enrolled, "10.200.0.98", 8080, &r);
 	child_v6 = false;
 	expect_redirected(&r, "10.200.0.98", 8080);
 	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 1);
-}
-
-/* The enrolled pod's enrolled_cgrp entry, with @flags (AMBIT_ENROLLED_*). */
-static void set_enrolled_flags(uint32_t flags)
-{
-	struct ambit_enrolled en = {.pod_ip = ip4(POD_IP), .flags = flags};
-
-	assert_int_equal(bpf_map_update_elem(datapath_map_fd(fx.dp, "enrolled_cgrp"),
-					     &fx.enrolled_id, &en, BPF_EXIST),
-			 0);
 }
 
 /* The in-pod cases listen at the pod's own 15001, as the ztunnel does inside the pod's netns. */
@@ -401,7 +323,7 @@ static int inpod_teardown(void **state)
 {
 	int fd;
 
-	set_enrolled_flags(0);
+	capture_fixture_set_flags(&cf, 0);
 
 	/* The listener is non-blocking: this stops at an empty queue. */
 	while ((fd = accept4(fx.ztunnel_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
@@ -422,17 +344,17 @@ static void test_inpod_redirected_to_pod_ip(void **state)
 	uint64_t before = counter(AMBIT_REDIRECT_OUTBOUND);
 	struct child_result r;
 
-	set_enrolled_flags(AMBIT_ENROLLED_INPOD);
-	run_child(fx.cg_enrolled, "10.200.0.99", 80, &r);
+	capture_fixture_set_flags(&cf, AMBIT_ENROLLED_INPOD);
+	run_child(cf.cg_enrolled, "10.200.0.99", 80, &r);
 	expect_redirected_to(fx.pod_fd, &r, "10.200.0.99", 80);
 	/* A container below the pod's cgroup, and a dual-stack socket, alike. */
-	run_child(fx.cg_container, "10.200.0.97", 81, &r);
+	run_child(cf.cg_container, "10.200.0.97", 81, &r);
 	expect_redirected_to(fx.pod_fd, &r, "10.200.0.97", 81);
 	child_v6 = true;
-	run_child(fx.cg_enrolled, "10.200.0.98", 8080, &r);
+	run_child(cf.cg_enrolled, "10.200.0.98", 8080, &r);
 	child_v6 = false;
 	expect_redirected_to(fx.pod_fd, &r, "10.200.0.98", 8080);
-	assert_true(queue_empty(fx.ztunnel_fd));
+	assert_true(capture_fixture_idle(fx.ztunnel_fd));
 	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 3);
 }
 
@@ -442,15 +364,15 @@ static void test_not_inpod_redirected_to_ztunnel(void **state)
 	uint64_t before = counter(AMBIT_REDIRECT_OUTBOUND);
 	struct child_result r;
 
-	set_enrolled_flags(0);
-	run_child(fx.cg_enrolled, "10.200.0.99", 80, &r);
+	capture_fixture_set_flags(&cf, 0);
+	run_child(cf.cg_enrolled, "10.200.0.99", 80, &r);
 	expect_redirected(&r, "10.200.0.99", 80);
-	set_enrolled_flags(~AMBIT_ENROLLED_INPOD);
+	capture_fixture_set_flags(&cf, ~AMBIT_ENROLLED_INPOD);
 	child_v6 = true;
-	run_child(fx.cg_container, "10.200.0.98", 8080, &r);
+	run_child(cf.cg_container, "10.200.0.98", 8080, &r);
 	child_v6 = false;
 	expect_redirected(&r, "10.200.0.98", 8080);
-	assert_true(queue_empty(fx.pod_fd));
+	assert_true(capture_fixture_idle(fx.pod_fd));
 	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 2);
 }
 
@@ -463,14 +385,14 @@ static void test_enrolled_loopback_untouched(void **state)
 	int afd;
 
 	assert_true(lfd >= 0);
-	run_child(fx.cg_enrolled, "127.0.0.1", 18080, &r);
+	run_child(cf.cg_enrolled, "127.0.0.1", 18080, &r);
 	assert_int_equal(r.connect_errno, 0);
 	assert_addr(&r.peer, "127.0.0.1", 18080);
 	afd = accept_one(lfd, &peer);
 	assert_true(afd >= 0);
 	close(afd);
 	close(lfd);
-	assert_true(queue_empty(fx.ztunnel_fd));
+	assert_true(capture_fixture_idle(fx.ztunnel_fd));
 	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before);
 }
 
@@ -479,9 +401,9 @@ static void test_not_enrolled_untouched(void **state)
 	struct child_result r;
 
 	/* Nothing listens on 10.200.0.99:80 and no program may send it to the ztunnel. */
-	run_child(fx.cg_plain, "10.200.0.99", 80, &r);
+	run_child(cf.cg_plain, "10.200.0.99", 80, &r);
 	assert_int_equal(r.connect_errno, ECONNREFUSED);
-	assert_true(queue_empty(fx.ztunnel_fd));
+	assert_true(capture_fixture_idle(fx.ztunnel_fd));
 }
 
 static void expect_backend(const struct child_result *r, const char *vip, uint16_t port)
@@ -497,7 +419,7 @@ static void expect_backend(const struct child_result *r, const char *vip, uint16
 	assert_true(afd >= 0);
 	close(afd);
 	assert_int_equal(peer.sin_port, r->local.sin_port);
-	assert_true(queue_empty(fx.ztunnel_fd));
+	assert_true(capture_fixture_idle(fx.ztunnel_fd));
 }
 
 static void test_service_vip_load_balanced(void **state)
@@ -514,40 +436,40 @@ static void test_service_vip_load_balanced(void **state)
 	struct child_result r;
 	int i;
 
-	assert_int_equal(datapath_set_service(fx.dp, vip.ip, 80, be, 1), 0);
-	run_child(fx.cg_plain, "10.200.0.50", 80, &r);
+	assert_int_equal(datapath_set_service(cf.dp, vip.ip, 80, be, 1), 0);
+	run_child(cf.cg_plain, "10.200.0.50", 80, &r);
 	expect_backend(&r, "10.200.0.50", 80);
 	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 1);
 	/* The VIP named ::ffff:10.200.0.50 by a dual-stack socket is balanced too. */
 	child_v6 = true;
-	run_child(fx.cg_plain, "10.200.0.50", 80, &r);
+	run_child(cf.cg_plain, "10.200.0.50", 80, &r);
 	child_v6 = false;
 	expect_backend(&r, "10.200.0.50", 80);
 	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 2);
 	before++;
 
 	/* Grow to two backends: every connect lands on one of them. */
-	assert_int_equal(datapath_set_service(fx.dp, vip.ip, 80, be, 2), 0);
+	assert_int_equal(datapath_set_service(cf.dp, vip.ip, 80, be, 2), 0);
 	for (i = 0; i < 6; i++) {
-		run_child(fx.cg_plain, "10.200.0.50", 80, &r);
+		run_child(cf.cg_plain, "10.200.0.50", 80, &r);
 		expect_backend(&r, "10.200.0.50", 80);
 	}
 	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 7);
 
 	/* Shrink: same id, count 1, the stale index gone. */
-	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "services"), &vip, &svc), 0);
+	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(cf.dp, "services"), &vip, &svc), 0);
 	assert_int_equal(svc.backend_count, 2);
-	assert_int_equal(datapath_set_service(fx.dp, vip.ip, 80, &be[1], 1), 0);
+	assert_int_equal(datapath_set_service(cf.dp, vip.ip, 80, &be[1], 1), 0);
 	key.service_id = svc.id;
-	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "services"), &vip, &svc), 0);
+	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(cf.dp, "services"), &vip, &svc), 0);
 	assert_int_equal(svc.id, key.service_id);
 	assert_int_equal(svc.backend_count, 1);
-	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "backends"), &key, &got), 0);
+	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(cf.dp, "backends"), &key, &got), 0);
 	assert_int_equal(got.ip, ip4(BACKEND2_IP));
 	key.index = 1;
-	assert_int_not_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "backends"), &key, &got),
+	assert_int_not_equal(bpf_map_lookup_elem(datapath_map_fd(cf.dp, "backends"), &key, &got),
 			     0);
-	run_child(fx.cg_plain, "10.200.0.50", 80, &r);
+	run_child(cf.cg_plain, "10.200.0.50", 80, &r);
 	assert_int_equal(r.connect_errno, 0);
 	assert_true(accept_one(fx.backend1_fd, &(struct sockaddr_in){0}) < 0);
 	i = accept_one(fx.backend2_fd, &(struct sockaddr_in){0});
@@ -555,14 +477,14 @@ static void test_service_vip_load_balanced(void **state)
 	close(i);
 
 	/* An enrolled pod's VIP connect goes to the ztunnel, which does its own balancing. */
-	run_child(fx.cg_enrolled, "10.200.0.50", 80, &r);
+	run_child(cf.cg_enrolled, "10.200.0.50", 80, &r);
 	expect_redirected(&r, "10.200.0.50", 80);
 
-	assert_int_equal(datapath_del_service(fx.dp, vip.ip, 80), 0);
+	assert_int_equal(datapath_del_service(cf.dp, vip.ip, 80), 0);
 	key.index = 0;
-	assert_int_not_equal(bpf_map_lookup_elem(datapath_map_fd(fx.dp, "backends"), &key, &got),
+	assert_int_not_equal(bpf_map_lookup_elem(datapath_map_fd(cf.dp, "backends"), &key, &got),
 			     0);
-	run_child(fx.cg_plain, "10.200.0.50", 80, &r);
+	run_child(cf.cg_plain, "10.200.0.50", 80, &r);
 	assert_int_equal(r.connect_errno, ECONNREFUSED); /* VIP is a plain address again */
 }
 
@@ -571,137 +493,19 @@ static void test_service_without_backends_refused(void **state)
 	uint64_t before = counter(AMBIT_DROP_NO_BACKEND);
 	struct child_result r;
 
-	assert_int_equal(datapath_set_service(fx.dp, ip4("10.200.0.51"), 80, NULL, 0), 0);
-	run_child(fx.cg_plain, "10.200.0.51", 80, &r);
+	assert_int_equal(datapath_set_service(cf.dp, ip4("10.200.0.51"), 80, NULL, 0), 0);
+	run_child(cf.cg_plain, "10.200.0.51", 80, &r);
 	assert_int_equal(r.connect_errno, EPERM);
 	assert_int_equal(counter(AMBIT_DROP_NO_BACKEND), before + 1);
-	assert_int_equal(datapath_set_service(fx.dp, ip4("10.200.0.51"), 80, NULL, 1), -EINVAL);
-	assert_int_equal(datapath_del_service(fx.dp, ip4("10.200.0.51"), 80), 0);
-	assert_int_equal(datapath_del_service(fx.dp, ip4("10.200.0.51"), 80), 0);
-}
-
-/* ---- native IPv6: refused for enrolled pods (the mesh carries IPv4 only) ---- */
-
-#define LOCAL6_IP "fd00:200::1" /* on lo */
-
-enum v6_op { V6_TCP_CONNECT, V6_UDP_CONNECT, V6_UDP_SENDTO };
-
-static int listen_on6(const char *ip, uint16_t port)
-{
-	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-	int one = 1;
-	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (inet_pton(AF_INET6, ip, &a.sin6_addr) != 1 ||
-	    bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 64)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* @op from an IPv6 socket to [@ip]:@port: 0, or the errno connect() or sendto() failed with. */
-static int v6_try(enum v6_op op, const char *ip, uint16_t port)
-{
-	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-	int type = op == V6_TCP_CONNECT ? SOCK_STREAM : SOCK_DGRAM;
-	int fd = socket(AF_INET6, type | SOCK_CLOEXEC, 0);
-	int err = 0;
-
-	if (fd < 0 || inet_pton(AF_INET6, ip, &a.sin6_addr) != 1)
-		return -1;
-	if (op == V6_UDP_SENDTO) {
-		if (sendto(fd, "x", 1, 0, (struct sockaddr *)&a, sizeof(a)) < 0)
-			err = errno;
-	} else if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		err = errno;
-	}
-	close(fd);
-	return err;
-}
-
-/* Forks a child that joins @cgroup and does @op (v6_try); what it got. */
-static int run_child_v6(const char *cgroup, enum v6_op op, const char *ip, uint16_t port)
-{
-	char procs[PATH_MAX + 64];
-	int pipefd[2];
-	int status, res;
-	pid_t pid;
-
-	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char me[32];
-
-		close(pipefd[0]);
-		snprintf(me, sizeof(me), "%d", (int)getpid());
-		/* The socket must be created after the move: it records its cgroup at birth. */
-		if (write_file(procs, me))
-			_exit(2);
-		res = v6_try(op, ip, port);
-		if (write(pipefd[1], &res, sizeof(res)) != (ssize_t)sizeof(res))
-			_exit(4);
-		_exit(0);
-	}
-	close(pipefd[1]);
-	assert_int_equal(read(pipefd[0], &res, sizeof(res)), (ssize_t)sizeof(res));
-	close(pipefd[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	return res;
-}
-
-/*
- * connect6 and sendmsg6 refuse an enrolled pod's native IPv6 destination (EPERM, counted): a
- * happy-eyeballs client falls back to IPv4. Loopback (::1, and :: which means it) still works,
- * and so do v4-mapped destinations (captured as IPv4) and every pod that is not enrolled.
- */
-static void test_enrolled_native_ipv6_refused(void **state)
-{
-	uint64_t before = counter(AMBIT_DROP_IPV6_UNSUPPORTED);
-	uint64_t redirected = counter(AMBIT_REDIRECT_OUTBOUND);
-	int lfd = listen_on6(LOCAL6_IP, 18081);
-	int lo_fd = listen_on6("::1", 18082);
-	struct child_result r;
-
-	assert_true(lfd >= 0 && lo_fd >= 0);
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_TCP_CONNECT, LOCAL6_IP, 18081), EPERM);
-	assert_int_equal(run_child_v6(fx.cg_container, V6_TCP_CONNECT, LOCAL6_IP, 18081), EPERM);
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_UDP_CONNECT, LOCAL6_IP, 18081), EPERM);
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_UDP_SENDTO, LOCAL6_IP, 18081), EPERM);
-	/* Port 53 too: the DNS capture is IPv4's (a v4-mapped server is, below). */
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_UDP_SENDTO, LOCAL6_IP, 53), EPERM);
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_TCP_CONNECT, "fe80::1", 18081), EPERM);
-	assert_int_equal(counter(AMBIT_DROP_IPV6_UNSUPPORTED), before + 6);
-
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_TCP_CONNECT, "::1", 18082), 0);
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_TCP_CONNECT, "::", 18082), 0);
-	assert_int_equal(run_child_v6(fx.cg_enrolled, V6_UDP_SENDTO, "::1", 18082), 0);
-	assert_int_equal(run_child_v6(fx.cg_plain, V6_TCP_CONNECT, LOCAL6_IP, 18081), 0);
-	assert_int_equal(run_child_v6(fx.cg_plain, V6_UDP_SENDTO, LOCAL6_IP, 18081), 0);
-	assert_int_equal(counter(AMBIT_DROP_IPV6_UNSUPPORTED), before + 6);
-	close(lfd);
-	close(lo_fd);
-
-	child_v6 = true;
-	run_child(fx.cg_enrolled, "10.200.0.96", 8081, &r);
-	child_v6 = false;
-	expect_redirected(&r, "10.200.0.96", 8081);
-	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), redirected + 1);
-	assert_true(queue_empty(fx.ztunnel_fd));
-	assert_string_equal(ambit_reason_name(AMBIT_DROP_IPV6_UNSUPPORTED),
-			    "drop_ipv6_unsupported");
+	assert_int_equal(datapath_set_service(cf.dp, ip4("10.200.0.51"), 80, NULL, 1), -EINVAL);
+	assert_int_equal(datapath_del_service(cf.dp, ip4("10.200.0.51"), 80), 0);
+	assert_int_equal(datapath_del_service(cf.dp, ip4("10.200.0.51"), 80), 0);
 }
 
 /* sock_orig entries made from @cgroup (0: any). */
 static unsigned int sock_orig_entries(uint64_t cgroup)
 {
-	int fd = datapath_map_fd(fx.dp, "sock_orig");
+	int fd = datapath_map_fd(cf.dp, "sock_orig");
 	uint64_t key, next;
 	struct ambit_orig_dst v;
 	unsigned int n = 0;
@@ -724,23 +528,20 @@ static unsigned int sock_orig_entries(uint64_t cgroup)
 static pid_t hold_connections(const char *cgroup, const char *ip, uint16_t port, int n, int lfd,
 			      int *accepted, int *ready, int *go)
 {
-	char procs[PATH_MAX + 64];
 	int up[2], down[2];
 	pid_t pid;
 
 	assert_int_equal(pipe2(up, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(down, O_CLOEXEC), 0);
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct sockaddr_in a = {
 		    .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = ip4(ip)};
 		int *fds = calloc((size_t)n, sizeof(int));
-		char me[32], c = 'r';
+		char c = 'r';
 
-		snprintf(me, sizeof(me), "%d", (int)getpid());
-		if (!fds || write_file(procs, me))
+		if (!fds || capture_fixture_join(cgroup))
 			_exit(2);
 		for (int i = 0; i < n; i++) {
 			fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -777,15 +578,15 @@ static void test_sock_orig_freed_on_close(void **state)
 	pid_t pid[2];
 	char c;
 
-	assert_int_equal(datapath_set_service(fx.dp, ip4("10.200.0.52"), 80, &be, 1), 0);
-	pid[0] = hold_connections(fx.cg_enrolled, "10.200.0.97", 80, N_REDIR, fx.ztunnel_fd,
+	assert_int_equal(datapath_set_service(cf.dp, ip4("10.200.0.52"), 80, &be, 1), 0);
+	pid[0] = hold_connections(cf.cg_enrolled, "10.200.0.97", 80, N_REDIR, fx.ztunnel_fd,
 				  acc_redir, &ready[0], &go[0]);
-	pid[1] = hold_connections(fx.cg_plain, "10.200.0.52", 80, N_LB, fx.backend1_fd, acc_lb,
+	pid[1] = hold_connections(cf.cg_plain, "10.200.0.52", 80, N_LB, fx.backend1_fd, acc_lb,
 				  &ready[1], &go[1]);
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	assert_int_equal(read(ready[1], &c, 1), 1);
 	/* Open sockets keep their records: getpeername4 still needs them. */
-	assert_true(sock_orig_entries(fx.enrolled_id) >= N_REDIR);
+	assert_true(sock_orig_entries(cf.enrolled_id) >= N_REDIR);
 	assert_true(sock_orig_entries(0) >= N_REDIR + N_LB);
 
 	/* The server closes first here, the client first there. */
@@ -807,7 +608,7 @@ static void test_sock_orig_freed_on_close(void **state)
 			usleep(50 * 1000);
 	}
 	assert_int_equal(left, 0);
-	assert_int_equal(datapath_del_service(fx.dp, ip4("10.200.0.52"), 80), 0);
+	assert_int_equal(datapath_del_service(cf.dp, ip4("10.200.0.52"), 80), 0);
 }
 
 static uint32_t link_id(const char *name)
@@ -817,7 +618,7 @@ static uint32_t link_id(const char *name)
 	char path[PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", fx.pin_root, name);
+	snprintf(path, sizeof(path), "%s/%s", cf.pin_root, name);
 	fd = bpf_obj_get(path);
 	assert_true(fd >= 0);
 	assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
@@ -833,23 +634,21 @@ static void test_reopen_updates_links_in_place(void **state)
 	struct ambit_enrolled en;
 
 	/* An agent restart: close everything, open again over the same pins. */
-	datapath_close(fx.dp);
-	fx.dp = open_datapath();
-	assert_non_null(fx.dp);
+	assert_int_equal(capture_fixture_reopen(&cf), 0);
 	assert_int_equal(link_id("link_connect4"), ids[0]);
 	assert_int_equal(link_id("link_getpeer4"), ids[1]);
 	assert_int_equal(link_id("link_sockops"), ids[2]);
 	/* Map state survived, and the new programs behind the old links work. */
 	assert_int_equal(
-	    bpf_map_lookup_elem(datapath_map_fd(fx.dp, "enrolled_cgrp"), &fx.enrolled_id, &en), 0);
+	    bpf_map_lookup_elem(datapath_map_fd(cf.dp, "enrolled_cgrp"), &cf.enrolled_id, &en), 0);
 	assert_int_equal(en.pod_ip, ip4(POD_IP));
-	run_child(fx.cg_enrolled, "10.200.0.98", 443, &r);
+	run_child(cf.cg_enrolled, "10.200.0.98", 443, &r);
 	expect_redirected(&r, "10.200.0.98", 443);
 }
 
 static void test_pinned_handle(void **state)
 {
-	struct datapath *ro = datapath_open_pinned(fx.pin_root);
+	struct datapath *ro = datapath_open_pinned(cf.pin_root);
 	uint64_t c[AMBIT_REASON__COUNT];
 
 	assert_non_null(ro);
@@ -865,14 +664,14 @@ static void test_remove_pins_detaches(void **state)
 {
 	struct child_result r;
 
-	datapath_close(fx.dp);
-	fx.dp = NULL;
-	assert_int_equal(datapath_remove_pins(fx.pin_root), 0);
-	assert_int_equal(access(fx.pin_root, F_OK), -1);
-	run_child(fx.cg_enrolled, "10.200.0.99", 80, &r);
+	datapath_close(cf.dp);
+	cf.dp = NULL;
+	assert_int_equal(datapath_remove_pins(cf.pin_root), 0);
+	assert_int_equal(access(cf.pin_root, F_OK), -1);
+	run_child(cf.cg_enrolled, "10.200.0.99", 80, &r);
 	assert_int_equal(r.connect_errno, ECONNREFUSED);
-	assert_true(queue_empty(fx.ztunnel_fd));
-	assert_int_equal(datapath_remove_pins(fx.pin_root), 0); /* safe twice */
+	assert_true(capture_fixture_idle(fx.ztunnel_fd));
+	assert_int_equal(datapath_remove_pins(cf.pin_root), 0); /* safe twice */
 }
 
 int main(void)
@@ -887,7 +686,6 @@ int main(void)
 					    inpod_teardown),
 	    cmocka_unit_test(test_enrolled_loopback_untouched),
 	    cmocka_unit_test(test_not_enrolled_untouched),
-	    cmocka_unit_test(test_enrolled_native_ipv6_refused),
 	    cmocka_unit_test(test_service_vip_load_balanced),
 	    cmocka_unit_test(test_service_without_backends_refused),
 	    cmocka_unit_test(test_sock_orig_freed_on_close),
