@@ -870,6 +870,28 @@ static void test_runtime_malformed(void **state)
 		   "pods[0].ip6");
 	expect_bad("{\"pods\":[],\"serviceIPs\":{\"d/s\":\"nope\"}}", "serviceIPs");
 	expect_bad("{\"pods\":[],\"serviceIPs\":[]}", "serviceIPs");
+	expect_bad("{\"pods\":[],\"serviceIPs\":{\"d/s\":\"10.96.0.1\"},\"serviceIPs6\":[]}",
+		   "serviceIPs6: not an object");
+	expect_bad("{\"pods\":[],\"serviceIPs\":{\"d/s\":\"10.96.0.1\"},"
+		   "\"serviceIPs6\":{\"d/t\":\"fd00::1\"}}",
+		   "serviceIPs6[\"d/t\"]: not in serviceIPs");
+	expect_bad("{\"pods\":[],\"serviceIPs\":{\"d/s\":\"10.96.0.1\"},"
+		   "\"serviceIPs6\":{\"d/s\":\"10.96.0.2\"}}",
+		   "serviceIPs6[\"d/s\"]: not an IPv6 address");
+	{
+		static const char good[] = "{\"pods\":[],\"serviceIPs\":{\"d/s\":\"10.96.0.1\"},"
+					   "\"serviceIPs6\":{\"d/s\":\"fd00:96::1\"}}";
+		struct runtime rt;
+		char err[256], txt[IPADDR_STRLEN];
+
+		assert_int_equal(runtime_parse(good, strlen(good), &rt, err, sizeof(err)), 0);
+		assert_non_null(runtime_service_ip6(&rt, "d", "s"));
+		assert_string_equal(
+		    ipaddr_format(runtime_service_ip6(&rt, "d", "s"), txt, sizeof(txt)),
+		    "fd00:96::1");
+		assert_null(runtime_service_ip6(&rt, "d", "t"));
+		runtime_free(&rt);
+	}
 }
 
 static void test_runtime_good(void **state)

@@ -362,18 +362,35 @@ static void test_service_ip(void **state)
 	      *ext = parse("{\"kind\":\"Service\",\"spec\":{\"type\":\"ExternalName\","
 			   "\"externalName\":\"example.com\"}}");
 
-	assert_int_equal(kmirror_service_ip(plain, "10.96.0.10"), 0);
+	cJSON *dual = parse("{\"kind\":\"Service\",\"spec\":{\"ipFamilyPolicy\":"
+			    "\"PreferDualStack\"}}");
+	const cJSON *spec;
+
+	assert_int_equal(kmirror_service_ip(plain, "10.96.0.10", NULL), 0);
 	assert_string_equal(kjson_str(plain, "spec", "clusterIP"), "10.96.0.10");
 	assert_string_equal(
 	    cJSON_GetArrayItem(
 		cJSON_GetObjectItem(cJSON_GetObjectItem(plain, "spec"), "clusterIPs"), 0)
 		->valuestring,
 	    "10.96.0.10");
-	assert_int_equal(kmirror_service_ip(headless, "10.96.0.11"), 0);
+	assert_string_equal(kjson_str(plain, "spec", "ipFamilyPolicy"), "SingleStack");
+	/* A dual-stack Service of a dual-stack cluster: both, IPv4 first, as the API server does.
+	 */
+	assert_int_equal(kmirror_service_ip(dual, "10.96.0.14", "fd00:96::14"), 0);
+	spec = cJSON_GetObjectItem(dual, "spec");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(spec, "clusterIPs")), 2);
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "clusterIPs"), 1)->valuestring,
+	    "fd00:96::14");
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "ipFamilies"), 1)->valuestring, "IPv6");
+	assert_string_equal(kjson_str(dual, "spec", "ipFamilyPolicy"), "PreferDualStack");
+	cJSON_Delete(dual);
+	assert_int_equal(kmirror_service_ip(headless, "10.96.0.11", NULL), 0);
 	assert_string_equal(kjson_str(headless, "spec", "clusterIP"), "None");
-	assert_int_equal(kmirror_service_ip(fixed, "10.96.0.12"), 0);
+	assert_int_equal(kmirror_service_ip(fixed, "10.96.0.12", NULL), 0);
 	assert_string_equal(kjson_str(fixed, "spec", "clusterIP"), "10.96.0.99");
-	assert_int_equal(kmirror_service_ip(ext, "10.96.0.13"), 0);
+	assert_int_equal(kmirror_service_ip(ext, "10.96.0.13", NULL), 0);
 	assert_null(kjson_str(ext, "spec", "clusterIP"));
 	cJSON_Delete(plain);
 	cJSON_Delete(headless);

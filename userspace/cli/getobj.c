@@ -174,8 +174,17 @@ static void service_as_served(const struct get_ctx *x, cJSON *obj, const char *n
 	if (!jstr(spec, "type"))
 		cJSON_AddStringToObject(spec, "type", "ClusterIP");
 	if (!(cur && !strcmp(cur, "None")) && vip) {
+		/* A dual-stack Service's IPv6 VIP second, as the API server lists them. */
+		const char *both[2] = {
+		    vip, jstr(cJSON_GetObjectItemCaseSensitive(x->pods_json, "serviceIPs6"), key)};
+		const char *fams[2] = {"IPv4", "IPv6"};
+		int n = both[1] ? 2 : 1;
+
 		jset(spec, "clusterIP", cJSON_CreateString(vip));
-		jset(spec, "clusterIPs", cJSON_CreateStringArray(&vip, 1));
+		jset(spec, "clusterIPs", cJSON_CreateStringArray(both, n));
+		jset(spec, "ipFamilies", cJSON_CreateStringArray(fams, n));
+		if (!jstr(spec, "ipFamilyPolicy"))
+			jset(spec, "ipFamilyPolicy", cJSON_CreateString("SingleStack"));
 	}
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(spec, "ports"))
 	{

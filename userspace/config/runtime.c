@@ -214,6 +214,43 @@ static int parse_pod(const cJSON *obj, size_t i, struct rt_pod *p, char *err, si
 	return 0;
 }
 
+static struct rt_service_ip *service_ip_entry(const struct runtime *rt, const char *ns,
+					      const char *name);
+
+/*
+ * serviceIPs6 (optional): "ns/name" -> IPv6 VIP, for Services serviceIPs has; each the IPv6 of
+ * a dual-stack one. 0 or -EINVAL / -ENOMEM with @err.
+ */
+static int parse_service_ips6(const cJSON *root, struct runtime *out, char *err, size_t errlen)
+{
+	const cJSON *six = cJSON_GetObjectItemCaseSensitive(root, "serviceIPs6"), *it;
+
+	if (!six || cJSON_IsNull(six))
+		return 0;
+	if (!cJSON_IsObject(six))
+		return rt_fail(err, errlen, "serviceIPs6: not an object");
+	cJSON_ArrayForEach(it, six)
+	{
+		struct rt_service_ip *s = NULL;
+		const char *slash = it->string ? strchr(it->string, '/') : NULL;
+		char ns[256];
+
+		if (slash && (size_t)(slash - it->string) < sizeof(ns)) {
+			memcpy(ns, it->string, (size_t)(slash - it->string));
+			ns[slash - it->string] = '\0';
+			s = service_ip_entry(out, ns, slash + 1);
+		}
+		if (!s)
+			return rt_fail(err, errlen, "serviceIPs6[\"%s\"]: not in serviceIPs",
+				       it->string ? it->string : "");
+		if (!cJSON_IsString(it) || ipaddr_parse_addr(it->valuestring, &s->ip6) ||
+		    s->ip6.family != AF_INET6)
+			return rt_fail(err, errlen, "serviceIPs6[\"%s\"]: not an IPv6 address",
+				       it->string);
+	}
+	return 0;
+}
+
 int runtime_parse(const char *json, size_t len, struct runtime *out, char *err, size_t errlen)
 {
 	const cJSON *pods, *sips, *it;
@@ -278,6 +315,7 @@ int runtime_parse(const char *json, size_t len, struct runtime *out, char *err, 
 			out->n_service_ips++;
 		}
 	}
+	ret = parse_service_ips6(root, out, err, errlen);
 out:
 	if (ret == -ENOMEM)
 		rt_fail(err, errlen, "out of memory");
@@ -315,6 +353,27 @@ void runtime_free(struct runtime *rt)
 	free(rt->pods);
 	free(rt->service_ips);
 	memset(rt, 0, sizeof(*rt));
+}
+
+static struct rt_service_ip *service_ip_entry(const struct runtime *rt, const char *ns,
+					      const char *name)
+{
+	size_t nl = strlen(ns);
+
+	for (size_t i = 0; i < rt->n_service_ips; i++) {
+		const char *k = rt->service_ips[i].key;
+
+		if (strncmp(k, ns, nl) == 0 && k[nl] == '/' && strcmp(k + nl + 1, name) == 0)
+			return &rt->service_ips[i];
+	}
+	return NULL;
+}
+
+const struct ipaddr *runtime_service_ip6(const struct runtime *rt, const char *ns, const char *name)
+{
+	const struct rt_service_ip *s = service_ip_entry(rt, ns, name);
+
+	return s && s->ip6.family == AF_INET6 ? &s->ip6 : NULL;
 }
 
 uint32_t runtime_service_ip(const struct runtime *rt, const char *ns, const char *name)

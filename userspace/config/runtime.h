@@ -57,6 +57,7 @@ struct rt_pod {
 struct rt_service_ip {
 	char *key; /* "ns/name" */
 	uint32_t ip;
+	struct ipaddr ip6; /* serviceIPs6: a dual-stack Service's IPv6 VIP (family 0: none) */
 };
 
 struct runtime {
@@ -92,6 +93,9 @@ void runtime_free(struct runtime *rt);
 void runtime_adopt(struct runtime *rt, struct runtime *prev);
 /* serviceIPs["ns/name"] in network order, or 0. */
 uint32_t runtime_service_ip(const struct runtime *rt, const char *ns, const char *name);
+/* Its IPv6 VIP (serviceIPs6), borrowed, or NULL. */
+const struct ipaddr *runtime_service_ip6(const struct runtime *rt, const char *ns,
+					 const char *name);
 
 /* cluster.json: node names and IPs. Same conventions as runtime_parse/runtime_load. */
 int runtime_cluster_parse(const char *json, size_t len, struct rt_cluster *out, char *err,

@@ -732,8 +732,14 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 		if (!ipaddr_parse_addr(svc->cluster_ips.items[i], &b->vip6) &&
 		    b->vip6.family == AF_INET6)
 			break;
-	if (b->vip6.family != AF_INET6)
+	if (b->vip6.family != AF_INET6) {
+		const struct ipaddr *r6 =
+		    headless ? NULL : runtime_service_ip6(rt, svc->meta.namespace, svc->meta.name);
+
 		b->vip6.family = 0;
+		if (r6)
+			b->vip6 = *r6;
+	}
 	if (!vip && !headless)
 		return warn(b, "service %s/%s: no cluster IP yet; ignored", svc->meta.namespace,
 			    svc->meta.name);

@@ -219,8 +219,9 @@ int cluster_ip6(const char *v4, char *out, size_t len)
 		return -EINVAL;
 	if (b == 99 && x == 0)
 		return str_fmt(out, len, "fd00:99::%u", y) ? -EINVAL : 0;
-	if (b == 98)
-		return str_fmt(out, len, "fd00:98:%u::%u", x, y) ? -EINVAL : 0;
+	/* Pods' 10.98.N.H and Services' 10.96.X.Y alike. */
+	if (b == 98 || b == 96)
+		return str_fmt(out, len, "fd00:%u:%u::%u", b, x, y) ? -EINVAL : 0;
 	return -EINVAL;
 }
 

@@ -207,7 +207,8 @@ static int want_store(struct mirror *m, const struct ctl_plan *p)
 		}
 		ret = 0;
 		if (!*so->group && !strcmp(so->kind, "Service"))
-			ret = kmirror_service_ip(want, plan_vip(p, ns, so->name));
+			ret = kmirror_service_ip(want, plan_vip(p, ns, so->name),
+						 plan_vip6(p, ns, so->name));
 		if (ret)
 			cJSON_Delete(want);
 		else

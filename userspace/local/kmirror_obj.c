@@ -373,9 +373,9 @@ cJSON *kmirror_from_yaml(const char *yaml, const char *ns, char *err, size_t len
 	return obj;
 }
 
-int kmirror_service_ip(cJSON *svc, const char *vip)
+int kmirror_service_ip(cJSON *svc, const char *vip, const char *vip6)
 {
-	cJSON *spec = cJSON_GetObjectItemCaseSensitive(svc, "spec"), *ips;
+	cJSON *spec = cJSON_GetObjectItemCaseSensitive(svc, "spec"), *ips, *fams;
 	const char *type = kjson_str(svc, "spec", "type"),
 		   *cur = kjson_str(svc, "spec", "clusterIP");
 
@@ -388,9 +388,18 @@ int kmirror_service_ip(cJSON *svc, const char *vip)
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIP");
 	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIPs");
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "ipFamilies");
+	/* As the API server completes it: clusterIPs and ipFamilies, the primary family first. */
 	if (!cJSON_AddStringToObject(spec, "clusterIP", vip) ||
 	    !(ips = cJSON_AddArrayToObject(spec, "clusterIPs")) ||
-	    !cJSON_AddItemToArray(ips, cJSON_CreateString(vip)))
+	    !cJSON_AddItemToArray(ips, cJSON_CreateString(vip)) ||
+	    (vip6 && !cJSON_AddItemToArray(ips, cJSON_CreateString(vip6))) ||
+	    !(fams = cJSON_AddArrayToObject(spec, "ipFamilies")) ||
+	    !cJSON_AddItemToArray(fams, cJSON_CreateString("IPv4")) ||
+	    (vip6 && !cJSON_AddItemToArray(fams, cJSON_CreateString("IPv6"))))
+		return -ENOMEM;
+	if (!cJSON_GetObjectItemCaseSensitive(spec, "ipFamilyPolicy") &&
+	    !cJSON_AddStringToObject(spec, "ipFamilyPolicy", "SingleStack"))
 		return -ENOMEM;
 	return 0;
 }

@@ -148,6 +148,8 @@ struct ctl_waypoint_pod {
 struct ctl_service_ip {
 	char *key; /* ns/name */
 	char *ip;
+	/* A dual-stack Service's IPv6 VIP in a dual-stack cluster (cluster_ip6 of @ip); else "". */
+	char ip6[40];
 };
 
 /* The local cluster's ingress gateway (deploy/ingress.yaml.tmpl). */
@@ -246,6 +248,8 @@ int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct con
 void plan_free(struct ctl_plan *p);
 /* The VIP @p gives Service @ns/@name (borrowed), or NULL. */
 const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name);
+/* Its IPv6 VIP (a dual-stack Service of a dual-stack cluster), or NULL. */
+const char *plan_vip6(const struct ctl_plan *p, const char *ns, const char *name);
 /* Writes runtime/pods.json atomically. */
 int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c);
 /* Writes /etc/netns/<pod netns>/hosts for every pod. */

@@ -277,7 +277,32 @@ static bool vip_taken(const struct config *cfg, const struct ctl_plan *p, const 
 }
 
 /* A Service keeps the VIP it has while the cluster runs; new ones get the next free one. */
-static int plan_services(struct ctl_plan *p, const struct config *cfg, const cJSON *existing)
+/*
+ * The IPv6 VIP of Service @s (the plan's newest entry, whose IPv4 VIP is set) in a dual-stack
+ * cluster: the one its clusterIPs name, else, when its ipFamilyPolicy asks for both families,
+ * the IPv4 VIP's twin in fd00:96::/48 (cluster_ip6), as the API server allocates from the
+ * cluster's second Service range. A SingleStack Service has none, as in Kubernetes.
+ */
+static void plan_vip6_of(struct ctl_plan *p, const struct ctl_cluster *c,
+			 const struct config_service *s)
+{
+	struct ctl_service_ip *v = &p->services[p->nservices - 1];
+	struct in6_addr a;
+
+	v->ip6[0] = '\0';
+	if (c->ip_family != CTL_IP_DUAL)
+		return;
+	for (size_t i = 0; i < s->cluster_ips.n; i++)
+		if (inet_pton(AF_INET6, s->cluster_ips.items[i], &a) == 1) {
+			str_fmt(v->ip6, sizeof(v->ip6), "%s", s->cluster_ips.items[i]);
+			return;
+		}
+	if (s->dual_stack && cluster_ip6(v->ip, v->ip6, sizeof(v->ip6)))
+		v->ip6[0] = '\0';
+}
+
+static int plan_services(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg,
+			 const cJSON *existing)
 {
 	const cJSON *old = cJSON_GetObjectItemCaseSensitive(existing, "serviceIPs");
 	int next = PLAN_VIP_FIRST;
@@ -305,6 +330,7 @@ static int plan_services(struct ctl_plan *p, const struct config *cfg, const cJS
 		}
 		if (ret)
 			return ret;
+		plan_vip6_of(p, c, s);
 	}
 	return 0;
 }
@@ -504,7 +530,7 @@ int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct con
 	if (!ret)
 		ret = plan_ingress(p, c, &a, cfg);
 	if (!ret)
-		ret = plan_services(p, cfg, existing);
+		ret = plan_services(p, c, cfg, existing);
 	if (ret)
 		plan_free(p);
 	return ret;
@@ -550,7 +576,7 @@ static int pod_runtime_json(cJSON *o, const struct config_pod_spec *spec)
 
 int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 {
-	cJSON *root = cJSON_CreateObject(), *pods, *ips, *annots;
+	cJSON *root = cJSON_CreateObject(), *pods, *ips, *ips6 = NULL, *annots;
 	char path[PATH_MAX];
 	char *text = NULL;
 	int ret = -ENOMEM;
@@ -628,6 +654,11 @@ int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 	for (size_t i = 0; i < p->nservices; i++) {
 		if (!cJSON_AddStringToObject(ips, p->services[i].key, p->services[i].ip))
 			goto out;
+		/* serviceIPs6: dual-stack Services' IPv6 VIPs (only when there is one). */
+		if (p->services[i].ip6[0] &&
+		    (!(ips6 = ips6 ?: cJSON_AddObjectToObject(root, "serviceIPs6")) ||
+		     !cJSON_AddStringToObject(ips6, p->services[i].key, p->services[i].ip6)))
+			goto out;
 	}
 	text = cJSON_Print(root);
 	if (!text)
@@ -660,6 +691,17 @@ cJSON *plan_read_pods_json(const struct ctl_cluster *c)
 		return NULL;
 	}
 	return root;
+}
+
+const char *plan_vip6(const struct ctl_plan *p, const char *ns, const char *name)
+{
+	char key[512];
+
+	str_fmt(key, sizeof(key), "%s/%s", ns, name);
+	for (size_t i = 0; i < p->nservices; i++)
+		if (!strcmp(p->services[i].key, key))
+			return p->services[i].ip6[0] ? p->services[i].ip6 : NULL;
+	return NULL;
 }
 
 const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name)

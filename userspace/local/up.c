@@ -416,7 +416,11 @@ static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 	}
 	printf("services:\n");
 	for (size_t i = 0; i < p->nservices; i++)
-		printf("  %-30s %s\n", p->services[i].key, p->services[i].ip);
+		if (p->services[i].ip6[0])
+			printf("  %-30s %-12s  %s\n", p->services[i].key, p->services[i].ip,
+			       p->services[i].ip6);
+		else
+			printf("  %-30s %s\n", p->services[i].key, p->services[i].ip);
 	if (c->kube) {
 		char path[PATH_MAX], server[128] = "?";
 
