@@ -20,6 +20,7 @@ struct zt_proxy_opts {
 	int inbound_fd;
 	int hbone_fd;
 	int orig_dst_fd;     /* pinned orig_dst map, borrowed; -1 without BPF */
+	int orig_dst6_fd;    /* pinned orig_dst6 map, borrowed; -1 without it (IPv4 only) */
 	uint16_t hbone_port; /* where peers listen for HBONE (15008; tests change it) */
 	enum zt_lb lb;
 	/* Deadlines and caps (borrowed, copied at start); NULL: the modules' defaults. */
