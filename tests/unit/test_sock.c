@@ -93,28 +93,28 @@ static void test_helpers(void **state)
 static void test_authority(void **state)
 {
 	static const char *const bad[] = {
-	    "2001:db8::1:80",	     /* a bare IPv6 address: the port cannot be told apart */
-	    "::1",		     /* no port */
-	    "[2001:db8::1]",	     /* no port */
-	    "[2001:db8::1]:",	     /* empty port */
-	    "[2001:db8::1]80",	     /* no colon */
-	    "[2001:db8::1",	     /* unbalanced */
-	    "2001:db8::1]:80",	     /* unbalanced */
-	    "[[2001:db8::1]:80",     /* nested */
-	    "[2001:db8::1]]:80",     /* closed twice */
-	    "[]:80",		     /* empty literal */
-	    "[1.2.3.4]:80",	     /* IPv4 in brackets */
-	    "[fe80::1%eth0]:80",     /* zone id (RFC 6874) */
-	    "[fe80::1%25eth0]:80",   /* zone id, percent-encoded */
-	    "[2001:db8::1]:0",	     /* port out of range */
-	    "[2001:db8::1]:65536",   /* port out of range */
-	    "[2001:db8::1]:-1",	     /* sign */
-	    "[2001:db8::1]:+80",     /* sign */
-	    "[2001:db8::1]: 80",     /* space */
-	    "[2001:db8::1]:80x",     /* trailing bytes */
-	    "[2001:db8::g]:80",	     /* not hex */
+	    "2001:db8::1:80",		   /* a bare IPv6 address: the port cannot be told apart */
+	    "::1",			   /* no port */
+	    "[2001:db8::1]",		   /* no port */
+	    "[2001:db8::1]:",		   /* empty port */
+	    "[2001:db8::1]80",		   /* no colon */
+	    "[2001:db8::1",		   /* unbalanced */
+	    "2001:db8::1]:80",		   /* unbalanced */
+	    "[[2001:db8::1]:80",	   /* nested */
+	    "[2001:db8::1]]:80",	   /* closed twice */
+	    "[]:80",			   /* empty literal */
+	    "[1.2.3.4]:80",		   /* IPv4 in brackets */
+	    "[fe80::1%eth0]:80",	   /* zone id (RFC 6874) */
+	    "[fe80::1%25eth0]:80",	   /* zone id, percent-encoded */
+	    "[2001:db8::1]:0",		   /* port out of range */
+	    "[2001:db8::1]:65536",	   /* port out of range */
+	    "[2001:db8::1]:-1",		   /* sign */
+	    "[2001:db8::1]:+80",	   /* sign */
+	    "[2001:db8::1]: 80",	   /* space */
+	    "[2001:db8::1]:80x",	   /* trailing bytes */
+	    "[2001:db8::g]:80",		   /* not hex */
 	    "[2001:db8:0:0:0:0:0:0:1]:80", /* nine groups */
-	    "[v1.fe80::a+en1]:80",   /* IPvFuture */
+	    "[v1.fe80::a+en1]:80",	   /* IPvFuture */
 	    "10.1.2.3:99999999999999999999",
 	    "10.1.2.3: 80",
 	    "10.1.2:80",
@@ -151,18 +151,18 @@ static void test_authority(void **state)
 static void test_forwarded_for(void **state)
 {
 	static const char *const bad[] = {
-	    "for=[2001:db8::1]",	      /* §6: an IPv6 node is quoted */
-	    "for=[2001:db8::1]:4711",	      /* the same */
-	    "for=\"2001:db8::1\"",	      /* no brackets */
-	    "for=\"[2001:db8::1\"",	      /* unbalanced */
-	    "for=\"[2001:db8::1]",	      /* unterminated quote */
-	    "for=\"[2001:db8::1]:0\"",	      /* port out of range */
-	    "for=\"[2001:db8::1]:65536\"",    /* port out of range */
-	    "for=\"[2001:db8::1]:\"",	      /* empty port */
-	    "for=\"[fe80::1%eth0]\"",	      /* zone id */
-	    "for=\"[2001:db8::1]x\"",	      /* trailing bytes */
-	    "for=\"[]\"",		      /* empty */
-	    "for=\"[unknown]\"",	      /* not an address */
+	    "for=[2001:db8::1]",	       /* §6: an IPv6 node is quoted */
+	    "for=[2001:db8::1]:4711",	       /* the same */
+	    "for=\"2001:db8::1\"",	       /* no brackets */
+	    "for=\"[2001:db8::1\"",	       /* unbalanced */
+	    "for=\"[2001:db8::1]",	       /* unterminated quote */
+	    "for=\"[2001:db8::1]:0\"",	       /* port out of range */
+	    "for=\"[2001:db8::1]:65536\"",     /* port out of range */
+	    "for=\"[2001:db8::1]:\"",	       /* empty port */
+	    "for=\"[fe80::1%eth0]\"",	       /* zone id */
+	    "for=\"[2001:db8::1]x\"",	       /* trailing bytes */
+	    "for=\"[]\"",		       /* empty */
+	    "for=\"[unknown]\"",	       /* not an address */
 	    "for=\"[2001:db8::1]:80\"garbage", /* after the quote */
 	};
 	union sockaddr_inet a;
@@ -171,12 +171,11 @@ static void test_forwarded_for(void **state)
 	assert_int_equal(sock_parse_forwarded_for("for=\"[2001:db8::1]\"", &a), 0);
 	assert_int_equal(a.sa.sa_family, AF_INET6);
 	assert_text(&a, "[2001:db8::1]:0");
-	assert_int_equal(sock_parse_forwarded_for("proto=http;for=\"[2001:db8:cafe::17]:4711\"", &a),
-			 0);
+	assert_int_equal(
+	    sock_parse_forwarded_for("proto=http;for=\"[2001:db8:cafe::17]:4711\"", &a), 0);
 	assert_text(&a, "[2001:db8:cafe::17]:4711");
-	assert_int_equal(sock_parse_forwarded_for("For=\"[2001:db8::2]:1\";host=a.b, for=1.1.1.1",
-						  &a),
-			 0);
+	assert_int_equal(
+	    sock_parse_forwarded_for("For=\"[2001:db8::2]:1\";host=a.b, for=1.1.1.1", &a), 0);
 	assert_text(&a, "[2001:db8::2]:1");
 	/* Only the first element: an IPv6 node in the second changes nothing. */
 	assert_int_equal(sock_parse_forwarded_for("for=10.0.0.1, for=\"[2001:db8::3]\"", &a), 0);

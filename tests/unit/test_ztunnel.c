@@ -1252,12 +1252,18 @@ static void test_two_ztunnels(void **state)
 				   .hbone_fd = -1,
 				   .orig_dst_fd = orig_fd,
 				   .orig_dst6_fd = -1,
+				   .outbound6_fd = -1,
+				   .inbound6_fd = -1,
+				   .hbone6_fd = -1,
 				   .hbone_port = p_hbone};
 	struct zt_proxy_opts o2 = {.outbound_fd = -1,
 				   .inbound_fd = -1,
 				   .hbone_fd = hbone_fd,
 				   .orig_dst_fd = -1,
 				   .orig_dst6_fd = -1,
+				   .outbound6_fd = -1,
+				   .inbound6_fd = -1,
+				   .hbone6_fd = -1,
 				   .hbone_port = p_hbone};
 	w1 = zt_worker_start(st1, &o1);
 	w2 = zt_worker_start(st2, &o2);
