@@ -116,6 +116,17 @@ static int parse_count(const char *flag, const char *arg, long min, long max, un
 	return 0;
 }
 
+/* "a.b.c.d:port" into @sa: the waypoint's own listeners are IPv4. 0 or -EINVAL. */
+static int parse_v4_authority(const char *s, struct sockaddr_in *sa)
+{
+	union sockaddr_inet u;
+
+	if (sock_parse_authority(s, &u) || u.sa.sa_family != AF_INET)
+		return -EINVAL;
+	*sa = u.v4;
+	return 0;
+}
+
 /* "IP:PORT=HOST:PORT": a listener bound to the Service HOST's port PORT. */
 static int parse_listen(const char *arg, struct sockaddr_in *sa, char **host, uint16_t *port)
 {
@@ -127,7 +138,7 @@ static int parse_listen(const char *arg, struct sockaddr_in *sa, char **host, ui
 		return -EINVAL;
 	snprintf(addr, sizeof(addr), "%.*s", (int)(eq - arg), arg);
 	colon = strrchr(eq + 1, ':');
-	if (sock_parse_authority(addr, sa) || !colon || colon == eq + 1)
+	if (parse_v4_authority(addr, sa) || !colon || colon == eq + 1)
 		return -EINVAL;
 	p = strtol(colon + 1, NULL, 10);
 	if (p <= 0 || p > 65535)
@@ -333,7 +344,7 @@ int main(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'A': agent = optarg; break;
 		case 'H':
-			if (sock_parse_authority(optarg, &hbone_sa)) {
+			if (parse_v4_authority(optarg, &hbone_sa)) {
 				fprintf(stderr, "waypoint: bad --hbone %s\n", optarg);
 				return 2;
 			}
@@ -361,7 +372,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'a':
-			if (sock_parse_authority(optarg, &admin_sa)) {
+			if (parse_v4_authority(optarg, &admin_sa)) {
 				fprintf(stderr, "waypoint: bad --admin %s\n", optarg);
 				return 2;
 			}

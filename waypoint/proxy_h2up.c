@@ -288,8 +288,8 @@ static struct wp_h2up *conn_open(struct wp_engine *e, struct wp_gen *gen, struct
 	u->idle_ms = lim.idle_timeout_ms ? lim.idle_timeout_ms : H2UP_IDLE_MS;
 	u->gen = wp_gen_get(gen);
 	u->cl = cl;
-	t = connector_open(cn ? cn : e->o.cn, addr, identity, lim.connect_timeout_ms, &no_cbs,
-			   NULL);
+	t = connector_open(cn ? cn : e->o.cn, &(union sockaddr_inet){.v4 = *addr}, identity,
+			   lim.connect_timeout_ms, &no_cbs, NULL);
 	u->k = t ? h2_link_new(e->loop, t, false, NULL, &up_ops, u) : NULL;
 	if (!u->k) {
 		h1_budget_give(&cl->budget.connections);

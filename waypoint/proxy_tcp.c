@@ -322,8 +322,8 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 		why = "no destination for the entry (not in its addresses, or DYNAMIC_DNS)";
 		goto fail;
 	}
-	x->up = connector_open(x->u->cn, &dst, c->ep[x->host]->identity, lim.connect_timeout_ms,
-			       &up_cbs, x);
+	x->up = connector_open(x->u->cn, &(union sockaddr_inet){.v4 = dst},
+			       c->ep[x->host]->identity, lim.connect_timeout_ms, &up_cbs, x);
 	if (!x->up) {
 		why = "cannot connect";
 		goto fail;

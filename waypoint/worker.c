@@ -92,9 +92,9 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 	struct wp_worker *w = user;
 	struct transport_peer peer = {.identity = (char *)req->peer_identity,
 				      .mtls = true,
-				      .local = req->local,
-				      .client = req->peer};
-	struct sockaddr_in dst, client;
+				      .local = req->local.v4,
+				      .client = req->peer.v4};
+	union sockaddr_inet dst, client;
 	struct transport *t;
 	char host[256];
 
@@ -105,14 +105,16 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 	 */
 	if (__atomic_load_n(&w->drain, __ATOMIC_ACQUIRE))
 		return 503;
-	if (sock_parse_authority(req->authority, &dst))
+	/* The engine routes IPv4 destinations only, as before IPv6 authorities parsed. */
+	if (sock_parse_authority(req->authority, &dst) || dst.sa.sa_family != AF_INET)
 		return 400;
-	peer.dest_ip = dst.sin_addr.s_addr;
-	peer.dest_port = ntohs(dst.sin_port);
+	peer.dest_ip = dst.v4.sin_addr.s_addr;
+	peer.dest_port = ntohs(dst.v4.sin_port);
 	if (req->forwarded && sock_parse_forwarded_host(req->forwarded, host, sizeof(host)) == 0)
 		peer.dest_host = host;
-	if (req->forwarded && sock_parse_forwarded_for(req->forwarded, &client) == 0)
-		peer.client = client;
+	if (req->forwarded && sock_parse_forwarded_for(req->forwarded, &client) == 0 &&
+	    client.sa.sa_family == AF_INET)
+		peer.client = client.v4;
 	peer.baggage = (char *)h2_header_get(req->headers, req->nheaders, "baggage");
 	t = transport_hbone_accepted(w->loop, &peer, up);
 	if (!t)

@@ -95,14 +95,15 @@ static void on_resume(struct loop_timer *t)
 }
 
 /* A connection of @li: admitted, then handed to its path. */
-static void accepted(struct listener *li, int fd, const struct sockaddr_in *peer)
+static void accepted(struct listener *li, int fd, const union sockaddr_inet *peer)
 {
 	struct zt_worker *w = li->w;
 	struct guard_slot slot;
 	struct mesh_snap *zs;
+	struct ipaddr src = zt_ip_of(peer);
 	int one = 1;
 
-	if (guard_admit(&slot, li->kind, peer->sin_addr.s_addr) != GUARD_OK) {
+	if (guard_admit(&slot, li->kind, &src) != GUARD_OK) {
 		sock_close_reset(fd);
 		return;
 	}
@@ -137,10 +138,9 @@ static void on_listen(struct loop_handler *h, uint32_t events)
 
 	/* Bounded batch: EPOLLEXCLUSIVE wakes one worker; leave the rest to the others. */
 	for (int n = 0; n < 32; n++) {
-		struct sockaddr_in peer = {};
+		union sockaddr_inet peer = {};
 		socklen_t sl = sizeof(peer);
-		int fd =
-		    accept4(li->fd, (struct sockaddr *)&peer, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(li->fd, &peer.sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			int err = errno;
@@ -188,7 +188,7 @@ void zt_listener_remove(struct zt_worker *w, struct listener *li)
 	li->fd = -1;
 }
 
-int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT])
+int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT], const int fds6[L__COUNT])
 {
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (w->reserve_fd < 0)
@@ -196,6 +196,8 @@ int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT])
 	for (int i = 0; i < L__COUNT; i++) {
 		int err = zt_listener_add(w, &w->ls[i], i, fds[i]);
 
+		if (!err)
+			err = zt_listener_add(w, &w->ls6[i], i, fds6[i]);
 		if (err)
 			return err;
 	}
@@ -204,14 +206,18 @@ int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT])
 
 void zt_listeners_drop(struct zt_worker *w)
 {
-	for (int i = 0; i < L__COUNT; i++)
+	for (int i = 0; i < L__COUNT; i++) {
 		zt_listener_remove(w, &w->ls[i]);
+		zt_listener_remove(w, &w->ls6[i]);
+	}
 }
 
 void zt_listeners_stop(struct zt_worker *w)
 {
-	for (int i = 0; i < L__COUNT; i++)
+	for (int i = 0; i < L__COUNT; i++) {
 		loop_timer_cancel(w->loop, &w->ls[i].resume);
+		loop_timer_cancel(w->loop, &w->ls6[i].resume);
+	}
 	if (w->reserve_fd >= 0)
 		close(w->reserve_fd);
 	w->reserve_fd = -1;

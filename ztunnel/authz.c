@@ -184,13 +184,6 @@ out:
 
 /* ---- decisions ---- */
 
-static const char *ipstr(uint32_t ip, char *buf)
-{
-	struct in_addr a = {.s_addr = ip};
-
-	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN) ? buf : "?";
-}
-
 /* Appends @pol's key to the comma-separated @buf when it is an enforced ALLOW policy. */
 static void add_allow_name(const struct policy_authz *pol, char *buf, size_t len)
 {
@@ -246,9 +239,9 @@ static void count_decision(const struct authz_result *r, bool allow)
 	}
 }
 
-static bool decide(const struct snapshot *s, const struct snap_workload *dst, uint16_t port,
-		   uint32_t src_ip, const char *src_identity, struct authz_result *out,
-		   bool revisit)
+static bool decide(const struct snapshot *s, const struct snap_workload *dst,
+		   const struct ipaddr *dst_ip, uint16_t port, const struct ipaddr *src_ip,
+		   const char *src_identity, struct authz_result *out, bool revisit)
 {
 	struct policy_conn c = {
 	    .dst_uid = dst->uid,
@@ -256,11 +249,11 @@ static bool decide(const struct snapshot *s, const struct snap_workload *dst, ui
 	    .dst_port = port,
 	    .src_identity = src_identity,
 	};
-	char sip[INET_ADDRSTRLEN], dip[INET_ADDRSTRLEN];
+	char sip[IPADDR_STRLEN], dip[IPADDR_STRLEN];
 	bool allow;
 
-	ipaddr_from_v4(&c.dst_ip, dst->ip);
-	ipaddr_from_v4(&c.src_ip, src_ip);
+	c.dst_ip = *dst_ip;
+	c.src_ip = *src_ip;
 	policy_evaluate(s->policies, &c, &out->d);
 	policy_decision_name(&out->d, out->name, sizeof(out->name));
 	if (out->d.reason == POLICY_REASON_NO_ALLOW_MATCHED && s->policies)
@@ -278,23 +271,26 @@ static bool decide(const struct snapshot *s, const struct snap_workload *dst, ui
 		pr_info(
 		    "audit policy=%s src.addr=%s src.identity=%s dst.addr=%s:%u dst.workload=%s "
 		    "decision=%s",
-		    out->d.audit[i]->key, ipstr(src_ip, sip), src_identity ? src_identity : "-",
-		    ipstr(dst->ip, dip), port, dst->uid, allow ? "allow" : "deny");
+		    out->d.audit[i]->key, ipaddr_format(src_ip, sip, sizeof(sip)),
+		    src_identity ? src_identity : "-", ipaddr_format(dst_ip, dip, sizeof(dip)),
+		    port, dst->uid, allow ? "allow" : "deny");
 	}
 	if (out->d.shadow)
 		pr_info("dry-run policy=%s would %s src.addr=%s src.identity=%s dst.addr=%s:%u "
 			"dst.workload=%s (enforced: %s)",
 			out->d.shadow_policy ? out->d.shadow_policy->key : "-",
-			policy_verdict_str(out->d.shadow_verdict), ipstr(src_ip, sip),
-			src_identity ? src_identity : "-", ipstr(dst->ip, dip), port, dst->uid,
+			policy_verdict_str(out->d.shadow_verdict),
+			ipaddr_format(src_ip, sip, sizeof(sip)), src_identity ? src_identity : "-",
+			ipaddr_format(dst_ip, dip, sizeof(dip)), port, dst->uid,
 			allow ? "allow" : "deny");
 	return allow;
 }
 
-bool authz_decide(const struct snapshot *s, const struct snap_workload *dst, uint16_t port,
-		  uint32_t src_ip, const char *src_identity, struct authz_result *out)
+bool authz_decide(const struct snapshot *s, const struct snap_workload *dst,
+		  const struct ipaddr *dst_ip, uint16_t port, const struct ipaddr *src_ip,
+		  const char *src_identity, struct authz_result *out)
 {
-	return decide(s, dst, port, src_ip, src_identity, out, false);
+	return decide(s, dst, dst_ip, port, src_ip, src_identity, out, false);
 }
 
 /* ---- open connections of one worker ---- */
@@ -303,7 +299,7 @@ struct authz_entry {
 	struct authz_entry *next, *prev;
 	struct authz_tracker *t;
 	struct connrec *rec;
-	uint32_t dst_ip, src_ip;
+	struct ipaddr dst_ip, src_ip;
 	uint16_t port;
 	char *src_identity; /* NULL: plaintext */
 };
@@ -351,8 +347,8 @@ void authz_tracker_destroy(struct authz_tracker *t)
 	free(t);
 }
 
-int authz_track(struct authz_tracker *t, struct connrec *rec, uint32_t dst_ip, uint16_t port,
-		uint32_t src_ip, const char *src_identity)
+int authz_track(struct authz_tracker *t, struct connrec *rec, const struct ipaddr *dst_ip,
+		uint16_t port, const struct ipaddr *src_ip, const char *src_identity)
 {
 	struct authz_entry *e;
 
@@ -366,8 +362,8 @@ int authz_track(struct authz_tracker *t, struct connrec *rec, uint32_t dst_ip, u
 	}
 	e->t = t;
 	e->rec = rec;
-	e->dst_ip = dst_ip;
-	e->src_ip = src_ip;
+	e->dst_ip = *dst_ip;
+	e->src_ip = *src_ip;
 	e->port = port;
 	e->next = t->head;
 	if (t->head)
@@ -384,7 +380,7 @@ unsigned int authz_reevaluate(struct authz_tracker *t, const struct snapshot *s)
 	unsigned int closed = 0;
 
 	for (e = t->head; e; e = next) {
-		const struct snap_workload *dst = snapshot_workload_by_ip(s, e->dst_ip);
+		const struct snap_workload *dst = snapshot_workload_by_addr(s, &e->dst_ip);
 		struct authz_result r;
 		char reason[600];
 
@@ -393,7 +389,7 @@ unsigned int authz_reevaluate(struct authz_tracker *t, const struct snapshot *s)
 		/* A workload that left the mesh or the node is no policy decision of ours. */
 		if (!dst || !dst->enrolled)
 			continue;
-		if (decide(s, dst, e->port, e->src_ip, e->src_identity, &r, true))
+		if (decide(s, dst, &e->dst_ip, e->port, &e->src_ip, e->src_identity, &r, true))
 			continue;
 		snprintf(reason, sizeof(reason), "policy revoked: %s", r.explain);
 		connrec_set_decision(e->rec, "deny", r.name);

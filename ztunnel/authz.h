@@ -25,13 +25,15 @@ struct authz_result {
 };
 
 /*
- * Decides a connection to @dst (a local enrolled workload of @s) on workload port @port from
- * @src_ip (network order) with the verified peer identity @src_identity (NULL: plaintext, no
- * identity). Counts the deciding policy (and matching AUDIT policies), logs AUDIT and dry-run
- * outcomes. Returns true when allowed. Borrows everything; @out's pointers point into @s.
+ * Decides a connection to @dst (a local enrolled workload of @s) at its address @dst_ip (its
+ * IPv4 or its IPv6 one, as the connection reached it) on workload port @port from @src_ip
+ * with the verified peer identity @src_identity (NULL: plaintext, no identity). Counts the deciding
+ * policy (and matching AUDIT policies), logs AUDIT and dry-run outcomes. Returns true when allowed.
+ * Borrows everything; @out's pointers point into @s.
  */
-bool authz_decide(const struct snapshot *s, const struct snap_workload *dst, uint16_t port,
-		  uint32_t src_ip, const char *src_identity, struct authz_result *out);
+bool authz_decide(const struct snapshot *s, const struct snap_workload *dst,
+		  const struct ipaddr *dst_ip, uint16_t port, const struct ipaddr *src_ip,
+		  const char *src_identity, struct authz_result *out);
 
 /* Prometheus text of ambit_policy_decisions_total; malloc'd (caller frees) or NULL. */
 char *authz_metrics_render(void);
@@ -50,8 +52,8 @@ void authz_tracker_destroy(struct authz_tracker *t);
  * attributes it was authorized on. 0, or -ENOMEM / -EINVAL (@rec NULL): then it cannot be
  * revoked later, which is logged.
  */
-int authz_track(struct authz_tracker *t, struct connrec *rec, uint32_t dst_ip, uint16_t port,
-		uint32_t src_ip, const char *src_identity);
+int authz_track(struct authz_tracker *t, struct connrec *rec, const struct ipaddr *dst_ip,
+		uint16_t port, const struct ipaddr *src_ip, const char *src_identity);
 /*
  * Re-decides every tracked connection against @s and resets those it now denies (access log
  * `decision=deny policy=...`, counted as a denial of the deciding policy). Loop thread only.

@@ -23,8 +23,8 @@
 
 #define HO_MSG_MAX 256
 
-const char *const zt_ho_names[HO__COUNT] = {"outbound", "inbound", "hbone",
-					    "metrics",	"ready",   "admin"};
+const char *const zt_ho_names[HO__COUNT] = {"outbound", "inbound",   "hbone",	 "metrics", "ready",
+					    "admin",	"outbound6", "inbound6", "hbone6"};
 
 /* Deadlines on @fd's reads and writes, and the peer checked to run as this process's user. */
 static int session_setup(int fd, char *why, size_t len)
@@ -67,25 +67,24 @@ static int recv_line(int fd, char *msg, size_t mlen, const char *what, char *why
 }
 
 /*
- * The port @fd listens on (host order) and its address (*@ip, network order), or 0 when it is
- * not a listening IPv4 TCP socket.
+ * The address @fd listens on (*@at) and its port (host order), or 0 when it is not a listening
+ * TCP socket of either family.
  */
-static uint16_t listening_port(int fd, uint32_t *ip)
+static uint16_t listening_port(int fd, union sockaddr_inet *at)
 {
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
+	socklen_t sl = sizeof(*at);
 	int v = 0;
 	socklen_t vl = sizeof(v);
 
+	memset(at, 0, sizeof(*at));
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &vl) || !v)
 		return 0;
 	vl = sizeof(v);
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &vl) || v != SOCK_STREAM)
 		return 0;
-	if (getsockname(fd, (struct sockaddr *)&sa, &sl) || sa.sin_family != AF_INET)
+	if (getsockname(fd, &at->sa, &sl) || !sockaddr_inet_len(at))
 		return 0;
-	*ip = sa.sin_addr.s_addr;
-	return ntohs(sa.sin_port);
+	return sockaddr_inet_port(at);
 }
 
 static int name_index(const char *name)
@@ -96,8 +95,9 @@ static int name_index(const char *name)
 	return -1;
 }
 
-int zt_handover_parse(char *line, const int *got, size_t n, const uint32_t ips[HO__COUNT],
-		      const uint16_t ports[HO__COUNT], int fds[HO__COUNT], char *why, size_t len)
+int zt_handover_parse(char *line, const int *got, size_t n,
+		      const union sockaddr_inet want[HO__COUNT], int fds[HO__COUNT], char *why,
+		      size_t len)
 {
 	char *save = NULL, *tok = strtok_r(line, " ", &save);
 	size_t k = 0;
@@ -109,7 +109,7 @@ int zt_handover_parse(char *line, const int *got, size_t n, const uint32_t ips[H
 	}
 	while ((tok = strtok_r(NULL, " ", &save))) {
 		int i = name_index(tok);
-		uint32_t ip = 0;
+		union sockaddr_inet at;
 		uint16_t port;
 
 		if (k == n) {
@@ -121,17 +121,16 @@ int zt_handover_parse(char *line, const int *got, size_t n, const uint32_t ips[H
 			return -EPROTO;
 		}
 		fds[i] = got[k++];
-		if (!ports[i])
+		if (!sockaddr_inet_port(&want[i]))
 			continue; /* not served here: closed below */
-		port = listening_port(fds[i], &ip);
-		if (port != ports[i] || ip != ips[i]) {
-			char have[INET_ADDRSTRLEN], want[INET_ADDRSTRLEN];
+		port = listening_port(fds[i], &at);
+		if (!port || !sockaddr_inet_equal(&at, &want[i])) {
+			char have[SOCKADDR_INET_STRLEN], serve[SOCKADDR_INET_STRLEN];
 
-			inet_ntop(AF_INET, &ip, have, sizeof(have));
-			inet_ntop(AF_INET, &ips[i], want, sizeof(want));
-			snprintf(why, len, "listener %s: given %s %s:%u, this ztunnel serves %s:%u",
-				 zt_ho_names[i], port ? "a socket on" : "no listening socket", have,
-				 port, want, ports[i]);
+			snprintf(why, len, "listener %s: given %s %s, this ztunnel serves %s",
+				 zt_ho_names[i], port ? "a socket on" : "no listening socket",
+				 port ? sockaddr_inet_format(&at, have, sizeof(have)) : "-",
+				 sockaddr_inet_format(&want[i], serve, sizeof(serve)));
 			return -EPROTO;
 		}
 	}
@@ -140,7 +139,7 @@ int zt_handover_parse(char *line, const int *got, size_t n, const uint32_t ips[H
 		return -EPROTO;
 	}
 	for (int i = 0; i < HO__COUNT; i++) {
-		if (!ports[i] && fds[i] >= 0) {
+		if (!sockaddr_inet_port(&want[i]) && fds[i] >= 0) {
 			close(fds[i]);
 			fds[i] = -1;
 		}
@@ -193,9 +192,8 @@ static int give_pod(void *arg, uint32_t ip, uint64_t ino, const int *lfds)
 	return sock_send_fds(*(int *)arg, line, lfds, ZT_INPOD_LISTENERS);
 }
 
-int zt_handover_take(const char *path, const uint32_t ips[HO__COUNT],
-		     const uint16_t ports[HO__COUNT], int fds[HO__COUNT], int *session, char *why,
-		     size_t len)
+int zt_handover_take(const char *path, const union sockaddr_inet want[HO__COUNT],
+		     int fds[HO__COUNT], int *session, char *why, size_t len)
 {
 	int got[SOCK_MAX_FDS];
 	char msg[HO_MSG_MAX];
@@ -217,7 +215,7 @@ int zt_handover_take(const char *path, const uint32_t ips[HO__COUNT],
 		snprintf(why, len, "waiting for the listeners: %s",
 			 ret == -EAGAIN ? "no answer in time" : strerror(-ret));
 	if (!ret)
-		ret = zt_handover_parse(msg, got, n, ips, ports, fds, why, len);
+		ret = zt_handover_parse(msg, got, n, want, fds, why, len);
 	if (!ret)
 		ret = take_pods(fd, why, len);
 	if (ret) {

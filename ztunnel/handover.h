@@ -17,7 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What is handed over, in this order. */
+#include "sock.h"
+
+/*
+ * What is handed over, in this order. The IPv6 listeners come last: a predecessor that predates
+ * them names none, and its successor opens them afresh.
+ */
 enum zt_ho_sock {
 	HO_OUTBOUND = 0, /* 15001 */
 	HO_INBOUND,	 /* 15006 */
@@ -25,6 +30,9 @@ enum zt_ho_sock {
 	HO_METRICS,	 /* 15020 */
 	HO_READY,	 /* 15021 */
 	HO_ADMIN,	 /* 15000 */
+	HO_OUTBOUND6,	 /* [::]:15001 */
+	HO_INBOUND6,	 /* [::]:15006 */
+	HO_HBONE6,	 /* [::]:15008 */
 	HO__COUNT,
 };
 
@@ -36,24 +44,24 @@ extern const char *const zt_ho_names[HO__COUNT];
 /*
  * Successor: asks the ztunnel serving at @path for its listeners. On 0, @fds holds each
  * listener received (-1 where none came; taken by the caller), each checked to be a listening
- * TCP socket on @ips[i] (network order) and @ports[i] (host order; 0: not wanted, closed if
- * sent), and *@session is the
+ * TCP socket on @want[i] (its family, address and port; port 0: not wanted, closed if sent),
+ * and *@session is the
  * open exchange, for zt_handover_done. -ENOENT or -ECONNREFUSED: nobody serves there (start
  * afresh). Any other -errno: a predecessor is there but the exchange failed, said in @why
  * (@len bytes); nothing was taken.
  */
-int zt_handover_take(const char *path, const uint32_t ips[HO__COUNT],
-		     const uint16_t ports[HO__COUNT], int fds[HO__COUNT], int *session, char *why,
-		     size_t len);
+int zt_handover_take(const char *path, const union sockaddr_inet want[HO__COUNT],
+		     int fds[HO__COUNT], int *session, char *why, size_t len);
 /*
  * Successor, inside zt_handover_take: files each of the @n descriptors @got of the "give" @line
  * (modified) under its name in @fds (which must hold -1 on entry) and checks each against
- * @ips/@ports; a descriptor of a slot with port 0 is closed. 0, or -EPROTO with @why; on an
+ * @want; a descriptor of a slot with port 0 is closed. 0, or -EPROTO with @why; on an
  * error @fds may hold some of @got (the caller closes @got). Exposed for
  * tests/fuzz/fuzz_handover.c.
  */
-int zt_handover_parse(char *line, const int *got, size_t n, const uint32_t ips[HO__COUNT],
-		      const uint16_t ports[HO__COUNT], int fds[HO__COUNT], char *why, size_t len);
+int zt_handover_parse(char *line, const int *got, size_t n,
+		      const union sockaddr_inet want[HO__COUNT], int fds[HO__COUNT], char *why,
+		      size_t len);
 /*
  * Successor: tells the predecessor that this process serves on the listeners now, and waits
  * for its word that it accepts no more. Closes @session. 0 or -errno (@why).

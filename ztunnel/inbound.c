@@ -143,28 +143,32 @@ void zt_inbound_snapshot(struct zt_worker *w, const struct mesh_snap *zs)
 static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s, struct held_in *hi,
 			  struct guard_slot *slot)
 {
-	struct sockaddr_in local, peer;
+	union sockaddr_inet local, peer;
+	struct ipaddr local_ip, peer_ip;
 	const struct snap_workload *dst;
 	struct metrics_labels labels;
 	struct authz_result ar;
 	struct guard_slot local_slot = {};
 	struct connrec *rec;
+	char a[SOCKADDR_INET_STRLEN];
 	int up;
 
 	if (!zt_addr_of(fd, false, &local) || !zt_addr_of(fd, true, &peer))
 		goto drop;
-	dst = snapshot_workload_by_ip(s, local.sin_addr.s_addr);
+	/* tc (sk_assign) kept the original destination: the pod's address of either family. */
+	local_ip = zt_ip_of(&local);
+	peer_ip = zt_ip_of(&peer);
+	dst = snapshot_workload_by_addr(s, &local_ip);
 	if (!zt_local_enrolled(s, dst)) {
 		if (held_in_wait(w, fd, &hi, s->version, &slot))
 			return;
-		pr_info("inbound: %s:%u is not an enrolled pod of this node (snapshot %llu)",
-			inet_ntoa(local.sin_addr), ntohs(local.sin_port),
-			(unsigned long long)s->version);
+		pr_info("inbound: %s is not an enrolled pod of this node (snapshot %llu)",
+			sockaddr_inet_format(&local, a, sizeof(a)), (unsigned long long)s->version);
 		goto drop;
 	}
 	if (hi) {
 		pr_debug("inbound: %s enrolled by snapshot %llu after %lums",
-			 inet_ntoa(local.sin_addr), (unsigned long long)s->version,
+			 sockaddr_inet_ntop(&local, a, sizeof(a)), (unsigned long long)s->version,
 			 zt_ms_since(w->loop, hi->start_ms));
 		guard_slot_move(&local_slot, &hi->slot);
 		slot = &local_slot;
@@ -172,12 +176,12 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
 		hi = NULL;
 	}
 	/* Plaintext says nothing of the Service it was for: guessed by port, as Istio does. */
-	zt_fill_labels(&labels, "destination", snapshot_workload_by_ip(s, peer.sin_addr.s_addr),
-		       NULL, dst, zt_inbound_service(s, dst, ntohs(local.sin_port), NULL), false);
+	zt_fill_labels(&labels, "destination", snapshot_workload_by_addr(s, &peer_ip), NULL, dst,
+		       zt_inbound_service(s, dst, sockaddr_inet_port(&local), NULL), false);
 	/* No identity was proven on plaintext: do not claim the workload's principal. */
 	labels.source_principal = NULL;
 	/* Plaintext has no principal: STRICT refuses it, PERMISSIVE decides it identity-less. */
-	if (!authz_decide(s, dst, ntohs(local.sin_port), peer.sin_addr.s_addr, NULL, &ar)) {
+	if (!authz_decide(s, dst, &local_ip, sockaddr_inet_port(&local), &peer_ip, NULL, &ar)) {
 		zt_record_denial(&labels, &peer, &local, "inbound", &ar);
 		sock_close_reset(fd);
 		guard_release(slot);
@@ -185,8 +189,7 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
 	}
 	rec = connrec_open(&labels, &peer, &local, "inbound");
 	connrec_set_decision(rec, "allow", ar.name);
-	authz_track(w->tracker, rec, local.sin_addr.s_addr, ntohs(local.sin_port),
-		    peer.sin_addr.s_addr, NULL);
+	authz_track(w->tracker, rec, &local_ip, sockaddr_inet_port(&local), &peer_ip, NULL);
 	up = zt_connect_to_pod(&local, &peer);
 	if (up < 0) {
 		connrec_close(rec, "upstream connect failed");
@@ -213,12 +216,13 @@ int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_up
 	struct zt_worker *w = user;
 	struct mesh_snap *zs = mesh_state_get(w->st);
 	const struct snap_workload *dst_wl = NULL;
-	struct sockaddr_in dst, src;
+	union sockaddr_inet dst, src;
+	const union sockaddr_inet *from;
+	struct ipaddr dst_ip, src_ip;
 	struct metrics_labels labels;
 	struct authz_result ar;
 	char host[256];
 	bool claimed, has_host;
-	uint32_t src_ip;
 	int rv, up;
 
 	if (!zs)
@@ -234,16 +238,19 @@ int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_up
 	 * The client's own address when it claimed one (verified above), else its node's. The
 	 * port it sent names the client's socket in the logs; the pod sees a fresh one.
 	 */
-	claimed = src.sin_addr.s_addr != INADDR_ANY;
-	src_ip = claimed ? src.sin_addr.s_addr : req->peer.sin_addr.s_addr;
+	claimed = !sockaddr_inet_is_any(&src);
+	from = claimed ? &src : &req->peer;
+	src_ip = zt_ip_of(from);
+	dst_ip = zt_ip_of(&dst);
 	has_host = sock_parse_forwarded_host(req->forwarded, host, sizeof(host)) == 0;
 	zt_fill_labels(
-	    &labels, "destination", snapshot_workload_by_ip(zs->snap, src_ip), req->peer_identity,
-	    dst_wl,
-	    zt_inbound_service(zs->snap, dst_wl, ntohs(dst.sin_port), has_host ? host : NULL),
+	    &labels, "destination", snapshot_workload_by_addr(zs->snap, &src_ip),
+	    req->peer_identity, dst_wl,
+	    zt_inbound_service(zs->snap, dst_wl, sockaddr_inet_port(&dst), has_host ? host : NULL),
 	    true);
-	if (!authz_decide(zs->snap, dst_wl, ntohs(dst.sin_port), src_ip, req->peer_identity, &ar)) {
-		zt_record_denial(&labels, claimed ? &src : &req->peer, &dst, "inbound", &ar);
+	if (!authz_decide(zs->snap, dst_wl, &dst_ip, sockaddr_inet_port(&dst), &src_ip,
+			  req->peer_identity, &ar)) {
+		zt_record_denial(&labels, from, &dst, "inbound", &ar);
 		rv = 401;
 		goto out;
 	}
@@ -252,11 +259,11 @@ int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_up
 		rv = 503;
 		goto out;
 	}
-	out->rec = connrec_open(&labels, claimed ? &src : &req->peer, &dst, "inbound");
+	out->rec = connrec_open(&labels, from, &dst, "inbound");
 	connrec_set_decision(out->rec, "allow", ar.name);
 	connrec_set_traceparent(out->rec,
 				h2_header_get(req->headers, req->nheaders, "traceparent"));
-	authz_track(w->tracker, out->rec, dst.sin_addr.s_addr, ntohs(dst.sin_port), src_ip,
+	authz_track(w->tracker, out->rec, &dst_ip, sockaddr_inet_port(&dst), &src_ip,
 		    req->peer_identity);
 	out->fd = up;
 	/* As Istio's ztunnel answers: the client fills the labels it lacks from it. */
@@ -269,16 +276,17 @@ out:
 void zt_inbound_hbone(struct zt_worker *w, int fd, struct mesh_snap *zs, struct guard_slot *slot)
 {
 	const struct snap_workload *dst;
-	struct sockaddr_in local;
+	union sockaddr_inet local;
 	struct tls_ctx *ctx;
+	char a[SOCKADDR_INET_STRLEN];
 
 	/* tc assigned this flow to us: the local address names the destination pod. */
 	if (!zt_addr_of(fd, false, &local))
 		goto drop;
-	dst = snapshot_workload_by_ip(zs->snap, local.sin_addr.s_addr);
+	dst = zt_workload_at(zs->snap, &local);
 	if (!zt_local_enrolled(zs->snap, dst) || !(ctx = mesh_snap_ctx(zs, dst->identity, true))) {
 		pr_info("hbone: %s is not an enrolled pod with a certificate here",
-			inet_ntoa(local.sin_addr));
+			sockaddr_inet_ntop(&local, a, sizeof(a)));
 		goto drop;
 	}
 	hbone_server_start(w->pool, fd, ctx, zt_hbone_accept, w, slot);

@@ -283,10 +283,13 @@ static int pod_add(uint32_t ip, const char *uid, int nsfd, char *why, size_t len
 		return -EBUSY;
 	}
 	for (int i = 0; i < L__COUNT; i++) {
+		union sockaddr_inet any;
+
 		if (p->lfd[i] >= 0)
 			continue; /* the predecessor's */
 		/* 15006 takes flows tc_pod assigns; the others are reached by their address. */
-		p->lfd[i] = sock_listen_in(&p->ns, htonl(INADDR_ANY), ports[i], i == L_INBOUND);
+		sockaddr_inet_v4(&any, htonl(INADDR_ANY), ports[i]);
+		p->lfd[i] = sock_listen_in(&p->ns, &any, i == L_INBOUND);
 		if (p->lfd[i] < 0) {
 			err = p->lfd[i];
 			snprintf(why, len, "listen on %u in its netns: %s", ports[i],
@@ -670,22 +673,24 @@ bool zt_inpod_ns(uint32_t ip, struct sock_ns *out)
 	return p != NULL;
 }
 
-int zt_connect_to_pod(const struct sockaddr_in *dst, const struct sockaddr_in *src)
+int zt_connect_to_pod(const union sockaddr_inet *dst, const union sockaddr_inet *src)
 {
 	struct sock_ns ns;
 
-	if (zt_inpod_ns(dst->sin_addr.s_addr, &ns))
+	if (dst->sa.sa_family == AF_INET && zt_inpod_ns(dst->v4.sin_addr.s_addr, &ns))
 		return sock_connect_in(&ns, dst, src);
 	return sock_connect(dst, src);
 }
 
-int zt_connect_from_pod(uint32_t from_ip, const struct sockaddr_in *dst, bool as_pod)
+int zt_connect_from_pod(const union sockaddr_inet *from, const union sockaddr_inet *dst,
+			bool as_pod)
 {
-	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = from_ip};
+	union sockaddr_inet src = *from;
 	struct sock_ns ns;
 
-	if (zt_inpod_ns(from_ip, &ns))
+	if (from->sa.sa_family == AF_INET && zt_inpod_ns(from->v4.sin_addr.s_addr, &ns))
 		return sock_connect_in(&ns, dst, NULL);
+	sockaddr_inet_set_port(&src, 0);
 	return sock_connect(dst, as_pod ? &src : NULL);
 }
 

@@ -60,15 +60,17 @@ void zt_inpod_worker_free(struct zt_worker *w);
 bool zt_inpod_ns(uint32_t ip, struct sock_ns *out);
 /*
  * Connects to local pod address @dst with source @src (as sock_connect): from inside the pod's
- * netns when the pod is captured in-pod; else from here.
+ * netns when the pod is captured in-pod; else from here. In-pod pods are known by their IPv4
+ * address: an IPv6 @dst is connected from here.
  */
-int zt_connect_to_pod(const struct sockaddr_in *dst, const struct sockaddr_in *src);
+int zt_connect_to_pod(const union sockaddr_inet *dst, const union sockaddr_inet *src);
 /*
- * Connects to @dst for local pod @from_ip: from its netns when it is in-pod (so from its
- * address); else from here, from @from_ip (IP_TRANSPARENT) when @as_pod, from the node's own
- * address otherwise.
+ * Connects to @dst for local pod @from (its address, of @dst's family; the port is not used):
+ * from its netns when it is in-pod (so from its address); else from here, from @from
+ * (IP_TRANSPARENT) when @as_pod, from the node's own address otherwise.
  */
-int zt_connect_from_pod(uint32_t from_ip, const struct sockaddr_in *dst, bool as_pod);
+int zt_connect_from_pod(const union sockaddr_inet *from, const union sockaddr_inet *dst,
+			bool as_pod);
 /* A pod's listeners: 15001, 15006, 15008. */
 #define ZT_INPOD_LISTENERS 3
 /*

@@ -57,20 +57,33 @@ static void usage(void)
 		zt_limits_usage());
 }
 
-/* Listeners a predecessor did not hand over are opened here. 0 or -errno (said). */
-static int open_listeners(int fds[HO__COUNT], const uint32_t ips[HO__COUNT],
-			  const uint16_t ports[HO__COUNT])
+/*
+ * Listeners a predecessor did not hand over are opened here. A host without IPv6 (no AF_INET6
+ * sockets, or no address to bind [::] on) serves IPv4 only, said once. 0 or -errno (said).
+ */
+static int open_listeners(int fds[HO__COUNT], const union sockaddr_inet want[HO__COUNT])
 {
+	bool no_v6 = false;
+
 	for (int i = 0; i < HO__COUNT; i++) {
-		if (fds[i] >= 0 || !ports[i])
+		bool v6 = want[i].sa.sa_family == AF_INET6;
+
+		if (fds[i] >= 0 || !sockaddr_inet_port(&want[i]) || (v6 && no_v6))
 			continue;
 		/* 15006 and 15008 take flows sk_assign()ed with the pods' addresses. */
-		fds[i] = sock_listen(ips[i], ports[i], i == HO_INBOUND || i == HO_HBONE);
-		if (fds[i] < 0) {
-			pr_err("cannot listen on %u (%s): %s", ports[i], zt_ho_names[i],
-			       strerror(-fds[i]));
-			return fds[i];
+		fds[i] = sock_listen_at(&want[i], i == HO_INBOUND || i == HO_HBONE ||
+						      i == HO_INBOUND6 || i == HO_HBONE6);
+		if (fds[i] >= 0)
+			continue;
+		if (v6 && (fds[i] == -EAFNOSUPPORT || fds[i] == -EADDRNOTAVAIL)) {
+			pr_warn("no IPv6 on this host (%s): serving IPv4 only", strerror(-fds[i]));
+			fds[i] = -1;
+			no_v6 = true;
+			continue;
 		}
+		pr_err("cannot listen on %u (%s): %s", sockaddr_inet_port(&want[i]), zt_ho_names[i],
+		       strerror(-fds[i]));
+		return fds[i];
 	}
 	return 0;
 }
@@ -218,7 +231,8 @@ int main(int argc, char **argv)
 	struct option longopts[sizeof(base_opts) / sizeof(base_opts[0]) + 32];
 	struct zt_limits lim;
 	const char *node = NULL, *sock_path = NULL, *pin_root = NULL, *ho_path = NULL;
-	struct zt_proxy_opts popts = {.orig_dst_fd = -1, .hbone_port = AMBIT_PORT_HBONE};
+	struct zt_proxy_opts popts = {
+	    .orig_dst_fd = -1, .orig_dst6_fd = -1, .hbone_port = AMBIT_PORT_HBONE};
 	struct zt_admin_opts aopts = {
 	    .metrics_ip = htonl(INADDR_ANY),
 	    .metrics_port = AMBIT_PORT_METRICS,
@@ -238,12 +252,14 @@ int main(int argc, char **argv)
 	struct zt_dns *dns = NULL;
 	long dns_port = AMBIT_PORT_DNS;
 	struct zt_admin *admin = NULL;
-	int nworkers = 2, socks_fd = -1, inpod_fd = -1, rc = 1, opt, err, session = -1;
-	int fds[HO__COUNT] = {-1, -1, -1, -1, -1, -1};
+	int nworkers = 2, socks_fd = -1, socks6_fd = -1, inpod_fd = -1, rc = 1, opt, err;
+	int session = -1, fds[HO__COUNT];
 	struct zt_main m = {.workers = workers, .fds = fds, .lfd = -1, .sfd = -1, .drain_s = 30};
 	char why[256] = "";
 	sigset_t sigs;
 
+	for (int i = 0; i < HO__COUNT; i++)
+		fds[i] = -1;
 	memcpy(longopts, base_opts, sizeof(base_opts));
 	if (zt_limits_noptions() + 1 > 32)
 		abort(); /* longopts is too small: a build-time mistake */
@@ -327,16 +343,27 @@ int main(int argc, char **argv)
 	}
 
 	{
-		const uint32_t ips[HO__COUNT] = {htonl(INADDR_ANY), htonl(INADDR_ANY),
-						 htonl(INADDR_ANY), aopts.metrics_ip,
-						 aopts.ready_ip,    aopts.admin_ip};
-		const uint16_t ports[HO__COUNT] = {AMBIT_PORT_OUTBOUND, AMBIT_PORT_INBOUND,
-						   AMBIT_PORT_HBONE,	aopts.metrics_port,
-						   aopts.ready_port,	aopts.admin_port};
+		const uint32_t ips[HO_OUTBOUND6] = {htonl(INADDR_ANY), htonl(INADDR_ANY),
+						    htonl(INADDR_ANY), aopts.metrics_ip,
+						    aopts.ready_ip,    aopts.admin_ip};
+		const uint16_t ports[HO__COUNT] = {
+		    AMBIT_PORT_OUTBOUND, AMBIT_PORT_INBOUND, AMBIT_PORT_HBONE,
+		    aopts.metrics_port,	 aopts.ready_port,   aopts.admin_port,
+		    AMBIT_PORT_OUTBOUND, AMBIT_PORT_INBOUND, AMBIT_PORT_HBONE};
+		union sockaddr_inet want[HO__COUNT];
 
+		for (int i = 0; i < HO__COUNT; i++) {
+			if (i < HO_OUTBOUND6) {
+				sockaddr_inet_v4(&want[i], ips[i], ports[i]);
+				continue;
+			}
+			memset(&want[i], 0, sizeof(want[i]));
+			want[i].v6.sin6_family = AF_INET6;
+			want[i].v6.sin6_addr = in6addr_any;
+			want[i].v6.sin6_port = htons(ports[i]);
+		}
 		if (ho_path) {
-			err =
-			    zt_handover_take(ho_path, ips, ports, fds, &session, why, sizeof(why));
+			err = zt_handover_take(ho_path, want, fds, &session, why, sizeof(why));
 			if (err == 0)
 				pr_info("took the listeners of the ztunnel serving at %s", ho_path);
 			else if (err != -ENOENT && err != -ECONNREFUSED) {
@@ -345,12 +372,15 @@ int main(int argc, char **argv)
 				goto out;
 			}
 		}
-		if (open_listeners(fds, ips, ports))
+		if (open_listeners(fds, want))
 			goto out;
 	}
 	popts.outbound_fd = fds[HO_OUTBOUND];
 	popts.inbound_fd = fds[HO_INBOUND];
 	popts.hbone_fd = fds[HO_HBONE];
+	popts.outbound6_fd = fds[HO_OUTBOUND6];
+	popts.inbound6_fd = fds[HO_INBOUND6];
+	popts.hbone6_fd = fds[HO_HBONE6];
 	if (pin_root) {
 		popts.orig_dst_fd = pinned_map_open(pin_root, "orig_dst");
 		socks_fd = pinned_map_open(pin_root, "proxy_socks");
@@ -366,6 +396,25 @@ int main(int argc, char **argv)
 		    proxy_sock_publish(socks_fd, AMBIT_SOCK_HBONE, popts.hbone_fd)) {
 			pr_err("cannot publish listeners in %s/proxy_socks", pin_root);
 			goto out;
+		}
+		/*
+		 * IPv6: an older agent's pins have neither map, and a host without IPv6 no
+		 * listeners; either way the ztunnel carries IPv4 only.
+		 */
+		if (popts.inbound6_fd >= 0 && popts.hbone6_fd >= 0) {
+			popts.orig_dst6_fd = pinned_map_open(pin_root, "orig_dst6");
+			socks6_fd = pinned_map_open(pin_root, "proxy_socks6");
+			if (popts.orig_dst6_fd < 0 || socks6_fd < 0) {
+				pr_info("no orig_dst6/proxy_socks6 under %s (an older agent): "
+					"carrying IPv4 only",
+					pin_root);
+			} else if (proxy_sock_publish(socks6_fd, AMBIT_SOCK_INBOUND,
+						      popts.inbound6_fd) ||
+				   proxy_sock_publish(socks6_fd, AMBIT_SOCK_HBONE,
+						      popts.hbone6_fd)) {
+				pr_err("cannot publish listeners in %s/proxy_socks6", pin_root);
+				goto out;
+			}
 		}
 	} else {
 		pr_warn("no --pin-root: outbound capture and inbound steering are unavailable");
@@ -464,8 +513,12 @@ out:
 		close(m.sfd);
 	if (popts.orig_dst_fd >= 0)
 		close(popts.orig_dst_fd);
+	if (popts.orig_dst6_fd >= 0)
+		close(popts.orig_dst6_fd);
 	if (socks_fd >= 0)
 		close(socks_fd);
+	if (socks6_fd >= 0)
+		close(socks6_fd);
 	if (inpod_fd >= 0)
 		close(inpod_fd);
 	return rc;

@@ -24,7 +24,7 @@ struct zt_rec {
 	struct connrec base;
 	struct series *series;
 	struct zt_rec *next, *prev;
-	struct sockaddr_in src, dst;
+	union sockaddr_inet src, dst;
 	char *src_id, *dst_id, *direction, *dst_workload, *policy;
 	char *decision, *authz_policy; /* access log: authorization decision and deciding object */
 	char traceparent[56];	       /* the CONNECT's, or "" */
@@ -77,13 +77,10 @@ static void render_labels(const struct metrics_labels *l, char *buf, size_t len)
 	prom_labels(kv, sizeof(kv) / sizeof(kv[0]), buf, len);
 }
 
-static char *fmt_addr(const struct sockaddr_in *a, char *buf, size_t len)
+/* "a.b.c.d:port", or "[v6]:port" (a port follows, so the brackets). */
+static const char *fmt_addr(const union sockaddr_inet *a, char *buf, size_t len)
 {
-	char ip[INET_ADDRSTRLEN];
-
-	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-	snprintf(buf, len, "%s:%u", ip, ntohs(a->sin_port));
-	return buf;
+	return sockaddr_inet_format(a, buf, len);
 }
 
 static char *dup_or(const char *s)
@@ -93,8 +90,8 @@ static char *dup_or(const char *s)
 
 static const struct connrec_ops zt_rec_ops;
 
-struct connrec *connrec_open(const struct metrics_labels *labels, const struct sockaddr_in *src,
-			     const struct sockaddr_in *dst, const char *direction)
+struct connrec *connrec_open(const struct metrics_labels *labels, const union sockaddr_inet *src,
+			     const union sockaddr_inet *dst, const char *direction)
 {
 	struct zt_rec *r = calloc(1, sizeof(*r));
 	char text[4096];
@@ -225,7 +222,7 @@ static double age_of(const struct zt_rec *r)
 static void rec_close(struct connrec *c, const char *reason)
 {
 	struct zt_rec *r = rec_of(c);
-	char src[32], dst[32];
+	char src[SOCKADDR_INET_STRLEN], dst[SOCKADDR_INET_STRLEN];
 
 	pthread_mutex_lock(&lock);
 	if (r->prev)
@@ -295,7 +292,7 @@ char *metrics_render(void)
 char *metrics_connections_json(void)
 {
 	cJSON *arr = cJSON_CreateArray();
-	char *out = NULL, buf[32];
+	char *out = NULL, buf[SOCKADDR_INET_STRLEN];
 
 	if (!arr)
 		return NULL;

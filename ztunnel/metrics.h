@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 
 #include "connrec.h"
+#include "sock.h"
 
 /* Istio's standard labels; NULL or "" prints "unknown" like Istio does. All borrowed. */
 struct metrics_labels {
@@ -33,8 +34,8 @@ struct metrics_labels {
  * "inbound"; everything is copied. Returns a record (caller owns: end with connrec_close) or
  * NULL when out of memory (callers treat NULL as "not recorded", never as failure).
  */
-struct connrec *connrec_open(const struct metrics_labels *labels, const struct sockaddr_in *src,
-			     const struct sockaddr_in *dst, const char *direction);
+struct connrec *connrec_open(const struct metrics_labels *labels, const union sockaddr_inet *src,
+			     const union sockaddr_inet *dst, const char *direction);
 
 /* Runs @fn(@key) when @r closes (least-connections bookkeeping). Accepts NULL @r. */
 void connrec_on_close(struct connrec *r, void (*fn)(uint32_t key), uint32_t key);

@@ -46,8 +46,8 @@ struct held {
 	struct zt_worker *w;
 	struct held *next, *prev;
 	int fd; /* the client socket while waiting to retry; -1 while an HBONE stream holds it */
-	struct sockaddr_in peer, dst; /* the client and its original destination */
-	uint64_t start_ms;	      /* loop_now_ms at the accept */
+	union sockaddr_inet peer, dst; /* the client and its original destination */
+	uint64_t start_ms;	       /* loop_now_ms at the accept */
 	unsigned int tries;
 	unsigned int early; /* tries a new snapshot started before their pause ended */
 	/* The try in flight: its snapshot (a reference), the route and source decided with it. */
@@ -65,16 +65,26 @@ unsigned int zt_retry_pause(unsigned int step, unsigned long elapsed_ms)
 	return pause && elapsed_ms + pause <= RETRY_BOUND_MS ? pause : 0;
 }
 
-/* "client -> ip:port" for the logs (inet_ntoa's one buffer cannot print two addresses). */
-static const char *flow_str(const struct sockaddr_in *from, const struct sockaddr_in *to, char *buf,
-			    size_t len)
+/* "client -> ip:port" (or "[v6]:port") for the logs. */
+static const char *flow_str(const union sockaddr_inet *from, const union sockaddr_inet *to,
+			    char *buf, size_t len)
 {
-	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN], b[SOCKADDR_INET_STRLEN];
 
-	inet_ntop(AF_INET, &from->sin_addr, a, sizeof(a));
-	inet_ntop(AF_INET, &to->sin_addr, b, sizeof(b));
-	snprintf(buf, len, "%s -> %s:%u", a, b, ntohs(to->sin_port));
+	snprintf(buf, len, "%s -> %s", sockaddr_inet_ntop(from, a, sizeof(a)),
+		 sockaddr_inet_format(to, b, sizeof(b)));
 	return buf;
+}
+
+/*
+ * The least-connections key of @r's endpoint: its IPv4 address, also when the connection goes
+ * to its IPv6 one (the same pod); 0 for none.
+ */
+static uint32_t lc_key(const struct zt_route *r)
+{
+	if (r->addr.sa.sa_family == AF_INET)
+		return r->addr.v4.sin_addr.s_addr;
+	return r->dst_wl ? r->dst_wl->ip : 0;
 }
 
 static void held_free(void *p)
@@ -121,7 +131,7 @@ static void held_fail(struct held *hd, const char *reason)
 {
 	struct metrics_labels labels;
 	struct connrec *rec;
-	char why[200], flow[64];
+	char why[200], flow[128];
 
 	held_labels(hd, &labels);
 	/* Istio ztunnel's flag for a connection its upstream never accepted. */
@@ -146,17 +156,18 @@ static struct connrec *held_established(void *arg, struct guard_slot *slot,
 	struct held *hd = arg;
 	struct metrics_labels labels;
 	struct connrec *rec;
+	char a[INET6_ADDRSTRLEN];
 
 	if (hd->tries > 1)
 		pr_debug("outbound: %s -> %s established on try %u after %lums",
-			 inet_ntoa(hd->peer.sin_addr), route_san(&hd->r), hd->tries,
+			 sockaddr_inet_ntop(&hd->peer, a, sizeof(a)), route_san(&hd->r), hd->tries,
 			 zt_ms_since(hd->w->loop, hd->start_ms));
 	held_labels(hd, &labels);
 	zt_labels_from_peer(&labels, peer);
 	rec = connrec_open(&labels, &hd->peer, &hd->r.addr, "outbound");
 	connrec_set_traceparent(rec, hd->traceparent);
-	if (hd->r.svc)
-		zt_lc_acquire(rec, hd->r.addr.sin_addr.s_addr);
+	if (hd->r.svc && lc_key(&hd->r))
+		zt_lc_acquire(rec, lc_key(&hd->r));
 	guard_slot_move(slot, &hd->slot);
 	held_release(hd);
 	return rec;
@@ -169,7 +180,7 @@ static void held_failed(void *arg, int fd, int status, const char *reason, bool 
 	struct zt_worker *w = hd->w;
 	unsigned long elapsed = zt_ms_since(hd->w->loop, hd->start_ms);
 	unsigned int pause = zt_retry_pause(hd->tries - hd->early, elapsed);
-	char flow[64];
+	char flow[128];
 
 	hd->fd = fd;
 	if (!retryable || w->stopping || !pause) {
@@ -188,8 +199,8 @@ static const struct hbone_open_ops held_ops = {
     .failed = held_failed,
 };
 
-static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
-			   const struct sockaddr_in *dst, struct mesh_snap *zs, struct held *hd,
+static void outbound_route(struct zt_worker *w, int fd, const union sockaddr_inet *peer,
+			   const union sockaddr_inet *dst, struct mesh_snap *zs, struct held *hd,
 			   struct guard_slot *slot);
 
 /* Retry timer: route again with the newest snapshot, which may no longer say "mesh". */
@@ -236,7 +247,7 @@ void zt_outbound_snapshot(struct zt_worker *w, const struct mesh_snap *zs)
  * (and @fd and @zs released, @slot left to the caller) when out of memory.
  */
 static struct held *held_try(struct zt_worker *w, struct held *hd, int fd,
-			     const struct sockaddr_in *peer, const struct sockaddr_in *dst,
+			     const union sockaddr_inet *peer, const union sockaddr_inet *dst,
 			     struct mesh_snap *zs, const struct zt_route *r,
 			     const struct snap_workload *src, struct guard_slot *slot)
 {
@@ -290,16 +301,14 @@ static void traceparent(char *out, size_t len)
  * Starts an HBONE try for @fd (taken); @zs (taken) is the snapshot @r and @src come from and
  * replaces the previous try's in @hd.
  */
-static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
-			   const struct sockaddr_in *dst, struct mesh_snap *zs, struct held *hd,
+static void outbound_hbone(struct zt_worker *w, int fd, const union sockaddr_inet *peer,
+			   const union sockaddr_inet *dst, struct mesh_snap *zs, struct held *hd,
 			   const struct zt_route *r, const struct snap_workload *src,
 			   struct guard_slot *slot)
 {
-	char auth[32], client[INET_ADDRSTRLEN + 8], ip[INET_ADDRSTRLEN], bag[512], tp[64];
+	char auth[SOCKADDR_INET_STRLEN], client[SOCKADDR_INET_STRLEN + 2], ip[SOCKADDR_INET_STRLEN];
+	char bag[512], tp[64];
 	struct hbone_target t = {
-	    .addr = {.sin_family = AF_INET,
-		     .sin_addr = r->addr.sin_addr,
-		     .sin_port = htons(w->o.hbone_port)},
 	    .authority = auth,
 	    .forwarded_for = client,
 	    .forwarded_host = r->svc ? r->svc->hostname : NULL,
@@ -312,8 +321,20 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 	};
 	struct sock_ns ns;
 
+	/*
+	 * TLS to the destination pod's address on 15008, where its node's tc hands the SYN to
+	 * that ztunnel: for an IPv6 destination its IPv4 one when it has one (the same pod, the
+	 * same certificate; the CONNECT names the IPv6 address), so HBONE between dual-stack nodes
+	 * runs over IPv4 as it always did.
+	 */
+	if (r->addr.sa.sa_family == AF_INET6 && r->dst_wl && r->dst_wl->ip)
+		sockaddr_inet_v4(&t.addr, r->dst_wl->ip, w->o.hbone_port);
+	else {
+		t.addr = r->addr;
+		sockaddr_inet_set_port(&t.addr, w->o.hbone_port);
+	}
 	/* In-pod: the connection leaves from the client pod's own netns, pooled per pod. */
-	if (zt_inpod_ns(peer->sin_addr.s_addr, &ns))
+	if (zt_inpod_ns(src->ip, &ns))
 		t.ns = &ns;
 
 	/* To a waypoint: TLS to its instance, the CONNECT names what the client addressed. */
@@ -328,10 +349,12 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
 		held_failed(hd, fd, 0, "no certificate for the source", true);
 		return;
 	}
-	/* RFC 7239 §6: "ip:port", quoted; the destination's ztunnel logs the client's socket. */
-	inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof(ip));
-	snprintf(client, sizeof(client), "\"%s:%u\"", ip, ntohs(peer->sin_port));
-	snprintf(auth, sizeof(auth), "%s:%u", inet_ntoa(r->addr.sin_addr), ntohs(r->addr.sin_port));
+	/*
+	 * RFC 7239 §6: "ip:port" or "[v6]:port", quoted; the destination's ztunnel logs the
+	 * client's socket. RFC 3986's authority: "[v6]:port" too.
+	 */
+	snprintf(client, sizeof(client), "\"%s\"", sockaddr_inet_format(peer, ip, sizeof(ip)));
+	sockaddr_inet_format(&r->addr, auth, sizeof(auth));
 	/* A waypoint takes its source labels from it when the pod backs no Service it knows. */
 	zt_baggage(src, bag, sizeof(bag));
 	traceparent(tp, sizeof(tp));
@@ -352,22 +375,23 @@ static void outbound_hbone(struct zt_worker *w, int fd, const struct sockaddr_in
  * retried (ended here unless it tries HBONE again). @slot, on the first try only, is the
  * client's share of 15001: moved to what keeps the connection.
  */
-static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in *peer,
-			   const struct sockaddr_in *dst, struct mesh_snap *zs, struct held *hd,
+static void outbound_route(struct zt_worker *w, int fd, const union sockaddr_inet *peer,
+			   const union sockaddr_inet *dst, struct mesh_snap *zs, struct held *hd,
 			   struct guard_slot *slot)
 {
 	struct guard_slot kept = {};
 	const struct snapshot *s = zs->snap;
 	const struct snap_workload *src;
-	struct sockaddr_in from;
+	struct ipaddr src_ip, dst_ip;
 	struct metrics_labels labels;
 	struct authz_result ar;
 	struct zt_route r;
 	struct connrec *rec;
+	char a[SOCKADDR_INET_STRLEN];
 	bool mesh, local_dst, as_pod;
 	int up;
 
-	src = snapshot_workload_by_ip(s, peer->sin_addr.s_addr);
+	src = zt_workload_at(s, peer);
 	/*
 	 * Captured, but this snapshot does not (or no longer) enroll the source: the agent
 	 * updates the capture map before the ztunnel gets the snapshot saying so, and may drop it
@@ -376,8 +400,9 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	if (!zt_local_enrolled(s, src))
 		src = NULL;
 	if (zt_route_outbound(s, src, dst, w->o.lb, &w->rr, zt_lc_active, &r)) {
-		pr_info("outbound: %s:%u has no ready endpoint%s", inet_ntoa(dst->sin_addr),
-			ntohs(dst->sin_port), r.wp ? " (its waypoint has no instance)" : "");
+		pr_info("outbound: %s has no ready endpoint%s",
+			sockaddr_inet_format(dst, a, sizeof(a)),
+			r.wp ? " (its waypoint has no instance)" : "");
 		goto drop;
 	}
 	/* Through a waypoint the traffic is HBONE whatever the destination, even on this node. */
@@ -399,7 +424,7 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	}
 	/* Not (or no longer) HBONE: from here on the connection is handled as a fresh one. */
 	if (hd) {
-		char flow[64];
+		char flow[128];
 
 		pr_debug("outbound: %s: no longer HBONE after %u tries, %s",
 			 flow_str(peer, &r.addr, flow, sizeof(flow)), hd->tries,
@@ -423,7 +448,9 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 		}
 	}
 	/* Same node: this ztunnel is also the destination's, so its inbound policy applies here. */
-	if (local_dst && !authz_decide(s, r.dst_wl, ntohs(r.addr.sin_port), peer->sin_addr.s_addr,
+	src_ip = zt_ip_of(peer);
+	dst_ip = zt_ip_of(&r.addr);
+	if (local_dst && !authz_decide(s, r.dst_wl, &dst_ip, sockaddr_inet_port(&r.addr), &src_ip,
 				       src->identity, &ar)) {
 		zt_record_denial(&labels, peer, &r.addr, "outbound", &ar);
 		mesh_snap_put(zs);
@@ -434,11 +461,11 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	rec = connrec_open(&labels, peer, &r.addr, "outbound");
 	if (local_dst) {
 		connrec_set_decision(rec, "allow", ar.name);
-		authz_track(w->tracker, rec, r.addr.sin_addr.s_addr, ntohs(r.addr.sin_port),
-			    peer->sin_addr.s_addr, src->identity);
+		authz_track(w->tracker, rec, &dst_ip, sockaddr_inet_port(&r.addr), &src_ip,
+			    src->identity);
 	}
-	if (r.svc)
-		zt_lc_acquire(rec, r.addr.sin_addr.s_addr);
+	if (r.svc && lc_key(&r))
+		zt_lc_acquire(rec, lc_key(&r));
 	/*
 	 * Same node: no TLS on the wire, the pod sees the client's IP (in-pod: from inside the
 	 * destination's netns). Else plain: in-pod from the client pod's netns; in host mode from
@@ -446,11 +473,9 @@ static void outbound_route(struct zt_worker *w, int fd, const struct sockaddr_in
 	 * in Istio), from the node's to anything else. Decided before the route's workloads go
 	 * with the snapshot.
 	 */
-	as_pod = !mesh && zt_passthrough_as_client(s, &r, peer->sin_addr.s_addr);
+	as_pod = !mesh && zt_passthrough_as_client(s, &r, peer);
 	mesh_snap_put(zs);
-	from = *peer;
-	up = mesh ? zt_connect_to_pod(&r.addr, &from)
-		  : zt_connect_from_pod(peer->sin_addr.s_addr, &r.addr, as_pod);
+	up = mesh ? zt_connect_to_pod(&r.addr, peer) : zt_connect_from_pod(peer, &r.addr, as_pod);
 	if (up < 0) {
 		connrec_close(rec, "upstream connect failed");
 		close(fd);
@@ -471,29 +496,64 @@ drop:
 	guard_release(slot);
 }
 
+/*
+ * The original destination of client @peer's connection: what the connect hook recorded under
+ * the client socket's own address, in orig_dst or (an IPv6 client) orig_dst6. 0 or -errno.
+ */
+static int orig_dst_of(const struct zt_worker *w, const union sockaddr_inet *peer,
+		       union sockaddr_inet *dst)
+{
+	uint16_t port = sockaddr_inet_port(peer);
+	int err;
+
+	memset(dst, 0, sizeof(*dst));
+	if (peer->sa.sa_family == AF_INET6) {
+		struct ambit_orig_dst6 od;
+
+		if (w->o.orig_dst6_fd < 0)
+			return -ENOENT;
+		err = orig_dst6_take(w->o.orig_dst6_fd, &peer->v6.sin6_addr, port, &od);
+		if (err)
+			return err;
+		dst->v6.sin6_family = AF_INET6;
+		memcpy(&dst->v6.sin6_addr, od.ip6, sizeof(od.ip6));
+		dst->v6.sin6_port = od.port;
+		return 0;
+	} else {
+		struct ambit_orig_dst od;
+
+		if (w->o.orig_dst_fd < 0)
+			return -ENOENT;
+		err = orig_dst_take(w->o.orig_dst_fd, peer->v4.sin_addr.s_addr, port, &od);
+		if (err)
+			return err;
+		dst->v4.sin_family = AF_INET;
+		dst->v4.sin_addr.s_addr = od.ip;
+		dst->v4.sin_port = od.port;
+		return 0;
+	}
+}
+
 void zt_outbound(struct zt_worker *w, int fd, struct mesh_snap *zs, struct guard_slot *slot)
 {
 	const struct snap_workload *src;
-	struct sockaddr_in peer, dst = {.sin_family = AF_INET};
-	struct ambit_orig_dst od;
-	int err;
+	union sockaddr_inet peer, dst;
+	char a[SOCKADDR_INET_STRLEN];
 
 	if (!zt_addr_of(fd, true, &peer))
 		goto drop;
-	/* Only pods of this node; whether enrolled yet is the route's business. */
-	src = snapshot_workload_by_ip(zs->snap, peer.sin_addr.s_addr);
+	/* Only pods of this node (by the address of the family they connected from). */
+	src = zt_workload_at(zs->snap, &peer);
 	if (!src || !src->node || !zs->snap->node || strcmp(src->node, zs->snap->node) != 0) {
-		pr_debug("outbound: %s is not a pod of this node", inet_ntoa(peer.sin_addr));
+		pr_debug("outbound: %s is not a pod of this node",
+			 sockaddr_inet_ntop(&peer, a, sizeof(a)));
 		goto drop;
 	}
-	if (w->o.orig_dst_fd < 0 || (err = orig_dst_take(w->o.orig_dst_fd, peer.sin_addr.s_addr,
-							 ntohs(peer.sin_port), &od))) {
-		pr_info("outbound: no original destination for %s:%u", inet_ntoa(peer.sin_addr),
-			ntohs(peer.sin_port));
+	if (orig_dst_of(w, &peer, &dst)) {
+		pr_info("outbound: no original destination for %s",
+			sockaddr_inet_format(&peer, a, sizeof(a)));
 		goto drop;
 	}
-	dst.sin_addr.s_addr = od.ip;
-	dst.sin_port = od.port;
 	outbound_route(w, fd, &peer, &dst, zs, NULL, slot);
 	return;
 drop:

@@ -90,6 +90,7 @@ struct zt_worker *zt_worker_start(struct mesh_state *st, const struct zt_proxy_o
 {
 	struct zt_worker *w = calloc(1, sizeof(*w));
 	const int fds[L__COUNT] = {opts->outbound_fd, opts->inbound_fd, opts->hbone_fd};
+	const int fds6[L__COUNT] = {opts->outbound6_fd, opts->inbound6_fd, opts->hbone6_fd};
 	int err = ENOMEM;
 
 	if (!w)
@@ -116,7 +117,7 @@ struct zt_worker *zt_worker_start(struct mesh_state *st, const struct zt_proxy_o
 	err = -loop_add(w->loop, w->policy_efd, EPOLLIN, &w->policy_h);
 	if (err)
 		goto fail;
-	err = -zt_listeners_start(w, fds);
+	err = -zt_listeners_start(w, fds, fds6);
 	if (err)
 		goto fail;
 	err = -mesh_state_subscribe(st, worker_wake, w);

@@ -19,7 +19,11 @@ struct zt_proxy_opts {
 	int outbound_fd; /* listening sockets, borrowed; -1 to skip */
 	int inbound_fd;
 	int hbone_fd;
+	int outbound6_fd; /* the same on [::]; -1: none (an IPv4-only host) */
+	int inbound6_fd;
+	int hbone6_fd;
 	int orig_dst_fd;     /* pinned orig_dst map, borrowed; -1 without BPF */
+	int orig_dst6_fd;    /* pinned orig_dst6 map, borrowed; -1 without it (IPv4 only) */
 	uint16_t hbone_port; /* where peers listen for HBONE (15008; tests change it) */
 	enum zt_lb lb;
 	/* Deadlines and caps (borrowed, copied at start); NULL: the modules' defaults. */

@@ -47,6 +47,7 @@ struct zt_worker {
 	struct loop_tick tick; /* memory return, log summaries */
 	pthread_t thread;
 	struct listener ls[L__COUNT];
+	struct listener ls6[L__COUNT]; /* the same on [::] (fd -1: none, an IPv4-only host) */
 	int reserve_fd; /* kept open to be closed when accept() runs out of fds (accept.c) */
 	struct zt_rr rr;
 	struct authz_tracker *tracker; /* open inbound connections, for policy revocation */
@@ -91,10 +92,10 @@ void zt_inbound_plain(struct zt_worker *w, int fd, const struct mesh_snap *zs,
 void zt_inbound_hbone(struct zt_worker *w, int fd, struct mesh_snap *zs, struct guard_slot *slot);
 
 /*
- * accept.c: the worker's listeners on its loop (admission, fd exhaustion). 0 or -errno; stop
- * undoes a partial start.
+ * accept.c: the worker's listeners on its loop (admission, fd exhaustion), IPv4 @fds and IPv6
+ * @fds6 (-1: none). 0 or -errno; stop undoes a partial start.
  */
-int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT]);
+int zt_listeners_start(struct zt_worker *w, const int fds[L__COUNT], const int fds6[L__COUNT]);
 void zt_listeners_stop(struct zt_worker *w);
 /* accept.c: the listeners leave the worker's loop for good (a successor accepts on them). */
 void zt_listeners_drop(struct zt_worker *w);

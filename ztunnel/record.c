@@ -81,21 +81,37 @@ void zt_labels_from_peer(struct metrics_labels *l, const struct hbone_peer_bagga
 	l->destination_version = gap(l->destination_version, peer->version);
 }
 
-bool zt_addr_of(int fd, bool peer, struct sockaddr_in *out)
+bool zt_addr_of(int fd, bool peer, union sockaddr_inet *out)
 {
 	socklen_t sl = sizeof(*out);
 
-	return (peer ? getpeername(fd, (struct sockaddr *)out, &sl)
-		     : getsockname(fd, (struct sockaddr *)out, &sl)) == 0 &&
-	       out->sin_family == AF_INET;
+	memset(out, 0, sizeof(*out));
+	return (peer ? getpeername(fd, &out->sa, &sl) : getsockname(fd, &out->sa, &sl)) == 0 &&
+	       (out->sa.sa_family == AF_INET || out->sa.sa_family == AF_INET6);
+}
+
+struct ipaddr zt_ip_of(const union sockaddr_inet *sa)
+{
+	struct ipaddr a = {0};
+
+	if (sockaddr_inet_to_ipaddr(sa, &a))
+		memset(&a, 0, sizeof(a));
+	return a;
+}
+
+const struct snap_workload *zt_workload_at(const struct snapshot *s, const union sockaddr_inet *sa)
+{
+	struct ipaddr a = zt_ip_of(sa);
+
+	return snapshot_workload_by_addr(s, &a);
 }
 
 /*
  * A denied connection is still a connection in the metrics (response_flags="DENY", as Istio
  * ztunnel reports it) and one access-log line naming the deciding policy.
  */
-void zt_record_denial(struct metrics_labels *labels, const struct sockaddr_in *src,
-		      const struct sockaddr_in *dst, const char *direction,
+void zt_record_denial(struct metrics_labels *labels, const union sockaddr_inet *src,
+		      const union sockaddr_inet *dst, const char *direction,
 		      const struct authz_result *ar)
 {
 	struct connrec *rec;
@@ -112,8 +128,8 @@ void zt_record_denial(struct metrics_labels *labels, const struct sockaddr_in *s
  * REGISTRY_ONLY and a destination nothing names: refused, and counted as Istio counts it (the
  * connection under BlackHoleCluster, response_flags "UH": no upstream).
  */
-void zt_record_blackhole(struct metrics_labels *labels, const struct sockaddr_in *src,
-			 const struct sockaddr_in *dst)
+void zt_record_blackhole(struct metrics_labels *labels, const union sockaddr_inet *src,
+			 const union sockaddr_inet *dst)
 {
 	struct connrec *rec;
 

@@ -31,14 +31,18 @@ void zt_baggage(const struct snap_workload *wl, char *out, size_t len);
  */
 struct hbone_peer_baggage;
 void zt_labels_from_peer(struct metrics_labels *l, const struct hbone_peer_baggage *peer);
-/* The peer (@peer) or local address of @fd, if IPv4. */
-bool zt_addr_of(int fd, bool peer, struct sockaddr_in *out);
+/* The peer (@peer) or local address of @fd, if IPv4 or IPv6. */
+bool zt_addr_of(int fd, bool peer, union sockaddr_inet *out);
+/* The address of @sa as policy and the snapshot take it (family 0 when it has none). */
+struct ipaddr zt_ip_of(const union sockaddr_inet *sa);
+/* The workload of @s at @sa's address, of either family (borrowed), or NULL. */
+const struct snap_workload *zt_workload_at(const struct snapshot *s, const union sockaddr_inet *sa);
 /* One record and access-log line for a connection @ar denied. All borrowed. */
-void zt_record_denial(struct metrics_labels *labels, const struct sockaddr_in *src,
-		      const struct sockaddr_in *dst, const char *direction,
+void zt_record_denial(struct metrics_labels *labels, const union sockaddr_inet *src,
+		      const union sockaddr_inet *dst, const char *direction,
 		      const struct authz_result *ar);
 /* One record and access-log line for a connection refused under REGISTRY_ONLY. Borrowed. */
-void zt_record_blackhole(struct metrics_labels *labels, const struct sockaddr_in *src,
-			 const struct sockaddr_in *dst);
+void zt_record_blackhole(struct metrics_labels *labels, const union sockaddr_inet *src,
+			 const union sockaddr_inet *dst);
 
 #endif

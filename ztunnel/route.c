@@ -107,10 +107,9 @@ static int route_waypoint(const struct snapshot *s, const struct snap_waypoint *
 	}
 	if (!n)
 		return -EHOSTUNREACH;
-	out->wp_addr.sin_family = AF_INET;
-	out->wp_addr.sin_addr.s_addr = ips[rr_pick(rr, ips[0], wp->port, n)];
-	out->wp_addr.sin_port = htons(wp->port);
-	out->wp_wl = snapshot_workload_by_ip(s, out->wp_addr.sin_addr.s_addr);
+	/* Waypoints are reached over IPv4 (their instances' addresses), whatever was addressed. */
+	sockaddr_inet_v4(&out->wp_addr, ips[rr_pick(rr, ips[0], wp->port, n)], wp->port);
+	out->wp_wl = snapshot_workload_by_ip(s, out->wp_addr.v4.sin_addr.s_addr);
 	return 0;
 }
 
@@ -127,13 +126,16 @@ static bool is_waypoint(const struct snap_waypoint *wp, const struct snap_worklo
  * workloads goes to one of its endpoints (the port's targetPort), a DNS one to what its names
  * resolved to (the DNS proxy's, resolved.h); NONE goes to the address the client asked for.
  * -EHOSTUNREACH: an entry's address with no endpoint behind it (names not resolved yet).
+ * Entries name IPv4 destinations: an IPv6 one is none of theirs.
  */
 static int route_entry(const struct snapshot *s, const struct snap_workload *src,
-		       const struct sockaddr_in *dst, struct zt_rr *rr, struct zt_route *out)
+		       const union sockaddr_inet *dst, struct zt_rr *rr, struct zt_route *out)
 {
-	uint16_t port = ntohs(dst->sin_port);
+	uint16_t port = sockaddr_inet_port(dst);
 	const struct snap_service *e =
-	    snapshot_entry_by_addr(s, dst->sin_addr.s_addr, port, src ? src->namespace : NULL);
+	    dst->sa.sa_family != AF_INET ? NULL
+					 : snapshot_entry_by_addr(s, dst->v4.sin_addr.s_addr, port,
+								  src ? src->namespace : NULL);
 	const struct snap_service_port *p = NULL;
 	bool own = false;
 
@@ -163,42 +165,76 @@ static int route_entry(const struct snapshot *s, const struct snap_workload *src
 			n = 1;
 		if (!n)
 			return -EHOSTUNREACH;
-		out->addr.sin_addr.s_addr = ips[rr_pick(rr, e->vip, port, n)];
-		out->addr.sin_port = htons(p && p->target_port ? p->target_port : port);
-		out->dst_wl = snapshot_workload_by_ip(s, out->addr.sin_addr.s_addr);
+		out->addr.v4.sin_addr.s_addr = ips[rr_pick(rr, e->vip, port, n)];
+		out->addr.v4.sin_port = htons(p && p->target_port ? p->target_port : port);
+		out->dst_wl = snapshot_workload_by_ip(s, out->addr.v4.sin_addr.s_addr);
 		return 0;
 	}
 	for (size_t i = 0; i < e->nendpoints && !own; i++)
-		own = e->endpoints[i] == dst->sin_addr.s_addr;
+		own = e->endpoints[i] == dst->v4.sin_addr.s_addr;
 	/* Addressed to an endpoint itself, or an entry that takes the client's own address. */
 	if (own || e->resolution == SNAP_RES_NONE)
 		return 0;
 	if (!e->nendpoints)
 		return -EHOSTUNREACH;
-	out->addr.sin_addr.s_addr = e->endpoints[rr_pick(rr, e->vip, port, e->nendpoints)];
-	out->addr.sin_port = htons(p && p->target_port ? p->target_port : port);
+	out->addr.v4.sin_addr.s_addr = e->endpoints[rr_pick(rr, e->vip, port, e->nendpoints)];
+	out->addr.v4.sin_port = htons(p && p->target_port ? p->target_port : port);
 	/* The endpoint's own number for the port (its `ports`), when it has one. */
 	for (size_t i = 0; i < e->n_ep_ports; i++)
-		if (e->ep_ports[i].ip == out->addr.sin_addr.s_addr && e->ep_ports[i].port == port)
-			out->addr.sin_port = htons(e->ep_ports[i].target_port);
-	out->dst_wl = snapshot_workload_by_ip(s, out->addr.sin_addr.s_addr);
+		if (e->ep_ports[i].ip == out->addr.v4.sin_addr.s_addr &&
+		    e->ep_ports[i].port == port)
+			out->addr.v4.sin_port = htons(e->ep_ports[i].target_port);
+	out->dst_wl = snapshot_workload_by_ip(s, out->addr.v4.sin_addr.s_addr);
 	if (out->dst_wl && out->dst_wl->waypoint && !is_waypoint(out->dst_wl->waypoint, src))
 		return route_waypoint(s, out->dst_wl->waypoint, rr, out);
 	return 0;
 }
 
+/*
+ * The workload behind Service endpoint @ip when the connection is IPv6 (@v6): the one whose
+ * ip6 the connection goes to; NULL when it has none (the endpoint cannot take it).
+ */
+static const struct snap_workload *endpoint_wl(const struct snapshot *s, uint32_t ip, bool v6)
+{
+	const struct snap_workload *wl = snapshot_workload_by_ip(s, ip);
+
+	return !v6 || (wl && wl->ip6.family == AF_INET6) ? wl : NULL;
+}
+
+/* The round-robin key of @svc addressed by the family @v6 says. */
+static uint32_t vip_key(const struct snap_service *svc, bool v6)
+{
+	uint32_t k = 0, w;
+
+	if (!v6)
+		return svc->vip;
+	for (size_t i = 0; i < 16; i += 4) {
+		memcpy(&w, svc->vip6.a + i, 4);
+		k ^= w;
+	}
+	return k;
+}
+
 int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
-		      const struct sockaddr_in *dst, enum zt_lb lb, struct zt_rr *rr,
+		      const union sockaddr_inet *dst, enum zt_lb lb, struct zt_rr *rr,
 		      unsigned int (*active)(uint32_t ip), struct zt_route *out)
 {
-	const struct snap_service *svc = snapshot_service_by_vip(s, dst->sin_addr.s_addr);
+	struct ipaddr da = {0};
+	const struct snap_service *svc;
 	const struct snap_service_port *port = NULL;
+	const struct snap_workload *wl = NULL;
+	uint16_t dport = sockaddr_inet_port(dst), tport;
+	unsigned int best = 0;
+	bool v6, found = false;
 	size_t pick;
 
 	memset(out, 0, sizeof(*out));
+	sockaddr_inet_to_ipaddr(dst, &da);
+	v6 = da.family == AF_INET6;
+	svc = snapshot_service_by_addr(s, &da);
 	if (!svc) {
 		out->addr = *dst;
-		out->dst_wl = snapshot_workload_by_ip(s, dst->sin_addr.s_addr);
+		out->dst_wl = snapshot_workload_by_addr(s, &da);
 		/* Addressed to the pod: its workload waypoint, if it has one. */
 		if (out->dst_wl && out->dst_wl->waypoint &&
 		    !is_waypoint(out->dst_wl->waypoint, src))
@@ -208,7 +244,7 @@ int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 		return 0;
 	}
 	for (size_t i = 0; i < svc->nports; i++)
-		if (svc->ports[i].port == ntohs(dst->sin_port))
+		if (svc->ports[i].port == dport)
 			port = &svc->ports[i];
 	if (!port)
 		return -EHOSTUNREACH;
@@ -220,38 +256,65 @@ int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 	}
 	if (!svc->nendpoints)
 		return -EHOSTUNREACH;
-	pick = rr_pick(rr, svc->vip, port->port, svc->nendpoints);
-	if (lb == ZT_LB_LEAST_CONN && active) {
-		unsigned int best = active(svc->endpoints[pick]);
+	pick = rr_pick(rr, vip_key(svc, v6), port->port, svc->nendpoints);
+	/*
+	 * From the round-robin pick on: the first endpoint that can take the family, and with
+	 * least-connections the least busy of those (scanning from the pick so ties still rotate).
+	 */
+	for (size_t i = 0, first = pick; i < svc->nendpoints; i++) {
+		size_t j = (first + i) % svc->nendpoints;
+		const struct snap_workload *w = endpoint_wl(s, svc->endpoints[j], v6);
+		unsigned int a;
 
-		/* Scan from the round-robin pick so ties still rotate. */
-		for (size_t i = 1; i < svc->nendpoints; i++) {
-			size_t j = (pick + i) % svc->nendpoints;
-			unsigned int a = active(svc->endpoints[j]);
-
-			if (a < best) {
-				best = a;
-				pick = j;
-			}
+		if (v6 && !w)
+			continue;
+		if (!found) {
+			found = true;
+			pick = j;
+			wl = w;
+			if (lb != ZT_LB_LEAST_CONN || !active)
+				break;
+			best = active(svc->endpoints[j]);
+			continue;
+		}
+		a = active(svc->endpoints[j]);
+		if (a < best) {
+			best = a;
+			pick = j;
+			wl = w;
 		}
 	}
+	if (!found)
+		return -EHOSTUNREACH;
 	out->svc = svc;
-	out->addr.sin_family = AF_INET;
-	out->addr.sin_addr.s_addr = svc->endpoints[pick];
-	out->addr.sin_port = htons(port->target_port ? port->target_port : port->port);
-	out->dst_wl = snapshot_workload_by_ip(s, svc->endpoints[pick]);
+	tport = port->target_port ? port->target_port : port->port;
+	if (v6)
+		sockaddr_inet_from_ipaddr(&out->addr, &wl->ip6, tport);
+	else
+		sockaddr_inet_v4(&out->addr, svc->endpoints[pick], tport);
+	out->dst_wl = wl;
 	/* A Service without a waypoint still reaches its pod's workload waypoint, as Istio's. */
 	if (out->dst_wl && out->dst_wl->waypoint && !is_waypoint(out->dst_wl->waypoint, src))
 		return route_waypoint(s, out->dst_wl->waypoint, rr, out);
 	return 0;
 }
 
-bool zt_passthrough_as_client(const struct snapshot *s, const struct zt_route *r, uint32_t client)
+bool zt_passthrough_as_client(const struct snapshot *s, const struct zt_route *r,
+			      const union sockaddr_inet *client)
 {
 	const struct snap_workload *d = r->dst_wl;
+	struct ipaddr ra = {0}, ca = {0}, da = {0};
 
-	return s->capture == SNAP_CAPTURE_HOST && d && !d->enrolled && !r->wp &&
-	       d->ip == r->addr.sin_addr.s_addr && d->ip != d->node_ip && d->ip != client;
+	if (s->capture != SNAP_CAPTURE_HOST || !d || d->enrolled || r->wp)
+		return false;
+	sockaddr_inet_to_ipaddr(&r->addr, &ra);
+	sockaddr_inet_to_ipaddr(client, &ca);
+	if (ra.family == AF_INET6)
+		da = d->ip6;
+	else
+		ipaddr_from_v4(&da, d->ip);
+	/* A pod of the host's network (its address the node's) has the node's IPv6 too. */
+	return ipaddr_equal(&da, &ra) && d->ip != d->node_ip && !ipaddr_equal(&da, &ca);
 }
 
 bool zt_local_enrolled(const struct snapshot *s, const struct snap_workload *wl)
@@ -266,18 +329,19 @@ bool zt_proxy_port(uint16_t port)
 }
 
 int zt_check_connect(const struct snapshot *s, const char *authority, const char *forwarded,
-		     const char *peer_id, struct sockaddr_in *dst,
-		     const struct snap_workload **dst_wl, struct sockaddr_in *client)
+		     const char *peer_id, union sockaddr_inet *dst,
+		     const struct snap_workload **dst_wl, union sockaddr_inet *client)
 {
 	const struct snap_workload *src;
+	struct ipaddr a;
 	char host[256];
 	bool has_host;
 
 	memset(client, 0, sizeof(*client));
-	client->sin_family = AF_INET;
-	if (sock_parse_authority(authority, dst))
+	*dst_wl = NULL;
+	if (sock_parse_authority(authority, dst) || sockaddr_inet_to_ipaddr(dst, &a))
 		return 400;
-	*dst_wl = snapshot_workload_by_ip(s, dst->sin_addr.s_addr);
+	*dst_wl = snapshot_workload_by_addr(s, &a);
 	if (!zt_local_enrolled(s, *dst_wl))
 		return 400;
 	/*
@@ -285,7 +349,7 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 	 * or back out through 15001): Istio's ztunnel refuses it before policy and without trying
 	 * (its illegal_ports, Error::SelfCall), answered 503 as it answers it.
 	 */
-	if (zt_proxy_port(ntohs(dst->sin_port)))
+	if (zt_proxy_port(sockaddr_inet_port(dst)))
 		return 503;
 	has_host = forwarded && sock_parse_forwarded_host(forwarded, host, sizeof(host)) == 0;
 	if (zt_waypoint_bypass(s, *dst_wl, has_host ? host : NULL, peer_id))
@@ -299,7 +363,13 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 	 */
 	if (sock_parse_forwarded_for(forwarded, client))
 		return 400;
-	src = snapshot_workload_by_ip(s, client->sin_addr.s_addr);
+	/* The pod's socket binds the client's address: it must be of the destination's family. */
+	if (client->sa.sa_family != dst->sa.sa_family) {
+		memset(client, 0, sizeof(*client));
+		return 400;
+	}
+	sockaddr_inet_to_ipaddr(client, &a);
+	src = snapshot_workload_by_addr(s, &a);
 	if (!src || !peer_id || !src->identity || strcmp(src->identity, peer_id) != 0)
 		return 401;
 	return 0;

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 
 #include "ambit/snapshot.h"
+#include "sock.h"
 
 struct connrec;
 
@@ -34,16 +35,17 @@ struct zt_route {
 	const struct snap_service *svc;	    /* the Service when @dst was a VIP */
 	/*
 	 * The endpoint (pod ip:target port) or @dst as is; with a waypoint, @dst as addressed
-	 * (what the CONNECT's :authority names) and @dst_wl the pod when that was a pod IP.
+	 * (what the CONNECT's :authority names) and @dst_wl the pod when that was a pod IP. Of
+	 * @dst's family: an IPv6 one reaches the endpoint's IPv6 address.
 	 */
-	struct sockaddr_in addr;
+	union sockaddr_inet addr;
 	/*
 	 * The waypoint that takes this traffic (API_SEMANTICS.md §9), or NULL. Then the HBONE
 	 * connection goes to @wp_addr, one of its instances, whose identity must be @wp->identity;
 	 * @wp_wl is that instance's workload when the snapshot knows it.
 	 */
 	const struct snap_waypoint *wp;
-	struct sockaddr_in wp_addr;
+	union sockaddr_inet wp_addr;
 	const struct snap_workload *wp_wl;
 };
 
@@ -54,11 +56,13 @@ struct zt_route {
  * whose workload is bound to a waypoint goes to that one; never when @src is the waypoint
  * itself. Otherwise a Service VIP:port becomes a ready endpoint picked with @lb (@rr is the
  * worker's round-robin cursors, @active the per-endpoint open counts for least-connections, may
- * be NULL). 0, or -EHOSTUNREACH for a VIP without a ready endpoint or matching port, or a
- * waypoint without an instance.
+ * be NULL). An IPv6 @dst is a pod's ip6 or a Service's vip6, whose endpoint is taken by its
+ * workload's ip6 (endpoints without one are passed over); ServiceEntries name IPv4 only. 0, or
+ * -EHOSTUNREACH for a VIP without a ready endpoint or matching port, or a waypoint without an
+ * instance.
  */
 int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
-		      const struct sockaddr_in *dst, enum zt_lb lb, struct zt_rr *rr,
+		      const union sockaddr_inet *dst, enum zt_lb lb, struct zt_rr *rr,
 		      unsigned int (*active)(uint32_t ip), struct zt_route *out);
 
 /*
@@ -72,14 +76,15 @@ bool zt_proxy_port(uint16_t port);
  * port that is not the proxy's (zt_proxy_port), and a `forwarded: for=` client address is
  * trusted only when it is a workload whose identity equals @peer_id. Returns 0 (with *@dst,
  * *@dst_wl and *@client: the address the client connected from, port included when sent, or
- * INADDR_ANY when none was claimed), 400 for a malformed request or a destination not served
- * here, 503 for a proxy port (as Istio's ztunnel), or 401 for a claimed client IP that does not
- * belong to @peer_id, or for a destination bound to a waypoint (zt_waypoint_bypass) reached by
- * anyone but that waypoint.
+ * family 0 when none was claimed), 400 for a malformed request, a destination not served here,
+ * or a claimed client of another family than the destination's, 503 for a proxy port (as
+ * Istio's ztunnel), or 401 for a claimed client IP that does not belong to @peer_id, or for a
+ * destination bound to a waypoint (zt_waypoint_bypass) reached by anyone but that waypoint. An
+ * IPv6 authority ("[v6]:port") names the workload by its ip6.
  */
 int zt_check_connect(const struct snapshot *s, const char *authority, const char *forwarded,
-		     const char *peer_id, struct sockaddr_in *dst,
-		     const struct snap_workload **dst_wl, struct sockaddr_in *client);
+		     const char *peer_id, union sockaddr_inet *dst,
+		     const struct snap_workload **dst_wl, union sockaddr_inet *client);
 /*
  * Whether a CONNECT from @peer_id to local workload @dst bypasses a waypoint: the waypoint of the
  * Service the client addressed (@host: its `forwarded: host=`, may be NULL) when that Service
@@ -113,7 +118,8 @@ const struct snap_service *zt_inbound_service(const struct snapshot *s,
  * would answer itself), nor outside the cluster, where a pod's address leaving the node's
  * netns gets no SNAT from the CNI: those keep the node's address.
  */
-bool zt_passthrough_as_client(const struct snapshot *s, const struct zt_route *r, uint32_t client);
+bool zt_passthrough_as_client(const struct snapshot *s, const struct zt_route *r,
+			      const union sockaddr_inet *client);
 
 /* Least-connections counts, shared by all workers (atomics). */
 unsigned int zt_lc_active(uint32_t ip);

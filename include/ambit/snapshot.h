@@ -62,7 +62,10 @@ struct snap_workload {
 	 */
 	char *hostname, *subdomain;
 	uint32_t ip;
-	/* Its IPv6 address in a dual-stack cluster, JSON "ip6" (family 0: none): listed only. */
+	/*
+	 * Its IPv6 address in a dual-stack cluster, JSON "ip6" (family 0: none): the ztunnel
+	 * carries the pod's IPv6 traffic by it (snapshot_workload_by_addr).
+	 */
 	struct ipaddr ip6;
 	uint32_t node_ip;
 	bool enrolled;
@@ -111,6 +114,12 @@ struct snap_service {
 	char *namespace;
 	char *hostname; /* name.namespace.svc.cluster.local */
 	uint32_t vip;
+	/*
+	 * A dual-stack Service's IPv6 ClusterIP, JSON "vip6" (only when set; family 0: none).
+	 * Its endpoints stay @endpoints: a connection to [vip6]:port goes to the IPv6 address of
+	 * the endpoint's workload.
+	 */
+	struct ipaddr vip6;
 	size_t nports;
 	struct snap_service_port *ports;
 	size_t nendpoints;
@@ -229,6 +238,18 @@ void snapshot_waypoint_free(struct snap_waypoint *w);
 /* Look-ups; borrowed pointers or NULL. */
 const struct snap_workload *snapshot_workload_by_ip(const struct snapshot *s, uint32_t ip);
 const struct snap_service *snapshot_service_by_vip(const struct snapshot *s, uint32_t vip);
+/* By the workload's IPv6 address (@ip6 a single IPv6 address, else NULL). */
+const struct snap_workload *snapshot_workload_by_ip6(const struct snapshot *s,
+						     const struct ipaddr *ip6);
+/* By the Service's IPv6 ClusterIP (@vip6 a single IPv6 address, else NULL). */
+const struct snap_service *snapshot_service_by_vip6(const struct snapshot *s,
+						    const struct ipaddr *vip6);
+/* The workload at address @a of either family (IPv4: @ip, IPv6: @ip6). */
+const struct snap_workload *snapshot_workload_by_addr(const struct snapshot *s,
+						      const struct ipaddr *a);
+/* The Service whose VIP of @a's family is @a. */
+const struct snap_service *snapshot_service_by_addr(const struct snapshot *s,
+						    const struct ipaddr *a);
 /*
  * The ServiceEntry host that @ip:@port (network order, host order) reaches for a client in
  * namespace @ns (NULL: any): by its address or CIDR (the longest prefix), else by one of its

@@ -215,12 +215,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!size)
 		return 0;
 	o.peer_identity = peer_ids[data[0] & 3];
-	o.local.sin_family = AF_INET;
-	o.local.sin_addr.s_addr = fuzz_ip4("127.0.0.2");
-	o.local.sin_port = htons(15008);
-	o.peer.sin_family = AF_INET;
-	o.peer.sin_addr.s_addr = fuzz_ip4("127.0.0.3");
-	o.peer.sin_port = htons(40000);
+	sockaddr_inet_v4(&o.local, fuzz_ip4("127.0.0.2"), 15008);
+	sockaddr_inet_v4(&o.peer, fuzz_ip4("127.0.0.3"), 40000);
 	cut = (size_t)(data[0] >> 2) * 16;
 	data++;
 	size--;

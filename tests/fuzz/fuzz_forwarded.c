@@ -15,13 +15,17 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1), host[256], v[64];
-	struct sockaddr_in a;
+	union sockaddr_inet a, b;
 
 	if (!s)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
-	sock_parse_forwarded_for(s, &a);
+	/* Taken or not, an address of one family (or none after a refusal). */
+	if (sock_parse_forwarded_for(s, &a) == 0 ? !sockaddr_inet_len(&a) : a.sa.sa_family != 0)
+		abort();
+	if (sock_parse_authority(s, &b) == 0 ? !sockaddr_inet_port(&b) : b.sa.sa_family != 0)
+		abort();
 	if (sock_parse_forwarded_host(s, host, sizeof(host)) == 0 && strlen(host) >= sizeof(host))
 		abort();
 	if (sock_parse_baggage(s, "k8s.namespace.name", v, sizeof(v)) == 0 &&

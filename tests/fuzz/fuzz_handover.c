@@ -25,15 +25,14 @@
 #define N_GOT 6
 
 static int got[N_GOT];
-static uint16_t ports[HO__COUNT];
-static uint32_t ips[HO__COUNT];
+static union sockaddr_inet want[HO__COUNT];
 
 static uint16_t port_of(int fd)
 {
-	struct sockaddr_in sa;
+	union sockaddr_inet sa;
 	socklen_t sl = sizeof(sa);
 
-	return getsockname(fd, (struct sockaddr *)&sa, &sl) ? 0 : ntohs(sa.sin_port);
+	return getsockname(fd, &sa.sa, &sl) ? 0 : sockaddr_inet_port(&sa);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -50,10 +49,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	got[4] = p[0];
 	got[5] = socket(AF_INET, SOCK_STREAM, 0);
 	/* Slots 0-3 are served on the listeners' ports; 4 and 5 on ports nothing listens on. */
-	for (int i = 0; i < HO__COUNT; i++) {
-		ips[i] = htonl(INADDR_LOOPBACK);
-		ports[i] = i < 4 ? port_of(got[i]) : (uint16_t)(40000 + i);
-	}
+	for (int i = 0; i < HO__COUNT; i++)
+		sockaddr_inet_v4(&want[i], htonl(INADDR_LOOPBACK),
+				 i < 4 ? port_of(got[i]) : (uint16_t)(40000 + i));
 	return 0;
 }
 
@@ -72,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	line[size] = '\0';
 	for (int i = 0; i < HO__COUNT; i++)
 		fds[i] = -1;
-	ret = zt_handover_parse(line, got, n, ips, ports, fds, why, sizeof(why));
+	ret = zt_handover_parse(line, got, n, want, fds, why, sizeof(why));
 	if (ret && (ret != -EPROTO || !why[0]))
 		abort();
 	for (int i = 0; i < HO__COUNT; i++) {
@@ -81,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int j = 0; j < HO__COUNT; j++)
 			if (j != i && fds[j] == fds[i])
 				abort(); /* one descriptor filed twice */
-		if (!ret && port_of(fds[i]) != ports[i])
+		if (!ret && port_of(fds[i]) != sockaddr_inet_port(&want[i]))
 			abort(); /* taken on a slot it does not listen for */
 	}
 	/* Nothing was closed: every descriptor is still open. */

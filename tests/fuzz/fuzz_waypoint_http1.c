@@ -81,7 +81,7 @@ struct run {
 	size_t n_ups;
 };
 
-static int open_up(void *arg, struct transport *t, const struct sockaddr_in *dst)
+static int open_up(void *arg, struct transport *t, const union sockaddr_inet *dst)
 {
 	struct run *r = arg;
 

@@ -299,7 +299,7 @@ static const struct transport_cbs up_cbs = {
     .on_error = up_error,
 };
 
-static int open_up(void *arg, struct transport *t, const struct sockaddr_in *dst)
+static int open_up(void *arg, struct transport *t, const union sockaddr_inet *dst)
 {
 	struct run *r = arg;
 	struct up *u;

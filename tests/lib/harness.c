@@ -61,6 +61,16 @@ struct sockaddr_in harness_sin(const char *ip, uint16_t port)
 	return a;
 }
 
+union sockaddr_inet harness_sa(const char *ip, uint16_t port)
+{
+	union sockaddr_inet a;
+	struct ipaddr x;
+
+	assert_int_equal(ipaddr_parse_addr(ip, &x), 0);
+	assert_int_equal(sockaddr_inet_from_ipaddr(&a, &x, port), 0);
+	return a;
+}
+
 void harness_add_wl(struct snapshot *s, const char *name, const char *ip, const char *node,
 		    const char *id, bool enrolled)
 {

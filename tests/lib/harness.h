@@ -13,6 +13,7 @@
 
 #include "ambit/ca.h"
 #include "ambit/snapshot.h"
+#include "sock.h"
 #include "tls.h"
 
 /* A TLS context (server or client) with a certificate of @id issued by @ca, trusting @ca's root. */
@@ -31,6 +32,8 @@ int harness_tls_pair_free(const char *dir, struct tls_ctx *srv, struct tls_ctx *
 /* The network-order address of dotted-quad @s (fails the test when it is not one). */
 uint32_t harness_ip4(const char *s);
 struct sockaddr_in harness_sin(const char *ip, uint16_t port);
+/* @ip (IPv4 or IPv6 text) and @port as an address of its family (fails the test otherwise). */
+union sockaddr_inet harness_sa(const char *ip, uint16_t port);
 
 /*
  * Appends workload @name (namespace "demo", service account and app @name, version v1) to @s,

@@ -34,8 +34,8 @@ struct hbone_seam_server {
 	struct tls_ctx *ctx; /* unused (no TLS in memory); kept for the callers' symmetry */
 	const char
 	    *peer_identity; /* as the handshake would have verified it; NULL: none. Borrowed */
-	struct sockaddr_in local;  /* the accepted socket's local address */
-	struct sockaddr_in peer;   /* the client node's address */
+	union sockaddr_inet local; /* the accepted socket's local address */
+	union sockaddr_inet peer;  /* the client node's address */
 	hbone_accept_fn on_accept; /* NULL: every CONNECT is refused with 503 */
 	void *user;
 };

@@ -30,6 +30,20 @@ static const char workloads_yaml[] =
     "  labels:\n    app: details\nspec:\n  serviceAccountName: bookinfo-details\n"
     "  containers:\n  - name: c\n    image: x\n";
 
+/* @s as an address (four rotating buffers: a call takes at most two). */
+static const struct ipaddr *ipa(const char *s)
+{
+	static struct ipaddr buf[4];
+	static unsigned int n;
+	struct ipaddr *a = &buf[n++ % 4];
+
+	assert_int_equal(ipaddr_parse_addr(s, a), 0);
+	return a;
+}
+
+/* details' own address, where the connections in these tests reach it. */
+#define DIP ipa("10.98.1.2")
+
 static struct snap_workload details = {
     .uid = "bookinfo/details-0",
     .name = "details-0",
@@ -94,9 +108,9 @@ static void test_no_policy_allows(void **state)
 	struct snapshot *s = snap_with(NULL);
 	struct authz_result r;
 
-	assert_true(authz_decide(s, &details, 9080, harness_ip4("10.98.1.9"), NULL, &r));
+	assert_true(authz_decide(s, &details, DIP, 9080, ipa("10.98.1.9"), NULL, &r));
 	assert_int_equal(r.d.reason, POLICY_REASON_NO_ALLOW_POLICY);
-	assert_true(authz_decide(s, &details, 9080, harness_ip4("10.98.1.9"), ID_PP, &r));
+	assert_true(authz_decide(s, &details, DIP, 9080, ipa("10.98.1.9"), ID_PP, &r));
 	snap_drop(s);
 }
 
@@ -106,11 +120,11 @@ static void test_strict_refuses_plaintext_only(void **state)
 	struct authz_result r;
 	char *json, *text;
 
-	assert_false(authz_decide(s, &details, 9080, harness_ip4("10.98.2.7"), NULL, &r));
+	assert_false(authz_decide(s, &details, DIP, 9080, ipa("10.98.2.7"), NULL, &r));
 	assert_int_equal(r.d.reason, POLICY_REASON_MTLS_REQUIRED);
 	assert_string_equal(r.name, "PeerAuthentication bookinfo/strict");
 	assert_non_null(strstr(r.explain, "STRICT"));
-	assert_true(authz_decide(s, &details, 9080, harness_ip4("10.98.2.7"), ID_PP, &r));
+	assert_true(authz_decide(s, &details, DIP, 9080, ipa("10.98.2.7"), ID_PP, &r));
 	json = authz_policies_json();
 	assert_non_null(json);
 	assert_non_null(strstr(json, "{\"policy\":\"PeerAuthentication bookinfo/strict\","
@@ -129,14 +143,14 @@ static void test_deny_and_allow_nothing_named(void **state)
 	struct authz_result r;
 	char *text;
 
-	assert_false(authz_decide(s, &details, 9080, harness_ip4("10.98.2.7"), ID_RV, &r));
+	assert_false(authz_decide(s, &details, DIP, 9080, ipa("10.98.2.7"), ID_RV, &r));
 	assert_int_equal(r.d.reason, POLICY_REASON_DENY_MATCHED);
 	assert_string_equal(r.name, "bookinfo/deny-reviews");
-	assert_true(authz_decide(s, &details, 9080, harness_ip4("10.98.2.7"), ID_PP, &r));
+	assert_true(authz_decide(s, &details, DIP, 9080, ipa("10.98.2.7"), ID_PP, &r));
 	snap_drop(s);
 
 	s = snap_with(allow_nothing);
-	assert_false(authz_decide(s, &details, 9080, harness_ip4("10.98.2.7"), ID_PP, &r));
+	assert_false(authz_decide(s, &details, DIP, 9080, ipa("10.98.2.7"), ID_PP, &r));
 	assert_int_equal(r.d.reason, POLICY_REASON_NO_ALLOW_MATCHED);
 	/* No single deciding policy: the ALLOW policies that applied are named and counted. */
 	assert_string_equal(r.name, "bookinfo/allow-nothing");
@@ -158,7 +172,7 @@ static void test_audit_counted_not_enforced(void **state)
 	struct authz_result r;
 	char *json;
 
-	assert_true(authz_decide(s, &details, 9080, harness_ip4("10.98.2.7"), ID_PP, &r));
+	assert_true(authz_decide(s, &details, DIP, 9080, ipa("10.98.2.7"), ID_PP, &r));
 	assert_int_equal(r.d.n_audit, 1);
 	json = authz_policies_json();
 	assert_non_null(strstr(json, "{\"policy\":\"bookinfo/audit-all\",\"action\":\"AUDIT\","
@@ -179,7 +193,7 @@ static void fake_abort(void *arg, const char *reason)
 static struct connrec *fake_conn(void)
 {
 	struct metrics_labels l = {.reporter = "destination"};
-	struct sockaddr_in a = {.sin_family = AF_INET};
+	union sockaddr_inet a = {.v4.sin_family = AF_INET};
 	struct connrec *rec = connrec_open(&l, &a, &a, "inbound");
 
 	assert_non_null(rec);
@@ -197,12 +211,11 @@ static void test_revocation_closes_only_denied(void **state)
 	unsigned long before = metrics_open_count();
 
 	assert_non_null(t);
-	assert_int_equal(authz_track(t, rv, details.ip, 9080, harness_ip4("10.98.2.7"), ID_RV), 0);
-	assert_int_equal(authz_track(t, pp, details.ip, 9080, harness_ip4("10.98.2.8"), ID_PP), 0);
-	assert_int_equal(authz_track(t, plain, details.ip, 9080, harness_ip4("10.98.9.9"), NULL),
-			 0);
-	assert_int_equal(authz_track(t, gone, details.ip, 9080, harness_ip4("10.98.9.8"), NULL), 0);
-	assert_int_equal(authz_track(t, NULL, details.ip, 9080, 0, NULL), -EINVAL);
+	assert_int_equal(authz_track(t, rv, DIP, 9080, ipa("10.98.2.7"), ID_RV), 0);
+	assert_int_equal(authz_track(t, pp, DIP, 9080, ipa("10.98.2.8"), ID_PP), 0);
+	assert_int_equal(authz_track(t, plain, DIP, 9080, ipa("10.98.9.9"), NULL), 0);
+	assert_int_equal(authz_track(t, gone, DIP, 9080, ipa("10.98.9.8"), NULL), 0);
+	assert_int_equal(authz_track(t, NULL, DIP, 9080, ipa("0.0.0.0"), NULL), -EINVAL);
 	assert_int_equal(authz_tracked(t), 4);
 	/* A connection that ends by itself leaves the tracker. */
 	connrec_close(gone, "eof");

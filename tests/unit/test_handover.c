@@ -60,12 +60,18 @@ static bool cloexec(int fd)
 /* The local port of a TCP socket, host order. */
 static uint16_t local_port(int fd)
 {
-	struct sockaddr_in sa;
+	union sockaddr_inet sa;
 	socklen_t sl = sizeof(sa);
 
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-	assert_int_equal(sa.sin_family, AF_INET);
-	return ntohs(sa.sin_port);
+	assert_int_equal(getsockname(fd, &sa.sa, &sl), 0);
+	assert_int_not_equal(sockaddr_inet_len(&sa), 0);
+	return sockaddr_inet_port(&sa);
+}
+
+/* The loopback address of slot @i's family: [::1] for the IPv6 listeners. */
+static union sockaddr_inet slot_lo(int i, uint16_t port)
+{
+	return harness_sa(i >= HO_OUTBOUND6 ? "::1" : "127.0.0.1", port);
 }
 
 static int accepting(int fd)
@@ -85,14 +91,17 @@ static ino_t inode(int fd)
 	return st.st_ino;
 }
 
-/* A blocking client connected to 127.0.0.1:@port (the kernel completes it into the backlog). */
-static int tcp_connect(uint16_t port)
+/*
+ * A blocking client connected to slot @i's loopback on @port (the kernel completes it into the
+ * backlog).
+ */
+static int tcp_connect(int i, uint16_t port)
 {
-	struct sockaddr_in to = harness_sin("127.0.0.1", port);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	union sockaddr_inet to = slot_lo(i, port);
+	int fd = socket(to.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	assert_int_equal(connect(fd, &to.sa, sockaddr_inet_len(&to)), 0);
 	return fd;
 }
 
@@ -416,9 +425,11 @@ static int ho_teardown(void **state)
 static void make_listeners(struct ho *t, unsigned int mask)
 {
 	for (int i = 0; i < HO__COUNT; i++) {
+		union sockaddr_inet at = slot_lo(i, 0);
+
 		if (!(mask & (1u << i)))
 			continue;
-		t->fds[i] = sock_listen(htonl(INADDR_LOOPBACK), 0, false);
+		t->fds[i] = sock_listen_at(&at, false);
 		assert_true(t->fds[i] >= 0);
 		t->ports[i] = local_port(t->fds[i]);
 		assert_int_not_equal(t->ports[i], 0);
@@ -462,10 +473,18 @@ static void join(struct ho *t)
 	t->running = false;
 }
 
+/* @ips for the IPv4 slots; the IPv6 ones are on [::1]. */
 static int take_at(struct ho *t, const uint32_t ips[HO__COUNT], const uint16_t ports[HO__COUNT])
 {
+	union sockaddr_inet want[HO__COUNT];
+
+	for (int i = 0; i < HO__COUNT; i++) {
+		want[i] = slot_lo(i, ports[i]);
+		if (i < HO_OUTBOUND6)
+			want[i].v4.sin_addr.s_addr = ips[i];
+	}
 	t->why[0] = '\0';
-	return zt_handover_take(t->path, ips, ports, t->got, &t->session, t->why, sizeof(t->why));
+	return zt_handover_take(t->path, want, t->got, &t->session, t->why, sizeof(t->why));
 }
 
 /* Every listener here is on loopback. */
@@ -508,7 +527,7 @@ static void test_ho_round_trip(void **state)
 	make_listeners(t, (1u << HO__COUNT) - 1);
 	for (int i = 0; i < HO__COUNT; i++)
 		ino[i] = inode(t->fds[i]);
-	early = tcp_connect(t->ports[HO_HBONE]);
+	early = tcp_connect(HO_HBONE, t->ports[HO_HBONE]);
 	t->close_copies = true;
 	start(t, predecessor);
 
@@ -529,7 +548,7 @@ static void test_ho_round_trip(void **state)
 	accept_from(t->got[HO_HBONE], early);
 	close(early);
 	for (int i = 0; i < HO__COUNT; i++) {
-		int c = tcp_connect(t->ports[i]);
+		int c = tcp_connect(i, t->ports[i]);
 
 		accept_from(t->got[i], c);
 		close(c);
@@ -556,6 +575,57 @@ static void test_ho_partial(void **state)
 	assert_int_equal(done(t), 0);
 	join(t);
 	assert_int_equal(t->give_ret, 1);
+}
+
+/*
+ * A predecessor from before the IPv6 listeners gives its six: the successor takes them, wants
+ * its IPv6 ones and gets none (-1: main.c opens them afresh).
+ */
+static void test_ho_no_ipv6_given(void **state)
+{
+	struct ho *t = *state;
+	uint16_t want[HO__COUNT];
+
+	make_listeners(t, (1u << HO_OUTBOUND6) - 1);
+	memcpy(want, t->ports, sizeof(want));
+	want[HO_OUTBOUND6] = 15001;
+	want[HO_INBOUND6] = 15006;
+	want[HO_HBONE6] = 15008;
+	start(t, predecessor);
+
+	assert_int_equal(take(t, want), 0);
+	for (int i = 0; i < HO_OUTBOUND6; i++)
+		assert_got_listener(t, i);
+	for (int i = HO_OUTBOUND6; i < HO__COUNT; i++)
+		assert_int_equal(t->got[i], -1);
+	assert_int_equal(done(t), 0);
+	join(t);
+	assert_int_equal(t->give_ret, 1);
+}
+
+/*
+ * An IPv4 socket in an IPv6 slot (the port right, the family not) is refused as a wrong
+ * listener, named; the predecessor serves on.
+ */
+static void test_ho_ipv6_slot_family(void **state)
+{
+	struct ho *t = *state;
+	uint16_t want[HO__COUNT] = {0};
+
+	t->fds[HO_HBONE6] = sock_listen(htonl(INADDR_LOOPBACK), 0, false);
+	assert_true(t->fds[HO_HBONE6] >= 0);
+	t->ports[HO_HBONE6] = local_port(t->fds[HO_HBONE6]);
+	want[HO_HBONE6] = t->ports[HO_HBONE6];
+	start(t, predecessor);
+
+	assert_int_equal(take(t, want), -EPROTO);
+	assert_non_null(strstr(t->why, "hbone6"));
+	assert_non_null(strstr(t->why, "[::1]:"));
+	for (int i = 0; i < HO__COUNT; i++)
+		assert_int_equal(t->got[i], -1);
+	join(t);
+	assert_int_equal(t->give_ret, 0);
+	assert_true(t->fds[HO_HBONE6] >= 0);
 }
 
 /* Sent but not served here (port 0): closed on receipt, -1, only the served one stays open. */
@@ -643,7 +713,7 @@ static void test_ho_port_mismatch(void **state)
 	assert_int_equal(count_fds(), before);
 	for (int i = 0; i < HO__COUNT; i++)
 		assert_int_equal(accepting(t->fds[i]), 1);
-	c = tcp_connect(t->ports[HO_HBONE]);
+	c = tcp_connect(HO_HBONE, t->ports[HO_HBONE]);
 	accept_from(t->fds[HO_HBONE], c);
 	close(c);
 }
@@ -695,7 +765,7 @@ static void test_ho_successor_gives_up(void **state)
 		fail_msg("the predecessor's reason: \"%s\"", t->give_why);
 	for (int i = 0; i < HO__COUNT; i++)
 		assert_int_equal(accepting(t->fds[i]), 1);
-	c = tcp_connect(t->ports[HO_OUTBOUND]);
+	c = tcp_connect(HO_OUTBOUND, t->ports[HO_OUTBOUND]);
 	accept_from(t->fds[HO_OUTBOUND], c);
 	close(c);
 }
@@ -851,15 +921,16 @@ static void test_ho_listen(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    FD_TEST(test_fds_three_pipes),    FD_TEST(test_fds_none),
-	    FD_TEST(test_fds_over_max),	      FD_TEST(test_fds_over_capacity),
-	    FD_TEST(test_fds_peer_closed),    FD_TEST(test_fds_too_long),
-	    FD_TEST(test_fds_refused),	      HO_TEST(test_ho_round_trip),
-	    HO_TEST(test_ho_partial),	      HO_TEST(test_ho_unwanted_slot),
-	    HO_TEST(test_ho_nobody),	      HO_TEST(test_ho_port_mismatch),
-	    HO_TEST(test_ho_addr_mismatch),   HO_TEST(test_ho_successor_gives_up),
-	    HO_TEST(test_ho_garbage_request), HO_TEST(test_ho_request_with_fds),
-	    HO_TEST(test_ho_bad_give),	      HO_TEST(test_ho_listen),
+	    FD_TEST(test_fds_three_pipes),     FD_TEST(test_fds_none),
+	    FD_TEST(test_fds_over_max),	       FD_TEST(test_fds_over_capacity),
+	    FD_TEST(test_fds_peer_closed),     FD_TEST(test_fds_too_long),
+	    FD_TEST(test_fds_refused),	       HO_TEST(test_ho_round_trip),
+	    HO_TEST(test_ho_partial),	       HO_TEST(test_ho_no_ipv6_given),
+	    HO_TEST(test_ho_ipv6_slot_family), HO_TEST(test_ho_unwanted_slot),
+	    HO_TEST(test_ho_nobody),	       HO_TEST(test_ho_port_mismatch),
+	    HO_TEST(test_ho_addr_mismatch),    HO_TEST(test_ho_successor_gives_up),
+	    HO_TEST(test_ho_garbage_request),  HO_TEST(test_ho_request_with_fds),
+	    HO_TEST(test_ho_bad_give),	       HO_TEST(test_ho_listen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -200,7 +200,7 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 		} else {
 			char auth[32];
 			struct hbone_target t = {
-			    .addr = srv.addr,
+			    .addr.v4 = srv.addr,
 			    .authority = auth,
 			    .forwarded_for = "10.1.2.3",
 			    .baggage = "k8s.namespace.name=ns1,k8s.pod.name=a",

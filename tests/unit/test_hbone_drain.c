@@ -269,7 +269,7 @@ static const struct sizes none = {0, 0}, one_each = {1, 1};
 static struct app *app_open(void)
 {
 	struct hbone_target t = {
-	    .addr = w.addr,
+	    .addr.v4 = w.addr,
 	    .authority = "127.0.0.1:7",
 	    .identity = ID_CLIENT,
 	    .expect_san = ID_SERVER,

@@ -28,7 +28,7 @@ static void *opened_arg[WAITERS];
 static size_t n_opened;
 
 /* A connector whose connects complete only when the test says (the transport's on_open). */
-static struct transport *mock_open(struct connector *c, const struct sockaddr_in *dst,
+static struct transport *mock_open(struct connector *c, const union sockaddr_inet *dst,
 				   const char *identity, unsigned int timeout_ms,
 				   const struct transport_cbs *cbs, void *arg)
 {

@@ -168,6 +168,72 @@ static void expect_error(const char *json, const char *field)
 		fail_msg("error '%s' does not name '%s'", err, field);
 }
 
+/*
+ * A dual-stack Service's vip6 travels only when set and comes back; the look-ups by IPv6
+ * address find a workload by ip6 and a Service by vip6, and by either family through
+ * snapshot_*_by_addr; a vip6 that is no IPv6 address is refused by name.
+ */
+static void test_ipv6_lookups(void **state)
+{
+	struct snapshot *s = sample(), *d;
+	struct ipaddr a, v4;
+	char err[256], *json;
+
+	assert_int_equal(ipaddr_parse_addr("fd00:96::a", &s->services[0].vip6), 0);
+	json = snapshot_encode(s);
+	assert_non_null(json);
+	assert_non_null(strstr(json, "\"vip6\":\"fd00:96::a\""));
+	d = snapshot_decode(json, strlen(json), err, sizeof(err));
+	assert_non_null(d);
+	assert_true(ipaddr_equal(&d->services[0].vip6, &s->services[0].vip6));
+
+	assert_int_equal(ipaddr_parse_addr("fd00:96::a", &a), 0);
+	assert_ptr_equal(snapshot_service_by_vip6(d, &a), &d->services[0]);
+	assert_ptr_equal(snapshot_service_by_addr(d, &a), &d->services[0]);
+	assert_int_equal(ipaddr_parse_addr("fd00:98:2::2", &a), 0);
+	assert_ptr_equal(snapshot_workload_by_ip6(d, &a), &d->workloads[1]);
+	assert_ptr_equal(snapshot_workload_by_addr(d, &a), &d->workloads[1]);
+	/* pod0 has no ip6: family 0 matches nothing, not even the unspecified address. */
+	assert_int_equal(ipaddr_parse_addr("::", &a), 0);
+	assert_null(snapshot_workload_by_ip6(d, &a));
+	assert_int_equal(ipaddr_parse_addr("fd00:98:2::3", &a), 0);
+	assert_null(snapshot_workload_by_addr(d, &a));
+	assert_null(snapshot_service_by_addr(d, &a));
+	/* Prefixes and IPv4 are no IPv6 address; by_addr takes IPv4 (and mapped) as IPv4. */
+	assert_int_equal(ipaddr_parse("fd00:98:2::2/128", &a), 0);
+	assert_ptr_equal(snapshot_workload_by_ip6(d, &a), &d->workloads[1]);
+	assert_int_equal(ipaddr_parse("fd00:98:2::/64", &a), 0);
+	assert_null(snapshot_workload_by_ip6(d, &a));
+	assert_int_equal(ipaddr_parse_addr("10.98.2.2", &v4), 0);
+	assert_null(snapshot_workload_by_ip6(d, &v4));
+	assert_ptr_equal(snapshot_workload_by_addr(d, &v4), &d->workloads[1]);
+	assert_int_equal(ipaddr_parse_addr("::ffff:10.96.0.10", &v4), 0);
+	assert_ptr_equal(snapshot_service_by_addr(d, &v4), &d->services[0]);
+	assert_null(snapshot_workload_by_ip6(NULL, &a));
+	free(json);
+	snapshot_free(d);
+
+	/* Not set: not encoded, and none after decoding. */
+	memset(&s->services[0].vip6, 0, sizeof(s->services[0].vip6));
+	json = snapshot_encode(s);
+	assert_null(strstr(json, "vip6"));
+	d = snapshot_decode(json, strlen(json), err, sizeof(err));
+	assert_non_null(d);
+	assert_int_equal(d->services[0].vip6.family, 0);
+	free(json);
+	snapshot_free(d);
+	snapshot_free(s);
+	expect_error("{\"version\":1,\"services\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"vip\":\"10.96.0.1\",\"vip6\":\"10.96.0.2\"}]}",
+		     "services[0].vip6: \"10.96.0.2\" is not an IPv6 address");
+	expect_error("{\"version\":1,\"services\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"vip\":\"10.96.0.1\",\"vip6\":\"fd00::/64\"}]}",
+		     "services[0].vip6");
+	expect_error("{\"version\":1,\"services\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"vip\":\"10.96.0.1\",\"vip6\":7}]}",
+		     "services[0].vip6");
+}
+
 static void test_malformed(void **state)
 {
 	expect_error("{\"version\":1,", "invalid JSON");
@@ -386,6 +452,10 @@ static void test_memo(void **state)
 	expect_same(s, m);
 	svc->vip = ip("10.96.0.11");
 	expect_same(s, m);
+	assert_int_equal(ipaddr_parse_addr("fd00:96::b", &svc->vip6), 0);
+	expect_same(s, m);
+	w->ip6.a[15] ^= 1;
+	expect_same(s, m);
 	swap_str(&svc->ports[0].name, "grpc");
 	expect_same(s, m);
 	svc->ports[0].target_port = 9090;
@@ -483,6 +553,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_ipv6_lookups),
 	    cmocka_unit_test(test_public_omits_keys),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_minimal),

@@ -42,12 +42,24 @@ static unsigned long timed_out(enum guard_listener l, const char *phase)
 	return v;
 }
 
-/* 15001 and 15006 admit up to their caps, in all and per source IP; a release makes room. */
+/* @s as an address. */
+static struct ipaddr addr(const char *s)
+{
+	struct ipaddr a;
+
+	assert_int_equal(ipaddr_parse_addr(s, &a), 0);
+	return a;
+}
+
+/*
+ * 15001 and 15006 admit up to their caps, in all and per source IP (an IPv6 source counted as
+ * itself); a release makes room.
+ */
 static void test_caps(void **state)
 {
 	struct guard_config c = {.max_conns = 5, .max_conns_per_source = 3};
-	uint32_t a = harness_ip4("10.0.0.1"), b = harness_ip4("10.0.0.2"),
-		 d = harness_ip4("10.0.0.3");
+	struct ipaddr a4 = addr("10.0.0.1"), b6 = addr("fd00::a00:1"), d4 = addr("10.0.0.3");
+	const struct ipaddr *a = &a4, *b = &b6, *d = &d4;
 	struct guard_slot s[6], other;
 
 	guard_configure(&c);
@@ -132,7 +144,10 @@ static void splice_pair(struct rig *r, enum guard_listener l, int *client_app, i
 	int client = tcp_pair(r, client_app), server = tcp_pair(r, server_app);
 	struct guard_slot slot;
 
-	assert_int_equal(guard_admit(&slot, l, harness_ip4("127.0.0.1")), GUARD_OK);
+	assert_int_equal(
+	    guard_admit(&slot, l,
+			&(struct ipaddr){.family = AF_INET, .len = 32, .a = {127, 0, 0, 1}}),
+	    GUARD_OK);
 	assert_int_equal(splice_start(r->set, client, server, NULL, &slot), 0);
 	assert_false(slot.held); /* moved into the splice */
 }
@@ -221,7 +236,10 @@ static void test_connect(void **state)
 	assert_true(connect(up, (struct sockaddr *)&a, sizeof(a)) < 0 && errno == EINPROGRESS);
 	rig_up(&r);
 	client = tcp_pair(&r, &c);
-	assert_int_equal(guard_admit(&slot, GUARD_INBOUND, harness_ip4("127.0.0.1")), GUARD_OK);
+	assert_int_equal(
+	    guard_admit(&slot, GUARD_INBOUND,
+			&(struct ipaddr){.family = AF_INET, .len = 32, .a = {127, 0, 0, 1}}),
+	    GUARD_OK);
 	assert_int_equal(splice_start(r.set, client, up, NULL, &slot), 0);
 	rig_run(&r);
 	assert_true(closed_within(c, 10000));

@@ -98,13 +98,13 @@ static const struct transport_cbs srv_cbs = {
 static int on_connect(void *user, const struct hbone_request *req, struct hbone_upstream *up)
 {
 	struct transport_peer peer = {.identity = (char *)req->peer_identity, .mtls = true};
-	struct sockaddr_in dst;
+	union sockaddr_inet dst;
 
 	if (mode == REFUSE)
 		return 401;
 	assert_int_equal(sock_parse_authority(req->authority, &dst), 0);
-	peer.dest_ip = dst.sin_addr.s_addr;
-	peer.dest_port = ntohs(dst.sin_port);
+	peer.dest_ip = dst.v4.sin_addr.s_addr;
+	peer.dest_port = sockaddr_inet_port(&dst);
 	srv_t = transport_hbone_accepted(loop, &peer, up);
 	assert_non_null(srv_t);
 	transport_set_cbs(srv_t, &srv_cbs, NULL);
@@ -185,9 +185,9 @@ static int creds(void *arg, const char **identity, struct tls_ctx **ctx)
 
 static void cli_start(uint16_t port)
 {
-	struct sockaddr_in dst = {.sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				  .sin_port = htons(port)};
+	union sockaddr_inet dst;
+
+	sockaddr_inet_v4(&dst, htonl(INADDR_LOOPBACK), port);
 
 	free(cli.back);
 	memset(&cli, 0, sizeof(cli));
@@ -288,7 +288,8 @@ static void test_reset_by_server(void **state)
 static void test_unreachable(void **state)
 {
 	struct connector *dead;
-	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	union sockaddr_inet dst = {
+	    .v4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)}};
 	uint16_t port;
 	int fd = harness_listen("127.0.0.1", &port);
 
@@ -297,7 +298,7 @@ static void test_unreachable(void **state)
 	assert_non_null(dead);
 	free(cli.back);
 	memset(&cli, 0, sizeof(cli));
-	dst.sin_port = htons(9080);
+	dst.v4.sin_port = htons(9080);
 	cli.t = connector_open(dead, &dst, ID_SERVER, 10000, &cli_cbs, NULL);
 	assert_non_null(cli.t);
 	run_until(failed);
@@ -314,7 +315,8 @@ static bool opened(void)
 /* No identity: a destination outside the mesh, reached in plaintext (no TLS, no CONNECT). */
 static void test_outside_mesh(void **state)
 {
-	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	union sockaddr_inet dst = {
+	    .v4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)}};
 	uint8_t got[4096];
 	size_t n = 0;
 	uint16_t port;
@@ -324,7 +326,7 @@ static void test_outside_mesh(void **state)
 	memset(&cli, 0, sizeof(cli));
 	cli.back = malloc(TOTAL);
 	assert_non_null(cli.back);
-	dst.sin_port = htons(port);
+	dst.v4.sin_port = htons(port);
 	cli.t = connector_open(cn, &dst, NULL, 10000, &cli_cbs, NULL);
 	assert_non_null(cli.t);
 	run_until(opened);

@@ -309,7 +309,7 @@ static void originate(const char *ca_pem, const char *sni, const char *san)
 	char err[160];
 	struct tls_ctx *ctx = tls_ctx_create_origin(&o, err, sizeof(err));
 	struct connector *cn;
-	struct sockaddr_in dst = harness_sin("127.0.0.1", lport);
+	union sockaddr_inet dst = harness_sa("127.0.0.1", lport);
 
 	assert_non_null(ctx);
 	cn = connector_tls_new(loop, NULL, ctx, sni, &san, 1);

@@ -236,7 +236,7 @@ static void b_closed(void *arg, struct h2_conn *c, const char *reason)
 
 static const struct h2_conn_ops b_ops = {.on_request = b_request, .on_close = b_closed};
 
-static int open_up(void *arg, struct transport *t, const struct sockaddr_in *dst)
+static int open_up(void *arg, struct transport *t, const union sockaddr_inet *dst)
 {
 	struct backend *b = &W.ups[W.n_ups];
 
@@ -244,7 +244,7 @@ static int open_up(void *arg, struct transport *t, const struct sockaddr_in *dst
 	W.n_ups++;
 	memset(b, 0, sizeof(*b));
 	b->t = t;
-	b->ip = dst->sin_addr.s_addr;
+	b->ip = dst->v4.sin_addr.s_addr;
 	return 0;
 }
 

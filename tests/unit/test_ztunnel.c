@@ -92,7 +92,7 @@ static unsigned int active_b_busy(uint32_t ip)
 static void test_route_rr_per_service(void **state)
 {
 	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
-	struct sockaddr_in web = harness_sin("127.0.0.10", 80), api = harness_sin("127.0.0.11", 80);
+	union sockaddr_inet web = harness_sa("127.0.0.10", 80), api = harness_sa("127.0.0.11", 80);
 	struct snap_service *svc;
 	struct zt_route r;
 	struct zt_rr rr = {0};
@@ -116,11 +116,11 @@ static void test_route_rr_per_service(void **state)
 	svc[1].endpoints[1] = harness_ip4("127.0.0.3");
 	s->n_services = 2;
 	for (int i = 0; i < 8; i++) {
-		const struct sockaddr_in *dst = i % 2 ? &api : &web;
+		const union sockaddr_inet *dst = i % 2 ? &api : &web;
 
 		assert_int_equal(zt_route_outbound(s, NULL, dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
 				 0);
-		seen[i % 2][r.addr.sin_addr.s_addr == harness_ip4("127.0.0.3")] = true;
+		seen[i % 2][r.addr.v4.sin_addr.s_addr == harness_ip4("127.0.0.3")] = true;
 	}
 	assert_true(seen[0][0] && seen[0][1]);
 	assert_true(seen[1][0] && seen[1][1]);
@@ -157,7 +157,7 @@ static void test_route_entries(void **state)
 	    "\"outboundTrafficPolicy\":\"REGISTRY_ONLY\",\"certs\":[]}";
 	struct snap_workload client = {.namespace = (char *)"a"},
 			     other = {.namespace = (char *)"c"};
-	struct sockaddr_in dst;
+	union sockaddr_inet dst;
 	struct zt_route r;
 	struct zt_rr rr = {0};
 	char err[200] = "", *enc;
@@ -180,46 +180,47 @@ static void test_route_entries(void **state)
 	 * STATIC, by its address: an endpoint on the targetPort, in turn; 10.50.0.2 on its own
 	 * number for the port (its `ports`).
 	 */
-	dst = harness_sin("240.240.1.7", 80);
+	dst = harness_sa("240.240.1.7", 80);
 	assert_int_equal(s->entries[0].n_ep_ports, 1);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(
 		    zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 		assert_ptr_equal(r.svc, &s->entries[0]);
 		assert_null(r.dst_wl);
-		assert_int_equal(ntohs(r.addr.sin_port),
-				 r.addr.sin_addr.s_addr == harness_ip4("10.50.0.2") ? 9090 : 8080);
+		assert_int_equal(ntohs(r.addr.v4.sin_port),
+				 r.addr.v4.sin_addr.s_addr == harness_ip4("10.50.0.2") ? 9090
+										       : 8080);
 	}
 	{
-		uint32_t first = r.addr.sin_addr.s_addr;
+		uint32_t first = r.addr.v4.sin_addr.s_addr;
 
 		assert_int_equal(
 		    zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
-		assert_int_not_equal(r.addr.sin_addr.s_addr, first);
+		assert_int_not_equal(r.addr.v4.sin_addr.s_addr, first);
 	}
 	/* An endpoint addressed itself is the entry, as is; a port it does not list is not. */
-	dst = harness_sin("10.50.0.2", 80);
+	dst = harness_sa("10.50.0.2", 80);
 	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_ptr_equal(r.svc, &s->entries[0]);
-	assert_int_equal(r.addr.sin_addr.s_addr, harness_ip4("10.50.0.2"));
-	assert_int_equal(ntohs(r.addr.sin_port), 80);
-	dst = harness_sin("240.240.1.7", 81);
+	assert_int_equal(r.addr.v4.sin_addr.s_addr, harness_ip4("10.50.0.2"));
+	assert_int_equal(ntohs(r.addr.v4.sin_port), 80);
+	dst = harness_sa("240.240.1.7", 81);
 	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_null(r.svc);
 
 	/* NONE with CIDRs: the longest prefix wins; exportTo hides the wider one from "c". */
-	dst = harness_sin("10.60.7.9", 5432);
+	dst = harness_sa("10.60.7.9", 5432);
 	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_ptr_equal(r.svc, &s->entries[2]);
-	assert_int_equal(r.addr.sin_addr.s_addr, dst.sin_addr.s_addr);
-	dst = harness_sin("10.60.8.9", 5432);
+	assert_int_equal(r.addr.v4.sin_addr.s_addr, dst.v4.sin_addr.s_addr);
+	dst = harness_sa("10.60.8.9", 5432);
 	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_ptr_equal(r.svc, &s->entries[1]);
 	assert_int_equal(zt_route_outbound(s, &other, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_null(r.svc);
 
 	/* DNS, nothing resolved (and exported to no one but the unknown client). */
-	dst = harness_sin("240.240.9.9", 443);
+	dst = harness_sa("240.240.9.9", 443);
 	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_null(r.svc);
 	assert_int_equal(zt_route_outbound(s, NULL, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
@@ -289,7 +290,7 @@ static void test_route_dns_entries(void **state)
 	    " \"resolve\":[\"a.lb.ext\",\"b.lb.ext\"]}],\"certs\":[]}";
 	const uint32_t web[2] = {harness_ip4("192.0.2.1"), harness_ip4("192.0.2.2")};
 	const uint32_t a[1] = {harness_ip4("192.0.2.10")}, b[1] = {harness_ip4("192.0.2.11")};
-	struct sockaddr_in dst = harness_sin("240.240.1.9", 80);
+	union sockaddr_inet dst = harness_sa("240.240.1.9", 80);
 	struct zt_route r;
 	struct zt_rr rr = {0};
 	char err[200], *enc;
@@ -307,22 +308,22 @@ static void test_route_dns_entries(void **state)
 		assert_int_equal(zt_route_outbound(s, NULL, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
 				 0);
 		assert_ptr_equal(r.svc, &s->entries[0]);
-		assert_int_equal(ntohs(r.addr.sin_port), 8080);
-		seen[r.addr.sin_addr.s_addr == web[1]] = true;
+		assert_int_equal(ntohs(r.addr.v4.sin_port), 8080);
+		seen[r.addr.v4.sin_addr.s_addr == web[1]] = true;
 	}
 	assert_true(seen[0] && seen[1]);
 	assert_int_equal(zt_resolved_set("a.lb.ext", a, 1), 0);
 	assert_int_equal(zt_resolved_set("b.lb.ext", b, 1), 0);
-	dst = harness_sin("240.240.1.10", 80);
+	dst = harness_sa("240.240.1.10", 80);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(zt_route_outbound(s, NULL, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
 				 0);
-		assert_int_equal(r.addr.sin_addr.s_addr, a[0]);
+		assert_int_equal(r.addr.v4.sin_addr.s_addr, a[0]);
 	}
 	/* Resolved to nothing (NXDOMAIN): nowhere again. */
 	assert_int_equal(zt_resolved_set("a.lb.ext", NULL, 0), 0);
 	assert_int_equal(zt_route_outbound(s, NULL, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
-	assert_int_equal(r.addr.sin_addr.s_addr, b[0]);
+	assert_int_equal(r.addr.v4.sin_addr.s_addr, b[0]);
 	/* Names of the snapshot only. */
 	{
 		char *keep[] = {(char *)"web.ext"};
@@ -346,24 +347,24 @@ static void test_route_dns_entries(void **state)
 static void test_route_outbound(void **state)
 {
 	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
-	struct sockaddr_in vip = harness_sin("127.0.0.10", 80),
-			   other = harness_sin("127.0.0.10", 81);
-	struct sockaddr_in pod = harness_sin("127.0.0.2", 9000), ext = harness_sin("1.1.1.1", 443);
+	union sockaddr_inet vip = harness_sa("127.0.0.10", 80),
+			    other = harness_sa("127.0.0.10", 81);
+	union sockaddr_inet pod = harness_sa("127.0.0.2", 9000), ext = harness_sa("1.1.1.1", 443);
 	struct zt_route r;
 	struct zt_rr rr = {0};
 	uint32_t first;
 
 	assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_ptr_equal(r.svc, &s->services[0]);
-	assert_int_equal(ntohs(r.addr.sin_port), 8080);
-	first = r.addr.sin_addr.s_addr;
+	assert_int_equal(ntohs(r.addr.v4.sin_port), 8080);
+	first = r.addr.v4.sin_addr.s_addr;
 	assert_non_null(r.dst_wl);
 	assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
-	assert_int_not_equal(r.addr.sin_addr.s_addr, first); /* round robin alternates */
+	assert_int_not_equal(r.addr.v4.sin_addr.s_addr, first); /* round robin alternates */
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(
 		    zt_route_outbound(s, NULL, &vip, ZT_LB_LEAST_CONN, &rr, active_b_busy, &r), 0);
-		assert_int_equal(r.addr.sin_addr.s_addr, harness_ip4("127.0.0.3"));
+		assert_int_equal(r.addr.v4.sin_addr.s_addr, harness_ip4("127.0.0.3"));
 	}
 	assert_int_equal(zt_route_outbound(s, NULL, &other, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
 			 -EHOSTUNREACH);
@@ -373,7 +374,7 @@ static void test_route_outbound(void **state)
 	assert_int_equal(zt_route_outbound(s, NULL, &pod, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_null(r.svc);
 	assert_string_equal(r.dst_wl->name, "b");
-	assert_int_equal(ntohs(r.addr.sin_port), 9000);
+	assert_int_equal(ntohs(r.addr.v4.sin_port), 9000);
 	assert_int_equal(zt_route_outbound(s, NULL, &ext, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_null(r.dst_wl);
 	s->services[0].nendpoints = 2;
@@ -389,10 +390,10 @@ static void test_route_outbound(void **state)
 static void test_passthrough_as_client(void **state)
 {
 	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
-	struct sockaddr_in legacy = harness_sin("127.0.0.5", 8080),
-			   vip = harness_sin("127.0.0.10", 80);
-	struct sockaddr_in mesh = harness_sin("127.0.0.2", 9000), ext = harness_sin("1.1.1.1", 443);
-	uint32_t a = harness_ip4("127.0.0.1");
+	union sockaddr_inet legacy = harness_sa("127.0.0.5", 8080),
+			    vip = harness_sa("127.0.0.10", 80);
+	union sockaddr_inet mesh = harness_sa("127.0.0.2", 9000), ext = harness_sa("1.1.1.1", 443);
+	union sockaddr_inet a = harness_sa("127.0.0.1", 40000), self;
 	struct snap_workload *l = &s->workloads[3];
 	struct zt_route r;
 	struct zt_rr rr = {0};
@@ -401,34 +402,35 @@ static void test_passthrough_as_client(void **state)
 	s->capture = SNAP_CAPTURE_HOST;
 	assert_int_equal(
 	    zt_route_outbound(s, &s->workloads[0], &legacy, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
-	assert_true(zt_passthrough_as_client(s, &r, a));
+	assert_true(zt_passthrough_as_client(s, &r, &a));
 	/* In-pod (a bridge: the answer would go to the pod at L2), or not decided yet. */
 	s->capture = SNAP_CAPTURE_INPOD;
-	assert_false(zt_passthrough_as_client(s, &r, a));
+	assert_false(zt_passthrough_as_client(s, &r, &a));
 	s->capture = SNAP_CAPTURE_UNKNOWN;
-	assert_false(zt_passthrough_as_client(s, &r, a));
+	assert_false(zt_passthrough_as_client(s, &r, &a));
 	s->capture = SNAP_CAPTURE_HOST;
 	/* Its own address: nothing on the node would answer the pod's instead. */
-	assert_false(zt_passthrough_as_client(s, &r, l->ip));
+	sockaddr_inet_v4(&self, l->ip, 40000);
+	assert_false(zt_passthrough_as_client(s, &r, &self));
 	/* A workload at its node's address (the node's own namespace). */
 	l->node_ip = l->ip;
-	assert_false(zt_passthrough_as_client(s, &r, a));
+	assert_false(zt_passthrough_as_client(s, &r, &a));
 	l->node_ip = 0;
 	/* A Service whose endpoint is that pod: the VIP becomes the pod, which sees the client. */
 	s->services[0].endpoints[0] = l->ip;
 	s->services[0].nendpoints = 1;
 	assert_int_equal(
 	    zt_route_outbound(s, &s->workloads[0], &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
-	assert_int_equal(r.addr.sin_addr.s_addr, l->ip);
-	assert_true(zt_passthrough_as_client(s, &r, a));
+	assert_int_equal(r.addr.v4.sin_addr.s_addr, l->ip);
+	assert_true(zt_passthrough_as_client(s, &r, &a));
 	s->services[0].nendpoints = 2;
 	/* Outside the cluster, and (were it asked) the mesh: the node's address as before. */
 	assert_int_equal(
 	    zt_route_outbound(s, &s->workloads[0], &ext, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
-	assert_false(zt_passthrough_as_client(s, &r, a));
+	assert_false(zt_passthrough_as_client(s, &r, &a));
 	assert_int_equal(
 	    zt_route_outbound(s, &s->workloads[0], &mesh, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
-	assert_false(zt_passthrough_as_client(s, &r, a));
+	assert_false(zt_passthrough_as_client(s, &r, &a));
 	snapshot_free(s);
 }
 
@@ -465,8 +467,7 @@ static struct snap_waypoint *make_wp(const char *vip, const char *inst1, const c
 static void test_route_waypoint(void **state)
 {
 	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
-	struct sockaddr_in vip = harness_sin("127.0.0.10", 80),
-			   pod = harness_sin("127.0.0.2", 9000);
+	union sockaddr_inet vip = harness_sa("127.0.0.10", 80), pod = harness_sa("127.0.0.2", 9000);
 	struct snap_workload *wpwl;
 	struct zt_route r;
 	struct zt_rr rr = {0};
@@ -481,13 +482,13 @@ static void test_route_waypoint(void **state)
 		assert_string_equal(r.wp->identity, ID_WP);
 		assert_ptr_equal(r.svc, &s->services[0]);
 		/* The CONNECT names what was addressed; TLS goes to an instance on 15008. */
-		assert_int_equal(r.addr.sin_addr.s_addr, vip.sin_addr.s_addr);
-		assert_int_equal(ntohs(r.addr.sin_port), 80);
-		assert_int_equal(ntohs(r.wp_addr.sin_port), 15008);
+		assert_int_equal(r.addr.v4.sin_addr.s_addr, vip.v4.sin_addr.s_addr);
+		assert_int_equal(ntohs(r.addr.v4.sin_port), 80);
+		assert_int_equal(ntohs(r.wp_addr.v4.sin_port), 15008);
 		/* No VIP known: the instances are used, round robin. */
-		assert_true(r.wp_addr.sin_addr.s_addr == harness_ip4("127.0.0.41") ||
-			    r.wp_addr.sin_addr.s_addr == harness_ip4("127.0.0.42"));
-		seen[r.wp_addr.sin_addr.s_addr == harness_ip4("127.0.0.42")] = true;
+		assert_true(r.wp_addr.v4.sin_addr.s_addr == harness_ip4("127.0.0.41") ||
+			    r.wp_addr.v4.sin_addr.s_addr == harness_ip4("127.0.0.42"));
+		seen[r.wp_addr.v4.sin_addr.s_addr == harness_ip4("127.0.0.42")] = true;
 	}
 	assert_true(seen[0] && seen[1]);
 	/* With the waypoint's Service in the snapshot, its ready endpoints are the instances. */
@@ -497,8 +498,8 @@ static void test_route_waypoint(void **state)
 		assert_int_equal(
 		    zt_route_outbound(s, &s->workloads[0], &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
 		    0);
-		assert_true(r.wp_addr.sin_addr.s_addr == harness_ip4("127.0.0.2") ||
-			    r.wp_addr.sin_addr.s_addr == harness_ip4("127.0.0.3"));
+		assert_true(r.wp_addr.v4.sin_addr.s_addr == harness_ip4("127.0.0.2") ||
+			    r.wp_addr.v4.sin_addr.s_addr == harness_ip4("127.0.0.3"));
 	}
 	snapshot_waypoint_free(s->services[0].waypoint);
 	s->services[0].waypoint = make_wp(NULL, "127.0.0.41", "127.0.0.42");
@@ -511,7 +512,7 @@ static void test_route_waypoint(void **state)
 	wpwl->ip = harness_ip4("127.0.0.41");
 	assert_int_equal(zt_route_outbound(s, wpwl, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_null(r.wp);
-	assert_int_equal(ntohs(r.addr.sin_port), 8080);
+	assert_int_equal(ntohs(r.addr.v4.sin_port), 8080);
 	/* A waypoint without an instance: nowhere to go (the waypoint is never bypassed). */
 	s->services[0].waypoint->n_addresses = 0;
 	assert_int_equal(
@@ -524,9 +525,9 @@ static void test_route_waypoint(void **state)
 	assert_int_equal(
 	    zt_route_outbound(s, &s->workloads[0], &pod, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_non_null(r.wp);
-	assert_int_equal(r.addr.sin_addr.s_addr, pod.sin_addr.s_addr);
-	assert_int_equal(ntohs(r.addr.sin_port), 9000);
-	assert_int_equal(r.wp_addr.sin_addr.s_addr, harness_ip4("127.0.0.41"));
+	assert_int_equal(r.addr.v4.sin_addr.s_addr, pod.v4.sin_addr.s_addr);
+	assert_int_equal(ntohs(r.addr.v4.sin_port), 9000);
+	assert_int_equal(r.wp_addr.v4.sin_addr.s_addr, harness_ip4("127.0.0.41"));
 	assert_ptr_equal(r.wp_wl, wpwl);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(
@@ -535,7 +536,7 @@ static void test_route_waypoint(void **state)
 		/* b (127.0.0.2) has the waypoint, c (127.0.0.3) does not. */
 		if (r.dst_wl == &s->workloads[1]) {
 			assert_non_null(r.wp);
-			assert_int_equal(ntohs(r.addr.sin_port), 8080);
+			assert_int_equal(ntohs(r.addr.v4.sin_port), 8080);
 		} else {
 			assert_null(r.wp);
 		}
@@ -551,7 +552,7 @@ static void test_check_connect_waypoint(void **state)
 {
 	struct snapshot *s = make_snap("n2", NULL, NULL, 0, 8080);
 	const struct snap_workload *wl;
-	struct sockaddr_in dst, client;
+	union sockaddr_inet dst, client;
 	const char *via_svc = "for=\"127.0.0.1:40000\";host=web.demo.svc.cluster.local";
 
 	s->services[0].waypoint = make_wp("127.0.0.40", "127.0.0.41", NULL);
@@ -592,11 +593,142 @@ static void test_check_connect_waypoint(void **state)
 	snapshot_free(s);
 }
 
+/* Gives workload @name of @s the IPv6 address @ip6. */
+static void set_ip6(struct snapshot *s, const char *name, const char *ip6)
+{
+	for (size_t i = 0; i < s->n_workloads; i++)
+		if (!strcmp(s->workloads[i].name, name)) {
+			assert_int_equal(ipaddr_parse_addr(ip6, &s->workloads[i].ip6), 0);
+			return;
+		}
+	fail_msg("no workload %s", name);
+}
+
+/*
+ * IPv6 destinations: a pod by its ip6 (the route keeps the address, the workload found), a
+ * Service by its vip6 to the ip6 of an endpoint's workload (endpoints without one passed over,
+ * none left: unreachable), the target port as for IPv4; an address nobody has goes direct.
+ */
+static void test_route_ipv6(void **state)
+{
+	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
+	union sockaddr_inet pod = harness_sa("fd00::2", 9000), vip = harness_sa("fd00:96::a", 80);
+	union sockaddr_inet ext = harness_sa("2001:db8::9", 443);
+	struct zt_rr rr = {0};
+	struct zt_route r;
+	char buf[SOCKADDR_INET_STRLEN];
+	bool seen[2] = {false, false};
+
+	set_ip6(s, "b", "fd00::2");
+	set_ip6(s, "c", "fd00::3");
+	assert_int_equal(zt_route_outbound(s, NULL, &pod, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_non_null(r.dst_wl);
+	assert_string_equal(r.dst_wl->name, "b");
+	assert_null(r.svc);
+	assert_true(sockaddr_inet_equal(&r.addr, &pod));
+	/* No vip6 yet: the address is nobody's, it goes as addressed. */
+	assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_null(r.svc);
+	assert_null(r.dst_wl);
+	assert_int_equal(ipaddr_parse_addr("fd00:96::a", &s->services[0].vip6), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+				 0);
+		assert_ptr_equal(r.svc, &s->services[0]);
+		assert_int_equal(r.addr.sa.sa_family, AF_INET6);
+		assert_int_equal(sockaddr_inet_port(&r.addr), 8080);
+		sockaddr_inet_format(&r.addr, buf, sizeof(buf));
+		assert_true(!strcmp(buf, "[fd00::2]:8080") || !strcmp(buf, "[fd00::3]:8080"));
+		seen[!strcmp(buf, "[fd00::3]:8080")] = true;
+		assert_int_equal(r.dst_wl->ip6.family, AF_INET6);
+	}
+	assert_true(seen[0] && seen[1]);
+	/* Least-connections picks the idle one among those with an IPv6 address. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(
+		    zt_route_outbound(s, NULL, &vip, ZT_LB_LEAST_CONN, &rr, active_b_busy, &r), 0);
+		assert_string_equal(sockaddr_inet_format(&r.addr, buf, sizeof(buf)),
+				    "[fd00::3]:8080");
+	}
+	/* c has no IPv6 address: only b takes an IPv6 connection. */
+	memset(&s->workloads[2].ip6, 0, sizeof(s->workloads[2].ip6));
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+				 0);
+		assert_string_equal(sockaddr_inet_format(&r.addr, buf, sizeof(buf)),
+				    "[fd00::2]:8080");
+		assert_string_equal(r.dst_wl->name, "b");
+	}
+	memset(&s->workloads[1].ip6, 0, sizeof(s->workloads[1].ip6));
+	assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+			 -EHOSTUNREACH);
+	/* A port the Service does not have. */
+	set_ip6(s, "b", "fd00::2");
+	sockaddr_inet_set_port(&vip, 81);
+	assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+			 -EHOSTUNREACH);
+	/* Outside the mesh and the registry: as addressed, passthrough. */
+	assert_int_equal(zt_route_outbound(s, NULL, &ext, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_null(r.dst_wl);
+	assert_null(r.svc);
+	assert_true(sockaddr_inet_equal(&r.addr, &ext));
+	snapshot_free(s);
+}
+
+/*
+ * A CONNECT to "[v6]:port" names the workload by its ip6; the client it claims is IPv6 too
+ * (for="[v6]:port"), a workload of the peer's identity; a claimed client of the other family
+ * than the destination's cannot be the pod's source: 400.
+ */
+static void test_check_connect_ipv6(void **state)
+{
+	struct snapshot *s = make_snap("n2", NULL, NULL, 0, 8080);
+	const struct snap_workload *wl;
+	union sockaddr_inet dst, client;
+	char buf[SOCKADDR_INET_STRLEN];
+
+	set_ip6(s, "a", "fd00::1");
+	set_ip6(s, "b", "fd00::2");
+	set_ip6(s, "c", "fd00::3");
+	assert_int_equal(zt_check_connect(s, "[fd00::2]:8080", NULL, ID_A, &dst, &wl, &client), 0);
+	assert_string_equal(wl->name, "b");
+	assert_string_equal(sockaddr_inet_format(&dst, buf, sizeof(buf)), "[fd00::2]:8080");
+	assert_true(sockaddr_inet_is_any(&client));
+	assert_int_equal(zt_check_connect(s, "[fd00::2]:8080", "for=\"[fd00::1]:40123\"", ID_A,
+					  &dst, &wl, &client),
+			 0);
+	assert_string_equal(sockaddr_inet_format(&client, buf, sizeof(buf)), "[fd00::1]:40123");
+	/* Another identity's IPv6 address, or nobody's. */
+	assert_int_equal(
+	    zt_check_connect(s, "[fd00::2]:8080", "for=\"[fd00::3]\"", ID_A, &dst, &wl, &client),
+	    401);
+	assert_int_equal(
+	    zt_check_connect(s, "[fd00::2]:8080", "for=\"[fd00::99]\"", ID_A, &dst, &wl, &client),
+	    401);
+	/* The families must agree (the pod's socket binds the client's address). */
+	assert_int_equal(
+	    zt_check_connect(s, "[fd00::2]:8080", "for=127.0.0.1", ID_A, &dst, &wl, &client), 400);
+	assert_true(sockaddr_inet_is_any(&client));
+	assert_int_equal(
+	    zt_check_connect(s, "127.0.0.2:8080", "for=\"[fd00::1]\"", ID_A, &dst, &wl, &client),
+	    400);
+	/* Unquoted, §6 says no: malformed. */
+	assert_int_equal(
+	    zt_check_connect(s, "[fd00::2]:8080", "for=[fd00::1]", ID_A, &dst, &wl, &client), 400);
+	/* Not served here (another node's pod, nobody's address), proxy ports, bare IPv6. */
+	assert_int_equal(zt_check_connect(s, "[fd00::1]:80", NULL, ID_A, &dst, &wl, &client), 400);
+	assert_int_equal(zt_check_connect(s, "[fd00::9]:80", NULL, ID_A, &dst, &wl, &client), 400);
+	assert_int_equal(zt_check_connect(s, "[fd00::2]:15008", NULL, ID_A, &dst, &wl, &client),
+			 503);
+	assert_int_equal(zt_check_connect(s, "fd00::2:8080", NULL, ID_A, &dst, &wl, &client), 400);
+	snapshot_free(s);
+}
+
 static void test_check_connect(void **state)
 {
 	struct snapshot *s = make_snap("n2", NULL, NULL, 0, 8080);
 	const struct snap_workload *wl;
-	struct sockaddr_in dst, client;
+	union sockaddr_inet dst, client;
 	static const char *const bad[] = {"",
 					  "abc",
 					  "127.0.0.2",
@@ -610,18 +742,18 @@ static void test_check_connect(void **state)
 
 	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client), 0);
 	assert_string_equal(wl->name, "b");
-	assert_int_equal(ntohs(dst.sin_port), 8080);
-	assert_int_equal(client.sin_addr.s_addr, INADDR_ANY);
+	assert_int_equal(ntohs(dst.v4.sin_port), 8080);
+	assert_int_equal(client.v4.sin_addr.s_addr, INADDR_ANY);
 	assert_int_equal(
 	    zt_check_connect(s, "127.0.0.2:8080", "for=127.0.0.1", ID_A, &dst, &wl, &client), 0);
-	assert_int_equal(client.sin_addr.s_addr, harness_ip4("127.0.0.1"));
-	assert_int_equal(client.sin_port, 0);
+	assert_int_equal(client.v4.sin_addr.s_addr, harness_ip4("127.0.0.1"));
+	assert_int_equal(client.v4.sin_port, 0);
 	/* The client's port travels quoted, as RFC 7239 §6 writes a node with a port. */
 	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", "for=\"127.0.0.1:40123\"", ID_A,
 					  &dst, &wl, &client),
 			 0);
-	assert_int_equal(client.sin_addr.s_addr, harness_ip4("127.0.0.1"));
-	assert_int_equal(ntohs(client.sin_port), 40123);
+	assert_int_equal(client.v4.sin_addr.s_addr, harness_ip4("127.0.0.1"));
+	assert_int_equal(ntohs(client.v4.sin_port), 40123);
 	/* Claiming another identity's IP, or an unknown IP, is refused. */
 	assert_int_equal(
 	    zt_check_connect(s, "127.0.0.2:8080", "for=127.0.0.3", ID_A, &dst, &wl, &client), 401);
@@ -668,18 +800,18 @@ static void test_forwarded(void **state)
 	    "xfor=1.2.3.4",  "for=\"1.2.3.4",	  "for=\"1.2.3.4:\"",
 	    "for=1.2.3.4:0", "for=1.2.3.4:65536", "for=\"1.2.3.4:80x\"",
 	    "for=1.2.3.4x",  "for=\"1.2.3.4:-1\""};
-	struct sockaddr_in a;
+	union sockaddr_inet a;
 
 	assert_int_equal(sock_parse_forwarded_for("for=10.1.2.3", &a), 0);
-	assert_int_equal(a.sin_addr.s_addr, harness_ip4("10.1.2.3"));
-	assert_int_equal(a.sin_port, 0);
+	assert_int_equal(a.v4.sin_addr.s_addr, harness_ip4("10.1.2.3"));
+	assert_int_equal(a.v4.sin_port, 0);
 	assert_int_equal(sock_parse_forwarded_for("proto=http;for=\"10.1.2.4:555\"", &a), 0);
-	assert_int_equal(a.sin_addr.s_addr, harness_ip4("10.1.2.4"));
-	assert_int_equal(ntohs(a.sin_port), 555);
+	assert_int_equal(a.v4.sin_addr.s_addr, harness_ip4("10.1.2.4"));
+	assert_int_equal(ntohs(a.v4.sin_port), 555);
 	assert_int_equal(sock_parse_forwarded_for("For=10.1.2.5, for=1.1.1.1", &a), 0);
-	assert_int_equal(a.sin_addr.s_addr, harness_ip4("10.1.2.5"));
+	assert_int_equal(a.v4.sin_addr.s_addr, harness_ip4("10.1.2.5"));
 	assert_int_equal(sock_parse_forwarded_for("for=10.1.2.6:65535;proto=tcp", &a), 0);
-	assert_int_equal(ntohs(a.sin_port), 65535);
+	assert_int_equal(ntohs(a.v4.sin_port), 65535);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (sock_parse_forwarded_for(bad[i], &a) != -EINVAL)
 			fail_msg("accepted %s", bad[i]);
@@ -939,7 +1071,7 @@ static void test_metrics(void **state)
 				   .source_canonical_service = "web",
 				   .source_canonical_revision = "v2",
 				   .connection_security_policy = "none"};
-	struct sockaddr_in a = harness_sin("10.0.0.1", 1000), b = harness_sin("10.0.0.2", 80);
+	union sockaddr_inet a = harness_sa("10.0.0.1", 1000), b = harness_sa("10.0.0.2", 80);
 	unsigned long before = metrics_open_count();
 	struct connrec *r = connrec_open(&l, &a, &b, "outbound");
 	char *text, *json;
@@ -1119,11 +1251,19 @@ static void test_two_ztunnels(void **state)
 				   .inbound_fd = -1,
 				   .hbone_fd = -1,
 				   .orig_dst_fd = orig_fd,
+				   .orig_dst6_fd = -1,
+				   .outbound6_fd = -1,
+				   .inbound6_fd = -1,
+				   .hbone6_fd = -1,
 				   .hbone_port = p_hbone};
 	struct zt_proxy_opts o2 = {.outbound_fd = -1,
 				   .inbound_fd = -1,
 				   .hbone_fd = hbone_fd,
 				   .orig_dst_fd = -1,
+				   .orig_dst6_fd = -1,
+				   .outbound6_fd = -1,
+				   .inbound6_fd = -1,
+				   .hbone6_fd = -1,
 				   .hbone_port = p_hbone};
 	w1 = zt_worker_start(st1, &o1);
 	w2 = zt_worker_start(st2, &o2);
@@ -1197,6 +1337,8 @@ int main(void)
 	    cmocka_unit_test(test_route_dns_entries),
 	    cmocka_unit_test(test_route_rr_per_service),
 	    cmocka_unit_test(test_check_connect),
+	    cmocka_unit_test(test_check_connect_ipv6),
+	    cmocka_unit_test(test_route_ipv6),
 	    cmocka_unit_test(test_route_waypoint),
 	    cmocka_unit_test(test_check_connect_waypoint),
 	    cmocka_unit_test(test_forwarded),

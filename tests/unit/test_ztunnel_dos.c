@@ -92,7 +92,13 @@ static void worker_start(const struct hbone_limits *lim)
 {
 	struct sockaddr_in a;
 	socklen_t sl = sizeof(a);
-	struct zt_proxy_opts o = {.outbound_fd = -1, .inbound_fd = -1, .orig_dst_fd = -1};
+	struct zt_proxy_opts o = {.outbound_fd = -1,
+				  .inbound_fd = -1,
+				  .orig_dst_fd = -1,
+				  .orig_dst6_fd = -1,
+				  .outbound6_fd = -1,
+				  .inbound6_fd = -1,
+				  .hbone6_fd = -1};
 
 	env.hfd = sock_listen(harness_ip4("127.0.0.2"), 0, false);
 	assert_true(env.hfd >= 0);

@@ -109,6 +109,10 @@ static int setup(void **state)
 				  .inbound_fd = -1,
 				  .hbone_fd = -1,
 				  .orig_dst_fd = -1,
+				  .orig_dst6_fd = -1,
+				  .outbound6_fd = -1,
+				  .inbound6_fd = -1,
+				  .hbone6_fd = -1,
 				  .hbone_port = 15008};
 	char path[128];
 	struct pollfd pf;

@@ -165,6 +165,8 @@ static bool env_up(struct env *e, uint16_t p_hbone, bool b_enrolled_n2)
 			 0);
 	o1.outbound_fd = e->out_fd;
 	o1.orig_dst_fd = e->orig_fd;
+	o1.orig_dst6_fd = -1;
+	o1.outbound6_fd = o1.inbound6_fd = o1.hbone6_fd = -1;
 	e->w1 = zt_worker_start(e->st1, &o1);
 	assert_non_null(e->w1);
 	return true;
@@ -177,6 +179,10 @@ static void env_start_n2(struct env *e, int hfd, uint16_t p_hbone)
 				   .inbound_fd = -1,
 				   .hbone_fd = hfd,
 				   .orig_dst_fd = -1,
+				   .orig_dst6_fd = -1,
+				   .outbound6_fd = -1,
+				   .inbound6_fd = -1,
+				   .hbone6_fd = -1,
 				   .hbone_port = p_hbone};
 
 	e->w2 = zt_worker_start(e->st2, &o2);

@@ -108,8 +108,8 @@ struct hbone_request {
 	const char *authority;		 /* "ip:port" as sent */
 	const char *forwarded;		 /* raw `forwarded` header, or NULL */
 	const char *peer_identity;	 /* the client's verified spiffe:// URI SAN */
-	struct sockaddr_in local;	 /* accepted socket's local address (the destination pod) */
-	struct sockaddr_in peer;	 /* the TCP peer (the client's node) */
+	union sockaddr_inet local;	 /* accepted socket's local address (the destination pod) */
+	union sockaddr_inet peer;	 /* the TCP peer (the client's node) */
 	const struct h2_header *headers; /* the whole header block (baggage, traceparent, ...) */
 	size_t nheaders;
 };
@@ -222,8 +222,8 @@ struct hbone_open_ops {
 };
 
 struct hbone_target {
-	struct sockaddr_in addr;   /* where to open TLS: destPodIP:15008 */
-	const char *authority;	   /* CONNECT :authority, "podIP:port" */
+	union sockaddr_inet addr;  /* where to open TLS: destPodIP:15008 */
+	const char *authority;	   /* CONNECT :authority, "podIP:port" or "[podIPv6]:port" */
 	const char *forwarded_for; /* client node for `forwarded: for=` ("\"ip:port\"", or an IP) */
 	const char
 	    *forwarded_host; /* `forwarded: host=`: the Service hostname addressed, or NULL */

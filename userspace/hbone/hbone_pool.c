@@ -154,8 +154,10 @@ size_t hbone_pool_size(const struct hbone_pool *p)
 
 void hb_pool_key(const struct hbone_target *t, char *key, size_t len)
 {
-	snprintf(key, len, "%s|%s:%u|%s|%llu", t->identity, inet_ntoa(t->addr.sin_addr),
-		 ntohs(t->addr.sin_port), t->expect_san,
+	char addr[SOCKADDR_INET_STRLEN];
+
+	snprintf(key, len, "%s|%s|%s|%llu", t->identity,
+		 sockaddr_inet_format(&t->addr, addr, sizeof(addr)), t->expect_san,
 		 (unsigned long long)(t->ns ? t->ns->ino : 0));
 }
 
@@ -219,12 +221,11 @@ static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_
 	struct hbone_conn *c;
 	int one = 1;
 
-	tr.fd = sock_tcp_in(t->ns);
+	tr.fd = sock_tcp_in(t->ns, t->addr.sa.sa_family);
 	if (tr.fd < 0)
 		return NULL;
 	setsockopt(tr.fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
-	if (connect(tr.fd, (const struct sockaddr *)&t->addr, sizeof(t->addr)) < 0 &&
-	    errno != EINPROGRESS) {
+	if (connect(tr.fd, &t->addr.sa, sockaddr_inet_len(&t->addr)) < 0 && errno != EINPROGRESS) {
 		close(tr.fd);
 		return NULL;
 	}

@@ -66,7 +66,7 @@ struct hbone_conn {
 	LIST_HEAD(hbone_streams, hbone_stream) streams;
 	hbone_accept_fn on_accept;
 	void *user;
-	struct sockaddr_in local, peer;
+	union sockaddr_inet local, peer;
 };
 
 struct hbone_pool {

@@ -253,14 +253,14 @@ int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx, hbone_
 		       void *user, struct guard_slot *slot)
 {
 	struct h2_transport t = {.kind = H2_TLS, .fd = fd, .ctx = ctx};
-	struct sockaddr_in local = {0}, peer = {0};
+	union sockaddr_inet local = {0}, peer = {0};
 	socklen_t sl = sizeof(local);
 	struct hbone_conn *c;
 	int err;
 
-	getsockname(fd, (struct sockaddr *)&local, &sl);
+	getsockname(fd, &local.sa, &sl);
 	sl = sizeof(peer);
-	getpeername(fd, (struct sockaddr *)&peer, &sl);
+	getpeername(fd, &peer.sa, &sl);
 	c = hb_server_attach(p, &t, on_accept, user, slot);
 	if (!c) {
 		err = errno ? -errno : -ENOMEM;

@@ -375,22 +375,24 @@ static void on_open_timer(struct loop_timer *t)
 	fail(h, -ETIMEDOUT);
 }
 
-static struct transport *hbc_open(struct connector *c, const struct sockaddr_in *dst,
+static struct transport *hbc_open(struct connector *c, const union sockaddr_inet *dst,
 				  const char *identity, unsigned int timeout_ms,
 				  const struct transport_cbs *cbs, void *arg)
 {
 	struct hbc *hc = (struct hbc *)c;
-	char authority[32];
+	char authority[SOCKADDR_INET_STRLEN];
 	struct hbone_target t = {0};
 	const char *src = NULL;
-	uint32_t via = dst->sin_addr.s_addr;
+	uint32_t via = dst->v4.sin_addr.s_addr;
 	struct hbt *h;
 	int r;
 
 	/* Outside the mesh: no identity to check, no ztunnel to take HBONE; plaintext. */
 	if (!identity)
 		return connector_open(hc->plain, dst, NULL, timeout_ms, cbs, arg);
-	if (hc->via && (r = hc->via(hc->via_arg, dst->sin_addr.s_addr, &via)) < 0) {
+	/* The via hook knows IPv4 gateways only: an IPv6 destination is reached directly. */
+	if (dst->sa.sa_family == AF_INET && hc->via &&
+	    (r = hc->via(hc->via_arg, dst->v4.sin_addr.s_addr, &via)) < 0) {
 		errno = -r;
 		return NULL;
 	}
@@ -398,11 +400,11 @@ static struct transport *hbc_open(struct connector *c, const struct sockaddr_in 
 	if (!h)
 		return NULL;
 	transport_set_cbs(&h->t, cbs, arg);
-	snprintf(authority, sizeof(authority), "%s:%u", inet_ntoa(dst->sin_addr),
-		 ntohs(dst->sin_port));
+	sockaddr_inet_format(dst, authority, sizeof(authority));
 	t.addr = *dst;
-	t.addr.sin_addr.s_addr = via;
-	t.addr.sin_port = htons(hc->port);
+	if (dst->sa.sa_family == AF_INET)
+		t.addr.v4.sin_addr.s_addr = via;
+	sockaddr_inet_set_port(&t.addr, hc->port);
 	t.authority = authority;
 	t.forwarded_for = hc->self;
 	t.baggage = hc->baggage;

@@ -261,6 +261,7 @@ static const struct transport_cbs client_cbs = {
 static bool open_one(struct h1_pool_host *h)
 {
 	struct h1_pool *p = h->pool;
+	union sockaddr_inet dst = {.v4 = h->dst};
 	struct h1_client *c;
 
 	if (!h1_budget_take(&p->b->connections, p->lim.max_connections))
@@ -272,7 +273,7 @@ static bool open_one(struct h1_pool_host *h)
 		c->host = h;
 		c->peer = h->dst;
 		c->idle.fn = on_idle_timeout;
-		c->t = connector_open(p->cn, &h->dst, h->identity, p->lim.connect_timeout_ms,
+		c->t = connector_open(p->cn, &dst, h->identity, p->lim.connect_timeout_ms,
 				      &client_cbs, c);
 	}
 	if (!c || !c->p || !c->t) {

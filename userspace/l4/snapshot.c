@@ -5,7 +5,8 @@
  *    "workloads":[{"uid","name","namespace","serviceAccount","identity","node","workloadName",
  *                  "app","version","canonicalService","canonicalRevision","ip","nodeIP",
  *                  "enrolled"}],
- *    "services":[{"name","namespace","hostname","vip","ports":[{"name","port","targetPort"}],
+ *    "services":[{"name","namespace","hostname","vip","vip6" (optional),
+ *                 "ports":[{"name","port","targetPort"}],
  *                 "endpoints":["a.b.c.d",...]}],
  *    "serviceEntries":[ a service, plus "kind","resolution","addresses":["a.b.c.d/n"],
  *                       "exportTo":[ns,...],"resolve":[name,...],
@@ -185,6 +186,7 @@ static uint64_t hash_service(const void *p)
 	json_hasher_str(&x, svc->namespace);
 	json_hasher_str(&x, svc->hostname);
 	json_hasher_mem(&x, &svc->vip, sizeof(svc->vip));
+	json_hasher_mem(&x, &svc->vip6, sizeof(svc->vip6));
 	hash_waypoint(&x, svc->waypoint);
 	json_hasher_u64(&x, svc->nports);
 	for (size_t i = 0; i < svc->nports; i++) {
@@ -297,6 +299,12 @@ static int service_fill(cJSON *o, const struct snap_service *svc)
 	err |= add_str(o, "namespace", svc->namespace);
 	err |= add_str(o, "hostname", svc->hostname);
 	err |= add_ip(o, "vip", svc->vip);
+	/* Only when it has one, as a workload's ip6. */
+	if (svc->vip6.family) {
+		char buf[IPADDR_STRLEN];
+
+		err |= add_str(o, "vip6", ipaddr_format(&svc->vip6, buf, sizeof(buf)));
+	}
 	err |= encode_waypoint(o, svc->waypoint);
 	ports = cJSON_AddArrayToObject(o, "ports");
 	eps = cJSON_AddArrayToObject(o, "endpoints");
@@ -812,7 +820,7 @@ static void decode_entry(struct dec *d, const cJSON *o, const char *path, struct
 static void decode_service(struct dec *d, const cJSON *o, const char *what, size_t i,
 			   struct snap_service *svc)
 {
-	char path[48], sub[64];
+	char path[48], sub[64], *vip6;
 	const cJSON *arr, *it;
 	size_t j = 0;
 	double v;
@@ -826,6 +834,10 @@ static void decode_service(struct dec *d, const cJSON *o, const char *what, size
 	svc->namespace = get_str(d, o, "namespace", path, true);
 	svc->hostname = get_str(d, o, "hostname", path, false);
 	get_ip(d, o, "vip", path, true, &svc->vip);
+	vip6 = get_opt_str(d, o, "vip6", path);
+	if (vip6 && (ipaddr_parse_addr(vip6, &svc->vip6) || svc->vip6.family != AF_INET6))
+		dec_fail(d, "%svip6: \"%.60s\" is not an IPv6 address", path, vip6);
+	free(vip6);
 	svc->waypoint = decode_waypoint(d, o, path);
 	arr = get_arr(d, o, "ports", path, &svc->nports);
 	if (svc->nports) {
@@ -1163,6 +1175,48 @@ const struct snap_service *snapshot_service_by_vip(const struct snapshot *s, uin
 		if (s->services[i].vip == vip)
 			return &s->services[i];
 	return NULL;
+}
+
+const struct snap_workload *snapshot_workload_by_ip6(const struct snapshot *s,
+						     const struct ipaddr *ip6)
+{
+	if (!ip6 || ip6->family != AF_INET6 || ip6->len != 128)
+		return NULL;
+	for (size_t i = 0; s && i < s->n_workloads; i++)
+		if (ipaddr_equal(&s->workloads[i].ip6, ip6))
+			return &s->workloads[i];
+	return NULL;
+}
+
+const struct snap_service *snapshot_service_by_vip6(const struct snapshot *s,
+						    const struct ipaddr *vip6)
+{
+	if (!vip6 || vip6->family != AF_INET6 || vip6->len != 128)
+		return NULL;
+	for (size_t i = 0; s && i < s->n_services; i++)
+		if (ipaddr_equal(&s->services[i].vip6, vip6))
+			return &s->services[i];
+	return NULL;
+}
+
+const struct snap_workload *snapshot_workload_by_addr(const struct snapshot *s,
+						      const struct ipaddr *a)
+{
+	uint32_t ip;
+
+	if (ipaddr_v4(a, &ip))
+		return snapshot_workload_by_ip(s, ip);
+	return snapshot_workload_by_ip6(s, a);
+}
+
+const struct snap_service *snapshot_service_by_addr(const struct snapshot *s,
+						    const struct ipaddr *a)
+{
+	uint32_t ip;
+
+	if (ipaddr_v4(a, &ip))
+		return snapshot_service_by_vip(s, ip);
+	return snapshot_service_by_vip6(s, a);
 }
 
 static bool entry_sees(const struct snap_service *e, const char *ns)

@@ -18,7 +18,7 @@
  * a source that comes and goes leaves nothing behind.
  */
 struct guard_entry {
-	uint32_t ip;
+	struct ipaddr ip; /* either family: an IPv6 source is counted as itself */
 	uint8_t listener;
 	char *identity; /* NULL for a source entry */
 	unsigned int n;
@@ -101,7 +101,9 @@ static int source_cmp(const void *a, const void *b)
 
 	if (x->listener != y->listener)
 		return x->listener < y->listener ? -1 : 1;
-	return x->ip < y->ip ? -1 : x->ip > y->ip;
+	if (x->ip.family != y->ip.family)
+		return x->ip.family < y->ip.family ? -1 : 1;
+	return memcmp(x->ip.a, y->ip.a, sizeof(x->ip.a));
 }
 
 static int identity_cmp(const void *a, const void *b)
@@ -166,13 +168,13 @@ static void note_peak(void)
 		live_peak = live;
 }
 
-enum guard_refusal guard_admit(struct guard_slot *s, enum guard_listener l, uint32_t ip)
+enum guard_refusal guard_admit(struct guard_slot *s, enum guard_listener l, const struct ipaddr *ip)
 {
-	struct guard_entry key = {.ip = ip, .listener = (uint8_t)l}, *e = NULL;
+	struct guard_entry key = {.ip = *ip, .listener = (uint8_t)l}, *e = NULL;
 	bool hbone = l == GUARD_HBONE;
 	unsigned int per_source = hbone ? cfg.max_handshakes_per_source : cfg.max_conns_per_source;
 	enum guard_refusal r = GUARD_OK;
-	char ipbuf[INET_ADDRSTRLEN];
+	char ipbuf[IPADDR_STRLEN];
 
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_lock(&lock);
@@ -207,7 +209,7 @@ enum guard_refusal guard_admit(struct guard_slot *s, enum guard_listener l, uint
 	if (r == GUARD_OK)
 		return r;
 	/* The text names the source and the cap, and repeats identically: log.c folds repeats. */
-	inet_ntop(AF_INET, &ip, ipbuf, sizeof(ipbuf));
+	ipaddr_format(ip, ipbuf, sizeof(ipbuf));
 	switch (r) {
 	case GUARD_PER_SOURCE:
 		pr_warn("guard: refusing connections on %s (%s) from %s: it holds %u%s, the cap "

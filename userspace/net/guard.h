@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ambit/ipaddr.h"
+
 /* The listeners, in proxy_priv.h's L_* order. */
 enum guard_listener {
 	GUARD_OUTBOUND = 0, /* 15001 */
@@ -81,11 +83,12 @@ struct guard_slot {
 };
 
 /*
- * Admits a connection from @ip (network order) accepted on @l into @s (zeroed first). Returns
- * GUARD_OK, or the cap it would exceed: then @s holds nothing, the refusal is counted and
+ * Admits a connection from @ip (either family; borrowed) accepted on @l into @s (zeroed first).
+ * Returns GUARD_OK, or the cap it would exceed: then @s holds nothing, the refusal is counted and
  * logged (rate-limited), and the caller resets the connection.
  */
-enum guard_refusal guard_admit(struct guard_slot *s, enum guard_listener l, uint32_t ip);
+enum guard_refusal guard_admit(struct guard_slot *s, enum guard_listener l,
+			       const struct ipaddr *ip);
 /* 15008: the TLS handshake is done; the connection stops counting against its source. */
 void guard_handshake_done(struct guard_slot *s);
 /* Gives back what @s holds (idempotent, accepts NULL). */

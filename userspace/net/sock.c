@@ -21,23 +21,130 @@
  */
 #define SOCK_LISTEN_BACKLOG 65535
 
-int sock_listen(uint32_t ip, uint16_t port, bool transparent)
+void sockaddr_inet_v4(union sockaddr_inet *out, uint32_t ip, uint16_t port)
 {
-	struct sockaddr_in sa = {
-	    .sin_family = AF_INET, .sin_addr.s_addr = ip, .sin_port = htons(port)};
-	int fd, one = 1, err;
+	memset(out, 0, sizeof(*out));
+	out->v4.sin_family = AF_INET;
+	out->v4.sin_addr.s_addr = ip;
+	out->v4.sin_port = htons(port);
+}
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+int sockaddr_inet_from_ipaddr(union sockaddr_inet *out, const struct ipaddr *a, uint16_t port)
+{
+	memset(out, 0, sizeof(*out));
+	if (!ipaddr_full_len(a) || a->len != ipaddr_full_len(a))
+		return -EAFNOSUPPORT;
+	if (a->family == AF_INET) {
+		out->v4.sin_family = AF_INET;
+		memcpy(&out->v4.sin_addr, a->a, 4);
+		out->v4.sin_port = htons(port);
+		return 0;
+	}
+	out->v6.sin6_family = AF_INET6;
+	memcpy(&out->v6.sin6_addr, a->a, 16);
+	out->v6.sin6_port = htons(port);
+	return 0;
+}
+
+int sockaddr_inet_to_ipaddr(const union sockaddr_inet *sa, struct ipaddr *out)
+{
+	return ipaddr_from_sockaddr(out, &sa->sa);
+}
+
+uint16_t sockaddr_inet_port(const union sockaddr_inet *sa)
+{
+	return sa->sa.sa_family == AF_INET    ? ntohs(sa->v4.sin_port)
+	       : sa->sa.sa_family == AF_INET6 ? ntohs(sa->v6.sin6_port)
+					      : 0;
+}
+
+void sockaddr_inet_set_port(union sockaddr_inet *sa, uint16_t port)
+{
+	if (sa->sa.sa_family == AF_INET)
+		sa->v4.sin_port = htons(port);
+	else if (sa->sa.sa_family == AF_INET6)
+		sa->v6.sin6_port = htons(port);
+}
+
+socklen_t sockaddr_inet_len(const union sockaddr_inet *sa)
+{
+	return sa->sa.sa_family == AF_INET    ? sizeof(sa->v4)
+	       : sa->sa.sa_family == AF_INET6 ? sizeof(sa->v6)
+					      : 0;
+}
+
+bool sockaddr_inet_is_any(const union sockaddr_inet *sa)
+{
+	if (sa->sa.sa_family == AF_INET)
+		return sa->v4.sin_addr.s_addr == INADDR_ANY;
+	if (sa->sa.sa_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&sa->v6.sin6_addr);
+	return true;
+}
+
+bool sockaddr_inet_equal(const union sockaddr_inet *x, const union sockaddr_inet *y)
+{
+	if (x->sa.sa_family != y->sa.sa_family)
+		return false;
+	if (x->sa.sa_family == AF_INET)
+		return x->v4.sin_addr.s_addr == y->v4.sin_addr.s_addr &&
+		       x->v4.sin_port == y->v4.sin_port;
+	if (x->sa.sa_family == AF_INET6)
+		return IN6_ARE_ADDR_EQUAL(&x->v6.sin6_addr, &y->v6.sin6_addr) &&
+		       x->v6.sin6_port == y->v6.sin6_port;
+	return false;
+}
+
+const char *sockaddr_inet_ntop(const union sockaddr_inet *sa, char *buf, size_t len)
+{
+	const void *a = sa->sa.sa_family == AF_INET    ? (const void *)&sa->v4.sin_addr
+			: sa->sa.sa_family == AF_INET6 ? (const void *)&sa->v6.sin6_addr
+						       : NULL;
+
+	if (!a || !inet_ntop(sa->sa.sa_family, a, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+const char *sockaddr_inet_format(const union sockaddr_inet *sa, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	sockaddr_inet_ntop(sa, ip, sizeof(ip));
+	snprintf(buf, len, sa->sa.sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+		 sockaddr_inet_port(sa));
+	return buf;
+}
+
+int sock_listen_at(const union sockaddr_inet *addr, bool transparent)
+{
+	int fd, one = 1, err, family = addr->sa.sa_family;
+	bool v6 = family == AF_INET6;
+
+	if (family != AF_INET && !v6)
+		return -EAFNOSUPPORT;
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    (transparent && setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one))) ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, SOCK_LISTEN_BACKLOG)) {
+	    (v6 && setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    (transparent &&
+	     setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
+			sizeof(one))) ||
+	    bind(fd, &addr->sa, sockaddr_inet_len(addr)) || listen(fd, SOCK_LISTEN_BACKLOG)) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
 	return fd;
+}
+
+int sock_listen(uint32_t ip, uint16_t port, bool transparent)
+{
+	union sockaddr_inet sa;
+
+	sockaddr_inet_v4(&sa, ip, port);
+	return sock_listen_at(&sa, transparent);
 }
 
 int sock_send_fds(int sock, const char *msg, const int *fds, size_t n)
@@ -159,8 +266,7 @@ int sock_in_ns(const struct sock_ns *ns, int (*fn)(void *arg), void *arg)
 }
 
 struct listen_args {
-	uint32_t ip;
-	uint16_t port;
+	const union sockaddr_inet *addr;
 	bool transparent;
 };
 
@@ -168,55 +274,61 @@ static int listen_fn(void *arg)
 {
 	const struct listen_args *a = arg;
 
-	return sock_listen(a->ip, a->port, a->transparent);
+	return sock_listen_at(a->addr, a->transparent);
 }
 
-int sock_listen_in(const struct sock_ns *ns, uint32_t ip, uint16_t port, bool transparent)
+int sock_listen_in(const struct sock_ns *ns, const union sockaddr_inet *addr, bool transparent)
 {
-	struct listen_args a = {ip, port, transparent};
+	struct listen_args a = {addr, transparent};
 
 	return sock_in_ns(ns, listen_fn, &a);
 }
 
 static int socket_fn(void *arg)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(*(const int *)arg, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-	(void)arg;
 	return fd < 0 ? -errno : fd;
 }
 
-int sock_tcp_in(const struct sock_ns *ns)
+int sock_tcp_in(const struct sock_ns *ns, int family)
 {
-	return sock_in_ns(ns, socket_fn, NULL);
+	return sock_in_ns(ns, socket_fn, &family);
 }
 
-int sock_connect(const struct sockaddr_in *dst, const struct sockaddr_in *src)
+int sock_connect(const union sockaddr_inet *dst, const union sockaddr_inet *src)
 {
 	return sock_connect_in(NULL, dst, src);
 }
 
-int sock_connect_in(const struct sock_ns *ns, const struct sockaddr_in *dst,
-		    const struct sockaddr_in *src)
+int sock_connect_in(const struct sock_ns *ns, const union sockaddr_inet *dst,
+		    const union sockaddr_inet *src)
 {
-	int fd, one = 1, err;
+	int fd, one = 1, err, family = dst->sa.sa_family;
+	bool v6 = family == AF_INET6;
 
+	if ((family != AF_INET && !v6) || (src && src->sa.sa_family != family))
+		return -EAFNOSUPPORT;
 	/* Only the socket is made in @ns: bind and connect act on it from anywhere. */
-	fd = sock_tcp_in(ns);
+	fd = sock_tcp_in(ns, family);
 	if (fd < 0)
 		return fd;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (src) {
-		struct sockaddr_in b = *src;
+		union sockaddr_inet b = *src;
 
-		b.sin_port = 0;
-		/* Let connect() pick the port so the 4-tuple, not the bind, decides uniqueness. */
+		sockaddr_inet_set_port(&b, 0);
+		/*
+		 * Let connect() pick the port so the 4-tuple, not the bind, decides uniqueness
+		 * (an IPv6 socket takes the SOL_IP option too).
+		 */
 		setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) ||
-		    bind(fd, (struct sockaddr *)&b, sizeof(b)))
+		if (setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT,
+			       &one, sizeof(one)) ||
+		    bind(fd, &b.sa, sockaddr_inet_len(&b)))
 			goto fail;
 	}
-	if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) && errno != EINPROGRESS)
+	if (connect(fd, &dst->sa, sockaddr_inet_len(dst)) && errno != EINPROGRESS)
 		goto fail;
 	return fd;
 fail:
@@ -233,42 +345,83 @@ void sock_close_reset(int fd)
 	close(fd);
 }
 
-int sock_parse_authority(const char *s, struct sockaddr_in *out)
+/*
+ * The host of an authority or a `forwarded` node at @p: "a.b.c.d", or an IPv6 address in
+ * brackets (RFC 3986 §3.2.2's IP-literal without IPvFuture; a zone id, RFC 6874, is refused:
+ * no pod is reached by a link-local address). Port 0; a mapped address becomes IPv4. *@end is
+ * past it. 0 or -EINVAL.
+ */
+static int parse_host(const char *p, union sockaddr_inet *out, const char **end)
 {
-	char ip[INET_ADDRSTRLEN];
-	const char *colon = s ? strrchr(s, ':') : NULL;
-	char *end;
-	unsigned long port;
+	char ip[INET6_ADDRSTRLEN];
+	struct ipaddr a;
+	size_t n;
 
-	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(ip))
-		return -EINVAL;
-	memcpy(ip, s, (size_t)(colon - s));
-	ip[colon - s] = '\0';
 	memset(out, 0, sizeof(*out));
-	out->sin_family = AF_INET;
-	if (inet_pton(AF_INET, ip, &out->sin_addr) != 1 || !colon[1] || colon[1] == '-' ||
-	    colon[1] == '+')
+	if (*p == '[') {
+		const char *close = strchr(p + 1, ']');
+
+		n = close ? (size_t)(close - p - 1) : 0;
+		if (!n || n >= sizeof(ip))
+			return -EINVAL;
+		memcpy(ip, p + 1, n);
+		ip[n] = '\0';
+		out->v6.sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, ip, &out->v6.sin6_addr) != 1 ||
+		    ipaddr_from_sockaddr(&a, &out->sa) || sockaddr_inet_from_ipaddr(out, &a, 0))
+			return -EINVAL;
+		*end = close + 1;
+		return 0;
+	}
+	n = strspn(p, "0123456789.");
+	if (!n || n >= INET_ADDRSTRLEN)
 		return -EINVAL;
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || port == 0 || port > 65535)
+	memcpy(ip, p, n);
+	ip[n] = '\0';
+	out->v4.sin_family = AF_INET;
+	if (inet_pton(AF_INET, ip, &out->v4.sin_addr) != 1)
 		return -EINVAL;
-	out->sin_port = htons((uint16_t)port);
+	*end = p + n;
 	return 0;
 }
 
-int sock_parse_forwarded_for(const char *s, struct sockaddr_in *out)
+/* ":port" at @p (decimal, 1..65535) into @out; *@end past it. 0 or -EINVAL. */
+static int parse_port(const char *p, union sockaddr_inet *out, const char **end)
 {
-	char ip[INET_ADDRSTRLEN];
+	unsigned long port;
+	char *e;
+
+	if (p[0] != ':' || p[1] < '0' || p[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	port = strtoul(p + 1, &e, 10);
+	if (errno || port == 0 || port > 65535)
+		return -EINVAL;
+	sockaddr_inet_set_port(out, (uint16_t)port);
+	*end = e;
+	return 0;
+}
+
+int sock_parse_authority(const char *s, union sockaddr_inet *out)
+{
 	const char *p;
-	unsigned long port = 0;
+
+	if (!s || parse_host(s, out, &p) || parse_port(p, out, &p) || *p) {
+		if (out)
+			memset(out, 0, sizeof(*out));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int sock_parse_forwarded_for(const char *s, union sockaddr_inet *out)
+{
+	const char *p;
 	bool quoted;
-	size_t n = 0;
 
 	if (!s)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	out->sin_family = AF_INET;
 	/* Only the first forwarded-element counts: it was added by the client ztunnel. */
 	for (p = s; *p && *p != ','; p++) {
 		if ((p == s || p[-1] == ';' || p[-1] == ' ') && strncasecmp(p, "for=", 4) == 0)
@@ -279,32 +432,20 @@ int sock_parse_forwarded_for(const char *s, struct sockaddr_in *out)
 	p += 4;
 	quoted = *p == '"';
 	p += quoted;
-	while (p[n] && (p[n] == '.' || (p[n] >= '0' && p[n] <= '9')) && n < sizeof(ip) - 1) {
-		ip[n] = p[n];
-		n++;
-	}
-	ip[n] = '\0';
-	p += n;
+	/* §6: "[" and ":" are no token characters, so an IPv6 node is always quoted. */
+	if ((*p == '[' && !quoted) || parse_host(p, out, &p))
+		goto bad;
 	/* RFC 7239 §6: a node may carry the client's port ("ip:port", quoted). */
-	if (*p == ':') {
-		char *end;
-
-		if (p[1] < '0' || p[1] > '9')
-			return -EINVAL;
-		errno = 0;
-		port = strtoul(p + 1, &end, 10);
-		if (errno || port == 0 || port > 65535)
-			return -EINVAL;
-		p = end;
-	}
+	if (*p == ':' && parse_port(p, out, &p))
+		goto bad;
 	if (quoted && *p++ != '"')
-		return -EINVAL;
+		goto bad;
 	if (*p && *p != ';' && *p != ',' && *p != ' ')
-		return -EINVAL;
-	if (inet_pton(AF_INET, ip, &out->sin_addr) != 1)
-		return -EINVAL;
-	out->sin_port = htons((uint16_t)port);
+		goto bad;
 	return 0;
+bad:
+	memset(out, 0, sizeof(*out));
+	return -EINVAL;
 }
 
 int sock_parse_forwarded_host(const char *s, char *out, size_t len)

@@ -4,14 +4,55 @@
 #define AMBIT_NET_SOCK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "ambit/ipaddr.h"
 
 /*
- * Non-blocking listener on @ip:@port (network order ip, host order port). @transparent sets
- * IP_TRANSPARENT (needed to accept flows bpf_sk_assign()ed with a foreign local address);
- * never SO_REUSEPORT, which sk_assign refuses (KERNEL_NOTES.md). fd or -errno.
+ * A TCP/UDP endpoint of either family: the family inside the address (sa.sa_family), so one
+ * code path carries both. An IPv4-mapped IPv6 address is made IPv4 wherever one is built from
+ * text or a struct ipaddr, as ipaddr.h takes it.
  */
+union sockaddr_inet {
+	struct sockaddr sa;
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+};
+
+/* "[v6]:65535" with its NUL. */
+#define SOCKADDR_INET_STRLEN (INET6_ADDRSTRLEN + 8)
+
+/* @ip (network order) and @port (host order) as an IPv4 address. */
+void sockaddr_inet_v4(union sockaddr_inet *out, uint32_t ip, uint16_t port);
+/* Single address @a with @port (host order): 0, or -EAFNOSUPPORT (no family, or a prefix). */
+int sockaddr_inet_from_ipaddr(union sockaddr_inet *out, const struct ipaddr *a, uint16_t port);
+/* The address of @sa (a mapped one as IPv4): 0, or -EAFNOSUPPORT. */
+int sockaddr_inet_to_ipaddr(const union sockaddr_inet *sa, struct ipaddr *out);
+/* Host order; 0 for a family that has none. */
+uint16_t sockaddr_inet_port(const union sockaddr_inet *sa);
+void sockaddr_inet_set_port(union sockaddr_inet *sa, uint16_t port);
+/* The length bind/connect take for @sa's family (0 for neither). */
+socklen_t sockaddr_inet_len(const union sockaddr_inet *sa);
+/* No address: family 0, or INADDR_ANY / in6addr_any. */
+bool sockaddr_inet_is_any(const union sockaddr_inet *sa);
+/* Same family, address and port. */
+bool sockaddr_inet_equal(const union sockaddr_inet *x, const union sockaddr_inet *y);
+/* The address alone, as inet_ntop writes it ("?" for neither family). Returns @buf. */
+const char *sockaddr_inet_ntop(const union sockaddr_inet *sa, char *buf, size_t len);
+/* "a.b.c.d:port" or "[v6]:port" (RFC 3986 authority form). Returns @buf. */
+const char *sockaddr_inet_format(const union sockaddr_inet *sa, char *buf, size_t len);
+
+/*
+ * Non-blocking listener on @addr. @transparent sets IP_TRANSPARENT / IPV6_TRANSPARENT (needed
+ * to accept flows bpf_sk_assign()ed with a foreign local address); an IPv6 listener is
+ * IPV6_V6ONLY, so [::] never takes IPv4 from its 0.0.0.0 twin; never SO_REUSEPORT, which
+ * sk_assign refuses (KERNEL_NOTES.md). fd or -errno.
+ */
+int sock_listen_at(const union sockaddr_inet *addr, bool transparent);
+/* sock_listen_at on @ip:@port (network order ip, host order port). */
 int sock_listen(uint32_t ip, uint16_t port, bool transparent);
 
 /*
@@ -30,18 +71,19 @@ struct sock_ns {
  * netns would open every later socket there.
  */
 int sock_in_ns(const struct sock_ns *ns, int (*fn)(void *arg), void *arg);
-/* A non-blocking TCP socket of @ns (NULL: here): fd or -errno. */
-int sock_tcp_in(const struct sock_ns *ns);
-/* sock_listen in @ns (NULL: here). */
-int sock_listen_in(const struct sock_ns *ns, uint32_t ip, uint16_t port, bool transparent);
+/* A non-blocking TCP socket of @family (AF_INET, AF_INET6) in @ns (NULL: here): fd or -errno. */
+int sock_tcp_in(const struct sock_ns *ns, int family);
+/* sock_listen_at in @ns (NULL: here). */
+int sock_listen_in(const struct sock_ns *ns, const union sockaddr_inet *addr, bool transparent);
 /*
  * Starts a non-blocking connect to @dst. With @src, binds to that address first with
- * IP_TRANSPARENT so the server sees the original client IP. fd (connecting) or -errno.
+ * IP_TRANSPARENT (IPV6_TRANSPARENT) so the server sees the original client IP; @src must be of
+ * @dst's family (-EAFNOSUPPORT). fd (connecting) or -errno.
  */
-int sock_connect(const struct sockaddr_in *dst, const struct sockaddr_in *src);
+int sock_connect(const union sockaddr_inet *dst, const union sockaddr_inet *src);
 /* sock_connect from namespace @ns (NULL: here). */
-int sock_connect_in(const struct sock_ns *ns, const struct sockaddr_in *dst,
-		    const struct sockaddr_in *src);
+int sock_connect_in(const struct sock_ns *ns, const union sockaddr_inet *dst,
+		    const union sockaddr_inet *src);
 /* At most this many descriptors travel in one sock_send_fds message. */
 #define SOCK_MAX_FDS 16
 /*
@@ -58,14 +100,17 @@ int sock_send_fds(int sock, const char *msg, const int *fds, size_t n);
 int sock_recv_fds(int sock, char *msg, size_t len, int *fds, size_t max, size_t *n);
 /* Closes @fd with an RST (SO_LINGER 0): a refused or failed peer learns at once. */
 void sock_close_reset(int fd);
-/* Parses "a.b.c.d:port" strictly. 0 or -EINVAL. */
-int sock_parse_authority(const char *s, struct sockaddr_in *out);
+/*
+ * Parses "a.b.c.d:port" or "[v6]:port" (RFC 3986 §3.2.2) strictly: port 1..65535, no zone id,
+ * no bare IPv6 without brackets. A mapped IPv6 address comes out IPv4. 0 or -EINVAL.
+ */
+int sock_parse_authority(const char *s, union sockaddr_inet *out);
 /*
  * Parses the `for=` node of a `forwarded` header (RFC 7239, first element): an IPv4 address,
- * optionally with the client's port ("ip:port", quoted as §6 asks; sin_port 0 without). 0 or
- * -EINVAL.
+ * or an IPv6 one in brackets and quoted (§6: for="[v6]"), optionally with the client's port
+ * ("ip:port" / "[v6]:port", quoted as §6 asks; port 0 without). 0 or -EINVAL.
  */
-int sock_parse_forwarded_for(const char *s, struct sockaddr_in *out);
+int sock_parse_forwarded_for(const char *s, union sockaddr_inet *out);
 /*
  * Copies the `host=` of the first element of a `forwarded` header (RFC 7239 §5.3, token or
  * quoted; Istio's ztunnel sends the Service hostname the client addressed) into @out (@len

@@ -80,7 +80,7 @@ void transport_peer_clear(struct transport_peer *p)
 	memset(p, 0, sizeof(*p));
 }
 
-struct transport *connector_open(struct connector *c, const struct sockaddr_in *dst,
+struct transport *connector_open(struct connector *c, const union sockaddr_inet *dst,
 				 const char *identity, unsigned int timeout_ms,
 				 const struct transport_cbs *cbs, void *arg)
 {

@@ -29,6 +29,7 @@
 #include <netinet/in.h>
 
 #include "loop.h"
+#include "sock.h"
 
 /* Queued output past which a writer waits for on_drain. */
 #define TRANSPORT_HIGH_WATER (256u << 10)
@@ -123,7 +124,7 @@ void transport_peer_clear(struct transport_peer *p);
 struct connector;
 
 struct connector_impl {
-	struct transport *(*open)(struct connector *c, const struct sockaddr_in *dst,
+	struct transport *(*open)(struct connector *c, const union sockaddr_inet *dst,
 				  const char *identity, unsigned int timeout_ms,
 				  const struct transport_cbs *cbs, void *arg);
 	void (*destroy)(struct connector *c);
@@ -139,7 +140,7 @@ struct connector {
  * Returns the transport at once (owned by the caller); its on_open or on_error follows.
  * NULL + errno only when nothing could be started (then no callback follows).
  */
-struct transport *connector_open(struct connector *c, const struct sockaddr_in *dst,
+struct transport *connector_open(struct connector *c, const union sockaddr_inet *dst,
 				 const char *identity, unsigned int timeout_ms,
 				 const struct transport_cbs *cbs, void *arg);
 void connector_destroy(struct connector *c); /* accepts NULL */
@@ -201,7 +202,7 @@ void transport_mem_reset(struct transport *t);
  */
 struct connector *connector_mem_new(struct loop *l,
 				    int (*open_fn)(void *arg, struct transport *t,
-						   const struct sockaddr_in *dst),
+						   const union sockaddr_inet *dst),
 				    void *arg);
 /*
  * Frees a memory transport the transport's owner already closed (closed ones stay until the

@@ -661,7 +661,7 @@ static struct tcp *tcp_outbound(struct loop *l, int fd, const struct transport_c
 	return c;
 }
 
-static struct transport *tcp_open(struct connector *cn, const struct sockaddr_in *dst,
+static struct transport *tcp_open(struct connector *cn, const union sockaddr_inet *dst,
 				  const char *identity, unsigned int timeout_ms,
 				  const struct transport_cbs *cbs, void *arg)
 {
@@ -676,14 +676,17 @@ static struct transport *tcp_open(struct connector *cn, const struct sockaddr_in
 	if (fd < 0) {
 		/* Refused at once (unreachable network...): a connect failure like any other. */
 		err = fd;
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		fd = socket(dst->sa.sa_family == AF_INET6 ? AF_INET6 : AF_INET,
+			    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return NULL;
 	}
 	c = tcp_outbound(tc->loop, fd, cbs, arg);
 	if (!c)
 		return NULL;
-	c->t.peer.local = *dst; /* the endpoint, for logs */
+	/* The endpoint, for logs (the waypoint's peer view is IPv4 yet). */
+	if (dst->sa.sa_family == AF_INET)
+		c->t.peer.local = dst->v4;
 	if (err)
 		fail_later(c, err);
 	else if (timeout_ms && loop_timer_arm(tc->loop, &c->timer, timeout_ms))
@@ -709,7 +712,7 @@ struct tls_connector {
 	size_t n_sans;
 };
 
-static struct transport *origin_open(struct connector *cn, const struct sockaddr_in *dst,
+static struct transport *origin_open(struct connector *cn, const union sockaddr_inet *dst,
 				     const char *identity, unsigned int timeout_ms,
 				     const struct transport_cbs *cbs, void *arg)
 {
