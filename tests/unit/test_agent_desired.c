@@ -620,6 +620,15 @@ static void test_dual_stack(void **state)
 		}
 		assert_non_null(s6);
 		assert_int_equal(s6->port, 80);
+		/* The snapshot's Service has it too, for the ztunnel's routing and DNS. */
+		for (size_t i = 0; i < f->d.n_snap_services; i++)
+			if (!strcmp(f->d.snap_services[i].name, "web6")) {
+				char txt[IPADDR_STRLEN];
+
+				assert_string_equal(
+				    ipaddr_format(&f->d.snap_services[i].vip6, txt, sizeof(txt)),
+				    "fd00:96::60");
+			}
 		/* a, b and c have IPv6 addresses (d does not): all three are backends. */
 		assert_int_equal(s6->n, 3);
 		assert_int_equal(inet_pton(AF_INET6, "fd00:98:1::2", &want), 1);

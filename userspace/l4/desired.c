@@ -757,6 +757,7 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 	memset(ss, 0, sizeof(*ss));
 	ss->serial = svc->meta.serial;
 	ss->vip = vip;
+	ss->vip6 = b->vip6;
 	err = same_service(b, svc, ss);
 	if (!err && svc->nports && !(ss->ports = calloc(svc->nports, sizeof(*ss->ports))))
 		err = -ENOMEM;
