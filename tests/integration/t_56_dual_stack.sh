@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # A dual-stack local cluster (`local up --ip-family dual`): nodes, pods and the fabric have an
 # IPv6 address beside each IPv4 one, IPv4 first, as a Kubernetes cluster whose pod and node
-# ranges are of both families.
+# ranges are of both families; the mesh carries both.
 #  - cluster.json says so; each node's eth0 holds its fd00:99:: address and routes the other
-#    nodes' fd00:98:N::/64 (over the fabric, or with --cni bridge through the VXLAN tunnel); each pod's Pod object has podIPs of both families, the second the
-#    one on its eth0 (host-local's second range, through the chain of real CNI plugins), and
-#    `ambitctl workloads` and the dashboard list both;
+#    nodes' fd00:98:N::/64 (over the fabric, or with --cni bridge through the VXLAN tunnel);
+#    each pod's Pod object has podIPs of both families, the second the one on its eth0
+#    (host-local's second range, through the chain of real CNI plugins), a PreferDualStack
+#    Service has clusterIPs of both, and `ambitctl workloads`, `maps` and the dashboard list
+#    both;
 #  - pods outside the mesh reach each other over IPv6 across nodes;
 #  - the mesh carries IPv4 in the same cluster as it does in an IPv4 one (mTLS, HBONE);
-#  - IPv6 fails closed for pods of the mesh, as the data path carries IPv4 only: an enrolled
-#    pod's IPv6 connect is refused in the kernel (EPERM), an IPv6 connection to an enrolled pod
-#    from outside the mesh never reaches it, both refused and counted in the kernel, and not
-#    one byte of either probe's payload crosses the fabric; `ambitctl check` says so of an
-#    IPv6 source, and names no workload by an IPv6 destination ([ADDR]:PORT).
+#  - and IPv6: an enrolled pod's IPv6 connection to another enrolled pod crosses the fabric in
+#    HBONE only (not one byte of its payload in plaintext), arriving from the client's IPv6
+#    address; to the Service's IPv6 VIP too; to a pod outside the mesh it goes direct; a pod
+#    outside the mesh reaches an enrolled one over IPv6 under PERMISSIVE (by its address, and
+#    by the Service's IPv6 VIP through the kernel's balancing), is refused in the kernel under
+#    STRICT (drop_strict_plaintext) and by a DENY policy's IPv6 ipBlocks (drop_deny_source),
+#    while the mesh's own HBONE goes on; a pod sending from an IPv6 address not its own is
+#    dropped (drop_spoofed_source).
 . "$(dirname "$0")/lib.sh"
 need_root
 need_bins
@@ -98,46 +103,111 @@ wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 -o /dev/null http://ser
 	fail "mesh/client-0 cannot reach http://server/ in the dual-stack cluster"
 out=$(pod_exec mesh/client-0 curl -sf --max-time 3 http://server/)
 expect_contains "$out" "pod=mesh/server-0 from="
-drops() {
-	metric_sum "$(node_metrics "$1")" ambit_kernel_drops_total 'reason="drop_ipv6_unsupported"'
-}
-# What node2 refuses of an IPv6 connection to its enrolled pod: routed, the SYN itself, routed to
-# the pod's veth; bridged (the SYN switched by cni0, past any route), the pod's neighbour
-# advertisement for its global address, a source the data path cannot vouch for.
-refused2() {
-	local m
-	m=$(node_metrics node2)
-	echo $(($(metric_sum "$m" ambit_kernel_drops_total 'reason="drop_ipv6_unsupported"') +
-		$(metric_sum "$m" ambit_kernel_drops_total 'reason="drop_spoofed_source"')))
-}
 hbone_in() { metric_sum "$(node_metrics node2)" istio_tcp_connections_opened_total 'reporter="destination"'; }
 [ "$(hbone_in)" -ge 1 ] || fail "node2's ztunnel took no connection from mesh/client-0"
 
-# ---- IPv6 fails closed for the mesh's pods ----
+# ---- the mesh carries IPv6 ----
+# Every map the kernel keys by address has the pods' IPv6 too.
+actl maps --node node2 >"$TMP/maps2.txt" || fail "ambitctl maps failed"
+grep -q "$ip6_mesh_server_0 .*mesh/server-0 .*enrolled,local" "$TMP/maps2.txt" ||
+	fail "node2's workloads6 lacks mesh/server-0: $(sed -n '/^workloads6/,/^pod_ifaces6/p' "$TMP/maps2.txt")"
+grep -q "IPv6 source $ip6_mesh_server_0" "$TMP/maps2.txt" ||
+	fail "node2's pod_ifaces6 lacks mesh/server-0's veth"
+vip=$(actl get svc server -n mesh -o json | jq -r '.spec.clusterIPs[0]')
+vip6=$(actl get svc server -n mesh -o json | jq -r '.spec.clusterIPs[1]')
+expect_eq "$(actl get svc server -n mesh -o json | jq -r '.spec.ipFamilies | join(",")')" \
+	"IPv4,IPv6" "mesh/server's ipFamilies (PreferDualStack)"
+case $vip6 in fd00:96:*) ;; *) fail "mesh/server has no IPv6 cluster IP: $vip6 ($vip)" ;; esac
+expect_eq "$(actl get svc server -n plain -o json | jq -r '.spec.clusterIPs | length')" 1 \
+	"plain/server's cluster IPs (SingleStack)"
+
 fabric_capture_start "$TMP/fabric.pcap"
-d1=$(drops node1) d2=$(refused2)
-# An enrolled pod's IPv6 connect: refused in the kernel, nothing sent.
-out=$(pod_exec mesh/client-0 timeout 5 socat -T 3 - "TCP6:[$ip6_plain_server_0]:9300" \
-	<<<"MARKER-V6-OUT" 2>&1) && fail "mesh/client-0's IPv6 connect succeeded: $out"
-expect_contains "$out" "Operation not permitted"
-# An IPv6 connection to an enrolled pod from outside the mesh: never reaches it.
-out=$(pod_exec plain/client-0 timeout 5 socat -T 3 - "TCP6:[$ip6_mesh_server_0]:9300" \
-	<<<"MARKER-V6-IN" 2>&1) && fail "plain/client-0 reached mesh/server-0 over IPv6: $out"
+h=$(hbone_in)
+# Pod to pod: the answer names the client by its IPv6 address.
+v6_mesh() { pod_exec mesh/client-0 timeout 5 socat -T 3 - "TCP6:[$ip6_mesh_server_0]:9301" </dev/null; }
+wait_for 20 v6_mesh || fail "mesh/client-0 cannot reach mesh/server-0 at [$ip6_mesh_server_0]:9301: $(v6_mesh 2>&1)"
+expect_eq "$(v6_mesh)" "v6 mesh/server-0" "mesh/client-0 -> mesh/server-0 over IPv6"
+pod_exec mesh/client-0 timeout 5 socat -T 3 - "TCP6:[$ip6_mesh_server_0]:9300" <<<"MARKER-V6-MESH" ||
+	fail "mesh/client-0 could not send to mesh/server-0 over IPv6"
+got() { grep -q MARKER-V6-MESH "$TMP/mesh_server-0.got"; }
+wait_for 10 got || fail "mesh/server-0 never got the IPv6 payload"
+[ "$(hbone_in)" -gt "$h" ] || fail "node2's ztunnel took no IPv6 connection over HBONE ($h)"
+# The server sees the client's own IPv6 address (the ztunnel connects from it).
+out=$(pod_exec mesh/client-0 curl -sS -g --max-time 5 "http://[$ip6_mesh_server_0]:8080/")
+expect_contains "$out" "pod=mesh/server-0 from=$ip6_mesh_client_0 "
+# The Service's IPv6 VIP, balanced by the ztunnel to the endpoint's IPv6.
+out=$(pod_exec mesh/client-0 curl -sS -g --max-time 5 "http://[$vip6]/")
+expect_contains "$out" "pod=mesh/server-0 from=$ip6_mesh_client_0 "
 sleep 1
 fabric_capture_stop
-[ -s "$TMP/mesh_server-0.got" ] && fail "mesh/server-0 was sent: $(cat "$TMP/mesh_server-0.got")"
-[ -s "$TMP/plain_server-0.got" ] && fail "plain/server-0 was sent: $(cat "$TMP/plain_server-0.got")"
 n=$(tcpdump -r "$TMP/fabric.pcap" -nn -A 2>/dev/null | grep -c 'MARKER-V6')
-expect_eq "$n" 0 "packets with the probes' payload on the fabric"
-[ "$(drops node1)" -gt "$d1" ] || fail "node1 counted no drop_ipv6_unsupported ($d1)"
-[ "$(refused2)" -gt "$d2" ] || fail "node2 refused nothing ($d2 drops)"
-# What `ambitctl check` says of an IPv6 source: the kernel's refusal, and the policy beside it.
-out=$(actl check "$ip6_plain_client_0" mesh/server-0:8080) || fail "check from an IPv6 source: $out"
-expect_contains "$out" "source:      outside the mesh ($ip6_plain_client_0)"
-expect_contains "$out" "decision:    deny in the kernel (drop_ipv6_unsupported)"
-out=$(actl check "$ip6_plain_client_0" plain/server-0:9300) || fail "check to a pod outside the mesh: $out"
-expect_contains "$out" "decision:    allow"
-out=$(actl check plain/client-0 "[$ip6_mesh_server_0]:8080" 2>&1) && fail "check to an IPv6 address answered: $out"
-expect_contains "$out" "no workload or Service has the address $ip6_mesh_server_0"
-log "IPv6 for the mesh's pods: refused (node1 drops $d1 -> $(drops node1), node2 $d2 -> $(refused2)), 0 payload packets on the fabric"
+expect_eq "$n" 0 "packets with the IPv6 payload in plaintext on the fabric"
+n=$(tcpdump -r "$TMP/fabric.pcap" -nn 2>/dev/null | grep -c '\.15008[ :]')
+[ "$n" -gt 0 ] || fail "no HBONE (15008) on the fabric during the IPv6 requests"
+# To a pod outside the mesh: direct, as for IPv4.
+out=$(pod_exec mesh/client-0 timeout 5 socat -T 3 - "TCP6:[$ip6_plain_server_0]:9301" </dev/null 2>&1)
+expect_eq "$out" "v6 plain/server-0" "mesh/client-0 -> plain/server-0 over IPv6 (outside the mesh)"
+
+# From outside the mesh, PERMISSIVE: by the pod's address, and by the VIP (the kernel balances).
+out=$(pod_exec plain/client-0 curl -sS -g --max-time 5 "http://[$ip6_mesh_server_0]:8080/")
+expect_contains "$out" "pod=mesh/server-0 from=$ip6_plain_client_0 "
+out=$(pod_exec plain/client-0 curl -sS -g --max-time 5 "http://[$vip6]/")
+expect_contains "$out" "pod=mesh/server-0 from=$ip6_plain_client_0 "
+
+drops() { metric_sum "$(node_metrics "$1")" ambit_kernel_drops_total "reason=\"$2\""; }
+# STRICT: IPv6 plaintext refused in the kernel; the mesh's HBONE goes on.
+d=$(drops node2 drop_strict_plaintext)
+cat >"$TMP/strict.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: mesh
+spec:
+  mtls:
+    mode: STRICT
+YAML
+actl apply -f "$TMP/strict.yaml" >&2 || fail "apply STRICT"
+refused() { ! pod_exec plain/client-0 curl -sS -g --max-time 3 -o /dev/null "http://[$ip6_mesh_server_0]:8080/"; }
+wait_for 20 refused || fail "STRICT: plain/client-0 still reaches mesh/server-0 over IPv6"
+[ "$(drops node2 drop_strict_plaintext)" -gt "$d" ] || fail "STRICT: node2 counted no drop_strict_plaintext over IPv6 ($d)"
+expect_contains "$(pod_exec mesh/client-0 curl -sS -g --max-time 5 "http://[$vip6]/")" "pod=mesh/server-0"
+actl delete -f "$TMP/strict.yaml" >&2 || fail "delete STRICT"
+wait_for 20 pod_exec plain/client-0 curl -sf -g --max-time 3 -o /dev/null "http://[$ip6_mesh_server_0]:8080/" ||
+	fail "PERMISSIVE again: plain/client-0 cannot reach mesh/server-0 over IPv6"
+
+# A DENY policy's IPv6 ipBlocks: plain/client-0's address refused in the kernel; the rest of
+# node1's pod range (mesh/client-0, over HBONE) still served.
+d=$(drops node2 drop_deny_source)
+cat >"$TMP/deny.yaml" <<YAML
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-v6
+  namespace: mesh
+spec:
+  selector:
+    matchLabels: {app: server}
+  action: DENY
+  rules:
+  - from:
+    - source:
+        ipBlocks: ["$ip6_plain_client_0/128"]
+YAML
+actl apply -f "$TMP/deny.yaml" >&2 || fail "apply the IPv6 ipBlocks DENY"
+wait_for 20 refused || fail "ipBlocks DENY: plain/client-0 still reaches mesh/server-0 over IPv6"
+[ "$(drops node2 drop_deny_source)" -gt "$d" ] || fail "ipBlocks DENY: node2 counted no drop_deny_source over IPv6 ($d)"
+expect_contains "$(pod_exec mesh/client-0 curl -sS -g --max-time 5 "http://[$ip6_mesh_server_0]:8080/")" \
+	"pod=mesh/server-0 from=$ip6_mesh_client_0 "
+actl delete -f "$TMP/deny.yaml" >&2 || fail "delete the IPv6 ipBlocks DENY"
+
+# Anti-spoofing: an address of node1's pod range that is not plain/client-0's own.
+d=$(drops node1 drop_spoofed_source)
+spoof=${ip6_plain_client_0%::*}::99
+pod_exec plain/client-0 ip -6 addr add "$spoof/128" dev eth0 nodad || fail "cannot add $spoof in plain/client-0"
+out=$(pod_exec plain/client-0 timeout 5 socat -T 2 - "TCP6:[$ip6_plain_server_0]:9301,bind=[$spoof]" </dev/null 2>&1) &&
+	fail "plain/client-0 reached plain/server-0 from the spoofed $spoof: $out"
+pod_exec plain/client-0 ip -6 addr del "$spoof/128" dev eth0
+[ "$(drops node1 drop_spoofed_source)" -gt "$d" ] || fail "node1 counted no drop_spoofed_source for $spoof ($d)"
+log "IPv6 in the mesh: pod to pod and to [$vip6] over HBONE (0 payload packets in plaintext on the fabric), PERMISSIVE/STRICT, ipBlocks and anti-spoofing in the kernel"
 pass

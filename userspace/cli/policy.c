@@ -395,14 +395,14 @@ out:
 
 /* ---- check ---- */
 
-/* A workload by "ns/name", unique "name" or IP; NULL if none. */
+/* A workload by "ns/name", unique "name" or IP (either family); NULL if none. */
 static const struct snap_workload *find_workload(const struct snapshot *s, const char *spec)
 {
 	const struct snap_workload *hit = NULL;
-	struct in_addr a;
+	struct ipaddr a;
 
-	if (inet_pton(AF_INET, spec, &a) == 1)
-		return snapshot_workload_by_ip(s, a.s_addr);
+	if (!ipaddr_parse_addr(spec, &a))
+		return snapshot_workload_by_addr(s, &a);
 	for (size_t i = 0; i < s->n_workloads; i++) {
 		const struct snap_workload *w = &s->workloads[i];
 
@@ -437,13 +437,13 @@ static void print_applicable(const struct policy_set *ps, const struct snap_work
 	printf("%s\n", total ? "" : "policies:    none apply");
 }
 
-/* A Service by VIP, "ns/name", "name.ns" or its hostname; NULL if none. */
+/* A Service by VIP (either family), "ns/name", "name.ns" or its hostname; NULL if none. */
 static const struct snap_service *find_service(const struct snapshot *s, const char *spec)
 {
-	struct in_addr a;
+	struct ipaddr a;
 
-	if (inet_pton(AF_INET, spec, &a) == 1)
-		return snapshot_service_by_vip(s, a.s_addr);
+	if (!ipaddr_parse_addr(spec, &a))
+		return snapshot_service_by_addr(s, &a);
 	for (size_t i = 0; i < s->n_services; i++) {
 		const struct snap_service *svc = &s->services[i];
 		char buf[512];
@@ -462,12 +462,16 @@ static const struct snap_service *find_service(const struct snapshot *s, const c
  * Decides and prints one source -> destination workload connection; @via (may be NULL) is the
  * waypoint it comes through, whose identity the destination sees.
  */
+/*
+ * @src_ip: the source's address (either family); the destination is addressed by its IPv6
+ * when @src_ip is IPv6 (a dual-stack pod; a flow keeps its family), else by its IPv4.
+ */
 static void check_one(const struct ctl_opts *o, const struct policy_set *ps,
-		      const struct snap_workload *sw, uint32_t src_ip,
+		      const struct snap_workload *sw, const struct ipaddr *src_ip,
 		      const struct snap_workload *dw, uint16_t port,
 		      const struct snap_waypoint *via, cJSON *out)
 {
-	char name[300], why[1024], ipb[INET_ADDRSTRLEN], dipb[INET_ADDRSTRLEN];
+	char name[300], why[1024], ipb[IPADDR_STRLEN], dipb[IPADDR_STRLEN];
 	struct policy_conn conn = {
 	    .dst_uid = dw->uid,
 	    .dst_namespace = dw->namespace,
@@ -479,13 +483,16 @@ static void check_one(const struct ctl_opts *o, const struct policy_set *ps,
 	};
 	struct policy_decision d;
 
-	ipaddr_from_v4(&conn.dst_ip, dw->ip);
-	ipaddr_from_v4(&conn.src_ip, src_ip);
+	if (src_ip->family == AF_INET6 && dw->ip6.family == AF_INET6)
+		conn.dst_ip = dw->ip6;
+	else
+		ipaddr_from_v4(&conn.dst_ip, dw->ip);
+	conn.src_ip = *src_ip;
 	policy_evaluate(ps, &conn, &d);
 	policy_decision_name(&d, name, sizeof(name));
 	policy_decision_explain(&d, &conn, why, sizeof(why));
-	inet_ntop(AF_INET, &src_ip, ipb, sizeof(ipb));
-	inet_ntop(AF_INET, &dw->ip, dipb, sizeof(dipb));
+	ipaddr_format(src_ip, ipb, sizeof(ipb));
+	ipaddr_format(&conn.dst_ip, dipb, sizeof(dipb));
 	if (o->json) {
 		cJSON *j = cJSON_CreateObject();
 
@@ -566,93 +573,12 @@ static int check_at_gateway(const struct ctl_opts *o, const struct ctl_cluster *
 		if (!o->json)
 			printf("\n");
 		/* The gateway speaks HBONE itself, with its identity (its pod is not captured). */
-		check_one(o, s->policies, gw, gw->ip, ep, dtport,
+		struct ipaddr gip;
+
+		ipaddr_from_v4(&gip, gw->ip);
+		check_one(o, s->policies, gw, &gip, ep, dtport,
 			  &(struct snap_waypoint){.name = what + 8, .identity = gw->identity}, out);
 	}
-	return 0;
-}
-
-/*
- * SRC or DST an IPv6 address. The mesh carries IPv4: no workload or Service is known by an IPv6
- * address, and the kernel refuses IPv6 to and from a pod of the mesh (docs/security.md). What
- * the L4 policy would say of the IPv6 source is shown beside it: its ipBlocks read IPv6 too.
- * 0 when told, -errno.
- */
-static int check_ipv6(const struct ctl_opts *o, const struct snapshot *s, const char *src,
-		      const char *dst, uint16_t port)
-{
-	const struct snap_workload *dw = strchr(dst, ':') ? NULL : find_workload(s, dst);
-	struct policy_conn conn = {.dst_port = port};
-	char name[300] = "", why[1024] = "", buf[IPADDR_STRLEN];
-	struct policy_decision d;
-	const char *verdict, *reason;
-
-	if (strchr(dst, ':')) {
-		if (ipaddr_parse_addr(dst, &conn.dst_ip)) {
-			fprintf(stderr, "ambitctl: check: \"%s\" is not an IPv6 address\n", dst);
-			return -EINVAL;
-		}
-		fprintf(stderr,
-			"ambitctl: check: no workload or Service has the address %s: the mesh "
-			"carries IPv4, so its tables hold the pods' and Services' IPv4 addresses; "
-			"name the pod (ns/pod:PORT)\n",
-			ipaddr_format(&conn.dst_ip, buf, sizeof(buf)));
-		return -ENOENT;
-	}
-	if (ipaddr_parse_addr(src, &conn.src_ip) || conn.src_ip.family != AF_INET6) {
-		fprintf(stderr, "ambitctl: check: \"%s\" is not an IPv6 address\n", src);
-		return -EINVAL;
-	}
-	if (!dw) {
-		fprintf(stderr,
-			"ambitctl: check: no (unique) workload %s: from an IPv6 source name the "
-			"pod (ns/pod:PORT); Services have IPv4 cluster IPs only\n",
-			dst);
-		return -ENOENT;
-	}
-	conn.dst_uid = dw->uid;
-	conn.dst_namespace = dw->namespace;
-	ipaddr_from_v4(&conn.dst_ip, dw->ip);
-	policy_evaluate(s->policies, &conn, &d);
-	policy_decision_name(&d, name, sizeof(name));
-	policy_decision_explain(&d, &conn, why, sizeof(why));
-	verdict = dw->enrolled ? "deny" : policy_verdict_str(d.verdict);
-	reason = dw->enrolled ? "ipv6_unsupported" : policy_reason_str(d.reason);
-	ipaddr_format(&conn.src_ip, buf, sizeof(buf));
-	if (o->json) {
-		cJSON *j = cJSON_CreateObject();
-		char *text;
-
-		cJSON_AddStringToObject(j, "source", buf);
-		cJSON_AddStringToObject(j, "identity", "");
-		cJSON_AddStringToObject(j, "destination", dw->uid);
-		cJSON_AddNumberToObject(j, "port", port);
-		cJSON_AddStringToObject(j, "decision", verdict);
-		cJSON_AddStringToObject(j, "reason", reason);
-		cJSON_AddStringToObject(j, "policy", dw->enrolled ? "" : name);
-		cJSON_AddStringToObject(j, "policyDecision", policy_verdict_str(d.verdict));
-		cJSON_AddStringToObject(j, "policyName", name);
-		cJSON_AddStringToObject(j, "why", why);
-		text = cJSON_Print(j);
-		if (text)
-			printf("%s\n", text);
-		free(text);
-		cJSON_Delete(j);
-		return 0;
-	}
-	printf("source:      outside the mesh (%s) plaintext, no identity\n", buf);
-	printf("destination: %s (IPv6) port %u%s\n", dw->uid, port,
-	       dw->enrolled ? "" : " (not enrolled: the mesh enforces nothing)");
-	if (dw->enrolled) {
-		printf("decision:    deny in the kernel (drop_ipv6_unsupported)\n");
-		printf("why:         the mesh carries IPv4: IPv6 to or from a pod of the mesh is "
-		       "dropped, so it never arrives in plaintext past mTLS and policy\n");
-		printf("policy:      were it carried, %s%s%s: %s\n", policy_verdict_str(d.verdict),
-		       name[0] ? " by " : "", name, why);
-		return 0;
-	}
-	printf("decision:    %s%s%s\n", policy_verdict_str(d.verdict), name[0] ? " by " : "", name);
-	printf("why:         %s\n", why);
 	return 0;
 }
 
@@ -664,7 +590,8 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 	struct ctl_cluster c;
 	struct snapshot *s;
 	cJSON *out = NULL;
-	struct in_addr a;
+	struct ipaddr a;
+	uint32_t src4;
 	uint16_t tport;
 	long port;
 	int ret;
@@ -698,16 +625,25 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 	if (!s)
 		return -EIO;
 	ret = -ENOENT;
-	if (strchr(src, ':') || strchr(dspec, ':')) {
-		ret = check_ipv6(o, s, src, dspec, (uint16_t)port);
-		goto out;
-	}
 	sw = find_workload(s, src);
-	if (!sw && inet_pton(AF_INET, src, &a) != 1) {
+	if (!sw && ipaddr_parse_addr(src, &a)) {
 		fprintf(stderr, "ambitctl: check: no (unique) workload %s: use ns/pod or an IP\n",
 			src);
 		goto out;
 	}
+	/*
+	 * The source's address: the one given, else the workload's of the destination's family
+	 * (a Service or pod named by its IPv6 address is reached over IPv6).
+	 */
+	if (sw && ipaddr_parse_addr(src, &a)) {
+		if (strchr(dspec, ':') && sw->ip6.family == AF_INET6)
+			a = sw->ip6;
+		else
+			ipaddr_from_v4(&a, sw->ip);
+	}
+	/* The gateway's and the waypoint's L7 checks take an IPv4 client; an IPv6 one is none. */
+	if (!ipaddr_v4(&a, &src4))
+		src4 = 0;
 	/* A bare Service name means the one in the source's namespace, as the pod's DNS would. */
 	if (sw && !strchr(dspec, '/') && !strchr(dspec, '.')) {
 		char scoped[512];
@@ -731,8 +667,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 		goto out;
 	}
 	if (dw) {
-		check_one(o, s->policies, sw, sw ? sw->ip : a.s_addr, dw, (uint16_t)port, NULL,
-			  out);
+		check_one(o, s->policies, sw, &a, dw, (uint16_t)port, NULL, out);
 	} else {
 		/* Policy ports are workload ports: translate the Service port, then each endpoint.
 		 */
@@ -753,7 +688,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 		 * endpoint's ztunnel the connection from the waypoint (its identity, not SRC's).
 		 */
 		if (!svc->waypoint &&
-		    (ret = check_at_gateway(o, &c, s, svc, sw ? sw->ip : a.s_addr, (uint16_t)port,
+		    (ret = check_at_gateway(o, &c, s, svc, src4, (uint16_t)port,
 					    tport, q, out)) <= 0) {
 			if (ret)
 				goto out;
@@ -765,7 +700,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 			    sw && sw->enrolled && sw->identity[0] ? sw->identity : NULL;
 
 			if (check_l7(&c, s, svc->waypoint, svc->hostname, (uint16_t)port, id,
-				     sw ? sw->ip : a.s_addr, q, out))
+				     src4, q, out))
 				goto out;
 			if (!o->json)
 				printf("\nL4 at the destination, from the waypoint (%s):\n",
@@ -779,8 +714,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 				continue;
 			if (!o->json)
 				printf("\n");
-			check_one(o, s->policies, sw, sw ? sw->ip : a.s_addr, ep, tport,
-				  svc->waypoint, out);
+			check_one(o, s->policies, sw, &a, ep, tport, svc->waypoint, out);
 		}
 	}
 print:
