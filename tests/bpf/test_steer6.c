@@ -67,7 +67,8 @@ static int group_setup(void **state)
 	struct ambit_workload wl = {.flags = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL,
 				    .ifindex = V4ONLY_IFINDEX};
 
-	if (steer_fixture_setup("steer6") == 0 && add_pod6(POD6, AMBIT_WL_LOCAL, POD_IFINDEX) == 0 &&
+	if (steer_fixture_setup("steer6") == 0 &&
+	    add_pod6(POD6, AMBIT_WL_LOCAL, POD_IFINDEX) == 0 &&
 	    add_pod6(CAPTURED6, AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL, ENROLLED_POD_IFINDEX) == 0 &&
 	    add_pod6(REMOTE6, AMBIT_WL_ENROLLED, 0) == 0 && add_pod6(INPOD6, INPOD_FLAGS, 0) == 0 &&
 	    datapath_set_iface(steer_fx.dp, V4ONLY_IFINDEX, harness_ip4(V4ONLY_IP)) == 0 &&
@@ -308,11 +309,11 @@ static void test_parse_malformed(void **state)
 	buf[ETH_HLEN] = 0x40;
 	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, UPLINK_IFINDEX, TC_ACT_SHOT,
 				 AMBIT_DROP_MALFORMED, NULL);
-	assert_int_equal(bpf_prog_test_run_opts(steer_fx.prog_fd,
-						&(struct bpf_test_run_opts){
-						    .sz = sizeof(struct bpf_test_run_opts),
-						    .data_in = buf,
-						    .data_size_in = ETH_HLEN + 39}),
+	assert_int_equal(bpf_prog_test_run_opts(
+			     steer_fx.prog_fd,
+			     &(struct bpf_test_run_opts){.sz = sizeof(struct bpf_test_run_opts),
+							 .data_in = buf,
+							 .data_size_in = ETH_HLEN + 39}),
 			 -EINVAL);
 }
 
@@ -481,9 +482,8 @@ static void test_established_socket_wins6(void **state)
 	assert_true(afd >= 0);
 	assert_int_equal(getsockname(cfd, (struct sockaddr *)&local, &alen), 0);
 	assert_int_equal(datapath_set_workload6(steer_fx.dp, &in6addr_loopback, &wl), 0);
-	assert_int_equal(datapath_set_strict_port6(steer_fx.dp, &in6addr_loopback, 0,
-						   AMBIT_PLAINTEXT_DROP),
-			 0);
+	assert_int_equal(
+	    datapath_set_strict_port6(steer_fx.dp, &in6addr_loopback, 0, AMBIT_PLAINTEXT_DROP), 0);
 
 	s.sport = ntohs(local.sin6_port);
 	s.dport = port;
@@ -543,8 +543,8 @@ static void expect_reset6(const struct pkt6 *s, uint32_t ifindex, enum ambit_rea
 	assert_int_equal(ntohs(tcp.source), s->dport);
 	assert_int_equal(ntohs(tcp.dest), s->sport);
 	assert_int_equal(ntohl(tcp.seq), 0);
-	assert_int_equal(ntohl(tcp.ack_seq), (uint32_t)(in_seq + 1 + ((s->flags & TH_FIN) ? 1 : 0) +
-							s->payload));
+	assert_int_equal(ntohl(tcp.ack_seq),
+			 (uint32_t)(in_seq + 1 + ((s->flags & TH_FIN) ? 1 : 0) + s->payload));
 	assert_int_equal(tcp.doff, 5);
 	assert_int_equal(tcp.th_flags, TH_RST | TH_ACK);
 	assert_int_equal(tcp.window, 0);
@@ -604,8 +604,8 @@ static void test_strict_ports6(void **state)
 	s.dport = AMBIT_PORT_HBONE;
 	expect6(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
 	/* A port-level PERMISSIVE exception; a segment with RST is counted, never answered. */
-	assert_int_equal(
-	    datapath_set_strict_port6(steer_fx.dp, &pod, 8080, AMBIT_PLAINTEXT_ALLOW), 0);
+	assert_int_equal(datapath_set_strict_port6(steer_fx.dp, &pod, 8080, AMBIT_PLAINTEXT_ALLOW),
+			 0);
 	s.dport = 8080;
 	expect6(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
 	s.dport = 80;
@@ -699,16 +699,11 @@ static void test_pod_programs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_paths),
-	    cmocka_unit_test(test_parse_fragments),
-	    cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_spoofing),
-	    cmocka_unit_test(test_ipv4_only_pod),
-	    cmocka_unit_test(test_capture_targets),
-	    cmocka_unit_test(test_proxy_slots6),
-	    cmocka_unit_test(test_established_socket_wins6),
-	    cmocka_unit_test(test_strict_ports6),
-	    cmocka_unit_test(test_deny_src6),
+	    cmocka_unit_test(test_parse_paths),	    cmocka_unit_test(test_parse_fragments),
+	    cmocka_unit_test(test_parse_malformed), cmocka_unit_test(test_spoofing),
+	    cmocka_unit_test(test_ipv4_only_pod),   cmocka_unit_test(test_capture_targets),
+	    cmocka_unit_test(test_proxy_slots6),    cmocka_unit_test(test_established_socket_wins6),
+	    cmocka_unit_test(test_strict_ports6),   cmocka_unit_test(test_deny_src6),
 	    cmocka_unit_test(test_pod_programs),
 	};
 
