@@ -542,31 +542,50 @@ static void test_cookie_ack_assigned_to_listener(void **state)
 	assert_int_equal(counter(AMBIT_DROP_ASSIGN_FAILED), failed);
 }
 
-static void test_no_listener_fails_closed(void **state)
+/*
+ * The plaintext slot of @v6's family emptied: its new flows fail closed, the other family's
+ * listener notwithstanding, until the listener is back.
+ */
+static void no_listener_fails_closed(bool v6)
 {
-	int socks_fd = datapath_map_fd(fx.dp, "proxy_socks");
+	int socks_fd = datapath_map_fd(fx.dp, v6 ? "proxy_socks6" : "proxy_socks");
+	const char *enrolled = v6 ? ENROLLED6_IP : ENROLLED_IP;
+	int inbound = v6 ? fx.inbound6_fd : fx.inbound_fd;
 	uint64_t drops = counter(AMBIT_DROP_NO_PROXY);
 	uint32_t key = AMBIT_SOCK_INBOUND;
 	struct conn_result r;
 
 	assert_int_equal(bpf_map_delete_elem(socks_fd, &key), 0);
-	pod_connect(NULL, ENROLLED_IP, 80, &r);
+	pod_connect(NULL, enrolled, 80, &r);
 	assert_int_not_equal(r.err, 0);
 	assert_true(counter(AMBIT_DROP_NO_PROXY) > drops);
 	assert_true(queue_empty(fx.inbound_fd));
-	assert_int_equal(proxy_sock_publish(socks_fd, AMBIT_SOCK_INBOUND, fx.inbound_fd), 0);
-	expect_assigned(fx.inbound_fd, 80);
+	assert_true(queue_empty(fx.inbound6_fd));
+	assert_int_equal(proxy_sock_publish(socks_fd, AMBIT_SOCK_INBOUND, inbound), 0);
+	expect_assigned_from(inbound, v6 ? POD6_IP : POD_IP, enrolled, 80);
 }
 
-static void test_spoofed_source_dropped(void **state)
+static void test_no_listener_fails_closed(void **state)
+{
+	no_listener_fails_closed(false);
+}
+
+/* A source that is not the pod's own (@spoof, of its family): nothing from it gets through. */
+static void spoofed_source_dropped(const char *spoof, const char *enrolled)
 {
 	uint64_t drops = counter(AMBIT_DROP_SPOOFED_SOURCE);
 	struct conn_result r;
 
-	pod_connect(SPOOF_IP, ENROLLED_IP, 80, &r);
+	pod_connect(spoof, enrolled, 80, &r);
 	assert_int_not_equal(r.err, 0);
 	assert_true(counter(AMBIT_DROP_SPOOFED_SOURCE) > drops);
 	assert_true(queue_empty(fx.inbound_fd));
+	assert_true(queue_empty(fx.inbound6_fd));
+}
+
+static void test_spoofed_source_dropped(void **state)
+{
+	spoofed_source_dropped(SPOOF_IP, ENROLLED_IP);
 }
 
 /*
@@ -574,28 +593,66 @@ static void test_spoofed_source_dropped(void **state)
  * stack's point of view: connect() fails with ECONNREFUSED (not a timeout after SYN retries, as
  * when the SYN was dropped), for STRICT and for a DENY ipBlocks source alike, after one SYN.
  */
-static void test_refused_syn_gets_reset(void **state)
+/* STRICT on the enrolled pod of @v6's family (pod-wide), or its removal. */
+static int set_strict(bool v6, bool on)
 {
+	struct sockaddr_storage e;
+
+	if (!v6)
+		return on ? datapath_set_strict_port(fx.dp, ip4(ENROLLED_IP), 0,
+						     AMBIT_PLAINTEXT_DROP)
+			  : datapath_del_strict_port(fx.dp, ip4(ENROLLED_IP), 0);
+	sockaddr_of(ENROLLED6_IP, 0, &e);
+	return on ? datapath_set_strict_port6(fx.dp, &((struct sockaddr_in6 *)&e)->sin6_addr, 0,
+					      AMBIT_PLAINTEXT_DROP)
+		  : datapath_del_strict_port6(fx.dp, &((struct sockaddr_in6 *)&e)->sin6_addr, 0);
+}
+
+/* A DENY of the pod's own address to the enrolled pod, of @v6's family, or its removal. */
+static int set_deny(bool v6, bool on)
+{
+	struct sockaddr_storage e, p;
+	struct in6_addr *e6 = &((struct sockaddr_in6 *)&e)->sin6_addr;
+	struct in6_addr *p6 = &((struct sockaddr_in6 *)&p)->sin6_addr;
+
+	if (!v6)
+		return on ? datapath_set_deny_src(fx.dp, ip4(ENROLLED_IP), ip4(POD_IP), 32)
+			  : datapath_del_deny_src(fx.dp, ip4(ENROLLED_IP), ip4(POD_IP), 32);
+	sockaddr_of(ENROLLED6_IP, 0, &e);
+	sockaddr_of(POD6_IP, 0, &p);
+	return on ? datapath_set_deny_src6(fx.dp, e6, p6, 128)
+		  : datapath_del_deny_src6(fx.dp, e6, p6, 128);
+}
+
+static void refused_syn_gets_reset(bool v6)
+{
+	const char *enrolled = v6 ? ENROLLED6_IP : ENROLLED_IP;
+	int inbound = v6 ? fx.inbound6_fd : fx.inbound_fd;
 	uint64_t strict = counter(AMBIT_DROP_STRICT_PLAINTEXT);
 	uint64_t deny = counter(AMBIT_DROP_DENY_SOURCE);
 	struct conn_result r;
 
-	assert_int_equal(datapath_set_strict_port(fx.dp, ip4(ENROLLED_IP), 0, AMBIT_PLAINTEXT_DROP),
-			 0);
-	pod_connect(NULL, ENROLLED_IP, 80, &r);
+	assert_int_equal(set_strict(v6, true), 0);
+	pod_connect(NULL, enrolled, 80, &r);
 	assert_int_equal(r.err, ECONNREFUSED);
 	assert_int_equal(counter(AMBIT_DROP_STRICT_PLAINTEXT), strict + 1);
 	/* HBONE is never refused here. */
-	expect_assigned(fx.hbone_fd, AMBIT_PORT_HBONE);
-	assert_int_equal(datapath_del_strict_port(fx.dp, ip4(ENROLLED_IP), 0), 0);
+	expect_assigned_from(v6 ? fx.hbone6_fd : fx.hbone_fd, v6 ? POD6_IP : POD_IP, enrolled,
+			     AMBIT_PORT_HBONE);
+	assert_int_equal(set_strict(v6, false), 0);
 
-	assert_int_equal(datapath_set_deny_src(fx.dp, ip4(ENROLLED_IP), ip4(POD_IP), 32), 0);
-	pod_connect(NULL, ENROLLED_IP, 8080, &r);
+	assert_int_equal(set_deny(v6, true), 0);
+	pod_connect(NULL, enrolled, 8080, &r);
 	assert_int_equal(r.err, ECONNREFUSED);
 	assert_int_equal(counter(AMBIT_DROP_DENY_SOURCE), deny + 1);
-	assert_int_equal(datapath_del_deny_src(fx.dp, ip4(ENROLLED_IP), ip4(POD_IP), 32), 0);
-	assert_true(queue_empty(fx.inbound_fd));
-	expect_assigned(fx.inbound_fd, 80);
+	assert_int_equal(set_deny(v6, false), 0);
+	assert_true(queue_empty(inbound));
+	expect_assigned_from(inbound, v6 ? POD6_IP : POD_IP, enrolled, 80);
+}
+
+static void test_refused_syn_gets_reset(void **state)
+{
+	refused_syn_gets_reset(false);
 }
 
 /*
@@ -737,62 +794,21 @@ static void test_ipv6_cookie_ack_assigned(void **state)
 	assert_int_equal(counter(AMBIT_ASSIGN_SYNCOOKIE), cookie + 1);
 }
 
-/* No IPv6 listener: fail closed, the IPv4 one notwithstanding. */
 static void test_ipv6_no_listener_fails_closed(void **state)
 {
-	int socks_fd = datapath_map_fd(fx.dp, "proxy_socks6");
-	uint64_t drops = counter(AMBIT_DROP_NO_PROXY);
-	uint32_t key = AMBIT_SOCK_INBOUND;
-	struct conn_result r;
-
-	assert_int_equal(bpf_map_delete_elem(socks_fd, &key), 0);
-	pod_connect(NULL, ENROLLED6_IP, 80, &r);
-	assert_int_not_equal(r.err, 0);
-	assert_true(counter(AMBIT_DROP_NO_PROXY) > drops);
-	assert_true(queue_empty(fx.inbound6_fd));
-	assert_true(queue_empty(fx.inbound_fd));
-	assert_int_equal(proxy_sock_publish(socks_fd, AMBIT_SOCK_INBOUND, fx.inbound6_fd), 0);
-	expect_assigned6(fx.inbound6_fd, 80);
+	no_listener_fails_closed(true);
 }
 
-/* The pod's other IPv6 address is not its own to the mesh: nothing from it gets through. */
+/* The pod's other IPv6 address is not its own to the mesh. */
 static void test_ipv6_spoofed_source_dropped(void **state)
 {
-	uint64_t drops = counter(AMBIT_DROP_SPOOFED_SOURCE);
-	struct conn_result r;
-
-	pod_connect(SPOOF6_IP, ENROLLED6_IP, 80, &r);
-	assert_int_not_equal(r.err, 0);
-	assert_true(counter(AMBIT_DROP_SPOOFED_SOURCE) > drops);
-	assert_true(queue_empty(fx.inbound6_fd));
+	spoofed_source_dropped(SPOOF6_IP, ENROLLED6_IP);
 }
 
 /* The kernel's refusal answers with an IPv6 reset the pod's stack takes: ECONNREFUSED. */
 static void test_ipv6_refused_syn_gets_reset(void **state)
 {
-	uint64_t strict = counter(AMBIT_DROP_STRICT_PLAINTEXT);
-	uint64_t deny = counter(AMBIT_DROP_DENY_SOURCE);
-	struct sockaddr_storage enrolled, pod;
-	struct in6_addr *e = &((struct sockaddr_in6 *)&enrolled)->sin6_addr;
-	struct in6_addr *p = &((struct sockaddr_in6 *)&pod)->sin6_addr;
-	struct conn_result r;
-
-	sockaddr_of(ENROLLED6_IP, 0, &enrolled);
-	sockaddr_of(POD6_IP, 0, &pod);
-	assert_int_equal(datapath_set_strict_port6(fx.dp, e, 0, AMBIT_PLAINTEXT_DROP), 0);
-	pod_connect(NULL, ENROLLED6_IP, 80, &r);
-	assert_int_equal(r.err, ECONNREFUSED);
-	assert_int_equal(counter(AMBIT_DROP_STRICT_PLAINTEXT), strict + 1);
-	expect_assigned6(fx.hbone6_fd, AMBIT_PORT_HBONE);
-	assert_int_equal(datapath_del_strict_port6(fx.dp, e, 0), 0);
-
-	assert_int_equal(datapath_set_deny_src6(fx.dp, e, p, 128), 0);
-	pod_connect(NULL, ENROLLED6_IP, 8080, &r);
-	assert_int_equal(r.err, ECONNREFUSED);
-	assert_int_equal(counter(AMBIT_DROP_DENY_SOURCE), deny + 1);
-	assert_int_equal(datapath_del_deny_src6(fx.dp, e, p, 128), 0);
-	assert_true(queue_empty(fx.inbound6_fd));
-	expect_assigned6(fx.inbound6_fd, 80);
+	refused_syn_gets_reset(true);
 }
 
 /* The return path of the ztunnel's spoofed-source IPv6 connection to the pod. */
