@@ -278,7 +278,9 @@ static __always_inline int steer_tcp(struct __sk_buff *skb, const struct pkt *p,
  * workloads6) is carried as over IPv4: its veth may only emit that address, besides link-local
  * and :: for ICMPv6 alone (neighbour discovery, DAD, router solicitation and MLD send from
  * those), and TCP to it is captured by steer_tcp. The transport is the last Next Header of the
- * extension header chain (parse_ipv6), so none hides a transport header from these rules.
+ * extension header chain (parse_ipv6), so none hides a transport header from these rules. An
+ * in-pod pod known by IPv6 is left to its own eth0's programs, as over IPv4 (steer_pod_v6 refuses
+ * its IPv6 there).
  *
  * A pod the mesh does not know by IPv6 (an IPv4-only pod of a dual-stack cluster, an agent that
  * wrote no IPv6 entry) fails closed if enrolled: its IPv6 would reach or leave it past the
