@@ -14,9 +14,8 @@
 #define TC_ACT_REDIRECT 7
 #define ETH_ALEN 6
 #define IP_DF 0x4000
-#define RESET_TTL 64 /* Linux's default ip_default_ttl, as the stack's own resets carry */
+#define RESET_TTL 64 /* Linux's default TTL and hop limit, as the stack's own resets carry */
 #define RESET_TCP_RST_ACK 0x5014 /* data offset 5 words, flags RST|ACK (host order) */
-#define RESET_FRAME_LEN (sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct tcphdr))
 
 /* One's complement sum of @words 16-bit words at @p (aligned stack memory), added to @sum. */
 static __always_inline __u32 reset_csum_add(__u32 sum, const void *p, int words)
@@ -56,22 +55,44 @@ static __always_inline void reset_reply_ip(struct iphdr *rip, const struct iphdr
 }
 
 /*
- * Turns the SYN (no ACK, no RST: the caller checks) in @skb, parsed as @ip/@tcp, into its reset
- * and redirects it. Returns TC_ACT_REDIRECT, or -1 when the skb cannot be cut to the reset's size
- * or rewritten (the caller drops it then, as before resets existed).
+ * Into @rip6: the IPv6 header of a reply to @ip6 (addresses swapped, its traffic class echoed as
+ * tcp_v6_send_reset does, flow label 0, no extension headers, Linux's default hop limit)
+ * carrying @l4_len bytes of protocol @proto.
+ */
+static __always_inline void reset_reply_ip6(struct ipv6hdr *rip6, const struct ipv6hdr *ip6,
+					    __u8 proto, __u32 l4_len)
+{
+	rip6->version = 6;
+	rip6->priority = ip6->priority;
+	rip6->flow_lbl[0] = ip6->flow_lbl[0] & 0xf0;
+	rip6->payload_len = bpf_htons(l4_len);
+	rip6->nexthdr = proto;
+	rip6->hop_limit = RESET_TTL;
+	rip6->saddr = ip6->daddr;
+	rip6->daddr = ip6->saddr;
+}
+
+/*
+ * Turns the SYN (no ACK, no RST: the caller checks) in @skb, parsed into @p (IPv6 when @v6),
+ * into its reset and redirects it. Returns TC_ACT_REDIRECT, or -1 when the skb cannot be cut to
+ * the reset's size or rewritten (the caller drops it then, as before resets existed).
  *
  * No ACK was received, so the reset has sequence number 0 and acknowledges everything the
- * segment occupied: SYN, FIN and payload (RFC 9293 §3.10.7.1, as tcp_v4_send_reset does); no
- * options, no payload, window 0. The checksums are complete: a SYN from a pod's own stack may
- * carry CHECKSUM_PARTIAL, which the peer veth's receiver trusts without reading the field, and
- * anything from a real NIC is no longer partial, so no device is left to finish one.
+ * segment occupied: SYN, FIN and payload (RFC 9293 §3.10.7.1, as tcp_v4_send_reset and
+ * tcp_v6_send_reset do); no options, no payload, window 0. The checksums are complete: a SYN
+ * from a pod's own stack may carry CHECKSUM_PARTIAL, which the peer veth's receiver trusts
+ * without reading the field, and anything from a real NIC is no longer partial, so no device
+ * is left to finish one. IPv6 has no header checksum; its TCP one covers the RFC 8200 §8.1
+ * pseudo-header (addresses, upper-layer length, Next Header).
  */
-static __always_inline int reset_reply(struct __sk_buff *skb, const struct iphdr *ip,
-				       const struct tcphdr *tcp)
+static __always_inline int reset_reply(struct __sk_buff *skb, const struct pkt *p, bool v6)
 {
-	__u32 hdrs = ip->ihl * 4 + tcp->doff * 4, tot = bpf_ntohs(ip->tot_len);
+	const struct tcphdr *tcp = p->tcp;
+	__u32 hdrs = p->l3_len + tcp->doff * 4, tot = pkt_ip_len(p, v6);
 	__u32 seg_len = (tot > hdrs ? tot - hdrs : 0) + tcp->syn + tcp->fin;
-	struct ethhdr eth = {.h_proto = bpf_htons(ETH_P_IP)};
+	__u32 l3_len = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	struct ethhdr eth = {.h_proto = bpf_htons(v6 ? ETH_P_IPV6 : ETH_P_IP)};
+	struct ipv6hdr rip6 = {};
 	struct iphdr rip = {};
 	struct tcphdr rtcp = {};
 	void *data, *data_end;
@@ -86,23 +107,29 @@ static __always_inline int reset_reply(struct __sk_buff *skb, const struct iphdr
 	__builtin_memcpy(eth.h_dest, peth->h_source, ETH_ALEN);
 	__builtin_memcpy(eth.h_source, peth->h_dest, ETH_ALEN);
 
-	reset_reply_ip(&rip, ip, IPPROTO_TCP, sizeof(struct tcphdr));
+	/* Pseudo-header: addresses, then protocol and TCP length (their order is the sum's). */
+	sum = bpf_htons(IPPROTO_TCP) + bpf_htons(sizeof(struct tcphdr));
+	if (v6) {
+		reset_reply_ip6(&rip6, p->ip6, IPPROTO_TCP, sizeof(struct tcphdr));
+		sum = reset_csum_add(sum, &rip6.saddr, 2 * sizeof(rip6.saddr) / 2);
+	} else {
+		reset_reply_ip(&rip, p->ip, IPPROTO_TCP, sizeof(struct tcphdr));
+		sum += (rip.saddr & 0xffff) + (rip.saddr >> 16) + (rip.daddr & 0xffff) +
+		       (rip.daddr >> 16);
+	}
 
 	rtcp.source = tcp->dest;
 	rtcp.dest = tcp->source;
 	rtcp.ack_seq = bpf_htonl(bpf_ntohl(tcp->seq) + seg_len);
 	((__u16 *)&rtcp)[6] = bpf_htons(RESET_TCP_RST_ACK);
-	/* Pseudo-header: addresses, zero + protocol, TCP length; then the header itself. */
-	sum = (rip.saddr & 0xffff) + (rip.saddr >> 16) + (rip.daddr & 0xffff) + (rip.daddr >> 16) +
-	      bpf_htons(IPPROTO_TCP) + bpf_htons(sizeof(struct tcphdr));
 	rtcp.check = reset_csum_fold(reset_csum_add(sum, &rtcp, sizeof(rtcp) / 2));
 
-	/* Options and payload go; every packet pointer is stale after this. */
-	if (bpf_skb_change_tail(skb, RESET_FRAME_LEN, 0))
+	/* Options, extension headers and payload go; every packet pointer is stale after this. */
+	if (bpf_skb_change_tail(skb, sizeof(eth) + l3_len + sizeof(rtcp), 0))
 		return -1;
 	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) ||
-	    bpf_skb_store_bytes(skb, sizeof(eth), &rip, sizeof(rip), 0) ||
-	    bpf_skb_store_bytes(skb, sizeof(eth) + sizeof(rip), &rtcp, sizeof(rtcp), 0))
+	    bpf_skb_store_bytes(skb, sizeof(eth), v6 ? (void *)&rip6 : (void *)&rip, l3_len, 0) ||
+	    bpf_skb_store_bytes(skb, sizeof(eth) + l3_len, &rtcp, sizeof(rtcp), 0))
 		return -1;
 	skb->mark = 0;
 	return bpf_redirect(skb->ingress_ifindex, 0);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Inbound steering at tc ingress (node uplink and host side of pod veths): anti-spoofing, then
- * bpf_sk_assign of packets for enrolled local pods to the ztunnel (KERNEL_NOTES.md, mechanism 2).
+ * bpf_sk_assign of packets for enrolled local pods to the ztunnel (KERNEL_NOTES.md, mechanism 2),
+ * IPv4 and IPv6 alike (the IPv6 maps of bpf_abi.h; steer_ingress_v6 below).
  */
 #ifndef AMBIT_BPF_STEER_H
 #define AMBIT_BPF_STEER_H
@@ -55,29 +56,52 @@ static __always_inline int steer_assign(struct __sk_buff *skb, struct bpf_sock *
 }
 
 /*
+ * The code below serves both families: @v6 says which parser filled @p, always a constant where
+ * a program calls in, so each family's copy keeps only its own branches.
+ */
+
+/* The socket of this netns that owns @p's 4-tuple (referenced), or NULL; never a listener. */
+static __always_inline struct bpf_sock *steer_owner(struct __sk_buff *skb, const struct pkt *p,
+						    bool v6)
+{
+	struct bpf_sock_tuple tuple = {};
+	struct bpf_sock *sk;
+	__u32 len;
+
+	if (v6) {
+		__builtin_memcpy(tuple.ipv6.saddr, &p->ip6->saddr, sizeof(tuple.ipv6.saddr));
+		__builtin_memcpy(tuple.ipv6.daddr, &p->ip6->daddr, sizeof(tuple.ipv6.daddr));
+		tuple.ipv6.sport = p->tcp->source;
+		tuple.ipv6.dport = p->tcp->dest;
+		len = sizeof(tuple.ipv6);
+	} else {
+		tuple.ipv4.saddr = p->ip->saddr;
+		tuple.ipv4.daddr = p->ip->daddr;
+		tuple.ipv4.sport = p->tcp->source;
+		tuple.ipv4.dport = p->tcp->dest;
+		len = sizeof(tuple.ipv4);
+	}
+	sk = bpf_skc_lookup_tcp(skb, &tuple, len, BPF_F_CURRENT_NETNS, 0);
+	/* Listeners only take new flows, and only the ztunnel's (via proxy_socks) may. */
+	if (sk && sk->state == BPF_TCP_LISTEN) {
+		bpf_sk_release(sk);
+		return NULL;
+	}
+	return sk;
+}
+
+/*
  * A socket of this netns already owns the 4-tuple (an accepted proxied flow, a request socket
  * mid-handshake, or the ztunnel's own spoofed-source connection): hand the packet to it. Returns
  * -1 when there is no such socket and the caller must continue.
  */
-static __always_inline int steer_established(struct __sk_buff *skb, const struct iphdr *ip,
-					     const struct tcphdr *tcp)
+static __always_inline int steer_established(struct __sk_buff *skb, const struct pkt *p, bool v6)
 {
-	struct bpf_sock_tuple tuple = {};
-	struct bpf_sock *sk;
+	struct bpf_sock *sk = steer_owner(skb, p, v6);
 	int ret;
 
-	tuple.ipv4.saddr = ip->saddr;
-	tuple.ipv4.daddr = ip->daddr;
-	tuple.ipv4.sport = tcp->source;
-	tuple.ipv4.dport = tcp->dest;
-	sk = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return -1;
-	/* Listeners only take new flows, and only the ztunnel's (via proxy_socks) may. */
-	if (sk->state == BPF_TCP_LISTEN) {
-		bpf_sk_release(sk);
-		return -1;
-	}
 	ret = steer_assign(skb, sk, AMBIT_ASSIGN_ESTABLISHED);
 	bpf_sk_release(sk);
 	return ret;
@@ -87,16 +111,33 @@ static __always_inline int steer_established(struct __sk_buff *skb, const struct
  * A new flow policy refuses in the kernel: counted by @reason, and a SYN is answered with a reset
  * (a segment with RST set never is, RFC 9293 §3.10.7.1); the packet never goes further.
  */
-static __always_inline int steer_refuse(struct __sk_buff *skb, const struct iphdr *ip,
-					const struct tcphdr *tcp, enum ambit_reason reason)
+static __always_inline int steer_refuse(struct __sk_buff *skb, const struct pkt *p,
+					enum ambit_reason reason, bool v6)
 {
 	int ret;
 
 	counter_inc(reason);
-	if (!tcp->syn || tcp->ack || tcp->rst)
+	if (!p->tcp->syn || p->tcp->ack || p->tcp->rst)
 		return TC_ACT_SHOT;
-	ret = reset_reply(skb, ip, tcp);
+	ret = reset_reply(skb, p, v6);
 	return ret < 0 ? TC_ACT_SHOT : ret;
+}
+
+/*
+ * The kernel fast drops of a new plaintext flow (lib/fastdrop.h): the verdict when policy
+ * refuses it before any byte reaches the proxy, -1 when it may go on.
+ */
+static __always_inline int steer_fastdrop(struct __sk_buff *skb, const struct pkt *p, bool v6)
+{
+	bool denied = v6 ? fastdrop_denied_source6(&p->ip6->saddr, &p->ip6->daddr)
+			 : fastdrop_denied_source(p->ip->saddr, p->ip->daddr);
+
+	if (denied)
+		return steer_refuse(skb, p, AMBIT_DROP_DENY_SOURCE, v6);
+	if (v6 ? fastdrop_strict6(&p->ip6->daddr, p->tcp->dest)
+	       : fastdrop_strict(p->ip->daddr, p->tcp->dest))
+		return steer_refuse(skb, p, AMBIT_DROP_STRICT_PLAINTEXT, v6);
+	return -1;
 }
 
 /*
@@ -105,25 +146,30 @@ static __always_inline int steer_refuse(struct __sk_buff *skb, const struct iphd
  * listener, which saw no overflow and answers the cookie with a reset. Only a pure ACK (no
  * payload) is looked at: the handshake's last segment, not every data packet.
  */
-static __always_inline bool steer_pure_ack(const struct pkt *p)
+static __always_inline bool steer_pure_ack(const struct pkt *p, bool v6)
 {
 	return p->tcp->ack && !p->tcp->syn && !p->tcp->rst && !p->tcp->fin &&
-	       bpf_ntohs(p->ip->tot_len) == p->ip->ihl * 4 + p->tcp->doff * 4;
+	       pkt_ip_len(p, v6) == p->l3_len + p->tcp->doff * 4;
 }
 
 static __always_inline bool steer_cookie_ack(struct __sk_buff *skb, const struct pkt *p,
-					     struct bpf_sock *listener)
+					     struct bpf_sock *listener, bool v6)
 {
 	void *data_end = (void *)(long)skb->data_end;
+	struct ipv6hdr *ip6 = p->ip6;
 	struct iphdr *ip = p->ip;
 	struct tcphdr *tcp = p->tcp;
 
-	if (!steer_pure_ack(p))
+	if (!steer_pure_ack(p, v6))
 		return false;
 	/* The cookie is in the fixed headers: the helper wants no more (options need not be). */
-	if ((void *)(ip + 1) > data_end || (void *)(tcp + 1) > data_end)
+	if ((void *)(tcp + 1) > data_end)
 		return false;
-	return bpf_tcp_check_syncookie(listener, ip, sizeof(*ip), tcp, sizeof(*tcp)) == 0;
+	if (v6)
+		return (void *)(ip6 + 1) <= data_end &&
+		       bpf_tcp_check_syncookie(listener, ip6, sizeof(*ip6), tcp, sizeof(*tcp)) == 0;
+	return (void *)(ip + 1) <= data_end &&
+	       bpf_tcp_check_syncookie(listener, ip, sizeof(*ip), tcp, sizeof(*tcp)) == 0;
 }
 
 /*
@@ -132,36 +178,45 @@ static __always_inline bool steer_cookie_ack(struct __sk_buff *skb, const struct
  * -1 for anything else.
  */
 static __always_inline int steer_cookie(struct __sk_buff *skb, const struct pkt *p,
-					struct bpf_sock *listener, bool mark)
+					struct bpf_sock *listener, bool mark, bool v6)
 {
 	int ret;
 
 	if (!listener)
 		return -1;
-	ret = steer_cookie_ack(skb, p, listener)
+	ret = steer_cookie_ack(skb, p, listener, v6)
 		  ? steer_assign_mark(skb, listener, AMBIT_ASSIGN_SYNCOOKIE, mark)
 		  : -1;
 	bpf_sk_release(listener);
 	return ret;
 }
 
-/* New flow to an enrolled pod of this node: only the ztunnel may see it (fail closed). */
-static __always_inline int steer_to_proxy(struct __sk_buff *skb, const struct iphdr *ip,
-					  const struct tcphdr *tcp)
+/* The ztunnel's listener for @p's destination port, of @p's family (referenced), or NULL. */
+static __always_inline struct bpf_sock *steer_proxy_sock(const struct pkt *p, bool v6)
 {
-	bool hbone = tcp->dest == bpf_htons(AMBIT_PORT_HBONE);
-	__u32 slot = hbone ? AMBIT_SOCK_HBONE : AMBIT_SOCK_INBOUND;
+	__u32 slot =
+	    p->tcp->dest == bpf_htons(AMBIT_PORT_HBONE) ? AMBIT_SOCK_HBONE : AMBIT_SOCK_INBOUND;
+
+	/* A SOCKMAP lookup from BPF returns a referenced socket. */
+	if (v6)
+		return bpf_map_lookup_elem(&proxy_socks6, &slot);
+	return bpf_map_lookup_elem(&proxy_socks, &slot);
+}
+
+/* New flow to an enrolled pod of this node: only the ztunnel may see it (fail closed). */
+static __always_inline int steer_to_proxy(struct __sk_buff *skb, const struct pkt *p, bool v6)
+{
+	bool hbone = p->tcp->dest == bpf_htons(AMBIT_PORT_HBONE);
 	struct bpf_sock *sk;
 	int ret;
 
-	/* New plaintext flows only: policy forbids these before any byte reaches the proxy. */
-	if (!hbone && fastdrop_denied_source(ip->saddr, ip->daddr))
-		return steer_refuse(skb, ip, tcp, AMBIT_DROP_DENY_SOURCE);
-	if (!hbone && fastdrop_strict(ip->daddr, tcp->dest))
-		return steer_refuse(skb, ip, tcp, AMBIT_DROP_STRICT_PLAINTEXT);
-
-	/* A SOCKMAP lookup from BPF returns a referenced socket, released below. */
-	sk = bpf_map_lookup_elem(&proxy_socks, &slot);
+	/* Plaintext only: HBONE's source is the peer node, its client known after the handshake. */
+	if (!hbone) {
+		ret = steer_fastdrop(skb, p, v6);
+		if (ret >= 0)
+			return ret;
+	}
+	sk = steer_proxy_sock(p, v6);
 	if (!sk)
 		return steer_verdict(AMBIT_DROP_NO_PROXY, TC_ACT_SHOT);
 	ret = steer_assign(skb, sk, hbone ? AMBIT_ASSIGN_HBONE : AMBIT_ASSIGN_INBOUND);
@@ -170,18 +225,77 @@ static __always_inline int steer_to_proxy(struct __sk_buff *skb, const struct ip
 }
 
 /*
- * IPv6, while ambit carries IPv4 only, fails closed for enrolled pods: their IPv6 would reach or
- * leave them past the ztunnel, in plaintext and past policy. Of it only ICMPv6 passes, which
- * neighbour discovery, router solicitation and path MTU discovery need. Its Next Header is all
- * that is read, extension headers are not walked: a transport header behind a Hop-by-Hop,
- * Routing, Fragment or Destination Options header is as much a bypass as one right after the
- * fixed header, so whatever is not ICMPv6 right there is refused. That costs an enrolled pod
- * MLD reports (ICMPv6 behind a Hop-by-Hop Router Alert, RFC 3810 §5), which neither a routed
- * veth nor a bridge needs for the pod's unicast or its all-nodes and solicited-node groups (a
- * snooping bridge floods groups nobody reported). Well-formed IPv6 of pods that are not
- * enrolled is not touched. No map knows a pod's IPv6 address, so an enrolled pod is found by
- * interface: the host-side veth a packet comes in by (pod_ifaces), or the one its destination is
- * routed out of. IPv4 never comes here: only frames parse_ipv4_tcp found not to be IPv4 do.
+ * TCP at tc_ingress, of either family, once its source was judged: @wl is the destination's
+ * workload (NULL when none), @from_pod whether it came in by a pod's veth.
+ */
+static __always_inline int steer_tcp(struct __sk_buff *skb, const struct pkt *p,
+				     const struct ambit_workload *wl, bool from_pod, bool v6)
+{
+	bool known = wl != NULL;
+	bool captured;
+	int ret;
+
+	barrier_var(known);
+	/* An in-pod pod is its own netns' business (steer_pod_ingress): left alone here. */
+	captured = wl && (wl->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) ==
+			     (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL);
+	/*
+	 * Fragments cannot all be matched to a socket; letting one through to an enrolled pod would
+	 * bypass the proxy, so fail closed there (TCP stacks set DF, or size segments to the path
+	 * MTU over IPv6: this costs nothing real).
+	 */
+	if (captured && p->fragment)
+		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
+	if (!p->tcp)
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	/*
+	 * Packets from a pod veth are also looked up when the destination is no workload: they may
+	 * be replies to a ztunnel connection whose spoofed source is a client outside the mesh.
+	 */
+	if (known || from_pod) {
+		ret = steer_established(skb, p, v6);
+		if (ret >= 0)
+			return ret;
+	}
+	/*
+	 * Only a SYN opens a flow the proxy can take. Any other packet with no socket here belongs
+	 * to a connection the pod had before it was enrolled: it stays direct, as Istio ambient
+	 * leaves existing connections alone at enrollment (sending it to the listener would
+	 * black-hole it). It cannot start a new connection to the pod.
+	 */
+	if (captured && p->tcp->syn && !p->tcp->ack)
+		return steer_to_proxy(skb, p, v6);
+	if (captured && p->tcp->ack && !p->tcp->syn) {
+		ret = steer_cookie(skb, p, steer_proxy_sock(p, v6), true, v6);
+		if (ret >= 0)
+			return ret;
+	}
+	return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+}
+
+/*
+ * IPv6 at tc_ingress. A pod the mesh knows by IPv6 (its veth in pod_ifaces6, its address in
+ * workloads6) is carried as over IPv4: its veth may only emit that address, besides link-local
+ * and :: for ICMPv6 alone (neighbour discovery, DAD, router solicitation and MLD send from
+ * those), and TCP to it is captured by steer_tcp. The transport is the last Next Header of the
+ * extension header chain (parse_ipv6), so none hides a transport header from these rules. An
+ * in-pod pod known by IPv6 is left to its own eth0's programs, as over IPv4 (steer_pod_v6 refuses
+ * its IPv6 there).
+ *
+ * A pod the mesh does not know by IPv6 (an IPv4-only pod of a dual-stack cluster, an agent that
+ * wrote no IPv6 entry) fails closed if enrolled: its IPv6 would reach or leave it past the
+ * ztunnel, in plaintext and past policy. Of it only ICMPv6 passes, which neighbour discovery,
+ * router solicitation and path MTU discovery need, judged by the first Next Header alone: a
+ * transport header behind a Hop-by-Hop, Routing, Fragment or Destination Options header is as
+ * much a bypass as one right after the fixed header, so whatever is not ICMPv6 right there is
+ * refused. That costs such a pod MLD reports (ICMPv6 behind a Hop-by-Hop Router Alert, RFC 3810
+ * §5), which neither a routed veth nor a bridge needs for the pod's unicast or its all-nodes and
+ * solicited-node groups (a snooping bridge floods groups nobody reported). Its ICMPv6 must come
+ * from a link-local address or :: (the data path knows no other address of it), else it is
+ * spoofed. Such a pod is found by interface: the host-side veth a packet comes in by
+ * (pod_ifaces), or the one its destination is routed out of. IPv4 never comes here: only frames
+ * parse_ipv4_tcp found not to be IPv4 do. A broken IPv6 header or header chain is dropped as a
+ * broken IPv4 header is (the stack would drop it too), for every pod.
  */
 
 /*
@@ -235,66 +349,86 @@ static __always_inline bool steer_v6_local_source(const struct in6_addr *a)
 		a->in6_u.u6_addr32[3]) == 0;
 }
 
-/*
- * tc_ingress' IPv6. From an enrolled pod's veth, anything but ICMPv6 is refused first, spoofed
- * or not: that counter then says how much IPv6 the mesh turned away for want of carrying it.
- * Its ICMPv6 must come from a link-local address or :: (what ND, DAD, RS and MLD send from);
- * any other source is one the data path cannot tell the pod's own from (pod_ifaces holds its
- * IPv4), so it is dropped as spoofed. That takes echo replies and neighbour advertisements for
- * the pod's global address with it, which nothing can use while its TCP and UDP are refused.
- * To an enrolled pod, likewise all but ICMPv6; a broken IPv6 header is dropped as a broken
- * IPv4 one is (the stack would drop it too), for every pod.
- */
+/* From the veth of a pod whose IPv6 address is @own: whether @p's source is another one. */
+static __always_inline bool steer_v6_spoofed(const struct pkt *p, const struct ambit_ip6 *own)
+{
+	const struct in6_addr *s = &p->ip6->saddr;
+
+	if (((s->in6_u.u6_addr32[0] ^ own->a[0]) | (s->in6_u.u6_addr32[1] ^ own->a[1]) |
+	     (s->in6_u.u6_addr32[2] ^ own->a[2]) | (s->in6_u.u6_addr32[3] ^ own->a[3])) == 0)
+		return false;
+	return p->proto != NEXTHDR_ICMPV6 || !steer_v6_local_source(s);
+}
+
+/* From the veth of an enrolled pod the mesh does not know by IPv6 (see above). */
+static __always_inline int steer_v6_unknown_pod(const struct pkt *p)
+{
+	if (p->ip6->nexthdr != NEXTHDR_ICMPV6)
+		return steer_verdict(AMBIT_DROP_IPV6_UNSUPPORTED, TC_ACT_SHOT);
+	if (!steer_v6_local_source(&p->ip6->saddr))
+		return steer_verdict(AMBIT_DROP_SPOOFED_SOURCE, TC_ACT_SHOT);
+	return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+}
+
 static __always_inline int steer_ingress_v6(struct __sk_buff *skb)
 {
-	struct ipv6hdr *ip6;
-	bool icmp;
+	__u32 ifindex = skb->ingress_ifindex;
+	struct ambit_workload *wl;
+	struct ambit_ip6 *own;
+	struct pkt p = {};
+	bool from_pod;
 
-	switch (parse_ipv6(skb, &ip6)) {
+	switch (parse_ipv6(skb, &p)) {
 	case PARSE_OK: break;
 	case PARSE_NOT_IPV6: return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 	default: return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
 	}
-	icmp = ip6->nexthdr == NEXTHDR_ICMPV6;
-	if (steer_iface_enrolled(skb->ingress_ifindex)) {
-		if (!icmp)
-			return steer_verdict(AMBIT_DROP_IPV6_UNSUPPORTED, TC_ACT_SHOT);
-		if (!steer_v6_local_source(&ip6->saddr))
-			return steer_verdict(AMBIT_DROP_SPOOFED_SOURCE, TC_ACT_SHOT);
-		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
-	}
-	if (!icmp && steer_routed_to_enrolled(skb, ip6))
+	own = bpf_map_lookup_elem(&pod_ifaces6, &ifindex);
+	from_pod = own != NULL;
+	/* Materialize the bool, as steer_spoofed does. */
+	barrier_var(from_pod);
+	if (own && steer_v6_spoofed(&p, own))
+		return steer_verdict(AMBIT_DROP_SPOOFED_SOURCE, TC_ACT_SHOT);
+	if (!from_pod && steer_iface_enrolled(ifindex))
+		return steer_v6_unknown_pod(&p);
+	wl = bpf_map_lookup_elem(&workloads6, &p.ip6->daddr);
+	if (!wl && p.ip6->nexthdr != NEXTHDR_ICMPV6 && steer_routed_to_enrolled(skb, p.ip6))
 		return steer_verdict(AMBIT_DROP_IPV6_UNSUPPORTED, TC_ACT_SHOT);
-	return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	if (p.proto != IPPROTO_TCP)
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	return steer_tcp(skb, &p, wl, from_pod, true);
 }
 
 /*
  * IPv6 on an enrolled in-pod pod's own eth0 (tc_pod at @ingress, tc_pod_egress). The agent
  * attaches these programs to enrolled pods only and takes them off when a pod leaves the mesh,
- * so every packet here is to or from an enrolled pod: all but ICMPv6 is refused, as on the node.
- * At egress only the refusal is counted, as for IPv4 there; what is not IPv6 passes.
+ * so every packet here is to or from an enrolled pod; in-pod capture carries IPv4 only, so all
+ * but ICMPv6 right after the fixed header is refused, as for a pod the node does not know by
+ * IPv6: a header chain the parser finds broken (it has read the fixed header) is refused so too.
+ * A broken fixed header is dropped at ingress, as a broken IPv4 one. At egress only the
+ * refusal is counted, as for IPv4 there; what is not IPv6 passes.
  */
 static __always_inline int steer_pod_v6(struct __sk_buff *skb, bool ingress)
 {
-	struct ipv6hdr *ip6;
+	struct pkt p = {};
 
-	switch (parse_ipv6(skb, &ip6)) {
+	switch (parse_ipv6(skb, &p)) {
 	case PARSE_OK: break;
 	case PARSE_NOT_IPV6: return ingress ? steer_verdict(AMBIT_PASS, TC_ACT_OK) : TC_ACT_OK;
-	default: return ingress ? steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT) : TC_ACT_OK;
+	default:
+		if (p.ip6)
+			break;
+		return ingress ? steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT) : TC_ACT_OK;
 	}
-	if (ip6->nexthdr != NEXTHDR_ICMPV6)
+	if (p.ip6->nexthdr != NEXTHDR_ICMPV6)
 		return steer_verdict(AMBIT_DROP_IPV6_UNSUPPORTED, TC_ACT_SHOT);
 	return ingress ? steer_verdict(AMBIT_PASS, TC_ACT_OK) : TC_ACT_OK;
 }
 
 static __always_inline int steer_ingress(struct __sk_buff *skb)
 {
-	struct ambit_workload *wl;
 	struct pkt p = {};
 	bool from_pod;
-	bool captured;
-	bool known;
 	int ret;
 
 	switch (parse_ipv4_tcp(skb, &p)) {
@@ -312,66 +446,18 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 	}
 	if (p.ip->protocol != IPPROTO_TCP)
 		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
-
-	wl = bpf_map_lookup_elem(&workloads, &p.ip->daddr);
-	known = wl != NULL;
-	barrier_var(known);
-	/* An in-pod pod is its own netns' business (steer_pod_ingress): left alone here. */
-	captured = wl && (wl->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) ==
-			     (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL);
-	/*
-	 * Fragments cannot all be matched to a socket; letting one through to an enrolled pod would
-	 * bypass the proxy, so fail closed there (TCP stacks set DF, this costs nothing real).
-	 */
-	if (captured && p.fragment)
-		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
-	if (!p.tcp)
-		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
-	/*
-	 * Packets from a pod veth are also looked up when the destination is no workload: they may
-	 * be replies to a ztunnel connection whose spoofed source is a client outside the mesh.
-	 */
-	if (known || from_pod) {
-		ret = steer_established(skb, p.ip, p.tcp);
-		if (ret >= 0)
-			return ret;
-	}
-	/*
-	 * Only a SYN opens a flow the proxy can take. Any other packet with no socket here belongs
-	 * to a connection the pod had before it was enrolled: it stays direct, as Istio ambient
-	 * leaves existing connections alone at enrollment (sending it to the listener would
-	 * black-hole it). It cannot start a new connection to the pod.
-	 */
-	if (captured && p.tcp->syn && !p.tcp->ack)
-		return steer_to_proxy(skb, p.ip, p.tcp);
-	if (captured && p.tcp->ack && !p.tcp->syn) {
-		__u32 slot = p.tcp->dest == bpf_htons(AMBIT_PORT_HBONE) ? AMBIT_SOCK_HBONE
-									: AMBIT_SOCK_INBOUND;
-
-		ret = steer_cookie(skb, &p, bpf_map_lookup_elem(&proxy_socks, &slot), true);
-		if (ret >= 0)
-			return ret;
-	}
-	return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	return steer_tcp(skb, &p, bpf_map_lookup_elem(&workloads, &p.ip->daddr), from_pod, false);
 }
 
 /* Whether a socket of this netns (any state but a listener) owns @p's 4-tuple. */
 static __always_inline bool steer_owned(struct __sk_buff *skb, const struct pkt *p)
 {
-	struct bpf_sock_tuple tuple = {};
-	struct bpf_sock *sk;
-	bool owned;
+	struct bpf_sock *sk = steer_owner(skb, p, false);
 
-	tuple.ipv4.saddr = p->ip->saddr;
-	tuple.ipv4.daddr = p->ip->daddr;
-	tuple.ipv4.sport = p->tcp->source;
-	tuple.ipv4.dport = p->tcp->dest;
-	sk = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return false;
-	owned = sk->state != BPF_TCP_LISTEN;
 	bpf_sk_release(sk);
-	return owned;
+	return true;
 }
 
 /*
@@ -413,8 +499,9 @@ static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
 	 * ACK ending a SYN-cookie handshake of the 15006 listener (no socket holds it yet).
 	 */
 	/* The shape first: data packets never pay for the socket look-up. */
-	if (dport != AMBIT_PORT_HBONE && steer_pure_ack(&p) && !steer_owned(skb, &p)) {
-		ret = steer_cookie(skb, &p, bpf_map_lookup_elem(&inpod_socks, &p.ip->daddr), false);
+	if (dport != AMBIT_PORT_HBONE && steer_pure_ack(&p, false) && !steer_owned(skb, &p)) {
+		ret = steer_cookie(skb, &p, bpf_map_lookup_elem(&inpod_socks, &p.ip->daddr), false,
+				   false);
 		if (ret >= 0)
 			return ret;
 	}
@@ -424,10 +511,9 @@ static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
 		return steer_verdict(AMBIT_ASSIGN_HBONE, TC_ACT_OK);
 	if (dport == AMBIT_PORT_OUTBOUND || dport == AMBIT_PORT_INBOUND)
 		return steer_verdict(AMBIT_DROP_PROXY_PORT, TC_ACT_SHOT);
-	if (fastdrop_denied_source(p.ip->saddr, p.ip->daddr))
-		return steer_refuse(skb, p.ip, p.tcp, AMBIT_DROP_DENY_SOURCE);
-	if (fastdrop_strict(p.ip->daddr, p.tcp->dest))
-		return steer_refuse(skb, p.ip, p.tcp, AMBIT_DROP_STRICT_PLAINTEXT);
+	ret = steer_fastdrop(skb, &p, false);
+	if (ret >= 0)
+		return ret;
 	sk = bpf_map_lookup_elem(&inpod_socks, &p.ip->daddr);
 	if (!sk)
 		return steer_verdict(AMBIT_DROP_NO_PROXY, TC_ACT_SHOT);
@@ -455,10 +541,8 @@ static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
 static __always_inline int steer_pod_egress(struct __sk_buff *skb)
 {
 	static const __u8 zero_macs[2 * ETH_ALEN] = {};
-	struct bpf_sock_tuple tuple = {};
 	struct bpf_sock *sk;
 	struct pkt p = {};
-	bool proxy;
 
 	switch (parse_ipv4_tcp(skb, &p)) {
 	case PARSE_OK: break;
@@ -474,17 +558,10 @@ static __always_inline int steer_pod_egress(struct __sk_buff *skb)
 	}
 	if (!p.tcp)
 		return TC_ACT_OK;
-	tuple.ipv4.saddr = p.ip->saddr;
-	tuple.ipv4.daddr = p.ip->daddr;
-	tuple.ipv4.sport = p.tcp->source;
-	tuple.ipv4.dport = p.tcp->dest;
-	sk = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	sk = steer_owner(skb, &p, false);
 	if (!sk)
 		return TC_ACT_OK;
-	proxy = sk->state != BPF_TCP_LISTEN;
 	bpf_sk_release(sk);
-	if (!proxy)
-		return TC_ACT_OK;
 	if (bpf_skb_store_bytes(skb, 0, zero_macs, sizeof(zero_macs), 0))
 		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
 	skb->mark = AMBIT_SKB_MARK;

@@ -5,23 +5,27 @@
  * frame run through the real
  * program with BPF_PROG_TEST_RUN, loaded once (needs root: exits 77 without, which the fuzz
  * runner reports as a skip). The maps hold the node of tests/bpf/test_steer.c: pod 10.1.0.5 on
- * ifindex 7 (local, not enrolled), 10.1.0.9 (local, enrolled: STRICT on port 8080, sources
- * 10.9.0.0/16 denied), 10.2.0.9 (enrolled, another node), a listener in the HBONE proxy slot and
- * none in the plaintext one, and the DNS proxy's answer to one query of 10.1.0.5's (bpf_dns.h).
+ * ifindex 7 (local, not enrolled; fd00:1::5 too), 10.1.0.9 (local, enrolled: STRICT on port 8080,
+ * sources 10.9.0.0/16 denied; not known by IPv6), 10.2.0.9 (enrolled, another node), the
+ * dual-stack 10.1.0.11 / fd00:1::11 on ifindex 10 (local, enrolled: STRICT on port 8080 and
+ * sources 2001:db8:9::/48 denied over IPv6), a listener in each family's HBONE proxy slot and
+ * none in the plaintext ones, and the DNS proxy's answer to one query of 10.1.0.5's (bpf_dns.h).
  * Whatever the frame, the program must return OK, SHOT or REDIRECT (a refused SYN's reset, a
  * DNS answer), move exactly one reason counter by one, with the action that reason stands for;
- * a reset must be a TCP RST going back to the sender, an answer that query's answer under the
- * query's id, from the proxy's address and port back to the sender's.
- * Input: byte 0 picks the ingress interface (bits 0-1: uplink, the pod's veth, another pod's,
- * an unknown one); the rest is the frame from its Ethernet header. The maps and program are
+ * a reset must be a TCP RST of the SYN's family going back to the sender, an answer that query's
+ * answer under the query's id, from the proxy's address and port back to the sender's.
+ * Input: byte 0 picks the ingress interface (bits 0-2, modulo 5: uplink, the pod's veth, the
+ * IPv4-only enrolled pod's, an unknown one, the dual-stack pod's); the rest is the frame from its
+ * Ethernet header. The maps and program are
  * unpinned as soon as loaded: a crash leaves nothing in bpffs. The target runs in a network
- * namespace of its own (socket look-ups see only its listener). libFuzzer's coverage is the
+ * namespace of its own (socket look-ups see only its listeners). libFuzzer's coverage is the
  * harness's plus the verdicts reached (see outcomes below); the program's own branches are not
  * instrumented, so the seeds carry most of the reach.
  * Seeds: tests/fuzz/corpus/fuzz_bpf/ (gen_seeds.c: SYNs, established segments, UDP, ARP, IP
- * options, fragments, spoofed sources, the DNS query; IPv6 from the enrolled pod's veth, the other
- * pod's and the uplink, cut short and behind extension headers). The netns has no routes to the
- * pods, so IPv6 to a pod is judged as routed nowhere (test_steer routes it).
+ * options, fragments, spoofed sources, the DNS query; IPv6 from the pods' veths and the uplink,
+ * cut short and behind extension headers, to the dual-stack pod through each kind of extension
+ * header, fragmented, refused with a reset, spoofed). The netns has no routes to the pods, so
+ * IPv6 to a pod the mesh does not know by IPv6 is judged as routed nowhere (test_steer routes it).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -36,6 +40,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/ip6.h>
 #include <netinet/tcp.h>
 #include <linux/if_ether.h>
 #include <bpf/bpf.h>
@@ -52,6 +57,8 @@
 #define TC_ACT_REDIRECT 7
 #define UPLINK_IFINDEX 2
 #define POD_IFINDEX 7
+#define DUAL_IFINDEX 10
+#define IFACES 5
 
 /*
  * libFuzzer sees the harness's edges, not the BPF program's: the outcome (reason x action x
@@ -59,15 +66,16 @@
  * kept in the corpus.
  */
 __attribute__((
-    section("__libfuzzer_extra_counters"))) static uint8_t outcomes[AMBIT_REASON__COUNT][8][4];
+    section("__libfuzzer_extra_counters"))) static uint8_t outcomes[AMBIT_REASON__COUNT][8][IFACES];
 
 /* The answer the kernel holds for fuzz_bpf_dns_query (its id the proxy's own). */
 static struct ambit_dns_answer dns_answer;
 
 static struct steer_bpf *skel;
 static struct datapath *dp;
-static int prog_fd = -1, listener = -1;
-static const uint32_t ifindexes[4] = {UPLINK_IFINDEX, POD_IFINDEX, POD_IFINDEX + 1, 99};
+static int prog_fd = -1, listener = -1, listener6 = -1;
+static const uint32_t ifindexes[IFACES] = {UPLINK_IFINDEX, POD_IFINDEX, POD_IFINDEX + 1, 99,
+					   DUAL_IFINDEX};
 
 static void fail(const char *what)
 {
@@ -83,16 +91,51 @@ static void set_workload(const char *ip, uint32_t flags, int ifindex)
 		fail("workloads map");
 }
 
-static void loopback_listener(void)
+static struct in6_addr ip6(const char *s)
+{
+	struct in6_addr a;
+
+	if (inet_pton(AF_INET6, s, &a) != 1)
+		fail(s);
+	return a;
+}
+
+static void set_workload6(const char *ip, uint32_t flags, int ifindex)
+{
+	struct ambit_workload wl = {.flags = flags, .ifindex = ifindex};
+	struct in6_addr a = ip6(ip);
+
+	if (datapath_set_workload6(dp, &a, &wl) ||
+	    (ifindex && datapath_set_iface6(dp, ifindex, &a)))
+		fail("workloads6 map");
+}
+
+/* The dual-stack pod's IPv6 fast drops: STRICT on 8080, 2001:db8:9::/48 denied. */
+static void policy6(void)
+{
+	struct in6_addr pod = ip6("fd00:1::11"), block = ip6("2001:db8:9::");
+
+	if (datapath_set_strict_port6(dp, &pod, 8080, AMBIT_PLAINTEXT_DROP) ||
+	    datapath_set_deny_src6(dp, &pod, &block, 48))
+		fail("policy maps");
+}
+
+/* A loopback listener of each family in its HBONE slot (proxy_socks, proxy_socks6). */
+static void loopback_listeners(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 8))
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 8) || fd6 < 0 ||
+	    bind(fd6, (struct sockaddr *)&a6, sizeof(a6)) || listen(fd6, 8))
 		fail("listener");
-	if (proxy_sock_publish(datapath_map_fd(dp, "proxy_socks"), AMBIT_SOCK_HBONE, fd))
-		fail("proxy_socks map");
+	if (proxy_sock_publish(datapath_map_fd(dp, "proxy_socks"), AMBIT_SOCK_HBONE, fd) ||
+	    proxy_sock_publish(datapath_map_fd(dp, "proxy_socks6"), AMBIT_SOCK_HBONE, fd6))
+		fail("proxy_socks maps");
 	listener = fd;
+	listener6 = fd6;
 }
 
 /* The DNS proxy's answer to bpf_dns.h's query (an A record, TTL 30), current generation 1. */
@@ -158,7 +201,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (datapath_set_strict_port(dp, fuzz_ip4("10.1.0.9"), 8080, AMBIT_PLAINTEXT_DROP) ||
 	    datapath_set_deny_src(dp, fuzz_ip4("10.1.0.9"), fuzz_ip4("10.9.0.0"), 16))
 		fail("policy maps");
-	loopback_listener();
+	if (datapath_set_iface(dp, DUAL_IFINDEX, fuzz_ip4("10.1.0.11")))
+		fail("ifaces map");
+	set_workload("10.1.0.11", AMBIT_WL_LOCAL | AMBIT_WL_ENROLLED, DUAL_IFINDEX);
+	set_workload6("fd00:1::5", AMBIT_WL_LOCAL, POD_IFINDEX);
+	set_workload6("fd00:1::11", AMBIT_WL_LOCAL | AMBIT_WL_ENROLLED, DUAL_IFINDEX);
+	set_workload6("fd00:2::9", AMBIT_WL_ENROLLED, 0);
+	policy6();
+	loopback_listeners();
 	dns_entry();
 	return 0;
 }
@@ -170,13 +220,65 @@ static bool tc_lets_through(unsigned int reason)
 	       reason == AMBIT_ASSIGN_HBONE || reason == AMBIT_ASSIGN_INBOUND;
 }
 
+/*
+ * Where @in's (an IPv6 frame of @len bytes) TCP header starts, by its extension headers as
+ * RFC 8200 §4 chains them (AH counting 4-byte units); 0 when it is not there whole.
+ */
+static size_t tcp_offset6(const uint8_t *in, size_t len)
+{
+	size_t off = ETH_HLEN + sizeof(struct ip6_hdr);
+	uint8_t nh;
+
+	if (len < off)
+		return 0;
+	nh = in[ETH_HLEN + offsetof(struct ip6_hdr, ip6_nxt)];
+	while (nh != IPPROTO_TCP) {
+		if (off + 2 > len)
+			return 0;
+		switch (nh) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS: nh = in[off], off += (in[off + 1] + 1u) * 8; break;
+		case IPPROTO_AH: nh = in[off], off += (in[off + 1] + 2u) * 4; break;
+		case IPPROTO_FRAGMENT: nh = in[off], off += 8; break;
+		default: return 0;
+		}
+	}
+	return off + sizeof(struct tcphdr) <= len ? off : 0;
+}
+
+/* The IPv6 reset answering @in (a SYN of @in_len bytes): the fixed header alone, swapped. */
+static void check_reset6(const uint8_t *in, size_t in_len, const uint8_t *out, size_t out_len)
+{
+	size_t il4 = tcp_offset6(in, in_len);
+	struct ip6_hdr iip, oip;
+	struct tcphdr itcp, otcp;
+
+	if (!il4 || out_len != ETH_HLEN + sizeof(oip) + sizeof(otcp))
+		abort();
+	memcpy(&iip, in + ETH_HLEN, sizeof(iip));
+	memcpy(&oip, out + ETH_HLEN, sizeof(oip));
+	memcpy(&itcp, in + il4, sizeof(itcp));
+	memcpy(&otcp, out + ETH_HLEN + sizeof(oip), sizeof(otcp));
+	if (oip.ip6_nxt != IPPROTO_TCP || ntohs(oip.ip6_plen) != sizeof(otcp) ||
+	    memcmp(&oip.ip6_src, &iip.ip6_dst, 16) || memcmp(&oip.ip6_dst, &iip.ip6_src, 16) ||
+	    !otcp.rst || otcp.source != itcp.dest || otcp.dest != itcp.source)
+		abort();
+}
+
 /* The reset answering @in (a SYN) goes back: addresses and ports swapped, RST set. */
-static void check_reset(const uint8_t *in, const uint8_t *out, size_t out_len)
+static void check_reset(const uint8_t *in, size_t in_len, const uint8_t *out, size_t out_len)
 {
 	struct iphdr iip, oip;
 	struct tcphdr itcp, otcp;
+	uint16_t proto;
 	size_t il4;
 
+	memcpy(&proto, in + offsetof(struct ethhdr, h_proto), sizeof(proto));
+	if (proto == htons(ETH_P_IPV6)) {
+		check_reset6(in, in_len, out, out_len);
+		return;
+	}
 	memcpy(&iip, in + ETH_HLEN, sizeof(iip));
 	il4 = ETH_HLEN + iip.ihl * 4u;
 	if (out_len < ETH_HLEN + sizeof(oip) + sizeof(otcp))
@@ -231,7 +333,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1 + ETH_HLEN || size > 1 + 1500)
 		return 0;
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.ingress_ifindex = ifindexes[data[0] & 3];
+	ctx.ingress_ifindex = ifindexes[(data[0] & 7) % IFACES];
 	opts.data_in = data + 1;
 	opts.data_size_in = (uint32_t)(size - 1);
 	if (datapath_read_counters(dp, before))
@@ -255,7 +357,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (moved != 1)
 		abort();
-	outcomes[reason][opts.retval & 7][data[0] & 3]++;
+	outcomes[reason][opts.retval & 7][(data[0] & 7) % IFACES]++;
 	switch (opts.retval) {
 	case TC_ACT_OK:
 		if (!tc_lets_through(reason))
@@ -273,7 +375,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (reason != AMBIT_DROP_DENY_SOURCE && reason != AMBIT_DROP_STRICT_PLAINTEXT)
 			abort();
-		check_reset(data + 1, out, opts.data_size_out);
+		check_reset(data + 1, size - 1, out, opts.data_size_out);
 		break;
 	default: abort();
 	}

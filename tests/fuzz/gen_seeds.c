@@ -12,7 +12,8 @@
  *                 errors, resets, GOAWAY)
  *   fuzz_spiffe   certificates of the project's CA (ca_issue), PEM and DER
  *   fuzz_bpf      Ethernet frames: SYNs, segments, UDP, ARP, options, fragments; IPv6 TCP, UDP,
- *                 ND, MLD behind Hop-by-Hop, spoofed, cut
+ *                 ND, MLD behind Hop-by-Hop, spoofed, cut; IPv6 TCP to and from the dual-stack
+ *                 pod behind each kind of extension header, fragmented, refused with a reset
  *   fuzz_ipc      agent socket requests, framed as ipc_write_frame frames them
  *   fuzz_snapshot a snapshot as the agent encodes it (snapshot_encode), policies included
  *   fuzz_tls_hello ClientHellos of an OpenSSL client: with and without SNI, TLS 1.2 only,
@@ -573,6 +574,123 @@ static void gen_bpf6(void)
 		packet6(pkts[i].name, pkts[i].p);
 }
 
+/*
+ * IPv6 TCP (or @proto) of the dual-stack pod fd00:1::11 (fuzz_bpf's ifpick 4 is its veth) behind
+ * extension headers @ext[0..n): Hop-by-Hop, Routing and Destination Options of 8 bytes, AH of 16,
+ * Fragment with @frag_off (host order).
+ */
+struct chain6 {
+	uint8_t ifpick;
+	const char *saddr, *daddr;
+	uint16_t dport;
+	uint8_t flags;
+	uint8_t n;
+	uint8_t ext[9];
+	uint16_t frag_off;
+	uint8_t proto; /* 0: TCP */
+};
+
+static void chain6(const char *name, struct chain6 c)
+{
+	uint8_t buf[256] = {0};
+	size_t off = 1 + ETH_HLEN + sizeof(struct ip6_hdr), l4_len;
+	uint8_t proto = c.proto ? c.proto : IPPROTO_TCP;
+	struct ethhdr eth = {.h_proto = htons(ETH_P_IPV6)};
+	struct ip6_hdr ip6 = {.ip6_flow = htonl(6u << 28), .ip6_hlim = 64};
+
+	buf[0] = c.ifpick;
+	for (unsigned int i = 0; i < c.n; i++) {
+		size_t len = c.ext[i] == IPPROTO_AH ? 16 : 8;
+
+		buf[off] = i + 1 < c.n ? c.ext[i + 1] : proto;
+		if (c.ext[i] == IPPROTO_FRAGMENT) {
+			buf[off + 2] = (uint8_t)(c.frag_off >> 8);
+			buf[off + 3] = (uint8_t)c.frag_off;
+		} else if (c.ext[i] == IPPROTO_AH) {
+			buf[off + 1] = 2;
+		} else {
+			buf[off + 2] = 1; /* PadN */
+			buf[off + 3] = 4;
+		}
+		off += len;
+	}
+	if (proto == IPPROTO_TCP) {
+		struct tcphdr tcp = {.source = htons(40000), .dest = htons(c.dport), .doff = 5};
+
+		memcpy(buf + off, &tcp, sizeof(tcp));
+		buf[off + 13] = c.flags;
+		l4_len = sizeof(tcp);
+	} else {
+		buf[off] = 143; /* an MLDv2 report */
+		l4_len = 24;
+	}
+	ip6.ip6_plen = htons((uint16_t)(off + l4_len - 1 - ETH_HLEN - sizeof(ip6)));
+	ip6.ip6_nxt = c.n ? c.ext[0] : proto;
+	if (inet_pton(AF_INET6, c.saddr, &ip6.ip6_src) != 1 ||
+	    inet_pton(AF_INET6, c.daddr, &ip6.ip6_dst) != 1)
+		die(name);
+	memcpy(buf + 1, &eth, sizeof(eth));
+	memcpy(buf + 1 + ETH_HLEN, &ip6, sizeof(ip6));
+	put("fuzz_bpf", name, buf, off + l4_len);
+}
+
+#define HOP IPPROTO_HOPOPTS
+#define RT IPPROTO_ROUTING
+#define FRAG IPPROTO_FRAGMENT
+#define DST IPPROTO_DSTOPTS
+
+static void gen_bpf6_dual(void)
+{
+	/* ifpick, saddr, daddr, dport, flags, headers: n, kinds, fragment offset; protocol */
+	static const struct {
+		const char *name;
+		struct chain6 c;
+	} pkts[] = {
+	    {"ipv6_syn_dual_no_proxy", {0, "2001:db8::1", "fd00:1::11", 80, SYN, 0, {0}, 0, 0}},
+	    {"ipv6_syn_dual_hbone", {0, "2001:db8::1", "fd00:1::11", 15008, SYN, 0, {0}, 0, 0}},
+	    {"ipv6_syn_dual_strict_reset",
+	     {0, "2001:db8::1", "fd00:1::11", 8080, SYN, 0, {0}, 0, 0}},
+	    {"ipv6_syn_dual_denied_reset",
+	     {0, "2001:db8:9::1", "fd00:1::11", 80, SYN, 2, {HOP, DST}, 0, 0}},
+	    {"ipv6_syn_dual_three_headers",
+	     {0, "2001:db8::1", "fd00:1::11", 80, SYN, 3, {HOP, RT, DST}, 0, 0}},
+	    {"ipv6_syn_dual_ah", {0, "2001:db8::1", "fd00:1::11", 80, SYN, 1, {IPPROTO_AH}, 0, 0}},
+	    {"ipv6_syn_dual_fragment_first",
+	     {0, "2001:db8::1", "fd00:1::11", 80, SYN, 1, {FRAG}, 1, 0}},
+	    {"ipv6_dual_fragment_later",
+	     {0, "2001:db8::1", "fd00:1::11", 80, SYN, 1, {FRAG}, 185 << 3, 0}},
+	    {"ipv6_syn_dual_eight_headers",
+	     {0,
+	      "2001:db8::1",
+	      "fd00:1::11",
+	      80,
+	      SYN,
+	      8,
+	      {DST, DST, DST, DST, DST, DST, DST, DST},
+	      0,
+	      0}},
+	    {"ipv6_syn_dual_nine_headers",
+	     {0,
+	      "2001:db8::1",
+	      "fd00:1::11",
+	      80,
+	      SYN,
+	      9,
+	      {HOP, DST, DST, DST, DST, DST, DST, DST, DST},
+	      0,
+	      0}},
+	    {"ipv6_ack_dual_hbone", {0, "2001:db8::1", "fd00:1::11", 15008, ACK, 0, {0}, 0, 0}},
+	    {"ipv6_from_dual_pod", {4, "fd00:1::11", "2001:db8::1", 443, ACK, 0, {0}, 0, 0}},
+	    {"ipv6_dual_to_plain_pod", {4, "fd00:1::11", "fd00:1::5", 80, SYN, 0, {0}, 0, 0}},
+	    {"ipv6_spoofed_from_dual", {4, "fd00:1::12", "2001:db8::1", 443, SYN, 0, {0}, 0, 0}},
+	    {"ipv6_linklocal_tcp_from_dual", {4, "fe80::11", "fd00:1::5", 80, SYN, 1, {HOP}, 0, 0}},
+	    {"ipv6_mld_from_dual", {4, "fe80::11", "ff02::16", 0, 0, 1, {HOP}, 0, IPPROTO_ICMPV6}},
+	};
+
+	for (size_t i = 0; i < sizeof(pkts) / sizeof(pkts[0]); i++)
+		chain6(pkts[i].name, pkts[i].c);
+}
+
 /* From 10.1.0.5's veth, the DNS query fuzz_bpf's kernel holds an answer to (bpf_dns.h). */
 static void dns_packet(void)
 {
@@ -625,6 +743,7 @@ static void gen_bpf(void)
 		packet(pkts[i].name, pkts[i].p);
 	dns_packet();
 	gen_bpf6();
+	gen_bpf6_dual();
 }
 
 /* ---- agent socket requests ---- */

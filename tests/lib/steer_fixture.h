@@ -85,8 +85,9 @@ struct steer_pkt steer_fixture_flow(const char *saddr, const char *daddr);
 size_t steer_fixture_build(uint8_t *buf, size_t cap, const struct steer_pkt *s);
 
 /*
- * IPv6 addresses of the node's pods, which no map holds (the data path keys pods by IPv4):
- * steer_fixture_net6 routes each to its pod's iface, as a CNI routes a pod.
+ * IPv6 addresses of the node's pods, which the fixture puts in no map (pods the mesh does not
+ * know by IPv6; test_steer6.c adds the entries): steer_fixture_net6 routes each to its pod's
+ * iface, as a CNI routes a pod.
  */
 #define POD6_PLAIN "fd00:1::5"	  /* 10.1.0.5's, behind POD_IFINDEX */
 #define POD6_ENROLLED "fd00:1::9" /* 10.1.0.9's, behind ENROLLED_POD_IFINDEX */
