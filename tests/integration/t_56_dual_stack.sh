@@ -77,11 +77,10 @@ expect_eq "$(api 'workload?namespace=mesh&name=server' | jq -r '.pods[0] | "\(.i
 expect_eq "$(api 'service?namespace=mesh&name=server' | jq -r '.endpoints[0].ip6')" \
 	"$ip6_mesh_server_0" "the dashboard's mesh/server endpoints"
 
-# A TCP listener on IPv6 only in a pod: answers "v6 <pod>" and logs what it was sent.
+# TCP listeners on IPv6 only in a pod: PORT echoes what it is sent, PORT+1 answers "v6 <pod>".
 v6_listen() {
-	local pod=$1 port=$2 name=${1//\//_}
-	pod_exec "$pod" socat -u "TCP6-LISTEN:$port,ipv6only=1,reuseaddr,fork" \
-		"OPEN:$TMP/$name.got,creat,append" >/dev/null 2>&1 &
+	local pod=$1 port=$2
+	pod_exec "$pod" socat "TCP6-LISTEN:$port,ipv6only=1,reuseaddr,fork" PIPE >/dev/null 2>&1 &
 	PIDS+=($!)
 	pod_exec "$pod" socat "TCP6-LISTEN:$((port + 1)),ipv6only=1,reuseaddr,fork" \
 		"SYSTEM:echo v6 $pod" >/dev/null 2>&1 &
@@ -127,10 +126,8 @@ h=$(hbone_in)
 v6_mesh() { pod_exec mesh/client-0 timeout 5 socat -T 3 - "TCP6:[$ip6_mesh_server_0]:9301" </dev/null; }
 wait_for 20 v6_mesh || fail "mesh/client-0 cannot reach mesh/server-0 at [$ip6_mesh_server_0]:9301: $(v6_mesh 2>&1)"
 expect_eq "$(v6_mesh)" "v6 mesh/server-0" "mesh/client-0 -> mesh/server-0 over IPv6"
-pod_exec mesh/client-0 timeout 5 socat -T 3 - "TCP6:[$ip6_mesh_server_0]:9300" <<<"MARKER-V6-MESH" ||
-	fail "mesh/client-0 could not send to mesh/server-0 over IPv6"
-got() { grep -q MARKER-V6-MESH "$TMP/mesh_server-0.got"; }
-wait_for 10 got || fail "mesh/server-0 never got the IPv6 payload"
+out=$(pod_exec mesh/client-0 timeout 5 socat -T 3 - "TCP6:[$ip6_mesh_server_0]:9300" <<<"MARKER-V6-MESH" 2>&1)
+expect_eq "$out" "MARKER-V6-MESH" "mesh/server-0's echo over IPv6"
 [ "$(hbone_in)" -gt "$h" ] || fail "node2's ztunnel took no IPv6 connection over HBONE ($h)"
 # The server sees the client's own IPv6 address (the ztunnel connects from it).
 out=$(pod_exec mesh/client-0 curl -sS -g --max-time 5 "http://[$ip6_mesh_server_0]:8080/")
@@ -197,17 +194,32 @@ YAML
 actl apply -f "$TMP/deny.yaml" >&2 || fail "apply the IPv6 ipBlocks DENY"
 wait_for 20 refused || fail "ipBlocks DENY: plain/client-0 still reaches mesh/server-0 over IPv6"
 [ "$(drops node2 drop_deny_source)" -gt "$d" ] || fail "ipBlocks DENY: node2 counted no drop_deny_source over IPv6 ($d)"
+# What `ambitctl check` says of it, by IPv6 address and by pod name.
+out=$(actl check "$ip6_plain_client_0" "[$ip6_mesh_server_0]:8080") || fail "check by IPv6: $out"
+expect_contains "$out" "source:      outside the mesh ($ip6_plain_client_0)"
+expect_contains "$out" "destination: mesh/server-0 ($ip6_mesh_server_0) port 8080"
+expect_contains "$out" "decision:    deny by mesh/deny-v6"
+out=$(actl check mesh/client-0 "[$vip6]:80") || fail "check to the IPv6 VIP: $out"
+expect_contains "$out" "Service mesh/server port 80 -> target port 8080"
+expect_contains "$out" "source:      mesh/client-0 ($ip6_mesh_client_0)"
+expect_contains "$out" "decision:    allow"
 expect_contains "$(pod_exec mesh/client-0 curl -sS -g --max-time 5 "http://[$ip6_mesh_server_0]:8080/")" \
 	"pod=mesh/server-0 from=$ip6_mesh_client_0 "
 actl delete -f "$TMP/deny.yaml" >&2 || fail "delete the IPv6 ipBlocks DENY"
 
-# Anti-spoofing: an address of node1's pod range that is not plain/client-0's own.
+# Anti-spoofing: an address of node1's pod range that is not plain/client-0's own, added in
+# its netns from the host (the pod has no CAP_NET_ADMIN), sent from there.
 d=$(drops node1 drop_spoofed_source)
 spoof=${ip6_plain_client_0%::*}::99
-pod_exec plain/client-0 ip -6 addr add "$spoof/128" dev eth0 nodad || fail "cannot add $spoof in plain/client-0"
-out=$(pod_exec plain/client-0 timeout 5 socat -T 2 - "TCP6:[$ip6_plain_server_0]:9301,bind=[$spoof]" </dev/null 2>&1) &&
+cg=$(jq -r '.pods[] | select(.namespace == "plain" and .name == "client-0") | .cgroup' \
+	"/run/ambit/$CLUSTER/runtime/pods.json")
+pid=$(cat "$cg/cgroup.procs" "$cg"/*/cgroup.procs 2>/dev/null | head -1)
+[ -n "$pid" ] || fail "no process of plain/client-0 in $cg"
+pns=/proc/$pid/ns/net
+nsenter --net="$pns" ip -6 addr add "$spoof/128" dev eth0 nodad || fail "cannot add $spoof in plain/client-0"
+out=$(nsenter --net="$pns" timeout 5 socat -T 2 - "TCP6:[$ip6_plain_server_0]:9301,bind=[$spoof]" </dev/null 2>&1) &&
 	fail "plain/client-0 reached plain/server-0 from the spoofed $spoof: $out"
-pod_exec plain/client-0 ip -6 addr del "$spoof/128" dev eth0
+nsenter --net="$pns" ip -6 addr del "$spoof/128" dev eth0
 [ "$(drops node1 drop_spoofed_source)" -gt "$d" ] || fail "node1 counted no drop_spoofed_source for $spoof ($d)"
 log "IPv6 in the mesh: pod to pod and to [$vip6] over HBONE (0 payload packets in plaintext on the fabric), PERMISSIVE/STRICT, ipBlocks and anti-spoofing in the kernel"
 pass

@@ -687,9 +687,8 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 		 * A Service a waypoint serves: the waypoint judges the request (L7), then each
 		 * endpoint's ztunnel the connection from the waypoint (its identity, not SRC's).
 		 */
-		if (!svc->waypoint &&
-		    (ret = check_at_gateway(o, &c, s, svc, src4, (uint16_t)port,
-					    tport, q, out)) <= 0) {
+		if (!svc->waypoint && (ret = check_at_gateway(o, &c, s, svc, src4, (uint16_t)port,
+							      tport, q, out)) <= 0) {
 			if (ret)
 				goto out;
 			goto print;
@@ -699,8 +698,8 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 			const char *id =
 			    sw && sw->enrolled && sw->identity[0] ? sw->identity : NULL;
 
-			if (check_l7(&c, s, svc->waypoint, svc->hostname, (uint16_t)port, id,
-				     src4, q, out))
+			if (check_l7(&c, s, svc->waypoint, svc->hostname, (uint16_t)port, id, src4,
+				     q, out))
 				goto out;
 			if (!o->json)
 				printf("\nL4 at the destination, from the waypoint (%s):\n",

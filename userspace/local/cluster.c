@@ -4,6 +4,7 @@
  * layout"), and its cluster.json. Everything else derives names from here.
  */
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -219,9 +220,17 @@ int cluster_ip6(const char *v4, char *out, size_t len)
 		return -EINVAL;
 	if (b == 99 && x == 0)
 		return str_fmt(out, len, "fd00:99::%u", y) ? -EINVAL : 0;
-	/* Pods' 10.98.N.H and Services' 10.96.X.Y alike. */
-	if (b == 98 || b == 96)
-		return str_fmt(out, len, "fd00:%u:%u::%u", b, x, y) ? -EINVAL : 0;
+	/* Pods' 10.98.N.H and Services' 10.96.X.Y alike; in RFC 5952's form (fd00:96::10). */
+	if (b == 98 || b == 96) {
+		struct in6_addr a6;
+		char txt[64];
+
+		if (str_fmt(txt, sizeof(txt), "fd00:%u:%u::%u", b, x, y) ||
+		    inet_pton(AF_INET6, txt, &a6) != 1 ||
+		    !inet_ntop(AF_INET6, &a6, txt, sizeof(txt)))
+			return -EINVAL;
+		return str_fmt(out, len, "%s", txt) ? -EINVAL : 0;
+	}
 	return -EINVAL;
 }
 
