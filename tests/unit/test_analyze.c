@@ -656,13 +656,20 @@ static void test_ipv6_only_pod(void **state)
 	    "status: {podIP: 'fd00::7', podIPs: [{ip: 'fd00::7'}, {ip: 10.1.0.7}]}\n---\n"
 	    "apiVersion: v1\nkind: Pod\nmetadata: {name: six, namespace: plain}\n" /* 21 */
 	    "spec: {containers: [{name: c}]}\n"
-	    "status: {podIP: 'fd00::8'}\n";
+	    "status: {podIP: 'fd00::8'}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: six, namespace: mesh}\n" /* 27 */
+	    "spec: {clusterIP: 'fd00:96::6', clusterIPs: ['fd00:96::6'], ports: [{port: "
+	    "80}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: dual, namespace: mesh}\n" /* 31 */
+	    "spec: {clusterIP: 'fd00:96::7', clusterIPs: ['fd00:96::7', 10.96.0.7],"
+	    " ipFamilyPolicy: RequireDualStack, ports: [{port: 80}]}\n";
 	struct run r;
 
 	run(&r, yaml, "", true);
 	expect(&r, false, 9, "Pod mesh/six", NULL,
-	       "IPv6 addresses only (fd00::6): not in the mesh: ambit captures IPv4");
-	expect_count(&r, 1);
+	       "IPv6 addresses only (fd00::6): not in the mesh: ambit carries dual-stack pods");
+	expect(&r, false, 27, "Service mesh/six", NULL, "IPv6 only (fd00:96::6): not carried yet");
+	expect_count(&r, 2);
 	done(&r);
 }
 

@@ -1413,15 +1413,33 @@ static void check_unenforced(struct cfg_an *a)
 	}
 	for (size_t i = 0; i < c->n_service_entries; i++)
 		se_findings(a, &c->service_entries[i]);
-	/* A pod of the mesh with IPv6 addresses only: the data path carries IPv4. */
+	/*
+	 * A pod of the mesh with IPv6 addresses only: dual-stack pods are carried over both
+	 * families, IPv6-only ones (an IPv6-only cluster) not yet.
+	 */
 	for (size_t i = 0; i < c->n_pods; i++)
 		if (config_pod_ipv6_only(&c->pods[i]) && config_pod_enrolled(&u, &c->pods[i]))
 			cfg_an_add(
 			    a, &c->pods[i].meta, "Pod", 0, false, NULL,
 			    "status.podIPs: IPv6 addresses only (%s): not in the mesh: ambit "
-			    "captures IPv4, so ambit-cni does not let such a pod start, and "
-			    "without it the pod's traffic is not captured",
+			    "carries dual-stack pods (both families) but not IPv6-only ones yet, "
+			    "so "
+			    "ambit-cni does not let such a pod start, and without it the pod's "
+			    "traffic is not captured",
 			    c->pods[i].pod_ip ? c->pods[i].pod_ip : c->pods[i].pod_ips.items[0]);
+	/* A Service of IPv6 alone: its address is not in the mesh's tables yet. */
+	for (size_t i = 0; i < c->n_services; i++) {
+		const struct config_service *svc = &c->services[i];
+		struct in6_addr six;
+
+		if (svc->cluster_ip && inet_pton(AF_INET6, svc->cluster_ip, &six) == 1 &&
+		    !config_service_ipv4(svc))
+			cfg_an_add(a, &svc->meta, "Service", 0, false, NULL,
+				   "spec.clusterIP: IPv6 only (%s): not carried yet: ambit carries "
+				   "dual-stack Services (ipFamilyPolicy PreferDualStack or "
+				   "RequireDualStack) over both families, IPv6-only ones not",
+				   svc->cluster_ip);
+	}
 	for (size_t i = 0; i < c->n_k8s_gateways; i++) {
 		const char *cls = c->k8s_gateways[i].class_name;
 
