@@ -7,7 +7,7 @@
 #    objects, and one Pod per pod with nodeName, podIP and hostIP; the pod's processes run in the
 #    kubelet cgroup named by that Pod's UID (kubepods/besteffort/pod<uid>);
 #  - each agent and ztunnel run exactly as the DaemonSet's containers say: argv is the
-#    template's command and args with $(NODE_NAME) and $(NODE_IP) expanded, the capability
+#    template's command and args with $(NODE_NAME) and $(NODE_IPS) expanded, the capability
 #    bounding set is the template's add list, the service-account token is where in-cluster
 #    config reads it; the agents hold no CA key; the CA runs as uid 65532 with no capability;
 #  - the mesh works: cross-node over HBONE with both SPIFFE identities (certificates signed by
@@ -56,7 +56,7 @@ for n in 1 2; do
 		pid=$(cat "$run/node$n/$ctr.pid") || fail "no pid file for node$n's $ctr"
 		want=$(jq -r --arg c "$ctr" '.spec.template.spec.containers[] | select(.name == $c) |
 			(.command + .args) | join(" ")' "$run/ds.json" |
-			sed -e "s/\$(NODE_NAME)/node$n/g" -e "s/\$(NODE_IP)/10.99.0.1$n/g")
+			sed -e "s/\$(NODE_NAME)/node$n/g" -e "s/\$(NODE_IPS)/10.99.0.1$n/g")
 		got=$(tr '\0' ' ' <"/proc/$pid/cmdline" | sed 's/ $//')
 		expect_eq "${got#* }" "${want#* }" "node$n $ctr's arguments"
 		[[ $got == */$(basename "${want%% *}")\ * ]] || fail "node$n $ctr runs ${got%% *}"

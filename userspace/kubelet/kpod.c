@@ -5,7 +5,7 @@
  * `ambitctl install` put them there. What the container gets is what the template says:
  *   - command and args, with $(VAR) expanded from its env as the kubelet does; the image's
  *     /usr/local/bin/<binary> is this build's binary (the image holds the same ones);
- *   - env: values and the downward API (spec.nodeName, status.hostIP, metadata.name, ...), and
+ *   - env: values and the downward API (spec.nodeName, status.hostIP(s), metadata.name, ...), and
  *     KUBERNETES_SERVICE_HOST/PORT pointing at the API server;
  *   - the pod's and the container's securityContext: user, group, capabilities (drop ALL then
  *     add), read-only root, no privilege escalation;
@@ -145,13 +145,18 @@ static int env_build(const struct kpod_ctx *x, const cJSON *ctr, struct sandbox 
 	{
 		const char *name = str(e, "name"), *val = str(e, "value"),
 			   *field = kjson_str(get(e, "valueFrom"), "fieldRef", "fieldPath");
-		char *exp = NULL;
+		char *exp = NULL, ips[sizeof(x->n->ip) + sizeof(x->n->ip6) + 1];
 
 		if (ret || !name)
 			return ret ?: refuse(x, "an env entry without a name%s", "");
 		if (!val && field) {
+			/* The plural fields list both families, IPv4 first, comma-separated. */
+			str_fmt(ips, sizeof(ips), "%s%s%s", x->n->ip, x->n->ip6[0] ? "," : "",
+				x->n->ip6);
 			val = !strcmp(field, "spec.nodeName")		  ? x->n->name
 			      : !strcmp(field, "status.hostIP")		  ? x->n->ip
+			      : !strcmp(field, "status.hostIPs")	  ? ips
+			      : !strcmp(field, "status.podIPs")		  ? ips
 			      : !strcmp(field, "status.podIP")		  ? x->n->ip
 			      : !strcmp(field, "metadata.name")		  ? x->pod
 			      : !strcmp(field, "metadata.namespace")	  ? x->ns
