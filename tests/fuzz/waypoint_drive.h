@@ -63,8 +63,7 @@ static void wp_drive(const struct l7_config *model, struct wp_engine_opts o,
 		abort();
 	o.cn = connector_mem_new(l, open_up, arg);
 	e = wp_engine_new(l, g, &o);
-	peer->client.sin_family = AF_INET;
-	peer->client.sin_addr.s_addr = htonl(0x0a000001);
+	sockaddr_inet_v4(&peer->client, htonl(0x0a000001), 0);
 	down = transport_mem_new(l, peer);
 	if (!o.cn || !e || !down || wp_engine_serve(e, down))
 		abort();
