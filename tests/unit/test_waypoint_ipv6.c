@@ -283,16 +283,15 @@ static void test_model(void **state)
 		print_error("%s\n", err);
 	assert_non_null(back);
 	{
-		const struct l7_service *b = l7_config_service(back, "reviews.shop.svc.cluster.local");
+		const struct l7_service *b =
+		    l7_config_service(back, "reviews.shop.svc.cluster.local");
 
 		assert_true(ipaddr_equal(&b->vip6, &want));
 		for (size_t i = 0; i < s->n_endpoints; i++)
 			assert_true(ipaddr_equal(&b->endpoints[i].ip6, &s->endpoints[i].ip6));
 	}
-	assert_int_equal(l7_config_service(back, "legacy.shop.svc.cluster.local")
-			     ->endpoints[0]
-			     .ip6.family,
-			 0);
+	assert_int_equal(
+	    l7_config_service(back, "legacy.shop.svc.cluster.local")->endpoints[0].ip6.family, 0);
 	l7_config_free(back);
 	/* An endpoint's ip6 must be an IPv6 address. */
 	{
