@@ -156,7 +156,7 @@ bad:
 }
 
 int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const char *subset,
-		    uint16_t port, bool outbound, uint64_t now_ms)
+		    uint16_t port, bool outbound, bool v6, uint64_t now_ms)
 {
 	size_t pi = svc->n_ports;
 	static const struct config_outlier_detection none = {0};
@@ -165,6 +165,7 @@ int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const ch
 	c->svc = svc;
 	c->subset = subset;
 	c->port = port;
+	c->v6 = v6;
 	c->policy = l7_service_policy(svc, subset, port);
 	for (size_t i = 0; i < svc->n_ports; i++)
 		if (svc->ports[i].port == port)
@@ -190,13 +191,16 @@ int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const ch
 		const struct l7_endpoint *ep = &svc->endpoints[e];
 		uint16_t tp = ep->ports ? ep->ports[pi] : 0;
 
+		union sockaddr_inet *a = &c->addr[c->n_hosts];
+
 		if (!tp || !in_subset(svc, subset, (uint32_t)e))
 			continue;
+		/* An endpoint without an IPv6 address is no host of the IPv6 VIP's cluster. */
+		if (v6 ? sockaddr_inet_from_ipaddr(a, &ep->ip6, tp) != 0
+		       : (sockaddr_inet_v4(a, ep->ip, tp), false))
+			continue;
 		c->ep[c->n_hosts] = ep;
-		c->addr[c->n_hosts].sin_family = AF_INET;
-		c->addr[c->n_hosts].sin_addr.s_addr = ep->ip;
-		c->addr[c->n_hosts].sin_port = htons(tp);
-		fmt_ipv4_port(c->addr_text[c->n_hosts], ep->ip, tp);
+		sockaddr_inet_format(a, c->addr_text[c->n_hosts], sizeof(c->addr_text[0]));
 		c->n_hosts++;
 	}
 	pthread_mutex_init(&c->lock, NULL);
@@ -293,8 +297,7 @@ int wp_upstream_init(struct wp_upstream *u, struct wp_cluster *c, struct loop *l
 	if (!u->hosts)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_hosts; i++) {
-		u->hosts[i].ip = c->addr[i].sin_addr.s_addr;
-		u->hosts[i].port = ntohs(c->addr[i].sin_port);
+		u->hosts[i].addr = c->addr[i];
 		u->hosts[i].weight = 1;
 	}
 	wp_cluster_limits(c, &lim);
@@ -391,10 +394,9 @@ static int dynamic_name(const char *pattern, const char *host, char *out, size_t
 }
 
 int wp_cluster_dst(const struct wp_cluster *c, size_t h, const struct transport_peer *peer,
-		   const char *host, struct sockaddr_in *out)
+		   const char *host, union sockaddr_inet *out)
 {
 	bool in = !c->svc->n_cidrs;
-	struct ipaddr dst;
 
 	*out = c->addr[h];
 	if (c->dynamic_dns) {
@@ -405,19 +407,16 @@ int wp_cluster_dst(const struct wp_cluster *c, size_t h, const struct transport_
 
 		err = err ? err : wp_dns_lookup(name, &ip);
 		if (!err)
-			out->sin_addr.s_addr = ip;
+			sockaddr_inet_v4(out, ip, sockaddr_inet_port(&c->addr[h]));
 		return err;
 	}
 	if (!c->original_dst)
 		return 0;
-	if (!peer || !peer->dest_ip || !peer->dest_port)
+	if (!peer || !peer->dest_ip.family || !peer->dest_port)
 		return -EHOSTUNREACH;
-	ipaddr_from_v4(&dst, peer->dest_ip);
 	for (size_t i = 0; i < c->svc->n_cidrs && !in; i++)
-		in = ipaddr_contains(&c->svc->cidrs[i], &dst);
+		in = ipaddr_contains(&c->svc->cidrs[i], &peer->dest_ip);
 	if (!in)
 		return -EACCES;
-	out->sin_addr.s_addr = peer->dest_ip;
-	out->sin_port = htons(peer->dest_port);
-	return 0;
+	return sockaddr_inet_from_ipaddr(out, &peer->dest_ip, peer->dest_port) ? -EHOSTUNREACH : 0;
 }

@@ -20,6 +20,7 @@
 #include "http1_conn.h"
 #include "lb.h"
 #include "outlier.h"
+#include "sock.h"
 
 struct wp_cluster {
 	char *name; /* Istio's: inbound-vip|<port>|http[/<subset>]|<hostname>, a gateway's
@@ -29,9 +30,14 @@ struct wp_cluster {
 	uint16_t port;	    /* service port */
 	const struct l7_policy *policy;
 	size_t n_hosts;
-	const struct l7_endpoint **ep; /* per host */
-	struct sockaddr_in *addr;      /* per host: endpoint IP and target port */
-	char (*addr_text)[24];	       /* per host: "ip:port", as the access log writes it */
+	/*
+	 * The hosts at the endpoints' IPv6 addresses, those that have one (the cluster of
+	 * requests a client sent to an IPv6 VIP): else at their IPv4 ones.
+	 */
+	bool v6;
+	const struct l7_endpoint **ep;		 /* per host */
+	union sockaddr_inet *addr;		 /* per host: endpoint IP and target port */
+	char (*addr_text)[SOCKADDR_INET_STRLEN]; /* per host: "ip:port", "[v6]:port" */
 	struct h1_budget budget;
 	pthread_mutex_t lock; /* outlier */
 	struct wp_outlier outlier;
@@ -58,9 +64,12 @@ struct wp_cluster {
  * weights, faults, load balancing, backoff, request ids. */
 uint64_t wp_random(void);
 
-/* Builds @c for @svc's (@subset, @port) (all borrowed: they must outlive @c). 0 or -ENOMEM. */
+/*
+ * Builds @c for @svc's (@subset, @port) (all borrowed: they must outlive @c), with @v6 its hosts
+ * at the endpoints' IPv6 addresses. 0 or -ENOMEM.
+ */
 int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const char *subset,
-		    uint16_t port, bool outbound, uint64_t now_ms);
+		    uint16_t port, bool outbound, bool v6, uint64_t now_ms);
 void wp_cluster_destroy(struct wp_cluster *c);
 /* Records an attempt's outcome on host @i (outlier detection). Thread-safe. */
 void wp_cluster_record(struct wp_cluster *c, size_t i, enum wp_outcome what, int status,
@@ -82,7 +91,7 @@ struct transport_peer;
  * -EAGAIN (asked: try again) and -ENOENT (no address).
  */
 int wp_cluster_dst(const struct wp_cluster *c, size_t h, const struct transport_peer *peer,
-		   const char *host, struct sockaddr_in *out);
+		   const char *host, union sockaddr_inet *out);
 
 /* Whether @c's one host is found per request (NONE, DYNAMIC_DNS): none for the proxy's own calls.
  */

@@ -31,6 +31,7 @@ static void gen_free(struct wp_gen *g)
 	free(g->clusters);
 	free(g->cluster_base);
 	free(g->by_ip);
+	free(g->by_ip6);
 	for (size_t i = 0; g->jwks && i < g->l7->n_jwt; i++)
 		wp_jwks_free(g->jwks[i]);
 	free(g->jwks);
@@ -60,7 +61,13 @@ static int cmp_ep(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Every endpoint once by address, for wp_gen_endpoint. */
+static int cmp_ep6(const void *a, const void *b)
+{
+	return memcmp((*(const struct l7_endpoint *const *)a)->ip6.a,
+		      (*(const struct l7_endpoint *const *)b)->ip6.a, 16);
+}
+
+/* Every endpoint once by address (each family), for wp_gen_endpoint. */
 static int index_endpoints(struct wp_gen *g)
 {
 	size_t n = 0;
@@ -68,19 +75,43 @@ static int index_endpoints(struct wp_gen *g)
 	for (size_t s = 0; s < g->l7->n_services; s++)
 		n += g->l7->services[s].n_endpoints;
 	g->by_ip = calloc(n + 1, sizeof(*g->by_ip));
-	if (!g->by_ip)
+	g->by_ip6 = calloc(n + 1, sizeof(*g->by_ip6));
+	if (!g->by_ip || !g->by_ip6)
 		return -ENOMEM;
 	for (size_t s = 0; s < g->l7->n_services; s++)
-		for (size_t e = 0; e < g->l7->services[s].n_endpoints; e++)
-			g->by_ip[g->n_by_ip++] = &g->l7->services[s].endpoints[e];
+		for (size_t e = 0; e < g->l7->services[s].n_endpoints; e++) {
+			const struct l7_endpoint *ep = &g->l7->services[s].endpoints[e];
+
+			g->by_ip[g->n_by_ip++] = ep;
+			if (ep->ip6.family == AF_INET6)
+				g->by_ip6[g->n_by_ip6++] = ep;
+		}
 	qsort(g->by_ip, g->n_by_ip, sizeof(*g->by_ip), cmp_ep);
+	qsort(g->by_ip6, g->n_by_ip6, sizeof(*g->by_ip6), cmp_ep6);
 	return 0;
 }
 
-const struct l7_endpoint *wp_gen_endpoint(const struct wp_gen *g, uint32_t ip)
+const struct l7_endpoint *wp_gen_endpoint(const struct wp_gen *g, const struct ipaddr *a)
 {
-	size_t lo = 0, hi = g->n_by_ip;
+	size_t lo = 0, hi = a->family == AF_INET6 ? g->n_by_ip6 : g->n_by_ip;
+	uint32_t ip;
 
+	if (a->family == AF_INET6) {
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = memcmp(g->by_ip6[mid]->ip6.a, a->a, 16);
+
+			if (c < 0)
+				lo = mid + 1;
+			else if (c > 0)
+				hi = mid;
+			else
+				return g->by_ip6[mid];
+		}
+		return NULL;
+	}
+	if (!ipaddr_v4(a, &ip))
+		return NULL;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		uint32_t m = ntohl(g->by_ip[mid]->ip);
@@ -93,6 +124,28 @@ const struct l7_endpoint *wp_gen_endpoint(const struct wp_gen *g, uint32_t ip)
 			return g->by_ip[mid];
 	}
 	return NULL;
+}
+
+/*
+ * Whether @svc's requests to an IPv6 destination go to its endpoints' IPv6 addresses (clusters
+ * of their own): a Service's or a workload's in a model that has IPv6 ones. A ServiceEntry's
+ * hosts and a gateway's tunnelled destinations are IPv4 whichever family the client used.
+ */
+static bool has_v6_clusters(const struct wp_gen *g, const struct l7_service *svc)
+{
+	return g->dual && !svc->entry && !svc->via_waypoint;
+}
+
+static bool model_dual(const struct l7_config *l7)
+{
+	for (size_t s = 0; s < l7->n_services; s++) {
+		if (l7->services[s].vip6.family)
+			return true;
+		for (size_t e = 0; e < l7->services[s].n_endpoints; e++)
+			if (l7->services[s].endpoints[e].ip6.family)
+				return true;
+	}
+	return false;
 }
 
 struct l7_config *wp_l7_copy(const struct l7_config *src, char *err, size_t len)
@@ -140,6 +193,7 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 		g->seq = __atomic_add_fetch(&next_seq, 1, __ATOMIC_RELAXED);
 	}
 	g->refs = 1;
+	g->dual = model_dual(l7);
 	g->routes = calloc(l7->n_services + 1, sizeof(*g->routes));
 	g->cluster_base = calloc(l7->n_services + 1, sizeof(*g->cluster_base));
 	if (!g->routes || !g->cluster_base)
@@ -155,7 +209,8 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 			return NULL;
 		}
 		g->cluster_base[s] = n;
-		n += (l7->services[s].n_subsets + 1) * l7->services[s].n_ports;
+		n += (l7->services[s].n_subsets + 1) * l7->services[s].n_ports *
+		     (has_v6_clusters(g, &l7->services[s]) ? 2 : 1);
 	}
 	{
 		char why[200];
@@ -224,16 +279,18 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 	for (size_t s = 0; s < l7->n_services; s++) {
 		const struct l7_service *svc = &l7->services[s];
 
-		for (size_t k = 0; k <= svc->n_subsets; k++)
-			for (size_t p = 0; p < svc->n_ports; p++) {
-				struct wp_cluster *c = &g->clusters[g->n_clusters];
+		for (int v6 = 0; v6 <= (has_v6_clusters(g, svc) ? 1 : 0); v6++)
+			for (size_t k = 0; k <= svc->n_subsets; k++)
+				for (size_t p = 0; p < svc->n_ports; p++) {
+					struct wp_cluster *c = &g->clusters[g->n_clusters];
 
-				if (wp_cluster_init(c, svc, k ? svc->subsets[k - 1].name : NULL,
-						    svc->ports[p].port, l7->gateway,
-						    clock_mono_ms()))
-					goto nomem;
-				g->n_clusters++;
-			}
+					if (wp_cluster_init(c, svc,
+							    k ? svc->subsets[k - 1].name : NULL,
+							    svc->ports[p].port, l7->gateway, v6,
+							    clock_mono_ms()))
+						goto nomem;
+					g->n_clusters++;
+				}
 	}
 	return g;
 nomem:
@@ -284,15 +341,14 @@ void wp_gen_inherit(struct wp_gen *g, struct wp_gen *old)
 		struct wp_cluster *c = &g->clusters[i], *o = NULL;
 
 		for (size_t k = 0; k < old->n_clusters && !o; k++)
-			if (!strcmp(old->clusters[k].name, c->name))
+			if (!strcmp(old->clusters[k].name, c->name) && old->clusters[k].v6 == c->v6)
 				o = &old->clusters[k];
 		if (!o || !c->outlier.cfg.present || !o->outlier.cfg.present)
 			continue;
 		pthread_mutex_lock(&o->lock);
 		for (size_t h = 0; h < c->n_hosts; h++)
 			for (size_t k = 0; k < o->n_hosts; k++) {
-				if (c->addr[h].sin_addr.s_addr != o->addr[k].sin_addr.s_addr ||
-				    c->addr[h].sin_port != o->addr[k].sin_port)
+				if (!sockaddr_inet_equal(&c->addr[h], &o->addr[k]))
 					continue;
 				c->outlier.hosts[h] = o->outlier.hosts[k];
 				c->outlier.n_ejected += c->outlier.hosts[h].ejected;
@@ -316,23 +372,30 @@ void wp_gen_put(struct wp_gen *g)
 		gen_free(g);
 }
 
-int wp_gen_service(const struct wp_gen *g, const char *host, uint32_t vip)
+int wp_gen_service(const struct wp_gen *g, const char *host, const struct ipaddr *vip)
 {
+	uint32_t v4 = 0;
+	bool v6 = vip && vip->family == AF_INET6 && vip->len == 128;
+
+	if (vip && !ipaddr_v4(vip, &v4))
+		v4 = 0;
 	for (size_t s = 0; s < g->l7->n_services; s++) {
 		const struct l7_service *svc = &g->l7->services[s];
 
 		if (svc->aux) /* an authorizer's upstream: never a request's destination */
 			continue;
-		if ((host && !strcmp(svc->hostname, host)) || (vip && svc->vip == vip))
+		if ((host && !strcmp(svc->hostname, host)) || (v4 && svc->vip == v4) ||
+		    (v6 && ipaddr_equal(&svc->vip6, vip)))
 			return (int)s;
 	}
 	return -1;
 }
 
-struct wp_cluster *wp_gen_cluster(const struct wp_gen *g, int s, const char *subset, uint16_t port)
+struct wp_cluster *wp_gen_cluster(const struct wp_gen *g, int s, const char *subset, uint16_t port,
+				  bool v6)
 {
 	const struct l7_service *svc = &g->l7->services[s];
-	size_t k = 0, p;
+	size_t k = 0, p, base = g->cluster_base[s];
 
 	if (subset) {
 		for (k = 0; k < svc->n_subsets; k++)
@@ -342,9 +405,11 @@ struct wp_cluster *wp_gen_cluster(const struct wp_gen *g, int s, const char *sub
 			return NULL;
 		k++;
 	}
+	if (v6 && has_v6_clusters(g, svc))
+		base += (svc->n_subsets + 1) * svc->n_ports;
 	for (p = 0; p < svc->n_ports; p++)
 		if (svc->ports[p].port == port)
-			return &g->clusters[g->cluster_base[s] + k * svc->n_ports + p];
+			return &g->clusters[base + k * svc->n_ports + p];
 	return NULL;
 }
 

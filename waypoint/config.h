@@ -12,18 +12,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "ambit/l7.h"
 #include "cluster.h"
 #include "route.h"
+#include "transport.h"
 
 struct wp_gen {
 	struct l7_config *l7;
 	struct wp_route_table **routes; /* per service */
 	size_t *cluster_base;		/* per service: its first cluster */
 	size_t n_clusters;
-	struct wp_cluster *clusters; /* per service: (none, subsets...) x ports */
-	size_t n_by_ip;
-	const struct l7_endpoint **by_ip; /* every endpoint, sorted by address: source labels */
+	/*
+	 * Per service: (none, subsets...) x ports, then, for a Service or workload of a model
+	 * that has IPv6 addresses (@dual), the same again with hosts at the endpoints' IPv6.
+	 */
+	struct wp_cluster *clusters;
+	bool dual;
+	size_t n_by_ip, n_by_ip6;
+	const struct l7_endpoint **by_ip;  /* every endpoint, sorted by address: source labels */
+	const struct l7_endpoint **by_ip6; /* those with an IPv6 address, sorted by it */
 	struct wp_jwks **jwks;	       /* per l7->jwt: its key set, NULL when it has none usable */
 	struct wp_authz_index **authz; /* per service: its policies' index (NULL: try all) */
 	struct wp_rl_state *rl;	       /* the rate limits' buckets (ratelimit.h) */
@@ -64,14 +73,24 @@ void wp_gen_inherit(struct wp_gen *g, struct wp_gen *old);
 struct wp_gen *wp_gen_get(struct wp_gen *g);
 void wp_gen_put(struct wp_gen *g);
 /*
- * The service a request for original destination @host (may be NULL) or @vip (network order,
- * may be 0) reached: its index, or -1.
+ * The service a request for original destination @host (may be NULL) or @vip (its VIP or IPv6
+ * VIP; NULL or family 0: none) reached: its index, or -1.
  */
-int wp_gen_service(const struct wp_gen *g, const char *host, uint32_t vip);
-/* The endpoint (of any service) at @ip (network order), or NULL: a client's labels. */
-const struct l7_endpoint *wp_gen_endpoint(const struct wp_gen *g, uint32_t ip);
-/* The cluster of service @s (index), @subset (may be NULL) and service @port, or NULL. */
-struct wp_cluster *wp_gen_cluster(const struct wp_gen *g, int s, const char *subset, uint16_t port);
+int wp_gen_service(const struct wp_gen *g, const char *host, const struct ipaddr *vip);
+/* The endpoint (of any service) at @ip (either family), or NULL: a client's labels. */
+const struct l7_endpoint *wp_gen_endpoint(const struct wp_gen *g, const struct ipaddr *ip);
+/*
+ * The cluster of service @s (index), @subset (may be NULL) and service @port, or NULL; with
+ * @v6 (the client addressed an IPv6 VIP or pod address) the one whose hosts are the endpoints'
+ * IPv6 addresses, where the service has such (a ServiceEntry's hosts stay IPv4).
+ */
+struct wp_cluster *wp_gen_cluster(const struct wp_gen *g, int s, const char *subset, uint16_t port,
+				  bool v6);
+/* Whether requests of @p go to IPv6 endpoints: its client addressed an IPv6 destination. */
+static inline bool wp_peer_v6(const struct transport_peer *p)
+{
+	return p->dest_ip.family == AF_INET6;
+}
 /* The index of @c in @g. */
 static inline size_t wp_gen_cluster_index(const struct wp_gen *g, const struct wp_cluster *c)
 {

@@ -19,7 +19,7 @@ struct peer_msg {
 	Envoy__Service__Auth__V3__AttributeContext__Peer peer;
 	Envoy__Config__Core__V3__Address address;
 	Envoy__Config__Core__V3__SocketAddress sock;
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 };
 
 static Envoy__Service__Auth__V3__AttributeContext__Peer *peer_msg(struct peer_msg *m,
@@ -28,14 +28,15 @@ static Envoy__Service__Auth__V3__AttributeContext__Peer *peer_msg(struct peer_ms
 	envoy__service__auth__v3__attribute_context__peer__init(&m->peer);
 	if (p->principal)
 		m->peer.principal = (char *)p->principal;
-	if (p->addr.sin_addr.s_addr) {
+	if (p->addr.sa.sa_family && !sockaddr_inet_is_any(&p->addr)) {
 		envoy__config__core__v3__address__init(&m->address);
 		envoy__config__core__v3__socket_address__init(&m->sock);
-		inet_ntop(AF_INET, &p->addr.sin_addr, m->ip, sizeof(m->ip));
+		/* Envoy's socket_address.address: the bare address, IPv6 without brackets. */
+		sockaddr_inet_ntop(&p->addr, m->ip, sizeof(m->ip));
 		m->sock.address = m->ip;
 		m->sock.port_specifier_case =
 		    ENVOY__CONFIG__CORE__V3__SOCKET_ADDRESS__PORT_SPECIFIER_PORT_VALUE;
-		m->sock.port_value = ntohs(p->addr.sin_port);
+		m->sock.port_value = sockaddr_inet_port(&p->addr);
 		m->address.address_case = ENVOY__CONFIG__CORE__V3__ADDRESS__ADDRESS_SOCKET_ADDRESS;
 		m->address.socket_address = &m->sock;
 		m->peer.address = &m->address;

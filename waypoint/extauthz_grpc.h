@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "http_fields.h"
+#include "sock.h"
 
 /* The method Envoy calls (its :path), and the largest answer read: the prefix included. */
 #define XA_GRPC_PATH "/envoy.service.auth.v3.Authorization/Check"
@@ -25,8 +26,8 @@
 #define XA_GRPC_PREFIX 5
 
 struct xa_grpc_peer {
-	struct sockaddr_in addr; /* sin_addr.s_addr 0: not said */
-	const char *principal;	 /* a SPIFFE URI, or NULL */
+	union sockaddr_inet addr; /* either family; family 0 or no address: not said */
+	const char *principal;	  /* a SPIFFE URI, or NULL */
 };
 
 /* What a check says about a request (all borrowed; NULL strings are left out). */

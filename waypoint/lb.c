@@ -50,15 +50,14 @@ static int build_ring(struct wp_lb *lb, uint64_t min)
 	if (!lb->ring)
 		return -ENOMEM;
 	for (size_t i = 0; i < lb->n_hosts; i++) {
-		char key[64], addr[INET_ADDRSTRLEN];
-		struct in_addr a = {.s_addr = lb->hosts[i].ip};
+		char key[SOCKADDR_INET_STRLEN + 24], addr[SOCKADDR_INET_STRLEN];
 		uint64_t n = 0;
 
-		inet_ntop(AF_INET, &a, addr, sizeof(addr));
+		/* Envoy's key is the address as it prints it: "ip:port", "[v6]:port". */
+		sockaddr_inet_format(&lb->hosts[i].addr, addr, sizeof(addr));
 		target += scale * (lb->hosts[i].weight ? lb->hosts[i].weight : 1) / total;
 		while (current < target && lb->n_ring < cap) {
-			int kl = snprintf(key, sizeof(key), "%s:%u_%llu", addr, lb->hosts[i].port,
-					  (unsigned long long)n);
+			int kl = snprintf(key, sizeof(key), "%s_%llu", addr, (unsigned long long)n);
 
 			lb->ring[lb->n_ring].hash = wp_hash(key, (size_t)kl);
 			lb->ring[lb->n_ring++].host = (uint32_t)i;
@@ -100,14 +99,12 @@ static int build_maglev(struct wp_lb *lb, bool all)
 		if (all || !lb->hosts[i].ejected)
 			total += lb->hosts[i].weight ? lb->hosts[i].weight : 1;
 	for (size_t i = 0; i < lb->n_hosts; i++) {
-		char key[64], addr[INET_ADDRSTRLEN];
-		struct in_addr a = {.s_addr = lb->hosts[i].ip};
+		char key[SOCKADDR_INET_STRLEN];
 		int kl;
 
 		if (!all && lb->hosts[i].ejected)
 			continue;
-		inet_ntop(AF_INET, &a, addr, sizeof(addr));
-		kl = snprintf(key, sizeof(key), "%s:%u", addr, lb->hosts[i].port);
+		kl = (int)strlen(sockaddr_inet_format(&lb->hosts[i].addr, key, sizeof(key)));
 		e[n].host = (uint32_t)i;
 		e[n].offset = XXH64(key, (size_t)kl, 0) % m;
 		e[n].skip = XXH64(key, (size_t)kl, 1) % (m - 1) + 1;
@@ -287,12 +284,11 @@ static const char *cookie(const struct wp_request *rq, const char *name, size_t 
 }
 
 bool wp_lb_request_hash(const struct config_load_balancer *p, const struct wp_request *rq,
-			uint32_t source_ip, uint64_t *hash)
+			const struct ipaddr *source_ip, uint64_t *hash)
 {
 	const char *v = NULL;
 	size_t len = 0;
-	char addr[INET_ADDRSTRLEN];
-	struct in_addr a = {.s_addr = source_ip};
+	char addr[IPADDR_STRLEN];
 
 	switch (p->hash_key) {
 	case CONFIG_HASH_HEADER:
@@ -301,8 +297,9 @@ bool wp_lb_request_hash(const struct config_load_balancer *p, const struct wp_re
 		break;
 	case CONFIG_HASH_COOKIE: v = cookie(rq, p->hash_name, &len); break;
 	case CONFIG_HASH_SOURCE_IP:
-		inet_ntop(AF_INET, &a, addr, sizeof(addr));
-		v = addr;
+		if (!source_ip->family)
+			break;
+		v = ipaddr_format(source_ip, addr, sizeof(addr));
 		len = strlen(addr);
 		break;
 	case CONFIG_HASH_QUERY: {

@@ -4,14 +4,14 @@
  * for the DestinationRule loadBalancer Istio translates (API_SEMANTICS.md §2): ROUND_ROBIN,
  * LEAST_REQUEST (Envoy's power of two choices: two random healthy hosts, the one with fewer
  * active requests), RANDOM, and consistent hashing on a ring built like Envoy's ring hash
- * (xxHash64 of "<ip>:<port>_<i>", at least minimumRingSize entries, weights honoured, lookup of
- * the first entry at or after the hash) or on a Maglev table (Envoy's: permutations from
- * xxHash64 of the address with seeds 0 and 1, filled round-robin by weight, looked up at hash
- * modulo the prime table size, rebuilt from the usable hosts when the ejected set changes). A
- * hash policy that finds no value (header absent)
- * falls back to a random host. Hosts ejected by outlier detection are skipped unless the
- * healthy share falls under the panic threshold (minHealthPercent; Istio's default 0 disables
- * panic). The caller injects randomness: every choice is deterministic given its inputs.
+ * (xxHash64 of "<ip>:<port>_<i>", "[<v6>]:<port>_<i>" for IPv6, at least minimumRingSize entries,
+ * weights honoured, lookup of the first entry at or after the hash) or on a Maglev table (Envoy's:
+ * permutations from xxHash64 of the address with seeds 0 and 1, filled round-robin by weight,
+ * looked up at hash modulo the prime table size, rebuilt from the usable hosts when the ejected set
+ * changes). A hash policy that finds no value (header absent) falls back to a random host. Hosts
+ * ejected by outlier detection are skipped unless the healthy share falls under the panic threshold
+ * (minHealthPercent; Istio's default 0 disables panic). The caller injects randomness: every choice
+ * is deterministic given its inputs.
  */
 #ifndef AMBIT_WAYPOINT_LB_H
 #define AMBIT_WAYPOINT_LB_H
@@ -22,11 +22,11 @@
 
 #include "ambit/l7.h"
 #include "route.h"
+#include "sock.h"
 
 struct wp_host {
-	uint32_t ip; /* network order */
-	uint16_t port;
-	uint32_t weight; /* 1 when unweighted */
+	union sockaddr_inet addr; /* the endpoint's address and target port, of either family */
+	uint32_t weight;	  /* 1 when unweighted */
 	uint32_t active_requests;
 	bool ejected; /* by outlier detection */
 };
@@ -66,11 +66,12 @@ void wp_lb_destroy(struct wp_lb *lb);
  */
 int wp_lb_pick(struct wp_lb *lb, bool has_hash, uint64_t hash, uint64_t rnd, uint64_t rnd2);
 /*
- * The request hash of policy @p: xxHash64 of the header value, cookie, source address or query
- * parameter it names. False when the request has none (no hash: the pick is random).
+ * The request hash of policy @p: xxHash64 of the header value, cookie, source address (@source_ip,
+ * as inet_ntop writes it: family 0 is none) or query parameter it names. False when the request has
+ * none (no hash: the pick is random).
  */
 bool wp_lb_request_hash(const struct config_load_balancer *p, const struct wp_request *rq,
-			uint32_t source_ip, uint64_t *hash);
+			const struct ipaddr *source_ip, uint64_t *hash);
 /* Envoy's ring hash key hash (xxHash64, seed 0) of @s. */
 uint64_t wp_hash(const char *s, size_t len);
 

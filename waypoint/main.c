@@ -127,8 +127,8 @@ static int parse_v4_authority(const char *s, struct sockaddr_in *sa)
 	return 0;
 }
 
-/* "IP:PORT=HOST:PORT": a listener bound to the Service HOST's port PORT. */
-static int parse_listen(const char *arg, struct sockaddr_in *sa, char **host, uint16_t *port)
+/* "IP:PORT=HOST:PORT" ("[V6]:PORT=..." too): a listener bound to the Service HOST's port PORT. */
+static int parse_listen(const char *arg, union sockaddr_inet *sa, char **host, uint16_t *port)
 {
 	const char *eq = strchr(arg, '='), *colon;
 	char addr[64];
@@ -138,7 +138,7 @@ static int parse_listen(const char *arg, struct sockaddr_in *sa, char **host, ui
 		return -EINVAL;
 	snprintf(addr, sizeof(addr), "%.*s", (int)(eq - arg), arg);
 	colon = strrchr(eq + 1, ':');
-	if (parse_v4_authority(addr, sa) || !colon || colon == eq + 1)
+	if (sock_parse_authority(addr, sa) || !colon || colon == eq + 1)
 		return -EINVAL;
 	p = strtol(colon + 1, NULL, 10);
 	if (p <= 0 || p > 65535)
@@ -228,6 +228,47 @@ static int gateway_certs(struct tls_ctx *tls, const struct l7_listener *gl)
 	return 0;
 }
 
+/*
+ * The IPv6 twin of gateway listener @l (the last of @ls, its 0.0.0.0 one): [::] on the same
+ * port (IPV6_V6ONLY: each family its own socket), the same Service and certificates. A host
+ * without IPv6 keeps the IPv4 one alone, said once.
+ */
+static void gateway_listen6(struct wp_listener *l, char **hosts, int *n_ls,
+			    struct wp_worker **workers, long nworkers)
+{
+	static bool said;
+	struct wp_listener *l6 = l + 1;
+	int fd;
+
+	if (*n_ls == WP_MAX_LISTENERS) {
+		pr_err("gateway: port %u: more than %d listeners: IPv4 only", l->port,
+		       WP_MAX_LISTENERS);
+		return;
+	}
+	fd = wp_listen_any6(l->port);
+	if (fd < 0) {
+		if (fd != -EAFNOSUPPORT && fd != -EADDRNOTAVAIL)
+			pr_err("gateway: cannot listen on [::]:%u: %s", l->port, strerror(-fd));
+		else if (!said)
+			pr_info("gateway: no IPv6 on this host: listening on IPv4 only");
+		said = true;
+		return;
+	}
+	hosts[*n_ls] = strdup(l->host);
+	if (!hosts[*n_ls]) {
+		close(fd);
+		return;
+	}
+	*l6 = (struct wp_listener){.fd = fd,
+				   .host = hosts[*n_ls],
+				   .port = l->port,
+				   .tls = l->tls ? tls_ctx_get(l->tls) : NULL};
+	(*n_ls)++;
+	for (long w = 0; w < nworkers && workers[w]; w++)
+		if (wp_worker_add_listener(workers[w], l6))
+			pr_err("gateway: port [::]:%u: a worker has no room for it", l->port);
+}
+
 static void gateway_listen(const struct l7_config *l7, struct wp_listener *ls, char **hosts,
 			   int *n_ls, struct wp_worker **workers, long nworkers)
 {
@@ -280,6 +321,7 @@ static void gateway_listen(const struct l7_config *l7, struct wp_listener *ls, c
 		for (long w = 0; w < nworkers && workers[w]; w++)
 			if (wp_worker_add_listener(workers[w], l))
 				pr_err("gateway: port %u: a worker has no room for it", gl->port);
+		gateway_listen6(l, hosts, n_ls, workers, nworkers);
 		pr_info("gateway: listening on port %u (%s%s)", gl->port, gl->service,
 			tls			       ? ", TLS"
 			: gl->protocol == L7_PROTO_TLS ? ", TLS passthrough"
@@ -323,7 +365,8 @@ int main(int argc, char **argv)
 	struct sockaddr_in admin_sa = {0};
 	enum log_level level = LOG_LEVEL_INFO;
 	const char *config = NULL, *agent = NULL;
-	struct sockaddr_in hbone_sa = {.sin_family = AF_INET, .sin_port = htons(L7_HBONE_PORT)};
+	union sockaddr_inet hbone_sa = {
+	    .v4 = {.sin_family = AF_INET, .sin_port = htons(L7_HBONE_PORT)}};
 	struct wp_mesh mesh = {0};
 	struct wp_admin *admin = NULL;
 	struct wp_gen *gen = NULL;
@@ -344,7 +387,7 @@ int main(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'A': agent = optarg; break;
 		case 'H':
-			if (parse_v4_authority(optarg, &hbone_sa)) {
+			if (sock_parse_authority(optarg, &hbone_sa)) {
 				fprintf(stderr, "waypoint: bad --hbone %s\n", optarg);
 				return 2;
 			}
@@ -353,7 +396,7 @@ int main(int argc, char **argv)
 		case 'K': tls_key = optarg; break;
 		case 'T':
 		case 'L': {
-			struct sockaddr_in sa;
+			union sockaddr_inet sa;
 
 			if (n_ls == WP_MAX_LISTENERS ||
 			    parse_listen(optarg, &sa, &hosts[n_ls], &ls[n_ls].port)) {
@@ -362,7 +405,7 @@ int main(int argc, char **argv)
 			}
 			ls[n_ls].host = hosts[n_ls];
 			tls_wanted[n_ls] = opt == 'T';
-			ls[n_ls].fd = sock_listen(sa.sin_addr.s_addr, ntohs(sa.sin_port), false);
+			ls[n_ls].fd = sock_listen_at(&sa, false);
 			if (ls[n_ls].fd < 0) {
 				fprintf(stderr, "waypoint: cannot listen on %s: %s\n", optarg,
 					strerror(-ls[n_ls].fd));
@@ -484,15 +527,27 @@ int main(int argc, char **argv)
 			/* A gateway: its clients come to its Gateways' ports, not over HBONE. */
 			gateway_listen(gen->l7, ls, hosts, &n_ls, workers, 0);
 		} else {
+			uint16_t port = sockaddr_inet_port(&hbone_sa);
+
 			ls[0] = (struct wp_listener){.hbone = true};
-			ls[0].fd =
-			    sock_listen(hbone_sa.sin_addr.s_addr, ntohs(hbone_sa.sin_port), false);
+			ls[0].fd = sock_listen_at(&hbone_sa, false);
 			if (ls[0].fd < 0) {
-				pr_err("cannot listen on HBONE port %u: %s",
-				       ntohs(hbone_sa.sin_port), strerror(-ls[0].fd));
+				pr_err("cannot listen on HBONE port %u: %s", port,
+				       strerror(-ls[0].fd));
 				goto out;
 			}
 			n_ls = 1;
+			/* On any address: [::] too (a dual-stack pod's ztunnels may use either). */
+			if (hbone_sa.sa.sa_family == AF_INET && sockaddr_inet_is_any(&hbone_sa)) {
+				ls[1] = (struct wp_listener){.hbone = true};
+				ls[1].fd = wp_listen_any6(port);
+				if (ls[1].fd >= 0)
+					n_ls = 2;
+				else if (ls[1].fd != -EAFNOSUPPORT && ls[1].fd != -EADDRNOTAVAIL)
+					pr_warn(
+					    "cannot listen on HBONE port [::]:%u: %s: IPv4 only",
+					    port, strerror(-ls[1].fd));
+			}
 		}
 		wo.mesh = &mesh;
 		/* Istio's waypoint answers its metrics on 15020 (merged) and readiness there. */

@@ -114,6 +114,7 @@ static void count(struct wp_req *r, struct wp_record *rec)
 	const struct l7_service *svc = r->svc >= 0 ? &g->l7->services[r->svc] : NULL;
 	const struct l7_endpoint *ep = r->up && r->host >= 0 ? r->up->c->ep[r->host] : NULL;
 	struct wp_series_key k;
+	struct ipaddr ip;
 	struct wp_metric_ops mo;
 	struct wp_tag_op ops[16];
 	char vals[16][WP_TAG_VALUE_MAX];
@@ -139,7 +140,7 @@ static void count(struct wp_req *r, struct wp_record *rec)
 	}
 	memset(&k, 0, sizeof(k));
 	k.gen = g->seq;
-	k.src = wp_gen_endpoint(g, p->client.sin_addr.s_addr);
+	k.src = wp_peer_client_ip(p, &ip) ? wp_gen_endpoint(g, &ip) : NULL;
 	k.peer = conn->peer_hash;
 	k.svc = svc;
 	k.ep = ep;
@@ -159,7 +160,7 @@ static void record(struct wp_req *r)
 	struct wp_engine *e = r->conn->e;
 	const struct transport_peer *p = &r->conn->peer;
 	struct wp_record rec = {0};
-	char flags[64], remote[IPADDR_STRLEN + 4];
+	char flags[64];
 
 	rec.start = r->start_wall;
 	rec.method = r->head.method;
@@ -186,28 +187,18 @@ static void record(struct wp_req *r)
 		rec.upstream_cluster = r->up->c->name;
 	}
 	rec.route_name = r->route ? r->route->name : NULL;
-	rec.downstream_remote = r->client.sin_family ? r->client : p->client;
+	/* A client from a trusted x-forwarded-for is "addr:0" ("[v6]:0"), as Envoy writes it. */
+	rec.downstream_remote = r->client.sa.sa_family ? r->client : p->client;
 	rec.downstream_local = p->local;
 	/* The connection's two addresses as text, made once for all its requests. */
 	if (!r->conn->addr_text[0][0]) {
-		fmt_ipv4_port(r->conn->addr_text[0], p->local.sin_addr.s_addr,
-			      ntohs(p->local.sin_port));
-		fmt_ipv4_port(r->conn->addr_text[1], p->client.sin_addr.s_addr,
-			      ntohs(p->client.sin_port));
+		wp_addr_text(&p->local, r->conn->addr_text[0], sizeof(r->conn->addr_text[0]));
+		wp_addr_text(&p->client, r->conn->addr_text[1], sizeof(r->conn->addr_text[1]));
 	}
-	if (p->local.sin_family)
+	if (p->local.sa.sa_family)
 		rec.downstream_local_text = r->conn->addr_text[0];
-	if (rec.downstream_remote.sin_addr.s_addr == p->client.sin_addr.s_addr &&
-	    rec.downstream_remote.sin_port == p->client.sin_port && p->client.sin_family)
+	if (p->client.sa.sa_family && sockaddr_inet_equal(&rec.downstream_remote, &p->client))
 		rec.downstream_remote_text = r->conn->addr_text[1];
-	/* An IPv6 client from a trusted x-forwarded-for: "[addr]:0", as Envoy writes it. */
-	if (r->remote.family == AF_INET6) {
-		char ip[IPADDR_STRLEN];
-
-		snprintf(remote, sizeof(remote), "[%s]:0",
-			 ipaddr_format(&r->remote, ip, sizeof(ip)));
-		rec.downstream_remote_text = remote;
-	}
 	rec.grpc_status = r->grpc_status;
 	rec.mtls = p->mtls;
 	if (e->o.stats)
@@ -448,9 +439,10 @@ static void proceed(struct wp_req *r)
 		wp_req_reply(r, WP_REPLY_UPSTREAM_RESET, 500, "", 0);
 		return;
 	}
-	s = wp_gen_service(g, d->host, 0);
+	s = wp_gen_service(g, d->host, NULL);
 	c = s < 0 ? NULL
-		  : wp_gen_cluster(g, s, d->subset, d->port ? d->port : r->conn->peer.dest_port);
+		  : wp_gen_cluster(g, s, d->subset, d->port ? d->port : r->conn->peer.dest_port,
+				   wp_peer_v6(&r->conn->peer));
 	if (!c) {
 		wp_req_reply(r, WP_REPLY_NO_CLUSTER, 0, NULL, 0);
 		return;
@@ -560,7 +552,7 @@ static int prepare(struct wp_req *r)
 	    mesh_hops >= 0 ? (unsigned int)mesh_hops : r->conn->e->o.hcm.trusted_hops;
 	bool edge = !p->mtls;
 	const char *v, *xff_in;
-	char ip[INET_ADDRSTRLEN], id[37], *xff;
+	char ip[IPADDR_STRLEN], id[37], *xff;
 
 	/* An absolute-form target (RFC 9112 §3.2.2) names the authority; the path is routed. */
 	if (!strncasecmp(r->head.target, "http://", 7) ||
@@ -660,26 +652,24 @@ static int prepare(struct wp_req *r)
 	}
 	r->orig_path = r->head.target; /* rewrites give the head a new target, not a new string */
 	r->client = p->client;
-	memset(&r->remote, 0, sizeof(r->remote));
-	if (p->client.sin_addr.s_addr)
-		ipaddr_from_v4(&r->remote, p->client.sin_addr.s_addr);
+	wp_peer_client_ip(p, &r->remote);
 	v = xff_in;
 	if (edge) {
-		struct ipaddr a;
-		uint32_t a4;
+		struct ipaddr a, peer_ip;
 		char ext[IPADDR_STRLEN];
 		size_t vl = v ? strlen(v) : 0, il, el;
 
-		if (v && hops && trusted_xff(v, hops, &a)) {
+		/* A trusted hop's client, of either family: "addr:0" ("[v6]:0") as Envoy's. */
+		if (v && hops && trusted_xff(v, hops, &a) &&
+		    !sockaddr_inet_from_ipaddr(&r->client, &a, 0))
 			r->remote = a;
-			/* The IPv4 view keeps the peer's when the client is IPv6's. */
-			if (ipaddr_v4(&a, &a4)) {
-				r->client.sin_addr.s_addr = a4;
-				r->client.sin_port = 0;
-			}
-		}
-		/* x-forwarded-for: the peer's address appended ("," as Envoy's appendXff). */
-		il = fmt_ipv4(ip, p->client.sin_addr.s_addr);
+		/*
+		 * x-forwarded-for: the peer's address appended ("," as Envoy's appendXff), bare:
+		 * an IPv6 one without brackets or port, as Envoy writes it.
+		 */
+		if (!wp_peer_client_ip(p, &peer_ip))
+			ipaddr_from_v4(&peer_ip, 0);
+		il = strlen(ipaddr_format(&peer_ip, ip, sizeof(ip)));
 		xff = arena_alloc(&f->mem, vl + il + 2);
 		if (!xff)
 			return -ENOMEM;
@@ -854,14 +844,19 @@ static enum filter_outcome authorize(struct wp_req *r, bool custom_allowed)
 	}
 	if (id && !strncmp(id, "spiffe://", 9))
 		rq.principal = id + 9;
-	/* An address not known (0.0.0.0) stays family 0: no block holds it. */
-	if (p->client.sin_addr.s_addr)
-		ipaddr_from_v4(&rq.source_ip, p->client.sin_addr.s_addr);
+	/*
+	 * ipBlocks: the peer (the client its ztunnel or PROXY header named), of either family;
+	 * an address not known (0.0.0.0, ::) stays family 0: no block holds it. remoteIpBlocks:
+	 * the trusted x-forwarded-for client, else the same (Istio's remote.ip).
+	 */
+	wp_peer_client_ip(p, &rq.source_ip);
 	rq.remote_ip = r->remote;
 	rq.sni = p->sni;
-	if (p->dest_ip || p->local.sin_addr.s_addr)
-		ipaddr_from_v4(&rq.dest_ip, p->dest_ip ? p->dest_ip : p->local.sin_addr.s_addr);
-	rq.dest_port = p->dest_port ? p->dest_port : ntohs(p->local.sin_port);
+	if (p->dest_ip.family)
+		rq.dest_ip = p->dest_ip;
+	else if (!sockaddr_inet_is_any(&p->local))
+		sockaddr_inet_to_ipaddr(&p->local, &rq.dest_ip);
+	rq.dest_port = p->dest_port ? p->dest_port : sockaddr_inet_port(&p->local);
 	rq.host = r->authority;
 	rq.method = r->head.method;
 	rq.path = r->head.target;
@@ -941,7 +936,7 @@ static void decide(struct wp_req *r)
 {
 	const struct transport_peer *p = &r->conn->peer;
 
-	r->svc = wp_gen_service(r->view->gen, p->dest_host, p->dest_ip);
+	r->svc = wp_gen_service(r->view->gen, p->dest_host, &p->dest_ip);
 	if (r->svc < 0) {
 		wp_req_reply(r, WP_REPLY_NO_ROUTE, 0, NULL, 0);
 		return;

@@ -333,7 +333,7 @@ static const struct transport_cbs sniff_cbs = {
 static enum l7_protocol declared(struct wp_engine *e, const struct transport_peer *p)
 {
 	struct wp_gen *g = e->view->gen;
-	int svc = wp_gen_service(g, p->dest_host, p->dest_ip);
+	int svc = wp_gen_service(g, p->dest_host, &p->dest_ip);
 	const struct l7_service *s = svc >= 0 ? &g->l7->services[svc] : NULL;
 
 	for (size_t i = 0; s && i < s->n_ports; i++)

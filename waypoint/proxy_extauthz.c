@@ -390,10 +390,8 @@ static int grpc_start(struct wp_extauthz *x, struct wp_gen *g, struct wp_cluster
 	char timeout[24], authority[600];
 	struct h2_header h[7];
 
-	if (p->dest_ip) {
-		ck.destination.addr.sin_addr.s_addr = p->dest_ip;
-		ck.destination.addr.sin_port = htons(p->dest_port);
-	}
+	if (p->dest_ip.family)
+		sockaddr_inet_from_ipaddr(&ck.destination.addr, &p->dest_ip, p->dest_port);
 	if (xa_grpc_encode(&ck, &x->msg, &x->msg_len))
 		return -ENOMEM;
 	/* grpc-timeout's value holds at most 8 digits (gRPC over HTTP/2). */
@@ -422,7 +420,7 @@ int wp_extauthz_start(struct wp_req *r, const struct l7_ext_authz *p)
 	struct wp_engine *e = r->conn->e;
 	struct wp_gen *g = r->view->gen;
 	struct wp_cluster *c =
-	    p->service >= 0 ? wp_gen_cluster(g, p->service, NULL, p->x.port) : NULL;
+	    p->service >= 0 ? wp_gen_cluster(g, p->service, NULL, p->x.port, false) : NULL;
 	struct wp_upstream *u = c ? wp_view_upstream(e, r->view, c) : NULL;
 	struct wp_extauthz *x;
 	int h, err;

@@ -37,7 +37,7 @@ struct wp_h2up {
 	struct h2_link *k;
 	struct wp_gen *gen;    /* held: @cl lives in it */
 	struct wp_cluster *cl; /* whose tcp.maxConnections this connection counts against */
-	struct sockaddr_in addr;
+	union sockaddr_inet addr;
 	char *identity;
 	uint32_t max_per_conn, max_streams; /* 0: no limit of the policy's */
 	uint32_t served;
@@ -230,15 +230,14 @@ static void u_close(void *arg, struct h2_conn *c, const char *reason)
 static const struct h2_conn_ops up_ops = {.on_close = u_close};
 
 static bool fits(const struct wp_h2up *u, const struct wp_cluster *cl,
-		 const struct sockaddr_in *addr, const char *identity)
+		 const union sockaddr_inet *addr, const char *identity)
 {
 	struct h2_conn *c = h2_link_conn(u->k);
 
 	/* A TLS-originated connection is its cluster's own (its certificate checks, its SNI). */
 	if ((u->cl->originate || cl->originate) && u->cl != cl)
 		return false;
-	return c && h2_conn_usable(c) && u->addr.sin_addr.s_addr == addr->sin_addr.s_addr &&
-	       u->addr.sin_port == addr->sin_port &&
+	return c && h2_conn_usable(c) && sockaddr_inet_equal(&u->addr, addr) &&
 	       !strcmp(u->identity ? u->identity : "", identity ? identity : "") &&
 	       u->active < h2_conn_peer_max_streams(c) &&
 	       (!u->max_streams || u->active < u->max_streams) &&
@@ -254,7 +253,7 @@ static const struct transport_cbs no_cbs;
  * tcp.maxConnections.
  */
 static struct wp_h2up *conn_open(struct wp_engine *e, struct wp_gen *gen, struct wp_cluster *cl,
-				 const struct sockaddr_in *addr, const char *identity,
+				 const union sockaddr_inet *addr, const char *identity,
 				 struct connector *cn)
 {
 	struct wp_h2up *u = calloc(1, sizeof(*u));
@@ -288,8 +287,8 @@ static struct wp_h2up *conn_open(struct wp_engine *e, struct wp_gen *gen, struct
 	u->idle_ms = lim.idle_timeout_ms ? lim.idle_timeout_ms : H2UP_IDLE_MS;
 	u->gen = wp_gen_get(gen);
 	u->cl = cl;
-	t = connector_open(cn ? cn : e->o.cn, &(union sockaddr_inet){.v4 = *addr}, identity,
-			   lim.connect_timeout_ms, &no_cbs, NULL);
+	t = connector_open(cn ? cn : e->o.cn, addr, identity, lim.connect_timeout_ms, &no_cbs,
+			   NULL);
 	u->k = t ? h2_link_new(e->loop, t, false, NULL, &up_ops, u) : NULL;
 	if (!u->k) {
 		h1_budget_give(&cl->budget.connections);
@@ -311,7 +310,7 @@ static struct wp_h2up *conn_open(struct wp_engine *e, struct wp_gen *gen, struct
  * @cn, as conn_open).
  */
 static struct wp_h2up *conn_get(struct wp_engine *e, struct wp_gen *gen, struct wp_cluster *cl,
-				const struct sockaddr_in *addr, const char *identity,
+				const union sockaddr_inet *addr, const char *identity,
 				struct connector *cn)
 {
 	struct wp_h2up *u;
@@ -321,7 +320,7 @@ static struct wp_h2up *conn_get(struct wp_engine *e, struct wp_gen *gen, struct 
 	return u ? u : conn_open(e, gen, cl, addr, identity, cn);
 }
 
-int wp_h2up_attempt(struct wp_req *r, int host, const struct sockaddr_in *addr)
+int wp_h2up_attempt(struct wp_req *r, int host, const union sockaddr_inet *addr)
 {
 	struct wp_engine *e = r->conn->e;
 	const char *identity = r->up->c->ep[host]->identity;

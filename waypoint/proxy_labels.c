@@ -74,21 +74,26 @@ static void workload_labels(const struct l7_endpoint *ep, bool source, struct wp
 	rec->destination_canonical_revision = cr ? cr : "latest";
 }
 
-void wp_addr_text(const struct sockaddr_in *a, char *out, size_t len)
+void wp_addr_text(const union sockaddr_inet *a, char *out, size_t len)
 {
-	char b[24];
-	size_t n = fmt_ipv4_port(b, a->sin_addr.s_addr, ntohs(a->sin_port));
+	sockaddr_inet_format(a, out, len);
+}
 
-	if (n >= len)
-		n = len - 1;
-	memcpy(out, b, n);
-	out[n] = '\0';
+bool wp_peer_client_ip(const struct transport_peer *p, struct ipaddr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (sockaddr_inet_is_any(&p->client) || sockaddr_inet_to_ipaddr(&p->client, out)) {
+		memset(out, 0, sizeof(*out));
+		return false;
+	}
+	return true;
 }
 
 void wp_record_source(const struct wp_gen *g, const struct transport_peer *p, struct wp_record *rec,
 		      struct wp_labels_buf *b)
 {
-	const struct l7_endpoint *src = wp_gen_endpoint(g, p->client.sin_addr.s_addr);
+	struct ipaddr ip;
+	const struct l7_endpoint *src = wp_peer_client_ip(p, &ip) ? wp_gen_endpoint(g, &ip) : NULL;
 	const struct l7_config *c = g->l7;
 
 	/*

@@ -44,11 +44,12 @@ static bool num(struct cel_value *out, int64_t v)
 	return true;
 }
 
-static bool addr(struct cel_value *out, const struct sockaddr_in *a, char *buf)
+/* The address alone, of either family ("2001:db8::1": CEL's source.address has no port). */
+static bool addr(struct cel_value *out, const union sockaddr_inet *a, char *buf)
 {
-	if (!a->sin_family || !inet_ntop(AF_INET, &a->sin_addr, buf, 64))
+	if (!a->sa.sa_family)
 		return false;
-	return str(out, buf);
+	return str(out, sockaddr_inet_ntop(a, buf, 64));
 }
 
 static bool attr(void *arg, const char *name, const char *key, struct cel_value *out)
@@ -106,18 +107,16 @@ static bool attr(void *arg, const char *name, const char *key, struct cel_value 
 	if (!strcmp(name, "connection.requested_server_name"))
 		return str(out, p->sni);
 	if (!strcmp(name, "source.address")) {
-		if (r->remote.family == AF_INET6)
-			return str(out, ipaddr_format(&r->remote, at->buf[2], sizeof(at->buf[2])));
-		return addr(out, r->client.sin_family ? &r->client : &p->client, at->buf[2]);
+		return addr(out, r->client.sa.sa_family ? &r->client : &p->client, at->buf[2]);
 	}
 	if (!strcmp(name, "source.port"))
-		return num(out, ntohs(p->client.sin_port));
+		return num(out, sockaddr_inet_port(&p->client));
 	if (!strcmp(name, "source.principal"))
 		return str(out, p->identity);
 	if (!strcmp(name, "destination.address"))
 		return addr(out, &p->local, at->buf[3]);
 	if (!strcmp(name, "destination.port"))
-		return num(out, p->dest_port ? p->dest_port : ntohs(p->local.sin_port));
+		return num(out, p->dest_port ? p->dest_port : sockaddr_inet_port(&p->local));
 	if (!strcmp(name, "destination.principal"))
 		return str(out, r->view->gen->l7->identity);
 	if (!strcmp(name, "upstream.address"))

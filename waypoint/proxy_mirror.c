@@ -145,11 +145,12 @@ static struct wp_mirror *mirror_new(struct wp_req *r, const struct l7_mirror *mp
 {
 	struct wp_engine *e = r->conn->e;
 	struct wp_gen *g = r->view->gen;
-	int s = wp_gen_service(g, mp->dest.host, 0), h;
+	int s = wp_gen_service(g, mp->dest.host, NULL), h;
 	struct wp_cluster *c =
 	    s < 0 ? NULL
 		  : wp_gen_cluster(g, s, mp->dest.subset,
-				   mp->dest.port ? mp->dest.port : r->conn->peer.dest_port);
+				   mp->dest.port ? mp->dest.port : r->conn->peer.dest_port,
+				   wp_peer_v6(&r->conn->peer));
 	struct wp_upstream *u = c ? wp_view_upstream(e, r->view, c) : NULL;
 	struct wp_mirror *m;
 	char *host;

@@ -61,9 +61,9 @@ static void pp_end(struct wp_pp *p)
 
 static void pp_refuse(struct wp_pp *p, const char *why)
 {
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 
-	inet_ntop(AF_INET, &p->peer.client.sin_addr, ip, sizeof(ip));
+	sockaddr_inet_ntop(&p->peer.client, ip, sizeof(ip));
 	pr_debug("gateway: port %u: connection from %s closed: %s", p->peer.dest_port, ip, why);
 	pp_end(p);
 	sock_close_reset(p->fd);
@@ -75,15 +75,6 @@ static void pp_ready(struct wp_pp *p, const struct proxy_proto_hdr *h, int n)
 	uint8_t sink[PROXY_PROTO_MAX];
 	ssize_t r;
 
-	if (h->family == AF_INET6) {
-		/*
-		 * The engine's addresses are IPv4: a client it cannot name is refused, rather
-		 * than taken for the balancer in front (whose address policies may allow).
-		 */
-		pp_refuse(p,
-			  "the PROXY header's source is IPv6, which this gateway does not serve");
-		return;
-	}
 	/* What was peeked is there: this takes exactly the header, never the bytes after. */
 	do
 		r = recv(p->fd, sink, (size_t)n, 0);
@@ -92,9 +83,21 @@ static void pp_ready(struct wp_pp *p, const struct proxy_proto_hdr *h, int n)
 		pp_refuse(p, "the PROXY header could not be consumed");
 		return;
 	}
-	if (h->family == AF_INET) {
-		peer.client = h->src.v4;
-		peer.local = h->dst.v4;
+	/*
+	 * Either family, as Envoy's proxy_protocol filter takes it; a mapped IPv6 source
+	 * (::ffff:a.b.c.d, from a dual-stack balancer) is the IPv4 client it carries, so that
+	 * ipBlocks and the logs name it as they would a direct IPv4 one.
+	 */
+	if (h->family == AF_INET || h->family == AF_INET6) {
+		struct ipaddr a;
+
+		if (sockaddr_inet_to_ipaddr(&h->src, &a) ||
+		    sockaddr_inet_from_ipaddr(&peer.client, &a, sockaddr_inet_port(&h->src)) ||
+		    sockaddr_inet_to_ipaddr(&h->dst, &a) ||
+		    sockaddr_inet_from_ipaddr(&peer.local, &a, sockaddr_inet_port(&h->dst))) {
+			pp_refuse(p, "the PROXY header's addresses are of no known family");
+			return;
+		}
 	}
 	pp_end(p);
 	p->done(p->arg, p->fd, &peer);

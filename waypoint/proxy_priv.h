@@ -72,7 +72,8 @@ struct wp_conn {
 	struct transport_peer peer; /* copied at accept: outlives the transport */
 	uint64_t peer_hash; /* its identity and baggage (the metric series' key), once hashed */
 	bool peer_hashed;
-	char addr_text[2][24]; /* local and client address as the access log writes them */
+	/* local and client address as the access log writes them ("[v6]:port" for IPv6) */
+	char addr_text[2][SOCKADDR_INET_STRLEN];
 	/* An HTTP/2 stream's head was malformed past what its conversion checks (a :scheme). */
 	const char *malformed;
 	bool reclaimed; /* closed by wp_engine_reclaim: its on_close is still to come */
@@ -86,8 +87,8 @@ struct wp_req {
 	struct wp_req *anext, *aprev; /* in the engine's requests in flight */
 	uint64_t active_ms;	      /* last activity either way (Envoy's stream idle timeout) */
 	struct h1_head head;	      /* as received, then as forwarded */
-	struct sockaddr_in client;    /* the client's address: the peer's, or from trusted XFF */
-	struct ipaddr remote;	      /* the same, of either family (an IPv6 XFF entry too) */
+	union sockaddr_inet client;   /* the client's address: the peer's, or from trusted XFF */
+	struct ipaddr remote; /* the same address (remoteIpBlocks, x-envoy-external-address) */
 	char *orig_path, *authority, *user_agent, *xff, *request_id;
 	const char *authority_in; /* the authority as the request's Host gave it */
 	int svc;
@@ -152,8 +153,13 @@ struct wp_labels_buf {
  * destination's: Service @svc (NULL: none; a workload entry names none) and endpoint @ep
  * (NULL: none picked). Strings live in @b or the borrowed inputs.
  */
-/* "a.b.c.d:port" of @a into @out (at least 22 bytes). */
-void wp_addr_text(const struct sockaddr_in *a, char *out, size_t len);
+/* "a.b.c.d:port" or "[v6]:port" of @a into @out (SOCKADDR_INET_STRLEN fits any). */
+void wp_addr_text(const union sockaddr_inet *a, char *out, size_t len);
+/*
+ * The client address of @p (the peer's, or the one its ztunnel or PROXY header named) into
+ * @out: true, or false with family 0 when none is known (none, or 0.0.0.0 / ::).
+ */
+bool wp_peer_client_ip(const struct transport_peer *p, struct ipaddr *out);
 void wp_record_source(const struct wp_gen *g, const struct transport_peer *p, struct wp_record *rec,
 		      struct wp_labels_buf *b);
 void wp_record_destination(const struct l7_service *svc, const struct l7_endpoint *ep,
@@ -316,7 +322,7 @@ struct wp_h2up *wp_h2up_call(struct wp_engine *e, struct wp_gen *gen, struct wp_
 			     const struct h2_stream_ops *ops, void *arg, struct h2_stream **s);
 void wp_h2up_call_end(struct wp_h2up *u, struct h2_stream *s);
 /* Opens @r's attempt to host @h of its upstream, at @addr: 0, or -errno (nothing started). */
-int wp_h2up_attempt(struct wp_req *r, int h, const struct sockaddr_in *addr);
+int wp_h2up_attempt(struct wp_req *r, int h, const union sockaddr_inet *addr);
 /* Ends the attempt (its stream is reset unless it finished). */
 void wp_h2up_end(struct wp_req *r);
 /*

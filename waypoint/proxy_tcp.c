@@ -67,7 +67,7 @@ static void record(struct wp_tcp *x, const char *flag)
 	/* A gateway's destination is the Service its route chose, not its own listener's. */
 	if (x->view->gen->l7->gateway)
 		svc = x->u ? x->u->c->svc : NULL;
-	char host[32] = "-";
+	char host[SOCKADDR_INET_STRLEN] = "-";
 
 	if (!e->log)
 		return;
@@ -263,18 +263,19 @@ static struct wp_cluster *route(struct wp_tcp *x)
 	struct wp_gen *g = x->view->gen;
 	const struct l7_service *s = &g->l7->services[x->svc];
 	uint16_t port = x->peer.dest_port;
-	const struct l7_tcp_route *t = wp_tcp_route_select(s, port, x->peer.dest_ip, x->sni);
+	const struct l7_tcp_route *t = wp_tcp_route_select(s, port, &x->peer.dest_ip, x->sni);
+	bool v6 = wp_peer_v6(&x->peer);
 	const struct l7_destination *d;
 	int ds;
 
 	if (!t)
-		return g->l7->gateway ? NULL : wp_gen_cluster(g, x->svc, NULL, port);
+		return g->l7->gateway ? NULL : wp_gen_cluster(g, x->svc, NULL, port, v6);
 	x->source = t->source;
 	d = weighted(t->dests, t->n_dests);
 	if (!d || d->unknown)
 		return NULL;
-	ds = wp_gen_service(g, d->host, 0);
-	return ds < 0 ? NULL : wp_gen_cluster(g, ds, d->subset, d->port ? d->port : port);
+	ds = wp_gen_service(g, d->host, NULL);
+	return ds < 0 ? NULL : wp_gen_cluster(g, ds, d->subset, d->port ? d->port : port, v6);
 }
 
 int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len, bool eof,
@@ -282,7 +283,7 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 {
 	struct wp_tcp *x = calloc(1, sizeof(*x));
 	struct h1_pool_limits lim;
-	struct sockaddr_in dst;
+	union sockaddr_inet dst;
 	struct wp_cluster *c;
 	const char *why = NULL;
 
@@ -307,7 +308,7 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 	e->tcps = x;
 	e->n_tcps++;
 	transport_set_cbs(t, &down_cbs, x);
-	x->svc = wp_gen_service(e->view->gen, x->peer.dest_host, x->peer.dest_ip);
+	x->svc = wp_gen_service(e->view->gen, x->peer.dest_host, &x->peer.dest_ip);
 	c = x->svc >= 0 ? route(x) : NULL;
 	x->u = c ? wp_view_upstream(e, x->view, c) : NULL;
 	x->host = x->u ? wp_upstream_pick(x->u, false, 0, NULL, 0) : -1;
@@ -322,8 +323,8 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 		why = "no destination for the entry (not in its addresses, or DYNAMIC_DNS)";
 		goto fail;
 	}
-	x->up = connector_open(x->u->cn, &(union sockaddr_inet){.v4 = dst},
-			       c->ep[x->host]->identity, lim.connect_timeout_ms, &up_cbs, x);
+	x->up = connector_open(x->u->cn, &dst, c->ep[x->host]->identity, lim.connect_timeout_ms,
+			       &up_cbs, x);
 	if (!x->up) {
 		why = "cannot connect";
 		goto fail;

@@ -68,7 +68,7 @@ struct wp_trace_exp {
 struct wp_tracer {
 	size_t n;
 	struct wp_trace_exp *x[TRACE_MAX_EXPORTERS];
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 	char host[128];
 	char node[600];	   /* node_id, made once per generation */
 	uint64_t node_gen; /* the generation it was made for (0: none yet) */
@@ -370,7 +370,7 @@ static void exp_flush(struct wp_trace_exp *x)
 	x->last_ms = loop_now_ms(e->loop);
 	if (x->busy || !x->n)
 		return;
-	c = t && t->service >= 0 ? wp_gen_cluster(g, t->service, NULL, t->p.port) : NULL;
+	c = t && t->service >= 0 ? wp_gen_cluster(g, t->service, NULL, t->p.port, false) : NULL;
 	u = c ? wp_view_upstream(e, e->view, c) : NULL;
 	h = u ? wp_upstream_pick(u, false, 0, NULL, 0) : -1;
 	if (h < 0 || h1_pool_request_begin(u->pool)) {
@@ -661,9 +661,8 @@ void wp_trace_finish(struct wp_req *r)
 	t = tracing_of(r);
 	if (!t || t->disable_span_reporting || !(x = exporter(e, t->provider)))
 		return;
-	if (!e->tracer->ip[0] && r->conn->peer.local.sin_family)
-		inet_ntop(AF_INET, &r->conn->peer.local.sin_addr, e->tracer->ip,
-			  sizeof(e->tracer->ip));
+	if (!e->tracer->ip[0] && r->conn->peer.local.sa.sa_family)
+		sockaddr_inet_ntop(&r->conn->peer.local, e->tracer->ip, sizeof(e->tracer->ip));
 	if (g->l7->gateway)
 		svc = r->up ? r->up->c->svc : NULL;
 	max = t->p.max_tag_length ? t->p.max_tag_length : TRACE_DEFAULT_TAG_LENGTH;

@@ -437,13 +437,16 @@ static bool cookie_wanted(const struct config_load_balancer *lb)
  */
 static bool make_cookie(struct wp_req *r, const struct config_load_balancer *lb, uint64_t *hash)
 {
-	const struct sockaddr_in *c = &r->conn->peer.client;
-	char addr[32], value[24];
+	char addr[SOCKADDR_INET_STRLEN], value[24];
 	int n;
 
 	if (!r->set_cookie) {
-		n = snprintf(addr, sizeof(addr), "%s:%u", inet_ntoa(c->sin_addr),
-			     ntohs(c->sin_port));
+		/* "ip:port", "[v6]:port": Envoy's address as it prints it. */
+		if (r->conn->peer.client.sa.sa_family)
+			sockaddr_inet_format(&r->conn->peer.client, addr, sizeof(addr));
+		else
+			snprintf(addr, sizeof(addr), "0.0.0.0:0");
+		n = (int)strlen(addr);
 		snprintf(value, sizeof(value), "%016llx",
 			 (unsigned long long)wp_hash(addr, (size_t)n));
 		if (asprintf(&r->set_cookie, "%s=\"%s\"; Max-Age=%llu%s%s; HttpOnly", lb->hash_name,
@@ -470,10 +473,13 @@ static void attempt(struct wp_req *r)
 				.n_headers = r->head.fields.n,
 				.headers = r->head.fields.items};
 	uint64_t hash = 0;
-	bool has_hash =
-	    pol && wp_lb_request_hash(&pol->lb, &rq, r->conn->peer.client.sin_addr.s_addr, &hash);
-	struct sockaddr_in dst;
+	struct ipaddr src;
+	bool has_hash;
+	union sockaddr_inet dst;
 	int h, err;
+
+	wp_peer_client_ip(&r->conn->peer, &src);
+	has_hash = pol && wp_lb_request_hash(&pol->lb, &rq, &src, &hash);
 
 	if (!has_hash && pol && cookie_wanted(&pol->lb))
 		has_hash = make_cookie(r, &pol->lb, &hash);

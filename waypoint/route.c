@@ -342,25 +342,13 @@ const struct l7_destination *wp_route_destination(const struct l7_route *r, uint
 	return NULL; /* not reached */
 }
 
-/* destinationSubnets: @ip (network order) in one of @s's CIDRs ("a.b.c.d/n" or an address). */
-static bool in_subnets(const struct config_strings *s, uint32_t ip)
+/* destinationSubnets: @ip in one of @s's CIDRs (an address or "addr/n", of either family). */
+static bool in_subnets(const struct config_strings *s, const struct ipaddr *ip)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		char a[INET_ADDRSTRLEN];
-		const char *slash = strchr(s->items[i], '/');
-		size_t len = slash ? (size_t)(slash - s->items[i]) : strlen(s->items[i]);
-		int bits = slash ? atoi(slash + 1) : 32;
-		struct in_addr net;
-		uint32_t mask;
+		struct ipaddr net;
 
-		if (len >= sizeof(a) || bits < 0 || bits > 32)
-			continue;
-		memcpy(a, s->items[i], len);
-		a[len] = '\0';
-		if (inet_pton(AF_INET, a, &net) != 1)
-			continue;
-		mask = bits ? htonl(~0u << (32 - bits)) : 0;
-		if ((net.s_addr & mask) == (ip & mask))
+		if (!ipaddr_parse(s->items[i], &net) && ipaddr_contains(&net, ip))
 			return true;
 	}
 	return false;
@@ -387,7 +375,7 @@ static bool sni_matches(const struct config_strings *names, const char *sni)
 }
 
 const struct l7_tcp_route *wp_tcp_route_select(const struct l7_service *svc, uint16_t port,
-					       uint32_t dest_ip, const char *sni)
+					       const struct ipaddr *dest_ip, const char *sni)
 {
 	for (size_t i = 0; i < svc->n_tcp; i++) {
 		const struct l7_tcp_route *t = &svc->tcp[i];

@@ -47,12 +47,12 @@ bool wp_match_request(const struct wp_route_table *t, const struct l7_match *m,
 
 /*
  * The first tcp route of @svc that takes a connection to service port @port, its destination
- * address @dest_ip (network order, for destinationSubnets), whose ClientHello named @sni
- * (lowercase; NULL: none, or not TLS): a route with sniHosts wants one of them (exact,
+ * address @dest_ip (either family, for destinationSubnets; family 0: none), whose ClientHello named
+ * @sni (lowercase; NULL: none, or not TLS): a route with sniHosts wants one of them (exact,
  * "*.suffix" for one label or more, "*"). NULL: none takes it. Borrowed from @svc.
  */
 const struct l7_tcp_route *wp_tcp_route_select(const struct l7_service *svc, uint16_t port,
-					       uint32_t dest_ip, const char *sni);
+					       const struct ipaddr *dest_ip, const char *sni);
 
 /*
  * Weighted choice: the index whose share of the total @weights contains @rnd % total, so each

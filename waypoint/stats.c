@@ -533,16 +533,14 @@ static const char *dash(const char *s)
 	return s && *s ? s : "-";
 }
 
-static void addr(const struct sockaddr_in *a, char *out, size_t len)
+/* "ip:port", "[v6]:port" (Envoy's address form), "-" for none. */
+static void addr(const union sockaddr_inet *a, char *out, size_t len)
 {
-	char ip[INET_ADDRSTRLEN];
-
-	if (!a->sin_family) {
+	if (!a->sa.sa_family) {
 		snprintf(out, len, "-");
 		return;
 	}
-	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-	snprintf(out, len, "%s:%u", ip, ntohs(a->sin_port));
+	sockaddr_inet_format(a, out, len);
 }
 
 struct wp_log {
@@ -668,15 +666,19 @@ static inline void put_u64(struct line *l, unsigned long long v)
 	l->n = l->cap;
 }
 
-static void put_addr(struct line *l, const struct sockaddr_in *a)
+static void put_addr(struct line *l, const union sockaddr_inet *a)
 {
-	char b[24];
+	char b[SOCKADDR_INET_STRLEN];
 
-	if (!a->sin_family) {
+	if (a->sa.sa_family == AF_INET) {
+		put_n(l, b, fmt_ipv4_port(b, a->v4.sin_addr.s_addr, ntohs(a->v4.sin_port)));
+		return;
+	}
+	if (!a->sa.sa_family) {
 		PUT(l, "-");
 		return;
 	}
-	put_n(l, b, fmt_ipv4_port(b, a->sin_addr.s_addr, ntohs(a->sin_port)));
+	put(l, sockaddr_inet_format(a, b, sizeof(b)));
 }
 
 /* "[2026-11-23T05:49:25.768Z]": the date part made once a second per worker. */

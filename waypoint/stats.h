@@ -16,6 +16,8 @@
 #include <time.h>
 #include <netinet/in.h>
 
+#include "sock.h"
+
 /*
  * Telemetry's metrics overrides for one request or connection (all borrowed): the metrics not
  * made (@off) and the tag operations in order (@value NULL: the tag removed, else set, a new
@@ -45,7 +47,7 @@ struct wp_record {
 	int64_t upstream_ms; /* -1: no upstream answer */
 	const char *upstream_host, *upstream_cluster, *route_name;
 	const char *server_name; /* the ClientHello's SNI (%REQUESTED_SERVER_NAME%), or NULL */
-	struct sockaddr_in downstream_remote, downstream_local;
+	union sockaddr_inet downstream_remote, downstream_local; /* either family */
 	/* The same as text when the caller has it (a connection's, made once), else NULL. */
 	const char *downstream_remote_text, *downstream_local_text;
 	/* Istio labels (NULL or "" renders "unknown"). */

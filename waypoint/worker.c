@@ -92,8 +92,8 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 	struct wp_worker *w = user;
 	struct transport_peer peer = {.identity = (char *)req->peer_identity,
 				      .mtls = true,
-				      .local = req->local.v4,
-				      .client = req->peer.v4};
+				      .local = req->local,
+				      .client = req->peer};
 	union sockaddr_inet dst, client;
 	struct transport *t;
 	char host[256];
@@ -105,16 +105,16 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 	 */
 	if (__atomic_load_n(&w->drain, __ATOMIC_ACQUIRE))
 		return 503;
-	/* The engine routes IPv4 destinations only, as before IPv6 authorities parsed. */
-	if (sock_parse_authority(req->authority, &dst) || dst.sa.sa_family != AF_INET)
+	/* "ip:port" or "[v6]:port": a Service VIP of either family, or a pod's address. */
+	if (sock_parse_authority(req->authority, &dst) ||
+	    sockaddr_inet_to_ipaddr(&dst, &peer.dest_ip))
 		return 400;
-	peer.dest_ip = dst.v4.sin_addr.s_addr;
-	peer.dest_port = ntohs(dst.v4.sin_port);
+	peer.dest_port = sockaddr_inet_port(&dst);
 	if (req->forwarded && sock_parse_forwarded_host(req->forwarded, host, sizeof(host)) == 0)
 		peer.dest_host = host;
-	if (req->forwarded && sock_parse_forwarded_for(req->forwarded, &client) == 0 &&
-	    client.sa.sa_family == AF_INET)
-		peer.client = client.v4;
+	/* for= of either family: the client's ztunnel sends for="[v6]:port" for an IPv6 one. */
+	if (req->forwarded && sock_parse_forwarded_for(req->forwarded, &client) == 0)
+		peer.client = client;
 	peer.baggage = (char *)h2_header_get(req->headers, req->nheaders, "baggage");
 	t = transport_hbone_accepted(w->loop, &peer, up);
 	if (!t)
@@ -165,8 +165,7 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 		socklen_t sl = sizeof(peer.client);
 		int one = 1, fd;
 
-		fd = accept4(li->l.fd, (struct sockaddr *)&peer.client, &sl,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(li->l.fd, &peer.client.sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			/* Shut down by the drain: nothing more will come from it. */
 			if (errno == EINVAL) {
@@ -200,7 +199,7 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 			continue;
 		}
 		sl = sizeof(peer.local);
-		getsockname(fd, (struct sockaddr *)&peer.local, &sl);
+		getsockname(fd, &peer.local.sa, &sl);
 		peer.dest_host = (char *)li->l.host;
 		peer.dest_port = li->l.port;
 		peer.tls = li->l.tls != NULL;
@@ -291,6 +290,13 @@ static int via_tunnel(void *arg, uint32_t ip, uint32_t *via)
 		return -EHOSTUNREACH;
 	*via = t->ips[wp_random() % t->n_ips];
 	return 0;
+}
+
+int wp_listen_any6(uint16_t port)
+{
+	union sockaddr_inet a = {.v6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)}};
+
+	return sock_listen_at(&a, false);
 }
 
 struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *ls, size_t n,

@@ -35,6 +35,13 @@ struct wp_listener {
 /* Certificates a gateway's TLS listener serves at most (by SNI). */
 #define WP_MAX_CERTS 64
 
+/*
+ * A listener on [::]:@port (IPV6_V6ONLY: the IPv6 twin of one on 0.0.0.0:@port, each family
+ * its own socket; with @port 0, the port the kernel picks). fd, or -errno: -EAFNOSUPPORT or
+ * -EADDRNOTAVAIL on a host without IPv6.
+ */
+int wp_listen_any6(uint16_t port);
+
 struct wp_mesh;
 
 struct wp_worker_opts {

@@ -28,6 +28,7 @@ struct l7_pod {
 	uint32_t ip;
 	const struct config_labels *labels;
 	const struct config_pod_spec *spec; /* container ports (named targetPorts), or NULL */
+	struct ipaddr ip6; /* its IPv6 address in a dual-stack cluster (family 0: none) */
 };
 
 struct l7_inputs {
@@ -37,6 +38,8 @@ struct l7_inputs {
 	const char *trust_domain; /* NULL: "cluster.local" */
 	/* The VIP allocated to Service ns/name when its manifest names none (0: none). */
 	uint32_t (*service_vip)(void *arg, const char *ns, const char *name);
+	/* The same for a dual-stack Service's IPv6 VIP (NULL, or NULL returned: none). */
+	const struct ipaddr *(*service_vip6)(void *arg, const char *ns, const char *name);
 	/* The JWKS last fetched from @uri (a RequestAuthentication's jwksUri), or NULL while none
 	 * could be had; NULL callback: none is ever fetched. Borrowed until l7_compile returns. */
 	const char *(*jwks)(void *arg, const char *uri);
@@ -177,6 +180,11 @@ struct l7_port {
 
 struct l7_endpoint {
 	uint32_t ip;
+	/*
+	 * Its IPv6 address (a dual-stack pod's; family 0: none), JSON "ip6": where a request the
+	 * client sent to its Service's IPv6 VIP goes, as the ztunnel sends one to the VIP's.
+	 */
+	struct ipaddr ip6;
 	char *pod;	/* "ns/name" */
 	char *workload; /* Istio's workload name: the owning Deployment, or NULL: the pod's */
 	char *node;
@@ -423,6 +431,11 @@ struct l7_service {
 	struct ipaddr *cidrs; /* L7_RES_NONE: the entry's addresses (both families), JSON
 				 "addresses"; a destination of the other family is in none */
 	uint32_t vip;
+	/*
+	 * A dual-stack Service's IPv6 VIP (a workload's IPv6 address), JSON "vip6" (family 0:
+	 * none): a CONNECT to it is the Service's as one to @vip, and goes to the endpoints' ip6.
+	 */
+	struct ipaddr vip6;
 	size_t n_ports, n_endpoints, n_subsets, n_policies, n_routes, n_tcp;
 	struct l7_port *ports;
 	struct l7_endpoint *endpoints;

@@ -498,9 +498,8 @@ static void new_client(struct run *r, struct wp_engine *e)
 	struct transport_peer peer = {.dest_port = 80, .dest_host = "web.shop.svc.cluster.local"};
 	struct client *c = &r->clients[r->n_clients];
 
-	peer.client.sin_family = AF_INET;
-	peer.client.sin_addr.s_addr = htonl(0x0a000001 + (uint32_t)r->n_clients);
-	peer.client.sin_port = htons(40000 + r->n_clients);
+	sockaddr_inet_v4(&peer.client, htonl(0x0a000001 + (uint32_t)r->n_clients),
+			 (uint16_t)(40000 + r->n_clients));
 	memset(c, 0, sizeof(*c));
 	c->t = transport_mem_new(r->loop, &peer);
 	if (!c->t || wp_engine_serve(e, c->t))

@@ -39,7 +39,7 @@ static void wp_drive_pump(struct loop *l, struct transport *down, struct transpo
  */
 static void wp_drive(const struct l7_config *model, struct wp_engine_opts o,
 		     struct transport_peer *peer, const uint8_t *data, size_t len, size_t split,
-		     int (*open_up)(void *, struct transport *, const struct sockaddr_in *),
+		     int (*open_up)(void *, struct transport *, const union sockaddr_inet *),
 		     void *arg, struct transport **ups, size_t *n_ups)
 {
 	struct l7_config *copy;
@@ -63,8 +63,13 @@ static void wp_drive(const struct l7_config *model, struct wp_engine_opts o,
 		abort();
 	o.cn = connector_mem_new(l, open_up, arg);
 	e = wp_engine_new(l, g, &o);
-	peer->client.sin_family = AF_INET;
-	peer->client.sin_addr.s_addr = htonl(0x0a000001);
+	/* An odd-length input comes from an IPv6 client: x-forwarded-for and the logs see both. */
+	if (len & 1) {
+		if (sock_parse_authority("[2001:db8::1]:40000", &peer->client))
+			abort();
+	} else {
+		sockaddr_inet_v4(&peer->client, htonl(0x0a000001), 0);
+	}
 	down = transport_mem_new(l, peer);
 	if (!o.cn || !e || !down || wp_engine_serve(e, down))
 		abort();

@@ -79,23 +79,23 @@ struct world {
 	struct connector *cn;
 	struct h1_pool *p;
 	struct h1_budget budget;
-	struct sockaddr_in dst;
+	union sockaddr_inet dst;
 	int lfd;
 };
 
 static void world_up(struct world *w)
 {
 	struct h1_pool_limits lim = {0};
-	socklen_t len = sizeof(w->dst);
+	socklen_t len = sizeof(w->dst.v4);
 
 	memset(w, 0, sizeof(*w));
 	w->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(w->lfd >= 0);
-	w->dst.sin_family = AF_INET;
-	w->dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(w->lfd, (struct sockaddr *)&w->dst, sizeof(w->dst)), 0);
+	w->dst.v4.sin_family = AF_INET;
+	w->dst.v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(w->lfd, &w->dst.sa, sizeof(w->dst.v4)), 0);
 	assert_int_equal(listen(w->lfd, 8), 0);
-	assert_int_equal(getsockname(w->lfd, (struct sockaddr *)&w->dst, &len), 0);
+	assert_int_equal(getsockname(w->lfd, &w->dst.sa, &len), 0);
 	w->l = loop_create();
 	assert_non_null(w->l);
 	w->cn = connector_tcp_new(w->l);

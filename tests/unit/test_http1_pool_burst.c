@@ -63,7 +63,7 @@ static void on_fail(struct h1_pool_wait *w, int err)
 }
 
 static struct connector cn = {.impl = &mock_impl};
-static struct sockaddr_in dst = {.sin_family = AF_INET};
+static union sockaddr_inet dst = {.v4 = {.sin_family = AF_INET}};
 
 /* A fresh loop and a pool on the mock connector, counting against @budget; @n waiters queued. */
 static struct h1_pool *pool_with_waiters(struct h1_budget *budget, struct h1_pool_wait *w, int n)
@@ -75,8 +75,8 @@ static struct h1_pool *pool_with_waiters(struct h1_budget *budget, struct h1_poo
 	assert_non_null(L);
 	n_opened = 0;
 	ready = failed = 0;
-	dst.sin_port = htons(80);
-	inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+	dst.v4.sin_port = htons(80);
+	inet_pton(AF_INET, "127.0.0.1", &dst.v4.sin_addr);
 	p = h1_pool_new(L, &cn, &lim, budget);
 	assert_non_null(p);
 	for (int i = 0; i < n; i++) {

@@ -103,7 +103,7 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 	if (mode == REFUSE)
 		return 401;
 	assert_int_equal(sock_parse_authority(req->authority, &dst), 0);
-	peer.dest_ip = dst.v4.sin_addr.s_addr;
+	assert_int_equal(sockaddr_inet_to_ipaddr(&dst, &peer.dest_ip), 0);
 	peer.dest_port = sockaddr_inet_port(&dst);
 	srv_t = transport_hbone_accepted(loop, &peer, up);
 	assert_non_null(srv_t);

@@ -61,11 +61,9 @@ static void test_encode(void **state)
 	size_t len;
 	int seen = 0;
 
-	c.source.addr.sin_addr.s_addr = inet_addr("10.1.0.5");
-	c.source.addr.sin_port = htons(40000);
+	sockaddr_inet_v4(&c.source.addr, inet_addr("10.1.0.5"), 40000);
 	c.source.principal = "spiffe://cluster.local/ns/mesh/sa/client";
-	c.destination.addr.sin_addr.s_addr = inet_addr("10.96.0.10");
-	c.destination.addr.sin_port = htons(80);
+	sockaddr_inet_v4(&c.destination.addr, inet_addr("10.96.0.10"), 80);
 	assert_int_equal(http_fields_add(&f, "host", "server"), 0);
 	assert_int_equal(http_fields_add(&f, "x-ext-authz", "allow"), 0);
 	assert_int_equal(http_fields_add(&f, "accept", "a"), 0);

@@ -363,8 +363,7 @@ static struct transport *down_new(const char *svc, uint16_t port)
 	struct transport *t;
 
 	snprintf(host, sizeof(host), "%s.shop.svc.cluster.local", svc);
-	p.client.sin_family = AF_INET;
-	p.client.sin_addr.s_addr = inet_addr("10.1.0.99");
+	sockaddr_inet_v4(&p.client, inet_addr("10.1.0.99"), 0);
 	t = transport_mem_new(W.l, &p);
 	assert_non_null(t);
 	assert_int_equal(wp_engine_serve(W.e, t), 0);

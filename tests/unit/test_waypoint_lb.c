@@ -29,8 +29,7 @@ static void hosts_init(struct wp_host *h, size_t n)
 {
 	memset(h, 0, n * sizeof(*h));
 	for (size_t i = 0; i < n; i++) {
-		h[i].ip = htonl(0x0a010000u + (uint32_t)i + 1);
-		h[i].port = 8080;
+		sockaddr_inet_v4(&h[i].addr, htonl(0x0a010000u + (uint32_t)i + 1), 8080);
 		h[i].weight = 1;
 	}
 }
@@ -241,24 +240,31 @@ static void test_hash_keys(void **state)
 	const struct http_field hdr[] = {HF("X-User", "jason"), HF("Cookie", "a=1; user=42; b=2")};
 	struct wp_request rq = {.path = "/p?x=1&uid=7", .n_headers = 2, .headers = hdr};
 	struct config_load_balancer p = {.hash_key = CONFIG_HASH_HEADER, .hash_name = "x-user"};
+	struct ipaddr none = {0}, src, src6;
 	uint64_t h;
 
-	assert_true(wp_lb_request_hash(&p, &rq, 0, &h));
+	ipaddr_from_v4(&src, htonl(0x0a000001));
+	assert_int_equal(ipaddr_parse_addr("fd00:10::1", &src6), 0);
+	assert_true(wp_lb_request_hash(&p, &rq, &none, &h));
 	assert_true(h == wp_hash("jason", 5));
 	p.hash_key = CONFIG_HASH_COOKIE;
 	p.hash_name = "user";
-	assert_true(wp_lb_request_hash(&p, &rq, 0, &h));
+	assert_true(wp_lb_request_hash(&p, &rq, &none, &h));
 	assert_true(h == wp_hash("42", 2));
 	p.hash_key = CONFIG_HASH_QUERY;
 	p.hash_name = "uid";
-	assert_true(wp_lb_request_hash(&p, &rq, 0, &h));
+	assert_true(wp_lb_request_hash(&p, &rq, &none, &h));
 	assert_true(h == wp_hash("7", 1));
 	p.hash_key = CONFIG_HASH_SOURCE_IP;
-	assert_true(wp_lb_request_hash(&p, &rq, htonl(0x0a000001), &h));
+	assert_true(wp_lb_request_hash(&p, &rq, &src, &h));
 	assert_true(h == wp_hash("10.0.0.1", 8));
+	/* An IPv6 client hashes on its address as Envoy prints it: bare, RFC 5952. */
+	assert_true(wp_lb_request_hash(&p, &rq, &src6, &h));
+	assert_true(h == wp_hash("fd00:10::1", 10));
+	assert_false(wp_lb_request_hash(&p, &rq, &none, &h));
 	p.hash_key = CONFIG_HASH_HEADER;
 	p.hash_name = "x-missing";
-	assert_false(wp_lb_request_hash(&p, &rq, 0, &h));
+	assert_false(wp_lb_request_hash(&p, &rq, &none, &h));
 	/* Envoy's xxHash64 (seed 0) of the empty string. */
 	assert_true(wp_hash("", 0) == 0xef46db3751d8e999ull);
 }

@@ -27,22 +27,28 @@ static const char *dash(const char *s)
 	return s && *s ? s : "-";
 }
 
-static void addr(const struct sockaddr_in *a, char *out, size_t len)
+/* Envoy's address form: "ip:port", "[v6]:port". */
+static void addr(const union sockaddr_inet *a, char *out, size_t len)
 {
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 
-	if (!a->sin_family) {
+	if (a->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->v6.sin6_addr, ip, sizeof(ip));
+		snprintf(out, len, "[%s]:%u", ip, ntohs(a->v6.sin6_port));
+		return;
+	}
+	if (!a->sa.sa_family) {
 		snprintf(out, len, "-");
 		return;
 	}
-	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-	snprintf(out, len, "%s:%u", ip, ntohs(a->sin_port));
+	inet_ntop(AF_INET, &a->v4.sin_addr, ip, sizeof(ip));
+	snprintf(out, len, "%s:%u", ip, ntohs(a->v4.sin_port));
 }
 
 /* The reference: the format string Envoy documents, through printf. */
 static char *reference(const struct wp_record *r)
 {
-	char start[40], ut[24], dl[32], dr[32], *line;
+	char start[40], ut[24], dl[64], dr[64], *line;
 	struct tm tm;
 	int n;
 
@@ -95,8 +101,8 @@ static void test_text_line_is_printfs(void **state)
 	    .user_agent = "curl/7.88.1",
 	    .request_id = "62a1b6f0-040a-4716-9fa1-551875041102",
 	    .authority = "productpage:9080",
-	    .downstream_remote = {AF_INET, htons(34978), {htonl(0x0a620103)}},
-	    .downstream_local = {AF_INET, htons(15008), {htonl(0x0a620104)}},
+	    .downstream_remote = {.v4 = {AF_INET, htons(34978), {htonl(0x0a620103)}, {0}}},
+	    .downstream_local = {.v4 = {AF_INET, htons(15008), {htonl(0x0a620104)}, {0}}},
 	};
 	struct wp_record bare = {.start = {1795420165, 5000000},
 				 .status = 0,

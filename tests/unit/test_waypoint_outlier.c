@@ -191,31 +191,33 @@ static void test_entry_clusters(void **state)
 				 .ports = &port,
 				 .n_endpoints = 1,
 				 .endpoints = &ep};
-	struct transport_peer in = {.dest_ip = htonl(0xc6336407), .dest_port = 8443};
-	struct transport_peer out_of = {.dest_ip = htonl(0xc6336507), .dest_port = 8443};
+	struct transport_peer in = {.dest_port = 8443}, out_of = {.dest_port = 8443};
 	struct wp_cluster c;
-	struct sockaddr_in dst;
+	union sockaddr_inet dst;
 
-	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, 0), 0);
+	ipaddr_from_v4(&in.dest_ip, htonl(0xc6336407));
+	ipaddr_from_v4(&out_of.dest_ip, htonl(0xc6336507));
+
+	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, false, 0), 0);
 	assert_true(c.original_dst);
 	assert_int_equal(c.n_hosts, 1);
 	assert_int_equal(wp_cluster_dst(&c, 0, &in, NULL, &dst), 0);
-	assert_int_equal(dst.sin_addr.s_addr, in.dest_ip);
-	assert_int_equal(ntohs(dst.sin_port), 8443);
+	assert_int_equal(dst.v4.sin_addr.s_addr, htonl(0xc6336407));
+	assert_int_equal(ntohs(dst.v4.sin_port), 8443);
 	assert_int_equal(wp_cluster_dst(&c, 0, &out_of, NULL, &dst), -EACCES);
 	assert_int_equal(wp_cluster_dst(&c, 0, NULL, NULL, &dst), -EHOSTUNREACH);
 	assert_false(c.originate);
 	wp_cluster_destroy(&c);
 	/* An entry of IPv6 addresses only holds no IPv4 destination (it once held every one). */
 	svc.cidrs = &net6;
-	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, 0), 0);
+	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, false, 0), 0);
 	assert_int_equal(wp_cluster_dst(&c, 0, &in, NULL, &dst), -EACCES);
 	wp_cluster_destroy(&c);
 	svc.cidrs = &net;
 
 	svc.n_policies = 1;
 	svc.policies = &pol;
-	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, 0), 0);
+	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, false, 0), 0);
 	assert_true(c.originate);
 	assert_null(c.tls);
 	assert_non_null(strstr(c.tls_err, "MUTUAL without a client certificate"));
@@ -224,7 +226,7 @@ static void test_entry_clusters(void **state)
 	assert_string_equal(c.sans[0], "net.example.internal");
 	wp_cluster_destroy(&c);
 	pol.tls.mode = (char *)"SIMPLE";
-	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, 0), 0);
+	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, false, 0), 0);
 	assert_non_null(c.tls); /* the system's roots */
 	wp_cluster_destroy(&c);
 
@@ -232,7 +234,7 @@ static void test_entry_clusters(void **state)
 	svc.resolution = L7_RES_DYNAMIC_DNS;
 	svc.hostname = (char *)"*.example.test";
 	svc.n_policies = 0;
-	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, 0), 0);
+	assert_int_equal(wp_cluster_init(&c, &svc, NULL, 8443, false, false, 0), 0);
 	assert_true(c.dynamic_dns);
 	assert_true(wp_cluster_per_request(&c));
 	assert_int_equal(wp_cluster_dst(&c, 0, &in, NULL, &dst), -EHOSTUNREACH);

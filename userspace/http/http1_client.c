@@ -252,7 +252,7 @@ void h1_client_bind(struct h1_client *c, const struct h1_client_ops *ops, void *
 	c->arg = arg;
 }
 
-const struct sockaddr_in *h1_client_peer(const struct h1_client *c)
+const union sockaddr_inet *h1_client_peer(const struct h1_client *c)
 {
 	return &c->peer;
 }

@@ -255,7 +255,7 @@ void h1_pool_retry_done(struct h1_pool *p);
  * one, or one freed later; @w's on_ready or on_fail follows from the loop (never from this
  * call). -EBUSY at once when neither a connection nor a place in the pending queue is left.
  */
-int h1_pool_get(struct h1_pool *p, const struct sockaddr_in *dst, const char *identity,
+int h1_pool_get(struct h1_pool *p, const union sockaddr_inet *dst, const char *identity,
 		struct h1_pool_wait *w);
 /*
  * Idle connections h1_pool_get found closed by their peer (transport_stale) and dropped instead
@@ -274,7 +274,7 @@ void h1_pool_put(struct h1_client *c, bool reuse, bool reset);
 /* Binds @c's events to @ops/@arg (borrowed) for the exchange about to start. */
 void h1_client_bind(struct h1_client *c, const struct h1_client_ops *ops, void *arg);
 /* The endpoint @c is connected to (borrowed). */
-const struct sockaddr_in *h1_client_peer(const struct h1_client *c);
+const union sockaddr_inet *h1_client_peer(const struct h1_client *c);
 /* Connections of @p (open or opening) and idle ones (tests). */
 size_t h1_pool_size(const struct h1_pool *p, size_t *idle);
 

@@ -261,7 +261,7 @@ static const struct transport_cbs client_cbs = {
 static bool open_one(struct h1_pool_host *h)
 {
 	struct h1_pool *p = h->pool;
-	union sockaddr_inet dst = {.v4 = h->dst};
+	union sockaddr_inet dst = h->dst;
 	struct h1_client *c;
 
 	if (!h1_budget_take(&p->b->connections, p->lim.max_connections))
@@ -391,14 +391,13 @@ void h1_pool_destroy(struct h1_pool *p)
 	pool_maybe_free(p);
 }
 
-static struct h1_pool_host *host_of(struct h1_pool *p, const struct sockaddr_in *dst,
+static struct h1_pool_host *host_of(struct h1_pool *p, const union sockaddr_inet *dst,
 				    const char *identity)
 {
 	struct h1_pool_host *h;
 
 	for (h = p->hosts; h; h = h->next)
-		if (h->dst.sin_addr.s_addr == dst->sin_addr.s_addr &&
-		    h->dst.sin_port == dst->sin_port &&
+		if (sockaddr_inet_equal(&h->dst, dst) &&
 		    (!h->identity == !identity && (!identity || !strcmp(h->identity, identity))))
 			return h;
 	h = calloc(1, sizeof(*h));
@@ -415,7 +414,7 @@ static struct h1_pool_host *host_of(struct h1_pool *p, const struct sockaddr_in 
 	return h;
 }
 
-int h1_pool_get(struct h1_pool *p, const struct sockaddr_in *dst, const char *identity,
+int h1_pool_get(struct h1_pool *p, const union sockaddr_inet *dst, const char *identity,
 		struct h1_pool_wait *w)
 {
 	struct h1_pool_host *h = host_of(p, dst, identity);

@@ -13,7 +13,7 @@ struct h1_client {
 	struct h1_parser *p;
 	const struct h1_client_ops *ops; /* the exchange's, while busy */
 	void *arg;
-	struct sockaddr_in peer;
+	union sockaddr_inet peer;
 	struct loop_timer idle;
 	struct h1_client *next;		 /* in the host's idle list */
 	struct h1_client *pnext, *pprev; /* in the pool's list of every connection */
@@ -29,7 +29,7 @@ struct h1_client {
 struct h1_pool_host {
 	struct h1_pool *pool;
 	struct h1_pool_host *next;
-	struct sockaddr_in dst;
+	union sockaddr_inet dst;
 	char *identity;
 	struct h1_client *idle; /* ready connections, most recent first */
 	/* Waiting for a connection, oldest first: O(1) in and out, counted (a flood of

@@ -17,6 +17,11 @@ static uint32_t vip_of(void *arg, const char *ns, const char *name)
 	return runtime_service_ip(arg, ns, name);
 }
 
+static const struct ipaddr *vip6_of(void *arg, const char *ns, const char *name)
+{
+	return runtime_service_ip6(arg, ns, name);
+}
+
 /*
  * The client ztunnel reaches a waypoint through the ready endpoints of its Service when that
  * Service is in the snapshot, else through its instances: a VIP the snapshot does not serve
@@ -94,7 +99,8 @@ int waypoint_view_build(struct waypoint_view *v, const struct config *cfg, const
 
 		v->pods[i] =
 		    (struct l7_pod){p->namespace, p->name, p->node,    p->service_account,
-				    p->owner,	  p->ip,   &p->labels, desired_pod_spec(&ix, p)};
+				    p->owner,	  p->ip,   &p->labels, desired_pod_spec(&ix, p),
+				    p->ip6};
 	}
 	desired_index_free(&ix);
 	v->in = (struct l7_inputs){.cfg = cfg,
@@ -102,6 +108,7 @@ int waypoint_view_build(struct waypoint_view *v, const struct config *cfg, const
 				   .n_pods = rt->n_pods,
 				   .trust_domain = trust_domain,
 				   .service_vip = vip_of,
+				   .service_vip6 = vip6_of,
 				   .jwks = jwks,
 				   .jwks_arg = jwks_arg,
 				   .arg = (void *)rt};

@@ -58,6 +58,9 @@ int l7_pods_from_config(const struct config *cfg, struct l7_pod **out, size_t *n
 		o->ip = ip;
 		o->labels = &p->meta.labels;
 		o->spec = &p->spec;
+		if (config_pod_ipv6(p) &&
+		    (ipaddr_parse_addr(config_pod_ipv6(p), &o->ip6) || o->ip6.family != AF_INET6))
+			memset(&o->ip6, 0, sizeof(o->ip6));
 		(*n)++;
 	}
 	return 0;

@@ -161,6 +161,25 @@ static uint32_t service_vip(const struct l7_inputs *in, const struct config_serv
 	return vip;
 }
 
+/* A dual-stack Service's IPv6 VIP: its IPv6 clusterIP, else the one allocated to it. */
+static struct ipaddr service_vip6(const struct l7_inputs *in, const struct config_service *s)
+{
+	struct ipaddr a = {0};
+	const struct ipaddr *r;
+
+	for (size_t i = 0; i < s->cluster_ips.n; i++)
+		if (!ipaddr_parse_addr(s->cluster_ips.items[i], &a) && a.family == AF_INET6)
+			return a;
+	memset(&a, 0, sizeof(a));
+	/* Headless: no VIP of either family. */
+	if (s->cluster_ip && !strcmp(s->cluster_ip, "None"))
+		return a;
+	r = in->service_vip6 ? in->service_vip6(in->arg, s->meta.namespace, s->meta.name) : NULL;
+	if (r && r->family == AF_INET6)
+		a = *r;
+	return a;
+}
+
 static uint16_t named_port(const struct l7_pod *p, const char *name)
 {
 	for (size_t i = 0; p->spec && i < p->spec->nports; i++)
@@ -176,6 +195,8 @@ static int add_endpoint(const struct l7_inputs *in, const struct l7_pod *p, stru
 	struct l7_endpoint *e = &out->endpoints[out->n_endpoints++];
 
 	e->ip = p->ip;
+	if (p->ip6.family == AF_INET6)
+		e->ip6 = p->ip6;
 	e->node = l7_strdup(p->node ? p->node : "");
 	e->workload = l7_strdup(p->workload);
 	e->ports = calloc(out->n_ports + 1, sizeof(*e->ports));
@@ -519,6 +540,7 @@ int l7_compile_service(const struct l7_inputs *in, const struct l7_waypoint *wp,
 	    0)
 		out->hostname = NULL;
 	out->vip = service_vip(in, s);
+	out->vip6 = service_vip6(in, s);
 	out->ports = calloc(s->nports + 1, sizeof(*out->ports));
 	if (!out->name || !out->namespace || !out->hostname || !out->ports)
 		return -ENOMEM;
@@ -689,6 +711,8 @@ static int compile_workload(const struct l7_inputs *in, const struct l7_waypoint
 	out->namespace = strdup(p->namespace);
 	out->hostname = strdup(inet_ntop(AF_INET, &p->ip, ip, sizeof(ip)) ? ip : "");
 	out->vip = p->ip;
+	if (p->ip6.family == AF_INET6)
+		out->vip6 = p->ip6;
 	out->ports = calloc(n + 1, sizeof(*out->ports));
 	out->endpoints = calloc(2, sizeof(*out->endpoints));
 	if (!out->name || !out->namespace || !out->hostname || !out->ports || !out->endpoints)

@@ -80,6 +80,15 @@ static void ip(struct enc *e, cJSON *o, const char *key, uint32_t v)
 	str(e, o, key, buf);
 }
 
+/* Only when @a is an address: an IPv4-only model's JSON is as it was. */
+static void ip6(struct enc *e, cJSON *o, const char *key, const struct ipaddr *a)
+{
+	char buf[IPADDR_STRLEN];
+
+	if (a->family)
+		str(e, o, key, ipaddr_format(a, buf, sizeof(buf)));
+}
+
 static void strings(struct enc *e, cJSON *o, const char *key, const struct config_strings *s)
 {
 	cJSON *a;
@@ -441,6 +450,7 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 						 &x->cidrs[i], buf, sizeof(buf)))))
 			e->failed = true;
 	ip(e, s, "vip", x->vip);
+	ip6(e, s, "vip6", &x->vip6);
 	a = arr(e, s, "ports");
 	for (size_t i = 0; a && i < x->n_ports; i++) {
 		cJSON *p = obj(e, a, NULL);
@@ -458,6 +468,7 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 		cJSON *p = obj(e, a, NULL), *ports;
 
 		ip(e, p, "ip", ep->ip);
+		ip6(e, p, "ip6", &ep->ip6);
 		str(e, p, "pod", ep->pod);
 		str(e, p, "workload", ep->workload);
 		str(e, p, "node", ep->node);

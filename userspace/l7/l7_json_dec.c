@@ -167,6 +167,19 @@ uint32_t l7j_dip(struct l7j_dec *d, const cJSON *o, const char *key, const char 
 	return a.s_addr;
 }
 
+struct ipaddr l7j_dip6(struct l7j_dec *d, const cJSON *o, const char *key, const char *path)
+{
+	char *s = l7j_dstr(d, o, key, path, false);
+	struct ipaddr a = {0};
+
+	if (s && (ipaddr_parse_addr(s, &a) || a.family != AF_INET6)) {
+		l7j_fail(d, "%s.%s: expected an IPv6 address", path, key);
+		memset(&a, 0, sizeof(a));
+	}
+	free(s);
+	return a;
+}
+
 void l7j_dstrings(struct l7j_dec *d, const cJSON *o, const char *key, const char *path,
 		  struct config_strings *out)
 {
@@ -703,7 +716,7 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 	    "hostname",	    "name",	  "namespace", "workload",   "vip",	    "ports",
 	    "endpoints",    "subsets",	  "policies",  "routesKind", "routes",	    "tcp",
 	    "authz",	    "jwt",	  "aux",       "rateLimits", "viaWaypoint", "telemetry",
-	    "serviceEntry", "resolution", "addresses", NULL};
+	    "serviceEntry", "resolution", "addresses", "vip6",	     NULL};
 
 	if (!l7j_keys(d, o, path, k))
 		return;
@@ -716,6 +729,7 @@ static void dservice(struct l7j_dec *d, const cJSON *o, const char *path, const 
 	    (enum l7_resolution)l7j_denum(d, o, "resolution", path, l7_resolution_names, false);
 	dcidrs(d, o, path, s);
 	s->vip = l7j_dip(d, o, "vip", path);
+	s->vip6 = l7j_dip6(d, o, "vip6", path);
 	s->via_waypoint = l7j_dstr(d, o, "viaWaypoint", path, false);
 	s->telemetry = (uint32_t)l7j_dnum(d, o, "telemetry", path, 0, L7J_MAX_LIST, false);
 	s->routes_kind = l7j_denum(d, o, "routesKind", path, l7_routes_kind_names, true);

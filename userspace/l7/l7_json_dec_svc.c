@@ -55,7 +55,7 @@ void l7j_ports(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_se
 void l7j_endpoints(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_service *s)
 {
 	static const char *const k[] = {"ip",	  "pod",   "workload", "node", "identity",
-					"labels", "ports", "dnsName",  NULL};
+					"labels", "ports", "dnsName",  "ip6",  NULL};
 	size_t n;
 	const cJSON *a = l7j_darr(d, o, "endpoints", path, &n), *it;
 	char p[320];
@@ -72,6 +72,7 @@ void l7j_endpoints(struct l7j_dec *d, const cJSON *o, const char *path, struct l
 		if (!l7j_keys(d, it, p, k))
 			return;
 		e->ip = l7j_dip(d, it, "ip", p);
+		e->ip6 = l7j_dip6(d, it, "ip6", p);
 		e->pod = l7j_dstr(d, it, "pod", p, true);
 		e->workload = l7j_dstr(d, it, "workload", p, false);
 		e->node = l7j_dstr(d, it, "node", p, false);

@@ -42,6 +42,8 @@ const struct cJSON *l7j_darr(struct l7j_dec *d, const struct cJSON *o, const cha
 			     const char *path, size_t *n);
 void *l7j_dalloc(struct l7j_dec *d, size_t n, size_t size, const char *path);
 uint32_t l7j_dip(struct l7j_dec *d, const struct cJSON *o, const char *key, const char *path);
+/* An optional IPv6 address (one, not a prefix, not a mapped IPv4): family 0 when absent. */
+struct ipaddr l7j_dip6(struct l7j_dec *d, const struct cJSON *o, const char *key, const char *path);
 void l7j_dstrings(struct l7j_dec *d, const struct cJSON *o, const char *key, const char *path,
 		  struct config_strings *out);
 void l7j_dlabels(struct l7j_dec *d, const struct cJSON *o, const char *key, const char *path,

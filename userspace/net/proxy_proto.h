@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sock.h"
+
 /* A version 1 header is one line of at most 107 bytes, its CRLF included (spec §2.1). */
 #define PROXY_PROTO_V1_MAX 107
 /*
@@ -31,10 +33,7 @@ struct proxy_proto_hdr {
 	 * AF_UNIX), and the connection's own addresses stand.
 	 */
 	int family;
-	union {
-		struct sockaddr_in v4;
-		struct sockaddr_in6 v6;
-	} src, dst;
+	union sockaddr_inet src, dst;
 };
 
 /*

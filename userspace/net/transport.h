@@ -56,17 +56,17 @@ struct transport_cbs {
 
 /* What the front end knows of a downstream connection (all copied into the transport). */
 struct transport_peer {
-	struct sockaddr_in client; /* the client's address */
-	struct sockaddr_in local;  /* the address the connection reached */
-	char *dest_host;	   /* original destination: a Service hostname, or NULL */
-	uint32_t dest_ip;	   /* original destination address (network order), or 0 */
-	uint16_t dest_port;	   /* original destination port (host order) */
-	char *identity;		   /* the peer's verified SPIFFE ID, or NULL */
-	char *baggage;		   /* W3C baggage the peer sent about the client, or NULL */
-	char *sni;		   /* the server name a TLS client asked for, once handshaken */
-	char *tls_server;	   /* a gateway's certificate it was given (tls_conn_server) */
-	bool mtls;		   /* the peer was authenticated by mutual TLS */
-	bool tls;		   /* the connection is TLS without a client certificate */
+	union sockaddr_inet client; /* the client's address, of either family */
+	union sockaddr_inet local;  /* the address the connection reached */
+	char *dest_host;	    /* original destination: a Service hostname, or NULL */
+	struct ipaddr dest_ip;	    /* original destination address (family 0: none) */
+	uint16_t dest_port;	    /* original destination port (host order) */
+	char *identity;		    /* the peer's verified SPIFFE ID, or NULL */
+	char *baggage;		    /* W3C baggage the peer sent about the client, or NULL */
+	char *sni;		    /* the server name a TLS client asked for, once handshaken */
+	char *tls_server;	    /* a gateway's certificate it was given (tls_conn_server) */
+	bool mtls;		    /* the peer was authenticated by mutual TLS */
+	bool tls;		    /* the connection is TLS without a client certificate */
 };
 
 /* The operations an implementation provides (see the transport_* wrappers). */

@@ -250,9 +250,7 @@ static struct transport *mem_open(struct connector *cn, const union sockaddr_ine
 	m = mem_of(t);
 	m->t.cbs = cbs;
 	m->t.arg = arg;
-	/* The peer view is IPv4 yet (the waypoint's): an IPv6 endpoint is left out of it. */
-	if (dst->sa.sa_family == AF_INET)
-		m->t.peer.local = dst->v4;
+	m->t.peer.local = *dst;
 	m->connecting = true;
 	m->err = mc->open_fn(mc->arg, t, dst);
 	loop_queue(mc->loop, &m->task);

@@ -684,9 +684,8 @@ static struct transport *tcp_open(struct connector *cn, const union sockaddr_ine
 	c = tcp_outbound(tc->loop, fd, cbs, arg);
 	if (!c)
 		return NULL;
-	/* The endpoint, for logs (the waypoint's peer view is IPv4 yet). */
-	if (dst->sa.sa_family == AF_INET)
-		c->t.peer.local = dst->v4;
+	/* The endpoint, for logs. */
+	c->t.peer.local = *dst;
 	if (err)
 		fail_later(c, err);
 	else if (timeout_ms && loop_timer_arm(tc->loop, &c->timer, timeout_ms))

@@ -1,0 +1,563 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The waypoint carries IPv6 as it carries IPv4, in process: the request engine serves memory
+ * transports whose peer is what a CONNECT made of it (worker.c: the :authority's address, the
+ * forwarded for= client), and its connector's upstream streams are answered by in-process
+ * HTTP/1 backends that say where they were opened to. Checked: a dual-stack Service's IPv6 VIP
+ * is the Service (its VirtualService's subsets apply) and its requests go to the endpoints'
+ * IPv6 addresses (an endpoint without one is no candidate: 503 UH when none has one), the IPv4
+ * VIP still to IPv4; the model's JSON carries vip6 and ip6; ipBlocks, notIpBlocks and
+ * remoteIpBlocks of IPv6 CIDRs hold IPv6 clients; at the edge, x-forwarded-for gets the IPv6
+ * peer bare and a trusted IPv6 hop is the remote client; the access log prints "[v6]:port";
+ * a gateway's PROXY v2 header of AF_INET6 names the client (a mapped one as IPv4); the IPv6
+ * listener twin accepts on [::1] and its client is IPv6.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "ambit/l7.h"
+#include "../lib/l7_world.h"
+#include "proxy.h"
+#include "proxy_pp.h"
+#include "sock.h"
+#include "worker.h"
+
+// clang-format off
+static const char world_yaml[] =
+	L7_WORLD_HEAD
+	"apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: shop}\n"
+	"spec: {selector: {app: reviews}, ipFamilyPolicy: RequireDualStack,\n"
+	"       clusterIP: 10.96.0.10, clusterIPs: [10.96.0.10, 'fd00:96::10'],\n"
+	"       ports: [{name: http, port: 9080}]}\n---\n"
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: r1, namespace: shop, labels: {app: reviews, version: v1}}\n"
+	"spec: {containers: [{name: c}]}\n"
+	"status: {podIP: 10.1.0.11, podIPs: [{ip: 10.1.0.11}, {ip: 'fd00:10::11'}]}\n---\n"
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: r2, namespace: shop, labels: {app: reviews, version: v2}}\n"
+	"spec: {containers: [{name: c}]}\n"
+	"status: {podIP: 10.1.0.12, podIPs: [{ip: 10.1.0.12}, {ip: 'fd00:10::12'}]}\n---\n"
+	"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+	"metadata: {name: reviews, namespace: shop}\n"
+	"spec:\n  host: reviews\n"
+	"  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n---\n"
+	"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	"metadata: {name: reviews, namespace: shop}\n"
+	"spec:\n  hosts: [reviews]\n  http:\n"
+	"  - match: [{headers: {x-v2: {exact: '1'}}}]\n"
+	"    route: [{destination: {host: reviews, subset: v2}}]\n"
+	"  - route: [{destination: {host: reviews, subset: v1}}]\n---\n"
+	/* A dual-stack Service whose one pod has no IPv6 address. */
+	"apiVersion: v1\nkind: Service\nmetadata: {name: legacy, namespace: shop}\n"
+	"spec: {selector: {app: legacy}, clusterIP: 10.96.0.20, clusterIPs: [10.96.0.20, 'fd00:96::20'],\n"
+	"       ports: [{name: http, port: 8080}]}\n---\n"
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: l1, namespace: shop, labels: {app: legacy}}\n"
+	"spec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.21}\n---\n"
+	"apiVersion: v1\nkind: Service\nmetadata: {name: guarded, namespace: shop}\n"
+	"spec: {selector: {app: guarded}, clusterIP: 10.96.0.30, clusterIPs: [10.96.0.30, 'fd00:96::30'],\n"
+	"       ports: [{name: http, port: 8080}]}\n---\n"
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: g1, namespace: shop, labels: {app: guarded}}\n"
+	"spec: {containers: [{name: c}]}\n"
+	"status: {podIP: 10.1.0.31, podIPs: [{ip: 10.1.0.31}, {ip: 'fd00:10::31'}]}\n---\n"
+	"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+	"metadata: {name: bad-net, namespace: shop}\n"
+	"spec:\n  targetRefs: [{kind: Service, group: '', name: reviews}]\n  action: DENY\n"
+	"  rules: [{from: [{source: {ipBlocks: ['fd00:10:bad::/48']}}]}]\n---\n"
+	"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+	"metadata: {name: bad-remote, namespace: shop}\n"
+	"spec:\n  targetRefs: [{kind: Service, group: '', name: reviews}]\n  action: DENY\n"
+	"  rules: [{from: [{source: {remoteIpBlocks: ['2001:db8:feed::/48']}}]}]\n---\n"
+	"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+	"metadata: {name: only-pods, namespace: shop}\n"
+	"spec:\n  targetRefs: [{kind: Service, group: '', name: guarded}]\n  action: DENY\n"
+	"  rules: [{from: [{source: {notIpBlocks: ['fd00:10::/64']}}]},\n"
+	"          {from: [{source: {notRemoteIpBlocks: ['fd00::/8', '10.0.0.0/8']}}]}]\n";
+// clang-format on
+
+#define MAX_UP 16
+
+/* An upstream connection: it answers each request with 200 and the address it was opened to. */
+struct backend {
+	struct transport *t;
+	union sockaddr_inet dst;
+	char in[4096];
+	size_t len;
+};
+
+static struct {
+	struct loop *l;
+	struct connector *cn;
+	struct wp_engine *e;
+	struct wp_gen *g;
+	int log[2];
+	struct backend ups[MAX_UP];
+	size_t n_ups;
+	char seen_xff[128], seen_ext[64]; /* the last request a backend took */
+} W;
+
+static int open_up(void *arg, struct transport *t, const union sockaddr_inet *dst)
+{
+	struct backend *b = &W.ups[W.n_ups];
+
+	assert_true(W.n_ups < MAX_UP);
+	W.n_ups++;
+	memset(b, 0, sizeof(*b));
+	b->t = t;
+	b->dst = *dst;
+	return 0;
+}
+
+/* The value of header @name in the request head @h (NUL-terminated), into @out. */
+static void header_of(const char *h, const char *name, char *out, size_t len)
+{
+	size_t nl = strlen(name);
+
+	out[0] = '\0';
+	for (const char *p = strstr(h, "\r\n"); p && p[2] != '\r'; p = strstr(p + 2, "\r\n"))
+		if (!strncasecmp(p + 2, name, nl) && p[2 + nl] == ':') {
+			const char *v = p + 3 + nl + strspn(p + 3 + nl, " ");
+
+			snprintf(out, len, "%.*s", (int)strcspn(v, "\r"), v);
+			return;
+		}
+}
+
+static void b_serve(struct backend *b)
+{
+	const char *d;
+	size_t n;
+	char body[SOCKADDR_INET_STRLEN], resp[256];
+	int k;
+
+	d = transport_mem_output(b->t, &n);
+	if (n) {
+		assert_true(b->len + n < sizeof(b->in));
+		memcpy(b->in + b->len, d, n);
+		b->len += n;
+		b->in[b->len] = '\0';
+		transport_mem_take(b->t, n);
+	}
+	/* A GET has no body: its head is the request (a pooled connection takes the next). */
+	if (!strstr(b->in, "\r\n\r\n"))
+		return;
+	b->len = 0;
+	header_of(b->in, "x-forwarded-for", W.seen_xff, sizeof(W.seen_xff));
+	header_of(b->in, "x-envoy-external-address", W.seen_ext, sizeof(W.seen_ext));
+	sockaddr_inet_format(&b->dst, body, sizeof(body));
+	k = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\ncontent-length: %zu\r\n\r\n%s",
+		     strlen(body), body);
+	transport_mem_input(b->t, resp, (size_t)k);
+}
+
+struct reply {
+	int status;
+	char body[128];
+};
+
+/*
+ * One GET to @path (with @extra header lines) on a downstream connection whose peer is @p, as
+ * on_connect makes it; the reply's status and body into @out.
+ */
+static void get(const struct transport_peer *p, const char *path, const char *extra,
+		struct reply *out)
+{
+	struct transport *t = transport_mem_new(W.l, p);
+	static char in[8192];
+	size_t len = 0;
+	char req[512];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nhost: reviews\r\n%s\r\n", path,
+			 extra ? extra : "");
+
+	assert_non_null(t);
+	assert_int_equal(wp_engine_serve(W.e, t), 0);
+	assert_int_equal(transport_mem_input(t, req, (size_t)n), 0);
+	memset(out, 0, sizeof(*out));
+	W.seen_xff[0] = W.seen_ext[0] = '\0';
+	for (int i = 0; i < 64; i++) {
+		const char *d;
+		size_t k;
+
+		loop_run_once(W.l, 0);
+		for (size_t u = 0; u < W.n_ups; u++)
+			b_serve(&W.ups[u]);
+		d = transport_mem_output(t, &k);
+		if (k) {
+			assert_true(len + k < sizeof(in));
+			memcpy(in + len, d, k);
+			len += k;
+			in[len] = '\0';
+			transport_mem_take(t, k);
+		}
+	}
+	assert_true(len > 12);
+	out->status = atoi(in + 9);
+	if (strstr(in, "\r\n\r\n"))
+		snprintf(out->body, sizeof(out->body), "%s", strstr(in, "\r\n\r\n") + 4);
+	transport_mem_input(t, NULL, 0);
+	loop_run_once(W.l, 0);
+}
+
+/* A CONNECT's peer: :authority @authority, for= @client (either family, "[v6]:port"). */
+static struct transport_peer connect_peer(const char *authority, const char *client)
+{
+	struct transport_peer p = {.mtls = true,
+				   .identity = (char *)"spiffe://cluster.local/ns/shop/sa/c"};
+	union sockaddr_inet dst;
+
+	assert_int_equal(sock_parse_authority(authority, &dst), 0);
+	assert_int_equal(sockaddr_inet_to_ipaddr(&dst, &p.dest_ip), 0);
+	p.dest_port = sockaddr_inet_port(&dst);
+	assert_int_equal(sock_parse_authority(client, &p.client), 0);
+	return p;
+}
+
+static int setup(void **state)
+{
+	struct wp_engine_opts o = {.hcm.trusted_hops = 1};
+	char err[256];
+	struct l7_config *l7 = l7_world_compile(world_yaml, err, sizeof(err));
+
+	if (!l7)
+		print_error("%s\n", err);
+	assert_non_null(l7);
+	memset(&W, 0, sizeof(W));
+	assert_int_equal(pipe2(W.log, O_NONBLOCK | O_CLOEXEC), 0);
+	o.log_fd = W.log[1];
+	W.g = wp_gen_new(l7, 1, err, sizeof(err));
+	W.l = loop_create();
+	assert_non_null(W.g);
+	assert_non_null(W.l);
+	W.cn = o.cn = connector_mem_new(W.l, open_up, NULL);
+	W.e = wp_engine_new(W.l, W.g, &o);
+	assert_non_null(W.e);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	wp_engine_destroy(W.e);
+	loop_run_once(W.l, 0);
+	for (size_t k = 0; k < W.n_ups; k++)
+		transport_mem_free(W.ups[k].t);
+	connector_destroy(W.cn);
+	wp_gen_put(W.g);
+	loop_destroy(W.l);
+	close(W.log[0]);
+	close(W.log[1]);
+	return 0;
+}
+
+/* The model: the Service's IPv6 VIP and its pods' IPv6 addresses, in its JSON and back. */
+static void test_model(void **state)
+{
+	const struct l7_service *s = l7_config_service(W.g->l7, "reviews.shop.svc.cluster.local");
+	const struct l7_service *legacy =
+	    l7_config_service(W.g->l7, "legacy.shop.svc.cluster.local");
+	struct ipaddr want;
+	char err[256];
+	cJSON *j;
+	struct l7_config *back;
+
+	assert_non_null(s);
+	assert_int_equal(ipaddr_parse_addr("fd00:96::10", &want), 0);
+	assert_true(ipaddr_equal(&s->vip6, &want));
+	assert_int_equal(s->n_endpoints, 2);
+	assert_int_equal(s->endpoints[0].ip6.family, AF_INET6);
+	assert_non_null(legacy);
+	assert_int_equal(legacy->endpoints[0].ip6.family, 0);
+	j = l7_to_json(W.g->l7);
+	assert_non_null(j);
+	back = l7_from_json(j, err, sizeof(err));
+	if (!back)
+		print_error("%s\n", err);
+	assert_non_null(back);
+	{
+		const struct l7_service *b =
+		    l7_config_service(back, "reviews.shop.svc.cluster.local");
+
+		assert_true(ipaddr_equal(&b->vip6, &want));
+		for (size_t i = 0; i < s->n_endpoints; i++)
+			assert_true(ipaddr_equal(&b->endpoints[i].ip6, &s->endpoints[i].ip6));
+	}
+	assert_int_equal(
+	    l7_config_service(back, "legacy.shop.svc.cluster.local")->endpoints[0].ip6.family, 0);
+	l7_config_free(back);
+	/* An endpoint's ip6 must be an IPv6 address. */
+	{
+		cJSON *svcs = cJSON_GetObjectItem(j, "services");
+		cJSON *ep = cJSON_GetArrayItem(
+		    cJSON_GetObjectItem(cJSON_GetArrayItem(svcs, 0), "endpoints"), 0);
+
+		cJSON_ReplaceItemInObject(ep, "ip6", cJSON_CreateString("10.1.0.11"));
+		assert_null(l7_from_json(j, err, sizeof(err)));
+		assert_non_null(strstr(err, "ip6"));
+	}
+	cJSON_Delete(j);
+}
+
+/*
+ * CONNECT [fd00:96::10]:9080: the Service by its IPv6 VIP, its VirtualService routing to
+ * subsets, the endpoints reached at their IPv6 addresses; the IPv4 VIP still to IPv4 ones.
+ */
+static void test_connect_v6_routes(void **state)
+{
+	struct transport_peer p = connect_peer("[fd00:96::10]:9080", "[fd00:10::99]:40000");
+	struct reply r;
+
+	get(&p, "/", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "[fd00:10::11]:9080");
+	get(&p, "/", "x-v2: 1\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "[fd00:10::12]:9080");
+	/* In the mesh the client's x-forwarded-for is not the waypoint's to append to. */
+	assert_string_equal(W.seen_xff, "");
+
+	p = connect_peer("10.96.0.10:9080", "10.1.0.99:40000");
+	get(&p, "/", "x-v2: 1\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "10.1.0.12:9080");
+
+	/* A pod's own IPv6 address (workload traffic) names no Service here: 404 NR. */
+	p = connect_peer("[fd00:96::99]:9080", "[fd00:10::99]:40000");
+	get(&p, "/", NULL, &r);
+	assert_int_equal(r.status, 404);
+}
+
+/* The IPv6 VIP of a Service whose endpoint has no IPv6: no candidate, 503 (UH); IPv4 serves. */
+static void test_no_v6_endpoint(void **state)
+{
+	struct transport_peer p = connect_peer("[fd00:96::20]:8080", "[fd00:10::99]:40000");
+	size_t ups = W.n_ups;
+	char log[8192];
+	ssize_t n;
+	struct reply r;
+
+	get(&p, "/", NULL, &r);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(r.body, "no healthy upstream");
+	assert_int_equal(W.n_ups, ups);
+	n = read(W.log[0], log, sizeof(log) - 1);
+	assert_true(n > 0);
+	log[n] = '\0';
+	assert_non_null(strstr(log, " UH "));
+	/* The access log names the IPv6 client and the VIP it reached as "[v6]:port". */
+	assert_non_null(strstr(log, "[fd00:10::99]:40000"));
+
+	p = connect_peer("10.96.0.20:8080", "10.1.0.99:40000");
+	get(&p, "/", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "10.1.0.21:8080");
+}
+
+/* ipBlocks, notIpBlocks and notRemoteIpBlocks of IPv6 CIDRs hold IPv6 clients (for=). */
+static void test_ip_blocks(void **state)
+{
+	struct transport_peer p = connect_peer("[fd00:96::10]:9080", "[fd00:10:bad::5]:40000");
+	struct reply r;
+
+	get(&p, "/", NULL, &r);
+	assert_int_equal(r.status, 403);
+	p = connect_peer("[fd00:96::10]:9080", "[fd00:10:bad1::5]:40000");
+	get(&p, "/", NULL, &r);
+	assert_int_equal(r.status, 200);
+	/* The IPv4 VIP, an IPv6 client in the block: denied all the same. */
+	p = connect_peer("10.96.0.10:9080", "[fd00:10:bad::5]:40000");
+	get(&p, "/", NULL, &r);
+	assert_int_equal(r.status, 403);
+
+	p = connect_peer("[fd00:96::30]:8080", "[fd00:10::5]:40000");
+	get(&p, "/", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "[fd00:10::31]:8080");
+	p = connect_peer("[fd00:96::30]:8080", "[fd00:20::5]:40000");
+	get(&p, "/", NULL, &r);
+	assert_int_equal(r.status, 403);
+	/* notIpBlocks of IPv6 only: an IPv4 client is outside them. */
+	p = connect_peer("10.96.0.30:8080", "10.1.0.5:40000");
+	get(&p, "/", NULL, &r);
+	assert_int_equal(r.status, 403);
+}
+
+/*
+ * At the edge (no mTLS: a gateway's listener): x-forwarded-for gets the IPv6 peer bare, as
+ * Envoy appends it; a trusted hop's IPv6 entry is the remote client: remoteIpBlocks hold it,
+ * x-envoy-external-address names it, the access log prints it as "[v6]:0".
+ */
+static void test_edge_xff(void **state)
+{
+	struct transport_peer p = {.dest_host = (char *)"reviews.shop.svc.cluster.local",
+				   .dest_port = 9080};
+	char log[8192];
+	ssize_t n;
+	struct reply r;
+
+	assert_int_equal(sock_parse_authority("[2001:db8::7]:5555", &p.client), 0);
+	while (read(W.log[0], log, sizeof(log)) > 0)
+		;
+	get(&p, "/", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(W.seen_xff, "2001:db8::7");
+	assert_string_equal(W.seen_ext, "2001:db8::7");
+	assert_string_equal(r.body, "10.1.0.11:9080"); /* a hostname destination: IPv4 */
+	get(&p, "/", "x-forwarded-for: 2001:db8:1::9\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(W.seen_xff, "2001:db8:1::9,2001:db8::7");
+	assert_string_equal(W.seen_ext, "2001:db8:1::9");
+	n = read(W.log[0], log, sizeof(log) - 1);
+	assert_true(n > 0);
+	log[n] = '\0';
+	assert_non_null(strstr(log, "[2001:db8:1::9]:0"));
+	get(&p, "/", "x-forwarded-for: 2001:db8:feed::9\r\n", &r);
+	assert_int_equal(r.status, 403);
+	/* An IPv4 peer appends as it always did. */
+	sockaddr_inet_v4(&p.client, inet_addr("192.0.2.7"), 5555);
+	get(&p, "/", "x-forwarded-for: 2001:db8:1::9\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(W.seen_xff, "2001:db8:1::9,192.0.2.7");
+}
+
+/* ---- a gateway's PROXY header and IPv6 listener, on sockets ---- */
+
+static struct transport_peer pp_got;
+static int pp_calls;
+
+static void pp_done(void *arg, int fd, const struct transport_peer *peer)
+{
+	pp_got = *peer;
+	pp_calls++;
+	close(fd);
+}
+
+/* A PROXY v2 header of AF_INET6 (TCP) from @src:@sport to @dst:@dport into @out: its length. */
+static size_t pp_v2_tcp6(uint8_t *out, const char *src, uint16_t sport, const char *dst,
+			 uint16_t dport)
+{
+	static const uint8_t sig[12] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
+					0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
+	uint16_t ps = htons(sport), pd = htons(dport);
+
+	memcpy(out, sig, 12);
+	out[12] = 0x21; /* version 2, PROXY */
+	out[13] = 0x21; /* AF_INET6, STREAM */
+	out[14] = 0;
+	out[15] = 36;
+	assert_int_equal(inet_pton(AF_INET6, src, out + 16), 1);
+	assert_int_equal(inet_pton(AF_INET6, dst, out + 32), 1);
+	memcpy(out + 48, &ps, 2);
+	memcpy(out + 50, &pd, 2);
+	return 52;
+}
+
+static void pp_run(const uint8_t *hdr, size_t n)
+{
+	struct loop *l = loop_create();
+	struct wp_pp_set set = {.loop = l};
+	struct transport_peer peer = {.dest_port = 443};
+	int sv[2];
+
+	assert_non_null(l);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	sockaddr_inet_v4(&peer.client, inet_addr("10.0.0.1"), 1000);
+	assert_int_equal(write(sv[1], hdr, n), (ssize_t)n);
+	assert_int_equal(write(sv[1], "GET", 3), 3);
+	pp_calls = 0;
+	assert_int_equal(wp_pp_start(&set, sv[0], &peer, pp_done, NULL), 0);
+	for (int i = 0; i < 16 && !pp_calls; i++)
+		loop_run_once(l, 10);
+	wp_pp_close_all(&set);
+	close(sv[1]);
+	loop_run_once(l, 0);
+	loop_destroy(l);
+}
+
+/* PROXY v2 with AF_INET6: its source is the client (family, address, port); a mapped one IPv4. */
+static void test_gateway_proxy_v6(void **state)
+{
+	uint8_t hdr[64];
+	char ip[INET6_ADDRSTRLEN];
+	size_t n = pp_v2_tcp6(hdr, "2001:db8::42", 51000, "2001:db8::1", 443);
+
+	pp_run(hdr, n);
+	assert_int_equal(pp_calls, 1);
+	assert_int_equal(pp_got.client.sa.sa_family, AF_INET6);
+	assert_string_equal(sockaddr_inet_ntop(&pp_got.client, ip, sizeof(ip)), "2001:db8::42");
+	assert_int_equal(sockaddr_inet_port(&pp_got.client), 51000);
+	assert_string_equal(sockaddr_inet_ntop(&pp_got.local, ip, sizeof(ip)), "2001:db8::1");
+
+	n = pp_v2_tcp6(hdr, "::ffff:192.0.2.9", 51001, "::ffff:192.0.2.1", 443);
+	pp_run(hdr, n);
+	assert_int_equal(pp_calls, 1);
+	assert_int_equal(pp_got.client.sa.sa_family, AF_INET);
+	assert_string_equal(sockaddr_inet_ntop(&pp_got.client, ip, sizeof(ip)), "192.0.2.9");
+	assert_int_equal(sockaddr_inet_port(&pp_got.client), 51001);
+}
+
+/* The gateway's IPv6 twin listener ([::], V6ONLY) accepts on [::1]; IPv4 is not its. */
+static void test_listener_v6(void **state)
+{
+	int lfd = wp_listen_any6(0), c, a, one = 1;
+	union sockaddr_inet at, peer;
+	socklen_t sl = sizeof(at);
+
+	if (lfd == -EAFNOSUPPORT || lfd == -EADDRNOTAVAIL)
+		fail_msg("this host has no IPv6 loopback: %s", strerror(-lfd));
+	assert_true(lfd >= 0);
+	assert_int_equal(getsockname(lfd, &at.sa, &sl), 0);
+	assert_int_equal(at.sa.sa_family, AF_INET6);
+	assert_int_equal(setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	assert_int_equal(sock_parse_authority("[::1]:1", &peer), 0);
+	sockaddr_inet_set_port(&peer, sockaddr_inet_port(&at));
+	c = sock_connect(&peer, NULL);
+	assert_true(c >= 0);
+	a = -1;
+	for (int i = 0; i < 200 && a < 0; i++) {
+		sl = sizeof(peer);
+		a = accept4(lfd, &peer.sa, &sl, SOCK_CLOEXEC);
+		if (a < 0)
+			usleep(1000);
+	}
+	assert_true(a >= 0);
+	assert_int_equal(peer.sa.sa_family, AF_INET6);
+	assert_true(IN6_IS_ADDR_LOOPBACK(&peer.v6.sin6_addr));
+	close(a);
+	close(c);
+	/* IPV6_V6ONLY: 127.0.0.1 on that port is not this socket's (nobody listens there). */
+	sockaddr_inet_v4(&peer, htonl(INADDR_LOOPBACK), sockaddr_inet_port(&at));
+	c = sock_connect(&peer, NULL);
+	if (c >= 0) {
+		sl = sizeof(peer);
+		for (int i = 0; i < 50; i++) {
+			assert_true(accept4(lfd, &peer.sa, &sl, SOCK_CLOEXEC) < 0);
+			usleep(1000);
+		}
+		close(c);
+	}
+	close(lfd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_model, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_v6_routes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_v6_endpoint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ip_blocks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_edge_xff, setup, teardown),
+	    cmocka_unit_test(test_gateway_proxy_v6),
+	    cmocka_unit_test(test_listener_v6),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
