@@ -166,8 +166,9 @@ static void nodata(struct fx *f, const char *name, ldns_rr_type type)
 /* A dual-stack Service: AAAA its vip6 and A its vip, by every name form; ANY both. */
 static void test_dual_stack_service(void **state)
 {
-	static const char *const names[] = {"ds.mesh.svc.cluster.local.", "DS.Mesh.svc.cluster.local.",
-					    "ds.mesh.svc.", "ds.mesh.", "ds."};
+	static const char *const names[] = {"ds.mesh.svc.cluster.local.",
+					    "DS.Mesh.svc.cluster.local.", "ds.mesh.svc.",
+					    "ds.mesh.", "ds."};
 	struct fx *f = *state;
 	ldns_pkt *p;
 
@@ -320,10 +321,15 @@ static void test_entries(void **state)
  */
 static void test_a_unchanged(void **state)
 {
-	static const char *const names[] = {
-	    "ds.mesh.svc.cluster.local.", "ds.", "hs.mesh.svc.cluster.local.",
-	    "w0.hs.mesh.svc.cluster.local.", "alloc.example.com.", "given.example.com.",
-	    "a.dyn6.com.", "10-98-1-7.mesh.pod.cluster.local.", "four."};
+	static const char *const names[] = {"ds.mesh.svc.cluster.local.",
+					    "ds.",
+					    "hs.mesh.svc.cluster.local.",
+					    "w0.hs.mesh.svc.cluster.local.",
+					    "alloc.example.com.",
+					    "given.example.com.",
+					    "a.dyn6.com.",
+					    "10-98-1-7.mesh.pod.cluster.local.",
+					    "four."};
 	struct fx *f = *state;
 	struct snapshot *s4 = decode();
 	struct dns_table *t4;
@@ -342,9 +348,9 @@ static void test_a_unchanged(void **state)
 
 		assert_int_equal(ask_wire(f->t, f->client, names[i], LDNS_RR_TYPE_A, &a, &alen),
 				 DNS_ANSWER);
-		assert_int_equal(ask_wire(t4, &s4->workloads[0], names[i], LDNS_RR_TYPE_A, &b,
-					  &blen),
-				 DNS_ANSWER);
+		assert_int_equal(
+		    ask_wire(t4, &s4->workloads[0], names[i], LDNS_RR_TYPE_A, &b, &blen),
+		    DNS_ANSWER);
 		assert_int_equal(alen, blen);
 		assert_memory_equal(a, b, alen);
 		/* And each has an A record: the comparison is of answers, not of NODATA. */

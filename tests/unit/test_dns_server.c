@@ -164,8 +164,8 @@ static void wait_readable(int fd)
  * family), bound to @src when not NULL: a connected socket takes only what comes from that
  * address and port.
  */
-static ldns_pkt *ask_udp_from(const struct fx *f, const char *src, const char *ip,
-			      const char *name, ldns_rr_type type)
+static ldns_pkt *ask_udp_from(const struct fx *f, const char *src, const char *ip, const char *name,
+			      ldns_rr_type type)
 {
 	union sockaddr_inet to = {0};
 	struct ipaddr a;
@@ -288,7 +288,8 @@ static void test_ipv6_client_udp(void **state)
 	answered(ask_udp(f, "::1", "ds.mesh.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RR_TYPE_A,
 		 "10.96.0.20");
 	assert_int_equal(published(f, &pod), 0);
-	/* The same query again: the proxy's cache answers it, and still keeps it from the kernel. */
+	/* The same query again: the proxy's cache answers it, and still keeps it from the kernel.
+	 */
 	answered(ask_udp(f, "::1", "ds.", LDNS_RR_TYPE_AAAA), LDNS_RR_TYPE_AAAA, "fd00:96::20");
 	assert_int_equal(published(f, &pod), 0);
 
