@@ -119,7 +119,8 @@ struct dns_table *dns_table_build(const struct snapshot *s, const char *domain)
 	for (size_t i = 0; i < s->n_entries && !err; i++)
 		if (s->entries[i].hostname && s->entries[i].hostname[0] &&
 		    (!strchr(s->entries[i].hostname, '*') ||
-		     (s->entries[i].vip && !strncmp(s->entries[i].hostname, "*.", 2))))
+		     ((s->entries[i].vip || s->entries[i].vip6.family) &&
+		      !strncmp(s->entries[i].hostname, "*.", 2))))
 			err = table_put(t, strdup(s->entries[i].hostname), &s->entries[i]);
 	if (err) {
 		dns_table_free(t);
@@ -238,10 +239,21 @@ static uint32_t pod_address(const struct dns_table *t, const char *name)
 	return w && w->namespace && !strcmp(w->namespace, ns) ? a.s_addr : 0;
 }
 
-/* A Kubernetes Service without a cluster IP: its name is its endpoints' addresses. */
+/*
+ * A Kubernetes Service without a cluster IP of either family: its name is its endpoints'
+ * addresses. (A single-stack IPv6 Service has no IPv4 VIP and is not headless.)
+ */
 static bool headless(const struct snap_service *svc)
 {
-	return svc->kind == SNAP_SVC_SERVICE && !svc->vip;
+	return svc->kind == SNAP_SVC_SERVICE && !svc->vip && !svc->vip6.family;
+}
+
+/* The IPv6 address of the workload at IPv4 address @ip (a dual-stack pod's), or NULL. */
+static const struct ipaddr *ip6_of(const struct dns_table *t, uint32_t ip)
+{
+	const struct snap_workload *w = snapshot_workload_by_ip(t->s, ip);
+
+	return w && w->ip6.family == AF_INET6 ? &w->ip6 : NULL;
 }
 
 /*
@@ -320,21 +332,52 @@ static int push_a_in(ldns_pkt *p, ldns_pkt_section sec, const ldns_rdf *owner, u
 	return 0;
 }
 
-static int push_a(ldns_pkt *p, const ldns_rdf *owner, uint32_t ip)
+static int push_aaaa_in(ldns_pkt *p, ldns_pkt_section sec, const ldns_rdf *owner,
+			const struct ipaddr *ip6)
 {
-	return push_a_in(p, LDNS_SECTION_ANSWER, owner, ip);
+	ldns_rr *rr = rr_new(LDNS_RR_TYPE_AAAA, owner);
+	ldns_rdf *d = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_AAAA, 16, ip6->a);
+
+	if (!rr || !d || !ldns_rr_push_rdf(rr, d) || !ldns_pkt_push_rr(p, sec, rr)) {
+		ldns_rdf_deep_free(d);
+		ldns_rr_free(rr);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
-/* The addresses of @svc: its own, else its endpoints (a headless Service, an entry's). */
+/* Endpoint @ip's address of the family @v6 asks for: itself, or its workload's IPv6 (if any). */
+static int push_endpoint(ldns_pkt *p, ldns_pkt_section sec, const ldns_rdf *owner,
+			 const struct dns_table *t, uint32_t ip, bool v6)
+{
+	const struct ipaddr *ip6;
+
+	if (!v6)
+		return push_a_in(p, sec, owner, ip);
+	ip6 = ip6_of(t, ip);
+	return ip6 ? push_aaaa_in(p, sec, owner, ip6) : 0;
+}
+
+/*
+ * The addresses of @svc of one family (@v6: AAAA, else A): its VIP of that family; none when
+ * it has a VIP of the other family only (the name exists: NOERROR without records, NODATA,
+ * never NXDOMAIN, as Istio's ztunnel answers a single-stack Service's other family); without a
+ * VIP (a headless Service, an entry without address) its endpoints', an endpoint's IPv6 being
+ * its pod's when the pod has one.
+ */
 static int push_addresses(ldns_pkt *p, ldns_pkt_section sec, const ldns_rdf *owner,
-			  const struct snap_service *svc)
+			  const struct dns_table *t, const struct snap_service *svc, bool v6)
 {
 	int err = 0;
 
-	if (svc->vip)
+	if (!v6 && svc->vip)
 		return push_a_in(p, sec, owner, svc->vip);
+	if (v6 && svc->vip6.family == AF_INET6)
+		return push_aaaa_in(p, sec, owner, &svc->vip6);
+	if (svc->vip || svc->vip6.family)
+		return 0;
 	for (size_t i = 0; i < svc->nendpoints && !err; i++)
-		err = push_a_in(p, sec, owner, svc->endpoints[i]);
+		err = push_endpoint(p, sec, owner, t, svc->endpoints[i], v6);
 	return err;
 }
 
@@ -374,12 +417,12 @@ static uint16_t endpoint_port(const struct snap_service *svc, const struct snap_
 }
 
 /*
- * The SRV answer for port @sp of @svc, with the targets' addresses in the additional section
- * (as CoreDNS gives them, so a client needs no second query). A Service with a cluster IP (or
- * an entry) is one target, its own name, on the Service's port; a headless Service one target
- * an endpoint, `<member_label>.<svc>.<ns>.svc.<domain>`, on the port the endpoint listens on
- * (istio/istio#55979: one record for the Service's own name told a client nothing of its pods),
- * weights shared out as CoreDNS does (100 / n).
+ * The SRV answer for port @sp of @svc, with the targets' addresses (A, and AAAA for those that
+ * have an IPv6 one) in the additional section (as CoreDNS gives them, so a client needs no second
+ * query). A Service with a cluster IP (or an entry) is one target, its own name, on the Service's
+ * port; a headless Service one target an endpoint, `<member_label>.<svc>.<ns>.svc.<domain>`, on the
+ * port the endpoint listens on (istio/istio#55979: one record for the Service's own name told a
+ * client nothing of its pods), weights shared out as CoreDNS does (100 / n).
  */
 static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *t,
 		    const struct snap_service *svc, const struct snap_service_port *sp)
@@ -400,7 +443,8 @@ static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *
 			return err;
 		if (!(tn = ldns_dname_new_frm_str(target)))
 			return -ENOMEM;
-		err = push_addresses(p, LDNS_SECTION_ADDITIONAL, tn, svc);
+		err = push_addresses(p, LDNS_SECTION_ADDITIONAL, tn, t, svc, false)
+			  ?: push_addresses(p, LDNS_SECTION_ADDITIONAL, tn, t, svc, true);
 		ldns_rdf_deep_free(tn);
 		return err;
 	}
@@ -415,7 +459,8 @@ static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *
 		if (!err && !(tn = ldns_dname_new_frm_str(target)))
 			err = -ENOMEM;
 		if (!err) {
-			err = push_a_in(p, LDNS_SECTION_ADDITIONAL, tn, ip);
+			err = push_endpoint(p, LDNS_SECTION_ADDITIONAL, tn, t, ip, false)
+				  ?: push_endpoint(p, LDNS_SECTION_ADDITIONAL, tn, t, ip, true);
 			ldns_rdf_deep_free(tn);
 		}
 	}
@@ -552,9 +597,12 @@ static enum dns_verdict answer(const struct dns_table *t, const struct snap_work
 	const ldns_rdf *owner = ldns_rr_owner(question);
 	const struct snap_service_port *port = NULL;
 	const struct snap_service *svc;
+	/* ANY is answered with every address record the name has, of both families. */
+	bool want_a = type == LDNS_RR_TYPE_A || type == LDNS_RR_TYPE_ANY;
+	bool want_aaaa = type == LDNS_RR_TYPE_AAAA || type == LDNS_RR_TYPE_ANY;
 	char name[NAME_MAX_LEN];
 	uint32_t pod = 0;
-	bool is_srv;
+	bool is_srv, member = false;
 	ldns_pkt *p;
 	int err = 0;
 
@@ -564,7 +612,7 @@ static enum dns_verdict answer(const struct dns_table *t, const struct snap_work
 	if (!is_srv)
 		svc = lookup(t, client, name);
 	if (!svc && !is_srv)
-		pod = lookup_member(t, client, name);
+		member = (pod = lookup_member(t, client, name)) != 0;
 	if (!svc && !is_srv && !pod)
 		pod = pod_address(t, name);
 	if (!svc && !pod) {
@@ -573,12 +621,23 @@ static enum dns_verdict answer(const struct dns_table *t, const struct snap_work
 		p = reply_to(q, LDNS_RCODE_NXDOMAIN, true);
 	} else {
 		p = reply_to(q, LDNS_RCODE_NOERROR, true);
-		if (p && pod && (type == LDNS_RR_TYPE_A || type == LDNS_RR_TYPE_ANY))
-			err = push_a(p, owner, pod);
-		else if (p && is_srv && (type == LDNS_RR_TYPE_SRV || type == LDNS_RR_TYPE_ANY))
+		/*
+		 * A headless Service's member has its pod's IPv6 too; a dashed pod name
+		 * (a-b-c-d.ns.pod) names an IPv4 address, and only that.
+		 */
+		if (p && pod) {
+			if (want_a)
+				err = push_a_in(p, LDNS_SECTION_ANSWER, owner, pod);
+			if (!err && want_aaaa && member)
+				err = push_endpoint(p, LDNS_SECTION_ANSWER, owner, t, pod, true);
+		} else if (p && is_srv && (type == LDNS_RR_TYPE_SRV || type == LDNS_RR_TYPE_ANY)) {
 			err = push_srv(p, owner, t, svc, port);
-		else if (p && !is_srv && (type == LDNS_RR_TYPE_A || type == LDNS_RR_TYPE_ANY))
-			err = push_addresses(p, LDNS_SECTION_ANSWER, owner, svc);
+		} else if (p && !is_srv) {
+			if (want_a)
+				err = push_addresses(p, LDNS_SECTION_ANSWER, owner, t, svc, false);
+			if (!err && want_aaaa)
+				err = push_addresses(p, LDNS_SECTION_ANSWER, owner, t, svc, true);
+		}
 	}
 	if (!p || err || wire(p, max, out, outlen)) {
 		ldns_pkt_free(p);

@@ -38,17 +38,20 @@ enum dns_verdict {
 
 /*
  * Decides query @q (@len bytes) of @client (its workload, may be NULL: then short names are not
- * expanded and exportTo-limited entries are not seen). A name the table has is answered (A; AAAA
- * and other types with no record: NOERROR without answers; SRV for `_port._tcp.svc.ns.svc`:
- * the Service on its port, or for a headless Service each endpoint, by its pod's hostname when
- * the pod's subdomain is the Service, else its dashed address, on the endpoint's port, with the
- * targets' A records in the additional section); `<hostname or a-b-c-d>.<headless svc>.ns.svc`
- * is that endpoint; an unknown name under the cluster domain is NXDOMAIN unless
- * @forward_cluster (then, as every other name, forwarded); a malformed query with a readable
- * header gets FORMERR. Any other opcode than QUERY (UPDATE, NOTIFY...) is forwarded unread.
- * The response, in *@out (malloc'd, *@outlen bytes), fits @max bytes (0: UDP's, 512 or the
- * client's EDNS size up to DNS_UDP_EDNS_MAX), else it goes truncated (TC, no records): the
- * client asks again over TCP.
+ * expanded and exportTo-limited entries are not seen). A name the table has is answered: A with
+ * its IPv4 VIP, AAAA with its IPv6 one (a dual-stack Service's vip6, an entry's IPv6 address or
+ * the one allocated to it), a headless Service's with its endpoints' addresses of that family
+ * (an endpoint's IPv6 is its pod's); ANY with both; a family the name has no address of, and
+ * other types: NOERROR without answers (NODATA, never NXDOMAIN: the name exists); SRV for
+ * `_port._tcp.svc.ns.svc`: the Service on its port, or for a headless Service each endpoint, by
+ * its pod's hostname when the pod's subdomain is the Service, else its dashed address, on the
+ * endpoint's port, with the targets' A and AAAA records in the additional section);
+ * `<hostname or a-b-c-d>.<headless svc>.ns.svc` is that endpoint (A, and AAAA its pod's IPv6);
+ * an unknown name under the cluster domain is NXDOMAIN unless @forward_cluster (then, as every
+ * other name, forwarded); a malformed query with a readable header gets FORMERR. Any other opcode
+ * than QUERY (UPDATE, NOTIFY...) is forwarded unread. The response, in *@out (malloc'd, *@outlen
+ * bytes), fits @max bytes (0: UDP's, 512 or the client's EDNS size up to DNS_UDP_EDNS_MAX), else it
+ * goes truncated (TC, no records): the client asks again over TCP.
  */
 enum dns_verdict dns_query(const struct dns_table *t, const struct snap_workload *client,
 			   const uint8_t *q, size_t len, size_t max, bool forward_cluster,

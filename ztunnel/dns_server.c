@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The DNS proxy's sockets and forwarder (dns_server.h). A query from a pod arrives on the UDP
- * socket (its destination address, the one the pod's packet was steered to, is read with
- * IP_PKTINFO and answered from, so a connected resolver socket accepts the reply) or on a TCP
- * connection (two-byte length prefix). The client's workload is found by its source address.
- * Forwarded queries get an id of the proxy's own; an upstream answer counts only when it comes
- * from the resolver asked, with that id and the same question (dns_upstream_check), which keeps
- * off-path spoofing as hard as it is for the pod's own resolver.
+ * The DNS proxy's sockets and forwarder (dns_server.h). A query from a pod arrives on a UDP
+ * socket, IPv4's or IPv6's (its destination address, the one the pod's packet was steered to, is
+ * read with IP_PKTINFO / IPV6_PKTINFO and answered from, so a connected resolver socket accepts
+ * the reply) or on a TCP connection (two-byte length prefix). The client's workload is found by its
+ * source address. Forwarded queries get an id of the proxy's own; an upstream answer counts only
+ * when it comes from the resolver asked, with that id and the same question (dns_upstream_check),
+ * which keeps off-path spoofing as hard as it is for the pod's own resolver.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,7 +34,8 @@
 #include "sock.h"
 
 #define MAX_PENDING 4096
-#define MAX_PAIRS 4 /* its own sockets, and those the agent kept of a predecessor */
+/* Its own sockets (IPv4's, IPv6's), and those the agent kept of a predecessor. */
+#define MAX_PAIRS 5
 #define MAX_TCP_CLIENTS 512
 #define TCP_IDLE_MS 10000
 /* Answers a TCP client may leave unread: past this it is sending queries without reading. */
@@ -77,10 +78,12 @@ struct pending {
 	int server; /* index of the resolver asked */
 	int tries;  /* resolvers asked so far */
 	bool used;
-	/* The client: over UDP (@ufd, @peer, @local) or a TCP connection (@tc, NULL for UDP). */
+	/*
+	 * The client: over UDP (@ufd, @peer, and @local, the address it sent to, port aside) or a
+	 * TCP connection (@tc, NULL for UDP).
+	 */
 	int ufd;
-	struct sockaddr_in peer;
-	struct in_addr local;
+	union sockaddr_inet peer, local;
 	struct tcp_client *tc;
 	/* Over TCP upstream: the connection and what it read so far. */
 	int up_fd;
@@ -98,7 +101,7 @@ struct tcp_client {
 	struct loop_handler h;
 	struct zt_dns *d;
 	int fd;
-	struct sockaddr_in peer;
+	union sockaddr_inet peer;
 	uint8_t rbuf[2 + MSG_MAX];
 	size_t rlen;
 	uint8_t *wbuf;
@@ -119,14 +122,16 @@ struct dns_sock {
 /* One udp_io round: the queries read at once and the answers sent at once. */
 #define UDP_BATCH 32
 #define UDP_SLOT 4096 /* a UDP query or answer: EDNS sizes up to DNS_UDP_EDNS_MAX and more */
+/* A packet-info control message of either family (in6_pktinfo is the larger). */
+#define PKTINFO_SPACE CMSG_SPACE(sizeof(struct in6_pktinfo))
 struct udp_batch {
 	int fd; /* the socket being read; -1: answers go out one by one */
 	unsigned int n;
 	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
 	struct iovec iiov[UDP_BATCH], oiov[UDP_BATCH];
-	struct sockaddr_in from[UDP_BATCH], peer[UDP_BATCH];
-	char icbuf[UDP_BATCH][CMSG_SPACE(sizeof(struct in_pktinfo))];
-	char ocbuf[UDP_BATCH][CMSG_SPACE(sizeof(struct in_pktinfo))];
+	union sockaddr_inet from[UDP_BATCH], peer[UDP_BATCH];
+	char icbuf[UDP_BATCH][PKTINFO_SPACE];
+	char ocbuf[UDP_BATCH][PKTINFO_SPACE];
 	uint8_t ibuf[UDP_BATCH][UDP_SLOT], obuf[UDP_BATCH][UDP_SLOT];
 };
 
@@ -138,7 +143,10 @@ struct zt_dns {
 	struct loop *loop;
 	pthread_t thread;
 	bool started;
-	/* [0]: its own; then adopted ones (zt_dns_adopt), served alike until the stop. */
+	/*
+	 * [0]: its own IPv4 pair; then its IPv6 one and adopted ones (zt_dns_adopt), served alike
+	 * until the stop.
+	 */
 	struct dns_sock udp[MAX_PAIRS], tcp[MAX_PAIRS];
 	int n_pairs;
 	bool own; /* pair 0 is its own (else it could not bind: only adopted ones) */
@@ -300,6 +308,16 @@ static const struct snap_workload *client_of(struct zt_dns *d, uint32_t ip)
 	return d->zs ? snapshot_workload_by_ip(d->zs->snap, ip) : NULL;
 }
 
+/* The workload at @peer's address, of either family (an IPv6 client by its ip6). */
+static const struct snap_workload *client_at(struct zt_dns *d, const union sockaddr_inet *peer)
+{
+	struct ipaddr a;
+
+	if (!d->zs || sockaddr_inet_to_ipaddr(peer, &a))
+		return NULL;
+	return snapshot_workload_by_addr(d->zs->snap, &a);
+}
+
 /* ---- answers in the kernel (dns_kernel.h) ---- */
 
 /* On the installing thread: the kernel stops giving answers of the snapshot before. */
@@ -317,40 +335,64 @@ static void kernel_count(void *arg, uint32_t pod_ip, int qtype, uint64_t n)
 	dns_stats_requests(dns_stats_series(qtype, false, client_of(d, pod_ip)), n);
 }
 
-/* An answer over UDP to a pod the snapshot knows, made from the current table: to the kernel. */
+/*
+ * An answer over UDP to a pod the snapshot knows, made from the current table: to the kernel.
+ * Only to an IPv4 client: the kernel's dns_answers are keyed by the pod's IPv4 address and
+ * answered by tc on IPv4 queries alone, so an IPv6 client's query (whose pod may well have an
+ * IPv4 address too) must never be published under that address as if the pod had asked so.
+ */
 static void kernel_publish(struct zt_dns *d, const struct snap_workload *client,
-			   const struct sockaddr_in *peer, const uint8_t *q, size_t len,
+			   const union sockaddr_inet *peer, const uint8_t *q, size_t len,
 			   const uint8_t *a, size_t alen, int qtype)
 {
-	if (d->kernel && client)
-		dns_kernel_publish(d->kernel, d->zs->snap->version, peer->sin_addr.s_addr, q, len,
-				   a, alen, qtype);
+	if (d->kernel && client && peer->sa.sa_family == AF_INET)
+		dns_kernel_publish(d->kernel, d->zs->snap->version, peer->v4.sin_addr.s_addr, q,
+				   len, a, alen, qtype);
 }
 
 /* ---- answers to clients ---- */
 
-/* Fills @mh (with @iov, @cbuf) to send @len bytes of @msg to @peer from address @local. */
-static void udp_msg(struct msghdr *mh, struct iovec *iov, char *cbuf, size_t cbuf_len,
-		    const struct sockaddr_in *peer, struct in_addr local, const void *msg,
-		    size_t len)
+/*
+ * Fills @mh (with @iov, @cbuf of PKTINFO_SPACE) to send @len bytes of @msg to @peer from address
+ * @local (its family's packet info; an unknown one, family 0 or any, lets the kernel choose).
+ */
+static void udp_msg(struct msghdr *mh, struct iovec *iov, char *cbuf,
+		    const union sockaddr_inet *peer, const union sockaddr_inet *local,
+		    const void *msg, size_t len)
 {
-	struct in_pktinfo pi = {.ipi_spec_dst = local};
 	struct cmsghdr *c;
 
-	memset(cbuf, 0, cbuf_len);
+	memset(cbuf, 0, PKTINFO_SPACE);
 	iov->iov_base = (void *)msg;
 	iov->iov_len = len;
 	*mh = (struct msghdr){.msg_name = (void *)peer,
-			      .msg_namelen = sizeof(*peer),
+			      .msg_namelen = sockaddr_inet_len(peer),
 			      .msg_iov = iov,
 			      .msg_iovlen = 1,
 			      .msg_control = cbuf,
-			      .msg_controllen = cbuf_len};
+			      .msg_controllen = PKTINFO_SPACE};
 	c = CMSG_FIRSTHDR(mh);
+	if (peer->sa.sa_family == AF_INET6) {
+		struct in6_pktinfo pi = {0};
+
+		if (local->sa.sa_family == AF_INET6)
+			pi.ipi6_addr = local->v6.sin6_addr;
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		return;
+	}
+	struct in_pktinfo pi = {0};
+
+	if (local->sa.sa_family == AF_INET)
+		pi.ipi_spec_dst = local->v4.sin_addr;
 	c->cmsg_level = IPPROTO_IP;
 	c->cmsg_type = IP_PKTINFO;
 	c->cmsg_len = CMSG_LEN(sizeof(pi));
 	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	mh->msg_controllen = CMSG_SPACE(sizeof(pi));
 }
 
 /* Sends what udp_io gathered in one sendmmsg (what the socket does not take is dropped). */
@@ -376,8 +418,9 @@ static void batch_flush(struct zt_dns *d)
  * unless NULL): gathered for udp_io's one sendmmsg when it is reading that socket, else sent at
  * once.
  */
-static void udp_send_as(struct zt_dns *d, int ufd, const struct sockaddr_in *peer,
-			struct in_addr local, const uint8_t *msg, size_t len, const uint8_t *id)
+static void udp_send_as(struct zt_dns *d, int ufd, const union sockaddr_inet *peer,
+			const union sockaddr_inet *local, const uint8_t *msg, size_t len,
+			const uint8_t *id)
 {
 	struct udp_batch *b = &d->batch;
 
@@ -388,13 +431,13 @@ static void udp_send_as(struct zt_dns *d, int ufd, const struct sockaddr_in *pee
 		if (id)
 			memcpy(b->obuf[i], id, 2);
 		b->peer[i] = *peer;
-		udp_msg(&b->out[i].msg_hdr, &b->oiov[i], b->ocbuf[i], sizeof(b->ocbuf[i]),
-			&b->peer[i], local, b->obuf[i], len);
+		udp_msg(&b->out[i].msg_hdr, &b->oiov[i], b->ocbuf[i], &b->peer[i], local,
+			b->obuf[i], len);
 		if (b->n == UDP_BATCH)
 			batch_flush(d);
 		return;
 	}
-	char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+	char cbuf[PKTINFO_SPACE], ip[INET6_ADDRSTRLEN];
 	struct iovec iov;
 	struct msghdr mh;
 
@@ -403,13 +446,14 @@ static void udp_send_as(struct zt_dns *d, int ufd, const struct sockaddr_in *pee
 		memcpy(d->out, id, 2);
 		msg = d->out;
 	}
-	udp_msg(&mh, &iov, cbuf, sizeof(cbuf), peer, local, msg, len);
+	udp_msg(&mh, &iov, cbuf, peer, local, msg, len);
 	if (sendmsg(ufd, &mh, MSG_DONTWAIT) < 0)
-		pr_debug("dns: reply to %s: %s", inet_ntoa(peer->sin_addr), strerror(errno));
+		pr_debug("dns: reply to %s: %s", sockaddr_inet_ntop(peer, ip, sizeof(ip)),
+			 strerror(errno));
 }
 
-static void udp_send(struct zt_dns *d, int ufd, const struct sockaddr_in *peer,
-		     struct in_addr local, const uint8_t *msg, size_t len)
+static void udp_send(struct zt_dns *d, int ufd, const union sockaddr_inet *peer,
+		     const union sockaddr_inet *local, const uint8_t *msg, size_t len)
 {
 	udp_send_as(d, ufd, peer, local, msg, len, NULL);
 }
@@ -438,8 +482,10 @@ static void tcp_send(struct tcp_client *c, const uint8_t *msg, size_t len)
 	if (c->closing)
 		return;
 	if (c->wlen + len + 2 > TCP_WBUF_MAX) {
+		char ip[INET6_ADDRSTRLEN];
+
 		pr_debug("dns: %s leaves %zu bytes of answers unread: closed",
-			 inet_ntoa(c->peer.sin_addr), c->wlen);
+			 sockaddr_inet_ntop(&c->peer, ip, sizeof(ip)), c->wlen);
 		tcp_client_close(c);
 		return;
 	}
@@ -538,7 +584,7 @@ static void pending_answer(struct pending *p, uint8_t *msg, size_t len)
 	if (p->tc)
 		tcp_send(p->tc, msg, len);
 	else
-		udp_send(p->d, p->ufd, &p->peer, p->local, msg, len);
+		udp_send(p->d, p->ufd, &p->peer, &p->local, msg, len);
 	pending_end(p);
 }
 
@@ -707,8 +753,8 @@ static struct pending *pending_new(struct zt_dns *d, const uint8_t *q, size_t le
 }
 
 static void forward(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
-		    const struct sockaddr_in *peer, struct in_addr local, struct tcp_client *tc,
-		    struct dns_series *series)
+		    const union sockaddr_inet *peer, const union sockaddr_inet *local,
+		    struct tcp_client *tc, struct dns_series *series)
 {
 	struct pending *p = pending_new(d, q, len);
 
@@ -724,7 +770,7 @@ static void forward(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
 	else
 		p->peer = *peer;
 	p->ufd = ufd;
-	p->local = local;
+	p->local = *local;
 	try_next(p);
 }
 
@@ -875,10 +921,11 @@ static void cache_put(struct cached *c, uint64_t hash, uint64_t version, const u
 }
 
 static void query(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
-		  const struct sockaddr_in *peer, struct in_addr local, struct tcp_client *tc)
+		  const union sockaddr_inet *peer, const union sockaddr_inet *local,
+		  struct tcp_client *tc)
 {
 	const struct dns_table *t = current(d);
-	const struct snap_workload *client = t ? client_of(d, peer->sin_addr.s_addr) : NULL;
+	const struct snap_workload *client = t ? client_at(d, peer) : NULL;
 	const char *ns = client ? client->namespace : NULL;
 	struct cached *c = NULL;
 	uint8_t *out = NULL;
@@ -996,15 +1043,24 @@ static void udp_io(struct loop_handler *h, uint32_t events)
 		b->fd = us->fd;
 		for (int i = 0; i < n; i++) {
 			struct msghdr *mh = &b->in[i].msg_hdr;
-			struct in_addr local = {0};
+			union sockaddr_inet local = {0};
 
 			/* A query longer than a slot is no query the proxy answers. */
 			if (mh->msg_flags & MSG_TRUNC)
 				continue;
-			for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
-				if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
-					local = ((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr;
-			query(d, b->ibuf[i], b->in[i].msg_len, us->fd, &b->from[i], local, NULL);
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+				if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+					local.v4.sin_family = AF_INET;
+					local.v4.sin_addr =
+					    ((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr;
+				} else if (c->cmsg_level == IPPROTO_IPV6 &&
+					   c->cmsg_type == IPV6_PKTINFO) {
+					local.v6.sin6_family = AF_INET6;
+					local.v6.sin6_addr =
+					    ((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_addr;
+				}
+			}
+			query(d, b->ibuf[i], b->in[i].msg_len, us->fd, &b->from[i], &local, NULL);
 		}
 		batch_flush(d);
 		b->fd = -1;
@@ -1075,7 +1131,8 @@ static void tcp_client_io(struct loop_handler *h, uint32_t events)
 
 			if (c->rlen - off < 2 + mlen)
 				break;
-			query(c->d, c->rbuf + off + 2, mlen, -1, &c->peer, (struct in_addr){0}, c);
+			query(c->d, c->rbuf + off + 2, mlen, -1, &c->peer,
+			      &(union sockaddr_inet){0}, c);
 			if (c->closing)
 				return;
 			off += 2 + mlen;
@@ -1094,10 +1151,9 @@ static void tcp_accept_io(struct loop_handler *h, uint32_t events)
 	if (!ready(d))
 		return;
 	for (int i = 0; i < 32; i++) {
-		struct sockaddr_in peer;
+		union sockaddr_inet peer;
 		socklen_t pl = sizeof(peer);
-		int fd =
-		    accept4(ts->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(ts->fd, &peer.sa, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct tcp_client *c;
 
 		if (fd < 0)
@@ -1144,20 +1200,32 @@ static void *run(void *arg)
 }
 
 /*
- * A socket of @type on 0.0.0.0:@port (0: any), SO_REUSEPORT: beside the ones the agent keeps
- * of a predecessor, and a successor's.
+ * A socket of @family and @type on 0.0.0.0:@port or [::]:@port (0: any), SO_REUSEPORT: beside
+ * the ones the agent keeps of a predecessor, and a successor's. An IPv6 one is IPV6_V6ONLY, so
+ * the IPv4 twin keeps IPv4's queries (and an IPv4 client is never seen as a mapped IPv6 one).
  */
-static int dns_socket(int type, uint16_t port)
+static int dns_socket(int family, int type, uint16_t port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-	int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+	union sockaddr_inet a = {0};
+	int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+	bool v6 = family == AF_INET6;
 
 	if (fd < 0)
 		return -1;
+	if (v6) {
+		a.v6 = (struct sockaddr_in6){.sin6_family = AF_INET6, .sin6_addr = in6addr_any};
+		sockaddr_inet_set_port(&a, port);
+	} else {
+		sockaddr_inet_v4(&a, INADDR_ANY, port);
+	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
-	    (type == SOCK_DGRAM && setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))) ||
+	    (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    (type == SOCK_DGRAM && !v6 &&
+	     setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))) ||
+	    (type == SOCK_DGRAM && v6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one))) ||
 	    (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) ||
-	    (port && bind(fd, (struct sockaddr *)&a, sizeof(a))) ||
+	    (port && bind(fd, &a.sa, sockaddr_inet_len(&a))) ||
 	    (type == SOCK_STREAM && listen(fd, 1024))) {
 		int e = errno;
 
@@ -1189,6 +1257,28 @@ fail:
 	close(udp);
 	close(tcp);
 	return -ENOSPC;
+}
+
+/*
+ * Its own IPv6 pair, [::]:port beside the IPv4 one, for the pods that ask over IPv6. Not handed
+ * to the agent (zt_dns_export gives the IPv4 pair, the one its capture keeps): an IPv6 query
+ * sent while no ztunnel runs waits for the next one's socket, or the resolver's retry. A host
+ * without IPv6 serves IPv4 alone, said once.
+ */
+static void serve_ipv6(struct zt_dns *d)
+{
+	int udp = dns_socket(AF_INET6, SOCK_DGRAM, d->port);
+	int tcp = udp < 0 ? -1 : dns_socket(AF_INET6, SOCK_STREAM, d->port);
+
+	if (udp < 0 || tcp < 0) {
+		pr_info("dns: no IPv6 UDP and TCP %u (%s): answering over IPv4 only", d->port,
+			strerror(errno));
+		if (udp >= 0)
+			close(udp);
+		return;
+	}
+	if (serve_pair(d, udp, tcp))
+		pr_warn("dns: no room for the IPv6 sockets: answering over IPv4 only");
 }
 
 static void on_adopt(struct loop_handler *h, uint32_t events)
@@ -1292,11 +1382,11 @@ struct zt_dns *zt_dns_start(struct mesh_state *st, uint16_t port, const struct z
 	d->pend = calloc(MAX_PENDING, sizeof(*d->pend));
 	d->loop = loop_create();
 	d->adopt_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	d->up_fd = dns_socket(SOCK_DGRAM, 0);
+	d->up_fd = dns_socket(AF_INET, SOCK_DGRAM, 0);
 	if (!d->pend || !d->loop || d->adopt_efd < 0 || d->up_fd < 0)
 		goto fail;
-	udp = dns_socket(SOCK_DGRAM, port);
-	tcp = udp < 0 ? -1 : dns_socket(SOCK_STREAM, port);
+	udp = dns_socket(AF_INET, SOCK_DGRAM, port);
+	tcp = udp < 0 ? -1 : dns_socket(AF_INET, SOCK_STREAM, port);
 	if (udp < 0 || tcp < 0) {
 		/* Someone's without SO_REUSEPORT: the agent's may still come (zt_dns_adopt). */
 		pr_warn("dns: cannot open UDP and TCP %u (%s): serving only the sockets the agent "
@@ -1309,6 +1399,7 @@ struct zt_dns *zt_dns_start(struct mesh_state *st, uint16_t port, const struct z
 	} else {
 		d->own = true;
 	}
+	serve_ipv6(d);
 	for (size_t i = 0; i < MAX_PENDING; i++)
 		d->pend[i].up_fd = -1;
 	load_resolvers(d, true);
@@ -1341,7 +1432,8 @@ struct zt_dns *zt_dns_start(struct mesh_state *st, uint16_t port, const struct z
 		goto fail;
 	}
 	d->started = true;
-	pr_info("dns: proxy on UDP and TCP %u", port);
+	pr_info("dns: proxy on UDP and TCP %u%s", port,
+		d->n_pairs > 1 || !d->own ? "" : " (IPv4 only)");
 	return d;
 fail:
 	e = errno;

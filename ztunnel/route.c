@@ -120,31 +120,84 @@ static bool is_waypoint(const struct snap_waypoint *wp, const struct snap_worklo
 }
 
 /*
+ * Where entry endpoint @ip (network order) takes a connection addressed over IPv6 (@v6): a pod
+ * of the cluster by its IPv6 address (false when it has none: a pod's CONNECT must be of its
+ * client's family), anything else over IPv4 from the node, as a proxy may. Over IPv4: itself.
+ */
+static bool entry_endpoint(const struct snapshot *s, uint32_t ip, uint16_t port, bool v6,
+			   union sockaddr_inet *out)
+{
+	const struct snap_workload *wl = v6 ? snapshot_workload_by_ip(s, ip) : NULL;
+
+	if (!wl) {
+		sockaddr_inet_v4(out, ip, port);
+		return true;
+	}
+	return wl->ip6.family == AF_INET6 && !sockaddr_inet_from_ipaddr(out, &wl->ip6, port);
+}
+
+/*
+ * Picks among @n endpoint addresses @ips of entry @e for port @port (targetPort @tport, or an
+ * endpoint's own number): round robin from @e's cursor, the first that can take the connection
+ * (entry_endpoint). 0 or -EHOSTUNREACH.
+ */
+static int entry_pick(const struct snapshot *s, const struct snap_service *e, const uint32_t *ips,
+		      size_t n, uint16_t port, uint16_t tport, bool v6, struct zt_rr *rr,
+		      struct zt_route *out)
+{
+	size_t first;
+
+	if (!n)
+		return -EHOSTUNREACH;
+	first = rr_pick(rr, e->vip, port, n);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t ip = ips[(first + i) % n];
+		uint16_t p = tport;
+
+		/* The endpoint's own number for the port (its `ports`), when it has one. */
+		for (size_t k = 0; k < e->n_ep_ports; k++)
+			if (e->ep_ports[k].ip == ip && e->ep_ports[k].port == port)
+				p = e->ep_ports[k].target_port;
+		if (!entry_endpoint(s, ip, p, v6, &out->addr))
+			continue;
+		out->dst_wl = snapshot_workload_by_ip(s, ip);
+		return 0;
+	}
+	return -EHOSTUNREACH;
+}
+
+/*
  * A destination no Service or workload has: the ServiceEntry host that names it for @src's
  * namespace (out->svc), else none (out->svc NULL: PassthroughCluster or, under REGISTRY_ONLY,
  * BlackHoleCluster). Addressed to the entry's own address, a STATIC entry or one with selected
  * workloads goes to one of its endpoints (the port's targetPort), a DNS one to what its names
  * resolved to (the DNS proxy's, resolved.h); NONE goes to the address the client asked for.
  * -EHOSTUNREACH: an entry's address with no endpoint behind it (names not resolved yet).
- * Entries name IPv4 destinations: an IPv6 one is none of theirs.
+ * An IPv6 destination is an entry's vip6 (the one the DNS proxy answers AAAA with) or in one
+ * of its IPv6 CIDRs; its endpoints, IPv4 addresses, are reached as entry_endpoint says.
  */
 static int route_entry(const struct snapshot *s, const struct snap_workload *src,
 		       const union sockaddr_inet *dst, struct zt_rr *rr, struct zt_route *out)
 {
-	uint16_t port = sockaddr_inet_port(dst);
-	const struct snap_service *e =
-	    dst->sa.sa_family != AF_INET ? NULL
-					 : snapshot_entry_by_addr(s, dst->v4.sin_addr.s_addr, port,
-								  src ? src->namespace : NULL);
+	uint16_t port = sockaddr_inet_port(dst), tport;
+	const char *ns = src ? src->namespace : NULL;
+	bool v6 = dst->sa.sa_family == AF_INET6;
+	const struct snap_service *e;
 	const struct snap_service_port *p = NULL;
+	struct ipaddr da = {0};
 	bool own = false;
 
+	if (v6 && !sockaddr_inet_to_ipaddr(dst, &da) && da.family == AF_INET6)
+		e = snapshot_entry_by_addr6(s, &da, port, ns);
+	else
+		e = v6 ? NULL : snapshot_entry_by_addr(s, dst->v4.sin_addr.s_addr, port, ns);
 	out->svc = e;
 	if (!e)
 		return 0;
 	for (size_t i = 0; i < e->nports; i++)
 		if (e->ports[i].port == port)
 			p = &e->ports[i];
+	tport = p && p->target_port ? p->target_port : port;
 	/*
 	 * Bound to a waypoint (egress): it picks the endpoint and applies L7, told the host; the
 	 * waypoint's own connections (it resolves and reaches the endpoints itself) pass.
@@ -163,28 +216,15 @@ static int route_entry(const struct snapshot *s, const struct snap_workload *src
 			n += zt_resolved_get(e->names[i], ips + n, 64 - n);
 		if (e->resolution == SNAP_RES_DNS_ROUND_ROBIN && n)
 			n = 1;
-		if (!n)
-			return -EHOSTUNREACH;
-		out->addr.v4.sin_addr.s_addr = ips[rr_pick(rr, e->vip, port, n)];
-		out->addr.v4.sin_port = htons(p && p->target_port ? p->target_port : port);
-		out->dst_wl = snapshot_workload_by_ip(s, out->addr.v4.sin_addr.s_addr);
-		return 0;
+		return entry_pick(s, e, ips, n, port, tport, v6, rr, out);
 	}
-	for (size_t i = 0; i < e->nendpoints && !own; i++)
+	for (size_t i = 0; i < e->nendpoints && !own && !v6; i++)
 		own = e->endpoints[i] == dst->v4.sin_addr.s_addr;
 	/* Addressed to an endpoint itself, or an entry that takes the client's own address. */
 	if (own || e->resolution == SNAP_RES_NONE)
 		return 0;
-	if (!e->nendpoints)
+	if (entry_pick(s, e, e->endpoints, e->nendpoints, port, tport, v6, rr, out))
 		return -EHOSTUNREACH;
-	out->addr.v4.sin_addr.s_addr = e->endpoints[rr_pick(rr, e->vip, port, e->nendpoints)];
-	out->addr.v4.sin_port = htons(p && p->target_port ? p->target_port : port);
-	/* The endpoint's own number for the port (its `ports`), when it has one. */
-	for (size_t i = 0; i < e->n_ep_ports; i++)
-		if (e->ep_ports[i].ip == out->addr.v4.sin_addr.s_addr &&
-		    e->ep_ports[i].port == port)
-			out->addr.v4.sin_port = htons(e->ep_ports[i].target_port);
-	out->dst_wl = snapshot_workload_by_ip(s, out->addr.v4.sin_addr.s_addr);
 	if (out->dst_wl && out->dst_wl->waypoint && !is_waypoint(out->dst_wl->waypoint, src))
 		return route_waypoint(s, out->dst_wl->waypoint, rr, out);
 	return 0;

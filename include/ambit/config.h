@@ -975,12 +975,15 @@ struct config_service_entry {
 /*
  * The address of a ServiceEntry host (config_se_vip.c): its first /32 address, or one of
  * 240.240.0.0/16 allocated as Istio's DNS auto-allocation does (@needs: it was allocated);
- * 0 for a host with none (CIDRs, resolution NONE, wildcards).
+ * 0 for a host with none (CIDRs, resolution NONE, wildcards). @vip6 likewise: its first /128
+ * address, or, for a host that got an allocated IPv4 one and has no IPv6 address or CIDR
+ * (@needs6), one of 2001:2::/48 (family 0: none).
  */
 struct config_se_vip {
 	const char *namespace, *host; /* borrowed from the config */
 	uint32_t vip;		      /* network order */
-	bool needs;
+	bool needs, needs6;
+	struct ipaddr vip6;
 };
 
 /* Everything loaded from a set of files. Arrays are owned by the struct. */
@@ -1349,6 +1352,9 @@ int config_se_vips(const struct config *cfg, struct config_se_vip **out, size_t 
 /* The address of host @host of namespace @ns in @v (config_se_vips), or 0. */
 uint32_t config_se_vip_of(const struct config_se_vip *v, size_t n, const char *ns,
 			  const char *host);
+/* Its IPv6 address (borrowed from @v), or NULL when it has none. */
+const struct ipaddr *config_se_vip6_of(const struct config_se_vip *v, size_t n, const char *ns,
+				       const char *host);
 
 const struct config_mesh *config_mesh_of(const struct config *c);
 /* The extension provider @name of @m (may be NULL), or NULL. */

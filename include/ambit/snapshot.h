@@ -128,13 +128,14 @@ struct snap_service {
 	/*
 	 * A ServiceEntry host (snapshot.entries, one per host; @name is the host, @hostname too,
 	 * @namespace the entry's): @kind its location, @resolution, @vip its first address or the
-	 * one allocated to it (0: none), @cidrs its other addresses and CIDRs, @endpoints its
-	 * STATIC or selected endpoints, and @export_to the namespaces that see it (NULL: all).
-	 * JSON "kind" ("MESH_EXTERNAL", "MESH_INTERNAL"), "resolution", "addresses" (CIDRs of both
-	 * families), "exportTo"; a Service has none of them. A DNS or DNS_ROUND_ROBIN entry also
-	 * has
-	 * @names, JSON "resolve": what the ztunnel resolves for its endpoints (its endpoints'
-	 * names, or its host when it lists none).
+	 * one allocated to it (0: none), @vip6 likewise its first IPv6 address or the one of
+	 * 2001:2::/48 allocated beside an allocated @vip (JSON "vip6", as a Service's), @cidrs
+	 * its other addresses and CIDRs, @endpoints its STATIC or selected endpoints, and
+	 * @export_to the namespaces that see it (NULL: all). JSON "kind" ("MESH_EXTERNAL",
+	 * "MESH_INTERNAL"), "resolution", "addresses" (CIDRs of both families), "exportTo"; a
+	 * Service has none of them. A DNS or DNS_ROUND_ROBIN entry also has @names, JSON "resolve":
+	 * what the ztunnel resolves for its endpoints (its endpoints' names, or its host when it
+	 * lists none).
 	 */
 	enum snap_svc_kind kind;
 	enum snap_resolution resolution;
@@ -257,6 +258,14 @@ const struct snap_service *snapshot_service_by_addr(const struct snapshot *s,
  */
 const struct snap_service *snapshot_entry_by_addr(const struct snapshot *s, uint32_t ip,
 						  uint16_t port, const char *ns);
+/*
+ * The same for an IPv6 destination @ip6 (a single address, else NULL): the entry whose vip6 it
+ * is, else the longest of the IPv6 CIDRs holding it. Entries' endpoints are IPv4: none is found
+ * by one of those.
+ */
+const struct snap_service *snapshot_entry_by_addr6(const struct snapshot *s,
+						   const struct ipaddr *ip6, uint16_t port,
+						   const char *ns);
 const struct snap_cert *snapshot_cert_by_identity(const struct snapshot *s, const char *id);
 
 #endif

@@ -12,18 +12,24 @@
 
 #include "../../ztunnel/dns.h"
 
+/* Both families: a dual-stack Service, pod and entry; an IPv4-only Service and an IPv6-only one. */
 static const char SNAP[] =
     "{\"version\":1,\"node\":\"n1\",\"workloads\":[{\"uid\":\"mesh/c\",\"name\":\"c\","
     "\"namespace\":\"mesh\",\"ip\":\"10.98.1.3\",\"enrolled\":true},{\"uid\":\"mesh/db-0\","
-    "\"name\":\"db-0\",\"namespace\":\"mesh\",\"ip\":\"10.98.1.5\",\"hostname\":\"primary\","
-    "\"subdomain\":\"db\"}],\"services\":["
-    "{\"name\":\"server\",\"namespace\":\"mesh\",\"vip\":\"10.96.0.10\",\"ports\":[{\"name\":"
-    "\"http\",\"port\":80}],\"endpoints\":[]},{\"name\":\"db\",\"namespace\":\"mesh\",\"vip\":"
+    "\"name\":\"db-0\",\"namespace\":\"mesh\",\"ip\":\"10.98.1.5\",\"ip6\":\"fd00:98:1::5\","
+    "\"hostname\":\"primary\",\"subdomain\":\"db\"}],\"services\":["
+    "{\"name\":\"server\",\"namespace\":\"mesh\",\"vip\":\"10.96.0.10\",\"vip6\":"
+    "\"fd00:96::a\",\"ports\":[{\"name\":\"http\",\"port\":80}],\"endpoints\":[]},"
+    "{\"name\":\"four\",\"namespace\":\"mesh\",\"vip\":\"10.96.0.11\",\"ports\":[],"
+    "\"endpoints\":[]},{\"name\":\"six\",\"namespace\":\"mesh\",\"vip\":\"0.0.0.0\","
+    "\"vip6\":\"fd00:96::c\",\"ports\":[],\"endpoints\":[\"10.98.1.5\"]},"
+    "{\"name\":\"db\",\"namespace\":\"mesh\",\"vip\":"
     "\"0.0.0.0\",\"ports\":[{\"name\":\"pg\",\"port\":5432,\"targetPort\":15432}],"
     "\"endpoints\":[\"10.98.1.5\",\"10.98.2.5\",\"10.98.2.6\"]}],"
     "\"serviceEntries\":[{\"name\":\"api.example.com\",\"namespace\":\"mesh\",\"hostname\":"
-    "\"api.example.com\",\"vip\":\"240.240.1.1\",\"ports\":[],\"endpoints\":[],\"kind\":"
-    "\"MESH_EXTERNAL\",\"resolution\":\"DNS\",\"exportTo\":[\"mesh\"]}],\"certs\":[]}";
+    "\"api.example.com\",\"vip\":\"240.240.1.1\",\"vip6\":\"2001:2::f0f0:101\",\"ports\":[],"
+    "\"endpoints\":[],\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"DNS\",\"exportTo\":[\"mesh\"]}],"
+    "\"certs\":[]}";
 
 static struct snapshot *snap;
 static struct dns_table *table;

@@ -21,7 +21,8 @@
  *   fuzz_jwt      tokens signed with the target's embedded keys (jwt_sign.h), claims for it to
  *                 sign, key sets good and hostile
  *   fuzz_dns_query     pods' queries as a resolver sends them (ldns): A, AAAA, SRV, ANY, EDNS,
- *                 short and search-list names, another opcode, one cut short
+ *                 short and search-list names, another opcode, one cut short; AAAA of
+ *                 dual-stack, headless and IPv4-only names
  *   fuzz_dns_upstream  resolvers' answers (ldns): A, CNAME chains, SRV, NXDOMAIN with SOA,
  *                 truncated, EDNS, compressed names
  * The text seeds (fuzz_config, fuzz_runtime, fuzz_forwarded, fuzz_l7) are files written by hand.
@@ -1318,6 +1319,19 @@ static void gen_dns(void)
 	ldns_pkt_set_opcode(p, LDNS_PACKET_STATUS);
 	dns_put(T, "opcode_status", p, 0);
 	dns_put(T, "cut", dns_q("server.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, 10, 0), 20);
+	/* Both families: a dual-stack Service, a headless one and its member, an entry's. */
+	dns_put(T, "aaaa_fqdn", dns_q("server.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA, 11, 0),
+		0);
+	dns_put(T, "aaaa_short", dns_q("server.", LDNS_RR_TYPE_AAAA, 12, 1232), 0);
+	dns_put(T, "aaaa_headless", dns_q("db.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA, 13, 0),
+		0);
+	dns_put(T, "aaaa_member",
+		dns_q("primary.db.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA, 14, 0), 0);
+	dns_put(T, "aaaa_v4only", dns_q("four.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA, 15, 0),
+		0);
+	dns_put(T, "any_dual", dns_q("server.mesh.svc.cluster.local.", LDNS_RR_TYPE_ANY, 16, 0), 0);
+	dns_put(T, "srv_dual",
+		dns_q("_pg._tcp.db.mesh.svc.cluster.local.", LDNS_RR_TYPE_SRV, 17, 1232), 0);
 
 	T = "fuzz_dns_upstream";
 	dns_put(T, "a", dns_r("example.org.", LDNS_RR_TYPE_A, 0x0101, LDNS_RCODE_NOERROR, a, NULL),

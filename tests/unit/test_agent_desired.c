@@ -763,6 +763,127 @@ static void test_service_entries(void **state)
 	assert_int_equal(entry_of(&f->d, "www.example.com")->vip, www_vip);
 }
 
+/* Whether @a is 2001:2::f0f0:XXYY for allocated IPv4 @vip = 240.240.XX.YY. */
+static bool paired6(const struct ipaddr *a, uint32_t vip)
+{
+	struct ipaddr want = {AF_INET6, 128, {0x20, 0x01, 0, 2, [12] = 0xf0, [13] = 0xf0}};
+	uint8_t *v = (uint8_t *)&vip;
+
+	want.a[14] = v[2];
+	want.a[15] = v[3];
+	return ipaddr_equal(a, &want);
+}
+
+static const char *ENTRIES6 = "apiVersion: networking.istio.io/v1\n"
+			      "kind: ServiceEntry\n"
+			      "metadata: {name: ext, namespace: demo}\n"
+			      "spec:\n"
+			      "  hosts: [api.example.com]\n"
+			      "  location: MESH_EXTERNAL\n"
+			      "  resolution: DNS\n"
+			      "  ports: [{number: 443, name: https, protocol: TLS}]\n"
+			      "---\n"
+			      "apiVersion: networking.istio.io/v1\n"
+			      "kind: ServiceEntry\n"
+			      "metadata: {name: six, namespace: demo}\n"
+			      "spec:\n"
+			      "  hosts: [six.internal]\n"
+			      "  addresses: [\"2001:db8::10\", \"2001:db8::11\"]\n"
+			      "  resolution: STATIC\n"
+			      "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+			      "  endpoints: [{address: 192.0.2.30}]\n"
+			      "---\n"
+			      "apiVersion: networking.istio.io/v1\n"
+			      "kind: ServiceEntry\n"
+			      "metadata: {name: four, namespace: demo}\n"
+			      "spec:\n"
+			      "  hosts: [four.internal]\n"
+			      "  addresses: [192.0.2.40]\n"
+			      "  resolution: STATIC\n"
+			      "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+			      "  endpoints: [{address: 192.0.2.41}]\n"
+			      "---\n"
+			      "apiVersion: networking.istio.io/v1\n"
+			      "kind: ServiceEntry\n"
+			      "metadata: {name: blocks, namespace: demo}\n"
+			      "spec:\n"
+			      "  hosts: [blocks.internal]\n"
+			      "  addresses: [\"2001:db8:9::/48\"]\n"
+			      "  resolution: STATIC\n"
+			      "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+			      "  endpoints: [{address: 192.0.2.50}]\n";
+
+/*
+ * ServiceEntries' IPv6 addresses: a host given none (and no IPv4 one) gets 2001:2::f0f0:XXYY
+ * beside its allocated 240.240.XX.YY, the same on every computation; a host's first IPv6
+ * address is its vip6 (the rest stay CIDRs); a host with an IPv4 address only, or an IPv6 CIDR
+ * only, gets none allocated. An address a host names itself in 2001:2::/48 is never handed to
+ * another.
+ */
+static void test_service_entries_ipv6(void **state)
+{
+	struct fixture *f = *state;
+	struct config_diags diags = {0};
+	const struct snap_service *api, *six, *four, *blocks, *taker;
+	struct ipaddr api6;
+	char *yaml, addr[IPADDR_STRLEN];
+
+	assert_int_equal(
+	    config_load_buffer(&f->cfg, "se6.yaml", ENTRIES6, strlen(ENTRIES6), &diags), 0);
+	config_diags_free(&diags);
+	compute(f);
+	api = entry_of(&f->d, "api.example.com");
+	assert_int_equal(ntohl(api->vip) >> 16, 0xf0f0);
+	assert_int_equal(api->vip6.family, AF_INET6);
+	assert_true(paired6(&api->vip6, api->vip));
+	api6 = api->vip6;
+
+	six = entry_of(&f->d, "six.internal");
+	assert_true(ipaddr_equal(
+	    &six->vip6, &(struct ipaddr){AF_INET6, 128, {0x20, 0x01, 0x0d, 0xb8, [15] = 0x10}}));
+	assert_int_equal(six->n_cidrs, 1);
+	assert_true(
+	    ipaddr_equal(&six->cidrs[0],
+			 &(struct ipaddr){AF_INET6, 128, {0x20, 0x01, 0x0d, 0xb8, [15] = 0x11}}));
+	/* (Its IPv4 address is allocated, as before: IPv6 addresses do not give one.) */
+	assert_int_equal(ntohl(six->vip) >> 16, 0xf0f0);
+
+	four = entry_of(&f->d, "four.internal");
+	assert_int_equal(four->vip, ip("192.0.2.40"));
+	assert_int_equal(four->vip6.family, 0);
+	blocks = entry_of(&f->d, "blocks.internal");
+	assert_int_equal(blocks->vip6.family, 0);
+	assert_int_equal(blocks->n_cidrs, 1);
+
+	/* Stable across recomputations. */
+	compute(f);
+	api = entry_of(&f->d, "api.example.com");
+	assert_true(ipaddr_equal(&api->vip6, &api6));
+
+	/* Another entry names api's IPv6 address as its own: api's pair moves, both unique. */
+	ipaddr_format(&api6, addr, sizeof(addr));
+	assert_true(asprintf(&yaml,
+			     "apiVersion: networking.istio.io/v1\n"
+			     "kind: ServiceEntry\n"
+			     "metadata: {name: taker, namespace: demo}\n"
+			     "spec:\n"
+			     "  hosts: [taker.internal]\n"
+			     "  addresses: [\"%s\", 192.0.2.60]\n"
+			     "  resolution: STATIC\n"
+			     "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+			     "  endpoints: [{address: 192.0.2.61}]\n",
+			     addr) > 0);
+	assert_int_equal(config_load_buffer(&f->cfg, "taker.yaml", yaml, strlen(yaml), &diags), 0);
+	free(yaml);
+	config_diags_free(&diags);
+	compute(f);
+	taker = entry_of(&f->d, "taker.internal");
+	api = entry_of(&f->d, "api.example.com");
+	assert_true(ipaddr_equal(&taker->vip6, &api6));
+	assert_false(ipaddr_equal(&api->vip6, &api6));
+	assert_true(paired6(&api->vip6, api->vip));
+}
+
 static void test_diff(void **state)
 {
 	struct dp_entry cur[3] = {{.key = 3, .val = {1}}, {.key = 1, .val = {1}}, {.key = 2}};
@@ -1072,6 +1193,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unenroll_namespace_is_live, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_services, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_service_entries, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_service_entries_ipv6, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_selectorless_services, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_named_port_unresolvable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_waypoint_bindings, setup, teardown),

@@ -234,6 +234,63 @@ static void test_ipv6_lookups(void **state)
 		     "services[0].vip6");
 }
 
+/*
+ * A ServiceEntry's vip6 (given or allocated) travels as a Service's does: only when set, read
+ * back, in the memo's hash (a changed one is encoded anew), and refused by name when it is no
+ * IPv6 address.
+ */
+static void test_entry_vip6(void **state)
+{
+	static const char json[] =
+	    "{\"version\":1,\"serviceEntries\":["
+	    "{\"name\":\"a.ext\",\"namespace\":\"n\",\"hostname\":\"a.ext\","
+	    "\"vip\":\"240.240.0.5\",\"vip6\":\"2001:2::f0f0:5\",\"ports\":[],"
+	    "\"endpoints\":[],\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"DNS\"},"
+	    "{\"name\":\"b.ext\",\"namespace\":\"n\",\"hostname\":\"b.ext\","
+	    "\"vip\":\"192.0.2.1\",\"ports\":[],\"endpoints\":[],\"kind\":\"MESH_EXTERNAL\","
+	    "\"resolution\":\"STATIC\"}]}";
+	char err[256] = "", *enc, *plain, *memo;
+	struct snapshot *s = snapshot_decode(json, sizeof(json) - 1, err, sizeof(err)), *d;
+	struct json_memo *m = json_memo_new();
+	struct ipaddr want;
+
+	assert_non_null(s);
+	assert_non_null(m);
+	assert_int_equal(ipaddr_parse_addr("2001:2::f0f0:5", &want), 0);
+	assert_true(ipaddr_equal(&s->entries[0].vip6, &want));
+	assert_int_equal(s->entries[1].vip6.family, 0);
+	enc = snapshot_encode(s);
+	assert_non_null(enc);
+	assert_non_null(strstr(enc, "\"vip6\":\"2001:2::f0f0:5\""));
+	/* Once: b.ext has none, and none is written for it. */
+	assert_null(strstr(strstr(enc, "\"vip6\"") + 1, "\"vip6\""));
+	d = snapshot_decode(enc, strlen(enc), err, sizeof(err));
+	assert_non_null(d);
+	assert_true(ipaddr_equal(&d->entries[0].vip6, &want));
+	assert_int_equal(d->entries[1].vip6.family, 0);
+	snapshot_free(d);
+	free(enc);
+
+	memo = snapshot_encode_memo(s, m);
+	free(memo);
+	s->entries[0].vip6.a[15] = 6;
+	plain = snapshot_encode(s);
+	memo = snapshot_encode_memo(s, m);
+	assert_non_null(strstr(plain, "2001:2::f0f0:6"));
+	assert_string_equal(memo, plain);
+	free(plain);
+	free(memo);
+	json_memo_free(m);
+	snapshot_free(s);
+
+	expect_error("{\"version\":1,\"serviceEntries\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"vip\":\"240.240.0.5\",\"vip6\":\"240.240.0.6\"}]}",
+		     "serviceEntries[0].vip6: \"240.240.0.6\" is not an IPv6 address");
+	expect_error("{\"version\":1,\"serviceEntries\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"vip\":\"240.240.0.5\",\"vip6\":\"2001:2::/48\"}]}",
+		     "serviceEntries[0].vip6");
+}
+
 static void test_malformed(void **state)
 {
 	expect_error("{\"version\":1,", "invalid JSON");
@@ -554,6 +611,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_ipv6_lookups),
+	    cmocka_unit_test(test_entry_vip6),
 	    cmocka_unit_test(test_public_omits_keys),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_minimal),

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * ServiceEntries as the ztunnel routes them (API_SEMANTICS.md §5): one snapshot entry per host,
- * with its addresses (or one allocated from 240.240.0.0/16, as Istio's DNS auto-allocation),
- * its ports, its endpoints (STATIC addresses, or the pods its workloadSelector picks) and the
- * namespaces its exportTo shows it to; and the mesh's outboundTrafficPolicy.
+ * with its addresses (or ones allocated from 240.240.0.0/16 and 2001:2::/48, as Istio's DNS
+ * auto-allocation), its ports, its endpoints (STATIC addresses, or the pods its workloadSelector
+ * picks) and the namespaces its exportTo shows it to; and the mesh's outboundTrafficPolicy.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -140,6 +140,7 @@ static int add_host(struct desired *d, size_t *cap, const struct config_service_
 		    const char *host, struct desired_index *ix, const struct config_se_vip *vips,
 		    size_t n_vips)
 {
+	const struct ipaddr *a6;
 	struct snap_service *e;
 	int err = 0;
 
@@ -176,7 +177,10 @@ static int add_host(struct desired *d, size_t *cap, const struct config_service_
 		p->target_port = (uint16_t)(se->ports[i].target_port ? se->ports[i].target_port
 								     : se->ports[i].number);
 	}
-	/* The first IPv4 address is the entry's VIP; the rest, of both families, its CIDRs. */
+	/*
+	 * The first address of each family is the entry's VIP of that family (vip, vip6); the
+	 * rest, of both families, its CIDRs.
+	 */
 	for (size_t i = 0; i < se->addresses.n; i++) {
 		struct ipaddr c;
 		uint32_t v4;
@@ -185,11 +189,15 @@ static int add_host(struct desired *d, size_t *cap, const struct config_service_
 			continue;
 		if (!e->vip && ipaddr_v4(&c, &v4))
 			e->vip = v4;
+		else if (!e->vip6.family && c.family == AF_INET6 && c.len == 128)
+			e->vip6 = c;
 		else
 			e->cidrs[e->n_cidrs++] = c;
 	}
 	if (!e->vip)
 		e->vip = config_se_vip_of(vips, n_vips, e->namespace, host);
+	if (!e->vip6.family && (a6 = config_se_vip6_of(vips, n_vips, e->namespace, host)))
+		e->vip6 = *a6;
 	if (se->resolution == CONFIG_SE_RESOLUTION_DNS ||
 	    se->resolution == CONFIG_SE_RESOLUTION_DNS_ROUND_ROBIN) {
 		err = resolve_names(se, host, e);

@@ -8,7 +8,8 @@
  *    "services":[{"name","namespace","hostname","vip","vip6" (optional),
  *                 "ports":[{"name","port","targetPort"}],
  *                 "endpoints":["a.b.c.d",...]}],
- *    "serviceEntries":[ a service, plus "kind","resolution","addresses":["a.b.c.d/n"],
+ *    "serviceEntries":[ a service (its "vip6" given or allocated), plus "kind","resolution",
+ *                       "addresses":["a.b.c.d/n"],
  *                       "exportTo":[ns,...],"resolve":[name,...],
  *                       "endpointPorts":[{"ip","port","targetPort"},...] ],   (optional)
  *    "outboundTrafficPolicy":"REGISTRY_ONLY",   (optional)
@@ -1267,6 +1268,32 @@ const struct snap_service *snapshot_entry_by_addr(const struct snapshot *s, uint
 		for (size_t j = 0; j < e->nendpoints; j++)
 			if (e->endpoints[j] == ip)
 				return e;
+	}
+	return best;
+}
+
+const struct snap_service *snapshot_entry_by_addr6(const struct snapshot *s,
+						   const struct ipaddr *ip6, uint16_t port,
+						   const char *ns)
+{
+	const struct snap_service *best = NULL;
+	int best_len = -1;
+
+	if (!ip6 || ip6->family != AF_INET6 || ip6->len != 128)
+		return NULL;
+	for (size_t i = 0; s && i < s->n_entries; i++) {
+		const struct snap_service *e = &s->entries[i];
+
+		if (!entry_sees(e, ns) || !entry_port(e, port))
+			continue;
+		if (ipaddr_equal(&e->vip6, ip6))
+			return e;
+		for (size_t j = 0; j < e->n_cidrs; j++) {
+			if (ipaddr_contains(&e->cidrs[j], ip6) && e->cidrs[j].len > best_len) {
+				best = e;
+				best_len = e->cidrs[j].len;
+			}
+		}
 	}
 	return best;
 }

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ServiceEntries reached over IPv6 (ztunnel/route.c, snapshot_entry_by_addr6): by an entry's
+ * vip6 (the address the DNS proxy answers AAAA with) to its endpoints, over IPv4 outside the
+ * cluster and by the pod's IPv6 for a pod (one without any passed over); by its IPv6 CIDRs, the
+ * longest first, for the namespaces it is exported to; a DNS entry to what its names resolved
+ * to; an entry without a vip6 is not reached over IPv6; over IPv4 as before.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/harness.h"
+#include "../../ztunnel/resolved.h"
+#include "../../ztunnel/route.h"
+#include "sock.h"
+
+static const char SNAP[] =
+    "{\"version\":3,\"node\":\"n1\",\"workloads\":["
+    "{\"uid\":\"a/vm-0\",\"name\":\"vm-0\",\"namespace\":\"a\",\"ip\":\"10.98.1.9\","
+    " \"ip6\":\"fd00:98:1::9\"},"
+    "{\"uid\":\"a/vm-1\",\"name\":\"vm-1\",\"namespace\":\"a\",\"ip\":\"10.98.1.10\"}],"
+    "\"services\":[],\"serviceEntries\":["
+    "{\"name\":\"api.ext\",\"namespace\":\"a\",\"hostname\":\"api.ext\","
+    " \"vip\":\"240.240.1.7\",\"vip6\":\"2001:2::f0f0:107\",\"ports\":[{\"name\":\"http\","
+    " \"port\":80,\"targetPort\":8080}],\"endpoints\":[\"10.50.0.1\",\"10.50.0.2\"],"
+    " \"kind\":\"MESH_EXTERNAL\",\"resolution\":\"STATIC\","
+    " \"endpointPorts\":[{\"ip\":\"10.50.0.2\",\"port\":80,\"targetPort\":9090}]},"
+    "{\"name\":\"web.mesh\",\"namespace\":\"a\",\"hostname\":\"web.mesh\","
+    " \"vip\":\"240.240.1.8\",\"vip6\":\"2001:2::f0f0:108\",\"ports\":[{\"name\":\"http\","
+    " \"port\":80}],\"endpoints\":[\"10.98.1.9\",\"10.98.1.10\"],"
+    " \"kind\":\"MESH_INTERNAL\",\"resolution\":\"STATIC\"},"
+    "{\"name\":\"net6.ext\",\"namespace\":\"a\",\"hostname\":\"net6.ext\","
+    " \"vip\":\"0.0.0.0\",\"ports\":[{\"name\":\"tcp\",\"port\":5432}],\"endpoints\":[],"
+    " \"kind\":\"MESH_EXTERNAL\",\"resolution\":\"NONE\","
+    " \"addresses\":[\"2001:db8:60::/48\"],\"exportTo\":[\"a\"]},"
+    "{\"name\":\"narrow6.ext\",\"namespace\":\"b\",\"hostname\":\"narrow6.ext\","
+    " \"vip\":\"0.0.0.0\",\"ports\":[{\"name\":\"tcp\",\"port\":5432}],\"endpoints\":[],"
+    " \"kind\":\"MESH_EXTERNAL\",\"resolution\":\"NONE\","
+    " \"addresses\":[\"2001:db8:60:7::/64\"]},"
+    "{\"name\":\"dns.ext\",\"namespace\":\"a\",\"hostname\":\"dns.ext\","
+    " \"vip\":\"240.240.1.9\",\"vip6\":\"2001:2::f0f0:109\",\"ports\":[{\"name\":\"https\","
+    " \"port\":443}],\"endpoints\":[],\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"DNS\","
+    " \"resolve\":[\"dns6.ext\"]},"
+    "{\"name\":\"four.ext\",\"namespace\":\"a\",\"hostname\":\"four.ext\","
+    " \"vip\":\"240.240.1.11\",\"ports\":[{\"name\":\"http\",\"port\":80}],"
+    " \"endpoints\":[\"10.50.0.9\"],\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"STATIC\"}],"
+    "\"certs\":[]}";
+
+static struct snapshot *decode(void)
+{
+	char err[200] = "";
+	struct snapshot *s = snapshot_decode(SNAP, sizeof(SNAP) - 1, err, sizeof(err));
+
+	if (!s)
+		fail_msg("%s", err);
+	return s;
+}
+
+static int route(const struct snapshot *s, const struct snap_workload *src, const char *ip,
+		 uint16_t port, struct zt_rr *rr, struct zt_route *r)
+{
+	union sockaddr_inet dst = harness_sa(ip, port);
+
+	return zt_route_outbound(s, src, &dst, ZT_LB_ROUND_ROBIN, rr, NULL, r);
+}
+
+/*
+ * An entry outside the cluster by its vip6: each IPv4 endpoint in turn, on the targetPort or
+ * the endpoint's own number; a port it does not list is not the entry's.
+ */
+static void test_vip6_to_ipv4_endpoints(void **state)
+{
+	struct snap_workload client = {.namespace = (char *)"a"};
+	struct snapshot *s = decode();
+	struct zt_rr rr = {0};
+	struct zt_route r;
+	bool seen[2] = {false, false};
+
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(route(s, &client, "2001:2::f0f0:107", 80, &rr, &r), 0);
+		assert_ptr_equal(r.svc, &s->entries[0]);
+		assert_null(r.dst_wl);
+		assert_null(r.wp);
+		assert_int_equal(r.addr.sa.sa_family, AF_INET);
+		if (r.addr.v4.sin_addr.s_addr == harness_ip4("10.50.0.2")) {
+			assert_int_equal(ntohs(r.addr.v4.sin_port), 9090);
+			seen[1] = true;
+		} else {
+			assert_int_equal(r.addr.v4.sin_addr.s_addr, harness_ip4("10.50.0.1"));
+			assert_int_equal(ntohs(r.addr.v4.sin_port), 8080);
+			seen[0] = true;
+		}
+	}
+	assert_true(seen[0] && seen[1]);
+	assert_int_equal(route(s, &client, "2001:2::f0f0:107", 81, &rr, &r), 0);
+	assert_null(r.svc);
+	snapshot_free(s);
+}
+
+/*
+ * An entry selecting pods, by its vip6: the pod with an IPv6 address by that one (its workload
+ * known); the pod without one never (its CONNECT would carry an IPv6 client to an IPv4 pod).
+ * By the IPv4 VIP both pods, by IPv4, as before.
+ */
+static void test_vip6_to_pods(void **state)
+{
+	struct snap_workload client = {.namespace = (char *)"a"};
+	struct snapshot *s = decode();
+	union sockaddr_inet want = harness_sa("fd00:98:1::9", 80);
+	struct zt_rr rr = {0};
+	struct zt_route r;
+	bool seen[2] = {false, false};
+
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(route(s, &client, "2001:2::f0f0:108", 80, &rr, &r), 0);
+		assert_ptr_equal(r.svc, &s->entries[1]);
+		assert_ptr_equal(r.dst_wl, &s->workloads[0]);
+		assert_true(sockaddr_inet_equal(&r.addr, &want));
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(route(s, &client, "240.240.1.8", 80, &rr, &r), 0);
+		assert_int_equal(r.addr.sa.sa_family, AF_INET);
+		seen[r.dst_wl == &s->workloads[1]] = true;
+	}
+	assert_true(seen[0] && seen[1]);
+	/* Neither pod with an IPv6 address: nowhere to go. */
+	s->workloads[0].ip6.family = 0;
+	assert_int_equal(route(s, &client, "2001:2::f0f0:108", 80, &rr, &r), -EHOSTUNREACH);
+	snapshot_free(s);
+}
+
+/*
+ * IPv6 CIDRs: the longest prefix holding the destination, for the namespaces that see it;
+ * NONE goes where the client asked. An entry without a vip6 is none of IPv6's.
+ */
+static void test_cidrs6_and_none(void **state)
+{
+	struct snap_workload client = {.namespace = (char *)"a"},
+			     other = {.namespace = (char *)"c"};
+	struct snapshot *s = decode();
+	union sockaddr_inet dst = harness_sa("2001:db8:60:7::1", 5432);
+	struct ipaddr a;
+	struct zt_rr rr = {0};
+	struct zt_route r;
+
+	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_ptr_equal(r.svc, &s->entries[3]);
+	assert_true(sockaddr_inet_equal(&r.addr, &dst));
+	assert_int_equal(route(s, &client, "2001:db8:60:8::1", 5432, &rr, &r), 0);
+	assert_ptr_equal(r.svc, &s->entries[2]);
+	assert_int_equal(route(s, &other, "2001:db8:60:8::1", 5432, &rr, &r), 0);
+	assert_null(r.svc);
+	/* four.ext's IPv4 VIP has no IPv6 twin: what would pair with it is nothing's. */
+	assert_int_equal(route(s, &client, "2001:2::f0f0:10b", 80, &rr, &r), 0);
+	assert_null(r.svc);
+
+	/* The look-up takes one IPv6 address: not a prefix, not IPv4. */
+	assert_int_equal(ipaddr_parse("2001:2::f0f0:107", &a), 0);
+	assert_ptr_equal(snapshot_entry_by_addr6(s, &a, 80, "a"), &s->entries[0]);
+	assert_ptr_equal(snapshot_entry_by_addr6(s, &a, 0, NULL), &s->entries[0]);
+	assert_null(snapshot_entry_by_addr6(s, &a, 81, "a"));
+	assert_int_equal(ipaddr_parse("2001:2::/32", &a), 0);
+	assert_null(snapshot_entry_by_addr6(s, &a, 0, NULL));
+	assert_int_equal(ipaddr_parse("240.240.1.7", &a), 0);
+	assert_null(snapshot_entry_by_addr6(s, &a, 0, NULL));
+	assert_null(snapshot_entry_by_addr6(s, NULL, 0, NULL));
+	snapshot_free(s);
+}
+
+/* A DNS entry by its vip6: the IPv4 addresses its names resolved to, none before. */
+static void test_vip6_dns_entry(void **state)
+{
+	const uint32_t ips[1] = {harness_ip4("192.0.2.1")};
+	struct snapshot *s = decode();
+	struct zt_rr rr = {0};
+	struct zt_route r;
+
+	zt_resolved_keep(NULL, 0);
+	assert_int_equal(route(s, NULL, "2001:2::f0f0:109", 443, &rr, &r), -EHOSTUNREACH);
+	assert_int_equal(zt_resolved_set("dns6.ext", ips, 1), 0);
+	assert_int_equal(route(s, NULL, "2001:2::f0f0:109", 443, &rr, &r), 0);
+	assert_ptr_equal(r.svc, &s->entries[4]);
+	assert_int_equal(r.addr.sa.sa_family, AF_INET);
+	assert_int_equal(r.addr.v4.sin_addr.s_addr, ips[0]);
+	assert_int_equal(ntohs(r.addr.v4.sin_port), 443);
+	zt_resolved_keep(NULL, 0);
+	snapshot_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_vip6_to_ipv4_endpoints),
+	    cmocka_unit_test(test_vip6_to_pods),
+	    cmocka_unit_test(test_cidrs6_and_none),
+	    cmocka_unit_test(test_vip6_dns_entry),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
