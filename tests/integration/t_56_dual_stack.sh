@@ -12,7 +12,8 @@
 #  - the mesh carries IPv4 in the same cluster as it does in an IPv4 one (mTLS, HBONE);
 #  - and IPv6: an enrolled pod's IPv6 connection to another enrolled pod crosses the fabric in
 #    HBONE only (not one byte of its payload in plaintext), arriving from the client's IPv6
-#    address; to the Service's IPv6 VIP too; to a pod outside the mesh it goes direct; a pod
+#    address; to the Service's IPv6 VIP too, and by name (AAAA from the DNS proxy and the
+#    cluster's DNS; curl tries IPv6 first); to a pod outside the mesh it goes direct; a pod
 #    outside the mesh reaches an enrolled one over IPv6 under PERMISSIVE (by its address, and
 #    by the Service's IPv6 VIP through the kernel's balancing), is refused in the kernel under
 #    STRICT (drop_strict_plaintext) and by a DENY policy's IPv6 ipBlocks (drop_deny_source),
@@ -141,6 +142,19 @@ n=$(tcpdump -r "$TMP/fabric.pcap" -nn -A 2>/dev/null | grep -c 'MARKER-V6')
 expect_eq "$n" 0 "packets with the IPv6 payload in plaintext on the fabric"
 n=$(tcpdump -r "$TMP/fabric.pcap" -nn 2>/dev/null | grep -c '\.15008[ :]')
 [ "$n" -gt 0 ] || fail "no HBONE (15008) on the fabric during the IPv6 requests"
+# By name: the DNS proxy (an enrolled pod's queries) and the cluster's DNS (the others) answer
+# AAAA with the Service's IPv6 VIP, A with its IPv4 one; curl then tries IPv6 first.
+# (getent maps an A answer into ::ffff:a.b.c.d when there is no AAAA: those are not AAAA.)
+aaaa() { pod_exec "$1" getent ahostsv6 "$2" | awk '$1 !~ /^::ffff:/ {print $1; exit}'; }
+expect_eq "$(aaaa mesh/client-0 server)" "$vip6" "AAAA of server from mesh/client-0 (the DNS proxy)"
+expect_eq "$(aaaa plain/client-0 server.mesh.svc.cluster.local)" "$vip6" "AAAA of server.mesh from plain/client-0"
+expect_eq "$(pod_exec mesh/client-0 getent ahostsv4 server | awk '{print $1; exit}')" "$vip" \
+	"A of server from mesh/client-0"
+expect_eq "$(aaaa mesh/client-0 server.plain.svc.cluster.local)" "" "AAAA of a SingleStack Service (none)"
+out=$(pod_exec mesh/client-0 curl -sS --max-time 5 http://server/)
+expect_contains "$out" "pod=mesh/server-0 from=$ip6_mesh_client_0 "
+out=$(pod_exec plain/client-0 curl -sS --max-time 5 http://server.mesh/)
+expect_contains "$out" "pod=mesh/server-0 from=$ip6_plain_client_0 "
 # To a pod outside the mesh: direct, as for IPv4.
 out=$(pod_exec mesh/client-0 timeout 5 socat -T 3 - "TCP6:[$ip6_plain_server_0]:9301" </dev/null 2>&1)
 expect_eq "$out" "v6 plain/server-0" "mesh/client-0 -> plain/server-0 over IPv6 (outside the mesh)"
@@ -196,7 +210,7 @@ wait_for 20 refused || fail "ipBlocks DENY: plain/client-0 still reaches mesh/se
 [ "$(drops node2 drop_deny_source)" -gt "$d" ] || fail "ipBlocks DENY: node2 counted no drop_deny_source over IPv6 ($d)"
 # What `ambitctl check` says of it, by IPv6 address and by pod name.
 out=$(actl check "$ip6_plain_client_0" "[$ip6_mesh_server_0]:8080") || fail "check by IPv6: $out"
-expect_contains "$out" "source:      outside the mesh ($ip6_plain_client_0)"
+expect_contains "$out" "source:      plain/client-0 ($ip6_plain_client_0) plaintext, no identity"
 expect_contains "$out" "destination: mesh/server-0 ($ip6_mesh_server_0) port 8080"
 expect_contains "$out" "decision:    deny by mesh/deny-v6"
 out=$(actl check mesh/client-0 "[$vip6]:80") || fail "check to the IPv6 VIP: $out"

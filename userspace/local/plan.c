@@ -750,10 +750,14 @@ static int plan_dns_text(const struct ctl_plan *p, const struct config *cfg, cha
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const char *ns = cfg->services[i].meta.namespace,
 			   *name = cfg->services[i].meta.name;
-		const char *vip = plan_vip(p, ns, name);
+		const char *vip = plan_vip(p, ns, name), *vip6 = plan_vip6(p, ns, name);
 
 		if (vip)
 			fprintf(f, "%s\t%s.%s.svc.cluster.local %s.%s.svc\n", vip, name, ns, name,
+				ns);
+		/* A dual-stack Service answers AAAA too, as CoreDNS does. */
+		if (vip6)
+			fprintf(f, "%s\t%s.%s.svc.cluster.local %s.%s.svc\n", vip6, name, ns, name,
 				ns);
 	}
 	if (fclose(f) != 0) {
@@ -809,8 +813,9 @@ int plan_write_hosts(const struct ctl_cluster *c, const struct ctl_plan *p,
 		    asprintf(&text,
 			     "# written by ambitctl local up: the pod's own names\n"
 			     "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-			     "%s\t%s\n",
-			     pod->ip_str, pod->name) < 0)
+			     "%s\t%s\n%s%s%s%s",
+			     pod->ip_str, pod->name, pod->ip6_str, pod->ip6_str[0] ? "\t" : "",
+			     pod->ip6_str[0] ? pod->name : "", pod->ip6_str[0] ? "\n" : "") < 0)
 			ret = -ENOMEM;
 		str_fmt(path, sizeof(path), "%s/hosts", dir);
 		ret = ret ?: write_if_changed(path, text);
