@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The waypoint's worker threads (worker.h). */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
 
@@ -299,6 +302,41 @@ int wp_listen_any6(uint16_t port)
 	return sock_listen_at(&a, false);
 }
 
+/*
+ * The pod's own global IPv6 address, in @buf: the first one on the interface holding POD_IP
+ * (a dual-stack pod's eth0). 0, or -ENOENT when there is none (an IPv4 pod, or no POD_IP).
+ */
+static int wp_self6(char *buf, size_t len)
+{
+	const char *pod_ip = getenv("POD_IP");
+	struct ifaddrs *all, *i;
+	char ifname[IF_NAMESIZE] = "";
+	struct in_addr a4;
+	int ret = -ENOENT;
+
+	if (!pod_ip || inet_pton(AF_INET, pod_ip, &a4) != 1 || getifaddrs(&all))
+		return -ENOENT;
+	for (i = all; i && !ifname[0]; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == a4.s_addr)
+			snprintf(ifname, sizeof(ifname), "%s", i->ifa_name);
+	for (i = all; i && ifname[0] && ret; i = i->ifa_next) {
+		const struct in6_addr *a6;
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET6 ||
+		    strcmp(i->ifa_name, ifname))
+			continue;
+		a6 = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+		if (IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_LOOPBACK(a6) ||
+		    IN6_IS_ADDR_V4MAPPED(a6))
+			continue;
+		if (inet_ntop(AF_INET6, a6, buf, (socklen_t)len))
+			ret = 0;
+	}
+	freeifaddrs(all);
+	return ret;
+}
+
 struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *ls, size_t n,
 				  const struct wp_worker_opts *o)
 {
@@ -323,6 +361,7 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 	if (!w->loop || !w->ls || !w->stats)
 		goto fail;
 	if (w->mesh) {
+		char self6[INET6_ADDRSTRLEN];
 		struct hbone_limits lim;
 
 		/*
@@ -340,6 +379,12 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 				: NULL;
 		if (w->cn)
 			connector_hbone_set_via(w->cn, via_tunnel, w);
+		/* A dual-stack pod: its IPv6 address is what IPv6 destinations see. */
+		if (w->cn && wp_self6(self6, sizeof(self6)) == 0 &&
+		    connector_hbone_set_self6(w->cn, self6)) {
+			connector_destroy(w->cn);
+			w->cn = NULL;
+		}
 		/*
 		 * A gateway is the client workload of what it sends into the mesh: it says so as
 		 * a ztunnel says it of its pods, so that a waypoint on the way labels it (its own

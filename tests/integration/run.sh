@@ -8,7 +8,7 @@
 # not eat the whole CI budget. AMBIT_IT_DIR runs the t_*.sh of another directory (the runners'
 # self-test). A set of the data path's tests then runs again with `local up --kube`
 # (AMBIT_IT_KUBE lists them), and beside it another with `local up --cni bridge`
-# (AMBIT_IT_BRIDGE).
+# (AMBIT_IT_BRIDGE), then one with `local up --ip-family dual` (AMBIT_IT_DUAL).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/skip-policy.sh"
@@ -71,6 +71,10 @@ kube_tests=${AMBIT_IT_KUBE-t_10 t_30 t_50 t_53 t_56 t_70_policy_authz t_70_polic
 # between nodes, as flannel), where the agents take the in-pod capture mode. AMBIT_IT_BRIDGE
 # lists them; "" leaves the pass out.
 bridge_tests=${AMBIT_IT_BRIDGE-t_10 t_30 t_50 t_56 t_63 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_83_waypoint_l7 t_95 t_54}
+# The mesh's tests again in dual-stack clusters (`local up --ip-family dual`): what they check
+# over IPv4 must hold with every node and pod holding an IPv6 address too (t_56, in every pass,
+# checks what the mesh carries over IPv6 itself). AMBIT_IT_DUAL lists them; "" leaves it out.
+dual_tests=${AMBIT_IT_DUAL-t_10 t_50 t_63 t_70_policy_authz t_70_policy_mtls t_79_gateway_client_ip t_83_waypoint_l7 t_95}
 # run_pass MODE VAR=VALUE TESTS...: one pass in its own environment; its counts and failures
 # end in $passdir/MODE.res, its output in $passdir/MODE.log.
 run_pass() {
@@ -90,19 +94,23 @@ run_pass() {
 		[ ${#failed[@]} -gt 0 ] && printf '%s\n' "${failed[@]}"
 	} >"$passdir/$mode.res"
 }
-# The two passes run beside each other, each its own clusters (as two people's on one host):
-# their output is printed a pass at a time once both are done.
+# The passes run beside each other, each its own clusters (as two people's on one host): their
+# output is printed a pass at a time once all are done.
 if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	passdir=$(mktemp -d)
 	trap 'rm -f "$out"; rm -rf "$passdir"' EXIT
 	# shellcheck disable=SC2086 # the lists are words
 	(run_pass kube AMBIT_LOCAL_KUBE=1 $kube_tests) >"$passdir/kube.log" 2>&1 &
 	kpid=$!
+	# The dual-stack pass follows the bridge one, beside the longer kube pass.
 	# shellcheck disable=SC2086
-	(run_pass bridge AMBIT_LOCAL_CNI=bridge $bridge_tests) >"$passdir/bridge.log" 2>&1 &
+	(
+		(run_pass bridge AMBIT_LOCAL_CNI=bridge $bridge_tests) >"$passdir/bridge.log" 2>&1
+		(run_pass dual AMBIT_LOCAL_IP_FAMILY=dual $dual_tests) >"$passdir/dual.log" 2>&1
+	) &
 	bpid=$!
 	wait "$kpid" "$bpid"
-	for mode in kube bridge; do
+	for mode in kube bridge dual; do
 		cat "$passdir/$mode.log"
 		res=()
 		[ -f "$passdir/$mode.res" ] && mapfile -t res <"$passdir/$mode.res"

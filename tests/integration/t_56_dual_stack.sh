@@ -18,7 +18,9 @@
 #    by the Service's IPv6 VIP through the kernel's balancing), is refused in the kernel under
 #    STRICT (drop_strict_plaintext) and by a DENY policy's IPv6 ipBlocks (drop_deny_source),
 #    while the mesh's own HBONE goes on; a pod sending from an IPv6 address not its own is
-#    dropped (drop_spoofed_source).
+#    dropped (drop_spoofed_source); an IPv6 upload spans both ztunnels' upgrades, a stopped
+#    ztunnel lets no IPv6 through; and the waypoint takes IPv6: its HTTPRoute applies and an
+#    L7 DENY by IPv6 ipBlocks answers 403 (the same path over IPv4 is not in the block).
 . "$(dirname "$0")/lib.sh"
 need_root
 need_bins
@@ -235,5 +237,83 @@ out=$(nsenter --net="$pns" timeout 5 socat -T 2 - "TCP6:[$ip6_plain_server_0]:93
 	fail "plain/client-0 reached plain/server-0 from the spoofed $spoof: $out"
 nsenter --net="$pns" ip -6 addr del "$spoof/128" dev eth0
 [ "$(drops node1 drop_spoofed_source)" -gt "$d" ] || fail "node1 counted no drop_spoofed_source for $spoof ($d)"
+# ---- IPv6 through the ztunnel's upgrade and restart ----
+# An upload over IPv6 across nodes spans both ztunnels' upgrades (each old one drains it), and
+# new IPv6 connections are served throughout: the proxy's [::] listeners are handed over.
+gen='for i in $(seq 1 40); do head -c 65536 /dev/zero; sleep 0.1; done'
+want=$(bash -c "$gen" | sha256sum | cut -d' ' -f1)
+pod_exec mesh/client-0 bash -c "{ echo UP; $gen; } | socat -t 30 -T 60 - TCP6:[$ip6_mesh_server_0]:9000" \
+	>"$TMP/up6" 2>&1 &
+xfer=$!
+for node in node1 node2; do
+	out=$(actl local upgrade ztunnel --name "$CLUSTER" --node "$node") || fail "upgrade of $node: $out"
+	expect_contains "$out" "drained and exited" "upgrade of $node"
+	expect_contains "$(pod_exec mesh/client-0 curl -sS -g --max-time 5 "http://[$vip6]/")" \
+		"pod=mesh/server-0 from=$ip6_mesh_client_0 " "an IPv6 request after $node's upgrade"
+done
+wait $xfer || fail "the IPv6 upload across the upgrades failed: $(cat "$TMP/up6")"
+expect_eq "$(tr -d '\n' <"$TMP/up6")" "$want" "the IPv6 upload's digest across the upgrades"
+# A restart (not a hand-over): IPv6 fails closed meanwhile, and is served again after.
+actl local stop ztunnel --node node2 --name "$CLUSTER" || fail "stop ztunnel node2"
+out=$(pod_exec mesh/client-0 curl -sS -g --max-time 3 "http://[$ip6_mesh_server_0]:8080/" 2>&1) &&
+	fail "IPv6 to mesh/server-0 answered with its node's ztunnel stopped: $out"
+out=$(pod_exec plain/client-0 curl -sS -g --max-time 3 "http://[$ip6_mesh_server_0]:8080/" 2>&1) &&
+	fail "plaintext IPv6 reached mesh/server-0 with its node's ztunnel stopped: $out"
+actl local start ztunnel --node node2 --name "$CLUSTER" || fail "start ztunnel node2"
+wait_for 30 pod_exec mesh/client-0 curl -sf -g --max-time 3 -o /dev/null "http://[$ip6_mesh_server_0]:8080/" ||
+	fail "IPv6 not served again after node2's ztunnel restarted"
+
+# ---- the waypoint over IPv6: routes and L7 policy with IPv6 ipBlocks ----
+out=$(actl waypoint apply -n mesh --enroll-namespace 2>&1) || fail "waypoint apply: $out"
+wp_ready() { actl waypoint list -n mesh | grep -Eq '^mesh +waypoint +service .* 1 +True$'; }
+wait_for 60 wp_ready || fail "the waypoint never ran: $(actl waypoint list -n mesh)"
+wp_ip6=$(actl get pod waypoint-0 -n mesh -o json | jq -r '.status.podIPs[1].ip')
+via_wp6() { pod_exec mesh/client-0 curl -sf -g --max-time 3 "http://[$vip6]/" | grep -q "from=$wp_ip6 "; }
+wait_for 30 via_wp6 || fail "no answer over IPv6 through the waypoint ($wp_ip6): $(actl local logs mesh/waypoint-0 | tail -5)"
+cat >"$TMP/l7.yaml" <<YAML
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: server-v6
+  namespace: mesh
+spec:
+  parentRefs:
+  - {group: "", kind: Service, name: server, port: 80}
+  rules:
+  - filters:
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        add: [{name: x-routed, value: by-the-waypoint}]
+    backendRefs:
+    - {name: server, port: 80}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: l7-deny-v6
+  namespace: mesh
+spec:
+  targetRefs:
+  - {group: "", kind: Service, name: server}
+  action: DENY
+  rules:
+  - from:
+    - source:
+        ipBlocks: ["${ip6_mesh_client_0%::*}::/64"]
+    to:
+    - operation:
+        paths: ["/admin*"]
+YAML
+actl apply -f "$TMP/l7.yaml" >&2 || fail "apply the HTTPRoute and the L7 policy"
+code() { pod_exec mesh/client-0 curl -s -g -o /dev/null -w '%{http_code}' --max-time 3 "$1"; }
+denied() { [ "$(code "http://[$vip6]/admin")" = 403 ]; }
+wait_for 30 denied || fail "the waypoint did not deny /admin from node1's IPv6 range: $(code "http://[$vip6]/admin")"
+expect_eq "$(code "http://$vip/admin")" 200 "/admin over IPv4 (an IPv6 block holds no IPv4 client)"
+out=$(pod_exec mesh/client-0 curl -sS -g -i --max-time 3 "http://[$vip6]/")
+expect_contains "$out" "x-routed: by-the-waypoint" "the HTTPRoute over IPv6"
+expect_contains "$out" "from=$wp_ip6 "
+actl delete -f "$TMP/l7.yaml" >&2 || fail "delete the HTTPRoute and the L7 policy"
+out=$(actl waypoint delete -n mesh waypoint 2>&1) || fail "waypoint delete: $out"
+
 log "IPv6 in the mesh: pod to pod and to [$vip6] over HBONE (0 payload packets in plaintext on the fabric), PERMISSIVE/STRICT, ipBlocks and anti-spoofing in the kernel"
 pass

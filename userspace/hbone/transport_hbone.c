@@ -359,7 +359,8 @@ struct hbc {
 	hbone_creds_fn creds;
 	void *creds_arg;
 	uint16_t port;
-	char *self; /* forwarded: for=, or NULL */
+	char *self;  /* forwarded: for=, or NULL */
+	char *self6; /* the same to IPv6 destinations ("\"[v6]\""), or NULL */
 	hbone_via_fn via;
 	void *via_arg;
 	char *baggage;		 /* sent with every CONNECT: the client workload, or NULL */
@@ -406,7 +407,7 @@ static struct transport *hbc_open(struct connector *c, const union sockaddr_inet
 		t.addr.v4.sin_addr.s_addr = via;
 	sockaddr_inet_set_port(&t.addr, hc->port);
 	t.authority = authority;
-	t.forwarded_for = hc->self;
+	t.forwarded_for = dst->sa.sa_family == AF_INET6 ? hc->self6 : hc->self;
 	t.baggage = hc->baggage;
 	t.expect_san = identity;
 	if (hc->creds(hc->creds_arg, &src, &t.ctx) || !src || !t.ctx) {
@@ -436,6 +437,7 @@ static void hbc_destroy(struct connector *c)
 	connector_destroy(((struct hbc *)c)->plain);
 	free(((struct hbc *)c)->baggage);
 	free(((struct hbc *)c)->self);
+	free(((struct hbc *)c)->self6);
 	free(c);
 }
 
@@ -456,6 +458,19 @@ int connector_hbone_set_baggage(struct connector *c, const char *baggage)
 		return -ENOMEM;
 	free(hc->baggage);
 	hc->baggage = b;
+	return 0;
+}
+
+int connector_hbone_set_self6(struct connector *c, const char *self6)
+{
+	struct hbc *hc = (struct hbc *)c;
+	char *q = NULL;
+
+	/* RFC 7239 §6: an IPv6 node is bracketed, and then quoted. */
+	if (self6 && asprintf(&q, "\"[%s]\"", self6) < 0)
+		return -ENOMEM;
+	free(hc->self6);
+	hc->self6 = q;
 	return 0;
 }
 

@@ -58,5 +58,11 @@ void connector_hbone_set_via(struct connector *c, hbone_via_fn fn, void *arg);
  * Istio's ztunnel describes it, for the far end's telemetry. 0 or -ENOMEM.
  */
 int connector_hbone_set_baggage(struct connector *c, const char *baggage);
+/*
+ * @c's own IPv6 address (text; NULL: none), claimed as `forwarded: for="[v6]"` to IPv6
+ * destinations, where the IPv4 @self of connector_hbone_new would be refused (a flow keeps its
+ * family); without one such CONNECTs claim nothing. 0 or -ENOMEM.
+ */
+int connector_hbone_set_self6(struct connector *c, const char *self6);
 
 #endif
