@@ -135,7 +135,7 @@ static int setup(void **state)
 		assert_non_null(f->w[i]);
 	}
 	snprintf(path, sizeof(path), "%s/agent.sock", f->dir);
-	assert_int_equal(zt_inpod_start(path, -1), 0);
+	assert_int_equal(zt_inpod_start(path, -1, -1), 0);
 	pf.fd = f->lfd;
 	pf.events = POLLIN;
 	assert_int_equal(poll(&pf, 1, WAIT_MS), 1);
