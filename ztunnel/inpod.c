@@ -485,7 +485,7 @@ static void sweep_unnamed(void)
 static void on_message(int fd, char *msg, int *fds, size_t nfds)
 {
 	char ipstr[INET_ADDRSTRLEN + 1], uid[160], ip6str[INET6_ADDRSTRLEN + 1] = "", why[256] = "",
-					       reply[512];
+									     reply[512];
 	struct in6_addr a6;
 	struct in_addr a;
 	int nsfd = nfds ? fds[0] : -1, words;
@@ -505,8 +505,7 @@ static void on_message(int fd, char *msg, int *fds, size_t nfds)
 		 * listeners are up, for the agent sends the pod's traffic here only then; "fail"
 		 * for its log and its retries.
 		 */
-		if (pod_add(a.s_addr, words == 3 ? &a6 : NULL, uid, nsfd, why, sizeof(why)) ==
-		    0) {
+		if (pod_add(a.s_addr, words == 3 ? &a6 : NULL, uid, nsfd, why, sizeof(why)) == 0) {
 			pr_debug("in-pod: pod %s (%s) captured in its netns", uid, ipstr);
 			snprintf(reply, sizeof(reply), "ok %s %s", ipstr, uid);
 		} else {
