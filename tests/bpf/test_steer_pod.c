@@ -1416,19 +1416,39 @@ static void inpod6_key(const char *ip6, struct in6_addr *key)
 static int pod6_hook_teardown(void **state)
 {
 	struct in6_addr key;
+	int err;
 
+	if (fx.syncookies >= 0)
+		steer_fixture_syncookies(fx.syncookies);
+	fx.syncookies = -1;
 	inpod6_key(LO_POD6, &key);
 	bpf_map_delete_elem(bpf_map__fd(steer_fx.skel->maps.inpod_socks6), &key);
 	datapath_del_workload6(steer_fx.dp, &key);
-	return harness_sh("ip -6 addr del %s/128 dev lo", LO_POD6) || pod_hook_teardown(state) ? -1
-											       : 0;
+	err = harness_sh("ip -6 addr del %s/128 dev lo", LO_POD6);
+	return pod_hook_teardown(state) || err ? -1 : 0;
+}
+
+/* A connection to [LO_POD6]:@port accepted on the pod's listener, closed; fails the test if not. */
+static void connect6_to_pod_listener(uint16_t port)
+{
+	struct sockaddr_in6 peer;
+	int cfd = connect6_from(NULL, LO_POD6, port);
+	int afd = accept6_within(fx.pod_lfd, 2000, &peer);
+
+	assert_true(afd >= 0);
+	assert_true(connected_within(cfd, 2000));
+	close(afd);
+	close(cfd);
 }
 
 /*
  * tc_pod on a real ingress hook over IPv6 (lo of the private netns, LO_POD6 as the pod): the SYN
  * is assigned to the [::] listener in inpod_socks6 under the pod's IPv6, the rest of the flow
  * finds its socket by the ordinary look-up, and the accepted socket has the original destination
- * as its local address and the client as its peer. Without the entry the SYN is dropped.
+ * as its local address and the client as its peer. Under a SYN flood (tcp_syncookies 2: every
+ * SYN answered with a cookie) the handshake's last ACK, which no socket owns, reaches that
+ * listener too (nothing listens on the port it names); with cookies on overflow only, the
+ * request socket takes it. Without the entry the SYN is dropped.
  */
 static void test_pod6_assigns_on_real_hook(void **state)
 {
@@ -1472,6 +1492,16 @@ static void test_pod6_assigns_on_real_hook(void **state)
 	expect_moved(before, AMBIT_ASSIGN_INBOUND, 1, AMBIT_DROP_NO_PROXY, 0);
 	close(afd);
 	close(cfd);
+
+	fx.syncookies = steer_fixture_syncookies(2);
+	assert_true(fx.syncookies >= 0);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	connect6_to_pod_listener(81);
+	expect_moved(before, AMBIT_ASSIGN_SYNCOOKIE, 1, AMBIT_ASSIGN_INBOUND, 1);
+	assert_int_equal(steer_fixture_syncookies(1), 2);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	connect6_to_pod_listener(82);
+	expect_moved(before, AMBIT_ASSIGN_SYNCOOKIE, 0, AMBIT_ASSIGN_INBOUND, 1);
 
 	/* Without its entry the SYN is dropped: the connect does not complete. */
 	assert_int_equal(bpf_map_delete_elem(bpf_map__fd(steer_fx.skel->maps.inpod_socks6), &key),
