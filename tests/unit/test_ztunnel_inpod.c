@@ -343,12 +343,110 @@ static void test_dual_stack(void **state)
 		assert_int_equal(connect_in_pod_family(f->nsfd, ports[i], true), ECONNREFUSED);
 }
 
+/* What zt_inpod_export gave for the one pod: copies of its listeners (-1: none). */
+struct exported {
+	unsigned int pods;
+	uint32_t ip;
+	uint64_t ino;
+	bool has6;
+	struct in6_addr ip6;
+	int fds[ZT_INPOD_LISTENERS], fds6[ZT_INPOD_LISTENERS];
+};
+
+static int give(void *arg, uint32_t ip, uint64_t ino, const int *fds, const struct in6_addr *ip6,
+		const int *fds6)
+{
+	struct exported *e = arg;
+
+	e->pods++;
+	e->ip = ip;
+	e->ino = ino;
+	e->has6 = ip6 != NULL;
+	if (ip6)
+		e->ip6 = *ip6;
+	for (int i = 0; i < ZT_INPOD_LISTENERS; i++) {
+		e->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+		e->fds6[i] = ip6 ? fcntl(fds6[i], F_DUPFD_CLOEXEC, 0) : -1;
+	}
+	return 0;
+}
+
+static uint64_t cookie_of(int fd)
+{
+	uint64_t c = 0;
+	socklen_t l = sizeof(c);
+
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &l), 0);
+	return c;
+}
+
+static void exported_close(struct exported *e)
+{
+	for (int i = 0; i < ZT_INPOD_LISTENERS; i++) {
+		if (e->fds[i] >= 0)
+			close(e->fds[i]);
+		if (e->fds6[i] >= 0)
+			close(e->fds6[i]);
+	}
+}
+
+/*
+ * Hand-over (handover.c carries what these give and take): a dual-stack pod's listeners are
+ * exported with its IPv6 ones beside, and a successor that adopted both sets serves the pod's
+ * "add" on them (the IPv4 set by its IPv4 address, the IPv6 one by its IPv6 address), opening
+ * none: while the copies are held, a new [::] listener could not bind.
+ */
+static void test_handover_dual_stack(void **state)
+{
+	struct fixture *f = *state;
+	struct exported e = {0}, again = {0};
+	struct in6_addr want;
+	char why[512];
+
+	assert_int_equal(sock_send_fds(f->zt, "add " POD_IP " " POD_UID " " POD_IP6, &f->nsfd, 1),
+			 0);
+	assert_captured(f);
+	assert_int_equal(zt_inpod_export(give, &e), 0);
+	assert_int_equal(e.pods, 1);
+	assert_true(e.has6);
+	assert_int_equal(inet_pton(AF_INET6, POD_IP6, &want), 1);
+	assert_memory_equal(&e.ip6, &want, sizeof(want));
+	for (int i = 0; i < ZT_INPOD_LISTENERS; i++)
+		assert_true(e.fds[i] >= 0 && e.fds6[i] >= 0);
+
+	/* The pod leaves this ztunnel; a successor has been handed its listeners. */
+	assert_int_equal(sock_send_fds(f->zt, "del " POD_IP, NULL, 0), 0);
+	assert_int_equal(barrier(f, why, sizeof(why)), 0);
+	zt_inpod_adopt(e.ip, e.ino, e.fds);
+	zt_inpod_adopt6(&e.ip6, e.ino, e.fds6);
+	assert_int_equal(sock_send_fds(f->zt, "add " POD_IP " " POD_UID " " POD_IP6, &f->nsfd, 1),
+			 0);
+	assert_captured(f);
+	for (int i = 0; i < ZT_INPOD_LISTENERS; i++)
+		assert_int_equal(connect_in_pod_family(f->nsfd,
+						       i == 0	? 15001
+						       : i == 1 ? 15006
+								: 15008,
+						       true),
+				 0);
+	assert_int_equal(zt_inpod_export(give, &again), 0);
+	assert_int_equal(again.pods, 1);
+	for (int i = 0; i < ZT_INPOD_LISTENERS; i++) {
+		assert_int_equal(cookie_of(again.fds[i]), cookie_of(e.fds[i]));
+		assert_int_equal(cookie_of(again.fds6[i]), cookie_of(e.fds6[i]));
+	}
+	exported_close(&again);
+	assert_int_equal(sock_send_fds(f->zt, "del " POD_IP, NULL, 0), 0);
+	assert_int_equal(barrier(f, why, sizeof(why)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_add_del, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readd_at_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dual_stack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_handover_dual_stack, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
