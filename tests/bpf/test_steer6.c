@@ -5,7 +5,9 @@
  * anti-spoofing of a pod's veth, capture of TCP to an enrolled local pod and the kernel's
  * refusals with their IPv6 reset, on the fixture of tests/lib/steer_fixture.h. As in
  * test_steer.c, a socket found shows as DROP_ASSIGN_FAILED (test_run is no tc ingress hook);
- * test_tc assigns for real. Pods without an IPv6 entry are test_steer.c's.
+ * test_tc assigns for real. Pods without an IPv6 entry are test_steer.c's. The in-pod programs
+ * (tc_pod, tc_pod_egress) over a dual-stack in-pod pod's IPv6 are here too; test_steer_pod
+ * runs them on real hooks.
  */
 #include <errno.h>
 #include <setjmp.h>
