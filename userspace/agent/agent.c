@@ -457,14 +457,7 @@ static void apply_maps(struct agent *a, const struct desired *next)
 			 next->enrolled6, next->n_enrolled6, &en6);
 	a->maps_known = known;
 
-	/*
-	 * Unenroll first and delete workloads last: capture never points at a missing entry. An
-	 * in-pod pod's IPv6 goes before its enrolled_cgrp entry and comes after it: without it,
-	 * its IPv6 is refused, never sent past the mesh.
-	 */
-	for (size_t i = 0; i < en6.n_del; i++)
-		if ((err = datapath_del_enrolled_ip6(a->dp, en6.del[i].key)) && err != -ENOENT)
-			apply_failed(a, "delete in-pod IPv6 of cgroup", en6.del[i].key, err);
+	/* Unenroll first and delete workloads last: capture never points at a missing entry. */
 	for (size_t i = 0; i < en.n_del; i++)
 		if ((err = datapath_del_enrolled(a->dp, en.del[i].key)) && err != -ENOENT)
 			apply_failed(a, "delete enrolled cgroup", en.del[i].key, err);
@@ -498,13 +491,11 @@ static void apply_maps(struct agent *a, const struct desired *next)
 		if ((err = datapath_set_iface6(a->dp, (int)ifc6.set[i].key, &v)))
 			apply_failed(a, "set pod iface (IPv6)", ifc6.set[i].key, err);
 	}
-	for (size_t i = 0; i < en.n_set; i++) {
-		struct ambit_enrolled v;
-
-		memcpy(&v, en.set[i].val, sizeof(v));
-		if ((err = datapath_set_enrolled_entry(a->dp, en.set[i].key, &v)))
-			apply_failed(a, "set enrolled cgroup", en.set[i].key, err);
-	}
+	/*
+	 * An in-pod pod's IPv6 (enrolled_ip6) counts only under its enrolled_cgrp entry's in-pod
+	 * flag: written before that flag and deleted after it, so a pod going in-pod or back never
+	 * has its IPv6 refused meanwhile. Missing, it is refused, never sent past the mesh.
+	 */
 	for (size_t i = 0; i < en6.n_set; i++) {
 		struct in6_addr v;
 
@@ -512,6 +503,16 @@ static void apply_maps(struct agent *a, const struct desired *next)
 		if ((err = datapath_set_enrolled_ip6(a->dp, en6.set[i].key, &v)))
 			apply_failed(a, "set in-pod IPv6 of cgroup", en6.set[i].key, err);
 	}
+	for (size_t i = 0; i < en.n_set; i++) {
+		struct ambit_enrolled v;
+
+		memcpy(&v, en.set[i].val, sizeof(v));
+		if ((err = datapath_set_enrolled_entry(a->dp, en.set[i].key, &v)))
+			apply_failed(a, "set enrolled cgroup", en.set[i].key, err);
+	}
+	for (size_t i = 0; i < en6.n_del; i++)
+		if ((err = datapath_del_enrolled_ip6(a->dp, en6.del[i].key)) && err != -ENOENT)
+			apply_failed(a, "delete in-pod IPv6 of cgroup", en6.del[i].key, err);
 	ok &= apply_services(a, next);
 	ok &= apply_services6(a, next);
 	for (size_t i = 0; i < ifc.n_del; i++)
