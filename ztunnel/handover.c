@@ -150,16 +150,20 @@ int zt_handover_parse(char *line, const int *got, size_t n,
 /*
  * After the node's listeners, the in-pod pods' (inpod.h): "pod <ip> <netns inode>" with its three
  * listeners each, then "pods end". They wait in the in-pod module for the agent to name the pod.
+ * A dual-stack pod's IPv6 listeners follow its IPv4 ones as "pod 0.0.0.0 <netns inode> <ip6>":
+ * a successor older than them takes that line for a pod of address 0.0.0.0, which the agent
+ * never names, and closes its copies at "synced".
  */
 static int take_pods(int fd, char *why, size_t len)
 {
 	for (unsigned int taken = 0;; taken++) {
-		char msg[HO_MSG_MAX], ipstr[INET_ADDRSTRLEN + 1];
+		char msg[HO_MSG_MAX], ipstr[INET_ADDRSTRLEN + 1], ip6str[INET6_ADDRSTRLEN + 1];
 		unsigned long long ino;
 		int got[SOCK_MAX_FDS];
+		struct in6_addr a6;
 		struct in_addr a;
 		size_t n = 0;
-		int ret = sock_recv_fds(fd, msg, sizeof(msg), got, SOCK_MAX_FDS, &n);
+		int ret = sock_recv_fds(fd, msg, sizeof(msg), got, SOCK_MAX_FDS, &n), words;
 
 		if (ret) {
 			snprintf(why, len, "waiting for the pods' listeners: %s",
@@ -171,25 +175,36 @@ static int take_pods(int fd, char *why, size_t len)
 				pr_info("took the listeners of %u in-pod pod(s)", taken);
 			return 0;
 		}
-		if (sscanf(msg, "pod %16s %llu", ipstr, &ino) != 2 ||
-		    inet_pton(AF_INET, ipstr, &a) != 1 || n != ZT_INPOD_LISTENERS) {
+		words = sscanf(msg, "pod %16s %llu %46s", ipstr, &ino, ip6str);
+		if (words < 2 || inet_pton(AF_INET, ipstr, &a) != 1 || n != ZT_INPOD_LISTENERS ||
+		    (words == 3 && (a.s_addr || inet_pton(AF_INET6, ip6str, &a6) != 1))) {
 			for (size_t i = 0; i < n; i++)
 				close(got[i]);
-			snprintf(why, len, "the predecessor sent \"%.40s\" with %zu descriptor(s)",
+			snprintf(why, len, "the predecessor sent \"%.60s\" with %zu descriptor(s)",
 				 msg, n);
 			return -EPROTO;
 		}
-		zt_inpod_adopt(a.s_addr, ino, got);
+		if (words == 3)
+			zt_inpod_adopt6(&a6, ino, got);
+		else
+			zt_inpod_adopt(a.s_addr, ino, got);
 	}
 }
 
-static int give_pod(void *arg, uint32_t ip, uint64_t ino, const int *lfds)
+static int give_pod(void *arg, uint32_t ip, uint64_t ino, const int *lfds,
+		    const struct in6_addr *ip6, const int *lfds6)
 {
-	char line[HO_MSG_MAX], ipstr[INET_ADDRSTRLEN];
+	char line[HO_MSG_MAX], ipstr[INET_ADDRSTRLEN], ip6str[INET6_ADDRSTRLEN];
+	int ret;
 
 	inet_ntop(AF_INET, &ip, ipstr, sizeof(ipstr));
 	snprintf(line, sizeof(line), "pod %s %llu", ipstr, (unsigned long long)ino);
-	return sock_send_fds(*(int *)arg, line, lfds, ZT_INPOD_LISTENERS);
+	ret = sock_send_fds(*(int *)arg, line, lfds, ZT_INPOD_LISTENERS);
+	if (ret || !ip6)
+		return ret;
+	inet_ntop(AF_INET6, ip6, ip6str, sizeof(ip6str));
+	snprintf(line, sizeof(line), "pod 0.0.0.0 %llu %s", (unsigned long long)ino, ip6str);
+	return sock_send_fds(*(int *)arg, line, lfds6, ZT_INPOD_LISTENERS);
 }
 
 int zt_handover_take(const char *path, const union sockaddr_inet want[HO__COUNT],

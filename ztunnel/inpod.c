@@ -28,12 +28,18 @@
 #define RELEASE_WAIT_MS 2000
 _Static_assert(ZT_INPOD_LISTENERS == L__COUNT, "a pod's listeners");
 
-/* One pod captured in its netns. Freed once every worker let go of it after its removal. */
+/*
+ * One pod captured in its netns. Freed once every worker let go of it after its removal. A
+ * dual-stack pod (the agent gave its IPv6) has the same three listeners on [::] too.
+ */
 struct ipod {
 	uint32_t ip;
+	struct in6_addr ip6; /* with has6 */
+	bool has6;
 	char uid[160];
-	struct sock_ns ns; /* fd owned */
-	int lfd[L__COUNT]; /* owned: 15001, 15006, 15008 in the pod's netns */
+	struct sock_ns ns;  /* fd owned */
+	int lfd[L__COUNT];  /* owned: 15001, 15006, 15008 in the pod's netns */
+	int lfd6[L__COUNT]; /* owned: the same on [::], or -1 */
 	bool gone;
 	bool readded;		   /* named again since the agent (re)connected */
 	_Atomic uint64_t released; /* bit per worker: it dropped this pod's listeners */
@@ -43,6 +49,7 @@ struct ipod {
 struct wk_inpod {
 	struct ipod *pod;
 	struct listener ls[L__COUNT];
+	struct listener ls6[L__COUNT]; /* fd -1: none */
 };
 
 static struct {
@@ -56,22 +63,28 @@ static struct {
 		void *arg;
 	} workers[MAX_WORKERS];
 	uint64_t all_workers; /* bit per registered worker */
-	/* Listeners a predecessor handed over, until the agent names their pod. */
+	/*
+	 * Listeners a predecessor handed over, until the agent names their pod: a pod's IPv4 ones
+	 * by its IPv4 address, its IPv6 ones (@v6) by its IPv6 address.
+	 */
 	struct adopted {
 		uint32_t ip;
+		struct in6_addr ip6;
+		bool v6;
 		uint64_t ino;
 		int fds[L__COUNT];
 	} * adopted;
 	size_t n_adopted;
 	char path[PATH_MAX];
 	int socks_fd;
+	int socks6_fd;
 	int stop_efd;
 	int (*dns_export)(void *arg, int fds[2]);
 	void (*dns_adopt)(void *arg, int fds[2]);
 	void *dns_arg;
 	pthread_t thread;
 	bool started;
-} g = {.lock = PTHREAD_RWLOCK_INITIALIZER, .socks_fd = -1, .stop_efd = -1};
+} g = {.lock = PTHREAD_RWLOCK_INITIALIZER, .socks_fd = -1, .socks6_fd = -1, .stop_efd = -1};
 
 static void wake_workers(void)
 {
@@ -88,11 +101,24 @@ static struct ipod *find_live(uint32_t ip)
 	return NULL;
 }
 
+/* The live pod of IPv6 address @ip6 (lock held), or NULL. */
+static struct ipod *find_live6(const struct in6_addr *ip6)
+{
+	for (size_t i = 0; i < g.n; i++)
+		if (g.pods[i]->has6 && !g.pods[i]->gone &&
+		    !memcmp(&g.pods[i]->ip6, ip6, sizeof(*ip6)))
+			return g.pods[i];
+	return NULL;
+}
+
 static void pod_free(struct ipod *p)
 {
-	for (int i = 0; i < L__COUNT; i++)
+	for (int i = 0; i < L__COUNT; i++) {
 		if (p->lfd[i] >= 0)
 			close(p->lfd[i]);
+		if (p->lfd6[i] >= 0)
+			close(p->lfd6[i]);
+	}
 	close(p->ns.fd);
 	free(p);
 }
@@ -144,19 +170,33 @@ static void pod_remove_locked(struct ipod *p)
 	if (g.socks_fd >= 0 && !bpf_map_lookup_elem(g.socks_fd, &p->ip, &cookie) &&
 	    cookie == sock_cookie(p->lfd[L_INBOUND]))
 		bpf_map_delete_elem(g.socks_fd, &p->ip);
+	if (p->has6 && g.socks6_fd >= 0 && !bpf_map_lookup_elem(g.socks6_fd, &p->ip6, &cookie) &&
+	    cookie == sock_cookie(p->lfd6[L_INBOUND]))
+		bpf_map_delete_elem(g.socks6_fd, &p->ip6);
 }
 
-/* The listeners handed over for @p's address in @p's netns, if any (the manager thread). */
+/*
+ * The listeners handed over for @p's addresses in @p's netns, if any (the manager thread): its
+ * IPv4 ones, and its IPv6 ones when it has an IPv6 address.
+ */
 static void take_adopted(struct ipod *p)
 {
-	for (size_t i = 0; i < g.n_adopted; i++) {
+	for (size_t i = 0; i < g.n_adopted;) {
 		struct adopted *a = &g.adopted[i];
+		int *to;
 
-		if (a->ip != p->ip || a->ino != p->ns.ino)
+		if (a->ino != p->ns.ino)
+			to = NULL;
+		else if (a->v6)
+			to = p->has6 && !memcmp(&a->ip6, &p->ip6, sizeof(a->ip6)) ? p->lfd6 : NULL;
+		else
+			to = a->ip == p->ip ? p->lfd : NULL;
+		if (!to || to[0] >= 0) {
+			i++;
 			continue;
-		memcpy(p->lfd, a->fds, sizeof(p->lfd));
+		}
+		memcpy(to, a->fds, sizeof(a->fds));
 		g.adopted[i] = g.adopted[--g.n_adopted];
-		return;
 	}
 }
 
@@ -170,9 +210,10 @@ static void drop_adopted(void)
 	g.n_adopted = 0;
 }
 
-void zt_inpod_adopt(uint32_t ip, uint64_t ino, const int *fds)
+static void adopt(uint32_t ip, const struct in6_addr *ip6, uint64_t ino, const int *fds)
 {
 	struct adopted *grown = realloc(g.adopted, (g.n_adopted + 1) * sizeof(*grown));
+	struct adopted *a;
 
 	if (!grown) {
 		for (int k = 0; k < L__COUNT; k++)
@@ -180,13 +221,29 @@ void zt_inpod_adopt(uint32_t ip, uint64_t ino, const int *fds)
 		return;
 	}
 	g.adopted = grown;
-	g.adopted[g.n_adopted].ip = ip;
-	g.adopted[g.n_adopted].ino = ino;
-	memcpy(g.adopted[g.n_adopted].fds, fds, sizeof(g.adopted[0].fds));
-	g.n_adopted++;
+	a = &g.adopted[g.n_adopted++];
+	memset(a, 0, sizeof(*a));
+	a->ip = ip;
+	a->v6 = ip6 != NULL;
+	if (ip6)
+		a->ip6 = *ip6;
+	a->ino = ino;
+	memcpy(a->fds, fds, sizeof(a->fds));
 }
 
-int zt_inpod_export(int (*give)(void *arg, uint32_t ip, uint64_t ino, const int *fds), void *arg)
+void zt_inpod_adopt(uint32_t ip, uint64_t ino, const int *fds)
+{
+	adopt(ip, NULL, ino, fds);
+}
+
+void zt_inpod_adopt6(const struct in6_addr *ip6, uint64_t ino, const int *fds)
+{
+	adopt(0, ip6, ino, fds);
+}
+
+int zt_inpod_export(int (*give)(void *arg, uint32_t ip, uint64_t ino, const int *fds,
+				const struct in6_addr *ip6, const int *fds6),
+		    void *arg)
 {
 	int err = 0;
 
@@ -195,7 +252,8 @@ int zt_inpod_export(int (*give)(void *arg, uint32_t ip, uint64_t ino, const int 
 		const struct ipod *p = g.pods[i];
 
 		if (!p->gone && p->lfd[0] >= 0)
-			err = give(arg, p->ip, p->ns.ino, p->lfd);
+			err = give(arg, p->ip, p->ns.ino, p->lfd,
+				   p->has6 && p->lfd6[0] >= 0 ? &p->ip6 : NULL, p->lfd6);
 	}
 	pthread_rwlock_unlock(&g.lock);
 	return err;
@@ -230,13 +288,78 @@ static int wait_released(uint64_t ino)
 	return -EBUSY;
 }
 
-/* "add": listeners in the pod's netns, then the pod is the workers'. 0, or -errno and @why. */
-static int pod_add(uint32_t ip, const char *uid, int nsfd, char *why, size_t len)
+/*
+ * The listeners of @p's family @v6 in its netns not handed over: 15006 takes flows tc_pod
+ * assigns (transparent); the others are reached by their address. 0, or -errno and @why.
+ */
+static int pod_listen(struct ipod *p, bool v6, char *why, size_t len)
 {
 	static const uint16_t ports[L__COUNT] = {AMBIT_PORT_OUTBOUND, AMBIT_PORT_INBOUND,
 						 AMBIT_PORT_HBONE};
+	int *lfd = v6 ? p->lfd6 : p->lfd;
+
+	for (int i = 0; i < L__COUNT; i++) {
+		union sockaddr_inet any = {0};
+
+		if (lfd[i] >= 0)
+			continue; /* the predecessor's */
+		if (v6) {
+			any.v6.sin6_family = AF_INET6;
+			any.v6.sin6_port = htons(ports[i]);
+		} else {
+			sockaddr_inet_v4(&any, htonl(INADDR_ANY), ports[i]);
+		}
+		lfd[i] = sock_listen_in(&p->ns, &any, i == L_INBOUND);
+		if (lfd[i] < 0) {
+			int err = lfd[i];
+
+			snprintf(why, len, "listen on %s%u in its netns: %s", v6 ? "[::]:" : "",
+				 ports[i], strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Publishes @p's 15006 listeners for tc_pod: by its IPv4 and, dual-stack, by its IPv6. */
+static int pod_publish(struct ipod *p, char *why, size_t len)
+{
+	uint64_t sock_val = (uint64_t)p->lfd[L_INBOUND];
+
+	if (g.socks_fd >= 0 && bpf_map_update_elem(g.socks_fd, &p->ip, &sock_val, BPF_ANY) < 0) {
+		snprintf(why, len, "inpod_socks: %s", strerror(errno));
+		return -errno;
+	}
+	sock_val = (uint64_t)p->lfd6[L_INBOUND];
+	if (p->has6 && g.socks6_fd >= 0 &&
+	    bpf_map_update_elem(g.socks6_fd, &p->ip6, &sock_val, BPF_ANY) < 0) {
+		int err = -errno;
+
+		snprintf(why, len, "inpod_socks6: %s", strerror(errno));
+		if (g.socks_fd >= 0)
+			bpf_map_delete_elem(g.socks_fd, &p->ip);
+		return err;
+	}
+	return 0;
+}
+
+/* Takes @p's entries out of inpod_socks and inpod_socks6 (a pod never added to the workers). */
+static void pod_unpublish(struct ipod *p)
+{
+	if (g.socks_fd >= 0)
+		bpf_map_delete_elem(g.socks_fd, &p->ip);
+	if (p->has6 && g.socks6_fd >= 0)
+		bpf_map_delete_elem(g.socks6_fd, &p->ip6);
+}
+
+/*
+ * "add": listeners in the pod's netns (of both families when @ip6 is not NULL), then the pod is
+ * the workers'. 0, or -errno and @why.
+ */
+static int pod_add(uint32_t ip, const struct in6_addr *ip6, const char *uid, int nsfd, char *why,
+		   size_t len)
+{
 	struct ipod *p, *old, **grown;
-	uint64_t sock_val;
 	struct stat st;
 	int err;
 
@@ -247,7 +370,12 @@ static int pod_add(uint32_t ip, const char *uid, int nsfd, char *why, size_t len
 	}
 	pthread_rwlock_rdlock(&g.lock);
 	old = find_live(ip);
-	if (old && old->ns.ino == (uint64_t)st.st_ino) {
+	/*
+	 * The same pod again: kept. One that now has an IPv6 address it had none of (or another)
+	 * is opened anew, as a pod in a new netns is.
+	 */
+	if (old && old->ns.ino == (uint64_t)st.st_ino && old->has6 == (ip6 != NULL) &&
+	    (!ip6 || !memcmp(&old->ip6, ip6, sizeof(*ip6)))) {
 		old->readded = true;
 		pthread_rwlock_unlock(&g.lock);
 		close(nsfd);
@@ -261,12 +389,15 @@ static int pod_add(uint32_t ip, const char *uid, int nsfd, char *why, size_t len
 		return -ENOMEM;
 	}
 	p->ip = ip;
+	p->has6 = ip6 != NULL;
+	if (ip6)
+		p->ip6 = *ip6;
 	p->readded = true;
 	snprintf(p->uid, sizeof(p->uid), "%s", uid);
 	p->ns.fd = nsfd;
 	p->ns.ino = (uint64_t)st.st_ino;
 	for (int i = 0; i < L__COUNT; i++)
-		p->lfd[i] = -1;
+		p->lfd[i] = p->lfd6[i] = -1;
 	/* A pod restarted in a new netns with the same address: the old one goes first. */
 	if (old) {
 		pthread_rwlock_wrlock(&g.lock);
@@ -282,26 +413,12 @@ static int pod_add(uint32_t ip, const char *uid, int nsfd, char *why, size_t len
 		pod_free(p);
 		return -EBUSY;
 	}
-	for (int i = 0; i < L__COUNT; i++) {
-		union sockaddr_inet any;
-
-		if (p->lfd[i] >= 0)
-			continue; /* the predecessor's */
-		/* 15006 takes flows tc_pod assigns; the others are reached by their address. */
-		sockaddr_inet_v4(&any, htonl(INADDR_ANY), ports[i]);
-		p->lfd[i] = sock_listen_in(&p->ns, &any, i == L_INBOUND);
-		if (p->lfd[i] < 0) {
-			err = p->lfd[i];
-			snprintf(why, len, "listen on %u in its netns: %s", ports[i],
-				 strerror(-err));
-			pod_free(p);
-			return err;
-		}
-	}
-	sock_val = (uint64_t)p->lfd[L_INBOUND];
-	if (g.socks_fd >= 0 && bpf_map_update_elem(g.socks_fd, &ip, &sock_val, BPF_ANY) < 0) {
-		err = -errno;
-		snprintf(why, len, "inpod_socks: %s", strerror(errno));
+	err = pod_listen(p, false, why, len);
+	if (!err && p->has6)
+		err = pod_listen(p, true, why, len);
+	if (!err)
+		err = pod_publish(p, why, len);
+	if (err) {
 		pod_free(p);
 		return err;
 	}
@@ -312,7 +429,7 @@ static int pod_add(uint32_t ip, const char *uid, int nsfd, char *why, size_t len
 		grown = realloc(g.pods, cap * sizeof(*grown));
 		if (!grown) {
 			pthread_rwlock_unlock(&g.lock);
-			bpf_map_delete_elem(g.socks_fd, &ip);
+			pod_unpublish(p);
 			pod_free(p);
 			snprintf(why, len, "out of memory");
 			return -ENOMEM;
@@ -367,9 +484,11 @@ static void sweep_unnamed(void)
 /* One message of the agent; the answer goes back on @fd. */
 static void on_message(int fd, char *msg, int *fds, size_t nfds)
 {
-	char ipstr[INET_ADDRSTRLEN + 1], uid[160], why[256] = "", reply[512];
+	char ipstr[INET_ADDRSTRLEN + 1], uid[160], ip6str[INET6_ADDRSTRLEN + 1] = "", why[256] = "",
+									     reply[512];
+	struct in6_addr a6;
 	struct in_addr a;
-	int nsfd = nfds ? fds[0] : -1;
+	int nsfd = nfds ? fds[0] : -1, words;
 
 	if (!strcmp(msg, "dns") && nfds == 2 && g.dns_adopt) {
 		g.dns_adopt(g.dns_arg, fds);
@@ -377,14 +496,16 @@ static void on_message(int fd, char *msg, int *fds, size_t nfds)
 	}
 	for (size_t i = 1; i < nfds; i++)
 		close(fds[i]);
-	if (sscanf(msg, "add %16s %159s", ipstr, uid) == 2 && inet_pton(AF_INET, ipstr, &a) == 1 &&
-	    nsfd >= 0) {
+	/* "add <ip> <uid>[ <ip6>]": a dual-stack pod's IPv6 last (inpod.h). */
+	words = sscanf(msg, "add %16s %159s %46s", ipstr, uid, ip6str);
+	if (words >= 2 && inet_pton(AF_INET, ipstr, &a) == 1 &&
+	    (words == 2 || inet_pton(AF_INET6, ip6str, &a6) == 1) && nsfd >= 0) {
 		/*
 		 * The answer is never waited for (the socket does not block): "ok" once the
 		 * listeners are up, for the agent sends the pod's traffic here only then; "fail"
 		 * for its log and its retries.
 		 */
-		if (pod_add(a.s_addr, uid, nsfd, why, sizeof(why)) == 0) {
+		if (pod_add(a.s_addr, words == 3 ? &a6 : NULL, uid, nsfd, why, sizeof(why)) == 0) {
 			pr_debug("in-pod: pod %s (%s) captured in its netns", uid, ipstr);
 			snprintf(reply, sizeof(reply), "ok %s %s", ipstr, uid);
 		} else {
@@ -481,7 +602,7 @@ void zt_inpod_dns(int (*export_fn)(void *arg, int fds[2]), void (*adopt)(void *a
 	g.dns_arg = arg;
 }
 
-int zt_inpod_start(const char *agent_socket, int socks_fd)
+int zt_inpod_start(const char *agent_socket, int socks_fd, int socks6_fd)
 {
 	char tmp[PATH_MAX];
 	int err;
@@ -491,6 +612,7 @@ int zt_inpod_start(const char *agent_socket, int socks_fd)
 	    (int)sizeof(g.path))
 		return -ENAMETOOLONG;
 	g.socks_fd = socks_fd;
+	g.socks6_fd = socks6_fd;
 	g.stop_efd = eventfd(0, EFD_CLOEXEC);
 	if (g.stop_efd < 0)
 		return -errno;
@@ -527,7 +649,9 @@ void zt_inpod_quiesce(void)
 		for (int k = 0; k < L__COUNT; k++) {
 			if (g.pods[i]->lfd[k] >= 0)
 				close(g.pods[i]->lfd[k]);
-			g.pods[i]->lfd[k] = -1;
+			if (g.pods[i]->lfd6[k] >= 0)
+				close(g.pods[i]->lfd6[k]);
+			g.pods[i]->lfd[k] = g.pods[i]->lfd6[k] = -1;
 		}
 	pthread_rwlock_unlock(&g.lock);
 }
@@ -605,9 +729,13 @@ static void hold(struct zt_worker *w, struct ipod *p, const struct zt_inpod_list
 	if (!h)
 		goto nomem;
 	h->pod = p;
-	for (int k = 0; k < L__COUNT; k++)
+	for (int k = 0; k < L__COUNT; k++) {
 		if (ops->add(w, &h->ls[k], k, p->lfd[k]))
 			pr_warn("in-pod: pod %s: listener %d not taken by a worker", p->uid, k);
+		if (ops->add(w, &h->ls6[k], k, p->lfd6[k]))
+			pr_warn("in-pod: pod %s: IPv6 listener %d not taken by a worker", p->uid,
+				k);
+	}
 	w->inpod[w->n_inpod++] = h;
 	return;
 nomem:
@@ -620,6 +748,8 @@ static void let_go(struct zt_worker *w, struct wk_inpod *h, const struct zt_inpo
 	for (int j = 0; j < L__COUNT; j++) {
 		ops->remove(w, &h->ls[j]);
 		h->ls[j].h.dead = true;
+		ops->remove(w, &h->ls6[j]);
+		h->ls6[j].h.dead = true;
 	}
 	loop_defer_free(w->loop, h, free);
 }
@@ -673,11 +803,31 @@ bool zt_inpod_ns(uint32_t ip, struct sock_ns *out)
 	return p != NULL;
 }
 
+bool zt_inpod_ns6(const struct in6_addr *ip6, struct sock_ns *out)
+{
+	struct ipod *p;
+
+	pthread_rwlock_rdlock(&g.lock);
+	p = g.live ? find_live6(ip6) : NULL;
+	if (p)
+		*out = p->ns;
+	pthread_rwlock_unlock(&g.lock);
+	return p != NULL;
+}
+
+/* The netns of the in-pod pod at @a's address, of either family. */
+static bool inpod_ns_of(const union sockaddr_inet *a, struct sock_ns *out)
+{
+	if (a->sa.sa_family == AF_INET)
+		return zt_inpod_ns(a->v4.sin_addr.s_addr, out);
+	return a->sa.sa_family == AF_INET6 && zt_inpod_ns6(&a->v6.sin6_addr, out);
+}
+
 int zt_connect_to_pod(const union sockaddr_inet *dst, const union sockaddr_inet *src)
 {
 	struct sock_ns ns;
 
-	if (dst->sa.sa_family == AF_INET && zt_inpod_ns(dst->v4.sin_addr.s_addr, &ns))
+	if (inpod_ns_of(dst, &ns))
 		return sock_connect_in(&ns, dst, src);
 	return sock_connect(dst, src);
 }
@@ -688,7 +838,7 @@ int zt_connect_from_pod(const union sockaddr_inet *from, const union sockaddr_in
 	union sockaddr_inet src = *from;
 	struct sock_ns ns;
 
-	if (from->sa.sa_family == AF_INET && zt_inpod_ns(from->v4.sin_addr.s_addr, &ns))
+	if (inpod_ns_of(from, &ns))
 		return sock_connect_in(&ns, dst, NULL);
 	sockaddr_inet_set_port(&src, 0);
 	return sock_connect(dst, as_pod ? &src : NULL);

@@ -6,10 +6,13 @@
  *  - listens inside its netns on 15001 (where connect4 sends the pod's outbound: pod_ip:15001),
  *    15006 (plaintext inbound, which tc_pod assigns there: published in inpod_socks by pod IP)
  *    and 15008 (HBONE, reached by the ordinary socket lookup); every worker accepts on them as
- *    on the node's listeners;
+ *    on the node's listeners. A dual-stack pod (the agent's "add" names its IPv6) has the same
+ *    three on [::]: connect6 sends its IPv6 to [pod_ip6]:15001 (the original destination in
+ *    orig_dst6), its 15006 is published in inpod_socks6 by its IPv6;
  *  - opens the pod's outbound connections (HBONE and plain) from the pod's netns, so they leave
  *    with the pod's address and routes, HBONE pooled per pod;
- *  - delivers to the pod from inside its netns, with the client's address (IP_TRANSPARENT);
+ *  - delivers to the pod from inside its netns, with the client's address (IP_TRANSPARENT,
+ *    IPV6_TRANSPARENT for an IPv6 client);
  *    tc_pod_egress on the pod's eth0 brings the pod's answers back through lo to that socket.
  * The module has one thread, which follows the agent (reconnecting) and owns the pods; workers
  * take its listeners on their loop when woken (zt_inpod_worker_sync) and look pods up by IP.
@@ -28,10 +31,10 @@ struct zt_worker;
 
 /*
  * Starts following the agent at <dirname(@agent_socket)>/inpod.sock (absent on a node in host
- * mode: tried again every second, silently). @socks_fd: the pinned inpod_socks map (borrowed),
- * or -1. 0 or -errno.
+ * mode: tried again every second, silently). @socks_fd, @socks6_fd: the pinned inpod_socks and
+ * inpod_socks6 maps (borrowed), or -1. 0 or -errno.
  */
-int zt_inpod_start(const char *agent_socket, int socks_fd);
+int zt_inpod_start(const char *agent_socket, int socks_fd, int socks6_fd);
 /*
  * A successor took over (the workers dropped the pods' listeners already): stops following the
  * agent and closes the listeners, so the successor can open its own; connections held go on.
@@ -58,10 +61,11 @@ void zt_inpod_worker_sync(struct zt_worker *w, bool drop, const struct zt_inpod_
 void zt_inpod_worker_free(struct zt_worker *w);
 /* On a worker's thread: the netns of in-pod pod @ip into *@out, valid until its callback ends. */
 bool zt_inpod_ns(uint32_t ip, struct sock_ns *out);
+/* The same by a dual-stack in-pod pod's IPv6 address. */
+bool zt_inpod_ns6(const struct in6_addr *ip6, struct sock_ns *out);
 /*
- * Connects to local pod address @dst with source @src (as sock_connect): from inside the pod's
- * netns when the pod is captured in-pod; else from here. In-pod pods are known by their IPv4
- * address: an IPv6 @dst is connected from here.
+ * Connects to local pod address @dst (either family) with source @src (as sock_connect): from
+ * inside the pod's netns when the pod is captured in-pod; else from here.
  */
 int zt_connect_to_pod(const union sockaddr_inet *dst, const union sockaddr_inet *src);
 /*
@@ -74,15 +78,20 @@ int zt_connect_from_pod(const union sockaddr_inet *from, const union sockaddr_in
 /* A pod's listeners: 15001, 15006, 15008. */
 #define ZT_INPOD_LISTENERS 3
 /*
- * Hand-over (handover.c): @give(@arg, ip, netns inode, listeners) for every pod captured now
- * (the listeners borrowed for the call); 0 or the first -errno. And on the successor's side, a
- * pod's listeners taken (@fds: ZT_INPOD_LISTENERS, owned from here): the agent's "add" for
- * that pod in that netns serves on them instead of opening new ones (both processes accept on
- * them until the predecessor lets go), so an upgrade leaves no moment without a listener.
- * What no "add" claims is closed at the agent's "synced".
+ * Hand-over (handover.c): @give(@arg, ip, netns inode, listeners, ip6, listeners6) for every
+ * pod captured now (the listeners borrowed for the call; @ip6 NULL when the pod has no IPv6
+ * listeners); 0 or the first -errno. And on the successor's side, a pod's listeners taken
+ * (@fds: ZT_INPOD_LISTENERS, owned from here), its IPv4 ones by its IPv4 address and its IPv6
+ * ones by its IPv6 address: the agent's "add" for that pod in that netns serves on them instead
+ * of opening new ones (both processes accept on them until the predecessor lets go), so an
+ * upgrade leaves no moment without a listener. What no "add" claims is closed at the agent's
+ * "synced".
  */
-int zt_inpod_export(int (*give)(void *arg, uint32_t ip, uint64_t ino, const int *fds), void *arg);
+int zt_inpod_export(int (*give)(void *arg, uint32_t ip, uint64_t ino, const int *fds,
+				const struct in6_addr *ip6, const int *fds6),
+		    void *arg);
 void zt_inpod_adopt(uint32_t ip, uint64_t ino, const int *fds);
+void zt_inpod_adopt6(const struct in6_addr *ip6, uint64_t ino, const int *fds);
 /*
  * The DNS proxy's sockets and the agent (its inpod.h): on every connection to the agent,
  * @export(@arg, fds) gives the UDP and TCP sockets to deposit ("keep-dns"; borrowed, 0 or

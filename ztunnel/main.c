@@ -252,7 +252,8 @@ int main(int argc, char **argv)
 	struct zt_dns *dns = NULL;
 	long dns_port = AMBIT_PORT_DNS;
 	struct zt_admin *admin = NULL;
-	int nworkers = 2, socks_fd = -1, socks6_fd = -1, inpod_fd = -1, rc = 1, opt, err;
+	int nworkers = 2, socks_fd = -1, socks6_fd = -1, inpod_fd = -1, inpod6_fd = -1, rc = 1, opt,
+	    err;
 	int session = -1, fds[HO__COUNT];
 	struct zt_main m = {.workers = workers, .fds = fds, .lfd = -1, .sfd = -1, .drain_s = 30};
 	char why[256] = "";
@@ -386,6 +387,8 @@ int main(int argc, char **argv)
 		socks_fd = pinned_map_open(pin_root, "proxy_socks");
 		/* Absent under an older agent's pins: no in-pod capture then, the rest works. */
 		inpod_fd = pinned_map_open(pin_root, "inpod_socks");
+		/* Absent under an older agent's too: in-pod pods' IPv6 stays refused then. */
+		inpod6_fd = pinned_map_open(pin_root, "inpod_socks6");
 		if (popts.orig_dst_fd < 0 || socks_fd < 0) {
 			pr_err("cannot open pinned maps under %s: %s", pin_root,
 			       strerror(-(popts.orig_dst_fd < 0 ? popts.orig_dst_fd : socks_fd)));
@@ -473,7 +476,7 @@ int main(int argc, char **argv)
 	if (dns)
 		zt_inpod_dns(zt_dns_export, zt_dns_adopt, dns);
 	/* After a predecessor let go of the pods' listeners: this process opens its own. */
-	err = zt_inpod_start(sock_path, inpod_fd);
+	err = zt_inpod_start(sock_path, inpod_fd, inpod6_fd);
 	if (err) {
 		pr_err("in-pod capture: %s", strerror(-err));
 		goto out;
@@ -521,5 +524,7 @@ out:
 		close(socks6_fd);
 	if (inpod_fd >= 0)
 		close(inpod_fd);
+	if (inpod6_fd >= 0)
+		close(inpod6_fd);
 	return rc;
 }

@@ -6,9 +6,10 @@
  * getpeername6 do the same for IPv4 destinations a dual-stack socket names as v4-mapped IPv6
  * (::ffff:a.b.c.d: what gRPC, Java and Node clients do by default); without them such a connect
  * to a Service VIP found no route and an enrolled pod's bypassed the mesh. A native IPv6
- * destination goes the same ways to the node ztunnel's IPv6 (ztunnel_ip6) and to services6,
- * with its record in the socket's own storage (sock_orig6) and orig_dst6; where the mesh cannot
- * carry it (a node without IPv6, a pod captured in-pod) it is refused (capture_v6_refused).
+ * destination goes the same ways to the node ztunnel's IPv6 (ztunnel_ip6), for a pod captured
+ * in-pod to its own IPv6 (enrolled_ip6), and to services6, with its record in the socket's own
+ * storage (sock_orig6) and orig_dst6; where the mesh cannot carry it (a node without IPv6, an
+ * in-pod pod whose IPv6 is not in enrolled_ip6) it is refused (capture_v6_refused).
  * The IPv4 paths do no IPv6 look-up, and a v4-mapped one only compares its address.
  */
 #ifndef AMBIT_BPF_CAPTURE_H
@@ -146,8 +147,9 @@ static __always_inline __u64 capture_enrolled_cgroup(struct ambit_enrolled **en)
 /*
  * DNS (DESIGN.md §2): port 53 from an enrolled pod (not opted out with Istio's annotation), to
  * anything but loopback, goes to the node ztunnel's proxy on 15053. A pod captured in-pod (a
- * bridge CNI) too, over IPv4: the cgroup hook sees its sockets wherever its netns is, and the
- * node's address is one its pod network routes to (its IPv6 is refused, capture_v6_refused).
+ * bridge CNI) too: the cgroup hook sees its sockets wherever its netns is, and the node's
+ * address is one its pod network routes to (the node's IPv4 for its IPv4, ztunnel_ip6 for its
+ * IPv6).
  */
 static __always_inline bool capture_dns_of(const struct bpf_sock_addr *ctx,
 					   const struct ambit_enrolled *en)
@@ -312,26 +314,37 @@ static __always_inline void capture_get_addr6(const struct bpf_sock_addr *ctx, _
 
 /*
  * A native IPv6 destination of an enrolled pod that the mesh cannot carry: on a node without
- * IPv6 (no ztunnel_ip6 to steer to) or from a pod captured in-pod (its enrolled_cgrp entry holds
- * no IPv6 of the pod for an in-pod listener), the connection would leave past the ztunnel, in
+ * IPv6 (no ztunnel_ip6 to steer to) or from a pod captured in-pod whose IPv6 the agent did not
+ * write in enrolled_ip6 (no in-pod listener of that family to steer to: an agent or ztunnel
+ * that predates them, or a pod without IPv6), the connection would leave past the ztunnel, in
  * plaintext and past policy. It is refused (EPERM) and counted, as tc refuses such packets
- * (lib/steer.h); a happy-eyeballs client (RFC 8305) then falls back to IPv4.
+ * (lib/steer.h); a happy-eyeballs client (RFC 8305) then falls back to IPv4. Otherwise *@own
+ * is the in-pod pod's IPv6 (NULL for a pod captured on the node).
  */
-static __always_inline bool capture_v6_refused(const struct ambit_enrolled *en)
+static __always_inline bool capture_v6_refused(const struct ambit_enrolled *en, __u64 cgroup,
+					       struct ambit_ip6 **own)
 {
-	if (!capture_ztunnel6_unset() && !(en->flags & AMBIT_ENROLLED_INPOD))
-		return false;
+	*own = NULL;
+	if (!capture_ztunnel6_unset()) {
+		if (!(en->flags & AMBIT_ENROLLED_INPOD))
+			return false;
+		*own = bpf_map_lookup_elem(&enrolled_ip6, &cgroup);
+		if (*own)
+			return false;
+	}
 	counter_inc(AMBIT_DROP_IPV6_UNSUPPORTED);
 	return true;
 }
 
 /*
- * An enrolled pod's TCP to the node ztunnel's [ztunnel_ip6]:@port, the original destination
- * kept with the socket for sockops and getpeername6. Without the record the ztunnel could not
- * tell where the pod meant to go: refused, as capture_redirect does.
+ * An enrolled pod's TCP to the ztunnel's [@to]:@port (the node's, ztunnel_ip6, when @to is
+ * NULL), the original destination kept with the socket for sockops and getpeername6. Without
+ * the record the ztunnel could not tell where the pod meant to go: refused, as
+ * capture_redirect does.
  */
 static __always_inline int capture_steer6(struct bpf_sock_addr *ctx, __u64 cgroup, __u16 flags,
-					  __u32 port, enum ambit_reason reason)
+					  const struct ambit_ip6 *to, __u32 port,
+					  enum ambit_reason reason)
 {
 	struct ambit_orig_dst6 *orig;
 
@@ -341,7 +354,10 @@ static __always_inline int capture_steer6(struct bpf_sock_addr *ctx, __u64 cgrou
 	capture_get_addr6(ctx, orig->ip6, &orig->port);
 	orig->flags = flags;
 	orig->cgroup = cgroup;
-	capture_set_ztunnel6(ctx, port);
+	if (to)
+		capture_set_addr6(ctx, to->a, bpf_htons(port));
+	else
+		capture_set_ztunnel6(ctx, port);
 	counter_inc(reason);
 	return CONNECT_ALLOW;
 }
@@ -399,13 +415,16 @@ static __always_inline int capture_service6(struct bpf_sock_addr *ctx)
 /*
  * connect6 and sendmsg6 of a native IPv6 destination: an enrolled pod's TCP to the ztunnel (its
  * DNS to the proxy) and its UDP DNS to the proxy, as IPv4 (its other UDP is not the mesh's, as
- * IPv4's is not); a Service VIP balanced for the others. An ICMPv6 (ping) socket is left to tc,
- * which lets ICMPv6 through; loopback never leaves the pod, and the ztunnel's own address must
- * not loop back to it.
+ * IPv4's is not); a Service VIP balanced for the others. As over IPv4, a pod captured in-pod
+ * has its TCP sent to the ztunnel's listener in its own netns, at its own IPv6 ([own]:15001,
+ * where the ztunnel finds the record by the client's address), and its DNS to the node's proxy.
+ * An ICMPv6 (ping) socket is left to tc, which lets ICMPv6 through; loopback never leaves the
+ * pod, and the ztunnel's own address must not loop back to it.
  */
 static __always_inline int capture_native6(struct bpf_sock_addr *ctx)
 {
 	struct ambit_enrolled *en = NULL;
+	struct ambit_ip6 *own;
 	__u64 cgroup;
 
 	if (ctx->protocol == IPPROTO_ICMPV6 || capture_v6_loopback(ctx) || capture_is_ztunnel6(ctx))
@@ -413,16 +432,16 @@ static __always_inline int capture_native6(struct bpf_sock_addr *ctx)
 	cgroup = capture_enrolled_cgroup(&en);
 	if (!cgroup || !en)
 		return ctx->type == SOCK_STREAM ? capture_service6(ctx) : CONNECT_ALLOW;
-	if (capture_v6_refused(en))
+	if (capture_v6_refused(en, cgroup, &own))
 		return CONNECT_REJECT;
 	if (ctx->type == SOCK_DGRAM)
 		return capture_dns6_udp(ctx, en);
 	if (ctx->type != SOCK_STREAM)
 		return CONNECT_ALLOW;
 	if (capture_dns_of(ctx, en))
-		return capture_steer6(ctx, cgroup, AMBIT_ORIG_DNS, AMBIT_PORT_DNS,
+		return capture_steer6(ctx, cgroup, AMBIT_ORIG_DNS, NULL, AMBIT_PORT_DNS,
 				      AMBIT_REDIRECT_DNS);
-	return capture_steer6(ctx, cgroup, AMBIT_ORIG_REDIRECTED, AMBIT_PORT_OUTBOUND,
+	return capture_steer6(ctx, cgroup, AMBIT_ORIG_REDIRECTED, own, AMBIT_PORT_OUTBOUND,
 			      AMBIT_REDIRECT_OUTBOUND);
 }
 

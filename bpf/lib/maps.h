@@ -228,6 +228,28 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } strict_ports6 SEC(".maps");
 
+/*
+ * In-pod capture of a dual-stack pod (bpf_abi.h): its IPv6 by the enrolled cgroup, beside
+ * enrolled_cgrp (whose value stays as it was, so an upgrade keeps that map), and its 15006
+ * listener on [::] by that IPv6, as inpod_socks by the IPv4.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_WORKLOADS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64); /* cgroup v2 id */
+	__type(value, struct ambit_ip6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} enrolled_ip6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, AMBIT_MAX_WORKLOADS);
+	__type(key, struct ambit_ip6);
+	__type(value, __u64); /* fd on update, socket cookie on user-space lookup */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} inpod_socks6 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, AMBIT_MAX_DENY_SRC);

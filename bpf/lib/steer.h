@@ -279,7 +279,7 @@ static __always_inline int steer_tcp(struct __sk_buff *skb, const struct pkt *p,
  * and :: for ICMPv6 alone (neighbour discovery, DAD, router solicitation and MLD send from
  * those), and TCP to it is captured by steer_tcp. The transport is the last Next Header of the
  * extension header chain (parse_ipv6), so none hides a transport header from these rules. An
- * in-pod pod known by IPv6 is left to its own eth0's programs, as over IPv4 (steer_pod_v6 refuses
+ * in-pod pod known by IPv6 is left to its own eth0's programs, as over IPv4 (steer_pod_v6 captures
  * its IPv6 there).
  *
  * A pod the mesh does not know by IPv6 (an IPv4-only pod of a dual-stack cluster, an agent that
@@ -300,7 +300,8 @@ static __always_inline int steer_tcp(struct __sk_buff *skb, const struct pkt *p,
 
 /*
  * Whether host-side veth @ifindex is an enrolled local pod's: in-pod ones included, whose eth0
- * programs refuse the same IPv6 (steer_pod_v6) before the node's see it.
+ * programs refuse the same IPv6 of a pod the mesh does not know by IPv6 (steer_pod_v6) before
+ * the node's see it.
  */
 static __always_inline bool steer_iface_enrolled(__u32 ifindex)
 {
@@ -399,32 +400,6 @@ static __always_inline int steer_ingress_v6(struct __sk_buff *skb)
 	return steer_tcp(skb, &p, wl, from_pod, true);
 }
 
-/*
- * IPv6 on an enrolled in-pod pod's own eth0 (tc_pod at @ingress, tc_pod_egress). The agent
- * attaches these programs to enrolled pods only and takes them off when a pod leaves the mesh,
- * so every packet here is to or from an enrolled pod; in-pod capture carries IPv4 only, so all
- * but ICMPv6 right after the fixed header is refused, as for a pod the node does not know by
- * IPv6: a header chain the parser finds broken (it has read the fixed header) is refused so too.
- * A broken fixed header is dropped at ingress, as a broken IPv4 one. At egress only the
- * refusal is counted, as for IPv4 there; what is not IPv6 passes.
- */
-static __always_inline int steer_pod_v6(struct __sk_buff *skb, bool ingress)
-{
-	struct pkt p = {};
-
-	switch (parse_ipv6(skb, &p)) {
-	case PARSE_OK: break;
-	case PARSE_NOT_IPV6: return ingress ? steer_verdict(AMBIT_PASS, TC_ACT_OK) : TC_ACT_OK;
-	default:
-		if (p.ip6)
-			break;
-		return ingress ? steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT) : TC_ACT_OK;
-	}
-	if (p.ip6->nexthdr != NEXTHDR_ICMPV6)
-		return steer_verdict(AMBIT_DROP_IPV6_UNSUPPORTED, TC_ACT_SHOT);
-	return ingress ? steer_verdict(AMBIT_PASS, TC_ACT_OK) : TC_ACT_OK;
-}
-
 static __always_inline int steer_ingress(struct __sk_buff *skb)
 {
 	struct pkt p = {};
@@ -449,10 +424,30 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 	return steer_tcp(skb, &p, bpf_map_lookup_elem(&workloads, &p.ip->daddr), from_pod, false);
 }
 
-/* Whether a socket of this netns (any state but a listener) owns @p's 4-tuple. */
-static __always_inline bool steer_owned(struct __sk_buff *skb, const struct pkt *p)
+/*
+ * In-pod capture (bridge CNIs): tc ingress on an enrolled pod's own eth0, inside its netns, where
+ * the ztunnel listens on the pod's behalf. Frames between pods of one bridge never pass the node's
+ * IP stack, so only here can every flow to the pod be seen. HBONE (15008) reaches the ztunnel's
+ * listener there by the ordinary socket lookup, and so does every packet of an open flow (its
+ * destination is the pod's own address); a new plaintext flow is assigned to the pod's 15006
+ * listener (inpod_socks, or inpod_socks6 by the pod's IPv6), after the same fast drops as on the
+ * node, without the node's mark. New flows from outside to 15001 or 15006 themselves are dropped:
+ * the proxy would only hand them back to itself. Both families take the same path: @v6 says which
+ * parser filled @p, a constant where a program calls in (steer_tcp's rule).
+ */
+
+/* Whether @wl is an enrolled pod of this node captured in its own netns. */
+static __always_inline bool steer_inpod(const struct ambit_workload *wl)
 {
-	struct bpf_sock *sk = steer_owner(skb, p, false);
+	const __u32 all = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD;
+
+	return wl && (wl->flags & all) == all;
+}
+
+/* Whether a socket of this netns (any state but a listener) owns @p's 4-tuple. */
+static __always_inline bool steer_owned(struct __sk_buff *skb, const struct pkt *p, bool v6)
+{
+	struct bpf_sock *sk = steer_owner(skb, p, v6);
 
 	if (!sk)
 		return false;
@@ -460,61 +455,46 @@ static __always_inline bool steer_owned(struct __sk_buff *skb, const struct pkt 
 	return true;
 }
 
-/*
- * In-pod capture (bridge CNIs): tc ingress on an enrolled pod's own eth0, inside its netns, where
- * the ztunnel listens on the pod's behalf. Frames between pods of one bridge never pass the node's
- * IP stack, so only here can every flow to the pod be seen. HBONE (15008) reaches the ztunnel's
- * listener there by the ordinary socket lookup, and so does every packet of an open flow (its
- * destination is the pod's own address); a new plaintext flow is assigned to the pod's 15006
- * listener (inpod_socks), after the same fast drops as on the node, without the node's mark. New
- * flows from outside to 15001 or 15006 themselves are dropped: the proxy would only hand them back
- * to itself.
- */
-static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
+/* The pod's 15006 listener, by @p's destination (referenced; a SOCKHASH lookup), or NULL. */
+static __always_inline struct bpf_sock *steer_pod_listener(const struct pkt *p, bool v6)
 {
-	const __u32 all = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD;
-	struct ambit_workload *wl;
+	if (v6)
+		return bpf_map_lookup_elem(&inpod_socks6, &p->ip6->daddr);
+	return bpf_map_lookup_elem(&inpod_socks, &p->ip->daddr);
+}
+
+/* TCP to an in-pod pod of this node (steer_inpod), of either family. */
+static __always_inline int steer_pod_tcp(struct __sk_buff *skb, const struct pkt *p, bool v6)
+{
 	struct bpf_sock *sk;
-	struct pkt p = {};
 	__u16 dport;
 	int ret;
 
-	switch (parse_ipv4_tcp(skb, &p)) {
-	case PARSE_OK: break;
-	case PARSE_NOT_IPV4: return steer_pod_v6(skb, true);
-	default: return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
-	}
-	if (p.ip->protocol != IPPROTO_TCP)
-		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
-	wl = bpf_map_lookup_elem(&workloads, &p.ip->daddr);
-	if (!wl || (wl->flags & all) != all)
-		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
-	if (p.fragment)
+	if (p->fragment)
 		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
-	if (!p.tcp)
+	if (!p->tcp)
 		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
-	dport = bpf_ntohs(p.tcp->dest);
+	dport = bpf_ntohs(p->tcp->dest);
 	/*
 	 * Only a SYN opens a flow: the rest belongs to a socket of this netns already, but for the
 	 * ACK ending a SYN-cookie handshake of the 15006 listener (no socket holds it yet).
 	 */
 	/* The shape first: data packets never pay for the socket look-up. */
-	if (dport != AMBIT_PORT_HBONE && steer_pure_ack(&p, false) && !steer_owned(skb, &p)) {
-		ret = steer_cookie(skb, &p, bpf_map_lookup_elem(&inpod_socks, &p.ip->daddr), false,
-				   false);
+	if (dport != AMBIT_PORT_HBONE && steer_pure_ack(p, v6) && !steer_owned(skb, p, v6)) {
+		ret = steer_cookie(skb, p, steer_pod_listener(p, v6), false, v6);
 		if (ret >= 0)
 			return ret;
 	}
-	if (!p.tcp->syn || p.tcp->ack)
+	if (!p->tcp->syn || p->tcp->ack)
 		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 	if (dport == AMBIT_PORT_HBONE)
 		return steer_verdict(AMBIT_ASSIGN_HBONE, TC_ACT_OK);
 	if (dport == AMBIT_PORT_OUTBOUND || dport == AMBIT_PORT_INBOUND)
 		return steer_verdict(AMBIT_DROP_PROXY_PORT, TC_ACT_SHOT);
-	ret = steer_fastdrop(skb, &p, false);
+	ret = steer_fastdrop(skb, p, v6);
 	if (ret >= 0)
 		return ret;
-	sk = bpf_map_lookup_elem(&inpod_socks, &p.ip->daddr);
+	sk = steer_pod_listener(p, v6);
 	if (!sk)
 		return steer_verdict(AMBIT_DROP_NO_PROXY, TC_ACT_SHOT);
 	/*
@@ -530,18 +510,89 @@ static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
 
 /*
  * In-pod, tc egress on the pod's eth0: the return path of the ztunnel's connections to the pod.
- * The ztunnel connects from inside the pod's netns with the client's address (IP_TRANSPARENT),
- * so the pod's answers are addressed to a foreign IP and routed out of eth0, away from that
- * socket. A packet whose 4-tuple a socket of this netns receives (a local address that is not
- * the pod's: only the ztunnel's transparent sockets have one) is turned back into lo's ingress,
- * its MACs zeroed (lo's own) and marked, where the mark's policy route (`local 0.0.0.0/0 dev lo`,
- * set in the pod's netns by the agent) delivers it to that socket. Everything else leaves. As
- * Istio's in-pod rules do with a connmark, without iptables and without a sysctl.
+ * The ztunnel connects from inside the pod's netns with the client's address (IP_TRANSPARENT,
+ * IPV6_TRANSPARENT), so the pod's answers are addressed to a foreign IP and routed out of eth0,
+ * away from that socket. A packet whose 4-tuple a socket of this netns receives (a local address
+ * that is not the pod's: only the ztunnel's transparent sockets have one) is turned back into
+ * lo's ingress, its MACs zeroed (lo's own) and marked, where the mark's policy route (`local
+ * 0.0.0.0/0 dev lo`, `local ::/0 dev lo`, set in the pod's netns by the agent) delivers it to
+ * that socket. Everything else leaves (TC_ACT_OK, uncounted). As Istio's in-pod rules do with a
+ * connmark, without iptables and without a sysctl.
  */
-static __always_inline int steer_pod_egress(struct __sk_buff *skb)
+static __always_inline int steer_pod_return(struct __sk_buff *skb, const struct pkt *p, bool v6)
 {
 	static const __u8 zero_macs[2 * ETH_ALEN] = {};
 	struct bpf_sock *sk;
+
+	if (!p->tcp)
+		return TC_ACT_OK;
+	sk = steer_owner(skb, p, v6);
+	if (!sk)
+		return TC_ACT_OK;
+	bpf_sk_release(sk);
+	if (bpf_skb_store_bytes(skb, 0, zero_macs, sizeof(zero_macs), 0))
+		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
+	skb->mark = AMBIT_SKB_MARK;
+	counter_inc(AMBIT_RETURN_TO_PROXY);
+	return bpf_redirect(LOOPBACK_IFINDEX, BPF_F_INGRESS);
+}
+
+/*
+ * IPv6 on an enrolled in-pod pod's own eth0 (tc_pod at @ingress, tc_pod_egress). The agent
+ * attaches these programs to enrolled pods only and takes them off when a pod leaves the mesh,
+ * so every packet here is to or from an enrolled pod. To or from the pod's own IPv6 as the mesh
+ * knows it (workloads6, with the in-pod flags) it is carried as IPv4 is: TCP to it by
+ * steer_pod_tcp, the answers to the ztunnel's transparent sockets by steer_pod_return, the rest
+ * passes. Any other IPv6 (the pod's IPv6 not written yet, an address the mesh does not know) is
+ * refused but for ICMPv6 right after the fixed header, as for a pod the node does not know by
+ * IPv6 (steer_ingress_v6); so is a header chain the parser finds broken (it has read the fixed
+ * header), whatever the address. A broken fixed header is dropped at ingress, as a broken IPv4
+ * one. At egress only a refusal is counted, as for IPv4 there; what is not IPv6 passes.
+ */
+static __always_inline int steer_pod_v6(struct __sk_buff *skb, bool ingress)
+{
+	struct ambit_workload *wl;
+	struct pkt p = {};
+
+	switch (parse_ipv6(skb, &p)) {
+	case PARSE_OK:
+		wl = bpf_map_lookup_elem(&workloads6, ingress ? &p.ip6->daddr : &p.ip6->saddr);
+		if (!steer_inpod(wl))
+			break;
+		if (!ingress)
+			return p.proto == IPPROTO_TCP ? steer_pod_return(skb, &p, true) : TC_ACT_OK;
+		if (p.proto != IPPROTO_TCP)
+			return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+		return steer_pod_tcp(skb, &p, true);
+	case PARSE_NOT_IPV6: return ingress ? steer_verdict(AMBIT_PASS, TC_ACT_OK) : TC_ACT_OK;
+	default:
+		if (p.ip6)
+			break;
+		return ingress ? steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT) : TC_ACT_OK;
+	}
+	if (p.ip6->nexthdr != NEXTHDR_ICMPV6)
+		return steer_verdict(AMBIT_DROP_IPV6_UNSUPPORTED, TC_ACT_SHOT);
+	return ingress ? steer_verdict(AMBIT_PASS, TC_ACT_OK) : TC_ACT_OK;
+}
+
+static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
+{
+	struct pkt p = {};
+
+	switch (parse_ipv4_tcp(skb, &p)) {
+	case PARSE_OK: break;
+	case PARSE_NOT_IPV4: return steer_pod_v6(skb, true);
+	default: return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
+	}
+	if (p.ip->protocol != IPPROTO_TCP)
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	if (!steer_inpod(bpf_map_lookup_elem(&workloads, &p.ip->daddr)))
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	return steer_pod_tcp(skb, &p, false);
+}
+
+static __always_inline int steer_pod_egress(struct __sk_buff *skb)
+{
 	struct pkt p = {};
 
 	switch (parse_ipv4_tcp(skb, &p)) {
@@ -556,17 +607,7 @@ static __always_inline int steer_pod_egress(struct __sk_buff *skb)
 		if (ret >= 0)
 			return ret;
 	}
-	if (!p.tcp)
-		return TC_ACT_OK;
-	sk = steer_owner(skb, &p, false);
-	if (!sk)
-		return TC_ACT_OK;
-	bpf_sk_release(sk);
-	if (bpf_skb_store_bytes(skb, 0, zero_macs, sizeof(zero_macs), 0))
-		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
-	skb->mark = AMBIT_SKB_MARK;
-	counter_inc(AMBIT_RETURN_TO_PROXY);
-	return bpf_redirect(LOOPBACK_IFINDEX, BPF_F_INGRESS);
+	return steer_pod_return(skb, &p, false);
 }
 
 #endif

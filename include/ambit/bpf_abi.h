@@ -191,6 +191,9 @@ _Static_assert(sizeof(struct ambit_dns_answer) == 528, "ambit_dns_answer ABI");
  * dns_orig6:    a UDP socket's storage: the IPv6 server its port-53 traffic was meant for
  * proxy_socks6: the ztunnel's IPv6 listeners, by enum ambit_proxy_sock
  * strict_ports6, deny_src6: strict_ports and deny_src for IPv6 pods
+ * enrolled_ip6: an in-pod enrolled pod's cgroup v2 id -> struct ambit_ip6, its IPv6, where
+ *               connect6 sends its IPv6 ([that]:15001); absent: its native IPv6 is refused
+ * inpod_socks6: struct ambit_ip6 (an in-pod pod's IPv6) -> its ztunnel 15006 listener on [::]
  */
 struct ambit_ip6 {
 	__u32 a[4];

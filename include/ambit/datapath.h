@@ -7,7 +7,8 @@
  *   maps:     workloads enrolled_cgrp pod_ifaces services backends sock_orig orig_dst
  *             proxy_socks counters strict_ports deny_src inpod_socks dns_answers dns_gen,
  *             and the IPv6 twins workloads6 pod_ifaces6 services6 backends6 sock_orig6
- *             orig_dst6 dns_orig6 proxy_socks6 strict_ports6 deny_src6
+ *             orig_dst6 dns_orig6 proxy_socks6 strict_ports6 deny_src6, and in-pod's
+ *             enrolled_ip6 inpod_socks6
  *   programs: prog_connect4 prog_getpeer4 prog_connect6 prog_getpeer6 prog_sockops prog_tc_ingress
  *   links:    link_connect4 link_getpeer4 link_connect6 link_getpeer6 link_sockops (cgroup
  *             attachments survive the agent)
@@ -87,6 +88,10 @@ int datapath_set_workload6(struct datapath *dp, const struct in6_addr *ip,
 			   const struct ambit_workload *wl);
 int datapath_del_workload6(struct datapath *dp, const struct in6_addr *ip);
 int datapath_set_iface6(struct datapath *dp, int ifindex, const struct in6_addr *pod_ip6);
+/* In-pod capture: the IPv6 of the in-pod pod enrolled by @cgroup_id (enrolled_ip6). */
+int datapath_set_enrolled_ip6(struct datapath *dp, uint64_t cgroup_id,
+			      const struct in6_addr *pod_ip6);
+int datapath_del_enrolled_ip6(struct datapath *dp, uint64_t cgroup_id);
 int datapath_del_iface6(struct datapath *dp, int ifindex);
 int datapath_set_service6(struct datapath *dp, const struct in6_addr *vip, uint16_t port,
 			  const struct ambit_addr6 *backends, uint32_t n);

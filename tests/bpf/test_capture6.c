@@ -44,6 +44,7 @@
 #define VIP6 "fd00:200::50"
 #define DNS6_IP "fd00:200::53" /* a resolver the pod names; only the proxy answers */
 #define POD_IP "10.200.0.10"
+#define POD6_IP "fd00:200::10" /* the enrolled pod's IPv6, on lo: its in-pod listener's */
 #define BACKEND_PORT 8080
 
 static struct capture_fixture cf;
@@ -54,13 +55,15 @@ struct fixture {
 	int dns_tcp_fd;	 /* [ZTUNNEL6_IP]:15053 */
 	int dns_udp_fd;
 	int backend_fd[2];
+	int inpod_fd; /* [POD6_IP]:15001, the ztunnel's in-pod listener */
 };
 
 static struct fixture fx = {.ztunnel_fd = -1,
 			    .ztunnel4_fd = -1,
 			    .dns_tcp_fd = -1,
 			    .dns_udp_fd = -1,
-			    .backend_fd = {-1, -1}};
+			    .backend_fd = {-1, -1},
+			    .inpod_fd = -1};
 
 static struct sockaddr_in6 sa6(const char *ip, uint16_t port)
 {
@@ -259,7 +262,7 @@ static int datapath_reopen(bool with_ip6)
 
 static int setup_all(void)
 {
-	const char *addrs[] = {ZTUNNEL6_IP, BACKEND1_IP6, BACKEND2_IP6, SERVER6_IP};
+	const char *addrs[] = {ZTUNNEL6_IP, BACKEND1_IP6, BACKEND2_IP6, SERVER6_IP, POD6_IP};
 	int fd;
 
 	if (unshare(CLONE_NEWNET))
@@ -285,8 +288,9 @@ static int setup_all(void)
 	fx.dns_udp_fd = listen6(ZTUNNEL6_IP, AMBIT_PORT_DNS, SOCK_DGRAM);
 	fx.backend_fd[0] = listen6(BACKEND1_IP6, BACKEND_PORT, SOCK_STREAM);
 	fx.backend_fd[1] = listen6(BACKEND2_IP6, BACKEND_PORT, SOCK_STREAM);
+	fx.inpod_fd = listen6(POD6_IP, AMBIT_PORT_OUTBOUND, SOCK_STREAM);
 	return fx.ztunnel_fd < 0 || fx.ztunnel4_fd < 0 || fx.dns_tcp_fd < 0 || fx.dns_udp_fd < 0 ||
-		       fx.backend_fd[0] < 0 || fx.backend_fd[1] < 0
+		       fx.backend_fd[0] < 0 || fx.backend_fd[1] < 0 || fx.inpod_fd < 0
 		   ? -1
 		   : 0;
 }
@@ -308,6 +312,7 @@ static int group_teardown(void **state)
 	close_fd(&fx.dns_udp_fd);
 	close_fd(&fx.backend_fd[0]);
 	close_fd(&fx.backend_fd[1]);
+	close_fd(&fx.inpod_fd);
 	return err;
 }
 
@@ -326,12 +331,13 @@ static int group_setup(void **state)
  */
 static int case_teardown(void **state)
 {
-	int fds[] = {fx.ztunnel_fd, fx.ztunnel4_fd, fx.dns_tcp_fd, fx.backend_fd[0],
-		     fx.backend_fd[1]};
+	int fds[] = {fx.ztunnel_fd,    fx.ztunnel4_fd,	 fx.dns_tcp_fd,
+		     fx.backend_fd[0], fx.backend_fd[1], fx.inpod_fd};
 	char buf[64];
 	int fd;
 
 	capture_fixture_set_flags(&cf, 0);
+	assert_int_equal(datapath_del_enrolled_ip6(cf.dp, cf.enrolled_id), 0);
 	/* The sockets are non-blocking: these stop at an empty queue. */
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		while ((fd = accept4(fds[i], NULL, NULL, SOCK_CLOEXEC)) >= 0)
@@ -663,17 +669,101 @@ static void test_refused_without_ztunnel6(void **state)
 			    "drop_ipv6_unsupported");
 }
 
-/* A pod captured in-pod keeps the refusal: its enrolled_cgrp entry has no IPv6 to steer to. */
+/* ---- in-pod capture (bridge CNIs) ---- */
+
+static void set_inpod6(void)
+{
+	struct in6_addr own = sa6(POD6_IP, 0).sin6_addr;
+
+	capture_fixture_set_flags(&cf, AMBIT_ENROLLED_INPOD);
+	assert_int_equal(datapath_set_enrolled_ip6(cf.dp, cf.enrolled_id, &own), 0);
+}
+
+/*
+ * A pod captured in-pod with its IPv6 in enrolled_ip6: its IPv6 TCP goes to the ztunnel's
+ * listener in its own netns, [its IPv6]:15001, from a container below it too, with the record
+ * in orig_dst6 under the client socket's address (the pod's IPv6: where the ztunnel looks it
+ * up); never to the node's ztunnel. Its DNS goes to the node's proxy, over IPv6 as over IPv4.
+ */
+static void test_inpod_redirected6(void **state)
+{
+	uint64_t before = counter(AMBIT_REDIRECT_OUTBOUND), dns = counter(AMBIT_REDIRECT_DNS);
+	struct op op = {.kind = OP_TCP, .ip = NOWHERE6_IP, .port = 80};
+	struct outcome o;
+	int rfd;
+	pid_t pid;
+
+	set_inpod6();
+	child_run(cf.cg_enrolled, &op, &o);
+	expect_steered6(fx.inpod_fd, &o, NOWHERE6_IP, 80);
+	assert_addr6(&o.local, POD6_IP, ntohs(o.local.sin6_port));
+	op.port = 443;
+	child_run(cf.cg_container, &op, &o);
+	expect_steered6(fx.inpod_fd, &o, NOWHERE6_IP, 443);
+	/* The pod's own IPv6 as a destination is steered as any other, as over IPv4. */
+	op = (struct op){.kind = OP_TCP, .ip = POD6_IP, .port = 8443};
+	child_run(cf.cg_enrolled, &op, &o);
+	expect_steered6(fx.inpod_fd, &o, POD6_IP, 8443);
+	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 3);
+	assert_true(capture_fixture_idle(fx.ztunnel_fd));
+
+	/* DNS: UDP and TCP to the node's proxy ([ztunnel_ip6]:15053), shown from the server. */
+	op = (struct op){.kind = OP_UDP_SENDTO, .ip = DNS6_IP, .port = 53, .answer = true};
+	pid = child_start(cf.cg_enrolled, &op, &rfd);
+	answer_query();
+	child_end(pid, rfd, &o);
+	assert_int_equal(o.err, 0);
+	assert_string_equal(o.answer, "a");
+	assert_addr6(&o.from, DNS6_IP, 53);
+	op = (struct op){.kind = OP_TCP, .ip = DNS6_IP, .port = 53};
+	child_run(cf.cg_enrolled, &op, &o);
+	assert_int_equal(o.err, 0);
+	assert_addr6(&o.peer, DNS6_IP, 53);
+	assert_true(!capture_fixture_idle(fx.dns_tcp_fd));
+	assert_int_equal(counter(AMBIT_REDIRECT_DNS), dns + 2);
+	assert_true(capture_fixture_idle(fx.inpod_fd));
+	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 3);
+}
+
+/* enrolled_ip6 counts only with the in-pod flag: a pod captured on the node goes there. */
+static void test_inpod_ip6_needs_flag(void **state)
+{
+	struct op op = {.kind = OP_TCP, .ip = NOWHERE6_IP, .port = 80};
+	struct outcome o;
+
+	set_inpod6();
+	capture_fixture_set_flags(&cf, 0);
+	child_run(cf.cg_enrolled, &op, &o);
+	expect_steered6(fx.ztunnel_fd, &o, NOWHERE6_IP, 80);
+	assert_true(capture_fixture_idle(fx.inpod_fd));
+}
+
+/*
+ * A pod captured in-pod without its IPv6 in enrolled_ip6 (no in-pod listener of that family to
+ * steer to) keeps the refusal; so does one with it on a node without IPv6.
+ */
 static void test_inpod_refused(void **state)
 {
 	uint64_t before = counter(AMBIT_DROP_IPV6_UNSUPPORTED);
+	struct in6_addr other = sa6(SERVER6_IP, 0).sin6_addr;
 
 	capture_fixture_set_flags(&cf, AMBIT_ENROLLED_INPOD);
 	assert_int_equal(child_err(cf.cg_enrolled, OP_TCP, NOWHERE6_IP, 80), EPERM);
 	assert_int_equal(child_err(cf.cg_enrolled, OP_UDP_SENDTO, DNS6_IP, 53), EPERM);
 	assert_int_equal(child_err(cf.cg_enrolled, OP_PING, SERVER6_IP, 0), 0);
 	assert_int_equal(counter(AMBIT_DROP_IPV6_UNSUPPORTED), before + 2);
+	/* Another pod's IPv6 is not this one's. */
+	assert_int_equal(datapath_set_enrolled_ip6(cf.dp, cf.enrolled_id + 1000, &other), 0);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_TCP, NOWHERE6_IP, 80), EPERM);
+	assert_int_equal(datapath_del_enrolled_ip6(cf.dp, cf.enrolled_id + 1000), 0);
+	assert_int_equal(counter(AMBIT_DROP_IPV6_UNSUPPORTED), before + 3);
+
+	set_inpod6();
+	assert_int_equal(datapath_reopen(false), 0);
+	assert_int_equal(child_err(cf.cg_enrolled, OP_TCP, NOWHERE6_IP, 80), EPERM);
+	assert_int_equal(counter(AMBIT_DROP_IPV6_UNSUPPORTED), before + 4);
 	assert_true(capture_fixture_idle(fx.ztunnel_fd));
+	assert_true(capture_fixture_idle(fx.inpod_fd));
 }
 
 int main(void)
@@ -688,7 +778,9 @@ int main(void)
 	    cmocka_unit_test_teardown(test_dns6_tcp_steered, case_teardown),
 	    cmocka_unit_test_teardown(test_dns6_left_alone, case_teardown),
 	    cmocka_unit_test_teardown(test_refused_without_ztunnel6, reopen_teardown),
-	    cmocka_unit_test_teardown(test_inpod_refused, case_teardown),
+	    cmocka_unit_test_teardown(test_inpod_redirected6, case_teardown),
+	    cmocka_unit_test_teardown(test_inpod_ip6_needs_flag, case_teardown),
+	    cmocka_unit_test_teardown(test_inpod_refused, reopen_teardown),
 	};
 
 	if (geteuid() != 0) {

@@ -5,7 +5,9 @@
  * anti-spoofing of a pod's veth, capture of TCP to an enrolled local pod and the kernel's
  * refusals with their IPv6 reset, on the fixture of tests/lib/steer_fixture.h. As in
  * test_steer.c, a socket found shows as DROP_ASSIGN_FAILED (test_run is no tc ingress hook);
- * test_tc assigns for real. Pods without an IPv6 entry are test_steer.c's.
+ * test_tc assigns for real. Pods without an IPv6 entry are test_steer.c's. The in-pod programs
+ * (tc_pod, tc_pod_egress) over a dual-stack in-pod pod's IPv6 are here too; test_steer_pod
+ * runs them on real hooks.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -511,7 +513,8 @@ static void test_established_socket_wins6(void **state)
  * echoed, flow label 0, hop limit 64, RST|ACK, seq 0, ack = seq + SYN + FIN + payload, no options,
  * window 0, the checksum right over the RFC 8200 §8.1 pseudo-header. Counter @reason moves alone.
  */
-static void expect_reset6(const struct pkt6 *s, uint32_t ifindex, enum ambit_reason reason)
+static void expect_reset6_prog(int prog_fd, const struct pkt6 *s, uint32_t ifindex,
+			       enum ambit_reason reason)
 {
 	uint8_t in[256], pseudo[40] = {0};
 	struct ethhdr in_eth, eth;
@@ -521,7 +524,7 @@ static void expect_reset6(const struct pkt6 *s, uint32_t ifindex, enum ambit_rea
 	size_t len = build6(in, sizeof(in), s);
 	uint32_t in_seq = 0x01020304;
 
-	steer_fixture_expect_raw(steer_fx.prog_fd, in, len, ifindex, TC_ACT_REDIRECT, reason, &out);
+	steer_fixture_expect_raw(prog_fd, in, len, ifindex, TC_ACT_REDIRECT, reason, &out);
 	memcpy(&in_eth, in, sizeof(in_eth));
 	memcpy(&in_ip6, in + ETH_HLEN, sizeof(in_ip6));
 	assert_int_equal(out.len, ETH_HLEN + sizeof(ip6) + sizeof(tcp));
@@ -556,6 +559,11 @@ static void expect_reset6(const struct pkt6 *s, uint32_t ifindex, enum ambit_rea
 	assert_int_equal(
 	    steer_fixture_csum(steer_fixture_csum(0, pseudo, sizeof(pseudo)), &tcp, sizeof(tcp)),
 	    0xffff);
+}
+
+static void expect_reset6(const struct pkt6 *s, uint32_t ifindex, enum ambit_reason reason)
+{
+	expect_reset6_prog(steer_fx.prog_fd, s, ifindex, reason);
 }
 
 static uint64_t strict_drops6(const char *ip6, uint16_t port)
@@ -664,47 +672,304 @@ static void test_deny_src6(void **state)
 	expect6(&s, POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
 }
 
-/* ---- the in-pod programs: all but ICMPv6 right after the fixed header, whatever follows ---- */
+/* ---- the in-pod programs (tc_pod, tc_pod_egress on an in-pod pod's own eth0) ---- */
 
-static void test_pod_programs(void **state)
+/*
+ * IPv6 of an address the mesh does not know as an in-pod pod's (none here, nor in workloads6
+ * without the in-pod flags) is refused but for ICMPv6 right after the fixed header, whatever
+ * the header chain hides; a chain too long or running past the packet is refused whatever the
+ * address.
+ */
+#define UNKNOWN6 "fd00:1::77"
+
+static void test_pod_programs_refuse_unknown(void **state)
 {
 	static const int *const fds[] = {&steer_fx.pod_prog_fd, &steer_fx.pod_egress_prog_fd};
+	static const char *const unknown[] = {UNKNOWN6, CAPTURED6, REMOTE6, POD6};
 
 	for (size_t i = 0; i < 2; i++) {
-		struct pkt6 s = tcp6(CLIENT6, INPOD6);
 		bool in = i == 0;
+		struct pkt6 s;
 
+		for (size_t j = 0; j < sizeof(unknown) / sizeof(unknown[0]); j++) {
+			s = in ? tcp6(CLIENT6, unknown[j]) : tcp6(unknown[j], CLIENT6);
+			expect_prog(*fds[i], &s, POD_ETH0_IFINDEX, TC_ACT_SHOT,
+				    AMBIT_DROP_IPV6_UNSUPPORTED);
+			s.proto = IPPROTO_UDP;
+			expect_prog(*fds[i], &s, POD_ETH0_IFINDEX, TC_ACT_SHOT,
+				    AMBIT_DROP_IPV6_UNSUPPORTED);
+		}
+		s = in ? tcp6(CLIENT6, UNKNOWN6) : tcp6(UNKNOWN6, CLIENT6);
 		s.n_ext = 1;
 		s.ext[0] = IPPROTO_HOPOPTS;
 		expect_prog(*fds[i], &s, POD_ETH0_IFINDEX, TC_ACT_SHOT,
 			    AMBIT_DROP_IPV6_UNSUPPORTED);
 		/* A chain too long or running past the packet, hiding what it carries. */
-		s.n_ext = 9;
-		memset(s.ext, IPPROTO_DSTOPTS, sizeof(s.ext));
-		expect_prog(*fds[i], &s, POD_ETH0_IFINDEX, TC_ACT_SHOT,
-			    AMBIT_DROP_IPV6_UNSUPPORTED);
-		s.n_ext = 1;
-		s.long_ext = true;
+		for (size_t k = 0; k < 2; k++) {
+			s = in ? tcp6(CLIENT6, k ? INPOD6 : UNKNOWN6)
+			       : tcp6(k ? INPOD6 : UNKNOWN6, CLIENT6);
+			s.n_ext = 9;
+			memset(s.ext, IPPROTO_DSTOPTS, sizeof(s.ext));
+			expect_prog(*fds[i], &s, POD_ETH0_IFINDEX, TC_ACT_SHOT,
+				    AMBIT_DROP_IPV6_UNSUPPORTED);
+			s.n_ext = 1;
+			s.long_ext = true;
+			s.proto = IPPROTO_ICMPV6;
+			expect_prog(*fds[i], &s, POD_ETH0_IFINDEX, TC_ACT_SHOT,
+				    AMBIT_DROP_IPV6_UNSUPPORTED);
+		}
+		s = in ? tcp6(CLIENT6, UNKNOWN6) : tcp6(UNKNOWN6, CLIENT6);
 		s.proto = IPPROTO_ICMPV6;
-		expect_prog(*fds[i], &s, POD_ETH0_IFINDEX, TC_ACT_SHOT,
-			    AMBIT_DROP_IPV6_UNSUPPORTED);
-		s.n_ext = 0;
-		s.long_ext = false;
 		s.icmp_type = ICMP6_ECHO;
 		expect_prog(*fds[i], &s, POD_ETH0_IFINDEX, TC_ACT_OK,
 			    in ? AMBIT_PASS : AMBIT_REASON__COUNT);
 	}
 }
 
+static void expect_pod6(const struct pkt6 *s, int action, enum ambit_reason reason)
+{
+	expect_prog(steer_fx.pod_prog_fd, s, POD_ETH0_IFINDEX, action, reason);
+}
+
+/* The in-pod cases' listener on [::], transparent as the ztunnel's 15006 in a pod. */
+static int pod_listener6(void)
+{
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6};
+	int one = 1;
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)), 0);
+	assert_int_equal(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	return fd;
+}
+
+static void inpod6_publish(const char *ip6, int fd)
+{
+	struct in6_addr key = in6(ip6);
+	uint64_t val = (uint64_t)fd;
+
+	assert_int_equal(
+	    bpf_map_update_elem(bpf_map__fd(steer_fx.skel->maps.inpod_socks6), &key, &val, BPF_ANY),
+	    0);
+}
+
+static void inpod6_unpublish(const char *ip6)
+{
+	struct in6_addr key = in6(ip6);
+
+	assert_int_equal(bpf_map_delete_elem(bpf_map__fd(steer_fx.skel->maps.inpod_socks6), &key),
+			 0);
+}
+
+/*
+ * TCP to the in-pod pod's IPv6, as over IPv4 (test_steer_pod): a new plaintext flow to the
+ * listener published under its own IPv6 in inpod_socks6 (tried: DROP_ASSIGN_FAILED under
+ * test_run), none without it; not the IPv4 one, nor the node's proxy_socks6; HBONE by the
+ * ordinary look-up; the proxy's own ports refused; the rest of a flow, UDP and ICMPv6 pass;
+ * fragments dropped. The transport is found behind extension headers.
+ */
+static void test_pod6_capture(void **state)
+{
+	struct pkt6 s = tcp6(CLIENT6, INPOD6);
+	int lfd = pod_listener6();
+	uint32_t v4key = harness_ip4(INPOD_IP);
+	uint64_t v4val = (uint64_t)lfd;
+
+	expect_pod6(&s, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(steer_fx.skel->maps.inpod_socks), &v4key,
+					     &v4val, BPF_ANY),
+			 0);
+	assert_int_equal(proxy_sock_publish(bpf_map__fd(steer_fx.skel->maps.proxy_socks6),
+					    AMBIT_SOCK_INBOUND, lfd),
+			 0);
+	inpod6_publish(UNKNOWN6, lfd);
+	expect_pod6(&s, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	inpod6_publish(INPOD6, lfd);
+	expect_pod6(&s, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
+	s.n_ext = 2;
+	s.ext[0] = IPPROTO_HOPOPTS;
+	s.ext[1] = IPPROTO_DSTOPTS;
+	expect_pod6(&s, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
+	s.ext[1] = IPPROTO_FRAGMENT;
+	s.frag_off = 1; /* M: a first fragment */
+	expect_pod6(&s, TC_ACT_SHOT, AMBIT_DROP_MALFORMED);
+	s.frag_off = 185 << 3; /* a later one: no TCP header */
+	expect_pod6(&s, TC_ACT_SHOT, AMBIT_DROP_MALFORMED);
+
+	s = tcp6(CLIENT6, INPOD6);
+	s.dport = AMBIT_PORT_HBONE;
+	expect_pod6(&s, TC_ACT_OK, AMBIT_ASSIGN_HBONE);
+	s.dport = AMBIT_PORT_OUTBOUND;
+	expect_pod6(&s, TC_ACT_SHOT, AMBIT_DROP_PROXY_PORT);
+	s.dport = AMBIT_PORT_INBOUND;
+	expect_pod6(&s, TC_ACT_SHOT, AMBIT_DROP_PROXY_PORT);
+	/* Open flows (any port), and a pure ACK whose cookie the listener never sent. */
+	for (uint8_t f = 0; f < 3; f++) {
+		static const uint8_t flags[] = {TH_ACK, TH_SYN | TH_ACK, TH_ACK | TH_PUSH};
+
+		s.flags = flags[f];
+		s.dport = 80;
+		expect_pod6(&s, TC_ACT_OK, AMBIT_PASS);
+		s.dport = AMBIT_PORT_INBOUND;
+		expect_pod6(&s, TC_ACT_OK, AMBIT_PASS);
+	}
+	s = tcp6(CLIENT6, INPOD6);
+	s.proto = IPPROTO_UDP;
+	expect_pod6(&s, TC_ACT_OK, AMBIT_PASS);
+	s.proto = IPPROTO_ICMPV6;
+	s.icmp_type = ICMP6_ECHO;
+	expect_pod6(&s, TC_ACT_OK, AMBIT_PASS);
+
+	inpod6_unpublish(INPOD6);
+	s = tcp6(CLIENT6, INPOD6);
+	expect_pod6(&s, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	/* A listener that closes leaves the map with it. */
+	inpod6_publish(INPOD6, lfd);
+	inpod6_unpublish(UNKNOWN6);
+	assert_int_equal(bpf_map_delete_elem(bpf_map__fd(steer_fx.skel->maps.inpod_socks), &v4key),
+			 0);
+	bpf_map_delete_elem(bpf_map__fd(steer_fx.skel->maps.proxy_socks6),
+			    &(uint32_t){AMBIT_SOCK_INBOUND});
+	close(lfd);
+	expect_pod6(&s, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+}
+
+/* The fast drops of the in-pod pod's IPv6, before the listener, with the IPv6 reset. */
+static void test_pod6_refusals(void **state)
+{
+	struct in6_addr pod = in6(INPOD6), block = in6("2001:db8:7::");
+	struct pkt6 s = tcp6("2001:db8:7::42", INPOD6);
+	int lfd = pod_listener6();
+
+	inpod6_publish(INPOD6, lfd);
+	expect_pod6(&s, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
+	assert_int_equal(datapath_set_deny_src6(steer_fx.dp, &pod, &block, 48), 0);
+	expect_reset6_prog(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, AMBIT_DROP_DENY_SOURCE);
+	assert_int_equal(deny_drops6(INPOD6, "2001:db8:7::", 48), 1);
+	/* HBONE is never judged by plaintext policy. */
+	s.dport = AMBIT_PORT_HBONE;
+	expect_pod6(&s, TC_ACT_OK, AMBIT_ASSIGN_HBONE);
+	assert_int_equal(datapath_del_deny_src6(steer_fx.dp, &pod, &block, 48), 0);
+	s = tcp6(CLIENT6, INPOD6);
+	assert_int_equal(datapath_set_strict_port6(steer_fx.dp, &pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	s.tclass = 0x2e;
+	expect_reset6_prog(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, AMBIT_DROP_STRICT_PLAINTEXT);
+	assert_int_equal(strict_drops6(INPOD6, 0), 1);
+	/* The IPv4 address's entry judges no IPv6. */
+	assert_int_equal(datapath_del_strict_port6(steer_fx.dp, &pod, 0), 0);
+	assert_int_equal(
+	    datapath_set_strict_port(steer_fx.dp, harness_ip4(INPOD_IP), 0, AMBIT_PLAINTEXT_DROP),
+	    0);
+	expect_pod6(&s, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
+	assert_int_equal(datapath_del_strict_port(steer_fx.dp, harness_ip4(INPOD_IP), 0), 0);
+	inpod6_unpublish(INPOD6);
+	close(lfd);
+}
+
+/*
+ * tc_pod_egress over IPv6: the pod's answer to a transparent socket of the netns (the ztunnel's
+ * connection to the pod from the client's IPv6) is turned back to lo, its MACs zeroed and
+ * marked; the pod's other IPv6 leaves uncounted. ::1 stands for the in-pod pod here (its app
+ * listens there), CLIENT6 for the client the ztunnel's socket is bound to.
+ */
+static void expect_egress6(const struct pkt6 *s, bool to_proxy)
+{
+	uint8_t in[256];
+	size_t len = build6(in, sizeof(in), s);
+	struct steer_out out;
+
+	steer_fixture_expect_raw(steer_fx.pod_egress_prog_fd, in, len, POD_ETH0_IFINDEX,
+				 to_proxy ? TC_ACT_REDIRECT : TC_ACT_OK,
+				 to_proxy ? AMBIT_RETURN_TO_PROXY : AMBIT_REASON__COUNT, &out);
+	assert_int_equal(out.len, len);
+	assert_int_equal(out.mark, to_proxy ? AMBIT_SKB_MARK : 0);
+	if (to_proxy)
+		memset(in, 0, 2 * ETH_ALEN);
+	assert_memory_equal(out.data, in, len);
+}
+
+static void test_pod6_egress_return(void **state)
+{
+	struct ambit_workload wl = {.flags = INPOD_FLAGS};
+	struct sockaddr_in6 from = {.sin6_family = AF_INET6, .sin6_addr = in6(CLIENT6)};
+	struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_addr = in6addr_loopback};
+	struct sockaddr_in6 local;
+	socklen_t alen = sizeof(local);
+	uint16_t port;
+	int lfd = listener6(&port);
+	int one = 1;
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct pkt6 s = tcp6("::1", CLIENT6);
+	uint8_t buf[256];
+	size_t len;
+
+	/* No route leads to CLIENT6 here: the socket stays in SYN-SENT, as tc sees it. */
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)), 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
+	to.sin6_port = htons(port);
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), -1);
+	assert_int_equal(errno, EINPROGRESS);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&local, &alen), 0);
+	assert_int_equal(datapath_set_workload6(steer_fx.dp, &in6addr_loopback, &wl), 0);
+
+	s.sport = port;
+	s.dport = ntohs(local.sin6_port);
+	s.flags = TH_SYN | TH_ACK;
+	expect_egress6(&s, true);
+	s.flags = TH_ACK | TH_PUSH;
+	s.payload = 10;
+	expect_egress6(&s, true);
+	s.n_ext = 1;
+	s.ext[0] = IPPROTO_DSTOPTS;
+	expect_egress6(&s, true);
+	/* No socket has these: another port on either side; UDP with the same ports. */
+	s = tcp6("::1", CLIENT6);
+	s.sport = port;
+	s.dport = (uint16_t)(ntohs(local.sin6_port) + 1);
+	expect_egress6(&s, false);
+	s.sport = (uint16_t)(port + 1);
+	s.dport = ntohs(local.sin6_port);
+	expect_egress6(&s, false);
+	s.sport = port;
+	s.proto = IPPROTO_UDP;
+	expect_egress6(&s, false);
+	/* A source the mesh knows not as an in-pod pod's: refused, even with the flow's ports. */
+	assert_int_equal(datapath_del_workload6(steer_fx.dp, &in6addr_loopback), 0);
+	s.proto = IPPROTO_TCP;
+	s.flags = TH_SYN | TH_ACK;
+	len = build6(buf, sizeof(buf), &s);
+	steer_fixture_expect_raw(steer_fx.pod_egress_prog_fd, buf, len, POD_ETH0_IFINDEX,
+				 TC_ACT_SHOT, AMBIT_DROP_IPV6_UNSUPPORTED, NULL);
+	assert_int_equal(datapath_set_workload6(steer_fx.dp, &in6addr_loopback, &wl), 0);
+	expect_egress6(&s, true);
+	/* The socket gone, the same packet leaves. */
+	close(fd);
+	expect_egress6(&s, false);
+	assert_int_equal(datapath_del_workload6(steer_fx.dp, &in6addr_loopback), 0);
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_paths),	    cmocka_unit_test(test_parse_fragments),
-	    cmocka_unit_test(test_parse_malformed), cmocka_unit_test(test_spoofing),
-	    cmocka_unit_test(test_ipv4_only_pod),   cmocka_unit_test(test_capture_targets),
-	    cmocka_unit_test(test_proxy_slots6),    cmocka_unit_test(test_established_socket_wins6),
-	    cmocka_unit_test(test_strict_ports6),   cmocka_unit_test(test_deny_src6),
-	    cmocka_unit_test(test_pod_programs),
+	    cmocka_unit_test(test_parse_paths),
+	    cmocka_unit_test(test_parse_fragments),
+	    cmocka_unit_test(test_parse_malformed),
+	    cmocka_unit_test(test_spoofing),
+	    cmocka_unit_test(test_ipv4_only_pod),
+	    cmocka_unit_test(test_capture_targets),
+	    cmocka_unit_test(test_proxy_slots6),
+	    cmocka_unit_test(test_established_socket_wins6),
+	    cmocka_unit_test(test_strict_ports6),
+	    cmocka_unit_test(test_deny_src6),
+	    cmocka_unit_test(test_pod_programs_refuse_unknown),
+	    cmocka_unit_test(test_pod6_capture),
+	    cmocka_unit_test(test_pod6_refusals),
+	    cmocka_unit_test(test_pod6_egress_return),
 	};
 
 	if (geteuid() != 0) {

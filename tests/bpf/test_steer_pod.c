@@ -1317,6 +1317,306 @@ static void test_pod_egress_real_return_path(void **state)
 	assert_true(moved[AMBIT_RETURN_TO_PROXY] >= 1);
 }
 
+/*
+ * ---- IPv6 of a dual-stack in-pod pod, on real hooks ----
+ * The pod's IPv6 is LO_POD6 (on lo, for tc_pod's assignment) or ETH0_IP6 (on the pod's eth0, for
+ * tc_pod_egress's return path), each an in-pod pod's in workloads6.
+ */
+#define LO_POD6 "fd00:1::77"
+#define ETH0_IP6 "fd00:1::20"
+#define GATEWAY6 "fd00:1::1"
+#define CLIENT6 "2001:db8::9" /* no address of this netns */
+
+static struct sockaddr_in6 sin6_of(const char *ip, uint16_t port)
+{
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+
+	assert_int_equal(inet_pton(AF_INET6, ip, &a.sin6_addr), 1);
+	return a;
+}
+
+static void set_inpod6(const char *ip6, bool on)
+{
+	struct ambit_workload wl = {.flags = INPOD_FLAGS};
+	struct in6_addr a = sin6_of(ip6, 0).sin6_addr;
+
+	if (on)
+		assert_int_equal(datapath_set_workload6(steer_fx.dp, &a, &wl), 0);
+	else
+		assert_int_equal(datapath_del_workload6(steer_fx.dp, &a), 0);
+}
+
+/* A TCP listener on [@ip]:@port (@transparent: as the ztunnel's 15006 on [::]). */
+static int listen6_at(const char *ip, uint16_t port, bool transparent)
+{
+	struct sockaddr_in6 a = sin6_of(ip, port);
+	socklen_t alen = sizeof(a);
+	int one = 1;
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), 0);
+	if (transparent)
+		assert_int_equal(setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)), 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	return fd;
+}
+
+static uint16_t port_of(int fd)
+{
+	struct sockaddr_in6 a;
+	socklen_t alen = sizeof(a);
+
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	return ntohs(a.sin6_port);
+}
+
+/* A connection accepted on @lfd within @ms (its peer into *@peer), or -1. */
+static int accept6_within(int lfd, int ms, struct sockaddr_in6 *peer)
+{
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+	struct timeval tv = {.tv_sec = 2};
+	socklen_t sl = sizeof(*peer);
+	int fd;
+
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	fd = accept4(lfd, (struct sockaddr *)peer, &sl, SOCK_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	return fd;
+}
+
+/* A connection to [@ip]:@port from @from (IPV6_TRANSPARENT; NULL: any), non-blocking. */
+static int connect6_from(const char *from, const char *ip, uint16_t port)
+{
+	struct sockaddr_in6 to = sin6_of(ip, port);
+	int one = 1;
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	assert_true(fd >= 0);
+	if (from) {
+		struct sockaddr_in6 a = sin6_of(from, 0);
+
+		assert_int_equal(setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)), 0);
+		assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	}
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), -1);
+	assert_int_equal(errno, EINPROGRESS);
+	return fd;
+}
+
+static void inpod6_key(const char *ip6, struct in6_addr *key)
+{
+	*key = sin6_of(ip6, 0).sin6_addr;
+}
+
+static int pod6_hook_teardown(void **state)
+{
+	struct in6_addr key;
+	int err;
+
+	if (fx.syncookies >= 0)
+		steer_fixture_syncookies(fx.syncookies);
+	fx.syncookies = -1;
+	inpod6_key(LO_POD6, &key);
+	bpf_map_delete_elem(bpf_map__fd(steer_fx.skel->maps.inpod_socks6), &key);
+	datapath_del_workload6(steer_fx.dp, &key);
+	err = harness_sh("ip -6 addr del %s/128 dev lo", LO_POD6);
+	return pod_hook_teardown(state) || err ? -1 : 0;
+}
+
+/* A connection to [LO_POD6]:@port accepted on the pod's listener, closed; fails the test if not. */
+static void connect6_to_pod_listener(uint16_t port)
+{
+	struct sockaddr_in6 peer;
+	int cfd = connect6_from(NULL, LO_POD6, port);
+	int afd = accept6_within(fx.pod_lfd, 2000, &peer);
+
+	assert_true(afd >= 0);
+	assert_true(connected_within(cfd, 2000));
+	close(afd);
+	close(cfd);
+}
+
+/*
+ * tc_pod on a real ingress hook over IPv6 (lo of the private netns, LO_POD6 as the pod): the SYN
+ * is assigned to the [::] listener in inpod_socks6 under the pod's IPv6, the rest of the flow
+ * finds its socket by the ordinary look-up, and the accepted socket has the original destination
+ * as its local address and the client as its peer. Under a SYN flood (tcp_syncookies 2: every
+ * SYN answered with a cookie) the handshake's last ACK, which no socket owns, reaches that
+ * listener too (nothing listens on the port it names); with cookies on overflow only, the
+ * request socket takes it. Without the entry the SYN is dropped.
+ */
+static void test_pod6_assigns_on_real_hook(void **state)
+{
+	uint64_t before[AMBIT_REASON__COUNT];
+	int lfd = fx.pod_lfd, cfd, afd;
+	struct sockaddr_in6 peer, local, client;
+	socklen_t alen = sizeof(local);
+	struct in6_addr key;
+	uint64_t val;
+	char c = 0;
+
+	assert_int_equal(harness_sh("ip -6 addr add %s/128 dev lo nodad", LO_POD6), 0);
+	set_inpod6(LO_POD6, true);
+	/* The case's listener is an IPv4 one: this case's own, on [::]. */
+	close(lfd);
+	fx.pod_lfd = listen6_at("::", 0, true);
+	inpod6_key(LO_POD6, &key);
+	val = (uint64_t)fx.pod_lfd;
+	assert_int_equal(
+	    bpf_map_update_elem(bpf_map__fd(steer_fx.skel->maps.inpod_socks6), &key, &val, BPF_ANY),
+	    0);
+	lo_attach_tc_pod();
+
+	/* Nothing listens on [LO_POD6]:80: only the assignment can take this connection. */
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	cfd = connect6_from(NULL, LO_POD6, 80);
+	afd = accept6_within(fx.pod_lfd, 2000, &peer);
+	assert_true(afd >= 0);
+	assert_int_equal(getsockname(afd, (struct sockaddr *)&local, &alen), 0);
+	assert_memory_equal(&local.sin6_addr, &key, sizeof(key));
+	assert_int_equal(ntohs(local.sin6_port), 80);
+	alen = sizeof(client);
+	assert_int_equal(getsockname(cfd, (struct sockaddr *)&client, &alen), 0);
+	assert_memory_equal(&peer.sin6_addr, &client.sin6_addr, sizeof(client.sin6_addr));
+	assert_int_equal(peer.sin6_port, client.sin6_port);
+	assert_int_equal(sock_mark(afd), 0);
+	assert_true(connected_within(cfd, 2000));
+	assert_int_equal(write(cfd, "x", 1), 1);
+	assert_int_equal(read(afd, &c, 1), 1);
+	assert_int_equal(c, 'x');
+	expect_moved(before, AMBIT_ASSIGN_INBOUND, 1, AMBIT_DROP_NO_PROXY, 0);
+	close(afd);
+	close(cfd);
+
+	fx.syncookies = steer_fixture_syncookies(2);
+	assert_true(fx.syncookies >= 0);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	connect6_to_pod_listener(81);
+	expect_moved(before, AMBIT_ASSIGN_SYNCOOKIE, 1, AMBIT_ASSIGN_INBOUND, 1);
+	assert_int_equal(steer_fixture_syncookies(1), 2);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	connect6_to_pod_listener(82);
+	expect_moved(before, AMBIT_ASSIGN_SYNCOOKIE, 0, AMBIT_ASSIGN_INBOUND, 1);
+
+	/* Without its entry the SYN is dropped: the connect does not complete. */
+	assert_int_equal(bpf_map_delete_elem(bpf_map__fd(steer_fx.skel->maps.inpod_socks6), &key),
+			 0);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	cfd = connect6_from(NULL, LO_POD6, 80);
+	assert_false(connected_within(cfd, 300));
+	close(cfd);
+	expect_moved(before, AMBIT_DROP_NO_PROXY, 1, AMBIT_ASSIGN_INBOUND, 0);
+}
+
+/* The pod's eth0 (egress_net_setup) with ETH0_IP6 too, its default IPv6 route to nowhere. */
+static void eth0_add_ip6(void)
+{
+	assert_int_equal(harness_sh("ip -6 addr add %s/64 dev %s nodad", ETH0_IP6, ETH0), 0);
+	assert_int_equal(
+	    harness_sh("ip -6 neigh replace %s lladdr 02:00:00:00:00:01 dev %s nud permanent",
+		       GATEWAY6, ETH0),
+	    0);
+	assert_int_equal(harness_sh("ip -6 route add default via %s dev %s", GATEWAY6, ETH0), 0);
+}
+
+/*
+ * The ztunnel's connection from CLIENT6 to a new app listener on ETH0_IP6: its socket when it is
+ * up within @ms (the app's side accepted into *@afd, which sees the client), else -1 after
+ * checking that the app never got it.
+ */
+static int proxy_connect6(int ms, int *afd)
+{
+	struct sockaddr_in6 peer, local, client = sin6_of(CLIENT6, 0), pod = sin6_of(ETH0_IP6, 0);
+	socklen_t alen = sizeof(local);
+	int fd;
+
+	*afd = -1;
+	if (fx.app_lfd >= 0)
+		close(fx.app_lfd);
+	fx.app_lfd = listen6_at(ETH0_IP6, 0, false);
+	fd = connect6_from(CLIENT6, ETH0_IP6, port_of(fx.app_lfd));
+	if (!connected_within(fd, ms)) {
+		close(fd);
+		assert_int_equal(accept6_within(fx.app_lfd, 0, &peer), -1);
+		return -1;
+	}
+	*afd = accept6_within(fx.app_lfd, 2000, &peer);
+	assert_true(*afd >= 0);
+	assert_memory_equal(&peer.sin6_addr, &client.sin6_addr, sizeof(client.sin6_addr));
+	assert_int_equal(getsockname(*afd, (struct sockaddr *)&local, &alen), 0);
+	assert_memory_equal(&local.sin6_addr, &pod.sin6_addr, sizeof(pod.sin6_addr));
+	return fd;
+}
+
+/*
+ * The real IPv6 return path, with the agent's set-up of a pod's netns (netsetup_policy_routing,
+ * whose IPv6 rule and `local ::/0 dev lo` route are those the answers need, and the in-pod
+ * programs on eth0): the app's SYN-ACK and data to the ztunnel's transparent IPv6 socket come
+ * back through lo and the connection carries data both ways. Without the pod's IPv6 in
+ * workloads6 (as the in-pod pod's) the answers are refused, and without the route they are
+ * returned but not delivered: each is needed.
+ */
+static void test_pod6_egress_real_return_path(void **state)
+{
+	uint64_t before[AMBIT_REASON__COUNT], moved[AMBIT_REASON__COUNT];
+	char buf[8] = "";
+	int pfd, afd;
+
+	eth0_add_ip6();
+	assert_int_equal(netsetup_lo_accept_local(true), 0);
+	assert_int_equal(netsetup_policy_routing(), 0);
+	assert_int_equal(datapath_attach_tc_pod(steer_fx.dp, fx.eth0_ifindex), 0);
+
+	/* Not known as the in-pod pod's IPv6: its answers are refused. */
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	assert_int_equal(proxy_connect6(500, &afd), -1);
+	counters_moved(before, moved);
+	assert_int_equal(moved[AMBIT_RETURN_TO_PROXY], 0);
+	assert_true(moved[AMBIT_DROP_IPV6_UNSUPPORTED] >= 1);
+
+	set_inpod6(ETH0_IP6, true);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	pfd = proxy_connect6(2000, &afd);
+	assert_true(pfd >= 0);
+	assert_int_equal(write(pfd, "ping", 4), 4);
+	assert_int_equal(read(afd, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(write(afd, "pong", 4), 4);
+	assert_int_equal(read(pfd, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "pong", 4);
+	counters_moved(before, moved);
+	assert_true(moved[AMBIT_RETURN_TO_PROXY] >= 2);
+	for (unsigned int i = 0; i < AMBIT_REASON__COUNT; i++) {
+		if (ambit_reason_is_drop(i) && moved[i])
+			fail_msg("counter %s moved", ambit_reason_name(i));
+	}
+	close(afd);
+	close(pfd);
+
+	/* Without the fwmark route a foreign destination on lo is not local: not delivered. */
+	assert_int_equal(netsetup_policy_routing_remove(), 0);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	assert_int_equal(proxy_connect6(500, &afd), -1);
+	counters_moved(before, moved);
+	assert_true(moved[AMBIT_RETURN_TO_PROXY] >= 1);
+	set_inpod6(ETH0_IP6, false);
+}
+
+/* egress_net_teardown, and the pod's IPv6 out of workloads6 should the case have failed. */
+static int egress6_net_teardown(void **state)
+{
+	struct in6_addr a;
+
+	inet_pton(AF_INET6, ETH0_IP6, &a);
+	datapath_del_workload6(steer_fx.dp, &a);
+	return egress_net_teardown(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1343,6 +1643,10 @@ int main(void)
 	    egress_case(test_pod_egress_dns_answer),
 	    cmocka_unit_test_setup_teardown(test_pod_egress_real_return_path, egress_net_setup,
 					    egress_net_teardown),
+	    cmocka_unit_test_setup_teardown(test_pod6_assigns_on_real_hook, pod_case_setup,
+					    pod6_hook_teardown),
+	    cmocka_unit_test_setup_teardown(test_pod6_egress_real_return_path, egress_net_setup,
+					    egress6_net_teardown),
 	};
 
 	if (geteuid() != 0) {

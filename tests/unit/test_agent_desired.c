@@ -644,9 +644,24 @@ static void test_dual_stack(void **state)
 	lp = (struct desired_local_pod *)desired_local_pod(&f->d, "demo/a");
 	assert_non_null(lp);
 	assert_int_equal(lp->ip6.family, AF_INET6);
-	desired_mark_inpod(&f->d, lp);
+	assert_int_equal(f->d.n_enrolled6, 0);
+	assert_int_equal(desired_mark_inpod(&f->d, lp), 0);
 	assert_true(wl_of(&f->d, "10.98.1.2")->flags & AMBIT_WL_INPOD);
 	assert_true(wl6_of(&f->d, "fd00:98:1::2")->flags & AMBIT_WL_INPOD);
+	/* Its IPv6 by its cgroup (enrolled_ip6), where connect6 sends it in-pod. */
+	assert_true(lp->cgroup_id != 0);
+	assert_int_equal(f->d.n_enrolled6, 1);
+	assert_int_equal(f->d.enrolled6[0].key, lp->cgroup_id);
+	assert_memory_equal(f->d.enrolled6[0].val, &a6, sizeof(a6));
+	for (size_t i = 0; i < f->d.n_enrolled; i++)
+		if (f->d.enrolled[i].key == lp->cgroup_id)
+			assert_true(((const struct ambit_enrolled *)f->d.enrolled[i].val)->flags &
+				    AMBIT_ENROLLED_INPOD);
+	/* A pod without IPv6 has none. */
+	lp = (struct desired_local_pod *)desired_local_pod(&f->d, "demo/d");
+	assert_non_null(lp);
+	assert_int_equal(desired_mark_inpod(&f->d, lp), 0);
+	assert_int_equal(f->d.n_enrolled6, 1);
 }
 
 static const char *ENTRIES =

@@ -4,7 +4,9 @@
  * agent's SOCK_SEQPACKET socket, and a network namespace of the test's own standing in for a
  * pod. A pod removed and named again at once (its namespace unlabelled and labelled again, as
  * t_99 does) is captured again on the same ports, never refused with EADDRINUSE while a worker
- * still holds the old listeners. Root (a network namespace).
+ * still holds the old listeners. A dual-stack pod (its IPv6 in the "add") has the same three
+ * listeners on [::], its 15006 published in inpod_socks6 (a SOCKHASH of the test's own) while
+ * it is captured. Root (a network namespace, a BPF map).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <bpf/bpf.h>
 
 #include "ambit/clock.h"
 #include "ambit/ipc.h"
@@ -33,14 +36,16 @@
 
 #define POD_IP "10.77.0.9"
 #define POD_UID "0f6a1c7e-inpod-test"
+#define POD_IP6 "fd00:77::9"
 #define SENTINEL_IP "10.77.0.250"
 #define WAIT_MS 10000
 
 struct fixture {
 	char dir[64];
-	int lfd;  /* the agent's in-pod socket */
-	int zt;	  /* the ztunnel's connection to it */
-	int nsfd; /* the pod's netns */
+	int lfd;       /* the agent's in-pod socket */
+	int zt;	       /* the ztunnel's connection to it */
+	int nsfd;      /* the pod's netns */
+	int socks6_fd; /* inpod_socks6's stand-in */
 	struct mesh_state *st;
 	struct zt_worker *w[2];
 	unsigned int oks; /* "ok <POD_IP> <POD_UID>" answers read by barrier() */
@@ -70,26 +75,43 @@ static void *new_netns(void *arg)
 struct probe {
 	int nsfd;
 	uint16_t port;
+	bool v6;
 	int err; /* connect's: 0 or errno */
 };
 
-/* connect() to 127.0.0.1:port from inside the pod's netns. */
+/* connect() to 127.0.0.1:port (or [::1]:port) from inside the pod's netns. */
 static void *probe_in_ns(void *arg)
 {
 	struct probe *p = arg;
 	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(p->port)};
+	struct sockaddr_in6 to6 = {.sin6_family = AF_INET6,
+				   .sin6_port = htons(p->port),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT};
 	int fd;
 
 	p->err = EIO;
 	if (setns(p->nsfd, CLONE_NEWNET) < 0)
 		return NULL;
 	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(p->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
-	p->err = connect(fd, (struct sockaddr *)&to, sizeof(to)) ? errno : 0;
+	if (p->v6)
+		p->err = connect(fd, (struct sockaddr *)&to6, sizeof(to6)) ? errno : 0;
+	else
+		p->err = connect(fd, (struct sockaddr *)&to, sizeof(to)) ? errno : 0;
 	close(fd);
 	return NULL;
+}
+
+static int connect_in_pod_family(int nsfd, uint16_t port, bool v6)
+{
+	struct probe p = {.nsfd = nsfd, .port = port, .v6 = v6};
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, probe_in_ns, &p), 0);
+	pthread_join(t, NULL);
+	return p.err;
 }
 
 static int connect_in_pod(int nsfd, uint16_t port)
@@ -128,6 +150,8 @@ static int setup(void **state)
 	assert_int_equal(pthread_create(&t, NULL, new_netns, &f->nsfd), 0);
 	pthread_join(t, NULL);
 	assert_true(f->nsfd >= 0);
+	f->socks6_fd = bpf_map_create(BPF_MAP_TYPE_SOCKHASH, "inpod_socks6", 16, 8, 16, NULL);
+	assert_true(f->socks6_fd >= 0);
 	f->st = mesh_state_create();
 	assert_non_null(f->st);
 	for (int i = 0; i < 2; i++) {
@@ -135,7 +159,7 @@ static int setup(void **state)
 		assert_non_null(f->w[i]);
 	}
 	snprintf(path, sizeof(path), "%s/agent.sock", f->dir);
-	assert_int_equal(zt_inpod_start(path, -1), 0);
+	assert_int_equal(zt_inpod_start(path, -1, f->socks6_fd), 0);
 	pf.fd = f->lfd;
 	pf.events = POLLIN;
 	assert_int_equal(poll(&pf, 1, WAIT_MS), 1);
@@ -157,6 +181,7 @@ static int teardown(void **state)
 	close(f->zt);
 	close(f->lfd);
 	close(f->nsfd);
+	close(f->socks6_fd);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", f->dir);
@@ -266,11 +291,162 @@ static void test_readd_at_once(void **state)
 	assert_int_equal(sock_send_fds(f->zt, "del " POD_IP, NULL, 0), 0);
 }
 
+/* The socket cookie inpod_socks6 holds under @ip6, or 0 when it holds none. */
+static uint64_t published6(struct fixture *f, const char *ip6)
+{
+	struct in6_addr key;
+	uint64_t cookie = 0;
+
+	assert_int_equal(inet_pton(AF_INET6, ip6, &key), 1);
+	return bpf_map_lookup_elem(f->socks6_fd, &key, &cookie) ? 0 : cookie;
+}
+
+/*
+ * A dual-stack pod: its three listeners on [::] too, in its own netns, its 15006 published by
+ * its IPv6 until it leaves; an IPv4-only pod ("add" without IPv6) has none, and publishes none.
+ * The same pod named with an IPv6 address it had none of is captured anew with both families.
+ */
+static void test_dual_stack(void **state)
+{
+	static const uint16_t ports[] = {15001, 15006, 15008};
+	struct fixture *f = *state;
+	uint64_t until;
+	char why[512];
+
+	send_add(f);
+	assert_captured(f);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(connect_in_pod_family(f->nsfd, ports[i], true), ECONNREFUSED);
+	assert_int_equal(published6(f, POD_IP6), 0);
+
+	assert_int_equal(sock_send_fds(f->zt, "add " POD_IP " " POD_UID " " POD_IP6, &f->nsfd, 1),
+			 0);
+	assert_captured(f);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(connect_in_pod_family(f->nsfd, ports[i], true), 0);
+	assert_true(published6(f, POD_IP6) != 0);
+	/* Named again the same: kept, still published. */
+	assert_int_equal(sock_send_fds(f->zt, "add " POD_IP " " POD_UID " " POD_IP6, &f->nsfd, 1),
+			 0);
+	assert_captured(f);
+	assert_true(published6(f, POD_IP6) != 0);
+
+	assert_int_equal(sock_send_fds(f->zt, "del " POD_IP, NULL, 0), 0);
+	assert_int_equal(barrier(f, why, sizeof(why)), 0);
+	assert_int_equal(zt_inpod_count(), 0);
+	assert_int_equal(published6(f, POD_IP6), 0);
+	until = clock_mono_ms() + WAIT_MS;
+	while (connect_in_pod_family(f->nsfd, 15008, true) != ECONNREFUSED &&
+	       clock_mono_ms() < until)
+		usleep(1000);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(connect_in_pod_family(f->nsfd, ports[i], true), ECONNREFUSED);
+}
+
+/* What zt_inpod_export gave for the one pod: copies of its listeners (-1: none). */
+struct exported {
+	unsigned int pods;
+	uint32_t ip;
+	uint64_t ino;
+	bool has6;
+	struct in6_addr ip6;
+	int fds[ZT_INPOD_LISTENERS], fds6[ZT_INPOD_LISTENERS];
+};
+
+static int give(void *arg, uint32_t ip, uint64_t ino, const int *fds, const struct in6_addr *ip6,
+		const int *fds6)
+{
+	struct exported *e = arg;
+
+	e->pods++;
+	e->ip = ip;
+	e->ino = ino;
+	e->has6 = ip6 != NULL;
+	if (ip6)
+		e->ip6 = *ip6;
+	for (int i = 0; i < ZT_INPOD_LISTENERS; i++) {
+		e->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+		e->fds6[i] = ip6 ? fcntl(fds6[i], F_DUPFD_CLOEXEC, 0) : -1;
+	}
+	return 0;
+}
+
+static uint64_t cookie_of(int fd)
+{
+	uint64_t c = 0;
+	socklen_t l = sizeof(c);
+
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &l), 0);
+	return c;
+}
+
+static void exported_close(struct exported *e)
+{
+	for (int i = 0; i < ZT_INPOD_LISTENERS; i++) {
+		if (e->fds[i] >= 0)
+			close(e->fds[i]);
+		if (e->fds6[i] >= 0)
+			close(e->fds6[i]);
+	}
+}
+
+/*
+ * Hand-over (handover.c carries what these give and take): a dual-stack pod's listeners are
+ * exported with its IPv6 ones beside, and a successor that adopted both sets serves the pod's
+ * "add" on them (the IPv4 set by its IPv4 address, the IPv6 one by its IPv6 address), opening
+ * none: while the copies are held, a new [::] listener could not bind.
+ */
+static void test_handover_dual_stack(void **state)
+{
+	struct fixture *f = *state;
+	struct exported e = {0}, again = {0};
+	struct in6_addr want;
+	char why[512];
+
+	assert_int_equal(sock_send_fds(f->zt, "add " POD_IP " " POD_UID " " POD_IP6, &f->nsfd, 1),
+			 0);
+	assert_captured(f);
+	assert_int_equal(zt_inpod_export(give, &e), 0);
+	assert_int_equal(e.pods, 1);
+	assert_true(e.has6);
+	assert_int_equal(inet_pton(AF_INET6, POD_IP6, &want), 1);
+	assert_memory_equal(&e.ip6, &want, sizeof(want));
+	for (int i = 0; i < ZT_INPOD_LISTENERS; i++)
+		assert_true(e.fds[i] >= 0 && e.fds6[i] >= 0);
+
+	/* The pod leaves this ztunnel; a successor has been handed its listeners. */
+	assert_int_equal(sock_send_fds(f->zt, "del " POD_IP, NULL, 0), 0);
+	assert_int_equal(barrier(f, why, sizeof(why)), 0);
+	zt_inpod_adopt(e.ip, e.ino, e.fds);
+	zt_inpod_adopt6(&e.ip6, e.ino, e.fds6);
+	assert_int_equal(sock_send_fds(f->zt, "add " POD_IP " " POD_UID " " POD_IP6, &f->nsfd, 1),
+			 0);
+	assert_captured(f);
+	for (int i = 0; i < ZT_INPOD_LISTENERS; i++)
+		assert_int_equal(connect_in_pod_family(f->nsfd,
+						       i == 0	? 15001
+						       : i == 1 ? 15006
+								: 15008,
+						       true),
+				 0);
+	assert_int_equal(zt_inpod_export(give, &again), 0);
+	assert_int_equal(again.pods, 1);
+	for (int i = 0; i < ZT_INPOD_LISTENERS; i++) {
+		assert_int_equal(cookie_of(again.fds[i]), cookie_of(e.fds[i]));
+		assert_int_equal(cookie_of(again.fds6[i]), cookie_of(e.fds6[i]));
+	}
+	exported_close(&again);
+	assert_int_equal(sock_send_fds(f->zt, "del " POD_IP, NULL, 0), 0);
+	assert_int_equal(barrier(f, why, sizeof(why)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_add_del, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readd_at_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dual_stack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_handover_dual_stack, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -438,7 +438,7 @@ static void apply_maps(struct agent *a, const struct desired *next)
 {
 	unsigned int errors = a->apply_errors;
 	bool known = a->maps_known && a->have_cur, ok;
-	struct dp_diff wl, en, ifc, wl6, ifc6;
+	struct dp_diff wl, en, ifc, wl6, ifc6, en6;
 	int err;
 
 	/* Values are at most 16 bytes (struct dp_entry.val); keys 4, 8 or 16 (bpf/lib/maps.h). */
@@ -453,6 +453,8 @@ static void apply_maps(struct agent *a, const struct desired *next)
 			 next->workloads6, next->n_workloads6, &wl6);
 	ok &= !diff_from(a, known, "pod_ifaces6", 4, a->cur.ifaces6, a->cur.n_ifaces6,
 			 next->ifaces6, next->n_ifaces6, &ifc6);
+	ok &= !diff_from(a, known, "enrolled_ip6", 8, a->cur.enrolled6, a->cur.n_enrolled6,
+			 next->enrolled6, next->n_enrolled6, &en6);
 	a->maps_known = known;
 
 	/* Unenroll first and delete workloads last: capture never points at a missing entry. */
@@ -489,6 +491,18 @@ static void apply_maps(struct agent *a, const struct desired *next)
 		if ((err = datapath_set_iface6(a->dp, (int)ifc6.set[i].key, &v)))
 			apply_failed(a, "set pod iface (IPv6)", ifc6.set[i].key, err);
 	}
+	/*
+	 * An in-pod pod's IPv6 (enrolled_ip6) counts only under its enrolled_cgrp entry's in-pod
+	 * flag: written before that flag and deleted after it, so a pod going in-pod or back never
+	 * has its IPv6 refused meanwhile. Missing, it is refused, never sent past the mesh.
+	 */
+	for (size_t i = 0; i < en6.n_set; i++) {
+		struct in6_addr v;
+
+		memcpy(&v, en6.set[i].val, sizeof(v));
+		if ((err = datapath_set_enrolled_ip6(a->dp, en6.set[i].key, &v)))
+			apply_failed(a, "set in-pod IPv6 of cgroup", en6.set[i].key, err);
+	}
 	for (size_t i = 0; i < en.n_set; i++) {
 		struct ambit_enrolled v;
 
@@ -496,6 +510,9 @@ static void apply_maps(struct agent *a, const struct desired *next)
 		if ((err = datapath_set_enrolled_entry(a->dp, en.set[i].key, &v)))
 			apply_failed(a, "set enrolled cgroup", en.set[i].key, err);
 	}
+	for (size_t i = 0; i < en6.n_del; i++)
+		if ((err = datapath_del_enrolled_ip6(a->dp, en6.del[i].key)) && err != -ENOENT)
+			apply_failed(a, "delete in-pod IPv6 of cgroup", en6.del[i].key, err);
 	ok &= apply_services(a, next);
 	ok &= apply_services6(a, next);
 	for (size_t i = 0; i < ifc.n_del; i++)
@@ -516,15 +533,16 @@ static void apply_maps(struct agent *a, const struct desired *next)
 	}
 	/* next becomes cur: the maps hold it if nothing failed. */
 	a->maps_known = ok && a->apply_errors == errors;
-	pr_debug("datapath diff: workloads +%zu -%zu (IPv6 +%zu -%zu), enrolled +%zu -%zu, ifaces "
-		 "+%zu -%zu (IPv6 +%zu -%zu)%s",
-		 wl.n_set, wl.n_del, wl6.n_set, wl6.n_del, en.n_set, en.n_del, ifc.n_set, ifc.n_del,
-		 ifc6.n_set, ifc6.n_del, known ? "" : " (maps read back)");
+	pr_debug("datapath diff: workloads +%zu -%zu (IPv6 +%zu -%zu), enrolled +%zu -%zu (in-pod "
+		 "IPv6 +%zu -%zu), ifaces +%zu -%zu (IPv6 +%zu -%zu)%s",
+		 wl.n_set, wl.n_del, wl6.n_set, wl6.n_del, en.n_set, en.n_del, en6.n_set, en6.n_del,
+		 ifc.n_set, ifc.n_del, ifc6.n_set, ifc6.n_del, known ? "" : " (maps read back)");
 	dp_diff_free(&wl);
 	dp_diff_free(&en);
 	dp_diff_free(&ifc);
 	dp_diff_free(&wl6);
 	dp_diff_free(&ifc6);
+	dp_diff_free(&en6);
 }
 
 static bool tc_has(const struct agent *a, int ifindex)

@@ -41,6 +41,7 @@
 struct inpod_pod {
 	char *uid;
 	uint32_t ip;
+	struct ipaddr ip6; /* family 0: none */
 	uint64_t cgroup_id;
 	int nsfd;    /* the pod's netns, held while it is captured */
 	int ifindex; /* the interface holding its IP, in its netns */
@@ -188,13 +189,16 @@ static void zt_send(struct inpod *m, struct agent_source *z, const char *msg, in
 		zt_drop(m, z, strerror(-err));
 }
 
+/* "add <ip> <uid>", and the pod's IPv6 after them when it has one (inpod.h). */
 static void send_add(struct inpod *m, struct agent_source *z, struct inpod_pod *p)
 {
-	char msg[256], ip[INET_ADDRSTRLEN];
+	char msg[320], ip[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN] = "";
 
 	p->acked &= ~(1u << zt_slot(m, z));
 	inet_ntop(AF_INET, &p->ip, ip, sizeof(ip));
-	snprintf(msg, sizeof(msg), "add %s %.200s", ip, p->uid);
+	if (p->ip6.family == AF_INET6)
+		inet_ntop(AF_INET6, p->ip6.a, ip6, sizeof(ip6));
+	snprintf(msg, sizeof(msg), "add %s %.200s%s%s", ip, p->uid, ip6[0] ? " " : "", ip6);
 	zt_send(m, z, msg, p->nsfd);
 }
 
@@ -498,6 +502,7 @@ static struct inpod_pod *pod_up(struct inpod *m, const struct desired_local_pod 
 	p = &m->pods[m->n];
 	memset(p, 0, sizeof(*p));
 	p->ip = lp->ip;
+	p->ip6 = lp->ip6;
 	p->cgroup_id = lp->cgroup_id;
 	p->ifindex = ns.pod_ifindex;
 	p->uid = strdup(lp->uid);
@@ -591,7 +596,9 @@ void inpod_sync_before(struct inpod *m, struct desired *d)
 			continue;
 		}
 		p->marked = true;
-		desired_mark_inpod(d, lp);
+		if (desired_mark_inpod(d, lp))
+			pr_warn("in-pod: pod %s: no memory for its IPv6 entry; its IPv6 is refused",
+				lp->uid);
 	}
 }
 

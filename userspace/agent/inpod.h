@@ -12,7 +12,9 @@
  *    a container whose /proc/sys is read-only can do it);
  *  - hands the netns fd to every connected ztunnel over SCM_RIGHTS, on the SOCK_SEQPACKET
  *    socket AMBIT_INPOD_SOCKET beside the agent socket:
- *      agent -> ztunnel  "add <ip> <uid>" + the netns fd | "del <ip>" | "synced"
+ *      agent -> ztunnel  "add <ip> <uid>[ <ip6>]" + the netns fd | "del <ip>" | "synced"
+ *                        (<ip6>: a dual-stack pod's IPv6, which the ztunnel listens for too;
+ *                        a ztunnel older than it reads the first two words alone)
  *      ztunnel -> agent  "fail <ip> <uid>: <why>" (a pod it could not capture: handed to
  *                        that ztunnel again after 250 ms, doubling to 8 s, until it takes it)
  *      ztunnel -> agent  "ok <ip> <uid>" (its listeners are up in the pod's netns)
@@ -22,14 +24,14 @@
  *      ztunnel -> agent  "keep-dns" + its UDP and TCP sockets (kept unless some are already)
  *      agent -> ztunnel  "dns" + the sockets kept, first thing on connecting (it serves them);
  *  - and only when every connected ztunnel said "ok" marks the pod in-pod in the maps
- *    (desired_mark_inpod): connect4 goes to the pod's own 15001, the node-side tc leaves it to
- *    tc_pod. Before, a connection the pod opened meanwhile would find no listener there (a
- *    loaded node takes a while to schedule the ztunnel's in-pod thread). A pod already in-pod
- *    in the pinned maps (an agent restarted) stays marked; a ztunnel that never answers (one
- *    older than "ok") is waited for INPOD_ACK_WAIT_MS. A pod that cannot be set up yet (no
- *    process in its cgroup) stays as it was and is tried again soon.
- * The node's mode is --capture-mode host|inpod|auto; auto takes in-pod when the pods' host-side
- * veths are ports of a Linux bridge (inpod_detect).
+ *    (desired_mark_inpod): connect4 goes to the pod's own 15001 (connect6, for a dual-stack pod,
+ *    to its own [IPv6]:15001 by enrolled_ip6), the node-side tc leaves it to tc_pod. Before, a
+ * connection the pod opened meanwhile would find no listener there (a loaded node takes a while to
+ * schedule the ztunnel's in-pod thread). A pod already in-pod in the pinned maps (an agent
+ * restarted) stays marked; a ztunnel that never answers (one older than "ok") is waited for
+ * INPOD_ACK_WAIT_MS. A pod that cannot be set up yet (no process in its cgroup) stays as it was and
+ * is tried again soon. The node's mode is --capture-mode host|inpod|auto; auto takes in-pod when
+ * the pods' host-side veths are ports of a Linux bridge (inpod_detect).
  */
 #ifndef AMBIT_AGENT_INPOD_H
 #define AMBIT_AGENT_INPOD_H

@@ -609,6 +609,36 @@ static void dump_iface6(const void *k, const void *v, void *arg)
 	       iface_name(d->r, ifindex, ifn), ifindex, or_dash(pod_by_ip6(d->r, v)), ip6str(v, a));
 }
 
+static void dump_enrolled_ip6(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	char a[INET6_ADDRSTRLEN];
+	uint64_t id;
+
+	memcpy(&id, k, sizeof(id));
+	if (d->json) {
+		add_entry(d, num((double)id), ip6_json(v));
+		return;
+	}
+	printf("  cgroup %-12llu -> %-26s in-pod at [%s]\n", (unsigned long long)id,
+	       or_dash(pod_by_cgroup(d->r, id)), ip6str(v, a));
+}
+
+static void dump_inpod_sock6(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	char a[INET6_ADDRSTRLEN];
+	uint64_t cookie;
+
+	memcpy(&cookie, v, sizeof(cookie));
+	if (d->json) {
+		add_entry(d, ip6_json(k), num((double)cookie));
+		return;
+	}
+	printf("  %-24s %-26s -> in-pod 15006 listener socket cookie %llu\n", ip6str(k, a),
+	       or_dash(pod_by_ip6(d->r, k)), (unsigned long long)cookie);
+}
+
 static void dump_service6(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
@@ -748,6 +778,10 @@ static const struct {
     {"orig_dst6", sizeof(struct ambit_addr6), sizeof(struct ambit_orig_dst6), dump_orig_dst6,
      "pod socket -> original IPv6 destination (waiting for the ztunnel)"},
     {"proxy_socks6", 4, 8, dump_proxy_sock, "ztunnel IPv6 listeners for bpf_sk_assign"},
+    {"enrolled_ip6", 8, sizeof(struct ambit_ip6), dump_enrolled_ip6,
+     "in-pod capture: cgroup id -> the pod's IPv6 (connect6 to its 15001)"},
+    {"inpod_socks6", sizeof(struct ambit_ip6), 8, dump_inpod_sock6,
+     "in-pod capture: pod IPv6 -> its ztunnel 15006 listener"},
     {"strict_ports6", sizeof(struct ambit_addr6), sizeof(struct ambit_strict_port),
      dump_strict_port6, "[pod]:port (* = default) -> plaintext verdict (STRICT)"},
     {"deny_src6", sizeof(struct ambit_deny_src6_key), sizeof(struct ambit_deny_src), dump_deny_src6,

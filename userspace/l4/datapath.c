@@ -38,6 +38,7 @@ const char *const datapath_map_names[DP_MAP__COUNT] = {
     [DP_MAP_SOCK_ORIG6] = "sock_orig6",	      [DP_MAP_ORIG_DST6] = "orig_dst6",
     [DP_MAP_DNS_ORIG6] = "dns_orig6",	      [DP_MAP_PROXY_SOCKS6] = "proxy_socks6",
     [DP_MAP_STRICT_PORTS6] = "strict_ports6", [DP_MAP_DENY_SRC6] = "deny_src6",
+    [DP_MAP_ENROLLED_IP6] = "enrolled_ip6",   [DP_MAP_INPOD_SOCKS6] = "inpod_socks6",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
@@ -535,6 +536,17 @@ int datapath_set_workload6(struct datapath *dp, const struct in6_addr *ip,
 int datapath_del_workload6(struct datapath *dp, const struct in6_addr *ip)
 {
 	return map_delete(dp, DP_MAP_WORKLOADS6, ip);
+}
+
+int datapath_set_enrolled_ip6(struct datapath *dp, uint64_t cgroup_id,
+			      const struct in6_addr *pod_ip6)
+{
+	return map_update(dp, DP_MAP_ENROLLED_IP6, &cgroup_id, pod_ip6);
+}
+
+int datapath_del_enrolled_ip6(struct datapath *dp, uint64_t cgroup_id)
+{
+	return map_delete(dp, DP_MAP_ENROLLED_IP6, &cgroup_id);
 }
 
 int datapath_set_iface6(struct datapath *dp, int ifindex, const struct in6_addr *pod_ip6)

@@ -1038,8 +1038,9 @@ static struct dp_entry *entry_find(struct dp_entry *v, size_t n, uint64_t key)
 	return n ? bsearch(&k, v, n, sizeof(*v), cmp_entry) : NULL;
 }
 
-void desired_mark_inpod(struct desired *d, struct desired_local_pod *lp)
+int desired_mark_inpod(struct desired *d, struct desired_local_pod *lp)
 {
+	struct ambit_enrolled en;
 	struct dp_entry *e;
 
 	lp->inpod = true;
@@ -1068,13 +1069,17 @@ void desired_mark_inpod(struct desired *d, struct desired_local_pod *lp)
 		}
 	}
 	e = entry_find(d->enrolled, d->n_enrolled, lp->cgroup_id);
-	if (e) {
-		struct ambit_enrolled en;
-
-		memcpy(&en, e->val, sizeof(en));
-		en.flags |= AMBIT_ENROLLED_INPOD;
-		memcpy(e->val, &en, sizeof(en));
-	}
+	if (!e)
+		return 0;
+	memcpy(&en, e->val, sizeof(en));
+	en.flags |= AMBIT_ENROLLED_INPOD;
+	memcpy(e->val, &en, sizeof(en));
+	/* Only an enrolled pod (its enrolled_cgrp entry): its IPv6 is steered by its cgroup. */
+	if (lp->ip6.family != AF_INET6)
+		return 0;
+	_Static_assert(sizeof(struct ambit_ip6) <= sizeof(((struct dp_entry *)0)->val), "ip6");
+	return add_entry(&d->enrolled6, &d->n_enrolled6, &d->cap_enrolled6, lp->cgroup_id,
+			 lp->ip6.a, sizeof(struct ambit_ip6));
 }
 
 void desired_adopt(struct desired *next, struct desired *prev)
@@ -1147,6 +1152,7 @@ void desired_free(struct desired *d)
 	free(d->ifaces);
 	free(d->workloads6);
 	free(d->ifaces6);
+	free(d->enrolled6);
 	free(d->local);
 	free(d->identities);
 	free(d->snap_workloads);

@@ -77,6 +77,9 @@ struct desired {
 	size_t n_workloads6, n_ifaces6;
 	struct dp_entry *workloads6; /* key: pod IPv6; val: struct ambit_workload */
 	struct dp_entry *ifaces6;    /* key: ifindex; val: struct ambit_ip6 */
+	/* In-pod pods with an IPv6 address (desired_mark_inpod): enrolled_ip6. */
+	size_t n_enrolled6, cap_enrolled6;
+	struct dp_entry *enrolled6; /* key: cgroup id; val: struct ambit_ip6 */
 	size_t n_services6;
 	struct dp_service6 *services6; /* sorted by VIP, then port */
 	struct dp_service *services;
@@ -169,9 +172,11 @@ void desired_adopt(struct desired *next, struct desired *prev);
 void desired_free(struct desired *d);
 /*
  * In-pod capture (inpod.h): @lp, a local pod of @d, is captured in its own netns: its workloads
- * and enrolled_cgrp entries get the in-pod flags.
+ * and enrolled_cgrp entries get the in-pod flags, and an enrolled pod with an IPv6 address gets
+ * an enrolled_ip6 entry (its IPv6, where connect6 sends it). 0, or -ENOMEM when that entry could
+ * not be added (the flags are set all the same: its IPv6 stays refused).
  */
-void desired_mark_inpod(struct desired *d, struct desired_local_pod *lp);
+int desired_mark_inpod(struct desired *d, struct desired_local_pod *lp);
 /*
  * waypoints.c: attaches to @d's snapshot services and workloads the waypoint that takes their
  * traffic (include/ambit/l7.h). Called by desired_compute; borrows the rest. 0 or -ENOMEM.
