@@ -180,9 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	if (cut > size)
 		cut = size;
-	t.addr.sin_family = AF_INET;
-	t.addr.sin_addr.s_addr = fuzz_ip4("127.0.0.2");
-	t.addr.sin_port = htons(15008);
+	sockaddr_inet_v4(&t.addr, fuzz_ip4("127.0.0.2"), 15008);
 	if (hbone_seam_client(&s, &t))
 		abort();
 	memset(&near, 0, sizeof(near));
