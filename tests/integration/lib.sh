@@ -187,6 +187,17 @@ pod_ip() {
 	actl local status 2>/dev/null | awk -v p="$1" '$1 == p { print $3; exit }'
 }
 
+# pod_addr NS/POD: the address the pod's connections to a Service of both families come from:
+# its IPv6 in a dual-stack cluster (clients try IPv6 first, RFC 8305), else its IPv4.
+pod_addr() {
+	local six
+	if [ "$(jq -r .ipFamily "/run/ambit/$CLUSTER/cluster.json" 2>/dev/null)" = dual ]; then
+		six=$(actl get pod "${1#*/}" -n "${1%/*}" -o json | jq -r '.status.podIPs[1].ip // empty')
+		[ -n "$six" ] && { echo "$six"; return; }
+	fi
+	pod_ip "$1"
+}
+
 # mesh_waypoint_up: namespace mesh's waypoint (`waypoint apply --enroll-namespace`), applied once
 # mesh/client-0 reaches http://server/ without it; returns when the client's requests to the
 # server go through it, with its IP in $wp_ip.
@@ -196,7 +207,7 @@ mesh_waypoint_up() {
 		fail "server never answered before the waypoint"
 	out=$(actl waypoint apply -n mesh --enroll-namespace 2>&1) || fail "apply: $out"
 	wait_for 60 mesh_waypoint_ready || fail "the waypoint never ran"
-	wp_ip=$(pod_ip mesh/waypoint-0)
+	wp_ip=$(pod_addr mesh/waypoint-0)
 	wait_for 30 mesh_via_waypoint || fail "no answer through the waypoint"
 }
 mesh_waypoint_ready() { actl waypoint list -n mesh | grep -Eq '^mesh +waypoint +service .* 1 +True$'; }

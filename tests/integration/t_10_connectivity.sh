@@ -6,6 +6,8 @@ need_root; need_bins; need_cmd tcpdump jq curl
 cluster_up manifests
 
 client_ip=$(pod_ip mesh/client-0)
+# By the name of mesh/server (both families in a dual-stack cluster) the client's IPv6 there.
+client_addr=$(pod_addr mesh/client-0)
 server_ip=$(pod_ip mesh/server-0)
 local_ip=$(pod_ip mesh/server-local-0)
 [ -n "$client_ip" ] && [ -n "$server_ip" ] && [ -n "$local_ip" ] || fail "pod IPs unknown"
@@ -21,7 +23,9 @@ for url in http://server/ http://server.mesh.svc.cluster.local/ "http://$server_
 	out=$(pod_exec mesh/client-0 curl -sf --max-time 5 -H "X-Echo: $marker" "$url") ||
 		fail "cross-node request to $url failed"
 	expect_contains "$out" "pod=mesh/server-0" "$url answered by the wrong pod"
-	expect_contains "$out" "from=$client_ip " "$url: server did not see the client pod IP"
+	from=$client_addr
+	[ "$url" = "http://$server_ip:8080/" ] && from=$client_ip
+	expect_contains "$out" "from=$from " "$url: server did not see the client pod IP"
 	expect_contains "$out" "echo=$marker" "$url: payload changed"
 done
 # Same node (one ztunnel, no TLS needed on the wire).

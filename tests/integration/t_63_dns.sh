@@ -50,7 +50,7 @@ expect_not_contains "$hosts" "server.mesh" "an enrolled pod's hosts file still l
 # ---- names of the mesh ----
 vip=$(actl services | awk '$1 == "mesh" && $2 == "server" { print $3; exit }')
 [ -n "$vip" ] || fail "no VIP for mesh/server"
-expect_eq "$(pod_exec mesh/client-0 getent hosts server | awk '{print $1}')" "$vip" \
+expect_eq "$(pod_exec mesh/client-0 getent ahostsv4 server | awk '{print $1; exit}')" "$vip" \
 	"short name through the search list"
 expect_eq "$(ask mesh/client-0 +short server.mesh.svc.cluster.local)" "$vip" "FQDN"
 expect_eq "$(ask mesh/client-0 +short +search server.mesh)" "$vip" "name.namespace"
@@ -181,7 +181,7 @@ n=$(actl maps --node node1 | awk '$1 == "redirect_dns" { print $2 }')
 answered() { actl maps --node node1 | awk '$1 == "dns_answered" { print $2 }'; }
 before=$(answered)
 for _ in 1 2 3 4 5; do
-	expect_eq "$(pod_exec mesh/client-0 getent hosts server.mesh.svc.cluster.local | awk '{print $1}')" \
+	expect_eq "$(pod_exec mesh/client-0 getent ahostsv4 server.mesh.svc.cluster.local | awk '{print $1; exit}')" \
 		"$vip" "a lookup the kernel answers"
 done
 maps=$(actl maps --node node1)
@@ -252,7 +252,7 @@ wait_log 10 node1-ztunnel "serving the sockets the agent kept" ||
 # (its counter moves as it steers; the proxy counts the kernel's own answers later, by client).
 steered() { actl maps --node node1 | awk '$1 == "redirect_dns" { print $2 }'; }
 before=$(steered)
-expect_eq "$(pod_exec plain/client-0 getent hosts server.mesh | awk '{print $1}')" "$vip" \
+expect_eq "$(pod_exec plain/client-0 getent ahostsv4 server.mesh | awk '{print $1; exit}')" "$vip" \
 	"a pod outside the mesh, through the cluster's DNS"
 actl apply -f - >&2 <<'EOF' || fail "apply the opted-out pod"
 apiVersion: v1
@@ -267,7 +267,7 @@ spec:
   - {name: c, image: debian, command: [sleep, infinity]}
 EOF
 wait_for 30 pod_exec mesh/optout true || fail "the opted-out pod never started"
-expect_eq "$(pod_exec mesh/optout getent hosts server | awk '{print $1}')" "$vip" \
+expect_eq "$(pod_exec mesh/optout getent ahostsv4 server | awk '{print $1; exit}')" "$vip" \
 	"an opted-out pod, through the cluster's DNS"
 out=$(ask mesh/optout nothing.mesh.svc.cluster.local)
 expect_contains "$out" "status: NXDOMAIN" "the cluster's DNS: an unknown name under cluster.local"

@@ -21,7 +21,7 @@ out=$(actl waypoint apply -n mesh --enroll-namespace 2>&1) || fail "apply: $out"
 wp_ready() { actl waypoint list -n mesh | grep -Eq '^mesh +waypoint +service .* 1 +True$'; }
 wait_for 60 wp_ready ||
 	fail "the waypoint never ran: $(actl waypoint list -n mesh); $(actl local logs mesh/waypoint-0 | tail -5)"
-wp_ip=$(pod_ip mesh/waypoint-0)
+wp_ip=$(pod_addr mesh/waypoint-0) # the IPv6 one in a dual-stack cluster
 
 # Through the waypoint (once the ztunnels have the binding): 200, the server sees the
 # waypoint's address, the waypoint logs it.
@@ -141,6 +141,6 @@ wait_log 10 mesh/waypoint-0 '"POST /demo.Echo/Count HTTP/2" 200' || fail "the wa
 # Without the waypoint the Service is reached directly again.
 out=$(actl waypoint delete -n mesh waypoint 2>&1) || fail "delete: $out"
 out=$(actl label namespace mesh istio.io/use-waypoint- 2>&1) || fail "unlabel: $out"
-direct() { pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ | grep -q "from=$(pod_ip mesh/client-0)"; }
+direct() { pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ | grep -q "from=$(pod_addr mesh/client-0)"; }
 wait_for 30 direct || fail "the direct path did not come back"
 pass
