@@ -132,6 +132,7 @@ static uint64_t fake_cgroup(const char *path, void *ctx)
 }
 
 struct fixture {
+	bool ipv6; /* the node is dual stack (desired_env.ipv6) */
 	struct config cfg;
 	struct runtime rt;
 	struct rt_cluster cluster;
@@ -177,6 +178,7 @@ static void compute(struct fixture *f)
 	    .cluster = &f->cluster,
 	    .ifindex_of = fake_ifindex,
 	    .cgroup_id_of = fake_cgroup,
+	    .ipv6 = f->ipv6,
 	};
 
 	desired_free(&f->d);
@@ -846,6 +848,12 @@ static void test_service_entries_ipv6(void **state)
 	assert_int_equal(
 	    config_load_buffer(&f->cfg, "se6.yaml", ENTRIES6, strlen(ENTRIES6), &diags), 0);
 	config_diags_free(&diags);
+	/* An IPv4-only node hands out no IPv6 address its pods could not reach. */
+	compute(f);
+	api = entry_of(&f->d, "api.example.com");
+	assert_int_equal(ntohl(api->vip) >> 16, 0xf0f0);
+	assert_int_equal(api->vip6.family, 0);
+	f->ipv6 = true;
 	compute(f);
 	api = entry_of(&f->d, "api.example.com");
 	assert_int_equal(ntohl(api->vip) >> 16, 0xf0f0);

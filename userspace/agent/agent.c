@@ -944,6 +944,7 @@ void agent_reconcile(struct agent *a)
 	struct desired_env env = {
 	    .node = a->opts.node,
 	    .node_ip = a->opts.node_ip,
+	    .ipv6 = !IN6_IS_ADDR_UNSPECIFIED(&a->opts.node_ip6),
 	    .trust_domain = a->opts.trust_domain,
 	    .cluster = &a->cluster,
 	    .ifindex_of = env_ifindex,

@@ -960,6 +960,7 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 				       offsetof(struct snap_service, serial));
 	}
 	err = desired_index_build(cfg, rt, &ix);
+	ix.ipv6 = env->ipv6;
 	for (size_t i = 0; i < rt->n_pods && !err; i++)
 		err = add_pod(&b, cfg, &rt->pods[i], env);
 	for (size_t i = 0; i < cfg->n_services && !err; i++)

@@ -104,6 +104,11 @@ struct waypoint_view;
 struct desired_env {
 	const char *node;
 	uint32_t node_ip; /* network order */
+	/*
+	 * The node has an IPv6 address (a dual-stack node): ServiceEntry hosts get an allocated
+	 * IPv6 VIP beside the IPv4 one, which an IPv4-only node's pods could not reach.
+	 */
+	bool ipv6;
 	const char *trust_domain;
 	const struct rt_cluster *cluster; /* node IPs; may be NULL */
 	/* ifindex of @name in the node netns, or 0. */
@@ -127,6 +132,7 @@ struct desired_env {
  */
 struct desired_index {
 	const struct config *cfg;
+	bool ipv6; /* desired_env's */
 	/* cfg's Pods by namespace, name: sorted when first needed (a named target port). */
 	const struct config_pod **pods;
 	size_t n_pods;

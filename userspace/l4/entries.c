@@ -196,7 +196,9 @@ static int add_host(struct desired *d, size_t *cap, const struct config_service_
 	}
 	if (!e->vip)
 		e->vip = config_se_vip_of(vips, n_vips, e->namespace, host);
-	if (!e->vip6.family && (a6 = config_se_vip6_of(vips, n_vips, e->namespace, host)))
+	/* The allocated IPv6 VIP only where pods have IPv6 to reach it with. */
+	if (ix->ipv6 && !e->vip6.family &&
+	    (a6 = config_se_vip6_of(vips, n_vips, e->namespace, host)))
 		e->vip6 = *a6;
 	if (se->resolution == CONFIG_SE_RESOLUTION_DNS ||
 	    se->resolution == CONFIG_SE_RESOLUTION_DNS_ROUND_ROBIN) {
