@@ -20,7 +20,9 @@
 #    while the mesh's own HBONE goes on; a pod sending from an IPv6 address not its own is
 #    dropped (drop_spoofed_source); an IPv6 upload spans both ztunnels' upgrades, a stopped
 #    ztunnel lets no IPv6 through; and the waypoint takes IPv6: its HTTPRoute applies and an
-#    L7 DENY by IPv6 ipBlocks answers 403 (the same path over IPv4 is not in the block).
+#    L7 DENY by IPv6 ipBlocks answers 403 (the same path over IPv4 is not in the block); the
+#    ingress gateway answers on its IPv6 address (its log names the client's IPv6) and from the
+#    host through port-forward on [::1].
 . "$(dirname "$0")/lib.sh"
 need_root
 need_bins
@@ -35,7 +37,7 @@ cleanup() {
 	rm -rf "$TMP"
 	on_exit
 }
-cluster_up manifests 2 --ip-family dual
+CLUSTER_INGRESS=1 cluster_up manifests 2 --ip-family dual
 trap cleanup EXIT
 
 run=/run/ambit/$CLUSTER
@@ -237,6 +239,46 @@ out=$(nsenter --net="$pns" timeout 5 socat -T 2 - "TCP6:[$ip6_plain_server_0]:93
 	fail "plain/client-0 reached plain/server-0 from the spoofed $spoof: $out"
 nsenter --net="$pns" ip -6 addr del "$spoof/128" dev eth0
 [ "$(drops node1 drop_spoofed_source)" -gt "$d" ] || fail "node1 counted no drop_spoofed_source for $spoof ($d)"
+# ---- the ingress gateway over IPv6: its [::] listener, from a pod and from the host ----
+GWPOD=istio-system/istio-ingressgateway-0
+gw_ip6=$(actl get pod istio-ingressgateway-0 -n istio-system -o json | jq -r '.status.podIPs[1].ip')
+case $gw_ip6 in fd00:98:*) ;; *) fail "the gateway pod has no IPv6 address: $gw_ip6" ;; esac
+cat >"$TMP/gw.yaml" <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: mesh}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: server-gw, namespace: mesh}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  http:
+  - route:
+    - destination: {host: server.mesh.svc.cluster.local, port: {number: 80}}
+YAML
+actl apply -f "$TMP/gw.yaml" >&2 || fail "apply the Gateway and its VirtualService"
+via_gw6() { pod_exec plain/client-0 curl -sf -g --max-time 3 -H 'X-Echo: gw6' "http://[$gw_ip6]/" | grep -q "pod=mesh/server-0 "; }
+wait_for 30 via_gw6 || fail "plain/client-0 cannot reach mesh/server through the gateway at [$gw_ip6]"
+wait_log 10 $GWPOD "\"GET / HTTP/1.1\" 200 .* \[$ip6_plain_client_0\]:[0-9]+ " ||
+	fail "the gateway's log does not name [$ip6_plain_client_0]: $(actl local logs $GWPOD | tail -2)"
+# From the host, as kubectl's port-forward does it: on [::1] beside 127.0.0.1.
+pport=$(free_port)
+actl local port-forward -n istio-system svc/istio-ingressgateway "$pport:80" \
+	>"$TMP/pf.out" 2>&1 &
+PIDS+=($!)
+pf_up() { grep -q "Forwarding from \[::1\]:$pport -> 80" "$TMP/pf.out"; }
+wait_for 10 pf_up || fail "port-forward did not listen on [::1]: $(cat "$TMP/pf.out")"
+out=$(curl -sS -g --max-time 5 "http://[::1]:$pport/") || fail "the host could not reach the gateway on [::1]: $out"
+expect_contains "$out" "pod=mesh/server-0 "
+actl delete -f "$TMP/gw.yaml" >&2 || fail "delete the Gateway"
+
 # ---- IPv6 through the ztunnel's upgrade and restart ----
 # An upload over IPv6 across nodes spans both ztunnels' upgrades (each old one drains it), and
 # new IPv6 connections are served throughout: the proxy's [::] listeners are handed over.
