@@ -122,6 +122,8 @@ vip6=$(actl get svc server -n mesh -o json | jq -r '.spec.clusterIPs[1]')
 expect_eq "$(actl get svc server -n mesh -o json | jq -r '.spec.ipFamilies | join(",")')" \
 	"IPv4,IPv6" "mesh/server's ipFamilies (PreferDualStack)"
 case $vip6 in fd00:96:*) ;; *) fail "mesh/server has no IPv6 cluster IP: $vip6 ($vip)" ;; esac
+expect_eq "$(actl services | awk '$1 == "mesh" && $2 == "server" { print $3 }')" "$vip,$vip6" \
+	"mesh/server's VIPs in ambitctl services"
 expect_eq "$(actl get svc server -n plain -o json | jq -r '.spec.clusterIPs | length')" 1 \
 	"plain/server's cluster IPs (SingleStack)"
 
@@ -264,8 +266,8 @@ spec:
     - destination: {host: server.mesh.svc.cluster.local, port: {number: 80}}
 YAML
 actl apply -f "$TMP/gw.yaml" >&2 || fail "apply the Gateway and its VirtualService"
-via_gw6() { pod_exec plain/client-0 curl -sf -g --max-time 3 -H 'X-Echo: gw6' "http://[$gw_ip6]/" | grep -q "pod=mesh/server-0 "; }
-wait_for 30 via_gw6 || fail "plain/client-0 cannot reach mesh/server through the gateway at [$gw_ip6]"
+via_gw6() { pod_exec plain/client-0 curl -sf -g --max-time 3 -H 'X-Echo: gw6' "http://[$gw_ip6]:8080/" | grep -q "pod=mesh/server-0 "; }
+wait_for 30 via_gw6 || fail "plain/client-0 cannot reach mesh/server through the gateway at [$gw_ip6]:8080"
 wait_log 10 $GWPOD "\"GET / HTTP/1.1\" 200 .* \[$ip6_plain_client_0\]:[0-9]+ " ||
 	fail "the gateway's log does not name [$ip6_plain_client_0]: $(actl local logs $GWPOD | tail -2)"
 # From the host, as kubectl's port-forward does it: on [::1] beside 127.0.0.1.

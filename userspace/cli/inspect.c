@@ -240,11 +240,18 @@ int cmd_services(const struct ctl_opts *o)
 	printf("%-10s %-16s %-12s %-20s %s\n", "NAMESPACE", "NAME", "VIP", "PORTS", "ENDPOINTS");
 	for (size_t i = 0; i < s->n_services; i++) {
 		const struct snap_service *sv = &s->services[i];
-		char vip[INET_ADDRSTRLEN], ports[256], eps[1024];
+		char vip[INET_ADDRSTRLEN + IPADDR_STRLEN + 1], ports[256], eps[1024];
 
 		svc_ports_eps(s, sv, ports, sizeof(ports), eps, sizeof(eps));
-		printf("%-10s %-16s %-12s %-20s %s\n", sv->namespace, sv->name,
-		       ip_str(sv->vip, vip), ports, eps);
+		ip_str(sv->vip, vip);
+		/* A dual-stack Service: both, IPv4 first, as `ambitctl workloads` lists pods. */
+		if (sv->vip6.family == AF_INET6) {
+			size_t n = strlen(vip);
+
+			vip[n++] = ',';
+			ipaddr_format(&sv->vip6, vip + n, sizeof(vip) - n);
+		}
+		printf("%-10s %-16s %-12s %-20s %s\n", sv->namespace, sv->name, vip, ports, eps);
 	}
 	if (s->n_entries)
 		printf("\n%-10s %-24s %-16s %-14s %-10s %-16s %s\n", "NAMESPACE",
@@ -259,6 +266,12 @@ int cmd_services(const struct ctl_opts *o)
 		addrs[0] = 0;
 		if (e->vip)
 			al += (size_t)snprintf(addrs, sizeof(addrs), "%s", ip_str(e->vip, ip));
+		if (e->vip6.family == AF_INET6) {
+			char six[IPADDR_STRLEN];
+
+			al += (size_t)snprintf(addrs + al, sizeof(addrs) - al, "%s%s", al ? "," : "",
+					       ipaddr_format(&e->vip6, six, sizeof(six)));
+		}
 		for (size_t j = 0; j < e->n_cidrs && al < sizeof(addrs); j++) {
 			char cidr[IPADDR_STRLEN];
 
