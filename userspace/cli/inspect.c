@@ -269,8 +269,9 @@ int cmd_services(const struct ctl_opts *o)
 		if (e->vip6.family == AF_INET6) {
 			char six[IPADDR_STRLEN];
 
-			al += (size_t)snprintf(addrs + al, sizeof(addrs) - al, "%s%s", al ? "," : "",
-					       ipaddr_format(&e->vip6, six, sizeof(six)));
+			al +=
+			    (size_t)snprintf(addrs + al, sizeof(addrs) - al, "%s%s", al ? "," : "",
+					     ipaddr_format(&e->vip6, six, sizeof(six)));
 		}
 		for (size_t j = 0; j < e->n_cidrs && al < sizeof(addrs); j++) {
 			char cidr[IPADDR_STRLEN];

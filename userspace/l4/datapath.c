@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mntent.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,8 +419,18 @@ static int service_set(struct datapath *dp, const struct svc_maps *m, const void
 	}
 	bkey.service_id = svc.id;
 	for (i = 0; i < n; i++) {
+		/* Both families' backends end in their 2-byte pad: stored cleared. */
+		char be[sizeof(struct ambit_addr6)];
+
+		_Static_assert(offsetof(struct ambit_backend, pad) + 2 ==
+				   sizeof(struct ambit_backend),
+			       "pad last");
+		_Static_assert(offsetof(struct ambit_addr6, pad) + 2 == sizeof(struct ambit_addr6),
+			       "pad last");
+		memcpy(be, (const char *)backends + i * m->be_size, m->be_size);
+		memset(be + m->be_size - 2, 0, 2);
 		bkey.index = i;
-		err = map_update(dp, m->backends, &bkey, (const char *)backends + i * m->be_size);
+		err = map_update(dp, m->backends, &bkey, be);
 		if (err)
 			goto fail;
 	}
@@ -456,25 +467,8 @@ int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port,
 {
 	struct ambit_addr key = {.ip = vip, .port = htons(port)};
 	struct svc_maps m = svc_maps_of(dp, false);
-	struct ambit_backend *be = NULL;
-	int err;
 
-	if (n > 0 && !backends)
-		return -EINVAL;
-	if (n > AMBIT_MAX_BACKENDS)
-		return -E2BIG;
-	if (n > 0) {
-		be = malloc(n * sizeof(*be));
-		if (!be)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < n; i++) {
-			be[i] = backends[i];
-			be[i].pad = 0;
-		}
-	}
-	err = service_set(dp, &m, &key, be, n);
-	free(be);
-	return err;
+	return service_set(dp, &m, &key, backends, n);
 }
 
 int datapath_del_service(struct datapath *dp, uint32_t vip, uint16_t port)
@@ -498,25 +492,8 @@ int datapath_set_service6(struct datapath *dp, const struct in6_addr *vip, uint1
 {
 	struct ambit_addr6 key = addr6_key(vip, port);
 	struct svc_maps m = svc_maps_of(dp, true);
-	struct ambit_addr6 *be = NULL;
-	int err;
 
-	if (n > 0 && !backends)
-		return -EINVAL;
-	if (n > AMBIT_MAX_BACKENDS)
-		return -E2BIG;
-	if (n > 0) {
-		be = malloc(n * sizeof(*be));
-		if (!be)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < n; i++) {
-			be[i] = backends[i];
-			be[i].pad = 0;
-		}
-	}
-	err = service_set(dp, &m, &key, be, n);
-	free(be);
-	return err;
+	return service_set(dp, &m, &key, backends, n);
 }
 
 int datapath_del_service6(struct datapath *dp, const struct in6_addr *vip, uint16_t port)
