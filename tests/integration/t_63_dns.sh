@@ -113,6 +113,7 @@ spec:
   ports: [{number: 80, name: http, protocol: HTTP, targetPort: 18082}]
 EOF
 web_vip=$(actl services | awk '$2 == "web.ext.test" { print $3 }')
+web_vip=${web_vip%%,*}
 case $web_vip in 240.240.*) ;; *) fail "web.ext.test has no allocated address: $(actl services)" ;; esac
 expect_eq "$(ask mesh/client-0 +short web.ext.test)" "$web_vip" "a DNS entry's host answers its allocated address"
 wait_for 15 pod_exec mesh/client-0 curl -sf --max-time 3 http://web.ext.test/ ||
