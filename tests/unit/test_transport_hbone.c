@@ -47,6 +47,8 @@ static enum { ECHO, REFUSE, RESET } mode;
 static struct transport *srv_t;
 static char seen_identity[256];
 static uint16_t seen_port;
+static char seen_forwarded[256]; /* the CONNECT's forwarded header, "" without one */
+static int lfd6 = -1;		 /* [::1] on the test listener's port, for IPv6 destinations */
 
 /* The client's view. */
 static struct {
@@ -109,13 +111,15 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 	assert_non_null(srv_t);
 	transport_set_cbs(srv_t, &srv_cbs, NULL);
 	snprintf(seen_identity, sizeof(seen_identity), "%s", transport_peer(srv_t)->identity);
+	snprintf(seen_forwarded, sizeof(seen_forwarded), "%s",
+		 req->forwarded ? req->forwarded : "");
 	seen_port = transport_peer(srv_t)->dest_port;
 	return 0;
 }
 
 static void on_accept(struct loop_handler *h, uint32_t events)
 {
-	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept4(h == &lh ? lfd : lfd6, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd >= 0)
 		assert_int_equal(hbone_server_start(spool, fd, sctx, on_connect, NULL, NULL), 0);
@@ -351,12 +355,70 @@ static void test_outside_mesh(void **state)
 	close(pfd);
 }
 
+/*
+ * The connector's own address, claimed as `forwarded: for=`, is of the destination's family: its
+ * IPv4 to an IPv4 destination, its IPv6 (bracketed and quoted, RFC 7239 §6) to an IPv6 one, and
+ * nothing to an IPv6 destination when it has no IPv6 (an IPv4 claim would be refused there).
+ */
+static void test_forwarded_by_family(void **state)
+{
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	struct loop_handler h6 = {.fn = on_accept};
+	struct connector *self;
+	union sockaddr_inet dst;
+	int one = 1;
+
+	lfd6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd6 >= 0);
+	setsockopt(lfd6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	a6.sin6_port = htons(lport);
+	assert_int_equal(bind(lfd6, (struct sockaddr *)&a6, sizeof(a6)), 0);
+	assert_int_equal(listen(lfd6, 16), 0);
+	assert_int_equal(loop_add(loop, lfd6, EPOLLIN, &h6), 0);
+	self = connector_hbone_new(loop, cpool, lport, "10.0.0.9", creds, NULL);
+	assert_non_null(self);
+	mode = ECHO;
+
+	for (int round = 0; round < 3; round++) {
+		const char *want = round == 0	? "for=10.0.0.9"
+				   : round == 1 ? ""
+						: "for=\"[fd00::9]\"";
+
+		if (round == 0) {
+			sockaddr_inet_v4(&dst, htonl(INADDR_LOOPBACK), 9080);
+		} else {
+			struct ipaddr ip;
+
+			assert_int_equal(ipaddr_parse_addr("::1", &ip), 0);
+			sockaddr_inet_from_ipaddr(&dst, &ip, 9080);
+		}
+		if (round == 2)
+			assert_int_equal(connector_hbone_set_self6(self, "fd00::9"), 0);
+		free(cli.back);
+		memset(&cli, 0, sizeof(cli));
+		cli.back = malloc(TOTAL);
+		seen_forwarded[0] = 1; /* not yet seen */
+		cli.t = connector_open(self, &dst, ID_SERVER, 10000, &cli_cbs, NULL);
+		assert_non_null(cli.t);
+		run_until(echoed);
+		assert_int_equal(cli.err, 0);
+		assert_string_equal(seen_forwarded, want);
+		transport_close(cli.t, false);
+		transport_close(srv_t, false);
+		srv_t = NULL;
+	}
+	connector_destroy(self);
+	loop_del(loop, lfd6);
+	close(lfd6);
+	lfd6 = -1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_outside_mesh), cmocka_unit_test(test_echo),
 	    cmocka_unit_test(test_refused),	 cmocka_unit_test(test_reset_by_server),
-	    cmocka_unit_test(test_unreachable),
+	    cmocka_unit_test(test_unreachable),	 cmocka_unit_test(test_forwarded_by_family),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
