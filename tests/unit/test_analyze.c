@@ -639,6 +639,32 @@ static void test_unenforced_kinds(void **state)
 }
 
 /*
+ * A ServiceEntry's IPv6 address is in force at the ztunnel and the DNS proxy (no notice); bound
+ * to a waypoint, which knows it by its IPv4 address only, it gets one.
+ */
+static void test_service_entry_ipv6(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n" /* 1 */
+	    "metadata: {name: plain, namespace: bookinfo}\n"
+	    "spec: {hosts: [a.example.com], addresses: [192.0.2.1, '2001:db8::1'],"
+	    " ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC,"
+	    " endpoints: [{address: 192.0.2.9}]}\n---\n"
+	    "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n" /* 6 */
+	    "metadata: {name: bound, namespace: bookinfo, labels: {istio.io/use-waypoint: wp}}\n"
+	    "spec: {hosts: [b.example.com], addresses: [192.0.2.2, '2001:db8::2'],"
+	    " ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC,"
+	    " endpoints: [{address: 192.0.2.9}]}\n";
+	struct run r;
+
+	run(&r, yaml, workloads, false);
+	expect(&r, false, 6, "ServiceEntry bookinfo/bound", NULL,
+	       "spec.addresses[1]: not enforced yet at its waypoint");
+	expect_count(&r, 1);
+	done(&r);
+}
+
+/*
  * A pod of the mesh whose addresses are all IPv6 is said to be outside it (the data path carries
  * IPv4); a dual-stack pod of the mesh, or an IPv6-only pod outside it, is not.
  */
@@ -821,6 +847,7 @@ int main(void)
 	    cmocka_unit_test(test_dr_via_gateway),
 	    cmocka_unit_test(test_peer_authentication_findings),
 	    cmocka_unit_test(test_unenforced_kinds),
+	    cmocka_unit_test(test_service_entry_ipv6),
 	    cmocka_unit_test(test_ipv6_only_pod),
 	    cmocka_unit_test(test_waypoint_enforces_routes),
 	    cmocka_unit_test(test_sidecar_injection),

@@ -1236,7 +1236,8 @@ static void check_behind_waypoint(struct cfg_an *a, const struct config *u,
 
 /*
  * What ambit does not do yet of a ServiceEntry (the rest is in force: ztunnel/route.c, the
- * DNS proxy, the waypoint it is bound to): IPv6 addresses; and DYNAMIC_DNS without a waypoint.
+ * DNS proxy, the waypoint it is bound to): IPv6 addresses at a waypoint (the ztunnel and the
+ * DNS proxy take them); and DYNAMIC_DNS without a waypoint.
  */
 /* Whether @se or its namespace names a waypoint (istio.io/use-waypoint other than "none"). */
 static bool se_use_waypoint(struct cfg_an *a, const struct config_service_entry *se)
@@ -1273,11 +1274,13 @@ static void se_findings(struct cfg_an *a, const struct config_service_entry *se)
 			continue;
 		memcpy(buf, se->addresses.items[i], n);
 		buf[n] = 0;
-		if (inet_pton(AF_INET6, buf, &a6) == 1)
-			cfg_an_add(a, &se->meta, "ServiceEntry", 0, false, NULL,
-				   "spec.addresses[%zu]: not enforced yet: IPv6 addresses are not "
-				   "matched",
-				   i);
+		if (inet_pton(AF_INET6, buf, &a6) == 1 && se_use_waypoint(a, se))
+			cfg_an_add(
+			    a, &se->meta, "ServiceEntry", 0, false, NULL,
+			    "spec.addresses[%zu]: not enforced yet at its waypoint: IPv6 "
+			    "addresses are matched by the ztunnel and the DNS proxy, but the "
+			    "waypoint knows the entry by its IPv4 address only",
+			    i);
 	}
 }
 
