@@ -37,6 +37,9 @@ apid=$(field node1 agent pid)
 kill -9 "$apid"
 wait_for 15 is_running_anew node1 agent "$apid" || fail "the killed agent was not restarted"
 expect_eq "$(field node1 agent restarts)" 1 "agent restarts"
+# Serving again (its socket, where ambit-cni asks for the pods applied below), not only running.
+agent_ready() { [ "$(field node1 agent ready)" = true ]; }
+wait_for 30 agent_ready || fail "the restarted agent never became ready"
 
 # A pod's main process: restarted in place (same IP), serving again.
 ppid=$(pod_field mesh/server-0 pid)
