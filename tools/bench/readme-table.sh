@@ -17,7 +17,7 @@ def yn: if . == null then "–" elif . then "yes" else "**no**" end;
 (.ipv6[] | $all[.workload][.figure] as $x |
 	"| \(.workload) \(.figure) (\(.better) is better) | \($x.paths.nomesh.median | f) | \($x.paths.nomesh6.median | f) | \($x.paths.ambit.median | f) | \($x.paths.ambit6.median | f) | \($x.paths.stunnel6.median | f) | \($x.paths.nginx6.median | f) | \(.ambit6_vs_ambit | mm) | \(.within_5pct | yn) | \(.ambit6_vs_stunnel6 | mm) | \(.ambit6_vs_nginx6 | mm) |"),
 "",
-"Run \(.meta.date) at commit \(.meta.commit), \(.meta.elapsed_s) s; \(.meta.knobs_overridden)."
+"Run \(.meta.date) at commit \(.meta.commit), \(.meta.elapsed_s) s; \(.meta.knobs_overridden | rtrimstr(" "))."
 ' "$json"
 	exit 0
 fi
