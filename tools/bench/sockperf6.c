@@ -72,7 +72,8 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	struct sockaddr_in6 s6;
 
 	if (!real)
-		real = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "connect");
+		real =
+		    (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "connect");
 	if (!to_v6(fd, sa, len, &s6))
 		return real(fd, (const struct sockaddr *)&s6, sizeof(s6));
 	return real(fd, sa, len);
