@@ -329,8 +329,13 @@ $(O)/bench-dnsload: tools/bench/dnsload.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -lldns -o $@
 
+$(O)/bench-sockperf6.so: tools/bench/sockperf6.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared -fPIC $< -ldl -o $@
+
 bench: deps
-	$(MAKE) $(BINS) $(O)/bench-holdconns $(O)/bench-ratehttp $(O)/bench-l7-policy $(O)/bench-dnsload
+	$(MAKE) $(BINS) $(O)/bench-holdconns $(O)/bench-ratehttp $(O)/bench-l7-policy $(O)/bench-dnsload \
+		$(O)/bench-sockperf6.so
 	@QUICK=$(QUICK) bash tools/bench/run.sh
 	@QUICK=$(QUICK) bash tools/bench/l7.sh
 	@QUICK=$(QUICK) bash tools/bench/gateway.sh

@@ -9,8 +9,14 @@
 # the bytes. It is the floor of any design with a proxy on each node (the process hops and
 # their copies, no crypto), so ambit/relay is what the mesh costs above that floor.
 #
+# stunnel and nginx also listen on node1's IPv6 address (the stunnel6 and nginx6 paths of run.sh),
+# on the same ports as on its IPv4 one, and carry those connections over IPv6 end to end: to
+# node2's IPv6, then to the server pod's. Same processes, listeners of their own; the relay stays
+# IPv4.
+#
 # Needs: CLUSTER, RUN_DIR (/run/ambit/$CLUSTER), WORK (scratch dir), NODE1_IP, NODE2_IP,
-# PLAIN_SERVER_IP (the non-enrolled server pod on node2), SVC_PORTS (name:port ...).
+# PLAIN_SERVER_IP (the non-enrolled server pod on node2), NODE1_IP6, NODE2_IP6, PLAIN_SERVER_IP6,
+# SVC_PORTS (name:port ...), host_port (workloads.sh).
 
 TLS13_SUITE=TLS_AES_256_GCM_SHA384
 
@@ -22,17 +28,17 @@ tunnel_port() {
 	echo $((base + p % 1000))
 }
 
-# cert_issue NAME IP: an ECDSA P-256 certificate signed by the mesh root for a tunnel endpoint,
-# with a SPIFFE URI (like the ztunnel's), the node IP (stunnel's checkIP) and a DNS name (nginx
-# verifies the upstream by name only).
+# cert_issue NAME IP IP6: an ECDSA P-256 certificate signed by the mesh root for a tunnel
+# endpoint, with a SPIFFE URI (like the ztunnel's), the node's IPv4 and IPv6 addresses (stunnel's
+# checkIP on either family) and a DNS name (nginx verifies the upstream by name only).
 cert_issue() {
-	local name=$1 ip=$2 d=$WORK/pki
+	local name=$1 ip=$2 ip6=$3 d=$WORK/pki
 	mkdir -p "$d"
 	openssl ecparam -name prime256v1 -genkey -noout -out "$d/$name.key" 2>/dev/null &&
 		openssl req -new -key "$d/$name.key" -subj "/O=ambit-bench/CN=$name" \
 			-out "$d/$name.csr" 2>/dev/null &&
-		printf 'subjectAltName=URI:spiffe://cluster.local/ns/bplain/sa/%s,DNS:%s.bench,IP:%s\n%s\n' \
-			"$name" "$name" "$ip" 'extendedKeyUsage=serverAuth,clientAuth' >"$d/$name.ext" &&
+		printf 'subjectAltName=URI:spiffe://cluster.local/ns/bplain/sa/%s,DNS:%s.bench,IP:%s,IP:%s\n%s\n' \
+			"$name" "$name" "$ip" "$ip6" 'extendedKeyUsage=serverAuth,clientAuth' >"$d/$name.ext" &&
 		openssl x509 -req -in "$d/$name.csr" -CA "$RUN_DIR/ca/root-cert.pem" \
 			-CAkey "$RUN_DIR/ca/root-key.pem" -CAcreateserial -days 1 -sha256 \
 			-extfile "$d/$name.ext" -out "$d/$name.crt" 2>/dev/null
@@ -89,18 +95,23 @@ ciphersuites = $TLS13_SUITE
 socket = l:TCP_NODELAY=1
 socket = r:TCP_NODELAY=1
 CONF
+	# stunnel takes an IPv6 host:port bare (the last colon ends the host), not in brackets.
+	local n1 n2 srv v
 	for p in $SVC_PORTS; do
-		echo "[${p%%:*}]"
-		p=${p#*:}
-		if [ "$side" = client ]; then
-			echo "client = yes"
-			echo "accept = $NODE1_IP:$(tunnel_port stunnel client "$p")"
-			echo "connect = $NODE2_IP:$(tunnel_port stunnel server "$p")"
-			echo "checkIP = $NODE2_IP"
-		else
-			echo "accept = $NODE2_IP:$(tunnel_port stunnel server "$p")"
-			echo "connect = $PLAIN_SERVER_IP:$p"
-		fi
+		for v in 4 6; do
+			n1=$NODE1_IP n2=$NODE2_IP srv=$PLAIN_SERVER_IP
+			[ "$v" = 6 ] && n1=$NODE1_IP6 n2=$NODE2_IP6 srv=$PLAIN_SERVER_IP6
+			echo "[${p%%:*}${v/4/}]"
+			if [ "$side" = client ]; then
+				echo "client = yes"
+				echo "accept = $n1:$(tunnel_port stunnel client "${p#*:}")"
+				echo "connect = $n2:$(tunnel_port stunnel server "${p#*:}")"
+				echo "checkIP = $n2"
+			else
+				echo "accept = $n2:$(tunnel_port stunnel server "${p#*:}")"
+				echo "connect = $srv:${p#*:}"
+			fi
+		done
 	done
 }
 
@@ -122,8 +133,13 @@ events { worker_connections 8192; }
 stream {
 	tcp_nodelay on;
 CONF
-	for p in $SVC_PORTS; do
-		p=${p#*:}
+	# One server block per service port and family (the relay: IPv4 only).
+	local n1 n2 srv v fams=4 pv
+	[ "$kind" = nginx ] && fams="4 6"
+	for pv in $(for p in $SVC_PORTS; do for v in $fams; do echo "${p#*:}/$v"; done; done); do
+		p=${pv%/*} v=${pv#*/}
+		n1=$NODE1_IP n2=$NODE2_IP srv=$PLAIN_SERVER_IP
+		[ "$v" = 6 ] && n1=$NODE1_IP6 n2=$NODE2_IP6 srv=$PLAIN_SERVER_IP6
 		if [ "$kind" = relay ]; then
 			if [ "$side" = client ]; then
 				echo "	server { listen $NODE1_IP:$(tunnel_port relay client "$p");" \
@@ -135,8 +151,8 @@ CONF
 		elif [ "$side" = client ]; then
 			cat <<CONF
 	server {
-		listen $NODE1_IP:$(tunnel_port nginx client "$p");
-		proxy_pass $NODE2_IP:$(tunnel_port nginx server "$p");
+		listen $(host_port "$n1" "$(tunnel_port nginx client "$p")");
+		proxy_pass $(host_port "$n2" "$(tunnel_port nginx server "$p")");
 		proxy_ssl on;
 		proxy_ssl_certificate $d/$name.crt;
 		proxy_ssl_certificate_key $d/$name.key;
@@ -151,14 +167,14 @@ CONF
 		else
 			cat <<CONF
 	server {
-		listen $NODE2_IP:$(tunnel_port nginx server "$p") ssl;
+		listen $(host_port "$n2" "$(tunnel_port nginx server "$p")") ssl;
 		ssl_certificate $d/$name.crt;
 		ssl_certificate_key $d/$name.key;
 		ssl_client_certificate $RUN_DIR/ca/root-cert.pem;
 		ssl_verify_client on;
 		ssl_protocols TLSv1.3;
 		ssl_conf_command Ciphersuites $TLS13_SUITE;
-		proxy_pass $PLAIN_SERVER_IP:$p;
+		proxy_pass $(host_port "$srv" "$p");
 	}
 CONF
 		fi
@@ -170,9 +186,9 @@ CONF
 proxies_up() {
 	local n p
 	for n in stunnel-node1 stunnel-node2 nginx-node1 nginx-node2; do
-		local ip=$NODE1_IP
-		[ "${n##*-}" = node2 ] && ip=$NODE2_IP
-		cert_issue "$n" "$ip" || return 1
+		local ip=$NODE1_IP ip6=$NODE1_IP6
+		[ "${n##*-}" = node2 ] && ip=$NODE2_IP ip6=$NODE2_IP6
+		cert_issue "$n" "$ip" "$ip6" || return 1
 	done
 	stunnel_conf client >"$WORK/stunnel-node1.conf"
 	stunnel_conf server >"$WORK/stunnel-node2.conf"
@@ -192,6 +208,10 @@ proxies_up() {
 			wait_port node1 "$NODE1_IP" "$(tunnel_port "$t" client "$p")" || return 1
 			wait_port node2 "$NODE2_IP" "$(tunnel_port "$t" server "$p")" || return 1
 		done
+		for t in stunnel nginx; do
+			wait_port node1 "$NODE1_IP6" "$(tunnel_port "$t" client "$p")" || return 1
+			wait_port node2 "$NODE2_IP6" "$(tunnel_port "$t" server "$p")" || return 1
+		done
 	done
 }
 
@@ -199,7 +219,8 @@ proxies_up() {
 wait_port() {
 	local i
 	for i in $(seq 100); do
-		ip netns exec "ambit-$CLUSTER-$1" ss -Hltn "src $2:$3" 2>/dev/null | grep -q . && return 0
+		ip netns exec "ambit-$CLUSTER-$1" ss -Hltn "src $(host_port "$2" "$3")" 2>/dev/null |
+			grep -q . && return 0
 		sleep 0.1
 	done
 	echo "bench: nothing listens on $2:$3 in $1 (see $WORK/*.log)" >&2

@@ -1,7 +1,26 @@
 #!/usr/bin/env bash
 # Prints the "Performance" summary table of docs/performance.md from a bench results JSON
 # (default: the committed latest), so that page shows exactly the figures of one run.
+# readme-table.sh --ipv6 [JSON]: the "IPv6 beside IPv4" table of that page, from a run with the
+# IPv6 paths (default: bench/results/ipv6.json).
 set -euo pipefail
+if [ "${1:-}" = --ipv6 ]; then
+	json=${2:-$(dirname "$0")/../../bench/results/ipv6.json}
+	jq -r '
+def f: if . == null then "–" elif . >= 100 then (. | round | tostring)
+	elif . >= 10 then ((. * 10 | round) / 10 | tostring) else ((. * 1000 | round) / 1000 | tostring) end;
+def mm: if . == null then "–" else "\(.median | f) (\(.min | f)–\(.max | f))" end;
+def yn: if . == null then "–" elif . then "yes" else "**no**" end;
+.workloads as $all |
+"| figure (this machine) | no mesh | no mesh IPv6 | ambit | ambit IPv6 | stunnel4 IPv6 | nginx IPv6 | ambit IPv6/IPv4 | within 5% | ambit/stunnel4, IPv6 | ambit/nginx, IPv6 |",
+"|---|---|---|---|---|---|---|---|---|---|---|",
+(.ipv6[] | $all[.workload][.figure] as $x |
+	"| \(.workload) \(.figure) (\(.better) is better) | \($x.paths.nomesh.median | f) | \($x.paths.nomesh6.median | f) | \($x.paths.ambit.median | f) | \($x.paths.ambit6.median | f) | \($x.paths.stunnel6.median | f) | \($x.paths.nginx6.median | f) | \(.ambit6_vs_ambit | mm) | \(.within_5pct | yn) | \(.ambit6_vs_stunnel6 | mm) | \(.ambit6_vs_nginx6 | mm) |"),
+"",
+"Run \(.meta.date) at commit \(.meta.commit), \(.meta.elapsed_s) s; \(.meta.knobs_overridden | rtrimstr(" "))."
+' "$json"
+	exit 0
+fi
 json=${1:-$(dirname "$0")/../../bench/results/latest.json}
 jq -r '
 def f: if . == null then "–" elif . >= 100 then (. | round | tostring)

@@ -2,7 +2,10 @@
 # report.sh RAW.jsonl OUT ELAPSED [MACHINE.json]: medians (min, max) per workload/metric/path and
 # ratios computed pair by pair (same workload, same repetition) → OUT.json and OUT.md. MACHINE.json
 # (run.sh) carries the AES-GCM rate, from which the throughput ceiling of any mTLS proxy pair is
-# derived together with the plain relay's measured system CPU per GB.
+# derived together with the plain relay's measured system CPU per GB. A run with the IPv6 paths
+# (nomesh6, ambit6, stunnel6, nginx6) also gets their ratios to IPv4 and to each other, and
+# "ipv6": for each headline figure, ambit6/ambit against the 5% target and ambit6 against the
+# IPv6 tunnels.
 # report.sh --md OUT: renders OUT.md again from an existing OUT.json.
 set -euo pipefail
 
@@ -11,7 +14,7 @@ summarise() {
 	meta=$(jq -n --arg host "$(uname -n)" --arg kernel "$(uname -r)" --arg cpu \
 		"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" --argjson cores "$(nproc)" \
 		--arg date "$(date -u +%FT%TZ)" --arg commit "$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-		--argjson elapsed "$elapsed" --arg knobs "$(env | grep -E '^(QUICK|REPS|IPERF_SECS|LAT_SECS|LAT_MSG|LAT_RATES|HTTP_SECS|HTTP_CONNS|CONN_SECS|CONN_CONNS|SCALE_CONNS|SCALE_SECS)=' | sort | tr '\n' ' ')" \
+		--argjson elapsed "$elapsed" --arg knobs "$(env | grep -E '^(QUICK|REPS|IPERF_SECS|LAT_SECS|LAT_MSG|LAT_RATES|HTTP_SECS|HTTP_CONNS|CONN_SECS|CONN_CONNS|SCALE_CONNS|SCALE_SECS|WORKLOADS|PATHS)=' | sort | tr '\n' ' ')" \
 		'{date: $date, commit: $commit, kernel: $kernel, cpu: $cpu, cores: $cores,
 		  elapsed_s: $elapsed, knobs_overridden: $knobs}')
 	[ -n "$machine" ] && [ -s "$machine" ] && meta=$(jq -c --slurpfile m "$machine" '. + $m[0]' <<<"$meta")
@@ -23,7 +26,9 @@ summarise() {
 		def stats: { median: median, min: min, max: max, n: length };
 		[.[] | select(.ok)] as $ok |
 		[["ambit", "nomesh"], ["ambit", "stunnel"], ["ambit", "nginx"], ["ambit", "relay"],
-		 ["relay", "nomesh"], ["ambit-local", "nomesh-local"]] as $pairs |
+		 ["relay", "nomesh"], ["ambit-local", "nomesh-local"],
+		 ["ambit6", "ambit"], ["nomesh6", "nomesh"], ["stunnel6", "stunnel"], ["nginx6", "nginx"],
+		 ["ambit6", "nomesh6"], ["ambit6", "stunnel6"], ["ambit6", "nginx6"]] as $pairs |
 		($ok | map(.workload) | unique) as $wls |
 		{
 			meta: $meta,
@@ -64,6 +69,28 @@ summarise() {
 			  vs_stunnel: ($g / .workloads.tput1.gbps.paths.stunnel.median),
 			  relay_vs_nomesh_tput1: .workloads.tput1.gbps.ratios["relay/nomesh"].median,
 			  relay_vs_nomesh_lat1k_p99: .workloads.lat1k.p99_us.ratios["relay/nomesh"].median }
+			end) |
+		# IPv6 beside IPv4, judged on the pair-by-pair medians: ambit6 within 5% of ambit (not
+		# worse by more than 5%: a higher-is-better figure at least 0.95x, a lower-is-better one
+		# at most 1.05x) and ahead of both IPv6 tunnels.
+		.ipv6 = (if (.paths | index("ambit6")) == null then null else
+			. as $r |
+			[["tput1", "gbps", "higher"], ["tput8", "gbps", "higher"],
+			 ["lat1k", "p50_us", "lower"], ["lat1k", "p99_us", "lower"],
+			 ["lat10k", "p50_us", "lower"], ["lat10k", "p99_us", "lower"],
+			 ["http", "rps", "higher"], ["connrate", "conn_per_s", "higher"],
+			 ["tput1", "proxy_cpu_s_per_gb", "lower"], ["http", "proxy_cpu_s_per_1k", "lower"],
+			 ["connrate", "proxy_cpu_s_per_1k", "lower"]] |
+			map(. as [$w, $f, $dir] | $r.workloads[$w][$f].ratios as $q | select($q != null) |
+				def better($x): if $x == null then null
+					elif $dir == "higher" then $x > 1 else $x < 1 end;
+				{ workload: $w, figure: $f, better: $dir,
+				  ambit6_vs_ambit: $q["ambit6/ambit"], ambit6_vs_stunnel6: $q["ambit6/stunnel6"],
+				  ambit6_vs_nginx6: $q["ambit6/nginx6"], nomesh6_vs_nomesh: $q["nomesh6/nomesh"],
+				  within_5pct: ($q["ambit6/ambit"].median as $x | if $x == null then null
+					elif $dir == "higher" then $x >= 0.95 else $x <= 1.05 end),
+				  ahead_of_stunnel6: better($q["ambit6/stunnel6"].median),
+				  ahead_of_nginx6: better($q["ambit6/nginx6"].median) })
 			end)' "$raw" >"$out.json"
 }
 
@@ -136,7 +163,40 @@ render_md() {
 		"no-mesh throughput and \(.relay_vs_nomesh_lat1k_p99 // null | num)× the no-mesh p99 at " +
 		"1k msg/s.\n" end),
 	(if (.failed_cases | length) > 0 then "Failed cases (no figures): " +
-		(.failed_cases | map("\(.workload)/\(.path)#\(.rep)") | join(", ")) else empty end)
+		(.failed_cases | map("\(.workload)/\(.path)#\(.rep)") | join(", ")) else empty end),
+	# IPv6 beside IPv4: the same cluster and run, each IPv6 path next to its IPv4 twin.
+	(if .ipv6 == null then empty else
+		["nomesh", "nomesh6", "ambit", "ambit6", "stunnel", "stunnel6", "nginx", "nginx6"] as $c6 |
+		["ambit6/ambit", "nomesh6/nomesh", "stunnel6/stunnel", "nginx6/nginx", "ambit6/stunnel6",
+		 "ambit6/nginx6"] as $r6 |
+		def yn: if . == null then "–" elif . then "yes" else "**no**" end;
+		"",
+		"## IPv6 beside IPv4",
+		"",
+		"The same cluster (dual stack) and the same repetitions: `nomesh6` and `ambit6` go to the " +
+		"Services'"'"' IPv6 cluster IPs, `stunnel6`/`nginx6` are the same tunnel processes listening " +
+		"and connecting on the nodes'"'"' and the server pod'"'"'s IPv6 addresses (for `ambit6` " +
+		"HBONE'"'"'s outer connection between the nodes stays IPv4, as it is in the mesh). Cells " +
+		"are median (min–max).",
+		"",
+		"| workload | figure | " + ($c6 | join(" | ")) + " | " + ($r6 | join(" | ")) + " |",
+		"|" + ([range(0; 2 + ($c6 | length) + ($r6 | length))] | map("---") | join("|")) + "|",
+		(.workloads as $all | ["tput1", "tput8", "lat1k", "lat10k", "http", "connrate"][] |
+			select($all[.]) as $w | $all[$w] | to_entries |
+			map(select(.value.paths.ambit6 != null or .value.paths.nomesh6 != null)) |
+			sort_by(.key | sub("^p999_us$"; "p99_z")) | .[] |
+			select(.key | IN("dropped", "closed_early", "proxy_cpu_s") | not) |
+			"| \($w) | \(.key) | " +
+			([.value.paths[$c6[]] | cell] | join(" | ")) + " | " +
+			([.value.ratios[$r6[]] | cell] | join(" | ")) + " |"),
+		"",
+		"| figure | better | ambit6/ambit | within 5% of IPv4 | ambit6/stunnel6 | ambit6/nginx6 | ahead of both IPv6 tunnels |",
+		"|---|---|---|---|---|---|---|",
+		(.ipv6[] | "| \(.workload) \(.figure) | \(.better) | \(.ambit6_vs_ambit | cell) | " +
+			"\(.within_5pct | yn) | \(.ambit6_vs_stunnel6 | cell) | \(.ambit6_vs_nginx6 | cell) | " +
+			"\(if .ahead_of_stunnel6 == null or .ahead_of_nginx6 == null then null
+			    else .ahead_of_stunnel6 and .ahead_of_nginx6 end | yn) |")
+	end)
 	' "$1.json" >"$1.md"
 }
 

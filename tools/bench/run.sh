@@ -4,6 +4,12 @@
 # (rep 1: A B C ..., rep 2: A B C ...) so machine drift lands on all paths alike; report.sh turns
 # the raw records into medians (min, max) and pair-by-pair ratios.
 #
+# The cluster is dual stack: every path has an IPv6 twin (nomesh6, ambit6, stunnel6, nginx6) that
+# carries the same workload over IPv6 (the Services' IPv6 cluster IPs, the tunnels listening and
+# connecting on the nodes' and the server pod's IPv6), measured in the same run beside IPv4. The
+# IPv4 paths go by IPv4 addresses only (VIPs, node addresses), never by name, so they measure
+# what they measured in an IPv4 cluster.
+#
 # Knobs (environment; defaults in brackets, QUICK=1 values after the slash):
 #   REPS [5/1]            repetitions of every case
 #   IPERF_SECS [10/1]     iperf3 duration, 1 and 8 streams
@@ -14,7 +20,7 @@
 #   SCALE_CONNS [1000/50] SCALE_SECS [60/2] long-lived connections and how long they are held
 #   SCALE_PATHS ["ambit stunnel nginx"]  paths the scale case runs on (no-mesh has no proxy)
 #   WORKLOADS ["tput1 tput8 lat1k lat10k http connrate scale"]  PATHS ["nomesh ambit stunnel
-#   nginx relay nomesh-local ambit-local"]  subsets for exploration
+#   nginx relay nomesh-local ambit-local nomesh6 ambit6 stunnel6 nginx6"]  subsets for exploration
 #   OUT [bench/results/latest; QUICK: build/bench/quick]  writes OUT.json, OUT.md, OUT.raw.jsonl
 set -u
 
@@ -22,6 +28,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 AMBITCTL=${AMBITCTL:-$REPO/build/ambitctl}
 HOLDCONNS=$REPO/build/bench-holdconns
+SOCKPERF6=$REPO/build/bench-sockperf6.so
 QUICK=${QUICK:-}
 [ "$QUICK" = 0 ] && QUICK=
 q() { if [ -n "$QUICK" ]; then echo "$2"; else echo "$1"; fi; }
@@ -38,7 +45,7 @@ SCALE_CONNS=${SCALE_CONNS:-$(q 1000 50)}
 SCALE_SECS=${SCALE_SECS:-$(q 60 2)}
 SCALE_PATHS=${SCALE_PATHS:-ambit stunnel nginx}
 WORKLOADS=${WORKLOADS:-tput1 tput8 lat1k lat10k http connrate scale}
-PATHS=${PATHS:-nomesh ambit stunnel nginx relay nomesh-local ambit-local}
+PATHS=${PATHS:-nomesh ambit stunnel nginx relay nomesh-local ambit-local nomesh6 ambit6 stunnel6 nginx6}
 OUT=${OUT:-$REPO/$(q bench/results/latest build/bench/quick)}
 
 CLUSTER=${BENCH_CLUSTER:-bench$$}
@@ -60,6 +67,7 @@ done
 for b in "$AMBITCTL" "$HOLDCONNS" "$REPO/build/ztunnel" "$REPO/build/ambit-agent"; do
 	[ -f "$b" ] && [ -x "$b" ] || die "$b not built (make bench builds it)"
 done
+[ -f "$SOCKPERF6" ] || die "$SOCKPERF6 not built (make bench builds it)"
 
 . "$HERE/proxies.sh"
 . "$HERE/workloads.sh"
@@ -75,9 +83,10 @@ pod_exec() {
 WORK=$(mktemp -d /var/tmp/ambit-bench-XXXXXX)
 # Private copies of the binaries: a rebuild in the tree during a long run must not change them.
 mkdir -p "$WORK/bin"
-cp "$REPO/build/ztunnel" "$REPO/build/ambit-agent" "$HOLDCONNS" "$WORK/bin/"
+cp "$REPO/build/ztunnel" "$REPO/build/ambit-agent" "$HOLDCONNS" "$SOCKPERF6" "$WORK/bin/"
 export AMBIT_ZTUNNEL_BIN=$WORK/bin/ztunnel AMBIT_AGENT_BIN=$WORK/bin/ambit-agent
 HOLDCONNS=$WORK/bin/bench-holdconns
+SOCKPERF6=$WORK/bin/bench-sockperf6.so
 CLUSTER_UP=0
 CG_ROOT="" # known once the cluster runs; proxy_stop_all skips its cgroups until then
 cleanup() {
@@ -103,7 +112,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 start_s=$(date +%s)
 log "cluster $CLUSTER up (reps=$REPS${QUICK:+, QUICK})"
 CLUSTER_UP=1
-actl local up -f "$HERE/manifests" --name "$CLUSTER" --nodes 2 >"$WORK/up.log" 2>&1 ||
+actl local up -f "$HERE/manifests" --name "$CLUSTER" --nodes 2 --ip-family dual \
+	>"$WORK/up.log" 2>&1 ||
 	{ cat "$WORK/up.log" >&2; die "local up failed"; }
 
 status() { actl local status --name "$CLUSTER" -o json; }
@@ -129,10 +139,20 @@ CG_ROOT=$(jq -r '.pods[0].cgroup' <<<"$st")
 CG_ROOT=${CG_ROOT%/*/*/*}
 VIPS=$(jq -c '.serviceIPs' "$RUN_DIR/runtime/pods.json")
 vip() { jq -r --arg s "$1" '.[$s]' <<<"$VIPS"; }
+# IPv6: the nodes' (cluster.json), the plain server pod's and the Services' (pods.json).
+NODE1_IP6=$(jq -r '.nodes[] | select(.name == "node1") | .ip6 // empty' "$RUN_DIR/cluster.json")
+NODE2_IP6=$(jq -r '.nodes[] | select(.name == "node2") | .ip6 // empty' "$RUN_DIR/cluster.json")
+PLAIN_SERVER_IP6=$(jq -r '.pods[] | select(.namespace == "bplain" and .name == "server-0") |
+	.ip6 // empty' "$RUN_DIR/runtime/pods.json")
+VIPS6=$(jq -c '.serviceIPs6 // {}' "$RUN_DIR/runtime/pods.json")
+vip6() { jq -r --arg s "$1" '.[$s] // empty' <<<"$VIPS6"; }
+[ -n "$NODE1_IP6" ] && [ -n "$NODE2_IP6" ] && [ -n "$PLAIN_SERVER_IP6" ] &&
+	[ -n "$(vip6 bplain/server)" ] && [ -n "$(vip6 bmesh/server)" ] ||
+	die "the cluster is not dual stack (nodes $NODE1_IP6 $NODE2_IP6, pod $PLAIN_SERVER_IP6, VIPs $VIPS6)"
 
 proxies_up || die "reference tunnels did not start"
 
-# Path → client pod, and host/port for a service port.
+# Path → client pod, and host/port for a service port (an IPv6 host is a bare address).
 path_pod() { case $1 in ambit*) echo bmesh/client-0 ;; *) echo bplain/client-0 ;; esac; }
 path_dest() {
 	local path=$1 port=$2
@@ -142,26 +162,32 @@ path_dest() {
 	nomesh-local) echo "$(vip bplain/server-local) $port" ;;
 	ambit-local) echo "$(vip bmesh/server-local) $port" ;;
 	stunnel | nginx | relay) echo "$NODE1_IP $(tunnel_port "$path" client "$port")" ;;
+	nomesh6) echo "$(vip6 bplain/server) $port" ;;
+	ambit6) echo "$(vip6 bmesh/server) $port" ;;
+	stunnel6 | nginx6) echo "$NODE1_IP6 $(tunnel_port "${path%6}" client "$port")" ;;
+	*) return 1 ;;
 	esac
 }
 # The proxies a path goes through: both ztunnels, both stunnels, both nginx (master + workers).
+# An IPv6 tunnel path is the same processes as its IPv4 one, on listeners of their own.
 path_pids() {
 	case $1 in
 	ambit*) echo "$ZT_PIDS" ;;
 	stunnel | nginx | relay) echo $(proxy_pids "$1-node1") $(proxy_pids "$1-node2") ;;
+	stunnel6 | nginx6) echo $(proxy_pids "${1%6}-node1") $(proxy_pids "${1%6}-node2") ;;
 	esac
 }
 
 # Every server must answer on every path before anything is measured.
 for path in $PATHS; do
-	read -r h p <<<"$(path_dest "$path" 8080)"
+	read -r h p <<<"$(path_dest "$path" 8080)" || die "unknown path $path"
 	answered=0
 	for _ in $(seq 50); do
-		pod_exec "$(path_pod "$path")" curl -sf -o /dev/null "http://$h:$p/" &&
+		pod_exec "$(path_pod "$path")" curl -sf -g -o /dev/null "http://$(host_port "$h" "$p")/" &&
 			{ answered=1; break; }
 		sleep 0.2
 	done
-	[ "$answered" = 1 ] || die "path $path: http://$h:$p/ does not answer"
+	[ "$answered" = 1 ] || die "path $path: http://$(host_port "$h" "$p")/ does not answer"
 done
 log "paths ready: $PATHS ($(($(date +%s) - start_s)) s)"
 

@@ -3,8 +3,14 @@
 # run.sh divides the proxies' CPU by. A tool that fails or prints nothing parseable makes the
 # function return non-zero; run.sh records the case as failed rather than inventing a number.
 #
+# HOST is an IPv4 or a bare IPv6 address; each tool gets it in its own syntax (iperf3 takes either,
+# a URL brackets IPv6, sockperf needs bench-sockperf6.so for it).
+#
 # Needs: actl, knobs IPERF_SECS LAT_SECS LAT_MSG HTTP_SECS HTTP_CONNS CONN_SECS CONN_CONNS
-# SCALE_CONNS SCALE_SECS, HOLDCONNS (binary path).
+# SCALE_CONNS SCALE_SECS, HOLDCONNS (binary path), SOCKPERF6 (bench-sockperf6.so's path).
+
+# host_port HOST PORT: HOST:PORT, an IPv6 HOST in brackets (URLs, curl -g).
+host_port() { case $1 in *:*) echo "[$1]:$2" ;; *) echo "$1:$2" ;; esac; }
 
 # iperf3 throughput, N parallel streams.
 wl_tput() {
@@ -16,9 +22,16 @@ wl_tput() {
 }
 
 # sockperf ping-pong at a fixed rate over one persistent connection; round-trip percentiles.
+# Debian's sockperf takes IPv4 only: to an IPv6 HOST it runs with bench-sockperf6.so preloaded,
+# which points its socket at [HOST]:PORT and leaves every send, receive and timer to sockperf.
 wl_lat() {
-	local pod=$1 host=$2 port=$3 mps=$4 out
-	out=$(pod_exec "$pod" sockperf ping-pong --tcp -i "$host" -p "$port" --mps "$mps" \
+	local pod=$1 host=$2 port=$3 mps=$4 out pre=()
+	case $host in *:*)
+		pre=(env LD_PRELOAD="$SOCKPERF6" BENCH_SOCKPERF6="$host")
+		host=0.0.0.0
+		;;
+	esac
+	out=$(pod_exec "$pod" "${pre[@]}" sockperf ping-pong --tcp -i "$host" -p "$port" --mps "$mps" \
 		-t "$LAT_SECS" -m "$LAT_MSG" --full-rtt 2>&1) || return 1
 	awk '
 		/\[Total Run\]/ { for (i = 1; i <= NF; i++) if ($i ~ /^ReceivedMessages=/) {
@@ -58,7 +71,7 @@ wrk_json() {
 wl_http() {
 	local pod=$1 host=$2 port=$3 out
 	out=$(pod_exec "$pod" wrk -t1 -c "$HTTP_CONNS" -d "${HTTP_SECS}s" --latency \
-		"http://$host:$port/") || return 1
+		"http://$(host_port "$host" "$port")/") || return 1
 	wrk_json <<<"$out"
 }
 
@@ -67,7 +80,7 @@ wl_http() {
 wl_connrate() {
 	local pod=$1 host=$2 port=$3 out
 	out=$(pod_exec "$pod" wrk -t1 -c "$CONN_CONNS" -d "${CONN_SECS}s" --latency \
-		-H 'Connection: close' "http://$host:$port/") || return 1
+		-H 'Connection: close' "http://$(host_port "$host" "$port")/") || return 1
 	wrk_json <<<"$out" | jq -ce '{conn_per_s: .rps, p99_us, errors, work}'
 }
 
