@@ -274,7 +274,8 @@ static void test_dns6_answered(void **state)
  */
 static void test_dns6_checksum(void **state)
 {
-	static const uint16_t lens[] = {12, 13, 14, 15, 64, 101, AMBIT_DNS_AMAX - 1, AMBIT_DNS_AMAX};
+	static const uint16_t lens[] = {
+	    12, 13, 14, 15, 64, 101, AMBIT_DNS_AMAX - 1, AMBIT_DNS_AMAX};
 	struct ambit_dns_answer val = {0};
 	struct ambit_dns_key6 key;
 	struct steer_out out;
@@ -363,7 +364,7 @@ static void test_dns6_not_answered(void **state)
 	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
 				 NULL);
 
-	/* Truncated: a UDP length past the packet, the packet cut in the UDP header or the query. */
+	/* Cut short: a UDP length past the packet, the packet cut in the UDP header or query. */
 	len = frame6(buf, sizeof(buf), POD6, NODE_IP6, AMBIT_PORT_DNS, q, qlen, false);
 	buf[ETH_HLEN + 40 + 5] += 20;
 	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
@@ -397,8 +398,8 @@ static void test_dns6_not_answered(void **state)
 				 NULL);
 	assert_int_equal(bpf_map_delete_elem(afd4, &key), 0);
 	assert_int_equal(bpf_map_update_elem(afd, &key6v, &val, BPF_ANY), 0);
-	len = steer_fixture_dns_frame(buf, sizeof(buf), "10.1.0.5", NODE_IP, AMBIT_PORT_DNS, q,
-				      qlen);
+	len =
+	    steer_fixture_dns_frame(buf, sizeof(buf), "10.1.0.5", NODE_IP, AMBIT_PORT_DNS, q, qlen);
 	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
 				 &out);
 	assert_int_equal(out.len, len);
