@@ -41,7 +41,7 @@ static __always_inline bool dnsfast_to_proxy(const struct pkt *p, bool v6)
 }
 
 /*
- * The answer published for @p's source and its query's @qlen bytes after the id (1..QMAX, at
+ * The answer published for @p's source and its query's @qlen bytes after the id (10..QMAX, at
  * @off of @skb), from its family's map; NULL when there is none or the bytes cannot be read.
  */
 static __always_inline struct ambit_dns_answer *
@@ -55,14 +55,15 @@ dnsfast_lookup(struct __sk_buff *skb, const struct pkt *p, __u32 off, __u32 qlen
 		if (bpf_skb_load_bytes(skb, off, key.q, qlen))
 			return NULL;
 		return bpf_map_lookup_elem(&dns_answers6, &key);
-	}
-	struct ambit_dns_key key = {};
+	} else {
+		struct ambit_dns_key key = {};
 
-	key.pod_ip = p->ip->saddr;
-	key.qlen = qlen;
-	if (bpf_skb_load_bytes(skb, off, key.q, qlen))
-		return NULL;
-	return bpf_map_lookup_elem(&dns_answers, &key);
+		key.pod_ip = p->ip->saddr;
+		key.qlen = qlen;
+		if (bpf_skb_load_bytes(skb, off, key.q, qlen))
+			return NULL;
+		return bpf_map_lookup_elem(&dns_answers, &key);
+	}
 }
 
 /*
