@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The DNS proxy's answers in the kernel's dns_answers map (dns_kernel.h). */
+/* The DNS proxy's answers in the kernel's dns_answers and dns_answers6 maps (dns_kernel.h). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <linux/types.h>
 #include <bpf/bpf.h>
@@ -15,34 +16,51 @@
 #include "ambit/log.h"
 #include "dns_kernel.h"
 
-/* Half the map: the rest is room for a predecessor's entries during a hand-over. */
+/* Half a map: the rest is room for a predecessor's entries during a hand-over. */
 #define SLOTS (AMBIT_MAX_DNS_ANSWERS / 2)
 /* Slots a key may take, from its hash on (open addressing; at half load no run is this long). */
 #define PROBE 32
 
+/* A key of either map; a table's slots hold its map's, compared over that map's key size. */
+union dns_key {
+	struct ambit_dns_key v4;
+	struct ambit_dns_key6 v6;
+};
+
 struct slot {
 	uint64_t hash; /* of key */
-	struct ambit_dns_key key;
+	union dns_key key;
 	uint32_t gen; /* 0: empty */
 	int qtype;
 	uint64_t hits;	/* the entry's hits already counted */
 	uint64_t stamp; /* when published (k->clock) */
 };
 
+/* One answer map and what was published in it. */
+struct table {
+	int fd;		    /* -1: not there (dns_answers6 of an older data path) */
+	size_t ksz;	    /* its key's size */
+	struct slot *slots; /* SLOTS, allocated with the map open */
+};
+
+enum { T_V4, T_V6, T__COUNT };
+
+static const char *const map_names[T__COUNT] = {"dns_answers", "dns_answers6"};
+
 struct dns_kernel {
-	int answers_fd, gen_fd;
+	struct table t[T__COUNT];
+	int gen_fd;
 	uint32_t nonce;
 	bool full_said;
 	uint64_t clock; /* publications so far */
 	dns_kernel_count_fn count;
 	void *arg;
-	struct slot *slots;
 	struct ambit_dns_answer val; /* scratch */
 };
 
-static void clear_map(int fd)
+static void clear_map(int fd, const char *name)
 {
-	struct ambit_dns_key key, next;
+	union dns_key key, next;
 	int n = 0;
 
 	/* From the first key each time: deleting the current key would restart a walk anyway. */
@@ -53,7 +71,23 @@ static void clear_map(int fd)
 		n++;
 	}
 	if (n)
-		pr_info("dns: %d answers of a predecessor dropped from the kernel", n);
+		pr_info("dns: %d answers of a predecessor dropped from the kernel's %s", n, name);
+}
+
+/* Opens table @i's map under @pin_root and its slots: 0 or -errno. */
+static int table_open(struct dns_kernel *k, int i, const char *pin_root)
+{
+	struct table *t = &k->t[i];
+
+	t->ksz = i == T_V6 ? sizeof(struct ambit_dns_key6) : sizeof(struct ambit_dns_key);
+	t->fd = pinned_map_open(pin_root, map_names[i]);
+	if (t->fd < 0)
+		return t->fd;
+	t->slots = calloc(SLOTS, sizeof(*t->slots));
+	if (!t->slots)
+		return -ENOMEM;
+	clear_map(t->fd, map_names[i]);
+	return 0;
 }
 
 struct dns_kernel *dns_kernel_open(const char *pin_root, dns_kernel_count_fn count, void *arg)
@@ -65,18 +99,21 @@ struct dns_kernel *dns_kernel_open(const char *pin_root, dns_kernel_count_fn cou
 		return NULL;
 	k->count = count;
 	k->arg = arg;
-	k->answers_fd = pinned_map_open(pin_root, "dns_answers");
+	k->t[T_V4].fd = k->t[T_V6].fd = -1;
 	k->gen_fd = pinned_map_open(pin_root, "dns_gen");
-	k->slots = calloc(SLOTS, sizeof(*k->slots));
-	if (k->answers_fd < 0 || k->gen_fd < 0 || !k->slots) {
-		e = k->answers_fd < 0 ? -k->answers_fd : k->gen_fd < 0 ? -k->gen_fd : ENOMEM;
+	e = k->gen_fd < 0 ? k->gen_fd : table_open(k, T_V4, pin_root);
+	if (!e && (e = table_open(k, T_V6, pin_root)) == -ENOENT) {
+		pr_info("dns: no %s/dns_answers6: IPv6 clients are answered by the proxy alone",
+			pin_root);
+		e = 0;
+	}
+	if (e) {
 		dns_kernel_close(k);
-		errno = e;
+		errno = -e;
 		return NULL;
 	}
 	if (getrandom(&k->nonce, sizeof(k->nonce), 0) != sizeof(k->nonce))
 		k->nonce = (uint32_t)getpid() * 2654435761u;
-	clear_map(k->answers_fd);
 	return k;
 }
 
@@ -84,11 +121,13 @@ void dns_kernel_close(struct dns_kernel *k)
 {
 	if (!k)
 		return;
-	if (k->answers_fd >= 0)
-		close(k->answers_fd);
+	for (int i = 0; i < T__COUNT; i++) {
+		if (k->t[i].fd >= 0)
+			close(k->t[i].fd);
+		free(k->t[i].slots);
+	}
 	if (k->gen_fd >= 0)
 		close(k->gen_fd);
-	free(k->slots);
 	free(k);
 }
 
@@ -110,23 +149,40 @@ void dns_kernel_generation(struct dns_kernel *k, uint64_t version)
 		pr_warn("dns: cannot set the kernel's answer generation: %s", strerror(errno));
 }
 
-/* Tells the hits of the entry in @s since the last look. */
-static void slot_count(struct dns_kernel *k, struct slot *s)
+/* The client address of @t's key @key. */
+static void key_pod(const struct dns_kernel *k, const struct table *t, const union dns_key *key,
+		    struct ipaddr *pod)
 {
-	if (bpf_map_lookup_elem(k->answers_fd, &s->key, &k->val) == 0 && k->val.gen == s->gen &&
+	memset(pod, 0, sizeof(*pod));
+	if (t == &k->t[T_V6]) {
+		pod->family = AF_INET6;
+		pod->len = 128;
+		memcpy(pod->a, key->v6.pod_ip6, sizeof(key->v6.pod_ip6));
+	} else {
+		ipaddr_from_v4(pod, key->v4.pod_ip);
+	}
+}
+
+/* Tells the hits of the entry in @s of @t since the last look. */
+static void slot_count(struct dns_kernel *k, const struct table *t, struct slot *s)
+{
+	struct ipaddr pod;
+
+	if (bpf_map_lookup_elem(t->fd, &s->key, &k->val) == 0 && k->val.gen == s->gen &&
 	    k->val.hits > s->hits) {
-		k->count(k->arg, s->key.pod_ip, s->qtype, k->val.hits - s->hits);
+		key_pod(k, t, &s->key, &pod);
+		k->count(k->arg, &pod, s->qtype, k->val.hits - s->hits);
 		s->hits = k->val.hits;
 	}
 }
 
 /*
- * The slot for @key under generation @g among the PROBE from its hash: its own (*@same set:
- * already published under @g, nothing to do), else an empty one, else one of an older
+ * The slot of @t for @key under generation @g among the PROBE from its hash: its own (*@same
+ * set: already published under @g, nothing to do), else an empty one, else one of an older
  * generation, else the least recently published.
  */
-static struct slot *slot_for(struct dns_kernel *k, const struct ambit_dns_key *key, uint64_t hash,
-			     uint32_t g, bool *same)
+static struct slot *slot_for(struct table *t, const union dns_key *key, uint64_t hash, uint32_t g,
+			     bool *same)
 {
 	size_t h = hash % SLOTS;
 	struct slot *pick = NULL;
@@ -134,10 +190,10 @@ static struct slot *slot_for(struct dns_kernel *k, const struct ambit_dns_key *k
 
 	*same = false;
 	for (size_t i = 0; i < PROBE; i++) {
-		struct slot *s = &k->slots[(h + i) % SLOTS];
+		struct slot *s = &t->slots[(h + i) % SLOTS];
 		int r = !s->gen ? 1 : s->gen != g ? 2 : 3;
 
-		if (s->gen && s->hash == hash && !memcmp(&s->key, key, sizeof(*key))) {
+		if (s->gen && s->hash == hash && !memcmp(&s->key, key, t->ksz)) {
 			*same = s->gen == g;
 			return s;
 		}
@@ -149,10 +205,32 @@ static struct slot *slot_for(struct dns_kernel *k, const struct ambit_dns_key *k
 	return pick;
 }
 
-void dns_kernel_publish(struct dns_kernel *k, uint64_t version, uint32_t pod_ip, const uint8_t *q,
-			size_t qlen, const uint8_t *a, size_t alen, int qtype)
+/* @pod's key of its family's map into @key (zero past the query): that table, or NULL. */
+static struct table *key_for(struct dns_kernel *k, const struct ipaddr *pod, const uint8_t *q,
+			     size_t qlen, union dns_key *key)
 {
-	struct ambit_dns_key key = {0};
+	uint32_t ip;
+
+	memset(key, 0, sizeof(*key));
+	if (ipaddr_v4(pod, &ip)) {
+		key->v4.pod_ip = ip;
+		key->v4.qlen = (uint16_t)(qlen - 2);
+		memcpy(key->v4.q, q + 2, qlen - 2);
+		return &k->t[T_V4];
+	}
+	if (pod->family != AF_INET6 || pod->len != 128 || k->t[T_V6].fd < 0)
+		return NULL;
+	memcpy(key->v6.pod_ip6, pod->a, sizeof(key->v6.pod_ip6));
+	key->v6.qlen = (uint16_t)(qlen - 2);
+	memcpy(key->v6.q, q + 2, qlen - 2);
+	return &k->t[T_V6];
+}
+
+void dns_kernel_publish(struct dns_kernel *k, uint64_t version, const struct ipaddr *pod,
+			const uint8_t *q, size_t qlen, const uint8_t *a, size_t alen, int qtype)
+{
+	union dns_key key;
+	struct table *t;
 	struct slot *s;
 	uint64_t hash;
 	bool same;
@@ -160,24 +238,24 @@ void dns_kernel_publish(struct dns_kernel *k, uint64_t version, uint32_t pod_ip,
 
 	if (!k || qlen < 12 || qlen - 2 > AMBIT_DNS_QMAX || alen < 12 || alen > AMBIT_DNS_AMAX)
 		return;
-	key.pod_ip = pod_ip;
-	key.qlen = (uint16_t)(qlen - 2);
-	memcpy(key.q, q + 2, qlen - 2);
+	t = key_for(k, pod, q, qlen, &key);
+	if (!t)
+		return;
 	g = dns_kernel_gen(k, version);
-	hash = XXH3_64bits(&key, sizeof(key));
-	s = slot_for(k, &key, hash, g, &same);
+	hash = XXH3_64bits(&key, t->ksz);
+	s = slot_for(t, &key, hash, g, &same);
 	if (same)
 		return; /* there already: the kernel answers it unless this one came another way */
 	if (s->gen) {
-		slot_count(k, s);
-		if (memcmp(&s->key, &key, sizeof(key)))
-			(void)bpf_map_delete_elem(k->answers_fd, &s->key);
+		slot_count(k, t, s);
+		if (memcmp(&s->key, &key, t->ksz))
+			(void)bpf_map_delete_elem(t->fd, &s->key);
 	}
 	memset(&k->val, 0, sizeof(k->val));
 	k->val.gen = g;
 	k->val.alen = (uint16_t)alen;
 	memcpy(k->val.a, a, alen);
-	if (bpf_map_update_elem(k->answers_fd, &key, &k->val, BPF_ANY)) {
+	if (bpf_map_update_elem(t->fd, &key, &k->val, BPF_ANY)) {
 		if (!k->full_said)
 			pr_warn("dns: cannot hand an answer to the kernel: %s (the proxy answers)",
 				strerror(errno));
@@ -197,7 +275,8 @@ void dns_kernel_harvest(struct dns_kernel *k)
 {
 	if (!k)
 		return;
-	for (size_t i = 0; i < SLOTS; i++)
-		if (k->slots[i].gen)
-			slot_count(k, &k->slots[i]);
+	for (int i = 0; i < T__COUNT; i++)
+		for (size_t j = 0; k->t[i].slots && j < SLOTS; j++)
+			if (k->t[i].slots[j].gen)
+				slot_count(k, &k->t[i], &k->t[i].slots[j]);
 }

@@ -7,7 +7,10 @@
  * again, a new one takes its slot's place, and the queries the kernel answered are read back
  * from each entry's hits for the metrics. Entries count only under the generation of the
  * snapshot they were made from, which dns_kernel_generation sets in the kernel on every install.
- * Used by the DNS proxy's thread, but for dns_kernel_generation (any thread).
+ * A client's answer goes to the map of the family it asked over: dns_answers by its IPv4 address,
+ * dns_answers6 by its IPv6 one (each map with a table of its own), since tc answers a query from
+ * the map of the query's family. Used by the DNS proxy's thread, but for dns_kernel_generation
+ * (any thread).
  */
 #ifndef ZT_DNS_KERNEL_H
 #define ZT_DNS_KERNEL_H
@@ -15,15 +18,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ambit/ipaddr.h"
+
 struct dns_kernel;
 
-/* Queries of pod @pod_ip (network order), of type @qtype, the kernel answered: @n more. */
-typedef void (*dns_kernel_count_fn)(void *arg, uint32_t pod_ip, int qtype, uint64_t n);
+/* Queries of pod address @pod (borrowed), of type @qtype, the kernel answered: @n more. */
+typedef void (*dns_kernel_count_fn)(void *arg, const struct ipaddr *pod, int qtype, uint64_t n);
 
 /*
- * Opens @pin_root's dns_answers and dns_gen and empties the first (a predecessor's entries are
- * of its own generations); what the kernel answers is told to @count(@arg). NULL with errno when
- * they are not there: the proxy answers alone.
+ * Opens @pin_root's dns_answers, dns_answers6 and dns_gen and empties both answer maps (a
+ * predecessor's entries are of its own generations); what the kernel answers is told to
+ * @count(@arg). NULL with errno when dns_answers or dns_gen is not there: the proxy answers
+ * alone. Without dns_answers6 (a data path older than it) only IPv4 clients' answers go to the
+ * kernel.
  */
 struct dns_kernel *dns_kernel_open(const char *pin_root, dns_kernel_count_fn count, void *arg);
 void dns_kernel_close(struct dns_kernel *k); /* accepts NULL; the entries stay in the kernel */
@@ -32,12 +39,13 @@ uint32_t dns_kernel_gen(const struct dns_kernel *k, uint64_t version);
 /* Makes snapshot @version's generation the kernel's: entries of any other stop counting. */
 void dns_kernel_generation(struct dns_kernel *k, uint64_t version);
 /*
- * Publishes answer @a (@alen bytes) to query @q (@qlen bytes, its id included) of pod @pod_ip
- * (network order), made from snapshot @version; @qtype for the metrics. Queries or answers of
- * sizes the kernel does not take are left to the proxy.
+ * Publishes answer @a (@alen bytes) to query @q (@qlen bytes, its id included) that pod address
+ * @pod (borrowed; the address the query came from, of its family) asked over UDP, made from
+ * snapshot @version; @qtype for the metrics. Queries or answers of sizes the kernel does not
+ * take are left to the proxy, and so is an address of neither family.
  */
-void dns_kernel_publish(struct dns_kernel *k, uint64_t version, uint32_t pod_ip, const uint8_t *q,
-			size_t qlen, const uint8_t *a, size_t alen, int qtype);
+void dns_kernel_publish(struct dns_kernel *k, uint64_t version, const struct ipaddr *pod,
+			const uint8_t *q, size_t qlen, const uint8_t *a, size_t alen, int qtype);
 /*
  * Tells the count function what the kernel answered since the last call (an entry replaced
  * before is told then).

@@ -303,11 +303,6 @@ static const struct dns_table *current(struct zt_dns *d)
 	return d->table;
 }
 
-static const struct snap_workload *client_of(struct zt_dns *d, uint32_t ip)
-{
-	return d->zs ? snapshot_workload_by_ip(d->zs->snap, ip) : NULL;
-}
-
 /* The workload at @peer's address, of either family (an IPv6 client by its ip6). */
 static const struct snap_workload *client_at(struct zt_dns *d, const union sockaddr_inet *peer)
 {
@@ -328,26 +323,29 @@ static void on_install(void *arg)
 	dns_kernel_generation(d->kernel, mesh_state_version(d->st));
 }
 
-static void kernel_count(void *arg, uint32_t pod_ip, int qtype, uint64_t n)
+static void kernel_count(void *arg, const struct ipaddr *pod, int qtype, uint64_t n)
 {
 	struct zt_dns *d = arg;
+	const struct snap_workload *client =
+	    d->zs ? snapshot_workload_by_addr(d->zs->snap, pod) : NULL;
 
-	dns_stats_requests(dns_stats_series(qtype, false, client_of(d, pod_ip)), n);
+	dns_stats_requests(dns_stats_series(qtype, false, client), n);
 }
 
 /*
- * An answer over UDP to a pod the snapshot knows, made from the current table: to the kernel.
- * Only to an IPv4 client: the kernel's dns_answers are keyed by the pod's IPv4 address and
- * answered by tc on IPv4 queries alone, so an IPv6 client's query (whose pod may well have an
- * IPv4 address too) must never be published under that address as if the pod had asked so.
+ * An answer over UDP to a pod the snapshot knows, made from the current table: to the kernel,
+ * under the address the pod asked from. tc answers a query from the map of the query's family
+ * alone, so an IPv6 client's answer goes by its IPv6 address (dns_answers6) and is never put
+ * under the IPv4 address its pod may have too, as if the pod had asked so; and back.
  */
 static void kernel_publish(struct zt_dns *d, const struct snap_workload *client,
 			   const union sockaddr_inet *peer, const uint8_t *q, size_t len,
 			   const uint8_t *a, size_t alen, int qtype)
 {
-	if (d->kernel && client && peer->sa.sa_family == AF_INET)
-		dns_kernel_publish(d->kernel, d->zs->snap->version, peer->v4.sin_addr.s_addr, q,
-				   len, a, alen, qtype);
+	struct ipaddr pod;
+
+	if (d->kernel && client && !sockaddr_inet_to_ipaddr(peer, &pod))
+		dns_kernel_publish(d->kernel, d->zs->snap->version, &pod, q, len, a, alen, qtype);
 }
 
 /* ---- answers to clients ---- */

@@ -133,7 +133,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dns_answers SEC(".maps");
 
-/* [0]: the generation dns_answers' entries must carry to count; 0: none does. */
+/* [0]: the generation dns_answers' and dns_answers6' entries must carry to count; 0: none does. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -210,6 +210,16 @@ struct {
 	__type(value, struct ambit_addr6);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dns_orig6 SEC(".maps");
+
+/* dns_answers for queries over IPv6 (bpf_abi.h); written by the ztunnel only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMBIT_MAX_DNS_ANSWERS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ambit_dns_key6);
+	__type(value, struct ambit_dns_answer);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dns_answers6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKMAP);

@@ -390,6 +390,13 @@ static __always_inline int steer_ingress_v6(struct __sk_buff *skb)
 	barrier_var(from_pod);
 	if (own && steer_v6_spoofed(&p, own))
 		return steer_verdict(AMBIT_DROP_SPOOFED_SOURCE, TC_ACT_SHOT);
+	/* A DNS query the proxy answered before: answered here (lib/dnsfast.h). */
+	if (from_pod && p.proto == IPPROTO_UDP && !p.fragment) {
+		int ret = dnsfast_answer(skb, &p, true, false);
+
+		if (ret >= 0)
+			return ret;
+	}
 	if (!from_pod && steer_iface_enrolled(ifindex))
 		return steer_v6_unknown_pod(&p);
 	wl = bpf_map_lookup_elem(&workloads6, &p.ip6->daddr);
@@ -415,7 +422,7 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 		return steer_verdict(AMBIT_DROP_SPOOFED_SOURCE, TC_ACT_SHOT);
 	/* A DNS query the proxy answered before: answered here (lib/dnsfast.h). */
 	if (from_pod && p.ip->protocol == IPPROTO_UDP && !p.fragment) {
-		ret = dnsfast_answer(skb, p.ip, false);
+		ret = dnsfast_answer(skb, &p, false, false);
 		if (ret >= 0)
 			return ret;
 	}
@@ -537,17 +544,31 @@ static __always_inline int steer_pod_return(struct __sk_buff *skb, const struct 
 	return bpf_redirect(LOOPBACK_IFINDEX, BPF_F_INGRESS);
 }
 
+/* IPv6 leaving an in-pod pod's eth0 from its own address (steer_pod_v6 below). */
+static __always_inline int steer_pod_egress_v6(struct __sk_buff *skb, const struct pkt *p)
+{
+	/* The pod's DNS query the proxy answered before: answered here (lib/dnsfast.h). */
+	if (p->proto == IPPROTO_UDP && !p->fragment) {
+		int ret = dnsfast_answer(skb, p, true, true);
+
+		if (ret >= 0)
+			return ret;
+	}
+	return p->proto == IPPROTO_TCP ? steer_pod_return(skb, p, true) : TC_ACT_OK;
+}
+
 /*
  * IPv6 on an enrolled in-pod pod's own eth0 (tc_pod at @ingress, tc_pod_egress). The agent
  * attaches these programs to enrolled pods only and takes them off when a pod leaves the mesh,
  * so every packet here is to or from an enrolled pod. To or from the pod's own IPv6 as the mesh
  * knows it (workloads6, with the in-pod flags) it is carried as IPv4 is: TCP to it by
- * steer_pod_tcp, the answers to the ztunnel's transparent sockets by steer_pod_return, the rest
- * passes. Any other IPv6 (the pod's IPv6 not written yet, an address the mesh does not know) is
- * refused but for ICMPv6 right after the fixed header, as for a pod the node does not know by
- * IPv6 (steer_ingress_v6); so is a header chain the parser finds broken (it has read the fixed
- * header), whatever the address. A broken fixed header is dropped at ingress, as a broken IPv4
- * one. At egress only a refusal is counted, as for IPv4 there; what is not IPv6 passes.
+ * steer_pod_tcp, the answers to the ztunnel's transparent sockets by steer_pod_return, its DNS
+ * queries the proxy answered before by dnsfast_answer, the rest passes. Any other IPv6 (the
+ * pod's IPv6 not written yet, an address the mesh does not know) is refused but for ICMPv6 right
+ * after the fixed header, as for a pod the node does not know by IPv6 (steer_ingress_v6); so is
+ * a header chain the parser finds broken (it has read the fixed header), whatever the address. A
+ * broken fixed header is dropped at ingress, as a broken IPv4 one. At egress only a refusal is
+ * counted, as for IPv4 there; what is not IPv6 passes.
  */
 static __always_inline int steer_pod_v6(struct __sk_buff *skb, bool ingress)
 {
@@ -560,7 +581,7 @@ static __always_inline int steer_pod_v6(struct __sk_buff *skb, bool ingress)
 		if (!steer_inpod(wl))
 			break;
 		if (!ingress)
-			return p.proto == IPPROTO_TCP ? steer_pod_return(skb, &p, true) : TC_ACT_OK;
+			return steer_pod_egress_v6(skb, &p);
 		if (p.proto != IPPROTO_TCP)
 			return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 		return steer_pod_tcp(skb, &p, true);
@@ -602,7 +623,7 @@ static __always_inline int steer_pod_egress(struct __sk_buff *skb)
 	}
 	/* The pod's DNS query the proxy answered before: answered here (lib/dnsfast.h). */
 	if (p.ip->protocol == IPPROTO_UDP && !p.fragment) {
-		int ret = dnsfast_answer(skb, p.ip, true);
+		int ret = dnsfast_answer(skb, &p, false, true);
 
 		if (ret >= 0)
 			return ret;

@@ -178,6 +178,20 @@ struct ambit_dns_answer {
 _Static_assert(sizeof(struct ambit_dns_answer) == 528, "ambit_dns_answer ABI");
 
 /*
+ * dns_answers6: the same for a pod's queries over IPv6 (to [the ztunnel's IPv6]:15053), by its
+ * IPv6 address, the value an ambit_dns_answer under the same dns_gen. A pod of both families
+ * asking the same question over each has an entry in each map: the answer is made for the
+ * address it was asked from.
+ */
+struct ambit_dns_key6 {
+	__u32 pod_ip6[4]; /* the client, network order */
+	__u16 qlen;	  /* as ambit_dns_key's */
+	__u16 pad;
+	__u8 q[AMBIT_DNS_QMAX]; /* zero past qlen */
+};
+_Static_assert(sizeof(struct ambit_dns_key6) == 148, "ambit_dns_key6 ABI");
+
+/*
  * IPv6 (DESIGN.md §11): maps of their own beside the IPv4 ones, so an IPv4 key stays 4 or 8 bytes
  * and a node without IPv6 pays for none of them (every *6 hash is allocated as used). Keys and
  * values name the same things as their IPv4 twins; an address is 16 bytes, network order.

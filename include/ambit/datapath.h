@@ -7,8 +7,8 @@
  *   maps:     workloads enrolled_cgrp pod_ifaces services backends sock_orig orig_dst
  *             proxy_socks counters strict_ports deny_src inpod_socks dns_answers dns_gen,
  *             and the IPv6 twins workloads6 pod_ifaces6 services6 backends6 sock_orig6
- *             orig_dst6 dns_orig6 proxy_socks6 strict_ports6 deny_src6, and in-pod's
- *             enrolled_ip6 inpod_socks6
+ *             orig_dst6 dns_orig6 proxy_socks6 strict_ports6 deny_src6 dns_answers6, and
+ *             in-pod's enrolled_ip6 inpod_socks6
  *   programs: prog_connect4 prog_getpeer4 prog_connect6 prog_getpeer6 prog_sockops prog_tc_ingress
  *   links:    link_connect4 link_getpeer4 link_connect6 link_getpeer6 link_sockops (cgroup
  *             attachments survive the agent)

@@ -9,11 +9,13 @@
  * sources 10.9.0.0/16 denied; not known by IPv6), 10.2.0.9 (enrolled, another node), the
  * dual-stack 10.1.0.11 / fd00:1::11 on ifindex 10 (local, enrolled: STRICT on port 8080 and
  * sources 2001:db8:9::/48 denied over IPv6), a listener in each family's HBONE proxy slot and
- * none in the plaintext ones, and the DNS proxy's answer to one query of 10.1.0.5's (bpf_dns.h).
+ * none in the plaintext ones, and the DNS proxy's answer to one query of 10.1.0.5's, and to the
+ * same of fd00:1::5's over IPv6 (bpf_dns.h).
  * Whatever the frame, the program must return OK, SHOT or REDIRECT (a refused SYN's reset, a
  * DNS answer), move exactly one reason counter by one, with the action that reason stands for;
  * a reset must be a TCP RST of the SYN's family going back to the sender, an answer that query's
- * answer under the query's id, from the proxy's address and port back to the sender's.
+ * answer under the query's id, from the proxy's address and port back to the sender's (over
+ * IPv6 with a valid UDP checksum).
  * Input: byte 0 picks the ingress interface (bits 0-2, modulo 5: uplink, the pod's veth, the
  * IPv4-only enrolled pod's, an unknown one, the dual-stack pod's); the rest is the frame from its
  * Ethernet header. The maps and program are
@@ -22,9 +24,10 @@
  * harness's plus the verdicts reached (see outcomes below); the program's own branches are not
  * instrumented, so the seeds carry most of the reach.
  * Seeds: tests/fuzz/corpus/fuzz_bpf/ (gen_seeds.c: SYNs, established segments, UDP, ARP, IP
- * options, fragments, spoofed sources, the DNS query; IPv6 from the pods' veths and the uplink,
- * cut short and behind extension headers, to the dual-stack pod through each kind of extension
- * header, fragmented, refused with a reset, spoofed). The netns has no routes to the pods, so
+ * options, fragments, spoofed sources, the DNS query of each family (over IPv6 also behind a
+ * Hop-by-Hop header); IPv6 from the pods' veths and the uplink, cut short and behind extension
+ * headers, to the dual-stack pod through each kind of extension header, fragmented, refused with
+ * a reset, spoofed). The netns has no routes to the pods, so
  * IPv6 to a pod the mesh does not know by IPv6 is judged as routed nowhere (test_steer routes it).
  */
 #include <errno.h>
@@ -143,6 +146,8 @@ static void dns_entry(void)
 {
 	static const uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 96, 0, 10};
 	struct ambit_dns_key key = {.pod_ip = fuzz_ip4(FUZZ_BPF_DNS_POD)};
+	struct ambit_dns_key6 key6 = {0};
+	struct in6_addr pod6 = ip6(FUZZ_BPF_DNS_POD6);
 	size_t qlen = sizeof(fuzz_bpf_dns_query);
 	uint32_t zero = 0, gen = 1;
 
@@ -157,7 +162,11 @@ static void dns_entry(void)
 	memcpy(dns_answer.a + qlen, rr, sizeof(rr));
 	dns_answer.alen = (uint16_t)(qlen + sizeof(rr));
 	dns_answer.gen = gen;
+	memcpy(key6.pod_ip6, &pod6, sizeof(key6.pod_ip6));
+	key6.qlen = key.qlen;
+	memcpy(key6.q, key.q, sizeof(key6.q));
 	if (bpf_map_update_elem(datapath_map_fd(dp, "dns_answers"), &key, &dns_answer, BPF_ANY) ||
+	    bpf_map_update_elem(datapath_map_fd(dp, "dns_answers6"), &key6, &dns_answer, BPF_ANY) ||
 	    bpf_map_update_elem(datapath_map_fd(dp, "dns_gen"), &zero, &gen, BPF_ANY))
 		fail("dns maps");
 }
@@ -181,8 +190,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fail(pin_root);
 	oopts.pin_root_path = pin_root;
 	skel = steer_bpf__open_opts(&oopts);
-	if (skel)
+	if (skel) {
+		struct in6_addr proxy6 = ip6(FUZZ_BPF_DNS_PROXY6);
+
 		skel->rodata->dns_proxy_ip = fuzz_ip4(FUZZ_BPF_DNS_PROXY);
+		memcpy((void *)skel->rodata->dns_proxy_ip6, &proxy6, sizeof(proxy6));
+	}
 	if (!skel || steer_bpf__load(skel)) {
 		datapath_remove_pins(pin_root);
 		fail("loading steer.bpf.o");
@@ -221,10 +234,10 @@ static bool tc_lets_through(unsigned int reason)
 }
 
 /*
- * Where @in's (an IPv6 frame of @len bytes) TCP header starts, by its extension headers as
- * RFC 8200 §4 chains them (AH counting 4-byte units); 0 when it is not there whole.
+ * Where @in's (an IPv6 frame of @len bytes) @proto header (@hlen bytes) starts, by its extension
+ * headers as RFC 8200 §4 chains them (AH counting 4-byte units); 0 when it is not there whole.
  */
-static size_t tcp_offset6(const uint8_t *in, size_t len)
+static size_t l4_offset6(const uint8_t *in, size_t len, uint8_t proto, size_t hlen)
 {
 	size_t off = ETH_HLEN + sizeof(struct ip6_hdr);
 	uint8_t nh;
@@ -232,7 +245,7 @@ static size_t tcp_offset6(const uint8_t *in, size_t len)
 	if (len < off)
 		return 0;
 	nh = in[ETH_HLEN + offsetof(struct ip6_hdr, ip6_nxt)];
-	while (nh != IPPROTO_TCP) {
+	while (nh != proto) {
 		if (off + 2 > len)
 			return 0;
 		switch (nh) {
@@ -244,13 +257,13 @@ static size_t tcp_offset6(const uint8_t *in, size_t len)
 		default: return 0;
 		}
 	}
-	return off + sizeof(struct tcphdr) <= len ? off : 0;
+	return off + hlen <= len ? off : 0;
 }
 
 /* The IPv6 reset answering @in (a SYN of @in_len bytes): the fixed header alone, swapped. */
 static void check_reset6(const uint8_t *in, size_t in_len, const uint8_t *out, size_t out_len)
 {
-	size_t il4 = tcp_offset6(in, in_len);
+	size_t il4 = l4_offset6(in, in_len, IPPROTO_TCP, sizeof(struct tcphdr));
 	struct ip6_hdr iip, oip;
 	struct tcphdr itcp, otcp;
 
@@ -291,6 +304,51 @@ static void check_reset(const uint8_t *in, size_t in_len, const uint8_t *out, si
 		abort();
 }
 
+/* RFC 1071: the folded sum of @len bytes at @p (an odd last byte padded with zero), plus @sum. */
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+/*
+ * The kernel's DNS answer over IPv6: a fixed header alone (no extension headers), Linux's hop
+ * limit, the addresses and ports swapped, the held answer under the query's id, and a UDP
+ * checksum that sums to 0xffff with the RFC 8200 §8.1 pseudo-header.
+ */
+static void check_dns_answer6(const uint8_t *in, size_t in_len, const uint8_t *out, size_t out_len)
+{
+	size_t alen = dns_answer.alen, l4 = ETH_HLEN + sizeof(struct ip6_hdr);
+	size_t il4 = l4_offset6(in, in_len, IPPROTO_UDP, 8 + 2);
+	struct in6_addr proxy6 = ip6(FUZZ_BPF_DNS_PROXY6);
+	const uint8_t nh[4] = {0, 0, 0, IPPROTO_UDP};
+	struct ip6_hdr iip, oip;
+	uint16_t iudp[4], oudp[4];
+	uint32_t sum;
+
+	if (!il4 || out_len != l4 + 8 + alen)
+		abort();
+	memcpy(&iip, in + ETH_HLEN, sizeof(iip));
+	memcpy(&oip, out + ETH_HLEN, sizeof(oip));
+	memcpy(iudp, in + il4, sizeof(iudp));
+	memcpy(oudp, out + l4, sizeof(oudp));
+	if (oip.ip6_nxt != IPPROTO_UDP || oip.ip6_hlim != 64 || ntohs(oip.ip6_plen) != 8 + alen ||
+	    memcmp(&oip.ip6_src, &iip.ip6_dst, 16) || memcmp(&oip.ip6_dst, &iip.ip6_src, 16) ||
+	    memcmp(&oip.ip6_src, &proxy6, 16) || oudp[0] != iudp[1] || oudp[1] != iudp[0] ||
+	    ntohs(oudp[2]) != 8 + alen || oudp[3] == 0)
+		abort();
+	sum = csum_add(0, out + ETH_HLEN + 8, 32) + (uint32_t)(8 + alen);
+	sum = csum_add(csum_add(sum, nh, sizeof(nh)), out + l4, 8 + alen);
+	if (sum != 0xffff || memcmp(out + l4 + 8, in + il4 + 8, 2) ||
+	    memcmp(out + l4 + 10, dns_answer.a + 2, alen - 2))
+		abort();
+}
+
 /*
  * The kernel's DNS answer to @in (@in_len bytes): UDP from the proxy's address and port back to
  * the sender's, carrying the held answer under the query's id.
@@ -300,7 +358,14 @@ static void check_dns_answer(const uint8_t *in, size_t in_len, const uint8_t *ou
 	size_t alen = dns_answer.alen, l4 = ETH_HLEN + sizeof(struct iphdr);
 	struct iphdr iip, oip;
 	uint16_t iudp[4], oudp[4];
+	uint16_t proto;
 	size_t il4;
+
+	memcpy(&proto, in + offsetof(struct ethhdr, h_proto), sizeof(proto));
+	if (proto == htons(ETH_P_IPV6)) {
+		check_dns_answer6(in, in_len, out, out_len);
+		return;
+	}
 
 	memcpy(&iip, in + ETH_HLEN, sizeof(iip));
 	il4 = ETH_HLEN + iip.ihl * 4u;

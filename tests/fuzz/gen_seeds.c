@@ -712,6 +712,38 @@ static void dns_packet(void)
 	put("fuzz_bpf", "dns_query_answered", buf, l4 + 8 + q);
 }
 
+/*
+ * From fd00:1::5's veth, the same query over IPv6 (dns_answers6), behind @hbh bytes of a
+ * Hop-by-Hop header (0: none), to @dport.
+ */
+static void dns_packet6(const char *name, size_t hbh, uint16_t dport)
+{
+	uint8_t buf[160] = {0};
+	size_t l3 = 1 + ETH_HLEN, l4 = l3 + sizeof(struct ip6_hdr) + hbh,
+	       q = sizeof(fuzz_bpf_dns_query);
+	struct ethhdr eth = {.h_proto = htons(ETH_P_IPV6)};
+	struct ip6_hdr ip6 = {.ip6_flow = htonl(6u << 28), .ip6_hlim = 64};
+	uint16_t udp[4] = {htons(40000), htons(dport), htons((uint16_t)(8 + q)), 0};
+
+	buf[0] = 1;
+	ip6.ip6_plen = htons((uint16_t)(hbh + 8 + q));
+	ip6.ip6_nxt = hbh ? IPPROTO_HOPOPTS : IPPROTO_UDP;
+	if (inet_pton(AF_INET6, FUZZ_BPF_DNS_POD6, &ip6.ip6_src) != 1 ||
+	    inet_pton(AF_INET6, FUZZ_BPF_DNS_PROXY6, &ip6.ip6_dst) != 1)
+		die(name);
+	memcpy(buf + 1, &eth, sizeof(eth));
+	memcpy(buf + l3, &ip6, sizeof(ip6));
+	if (hbh) {
+		buf[l3 + sizeof(ip6)] = IPPROTO_UDP;
+		buf[l3 + sizeof(ip6) + 1] = (uint8_t)(hbh / 8 - 1);
+		buf[l3 + sizeof(ip6) + 2] = 1; /* PadN */
+		buf[l3 + sizeof(ip6) + 3] = (uint8_t)(hbh - 4);
+	}
+	memcpy(buf + l4, udp, sizeof(udp));
+	memcpy(buf + l4 + 8, fuzz_bpf_dns_query, q);
+	put("fuzz_bpf", name, buf, l4 + 8 + q);
+}
+
 static void gen_bpf(void)
 {
 	/* ifpick, ethertype, ihl, protocol, frag_off, saddr, daddr, sport, dport, flags, cut */
@@ -743,6 +775,9 @@ static void gen_bpf(void)
 	for (size_t i = 0; i < sizeof(pkts) / sizeof(pkts[0]); i++)
 		packet(pkts[i].name, pkts[i].p);
 	dns_packet();
+	dns_packet6("ipv6_dns_query_answered", 0, 15053);
+	dns_packet6("ipv6_dns_query_hopopts_answered", 8, 15053);
+	dns_packet6("ipv6_dns_query_port_53", 0, 53);
 	gen_bpf6();
 	gen_bpf6_dual();
 }

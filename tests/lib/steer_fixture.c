@@ -59,6 +59,8 @@ int steer_fixture_setup(const char *tag)
 	if (!steer_fx.skel)
 		return -1;
 	steer_fx.skel->rodata->dns_proxy_ip = harness_ip4(NODE_IP);
+	if (inet_pton(AF_INET6, NODE_IP6, (void *)steer_fx.skel->rodata->dns_proxy_ip6) != 1)
+		return -1;
 	if (steer_bpf__load(steer_fx.skel))
 		return -1;
 	steer_fx.prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_ingress);

@@ -29,6 +29,8 @@
 #define ENROLLED_POD_IFINDEX 8
 /* The node's address: where the capture sends DNS (the DNS fast path's dns_proxy_ip). */
 #define NODE_IP "192.168.50.2"
+/* Its IPv6, where the capture sends a pod's DNS over IPv6 (dns_proxy_ip6). */
+#define NODE_IP6 "fd00:50::2"
 
 /* In-pod workloads: captured in the pod's netns; the partial ones are not captured there. */
 #define INPOD_IP "10.1.0.20"
@@ -126,7 +128,7 @@ void steer_fixture_net6(void);
 
 /* What a run gave back: the packet as the program left it, and the skb's mark. */
 struct steer_out {
-	uint8_t data[256];
+	uint8_t data[640]; /* the largest: a DNS answer of AMBIT_DNS_AMAX bytes over IPv6 */
 	uint32_t len;
 	uint32_t mark;
 };

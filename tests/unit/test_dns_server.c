@@ -4,9 +4,9 @@
  * [::1] asks over UDP (the answer comes from the address it asked, so a connected socket takes
  * it) and over TCP, and is known by its workload's IPv6 address (a short name is expanded in its
  * namespace); 127.0.0.1 still answered over IPv4. Answers handed to the kernel (real maps pinned
- * in a private bpffs directory, as test_dns_kernel's) are those of IPv4 clients only: the
- * kernel's table is keyed by a pod's IPv4 address, and an IPv6 client's query is never put
- * there, whether made afresh or taken from the proxy's cache.
+ * in a private bpffs directory, as test_dns_kernel's) go by the family the client asked over: an
+ * IPv6 client's to dns_answers6 under its IPv6 address, never to dns_answers under the IPv4 one
+ * its pod has too, and back; over TCP to neither.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,7 +44,7 @@ static const char SNAP[] =
 
 struct fx {
 	char pin_root[64], resolv[64];
-	int afd, gfd;
+	int afd, a6fd, gfd;
 	struct mesh_state *st;
 	struct zt_dns *d;
 	uint16_t port;
@@ -83,17 +83,22 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	*state = f;
-	f->afd = f->gfd = -1;
+	f->afd = f->a6fd = f->gfd = -1;
 	snprintf(f->pin_root, sizeof(f->pin_root), "/sys/fs/bpf/ambit-test-dnss-%d", (int)getpid());
 	if (bpffs_ensure_mounted() || mkdir(f->pin_root, 0700))
 		return -1;
 	f->afd = bpf_map_create(BPF_MAP_TYPE_HASH, "dns_answers", sizeof(struct ambit_dns_key),
 				sizeof(struct ambit_dns_answer), AMBIT_MAX_DNS_ANSWERS, &hopts);
+	f->a6fd = bpf_map_create(BPF_MAP_TYPE_HASH, "dns_answers6", sizeof(struct ambit_dns_key6),
+				 sizeof(struct ambit_dns_answer), AMBIT_MAX_DNS_ANSWERS, &hopts);
 	f->gfd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "dns_gen", 4, 4, 1, NULL);
-	if (f->afd < 0 || f->gfd < 0)
+	if (f->afd < 0 || f->a6fd < 0 || f->gfd < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/dns_answers", f->pin_root);
 	if (bpf_obj_pin(f->afd, path))
+		return -1;
+	snprintf(path, sizeof(path), "%s/dns_answers6", f->pin_root);
+	if (bpf_obj_pin(f->a6fd, path))
 		return -1;
 	snprintf(path, sizeof(path), "%s/dns_gen", f->pin_root);
 	if (bpf_obj_pin(f->gfd, path))
@@ -127,6 +132,8 @@ static int teardown(void **state)
 	mesh_state_destroy(f->st);
 	if (f->afd >= 0)
 		close(f->afd);
+	if (f->a6fd >= 0)
+		close(f->a6fd);
 	if (f->gfd >= 0)
 		close(f->gfd);
 	if (f->pin_root[0] && datapath_remove_pins(f->pin_root))
@@ -275,9 +282,49 @@ static int published(const struct fx *f, uint32_t *pod_ip)
 }
 
 /*
+ * The entry of the kernel's dns_answers6 for @name/@type asked from [::1]: checks that it is
+ * there under [::1] and the query's bytes after its id, and that its answer is the proxy's,
+ * holding @txt.
+ */
+static void published6(const struct fx *f, const char *name, ldns_rr_type type, const char *txt)
+{
+	struct ambit_dns_key6 k = {0};
+	struct ambit_dns_answer v;
+	ldns_pkt *p = NULL;
+	size_t qlen;
+	uint8_t *q = make_query(name, type, &qlen);
+
+	assert_int_equal(inet_pton(AF_INET6, "::1", k.pod_ip6), 1);
+	k.qlen = (uint16_t)(qlen - 2);
+	memcpy(k.q, q + 2, qlen - 2);
+	free(q);
+	assert_int_equal(bpf_map_lookup_elem(f->a6fd, &k, &v), 0);
+	assert_true(v.alen > 12 && v.alen <= AMBIT_DNS_AMAX);
+	assert_int_equal(ldns_wire2pkt(&p, v.a, v.alen), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_id(p), 0x5151);
+	answered(p, type, txt);
+}
+
+static int published_count(int fd)
+{
+	struct ambit_dns_key6 k, next; /* the larger key */
+	int n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+/*
  * An IPv6 client over UDP: answered from [::1] (the connected socket takes it), known by its
- * ip6 (the short name is its namespace's), never published to the kernel, afresh or cached;
- * the same pod over IPv4 is, under its IPv4 address.
+ * ip6 (the short name is its namespace's), and its answers published to the kernel's
+ * dns_answers6 under [::1], none to dns_answers under the pod's IPv4 address; the answer the
+ * proxy's cache gives again is not written twice. The same pod over IPv4 is published to
+ * dns_answers under its IPv4 address, dns_answers6 unchanged.
  */
 static void test_ipv6_client_udp(void **state)
 {
@@ -288,15 +335,27 @@ static void test_ipv6_client_udp(void **state)
 	answered(ask_udp(f, "::1", "ds.mesh.svc.cluster.local.", LDNS_RR_TYPE_A), LDNS_RR_TYPE_A,
 		 "10.96.0.20");
 	assert_int_equal(published(f, &pod), 0);
-	/* The same query again: the proxy's cache answers it, and still keeps it from the kernel.
-	 */
+	assert_int_equal(published_count(f->a6fd), 2);
+	published6(f, "ds.", LDNS_RR_TYPE_AAAA, "fd00:96::20");
+	published6(f, "ds.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, "10.96.0.20");
+	/* The same query again: the proxy's cache answers it, the entry is there already. */
 	answered(ask_udp(f, "::1", "ds.", LDNS_RR_TYPE_AAAA), LDNS_RR_TYPE_AAAA, "fd00:96::20");
 	assert_int_equal(published(f, &pod), 0);
+	assert_int_equal(published_count(f->a6fd), 2);
 
 	answered(ask_udp(f, "127.0.0.1", "ds.", LDNS_RR_TYPE_AAAA), LDNS_RR_TYPE_AAAA,
 		 "fd00:96::20");
 	assert_int_equal(published(f, &pod), 1);
 	assert_int_equal(pod, htonl(INADDR_LOOPBACK));
+	assert_int_equal(published_count(f->a6fd), 2);
+	/* Made for the pod over IPv4, taken from the cache over IPv6: published for both. */
+	answered(ask_udp(f, "127.0.0.1", "ds.mesh.", LDNS_RR_TYPE_A), LDNS_RR_TYPE_A, "10.96.0.20");
+	assert_int_equal(published(f, &pod), 2);
+	assert_int_equal(published_count(f->a6fd), 2);
+	answered(ask_udp(f, "::1", "ds.mesh.", LDNS_RR_TYPE_A), LDNS_RR_TYPE_A, "10.96.0.20");
+	assert_int_equal(published(f, &pod), 2);
+	assert_int_equal(published_count(f->a6fd), 3);
+	published6(f, "ds.mesh.", LDNS_RR_TYPE_A, "10.96.0.20");
 }
 
 /* An IPv6 client over TCP, known by its ip6 as well; IPv4's TCP as before. */
@@ -310,6 +369,7 @@ static void test_ipv6_client_tcp(void **state)
 	answered(ask_tcp(f, "127.0.0.1", "ds.", LDNS_RR_TYPE_A), LDNS_RR_TYPE_A, "10.96.0.20");
 	/* Over TCP nothing goes to the kernel, which answers UDP alone. */
 	assert_int_equal(published(f, &pod), 0);
+	assert_int_equal(published_count(f->a6fd), 0);
 }
 
 /* A client the snapshot does not know (another loopback address): a short name is not its. */

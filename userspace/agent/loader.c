@@ -215,6 +215,8 @@ static int loader_load(struct loader *ld, const struct datapath_opts *opts)
 	if (!ld->steer)
 		return -errno;
 	ld->steer->rodata->dns_proxy_ip = opts->ztunnel_ip;
+	memcpy((void *)ld->steer->rodata->dns_proxy_ip6, &opts->ztunnel_ip6,
+	       sizeof(ld->steer->rodata->dns_proxy_ip6));
 	err = steer_bpf__load(ld->steer);
 	if (err)
 		pr_err("loader: cannot load steer program: %s", strerror(-err));

@@ -153,8 +153,8 @@ static int map_each(int fd, const char *name, size_t ksz, size_t vsz,
 {
 	struct bpf_map_info info = {0};
 	__u32 ilen = sizeof(info);
-	/* The largest of the maps: dns_answers'. */
-	unsigned char key[sizeof(struct ambit_dns_key)], next[sizeof(key)];
+	/* The largest of the maps: dns_answers6' key, dns_answers' value. */
+	unsigned char key[sizeof(struct ambit_dns_key6)], next[sizeof(key)];
 	unsigned char val[sizeof(struct ambit_dns_answer)];
 	void *prev = NULL;
 
@@ -446,8 +446,11 @@ static void bytes_array(cJSON *o, const char *name, const uint8_t *b, size_t n)
 		cJSON_AddItemToArray(arr, cJSON_CreateNumber(b[i]));
 }
 
-/* The question of a dns_answers key ("name type"), read by ldns; "?" when it does not read. */
-static void dns_question(const struct ambit_dns_key *key, char *buf, size_t len)
+/*
+ * The question of a dns_answers or dns_answers6 key's @qlen bytes @q ("name type"), read by
+ * ldns; "?" when it does not read.
+ */
+static void dns_question(const uint8_t *q, uint16_t qlen, char *buf, size_t len)
 {
 	uint8_t wire[2 + AMBIT_DNS_QMAX] = {0};
 	ldns_pkt *pkt = NULL;
@@ -455,10 +458,10 @@ static void dns_question(const struct ambit_dns_key *key, char *buf, size_t len)
 	char *name = NULL, *type = NULL;
 
 	snprintf(buf, len, "?");
-	if (key->qlen > AMBIT_DNS_QMAX)
+	if (qlen > AMBIT_DNS_QMAX)
 		return;
-	memcpy(wire + 2, key->q, key->qlen);
-	if (ldns_wire2pkt(&pkt, wire, 2u + key->qlen) == LDNS_STATUS_OK &&
+	memcpy(wire + 2, q, qlen);
+	if (ldns_wire2pkt(&pkt, wire, 2u + qlen) == LDNS_STATUS_OK &&
 	    (rr = ldns_rr_list_rr(ldns_pkt_question(pkt), 0)) &&
 	    (name = ldns_rdf2str(ldns_rr_owner(rr))) &&
 	    (type = ldns_rr_type2str(ldns_rr_get_type(rr))))
@@ -490,7 +493,7 @@ static void dump_dns_answer(const void *k, const void *v, void *arg)
 		add_entry(d, ko, vo);
 		return;
 	}
-	dns_question(key, q, sizeof(q));
+	dns_question(key->q, key->qlen, q, sizeof(q));
 	printf("  %s %-28s %-40s gen %08x %u bytes hits %llu\n", ipstr(key->pod_ip, ip),
 	       or_dash(pod_by_ip(d->r, key->pod_ip, NULL, 0)), q, a->gen, a->alen,
 	       (unsigned long long)a->hits);
@@ -716,6 +719,36 @@ static void dump_strict_port6(const void *k, const void *v, void *arg)
 	       sp->mode == AMBIT_PLAINTEXT_DROP ? "drop" : "allow", (unsigned long long)sp->drops);
 }
 
+static void dump_dns_answer6(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_dns_key6 *key = k;
+	const struct ambit_dns_answer *a = v;
+	char ip[INET6_ADDRSTRLEN], q[300];
+
+	if (d->json) {
+		/* As dump_dns_answer's, the address as its four words. */
+		static const char *const fk[] = {"qlen", "pad"};
+		static const char *const fv[] = {"gen", "alen", "pad", "hits"};
+		double kv[] = {key->qlen, key->pad};
+		double vv[] = {a->gen, a->alen, a->pad, (double)a->hits};
+		cJSON *ko = obj(fk, kv, 2), *vo = obj(fv, vv, 4);
+
+		if (ko) {
+			cJSON_AddItemToObject(ko, "pod_ip6", u32s(key->pod_ip6, 4));
+			bytes_array(ko, "q", key->q, sizeof(key->q));
+		}
+		if (vo)
+			bytes_array(vo, "a", a->a, sizeof(a->a));
+		add_entry(d, ko, vo);
+		return;
+	}
+	dns_question(key->q, key->qlen, q, sizeof(q));
+	printf("  %s %-28s %-40s gen %08x %u bytes hits %llu\n", ip6str(key->pod_ip6, ip),
+	       or_dash(pod_by_ip6(d->r, key->pod_ip6)), q, a->gen, a->alen,
+	       (unsigned long long)a->hits);
+}
+
 static void dump_deny_src6(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
@@ -786,6 +819,8 @@ static const struct {
      dump_strict_port6, "[pod]:port (* = default) -> plaintext verdict (STRICT)"},
     {"deny_src6", sizeof(struct ambit_deny_src6_key), sizeof(struct ambit_deny_src), dump_deny_src6,
      "IPv6 source block -> pod denied (DENY ipBlocks)"},
+    {"dns_answers6", sizeof(struct ambit_dns_key6), sizeof(struct ambit_dns_answer),
+     dump_dns_answer6, "pod IPv6 + DNS query -> the proxy's answer, given by the kernel"},
 };
 
 static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJSON *out)

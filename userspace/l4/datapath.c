@@ -40,6 +40,7 @@ const char *const datapath_map_names[DP_MAP__COUNT] = {
     [DP_MAP_DNS_ORIG6] = "dns_orig6",	      [DP_MAP_PROXY_SOCKS6] = "proxy_socks6",
     [DP_MAP_STRICT_PORTS6] = "strict_ports6", [DP_MAP_DENY_SRC6] = "deny_src6",
     [DP_MAP_ENROLLED_IP6] = "enrolled_ip6",   [DP_MAP_INPOD_SOCKS6] = "inpod_socks6",
+    [DP_MAP_DNS_ANSWERS6] = "dns_answers6",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
