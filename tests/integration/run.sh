@@ -17,7 +17,10 @@ cd "${AMBIT_IT_DIR:-$here}"
 strict=0
 skip_is_failure && strict=1
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+# Each test's output is kept there too (tails/<label>), and a failed test's last lines are
+# printed again at the end, beside the summary: the one part of a long CI log always read.
+tails=$(mktemp -d)
+trap 'rm -f "$out"; rm -rf "$tails"' EXIT
 
 pass=0 fail=0 skip=0 failed=()
 # What was already on the host (another cluster someone runs) is not the suite's to answer for.
@@ -31,8 +34,11 @@ run_one() {
 	start=$(date +%s)
 	# lib.sh's skip() leaves its reason there.
 	: >"$out"
-	AMBIT_SKIP_REASON_FILE=$out timeout -k 30 "$limit" bash "$t"
+	# To a file, not through a pipe: a daemon a test leaves holding its output must not hold
+	# the suite.
+	AMBIT_SKIP_REASON_FILE=$out timeout -k 30 "$limit" bash "$t" >"$tails/${label//\//_}" 2>&1
 	rc=$?
+	cat "$tails/${label//\//_}"
 	dur=$(($(date +%s) - start))
 	[ $rc -eq 137 ] && [ $dur -ge "$limit" ] && rc=124 # it ignored SIGTERM
 	why=$(head -c 300 "$out")
@@ -98,7 +104,7 @@ run_pass() {
 # output is printed a pass at a time once all are done.
 if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	passdir=$(mktemp -d)
-	trap 'rm -f "$out"; rm -rf "$passdir"' EXIT
+	trap 'rm -f "$out"; rm -rf "$passdir" "$tails"' EXIT
 	# shellcheck disable=SC2086 # the lists are words
 	(run_pass kube AMBIT_LOCAL_KUBE=1 $kube_tests) >"$passdir/kube.log" 2>&1 &
 	kpid=$!
@@ -137,6 +143,11 @@ else
 	pass=$((pass + 1))
 	echo "--- PASS no leftovers on the host"
 fi
+for f in "${failed[@]}"; do
+	[ -f "$tails/${f//\//_}" ] || continue
+	echo "=== the last lines of $f"
+	tail -n 25 "$tails/${f//\//_}"
+done
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 echo "integration: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

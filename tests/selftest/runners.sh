@@ -74,6 +74,13 @@ EOT
 		"--- FAIL t_00_hangs.sh (stopped after" "over the 2 s a test may take" "1 failed"
 	[ -f "$tmp/hang/trap-ran" ] && pass=$((pass + 1)) && echo "PASS integration: the hung script's EXIT trap ran" ||
 		{ fail=$((fail + 1)); echo "FAIL integration: the hung script's EXIT trap did not run"; }
+	# A failed script's last lines come again at the end, beside the summary.
+	mkdir "$tmp/fails"
+	printf 'echo "why-it-failed: 42 != 43"\nexit 1\n' >"$tmp/fails/t_00_fails.sh"
+	out=$(AMBIT_IT_DIR=$tmp/fails bash "$root/tests/integration/run.sh" 2>&1)
+	check "integration: a failed script's last lines are printed again with the summary" nonzero \
+		$? "$(printf '%s\n' "$out" | sed -n '/=== the last lines of t_00_fails.sh/,$p')" \
+		"why-it-failed: 42 != 43" "failed: t_00_fails.sh"
 fi
 
 out=$(cd "$root" && AMBIT_ISTIO_SAMPLES=$tmp/no-samples "$build/tests/test_config" 2>&1)
