@@ -55,7 +55,7 @@ struct rt_pod {
 };
 
 struct rt_service_ip {
-	char *key; /* "ns/name" */
+	char *key;	   /* "ns/name" */
 	uint32_t ip;	   /* serviceIPs: its IPv4 VIP (0: a SingleStack IPv6 Service) */
 	struct ipaddr ip6; /* serviceIPs6: its IPv6 VIP (family 0: none) */
 };

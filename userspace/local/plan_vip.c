@@ -203,7 +203,8 @@ int plan_services(struct ctl_plan *p, const struct ctl_cluster *c, const struct 
 		else if (cJSON_IsString(had) && strlen(had->valuestring) < sizeof(ip))
 			ret = plan_add_vip(p, key, had->valuestring, NULL);
 		else
-			ret = next_free(cfg, p, old, old6, &next, ip) ?: plan_add_vip(p, key, ip, NULL);
+			ret = next_free(cfg, p, old, old6, &next, ip)
+				  ?: plan_add_vip(p, key, ip, NULL);
 		if (ret)
 			return ret;
 		plan_vip6_of(p, c, s);
