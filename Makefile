@@ -201,6 +201,8 @@ $(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(O)/libtest.a $(O)/libagent.a $(O)/libne
 
 # The --kube mirror's objects: the one module of ambitctl a unit test links (it does no I/O).
 $(O)/tests/test_kmirror: $(OBJ)/userspace/local/kmirror_obj.o
+# The local cluster's Service VIPs (no I/O), with the addresses' IPv6 twins (cluster.c).
+$(O)/tests/test_plan_vip: $(addprefix $(OBJ)/userspace/local/,plan_vip.o cluster.o util.o)
 # `ambitctl nodes`' rendering (no I/O), linked by the node Lease's unit test.
 $(O)/tests/test_klease: $(OBJ)/userspace/cli/nodes_fmt.o
 # `ambitctl get`'s kinds, columns and table (no I/O).

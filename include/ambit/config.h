@@ -169,6 +169,8 @@ struct config_service {
 	struct config_strings cluster_ips;
 	/* spec.ipFamilyPolicy PreferDualStack or RequireDualStack: an address of each family. */
 	bool dual_stack;
+	/* spec.ipFamilies names IPv6 (ipv6_asked), first (ipv6_first: with SingleStack, alone). */
+	bool ipv6_asked, ipv6_first;
 	struct config_labels selector;
 	size_t nports;
 	struct config_service_port *ports;

@@ -532,6 +532,88 @@ static const struct ambit_workload *wl6_of(const struct desired *d, const char *
 	return NULL;
 }
 
+/* The dp_service6 of @d at @vip (text), port @port, or NULL. */
+static const struct dp_service6 *svc6_of(const struct desired *d, const char *vip, uint16_t port)
+{
+	struct in6_addr a;
+
+	assert_int_equal(inet_pton(AF_INET6, vip, &a), 1);
+	for (size_t i = 0; i < d->n_services6; i++)
+		if (!memcmp(&d->services6[i].vip, &a, sizeof(a)) && d->services6[i].port == port)
+			return &d->services6[i];
+	return NULL;
+}
+
+/* The snapshot's Service @name (namespace demo) of @d, or NULL. */
+static const struct snap_service *snap_svc_of(const struct desired *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_snap_services; i++)
+		if (!strcmp(d->snap_services[i].namespace, "demo") &&
+		    !strcmp(d->snap_services[i].name, name))
+			return &d->snap_services[i];
+	return NULL;
+}
+
+/*
+ * A SingleStack IPv6 Service, by its clusterIPs (the Kubernetes source) or by the runtime's
+ * serviceIPs6 alone (the local cluster): balanced at its IPv6 VIP to the selected pods' IPv6
+ * addresses, nothing at an IPv4 VIP, in the snapshot with vip 0 and its vip6, no warning.
+ */
+static void test_ipv6_only_service(void **state)
+{
+	struct fixture *f = *state;
+	static const char pods[] =
+	    "{\"pods\":["
+	    "{\"namespace\":\"demo\",\"name\":\"a\",\"node\":\"node1\",\"ip\":\"10.98.1.2\","
+	    " \"ip6\":\"fd00:98:1::2\",\"labels\":{\"app\":\"six\"}},"
+	    "{\"namespace\":\"demo\",\"name\":\"b\",\"node\":\"node2\",\"ip\":\"10.98.2.2\","
+	    " \"ip6\":\"fd00:98:2::2\",\"labels\":{\"app\":\"six\"}}],"
+	    "\"serviceIPs6\":{\"demo/six-rt\":\"fd00:96::71\"}}";
+	static const char svc[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: six, namespace: demo}\n"
+	    "spec: {clusterIP: 'fd00:96::70', clusterIPs: ['fd00:96::70'], ipFamilies: [IPv6],"
+	    " ipFamilyPolicy: SingleStack, selector: {app: six},"
+	    " ports: [{port: 80, targetPort: 8080}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: six-rt, namespace: demo}\n"
+	    "spec: {ipFamilies: [IPv6], selector: {app: six}, ports: [{port: 81}]}\n";
+	struct config_diags diags = {0};
+	const struct dp_service6 *s6;
+	const struct snap_service *ss;
+	struct in6_addr want;
+	char err[256], txt[IPADDR_STRLEN];
+
+	runtime_free(&f->rt);
+	assert_int_equal(runtime_parse(pods, strlen(pods), &f->rt, err, sizeof(err)), 0);
+	assert_int_equal(config_load_buffer(&f->cfg, "six.yaml", svc, strlen(svc), &diags), 0);
+	config_diags_free(&diags);
+	compute(f);
+	for (size_t i = 0; i < f->d.n_warnings; i++)
+		if (strstr(f->d.warnings[i], "six"))
+			fail_msg("warned: %s", f->d.warnings[i]);
+	s6 = svc6_of(&f->d, "fd00:96::70", 80);
+	assert_non_null(s6);
+	assert_int_equal(s6->n, 2);
+	assert_int_equal(inet_pton(AF_INET6, "fd00:98:1::2", &want), 1);
+	assert_memory_equal(s6->backends[0].ip6, &want, sizeof(want));
+	assert_int_equal(s6->backends[0].port, htons(8080));
+	s6 = svc6_of(&f->d, "fd00:96::71", 81);
+	assert_non_null(s6);
+	assert_int_equal(s6->n, 2);
+	assert_int_equal(s6->backends[1].port, htons(81));
+	/* Nothing at an IPv4 VIP: no 0.0.0.0 entry for the kernel to balance. */
+	for (size_t i = 0; i < f->d.n_services; i++)
+		assert_int_not_equal(f->d.services[i].vip, 0);
+	ss = snap_svc_of(&f->d, "six");
+	assert_non_null(ss);
+	assert_int_equal(ss->vip, 0);
+	assert_string_equal(ipaddr_format(&ss->vip6, txt, sizeof(txt)), "fd00:96::70");
+	assert_int_equal(ss->nendpoints, 2);
+	ss = snap_svc_of(&f->d, "six-rt");
+	assert_non_null(ss);
+	assert_int_equal(ss->vip, 0);
+	assert_string_equal(ipaddr_format(&ss->vip6, txt, sizeof(txt)), "fd00:96::71");
+}
+
 /*
  * A dual-stack pod is one workload under both addresses (the same value in workloads and
  * workloads6); a local one's veth may send from its IPv6 (ifaces6); a pod without IPv6 has no
@@ -1025,9 +1107,12 @@ static void test_runtime_malformed(void **state)
 	expect_bad("{\"pods\":[],\"serviceIPs\":[]}", "serviceIPs");
 	expect_bad("{\"pods\":[],\"serviceIPs\":{\"d/s\":\"10.96.0.1\"},\"serviceIPs6\":[]}",
 		   "serviceIPs6: not an object");
-	expect_bad("{\"pods\":[],\"serviceIPs\":{\"d/s\":\"10.96.0.1\"},"
-		   "\"serviceIPs6\":{\"d/t\":\"fd00::1\"}}",
-		   "serviceIPs6[\"d/t\"]: not in serviceIPs");
+	expect_bad("{\"pods\":[],\"serviceIPs6\":{\"t\":\"fd00::1\"}}",
+		   "serviceIPs6[\"t\"]: not namespace/name");
+	expect_bad("{\"pods\":[],\"serviceIPs6\":{\"d/\":\"fd00::1\"}}",
+		   "serviceIPs6[\"d/\"]: not namespace/name");
+	expect_bad("{\"pods\":[],\"serviceIPs6\":{\"d/t\":\"10.96.0.2\"}}",
+		   "serviceIPs6[\"d/t\"]: not an IPv6 address");
 	expect_bad("{\"pods\":[],\"serviceIPs\":{\"d/s\":\"10.96.0.1\"},"
 		   "\"serviceIPs6\":{\"d/s\":\"10.96.0.2\"}}",
 		   "serviceIPs6[\"d/s\"]: not an IPv6 address");
@@ -1043,6 +1128,31 @@ static void test_runtime_malformed(void **state)
 		    ipaddr_format(runtime_service_ip6(&rt, "d", "s"), txt, sizeof(txt)),
 		    "fd00:96::1");
 		assert_null(runtime_service_ip6(&rt, "d", "t"));
+		runtime_free(&rt);
+	}
+	{
+		/* A SingleStack IPv6 Service: in serviceIPs6 alone, beside a dual-stack one. */
+		static const char good[] = "{\"pods\":[],\"serviceIPs\":{\"d/s\":\"10.96.0.1\"},"
+					   "\"serviceIPs6\":{\"d/s\":\"fd00:96::1\","
+					   "\"d/t\":\"fd00:96::2\"}}";
+		static const char alone[] = "{\"serviceIPs6\":{\"d/t\":\"fd00:96::2\"}}";
+		struct runtime rt;
+		char err[256], txt[IPADDR_STRLEN];
+
+		assert_int_equal(runtime_parse(good, strlen(good), &rt, err, sizeof(err)), 0);
+		assert_int_equal(rt.n_service_ips, 2);
+		assert_int_equal(runtime_service_ip(&rt, "d", "s"), ip("10.96.0.1"));
+		assert_int_equal(runtime_service_ip(&rt, "d", "t"), 0);
+		assert_non_null(runtime_service_ip6(&rt, "d", "t"));
+		assert_string_equal(
+		    ipaddr_format(runtime_service_ip6(&rt, "d", "t"), txt, sizeof(txt)),
+		    "fd00:96::2");
+		runtime_free(&rt);
+		assert_int_equal(runtime_parse(alone, strlen(alone), &rt, err, sizeof(err)), 0);
+		assert_int_equal(rt.n_service_ips, 1);
+		assert_int_equal(runtime_service_ip(&rt, "d", "t"), 0);
+		assert_non_null(runtime_service_ip6(&rt, "d", "t"));
+		assert_null(runtime_service_ip6(&rt, "d", "s"));
 		runtime_free(&rt);
 	}
 }
@@ -1222,6 +1332,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_waypoint_bindings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_ip_and_missing_vip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dual_stack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipv6_only_service, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unchanged_workloads_borrowed, setup, teardown),
 	    cmocka_unit_test(test_diff),
 	    cmocka_unit_test(test_service_diff),

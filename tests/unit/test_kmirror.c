@@ -364,6 +364,7 @@ static void test_service_ip(void **state)
 
 	cJSON *dual = parse("{\"kind\":\"Service\",\"spec\":{\"ipFamilyPolicy\":"
 			    "\"PreferDualStack\"}}");
+	cJSON *six = parse("{\"kind\":\"Service\",\"spec\":{\"ipFamilies\":[\"IPv6\"]}}");
 	const cJSON *spec;
 
 	assert_int_equal(kmirror_service_ip(plain, "10.96.0.10", NULL), 0);
@@ -386,6 +387,19 @@ static void test_service_ip(void **state)
 	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "ipFamilies"), 1)->valuestring, "IPv6");
 	assert_string_equal(kjson_str(dual, "spec", "ipFamilyPolicy"), "PreferDualStack");
 	cJSON_Delete(dual);
+	/* A SingleStack IPv6 Service: its IPv6 VIP alone, its one family IPv6. */
+	assert_int_equal(kmirror_service_ip(six, NULL, "fd00:96::15"), 0);
+	spec = cJSON_GetObjectItem(six, "spec");
+	assert_string_equal(kjson_str(six, "spec", "clusterIP"), "fd00:96::15");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(spec, "clusterIPs")), 1);
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "clusterIPs"), 0)->valuestring,
+	    "fd00:96::15");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(spec, "ipFamilies")), 1);
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "ipFamilies"), 0)->valuestring, "IPv6");
+	assert_string_equal(kjson_str(six, "spec", "ipFamilyPolicy"), "SingleStack");
+	cJSON_Delete(six);
 	assert_int_equal(kmirror_service_ip(headless, "10.96.0.11", NULL), 0);
 	assert_string_equal(kjson_str(headless, "spec", "clusterIP"), "None");
 	assert_int_equal(kmirror_service_ip(fixed, "10.96.0.12", NULL), 0);

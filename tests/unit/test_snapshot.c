@@ -232,6 +232,43 @@ static void test_ipv6_lookups(void **state)
 	expect_error("{\"version\":1,\"services\":[{\"name\":\"a\",\"namespace\":\"b\","
 		     "\"vip\":\"10.96.0.1\",\"vip6\":7}]}",
 		     "services[0].vip6");
+	/* Without vip6, vip stays required (0.0.0.0 is a headless Service's). */
+	expect_error("{\"version\":1,\"services\":[{\"name\":\"a\",\"namespace\":\"b\"}]}",
+		     "services[0].vip: missing");
+}
+
+/*
+ * A SingleStack IPv6 Service (vip 0, vip6 set) travels with vip6 alone and comes back so;
+ * found by its vip6 and not by 0.0.0.0. A headless one (neither) still carries vip 0.0.0.0.
+ */
+static void test_ipv6_only_service(void **state)
+{
+	struct snapshot *s = sample(), *d;
+	struct ipaddr a;
+	char err[256], *json;
+
+	s->services[0].vip = 0;
+	assert_int_equal(ipaddr_parse_addr("fd00:96::b", &s->services[0].vip6), 0);
+	json = snapshot_encode(s);
+	assert_non_null(json);
+	assert_null(strstr(json, "\"vip\":"));
+	assert_non_null(strstr(json, "\"vip6\":\"fd00:96::b\""));
+	d = snapshot_decode(json, strlen(json), err, sizeof(err));
+	if (!d)
+		fail_msg("%s", err);
+	assert_int_equal(d->services[0].vip, 0);
+	assert_true(ipaddr_equal(&d->services[0].vip6, &s->services[0].vip6));
+	assert_ptr_equal(snapshot_service_by_addr(d, &s->services[0].vip6), &d->services[0]);
+	assert_null(snapshot_service_by_vip(d, 0));
+	assert_int_equal(ipaddr_parse_addr("0.0.0.0", &a), 0);
+	assert_null(snapshot_service_by_addr(d, &a));
+	free(json);
+	snapshot_free(d);
+	memset(&s->services[0].vip6, 0, sizeof(s->services[0].vip6));
+	json = snapshot_encode(s);
+	assert_non_null(strstr(json, "\"vip\":\"0.0.0.0\""));
+	free(json);
+	snapshot_free(s);
 }
 
 /*
@@ -611,6 +648,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_ipv6_lookups),
+	    cmocka_unit_test(test_ipv6_only_service),
 	    cmocka_unit_test(test_entry_vip6),
 	    cmocka_unit_test(test_public_omits_keys),
 	    cmocka_unit_test(test_malformed),

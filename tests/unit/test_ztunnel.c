@@ -613,7 +613,7 @@ static void test_route_ipv6(void **state)
 {
 	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
 	union sockaddr_inet pod = harness_sa("fd00::2", 9000), vip = harness_sa("fd00:96::a", 80);
-	union sockaddr_inet ext = harness_sa("2001:db8::9", 443);
+	union sockaddr_inet ext = harness_sa("2001:db8::9", 443), zero = harness_sa("0.0.0.0", 80);
 	struct zt_rr rr = {0};
 	struct zt_route r;
 	char buf[SOCKADDR_INET_STRLEN];
@@ -672,6 +672,14 @@ static void test_route_ipv6(void **state)
 	assert_null(r.dst_wl);
 	assert_null(r.svc);
 	assert_true(sockaddr_inet_equal(&r.addr, &ext));
+	/* A SingleStack IPv6 Service (vip 0): routed by its vip6; 0.0.0.0 is no Service's. */
+	s->services[0].vip = 0;
+	sockaddr_inet_set_port(&vip, 80);
+	assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_ptr_equal(r.svc, &s->services[0]);
+	assert_string_equal(sockaddr_inet_format(&r.addr, buf, sizeof(buf)), "[fd00::2]:8080");
+	assert_int_equal(zt_route_outbound(s, NULL, &zero, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_null(r.svc);
 	snapshot_free(s);
 }
 

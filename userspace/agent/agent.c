@@ -615,7 +615,8 @@ static int cmp_svc_name(const struct snap_service *x, const struct snap_service 
 
 static bool svc_equal(const struct snap_service *x, const struct snap_service *y)
 {
-	if (x->vip != y->vip || x->nports != y->nports || x->nendpoints != y->nendpoints)
+	if (x->vip != y->vip || memcmp(&x->vip6, &y->vip6, sizeof(x->vip6)) ||
+	    x->nports != y->nports || x->nendpoints != y->nendpoints)
 		return false;
 	for (size_t i = 0; i < x->nports; i++)
 		if (x->ports[i].port != y->ports[i].port ||
@@ -630,7 +631,7 @@ static void log_changes(const struct agent *a, const struct desired *next)
 {
 	static const struct desired empty;
 	const struct desired *cur = a->have_cur ? &a->cur : &empty;
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET_ADDRSTRLEN], ip6[IPADDR_STRLEN];
 
 	for (size_t i = 0; i < next->n_warnings; i++)
 		if (!has_warning(cur, next->warnings[i]))
@@ -663,7 +664,12 @@ static void log_changes(const struct agent *a, const struct desired *next)
 			j++;
 			continue;
 		}
-		if (c < 0 || !svc_equal(old, s))
+		/* A SingleStack IPv6 Service's VIP is its IPv6 one. */
+		if ((c < 0 || !svc_equal(old, s)) && !s->vip && s->vip6.family == AF_INET6)
+			pr_info("service %s/%s: VIP %s, %zu port(s), %zu endpoint(s)", s->namespace,
+				s->name, ipaddr_format(&s->vip6, ip6, sizeof(ip6)), s->nports,
+				s->nendpoints);
+		else if (c < 0 || !svc_equal(old, s))
 			pr_info("service %s/%s: VIP %s, %zu port(s), %zu endpoint(s)", s->namespace,
 				s->name, ipstr(s->vip, ip), s->nports, s->nendpoints);
 		i++;

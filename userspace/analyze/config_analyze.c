@@ -1430,19 +1430,6 @@ static void check_unenforced(struct cfg_an *a)
 			    "ambit-cni does not let such a pod start, and without it the pod's "
 			    "traffic is not captured",
 			    c->pods[i].pod_ip ? c->pods[i].pod_ip : c->pods[i].pod_ips.items[0]);
-	/* A Service of IPv6 alone: its address is not in the mesh's tables yet. */
-	for (size_t i = 0; i < c->n_services; i++) {
-		const struct config_service *svc = &c->services[i];
-		struct in6_addr six;
-
-		if (svc->cluster_ip && inet_pton(AF_INET6, svc->cluster_ip, &six) == 1 &&
-		    !config_service_ipv4(svc))
-			cfg_an_add(a, &svc->meta, "Service", 0, false, NULL,
-				   "spec.clusterIP: IPv6 only (%s): not carried yet: ambit carries "
-				   "dual-stack Services (ipFamilyPolicy PreferDualStack or "
-				   "RequireDualStack) over both families, IPv6-only ones not",
-				   svc->cluster_ip);
-	}
 	for (size_t i = 0; i < c->n_k8s_gateways; i++) {
 		const char *cls = c->k8s_gateways[i].class_name;
 

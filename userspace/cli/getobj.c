@@ -166,21 +166,24 @@ static void service_as_served(const struct get_ctx *x, cJSON *obj, const char *n
 {
 	const cJSON *ips = cJSON_GetObjectItemCaseSensitive(x->pods_json, "serviceIPs");
 	cJSON *spec = jobj(obj, "spec"), *p;
-	const char *cur = jstr(spec, "clusterIP"), *vip;
+	const char *cur = jstr(spec, "clusterIP"), *vip, *vip6;
 	char key[600];
 
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
 	vip = jstr(ips, key);
+	vip6 = jstr(cJSON_GetObjectItemCaseSensitive(x->pods_json, "serviceIPs6"), key);
 	if (!jstr(spec, "type"))
 		cJSON_AddStringToObject(spec, "type", "ClusterIP");
-	if (!(cur && !strcmp(cur, "None")) && vip) {
-		/* A dual-stack Service's IPv6 VIP second, as the API server lists them. */
-		const char *both[2] = {
-		    vip, jstr(cJSON_GetObjectItemCaseSensitive(x->pods_json, "serviceIPs6"), key)};
-		const char *fams[2] = {"IPv4", "IPv6"};
+	if (!(cur && !strcmp(cur, "None")) && (vip || vip6)) {
+		/*
+		 * A dual-stack Service's IPv6 VIP second, as the API server lists them; a
+		 * SingleStack IPv6 Service's alone.
+		 */
+		const char *both[2] = {vip ? vip : vip6, vip ? vip6 : NULL};
+		const char *fams[2] = {vip ? "IPv4" : "IPv6", "IPv6"};
 		int n = both[1] ? 2 : 1;
 
-		jset(spec, "clusterIP", cJSON_CreateString(vip));
+		jset(spec, "clusterIP", cJSON_CreateString(both[0]));
 		jset(spec, "clusterIPs", cJSON_CreateStringArray(both, n));
 		jset(spec, "ipFamilies", cJSON_CreateStringArray(fams, n));
 		if (!jstr(spec, "ipFamilyPolicy"))

@@ -243,12 +243,18 @@ int cmd_services(const struct ctl_opts *o)
 		char vip[INET_ADDRSTRLEN + IPADDR_STRLEN + 1], ports[256], eps[1024];
 
 		svc_ports_eps(s, sv, ports, sizeof(ports), eps, sizeof(eps));
-		ip_str(sv->vip, vip);
-		/* A dual-stack Service: both, IPv4 first, as `ambitctl workloads` lists pods. */
+		/*
+		 * A dual-stack Service: both, IPv4 first, as `ambitctl workloads` lists pods; a
+		 * SingleStack IPv6 one its IPv6 alone (headless: 0.0.0.0, no address).
+		 */
+		vip[0] = '\0';
+		if (sv->vip || sv->vip6.family != AF_INET6)
+			ip_str(sv->vip, vip);
 		if (sv->vip6.family == AF_INET6) {
 			size_t n = strlen(vip);
 
-			vip[n++] = ',';
+			if (n)
+				vip[n++] = ',';
 			ipaddr_format(&sv->vip6, vip + n, sizeof(vip) - n);
 		}
 		printf("%-10s %-16s %-12s %-20s %s\n", sv->namespace, sv->name, vip, ports, eps);

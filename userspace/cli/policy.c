@@ -591,6 +591,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 	struct snapshot *s;
 	cJSON *out = NULL;
 	struct ipaddr a;
+	bool by_name = false;
 	uint32_t src4;
 	uint16_t tport;
 	long port;
@@ -636,14 +637,12 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 	 * (a Service or pod named by its IPv6 address is reached over IPv6).
 	 */
 	if (sw && ipaddr_parse_addr(src, &a)) {
+		by_name = true;
 		if (strchr(dspec, ':') && sw->ip6.family == AF_INET6)
 			a = sw->ip6;
 		else
 			ipaddr_from_v4(&a, sw->ip);
 	}
-	/* The gateway's and the waypoint's L7 checks take an IPv4 client; an IPv6 one is none. */
-	if (!ipaddr_v4(&a, &src4))
-		src4 = 0;
 	/* A bare Service name means the one in the source's namespace, as the pod's DNS would. */
 	if (sw && !strchr(dspec, '/') && !strchr(dspec, '.')) {
 		char scoped[512];
@@ -662,6 +661,13 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 		    dspec);
 		goto out;
 	}
+	/* A SingleStack IPv6 Service is reached over IPv6 alone: from a named source's IPv6. */
+	if (by_name && svc && !svc->vip && svc->vip6.family == AF_INET6 &&
+	    sw->ip6.family == AF_INET6)
+		a = sw->ip6;
+	/* The gateway's and the waypoint's L7 checks take an IPv4 client; an IPv6 one is none. */
+	if (!ipaddr_v4(&a, &src4))
+		src4 = 0;
 	if (o->json && !(out = cJSON_CreateArray())) {
 		ret = -ENOMEM;
 		goto out;

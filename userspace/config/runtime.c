@@ -218,8 +218,9 @@ static struct rt_service_ip *service_ip_entry(const struct runtime *rt, const ch
 					      const char *name);
 
 /*
- * serviceIPs6 (optional): "ns/name" -> IPv6 VIP, for Services serviceIPs has; each the IPv6 of
- * a dual-stack one. 0 or -EINVAL / -ENOMEM with @err.
+ * serviceIPs6 (optional): "ns/name" -> IPv6 VIP: a dual-stack Service's second, beside its
+ * serviceIPs entry, or a SingleStack IPv6 Service's only one (an entry of its own, ip 0).
+ * @out->service_ips has room for both objects' entries. 0 or -EINVAL / -ENOMEM with @err.
  */
 static int parse_service_ips6(const cJSON *root, struct runtime *out, char *err, size_t errlen)
 {
@@ -240,9 +241,15 @@ static int parse_service_ips6(const cJSON *root, struct runtime *out, char *err,
 			ns[slash - it->string] = '\0';
 			s = service_ip_entry(out, ns, slash + 1);
 		}
-		if (!s)
-			return rt_fail(err, errlen, "serviceIPs6[\"%s\"]: not in serviceIPs",
+		if (!slash || slash == it->string || !slash[1])
+			return rt_fail(err, errlen, "serviceIPs6[\"%s\"]: not namespace/name",
 				       it->string ? it->string : "");
+		if (!s) {
+			s = &out->service_ips[out->n_service_ips];
+			if (!(s->key = strdup(it->string)))
+				return -ENOMEM;
+			out->n_service_ips++;
+		}
 		if (!cJSON_IsString(it) || ipaddr_parse_addr(it->valuestring, &s->ip6) ||
 		    s->ip6.family != AF_INET6)
 			return rt_fail(err, errlen, "serviceIPs6[\"%s\"]: not an IPv6 address",
@@ -253,9 +260,9 @@ static int parse_service_ips6(const cJSON *root, struct runtime *out, char *err,
 
 int runtime_parse(const char *json, size_t len, struct runtime *out, char *err, size_t errlen)
 {
-	const cJSON *pods, *sips, *it;
+	const cJSON *pods, *sips, *six, *it;
+	size_t i = 0, n_ips;
 	cJSON *root;
-	size_t i = 0;
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -290,13 +297,17 @@ int runtime_parse(const char *json, size_t len, struct runtime *out, char *err, 
 		ret = rt_fail(err, errlen, "serviceIPs: not an object");
 		goto out;
 	}
-	if (cJSON_IsObject(sips) && cJSON_GetArraySize(sips) > 0) {
-		out->service_ips =
-		    calloc((size_t)cJSON_GetArraySize(sips), sizeof(*out->service_ips));
+	six = cJSON_GetObjectItemCaseSensitive(root, "serviceIPs6");
+	n_ips = (cJSON_IsObject(sips) ? (size_t)cJSON_GetArraySize(sips) : 0) +
+		(cJSON_IsObject(six) ? (size_t)cJSON_GetArraySize(six) : 0);
+	if (n_ips) {
+		out->service_ips = calloc(n_ips, sizeof(*out->service_ips));
 		if (!out->service_ips) {
 			ret = -ENOMEM;
 			goto out;
 		}
+	}
+	if (cJSON_IsObject(sips)) {
 		cJSON_ArrayForEach(it, sips)
 		{
 			struct rt_service_ip *s = &out->service_ips[out->n_service_ips];
@@ -378,15 +389,9 @@ const struct ipaddr *runtime_service_ip6(const struct runtime *rt, const char *n
 
 uint32_t runtime_service_ip(const struct runtime *rt, const char *ns, const char *name)
 {
-	size_t nl = strlen(ns);
+	const struct rt_service_ip *s = service_ip_entry(rt, ns, name);
 
-	for (size_t i = 0; i < rt->n_service_ips; i++) {
-		const char *k = rt->service_ips[i].key;
-
-		if (strncmp(k, ns, nl) == 0 && k[nl] == '/' && strcmp(k + nl + 1, name) == 0)
-			return rt->service_ips[i].ip;
-	}
-	return 0;
+	return s ? s->ip : 0;
 }
 
 int runtime_cluster_parse(const char *json, size_t len, struct rt_cluster *out, char *err,

@@ -55,9 +55,9 @@ struct rt_pod {
 };
 
 struct rt_service_ip {
-	char *key; /* "ns/name" */
-	uint32_t ip;
-	struct ipaddr ip6; /* serviceIPs6: a dual-stack Service's IPv6 VIP (family 0: none) */
+	char *key;	   /* "ns/name" */
+	uint32_t ip;	   /* serviceIPs: its IPv4 VIP (0: a SingleStack IPv6 Service) */
+	struct ipaddr ip6; /* serviceIPs6: its IPv6 VIP (family 0: none) */
 };
 
 struct runtime {
@@ -91,7 +91,7 @@ void runtime_free(struct runtime *rt);
  * becomes theirs, and @prev's pods let go of it.
  */
 void runtime_adopt(struct runtime *rt, struct runtime *prev);
-/* serviceIPs["ns/name"] in network order, or 0. */
+/* serviceIPs["ns/name"] in network order, or 0 (none, or IPv6 only: runtime_service_ip6). */
 uint32_t runtime_service_ip(const struct runtime *rt, const char *ns, const char *name);
 /* Its IPv6 VIP (serviceIPs6), borrowed, or NULL. */
 const struct ipaddr *runtime_service_ip6(const struct runtime *rt, const char *ns,

@@ -634,8 +634,14 @@ static int service_family_policy(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 }
 ENUM_FIELD(service_ip_family, "IPv4", "IPv6")
 
+/*
+ * spec.ipFamilies: whether IPv6 is one, and the first (the Service's primary family: a
+ * SingleStack Service of [IPv6] has an IPv6 cluster IP and no IPv4 one).
+ */
 static int service_ip_families(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
+	struct config_service *svc = obj;
+
 	for (size_t i = 0; i < (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	     i++) {
 		yaml_node_t *item = cfg_seq_item(ctx, v, i);
@@ -645,6 +651,11 @@ static int service_ip_families(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 		cfg_path_pop(ctx, saved);
 		if (err)
 			return err;
+		if (item->type == YAML_SCALAR_NODE &&
+		    !strcmp((const char *)item->data.scalar.value, "IPv6")) {
+			svc->ipv6_asked = true;
+			svc->ipv6_first = svc->ipv6_first || i == 0;
+		}
 	}
 	return 0;
 }

@@ -710,28 +710,26 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 	bool headless = svc->cluster_ip && !strcmp(svc->cluster_ip, "None");
 	int err;
 
+	/*
+	 * Its IPv4 cluster IP (clusterIPs' IPv4 one when its first family is IPv6), none for a
+	 * SingleStack IPv6 Service; else the local cluster's allocation (the runtime's).
+	 */
 	if (svc->cluster_ip && !headless) {
-		/* A dual-stack Service whose first family is IPv6 has its IPv4 one in clusterIPs.
-		 */
 		const char *v4 = config_service_ipv4(svc);
 
-		if (!v4 || inet_pton(AF_INET, v4, &a) != 1)
-			return warn(
-			    b,
-			    "service %s/%s: cluster IP %s is IPv6 and it has no IPv4 one: "
-			    "an IPv6-only Service is not carried yet (a dual-stack one is); "
-			    "ignored",
-			    svc->meta.namespace, svc->meta.name, svc->cluster_ip);
-		vip = a.s_addr;
+		if (v4 && inet_pton(AF_INET, v4, &a) == 1)
+			vip = a.s_addr;
 	}
 	if (!vip && !headless)
 		vip = runtime_service_ip(rt, svc->meta.namespace, svc->meta.name);
-	/* A dual-stack Service: its IPv6 cluster IP, balanced in the kernel as the IPv4 one. */
+	/* Its IPv6 cluster IP: a dual-stack Service's second, an IPv6 one's only. */
 	b->vip6.family = 0;
-	for (size_t i = 0; !headless && i < svc->cluster_ips.n; i++)
-		if (!ipaddr_parse_addr(svc->cluster_ips.items[i], &b->vip6) &&
-		    b->vip6.family == AF_INET6)
-			break;
+	if (!headless && svc->cluster_ip &&
+	    (ipaddr_parse_addr(svc->cluster_ip, &b->vip6) || b->vip6.family != AF_INET6))
+		b->vip6.family = 0;
+	for (size_t i = 0; !headless && b->vip6.family != AF_INET6 && i < svc->cluster_ips.n; i++)
+		if (ipaddr_parse_addr(svc->cluster_ips.items[i], &b->vip6))
+			b->vip6.family = 0;
 	if (b->vip6.family != AF_INET6) {
 		const struct ipaddr *r6 =
 		    headless ? NULL : runtime_service_ip6(rt, svc->meta.namespace, svc->meta.name);
@@ -740,7 +738,7 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 		if (r6)
 			b->vip6 = *r6;
 	}
-	if (!vip && !headless)
+	if (!vip && !b->vip6.family && !headless)
 		return warn(b, "service %s/%s: no cluster IP yet; ignored", svc->meta.namespace,
 			    svc->meta.name);
 	/*
@@ -882,14 +880,14 @@ static int service_ports(struct builder *b, const struct config *cfg,
 		}
 		if (!pp->target_port && !sp->target_port_name)
 			pp->target_port = sp->target_port ? sp->target_port : sp->port;
-		/* Headless: nothing for the kernel to balance. */
+		/* Headless or IPv6 alone: nothing for the kernel to balance at an IPv4 VIP. */
 		if (!vip) {
 			free(ds->backends);
 			d->n_services--;
-		} else if (b->vip6.family == AF_INET6 &&
-			   (err = service6_port(b, cfg, svc, sp, sel, n_sel, sliced))) {
-			return err;
 		}
+		if (b->vip6.family == AF_INET6 &&
+		    (err = service6_port(b, cfg, svc, sp, sel, n_sel, sliced)))
+			return err;
 	}
 	return 0;
 }

@@ -5,7 +5,7 @@
  *    "workloads":[{"uid","name","namespace","serviceAccount","identity","node","workloadName",
  *                  "app","version","canonicalService","canonicalRevision","ip","nodeIP",
  *                  "enrolled"}],
- *    "services":[{"name","namespace","hostname","vip","vip6" (optional),
+ *    "services":[{"name","namespace","hostname","vip" (absent: "vip6" alone),"vip6" (optional),
  *                 "ports":[{"name","port","targetPort"}],
  *                 "endpoints":["a.b.c.d",...]}],
  *    "serviceEntries":[ a service (its "vip6" given or allocated), plus "kind","resolution",
@@ -299,7 +299,9 @@ static int service_fill(cJSON *o, const struct snap_service *svc)
 	err |= add_str(o, "name", svc->name);
 	err |= add_str(o, "namespace", svc->namespace);
 	err |= add_str(o, "hostname", svc->hostname);
-	err |= add_ip(o, "vip", svc->vip);
+	/* A SingleStack IPv6 Service has vip6 alone; every other one a vip (0.0.0.0: headless). */
+	if (svc->vip || !svc->vip6.family)
+		err |= add_ip(o, "vip", svc->vip);
 	/* Only when it has one, as a workload's ip6. */
 	if (svc->vip6.family) {
 		char buf[IPADDR_STRLEN];
@@ -834,10 +836,11 @@ static void decode_service(struct dec *d, const cJSON *o, const char *what, size
 	svc->name = get_str(d, o, "name", path, true);
 	svc->namespace = get_str(d, o, "namespace", path, true);
 	svc->hostname = get_str(d, o, "hostname", path, false);
-	get_ip(d, o, "vip", path, true, &svc->vip);
 	vip6 = get_opt_str(d, o, "vip6", path);
 	if (vip6 && (ipaddr_parse_addr(vip6, &svc->vip6) || svc->vip6.family != AF_INET6))
 		dec_fail(d, "%svip6: \"%.60s\" is not an IPv6 address", path, vip6);
+	/* Required unless it has vip6 (a SingleStack IPv6 Service's only address). */
+	get_ip(d, o, "vip", path, !vip6, &svc->vip);
 	free(vip6);
 	svc->waypoint = decode_waypoint(d, o, path);
 	arr = get_arr(d, o, "ports", path, &svc->nports);

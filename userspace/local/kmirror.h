@@ -69,8 +69,8 @@ cJSON *kmirror_from_yaml(const char *yaml, const char *ns, char *err, size_t len
 /*
  * Gives Service @svc (borrowed) the ClusterIP @vip the plan has for it when it names none, and
  * its IPv6 one @vip6 (a dual-stack Service in a dual-stack cluster; NULL: none) in clusterIPs
- * and ipFamilies: the API server's allocator, here. ExternalName and headless Services keep
- * theirs. 0 or -errno.
+ * and ipFamilies: the API server's allocator, here. @vip NULL with @vip6: a SingleStack IPv6
+ * Service, @vip6 its only one. ExternalName and headless Services keep theirs. 0 or -errno.
  */
 int kmirror_service_ip(cJSON *svc, const char *vip, const char *vip6);
 /* Labels @obj as the mirror's and annotates it with the hash of all the rest. 0 or -errno. */

@@ -379,7 +379,9 @@ int kmirror_service_ip(cJSON *svc, const char *vip, const char *vip6)
 	const char *type = kjson_str(svc, "spec", "type"),
 		   *cur = kjson_str(svc, "spec", "clusterIP");
 
-	if (!vip || (type && !strcmp(type, "ExternalName")) || (cur && *cur))
+	const char *first = vip ? vip : vip6;
+
+	if (!first || (type && !strcmp(type, "ExternalName")) || (cur && *cur))
 		return 0;
 	if (!cJSON_IsObject(spec)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(svc, "spec");
@@ -389,14 +391,17 @@ int kmirror_service_ip(cJSON *svc, const char *vip, const char *vip6)
 	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIP");
 	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIPs");
 	cJSON_DeleteItemFromObjectCaseSensitive(spec, "ipFamilies");
-	/* As the API server completes it: clusterIPs and ipFamilies, the primary family first. */
-	if (!cJSON_AddStringToObject(spec, "clusterIP", vip) ||
+	/*
+	 * As the API server completes it: clusterIPs and ipFamilies, the primary family first (a
+	 * SingleStack IPv6 Service's IPv6 alone).
+	 */
+	if (!cJSON_AddStringToObject(spec, "clusterIP", first) ||
 	    !(ips = cJSON_AddArrayToObject(spec, "clusterIPs")) ||
-	    !cJSON_AddItemToArray(ips, cJSON_CreateString(vip)) ||
-	    (vip6 && !cJSON_AddItemToArray(ips, cJSON_CreateString(vip6))) ||
+	    !cJSON_AddItemToArray(ips, cJSON_CreateString(first)) ||
+	    (vip && vip6 && !cJSON_AddItemToArray(ips, cJSON_CreateString(vip6))) ||
 	    !(fams = cJSON_AddArrayToObject(spec, "ipFamilies")) ||
-	    !cJSON_AddItemToArray(fams, cJSON_CreateString("IPv4")) ||
-	    (vip6 && !cJSON_AddItemToArray(fams, cJSON_CreateString("IPv6"))))
+	    !cJSON_AddItemToArray(fams, cJSON_CreateString(vip ? "IPv4" : "IPv6")) ||
+	    (vip && vip6 && !cJSON_AddItemToArray(fams, cJSON_CreateString("IPv6"))))
 		return -ENOMEM;
 	if (!cJSON_GetObjectItemCaseSensitive(spec, "ipFamilyPolicy") &&
 	    !cJSON_AddStringToObject(spec, "ipFamilyPolicy", "SingleStack"))

@@ -147,8 +147,8 @@ struct ctl_waypoint_pod {
 
 struct ctl_service_ip {
 	char *key; /* ns/name */
-	char *ip;
-	/* A dual-stack Service's IPv6 VIP in a dual-stack cluster (cluster_ip6 of @ip); else "". */
+	char *ip;  /* "": a SingleStack IPv6 Service, @ip6 alone */
+	/* Its IPv6 VIP in a dual-stack cluster (a dual-stack one's cluster_ip6 of @ip); else "". */
 	char ip6[40];
 };
 
@@ -246,10 +246,23 @@ void cluster_kube_leave(struct kconn *k, int saved);
 int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg,
 	       const cJSON *existing);
 void plan_free(struct ctl_plan *p);
-/* The VIP @p gives Service @ns/@name (borrowed), or NULL. */
+
+/* plan_vip.c */
+/*
+ * @cfg's Services' VIPs into @p (appended to p->services): each keeps the ones it has in
+ * @existing (borrowed, may be NULL); by its ipFamilies and ipFamilyPolicy an IPv4 one, an IPv6
+ * one beside it, or in a dual-stack cluster an IPv6 one alone (SingleStack [IPv6]). An IPv4
+ * cluster refuses a Service asking for IPv6, as its API server would (-EINVAL, told on
+ * stderr). 0 or -errno.
+ */
+int plan_services(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg,
+		  const cJSON *existing);
+/* The IPv4 VIP @p gives Service @ns/@name (borrowed), or NULL (none, or IPv6 alone). */
 const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name);
-/* Its IPv6 VIP (a dual-stack Service of a dual-stack cluster), or NULL. */
+/* Its IPv6 VIP (a dual-stack or IPv6 Service of a dual-stack cluster), or NULL. */
 const char *plan_vip6(const struct ctl_plan *p, const char *ns, const char *name);
+
+/* plan.c */
 /* Writes runtime/pods.json atomically. */
 int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c);
 /* Writes /etc/netns/<pod netns>/hosts for every pod. */

@@ -21,8 +21,6 @@
  */
 #define PLAN_FIRST_POD_HOST 2
 #define PLAN_LAST_POD_HOST 254
-#define PLAN_VIP_FIRST 10 /* 10.96.0.10 upward */
-#define PLAN_VIP_LAST 65534
 
 void plan_free(struct ctl_plan *p)
 {
@@ -235,104 +233,6 @@ fail:
 	free(pod.owner);
 	free(pod.service_account);
 	return ret;
-}
-
-static int plan_add_vip(struct ctl_plan *p, const char *key, const char *ip)
-{
-	struct ctl_service_ip *grown = realloc(p->services, (p->nservices + 1) * sizeof(*grown));
-
-	if (!grown)
-		return -ENOMEM;
-	p->services = grown;
-	grown[p->nservices].key = strdup(key);
-	grown[p->nservices].ip = strdup(ip);
-	if (!grown[p->nservices].key || !grown[p->nservices].ip) {
-		free(grown[p->nservices].key);
-		free(grown[p->nservices].ip);
-		return -ENOMEM;
-	}
-	p->nservices++;
-	return 0;
-}
-
-static bool vip_taken(const struct config *cfg, const struct ctl_plan *p, const cJSON *old,
-		      const char *ip)
-{
-	const cJSON *it;
-
-	for (size_t i = 0; i < cfg->n_services; i++) {
-		if (cfg->services[i].cluster_ip && !strcmp(cfg->services[i].cluster_ip, ip))
-			return true;
-	}
-	for (size_t i = 0; i < p->nservices; i++) {
-		if (!strcmp(p->services[i].ip, ip))
-			return true;
-	}
-	cJSON_ArrayForEach(it, old)
-	{
-		if (cJSON_IsString(it) && !strcmp(it->valuestring, ip))
-			return true;
-	}
-	return false;
-}
-
-/* A Service keeps the VIP it has while the cluster runs; new ones get the next free one. */
-/*
- * The IPv6 VIP of Service @s (the plan's newest entry, whose IPv4 VIP is set) in a dual-stack
- * cluster: the one its clusterIPs name, else, when its ipFamilyPolicy asks for both families,
- * the IPv4 VIP's twin in fd00:96::/48 (cluster_ip6), as the API server allocates from the
- * cluster's second Service range. A SingleStack Service has none, as in Kubernetes.
- */
-static void plan_vip6_of(struct ctl_plan *p, const struct ctl_cluster *c,
-			 const struct config_service *s)
-{
-	struct ctl_service_ip *v = &p->services[p->nservices - 1];
-	struct in6_addr a;
-
-	v->ip6[0] = '\0';
-	if (c->ip_family != CTL_IP_DUAL)
-		return;
-	for (size_t i = 0; i < s->cluster_ips.n; i++)
-		if (inet_pton(AF_INET6, s->cluster_ips.items[i], &a) == 1) {
-			str_fmt(v->ip6, sizeof(v->ip6), "%s", s->cluster_ips.items[i]);
-			return;
-		}
-	if (s->dual_stack && cluster_ip6(v->ip, v->ip6, sizeof(v->ip6)))
-		v->ip6[0] = '\0';
-}
-
-static int plan_services(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg,
-			 const cJSON *existing)
-{
-	const cJSON *old = cJSON_GetObjectItemCaseSensitive(existing, "serviceIPs");
-	int next = PLAN_VIP_FIRST;
-	int ret;
-
-	for (size_t i = 0; i < cfg->n_services; i++) {
-		const struct config_service *s = &cfg->services[i];
-		const cJSON *had;
-		char key[512], ip[16];
-
-		str_fmt(key, sizeof(key), "%s/%s", s->meta.namespace, s->meta.name);
-		had = cJSON_GetObjectItemCaseSensitive(old, key);
-		if (s->cluster_ip && strcmp(s->cluster_ip, "None")) {
-			ret = plan_add_vip(p, key, s->cluster_ip);
-		} else if (cJSON_IsString(had) && strlen(had->valuestring) < sizeof(ip)) {
-			ret = plan_add_vip(p, key, had->valuestring);
-		} else {
-			do {
-				if (next > PLAN_VIP_LAST)
-					return -ENOSPC;
-				str_fmt(ip, sizeof(ip), "10.96.%d.%d", next / 256, next % 256);
-				next++;
-			} while (vip_taken(cfg, p, old, ip));
-			ret = plan_add_vip(p, key, ip);
-		}
-		if (ret)
-			return ret;
-		plan_vip6_of(p, c, s);
-	}
-	return 0;
 }
 
 static bool is_waypoint(const struct config_k8s_gateway *g)
@@ -652,9 +552,11 @@ int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 		}
 	}
 	for (size_t i = 0; i < p->nservices; i++) {
-		if (!cJSON_AddStringToObject(ips, p->services[i].key, p->services[i].ip))
+		/* A SingleStack IPv6 Service is in serviceIPs6 alone. */
+		if (p->services[i].ip[0] &&
+		    !cJSON_AddStringToObject(ips, p->services[i].key, p->services[i].ip))
 			goto out;
-		/* serviceIPs6: dual-stack Services' IPv6 VIPs (only when there is one). */
+		/* serviceIPs6: dual-stack and IPv6 Services' IPv6 VIPs (when there is one). */
 		if (p->services[i].ip6[0] &&
 		    (!(ips6 = ips6 ?: cJSON_AddObjectToObject(root, "serviceIPs6")) ||
 		     !cJSON_AddStringToObject(ips6, p->services[i].key, p->services[i].ip6)))
@@ -691,29 +593,6 @@ cJSON *plan_read_pods_json(const struct ctl_cluster *c)
 		return NULL;
 	}
 	return root;
-}
-
-const char *plan_vip6(const struct ctl_plan *p, const char *ns, const char *name)
-{
-	char key[512];
-
-	str_fmt(key, sizeof(key), "%s/%s", ns, name);
-	for (size_t i = 0; i < p->nservices; i++)
-		if (!strcmp(p->services[i].key, key))
-			return p->services[i].ip6[0] ? p->services[i].ip6 : NULL;
-	return NULL;
-}
-
-const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name)
-{
-	char key[512];
-
-	str_fmt(key, sizeof(key), "%s/%s", ns, name);
-	for (size_t i = 0; i < p->nservices; i++) {
-		if (!strcmp(p->services[i].key, key))
-			return p->services[i].ip;
-	}
-	return NULL;
 }
 
 /*

@@ -417,8 +417,8 @@ static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 	printf("services:\n");
 	for (size_t i = 0; i < p->nservices; i++)
 		if (p->services[i].ip6[0])
-			printf("  %-30s %-12s  %s\n", p->services[i].key, p->services[i].ip,
-			       p->services[i].ip6);
+			printf("  %-30s %-12s  %s\n", p->services[i].key,
+			       p->services[i].ip[0] ? p->services[i].ip : "-", p->services[i].ip6);
 		else
 			printf("  %-30s %s\n", p->services[i].key, p->services[i].ip);
 	if (c->kube) {
