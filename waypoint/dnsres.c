@@ -43,9 +43,31 @@ static struct {
 	/* wp_dns_use: the one resolver asked instead of /etc/resolv.conf's (family 0: those) */
 	struct ipaddr server;
 	uint16_t server_port;
-} R = {.lock = PTHREAD_MUTEX_INITIALIZER,
-       .wake = PTHREAD_COND_INITIALIZER,
-       .answered = PTHREAD_COND_INITIALIZER};
+} R = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_once_t conds_once = PTHREAD_ONCE_INIT;
+
+/*
+ * The conditions wait on CLOCK_MONOTONIC, the clock their deadlines are taken on: a default
+ * one's deadline is CLOCK_REALTIME's, long past for a monotonic time, so the warming would not
+ * wait and the resolver's thread would spin.
+ */
+static void conds_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&R.wake, &a);
+	pthread_cond_init(&R.answered, &a);
+	pthread_condattr_destroy(&a);
+}
+
+static void r_lock(void)
+{
+	pthread_once(&conds_once, conds_init);
+	pthread_mutex_lock(&R.lock);
+}
 
 static struct name *find(const char *name)
 {
@@ -82,7 +104,7 @@ static ldns_resolver *resolver_new(void)
 	ldns_resolver *res = NULL;
 	ldns_rdf *ns;
 
-	pthread_mutex_lock(&R.lock);
+	r_lock();
 	server = R.server;
 	port = R.server_port;
 	pthread_mutex_unlock(&R.lock);
@@ -175,7 +197,7 @@ static int query(const char *name, struct ipaddr *ips, size_t *n, uint64_t *ttl_
 
 static void *resolver(void *arg)
 {
-	pthread_mutex_lock(&R.lock);
+	r_lock();
 	while (!R.stopping) {
 		uint64_t now = clock_mono_ms(), next = now + 60000;
 		struct name *due = NULL;
@@ -207,7 +229,7 @@ static void *resolver(void *arg)
 		uint64_t ttl = DNS_RETRY_MS;
 		int err = name ? query(name, ips, &n, &ttl) : -ENOMEM;
 
-		pthread_mutex_lock(&R.lock);
+		r_lock();
 		due = name ? find(name) : NULL;
 		if (due && !err) {
 			ttl = ttl < DNS_MIN_TTL_MS ? DNS_MIN_TTL_MS : ttl;
@@ -421,7 +443,7 @@ int wp_dns_expand(struct l7_config *l7, unsigned int wait_ms)
 	bool any = false;
 	int err = 0;
 
-	pthread_mutex_lock(&R.lock);
+	r_lock();
 	for (size_t s = 0; s < l7->n_services && !err; s++)
 		for (size_t e = 0; e < l7->services[s].n_endpoints && !err; e++)
 			if (l7->services[s].endpoints[e].dns_name) {
@@ -455,7 +477,7 @@ int wp_dns_lookup(const char *name, struct ipaddr *ip)
 	struct name *x;
 	int ret;
 
-	pthread_mutex_lock(&R.lock);
+	r_lock();
 	x = find(name);
 	if (!x) {
 		ret = want(name);
@@ -479,7 +501,7 @@ uint64_t wp_dns_changes(void)
 {
 	uint64_t c;
 
-	pthread_mutex_lock(&R.lock);
+	r_lock();
 	c = R.changes;
 	pthread_mutex_unlock(&R.lock);
 	return c;
@@ -487,7 +509,7 @@ uint64_t wp_dns_changes(void)
 
 void wp_dns_use(const struct ipaddr *server, uint16_t port)
 {
-	pthread_mutex_lock(&R.lock);
+	r_lock();
 	memset(&R.server, 0, sizeof(R.server));
 	if (server)
 		R.server = *server;
@@ -497,7 +519,7 @@ void wp_dns_use(const struct ipaddr *server, uint16_t port)
 
 void wp_dns_stop(void)
 {
-	pthread_mutex_lock(&R.lock);
+	r_lock();
 	R.stopping = true;
 	pthread_cond_broadcast(&R.wake);
 	pthread_mutex_unlock(&R.lock);

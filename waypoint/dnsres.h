@@ -20,15 +20,16 @@
 /*
  * Rewrites @l7 (not yet shared) so that each DNS endpoint of each service is one endpoint per
  * address its name has now (the first only for DNS_ROUND_ROBIN; none while unresolved), each
- * keeping dns_name, at its ip (an A answer) or its ip6 alone (an AAAA one); subsets follow. The caller keeps the model from before to expand again. Names
- * not asked for yet are asked for, and waited for up to @wait_ms (the cluster's warming). 0 or
- * -ENOMEM.
+ * keeping dns_name, at its ip (an A answer) or its ip6 alone (an AAAA one); subsets follow. The
+ * caller keeps the model from before to expand again. Names not asked for yet are asked for, and
+ * waited for up to @wait_ms (the cluster's warming). 0 or -ENOMEM.
  */
 int wp_dns_expand(struct l7_config *l7, unsigned int wait_ms);
 /*
  * A request's name (a DYNAMIC_DNS entry's, Envoy's dynamic forward proxy): 0 with *@ip one of its
- * addresses (in turn, of either family), -EAGAIN while it is being asked (the first time: asked from now on),
- * -ENOENT when it has no address, -ENOSPC past the names the resolver keeps. Thread-safe.
+ * addresses (in turn, of either family), -EAGAIN while it is being asked (the first time: asked
+ * from now on), -ENOENT when it has no address, -ENOSPC past the names the resolver keeps.
+ * Thread-safe.
  */
 int wp_dns_lookup(const char *name, struct ipaddr *ip);
 /* A counter that moves whenever an answer of a name asked for changes. */
