@@ -195,9 +195,14 @@ int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const ch
 
 		if (!tp || !in_subset(svc, subset, (uint32_t)e))
 			continue;
-		/* An endpoint without an IPv6 address is no host of the IPv6 VIP's cluster. */
-		if (v6 ? sockaddr_inet_from_ipaddr(a, &ep->ip6, tp) != 0
-		       : (sockaddr_inet_v4(a, ep->ip, tp), false))
+		/*
+		 * An endpoint without an IPv6 address is no host of the IPv6 VIP's cluster. One of
+		 * IPv6 only (a ServiceEntry's, whose one cluster serves both families) is a host of
+		 * the other at [v6]:port.
+		 */
+		if (v6 || (!ep->ip && ep->ip6.family == AF_INET6)
+			? sockaddr_inet_from_ipaddr(a, &ep->ip6, tp) != 0
+			: (sockaddr_inet_v4(a, ep->ip, tp), false))
 			continue;
 		c->ep[c->n_hosts] = ep;
 		sockaddr_inet_format(a, c->addr_text[c->n_hosts], sizeof(c->addr_text[0]));
@@ -401,13 +406,13 @@ int wp_cluster_dst(const struct wp_cluster *c, size_t h, const struct transport_
 	*out = c->addr[h];
 	if (c->dynamic_dns) {
 		char name[256];
-		uint32_t ip;
+		struct ipaddr ip;
 		int err =
 		    host ? dynamic_name(c->svc->hostname, host, name, sizeof(name)) : -EHOSTUNREACH;
 
 		err = err ? err : wp_dns_lookup(name, &ip);
-		if (!err)
-			sockaddr_inet_v4(out, ip, sockaddr_inet_port(&c->addr[h]));
+		if (!err && sockaddr_inet_from_ipaddr(out, &ip, sockaddr_inet_port(&c->addr[h])))
+			err = -EHOSTUNREACH;
 		return err;
 	}
 	if (!c->original_dst)

@@ -129,7 +129,8 @@ const struct l7_endpoint *wp_gen_endpoint(const struct wp_gen *g, const struct i
 /*
  * Whether @svc's requests to an IPv6 destination go to its endpoints' IPv6 addresses (clusters
  * of their own): a Service's or a workload's in a model that has IPv6 ones. A ServiceEntry's
- * hosts and a gateway's tunnelled destinations are IPv4 whichever family the client used.
+ * one cluster serves both families (its endpoints are of either: cluster.c), a gateway's
+ * tunnelled destinations are IPv4, whichever family the client used.
  */
 static bool has_v6_clusters(const struct wp_gen *g, const struct l7_service *svc)
 {

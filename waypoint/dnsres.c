@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The waypoint's resolver of ServiceEntry names (dnsres.h). */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <ldns/ldns.h>
 
 #include "ambit/clock.h"
@@ -20,7 +24,7 @@
 
 struct name {
 	char *name;
-	uint32_t ips[DNS_MAX_ADDRS];
+	struct ipaddr ips[DNS_MAX_ADDRS]; /* its A answers, then its AAAA ones (query) */
 	size_t n;
 	bool answered;	   /* one answer came (even without address): no more warming */
 	bool dynamic;	   /* a request's (wp_dns_lookup): its changes build no generation */
@@ -36,9 +40,34 @@ static struct {
 	struct name *names;
 	size_t n, cap;
 	uint64_t changes;
-} R = {.lock = PTHREAD_MUTEX_INITIALIZER,
-       .wake = PTHREAD_COND_INITIALIZER,
-       .answered = PTHREAD_COND_INITIALIZER};
+	/* wp_dns_use: the one resolver asked instead of /etc/resolv.conf's (family 0: those) */
+	struct ipaddr server;
+	uint16_t server_port;
+} R = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_once_t conds_once = PTHREAD_ONCE_INIT;
+
+/*
+ * The conditions wait on CLOCK_MONOTONIC, the clock their deadlines are taken on: a default
+ * one's deadline is CLOCK_REALTIME's, long past for a monotonic time, so the warming would not
+ * wait and the resolver's thread would spin.
+ */
+static void conds_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&R.wake, &a);
+	pthread_cond_init(&R.answered, &a);
+	pthread_condattr_destroy(&a);
+}
+
+static void r_lock(void)
+{
+	pthread_once(&conds_once, conds_init);
+	pthread_mutex_lock(&R.lock);
+}
 
 static struct name *find(const char *name)
 {
@@ -49,56 +78,126 @@ static struct name *find(const char *name)
 }
 
 /*
- * The A records of @name (absolute) from the resolvers of /etc/resolv.conf, and the smallest
- * TTL among them (ms). 0 with *@n set (0: the name has no address), -errno when no resolver
- * answered.
+ * Whether this host has a route to IPv6 address @a: a UDP socket's connect picks a source and
+ * route without sending anything, as getaddrinfo's AI_ADDRCONFIG and RFC 6724 decide whether
+ * an AAAA is worth trying. A waypoint without IPv6 keeps the IPv4 answers alone.
  */
-static int query(const char *name, uint32_t *ips, size_t *n, uint64_t *ttl_ms)
+static bool routable6(const struct ipaddr *a)
 {
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(53)};
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	memcpy(&sa.sin6_addr, a->a, 16);
+	ok = connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* A resolver of /etc/resolv.conf's, or the one wp_dns_use named (read under R.lock). */
+static ldns_resolver *resolver_new(void)
+{
+	struct ipaddr server;
+	uint16_t port;
 	ldns_resolver *res = NULL;
-	ldns_rdf *dname = NULL;
-	ldns_pkt *pkt = NULL;
+	ldns_rdf *ns;
+
+	r_lock();
+	server = R.server;
+	port = R.server_port;
+	pthread_mutex_unlock(&R.lock);
+	if (!server.family)
+		return ldns_resolver_new_frm_file(&res, NULL) == LDNS_STATUS_OK ? res : NULL;
+	ns = server.family == AF_INET6 ? ldns_rdf_new_frm_data(LDNS_RDF_TYPE_AAAA, 16, server.a)
+				       : ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, 4, server.a);
+	res = ns ? ldns_resolver_new() : NULL;
+	if (!res || ldns_resolver_push_nameserver(res, ns) != LDNS_STATUS_OK) {
+		ldns_resolver_deep_free(res);
+		ldns_rdf_deep_free(ns);
+		return NULL;
+	}
+	ldns_rdf_deep_free(ns);
+	ldns_resolver_set_port(res, port);
+	return res;
+}
+
+/*
+ * The records of @type (A or AAAA) of absolute name @dname from @res appended to @ips (up to
+ * DNS_MAX_ADDRS in all, *@n of them), the smallest TTL in *@ttl. 0 when a resolver answered
+ * (even without such a record), -EHOSTUNREACH when none did.
+ */
+static int query_type(ldns_resolver *res, const ldns_rdf *dname, ldns_rr_type type,
+		      struct ipaddr *ips, size_t *n, uint32_t *ttl)
+{
+	size_t want = type == LDNS_RR_TYPE_AAAA ? 16 : 4;
+	ldns_pkt *pkt = ldns_resolver_query(res, dname, type, LDNS_RR_CLASS_IN, LDNS_RD);
 	ldns_rr_list *rrs = NULL;
-	char fq[300];
-	uint32_t ttl = UINT32_MAX;
 	int err = -EHOSTUNREACH;
 
-	*n = 0;
-	snprintf(fq, sizeof(fq), "%s%s", name, name[strlen(name) - 1] == '.' ? "" : ".");
-	if (ldns_resolver_new_frm_file(&res, NULL) != LDNS_STATUS_OK)
-		return -ENOENT;
-	ldns_resolver_set_timeout(res, (struct timeval){.tv_sec = 2});
-	ldns_resolver_set_retry(res, 2);
-	dname = ldns_dname_new_frm_str(fq);
-	if (dname)
-		pkt = ldns_resolver_query(res, dname, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, LDNS_RD);
 	if (pkt && (ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NOERROR ||
 		    ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NXDOMAIN)) {
 		err = 0;
-		rrs = ldns_pkt_rr_list_by_type(pkt, LDNS_RR_TYPE_A, LDNS_SECTION_ANSWER);
-		for (size_t i = 0; rrs && i < ldns_rr_list_rr_count(rrs) && *n < DNS_MAX_ADDRS;
-		     i++) {
-			const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
-			const ldns_rdf *a = ldns_rr_rdf(rr, 0);
-
-			if (!a || ldns_rdf_size(a) != 4)
-				continue;
-			memcpy(&ips[(*n)++], ldns_rdf_data(a), 4);
-			if (ldns_rr_ttl(rr) < ttl)
-				ttl = ldns_rr_ttl(rr);
-		}
+		rrs = ldns_pkt_rr_list_by_type(pkt, type, LDNS_SECTION_ANSWER);
 	}
-	*ttl_ms = ttl == UINT32_MAX ? DNS_RETRY_MS : (uint64_t)ttl * 1000;
+	for (size_t i = 0; rrs && i < ldns_rr_list_rr_count(rrs) && *n < DNS_MAX_ADDRS; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
+		const ldns_rdf *a = ldns_rr_rdf(rr, 0);
+		struct ipaddr x = {.family = want == 16 ? AF_INET6 : AF_INET,
+				   .len = want == 16 ? 128 : 32};
+
+		if (!a || ldns_rdf_size(a) != want)
+			continue;
+		memcpy(x.a, ldns_rdf_data(a), want);
+		if (x.family == AF_INET6 && !routable6(&x))
+			continue;
+		ips[(*n)++] = x;
+		if (ldns_rr_ttl(rr) < *ttl)
+			*ttl = ldns_rr_ttl(rr);
+	}
 	ldns_rr_list_deep_free(rrs);
 	ldns_pkt_free(pkt);
+	return err;
+}
+
+/*
+ * The addresses of @name (absolute) from the resolvers of /etc/resolv.conf, and the smallest
+ * TTL among them (ms): its A records, then its AAAA records this host has a route to. IPv4
+ * first is Envoy's V4_PREFERRED order, which Istio gives DNS clusters, kept where both
+ * families are used (Istio's ALL on a dual-stack mesh): a DNS_ROUND_ROBIN entry, which uses
+ * the first address, goes over IPv4 when its name has one, and over IPv6 when it has only
+ * that. 0 with *@n set (0: the name has no address), -errno when no resolver answered.
+ */
+static int query(const char *name, struct ipaddr *ips, size_t *n, uint64_t *ttl_ms)
+{
+	ldns_resolver *res = resolver_new();
+	ldns_rdf *dname = NULL;
+	char fq[300];
+	uint32_t ttl = UINT32_MAX;
+	int err = -EHOSTUNREACH, err6 = -EHOSTUNREACH;
+
+	*n = 0;
+	if (!res)
+		return -ENOENT;
+	snprintf(fq, sizeof(fq), "%s%s", name, name[strlen(name) - 1] == '.' ? "" : ".");
+	ldns_resolver_set_timeout(res, (struct timeval){.tv_sec = 2});
+	ldns_resolver_set_retry(res, 2);
+	dname = ldns_dname_new_frm_str(fq);
+	if (dname) {
+		err = query_type(res, dname, LDNS_RR_TYPE_A, ips, n, &ttl);
+		err6 = query_type(res, dname, LDNS_RR_TYPE_AAAA, ips, n, &ttl);
+	}
+	*ttl_ms = ttl == UINT32_MAX ? DNS_RETRY_MS : (uint64_t)ttl * 1000;
 	ldns_rdf_deep_free(dname);
 	ldns_resolver_deep_free(res);
-	return err;
+	/* One family answered: its addresses stand (the other's resolver may be slow). */
+	return err && err6 ? err : 0;
 }
 
 static void *resolver(void *arg)
 {
-	pthread_mutex_lock(&R.lock);
+	r_lock();
 	while (!R.stopping) {
 		uint64_t now = clock_mono_ms(), next = now + 60000;
 		struct name *due = NULL;
@@ -125,12 +224,12 @@ static void *resolver(void *arg)
 		name = strdup(due->name);
 		due->due_ms = now + DNS_RETRY_MS; /* asked: not again meanwhile */
 		pthread_mutex_unlock(&R.lock);
-		uint32_t ips[DNS_MAX_ADDRS];
+		struct ipaddr ips[DNS_MAX_ADDRS];
 		size_t n = 0;
 		uint64_t ttl = DNS_RETRY_MS;
 		int err = name ? query(name, ips, &n, &ttl) : -ENOMEM;
 
-		pthread_mutex_lock(&R.lock);
+		r_lock();
 		due = name ? find(name) : NULL;
 		if (due && !err) {
 			ttl = ttl < DNS_MIN_TTL_MS ? DNS_MIN_TTL_MS : ttl;
@@ -221,13 +320,25 @@ static void ep_clear(struct l7_endpoint *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* A deep copy of @ep (@n_ports ports) into @o, at address @ip. 0 or -ENOMEM (@o cleared). */
-static int ep_copy(struct l7_endpoint *o, const struct l7_endpoint *ep, size_t n_ports, uint32_t ip)
+/*
+ * A deep copy of @ep (@n_ports ports) into @o, at address @ip (NULL: @ep's; an IPv6 one is its
+ * ip6 alone). 0 or -ENOMEM (@o cleared).
+ */
+static int ep_copy(struct l7_endpoint *o, const struct l7_endpoint *ep, size_t n_ports,
+		   const struct ipaddr *ip)
 {
 	bool fail = false;
 
 	memset(o, 0, sizeof(*o));
-	o->ip = ip;
+	o->ip = ep->ip;
+	o->ip6 = ep->ip6;
+	if (ip && ip->family == AF_INET6) {
+		o->ip = 0;
+		o->ip6 = *ip;
+	} else if (ip) {
+		memset(&o->ip6, 0, sizeof(o->ip6));
+		ipaddr_v4(ip, &o->ip);
+	}
 	o->pod = dup_or_null(ep->pod, &fail);
 	o->workload = dup_or_null(ep->workload, &fail);
 	o->node = dup_or_null(ep->node, &fail);
@@ -284,7 +395,7 @@ static int expand(struct l7_service *s)
 		first[e] = n;
 		count[e] = k;
 		for (size_t i = 0; i < k; i++, n++)
-			if (ep_copy(&out[n], ep, s->n_ports, x ? x->ips[i] : ep->ip))
+			if (ep_copy(&out[n], ep, s->n_ports, x ? &x->ips[i] : NULL))
 				goto nomem;
 	}
 	for (size_t i = 0; i < s->n_subsets; i++) {
@@ -332,7 +443,7 @@ int wp_dns_expand(struct l7_config *l7, unsigned int wait_ms)
 	bool any = false;
 	int err = 0;
 
-	pthread_mutex_lock(&R.lock);
+	r_lock();
 	for (size_t s = 0; s < l7->n_services && !err; s++)
 		for (size_t e = 0; e < l7->services[s].n_endpoints && !err; e++)
 			if (l7->services[s].endpoints[e].dns_name) {
@@ -361,12 +472,12 @@ int wp_dns_expand(struct l7_config *l7, unsigned int wait_ms)
 	return err;
 }
 
-int wp_dns_lookup(const char *name, uint32_t *ip)
+int wp_dns_lookup(const char *name, struct ipaddr *ip)
 {
 	struct name *x;
 	int ret;
 
-	pthread_mutex_lock(&R.lock);
+	r_lock();
 	x = find(name);
 	if (!x) {
 		ret = want(name);
@@ -390,15 +501,25 @@ uint64_t wp_dns_changes(void)
 {
 	uint64_t c;
 
-	pthread_mutex_lock(&R.lock);
+	r_lock();
 	c = R.changes;
 	pthread_mutex_unlock(&R.lock);
 	return c;
 }
 
+void wp_dns_use(const struct ipaddr *server, uint16_t port)
+{
+	r_lock();
+	memset(&R.server, 0, sizeof(R.server));
+	if (server)
+		R.server = *server;
+	R.server_port = port ? port : 53;
+	pthread_mutex_unlock(&R.lock);
+}
+
 void wp_dns_stop(void)
 {
-	pthread_mutex_lock(&R.lock);
+	r_lock();
 	R.stopping = true;
 	pthread_cond_broadcast(&R.wake);
 	pthread_mutex_unlock(&R.lock);

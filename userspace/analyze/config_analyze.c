@@ -1235,9 +1235,9 @@ static void check_behind_waypoint(struct cfg_an *a, const struct config *u,
 }
 
 /*
- * What ambit does not do yet of a ServiceEntry (the rest is in force: ztunnel/route.c, the
- * DNS proxy, the waypoint it is bound to): IPv6 addresses at a waypoint (the ztunnel and the
- * DNS proxy take them); and DYNAMIC_DNS without a waypoint.
+ * What ambit does not do yet of a ServiceEntry (the rest, its addresses of both families
+ * included, is in force: ztunnel/route.c, the DNS proxy, the waypoint it is bound to):
+ * DYNAMIC_DNS without a waypoint.
  */
 /* Whether @se or its namespace names a waypoint (istio.io/use-waypoint other than "none"). */
 static bool se_use_waypoint(struct cfg_an *a, const struct config_service_entry *se)
@@ -1256,32 +1256,12 @@ static bool se_use_waypoint(struct cfg_an *a, const struct config_service_entry 
 
 static void se_findings(struct cfg_an *a, const struct config_service_entry *se)
 {
-	struct in6_addr a6;
-
 	/* DYNAMIC_DNS is a waypoint's (it resolves each request's Host): without one, nothing. */
 	if (se->resolution == CONFIG_SE_RESOLUTION_DYNAMIC_DNS && !se_use_waypoint(a, se))
 		cfg_an_add(a, &se->meta, "ServiceEntry", 0, false, NULL,
 			   "spec.resolution: DYNAMIC_DNS needs a waypoint (label the entry or its "
 			   "namespace istio.io/use-waypoint): without one its hosts are "
 			   "unreachable");
-	for (size_t i = 0; i < se->addresses.n; i++) {
-		char buf[INET6_ADDRSTRLEN];
-		const char *slash = strchr(se->addresses.items[i], '/');
-		size_t n = slash ? (size_t)(slash - se->addresses.items[i])
-				 : strlen(se->addresses.items[i]);
-
-		if (n >= sizeof(buf))
-			continue;
-		memcpy(buf, se->addresses.items[i], n);
-		buf[n] = 0;
-		if (inet_pton(AF_INET6, buf, &a6) == 1 && se_use_waypoint(a, se))
-			cfg_an_add(
-			    a, &se->meta, "ServiceEntry", 0, false, NULL,
-			    "spec.addresses[%zu]: not enforced yet at its waypoint: IPv6 "
-			    "addresses are matched by the ztunnel and the DNS proxy, but the "
-			    "waypoint knows the entry by its IPv4 address only",
-			    i);
-	}
 }
 
 static void check_unenforced(struct cfg_an *a)

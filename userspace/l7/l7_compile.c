@@ -621,16 +621,19 @@ static int entry_endpoints(const struct l7_inputs *in, const struct config_servi
 	}
 	for (size_t i = 0; i < se->n_endpoints; i++) {
 		const struct config_se_endpoint *x = &se->endpoints[i];
-		struct in_addr a;
-		bool ip = x->address && inet_pton(AF_INET, x->address, &a) == 1;
+		struct ipaddr a = {0};
+		bool ip = x->address && !ipaddr_parse_addr(x->address, &a);
 
-		/* Unix sockets and IPv6 addresses are not reached from here. */
+		/* Unix sockets are not reached from here. */
 		if (!x->address || (!ip && (!dns || strchr(x->address, ':'))))
 			continue;
 		if (!(e = entry_endpoint(se, x, in, out)))
 			return -ENOMEM;
-		if (ip)
-			e->ip = a.s_addr;
+		/* An IPv6 one is the endpoint's ip6 alone: its cluster connects to [v6]:port. */
+		if (ip && a.family == AF_INET6)
+			e->ip6 = a;
+		else if (ip)
+			ipaddr_v4(&a, &e->ip);
 		else if (!(e->dns_name = strdup(x->address)))
 			return -ENOMEM;
 	}
@@ -660,10 +663,36 @@ static int entry_endpoints(const struct l7_inputs *in, const struct config_servi
 	return 0;
 }
 
-/* Host @host of ServiceEntry @se, at @vip, as a model service (l7_service.entry). */
+/*
+ * The IPv6 address of host @host of @se, as the ztunnel's snapshot names it (l4/entries.c): the
+ * entry's first /128 address, else the one allocated beside its IPv4 one (config_se_vips) when
+ * the cluster is dual stack (@dual: some pod has IPv6), where clients can reach it. Family 0:
+ * none.
+ */
+static struct ipaddr entry_vip6(const struct config_service_entry *se, const char *host,
+				const struct config_se_vip *vips, size_t n_vips, bool dual)
+{
+	struct ipaddr a = {0};
+	const struct ipaddr *r;
+
+	for (size_t i = 0; i < se->addresses.n; i++)
+		if (!ipaddr_parse(se->addresses.items[i], &a) && a.family == AF_INET6 &&
+		    a.len == 128)
+			return a;
+	memset(&a, 0, sizeof(a));
+	r = dual ? config_se_vip6_of(vips, n_vips, se->meta.namespace, host) : NULL;
+	if (r)
+		a = *r;
+	return a;
+}
+
+/*
+ * Host @host of ServiceEntry @se, at @vip and @vip6 (family 0: none), as a model service
+ * (l7_service.entry).
+ */
 static int compile_entry(const struct l7_inputs *in, const struct l7_waypoint *wp,
 			 const struct config_service_entry *se, const char *host, uint32_t vip,
-			 struct l7_service *out)
+			 struct ipaddr vip6, struct l7_service *out)
 {
 	struct l7_ctx ctx = {.in = in, .wp = wp, .svc = out};
 	int err;
@@ -679,6 +708,7 @@ static int compile_entry(const struct l7_inputs *in, const struct l7_waypoint *w
 	out->namespace = strdup(se->meta.namespace);
 	out->hostname = strdup(host);
 	out->vip = vip;
+	out->vip6 = vip6;
 	out->ports = calloc(se->n_ports + 1, sizeof(*out->ports));
 	if (!out->name || !out->namespace || !out->hostname || !out->ports)
 		return -ENOMEM;
@@ -745,6 +775,7 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 	int idx = (int)(wp - b->waypoints), err = -ENOMEM;
 	struct config_se_vip *vips = NULL;
 	size_t n_hosts = 0, n_vips = 0;
+	bool dual = false;
 
 	if (!c)
 		return NULL;
@@ -790,6 +821,8 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 	}
 	/* The hosts of the ServiceEntries bound to it, each a service at its address. */
 	err = config_se_vips(in->cfg, &vips, &n_vips);
+	for (size_t i = 0; i < in->n_pods && !dual; i++)
+		dual = in->pods[i].ip6.family == AF_INET6;
 	for (size_t i = 0; !err && i < b->n_entries && i < in->cfg->n_service_entries; i++) {
 		const struct config_service_entry *se = &in->cfg->service_entries[i];
 
@@ -799,6 +832,7 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 			err = compile_entry(
 			    in, wp, se, se->hosts.items[h],
 			    config_se_vip_of(vips, n_vips, se->meta.namespace, se->hosts.items[h]),
+			    entry_vip6(se, se->hosts.items[h], vips, n_vips, dual),
 			    &c->services[c->n_services++]);
 	}
 	free(vips);
