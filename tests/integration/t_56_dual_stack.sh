@@ -171,6 +171,50 @@ expect_contains "$out" "pod=mesh/server-0 from=$ip6_plain_client_0 "
 out=$(pod_exec plain/client-0 curl -sS -g --max-time 5 "http://[$vip6]/")
 expect_contains "$out" "pod=mesh/server-0 from=$ip6_plain_client_0 "
 
+# A SingleStack IPv6 Service in front of the same pods: an IPv6 cluster IP alone, listed alone,
+# AAAA only (NODATA for A), and reached by name from a meshed client over IPv6 through HBONE.
+cat >"$TMP/server6.yaml" <<'YAML'
+apiVersion: v1
+kind: Service
+metadata:
+  name: server6
+  namespace: mesh
+spec:
+  ipFamilies: [IPv6]
+  ipFamilyPolicy: SingleStack
+  selector:
+    app: server
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+YAML
+actl apply -f "$TMP/server6.yaml" >&2 || fail "apply the SingleStack IPv6 Service"
+svc6() { actl get svc server6 -n mesh -o json; }
+only6=$(svc6 | jq -r '.spec.clusterIP')
+case $only6 in fd00:96:*) ;; *) fail "mesh/server6 has no IPv6 cluster IP: $only6" ;; esac
+expect_eq "$(svc6 | jq -r '[.spec.clusterIPs[], .spec.ipFamilies[]] | join(",")')" "$only6,IPv6" \
+	"mesh/server6's clusterIPs and ipFamilies (SingleStack IPv6)"
+listed6() { [ "$(actl services | awk '$1 == "mesh" && $2 == "server6" { print $3 }')" = "$only6" ]; }
+wait_for 20 listed6 || fail "mesh/server6 not listed by its IPv6 VIP alone: $(actl services)"
+expect_eq "$(aaaa mesh/client-0 server6)" "$only6" "AAAA of server6 from mesh/client-0 (the DNS proxy)"
+expect_eq "$(pod_exec mesh/client-0 getent ahostsv4 server6 | awk '{print $1; exit}')" "" \
+	"A of server6 from mesh/client-0 (NODATA)"
+expect_eq "$(actl analyze 2>&1 | grep -c 'server6')" 0 "analyze's findings naming mesh/server6"
+h=$(hbone_in)
+fabric_capture_start "$TMP/fabric6.pcap"
+by_name6() { pod_exec mesh/client-0 curl -sf --max-time 3 -H 'X-Echo: MARKER-V6-ONLY' http://server6/; }
+wait_for 20 by_name6 || fail "mesh/client-0 cannot reach http://server6/: $(by_name6 2>&1)"
+expect_contains "$(by_name6)" "pod=mesh/server-0 from=$ip6_mesh_client_0 "
+sleep 1
+fabric_capture_stop
+[ "$(hbone_in)" -gt "$h" ] || fail "node2's ztunnel took no connection to server6 over HBONE ($h)"
+n=$(tcpdump -r "$TMP/fabric6.pcap" -nn -A 2>/dev/null | grep -c 'MARKER-V6-ONLY')
+expect_eq "$n" 0 "packets to server6 in plaintext on the fabric"
+n=$(tcpdump -r "$TMP/fabric6.pcap" -nn 2>/dev/null | grep -c '\.15008[ :]')
+[ "$n" -gt 0 ] || fail "no HBONE (15008) on the fabric during the requests to server6"
+# (server6 stays for the waypoint's part below.)
+
 drops() { metric_sum "$(node_metrics "$1")" ambit_kernel_drops_total "reason=\"$2\""; }
 # STRICT: IPv6 plaintext refused in the kernel; the mesh's HBONE goes on.
 d=$(drops node2 drop_strict_plaintext)
@@ -357,6 +401,54 @@ out=$(pod_exec mesh/client-0 curl -sS -g -i --max-time 3 "http://[$vip6]/")
 expect_contains "$out" "x-routed: by-the-waypoint" "the HTTPRoute over IPv6"
 expect_contains "$out" "from=$wp_ip6 "
 actl delete -f "$TMP/l7.yaml" >&2 || fail "delete the HTTPRoute and the L7 policy"
+# The SingleStack IPv6 Service through the waypoint: the namespace's waypoint takes it by its
+# IPv6 VIP alone.
+out=$(pod_exec mesh/client-0 curl -sS --max-time 5 http://server6/)
+expect_contains "$out" "pod=mesh/server-0 from=$wp_ip6 " "server6 (IPv6 alone) through the waypoint"
+
+# ServiceEntries at the waypoint by their IPv6 addresses: one STATIC at its own IPv6 address
+# (a DENY on it applies over IPv6), one of resolution DNS whose endpoint's name has AAAA alone
+# (server6), reached at the IPv6 address ambit allocates it.
+cat >"$TMP/se6.yaml" <<YAML
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext6, namespace: mesh, labels: {istio.io/use-waypoint: waypoint}}
+spec:
+  hosts: [ext6.example.test]
+  addresses: ["fd00:e6::10"]
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 8080}]
+  resolution: STATIC
+  endpoints: [{address: "$ip6_plain_server_0"}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: dns6, namespace: mesh, labels: {istio.io/use-waypoint: waypoint}}
+spec:
+  hosts: [dns6.example.test]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+  endpoints: [{address: server6.mesh.svc.cluster.local}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext6-deny, namespace: mesh}
+spec:
+  targetRefs: [{group: networking.istio.io, kind: ServiceEntry, name: ext6}]
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+YAML
+actl apply -f "$TMP/se6.yaml" >&2 || fail "apply the IPv6 ServiceEntries"
+se6_denied() { [ "$(code 'http://[fd00:e6::10]/admin')" = 403 ]; }
+wait_for 30 se6_denied ||
+	fail "the waypoint did not apply ext6's DENY over IPv6: $(code 'http://[fd00:e6::10]/admin')"
+out=$(pod_exec mesh/client-0 curl -sS -g --max-time 5 "http://[fd00:e6::10]/")
+expect_contains "$out" "pod=plain/server-0 from=$wp_ip6 " "ext6 at its IPv6 address through the waypoint"
+a6=$(aaaa mesh/client-0 dns6.example.test)
+case $a6 in 2001:2::f0f0:*) ;; *) fail "dns6.example.test's AAAA is not the allocated one: '$a6'" ;; esac
+out=$(pod_exec mesh/client-0 curl -sS -g --max-time 5 "http://[$a6]/")
+expect_contains "$out" "pod=mesh/server-0 from=$wp_ip6 " "dns6 at its allocated IPv6, resolved AAAA, through the waypoint"
+actl delete -f "$TMP/se6.yaml" >&2 || fail "delete the IPv6 ServiceEntries"
+actl delete -f "$TMP/server6.yaml" >&2 || fail "delete the SingleStack IPv6 Service"
 out=$(actl waypoint delete -n mesh waypoint 2>&1) || fail "waypoint delete: $out"
 
 log "IPv6 in the mesh: pod to pod and to [$vip6] over HBONE (0 payload packets in plaintext on the fabric), PERMISSIVE/STRICT, ipBlocks and anti-spoofing in the kernel"
