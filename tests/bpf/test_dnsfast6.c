@@ -40,32 +40,16 @@
 
 static int afd = -1;
 
-static int add_pod6(const char *ip6, uint32_t flags, int ifindex)
-{
-	struct ambit_workload wl = {.flags = flags, .ifindex = (uint32_t)ifindex};
-	struct in6_addr a;
-
-	if (inet_pton(AF_INET6, ip6, &a) != 1 || datapath_set_workload6(steer_fx.dp, &a, &wl))
-		return -1;
-	return ifindex ? datapath_set_iface6(steer_fx.dp, ifindex, &a) : 0;
-}
-
 static int group_setup(void **state)
 {
 	if (steer_fixture_setup("dnsfast6") == 0 &&
-	    add_pod6(POD6, AMBIT_WL_LOCAL, POD_IFINDEX) == 0 &&
-	    add_pod6(CAPTURED6, AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL, ENROLLED_POD_IFINDEX) == 0 &&
-	    add_pod6(INPOD6, INPOD_FLAGS, 0) == 0 &&
+	    steer_fixture_add_pod6(POD6, AMBIT_WL_LOCAL, POD_IFINDEX) == 0 &&
+	    steer_fixture_add_pod6(CAPTURED6, AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL,
+				   ENROLLED_POD_IFINDEX) == 0 &&
+	    steer_fixture_add_pod6(INPOD6, INPOD_FLAGS, 0) == 0 &&
 	    (afd = datapath_map_fd(steer_fx.dp, "dns_answers6")) >= 0)
 		return 0;
-	fprintf(stderr, "test_dnsfast6: setup failed: %s\n", strerror(errno));
-	steer_fixture_teardown();
-	return -1;
-}
-
-static int group_teardown(void **state)
-{
-	return steer_fixture_teardown();
+	return steer_fixture_setup_failed("test_dnsfast6");
 }
 
 /* Each case starts with no answers and no generation. */
@@ -455,5 +439,5 @@ int main(void)
 		fprintf(stderr, "test_dnsfast6: needs root (BPF, netns), skipping\n");
 		return 77;
 	}
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, steer_fixture_group_teardown);
 }

@@ -36,14 +36,7 @@ static int group_setup(void **state)
 {
 	if (steer_fixture_setup("steer") == 0)
 		return 0;
-	fprintf(stderr, "test_steer: setup failed: %s\n", strerror(errno));
-	steer_fixture_teardown();
-	return -1;
-}
-
-static int group_teardown(void **state)
-{
-	return steer_fixture_teardown();
+	return steer_fixture_setup_failed("test_steer");
 }
 
 static void test_arp_passes(void **state)
@@ -840,5 +833,5 @@ int main(void)
 	}
 	log_init("test_steer", LOG_LEVEL_INFO);
 	log_libbpf_setup();
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, steer_fixture_group_teardown);
 }

@@ -71,14 +71,7 @@ static int group_setup(void **state)
 {
 	if (steer_fixture_setup("steer-pod") == 0)
 		return 0;
-	fprintf(stderr, "test_steer_pod: setup failed: %s\n", strerror(errno));
-	steer_fixture_teardown();
-	return -1;
-}
-
-static int group_teardown(void **state)
-{
-	return steer_fixture_teardown();
+	return steer_fixture_setup_failed("test_steer_pod");
 }
 
 /*
@@ -1654,5 +1647,5 @@ int main(void)
 	}
 	log_init("test_steer_pod", LOG_LEVEL_INFO);
 	log_libbpf_setup();
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, steer_fixture_group_teardown);
 }

@@ -108,6 +108,28 @@ int steer_fixture_teardown(void)
 	return steer_fx.pin_root[0] && datapath_remove_pins(steer_fx.pin_root) ? -1 : 0;
 }
 
+int steer_fixture_setup_failed(const char *test)
+{
+	fprintf(stderr, "%s: setup failed: %s\n", test, strerror(errno));
+	steer_fixture_teardown();
+	return -1;
+}
+
+int steer_fixture_group_teardown(void **state)
+{
+	return steer_fixture_teardown();
+}
+
+int steer_fixture_add_pod6(const char *ip6, uint32_t flags, int ifindex)
+{
+	struct ambit_workload wl = {.flags = flags, .ifindex = (uint32_t)ifindex};
+	struct in6_addr a;
+
+	if (inet_pton(AF_INET6, ip6, &a) != 1 || datapath_set_workload6(steer_fx.dp, &a, &wl))
+		return -1;
+	return ifindex ? datapath_set_iface6(steer_fx.dp, ifindex, &a) : 0;
+}
+
 struct steer_pkt steer_fixture_flow(const char *saddr, const char *daddr)
 {
 	return (struct steer_pkt){

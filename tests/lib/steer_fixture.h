@@ -65,6 +65,18 @@ extern struct steer_fixture steer_fx;
 int steer_fixture_setup(const char *tag);
 /* Closes everything and removes the pins. 0, or -1 when the pins could not be removed. */
 int steer_fixture_teardown(void);
+/*
+ * A group setup that failed half-way, told on stderr under @test's name and torn down here:
+ * cmocka skips the group teardown when the setup fails. -1, for the setup to return.
+ */
+int steer_fixture_setup_failed(const char *test);
+/* The group teardown of a test binary over the fixture: steer_fixture_teardown. */
+int steer_fixture_group_teardown(void **state);
+/*
+ * Adds the IPv6 workload @ip6 with AMBIT_WL_* @flags to workloads6 and, when @ifindex is not 0,
+ * as the only IPv6 source of that pod veth (pod_ifaces6). 0, or -1 with errno set.
+ */
+int steer_fixture_add_pod6(const char *ip6, uint32_t flags, int ifindex);
 
 struct steer_pkt {
 	uint16_t eth_proto;
