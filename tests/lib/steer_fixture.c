@@ -696,3 +696,19 @@ void steer_fixture_dns_gen(uint32_t gen)
 	assert_int_equal(
 	    bpf_map_update_elem(datapath_map_fd(steer_fx.dp, "dns_gen"), &zero, &gen, BPF_ANY), 0);
 }
+
+void steer_fixture_expect_dns_gens(int map_fd, const void *key, const struct ambit_dns_answer *val,
+				   const uint8_t *pkt, size_t len, struct steer_out *out)
+{
+	steer_fixture_expect_raw(steer_fx.prog_fd, pkt, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	assert_int_equal(bpf_map_update_elem(map_fd, key, val, BPF_ANY), 0);
+	steer_fixture_expect_raw(steer_fx.prog_fd, pkt, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	steer_fixture_dns_gen(val->gen - 1);
+	steer_fixture_expect_raw(steer_fx.prog_fd, pkt, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	steer_fixture_dns_gen(val->gen);
+	steer_fixture_expect_raw(steer_fx.prog_fd, pkt, len, POD_IFINDEX, TC_ACT_REDIRECT,
+				 AMBIT_DNS_ANSWERED, out);
+}

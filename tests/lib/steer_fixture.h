@@ -261,5 +261,13 @@ size_t steer_fixture_dns_frame(uint8_t *buf, size_t cap, const char *src, const 
 			       uint16_t dport, const uint8_t *payload, size_t plen);
 /* Sets dns_gen[0], the generation dns_answers' entries must carry to count. */
 void steer_fixture_dns_gen(uint32_t gen);
+/*
+ * The DNS fast path answers the query @pkt (@len bytes, from POD_IFINDEX) with @val, which the
+ * caller publishes in map @map_fd under @key, only while @val->gen is the current generation:
+ * before it is published, and then with dns_gen as it was and at @val->gen - 1, the query goes
+ * on to the proxy; at @val->gen it is answered, into @out.
+ */
+void steer_fixture_expect_dns_gens(int map_fd, const void *key, const struct ambit_dns_answer *val,
+				   const uint8_t *pkt, size_t len, struct steer_out *out);
 
 #endif
