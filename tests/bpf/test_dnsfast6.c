@@ -40,32 +40,16 @@
 
 static int afd = -1;
 
-static int add_pod6(const char *ip6, uint32_t flags, int ifindex)
-{
-	struct ambit_workload wl = {.flags = flags, .ifindex = (uint32_t)ifindex};
-	struct in6_addr a;
-
-	if (inet_pton(AF_INET6, ip6, &a) != 1 || datapath_set_workload6(steer_fx.dp, &a, &wl))
-		return -1;
-	return ifindex ? datapath_set_iface6(steer_fx.dp, ifindex, &a) : 0;
-}
-
 static int group_setup(void **state)
 {
 	if (steer_fixture_setup("dnsfast6") == 0 &&
-	    add_pod6(POD6, AMBIT_WL_LOCAL, POD_IFINDEX) == 0 &&
-	    add_pod6(CAPTURED6, AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL, ENROLLED_POD_IFINDEX) == 0 &&
-	    add_pod6(INPOD6, INPOD_FLAGS, 0) == 0 &&
+	    steer_fixture_add_pod6(POD6, AMBIT_WL_LOCAL, POD_IFINDEX) == 0 &&
+	    steer_fixture_add_pod6(CAPTURED6, AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL,
+				   ENROLLED_POD_IFINDEX) == 0 &&
+	    steer_fixture_add_pod6(INPOD6, INPOD_FLAGS, 0) == 0 &&
 	    (afd = datapath_map_fd(steer_fx.dp, "dns_answers6")) >= 0)
 		return 0;
-	fprintf(stderr, "test_dnsfast6: setup failed: %s\n", strerror(errno));
-	steer_fixture_teardown();
-	return -1;
-}
-
-static int group_teardown(void **state)
-{
-	return steer_fixture_teardown();
+	return steer_fixture_setup_failed("test_dnsfast6");
 }
 
 /* Each case starts with no answers and no generation. */
@@ -218,20 +202,8 @@ static void test_dns6_answered(void **state)
 	key = key6(POD6, q, qlen);
 	len = frame6(buf, sizeof(buf), POD6, NODE_IP6, AMBIT_PORT_DNS, q, qlen, false);
 
-	/* Nothing published: the query goes on to the proxy. */
-	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
-				 NULL);
-	assert_int_equal(bpf_map_update_elem(afd, &key, &val, BPF_ANY), 0);
-	/* Published under another generation than the current one (none yet, then 4). */
-	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
-				 NULL);
-	steer_fixture_dns_gen(4);
-	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
-				 NULL);
-
-	steer_fixture_dns_gen(5);
-	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_REDIRECT,
-				 AMBIT_DNS_ANSWERED, &out);
+	/* Nothing published, then published under another generation (none yet, then 4). */
+	steer_fixture_expect_dns_gens(afd, &key, &val, buf, len, &out);
 	expect_answer(&out, buf, &val, POD6, 0x1234);
 	assert_int_equal(out.mark, 0);
 	assert_int_equal(bpf_map_lookup_elem(afd, &key, &got), 0);
@@ -455,5 +427,5 @@ int main(void)
 		fprintf(stderr, "test_dnsfast6: needs root (BPF, netns), skipping\n");
 		return 77;
 	}
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, steer_fixture_group_teardown);
 }

@@ -36,14 +36,7 @@ static int group_setup(void **state)
 {
 	if (steer_fixture_setup("steer") == 0)
 		return 0;
-	fprintf(stderr, "test_steer: setup failed: %s\n", strerror(errno));
-	steer_fixture_teardown();
-	return -1;
-}
-
-static int group_teardown(void **state)
-{
-	return steer_fixture_teardown();
+	return steer_fixture_setup_failed("test_steer");
 }
 
 static void test_arp_passes(void **state)
@@ -718,22 +711,10 @@ static void test_dns_answered_in_kernel(void **state)
 	key.qlen = (uint16_t)(qlen - 2);
 	memcpy(key.q, q + 2, qlen - 2);
 
-	/* Nothing published: the query goes on to the proxy. */
 	len =
 	    steer_fixture_dns_frame(buf, sizeof(buf), "10.1.0.5", NODE_IP, AMBIT_PORT_DNS, q, qlen);
-	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
-				 NULL);
-	assert_int_equal(bpf_map_update_elem(afd, &key, &val, BPF_ANY), 0);
-	/* Published under another generation than the current one (none yet, then 4). */
-	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
-				 NULL);
-	steer_fixture_dns_gen(4);
-	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
-				 NULL);
-
-	steer_fixture_dns_gen(5);
-	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, POD_IFINDEX, TC_ACT_REDIRECT,
-				 AMBIT_DNS_ANSWERED, &out);
+	/* Nothing published, then published under another generation (none yet, then 4). */
+	steer_fixture_expect_dns_gens(afd, &key, &val, buf, len, &out);
 	assert_int_equal(out.len, ETH_HLEN + 20 + 8 + alen);
 	assert_memory_equal(out.data, buf + ETH_ALEN, ETH_ALEN); /* MACs swapped */
 	assert_memory_equal(out.data + ETH_ALEN, buf, ETH_ALEN);
@@ -840,5 +821,5 @@ int main(void)
 	}
 	log_init("test_steer", LOG_LEVEL_INFO);
 	log_libbpf_setup();
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, steer_fixture_group_teardown);
 }

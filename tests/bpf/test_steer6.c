@@ -54,36 +54,21 @@ static struct in6_addr in6(const char *s)
 	return a;
 }
 
-static int add_pod6(const char *ip6, uint32_t flags, int ifindex)
-{
-	struct ambit_workload wl = {.flags = flags, .ifindex = (uint32_t)ifindex};
-	struct in6_addr a;
-
-	if (inet_pton(AF_INET6, ip6, &a) != 1 || datapath_set_workload6(steer_fx.dp, &a, &wl))
-		return -1;
-	return ifindex ? datapath_set_iface6(steer_fx.dp, ifindex, &a) : 0;
-}
-
 static int group_setup(void **state)
 {
 	struct ambit_workload wl = {.flags = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL,
 				    .ifindex = V4ONLY_IFINDEX};
 
 	if (steer_fixture_setup("steer6") == 0 &&
-	    add_pod6(POD6, AMBIT_WL_LOCAL, POD_IFINDEX) == 0 &&
-	    add_pod6(CAPTURED6, AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL, ENROLLED_POD_IFINDEX) == 0 &&
-	    add_pod6(REMOTE6, AMBIT_WL_ENROLLED, 0) == 0 && add_pod6(INPOD6, INPOD_FLAGS, 0) == 0 &&
+	    steer_fixture_add_pod6(POD6, AMBIT_WL_LOCAL, POD_IFINDEX) == 0 &&
+	    steer_fixture_add_pod6(CAPTURED6, AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL,
+				   ENROLLED_POD_IFINDEX) == 0 &&
+	    steer_fixture_add_pod6(REMOTE6, AMBIT_WL_ENROLLED, 0) == 0 &&
+	    steer_fixture_add_pod6(INPOD6, INPOD_FLAGS, 0) == 0 &&
 	    datapath_set_iface(steer_fx.dp, V4ONLY_IFINDEX, harness_ip4(V4ONLY_IP)) == 0 &&
 	    datapath_set_workload(steer_fx.dp, harness_ip4(V4ONLY_IP), &wl) == 0)
 		return 0;
-	fprintf(stderr, "test_steer6: setup failed: %s\n", strerror(errno));
-	steer_fixture_teardown();
-	return -1;
-}
-
-static int group_teardown(void **state)
-{
-	return steer_fixture_teardown();
+	return steer_fixture_setup_failed("test_steer6");
 }
 
 /*
@@ -978,5 +963,5 @@ int main(void)
 	}
 	log_init("test_steer6", LOG_LEVEL_INFO);
 	log_libbpf_setup();
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, steer_fixture_group_teardown);
 }

@@ -71,14 +71,7 @@ static int group_setup(void **state)
 {
 	if (steer_fixture_setup("steer-pod") == 0)
 		return 0;
-	fprintf(stderr, "test_steer_pod: setup failed: %s\n", strerror(errno));
-	steer_fixture_teardown();
-	return -1;
-}
-
-static int group_teardown(void **state)
-{
-	return steer_fixture_teardown();
+	return steer_fixture_setup_failed("test_steer_pod");
 }
 
 /*
@@ -1212,6 +1205,30 @@ static void counters_moved(const uint64_t *before, uint64_t *moved)
 }
 
 /*
+ * Data both ways between the ztunnel's socket @pfd and the app's @afd, with the counters read
+ * into @before when the connect began: at least the SYN-ACK and the "pong" came back through
+ * the program, and nothing dropped.
+ */
+static void ping_pong_returned(int pfd, int afd, const uint64_t *before)
+{
+	uint64_t moved[AMBIT_REASON__COUNT];
+	char buf[8] = "";
+
+	assert_int_equal(write(pfd, "ping", 4), 4);
+	assert_int_equal(read(afd, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(write(afd, "pong", 4), 4);
+	assert_int_equal(read(pfd, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "pong", 4);
+	counters_moved(before, moved);
+	assert_true(moved[AMBIT_RETURN_TO_PROXY] >= 2);
+	for (unsigned int i = 0; i < AMBIT_REASON__COUNT; i++) {
+		if (ambit_reason_is_drop(i) && moved[i])
+			fail_msg("counter %s moved", ambit_reason_name(i));
+	}
+}
+
+/*
  * The ztunnel's connection from CLIENT_IP to a new app listener on INPOD_IP: its socket when it
  * is up within @ms (the app's side accepted into *@afd), else -1 after checking that the app
  * never got it.
@@ -1256,7 +1273,6 @@ static void test_pod_egress_real_return_path(void **state)
 {
 	uint64_t before[AMBIT_REASON__COUNT], moved[AMBIT_REASON__COUNT];
 	struct steer_pkt s;
-	char buf[8] = "";
 	int pfd, afd;
 
 	assert_int_equal(netsetup_lo_accept_local(true), 0);
@@ -1273,19 +1289,7 @@ static void test_pod_egress_real_return_path(void **state)
 	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
 	pfd = proxy_connect(2000, &afd);
 	assert_true(pfd >= 0);
-	assert_int_equal(write(pfd, "ping", 4), 4);
-	assert_int_equal(read(afd, buf, sizeof(buf)), 4);
-	assert_memory_equal(buf, "ping", 4);
-	assert_int_equal(write(afd, "pong", 4), 4);
-	assert_int_equal(read(pfd, buf, sizeof(buf)), 4);
-	assert_memory_equal(buf, "pong", 4);
-	/* At least the SYN-ACK and the "pong" came back through the program; nothing dropped. */
-	counters_moved(before, moved);
-	assert_true(moved[AMBIT_RETURN_TO_PROXY] >= 2);
-	for (unsigned int i = 0; i < AMBIT_REASON__COUNT; i++) {
-		if (ambit_reason_is_drop(i) && moved[i])
-			fail_msg("counter %s moved", ambit_reason_name(i));
-	}
+	ping_pong_returned(pfd, afd, before);
 	/* The pod's own connection out is not returned: it leaves by eth0 (and is lost there). */
 	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
 	assert_int_equal(connect_within("10.77.0.50", 80, 300), -1);
@@ -1564,7 +1568,6 @@ static int proxy_connect6(int ms, int *afd)
 static void test_pod6_egress_real_return_path(void **state)
 {
 	uint64_t before[AMBIT_REASON__COUNT], moved[AMBIT_REASON__COUNT];
-	char buf[8] = "";
 	int pfd, afd;
 
 	eth0_add_ip6();
@@ -1583,18 +1586,7 @@ static void test_pod6_egress_real_return_path(void **state)
 	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
 	pfd = proxy_connect6(2000, &afd);
 	assert_true(pfd >= 0);
-	assert_int_equal(write(pfd, "ping", 4), 4);
-	assert_int_equal(read(afd, buf, sizeof(buf)), 4);
-	assert_memory_equal(buf, "ping", 4);
-	assert_int_equal(write(afd, "pong", 4), 4);
-	assert_int_equal(read(pfd, buf, sizeof(buf)), 4);
-	assert_memory_equal(buf, "pong", 4);
-	counters_moved(before, moved);
-	assert_true(moved[AMBIT_RETURN_TO_PROXY] >= 2);
-	for (unsigned int i = 0; i < AMBIT_REASON__COUNT; i++) {
-		if (ambit_reason_is_drop(i) && moved[i])
-			fail_msg("counter %s moved", ambit_reason_name(i));
-	}
+	ping_pong_returned(pfd, afd, before);
 	close(afd);
 	close(pfd);
 
@@ -1655,5 +1647,5 @@ int main(void)
 	}
 	log_init("test_steer_pod", LOG_LEVEL_INFO);
 	log_libbpf_setup();
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, steer_fixture_group_teardown);
 }

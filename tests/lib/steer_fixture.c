@@ -108,6 +108,28 @@ int steer_fixture_teardown(void)
 	return steer_fx.pin_root[0] && datapath_remove_pins(steer_fx.pin_root) ? -1 : 0;
 }
 
+int steer_fixture_setup_failed(const char *test)
+{
+	fprintf(stderr, "%s: setup failed: %s\n", test, strerror(errno));
+	steer_fixture_teardown();
+	return -1;
+}
+
+int steer_fixture_group_teardown(void **state)
+{
+	return steer_fixture_teardown();
+}
+
+int steer_fixture_add_pod6(const char *ip6, uint32_t flags, int ifindex)
+{
+	struct ambit_workload wl = {.flags = flags, .ifindex = (uint32_t)ifindex};
+	struct in6_addr a;
+
+	if (inet_pton(AF_INET6, ip6, &a) != 1 || datapath_set_workload6(steer_fx.dp, &a, &wl))
+		return -1;
+	return ifindex ? datapath_set_iface6(steer_fx.dp, ifindex, &a) : 0;
+}
+
 struct steer_pkt steer_fixture_flow(const char *saddr, const char *daddr)
 {
 	return (struct steer_pkt){
@@ -673,4 +695,20 @@ void steer_fixture_dns_gen(uint32_t gen)
 
 	assert_int_equal(
 	    bpf_map_update_elem(datapath_map_fd(steer_fx.dp, "dns_gen"), &zero, &gen, BPF_ANY), 0);
+}
+
+void steer_fixture_expect_dns_gens(int map_fd, const void *key, const struct ambit_dns_answer *val,
+				   const uint8_t *pkt, size_t len, struct steer_out *out)
+{
+	steer_fixture_expect_raw(steer_fx.prog_fd, pkt, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	assert_int_equal(bpf_map_update_elem(map_fd, key, val, BPF_ANY), 0);
+	steer_fixture_expect_raw(steer_fx.prog_fd, pkt, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	steer_fixture_dns_gen(val->gen - 1);
+	steer_fixture_expect_raw(steer_fx.prog_fd, pkt, len, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS,
+				 NULL);
+	steer_fixture_dns_gen(val->gen);
+	steer_fixture_expect_raw(steer_fx.prog_fd, pkt, len, POD_IFINDEX, TC_ACT_REDIRECT,
+				 AMBIT_DNS_ANSWERED, out);
 }

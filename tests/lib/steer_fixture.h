@@ -65,6 +65,18 @@ extern struct steer_fixture steer_fx;
 int steer_fixture_setup(const char *tag);
 /* Closes everything and removes the pins. 0, or -1 when the pins could not be removed. */
 int steer_fixture_teardown(void);
+/*
+ * A group setup that failed half-way, told on stderr under @test's name and torn down here:
+ * cmocka skips the group teardown when the setup fails. -1, for the setup to return.
+ */
+int steer_fixture_setup_failed(const char *test);
+/* The group teardown of a test binary over the fixture: steer_fixture_teardown. */
+int steer_fixture_group_teardown(void **state);
+/*
+ * Adds the IPv6 workload @ip6 with AMBIT_WL_* @flags to workloads6 and, when @ifindex is not 0,
+ * as the only IPv6 source of that pod veth (pod_ifaces6). 0, or -1 with errno set.
+ */
+int steer_fixture_add_pod6(const char *ip6, uint32_t flags, int ifindex);
 
 struct steer_pkt {
 	uint16_t eth_proto;
@@ -249,5 +261,13 @@ size_t steer_fixture_dns_frame(uint8_t *buf, size_t cap, const char *src, const 
 			       uint16_t dport, const uint8_t *payload, size_t plen);
 /* Sets dns_gen[0], the generation dns_answers' entries must carry to count. */
 void steer_fixture_dns_gen(uint32_t gen);
+/*
+ * The DNS fast path answers the query @pkt (@len bytes, from POD_IFINDEX) with @val, which the
+ * caller publishes in map @map_fd under @key, only while @val->gen is the current generation:
+ * before it is published, and then with dns_gen as it was and at @val->gen - 1, the query goes
+ * on to the proxy; at @val->gen it is answered, into @out.
+ */
+void steer_fixture_expect_dns_gens(int map_fd, const void *key, const struct ambit_dns_answer *val,
+				   const uint8_t *pkt, size_t len, struct steer_out *out);
 
 #endif

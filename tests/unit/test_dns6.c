@@ -163,6 +163,24 @@ static void nodata(struct fx *f, const char *name, ldns_rr_type type)
 	ldns_pkt_free(p);
 }
 
+/* The answer to @name/@qtype is NOERROR with one record, @type with address @txt. */
+static void one_as(struct fx *f, const char *name, ldns_rr_type qtype, ldns_rr_type type,
+		   const char *txt)
+{
+	ldns_pkt *p = ask(f, f->client, name, qtype);
+
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	count(p, LDNS_SECTION_ANSWER, 1);
+	has(p, 0, type, txt);
+	ldns_pkt_free(p);
+}
+
+/* The answer to @name/@type is its one address @txt. */
+static void one(struct fx *f, const char *name, ldns_rr_type type, const char *txt)
+{
+	one_as(f, name, type, type, txt);
+}
+
 /* A dual-stack Service: AAAA its vip6 and A its vip, by every name form; ANY both. */
 static void test_dual_stack_service(void **state)
 {
@@ -173,15 +191,8 @@ static void test_dual_stack_service(void **state)
 	ldns_pkt *p;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		p = ask(f, f->client, names[i], LDNS_RR_TYPE_AAAA);
-		assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
-		count(p, LDNS_SECTION_ANSWER, 1);
-		has(p, 0, LDNS_RR_TYPE_AAAA, "fd00:96::20");
-		ldns_pkt_free(p);
-		p = ask(f, f->client, names[i], LDNS_RR_TYPE_A);
-		count(p, LDNS_SECTION_ANSWER, 1);
-		has(p, 0, LDNS_RR_TYPE_A, "10.96.0.20");
-		ldns_pkt_free(p);
+		one(f, names[i], LDNS_RR_TYPE_AAAA, "fd00:96::20");
+		one(f, names[i], LDNS_RR_TYPE_A, "10.96.0.20");
 	}
 	p = ask(f, f->client, "ds.mesh.svc.cluster.local.", LDNS_RR_TYPE_ANY);
 	count(p, LDNS_SECTION_ANSWER, 2);
@@ -207,14 +218,9 @@ static void test_nodata_both_ways(void **state)
 	nodata(f, "four.", LDNS_RR_TYPE_AAAA);
 	nodata(f, "six.mesh.svc.cluster.local.", LDNS_RR_TYPE_A);
 	nodata(f, "six.", LDNS_RR_TYPE_A);
-	p = ask(f, f->client, "six.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA);
-	count(p, LDNS_SECTION_ANSWER, 1);
-	has(p, 0, LDNS_RR_TYPE_AAAA, "fd00:96::22");
-	ldns_pkt_free(p);
-	p = ask(f, f->client, "six.mesh.svc.cluster.local.", LDNS_RR_TYPE_ANY);
-	count(p, LDNS_SECTION_ANSWER, 1);
-	has(p, 0, LDNS_RR_TYPE_AAAA, "fd00:96::22");
-	ldns_pkt_free(p);
+	one(f, "six.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA, "fd00:96::22");
+	one_as(f, "six.mesh.svc.cluster.local.", LDNS_RR_TYPE_ANY, LDNS_RR_TYPE_AAAA,
+	       "fd00:96::22");
 	p = ask(f, f->client, "none.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA);
 	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
 	ldns_pkt_free(p);
@@ -241,24 +247,11 @@ static void test_headless(void **state)
 	has(p, 0, LDNS_RR_TYPE_A, "10.98.1.7");
 	has(p, 1, LDNS_RR_TYPE_A, "10.98.2.7");
 	ldns_pkt_free(p);
-	p = ask(f, f->client, "hs.", LDNS_RR_TYPE_AAAA);
-	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
-	count(p, LDNS_SECTION_ANSWER, 1);
-	has(p, 0, LDNS_RR_TYPE_AAAA, "fd00:98:1::7");
-	ldns_pkt_free(p);
-	p = ask(f, f->client, "w0.hs.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA);
-	count(p, LDNS_SECTION_ANSWER, 1);
-	has(p, 0, LDNS_RR_TYPE_AAAA, "fd00:98:1::7");
-	ldns_pkt_free(p);
-	p = ask(f, f->client, "w0.hs.mesh.svc.cluster.local.", LDNS_RR_TYPE_A);
-	count(p, LDNS_SECTION_ANSWER, 1);
-	has(p, 0, LDNS_RR_TYPE_A, "10.98.1.7");
-	ldns_pkt_free(p);
+	one(f, "hs.", LDNS_RR_TYPE_AAAA, "fd00:98:1::7");
+	one(f, "w0.hs.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA, "fd00:98:1::7");
+	one(f, "w0.hs.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, "10.98.1.7");
 	nodata(f, "w1.hs.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA);
-	p = ask(f, f->client, "w1.hs.mesh.svc.cluster.local.", LDNS_RR_TYPE_ANY);
-	count(p, LDNS_SECTION_ANSWER, 1);
-	has(p, 0, LDNS_RR_TYPE_A, "10.98.2.7");
-	ldns_pkt_free(p);
+	one_as(f, "w1.hs.mesh.svc.cluster.local.", LDNS_RR_TYPE_ANY, LDNS_RR_TYPE_A, "10.98.2.7");
 	/* A dual-stack pod by its dashed IPv4 name: that address, no AAAA. */
 	nodata(f, "10-98-1-7.mesh.pod.cluster.local.", LDNS_RR_TYPE_AAAA);
 
@@ -294,25 +287,12 @@ static void test_headless(void **state)
 static void test_entries(void **state)
 {
 	struct fx *f = *state;
-	ldns_pkt *p;
 
-	p = ask(f, f->client, "alloc.example.com.", LDNS_RR_TYPE_AAAA);
-	count(p, LDNS_SECTION_ANSWER, 1);
-	has(p, 0, LDNS_RR_TYPE_AAAA, "2001:2::f0f0:5");
-	ldns_pkt_free(p);
-	p = ask(f, f->client, "alloc.example.com.", LDNS_RR_TYPE_A);
-	count(p, LDNS_SECTION_ANSWER, 1);
-	has(p, 0, LDNS_RR_TYPE_A, "240.240.0.5");
-	ldns_pkt_free(p);
-	p = ask(f, f->client, "Given.Example.com.", LDNS_RR_TYPE_AAAA);
-	count(p, LDNS_SECTION_ANSWER, 1);
-	has(p, 0, LDNS_RR_TYPE_AAAA, "2001:db8::6");
-	ldns_pkt_free(p);
+	one(f, "alloc.example.com.", LDNS_RR_TYPE_AAAA, "2001:2::f0f0:5");
+	one(f, "alloc.example.com.", LDNS_RR_TYPE_A, "240.240.0.5");
+	one(f, "Given.Example.com.", LDNS_RR_TYPE_AAAA, "2001:db8::6");
 	nodata(f, "four.example.com.", LDNS_RR_TYPE_AAAA);
-	p = ask(f, f->client, "x.y.dyn6.com.", LDNS_RR_TYPE_AAAA);
-	count(p, LDNS_SECTION_ANSWER, 1);
-	has(p, 0, LDNS_RR_TYPE_AAAA, "2001:2::f0f0:103");
-	ldns_pkt_free(p);
+	one(f, "x.y.dyn6.com.", LDNS_RR_TYPE_AAAA, "2001:2::f0f0:103");
 }
 
 /*

@@ -178,6 +178,18 @@ static void set_hits(const struct ambit_dns_key *k, uint64_t hits)
 	set_hits_in(afd, k, hits);
 }
 
+/* Map @fd's entry @k is a fresh answer: @ans's first @alen bytes under generation @gen, no hits. */
+static void fresh_answer(int fd, const void *k, uint32_t gen, const uint8_t *ans, uint16_t alen)
+{
+	struct ambit_dns_answer v;
+
+	assert_int_equal(bpf_map_lookup_elem(fd, k, &v), 0);
+	assert_int_equal(v.gen, gen);
+	assert_int_equal(v.alen, alen);
+	assert_int_equal(v.hits, 0);
+	assert_memory_equal(v.a, ans, alen);
+}
+
 static void test_open(void **state)
 {
 	struct ambit_dns_answer v = {.gen = 1, .alen = 12};
@@ -235,11 +247,7 @@ static void test_publish(void **state)
 	memset(ans, 0x22, sizeof(ans));
 	dns_kernel_publish(kn, 3, &p1, q, qlen, ans, 60, 1);
 	k = key_of(1, q, qlen);
-	assert_int_equal(bpf_map_lookup_elem(afd, &k, &v), 0);
-	assert_int_equal(v.gen, dns_kernel_gen(kn, 3));
-	assert_int_equal(v.alen, 60);
-	assert_int_equal(v.hits, 0);
-	assert_memory_equal(v.a, ans, 60);
+	fresh_answer(afd, &k, dns_kernel_gen(kn, 3), ans, 60);
 
 	/* The kernel answered 5; read back once; 2 more later. */
 	set_hits(&k, 5);
@@ -260,10 +268,7 @@ static void test_publish(void **state)
 	set_hits(&k, 10);
 	dns_kernel_publish(kn, 4, &p1, q, qlen, ans, 61, 1);
 	assert_int_equal(counted[1], 10);
-	assert_int_equal(bpf_map_lookup_elem(afd, &k, &v), 0);
-	assert_int_equal(v.gen, dns_kernel_gen(kn, 4));
-	assert_int_equal(v.alen, 61);
-	assert_int_equal(v.hits, 0);
+	fresh_answer(afd, &k, dns_kernel_gen(kn, 4), ans, 61);
 	/* Another pod's same query is its own entry. */
 	dns_kernel_publish(kn, 4, &p2, q, qlen, ans, 60, 28);
 	assert_int_equal(map_len(), 2);
@@ -300,11 +305,7 @@ static void test_publish6(void **state)
 	memset(ans, 0x77, sizeof(ans));
 	dns_kernel_publish(kn, 3, &p1, q, qlen, ans, 60, 28);
 	k = key6_of(1, q, qlen);
-	assert_int_equal(bpf_map_lookup_elem(a6fd, &k, &v), 0);
-	assert_int_equal(v.gen, dns_kernel_gen(kn, 3));
-	assert_int_equal(v.alen, 60);
-	assert_int_equal(v.hits, 0);
-	assert_memory_equal(v.a, ans, 60);
+	fresh_answer(a6fd, &k, dns_kernel_gen(kn, 3), ans, 60);
 	assert_int_equal(map_len_of(a6fd), 1);
 	assert_int_equal(map_len(), 0);
 
@@ -321,10 +322,7 @@ static void test_publish6(void **state)
 	set_hits_in(a6fd, &k, 6);
 	dns_kernel_publish(kn, 4, &p1, q, qlen, ans, 62, 28);
 	assert_int_equal(counted[4 + 1], 6);
-	assert_int_equal(bpf_map_lookup_elem(a6fd, &k, &v), 0);
-	assert_int_equal(v.gen, dns_kernel_gen(kn, 4));
-	assert_int_equal(v.alen, 62);
-	assert_int_equal(v.hits, 0);
+	fresh_answer(a6fd, &k, dns_kernel_gen(kn, 4), ans, 62);
 
 	/* Another IPv6 pod is its own entry; the pod over IPv4 is dns_answers'. */
 	dns_kernel_publish(kn, 4, &p2, q, qlen, ans, 60, 28);

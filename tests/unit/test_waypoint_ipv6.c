@@ -222,6 +222,15 @@ static struct transport_peer connect_peer(const char *authority, const char *cli
 	return p;
 }
 
+/* GET / from @client (for=) to @authority, as connect_peer() and get() make it: its status. */
+static int get_status(const char *authority, const char *client, struct reply *r)
+{
+	struct transport_peer p = connect_peer(authority, client);
+
+	get(&p, "/", NULL, r);
+	return r->status;
+}
+
 static int setup(void **state)
 {
 	struct wp_engine_opts o = {.hcm.trusted_hops = 1};
@@ -330,9 +339,7 @@ static void test_connect_v6_routes(void **state)
 	assert_string_equal(r.body, "10.1.0.12:9080");
 
 	/* A pod's own IPv6 address (workload traffic) names no Service here: 404 NR. */
-	p = connect_peer("[fd00:96::99]:9080", "[fd00:10::99]:40000");
-	get(&p, "/", NULL, &r);
-	assert_int_equal(r.status, 404);
+	assert_int_equal(get_status("[fd00:96::99]:9080", "[fd00:10::99]:40000", &r), 404);
 }
 
 /* The IPv6 VIP of a Service whose endpoint has no IPv6: no candidate, 503 (UH); IPv4 serves. */
@@ -355,39 +362,25 @@ static void test_no_v6_endpoint(void **state)
 	/* The access log names the IPv6 client and the VIP it reached as "[v6]:port". */
 	assert_non_null(strstr(log, "[fd00:10::99]:40000"));
 
-	p = connect_peer("10.96.0.20:8080", "10.1.0.99:40000");
-	get(&p, "/", NULL, &r);
-	assert_int_equal(r.status, 200);
+	assert_int_equal(get_status("10.96.0.20:8080", "10.1.0.99:40000", &r), 200);
 	assert_string_equal(r.body, "10.1.0.21:8080");
 }
 
 /* ipBlocks, notIpBlocks and notRemoteIpBlocks of IPv6 CIDRs hold IPv6 clients (for=). */
 static void test_ip_blocks(void **state)
 {
-	struct transport_peer p = connect_peer("[fd00:96::10]:9080", "[fd00:10:bad::5]:40000");
 	struct reply r;
 
-	get(&p, "/", NULL, &r);
-	assert_int_equal(r.status, 403);
-	p = connect_peer("[fd00:96::10]:9080", "[fd00:10:bad1::5]:40000");
-	get(&p, "/", NULL, &r);
-	assert_int_equal(r.status, 200);
+	assert_int_equal(get_status("[fd00:96::10]:9080", "[fd00:10:bad::5]:40000", &r), 403);
+	assert_int_equal(get_status("[fd00:96::10]:9080", "[fd00:10:bad1::5]:40000", &r), 200);
 	/* The IPv4 VIP, an IPv6 client in the block: denied all the same. */
-	p = connect_peer("10.96.0.10:9080", "[fd00:10:bad::5]:40000");
-	get(&p, "/", NULL, &r);
-	assert_int_equal(r.status, 403);
+	assert_int_equal(get_status("10.96.0.10:9080", "[fd00:10:bad::5]:40000", &r), 403);
 
-	p = connect_peer("[fd00:96::30]:8080", "[fd00:10::5]:40000");
-	get(&p, "/", NULL, &r);
-	assert_int_equal(r.status, 200);
+	assert_int_equal(get_status("[fd00:96::30]:8080", "[fd00:10::5]:40000", &r), 200);
 	assert_string_equal(r.body, "[fd00:10::31]:8080");
-	p = connect_peer("[fd00:96::30]:8080", "[fd00:20::5]:40000");
-	get(&p, "/", NULL, &r);
-	assert_int_equal(r.status, 403);
+	assert_int_equal(get_status("[fd00:96::30]:8080", "[fd00:20::5]:40000", &r), 403);
 	/* notIpBlocks of IPv6 only: an IPv4 client is outside them. */
-	p = connect_peer("10.96.0.30:8080", "10.1.0.5:40000");
-	get(&p, "/", NULL, &r);
-	assert_int_equal(r.status, 403);
+	assert_int_equal(get_status("10.96.0.30:8080", "10.1.0.5:40000", &r), 403);
 }
 
 /*

@@ -100,6 +100,17 @@ static const char *pod_by_ip6(const struct resolver *r, const void *ip6)
 	return NULL;
 }
 
+/* The pod of @ip, 4 bytes (AF_INET) or 16 (AF_INET6) as a map holds it, or NULL. */
+static const char *pod_by_addr(const struct resolver *r, int af, const void *ip)
+{
+	uint32_t ip4;
+
+	if (af == AF_INET6)
+		return pod_by_ip6(r, ip);
+	memcpy(&ip4, ip, sizeof(ip4));
+	return pod_by_ip(r, ip4, NULL, 0);
+}
+
 static const char *pod_by_cgroup(const struct resolver *r, uint64_t id)
 {
 	for (size_t i = 0; i < r->npods; i++)
@@ -126,6 +137,30 @@ static const char *svc_by_vip(const struct resolver *r, uint32_t vip)
 static const char *ipstr(uint32_t ip, char *buf)
 {
 	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN) ? buf : "?";
+}
+
+/* An address of @af (4 or 16 bytes, network order) as text, into @buf of INET6_ADDRSTRLEN. */
+static const char *addr_str(int af, const void *ip, char *buf)
+{
+	return inet_ntop(af, ip, buf, INET6_ADDRSTRLEN) ? buf : "?";
+}
+
+/* The host of a host:port: an IPv6 address in brackets (RFC 3986 §3.2.2). */
+#define HOST_STRLEN (INET6_ADDRSTRLEN + 2)
+static const char *host_str(int af, const void *ip, char *buf)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (af == AF_INET)
+		return addr_str(af, ip, buf);
+	snprintf(buf, HOST_STRLEN, "[%s]", addr_str(af, ip, a));
+	return buf;
+}
+
+/* The width of a column of bare pod addresses: an IPv6 one is twice as wide. */
+static int addr_width(int af)
+{
+	return af == AF_INET ? 12 : 24;
 }
 
 static const char *or_dash(const char *s)
@@ -176,9 +211,15 @@ static int map_each(int fd, const char *name, size_t ksz, size_t vsz,
 	return 0;
 }
 
+/*
+ * A map of either family is dumped by one function, told by @af which of the twins it reads:
+ * the IPv4 map's key and value, or the IPv6 one's (DESIGN.md §11: the same things, an address
+ * of 16 bytes).
+ */
 struct dump_ctx {
 	const struct resolver *r;
 	bool json;
+	int af;	    /* AF_INET or AF_INET6: the family of the current map */
 	cJSON *arr; /* json: entries of the current map */
 	const char *map;
 };
@@ -211,106 +252,205 @@ static cJSON *obj(const char *const *names, const double *vals, size_t n)
 	return o;
 }
 
+/* bpftool's rendering of a __u32[4]: an array of numbers. */
+static cJSON *u32s(const __u32 *v, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; arr && i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateNumber(v[i]));
+	return arr;
+}
+
+/*
+ * Adds address field @name of @af to @o as bpftool renders it: an IPv4 __u32 as a number; an
+ * IPv6 __u32[4] as its four words, named as the ABI names it, @name with a "6" after it.
+ */
+static void add_ip(cJSON *o, const char *name, int af, const void *ip)
+{
+	char name6[32];
+	__u32 w[4];
+
+	if (!o)
+		return;
+	if (af == AF_INET) {
+		memcpy(w, ip, sizeof(w[0]));
+		cJSON_AddNumberToObject(o, name, w[0]);
+		return;
+	}
+	memcpy(w, ip, sizeof(w));
+	snprintf(name6, sizeof(name6), "%s6", name);
+	cJSON_AddItemToObject(o, name6, u32s(w, 4));
+}
+
+/* A bare pod address key: an IPv4 __u32 is a number, a struct ambit_ip6 an object. */
+static cJSON *ip_key_json(int af, const void *ip)
+{
+	cJSON *o;
+	__u32 w[4];
+
+	if (af == AF_INET) {
+		memcpy(w, ip, sizeof(w[0]));
+		return num(w[0]);
+	}
+	memcpy(w, ip, sizeof(w));
+	o = cJSON_CreateObject();
+	if (o)
+		cJSON_AddItemToObject(o, "a", u32s(w, 4));
+	return o;
+}
+
+/*
+ * A socket address of either family: struct ambit_addr or ambit_backend (IPv4, the same
+ * fields) or struct ambit_addr6.
+ */
+struct sockaddr_view {
+	int af;
+	const void *ip; /* 4 or 16 bytes, network order */
+	uint16_t port;	/* network order */
+	uint16_t pad;
+};
+
+static struct sockaddr_view addr_view(int af, const void *p)
+{
+	if (af == AF_INET6) {
+		const struct ambit_addr6 *a = p;
+
+		return (struct sockaddr_view){af, a->ip6, a->port, a->pad};
+	}
+	const struct ambit_addr *a = p;
+
+	return (struct sockaddr_view){af, &a->ip, a->port, a->pad};
+}
+
+static cJSON *addr_json(const struct sockaddr_view *a)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	add_ip(o, "ip", a->af, a->ip);
+	if (o) {
+		cJSON_AddNumberToObject(o, "port", a->port);
+		cJSON_AddNumberToObject(o, "pad", a->pad);
+	}
+	return o;
+}
+
 static void dump_workload(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
-	uint32_t ip = *(const uint32_t *)k;
 	const struct ambit_workload *w = v;
-	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], ident[512] = "", ifn[IF_NAMESIZE];
+	char a[INET6_ADDRSTRLEN], b[INET_ADDRSTRLEN], ident[512] = "", ifn[IF_NAMESIZE];
 
 	if (d->json) {
 		static const char *const f[] = {"flags", "ifindex", "node_ip", "pad"};
 		double vals[] = {w->flags, w->ifindex, w->node_ip, w->pad};
-		add_entry(d, num(ip), obj(f, vals, 4));
+		add_entry(d, ip_key_json(d->af, k), obj(f, vals, 4));
 		return;
 	}
-	const char *pod = pod_by_ip(d->r, ip, ident, sizeof(ident));
-	printf("  %-12s %-26s %-46s %s%s%s node %s", ipstr(ip, a), or_dash(pod),
-	       ident[0] ? ident : "-", w->flags & AMBIT_WL_ENROLLED ? "enrolled" : "not-enrolled",
+	/* The identity and the veth are said once, on the pod's IPv4 line. */
+	if (d->af == AF_INET) {
+		uint32_t ip = *(const uint32_t *)k;
+		const char *pod = pod_by_ip(d->r, ip, ident, sizeof(ident));
+
+		printf("  %-12s %-26s %-46s ", ipstr(ip, a), or_dash(pod), ident[0] ? ident : "-");
+	} else {
+		printf("  %-24s %-26s ", addr_str(d->af, k, a), or_dash(pod_by_ip6(d->r, k)));
+	}
+	printf("%s%s%s node %s", w->flags & AMBIT_WL_ENROLLED ? "enrolled" : "not-enrolled",
 	       w->flags & AMBIT_WL_LOCAL ? ",local" : "",
 	       w->flags & AMBIT_WL_INPOD ? ",in-pod" : "", ipstr(w->node_ip, b));
-	if (w->ifindex)
+	if (d->af == AF_INET && w->ifindex)
 		printf(" iface %s (%u)", iface_name(d->r, w->ifindex, ifn), w->ifindex);
 	printf("\n");
 }
 
+/* enrolled_cgrp holds a struct ambit_enrolled, enrolled_ip6 the in-pod pod's ambit_ip6. */
 static void dump_enrolled(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
-	uint64_t id;
 	const struct ambit_enrolled *e = v;
-	char a[INET_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN];
+	uint64_t id;
 
 	memcpy(&id, k, sizeof(id));
 	if (d->json) {
 		static const char *const f[] = {"pod_ip", "flags"};
 		double vals[] = {e->pod_ip, e->flags};
-		add_entry(d, num((double)id), obj(f, vals, 2));
+		add_entry(d, num((double)id),
+			  d->af == AF_INET ? obj(f, vals, 2) : ip_key_json(d->af, v));
 		return;
 	}
-	printf("  cgroup %-12llu -> %-26s %s%s\n", (unsigned long long)id,
-	       or_dash(pod_by_cgroup(d->r, id)), ipstr(e->pod_ip, a),
-	       e->flags & AMBIT_ENROLLED_INPOD ? " in-pod" : "");
+	printf("  cgroup %-12llu -> %-26s ", (unsigned long long)id,
+	       or_dash(pod_by_cgroup(d->r, id)));
+	if (d->af == AF_INET)
+		printf("%s%s\n", ipstr(e->pod_ip, a),
+		       e->flags & AMBIT_ENROLLED_INPOD ? " in-pod" : "");
+	else
+		printf("in-pod at [%s]\n", addr_str(d->af, v, a));
 }
 
+/* pod_ifaces holds a struct ambit_iface, pod_ifaces6 the pod's ambit_ip6. */
 static void dump_iface(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
 	uint32_t ifindex = *(const uint32_t *)k;
 	const struct ambit_iface *e = v;
-	char a[INET_ADDRSTRLEN], ifn[IF_NAMESIZE];
+	const void *ip = d->af == AF_INET ? (const void *)&e->pod_ip : v;
+	char a[INET6_ADDRSTRLEN], ifn[IF_NAMESIZE];
 
 	if (d->json) {
 		static const char *const f[] = {"pod_ip", "pad"};
 		double vals[] = {e->pod_ip, e->pad};
-		add_entry(d, num(ifindex), obj(f, vals, 2));
+		add_entry(d, num(ifindex),
+			  d->af == AF_INET ? obj(f, vals, 2) : ip_key_json(d->af, v));
 		return;
 	}
-	printf("  %-10s (%3u) -> %-26s only source %s\n", iface_name(d->r, ifindex, ifn), ifindex,
-	       or_dash(pod_by_ip(d->r, e->pod_ip, NULL, 0)), ipstr(e->pod_ip, a));
-}
-
-static cJSON *addr_json(const struct ambit_addr *a)
-{
-	static const char *const f[] = {"ip", "port", "pad"};
-	double vals[] = {a->ip, a->port, a->pad};
-
-	return obj(f, vals, 3);
+	printf("  %-10s (%3u) -> %-26s %s source %s%s\n", iface_name(d->r, ifindex, ifn), ifindex,
+	       or_dash(pod_by_addr(d->r, d->af, ip)), d->af == AF_INET ? "only" : "IPv6",
+	       addr_str(d->af, ip, a), d->af == AF_INET ? "" : " (and link-local)");
 }
 
 static void dump_service(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
-	const struct ambit_addr *a = k;
+	struct sockaddr_view a = addr_view(d->af, k);
 	const struct ambit_service *s = v;
-	char ip[INET_ADDRSTRLEN];
+	char host[HOST_STRLEN];
 
 	if (d->json) {
 		static const char *const f[] = {"id", "backend_count"};
 		double vals[] = {s->id, s->backend_count};
-		add_entry(d, addr_json(a), obj(f, vals, 2));
+		add_entry(d, addr_json(&a), obj(f, vals, 2));
 		return;
 	}
-	printf("  %s:%-5u -> %-20s id %u, %u backend(s)\n", ipstr(a->ip, ip), ntohs(a->port),
-	       or_dash(svc_by_vip(d->r, a->ip)), s->id, s->backend_count);
+	/* pods.json names the IPv4 VIPs (serviceIPs); an IPv6 one goes unnamed here. */
+	if (a.af == AF_INET)
+		printf("  %s:%-5u -> %-20s ", host_str(a.af, a.ip, host), ntohs(a.port),
+		       or_dash(svc_by_vip(d->r, *(const uint32_t *)a.ip)));
+	else
+		printf("  %s:%u -> ", host_str(a.af, a.ip, host), ntohs(a.port));
+	printf("id %u, %u backend(s)\n", s->id, s->backend_count);
 }
 
+/* backends holds a struct ambit_backend, the fields of an ambit_addr; backends6 an ambit_addr6. */
 static void dump_backend(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
 	const struct ambit_backend_key *bk = k;
-	const struct ambit_backend *b = v;
-	char ip[INET_ADDRSTRLEN];
+	const struct ambit_backend *b4 = v;
+	struct sockaddr_view b = d->af == AF_INET
+				     ? (struct sockaddr_view){AF_INET, &b4->ip, b4->port, b4->pad}
+				     : addr_view(d->af, v);
+	char host[HOST_STRLEN];
 
 	if (d->json) {
 		static const char *const fk[] = {"service_id", "index"};
-		static const char *const fv[] = {"ip", "port", "pad"};
-		double kv[] = {bk->service_id, bk->index}, vv[] = {b->ip, b->port, b->pad};
-		add_entry(d, obj(fk, kv, 2), obj(fv, vv, 3));
+		double kv[] = {bk->service_id, bk->index};
+		add_entry(d, obj(fk, kv, 2), addr_json(&b));
 		return;
 	}
-	printf("  service %u #%u -> %s:%u %s\n", bk->service_id, bk->index, ipstr(b->ip, ip),
-	       ntohs(b->port), or_dash(pod_by_ip(d->r, b->ip, NULL, 0)));
+	printf("  service %u #%u -> %s:%u %s\n", bk->service_id, bk->index,
+	       host_str(b.af, b.ip, host), ntohs(b.port), or_dash(pod_by_addr(d->r, b.af, b.ip)));
 }
 
 static cJSON *orig_json(const struct ambit_orig_dst *o)
@@ -321,16 +461,35 @@ static cJSON *orig_json(const struct ambit_orig_dst *o)
 	return obj(f, vals, 4);
 }
 
-static void print_orig(const struct dump_ctx *d, const struct ambit_orig_dst *o)
+static cJSON *orig6_json(const struct ambit_orig_dst6 *o)
 {
-	char ip[INET_ADDRSTRLEN];
-	const char *svc = svc_by_vip(d->r, o->ip);
-	const char *pod = pod_by_ip(d->r, o->ip, NULL, 0);
+	static const char *const f[] = {"port", "flags", "pad", "cgroup"};
+	double vals[] = {o->port, o->flags, o->pad, (double)o->cgroup};
+	cJSON *vo = cJSON_CreateObject();
 
-	printf("-> %s:%u (%s) %s%s by %s\n", ipstr(o->ip, ip), ntohs(o->port),
-	       svc ? svc : or_dash(pod), o->flags & AMBIT_ORIG_REDIRECTED ? "redirected" : "",
-	       o->flags & AMBIT_ORIG_SERVICE_LB ? "service-lb" : "",
-	       or_dash(pod_by_cgroup(d->r, o->cgroup)));
+	add_ip(vo, "ip", AF_INET6, o->ip6);
+	for (size_t i = 0; vo && i < 4; i++)
+		cJSON_AddNumberToObject(vo, f[i], vals[i]);
+	return vo;
+}
+
+/* The original destination of a struct ambit_orig_dst (IPv4) or ambit_orig_dst6. */
+static void print_orig(const struct dump_ctx *d, int af, const void *v)
+{
+	const struct ambit_orig_dst *o4 = v;
+	const struct ambit_orig_dst6 *o6 = v;
+	const void *ip = af == AF_INET ? (const void *)&o4->ip : o6->ip6;
+	const char *svc = af == AF_INET ? svc_by_vip(d->r, o4->ip) : NULL;
+	uint16_t flags = af == AF_INET ? o4->flags : o6->flags;
+	char host[HOST_STRLEN];
+
+	printf("-> %s:%u (%s) ", host_str(af, ip, host), ntohs(af == AF_INET ? o4->port : o6->port),
+	       svc ? svc : or_dash(pod_by_addr(d->r, af, ip)));
+	/* orig_dst6's lines have never shown the flags. */
+	if (af == AF_INET)
+		printf("%s%s ", flags & AMBIT_ORIG_REDIRECTED ? "redirected" : "",
+		       flags & AMBIT_ORIG_SERVICE_LB ? "service-lb" : "");
+	printf("by %s\n", or_dash(pod_by_cgroup(d->r, af == AF_INET ? o4->cgroup : o6->cgroup)));
 }
 
 static void dump_sock_orig(const void *k, const void *v, void *arg)
@@ -344,22 +503,22 @@ static void dump_sock_orig(const void *k, const void *v, void *arg)
 		return;
 	}
 	printf("  socket cookie %-10llu ", (unsigned long long)cookie);
-	print_orig(d, v);
+	print_orig(d, AF_INET, v);
 }
 
 static void dump_orig_dst(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
-	const struct ambit_addr *a = k;
-	char ip[INET_ADDRSTRLEN];
+	struct sockaddr_view a = addr_view(d->af, k);
+	char host[HOST_STRLEN];
 
 	if (d->json) {
-		add_entry(d, addr_json(a), orig_json(v));
+		add_entry(d, addr_json(&a), d->af == AF_INET ? orig_json(v) : orig6_json(v));
 		return;
 	}
-	printf("  %s:%-5u %-20s ", ipstr(a->ip, ip), ntohs(a->port),
-	       or_dash(pod_by_ip(d->r, a->ip, NULL, 0)));
-	print_orig(d, v);
+	printf("  %s:%-5u %-20s ", host_str(a.af, a.ip, host), ntohs(a.port),
+	       or_dash(pod_by_addr(d->r, a.af, a.ip)));
+	print_orig(d, a.af, v);
 }
 
 static void dump_proxy_sock(const void *k, const void *v, void *arg)
@@ -383,59 +542,68 @@ static void dump_proxy_sock(const void *k, const void *v, void *arg)
 static void dump_inpod_sock(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
-	uint32_t ip = *(const uint32_t *)k;
-	char a[INET_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN];
 	uint64_t cookie;
 
 	memcpy(&cookie, v, sizeof(cookie));
 	if (d->json) {
-		add_entry(d, num(ip), num((double)cookie));
+		add_entry(d, ip_key_json(d->af, k), num((double)cookie));
 		return;
 	}
-	printf("  %-12s %-26s -> in-pod 15006 listener socket cookie %llu\n", ipstr(ip, a),
-	       or_dash(pod_by_ip(d->r, ip, NULL, 0)), (unsigned long long)cookie);
+	printf("  %-*s %-26s -> in-pod 15006 listener socket cookie %llu\n", addr_width(d->af),
+	       addr_str(d->af, k, a), or_dash(pod_by_addr(d->r, d->af, k)),
+	       (unsigned long long)cookie);
 }
 
 static void dump_strict_port(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
-	const struct ambit_addr *a = k;
+	struct sockaddr_view a = addr_view(d->af, k);
 	const struct ambit_strict_port *sp = v;
-	char ip[INET_ADDRSTRLEN], port[16] = "*";
+	char host[HOST_STRLEN], port[16] = "*";
 
 	if (d->json) {
 		static const char *const f[] = {"mode", "pad", "drops"};
 		double vals[] = {sp->mode, sp->pad, (double)sp->drops};
 
-		add_entry(d, addr_json(a), obj(f, vals, 3));
+		add_entry(d, addr_json(&a), obj(f, vals, 3));
 		return;
 	}
-	if (a->port)
-		snprintf(port, sizeof(port), "%u", ntohs(a->port));
-	printf("  %s:%-5s %-28s plaintext %-5s drops %llu\n", ipstr(a->ip, ip), port,
-	       or_dash(pod_by_ip(d->r, a->ip, NULL, 0)),
+	if (a.port)
+		snprintf(port, sizeof(port), "%u", ntohs(a.port));
+	printf("  %s:%-5s %-28s plaintext %-5s drops %llu\n", host_str(a.af, a.ip, host), port,
+	       or_dash(pod_by_addr(d->r, a.af, a.ip)),
 	       sp->mode == AMBIT_PLAINTEXT_DROP ? "drop" : "allow", (unsigned long long)sp->drops);
 }
 
+/* A struct ambit_deny_src_key or ambit_deny_src6_key: its prefix counts the whole pod in. */
 static void dump_deny_src(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
-	const struct ambit_deny_src_key *key = k;
+	const struct ambit_deny_src_key *k4 = k;
+	const struct ambit_deny_src6_key *k6 = k;
 	const struct ambit_deny_src *ds = v;
-	char dst[INET_ADDRSTRLEN], src[INET_ADDRSTRLEN];
+	const void *dst = d->af == AF_INET ? (const void *)&k4->dst_ip : k6->dst_ip6;
+	const void *src = d->af == AF_INET ? (const void *)&k4->src_ip : k6->src_ip6;
+	uint32_t prefixlen = d->af == AF_INET ? k4->prefixlen : k6->prefixlen;
+	uint32_t pod_bits = d->af == AF_INET ? 32 : 128;
+	char dsts[INET6_ADDRSTRLEN], srcs[INET6_ADDRSTRLEN];
 
 	if (d->json) {
-		static const char *const fk[] = {"prefixlen", "dst_ip", "src_ip"};
 		static const char *const fv[] = {"drops"};
-		double kv[] = {key->prefixlen, key->dst_ip, key->src_ip};
 		double vv[] = {(double)ds->drops};
+		cJSON *ko = cJSON_CreateObject();
 
-		add_entry(d, obj(fk, kv, 3), obj(fv, vv, 1));
+		if (ko)
+			cJSON_AddNumberToObject(ko, "prefixlen", prefixlen);
+		add_ip(ko, "dst_ip", d->af, dst);
+		add_ip(ko, "src_ip", d->af, src);
+		add_entry(d, ko, obj(fv, vv, 1));
 		return;
 	}
-	printf("  from %s/%u to %s %-28s drops %llu\n", ipstr(key->src_ip, src),
-	       key->prefixlen >= 32 ? key->prefixlen - 32 : 0, ipstr(key->dst_ip, dst),
-	       or_dash(pod_by_ip(d->r, key->dst_ip, NULL, 0)), (unsigned long long)ds->drops);
+	printf("  from %s/%u to %s %-28s drops %llu\n", addr_str(d->af, src, srcs),
+	       prefixlen >= pod_bits ? prefixlen - pod_bits : 0, addr_str(d->af, dst, dsts),
+	       or_dash(pod_by_addr(d->r, d->af, dst)), (unsigned long long)ds->drops);
 }
 
 static void bytes_array(cJSON *o, const char *name, const uint8_t *b, size_t n)
@@ -471,31 +639,39 @@ static void dns_question(const uint8_t *q, uint16_t qlen, char *buf, size_t len)
 	ldns_pkt_free(pkt);
 }
 
+/* A struct ambit_dns_key or ambit_dns_key6 -> struct ambit_dns_answer. */
 static void dump_dns_answer(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
-	const struct ambit_dns_key *key = k;
+	const struct ambit_dns_key *k4 = k;
+	const struct ambit_dns_key6 *k6 = k;
 	const struct ambit_dns_answer *a = v;
-	char ip[INET_ADDRSTRLEN], q[300];
+	const void *pod = d->af == AF_INET ? (const void *)&k4->pod_ip : k6->pod_ip6;
+	uint16_t qlen = d->af == AF_INET ? k4->qlen : k6->qlen;
+	uint16_t pad = d->af == AF_INET ? k4->pad : k6->pad;
+	const uint8_t *qb = d->af == AF_INET ? k4->q : k6->q;
+	char ip[INET6_ADDRSTRLEN], q[300];
 
 	if (d->json) {
 		/* bpftool's BTF rendering: every field, the byte arrays as arrays of numbers. */
-		static const char *const fk[] = {"pod_ip", "qlen", "pad"};
 		static const char *const fv[] = {"gen", "alen", "pad", "hits"};
-		double kv[] = {key->pod_ip, key->qlen, key->pad};
 		double vv[] = {a->gen, a->alen, a->pad, (double)a->hits};
-		cJSON *ko = obj(fk, kv, 3), *vo = obj(fv, vv, 4);
+		cJSON *ko = cJSON_CreateObject(), *vo = obj(fv, vv, 4);
 
-		if (ko)
-			bytes_array(ko, "q", key->q, sizeof(key->q));
+		add_ip(ko, "pod_ip", d->af, pod);
+		if (ko) {
+			cJSON_AddNumberToObject(ko, "qlen", qlen);
+			cJSON_AddNumberToObject(ko, "pad", pad);
+			bytes_array(ko, "q", qb, AMBIT_DNS_QMAX);
+		}
 		if (vo)
 			bytes_array(vo, "a", a->a, sizeof(a->a));
 		add_entry(d, ko, vo);
 		return;
 	}
-	dns_question(key->q, key->qlen, q, sizeof(q));
-	printf("  %s %-28s %-40s gen %08x %u bytes hits %llu\n", ipstr(key->pod_ip, ip),
-	       or_dash(pod_by_ip(d->r, key->pod_ip, NULL, 0)), q, a->gen, a->alen,
+	dns_question(qb, qlen, q, sizeof(q));
+	printf("  %s %-28s %-40s gen %08x %u bytes hits %llu\n", addr_str(d->af, pod, ip),
+	       or_dash(pod_by_addr(d->r, d->af, pod)), q, a->gen, a->alen,
 	       (unsigned long long)a->hits);
 }
 
@@ -539,288 +715,59 @@ static int dump_counters(struct datapath *dp, struct dump_ctx *d)
 	return 0;
 }
 
-/* An IPv6 address (16 bytes, network order) as text. */
-static const char *ip6str(const void *ip6, char *buf)
-{
-	return inet_ntop(AF_INET6, ip6, buf, INET6_ADDRSTRLEN);
-}
-
-/* bpftool's rendering of a __u32[4]: an array of numbers. */
-static cJSON *u32s(const __u32 *v, size_t n)
-{
-	cJSON *arr = cJSON_CreateArray();
-
-	for (size_t i = 0; arr && i < n; i++)
-		cJSON_AddItemToArray(arr, cJSON_CreateNumber(v[i]));
-	return arr;
-}
-
-static cJSON *ip6_json(const __u32 *ip6)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	if (o)
-		cJSON_AddItemToObject(o, "a", u32s(ip6, 4));
-	return o;
-}
-
-static cJSON *addr6_json(const struct ambit_addr6 *a)
-{
-	static const char *const f[] = {"port", "pad"};
-	double vals[] = {a->port, a->pad};
-	cJSON *o = cJSON_CreateObject(), *rest = obj(f, vals, 2), *it;
-
-	if (o)
-		cJSON_AddItemToObject(o, "ip6", u32s(a->ip6, 4));
-	while (o && rest && (it = rest->child)) {
-		cJSON_DetachItemViaPointer(rest, it);
-		cJSON_AddItemToObject(o, it->string, it);
-	}
-	cJSON_Delete(rest);
-	return o;
-}
-
-static void dump_workload6(const void *k, const void *v, void *arg)
-{
-	struct dump_ctx *d = arg;
-	const struct ambit_workload *w = v;
-	char a[INET6_ADDRSTRLEN], b[INET_ADDRSTRLEN];
-
-	if (d->json) {
-		static const char *const f[] = {"flags", "ifindex", "node_ip", "pad"};
-		double vals[] = {w->flags, w->ifindex, w->node_ip, w->pad};
-		add_entry(d, ip6_json(k), obj(f, vals, 4));
-		return;
-	}
-	printf("  %-24s %-26s %s%s%s node %s\n", ip6str(k, a), or_dash(pod_by_ip6(d->r, k)),
-	       w->flags & AMBIT_WL_ENROLLED ? "enrolled" : "not-enrolled",
-	       w->flags & AMBIT_WL_LOCAL ? ",local" : "",
-	       w->flags & AMBIT_WL_INPOD ? ",in-pod" : "", ipstr(w->node_ip, b));
-}
-
-static void dump_iface6(const void *k, const void *v, void *arg)
-{
-	struct dump_ctx *d = arg;
-	uint32_t ifindex = *(const uint32_t *)k;
-	char a[INET6_ADDRSTRLEN], ifn[IF_NAMESIZE];
-
-	if (d->json) {
-		add_entry(d, num(ifindex), ip6_json(v));
-		return;
-	}
-	printf("  %-10s (%3u) -> %-26s IPv6 source %s (and link-local)\n",
-	       iface_name(d->r, ifindex, ifn), ifindex, or_dash(pod_by_ip6(d->r, v)), ip6str(v, a));
-}
-
-static void dump_enrolled_ip6(const void *k, const void *v, void *arg)
-{
-	struct dump_ctx *d = arg;
-	char a[INET6_ADDRSTRLEN];
-	uint64_t id;
-
-	memcpy(&id, k, sizeof(id));
-	if (d->json) {
-		add_entry(d, num((double)id), ip6_json(v));
-		return;
-	}
-	printf("  cgroup %-12llu -> %-26s in-pod at [%s]\n", (unsigned long long)id,
-	       or_dash(pod_by_cgroup(d->r, id)), ip6str(v, a));
-}
-
-static void dump_inpod_sock6(const void *k, const void *v, void *arg)
-{
-	struct dump_ctx *d = arg;
-	char a[INET6_ADDRSTRLEN];
-	uint64_t cookie;
-
-	memcpy(&cookie, v, sizeof(cookie));
-	if (d->json) {
-		add_entry(d, ip6_json(k), num((double)cookie));
-		return;
-	}
-	printf("  %-24s %-26s -> in-pod 15006 listener socket cookie %llu\n", ip6str(k, a),
-	       or_dash(pod_by_ip6(d->r, k)), (unsigned long long)cookie);
-}
-
-static void dump_service6(const void *k, const void *v, void *arg)
-{
-	struct dump_ctx *d = arg;
-	const struct ambit_addr6 *a = k;
-	const struct ambit_service *s = v;
-	char ip[INET6_ADDRSTRLEN];
-
-	if (d->json) {
-		static const char *const f[] = {"id", "backend_count"};
-		double vals[] = {s->id, s->backend_count};
-		add_entry(d, addr6_json(a), obj(f, vals, 2));
-		return;
-	}
-	printf("  [%s]:%u -> id %u, %u backend(s)\n", ip6str(a->ip6, ip), ntohs(a->port), s->id,
-	       s->backend_count);
-}
-
-static void dump_backend6(const void *k, const void *v, void *arg)
-{
-	struct dump_ctx *d = arg;
-	const struct ambit_backend_key *bk = k;
-	const struct ambit_addr6 *b = v;
-	char ip[INET6_ADDRSTRLEN];
-
-	if (d->json) {
-		static const char *const fk[] = {"service_id", "index"};
-		double kv[] = {bk->service_id, bk->index};
-		add_entry(d, obj(fk, kv, 2), addr6_json(b));
-		return;
-	}
-	printf("  service %u #%u -> [%s]:%u %s\n", bk->service_id, bk->index, ip6str(b->ip6, ip),
-	       ntohs(b->port), or_dash(pod_by_ip6(d->r, b->ip6)));
-}
-
-static void dump_orig_dst6(const void *k, const void *v, void *arg)
-{
-	struct dump_ctx *d = arg;
-	const struct ambit_addr6 *a = k;
-	const struct ambit_orig_dst6 *o = v;
-	char ip[INET6_ADDRSTRLEN], to[INET6_ADDRSTRLEN];
-
-	if (d->json) {
-		static const char *const f[] = {"port", "flags", "pad", "cgroup"};
-		double vals[] = {o->port, o->flags, o->pad, (double)o->cgroup};
-		cJSON *vo = obj(f, vals, 4);
-
-		if (vo)
-			cJSON_AddItemToObject(vo, "ip6", u32s(o->ip6, 4));
-		add_entry(d, addr6_json(a), vo);
-		return;
-	}
-	printf("  [%s]:%-5u %-20s -> [%s]:%u (%s) by %s\n", ip6str(a->ip6, ip), ntohs(a->port),
-	       or_dash(pod_by_ip6(d->r, a->ip6)), ip6str(o->ip6, to), ntohs(o->port),
-	       or_dash(pod_by_ip6(d->r, o->ip6)), or_dash(pod_by_cgroup(d->r, o->cgroup)));
-}
-
-static void dump_strict_port6(const void *k, const void *v, void *arg)
-{
-	struct dump_ctx *d = arg;
-	const struct ambit_addr6 *a = k;
-	const struct ambit_strict_port *sp = v;
-	char ip[INET6_ADDRSTRLEN], port[16] = "*";
-
-	if (d->json) {
-		static const char *const f[] = {"mode", "pad", "drops"};
-		double vals[] = {sp->mode, sp->pad, (double)sp->drops};
-
-		add_entry(d, addr6_json(a), obj(f, vals, 3));
-		return;
-	}
-	if (a->port)
-		snprintf(port, sizeof(port), "%u", ntohs(a->port));
-	printf("  [%s]:%-5s %-28s plaintext %-5s drops %llu\n", ip6str(a->ip6, ip), port,
-	       or_dash(pod_by_ip6(d->r, a->ip6)),
-	       sp->mode == AMBIT_PLAINTEXT_DROP ? "drop" : "allow", (unsigned long long)sp->drops);
-}
-
-static void dump_dns_answer6(const void *k, const void *v, void *arg)
-{
-	struct dump_ctx *d = arg;
-	const struct ambit_dns_key6 *key = k;
-	const struct ambit_dns_answer *a = v;
-	char ip[INET6_ADDRSTRLEN], q[300];
-
-	if (d->json) {
-		/* As dump_dns_answer's, the address as its four words. */
-		static const char *const fk[] = {"qlen", "pad"};
-		static const char *const fv[] = {"gen", "alen", "pad", "hits"};
-		double kv[] = {key->qlen, key->pad};
-		double vv[] = {a->gen, a->alen, a->pad, (double)a->hits};
-		cJSON *ko = obj(fk, kv, 2), *vo = obj(fv, vv, 4);
-
-		if (ko) {
-			cJSON_AddItemToObject(ko, "pod_ip6", u32s(key->pod_ip6, 4));
-			bytes_array(ko, "q", key->q, sizeof(key->q));
-		}
-		if (vo)
-			bytes_array(vo, "a", a->a, sizeof(a->a));
-		add_entry(d, ko, vo);
-		return;
-	}
-	dns_question(key->q, key->qlen, q, sizeof(q));
-	printf("  %s %-28s %-40s gen %08x %u bytes hits %llu\n", ip6str(key->pod_ip6, ip),
-	       or_dash(pod_by_ip6(d->r, key->pod_ip6)), q, a->gen, a->alen,
-	       (unsigned long long)a->hits);
-}
-
-static void dump_deny_src6(const void *k, const void *v, void *arg)
-{
-	struct dump_ctx *d = arg;
-	const struct ambit_deny_src6_key *key = k;
-	const struct ambit_deny_src *ds = v;
-	char dst[INET6_ADDRSTRLEN], src[INET6_ADDRSTRLEN];
-
-	if (d->json) {
-		static const char *const fk[] = {"prefixlen"};
-		static const char *const fv[] = {"drops"};
-		double kv[] = {key->prefixlen};
-		double vv[] = {(double)ds->drops};
-		cJSON *ko = obj(fk, kv, 1);
-
-		if (ko) {
-			cJSON_AddItemToObject(ko, "dst_ip6", u32s(key->dst_ip6, 4));
-			cJSON_AddItemToObject(ko, "src_ip6", u32s(key->src_ip6, 4));
-		}
-		add_entry(d, ko, obj(fv, vv, 1));
-		return;
-	}
-	printf("  from %s/%u to %s %-28s drops %llu\n", ip6str(key->src_ip6, src),
-	       key->prefixlen >= 128 ? key->prefixlen - 128 : 0, ip6str(key->dst_ip6, dst),
-	       or_dash(pod_by_ip6(d->r, key->dst_ip6)), (unsigned long long)ds->drops);
-}
-
 static const struct {
 	const char *name;
+	int af; /* the family the map's addresses are of */
 	size_t ksz, vsz;
 	void (*fn)(const void *, const void *, void *);
 	const char *title;
 } map_table[] = {
-    {"workloads", 4, sizeof(struct ambit_workload), dump_workload, "pod IP -> pod, identity"},
-    {"enrolled_cgrp", 8, sizeof(struct ambit_enrolled), dump_enrolled, "cgroup id -> enrolled pod"},
-    {"pod_ifaces", 4, sizeof(struct ambit_iface), dump_iface, "pod veth -> allowed source"},
-    {"services", sizeof(struct ambit_addr), sizeof(struct ambit_service), dump_service,
+    {"workloads", AF_INET, 4, sizeof(struct ambit_workload), dump_workload,
+     "pod IP -> pod, identity"},
+    {"enrolled_cgrp", AF_INET, 8, sizeof(struct ambit_enrolled), dump_enrolled,
+     "cgroup id -> enrolled pod"},
+    {"pod_ifaces", AF_INET, 4, sizeof(struct ambit_iface), dump_iface,
+     "pod veth -> allowed source"},
+    {"services", AF_INET, sizeof(struct ambit_addr), sizeof(struct ambit_service), dump_service,
      "VIP:port -> service"},
-    {"backends", sizeof(struct ambit_backend_key), sizeof(struct ambit_backend), dump_backend,
-     "service backend -> pod"},
-    {"sock_orig", 8, sizeof(struct ambit_orig_dst), dump_sock_orig,
+    {"backends", AF_INET, sizeof(struct ambit_backend_key), sizeof(struct ambit_backend),
+     dump_backend, "service backend -> pod"},
+    {"sock_orig", AF_INET, 8, sizeof(struct ambit_orig_dst), dump_sock_orig,
      "socket -> original destination"},
-    {"orig_dst", sizeof(struct ambit_addr), sizeof(struct ambit_orig_dst), dump_orig_dst,
+    {"orig_dst", AF_INET, sizeof(struct ambit_addr), sizeof(struct ambit_orig_dst), dump_orig_dst,
      "pod socket -> original destination (waiting for the ztunnel)"},
-    {"proxy_socks", 4, 8, dump_proxy_sock, "ztunnel listeners for bpf_sk_assign"},
-    {"inpod_socks", 4, 8, dump_inpod_sock, "in-pod capture: pod -> its ztunnel 15006 listener"},
-    {"strict_ports", sizeof(struct ambit_addr), sizeof(struct ambit_strict_port), dump_strict_port,
-     "pod:port (* = default) -> plaintext verdict (STRICT PeerAuthentication)"},
-    {"deny_src", sizeof(struct ambit_deny_src_key), sizeof(struct ambit_deny_src), dump_deny_src,
-     "source block -> pod denied (DENY ipBlocks AuthorizationPolicy)"},
-    {"dns_answers", sizeof(struct ambit_dns_key), sizeof(struct ambit_dns_answer), dump_dns_answer,
+    {"proxy_socks", AF_INET, 4, 8, dump_proxy_sock, "ztunnel listeners for bpf_sk_assign"},
+    {"inpod_socks", AF_INET, 4, 8, dump_inpod_sock,
+     "in-pod capture: pod -> its ztunnel 15006 listener"},
+    {"strict_ports", AF_INET, sizeof(struct ambit_addr), sizeof(struct ambit_strict_port),
+     dump_strict_port, "pod:port (* = default) -> plaintext verdict (STRICT PeerAuthentication)"},
+    {"deny_src", AF_INET, sizeof(struct ambit_deny_src_key), sizeof(struct ambit_deny_src),
+     dump_deny_src, "source block -> pod denied (DENY ipBlocks AuthorizationPolicy)"},
+    {"dns_answers", AF_INET, sizeof(struct ambit_dns_key), sizeof(struct ambit_dns_answer),
+     dump_dns_answer,
      "pod + DNS query -> the proxy's answer, given by the kernel (counts under dns_gen)"},
     /* IPv6 (sock_orig6 and dns_orig6 are socket storage: `bpftool map dump` shows them). */
-    {"workloads6", sizeof(struct ambit_ip6), sizeof(struct ambit_workload), dump_workload6,
+    {"workloads6", AF_INET6, sizeof(struct ambit_ip6), sizeof(struct ambit_workload), dump_workload,
      "pod IPv6 -> pod"},
-    {"pod_ifaces6", 4, sizeof(struct ambit_ip6), dump_iface6, "pod veth -> allowed IPv6 source"},
-    {"services6", sizeof(struct ambit_addr6), sizeof(struct ambit_service), dump_service6,
+    {"pod_ifaces6", AF_INET6, 4, sizeof(struct ambit_ip6), dump_iface,
+     "pod veth -> allowed IPv6 source"},
+    {"services6", AF_INET6, sizeof(struct ambit_addr6), sizeof(struct ambit_service), dump_service,
      "[VIP]:port -> service"},
-    {"backends6", sizeof(struct ambit_backend_key), sizeof(struct ambit_addr6), dump_backend6,
-     "service backend -> pod IPv6"},
-    {"orig_dst6", sizeof(struct ambit_addr6), sizeof(struct ambit_orig_dst6), dump_orig_dst6,
-     "pod socket -> original IPv6 destination (waiting for the ztunnel)"},
-    {"proxy_socks6", 4, 8, dump_proxy_sock, "ztunnel IPv6 listeners for bpf_sk_assign"},
-    {"enrolled_ip6", 8, sizeof(struct ambit_ip6), dump_enrolled_ip6,
+    {"backends6", AF_INET6, sizeof(struct ambit_backend_key), sizeof(struct ambit_addr6),
+     dump_backend, "service backend -> pod IPv6"},
+    {"orig_dst6", AF_INET6, sizeof(struct ambit_addr6), sizeof(struct ambit_orig_dst6),
+     dump_orig_dst, "pod socket -> original IPv6 destination (waiting for the ztunnel)"},
+    {"proxy_socks6", AF_INET6, 4, 8, dump_proxy_sock, "ztunnel IPv6 listeners for bpf_sk_assign"},
+    {"enrolled_ip6", AF_INET6, 8, sizeof(struct ambit_ip6), dump_enrolled,
      "in-pod capture: cgroup id -> the pod's IPv6 (connect6 to its 15001)"},
-    {"inpod_socks6", sizeof(struct ambit_ip6), 8, dump_inpod_sock6,
+    {"inpod_socks6", AF_INET6, sizeof(struct ambit_ip6), 8, dump_inpod_sock,
      "in-pod capture: pod IPv6 -> its ztunnel 15006 listener"},
-    {"strict_ports6", sizeof(struct ambit_addr6), sizeof(struct ambit_strict_port),
-     dump_strict_port6, "[pod]:port (* = default) -> plaintext verdict (STRICT)"},
-    {"deny_src6", sizeof(struct ambit_deny_src6_key), sizeof(struct ambit_deny_src), dump_deny_src6,
-     "IPv6 source block -> pod denied (DENY ipBlocks)"},
-    {"dns_answers6", sizeof(struct ambit_dns_key6), sizeof(struct ambit_dns_answer),
-     dump_dns_answer6, "pod IPv6 + DNS query -> the proxy's answer, given by the kernel"},
+    {"strict_ports6", AF_INET6, sizeof(struct ambit_addr6), sizeof(struct ambit_strict_port),
+     dump_strict_port, "[pod]:port (* = default) -> plaintext verdict (STRICT)"},
+    {"deny_src6", AF_INET6, sizeof(struct ambit_deny_src6_key), sizeof(struct ambit_deny_src),
+     dump_deny_src, "IPv6 source block -> pod denied (DENY ipBlocks)"},
+    {"dns_answers6", AF_INET6, sizeof(struct ambit_dns_key6), sizeof(struct ambit_dns_answer),
+     dump_dns_answer, "pod IPv6 + DNS query -> the proxy's answer, given by the kernel"},
 };
 
 static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJSON *out)
@@ -856,6 +803,7 @@ static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJ
 			d.arr = cJSON_AddArrayToObject(node_obj, map_table[i].name);
 		else
 			printf("%s: %s\n", map_table[i].name, map_table[i].title);
+		d.af = map_table[i].af;
 		int r2 = map_each(fd, map_table[i].name, map_table[i].ksz, map_table[i].vsz,
 				  map_table[i].fn, &d);
 		if (r2)
