@@ -119,16 +119,18 @@ static const char *pod_by_cgroup(const struct resolver *r, uint64_t id)
 	return NULL;
 }
 
-static const char *svc_by_vip(const struct resolver *r, uint32_t vip)
+/* The Service pods.json names at VIP @ip of family @af (serviceIPs, serviceIPs6), or NULL. */
+static const char *svc_by_vip(const struct resolver *r, int af, const void *ip)
 {
 	const cJSON *it;
-	char ip[INET_ADDRSTRLEN];
+	char txt[INET6_ADDRSTRLEN];
 
-	if (!r->pods_json || !inet_ntop(AF_INET, &vip, ip, sizeof(ip)))
+	if (!r->pods_json || !inet_ntop(af, ip, txt, sizeof(txt)))
 		return NULL;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r->pods_json, "serviceIPs"))
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(
+				   r->pods_json, af == AF_INET ? "serviceIPs" : "serviceIPs6"))
 	{
-		if (cJSON_IsString(it) && !strcmp(it->valuestring, ip))
+		if (cJSON_IsString(it) && !strcmp(it->valuestring, txt))
 			return it->string;
 	}
 	return NULL;
@@ -423,12 +425,8 @@ static void dump_service(const void *k, const void *v, void *arg)
 		add_entry(d, addr_json(&a), obj(f, vals, 2));
 		return;
 	}
-	/* pods.json names the IPv4 VIPs (serviceIPs); an IPv6 one goes unnamed here. */
-	if (a.af == AF_INET)
-		printf("  %s:%-5u -> %-20s ", host_str(a.af, a.ip, host), ntohs(a.port),
-		       or_dash(svc_by_vip(d->r, *(const uint32_t *)a.ip)));
-	else
-		printf("  %s:%u -> ", host_str(a.af, a.ip, host), ntohs(a.port));
+	printf("  %s:%-5u -> %-20s ", host_str(a.af, a.ip, host), ntohs(a.port),
+	       or_dash(svc_by_vip(d->r, a.af, a.ip)));
 	printf("id %u, %u backend(s)\n", s->id, s->backend_count);
 }
 
@@ -479,16 +477,14 @@ static void print_orig(const struct dump_ctx *d, int af, const void *v)
 	const struct ambit_orig_dst *o4 = v;
 	const struct ambit_orig_dst6 *o6 = v;
 	const void *ip = af == AF_INET ? (const void *)&o4->ip : o6->ip6;
-	const char *svc = af == AF_INET ? svc_by_vip(d->r, o4->ip) : NULL;
+	const char *svc = svc_by_vip(d->r, af, ip);
 	uint16_t flags = af == AF_INET ? o4->flags : o6->flags;
 	char host[HOST_STRLEN];
 
 	printf("-> %s:%u (%s) ", host_str(af, ip, host), ntohs(af == AF_INET ? o4->port : o6->port),
 	       svc ? svc : or_dash(pod_by_addr(d->r, af, ip)));
-	/* orig_dst6's lines have never shown the flags. */
-	if (af == AF_INET)
-		printf("%s%s ", flags & AMBIT_ORIG_REDIRECTED ? "redirected" : "",
-		       flags & AMBIT_ORIG_SERVICE_LB ? "service-lb" : "");
+	printf("%s%s ", flags & AMBIT_ORIG_REDIRECTED ? "redirected" : "",
+	       flags & AMBIT_ORIG_SERVICE_LB ? "service-lb" : "");
 	printf("by %s\n", or_dash(pod_by_cgroup(d->r, af == AF_INET ? o4->cgroup : o6->cgroup)));
 }
 
