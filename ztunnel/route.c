@@ -255,6 +255,28 @@ static uint32_t vip_key(const struct snap_service *svc, bool v6)
 	return k;
 }
 
+/*
+ * [vip6]:@port of selectorless @svc: one of its IPv6 slices' endpoints, round robin (they are
+ * IPv6 addresses, not all a workload's, and least-connections counts by a workload's IPv4), at
+ * the port's targetPort; a pod among them reaches its workload waypoint as a picked pod does.
+ */
+static int route_endpoints6(const struct snapshot *s, const struct snap_workload *src,
+			    const struct snap_service *svc, const struct snap_service_port *port,
+			    struct zt_rr *rr, struct zt_route *out)
+{
+	const struct ipaddr *ep =
+	    &svc->endpoints6[rr_pick(rr, vip_key(svc, true), port->port, svc->nendpoints6)];
+
+	out->svc = svc;
+	if (sockaddr_inet_from_ipaddr(&out->addr, ep,
+				      port->target_port ? port->target_port : port->port))
+		return -EHOSTUNREACH;
+	out->dst_wl = snapshot_workload_by_addr(s, ep);
+	if (out->dst_wl && out->dst_wl->waypoint && !is_waypoint(out->dst_wl->waypoint, src))
+		return route_waypoint(s, out->dst_wl->waypoint, rr, out);
+	return 0;
+}
+
 int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 		      const union sockaddr_inet *dst, enum zt_lb lb, struct zt_rr *rr,
 		      unsigned int (*active)(uint32_t ip), struct zt_route *out)
@@ -294,6 +316,12 @@ int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 		out->addr = *dst;
 		return route_waypoint(s, svc->waypoint, rr, out);
 	}
+	/*
+	 * Its IPv6 slices' endpoints take its IPv6 VIP alone, as its IPv4 ones (@endpoints) its
+	 * IPv4 one: the slices pair no endpoint of one family with one of the other.
+	 */
+	if (v6 && svc->nendpoints6)
+		return route_endpoints6(s, src, svc, port, rr, out);
 	if (!svc->nendpoints)
 		return -EHOSTUNREACH;
 	pick = rr_pick(rr, vip_key(svc, v6), port->port, svc->nendpoints);
@@ -415,10 +443,14 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 	return 0;
 }
 
-static bool svc_selects(const struct snap_service *svc, uint32_t ip)
+/* @wl is one of @svc's endpoints, by its IPv4 or (an IPv6 slice's endpoint) its IPv6. */
+static bool svc_selects(const struct snap_service *svc, const struct snap_workload *wl)
 {
 	for (size_t i = 0; i < svc->nendpoints; i++)
-		if (svc->endpoints[i] == ip)
+		if (svc->endpoints[i] == wl->ip)
+			return true;
+	for (size_t i = 0; wl->ip6.family == AF_INET6 && i < svc->nendpoints6; i++)
+		if (ipaddr_equal(&svc->endpoints6[i], &wl->ip6))
 			return true;
 	return false;
 }
@@ -432,12 +464,12 @@ const struct snap_service *zt_inbound_service(const struct snapshot *s,
 	/* The client's word counts only for a Service that really selects this pod. */
 	for (size_t i = 0; host && i < s->n_services; i++)
 		if (s->services[i].hostname && !strcmp(s->services[i].hostname, host) &&
-		    svc_selects(&s->services[i], dst->ip))
+		    svc_selects(&s->services[i], dst))
 			return &s->services[i];
 	for (size_t i = 0; i < s->n_services; i++) {
 		const struct snap_service *svc = &s->services[i];
 
-		if (!svc_selects(svc, dst->ip))
+		if (!svc_selects(svc, dst))
 			continue;
 		for (size_t j = 0; j < svc->nports; j++)
 			if ((svc->ports[j].target_port ? svc->ports[j].target_port
@@ -456,7 +488,7 @@ const struct snap_waypoint *zt_waypoint_bypass(const struct snapshot *s,
 	/* The waypoint of the Service the client addressed (if it selects @dst), else @dst's. */
 	for (size_t i = 0; dst && host && !wp && i < s->n_services; i++)
 		if (s->services[i].hostname && !strcmp(s->services[i].hostname, host) &&
-		    svc_selects(&s->services[i], dst->ip))
+		    svc_selects(&s->services[i], dst))
 			wp = s->services[i].waypoint;
 	if (!wp && dst)
 		wp = dst->waypoint;
@@ -468,7 +500,7 @@ const struct snap_waypoint *zt_waypoint_bypass(const struct snapshot *s,
 	 * (§9), and a waypoint's CONNECT names no host, so its Service is not known here.
 	 */
 	for (size_t i = 0; dst && !host && peer_id && i < s->n_services; i++)
-		if (s->services[i].waypoint && svc_selects(&s->services[i], dst->ip) &&
+		if (s->services[i].waypoint && svc_selects(&s->services[i], dst) &&
 		    !strcmp(s->services[i].waypoint->identity, peer_id))
 			return NULL;
 	return wp;

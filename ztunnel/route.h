@@ -57,7 +57,8 @@ struct zt_route {
  * itself. Otherwise a Service VIP:port becomes a ready endpoint picked with @lb (@rr is the
  * worker's round-robin cursors, @active the per-endpoint open counts for least-connections, may
  * be NULL). An IPv6 @dst is a pod's ip6 or a Service's vip6, whose endpoint is taken by its
- * workload's ip6 (endpoints without one are passed over), or a ServiceEntry's vip6 (or in its
+ * workload's ip6 (endpoints without one are passed over), or when the Service has IPv6 slices'
+ * endpoints (endpoints6), one of those, round robin; or a ServiceEntry's vip6 (or in its
  * IPv6 CIDRs), whose endpoints are reached by their pod's ip6 or, outside the cluster, over
  * IPv4. 0, or -EHOSTUNREACH for a VIP without a ready endpoint or matching port, or a waypoint
  * without an instance.

@@ -123,7 +123,16 @@ struct snap_service {
 	size_t nports;
 	struct snap_service_port *ports;
 	size_t nendpoints;
-	uint32_t *endpoints;		/* pod IPs of ready endpoints */
+	uint32_t *endpoints; /* pod IPs of ready endpoints */
+	/*
+	 * A Service without selector: the ready endpoints of its EndpointSlices of addressType
+	 * IPv6, JSON "endpoints6" (optional; only when it has some). Its slices pair no address
+	 * of one family with one of the other, so a connection to [vip6]:port goes to one of
+	 * these, and one to vip:port to one of @endpoints: an endpoint of one family serves that
+	 * family alone. Empty for a Service with a selector (its pods' ip6 serve vip6).
+	 */
+	size_t nendpoints6;
+	struct ipaddr *endpoints6;
 	struct snap_waypoint *waypoint; /* traffic addressed to the Service; NULL: none */
 	/*
 	 * A ServiceEntry host (snapshot.entries, one per host; @name is the host, @hostname too,

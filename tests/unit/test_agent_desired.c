@@ -615,6 +615,76 @@ static void test_ipv6_only_service(void **state)
 }
 
 /*
+ * Selectorless Services' IPv6 EndpointSlices in the snapshot, for the ztunnel: a dual-stack
+ * one's IPv4 slice's ready endpoints in endpoints, its IPv6 slices' (once each, ready ones) in
+ * endpoints6; an IPv6-only one (its IPv6 slice alone) is not left out: vip6, endpoints6 and
+ * its slice's port as the target port, balanced at its IPv6 VIP, nothing at an IPv4 one.
+ */
+static void test_selectorless_ipv6_slices(void **state)
+{
+	static const char more[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: demo}\n"
+	    "spec: {clusterIP: 10.96.0.61, clusterIPs: [10.96.0.61, 'fd00:96::61'],"
+	    " ipFamilies: [IPv4, IPv6], ipFamilyPolicy: RequireDualStack, ports: [{port: 9000}]}\n"
+	    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	    "metadata: {name: ext-v4, namespace: demo, labels: {kubernetes.io/service-name: ext}}\n"
+	    "addressType: IPv4\nports: [{port: 9000}]\nendpoints: [{addresses: [10.98.7.1]}]\n"
+	    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	    "metadata: {name: ext-v6a, namespace: demo, labels: {kubernetes.io/service-name: "
+	    "ext}}\n"
+	    "addressType: IPv6\nports: [{port: 9000}]\n"
+	    "endpoints: [{addresses: ['fd00:98:7::1']}, {addresses: ['fd00:98:7::9'],"
+	    " conditions: {ready: false}}]\n"
+	    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	    "metadata: {name: ext-v6b, namespace: demo, labels: {kubernetes.io/service-name: "
+	    "ext}}\n"
+	    "addressType: IPv6\nports: [{port: 9000}]\n"
+	    "endpoints: [{addresses: ['fd00:98:7::2']}, {addresses: ['fd00:98:7::1']}]\n"
+	    "---\napiVersion: v1\nkind: Service\nmetadata: {name: db6, namespace: demo}\n"
+	    "spec: {clusterIP: 'fd00:96::62', clusterIPs: ['fd00:96::62'], ipFamilies: [IPv6],"
+	    " ipFamilyPolicy: SingleStack, ports: [{name: db, port: 5432}]}\n"
+	    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	    "metadata: {name: db6-x, namespace: demo, labels: {kubernetes.io/service-name: db6}}\n"
+	    "addressType: IPv6\nports: [{name: db, port: 15432}]\n"
+	    "endpoints: [{addresses: ['fd00:98:8::1']}, {addresses: ['fd00:98:8::2']}]\n";
+	struct fixture *f = *state;
+	struct config_diags diags = {0};
+	const struct snap_service *ss;
+	const struct dp_service6 *s6;
+	char txt[IPADDR_STRLEN];
+
+	assert_int_equal(config_load_buffer(&f->cfg, "more.yaml", more, strlen(more), &diags), 0);
+	config_diags_free(&diags);
+	compute(f);
+	ss = snap_svc_of(&f->d, "ext");
+	assert_non_null(ss);
+	assert_int_equal(ss->nendpoints, 1);
+	assert_int_equal(ss->endpoints[0], ip("10.98.7.1"));
+	assert_int_equal(ss->nendpoints6, 2);
+	assert_string_equal(ipaddr_format(&ss->endpoints6[0], txt, sizeof(txt)), "fd00:98:7::1");
+	assert_string_equal(ipaddr_format(&ss->endpoints6[1], txt, sizeof(txt)), "fd00:98:7::2");
+	assert_int_equal(ss->ports[0].target_port, 9000);
+
+	ss = snap_svc_of(&f->d, "db6");
+	assert_non_null(ss);
+	assert_int_equal(ss->vip, 0);
+	assert_string_equal(ipaddr_format(&ss->vip6, txt, sizeof(txt)), "fd00:96::62");
+	assert_int_equal(ss->nendpoints, 0);
+	assert_int_equal(ss->nendpoints6, 2);
+	assert_string_equal(ipaddr_format(&ss->endpoints6[0], txt, sizeof(txt)), "fd00:98:8::1");
+	assert_string_equal(ipaddr_format(&ss->endpoints6[1], txt, sizeof(txt)), "fd00:98:8::2");
+	/* The port the slice names, not the Service port: where the ztunnel sends [vip6]:5432. */
+	assert_int_equal(ss->nports, 1);
+	assert_int_equal(ss->ports[0].target_port, 15432);
+	s6 = svc6_of(&f->d, "fd00:96::62", 5432);
+	assert_non_null(s6);
+	assert_int_equal(s6->n, 2);
+	assert_int_equal(s6->backends[1].port, htons(15432));
+	for (size_t i = 0; i < f->d.n_services; i++)
+		assert_int_not_equal(f->d.services[i].vip, 0);
+}
+
+/*
  * A dual-stack pod is one workload under both addresses (the same value in workloads and
  * workloads6); a local one's veth may send from its IPv6 (ifaces6); a pod without IPv6 has no
  * IPv6 entry; two pods claiming one IPv6 leave one entry and a warning; in-pod marks both.
@@ -1333,6 +1403,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_duplicate_ip_and_missing_vip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dual_stack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_only_service, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_selectorless_ipv6_slices, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unchanged_workloads_borrowed, setup, teardown),
 	    cmocka_unit_test(test_diff),
 	    cmocka_unit_test(test_service_diff),

@@ -272,6 +272,60 @@ static void test_ipv6_only_service(void **state)
 }
 
 /*
+ * A selectorless Service's IPv6 slices' endpoints (endpoints6) travel only when it has some
+ * and come back in order; the decoder refuses one that is no IPv6 address (IPv4, a prefix, not
+ * a string) or an endpoints6 that is no array, naming the field.
+ */
+static void test_endpoints6(void **state)
+{
+	struct snapshot *s = sample(), *d;
+	struct snap_service *svc = &s->services[0];
+	char err[256], *json;
+
+	svc->nendpoints6 = 2;
+	svc->endpoints6 = calloc(2, sizeof(*svc->endpoints6));
+	assert_non_null(svc->endpoints6);
+	assert_int_equal(ipaddr_parse_addr("fd00:98:9::1", &svc->endpoints6[0]), 0);
+	assert_int_equal(ipaddr_parse_addr("fd00:98:9::2", &svc->endpoints6[1]), 0);
+	json = snapshot_encode(s);
+	assert_non_null(json);
+	assert_non_null(strstr(json, "\"endpoints6\":[\"fd00:98:9::1\",\"fd00:98:9::2\"]"));
+	d = snapshot_decode(json, strlen(json), err, sizeof(err));
+	if (!d)
+		fail_msg("%s", err);
+	assert_int_equal(d->services[0].nendpoints, 2);
+	assert_int_equal(d->services[0].nendpoints6, 2);
+	assert_true(ipaddr_equal(&d->services[0].endpoints6[0], &svc->endpoints6[0]));
+	assert_true(ipaddr_equal(&d->services[0].endpoints6[1], &svc->endpoints6[1]));
+	free(json);
+	snapshot_free(d);
+
+	/* None: not encoded, and none after decoding. */
+	svc->nendpoints6 = 0;
+	json = snapshot_encode(s);
+	assert_null(strstr(json, "endpoints6"));
+	d = snapshot_decode(json, strlen(json), err, sizeof(err));
+	assert_non_null(d);
+	assert_int_equal(d->services[0].nendpoints6, 0);
+	assert_null(d->services[0].endpoints6);
+	free(json);
+	snapshot_free(d);
+	snapshot_free(s);
+	expect_error("{\"version\":1,\"services\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"vip6\":\"fd00:96::1\",\"endpoints6\":[\"fd00::1\",\"10.98.1.2\"]}]}",
+		     "services[0].endpoints6[1]: expected an IPv6 address string");
+	expect_error("{\"version\":1,\"services\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"vip6\":\"fd00:96::1\",\"endpoints6\":[\"fd00::/64\"]}]}",
+		     "services[0].endpoints6[0]");
+	expect_error("{\"version\":1,\"services\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"vip6\":\"fd00:96::1\",\"endpoints6\":[7]}]}",
+		     "services[0].endpoints6[0]");
+	expect_error("{\"version\":1,\"services\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"vip6\":\"fd00:96::1\",\"endpoints6\":\"fd00::1\"}]}",
+		     "services[0].endpoints6: expected an array");
+}
+
+/*
  * A ServiceEntry's vip6 (given or allocated) travels as a Service's does: only when set, read
  * back, in the memo's hash (a changed one is encoded anew), and refused by name when it is no
  * IPv6 address.
@@ -560,6 +614,14 @@ static void test_memo(void **state)
 	expect_same(s, m);
 	svc->nendpoints = 1;
 	expect_same(s, m);
+	/* An IPv6 slice's endpoint added, then changed: the service is encoded anew. */
+	svc->endpoints6 = calloc(1, sizeof(*svc->endpoints6));
+	assert_non_null(svc->endpoints6);
+	assert_int_equal(ipaddr_parse_addr("fd00:98:9::1", &svc->endpoints6[0]), 0);
+	svc->nendpoints6 = 1;
+	expect_same(s, m);
+	svc->endpoints6[0].a[15] = 2;
+	expect_same(s, m);
 	/* A workload gone leaves the memo with the next encoding. */
 	s->n_workloads = 1;
 	expect_same(s, m);
@@ -650,6 +712,7 @@ int main(void)
 	    cmocka_unit_test(test_ipv6_lookups),
 	    cmocka_unit_test(test_ipv6_only_service),
 	    cmocka_unit_test(test_entry_vip6),
+	    cmocka_unit_test(test_endpoints6),
 	    cmocka_unit_test(test_public_omits_keys),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_minimal),

@@ -684,6 +684,92 @@ static void test_route_ipv6(void **state)
 }
 
 /*
+ * A selectorless Service with IPv6 slices: [vip6]:port goes to one of its IPv6 endpoints
+ * (endpoints6), round robin, outside the cluster or a pod's ip6 (its workload found), at the
+ * target port; vip:port to its IPv4 endpoints alone. An endpoint of one family serves that
+ * family: no IPv4 endpoint, the IPv4 VIP is unreachable and the IPv6 one still routed. A pod
+ * that is an IPv6 endpoint alone is still the Service's for inbound attribution.
+ */
+static void test_route_selectorless_ipv6(void **state)
+{
+	struct snapshot *s = make_snap("n1", NULL, NULL, 0, 8080);
+	struct snap_service *svc = &s->services[0];
+	union sockaddr_inet vip = harness_sa("127.0.0.10", 80), vip6 = harness_sa("fd00:96::a", 80);
+	const struct snap_workload *c = &s->workloads[2];
+	struct zt_rr rr = {0};
+	struct zt_route r;
+	char buf[SOCKADDR_INET_STRLEN];
+	bool seen[2] = {false, false};
+
+	set_ip6(s, "c", "fd00::3");
+	assert_int_equal(ipaddr_parse_addr("fd00:96::a", &svc->vip6), 0);
+	/* Its IPv4 slice: an address outside the cluster. */
+	svc->endpoints[0] = harness_ip4("127.0.0.50");
+	svc->nendpoints = 1;
+	svc->endpoints6 = calloc(2, sizeof(*svc->endpoints6));
+	assert_non_null(svc->endpoints6);
+	assert_int_equal(ipaddr_parse_addr("2001:db8::50", &svc->endpoints6[0]), 0);
+	assert_int_equal(ipaddr_parse_addr("fd00::3", &svc->endpoints6[1]), 0);
+	svc->nendpoints6 = 2;
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(
+		    zt_route_outbound(s, NULL, &vip6, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+		assert_ptr_equal(r.svc, svc);
+		sockaddr_inet_format(&r.addr, buf, sizeof(buf));
+		if (!strcmp(buf, "[2001:db8::50]:8080")) {
+			assert_null(r.dst_wl);
+			seen[0] = true;
+		} else {
+			assert_string_equal(buf, "[fd00::3]:8080");
+			assert_ptr_equal(r.dst_wl, c);
+			seen[1] = true;
+		}
+	}
+	assert_true(seen[0] && seen[1]);
+	/* Least-connections has no count for them: they still rotate, none left out. */
+	seen[0] = seen[1] = false;
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(
+		    zt_route_outbound(s, NULL, &vip6, ZT_LB_LEAST_CONN, &rr, active_b_busy, &r), 0);
+		seen[!strcmp(sockaddr_inet_format(&r.addr, buf, sizeof(buf)), "[fd00::3]:8080")] =
+		    true;
+	}
+	assert_true(seen[0] && seen[1]);
+	/* The IPv4 VIP: the IPv4 endpoint alone. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+				 0);
+		assert_ptr_equal(r.svc, svc);
+		assert_string_equal(sockaddr_inet_format(&r.addr, buf, sizeof(buf)),
+				    "127.0.0.50:8080");
+		assert_null(r.dst_wl);
+	}
+	/* c is the Service's by its IPv6 alone. */
+	assert_ptr_equal(zt_inbound_service(s, c, 8080, NULL), svc);
+	assert_ptr_equal(zt_inbound_service(s, c, 8080, "web.demo.svc.cluster.local"), svc);
+	/* A port the Service does not have. */
+	sockaddr_inet_set_port(&vip6, 81);
+	assert_int_equal(zt_route_outbound(s, NULL, &vip6, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+			 -EHOSTUNREACH);
+	sockaddr_inet_set_port(&vip6, 80);
+	/* No IPv4 endpoint (an IPv6 slice alone): vip unreachable, vip6 still routed. */
+	svc->nendpoints = 0;
+	assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+			 -EHOSTUNREACH);
+	svc->vip = 0;
+	assert_int_equal(zt_route_outbound(s, NULL, &vip6, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_ptr_equal(r.svc, svc);
+	assert_int_equal(r.addr.sa.sa_family, AF_INET6);
+	/* No IPv6 slice, its IPv4 endpoint no pod: nothing takes its IPv6 VIP. */
+	svc->vip = harness_ip4("127.0.0.10");
+	svc->nendpoints = 1;
+	svc->nendpoints6 = 0;
+	assert_int_equal(zt_route_outbound(s, NULL, &vip6, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+			 -EHOSTUNREACH);
+	snapshot_free(s);
+}
+
+/*
  * A CONNECT to "[v6]:port" names the workload by its ip6; the client it claims is IPv6 too
  * (for="[v6]:port"), a workload of the peer's identity; a claimed client of the other family
  * than the destination's cannot be the pod's source: 400.
@@ -1347,6 +1433,7 @@ int main(void)
 	    cmocka_unit_test(test_check_connect),
 	    cmocka_unit_test(test_check_connect_ipv6),
 	    cmocka_unit_test(test_route_ipv6),
+	    cmocka_unit_test(test_route_selectorless_ipv6),
 	    cmocka_unit_test(test_route_waypoint),
 	    cmocka_unit_test(test_check_connect_waypoint),
 	    cmocka_unit_test(test_forwarded),

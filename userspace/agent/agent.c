@@ -616,7 +616,10 @@ static int cmp_svc_name(const struct snap_service *x, const struct snap_service 
 static bool svc_equal(const struct snap_service *x, const struct snap_service *y)
 {
 	if (x->vip != y->vip || memcmp(&x->vip6, &y->vip6, sizeof(x->vip6)) ||
-	    x->nports != y->nports || x->nendpoints != y->nendpoints)
+	    x->nports != y->nports || x->nendpoints != y->nendpoints ||
+	    x->nendpoints6 != y->nendpoints6 ||
+	    (x->nendpoints6 &&
+	     memcmp(x->endpoints6, y->endpoints6, x->nendpoints6 * sizeof(*x->endpoints6))))
 		return false;
 	for (size_t i = 0; i < x->nports; i++)
 		if (x->ports[i].port != y->ports[i].port ||
@@ -668,7 +671,7 @@ static void log_changes(const struct agent *a, const struct desired *next)
 		if ((c < 0 || !svc_equal(old, s)) && !s->vip && s->vip6.family == AF_INET6)
 			pr_info("service %s/%s: VIP %s, %zu port(s), %zu endpoint(s)", s->namespace,
 				s->name, ipaddr_format(&s->vip6, ip6, sizeof(ip6)), s->nports,
-				s->nendpoints);
+				s->nendpoints6 ? s->nendpoints6 : s->nendpoints);
 		else if (c < 0 || !svc_equal(old, s))
 			pr_info("service %s/%s: VIP %s, %zu port(s), %zu endpoint(s)", s->namespace,
 				s->name, ipstr(s->vip, ip), s->nports, s->nendpoints);

@@ -596,15 +596,52 @@ static bool slice6_of(const struct config_endpoint_slice *s, const struct config
 	       !strcmp(s->meta.namespace, svc->meta.namespace);
 }
 
+/* A slice of either family: an IPv6-only Service has its IPv6 slices alone. */
 static bool has_slice(const struct config *cfg, const struct config_service *svc)
 {
 	for (size_t i = 0; i < cfg->n_endpoint_slices; i++)
-		if (slice_of(&cfg->endpoint_slices[i], svc))
+		if (slice_of(&cfg->endpoint_slices[i], svc) ||
+		    slice6_of(&cfg->endpoint_slices[i], svc))
 			return true;
 	return false;
 }
 
-/* Its slices' ready endpoints (once each) into @ss; *@total: with repeats, for the backends. */
+/* Its IPv6 slices' ready endpoints (once each) into @ss->endpoints6. 0 or -ENOMEM. */
+static int slice_endpoints6(const struct config *cfg, const struct config_service *svc,
+			    struct snap_service *ss)
+{
+	for (size_t i = 0; i < cfg->n_endpoint_slices; i++) {
+		const struct config_endpoint_slice *s = &cfg->endpoint_slices[i];
+
+		if (!slice6_of(s, svc))
+			continue;
+		for (size_t j = 0; j < s->nendpoints; j++) {
+			const struct ipaddr *ip6 = &s->endpoints[j].ip6;
+			struct ipaddr *ep;
+			size_t k;
+
+			/* Not an IPv6 address: config_eps.c refused the slice already. */
+			if (s->endpoints[j].not_ready || ip6->family != AF_INET6)
+				continue;
+			for (k = 0; k < ss->nendpoints6 && !ipaddr_equal(&ss->endpoints6[k], ip6);
+			     k++)
+				;
+			if (k < ss->nendpoints6)
+				continue;
+			ep = realloc(ss->endpoints6, (ss->nendpoints6 + 1) * sizeof(*ep));
+			if (!ep)
+				return -ENOMEM;
+			ss->endpoints6 = ep;
+			ss->endpoints6[ss->nendpoints6++] = *ip6;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Its slices' ready endpoints (once each) into @ss, each family's into its own list; *@total:
+ * the IPv4 ones with repeats, for the backends.
+ */
 static int slice_endpoints(const struct config *cfg, const struct config_service *svc,
 			   struct snap_service *ss, size_t *total)
 {
@@ -632,6 +669,15 @@ static int slice_endpoints(const struct config *cfg, const struct config_service
 			ss->endpoints[ss->nendpoints++] = ip;
 		}
 	}
+	return slice_endpoints6(cfg, svc, ss);
+}
+
+/* Slice @s's port named @want (a Service port's name, "" for none), or 0. */
+static uint16_t slice_port(const struct config_endpoint_slice *s, const char *want)
+{
+	for (size_t j = 0; j < s->nports; j++)
+		if (!strcmp(s->ports[j].name ? s->ports[j].name : "", want))
+			return s->ports[j].port;
 	return 0;
 }
 
@@ -648,9 +694,7 @@ static void slice_backends(const struct config *cfg, const struct config_service
 
 		if (!slice_of(s, svc))
 			continue;
-		for (size_t j = 0; j < s->nports && !tp; j++)
-			if (!strcmp(s->ports[j].name ? s->ports[j].name : "", want))
-				tp = s->ports[j].port;
+		tp = slice_port(s, want);
 		if (!tp)
 			continue; /* this slice does not serve the port */
 		if (!pp->target_port)
@@ -663,6 +707,13 @@ static void slice_backends(const struct config *cfg, const struct config_service
 			ds->n++;
 		}
 	}
+	/*
+	 * No IPv4 slice serves it (an IPv6-only Service): the snapshot's target port is its IPv6
+	 * slices', where the ztunnel takes [vip6]:port.
+	 */
+	for (size_t i = 0; !pp->target_port && i < cfg->n_endpoint_slices; i++)
+		if (slice6_of(&cfg->endpoint_slices[i], svc))
+			pp->target_port = slice_port(&cfg->endpoint_slices[i], want);
 }
 
 static int service_ports(struct builder *b, const struct config *cfg,
@@ -816,9 +867,7 @@ static int service6_port(struct builder *b, const struct config *cfg,
 
 		if (!slice6_of(s, svc))
 			continue;
-		for (size_t j = 0; j < s->nports && !tp; j++)
-			if (!strcmp(s->ports[j].name ? s->ports[j].name : "", want))
-				tp = s->ports[j].port;
+		tp = slice_port(s, want);
 		for (size_t j = 0; tp && !err && j < s->nendpoints; j++)
 			if (!s->endpoints[j].not_ready)
 				err = add_backend6(ds, &cap, s->endpoints[j].ip6.a, tp);
@@ -1113,6 +1162,7 @@ static void service_clear_own(struct snap_service *s)
 	snapshot_waypoint_free(s->waypoint);
 	free(s->ports);
 	free(s->endpoints);
+	free(s->endpoints6);
 }
 
 void desired_free(struct desired *d)

@@ -7,7 +7,8 @@
  *                  "enrolled"}],
  *    "services":[{"name","namespace","hostname","vip" (absent: "vip6" alone),"vip6" (optional),
  *                 "ports":[{"name","port","targetPort"}],
- *                 "endpoints":["a.b.c.d",...]}],
+ *                 "endpoints":["a.b.c.d",...],
+ *                 "endpoints6":["v6",...] (optional: a selectorless Service's IPv6 slices')}],
  *    "serviceEntries":[ a service (its "vip6" given or allocated), plus "kind","resolution",
  *                       "addresses":["a.b.c.d/n"],
  *                       "exportTo":[ns,...],"resolve":[name,...],
@@ -197,6 +198,8 @@ static uint64_t hash_service(const void *p)
 	}
 	json_hasher_u64(&x, svc->nendpoints);
 	json_hasher_mem(&x, svc->endpoints, svc->nendpoints * sizeof(*svc->endpoints));
+	json_hasher_u64(&x, svc->nendpoints6);
+	json_hasher_mem(&x, svc->endpoints6, svc->nendpoints6 * sizeof(*svc->endpoints6));
 	json_hasher_u64(&x, (uint64_t)svc->kind << 8 | svc->resolution);
 	json_hasher_u64(&x, svc->n_cidrs);
 	json_hasher_mem(&x, svc->cidrs, svc->n_cidrs * sizeof(*svc->cidrs));
@@ -291,6 +294,23 @@ static cJSON *service_json(const void *p)
 	return o;
 }
 
+/* A selectorless Service's IPv6 endpoints, "endpoints6" (only when it has some). */
+static int encode_endpoints6(cJSON *o, const struct snap_service *svc)
+{
+	cJSON *eps = cJSON_AddArrayToObject(o, "endpoints6");
+
+	for (size_t i = 0; eps && i < svc->nendpoints6; i++) {
+		char buf[IPADDR_STRLEN];
+		cJSON *s = cJSON_CreateString(ipaddr_format(&svc->endpoints6[i], buf, sizeof(buf)));
+
+		if (!s || !cJSON_AddItemToArray(eps, s)) {
+			cJSON_Delete(s);
+			return -ENOMEM;
+		}
+	}
+	return eps ? 0 : -ENOMEM;
+}
+
 static int service_fill(cJSON *o, const struct snap_service *svc)
 {
 	cJSON *ports, *eps;
@@ -336,6 +356,8 @@ static int service_fill(cJSON *o, const struct snap_service *svc)
 			return -ENOMEM;
 		}
 	}
+	if (!err && svc->nendpoints6)
+		err = encode_endpoints6(o, svc);
 	if (!err && svc->kind != SNAP_SVC_SERVICE)
 		err = entry_fill(o, svc);
 	return err ? -ENOMEM : 0;
@@ -820,6 +842,31 @@ static void decode_entry(struct dec *d, const cJSON *o, const char *path, struct
 	}
 }
 
+/* "endpoints6": IPv6 addresses (one of another family, or a prefix, is an error). */
+static void decode_endpoints6(struct dec *d, const cJSON *o, const char *path,
+			      struct snap_service *svc)
+{
+	const cJSON *arr = get_arr(d, o, "endpoints6", path, &svc->nendpoints6), *it;
+	size_t j = 0;
+
+	if (svc->nendpoints6 &&
+	    !(svc->endpoints6 = calloc(svc->nendpoints6, sizeof(*svc->endpoints6)))) {
+		svc->nendpoints6 = 0;
+		dec_fail(d, "%sendpoints6: out of memory", path);
+		return;
+	}
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (!cJSON_IsString(it) ||
+		    ipaddr_parse_addr(it->valuestring, &svc->endpoints6[j]) ||
+		    svc->endpoints6[j].family != AF_INET6) {
+			dec_fail(d, "%sendpoints6[%zu]: expected an IPv6 address string", path, j);
+			return;
+		}
+		j++;
+	}
+}
+
 static void decode_service(struct dec *d, const cJSON *o, const char *what, size_t i,
 			   struct snap_service *svc)
 {
@@ -885,6 +932,7 @@ static void decode_service(struct dec *d, const cJSON *o, const char *what, size
 		}
 		j++;
 	}
+	decode_endpoints6(d, o, path, svc);
 	if (!strcmp(what, "serviceEntries"))
 		decode_entry(d, o, path, svc);
 }
@@ -1120,6 +1168,7 @@ void snapshot_service_clear(struct snap_service *svc)
 		free(svc->ports[j].name);
 	free(svc->ports);
 	free(svc->endpoints);
+	free(svc->endpoints6);
 	free(svc->cidrs);
 	for (size_t j = 0; j < svc->n_export_to; j++)
 		free(svc->export_to[j]);
