@@ -561,7 +561,11 @@ static void want_done(struct pending *p, const uint8_t *msg, size_t len)
 		    : -ETIMEDOUT;
 
 	w->inflight = false;
-	if (n > 0 || n == -ENOENT) {
+	/*
+	 * NOERROR without a record of the family (NODATA: an IPv4-only name's AAAA) is an answer
+	 * too: the name has none of it.
+	 */
+	if (n >= 0 || n == -ENOENT) {
 		size_t k = 0;
 
 		if (w->failing)
@@ -570,7 +574,7 @@ static void want_done(struct pending *p, const uint8_t *msg, size_t len)
 		for (int i = 0; i < n; i++)
 			if (ips[i].family == AF_INET || routable6(&ips[i]))
 				ips[k++] = ips[i];
-		/* NXDOMAIN: none (the entry leads nowhere), asked again in 30 s. */
+		/* NXDOMAIN or NODATA: none of the family, asked again in 30 s. */
 		if (zt_resolved_set(w->name, w->family, ips, k))
 			pr_warn("dns: no room for the addresses of %s", w->name);
 		ttl = n > 0 ? (ttl < 5 ? 5 : ttl > 300 ? 300 : ttl) : 30;
