@@ -755,13 +755,16 @@ int dns_servfail(const uint8_t *q, size_t len, uint8_t **out, size_t *outlen)
 	return err;
 }
 
-int dns_make_query(const char *name, uint16_t id, uint8_t **out, size_t *outlen)
+int dns_make_query(const char *name, int family, uint16_t id, uint8_t **out, size_t *outlen)
 {
 	ldns_pkt *q = NULL;
 	int err = 0;
 
-	if (ldns_pkt_query_new_frm_str(&q, name, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, LDNS_RD) !=
-	    LDNS_STATUS_OK)
+	if (family != AF_INET && family != AF_INET6)
+		return -EINVAL;
+	if (ldns_pkt_query_new_frm_str(&q, name,
+				       family == AF_INET6 ? LDNS_RR_TYPE_AAAA : LDNS_RR_TYPE_A,
+				       LDNS_RR_CLASS_IN, LDNS_RD) != LDNS_STATUS_OK)
 		return -EINVAL;
 	ldns_pkt_set_id(q, id);
 	if (ldns_pkt2wire(out, q, outlen) != LDNS_STATUS_OK)
@@ -770,14 +773,19 @@ int dns_make_query(const char *name, uint16_t id, uint8_t **out, size_t *outlen)
 	return err;
 }
 
-int dns_answer_addrs(const uint8_t *r, size_t rlen, uint32_t *ips, size_t max, uint32_t *ttl)
+int dns_answer_addrs(const uint8_t *r, size_t rlen, int family, struct ipaddr *ips, size_t max,
+		     uint32_t *ttl)
 {
+	ldns_rr_type type = family == AF_INET6 ? LDNS_RR_TYPE_AAAA : LDNS_RR_TYPE_A;
+	size_t size = family == AF_INET6 ? 16 : 4;
 	ldns_pkt *p = NULL;
 	const ldns_rr_list *an;
 	size_t n = 0;
 	int ret;
 
 	*ttl = 0;
+	if (family != AF_INET && family != AF_INET6)
+		return -EPROTO;
 	if (ldns_wire2pkt(&p, r, rlen) != LDNS_STATUS_OK)
 		return -EPROTO;
 	if (ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN) {
@@ -793,10 +801,13 @@ int dns_answer_addrs(const uint8_t *r, size_t rlen, uint32_t *ips, size_t max, u
 		const ldns_rr *rr = ldns_rr_list_rr(an, i);
 		const ldns_rdf *d = ldns_rr_rd_count(rr) ? ldns_rr_rdf(rr, 0) : NULL;
 
-		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_A ||
-		    ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN || !d || ldns_rdf_size(d) != 4)
+		if (ldns_rr_get_type(rr) != type || ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN ||
+		    !d || ldns_rdf_size(d) != size)
 			continue;
-		memcpy(&ips[n++], ldns_rdf_data(d), 4);
+		memset(&ips[n], 0, sizeof(ips[n]));
+		ips[n].family = family;
+		ips[n].len = (uint8_t)(size * 8);
+		memcpy(ips[n++].a, ldns_rdf_data(d), size);
 		if (!*ttl || ldns_rr_ttl(rr) < *ttl)
 			*ttl = ldns_rr_ttl(rr);
 	}

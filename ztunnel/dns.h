@@ -73,14 +73,19 @@ int dns_upstream_check(const uint8_t *r, size_t rlen, const uint8_t *q, size_t q
  */
 int dns_servfail(const uint8_t *q, size_t len, uint8_t **out, size_t *outlen);
 
-/* An A query for @name with @id (RD set), into *@out (malloc'd). 0, -EINVAL or -ENOMEM. */
-int dns_make_query(const char *name, uint16_t id, uint8_t **out, size_t *outlen);
+/*
+ * A query for @name's addresses of @family (AF_INET: A, AF_INET6: AAAA) with @id (RD set), into
+ * *@out (malloc'd). 0, -EINVAL or -ENOMEM.
+ */
+int dns_make_query(const char *name, int family, uint16_t id, uint8_t **out, size_t *outlen);
 
 /*
- * The IPv4 addresses an upstream's answer @r gives (every A record of its answer section: the end
- * of a CNAME chain included), at most @max into @ips, and the smallest TTL among them in *@ttl.
- * How many (0: NOERROR with none), -ENOENT for NXDOMAIN, or -EPROTO (not a usable answer).
+ * The addresses of @family an upstream's answer @r gives (every A record of its answer section,
+ * or every AAAA one for AF_INET6: the end of a CNAME chain included), at most @max into @ips, and
+ * the smallest TTL among them in *@ttl. How many (0: NOERROR with none), -ENOENT for NXDOMAIN,
+ * or -EPROTO (not a usable answer).
  */
-int dns_answer_addrs(const uint8_t *r, size_t rlen, uint32_t *ips, size_t max, uint32_t *ttl);
+int dns_answer_addrs(const uint8_t *r, size_t rlen, int family, struct ipaddr *ips, size_t max,
+		     uint32_t *ttl);
 
 #endif

@@ -60,9 +60,13 @@ struct cached {
 	int qtype; /* the question's type (metrics) */
 };
 
-/* A name of a DNS ServiceEntry (snap_service.names) the proxy keeps resolved for the routing. */
+/*
+ * A name of a DNS ServiceEntry (snap_service.names) the proxy keeps resolved for the routing,
+ * one for its A records and one for its AAAA ones: each family is asked on its own TTL.
+ */
 struct want {
 	char *name;
+	int family;	  /* AF_INET: A, AF_INET6: AAAA */
 	uint64_t next_ms; /* when to ask again (loop clock) */
 	bool inflight;
 	bool failing; /* its last query got no answer (said once) */
@@ -526,30 +530,64 @@ static void pending_end(struct pending *p)
 	d->n_pending--;
 }
 
+/*
+ * Whether this host has a route to IPv6 address @a: a UDP socket's connect picks a source and
+ * route without sending anything, as getaddrinfo's AI_ADDRCONFIG and RFC 6724 decide whether an
+ * AAAA is worth trying (the waypoint's resolver decides so too). A node without IPv6 keeps a
+ * name's A answers alone, and one of AAAA only leads nowhere, as it would for the pod.
+ */
+static bool routable6(const struct ipaddr *a)
+{
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(53)};
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	memcpy(&sa.sin6_addr, a->a, 16);
+	ok = connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
 /* The proxy's own query ended: its addresses for the routing, and when to ask again. */
 static void want_done(struct pending *p, const uint8_t *msg, size_t len)
 {
 	struct want *w = p->want;
-	uint32_t ips[ZT_RESOLVED_MAX_ADDRS], ttl = 0;
-	int n = msg ? dns_answer_addrs(msg, len, ips, ZT_RESOLVED_MAX_ADDRS, &ttl) : -ETIMEDOUT;
+	const char *type = w->family == AF_INET6 ? "AAAA" : "A";
+	struct ipaddr ips[ZT_RESOLVED_MAX_ADDRS];
+	uint32_t ttl = 0;
+	int n = msg ? dns_answer_addrs(msg, len, w->family, ips, ZT_RESOLVED_MAX_ADDRS, &ttl)
+		    : -ETIMEDOUT;
 
 	w->inflight = false;
-	if (n > 0 || n == -ENOENT) {
+	/*
+	 * NOERROR without a record of the family (NODATA: an IPv4-only name's AAAA) is an answer
+	 * too: the name has none of it.
+	 */
+	if (n >= 0 || n == -ENOENT) {
+		size_t k = 0;
+
 		if (w->failing)
-			pr_info("dns: %s resolves again", w->name);
+			pr_info("dns: %s resolves again (%s)", w->name, type);
 		w->failing = false;
-		/* NXDOMAIN: none (the entry leads nowhere), asked again in 30 s. */
-		if (zt_resolved_set(w->name, ips, n > 0 ? (size_t)n : 0))
+		for (int i = 0; i < n; i++)
+			if (ips[i].family == AF_INET || routable6(&ips[i]))
+				ips[k++] = ips[i];
+		/* NXDOMAIN or NODATA: none of the family, asked again in 30 s. */
+		if (zt_resolved_set(w->name, w->family, ips, k))
 			pr_warn("dns: no room for the addresses of %s", w->name);
 		ttl = n > 0 ? (ttl < 5 ? 5 : ttl > 300 ? 300 : ttl) : 30;
 		w->next_ms = loop_now_ms(p->d->loop) + ttl * 1000ull;
-		pr_debug("dns: %s: %d address(es), again in %u s", w->name, n > 0 ? n : 0, ttl);
+		pr_debug("dns: %s: %zu %s address(es) of %d, again in %u s", w->name, k, type,
+			 n > 0 ? n : 0, ttl);
 		return;
 	}
 	/* No answer: what it had stands, asked again soon. */
 	if (!w->failing)
-		pr_info("dns: cannot resolve %s for its ServiceEntry (%s): asking again every 5 s",
-			w->name, strerror(-n));
+		pr_info("dns: cannot resolve %s (%s) for its ServiceEntry (%s): asking again every "
+			"5 s",
+			w->name, type, strerror(-n));
 	w->failing = true;
 	w->next_ms = loop_now_ms(p->d->loop) + 5000;
 }
@@ -782,17 +820,20 @@ static void wants_abort(struct zt_dns *d)
 		}
 }
 
-/* The names of @s's DNS ServiceEntries into d->wants (each once; a known one keeps its time). */
+/*
+ * The names of @s's DNS ServiceEntries into d->wants (each once per family; a known one keeps
+ * its time).
+ */
 static void wants_update(struct zt_dns *d, const struct snapshot *s)
 {
 	struct want *v = NULL;
 	char **names = NULL;
-	size_t n = 0, total = 0;
+	size_t n = 0, n_names = 0, total = 0;
 
 	for (size_t i = 0; i < s->n_entries; i++)
 		total += s->entries[i].n_names;
 	if (total &&
-	    (!(v = calloc(total, sizeof(*v))) || !(names = calloc(total, sizeof(*names))))) {
+	    (!(v = calloc(2 * total, sizeof(*v))) || !(names = calloc(total, sizeof(*names))))) {
 		free(v);
 		return; /* kept as they were: tried again with the next snapshot */
 	}
@@ -801,15 +842,24 @@ static void wants_update(struct zt_dns *d, const struct snapshot *s)
 			const char *name = s->entries[i].names[j];
 			bool dup = false;
 
-			for (size_t k = 0; k < n && !dup; k++)
-				dup = !strcmp(v[k].name, name);
+			for (size_t k = 0; k < n_names && !dup; k++)
+				dup = !strcmp(names[k], name);
 			if (dup || !(v[n].name = strdup(name)))
 				continue;
-			for (size_t k = 0; k < d->n_wants; k++)
-				if (!strcmp(d->wants[k].name, name))
-					v[n].next_ms = d->wants[k].next_ms;
-			names[n] = v[n].name;
-			n++;
+			if (!(v[n + 1].name = strdup(name))) {
+				free(v[n].name);
+				v[n].name = NULL;
+				continue;
+			}
+			v[n].family = AF_INET;
+			v[n + 1].family = AF_INET6;
+			for (size_t f = n; f < n + 2; f++)
+				for (size_t k = 0; k < d->n_wants; k++)
+					if (d->wants[k].family == v[f].family &&
+					    !strcmp(d->wants[k].name, name))
+						v[f].next_ms = d->wants[k].next_ms;
+			names[n_names++] = v[n].name;
+			n += 2;
 		}
 	wants_abort(d);
 	for (size_t k = 0; k < d->n_wants; k++)
@@ -818,10 +868,11 @@ static void wants_update(struct zt_dns *d, const struct snapshot *s)
 	d->wants = v;
 	d->n_wants = n;
 	d->wants_version = s->version;
-	zt_resolved_keep(names, n);
+	zt_resolved_keep(names, n_names);
 	free(names);
-	if (n)
-		pr_info("dns: resolving %zu ServiceEntry name(s) for the routing", n);
+	if (n_names)
+		pr_info("dns: resolving %zu ServiceEntry name(s) for the routing (A and AAAA)",
+			n_names);
 }
 
 /* Asks for the names whose time came. */
@@ -837,7 +888,8 @@ static void wants_ask(struct zt_dns *d)
 		uint8_t *q;
 		size_t len;
 
-		if (w->inflight || now < w->next_ms || dns_make_query(w->name, 0, &q, &len))
+		if (w->inflight || now < w->next_ms ||
+		    dns_make_query(w->name, w->family, 0, &q, &len))
 			continue;
 		p = pending_new(d, q, len);
 		free(q);

@@ -2,6 +2,7 @@
 /* ServiceEntry names the DNS proxy resolved (resolved.h): a small table under a rwlock. */
 #include <errno.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,8 @@
 
 struct name {
 	char *name;
-	uint32_t ips[ZT_RESOLVED_MAX_ADDRS];
-	size_t n;
+	struct ipaddr v4[ZT_RESOLVED_MAX_ADDRS], v6[ZT_RESOLVED_MAX_ADDRS];
+	size_t n4, n6;
 };
 
 static struct {
@@ -28,11 +29,16 @@ static struct name *find(const char *name)
 	return NULL;
 }
 
-int zt_resolved_set(const char *name, const uint32_t *ips, size_t n)
+int zt_resolved_set(const char *name, int family, const struct ipaddr *ips, size_t n)
 {
 	struct name *e;
 	int err = 0;
 
+	if (family != AF_INET && family != AF_INET6)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (ips[i].family != family)
+			return -EINVAL;
 	if (n > ZT_RESOLVED_MAX_ADDRS)
 		n = ZT_RESOLVED_MAX_ADDRS;
 	pthread_rwlock_wrlock(&t.lock);
@@ -60,26 +66,30 @@ int zt_resolved_set(const char *name, const uint32_t *ips, size_t n)
 			goto out;
 		}
 		e = &t.v[t.n++];
+		memset(e, 0, sizeof(*e));
 		e->name = copy;
 	}
 	if (n)
-		memcpy(e->ips, ips, n * sizeof(*ips));
-	e->n = n;
+		memcpy(family == AF_INET ? e->v4 : e->v6, ips, n * sizeof(*ips));
+	*(family == AF_INET ? &e->n4 : &e->n6) = n;
 out:
 	pthread_rwlock_unlock(&t.lock);
 	return err;
 }
 
-size_t zt_resolved_get(const char *name, uint32_t *ips, size_t max)
+size_t zt_resolved_get(const char *name, struct ipaddr *ips, size_t max)
 {
 	const struct name *e;
-	size_t n = 0;
+	size_t n = 0, n6 = 0;
 
 	pthread_rwlock_rdlock(&t.lock);
 	e = find(name);
 	if (e) {
-		n = e->n < max ? e->n : max;
-		memcpy(ips, e->ips, n * sizeof(*ips));
+		n = e->n4 < max ? e->n4 : max;
+		memcpy(ips, e->v4, n * sizeof(*ips));
+		n6 = e->n6 < max - n ? e->n6 : max - n;
+		memcpy(ips + n, e->v6, n6 * sizeof(*ips));
+		n += n6;
 	}
 	pthread_rwlock_unlock(&t.lock);
 	return n;

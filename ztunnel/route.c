@@ -167,14 +167,51 @@ static int entry_pick(const struct snapshot *s, const struct snap_service *e, co
 }
 
 /*
+ * Picks among the @n addresses @ips entry @e's names resolved to (IPv4 first, resolved.h), for
+ * port @tport: round robin from @e's cursor for @port. An address of a pod of the cluster is
+ * reached by that pod's address of the connection's family (@v6), and is passed over when it
+ * has none (a pod's CONNECT must be of its client's family); anything else at the address
+ * itself, [v6]:port for an AAAA answer, as a proxy may whatever the client's family.
+ * 0 or -EHOSTUNREACH.
+ */
+static int dns_pick(const struct snapshot *s, const struct snap_service *e,
+		    const struct ipaddr *ips, size_t n, uint16_t port, uint16_t tport, bool v6,
+		    struct zt_rr *rr, struct zt_route *out)
+{
+	size_t first;
+
+	if (!n)
+		return -EHOSTUNREACH;
+	first = rr_pick(rr, e->vip, port, n);
+	for (size_t i = 0; i < n; i++) {
+		const struct ipaddr *a = &ips[(first + i) % n];
+		const struct snap_workload *wl = snapshot_workload_by_addr(s, a);
+		struct ipaddr to = *a;
+
+		if (wl && v6)
+			to = wl->ip6;
+		else if (wl && wl->ip)
+			ipaddr_from_v4(&to, wl->ip);
+		else if (wl)
+			continue;
+		if (sockaddr_inet_from_ipaddr(&out->addr, &to, tport))
+			continue;
+		out->dst_wl = wl;
+		return 0;
+	}
+	return -EHOSTUNREACH;
+}
+
+/*
  * A destination no Service or workload has: the ServiceEntry host that names it for @src's
  * namespace (out->svc), else none (out->svc NULL: PassthroughCluster or, under REGISTRY_ONLY,
  * BlackHoleCluster). Addressed to the entry's own address, a STATIC entry or one with selected
  * workloads goes to one of its endpoints (the port's targetPort), a DNS one to what its names
- * resolved to (the DNS proxy's, resolved.h); NONE goes to the address the client asked for.
- * -EHOSTUNREACH: an entry's address with no endpoint behind it (names not resolved yet).
- * An IPv6 destination is an entry's vip6 (the one the DNS proxy answers AAAA with) or in one
- * of its IPv6 CIDRs; its endpoints, IPv4 addresses, are reached as entry_endpoint says.
+ * resolved to (the DNS proxy's, resolved.h: A and AAAA answers, reached as dns_pick says); NONE
+ * goes to the address the client asked for. -EHOSTUNREACH: an entry's address with no endpoint
+ * behind it (names not resolved yet). An IPv6 destination is an entry's vip6 (the one the DNS
+ * proxy answers AAAA with) or in one of its IPv6 CIDRs; its STATIC endpoints, IPv4 addresses,
+ * are reached as entry_endpoint says.
  */
 static int route_entry(const struct snapshot *s, const struct snap_workload *src,
 		       const union sockaddr_inet *dst, struct zt_rr *rr, struct zt_route *out)
@@ -206,17 +243,19 @@ static int route_entry(const struct snapshot *s, const struct snap_workload *src
 		out->addr = *dst;
 		return route_waypoint(s, e->waypoint, rr, out);
 	}
-	/* A DNS entry: the addresses its names resolved to (resolved.h), the first only for
-	 * DNS_ROUND_ROBIN (Envoy's LOGICAL_DNS). */
+	/*
+	 * A DNS entry: the addresses its names resolved to (resolved.h), the first only for
+	 * DNS_ROUND_ROBIN (Envoy's LOGICAL_DNS): an IPv4 one when the name has one.
+	 */
 	if (!e->nendpoints && e->n_names) {
-		uint32_t ips[64];
+		struct ipaddr ips[64];
 		size_t n = 0;
 
 		for (size_t i = 0; i < e->n_names && n < 64; i++)
 			n += zt_resolved_get(e->names[i], ips + n, 64 - n);
 		if (e->resolution == SNAP_RES_DNS_ROUND_ROBIN && n)
 			n = 1;
-		return entry_pick(s, e, ips, n, port, tport, v6, rr, out);
+		return dns_pick(s, e, ips, n, port, tport, v6, rr, out);
 	}
 	for (size_t i = 0; i < e->nendpoints && !own && !v6; i++)
 		own = e->endpoints[i] == dst->v4.sin_addr.s_addr;

@@ -38,12 +38,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		  {"_sip._tcp.example.org.", LDNS_RR_TYPE_SRV},
 		  {"alias.example.org.", LDNS_RR_TYPE_CNAME}};
 	uint16_t id = size >= 2 ? (uint16_t)(data[0] << 8 | data[1]) : 0;
-	uint32_t ips[16], ttl;
-	int n = dns_answer_addrs(data, size, ips, 16, &ttl);
+	struct ipaddr ips[16];
+	uint32_t ttl;
 
 	/* What the proxy takes from the answers to its own queries (DNS ServiceEntries). */
-	if (n > 16 || (n < 0 && n != -ENOENT && n != -EPROTO))
-		abort();
+	for (int f = 0; f < 2; f++) {
+		int n = dns_answer_addrs(data, size, f ? AF_INET6 : AF_INET, ips, 16, &ttl);
+
+		if (n > 16 || (n < 0 && n != -ENOENT && n != -EPROTO))
+			abort();
+		for (int i = 0; i < n; i++)
+			if (ips[i].family != (f ? AF_INET6 : AF_INET))
+				abort();
+	}
 
 	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
 		size_t len;

@@ -501,19 +501,23 @@ static void test_upstream_check(void **state)
 	free(q);
 }
 
-/* What the proxy takes from its own queries' answers: A records (a CNAME chain's end), TTL. */
+/*
+ * What the proxy takes from its own queries' answers: A records (a CNAME chain's end), TTL; for
+ * an AAAA query its AAAA records alone.
+ */
 static void test_answer_addrs(void **state)
 {
-	static const char *const chain[] = {"alias.example.org. 60 IN CNAME www.example.org.",
-					    "www.example.org. 40 IN A 192.0.2.7",
-					    "www.example.org. 90 IN A 192.0.2.8", NULL};
-	uint32_t ips[4], ttl;
+	static const char *const chain[] = {
+	    "alias.example.org. 60 IN CNAME www.example.org.", "www.example.org. 40 IN A 192.0.2.7",
+	    "www.example.org. 90 IN A 192.0.2.8", "www.example.org. 30 IN AAAA 2001:db8::7", NULL};
+	struct ipaddr ips[4], want;
+	uint32_t ttl;
 	uint8_t *q, *w;
 	size_t len;
 	ldns_pkt *p = NULL;
 
 	(void)state;
-	assert_int_equal(dns_make_query("alias.example.org", 0x4242, &q, &len), 0);
+	assert_int_equal(dns_make_query("alias.example.org", AF_INET, 0x4242, &q, &len), 0);
 	assert_int_equal(ldns_wire2pkt(&p, q, len), LDNS_STATUS_OK);
 	assert_int_equal(ldns_pkt_id(p), 0x4242);
 	assert_int_equal(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_question(p), 0)),
@@ -526,24 +530,35 @@ static void test_answer_addrs(void **state)
 		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr));
 	}
 	assert_int_equal(ldns_pkt2wire(&w, p, &len), LDNS_STATUS_OK);
-	assert_int_equal(dns_answer_addrs(w, len, ips, 4, &ttl), 2);
-	assert_int_equal(ips[0], ip4("192.0.2.7"));
-	assert_int_equal(ips[1], ip4("192.0.2.8"));
+	assert_int_equal(dns_answer_addrs(w, len, AF_INET, ips, 4, &ttl), 2);
+	assert_int_equal(ipaddr_parse("192.0.2.7", &want), 0);
+	assert_true(ipaddr_equal(&ips[0], &want));
+	assert_int_equal(ipaddr_parse("192.0.2.8", &want), 0);
+	assert_true(ipaddr_equal(&ips[1], &want));
 	assert_int_equal(ttl, 40);
-	assert_int_equal(dns_answer_addrs(w, len, ips, 1, &ttl), 1);
+	assert_int_equal(dns_answer_addrs(w, len, AF_INET, ips, 1, &ttl), 1);
+	/* The AAAA record of the same answer, its own TTL. */
+	assert_int_equal(dns_answer_addrs(w, len, AF_INET6, ips, 4, &ttl), 1);
+	assert_int_equal(ipaddr_parse("2001:db8::7", &want), 0);
+	assert_true(ipaddr_equal(&ips[0], &want));
+	assert_int_equal(ttl, 30);
 	free(w);
 	ldns_pkt_set_rcode(p, LDNS_RCODE_NXDOMAIN);
 	assert_int_equal(ldns_pkt2wire(&w, p, &len), LDNS_STATUS_OK);
-	assert_int_equal(dns_answer_addrs(w, len, ips, 4, &ttl), -ENOENT);
+	assert_int_equal(dns_answer_addrs(w, len, AF_INET, ips, 4, &ttl), -ENOENT);
+	assert_int_equal(dns_answer_addrs(w, len, AF_INET6, ips, 4, &ttl), -ENOENT);
 	free(w);
 	ldns_pkt_set_rcode(p, LDNS_RCODE_SERVFAIL);
 	assert_int_equal(ldns_pkt2wire(&w, p, &len), LDNS_STATUS_OK);
-	assert_int_equal(dns_answer_addrs(w, len, ips, 4, &ttl), -EPROTO);
+	assert_int_equal(dns_answer_addrs(w, len, AF_INET, ips, 4, &ttl), -EPROTO);
 	free(w);
-	assert_int_equal(dns_answer_addrs(q, 5, ips, 4, &ttl), -EPROTO);
+	assert_int_equal(dns_answer_addrs(q, 5, AF_INET, ips, 4, &ttl), -EPROTO);
 	ldns_pkt_free(p);
 	free(q);
-	assert_int_equal(dns_make_query("bad..name", 1, &q, &len), -EINVAL);
+	assert_int_equal(dns_make_query("bad..name", AF_INET, 1, &q, &len), -EINVAL);
+	assert_int_equal(dns_make_query("alias.example.org", AF_INET6, 7, &q, &len), 0);
+	assert_int_equal(dns_question_type(q, len), LDNS_RR_TYPE_AAAA);
+	free(q);
 }
 
 /*
@@ -584,7 +599,8 @@ static void test_stats(void **state)
 	assert_non_null(
 	    strstr(txt, "# TYPE istio_dns_upstream_request_duration_seconds histogram"));
 	free(txt);
-	assert_int_equal(dns_make_query("a.example.com", 28, &q, &len), 0); /* id 28, type A */
+	assert_int_equal(dns_make_query("a.example.com", AF_INET, 28, &q, &len),
+			 0); /* id 28, type A */
 	assert_int_equal(dns_question_type(q, len), 1);
 	assert_int_equal(dns_question_type(q, 14), -EPROTO);
 	free(q);

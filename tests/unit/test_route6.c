@@ -179,13 +179,15 @@ static void test_cidrs6_and_none(void **state)
 static void test_vip6_dns_entry(void **state)
 {
 	const uint32_t ips[1] = {harness_ip4("192.0.2.1")};
+	struct ipaddr a;
 	struct snapshot *s = decode();
 	struct zt_rr rr = {0};
 	struct zt_route r;
 
 	zt_resolved_keep(NULL, 0);
 	assert_int_equal(route(s, NULL, "2001:2::f0f0:109", 443, &rr, &r), -EHOSTUNREACH);
-	assert_int_equal(zt_resolved_set("dns6.ext", ips, 1), 0);
+	ipaddr_from_v4(&a, ips[0]);
+	assert_int_equal(zt_resolved_set("dns6.ext", AF_INET, &a, 1), 0);
 	assert_int_equal(route(s, NULL, "2001:2::f0f0:109", 443, &rr, &r), 0);
 	assert_ptr_equal(r.svc, &s->entries[4]);
 	assert_int_equal(r.addr.sa.sa_family, AF_INET);

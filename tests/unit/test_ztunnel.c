@@ -290,6 +290,7 @@ static void test_route_dns_entries(void **state)
 	    " \"resolve\":[\"a.lb.ext\",\"b.lb.ext\"]}],\"certs\":[]}";
 	const uint32_t web[2] = {harness_ip4("192.0.2.1"), harness_ip4("192.0.2.2")};
 	const uint32_t a[1] = {harness_ip4("192.0.2.10")}, b[1] = {harness_ip4("192.0.2.11")};
+	struct ipaddr web_a[2], a_a[1], b_a[1];
 	union sockaddr_inet dst = harness_sa("240.240.1.9", 80);
 	struct zt_route r;
 	struct zt_rr rr = {0};
@@ -299,11 +300,15 @@ static void test_route_dns_entries(void **state)
 
 	assert_non_null(s);
 	assert_int_equal(s->entries[1].n_names, 2);
+	ipaddr_from_v4(&web_a[0], web[0]);
+	ipaddr_from_v4(&web_a[1], web[1]);
+	ipaddr_from_v4(&a_a[0], a[0]);
+	ipaddr_from_v4(&b_a[0], b[0]);
 	/* Not resolved yet: nowhere to go. */
 	zt_resolved_keep(NULL, 0);
 	assert_int_equal(zt_route_outbound(s, NULL, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
 			 -EHOSTUNREACH);
-	assert_int_equal(zt_resolved_set("web.ext", web, 2), 0);
+	assert_int_equal(zt_resolved_set("web.ext", AF_INET, web_a, 2), 0);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(zt_route_outbound(s, NULL, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
 				 0);
@@ -312,8 +317,8 @@ static void test_route_dns_entries(void **state)
 		seen[r.addr.v4.sin_addr.s_addr == web[1]] = true;
 	}
 	assert_true(seen[0] && seen[1]);
-	assert_int_equal(zt_resolved_set("a.lb.ext", a, 1), 0);
-	assert_int_equal(zt_resolved_set("b.lb.ext", b, 1), 0);
+	assert_int_equal(zt_resolved_set("a.lb.ext", AF_INET, a_a, 1), 0);
+	assert_int_equal(zt_resolved_set("b.lb.ext", AF_INET, b_a, 1), 0);
 	dst = harness_sa("240.240.1.10", 80);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(zt_route_outbound(s, NULL, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
@@ -321,13 +326,13 @@ static void test_route_dns_entries(void **state)
 		assert_int_equal(r.addr.v4.sin_addr.s_addr, a[0]);
 	}
 	/* Resolved to nothing (NXDOMAIN): nowhere again. */
-	assert_int_equal(zt_resolved_set("a.lb.ext", NULL, 0), 0);
+	assert_int_equal(zt_resolved_set("a.lb.ext", AF_INET, NULL, 0), 0);
 	assert_int_equal(zt_route_outbound(s, NULL, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_int_equal(r.addr.v4.sin_addr.s_addr, b[0]);
 	/* Names of the snapshot only. */
 	{
 		char *keep[] = {(char *)"web.ext"};
-		uint32_t got[2];
+		struct ipaddr got[2];
 
 		zt_resolved_keep(keep, 1);
 		assert_int_equal(zt_resolved_get("b.lb.ext", got, 2), 0);
