@@ -169,8 +169,10 @@ struct config_service {
 	struct config_strings cluster_ips;
 	/* spec.ipFamilyPolicy PreferDualStack or RequireDualStack: an address of each family. */
 	bool dual_stack;
+	bool require_dual_stack; /* RequireDualStack: a single-stack cluster refuses it */
 	/* spec.ipFamilies names IPv6 (ipv6_asked), first (ipv6_first: with SingleStack, alone). */
 	bool ipv6_asked, ipv6_first;
+	bool ipv4_asked; /* spec.ipFamilies names IPv4: an IPv6 cluster refuses it unless second */
 	struct config_labels selector;
 	size_t nports;
 	struct config_service_port *ports;

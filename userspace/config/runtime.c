@@ -183,10 +183,13 @@ static int parse_pod(const cJSON *obj, size_t i, struct rt_pod *p, char *err, si
 	OPT("subdomain", subdomain);
 #undef REQ
 #undef OPT
-	ret = req_string(obj, "ip", &ip);
+	/* An IPv6-only pod (an IPv6 cluster's) has "ip6" alone: checked below. */
+	ret = cJSON_HasObjectItem(obj, "ip6") && !cJSON_HasObjectItem(obj, "ip")
+		  ? 0
+		  : req_string(obj, "ip", &ip);
 	if (ret == -ENOMEM)
 		return ret;
-	if (ret || parse_ip(ip, &p->ip)) {
+	if (ret || (ip && parse_ip(ip, &p->ip))) {
 		free(ip);
 		return rt_fail(err, errlen, "pods[%zu].ip: missing or not an IPv4 address", i);
 	}

@@ -628,8 +628,10 @@ static int service_family_policy(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	const char *s = (const char *)v->data.scalar.value;
 	int err = cfg_check_enum(ctx, v, ok, NULL);
 
-	if (!err)
+	if (!err) {
 		((struct config_service *)obj)->dual_stack = strcmp(s, "SingleStack") != 0;
+		((struct config_service *)obj)->require_dual_stack = !strcmp(s, "RequireDualStack");
+	}
 	return err;
 }
 ENUM_FIELD(service_ip_family, "IPv4", "IPv6")
@@ -656,6 +658,9 @@ static int service_ip_families(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 			svc->ipv6_asked = true;
 			svc->ipv6_first = svc->ipv6_first || i == 0;
 		}
+		if (item->type == YAML_SCALAR_NODE &&
+		    !strcmp((const char *)item->data.scalar.value, "IPv4"))
+			svc->ipv4_asked = true;
 	}
 	return 0;
 }

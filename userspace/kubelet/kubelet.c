@@ -693,7 +693,7 @@ static void sync_result(cJSON *arr, const struct kl_proc *p)
 	}
 	cJSON_AddStringToObject(o, "pod", p->name);
 	cJSON_AddStringToObject(o, "node", p->pod.node);
-	cJSON_AddStringToObject(o, "ip", p->pod.ip);
+	cJSON_AddStringToObject(o, "ip", p->pod.v6only ? p->pod.ip6 : p->pod.ip);
 }
 
 /* Whether a pod the sync @res started still has its sandbox being made. */

@@ -181,6 +181,7 @@ static int name_index(const char *const *names, size_t n, const char *name)
 static const char *const family_names[] = {
     [CTL_IP_IPV4] = "ipv4",
     [CTL_IP_DUAL] = "dual",
+    [CTL_IP_IPV6] = "ipv6",
 };
 
 const char *cluster_ip_family_name(enum ctl_ip_family f)
@@ -196,16 +197,8 @@ int cluster_ip_family_parse(const char *name, const char *what, enum ctl_ip_fami
 		*f = (enum ctl_ip_family)i;
 		return 0;
 	}
-	if (name && !strcmp(name, "ipv6"))
-		fprintf(
-		    stderr,
-		    "ambitctl: %s: ipv6 (IPv6 only) is not available yet: the mesh's data path "
-		    "carries IPv4, and a pod of the mesh with IPv6 addresses only is refused by "
-		    "ambit-cni; use dual\n",
-		    what);
-	else
-		fprintf(stderr, "ambitctl: %s: '%s' is neither ipv4 nor dual\n", what,
-			name ? name : "?");
+	fprintf(stderr, "ambitctl: %s: '%s' is none of ipv4, dual and ipv6\n", what,
+		name ? name : "?");
 	return -EINVAL;
 }
 
@@ -234,6 +227,28 @@ int cluster_ip6(const char *v4, char *out, size_t len)
 	return -EINVAL;
 }
 
+int cluster_pod_slot(const char *v6, char *out, size_t len)
+{
+	struct in6_addr a;
+	char group[8], tail;
+	unsigned int n, h;
+
+	if (!v6 || inet_pton(AF_INET6, v6, &a) != 1 || a.s6_addr[0] != 0xfd || a.s6_addr[1] ||
+	    a.s6_addr[2] || a.s6_addr[3] != 0x98)
+		return -EINVAL;
+	for (int i = 6; i < 14; i++)
+		if (a.s6_addr[i])
+			return -EINVAL;
+	/* cluster_ip6 wrote the decimal digits as hex ones: read them back as decimal. */
+	snprintf(group, sizeof(group), "%x", a.s6_addr[4] << 8 | a.s6_addr[5]);
+	if (sscanf(group, "%u%c", &n, &tail) != 1 || n > 255)
+		return -EINVAL;
+	snprintf(group, sizeof(group), "%x", a.s6_addr[14] << 8 | a.s6_addr[15]);
+	if (sscanf(group, "%u%c", &h, &tail) != 1 || h > 255)
+		return -EINVAL;
+	return str_fmt(out, len, "10.98.%u.%u", n, h) ? -EINVAL : 0;
+}
+
 void cluster_set_ip_family(struct ctl_cluster *c, enum ctl_ip_family f)
 {
 	c->ip_family = f;
@@ -241,7 +256,8 @@ void cluster_set_ip_family(struct ctl_cluster *c, enum ctl_ip_family f)
 		struct ctl_node *n = &c->nodes[i];
 
 		n->ip6[0] = n->pod_cidr6[0] = n->pod_gw6[0] = '\0';
-		if (f != CTL_IP_DUAL)
+		n->pods_v6only = f == CTL_IP_IPV6;
+		if (f == CTL_IP_IPV4)
 			continue;
 		cluster_ip6(n->ip, n->ip6, sizeof(n->ip6));
 		cluster_ip6(n->pod_gw, n->pod_gw6, sizeof(n->pod_gw6));

@@ -66,11 +66,13 @@ static cJSON *cni_ipam(const struct ctl_cluster *c, const struct ctl_node *n)
 	cluster_path(c, dir, sizeof(dir), "%s/run/cni-ipam", n->name);
 	ok = ipam && cJSON_AddStringToObject(ipam, "type", "host-local") &&
 	     cJSON_AddStringToObject(ipam, "dataDir", dir) &&
-	     (ranges = cJSON_AddArrayToObject(ipam, "ranges")) && (set = cJSON_CreateArray()) &&
-	     cJSON_AddItemToArray(ranges, set) && (range = cJSON_CreateObject()) &&
-	     cJSON_AddItemToArray(set, range) &&
-	     cJSON_AddStringToObject(range, "subnet", n->pod_cidr) &&
-	     cJSON_AddStringToObject(range, "gateway", n->pod_gw);
+	     (ranges = cJSON_AddArrayToObject(ipam, "ranges"));
+	/* IPv4, dual stack: the IPv4 range; an IPv6 cluster's pods have none. */
+	if (ok && !n->pods_v6only)
+		ok = (set = cJSON_CreateArray()) && cJSON_AddItemToArray(ranges, set) &&
+		     (range = cJSON_CreateObject()) && cJSON_AddItemToArray(set, range) &&
+		     cJSON_AddStringToObject(range, "subnet", n->pod_cidr) &&
+		     cJSON_AddStringToObject(range, "gateway", n->pod_gw);
 	/* Dual stack: a second range set, so that a pod gets one address of each family. */
 	if (ok && n->pod_cidr6[0])
 		ok = (set = cJSON_CreateArray()) && cJSON_AddItemToArray(ranges, set) &&
@@ -79,8 +81,9 @@ static cJSON *cni_ipam(const struct ctl_cluster *c, const struct ctl_node *n)
 		     cJSON_AddStringToObject(range, "gateway", n->pod_gw6);
 	if (ok && c->cni != CTL_CNI_BRIDGE)
 		ok = (routes = cJSON_AddArrayToObject(ipam, "routes")) &&
-		     (def = cJSON_CreateObject()) && cJSON_AddItemToArray(routes, def) &&
-		     cJSON_AddStringToObject(def, "dst", "0.0.0.0/0") &&
+		     (n->pods_v6only ||
+		      ((def = cJSON_CreateObject()) && cJSON_AddItemToArray(routes, def) &&
+		       cJSON_AddStringToObject(def, "dst", "0.0.0.0/0"))) &&
 		     (!n->pod_cidr6[0] ||
 		      ((def = cJSON_CreateObject()) && cJSON_AddItemToArray(routes, def) &&
 		       cJSON_AddStringToObject(def, "dst", "::/0")));
@@ -354,8 +357,9 @@ static int cni_rename_host(const struct ctl_cluster *c, const struct ctl_pod *p,
 		}
 		cJSON_SetValuestring(name, p->iface);
 		str_fmt(addr, sizeof(addr), "%s/32", p->ip_str);
-		if (c->cni != CTL_CNI_BRIDGE && RUN("ip", "-n", ns, "route", "replace", addr, "dev",
-						    (char *)p->iface, "scope", "host")) {
+		if (c->cni != CTL_CNI_BRIDGE && pod_ip4(p)[0] &&
+		    RUN("ip", "-n", ns, "route", "replace", addr, "dev", (char *)p->iface, "scope",
+			"host")) {
 			str_fmt(why, len, "the route to %s on %s failed", addr, p->iface);
 			return -EIO;
 		}
@@ -491,9 +495,10 @@ int cni_add(const struct ctl_cluster *c, const struct ctl_pod *p, char *why, siz
 	}
 	ret = cni_call_init(&call, "ADD", p->node, p->netns, p->namespace, p->name,
 			    ip6[0] ? NULL : p->ip_str, cpath, sizeof(cpath));
+	/* IPv6: its IPv6 alone, from host-local's one range. */
 	if (ip6[0]) {
-		call.ips[0] = p->ip_str;
-		call.ips[1] = ip6;
+		call.ips[0] = pod_ip4(p)[0] ? p->ip_str : ip6;
+		call.ips[1] = pod_ip4(p)[0] ? ip6 : NULL;
 	}
 	plugins = cJSON_GetObjectItemCaseSensitive(list, "plugins");
 	cJSON_ArrayForEach(entry, plugins)

@@ -255,8 +255,9 @@ static bool pod_status(cJSON *pod_json, const struct ctl_pod *pod)
 	/* BestEffort: the QoS class of the kubepods/besteffort cgroup the pod runs in. */
 	return cJSON_AddStringToObject(st, "hostIP", pod->node->ip) &&
 	       add_ips(st, "hostIPs", pod->node->ip, pod->node->ip6) &&
-	       cJSON_AddStringToObject(st, "podIP", pod->ip_str) &&
-	       add_ips(st, "podIPs", pod->ip_str, pod->ip6_str) &&
+	       cJSON_AddStringToObject(st, "podIP", pod_ip4(pod)[0] ? pod->ip_str : pod->ip6_str) &&
+	       (pod_ip4(pod)[0] ? add_ips(st, "podIPs", pod->ip_str, pod->ip6_str)
+				: add_ips(st, "podIPs", pod->ip6_str, "")) &&
 	       cJSON_AddStringToObject(st, "qosClass", "BestEffort");
 }
 

@@ -35,6 +35,8 @@
 #define CTL_FABRIC_IP6 "fd00:99::1"
 /* The cluster's DNS (up.c, kube-dns's part), also on br0: every pod's nameserver. */
 #define CTL_CLUSTER_DNS_IP "10.99.0.2"
+/* IPv6: its address for pods of IPv6 alone (dual-stack pods ask the IPv4 one, as before). */
+#define CTL_CLUSTER_DNS_IP6 "fd00:99::2"
 /* --kube: the API server, in the fabric netns, and where `ambitctl install` puts ambit. */
 #define CTL_KUBE_API_IP CTL_FABRIC_IP
 #define CTL_KUBE_API_PORT 6443
@@ -65,11 +67,15 @@ enum ctl_cni {
  * The address families of a local cluster (`local up --ip-family`, cluster.json "ipFamily").
  * Dual stack: nodes, pods and the fabric have an IPv6 address beside each IPv4 one, the IPv4
  * one's digits in the last group (cluster_ip6): 10.99.0.11 is fd00:99::11, pod 10.98.1.23 is
- * fd00:98:1::23 in its node's fd00:98:1::/64. IPv4 is the first family; Services stay IPv4.
+ * fd00:98:1::23 in its node's fd00:98:1::/64. IPv4 is the first family.
+ * IPv6, as EKS's IPv6 mode: pods and Services have IPv6 alone, the nodes and the fabric stay
+ * dual stack (the API server, the CA and the kubelets keep their IPv4). A pod still has its
+ * IPv4 slot in the plan (10.98.1.23, whence its fd00:98:1::23), never on its eth0 nor published.
  */
 enum ctl_ip_family {
 	CTL_IP_IPV4 = 0,
 	CTL_IP_DUAL,
+	CTL_IP_IPV6,
 };
 
 struct ctl_node {
@@ -78,8 +84,10 @@ struct ctl_node {
 	char ip[16];	   /* 10.99.0.(10+index) */
 	char pod_cidr[24]; /* 10.98.<index>.0/24 */
 	char pod_gw[16];   /* 10.98.<index>.1: cni0's address with --cni bridge; else unused */
-	/* Dual stack only ("" otherwise): fd00:99::<10+index>, fd00:98:<index>::/64, ::1 of it. */
+	/* Dual stack and IPv6 ("" otherwise): fd00:99::<10+index>, fd00:98:<index>::/64, ::1. */
 	char ip6[40], pod_cidr6[40], pod_gw6[40];
+	/* IPv6: its pods have no IPv4 (pod_cidr and pod_gw number them, route nothing of theirs). */
+	bool pods_v6only;
 	char netns[CTL_NAME_MAX * 2];
 	char cgroup[PATH_MAX];	  /* <cg2>/ambit-C/<node>/pods */
 	char system_cg[PATH_MAX]; /* <cg2>/ambit-C/<node>/system */
@@ -117,8 +125,9 @@ struct ctl_pod {
 	char *owner;		     /* Deployment name, or NULL for a bare Pod */
 	const struct ctl_node *node; /* borrowed from the cluster */
 	uint32_t ip;		     /* network order */
+	/* Its IPv4 slot: the address in dual stack, in IPv6 only the plan's number (pod_ip4). */
 	char ip_str[16];
-	char ip6_str[40]; /* dual stack: its IPv6 address (cluster_ip6 of ip_str); else "" */
+	char ip6_str[40]; /* dual stack, IPv6: its IPv6 address (cluster_ip6 of ip_str); else "" */
 	char netns[CTL_NAME_MAX * 2];
 	char iface[16];
 	char cgroup[PATH_MAX];
@@ -196,13 +205,25 @@ int cluster_cni_parse(const char *name, const char *what, enum ctl_cni *cni);
 const char *cluster_ip_family_name(enum ctl_ip_family f);
 /* @name ("ipv4", "dual") into *@f. 0, or -EINVAL told on stderr as @what's value. */
 int cluster_ip_family_parse(const char *name, const char *what, enum ctl_ip_family *f);
-/* Dual stack: the nodes' and their pod ranges' IPv6 addresses (no-op for IPv4 only). */
+/* Dual stack, IPv6: the nodes' and their pod ranges' IPv6 addresses (no-op for IPv4 only). */
 void cluster_set_ip_family(struct ctl_cluster *c, enum ctl_ip_family f);
 /*
  * The IPv6 address of the local cluster's IPv4 address @v4 (a node's, a pod's, the fabric's:
  * 10.99.0.X is fd00:99::X, 10.98.N.H is fd00:98:N::H) into @out: 0, or -EINVAL for another.
  */
 int cluster_ip6(const char *v4, char *out, size_t len);
+/*
+ * cluster_ip6's inverse for a pod (fd00:98:N::H is 10.98.N.H) into @out: 0, or -EINVAL for an
+ * address that is no pod's. An IPv6 cluster's pods.json has their IPv6 alone, the plan's slot
+ * numbering reads it back from there.
+ */
+int cluster_pod_slot(const char *v6, char *out, size_t len);
+
+/* The IPv4 address a pod publishes and has on its eth0: "" in an IPv6 cluster. */
+static inline const char *pod_ip4(const struct ctl_pod *pod)
+{
+	return pod->node->pods_v6only ? "" : pod->ip_str;
+}
 /* Borrowed node by name, or NULL. */
 const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *name);
 /*
@@ -408,7 +429,9 @@ int sysctl_in(const char *netns, const char *const *kv);
 #define SANDBOX_CONTAINER_CG "container"
 
 struct sandbox {
-	char namespace[256], name[256], node[16], ip[16];
+	/* @ip: the pod's IPv4 slot (struct ctl_pod's ip_str); an IPv6 cluster's pod has @ip6 alone. */
+	char namespace[256], name[256], node[16], ip[16], ip6[40];
+	bool v6only;
 	char netns[CTL_NAME_MAX * 2];
 	char iface[16]; /* the node's end of its veth, as the plan named it */
 	char cgroup[PATH_MAX];

@@ -114,6 +114,10 @@ static bool taken(const struct ctl_plan *p, const struct plan_alloc *a, const ch
 	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(a->existing, "pods"))
 	{
 		const char *v = jstr(pod, key);
+		char slot[16];
+
+		if (!v && !strcmp(key, "ip") && !cluster_pod_slot(jstr(pod, "ip6"), slot, sizeof(slot)))
+			v = slot;
 		if (v && !strcmp(v, val))
 			return true;
 	}
@@ -129,8 +133,12 @@ static int plan_assign(struct ctl_plan *p, const struct ctl_cluster *c, struct p
 
 	if (old) {
 		node = cluster_node(c, jstr(old, "node") ? jstr(old, "node") : "");
-		if (!node || !jstr(old, "ip") || !jstr(old, "hostIface") ||
-		    str_fmt(pod->ip_str, sizeof(pod->ip_str), "%s", jstr(old, "ip")) ||
+		/* An IPv6 cluster's pod has its IPv6 alone there: its slot is read back from it. */
+		if (!node || (!jstr(old, "ip") && !node->pods_v6only) || !jstr(old, "hostIface") ||
+		    (jstr(old, "ip") ? str_fmt(pod->ip_str, sizeof(pod->ip_str), "%s",
+					       jstr(old, "ip"))
+				     : cluster_pod_slot(jstr(old, "ip6"), pod->ip_str,
+							sizeof(pod->ip_str))) ||
 		    str_fmt(pod->iface, sizeof(pod->iface), "%s", jstr(old, "hostIface"))) {
 			fprintf(stderr, "ambitctl: pods.json: pod %s/%s is malformed\n",
 				pod->namespace, pod->name);
@@ -506,7 +514,7 @@ int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 				 : cJSON_AddNullToObject(o, "owner")) ||
 		    !cJSON_AddStringToObject(o, "node", pod->node->name) ||
 		    !cJSON_AddStringToObject(o, "creationTimestamp", created) ||
-		    !cJSON_AddStringToObject(o, "ip", pod->ip_str) ||
+		    (pod_ip4(pod)[0] && !cJSON_AddStringToObject(o, "ip", pod->ip_str)) ||
 		    (pod->ip6_str[0] && !cJSON_AddStringToObject(o, "ip6", pod->ip6_str)) ||
 		    !cJSON_AddStringToObject(o, "cgroup", pod->cgroup) ||
 		    !cJSON_AddStringToObject(o, "hostIface", pod->iface) ||
@@ -606,9 +614,10 @@ static int plan_resolv_text(const struct ctl_pod *pod, char **out)
 	return asprintf(out,
 			"# written by ambitctl local up: the pod's DNS (the cluster's)\n"
 			"search %s.svc.cluster.local svc.cluster.local cluster.local\n"
-			"nameserver " CTL_CLUSTER_DNS_IP "\n"
+			"nameserver %s\n"
 			"options ndots:5\n",
-			pod->namespace) < 0
+			pod->namespace,
+			pod->node->pods_v6only ? CTL_CLUSTER_DNS_IP6 : CTL_CLUSTER_DNS_IP) < 0
 		   ? -ENOMEM
 		   : 0;
 }
@@ -688,12 +697,15 @@ int plan_write_hosts(const struct ctl_cluster *c, const struct ctl_plan *p,
 		str_fmt(dir, sizeof(dir), "/etc/netns/%s", pod->netns);
 		ret = mkdir_p(dir, 0755);
 		text = NULL;
+		/* An IPv6 cluster's pod is named by its IPv6 alone. */
 		if (!ret &&
 		    asprintf(&text,
 			     "# written by ambitctl local up: the pod's own names\n"
 			     "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-			     "%s\t%s\n%s%s%s%s",
-			     pod->ip_str, pod->name, pod->ip6_str, pod->ip6_str[0] ? "\t" : "",
+			     "%s%s%s%s%s%s%s%s",
+			     pod_ip4(pod), pod_ip4(pod)[0] ? "\t" : "",
+			     pod_ip4(pod)[0] ? pod->name : "", pod_ip4(pod)[0] ? "\n" : "",
+			     pod->ip6_str, pod->ip6_str[0] ? "\t" : "",
 			     pod->ip6_str[0] ? pod->name : "", pod->ip6_str[0] ? "\n" : "") < 0)
 			ret = -ENOMEM;
 		str_fmt(path, sizeof(path), "%s/hosts", dir);

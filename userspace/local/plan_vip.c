@@ -2,7 +2,7 @@
 /*
  * The local cluster's Service cluster IPs, as the API server allocates them: 10.96.X.Y from
  * the Service range, and in a dual-stack cluster fd00:96:X::Y from the second one, by each
- * Service's ipFamilies and ipFamilyPolicy. A Service keeps the VIPs it has while the cluster
+ * Service's ipFamilies and ipFamilyPolicy; in an IPv6 cluster fd00:96:X::Y alone. A Service keeps the VIPs it has while the cluster
  * runs (runtime/pods.json's serviceIPs and serviceIPs6); new ones get the next free slot.
  */
 #include <arpa/inet.h>
@@ -130,13 +130,52 @@ static void plan_vip6_of(struct ctl_plan *p, const struct ctl_cluster *c,
 }
 
 /*
- * A Service the API server of an IPv4 cluster refuses: one asking for IPv6, as Kubernetes
- * words it (the field, then why). -EINVAL when told, else 0.
+ * A Service the API server of an IPv6 cluster refuses, as Kubernetes words it: IPv4 is not one
+ * of its Service families, so ipFamilies may name it only second with PreferDualStack (which
+ * the API server then drops: [IPv6]), and RequireDualStack cannot be met. -EINVAL when told.
  */
-static int refuse_ipv6(const struct ctl_cluster *c, const struct config_service *s)
+static int refuse_ipv4(const struct config_service *s)
+{
+	const char *v4 = config_service_ipv4(s);
+
+	if (s->cluster_ip && !strcmp(s->cluster_ip, "None"))
+		return 0;
+	if (s->require_dual_stack) {
+		fprintf(stderr,
+			"ambitctl: service %s/%s: spec.ipFamilyPolicy: Invalid value: "
+			"\"RequireDualStack\": this cluster is not configured for dual-stack "
+			"services (an IPv6 one)\n",
+			s->meta.namespace, s->meta.name);
+		return -EINVAL;
+	}
+	if (s->ipv4_asked && (!s->ipv6_first || !s->dual_stack)) {
+		fprintf(stderr,
+			"ambitctl: service %s/%s: spec.ipFamilies[%d]: Invalid value: \"IPv4\": "
+			"not configured on this cluster (an IPv6 one: `local up --ip-family dual` "
+			"makes a dual-stack one)\n",
+			s->meta.namespace, s->meta.name, s->ipv6_first ? 1 : 0);
+		return -EINVAL;
+	}
+	if (v4) {
+		fprintf(stderr,
+			"ambitctl: service %s/%s: spec.clusterIPs: Invalid value: \"%s\": IPv4 is "
+			"not configured on this cluster (an IPv6 one)\n",
+			s->meta.namespace, s->meta.name, v4);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * A Service the API server of a single-stack cluster refuses: one asking for the family it
+ * lacks, as Kubernetes words it (the field, then why). -EINVAL when told, else 0.
+ */
+static int refuse_family(const struct ctl_cluster *c, const struct config_service *s)
 {
 	const char *six = given_ip6(s);
 
+	if (c->ip_family == CTL_IP_IPV6)
+		return refuse_ipv4(s);
 	if (c->ip_family == CTL_IP_DUAL || (!six && !s->ipv6_asked))
 		return 0;
 	if (s->ipv6_asked)
@@ -154,11 +193,15 @@ static int refuse_ipv6(const struct ctl_cluster *c, const struct config_service 
 }
 
 /*
- * A SingleStack IPv6 Service (ipFamilies [IPv6], or a clusterIP of IPv6 alone): no IPv4
- * VIP; its IPv6 one as given, as it has while the cluster runs, else a free slot's twin.
+ * A SingleStack IPv6 Service (ipFamilies [IPv6], or a clusterIP of IPv6 alone), and every
+ * Service of an IPv6 cluster (IPv6 its one Service family: PreferDualStack gets [IPv6] as
+ * there): no IPv4 VIP; its IPv6 one as given, as it has while the cluster runs, else a free
+ * slot's twin.
  */
-static bool v6_only(const struct config_service *s)
+static bool v6_only(const struct ctl_cluster *c, const struct config_service *s)
 {
+	if (c->ip_family == CTL_IP_IPV6)
+		return true;
 	if (s->cluster_ip && !strcmp(s->cluster_ip, "None"))
 		return false;
 	if (config_service_ipv4(s))
@@ -183,10 +226,10 @@ int plan_services(struct ctl_plan *p, const struct ctl_cluster *c, const struct 
 		str_fmt(key, sizeof(key), "%s/%s", s->meta.namespace, s->meta.name);
 		had = cJSON_GetObjectItemCaseSensitive(old, key);
 		had6 = cJSON_GetObjectItemCaseSensitive(old6, key);
-		ret = refuse_ipv6(c, s);
+		ret = refuse_family(c, s);
 		if (ret)
 			return ret;
-		if (v6_only(s)) {
+		if (v6_only(c, s)) {
 			if (given_ip6(s))
 				ret = plan_add_vip(p, key, "", given_ip6(s));
 			else if (cJSON_IsString(had6) && strlen(had6->valuestring) < sizeof(six))

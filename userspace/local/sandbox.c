@@ -107,11 +107,14 @@ int sandbox_from_json(const struct ctl_cluster *c, const cJSON *pod, struct sand
 	if (str_fmt(s->namespace, sizeof(s->namespace), "%s", jstr(pod, "namespace")) ||
 	    str_fmt(s->name, sizeof(s->name), "%s", jstr(pod, "name")) ||
 	    str_fmt(s->node, sizeof(s->node), "%s", jstr(pod, "node")) ||
-	    str_fmt(s->ip, sizeof(s->ip), "%s", jstr(pod, "ip")) ||
+	    str_fmt(s->ip6, sizeof(s->ip6), "%s", jstr(pod, "ip6")) ||
+	    (jstr(pod, "ip")[0] ? str_fmt(s->ip, sizeof(s->ip), "%s", jstr(pod, "ip"))
+				: cluster_pod_slot(s->ip6, s->ip, sizeof(s->ip))) ||
 	    str_fmt(s->iface, sizeof(s->iface), "%s", jstr(pod, "hostIface")) ||
 	    str_fmt(s->cgroup, sizeof(s->cgroup), "%s", jstr(pod, "cgroup")) || !s->namespace[0] ||
 	    !s->name[0] || s->cgroup[0] != '/')
 		return -EINVAL;
+	s->v6only = !jstr(pod, "ip")[0];
 	ret = 0;
 	if (jstr(pod, "netns")[0])
 		ret = str_fmt(s->netns, sizeof(s->netns), "%s", jstr(pod, "netns"));
@@ -624,7 +627,7 @@ void sandbox_env(const struct sandbox *s)
 {
 	setenv("POD_NAME", s->name, 1);
 	setenv("POD_NAMESPACE", s->namespace, 1);
-	setenv("POD_IP", s->ip, 1);
+	setenv("POD_IP", s->v6only ? s->ip6 : s->ip, 1);
 	setenv("NODE_NAME", s->node, 1);
 	setenv("AMBIT_POD_DIR", s->pod_dir, 1);
 	struct passwd *pw = getpwuid(s->uid);

@@ -51,9 +51,13 @@ static int up_fabric(const struct ctl_cluster *c, char *fabric)
 	TRY(RUN("ip", "-n", fabric, "link", "add", "br0", "type", "bridge"));
 	TRY(RUN("ip", "-n", fabric, "addr", "add", CTL_FABRIC_IP "/24", "dev", "br0"));
 	TRY(RUN("ip", "-n", fabric, "addr", "add", CTL_CLUSTER_DNS_IP "/24", "dev", "br0"));
-	if (c->ip_family == CTL_IP_DUAL)
+	if (c->ip_family != CTL_IP_IPV4)
 		TRY(RUN("ip", "-n", fabric, "-6", "addr", "add", CTL_FABRIC_IP6 "/64", "dev", "br0",
 			"nodad"));
+	/* IPv6: the pods' nameserver has no IPv4 they could reach. */
+	if (c->ip_family == CTL_IP_IPV6)
+		TRY(RUN("ip", "-n", fabric, "-6", "addr", "add", CTL_CLUSTER_DNS_IP6 "/64", "dev",
+			"br0", "nodad"));
 	TRY(RUN("ip", "-n", fabric, "link", "set", "br0", "up"));
 	return 0;
 }
@@ -92,6 +96,9 @@ static int up_cluster_dns(const struct ctl_cluster *c, char *fabric)
 			"--bind-interfaces",
 			"--listen-address=" CTL_CLUSTER_DNS_IP,
 			"--port=53",
+			/* IPv6: on CTL_CLUSTER_DNS_IP6 too; else --no-poll, a no-op beside --no-resolv. */
+			c->ip_family == CTL_IP_IPV6 ? "--listen-address=" CTL_CLUSTER_DNS_IP6
+						    : "--no-poll",
 			"--no-resolv",
 			"--no-hosts",
 			"--server=" CTL_FABRIC_IP,
@@ -395,10 +402,13 @@ static int wait_workloads(const struct ctl_cluster *c, const struct ctl_node *n,
 
 static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 {
-	bool dual = c->ip_family == CTL_IP_DUAL;
+	bool dual = c->ip_family != CTL_IP_IPV4;
 
 	printf("cluster %s is up (%s), pod network %s%s\n", c->name, c->run_dir,
-	       cluster_cni_name(c->cni), dual ? ", dual stack (IPv4 first)" : "");
+	       cluster_cni_name(c->cni),
+	       c->ip_family == CTL_IP_DUAL   ? ", dual stack (IPv4 first)"
+	       : c->ip_family == CTL_IP_IPV6 ? ", IPv6 (pods and Services; nodes dual stack)"
+					     : "");
 	printf("nodes:\n");
 	for (int i = 0; i < c->nnodes; i++) {
 		const struct ctl_node *n = &c->nodes[i];
@@ -411,7 +421,8 @@ static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 		char uid[300];
 
 		str_fmt(uid, sizeof(uid), "%s/%s", p->pods[i].namespace, p->pods[i].name);
-		printf("  %-30s %-12s %s%s%s\n", uid, p->pods[i].ip_str, p->pods[i].node->name,
+		printf("  %-30s %-12s %s%s%s\n", uid,
+		       pod_ip4(&p->pods[i])[0] ? pod_ip4(&p->pods[i]) : "-", p->pods[i].node->name,
 		       dual ? "  " : "", p->pods[i].ip6_str);
 	}
 	printf("services:\n");
