@@ -3,7 +3,10 @@
  * Tests for the local cluster's Service VIPs (userspace/local/plan_vip.c): by ipFamilies and
  * ipFamilyPolicy an IPv4 VIP, an IPv6 one beside it, or an IPv6 one alone in a dual-stack
  * cluster; the VIPs a running cluster has kept; a slot whose IPv6 twin is taken passed over;
- * and an IPv4 cluster refusing a Service that asks for IPv6, as its API server would.
+ * an IPv4 cluster refusing a Service that asks for IPv6, and an IPv6 one (IPv6 its one Service
+ * family) refusing one that needs IPv4, as their API servers would. Also the cluster's
+ * --ip-family (cluster.c): its names, the nodes' addresses it sets, and a pod's IPv4 slot read
+ * back from its IPv6 as an IPv6 cluster's pods.json has it.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -152,13 +155,146 @@ static void test_ipv4_cluster(void **state)
 	done(&f);
 }
 
+/*
+ * An IPv6 cluster, as EKS's IPv6 mode: every Service gets an IPv6 VIP alone (the default
+ * policy, PreferDualStack too: Kubernetes gives [IPv6] in a single-stack IPv6 cluster, and
+ * [IPv6, IPv4] PreferDualStack drops its IPv4), kept while the cluster runs; one needing IPv4
+ * (ipFamilies naming it first or with SingleStack, RequireDualStack, an IPv4 clusterIP) is
+ * refused as the API server refuses it.
+ */
+static void test_ipv6_cluster(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: plain, namespace: d}\n"
+	    "spec: {ports: [{port: 80}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: prefer, namespace: d}\n"
+	    "spec: {ipFamilyPolicy: PreferDualStack, ports: [{port: 80}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: six, namespace: d}\n"
+	    "spec: {ipFamilies: [IPv6], ports: [{port: 80}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: six-first, namespace: d}\n"
+	    "spec: {ipFamilies: [IPv6, IPv4], ipFamilyPolicy: PreferDualStack,"
+	    " ports: [{port: 80}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: given, namespace: d}\n"
+	    "spec: {clusterIP: 'fd00:96::99', ports: [{port: 80}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: kept, namespace: d}\n"
+	    "spec: {ports: [{port: 80}]}\n";
+	static const char four[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: four, namespace: d}\n"
+	    "spec: {ipFamilies: [IPv4], ports: [{port: 80}]}\n";
+	static const char four_first[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: both, namespace: d}\n"
+	    "spec: {ipFamilies: [IPv4, IPv6], ipFamilyPolicy: PreferDualStack,"
+	    " ports: [{port: 80}]}\n";
+	static const char single_two[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: two, namespace: d}\n"
+	    "spec: {ipFamilies: [IPv6, IPv4], ipFamilyPolicy: SingleStack, ports: [{port: 80}]}\n";
+	static const char require[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: req, namespace: d}\n"
+	    "spec: {ipFamilyPolicy: RequireDualStack, ports: [{port: 80}]}\n";
+	static const char given4[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: given4, namespace: d}\n"
+	    "spec: {clusterIP: 10.96.0.50, ports: [{port: 80}]}\n";
+	const char *const refused[] = {four, four_first, single_two, require, given4};
+	cJSON *existing = cJSON_Parse("{\"serviceIPs6\":{\"d/kept\":\"fd00:96::11\"}}");
+	struct fx f;
+
+	assert_non_null(existing);
+	load(&f, yaml, CTL_IP_IPV6);
+	assert_int_equal(plan_services(&f.p, &f.c, &f.cfg, existing), 0);
+	assert_int_equal(f.p.nservices, 6);
+	for (size_t i = 0; i < f.p.nservices; i++)
+		assert_string_equal(f.p.services[i].ip, "");
+	assert_null(plan_vip(&f.p, "d", "plain"));
+	assert_string_equal(plan_vip6(&f.p, "d", "plain"), "fd00:96::10");
+	/* fd00:96::11 is kept's: passed over. */
+	assert_string_equal(plan_vip6(&f.p, "d", "prefer"), "fd00:96::12");
+	assert_string_equal(plan_vip6(&f.p, "d", "six"), "fd00:96::13");
+	assert_string_equal(plan_vip6(&f.p, "d", "six-first"), "fd00:96::14");
+	assert_string_equal(plan_vip6(&f.p, "d", "given"), "fd00:96::99");
+	assert_string_equal(plan_vip6(&f.p, "d", "kept"), "fd00:96::11");
+	done(&f);
+	cJSON_Delete(existing);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		load(&f, refused[i], CTL_IP_IPV6);
+		assert_int_equal(plan_services(&f.p, &f.c, &f.cfg, NULL), -EINVAL);
+		done(&f);
+	}
+}
+
+/* --ip-family's names (ipv6 taken now), and what each family gives the nodes. */
+static void test_family(void **state)
+{
+	struct ctl_cluster c;
+	enum ctl_ip_family fam = CTL_IP_IPV4;
+
+	assert_int_equal(cluster_ip_family_parse("ipv6", "t", &fam), 0);
+	assert_int_equal(fam, CTL_IP_IPV6);
+	assert_string_equal(cluster_ip_family_name(fam), "ipv6");
+	assert_int_equal(cluster_ip_family_parse("dual", "t", &fam), 0);
+	assert_int_equal(fam, CTL_IP_DUAL);
+	assert_int_equal(cluster_ip_family_parse("ipv4", "t", &fam), 0);
+	assert_int_equal(fam, CTL_IP_IPV4);
+	assert_int_equal(cluster_ip_family_parse("IPv6", "t", &fam), -EINVAL);
+	assert_int_equal(cluster_ip_family_parse(NULL, "t", &fam), -EINVAL);
+	assert_int_equal(fam, CTL_IP_IPV4);
+
+	memset(&c, 0, sizeof(c));
+	c.nnodes = 2;
+	for (int i = 0; i < 2; i++) {
+		c.nodes[i].index = i + 1;
+		snprintf(c.nodes[i].ip, sizeof(c.nodes[i].ip), "10.99.0.%d", 11 + i);
+		snprintf(c.nodes[i].pod_gw, sizeof(c.nodes[i].pod_gw), "10.98.%d.1", i + 1);
+	}
+	/* IPv6: the nodes stay dual stack, their pods have IPv6 alone. */
+	cluster_set_ip_family(&c, CTL_IP_IPV6);
+	assert_string_equal(c.nodes[1].ip, "10.99.0.12");
+	assert_string_equal(c.nodes[1].ip6, "fd00:99::12");
+	assert_string_equal(c.nodes[1].pod_cidr6, "fd00:98:2::/64");
+	assert_string_equal(c.nodes[1].pod_gw6, "fd00:98:2::1");
+	assert_true(c.nodes[0].pods_v6only && c.nodes[1].pods_v6only);
+	cluster_set_ip_family(&c, CTL_IP_DUAL);
+	assert_string_equal(c.nodes[0].ip6, "fd00:99::11");
+	assert_false(c.nodes[0].pods_v6only);
+	cluster_set_ip_family(&c, CTL_IP_IPV4);
+	assert_string_equal(c.nodes[0].ip6, "");
+	assert_string_equal(c.nodes[0].pod_cidr6, "");
+	assert_false(c.nodes[0].pods_v6only);
+}
+
+/* A pod's IPv4 slot back from its IPv6 (cluster_ip6's inverse), and addresses of no pod. */
+static void test_pod_slot(void **state)
+{
+	static const char *const slots[] = {"10.98.1.2", "10.98.1.23", "10.98.8.254",
+					    "10.98.12.255", "10.98.255.10"};
+	static const char *const not_pods[] = {"fd00:99::11",
+					       "fd00:96::10",
+					       "fd00:98:1::1:23",
+					       "fd00:98:1a::2",
+					       "fd00:98:1::2a",
+					       "fd01:98:1::2",
+					       "10.98.1.2",
+					       "fd00:98:256::1",
+					       "",
+					       NULL};
+	char six[40], back[16];
+
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		assert_int_equal(cluster_ip6(slots[i], six, sizeof(six)), 0);
+		assert_int_equal(cluster_pod_slot(six, back, sizeof(back)), 0);
+		assert_string_equal(back, slots[i]);
+	}
+	assert_int_equal(cluster_pod_slot("fd00:98:1::23", back, sizeof(back)), 0);
+	assert_string_equal(back, "10.98.1.23");
+	for (size_t i = 0; i < sizeof(not_pods) / sizeof(not_pods[0]); i++)
+		assert_int_equal(cluster_pod_slot(not_pods[i], back, sizeof(back)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dual_cluster),
-	    cmocka_unit_test(test_kept),
-	    cmocka_unit_test(test_ipv4_cluster),
+	    cmocka_unit_test(test_dual_cluster), cmocka_unit_test(test_kept),
+	    cmocka_unit_test(test_ipv4_cluster), cmocka_unit_test(test_ipv6_cluster),
+	    cmocka_unit_test(test_family),	 cmocka_unit_test(test_pod_slot),
 	};
-
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

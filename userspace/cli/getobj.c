@@ -292,6 +292,14 @@ static cJSON *pod_as_served(const struct get_ctx *x, const cJSON *p)
 	if (n)
 		cJSON_AddStringToObject(st, "hostIP", n->ip);
 	/* An address once its kubelet started it, as a real one reports podIP. */
+	/* An IPv6 cluster's pod: its IPv6 alone. */
+	if (!jstr(p, "ip") && jstr(p, "ip6") && strcmp(jstr(st, "phase"), "Pending")) {
+		cJSON *ip = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(st, "podIP", jstr(p, "ip6"));
+		cJSON_AddStringToObject(ip, "ip", jstr(p, "ip6"));
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "podIPs"), ip);
+	}
 	if (jstr(p, "ip") && strcmp(jstr(st, "phase"), "Pending")) {
 		cJSON *ips = cJSON_AddArrayToObject(st, "podIPs"), *ip;
 		char ip6[40];

@@ -24,13 +24,14 @@ static const struct usage_entry {
 } usages[] = {
     {"local cluster", " local ",
      "  local up -f DIR [--nodes 2] [--kube] [--cni routed|bridge] [--no-ingress]\n"
-     "           [--ip-family ipv4|dual] [--with-prometheus [--prometheus-port 9090]]\n"
+     "           [--ip-family ipv4|dual|ipv6] [--with-prometheus [--prometheus-port 9090]]\n"
      "                                  build the cluster from manifests in DIR\n"
      "                                  (--kube: an API server holds it, ambit installed\n"
      "                                  as on Kubernetes; --cni bridge: pods of a node on\n"
      "                                  bridge cni0, as flannel host-gw; default routed;\n"
      "                                  --ip-family dual: pods and nodes with IPv6\n"
-     "                                  addresses too, IPv4 first; also\n"
+     "                                  addresses too, IPv4 first; ipv6: pods and\n"
+     "                                  Services IPv6 only, nodes dual stack; also\n"
      "                                  $AMBIT_LOCAL_KUBE=1, $AMBIT_LOCAL_CNI,\n"
      "                                  $AMBIT_LOCAL_IP_FAMILY;\n"
      "                                  istio-ingressgateway in istio-system unless\n"
@@ -311,14 +312,14 @@ static int run_local(int argc, char **argv, struct args *a)
 
 		ret = need(a->file && !a->npos,
 			   "usage: ambitctl local up -f DIR [--nodes N] [--kube] "
-			   "[--cni routed|bridge] [--ip-family ipv4|dual] [--no-ingress] "
+			   "[--cni routed|bridge] [--ip-family ipv4|dual|ipv6] [--no-ingress] "
 			   "[--with-prometheus [--prometheus-port P]]");
 		if (!ret && a->prom_port && !a->prometheus)
 			ret = need(false, "--prometheus-port goes with --with-prometheus");
 		/*
 		 * The integration suite runs tests again in other modes: AMBIT_LOCAL_KUBE=1 is
-		 * --kube, AMBIT_LOCAL_CNI=bridge is --cni bridge, AMBIT_LOCAL_IP_FAMILY=dual is
-		 * --ip-family dual (the flags win).
+		 * --kube, AMBIT_LOCAL_CNI=bridge is --cni bridge, AMBIT_LOCAL_IP_FAMILY=dual (or
+		 * ipv6) is --ip-family dual (or ipv6) (the flags win).
 		 */
 		if (getenv("AMBIT_LOCAL_KUBE") && !strcmp(getenv("AMBIT_LOCAL_KUBE"), "1"))
 			a->kube = true;

@@ -195,6 +195,8 @@ static int local_status_json(const struct ctl_cluster *c)
 		cJSON_AddStringToObject(o, "name", jstr(pod, "name"));
 		cJSON_AddStringToObject(o, "node", jstr(pod, "node"));
 		cJSON_AddStringToObject(o, "ip", jstr(pod, "ip"));
+		if (jstr(pod, "ip6")[0])
+			cJSON_AddStringToObject(o, "ip6", jstr(pod, "ip6"));
 		cJSON_AddStringToObject(o, "netns", jstr(pod, "netns"));
 		cJSON_AddStringToObject(o, "cgroup", jstr(pod, "cgroup"));
 		add_view(o, &v, false);
@@ -248,7 +250,8 @@ static void print_pods(const struct ctl_cluster *c, cJSON *const *kst)
 		/* As kubectl says of the pods of a node that stopped reporting. */
 		state = v.rec ? jstr(v.rec, "state") : "Unknown";
 		printf("%-32s %-7s %-12s %-17s %-8d %s\n", jstr(pod, "uid"), jstr(pod, "node"),
-		       jstr(pod, "ip"), state, v.rec ? jint(v.rec, "restarts") : 0,
+		       jstr(pod, "ip")[0] ? jstr(pod, "ip") : jstr(pod, "ip6"), state,
+		       v.rec ? jint(v.rec, "restarts") : 0,
 		       !v.rec			  ? (v.running ? "kubelet down; its process runs"
 							       : "kubelet down; not running")
 		       : strcmp(state, "Running") ? jstr(v.rec, "reason")

@@ -86,7 +86,8 @@ struct ctl_node {
 	char pod_gw[16];   /* 10.98.<index>.1: cni0's address with --cni bridge; else unused */
 	/* Dual stack and IPv6 ("" otherwise): fd00:99::<10+index>, fd00:98:<index>::/64, ::1. */
 	char ip6[40], pod_cidr6[40], pod_gw6[40];
-	/* IPv6: its pods have no IPv4 (pod_cidr and pod_gw number them, route nothing of theirs). */
+	/* IPv6: its pods have no IPv4 (pod_cidr and pod_gw number them, route nothing of theirs).
+	 */
 	bool pods_v6only;
 	char netns[CTL_NAME_MAX * 2];
 	char cgroup[PATH_MAX];	  /* <cg2>/ambit-C/<node>/pods */
@@ -429,7 +430,8 @@ int sysctl_in(const char *netns, const char *const *kv);
 #define SANDBOX_CONTAINER_CG "container"
 
 struct sandbox {
-	/* @ip: the pod's IPv4 slot (struct ctl_pod's ip_str); an IPv6 cluster's pod has @ip6 alone. */
+	/* @ip: the pod's IPv4 slot (struct ctl_pod's ip_str); an IPv6 cluster's pod has @ip6 alone.
+	 */
 	char namespace[256], name[256], node[16], ip[16], ip6[40];
 	bool v6only;
 	char netns[CTL_NAME_MAX * 2];

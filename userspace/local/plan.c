@@ -116,7 +116,8 @@ static bool taken(const struct ctl_plan *p, const struct plan_alloc *a, const ch
 		const char *v = jstr(pod, key);
 		char slot[16];
 
-		if (!v && !strcmp(key, "ip") && !cluster_pod_slot(jstr(pod, "ip6"), slot, sizeof(slot)))
+		if (!v && !strcmp(key, "ip") &&
+		    !cluster_pod_slot(jstr(pod, "ip6"), slot, sizeof(slot)))
 			v = slot;
 		if (v && !strcmp(v, val))
 			return true;
@@ -135,10 +136,9 @@ static int plan_assign(struct ctl_plan *p, const struct ctl_cluster *c, struct p
 		node = cluster_node(c, jstr(old, "node") ? jstr(old, "node") : "");
 		/* An IPv6 cluster's pod has its IPv6 alone there: its slot is read back from it. */
 		if (!node || (!jstr(old, "ip") && !node->pods_v6only) || !jstr(old, "hostIface") ||
-		    (jstr(old, "ip") ? str_fmt(pod->ip_str, sizeof(pod->ip_str), "%s",
-					       jstr(old, "ip"))
-				     : cluster_pod_slot(jstr(old, "ip6"), pod->ip_str,
-							sizeof(pod->ip_str))) ||
+		    (jstr(old, "ip")
+			 ? str_fmt(pod->ip_str, sizeof(pod->ip_str), "%s", jstr(old, "ip"))
+			 : cluster_pod_slot(jstr(old, "ip6"), pod->ip_str, sizeof(pod->ip_str))) ||
 		    str_fmt(pod->iface, sizeof(pod->iface), "%s", jstr(old, "hostIface"))) {
 			fprintf(stderr, "ambitctl: pods.json: pod %s/%s is malformed\n",
 				pod->namespace, pod->name);

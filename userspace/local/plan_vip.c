@@ -2,8 +2,9 @@
 /*
  * The local cluster's Service cluster IPs, as the API server allocates them: 10.96.X.Y from
  * the Service range, and in a dual-stack cluster fd00:96:X::Y from the second one, by each
- * Service's ipFamilies and ipFamilyPolicy; in an IPv6 cluster fd00:96:X::Y alone. A Service keeps the VIPs it has while the cluster
- * runs (runtime/pods.json's serviceIPs and serviceIPs6); new ones get the next free slot.
+ * Service's ipFamilies and ipFamilyPolicy; in an IPv6 cluster fd00:96:X::Y alone. A Service keeps
+ * the VIPs it has while the cluster runs (runtime/pods.json's serviceIPs and serviceIPs6); new ones
+ * get the next free slot.
  */
 #include <arpa/inet.h>
 #include <errno.h>

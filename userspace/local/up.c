@@ -91,24 +91,13 @@ static bool dns_bound(int pid)
 static int up_cluster_dns(const struct ctl_cluster *c, char *fabric)
 {
 	char dir[PATH_MAX], hostsdir[PATH_MAX + 16], log[PATH_MAX], cg[PATH_MAX + 16], why[512];
-	char *argv[] = {"dnsmasq",
-			"--keep-in-foreground",
-			"--bind-interfaces",
-			"--listen-address=" CTL_CLUSTER_DNS_IP,
-			"--port=53",
-			/* IPv6: on CTL_CLUSTER_DNS_IP6 too; else --no-poll, a no-op beside --no-resolv. */
-			c->ip_family == CTL_IP_IPV6 ? "--listen-address=" CTL_CLUSTER_DNS_IP6
-						    : "--no-poll",
-			"--no-resolv",
-			"--no-hosts",
-			"--server=" CTL_FABRIC_IP,
-			"--local=/cluster.local/",
-			hostsdir,
-			"--cache-size=0",
-			"--no-negcache",
-			"--pid-file=",
-			"--log-facility=-",
-			NULL};
+	char *argv[] = {
+	    "dnsmasq", "--keep-in-foreground", "--bind-interfaces",
+	    "--listen-address=" CTL_CLUSTER_DNS_IP, "--port=53",
+	    /* IPv6: on CTL_CLUSTER_DNS_IP6 too; else --no-poll, a no-op beside --no-resolv. */
+	    c->ip_family == CTL_IP_IPV6 ? "--listen-address=" CTL_CLUSTER_DNS_IP6 : "--no-poll",
+	    "--no-resolv", "--no-hosts", "--server=" CTL_FABRIC_IP, "--local=/cluster.local/",
+	    hostsdir, "--cache-size=0", "--no-negcache", "--pid-file=", "--log-facility=-", NULL};
 	struct spawn_req r = {.argv = argv, .cgroup = cg, .netns = fabric, .log = log};
 	int pid;
 
@@ -413,7 +402,8 @@ static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 	for (int i = 0; i < c->nnodes; i++) {
 		const struct ctl_node *n = &c->nodes[i];
 
-		printf("  %-8s %-12s pods %s  netns %s", n->name, n->ip, n->pod_cidr, n->netns);
+		printf("  %-8s %-12s pods %s  netns %s", n->name, n->ip,
+		       n->pods_v6only ? "-" : n->pod_cidr, n->netns);
 		printf(dual ? "  %s pods %s\n" : "\n", n->ip6, n->pod_cidr6);
 	}
 	printf("pods:\n");
