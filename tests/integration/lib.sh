@@ -182,19 +182,33 @@ expect_not_contains() {
 	case $1 in *"$2"*) fail "${3:-unexpected text}: '$2' in: $1" ;; *) ;; esac
 }
 
-# pod_ip NS/POD: the pod's IP (from the cluster's pod table).
+# pod_ip NS/POD: the pod's IP (from the cluster's pod table): its IPv4, or in an IPv6 cluster
+# (AMBIT_LOCAL_IP_FAMILY=ipv6) its IPv6, the one address it has (URLs want it in brackets).
 pod_ip() {
 	actl local status 2>/dev/null | awk -v p="$1" '$1 == p { print $3; exit }'
 }
 
+# cluster_ip_family: the running cluster's --ip-family (ipv4, dual or ipv6).
+cluster_ip_family() {
+	jq -r '.ipFamily // "ipv4"' "/run/ambit/$CLUSTER/cluster.json" 2>/dev/null || echo ipv4
+}
+
 # pod_addr NS/POD: the address the pod's connections to a Service of both families come from:
-# its IPv6 in a dual-stack cluster (clients try IPv6 first, RFC 8305), else its IPv4.
+# its IPv6 in a dual-stack cluster (clients try IPv6 first, RFC 8305) and in an IPv6 one (its
+# only address, as pod_ip gives it), else its IPv4.
 pod_addr() {
 	local six
-	if [ "$(jq -r .ipFamily "/run/ambit/$CLUSTER/cluster.json" 2>/dev/null)" = dual ]; then
+	case $(cluster_ip_family) in
+	dual)
 		six=$(actl get pod "${1#*/}" -n "${1%/*}" -o json | jq -r '.status.podIPs[1].ip // empty')
 		[ -n "$six" ] && { echo "$six"; return; }
-	fi
+		;;
+	ipv6)
+		six=$(actl get pod "${1#*/}" -n "${1%/*}" -o json | jq -r '.status.podIPs[0].ip // empty')
+		[ -n "$six" ] && { echo "$six"; return; }
+		;;
+	*) ;;
+	esac
 	pod_ip "$1"
 }
 
