@@ -302,18 +302,32 @@ int wp_listen_any6(uint16_t port)
 	return sock_listen_at(&a, false);
 }
 
+/* POD_IP when it is an IPv4 address, else NULL. */
+static const char *wp_self4(void)
+{
+	const char *pod_ip = getenv("POD_IP");
+	struct in_addr a4;
+
+	return pod_ip && inet_pton(AF_INET, pod_ip, &a4) == 1 ? pod_ip : NULL;
+}
+
 /*
- * The pod's own global IPv6 address, in @buf: the first one on the interface holding POD_IP
- * (a dual-stack pod's eth0). 0, or -ENOENT when there is none (an IPv4 pod, or no POD_IP).
+ * The pod's own global IPv6 address, in @buf: POD_IP itself when it is one (a pod of IPv6
+ * alone), else the first one on the interface holding POD_IP (a dual-stack pod's eth0). 0, or
+ * -ENOENT when there is none (an IPv4 pod, or no POD_IP).
  */
 static int wp_self6(char *buf, size_t len)
 {
 	const char *pod_ip = getenv("POD_IP");
 	struct ifaddrs *all, *i;
 	char ifname[IF_NAMESIZE] = "";
+	struct in6_addr p6;
 	struct in_addr a4;
 	int ret = -ENOENT;
 
+	/* A pod of IPv6 alone: POD_IP is that address. */
+	if (pod_ip && inet_pton(AF_INET6, pod_ip, &p6) == 1)
+		return inet_ntop(AF_INET6, &p6, buf, (socklen_t)len) ? 0 : -ENOENT;
 	if (!pod_ip || inet_pton(AF_INET, pod_ip, &a4) != 1 || getifaddrs(&all))
 		return -ENOENT;
 	for (i = all; i && !ifname[0]; i = i->ifa_next)
@@ -373,9 +387,13 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 		hbone_limits_default(&lim);
 		lim.stream_idle_s = 0;
 		w->pool = hbone_pool_create(w->loop, &lim);
-		/* The destinations see the waypoint's address, as in Istio (its pod IP). */
-		w->cn = w->pool ? connector_hbone_new(w->loop, w->pool, L7_HBONE_PORT,
-						      getenv("POD_IP"), wp_mesh_creds, w->mesh)
+		/*
+		 * The destinations see the waypoint's address, as in Istio (its pod IP): its
+		 * IPv4 one to IPv4 destinations, none when POD_IP is IPv6 (a pod of IPv6 alone
+		 * has no IPv4 address to claim).
+		 */
+		w->cn = w->pool ? connector_hbone_new(w->loop, w->pool, L7_HBONE_PORT, wp_self4(),
+						      wp_mesh_creds, w->mesh)
 				: NULL;
 		if (w->cn)
 			connector_hbone_set_via(w->cn, via_tunnel, w);
