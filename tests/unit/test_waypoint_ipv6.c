@@ -566,6 +566,65 @@ static void test_listener_v6(void **state)
 }
 
 /*
+ * A workload waypoint with pods of IPv6 alone: its instance is one by its IPv6 address (no
+ * IPv4 instance listed, never 0.0.0.0), and a pod bound to it is a workload named and reached
+ * by its IPv6 address.
+ */
+static void test_ipv6_only_workload_waypoint(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
+	    "  labels: {istio.io/use-waypoint: wp}\n---\n"
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+	    "metadata: {name: wp, namespace: shop, labels: {istio.io/waypoint-for: workload}}\n"
+	    "spec:\n  gatewayClassName: istio-waypoint\n"
+	    "  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: wp-0, namespace: shop,"
+	    " labels: {gateway.networking.k8s.io/gateway-name: wp}}\n"
+	    "spec: {containers: [{name: c}]}\nstatus: {podIP: 'fd00:10::50'}\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: w1, namespace: shop}\n"
+	    "spec: {containers: [{name: c, ports: [{containerPort: 8080}]}]}\n"
+	    "status: {podIP: 'fd00:10::51', podIPs: [{ip: 'fd00:10::51'}]}\n";
+	struct l7_world_bound w = {0};
+	const struct l7_waypoint *wp;
+	const struct l7_service *svc = NULL;
+	struct l7_config *c, *back;
+	char err[256] = "", txt[IPADDR_STRLEN];
+	cJSON *j;
+
+	if (l7_world_bind(&w, yaml, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(w.b.n_waypoints, 1);
+	wp = &w.b.waypoints[0];
+	assert_int_equal(wp->n_ips, 0);
+	assert_int_equal(wp->n_ips6, 1);
+	assert_string_equal(ipaddr_format(&wp->ips6[0], txt, sizeof(txt)), "fd00:10::50");
+	c = l7_compile(&w.in, &w.b, wp);
+	assert_non_null(c);
+	for (size_t i = 0; i < c->n_services; i++)
+		if (c->services[i].workload && !strcmp(c->services[i].name, "w1"))
+			svc = &c->services[i];
+	assert_non_null(svc);
+	assert_string_equal(svc->hostname, "fd00:10::51");
+	assert_int_equal(svc->vip, 0);
+	assert_string_equal(ipaddr_format(&svc->vip6, txt, sizeof(txt)), "fd00:10::51");
+	assert_int_equal(svc->n_endpoints, 1);
+	assert_int_equal(svc->endpoints[0].ip, 0);
+	assert_true(ipaddr_equal(&svc->endpoints[0].ip6, &svc->vip6));
+	/* As the waypoint loads it: the model's JSON and back. */
+	j = l7_to_json(c);
+	assert_non_null(j);
+	back = l7_from_json(j, err, sizeof(err));
+	if (!back)
+		fail_msg("%s", err);
+	assert_non_null(l7_config_service(back, "fd00:10::51"));
+	l7_config_free(back);
+	cJSON_Delete(j);
+	l7_config_free(c);
+	l7_world_unbind(&w);
+}
+
+/*
  * The waypoint's own addresses from POD_IP: an IPv6 one (a pod of IPv6 alone) is what it
  * claims to IPv6 destinations, in its canonical text, and it claims no IPv4; an IPv4 one is
  * its IPv4 claim (its IPv6 from its interface: none for an address on no interface).
@@ -662,6 +721,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_edge_xff, setup, teardown),
 	    cmocka_unit_test(test_gateway_proxy_v6),
 	    cmocka_unit_test(test_listener_v6),
+	    cmocka_unit_test(test_ipv6_only_workload_waypoint),
 	    cmocka_unit_test(test_self_addrs),
 	    cmocka_unit_test(test_admin_v6_pod),
 	};
