@@ -86,9 +86,9 @@ static size_t rr_pick(struct zt_rr *rr, uint32_t key, uint16_t port, size_t n)
 
 /*
  * An instance of waypoint @wp for @out over IPv6, for a waypoint of no IPv4 address (its pods
- * IPv6 alone): the IPv6 addresses of its Service's ready endpoints when the snapshot has that
- * Service (by vip6), else the instances' addresses the binding lists (never its vip6: the
- * ztunnel dials an instance). 0 or -EHOSTUNREACH.
+ * IPv6 alone): its Service's IPv6 endpoints (endpoints6) when the snapshot has that Service
+ * (by vip6), else the instances' addresses the binding lists (never its vip6: the ztunnel
+ * dials an instance). 0 or -EHOSTUNREACH.
  */
 static int route_waypoint6(const struct snapshot *s, const struct snap_waypoint *wp,
 			   struct zt_rr *rr, struct zt_route *out)
@@ -103,14 +103,8 @@ static int route_waypoint6(const struct snapshot *s, const struct snap_waypoint 
 		wsvc = snapshot_service_by_vip6(s, &wp->addresses6[i]);
 	for (size_t i = 0; wsvc && i < wsvc->nendpoints6 && n < 64; i++)
 		ips[n++] = &wsvc->endpoints6[i];
-	for (size_t i = 0; wsvc && i < wsvc->nendpoints && n < 64; i++) {
-		const struct snap_workload *wl = snapshot_workload_by_ip(s, wsvc->endpoints[i]);
-
-		if (wl && wl->ip6.family == AF_INET6)
-			ips[n++] = &wl->ip6;
-	}
 	/*
-	 * Else its instances: also when its Service lists none of IPv6 (a selector Service's
+	 * Else its instances: also when its Service lists no IPv6 endpoint (a selector Service's
 	 * endpoints are IPv4 workload addresses, which a pod of IPv6 alone has none of).
 	 */
 	by_svc = n > 0;
