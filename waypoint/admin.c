@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "admin.h"
@@ -12,6 +14,7 @@
 #include "procmetrics.h"
 #include "prom.h"
 #include "proxy.h"
+#include "sock.h"
 
 struct wp_admin {
 	struct MHD_Daemon *d;
@@ -78,22 +81,51 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	return httpd_reply(conn, 404, strdup("not found\n"), "text/plain");
 }
 
-struct wp_admin *wp_admin_start(uint32_t ip, uint16_t port, struct wp_stats *const *stores,
-				size_t n)
+/* On @ip:@port, or on the listening socket @fd (taken) when it is one. */
+static struct wp_admin *admin_start(uint32_t ip, uint16_t port, int fd,
+				    struct wp_stats *const *stores, size_t n)
 {
 	struct wp_admin *a = calloc(1, sizeof(*a));
 
-	if (!a)
+	if (!a) {
+		if (fd >= 0)
+			close(fd);
 		return NULL;
+	}
 	a->stores = stores;
 	a->n = n;
-	a->d = httpd_start(ip, port, handle, a);
+	a->d = fd >= 0 ? httpd_start_fd(fd, handle, a) : httpd_start(ip, port, handle, a);
 	if (!a->d) {
+		if (fd >= 0)
+			close(fd);
 		free(a);
 		errno = EADDRINUSE;
 		return NULL;
 	}
 	return a;
+}
+
+struct wp_admin *wp_admin_start(uint32_t ip, uint16_t port, struct wp_stats *const *stores,
+				size_t n)
+{
+	return admin_start(ip, port, -1, stores, n);
+}
+
+struct wp_admin *wp_admin_start_pod(uint32_t ip, uint16_t port, const char *pod_ip,
+				    struct wp_stats *const *stores, size_t n)
+{
+	union sockaddr_inet any6 = {.v6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)}};
+	struct in6_addr a6;
+	int fd;
+
+	if (ip || !pod_ip || inet_pton(AF_INET6, pod_ip, &a6) != 1)
+		return admin_start(ip, port, -1, stores, n);
+	fd = sock_listen_at(&any6, false);
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	return admin_start(0, port, fd, stores, n);
 }
 
 void wp_admin_set_version(struct wp_admin *a, uint64_t version)

@@ -21,6 +21,12 @@ struct wp_admin;
  */
 struct wp_admin *wp_admin_start(uint32_t ip, uint16_t port, struct wp_stats *const *stores,
 				size_t n);
+/*
+ * The same for the pod whose POD_IP is @pod_ip (NULL: none): on any address (@ip 0) of a pod
+ * of IPv6 alone (@pod_ip IPv6), on [::]:@port instead, where the kubelet probes its readiness.
+ */
+struct wp_admin *wp_admin_start_pod(uint32_t ip, uint16_t port, const char *pod_ip,
+				    struct wp_stats *const *stores, size_t n);
 /* The configuration of @version is in force from now on. */
 void wp_admin_set_version(struct wp_admin *a, uint64_t version);
 /* /healthz/ready answers 503 from now on. */

@@ -594,8 +594,8 @@ int main(int argc, char **argv)
 		stores[i] = wp_worker_stats(workers[i]);
 	}
 	if (admin_sa.sin_port) {
-		admin = wp_admin_start(admin_sa.sin_addr.s_addr, ntohs(admin_sa.sin_port), stores,
-				       (size_t)nworkers);
+		admin = wp_admin_start_pod(admin_sa.sin_addr.s_addr, ntohs(admin_sa.sin_port),
+					   getenv("POD_IP"), stores, (size_t)nworkers);
 		if (!admin) {
 			pr_err("cannot start the admin listener: %s", strerror(errno));
 			goto out;

@@ -303,17 +303,21 @@ int wp_listen_any6(uint16_t port)
 }
 
 /*
- * The pod's own global IPv6 address, in @buf: the first one on the interface holding POD_IP
- * (a dual-stack pod's eth0). 0, or -ENOENT when there is none (an IPv4 pod, or no POD_IP).
+ * The pod's own global IPv6 address, in @buf: @pod_ip itself when it is one (a pod of IPv6
+ * alone), else the first one on the interface holding @pod_ip (a dual-stack pod's eth0). 0, or
+ * -ENOENT when there is none (an IPv4 pod, or no POD_IP).
  */
-static int wp_self6(char *buf, size_t len)
+static int wp_self6(const char *pod_ip, char *buf, size_t len)
 {
-	const char *pod_ip = getenv("POD_IP");
 	struct ifaddrs *all, *i;
 	char ifname[IF_NAMESIZE] = "";
+	struct in6_addr p6;
 	struct in_addr a4;
 	int ret = -ENOENT;
 
+	/* A pod of IPv6 alone: POD_IP is that address. */
+	if (pod_ip && inet_pton(AF_INET6, pod_ip, &p6) == 1)
+		return inet_ntop(AF_INET6, &p6, buf, (socklen_t)len) ? 0 : -ENOENT;
 	if (!pod_ip || inet_pton(AF_INET, pod_ip, &a4) != 1 || getifaddrs(&all))
 		return -ENOENT;
 	for (i = all; i && !ifname[0]; i = i->ifa_next)
@@ -335,6 +339,14 @@ static int wp_self6(char *buf, size_t len)
 	}
 	freeifaddrs(all);
 	return ret;
+}
+
+int wp_self_addrs(const char *pod_ip, const char **self4, char *self6, size_t len)
+{
+	struct in_addr a4;
+
+	*self4 = pod_ip && inet_pton(AF_INET, pod_ip, &a4) == 1 ? pod_ip : NULL;
+	return wp_self6(pod_ip, self6, len);
 }
 
 struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *ls, size_t n,
@@ -362,6 +374,8 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 		goto fail;
 	if (w->mesh) {
 		char self6[INET6_ADDRSTRLEN];
+		const char *self4;
+		int has6 = wp_self_addrs(getenv("POD_IP"), &self4, self6, sizeof(self6));
 		struct hbone_limits lim;
 
 		/*
@@ -374,14 +388,13 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 		lim.stream_idle_s = 0;
 		w->pool = hbone_pool_create(w->loop, &lim);
 		/* The destinations see the waypoint's address, as in Istio (its pod IP). */
-		w->cn = w->pool ? connector_hbone_new(w->loop, w->pool, L7_HBONE_PORT,
-						      getenv("POD_IP"), wp_mesh_creds, w->mesh)
+		w->cn = w->pool ? connector_hbone_new(w->loop, w->pool, L7_HBONE_PORT, self4,
+						      wp_mesh_creds, w->mesh)
 				: NULL;
 		if (w->cn)
 			connector_hbone_set_via(w->cn, via_tunnel, w);
-		/* A dual-stack pod: its IPv6 address is what IPv6 destinations see. */
-		if (w->cn && wp_self6(self6, sizeof(self6)) == 0 &&
-		    connector_hbone_set_self6(w->cn, self6)) {
+		/* A dual-stack pod, or one of IPv6 alone: what IPv6 destinations see. */
+		if (w->cn && has6 == 0 && connector_hbone_set_self6(w->cn, self6)) {
 			connector_destroy(w->cn);
 			w->cn = NULL;
 		}

@@ -42,6 +42,14 @@ struct wp_listener {
  */
 int wp_listen_any6(uint16_t port);
 
+/*
+ * The addresses the waypoint claims as its own (`forwarded: for=`) from @pod_ip (POD_IP, NULL:
+ * none): *@self4 @pod_ip when it is IPv4, else NULL (a pod of IPv6 alone has no IPv4 to claim:
+ * its CONNECTs to IPv4 destinations claim nothing); its IPv6 address in @self6 (@pod_ip when
+ * that is IPv6, else its interface's global one). 0 with @self6 set, or -ENOENT: none.
+ */
+int wp_self_addrs(const char *pod_ip, const char **self4, char *self6, size_t len);
+
 struct wp_mesh;
 
 struct wp_worker_opts {

@@ -85,8 +85,47 @@ static size_t rr_pick(struct zt_rr *rr, uint32_t key, uint16_t port, size_t n)
 }
 
 /*
+ * An instance of waypoint @wp for @out over IPv6, for a waypoint of no IPv4 address (its pods
+ * IPv6 alone): its Service's IPv6 endpoints (endpoints6) when the snapshot has that Service
+ * (by vip6), else the instances' addresses the binding lists (never its vip6: the ztunnel
+ * dials an instance). 0 or -EHOSTUNREACH.
+ */
+static int route_waypoint6(const struct snapshot *s, const struct snap_waypoint *wp,
+			   struct zt_rr *rr, struct zt_route *out)
+{
+	const struct snap_service *wsvc = NULL;
+	const struct ipaddr *ips[64], *pick;
+	uint32_t key = 0;
+	size_t n = 0;
+	bool by_svc;
+
+	for (size_t i = 0; i < wp->n_addresses6 && !wsvc; i++)
+		wsvc = snapshot_service_by_vip6(s, &wp->addresses6[i]);
+	for (size_t i = 0; wsvc && i < wsvc->nendpoints6 && n < 64; i++)
+		ips[n++] = &wsvc->endpoints6[i];
+	/*
+	 * Else its instances: also when its Service lists no IPv6 endpoint (a selector Service's
+	 * endpoints are IPv4 workload addresses, which a pod of IPv6 alone has none of).
+	 */
+	by_svc = n > 0;
+	for (size_t i = 0; !by_svc && i < wp->n_addresses6 && n < 64; i++)
+		if (!snapshot_service_by_vip6(s, &wp->addresses6[i]))
+			ips[n++] = &wp->addresses6[i];
+	if (!n)
+		return -EHOSTUNREACH;
+	/* The round-robin cursor's key: the last 32 bits of the first address. */
+	memcpy(&key, &ips[0]->a[12], sizeof(key));
+	pick = ips[rr_pick(rr, key, wp->port, n)];
+	if (sockaddr_inet_from_ipaddr(&out->wp_addr, pick, wp->port))
+		return -EHOSTUNREACH;
+	out->wp_wl = snapshot_workload_by_ip6(s, pick);
+	return 0;
+}
+
+/*
  * An instance of waypoint @wp for @out: the ready endpoints of its Service when the snapshot
- * has that Service (by VIP), else the instance addresses the binding lists. 0 or -EHOSTUNREACH.
+ * has that Service (by VIP), else the instance addresses the binding lists. A waypoint of no
+ * IPv4 address is reached over IPv6 (route_waypoint6). 0 or -EHOSTUNREACH.
  */
 static int route_waypoint(const struct snapshot *s, const struct snap_waypoint *wp,
 			  struct zt_rr *rr, struct zt_route *out)
@@ -96,6 +135,8 @@ static int route_waypoint(const struct snapshot *s, const struct snap_waypoint *
 	size_t n = 0;
 
 	out->wp = wp;
+	if (!wp->n_addresses)
+		return route_waypoint6(s, wp, rr, out);
 	for (size_t i = 0; i < wp->n_addresses && !wsvc; i++)
 		wsvc = snapshot_service_by_vip(s, wp->addresses[i]);
 	if (wsvc) {
@@ -107,7 +148,8 @@ static int route_waypoint(const struct snapshot *s, const struct snap_waypoint *
 	}
 	if (!n)
 		return -EHOSTUNREACH;
-	/* Waypoints are reached over IPv4 (their instances' addresses), whatever was addressed. */
+	/* A waypoint of IPv4 is reached over IPv4 (its instances' addresses), whatever was
+	 * addressed. */
 	sockaddr_inet_v4(&out->wp_addr, ips[rr_pick(rr, ips[0], wp->port, n)], wp->port);
 	out->wp_wl = snapshot_workload_by_ip(s, out->wp_addr.v4.sin_addr.s_addr);
 	return 0;

@@ -72,8 +72,15 @@ struct l7_waypoint {
 	char *hostname;	       /* <name>.<ns>.svc.cluster.local: its Service */
 	uint32_t vip;	       /* that Service's VIP; 0 while none is known */
 	size_t n_ips;
-	uint32_t *ips;	/* its instances: pods labelled gateway.networking.k8s.io/gateway-name */
-	bool has_hbone; /* a listener of protocol HBONE on 15008 */
+	uint32_t *ips; /* its instances: pods labelled gateway.networking.k8s.io/gateway-name */
+	/*
+	 * The same of IPv6: its Service's IPv6 VIP (family 0 while none is known) and its
+	 * instances' IPv6 addresses; a pod of IPv6 alone is in @ips6 and not in @ips.
+	 */
+	struct ipaddr vip6;
+	size_t n_ips6;
+	struct ipaddr *ips6;
+	bool has_hbone;			  /* a listener of protocol HBONE on 15008 */
 	enum config_gw_from allowed_from; /* that listener's allowedRoutes.namespaces */
 	struct config_labels allowed_selector;
 	/*

@@ -35,6 +35,13 @@ struct snap_waypoint {
 	char *hostname;
 	size_t n_addresses;
 	uint32_t *addresses;
+	/*
+	 * Its IPv6 addresses, in the same order (the Service's vip6 first, then its instances'
+	 * ip6), JSON "addresses6" (optional: only when it has some): the client ztunnel reaches a
+	 * waypoint over IPv6 when it has no IPv4 address (an IPv6-only waypoint pod).
+	 */
+	size_t n_addresses6;
+	struct ipaddr *addresses6;
 	uint16_t port; /* 15008 */
 };
 

@@ -555,6 +555,67 @@ static const struct snap_service *snap_svc_of(const struct desired *d, const cha
 }
 
 /*
+ * A waypoint's IPv6 addresses reach the binding beside its IPv4 ones: its Service's vip6 (it
+ * is served), then its instances' ip6; an instance of IPv6 alone (ip 0, as an IPv6-only
+ * cluster's pods) is one by its ip6 and never listed as 0.0.0.0.
+ */
+static void test_waypoint_bindings_ipv6(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n"
+	    "  labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: wp}\n---\n"
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+	    "metadata: {name: wp, namespace: demo}\n"
+	    "spec:\n  gatewayClassName: istio-waypoint\n"
+	    "  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: demo}\n"
+	    "spec: {clusterIP: 'fd00:96::10', clusterIPs: ['fd00:96::10'], ipFamilies: [IPv6],"
+	    " selector: {app: web}, ports: [{port: 80}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata:\n  name: wp\n  namespace: demo\n"
+	    "spec: {clusterIP: 'fd00:96::20', clusterIPs: ['fd00:96::20'], ipFamilies: [IPv6],"
+	    " selector: {gateway.networking.k8s.io/gateway-name: wp}, ports: [{port: 15008}]}\n";
+	static const char pods[] =
+	    "{\"pods\":["
+	    "{\"namespace\":\"demo\",\"name\":\"web-1\",\"node\":\"node1\","
+	    " \"ip\":\"10.98.1.2\",\"ip6\":\"fd00:98:1::2\",\"labels\":{\"app\":\"web\"}},"
+	    "{\"namespace\":\"demo\",\"name\":\"wp-0\",\"node\":\"node2\",\"ip\":\"10.98.2.7\","
+	    " \"ip6\":\"fd00:98:2::7\",\"serviceAccount\":\"wp\",\"labels\":{"
+	    "\"gateway.networking.k8s.io/gateway-name\":\"wp\"}},"
+	    "{\"namespace\":\"demo\",\"name\":\"wp-1\",\"node\":\"node2\",\"ip\":\"10.98.2.8\","
+	    " \"ip6\":\"fd00:98:2::8\",\"serviceAccount\":\"wp\",\"labels\":{"
+	    "\"gateway.networking.k8s.io/gateway-name\":\"wp\"}}]}";
+	struct fixture *f = *state;
+	struct config_diags diags = {0};
+	char err[256] = "", txt[IPADDR_STRLEN];
+	const struct snap_service *web;
+
+	config_free(&f->cfg);
+	runtime_free(&f->rt);
+	config_init(&f->cfg);
+	assert_int_equal(config_load_buffer(&f->cfg, "w.yaml", yaml, strlen(yaml), &diags), 0);
+	config_diags_free(&diags);
+	assert_int_equal(runtime_parse(pods, strlen(pods), &f->rt, err, sizeof(err)), 0);
+	/* wp-1 of IPv6 alone, as the runtime holds such a pod. */
+	for (size_t i = 0; i < f->rt.n_pods; i++)
+		if (!strcmp(f->rt.pods[i].name, "wp-1"))
+			f->rt.pods[i].ip = 0;
+	compute(f);
+	web = snap_svc_of(&f->d, "web");
+	assert_non_null(web);
+	assert_non_null(web->waypoint);
+	/* No IPv4 VIP to list; wp-1 is no IPv4 instance. */
+	assert_int_equal(web->waypoint->n_addresses, 1);
+	assert_int_equal(web->waypoint->addresses[0], ip("10.98.2.7"));
+	assert_int_equal(web->waypoint->n_addresses6, 3);
+	assert_string_equal(ipaddr_format(&web->waypoint->addresses6[0], txt, sizeof(txt)),
+			    "fd00:96::20");
+	assert_string_equal(ipaddr_format(&web->waypoint->addresses6[1], txt, sizeof(txt)),
+			    "fd00:98:2::7");
+	assert_string_equal(ipaddr_format(&web->waypoint->addresses6[2], txt, sizeof(txt)),
+			    "fd00:98:2::8");
+}
+
+/*
  * A SingleStack IPv6 Service, by its clusterIPs (the Kubernetes source) or by the runtime's
  * serviceIPs6 alone (the local cluster): balanced at its IPv6 VIP to the selected pods' IPv6
  * addresses, nothing at an IPv4 VIP, in the snapshot with vip 0 and its vip6, no warning.
@@ -1400,6 +1461,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_selectorless_services, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_named_port_unresolvable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_waypoint_bindings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_waypoint_bindings_ipv6, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_ip_and_missing_vip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dual_stack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_only_service, setup, teardown),

@@ -197,13 +197,130 @@ static void test_vip6_dns_entry(void **state)
 	snapshot_free(s);
 }
 
+#define WP_ID "spiffe://cluster.local/ns/a/sa/wp"
+#define WP_BINDING(addrs, addrs6)                                                                  \
+	"\"waypoint\":{\"name\":\"a/wp\",\"identity\":\"" WP_ID "\","                              \
+	"\"hostname\":\"wp.a.svc.cluster.local\",\"port\":15008,\"addresses\":[" addrs "],"        \
+	"\"addresses6\":[" addrs6 "]}"
+
+/*
+ * Pods of IPv6 alone (ip 0.0.0.0): a waypoint's two instances, a Service of IPv6 bound to it
+ * by their addresses alone (its Service not in the snapshot), one by its Service's vip6 (an
+ * IPv6 slice's endpoint, the second instance), and one whose binding is dual stack.
+ */
+static const char SNAP_WP6[] =
+    "{\"version\":3,\"node\":\"n1\",\"workloads\":["
+    "{\"uid\":\"a/wp-0\",\"name\":\"wp-0\",\"namespace\":\"a\",\"ip\":\"0.0.0.0\","
+    " \"ip6\":\"fd00:98:1::20\",\"identity\":\"" WP_ID "\"},"
+    "{\"uid\":\"a/wp-1\",\"name\":\"wp-1\",\"namespace\":\"a\",\"ip\":\"0.0.0.0\","
+    " \"ip6\":\"fd00:98:2::20\",\"identity\":\"" WP_ID "\"},"
+    "{\"uid\":\"a/web-0\",\"name\":\"web-0\",\"namespace\":\"a\",\"ip\":\"0.0.0.0\","
+    " \"ip6\":\"fd00:98:2::7\"}],"
+    "\"services\":["
+    "{\"name\":\"web\",\"namespace\":\"a\",\"hostname\":\"web.a.svc.cluster.local\","
+    " \"vip6\":\"fd00:96::7\",\"ports\":[{\"name\":\"http\",\"port\":80,\"targetPort\":8080}],"
+    " \"endpoints\":[],\"endpoints6\":[\"fd00:98:2::7\"],"
+    " " WP_BINDING(
+	"",
+	"\"fd00:98:1::20\",\"fd00:98:2::20\"") "},"
+					       "{\"name\":\"wp\",\"namespace\":\"a\",\"hostname\":"
+					       "\"wp.a.svc.cluster.local\","
+					       " \"vip6\":\"fd00:96::20\",\"ports\":[{\"name\":"
+					       "\"hbone\",\"port\":15008}],"
+					       " \"endpoints\":[],\"endpoints6\":[\"fd00:98:2::"
+					       "20\"]},"
+					       "{\"name\":\"api\",\"namespace\":\"a\",\"hostname\":"
+					       "\"api.a.svc.cluster.local\","
+					       " \"vip6\":\"fd00:96::8\",\"ports\":[{\"name\":"
+					       "\"http\",\"port\":80}],"
+					       " \"endpoints\":[],"
+					       " " WP_BINDING(
+						   "",
+						   "\"fd00:96::20\",\"fd00:98:1::20\",\"fd00:98:2::"
+						   "20\"") "},"
+							   "{\"name\":\"dual\",\"namespace\":\"a\","
+							   "\"hostname\":\"dual.a.svc.cluster."
+							   "local\","
+							   " \"vip\":\"10.96.0.9\",\"vip6\":\"fd00:"
+							   "96::9\",\"ports\":[{\"name\":\"http\","
+							   "\"port\":80}],"
+							   " \"endpoints\":[],"
+							   " " WP_BINDING(
+							       "\"10.98.1.21\"",
+							       "\"fd00:98:1::21\"") "}],"
+										    "\"certs\":[]}";
+
+/*
+ * A waypoint whose binding lists IPv6 addresses alone is reached over IPv6: a client of the
+ * Service goes to [instance]:15008, each instance in turn, the CONNECT still naming what was
+ * addressed, the instance's workload known; by its Service's vip6 only that Service's ready
+ * endpoint (never the vip6 itself). A dual-stack binding keeps IPv4 first.
+ */
+static void test_waypoint_ipv6_only(void **state)
+{
+	char err[200] = "";
+	struct snapshot *s = snapshot_decode(SNAP_WP6, sizeof(SNAP_WP6) - 1, err, sizeof(err));
+	struct snap_workload client = {.namespace = (char *)"a", .identity = (char *)"spiffe://c"};
+	union sockaddr_inet want[2] = {harness_sa("fd00:98:1::20", 15008),
+				       harness_sa("fd00:98:2::20", 15008)};
+	union sockaddr_inet dst = harness_sa("fd00:96::7", 80);
+	struct zt_rr rr = {0};
+	struct zt_route r;
+	bool seen[2] = {false, false};
+
+	if (!s)
+		fail_msg("%s", err);
+	for (int i = 0; i < 4; i++) {
+		bool first;
+
+		assert_int_equal(route(s, &client, "fd00:96::7", 80, &rr, &r), 0);
+		assert_ptr_equal(r.svc, &s->services[0]);
+		assert_ptr_equal(r.wp, s->services[0].waypoint);
+		assert_true(sockaddr_inet_equal(&r.addr, &dst));
+		assert_int_equal(r.wp_addr.sa.sa_family, AF_INET6);
+		first = sockaddr_inet_equal(&r.wp_addr, &want[0]);
+		assert_true(first || sockaddr_inet_equal(&r.wp_addr, &want[1]));
+		assert_ptr_equal(r.wp_wl, &s->workloads[first ? 0 : 1]);
+		seen[!first] = true;
+	}
+	assert_true(seen[0] && seen[1]);
+	/* By the waypoint Service's vip6: its ready endpoint alone. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(route(s, &client, "fd00:96::8", 80, &rr, &r), 0);
+		assert_true(sockaddr_inet_equal(&r.wp_addr, &want[1]));
+		assert_ptr_equal(r.wp_wl, &s->workloads[1]);
+	}
+	/* That Service with no ready endpoint of IPv6: the instances, never the vip6. */
+	s->services[1].nendpoints6 = 0;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(route(s, &client, "fd00:96::8", 80, &rr, &r), 0);
+		assert_int_equal(r.wp_addr.sa.sa_family, AF_INET6);
+		assert_true(sockaddr_inet_equal(&r.wp_addr, &want[0]) ||
+			    sockaddr_inet_equal(&r.wp_addr, &want[1]));
+	}
+	/* The waypoint's own traffic goes to the Service's endpoint, not back to itself. */
+	assert_int_equal(route(s, &s->workloads[0], "fd00:96::7", 80, &rr, &r), 0);
+	assert_null(r.wp);
+	assert_int_equal(r.addr.sa.sa_family, AF_INET6);
+	/* A dual-stack binding: IPv4, as before, whichever family was addressed. */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(route(s, &client, i ? "10.96.0.9" : "fd00:96::9", 80, &rr, &r), 0);
+		assert_int_equal(r.wp_addr.sa.sa_family, AF_INET);
+		assert_int_equal(r.wp_addr.v4.sin_addr.s_addr, harness_ip4("10.98.1.21"));
+		assert_int_equal(ntohs(r.wp_addr.v4.sin_port), 15008);
+	}
+	/* No address of either family: nowhere to go (the waypoint is never bypassed). */
+	s->services[0].waypoint->n_addresses6 = 0;
+	assert_int_equal(route(s, &client, "fd00:96::7", 80, &rr, &r), -EHOSTUNREACH);
+	snapshot_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_vip6_to_ipv4_endpoints),
-	    cmocka_unit_test(test_vip6_to_pods),
-	    cmocka_unit_test(test_cidrs6_and_none),
-	    cmocka_unit_test(test_vip6_dns_entry),
+	    cmocka_unit_test(test_vip6_to_ipv4_endpoints), cmocka_unit_test(test_vip6_to_pods),
+	    cmocka_unit_test(test_cidrs6_and_none),	   cmocka_unit_test(test_vip6_dns_entry),
+	    cmocka_unit_test(test_waypoint_ipv6_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

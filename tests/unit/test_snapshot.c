@@ -326,6 +326,72 @@ static void test_endpoints6(void **state)
 }
 
 /*
+ * A waypoint of IPv6 alone (its pods' ip6, its Service's vip6): "addresses6" travels beside an
+ * empty "addresses", in order, only when it has some; the decoder refuses one that is no IPv6
+ * address (IPv4, a prefix, not a string) or an addresses6 that is no array, naming the field.
+ */
+static void test_waypoint_addresses6(void **state)
+{
+	struct snapshot *s = sample(), *d;
+	struct snap_waypoint *wp = calloc(1, sizeof(*wp));
+	char err[256], *json;
+	const char *wl =
+	    "{\"version\":1,\"workloads\":[{\"name\":\"a\",\"namespace\":\"b\",\"ip\":\"10.0.0.1\","
+	    "\"waypoint\":{\"name\":\"b/wp\",\"identity\":\"spiffe://x\",\"port\":15008,"
+	    "\"addresses\":[],\"addresses6\":";
+	char bad[512];
+
+	assert_non_null(wp);
+	wp->name = strdup("demo/waypoint");
+	wp->identity = strdup("spiffe://cluster.local/ns/demo/sa/waypoint");
+	wp->hostname = strdup("waypoint.demo.svc.cluster.local");
+	wp->port = 15008;
+	wp->addresses6 = calloc(2, sizeof(*wp->addresses6));
+	assert_non_null(wp->addresses6);
+	assert_int_equal(ipaddr_parse_addr("fd00:96::20", &wp->addresses6[0]), 0);
+	assert_int_equal(ipaddr_parse_addr("fd00:98:1::20", &wp->addresses6[1]), 0);
+	wp->n_addresses6 = 2;
+	s->services[0].waypoint = wp;
+	json = snapshot_encode(s);
+	assert_non_null(json);
+	assert_non_null(strstr(json, "\"addresses\":[],\"addresses6\":[\"fd00:96::20\","
+				     "\"fd00:98:1::20\"]"));
+	d = snapshot_decode(json, strlen(json), err, sizeof(err));
+	if (!d)
+		fail_msg("%s", err);
+	assert_non_null(d->services[0].waypoint);
+	assert_int_equal(d->services[0].waypoint->n_addresses, 0);
+	assert_int_equal(d->services[0].waypoint->n_addresses6, 2);
+	assert_true(ipaddr_equal(&d->services[0].waypoint->addresses6[0], &wp->addresses6[0]));
+	assert_true(ipaddr_equal(&d->services[0].waypoint->addresses6[1], &wp->addresses6[1]));
+	free(json);
+	snapshot_free(d);
+
+	/* None (an IPv4 waypoint): not encoded, and none after decoding. */
+	wp->n_addresses6 = 0;
+	json = snapshot_encode(s);
+	assert_null(strstr(json, "addresses6"));
+	d = snapshot_decode(json, strlen(json), err, sizeof(err));
+	assert_non_null(d);
+	assert_int_equal(d->services[0].waypoint->n_addresses6, 0);
+	assert_null(d->services[0].waypoint->addresses6);
+	free(json);
+	snapshot_free(d);
+	s->services[0].waypoint = NULL;
+	snapshot_waypoint_free(wp);
+	snapshot_free(s);
+
+	snprintf(bad, sizeof(bad), "%s[\"fd00::1\",\"10.98.1.2\"]}}]}", wl);
+	expect_error(bad, "workloads[0].waypoint.addresses6[1]: expected an IPv6 address string");
+	snprintf(bad, sizeof(bad), "%s[\"fd00::/64\"]}}]}", wl);
+	expect_error(bad, "workloads[0].waypoint.addresses6[0]");
+	snprintf(bad, sizeof(bad), "%s[7]}}]}", wl);
+	expect_error(bad, "workloads[0].waypoint.addresses6[0]");
+	snprintf(bad, sizeof(bad), "%s\"fd00::1\"}}]}", wl);
+	expect_error(bad, "workloads[0].waypoint.addresses6: expected an array");
+}
+
+/*
  * A ServiceEntry's vip6 (given or allocated) travels as a Service's does: only when set, read
  * back, in the memo's hash (a changed one is encoded anew), and refused by name when it is no
  * IPv6 address.
@@ -596,6 +662,14 @@ static void test_memo(void **state)
 	expect_same(s, m);
 	wp->port = 15009;
 	expect_same(s, m);
+	/* Its IPv6 addresses added, then changed: the service is encoded anew. */
+	wp->addresses6 = calloc(1, sizeof(*wp->addresses6));
+	assert_non_null(wp->addresses6);
+	assert_int_equal(ipaddr_parse_addr("fd00:98:1::20", &wp->addresses6[0]), 0);
+	wp->n_addresses6 = 1;
+	expect_same(s, m);
+	wp->addresses6[0].a[15] = 0x21;
+	expect_same(s, m);
 	swap_str(&svc->hostname, "other.demo.svc.cluster.local");
 	expect_same(s, m);
 	svc->vip = ip("10.96.0.11");
@@ -713,6 +787,7 @@ int main(void)
 	    cmocka_unit_test(test_ipv6_only_service),
 	    cmocka_unit_test(test_entry_vip6),
 	    cmocka_unit_test(test_endpoints6),
+	    cmocka_unit_test(test_waypoint_addresses6),
 	    cmocka_unit_test(test_public_omits_keys),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_minimal),

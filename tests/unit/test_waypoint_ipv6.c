@@ -30,6 +30,7 @@
 
 #include "ambit/l7.h"
 #include "../lib/l7_world.h"
+#include "admin.h"
 #include "proxy.h"
 #include "proxy_pp.h"
 #include "sock.h"
@@ -70,6 +71,13 @@ static const char world_yaml[] =
 	"apiVersion: v1\nkind: Pod\nmetadata: {name: g1, namespace: shop, labels: {app: guarded}}\n"
 	"spec: {containers: [{name: c}]}\n"
 	"status: {podIP: 10.1.0.31, podIPs: [{ip: 10.1.0.31}, {ip: 'fd00:10::31'}]}\n---\n"
+	/* A Service of IPv6 alone whose pod has an IPv6 address and no IPv4 (ip 0). */
+	"apiVersion: v1\nkind: Service\nmetadata: {name: six, namespace: shop}\n"
+	"spec: {selector: {app: six}, ipFamilies: [IPv6], clusterIP: 'fd00:96::40',\n"
+	"       clusterIPs: ['fd00:96::40'], ports: [{name: http, port: 8080}]}\n---\n"
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: s1, namespace: shop, labels: {app: six}}\n"
+	"spec: {containers: [{name: c}]}\n"
+	"status: {podIP: 'fd00:10::41', podIPs: [{ip: 'fd00:10::41'}]}\n---\n"
 	"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
 	"metadata: {name: bad-net, namespace: shop}\n"
 	"spec:\n  targetRefs: [{kind: Service, group: '', name: reviews}]\n  action: DENY\n"
@@ -342,6 +350,23 @@ static void test_connect_v6_routes(void **state)
 	assert_int_equal(get_status("[fd00:96::99]:9080", "[fd00:10::99]:40000", &r), 404);
 }
 
+/*
+ * A pod of IPv6 alone (no IPv4: ip 0 in the model) is an endpoint by its IPv6 address, never
+ * as 0.0.0.0: CONNECT [fd00:96::40]:8080 reaches it at [fd00:10::41]:8080.
+ */
+static void test_ipv6_only_pod(void **state)
+{
+	const struct l7_service *six = l7_config_service(W.g->l7, "six.shop.svc.cluster.local");
+	struct reply r;
+
+	assert_non_null(six);
+	assert_int_equal(six->n_endpoints, 1);
+	assert_int_equal(six->endpoints[0].ip, 0);
+	assert_int_equal(six->endpoints[0].ip6.family, AF_INET6);
+	assert_int_equal(get_status("[fd00:96::40]:8080", "[fd00:10::99]:40000", &r), 200);
+	assert_string_equal(r.body, "[fd00:10::41]:8080");
+}
+
 /* The IPv6 VIP of a Service whose endpoint has no IPv6: no candidate, 503 (UH); IPv4 serves. */
 static void test_no_v6_endpoint(void **state)
 {
@@ -540,16 +565,165 @@ static void test_listener_v6(void **state)
 	close(lfd);
 }
 
+/*
+ * A workload waypoint with pods of IPv6 alone: its instance is one by its IPv6 address (no
+ * IPv4 instance listed, never 0.0.0.0), and a pod bound to it is a workload named and reached
+ * by its IPv6 address.
+ */
+static void test_ipv6_only_workload_waypoint(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
+	    "  labels: {istio.io/use-waypoint: wp}\n---\n"
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+	    "metadata: {name: wp, namespace: shop, labels: {istio.io/waypoint-for: workload}}\n"
+	    "spec:\n  gatewayClassName: istio-waypoint\n"
+	    "  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: wp-0, namespace: shop,"
+	    " labels: {gateway.networking.k8s.io/gateway-name: wp}}\n"
+	    "spec: {containers: [{name: c}]}\nstatus: {podIP: 'fd00:10::50'}\n---\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: w1, namespace: shop}\n"
+	    "spec: {containers: [{name: c, ports: [{containerPort: 8080}]}]}\n"
+	    "status: {podIP: 'fd00:10::51', podIPs: [{ip: 'fd00:10::51'}]}\n";
+	struct l7_world_bound w = {0};
+	const struct l7_waypoint *wp;
+	const struct l7_service *svc = NULL;
+	struct l7_config *c, *back;
+	char err[256] = "", txt[IPADDR_STRLEN];
+	cJSON *j;
+
+	if (l7_world_bind(&w, yaml, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(w.b.n_waypoints, 1);
+	wp = &w.b.waypoints[0];
+	assert_int_equal(wp->n_ips, 0);
+	assert_int_equal(wp->n_ips6, 1);
+	assert_string_equal(ipaddr_format(&wp->ips6[0], txt, sizeof(txt)), "fd00:10::50");
+	c = l7_compile(&w.in, &w.b, wp);
+	assert_non_null(c);
+	for (size_t i = 0; i < c->n_services; i++)
+		if (c->services[i].workload && !strcmp(c->services[i].name, "w1"))
+			svc = &c->services[i];
+	assert_non_null(svc);
+	assert_string_equal(svc->hostname, "fd00:10::51");
+	assert_int_equal(svc->vip, 0);
+	assert_string_equal(ipaddr_format(&svc->vip6, txt, sizeof(txt)), "fd00:10::51");
+	assert_int_equal(svc->n_endpoints, 1);
+	assert_int_equal(svc->endpoints[0].ip, 0);
+	assert_true(ipaddr_equal(&svc->endpoints[0].ip6, &svc->vip6));
+	/* As the waypoint loads it: the model's JSON and back. */
+	j = l7_to_json(c);
+	assert_non_null(j);
+	back = l7_from_json(j, err, sizeof(err));
+	if (!back)
+		fail_msg("%s", err);
+	assert_non_null(l7_config_service(back, "fd00:10::51"));
+	l7_config_free(back);
+	cJSON_Delete(j);
+	l7_config_free(c);
+	l7_world_unbind(&w);
+}
+
+/*
+ * The waypoint's own addresses from POD_IP: an IPv6 one (a pod of IPv6 alone) is what it
+ * claims to IPv6 destinations, in its canonical text, and it claims no IPv4; an IPv4 one is
+ * its IPv4 claim (its IPv6 from its interface: none for an address on no interface).
+ */
+static void test_self_addrs(void **state)
+{
+	char self6[INET6_ADDRSTRLEN];
+	const char *self4 = "x";
+
+	assert_int_equal(wp_self_addrs("fd00:98:1::20", &self4, self6, sizeof(self6)), 0);
+	assert_null(self4);
+	assert_string_equal(self6, "fd00:98:1::20");
+	assert_int_equal(wp_self_addrs("FD00:98:1:0:0:0:0:20", &self4, self6, sizeof(self6)), 0);
+	assert_null(self4);
+	assert_string_equal(self6, "fd00:98:1::20");
+	assert_int_equal(wp_self_addrs("192.0.2.77", &self4, self6, sizeof(self6)), -ENOENT);
+	assert_string_equal(self4, "192.0.2.77");
+	assert_int_equal(wp_self_addrs(NULL, &self4, self6, sizeof(self6)), -ENOENT);
+	assert_null(self4);
+	assert_int_equal(wp_self_addrs("nonsense", &self4, self6, sizeof(self6)), -ENOENT);
+	assert_null(self4);
+}
+
+/* "GET /healthz/ready" to @to: the status line's code, or -1 when nobody answers there. */
+static int probe(const char *to)
+{
+	union sockaddr_inet a;
+	char buf[256] = "";
+	ssize_t n = 0;
+	int fd, code = -1;
+
+	assert_int_equal(sock_parse_authority(to, &a), 0);
+	fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	if (connect(fd, &a.sa, sockaddr_inet_len(&a)) == 0 &&
+	    write(fd, "GET /healthz/ready HTTP/1.0\r\n\r\n", 32) == 32)
+		n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0)
+		sscanf(buf, "HTTP/1.%*d %d", &code);
+	return code;
+}
+
+/* A free TCP port of [::1] (the kernel's pick, given back). */
+static uint16_t free_port6(void)
+{
+	int fd = wp_listen_any6(0);
+	union sockaddr_inet at;
+	socklen_t sl = sizeof(at);
+	uint16_t port;
+
+	if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)
+		fail_msg("this host has no IPv6 loopback: %s", strerror(-fd));
+	assert_true(fd >= 0);
+	assert_int_equal(getsockname(fd, &at.sa, &sl), 0);
+	port = sockaddr_inet_port(&at);
+	close(fd);
+	return port;
+}
+
+/*
+ * The admin listener of a pod of IPv6 alone (POD_IP IPv6) answers readiness on [::] (where
+ * the kubelet probes it); with an IPv4 POD_IP on 0.0.0.0, as before, not on [::].
+ */
+static void test_admin_v6_pod(void **state)
+{
+	uint16_t port = free_port6();
+	struct wp_admin *a = wp_admin_start_pod(0, port, "fd00:98:1::20", NULL, 0);
+	char at[64];
+
+	assert_non_null(a);
+	snprintf(at, sizeof(at), "[::1]:%u", port);
+	assert_int_equal(probe(at), 200);
+	wp_admin_stop(a);
+
+	port = free_port6();
+	a = wp_admin_start_pod(0, port, "10.1.0.7", NULL, 0);
+	assert_non_null(a);
+	snprintf(at, sizeof(at), "127.0.0.1:%u", port);
+	assert_int_equal(probe(at), 200);
+	snprintf(at, sizeof(at), "[::1]:%u", port);
+	assert_int_equal(probe(at), -1);
+	wp_admin_stop(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_model, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connect_v6_routes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_v6_endpoint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipv6_only_pod, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ip_blocks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_edge_xff, setup, teardown),
 	    cmocka_unit_test(test_gateway_proxy_v6),
 	    cmocka_unit_test(test_listener_v6),
+	    cmocka_unit_test(test_ipv6_only_workload_waypoint),
+	    cmocka_unit_test(test_self_addrs),
+	    cmocka_unit_test(test_admin_v6_pod),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -236,6 +236,14 @@ static const struct ctl_node *waypoint_node(const struct ctl_cluster *c, const s
 		if (n)
 			return n;
 	}
+	/* A waypoint of IPv6 alone: its instances by their IPv6 addresses. */
+	for (size_t i = 0; i < w->n_addresses6; i++) {
+		const struct snap_workload *wl = snapshot_workload_by_ip6(s, &w->addresses6[i]);
+		const struct ctl_node *n = wl && wl->node ? cluster_node(c, wl->node) : NULL;
+
+		if (n)
+			return n;
+	}
 	return c->nnodes ? &c->nodes[0] : NULL;
 }
 

@@ -19,7 +19,7 @@
  *    "policies":{...},  (optional: include/ambit/policy.h, docs/INTERNALS.md)
  *    "l7":{...}}        (optional, a waypoint's: include/ambit/l7.h)
  * A workload or service bound to a waypoint carries "waypoint":{"name","identity","hostname",
- * "addresses":["a.b.c.d",...],"port"}.
+ * "addresses":["a.b.c.d",...],"addresses6":["v6",...] (optional),"port"}.
  * Addresses travel as dotted quads so `ambitctl` output and logs are readable; times as Unix
  * seconds. The decoder is strict (wrong types are errors naming the field): the input comes
  * over a socket and a half-understood snapshot is worse than keeping the previous one.
@@ -87,7 +87,21 @@ static int encode_waypoint(cJSON *o, const struct snap_waypoint *w)
 			return -ENOMEM;
 		}
 	}
-	return err || !a ? -ENOMEM : 0;
+	if (err || !a)
+		return -ENOMEM;
+	/* Only when it has some: an IPv4 cluster's snapshot is unchanged. */
+	if (w->n_addresses6 && !(a = cJSON_AddArrayToObject(m, "addresses6")))
+		return -ENOMEM;
+	for (size_t i = 0; i < w->n_addresses6; i++) {
+		char buf[IPADDR_STRLEN];
+		cJSON *s = cJSON_CreateString(ipaddr_format(&w->addresses6[i], buf, sizeof(buf)));
+
+		if (!s || !cJSON_AddItemToArray(a, s)) {
+			cJSON_Delete(s);
+			return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 /*
@@ -106,6 +120,8 @@ static void hash_waypoint(struct json_hasher *x, const struct snap_waypoint *w)
 	json_hasher_mem(x, &w->port, sizeof(w->port));
 	json_hasher_u64(x, w->n_addresses);
 	json_hasher_mem(x, w->addresses, w->n_addresses * sizeof(*w->addresses));
+	json_hasher_u64(x, w->n_addresses6);
+	json_hasher_mem(x, w->addresses6, w->n_addresses6 * sizeof(*w->addresses6));
 }
 
 static uint64_t hash_workload(const void *p)
@@ -654,6 +670,30 @@ static const cJSON *get_arr(struct dec *d, const cJSON *o, const char *key, cons
 	return it;
 }
 
+/* A waypoint's "addresses6": IPv6 addresses (one of another family, or a prefix, is an error). */
+static void decode_waypoint_addresses6(struct dec *d, const cJSON *m, const char *sub,
+				       struct snap_waypoint *w)
+{
+	size_t n, j = 0;
+	const cJSON *arr = get_arr(d, m, "addresses6", sub, &n), *it;
+
+	if (d->failed || !n)
+		return;
+	if (!(w->addresses6 = calloc(n, sizeof(*w->addresses6)))) {
+		dec_fail(d, "%saddresses6: out of memory", sub);
+		return;
+	}
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (!cJSON_IsString(it) || ipaddr_parse_addr(it->valuestring, &w->addresses6[j]) ||
+		    w->addresses6[j].family != AF_INET6) {
+			dec_fail(d, "%saddresses6[%zu]: expected an IPv6 address string", sub, j);
+			return;
+		}
+		w->n_addresses6 = ++j;
+	}
+}
+
 static struct snap_waypoint *decode_waypoint(struct dec *d, const cJSON *o, const char *path)
 {
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "waypoint"), *arr, *it;
@@ -692,6 +732,7 @@ static struct snap_waypoint *decode_waypoint(struct dec *d, const cJSON *o, cons
 		}
 		w->n_addresses = ++j;
 	}
+	decode_waypoint_addresses6(d, m, sub, w);
 	return w;
 }
 
@@ -1137,6 +1178,7 @@ void snapshot_waypoint_free(struct snap_waypoint *w)
 	free(w->identity);
 	free(w->hostname);
 	free(w->addresses);
+	free(w->addresses6);
 	free(w);
 }
 

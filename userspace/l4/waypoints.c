@@ -35,6 +35,14 @@ static bool vip_served(const struct desired *d, uint32_t vip)
 	return false;
 }
 
+static bool vip6_served(const struct desired *d, const struct ipaddr *vip6)
+{
+	for (size_t i = 0; vip6->family == AF_INET6 && i < d->n_snap_services; i++)
+		if (ipaddr_equal(&d->snap_services[i].vip6, vip6))
+			return true;
+	return false;
+}
+
 static struct snap_waypoint *binding(const struct l7_waypoint *w, const struct desired *d)
 {
 	struct snap_waypoint *s = calloc(1, sizeof(*s));
@@ -45,7 +53,8 @@ static struct snap_waypoint *binding(const struct l7_waypoint *w, const struct d
 	s->hostname = strdup(w->hostname);
 	s->port = L7_HBONE_PORT;
 	s->addresses = calloc(w->n_ips + 2, sizeof(*s->addresses));
-	if (!s->identity || !s->hostname || !s->addresses ||
+	s->addresses6 = calloc(w->n_ips6 + 2, sizeof(*s->addresses6));
+	if (!s->identity || !s->hostname || !s->addresses || !s->addresses6 ||
 	    asprintf(&s->name, "%s/%s", w->namespace, w->name) < 0) {
 		s->name = NULL;
 		snapshot_waypoint_free(s);
@@ -56,6 +65,11 @@ static struct snap_waypoint *binding(const struct l7_waypoint *w, const struct d
 		s->addresses[s->n_addresses++] = w->vip;
 	for (size_t i = 0; i < w->n_ips; i++)
 		s->addresses[s->n_addresses++] = w->ips[i];
+	/* Its IPv6 ones likewise: what reaches a waypoint of pods of IPv6 alone. */
+	if (vip6_served(d, &w->vip6))
+		s->addresses6[s->n_addresses6++] = w->vip6;
+	for (size_t i = 0; i < w->n_ips6; i++)
+		s->addresses6[s->n_addresses6++] = w->ips6[i];
 	return s;
 }
 

@@ -47,9 +47,10 @@ int l7_pods_from_config(const struct config *cfg, struct l7_pod **out, size_t *n
 	for (size_t i = 0; i < cfg->n_pods; i++) {
 		const struct config_pod *p = &cfg->pods[i];
 		struct l7_pod *o = &(*out)[*n];
-		uint32_t ip;
+		uint32_t ip = 0;
 
-		if (!config_pod_ipv4(p) || inet_pton_v4(config_pod_ipv4(p), &ip))
+		/* A pod of IPv6 alone (ip 0) is one too; one of neither family is not. */
+		if (config_pod_ipv4(p) && inet_pton_v4(config_pod_ipv4(p), &ip))
 			continue;
 		o->namespace = p->meta.namespace;
 		o->name = p->meta.name;
@@ -61,7 +62,8 @@ int l7_pods_from_config(const struct config *cfg, struct l7_pod **out, size_t *n
 		if (config_pod_ipv6(p) &&
 		    (ipaddr_parse_addr(config_pod_ipv6(p), &o->ip6) || o->ip6.family != AF_INET6))
 			memset(&o->ip6, 0, sizeof(o->ip6));
-		(*n)++;
+		if (ip || o->ip6.family == AF_INET6)
+			(*n)++;
 	}
 	return 0;
 }
@@ -87,6 +89,49 @@ static enum l7_traffic traffic_of(const struct config_k8s_gateway *gw)
 	if (!strcmp(v, "all"))
 		return L7_FOR_ALL;
 	return L7_FOR_NONE; /* "none", and what analyze reports as invalid */
+}
+
+/*
+ * The IPv6 VIP of Service @ns/@name into @w->vip6: its IPv6 clusterIP, else the one allocated
+ * to it; none for a headless one.
+ */
+static void waypoint_vip6(const struct l7_inputs *in, const char *ns, const char *name,
+			  struct l7_waypoint *w)
+{
+	const struct ipaddr *r;
+
+	for (size_t i = 0; i < in->cfg->n_services; i++) {
+		const struct config_service *s = &in->cfg->services[i];
+
+		if (strcmp(s->meta.namespace, ns) || strcmp(s->meta.name, name))
+			continue;
+		if (s->cluster_ip && !strcmp(s->cluster_ip, "None"))
+			return;
+		for (size_t k = 0; k < s->cluster_ips.n; k++)
+			if (!ipaddr_parse_addr(s->cluster_ips.items[k], &w->vip6) &&
+			    w->vip6.family == AF_INET6)
+				return;
+		memset(&w->vip6, 0, sizeof(w->vip6));
+	}
+	r = in->service_vip6 ? in->service_vip6(in->arg, ns, name) : NULL;
+	if (r && r->family == AF_INET6)
+		w->vip6 = *r;
+}
+
+static int instances_alloc(const struct l7_inputs *in, struct l7_waypoint *w)
+{
+	w->ips = calloc(in->n_pods + 1, sizeof(*w->ips));
+	w->ips6 = calloc(in->n_pods + 1, sizeof(*w->ips6));
+	return w->ips && w->ips6 ? 0 : -ENOMEM;
+}
+
+/* Pod @p as an instance of @w, by each address it has: ip 0 is no address (IPv6 alone). */
+static void add_instance(struct l7_waypoint *w, const struct l7_pod *p)
+{
+	if (p->ip)
+		w->ips[w->n_ips++] = p->ip;
+	if (p->ip6.family == AF_INET6)
+		w->ips6[w->n_ips6++] = p->ip6;
 }
 
 static int add_waypoint(const struct l7_inputs *in, const struct config_k8s_gateway *gw,
@@ -118,8 +163,8 @@ static int add_waypoint(const struct l7_inputs *in, const struct config_k8s_gate
 	}
 	if (!w->vip && in->service_vip)
 		w->vip = in->service_vip(in->arg, w->namespace, w->name);
-	w->ips = calloc(in->n_pods + 1, sizeof(*w->ips));
-	if (!w->ips)
+	waypoint_vip6(in, w->namespace, w->name, w);
+	if (instances_alloc(in, w))
 		return -ENOMEM;
 	for (size_t i = 0; i < in->n_pods; i++) {
 		const struct l7_pod *p = &in->pods[i];
@@ -127,7 +172,7 @@ static int add_waypoint(const struct l7_inputs *in, const struct config_k8s_gate
 		    p->labels ? config_label_get(p->labels, CONFIG_LABEL_GATEWAY_NAME) : NULL;
 
 		if (gn && !strcmp(gn, w->name) && !strcmp(p->namespace, w->namespace))
-			w->ips[w->n_ips++] = p->ip;
+			add_instance(w, p);
 	}
 	/* The HBONE listener's allowedRoutes say who may bind; without one, only "Same". */
 	for (size_t i = 0; i < gw->n_listeners; i++) {
@@ -190,8 +235,9 @@ static int new_gateway(const struct l7_inputs *in, const struct l7_pod *p, const
 		inet_pton_v4(config_service_ipv4(s), &w->vip);
 	if (s && !w->vip && in->service_vip)
 		w->vip = in->service_vip(in->arg, s->meta.namespace, s->meta.name);
-	w->ips = calloc(in->n_pods + 1, sizeof(*w->ips));
-	return w->ips ? 0 : -ENOMEM;
+	if (s)
+		waypoint_vip6(in, s->meta.namespace, s->meta.name, w);
+	return instances_alloc(in, w);
 }
 
 /* The gateway proxy of @p's workload @name in @out, made on first use, into *@w. */
@@ -264,8 +310,7 @@ static int add_gateways(const struct l7_inputs *in, struct l7_bindings *out)
 		snprintf(key, sizeof(key), "%s/%s", p->namespace, p->name);
 		if (config_strings_add(&w->pods, key))
 			return -ENOMEM;
-		if (p->ip)
-			w->ips[w->n_ips++] = p->ip;
+		add_instance(w, p);
 	}
 	return 0;
 }
@@ -634,6 +679,7 @@ static void waypoint_clear(struct l7_waypoint *w)
 	free(w->identity);
 	free(w->hostname);
 	free(w->ips);
+	free(w->ips6);
 	config_labels_free(&w->allowed_selector);
 	config_labels_free(&w->labels);
 	config_strings_free(&w->gateways);

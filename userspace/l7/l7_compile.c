@@ -734,12 +734,16 @@ static int compile_workload(const struct l7_inputs *in, const struct l7_waypoint
 {
 	struct l7_ctx ctx = {.in = in, .wp = wp, .svc = out};
 	size_t n = p->spec ? p->spec->nports : 0;
-	char ip[INET_ADDRSTRLEN];
+	char ip[IPADDR_STRLEN];
 
 	out->workload = true;
 	out->name = strdup(p->name);
 	out->namespace = strdup(p->namespace);
-	out->hostname = strdup(inet_ntop(AF_INET, &p->ip, ip, sizeof(ip)) ? ip : "");
+	/* Named by its IPv4 address, a pod of IPv6 alone by its IPv6 one. */
+	if (p->ip || p->ip6.family != AF_INET6)
+		out->hostname = strdup(inet_ntop(AF_INET, &p->ip, ip, sizeof(ip)) ? ip : "");
+	else
+		out->hostname = strdup(ipaddr_format(&p->ip6, ip, sizeof(ip)));
 	out->vip = p->ip;
 	if (p->ip6.family == AF_INET6)
 		out->vip6 = p->ip6;
@@ -813,7 +817,8 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 			goto fail;
 	}
 	for (size_t i = 0; i < b->n_workloads && i < in->n_pods; i++) {
-		if (b->workloads[i].waypoint != idx || !in->pods[i].ip)
+		if (b->workloads[i].waypoint != idx ||
+		    (!in->pods[i].ip && in->pods[i].ip6.family != AF_INET6))
 			continue;
 		err = compile_workload(in, wp, &in->pods[i], &c->services[c->n_services++]);
 		if (err)
