@@ -333,8 +333,13 @@ static void outbound_hbone(struct zt_worker *w, int fd, const union sockaddr_ine
 		t.addr = r->addr;
 		sockaddr_inet_set_port(&t.addr, w->o.hbone_port);
 	}
-	/* In-pod: the connection leaves from the client pod's own netns, pooled per pod. */
-	if (zt_inpod_ns(src->ip, &ns))
+	/*
+	 * In-pod: the connection leaves from the client pod's own netns, pooled per pod (an
+	 * IPv6-only pod's found by its IPv6).
+	 */
+	if (src->ip ? zt_inpod_ns(src->ip, &ns)
+		    : src->ip6.family == AF_INET6 &&
+			  zt_inpod_ns6((const struct in6_addr *)src->ip6.a, &ns))
 		t.ns = &ns;
 
 	/* To a waypoint: TLS to its instance, the CONNECT names what the client addressed. */

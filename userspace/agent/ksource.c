@@ -316,15 +316,17 @@ const char *ksource_workload(const struct config_pod *p, char *buf, size_t len)
 
 static bool is_workload(const struct config_pod *p, uint32_t *ip)
 {
-	struct in_addr a;
+	struct in_addr a = {0};
+	struct ipaddr a6;
+	const char *v4 = config_pod_ipv4(p), *v6 = config_pod_ipv6(p);
 
-	const char *v4 = config_pod_ipv4(p);
-
-	if (!v4 || !p->spec.node_name || p->spec.host_network)
-		return false; /* (an IPv6-only pod: ambit-cni holds it; see cnireq.c) */
+	/* An IPv6-only cluster's pod (status.podIPs of one IPv6): a workload with *@ip 0. */
+	if ((!v4 && !v6) || !p->spec.node_name || p->spec.host_network)
+		return false;
 	if (p->phase && (!strcmp(p->phase, "Succeeded") || !strcmp(p->phase, "Failed")))
 		return false;
-	if (inet_pton(AF_INET, v4, &a) != 1)
+	if (v4 ? inet_pton(AF_INET, v4, &a) != 1 || !a.s_addr
+	       : ipaddr_parse_addr(v6, &a6) || a6.family != AF_INET6)
 		return false;
 	*ip = a.s_addr;
 	return true;
