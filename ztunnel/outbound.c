@@ -76,15 +76,16 @@ static const char *flow_str(const union sockaddr_inet *from, const union sockadd
 	return buf;
 }
 
-/*
- * The least-connections key of @r's endpoint: its IPv4 address, also when the connection goes
- * to its IPv6 one (the same pod); 0 for none.
- */
+/* The least-connections key of @r's endpoint (zt_lc_key); 0 for none. */
 static uint32_t lc_key(const struct zt_route *r)
 {
+	struct ipaddr a;
+
 	if (r->addr.sa.sa_family == AF_INET)
 		return r->addr.v4.sin_addr.s_addr;
-	return r->dst_wl ? r->dst_wl->ip : 0;
+	if (sockaddr_inet_to_ipaddr(&r->addr, &a))
+		return 0;
+	return zt_lc_key(r->dst_wl, &a);
 }
 
 static void held_free(void *p)

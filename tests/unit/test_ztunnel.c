@@ -731,7 +731,7 @@ static void test_route_selectorless_ipv6(void **state)
 		}
 	}
 	assert_true(seen[0] && seen[1]);
-	/* Least-connections has no count for them: they still rotate, none left out. */
+	/* Least-connections, both as busy (by c's IPv4, by the other's address): they rotate. */
 	seen[0] = seen[1] = false;
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(
@@ -823,11 +823,20 @@ static void test_check_connect_ipv6(void **state)
 	snapshot_free(s);
 }
 
+/* fd00::22 busy, anything else idle: least-connections counts an IPv6-only pod by its IPv6. */
+static unsigned int active_v6_busy(uint32_t key)
+{
+	struct ipaddr a;
+
+	assert_int_equal(ipaddr_parse_addr("fd00::22", &a), 0);
+	return key == zt_lc_key(NULL, &a) ? 3 : 0;
+}
+
 /*
  * Pods with IPv6 alone (ip 0): an IPv6-only client reaches an IPv6-only server through the
- * Service's vip6 (its endpoints6) and at the server's own address; the server's ztunnel takes
- * the CONNECT for it and the client it claims as that client's identity, whose workload
- * labels the metrics; 0.0.0.0 is neither's.
+ * Service's vip6 (its endpoints6), with least-connections the idle one of two, and at the
+ * server's own address; the server's ztunnel takes the CONNECT for it and the client it claims
+ * as that client's identity, whose workload labels the metrics; 0.0.0.0 is neither's.
  */
 static void test_ipv6_only_client(void **state)
 {
@@ -868,6 +877,21 @@ static void test_ipv6_only_client(void **state)
 	assert_ptr_equal(r.dst_wl, srv);
 	/* The Service is the server's for inbound attribution, by its IPv6 alone. */
 	assert_ptr_equal(zt_inbound_service(s, srv, 8080, NULL), svc);
+	/* A second IPv6-only server: least-connections passes the busy one over, every time. */
+	harness_add_wl(s, "v6s2", "0.0.0.0", "n2", ID_B, true);
+	set_ip6(s, "v6s2", "fd00::23");
+	svc->endpoints6 = realloc(svc->endpoints6, 2 * sizeof(*svc->endpoints6));
+	assert_non_null(svc->endpoints6);
+	svc->endpoints6[1] = s->workloads[s->n_workloads - 1].ip6;
+	svc->nendpoints6 = 2;
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(
+		    zt_route_outbound(s, cli, &vip6, ZT_LB_LEAST_CONN, &rr, active_v6_busy, &r), 0);
+		assert_ptr_equal(r.dst_wl, &s->workloads[s->n_workloads - 1]);
+	}
+	/* Its key: its IPv6 folded, never 0; a pod with IPv4 is counted by that. */
+	assert_int_not_equal(zt_lc_key(srv, &srv->ip6), 0);
+	assert_int_equal(zt_lc_key(&s->workloads[1], &srv->ip6), s->workloads[1].ip);
 
 	/* At the server's node: the CONNECT, the claimed client of the peer's identity. */
 	assert_int_equal(zt_check_connect(s, "[fd00::22]:8080", "for=\"[fd00::21]:40123\"", ID_A,
