@@ -304,6 +304,47 @@ static uint32_t lookup_member(const struct dns_table *t, const struct snap_workl
 	return 0;
 }
 
+/*
+ * Endpoint @i of @svc's endpoints6 when it is an IPv6-only pod's (its workload has no IPv4): a
+ * headless Service's member the IPv4 endpoints do not name. NULL for any other (a dual-stack
+ * pod's, named by its IPv4 endpoint; an address of a selectorless Service's IPv6 slice).
+ */
+static const struct snap_workload *v6only_member(const struct dns_table *t,
+						 const struct snap_service *svc, size_t i)
+{
+	const struct snap_workload *w = snapshot_workload_by_ip6(t->s, &svc->endpoints6[i]);
+
+	return w && !w->ip ? w : NULL;
+}
+
+/*
+ * `<hostname>.<headless service>` for an IPv6-only pod (v6only_member) whose spec.subdomain is
+ * the Service, in its namespace: its workload, or NULL. (Such a pod has no dashed IPv4 name.)
+ */
+static const struct snap_workload *
+lookup_member6(const struct dns_table *t, const struct snap_workload *client, const char *name)
+{
+	const char *dot = strchr(name, '.');
+	const struct snap_service *svc;
+	size_t n;
+
+	if (!dot || !dot[1])
+		return NULL;
+	n = (size_t)(dot - name);
+	svc = lookup(t, client, dot + 1);
+	if (!svc || !headless(svc))
+		return NULL;
+	for (size_t i = 0; i < svc->nendpoints6; i++) {
+		const struct snap_workload *w = v6only_member(t, svc, i);
+
+		if (w && w->hostname && strlen(w->hostname) == n &&
+		    !strncasecmp(w->hostname, name, n) && w->subdomain && w->namespace &&
+		    !strcmp(w->subdomain, svc->name) && !strcmp(w->namespace, svc->namespace))
+			return w;
+	}
+	return NULL;
+}
+
 /* ---- messages ---- */
 
 static ldns_rr *rr_new(ldns_rr_type type, const ldns_rdf *owner)
@@ -363,7 +404,7 @@ static int push_endpoint(ldns_pkt *p, ldns_pkt_section sec, const ldns_rdf *owne
  * it has a VIP of the other family only (the name exists: NOERROR without records, NODATA,
  * never NXDOMAIN, as Istio's ztunnel answers a single-stack Service's other family); without a
  * VIP (a headless Service, an entry without address) its endpoints', an endpoint's IPv6 being
- * its pod's when the pod has one.
+ * its pod's when the pod has one, and its IPv6-only pods' (v6only_member).
  */
 static int push_addresses(ldns_pkt *p, ldns_pkt_section sec, const ldns_rdf *owner,
 			  const struct dns_table *t, const struct snap_service *svc, bool v6)
@@ -378,6 +419,9 @@ static int push_addresses(ldns_pkt *p, ldns_pkt_section sec, const ldns_rdf *own
 		return 0;
 	for (size_t i = 0; i < svc->nendpoints && !err; i++)
 		err = push_endpoint(p, sec, owner, t, svc->endpoints[i], v6);
+	for (size_t i = 0; v6 && svc->kind == SNAP_SVC_SERVICE && i < svc->nendpoints6 && !err; i++)
+		if (v6only_member(t, svc, i))
+			err = push_aaaa_in(p, sec, owner, &svc->endpoints6[i]);
 	return err;
 }
 
@@ -428,6 +472,7 @@ static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *
 		    const struct snap_service *svc, const struct snap_service_port *sp)
 {
 	char target[NAME_MAX_LEN * 2], buf[INET_ADDRSTRLEN];
+	size_t n, n6 = 0;
 	uint16_t weight;
 	ldns_rdf *tn;
 	int err = 0;
@@ -448,7 +493,30 @@ static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *
 		ldns_rdf_deep_free(tn);
 		return err;
 	}
-	weight = svc->nendpoints > 100 ? 1 : (uint16_t)(100 / (svc->nendpoints ?: 1));
+	/* Its IPv6-only pods with a hostname are targets too (they have no dashed name). */
+	for (size_t i = 0; i < svc->nendpoints6; i++) {
+		const struct snap_workload *w = v6only_member(t, svc, i);
+
+		n6 += w && w->hostname && w->subdomain && !strcmp(w->subdomain, svc->name);
+	}
+	n = svc->nendpoints + n6;
+	weight = n > 100 ? 1 : (uint16_t)(100 / (n ?: 1));
+	for (size_t i = 0; i < svc->nendpoints6 && n6 && !err; i++) {
+		const struct snap_workload *w = v6only_member(t, svc, i);
+
+		if (!w || !w->hostname || !w->subdomain || strcmp(w->subdomain, svc->name))
+			continue;
+		snprintf(target, sizeof(target), "%s.%s.%s.svc.%s.", w->hostname, svc->name,
+			 svc->namespace, t->domain);
+		err = push_srv1(p, owner, weight, sp->target_port ? sp->target_port : sp->port,
+				target);
+		if (!err && !(tn = ldns_dname_new_frm_str(target)))
+			err = -ENOMEM;
+		if (!err) {
+			err = push_aaaa_in(p, LDNS_SECTION_ADDITIONAL, tn, &w->ip6);
+			ldns_rdf_deep_free(tn);
+		}
+	}
 	for (size_t i = 0; i < svc->nendpoints && !err; i++) {
 		uint32_t ip = svc->endpoints[i];
 
@@ -601,6 +669,7 @@ static enum dns_verdict answer(const struct dns_table *t, const struct snap_work
 	bool want_a = type == LDNS_RR_TYPE_A || type == LDNS_RR_TYPE_ANY;
 	bool want_aaaa = type == LDNS_RR_TYPE_AAAA || type == LDNS_RR_TYPE_ANY;
 	char name[NAME_MAX_LEN];
+	const struct snap_workload *member6 = NULL;
 	uint32_t pod = 0;
 	bool is_srv, member = false;
 	ldns_pkt *p;
@@ -615,7 +684,9 @@ static enum dns_verdict answer(const struct dns_table *t, const struct snap_work
 		member = (pod = lookup_member(t, client, name)) != 0;
 	if (!svc && !is_srv && !pod)
 		pod = pod_address(t, name);
-	if (!svc && !pod) {
+	if (!svc && !is_srv && !pod)
+		member6 = lookup_member6(t, client, name);
+	if (!svc && !pod && !member6) {
 		if (forward_cluster || !under(name, t->domain, t->domain_len))
 			return DNS_FORWARD;
 		p = reply_to(q, LDNS_RCODE_NXDOMAIN, true);
@@ -625,7 +696,11 @@ static enum dns_verdict answer(const struct dns_table *t, const struct snap_work
 		 * A headless Service's member has its pod's IPv6 too; a dashed pod name
 		 * (a-b-c-d.ns.pod) names an IPv4 address, and only that.
 		 */
-		if (p && pod) {
+		if (p && member6) {
+			/* An IPv6-only pod's member name: its IPv6, NODATA for A. */
+			if (want_aaaa)
+				err = push_aaaa_in(p, LDNS_SECTION_ANSWER, owner, &member6->ip6);
+		} else if (p && pod) {
 			if (want_a)
 				err = push_a_in(p, LDNS_SECTION_ANSWER, owner, pod);
 			if (!err && want_aaaa && member)

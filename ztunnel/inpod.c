@@ -93,9 +93,10 @@ static void wake_workers(void)
 			g.workers[i].wake(g.workers[i].arg);
 }
 
+/* The live pod of IPv4 address @ip (lock held), or NULL; an IPv6-only pod's (0) is never. */
 static struct ipod *find_live(uint32_t ip)
 {
-	for (size_t i = 0; i < g.n; i++)
+	for (size_t i = 0; ip && i < g.n; i++)
 		if (g.pods[i]->ip == ip && !g.pods[i]->gone)
 			return g.pods[i];
 	return NULL;
@@ -167,7 +168,7 @@ static void pod_remove_locked(struct ipod *p)
 
 	p->gone = true;
 	g.live--;
-	if (g.socks_fd >= 0 && !bpf_map_lookup_elem(g.socks_fd, &p->ip, &cookie) &&
+	if (p->ip && g.socks_fd >= 0 && !bpf_map_lookup_elem(g.socks_fd, &p->ip, &cookie) &&
 	    cookie == sock_cookie(p->lfd[L_INBOUND]))
 		bpf_map_delete_elem(g.socks_fd, &p->ip);
 	if (p->has6 && g.socks6_fd >= 0 && !bpf_map_lookup_elem(g.socks6_fd, &p->ip6, &cookie) &&
@@ -321,12 +322,16 @@ static int pod_listen(struct ipod *p, bool v6, char *why, size_t len)
 	return 0;
 }
 
-/* Publishes @p's 15006 listeners for tc_pod: by its IPv4 and, dual-stack, by its IPv6. */
+/*
+ * Publishes @p's 15006 listeners for tc_pod: by its IPv4 and, dual-stack, by its IPv6; an
+ * IPv6-only pod's by its IPv6 alone.
+ */
 static int pod_publish(struct ipod *p, char *why, size_t len)
 {
 	uint64_t sock_val = (uint64_t)p->lfd[L_INBOUND];
 
-	if (g.socks_fd >= 0 && bpf_map_update_elem(g.socks_fd, &p->ip, &sock_val, BPF_ANY) < 0) {
+	if (p->ip && g.socks_fd >= 0 &&
+	    bpf_map_update_elem(g.socks_fd, &p->ip, &sock_val, BPF_ANY) < 0) {
 		snprintf(why, len, "inpod_socks: %s", strerror(errno));
 		return -errno;
 	}
@@ -336,7 +341,7 @@ static int pod_publish(struct ipod *p, char *why, size_t len)
 		int err = -errno;
 
 		snprintf(why, len, "inpod_socks6: %s", strerror(errno));
-		if (g.socks_fd >= 0)
+		if (p->ip && g.socks_fd >= 0)
 			bpf_map_delete_elem(g.socks_fd, &p->ip);
 		return err;
 	}
@@ -346,7 +351,7 @@ static int pod_publish(struct ipod *p, char *why, size_t len)
 /* Takes @p's entries out of inpod_socks and inpod_socks6 (a pod never added to the workers). */
 static void pod_unpublish(struct ipod *p)
 {
-	if (g.socks_fd >= 0)
+	if (p->ip && g.socks_fd >= 0)
 		bpf_map_delete_elem(g.socks_fd, &p->ip);
 	if (p->has6 && g.socks6_fd >= 0)
 		bpf_map_delete_elem(g.socks6_fd, &p->ip6);
@@ -369,7 +374,7 @@ static int pod_add(uint32_t ip, const struct in6_addr *ip6, const char *uid, int
 		return -errno;
 	}
 	pthread_rwlock_rdlock(&g.lock);
-	old = find_live(ip);
+	old = ip ? find_live(ip) : find_live6(ip6);
 	/*
 	 * The same pod again: kept. One that now has an IPv6 address it had none of (or another)
 	 * is opened anew, as a pod in a new netns is.
@@ -444,12 +449,13 @@ static int pod_add(uint32_t ip, const struct in6_addr *ip6, const char *uid, int
 	return 0;
 }
 
-static void pod_del(uint32_t ip)
+/* "del": the pod of IPv4 address @ip, or (@ip 0: an IPv6-only pod) of IPv6 address @ip6. */
+static void pod_del(uint32_t ip, const struct in6_addr *ip6)
 {
 	struct ipod *p;
 
 	pthread_rwlock_wrlock(&g.lock);
-	p = find_live(ip);
+	p = ip ? find_live(ip) : ip6 ? find_live6(ip6) : NULL;
 	if (p)
 		pod_remove_locked(p);
 	pthread_rwlock_unlock(&g.lock);
@@ -496,10 +502,14 @@ static void on_message(int fd, char *msg, int *fds, size_t nfds)
 	}
 	for (size_t i = 1; i < nfds; i++)
 		close(fds[i]);
-	/* "add <ip> <uid>[ <ip6>]": a dual-stack pod's IPv6 last (inpod.h). */
+	/*
+	 * "add <ip> <uid>[ <ip6>]": a dual-stack pod's IPv6 last; an IPv6-only pod's <ip> is
+	 * 0.0.0.0, and its <ip6> required (inpod.h).
+	 */
 	words = sscanf(msg, "add %16s %159s %46s", ipstr, uid, ip6str);
 	if (words >= 2 && inet_pton(AF_INET, ipstr, &a) == 1 &&
-	    (words == 2 || inet_pton(AF_INET6, ip6str, &a6) == 1) && nsfd >= 0) {
+	    (words == 2 || inet_pton(AF_INET6, ip6str, &a6) == 1) && (a.s_addr || words == 3) &&
+	    nsfd >= 0) {
 		/*
 		 * The answer is never waited for (the socket does not block): "ok" once the
 		 * listeners are up, for the agent sends the pod's traffic here only then; "fail"
@@ -517,8 +527,11 @@ static void on_message(int fd, char *msg, int *fds, size_t nfds)
 	}
 	if (nsfd >= 0)
 		close(nsfd);
-	if (sscanf(msg, "del %16s", ipstr) == 1 && inet_pton(AF_INET, ipstr, &a) == 1) {
-		pod_del(a.s_addr);
+	/* "del <ip>[ <ip6>]": an IPv6-only pod (0.0.0.0) by its IPv6. */
+	words = sscanf(msg, "del %16s %46s", ipstr, ip6str);
+	if (words >= 1 && inet_pton(AF_INET, ipstr, &a) == 1 &&
+	    (words == 1 || inet_pton(AF_INET6, ip6str, &a6) == 1)) {
+		pod_del(a.s_addr, words == 2 ? &a6 : NULL);
 		return;
 	}
 	if (!strcmp(msg, "synced")) {

@@ -76,15 +76,16 @@ static const char *flow_str(const union sockaddr_inet *from, const union sockadd
 	return buf;
 }
 
-/*
- * The least-connections key of @r's endpoint: its IPv4 address, also when the connection goes
- * to its IPv6 one (the same pod); 0 for none.
- */
+/* The least-connections key of @r's endpoint (zt_lc_key); 0 for none. */
 static uint32_t lc_key(const struct zt_route *r)
 {
+	struct ipaddr a;
+
 	if (r->addr.sa.sa_family == AF_INET)
 		return r->addr.v4.sin_addr.s_addr;
-	return r->dst_wl ? r->dst_wl->ip : 0;
+	if (sockaddr_inet_to_ipaddr(&r->addr, &a))
+		return 0;
+	return zt_lc_key(r->dst_wl, &a);
 }
 
 static void held_free(void *p)
@@ -333,8 +334,13 @@ static void outbound_hbone(struct zt_worker *w, int fd, const union sockaddr_ine
 		t.addr = r->addr;
 		sockaddr_inet_set_port(&t.addr, w->o.hbone_port);
 	}
-	/* In-pod: the connection leaves from the client pod's own netns, pooled per pod. */
-	if (zt_inpod_ns(src->ip, &ns))
+	/*
+	 * In-pod: the connection leaves from the client pod's own netns, pooled per pod (an
+	 * IPv6-only pod's found by its IPv6).
+	 */
+	if (src->ip ? zt_inpod_ns(src->ip, &ns)
+		    : src->ip6.family == AF_INET6 &&
+			  zt_inpod_ns6((const struct in6_addr *)src->ip6.a, &ns))
 		t.ns = &ns;
 
 	/* To a waypoint: TLS to its instance, the CONNECT names what the client addressed. */

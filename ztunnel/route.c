@@ -74,6 +74,21 @@ void zt_lc_acquire(struct connrec *rec, uint32_t ip)
 	}
 }
 
+uint32_t zt_lc_key(const struct snap_workload *wl, const struct ipaddr *a)
+{
+	uint32_t k = 0, w;
+
+	if (wl && wl->ip)
+		return wl->ip;
+	if (!a || a->family != AF_INET6)
+		return 0;
+	for (size_t i = 0; i < 16; i += 4) {
+		memcpy(&w, a->a + i, 4);
+		k ^= w;
+	}
+	return k ? k : 1;
+}
+
 /* ---- decisions ---- */
 
 /* Picks from @n addresses with the round-robin cursor of (@key, @port). */
@@ -337,17 +352,34 @@ static uint32_t vip_key(const struct snap_service *svc, bool v6)
 }
 
 /*
- * [vip6]:@port of selectorless @svc: one of its IPv6 slices' endpoints, round robin (they are
- * IPv6 addresses, not all a workload's, and least-connections counts by a workload's IPv4), at
- * the port's targetPort; a pod among them reaches its workload waypoint as a picked pod does.
+ * [vip6]:@port of @svc with endpoints6 (a selectorless Service's IPv6 slices', or a selector's
+ * pods' when some have IPv6 alone): one of them, round robin from the cursor, with
+ * least-connections the least busy from there (zt_lc_key: a pod's IPv4, else the address
+ * folded), at the port's targetPort; a pod among them reaches its workload waypoint as a picked
+ * pod does.
  */
 static int route_endpoints6(const struct snapshot *s, const struct snap_workload *src,
 			    const struct snap_service *svc, const struct snap_service_port *port,
-			    struct zt_rr *rr, struct zt_route *out)
+			    enum zt_lb lb, unsigned int (*active)(uint32_t ip), struct zt_rr *rr,
+			    struct zt_route *out)
 {
-	const struct ipaddr *ep =
-	    &svc->endpoints6[rr_pick(rr, vip_key(svc, true), port->port, svc->nendpoints6)];
+	size_t n = svc->nendpoints6, pick = rr_pick(rr, vip_key(svc, true), port->port, n);
+	const struct ipaddr *ep = &svc->endpoints6[pick];
 
+	/* Scanning from the pick, ties still rotate; an idle one is taken at once. */
+	if (lb == ZT_LB_LEAST_CONN && active) {
+		unsigned int best = active(zt_lc_key(snapshot_workload_by_addr(s, ep), ep));
+
+		for (size_t i = 1; best && i < n; i++) {
+			const struct ipaddr *e = &svc->endpoints6[(pick + i) % n];
+			unsigned int a = active(zt_lc_key(snapshot_workload_by_addr(s, e), e));
+
+			if (a < best) {
+				best = a;
+				ep = e;
+			}
+		}
+	}
 	out->svc = svc;
 	if (sockaddr_inet_from_ipaddr(&out->addr, ep,
 				      port->target_port ? port->target_port : port->port))
@@ -402,7 +434,7 @@ int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 	 * IPv4 one: the slices pair no endpoint of one family with one of the other.
 	 */
 	if (v6 && svc->nendpoints6)
-		return route_endpoints6(s, src, svc, port, rr, out);
+		return route_endpoints6(s, src, svc, port, lb, active, rr, out);
 	if (!svc->nendpoints)
 		return -EHOSTUNREACH;
 	pick = rr_pick(rr, vip_key(svc, v6), port->port, svc->nendpoints);

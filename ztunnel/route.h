@@ -123,6 +123,13 @@ const struct snap_service *zt_inbound_service(const struct snapshot *s,
 bool zt_passthrough_as_client(const struct snapshot *s, const struct zt_route *r,
 			      const union sockaddr_inet *client);
 
+/*
+ * The least-connections key of a connection to @a (its workload @wl, may be NULL): a pod's IPv4
+ * address, also for its IPv6 one (the same pod); else, an IPv6-only pod or an IPv6 endpoint
+ * outside the cluster, its IPv6 address folded to 32 bits (never 0; two that fold alike share a
+ * count). 0: nothing to count.
+ */
+uint32_t zt_lc_key(const struct snap_workload *wl, const struct ipaddr *a);
 /* Least-connections counts, shared by all workers (atomics). */
 unsigned int zt_lc_active(uint32_t ip);
 /* Counts @ip busy until @rec (borrowed, may be NULL) closes. */

@@ -68,10 +68,10 @@ struct snap_workload {
 	 * an endpoint of the headless Service @subdomain is <hostname>.<subdomain>.<ns>.svc in DNS.
 	 */
 	char *hostname, *subdomain;
-	uint32_t ip;
+	uint32_t ip; /* 0: none (an IPv6-only pod, found by its ip6 alone, never by 0.0.0.0) */
 	/*
-	 * Its IPv6 address in a dual-stack cluster, JSON "ip6" (family 0: none): the ztunnel
-	 * carries the pod's IPv6 traffic by it (snapshot_workload_by_addr).
+	 * Its IPv6 address in a dual-stack or IPv6-only cluster, JSON "ip6" (family 0: none): the
+	 * ztunnel carries the pod's IPv6 traffic by it (snapshot_workload_by_addr).
 	 */
 	struct ipaddr ip6;
 	uint32_t node_ip;
@@ -136,7 +136,9 @@ struct snap_service {
 	 * IPv6, JSON "endpoints6" (optional; only when it has some). Its slices pair no address
 	 * of one family with one of the other, so a connection to [vip6]:port goes to one of
 	 * these, and one to vip:port to one of @endpoints: an endpoint of one family serves that
-	 * family alone. Empty for a Service with a selector (its pods' ip6 serve vip6).
+	 * family alone. A Service with a selector: every selected pod's IPv6 when some of them
+	 * have IPv6 alone (an IPv6-only cluster's pods, none in @endpoints), else empty (its
+	 * pods' ip6 serve vip6).
 	 */
 	size_t nendpoints6;
 	struct ipaddr *endpoints6;

@@ -879,6 +879,128 @@ static void test_dual_stack(void **state)
 	assert_int_equal(f->d.n_enrolled6, 1);
 }
 
+/* The snapshot's workload @name (namespace demo) of @d, or NULL. */
+static const struct snap_workload *snap_wl_of(const struct desired *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_snap_workloads; i++)
+		if (!strcmp(d->snap_workloads[i].name, name))
+			return &d->snap_workloads[i];
+	return NULL;
+}
+
+/*
+ * Pods of an IPv6-only cluster (ip6, no ip): IPv6 entries as a dual-stack pod's (workloads6,
+ * ifaces6, enrolled6 in-pod) and no IPv4 one (no workload or iface at 0, the cgroup's enrolled
+ * entry with pod_ip 0: connect6 captures by it); a selector Service with them among its pods
+ * lists every selected pod's IPv6 in endpoints6 and its IPv4 endpoints and kernel backends
+ * are the dual-stack pod's alone; one selecting IPv6-only pods alone has no IPv4 endpoint.
+ */
+static void test_ipv6_only_pods(void **state)
+{
+	struct fixture *f = *state;
+	static const char pods[] =
+	    "{\"pods\":["
+	    "{\"namespace\":\"demo\",\"name\":\"a\",\"node\":\"node1\","
+	    " \"ip6\":\"fd00:98:1::2\",\"cgroup\":\"/cg/a\",\"hostIface\":\"amb000001\","
+	    " \"labels\":{\"app\":\"six\",\"only\":\"six\"}},"
+	    "{\"namespace\":\"demo\",\"name\":\"b\",\"node\":\"node2\","
+	    " \"ip6\":\"fd00:98:2::2\",\"labels\":{\"app\":\"six\",\"only\":\"six\"}},"
+	    "{\"namespace\":\"demo\",\"name\":\"c\",\"node\":\"node2\",\"ip\":\"10.98.2.3\","
+	    " \"ip6\":\"fd00:98:2::3\",\"labels\":{\"app\":\"six\"}}]}";
+	static const char svc[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: six, namespace: demo}\n"
+	    "spec: {clusterIP: 10.96.0.80, clusterIPs: [10.96.0.80, 'fd00:96::80'],"
+	    " ipFamilies: [IPv4, IPv6], ipFamilyPolicy: PreferDualStack, selector: {app: six},"
+	    " ports: [{port: 80, targetPort: 8080}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: only, namespace: demo}\n"
+	    "spec: {clusterIP: 'fd00:96::81', clusterIPs: ['fd00:96::81'], ipFamilies: [IPv6],"
+	    " ipFamilyPolicy: SingleStack, selector: {only: six}, ports: [{port: 81}]}\n";
+	struct config_diags diags = {0};
+	const struct ambit_workload *w6;
+	const struct snap_workload *sw;
+	const struct snap_service *ss;
+	const struct dp_service *s4;
+	const struct dp_service6 *s6;
+	struct desired_local_pod *lp;
+	struct in6_addr a6;
+	char err[256], txt[IPADDR_STRLEN];
+	bool found = false;
+
+	runtime_free(&f->rt);
+	assert_int_equal(runtime_parse(pods, strlen(pods), &f->rt, err, sizeof(err)), 0);
+	assert_int_equal(config_load_buffer(&f->cfg, "six.yaml", svc, strlen(svc), &diags), 0);
+	config_diags_free(&diags);
+	compute(f);
+	for (size_t i = 0; i < f->d.n_warnings; i++)
+		if (strstr(f->d.warnings[i], "demo/a") || strstr(f->d.warnings[i], "demo/b"))
+			fail_msg("warned: %s", f->d.warnings[i]);
+	/* c alone by IPv4; no key 0. */
+	assert_int_equal(f->d.n_workloads, 1);
+	assert_non_null(wl_of(&f->d, "10.98.2.3"));
+	assert_null(wl_of(&f->d, "0.0.0.0"));
+	assert_int_equal(f->d.n_workloads6, 3);
+	w6 = wl6_of(&f->d, "fd00:98:1::2");
+	assert_non_null(w6);
+	assert_int_equal(w6->flags, AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL);
+	assert_int_equal(w6->ifindex, 101);
+	assert_int_equal(w6->node_ip, ip("10.99.0.11"));
+	assert_non_null(wl6_of(&f->d, "fd00:98:2::2"));
+	/* Its veth: an IPv6 source alone. */
+	assert_int_equal(f->d.n_ifaces, 0);
+	assert_int_equal(f->d.n_ifaces6, 1);
+	assert_int_equal(f->d.ifaces6[0].key, 101);
+	assert_int_equal(inet_pton(AF_INET6, "fd00:98:1::2", &a6), 1);
+	assert_memory_equal(f->d.ifaces6[0].val, &a6, sizeof(a6));
+	lp = (struct desired_local_pod *)desired_local_pod(&f->d, "demo/a");
+	assert_non_null(lp);
+	assert_int_equal(lp->ip, 0);
+	for (size_t i = 0; i < f->d.n_enrolled; i++)
+		if (f->d.enrolled[i].key == lp->cgroup_id) {
+			assert_int_equal(
+			    ((const struct ambit_enrolled *)f->d.enrolled[i].val)->pod_ip, 0);
+			found = true;
+		}
+	assert_true(found);
+	/* The snapshot's workload: ip 0, its ip6. */
+	sw = snap_wl_of(&f->d, "a");
+	assert_non_null(sw);
+	assert_int_equal(sw->ip, 0);
+	assert_string_equal(ipaddr_format(&sw->ip6, txt, sizeof(txt)), "fd00:98:1::2");
+
+	/* The dual-stack Service: IPv4 to c alone, IPv6 to all three, in endpoints6 too. */
+	s4 = svc_of(&f->d, "10.96.0.80", 80);
+	assert_non_null(s4);
+	assert_int_equal(s4->n, 1);
+	assert_int_equal(s4->backends[0].ip, ip("10.98.2.3"));
+	s6 = svc6_of(&f->d, "fd00:96::80", 80);
+	assert_non_null(s6);
+	assert_int_equal(s6->n, 3);
+	ss = snap_svc_of(&f->d, "six");
+	assert_non_null(ss);
+	assert_int_equal(ss->nendpoints, 1);
+	assert_int_equal(ss->endpoints[0], ip("10.98.2.3"));
+	assert_int_equal(ss->nendpoints6, 3);
+	assert_string_equal(ipaddr_format(&ss->endpoints6[0], txt, sizeof(txt)), "fd00:98:1::2");
+	assert_string_equal(ipaddr_format(&ss->endpoints6[2], txt, sizeof(txt)), "fd00:98:2::3");
+	assert_int_equal(ss->ports[0].target_port, 8080);
+	/* IPv6-only pods alone: no IPv4 endpoint, both by their IPv6. */
+	ss = snap_svc_of(&f->d, "only");
+	assert_non_null(ss);
+	assert_int_equal(ss->vip, 0);
+	assert_int_equal(ss->nendpoints, 0);
+	assert_int_equal(ss->nendpoints6, 2);
+	s6 = svc6_of(&f->d, "fd00:96::81", 81);
+	assert_non_null(s6);
+	assert_int_equal(s6->n, 2);
+
+	/* In-pod: its IPv6 by its cgroup (enrolled_ip6). */
+	assert_int_equal(desired_mark_inpod(&f->d, lp), 0);
+	assert_true(wl6_of(&f->d, "fd00:98:1::2")->flags & AMBIT_WL_INPOD);
+	assert_int_equal(f->d.n_enrolled6, 1);
+	assert_int_equal(f->d.enrolled6[0].key, lp->cgroup_id);
+	assert_memory_equal(f->d.enrolled6[0].val, &a6, sizeof(a6));
+}
+
 static const char *ENTRIES =
     "apiVersion: networking.istio.io/v1\n"
     "kind: ServiceEntry\n"
@@ -1234,6 +1356,32 @@ static void test_runtime_malformed(void **state)
 	expect_bad("{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\","
 		   "\"ip\":\"10.0.0.1\",\"ip6\":6}]}",
 		   "pods[0].ip6");
+	/* An IPv6-only pod: "ip6" alone, of its family; neither is refused, as 0.0.0.0 is. */
+	expect_bad("{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\","
+		   "\"ip6\":\"10.0.0.2\"}]}",
+		   "pods[0].ip6: not an IPv6 address");
+	expect_bad("{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\","
+		   "\"ip\":\"fd00::1\"}]}",
+		   "pods[0].ip: not an IPv4 address");
+	expect_bad("{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\","
+		   "\"ip\":\"0.0.0.0\",\"ip6\":\"fd00::1\"}]}",
+		   "pods[0].ip: not an IPv4 address");
+	expect_bad("{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\",\"node\":\"n\","
+		   "\"ip\":\"\",\"ip6\":\"fd00::1\"}]}",
+		   "pods[0].ip: not an IPv4 address");
+	{
+		static const char good[] = "{\"pods\":[{\"namespace\":\"d\",\"name\":\"a\","
+					   "\"node\":\"n\",\"ip6\":\"fd00:98:1::7\"}]}";
+		struct runtime rt;
+		char err[256], txt[IPADDR_STRLEN];
+
+		assert_int_equal(runtime_parse(good, strlen(good), &rt, err, sizeof(err)), 0);
+		assert_int_equal(rt.n_pods, 1);
+		assert_int_equal(rt.pods[0].ip, 0);
+		assert_string_equal(ipaddr_format(&rt.pods[0].ip6, txt, sizeof(txt)),
+				    "fd00:98:1::7");
+		runtime_free(&rt);
+	}
 	expect_bad("{\"pods\":[],\"serviceIPs\":{\"d/s\":\"nope\"}}", "serviceIPs");
 	expect_bad("{\"pods\":[],\"serviceIPs\":[]}", "serviceIPs");
 	expect_bad("{\"pods\":[],\"serviceIPs\":{\"d/s\":\"10.96.0.1\"},\"serviceIPs6\":[]}",
@@ -1464,6 +1612,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_waypoint_bindings_ipv6, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_ip_and_missing_vip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dual_stack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipv6_only_pods, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_only_service, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_selectorless_ipv6_slices, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unchanged_workloads_borrowed, setup, teardown),

@@ -2,9 +2,10 @@
 /*
  * The DNS proxy's answers for both families (ztunnel/dns.c): AAAA for a dual-stack Service's
  * vip6 by every name a pod may use, NODATA (never NXDOMAIN) for the family a name has no address
- * of, either way round; a headless Service's endpoints and members by their pods' IPv6; SRV's
- * additional AAAA; ServiceEntries' IPv6 addresses, given or allocated, wildcards too; ANY with
- * both; and A answers byte for byte what they were before any IPv6 was in the snapshot.
+ * of, either way round; a headless Service's endpoints and members by their pods' IPv6 (an
+ * IPv6-only pod's by its endpoints6); SRV's additional AAAA; ServiceEntries' IPv6 addresses, given
+ * or allocated, wildcards too; ANY with both; and A answers byte for byte what they were before any
+ * IPv6 was in the snapshot.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -280,6 +281,69 @@ static void test_headless(void **state)
 	ldns_pkt_free(p);
 }
 
+/* A headless Service of a dual-stack pod and an IPv6-only one (its endpoints6, as desired). */
+static const char SNAP_V6ONLY[] =
+    "{\"version\":1,\"node\":\"n1\",\"workloads\":["
+    "{\"uid\":\"mesh/client-0\",\"name\":\"client-0\",\"namespace\":\"mesh\","
+    " \"ip6\":\"fd00:98:1::3\",\"enrolled\":true},"
+    "{\"uid\":\"mesh/db-0\",\"name\":\"db-0\",\"namespace\":\"mesh\",\"ip\":\"10.98.1.8\","
+    " \"ip6\":\"fd00:98:1::8\",\"hostname\":\"d0\",\"subdomain\":\"db\"},"
+    "{\"uid\":\"mesh/db-1\",\"name\":\"db-1\",\"namespace\":\"mesh\","
+    " \"ip6\":\"fd00:98:2::8\",\"hostname\":\"d1\",\"subdomain\":\"db\"}],"
+    "\"services\":["
+    "{\"name\":\"db\",\"namespace\":\"mesh\",\"vip\":\"0.0.0.0\","
+    " \"ports\":[{\"name\":\"tcp-db\",\"port\":5432}],"
+    " \"endpoints\":[\"10.98.1.8\"],\"endpoints6\":[\"fd00:98:1::8\",\"fd00:98:2::8\"]}],"
+    "\"certs\":[]}";
+
+/*
+ * A headless Service with an IPv6-only pod (ip6 alone, in endpoints6): AAAA both pods' IPv6
+ * (the dual-stack one's once), A the dual-stack one's IPv4 alone; the IPv6-only pod's member
+ * name answers its IPv6 (NODATA for A); SRV names it as a target with its AAAA. The client is
+ * an IPv6-only pod too.
+ */
+static void test_headless_ipv6_only(void **state)
+{
+	struct fx f = {0};
+	char err[200];
+	ldns_pkt *p;
+	size_t aaaa = 0;
+	const ldns_rr_list *ad;
+
+	f.s = snapshot_decode(SNAP_V6ONLY, strlen(SNAP_V6ONLY), err, sizeof(err));
+	if (!f.s)
+		fail_msg("%s", err);
+	f.t = dns_table_build(f.s, "cluster.local");
+	assert_non_null(f.t);
+	f.client = &f.s->workloads[0];
+	p = ask(&f, f.client, "db.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA);
+	count(p, LDNS_SECTION_ANSWER, 2);
+	has(p, 0, LDNS_RR_TYPE_AAAA, "fd00:98:1::8");
+	has(p, 1, LDNS_RR_TYPE_AAAA, "fd00:98:2::8");
+	ldns_pkt_free(p);
+	one(&f, "db.", LDNS_RR_TYPE_A, "10.98.1.8");
+	one(&f, "d1.db.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA, "fd00:98:2::8");
+	nodata(&f, "d1.db.mesh.svc.cluster.local.", LDNS_RR_TYPE_A);
+	one(&f, "d0.db.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA, "fd00:98:1::8");
+
+	p = ask(&f, f.client, "_tcp-db._tcp.db.mesh.svc.cluster.local.", LDNS_RR_TYPE_SRV);
+	count(p, LDNS_SECTION_ANSWER, 2);
+	ad = ldns_pkt_additional(p);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ad); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(ad, i);
+		char *o = ldns_rdf2str(ldns_rr_owner(rr));
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_AAAA &&
+		    !strcmp(o, "d1.db.mesh.svc.cluster.local."))
+			aaaa++;
+		free(o);
+	}
+	assert_int_equal(aaaa, 1);
+	ldns_pkt_free(p);
+	dns_table_free(f.t);
+	snapshot_free(f.s);
+}
+
 /*
  * ServiceEntries: an allocated IPv6 address and a given one answer AAAA; an entry with an IPv4
  * address only answers NODATA; a DYNAMIC_DNS wildcard answers every name under it.
@@ -349,6 +413,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dual_stack_service, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nodata_both_ways, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_headless, setup, teardown),
+	    cmocka_unit_test(test_headless_ipv6_only),
 	    cmocka_unit_test_setup_teardown(test_entries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_unchanged, setup, teardown),
 	};

@@ -43,9 +43,6 @@ static const char pods[] =
     "---\napiVersion: v1\nkind: Pod\nmetadata: {name: hostnet, namespace: kube-system}\n"
     "spec: {nodeName: n2, hostNetwork: true, containers: [{name: c}]}\n"
     "status: {phase: Running, podIP: 10.0.0.2, hostIP: 10.0.0.2}\n"
-    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: v6, namespace: shop}\n"
-    "spec: {nodeName: n2, containers: [{name: c}]}\n"
-    "status: {phase: Running, podIP: 'fd00::5', hostIP: 10.0.0.2}\n"
     "---\napiVersion: v1\nkind: Pod\n"
     "metadata:\n  name: bare\n  namespace: shop\n  deletionTimestamp: '2026-11-23T10:00:00Z'\n"
     "  ownerReferences: [{kind: ReplicaSet, name: bare-rs, controller: true}]\n"
@@ -54,7 +51,13 @@ static const char pods[] =
     "---\napiVersion: v1\nkind: Pod\nmetadata: {name: dual, namespace: shop}\n"
     "spec: {nodeName: n3, containers: [{name: c}]}\n"
     "status: {phase: Running, podIP: 'fd00::6', podIPs: [{ip: 'fd00::6'}, {ip: 10.1.3.6}],\n"
-    "  hostIP: 10.0.0.3}\n";
+    "  hostIP: 10.0.0.3}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: v6, namespace: shop}\n"
+    "spec: {nodeName: n2, containers: [{name: c}]}\n"
+    "status: {phase: Running, podIP: 'fd00::5', podIPs: [{ip: 'fd00::5'}], hostIP: 10.0.0.2}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: v6-pending, namespace: shop}\n"
+    "spec: {nodeName: n2, containers: [{name: c}]}\n"
+    "status: {phase: Pending, hostIP: 10.0.0.2}\n";
 
 static uint32_t ip4(const char *s)
 {
@@ -73,16 +76,17 @@ static void test_runtime(void **state)
 	struct config_diags d = {0};
 	struct runtime rt;
 	struct rt_cluster cl;
+	char txt[IPADDR_STRLEN];
 
 	assert_non_null(ks);
 	config_init(&cfg);
 	assert_int_equal(config_load_buffer(&cfg, "pods.yaml", pods, strlen(pods), &d), 0);
 	assert_int_equal(ksource_runtime(ks, &cfg, &rt, &cl), 0);
 	/*
-	 * web, db, bare and dual (by its IPv4 address, though its podIP is IPv6): not the
-	 * pending, finished, hostNetwork or IPv6-only ones.
+	 * web, db, bare, dual (by its IPv4 address, though its podIP is IPv6) and v6 (an
+	 * IPv6-only pod, by its IPv6 alone): not the pending, finished or hostNetwork ones.
 	 */
-	assert_int_equal(rt.n_pods, 4);
+	assert_int_equal(rt.n_pods, 5);
 	assert_string_equal(rt.pods[0].uid, "shop/web-7c9d-a");
 	assert_string_equal(rt.pods[0].owner, "web");
 	assert_string_equal(rt.pods[0].service_account, "web");
@@ -101,6 +105,9 @@ static void test_runtime(void **state)
 	assert_int_equal(rt.pods[3].ip, ip4("10.1.3.6"));
 	assert_int_equal(rt.pods[3].ip6.family, AF_INET6);
 	assert_int_equal(rt.pods[0].ip6.family, 0);
+	assert_string_equal(rt.pods[4].uid, "shop/v6");
+	assert_int_equal(rt.pods[4].ip, 0);
+	assert_string_equal(ipaddr_format(&rt.pods[4].ip6, txt, sizeof(txt)), "fd00::5");
 	assert_int_equal(cl.n_nodes, 2);
 	assert_int_equal(runtime_node_ip(&cl, "n2"), ip4("10.0.0.2"));
 	assert_int_equal(runtime_node_ip(&cl, "n3"), ip4("10.0.0.3"));
@@ -132,7 +139,7 @@ static void test_runtime_from_previous(void **state)
 	config_stamp_ids(&cfg);
 	assert_int_equal(ksource_runtime_from(ks, &cfg, NULL, &rt, &cl), 0);
 	runtime_cluster_free(&cl);
-	assert_int_equal(rt.n_pods, 4);
+	assert_int_equal(rt.n_pods, 5);
 	assert_int_equal(rt.pods[0].shared, 0);
 	web_ns = rt.pods[0].namespace;
 
@@ -149,7 +156,7 @@ static void test_runtime_from_previous(void **state)
 	/* Taken: the same strings, now the new runtime's. */
 	assert_int_equal(ksource_runtime_from(ks, &cfg, &rt, &next, &cl), 0);
 	runtime_cluster_free(&cl);
-	assert_int_equal(next.n_pods, 4);
+	assert_int_equal(next.n_pods, 5);
 	for (size_t i = 0; i < next.n_pods; i++)
 		assert_int_equal(next.pods[i].shared, i + 1);
 	runtime_adopt(&next, &rt);

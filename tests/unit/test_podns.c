@@ -113,14 +113,16 @@ static int setup(void **state)
 	if (unshare(CLONE_NEWNET) < 0 || mkdir(root, 0755) < 0)
 		return -1;
 	/*
-	 * ns1 holds the pods' IP 10.244.1.7 on a veth whose peer (hpod1) is in the node's
-	 * namespace, as a routed CNI makes it; ns2 holds another address.
+	 * ns1 holds the pods' IP 10.244.1.7 (and fd00:244:1::7, as an IPv6-only pod holds its
+	 * one) on a veth whose peer (hpod1) is in the node's namespace, as a routed CNI makes it;
+	 * ns2 holds another address.
 	 */
 	if (sh("ip netns add %s && ip -n %s link add e0 type veth peer name hpod1 netns %d && "
 	       "ip -n %s addr add 10.244.1.7/32 dev e0 && "
+	       "ip -n %s addr add fd00:244:1::7/128 dev e0 nodad && "
 	       "ip netns add %s && ip -n %s link add e0 type veth peer name e1 && "
 	       "ip -n %s addr add 10.244.9.9/32 dev e0",
-	       ns1, ns1, (int)getpid(), ns1, ns2, ns2, ns2)) {
+	       ns1, ns1, (int)getpid(), ns1, ns1, ns2, ns2, ns2)) {
 		teardown(state);
 		return -1;
 	}
@@ -139,12 +141,15 @@ static int teardown(void **state)
 	return 0;
 }
 
-static uint32_t ip4(const char *s)
+/* @s as an address; each call's own, for a few calls in one statement. */
+static const struct ipaddr *addr(const char *s)
 {
-	struct in_addr a;
+	static struct ipaddr ring[4];
+	static unsigned int at;
+	struct ipaddr *a = &ring[at++ % 4];
 
-	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
-	return a.s_addr;
+	assert_int_equal(ipaddr_parse_addr(s, a), 0);
+	return a;
 }
 
 static void test_layouts(void **state)
@@ -156,7 +161,8 @@ static void test_layouts(void **state)
 	/* cgroupfs driver, containerd: the sandbox in ns1, an app container too. */
 	spawn_in(ns1, "kubepods/burstable/pod" UID_A "/4f1e0c0b9a8d");
 	spawn_in(ns1, "kubepods/burstable/pod" UID_A "/9a8d4f1e0c0b");
-	assert_int_equal(podns_find(root, UID_A, ip4("10.244.1.7"), &p, why, sizeof(why)), 0);
+	assert_int_equal(podns_find(root, UID_A, addr("10.244.1.7"), &p, why, sizeof(why)), 0);
+	assert_int_equal(podns_find(root, UID_A, addr("fd00:244:1::7"), &p, why, sizeof(why)), 0);
 	snprintf(want, sizeof(want), "%s/kubepods/burstable/pod" UID_A, root);
 	assert_string_equal(p.cgroup, want);
 	assert_int_equal(stat(p.netns, &st), 0);
@@ -177,7 +183,7 @@ static void test_layouts(void **state)
 		      "kubelet-kubepods-besteffort-pod" UID_B_ ".slice/crio-aa11.scope");
 	spawn_in(ns1, "kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/"
 		      "kubelet-kubepods-besteffort-pod" UID_B_ ".slice/crio-bb22.scope");
-	assert_int_equal(podns_find(root, UID_B, ip4("10.244.1.7"), &p, why, sizeof(why)), 0);
+	assert_int_equal(podns_find(root, UID_B, addr("10.244.1.7"), &p, why, sizeof(why)), 0);
 	assert_non_null(strstr(p.cgroup, "besteffort-pod" UID_B_ ".slice"));
 	assert_int_equal(p.pid, (int)kids[n_kids - 1]);
 }
@@ -187,28 +193,30 @@ static void test_refusals(void **state)
 	struct podns p;
 	char why[512] = "";
 
-	assert_int_equal(podns_find(root, UID_D, ip4("10.244.1.7"), &p, why, sizeof(why)), -ENOENT);
+	assert_int_equal(podns_find(root, UID_D, addr("10.244.1.7"), &p, why, sizeof(why)),
+			 -ENOENT);
 	assert_non_null(strstr(why, "no cgroup for pod " UID_D));
 	/* A pod cgroup, nothing in it. */
 	assert_int_equal(sh("mkdir -p '%s/kubepods/pod%s'", root, UID_C), 0);
-	assert_int_equal(podns_find(root, UID_C, ip4("10.244.1.7"), &p, why, sizeof(why)), -ESRCH);
+	assert_int_equal(podns_find(root, UID_C, addr("10.244.1.7"), &p, why, sizeof(why)), -ESRCH);
 	assert_non_null(strstr(why, "no process in"));
 	/* hostNetwork: its process is in the node's namespace. */
 	spawn_in(NULL, "kubepods/pod" UID_C "/cc33");
-	assert_int_equal(podns_find(root, UID_C, ip4("10.244.1.7"), &p, why, sizeof(why)), -EPERM);
+	assert_int_equal(podns_find(root, UID_C, addr("10.244.1.7"), &p, why, sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "hostNetwork"));
 	/* The pod's processes are in a namespace without its IP. */
 	spawn_in(ns2, "kubepods.slice/kubepods-pod" UID_A_ ".slice/cri-containerd-dd44.scope");
-	assert_int_equal(podns_find(root, UID_A, ip4("10.244.3.3"), &p, why, sizeof(why)),
+	assert_int_equal(podns_find(root, UID_A, addr("10.244.3.3"), &p, why, sizeof(why)),
 			 -EADDRNOTAVAIL);
 	assert_non_null(strstr(why, "holds 10.244.3.3"));
-	assert_int_equal(podns_find(root, "../etc", ip4("10.244.3.3"), &p, why, sizeof(why)),
+	assert_int_equal(podns_find(root, "../etc", addr("10.244.3.3"), &p, why, sizeof(why)),
 			 -EINVAL);
 }
 
 /*
  * A sandbox with no process yet (runtimes run the CNI chain before its first process): its
- * namespace found at the path the chain was given, checked to hold the pod's IP.
+ * namespace found at the path the chain was given, checked to hold the pod's IP (of either
+ * family).
  */
 static void test_at_netns_path(void **state)
 {
@@ -219,8 +227,8 @@ static void test_at_netns_path(void **state)
 	snprintf(nsp, sizeof(nsp), "/run/netns/%s", ns1);
 	snprintf(other, sizeof(other), "/run/netns/%s", ns2);
 	assert_int_equal(sh("mkdir -p '%s/kubepods/besteffort/pod%s'", root, UID_D), 0);
-	assert_int_equal(podns_find(root, UID_D, ip4("10.244.1.7"), &p, why, sizeof(why)), -ESRCH);
-	assert_int_equal(podns_at(nsp, UID_D, ip4("10.244.1.7"), &p, why, sizeof(why)), 0);
+	assert_int_equal(podns_find(root, UID_D, addr("10.244.1.7"), &p, why, sizeof(why)), -ESRCH);
+	assert_int_equal(podns_at(nsp, UID_D, addr("10.244.1.7"), &p, why, sizeof(why)), 0);
 	/* The cgroup podns_find found stays. */
 	assert_non_null(strstr(p.cgroup, "/kubepods/besteffort/pod" UID_D));
 	assert_string_equal(p.netns, nsp);
@@ -229,14 +237,20 @@ static void test_at_netns_path(void **state)
 	assert_int_equal(p.inode, st.st_ino);
 	assert_string_equal(p.host_iface, "hpod1");
 	assert_int_equal(p.host_ifindex, (int)if_nametoindex("hpod1"));
-	assert_int_equal(podns_at(other, UID_D, ip4("10.244.1.7"), &p, why, sizeof(why)),
+	assert_int_equal(podns_at(other, UID_D, addr("10.244.1.7"), &p, why, sizeof(why)),
 			 -EADDRNOTAVAIL);
 	assert_non_null(strstr(why, "does not hold 10.244.1.7"));
+	/* An IPv6-only pod: found by its IPv6 address, the same veth. */
+	assert_int_equal(podns_at(nsp, UID_D, addr("fd00:244:1::7"), &p, why, sizeof(why)), 0);
+	assert_string_equal(p.host_iface, "hpod1");
+	assert_int_equal(podns_at(other, UID_D, addr("fd00:244:1::7"), &p, why, sizeof(why)),
+			 -EADDRNOTAVAIL);
+	assert_non_null(strstr(why, "does not hold fd00:244:1::7"));
 	assert_int_equal(
-	    podns_at("/proc/self/ns/net", UID_D, ip4("10.244.1.7"), &p, why, sizeof(why)), -EPERM);
-	assert_int_equal(
-	    podns_at("/run/netns/ambit-no-such-ns", UID_D, ip4("10.244.1.7"), &p, why, sizeof(why)),
-	    -ENOENT);
+	    podns_at("/proc/self/ns/net", UID_D, addr("10.244.1.7"), &p, why, sizeof(why)), -EPERM);
+	assert_int_equal(podns_at("/run/netns/ambit-no-such-ns", UID_D, addr("10.244.1.7"), &p, why,
+				  sizeof(why)),
+			 -ENOENT);
 }
 
 int main(void)

@@ -4,7 +4,9 @@
  * vip6 (the address the DNS proxy answers AAAA with) to its endpoints, over IPv4 outside the
  * cluster and by the pod's IPv6 for a pod (one without any passed over); by its IPv6 CIDRs, the
  * longest first, for the namespaces it is exported to; a DNS entry to what its names resolved
- * to; an entry without a vip6 is not reached over IPv6; over IPv4 as before.
+ * to; an entry without a vip6 is not reached over IPv6; over IPv4 as before. Pods of an IPv6-only
+ * cluster (workloads with "ip6" alone): found by their IPv6 and never by 0.0.0.0, reached from
+ * one another directly and through a Service's vip6 (its endpoints6).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -315,12 +317,77 @@ static void test_waypoint_ipv6_only(void **state)
 	snapshot_free(s);
 }
 
+/* Pods with IPv6 alone (an IPv6-only cluster), and a SingleStack IPv6 Service selecting one. */
+static const char SNAP6ONLY[] =
+    "{\"version\":3,\"node\":\"n1\",\"workloads\":["
+    "{\"uid\":\"a/cli\",\"name\":\"cli\",\"namespace\":\"a\",\"ip6\":\"fd00:98:1::20\","
+    " \"identity\":\"spiffe://cluster.local/ns/a/sa/cli\",\"node\":\"n1\",\"enrolled\":true},"
+    "{\"uid\":\"a/srv\",\"name\":\"srv\",\"namespace\":\"a\",\"ip6\":\"fd00:98:2::30\","
+    " \"identity\":\"spiffe://cluster.local/ns/a/sa/srv\",\"node\":\"n2\",\"enrolled\":true}],"
+    "\"services\":[{\"name\":\"srv\",\"namespace\":\"a\",\"hostname\":\"srv.a.svc.cluster.local\","
+    " \"vip6\":\"fd00:96::30\",\"ports\":[{\"name\":\"http\",\"port\":80,\"targetPort\":8080}],"
+    " \"endpoints\":[],\"endpoints6\":[\"fd00:98:2::30\"]}],"
+    "\"certs\":[]}";
+
+/*
+ * An IPv6-only client to an IPv6-only server: through the Service's vip6 to the server's IPv6
+ * at the targetPort (its workload found), and to the server's own address; neither pod is
+ * anything's at 0.0.0.0 (their ip 0), over IPv4 nothing is theirs.
+ */
+static void test_ipv6_only_pods(void **state)
+{
+	char err[200] = "", buf[SOCKADDR_INET_STRLEN];
+	struct snapshot *s = snapshot_decode(SNAP6ONLY, sizeof(SNAP6ONLY) - 1, err, sizeof(err));
+	const struct snap_workload *cli, *srv;
+	struct ipaddr a;
+	struct zt_rr rr = {0};
+	struct zt_route r;
+
+	if (!s)
+		fail_msg("%s", err);
+	cli = &s->workloads[0];
+	srv = &s->workloads[1];
+	assert_int_equal(cli->ip, 0);
+	assert_int_equal(srv->ip, 0);
+	assert_null(snapshot_workload_by_ip(s, 0));
+	ipaddr_from_v4(&a, 0);
+	assert_null(snapshot_workload_by_addr(s, &a));
+	assert_int_equal(ipaddr_parse_addr("fd00:98:1::20", &a), 0);
+	assert_ptr_equal(snapshot_workload_by_addr(s, &a), cli);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(route(s, cli, "fd00:96::30", 80, &rr, &r), 0);
+		assert_ptr_equal(r.svc, &s->services[0]);
+		assert_ptr_equal(r.dst_wl, srv);
+		assert_null(r.wp);
+		assert_string_equal(sockaddr_inet_format(&r.addr, buf, sizeof(buf)),
+				    "[fd00:98:2::30]:8080");
+	}
+	/* Least-connections as well: the one endpoint. */
+	{
+		union sockaddr_inet dst = harness_sa("fd00:96::30", 80);
+
+		assert_int_equal(
+		    zt_route_outbound(s, cli, &dst, ZT_LB_LEAST_CONN, &rr, zt_lc_active, &r), 0);
+		assert_ptr_equal(r.dst_wl, srv);
+	}
+	assert_int_equal(route(s, cli, "fd00:98:2::30", 8080, &rr, &r), 0);
+	assert_null(r.svc);
+	assert_ptr_equal(r.dst_wl, srv);
+	assert_string_equal(sockaddr_inet_format(&r.addr, buf, sizeof(buf)),
+			    "[fd00:98:2::30]:8080");
+	/* 0.0.0.0 is neither pod's. */
+	assert_int_equal(route(s, cli, "0.0.0.0", 8080, &rr, &r), 0);
+	assert_null(r.dst_wl);
+	assert_null(r.svc);
+	snapshot_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_vip6_to_ipv4_endpoints), cmocka_unit_test(test_vip6_to_pods),
 	    cmocka_unit_test(test_cidrs6_and_none),	   cmocka_unit_test(test_vip6_dns_entry),
-	    cmocka_unit_test(test_waypoint_ipv6_only),
+	    cmocka_unit_test(test_waypoint_ipv6_only),	   cmocka_unit_test(test_ipv6_only_pods),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

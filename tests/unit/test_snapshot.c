@@ -272,6 +272,49 @@ static void test_ipv6_only_service(void **state)
 }
 
 /*
+ * An IPv6-only pod's workload (ip 0, ip6 set) travels with "ip6" alone and comes back so; it
+ * is found by its ip6 and by neither 0 nor 0.0.0.0 (snapshot_workload_by_ip, _by_addr), which
+ * still find the IPv4 pod by its address. A workload with neither is refused by name, as an
+ * "ip6" that is no IPv6 address.
+ */
+static void test_ipv6_only_workload(void **state)
+{
+	struct snapshot *s = sample(), *d;
+	struct ipaddr a;
+	char err[256], *json, *at;
+
+	s->workloads[1].ip = 0;
+	json = snapshot_encode(s);
+	assert_non_null(json);
+	at = strstr(json, "\"uid\":\"demo/pod1\"");
+	assert_non_null(at);
+	assert_null(strstr(at, "\"ip\":"));
+	assert_non_null(strstr(at, "\"ip6\":\"fd00:98:2::2\""));
+	d = snapshot_decode(json, strlen(json), err, sizeof(err));
+	if (!d)
+		fail_msg("%s", err);
+	assert_int_equal(d->workloads[1].ip, 0);
+	assert_true(ipaddr_equal(&d->workloads[1].ip6, &s->workloads[1].ip6));
+	assert_ptr_equal(snapshot_workload_by_addr(d, &s->workloads[1].ip6), &d->workloads[1]);
+	assert_null(snapshot_workload_by_ip(d, 0));
+	assert_int_equal(ipaddr_parse_addr("0.0.0.0", &a), 0);
+	assert_null(snapshot_workload_by_addr(d, &a));
+	assert_ptr_equal(snapshot_workload_by_ip(d, ip("10.98.1.2")), &d->workloads[0]);
+	free(json);
+	snapshot_free(d);
+	snapshot_free(s);
+	expect_error("{\"version\":1,\"workloads\":[{\"uid\":\"u\",\"name\":\"n\","
+		     "\"namespace\":\"d\"}]}",
+		     "workloads[0].ip");
+	expect_error("{\"version\":1,\"workloads\":[{\"uid\":\"u\",\"name\":\"n\","
+		     "\"namespace\":\"d\",\"ip6\":\"10.0.0.1\"}]}",
+		     "workloads[0].ip6");
+	expect_error("{\"version\":1,\"workloads\":[{\"uid\":\"u\",\"name\":\"n\","
+		     "\"namespace\":\"d\",\"ip\":\"fd00::1\",\"ip6\":\"fd00::1\"}]}",
+		     "workloads[0].ip");
+}
+
+/*
  * A selectorless Service's IPv6 slices' endpoints (endpoints6) travel only when it has some
  * and come back in order; the decoder refuses one that is no IPv6 address (IPv4, a prefix, not
  * a string) or an endpoints6 that is no array, naming the field.
@@ -785,6 +828,7 @@ int main(void)
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_ipv6_lookups),
 	    cmocka_unit_test(test_ipv6_only_service),
+	    cmocka_unit_test(test_ipv6_only_workload),
 	    cmocka_unit_test(test_entry_vip6),
 	    cmocka_unit_test(test_endpoints6),
 	    cmocka_unit_test(test_waypoint_addresses6),

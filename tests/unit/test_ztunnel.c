@@ -731,7 +731,7 @@ static void test_route_selectorless_ipv6(void **state)
 		}
 	}
 	assert_true(seen[0] && seen[1]);
-	/* Least-connections has no count for them: they still rotate, none left out. */
+	/* Least-connections, both as busy (by c's IPv4, by the other's address): they rotate. */
 	seen[0] = seen[1] = false;
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(
@@ -820,6 +820,99 @@ static void test_check_connect_ipv6(void **state)
 	assert_int_equal(zt_check_connect(s, "[fd00::2]:15008", NULL, ID_A, &dst, &wl, &client),
 			 503);
 	assert_int_equal(zt_check_connect(s, "fd00::2:8080", NULL, ID_A, &dst, &wl, &client), 400);
+	snapshot_free(s);
+}
+
+/* fd00::22 busy, anything else idle: least-connections counts an IPv6-only pod by its IPv6. */
+static unsigned int active_v6_busy(uint32_t key)
+{
+	struct ipaddr a;
+
+	assert_int_equal(ipaddr_parse_addr("fd00::22", &a), 0);
+	return key == zt_lc_key(NULL, &a) ? 3 : 0;
+}
+
+/*
+ * Pods with IPv6 alone (ip 0): an IPv6-only client reaches an IPv6-only server through the
+ * Service's vip6 (its endpoints6), with least-connections the idle one of two, and at the
+ * server's own address; the server's ztunnel takes the CONNECT for it and the client it claims
+ * as that client's identity, whose workload labels the metrics; 0.0.0.0 is neither's.
+ */
+static void test_ipv6_only_client(void **state)
+{
+	struct snapshot *s = make_snap("n2", NULL, NULL, 0, 8080);
+	struct snap_service *svc = &s->services[0];
+	union sockaddr_inet vip6 = harness_sa("fd00:96::a", 80), peer, dst, client;
+	const struct snap_workload *cli, *srv, *wl;
+	struct metrics_labels l;
+	struct zt_rr rr = {0};
+	struct zt_route r;
+	char buf[SOCKADDR_INET_STRLEN];
+
+	harness_add_wl(s, "v6c", "0.0.0.0", "n1", ID_A, true);
+	harness_add_wl(s, "v6s", "0.0.0.0", "n2", ID_B, true);
+	set_ip6(s, "v6c", "fd00::21");
+	set_ip6(s, "v6s", "fd00::22");
+	cli = &s->workloads[s->n_workloads - 2];
+	srv = &s->workloads[s->n_workloads - 1];
+	assert_int_equal(srv->ip, 0);
+	/* A selector Service of it: no IPv4 endpoint to list it by, its IPv6 in endpoints6. */
+	assert_int_equal(ipaddr_parse_addr("fd00:96::a", &svc->vip6), 0);
+	svc->vip = 0;
+	svc->nendpoints = 0;
+	svc->endpoints6 = calloc(1, sizeof(*svc->endpoints6));
+	assert_non_null(svc->endpoints6);
+	svc->endpoints6[0] = srv->ip6;
+	svc->nendpoints6 = 1;
+
+	peer = harness_sa("fd00::21", 40123);
+	assert_ptr_equal(zt_workload_at(s, &peer), cli);
+	assert_int_equal(zt_route_outbound(s, cli, &vip6, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_ptr_equal(r.svc, svc);
+	assert_ptr_equal(r.dst_wl, srv);
+	assert_string_equal(sockaddr_inet_format(&r.addr, buf, sizeof(buf)), "[fd00::22]:8080");
+	dst = harness_sa("fd00::22", 8080);
+	assert_int_equal(zt_route_outbound(s, cli, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_null(r.svc);
+	assert_ptr_equal(r.dst_wl, srv);
+	/* The Service is the server's for inbound attribution, by its IPv6 alone. */
+	assert_ptr_equal(zt_inbound_service(s, srv, 8080, NULL), svc);
+	/* A second IPv6-only server: least-connections passes the busy one over, every time. */
+	harness_add_wl(s, "v6s2", "0.0.0.0", "n2", ID_B, true);
+	set_ip6(s, "v6s2", "fd00::23");
+	svc->endpoints6 = realloc(svc->endpoints6, 2 * sizeof(*svc->endpoints6));
+	assert_non_null(svc->endpoints6);
+	svc->endpoints6[1] = s->workloads[s->n_workloads - 1].ip6;
+	svc->nendpoints6 = 2;
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(
+		    zt_route_outbound(s, cli, &vip6, ZT_LB_LEAST_CONN, &rr, active_v6_busy, &r), 0);
+		assert_ptr_equal(r.dst_wl, &s->workloads[s->n_workloads - 1]);
+	}
+	/* Its key: its IPv6 folded, never 0; a pod with IPv4 is counted by that. */
+	assert_int_not_equal(zt_lc_key(srv, &srv->ip6), 0);
+	assert_int_equal(zt_lc_key(&s->workloads[1], &srv->ip6), s->workloads[1].ip);
+
+	/* At the server's node: the CONNECT, the claimed client of the peer's identity. */
+	assert_int_equal(zt_check_connect(s, "[fd00::22]:8080", "for=\"[fd00::21]:40123\"", ID_A,
+					  &dst, &wl, &client),
+			 0);
+	assert_ptr_equal(wl, srv);
+	assert_string_equal(sockaddr_inet_format(&client, buf, sizeof(buf)), "[fd00::21]:40123");
+	assert_ptr_equal(zt_workload_at(s, &client), cli);
+	assert_int_equal(zt_check_connect(s, "[fd00::22]:8080", "for=\"[fd00::21]:40123\"", ID_C,
+					  &dst, &wl, &client),
+			 401);
+	zt_fill_labels(&l, "destination", zt_workload_at(s, &peer), NULL, srv, svc, true);
+	assert_string_equal(l.source_workload, "v6c");
+	assert_string_equal(l.source_principal, ID_A);
+	assert_string_equal(l.destination_workload, "v6s");
+	/* Neither pod is 0.0.0.0's. */
+	assert_int_equal(zt_check_connect(s, "0.0.0.0:8080", NULL, ID_A, &dst, &wl, &client), 400);
+	assert_int_equal(
+	    zt_check_connect(s, "127.0.0.2:8080", "for=0.0.0.0", ID_A, &dst, &wl, &client), 401);
+	peer = harness_sa("0.0.0.0", 40123);
+	assert_null(zt_workload_at(s, &peer));
 	snapshot_free(s);
 }
 
@@ -1437,6 +1530,7 @@ int main(void)
 	    cmocka_unit_test(test_route_rr_per_service),
 	    cmocka_unit_test(test_check_connect),
 	    cmocka_unit_test(test_check_connect_ipv6),
+	    cmocka_unit_test(test_ipv6_only_client),
 	    cmocka_unit_test(test_route_ipv6),
 	    cmocka_unit_test(test_route_selectorless_ipv6),
 	    cmocka_unit_test(test_route_waypoint),

@@ -440,6 +440,84 @@ static void test_handover_dual_stack(void **state)
 	assert_int_equal(barrier(f, why, sizeof(why)), 0);
 }
 
+/*
+ * The answers to everything sent so far (barrier's sentinel last): how many were "ok" for the
+ * IPv6-only pods' "add 0.0.0.0 <uid> <ip6>" (named "ok 0.0.0.0 <uid>"); any other is a failure.
+ */
+static unsigned int v6only_oks(struct fixture *f)
+{
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	uint64_t until = clock_mono_ms() + WAIT_MS;
+	unsigned int oks = 0;
+	char msg[512];
+
+	assert_true(devnull >= 0);
+	assert_int_equal(sock_send_fds(f->zt, "add " SENTINEL_IP " sentinel", &devnull, 1), 0);
+	close(devnull);
+	while (clock_mono_ms() < until) {
+		int fds[SOCK_MAX_FDS];
+		size_t n = 0;
+		int err = sock_recv_fds(f->zt, msg, sizeof(msg), fds, SOCK_MAX_FDS, &n);
+
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+		if (err == -EAGAIN) {
+			usleep(1000);
+			continue;
+		}
+		assert_int_equal(err, 0);
+		if (!strncmp(msg, "fail " SENTINEL_IP " ", strlen("fail " SENTINEL_IP " ")))
+			return oks;
+		if (strcmp(msg, "ok 0.0.0.0 v6-a") && strcmp(msg, "ok 0.0.0.0 v6-b"))
+			fail_msg("unexpected answer: %s", msg);
+		oks++;
+	}
+	fail_msg("no answer to the last message within %d ms", WAIT_MS);
+	return 0;
+}
+
+/*
+ * Two IPv6-only pods ("add 0.0.0.0 <uid> <ip6>"): each known by its IPv6 (neither takes the
+ * other's place, as two pods of IPv4 0 would), its listeners on [::] in its own netns, its
+ * 15006 published by its IPv6, its netns found by its IPv6 and by no IPv4 0; "del 0.0.0.0
+ * <ip6>" releases the one named alone. One without its IPv6 is no add.
+ */
+static void test_ipv6_only(void **state)
+{
+	struct fixture *f = *state;
+	struct in6_addr a6;
+	struct sock_ns ns;
+	pthread_t t;
+	int nsfd2 = -1;
+
+	assert_int_equal(pthread_create(&t, NULL, new_netns, &nsfd2), 0);
+	pthread_join(t, NULL);
+	assert_true(nsfd2 >= 0);
+	assert_int_equal(sock_send_fds(f->zt, "add 0.0.0.0 v6-a " POD_IP6, &f->nsfd, 1), 0);
+	assert_int_equal(sock_send_fds(f->zt, "add 0.0.0.0 v6-b fd00:77::a", &nsfd2, 1), 0);
+	assert_int_equal(sock_send_fds(f->zt, "add 0.0.0.0 v6-c", &nsfd2, 1), 0);
+	assert_int_equal(v6only_oks(f), 2);
+	assert_int_equal(zt_inpod_count(), 2);
+	assert_true(published6(f, POD_IP6) != 0);
+	assert_true(published6(f, "fd00:77::a") != 0);
+	assert_int_equal(connect_in_pod_family(f->nsfd, 15006, true), 0);
+	assert_int_equal(connect_in_pod_family(nsfd2, 15001, true), 0);
+	assert_int_equal(inet_pton(AF_INET6, POD_IP6, &a6), 1);
+	assert_true(zt_inpod_ns6(&a6, &ns));
+	assert_false(zt_inpod_ns(0, &ns));
+
+	assert_int_equal(sock_send_fds(f->zt, "del 0.0.0.0 " POD_IP6, NULL, 0), 0);
+	assert_int_equal(v6only_oks(f), 0);
+	assert_int_equal(zt_inpod_count(), 1);
+	assert_int_equal(published6(f, POD_IP6), 0);
+	assert_true(published6(f, "fd00:77::a") != 0);
+	assert_false(zt_inpod_ns6(&a6, &ns));
+	assert_int_equal(sock_send_fds(f->zt, "del 0.0.0.0 fd00:77::a", NULL, 0), 0);
+	assert_int_equal(v6only_oks(f), 0);
+	assert_int_equal(zt_inpod_count(), 0);
+	close(nsfd2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +525,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_readd_at_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dual_stack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_handover_dual_stack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipv6_only, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

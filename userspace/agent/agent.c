@@ -647,9 +647,11 @@ static void log_changes(const struct agent *a, const struct desired *next)
 		    old->cgroup_id == lp->cgroup_id)
 			continue;
 		pr_info("pod %s (%s): %s, identity %s, cgroup id %llu, iface %s (ifindex %d)",
-			lp->uid, ipstr(lp->ip, ip), lp->enrolled ? "enrolled" : "not enrolled",
-			lp->identity, (unsigned long long)lp->cgroup_id,
-			lp->host_iface ? lp->host_iface : "-", lp->ifindex);
+			lp->uid,
+			lp->ip ? ipstr(lp->ip, ip) : ipaddr_format(&lp->ip6, ip6, sizeof(ip6)),
+			lp->enrolled ? "enrolled" : "not enrolled", lp->identity,
+			(unsigned long long)lp->cgroup_id, lp->host_iface ? lp->host_iface : "-",
+			lp->ifindex);
 	}
 	for (size_t i = 0; i < cur->n_local; i++)
 		if (!desired_local_pod(next, cur->local[i].uid))

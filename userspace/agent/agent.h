@@ -12,6 +12,7 @@
 
 #include "ambit/ca.h"
 #include "ambit/datapath.h"
+#include "ambit/ipaddr.h"
 #include "certs.h"
 #include "confstore.h"
 #include "desired.h"
@@ -68,10 +69,10 @@ struct jwks_fetcher;
  */
 struct agent_cni_hint {
 	char *ns, *name;
-	char *netns;	 /* CNI_NETNS, or NULL */
-	int nsfd;	 /* the netns ambit-cni sent open (SCM_RIGHTS), or -1 */
-	char fdpath[32]; /* /proc/self/fd/<nsfd>: the namespace whatever the agent's view */
-	uint32_t ip;	 /* network order */
+	char *netns;	  /* CNI_NETNS, or NULL */
+	int nsfd;	  /* the netns ambit-cni sent open (SCM_RIGHTS), or -1 */
+	char fdpath[32];  /* /proc/self/fd/<nsfd>: the namespace whatever the agent's view */
+	struct ipaddr ip; /* its IPv4 address, or an IPv6-only pod's IPv6 one */
 };
 
 struct agent {
@@ -162,10 +163,12 @@ struct cJSON;
  */
 char *agent_cni(void *ctx, const struct cJSON *req, int *fd, char *err, size_t errlen);
 /*
- * The address ambit-cni gave pod @ns/@name (network order), or 0; its netns path in *@netns
- * (NULL: none given), borrowed until the next "cni" request (ksource_set_ip_hint).
+ * The address ambit-cni gave pod @ns/@name in *@ip (its IPv4 one, an IPv6-only pod's IPv6 one),
+ * or false; its netns path in *@netns (NULL: none given), borrowed until the next "cni"
+ * request (ksource_set_ip_hint).
  */
-uint32_t agent_cni_ip_hint(void *ctx, const char *ns, const char *name, const char **netns);
+bool agent_cni_ip_hint(void *ctx, const char *ns, const char *name, struct ipaddr *ip,
+		       const char **netns);
 /* The netns path ambit-cni gave pod @uid ("ns/name"), or NULL (inpod's netns_hint). */
 const char *agent_cni_netns(void *ctx, const char *uid);
 /* Frees what the "cni" requests left (agent_cleanup). */

@@ -57,17 +57,17 @@ static void hint_set_fd(struct agent_cni_hint *h, int *fd)
  * is news (a reconcile takes it up). A held ADD is asked again with no descriptor: it keeps
  * the one it came with.
  */
-static bool hint_set(struct agent *a, const char *ns, const char *name, uint32_t ip,
+static bool hint_set(struct agent *a, const char *ns, const char *name, const struct ipaddr *ip,
 		     const char *netns, int *fd)
 {
 	struct agent_cni_hint *h = hint_find(a, ns, name), *p;
 	char *ns_copy = netns && netns[0] ? strdup(netns) : NULL;
 
 	if (h) {
-		bool changed = h->ip != ip || !h->netns != !ns_copy ||
+		bool changed = !ipaddr_equal(&h->ip, ip) || !h->netns != !ns_copy ||
 			       (ns_copy && strcmp(h->netns, ns_copy)) || *fd >= 0;
 
-		h->ip = ip;
+		h->ip = *ip;
 		free(h->netns);
 		h->netns = ns_copy;
 		hint_set_fd(h, fd);
@@ -82,7 +82,7 @@ static bool hint_set(struct agent *a, const char *ns, const char *name, uint32_t
 	h->name = strdup(name);
 	h->netns = ns_copy;
 	h->nsfd = -1;
-	h->ip = ip;
+	h->ip = *ip;
 	if (!h->ns || !h->name) {
 		free(h->ns);
 		free(h->name);
@@ -119,12 +119,15 @@ static const char *hint_netns(const struct agent_cni_hint *h)
 	return h->nsfd >= 0 ? h->fdpath : h->netns;
 }
 
-uint32_t agent_cni_ip_hint(void *ctx, const char *ns, const char *name, const char **netns)
+bool agent_cni_ip_hint(void *ctx, const char *ns, const char *name, struct ipaddr *ip,
+		       const char **netns)
 {
 	struct agent_cni_hint *h = hint_find(ctx, ns, name);
 
 	*netns = h ? hint_netns(h) : NULL;
-	return h ? h->ip : 0;
+	if (h)
+		*ip = h->ip;
+	return h != NULL;
 }
 
 const char *agent_cni_netns(void *ctx, const char *uid)
@@ -175,16 +178,21 @@ static enum cni_judgement judge(struct agent *a, const char *ns, const char *nam
 	return enrolled ? CNI_CAPTURED : CNI_OUTSIDE;
 }
 
-static bool has_ip(const cJSON *ips, uint32_t ip)
+/* Whether the chain's @ips hold @lp's address: its IPv4 one, an IPv6-only pod's IPv6 one. */
+static bool has_ip(const cJSON *ips, const struct desired_local_pod *lp)
 {
+	struct ipaddr want, got;
 	const cJSON *it;
-	struct in_addr in;
 
 	if (!cJSON_GetArraySize(ips))
 		return true; /* the chain gave no address: any of the pod's will do */
+	if (lp->ip)
+		ipaddr_from_v4(&want, lp->ip);
+	else
+		want = lp->ip6;
 	cJSON_ArrayForEach(it, ips) if (cJSON_IsString(it) &&
-					inet_pton(AF_INET, it->valuestring, &in) == 1 &&
-					in.s_addr == ip) return true;
+					!ipaddr_parse_addr(it->valuestring, &got) &&
+					ipaddr_equal(&got, &want)) return true;
 	return false;
 }
 
@@ -201,7 +209,7 @@ static bool in_force(const struct agent *a, const char *uid, const cJSON *ips)
 	for (size_t i = 0; i < a->cur.n_local && !lp; i++)
 		if (!strcmp(a->cur.local[i].uid, uid))
 			lp = &a->cur.local[i];
-	if (!lp || !lp->enrolled || !has_ip(ips, lp->ip))
+	if (!lp || !lp->enrolled || !has_ip(ips, lp))
 		return false;
 	if (a->capture == CAPTURE_INPOD)
 		return lp->inpod;
@@ -215,17 +223,18 @@ static bool in_force(const struct agent *a, const char *uid, const cJSON *ips)
 	return false;
 }
 
-/* The first IPv4 address of the chain's @ips (network order in *@ip), or NULL. */
-static const char *first_v4(const cJSON *ips, uint32_t *ip)
+/*
+ * The pod's address among the chain's @ips (in *@ip): the first IPv4 one, else (an IPv6-only
+ * pod) the first IPv6 one; its text, or NULL.
+ */
+static const char *first_addr(const cJSON *ips, struct ipaddr *ip)
 {
-	const cJSON *it;
-	struct in_addr in;
+	for (int family = AF_INET; family; family = family == AF_INET ? AF_INET6 : 0) {
+		const cJSON *it;
 
-	cJSON_ArrayForEach(it, ips) if (cJSON_IsString(it) &&
-					inet_pton(AF_INET, it->valuestring, &in) == 1)
-	{
-		*ip = in.s_addr;
-		return it->valuestring;
+		cJSON_ArrayForEach(it, ips) if (cJSON_IsString(it) &&
+						!ipaddr_parse_addr(it->valuestring, ip) &&
+						ip->family == family) return it->valuestring;
 	}
 	return NULL;
 }
@@ -245,9 +254,9 @@ char *agent_cni(void *ctx, const struct cJSON *req, int *fd, char *err, size_t e
 	const cJSON *ips = cJSON_GetObjectItemCaseSensitive(req, "ips");
 	const char *netns = str_field(req, "netns");
 	enum cni_judgement j;
+	struct ipaddr ip = {0};
 	char uid[512];
-	const char *v4;
-	uint32_t ip = 0;
+	const char *addr;
 	char *res;
 
 	if (!cmd || !ns || !ns[0] || !name || !name[0] || (ips && !cJSON_IsArray(ips))) {
@@ -267,24 +276,10 @@ char *agent_cni(void *ctx, const struct cJSON *req, int *fd, char *err, size_t e
 		return NULL;
 	}
 	j = judge(a, ns, name);
-	v4 = first_v4(ips, &ip);
-	if (j != CNI_OUTSIDE && !v4 && cJSON_GetArraySize(ips)) {
-		/*
-		 * IPv6 only: the data path carries IPv4, and a pod of the mesh never runs
-		 * uncaptured. Said, not held: waiting would not change it.
-		 */
-		const cJSON *six = cJSON_GetArrayItem(ips, 0);
-
-		snprintf(err, errlen,
-			 "pod %s has IPv6 addresses only (%s): ambit captures IPv4, and a pod "
-			 "of the mesh never runs uncaptured (give it IPv4 too, or "
-			 "dataplane-mode=none)",
-			 uid, cJSON_IsString(six) ? six->valuestring : "?");
-		pr_warn("cni: %s", err);
-		return NULL;
-	}
-	if (!strcmp(cmd, "add") && j != CNI_OUTSIDE && v4 && hint_set(a, ns, name, ip, netns, fd)) {
-		pr_info("cni: pod %s (%s) added by the runtime; capturing it", uid, v4);
+	addr = first_addr(ips, &ip);
+	if (!strcmp(cmd, "add") && j != CNI_OUTSIDE && addr &&
+	    hint_set(a, ns, name, &ip, netns, fd)) {
+		pr_info("cni: pod %s (%s) added by the runtime; capturing it", uid, addr);
 		if (a->inpod.kick)
 			a->inpod.kick(a->inpod.kick_arg);
 	}

@@ -204,10 +204,15 @@ static void send_add(struct inpod *m, struct agent_source *z, struct inpod_pod *
 
 static void broadcast(struct inpod *m, struct inpod_pod *p, bool add)
 {
-	char msg[64], ip[INET_ADDRSTRLEN];
+	char msg[96], ip[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN];
 
 	inet_ntop(AF_INET, &p->ip, ip, sizeof(ip));
-	snprintf(msg, sizeof(msg), "del %s", ip);
+	/* An IPv6-only pod (0.0.0.0) is named by its IPv6 (inpod.h). */
+	if (!p->ip && p->ip6.family == AF_INET6)
+		snprintf(msg, sizeof(msg), "del %s %s", ip,
+			 inet_ntop(AF_INET6, p->ip6.a, ip6, sizeof(ip6)));
+	else
+		snprintf(msg, sizeof(msg), "del %s", ip);
 	for (int i = 0; i < INPOD_MAX_ZTUNNELS; i++) {
 		struct agent_source *z = &m->zt[i].src;
 
@@ -472,19 +477,25 @@ static struct inpod_pod *find(struct inpod *m, const char *uid, uint32_t ip)
 /* Sets up @lp's netns; the new pod, or NULL (said, and counted as pending). */
 static struct inpod_pod *pod_up(struct inpod *m, const struct desired_local_pod *lp)
 {
-	char why[512], ip[INET_ADDRSTRLEN];
+	char why[512], ip[IPADDR_STRLEN];
 	struct inpod_pod *p, *grown;
+	struct ipaddr addr;
 	struct podns ns;
 	int err;
 
-	inet_ntop(AF_INET, &lp->ip, ip, sizeof(ip));
-	err = podns_in_cgroup(lp->cgroup, lp->uid, lp->ip, &ns, why, sizeof(why));
+	/* Its IPv4 address, or an IPv6-only pod's IPv6 one: what its netns holds. */
+	if (lp->ip)
+		ipaddr_from_v4(&addr, lp->ip);
+	else
+		addr = lp->ip6;
+	ipaddr_format(&addr, ip, sizeof(ip));
+	err = podns_in_cgroup(lp->cgroup, lp->uid, &addr, &ns, why, sizeof(why));
 	/* The runtime runs the CNI chain before the sandbox's first process: ADD named it. */
 	if (err == -ESRCH && m->netns_hint) {
 		const char *netns = m->netns_hint(m->netns_hint_ctx, lp->uid);
 
 		if (netns)
-			err = podns_at(netns, lp->uid, lp->ip, &ns, why, sizeof(why));
+			err = podns_at(netns, lp->uid, &addr, &ns, why, sizeof(why));
 	}
 	if (err) {
 		pr_info("in-pod: pod %s (%s): %s; tried again shortly", lp->uid, ip, why);
@@ -533,9 +544,14 @@ static struct inpod_pod *pod_up(struct inpod *m, const struct desired_local_pod 
 
 static void pod_down(struct inpod *m, struct inpod_pod *p, bool teardown)
 {
-	char why[256], ip[INET_ADDRSTRLEN];
+	char why[256], ip[IPADDR_STRLEN];
+	struct ipaddr addr;
 
-	inet_ntop(AF_INET, &p->ip, ip, sizeof(ip));
+	if (p->ip)
+		ipaddr_from_v4(&addr, p->ip);
+	else
+		addr = p->ip6;
+	ipaddr_format(&addr, ip, sizeof(ip));
 	broadcast(m, p, false);
 	if (teardown && in_pod_netns(m, p, false, why, sizeof(why)))
 		pr_warn("in-pod: pod %s: tear-down: %s", p->uid, why);

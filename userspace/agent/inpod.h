@@ -12,9 +12,12 @@
  *    a container whose /proc/sys is read-only can do it);
  *  - hands the netns fd to every connected ztunnel over SCM_RIGHTS, on the SOCK_SEQPACKET
  *    socket AMBIT_INPOD_SOCKET beside the agent socket:
- *      agent -> ztunnel  "add <ip> <uid>[ <ip6>]" + the netns fd | "del <ip>" | "synced"
+ *      agent -> ztunnel  "add <ip> <uid>[ <ip6>]" + the netns fd | "del <ip>[ <ip6>]" |
+ *                        "synced"
  *                        (<ip6>: a dual-stack pod's IPv6, which the ztunnel listens for too;
- *                        a ztunnel older than it reads the first two words alone)
+ *                        a ztunnel older than it reads the first two words alone. An
+ *                        IPv6-only pod is "add 0.0.0.0 <uid> <ip6>", "del 0.0.0.0 <ip6>":
+ *                        known by its IPv6, its IPv4 listeners kept but reached by nothing)
  *      ztunnel -> agent  "fail <ip> <uid>: <why>" (a pod it could not capture: handed to
  *                        that ztunnel again after 250 ms, doubling to 8 s, until it takes it)
  *      ztunnel -> agent  "ok <ip> <uid>" (its listeners are up in the pod's netns)

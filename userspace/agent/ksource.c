@@ -97,8 +97,8 @@ static const struct kwatch_res kinds[] = {
 
 /* What podns found for one of this node's pods, kept while its cgroup is there. */
 struct pod_found {
-	char *uid; /* metadata.uid */
-	uint32_t ip;
+	char *uid;	  /* metadata.uid */
+	struct ipaddr ip; /* the address its namespace was found by */
 	char *cgroup;
 	char host_iface[16];
 	char why[256]; /* the last failure, logged once */
@@ -116,13 +116,14 @@ struct ksource {
 	bool synced[N_RES];
 	size_t n_found;
 	struct pod_found *found;
-	uint32_t (*ip_hint)(void *ctx, const char *ns, const char *name, const char **netns);
+	bool (*ip_hint)(void *ctx, const char *ns, const char *name, struct ipaddr *ip,
+			const char **netns);
 	void *ip_hint_ctx;
 };
 
 void ksource_set_ip_hint(struct ksource *ks,
-			 uint32_t (*hint)(void *ctx, const char *ns, const char *name,
-					  const char **netns),
+			 bool (*hint)(void *ctx, const char *ns, const char *name,
+				      struct ipaddr *ip, const char **netns),
 			 void *ctx)
 {
 	ks->ip_hint = hint;
@@ -314,27 +315,29 @@ const char *ksource_workload(const struct config_pod *p, char *buf, size_t len)
 	return buf;
 }
 
-static bool is_workload(const struct config_pod *p, uint32_t *ip)
+/*
+ * Whether @p is a workload; *@ip its address: its IPv4 one, or an IPv6-only cluster's pod's
+ * IPv6 one (status.podIPs of one IPv6).
+ */
+static bool is_workload(const struct config_pod *p, struct ipaddr *ip)
 {
-	struct in_addr a;
+	const char *v4 = config_pod_ipv4(p), *v6 = config_pod_ipv6(p);
+	uint32_t a;
 
-	const char *v4 = config_pod_ipv4(p);
-
-	if (!v4 || !p->spec.node_name || p->spec.host_network)
-		return false; /* (an IPv6-only pod: ambit-cni holds it; see cnireq.c) */
+	if ((!v4 && !v6) || !p->spec.node_name || p->spec.host_network)
+		return false;
 	if (p->phase && (!strcmp(p->phase, "Succeeded") || !strcmp(p->phase, "Failed")))
 		return false;
-	if (inet_pton(AF_INET, v4, &a) != 1)
+	if (ipaddr_parse_addr(v4 ? v4 : v6, ip) || ip->family != (v4 ? AF_INET : AF_INET6))
 		return false;
-	*ip = a.s_addr;
-	return true;
+	return !ipaddr_v4(ip, &a) || a != 0;
 }
 
 /*
  * A pod of this node whose sandbox ambit-cni is holding: the Pod shows no IP until the sandbox
  * is up, which waits for its capture, so its address is the one the CNI chain gave it.
  */
-static bool is_hinted(const struct ksource *ks, const struct config_pod *p, uint32_t *ip)
+static bool is_hinted(const struct ksource *ks, const struct config_pod *p, struct ipaddr *ip)
 {
 	const char *netns;
 
@@ -343,17 +346,16 @@ static bool is_hinted(const struct ksource *ks, const struct config_pod *p, uint
 		return false;
 	if (p->phase && (!strcmp(p->phase, "Succeeded") || !strcmp(p->phase, "Failed")))
 		return false;
-	*ip = ks->ip_hint(ks->ip_hint_ctx, p->meta.namespace, p->meta.name, &netns);
-	return *ip != 0;
+	return ks->ip_hint(ks->ip_hint_ctx, p->meta.namespace, p->meta.name, ip, &netns);
 }
 
-static struct pod_found *found_get(struct ksource *ks, const char *uid, uint32_t ip)
+static struct pod_found *found_get(struct ksource *ks, const char *uid, const struct ipaddr *ip)
 {
 	struct pod_found *f;
 
 	for (size_t i = 0; i < ks->n_found; i++) {
 		f = &ks->found[i];
-		if (!strcmp(f->uid, uid) && f->ip == ip) {
+		if (!strcmp(f->uid, uid) && ipaddr_equal(&f->ip, ip)) {
 			/* Still there: a pod's cgroup goes only with the pod. */
 			if (f->ok && access(f->cgroup, F_OK) < 0)
 				f->ok = false;
@@ -367,7 +369,7 @@ static struct pod_found *found_get(struct ksource *ks, const char *uid, uint32_t
 	f = &ks->found[ks->n_found];
 	memset(f, 0, sizeof(*f));
 	f->uid = strdup(uid);
-	f->ip = ip;
+	f->ip = *ip;
 	if (!f->uid)
 		return NULL;
 	ks->n_found++;
@@ -375,11 +377,12 @@ static struct pod_found *found_get(struct ksource *ks, const char *uid, uint32_t
 }
 
 /* Finds (or takes from the cache) the cgroup and veth of this node's pod @p. */
-static void find_local(struct ksource *ks, const struct config_pod *p, uint32_t ip,
+static void find_local(struct ksource *ks, const struct config_pod *p, const struct ipaddr *ip,
 		       struct rt_pod *rp)
 {
 	struct pod_found *f;
 	struct podns ns;
+	struct ipaddr hint;
 	char why[256];
 
 	if (!p->meta.uid) {
@@ -397,8 +400,8 @@ static void find_local(struct ksource *ks, const struct config_pod *p, uint32_t 
 
 		/* No process in the sandbox yet: ambit-cni's ADD named its namespace. */
 		if (err == -ESRCH && ks->ip_hint &&
-		    ks->ip_hint(ks->ip_hint_ctx, p->meta.namespace, p->meta.name, &netns) == ip &&
-		    netns)
+		    ks->ip_hint(ks->ip_hint_ctx, p->meta.namespace, p->meta.name, &hint, &netns) &&
+		    ipaddr_equal(&hint, ip) && netns)
 			err = podns_at(netns, p->meta.uid, ip, &ns, why, sizeof(why));
 		if (err == 0) {
 			free(f->cgroup);
@@ -509,9 +512,12 @@ static const struct rt_pod *same_load(struct serial_map *serials, const struct r
 	return same;
 }
 
-/* @same: the pod made from the same load of @p in the runtime in force (at @at), or NULL. */
-static int add_pod(struct ksource *ks, const struct config_pod *p, uint32_t ip, struct runtime *rt,
-		   const struct rt_pod *same, size_t at)
+/*
+ * @same: the pod made from the same load of @p in the runtime in force (at @at), or NULL. @ip:
+ * its address (is_workload), IPv4 or, an IPv6-only pod's, IPv6.
+ */
+static int add_pod(struct ksource *ks, const struct config_pod *p, const struct ipaddr *ip,
+		   struct runtime *rt, const struct rt_pod *same, size_t at)
 {
 	char uid[600], wl[256];
 	struct rt_pod *rp;
@@ -520,9 +526,14 @@ static int add_pod(struct ksource *ks, const struct config_pod *p, uint32_t ip, 
 	rp = &rt->pods[rt->n_pods];
 	memset(rp, 0, sizeof(*rp));
 	rp->serial = p->meta.serial;
-	/* Its IPv6 address in a dual-stack cluster, whichever family is first. */
+	/*
+	 * Its IPv6 address in a dual-stack cluster, whichever family is first; an IPv6-only
+	 * pod's is @ip, also while ambit-cni's is all there is of it (is_hinted).
+	 */
 	if (config_pod_ipv6(p))
 		ipaddr_parse_addr(config_pod_ipv6(p), &rp->ip6);
+	if (ip->family == AF_INET6)
+		rp->ip6 = *ip;
 	/* Never shared (rt_pod): few pods have them. */
 	rp->hostname = dup_or_null(p->spec.hostname, &oom);
 	rp->subdomain = dup_or_null(p->spec.subdomain, &oom);
@@ -554,7 +565,8 @@ static int add_pod(struct ksource *ks, const struct config_pod *p, uint32_t ip, 
 	rp->node = dup_or_null(p->spec.node_name, &oom);
 	rp->service_account =
 	    dup_or_null(p->spec.service_account ? p->spec.service_account : "default", &oom);
-	rp->ip = ip;
+	if (!ipaddr_v4(ip, &rp->ip))
+		rp->ip = 0;
 	rp->not_ready = p->ready == CONFIG_READY_FALSE || p->meta.deleting;
 	for (size_t i = 0; i < p->meta.labels.n && !oom; i++)
 		oom = config_labels_add(&rp->labels, p->meta.labels.items[i].key,
@@ -601,11 +613,15 @@ int ksource_runtime_from(struct ksource *ks, const struct config *view, const st
 		size_t at = 0;
 		/* The same object as last time was a workload then, and is one still. */
 		const struct rt_pod *same = same_load(&serials, prev, p, &at);
-		uint32_t ip = same ? same->ip : 0;
+		struct ipaddr ip = {0};
 
+		if (same && same->ip)
+			ipaddr_from_v4(&ip, same->ip);
+		else if (same)
+			ip = same->ip6;
 		if (!same && !is_workload(p, &ip) && !is_hinted(ks, p, &ip))
 			continue;
-		err = add_pod(ks, p, ip, rt, same, at);
+		err = add_pod(ks, p, &ip, rt, same, at);
 		if (!err)
 			err = add_node(cl, &ns, p->spec.node_name, p->host_ip);
 	}

@@ -58,12 +58,13 @@ int ksource_runtime(struct ksource *ks, const struct config *view, struct runtim
  * @prev is freed; if it is not, runtime_free(@rt) leaves @prev whole.
  */
 /*
- * Pods of this node with no IP yet take the one @hint gives (0: none), ambit-cni's (cnireq.c);
- * a pod whose sandbox has no process yet is found in the netns @hint names. Borrows @ctx.
+ * Pods of this node with no IP yet take the one @hint gives in *ip (false: none), ambit-cni's
+ * (cnireq.c): their IPv4 address, or an IPv6-only pod's IPv6 one; a pod whose sandbox has no
+ * process yet is found in the netns @hint names. Borrows @ctx.
  */
 void ksource_set_ip_hint(struct ksource *ks,
-			 uint32_t (*hint)(void *ctx, const char *ns, const char *name,
-					  const char **netns),
+			 bool (*hint)(void *ctx, const char *ns, const char *name,
+				      struct ipaddr *ip, const char **netns),
 			 void *ctx);
 int ksource_runtime_from(struct ksource *ks, const struct config *view, const struct runtime *prev,
 			 struct runtime *rt, struct rt_cluster *cl);

@@ -100,11 +100,22 @@ static void subtree_pids(char *dir, int depth, int *pids, size_t *n)
 
 struct ip_check {
 	const char *netns;
-	uint32_t ip;
+	const struct ipaddr *ip;
 	int ret;     /* 1: holds it, 0: does not, -errno */
 	int ifindex; /* the interface holding it, in the pod's netns */
 	int link;    /* IFLA_LINK of that interface (a veth's peer), or 0 */
 };
+
+/* Whether interface address @sa is @ip (of either family). */
+static bool holds(const struct sockaddr *sa, const struct ipaddr *ip)
+{
+	if (!sa || sa->sa_family != ip->family)
+		return false;
+	if (sa->sa_family == AF_INET)
+		return !memcmp(&((const struct sockaddr_in *)sa)->sin_addr, ip->a, 4);
+	return sa->sa_family == AF_INET6 &&
+	       !memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, ip->a, 16);
+}
 
 /* In a thread of its own (setns changes the calling thread only): does the netns hold the IP? */
 static void *check_ip(void *arg)
@@ -128,8 +139,7 @@ static void *check_ip(void *arg)
 	}
 	c->ret = 0;
 	for (struct ifaddrs *i = ifa; i && !c->ret; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == c->ip) {
+		if (holds(i->ifa_addr, c->ip)) {
 			c->ret = 1;
 			c->ifindex = (int)if_nametoindex(i->ifa_name);
 			if (netsetup_link_info(c->ifindex, &master, &c->link, kind, sizeof(kind)))
@@ -139,7 +149,7 @@ static void *check_ip(void *arg)
 	return NULL;
 }
 
-static int holds_ip(const char *netns, uint32_t ip, int *ifindex, int *link)
+static int holds_ip(const char *netns, const struct ipaddr *ip, int *ifindex, int *link)
 {
 	struct ip_check c = {netns, ip, -EIO, 0, 0};
 	pthread_t t;
@@ -153,8 +163,8 @@ static int holds_ip(const char *netns, uint32_t ip, int *ifindex, int *link)
 	return c.ret;
 }
 
-int podns_find(const char *cg_root, const char *uid, uint32_t ip, struct podns *out, char *why,
-	       size_t len)
+int podns_find(const char *cg_root, const char *uid, const struct ipaddr *ip, struct podns *out,
+	       char *why, size_t len)
 {
 	char dir[PATH_MAX], under[128];
 
@@ -176,10 +186,10 @@ int podns_find(const char *cg_root, const char *uid, uint32_t ip, struct podns *
 	return podns_in_cgroup(dir, uid, ip, out, why, len);
 }
 
-int podns_in_cgroup(const char *cgroup, const char *uid, uint32_t ip, struct podns *out, char *why,
-		    size_t len)
+int podns_in_cgroup(const char *cgroup, const char *uid, const struct ipaddr *ip, struct podns *out,
+		    char *why, size_t len)
 {
-	char dir[PATH_MAX], host[64], addr[INET_ADDRSTRLEN];
+	char dir[PATH_MAX], host[64], addr[IPADDR_STRLEN];
 	uint64_t seen[MAX_PIDS], host_ino = 0;
 	int pids[MAX_PIDS];
 	size_t n = 0, n_seen = 0;
@@ -187,7 +197,7 @@ int podns_in_cgroup(const char *cgroup, const char *uid, uint32_t ip, struct pod
 	bool only_host = true;
 
 	memset(out, 0, sizeof(*out));
-	inet_ntop(AF_INET, &ip, addr, sizeof(addr));
+	ipaddr_format(ip, addr, sizeof(addr));
 	snprintf(out->cgroup, sizeof(out->cgroup), "%s", cgroup);
 	snprintf(dir, sizeof(dir), "%s", cgroup);
 	subtree_pids(dir, 0, pids, &n);
@@ -236,14 +246,14 @@ int podns_in_cgroup(const char *cgroup, const char *uid, uint32_t ip, struct pod
 	return -EADDRNOTAVAIL;
 }
 
-int podns_at(const char *netns, const char *uid, uint32_t ip, struct podns *out, char *why,
-	     size_t len)
+int podns_at(const char *netns, const char *uid, const struct ipaddr *ip, struct podns *out,
+	     char *why, size_t len)
 {
 	struct stat st, self;
-	char addr[INET_ADDRSTRLEN];
+	char addr[IPADDR_STRLEN];
 	int r, ifindex = 0, link = 0;
 
-	inet_ntop(AF_INET, &ip, addr, sizeof(addr));
+	ipaddr_format(ip, addr, sizeof(addr));
 	if (stat(netns, &st) < 0) {
 		r = -errno;
 		snprintf(why, len, "pod %s: %s: %s", uid, netns, strerror(-r));

@@ -20,6 +20,8 @@
 #include <net/if.h>
 #include <stdint.h>
 
+#include "ambit/ipaddr.h"
+
 #define PODNS_MAX_DEPTH 5
 
 struct podns {
@@ -37,20 +39,21 @@ struct podns {
 };
 
 /*
- * Finds pod @uid's namespace holding @ip (IPv4, network order) under the cgroup2 mount @cg_root.
+ * Finds pod @uid's namespace holding @ip (one address of either family: a pod's IPv4, or an
+ * IPv6-only pod's IPv6) under the cgroup2 mount @cg_root.
  * 0 and *@out; else the reason in @why and -ENOENT (no cgroup for @uid), -ESRCH (no process in
  * it), -EPERM (only the node's own namespace: hostNetwork), -EADDRNOTAVAIL (no namespace of its
  * holds @ip), or another -errno.
  */
-int podns_find(const char *cg_root, const char *uid, uint32_t ip, struct podns *out, char *why,
-	       size_t len);
+int podns_find(const char *cg_root, const char *uid, const struct ipaddr *ip, struct podns *out,
+	       char *why, size_t len);
 
 /*
  * The same from the pod's cgroup directory @cgroup, known already (@uid names the pod in @why).
  * Same returns but -ENOENT.
  */
-int podns_in_cgroup(const char *cgroup, const char *uid, uint32_t ip, struct podns *out, char *why,
-		    size_t len);
+int podns_in_cgroup(const char *cgroup, const char *uid, const struct ipaddr *ip, struct podns *out,
+		    char *why, size_t len);
 
 /*
  * A pod whose sandbox has no process yet: runtimes (containerd, CRI-O) run the CNI chain before
@@ -58,7 +61,7 @@ int podns_in_cgroup(const char *cgroup, const char *uid, uint32_t ip, struct pod
  * instead. Its namespace at @netns, which must hold @ip; out->cgroup is left as it is, pid 0.
  * 0, -EADDRNOTAVAIL (@netns does not hold @ip), -EPERM (the node's own), or -errno.
  */
-int podns_at(const char *netns, const char *uid, uint32_t ip, struct podns *out, char *why,
-	     size_t len);
+int podns_at(const char *netns, const char *uid, const struct ipaddr *ip, struct podns *out,
+	     char *why, size_t len);
 
 #endif

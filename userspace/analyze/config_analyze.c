@@ -1396,20 +1396,6 @@ static void check_unenforced(struct cfg_an *a)
 	}
 	for (size_t i = 0; i < c->n_service_entries; i++)
 		se_findings(a, &c->service_entries[i]);
-	/*
-	 * A pod of the mesh with IPv6 addresses only: dual-stack pods are carried over both
-	 * families, IPv6-only ones (an IPv6-only cluster) not yet.
-	 */
-	for (size_t i = 0; i < c->n_pods; i++)
-		if (config_pod_ipv6_only(&c->pods[i]) && config_pod_enrolled(&u, &c->pods[i]))
-			cfg_an_add(
-			    a, &c->pods[i].meta, "Pod", 0, false, NULL,
-			    "status.podIPs: IPv6 addresses only (%s): not in the mesh: ambit "
-			    "carries dual-stack pods (both families) but not IPv6-only ones yet, "
-			    "so "
-			    "ambit-cni does not let such a pod start, and without it the pod's "
-			    "traffic is not captured",
-			    c->pods[i].pod_ip ? c->pods[i].pod_ip : c->pods[i].pod_ips.items[0]);
 	for (size_t i = 0; i < c->n_k8s_gateways; i++) {
 		const char *cls = c->k8s_gateways[i].class_name;
 

@@ -180,7 +180,7 @@ static int read_conf(struct cni_req *r, const char *in, size_t len, char **out)
 
 /*
  * The addresses of prevResult ("10.0.0.2/24" -> "10.0.0.2", "fd00::2/64" -> "fd00::2"), for the
- * agent: it captures by the IPv4 one, and refuses a pod of the mesh that has none.
+ * agent: it captures a pod by its IPv4 one, an IPv6-only pod by its IPv6 one.
  */
 static cJSON *prev_ips(const cJSON *prev)
 {

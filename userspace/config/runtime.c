@@ -183,15 +183,13 @@ static int parse_pod(const cJSON *obj, size_t i, struct rt_pod *p, char *err, si
 	OPT("subdomain", subdomain);
 #undef REQ
 #undef OPT
-	/* An IPv6-only pod (an IPv6 cluster's) has "ip6" alone: checked below. */
-	ret = cJSON_HasObjectItem(obj, "ip6") && !cJSON_HasObjectItem(obj, "ip")
-		  ? 0
-		  : req_string(obj, "ip", &ip);
+	/* An IPv6-only cluster's pod has "ip6" alone: one of the two, each of its family. */
+	ret = opt_string(obj, "ip", &ip);
 	if (ret == -ENOMEM)
 		return ret;
-	if (ret || (ip && parse_ip(ip, &p->ip))) {
+	if (ret || (ip && (parse_ip(ip, &p->ip) || !p->ip))) {
 		free(ip);
-		return rt_fail(err, errlen, "pods[%zu].ip: missing or not an IPv4 address", i);
+		return rt_fail(err, errlen, "pods[%zu].ip: not an IPv4 address", i);
 	}
 	free(ip);
 	ip = NULL;
@@ -203,6 +201,8 @@ static int parse_pod(const cJSON *obj, size_t i, struct rt_pod *p, char *err, si
 		return rt_fail(err, errlen, "pods[%zu].ip6: not an IPv6 address", i);
 	}
 	free(ip);
+	if (!p->ip && p->ip6.family != AF_INET6)
+		return rt_fail(err, errlen, "pods[%zu].ip: missing (and no ip6)", i);
 	if (!p->uid && asprintf(&p->uid, "%s/%s", p->namespace, p->name) < 0) {
 		p->uid = NULL;
 		return -ENOMEM;

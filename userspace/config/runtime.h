@@ -38,11 +38,12 @@ struct rt_pod {
 	 */
 	bool not_ready;
 	bool here; /* on this node: set by the Kubernetes source only (kube_waypoint_dirs) */
-	uint32_t ip;
 	/*
-	 * Its IPv6 address in a dual-stack cluster (JSON "ip6"; family 0: none). The mesh carries
-	 * IPv4: listed and carried in the snapshot, captured by the IPv4 one.
+	 * Its IPv4 address (JSON "ip"), network order; 0: none, a pod of an IPv6-only cluster,
+	 * which has its IPv6 address alone. One of the two is always there.
 	 */
+	uint32_t ip;
+	/* Its IPv6 address (JSON "ip6"; family 0: none): a dual-stack or IPv6-only pod's. */
 	struct ipaddr ip6;
 	struct config_labels labels;
 	uint64_t serial; /* the Pod object's config_meta.serial (Kubernetes source), or 0 */

@@ -281,7 +281,7 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	uint32_t node_ip;
 	int err;
 
-	if (ip_seen(b, p->ip)) {
+	if (p->ip && ip_seen(b, p->ip)) {
 		char ip[INET_ADDRSTRLEN];
 
 		inet_ntop(AF_INET, &p->ip, ip, sizeof(ip));
@@ -304,12 +304,16 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	wl.node_ip = node_ip;
 	if (local && p->host_iface && env->ifindex_of)
 		wl.ifindex = (__u32)env->ifindex_of(p->host_iface, env->ctx);
-	err = add_entry(&d->workloads, &d->n_workloads, &b->cap_wl, p->ip, &wl, sizeof(wl));
-	/* A dual-stack pod: the same entry by its IPv6 (one workload, both addresses). */
+	/*
+	 * A dual-stack pod: the same entry by its IPv6 (one workload, both addresses). An
+	 * IPv6-only one (ip 0) has its IPv6 entries alone: 0 is no pod's key.
+	 */
+	err = p->ip ? add_entry(&d->workloads, &d->n_workloads, &b->cap_wl, p->ip, &wl, sizeof(wl))
+		    : 0;
 	if (!err && p->ip6.family == AF_INET6)
 		err = add_entry6(&d->workloads6, &d->n_workloads6, &b->cap_wl6, &p->ip6, &wl,
 				 sizeof(wl));
-	if (!err)
+	if (!err && p->ip)
 		err = ip_take(b, p->ip);
 	if (!err)
 		err = add_snap_workload(b, p, identity, node_ip, enrolled);
@@ -336,7 +340,7 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	if (p->host_iface && !lp->ifindex &&
 	    (err = warn(b, "pod %s: interface %s not found", p->uid, p->host_iface)))
 		return err;
-	if (lp->ifindex) {
+	if (lp->ifindex && p->ip) {
 		struct ambit_iface v = {.pod_ip = p->ip};
 
 		err = add_entry(&d->ifaces, &d->n_ifaces, &b->cap_if, (uint64_t)lp->ifindex, &v,
@@ -352,6 +356,10 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	}
 	if (!enrolled)
 		return 0;
+	/*
+	 * The cgroup is what both connect4 and connect6 capture by: an IPv6-only pod has its
+	 * entry too, with pod_ip 0 (only in-pod mode reads it, for IPv4).
+	 */
 	if (lp->cgroup_id) {
 		struct ambit_enrolled v = {.pod_ip = p->ip};
 
@@ -745,6 +753,23 @@ static int same_service(struct builder *b, const struct config_service *svc,
 	return !ss->name || !ss->namespace || !ss->hostname ? -ENOMEM : 0;
 }
 
+/*
+ * A selector Service with IPv6-only pods among its endpoints: every selected pod's IPv6 into
+ * @ss->endpoints6, which then takes the IPv6 VIP (route.c), for the IPv6-only pods have no
+ * IPv4 to be listed by in @ss->endpoints. Without such pods it stays empty, and the ztunnel
+ * reaches the pods at the IPv6 VIP by their workloads' ip6. 0 or -ENOMEM.
+ */
+static int selected_endpoints6(struct snap_service *ss, const struct rt_pod **sel, size_t n_sel)
+{
+	ss->endpoints6 = calloc(n_sel, sizeof(*ss->endpoints6));
+	if (!ss->endpoints6)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_sel; i++)
+		if (sel[i]->ip6.family == AF_INET6)
+			ss->endpoints6[ss->nendpoints6++] = sel[i]->ip6;
+	return 0;
+}
+
 static int add_service(struct builder *b, const struct config *cfg, const struct runtime *rt,
 		       const struct config_service *svc)
 {
@@ -813,7 +838,10 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 	if (!err && n_sel && !(ss->endpoints = calloc(n_sel, sizeof(*ss->endpoints))))
 		err = -ENOMEM;
 	for (size_t i = 0; !err && i < n_sel; i++)
-		ss->endpoints[ss->nendpoints++] = sel[i]->ip;
+		if (sel[i]->ip)
+			ss->endpoints[ss->nendpoints++] = sel[i]->ip;
+	if (!err && ss->nendpoints < n_sel)
+		err = selected_endpoints6(ss, sel, n_sel);
 	n_backends = ss->nendpoints;
 	if (!err && sliced && slice_endpoints(cfg, svc, ss, &n_backends))
 		err = -ENOMEM;
@@ -923,6 +951,9 @@ static int service_ports(struct builder *b, const struct config *cfg,
 			/* The snapshot carries one target port: the first endpoint's. */
 			if (!pp->target_port)
 				pp->target_port = tp;
+			/* An IPv6-only pod is a backend at the IPv6 VIP alone (service6_port). */
+			if (!sel[j]->ip)
+				continue;
 			ds->backends[ds->n].ip = sel[j]->ip;
 			ds->backends[ds->n].port = tp;
 			ds->n++;

@@ -3,12 +3,13 @@
  * Snapshot codec (cJSON). The JSON schema, camelCase like the Kubernetes objects it comes from:
  *   {"version":N,"node":S,"nodeIP":"a.b.c.d","trustDomain":S,"rootPEM":S,
  *    "workloads":[{"uid","name","namespace","serviceAccount","identity","node","workloadName",
- *                  "app","version","canonicalService","canonicalRevision","ip","nodeIP",
- *                  "enrolled"}],
+ *                  "app","version","canonicalService","canonicalRevision","ip","ip6" (one
+ *                  of the two, or both),"nodeIP","enrolled"}],
  *    "services":[{"name","namespace","hostname","vip" (absent: "vip6" alone),"vip6" (optional),
  *                 "ports":[{"name","port","targetPort"}],
  *                 "endpoints":["a.b.c.d",...],
- *                 "endpoints6":["v6",...] (optional: a selectorless Service's IPv6 slices')}],
+ *                 "endpoints6":["v6",...] (optional: a selectorless Service's IPv6 slices',
+ *                                          or a selector's pods' with IPv6-only ones)}],
  *    "serviceEntries":[ a service (its "vip6" given or allocated), plus "kind","resolution",
  *                       "addresses":["a.b.c.d/n"],
  *                       "exportTo":[ns,...],"resolve":[name,...],
@@ -176,7 +177,9 @@ static cJSON *workload_json(const void *p)
 		err |= add_str(o, "hostname", w->hostname);
 	if (w->subdomain)
 		err |= add_str(o, "subdomain", w->subdomain);
-	err |= add_ip(o, "ip", w->ip);
+	/* An IPv6-only pod's has none. */
+	if (w->ip)
+		err |= add_ip(o, "ip", w->ip);
 	/* Only when it has one: most clusters are IPv4, and older readers know none. */
 	if (w->ip6.family) {
 		char buf[IPADDR_STRLEN];
@@ -310,7 +313,7 @@ static cJSON *service_json(const void *p)
 	return o;
 }
 
-/* A selectorless Service's IPv6 endpoints, "endpoints6" (only when it has some). */
+/* A Service's IPv6 endpoints, "endpoints6" (only when it has some). */
 static int encode_endpoints6(cJSON *o, const struct snap_service *svc)
 {
 	cJSON *eps = cJSON_AddArrayToObject(o, "endpoints6");
@@ -759,10 +762,13 @@ static void decode_workload(struct dec *d, const cJSON *o, size_t i, struct snap
 	w->canonical_revision = get_str(d, o, "canonicalRevision", path, false);
 	w->hostname = get_opt_str(d, o, "hostname", path);
 	w->subdomain = get_opt_str(d, o, "subdomain", path);
-	get_ip(d, o, "ip", path, true, &w->ip);
+	/* An IPv6-only pod's workload has "ip6" alone: one of the two is required. */
+	get_ip(d, o, "ip", path, false, &w->ip);
 	ip6 = get_opt_str(d, o, "ip6", path);
 	if (ip6 && (ipaddr_parse_addr(ip6, &w->ip6) || w->ip6.family != AF_INET6))
 		dec_fail(d, "%sip6: \"%.60s\" is not an IPv6 address", path, ip6);
+	else if (!ip6 && !w->ip)
+		dec_fail(d, "%sip: missing (nor ip6)", path);
 	free(ip6);
 	get_ip(d, o, "nodeIP", path, false, &w->node_ip);
 	en = cJSON_GetObjectItemCaseSensitive(o, "enrolled");
@@ -1257,7 +1263,8 @@ void snapshot_free(struct snapshot *s)
 
 const struct snap_workload *snapshot_workload_by_ip(const struct snapshot *s, uint32_t ip)
 {
-	for (size_t i = 0; s && i < s->n_workloads; i++)
+	/* 0 is no pod's: an IPv6-only pod's workload has ip 0 and is found by its ip6 alone. */
+	for (size_t i = 0; s && ip && i < s->n_workloads; i++)
 		if (s->workloads[i].ip == ip)
 			return &s->workloads[i];
 	return NULL;
