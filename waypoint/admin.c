@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -114,15 +115,26 @@ struct wp_admin *wp_admin_start(uint32_t ip, uint16_t port, struct wp_stats *con
 struct wp_admin *wp_admin_start_pod(uint32_t ip, uint16_t port, const char *pod_ip,
 				    struct wp_stats *const *stores, size_t n)
 {
-	union sockaddr_inet any6 = {.v6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)}};
+	struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
 	struct in6_addr a6;
-	int fd;
+	int fd, zero = 0, one = 1;
 
 	if (ip || !pod_ip || inet_pton(AF_INET6, pod_ip, &a6) != 1)
 		return admin_start(ip, port, -1, stores, n);
-	fd = sock_listen_at(&any6, false);
-	if (fd < 0) {
-		errno = -fd;
+	/*
+	 * Both families on one socket (not V6ONLY): the kubelet probes the pod's IPv6, ambitctl
+	 * and a user's curl 127.0.0.1 in the pod's netns, as on any other pod.
+	 */
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return NULL;
+	if (setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&any6, sizeof(any6)) || listen(fd, 1024)) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
 		return NULL;
 	}
 	return admin_start(0, port, fd, stores, n);

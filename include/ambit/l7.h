@@ -97,6 +97,12 @@ struct l7_waypoint {
 	struct config_strings pods; /* "ns/name" of its instances */
 };
 
+/* How many instances serve @w: its pods' IPv4 addresses, or IPv6 of pods of IPv6 alone. */
+static inline size_t l7_waypoint_instances(const struct l7_waypoint *w)
+{
+	return w->n_ips ? w->n_ips : w->n_ips6;
+}
+
 enum l7_bind_source {
 	L7_BIND_NONE = 0,  /* no use-waypoint label applies */
 	L7_BIND_OBJECT,	   /* the Service's or pod's own label */

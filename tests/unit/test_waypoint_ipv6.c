@@ -687,7 +687,8 @@ static uint16_t free_port6(void)
 
 /*
  * The admin listener of a pod of IPv6 alone (POD_IP IPv6) answers readiness on [::] (where
- * the kubelet probes it); with an IPv4 POD_IP on 0.0.0.0, as before, not on [::].
+ * the kubelet probes it) and on 127.0.0.1; with an IPv4 POD_IP on 0.0.0.0, as before, not on
+ * [::].
  */
 static void test_admin_v6_pod(void **state)
 {
@@ -697,6 +698,9 @@ static void test_admin_v6_pod(void **state)
 
 	assert_non_null(a);
 	snprintf(at, sizeof(at), "[::1]:%u", port);
+	assert_int_equal(probe(at), 200);
+	/* And 127.0.0.1, where ambitctl asks every pod's snapshot_version. */
+	snprintf(at, sizeof(at), "127.0.0.1:%u", port);
 	assert_int_equal(probe(at), 200);
 	wp_admin_stop(a);
 

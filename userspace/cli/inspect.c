@@ -164,12 +164,15 @@ int cmd_workloads(const struct ctl_opts *o)
 			str_fmt(uid, sizeof(uid), "%s/%s", w->namespace, w->name);
 			if (home && kst[home->index - 1])
 				rec = kubelet_find(kst[home->index - 1], uid);
-			ip_str(w->ip, ip);
+			/* A pod of IPv6 alone (an IPv6-only cluster's) shows that one. */
+			ip[0] = '\0';
+			if (w->ip || !w->ip6.family)
+				ip_str(w->ip, ip);
 			if (w->ip6.family) {
 				char six[IPADDR_STRLEN];
 
-				str_fmt(ip + strlen(ip), sizeof(ip) - strlen(ip), ",%s",
-					ipaddr_format(&w->ip6, six, sizeof(six)));
+				str_fmt(ip + strlen(ip), sizeof(ip) - strlen(ip), "%s%s",
+					ip[0] ? "," : "", ipaddr_format(&w->ip6, six, sizeof(six)));
 			}
 			printf("%-10s %-24s %-7s %-*s %-8s %-46s %-17s %-8d %s\n", w->namespace,
 			       w->name, w->node, ipw, ip, w->enrolled ? "HBONE" : "TCP",

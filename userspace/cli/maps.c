@@ -60,13 +60,16 @@ static int resolver_init(struct resolver *r, const struct ctl_cluster *c)
 		return -ENOMEM;
 	cJSON_ArrayForEach(pod, pods)
 	{
-		struct in_addr a;
+		struct in_addr a = {0};
+		bool v4 = inet_pton(AF_INET, jstr(pod, "ip"), &a) == 1;
 
-		if (inet_pton(AF_INET, jstr(pod, "ip"), &a) != 1)
-			continue;
-		r->pods[i].ip = a.s_addr;
-		if (inet_pton(AF_INET6, jstr(pod, "ip6"), &r->pods[i].ip6) != 1)
+		/* A pod of IPv6 alone (an IPv6-only cluster's) is named by that one. */
+		if (inet_pton(AF_INET6, jstr(pod, "ip6"), &r->pods[i].ip6) != 1) {
 			memset(&r->pods[i].ip6, 0, sizeof(r->pods[i].ip6));
+			if (!v4)
+				continue;
+		}
+		r->pods[i].ip = a.s_addr;
 		r->pods[i].cgroup_id = cgroup_id_of(jstr(pod, "cgroup"));
 		r->pods[i].uid = jstr(pod, "uid");
 		r->pods[i].ns = jstr(pod, "namespace");
@@ -79,7 +82,7 @@ static int resolver_init(struct resolver *r, const struct ctl_cluster *c)
 
 static const char *pod_by_ip(const struct resolver *r, uint32_t ip, char *ident, size_t len)
 {
-	for (size_t i = 0; i < r->npods; i++) {
+	for (size_t i = 0; ip && i < r->npods; i++) {
 		if (r->pods[i].ip != ip)
 			continue;
 		if (ident)

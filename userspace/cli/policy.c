@@ -686,9 +686,13 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 				svc->namespace, svc->name, port);
 			goto out;
 		}
+		/* Over IPv6 the ztunnel takes the IPv6 endpoints (endpoints6) when there are. */
+		bool by6 = a.family == AF_INET6 && svc->nendpoints6;
+		size_t neps = by6 ? svc->nendpoints6 : svc->nendpoints;
+
 		if (!o->json)
 			printf("Service %s/%s port %ld -> target port %u, %zu endpoint(s)\n",
-			       svc->namespace, svc->name, port, tport, svc->nendpoints);
+			       svc->namespace, svc->name, port, tport, neps);
 		/*
 		 * A Service a waypoint serves: the waypoint judges the request (L7), then each
 		 * endpoint's ztunnel the connection from the waypoint (its identity, not SRC's).
@@ -711,9 +715,10 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 				printf("\nL4 at the destination, from the waypoint (%s):\n",
 				       svc->waypoint->identity);
 		}
-		for (size_t i = 0; i < svc->nendpoints; i++) {
+		for (size_t i = 0; i < neps; i++) {
 			const struct snap_workload *ep =
-			    snapshot_workload_by_ip(s, svc->endpoints[i]);
+			    by6 ? snapshot_workload_by_ip6(s, &svc->endpoints6[i])
+				: snapshot_workload_by_ip(s, svc->endpoints[i]);
 
 			if (!ep)
 				continue;

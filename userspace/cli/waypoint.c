@@ -393,7 +393,8 @@ static int wp_show(const struct ctl_opts *o, const struct wp_args *a, bool statu
 			    !cJSON_AddStringToObject(j, "name", w->name) ||
 			    !cJSON_AddStringToObject(j, "for", l7_traffic_name(w->traffic)) ||
 			    !cJSON_AddStringToObject(j, "identity", w->identity) ||
-			    !cJSON_AddNumberToObject(j, "instances", (double)w->n_ips) ||
+			    !cJSON_AddNumberToObject(j, "instances",
+						     (double)l7_waypoint_instances(w)) ||
 			    !cJSON_AddBoolToObject(j, "programmed", ok) ||
 			    !cJSON_AddStringToObject(j, "reason", reason) ||
 			    !cJSON_AddStringToObject(j, "message", msg)) {
@@ -402,7 +403,7 @@ static int wp_show(const struct ctl_opts *o, const struct wp_args *a, bool statu
 			}
 		} else if (!status) {
 			printf("%-12s %-20s %-9s %-48s %-9zu %s\n", w->namespace, w->name,
-			       l7_traffic_name(w->traffic), w->identity, w->n_ips,
+			       l7_traffic_name(w->traffic), w->identity, l7_waypoint_instances(w),
 			       ok ? "True" : "False");
 		} else {
 			printf("%s/%s: Programmed=%s reason=%s: %s\n", w->namespace, w->name,

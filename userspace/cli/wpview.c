@@ -151,7 +151,9 @@ static int view_pods(struct wp_view *v, const struct ctl_cluster *c)
 		const char *gw = cJSON_GetStringValue(
 		    cJSON_GetObjectItemCaseSensitive(lab, CONFIG_LABEL_GATEWAY_NAME));
 		struct l7_pod *o = &v->pods[i];
-		struct in_addr ip;
+		struct in_addr ip = {0};
+		const char *ip4 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "ip"));
+		const char *ip6 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "ip6"));
 		char key[600], why[700] = "";
 
 		o->namespace =
@@ -160,10 +162,12 @@ static int view_pods(struct wp_view *v, const struct ctl_cluster *c)
 		o->node = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "node"));
 		o->service_account =
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "serviceAccount"));
+		/* Of either family: a pod of IPv6 alone (an IPv6-only cluster's) has "ip6" only. */
+		memset(&o->ip6, 0, sizeof(o->ip6));
+		if (ip6 && (ipaddr_parse_addr(ip6, &o->ip6) || o->ip6.family != AF_INET6))
+			memset(&o->ip6, 0, sizeof(o->ip6));
 		if (!o->namespace || !o->name || !o->service_account ||
-		    inet_pton(AF_INET,
-			      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "ip")) ?: "",
-			      &ip) != 1)
+		    (ip4 ? inet_pton(AF_INET, ip4, &ip) != 1 : !o->ip6.family))
 			continue;
 		o->ip = ip.s_addr;
 		if (gw) {
@@ -246,7 +250,7 @@ const char *wp_view_programmed(const struct wp_view *v, const struct l7_waypoint
 		*message = "no listener of protocol HBONE on port 15008";
 		return "Invalid";
 	}
-	if (w->n_ips) {
+	if (l7_waypoint_instances(w)) {
 		*message = "resource programmed";
 		return "Programmed";
 	}
