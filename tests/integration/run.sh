@@ -8,7 +8,8 @@
 # not eat the whole CI budget. AMBIT_IT_DIR runs the t_*.sh of another directory (the runners'
 # self-test). A set of the data path's tests then runs again with `local up --kube`
 # (AMBIT_IT_KUBE lists them), and beside it another with `local up --cni bridge`
-# (AMBIT_IT_BRIDGE), then one with `local up --ip-family dual` (AMBIT_IT_DUAL).
+# (AMBIT_IT_BRIDGE), then one with `local up --ip-family dual` (AMBIT_IT_DUAL) and one with
+# `--ip-family ipv6` (AMBIT_IT_IPV6).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/skip-policy.sh"
@@ -81,6 +82,11 @@ bridge_tests=${AMBIT_IT_BRIDGE-t_10 t_30 t_50 t_56 t_63 t_70_policy_authz t_70_p
 # over IPv4 must hold with every node and pod holding an IPv6 address too (t_56, in every pass,
 # checks what the mesh carries over IPv6 itself). AMBIT_IT_DUAL lists them; "" leaves it out.
 dual_tests=${AMBIT_IT_DUAL-t_10 t_50 t_63 t_70_policy_authz t_70_policy_mtls t_79_gateway_client_ip t_83_waypoint_l7 t_95}
+# And in IPv6-only clusters (`local up --ip-family ipv6`: pods and Services of IPv6 alone):
+# t_56 checks there what the mesh carries over IPv6 (connectivity over HBONE, STRICT, L4 and L7
+# policy by IPv6 blocks, the waypoint, the gateway from the host, AAAA, restarts and the hitless
+# upgrade), the others what they check in any cluster. AMBIT_IT_IPV6 lists them; "" leaves it out.
+ipv6_tests=${AMBIT_IT_IPV6-t_10 t_56}
 # run_pass MODE VAR=VALUE TESTS...: one pass in its own environment; its counts and failures
 # end in $passdir/MODE.res, its output in $passdir/MODE.log.
 run_pass() {
@@ -108,15 +114,16 @@ if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	# shellcheck disable=SC2086 # the lists are words
 	(run_pass kube AMBIT_LOCAL_KUBE=1 $kube_tests) >"$passdir/kube.log" 2>&1 &
 	kpid=$!
-	# The dual-stack pass follows the bridge one, beside the longer kube pass.
+	# The dual-stack and IPv6-only passes follow the bridge one, beside the longer kube pass.
 	# shellcheck disable=SC2086
 	(
 		(run_pass bridge AMBIT_LOCAL_CNI=bridge $bridge_tests) >"$passdir/bridge.log" 2>&1
 		(run_pass dual AMBIT_LOCAL_IP_FAMILY=dual $dual_tests) >"$passdir/dual.log" 2>&1
+		(run_pass ipv6 AMBIT_LOCAL_IP_FAMILY=ipv6 $ipv6_tests) >"$passdir/ipv6.log" 2>&1
 	) &
 	bpid=$!
 	wait "$kpid" "$bpid"
-	for mode in kube bridge dual; do
+	for mode in kube bridge dual ipv6; do
 		cat "$passdir/$mode.log"
 		res=()
 		[ -f "$passdir/$mode.res" ] && mapfile -t res <"$passdir/$mode.res"
