@@ -188,6 +188,12 @@ pod_ip() {
 	actl local status 2>/dev/null | awk -v p="$1" '$1 == p { print $3; exit }'
 }
 
+# url_host ADDR: ADDR as a URL's (or socat's) host: an IPv6 address in brackets (pod_ip gives
+# one in an IPv6-only cluster).
+url_host() {
+	case $1 in *:*) echo "[$1]" ;; *) echo "$1" ;; esac
+}
+
 # cluster_ip_family: the running cluster's --ip-family (ipv4, dual or ipv6).
 cluster_ip_family() {
 	jq -r '.ipFamily // "ipv4"' "/run/ambit/$CLUSTER/cluster.json" 2>/dev/null || echo ipv4

@@ -8,8 +8,8 @@ cluster_up manifests
 client_ip=$(pod_ip mesh/client-0)
 # By the name of mesh/server (both families in a dual-stack cluster) the client's IPv6 there.
 client_addr=$(pod_addr mesh/client-0)
-server_ip=$(pod_ip mesh/server-0)
-local_ip=$(pod_ip mesh/server-local-0)
+server_ip=$(pod_ip mesh/server-0) server_h=$(url_host "$server_ip")
+local_ip=$(pod_ip mesh/server-local-0) local_h=$(url_host "$local_ip")
 [ -n "$client_ip" ] && [ -n "$server_ip" ] && [ -n "$local_ip" ] || fail "pod IPs unknown"
 wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ || fail "server never answered"
 
@@ -19,17 +19,17 @@ trap 'rm -f "$pcap"; on_exit' EXIT
 fabric_capture_start "$pcap"
 
 # Cross-node through the Service name, and straight to the pod IP.
-for url in http://server/ http://server.mesh.svc.cluster.local/ "http://$server_ip:8080/"; do
+for url in http://server/ http://server.mesh.svc.cluster.local/ "http://$server_h:8080/"; do
 	out=$(pod_exec mesh/client-0 curl -sf --max-time 5 -H "X-Echo: $marker" "$url") ||
 		fail "cross-node request to $url failed"
 	expect_contains "$out" "pod=mesh/server-0" "$url answered by the wrong pod"
 	from=$client_addr
-	[ "$url" = "http://$server_ip:8080/" ] && from=$client_ip
+	[ "$url" = "http://$server_h:8080/" ] && from=$client_ip
 	expect_contains "$out" "from=$from " "$url: server did not see the client pod IP"
 	expect_contains "$out" "echo=$marker" "$url: payload changed"
 done
 # Same node (one ztunnel, no TLS needed on the wire).
-for url in http://server-local/ "http://$local_ip:8080/"; do
+for url in http://server-local/ "http://$local_h:8080/"; do
 	out=$(pod_exec mesh/client-0 curl -sf --max-time 5 -H "X-Echo: $marker" "$url") ||
 		fail "same-node request to $url failed"
 	expect_contains "$out" "pod=mesh/server-local-0" "$url answered by the wrong pod"
@@ -49,7 +49,10 @@ hbone=$(tcpdump -nr "$pcap" "tcp port 15008" 2>/dev/null | wc -l)
 [ "$hbone" -gt 0 ] || fail "no HBONE (15008) packets on the fabric"
 # HBONE connections are pooled (the handshake may predate the capture): look for TLS 1.3
 # application-data records (type 0x17, legacy version 0x0303) at the start of 15008 payloads.
-tls=$(tcpdump -nr "$pcap" "tcp port 15008 and (tcp[((tcp[12]&0xf0)>>2)] = 0x17) and (tcp[((tcp[12]&0xf0)>>2)+1:2] = 0x0303)" 2>/dev/null | wc -l)
+# pcap's tcp[] reads IPv4 alone: over IPv6 (an IPv6-only cluster) the TCP header is at ip6[40].
+v4rec='ip and tcp[((tcp[12]&0xf0)>>2)] = 0x17 and tcp[((tcp[12]&0xf0)>>2)+1:2] = 0x0303'
+v6rec='ip6 and ip6[6] = 6 and ip6[40+((ip6[52]&0xf0)>>2)] = 0x17 and ip6[40+((ip6[52]&0xf0)>>2)+1:2] = 0x0303'
+tls=$(tcpdump -nr "$pcap" "tcp port 15008 and (($v4rec) or ($v6rec))" 2>/dev/null | wc -l)
 log "fabric: $hbone HBONE packets, $tls TLS application-data records, no mesh payload in clear"
 [ "$tls" -gt 0 ] || fail "no TLS records on port 15008"
 
@@ -67,12 +70,16 @@ log "metrics: source opened=$src_open destination opened=$dst_open sent=$dst_sen
 expect_contains "$m1" "istio_tcp_connections_closed_total" "closed counter missing"
 
 # Access logs name the client's socket on both sides: the HBONE CONNECT carries the port.
-wait_log 5 node2-ztunnel "access direction=inbound src.addr=$client_ip:[1-9][0-9]* .*security=mutual_tls" ||
+# (An IPv6 address is in brackets there: [v6]:port; the pattern escapes them.)
+client_h=$(url_host "$client_ip")
+client_re=${client_h//[/\\[}
+client_re=${client_re//]/\\]}
+wait_log 5 node2-ztunnel "access direction=inbound src.addr=$client_re:[1-9][0-9]* .*security=mutual_tls" ||
 	fail "node2's inbound access log lost the client's source port"
-out=$(actl local logs node2-ztunnel | grep "access direction=inbound src.addr=$client_ip:" | tail -1)
-port=${out#*src.addr=$client_ip:}
+out=$(actl local logs node2-ztunnel | grep -F "access direction=inbound src.addr=$client_h:" | tail -1)
+port=${out#*src.addr="$client_h":}
 port=${port%% *}
-actl local logs node1-ztunnel | grep -q "access direction=outbound src.addr=$client_ip:$port " ||
+actl local logs node1-ztunnel | grep -qF "access direction=outbound src.addr=$client_h:$port " ||
 	fail "inbound port $port is not the client's port in node1's outbound log"
 
 # A flood makes the ztunnel's 15006 listener answer with SYN cookies (forced here with
@@ -84,7 +91,7 @@ cookie_ns=ambit-$CLUSTER-node1
 	cookie_ns=ambit-$CLUSTER-mesh-server-local-0
 ip netns exec "$cookie_ns" sysctl -qw net.ipv4.tcp_syncookies=2 || fail "tcp_syncookies in $cookie_ns"
 before=$(actl maps --node node1 | awk '$1 == "assign_syncookie" { print $2 }')
-out=$(pod_exec plain/client-0 curl -sS --max-time 5 "http://$local_ip:8080/" 2>&1)
+out=$(pod_exec plain/client-0 curl -sS --max-time 5 "http://$local_h:8080/" 2>&1)
 expect_contains "$out" "pod=mesh/server-local-0" "plaintext inbound through a SYN-cookie handshake"
 after=$(actl maps --node node1 | awk '$1 == "assign_syncookie" { print $2 }')
 [ "${after:-0}" -gt "${before:-0}" ] || fail "assign_syncookie on node1 did not move ($before -> $after)"

@@ -33,7 +33,7 @@ expect_eq "$(cat "$res")" "$want" "long transfer across agent restarts"
 actl local stop ztunnel --node node2 || fail "stop ztunnel node2"
 pod_exec mesh/client-0 curl -sf --max-time 3 http://server/failclosed-1 >/dev/null &&
 	fail "request succeeded with the destination ztunnel down"
-pod_exec plain/client-0 curl -sf --max-time 3 "http://$(pod_ip mesh/server-0):8080/failclosed-2" >/dev/null &&
+pod_exec plain/client-0 curl -sf --max-time 3 "http://$(url_host "$(pod_ip mesh/server-0)"):8080/failclosed-2" >/dev/null &&
 	fail "plaintext to an enrolled pod reached it with its ztunnel down"
 # Client-side ztunnel down: the enrolled client is not let out in plaintext either.
 actl local start ztunnel --node node2 || fail "start ztunnel node2"
@@ -45,6 +45,6 @@ if actl local logs mesh/server-0 | grep -q failclosed; then
 fi
 actl local start ztunnel --node node1 || fail "start ztunnel node1"
 wait_for 15 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ || fail "no recovery after ztunnel restart"
-out=$(pod_exec plain/client-0 curl -sf --max-time 3 "http://$(pod_ip mesh/server-0):8080/") ||
+out=$(pod_exec plain/client-0 curl -sf --max-time 3 "http://$(url_host "$(pod_ip mesh/server-0)"):8080/") ||
 	fail "plaintext inbound after restart"
 pass

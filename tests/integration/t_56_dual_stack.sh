@@ -182,6 +182,18 @@ else
 fi
 out=$(pod_exec mesh/client-0 curl -sS --max-time 5 http://server/)
 expect_contains "$out" "pod=mesh/server-0 from=$ip6_mesh_client_0 "
+# IPv6-only, the pods ask the cluster's DNS over IPv6 (fd00:99::2): a query the proxy answered
+# is answered again by the kernel at the pod's veth (dns_answers6).
+if v6only; then
+	answered() { actl maps --node node1 | awk '$1 == "dns_answered" { print $2 }'; }
+	before=$(answered)
+	for _ in 1 2 3 4 5; do
+		expect_eq "$(aaaa mesh/client-0 server.mesh.svc.cluster.local)" "$vip6" "an AAAA lookup over IPv6"
+	done
+	n=$(answered)
+	[ "${n:-0}" -ge $((${before:-0} + 4)) ] ||
+		fail "the kernel answered ${n:-no} queries over IPv6 (${before:-0} before): $(actl maps --node node1 | grep -A5 dns_answers6)"
+fi
 out=$(pod_exec plain/client-0 curl -sS --max-time 5 http://server.mesh/)
 expect_contains "$out" "pod=mesh/server-0 from=$ip6_plain_client_0 "
 # To a pod outside the mesh: direct, as for IPv4.

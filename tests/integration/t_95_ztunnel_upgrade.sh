@@ -21,7 +21,7 @@ want=$(bash -c "$gen" | sha256sum | cut -d' ' -f1)
 pod_exec mesh/client-0 bash -c "{ echo UP; $gen; } | socat -t 30 -T 60 - TCP:server:9000" \
 	>"$tmp/mesh" 2>&1 &
 xfer_mesh=$!
-server_ip=$(pod_ip mesh/server-0)
+server_ip=$(url_host "$(pod_ip mesh/server-0)")
 pod_exec plain/client-0 bash -c "{ echo UP; $gen; } | socat -t 30 -T 60 - TCP:$server_ip:9000" \
 	>"$tmp/plain" 2>&1 &
 xfer_plain=$!
