@@ -15,6 +15,7 @@
 #include "ambit/clock.h"
 #include "ambit/log.h"
 #include "dnsres.h"
+#include "sock.h"
 
 #define DNS_MAX_ADDRS 16
 #define DNS_MIN_TTL_MS 5000u
@@ -77,25 +78,6 @@ static struct name *find(const char *name)
 	return NULL;
 }
 
-/*
- * Whether this host has a route to IPv6 address @a: a UDP socket's connect picks a source and
- * route without sending anything, as getaddrinfo's AI_ADDRCONFIG and RFC 6724 decide whether
- * an AAAA is worth trying. A waypoint without IPv6 keeps the IPv4 answers alone.
- */
-static bool routable6(const struct ipaddr *a)
-{
-	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(53)};
-	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	memcpy(&sa.sin6_addr, a->a, 16);
-	ok = connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
 /* A resolver of /etc/resolv.conf's, or the one wp_dns_use named (read under R.lock). */
 static ldns_resolver *resolver_new(void)
 {
@@ -150,7 +132,7 @@ static int query_type(ldns_resolver *res, const ldns_rdf *dname, ldns_rr_type ty
 		if (!a || ldns_rdf_size(a) != want)
 			continue;
 		memcpy(x.a, ldns_rdf_data(a), want);
-		if (x.family == AF_INET6 && !routable6(&x))
+		if (x.family == AF_INET6 && !sock_routable6(&x))
 			continue;
 		ips[(*n)++] = x;
 		if (ldns_rr_ttl(rr) < *ttl)

@@ -530,26 +530,6 @@ static void pending_end(struct pending *p)
 	d->n_pending--;
 }
 
-/*
- * Whether this host has a route to IPv6 address @a: a UDP socket's connect picks a source and
- * route without sending anything, as getaddrinfo's AI_ADDRCONFIG and RFC 6724 decide whether an
- * AAAA is worth trying (the waypoint's resolver decides so too). A node without IPv6 keeps a
- * name's A answers alone, and one of AAAA only leads nowhere, as it would for the pod.
- */
-static bool routable6(const struct ipaddr *a)
-{
-	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(53)};
-	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	memcpy(&sa.sin6_addr, a->a, 16);
-	ok = connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
 /* The proxy's own query ended: its addresses for the routing, and when to ask again. */
 static void want_done(struct pending *p, const uint8_t *msg, size_t len)
 {
@@ -572,7 +552,7 @@ static void want_done(struct pending *p, const uint8_t *msg, size_t len)
 			pr_info("dns: %s resolves again (%s)", w->name, type);
 		w->failing = false;
 		for (int i = 0; i < n; i++)
-			if (ips[i].family == AF_INET || routable6(&ips[i]))
+			if (ips[i].family == AF_INET || sock_routable6(&ips[i]))
 				ips[k++] = ips[i];
 		/* NXDOMAIN or NODATA: none of the family, asked again in 30 s. */
 		if (zt_resolved_set(w->name, w->family, ips, k))

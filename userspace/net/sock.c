@@ -29,6 +29,20 @@ void sockaddr_inet_v4(union sockaddr_inet *out, uint32_t ip, uint16_t port)
 	out->v4.sin_port = htons(port);
 }
 
+bool sock_routable6(const struct ipaddr *a)
+{
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(53)};
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	memcpy(&sa.sin6_addr, a->a, 16);
+	ok = connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
 int sockaddr_inet_from_ipaddr(union sockaddr_inet *out, const struct ipaddr *a, uint16_t port)
 {
 	memset(out, 0, sizeof(*out));

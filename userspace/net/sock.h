@@ -29,6 +29,12 @@ union sockaddr_inet {
 void sockaddr_inet_v4(union sockaddr_inet *out, uint32_t ip, uint16_t port);
 /* Single address @a with @port (host order): 0, or -EAFNOSUPPORT (no family, or a prefix). */
 int sockaddr_inet_from_ipaddr(union sockaddr_inet *out, const struct ipaddr *a, uint16_t port);
+/*
+ * Whether this host has a route to IPv6 address @a: a UDP socket's connect picks a source and a
+ * route without sending anything, as getaddrinfo's AI_ADDRCONFIG and RFC 6724 decide whether an
+ * AAAA is worth trying. A resolver without IPv6 keeps a name's A answers alone.
+ */
+bool sock_routable6(const struct ipaddr *a);
 /* The address of @sa (a mapped one as IPv4): 0, or -EAFNOSUPPORT. */
 int sockaddr_inet_to_ipaddr(const union sockaddr_inet *sa, struct ipaddr *out);
 /* Host order; 0 for a family that has none. */
