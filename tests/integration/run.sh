@@ -153,8 +153,13 @@ else
 fi
 for f in "${failed[@]}"; do
 	[ -f "$tails/${f//\//_}" ] || continue
-	echo "=== the last lines of $f"
-	tail -n 25 "$tails/${f//\//_}"
+	# The test's own last lines, before the cluster's state dump (lib.sh), whose log tails
+	# would fill them; then the dump's errors and failures alone.
+	echo "=== the last lines of $f before its state dump"
+	sed '/--- cluster .* state at failure/,$d' "$tails/${f//\//_}" | tail -n 30
+	sed -n '/--- cluster .* state at failure/,$p' "$tails/${f//\//_}" |
+		grep -E '^--- |[Ee]rror|FAIL|fail|refus|denied|timed? ?out' | grep -v '"GET ' | tail -n 40
+	echo "=== end of $f"
 done
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 echo "integration: $pass passed, $fail failed, $skip skipped"

@@ -76,11 +76,19 @@ EOT
 		{ fail=$((fail + 1)); echo "FAIL integration: the hung script's EXIT trap did not run"; }
 	# A failed script's last lines come again at the end, beside the summary.
 	mkdir "$tmp/fails"
-	printf 'echo "why-it-failed: 42 != 43"\nexit 1\n' >"$tmp/fails/t_00_fails.sh"
+	# Its cluster's state dump (lib.sh) comes after, and its log tails must not push the reason out.
+	cat >"$tmp/fails/t_00_fails.sh" <<'EOT'
+echo "why-it-failed: 42 != 43"
+echo "--- cluster it-x state at failure"
+echo "--- agent-node1.log (last 20 lines)"
+echo "agent: error: the dump's own error line"
+for i in $(seq 60); do echo "10.0.0.1 - - \"GET / HTTP/1.1\" 200 66"; done
+exit 1
+EOT
 	out=$(AMBIT_IT_DIR=$tmp/fails bash "$root/tests/integration/run.sh" 2>&1)
 	check "integration: a failed script's last lines are printed again with the summary" nonzero \
 		$? "$(printf '%s\n' "$out" | sed -n '/=== the last lines of t_00_fails.sh/,$p')" \
-		"why-it-failed: 42 != 43" "failed: t_00_fails.sh"
+		"why-it-failed: 42 != 43" "agent: error: the dump's own error line" "failed: t_00_fails.sh"
 fi
 
 out=$(cd "$root" && AMBIT_ISTIO_SAMPLES=$tmp/no-samples "$build/tests/test_config" 2>&1)
