@@ -23,7 +23,16 @@ fc_stop() {
 	fi
 	fabric_capture_stop
 }
-trap 'fc_stop; rm -rf "$FC_WORK"; on_exit' EXIT
+# AMBIT_IT_SAVE_LOGS=DIR keeps the captures and loops of a failed run too (DIR/<cluster>-fc/).
+fc_exit() {
+	local rc=${LIB_RC:-$?}
+	fc_stop
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "${AMBIT_IT_SAVE_LOGS:-}" ] &&
+		cp -r "$FC_WORK" "$AMBIT_IT_SAVE_LOGS/$CLUSTER-fc"
+	rm -rf "$FC_WORK"
+	on_exit
+}
+trap fc_exit EXIT
 
 FC_SERVER_IP=$(pod_ip mesh/server-0)      # enrolled, node2
 FC_LOCAL_IP=$(pod_ip mesh/server-local-0) # enrolled, node1
