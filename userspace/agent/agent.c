@@ -769,6 +769,26 @@ uint64_t agent_next_version(struct agent *a)
 	return a->version;
 }
 
+/*
+ * The kernel's fast drops for @next's pods under the policy set just compiled, before the maps
+ * and the in-pod set-up that send a new pod's flows to the proxy: a pod enrolled by the same
+ * reconcile (after a reboot, the first one) is steered only once a STRICT port of it is
+ * refused at the SYN. In the other order a client outside the mesh completed a handshake with
+ * the proxy's inbound listener in between, and sent its request before the proxy, which had no
+ * snapshot yet, reset it. The fast drops also lead the ztunnel's snapshot, as they always did.
+ */
+static void sync_fastdrop(struct agent *a, const struct desired *next)
+{
+	const struct snapshot s = {
+	    .node = (char *)a->opts.node,
+	    .n_workloads = next->n_snap_workloads,
+	    .workloads = next->snap_workloads,
+	    .policies = a->policy.set,
+	};
+
+	a->apply_errors += fastdrop_sync(a->dp, &s);
+}
+
 /* Encodes the current state and publishes it under a new version if anything changed. */
 static void publish(struct agent *a)
 {
@@ -778,8 +798,6 @@ static void publish(struct agent *a)
 
 	if (snapshot_view(a, &s))
 		goto nomem;
-	/* The kernel's fast drops follow the policy set the ztunnel is about to get. */
-	a->apply_errors += fastdrop_sync(a->dp, &s);
 	if (!a->memo)
 		a->memo = json_memo_new(); /* NULL: each encoding from scratch */
 	/* Encoded as the next version, which it becomes only if anything else changed. */
@@ -1010,6 +1028,7 @@ void agent_reconcile(struct agent *a)
 	}
 	a->apply_errors = 0;
 	capture_resolve(a, &next);
+	sync_fastdrop(a, &next);
 	/* In-pod pods are set up in their netns before the maps send their traffic there. */
 	if (a->capture == CAPTURE_INPOD && a->inpod_open)
 		inpod_sync_before(&a->inpod, &next);
