@@ -594,6 +594,15 @@ static void apply_tc(struct agent *a, const struct desired *next)
 		a->tc_ifindexes[a->n_tc++] = lp->ifindex;
 		pr_info("pod %s: tc attached on %s (ifindex %d)", lp->uid, lp->host_iface,
 			lp->ifindex);
+		/*
+		 * What the node routed to the pod before this, while its address resolved, went
+		 * by the uplink before the maps knew the pod: dropped, not delivered once the pod
+		 * answers (after a reboot, a client outside the mesh reached a STRICT pod so).
+		 */
+		err = netsetup_neigh_forget(lp->ifindex, lp->ip, &lp->ip6);
+		if (err)
+			pr_warn("pod %s: neighbour entries on %s: %s", lp->uid, lp->host_iface,
+				strerror(-err));
 	}
 }
 

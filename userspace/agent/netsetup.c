@@ -16,6 +16,7 @@
 #include <linux/fib_rules.h>
 #include <linux/if_link.h>
 #include <linux/ip.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <linux/types.h>
 
@@ -192,7 +193,7 @@ int netsetup_policy_routing_remove(void)
 	return err ?: err6;
 }
 
-int netsetup_iface_of(uint32_t ip, char *name)
+int netsetup_iface_of(uint32_t ip, const struct in6_addr *ip6, char *name)
 {
 	struct ifaddrs *all;
 	int ret = -ENODEV;
@@ -200,9 +201,13 @@ int netsetup_iface_of(uint32_t ip, char *name)
 	if (getifaddrs(&all) < 0)
 		return -errno;
 	for (const struct ifaddrs *i = all; i && ret; i = i->ifa_next) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)i->ifa_addr;
+		const struct sockaddr *a = i->ifa_addr;
 
-		if (!a || a->sin_family != AF_INET || a->sin_addr.s_addr != ip)
+		if (!a || !(a->sa_family == AF_INET
+				? ip && ((const struct sockaddr_in *)a)->sin_addr.s_addr == ip
+				: a->sa_family == AF_INET6 && !IN6_IS_ADDR_UNSPECIFIED(ip6) &&
+				      IN6_ARE_ADDR_EQUAL(
+					  &((const struct sockaddr_in6 *)a)->sin6_addr, ip6)))
 			continue;
 		snprintf(name, IF_NAMESIZE, "%s", i->ifa_name);
 		ret = 0;
@@ -306,4 +311,30 @@ int netsetup_lo_accept_local(bool on)
 	mnl_attr_nest_end(nlh, inet);
 	mnl_attr_nest_end(nlh, spec);
 	return nl_request(nlh, NULL, NULL);
+}
+
+/* RTM_DELNEIGH of @len bytes of address @dst of @family on @ifindex; ENOENT is no error. */
+static int neigh_forget(int ifindex, uint8_t family, const void *dst, size_t len)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ndmsg *nd;
+	int err;
+
+	nlh->nlmsg_type = RTM_DELNEIGH;
+	nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = family;
+	nd->ndm_ifindex = ifindex;
+	mnl_attr_put(nlh, NDA_DST, len, dst);
+	err = nl_request(nlh, NULL, NULL);
+	return err == -ENOENT ? 0 : err;
+}
+
+int netsetup_neigh_forget(int ifindex, uint32_t ip, const struct ipaddr *ip6)
+{
+	int err = ip ? neigh_forget(ifindex, AF_INET, &ip, sizeof(ip)) : 0;
+
+	if (!err && ip6 && ip6->family == AF_INET6)
+		err = neigh_forget(ifindex, AF_INET6, ip6->a, sizeof(ip6->a));
+	return err;
 }

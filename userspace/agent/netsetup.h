@@ -4,7 +4,10 @@
 #define AMBIT_AGENT_NETSETUP_H
 
 #include <stdbool.h>
+#include <netinet/in.h>
 #include <stdint.h>
+
+#include "ambit/ipaddr.h"
 
 /*
  * Ensures `ip rule fwmark AMBIT_SKB_MARK lookup AMBIT_ROUTE_TABLE` and
@@ -15,11 +18,11 @@ int netsetup_policy_routing(void);
 /* Removes both (an uninstall); what is already gone is no error. 0 or -errno. */
 int netsetup_policy_routing_remove(void);
 /*
- * The interface of the current netns holding IPv4 address @ip (network order) into @name
- * (IF_NAMESIZE bytes): a node's uplink from its status.hostIP, whatever the NIC is called.
- * 0, or -ENODEV when none holds it.
+ * The interface of the current netns holding IPv4 address @ip (network order; 0: none) or IPv6
+ * address @ip6 (unspecified: none) into @name (IF_NAMESIZE bytes): a node's uplink from its
+ * status.hostIPs, whatever the NIC is called. 0, or -ENODEV when none holds either.
  */
-int netsetup_iface_of(uint32_t ip, char *name);
+int netsetup_iface_of(uint32_t ip, const struct in6_addr *ip6, char *name);
 /*
  * RTM_GETLINK of @ifindex in the calling thread's netns: its IFLA_MASTER into *@master, its
  * IFLA_LINK (a veth's peer's ifindex, in the peer's netns) into *@link (0 when none) and its
@@ -38,5 +41,14 @@ int netsetup_bridge_port(int ifindex);
  * 0 or -errno.
  */
 int netsetup_lo_accept_local(bool on);
+
+/*
+ * Deletes the neighbour entries of a pod's addresses, @ip (network order; 0: none) and @ip6
+ * (family 0: none), on its host-side interface @ifindex, and with an unresolved one the packets
+ * the node routed to the pod and queued while it resolved: routed before the pod was captured,
+ * they took no steering on the uplink, and would reach the pod in plaintext the moment its
+ * interface answers. What is not there is no error. 0, or -errno.
+ */
+int netsetup_neigh_forget(int ifindex, uint32_t ip, const struct ipaddr *ip6);
 
 #endif
