@@ -108,7 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cret)
 		check_err(cret, err, sizeof(err));
 	for (size_t i = 0; !cret && i < cl.n_nodes; i++)
-		if (!runtime_node_ip(&cl, cl.nodes[i].name))
+		if (!runtime_node(&cl, cl.nodes[i].name) ||
+		    (!runtime_node_ip(&cl, cl.nodes[i].name) && cl.nodes[i].ip6.family != AF_INET6))
 			abort();
 
 	if (!ret) {

@@ -1598,6 +1598,39 @@ static void test_cluster_json(void **state)
 	runtime_cluster_free(&c);
 }
 
+/* A node of an IPv6-only cluster by its IPv6 alone; a dual-stack one's IPv6 as "ip6". */
+static void test_cluster_json_ipv6(void **state)
+{
+	static const char *const bad[] = {
+	    "{\"nodes\":[{\"name\":\"n\",\"ip\":\"0.0.0.0\"}]}",
+	    "{\"nodes\":[{\"name\":\"n\",\"ip\":\"fd00::1\",\"ip6\":\"fd00::2\"}]}",
+	    "{\"nodes\":[{\"name\":\"n\",\"ip\":\"10.0.0.1\",\"ip6\":\"10.0.0.2\"}]}",
+	    "{\"nodes\":[{\"name\":\"n\",\"ip\":\"10.0.0.1\",\"ip6\":6}]}",
+	    "{\"nodes\":[{\"name\":\"n\",\"ip\":\"10.0.0.1/24\"}]}",
+	};
+	const char *good = "{\"nodes\":[{\"name\":\"v6\",\"ip\":\"fd00:99::11\"},"
+			   "{\"name\":\"dual\",\"ip\":\"10.99.0.12\",\"ip6\":\"fd00:99::12\"}]}";
+	struct rt_cluster c;
+	char err[256], txt[IPADDR_STRLEN];
+
+	(void)state;
+	assert_int_equal(runtime_cluster_parse(good, strlen(good), &c, err, sizeof(err)), 0);
+	assert_int_equal(runtime_node_ip(&c, "v6"), 0);
+	assert_string_equal(ipaddr_format(&runtime_node(&c, "v6")->ip6, txt, sizeof(txt)),
+			    "fd00:99::11");
+	assert_int_equal(runtime_node_ip(&c, "dual"), ip("10.99.0.12"));
+	assert_string_equal(ipaddr_format(&runtime_node(&c, "dual")->ip6, txt, sizeof(txt)),
+			    "fd00:99::12");
+	assert_null(runtime_node(&c, "node9"));
+	runtime_cluster_free(&c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(
+		    runtime_cluster_parse(bad[i], strlen(bad[i]), &c, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "nodes[0]"));
+		runtime_cluster_free(&c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1621,6 +1654,7 @@ int main(void)
 	    cmocka_unit_test(test_runtime_malformed),
 	    cmocka_unit_test(test_runtime_good),
 	    cmocka_unit_test(test_cluster_json),
+	    cmocka_unit_test(test_cluster_json_ipv6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,7 +57,11 @@ static const char pods[] =
     "status: {phase: Running, podIP: 'fd00::5', podIPs: [{ip: 'fd00::5'}], hostIP: 10.0.0.2}\n"
     "---\napiVersion: v1\nkind: Pod\nmetadata: {name: v6-pending, namespace: shop}\n"
     "spec: {nodeName: n2, containers: [{name: c}]}\n"
-    "status: {phase: Pending, hostIP: 10.0.0.2}\n";
+    "status: {phase: Pending, hostIP: 10.0.0.2}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: v6node, namespace: shop}\n"
+    "spec: {nodeName: n6, containers: [{name: c}]}\n"
+    "status: {phase: Running, podIP: 'fd00::7', podIPs: [{ip: 'fd00::7'}],\n"
+    "  hostIP: 'fd00:99::16', hostIPs: [{ip: 'fd00:99::16'}]}\n";
 
 static uint32_t ip4(const char *s)
 {
@@ -86,7 +90,7 @@ static void test_runtime(void **state)
 	 * web, db, bare, dual (by its IPv4 address, though its podIP is IPv6) and v6 (an
 	 * IPv6-only pod, by its IPv6 alone): not the pending, finished or hostNetwork ones.
 	 */
-	assert_int_equal(rt.n_pods, 5);
+	assert_int_equal(rt.n_pods, 6);
 	assert_string_equal(rt.pods[0].uid, "shop/web-7c9d-a");
 	assert_string_equal(rt.pods[0].owner, "web");
 	assert_string_equal(rt.pods[0].service_account, "web");
@@ -108,9 +112,16 @@ static void test_runtime(void **state)
 	assert_string_equal(rt.pods[4].uid, "shop/v6");
 	assert_int_equal(rt.pods[4].ip, 0);
 	assert_string_equal(ipaddr_format(&rt.pods[4].ip6, txt, sizeof(txt)), "fd00::5");
-	assert_int_equal(cl.n_nodes, 2);
+	/* n6, of an IPv6-only cluster, is known by its pods' IPv6 hostIP. */
+	assert_string_equal(rt.pods[5].uid, "shop/v6node");
+	assert_int_equal(cl.n_nodes, 3);
 	assert_int_equal(runtime_node_ip(&cl, "n2"), ip4("10.0.0.2"));
 	assert_int_equal(runtime_node_ip(&cl, "n3"), ip4("10.0.0.3"));
+	assert_int_equal(runtime_node(&cl, "n2")->ip6.family, 0);
+	assert_int_equal(runtime_node_ip(&cl, "n6"), 0);
+	assert_non_null(runtime_node(&cl, "n6"));
+	assert_string_equal(ipaddr_format(&runtime_node(&cl, "n6")->ip6, txt, sizeof(txt)),
+			    "fd00:99::16");
 	runtime_free(&rt);
 	runtime_cluster_free(&cl);
 	config_free(&cfg);
@@ -139,7 +150,7 @@ static void test_runtime_from_previous(void **state)
 	config_stamp_ids(&cfg);
 	assert_int_equal(ksource_runtime_from(ks, &cfg, NULL, &rt, &cl), 0);
 	runtime_cluster_free(&cl);
-	assert_int_equal(rt.n_pods, 5);
+	assert_int_equal(rt.n_pods, 6);
 	assert_int_equal(rt.pods[0].shared, 0);
 	web_ns = rt.pods[0].namespace;
 
@@ -156,7 +167,7 @@ static void test_runtime_from_previous(void **state)
 	/* Taken: the same strings, now the new runtime's. */
 	assert_int_equal(ksource_runtime_from(ks, &cfg, &rt, &next, &cl), 0);
 	runtime_cluster_free(&cl);
-	assert_int_equal(next.n_pods, 5);
+	assert_int_equal(next.n_pods, 6);
 	for (size_t i = 0; i < next.n_pods; i++)
 		assert_int_equal(next.pods[i].shared, i + 1);
 	runtime_adopt(&next, &rt);

@@ -465,22 +465,25 @@ static size_t *node_slot(const struct node_set *ns, const struct rt_cluster *cl,
 	return &ns->node[i];
 }
 
+/* A node by its pods' status.hostIP: IPv4, or IPv6 in an IPv6-only cluster. */
 static int add_node(struct rt_cluster *cl, struct node_set *ns, const char *name,
 		    const char *ip_text)
 {
-	struct in_addr a;
+	struct ipaddr a;
 	struct rt_node *n;
 	size_t *slot = node_slot(ns, cl, name);
 
-	if (*slot || !ip_text || inet_pton(AF_INET, ip_text, &a) != 1)
+	if (*slot || !ip_text || ipaddr_parse_addr(ip_text, &a))
 		return 0;
 	n = realloc(cl->nodes, (cl->n_nodes + 1) * sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	cl->nodes = n;
 	n = &cl->nodes[cl->n_nodes];
+	memset(n, 0, sizeof(*n));
 	n->name = strdup(name);
-	n->ip = a.s_addr;
+	if (!ipaddr_v4(&a, &n->ip))
+		n->ip6 = a;
 	if (!n->name)
 		return -ENOMEM;
 	*slot = ++cl->n_nodes;

@@ -89,9 +89,10 @@ static struct loop *the_loop;
 
 /*
  * --node-ip as the kubelet's: one address, or an IPv4 and an IPv6 one, comma-separated, for a
- * dual-stack node (the DaemonSet passes status.hostIPs so). The node's IPv4 is required: the
- * mesh between nodes (HBONE's outer connection, the snapshot's node addresses) is IPv4 today,
- * so an IPv6-only node is refused by name rather than half run.
+ * dual-stack node (the DaemonSet passes status.hostIPs so). A node of an IPv6-only cluster has
+ * its IPv6 alone there (EKS's IPv6 mode, kubeadm's IPv6 single stack): the mesh between nodes
+ * rides on the pods' addresses, so the node's own IPv4, when it has one, is only where IPv4
+ * pods' traffic is captured to, and a node without it has no IPv4 pods.
  */
 static int parse_node_ips(struct agent_opts *o)
 {
@@ -105,7 +106,7 @@ static int parse_node_ips(struct agent_opts *o)
 		return -1;
 	}
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (!have4 && inet_pton(AF_INET, t, &a4) == 1) {
+		if (!have4 && inet_pton(AF_INET, t, &a4) == 1 && a4.s_addr != INADDR_ANY) {
 			o->node_ip = a4.s_addr;
 			have4 = true;
 		} else if (!have6 && inet_pton(AF_INET6, t, &a6) == 1 &&
@@ -121,10 +122,8 @@ static int parse_node_ips(struct agent_opts *o)
 			return -1;
 		}
 	}
-	if (!have4) {
-		fprintf(stderr,
-			"ambit-agent: --node-ip %s: the node's IPv4 address is required (an "
-			"IPv6-only node is not supported yet; dual stack is)\n",
+	if (!have4 && !have6) {
+		fprintf(stderr, "ambit-agent: --node-ip %s: no address of the node\n",
 			o->node_ip_str);
 		return -1;
 	}
@@ -619,7 +618,7 @@ static int startup(struct loop *l)
 		return err;
 	/* auto: the interface holding --node-ip (a DaemonSet knows status.hostIP, not the NIC). */
 	if (a->opts.uplink && !strcmp(a->opts.uplink, "auto")) {
-		if (!a->opts.node_ip || netsetup_iface_of(a->opts.node_ip, a->uplink_auto)) {
+		if (netsetup_iface_of(a->opts.node_ip, &a->opts.node_ip6, a->uplink_auto)) {
 			pr_err("--uplink auto: no interface holds the node IP %s",
 			       a->opts.node_ip_str ? a->opts.node_ip_str : "(no --node-ip)");
 			return -ENODEV;

@@ -17,6 +17,30 @@ static bool add_ip(cJSON *o, const char *key, uint32_t ip)
 	return inet_ntop(AF_INET, &ip, buf, sizeof(buf)) && cJSON_AddStringToObject(o, key, buf);
 }
 
+/*
+ * "nodeIP", the address the agent was started with first (the IPv4, or the IPv6 of a node of an
+ * IPv6-only cluster), and "nodeIPs", each family's, as a pod's status.hostIP and hostIPs.
+ */
+static bool add_node_ips(cJSON *o, const struct agent *a)
+{
+	char v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN];
+	bool has6 = !IN6_IS_ADDR_UNSPECIFIED(&a->opts.node_ip6);
+	cJSON *arr;
+
+	if ((a->opts.node_ip && !inet_ntop(AF_INET, &a->opts.node_ip, v4, sizeof(v4))) ||
+	    (has6 && !inet_ntop(AF_INET6, &a->opts.node_ip6, v6, sizeof(v6))))
+		return false;
+	if (!cJSON_AddStringToObject(o, "nodeIP",
+				     a->opts.node_ip ? v4
+				     : has6	     ? v6
+						     : "") ||
+	    !(arr = cJSON_AddArrayToObject(o, "nodeIPs")))
+		return false;
+	if (a->opts.node_ip && !cJSON_AddItemToArray(arr, cJSON_CreateString(v4)))
+		return false;
+	return !has6 || cJSON_AddItemToArray(arr, cJSON_CreateString(v6));
+}
+
 static bool add_pod(cJSON *arr, const struct agent *a, const struct desired_local_pod *lp)
 {
 	const struct cert_entry *ce =
@@ -148,8 +172,7 @@ char *agent_status_json(const struct agent *a)
 	bool ok;
 	char *s = NULL;
 
-	ok = o && cJSON_AddStringToObject(o, "node", a->opts.node) &&
-	     add_ip(o, "nodeIP", a->opts.node_ip) &&
+	ok = o && cJSON_AddStringToObject(o, "node", a->opts.node) && add_node_ips(o, a) &&
 	     cJSON_AddStringToObject(o, "trustDomain", a->opts.trust_domain) &&
 	     cJSON_AddNumberToObject(o, "version", (double)a->snap_version) &&
 	     cJSON_AddNumberToObject(o, "configGeneration", (double)generation_in_force(a)) &&

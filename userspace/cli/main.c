@@ -31,7 +31,7 @@ static const struct usage_entry {
      "                                  bridge cni0, as flannel host-gw; default routed;\n"
      "                                  --ip-family dual: pods and nodes with IPv6\n"
      "                                  addresses too, IPv4 first; ipv6: pods and\n"
-     "                                  Services IPv6 only, nodes dual stack; also\n"
+     "                                  Services IPv6 only, nodes reporting IPv6; also\n"
      "                                  $AMBIT_LOCAL_KUBE=1, $AMBIT_LOCAL_CNI,\n"
      "                                  $AMBIT_LOCAL_IP_FAMILY;\n"
      "                                  istio-ingressgateway in istio-system unless\n"

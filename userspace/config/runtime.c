@@ -425,11 +425,25 @@ int runtime_cluster_parse(const char *json, size_t len, struct rt_cluster *out, 
 		struct rt_node *n = &out->nodes[out->n_nodes];
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
 		const cJSON *ip = cJSON_GetObjectItemCaseSensitive(it, "ip");
+		const cJSON *ip6 = cJSON_GetObjectItemCaseSensitive(it, "ip6");
+		struct ipaddr a;
 
+		/* "ip" of either family (a node of an IPv6-only cluster has its IPv6 alone), and a
+		 * dual-stack node's IPv6 as "ip6". */
 		if (!cJSON_IsString(name) || !cJSON_IsString(ip) ||
-		    parse_ip(ip->valuestring, &n->ip)) {
-			ret = rt_fail(err, errlen, "nodes[%zu]: needs string name and IPv4 ip",
+		    ipaddr_parse_addr(ip->valuestring, &a) || (a.family == AF_INET6 && ip6) ||
+		    (ip6 && (!cJSON_IsString(ip6) || ipaddr_parse_addr(ip6->valuestring, &n->ip6) ||
+			     n->ip6.family != AF_INET6))) {
+			ret = rt_fail(err, errlen,
+				      "nodes[%zu]: needs string name, ip (IPv4 or IPv6) and an "
+				      "optional IPv6 ip6 beside an IPv4 ip",
 				      out->n_nodes);
+			goto out;
+		}
+		if (!ipaddr_v4(&a, &n->ip))
+			n->ip6 = a;
+		if (!n->ip && n->ip6.family != AF_INET6) {
+			ret = rt_fail(err, errlen, "nodes[%zu]: ip 0.0.0.0", out->n_nodes);
 			goto out;
 		}
 		n->name = strdup(name->valuestring);
@@ -485,18 +499,23 @@ void runtime_cluster_sort(struct rt_cluster *c)
 	c->sorted = true;
 }
 
-uint32_t runtime_node_ip(const struct rt_cluster *c, const char *name)
+const struct rt_node *runtime_node(const struct rt_cluster *c, const char *name)
 {
 	if (c && c->sorted) {
 		struct rt_node key = {.name = (char *)name};
-		const struct rt_node *n =
-		    c->n_nodes ? bsearch(&key, c->nodes, c->n_nodes, sizeof(*c->nodes), cmp_node)
-			       : NULL;
 
-		return n ? n->ip : 0;
+		return c->n_nodes ? bsearch(&key, c->nodes, c->n_nodes, sizeof(*c->nodes), cmp_node)
+				  : NULL;
 	}
 	for (size_t i = 0; c && i < c->n_nodes; i++)
 		if (strcmp(c->nodes[i].name, name) == 0)
-			return c->nodes[i].ip;
-	return 0;
+			return &c->nodes[i];
+	return NULL;
+}
+
+uint32_t runtime_node_ip(const struct rt_cluster *c, const char *name)
+{
+	const struct rt_node *n = runtime_node(c, name);
+
+	return n ? n->ip : 0;
 }

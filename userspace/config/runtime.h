@@ -69,7 +69,8 @@ struct runtime {
 
 struct rt_node {
 	char *name;
-	uint32_t ip;
+	uint32_t ip;	   /* its IPv4 (0: a node of an IPv6-only cluster reports none) */
+	struct ipaddr ip6; /* its IPv6 (family 0: none) */
 };
 
 struct rt_cluster {
@@ -105,6 +106,8 @@ int runtime_cluster_load(const char *path, struct rt_cluster *out, char *err, si
 void runtime_cluster_free(struct rt_cluster *c);
 /* IP of node @name in network order, or 0 when unknown. */
 uint32_t runtime_node_ip(const struct rt_cluster *c, const char *name);
+/* The node named @name in @c, or NULL (runtime_node_ip's look-up). */
+const struct rt_node *runtime_node(const struct rt_cluster *c, const char *name);
 /* Sorts @c's nodes by name, for runtime_node_ip's look-ups of every pod. */
 void runtime_cluster_sort(struct rt_cluster *c);
 

@@ -151,13 +151,13 @@ static int env_build(const struct kpod_ctx *x, const cJSON *ctr, struct sandbox 
 			return ret ?: refuse(x, "an env entry without a name%s", "");
 		if (!val && field) {
 			/* The plural fields list both families, IPv4 first, comma-separated. */
-			str_fmt(ips, sizeof(ips), "%s%s%s", x->n->ip, x->n->ip6[0] ? "," : "",
-				x->n->ip6);
+			str_fmt(ips, sizeof(ips), "%s%s%s", node_host_ip(x->n),
+				node_host_ip2(x->n)[0] ? "," : "", node_host_ip2(x->n));
 			val = !strcmp(field, "spec.nodeName")		  ? x->n->name
-			      : !strcmp(field, "status.hostIP")		  ? x->n->ip
+			      : !strcmp(field, "status.hostIP")		  ? node_host_ip(x->n)
 			      : !strcmp(field, "status.hostIPs")	  ? ips
 			      : !strcmp(field, "status.podIPs")		  ? ips
-			      : !strcmp(field, "status.podIP")		  ? x->n->ip
+			      : !strcmp(field, "status.podIP")		  ? node_host_ip(x->n)
 			      : !strcmp(field, "metadata.name")		  ? x->pod
 			      : !strcmp(field, "metadata.namespace")	  ? x->ns
 			      : !strcmp(field, "spec.serviceAccountName") ? x->sa

@@ -277,6 +277,7 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	struct ambit_workload wl = {0};
 	struct desired_local_pod *lp;
 	char identity[512];
+	const struct rt_node *node;
 	bool local, enrolled;
 	uint32_t node_ip;
 	int err;
@@ -293,8 +294,11 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	view.meta.labels = p->labels;
 	enrolled = config_pod_enrolled(cfg, &view);
 	local = strcmp(p->node, env->node) == 0;
-	node_ip = local ? env->node_ip : runtime_node_ip(env->cluster, p->node);
-	if (!node_ip && (err = warn(b, "pod %s: IP of node %s unknown", p->uid, p->node)))
+	node = local ? NULL : runtime_node(env->cluster, p->node);
+	node_ip = local ? env->node_ip : node ? node->ip : 0;
+	/* A node of an IPv6-only cluster has no IPv4 to give its pods' entries, and is known. */
+	if (!(local ? env->node_ip || env->ipv6 : node != NULL) &&
+	    (err = warn(b, "pod %s: IP of node %s unknown", p->uid, p->node)))
 		return err;
 	if (spiffe_id_format(identity, sizeof(identity), env->trust_domain, p->namespace,
 			     p->service_account))

@@ -529,10 +529,11 @@ static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n,
 	cluster_path(c, ca, sizeof(ca), "ca");
 	cluster_path(c, ho, sizeof(ho), "%s/ztunnel.sock", n->name);
 	cluster_path(c, resolv, sizeof(resolv), "resolv.conf");
-	char node_ips[sizeof(n->ip) + sizeof(n->ip6) + 1];
-	/* A dual-stack node gives the agent both addresses, as the kubelet's --node-ip takes them.
+	char node_ips[2 * sizeof(n->ip6) + 1];
+	/* The addresses the node's kubelet reports (status.hostIPs), as the DaemonSet passes them.
 	 */
-	snprintf(node_ips, sizeof(node_ips), "%s%s%s", n->ip, n->ip6[0] ? "," : "", n->ip6);
+	snprintf(node_ips, sizeof(node_ips), "%s%s%s", node_host_ip(n),
+		 node_host_ip2(n)[0] ? "," : "", node_host_ip2(n));
 	const char *agent_args[] = {bin,	"--node",     n->name,	   "--node-ip", node_ips,
 				    "--state",	state,	      "--runtime", runtime,	"--ca-dir",
 				    ca,		"--pin-root", n->pin_root, "--cgroup",	n->cgroup,

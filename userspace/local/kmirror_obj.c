@@ -238,8 +238,8 @@ static bool pod_status(cJSON *pod_json, const struct ctl_pod *pod)
 		return c && cJSON_AddItemToArray(conds, c) &&
 		       cJSON_AddStringToObject(c, "type", ready[0]) &&
 		       cJSON_AddStringToObject(c, "status", "True") &&
-		       cJSON_AddStringToObject(st, "hostIP", pod->node->ip) &&
-		       add_ips(st, "hostIPs", pod->node->ip, pod->node->ip6) &&
+		       cJSON_AddStringToObject(st, "hostIP", node_host_ip(pod->node)) &&
+		       add_ips(st, "hostIPs", node_host_ip(pod->node), node_host_ip2(pod->node)) &&
 		       cJSON_AddStringToObject(st, "qosClass", "BestEffort");
 	}
 	for (size_t i = 0; i < sizeof(ready) / sizeof(ready[0]); i++) {
@@ -253,8 +253,8 @@ static bool pod_status(cJSON *pod_json, const struct ctl_pod *pod)
 	if (!pod_container_status(st, container_name(pod->spec)))
 		return false;
 	/* BestEffort: the QoS class of the kubepods/besteffort cgroup the pod runs in. */
-	return cJSON_AddStringToObject(st, "hostIP", pod->node->ip) &&
-	       add_ips(st, "hostIPs", pod->node->ip, pod->node->ip6) &&
+	return cJSON_AddStringToObject(st, "hostIP", node_host_ip(pod->node)) &&
+	       add_ips(st, "hostIPs", node_host_ip(pod->node), node_host_ip2(pod->node)) &&
 	       cJSON_AddStringToObject(st, "podIP", pod_ip4(pod)[0] ? pod->ip_str : pod->ip6_str) &&
 	       (pod_ip4(pod)[0] ? add_ips(st, "podIPs", pod->ip_str, pod->ip6_str)
 				: add_ips(st, "podIPs", pod->ip6_str, "")) &&

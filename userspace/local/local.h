@@ -225,6 +225,20 @@ static inline const char *pod_ip4(const struct ctl_pod *pod)
 {
 	return pod->node->pods_v6only ? "" : pod->ip_str;
 }
+/*
+ * The node's status.hostIP and the second of its hostIPs ("" when none), as its kubelet reports
+ * them and its agent's --node-ip takes them: in an IPv6 cluster its IPv6 alone, as in EKS's
+ * IPv6 mode and kubeadm's IPv6 single stack (the node still holds an IPv4, which it does not
+ * report and the mesh does not use); IPv4 first, then the IPv6 of a dual-stack node.
+ */
+static inline const char *node_host_ip(const struct ctl_node *n)
+{
+	return n->pods_v6only ? n->ip6 : n->ip;
+}
+static inline const char *node_host_ip2(const struct ctl_node *n)
+{
+	return n->pods_v6only ? "" : n->ip6;
+}
 /* Borrowed node by name, or NULL. */
 const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *name);
 /*

@@ -396,7 +396,7 @@ static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 	printf("cluster %s is up (%s), pod network %s%s\n", c->name, c->run_dir,
 	       cluster_cni_name(c->cni),
 	       c->ip_family == CTL_IP_DUAL   ? ", dual stack (IPv4 first)"
-	       : c->ip_family == CTL_IP_IPV6 ? ", IPv6 (pods and Services; nodes dual stack)"
+	       : c->ip_family == CTL_IP_IPV6 ? ", IPv6 (pods, Services and the nodes' hostIPs)"
 					     : "");
 	printf("nodes:\n");
 	for (int i = 0; i < c->nnodes; i++) {
