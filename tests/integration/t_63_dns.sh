@@ -10,7 +10,9 @@
 # keeps the proxy's sockets, and the new ztunnel answers what was queued there.
 # A pod annotated ambient.istio.io/dns-capture: "false", and a pod outside the mesh, ask the
 # cluster's DNS themselves (the proxy counts none of their queries). The counter redirect_dns
-# counts what the kernel steered.
+# counts what the kernel steered. In an IPv6 cluster (`local up --ip-family ipv6`) the same, of
+# that family: the pods ask the cluster DNS's IPv6 for AAAA, a ServiceEntry host has its
+# 2001:2::/48 address.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd dig dnsmasq curl python3 jq
 cluster_up manifests
