@@ -286,6 +286,7 @@ fabric_capture_stop() {
 # $FABRIC_IP, which every node routes to (an external server, a resolver); on_exit stops it.
 FABRIC_IP=10.99.0.1
 CLUSTER_DNS_IP=10.99.0.2 # the cluster's DNS (dnsmasq in the fabric): every pod's nameserver
+CLUSTER_DNS_IP6=fd00:99::2 # its IPv6: the nameserver of the pods of an IPv6 cluster
 FABRIC_BG_PIDS=()
 FABRIC_BG_DIR=
 fabric_bg() {

@@ -10,7 +10,9 @@
 # keeps the proxy's sockets, and the new ztunnel answers what was queued there.
 # A pod annotated ambient.istio.io/dns-capture: "false", and a pod outside the mesh, ask the
 # cluster's DNS themselves (the proxy counts none of their queries). The counter redirect_dns
-# counts what the kernel steered.
+# counts what the kernel steered. In an IPv6 cluster (`local up --ip-family ipv6`) the same, of
+# that family: the pods ask the cluster DNS's IPv6 for AAAA, a ServiceEntry host has its
+# 2001:2::/48 address.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd dig dnsmasq curl python3 jq
 cluster_up manifests
@@ -24,12 +26,30 @@ trap 'rc=$?; rm -rf "$DIR"; LIB_RC=$rc on_exit' EXIT
 	echo "192.0.2.80 www.ext.test"
 	echo "$EXT web.ext.test"
 	for i in $(seq 1 120); do echo "10.77.0.$i big.ext.test"; done
+	# And as many AAAA, which an IPv6 cluster's pods ask for (glibc asks no A without an IPv4
+	# address to use it from).
+	for i in $(seq 1 120); do echo "fd00:77::$i big.ext.test"; done
 } >"$DIR/hosts"
 chmod 755 "$DIR" && chmod 644 "$DIR/hosts" # dnsmasq reads it as nobody
 fabric_bg dnsmasq --keep-in-foreground --listen-address="$EXT" --bind-interfaces --port=53 \
 	--no-resolv --no-hosts --local=/ext.test/ --addn-hosts="$DIR/hosts" --cname=alias.ext.test,www.ext.test \
 	--pid-file="$DIR/dnsmasq.pid" --log-facility="$DIR/dnsmasq.log" --log-queries
 fabric_http 18082 ext-18082
+
+# What the pods ask and are answered, by the cluster's family: in an IPv6 cluster their
+# nameserver is the cluster DNS's IPv6 and a Service's address its IPv6 VIP (AAAA; A is NODATA),
+# as a ServiceEntry host's is the IPv6 allocated for it (2001:2::/48).
+dns_ip=$CLUSTER_DNS_IP qtype=A ahosts=ahostsv4 se_net=240.240.
+if [ "$(cluster_ip_family)" = ipv6 ]; then
+	dns_ip=$CLUSTER_DNS_IP6 qtype=AAAA ahosts=ahostsv6 se_net=2001:2::
+fi
+# lookup POD NAME: NAME's first address of that family, as glibc resolves it in POD (never an
+# A answer glibc maps into ::ffff:a.b.c.d).
+lookup() { pod_exec "$1" getent "$ahosts" "$2" | awk '$1 !~ /^::ffff:/ { print $1; exit }'; }
+# se_addr HOST: the address `ambitctl services` lists for a ServiceEntry host, of that family.
+se_addr() {
+	actl services | awk -v h="$1" '$2 == h { print $3; exit }' | tr , '\n' | grep -F "$se_net" | head -n 1
+}
 
 # ask POD ARGS...: dig in the pod, short output.
 ask() {
@@ -43,27 +63,26 @@ wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
 # ---- the pods' view: resolv.conf (the cluster's DNS), hosts without Services ----
 conf=$(pod_exec mesh/client-0 cat /etc/resolv.conf)
 expect_contains "$conf" "search mesh.svc.cluster.local svc.cluster.local cluster.local"
-expect_contains "$conf" "nameserver $CLUSTER_DNS_IP"
+expect_contains "$conf" "nameserver $dns_ip"
 hosts=$(pod_exec mesh/client-0 cat /etc/hosts)
 expect_not_contains "$hosts" "server.mesh" "an enrolled pod's hosts file still lists Services"
 
 # ---- names of the mesh ----
 vip=$(actl services | awk '$1 == "mesh" && $2 == "server" { print $3; exit }')
-vip=${vip%%,*} # its IPv4 one (a dual-stack cluster lists the IPv6 one after it)
+vip=${vip%%,*} # the family's own (a dual-stack cluster lists the IPv6 one after the IPv4 one)
 [ -n "$vip" ] || fail "no VIP for mesh/server"
-expect_eq "$(pod_exec mesh/client-0 getent ahostsv4 server | awk '{print $1; exit}')" "$vip" \
-	"short name through the search list"
-expect_eq "$(ask mesh/client-0 +short server.mesh.svc.cluster.local)" "$vip" "FQDN"
-expect_eq "$(ask mesh/client-0 +short +search server.mesh)" "$vip" "name.namespace"
+expect_eq "$(lookup mesh/client-0 server)" "$vip" "short name through the search list"
+expect_eq "$(ask mesh/client-0 +short "$qtype" server.mesh.svc.cluster.local)" "$vip" "FQDN"
+expect_eq "$(ask mesh/client-0 +short +search "$qtype" server.mesh)" "$vip" "name.namespace"
 out=$(ask mesh/client-0 nothing.mesh.svc.cluster.local)
 expect_contains "$out" "status: NXDOMAIN" "unknown name under the cluster domain"
 expect_contains "$out" "flags: qr aa" "the proxy answers its names authoritatively"
 # The answer comes from the server the pod asked (the kernel shows it so): dig checks it too.
-expect_contains "$out" "SERVER: $CLUSTER_DNS_IP#53"
+expect_contains "$out" "SERVER: $dns_ip#53"
 out=$(ask mesh/client-0 +short SRV _http._tcp.server.mesh.svc.cluster.local)
 expect_eq "$out" "0 100 80 server.mesh.svc.cluster.local." "SRV of a named port"
 # Over TCP (captured too).
-expect_eq "$(ask mesh/client-0 +tcp +short server.mesh.svc.cluster.local)" "$vip" "TCP query"
+expect_eq "$(ask mesh/client-0 +tcp +short "$qtype" server.mesh.svc.cluster.local)" "$vip" "TCP query"
 
 actl apply -f - >&2 <<EOF || fail "apply the headless Service and the ServiceEntry"
 apiVersion: v1
@@ -85,15 +104,15 @@ spec:
   endpoints: [{address: $EXT}]
 EOF
 server_ip=$(pod_ip mesh/server-0)
-wait_for 20 bash -c '[ "$("$1" local exec --name "$2" mesh/client-0 -- dig +short server-headless.mesh.svc.cluster.local)" = "$3" ]' _ \
-	"$AMBITCTL" "$CLUSTER" "$server_ip" || fail "headless Service not answered with its pod $server_ip"
-se_vip=$(actl services | awk '$2 == "api.example.com" { print $3 }')
-se_vip=${se_vip%%,*}
-case $se_vip in 240.240.*) ;; *) fail "api.example.com has no allocated address: $(actl services)" ;; esac
-expect_eq "$(ask mesh/client-0 +short api.example.com)" "$se_vip" "ServiceEntry host"
-# AAAA: none on an IPv4 node; on a dual-stack one the IPv6 allocated beside the IPv4 one.
+wait_for 20 bash -c '[ "$("$1" local exec --name "$2" mesh/client-0 -- dig +short "$4" server-headless.mesh.svc.cluster.local)" = "$3" ]' _ \
+	"$AMBITCTL" "$CLUSTER" "$server_ip" "$qtype" || fail "headless Service not answered with its pod $server_ip"
+se_vip=$(se_addr api.example.com)
+[ -n "$se_vip" ] || fail "api.example.com has no allocated address: $(actl services)"
+expect_eq "$(ask mesh/client-0 +short "$qtype" api.example.com)" "$se_vip" "ServiceEntry host"
+# AAAA: none on an IPv4 node; on a dual-stack one (an IPv6 cluster's nodes are) the IPv6
+# allocated beside the IPv4 one.
 aaaa=$(ask mesh/client-0 +short AAAA api.example.com)
-if [ "$(jq -r .ipFamily "/run/ambit/$CLUSTER/cluster.json")" = dual ]; then
+if [ "$(cluster_ip_family)" != ipv4 ]; then
 	case $aaaa in 2001:2::*) ;; *) fail "AAAA of api.example.com in a dual-stack cluster: '$aaaa'" ;; esac
 else
 	expect_eq "$aaaa" "" "AAAA of a host allocated an IPv4 address only"
@@ -112,10 +131,10 @@ spec:
   resolution: DNS
   ports: [{number: 80, name: http, protocol: HTTP, targetPort: 18082}]
 EOF
-web_vip=$(actl services | awk '$2 == "web.ext.test" { print $3 }')
-web_vip=${web_vip%%,*}
-case $web_vip in 240.240.*) ;; *) fail "web.ext.test has no allocated address: $(actl services)" ;; esac
-expect_eq "$(ask mesh/client-0 +short web.ext.test)" "$web_vip" "a DNS entry's host answers its allocated address"
+web_vip=$(se_addr web.ext.test)
+[ -n "$web_vip" ] || fail "web.ext.test has no allocated address: $(actl services)"
+expect_eq "$(ask mesh/client-0 +short "$qtype" web.ext.test)" "$web_vip" \
+	"a DNS entry's host answers its allocated address"
 wait_for 15 pod_exec mesh/client-0 curl -sf --max-time 3 http://web.ext.test/ ||
 	fail "a connection to a DNS entry never reached what its name resolves to"
 expect_contains "$(pod_exec mesh/client-0 curl -sS --max-time 5 http://web.ext.test/)" "ext-18082"
@@ -125,13 +144,13 @@ grep -q "query\[A\] web.ext.test from 10.99.0.11" "$DIR/dnsmasq.log" ||
 # A TCP client that sends queries and never reads the answers is closed once 256 KB of them wait,
 # rather than buffered without end.
 out=$(pod_exec mesh/client-0 python3 -c '
-import socket, struct
+import socket, struct, sys
 name = b"".join(bytes([len(l)]) + l for l in b"server.mesh.svc.cluster.local".split(b".")) + b"\0"
 q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + name + struct.pack(">HH", 1, 1)
-s = socket.socket()
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.settimeout(20)
-s.connect(("169.254.1.1", 53))
+s.connect((sys.argv[1], 53))
 try:
     for i in range(200000):
         s.sendall(struct.pack(">H", len(q)) + q)
@@ -140,9 +159,9 @@ except (BrokenPipeError, ConnectionResetError):
     print("closed after", i, "queries")
 except socket.timeout:
     print("stalled after", i, "queries")
-' 2>&1)
+' "$dns_ip" 2>&1)
 expect_contains "$out" "closed after" "a client that never reads its answers"
-expect_eq "$(ask mesh/client-0 +tcp +short server.mesh.svc.cluster.local)" "$vip" \
+expect_eq "$(ask mesh/client-0 +tcp +short "$qtype" server.mesh.svc.cluster.local)" "$vip" \
 	"TCP answers after a client was closed for not reading"
 
 # ---- forwarded to the node's resolver ----
@@ -158,7 +177,8 @@ out=$(ask mesh/client-0 big.ext.test)
 expect_contains "$out" "Truncated, retrying in TCP mode" "the UDP answer was not truncated"
 n=$(printf '%s\n' "$out" | grep -c 'IN	A	10\.77\.0\.')
 expect_eq "$n" "120" "the TCP answer lost records"
-n=$(pod_exec mesh/client-0 getent ahostsv4 big.ext.test | awk '{print $1}' | sort -u | wc -l)
+n=$(pod_exec mesh/client-0 getent "$ahosts" big.ext.test | awk '$1 !~ /^::ffff:/ { print $1 }' |
+	sort -u | wc -l)
 expect_eq "$n" "120" "glibc's TCP fallback through the proxy"
 grep -q "query\[A\] www.ext.test from 10.99.0.1" "$DIR/dnsmasq.log" ||
 	grep -q "query\[A\] www.ext.test from 10.99.0." "$DIR/dnsmasq.log" ||
@@ -169,9 +189,9 @@ expect_not_contains "$(cat "$DIR/dnsmasq.log")" "server.mesh.svc.cluster.local" 
 # ---- the proxy's metrics, as Istio's ztunnel names them ----
 m=$(node_metrics node1)
 client_labels=('source_canonical_service="client"' 'source_canonical_revision="latest"')
-n=$(metric_sum "$m" istio_dns_requests_total 'request_query_type="a"' 'request_protocol="udp"' \
-	"${client_labels[@]}")
-[ "$n" -ge 5 ] || fail "istio_dns_requests_total (a, udp, client): $n: $(grep istio_dns_requests <<<"$m")"
+n=$(metric_sum "$m" istio_dns_requests_total "request_query_type=\"${qtype,,}\"" \
+	'request_protocol="udp"' "${client_labels[@]}")
+[ "$n" -ge 5 ] || fail "istio_dns_requests_total (${qtype,,}, udp, client): $n: $(grep istio_dns_requests <<<"$m")"
 n=$(metric_sum "$m" istio_dns_requests_total 'request_protocol="tcp"' "${client_labels[@]}")
 [ "$n" -ge 2 ] || fail "istio_dns_requests_total over TCP: $n"
 n=$(metric_sum "$m" istio_dns_upstream_requests_total 'request_query_type="a"' "${client_labels[@]}")
@@ -190,14 +210,13 @@ n=$(actl maps --node node1 | awk '$1 == "redirect_dns" { print $2 }')
 answered() { actl maps --node node1 | awk '$1 == "dns_answered" { print $2 }'; }
 before=$(answered)
 for _ in 1 2 3 4 5; do
-	expect_eq "$(pod_exec mesh/client-0 getent ahostsv4 server.mesh.svc.cluster.local | awk '{print $1; exit}')" \
-		"$vip" "a lookup the kernel answers"
+	expect_eq "$(lookup mesh/client-0 server.mesh.svc.cluster.local)" "$vip" "a lookup the kernel answers"
 done
 maps=$(actl maps --node node1)
 n=$(answered)
 [ "${n:-0}" -ge $((${before:-0} + 4)) ] ||
 	fail "the kernel answered ${n:-no} queries (${before:-0} before): $maps"
-expect_contains "$maps" "server.mesh.svc.cluster.local. A" "dns_answers lacks the pod's query"
+expect_contains "$maps" "server.mesh.svc.cluster.local. $qtype" "dns_answers lacks the pod's query"
 # The proxy reads the kernel's counts every second: after one, what it says is complete.
 sleep 1.5
 requests() { metric_sum "$(node_metrics node1)" istio_dns_requests_total "${client_labels[@]}"; }
@@ -211,10 +230,10 @@ for _ in $(seq 25); do [ "$(requests)" -ge $((n + k)) ] && break; sleep 0.2; don
 	fail "istio_dns_requests_total does not count the $k the kernel answered: $(requests) after $n"
 # A new snapshot retires every answer: a name unknown before resolves once its Service exists.
 for _ in 1 2; do
-	expect_contains "$(ask mesh/client-0 +nocookie late.mesh.svc.cluster.local)" "status: NXDOMAIN" \
+	expect_contains "$(ask mesh/client-0 +nocookie "$qtype" late.mesh.svc.cluster.local)" "status: NXDOMAIN" \
 		"a name no Service has yet"
 done
-expect_contains "$(actl maps --node node1)" "late.mesh.svc.cluster.local. A" \
+expect_contains "$(actl maps --node node1)" "late.mesh.svc.cluster.local. $qtype" \
 	"the kernel does not hold the NXDOMAIN answer"
 actl apply -f - >&2 <<EOF || fail "apply the late Service"
 apiVersion: v1
@@ -224,8 +243,8 @@ spec:
   selector: {app: server}
   ports: [{name: http, port: 80}]
 EOF
-wait_for 20 bash -c '[ -n "$("$1" local exec --name "$2" mesh/client-0 -- dig +nocookie +short late.mesh.svc.cluster.local)" ]' _ \
-	"$AMBITCTL" "$CLUSTER" || fail "the kernel kept answering NXDOMAIN for a Service that exists now"
+wait_for 20 bash -c '[ -n "$("$1" local exec --name "$2" mesh/client-0 -- dig +nocookie +short "$3" late.mesh.svc.cluster.local)" ]' _ \
+	"$AMBITCTL" "$CLUSTER" "$qtype" || fail "the kernel kept answering NXDOMAIN for a Service that exists now"
 
 # ---- restarts: lookups in a loop while node1's ztunnel, then its agent, is killed ----
 status_json() { actl local status -o json 2>/dev/null; }
@@ -240,8 +259,8 @@ for what in ztunnel agent; do
 	pod_exec mesh/client-0 bash -c 'for i in $(seq 60); do
 		getent hosts server.mesh.svc.cluster.local >/dev/null || echo "lookup $i failed"
 		n=; for k in 0 1 2 3 4 5; do c=${0:k:1}; [ $(((i >> k) & 1)) = 1 ] && c=${c^^}; n=$n$c; done
-		[ -n "$(dig +short +time=3 +tries=2 "$n.mesh.svc.cluster.local")" ] || echo "lookup $n failed"
-		sleep 0.05; done; echo done' server >"$DIR/loop.$what" 2>&1 &
+		[ -n "$(dig +short +time=3 +tries=2 "$1" "$n.mesh.svc.cluster.local")" ] || echo "lookup $n failed"
+		sleep 0.05; done; echo done' server "$qtype" >"$DIR/loop.$what" 2>&1 &
 	loop=$!
 	sleep 0.5
 	kill -9 "$pid"
@@ -261,8 +280,7 @@ wait_log 10 node1-ztunnel "serving the sockets the agent kept" ||
 # (its counter moves as it steers; the proxy counts the kernel's own answers later, by client).
 steered() { actl maps --node node1 | awk '$1 == "redirect_dns" { print $2 }'; }
 before=$(steered)
-expect_eq "$(pod_exec plain/client-0 getent ahostsv4 server.mesh | awk '{print $1; exit}')" "$vip" \
-	"a pod outside the mesh, through the cluster's DNS"
+expect_eq "$(lookup plain/client-0 server.mesh)" "$vip" "a pod outside the mesh, through the cluster's DNS"
 actl apply -f - >&2 <<'EOF' || fail "apply the opted-out pod"
 apiVersion: v1
 kind: Pod
@@ -276,8 +294,7 @@ spec:
   - {name: c, image: debian, command: [sleep, infinity]}
 EOF
 wait_for 30 pod_exec mesh/optout true || fail "the opted-out pod never started"
-expect_eq "$(pod_exec mesh/optout getent ahostsv4 server | awk '{print $1; exit}')" "$vip" \
-	"an opted-out pod, through the cluster's DNS"
+expect_eq "$(lookup mesh/optout server)" "$vip" "an opted-out pod, through the cluster's DNS"
 out=$(ask mesh/optout nothing.mesh.svc.cluster.local)
 expect_contains "$out" "status: NXDOMAIN" "the cluster's DNS: an unknown name under cluster.local"
 expect_eq "$(steered)" "$before" "queries of pods the proxy does not serve were steered to it"

@@ -78,11 +78,14 @@ after=$(drops node1 drop_strict_plaintext)
 [ "$after" -gt "$before" ] || fail "drop_strict_plaintext on node1 did not move ($before -> $after)"
 
 # Without the kernel entry the ztunnel is the enforcement point: a reset, not a timeout.
+# The pod's one address the Service takes: IPv4, or IPv6 in an IPv6 cluster (strict_ports6).
 ratings_ip=$(pod_ip bookinfo/ratings-0)
-key=$(echo "$ratings_ip" | tr . ' ')
-node_exec node1 bpftool map delete pinned "$(pin_path node1 strict_ports)" key $key 0 0 0 0 ||
-	fail "cannot remove the strict_ports entry of ratings"
-out=$(fetch legacy/client-0 "$ratings_ip:9080" 5); rc=$?
+[ -n "$ratings_ip" ] || fail "no IP for bookinfo/ratings-0"
+map=$(family_map strict_ports "$ratings_ip")
+# The key: the address, port 0 (the pod's default verdict) and its padding.
+node_exec node1 bpftool map delete pinned "$(pin_path node1 "$map")" \
+	key $(addr_bytes "$ratings_ip") 0 0 0 0 || fail "cannot remove the $map entry of ratings"
+out=$(fetch legacy/client-0 "$(url_host "$ratings_ip"):9080" 5); rc=$?
 # A reset: during or right after the handshake depending on timing (7, 56, 52); never a
 # timeout (28), which would mean a drop.
 case $rc in 7 | 52 | 56) ;; *) fail "ztunnel STRICT refusal: want a reset (curl 7/52/56), got $rc: $out" ;; esac

@@ -1,6 +1,20 @@
 #!/usr/bin/env bash
 # Helpers shared by the t_70_policy*.sh tests (sourced after lib.sh; not a pod command).
 
+# host_prefix ADDR: ADDR as an ipBlocks entry of the one host (/32, or /128 for an IPv6 one).
+host_prefix() {
+	case $1 in *:*) echo "$1/128" ;; *) echo "$1/32" ;; esac
+}
+
+# family_map MAP ADDR: the name of the pinned map MAP of ADDR's family (strict_ports or
+# strict_ports6), and addr_bytes ADDR its bytes in network order as bpftool takes a key.
+family_map() {
+	case $2 in *:*) echo "${1}6" ;; *) echo "$1" ;; esac
+}
+addr_bytes() {
+	python3 -c 'import ipaddress, sys; print(*ipaddress.ip_address(sys.argv[1]).packed)' "$1"
+}
+
 # fetch POD HOST:PORT [SECS]: one HTTP GET from inside POD; prints the body, curl's status.
 fetch() { pod_exec "$1" curl -s --max-time "${3:-3}" "http://$2/"; }
 
