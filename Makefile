@@ -207,6 +207,8 @@ $(O)/tests/test_plan_vip: $(addprefix $(OBJ)/userspace/local/,plan_vip.o cluster
 $(O)/tests/test_klease: $(OBJ)/userspace/cli/nodes_fmt.o
 # `ambitctl get`'s kinds, columns and table (no I/O).
 $(O)/tests/test_getcols: $(OBJ)/userspace/cli/getcols.o
+# `ambitctl services`' ports and endpoints of both families (no I/O).
+$(O)/tests/test_svcfmt: $(OBJ)/userspace/cli/svcfmt.o
 # ambit-cni's protocol (its main.c aside), run against an agent the test plays.
 $(O)/tests/test_cni: $(OBJ)/userspace/cni/cni.o $(OBJ)/userspace/cni/apijudge.o
 # `local port-forward`'s arguments, read as kubectl reads them (no I/O).

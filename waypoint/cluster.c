@@ -196,9 +196,17 @@ int wp_cluster_init(struct wp_cluster *c, const struct l7_service *svc, const ch
 		if (!tp || !in_subset(svc, subset, (uint32_t)e))
 			continue;
 		/*
+		 * An endpoint of IPv6 only is no host of the IPv4 VIP's cluster of a Service with
+		 * VIPs of both families (a selectorless one's IPv6 slice, an IPv6-only pod): the
+		 * ztunnel sends its IPv4 VIP to IPv4 endpoints alone.
+		 */
+		if (!v6 && !ep->ip && ep->ip6.family == AF_INET6 && !svc->entry &&
+		    !svc->via_waypoint && svc->vip && svc->vip6.family == AF_INET6)
+			continue;
+		/*
 		 * An endpoint without an IPv6 address is no host of the IPv6 VIP's cluster. One of
-		 * IPv6 only (a ServiceEntry's, whose one cluster serves both families) is a host of
-		 * the other at [v6]:port.
+		 * IPv6 only (a ServiceEntry's, whose one cluster serves both families; an IPv6
+		 * Service's) is a host of the other at [v6]:port.
 		 */
 		if (v6 || (!ep->ip && ep->ip6.family == AF_INET6)
 			? sockaddr_inet_from_ipaddr(a, &ep->ip6, tp) != 0

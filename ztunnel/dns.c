@@ -240,6 +240,40 @@ static uint32_t pod_address(const struct dns_table *t, const char *name)
 }
 
 /*
+ * A pod by its dashed IPv6 address, `fd00-98-1--4.ns.pod.<domain>` (':' as '-', as CoreDNS
+ * reads a name that is not four dashed octets), when the snapshot has a workload of that
+ * namespace there: its workload, or NULL. An IPv6-only pod has no other dashed name.
+ */
+static const struct snap_workload *pod_address6(const struct dns_table *t, const char *name)
+{
+	char dashed[INET6_ADDRSTRLEN], ns[NAME_MAX_LEN];
+	const char *dot = strchr(name, '.'), *rest;
+	const struct snap_workload *w;
+	struct ipaddr a;
+	size_t n;
+
+	if (!dot || (size_t)(dot - name) >= sizeof(dashed))
+		return NULL;
+	memcpy(dashed, name, (size_t)(dot - name));
+	dashed[dot - name] = 0;
+	rest = dot + 1;
+	dot = strchr(rest, '.');
+	if (!dot || (n = (size_t)(dot - rest)) >= sizeof(ns))
+		return NULL;
+	memcpy(ns, rest, n);
+	ns[n] = 0;
+	if (strncmp(dot + 1, "pod.", 4) || strcmp(dot + 5, t->domain))
+		return NULL;
+	for (char *p = dashed; *p; p++)
+		if (*p == '-')
+			*p = ':';
+	if (ipaddr_parse_addr(dashed, &a) || a.family != AF_INET6)
+		return NULL;
+	w = snapshot_workload_by_ip6(t->s, &a);
+	return w && w->namespace && !strcmp(w->namespace, ns) ? w : NULL;
+}
+
+/*
  * A Kubernetes Service without a cluster IP of either family: its name is its endpoints'
  * addresses. (A single-stack IPv6 Service has no IPv4 VIP and is not headless.)
  */
@@ -305,27 +339,51 @@ static uint32_t lookup_member(const struct dns_table *t, const struct snap_workl
 }
 
 /*
- * Endpoint @i of @svc's endpoints6 when it is an IPv6-only pod's (its workload has no IPv4): a
- * headless Service's member the IPv4 endpoints do not name. NULL for any other (a dual-stack
- * pod's, named by its IPv4 endpoint; an address of a selectorless Service's IPv6 slice).
+ * Whether endpoint @i of @svc's endpoints6 is one its IPv4 endpoints do not name: an IPv6-only
+ * pod's (its workload has no IPv4), or an address of a selectorless Service's IPv6 slice that is
+ * no IPv4 endpoint's pod (an address outside the cluster, or a pod its IPv4 slices lack). A
+ * dual-stack pod among the IPv4 endpoints is named, and answered, by its IPv4 endpoint.
  */
-static const struct snap_workload *v6only_member(const struct dns_table *t,
-						 const struct snap_service *svc, size_t i)
+static bool unnamed6(const struct dns_table *t, const struct snap_service *svc, size_t i)
 {
 	const struct snap_workload *w = snapshot_workload_by_ip6(t->s, &svc->endpoints6[i]);
 
-	return w && !w->ip ? w : NULL;
+	for (size_t j = 0; w && w->ip && j < svc->nendpoints; j++)
+		if (svc->endpoints[j] == w->ip)
+			return false;
+	return true;
 }
 
 /*
- * `<hostname>.<headless service>` for an IPv6-only pod (v6only_member) whose spec.subdomain is
- * the Service, in its namespace: its workload, or NULL. (Such a pod has no dashed IPv4 name.)
+ * The first label of endpoint @i of headless Service @svc's endpoints6 (unnamed6), into @buf:
+ * its pod's spec.hostname when its spec.subdomain is @svc, as member_label, else the address
+ * dashed (':' as '-', "fd00-98-1--8"), as CoreDNS names an IPv6 endpoint without one.
  */
-static const struct snap_workload *
-lookup_member6(const struct dns_table *t, const struct snap_workload *client, const char *name)
+static const char *member_label6(const struct dns_table *t, const struct snap_service *svc,
+				 size_t i, char *buf, size_t len)
+{
+	const struct snap_workload *w = snapshot_workload_by_ip6(t->s, &svc->endpoints6[i]);
+
+	if (w && w->hostname && w->hostname[0] && w->subdomain && w->namespace &&
+	    !strcmp(w->subdomain, svc->name) && !strcmp(w->namespace, svc->namespace))
+		return w->hostname;
+	ipaddr_format(&svc->endpoints6[i], buf, len);
+	for (char *p = buf; *p; p++)
+		if (*p == ':')
+			*p = '-';
+	return buf;
+}
+
+/*
+ * `<label>.<headless service>` for an endpoint of its endpoints6 the IPv4 ones do not name
+ * (unnamed6), by member_label6: its IPv6 address, or NULL.
+ */
+static const struct ipaddr *lookup_member6(const struct dns_table *t,
+					   const struct snap_workload *client, const char *name)
 {
 	const char *dot = strchr(name, '.');
 	const struct snap_service *svc;
+	char buf[IPADDR_STRLEN];
 	size_t n;
 
 	if (!dot || !dot[1])
@@ -335,12 +393,13 @@ lookup_member6(const struct dns_table *t, const struct snap_workload *client, co
 	if (!svc || !headless(svc))
 		return NULL;
 	for (size_t i = 0; i < svc->nendpoints6; i++) {
-		const struct snap_workload *w = v6only_member(t, svc, i);
+		const char *l;
 
-		if (w && w->hostname && strlen(w->hostname) == n &&
-		    !strncasecmp(w->hostname, name, n) && w->subdomain && w->namespace &&
-		    !strcmp(w->subdomain, svc->name) && !strcmp(w->namespace, svc->namespace))
-			return w;
+		if (!unnamed6(t, svc, i))
+			continue;
+		l = member_label6(t, svc, i, buf, sizeof(buf));
+		if (strlen(l) == n && !strncasecmp(l, name, n))
+			return &svc->endpoints6[i];
 	}
 	return NULL;
 }
@@ -404,7 +463,8 @@ static int push_endpoint(ldns_pkt *p, ldns_pkt_section sec, const ldns_rdf *owne
  * it has a VIP of the other family only (the name exists: NOERROR without records, NODATA,
  * never NXDOMAIN, as Istio's ztunnel answers a single-stack Service's other family); without a
  * VIP (a headless Service, an entry without address) its endpoints', an endpoint's IPv6 being
- * its pod's when the pod has one, and its IPv6-only pods' (v6only_member).
+ * its pod's when the pod has one, and the endpoints6 those do not name (unnamed6: its IPv6-only
+ * pods, a selectorless Service's IPv6 slices' addresses).
  */
 static int push_addresses(ldns_pkt *p, ldns_pkt_section sec, const ldns_rdf *owner,
 			  const struct dns_table *t, const struct snap_service *svc, bool v6)
@@ -420,7 +480,7 @@ static int push_addresses(ldns_pkt *p, ldns_pkt_section sec, const ldns_rdf *own
 	for (size_t i = 0; i < svc->nendpoints && !err; i++)
 		err = push_endpoint(p, sec, owner, t, svc->endpoints[i], v6);
 	for (size_t i = 0; v6 && svc->kind == SNAP_SVC_SERVICE && i < svc->nendpoints6 && !err; i++)
-		if (v6only_member(t, svc, i))
+		if (unnamed6(t, svc, i))
 			err = push_aaaa_in(p, sec, owner, &svc->endpoints6[i]);
 	return err;
 }
@@ -493,27 +553,28 @@ static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *
 		ldns_rdf_deep_free(tn);
 		return err;
 	}
-	/* Its IPv6-only pods with a hostname are targets too (they have no dashed name). */
-	for (size_t i = 0; i < svc->nendpoints6; i++) {
-		const struct snap_workload *w = v6only_member(t, svc, i);
-
-		n6 += w && w->hostname && w->subdomain && !strcmp(w->subdomain, svc->name);
-	}
+	/*
+	 * Its endpoints6 the IPv4 ones do not name are targets too, by member_label6, on the
+	 * targetPort (an IPv6 slice's own port numbers are the ztunnel's routing, not its names').
+	 */
+	for (size_t i = 0; i < svc->nendpoints6; i++)
+		n6 += unnamed6(t, svc, i);
 	n = svc->nendpoints + n6;
 	weight = n > 100 ? 1 : (uint16_t)(100 / (n ?: 1));
 	for (size_t i = 0; i < svc->nendpoints6 && n6 && !err; i++) {
-		const struct snap_workload *w = v6only_member(t, svc, i);
+		char b6[IPADDR_STRLEN];
 
-		if (!w || !w->hostname || !w->subdomain || strcmp(w->subdomain, svc->name))
+		if (!unnamed6(t, svc, i))
 			continue;
-		snprintf(target, sizeof(target), "%s.%s.%s.svc.%s.", w->hostname, svc->name,
-			 svc->namespace, t->domain);
+		snprintf(target, sizeof(target), "%s.%s.%s.svc.%s.",
+			 member_label6(t, svc, i, b6, sizeof(b6)), svc->name, svc->namespace,
+			 t->domain);
 		err = push_srv1(p, owner, weight, sp->target_port ? sp->target_port : sp->port,
 				target);
 		if (!err && !(tn = ldns_dname_new_frm_str(target)))
 			err = -ENOMEM;
 		if (!err) {
-			err = push_aaaa_in(p, LDNS_SECTION_ADDITIONAL, tn, &w->ip6);
+			err = push_aaaa_in(p, LDNS_SECTION_ADDITIONAL, tn, &svc->endpoints6[i]);
 			ldns_rdf_deep_free(tn);
 		}
 	}
@@ -669,7 +730,8 @@ static enum dns_verdict answer(const struct dns_table *t, const struct snap_work
 	bool want_a = type == LDNS_RR_TYPE_A || type == LDNS_RR_TYPE_ANY;
 	bool want_aaaa = type == LDNS_RR_TYPE_AAAA || type == LDNS_RR_TYPE_ANY;
 	char name[NAME_MAX_LEN];
-	const struct snap_workload *member6 = NULL;
+	const struct snap_workload *pod6 = NULL;
+	const struct ipaddr *member6 = NULL;
 	uint32_t pod = 0;
 	bool is_srv, member = false;
 	ldns_pkt *p;
@@ -686,6 +748,8 @@ static enum dns_verdict answer(const struct dns_table *t, const struct snap_work
 		pod = pod_address(t, name);
 	if (!svc && !is_srv && !pod)
 		member6 = lookup_member6(t, client, name);
+	if (!svc && !is_srv && !pod && !member6 && (pod6 = pod_address6(t, name)))
+		member6 = &pod6->ip6;
 	if (!svc && !pod && !member6) {
 		if (forward_cluster || !under(name, t->domain, t->domain_len))
 			return DNS_FORWARD;
@@ -693,13 +757,13 @@ static enum dns_verdict answer(const struct dns_table *t, const struct snap_work
 	} else {
 		p = reply_to(q, LDNS_RCODE_NOERROR, true);
 		/*
-		 * A headless Service's member has its pod's IPv6 too; a dashed pod name
-		 * (a-b-c-d.ns.pod) names an IPv4 address, and only that.
+		 * A headless Service's member has its pod's IPv6 too; a dashed pod name names
+		 * the one address it spells (a-b-c-d.ns.pod IPv4, fd00-98-1--4.ns.pod IPv6).
 		 */
 		if (p && member6) {
-			/* An IPv6-only pod's member name: its IPv6, NODATA for A. */
+			/* An IPv6 member or dashed name: its IPv6, NODATA for A. */
 			if (want_aaaa)
-				err = push_aaaa_in(p, LDNS_SECTION_ANSWER, owner, &member6->ip6);
+				err = push_aaaa_in(p, LDNS_SECTION_ANSWER, owner, member6);
 		} else if (p && pod) {
 			if (want_a)
 				err = push_a_in(p, LDNS_SECTION_ANSWER, owner, pod);

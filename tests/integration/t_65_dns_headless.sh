@@ -5,6 +5,10 @@
 # and those names resolve; UPDATE and NOTIFY from an enrolled pod reach the node's resolver and
 # its answer comes back, where the proxy answered NOTIMP (istio/istio#55962). The node's resolver
 # is a small one run here in the fabric netns, which logs each message's opcode and name.
+# In the IPv6-only pass (AMBIT_IT_IPV6) the pods have IPv6 alone: the same names answer AAAA,
+# an endpoint without a hostname named by its dashed IPv6 address (':' as '-'), as a pod is.
+# Both passes: a headless Service without a selector answers its EndpointSlice's addresses (of
+# the cluster's family), each by its dashed name too, and a pod answers by its dashed address.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd dig nsupdate python3
 cluster_up manifests
@@ -44,6 +48,12 @@ ask() {
 }
 wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
 	fail "the mesh (and its DNS) never came up"
+# The records of the cluster's family, its dashed form of an address, the proxy's address a
+# pod reaches (every port-53 packet of an enrolled pod is steered to it, whatever the address).
+RR=A dns_server=169.254.1.1 ext_ip=192.0.2.5 addr_type=IPv4 fam=$(cluster_ip_family)
+[ "$fam" = ipv6 ] && RR=AAAA dns_server=fd00:99::2 ext_ip=2001:db8::5 addr_type=IPv6
+log "ip family: $fam, records: $RR"
+dashed() { case $1 in *:*) echo "${1//:/-}" ;; *) echo "${1//./-}" ;; esac; }
 
 actl apply -f - >&2 <<'EOF' || fail "apply the headless Service and its pods"
 apiVersion: v1
@@ -73,15 +83,40 @@ spec:
   nodeName: node2
   containers:
   - {name: c, image: debian, command: [sleep, infinity]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ext, namespace: mesh}
+spec:
+  clusterIP: None
+  ports:
+  - {name: pg, port: 5432}
+EOF
+actl apply -f - >&2 <<EOF || fail "apply the selectorless Service's EndpointSlice"
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ext-1
+  namespace: mesh
+  labels: {kubernetes.io/service-name: ext}
+addressType: $addr_type
+endpoints:
+- addresses: ['$ext_ip']
+ports:
+- {name: pg, port: 15432}
 EOF
 wait_for 30 pod_exec mesh/db-a true || fail "mesh/db-a never started"
 wait_for 30 pod_exec mesh/db-b true || fail "mesh/db-b never started"
 ip_a=$(pod_ip mesh/db-a)
 ip_b=$(pod_ip mesh/db-b)
 [ -n "$ip_a" ] && [ -n "$ip_b" ] || fail "no addresses for the db pods: $(actl local status)"
-dash_b=${ip_b//./-}
-wait_for 20 bash -c '[ "$("$1" local exec --name "$2" mesh/client-0 -- dig +short db.mesh.svc.cluster.local | wc -l)" = 2 ]' _ \
-	"$AMBITCTL" "$CLUSTER" || fail "the headless Service never answered its two pods"
+dash_b=$(dashed "$ip_b")
+wait_for 20 bash -c '[ "$("$1" local exec --name "$2" mesh/client-0 -- dig +short "$3" db.mesh.svc.cluster.local | wc -l)" = 2 ]' _ \
+	"$AMBITCTL" "$CLUSTER" "$RR" || fail "the headless Service never answered its two pods ($RR)"
+if [ "$fam" = ipv6 ]; then
+	expect_eq "$(ask mesh/client-0 +short A db.mesh.svc.cluster.local)" "" \
+		"A of a headless Service of IPv6-only pods (NODATA)"
+fi
 
 # ---- SRV of a headless Service's named ports ----
 out=$(ask mesh/client-0 SRV _pg._tcp.db.mesh.svc.cluster.local)
@@ -91,8 +126,8 @@ srv=$(ask mesh/client-0 +short SRV _pg._tcp.db.mesh.svc.cluster.local | sort)
 expect_eq "$srv" "0 50 15432 $dash_b.db.mesh.svc.cluster.local."$'\n'"0 50 15432 primary.db.mesh.svc.cluster.local." \
 	"one SRV a pod, on its port, by hostname or dashed address"
 add=$(ask mesh/client-0 +noall +additional SRV _pg._tcp.db.mesh.svc.cluster.local | tr -s " \t" "  ")
-expect_contains "$add" "primary.db.mesh.svc.cluster.local. 30 IN A $ip_a"
-expect_contains "$add" "$dash_b.db.mesh.svc.cluster.local. 30 IN A $ip_b"
+expect_contains "$add" "primary.db.mesh.svc.cluster.local. 30 IN $RR $ip_a"
+expect_contains "$add" "$dash_b.db.mesh.svc.cluster.local. 30 IN $RR $ip_b"
 # A port without a targetPort: the port itself.
 expect_contains "$(ask mesh/client-0 +short SRV _metrics._tcp.db.mesh.svc.cluster.local)" \
 	"0 50 9090 primary.db.mesh.svc.cluster.local."
@@ -100,17 +135,26 @@ out=$(ask mesh/client-0 SRV _nope._tcp.db.mesh.svc.cluster.local)
 expect_contains "$out" "status: NXDOMAIN" "a port the Service does not name"
 
 # ---- the pods' names ----
-expect_eq "$(ask mesh/client-0 +short primary.db.mesh.svc.cluster.local)" "$ip_a" "hostname.subdomain"
-expect_eq "$(ask mesh/client-0 +short "$dash_b.db.mesh.svc.cluster.local")" "$ip_b" "dashed address"
+expect_eq "$(ask mesh/client-0 +short "$RR" primary.db.mesh.svc.cluster.local)" "$ip_a" "hostname.subdomain"
+expect_eq "$(ask mesh/client-0 +short "$RR" "$dash_b.db.mesh.svc.cluster.local")" "$ip_b" "dashed address"
 # Through the pod's resolver and its search list, as an application asks.
 expect_eq "$(pod_exec mesh/client-0 getent hosts primary.db | awk '{print $1}')" "$ip_a" \
 	"hostname.subdomain by the search list"
-out=$(ask mesh/client-0 "${ip_a//./-}.db.mesh.svc.cluster.local")
+out=$(ask mesh/client-0 "$RR" "$(dashed "$ip_a").db.mesh.svc.cluster.local")
 expect_contains "$out" "status: NXDOMAIN" "a pod with a hostname is not also its dashed address"
+# A pod by its dashed address under <ns>.pod (Kubernetes' pod A and AAAA records).
+expect_eq "$(ask mesh/client-0 +short "$RR" "$dash_b.mesh.pod.cluster.local")" "$ip_b" \
+	"a pod by its dashed address ($RR)"
+
+# ---- a headless Service without a selector: its EndpointSlice's address ----
+expect_eq "$(ask mesh/client-0 +short "$RR" ext.mesh.svc.cluster.local)" "$ext_ip" \
+	"the selectorless headless Service's $RR"
+expect_eq "$(ask mesh/client-0 +short "$RR" "$(dashed "$ext_ip").ext.mesh.svc.cluster.local")" \
+	"$ext_ip" "the selectorless Service's endpoint by its dashed name"
 
 # ---- other opcodes go to the node's resolver ----
-out=$(pod_exec mesh/client-0 nsupdate -t 5 2>&1 <<'EOF'
-server 169.254.1.1
+out=$(pod_exec mesh/client-0 nsupdate -t 5 2>&1 <<EOF
+server $dns_server
 zone ext.test
 update add new.ext.test 60 A 192.0.2.9
 send

@@ -3,9 +3,10 @@
  * The DNS proxy's answers for both families (ztunnel/dns.c): AAAA for a dual-stack Service's
  * vip6 by every name a pod may use, NODATA (never NXDOMAIN) for the family a name has no address
  * of, either way round; a headless Service's endpoints and members by their pods' IPv6 (an
- * IPv6-only pod's by its endpoints6); SRV's additional AAAA; ServiceEntries' IPv6 addresses, given
- * or allocated, wildcards too; ANY with both; and A answers byte for byte what they were before any
- * IPv6 was in the snapshot.
+ * IPv6-only pod's by its endpoints6), a selectorless one's by its IPv6 slices'; pods by their
+ * dashed IPv6 addresses; SRV's additional AAAA; ServiceEntries' IPv6 addresses, given or
+ * allocated, wildcards too; ANY with both; and A answers byte for byte what they were before
+ * any IPv6 was in the snapshot.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -293,7 +294,15 @@ static const char SNAP_V6ONLY[] =
     "\"services\":["
     "{\"name\":\"db\",\"namespace\":\"mesh\",\"vip\":\"0.0.0.0\","
     " \"ports\":[{\"name\":\"tcp-db\",\"port\":5432}],"
-    " \"endpoints\":[\"10.98.1.8\"],\"endpoints6\":[\"fd00:98:1::8\",\"fd00:98:2::8\"]}],"
+    " \"endpoints\":[\"10.98.1.8\"],\"endpoints6\":[\"fd00:98:1::8\",\"fd00:98:2::8\"]},"
+    /* Headless without a selector: an IPv4 slice of db-0, an IPv6 slice of db-0 and another. */
+    "{\"name\":\"ext\",\"namespace\":\"mesh\",\"vip\":\"0.0.0.0\","
+    " \"ports\":[{\"name\":\"tcp-db\",\"port\":5432}],"
+    " \"endpoints\":[\"10.98.1.8\"],\"endpoints6\":[\"fd00:98:1::8\",\"2001:db8::5\"]},"
+    /* Headless without a selector, of an IPv6 slice alone. */
+    "{\"name\":\"ext6\",\"namespace\":\"mesh\",\"vip\":\"0.0.0.0\","
+    " \"ports\":[{\"name\":\"tcp-db\",\"port\":5432}],"
+    " \"endpoints\":[],\"endpoints6\":[\"2001:db8::6\",\"2001:db8::7\"]}],"
     "\"certs\":[]}";
 
 /*
@@ -339,6 +348,103 @@ static void test_headless_ipv6_only(void **state)
 		free(o);
 	}
 	assert_int_equal(aaaa, 1);
+	ldns_pkt_free(p);
+	dns_table_free(f.t);
+	snapshot_free(f.s);
+}
+
+static void v6only_fx(struct fx *f)
+{
+	char err[200];
+
+	memset(f, 0, sizeof(*f));
+	f->s = snapshot_decode(SNAP_V6ONLY, strlen(SNAP_V6ONLY), err, sizeof(err));
+	if (!f->s)
+		fail_msg("%s", err);
+	f->t = dns_table_build(f->s, "cluster.local");
+	assert_non_null(f->t);
+	f->client = &f->s->workloads[0];
+}
+
+/* The number of @type records of @p's additional section owned by @owner. */
+static size_t additional(const ldns_pkt *p, ldns_rr_type type, const char *owner)
+{
+	const ldns_rr_list *ad = ldns_pkt_additional(p);
+	size_t n = 0;
+
+	for (size_t i = 0; ad && i < ldns_rr_list_rr_count(ad); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(ad, i);
+		char *o = ldns_rdf2str(ldns_rr_owner(rr));
+
+		n += ldns_rr_get_type(rr) == type && o && !strcmp(o, owner);
+		free(o);
+	}
+	return n;
+}
+
+/*
+ * A headless Service without a selector: AAAA its IPv6 slices' addresses, a dual-stack pod its
+ * IPv4 slice names too answered once, A its IPv4 slice's alone; an address outside the cluster
+ * by its dashed member name (AAAA, NODATA for A); SRV a target for each, with its AAAA. One of
+ * IPv6 slices alone: AAAA them all, NODATA for A.
+ */
+static void test_headless_selectorless_ipv6(void **state)
+{
+	struct fx f;
+	ldns_pkt *p;
+
+	v6only_fx(&f);
+	p = ask(&f, f.client, "ext.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA);
+	count(p, LDNS_SECTION_ANSWER, 2);
+	has(p, 0, LDNS_RR_TYPE_AAAA, "fd00:98:1::8");
+	has(p, 1, LDNS_RR_TYPE_AAAA, "2001:db8::5");
+	ldns_pkt_free(p);
+	one(&f, "ext.mesh.svc.cluster.local.", LDNS_RR_TYPE_A, "10.98.1.8");
+	one(&f, "2001-db8--5.ext.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA, "2001:db8::5");
+	nodata(&f, "2001-db8--5.ext.mesh.svc.cluster.local.", LDNS_RR_TYPE_A);
+	/* db-0 is named by its IPv4 endpoint (its hostname is db's, not ext's): dashed IPv4. */
+	one(&f, "10-98-1-8.ext.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA, "fd00:98:1::8");
+
+	p = ask(&f, f.client, "_tcp-db._tcp.ext.mesh.svc.cluster.local.", LDNS_RR_TYPE_SRV);
+	count(p, LDNS_SECTION_ANSWER, 2);
+	assert_int_equal(
+	    additional(p, LDNS_RR_TYPE_AAAA, "2001-db8--5.ext.mesh.svc.cluster.local."), 1);
+	assert_int_equal(additional(p, LDNS_RR_TYPE_AAAA, "10-98-1-8.ext.mesh.svc.cluster.local."),
+			 1);
+	assert_int_equal(additional(p, LDNS_RR_TYPE_A, "10-98-1-8.ext.mesh.svc.cluster.local."), 1);
+	ldns_pkt_free(p);
+
+	p = ask(&f, f.client, "ext6.mesh.svc.cluster.local.", LDNS_RR_TYPE_AAAA);
+	count(p, LDNS_SECTION_ANSWER, 2);
+	has(p, 0, LDNS_RR_TYPE_AAAA, "2001:db8::6");
+	has(p, 1, LDNS_RR_TYPE_AAAA, "2001:db8::7");
+	ldns_pkt_free(p);
+	nodata(&f, "ext6.mesh.svc.cluster.local.", LDNS_RR_TYPE_A);
+	dns_table_free(f.t);
+	snapshot_free(f.s);
+}
+
+/*
+ * A pod by its dashed IPv6 address (':' as '-'): AAAA that address, NODATA for A, an IPv6-only
+ * pod and a dual-stack one alike; in another namespace, or an address no pod has, NXDOMAIN.
+ */
+static void test_pod_dashed_ipv6(void **state)
+{
+	struct fx f;
+	ldns_pkt *p;
+
+	v6only_fx(&f);
+	one(&f, "fd00-98-2--8.mesh.pod.cluster.local.", LDNS_RR_TYPE_AAAA, "fd00:98:2::8");
+	nodata(&f, "fd00-98-2--8.mesh.pod.cluster.local.", LDNS_RR_TYPE_A);
+	one_as(&f, "fd00-98-2--8.mesh.pod.cluster.local.", LDNS_RR_TYPE_ANY, LDNS_RR_TYPE_AAAA,
+	       "fd00:98:2::8");
+	one(&f, "fd00-98-1--8.mesh.pod.cluster.local.", LDNS_RR_TYPE_AAAA, "fd00:98:1::8");
+	one(&f, "10-98-1-8.mesh.pod.cluster.local.", LDNS_RR_TYPE_A, "10.98.1.8");
+	p = ask(&f, f.client, "fd00-98-2--8.other.pod.cluster.local.", LDNS_RR_TYPE_AAAA);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ldns_pkt_free(p);
+	p = ask(&f, f.client, "fd00-98-2--9.mesh.pod.cluster.local.", LDNS_RR_TYPE_AAAA);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
 	ldns_pkt_free(p);
 	dns_table_free(f.t);
 	snapshot_free(f.s);
@@ -414,6 +520,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_nodata_both_ways, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_headless, setup, teardown),
 	    cmocka_unit_test(test_headless_ipv6_only),
+	    cmocka_unit_test(test_headless_selectorless_ipv6),
+	    cmocka_unit_test(test_pod_dashed_ipv6),
 	    cmocka_unit_test_setup_teardown(test_entries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_unchanged, setup, teardown),
 	};

@@ -6,11 +6,12 @@
  * HTTP/1 backends that say where they were opened to. Checked: a dual-stack Service's IPv6 VIP
  * is the Service (its VirtualService's subsets apply) and its requests go to the endpoints'
  * IPv6 addresses (an endpoint without one is no candidate: 503 UH when none has one), the IPv4
- * VIP still to IPv4; the model's JSON carries vip6 and ip6; ipBlocks, notIpBlocks and
- * remoteIpBlocks of IPv6 CIDRs hold IPv6 clients; at the edge, x-forwarded-for gets the IPv6
- * peer bare and a trusted IPv6 hop is the remote client; the access log prints "[v6]:port";
- * a gateway's PROXY v2 header of AF_INET6 names the client (a mapped one as IPv4); the IPv6
- * listener twin accepts on [::1] and its client is IPv6.
+ * VIP still to IPv4; a selectorless dual-stack Service's IPv6 slice serves its IPv6 VIP and
+ * its IPv4 slice its IPv4 VIP, each alone; the model's JSON carries vip6 and ip6; ipBlocks,
+ * notIpBlocks and remoteIpBlocks of IPv6 CIDRs hold IPv6 clients; at the edge, x-forwarded-for gets
+ * the IPv6 peer bare and a trusted IPv6 hop is the remote client; the access log prints
+ * "[v6]:port"; a gateway's PROXY v2 header of AF_INET6 names the client (a mapped one as IPv4); the
+ * IPv6 listener twin accepts on [::1] and its client is IPv6.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -78,6 +79,18 @@ static const char world_yaml[] =
 	"apiVersion: v1\nkind: Pod\nmetadata: {name: s1, namespace: shop, labels: {app: six}}\n"
 	"spec: {containers: [{name: c}]}\n"
 	"status: {podIP: 'fd00:10::41', podIPs: [{ip: 'fd00:10::41'}]}\n---\n"
+	/* A dual-stack Service without a selector: an IPv4 slice and an IPv6 one, own ports. */
+	"apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: shop}\n"
+	"spec: {ipFamilyPolicy: RequireDualStack, clusterIP: 10.96.0.50,\n"
+	"       clusterIPs: [10.96.0.50, 'fd00:96::50'], ports: [{name: http, port: 80}]}\n---\n"
+	"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	"metadata: {name: ext-4, namespace: shop, labels: {kubernetes.io/service-name: ext}}\n"
+	"addressType: IPv4\nendpoints: [{addresses: [10.99.0.5]}]\n"
+	"ports: [{name: http, port: 8081}]\n---\n"
+	"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	"metadata: {name: ext-6, namespace: shop, labels: {kubernetes.io/service-name: ext}}\n"
+	"addressType: IPv6\nendpoints: [{addresses: ['2001:db8::5']}]\n"
+	"ports: [{name: http, port: 8086}]\n---\n"
 	"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
 	"metadata: {name: bad-net, namespace: shop}\n"
 	"spec:\n  targetRefs: [{kind: Service, group: '', name: reviews}]\n  action: DENY\n"
@@ -365,6 +378,39 @@ static void test_ipv6_only_pod(void **state)
 	assert_int_equal(six->endpoints[0].ip6.family, AF_INET6);
 	assert_int_equal(get_status("[fd00:96::40]:8080", "[fd00:10::99]:40000", &r), 200);
 	assert_string_equal(r.body, "[fd00:10::41]:8080");
+}
+
+/* The hosts of @svc's cluster for @port of family @v6 (the whole Service's, no subset). */
+static size_t cluster_hosts(const struct l7_service *svc, uint16_t port, bool v6)
+{
+	for (size_t i = 0; i < W.g->n_clusters; i++) {
+		const struct wp_cluster *c = &W.g->clusters[i];
+
+		if (c->svc == svc && !c->subset && c->port == port && c->v6 == v6)
+			return c->n_hosts;
+	}
+	fail_msg("no cluster for port %u", port);
+	return 0;
+}
+
+/*
+ * A dual-stack Service without a selector: its IPv6 slice's endpoint is in the model by its
+ * ip6 alone, CONNECT [fd00:96::50]:80 reaches it at the slice's port, and the IPv4 VIP goes to
+ * the IPv4 slice's endpoint alone (its cluster has one host, the IPv6 one's one).
+ */
+static void test_selectorless_v6_slice(void **state)
+{
+	const struct l7_service *ext = l7_config_service(W.g->l7, "ext.shop.svc.cluster.local");
+	struct reply r;
+
+	assert_non_null(ext);
+	assert_int_equal(ext->n_endpoints, 2);
+	assert_int_equal(cluster_hosts(ext, 80, false), 1);
+	assert_int_equal(cluster_hosts(ext, 80, true), 1);
+	assert_int_equal(get_status("[fd00:96::50]:80", "[fd00:10::99]:40000", &r), 200);
+	assert_string_equal(r.body, "[2001:db8::5]:8086");
+	assert_int_equal(get_status("10.96.0.50:80", "10.1.0.99:40000", &r), 200);
+	assert_string_equal(r.body, "10.99.0.5:8081");
 }
 
 /* The IPv6 VIP of a Service whose endpoint has no IPv6: no candidate, 503 (UH); IPv4 serves. */
@@ -720,6 +766,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_model, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connect_v6_routes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_v6_endpoint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_selectorless_v6_slice, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_only_pod, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ip_blocks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_edge_xff, setup, teardown),

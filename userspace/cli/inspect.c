@@ -16,6 +16,7 @@
 #include "ambit/snapshot.h"
 #include "ambit/ipaddr.h"
 #include "ctl.h"
+#include "svcfmt.h"
 
 static bool node_selected(const struct ctl_opts *o, const struct ctl_node *n)
 {
@@ -194,35 +195,6 @@ int cmd_workloads(const struct ctl_opts *o)
 	return nok ? 0 : -EIO;
 }
 
-static const char *pod_of(const struct snapshot *s, uint32_t ip)
-{
-	const struct snap_workload *w = snapshot_workload_by_ip(s, ip);
-
-	return w ? w->name : NULL;
-}
-
-/* @sv's "port->target" list and its endpoints (with their pods), "<none>" when it has none. */
-static void svc_ports_eps(const struct snapshot *s, const struct snap_service *sv, char *ports,
-			  size_t plen, char *eps, size_t elen)
-{
-	size_t pl = 0, el = 0;
-
-	ports[0] = eps[0] = 0;
-	for (size_t p = 0; p < sv->nports && pl < plen; p++)
-		pl += (size_t)snprintf(ports + pl, plen - pl, "%s%u->%u", p ? "," : "",
-				       sv->ports[p].port, sv->ports[p].target_port);
-	for (size_t e = 0; e < sv->nendpoints && el < elen; e++) {
-		char ip[INET_ADDRSTRLEN];
-		const char *pod = pod_of(s, sv->endpoints[e]);
-
-		el += (size_t)snprintf(eps + el, elen - el, "%s%s%s%s%s", e ? ", " : "",
-				       ip_str(sv->endpoints[e], ip), pod ? " (" : "",
-				       pod ? pod : "", pod ? ")" : "");
-	}
-	if (!el)
-		snprintf(eps, elen, "<none>");
-}
-
 int cmd_services(const struct ctl_opts *o)
 {
 	struct ctl_cluster c;
@@ -245,7 +217,7 @@ int cmd_services(const struct ctl_opts *o)
 		const struct snap_service *sv = &s->services[i];
 		char vip[INET_ADDRSTRLEN + IPADDR_STRLEN + 1], ports[256], eps[1024];
 
-		svc_ports_eps(s, sv, ports, sizeof(ports), eps, sizeof(eps));
+		svcfmt_ports_endpoints(s, sv, ports, sizeof(ports), eps, sizeof(eps));
 		/*
 		 * A dual-stack Service: both, IPv4 first, as `ambitctl workloads` lists pods; a
 		 * SingleStack IPv6 one its IPv6 alone (headless: 0.0.0.0, no address).
@@ -289,7 +261,7 @@ int cmd_services(const struct ctl_opts *o)
 			    addrs + al, sizeof(addrs) - al, "%s%s", al ? "," : "",
 			    ipaddr_format_prefix(&e->cidrs[j], cidr, sizeof(cidr)));
 		}
-		svc_ports_eps(s, e, ports, sizeof(ports), eps, sizeof(eps));
+		svcfmt_ports_endpoints(s, e, ports, sizeof(ports), eps, sizeof(eps));
 		printf("%-10s %-24s %-16s %-14s %-10s %-16s %s\n", e->namespace, e->hostname,
 		       al ? addrs : "<none>",
 		       e->kind == SNAP_SVC_MESH_INTERNAL ? "MESH_INTERNAL" : "MESH_EXTERNAL",

@@ -219,9 +219,11 @@ static int add_endpoint(const struct l7_inputs *in, const struct l7_pod *p, stru
 }
 
 /*
- * A Service without a selector: its EndpointSlices' ready IPv4 endpoints (a collector, a
- * database outside the cluster), outside the mesh (no identity: reached in plaintext), each
- * port the slice's port of the Service port's name.
+ * A Service without a selector: its EndpointSlices' ready endpoints (a collector, a database
+ * outside the cluster), outside the mesh (no identity: reached in plaintext), each port the
+ * slice's port of the Service port's name. An `IPv6` slice's is an endpoint of ip6 alone (ip 0):
+ * the waypoint's clusters for the IPv6 VIP take it, the IPv4 VIP's do not (waypoint/cluster.c),
+ * as the ztunnel pairs each VIP with its own family's slices.
  */
 static int add_slice_endpoints(const struct l7_inputs *in, const struct config_service *s,
 			       struct l7_service *out)
@@ -229,13 +231,14 @@ static int add_slice_endpoints(const struct l7_inputs *in, const struct config_s
 	for (size_t i = 0; i < in->cfg->n_endpoint_slices; i++) {
 		const struct config_endpoint_slice *sl = &in->cfg->endpoint_slices[i];
 
-		if (!sl->ipv4 || !sl->service || strcmp(sl->service, s->meta.name) ||
+		if (!(sl->ipv4 || sl->ipv6) || !sl->service || strcmp(sl->service, s->meta.name) ||
 		    strcmp(sl->meta.namespace, s->meta.namespace))
 			continue;
 		for (size_t j = 0; j < sl->nendpoints; j++) {
 			struct l7_endpoint *e, *n;
 
-			if (sl->endpoints[j].not_ready)
+			if (sl->endpoints[j].not_ready ||
+			    (sl->ipv6 && sl->endpoints[j].ip6.family != AF_INET6))
 				continue;
 			n = realloc(out->endpoints, (out->n_endpoints + 2) * sizeof(*n));
 			if (!n)
@@ -243,7 +246,10 @@ static int add_slice_endpoints(const struct l7_inputs *in, const struct config_s
 			out->endpoints = n;
 			e = &n[out->n_endpoints++];
 			memset(e, 0, sizeof(*e) * 2);
-			e->ip = sl->endpoints[j].ip;
+			if (sl->ipv6)
+				e->ip6 = sl->endpoints[j].ip6;
+			else
+				e->ip = sl->endpoints[j].ip;
 			e->ports = calloc(out->n_ports + 1, sizeof(*e->ports));
 			if (asprintf(&e->pod, "%s/%s", sl->meta.namespace, sl->meta.name) < 0)
 				e->pod = NULL;
