@@ -87,7 +87,7 @@ dual_tests=${AMBIT_IT_DUAL-t_10 t_50 t_63 t_70_policy_authz t_70_policy_mtls t_7
 # policy by IPv6 blocks, the waypoint, the gateway from the host, AAAA from the proxy and the
 # kernel, restarts and the hitless upgrade), the others what they check in any cluster.
 # AMBIT_IT_IPV6 lists them; "" leaves it out.
-ipv6_tests=${AMBIT_IT_IPV6-t_10 t_50 t_56 t_83_waypoint_l7 t_95}
+ipv6_tests=${AMBIT_IT_IPV6-t_10 t_50 t_56 t_79_gateway_client_ip t_83_waypoint_l7 t_95}
 # run_pass MODE VAR=VALUE TESTS...: one pass in its own environment; its counts and failures
 # end in $passdir/MODE.res, its output in $passdir/MODE.log.
 run_pass() {
