@@ -444,14 +444,15 @@ expect_contains "$out" "pod=mesh/server-0 from=$wp_ip6 " "server6 (IPv6 alone) t
 # The gateway to server6 labelled istio.io/ingress-use-waypoint: its tunnel to the waypoint is
 # IPv6 (HBONE to the waypoint's IPv6 instance, :authority server6's IPv6 VIP), the waypoint
 # sends it on.
-actl label service server6 -n mesh istio.io/ingress-use-waypoint=true >&2 || fail "label server6"
+sed 's/^  name: server6$/&\n  labels: {istio.io\/ingress-use-waypoint: "true"}/' "$TMP/server6.yaml" |
+	actl apply -f - >&2 || fail "label server6 istio.io/ingress-use-waypoint"
 sed 's/host: server\.mesh/host: server6.mesh/' "$TMP/gw.yaml" | actl apply -f - >&2 ||
 	fail "apply the Gateway to server6"
 gw_wp6() { pod_exec plain/client-0 curl -sS -g --max-time 3 "http://[$gw_ip6]:8080/"; }
 via_gw_wp6() { gw_wp6 | grep -q "pod=mesh/server-0 from=$wp_ip6 "; }
 wait_for 30 via_gw_wp6 ||
 	fail "the gateway did not reach server6 through the waypoint over IPv6: $(gw_wp6 2>&1); $(actl local logs $GWPOD | tail -2)"
-wait_log 10 $GWPOD "\"GET / HTTP/1.1\" 200 .* \[$only6\]:80" ||
+wait_log 10 $GWPOD "\"GET / HTTP/1.1\" 200 .* \"\[$only6\]:80\"" ||
 	fail "the gateway's upstream is not server6's VIP [$only6]:80: $(actl local logs $GWPOD | tail -2)"
 actl delete -f "$TMP/gw.yaml" >&2 || fail "delete the Gateway to server6"
 
