@@ -278,20 +278,32 @@ static void *worker_main(void *arg)
 
 /*
  * A gateway's destinations that go through their waypoint (l7_config.tunnels): a VIP is opened
- * to one of the waypoint's instances, chosen at random as a ztunnel spreads over a
- * waypoint's. The tunnels are those of the generation new requests take; it changes only on
+ * to one of the waypoint's instances of its family, chosen at random as a ztunnel spreads over
+ * a waypoint's. The tunnels are those of the generation new requests take; it changes only on
  * this worker's loop, where opens run, so no lock is needed.
  */
-static int via_tunnel(void *arg, uint32_t ip, uint32_t *via)
+static int via_tunnel(void *arg, const union sockaddr_inet *dst, union sockaddr_inet *via)
 {
 	struct wp_worker *w = arg;
-	const struct l7_tunnel *t = w->e ? l7_config_tunnel(wp_engine_gen(w->e)->l7, ip) : NULL;
+	const struct l7_config *l7 = w->e ? wp_engine_gen(w->e)->l7 : NULL;
+	const struct l7_tunnel *t;
+	struct ipaddr a6;
 
+	if (dst->sa.sa_family == AF_INET) {
+		t = l7_config_tunnel(l7, dst->v4.sin_addr.s_addr);
+		if (!t)
+			return 1;
+		if (!t->n_ips)
+			return -EHOSTUNREACH;
+		via->v4.sin_addr.s_addr = t->ips[wp_random() % t->n_ips];
+		return 0;
+	}
+	t = ipaddr_from_sockaddr(&a6, &dst->sa) ? NULL : l7_config_tunnel6(l7, &a6);
 	if (!t)
 		return 1;
-	if (!t->n_ips)
+	if (!t->n_ips6)
 		return -EHOSTUNREACH;
-	*via = t->ips[wp_random() % t->n_ips];
+	memcpy(&via->v6.sin6_addr, t->ips6[wp_random() % t->n_ips6].a, 16);
 	return 0;
 }
 

@@ -478,15 +478,18 @@ struct l7_service {
 };
 
 /*
- * A gateway's tunnel: an address its pseudo-endpoints carry (a Service VIP) and the instances
- * of the waypoint that serves it. The proxy opens HBONE to one of @ips on 15008 with
- * :authority the VIP:port, as a ztunnel sends to a waypoint.
+ * A gateway's tunnel: the addresses its pseudo-endpoints carry (a Service's VIPs) and the
+ * instances of the waypoint that serves it. The proxy opens HBONE to one of @ips on 15008 with
+ * :authority the VIP:port, as a ztunnel sends to a waypoint; to one of @ips6 for @vip6 (a
+ * Service of IPv6 alone has no @vip, JSON "0.0.0.0").
  */
 struct l7_tunnel {
-	uint32_t vip;
-	char *waypoint; /* "ns/name" */
-	size_t n_ips;
+	uint32_t vip;	    /* 0: none */
+	struct ipaddr vip6; /* JSON "vip6" (family 0: none) */
+	char *waypoint;	    /* "ns/name" */
+	size_t n_ips, n_ips6;
 	uint32_t *ips;
+	struct ipaddr *ips6; /* JSON "ips6", absent when none */
 };
 
 /*
@@ -754,8 +757,10 @@ const struct config_k8s_gateway *l7_service_waypoint(const struct config *cfg,
 const struct config_k8s_gateway *l7_object_waypoint(const struct config *cfg, const char *ns,
 						    const struct config_labels *labels,
 						    const char **reason, char *why, size_t len);
-/* The tunnel of @c at @vip (network order), or NULL. Borrowed. */
+/* The tunnel of @c at @vip (network order; 0 is none's), or NULL. Borrowed. */
 const struct l7_tunnel *l7_config_tunnel(const struct l7_config *c, uint32_t vip);
+/* The same at IPv6 VIP @vip6. */
+const struct l7_tunnel *l7_config_tunnel6(const struct l7_config *c, const struct ipaddr *vip6);
 
 /*
  * The status Istio's gateway controller writes (l7_gwstatus.c), as the `status` object of

@@ -22,7 +22,8 @@
 #    ztunnel lets no IPv6 through; and the waypoint takes IPv6: its HTTPRoute applies and an
 #    L7 DENY by IPv6 ipBlocks answers 403 (the same path over IPv4 is not in the block); the
 #    ingress gateway answers on its IPv6 address (its log names the client's IPv6) and from the
-#    host through port-forward on [::1].
+#    host through port-forward on [::1], and reaches a Service of IPv6 alone labelled
+#    istio.io/ingress-use-waypoint through the waypoint over IPv6.
 # In the IPv6-only pass (AMBIT_LOCAL_IP_FAMILY=ipv6: `local up --ip-family ipv6`, pods and
 # Services of IPv6 alone on dual-stack nodes, as EKS's IPv6 mode) the same checks run with no
 # IPv4 in the pods: what is about IPv4 beside IPv6 is left out there.
@@ -440,6 +441,20 @@ actl delete -f "$TMP/l7.yaml" >&2 || fail "delete the HTTPRoute and the L7 polic
 # IPv6 VIP alone.
 out=$(pod_exec mesh/client-0 curl -sS --max-time 5 http://server6/)
 expect_contains "$out" "pod=mesh/server-0 from=$wp_ip6 " "server6 (IPv6 alone) through the waypoint"
+# The gateway to server6 labelled istio.io/ingress-use-waypoint: its tunnel to the waypoint is
+# IPv6 (HBONE to the waypoint's IPv6 instance, :authority server6's IPv6 VIP), the waypoint
+# sends it on.
+sed 's/^  name: server6$/&\n  labels: {istio.io\/ingress-use-waypoint: "true"}/' "$TMP/server6.yaml" |
+	actl apply -f - >&2 || fail "label server6 istio.io/ingress-use-waypoint"
+sed 's/host: server\.mesh/host: server6.mesh/' "$TMP/gw.yaml" | actl apply -f - >&2 ||
+	fail "apply the Gateway to server6"
+gw_wp6() { pod_exec plain/client-0 curl -sS -g --max-time 3 "http://[$gw_ip6]:8080/"; }
+via_gw_wp6() { gw_wp6 | grep -q "pod=mesh/server-0 from=$wp_ip6 "; }
+wait_for 30 via_gw_wp6 ||
+	fail "the gateway did not reach server6 through the waypoint over IPv6: $(gw_wp6 2>&1); $(actl local logs $GWPOD | tail -2)"
+wait_log 10 $GWPOD "\"GET / HTTP/1.1\" 200 .* \"\[$only6\]:80\"" ||
+	fail "the gateway's upstream is not server6's VIP [$only6]:80: $(actl local logs $GWPOD | tail -2)"
+actl delete -f "$TMP/gw.yaml" >&2 || fail "delete the Gateway to server6"
 
 # ServiceEntries at the waypoint by their IPv6 addresses: one STATIC at its own IPv6 address
 # (a DENY on it applies over IPv6), one of resolution DNS whose endpoint's name has AAAA alone

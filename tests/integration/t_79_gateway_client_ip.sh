@@ -8,6 +8,8 @@
 # (source.ip), then another's in remoteIpBlocks (remote.ip), denies that pod (403) while the
 # other passes, as Istio's ingress policy by IP does. A destination outside the cluster still
 # sees the node's address (the CNI's SNAT is not there to answer for a pod's).
+# In the IPv6-only pass (AMBIT_LOCAL_IP_FAMILY=ipv6: pods and Services of IPv6 alone) the same
+# checks run on the pods' IPv6 addresses (/128 blocks, the fabric's fd00:99::1).
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd curl jq python3
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -114,6 +116,13 @@ wait_for 30 pod_exec mesh/client2-0 true || fail "mesh/client2-0 never ran"
 same_ip=$(pod_ip $same)
 other_ip=$(pod_ip $other)
 log "gateway $gw_ip on $gw_node; $same $same_ip on the same node, $other $other_ip on the other"
+# The family's forms: a whole address's prefix length, and an address in an access log.
+bits=32
+logged() { echo "$1"; }
+if [ "$(cluster_ip_family)" = ipv6 ]; then
+	bits=128
+	logged() { echo "\\[$1\\]"; }
+fi
 
 # ask POD TARGET [CURL ARGS...]: "CODE BODY" of GET /who?id=$id through the gateway at TARGET
 # (its Service, or its pod's address and port); the id finds the request in the access log.
@@ -121,7 +130,7 @@ id=0
 ask() {
 	local pod=$1 target=$2 out
 	shift 2
-	out=$(pod_exec "$pod" curl -sS --max-time 10 -w '\n%{http_code}' "$@" \
+	out=$(pod_exec "$pod" curl -gsS --max-time 10 -w '\n%{http_code}' "$@" \
 		"http://$target/who?id=$id" 2>&1)
 	printf '%s %s' "${out##*$'\n'}" "${out%$'\n'*}"
 }
@@ -131,7 +140,7 @@ code_is() { # WANT POD TARGET [CURL ARGS...]
 	[ "$(ask "$@" | cut -d' ' -f1)" = "$want" ]
 }
 SVC=istio-ingressgateway.istio-system
-POD=$gw_ip:8080
+POD=$(url_host "$gw_ip"):8080
 wait_for 60 code_is 200 $same $SVC || fail "the gateway never routed: $(ask $same $SVC)"
 
 # The gateway sees each client pod's own address, however it is addressed: in its access log
@@ -144,13 +153,13 @@ for c in "$same $same_ip" "$other $other_ip"; do
 		expect_contains "$out" "200 pod=plain/addr-0" "$1 through $t"
 		expect_contains "$out" "xff=$2 " "x-forwarded-for of $1 through $t"
 		expect_contains "$out" "external=$2" "x-envoy-external-address of $1 through $t"
-		wait_log 10 $GWPOD "\"GET /who\\?id=$id HTTP/1.1\" 200 .* $2:[0-9]+ [^ ]+ [^ ]+\$" ||
+		wait_log 10 $GWPOD "\"GET /who\\?id=$id HTTP/1.1\" 200 .* $(logged "$2"):[0-9]+ [^ ]+ [^ ]+\$" ||
 			fail "the gateway's log does not name $2 for $1 through $t: $(actl local logs $GWPOD | grep "id=$id")"
 	done
 done
 
 # Policy at the gateway by the pod's address: ipBlocks (the connection's peer, source.ip).
-policy() { # KEY IP: a DENY at the gateway on KEY (ipBlocks, remoteIpBlocks) = [IP/32]
+policy() { # KEY IP: a DENY at the gateway on KEY (ipBlocks, remoteIpBlocks) = [IP/$bits]
 	cat <<EOF
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -165,7 +174,7 @@ spec:
   rules:
   - from:
     - source:
-        $1: ["$2/32"]
+        $1: ["$2/$bits"]
 EOF
 }
 denied() { # DENIED-POD ALLOWED-POD
@@ -194,10 +203,12 @@ wait_for 30 code_is 200 $other $SVC || fail "the deleted policy still denies"
 # node's ztunnel connects from the node (host capture; in-pod, it connects from the pod's netns).
 mode=$(actl local status -o json | jq -r --arg n "$gw_node" '.nodes[] | select(.name == $n) | .agent.captureMode')
 fabric_bg python3 "$LIB_DIR/manifests/pods/client-addr.py" 8089 >/dev/null 2>&1
-ext() { pod_exec "$1" curl -sS --max-time 5 "http://$FABRIC_IP:8089/"; }
+fabric=$FABRIC_IP node_key=.ip
+[ $bits = 128 ] && fabric=fd00:99::1 node_key=.ip6
+ext() { pod_exec "$1" curl -sS --max-time 5 "http://$(url_host $fabric):8089/"; }
 wait_for 30 ext $same || fail "the fabric's server never answered"
 if [ "$mode" = host ]; then
-	node_ip=$(jq -r --arg n "$gw_node" '.nodes[] | select(.name == $n) | .ip' \
+	node_ip=$(jq -r --arg n "$gw_node" ".nodes[] | select(.name == \$n) | $node_key" \
 		"/run/ambit/$CLUSTER/cluster.json")
 	expect_contains "$(ext $same)" "from=$node_ip " "a server outside the cluster"
 fi

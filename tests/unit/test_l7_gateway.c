@@ -6,7 +6,8 @@
  * Gateways on one port share it); virtual hosts from VirtualService hosts met with server hosts
  * (`ns/host`, `./host`), tried exact first, each ending in 404 NR; routes restricted to their
  * listener and domain; the destinations' Services in the model, a missing port their only one;
- * the JSON codec's gateway members and its refusals.
+ * the JSON codec's gateway members and its refusals; a destination behind its waypoint
+ * (ingress-use-waypoint) tunnelled in either family.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -1300,6 +1301,122 @@ static void test_ingress_use_waypoint_json(void **state)
 	destroy(&w);
 }
 
+/* @yaml with each of @n (from, to) pairs replaced once (each must be there). Freed by the caller.
+ */
+static char *rewrite(const char *yaml, const char *const (*pairs)[2], size_t n)
+{
+	char *s = strdup(yaml);
+
+	assert_non_null(s);
+	for (size_t i = 0; i < n; i++) {
+		char *at = strstr(s, pairs[i][0]), *next;
+
+		assert_non_null(at);
+		assert_true(asprintf(&next, "%.*s%s%s", (int)(at - s), s, pairs[i][1],
+				     at + strlen(pairs[i][0])) > 0);
+		free(s);
+		s = next;
+	}
+	return s;
+}
+
+/*
+ * Reviews of IPv6 alone (an IPv6-only cluster's Service and pods), then of both families: the
+ * pseudo-endpoint carries each VIP whose family the waypoint has instances of, and the tunnel
+ * each with that family's instances; the JSON carries vip6 and ips6 (an IPv6-only tunnel's vip
+ * is 0.0.0.0) and refuses an IPv6 VIP twice, an ips6 entry that is no IPv6 address, and a
+ * tunnel of no VIP at all.
+ */
+static void test_ingress_use_waypoint_ipv6(void **state)
+{
+	static const char *const six[][2] = {
+	    {"clusterIP: 10.96.0.20", "ipFamilies: [IPv6]\n  clusterIP: 'fd00:96::20'\n"
+				      "  clusterIPs: ['fd00:96::20']"},
+	    {"{podIP: 10.1.0.30}", "{podIP: 'fd00:10::30', podIPs: [{ip: 'fd00:10::30'}]}"},
+	    {"{podIP: 10.1.0.21}", "{podIP: 'fd00:10::21', podIPs: [{ip: 'fd00:10::21'}]}"}};
+	static const char *const dual[][2] = {
+	    {"clusterIP: 10.96.0.20", "clusterIP: 10.96.0.20\n"
+				      "  clusterIPs: [10.96.0.20, 'fd00:96::20']"},
+	    {"{podIP: 10.1.0.30}", "{podIP: 10.1.0.30, podIPs: [{ip: 10.1.0.30}, {ip: "
+				   "'fd00:10::30'}]}"}};
+	char *yaml = rewrite(GW_POD USE_WP("istio.io/use-waypoint: rv-wp, "
+					   "istio.io/ingress-use-waypoint: 'true'",
+					   ""),
+			     six, 3);
+	char err[256], txt[IPADDR_STRLEN];
+	const struct l7_service *s;
+	const struct l7_tunnel *t;
+	struct l7_config *back;
+	struct world w;
+	cJSON *j, *o;
+
+	build(&w, yaml);
+	s = reviews_of(&w);
+	assert_string_equal(s->via_waypoint, "shop/rv-wp");
+	assert_int_equal(s->vip, 0);
+	assert_int_equal(s->n_endpoints, 1);
+	assert_int_equal(s->endpoints[0].ip, 0);
+	assert_string_equal(ipaddr_format(&s->endpoints[0].ip6, txt, sizeof(txt)), "fd00:96::20");
+	assert_string_equal(s->endpoints[0].identity, "spiffe://cluster.local/ns/shop/sa/rv-wp-sa");
+	assert_int_equal(w.l7->n_tunnels, 1);
+	assert_null(l7_config_tunnel(w.l7, 0));
+	t = l7_config_tunnel6(w.l7, &s->vip6);
+	assert_non_null(t);
+	assert_int_equal(t->vip, 0);
+	assert_int_equal(t->n_ips, 0);
+	assert_int_equal(t->n_ips6, 1);
+	assert_string_equal(ipaddr_format(&t->ips6[0], txt, sizeof(txt)), "fd00:10::30");
+	/* The JSON and back. */
+	j = l7_to_json(w.l7);
+	o = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "tunnels"), 0);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "vip")), "0.0.0.0");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "vip6")), "fd00:96::20");
+	back = l7_from_json(j, err, sizeof(err));
+	if (!back)
+		fail_msg("%s", err);
+	t = l7_config_tunnel6(back, &s->vip6);
+	assert_non_null(t);
+	assert_int_equal(t->n_ips6, 1);
+	assert_string_equal(ipaddr_format(&t->ips6[0], txt, sizeof(txt)), "fd00:10::30");
+	l7_config_free(back);
+	/* Refused: the IPv6 VIP twice, an ips6 entry of IPv4, no VIP of either family. */
+	cJSON_AddItemToArray(cJSON_GetObjectItem(j, "tunnels"), cJSON_Duplicate(o, true));
+	assert_null(l7_from_json(j, err, sizeof(err)));
+	assert_non_null(strstr(err, "l7.tunnels[1].vip6: listed twice"));
+	cJSON_DeleteItemFromArray(cJSON_GetObjectItem(j, "tunnels"), 1);
+	cJSON_ReplaceItemInArray(cJSON_GetObjectItem(o, "ips6"), 0,
+				 cJSON_CreateString("10.1.0.30"));
+	assert_null(l7_from_json(j, err, sizeof(err)));
+	assert_non_null(strstr(err, "l7.tunnels[0].ips6[0]: expected an IPv6 address"));
+	cJSON_ReplaceItemInArray(cJSON_GetObjectItem(o, "ips6"), 0, cJSON_CreateString("fd00::1"));
+	cJSON_DeleteItemFromObject(o, "vip6");
+	assert_null(l7_from_json(j, err, sizeof(err)));
+	assert_non_null(strstr(err, "l7.tunnels[0].vip: 0.0.0.0 and no vip6"));
+	cJSON_Delete(j);
+	destroy(&w);
+	free(yaml);
+
+	/* Both families: one tunnel, each VIP to its family's instance. */
+	yaml = rewrite(GW_POD USE_WP("istio.io/use-waypoint: rv-wp, "
+				     "istio.io/ingress-use-waypoint: 'true'",
+				     ""),
+		       dual, 2);
+	build(&w, yaml);
+	s = reviews_of(&w);
+	assert_string_equal(inet_ntop(AF_INET, &s->endpoints[0].ip, txt, sizeof(txt)),
+			    "10.96.0.20");
+	assert_string_equal(ipaddr_format(&s->endpoints[0].ip6, txt, sizeof(txt)), "fd00:96::20");
+	assert_int_equal(w.l7->n_tunnels, 1);
+	t = l7_config_tunnel(w.l7, s->vip);
+	assert_ptr_equal(t, l7_config_tunnel6(w.l7, &s->vip6));
+	assert_int_equal(t->n_ips, 1);
+	assert_string_equal(inet_ntop(AF_INET, &t->ips[0], txt, sizeof(txt)), "10.1.0.30");
+	assert_int_equal(t->n_ips6, 1);
+	assert_string_equal(ipaddr_format(&t->ips6[0], txt, sizeof(txt)), "fd00:10::30");
+	destroy(&w);
+	free(yaml);
+}
+
 /*
  * The mesh config's gatewayTopology.proxyProtocol: every listener of the gateway reads a PROXY
  * header; the flag survives the JSON round trip, and the decoder takes only a boolean.
@@ -1412,6 +1529,7 @@ int main(void)
 	    cmocka_unit_test(test_ingress_use_waypoint),
 	    cmocka_unit_test(test_ingress_use_waypoint_unreachable),
 	    cmocka_unit_test(test_ingress_use_waypoint_json),
+	    cmocka_unit_test(test_ingress_use_waypoint_ipv6),
 	    cmocka_unit_test(test_proxy_protocol),
 	};
 

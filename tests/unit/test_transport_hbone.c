@@ -48,7 +48,8 @@ static struct transport *srv_t;
 static char seen_identity[256];
 static uint16_t seen_port;
 static char seen_forwarded[256]; /* the CONNECT's forwarded header, "" without one */
-static int lfd6 = -1;		 /* [::1] on the test listener's port, for IPv6 destinations */
+static char seen_authority[64];
+static int lfd6 = -1; /* [::1] on the test listener's port, for IPv6 destinations */
 
 /* The client's view. */
 static struct {
@@ -114,6 +115,7 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 	snprintf(seen_forwarded, sizeof(seen_forwarded), "%s",
 		 req->forwarded ? req->forwarded : "");
 	seen_port = transport_peer(srv_t)->dest_port;
+	snprintf(seen_authority, sizeof(seen_authority), "%s", req->authority);
 	return 0;
 }
 
@@ -360,21 +362,30 @@ static void test_outside_mesh(void **state)
  * IPv4 to an IPv4 destination, its IPv6 (bracketed and quoted, RFC 7239 §6) to an IPv6 one, and
  * nothing to an IPv6 destination when it has no IPv6 (an IPv4 claim would be refused there).
  */
-static void test_forwarded_by_family(void **state)
+/* The test's listener on [::1] at the IPv4 one's port (lfd6), served by @h6. */
+static void listen6(struct loop_handler *h6)
 {
 	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-	struct loop_handler h6 = {.fn = on_accept};
-	struct connector *self;
-	union sockaddr_inet dst;
 	int one = 1;
 
 	lfd6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(lfd6 >= 0);
 	setsockopt(lfd6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* The port again after a test before closed it: its connections may be in TIME_WAIT. */
+	setsockopt(lfd6, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	a6.sin6_port = htons(lport);
 	assert_int_equal(bind(lfd6, (struct sockaddr *)&a6, sizeof(a6)), 0);
 	assert_int_equal(listen(lfd6, 16), 0);
-	assert_int_equal(loop_add(loop, lfd6, EPOLLIN, &h6), 0);
+	assert_int_equal(loop_add(loop, lfd6, EPOLLIN, h6), 0);
+}
+
+static void test_forwarded_by_family(void **state)
+{
+	struct loop_handler h6 = {.fn = on_accept};
+	struct connector *self;
+	union sockaddr_inet dst;
+
+	listen6(&h6);
 	self = connector_hbone_new(loop, cpool, lport, "10.0.0.9", creds, NULL);
 	assert_non_null(self);
 	mode = ECHO;
@@ -413,12 +424,74 @@ static void test_forwarded_by_family(void **state)
 	lfd6 = -1;
 }
 
+/*
+ * A gateway's VIPs behind a waypoint (the via hook): 10.96.0.20 through 127.0.0.1 and
+ * fd00:96::20 through ::1, each in its own family, the CONNECT's :authority the VIP's; a VIP
+ * whose waypoint has no instance fails the open with the hook's errno.
+ */
+static int via(void *arg, const union sockaddr_inet *dst, union sockaddr_inet *out)
+{
+	char txt[SOCKADDR_INET_STRLEN];
+
+	sockaddr_inet_format(dst, txt, sizeof(txt));
+	if (!strcmp(txt, "10.96.0.20:9080")) {
+		out->v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return 0;
+	}
+	if (!strcmp(txt, "[fd00:96::20]:9080")) {
+		out->v6.sin6_addr = in6addr_loopback;
+		return 0;
+	}
+	return !strcmp(txt, "[fd00:96::21]:9080") ? -EHOSTUNREACH : 1;
+}
+
+static void test_via_by_family(void **state)
+{
+	static const char *const vips[] = {"10.96.0.20", "fd00:96::20"};
+	struct loop_handler h6 = {.fn = on_accept};
+	union sockaddr_inet dst;
+	struct ipaddr ip;
+	char want[64];
+
+	listen6(&h6);
+	connector_hbone_set_via(cn, via, NULL);
+	mode = ECHO;
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(ipaddr_parse_addr(vips[i], &ip), 0);
+		assert_int_equal(sockaddr_inet_from_ipaddr(&dst, &ip, 9080), 0);
+		free(cli.back);
+		memset(&cli, 0, sizeof(cli));
+		cli.back = malloc(TOTAL);
+		seen_authority[0] = 0;
+		cli.t = connector_open(cn, &dst, ID_SERVER, 10000, &cli_cbs, NULL);
+		assert_non_null(cli.t);
+		run_until(echoed);
+		assert_int_equal(cli.err, 0);
+		assert_int_equal(cli.got, TOTAL);
+		sockaddr_inet_format(&dst, want, sizeof(want));
+		assert_string_equal(seen_authority, want);
+		transport_close(cli.t, false);
+		transport_close(srv_t, false);
+		srv_t = NULL;
+	}
+	assert_int_equal(ipaddr_parse_addr("fd00:96::21", &ip), 0);
+	assert_int_equal(sockaddr_inet_from_ipaddr(&dst, &ip, 9080), 0);
+	errno = 0;
+	assert_null(connector_open(cn, &dst, ID_SERVER, 10000, &cli_cbs, NULL));
+	assert_int_equal(errno, EHOSTUNREACH);
+	connector_hbone_set_via(cn, NULL, NULL);
+	loop_del(loop, lfd6);
+	close(lfd6);
+	lfd6 = -1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_outside_mesh), cmocka_unit_test(test_echo),
-	    cmocka_unit_test(test_refused),	 cmocka_unit_test(test_reset_by_server),
-	    cmocka_unit_test(test_unreachable),	 cmocka_unit_test(test_forwarded_by_family),
+	    cmocka_unit_test(test_outside_mesh),  cmocka_unit_test(test_echo),
+	    cmocka_unit_test(test_refused),	  cmocka_unit_test(test_reset_by_server),
+	    cmocka_unit_test(test_unreachable),	  cmocka_unit_test(test_forwarded_by_family),
+	    cmocka_unit_test(test_via_by_family),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

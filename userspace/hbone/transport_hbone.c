@@ -384,27 +384,24 @@ static struct transport *hbc_open(struct connector *c, const union sockaddr_inet
 	char authority[SOCKADDR_INET_STRLEN];
 	struct hbone_target t = {0};
 	const char *src = NULL;
-	uint32_t via = dst->v4.sin_addr.s_addr;
 	struct hbt *h;
-	int r;
+	int r = 1;
 
 	/* Outside the mesh: no identity to check, no ztunnel to take HBONE; plaintext. */
 	if (!identity)
 		return connector_open(hc->plain, dst, NULL, timeout_ms, cbs, arg);
-	/* The via hook knows IPv4 gateways only: an IPv6 destination is reached directly. */
-	if (dst->sa.sa_family == AF_INET && hc->via &&
-	    (r = hc->via(hc->via_arg, dst->v4.sin_addr.s_addr, &via)) < 0) {
+	t.addr = *dst;
+	if (hc->via && (r = hc->via(hc->via_arg, dst, &t.addr)) < 0) {
 		errno = -r;
 		return NULL;
 	}
+	if (r)
+		t.addr = *dst; /* reached directly */
 	h = hbt_new(hc->loop, NULL, true);
 	if (!h)
 		return NULL;
 	transport_set_cbs(&h->t, cbs, arg);
 	sockaddr_inet_format(dst, authority, sizeof(authority));
-	t.addr = *dst;
-	if (dst->sa.sa_family == AF_INET)
-		t.addr.v4.sin_addr.s_addr = via;
 	sockaddr_inet_set_port(&t.addr, hc->port);
 	t.authority = authority;
 	t.forwarded_for = dst->sa.sa_family == AF_INET6 ? hc->self6 : hc->self;

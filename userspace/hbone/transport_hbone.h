@@ -44,13 +44,13 @@ struct connector *connector_hbone_new(struct loop *l, struct hbone_pool *p, uint
 				      const char *self, hbone_creds_fn creds, void *arg);
 
 /*
- * Where an open for destination @ip (network order) goes when that address is not a host of
- * its own but one reached through a proxy (a gateway's Service VIP, through its waypoint):
- * 0 with *@via the address to open TLS to (:authority stays the destination's ip:port), 1 when
- * @ip is reached directly, -errno when it cannot be reached (the open fails with that errno).
- * Called on the connector's loop, at each open.
+ * Where an open for destination @dst goes when that address is not a host of its own but one
+ * reached through a proxy (a gateway's Service VIP, through its waypoint): 0 with *@via the
+ * address to open TLS to, of @dst's family (its port is ignored; :authority stays the
+ * destination's ip:port), 1 when @dst is reached directly, -errno when it cannot be reached
+ * (the open fails with that errno). Called on the connector's loop, at each open.
  */
-typedef int (*hbone_via_fn)(void *arg, uint32_t ip, uint32_t *via);
+typedef int (*hbone_via_fn)(void *arg, const union sockaddr_inet *dst, union sockaddr_inet *via);
 /* Sets @c's (a connector_hbone_new one) via hook; NULL: every destination directly. */
 void connector_hbone_set_via(struct connector *c, hbone_via_fn fn, void *arg);
 /*

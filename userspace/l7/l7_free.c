@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "l7_priv.h"
 
@@ -258,6 +259,7 @@ void l7_config_free(struct l7_config *c)
 	for (size_t i = 0; c->tunnels && i < c->n_tunnels; i++) {
 		free(c->tunnels[i].waypoint);
 		free(c->tunnels[i].ips);
+		free(c->tunnels[i].ips6);
 	}
 	free(c->tunnels);
 	free(c->waypoint_namespace);
@@ -289,8 +291,16 @@ const struct l7_service *l7_config_service(const struct l7_config *c, const char
 
 const struct l7_tunnel *l7_config_tunnel(const struct l7_config *c, uint32_t vip)
 {
-	for (size_t i = 0; c && i < c->n_tunnels; i++)
+	for (size_t i = 0; c && vip && i < c->n_tunnels; i++)
 		if (c->tunnels[i].vip == vip)
+			return &c->tunnels[i];
+	return NULL;
+}
+
+const struct l7_tunnel *l7_config_tunnel6(const struct l7_config *c, const struct ipaddr *vip6)
+{
+	for (size_t i = 0; c && vip6->family == AF_INET6 && i < c->n_tunnels; i++)
+		if (ipaddr_equal(&c->tunnels[i].vip6, vip6))
 			return &c->tunnels[i];
 	return NULL;
 }

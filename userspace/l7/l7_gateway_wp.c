@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "l7_priv.h"
 
@@ -52,13 +53,19 @@ static void drop_endpoints(struct l7_service *out)
 		out->subsets[i].n_endpoints = 0;
 }
 
-/* The pseudo-endpoint: the VIP on the service ports, answered by waypoint @wp. */
+/*
+ * The pseudo-endpoint: the VIPs on the service ports, answered by waypoint @wp. A VIP whose
+ * family the waypoint has no instance of is left out: no tunnel would carry it.
+ */
 static int pseudo_endpoint(const struct l7_waypoint *wp, struct l7_service *out)
 {
 	struct l7_endpoint *e = &out->endpoints[0];
 
 	memset(e, 0, sizeof(*e));
-	e->ip = out->vip;
+	if (wp->n_ips)
+		e->ip = out->vip;
+	if (wp->n_ips6)
+		e->ip6 = out->vip6;
 	e->node = strdup("");
 	e->workload = strdup(wp->name);
 	e->identity = strdup(wp->identity);
@@ -77,7 +84,9 @@ static int pseudo_endpoint(const struct l7_waypoint *wp, struct l7_service *out)
 	return 0;
 }
 
-static int add_tunnel(struct l7_config *c, const struct l7_waypoint *wp, uint32_t vip)
+/* The tunnel of @e's addresses (a pseudo-endpoint's) to @wp's instances of each family. */
+static int add_tunnel(struct l7_config *c, const struct l7_waypoint *wp,
+		      const struct l7_endpoint *e)
 {
 	struct l7_tunnel *grown = realloc(c->tunnels, (c->n_tunnels + 1) * sizeof(*grown)), *t;
 
@@ -86,14 +95,22 @@ static int add_tunnel(struct l7_config *c, const struct l7_waypoint *wp, uint32_
 	c->tunnels = grown;
 	t = &c->tunnels[c->n_tunnels++];
 	memset(t, 0, sizeof(*t));
-	t->vip = vip;
-	t->ips = calloc(wp->n_ips, sizeof(*t->ips));
+	t->vip = e->ip;
+	t->vip6 = e->ip6;
+	t->ips = calloc(wp->n_ips + 1, sizeof(*t->ips));
+	t->ips6 = calloc(wp->n_ips6 + 1, sizeof(*t->ips6));
 	if (asprintf(&t->waypoint, "%s/%s", wp->namespace, wp->name) < 0)
 		t->waypoint = NULL;
-	if (!t->ips || !t->waypoint)
+	if (!t->ips || !t->ips6 || !t->waypoint)
 		return -ENOMEM;
-	memcpy(t->ips, wp->ips, wp->n_ips * sizeof(*t->ips));
-	t->n_ips = wp->n_ips;
+	if (t->vip) {
+		memcpy(t->ips, wp->ips, wp->n_ips * sizeof(*t->ips));
+		t->n_ips = wp->n_ips;
+	}
+	if (t->vip6.family) {
+		memcpy(t->ips6, wp->ips6, wp->n_ips6 * sizeof(*t->ips6));
+		t->n_ips6 = wp->n_ips6;
+	}
 	return 0;
 }
 
@@ -102,6 +119,7 @@ int l7_gateway_via_waypoint(const struct l7_inputs *in, const struct l7_bindings
 			    struct l7_config *c)
 {
 	const struct l7_waypoint *wp;
+	const struct l7_endpoint *e;
 
 	if (!b || out->workload || !ingress_use_waypoint(in->cfg, s))
 		return 0;
@@ -113,10 +131,16 @@ int l7_gateway_via_waypoint(const struct l7_inputs *in, const struct l7_bindings
 		return -ENOMEM;
 	}
 	drop_endpoints(out);
-	/* No VIP to name it by, or no instance to answer: no endpoint, 503 no healthy upstream. */
-	if (!out->vip || !wp->n_ips)
+	/*
+	 * No VIP to name it by, or no instance to answer, in either family: no endpoint, 503 no
+	 * healthy upstream.
+	 */
+	if (!(out->vip && wp->n_ips) && !(out->vip6.family == AF_INET6 && wp->n_ips6))
 		return 0;
 	if (pseudo_endpoint(wp, out))
 		return -ENOMEM;
-	return l7_config_tunnel(c, out->vip) ? 0 : add_tunnel(c, wp, out->vip);
+	e = &out->endpoints[0];
+	if (l7_config_tunnel(c, e->ip) || l7_config_tunnel6(c, &e->ip6))
+		return 0;
+	return add_tunnel(c, wp, e);
 }

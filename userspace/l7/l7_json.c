@@ -526,7 +526,10 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 		e->failed = true;
 }
 
-/* A gateway's tunnels: each VIP with the waypoint instances it is reached through. */
+/*
+ * A gateway's tunnels: each Service's VIPs with the waypoint instances they are reached
+ * through; the IPv6 ones only when there are (an IPv4 cluster's JSON is as it was).
+ */
 static void tunnels(struct enc *e, cJSON *root, const struct l7_config *c)
 {
 	cJSON *a = c->n_tunnels ? arr(e, root, "tunnels") : NULL;
@@ -534,9 +537,20 @@ static void tunnels(struct enc *e, cJSON *root, const struct l7_config *c)
 	for (size_t i = 0; a && i < c->n_tunnels; i++) {
 		const struct l7_tunnel *t = &c->tunnels[i];
 		cJSON *o = obj(e, a, NULL), *ips;
+		char buf[IPADDR_STRLEN];
 
 		ip(e, o, "vip", t->vip);
+		ip6(e, o, "vip6", &t->vip6);
 		str(e, o, "waypoint", t->waypoint);
+		ips = t->n_ips6 ? arr(e, o, "ips6") : NULL;
+		for (size_t k = 0; ips && k < t->n_ips6; k++) {
+			cJSON *v = cJSON_CreateString(ipaddr_format(&t->ips6[k], buf, sizeof(buf)));
+
+			if (!v || !cJSON_AddItemToArray(ips, v)) {
+				cJSON_Delete(v);
+				e->failed = true;
+			}
+		}
 		ips = arr(e, o, "ips");
 		for (size_t k = 0; ips && k < t->n_ips; k++) {
 			char buf[INET_ADDRSTRLEN];

@@ -308,9 +308,30 @@ void l7j_policies(struct l7j_dec *d, const cJSON *o, const char *path, struct l7
 	}
 }
 
+/* A tunnel's "ips6": its waypoint's IPv6 instances (absent: none). */
+static void l7j_tunnel_ips6(struct l7j_dec *d, const cJSON *it, const char *p, struct l7_tunnel *t)
+{
+	size_t n;
+	const cJSON *a = l7j_darr(d, it, "ips6", p, &n), *ip;
+
+	if (!a || d->failed || !(t->ips6 = l7j_dalloc(d, n, sizeof(*t->ips6), p)))
+		return;
+	cJSON_ArrayForEach(ip, a)
+	{
+		struct ipaddr *x = &t->ips6[t->n_ips6];
+
+		if (!cJSON_IsString(ip) || ipaddr_parse_addr(ip->valuestring, x) ||
+		    x->family != AF_INET6) {
+			l7j_fail(d, "%s.ips6[%zu]: expected an IPv6 address", p, t->n_ips6);
+			return;
+		}
+		t->n_ips6++;
+	}
+}
+
 void l7j_tunnels(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 {
-	static const char *const k[] = {"vip", "waypoint", "ips", NULL};
+	static const char *const k[] = {"vip", "vip6", "waypoint", "ips", "ips6", NULL};
 	size_t n;
 	const cJSON *a = l7j_darr(d, j, "tunnels", "l7", &n), *it;
 	char p[64];
@@ -327,12 +348,22 @@ void l7j_tunnels(struct l7j_dec *d, const cJSON *j, struct l7_config *c)
 		if (!l7j_keys(d, it, p, k))
 			return;
 		t->vip = l7j_dip(d, it, "vip", p);
-		if (!d->failed && (!t->vip || l7_config_tunnel(c, t->vip))) {
-			l7j_fail(d, "%s.vip: %s", p, t->vip ? "listed twice" : "0.0.0.0");
+		t->vip6 = l7j_dip6(d, it, "vip6", p);
+		if (d->failed)
+			return;
+		/* A Service of IPv6 alone has vip 0.0.0.0; one of neither family is no tunnel. */
+		if (!t->vip && !t->vip6.family) {
+			l7j_fail(d, "%s.vip: 0.0.0.0 and no vip6", p);
+			return;
+		}
+		if (l7_config_tunnel(c, t->vip) || l7_config_tunnel6(c, &t->vip6)) {
+			l7j_fail(d, "%s.%s: listed twice", p,
+				 l7_config_tunnel(c, t->vip) ? "vip" : "vip6");
 			return;
 		}
 		c->n_tunnels++;
 		t->waypoint = l7j_dstr(d, it, "waypoint", p, true);
+		l7j_tunnel_ips6(d, it, p, t);
 		ips = l7j_darr(d, it, "ips", p, &ni);
 		if (d->failed || !(t->ips = l7j_dalloc(d, ni, sizeof(*t->ips), p)))
 			return;

@@ -54,7 +54,7 @@ void l7j_endpoints(struct l7j_dec *d, const struct cJSON *o, const char *path,
 		   struct l7_service *s);
 void l7j_subsets(struct l7j_dec *d, const struct cJSON *o, const char *path, struct l7_service *s);
 void l7j_policies(struct l7j_dec *d, const struct cJSON *o, const char *path, struct l7_service *s);
-/* A gateway's "tunnels" (each VIP once, each an IPv4 address list). */
+/* A gateway's "tunnels" (each VIP once, each with its waypoint's addresses of its family). */
 void l7j_tunnels(struct l7j_dec *d, const struct cJSON *j, struct l7_config *c);
 
 /* Member @key: indices into a model list of @max (omitted when empty); decoded strictly. */

@@ -4,7 +4,10 @@
 # x-envoy-external-address), one "name=value" each on a line:
 #   pod=NS/NAME from=IP xff=... external=...
 #   client-addr.py PORT
+# It listens on both families where the pod has IPv6 (an IPv6-only cluster's pods have no IPv4),
+# and names an IPv4 client by its IPv4 address, not the IPv4-mapped IPv6 form.
 import os
+import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,7 +18,7 @@ class Echo(BaseHTTPRequestHandler):
     def answer(self):
         body = ("pod=%s/%s from=%s xff=%s external=%s\n" % (
             os.environ.get("POD_NAMESPACE", "?"), os.environ.get("POD_NAME", "?"),
-            self.client_address[0], self.headers.get("x-forwarded-for", ""),
+            peer(self.client_address[0]), self.headers.get("x-forwarded-for", ""),
             self.headers.get("x-envoy-external-address", ""))).encode()
         self.send_response(200)
         self.send_header("content-type", "text/plain")
@@ -29,4 +32,20 @@ class Echo(BaseHTTPRequestHandler):
         pass
 
 
-ThreadingHTTPServer(("0.0.0.0", int(sys.argv[1])), Echo).serve_forever()
+def peer(addr):
+    return addr[7:] if addr.startswith("::ffff:") else addr
+
+
+class DualServer(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
+try:
+    server = DualServer(("::", int(sys.argv[1])), Echo)
+except OSError:  # no IPv6 in this netns
+    server = ThreadingHTTPServer(("0.0.0.0", int(sys.argv[1])), Echo)
+server.serve_forever()
