@@ -115,14 +115,17 @@ if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	passdir=$(mktemp -d)
 	trap 'rm -f "$out"; rm -rf "$passdir" "$tails"' EXIT
 	# shellcheck disable=SC2086 # the lists are words
-	(run_pass kube AMBIT_LOCAL_KUBE=1 $kube_tests) >"$passdir/kube.log" 2>&1 &
+	# Two lines of passes of about the same length: the IPv6-only pass after the kube one, the
+	# dual-stack pass after the bridge one.
+	(
+		(run_pass kube AMBIT_LOCAL_KUBE=1 $kube_tests) >"$passdir/kube.log" 2>&1
+		(run_pass ipv6 AMBIT_LOCAL_IP_FAMILY=ipv6 $ipv6_tests) >"$passdir/ipv6.log" 2>&1
+	) &
 	kpid=$!
-	# The dual-stack and IPv6-only passes follow the bridge one, beside the longer kube pass.
 	# shellcheck disable=SC2086
 	(
 		(run_pass bridge AMBIT_LOCAL_CNI=bridge $bridge_tests) >"$passdir/bridge.log" 2>&1
 		(run_pass dual AMBIT_LOCAL_IP_FAMILY=dual $dual_tests) >"$passdir/dual.log" 2>&1
-		(run_pass ipv6 AMBIT_LOCAL_IP_FAMILY=ipv6 $ipv6_tests) >"$passdir/ipv6.log" 2>&1
 	) &
 	bpid=$!
 	wait "$kpid" "$bpid"
