@@ -8,8 +8,9 @@
 # not eat the whole CI budget. AMBIT_IT_DIR runs the t_*.sh of another directory (the runners'
 # self-test). A set of the data path's tests then runs again with `local up --kube`
 # (AMBIT_IT_KUBE lists them), and beside it another with `local up --cni bridge`
-# (AMBIT_IT_BRIDGE), then one with `local up --ip-family dual` (AMBIT_IT_DUAL) and one with
-# `--ip-family ipv6` (AMBIT_IT_IPV6).
+# (AMBIT_IT_BRIDGE), then one with `local up --ip-family dual` (AMBIT_IT_DUAL), one with
+# `--ip-family ipv6` (AMBIT_IT_IPV6) and one with both `--kube --ip-family ipv6`
+# (AMBIT_IT_IPV6_KUBE).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/skip-policy.sh"
@@ -90,12 +91,16 @@ dual_tests=${AMBIT_IT_DUAL-t_10 t_50 t_63 t_70_policy_authz t_70_policy_mtls t_7
 # IPv6 nameserver, the t_70_policy ones STRICT and DENY ipBlocks by the pods' IPv6).
 # AMBIT_IT_IPV6 lists them; "" leaves it out.
 ipv6_tests=${AMBIT_IT_IPV6-t_10 t_50 t_56 t_63 t_65 t_70_policy_authz t_70_policy_mtls t_79_gateway_client_ip t_83_waypoint_l7 t_95}
-# run_pass MODE VAR=VALUE TESTS...: one pass in its own environment; its counts and failures
+# And t_56 once more in an IPv6-only cluster on the Kubernetes lookalike (`--kube`): the
+# DaemonSet's agents take the nodes' IPv6 alone from status.hostIPs, and find their uplink by it.
+# AMBIT_IT_IPV6_KUBE lists them; "" leaves it out.
+ipv6_kube_tests=${AMBIT_IT_IPV6_KUBE-t_56}
+# run_pass MODE "VAR=VALUE..." TESTS...: one pass in its own environment; its counts and failures
 # end in $passdir/MODE.res, its output in $passdir/MODE.log.
 run_pass() {
 	local mode=$1 env=$2 t
 	shift 2
-	export "${env?}"
+	for v in $env; do export "${v?}"; done
 	out=$passdir/$mode.skip
 	pass=0 fail=0 skip=0 failed=()
 	for t in "$@"; do
@@ -120,6 +125,8 @@ if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	(
 		(run_pass kube AMBIT_LOCAL_KUBE=1 $kube_tests) >"$passdir/kube.log" 2>&1
 		(run_pass ipv6 AMBIT_LOCAL_IP_FAMILY=ipv6 $ipv6_tests) >"$passdir/ipv6.log" 2>&1
+		(run_pass ipv6-kube "AMBIT_LOCAL_IP_FAMILY=ipv6 AMBIT_LOCAL_KUBE=1" $ipv6_kube_tests) \
+			>"$passdir/ipv6-kube.log" 2>&1
 	) &
 	kpid=$!
 	# shellcheck disable=SC2086
@@ -129,7 +136,7 @@ if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	) &
 	bpid=$!
 	wait "$kpid" "$bpid"
-	for mode in kube bridge dual ipv6; do
+	for mode in kube bridge dual ipv6 ipv6-kube; do
 		cat "$passdir/$mode.log"
 		res=()
 		[ -f "$passdir/$mode.res" ] && mapfile -t res <"$passdir/$mode.res"

@@ -57,6 +57,19 @@ want='via fd00:99::12 dev eth0'
 [ "$(jq -r .cni "$run/cluster.json")" = bridge ] && want='via fd00:98:2:: dev flannel.1'
 node_exec node1 ip -6 route show fd00:98:2::/64 | grep -q "$want" ||
 	fail "node1 does not route node2's pods over IPv6 ($want): $(node_exec node1 ip -6 route | tr '\n' ';')"
+# What a node reports, and its agent's --node-ip (the DaemonSet's from status.hostIPs on
+# --kube): both addresses in dual stack, IPv4 first; in an IPv6 cluster its IPv6 alone, by which
+# the agent serves and (--uplink auto on --kube) finds its uplink.
+want='10.99.0.11,fd00:99::11' serving='node node1, 10.99.0.11,'
+v6only && want='fd00:99::11' serving='node node1, fd00:99::11,'
+expect_eq "$(actl get pod client-0 -n mesh -o json | jq -r '[.status.hostIPs[].ip] | join(",")')" \
+	"$want" "mesh/client-0's hostIPs"
+grep -q "serving .*($serving" "$run/logs/node1-agent.log" ||
+	fail "node1's agent does not serve as ($serving ...): $(grep serving "$run/logs/node1-agent.log")"
+if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
+	grep -q 'tc attached on uplink eth0' "$run/logs/node1-agent.log" ||
+		fail "node1's agent found no uplink by its node IP: $(grep -i uplink "$run/logs/node1-agent.log")"
+fi
 
 # podIPs: IPv4 first, then the pod's IPv6 address, on its eth0.
 pod_ips() { actl get pod "$2" -n "$1" -o json | jq -r '[.status.podIPs[].ip] | join(",")'; }

@@ -289,8 +289,21 @@ static cJSON *pod_as_served(const struct get_ctx *x, const cJSON *p)
 	cs = cJSON_CreateObject();
 	cJSON_AddStringToObject(cs, "name", ctr);
 	pod_status(st, cs, kubelet_find(kst, key), kst != NULL);
-	if (n)
-		cJSON_AddStringToObject(st, "hostIP", n->ip);
+	/* As its kubelet reports them: an IPv6 cluster's node by its IPv6 alone (local.h). */
+	if (n) {
+		cJSON *hips = cJSON_CreateArray(), *hip;
+
+		cJSON_AddStringToObject(st, "hostIP", node_host_ip(n));
+		cJSON_AddItemToObject(st, "hostIPs", hips);
+		for (int i = 0; i < 2; i++) {
+			const char *a = i ? node_host_ip2(n) : node_host_ip(n);
+
+			if (a[0] && (hip = cJSON_CreateObject())) {
+				cJSON_AddStringToObject(hip, "ip", a);
+				cJSON_AddItemToArray(hips, hip);
+			}
+		}
+	}
 	/* An address once its kubelet started it, as a real one reports podIP. */
 	/* An IPv6 cluster's pod: its IPv6 alone. */
 	if (!jstr(p, "ip") && jstr(p, "ip6") && strcmp(jstr(st, "phase"), "Pending")) {
