@@ -494,8 +494,11 @@ bool zt_passthrough_as_client(const struct snapshot *s, const struct zt_route *r
 		da = d->ip6;
 	else
 		ipaddr_from_v4(&da, d->ip);
-	/* A pod of the host's network (its address the node's) has the node's IPv6 too. */
-	return ipaddr_equal(&da, &ra) && d->ip != d->node_ip && !ipaddr_equal(&da, &ca);
+	/*
+	 * A pod of the host's network (its IPv4 the node's) has the node's IPv6 too. One of IPv6
+	 * alone is a pod's network's (the nodes of an IPv6-only cluster give no IPv4: node_ip 0).
+	 */
+	return ipaddr_equal(&da, &ra) && (!d->ip || d->ip != d->node_ip) && !ipaddr_equal(&da, &ca);
 }
 
 bool zt_local_enrolled(const struct snapshot *s, const struct snap_workload *wl)

@@ -379,6 +379,21 @@ static void test_ipv6_only_pods(void **state)
 	assert_int_equal(route(s, cli, "0.0.0.0", 8080, &rr, &r), 0);
 	assert_null(r.dst_wl);
 	assert_null(r.svc);
+	/*
+	 * srv outside the mesh (an ingress gateway's pod) on a node of an IPv6-only cluster (no
+	 * IPv4: node_ip 0 as its ip): plain TCP to it leaves with the client's IPv6, not the
+	 * node's, as to any pod of the cluster; its ip 0 is not the node's address.
+	 */
+	{
+		union sockaddr_inet from = harness_sa("fd00:98:1::20", 40000);
+		struct snap_workload *gw = (struct snap_workload *)srv;
+
+		gw->enrolled = false;
+		s->capture = SNAP_CAPTURE_HOST;
+		assert_int_equal(gw->node_ip, 0);
+		assert_int_equal(route(s, cli, "fd00:98:2::30", 8080, &rr, &r), 0);
+		assert_true(zt_passthrough_as_client(s, &r, &from));
+	}
 	snapshot_free(s);
 }
 
