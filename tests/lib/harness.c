@@ -153,7 +153,7 @@ void harness_link_up_lo(void)
 
 int harness_sh(const char *fmt, ...)
 {
-	char cmd[512];
+	char cmd[1024];
 	va_list ap;
 	int n;
 

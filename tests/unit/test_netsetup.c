@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <net/if.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +19,7 @@
 #include <cmocka.h>
 
 #include "netsetup.h"
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
+#include "harness.h"
 
 /* Whether `ip neigh` lists @ip on dev h0. */
 static bool neigh_listed(const char *ip)
@@ -59,9 +48,10 @@ static int group_setup(void **state)
 		fprintf(stderr, "test_netsetup needs root (unshare CLONE_NEWNET)\n");
 		return -1;
 	}
-	return sh("ip link set lo up && ip link add h0 type veth peer name p0 && "
-		  "ip addr add 10.77.0.1/24 dev h0 && ip -6 addr add fd00:77::1/64 dev h0 nodad && "
-		  "ip link set h0 up");
+	return harness_sh(
+	    "ip link set lo up && ip link add h0 type veth peer name p0 && "
+	    "ip addr add 10.77.0.1/24 dev h0 && ip -6 addr add fd00:77::1/64 dev h0 nodad && "
+	    "ip link set h0 up");
 }
 
 static int ifindex(void)
@@ -78,9 +68,10 @@ static void test_forgets_both_families(void **state)
 	uint32_t ip;
 
 	(void)state;
-	assert_int_equal(sh("ip neigh replace 10.77.0.2 lladdr 02:00:00:00:00:02 dev h0 && "
-			    "ip -6 neigh replace fd00:77::2 lladdr 02:00:00:00:00:02 dev h0"),
-			 0);
+	assert_int_equal(
+	    harness_sh("ip neigh replace 10.77.0.2 lladdr 02:00:00:00:00:02 dev h0 && "
+		       "ip -6 neigh replace fd00:77::2 lladdr 02:00:00:00:00:02 dev h0"),
+	    0);
 	assert_true(neigh_listed("10.77.0.2"));
 	assert_true(neigh_listed("fd00:77::2"));
 	assert_int_equal(inet_pton(AF_INET, "10.77.0.2", &ip), 1);

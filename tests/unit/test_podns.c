@@ -13,7 +13,6 @@
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 
 #include "ambit/datapath.h"
 #include "podns.h"
+#include "harness.h"
 
 #define UID_A "0b0c8a6e-2d5e-4f7b-9b1e-7d3b5a1f0c11"
 #define UID_A_ "0b0c8a6e_2d5e_4f7b_9b1e_7d3b5a1f0c11"
@@ -41,18 +41,6 @@ static char root[256], ns1[64], ns2[64];
 static pid_t kids[8];
 static size_t n_kids;
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 /* A process in netns @ns (NULL: the host's) and cgroup @cg (under root), until teardown. */
 static void spawn_in(const char *ns, const char *cg)
 {
@@ -61,7 +49,7 @@ static void spawn_in(const char *ns, const char *cg)
 	pid_t p;
 
 	snprintf(path, sizeof(path), "%s/%s", root, cg);
-	assert_int_equal(sh("mkdir -p '%s'", path), 0);
+	assert_int_equal(harness_sh("mkdir -p '%s'", path), 0);
 	assert_int_equal(pipe(ready), 0);
 	p = fork();
 	assert_true(p >= 0);
@@ -117,12 +105,13 @@ static int setup(void **state)
 	 * one) on a veth whose peer (hpod1) is in the node's namespace, as a routed CNI makes it;
 	 * ns2 holds another address.
 	 */
-	if (sh("ip netns add %s && ip -n %s link add e0 type veth peer name hpod1 netns %d && "
-	       "ip -n %s addr add 10.244.1.7/32 dev e0 && "
-	       "ip -n %s addr add fd00:244:1::7/128 dev e0 nodad && "
-	       "ip netns add %s && ip -n %s link add e0 type veth peer name e1 && "
-	       "ip -n %s addr add 10.244.9.9/32 dev e0",
-	       ns1, ns1, (int)getpid(), ns1, ns1, ns2, ns2, ns2)) {
+	if (harness_sh(
+		"ip netns add %s && ip -n %s link add e0 type veth peer name hpod1 netns %d && "
+		"ip -n %s addr add 10.244.1.7/32 dev e0 && "
+		"ip -n %s addr add fd00:244:1::7/128 dev e0 nodad && "
+		"ip netns add %s && ip -n %s link add e0 type veth peer name e1 && "
+		"ip -n %s addr add 10.244.9.9/32 dev e0",
+		ns1, ns1, (int)getpid(), ns1, ns1, ns2, ns2, ns2)) {
 		teardown(state);
 		return -1;
 	}
@@ -136,8 +125,8 @@ static int teardown(void **state)
 		waitpid(kids[i], NULL, 0);
 	}
 	/* Deepest first: a cgroup goes only once empty of processes and children. */
-	sh("find '%s' -depth -type d -exec rmdir {} + 2>/dev/null", root);
-	sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns1, ns2);
+	harness_sh("find '%s' -depth -type d -exec rmdir {} + 2>/dev/null", root);
+	harness_sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns1, ns2);
 	return 0;
 }
 
@@ -197,7 +186,7 @@ static void test_refusals(void **state)
 			 -ENOENT);
 	assert_non_null(strstr(why, "no cgroup for pod " UID_D));
 	/* A pod cgroup, nothing in it. */
-	assert_int_equal(sh("mkdir -p '%s/kubepods/pod%s'", root, UID_C), 0);
+	assert_int_equal(harness_sh("mkdir -p '%s/kubepods/pod%s'", root, UID_C), 0);
 	assert_int_equal(podns_find(root, UID_C, addr("10.244.1.7"), &p, why, sizeof(why)), -ESRCH);
 	assert_non_null(strstr(why, "no process in"));
 	/* hostNetwork: its process is in the node's namespace. */
@@ -226,7 +215,7 @@ static void test_at_netns_path(void **state)
 
 	snprintf(nsp, sizeof(nsp), "/run/netns/%s", ns1);
 	snprintf(other, sizeof(other), "/run/netns/%s", ns2);
-	assert_int_equal(sh("mkdir -p '%s/kubepods/besteffort/pod%s'", root, UID_D), 0);
+	assert_int_equal(harness_sh("mkdir -p '%s/kubepods/besteffort/pod%s'", root, UID_D), 0);
 	assert_int_equal(podns_find(root, UID_D, addr("10.244.1.7"), &p, why, sizeof(why)), -ESRCH);
 	assert_int_equal(podns_at(nsp, UID_D, addr("10.244.1.7"), &p, why, sizeof(why)), 0);
 	/* The cgroup podns_find found stays. */
