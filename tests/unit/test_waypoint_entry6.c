@@ -35,6 +35,7 @@
 #include "proxy.h"
 #include "sock.h"
 #include "worker.h"
+#include "../lib/wp_mem.h"
 
 // clang-format off
 static const char world_yaml[] =
@@ -183,61 +184,7 @@ static void dns_stop(void)
 
 /* ---- the waypoint, in process ---- */
 
-#define MAX_UP 16
-
-/* An upstream connection: it answers each request with 200 and the address it was opened to. */
-struct backend {
-	struct transport *t;
-	union sockaddr_inet dst;
-	char in[4096];
-	size_t len;
-};
-
-static struct {
-	struct loop *l;
-	struct connector *cn;
-	struct wp_engine *e;
-	struct wp_gen *g;
-	int log[2];
-	struct backend ups[MAX_UP];
-	size_t n_ups;
-} W;
-
-static int open_up(void *arg, struct transport *t, const union sockaddr_inet *dst)
-{
-	struct backend *b = &W.ups[W.n_ups];
-
-	assert_true(W.n_ups < MAX_UP);
-	W.n_ups++;
-	memset(b, 0, sizeof(*b));
-	b->t = t;
-	b->dst = *dst;
-	return 0;
-}
-
-static void b_serve(struct backend *b)
-{
-	const char *d;
-	size_t n;
-	char body[SOCKADDR_INET_STRLEN], resp[256];
-	int k;
-
-	d = transport_mem_output(b->t, &n);
-	if (n) {
-		assert_true(b->len + n < sizeof(b->in));
-		memcpy(b->in + b->len, d, n);
-		b->len += n;
-		b->in[b->len] = '\0';
-		transport_mem_take(b->t, n);
-	}
-	if (!strstr(b->in, "\r\n\r\n"))
-		return;
-	b->len = 0;
-	sockaddr_inet_format(&b->dst, body, sizeof(body));
-	k = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\ncontent-length: %zu\r\n\r\n%s",
-		     strlen(body), body);
-	transport_mem_input(b->t, resp, (size_t)k);
-}
+static struct wp_mem W;
 
 struct reply {
 	int status;
@@ -254,84 +201,34 @@ static void get(const char *authority, const char *host, const char *path, const
 	struct transport_peer p = {.mtls = true,
 				   .identity = (char *)"spiffe://cluster.local/ns/shop/sa/c"};
 	union sockaddr_inet dst;
-	struct transport *t;
-	static char in[8192];
-	size_t len = 0;
 	char req[512];
-	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nhost: %s\r\n%s\r\n", path, host,
-			 extra ? extra : "");
 
 	assert_int_equal(sock_parse_authority(authority, &dst), 0);
 	assert_int_equal(sockaddr_inet_to_ipaddr(&dst, &p.dest_ip), 0);
 	p.dest_port = sockaddr_inet_port(&dst);
 	assert_int_equal(sock_parse_authority("[fd00:10::5]:40000", &p.client), 0);
-	t = transport_mem_new(W.l, &p);
-	assert_non_null(t);
-	assert_int_equal(wp_engine_serve(W.e, t), 0);
-	assert_int_equal(transport_mem_input(t, req, (size_t)n), 0);
-	memset(out, 0, sizeof(*out));
-	for (int i = 0; i < 64; i++) {
-		const char *d;
-		size_t k;
-
-		loop_run_once(W.l, 0);
-		for (size_t u = 0; u < W.n_ups; u++)
-			b_serve(&W.ups[u]);
-		d = transport_mem_output(t, &k);
-		if (k) {
-			assert_true(len + k < sizeof(in));
-			memcpy(in + len, d, k);
-			len += k;
-			in[len] = '\0';
-			transport_mem_take(t, k);
-		}
-	}
-	assert_true(len > 12);
-	out->status = atoi(in + 9);
-	if (strstr(in, "\r\n\r\n"))
-		snprintf(out->body, sizeof(out->body), "%s", strstr(in, "\r\n\r\n") + 4);
-	transport_mem_input(t, NULL, 0);
-	loop_run_once(W.l, 0);
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nhost: %s\r\n%s\r\n", path, host,
+		 extra ? extra : "");
+	wp_mem_exchange(&W, &p, req, &out->status, out->body, sizeof(out->body));
 }
 
 static int setup(void **state)
 {
-	struct wp_engine_opts o = {0};
 	char err[256];
 	struct l7_config *l7;
 
-	memset(&W, 0, sizeof(W));
 	dns_start();
 	l7 = l7_world_compile(world_yaml, err, sizeof(err));
 	if (!l7)
 		print_error("%s\n", err);
-	assert_non_null(l7);
-	assert_int_equal(pipe2(W.log, O_NONBLOCK | O_CLOEXEC), 0);
-	o.log_fd = W.log[1];
 	/* The DNS names are asked for here, and their first answers waited for (warming). */
-	W.g = wp_gen_new(l7, 1, err, sizeof(err));
-	if (!W.g)
-		print_error("%s\n", err);
-	W.l = loop_create();
-	assert_non_null(W.g);
-	assert_non_null(W.l);
-	W.cn = o.cn = connector_mem_new(W.l, open_up, NULL);
-	W.e = wp_engine_new(W.l, W.g, &o);
-	assert_non_null(W.e);
+	wp_mem_start(&W, l7, (struct wp_engine_opts){0});
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	wp_engine_destroy(W.e);
-	loop_run_once(W.l, 0);
-	for (size_t k = 0; k < W.n_ups; k++)
-		transport_mem_free(W.ups[k].t);
-	connector_destroy(W.cn);
-	wp_gen_put(W.g);
-	loop_destroy(W.l);
-	close(W.log[0]);
-	close(W.log[1]);
+	wp_mem_stop(&W);
 	dns_stop();
 	return 0;
 }

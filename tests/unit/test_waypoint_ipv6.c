@@ -36,6 +36,7 @@
 #include "proxy_pp.h"
 #include "sock.h"
 #include "worker.h"
+#include "../lib/wp_mem.h"
 
 // clang-format off
 static const char world_yaml[] =
@@ -106,127 +107,22 @@ static const char world_yaml[] =
 	"          {from: [{source: {notRemoteIpBlocks: ['fd00::/8', '10.0.0.0/8']}}]}]\n";
 // clang-format on
 
-#define MAX_UP 16
-
-/* An upstream connection: it answers each request with 200 and the address it was opened to. */
-struct backend {
-	struct transport *t;
-	union sockaddr_inet dst;
-	char in[4096];
-	size_t len;
-};
-
-static struct {
-	struct loop *l;
-	struct connector *cn;
-	struct wp_engine *e;
-	struct wp_gen *g;
-	int log[2];
-	struct backend ups[MAX_UP];
-	size_t n_ups;
-	char seen_xff[128], seen_ext[64]; /* the last request a backend took */
-} W;
-
-static int open_up(void *arg, struct transport *t, const union sockaddr_inet *dst)
-{
-	struct backend *b = &W.ups[W.n_ups];
-
-	assert_true(W.n_ups < MAX_UP);
-	W.n_ups++;
-	memset(b, 0, sizeof(*b));
-	b->t = t;
-	b->dst = *dst;
-	return 0;
-}
-
-/* The value of header @name in the request head @h (NUL-terminated), into @out. */
-static void header_of(const char *h, const char *name, char *out, size_t len)
-{
-	size_t nl = strlen(name);
-
-	out[0] = '\0';
-	for (const char *p = strstr(h, "\r\n"); p && p[2] != '\r'; p = strstr(p + 2, "\r\n"))
-		if (!strncasecmp(p + 2, name, nl) && p[2 + nl] == ':') {
-			const char *v = p + 3 + nl + strspn(p + 3 + nl, " ");
-
-			snprintf(out, len, "%.*s", (int)strcspn(v, "\r"), v);
-			return;
-		}
-}
-
-static void b_serve(struct backend *b)
-{
-	const char *d;
-	size_t n;
-	char body[SOCKADDR_INET_STRLEN], resp[256];
-	int k;
-
-	d = transport_mem_output(b->t, &n);
-	if (n) {
-		assert_true(b->len + n < sizeof(b->in));
-		memcpy(b->in + b->len, d, n);
-		b->len += n;
-		b->in[b->len] = '\0';
-		transport_mem_take(b->t, n);
-	}
-	/* A GET has no body: its head is the request (a pooled connection takes the next). */
-	if (!strstr(b->in, "\r\n\r\n"))
-		return;
-	b->len = 0;
-	header_of(b->in, "x-forwarded-for", W.seen_xff, sizeof(W.seen_xff));
-	header_of(b->in, "x-envoy-external-address", W.seen_ext, sizeof(W.seen_ext));
-	sockaddr_inet_format(&b->dst, body, sizeof(body));
-	k = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\ncontent-length: %zu\r\n\r\n%s",
-		     strlen(body), body);
-	transport_mem_input(b->t, resp, (size_t)k);
-}
+static struct wp_mem W;
 
 struct reply {
 	int status;
 	char body[128];
 };
 
-/*
- * One GET to @path (with @extra header lines) on a downstream connection whose peer is @p, as
- * on_connect makes it; the reply's status and body into @out.
- */
+/* GET @path with @extra header lines, from the CONNECT's peer @p: the reply into @out. */
 static void get(const struct transport_peer *p, const char *path, const char *extra,
 		struct reply *out)
 {
-	struct transport *t = transport_mem_new(W.l, p);
-	static char in[8192];
-	size_t len = 0;
 	char req[512];
-	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nhost: reviews\r\n%s\r\n", path,
-			 extra ? extra : "");
 
-	assert_non_null(t);
-	assert_int_equal(wp_engine_serve(W.e, t), 0);
-	assert_int_equal(transport_mem_input(t, req, (size_t)n), 0);
-	memset(out, 0, sizeof(*out));
-	W.seen_xff[0] = W.seen_ext[0] = '\0';
-	for (int i = 0; i < 64; i++) {
-		const char *d;
-		size_t k;
-
-		loop_run_once(W.l, 0);
-		for (size_t u = 0; u < W.n_ups; u++)
-			b_serve(&W.ups[u]);
-		d = transport_mem_output(t, &k);
-		if (k) {
-			assert_true(len + k < sizeof(in));
-			memcpy(in + len, d, k);
-			len += k;
-			in[len] = '\0';
-			transport_mem_take(t, k);
-		}
-	}
-	assert_true(len > 12);
-	out->status = atoi(in + 9);
-	if (strstr(in, "\r\n\r\n"))
-		snprintf(out->body, sizeof(out->body), "%s", strstr(in, "\r\n\r\n") + 4);
-	transport_mem_input(t, NULL, 0);
-	loop_run_once(W.l, 0);
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nhost: reviews\r\n%s\r\n", path,
+		 extra ? extra : "");
+	wp_mem_exchange(&W, p, req, &out->status, out->body, sizeof(out->body));
 }
 
 /* A CONNECT's peer: :authority @authority, for= @client (either family, "[v6]:port"). */
@@ -254,37 +150,18 @@ static int get_status(const char *authority, const char *client, struct reply *r
 
 static int setup(void **state)
 {
-	struct wp_engine_opts o = {.hcm.trusted_hops = 1};
 	char err[256];
 	struct l7_config *l7 = l7_world_compile(world_yaml, err, sizeof(err));
 
 	if (!l7)
 		print_error("%s\n", err);
-	assert_non_null(l7);
-	memset(&W, 0, sizeof(W));
-	assert_int_equal(pipe2(W.log, O_NONBLOCK | O_CLOEXEC), 0);
-	o.log_fd = W.log[1];
-	W.g = wp_gen_new(l7, 1, err, sizeof(err));
-	W.l = loop_create();
-	assert_non_null(W.g);
-	assert_non_null(W.l);
-	W.cn = o.cn = connector_mem_new(W.l, open_up, NULL);
-	W.e = wp_engine_new(W.l, W.g, &o);
-	assert_non_null(W.e);
+	wp_mem_start(&W, l7, (struct wp_engine_opts){.hcm.trusted_hops = 1});
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	wp_engine_destroy(W.e);
-	loop_run_once(W.l, 0);
-	for (size_t k = 0; k < W.n_ups; k++)
-		transport_mem_free(W.ups[k].t);
-	connector_destroy(W.cn);
-	wp_gen_put(W.g);
-	loop_destroy(W.l);
-	close(W.log[0]);
-	close(W.log[1]);
+	wp_mem_stop(&W);
 	return 0;
 }
 
