@@ -101,8 +101,8 @@ void wp_mem_stop(struct wp_mem *w)
 	close(w->log[1]);
 }
 
-void wp_mem_exchange(struct wp_mem *w, const struct transport_peer *p, const char *req,
-		     int *status, char *body, size_t len)
+void wp_mem_exchange(struct wp_mem *w, const struct transport_peer *p, const char *req, int *status,
+		     char *body, size_t len)
 {
 	struct transport *t = transport_mem_new(w->l, p);
 	static char in[8192];

@@ -47,7 +47,7 @@ void wp_mem_stop(struct wp_mem *w);
  * The request @req (one HTTP/1.1 head) on a new downstream whose peer is @p: the reply's status
  * into *@status and its body (NUL-terminated, cut to @len) into @body.
  */
-void wp_mem_exchange(struct wp_mem *w, const struct transport_peer *p, const char *req,
-		     int *status, char *body, size_t len);
+void wp_mem_exchange(struct wp_mem *w, const struct transport_peer *p, const char *req, int *status,
+		     char *body, size_t len);
 
 #endif

@@ -92,6 +92,14 @@ static const char world_yaml[] =
 	"metadata: {name: ext-6, namespace: shop, labels: {kubernetes.io/service-name: ext}}\n"
 	"addressType: IPv6\nendpoints: [{addresses: ['2001:db8::5']}]\n"
 	"ports: [{name: http, port: 8086}]\n---\n"
+	/* Selectorless, dual-stack, with an IPv4 slice alone: one endpoint is pod r1, one is not. */
+	"apiVersion: v1\nkind: Service\nmetadata: {name: byv4, namespace: shop}\n"
+	"spec: {ipFamilyPolicy: RequireDualStack, clusterIP: 10.96.0.60,\n"
+	"       clusterIPs: [10.96.0.60, 'fd00:96::60'], ports: [{name: http, port: 80}]}\n---\n"
+	"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	"metadata: {name: byv4-4, namespace: shop, labels: {kubernetes.io/service-name: byv4}}\n"
+	"addressType: IPv4\nendpoints: [{addresses: [10.1.0.11]}, {addresses: [10.99.0.6]}]\n"
+	"ports: [{name: http, port: 9080}]\n---\n"
 	"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
 	"metadata: {name: bad-net, namespace: shop}\n"
 	"spec:\n  targetRefs: [{kind: Service, group: '', name: reviews}]\n  action: DENY\n"
@@ -288,6 +296,29 @@ static void test_selectorless_v6_slice(void **state)
 	assert_string_equal(r.body, "[2001:db8::5]:8086");
 	assert_int_equal(get_status("10.96.0.50:80", "10.1.0.99:40000", &r), 200);
 	assert_string_equal(r.body, "10.99.0.5:8081");
+}
+
+/*
+ * A selectorless dual-stack Service with an IPv4 slice alone: its endpoint that is a pod (r1)
+ * serves the IPv6 VIP at the pod's IPv6, as the ztunnel takes it; the other, no pod's, the IPv4
+ * VIP alone.
+ */
+static void test_selectorless_v4_slice_pod(void **state)
+{
+	const struct l7_service *s = l7_config_service(W.g->l7, "byv4.shop.svc.cluster.local");
+	struct reply r;
+	char txt[IPADDR_STRLEN];
+
+	assert_non_null(s);
+	assert_int_equal(s->n_endpoints, 2);
+	assert_string_equal(ipaddr_format(&s->endpoints[0].ip6, txt, sizeof(txt)), "fd00:10::11");
+	assert_int_equal(s->endpoints[1].ip6.family, 0);
+	assert_int_equal(cluster_hosts(s, 80, false), 2);
+	assert_int_equal(cluster_hosts(s, 80, true), 1);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(get_status("[fd00:96::60]:80", "[fd00:10::99]:40000", &r), 200);
+		assert_string_equal(r.body, "[fd00:10::11]:9080");
+	}
 }
 
 /* The IPv6 VIP of a Service whose endpoint has no IPv6: no candidate, 503 (UH); IPv4 serves. */
@@ -644,6 +675,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_connect_v6_routes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_v6_endpoint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_selectorless_v6_slice, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_selectorless_v4_slice_pod, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_only_pod, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ip_blocks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_edge_xff, setup, teardown),

@@ -225,14 +225,34 @@ static int add_endpoint(const struct l7_inputs *in, const struct l7_pod *p, stru
  * the waypoint's clusters for the IPv6 VIP take it, the IPv4 VIP's do not (waypoint/cluster.c),
  * as the ztunnel pairs each VIP with its own family's slices.
  */
+/* Whether @sl is one of @s's EndpointSlices of an address type ambit carries. */
+static bool slice_of(const struct config_endpoint_slice *sl, const struct config_service *s)
+{
+	return (sl->ipv4 || sl->ipv6) && sl->service && !strcmp(sl->service, s->meta.name) &&
+	       !strcmp(sl->meta.namespace, s->meta.namespace);
+}
+
+/* The IPv6 of the pod whose IPv4 is @ip (family 0: none, or no such pod). */
+static struct ipaddr pod_ip6_of(const struct l7_inputs *in, uint32_t ip)
+{
+	for (size_t i = 0; ip && i < in->n_pods; i++)
+		if (in->pods[i].ip == ip)
+			return in->pods[i].ip6;
+	return (struct ipaddr){0};
+}
+
 static int add_slice_endpoints(const struct l7_inputs *in, const struct config_service *s,
 			       struct l7_service *out)
 {
+	bool has6 = false;
+
+	for (size_t i = 0; i < in->cfg->n_endpoint_slices; i++)
+		has6 |=
+		    slice_of(&in->cfg->endpoint_slices[i], s) && in->cfg->endpoint_slices[i].ipv6;
 	for (size_t i = 0; i < in->cfg->n_endpoint_slices; i++) {
 		const struct config_endpoint_slice *sl = &in->cfg->endpoint_slices[i];
 
-		if (!(sl->ipv4 || sl->ipv6) || !sl->service || strcmp(sl->service, s->meta.name) ||
-		    strcmp(sl->meta.namespace, s->meta.namespace))
+		if (!slice_of(sl, s))
 			continue;
 		for (size_t j = 0; j < sl->nendpoints; j++) {
 			struct l7_endpoint *e, *n;
@@ -246,10 +266,16 @@ static int add_slice_endpoints(const struct l7_inputs *in, const struct config_s
 			out->endpoints = n;
 			e = &n[out->n_endpoints++];
 			memset(e, 0, sizeof(*e) * 2);
+			/*
+			 * With no IPv6 slice, an IPv4 endpoint that is a pod of the cluster serves
+			 * the IPv6 VIP at the pod's IPv6, as the ztunnel takes it.
+			 */
 			if (sl->ipv6)
 				e->ip6 = sl->endpoints[j].ip6;
 			else
 				e->ip = sl->endpoints[j].ip;
+			if (!sl->ipv6 && !has6)
+				e->ip6 = pod_ip6_of(in, e->ip);
 			e->ports = calloc(out->n_ports + 1, sizeof(*e->ports));
 			if (asprintf(&e->pod, "%s/%s", sl->meta.namespace, sl->meta.name) < 0)
 				e->pod = NULL;
