@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "netsetup.h"
-#include "harness.h"
+#include "../lib/harness.h"
 
 /* Whether `ip neigh` lists @ip on dev h0. */
 static bool neigh_listed(const char *ip)

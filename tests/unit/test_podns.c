@@ -28,7 +28,7 @@
 
 #include "ambit/datapath.h"
 #include "podns.h"
-#include "harness.h"
+#include "../lib/harness.h"
 
 #define UID_A "0b0c8a6e-2d5e-4f7b-9b1e-7d3b5a1f0c11"
 #define UID_A_ "0b0c8a6e_2d5e_4f7b_9b1e_7d3b5a1f0c11"
