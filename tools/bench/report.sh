@@ -138,7 +138,9 @@ render_md() {
 	"and the kernel, from /proc/stat) per GB moved.",
 	"",
 	# The targets of the benchmark issue, judged on this run'"'"'s pair-by-pair medians.
-	def judge($v; $ok): if $v == null then "not measured" elif $ok then "met" else "missed" end;
+	# ok a filter, not a $-bound value: evaluated only when the figure was measured ($v - 1
+	# of a workload this run left out would be null - 1, an error).
+	def judge($v; ok): if $v == null then "not measured" elif ok then "met" else "missed" end;
 	(.workloads.tput1.gbps.ratios["ambit/stunnel"].median) as $ts |
 	(.workloads.tput1.gbps.ratios["ambit/nomesh"].median) as $tn |
 	(.workloads.lat1k.p99_us.ratios["ambit/nomesh"].median) as $lr |
