@@ -14,6 +14,7 @@
 
 #include "ambit/bpf_abi.h"
 #include "connrec.h"
+#include "inpod.h"
 #include "metrics.h"
 #include "resolved.h"
 #include "route.h"
@@ -228,12 +229,14 @@ static int entry_pick(const struct snapshot *s, const struct snap_service *e, co
  * port @tport: round robin from @e's cursor for @port. An address of a pod of the cluster is
  * reached by that pod's address of the connection's family (@v6), and is passed over when it
  * has none (a pod's CONNECT must be of its client's family); anything else at the address
- * itself, [v6]:port for an AAAA answer, as a proxy may whatever the client's family.
+ * itself, [v6]:port for an AAAA answer, as a proxy may whatever the client's family, when it
+ * has a route from where the connection leaves (zt_inpod_routable: in-pod, @src's own netns,
+ * where a pod of IPv6 alone reaches no A answer; else the ztunnel's), the next answer if not.
  * 0 or -EHOSTUNREACH.
  */
-static int dns_pick(const struct snapshot *s, const struct snap_service *e,
-		    const struct ipaddr *ips, size_t n, uint16_t port, uint16_t tport, bool v6,
-		    struct zt_rr *rr, struct zt_route *out)
+static int dns_pick(const struct snapshot *s, const struct snap_workload *src,
+		    const struct snap_service *e, const struct ipaddr *ips, size_t n, uint16_t port,
+		    uint16_t tport, bool v6, struct zt_rr *rr, struct zt_route *out)
 {
 	size_t first;
 
@@ -250,6 +253,8 @@ static int dns_pick(const struct snapshot *s, const struct snap_service *e,
 		else if (wl && wl->ip)
 			ipaddr_from_v4(&to, wl->ip);
 		else if (wl)
+			continue;
+		else if (!zt_inpod_routable(src ? src->ip : 0, src ? &src->ip6 : NULL, &to))
 			continue;
 		if (sockaddr_inet_from_ipaddr(&out->addr, &to, tport))
 			continue;
@@ -312,7 +317,7 @@ static int route_entry(const struct snapshot *s, const struct snap_workload *src
 			n += zt_resolved_get(e->names[i], ips + n, 64 - n);
 		if (e->resolution == SNAP_RES_DNS_ROUND_ROBIN && n)
 			n = 1;
-		return dns_pick(s, e, ips, n, port, tport, v6, rr, out);
+		return dns_pick(s, src, e, ips, n, port, tport, v6, rr, out);
 	}
 	for (size_t i = 0; i < e->nendpoints && !own && !v6; i++)
 		own = e->endpoints[i] == dst->v4.sin_addr.s_addr;
