@@ -511,30 +511,6 @@ static int push_srv1(ldns_pkt *p, const ldns_rdf *owner, uint16_t weight, uint16
 }
 
 /*
- * Where endpoint @ip of @svc takes port @sp: its own number (ep_ports: an entry endpoint's
- * `ports`, a Service endpoint's slice or pod), else the targetPort.
- */
-static uint16_t endpoint_port(const struct snap_service *svc, const struct snap_service_port *sp,
-			      uint32_t ip)
-{
-	for (size_t i = 0; i < svc->n_ep_ports; i++)
-		if (svc->ep_ports[i].ip == ip && svc->ep_ports[i].port == sp->port)
-			return svc->ep_ports[i].target_port;
-	return sp->target_port ? sp->target_port : sp->port;
-}
-
-/* The same for endpoints6[@i] of @svc: its own number (ep_ports6), else the targetPort. */
-static uint16_t endpoint_port6(const struct snap_service *svc, const struct snap_service_port *sp,
-			       size_t i)
-{
-	for (size_t k = 0; k < svc->n_ep_ports6; k++)
-		if (svc->ep_ports6[k].port == sp->port &&
-		    ipaddr_equal(&svc->ep_ports6[k].ip, &svc->endpoints6[i]))
-			return svc->ep_ports6[k].target_port;
-	return sp->target_port ? sp->target_port : sp->port;
-}
-
-/*
  * The SRV answer for port @sp of @svc, with the targets' addresses (A, and AAAA for those that
  * have an IPv6 one) in the additional section (as CoreDNS gives them, so a client needs no second
  * query). A Service with a cluster IP (or an entry) is one target, its own name, on the Service's
@@ -584,7 +560,8 @@ static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *
 		snprintf(target, sizeof(target), "%s.%s.%s.svc.%s.",
 			 member_label6(t, svc, i, b6, sizeof(b6)), svc->name, svc->namespace,
 			 t->domain);
-		err = push_srv1(p, owner, weight, endpoint_port6(svc, sp, i), target);
+		err = push_srv1(p, owner, weight,
+				snapshot_endpoint_port6(svc, sp, &svc->endpoints6[i]), target);
 		if (!err && !(tn = ldns_dname_new_frm_str(target)))
 			err = -ENOMEM;
 		if (!err) {
@@ -598,7 +575,7 @@ static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *
 		snprintf(target, sizeof(target), "%s.%s.%s.svc.%s.",
 			 member_label(t, svc, ip, buf, sizeof(buf)), svc->name, svc->namespace,
 			 t->domain);
-		err = push_srv1(p, owner, weight, endpoint_port(svc, sp, ip), target);
+		err = push_srv1(p, owner, weight, snapshot_endpoint_port(svc, sp, ip), target);
 		if (!err && !(tn = ldns_dname_new_frm_str(target)))
 			err = -ENOMEM;
 		if (!err) {

@@ -360,8 +360,9 @@ static uint32_t vip_key(const struct snap_service *svc, bool v6)
  * [vip6]:@port of @svc with endpoints6 (a selectorless Service's IPv6 slices', or a selector's
  * pods' when some have IPv6 alone): one of them, round robin from the cursor, with
  * least-connections the least busy from there (zt_lc_key: a pod's IPv4, else the address
- * folded), at the port's targetPort; a pod among them reaches its workload waypoint as a picked
- * pod does.
+ * folded), at its own number for the port (its slice's, ep_ports6) else the targetPort, as the
+ * kernel's services6 map has it; a pod among them reaches its workload waypoint as a picked pod
+ * does.
  */
 static int route_endpoints6(const struct snapshot *s, const struct snap_workload *src,
 			    const struct snap_service *svc, const struct snap_service_port *port,
@@ -386,8 +387,7 @@ static int route_endpoints6(const struct snapshot *s, const struct snap_workload
 		}
 	}
 	out->svc = svc;
-	if (sockaddr_inet_from_ipaddr(&out->addr, ep,
-				      port->target_port ? port->target_port : port->port))
+	if (sockaddr_inet_from_ipaddr(&out->addr, ep, snapshot_endpoint_port6(svc, port, ep)))
 		return -EHOSTUNREACH;
 	out->dst_wl = snapshot_workload_by_addr(s, ep);
 	if (out->dst_wl && out->dst_wl->waypoint && !is_waypoint(out->dst_wl->waypoint, src))
@@ -473,7 +473,11 @@ int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 	if (!found)
 		return -EHOSTUNREACH;
 	out->svc = svc;
-	tport = port->target_port ? port->target_port : port->port;
+	/*
+	 * Its own number for the port (its slice's, or its pod's named port), else the targetPort:
+	 * by either VIP, for a pod's named port is one number for both its addresses.
+	 */
+	tport = snapshot_endpoint_port(svc, port, svc->endpoints[pick]);
 	if (v6)
 		sockaddr_inet_from_ipaddr(&out->addr, &wl->ip6, tport);
 	else
@@ -564,16 +568,28 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 	return 0;
 }
 
-/* @wl is one of @svc's endpoints, by its IPv4 or (an IPv6 slice's endpoint) its IPv6. */
-static bool svc_selects(const struct snap_service *svc, const struct snap_workload *wl)
+/* @wl is one of @svc's endpoints by its IPv4 address. */
+static bool svc_selects4(const struct snap_service *svc, const struct snap_workload *wl)
 {
-	for (size_t i = 0; i < svc->nendpoints; i++)
+	for (size_t i = 0; wl->ip && i < svc->nendpoints; i++)
 		if (svc->endpoints[i] == wl->ip)
 			return true;
+	return false;
+}
+
+/* @wl is one of @svc's endpoints6 by its IPv6 address (an IPv6 slice's endpoint). */
+static bool svc_selects6(const struct snap_service *svc, const struct snap_workload *wl)
+{
 	for (size_t i = 0; wl->ip6.family == AF_INET6 && i < svc->nendpoints6; i++)
 		if (ipaddr_equal(&svc->endpoints6[i], &wl->ip6))
 			return true;
 	return false;
+}
+
+/* @wl is one of @svc's endpoints, by its IPv4 or (an IPv6 slice's endpoint) its IPv6. */
+static bool svc_selects(const struct snap_service *svc, const struct snap_workload *wl)
+{
+	return svc_selects4(svc, wl) || svc_selects6(svc, wl);
 }
 
 const struct snap_service *zt_inbound_service(const struct snapshot *s,
@@ -587,14 +603,18 @@ const struct snap_service *zt_inbound_service(const struct snapshot *s,
 		if (s->services[i].hostname && !strcmp(s->services[i].hostname, host) &&
 		    svc_selects(&s->services[i], dst))
 			return &s->services[i];
+	/*
+	 * By the port the endpoint takes: its own number where its slice or pod gives one (the
+	 * outbound side dialled that), of the family it is an endpoint by.
+	 */
 	for (size_t i = 0; i < s->n_services; i++) {
 		const struct snap_service *svc = &s->services[i];
+		bool by4 = svc_selects4(svc, dst), by6 = svc_selects6(svc, dst);
 
-		if (!svc_selects(svc, dst))
-			continue;
-		for (size_t j = 0; j < svc->nports; j++)
-			if ((svc->ports[j].target_port ? svc->ports[j].target_port
-						       : svc->ports[j].port) == port)
+		for (size_t j = 0; (by4 || by6) && j < svc->nports; j++)
+			if ((by4 && snapshot_endpoint_port(svc, &svc->ports[j], dst->ip) == port) ||
+			    (by6 &&
+			     snapshot_endpoint_port6(svc, &svc->ports[j], &dst->ip6) == port))
 				return svc;
 	}
 	return NULL;

@@ -279,6 +279,16 @@ const struct snap_workload *snapshot_workload_by_ip6(const struct snapshot *s,
 /* By the Service's IPv6 ClusterIP (@vip6 a single IPv6 address, else NULL). */
 const struct snap_service *snapshot_service_by_vip6(const struct snapshot *s,
 						    const struct ipaddr *vip6);
+/*
+ * Where endpoint @ip (network order) of @svc takes its port @sp: the endpoint's own number
+ * (ep_ports: an entry endpoint's `ports`, a Service endpoint's slice or pod), else @sp's
+ * targetPort, else @sp's port.
+ */
+uint16_t snapshot_endpoint_port(const struct snap_service *svc, const struct snap_service_port *sp,
+				uint32_t ip);
+/* The same for an endpoint @ip6 of @svc's endpoints6 (ep_ports6). */
+uint16_t snapshot_endpoint_port6(const struct snap_service *svc, const struct snap_service_port *sp,
+				 const struct ipaddr *ip6);
 /* The workload at address @a of either family (IPv4: @ip, IPv6: @ip6). */
 const struct snap_workload *snapshot_workload_by_addr(const struct snapshot *s,
 						      const struct ipaddr *a);
