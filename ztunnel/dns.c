@@ -510,16 +510,6 @@ static int push_srv1(ldns_pkt *p, const ldns_rdf *owner, uint16_t weight, uint16
 	return 0;
 }
 
-/* Where endpoint @ip of @svc takes port @sp: its own number (ep_ports), else the targetPort. */
-static uint16_t endpoint_port(const struct snap_service *svc, const struct snap_service_port *sp,
-			      uint32_t ip)
-{
-	for (size_t i = 0; i < svc->n_ep_ports; i++)
-		if (svc->ep_ports[i].ip == ip && svc->ep_ports[i].port == sp->port)
-			return svc->ep_ports[i].target_port;
-	return sp->target_port ? sp->target_port : sp->port;
-}
-
 /*
  * The SRV answer for port @sp of @svc, with the targets' addresses (A, and AAAA for those that
  * have an IPv6 one) in the additional section (as CoreDNS gives them, so a client needs no second
@@ -554,8 +544,9 @@ static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *
 		return err;
 	}
 	/*
-	 * Its endpoints6 the IPv4 ones do not name are targets too, by member_label6, on the
-	 * targetPort (an IPv6 slice's own port numbers are the ztunnel's routing, not its names').
+	 * Its endpoints6 the IPv4 ones do not name are targets too, by member_label6, each on its
+	 * own slice's number for the port as an IPv4 endpoint is (a Service's IPv6 slice may carry
+	 * 8081 where its IPv4 one has 8080).
 	 */
 	for (size_t i = 0; i < svc->nendpoints6; i++)
 		n6 += unnamed6(t, svc, i);
@@ -569,8 +560,8 @@ static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *
 		snprintf(target, sizeof(target), "%s.%s.%s.svc.%s.",
 			 member_label6(t, svc, i, b6, sizeof(b6)), svc->name, svc->namespace,
 			 t->domain);
-		err = push_srv1(p, owner, weight, sp->target_port ? sp->target_port : sp->port,
-				target);
+		err = push_srv1(p, owner, weight,
+				snapshot_endpoint_port6(svc, sp, &svc->endpoints6[i]), target);
 		if (!err && !(tn = ldns_dname_new_frm_str(target)))
 			err = -ENOMEM;
 		if (!err) {
@@ -584,7 +575,7 @@ static int push_srv(ldns_pkt *p, const ldns_rdf *owner, const struct dns_table *
 		snprintf(target, sizeof(target), "%s.%s.%s.svc.%s.",
 			 member_label(t, svc, ip, buf, sizeof(buf)), svc->name, svc->namespace,
 			 t->domain);
-		err = push_srv1(p, owner, weight, endpoint_port(svc, sp, ip), target);
+		err = push_srv1(p, owner, weight, snapshot_endpoint_port(svc, sp, ip), target);
 		if (!err && !(tn = ldns_dname_new_frm_str(target)))
 			err = -ENOMEM;
 		if (!err) {

@@ -546,14 +546,17 @@ static void want_done(struct pending *p, const uint8_t *msg, size_t len)
 	 * too: the name has none of it.
 	 */
 	if (n >= 0 || n == -ENOENT) {
-		size_t k = 0;
+		size_t k = n > 0 ? (size_t)n : 0;
 
 		if (w->failing)
 			pr_info("dns: %s resolves again (%s)", w->name, type);
 		w->failing = false;
-		for (int i = 0; i < n; i++)
-			if (ips[i].family == AF_INET || sock_routable6(&ips[i]))
-				ips[k++] = ips[i];
+		/*
+		 * Every answer is kept, routable here or not: in-pod the connection leaves from the
+		 * client pod's netns, whose routes are its own (a pod of IPv6 alone reaches no A
+		 * answer, and may reach an AAAA this netns does not), so the routing asks where it
+		 * connects from (route.c dns_pick).
+		 */
 		/* NXDOMAIN or NODATA: none of the family, asked again in 30 s. */
 		if (zt_resolved_set(w->name, w->family, ips, k))
 			pr_warn("dns: no room for the addresses of %s", w->name);

@@ -828,6 +828,17 @@ bool zt_inpod_ns6(const struct in6_addr *ip6, struct sock_ns *out)
 	return p != NULL;
 }
 
+bool zt_inpod_routable(uint32_t ip, const struct ipaddr *ip6, const struct ipaddr *a)
+{
+	struct sock_ns ns;
+
+	if (ip ? zt_inpod_ns(ip, &ns)
+	       : ip6 && ip6->family == AF_INET6 &&
+		     zt_inpod_ns6((const struct in6_addr *)ip6->a, &ns))
+		return sock_routable_in(&ns, a);
+	return a->family == AF_INET || sock_routable6(a);
+}
+
 /* The netns of the in-pod pod at @a's address, of either family. */
 static bool inpod_ns_of(const union sockaddr_inet *a, struct sock_ns *out)
 {

@@ -64,6 +64,13 @@ bool zt_inpod_ns(uint32_t ip, struct sock_ns *out);
 /* The same by a dual-stack in-pod pod's IPv6 address. */
 bool zt_inpod_ns6(const struct in6_addr *ip6, struct sock_ns *out);
 /*
+ * Whether a plain connection of the pod at @ip (network order; 0: none) or @ip6 (NULL or family
+ * 0: none) can reach @a from where zt_connect_from_pod makes it: the pod's own routes when it
+ * is captured in-pod (a pod of IPv6 alone reaches no IPv4 address), else the ztunnel's, where
+ * IPv4 is taken as routable without asking (the node's uplink) and IPv6 is asked.
+ */
+bool zt_inpod_routable(uint32_t ip, const struct ipaddr *ip6, const struct ipaddr *a);
+/*
  * Connects to local pod address @dst (either family) with source @src (as sock_connect): from
  * inside the pod's netns when the pod is captured in-pod; else from here.
  */

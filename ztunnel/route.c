@@ -14,6 +14,7 @@
 
 #include "ambit/bpf_abi.h"
 #include "connrec.h"
+#include "inpod.h"
 #include "metrics.h"
 #include "resolved.h"
 #include "route.h"
@@ -228,12 +229,14 @@ static int entry_pick(const struct snapshot *s, const struct snap_service *e, co
  * port @tport: round robin from @e's cursor for @port. An address of a pod of the cluster is
  * reached by that pod's address of the connection's family (@v6), and is passed over when it
  * has none (a pod's CONNECT must be of its client's family); anything else at the address
- * itself, [v6]:port for an AAAA answer, as a proxy may whatever the client's family.
+ * itself, [v6]:port for an AAAA answer, as a proxy may whatever the client's family, when it
+ * has a route from where the connection leaves (zt_inpod_routable: in-pod, @src's own netns,
+ * where a pod of IPv6 alone reaches no A answer; else the ztunnel's), the next answer if not.
  * 0 or -EHOSTUNREACH.
  */
-static int dns_pick(const struct snapshot *s, const struct snap_service *e,
-		    const struct ipaddr *ips, size_t n, uint16_t port, uint16_t tport, bool v6,
-		    struct zt_rr *rr, struct zt_route *out)
+static int dns_pick(const struct snapshot *s, const struct snap_workload *src,
+		    const struct snap_service *e, const struct ipaddr *ips, size_t n, uint16_t port,
+		    uint16_t tport, bool v6, struct zt_rr *rr, struct zt_route *out)
 {
 	size_t first;
 
@@ -250,6 +253,8 @@ static int dns_pick(const struct snapshot *s, const struct snap_service *e,
 		else if (wl && wl->ip)
 			ipaddr_from_v4(&to, wl->ip);
 		else if (wl)
+			continue;
+		else if (!zt_inpod_routable(src ? src->ip : 0, src ? &src->ip6 : NULL, &to))
 			continue;
 		if (sockaddr_inet_from_ipaddr(&out->addr, &to, tport))
 			continue;
@@ -312,7 +317,7 @@ static int route_entry(const struct snapshot *s, const struct snap_workload *src
 			n += zt_resolved_get(e->names[i], ips + n, 64 - n);
 		if (e->resolution == SNAP_RES_DNS_ROUND_ROBIN && n)
 			n = 1;
-		return dns_pick(s, e, ips, n, port, tport, v6, rr, out);
+		return dns_pick(s, src, e, ips, n, port, tport, v6, rr, out);
 	}
 	for (size_t i = 0; i < e->nendpoints && !own && !v6; i++)
 		own = e->endpoints[i] == dst->v4.sin_addr.s_addr;
@@ -355,8 +360,9 @@ static uint32_t vip_key(const struct snap_service *svc, bool v6)
  * [vip6]:@port of @svc with endpoints6 (a selectorless Service's IPv6 slices', or a selector's
  * pods' when some have IPv6 alone): one of them, round robin from the cursor, with
  * least-connections the least busy from there (zt_lc_key: a pod's IPv4, else the address
- * folded), at the port's targetPort; a pod among them reaches its workload waypoint as a picked
- * pod does.
+ * folded), at its own number for the port (its slice's, ep_ports6) else the targetPort, as the
+ * kernel's services6 map has it; a pod among them reaches its workload waypoint as a picked pod
+ * does.
  */
 static int route_endpoints6(const struct snapshot *s, const struct snap_workload *src,
 			    const struct snap_service *svc, const struct snap_service_port *port,
@@ -381,8 +387,7 @@ static int route_endpoints6(const struct snapshot *s, const struct snap_workload
 		}
 	}
 	out->svc = svc;
-	if (sockaddr_inet_from_ipaddr(&out->addr, ep,
-				      port->target_port ? port->target_port : port->port))
+	if (sockaddr_inet_from_ipaddr(&out->addr, ep, snapshot_endpoint_port6(svc, port, ep)))
 		return -EHOSTUNREACH;
 	out->dst_wl = snapshot_workload_by_addr(s, ep);
 	if (out->dst_wl && out->dst_wl->waypoint && !is_waypoint(out->dst_wl->waypoint, src))
@@ -468,7 +473,11 @@ int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 	if (!found)
 		return -EHOSTUNREACH;
 	out->svc = svc;
-	tport = port->target_port ? port->target_port : port->port;
+	/*
+	 * Its own number for the port (its slice's, or its pod's named port), else the targetPort:
+	 * by either VIP, for a pod's named port is one number for both its addresses.
+	 */
+	tport = snapshot_endpoint_port(svc, port, svc->endpoints[pick]);
 	if (v6)
 		sockaddr_inet_from_ipaddr(&out->addr, &wl->ip6, tport);
 	else
@@ -559,16 +568,28 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 	return 0;
 }
 
-/* @wl is one of @svc's endpoints, by its IPv4 or (an IPv6 slice's endpoint) its IPv6. */
-static bool svc_selects(const struct snap_service *svc, const struct snap_workload *wl)
+/* @wl is one of @svc's endpoints by its IPv4 address. */
+static bool svc_selects4(const struct snap_service *svc, const struct snap_workload *wl)
 {
-	for (size_t i = 0; i < svc->nendpoints; i++)
+	for (size_t i = 0; wl->ip && i < svc->nendpoints; i++)
 		if (svc->endpoints[i] == wl->ip)
 			return true;
+	return false;
+}
+
+/* @wl is one of @svc's endpoints6 by its IPv6 address (an IPv6 slice's endpoint). */
+static bool svc_selects6(const struct snap_service *svc, const struct snap_workload *wl)
+{
 	for (size_t i = 0; wl->ip6.family == AF_INET6 && i < svc->nendpoints6; i++)
 		if (ipaddr_equal(&svc->endpoints6[i], &wl->ip6))
 			return true;
 	return false;
+}
+
+/* @wl is one of @svc's endpoints, by its IPv4 or (an IPv6 slice's endpoint) its IPv6. */
+static bool svc_selects(const struct snap_service *svc, const struct snap_workload *wl)
+{
+	return svc_selects4(svc, wl) || svc_selects6(svc, wl);
 }
 
 const struct snap_service *zt_inbound_service(const struct snapshot *s,
@@ -582,14 +603,18 @@ const struct snap_service *zt_inbound_service(const struct snapshot *s,
 		if (s->services[i].hostname && !strcmp(s->services[i].hostname, host) &&
 		    svc_selects(&s->services[i], dst))
 			return &s->services[i];
+	/*
+	 * By the port the endpoint takes: its own number where its slice or pod gives one (the
+	 * outbound side dialled that), of the family it is an endpoint by.
+	 */
 	for (size_t i = 0; i < s->n_services; i++) {
 		const struct snap_service *svc = &s->services[i];
+		bool by4 = svc_selects4(svc, dst), by6 = svc_selects6(svc, dst);
 
-		if (!svc_selects(svc, dst))
-			continue;
-		for (size_t j = 0; j < svc->nports; j++)
-			if ((svc->ports[j].target_port ? svc->ports[j].target_port
-						       : svc->ports[j].port) == port)
+		for (size_t j = 0; (by4 || by6) && j < svc->nports; j++)
+			if ((by4 && snapshot_endpoint_port(svc, &svc->ports[j], dst->ip) == port) ||
+			    (by6 &&
+			     snapshot_endpoint_port6(svc, &svc->ports[j], &dst->ip6) == port))
 				return svc;
 	}
 	return NULL;

@@ -87,11 +87,22 @@ struct snap_workload {
 };
 
 /* An address block of a ServiceEntry (`addresses`: an IP is a /32). Network order. */
-/* A ServiceEntry endpoint's own number for one of the entry's ports (its `ports` map). */
+/*
+ * An endpoint's own number for one of its service's ports: a ServiceEntry endpoint's (its
+ * `ports` map), a Service endpoint's (its EndpointSlice's port of that name, or its pod's
+ * named container port) where it is not the snap_service_port's targetPort.
+ */
 struct snap_ep_port {
 	uint32_t ip;	      /* the endpoint */
 	uint16_t port;	      /* the entry's port */
 	uint16_t target_port; /* where that endpoint takes it */
+};
+
+/* The same for an endpoint of endpoints6 (an IPv6 slice's, an IPv6-only pod's). */
+struct snap_ep_port6 {
+	struct ipaddr ip;
+	uint16_t port;
+	uint16_t target_port;
 };
 
 /* Where a ServiceEntry's hosts are (its `location`); a Kubernetes Service is SNAP_SVC_SERVICE. */
@@ -157,13 +168,18 @@ struct snap_service {
 	 */
 	enum snap_svc_kind kind;
 	enum snap_resolution resolution;
-	size_t n_cidrs, n_export_to, n_names, n_ep_ports;
+	size_t n_cidrs, n_export_to, n_names, n_ep_ports, n_ep_ports6;
 	struct ipaddr *cidrs; /* an IPv6 one holds no IPv4 destination */
 	char **export_to;
 	char **names;
-	/* Endpoints whose own port differs from the port's targetPort, JSON "endpointPorts"
-	 * [{"ip","port","targetPort"}]. */
+	/*
+	 * Endpoints whose own port differs from the port's targetPort, JSON "endpointPorts"
+	 * [{"ip","port","targetPort"}], and "endpointPorts6" likewise for @endpoints6 (a Service's
+	 * slices may each carry their own number for one port name: Kubernetes' SRV targets and
+	 * backends take each endpoint's).
+	 */
 	struct snap_ep_port *ep_ports;
+	struct snap_ep_port6 *ep_ports6;
 	/*
 	 * The agent's own, never encoded: the serial of the Service object it was made from (0:
 	 * unknown), and 1 + the position of the service in the desired state in force whose
@@ -263,6 +279,16 @@ const struct snap_workload *snapshot_workload_by_ip6(const struct snapshot *s,
 /* By the Service's IPv6 ClusterIP (@vip6 a single IPv6 address, else NULL). */
 const struct snap_service *snapshot_service_by_vip6(const struct snapshot *s,
 						    const struct ipaddr *vip6);
+/*
+ * Where endpoint @ip (network order) of @svc takes its port @sp: the endpoint's own number
+ * (ep_ports: an entry endpoint's `ports`, a Service endpoint's slice or pod), else @sp's
+ * targetPort, else @sp's port.
+ */
+uint16_t snapshot_endpoint_port(const struct snap_service *svc, const struct snap_service_port *sp,
+				uint32_t ip);
+/* The same for an endpoint @ip6 of @svc's endpoints6 (ep_ports6). */
+uint16_t snapshot_endpoint_port6(const struct snap_service *svc, const struct snap_service_port *sp,
+				 const struct ipaddr *ip6);
 /* The workload at address @a of either family (IPv4: @ip, IPv6: @ip6). */
 const struct snap_workload *snapshot_workload_by_addr(const struct snapshot *s,
 						      const struct ipaddr *a);

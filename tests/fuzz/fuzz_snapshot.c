@@ -29,6 +29,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snapshot_entry_by_addr(s, 0x0100000a, 80, "a");
 	snapshot_entry_by_addr(s, 0x07f0f0f0, 0, NULL);
 	snapshot_cert_by_identity(s, "spiffe://cluster.local/ns/a/sa/b");
+	/* Each endpoint's own number for each port, of hostile endpointPorts and endpointPorts6. */
+	for (size_t i = 0; i < s->n_services; i++) {
+		const struct snap_service *svc = &s->services[i];
+
+		for (size_t j = 0; j < svc->nports; j++) {
+			for (size_t k = 0; k < svc->nendpoints; k++)
+				if (!snapshot_endpoint_port(svc, &svc->ports[j], svc->endpoints[k]))
+					abort();
+			for (size_t k = 0; k < svc->nendpoints6; k++)
+				if (!snapshot_endpoint_port6(svc, &svc->ports[j],
+							     &svc->endpoints6[k]))
+					abort();
+		}
+	}
 	/* A decoded (hostile) policy set must be safe to evaluate against any of its workloads. */
 	for (size_t i = 0; s->policies && i < s->policies->n_workloads; i++) {
 		const struct policy_workload *w = &s->policies->workloads[i];

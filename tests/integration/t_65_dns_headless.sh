@@ -9,6 +9,8 @@
 # an endpoint without a hostname named by its dashed IPv6 address (':' as '-'), as a pod is.
 # Both passes: a headless Service without a selector answers its EndpointSlice's addresses (of
 # the cluster's family), each by its dashed name too, and a pod answers by its dashed address.
+# In the dual-stack pass (AMBIT_IT_DUAL) that Service also has an IPv6 slice numbering its port
+# otherwise: each SRV target is on its own slice's number.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd dig nsupdate python3
 cluster_up manifests
@@ -137,9 +139,10 @@ expect_contains "$out" "status: NXDOMAIN" "a port the Service does not name"
 # ---- the pods' names ----
 expect_eq "$(ask mesh/client-0 +short "$RR" primary.db.mesh.svc.cluster.local)" "$ip_a" "hostname.subdomain"
 expect_eq "$(ask mesh/client-0 +short "$RR" "$dash_b.db.mesh.svc.cluster.local")" "$ip_b" "dashed address"
-# Through the pod's resolver and its search list, as an application asks.
-expect_eq "$(pod_exec mesh/client-0 getent hosts primary.db | awk '{print $1}')" "$ip_a" \
-	"hostname.subdomain by the search list"
+# Through the pod's resolver and its search list, as an application asks: getent asks AAAA
+# first, so a pod of both families is found by its IPv6 (pod_addr).
+expect_eq "$(pod_exec mesh/client-0 getent hosts primary.db | awk '{print $1}')" \
+	"$(pod_addr mesh/db-a)" "hostname.subdomain by the search list"
 out=$(ask mesh/client-0 "$RR" "$(dashed "$ip_a").db.mesh.svc.cluster.local")
 expect_contains "$out" "status: NXDOMAIN" "a pod with a hostname is not also its dashed address"
 # A pod by its dashed address under <ns>.pod (Kubernetes' pod A and AAAA records).
@@ -151,6 +154,32 @@ expect_eq "$(ask mesh/client-0 +short "$RR" ext.mesh.svc.cluster.local)" "$ext_i
 	"the selectorless headless Service's $RR"
 expect_eq "$(ask mesh/client-0 +short "$RR" "$(dashed "$ext_ip").ext.mesh.svc.cluster.local")" \
 	"$ext_ip" "the selectorless Service's endpoint by its dashed name"
+if [ "$fam" = dual ]; then
+	actl apply -f - >&2 <<'EOF' || fail "apply the selectorless Service's IPv6 EndpointSlice"
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ext-2
+  namespace: mesh
+  labels: {kubernetes.io/service-name: ext}
+addressType: IPv6
+endpoints:
+- addresses: ['2001:db8::5']
+ports:
+- {name: pg, port: 15433}
+EOF
+	wait_for 20 bash -c '"$1" local exec --name "$2" mesh/client-0 -- dig +short SRV \
+		_pg._tcp.ext.mesh.svc.cluster.local | grep -q " 15433 2001-db8--5\.ext\."' _ \
+		"$AMBITCTL" "$CLUSTER" || fail "the IPv6 slice's endpoint never became an SRV target"
+	srv=$(ask mesh/client-0 +short SRV _pg._tcp.ext.mesh.svc.cluster.local | sort)
+	log "SRV _pg._tcp.ext.mesh.svc.cluster.local:"$'\n'"$srv"
+	expect_contains "$srv" " 15432 192-0-2-5.ext.mesh.svc.cluster.local." \
+		"the IPv4 slice's endpoint on its slice's number"
+	expect_contains "$srv" " 15433 2001-db8--5.ext.mesh.svc.cluster.local." \
+		"the IPv6 slice's endpoint on its own slice's number"
+	expect_eq "$(ask mesh/client-0 +short AAAA 2001-db8--5.ext.mesh.svc.cluster.local)" \
+		"2001:db8::5" "the IPv6 slice's endpoint by its dashed name"
+fi
 
 # ---- other opcodes go to the node's resolver ----
 out=$(pod_exec mesh/client-0 nsupdate -t 5 2>&1 <<EOF

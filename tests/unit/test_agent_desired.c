@@ -746,6 +746,59 @@ static void test_selectorless_ipv6_slices(void **state)
 }
 
 /*
+ * A Service's slices carrying different numbers for one port name (Kubernetes allows it; an
+ * IPv6 slice at 8081 beside an IPv4 one at 8080): the snapshot's target port is the first IPv4
+ * slice's, and each endpoint of another number is listed with it, an IPv4 one in ep_ports, an
+ * IPv6 one in ep_ports6 (the ztunnel's SRV targets take them); ones at the target port are
+ * not listed.
+ */
+static void test_slice_port_per_endpoint(void **state)
+{
+	static const char more[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: hsx, namespace: demo}\n"
+	    "spec: {clusterIP: None, ipFamilies: [IPv4, IPv6], ipFamilyPolicy: RequireDualStack,"
+	    " ports: [{name: http, port: 80}]}\n"
+	    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	    "metadata: {name: hsx-a, namespace: demo, labels: {kubernetes.io/service-name: hsx}}\n"
+	    "addressType: IPv4\nports: [{name: http, port: 8080}]\n"
+	    "endpoints: [{addresses: [10.98.9.1]}]\n"
+	    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	    "metadata: {name: hsx-b, namespace: demo, labels: {kubernetes.io/service-name: hsx}}\n"
+	    "addressType: IPv4\nports: [{name: http, port: 8082}]\n"
+	    "endpoints: [{addresses: [10.98.9.2]}]\n"
+	    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	    "metadata: {name: hsx-6, namespace: demo, labels: {kubernetes.io/service-name: hsx}}\n"
+	    "addressType: IPv6\nports: [{name: http, port: 8081}]\n"
+	    "endpoints: [{addresses: ['fd00:98:9::1']}, {addresses: ['fd00:98:9::2']}]\n"
+	    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	    "metadata: {name: hsx-6b, namespace: demo, labels: {kubernetes.io/service-name: hsx}}\n"
+	    "addressType: IPv6\nports: [{name: http, port: 8080}]\n"
+	    "endpoints: [{addresses: ['fd00:98:9::3']}]\n";
+	struct fixture *f = *state;
+	struct config_diags diags = {0};
+	const struct snap_service *ss;
+	char txt[IPADDR_STRLEN];
+
+	assert_int_equal(config_load_buffer(&f->cfg, "more.yaml", more, strlen(more), &diags), 0);
+	config_diags_free(&diags);
+	compute(f);
+	ss = snap_svc_of(&f->d, "hsx");
+	assert_non_null(ss);
+	assert_int_equal(ss->ports[0].target_port, 8080);
+	assert_int_equal(ss->n_ep_ports, 1);
+	assert_int_equal(ss->ep_ports[0].ip, ip("10.98.9.2"));
+	assert_int_equal(ss->ep_ports[0].port, 80);
+	assert_int_equal(ss->ep_ports[0].target_port, 8082);
+	assert_int_equal(ss->n_ep_ports6, 2);
+	assert_string_equal(ipaddr_format(&ss->ep_ports6[0].ip, txt, sizeof(txt)), "fd00:98:9::1");
+	assert_string_equal(ipaddr_format(&ss->ep_ports6[1].ip, txt, sizeof(txt)), "fd00:98:9::2");
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(ss->ep_ports6[i].port, 80);
+		assert_int_equal(ss->ep_ports6[i].target_port, 8081);
+	}
+}
+
+/*
  * A dual-stack pod is one workload under both addresses (the same value in workloads and
  * workloads6); a local one's veth may send from its IPv6 (ifaces6); a pod without IPv6 has no
  * IPv6 entry; two pods claiming one IPv6 leave one entry and a warning; in-pod marks both.
@@ -1648,6 +1701,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ipv6_only_pods, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_only_service, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_selectorless_ipv6_slices, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_slice_port_per_endpoint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unchanged_workloads_borrowed, setup, teardown),
 	    cmocka_unit_test(test_diff),
 	    cmocka_unit_test(test_service_diff),

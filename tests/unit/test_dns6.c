@@ -424,6 +424,68 @@ static void test_headless_selectorless_ipv6(void **state)
 	snapshot_free(f.s);
 }
 
+/* The port of @p's SRV record whose target is @target, or 0. */
+static uint16_t srv_port(const ldns_pkt *p, const char *target)
+{
+	const ldns_rr_list *an = ldns_pkt_answer(p);
+	uint16_t port = 0;
+
+	for (size_t i = 0; an && i < ldns_rr_list_rr_count(an); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+		char *t = ldns_rr_get_type(rr) == LDNS_RR_TYPE_SRV
+			      ? ldns_rdf2str(ldns_rr_rdf(rr, 3))
+			      : NULL;
+
+		if (t && !strcmp(t, target))
+			port = ldns_rdf2native_int16(ldns_rr_rdf(rr, 2));
+		free(t);
+	}
+	return port;
+}
+
+/*
+ * A headless selectorless Service whose slices number its port differently (an IPv4 slice at
+ * 8080, another at 8082, an IPv6 one at 8081, as the agent lists them in endpointPorts and
+ * endpointPorts6): each SRV target, of either family, on its own slice's number; one not
+ * listed on the targetPort.
+ */
+static void test_srv_slice_ports(void **state)
+{
+	static const char snap[] =
+	    "{\"version\":1,\"node\":\"n1\",\"workloads\":["
+	    "{\"uid\":\"mesh/client-0\",\"name\":\"client-0\",\"namespace\":\"mesh\","
+	    " \"ip6\":\"fd00:98:1::3\",\"enrolled\":true}],"
+	    "\"services\":["
+	    "{\"name\":\"hsx\",\"namespace\":\"mesh\",\"vip\":\"0.0.0.0\","
+	    " \"ports\":[{\"name\":\"http\",\"port\":80,\"targetPort\":8080}],"
+	    " \"endpoints\":[\"10.98.9.1\",\"10.98.9.2\"],"
+	    " \"endpoints6\":[\"2001:db8::9:1\",\"2001:db8::9:3\"],"
+	    " \"endpointPorts\":[{\"ip\":\"10.98.9.2\",\"port\":80,\"targetPort\":8082}],"
+	    " \"endpointPorts6\":[{\"ip\":\"2001:db8::9:1\",\"port\":80,"
+	    " \"targetPort\":8081}]}],"
+	    "\"certs\":[]}";
+	struct fx f = {0};
+	char err[200];
+	ldns_pkt *p;
+
+	(void)state;
+	f.s = snapshot_decode(snap, strlen(snap), err, sizeof(err));
+	if (!f.s)
+		fail_msg("%s", err);
+	f.t = dns_table_build(f.s, "cluster.local");
+	assert_non_null(f.t);
+	f.client = &f.s->workloads[0];
+	p = ask(&f, f.client, "_http._tcp.hsx.mesh.svc.cluster.local.", LDNS_RR_TYPE_SRV);
+	count(p, LDNS_SECTION_ANSWER, 4);
+	assert_int_equal(srv_port(p, "10-98-9-1.hsx.mesh.svc.cluster.local."), 8080);
+	assert_int_equal(srv_port(p, "10-98-9-2.hsx.mesh.svc.cluster.local."), 8082);
+	assert_int_equal(srv_port(p, "2001-db8--9-1.hsx.mesh.svc.cluster.local."), 8081);
+	assert_int_equal(srv_port(p, "2001-db8--9-3.hsx.mesh.svc.cluster.local."), 8080);
+	ldns_pkt_free(p);
+	dns_table_free(f.t);
+	snapshot_free(f.s);
+}
+
 /*
  * A pod by its dashed IPv6 address (':' as '-'): AAAA that address, NODATA for A, an IPv6-only
  * pod and a dual-stack one alike; in another namespace, or an address no pod has, NXDOMAIN.
@@ -521,6 +583,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_headless, setup, teardown),
 	    cmocka_unit_test(test_headless_ipv6_only),
 	    cmocka_unit_test(test_headless_selectorless_ipv6),
+	    cmocka_unit_test(test_srv_slice_ports),
 	    cmocka_unit_test(test_pod_dashed_ipv6),
 	    cmocka_unit_test_setup_teardown(test_entries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_unchanged, setup, teardown),

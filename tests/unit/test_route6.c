@@ -397,12 +397,106 @@ static void test_ipv6_only_pods(void **state)
 	snapshot_free(s);
 }
 
+/*
+ * A dual-stack Service of selectorless slices whose endpoints each number port 80 their own way
+ * (an IPv4 slice at 8080 and one at 8081, an IPv6 slice at 9091), and a selector Service whose
+ * pods' named port resolves to 8080 on one pod and 7070 on another (no endpoints6: its pods'
+ * ip6 serve its vip6).
+ */
+static const char SNAP_EPPORTS[] =
+    "{\"version\":3,\"node\":\"n1\",\"workloads\":["
+    "{\"uid\":\"a/p1\",\"name\":\"p1\",\"namespace\":\"a\",\"ip\":\"10.98.3.1\","
+    " \"ip6\":\"fd00:98:3::1\",\"node\":\"n1\",\"enrolled\":true},"
+    "{\"uid\":\"a/p2\",\"name\":\"p2\",\"namespace\":\"a\",\"ip\":\"10.98.3.2\","
+    " \"ip6\":\"fd00:98:3::2\",\"node\":\"n1\",\"enrolled\":true},"
+    "{\"uid\":\"a/p3\",\"name\":\"p3\",\"namespace\":\"a\",\"ip\":\"10.98.4.3\","
+    " \"ip6\":\"fd00:98:4::3\",\"node\":\"n1\",\"enrolled\":true}],"
+    "\"services\":["
+    "{\"name\":\"sliced\",\"namespace\":\"a\",\"hostname\":\"sliced.a.svc.cluster.local\","
+    " \"vip\":\"10.96.0.40\",\"vip6\":\"fd00:96::40\","
+    " \"ports\":[{\"name\":\"http\",\"port\":80,\"targetPort\":8080}],"
+    " \"endpoints\":[\"10.98.3.1\",\"10.98.3.2\"],"
+    " \"endpoints6\":[\"fd00:98:3::1\",\"fd00:98:3::2\"],"
+    " \"endpointPorts\":[{\"ip\":\"10.98.3.2\",\"port\":80,\"targetPort\":8081}],"
+    " \"endpointPorts6\":[{\"ip\":\"fd00:98:3::2\",\"port\":80,\"targetPort\":9091}]},"
+    "{\"name\":\"named\",\"namespace\":\"a\",\"hostname\":\"named.a.svc.cluster.local\","
+    " \"vip\":\"10.96.0.41\",\"vip6\":\"fd00:96::41\","
+    " \"ports\":[{\"name\":\"http\",\"port\":80,\"targetPort\":8080}],"
+    " \"endpoints\":[\"10.98.3.1\",\"10.98.4.3\"],"
+    " \"endpointPorts\":[{\"ip\":\"10.98.4.3\",\"port\":80,\"targetPort\":7070}]}],"
+    "\"certs\":[]}";
+
+/*
+ * Routes @vip:80 of @svc (round robin, then least-connections) until both of @want (each an
+ * "addr:port" as sockaddr_inet_format writes it) were the pick, and never anything else.
+ */
+static void expect_each(const struct snapshot *s, const struct snap_service *svc, const char *vip,
+			const char *const want[2])
+{
+	char buf[SOCKADDR_INET_STRLEN];
+	bool seen[2] = {false, false};
+	struct zt_rr rr = {0};
+	struct zt_route r;
+
+	for (int i = 0; i < 6; i++) {
+		union sockaddr_inet dst = harness_sa(vip, 80);
+		enum zt_lb lb = i % 3 == 2 ? ZT_LB_LEAST_CONN : ZT_LB_ROUND_ROBIN;
+		int k;
+
+		assert_int_equal(zt_route_outbound(s, NULL, &dst, lb, &rr, zt_lc_active, &r), 0);
+		assert_ptr_equal(r.svc, svc);
+		sockaddr_inet_format(&r.addr, buf, sizeof(buf));
+		k = !strcmp(buf, want[0]) ? 0 : !strcmp(buf, want[1]) ? 1 : -1;
+		if (k < 0)
+			fail_msg("%s:80 went to %s", vip, buf);
+		seen[k] = true;
+	}
+	assert_true(seen[0] && seen[1]);
+}
+
+/*
+ * Each endpoint at its own number, as the kernel's services and services6 maps have it: by the
+ * IPv4 VIP, an IPv4 slice's endpoint at its slice's port; by the vip6, an IPv6 slice's at its
+ * own; a selected pod whose named port is another number at that number by either VIP. An
+ * inbound connection at an endpoint's own number is for its Service, and one at the targetPort
+ * the endpoint does not take is not.
+ */
+static void test_endpoint_own_ports(void **state)
+{
+	static const char *const sliced4[2] = {"10.98.3.1:8080", "10.98.3.2:8081"};
+	static const char *const sliced6[2] = {"[fd00:98:3::1]:8080", "[fd00:98:3::2]:9091"};
+	static const char *const named4[2] = {"10.98.3.1:8080", "10.98.4.3:7070"};
+	static const char *const named6[2] = {"[fd00:98:3::1]:8080", "[fd00:98:4::3]:7070"};
+	char err[200] = "";
+	struct snapshot *s =
+	    snapshot_decode(SNAP_EPPORTS, sizeof(SNAP_EPPORTS) - 1, err, sizeof(err));
+	const struct snap_workload *p1, *p2, *p3;
+
+	if (!s)
+		fail_msg("%s", err);
+	p1 = &s->workloads[0];
+	p2 = &s->workloads[1];
+	p3 = &s->workloads[2];
+	expect_each(s, &s->services[0], "10.96.0.40", sliced4);
+	expect_each(s, &s->services[0], "fd00:96::40", sliced6);
+	expect_each(s, &s->services[1], "10.96.0.41", named4);
+	expect_each(s, &s->services[1], "fd00:96::41", named6);
+	assert_ptr_equal(zt_inbound_service(s, p2, 8081, NULL), &s->services[0]);
+	assert_ptr_equal(zt_inbound_service(s, p2, 9091, NULL), &s->services[0]);
+	assert_null(zt_inbound_service(s, p2, 8080, NULL));
+	assert_ptr_equal(zt_inbound_service(s, p3, 7070, NULL), &s->services[1]);
+	assert_null(zt_inbound_service(s, p3, 8080, NULL));
+	assert_ptr_equal(zt_inbound_service(s, p1, 8080, NULL), &s->services[0]);
+	snapshot_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_vip6_to_ipv4_endpoints), cmocka_unit_test(test_vip6_to_pods),
 	    cmocka_unit_test(test_cidrs6_and_none),	   cmocka_unit_test(test_vip6_dns_entry),
 	    cmocka_unit_test(test_waypoint_ipv6_only),	   cmocka_unit_test(test_ipv6_only_pods),
+	    cmocka_unit_test(test_endpoint_own_ports),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -369,6 +369,54 @@ static void test_endpoints6(void **state)
 }
 
 /*
+ * A Service's endpoints' own port numbers, of both families ("endpointPorts", "endpointPorts6"):
+ * they travel for a Service as for an entry and come back as they were; an "endpointPorts6" ip
+ * that is no IPv6 address is refused, naming the field.
+ */
+static void test_service_ep_ports(void **state)
+{
+	struct snapshot *s = sample(), *d;
+	struct snap_service *svc = &s->services[0];
+	char err[256], *json;
+
+	svc->nendpoints6 = 1;
+	svc->endpoints6 = calloc(1, sizeof(*svc->endpoints6));
+	svc->n_ep_ports = 1;
+	svc->ep_ports = calloc(1, sizeof(*svc->ep_ports));
+	svc->n_ep_ports6 = 1;
+	svc->ep_ports6 = calloc(1, sizeof(*svc->ep_ports6));
+	assert_true(svc->endpoints6 && svc->ep_ports && svc->ep_ports6);
+	assert_int_equal(ipaddr_parse_addr("fd00:98:9::1", &svc->endpoints6[0]), 0);
+	svc->ep_ports[0] = (struct snap_ep_port){svc->endpoints[0], svc->ports[0].port, 8082};
+	svc->ep_ports6[0] = (struct snap_ep_port6){svc->endpoints6[0], svc->ports[0].port, 8081};
+	json = snapshot_encode(s);
+	assert_non_null(json);
+	assert_non_null(strstr(json, "\"endpointPorts6\":[{\"ip\":\"fd00:98:9::1\""));
+	d = snapshot_decode(json, strlen(json), err, sizeof(err));
+	if (!d)
+		fail_msg("%s", err);
+	assert_int_equal(d->services[0].n_ep_ports, 1);
+	assert_int_equal(d->services[0].ep_ports[0].ip, svc->endpoints[0]);
+	assert_int_equal(d->services[0].ep_ports[0].port, svc->ports[0].port);
+	assert_int_equal(d->services[0].ep_ports[0].target_port, 8082);
+	assert_int_equal(d->services[0].n_ep_ports6, 1);
+	assert_true(ipaddr_equal(&d->services[0].ep_ports6[0].ip, &svc->endpoints6[0]));
+	assert_int_equal(d->services[0].ep_ports6[0].port, svc->ports[0].port);
+	assert_int_equal(d->services[0].ep_ports6[0].target_port, 8081);
+	free(json);
+	snapshot_free(d);
+	snapshot_free(s);
+	expect_error("{\"version\":1,\"services\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"vip6\":\"fd00:96::1\",\"endpointPorts6\":[{\"ip\":\"10.98.1.2\","
+		     "\"port\":80,\"targetPort\":8081}]}]}",
+		     "services[0].endpointPorts6[0].ip: expected an IPv6 address string");
+	expect_error("{\"version\":1,\"services\":[{\"name\":\"a\",\"namespace\":\"b\","
+		     "\"vip6\":\"fd00:96::1\",\"endpointPorts6\":[{\"ip\":\"fd00::1\","
+		     "\"port\":80}]}]}",
+		     "services[0].endpointPorts6[0]: expected an ip, a port and a targetPort");
+}
+
+/*
  * A waypoint of IPv6 alone (its pods' ip6, its Service's vip6): "addresses6" travels beside an
  * empty "addresses", in order, only when it has some; the decoder refuses one that is no IPv6
  * address (IPv4, a prefix, not a string) or an addresses6 that is no array, naming the field.
@@ -831,6 +879,7 @@ int main(void)
 	    cmocka_unit_test(test_ipv6_only_workload),
 	    cmocka_unit_test(test_entry_vip6),
 	    cmocka_unit_test(test_endpoints6),
+	    cmocka_unit_test(test_service_ep_ports),
 	    cmocka_unit_test(test_waypoint_addresses6),
 	    cmocka_unit_test(test_public_omits_keys),
 	    cmocka_unit_test(test_malformed),

@@ -32,6 +32,9 @@
 #include "ambit/ipc.h"
 #include "../../ztunnel/inpod.h"
 #include "../../ztunnel/proxy.h"
+#include "../../ztunnel/resolved.h"
+#include "../../ztunnel/route.h"
+#include "ambit/snapshot.h"
 #include "sock.h"
 
 #define POD_IP "10.77.0.9"
@@ -518,6 +521,123 @@ static void test_ipv6_only(void **state)
 	close(nsfd2);
 }
 
+/* struct in6_ifreq (linux/ipv6.h, which clashes with netinet/in.h): SIOCSIFADDR's argument. */
+struct addr6_req {
+	struct in6_addr addr;
+	uint32_t prefixlen;
+	int ifindex;
+};
+
+/* fd00:77::9/64 on lo inside the pod's netns: fd00:77::/64 a route of the pod's alone. */
+static void *addr6_in_ns(void *arg)
+{
+	int *nsfd = arg, fd;
+	struct addr6_req r = {.prefixlen = 64, .ifindex = (int)if_nametoindex("lo")};
+
+	if (setns(*nsfd, CLONE_NEWNET) < 0)
+		goto fail;
+	r.ifindex = (int)if_nametoindex("lo");
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || inet_pton(AF_INET6, "fd00:77::9", &r.addr) != 1 ||
+	    ioctl(fd, SIOCSIFADDR, &r) < 0) {
+		if (fd >= 0)
+			close(fd);
+		goto fail;
+	}
+	close(fd);
+	*nsfd = 0;
+	return NULL;
+fail:
+	*nsfd = -1;
+	return NULL;
+}
+
+static const char ENTRY_SNAP[] =
+    "{\"version\":1,\"node\":\"n1\",\"workloads\":["
+    "{\"uid\":\"v6-a\",\"name\":\"v6-a\",\"namespace\":\"a\",\"node\":\"n1\","
+    " \"ip6\":\"" POD_IP6 "\",\"enrolled\":true},"
+    "{\"uid\":\"host-a\",\"name\":\"host-a\",\"namespace\":\"a\",\"node\":\"n1\","
+    " \"ip\":\"10.77.0.50\",\"enrolled\":true}],\"services\":[],"
+    "\"serviceEntries\":["
+    "{\"name\":\"both.ext\",\"namespace\":\"a\",\"hostname\":\"both.ext\","
+    " \"vip\":\"240.240.7.1\",\"vip6\":\"2001:2::f0f0:701\",\"ports\":[{\"name\":\"http\","
+    " \"port\":80}],\"endpoints\":[],\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"DNS\","
+    " \"resolve\":[\"both.ext\"]},"
+    "{\"name\":\"four.ext\",\"namespace\":\"a\",\"hostname\":\"four.ext\","
+    " \"vip\":\"240.240.7.2\",\"vip6\":\"2001:2::f0f0:702\",\"ports\":[{\"name\":\"http\","
+    " \"port\":80}],\"endpoints\":[],\"kind\":\"MESH_EXTERNAL\",\"resolution\":\"DNS\","
+    " \"resolve\":[\"four.ext\"]}],\"certs\":[]}";
+
+/* The route of @src's connection to @dst (an address literal) port 80: its result. */
+static int route_entry_from(const struct snapshot *s, const struct snap_workload *src,
+			    const char *dst, struct zt_rr *rr, struct zt_route *r)
+{
+	union sockaddr_inet d;
+	struct ipaddr a;
+
+	assert_int_equal(ipaddr_parse_addr(dst, &a), 0);
+	assert_int_equal(sockaddr_inet_from_ipaddr(&d, &a, 80), 0);
+	memset(r, 0, sizeof(*r));
+	return zt_route_outbound(s, src, &d, ZT_LB_ROUND_ROBIN, rr, NULL, r);
+}
+
+/*
+ * A ServiceEntry of resolution DNS, for an in-pod pod of IPv6 alone: its connection leaves
+ * from the pod's netns (zt_connect_from_pod), so the answer picked is one the pod routes, not
+ * one the ztunnel's netns does: never the A answer (the pod has no IPv4 route), every time the
+ * AAAA one in a prefix the pod alone has on lo; a name of A answers alone is unreachable for it
+ * (no connect that cannot succeed). A pod not captured in-pod is connected from here, where an
+ * A answer is taken as before.
+ */
+static void test_dns_entry_from_pod_netns(void **state)
+{
+	struct fixture *f = *state;
+	struct ipaddr four, six, got;
+	const struct snap_workload *v6pod, *host;
+	struct zt_rr rr = {0};
+	struct zt_route r;
+	struct snapshot *s;
+	bool seen_four = false;
+	char err[200];
+	pthread_t t;
+	int arg = f->nsfd;
+
+	assert_int_equal(pthread_create(&t, NULL, addr6_in_ns, &arg), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(arg, 0);
+	assert_int_equal(sock_send_fds(f->zt, "add 0.0.0.0 v6-a " POD_IP6, &f->nsfd, 1), 0);
+	assert_int_equal(v6only_oks(f), 1);
+	s = snapshot_decode(ENTRY_SNAP, strlen(ENTRY_SNAP), err, sizeof(err));
+	if (!s)
+		fail_msg("%s", err);
+	v6pod = &s->workloads[0];
+	host = &s->workloads[1];
+	assert_int_equal(ipaddr_parse_addr("198.51.100.7", &four), 0);
+	assert_int_equal(ipaddr_parse_addr("fd00:77::1", &six), 0);
+	assert_int_equal(zt_resolved_set("both.ext", AF_INET, &four, 1), 0);
+	assert_int_equal(zt_resolved_set("both.ext", AF_INET6, &six, 1), 0);
+	assert_int_equal(zt_resolved_set("four.ext", AF_INET, &four, 1), 0);
+
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(route_entry_from(s, v6pod, "2001:2::f0f0:701", &rr, &r), 0);
+		assert_int_equal(sockaddr_inet_to_ipaddr(&r.addr, &got), 0);
+		assert_true(ipaddr_equal(&got, &six));
+		assert_int_equal(sockaddr_inet_port(&r.addr), 80);
+	}
+	assert_int_equal(route_entry_from(s, v6pod, "2001:2::f0f0:702", &rr, &r), -EHOSTUNREACH);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(route_entry_from(s, host, "240.240.7.1", &rr, &r), 0);
+		assert_int_equal(sockaddr_inet_to_ipaddr(&r.addr, &got), 0);
+		seen_four |= ipaddr_equal(&got, &four);
+	}
+	assert_true(seen_four);
+	assert_int_equal(route_entry_from(s, host, "240.240.7.2", &rr, &r), 0);
+	zt_resolved_keep(NULL, 0);
+	snapshot_free(s);
+	assert_int_equal(sock_send_fds(f->zt, "del 0.0.0.0 " POD_IP6, NULL, 0), 0);
+	assert_int_equal(v6only_oks(f), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -526,6 +646,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dual_stack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_handover_dual_stack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dns_entry_from_pod_netns, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

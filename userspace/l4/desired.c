@@ -733,6 +733,71 @@ static int service_ports(struct builder *b, const struct config *cfg,
 			 size_t n_backends, bool sliced);
 
 /*
+ * Endpoint @ip (0: none) and @ip6 (NULL or family 0: none) take port @port at @tp, not at the
+ * snapshot's target port: into @ss's ep_ports and ep_ports6, once each. 0 or -ENOMEM.
+ */
+static int ep_port_add(struct snap_service *ss, uint32_t ip, const struct ipaddr *ip6,
+		       uint16_t port, uint16_t tp)
+{
+	struct snap_ep_port6 *v6;
+	size_t k;
+
+	for (k = 0; ip && k < ss->n_ep_ports; k++)
+		if (ss->ep_ports[k].ip == ip && ss->ep_ports[k].port == port)
+			break;
+	if (ip && k == ss->n_ep_ports) {
+		struct snap_ep_port *v = realloc(ss->ep_ports, (k + 1) * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		ss->ep_ports = v;
+		v[ss->n_ep_ports++] = (struct snap_ep_port){ip, port, tp};
+	}
+	if (!ip6 || ip6->family != AF_INET6)
+		return 0;
+	for (k = 0; k < ss->n_ep_ports6; k++)
+		if (ipaddr_equal(&ss->ep_ports6[k].ip, ip6) && ss->ep_ports6[k].port == port)
+			return 0;
+	v6 = realloc(ss->ep_ports6, (k + 1) * sizeof(*v6));
+	if (!v6)
+		return -ENOMEM;
+	ss->ep_ports6 = v6;
+	v6[ss->n_ep_ports6++] = (struct snap_ep_port6){*ip6, port, tp};
+	return 0;
+}
+
+/*
+ * The ready endpoints of @svc's slices, of both families, whose slice numbers Service port @sp
+ * otherwise than @pp's target port: each takes it at its own slice's number (Kubernetes'
+ * rule: slices of one Service may carry different numbers for one port name, an IPv6 slice
+ * at 8081 beside an IPv4 one at 8080). 0 or -ENOMEM.
+ */
+static int slice_ep_ports(const struct config *cfg, const struct config_service *svc,
+			  const struct config_service_port *sp, struct snap_service *ss,
+			  const struct snap_service_port *pp)
+{
+	const char *want = sp->name ? sp->name : "";
+	int err = 0;
+
+	for (size_t i = 0; !err && i < cfg->n_endpoint_slices; i++) {
+		const struct config_endpoint_slice *s = &cfg->endpoint_slices[i];
+		bool v6 = slice6_of(s, svc);
+		uint16_t tp;
+
+		if (!v6 && !slice_of(s, svc))
+			continue;
+		tp = slice_port(s, want);
+		if (!tp || tp == pp->target_port)
+			continue;
+		for (size_t j = 0; !err && j < s->nendpoints; j++)
+			if (!s->endpoints[j].not_ready)
+				err = v6 ? ep_port_add(ss, 0, &s->endpoints[j].ip6, sp->port, tp)
+					 : ep_port_add(ss, s->endpoints[j].ip, NULL, sp->port, tp);
+	}
+	return err;
+}
+
+/*
  * @ss's strings (name, namespace, hostname, its ports' names): borrowed from the service in
  * force made from the same Service object (they come from it alone), else made. 0 or -ENOMEM.
  */
@@ -939,8 +1004,11 @@ static int service_ports(struct builder *b, const struct config *cfg,
 			if (!ds->backends)
 				return -ENOMEM;
 		}
-		if (sliced)
+		if (sliced) {
 			slice_backends(cfg, svc, sp, ds, pp);
+			if ((err = slice_ep_ports(cfg, svc, sp, ss, pp)))
+				return err;
+		}
 		for (size_t j = 0; !sliced && j < n_sel; j++) {
 			uint16_t tp = target_port(b->ix, sel[j], sp);
 
@@ -952,9 +1020,15 @@ static int service_ports(struct builder *b, const struct config *cfg,
 					return err;
 				continue;
 			}
-			/* The snapshot carries one target port: the first endpoint's. */
+			/* The snapshot carries one target port, the first endpoint's, and the
+			 * others' where they differ. */
 			if (!pp->target_port)
 				pp->target_port = tp;
+			if (tp != pp->target_port &&
+			    (err =
+				 ep_port_add(ss, sel[j]->ip, ss->nendpoints6 ? &sel[j]->ip6 : NULL,
+					     sp->port, tp)))
+				return err;
 			/* An IPv6-only pod is a backend at the IPv6 VIP alone (service6_port). */
 			if (!sel[j]->ip)
 				continue;
@@ -1198,6 +1272,8 @@ static void service_clear_own(struct snap_service *s)
 	free(s->ports);
 	free(s->endpoints);
 	free(s->endpoints6);
+	free(s->ep_ports);
+	free(s->ep_ports6);
 }
 
 void desired_free(struct desired *d)

@@ -9,11 +9,12 @@
  *                 "ports":[{"name","port","targetPort"}],
  *                 "endpoints":["a.b.c.d",...],
  *                 "endpoints6":["v6",...] (optional: a selectorless Service's IPv6 slices',
- *                                          or a selector's pods' with IPv6-only ones)}],
+ *                                          or a selector's pods' with IPv6-only ones),
+ *                 "endpointPorts":[{"ip","port","targetPort"},...],   (optional)
+ *                 "endpointPorts6":[{"ip":"v6","port","targetPort"},...]}],   (optional)
  *    "serviceEntries":[ a service (its "vip6" given or allocated), plus "kind","resolution",
  *                       "addresses":["a.b.c.d/n"],
- *                       "exportTo":[ns,...],"resolve":[name,...],
- *                       "endpointPorts":[{"ip","port","targetPort"},...] ],   (optional)
+ *                       "exportTo":[ns,...],"resolve":[name,...] ],
  *    "outboundTrafficPolicy":"REGISTRY_ONLY",   (optional)
  *    "captureMode":"host"|"inpod",   (optional: unknown)
  *    "certs":[{"identity","certPEM","keyPEM","notBefore","notAfter"}],
@@ -230,6 +231,8 @@ static uint64_t hash_service(const void *p)
 		json_hasher_str(&x, svc->names[i]);
 	json_hasher_u64(&x, svc->n_ep_ports);
 	json_hasher_mem(&x, svc->ep_ports, svc->n_ep_ports * sizeof(*svc->ep_ports));
+	json_hasher_u64(&x, svc->n_ep_ports6);
+	json_hasher_mem(&x, svc->ep_ports6, svc->n_ep_ports6 * sizeof(*svc->ep_ports6));
 	return json_hasher_end(&x);
 }
 
@@ -282,22 +285,39 @@ static int entry_fill(cJSON *o, const struct snap_service *svc)
 		return -ENOMEM;
 	err |= add_strs(o, "exportTo", svc->export_to, svc->n_export_to);
 	err |= add_strs(o, "resolve", svc->names, svc->n_names);
-	if (svc->n_ep_ports) {
-		cJSON *eps = cJSON_AddArrayToObject(o, "endpointPorts");
+	return err ? -ENOMEM : 0;
+}
 
-		for (size_t i = 0; eps && i < svc->n_ep_ports; i++) {
-			cJSON *e = cJSON_CreateObject();
+/*
+ * "endpointPorts" and "endpointPorts6" (each only when it has some): the endpoints' own
+ * numbers, of either family, where they are not the port's targetPort.
+ */
+static int encode_ep_ports(cJSON *o, const struct snap_service *svc)
+{
+	cJSON *eps = svc->n_ep_ports ? cJSON_AddArrayToObject(o, "endpointPorts") : NULL;
+	cJSON *eps6 = svc->n_ep_ports6 ? cJSON_AddArrayToObject(o, "endpointPorts6") : NULL;
+	size_t n = svc->n_ep_ports + svc->n_ep_ports6;
+	int err = 0;
 
-			if (!e || !cJSON_AddItemToArray(eps, e)) {
-				cJSON_Delete(e);
-				return -ENOMEM;
-			}
-			err |= add_ip(e, "ip", svc->ep_ports[i].ip);
-			err |= add_num(e, "port", svc->ep_ports[i].port);
-			err |= add_num(e, "targetPort", svc->ep_ports[i].target_port);
-		}
-		if (!eps)
+	if ((svc->n_ep_ports && !eps) || (svc->n_ep_ports6 && !eps6))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		bool v6 = i >= svc->n_ep_ports;
+		const struct snap_ep_port6 *e6 = v6 ? &svc->ep_ports6[i - svc->n_ep_ports] : NULL;
+		cJSON *e = cJSON_CreateObject();
+		char buf[IPADDR_STRLEN];
+
+		if (!e || !cJSON_AddItemToArray(v6 ? eps6 : eps, e)) {
+			cJSON_Delete(e);
 			return -ENOMEM;
+		}
+		if (v6)
+			err |= add_str(e, "ip", ipaddr_format(&e6->ip, buf, sizeof(buf)));
+		else
+			err |= add_ip(e, "ip", svc->ep_ports[i].ip);
+		err |= add_num(e, "port", v6 ? e6->port : svc->ep_ports[i].port);
+		err |=
+		    add_num(e, "targetPort", v6 ? e6->target_port : svc->ep_ports[i].target_port);
 	}
 	return err ? -ENOMEM : 0;
 }
@@ -377,6 +397,8 @@ static int service_fill(cJSON *o, const struct snap_service *svc)
 	}
 	if (!err && svc->nendpoints6)
 		err = encode_endpoints6(o, svc);
+	if (!err)
+		err = encode_ep_ports(o, svc);
 	if (!err && svc->kind != SNAP_SVC_SERVICE)
 		err = entry_fill(o, svc);
 	return err ? -ENOMEM : 0;
@@ -840,33 +862,6 @@ static void decode_entry(struct dec *d, const cJSON *o, const char *path, struct
 		}
 		k++;
 	}
-	arr = get_arr(d, o, "endpointPorts", path, &svc->n_ep_ports);
-	if (svc->n_ep_ports && !(svc->ep_ports = calloc(svc->n_ep_ports, sizeof(*svc->ep_ports)))) {
-		svc->n_ep_ports = 0;
-		dec_fail(d, "%sendpointPorts: out of memory", path);
-		return;
-	}
-	k = 0;
-	cJSON_ArrayForEach(it, arr)
-	{
-		struct snap_ep_port *e = &svc->ep_ports[k];
-		const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "port");
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "targetPort");
-		char sub[80];
-
-		snprintf(sub, sizeof(sub), "%sendpointPorts[%d].", path, k);
-		if (!cJSON_IsObject(it) || !cJSON_IsNumber(p) || !cJSON_IsNumber(t) ||
-		    p->valuedouble < 1 || p->valuedouble > 65535 || t->valuedouble < 1 ||
-		    t->valuedouble > 65535) {
-			dec_fail(d, "%sendpointPorts[%d]: expected an ip, a port and a targetPort",
-				 path, k);
-			return;
-		}
-		get_ip(d, it, "ip", sub, true, &e->ip);
-		e->port = (uint16_t)p->valuedouble;
-		e->target_port = (uint16_t)t->valuedouble;
-		k++;
-	}
 	arr = get_arr(d, o, "exportTo", path, &svc->n_export_to);
 	if (!arr)
 		return;
@@ -911,6 +906,59 @@ static void decode_endpoints6(struct dec *d, const cJSON *o, const char *path,
 			return;
 		}
 		j++;
+	}
+}
+
+/*
+ * "endpointPorts" (@v6 false: IPv4 "ip"s) or "endpointPorts6" (IPv6 ones): each an ip, a port
+ * and a targetPort.
+ */
+static void decode_ep_ports(struct dec *d, const cJSON *o, const char *path, bool v6,
+			    struct snap_service *svc)
+{
+	const char *key = v6 ? "endpointPorts6" : "endpointPorts";
+	size_t *n = v6 ? &svc->n_ep_ports6 : &svc->n_ep_ports;
+	const cJSON *arr = get_arr(d, o, key, path, n), *it;
+	int k = 0;
+
+	if (*n && v6)
+		svc->ep_ports6 = calloc(*n, sizeof(*svc->ep_ports6));
+	else if (*n)
+		svc->ep_ports = calloc(*n, sizeof(*svc->ep_ports));
+	if (*n && (v6 ? !svc->ep_ports6 : !svc->ep_ports)) {
+		*n = 0;
+		dec_fail(d, "%s%s: out of memory", path, key);
+		return;
+	}
+	cJSON_ArrayForEach(it, arr)
+	{
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "port");
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "targetPort");
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(it, "ip");
+		char sub[80];
+
+		snprintf(sub, sizeof(sub), "%s%s[%d].", path, key, k);
+		if (!cJSON_IsObject(it) || !cJSON_IsNumber(p) || !cJSON_IsNumber(t) ||
+		    p->valuedouble < 1 || p->valuedouble > 65535 || t->valuedouble < 1 ||
+		    t->valuedouble > 65535) {
+			dec_fail(d, "%s%s[%d]: expected an ip, a port and a targetPort", path, key,
+				 k);
+			return;
+		}
+		if (!v6) {
+			get_ip(d, it, "ip", sub, true, &svc->ep_ports[k].ip);
+			svc->ep_ports[k].port = (uint16_t)p->valuedouble;
+			svc->ep_ports[k].target_port = (uint16_t)t->valuedouble;
+		} else if (!cJSON_IsString(a) ||
+			   ipaddr_parse_addr(a->valuestring, &svc->ep_ports6[k].ip) ||
+			   svc->ep_ports6[k].ip.family != AF_INET6) {
+			dec_fail(d, "%sip: expected an IPv6 address string", sub);
+			return;
+		} else {
+			svc->ep_ports6[k].port = (uint16_t)p->valuedouble;
+			svc->ep_ports6[k].target_port = (uint16_t)t->valuedouble;
+		}
+		k++;
 	}
 }
 
@@ -980,6 +1028,8 @@ static void decode_service(struct dec *d, const cJSON *o, const char *what, size
 		j++;
 	}
 	decode_endpoints6(d, o, path, svc);
+	decode_ep_ports(d, o, path, false, svc);
+	decode_ep_ports(d, o, path, true, svc);
 	if (!strcmp(what, "serviceEntries"))
 		decode_entry(d, o, path, svc);
 }
@@ -1225,6 +1275,7 @@ void snapshot_service_clear(struct snap_service *svc)
 		free(svc->names[j]);
 	free(svc->names);
 	free(svc->ep_ports);
+	free(svc->ep_ports6);
 }
 
 void snapshot_free(struct snapshot *s)
@@ -1277,6 +1328,24 @@ const struct snap_service *snapshot_service_by_vip(const struct snapshot *s, uin
 		if (s->services[i].vip == vip)
 			return &s->services[i];
 	return NULL;
+}
+
+uint16_t snapshot_endpoint_port(const struct snap_service *svc, const struct snap_service_port *sp,
+				uint32_t ip)
+{
+	for (size_t i = 0; i < svc->n_ep_ports; i++)
+		if (svc->ep_ports[i].ip == ip && svc->ep_ports[i].port == sp->port)
+			return svc->ep_ports[i].target_port;
+	return sp->target_port ? sp->target_port : sp->port;
+}
+
+uint16_t snapshot_endpoint_port6(const struct snap_service *svc, const struct snap_service_port *sp,
+				 const struct ipaddr *ip6)
+{
+	for (size_t i = 0; i < svc->n_ep_ports6; i++)
+		if (svc->ep_ports6[i].port == sp->port && ipaddr_equal(&svc->ep_ports6[i].ip, ip6))
+			return svc->ep_ports6[i].target_port;
+	return sp->target_port ? sp->target_port : sp->port;
 }
 
 const struct snap_workload *snapshot_workload_by_ip6(const struct snapshot *s,

@@ -29,18 +29,35 @@ void sockaddr_inet_v4(union sockaddr_inet *out, uint32_t ip, uint16_t port)
 	out->v4.sin_port = htons(port);
 }
 
-bool sock_routable6(const struct ipaddr *a)
+bool sock_routable(const struct ipaddr *a)
 {
-	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(53)};
-	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	union sockaddr_inet sa;
+	int fd;
 	bool ok;
 
+	if (sockaddr_inet_from_ipaddr(&sa, a, 53))
+		return false;
+	fd = socket(a->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
-	memcpy(&sa.sin6_addr, a->a, 16);
-	ok = connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0;
+	ok = connect(fd, &sa.sa, a->family == AF_INET6 ? sizeof(sa.v6) : sizeof(sa.v4)) == 0;
 	close(fd);
 	return ok;
+}
+
+bool sock_routable6(const struct ipaddr *a)
+{
+	return a->family == AF_INET6 && sock_routable(a);
+}
+
+static int routable_fn(void *arg)
+{
+	return sock_routable(arg);
+}
+
+bool sock_routable_in(const struct sock_ns *ns, const struct ipaddr *a)
+{
+	return sock_in_ns(ns, routable_fn, (void *)a) > 0;
 }
 
 int sockaddr_inet_from_ipaddr(union sockaddr_inet *out, const struct ipaddr *a, uint16_t port)

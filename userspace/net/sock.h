@@ -35,6 +35,8 @@ int sockaddr_inet_from_ipaddr(union sockaddr_inet *out, const struct ipaddr *a, 
  * AAAA is worth trying. A resolver without IPv6 keeps a name's A answers alone.
  */
 bool sock_routable6(const struct ipaddr *a);
+/* The same for an address of either family (the calling thread's netns). */
+bool sock_routable(const struct ipaddr *a);
 /* The address of @sa (a mapped one as IPv4): 0, or -EAFNOSUPPORT. */
 int sockaddr_inet_to_ipaddr(const union sockaddr_inet *sa, struct ipaddr *out);
 /* Host order; 0 for a family that has none. */
@@ -77,6 +79,8 @@ struct sock_ns {
  * netns would open every later socket there.
  */
 int sock_in_ns(const struct sock_ns *ns, int (*fn)(void *arg), void *arg);
+/* sock_routable from inside @ns (NULL: the thread's own): a pod's own routes, not the node's. */
+bool sock_routable_in(const struct sock_ns *ns, const struct ipaddr *a);
 /* A non-blocking TCP socket of @family (AF_INET, AF_INET6) in @ns (NULL: here): fd or -errno. */
 int sock_tcp_in(const struct sock_ns *ns, int family);
 /* sock_listen_at in @ns (NULL: here). */
