@@ -139,7 +139,8 @@ static int local_status_json(const struct ctl_cluster *c)
 		/* The user's (the host's loopback), and the one pods and agents reach. */
 		kube_host_server(c, url, sizeof(url));
 		cJSON_AddStringToObject(out, "apiServer", url);
-		str_fmt(url, sizeof(url), "https://%s:%d", cluster_api_host(c), CTL_KUBE_API_PORT);
+		str_fmt(url, sizeof(url), "https://%s:%d", cluster_fabric_host(c),
+			CTL_KUBE_API_PORT);
 		cJSON_AddStringToObject(out, "apiServerInCluster", url);
 	}
 	nodes = cJSON_AddArrayToObject(out, "nodes");
@@ -272,7 +273,7 @@ static void print_kube(const struct ctl_cluster *c, const cJSON *node1)
 	cluster_path(c, path, sizeof(path), "kube/kubeconfig");
 	kube_host_server(c, server, sizeof(server));
 	printf("kubernetes: API server %s (pods: https://%s:%d) %s, kubeconfig %s\n", server,
-	       cluster_api_host(c), CTL_KUBE_API_PORT,
+	       cluster_fabric_host(c), CTL_KUBE_API_PORT,
 	       pid > 0 && pid_alive(pid) ? "up" : "down (see `ambitctl local logs apiserver`)",
 	       path);
 	printf("kubernetes: CA pod %s/ambit-ca-%s: %s\n", CTL_KUBE_NS, c->nodes[0].name,

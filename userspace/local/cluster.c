@@ -219,7 +219,7 @@ const char *cluster_dns_ip(const struct ctl_cluster *c)
 	return c->ip_family == CTL_IP_IPV6 ? CTL_CLUSTER_DNS_IP6 : CTL_CLUSTER_DNS_IP;
 }
 
-const char *cluster_api_host(const struct ctl_cluster *c)
+const char *cluster_fabric_host(const struct ctl_cluster *c)
 {
 	return c->ip_family == CTL_IP_IPV6 ? "[" CTL_FABRIC_IP6 "]" : CTL_FABRIC_IP;
 }

@@ -2,7 +2,7 @@
 /*
  * The control plane of a `local up --kube` cluster: an API server (tests/k8s/fake_apiserver.py,
  * the real protocol over TLS) in the fabric netns at 10.99.0.1:6443 (an IPv6 cluster's at
- * [fd00:99::1]:6443: its nodes have no IPv4, cluster_api_host), credentials as a cluster
+ * [fd00:99::1]:6443: its nodes have no IPv4, cluster_fabric_host), credentials as a cluster
  * hands them out, and ambit installed into it by `ambitctl install` itself. After this the
  * nodes' kubelets run the DaemonSet and the CA Deployment from the API server (kpod.c), and the
  * agents find everything there: the same path as on a real cluster.
@@ -144,7 +144,7 @@ static int plugin_kubeconfig(const struct ctl_cluster *c, const struct ctl_node 
 	if (!tok)
 		return -errno;
 	str_fmt(file, sizeof(file), "%s/" CTL_CNI_KUBECONFIG, n->name);
-	ret = write_kubeconfig(c, file, cluster_api_host(c), CTL_KUBE_API_PORT, ca_pem, tok);
+	ret = write_kubeconfig(c, file, cluster_fabric_host(c), CTL_KUBE_API_PORT, ca_pem, tok);
 	free(tok);
 	return ret;
 }
@@ -185,7 +185,7 @@ static int kube_credentials(const struct ctl_cluster *c, int host_port)
 		  ?: write_kubeconfig(c, "kube/kubeconfig", "127.0.0.1", host_port, ca_root_pem(ca),
 				      admin);
 	ret = ret
-		  ?: write_kubeconfig(c, "kube/fabric.kubeconfig", cluster_api_host(c),
+		  ?: write_kubeconfig(c, "kube/fabric.kubeconfig", cluster_fabric_host(c),
 				      CTL_KUBE_API_PORT, ca_root_pem(ca), admin);
 	if (!ret && (!cJSON_AddStringToObject(doc, "kind", "FakeTokenTable") ||
 		     !(table = cJSON_AddObjectToObject(doc, "tokens")) ||
@@ -310,7 +310,7 @@ static int start_apiserver(const struct ctl_cluster *c, int host_fd)
 			strerror(-ret));
 		return ret;
 	}
-	str_fmt(listen, sizeof(listen), "%s:%d", cluster_api_host(c), CTL_KUBE_API_PORT);
+	str_fmt(listen, sizeof(listen), "%s:%d", cluster_fabric_host(c), CTL_KUBE_API_PORT);
 	str_fmt(fd, sizeof(fd), "%d", host_fd);
 	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
 	str_fmt(cg, sizeof(cg), "%s/control/apiserver", c->cg_root);

@@ -258,12 +258,13 @@ static inline const char *node_host_ip2(const struct ctl_node *n)
 const char *node_host_ips(const struct ctl_node *n, char *buf, size_t len);
 /*
  * The control plane's addresses as a node sees them (static strings): the fabric's (the API
- * server, the nodes' resolver, the dashboard's receivers), the cluster's DNS, and the fabric's in
- * a URL's host (bracketed when IPv6). IPv6 in an IPv6 cluster, whose nodes have no IPv4.
+ * server, the nodes' resolver, the dashboard's receivers), the cluster's DNS, and the fabric's
+ * as a URL's host (bracketed when IPv6: https://[fd00:99::1]:6443). IPv6 in an IPv6 cluster,
+ * whose nodes have no IPv4.
  */
 const char *cluster_fabric_ip(const struct ctl_cluster *c);
 const char *cluster_dns_ip(const struct ctl_cluster *c);
-const char *cluster_api_host(const struct ctl_cluster *c);
+const char *cluster_fabric_host(const struct ctl_cluster *c);
 /* Borrowed node by name, or NULL. */
 const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *name);
 /*
