@@ -74,8 +74,9 @@ enum ctl_cni {
  * IPv6 alone, and everything a node reaches of the control plane (the API server, the CA, the
  * cluster's DNS, the nodes' resolver) it reaches over the fabric's IPv6 (cluster_fabric_ip). A
  * node and a pod still have their IPv4 slots in the plan (10.99.0.11, 10.98.1.23, whence
- * fd00:99::11, fd00:98:1::23), never on an interface nor published. br0 keeps its IPv4 for
- * the host alone (its port-forwards, the dashboard), which no node needs.
+ * fd00:99::11, fd00:98:1::23), on no interface and never reported (node_host_ip, pod_ip4);
+ * cluster.json keeps a node's slot as "ip" beside its "ip6", the layout's numbering. br0
+ * keeps its 10.99.0.1, which no node has an address or a route to reach.
  */
 enum ctl_ip_family {
 	CTL_IP_IPV4 = 0,
@@ -86,7 +87,7 @@ enum ctl_ip_family {
 struct ctl_node {
 	char name[16];	   /* node1, node2, ... */
 	int index;	   /* 1-based */
-	char ip[16];	   /* 10.99.0.(10+index) */
+	char ip[16];	   /* 10.99.0.(10+index); IPv6: its slot alone (node_ip4) */
 	char pod_cidr[24]; /* 10.98.<index>.0/24 */
 	char pod_gw[16];   /* 10.98.<index>.1: cni0's address with --cni bridge; else unused */
 	/* Dual stack and IPv6 ("" otherwise): fd00:99::<10+index>, fd00:98:<index>::/64, ::1. */
