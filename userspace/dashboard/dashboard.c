@@ -490,10 +490,10 @@ static void *fabric_listen(void *arg)
 	for (size_t i = 0; i < j->n; i++) {
 		union sockaddr_inet sa;
 		struct ipaddr a;
+		int err = ipaddr_parse_addr(j->ip, &a);
 
-		j->ports[i].fd = ipaddr_parse_addr(j->ip, &a) ?: sockaddr_inet_from_ipaddr(
-									 &sa, &a, j->ports[i].port)
-				     ?: sock_listen_at(&sa, false);
+		err = err ?: sockaddr_inet_from_ipaddr(&sa, &a, j->ports[i].port);
+		j->ports[i].fd = err ?: sock_listen_at(&sa, false);
 	}
 	netns_leave(saved);
 	return NULL;

@@ -19,9 +19,10 @@
  *   tokens.json     the token table: the admin's (ambitctl), and one service-account token per
  *                   pod (the node agents' bound to their node, as projected tokens are)
  *   kubeconfig      the admin's, for the user's kubectl and ambitctl: https://127.0.0.1:PORT
- *   fabric.kubeconfig  the same credentials at https://10.99.0.1:6443 (or the IPv6), for ambitctl's
- * calls from inside the fabric netns (cluster_kube_enter) sa/<node>_<ns>_<sa>/  token, ca.crt,
- * namespace: the projected volume of that pod
+ *   fabric.kubeconfig  the same credentials at https://10.99.0.1:6443 (an IPv6 cluster's
+ *                   https://[fd00:99::1]:6443), for ambitctl's own calls from inside the fabric
+ *                   netns (cluster_kube_enter)
+ *   sa/<node>_<ns>_<sa>/  token, ca.crt, namespace: the projected volume of that pod
  */
 #include <errno.h>
 #include <stdio.h>
@@ -93,7 +94,10 @@ static int sa_token(const struct ctl_cluster *c, const struct ctl_node *n, const
 	return ret ?: write_file_atomic(path, ns);
 }
 
-/* A kubeconfig at @file (under <run>/) for the admin's token @tok and server @ip:@port. */
+/*
+ * A kubeconfig at @file (under <run>/) for the admin's token @tok and server @host:@port (a
+ * URL's host: an IPv6 address bracketed).
+ */
 static int write_kubeconfig(const struct ctl_cluster *c, const char *file, const char *host,
 			    int port, const char *ca_pem, const char *tok)
 {

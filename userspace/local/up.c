@@ -49,8 +49,7 @@ static int up_fabric(const struct ctl_cluster *c, char *fabric)
 	TRY(RUN("ip", "netns", "add", fabric));
 	TRY(RUN("ip", "-n", fabric, "link", "set", "lo", "up"));
 	TRY(RUN("ip", "-n", fabric, "link", "add", "br0", "type", "bridge"));
-	/* IPv6: br0's IPv4 is the host's alone (its port-forwards, the dashboard); no node has one.
-	 */
+	/* IPv6: br0 keeps 10.99.0.1, which no node has an IPv4 address or route to reach. */
 	TRY(RUN("ip", "-n", fabric, "addr", "add", CTL_FABRIC_IP "/24", "dev", "br0"));
 	if (c->ip_family != CTL_IP_IPV6)
 		TRY(RUN("ip", "-n", fabric, "addr", "add", CTL_CLUSTER_DNS_IP "/24", "dev", "br0"));
