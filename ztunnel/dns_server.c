@@ -160,8 +160,12 @@ struct zt_dns {
 	 */
 	bool paused;
 	struct loop_timer await;
-	int up_fd;
-	struct loop_handler up_h;
+	/*
+	 * The UDP sockets queries go upstream on, one a family (a node of an IPv6 cluster has an
+	 * IPv6 resolver alone; -1 where the host has no such family).
+	 */
+	int up_fd, up_fd6;
+	struct loop_handler up_h, up6_h;
 	/* Sockets handed in from another thread, until the loop takes them. */
 	pthread_mutex_t lock;
 	int queued[MAX_PAIRS][2];
@@ -172,7 +176,7 @@ struct zt_dns {
 	struct mesh_snap *zs;
 	struct dns_table *table;
 	/* The resolvers, re-read when resolv.conf changes (checked each tick). */
-	struct sockaddr_in servers[ZT_DNS_MAX_UPSTREAMS];
+	union sockaddr_inet servers[ZT_DNS_MAX_UPSTREAMS];
 	int n_servers;
 	struct timespec resolv_mtime;
 	struct loop_tick tick;
@@ -193,7 +197,7 @@ struct zt_dns {
 
 /* ---- resolvers ---- */
 
-int zt_dns_parse_resolv(const char *text, struct sockaddr_in *out, int max, bool *stub_only)
+int zt_dns_parse_resolv(const char *text, union sockaddr_inet *out, int max, bool *stub_only)
 {
 	const char *line = text;
 	int n = 0, stubs = 0;
@@ -202,21 +206,17 @@ int zt_dns_parse_resolv(const char *text, struct sockaddr_in *out, int max, bool
 		const char *end = strchr(line, '\n');
 		size_t len = end ? (size_t)(end - line) : strlen(line);
 		char buf[128], addr[64];
-		struct in_addr a;
+		struct ipaddr a;
 
 		if (len < sizeof(buf)) {
 			memcpy(buf, line, len);
 			buf[len] = 0;
+			/* A link-local one's %zone is left out: no node names one. */
 			if (sscanf(buf, " nameserver %63s", addr) == 1 &&
-			    inet_pton(AF_INET, addr, &a) == 1) {
+			    !ipaddr_parse_addr(addr, &a)) {
 				stubs += !strcmp(addr, RESOLVED_STUB);
-				if (n < max) {
-					memset(&out[n], 0, sizeof(out[n]));
-					out[n].sin_family = AF_INET;
-					out[n].sin_addr = a;
-					out[n].sin_port = htons(53);
+				if (n < max && !sockaddr_inet_from_ipaddr(&out[n], &a, 53))
 					n++;
-				}
 			}
 		}
 		line = end ? end + 1 : NULL;
@@ -246,7 +246,8 @@ static char *slurp(const char *path)
 static void load_resolvers(struct zt_dns *d, bool force)
 {
 	const char *path = d->o.resolv_conf ? d->o.resolv_conf : "/etc/resolv.conf";
-	struct sockaddr_in got[ZT_DNS_MAX_UPSTREAMS];
+	union sockaddr_inet got[ZT_DNS_MAX_UPSTREAMS];
+	char first[SOCKADDR_INET_STRLEN];
 	struct stat sb;
 	bool stub = false;
 	char *text;
@@ -262,7 +263,7 @@ static void load_resolvers(struct zt_dns *d, bool force)
 	n = text ? zt_dns_parse_resolv(text, got, ZT_DNS_MAX_UPSTREAMS, &stub) : 0;
 	free(text);
 	if (stub && (text = slurp(RESOLVED_LIST))) {
-		struct sockaddr_in real[ZT_DNS_MAX_UPSTREAMS];
+		union sockaddr_inet real[ZT_DNS_MAX_UPSTREAMS];
 		bool again;
 		int m = zt_dns_parse_resolv(text, real, ZT_DNS_MAX_UPSTREAMS, &again);
 
@@ -278,11 +279,11 @@ static void load_resolvers(struct zt_dns *d, bool force)
 	memcpy(d->servers, got, sizeof(got));
 	d->n_servers = n;
 	if (!n)
-		pr_warn("dns: no IPv4 nameserver in %s: names the mesh does not know get SERVFAIL",
+		pr_warn("dns: no nameserver in %s: names the mesh does not know get SERVFAIL",
 			path);
 	else
 		pr_info("dns: forwarding to %d resolver(s) of %s, first %s", n, path,
-			inet_ntoa(d->servers[0].sin_addr));
+			sockaddr_inet_ntop(&d->servers[0], first, sizeof(first)));
 }
 
 /* ---- the name table of the current snapshot ---- */
@@ -684,12 +685,12 @@ static void up_tcp_io(struct loop_handler *h, uint32_t events)
 static int send_tcp(struct pending *p)
 {
 	struct zt_dns *d = p->d;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	const union sockaddr_inet *srv = &d->servers[p->server];
+	int fd = socket(srv->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (const struct sockaddr *)&d->servers[p->server], sizeof(d->servers[0])) &&
-	    errno != EINPROGRESS) {
+	if (connect(fd, &srv->sa, sockaddr_inet_len(srv)) && errno != EINPROGRESS) {
 		close(fd);
 		return -errno;
 	}
@@ -713,7 +714,8 @@ static int send_tcp(struct pending *p)
 static void try_next(struct pending *p)
 {
 	struct zt_dns *d = p->d;
-	int rounds = d->n_servers > 1 ? d->n_servers : 2;
+	int rounds = d->n_servers > 1 ? d->n_servers : 2, ufd;
+	const union sockaddr_inet *srv;
 
 	if (p->up_fd >= 0) {
 		p->up_h.dead = true;
@@ -726,11 +728,15 @@ static void try_next(struct pending *p)
 		return;
 	}
 	p->server = p->tries++ % d->n_servers;
+	srv = &d->servers[p->server];
+	ufd = srv->sa.sa_family == AF_INET6 ? d->up_fd6 : d->up_fd;
 	if (p->tc ? send_tcp(p)
-		  : sendto(d->up_fd, p->q, p->qlen, MSG_DONTWAIT,
-			   (const struct sockaddr *)&d->servers[p->server],
-			   sizeof(d->servers[0])) < 0) {
-		pr_debug("dns: resolver %s: %s", inet_ntoa(d->servers[p->server].sin_addr),
+	    : ufd < 0
+		? (errno = EAFNOSUPPORT, -1)
+		: sendto(ufd, p->q, p->qlen, MSG_DONTWAIT, &srv->sa, sockaddr_inet_len(srv)) < 0) {
+		char ip[SOCKADDR_INET_STRLEN];
+
+		pr_debug("dns: resolver %s: %s", sockaddr_inet_ntop(srv, ip, sizeof(ip)),
 			 strerror(errno));
 		try_next(p);
 		return;
@@ -884,17 +890,15 @@ static void wants_ask(struct zt_dns *d)
 	}
 }
 
-/* An upstream's UDP answer: to its query when it is one, else dropped. */
-static void up_udp_io(struct loop_handler *h, uint32_t events)
+/* An upstream's UDP answer on @fd: to its query when it is one, else dropped. */
+static void up_udp_read(struct zt_dns *d, int fd)
 {
-	struct zt_dns *d = (struct zt_dns *)((char *)h - offsetof(struct zt_dns, up_h));
 	uint8_t buf[MSG_MAX];
 
 	for (int i = 0; i < 64; i++) {
-		struct sockaddr_in from;
+		union sockaddr_inet from;
 		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(d->up_fd, buf, sizeof(buf), MSG_DONTWAIT,
-				     (struct sockaddr *)&from, &fl);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, &from.sa, &fl);
 		struct pending *p;
 
 		if (n < 0)
@@ -903,12 +907,25 @@ static void up_udp_io(struct loop_handler *h, uint32_t events)
 			continue;
 		p = &d->pend[(uint16_t)(buf[0] << 8 | buf[1]) % MAX_PENDING];
 		if (!p->used || p->tc || p->id != (uint16_t)(buf[0] << 8 | buf[1]) ||
-		    from.sin_addr.s_addr != d->servers[p->server].sin_addr.s_addr ||
-		    from.sin_port != d->servers[p->server].sin_port ||
+		    !sockaddr_inet_equal(&from, &d->servers[p->server]) ||
 		    dns_upstream_check(buf, (size_t)n, p->q, p->qlen))
 			continue;
 		pending_answer(p, buf, (size_t)n);
 	}
+}
+
+static void up_udp_io(struct loop_handler *h, uint32_t events)
+{
+	struct zt_dns *d = (struct zt_dns *)((char *)h - offsetof(struct zt_dns, up_h));
+
+	up_udp_read(d, d->up_fd);
+}
+
+static void up6_udp_io(struct loop_handler *h, uint32_t events)
+{
+	struct zt_dns *d = (struct zt_dns *)((char *)h - offsetof(struct zt_dns, up6_h));
+
+	up_udp_read(d, d->up_fd6);
 }
 
 /* ---- queries ---- */
@@ -1408,7 +1425,7 @@ struct zt_dns *zt_dns_start(struct mesh_state *st, uint16_t port, const struct z
 	d->st = st;
 	d->o = *o;
 	d->port = port;
-	d->up_fd = d->adopt_efd = -1;
+	d->up_fd = d->up_fd6 = d->adopt_efd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	snprintf(d->domain, sizeof(d->domain), "%s", o->domain ? o->domain : "cluster.local");
 	d->batch.fd = -1;
@@ -1416,6 +1433,7 @@ struct zt_dns *zt_dns_start(struct mesh_state *st, uint16_t port, const struct z
 	d->loop = loop_create();
 	d->adopt_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	d->up_fd = dns_socket(AF_INET, SOCK_DGRAM, 0);
+	d->up_fd6 = dns_socket(AF_INET6, SOCK_DGRAM, 0);
 	if (!d->pend || !d->loop || d->adopt_efd < 0 || d->up_fd < 0)
 		goto fail;
 	udp = dns_socket(AF_INET, SOCK_DGRAM, port);
@@ -1437,10 +1455,12 @@ struct zt_dns *zt_dns_start(struct mesh_state *st, uint16_t port, const struct z
 		d->pend[i].up_fd = -1;
 	load_resolvers(d, true);
 	d->up_h.fn = up_udp_io;
+	d->up6_h.fn = up6_udp_io;
 	d->adopt_h.fn = on_adopt;
 	d->await.fn = on_await;
 	d->tick.fn = on_tick;
 	if (loop_add(d->loop, d->up_fd, EPOLLIN, &d->up_h) ||
+	    (d->up_fd6 >= 0 && loop_add(d->loop, d->up_fd6, EPOLLIN, &d->up6_h)) ||
 	    loop_add(d->loop, d->adopt_efd, EPOLLIN, &d->adopt_h))
 		goto fail;
 	loop_tick_add(d->loop, &d->tick);
@@ -1510,6 +1530,8 @@ void zt_dns_stop(struct zt_dns *d)
 	}
 	if (d->up_fd >= 0)
 		close(d->up_fd);
+	if (d->up_fd6 >= 0)
+		close(d->up_fd6);
 	if (d->adopt_efd >= 0)
 		close(d->adopt_efd);
 	pthread_mutex_destroy(&d->lock);

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "sock.h"
+
 struct mesh_state;
 
 #define ZT_DNS_MAX_UPSTREAMS 3
@@ -51,9 +53,10 @@ int zt_dns_export(void *arg, int fds[2]);
 void zt_dns_adopt(void *arg, int fds[2]);
 
 /*
- * The nameservers of resolv.conf text @text (IPv4, port 53), at most @max into @out; whether it
- * named only systemd-resolved's stub in *@stub_only. Returns how many.
+ * The nameservers of resolv.conf text @text (IPv4 and IPv6, port 53; a node of an IPv6 cluster
+ * has an IPv6 one alone), at most @max into @out; whether it named only systemd-resolved's stub
+ * in *@stub_only. Returns how many.
  */
-int zt_dns_parse_resolv(const char *text, struct sockaddr_in *out, int max, bool *stub_only);
+int zt_dns_parse_resolv(const char *text, union sockaddr_inet *out, int max, bool *stub_only);
 
 #endif

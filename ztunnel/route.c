@@ -272,8 +272,10 @@ static int dns_pick(const struct snapshot *s, const struct snap_workload *src,
  * resolved to (the DNS proxy's, resolved.h: A and AAAA answers, reached as dns_pick says); NONE
  * goes to the address the client asked for. -EHOSTUNREACH: an entry's address with no endpoint
  * behind it (names not resolved yet). An IPv6 destination is an entry's vip6 (the one the DNS
- * proxy answers AAAA with) or in one of its IPv6 CIDRs; its STATIC endpoints, IPv4 addresses,
- * are reached as entry_endpoint says.
+ * proxy answers AAAA with) or in one of its IPv6 CIDRs: its IPv6 endpoints (endpoints6) take
+ * it when it has some, as dns_pick reaches an address, as a selectorless Service's IPv6 slices
+ * take its IPv6 VIP; else its STATIC endpoints, IPv4 addresses, are reached as entry_endpoint
+ * says.
  */
 static int route_entry(const struct snapshot *s, const struct snap_workload *src,
 		       const union sockaddr_inet *dst, struct zt_rr *rr, struct zt_route *out)
@@ -321,10 +323,14 @@ static int route_entry(const struct snapshot *s, const struct snap_workload *src
 	}
 	for (size_t i = 0; i < e->nendpoints && !own && !v6; i++)
 		own = e->endpoints[i] == dst->v4.sin_addr.s_addr;
+	for (size_t i = 0; i < e->nendpoints6 && !own && v6; i++)
+		own = ipaddr_equal(&e->endpoints6[i], &da);
 	/* Addressed to an endpoint itself, or an entry that takes the client's own address. */
 	if (own || e->resolution == SNAP_RES_NONE)
 		return 0;
-	if (entry_pick(s, e, e->endpoints, e->nendpoints, port, tport, v6, rr, out))
+	if (v6 && e->nendpoints6
+		? dns_pick(s, e, e->endpoints6, e->nendpoints6, port, tport, v6, rr, out)
+		: entry_pick(s, e, e->endpoints, e->nendpoints, port, tport, v6, rr, out))
 		return -EHOSTUNREACH;
 	if (out->dst_wl && out->dst_wl->waypoint && !is_waypoint(out->dst_wl->waypoint, src))
 		return route_waypoint(s, out->dst_wl->waypoint, rr, out);

@@ -304,8 +304,8 @@ const struct snap_service *snapshot_entry_by_addr(const struct snapshot *s, uint
 						  uint16_t port, const char *ns);
 /*
  * The same for an IPv6 destination @ip6 (a single address, else NULL): the entry whose vip6 it
- * is, else the longest of the IPv6 CIDRs holding it. Entries' endpoints are IPv4: none is found
- * by one of those.
+ * is, else the longest of the IPv6 CIDRs holding it, else one whose IPv6 endpoints (endpoints6)
+ * name it.
  */
 const struct snap_service *snapshot_entry_by_addr6(const struct snapshot *s,
 						   const struct ipaddr *ip6, uint16_t port,

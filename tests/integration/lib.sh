@@ -284,7 +284,9 @@ fabric_capture_stop() {
 
 # fabric_bg CMD...: runs CMD in the background in the fabric netns, outside the mesh at
 # $FABRIC_IP, which every node routes to (an external server, a resolver); on_exit stops it.
+# An IPv6 cluster's nodes have no IPv4: there it is the fabric's IPv6 (the nodes' resolver).
 FABRIC_IP=10.99.0.1
+[ "${AMBIT_LOCAL_IP_FAMILY:-}" = ipv6 ] && FABRIC_IP=fd00:99::1
 CLUSTER_DNS_IP=10.99.0.2 # the cluster's DNS (dnsmasq in the fabric): every pod's nameserver
 CLUSTER_DNS_IP6=fd00:99::2 # its IPv6: the nameserver of the pods of an IPv6 cluster
 FABRIC_BG_PIDS=()
@@ -340,7 +342,7 @@ kube_api() {
 	token=$(awk '$1 == "token:" {print $2}' "$run/kube/kubeconfig")
 	nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric curl -sS --max-time 5 \
 		--cacert "$run/kube/ca.crt" -H "Authorization: Bearer $token" -X "$method" "$@" \
-		"https://10.99.0.1:6443$path"
+		"https://$(url_host "$FABRIC_IP"):6443$path"
 }
 
 # mesh_root DIR: the mesh root's root-cert.pem and root-key.pem into DIR: the local CA's files,

@@ -24,9 +24,11 @@
 #    ingress gateway answers on its IPv6 address (its log names the client's IPv6) and from the
 #    host through port-forward on [::1], and reaches a Service of IPv6 alone labelled
 #    istio.io/ingress-use-waypoint through the waypoint over IPv6.
-# In the IPv6-only pass (AMBIT_LOCAL_IP_FAMILY=ipv6: `local up --ip-family ipv6`, pods and
-# Services of IPv6 alone on dual-stack nodes, as EKS's IPv6 mode) the same checks run with no
-# IPv4 in the pods: what is about IPv4 beside IPv6 is left out there.
+# In the IPv6-only pass (AMBIT_LOCAL_IP_FAMILY=ipv6: `local up --ip-family ipv6`, pods, Services
+# and nodes of IPv6 alone, as kubeadm's IPv6 single stack) the same checks run with no IPv4 in
+# the pods nor on the nodes (none on any node interface but loopback's, no IPv4 route; the
+# nodes' resolver and, with --kube, the API server at fd00:99::1): what is about IPv4 beside
+# IPv6 is left out there.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_bins
@@ -69,6 +71,29 @@ grep -q "serving .*($serving" "$run/logs/node1-agent.log" ||
 if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
 	grep -q 'tc attached on uplink eth0' "$run/logs/node1-agent.log" ||
 		fail "node1's agent found no uplink by its node IP: $(grep -i uplink "$run/logs/node1-agent.log")"
+fi
+# An IPv6 cluster's nodes have no IPv4 on any interface but loopback's 127.0.0.1, as kubeadm's
+# IPv6 single stack: what they reach of the control plane (the cluster's DNS, their resolver,
+# with --kube the API server and the CA) they reach over IPv6, and the agent serves all the same
+# (above, and every check below). The kubelets' kubeconfig names the API server by its IPv6.
+if v6only; then
+	for n in node1 node2; do
+		v4=$(node_exec "$n" ip -4 -o addr show | awk '$2 != "lo" || $4 !~ /^127\./')
+		[ -z "$v4" ] || fail "$n holds an IPv4 address: $v4"
+		node_exec "$n" ip -4 route show | grep -q . &&
+			fail "$n has IPv4 routes: $(node_exec "$n" ip -4 route show | tr '\n' ';')"
+	done
+	expect_eq "$(awk '$1 == "nameserver" {print $2}' "$run/resolv.conf")" fd00:99::1 \
+		"the nodes' resolver"
+	if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
+		expect_eq "$(awk '$1 == "server:" {print $2}' "$run/node1/ambit-cni.kubeconfig")" \
+			"https://[fd00:99::1]:6443" "node1's kubeconfig's API server"
+		expect_eq "$(actl local status -o json | jq -r .apiServerInCluster)" \
+			"https://[fd00:99::1]:6443" "the API server the nodes reach"
+		tr '\0' '\n' <"/proc/$(cat "$run/node1/agent.pid")/environ" |
+			grep -qx "KUBERNETES_SERVICE_HOST=fd00:99::1" ||
+			fail "node1's agent was not given the API server's IPv6"
+	fi
 fi
 
 # podIPs: IPv4 first, then the pod's IPv6 address, on its eth0.

@@ -24,7 +24,7 @@ trap 'rc=$?; rm -rf "$DIR"; LIB_RC=$rc on_exit' EXIT
 # a first name always is.
 cat >"$DIR/resolver.py" <<'EOF'
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((sys.argv[1], 53))
 log = open(sys.argv[2], "a", buffering=1)
 while True:

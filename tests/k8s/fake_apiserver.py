@@ -1247,16 +1247,21 @@ def main():
     fake_streams.add_args(ap)
     args = ap.parse_args()
     host, _, port = args.listen.rpartition(":")
+    # "[v6]:PORT", as a URL writes it: the local IPv6 cluster's server has no IPv4 address.
+    v6 = host.startswith("[") and host.endswith("]")
+    host = host[1:-1] if v6 else host
     store = Store()
     for path in args.load:
         store.load(path)
     store.bootstrap(crds=not args.no_crds)
     ThreadingHTTPServer.daemon_threads = True
+    if v6:
+        ThreadingHTTPServer.address_family = socket.AF_INET6
     srv = ThreadingHTTPServer((host, int(port)), Handler)
     srv.store, srv.token, srv.verbose = store, args.token, args.verbose
     srv.table_auth = args.token_table_auth
     srv.bookmark_seconds = args.bookmark_seconds
-    srv.address = f"{host}:{srv.server_address[1]}"
+    srv.address = f"[{host}]:{srv.server_address[1]}" if v6 else f"{host}:{srv.server_address[1]}"
     fake_streams.configure(srv, args)
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

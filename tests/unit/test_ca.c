@@ -206,19 +206,24 @@ static void test_issue_server_names(void **state)
  */
 static void test_issue_several_names(void **state)
 {
-	static const char *const names[] = {"10.99.0.1", "127.0.0.1", "kubernetes.default.svc"};
-	static const char *const bad[] = {"127.0.0.1", "not a name"};
+	static const char *const names[] = {"10.99.0.1", "127.0.0.1", "kubernetes.default.svc",
+					    "fd00:99::1"};
+	static const char *const bad[] = {"127.0.0.1", "not a name", "fd00:99::1::2"};
 	struct ambit_ca *ca = ca_open(*state);
 	struct ca_issued out;
 	X509 *leaf;
 
 	assert_non_null(ca);
-	assert_int_equal(ca_issue_names(ca, names, 3, 3600, &out), 0);
+	assert_int_equal(ca_issue_names(ca, names, 4, 3600, &out), 0);
 	assert_true(verify_chain(ca_root_pem(ca), out.cert_pem));
 	leaf = pem_cert(out.cert_pem);
 	assert_non_null(leaf);
 	assert_int_equal(X509_check_ip_asc(leaf, "10.99.0.1", 0), 1);
 	assert_int_equal(X509_check_ip_asc(leaf, "127.0.0.1", 0), 1);
+	/* An IPv6 cluster's API server, by its IPv6 (an iPAddress SAN, not a DNS name). */
+	assert_int_equal(X509_check_ip_asc(leaf, "fd00:99::1", 0), 1);
+	assert_int_not_equal(X509_check_ip_asc(leaf, "fd00:99::2", 0), 1);
+	assert_int_not_equal(X509_check_host(leaf, "fd00:99::1", 0, 0, NULL), 1);
 	assert_int_equal(X509_check_host(leaf, "kubernetes.default.svc", 0, 0, NULL), 1);
 	assert_int_not_equal(X509_check_ip_asc(leaf, "127.0.0.2", 0), 1);
 	assert_int_not_equal(X509_check_host(leaf, "kubernetes", 0, 0, NULL), 1);
@@ -226,6 +231,7 @@ static void test_issue_several_names(void **state)
 	ca_issued_free(&out);
 	/* One bad name refuses the whole certificate; none at all too. */
 	assert_int_equal(ca_issue_names(ca, bad, 2, 3600, &out), -EINVAL);
+	assert_int_equal(ca_issue_names(ca, bad + 2, 1, 3600, &out), -EINVAL);
 	assert_int_equal(ca_issue_names(ca, names, 0, 3600, &out), -EINVAL);
 	ca_destroy(ca);
 }

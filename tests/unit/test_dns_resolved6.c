@@ -4,7 +4,8 @@
  * against a resolver of the test's on 127.0.0.1:53 in a network namespace of its own (the
  * proxy asks port 53 of resolv.conf's nameservers): a name of AAAA only is held as ::1 and its
  * entry routed to [::1]:port; a name of both is held IPv4 first, and a DNS_ROUND_ROBIN entry of
- * it goes over IPv4, a DNS one to either.
+ * it goes over IPv4, a DNS one to either. A node of an IPv6 cluster has an IPv6 resolver alone
+ * (nameserver ::1 here): the proxy asks it over IPv6.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -48,7 +49,7 @@ static const char SNAP[] =
     " \"resolve\":[\"both.ext\"]}],\"certs\":[]}";
 
 struct fx {
-	int ufd;     /* the test's resolver: UDP 127.0.0.1:53 */
+	int ufd;     /* the test's resolver: UDP 127.0.0.1:53, or [::1]:53 */
 	int pipe[2]; /* written to stop it */
 	pthread_t thread;
 	bool running;
@@ -98,7 +99,7 @@ static void *resolver(void *arg)
 	for (;;) {
 		struct pollfd p[2] = {{.fd = f->ufd, .events = POLLIN},
 				      {.fd = f->pipe[0], .events = POLLIN}};
-		struct sockaddr_in from;
+		union sockaddr_inet from;
 		socklen_t fl = sizeof(from);
 		uint8_t buf[1500], *w = NULL;
 		ldns_pkt *q = NULL, *r;
@@ -135,9 +136,10 @@ static int lo_up(void)
 	return err;
 }
 
-static int setup(void **state)
+/* The resolver on 127.0.0.1:53, or with @v6 on [::1]:53, and the proxy asking it. */
+static int setup_family(void **state, bool v6)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)};
+	union sockaddr_inet a;
 	struct fx *f = calloc(1, sizeof(*f));
 	struct zt_dns_opts o = {0};
 	struct snapshot *s;
@@ -148,9 +150,13 @@ static int setup(void **state)
 		return -1;
 	*state = f;
 	f->ufd = f->pipe[0] = f->pipe[1] = -1;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	f->ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (f->ufd < 0 || bind(f->ufd, (struct sockaddr *)&a, sizeof(a)) || pipe(f->pipe))
+	if (v6)
+		a.v6 = (struct sockaddr_in6){
+		    .sin6_family = AF_INET6, .sin6_port = htons(53), .sin6_addr = in6addr_loopback};
+	else
+		sockaddr_inet_v4(&a, htonl(INADDR_LOOPBACK), 53);
+	f->ufd = socket(a.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (f->ufd < 0 || bind(f->ufd, &a.sa, sockaddr_inet_len(&a)) || pipe(f->pipe))
 		return -1;
 	if (pthread_create(&f->thread, NULL, resolver, f))
 		return -1;
@@ -159,7 +165,7 @@ static int setup(void **state)
 	rf = fopen(f->resolv, "w");
 	if (!rf)
 		return -1;
-	fputs("nameserver 127.0.0.1\n", rf);
+	fputs(v6 ? "nameserver ::1\n" : "nameserver 127.0.0.1\n", rf);
 	fclose(rf);
 	zt_resolved_keep(NULL, 0);
 	f->st = mesh_state_create();
@@ -170,6 +176,16 @@ static int setup(void **state)
 	/* Any free port for its clients: only its own queries matter here. */
 	f->d = zt_dns_start(f->st, 0, &o);
 	return f->d ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+	return setup_family(state, false);
+}
+
+static int setup6(void **state)
+{
+	return setup_family(state, true);
 }
 
 static int teardown(void **state)
@@ -278,11 +294,50 @@ static void test_a_before_aaaa(void **state)
 	assert_true(seen[0] && seen[1]);
 }
 
+/* Over an IPv6 resolver alone: both of a name's addresses, IPv4 first, as over IPv4. */
+static void test_ipv6_resolver(void **state)
+{
+	struct ipaddr ips[4], v4, v6;
+
+	(void)state;
+	assert_int_equal(wait_resolved("both.ext", 2, ips, 4), 2);
+	assert_int_equal(ipaddr_parse_addr("127.0.0.1", &v4), 0);
+	assert_int_equal(ipaddr_parse_addr("::1", &v6), 0);
+	assert_true(ipaddr_equal(&ips[0], &v4));
+	assert_true(ipaddr_equal(&ips[1], &v6));
+	assert_int_equal(wait_resolved("v6only.ext", 1, ips, 4), 1);
+	assert_true(ipaddr_equal(&ips[0], &v6));
+}
+
+/* resolv.conf's nameservers of both families, in its order, at most @max; no others. */
+static void test_parse_resolv(void **state)
+{
+	union sockaddr_inet out[3];
+	char txt[SOCKADDR_INET_STRLEN];
+	bool stub = true;
+
+	(void)state;
+	assert_int_equal(zt_dns_parse_resolv("search a\nnameserver fd00:99::1\n"
+					     "nameserver 10.99.0.1\nnameserver nope\n"
+					     "nameserver ::1\nnameserver 127.0.0.1\n",
+					     out, 3, &stub),
+			 3);
+	assert_false(stub);
+	assert_string_equal(sockaddr_inet_format(&out[0], txt, sizeof(txt)), "[fd00:99::1]:53");
+	assert_string_equal(sockaddr_inet_format(&out[1], txt, sizeof(txt)), "10.99.0.1:53");
+	assert_string_equal(sockaddr_inet_format(&out[2], txt, sizeof(txt)), "[::1]:53");
+	assert_int_equal(zt_dns_parse_resolv("nameserver 127.0.0.53\n", out, 3, &stub), 1);
+	assert_true(stub);
+	assert_int_equal(zt_dns_parse_resolv("# none\n", out, 3, &stub), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_aaaa_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_before_aaaa, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipv6_resolver, setup6, teardown),
+	    cmocka_unit_test(test_parse_resolv),
 	};
 
 	/* A namespace of the test's own, for port 53 on its loopback. */

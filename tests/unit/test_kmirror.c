@@ -160,6 +160,45 @@ static void test_owned_pod(void **state)
 	cJSON_Delete(o);
 }
 
+/*
+ * podIPs and hostIPs as Kubernetes lists them, IPv4 first and one of IPv6 alone; an IPv6
+ * cluster's Node by its IPv6 (it has no IPv4), a dual-stack one's by its IPv4 as before.
+ */
+static void test_add_ips(void **state)
+{
+	struct ctl_node v6 = {.name = "node3",
+			      .index = 3,
+			      .ip = "10.99.0.13",
+			      .ip6 = "fd00:99::13",
+			      .pods_v6only = true};
+	const cJSON *arr, *a;
+	cJSON *o = cJSON_CreateObject();
+
+	assert_true(kmirror_add_ips(o, "two", "10.98.1.2", "fd00:98:1::2"));
+	assert_true(kmirror_add_ips(o, "one", "fd00:98:1::2", ""));
+	arr = cJSON_GetObjectItem(o, "two");
+	assert_int_equal(cJSON_GetArraySize(arr), 2);
+	assert_string_equal(kjson_str(cJSON_GetArrayItem(arr, 0), "ip", NULL), "10.98.1.2");
+	assert_string_equal(kjson_str(cJSON_GetArrayItem(arr, 1), "ip", NULL), "fd00:98:1::2");
+	arr = cJSON_GetObjectItem(o, "one");
+	assert_int_equal(cJSON_GetArraySize(arr), 1);
+	assert_string_equal(kjson_str(cJSON_GetArrayItem(arr, 0), "ip", NULL), "fd00:98:1::2");
+	cJSON_Delete(o);
+
+	o = kmirror_node(&v6);
+	assert_non_null(o);
+	a = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "status"), "addresses"),
+			       0);
+	assert_string_equal(kjson_str(a, "type", NULL), "InternalIP");
+	assert_string_equal(kjson_str(a, "address", NULL), "fd00:99::13");
+	cJSON_Delete(o);
+	o = kmirror_node(&node);
+	a = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "status"), "addresses"),
+			       0);
+	assert_string_equal(kjson_str(a, "address", NULL), "10.99.0.12");
+	cJSON_Delete(o);
+}
+
 /* Before its kubelet started it: Pending and scheduled, no IP, not Ready, as the agent reads it. */
 static void test_pending_pod(void **state)
 {
@@ -609,19 +648,13 @@ static void test_rank(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_template_hash),
-	    cmocka_unit_test(test_owned_pod),
-	    cmocka_unit_test(test_pending_pod),
-	    cmocka_unit_test(test_bare_pod),
-	    cmocka_unit_test(test_seal),
-	    cmocka_unit_test(test_decide),
-	    cmocka_unit_test(test_from_yaml),
-	    cmocka_unit_test(test_service_ip),
-	    cmocka_unit_test(test_rank),
-	    cmocka_unit_test(test_import),
-	    cmocka_unit_test(test_holds),
-	    cmocka_unit_test(test_keep_start),
-	    cmocka_unit_test(test_deployment_status),
+	    cmocka_unit_test(test_template_hash), cmocka_unit_test(test_owned_pod),
+	    cmocka_unit_test(test_pending_pod),	  cmocka_unit_test(test_bare_pod),
+	    cmocka_unit_test(test_seal),	  cmocka_unit_test(test_decide),
+	    cmocka_unit_test(test_from_yaml),	  cmocka_unit_test(test_service_ip),
+	    cmocka_unit_test(test_rank),	  cmocka_unit_test(test_add_ips),
+	    cmocka_unit_test(test_import),	  cmocka_unit_test(test_holds),
+	    cmocka_unit_test(test_keep_start),	  cmocka_unit_test(test_deployment_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

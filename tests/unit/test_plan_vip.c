@@ -225,6 +225,7 @@ static void test_ipv6_cluster(void **state)
 static void test_family(void **state)
 {
 	struct ctl_cluster c;
+	char ips[CTL_NODE_IPS_MAX];
 	enum ctl_ip_family fam = CTL_IP_IPV4;
 
 	assert_int_equal(cluster_ip_family_parse("ipv6", "t", &fam), 0);
@@ -245,20 +246,36 @@ static void test_family(void **state)
 		snprintf(c.nodes[i].ip, sizeof(c.nodes[i].ip), "10.99.0.%d", 11 + i);
 		snprintf(c.nodes[i].pod_gw, sizeof(c.nodes[i].pod_gw), "10.98.%d.1", i + 1);
 	}
-	/* IPv6: the nodes stay dual stack, their pods have IPv6 alone. */
+	/*
+	 * IPv6: nodes and pods have IPv6 alone (the node's IPv4 slot numbers it, is on no
+	 * interface), and reach the control plane at the fabric's IPv6.
+	 */
 	cluster_set_ip_family(&c, CTL_IP_IPV6);
 	assert_string_equal(c.nodes[1].ip, "10.99.0.12");
 	assert_string_equal(c.nodes[1].ip6, "fd00:99::12");
 	assert_string_equal(c.nodes[1].pod_cidr6, "fd00:98:2::/64");
 	assert_string_equal(c.nodes[1].pod_gw6, "fd00:98:2::1");
 	assert_true(c.nodes[0].pods_v6only && c.nodes[1].pods_v6only);
+	assert_string_equal(node_ip4(&c.nodes[1]), "");
+	assert_string_equal(node_host_ips(&c.nodes[1], ips, sizeof(ips)), "fd00:99::12");
+	assert_string_equal(cluster_fabric_ip(&c), "fd00:99::1");
+	assert_string_equal(cluster_dns_ip(&c), "fd00:99::2");
+	assert_string_equal(cluster_fabric_host(&c), "[fd00:99::1]");
 	cluster_set_ip_family(&c, CTL_IP_DUAL);
 	assert_string_equal(c.nodes[0].ip6, "fd00:99::11");
 	assert_false(c.nodes[0].pods_v6only);
+	assert_string_equal(node_ip4(&c.nodes[0]), "10.99.0.11");
+	assert_string_equal(node_host_ips(&c.nodes[0], ips, sizeof(ips)), "10.99.0.11,fd00:99::11");
+	/* Dual stack reaches the control plane over IPv4, as before. */
+	assert_string_equal(cluster_fabric_ip(&c), "10.99.0.1");
+	assert_string_equal(cluster_dns_ip(&c), "10.99.0.2");
+	assert_string_equal(cluster_fabric_host(&c), "10.99.0.1");
 	cluster_set_ip_family(&c, CTL_IP_IPV4);
 	assert_string_equal(c.nodes[0].ip6, "");
 	assert_string_equal(c.nodes[0].pod_cidr6, "");
 	assert_false(c.nodes[0].pods_v6only);
+	assert_string_equal(node_host_ips(&c.nodes[0], ips, sizeof(ips)), "10.99.0.11");
+	assert_string_equal(cluster_fabric_host(&c), "10.99.0.1");
 }
 
 /* A pod's IPv4 slot back from its IPv6 (cluster_ip6's inverse), and addresses of no pod. */

@@ -153,7 +153,11 @@ static void test_route_entries(void **state)
 	    " \"addresses\":[\"10.60.7.0/24\"]},"
 	    "{\"name\":\"dns.ext\",\"namespace\":\"a\",\"hostname\":\"dns.ext\","
 	    " \"vip\":\"240.240.9.9\",\"ports\":[{\"name\":\"https\",\"port\":443}],"
-	    " \"endpoints\":[],\"kind\":\"MESH_INTERNAL\",\"resolution\":\"DNS\",\"exportTo\":[]}],"
+	    " \"endpoints\":[],\"kind\":\"MESH_INTERNAL\",\"resolution\":\"DNS\",\"exportTo\":[]},"
+	    "{\"name\":\"api6.ext\",\"namespace\":\"a\",\"hostname\":\"api6.ext\","
+	    " \"vip\":\"240.240.1.8\",\"vip6\":\"2001:2::f0f0:108\",\"ports\":[{\"name\":\"http\","
+	    " \"port\":80,\"targetPort\":8080}],\"endpoints\":[],\"endpoints6\":[\"fd00:99::1\"],"
+	    " \"kind\":\"MESH_EXTERNAL\",\"resolution\":\"STATIC\"}],"
 	    "\"outboundTrafficPolicy\":\"REGISTRY_ONLY\",\"certs\":[]}";
 	struct snap_workload client = {.namespace = (char *)"a"},
 			     other = {.namespace = (char *)"c"};
@@ -165,7 +169,7 @@ static void test_route_entries(void **state)
 
 	assert_non_null(s);
 	assert_true(s->registry_only);
-	assert_int_equal(s->n_entries, 4);
+	assert_int_equal(s->n_entries, 5);
 	/* Both families; the IPv6 block holds no IPv4 destination (the routes below). */
 	assert_int_equal(s->entries[1].n_cidrs, 2);
 	assert_int_equal(s->entries[1].cidrs[0].family, AF_INET6);
@@ -208,6 +212,25 @@ static void test_route_entries(void **state)
 	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_null(r.svc);
 
+	/*
+	 * STATIC of an IPv6 endpoint alone (an IPv6 cluster's): its IPv6 address goes there, on
+	 * the targetPort; the endpoint addressed itself is the entry, as is; its IPv4 address has
+	 * nothing behind it.
+	 */
+	dst = harness_sa("2001:2::f0f0:108", 80);
+	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_ptr_equal(r.svc, &s->entries[4]);
+	assert_int_equal(r.addr.sa.sa_family, AF_INET6);
+	assert_int_equal(ntohs(r.addr.v6.sin6_port), 8080);
+	dst = harness_sa("fd00:99::1", 80);
+	assert_memory_equal(&r.addr.v6.sin6_addr, &dst.v6.sin6_addr, 16);
+	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_ptr_equal(r.svc, &s->entries[4]);
+	assert_int_equal(ntohs(r.addr.v6.sin6_port), 80);
+	dst = harness_sa("240.240.1.8", 80);
+	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+			 -EHOSTUNREACH);
+
 	/* NONE with CIDRs: the longest prefix wins; exportTo hides the wider one from "c". */
 	dst = harness_sa("10.60.7.9", 5432);
 	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
@@ -232,7 +255,7 @@ static void test_route_entries(void **state)
 	again = snapshot_decode(enc, strlen(enc), err, sizeof(err));
 	assert_non_null(again);
 	assert_true(again->registry_only);
-	assert_int_equal(again->n_entries, 4);
+	assert_int_equal(again->n_entries, 5);
 	assert_true(ipaddr_equal(&again->entries[2].cidrs[0],
 				 &(struct ipaddr){AF_INET, 24, {10, 60, 7, 0}}));
 	assert_int_equal(again->entries[0].nendpoints, 2);

@@ -18,6 +18,7 @@
 #include "ambit/l7.h"
 #include "getobj.h"
 #include "kmanifest.h"
+#include "kmirror.h"
 
 static const char *jstr(const cJSON *o, const char *key)
 {
@@ -291,42 +292,23 @@ static cJSON *pod_as_served(const struct get_ctx *x, const cJSON *p)
 	pod_status(st, cs, kubelet_find(kst, key), kst != NULL);
 	/* As its kubelet reports them: an IPv6 cluster's node by its IPv6 alone (local.h). */
 	if (n) {
-		cJSON *hips = cJSON_CreateArray(), *hip;
-
 		cJSON_AddStringToObject(st, "hostIP", node_host_ip(n));
-		cJSON_AddItemToObject(st, "hostIPs", hips);
-		for (int i = 0; i < 2; i++) {
-			const char *a = i ? node_host_ip2(n) : node_host_ip(n);
-
-			if (a[0] && (hip = cJSON_CreateObject())) {
-				cJSON_AddStringToObject(hip, "ip", a);
-				cJSON_AddItemToArray(hips, hip);
-			}
-		}
+		kmirror_add_ips(st, "hostIPs", node_host_ip(n), node_host_ip2(n));
 	}
 	/* An address once its kubelet started it, as a real one reports podIP. */
 	/* An IPv6 cluster's pod: its IPv6 alone. */
 	if (!jstr(p, "ip") && jstr(p, "ip6") && strcmp(jstr(st, "phase"), "Pending")) {
-		cJSON *ip = cJSON_CreateObject();
-
 		cJSON_AddStringToObject(st, "podIP", jstr(p, "ip6"));
-		cJSON_AddStringToObject(ip, "ip", jstr(p, "ip6"));
-		cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "podIPs"), ip);
+		kmirror_add_ips(st, "podIPs", jstr(p, "ip6"), "");
 	}
 	if (jstr(p, "ip") && strcmp(jstr(st, "phase"), "Pending")) {
-		cJSON *ips = cJSON_AddArrayToObject(st, "podIPs"), *ip;
-		char ip6[40];
+		char ip6[40] = "";
 
 		cJSON_AddStringToObject(st, "podIP", jstr(p, "ip"));
 		/* Dual stack: the IPv6 address second (the cluster's first family is IPv4). */
-		for (int i = 0; i < 2; i++) {
-			if (i && (!n || !n->pod_cidr6[0] ||
-				  cluster_ip6(jstr(p, "ip"), ip6, sizeof(ip6))))
-				break;
-			ip = cJSON_CreateObject();
-			cJSON_AddStringToObject(ip, "ip", i ? ip6 : jstr(p, "ip"));
-			cJSON_AddItemToArray(ips, ip);
-		}
+		if (!n || !n->pod_cidr6[0] || cluster_ip6(jstr(p, "ip"), ip6, sizeof(ip6)))
+			ip6[0] = '\0';
+		kmirror_add_ips(st, "podIPs", jstr(p, "ip"), ip6);
 	}
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "containerStatuses"), cs);
 	return o;

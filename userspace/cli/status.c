@@ -139,7 +139,8 @@ static int local_status_json(const struct ctl_cluster *c)
 		/* The user's (the host's loopback), and the one pods and agents reach. */
 		kube_host_server(c, url, sizeof(url));
 		cJSON_AddStringToObject(out, "apiServer", url);
-		str_fmt(url, sizeof(url), "https://%s:%d", CTL_KUBE_API_IP, CTL_KUBE_API_PORT);
+		str_fmt(url, sizeof(url), "https://%s:%d", cluster_fabric_host(c),
+			CTL_KUBE_API_PORT);
 		cJSON_AddStringToObject(out, "apiServerInCluster", url);
 	}
 	nodes = cJSON_AddArrayToObject(out, "nodes");
@@ -153,7 +154,7 @@ static int local_status_json(const struct ctl_cluster *c)
 			break;
 		kst[i] = kubelet_call(n, "{\"op\":\"status\"}", true, &err);
 		cJSON_AddStringToObject(o, "name", n->name);
-		cJSON_AddStringToObject(o, "ip", n->ip);
+		cJSON_AddStringToObject(o, "ip", node_host_ip(n));
 		cJSON_AddStringToObject(o, "netns", n->netns);
 		str_fmt(pidf, sizeof(pidf), "%s/kubelet.pid", n->name);
 		kl = cJSON_AddObjectToObject(o, "kubelet");
@@ -272,7 +273,7 @@ static void print_kube(const struct ctl_cluster *c, const cJSON *node1)
 	cluster_path(c, path, sizeof(path), "kube/kubeconfig");
 	kube_host_server(c, server, sizeof(server));
 	printf("kubernetes: API server %s (pods: https://%s:%d) %s, kubeconfig %s\n", server,
-	       CTL_KUBE_API_IP, CTL_KUBE_API_PORT,
+	       cluster_fabric_host(c), CTL_KUBE_API_PORT,
 	       pid > 0 && pid_alive(pid) ? "up" : "down (see `ambitctl local logs apiserver`)",
 	       path);
 	printf("kubernetes: CA pod %s/ambit-ca-%s: %s\n", CTL_KUBE_NS, c->nodes[0].name,
@@ -327,7 +328,7 @@ int local_status(const struct ctl_opts *o)
 			str_fmt(k, sizeof(k), "down");
 		component_cell(&av, a, sizeof(a));
 		component_cell(&zv, z, sizeof(z));
-		printf("%-7s %-12s %-18s %-30s %s\n", n->name, n->ip, k, a, z);
+		printf("%-7s %-12s %-18s %-30s %s\n", n->name, node_host_ip(n), k, a, z);
 	}
 	for (int i = 0; i < c.nnodes; i++) {
 		if (capture[i][0])

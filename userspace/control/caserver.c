@@ -463,24 +463,55 @@ static void accept_one(const struct caserver_opts *o, int lfd, struct tls_ctx *c
 	pthread_attr_destroy(&attr);
 }
 
+/*
+ * @hostport: "a.b.c.d:port", "[v6]:port", or ":port" for every address of both families, as Go's
+ * net.Listen and istiod's ":15012" take it: an IPv6 socket that takes IPv4 too (mapped), or
+ * 0.0.0.0 where the host has no IPv6. A dual-stack or IPv6-only cluster's agents reach the CA
+ * by its IPv6, an IPv4 one's by its IPv4, with one manifest. fd or -errno.
+ */
 static int listen_on(const char *hostport)
 {
 	char host[64];
 	const char *colon = strrchr(hostport, ':');
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	int fd, one = 1;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} a = {0};
+	int fd, one = 1, zero = 0;
+	size_t hlen;
+	uint16_t port;
 
-	if (!colon || (size_t)(colon - hostport) >= sizeof(host))
+	if (!colon)
 		return -EINVAL;
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - hostport), hostport);
-	if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+	hlen = (size_t)(colon - hostport);
+	if (hlen >= 2 && hostport[0] == '[' && hostport[hlen - 1] == ']')
+		hostport++, hlen -= 2;
+	if (hlen >= sizeof(host))
 		return -EINVAL;
-	a.sin_port = htons((uint16_t)atoi(colon + 1));
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	snprintf(host, sizeof(host), "%.*s", (int)hlen, hostport);
+	port = htons((uint16_t)atoi(colon + 1));
+	if (!host[0] || inet_pton(AF_INET6, host, &a.v6.sin6_addr) == 1) {
+		a.v6.sin6_family = AF_INET6;
+		a.v6.sin6_port = port;
+	} else if (inet_pton(AF_INET, host, &a.v4.sin_addr) == 1) {
+		a.v4.sin_family = AF_INET;
+		a.v4.sin_port = port;
+	} else {
+		return -EINVAL;
+	}
+	fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 && errno == EAFNOSUPPORT && !host[0]) {
+		a.v4 = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = port};
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	}
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0) {
+	if (a.sa.sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, host[0] ? &one : &zero, sizeof(int));
+	if (bind(fd, &a.sa, a.sa.sa_family == AF_INET6 ? sizeof(a.v6) : sizeof(a.v4)) < 0 ||
+	    listen(fd, 128) < 0) {
 		int err = -errno;
 
 		close(fd);
@@ -616,7 +647,7 @@ out:
 static void ca_usage(FILE *f)
 {
 	fprintf(f, "usage: ambit-agent --ca-server --ca-dir DIR (--kube | --kubeconfig F)\n"
-		   "                   [--listen 0.0.0.0:15012] [--dns-name NAME]\n"
+		   "                   [--listen :15012] [--dns-name NAME]\n"
 		   "                   [--agent-sa ambit-system/ambit-node]\n"
 		   "                   [--trust-domain cluster.local] [--kube-sa-dir DIR]\n"
 		   "                   [--log-level info]\n"
@@ -642,7 +673,7 @@ int caserver_main(int argc, char **argv)
 	    {0},
 	};
 	struct caserver_opts o = {
-	    .listen = "0.0.0.0:15012",
+	    .listen = ":15012",
 	    .dns_name = "ambit-ca.ambit-system.svc",
 	    .agent_sa = "ambit-system/ambit-node",
 	    .trust_domain = "cluster.local",

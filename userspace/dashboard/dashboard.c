@@ -11,7 +11,8 @@
  * names another. It is also the mesh's trace collector (Jaeger's role): the spans waypoints
  * and gateways export, OTLP/HTTP at POST /v1/traces and Zipkin v2 at POST /api/v2/spans, on its
  * own port and, for the proxies inside the local cluster, where Istio's collectors would listen:
- * 10.99.0.1:4318 and :9411 in the cluster's fabric netns, which every node routes to. Runs
+ * 10.99.0.1:4318 and :9411 in the cluster's fabric netns (an IPv6 cluster's [fd00:99::1], its
+ * nodes having no IPv4: cluster_fabric_ip), which every node routes to. Runs
  * until interrupted.
  */
 #include <errno.h>
@@ -35,8 +36,7 @@
 /* The spans kept: past either bound, the traces that received nothing for longest go. */
 #define DASH_TRACE_SPANS 50000
 #define DASH_TRACE_BYTES (256u << 20)
-/* br0's address in the fabric netns (up.c), which the nodes route to; the collectors' ports. */
-#define DASH_FABRIC_IP "10.99.0.1"
+/* The collectors' ports, at br0's address in the fabric netns. */
 #define DASH_OTLP_PORT 4318
 #define DASH_ZIPKIN_PORT 9411
 #define DASH_OTLP_PATH "/v1/traces"
@@ -469,6 +469,7 @@ struct fabric_port {
 
 struct fabric_job {
 	const char *netns;
+	const char *ip; /* cluster_fabric_ip */
 	struct fabric_port *ports;
 	size_t n;
 	int err; /* entering the netns */
@@ -486,8 +487,14 @@ static void *fabric_listen(void *arg)
 	j->err = netns_enter(j->netns, &saved);
 	if (j->err)
 		return NULL;
-	for (size_t i = 0; i < j->n; i++)
-		j->ports[i].fd = sock_listen(inet_addr(DASH_FABRIC_IP), j->ports[i].port, false);
+	for (size_t i = 0; i < j->n; i++) {
+		union sockaddr_inet sa;
+		struct ipaddr a;
+		int err = ipaddr_parse_addr(j->ip, &a);
+
+		err = err ?: sockaddr_inet_from_ipaddr(&sa, &a, j->ports[i].port);
+		j->ports[i].fd = err ?: sock_listen_at(&sa, false);
+	}
 	netns_leave(saved);
 	return NULL;
 }
@@ -522,7 +529,7 @@ static void fabric_open(const struct dash *d, const struct dash_site *site,
 	struct fabric_port ports[] = {{DASH_OTLP_PORT, "OTLP", DASH_OTLP_PATH, -1},
 				      {DASH_ZIPKIN_PORT, "Zipkin", DASH_ZIPKIN_PATH, -1}};
 	char netns[CTL_NAME_MAX * 2], ok[512] = "", bad[512] = "";
-	struct fabric_job j = {netns, ports, n, 0};
+	struct fabric_job j = {netns, cluster_fabric_ip(&d->c), ports, n, 0};
 	pthread_t th;
 
 	str_fmt(netns, sizeof(netns), "ambit-%s-fabric", d->c.name);
@@ -540,7 +547,8 @@ static void fabric_open(const struct dash *d, const struct dash_site *site,
 	 * node's pod CIDR via the node, as a VPC routes a node's pod range to it.
 	 */
 	for (int i = 0; i < d->c.nnodes; i++)
-		if (RUN("ip", "-n", netns, "route", "replace", (char *)d->c.nodes[i].pod_cidr,
+		if (!d->c.nodes[i].pods_v6only &&
+		    RUN("ip", "-n", netns, "route", "replace", (char *)d->c.nodes[i].pod_cidr,
 			"via", (char *)d->c.nodes[i].ip))
 			fprintf(stderr,
 				"ambitctl: dashboard: no route to %s's pods from netns %s\n",
@@ -554,10 +562,11 @@ static void fabric_open(const struct dash *d, const struct dash_site *site,
 			fd = -EIO;
 		if (fd >= 0)
 			snprintf(ok + o, sizeof(ok) - o, "%s%s at http://%s:%u%s", o ? " and " : "",
-				 ports[i].what, DASH_FABRIC_IP, ports[i].port, ports[i].path);
+				 ports[i].what, cluster_fabric_host(&d->c), ports[i].port,
+				 ports[i].path);
 		else
 			snprintf(bad + b, sizeof(bad) - b, "%s%s:%u (%s)", b ? ", " : "",
-				 DASH_FABRIC_IP, ports[i].port, strerror(-fd));
+				 cluster_fabric_host(&d->c), ports[i].port, strerror(-fd));
 	}
 	if (*ok)
 		printf("receiving %s inside cluster %s\n", ok, d->c.name);

@@ -139,20 +139,19 @@ static int env_build(const struct kpod_ctx *x, const cJSON *ctr, struct sandbox 
 	int ret;
 
 	str_fmt(port, sizeof(port), "%d", CTL_KUBE_API_PORT);
-	ret = env_add(&s->env, &n, "KUBERNETES_SERVICE_HOST", CTL_KUBE_API_IP);
+	ret = env_add(&s->env, &n, "KUBERNETES_SERVICE_HOST", cluster_fabric_ip(x->c));
 	ret = ret ?: env_add(&s->env, &n, "KUBERNETES_SERVICE_PORT", port);
 	cJSON_ArrayForEach(e, get(ctr, "env"))
 	{
 		const char *name = str(e, "name"), *val = str(e, "value"),
 			   *field = kjson_str(get(e, "valueFrom"), "fieldRef", "fieldPath");
-		char *exp = NULL, ips[sizeof(x->n->ip) + sizeof(x->n->ip6) + 1];
+		char *exp = NULL, ips[CTL_NODE_IPS_MAX];
 
 		if (ret || !name)
 			return ret ?: refuse(x, "an env entry without a name%s", "");
 		if (!val && field) {
 			/* The plural fields list both families, IPv4 first, comma-separated. */
-			str_fmt(ips, sizeof(ips), "%s%s%s", node_host_ip(x->n),
-				node_host_ip2(x->n)[0] ? "," : "", node_host_ip2(x->n));
+			node_host_ips(x->n, ips, sizeof(ips));
 			val = !strcmp(field, "spec.nodeName")		  ? x->n->name
 			      : !strcmp(field, "status.hostIP")		  ? node_host_ip(x->n)
 			      : !strcmp(field, "status.hostIPs")	  ? ips
@@ -395,6 +394,7 @@ int kpod_sandbox(const struct ctl_cluster *c, const struct ctl_node *n, const st
 	    str_fmt(s->name, sizeof(s->name), "%s", pod) ||
 	    str_fmt(s->node, sizeof(s->node), "%s", n->name) ||
 	    str_fmt(s->ip, sizeof(s->ip), "%s", n->ip) ||
+	    str_fmt(s->ip6, sizeof(s->ip6), "%s", n->ip6) ||
 	    str_fmt(s->netns, sizeof(s->netns), "%s", n->netns) ||
 	    str_fmt(s->cgroup, sizeof(s->cgroup), "%s", n->system_cg) ||
 	    str_fmt(s->container_cg, sizeof(s->container_cg), "%s", n->system_cg) ||
@@ -405,6 +405,8 @@ int kpod_sandbox(const struct ctl_cluster *c, const struct ctl_node *n, const st
 	    str_fmt(s->hosts, sizeof(s->hosts), "/etc/netns/%s/hosts", n->netns))
 		return -ENAMETOOLONG;
 	s->restart = CONFIG_RESTART_ALWAYS;
+	/* hostNetwork: POD_IP is the node's, its IPv6 alone in an IPv6 cluster. */
+	s->v6only = n->pods_v6only;
 	s->host_pid = cJSON_IsTrue(get(spec, "hostPID"));
 	ret = mkdir_p(s->pod_dir, 0755);
 	/* The upper and work dirs of its /var overlay (sandbox_mounts), as a pod's. */

@@ -58,6 +58,26 @@ static int add_endpoint(struct snap_service *e, uint32_t ip)
 	return 0;
 }
 
+/*
+ * An IPv6 endpoint, in @e->endpoints6 (once): the entry's IPv6 address reaches those, its IPv4
+ * one its IPv4 endpoints, as a selectorless Service's slices (route.c). An IPv6 cluster's
+ * nodes reach no IPv4 endpoint at all.
+ */
+static int add_endpoint6(struct snap_service *e, const struct ipaddr *ip)
+{
+	struct ipaddr *v;
+
+	for (size_t i = 0; i < e->nendpoints6; i++)
+		if (ipaddr_equal(&e->endpoints6[i], ip))
+			return 0;
+	v = realloc(e->endpoints6, (e->nendpoints6 + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	e->endpoints6 = v;
+	e->endpoints6[e->nendpoints6++] = *ip;
+	return 0;
+}
+
 /* Endpoint @x's own numbers (its `ports`, by the entry's port names) where they differ. */
 static int endpoint_ports(const struct config_service_entry *se, const struct config_se_endpoint *x,
 			  uint32_t ip, struct snap_service *e)
@@ -80,9 +100,10 @@ static int endpoint_ports(const struct config_service_entry *se, const struct co
 }
 
 /*
- * The endpoints: the ready pods of the entry's namespace its workloadSelector matches, or the
- * IPv4 addresses of its `endpoints` (names wait for the DNS resolver; unix sockets are not
- * reachable from a pod).
+ * The endpoints: the ready pods of the entry's namespace its workloadSelector matches (a pod of
+ * IPv6 alone by its IPv6), or the addresses of its `endpoints`, IPv6 ones in endpoints6 (names
+ * wait for the DNS resolver; unix sockets are not reachable from a pod). An IPv6 endpoint's own
+ * port numbers (`ports`) are not carried: snap_ep_port keys them by IPv4.
  */
 static int endpoints(const struct config_service_entry *se, struct desired_index *ix,
 		     struct snap_service *e)
@@ -95,18 +116,24 @@ static int endpoints(const struct config_service_entry *se, struct desired_index
 
 		for (size_t i = 0; i < n && !err; i++)
 			if (!strcmp(pods[i]->namespace, se->meta.namespace) &&
-			    !pods[i]->not_ready && pods[i]->ip &&
+			    !pods[i]->not_ready &&
+			    (pods[i]->ip || pods[i]->ip6.family == AF_INET6) &&
 			    config_labels_match(&se->workload_selector, &pods[i]->labels))
-				err = add_endpoint(e, pods[i]->ip);
+				err = pods[i]->ip ? add_endpoint(e, pods[i]->ip)
+						  : add_endpoint6(e, &pods[i]->ip6);
 		return err;
 	}
 	for (size_t i = 0; i < se->n_endpoints && !err; i++) {
 		struct in_addr a;
+		struct ipaddr a6;
 
 		if (se->endpoints[i].address &&
 		    inet_pton(AF_INET, se->endpoints[i].address, &a) == 1)
 			err = add_endpoint(e, a.s_addr)
 				  ?: endpoint_ports(se, &se->endpoints[i], a.s_addr, e);
+		else if (se->endpoints[i].address &&
+			 !ipaddr_parse_addr(se->endpoints[i].address, &a6) && a6.family == AF_INET6)
+			err = add_endpoint6(e, &a6);
 	}
 	return err;
 }

@@ -1465,6 +1465,15 @@ const struct snap_service *snapshot_entry_by_addr6(const struct snapshot *s,
 			}
 		}
 	}
+	for (size_t i = 0; s && !best && i < s->n_entries; i++) {
+		const struct snap_service *e = &s->entries[i];
+
+		if (!entry_sees(e, ns) || !entry_port(e, port))
+			continue;
+		for (size_t j = 0; j < e->nendpoints6; j++)
+			if (ipaddr_equal(&e->endpoints6[j], ip6))
+				return e;
+	}
 	return best;
 }
 

@@ -202,6 +202,28 @@ int cluster_ip_family_parse(const char *name, const char *what, enum ctl_ip_fami
 	return -EINVAL;
 }
 
+const char *node_host_ips(const struct ctl_node *n, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", node_host_ip(n), node_host_ip2(n)[0] ? "," : "",
+		 node_host_ip2(n));
+	return buf;
+}
+
+const char *cluster_fabric_ip(const struct ctl_cluster *c)
+{
+	return c->ip_family == CTL_IP_IPV6 ? CTL_FABRIC_IP6 : CTL_FABRIC_IP;
+}
+
+const char *cluster_dns_ip(const struct ctl_cluster *c)
+{
+	return c->ip_family == CTL_IP_IPV6 ? CTL_CLUSTER_DNS_IP6 : CTL_CLUSTER_DNS_IP;
+}
+
+const char *cluster_fabric_host(const struct ctl_cluster *c)
+{
+	return c->ip_family == CTL_IP_IPV6 ? "[" CTL_FABRIC_IP6 "]" : CTL_FABRIC_IP;
+}
+
 int cluster_ip6(const char *v4, char *out, size_t len)
 {
 	unsigned int a, b, x, y;
@@ -529,11 +551,10 @@ static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n,
 	cluster_path(c, ca, sizeof(ca), "ca");
 	cluster_path(c, ho, sizeof(ho), "%s/ztunnel.sock", n->name);
 	cluster_path(c, resolv, sizeof(resolv), "resolv.conf");
-	char node_ips[2 * sizeof(n->ip6) + 1];
+	char node_ips[CTL_NODE_IPS_MAX];
 	/* The addresses the node's kubelet reports (status.hostIPs), as the DaemonSet passes them.
 	 */
-	snprintf(node_ips, sizeof(node_ips), "%s%s%s", node_host_ip(n),
-		 node_host_ip2(n)[0] ? "," : "", node_host_ip2(n));
+	node_host_ips(n, node_ips, sizeof(node_ips));
 	const char *agent_args[] = {bin,	"--node",     n->name,	   "--node-ip", node_ips,
 				    "--state",	state,	      "--runtime", runtime,	"--ca-dir",
 				    ca,		"--pin-root", n->pin_root, "--cgroup",	n->cgroup,

@@ -39,6 +39,11 @@ void kmirror_template_hash(const char *ns, const char *owner,
 /* The ReplicaSet of Deployment @ns/@owner, <owner>-<template hash>, into @buf. 0 or -errno. */
 int kmirror_replicaset(const char *ns, const char *owner, char *buf, size_t len);
 /*
+ * Adds to @o the array @key of Kubernetes' {"ip": ...} objects (status.podIPs, hostIPs) of @ip
+ * and, when not "", @ip6 (borrowed): the mirror's and `ambitctl get`'s. Whether it was added.
+ */
+bool kmirror_add_ips(cJSON *o, const char *key, const char *ip, const char *ip6);
+/*
  * Pod @pod (borrowed) as the API server holds it once scheduled and started: on the plan's node
  * with the plan's address, Running and Ready. Not sealed; caller deletes. NULL with errno set.
  */

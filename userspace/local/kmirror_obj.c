@@ -68,24 +68,6 @@ static void replicaset_uid(const char *ns, const char *rs, char out[37])
 		 md[11], md[12], md[13], md[14], md[15]);
 }
 
-/* [{"ip": @ip}] (podIPs, hostIPs), and {"ip": @ip6} after it unless @ip6 is "". */
-static bool add_ips(cJSON *o, const char *key, const char *ip, const char *ip6)
-{
-	cJSON *arr = cJSON_AddArrayToObject(o, key);
-
-	for (int i = 0; arr && i < 1 + !!ip6[0]; i++) {
-		cJSON *it = cJSON_CreateObject();
-
-		if (!it || !cJSON_AddItemToArray(arr, it)) {
-			cJSON_Delete(it);
-			return false;
-		}
-		if (!cJSON_AddStringToObject(it, "ip", i ? ip6 : ip))
-			return false;
-	}
-	return arr != NULL;
-}
-
 static bool pod_metadata(cJSON *pod_json, const struct ctl_pod *pod)
 {
 	cJSON *md = cJSON_AddObjectToObject(pod_json, "metadata"), *labels, *refs, *ref;
@@ -239,7 +221,8 @@ static bool pod_status(cJSON *pod_json, const struct ctl_pod *pod)
 		       cJSON_AddStringToObject(c, "type", ready[0]) &&
 		       cJSON_AddStringToObject(c, "status", "True") &&
 		       cJSON_AddStringToObject(st, "hostIP", node_host_ip(pod->node)) &&
-		       add_ips(st, "hostIPs", node_host_ip(pod->node), node_host_ip2(pod->node)) &&
+		       kmirror_add_ips(st, "hostIPs", node_host_ip(pod->node),
+				       node_host_ip2(pod->node)) &&
 		       cJSON_AddStringToObject(st, "qosClass", "BestEffort");
 	}
 	for (size_t i = 0; i < sizeof(ready) / sizeof(ready[0]); i++) {
@@ -254,11 +237,28 @@ static bool pod_status(cJSON *pod_json, const struct ctl_pod *pod)
 		return false;
 	/* BestEffort: the QoS class of the kubepods/besteffort cgroup the pod runs in. */
 	return cJSON_AddStringToObject(st, "hostIP", node_host_ip(pod->node)) &&
-	       add_ips(st, "hostIPs", node_host_ip(pod->node), node_host_ip2(pod->node)) &&
+	       kmirror_add_ips(st, "hostIPs", node_host_ip(pod->node), node_host_ip2(pod->node)) &&
 	       cJSON_AddStringToObject(st, "podIP", pod_ip4(pod)[0] ? pod->ip_str : pod->ip6_str) &&
-	       (pod_ip4(pod)[0] ? add_ips(st, "podIPs", pod->ip_str, pod->ip6_str)
-				: add_ips(st, "podIPs", pod->ip6_str, "")) &&
+	       (pod_ip4(pod)[0] ? kmirror_add_ips(st, "podIPs", pod->ip_str, pod->ip6_str)
+				: kmirror_add_ips(st, "podIPs", pod->ip6_str, "")) &&
 	       cJSON_AddStringToObject(st, "qosClass", "BestEffort");
+}
+
+bool kmirror_add_ips(cJSON *o, const char *key, const char *ip, const char *ip6)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, key);
+
+	for (int i = 0; arr && i < 1 + !!ip6[0]; i++) {
+		cJSON *it = cJSON_CreateObject();
+
+		if (!it || !cJSON_AddItemToArray(arr, it)) {
+			cJSON_Delete(it);
+			return false;
+		}
+		if (!cJSON_AddStringToObject(it, "ip", i ? ip6 : ip))
+			return false;
+	}
+	return arr != NULL;
 }
 
 cJSON *kmirror_pod(const struct ctl_pod *pod)
@@ -315,8 +315,9 @@ cJSON *kmirror_node(const struct ctl_node *n)
 	    !cJSON_AddStringToObject(cond, "message", "kubelet is posting ready status") ||
 	    !(addrs = cJSON_AddArrayToObject(st, "addresses")) || !(a = cJSON_CreateObject()) ||
 	    !cJSON_AddItemToArray(addrs, a) || !cJSON_AddStringToObject(a, "type", "InternalIP") ||
-	    !cJSON_AddStringToObject(a, "address", n->ip) || !(a = cJSON_CreateObject()) ||
-	    !cJSON_AddItemToArray(addrs, a) || !cJSON_AddStringToObject(a, "type", "Hostname") ||
+	    !cJSON_AddStringToObject(a, "address", node_host_ip(n)) ||
+	    !(a = cJSON_CreateObject()) || !cJSON_AddItemToArray(addrs, a) ||
+	    !cJSON_AddStringToObject(a, "type", "Hostname") ||
 	    !cJSON_AddStringToObject(a, "address", n->name) ||
 	    !(info = cJSON_AddObjectToObject(st, "nodeInfo")) ||
 	    !cJSON_AddStringToObject(info, "kubeletVersion", "v1.32.0-ambit") ||

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The control plane of a `local up --kube` cluster: an API server (tests/k8s/fake_apiserver.py,
- * the real protocol over TLS) in the fabric netns at 10.99.0.1:6443, credentials as a cluster
+ * the real protocol over TLS) in the fabric netns at 10.99.0.1:6443 (an IPv6 cluster's at
+ * [fd00:99::1]:6443: its nodes have no IPv4, cluster_fabric_host), credentials as a cluster
  * hands them out, and ambit installed into it by `ambitctl install` itself. After this the
  * nodes' kubelets run the DaemonSet and the CA Deployment from the API server (kpod.c), and the
  * agents find everything there: the same path as on a real cluster.
@@ -18,8 +19,9 @@
  *   tokens.json     the token table: the admin's (ambitctl), and one service-account token per
  *                   pod (the node agents' bound to their node, as projected tokens are)
  *   kubeconfig      the admin's, for the user's kubectl and ambitctl: https://127.0.0.1:PORT
- *   fabric.kubeconfig  the same credentials at https://10.99.0.1:6443, for ambitctl's own calls
- *                   from inside the fabric netns (cluster_kube_enter)
+ *   fabric.kubeconfig  the same credentials at https://10.99.0.1:6443 (an IPv6 cluster's
+ *                   https://[fd00:99::1]:6443), for ambitctl's own calls from inside the fabric
+ *                   netns (cluster_kube_enter)
  *   sa/<node>_<ns>_<sa>/  token, ca.crt, namespace: the projected volume of that pod
  */
 #include <errno.h>
@@ -92,9 +94,12 @@ static int sa_token(const struct ctl_cluster *c, const struct ctl_node *n, const
 	return ret ?: write_file_atomic(path, ns);
 }
 
-/* A kubeconfig at @file (under <run>/) for the admin's token @tok and server @ip:@port. */
-static int write_kubeconfig(const struct ctl_cluster *c, const char *file, const char *ip, int port,
-			    const char *ca_pem, const char *tok)
+/*
+ * A kubeconfig at @file (under <run>/) for the admin's token @tok and server @host:@port (a
+ * URL's host: an IPv6 address bracketed).
+ */
+static int write_kubeconfig(const struct ctl_cluster *c, const char *file, const char *host,
+			    int port, const char *ca_pem, const char *tok)
 {
 	char path[PATH_MAX], *b64 = crypto_base64_encode(ca_pem, strlen(ca_pem)), *text = NULL;
 	size_t len = 0;
@@ -110,7 +115,7 @@ static int write_kubeconfig(const struct ctl_cluster *c, const char *file, const
 		"    server: https://%s:%d\n    certificate-authority-data: %s\n"
 		"users:\n- name: admin\n  user:\n    token: %s\ncontexts:\n- name: %s\n"
 		"  context:\n    cluster: %s\n    user: admin\ncurrent-context: %s\n",
-		c->name, ip, port, b64, tok, c->name, c->name, c->name);
+		c->name, host, port, b64, tok, c->name, c->name, c->name);
 	free(b64);
 	if (fclose(f)) {
 		free(text);
@@ -124,7 +129,7 @@ static int write_kubeconfig(const struct ctl_cluster *c, const char *file, const
 
 /*
  * Certificates, tokens and the kubeconfigs; the user's names the host's loopback at @host_port.
- * The server's certificate names every address and name a client uses: 10.99.0.1 and the
+ * The server's certificate names every address and name a client uses: the fabric's and the
  * kubernetes.default names (pods, agents), 127.0.0.1 (the host's kubectl).
  */
 /*
@@ -143,15 +148,15 @@ static int plugin_kubeconfig(const struct ctl_cluster *c, const struct ctl_node 
 	if (!tok)
 		return -errno;
 	str_fmt(file, sizeof(file), "%s/" CTL_CNI_KUBECONFIG, n->name);
-	ret = write_kubeconfig(c, file, CTL_KUBE_API_IP, CTL_KUBE_API_PORT, ca_pem, tok);
+	ret = write_kubeconfig(c, file, cluster_fabric_host(c), CTL_KUBE_API_PORT, ca_pem, tok);
 	free(tok);
 	return ret;
 }
 
 static int kube_credentials(const struct ctl_cluster *c, int host_port)
 {
-	static const char *const names[] = {
-	    CTL_KUBE_API_IP,
+	const char *const names[] = {
+	    cluster_fabric_ip(c),
 	    "127.0.0.1",
 	    "kubernetes",
 	    "kubernetes.default",
@@ -184,7 +189,7 @@ static int kube_credentials(const struct ctl_cluster *c, int host_port)
 		  ?: write_kubeconfig(c, "kube/kubeconfig", "127.0.0.1", host_port, ca_root_pem(ca),
 				      admin);
 	ret = ret
-		  ?: write_kubeconfig(c, "kube/fabric.kubeconfig", CTL_KUBE_API_IP,
+		  ?: write_kubeconfig(c, "kube/fabric.kubeconfig", cluster_fabric_host(c),
 				      CTL_KUBE_API_PORT, ca_root_pem(ca), admin);
 	if (!ret && (!cJSON_AddStringToObject(doc, "kind", "FakeTokenTable") ||
 		     !(table = cJSON_AddObjectToObject(doc, "tokens")) ||
@@ -260,11 +265,14 @@ static int host_listen(int *port)
 	return fd;
 }
 
-/* Starts the API server on 10.99.0.1:6443 in the fabric netns and on @host_fd. */
+/*
+ * Starts the API server on 10.99.0.1:6443 ([fd00:99::1]:6443 in an IPv6 cluster, whose nodes
+ * have no IPv4) in the fabric netns and on @host_fd.
+ */
 static int start_apiserver(const struct ctl_cluster *c, int host_fd)
 {
 	char script[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], tokens[PATH_MAX], log[PATH_MAX];
-	char cg[PATH_MAX + 16], listen[32], pidf[PATH_MAX], fabric[CTL_NAME_MAX * 2], why[512];
+	char cg[PATH_MAX + 16], listen[64], pidf[PATH_MAX], fabric[CTL_NAME_MAX * 2], why[512];
 	char txt[32], fd[16], self[PATH_MAX], name[CTL_NAME_MAX];
 	/*
 	 * Bookmarks each second: `ambitctl apply` waits until every agent's every watch passed the
@@ -306,7 +314,7 @@ static int start_apiserver(const struct ctl_cluster *c, int host_fd)
 			strerror(-ret));
 		return ret;
 	}
-	str_fmt(listen, sizeof(listen), "%s:%d", CTL_KUBE_API_IP, CTL_KUBE_API_PORT);
+	str_fmt(listen, sizeof(listen), "%s:%d", cluster_fabric_host(c), CTL_KUBE_API_PORT);
 	str_fmt(fd, sizeof(fd), "%d", host_fd);
 	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
 	str_fmt(cg, sizeof(cg), "%s/control/apiserver", c->cg_root);
@@ -364,8 +372,8 @@ static int node_hosts(const struct ctl_cluster *c)
 			"%s\t%s\n%s\tkubernetes kubernetes.default kubernetes.default.svc "
 			"kubernetes.default.svc.cluster.local\n"
 			"%s\tambit-ca.%s ambit-ca.%s.svc ambit-ca.%s.svc.cluster.local\n",
-			c->nodes[i].ip, c->nodes[i].name, CTL_KUBE_API_IP, c->nodes[0].ip,
-			CTL_KUBE_NS, CTL_KUBE_NS, CTL_KUBE_NS);
+			node_host_ip(&c->nodes[i]), c->nodes[i].name, cluster_fabric_ip(c),
+			node_host_ip(&c->nodes[0]), CTL_KUBE_NS, CTL_KUBE_NS, CTL_KUBE_NS);
 		ret = mkdir_p(dir, 0755);
 		ret = ret ?: write_file_atomic(path, text);
 		if (ret)

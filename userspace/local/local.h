@@ -37,8 +37,10 @@
 #define CTL_CLUSTER_DNS_IP "10.99.0.2"
 /* IPv6: its address for pods of IPv6 alone (dual-stack pods ask the IPv4 one, as before). */
 #define CTL_CLUSTER_DNS_IP6 "fd00:99::2"
-/* --kube: the API server, in the fabric netns, and where `ambitctl install` puts ambit. */
-#define CTL_KUBE_API_IP CTL_FABRIC_IP
+/*
+ * --kube: the API server's port, in the fabric netns at cluster_fabric_ip, and where `ambitctl
+ * install` puts ambit.
+ */
 #define CTL_KUBE_API_PORT 6443
 #define CTL_KUBE_NS "ambit-system"
 /* --cni bridge: the bridge in each node netns that holds .1 of the node's pod CIDR. */
@@ -68,9 +70,13 @@ enum ctl_cni {
  * Dual stack: nodes, pods and the fabric have an IPv6 address beside each IPv4 one, the IPv4
  * one's digits in the last group (cluster_ip6): 10.99.0.11 is fd00:99::11, pod 10.98.1.23 is
  * fd00:98:1::23 in its node's fd00:98:1::/64. IPv4 is the first family.
- * IPv6, as EKS's IPv6 mode: pods and Services have IPv6 alone, the nodes and the fabric stay
- * dual stack (the API server, the CA and the kubelets keep their IPv4). A pod still has its
- * IPv4 slot in the plan (10.98.1.23, whence its fd00:98:1::23), never on its eth0 nor published.
+ * IPv6, as kubeadm's IPv6 single stack (and EKS's IPv6 mode): pods, Services and the nodes have
+ * IPv6 alone, and everything a node reaches of the control plane (the API server, the CA, the
+ * cluster's DNS, the nodes' resolver) it reaches over the fabric's IPv6 (cluster_fabric_ip). A
+ * node and a pod still have their IPv4 slots in the plan (10.99.0.11, 10.98.1.23, whence
+ * fd00:99::11, fd00:98:1::23), on no interface and never reported (node_host_ip, pod_ip4);
+ * cluster.json keeps a node's slot as "ip" beside its "ip6", the layout's numbering. br0
+ * keeps its 10.99.0.1, which no node has an address or a route to reach.
  */
 enum ctl_ip_family {
 	CTL_IP_IPV4 = 0,
@@ -81,7 +87,7 @@ enum ctl_ip_family {
 struct ctl_node {
 	char name[16];	   /* node1, node2, ... */
 	int index;	   /* 1-based */
-	char ip[16];	   /* 10.99.0.(10+index) */
+	char ip[16];	   /* 10.99.0.(10+index); IPv6: its slot alone (node_ip4) */
 	char pod_cidr[24]; /* 10.98.<index>.0/24 */
 	char pod_gw[16];   /* 10.98.<index>.1: cni0's address with --cni bridge; else unused */
 	/* Dual stack and IPv6 ("" otherwise): fd00:99::<10+index>, fd00:98:<index>::/64, ::1. */
@@ -225,11 +231,16 @@ static inline const char *pod_ip4(const struct ctl_pod *pod)
 {
 	return pod->node->pods_v6only ? "" : pod->ip_str;
 }
+/* The IPv4 address a node has on its eth0 and publishes: "" in an IPv6 cluster. */
+static inline const char *node_ip4(const struct ctl_node *n)
+{
+	return n->pods_v6only ? "" : n->ip;
+}
 /*
  * The node's status.hostIP and the second of its hostIPs ("" when none), as its kubelet reports
  * them and its agent's --node-ip takes them: in an IPv6 cluster its IPv6 alone, as in EKS's
- * IPv6 mode and kubeadm's IPv6 single stack (the node still holds an IPv4, which it does not
- * report and the mesh does not use); IPv4 first, then the IPv6 of a dual-stack node.
+ * IPv6 mode and kubeadm's IPv6 single stack (it has no other); IPv4 first, then the IPv6 of a
+ * dual-stack node.
  */
 static inline const char *node_host_ip(const struct ctl_node *n)
 {
@@ -239,6 +250,22 @@ static inline const char *node_host_ip2(const struct ctl_node *n)
 {
 	return n->pods_v6only ? "" : n->ip6;
 }
+/* Room for node_host_ips: two addresses and the comma. */
+#define CTL_NODE_IPS_MAX (2 * sizeof(((struct ctl_node *)0)->ip6))
+/*
+ * The node's hostIPs comma-joined, IPv4 first (the fieldRef status.hostIPs, the agent's
+ * --node-ip) into @buf of CTL_NODE_IPS_MAX; returns @buf.
+ */
+const char *node_host_ips(const struct ctl_node *n, char *buf, size_t len);
+/*
+ * The control plane's addresses as a node sees them (static strings): the fabric's (the API
+ * server, the nodes' resolver, the dashboard's receivers), the cluster's DNS, and the fabric's
+ * as a URL's host (bracketed when IPv6: https://[fd00:99::1]:6443). IPv6 in an IPv6 cluster,
+ * whose nodes have no IPv4.
+ */
+const char *cluster_fabric_ip(const struct ctl_cluster *c);
+const char *cluster_dns_ip(const struct ctl_cluster *c);
+const char *cluster_fabric_host(const struct ctl_cluster *c);
 /* Borrowed node by name, or NULL. */
 const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *name);
 /*

@@ -49,8 +49,10 @@ static int up_fabric(const struct ctl_cluster *c, char *fabric)
 	TRY(RUN("ip", "netns", "add", fabric));
 	TRY(RUN("ip", "-n", fabric, "link", "set", "lo", "up"));
 	TRY(RUN("ip", "-n", fabric, "link", "add", "br0", "type", "bridge"));
+	/* IPv6: br0 keeps 10.99.0.1, which no node has an IPv4 address or route to reach. */
 	TRY(RUN("ip", "-n", fabric, "addr", "add", CTL_FABRIC_IP "/24", "dev", "br0"));
-	TRY(RUN("ip", "-n", fabric, "addr", "add", CTL_CLUSTER_DNS_IP "/24", "dev", "br0"));
+	if (c->ip_family != CTL_IP_IPV6)
+		TRY(RUN("ip", "-n", fabric, "addr", "add", CTL_CLUSTER_DNS_IP "/24", "dev", "br0"));
 	if (c->ip_family != CTL_IP_IPV4)
 		TRY(RUN("ip", "-n", fabric, "-6", "addr", "add", CTL_FABRIC_IP6 "/64", "dev", "br0",
 			"nodad"));
@@ -63,25 +65,30 @@ static int up_fabric(const struct ctl_cluster *c, char *fabric)
 }
 
 /* Whether the process @pid (in the fabric netns) has a UDP socket bound to the cluster DNS. */
-static bool dns_bound(int pid)
+static bool dns_bound(const struct ctl_cluster *c, int pid)
 {
+	bool v6 = c->ip_family == CTL_IP_IPV6;
 	char path[64], line[256];
 	bool found = false;
 	FILE *f;
 
-	str_fmt(path, sizeof(path), "/proc/%d/net/udp", pid);
+	str_fmt(path, sizeof(path), "/proc/%d/net/udp%s", pid, v6 ? "6" : "");
 	f = fopen(path, "re");
 	if (!f)
 		return false;
-	/* 10.99.0.2:53 as the kernel shows it: the address in host byte order, the port in hex. */
+	/*
+	 * 10.99.0.2:53 (fd00:99::2:53) as the kernel shows it: the address's 32-bit words each in
+	 * host byte order, the port in hex.
+	 */
 	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, " 0200630A:0035 ") != NULL;
+		found = strstr(line, v6 ? " 990000FD000000000000000002000000:0035 "
+					: " 0200630A:0035 ") != NULL;
 	fclose(f);
 	return found;
 }
 
 /*
- * The cluster's DNS, kube-dns's part, in the fabric at CTL_CLUSTER_DNS_IP: every pod's
+ * The cluster's DNS, kube-dns's part, in the fabric at cluster_dns_ip: every pod's
  * nameserver (the kubelet's ClusterFirst). dnsmasq answers the Services' names from <run>/dns/
  * (plan_write_hosts keeps the file; dnsmasq reads it again as it changes), NXDOMAIN for other
  * names under cluster.local, and forwards the rest to the fabric's resolver, as CoreDNS forwards
@@ -91,16 +98,28 @@ static bool dns_bound(int pid)
 static int up_cluster_dns(const struct ctl_cluster *c, char *fabric)
 {
 	char dir[PATH_MAX], hostsdir[PATH_MAX + 16], log[PATH_MAX], cg[PATH_MAX + 16], why[512];
-	char *argv[] = {
-	    "dnsmasq", "--keep-in-foreground", "--bind-interfaces",
-	    "--listen-address=" CTL_CLUSTER_DNS_IP, "--port=53",
-	    /* IPv6: on CTL_CLUSTER_DNS_IP6 too; else --no-poll, a no-op beside --no-resolv. */
-	    c->ip_family == CTL_IP_IPV6 ? "--listen-address=" CTL_CLUSTER_DNS_IP6 : "--no-poll",
-	    "--no-resolv", "--no-hosts", "--server=" CTL_FABRIC_IP, "--local=/cluster.local/",
-	    hostsdir, "--cache-size=0", "--no-negcache", "--pid-file=", "--log-facility=-", NULL};
+	char listen[64], server[64];
+	char *argv[] = {"dnsmasq",
+			"--keep-in-foreground",
+			"--bind-interfaces",
+			listen,
+			"--port=53",
+			"--no-resolv",
+			"--no-hosts",
+			server,
+			"--local=/cluster.local/",
+			hostsdir,
+			"--cache-size=0",
+			"--no-negcache",
+			"--pid-file=",
+			"--log-facility=-",
+			NULL};
 	struct spawn_req r = {.argv = argv, .cgroup = cg, .netns = fabric, .log = log};
 	int pid;
 
+	/* IPv6: its address and its upstream's are the fabric's IPv6, all a pod or node has. */
+	str_fmt(listen, sizeof(listen), "--listen-address=%s", cluster_dns_ip(c));
+	str_fmt(server, sizeof(server), "--server=%s", cluster_fabric_ip(c));
 	cluster_path(c, dir, sizeof(dir), "dns");
 	str_fmt(hostsdir, sizeof(hostsdir), "--hostsdir=%s", dir);
 	cluster_path(c, log, sizeof(log), "logs/cluster-dns.log");
@@ -113,14 +132,14 @@ static int up_cluster_dns(const struct ctl_cluster *c, char *fabric)
 		return pid;
 	}
 	for (int i = 0; i < 50 && !ctl_interrupted; i++) {
-		if (dns_bound(pid))
+		if (dns_bound(c, pid))
 			return 0;
 		if (waitpid(pid, NULL, WNOHANG) != 0)
 			break;
 		usleep(100 * 1000);
 	}
-	fprintf(stderr, "ambitctl: the cluster's DNS did not come up on %s:53; see %s\n",
-		CTL_CLUSTER_DNS_IP, log);
+	fprintf(stderr, "ambitctl: the cluster's DNS did not come up on %s port 53; see %s\n",
+		cluster_dns_ip(c), log);
 	return -EIO;
 }
 
@@ -160,7 +179,8 @@ static int up_node_bridge(const struct ctl_node *n)
 	str_fmt(mac, sizeof(mac), "0a:58:0a:62:%02x:01", n->index);
 	TRY(RUN("ip", "-n", ns, "link", "add", CTL_CNI_BRIDGE_IFACE, "address", mac, "type",
 		"bridge"));
-	TRY(RUN("ip", "-n", ns, "addr", "add", addr, "dev", CTL_CNI_BRIDGE_IFACE));
+	if (!n->pods_v6only)
+		TRY(RUN("ip", "-n", ns, "addr", "add", addr, "dev", CTL_CNI_BRIDGE_IFACE));
 	if (n->pod_gw6[0]) {
 		str_fmt(addr, sizeof(addr), "%s/64", n->pod_gw6);
 		TRY(RUN("ip", "-n", ns, "-6", "addr", "add", addr, "dev", CTL_CNI_BRIDGE_IFACE,
@@ -189,9 +209,12 @@ static int up_node_vxlan(const struct ctl_cluster *c, const struct ctl_node *n)
 
 	vtep_mac(n, mac, sizeof(mac));
 	str_fmt(addr, sizeof(addr), "10.98.%d.0/32", n->index);
+	/* IPv6: the tunnel runs over the nodes' IPv6, as flannel's does on an IPv6-only cluster. */
 	TRY(RUN("ip", "-n", ns, "link", "add", CTL_CNI_VXLAN_IFACE, "address", mac, "type", "vxlan",
-		"id", "1", "local", (char *)n->ip, "dev", "eth0", "dstport", "8472", "nolearning"));
-	TRY(RUN("ip", "-n", ns, "addr", "add", addr, "dev", CTL_CNI_VXLAN_IFACE));
+		"id", "1", "local", (char *)node_host_ip(n), "dev", "eth0", "dstport", "8472",
+		"nolearning"));
+	if (!n->pods_v6only)
+		TRY(RUN("ip", "-n", ns, "addr", "add", addr, "dev", CTL_CNI_VXLAN_IFACE));
 	TRY(RUN("ip", "-n", ns, "link", "set", CTL_CNI_VXLAN_IFACE, "up"));
 	for (int i = 0; i < c->nnodes; i++) {
 		const struct ctl_node *o = &c->nodes[i];
@@ -200,13 +223,15 @@ static int up_node_vxlan(const struct ctl_cluster *c, const struct ctl_node *n)
 		if (o == n)
 			continue;
 		vtep_mac(o, omac, sizeof(omac));
-		str_fmt(gw, sizeof(gw), "10.98.%d.0", o->index);
-		TRY(RUN("ip", "-n", ns, "neigh", "add", gw, "lladdr", omac, "dev",
-			CTL_CNI_VXLAN_IFACE, "nud", "permanent"));
 		TRY(RUN("bridge", "-n", ns, "fdb", "append", omac, "dev", CTL_CNI_VXLAN_IFACE,
-			"dst", (char *)o->ip));
-		TRY(RUN("ip", "-n", ns, "route", "add", (char *)o->pod_cidr, "via", gw, "dev",
-			CTL_CNI_VXLAN_IFACE, "onlink"));
+			"dst", (char *)node_host_ip(o)));
+		str_fmt(gw, sizeof(gw), "10.98.%d.0", o->index);
+		if (!n->pods_v6only) {
+			TRY(RUN("ip", "-n", ns, "neigh", "add", gw, "lladdr", omac, "dev",
+				CTL_CNI_VXLAN_IFACE, "nud", "permanent"));
+			TRY(RUN("ip", "-n", ns, "route", "add", (char *)o->pod_cidr, "via", gw,
+				"dev", CTL_CNI_VXLAN_IFACE, "onlink"));
+		}
 		if (!o->pod_cidr6[0])
 			continue;
 		/* IPv6 through the same tunnel (the frames are Ethernet): via fd00:98:<o>::. */
@@ -236,14 +261,20 @@ static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *
 	char *ns = (char *)n->netns;
 
 	str_fmt(port, sizeof(port), "n%d", n->index);
-	str_fmt(addr, sizeof(addr), "%s/24", n->ip);
 	TRY(RUN("ip", "netns", "add", ns));
 	TRY(RUN("ip", "-n", fabric, "link", "add", port, "type", "veth", "peer", "name", "eth0",
 		"netns", ns));
 	TRY(RUN("ip", "-n", fabric, "link", "set", port, "master", "br0", "up"));
 	TRY(RUN("ip", "-n", ns, "link", "set", "lo", "up"));
-	TRY(RUN("ip", "-n", ns, "addr", "add", "169.254.1.1/32", "dev", "lo"));
-	TRY(RUN("ip", "-n", ns, "addr", "add", addr, "dev", "eth0"));
+	/*
+	 * IPv6: no IPv4 on any interface, as a node of kubeadm's IPv6 single stack; 169.254.1.1,
+	 * the routed pods' IPv4 gateway, has no pod to serve there.
+	 */
+	if (node_ip4(n)[0]) {
+		str_fmt(addr, sizeof(addr), "%s/24", node_ip4(n));
+		TRY(RUN("ip", "-n", ns, "addr", "add", "169.254.1.1/32", "dev", "lo"));
+		TRY(RUN("ip", "-n", ns, "addr", "add", addr, "dev", "eth0"));
+	}
 	TRY(sysctl_in(ns, kv));
 	if (n->ip6[0]) {
 		/*
@@ -275,8 +306,9 @@ static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *
 
 		if (o == n)
 			continue;
-		TRY(RUN("ip", "-n", ns, "route", "add", (char *)o->pod_cidr, "via", (char *)o->ip,
-			"dev", "eth0"));
+		if (node_ip4(o)[0])
+			TRY(RUN("ip", "-n", ns, "route", "add", (char *)o->pod_cidr, "via",
+				(char *)o->ip, "dev", "eth0"));
 		if (o->pod_cidr6[0])
 			TRY(RUN("ip", "-n", ns, "-6", "route", "add", (char *)o->pod_cidr6, "via",
 				(char *)o->ip6, "dev", "eth0"));
@@ -286,7 +318,9 @@ static int up_node(const struct ctl_cluster *c, const struct ctl_node *n, char *
 	 * outside the capture (a waypoint reaching a ServiceEntry's endpoint, its resolver) is
 	 * answered from outside the cluster.
 	 */
-	TRY(RUN("ip", "-n", fabric, "route", "replace", (char *)n->pod_cidr, "via", (char *)n->ip));
+	if (node_ip4(n)[0])
+		TRY(RUN("ip", "-n", fabric, "route", "replace", (char *)n->pod_cidr, "via",
+			(char *)n->ip));
 	if (n->pod_cidr6[0])
 		TRY(RUN("ip", "-n", fabric, "-6", "route", "replace", (char *)n->pod_cidr6, "via",
 			(char *)n->ip6));
@@ -402,7 +436,7 @@ static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 	for (int i = 0; i < c->nnodes; i++) {
 		const struct ctl_node *n = &c->nodes[i];
 
-		printf("  %-8s %-12s pods %s  netns %s", n->name, n->ip,
+		printf("  %-8s %-12s pods %s  netns %s", n->name, node_ip4(n)[0] ? n->ip : "-",
 		       n->pods_v6only ? "-" : n->pod_cidr, n->netns);
 		printf(dual ? "  %s pods %s\n" : "\n", n->ip6, n->pod_cidr6);
 	}
@@ -435,7 +469,7 @@ static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 static int up_dirs(const struct ctl_cluster *c)
 {
 	const char *sub[] = {"state", "runtime", "logs", "ca", "pods", "dns"};
-	char path[PATH_MAX];
+	char path[PATH_MAX], text[128];
 
 	TRY(mkdir_p(c->run_dir, 0755));
 	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
@@ -459,8 +493,11 @@ static int up_dirs(const struct ctl_cluster *c)
 	 * address, where the host serves nothing unless a test or user starts a server there.
 	 */
 	cluster_path(c, path, sizeof(path), "resolv.conf");
-	TRY(write_file_atomic(path, "# written by ambitctl local up: the nodes' resolvers\n"
-				    "nameserver " CTL_FABRIC_IP "\n"));
+	str_fmt(text, sizeof(text),
+		"# written by ambitctl local up: the nodes' resolvers\n"
+		"nameserver %s\n",
+		cluster_fabric_ip(c));
+	TRY(write_file_atomic(path, text));
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -438,10 +439,17 @@ static bool spiffe_id_ok(const char *id)
 	return true;
 }
 
-/* A DNS name of letters, digits, '-' and '.', as a Service's name is. */
+/*
+ * A DNS name of letters, digits, '-' and '.', as a Service's name is, or an IPv6 address (an
+ * IPv6 cluster's API server, add_san's iPAddress), whose ':' no DNS name has.
+ */
 static bool dns_name_ok(const char *name)
 {
+	struct in6_addr a6;
 	size_t n = strlen(name);
+
+	if (inet_pton(AF_INET6, name, &a6) == 1)
+		return true;
 
 	if (!n || n > 253)
 		return false;
