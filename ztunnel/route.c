@@ -329,7 +329,7 @@ static int route_entry(const struct snapshot *s, const struct snap_workload *src
 	if (own || e->resolution == SNAP_RES_NONE)
 		return 0;
 	if (v6 && e->nendpoints6
-		? dns_pick(s, e, e->endpoints6, e->nendpoints6, port, tport, v6, rr, out)
+		? dns_pick(s, src, e, e->endpoints6, e->nendpoints6, port, tport, v6, rr, out)
 		: entry_pick(s, e, e->endpoints, e->nendpoints, port, tport, v6, rr, out))
 		return -EHOSTUNREACH;
 	if (out->dst_wl && out->dst_wl->waypoint && !is_waypoint(out->dst_wl->waypoint, src))
