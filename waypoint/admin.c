@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "admin.h"
@@ -82,62 +81,41 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	return httpd_reply(conn, 404, strdup("not found\n"), "text/plain");
 }
 
-/* On @ip:@port, or on the listening socket @fd (taken) when it is one. */
-static struct wp_admin *admin_start(uint32_t ip, uint16_t port, int fd,
-				    struct wp_stats *const *stores, size_t n)
-{
-	struct wp_admin *a = calloc(1, sizeof(*a));
-
-	if (!a) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	a->stores = stores;
-	a->n = n;
-	a->d = fd >= 0 ? httpd_start_fd(fd, handle, a) : httpd_start(ip, port, handle, a);
-	if (!a->d) {
-		if (fd >= 0)
-			close(fd);
-		free(a);
-		errno = EADDRINUSE;
-		return NULL;
-	}
-	return a;
-}
-
-struct wp_admin *wp_admin_start(uint32_t ip, uint16_t port, struct wp_stats *const *stores,
+struct wp_admin *wp_admin_start(const union sockaddr_inet *at, struct wp_stats *const *stores,
 				size_t n)
 {
-	return admin_start(ip, port, -1, stores, n);
-}
+	struct wp_admin *a = calloc(1, sizeof(*a));
+	uint16_t port = sockaddr_inet_port(at);
+	int fd, e;
 
-struct wp_admin *wp_admin_start_pod(uint32_t ip, uint16_t port, const char *pod_ip,
-				    struct wp_stats *const *stores, size_t n)
-{
-	struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-	struct in6_addr a6;
-	int fd, zero = 0, one = 1;
-
-	if (ip || !pod_ip || inet_pton(AF_INET6, pod_ip, &a6) != 1)
-		return admin_start(ip, port, -1, stores, n);
-	/*
-	 * Both families on one socket (not V6ONLY): the kubelet probes the pod's IPv6, ambitctl
-	 * and a user's curl 127.0.0.1 in the pod's netns, as on any other pod.
-	 */
-	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
+	if (!a)
 		return NULL;
-	if (setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, (struct sockaddr *)&any6, sizeof(any6)) || listen(fd, 1024)) {
-		int e = errno;
-
-		close(fd);
+	a->stores = stores;
+	a->n = n;
+	errno = 0; /* libmicrohttpd may fail without setting it */
+	if (sockaddr_inet_is_any(at)) {
+		/* Prometheus scrapes a pod's own address, whichever family the pod has. */
+		a->d = httpd_start_any(port, handle, a);
+	} else if (at->sa.sa_family == AF_INET) {
+		a->d = httpd_start(at->v4.sin_addr.s_addr, port, handle, a);
+	} else {
+		fd = sock_listen_at(at, false);
+		if (fd < 0) {
+			free(a);
+			errno = -fd;
+			return NULL;
+		}
+		a->d = httpd_start_fd(fd, handle, a);
+		if (!a->d)
+			close(fd);
+	}
+	if (!a->d) {
+		e = errno ? errno : EADDRINUSE;
+		free(a);
 		errno = e;
 		return NULL;
 	}
-	return admin_start(0, port, fd, stores, n);
+	return a;
 }
 
 void wp_admin_set_version(struct wp_admin *a, uint64_t version)

@@ -11,22 +11,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sock.h"
 #include "stats.h"
 
 struct wp_admin;
 
 /*
- * Serves on @ip:@port (network order ip, host order port) the metrics of @stores (@n,
- * borrowed: they must outlive the server). NULL + errno.
+ * Serves on @at (borrowed) the metrics of @stores (@n, borrowed: they must outlive the server):
+ * on any address (0.0.0.0 or [::]) in both families ([::] taking IPv4 too, as the kubelet and
+ * Prometheus reach a pod of either family at its own address, and ambitctl at 127.0.0.1), on
+ * a given address in that address's family alone. NULL + errno.
  */
-struct wp_admin *wp_admin_start(uint32_t ip, uint16_t port, struct wp_stats *const *stores,
+struct wp_admin *wp_admin_start(const union sockaddr_inet *at, struct wp_stats *const *stores,
 				size_t n);
-/*
- * The same for the pod whose POD_IP is @pod_ip (NULL: none): on any address (@ip 0) of a pod
- * of IPv6 alone (@pod_ip IPv6), on [::]:@port instead, where the kubelet probes its readiness.
- */
-struct wp_admin *wp_admin_start_pod(uint32_t ip, uint16_t port, const char *pod_ip,
-				    struct wp_stats *const *stores, size_t n);
 /* The configuration of @version is in force from now on. */
 void wp_admin_set_version(struct wp_admin *a, uint64_t version);
 /* /healthz/ready answers 503 from now on. */

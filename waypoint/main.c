@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * waypoint --config L7.json --listen IP:PORT=SERVICE:PORT [--listen ...]
- *          [--admin IP:PORT] [--workers N] [--log-format text|json] [--log-level info]
+ *          [--admin IP:PORT|[V6]:PORT] [--workers N] [--log-format text|json] [--log-level info]
  *          [--shadow-host-suffix on|off] [--drain-seconds 5]
  * waypoint --config GATEWAY.json [...]: a gateway's model (`ambitctl waypoint config` of an
  *          ingress gateway) listens on its own listeners, on every address, with its Secrets'
  *          certificates, as under an agent; its upstreams are plaintext (no mesh).
  * waypoint --agent SOCKET [--hbone IP:PORT] [--admin IP:PORT] [...]: in the mesh (mesh.h), its
- *          config and certificate from its node's agent, HBONE on 15008 both ways.
+ *          config and certificate from its node's agent, HBONE on 15008 both ways, the admin
+ *          on 15020 of every address of both families (admin.h).
  * Start-up, reloads and the drain only: everything that carries traffic is in the modules.
  * The configuration is reloaded on SIGHUP and when the file's mtime changes (checked every
  * second); a file that does not load is logged with its reason and the last good one keeps
@@ -51,7 +52,8 @@ static void usage(void)
 	    "                [--listen-tls IP:PORT=SERVICE:PORT ... --tls-cert PEM --tls-key PEM]\n"
 	    "       waypoint --config GATEWAY.json (a gateway's model: its own listeners)\n"
 	    "       waypoint --agent SOCKET [--hbone IP:PORT (0.0.0.0:15008)]\n"
-	    "                [--admin IP:PORT] [--workers N] [--log-format text|json]\n"
+	    "                [--admin IP:PORT|[V6]:PORT (both families on 15020)]\n"
+	    "                [--workers N] [--log-format text|json]\n"
 	    "                [--log-level error|warn|info|debug] [--shadow-host-suffix on|off]\n"
 	    "                [--drain-seconds 5]\n"
 	    "                [--request-headers-timeout DUR (60s)] [--stream-idle-timeout DUR "
@@ -113,17 +115,6 @@ static int parse_count(const char *flag, const char *arg, long min, long max, un
 		return -EINVAL;
 	}
 	*out = (unsigned int)v;
-	return 0;
-}
-
-/* "a.b.c.d:port" into @sa: the waypoint's own listeners are IPv4. 0 or -EINVAL. */
-static int parse_v4_authority(const char *s, struct sockaddr_in *sa)
-{
-	union sockaddr_inet u;
-
-	if (sock_parse_authority(s, &u) || u.sa.sa_family != AF_INET)
-		return -EINVAL;
-	*sa = u.v4;
 	return 0;
 }
 
@@ -362,7 +353,7 @@ int main(int argc, char **argv)
 	struct wp_worker *workers[MAX_WORKERS] = {0};
 	struct wp_stats *stores[MAX_WORKERS] = {0};
 	struct wp_worker_opts wo = {.log_fd = STDOUT_FILENO, .shadow_suffix = true};
-	struct sockaddr_in admin_sa = {0};
+	union sockaddr_inet admin_sa = {0};
 	enum log_level level = LOG_LEVEL_INFO;
 	const char *config = NULL, *agent = NULL;
 	union sockaddr_inet hbone_sa = {
@@ -415,7 +406,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'a':
-			if (parse_v4_authority(optarg, &admin_sa)) {
+			if (sock_parse_authority(optarg, &admin_sa)) {
 				fprintf(stderr, "waypoint: bad --admin %s\n", optarg);
 				return 2;
 			}
@@ -551,10 +542,8 @@ int main(int argc, char **argv)
 		}
 		wo.mesh = &mesh;
 		/* Istio's waypoint answers its metrics on 15020 (merged) and readiness there. */
-		if (!admin_sa.sin_port) {
-			admin_sa.sin_family = AF_INET;
-			admin_sa.sin_port = htons(15020);
-		}
+		if (!admin_sa.sa.sa_family)
+			sockaddr_inet_v4(&admin_sa, htonl(INADDR_ANY), 15020);
 		/* New routes within 1 s: the snapshot is looked at five times a second. */
 		ts = (struct timespec){.tv_nsec = 200 * 1000 * 1000};
 		pr_info("waypoint %s: snapshot %llu", mesh.identity,
@@ -593,9 +582,8 @@ int main(int argc, char **argv)
 		}
 		stores[i] = wp_worker_stats(workers[i]);
 	}
-	if (admin_sa.sin_port) {
-		admin = wp_admin_start_pod(admin_sa.sin_addr.s_addr, ntohs(admin_sa.sin_port),
-					   getenv("POD_IP"), stores, (size_t)nworkers);
+	if (admin_sa.sa.sa_family) {
+		admin = wp_admin_start(&admin_sa, stores, (size_t)nworkers);
 		if (!admin) {
 			pr_err("cannot start the admin listener: %s", strerror(errno));
 			goto out;

@@ -31,7 +31,6 @@
 
 #include "ambit/l7.h"
 #include "../lib/l7_world.h"
-#include "admin.h"
 #include "proxy.h"
 #include "proxy_pp.h"
 #include "sock.h"
@@ -602,72 +601,6 @@ static void test_self_addrs(void **state)
 	assert_null(self4);
 }
 
-/* "GET /healthz/ready" to @to: the status line's code, or -1 when nobody answers there. */
-static int probe(const char *to)
-{
-	union sockaddr_inet a;
-	char buf[256] = "";
-	ssize_t n = 0;
-	int fd, code = -1;
-
-	assert_int_equal(sock_parse_authority(to, &a), 0);
-	fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	if (connect(fd, &a.sa, sockaddr_inet_len(&a)) == 0 &&
-	    write(fd, "GET /healthz/ready HTTP/1.0\r\n\r\n", 32) == 32)
-		n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n > 0)
-		sscanf(buf, "HTTP/1.%*d %d", &code);
-	return code;
-}
-
-/* A free TCP port of [::1] (the kernel's pick, given back). */
-static uint16_t free_port6(void)
-{
-	int fd = wp_listen_any6(0);
-	union sockaddr_inet at;
-	socklen_t sl = sizeof(at);
-	uint16_t port;
-
-	if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)
-		fail_msg("this host has no IPv6 loopback: %s", strerror(-fd));
-	assert_true(fd >= 0);
-	assert_int_equal(getsockname(fd, &at.sa, &sl), 0);
-	port = sockaddr_inet_port(&at);
-	close(fd);
-	return port;
-}
-
-/*
- * The admin listener of a pod of IPv6 alone (POD_IP IPv6) answers readiness on [::] (where
- * the kubelet probes it) and on 127.0.0.1; with an IPv4 POD_IP on 0.0.0.0, as before, not on
- * [::].
- */
-static void test_admin_v6_pod(void **state)
-{
-	uint16_t port = free_port6();
-	struct wp_admin *a = wp_admin_start_pod(0, port, "fd00:98:1::20", NULL, 0);
-	char at[64];
-
-	assert_non_null(a);
-	snprintf(at, sizeof(at), "[::1]:%u", port);
-	assert_int_equal(probe(at), 200);
-	/* And 127.0.0.1, where ambitctl asks every pod's snapshot_version. */
-	snprintf(at, sizeof(at), "127.0.0.1:%u", port);
-	assert_int_equal(probe(at), 200);
-	wp_admin_stop(a);
-
-	port = free_port6();
-	a = wp_admin_start_pod(0, port, "10.1.0.7", NULL, 0);
-	assert_non_null(a);
-	snprintf(at, sizeof(at), "127.0.0.1:%u", port);
-	assert_int_equal(probe(at), 200);
-	snprintf(at, sizeof(at), "[::1]:%u", port);
-	assert_int_equal(probe(at), -1);
-	wp_admin_stop(a);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -683,7 +616,6 @@ int main(void)
 	    cmocka_unit_test(test_listener_v6),
 	    cmocka_unit_test(test_ipv6_only_workload_waypoint),
 	    cmocka_unit_test(test_self_addrs),
-	    cmocka_unit_test(test_admin_v6_pod),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The proxies' HTTP surfaces (httpd.h). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "httpd.h"
 
@@ -26,6 +29,40 @@ struct MHD_Daemon *httpd_start_fd(int fd, MHD_AccessHandlerCallback handler, voi
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
 	    NULL, NULL, handler, cls, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned int)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
+}
+
+struct MHD_Daemon *httpd_start_any(uint16_t port, MHD_AccessHandlerCallback handler, void *cls)
+{
+	struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+	struct MHD_Daemon *d;
+	int fd, zero = 0, one = 1, e;
+
+	/*
+	 * The socket made here, not by MHD_USE_DUAL_STACK, so that a host without IPv6 is told
+	 * apart by its errno from a port already taken.
+	 */
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		if (errno == EAFNOSUPPORT)
+			return httpd_start(htonl(INADDR_ANY), port, handler, cls);
+		return NULL;
+	}
+	if (setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&any6, sizeof(any6)) || listen(fd, 1024)) {
+		e = errno;
+		close(fd);
+		if (e == EAFNOSUPPORT || e == EADDRNOTAVAIL)
+			return httpd_start(htonl(INADDR_ANY), port, handler, cls);
+		errno = e;
+		return NULL;
+	}
+	d = httpd_start_fd(fd, handler, cls);
+	if (!d) {
+		close(fd);
+		errno = ENOMEM;
+	}
+	return d;
 }
 
 enum MHD_Result httpd_reply(struct MHD_Connection *conn, unsigned int status, char *body,

@@ -16,6 +16,12 @@
 struct MHD_Daemon *httpd_start(uint32_t ip, uint16_t port, MHD_AccessHandlerCallback handler,
 			       void *cls);
 /*
+ * The same on every address of both families: [::]:@port, not IPV6_V6ONLY (IPv4 clients come
+ * as mapped addresses), or 0.0.0.0:@port on a host without IPv6. NULL + errno (EADDRINUSE:
+ * the port is taken).
+ */
+struct MHD_Daemon *httpd_start_any(uint16_t port, MHD_AccessHandlerCallback handler, void *cls);
+/*
  * The same on the listening socket @fd (taken: closed by MHD_stop_daemon, or by the caller
  * after MHD_quiesce_daemon gave it back). NULL on failure (@fd is the caller's then).
  */
